@@ -1,0 +1,1 @@
+"""Talking to the Mogplex v1 API: transport (urllib3), client, request budget."""

@@ -1,0 +1,149 @@
+"""The `mogrun` command: global options, lazily loaded sub-commands, and the
+single place where errors become output and exit codes.
+
+Command modules are imported only when their command runs (or help lists
+them), and must themselves import heavy things (urllib3, pluggy, rich, the
+emulator) inside functions, so `mogrun list` and `mogrun --help` start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import rich_click as click
+
+from mogrun import __version__
+from mogrun.cli.state import CliState
+from mogrun.errors import MogrunError
+
+# name -> (module, attribute, panel). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("mogrun.cli.run_cmd", "run_command", "Run jobs"),
+    "status": ("mogrun.cli.state_cmds", "status_command", "Run jobs"),
+    "logs": ("mogrun.cli.state_cmds", "logs_command", "Run jobs"),
+    "cancel": ("mogrun.cli.state_cmds", "cancel_command", "Run jobs"),
+    "history": ("mogrun.cli.state_cmds", "history_command", "Run jobs"),
+    "list": ("mogrun.cli.taskfile_cmds", "list_command", "Task file"),
+    "check": ("mogrun.cli.taskfile_cmds", "check_command", "Task file"),
+    "show": ("mogrun.cli.taskfile_cmds", "show_command", "Task file"),
+    "init": ("mogrun.cli.edit_cmds", "init_command", "Task file"),
+    "add": ("mogrun.cli.edit_cmds", "add_command", "Task file"),
+    "repos": ("mogrun.cli.api_cmds", "repos_command", "Mogplex"),
+    "plugins": ("mogrun.cli.plugin_cmds", "plugins_command", "Mogplex"),
+    "emulator": ("mogrun.cli.emulator_cmd", "emulator_command", "Mogplex"),
+}
+
+HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
+
+\b
+Examples:
+  mogrun                        list the jobs of the task file
+  mogrun weekly-cleanup         start a job, follow it, exit 0 if its gates pass
+  mogrun --local nightly-tests  the same against the embedded emulator
+  mogrun show codemod           the exact start requests, no network
+  mogrun run -j 8 -k a b c      three jobs, 8 runs at once, keep going on failure
+"""
+
+
+class MogrunGroup(click.RichGroup):
+    """Loads commands on demand; an unknown first word is a job name for `run`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        return getattr(module, entry[1])
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # `mogrun JOB...` is short for `mogrun run JOB...`.
+        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            return "run", self.get_command(ctx, "run"), args
+        return super().resolve_command(ctx, args)
+
+
+def _command_panels() -> list[dict[str, Any]]:
+    panels: dict[str, list[str]] = {}
+    for name, (_, _, panel) in COMMANDS.items():
+        panels.setdefault(panel, []).append(name)
+    return [{"name": panel, "commands": names} for panel, names in panels.items()]
+
+
+def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of job names (and commands) from the task file."""
+    from mogrun.cli.completion import job_names
+
+    return [n for n in [*COMMANDS, *job_names(ctx)] if n.startswith(incomplete)]
+
+
+@click.group(
+    cls=MogrunGroup,
+    invoke_without_command=True,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.rich_config(help_config={"command_groups": {"mogrun": _command_panels()}})
+@click.option("-f", "--file", "file", metavar="PATH", help="Task file (default: MOGRUN_FILE, "
+              "else the first mogplex.toml here or above).")
+@click.option("--url", metavar="URL", help="Mogplex base URL (default: MOGPLEX_URL, the task "
+              "file's url, https://mogplex.com).")
+@click.option("--local", is_flag=True, help="Start the API emulator in-process and use it.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a [vars] entry (repeatable).")
+@click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Trace HTTP requests (secrets masked).")
+@click.option("--no-color", is_flag=True, help="No colour (also NO_COLOR).")
+@click.option("--no-plugins", is_flag=True, help="Load no external plugins (bundled ones stay).")
+@click.version_option(__version__, "--version", prog_name="mogrun", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, **options: Any) -> None:
+    ctx.obj = CliState.from_options(options)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(MogrunGroup.get_command(cli, ctx, "list"))
+
+
+def _report(error: MogrunError) -> None:
+    lines = error.lines()
+    sys.stderr.write(f"Error: {lines[0]}\n")
+    for line in lines[1:]:
+        sys.stderr.write(f"{line}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI, map errors to exit codes, exit."""
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting (for tests)."""
+    try:
+        result = cli.main(args=argv, prog_name="mogrun", standalone_mode=False)
+    except MogrunError as error:
+        _report(error)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return 2 if error.exit_code == 1 else error.exit_code
+    except click.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except BrokenPipeError:
+        # `mogrun list | head`: the reader left; not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return result if isinstance(result, int) else 0

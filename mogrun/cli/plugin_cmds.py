@@ -1,0 +1,13 @@
+"""PLACEHOLDER: replaced by the real commands."""
+
+import rich_click as click
+
+from mogrun.errors import MogrunError
+
+
+@click.command("plugins", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def plugins_command(args: tuple[str, ...]) -> int:
+    """Not built yet."""
+    raise MogrunError("`plugins` is not built yet")
+

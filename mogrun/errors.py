@@ -1,0 +1,244 @@
+"""The exception tree, and the exit code each kind of failure maps to.
+
+Only the CLI turns these into output and an exit status; every other layer
+raises them, translating lower-level errors at its boundary with
+``raise ... from exc``::
+
+    MogrunError                         exit 1 unless a subclass says otherwise
+    ├── UsageError                      2   bad command line
+    ├── TaskFileError                   2   file, line, column, job, key
+    │   ├── TemplateError               2   unknown name, refused name, unset env
+    │   └── PluginError                 2   a plugin failed to load, or a hook typo
+    ├── ApiError                        HTTP error answered by the server (envelope)
+    │   ├── UnauthorizedError           64  401
+    │   ├── ForbiddenError              65  403
+    │   ├── RequestRefusedError         1   400 / 404 / 409 (never retried)
+    │   │   └── IdempotencyConflictError 1  409 IDEMPOTENCY_CONFLICT
+    │   ├── RateLimitedError            75  429 (carries retry_after)
+    │   ├── ServiceUnavailableError     69  503 (carries retry_after)
+    │   └── ServerError                 69  500 / 502 / 504 and unknown 5xx
+    ├── TransportError                  69  no usable answer: connection, timeout, non-JSON body
+    ├── RepoNotFoundError               2   owner/name not on the account (lists close names)
+    ├── GateError                       1   a gate or start veto refused the job
+    ├── NoTokenError                    64  MOGPLEX_API_KEY missing
+    └── Interrupted                     130 / 143
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# When several jobs end differently, the first code of this list that applies wins.
+EXIT_PRECEDENCE: tuple[int, ...] = (2, 64, 65, 130, 143, 69, 75, 1)
+
+
+def combine_exit_codes(codes: list[int] | tuple[int, ...]) -> int:
+    """The invocation's exit code from each job's: SPEC precedence, else 0."""
+    present = set(codes)
+    for code in EXIT_PRECEDENCE:
+        if code in present:
+            return code
+    return max(present, default=0)
+
+
+class MogrunError(Exception):
+    """Root of every error mogrun handles: one line of output and an exit code.
+
+    ``context`` holds the extra ``From: ...``-style lines shown under the message.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, context: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = tuple(context)
+
+    def lines(self) -> list[str]:
+        """What the CLI prints after ``Error: ``: the message, then context lines."""
+        return [self.message, *self.context]
+
+
+class UsageError(MogrunError):
+    """The command line is wrong (unknown job, bad option value)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a task file something is; line and column are 1-based."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+    source_line: str | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.path
+        if self.column is None:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}:{self.column}"
+
+    def caret_lines(self) -> list[str]:
+        """The offending line and a caret under its column, like `just` shows."""
+        if self.source_line is None or self.line is None:
+            return []
+        gutter = f"{self.line} | "
+        lines = [gutter + self.source_line.rstrip("\n")]
+        if self.column is not None:
+            lines.append(" " * (len(gutter) + self.column - 1) + "^")
+        return lines
+
+
+class TaskFileError(MogrunError):
+    """The task file is malformed or invalid; caught before any run starts."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        job: str | None = None,
+        key: str | None = None,
+        context: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(message, context=context)
+        self.location = location
+        self.job = job
+        self.key = key
+
+    def lines(self) -> list[str]:
+        lines = [self.message]
+        if self.location is not None:
+            lines.append(f"  --> {self.location}")
+            lines.extend("  " + line for line in self.location.caret_lines())
+        lines.extend(self.context)
+        return lines
+
+
+class TemplateError(TaskFileError):
+    """A template names something unknown, refused, or unset."""
+
+
+class PluginError(TaskFileError):
+    """A plugin failed to load, or implements a hook that does not exist."""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Which request failed, for messages (never carries the token)."""
+
+    method: str
+    url: str
+    idempotency_key: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+class ApiError(MogrunError):
+    """The API answered with an error envelope (or an error status)."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str,
+        request: RequestInfo | None = None,
+        retry_after: float | None = None,
+        context: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(message, context=context)
+        self.status = status
+        self.code = code
+        self.request = request
+        self.retry_after = retry_after
+
+
+class UnauthorizedError(ApiError):
+    exit_code = 64
+
+
+class ForbiddenError(ApiError):
+    exit_code = 65
+
+
+class RequestRefusedError(ApiError):
+    """400, 404 or 409: the request itself is wrong; retrying cannot help."""
+
+    exit_code = 1
+
+
+class IdempotencyConflictError(RequestRefusedError):
+    """The key was used before with a different request body."""
+
+
+class RateLimitedError(ApiError):
+    exit_code = 75
+
+
+class ServiceUnavailableError(ApiError):
+    exit_code = 69
+
+
+class ServerError(ApiError):
+    """500, 502, 504 or another 5xx: retried with backoff."""
+
+    exit_code = 69
+
+
+class TransportError(MogrunError):
+    """No usable answer: connection refused/reset, timeout, or a body that is not
+    the API's JSON envelope. Retried like a 5xx."""
+
+    exit_code = 69
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: RequestInfo | None = None,
+        status: int | None = None,
+        context: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(message, context=context)
+        self.request = request
+        self.status = status
+
+
+class RepoNotFoundError(MogrunError):
+    """An owner/name in the task file is not one of the account's repos."""
+
+    exit_code = 2
+
+
+class GateError(MogrunError):
+    """A gate, or a plugin vetoing a start, refused the job."""
+
+    exit_code = 1
+
+
+class NoTokenError(MogrunError):
+    exit_code = 64
+
+
+class Interrupted(MogrunError):
+    """SIGINT (130) or SIGTERM (143) reached mogrun."""
+
+    def __init__(self, signum_exit: int, message: str = "interrupted") -> None:
+        super().__init__(message)
+        self.exit_code = signum_exit
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Transient failures the retry policy may retry; 400/401/403/404/409 never."""
+    return isinstance(
+        error, RateLimitedError | ServiceUnavailableError | ServerError | TransportError
+    )

@@ -1,0 +1,205 @@
+"""The plugin hooks mogrun calls, grouped by the phase of an invocation.
+
+Every hook is called with keyword arguments; an implementation may accept
+any subset of a spec's arguments, so specs can gain arguments later without
+breaking plugins. After loading, mogrun refuses an implementation whose name
+matches no spec here (a typo in a hook name is an error, not silence).
+
+Phases: set-up (options, keys, configure) -> resolving (adjust each job and
+start request) -> running (retry, started, events, status, watch) ->
+finishing (gates, job finished, session finished).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mogrun.errors import MogrunError, RequestInfo
+    from mogrun.models import (
+        Event,
+        GateVerdict,
+        ResolvedJob,
+        RunPlan,
+        RunResult,
+        RunState,
+        SessionConfig,
+        StartRequest,
+    )
+
+PROJECT = "mogrun"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- set-up --------------------------------------------------------------
+
+
+@hookspec
+def mogrun_add_options(register: Callable[..., None]) -> None:
+    """Declare extra options of ``mogrun run`` (e.g. ``--junit PATH``).
+
+    Called once, before the command line of ``run`` is parsed, for plugins
+    that load from entry points or ``-p`` (task-file plugins load too late to
+    add options). Call ``register(name, help=..., metavar="VALUE",
+    flag=False)`` per option: ``name`` is the long option without dashes.
+    The parsed value reaches ``mogrun_configure`` as ``config.options[name]``
+    (``None``/``False`` when not given). All implementations are called.
+    """
+
+
+@hookspec
+def mogrun_job_keys(register: Callable[..., None]) -> None:
+    """Declare job keys this plugin owns (``retry``, ``gates``, ``notify``, ...).
+
+    Called once per invocation, before the task file is validated. Call
+    ``register(name, validate, help="", secrets=None)`` per key:
+
+    - ``validate(value) -> value`` receives the raw TOML value (strings
+      already templated) and returns the normalised value kept in
+      ``ResolvedJob.options[name]``; it raises ``ValueError(message)`` to
+      reject it, and mogrun reports the message with file, line, job and key.
+    - ``secrets(value) -> Iterable[str]`` (optional) names the strings of a
+      normalised value to mask wherever mogrun prints or stores them (e.g.
+      webhook URLs).
+
+    An undeclared key stays an error, so validation remains strict. All
+    implementations are called.
+    """
+
+
+@hookspec
+def mogrun_configure(config: SessionConfig) -> None:
+    """The task file is loaded and the command line parsed.
+
+    ``config`` carries the task file's path, the API base URL, whether the
+    run is ``--local``, the ``[mogplex]`` table and the values of options from
+    ``mogrun_add_options``. Called before any job is resolved, for ``check``,
+    ``show`` and ``run``. All implementations are called.
+    """
+
+
+# --- resolving ---------------------------------------------------------------
+
+
+@hookspec
+def mogrun_adjust_job(job: ResolvedJob) -> ResolvedJob | None:
+    """Return a replacement for a resolved job, or ``None`` to keep it.
+
+    Called for each job about to be shown or run, after defaults, templates
+    and validation. Implementations are chained: each sees the previous
+    one's replacement. Use ``dataclasses.replace`` on the frozen job.
+    """
+
+
+@hookspec
+def mogrun_start_request(
+    job: ResolvedJob, run: RunPlan, request: StartRequest
+) -> StartRequest | None:
+    """Adjust (return a replacement) or veto a start request before it is sent.
+
+    Called for each run just before ``show`` prints it and before ``run``
+    sends it, after repos are resolved in ``run``. Return ``None`` to keep the
+    request. Raise ``mogrun.errors.GateError(reason)`` to veto the start: the
+    run is reported failed with that reason and never sent. Implementations
+    are chained like ``mogrun_adjust_job``.
+    """
+
+
+# --- running -----------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mogrun_retry_delay(
+    error: MogrunError,
+    attempt: int,
+    job: ResolvedJob | None,
+    request: RequestInfo,
+    retry_after: float | None,
+) -> float | bool | None:
+    """Decide whether, and after how long, a failed request is retried.
+
+    Called after each failed API request with the error, the count of
+    consecutive failures of this request (1 for the first), the job it
+    serves (``None`` outside a job, e.g. ``mogrun repos``) and the server's
+    ``Retry-After`` in seconds if it sent one. Return seconds to wait before
+    retrying, ``False`` to give up now, or ``None`` for no opinion. The first
+    non-``None`` answer wins; when no plugin answers, mogrun gives up. A
+    retried start always reuses the same Idempotency-Key and body.
+    """
+
+
+@hookspec
+def mogrun_run_started(job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
+    """A start answered 202 (``attached`` is true when the run predates this
+    invocation, i.e. the first attempt was a replay). All are called."""
+
+
+@hookspec
+def mogrun_event(job: ResolvedJob, run: RunPlan, event: Event) -> None:
+    """A new event of a run was seen: called once per event id, in order.
+    All implementations are called."""
+
+
+@hookspec
+def mogrun_status_changed(
+    job: ResolvedJob, run: RunPlan, old: str | None, state: RunState
+) -> None:
+    """A run's status differs from the one last seen. All are called."""
+
+
+@hookspec(firstresult=True)
+def mogrun_watch(
+    job: ResolvedJob, run: RunPlan, state: RunState, unchanged_for: float
+) -> str | None:
+    """Called after each poll of an active run.
+
+    ``unchanged_for`` is how many seconds the run's status, event count and
+    ``updatedAt`` have stayed the same. Return a reason string to stop
+    following and treat the run as timed out (it is then cancelled or left
+    going per the job's ``on_timeout``), or ``None`` to go on. First answer wins.
+    """
+
+
+# --- finishing -----------------------------------------------------------------
+
+
+@hookspec
+def mogrun_gate(
+    job: ResolvedJob,
+    run: RunPlan,
+    result: RunResult,
+    state: RunState | None,
+    events: tuple[Event, ...],
+) -> GateVerdict | list[GateVerdict] | None:
+    """Judge a run that reached a terminal status (not one that timed out).
+
+    Return a ``GateVerdict``, a list of them, or ``None`` to abstain. Every
+    verdict counts: any failing verdict fails the job with its reason. A gate
+    that raises fails its job. All implementations are called.
+    """
+
+
+@hookspec
+def mogrun_job_finished(job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+    """A job ended (or was skipped). ``outcome`` is the job's overall outcome
+    (a fan-out passes only if all its runs pass). For notifiers: an exception
+    here is reported as a warning and never changes the result. All are called.
+    """
+
+
+@hookspec
+def mogrun_session_finished(
+    config: SessionConfig, results: tuple[RunResult, ...], exit_code: int
+) -> None:
+    """The invocation is about to exit with ``exit_code`` (for reports such as
+    JUnit). ``results`` holds every run, in the order the jobs finished.
+    An exception here is a warning. All implementations are called."""
+
+
+def hook_names() -> list[str]:
+    """Names of every hook spec, for ``mogrun plugins`` and the docs."""
+    return [name for name in globals() if name.startswith("mogrun_")]

@@ -1,0 +1,200 @@
+"""Frozen value objects passed between the task file, the engine, the API
+client and plugins. Plugins see these; keep them small and stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
+
+# What a run (or job) ended as, for gates, notifiers, the summary and exit codes.
+OUTCOMES = ("success", "failed", "cancelled", "timeout", "gate_failed", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Exactly what ``POST /runs`` sends: the body plus its Idempotency-Key.
+
+    ``repo`` is what the task file named (owner/name or an id); ``repo_id`` is
+    filled once owner/name has been resolved through ``GET /repos``.
+    """
+
+    repo: str
+    prompt: str
+    idempotency_key: str
+    repo_id: str | None = None
+    harness: str | None = None
+    base_branch: str | None = None
+    working_branch: str | None = None
+    create_branch: bool = False
+    root_directory: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body, omitting fields left to the server's defaults."""
+        body: dict[str, Any] = {"repoId": self.repo_id or self.repo, "prompt": self.prompt}
+        if self.harness is not None:
+            body["harness"] = self.harness
+        if self.base_branch is not None:
+            body["baseBranch"] = self.base_branch
+        if self.working_branch is not None:
+            body["workingBranch"] = self.working_branch
+        body["createBranch"] = self.create_branch
+        if self.root_directory is not None:
+            body["rootDirectory"] = self.root_directory
+        return body
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run of a job: a job with a single repo, or one repo of a fan-out."""
+
+    job: str
+    repo: str
+    request: StartRequest
+
+    @property
+    def label(self) -> str:
+        """``job`` or ``job:owner/name``, as status/logs/cancel accept it."""
+        return f"{self.job}:{self.repo}"
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    """A job after defaults, templates and limits: ready to start.
+
+    ``options`` holds the plugin-declared keys (``retry``, ``gates``,
+    ``notify``, ...) already validated and templated. ``secrets`` lists string
+    values that must be masked wherever mogrun prints or stores them.
+    """
+
+    name: str
+    description: str
+    needs: tuple[str, ...]
+    runs: tuple[RunPlan, ...]
+    timeout: float
+    on_timeout: str = "cancel"
+    harness: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    secrets: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a run, as ``GET /runs/{id}/events`` returns it."""
+
+    id: str
+    type: str
+    created_at: str
+    tool_name: str | None = None
+    message: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            id=str(data.get("id", "")),
+            type=str(data.get("type", "")),
+            created_at=str(data.get("createdAt", "")),
+            tool_name=data.get("toolName"),
+            message=data.get("message"),
+            payload=data.get("payload") or {},
+        )
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run's RunDetail as last seen; ``raw`` keeps every field, known or not."""
+
+    run_id: str
+    status: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    error: Any = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        """Unknown statuses are not terminal: a newer server may add some."""
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RunState:
+        return cls(
+            run_id=str(data.get("runId", "")),
+            status=str(data.get("status", "")),
+            created_at=data.get("createdAt"),
+            updated_at=data.get("updatedAt"),
+            error=data.get("error"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """One gate's judgement of a finished run."""
+
+    gate: str
+    passed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How one run ended, as gates, notifiers, reports and history see it.
+
+    ``outcome`` is one of ``OUTCOMES``; ``status`` is the server's last status
+    (``None`` when the run never started, e.g. skipped).
+    """
+
+    job: str
+    repo: str
+    outcome: str
+    run_id: str | None = None
+    status: str | None = None
+    attached: bool = False
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration: float | None = None
+    gates: tuple[GateVerdict, ...] = ()
+    message: str = ""
+    exit_code: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "success"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What plugins learn about this invocation in ``mogrun_configure``.
+
+    ``settings`` is the task file's ``[mogplex]`` table; ``options`` the
+    values of plugin-declared ``run`` options (``mogrun_add_options``).
+    """
+
+    task_file: str | None
+    project_dir: str | None
+    base_url: str | None
+    local: bool = False
+    command: str = "run"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A job key a plugin declares through ``mogrun_job_keys``.
+
+    ``validate`` turns the raw (templated) TOML value into the value stored in
+    ``ResolvedJob.options`` or raises ``ValueError``; ``secrets`` names the
+    strings of that value to mask when printed or stored.
+    """
+
+    name: str
+    validate: Callable[[Any], Any]
+    help: str = ""
+    secrets: Callable[[Any], Iterable[str]] | None = None
+    plugin: str | None = None

@@ -1,0 +1,1 @@
+"""Renderers of a run session: terminal, plain, NDJSON, GitHub Actions."""

@@ -1,0 +1,1 @@
+"""The task file: discovery, parsing, validation, templates, the job graph."""

@@ -1,0 +1,1 @@
+"""Bundled plugins, shipped as `mogrun_plugins`; they use only the public hooks."""
