@@ -39,12 +39,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
 
 \b
-Examples:
-  mogrun                        list the jobs of the task file
-  mogrun weekly-cleanup         start a job, follow it, exit 0 if its gates pass
-  mogrun --local nightly-tests  the same against the embedded emulator
-  mogrun show codemod           the exact start requests, no network
-  mogrun run -j 8 -k a b c      three jobs, 8 runs at once, keep going on failure
+[b]Examples[/b]
+  [cyan]mogrun[/]                          list the jobs of the task file
+  [cyan]mogrun weekly-cleanup[/]           start a job, follow it, exit 0 if its gates pass
+  [cyan]mogrun --local weekly-cleanup[/]   the same against the embedded emulator
+  [cyan]mogrun show codemod[/]             the exact start requests, no network
+  [cyan]mogrun run -j 8 -k a b c[/]        three jobs, 8 runs at once, keep going
 """
 
 
@@ -90,7 +90,9 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.rich_config(help_config={"command_groups": {"mogrun": _command_panels()}})
+@click.rich_config(
+    help_config={"command_groups": {"mogrun": _command_panels()}, "text_markup": "rich"}
+)
 @click.option("-f", "--file", "file", metavar="PATH", help="Task file (default: MOGRUN_FILE, "
               "else the first mogplex.toml here or above).")
 @click.option("--url", metavar="URL", help="Mogplex base URL (default: MOGPLEX_URL, the task "
