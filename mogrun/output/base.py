@@ -1,0 +1,154 @@
+"""The contract between the run engine and whatever shows a run session.
+
+The engine calls a ``Reporter`` from its worker threads; every implementation
+serialises its writes with a lock so that each line comes out whole.
+``make_reporter`` picks the implementation from the invocation's options and
+environment; the implementations themselves (and rich) load only when picked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Protocol, TextIO
+
+from mogrun.masking import mask
+from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+
+LEVELS = ("info", "warning", "error")
+
+# Characters that are not control characters by category but still reorder or
+# break a terminal line: bidi overrides/isolates and the Unicode line breaks.
+_EXTRA_UNSAFE = frozenset(
+    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class Reporter(Protocol):
+    """Receives everything a run session shows. Called from worker threads:
+    implementations lock."""
+
+    def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
+        """A run of ``job`` was started (or attached to, ``attached=True``)."""
+
+    def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
+        """One new event of a run, each shown once and in order."""
+
+    def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
+        """A run's status changed from ``old`` to ``state.status``."""
+
+    def notice(
+        self,
+        message: str,
+        *,
+        job: ResolvedJob | None = None,
+        run: RunPlan | None = None,
+        level: str = "info",
+    ) -> None:
+        """A diagnostic for the person watching; ``level`` is info, warning or error."""
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+        """Every run of ``job`` has ended (or the job was skipped); ``outcome`` is the job's."""
+
+    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+        """The session is over: the table of every run and the exit code."""
+
+    def close(self) -> None:
+        """Stop any live display and flush; safe to call more than once."""
+
+
+def make_reporter(
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    json: bool = False,
+    quiet: bool = False,
+    color: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Reporter:
+    """The reporter this invocation asked for.
+
+    ``--json`` wins (NDJSON on stdout, notices on stderr); then GitHub Actions
+    (plain lines plus workflow commands); then a terminal gets the live
+    display; anything else gets plain lines. ``color=None`` means: colour on a
+    terminal unless ``NO_COLOR`` is set.
+    """
+    env = os.environ if env is None else env
+    if json:
+        from mogrun.output.ndjson import NdjsonReporter
+
+        return NdjsonReporter(stdout=stdout, stderr=stderr, quiet=quiet)
+    if env.get("GITHUB_ACTIONS") == "true":
+        from mogrun.output.github import GithubReporter
+
+        return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env)
+    if is_terminal(stdout):
+        from mogrun.output.live import LiveReporter
+
+        use_color = ("NO_COLOR" not in env) if color is None else color
+        return LiveReporter(stdout=stdout, stderr=stderr, quiet=quiet, color=use_color)
+    from mogrun.output.plain import PlainReporter
+
+    return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is an interactive terminal; odd streams count as not."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def escape_agent_text(text: str) -> str:
+    """``text`` made safe for one terminal line: control characters and escape
+    sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never
+    passed through, so an agent cannot move the cursor, recolour or clear the
+    screen, or forge extra lines."""
+    if text.isprintable() and not _EXTRA_UNSAFE.intersection(text):
+        return text
+    return "".join(_escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
+        return ch
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def event_clock(created_at: str) -> str:
+    """``HH:MM:SS`` of an ISO 8601 timestamp in local time; ``--:--:--`` if unreadable."""
+    try:
+        moment = datetime.fromisoformat(created_at.strip())
+    except (ValueError, AttributeError):
+        return "--:--:--"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%H:%M:%S")
+
+
+def format_event_line(label: str, event: Event, secrets: Iterable[str] = ()) -> str:
+    """One event as one line: ``HH:MM:SS  label  type  tool  message``.
+
+    Everything but the clock comes from the server or the agent, so every
+    field is escaped; ``secrets`` are masked before and after escaping.
+    """
+    secrets = tuple(secrets)
+    fields = (label, event.type or "-", event.tool_name or "-", event.message or "")
+    safe = [escape_agent_text(mask(str(value), secrets)) for value in fields]
+    line = "  ".join([event_clock(event.created_at), *safe]).rstrip()
+    return mask(line, secrets)
+
+
+def run_label(job: ResolvedJob, run: RunPlan) -> str:
+    """``job`` for a single-repo job, ``job:owner/name`` for a run of a fan-out."""
+    return run.label if len(job.runs) > 1 else job.name
