@@ -1,0 +1,138 @@
+"""``--json``: one JSON object per line on stdout, for scripts; notices on stderr.
+
+Agent text is kept as the agent wrote it (JSON escapes it), but secrets are
+masked and the output is ASCII-only, so no raw control character or escape
+sequence ever reaches a terminal that shows the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+from mogrun.masking import mask
+from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.output.plain import PlainReporter, flush_quietly, write_line
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """An event in the API's own field names."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "toolName": event.tool_name,
+        "message": event.message,
+        "payload": dict(event.payload),
+        "createdAt": event.created_at,
+    }
+
+
+def result_dict(result: RunResult) -> dict[str, Any]:
+    """One run's result, as ``job_finished`` and ``summary`` list it."""
+    return {
+        "job": result.job,
+        "repo": result.repo,
+        "run_id": result.run_id,
+        "outcome": result.outcome,
+        "status": result.status,
+        "attached": result.attached,
+        "duration": result.duration,
+        "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason} for g in result.gates],
+        "message": result.message,
+    }
+
+
+def masked(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every string inside it (keys included) masked."""
+    if isinstance(value, str):
+        return mask(value, secrets)
+    if isinstance(value, Mapping):
+        return {masked(str(k), secrets): masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [masked(v, secrets) for v in value]
+    return value
+
+
+class NdjsonReporter:
+    """Every object one ``json.dumps`` line, written whole under a lock."""
+
+    def __init__(self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False) -> None:
+        self._out = stdout
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self._run_ids: dict[str, str] = {}  # run label -> run id, for events
+        # Notices are plain lines on stderr; quiet drops the info ones there only:
+        # a script that asked for JSON gets the whole stream.
+        self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet)
+
+    def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
+        self._remember(run, state)
+        self._emit(
+            job,
+            {
+                "type": "job_started",
+                **_run_ids(run, state.run_id),
+                "status": state.status,
+                "attached": attached,
+            },
+        )
+
+    def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
+        with self._lock:
+            run_id = self._run_ids.get(run.label)
+        self._emit(job, {"type": "event", **_run_ids(run, run_id), "event": event_dict(event)})
+
+    def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
+        self._remember(run, state)
+        self._emit(
+            job,
+            {"type": "status", **_run_ids(run, state.run_id), "old": old, "status": state.status},
+        )
+
+    def notice(
+        self,
+        message: str,
+        *,
+        job: ResolvedJob | None = None,
+        run: RunPlan | None = None,
+        level: str = "info",
+    ) -> None:
+        self._notices.notice(message, job=job, run=run, level=level)
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+        runs = [result_dict(r) for r in results]
+        self._emit(job, {"type": "job_finished", "job": job.name, "outcome": outcome, "runs": runs})
+
+    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+        obj = {
+            "type": "summary",
+            "exit_code": exit_code,
+            "results": [result_dict(r) for r in results],
+        }
+        self._emit(None, obj)
+
+    def close(self) -> None:
+        self._notices.close()
+        with self._lock:
+            flush_quietly(self._out)
+
+    def _remember(self, run: RunPlan, state: RunState) -> None:
+        """Events carry no run id: remember each run's from its start or status."""
+        if state.run_id:
+            with self._lock:
+                self._run_ids[run.label] = state.run_id
+
+    def _emit(self, job: ResolvedJob | None, obj: dict[str, Any]) -> None:
+        with self._lock:
+            if job is not None:
+                self._secrets.update(job.secrets)
+            line = json.dumps(masked(obj, self._secrets), ensure_ascii=True, default=str)
+            write_line(self._out, line)
+        if job is not None:
+            self._notices.learn_secrets(job)
+
+
+def _run_ids(run: RunPlan, run_id: str | None) -> dict[str, Any]:
+    return {"job": run.job, "repo": run.repo, "run_id": run_id}

@@ -1,0 +1,98 @@
+"""Plain-text tables and the cells of the session summary, without rich, so
+that any command (``history``, ``status``) can print an aligned table cheaply.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from mogrun.masking import mask
+from mogrun.models import RunResult
+from mogrun.output.base import escape_agent_text
+
+SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "gates"]
+
+
+def cell_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide East Asian characters count twice."""
+    return sum(
+        0
+        if unicodedata.combining(ch)
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in text
+    )
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    """``headers`` and ``rows`` as left-aligned columns two spaces apart, with a
+    dashed rule under the headers; no trailing spaces, no final newline."""
+    columns = max([len(headers), *(len(row) for row in rows)])
+    table = [_padded(headers, columns), *(_padded(row, columns) for row in rows)]
+    widths = [max(cell_width(row[i]) for row in table) for i in range(columns)]
+    rule = ["-" * width for width in widths]
+    lines = [_join(cells, widths) for cells in (table[0], rule, *table[1:])]
+    return "\n".join(lines)
+
+
+def _padded(row: list[str], columns: int) -> list[str]:
+    return [str(cell) for cell in row] + [""] * (columns - len(row))
+
+
+def _join(cells: list[str], widths: list[int]) -> str:
+    parts = [
+        cell + " " * (width - cell_width(cell)) for cell, width in zip(cells, widths, strict=True)
+    ]
+    return "  ".join(parts).rstrip()
+
+
+def format_duration(seconds: float | None) -> str:
+    """``45s``, ``2m05s``, ``1h02m``; ``-`` when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def gates_cell(result: RunResult) -> str:
+    """The failed gates' reasons, ``passed`` when every gate passed, ``-`` when none ran."""
+    if not result.gates:
+        return "-"
+    failed = [g for g in result.gates if not g.passed]
+    if not failed:
+        return "passed"
+    return "; ".join(f"{g.gate}: {g.reason}" if g.reason else g.gate for g in failed)
+
+
+def summary_row(result: RunResult) -> list[str]:
+    """One result as the summary's cells, unescaped and unmasked."""
+    return [
+        result.job,
+        result.repo,
+        result.run_id or "-",
+        result.outcome + (" (attached)" if result.attached else ""),
+        format_duration(result.duration),
+        gates_cell(result),
+    ]
+
+
+def summary_rows(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> list[list[str]]:
+    """Every result as safe cells: masked, then escaped onto one line each."""
+    secrets = tuple(secrets)
+    return [
+        [escape_agent_text(mask(cell, secrets)) for cell in summary_row(result)]
+        for result in results
+    ]
+
+
+def render_summary(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
+    """The plain summary table of a session."""
+    return render_table(SUMMARY_HEADERS, summary_rows(results, secrets))
