@@ -1,0 +1,155 @@
+"""The API's JSON envelope, and the typed error each answer maps to.
+
+Every answer is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error":
+{"code", "message"}}``. Anything else (an HTML error page from a proxy, an
+empty or truncated body, JSON without ``ok``) is a ``TransportError`` that
+shows the HTTP status and the first bytes, and is retried like a 5xx.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from mogrun.api.transport import Response
+from mogrun.errors import (
+    ApiError,
+    ForbiddenError,
+    IdempotencyConflictError,
+    RateLimitedError,
+    RequestInfo,
+    RequestRefusedError,
+    ServerError,
+    ServiceUnavailableError,
+    TransportError,
+    UnauthorizedError,
+)
+
+PREVIEW_BYTES = 80
+
+_BY_CODE: dict[str, type[ApiError]] = {
+    "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
+    "UNAUTHORIZED": UnauthorizedError,
+    "FORBIDDEN": ForbiddenError,
+    "RATE_LIMITED": RateLimitedError,
+    "SERVICE_UNAVAILABLE": ServiceUnavailableError,
+}
+_BY_STATUS: dict[int, type[ApiError]] = {
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    429: RateLimitedError,
+    503: ServiceUnavailableError,
+}
+_HINTS: dict[type[ApiError], str] = {
+    UnauthorizedError: "Check MOGPLEX_API_KEY: the token is missing, invalid, expired or revoked.",
+    ForbiddenError: "The token lacks the scope this needs (starting or cancelling needs 'write').",
+}
+
+
+def escape_text(text: str, limit: int | None = None) -> str:
+    """Text from the network made safe to print: control characters escaped."""
+    if limit is not None:
+        text = text[:limit]
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
+def preview(body: bytes) -> str:
+    """The first bytes of a body, escaped, for an error message."""
+    if not body:
+        return "(empty body)"
+    head = body[:PREVIEW_BYTES].decode("utf-8", "backslashreplace")
+    more = f" ... ({len(body)} bytes)" if len(body) > PREVIEW_BYTES else ""
+    return f'"{escape_text(head)}"{more}'
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """``Retry-After`` in seconds, from delta-seconds or an HTTP-date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when: datetime = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(0.0, seconds)
+
+
+def unwrap(response: Response, request: RequestInfo) -> Any:
+    """The payload of a successful answer; else raise the matching error."""
+    status = response.status
+    if 300 <= status < 400:
+        raise redirect_error(response, request)
+    document = _decode(response, request)
+    if document.get("ok") is True and 200 <= status < 300:
+        return document.get("data")
+    raise api_error(response, document, request)
+
+
+def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
+    try:
+        document = json.loads(response.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        reason = "an empty body" if not response.body else "a body that is not valid JSON"
+        document = None
+    else:
+        reason = "JSON without the envelope's 'ok' field"
+    if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
+        raise TransportError(
+            f"HTTP {response.status} from {request.method} {_path(request)} carried "
+            f"{reason}: {preview(response.body)}",
+            request=request, status=response.status,
+            context=[f"request: {request}"],
+        )
+    return document
+
+
+def api_error(response: Response, document: dict[str, Any], request: RequestInfo) -> ApiError:
+    """The typed error for an error envelope (code first, then HTTP status)."""
+    status = response.status
+    error = document.get("error") if isinstance(document.get("error"), dict) else {}
+    code = str(error.get("code") or f"HTTP_{status}")
+    message = escape_text(str(error.get("message") or "no message"), limit=500)
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 or status < 400 else RequestRefusedError
+    retry_after = parse_retry_after(response.header("retry-after"))
+    context = [f"request: {request}"]
+    if cls in _HINTS:
+        context.append(_HINTS[cls])
+    if request.idempotency_key and cls is IdempotencyConflictError:
+        context.append(f"Idempotency-Key {request.idempotency_key!r} was used before with a "
+                       "different request; use --rerun or another idempotency_key.")
+    return cls(f"{message} ({code}, HTTP {status})", status=status, code=code,
+               request=request, retry_after=retry_after, context=context)
+
+
+def redirect_error(response: Response, request: RequestInfo) -> ApiError:
+    """A 3xx is never followed: the token must only go to the configured host."""
+    location = escape_text(response.header("location") or "(no Location)", limit=200)
+    return ApiError(
+        f"the server answered HTTP {response.status} redirecting to {location}; "
+        "mogrun does not follow redirects",
+        status=response.status, code="REDIRECT", request=request,
+        context=[f"request: {request}",
+                 "Point --url / MOGPLEX_URL at the final address (an https:// URL)."],
+    )
+
+
+def _path(request: RequestInfo) -> str:
+    marker = "/api/v1/mogplex"
+    return request.url.split(marker, 1)[1] if marker in request.url else request.url

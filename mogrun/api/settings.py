@@ -1,0 +1,149 @@
+"""Which host gets the token, and where the token comes from (SPEC "Safety").
+
+Import-cheap on purpose: ``check`` calls ``check_file_url`` without network.
+
+- The base URL is ``--url``, else ``MOGPLEX_URL``, else the task file's
+  ``[mogplex].url``, else ``https://mogplex.com``; ``/api/v1/mogplex`` is
+  appended.
+- A task file (code from a pull request) may only name ``mogplex.com``, a
+  subdomain of it, or loopback, so it cannot send a CI token elsewhere.
+- Plain ``http://`` is refused unless the host is loopback, before any socket.
+- The token comes only from ``MOGPLEX_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mogrun.errors import NoTokenError, TaskFileError, UsageError
+
+DEFAULT_URL = "https://mogplex.com"
+API_PREFIX = "/api/v1/mogplex"
+TRUSTED_DOMAIN = "mogplex.com"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where API requests go: ``base_url`` (a MOGPLEX_URL), ``api_url`` (with
+    the API prefix) and ``source`` (``--url``, ``MOGPLEX_URL``, ``task file``,
+    ``default`` or ``--local``), which messages name."""
+
+    base_url: str
+    api_url: str
+    source: str
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback IP literal; never resolves a name."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an API base URL from any source, or ``None``."""
+    if any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in url):
+        return "it contains whitespace, control characters or a backslash"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return "it must be an http(s) URL with a host, like https://mogplex.com"
+    if "@" in parts.netloc:
+        return "it must not carry credentials (user@host)"
+    if parts.query or parts.fragment:
+        return "it must not have a query or fragment"
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        return "plain http:// is only allowed for loopback; tokens travel over HTTPS"
+    return None
+
+
+def check_file_url(url: str) -> None:
+    """Raise ``ValueError`` (with the reason) if a task file may not name ``url``."""
+    if not isinstance(url, str):
+        raise ValueError("url must be a string")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == TRUSTED_DOMAIN or host.endswith("." + TRUSTED_DOMAIN) or is_loopback_host(host):
+        return
+    raise ValueError(
+        f"a task file may only name {TRUSTED_DOMAIN}, its subdomains or loopback, "
+        f"not {host!r} (set --url or MOGPLEX_URL to use another host)"
+    )
+
+
+def _api_url(base: str) -> str:
+    base = base.rstrip("/")
+    if base.endswith(API_PREFIX):
+        return base
+    return base + API_PREFIX
+
+
+def _base_of(url: str) -> str:
+    url = url.rstrip("/")
+    return url[: -len(API_PREFIX)] if url.endswith(API_PREFIX) else url
+
+
+def resolve_endpoint(
+    *, cli_url: str | None, env: Mapping[str, str], file_url: str | None
+) -> Endpoint:
+    """The API endpoint by precedence; refused URLs exit 2 before any socket."""
+    env_url = (env.get("MOGPLEX_URL") or "").strip()
+    if cli_url:
+        url, source = cli_url.strip(), "--url"
+    elif env_url:
+        url, source = env_url, "MOGPLEX_URL"
+    elif file_url:
+        try:
+            check_file_url(file_url)
+        except ValueError as exc:
+            raise TaskFileError(f"[mogplex] url {file_url!r} refused: {exc}", key="url") from exc
+        url, source = file_url.strip(), "task file"
+    else:
+        url, source = DEFAULT_URL, "default"
+    problem = url_problem(url)
+    if problem is not None:
+        raise UsageError(f"{source} URL {_shown(url)!r} refused: {problem}")
+    return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)
+
+
+def _shown(url: str) -> str:
+    """A URL for a message, without credentials a user may have put in it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:60]
+    if "@" in parts.netloc:
+        return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    return url
+
+
+def token_from_env(env: Mapping[str, str]) -> str:
+    """The API token from ``MOGPLEX_API_KEY`` (the only place it may come from)."""
+    token = (env.get("MOGPLEX_API_KEY") or "").strip()
+    if not token:
+        raise NoTokenError(
+            "no API token: MOGPLEX_API_KEY is not set",
+            context=["Set it in the environment: export MOGPLEX_API_KEY=mog_...",
+                     "(or try the embedded emulator with --local)"],
+        )
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
+        raise NoTokenError(
+            "MOGPLEX_API_KEY contains whitespace or control characters",
+            context=["Set it to the token alone: export MOGPLEX_API_KEY=mog_..."],
+        )
+    return token

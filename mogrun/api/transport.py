@@ -1,0 +1,195 @@
+"""The one module of mogrun that imports urllib3.
+
+A transport sends one HTTP request and returns the raw answer; it knows
+nothing about the Mogplex envelope, retries or budgets (the client does).
+``Urllib3Transport`` never follows redirects and never retries on its own:
+mogrun retries through its retry policy so every retry is counted, paced and
+shown. Failures to get any answer become ``TransportError`` with urllib3's
+real cause (``MaxRetryError.reason``) unwrapped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from mogrun import __version__
+from mogrun.api.settings import is_loopback_host
+from mogrun.errors import RequestInfo, TransportError, UsageError
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP answer. Header names are lower-cased."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """A header's value by case-insensitive name, or ``None``."""
+        return self.headers.get(name.lower())
+
+
+class Transport(Protocol):
+    """What the client needs from HTTP: one request in, one answer out."""
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> Response: ...
+
+
+class ConnectError(TransportError):
+    """The request never reached the server (refused, unresolvable, connect
+    timeout): a retried start cannot have been processed by this attempt."""
+
+
+def refuse_insecure_url(url: str) -> None:
+    """Refuse, before any socket, a URL mogrun must not send to.
+
+    Only http(s) is spoken, and plain ``http://`` only to loopback: tokens and
+    webhook URLs travel over HTTPS.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not an http(s) URL: {_origin(url)!r}")
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        raise UsageError(
+            f"refusing plain http:// to {parts.hostname}: only loopback may use http",
+            context=["Use an https:// URL."],
+        )
+
+
+def _origin(url: str) -> str:
+    """Scheme and host of a URL, for messages (paths may hold secrets)."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.hostname:
+        port = f":{parts.port}" if _safe_port(parts) else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
+    return url[:40]
+
+
+def _safe_port(parts: object) -> int | None:
+    try:
+        return parts.port  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+
+
+class Urllib3Transport:
+    """A shared urllib3 PoolManager: timeouts, User-Agent, no redirects, no retries.
+
+    ``maxsize`` keeps enough connections per host for ``-j 50`` runs polling
+    at once; the manager is built on first use so importing this module (and
+    constructing a transport) stays cheap.
+    """
+
+    def __init__(
+        self,
+        user_agent: str = f"mogrun/{__version__}",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        *,
+        maxsize: int = 64,
+    ) -> None:
+        self.user_agent = user_agent
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._maxsize = maxsize
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def _manager(self):  # -> urllib3.PoolManager
+        with self._lock:
+            if self._pool is None:
+                import urllib3
+
+                self._pool = urllib3.PoolManager(
+                    num_pools=16, maxsize=self._maxsize, block=False, retries=False
+                )
+            return self._pool
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> Response:
+        """Send one request; any answer (even 3xx/5xx) is returned, never followed."""
+        refuse_insecure_url(url)
+        import urllib3
+
+        all_headers = {"User-Agent": self.user_agent, **headers}
+        limits = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
+        try:
+            raw = self._manager().request(
+                method, url, body=body, headers=all_headers, timeout=limits,
+                retries=False, redirect=False, preload_content=True,
+            )
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise translate_error(exc, method, url, timeout) from exc
+        names = {k.lower(): v for k, v in raw.headers.items()}
+        return Response(status=raw.status, headers=names, body=raw.data or b"")
+
+    def close(self) -> None:
+        """Close pooled connections (tests; long-lived processes)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.clear()
+
+
+def translate_error(exc: BaseException, method: str, url: str, timeout: float) -> TransportError:
+    """urllib3's error as a TransportError naming the real cause."""
+    from urllib3 import exceptions as u3
+
+    cause = exc
+    while isinstance(cause, u3.MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    where = _origin(url)
+    request = RequestInfo(method, url)
+    if isinstance(cause, u3.NewConnectionError | u3.ConnectTimeoutError):
+        reason = _reason_text(cause)
+        if isinstance(cause, u3.NameResolutionError):
+            reason = "the host name does not resolve"
+        elif not isinstance(cause, u3.NewConnectionError):
+            reason = "connect timed out"
+        return ConnectError(f"cannot connect to {where}: {reason}", request=request)
+    if isinstance(cause, u3.ReadTimeoutError | TimeoutError):
+        return TransportError(
+            f"no answer from {where} within {timeout:g} s (read timed out)", request=request
+        )
+    if isinstance(cause, u3.SSLError):
+        return TransportError(f"TLS failure talking to {where}: {_reason_text(cause)}",
+                              request=request)
+    if isinstance(cause, u3.ProtocolError):
+        return TransportError(
+            f"the connection to {where} was dropped before a complete answer: "
+            f"{_reason_text(cause)}", request=request)
+    return TransportError(f"HTTP request to {where} failed: {_reason_text(cause)}",
+                          request=request)
+
+
+def _reason_text(exc: BaseException) -> str:
+    """The innermost useful description of a network error."""
+    args = getattr(exc, "args", ())
+    for arg in reversed(args):
+        if isinstance(arg, BaseException):
+            return _reason_text(arg)
+    text = str(exc) or type(exc).__name__
+    # urllib3 prefixes messages with the connection object's repr.
+    if text.startswith("<") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text
