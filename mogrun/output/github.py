@@ -1,0 +1,215 @@
+"""GitHub Actions: plain lines plus workflow commands.
+
+Every line mogrun prints here may carry text from an agent or a server, so
+the whole stream runs inside ``::stop-commands::<token>``; commands are
+turned back on only around the workflow commands mogrun issues itself. The
+token is random per session and masked out of everything else, so no event
+can end the stop and issue a command of its own.
+
+Jobs run concurrently but groups cannot nest or interleave: the first job
+to print owns the open group and streams live; other jobs' lines wait in a
+buffer and come out, each in its group, when the group before them closes.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as secrets_module
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from mogrun.models import ResolvedJob, RunResult
+from mogrun.output.base import escape_agent_text
+from mogrun.output.plain import PlainReporter, result_detail, write_line
+from mogrun.output.tables import SUMMARY_HEADERS, render_summary, summary_rows
+
+_COMMAND = "command"
+_TEXT = "text"
+
+
+def command_data(text: str) -> str:
+    """Escape a workflow command's message the way the runner unescapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def command_property(text: str) -> str:
+    """Escape a workflow command property (``title=...``): also ``:`` and ``,``."""
+    return command_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def output_name(job: str) -> str:
+    """A job name as a step output name: letters, digits, ``_`` and ``-`` only."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", job)
+    return name if name[:1].isalpha() or name[:1] == "_" else "_" + name
+
+
+def safe_run_id(run_id: str) -> str:
+    """A run id fit for ``$GITHUB_OUTPUT``: a forged newline could set other outputs."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "", run_id)
+
+
+def markdown_cell(text: str) -> str:
+    """A table cell that cannot end the cell or the row, nor open HTML."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+class GithubReporter(PlainReporter):
+    """Plain lines in ``::group::`` blocks; failures as ``::error::``; step summary and outputs."""
+
+    def __init__(
+        self,
+        *,
+        stdout: TextIO,
+        stderr: TextIO,
+        quiet: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet)
+        self._env = dict(env or {})
+        self._token = secrets_module.token_hex(16)
+        self._stopped = False
+        self._owner: str | None = None
+        self._waiting: dict[str, list[tuple[str, str]]] = {}
+        self._finished: set[str] = set()
+
+    @property
+    def token(self) -> str:
+        """The session's stop-commands token (tests check it never leaks)."""
+        return self._token
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+        super().job_finished(job, results, outcome)
+        with self._lock:
+            for result in results:
+                if not result.passed:
+                    title = command_property(f"mogrun: {result.job}")
+                    detail = self._safe(f"{result.job} {result.repo}: {result_detail(result)}")
+                    self._to_job(
+                        job.name, _COMMAND, f"::error title={title}::{command_data(detail)}"
+                    )
+            self._finished.add(job.name)
+            if self._owner == job.name:
+                self._close_group()
+
+    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+        with self._lock:
+            self._flush_all_groups()
+            if results:
+                self._text("")
+                self._text(render_summary(results, self._secrets))
+            self._text(f"exit code {exit_code}")
+            self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, exit_code))
+            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code))
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush_all_groups()
+            if self._stopped:
+                write_line(self._out, f"::{self._token}::")
+                self._stopped = False
+        super().close()
+
+    # -- routing ---------------------------------------------------------------
+
+    def _safe(self, text: str, secrets: Iterable[str] = ()) -> str:
+        return super()._safe(text, secrets).replace(self._token, "***")
+
+    def _job_write(self, job_name: str, line: str) -> None:
+        with self._lock:
+            self._to_job(job_name, _TEXT, line.replace(self._token, "***"))
+
+    def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
+        with self._lock:
+            entries = [(_TEXT, text)]
+            if level in ("warning", "error"):
+                plain = text.removeprefix(f"{level}: ")
+                entries.append((_COMMAND, f"::{level}::{command_data(plain)}"))
+            for kind, line in entries:
+                if job is not None:
+                    self._to_job(job.name, kind, line)
+                else:
+                    self._put(kind, line)
+
+    def _to_job(self, job_name: str, kind: str, line: str) -> None:
+        """Stream a job's line if it owns the group (or can), else buffer it."""
+        if self._owner is None and job_name not in self._finished:
+            self._open_group(job_name)
+        if self._owner == job_name:
+            self._put(kind, line)
+        else:
+            self._waiting.setdefault(job_name, []).append((kind, line))
+
+    def _open_group(self, job_name: str) -> None:
+        self._owner = job_name
+        name = command_data(escape_agent_text(self._safe(job_name)))
+        self._put(_COMMAND, f"::group::{name}")
+        for kind, line in self._waiting.pop(job_name, []):
+            self._put(kind, line)
+
+    def _close_group(self) -> None:
+        """End the open group, then give the stage to the next job that waited."""
+        self._put(_COMMAND, "::endgroup::")
+        self._owner = None
+        for job_name in list(self._waiting):
+            self._open_group(job_name)
+            if job_name not in self._finished:
+                return
+            self._put(_COMMAND, "::endgroup::")
+            self._owner = None
+
+    def _flush_all_groups(self) -> None:
+        """At the end (or an interrupt) show whatever still waits, each in its group."""
+        if self._owner is not None:
+            self._finished.add(self._owner)
+            self._close_group()
+        while self._waiting:
+            self._finished.update(self._waiting)
+            self._open_group(next(iter(self._waiting)))
+            self._close_group()
+
+    def _put(self, kind: str, line: str) -> None:
+        """Write one line; commands only ever run between a resume and a re-stop."""
+        if kind == _COMMAND:
+            if self._stopped:
+                write_line(self._out, f"::{self._token}::")
+                self._stopped = False
+        elif not self._stopped:
+            write_line(self._out, f"::stop-commands::{self._token}")
+            self._stopped = True
+        write_line(self._out, line)
+
+    def _text(self, text: str) -> None:
+        for line in text.split("\n"):
+            self._put(_TEXT, line.replace(self._token, "***"))
+
+    # -- files -----------------------------------------------------------------
+
+    def _markdown(self, results: tuple[RunResult, ...], exit_code: int) -> str:
+        rows = summary_rows(results, self._secrets)
+        lines = ["## mogrun", "", "| " + " | ".join(SUMMARY_HEADERS) + " |"]
+        lines.append("|" + " --- |" * len(SUMMARY_HEADERS))
+        lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
+        return "\n".join([*lines, "", f"exit code: {exit_code}", ""]) + "\n"
+
+    def _outputs(self, results: tuple[RunResult, ...], exit_code: int) -> str:
+        per_job: dict[str, list[str]] = {}
+        for result in results:
+            ids = per_job.setdefault(output_name(result.job), [])
+            if result.run_id and safe_run_id(result.run_id):
+                ids.append(safe_run_id(result.run_id))
+        all_ids = [run_id for ids in per_job.values() for run_id in ids]
+        lines = [f"run_ids={' '.join(all_ids)}", f"exit_code={exit_code}"]
+        lines += [f"{name}_run_ids={' '.join(ids)}" for name, ids in per_job.items()]
+        return "\n".join(lines) + "\n"
+
+    def _append_file(self, variable: str, text: str) -> None:
+        """Append to the file a GitHub variable names; a failure is a warning, not a crash."""
+        path = self._env.get(variable)
+        if not path:
+            return
+        try:
+            with Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            self._put(_TEXT, self._safe(f"warning: cannot write ${variable} ({path}): {exc}"))
