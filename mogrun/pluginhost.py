@@ -1,0 +1,443 @@
+"""The plugin host: one pluggy manager per invocation and a typed method per hook.
+
+Callers never touch pluggy: they call ``host.gates(...)``, ``host.event(...)``
+and so on. The host calls each implementation with keyword arguments and
+contains what plugins do wrong: a crashing observer or notifier becomes a
+warning (plugin name + hook), a crashing gate becomes a failing verdict, a
+crash while setting up is a ``PluginError`` (exit 2) before any run starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mogrun import pluginload
+from mogrun.errors import GateError, MogrunError, PluginError
+from mogrun.masking import mask
+from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from mogrun.errors import RequestInfo
+    from mogrun.models import Event, RunPlan, RunResult, RunState, SessionConfig
+
+# Keys the task file itself owns; a plugin may not declare them.
+BUILTIN_JOB_KEYS = frozenset({
+    "description", "repo", "prompt", "prompt_file", "harness", "base_branch", "branch",
+    "create_branch", "root", "idempotency_key", "timeout", "on_timeout", "needs",
+})
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """An extra ``mogrun run`` option declared through ``mogrun_add_options``."""
+
+    name: str
+    help: str = ""
+    metavar: str = "VALUE"
+    flag: bool = False
+    plugin: str | None = None
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``mogrun plugins`` shows about one loaded plugin."""
+
+    name: str
+    source: str
+    hooks: tuple[str, ...]
+    origin: str = ""
+
+
+class PluginHost:
+    """Owns the pluggy ``PluginManager``; calls hooks, contains plugin failures."""
+
+    def __init__(self, pm: pluggy.PluginManager, infos: Sequence[pluginload.Candidate]) -> None:
+        self.pm = pm
+        self._candidates = list(infos)
+        self.warnings: list[str] = []
+        self.on_warning: Callable[[str], None] | None = None
+        self._key_specs: dict[str, KeySpec] | None = None
+
+    # --- loading -------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        project_dir: Path | None,
+        task_file_plugins: Sequence[str] = (),
+        extra: Sequence[str] = (),
+        no_plugins: bool = False,
+        env: Mapping[str, str] | None = None,
+        use_entry_points: bool = True,
+    ) -> PluginHost:
+        """Bundled plugins always; external ones unless switched off."""
+        found = pluginload.bundled_candidates()
+        if not no_plugins:
+            if use_entry_points:
+                found += pluginload.entry_point_candidates()
+            for spec in task_file_plugins:
+                found.append(pluginload.spec_candidate(
+                    spec, pluginload.SOURCE_TASK_FILE, project_dir, confined=True))
+            for spec in extra:
+                found.append(pluginload.spec_candidate(
+                    spec, pluginload.SOURCE_OPTION, None, confined=False))
+        off = pluginload.disabled_names(env)
+        found = [c for c in found if c.source == pluginload.SOURCE_BUNDLED or c.name not in off]
+        return cls.from_candidates(found)
+
+    @classmethod
+    def bundled_only(cls) -> PluginHost:
+        """Just the bundled plugins: what tests and ``--no-plugins`` start from."""
+        return cls.load(project_dir=None, use_entry_points=False)
+
+    @classmethod
+    def from_plugins(cls, *plugins: tuple[str, Any], bundled: bool = True) -> PluginHost:
+        """A host with extra plugin objects registered by name (for tests and embedders)."""
+        found = pluginload.bundled_candidates() if bundled else []
+        found += [pluginload.Candidate(n, pluginload.SOURCE_OPTION, n, p) for n, p in plugins]
+        return cls.from_candidates(found)
+
+    @classmethod
+    def from_candidates(cls, candidates: Sequence[pluginload.Candidate]) -> PluginHost:
+        import pluggy
+
+        from mogrun import hookspecs
+
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        kept: list[pluginload.Candidate] = []
+        for cand in candidates:
+            if _register(pm, cand, kept):
+                kept.append(cand)
+        _check_pending(pm)
+        return cls(pm, kept)
+
+    @staticmethod
+    def entry_point_options(
+        env: Mapping[str, str] | None = None, no_plugins: bool = False,
+        extra: Sequence[str] = (),
+    ) -> list[OptionSpec]:
+        """Options of ``run`` from plugins that load before the command line is
+        parsed (bundled, entry points, ``-p``)."""
+        host = PluginHost.load(project_dir=None, extra=extra, no_plugins=no_plugins, env=env)
+        return host.cli_options()
+
+    # --- introspection ---------------------------------------------------------
+
+    def describe(self) -> list[PluginInfo]:
+        """Each plugin, where it came from, and the hooks it implements."""
+        from mogrun.hookspecs import hook_names
+
+        order = {name: i for i, name in enumerate(hook_names())}
+        infos = []
+        for cand in self._candidates:
+            callers = self.pm.get_hookcallers(cand.plugin) or []
+            hooks = sorted((c.name for c in callers), key=lambda n: order.get(n, len(order)))
+            infos.append(PluginInfo(cand.name, cand.source, tuple(hooks), cand.origin))
+        return infos
+
+    def plugin_names(self) -> list[str]:
+        return [cand.name for cand in self._candidates]
+
+    # --- warnings ----------------------------------------------------------------
+
+    def warn(self, message: str) -> None:
+        """Record a warning and pass it to ``on_warning`` (set by the engine/CLI)."""
+        self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+    def _crashed(self, plugin: str, hook: str, exc: BaseException, secrets: Any = ()) -> str:
+        text = f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}'
+        return mask(text, secrets)
+
+    # --- set-up ------------------------------------------------------------------
+
+    def cli_options(self) -> list[OptionSpec]:
+        """What ``mogrun_add_options`` registers; a duplicate name is a PluginError."""
+        options: dict[str, OptionSpec] = {}
+        for _ in self._each("mogrun_add_options", {}, options_sink=options):
+            pass
+        return list(options.values())
+
+    def key_specs(self) -> dict[str, KeySpec]:
+        """Job keys declared through ``mogrun_job_keys`` (computed once)."""
+        if self._key_specs is None:
+            specs: dict[str, KeySpec] = {}
+            for _ in self._each("mogrun_job_keys", {}, keys_sink=specs):
+                pass
+            self._key_specs = specs
+        return dict(self._key_specs)
+
+    def configure(self, config: SessionConfig) -> None:
+        """Hand plugins the session's settings; a crash here stops before any run."""
+        for _ in self._each("mogrun_configure", {"config": config}):
+            pass
+
+    # --- resolving ---------------------------------------------------------------
+
+    def adjust_job(self, job: ResolvedJob) -> ResolvedJob:
+        """Chain ``mogrun_adjust_job``: each plugin sees the previous replacement."""
+        for impl in self._impls("mogrun_adjust_job"):
+            result = self._call_setup(impl, {"job": job}, "mogrun_adjust_job")
+            if result is None:
+                continue
+            if not isinstance(result, ResolvedJob):
+                raise PluginError(f'plugin "{impl.plugin_name}" returned '
+                                  f"{type(result).__name__} from mogrun_adjust_job, "
+                                  "expected a ResolvedJob or None")
+            job = result
+        return job
+
+    def start_request(self, job: ResolvedJob, run: RunPlan, request: StartRequest) -> StartRequest:
+        """Chain ``mogrun_start_request``; a ``GateError`` is the veto and
+        propagates; any other crash vetoes the run with the plugin's name."""
+        for impl in self._impls("mogrun_start_request"):
+            try:
+                result = _call(impl, {"job": job, "run": run, "request": request})
+            except MogrunError:
+                raise
+            except Exception as exc:
+                raise GateError(self._crashed(impl.plugin_name, "mogrun_start_request", exc,
+                                              job.secrets)) from exc
+            if result is None:
+                continue
+            if not isinstance(result, StartRequest):
+                raise GateError(f'plugin "{impl.plugin_name}" returned '
+                                f"{type(result).__name__} from mogrun_start_request")
+            request = result
+        return request
+
+    # --- running -------------------------------------------------------------------
+
+    def retry_delay(
+        self, *, error: MogrunError, attempt: int, job: ResolvedJob | None,
+        request: RequestInfo, retry_after: float | None,
+    ) -> float | None:
+        """Seconds to wait before retrying, or ``None`` to give up (first answer wins)."""
+        kwargs = {"error": error, "attempt": attempt, "job": job, "request": request,
+                  "retry_after": retry_after}
+        secrets = job.secrets if job is not None else ()
+        for plugin, outcome in self._each("mogrun_retry_delay", kwargs, contain=True,
+                                          secrets=secrets):
+            if outcome is None or isinstance(outcome, _Crash):
+                continue
+            if outcome is False:
+                return None
+            if isinstance(outcome, bool) or not isinstance(outcome, int | float):
+                self.warn(f'plugin "{plugin}" returned {outcome!r} from mogrun_retry_delay; '
+                          "ignored (expected seconds, False or None)")
+                continue
+            return max(0.0, float(outcome))
+        return None
+
+    def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
+                    attached: bool) -> None:
+        self._observe("mogrun_run_started", job,
+                      {"job": job, "run": run, "state": state, "attached": attached})
+
+    def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
+        self._observe("mogrun_event", job, {"job": job, "run": run, "event": event})
+
+    def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
+                       state: RunState) -> None:
+        self._observe("mogrun_status_changed", job,
+                      {"job": job, "run": run, "old": old, "state": state})
+
+    def watch(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
+              unchanged_for: float) -> str | None:
+        """A reason to stop following (treated as timed out), or ``None``."""
+        kwargs = {"job": job, "run": run, "state": state, "unchanged_for": unchanged_for}
+        for _, outcome in self._each("mogrun_watch", kwargs, contain=True, secrets=job.secrets):
+            if outcome is not None and not isinstance(outcome, _Crash):
+                return str(outcome)
+        return None
+
+    # --- finishing -------------------------------------------------------------------
+
+    def gates(self, *, job: ResolvedJob, run: RunPlan, result: RunResult,
+              state: RunState | None, events: tuple[Event, ...]) -> tuple[GateVerdict, ...]:
+        """Every verdict of every gate; a crashing gate is a failing verdict."""
+        kwargs = {"job": job, "run": run, "result": result, "state": state, "events": events}
+        verdicts: list[GateVerdict] = []
+        for plugin, outcome in self._each("mogrun_gate", kwargs, contain=True, quiet=True):
+            verdicts.extend(_verdicts(plugin, outcome, job.secrets))
+        return tuple(verdicts)
+
+    def job_finished(self, *, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None:
+        self._observe("mogrun_job_finished", job,
+                      {"job": job, "results": results, "outcome": outcome})
+
+    def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None:
+        self._observe("mogrun_session_finished", None,
+                      {"config": config, "results": results, "exit_code": exit_code})
+
+    # --- calling -----------------------------------------------------------------------
+
+    def _impls(self, hook: str) -> list[Any]:
+        """Implementations in pluggy's call order (last registered first)."""
+        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+
+    def _each(self, hook: str, kwargs: dict[str, Any], *, contain: bool = False,
+              secrets: Any = (), quiet: bool = False, options_sink: dict | None = None,
+              keys_sink: dict | None = None) -> Iterator[tuple[str, Any]]:
+        """Call each implementation; yield (plugin name, result or ``_Crash``)."""
+        for impl in self._impls(hook):
+            call_kwargs = dict(kwargs)
+            if options_sink is not None:
+                call_kwargs["register"] = _option_registrar(impl.plugin_name, options_sink)
+            if keys_sink is not None:
+                call_kwargs["register"] = _key_registrar(impl.plugin_name, keys_sink)
+            if not contain:
+                yield impl.plugin_name, self._call_setup(impl, call_kwargs, hook)
+                continue
+            try:
+                yield impl.plugin_name, _call(impl, call_kwargs)
+            except Exception as exc:
+                if not quiet:
+                    self.warn(self._crashed(impl.plugin_name, hook, exc, secrets))
+                yield impl.plugin_name, _Crash(exc)
+
+    def _call_setup(self, impl: Any, kwargs: dict[str, Any], hook: str) -> Any:
+        """Set-up and resolving hooks: a crash is a PluginError (exit 2)."""
+        try:
+            return _call(impl, kwargs)
+        except MogrunError:
+            raise
+        except Exception as exc:
+            raise _setup_error(impl.plugin_name, hook, exc) from exc
+
+    def _observe(self, hook: str, job: ResolvedJob | None, kwargs: dict[str, Any]) -> None:
+        secrets = job.secrets if job is not None else ()
+        for _ in self._each(hook, kwargs, contain=True, secrets=secrets):
+            pass
+
+
+@dataclass(frozen=True)
+class _Crash:
+    exc: BaseException
+
+
+def _call(impl: Any, kwargs: Mapping[str, Any]) -> Any:
+    """Call one implementation with the arguments it asks for, like pluggy does."""
+    args = [kwargs[name] for name in impl.argnames]
+    extra = {name: kwargs[name] for name in impl.kwargnames if name in kwargs}
+    return impl.function(*args, **extra)
+
+
+def _describe_exc(exc: BaseException) -> str:
+    if isinstance(exc, MogrunError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _setup_error(plugin: str, hook: str, exc: BaseException) -> PluginError:
+    return PluginError(f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}')
+
+
+def _verdicts(plugin: str, outcome: Any, secrets: Any) -> list[GateVerdict]:
+    if outcome is None:
+        return []
+    if isinstance(outcome, _Crash):
+        reason = mask(f"gate crashed: {_describe_exc(outcome.exc)}", secrets)
+        return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+    items = outcome if isinstance(outcome, list | tuple) else [outcome]
+    bad = [item for item in items if not isinstance(item, GateVerdict)]
+    if bad:
+        reason = f"gate returned {type(bad[0]).__name__}, not a GateVerdict"
+        return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+    return list(items)
+
+
+def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[..., None]:
+    def register(name: str, help: str = "", metavar: str = "VALUE", flag: bool = False) -> None:
+        if not isinstance(name, str) or not _OPTION_NAME.match(name):
+            raise PluginError(f'plugin "{plugin}" registers a bad option name {name!r} '
+                              "(lowercase letters, digits and -, without the leading --)")
+        if name in sink:
+            raise PluginError(f'option "--{name}" is registered by both plugin '
+                              f'"{sink[name].plugin}" and plugin "{plugin}"')
+        sink[name] = OptionSpec(name, help, metavar, bool(flag), plugin)
+
+    return register
+
+
+def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:
+    def register(name: str, validate: Callable[[Any], Any], help: str = "",
+                 secrets: Callable[[Any], Any] | None = None) -> None:
+        if name in BUILTIN_JOB_KEYS:
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
+                              "which is one of mogrun's own keys")
+        if name in sink:
+            raise PluginError(f'job key "{name}" is declared by both plugin '
+                              f'"{sink[name].plugin}" and plugin "{plugin}"')
+        if not callable(validate):
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
+                              "without a validate function")
+        sink[name] = KeySpec(name, validate, help, secrets, plugin)
+
+    return register
+
+
+def _register(pm: pluggy.PluginManager, cand: pluginload.Candidate,
+              kept: Sequence[pluginload.Candidate]) -> bool:
+    """Register one plugin; False when the very same object is already in."""
+    import pluggy
+
+    if any(c.plugin is cand.plugin for c in kept):
+        return False
+    if pm.has_plugin(cand.name):
+        other = next(c for c in kept if c.name == cand.name)
+        raise PluginError(f'two plugins are named "{cand.name}" '
+                          f"({other.source} {other.origin} and {cand.source} {cand.origin})")
+    _refuse_undecorated(cand)
+    try:
+        pm.register(cand.plugin, name=cand.name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f'plugin "{cand.name}" has an invalid hook: '
+                          f"{' '.join(str(exc).split())}") from exc
+    for caller in pm.get_hookcallers(cand.plugin) or []:
+        for impl in caller.get_hookimpls():
+            if impl.plugin is cand.plugin and (impl.wrapper or impl.hookwrapper):
+                raise PluginError(f'plugin "{cand.name}" declares {caller.name} as a '
+                                  "wrapper; mogrun hooks do not support wrappers")
+    return True
+
+
+def _refuse_undecorated(cand: pluginload.Candidate) -> None:
+    """A ``mogrun_*`` function without ``@hookimpl`` would be silently ignored."""
+    from mogrun.hookspecs import PROJECT
+
+    for attr in dir(cand.plugin):
+        value = getattr(cand.plugin, attr, None)
+        if attr.startswith("mogrun_") and callable(value) \
+                and not hasattr(value, f"{PROJECT}_impl"):
+            raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
+                              context=["Decorate it: from mogrun.hookspecs import hookimpl"])
+
+
+def _check_pending(pm: pluggy.PluginManager) -> None:
+    """An implementation matching no spec is a typo: name the plugin and hook."""
+    from mogrun.hookspecs import hook_names
+
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            guess = pluginload.closest_hook(name, hook_names())
+            hint = [f'Did you mean "{guess}"?'] if guess else []
+            raise PluginError(f'plugin "{impl.plugin_name}" implements unknown hook "{name}"',
+                              context=hint)
+    pm.check_pending()

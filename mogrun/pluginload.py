@@ -1,0 +1,151 @@
+"""Finding and importing plugins: bundled, entry points, task file, ``-p``.
+
+Discovery is kept apart from ``pluginhost`` (which calls the hooks) so each
+stays small. Everything heavy (pluggy, importlib.metadata) is imported inside
+the functions that need it, so ``mogrun list`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mogrun.errors import PluginError
+
+BUNDLED = ("retry", "gates", "notify", "junit")
+BUNDLED_PACKAGE = "mogrun_plugins"
+ENTRY_POINT_GROUP = "mogrun"
+DISABLE_ENV = "MOGRUN_DISABLE_PLUGINS"
+
+SOURCE_BUNDLED = "bundled"
+SOURCE_ENTRY_POINT = "entry point"
+SOURCE_TASK_FILE = "task file"
+SOURCE_OPTION = "-p"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A plugin found but not yet registered: its name, source and object."""
+
+    name: str
+    source: str
+    origin: str
+    plugin: Any
+
+
+def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
+    """Names listed in ``MOGRUN_DISABLE_PLUGINS=name1,name2``."""
+    raw = (env or {}).get(DISABLE_ENV, "")
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def bundled_candidates() -> list[Candidate]:
+    """The bundled plugins, imported by module name (always loaded)."""
+    found = []
+    for name in BUNDLED:
+        module_name = f"{BUNDLED_PACKAGE}.{name}"
+        module = _import_module(name, module_name, SOURCE_BUNDLED)
+        found.append(Candidate(name, SOURCE_BUNDLED, module_name, module))
+    return found
+
+
+def entry_point_candidates() -> list[Candidate]:
+    """Plugins of the ``mogrun`` entry-point group, minus the bundled ones."""
+    import importlib.metadata
+
+    found = []
+    seen: set[str] = set()
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + ".") or ep.name in seen:
+            continue
+        seen.add(ep.name)
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise _import_failed(ep.name, SOURCE_ENTRY_POINT, exc) from exc
+        found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin))
+    return found
+
+
+def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Candidate:
+    """A plugin named by a task file or ``-p``: a ``.py`` path or a module name.
+
+    ``confined`` paths (from a committed task file) must stay inside
+    ``base_dir``: no absolute paths, nothing that resolves outside it.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise PluginError(f"empty plugin name in {_where(source)}")
+    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+        path = _plugin_path(spec, source, base_dir, confined=confined)
+        return Candidate(path.stem, source, str(path), _import_path(path, source))
+    return Candidate(spec, source, spec, _import_module(spec, spec, source))
+
+
+def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Path:
+    raw = Path(spec)
+    base = (base_dir or Path.cwd()).resolve()
+    if confined and (raw.is_absolute() or ".." in raw.parts):
+        raise PluginError(
+            f'plugin path "{spec}" in the {_where(source)} must be relative to the task '
+            "file's folder and may not leave it (no absolute paths, no ..)"
+        )
+    path = (base / raw).resolve()
+    if confined and not path.is_relative_to(base):
+        raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
+    if not path.is_file():
+        raise PluginError(f'plugin "{raw.stem}" not found: no file {path}',
+                          context=[f"From: {_where(source)}"])
+    return path
+
+
+def _import_module(name: str, module_name: str, source: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise _import_failed(name, source, exc) from exc
+
+
+def _import_path(path: Path, source: str) -> ModuleType:
+    """Execute a plugin file as a module of its own (in sys.modules so that
+    dataclasses and pickling inside it work)."""
+    module_name = f"_mogrun_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f'plugin "{path.stem}" cannot be imported from {path}')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise _import_failed(path.stem, source, exc) from exc
+    return module
+
+
+def _import_failed(name: str, source: str, exc: BaseException) -> PluginError:
+    return PluginError(
+        f'plugin "{name}" failed to import: {type(exc).__name__}: {exc}',
+        context=[f"From: {_where(source)}"],
+    )
+
+
+def _where(source: str) -> str:
+    return {
+        SOURCE_TASK_FILE: "task file's [mogplex].plugins",
+        SOURCE_OPTION: "-p/--plugin option",
+        SOURCE_ENTRY_POINT: f'entry-point group "{ENTRY_POINT_GROUP}"',
+    }.get(source, f"{source} plugins")
+
+
+def closest_hook(name: str, known: Sequence[str]) -> str | None:
+    """The hook a misspelled name most likely meant, for the error message."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return match[0] if match else None

@@ -1,0 +1,59 @@
+"""Small checks the bundled plugins share when validating their job keys.
+
+Each raises ``ValueError`` with a message that names the sub-key, which mogrun
+reports with the task file's path, line, job and key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mogrun.taskfile.durations import parse_duration
+
+
+def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
+    """``value`` must be a table whose keys are all in ``allowed``."""
+    allowed = list(allowed)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{key} must be a table like {{ {allowed[0]} = ... }}, "
+                         f"not {type_name(value)}")
+    for name in value:
+        if name not in allowed:
+            guess = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f' (did you mean "{guess[0]}"?)' if guess else ""
+            raise ValueError(f'unknown {key} setting "{name}"{hint}; '
+                             f"valid: {', '.join(allowed)}")
+    return value
+
+
+def duration(value: Any, where: str) -> float:
+    """Seconds of a duration sub-key, with the sub-key in the message."""
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def strings(value: Any, where: str, *, choices: Iterable[str] | None = None) -> list[str]:
+    """A list of non-empty strings (optionally from ``choices``)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{where} must be a list of strings, not {type_name(value)}")
+    if choices is not None:
+        choices = list(choices)
+        for item in value:
+            if item not in choices:
+                raise ValueError(f'{where}: unknown value "{item}"; '
+                                 f"valid: {', '.join(choices)}")
+    return list(value)
+
+
+def type_name(value: Any) -> str:
+    """How TOML would call the value's type, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name if not isinstance(value, str) else f'the string "{value}"'
+    return "a table" if isinstance(value, Mapping) else type(value).__name__

@@ -1,0 +1,111 @@
+"""Bundled plugin: status and event gates on a finished run.
+
+Job key ``gates = {status = ["success"], max_duration = "20m",
+require_events = ["tool_finished"], forbid_events = ["log"]}``. Without the
+key (or without ``status``) the status gate still applies with
+``["success"]``. An event pattern is an event type, or ``type:tool`` to name
+the tool too (``tool_finished:edit_file``). ``max_duration`` is measured
+from the server's own timestamps (``createdAt`` to the terminal
+``updatedAt``), so a slow network or a late poll does not count against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from mogrun.hookspecs import hookimpl
+from mogrun.models import GateVerdict
+from mogrun.taskfile.durations import format_duration
+
+from . import _tables
+
+KEY = "gates"
+DEFAULT_STATUS = ("success",)
+
+
+def validate(value: Any) -> dict[str, Any]:
+    """The ``gates`` table, normalised; a table without ``status`` keeps the default."""
+    raw = _tables.table(value, KEY, ("status", "max_duration", "require_events",
+                                     "forbid_events"))
+    gates: dict[str, Any] = {"status": list(DEFAULT_STATUS)}
+    if "status" in raw:
+        gates["status"] = _tables.strings(raw["status"], "gates.status")
+        if not gates["status"]:
+            raise ValueError("gates.status must name at least one status")
+    if "max_duration" in raw:
+        gates["max_duration"] = _tables.duration(raw["max_duration"], "gates.max_duration")
+    for name in ("require_events", "forbid_events"):
+        if name in raw:
+            gates[name] = _tables.strings(raw[name], f"gates.{name}")
+    return gates
+
+
+def matches(event: Any, pattern: str) -> bool:
+    """``type`` or ``type:tool`` against one event."""
+    kind, _, tool = pattern.partition(":")
+    return event.type == kind and (not tool or event.tool_name == tool)
+
+
+def status_verdict(status: str | None, allowed: Iterable[str]) -> GateVerdict:
+    allowed = list(allowed)
+    shown = status or "none"
+    if status in allowed:
+        return GateVerdict("status", True, f"status {shown}")
+    return GateVerdict("status", False, f"status {shown}, expected {' or '.join(allowed)}")
+
+
+def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:
+    seconds = server_duration(state)
+    if seconds is None:
+        seconds = getattr(result, "duration", None)
+    if seconds is None:
+        return GateVerdict("max_duration", False, "duration unknown: no server timestamps")
+    took, cap = format_duration(round(seconds, 3)), format_duration(limit)
+    if seconds <= limit:
+        return GateVerdict("max_duration", True, f"took {took} (max {cap})")
+    return GateVerdict("max_duration", False, f"took {took}, longer than max_duration {cap}")
+
+
+def server_duration(state: Any) -> float | None:
+    """Seconds from ``createdAt`` to ``updatedAt`` as the server wrote them."""
+    try:
+        start = datetime.fromisoformat(state.created_at)
+        end = datetime.fromisoformat(state.updated_at)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def events_verdicts(events: Iterable[Any], required: list[str],
+                    forbidden: list[str]) -> list[GateVerdict]:
+    events = list(events)
+    verdicts = []
+    for pattern in required:
+        seen = any(matches(e, pattern) for e in events)
+        reason = f"saw {pattern}" if seen else f"no {pattern} event"
+        verdicts.append(GateVerdict("require_events", seen, reason))
+    for pattern in forbidden:
+        count = sum(1 for e in events if matches(e, pattern))
+        reason = f"no {pattern} event" if not count else f"{count} forbidden {pattern} event(s)"
+        verdicts.append(GateVerdict("forbid_events", not count, reason))
+    return verdicts
+
+
+@hookimpl
+def mogrun_job_keys(register: Callable[..., None]) -> None:
+    register(KEY, validate,
+             help="gates: {status, max_duration, require_events, forbid_events}")
+
+
+@hookimpl
+def mogrun_gate(job: Any, result: Any, state: Any, events: tuple[Any, ...]) -> list[GateVerdict]:
+    gates = (getattr(job, "options", None) or {}).get(KEY) or {"status": list(DEFAULT_STATUS)}
+    status = state.status if state is not None else result.status
+    verdicts = [status_verdict(status, gates["status"])]
+    if "max_duration" in gates:
+        verdicts.append(duration_verdict(state, result, gates["max_duration"]))
+    verdicts += events_verdicts(events, gates.get("require_events", []),
+                                gates.get("forbid_events", []))
+    return verdicts

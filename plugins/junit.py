@@ -1,0 +1,115 @@
+"""Bundled plugin: ``mogrun run --junit PATH`` writes a JUnit XML report.
+
+One ``<testcase>`` per run (classname = job, name = repo, time = duration),
+so CI dashboards (GitLab, Jenkins, GitHub test reporters) show each run as a
+test. A failed, cancelled, timed-out or gate-failed run carries a
+``<failure>`` whose message is its outcome, status and failing gate reasons;
+a skipped run is ``<skipped/>``; an error before the run started is
+``<error>``. The path comes from ``config.options["junit"]`` in
+``mogrun_session_finished``, so the plugin keeps no state between sessions.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from mogrun.errors import UsageError
+from mogrun.hookspecs import hookimpl
+
+OPTION = "junit"
+SUITE = "mogrun"
+# Characters XML 1.0 cannot hold at all; agent text may contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str) -> str:
+    """Agent text made safe for XML: forbidden characters become U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def failure_message(result: Any) -> str:
+    """``outcome (status X): gate reasons`` — what a dashboard shows first."""
+    text = result.outcome
+    if result.status and result.status != result.outcome:
+        text += f" (status {result.status})"
+    reasons = [f"{g.gate}: {g.reason}" for g in result.gates if not g.passed]
+    if not reasons and result.message:
+        reasons = [result.message]
+    return clean(f"{text}: {'; '.join(reasons)}" if reasons else text)
+
+
+def testcase(result: Any) -> ET.Element:
+    case = ET.Element("testcase", classname=result.job, name=result.repo,
+                      time=f"{result.duration or 0.0:.3f}")
+    if result.outcome == "skipped":
+        ET.SubElement(case, "skipped", message=clean(result.message or "skipped"))
+    elif result.outcome == "error":
+        ET.SubElement(case, "error", message=failure_message(result), type="error")
+    elif not result.passed:
+        failure = ET.SubElement(case, "failure", message=failure_message(result),
+                                type=result.outcome)
+        failure.text = details(result)
+    props = [("run_id", result.run_id), ("status", result.status)]
+    if any(value for _, value in props):
+        properties = ET.SubElement(case, "properties")
+        for name, value in props:
+            if value:
+                ET.SubElement(properties, "property", name=name, value=str(value))
+    return case
+
+
+def details(result: Any) -> str:
+    lines = [f"run {result.run_id or '-'} of {result.job} on {result.repo}: {result.outcome}"]
+    lines += [f"gate {g.gate}: {'passed' if g.passed else 'FAILED'} - {g.reason}"
+              for g in result.gates]
+    if result.message:
+        lines.append(result.message)
+    return clean("\n".join(lines))
+
+
+def report(results: Iterable[Any]) -> ET.ElementTree:
+    """The whole document: one suite, one case per run."""
+    results = list(results)
+    counts = {
+        "tests": len(results),
+        "failures": sum(1 for r in results if not r.passed and r.outcome not in
+                        ("skipped", "error")),
+        "errors": sum(1 for r in results if r.outcome == "error"),
+        "skipped": sum(1 for r in results if r.outcome == "skipped"),
+    }
+    total = sum(r.duration or 0.0 for r in results)
+    root = ET.Element("testsuites", name=SUITE, time=f"{total:.3f}",
+                      **{k: str(v) for k, v in counts.items()})
+    suite = ET.SubElement(root, "testsuite", name=SUITE, time=f"{total:.3f}",
+                          **{k: str(v) for k, v in counts.items()})
+    suite.extend(testcase(r) for r in results)
+    return ET.ElementTree(root)
+
+
+@hookimpl
+def mogrun_add_options(register: Callable[..., None]) -> None:
+    register(OPTION, help="Write a JUnit XML report of the runs to PATH.", metavar="PATH")
+
+
+@hookimpl
+def mogrun_configure(config: Any) -> None:
+    """Refuse an unusable path before any run starts, not after they all finished."""
+    path = (config.options or {}).get(OPTION)
+    if path and Path(path).is_dir():
+        raise UsageError(f"--junit {path}: is a directory; give a file path")
+
+
+@hookimpl
+def mogrun_session_finished(config: Any, results: tuple[Any, ...]) -> None:
+    path = (config.options or {}).get(OPTION)
+    if not path:
+        return
+    tree = report(results)
+    ET.indent(tree)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(target, encoding="utf-8", xml_declaration=True)

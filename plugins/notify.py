@@ -1,0 +1,134 @@
+"""Bundled plugin: tell a webhook or a Slack channel how a job ended.
+
+Job key ``notify = [{webhook = URL, on = [...]}, {slack = URL, on = [...]}]``
+(a single table is accepted too). ``on`` takes success, failed, cancelled,
+timeout, gate_failed, skipped and always; without it every outcome but
+success is sent. The URLs are secrets: mogrun masks them wherever it prints or
+stores them. Messages go through mogrun's own HTTP layer
+(``mogrun.http.post_json``) with a short timeout and one retry, and never carry
+the API token. A notifier that cannot deliver raises; the host reports that as
+a warning and the job's result stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from mogrun.errors import MogrunError
+from mogrun.hookspecs import hookimpl
+from mogrun.masking import mask
+
+from . import _tables
+
+KEY = "notify"
+KINDS = ("webhook", "slack")
+ON_VALUES = ("success", "failed", "cancelled", "timeout", "gate_failed", "skipped", "always")
+DEFAULT_ON = ("failed", "cancelled", "timeout", "gate_failed", "skipped")
+TIMEOUT = 5.0
+TRIES = 2
+
+
+class NotifyError(MogrunError):
+    """Some targets could not be reached (the message has the URLs masked)."""
+
+
+def validate(value: Any) -> list[dict[str, Any]]:
+    """A list of ``{kind: url, "on": [...]}`` targets."""
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
+                         f'on = ["failed"] }}], not {_tables.type_name(value)}')
+    return [_target(item, i) for i, item in enumerate(items, 1)]
+
+
+def _target(item: Any, index: int) -> dict[str, Any]:
+    where = f"notify[{index}]"
+    raw = _tables.table(item, where, (*KINDS, "on"))
+    kinds = [kind for kind in KINDS if kind in raw]
+    if len(kinds) != 1:
+        raise ValueError(f"{where} needs exactly one of webhook = URL or slack = URL")
+    url = raw[kinds[0]]
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") \
+            or not urlsplit(url).hostname:
+        raise ValueError(f"{where}.{kinds[0]} must be an http(s) URL")
+    on = _tables.strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on", choices=ON_VALUES)
+    return {kinds[0]: url, "on": on}
+
+
+def secrets(value: Iterable[dict[str, Any]]) -> list[str]:
+    """Every webhook URL: a Slack hook URL is a bearer credential."""
+    return [target[kind] for target in value for kind in KINDS if kind in target]
+
+
+def wants(target: dict[str, Any], outcome: str) -> bool:
+    on = target["on"]
+    outcome = "failed" if outcome == "error" else outcome
+    return "always" in on or outcome in on
+
+
+def webhook_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[str, Any]:
+    """A plain JSON document: the job, its outcome and each run."""
+    return {
+        "source": "mogrun",
+        "job": job.name,
+        "outcome": outcome,
+        "runs": [
+            {"repo": r.repo, "run_id": r.run_id, "outcome": r.outcome, "status": r.status,
+             "duration": r.duration, "message": r.message,
+             "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason}
+                       for g in r.gates]}
+            for r in results
+        ],
+    }
+
+
+def slack_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[str, Any]:
+    """Slack's incoming-webhook shape: ``{"text": ...}``."""
+    lines = [f"mogrun: job *{job.name}* {outcome}"]
+    for r in results:
+        failed = "; ".join(g.reason for g in r.gates if not g.passed)
+        detail = f" ({failed})" if failed else (f" ({r.message})" if r.message else "")
+        run = f" run {r.run_id}" if r.run_id else ""
+        lines.append(f"• {r.repo}{run}: {r.outcome}{detail}")
+    return {"text": "\n".join(lines)}
+
+
+def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str | None:
+    """Post with one retry; ``None`` on success, else why it failed."""
+    problem = None
+    for _ in range(TRIES):
+        try:
+            status = post(url, payload, timeout=TIMEOUT)
+        except MogrunError as exc:
+            problem = exc.message
+            continue
+        if 200 <= status < 300:
+            return None
+        problem = f"HTTP {status}"
+    return problem
+
+
+@hookimpl
+def mogrun_job_keys(register: Callable[..., None]) -> None:
+    register(KEY, validate, help="notifiers: [{webhook|slack = URL, on = [...]}]",
+             secrets=secrets)
+
+
+@hookimpl
+def mogrun_job_finished(job: Any, results: tuple[Any, ...], outcome: str) -> None:
+    from mogrun.http import post_json
+
+    failures = []
+    for index, target in enumerate(job.options.get(KEY) or [], 1):
+        if not wants(target, outcome):
+            continue
+        kind = "slack" if "slack" in target else "webhook"
+        payload = (slack_payload if kind == "slack" else webhook_payload)(job, results, outcome)
+        problem = deliver(target[kind], payload, post_json)
+        if problem is not None:
+            failures.append(f"{kind} #{index} ({urlsplit(target[kind]).hostname}): "
+                            + mask(problem, [target[kind], *job.secrets]))
+    if failures:
+        raise NotifyError("could not notify " + "; ".join(failures))

@@ -1,0 +1,106 @@
+"""Bundled plugin: the retry policy and stall detection.
+
+Job key ``retry = {attempts = 5, max_delay = "60s", stall_timeout = "10m"}``:
+
+- ``attempts``: how many consecutive failures of one request are retried
+  (the next failure gives up);
+- ``max_delay``: the cap of each wait; a server ``Retry-After`` beyond it gives
+  up at once rather than sleeping past what the job allows;
+- ``stall_timeout``: a run whose status, events and ``updatedAt`` have not
+  changed for that long is treated as timed out (off unless set).
+
+Only transient failures are retried (429, 503, 500/502/504, connection
+errors and timeouts); 400/401/403/404/409 never are.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from mogrun.errors import is_retryable
+from mogrun.hookspecs import hookimpl
+from mogrun.taskfile.durations import format_duration
+
+from . import _tables
+
+KEY = "retry"
+DEFAULT_ATTEMPTS = 5
+DEFAULT_MAX_DELAY = 60.0
+BASE_DELAY = 0.5
+
+# Where the jitter comes from; tests may replace it with a seeded Random.
+RNG: random.Random = random.Random()
+
+
+def default_policy() -> dict[str, Any]:
+    """The policy of a job without ``retry`` (and of requests outside a job)."""
+    return {"attempts": DEFAULT_ATTEMPTS, "max_delay": DEFAULT_MAX_DELAY, "stall_timeout": None}
+
+
+def validate(value: Any) -> dict[str, Any]:
+    """The ``retry`` table as a plain dict of numbers (seconds for durations)."""
+    raw = _tables.table(value, KEY, ("attempts", "max_delay", "stall_timeout"))
+    policy = default_policy()
+    if "attempts" in raw:
+        attempts = raw["attempts"]
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"retry.attempts must be a whole number >= 1, not {attempts!r}")
+        policy["attempts"] = attempts
+    if "max_delay" in raw:
+        policy["max_delay"] = _tables.duration(raw["max_delay"], "retry.max_delay")
+    if "stall_timeout" in raw:
+        stall = _tables.duration(raw["stall_timeout"], "retry.stall_timeout")
+        if stall <= 0:
+            raise ValueError("retry.stall_timeout must be longer than 0s")
+        policy["stall_timeout"] = stall
+    return policy
+
+
+def policy_of(job: Any) -> dict[str, Any]:
+    """The job's validated policy, or the defaults."""
+    options = getattr(job, "options", None) or {}
+    return {**default_policy(), **options.get(KEY, {})}
+
+
+def backoff_delay(
+    *, attempt: int, attempts: int, max_delay: float, retry_after: float | None,
+    uniform: Callable[[float, float], float],
+) -> float | None:
+    """Seconds before retry number ``attempt``, or ``None`` to give up.
+
+    A server's Retry-After is honoured exactly (up to ``max_delay``); otherwise
+    exponential backoff with full jitter: uniform(0, min(max_delay, 0.5 * 2**(n-1))).
+    """
+    if attempt > attempts:
+        return None
+    if retry_after is not None:
+        return None if retry_after > max_delay else max(0.0, float(retry_after))
+    ceiling = min(max_delay, BASE_DELAY * 2 ** min(attempt - 1, 62))
+    return uniform(0.0, ceiling)
+
+
+@hookimpl
+def mogrun_job_keys(register: Callable[..., None]) -> None:
+    register(KEY, validate, help="retry policy: {attempts, max_delay, stall_timeout}")
+
+
+@hookimpl
+def mogrun_retry_delay(error: BaseException, attempt: int, job: Any,
+                       retry_after: float | None) -> float | bool:
+    if not is_retryable(error):
+        return False
+    policy = policy_of(job)
+    delay = backoff_delay(attempt=attempt, attempts=policy["attempts"],
+                          max_delay=policy["max_delay"], retry_after=retry_after,
+                          uniform=RNG.uniform)
+    return False if delay is None else delay
+
+
+@hookimpl
+def mogrun_watch(job: Any, unchanged_for: float) -> str | None:
+    stall = policy_of(job)["stall_timeout"]
+    if stall is not None and unchanged_for >= stall:
+        return f"no change for {format_duration(stall)} (stall_timeout)"
+    return None
