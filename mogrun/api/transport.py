@@ -31,7 +31,11 @@ class Response:
 
     def header(self, name: str) -> str | None:
         """A header's value by case-insensitive name, or ``None``."""
-        return self.headers.get(name.lower())
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
 
 
 class Transport(Protocol):
