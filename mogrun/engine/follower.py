@@ -1,0 +1,142 @@
+"""Following one run to its end through ``GET /runs/{id}/events``.
+
+One request returns both the run's status and its events, and the list has
+no cursor: it always starts at the first event and stops at ``limit``. So the
+follower keeps the ids it has seen and passes on only new ones, in the
+server's order, across retries and reconnects; when a response holds the
+API's maximum of events it says once that later events are invisible and
+keeps following the status alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from mogrun.models import Event, ResolvedJob, RunState
+
+EVENT_LIMIT = 200
+CAP_NOTICE = (
+    "only the first {limit} events are visible through the API; "
+    "later events are not shown, following the status"
+)
+
+
+class EventSource(Protocol):
+    """The part of ``MogplexClient`` a follower needs."""
+
+    def get_events(
+        self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None
+    ) -> tuple[RunState, list[Event]]: ...
+
+
+class FollowSink(Protocol):
+    """Where a follower reports what it sees (the session: hooks, reporter, history)."""
+
+    def event(self, event: Event) -> None: ...
+    def status(self, old: str | None, state: RunState) -> None: ...
+    def notice(self, message: str, level: str = "info") -> None: ...
+    def watch(self, state: RunState, unchanged_for: float) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class FollowOutcome:
+    """Why following stopped: ``terminal``, ``timeout``, ``watch`` or ``interrupted``."""
+
+    state: RunState
+    events: tuple[Event, ...]
+    reason: str
+    detail: str = ""
+
+
+class Follower:
+    """Follows one run until it is terminal, its deadline passes, a watch
+    hook gives up on it, or ``stop`` is set (an interrupt)."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        job: ResolvedJob | None,
+        state: RunState,
+        sink: FollowSink,
+        *,
+        interval: Callable[[], float],
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.job = job
+        self.state = state
+        self.sink = sink
+        self.interval = interval
+        self.deadline = deadline
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.events: list[Event] = []
+        self._seen: set[str] = set()
+        self._capped = False
+        self._fingerprint = self._print_of(state)
+        self._unchanged_since = clock()
+
+    def follow(self) -> FollowOutcome:
+        """Poll until done; the first poll waits one interval unless the run
+        is already terminal (an attached, finished run still shows its events)."""
+        if not self.state.terminal:
+            stopped = self._pause()
+            if stopped is not None:
+                return stopped
+        while True:
+            self.poll_once()
+            if self.state.terminal:
+                return self._outcome("terminal")
+            reason = self.sink.watch(self.state, self.clock() - self._unchanged_since)
+            if reason:
+                return self._outcome("watch", reason)
+            stopped = self._pause()
+            if stopped is not None:
+                return stopped
+
+    def poll_once(self) -> None:
+        """One request: pass on new events, the cap notice and a status change."""
+        state, events = self.source.get_events(self.state.run_id, limit=EVENT_LIMIT, job=self.job)
+        for event in events:
+            if event.id in self._seen:
+                continue
+            self._seen.add(event.id)
+            self.events.append(event)
+            self.sink.event(event)
+        if len(events) >= EVENT_LIMIT and not self._capped:
+            self._capped = True
+            self.sink.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")
+        old = self.state.status
+        self.state = state
+        if state.status != old:
+            self.sink.status(old, state)
+        fingerprint = self._print_of(state)
+        if fingerprint != self._fingerprint:
+            self._fingerprint = fingerprint
+            self._unchanged_since = self.clock()
+
+    def _print_of(self, state: RunState) -> tuple[str, int, str | None]:
+        return (state.status, len(getattr(self, "events", ())), state.updated_at)
+
+    def _pause(self) -> FollowOutcome | None:
+        """Wait one interval (cut short by the deadline or an interrupt)."""
+        wait = max(0.0, self.interval())
+        if self.deadline is not None:
+            remaining = self.deadline - self.clock()
+            if remaining <= 0:
+                return self._outcome("timeout")
+            wait = min(wait, remaining)
+        if self.stop.wait(wait):
+            return self._outcome("interrupted")
+        if self.deadline is not None and self.clock() >= self.deadline:
+            return self._outcome("timeout")
+        return None
+
+    def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
+        return FollowOutcome(self.state, tuple(self.events), reason, detail)

@@ -1,0 +1,220 @@
+"""Local run history in ``.mogrun/history.db`` beside the task file.
+
+Written as things happen (a row when a run starts, updated at each status
+change and at the end) so a crash loses nothing already known. One
+connection guarded by a lock serves every worker thread; WAL mode lets a
+second mogrun read while this one writes. Rows are keyed by API base URL
+(``"local"`` for ``--local``) so emulator runs never mix with real ones.
+Nothing secret is stored: callers mask job secrets, and no token or
+webhook URL is ever passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mogrun.errors import MogrunError
+from mogrun.masking import mask
+from mogrun.models import GateVerdict
+
+LOCAL_BASE_URL = "local"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    invocation TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    job TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    run_id TEXT,
+    idempotency_key TEXT,
+    status TEXT,
+    outcome TEXT,
+    attached INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER,
+    gates TEXT NOT NULL DEFAULT '[]',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (base_url, job, id);
+CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
+"""
+
+_COLUMNS = (
+    "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
+    "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
+)
+_UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
+                        "gates", "message"})
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One recorded run, as ``status``, ``logs``, ``cancel`` and ``history`` read it."""
+
+    id: int
+    invocation: str
+    base_url: str
+    job: str
+    repo: str
+    run_id: str | None
+    idempotency_key: str | None
+    status: str | None
+    outcome: str | None
+    attached: bool
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    gates: tuple[dict[str, Any], ...]
+    message: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.job}:{self.repo}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in _COLUMNS}
+        data["gates"] = list(self.gates)
+        return data
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601, seconds precision."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_invocation_id() -> str:
+    """A sortable, unique id for one mogrun invocation."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def history_path(project_dir: Path | str) -> Path:
+    return Path(project_dir) / ".mogrun" / "history.db"
+
+
+def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str:
+    secrets = tuple(secrets)
+    return json.dumps([
+        {"gate": g.gate, "passed": g.passed, "reason": mask(g.reason, secrets)} for g in gates
+    ])
+
+
+class History:
+    """The history database of one project, shared by every worker thread."""
+
+    def __init__(self, path: Path | str, base_url: str) -> None:
+        import sqlite3
+
+        self.path = Path(path)
+        self.base_url = base_url
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("*\n", encoding="utf-8")
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
+
+    @classmethod
+    def for_project(cls, project_dir: Path | str, base_url: str) -> History:
+        return cls(history_path(project_dir), base_url)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writing ----------------------------------------------------------
+
+    def record_start(self, invocation: str, job: str, repo: str, key: str | None) -> int:
+        """A row for a run about to start; returns its row id for later updates."""
+        return self._write(
+            "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (invocation, self.base_url, job, repo, key, now_iso()),
+        )
+
+    def update(self, row_id: int, **fields: Any) -> None:
+        """Change some columns of one row (run_id, status, outcome, ...)."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not history columns: {sorted(unknown)}")
+        if not fields:
+            return
+        names = sorted(fields)
+        values = [int(v) if isinstance(v, bool) else v for v in (fields[n] for n in names)]
+        sets = ", ".join(f"{name} = ?" for name in names)
+        self._write(f"UPDATE runs SET {sets} WHERE id = ?", (*values, row_id))
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        import sqlite3
+
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)
+                self._db.commit()
+            except sqlite3.Error as exc:
+                raise MogrunError(f"cannot write run history {self.path}: {exc}") from exc
+            return int(cursor.lastrowid or 0)
+
+    # --- reading ----------------------------------------------------------
+
+    def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
+                ) -> list[HistoryRow]:
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE base_url = ?"
+        if where:
+            sql += f" AND ({where})"
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._db.execute(sql, (self.base_url, *params)).fetchall()
+        return [_row(values) for values in rows]
+
+    def recent(self, limit: int = 50) -> list[HistoryRow]:
+        """The newest runs first."""
+        return self._select(limit=limit)
+
+    def latest_invocation_of(self, job: str) -> list[HistoryRow]:
+        """Every run of ``job``'s latest invocation, oldest first."""
+        last = self._select("job = ?", (job,), limit=1)
+        if not last:
+            return []
+        rows = self._select("job = ? AND invocation = ?", (job, last[0].invocation))
+        return list(reversed(rows))
+
+    def by_run_id(self, run_id: str) -> HistoryRow | None:
+        rows = self._select("run_id = ?", (run_id,), limit=1)
+        return rows[0] if rows else None
+
+    def latest_per_job(self) -> list[HistoryRow]:
+        """For each job, the runs of its latest invocation (newest job first)."""
+        seen: list[str] = []
+        for row in self._select():
+            if row.job not in seen:
+                seen.append(row.job)
+        return [row for job in seen for row in self.latest_invocation_of(job)]
+
+
+def _row(values: Sequence[Any]) -> HistoryRow:
+    data = dict(zip(_COLUMNS, values, strict=True))
+    try:
+        gates = tuple(json.loads(data["gates"] or "[]"))
+    except ValueError:
+        gates = ()
+    data["gates"] = gates
+    data["attached"] = bool(data["attached"])
+    data["message"] = data["message"] or ""
+    return HistoryRow(**data)

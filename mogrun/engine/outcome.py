@@ -1,0 +1,76 @@
+"""What a run and a job ended as, and the exit code each outcome maps to.
+
+Gates decide whether a finished run passes: with no verdicts at all the
+server's status decides (only ``success`` passes); when every verdict passes
+the run passes (a team may accept ``failed``); a failing verdict turns a
+``success`` into ``gate_failed`` and leaves a failed or cancelled run as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from mogrun.models import GateVerdict, RunResult, RunState
+
+# Which run outcome names a job whose runs ended differently (first wins).
+_JOB_OUTCOME_ORDER = ("error", "timeout", "failed", "cancelled", "gate_failed", "skipped")
+_FAILING_OUTCOMES = frozenset(_JOB_OUTCOME_ORDER)
+DETACHED = "detached"
+
+
+def status_outcome(status: str | None) -> str:
+    """The outcome a terminal status stands for before gates."""
+    if status in ("success", "failed", "cancelled"):
+        return status
+    return "error"
+
+
+def gated_outcome(status: str | None, verdicts: Sequence[GateVerdict]) -> str:
+    """A terminal run's outcome once its gates have spoken."""
+    base = status_outcome(status)
+    if not verdicts:
+        return base
+    if all(v.passed for v in verdicts):
+        return "success" if base != "error" else base
+    return "gate_failed" if base == "success" else base
+
+
+def job_outcome(results: Iterable[RunResult]) -> str:
+    """A job passes only when every one of its runs passes (fan-out included)."""
+    outcomes = [r.outcome for r in results]
+    for outcome in _JOB_OUTCOME_ORDER:
+        if outcome in outcomes:
+            return outcome
+    if outcomes and all(o == DETACHED for o in outcomes):
+        return DETACHED
+    return "success" if outcomes else "skipped"
+
+
+def outcome_exit_code(outcome: str) -> int:
+    """0 for a pass (or a detached start); 1 for any failing outcome."""
+    return 1 if outcome in _FAILING_OUTCOMES else 0
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def server_duration(state: RunState) -> float | None:
+    """Seconds between the run's createdAt and updatedAt, from the server's clock."""
+    start, end = parse_time(state.created_at), parse_time(state.updated_at)
+    if start is None or end is None:
+        return None
+    try:
+        return max(0.0, (end - start).total_seconds())
+    except TypeError:  # one aware, one naive
+        return None
+
+
+def failed_gate_reasons(verdicts: Iterable[GateVerdict]) -> list[str]:
+    return [f"{v.gate}: {v.reason}" if v.reason else v.gate for v in verdicts if not v.passed]

@@ -1,0 +1,165 @@
+"""Scheduling resolved jobs over their needs graph, at most ``-j`` runs at once.
+
+The unit of parallelism is a run, so the runs of a fan-out count toward
+``-j`` like separate jobs. A job starts once every need in this session has
+passed; a job whose need did not pass is skipped (never started). Without
+keep-going, the first failing run stops anything new from starting (queued
+runs are skipped) while runs already going are followed to the end.
+
+Workers are daemon threads, not a pool: a second Ctrl-C must be able to
+leave the process at once without joining runs that are still being followed.
+The scheduler itself runs in the calling (main) thread, waiting in short
+slices so signal handlers run promptly.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from mogrun.engine.outcome import DETACHED, job_outcome
+from mogrun.models import ResolvedJob, RunPlan, RunResult
+
+RunFn = Callable[[ResolvedJob, RunPlan], RunResult]
+SkipFn = Callable[[ResolvedJob, RunPlan, str], RunResult]
+JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
+
+
+@dataclass
+class _JobState:
+    job: ResolvedJob
+    needs: tuple[str, ...]
+    state: str = "pending"  # pending | running | done
+    results: dict[int, RunResult] = field(default_factory=dict)
+    outcome: str | None = None
+
+
+class Scheduler:
+    """Runs ``jobs`` (topological order) through ``run_fn``; returns every result."""
+
+    def __init__(
+        self,
+        jobs: Sequence[ResolvedJob],
+        *,
+        run_fn: RunFn,
+        skip_fn: SkipFn,
+        on_job_done: JobDoneFn,
+        max_parallel: int = 4,
+        keep_going: bool = False,
+        use_needs: bool = True,
+        stop: threading.Event | None = None,
+        abort: threading.Event | None = None,
+    ) -> None:
+        names = {job.name for job in jobs}
+        self._jobs = [
+            _JobState(job, tuple(n for n in job.needs if n in names) if use_needs else ())
+            for job in jobs
+        ]
+        self._by_name = {js.job.name: js for js in self._jobs}
+        self.run_fn, self.skip_fn, self.on_job_done = run_fn, skip_fn, on_job_done
+        self.max_parallel = max(1, max_parallel)
+        self.keep_going = keep_going
+        self.stop = stop or threading.Event()
+        self.abort = abort or threading.Event()  # 401/403: nothing new may start
+        self._halted = False
+        self.finished: list[RunResult] = []
+        self._ready: deque[tuple[_JobState, int]] = deque()
+        self._done: queue.Queue[tuple[_JobState, int, RunResult]] = queue.Queue()
+        self._active = 0
+
+    def run(self) -> list[RunResult]:
+        """Schedule until every job is done or skipped; results in finishing order."""
+        while True:
+            self._promote()
+            self._launch()
+            if self._active == 0 and not self._ready and all(
+                js.state == "done" for js in self._jobs
+            ):
+                return self.finished
+            try:
+                js, index, result = self._done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._active -= 1
+            self._record(js, index, result)
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def halted(self) -> bool:
+        return self._halted or self.abort.is_set()
+
+    def _promote(self) -> None:
+        """Start jobs whose needs passed; skip those whose needs cannot pass."""
+        for js in self._jobs:
+            if js.state != "pending":
+                continue
+            reason = self._skip_reason(js)
+            if reason is not None:
+                self._skip_job(js, reason)
+            elif all(self._by_name[n].state == "done" for n in js.needs):
+                js.state = "running"
+                self._ready.extend((js, i) for i in range(len(js.job.runs)))
+                if not js.job.runs:
+                    self._finish_job(js)
+
+    def _skip_reason(self, js: _JobState) -> str | None:
+        if self.stop.is_set():
+            return "interrupted before it started"
+        for name in js.needs:
+            need = self._by_name[name]
+            if need.state == "done" and need.outcome not in ("success", DETACHED):
+                return f"needs {name}, which did not pass ({need.outcome})"
+        if self.halted and all(self._by_name[n].state == "done" for n in js.needs):
+            return "not started after an earlier failure (use -k to keep going)"
+        return None
+
+    def _launch(self) -> None:
+        while self._ready and self._active < self.max_parallel:
+            js, index = self._ready.popleft()
+            if self.stop.is_set() or self.halted:
+                why = "interrupted before it started" if self.stop.is_set() else (
+                    "not started after an earlier failure (use -k to keep going)")
+                self._record(js, index, self.skip_fn(js.job, js.job.runs[index], why))
+                continue
+            self._active += 1
+            thread = threading.Thread(
+                target=self._work, args=(js, index), daemon=True,
+                name=f"mogrun-{js.job.name}-{index}",
+            )
+            thread.start()
+
+    def _work(self, js: _JobState, index: int) -> None:
+        try:
+            result = self.run_fn(js.job, js.job.runs[index])
+        except BaseException as exc:  # a bug must not hang the scheduler
+            plan = js.job.runs[index]
+            result = RunResult(job=js.job.name, repo=plan.repo, outcome="error",
+                               message=f"internal error: {exc!r}", exit_code=1)
+        self._done.put((js, index, result))
+
+    def _record(self, js: _JobState, index: int, result: RunResult) -> None:
+        js.results[index] = result
+        self.finished.append(result)
+        if result.outcome not in ("success", DETACHED) and not self.keep_going:
+            self._halted = True
+        if len(js.results) == len(js.job.runs):
+            self._finish_job(js)
+
+    def _skip_job(self, js: _JobState, reason: str) -> None:
+        js.state = "running"
+        for index, plan in enumerate(js.job.runs):
+            self._record(js, index, self.skip_fn(js.job, plan, reason))
+        if not js.job.runs:
+            self._finish_job(js)
+
+    def _finish_job(self, js: _JobState) -> None:
+        results = tuple(js.results[i] for i in sorted(js.results))
+        js.outcome = job_outcome(results) if results else "skipped"
+        js.state = "done"
+        self.on_job_done(js.job, results, js.outcome)

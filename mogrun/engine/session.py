@@ -1,0 +1,155 @@
+"""``run_session``: one invocation of ``mogrun run`` from resolved jobs to exit code.
+
+It resolves every owner/name once before anything starts, schedules the
+jobs, lets each worker start and follow its run, turns results into job
+outcomes for the hooks and the reporter, and combines the exit codes by the
+SPEC's precedence. Signals are handled here (see ``signals.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mogrun.engine.history import History, new_invocation_id
+from mogrun.engine.outcome import DETACHED
+from mogrun.engine.runner import RunExecutor, SessionContext
+from mogrun.engine.scheduler import Scheduler
+from mogrun.engine.signals import ForcedExit, SignalWatch
+from mogrun.errors import Interrupted, UsageError, combine_exit_codes
+from mogrun.models import ResolvedJob, RunResult, SessionConfig
+
+POLL_INTERVAL_ENV = "MOGRUN_POLL_INTERVAL"
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """The ``run`` options that shape scheduling (not what the jobs are)."""
+
+    max_parallel: int = 4
+    keep_going: bool = False
+    detach: bool = False
+    use_needs: bool = True
+    requested: tuple[str, ...] = ()
+    poll_interval: float | None = None  # a test-only floor below 1.5 s; the budget still holds
+
+
+def poll_override(env: Mapping[str, str]) -> float | None:
+    """``MOGRUN_POLL_INTERVAL`` (seconds), for tests of short emulated runs."""
+    raw = env.get(POLL_INTERVAL_ENV)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise UsageError(f"{POLL_INTERVAL_ENV} must be a number of seconds, got {raw!r}") from exc
+    if value <= 0:
+        raise UsageError(f"{POLL_INTERVAL_ENV} must be positive, got {raw!r}")
+    return value
+
+
+def resolve_repos(client: Any, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
+    """Every owner/name resolved to its id once, before the first run starts."""
+    ids: dict[str, str] = {}
+    for job in jobs:
+        for plan in job.runs:
+            name = plan.request.repo
+            if "/" in name and name not in ids and plan.request.repo_id is None:
+                ids[name] = str(client.resolve_repo(name)["id"])
+    return [_with_repo_ids(job, ids) for job in jobs]
+
+
+def _with_repo_ids(job: ResolvedJob, ids: Mapping[str, str]) -> ResolvedJob:
+    runs = tuple(
+        dataclasses.replace(plan, request=dataclasses.replace(
+            plan.request, repo_id=ids[plan.request.repo]))
+        if plan.request.repo in ids and plan.request.repo_id is None else plan
+        for plan in job.runs
+    )
+    return dataclasses.replace(job, runs=runs)
+
+
+def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> frozenset[str]:
+    """With ``--detach``, the jobs no other job of the session needs are only started;
+    their needs are followed to the end first (they must pass)."""
+    if not options.detach:
+        return frozenset()
+    needed = {n for job in jobs for n in job.needs} if options.use_needs else set()
+    return frozenset(job.name for job in jobs if job.name not in needed)
+
+
+def _interval_fn(budget: Any, override: float | None):
+    from mogrun.api.budget import MIN_POLL_INTERVAL
+
+    def interval(active: int) -> float:
+        wanted = budget.poll_interval(active)
+        if override is not None and wanted <= MIN_POLL_INTERVAL:
+            return override
+        return wanted
+
+    return interval
+
+
+def run_session(
+    jobs: Sequence[ResolvedJob],
+    *,
+    client: Any,
+    host: Any,
+    reporter: Any,
+    config: SessionConfig,
+    history: History | None = None,
+    options: SessionOptions = SessionOptions(),
+) -> int:
+    """Run ``jobs`` (topological order) and return the invocation's exit code."""
+    stop = threading.Event()
+    with SignalWatch(stop) as watch:
+        ctx = SessionContext(
+            client=client, host=host, reporter=reporter, history=history,
+            invocation=new_invocation_id(), stop=stop,
+            interval=_interval_fn(client.budget, options.poll_interval),
+            detach_jobs=detached_jobs(jobs, options),
+            interrupt_code=lambda: watch.exit_code or 130,
+        )
+        try:
+            return _run(jobs, ctx, host, reporter, config, options, watch)
+        except ForcedExit as forced:
+            raise _left_going(ctx, forced.exit_code) from None
+
+
+def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: Any,
+         config: SessionConfig, options: SessionOptions, watch: SignalWatch) -> int:
+    jobs = resolve_repos(ctx.client, jobs)
+    executor = RunExecutor(ctx)
+
+    def job_done(job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+        if outcome == DETACHED:
+            return
+        reporter.job_finished(job, results, outcome)
+        host.job_finished(job=job, results=results, outcome=outcome)
+
+    scheduler = Scheduler(
+        jobs, run_fn=executor.execute, skip_fn=executor.skipped, on_job_done=job_done,
+        max_parallel=options.max_parallel, keep_going=options.keep_going,
+        use_needs=options.use_needs, stop=ctx.stop, abort=ctx.abort,
+    )
+    results = tuple(scheduler.run())
+    codes = [r.exit_code for r in results]
+    if watch.exit_code is not None:
+        codes.append(watch.exit_code)
+    exit_code = combine_exit_codes(codes)
+    host.session_finished(config=config, results=results, exit_code=exit_code)
+    reporter.summary(results, exit_code)
+    return exit_code
+
+
+def _left_going(ctx: SessionContext, exit_code: int) -> Interrupted:
+    with ctx.lock:
+        going = dict(ctx.going)
+    lines = [f"left going: {run_id} ({label})" for run_id, label in going.items()]
+    message = "interrupted again; exiting without waiting for runs"
+    error = Interrupted(exit_code, message)
+    error.context = tuple(lines) or ("no runs were left going",)
+    return error

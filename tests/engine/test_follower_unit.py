@@ -1,0 +1,129 @@
+"""Unit tests of the follower's dedup, ordering, cap notice, deadline and stop,
+against an in-memory event source (the HTTP path is proven end to end)."""
+
+from __future__ import annotations
+
+import threading
+
+from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, Follower
+from mogrun.models import Event, RunState
+
+
+def ev(n: int) -> Event:
+    return Event(id=f"e{n}", type="log", created_at="2026-01-01T00:00:00Z", message=f"m{n}")
+
+
+class Script:
+    """Answers get_events from a list of (status, event numbers) responses."""
+
+    def __init__(self, responses):
+        self.responses = list(responses)
+        self.calls = 0
+
+    def get_events(self, run_id, *, limit=200, job=None):
+        self.calls += 1
+        status, numbers = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
+        state = RunState(run_id=run_id, status=status, updated_at=str(len(numbers)))
+        return state, [ev(n) for n in numbers]
+
+
+class Sink:
+    def __init__(self, watch_reason=None):
+        self.events, self.statuses, self.notices = [], [], []
+        self.watch_reason = watch_reason
+        self.unchanged = []
+
+    def event(self, event):
+        self.events.append(event.id)
+
+    def status(self, old, state):
+        self.statuses.append((old, state.status))
+
+    def notice(self, message, level="info"):
+        self.notices.append((message, level))
+
+    def watch(self, state, unchanged_for):
+        self.unchanged.append(unchanged_for)
+        return self.watch_reason
+
+
+def follow(responses, *, sink=None, deadline=None, stop=None, clock=None, status="pending"):
+    source = Script(responses)
+    sink = sink or Sink()
+    kwargs = {"clock": clock} if clock else {}
+    follower = Follower(source, None, RunState(run_id="r_1", status=status), sink,
+                        interval=lambda: 0.0, deadline=deadline, stop=stop, **kwargs)
+    return follower.follow(), sink, source
+
+
+def test_each_event_once_in_order_across_repeated_lists():
+    outcome, sink, _ = follow([
+        ("streaming", [1, 2]), ("streaming", [1, 2, 3]), ("streaming", [1, 2, 3]),
+        ("success", [1, 2, 3, 4, 5]),
+    ])
+    assert sink.events == ["e1", "e2", "e3", "e4", "e5"]
+    assert [e.id for e in outcome.events] == sink.events
+    assert outcome.reason == "terminal"
+    assert sink.statuses == [("pending", "streaming"), ("streaming", "success")]
+
+
+def test_cap_notice_said_once_and_status_still_followed():
+    full = list(range(EVENT_LIMIT))
+    outcome, sink, source = follow([("streaming", full), ("streaming", full),
+                                   ("failed", full)])
+    assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
+    assert len(sink.events) == EVENT_LIMIT
+    assert outcome.state.status == "failed"
+    assert source.calls == 3
+
+
+def test_no_cap_notice_below_the_limit():
+    _, sink, _ = follow([("success", list(range(EVENT_LIMIT - 1)))])
+    assert sink.notices == []
+
+
+def test_deadline_stops_following_with_timeout():
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+
+    outcome, _, source = follow([("streaming", [1])], deadline=5.0, clock=clock)
+    assert outcome.reason == "timeout"
+    assert source.calls >= 1
+
+
+def test_stop_event_interrupts_before_the_first_poll():
+    stop = threading.Event()
+    stop.set()
+    outcome, _, source = follow([("streaming", [])], stop=stop)
+    assert outcome.reason == "interrupted"
+    assert source.calls == 0
+
+
+def test_terminal_run_is_polled_at_once_for_its_events():
+    outcome, sink, source = follow([("success", [1, 2])], status="success")
+    assert outcome.reason == "terminal"
+    assert sink.events == ["e1", "e2"]
+    assert source.calls == 1
+
+
+def test_watch_reason_ends_following_and_unchanged_time_grows():
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+
+    source_responses = [("streaming", [1])] * 3
+
+    class Stopper(Sink):
+        def watch(self, state, unchanged_for):
+            self.unchanged.append(unchanged_for)
+            return "stalled" if len(self.unchanged) == 3 else None
+
+    outcome, stopper, _ = follow(source_responses, sink=Stopper(), clock=clock)
+    assert outcome.reason == "watch"
+    assert outcome.detail == "stalled"
+    assert stopper.unchanged[0] < stopper.unchanged[1] < stopper.unchanged[2]

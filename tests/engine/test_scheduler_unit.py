@@ -1,0 +1,127 @@
+"""Unit tests of the needs-graph scheduler with in-memory run functions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from mogrun.engine.scheduler import Scheduler
+from mogrun.models import ResolvedJob, RunPlan, RunResult, StartRequest
+
+
+def job(name, needs=(), repos=("acme/api",)):
+    runs = tuple(RunPlan(name, r, StartRequest(repo=r, prompt="p", idempotency_key=f"{name}:{r}"))
+                 for r in repos)
+    return ResolvedJob(name=name, description="", needs=tuple(needs), runs=runs, timeout=60)
+
+
+class Recorder:
+    def __init__(self, failing=(), delay=0.0):
+        self.failing = set(failing)
+        self.delay = delay
+        self.started = []
+        self.done_jobs = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+
+    def run(self, j, plan):
+        with self.lock:
+            self.started.append(plan.label)
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.delay)
+        with self.lock:
+            self.running -= 1
+        outcome = "failed" if j.name in self.failing else "success"
+        return RunResult(job=j.name, repo=plan.repo, outcome=outcome,
+                         exit_code=1 if outcome == "failed" else 0)
+
+    def skip(self, j, plan, reason):
+        return RunResult(job=j.name, repo=plan.repo, outcome="skipped", message=reason,
+                         exit_code=1)
+
+    def job_done(self, j, results, outcome):
+        self.done_jobs.append((j.name, outcome))
+
+
+def schedule(jobs, rec, **kwargs):
+    return Scheduler(jobs, run_fn=rec.run, skip_fn=rec.skip, on_job_done=rec.job_done,
+                     **kwargs).run()
+
+
+def test_needs_run_first_and_failed_need_skips_dependent():
+    rec = Recorder(failing={"a"})
+    results = schedule([job("a"), job("b", needs=["a"])], rec, keep_going=True)
+    assert rec.started == ["a:acme/api"]
+    assert rec.done_jobs == [("a", "failed"), ("b", "skipped")]
+    skipped = next(r for r in results if r.job == "b")
+    assert skipped.message == "needs a, which did not pass (failed)"
+
+
+def test_without_keep_going_nothing_new_starts_after_a_failure():
+    rec = Recorder(failing={"a"})
+    schedule([job("a"), job("b", needs=["a"]), job("c", needs=["a"]), job("d", needs=["c"])],
+             rec, max_parallel=1)
+    assert rec.started == ["a:acme/api"]
+    assert dict(rec.done_jobs) == {"a": "failed", "b": "skipped", "c": "skipped",
+                                   "d": "skipped"}
+
+
+def test_keep_going_runs_independent_jobs_after_a_failure():
+    rec = Recorder(failing={"a"})
+    schedule([job("a"), job("x"), job("y", needs=["x"])], rec, max_parallel=1, keep_going=True)
+    assert rec.started == ["a:acme/api", "x:acme/api", "y:acme/api"]
+    assert dict(rec.done_jobs) == {"a": "failed", "x": "success", "y": "success"}
+
+
+def test_halt_skips_independent_job_without_keep_going():
+    rec = Recorder(failing={"a"})
+    schedule([job("a"), job("x")], rec, max_parallel=1)
+    assert rec.started == ["a:acme/api"]
+    assert dict(rec.done_jobs) == {"a": "failed", "x": "skipped"}
+
+
+def test_fan_out_runs_count_toward_parallel_limit_and_all_must_pass():
+    rec = Recorder(delay=0.05)
+    repos = tuple(f"acme/r{i}" for i in range(6))
+    results = schedule([job("fan", repos=repos)], rec, max_parallel=3)
+    assert rec.peak == 3
+    assert len(results) == 6
+    assert rec.done_jobs == [("fan", "success")]
+
+
+def test_fan_out_fails_when_one_run_fails():
+    class OneBad(Recorder):
+        def run(self, j, plan):
+            result = super().run(j, plan)
+            if plan.repo == "acme/r1":
+                return RunResult(job=j.name, repo=plan.repo, outcome="failed", exit_code=1)
+            return result
+
+    rec = OneBad()
+    schedule([job("fan", repos=("acme/r0", "acme/r1", "acme/r2"))], rec, max_parallel=3,
+             keep_going=True)
+    assert rec.done_jobs == [("fan", "failed")]
+
+
+def test_no_deps_ignores_needs():
+    rec = Recorder(failing={"a"})
+    schedule([job("a"), job("b", needs=["a"])], rec, use_needs=False, keep_going=True,
+             max_parallel=1)
+    assert rec.started == ["a:acme/api", "b:acme/api"]
+
+
+def test_stop_skips_everything_not_started():
+    rec = Recorder()
+    stop = threading.Event()
+    stop.set()
+    results = schedule([job("a"), job("b")], rec, stop=stop)
+    assert rec.started == []
+    assert {r.outcome for r in results} == {"skipped"}
+
+
+def test_independent_jobs_run_in_parallel():
+    rec = Recorder(delay=0.1)
+    schedule([job("a"), job("b"), job("c")], rec, max_parallel=4)
+    assert rec.peak == 3
