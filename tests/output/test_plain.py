@@ -1,0 +1,143 @@
+"""The plain reporter: lines for logs and pipes, notices on stderr."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+
+from mogrun.models import GateVerdict, RunState
+from mogrun.output.plain import PlainReporter
+
+from .values import SECRET, ChunkyStream, make_event, make_job, make_result
+
+CLOCK = r"\d\d:\d\d:\d\d"
+
+
+def reporter(quiet: bool = False):
+    out, err = io.StringIO(), io.StringIO()
+    return PlainReporter(stdout=out, stderr=err, quiet=quiet), out, err
+
+
+def session(rep):
+    """A short successful session of one job, as the engine would report it."""
+    job = make_job()
+    run = job.runs[0]
+    rep.job_started(job, run, RunState("r_1", "pending"), False)
+    rep.event(job, run, make_event("cloning", type="tool_started", tool="git"))
+    rep.status(job, run, "pending", RunState("r_1", "streaming"))
+    rep.notice("attached to existing run r_0", job=job, run=run)
+    rep.notice("plugin slow", level="warning")
+    result = make_result(duration=12.4, gates=(GateVerdict("tests", True),))
+    rep.job_finished(job, (result,), "success")
+    rep.summary((result,), 0)
+    rep.close()
+
+
+def test_lines_have_the_event_shape():
+    rep, out, err = reporter()
+    session(rep)
+    lines = out.getvalue().splitlines()
+    assert re.fullmatch(CLOCK + r"  build  run  -  started r_1 \(pending\)", lines[0])
+    assert lines[1] == "05:06:07  build  tool_started  git  cloning"
+    assert re.fullmatch(CLOCK + r"  build  status  -  pending -> streaming", lines[2])
+    assert re.fullmatch(CLOCK + r"  build  finished  -  success \(r_1\)", lines[3])
+    assert lines[4:] == [
+        "",
+        "job    repo      run id  status   duration  gates",
+        "-----  --------  ------  -------  --------  ------",
+        "build  acme/api  r_1     success  12s       passed",
+        "exit code 0",
+    ]
+    assert err.getvalue().splitlines() == [
+        "build: attached to existing run r_0",
+        "warning: plugin slow",
+    ]
+
+
+def test_no_colour_or_escape_sequence_in_plain_output():
+    rep, out, err = reporter()
+    session(rep)
+    rep.event(make_job(), make_job().runs[0], make_event("\x1b[31mred\x1b[0m"))
+    assert "\x1b" not in out.getvalue() + err.getvalue()
+    assert "\\x1b[31mred\\x1b[0m" in out.getvalue()
+
+
+def test_quiet_shows_only_warnings_errors_and_the_summary():
+    rep, out, err = reporter(quiet=True)
+    session(rep)
+    rep.notice("gave up", level="error")
+    assert out.getvalue().splitlines()[0] == ""
+    assert "job    repo" in out.getvalue() and "cloning" not in out.getvalue()
+    assert err.getvalue().splitlines() == ["warning: plugin slow", "error: gave up"]
+
+
+def test_secrets_are_masked_everywhere_including_the_summary():
+    rep, out, err = reporter()
+    job = make_job()
+    run = job.runs[0]
+    rep.job_started(job, run, RunState("r_1", "pending"), False)
+    rep.event(job, run, make_event(f"key is {SECRET}", tool=SECRET))
+    rep.notice(f"server said {SECRET}", job=job)
+    rep.notice(f"later, without a job: {SECRET}", level="error")
+    failed = make_result(
+        outcome="failed", message=f"bad {SECRET}", gates=(GateVerdict("g", False, f"saw {SECRET}"),)
+    )
+    rep.job_finished(job, (failed,), "failed")
+    rep.summary((failed,), 1)
+    text = out.getvalue() + err.getvalue()
+    assert SECRET not in text
+    assert text.count("***") == 7
+
+
+def test_fan_out_lines_are_labelled_job_colon_repo():
+    rep, out, _ = reporter()
+    job = make_job("codemod", ("acme/a", "acme/b"))
+    rep.event(job, job.runs[1], make_event("hi"))
+    results = (make_result("codemod", "acme/a"), make_result("codemod", "acme/b", "failed"))
+    rep.job_finished(job, results, "failed")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "05:06:07  codemod:acme/b  log  -  hi"
+    assert lines[1].endswith("  codemod:acme/a  finished  -  success (r_1)")
+    assert lines[2].endswith("  codemod:acme/b  finished  -  failed (r_1)")
+    assert lines[3].endswith("  codemod  finished  -  failed (1 of 2 runs passed)")
+
+
+def test_failure_detail_names_the_failed_gates():
+    rep, out, _ = reporter()
+    result = make_result(
+        outcome="gate_failed",
+        gates=(GateVerdict("tests", False, "3 failing"), GateVerdict("lint", True)),
+    )
+    rep.job_finished(make_job(), (result,), "gate_failed")
+    assert out.getvalue().rstrip().endswith("gate_failed (r_1): gate tests: 3 failing")
+
+
+def test_many_threads_produce_whole_lines():
+    out = ChunkyStream()
+    rep = PlainReporter(stdout=out, stderr=io.StringIO())
+    jobs = [make_job(f"job{i}") for i in range(8)]
+    message = "x" * 100
+
+    def emit(job):
+        for n in range(50):
+            rep.event(job, job.runs[0], make_event(f"{n} {message}"))
+
+    threads = [threading.Thread(target=emit, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8 * 50
+    pattern = re.compile(r"05:06:07  job\d  log  -  \d+ x{100}")
+    assert all(pattern.fullmatch(line) for line in lines)
+
+
+def test_a_closed_stream_never_raises():
+    out = io.StringIO()
+    rep = PlainReporter(stdout=out, stderr=io.StringIO())
+    out.close()
+    rep.event(make_job(), make_job().runs[0], make_event("lost"))
+    rep.summary((), 0)
+    rep.close()

@@ -1,0 +1,49 @@
+"""Hand-made values for driving reporters directly, as the engine would."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, StartRequest
+
+SECRET = "hunter2-sekrit"
+
+
+def make_job(name: str = "build", repos: tuple[str, ...] = ("acme/api",), secrets=(SECRET,)):
+    runs = tuple(RunPlan(name, repo, StartRequest(repo, "do it", f"key-{repo}")) for repo in repos)
+    return ResolvedJob(name, "", (), runs, 60.0, secrets=frozenset(secrets))
+
+
+def make_event(
+    message: str | None = "hello",
+    *,
+    id: str = "e1",
+    type: str = "log",
+    tool: str | None = None,
+    at: str = "2026-03-04T05:06:07Z",
+    payload=None,
+):
+    return Event(
+        id=id, type=type, created_at=at, tool_name=tool, message=message, payload=payload or {}
+    )
+
+
+def make_result(job: str = "build", repo: str = "acme/api", outcome: str = "success", **kw):
+    kw.setdefault("run_id", "r_1")
+    kw.setdefault("status", "success" if outcome == "success" else "failed")
+    return RunResult(job=job, repo=repo, outcome=outcome, **kw)
+
+
+__all__ = ["SECRET", "ChunkyStream", "GateVerdict", "make_event", "make_job", "make_result"]
+
+
+class ChunkyStream(io.StringIO):
+    """A stream whose writes yield to other threads mid-line, as a pipe can:
+    lines stay whole only if the writer serialises them."""
+
+    def write(self, text: str) -> int:
+        for start in range(0, len(text), 16):
+            super().write(text[start : start + 16])
+            time.sleep(0)
+        return len(text)
