@@ -1,27 +1,242 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""``list``, ``check`` and ``show``: what the task file says and what a run
+would send, instantly and without network.
+
+``list`` must start fast: it loads the task file with tomllib only — no
+plugins, no rich, no HTTP code — and so does not reject plugin keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
 
 import rich_click as click
 
+from mogrun.cli.completion import complete_jobs
+from mogrun.cli.loading import load_taskfile
+from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
+from mogrun.models import ResolvedJob, StartRequest
+from mogrun.taskfile.parse import TaskFile
+
+LIST_HELP = """List the jobs of the task file.
+
+\b
+Examples:
+  mogrun list
+  mogrun --json list | jq -r .job
+"""
 
 
-@click.command("list", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def list_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`list` is not built yet")
+@click.command("list", help=LIST_HELP)
+@click.pass_obj
+def list_command(state: CliState) -> int:
+    taskfile = load_taskfile(state)
+    rows = [job_summary(taskfile, name) for name in taskfile.job_names]
+    if state.json_output:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return 0
+    if not rows:
+        click.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
+        return 0
+    table = [["JOB", "DESCRIPTION", "REPOS", "HARNESS", "NEEDS"]]
+    table += [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
+               ", ".join(r["needs"]) or "-"] for r in rows]
+    for line in format_table(table):
+        click.echo(line)
+    return 0
 
 
-@click.command("check", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def check_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`check` is not built yet")
+def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
+    """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
+    merged = {**taskfile.defaults, **taskfile.jobs[name]}
+    repo = merged.get("repo", [])
+    repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
+    needs = merged.get("needs", [])
+    harness = merged.get("harness")
+    return {"job": name, "description": str(merged.get("description", "")),
+            "repos": repos, "harness": harness if isinstance(harness, str) else None,
+            "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
 
 
-@click.command("show", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def show_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`show` is not built yet")
+def format_table(rows: list[list[str]]) -> list[str]:
+    """Plain left-aligned columns, two spaces apart (no rich: ``list`` stays fast)."""
+    clean = [[" ".join(str(cell).split()) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in clean) for i in range(len(clean[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in clean]
 
+
+CHECK_HELP = """Validate the task file without network: keys, types, templates,
+prompt files, server limits, the needs graph and plugins. Exit 0 or 2.
+
+\b
+Examples:
+  mogrun check
+  mogrun -f ci/mogplex.toml check
+"""
+
+
+@click.command("check", help=CHECK_HELP)
+@click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
+              help="Load an extra plugin (module name or .py path).")
+@click.pass_obj
+def check_command(state: CliState, plugins: tuple[str, ...]) -> int:
+    from mogrun.cli.loading import load_host, session_config
+    from mogrun.cli.main import COMMANDS
+    from mogrun.taskfile.validation import validate
+
+    taskfile = load_taskfile(state)
+    host = load_host(state, taskfile, plugins)
+    host.configure(session_config(state, taskfile, "check", {}))
+    report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
+                      command_names=list(COMMANDS))
+    if state.json_output:
+        click.echo(json.dumps({"ok": not report.errors, "file": str(taskfile.path),
+                               "errors": [_error_json(e) for e in report.errors],
+                               "warnings": report.warnings}))
+    else:
+        _print_report(taskfile, report)
+    return 2 if report.errors else 0
+
+
+def _print_report(taskfile: TaskFile, report: Any) -> None:
+    for error in report.errors:
+        lines = error.lines()
+        click.echo(f"Error: {lines[0]}", err=True)
+        for line in lines[1:]:
+            click.echo(line, err=True)
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if report.errors:
+        count = len(report.errors)
+        click.echo(f"{count} problem{'s' * (count > 1)} in {taskfile.path}", err=True)
+    else:
+        count = len(taskfile.jobs)
+        click.echo(f"{taskfile.path}: ok ({count} job{'s' * (count != 1)})")
+
+
+def _error_json(error: MogrunError) -> dict[str, Any]:
+    location = getattr(error, "location", None)
+    return {"message": error.message, "context": list(error.context),
+            "file": location.path if location else None,
+            "line": location.line if location else None,
+            "column": location.column if location else None}
+
+
+SHOW_HELP = """Show the fully resolved jobs, needs first, and the exact start
+request(s) a run would send (token and secrets masked). No network.
+
+\b
+Examples:
+  mogrun show weekly-cleanup
+  mogrun --set team=web show codemod
+  mogrun --json show codemod
+"""
+
+
+@click.command("show", help=SHOW_HELP)
+@click.argument("jobs", nargs=-1, required=True, shell_complete=complete_jobs)
+@click.option("--no-deps", is_flag=True, help="Do not include the jobs' needs.")
+@click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
+              help="Load an extra plugin (module name or .py path).")
+@click.pass_obj
+def show_command(state: CliState, jobs: tuple[str, ...], no_deps: bool,
+                 plugins: tuple[str, ...]) -> int:
+    return show_jobs(state, jobs, no_deps=no_deps, extra_plugins=plugins)
+
+
+def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
+              timeout_override: float | None = None, rerun: bool = False,
+              extra_plugins: Sequence[str] = ()) -> int:
+    """Print what ``run`` would do (``run --dry-run`` calls this); returns 0."""
+    from mogrun.cli.loading import load_session
+
+    session = load_session(state, command="show", names=names, with_needs=not no_deps,
+                           extra_plugins=extra_plugins, timeout_override=timeout_override,
+                           rerun=rerun)
+    for job in session.jobs:
+        document = masked(job_document(session, job), job.secrets)
+        if state.json_output:
+            click.echo(json.dumps(document))
+        else:
+            click.echo("\n".join(job_text(document)))
+    return 0
+
+
+def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
+    """The resolved job and each run's start request, as plain data (unmasked)."""
+    from mogrun.taskfile.durations import format_duration
+
+    runs = []
+    for run in job.runs:
+        request = session.host.start_request(job, run, run.request)
+        runs.append({"run": run.label, "repo": run.repo,
+                     "resolves_repo": "/" in run.repo and request.repo_id is None,
+                     "request": _request_document(session, request)})
+    return {"job": job.name, "description": job.description, "needs": list(job.needs),
+            "harness": job.harness, "timeout": format_duration(job.timeout),
+            "timeout_seconds": job.timeout, "on_timeout": job.on_timeout,
+            "options": _plain(job.options), "runs": runs}
+
+
+def _request_document(session: Any, request: StartRequest) -> dict[str, Any]:
+    base = session.config.base_url
+    path = "/api/v1/mogplex/runs"
+    return {"method": "POST", "url": (base.rstrip("/") if base else "") + path,
+            "headers": {"Authorization": "Bearer mog_***", "Content-Type": "application/json",
+                        "Idempotency-Key": request.idempotency_key},
+            "body": request.body()}
+
+
+def job_text(doc: dict[str, Any]) -> list[str]:
+    """``show``'s human form of a job document."""
+    lines = [f"job {doc['job']}"]
+    for label, value in (("description", doc["description"]),
+                         ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),
+                         ("timeout", f"{doc['timeout']} (then {doc['on_timeout']})")):
+        if value:
+            lines.append(f"  {label}: {value}")
+    for key, value in doc["options"].items():
+        lines.append(f"  {key}: {json.dumps(value)}")
+    for run in doc["runs"]:
+        request = run["request"]
+        where = request["url"] or "<emulator>/api/v1/mogplex/runs"
+        lines += ["", f"  run {run['run']}", f"    {request['method']} {where}"]
+        lines += [f"    {name}: {value}" for name, value in request["headers"].items()]
+        body = json.dumps(request["body"], indent=2, ensure_ascii=False)
+        lines += ["    " + line for line in body.splitlines()]
+        if run["resolves_repo"]:
+            lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
+                         "to the repo's id through GET /repos when the job runs")
+    return [*lines, ""]
+
+
+def masked(value: Any, secrets: Any) -> Any:
+    """``value`` with every secret string masked, recursively (before JSON escaping)."""
+    from mogrun.masking import mask
+
+    if isinstance(value, str):
+        return mask(value, secrets)
+    if isinstance(value, list | tuple):
+        return [masked(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {str(k): masked(v, secrets) for k, v in value.items()}
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Plugin option values as JSON-able data (dataclasses and others as dicts/str)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

@@ -1,0 +1,28 @@
+"""Shell completion: job names from the task file, quietly (a broken or missing
+file completes nothing rather than printing an error into the shell)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mogrun.errors import MogrunError
+
+
+def job_names(ctx: Any) -> list[str]:
+    """The task file's job names, honouring a ``-f`` already on the command line."""
+    from mogrun.cli.state import CliState
+
+    root = ctx.find_root() if ctx is not None else None
+    params = getattr(root, "params", None) or {}
+    state = CliState(file=params.get("file"))
+    try:
+        from mogrun.cli.loading import load_taskfile
+
+        return load_taskfile(state).job_names
+    except (MogrunError, OSError):
+        return []
+
+
+def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """A click ``shell_complete`` callback for job-name arguments (``run``, ``show``)."""
+    return [name for name in job_names(ctx) if name.startswith(incomplete)]

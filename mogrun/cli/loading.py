@@ -1,0 +1,87 @@
+"""The one way commands get from the command line to resolved jobs: find and
+load the task file, load plugins, configure them, resolve and adjust jobs.
+
+``list`` uses only ``load_taskfile`` (no plugins, no rich); ``check``,
+``show`` and ``run`` go through ``load_session``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mogrun.cli.state import CliState
+from mogrun.models import ResolvedJob, SessionConfig
+from mogrun.taskfile.discovery import find_task_file
+from mogrun.taskfile.parse import TaskFile, load_task_file
+from mogrun.taskfile.templates import TemplateClock
+
+if TYPE_CHECKING:
+    from mogrun.pluginhost import PluginHost
+
+
+@dataclass(frozen=True)
+class LoadedSession:
+    """Everything a command needs once the task file and plugins are loaded."""
+
+    taskfile: TaskFile
+    host: PluginHost
+    config: SessionConfig
+    jobs: list[ResolvedJob] = field(default_factory=list)
+    clock: TemplateClock = field(default_factory=TemplateClock.now)
+
+
+def load_taskfile(state: CliState) -> TaskFile:
+    """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up."""
+    return load_task_file(find_task_file(state.file, state.env, state.cwd))
+
+
+def load_host(state: CliState, taskfile: TaskFile, extra_plugins: Sequence[str] = ()) -> PluginHost:
+    """Bundled plugins, entry points, the task file's ``plugins`` and ``-p`` ones."""
+    from mogrun.pluginhost import PluginHost
+
+    return PluginHost.load(project_dir=taskfile.project_dir, task_file_plugins=taskfile.plugins,
+                           extra=tuple(extra_plugins), no_plugins=state.no_plugins, env=state.env)
+
+
+def base_url(state: CliState, taskfile: TaskFile) -> str | None:
+    """The API base URL by the SPEC's precedence; ``None`` for ``--local`` (the
+    emulator's address is only known once it is started)."""
+    if state.local:
+        return None
+    from mogrun.api.settings import resolve_endpoint
+
+    return resolve_endpoint(cli_url=state.url, env=state.env, file_url=taskfile.url).base_url
+
+
+def session_config(state: CliState, taskfile: TaskFile, command: str,
+                   options: Mapping[str, Any]) -> SessionConfig:
+    return SessionConfig(task_file=str(taskfile.path), project_dir=str(taskfile.project_dir),
+                         base_url=base_url(state, taskfile), local=state.local, command=command,
+                         settings=dict(taskfile.settings), options=dict(options))
+
+
+def load_session(state: CliState, *, command: str, names: Sequence[str],
+                 with_needs: bool = True, extra_plugins: Sequence[str] = (),
+                 options: Mapping[str, Any] | None = None, timeout_override: float | None = None,
+                 rerun: bool = False) -> LoadedSession:
+    """Load, configure and resolve ``names`` (plus needs): nothing is sent yet."""
+    from mogrun.taskfile.resolve import resolve_jobs
+
+    taskfile = load_taskfile(state)
+    host = load_host(state, taskfile, extra_plugins)
+    config = session_config(state, taskfile, command, options or {})
+    host.configure(config)
+    clock = TemplateClock.now()
+    jobs = resolve_jobs(taskfile, names, key_specs=host.key_specs(), sets=state.sets,
+                        env=state.env, clock=clock, with_needs=with_needs,
+                        timeout_override=timeout_override,
+                        rerun_suffix=rerun_suffix(clock) if rerun else None)
+    return LoadedSession(taskfile=taskfile, host=host, config=config,
+                         jobs=[host.adjust_job(job) for job in jobs], clock=clock)
+
+
+def rerun_suffix(clock: TemplateClock) -> str:
+    """What ``--rerun`` appends to every idempotency key: new per invocation."""
+    return f"~rerun-{clock.nonce}"

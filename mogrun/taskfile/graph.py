@@ -1,0 +1,88 @@
+"""The ``needs`` graph: unknown jobs, cycles (reported with their path) and the
+topological order of a set of requested jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mogrun.errors import TaskFileError, UsageError
+from mogrun.taskfile.parse import TaskFile
+
+
+def needs_of(taskfile: TaskFile, name: str) -> list[str]:
+    """The jobs ``name`` needs, as written (an invalid value counts as none)."""
+    needs = taskfile.jobs.get(name, {}).get("needs", [])
+    return [n for n in needs if isinstance(n, str)] if isinstance(needs, list) else []
+
+
+def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
+    """Every unknown need, then every distinct cycle of the needs graph."""
+    from mogrun.taskfile.schema import closest
+
+    errors = []
+    for name in taskfile.jobs:
+        for need in needs_of(taskfile, name):
+            if need not in taskfile.jobs:
+                hint = closest(need, taskfile.jobs)
+                errors.append(taskfile.error(
+                    f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", job=name,
+                    context=[f'did you mean "{hint}"?'] if hint else []))
+    for cycle in find_cycles(taskfile):
+        errors.append(taskfile.error(
+            "needs cycle: " + " -> ".join(cycle), "jobs", cycle[0], "needs", job=cycle[0]))
+    return errors
+
+
+def find_cycles(taskfile: TaskFile) -> list[list[str]]:
+    """Each cycle once, as a path that starts and ends with the same job."""
+    cycles: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name):], name]
+            if frozenset(cycle) not in seen_sets:
+                seen_sets.add(frozenset(cycle))
+                cycles.append(cycle)
+            return
+        if name in done or name not in taskfile.jobs:
+            return
+        for need in needs_of(taskfile, name):
+            visit(need, [*path, name])
+        done.add(name)
+
+    for name in taskfile.jobs:
+        visit(name, [])
+    return cycles
+
+
+def check_job_names(taskfile: TaskFile, names: Sequence[str]) -> None:
+    """``UsageError`` (exit 2) for a requested job that does not exist."""
+    from mogrun.taskfile.schema import closest
+
+    for name in names:
+        if name not in taskfile.jobs:
+            hint = closest(name, taskfile.jobs)
+            context = [f'did you mean "{hint}"?'] if hint else []
+            known = ", ".join(taskfile.jobs) or "(none)"
+            raise UsageError(f'unknown job "{name}" in {taskfile.path.name}',
+                             context=[*context, f"Jobs: {known}"])
+
+
+def job_order(taskfile: TaskFile, names: Sequence[str], with_needs: bool = True) -> list[str]:
+    """``names`` (plus their needs, unless ``with_needs`` is false), needs first."""
+    check_job_names(taskfile, names)
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if with_needs:
+            for need in needs_of(taskfile, name):
+                visit(need)
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return order

@@ -1,0 +1,52 @@
+"""The server's limits on a start request, checked before any request so that
+a 400 can never be the first sign of a mistake (mogplex-api.md, POST /runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mogrun.errors import TaskFileError
+from mogrun.models import StartRequest
+from mogrun.taskfile.gitrefs import ref_problem
+
+MAX_PROMPT = 100_000
+MAX_KEY = 200
+
+# Raises a located TaskFileError for (key, message).
+Fail = Callable[[str, str], TaskFileError]
+
+
+def check_request(request: StartRequest, fail: Fail) -> None:
+    """Raise the first limit ``request`` breaks; ``fail(key, message)`` builds the error."""
+    if not request.prompt.strip():
+        raise fail("prompt", "the prompt is empty")
+    if len(request.prompt) > MAX_PROMPT:
+        raise fail("prompt", f"the prompt is {len(request.prompt):,} characters after "
+                             f"templating; the server accepts at most {MAX_PROMPT:,}")
+    key = request.idempotency_key.strip()
+    if not 1 <= len(key) <= MAX_KEY:
+        raise fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} characters "
+                                      f"after trimming, not {len(key)}")
+    for name, value in (("branch", request.working_branch), ("base_branch", request.base_branch)):
+        problem = ref_problem(value) if value is not None else None
+        if problem:
+            raise fail(name, f"{value!r} is not a valid git branch name: it {problem}")
+    if request.create_branch and request.working_branch is not None \
+            and request.working_branch == request.base_branch:
+        raise fail("branch", f"create_branch needs a working branch different from the base "
+                             f"branch ({request.base_branch!r})")
+    if request.root_directory is not None:
+        problem = root_problem(request.root_directory)
+        if problem:
+            raise fail("root", f"root {request.root_directory!r} {problem}")
+
+
+def root_problem(root: str) -> str | None:
+    """Why ``root`` is not a relative path inside the repo, or ``None``."""
+    if not root.strip():
+        return "is empty (leave root out for the repo root)"
+    if root.startswith(("/", "\\")) or (len(root) > 1 and root[1] == ":"):
+        return "must be relative to the repo"
+    if ".." in root.replace("\\", "/").split("/"):
+        return 'may not contain ".."'
+    return None

@@ -1,0 +1,137 @@
+"""Reading a task file into a ``TaskFile``: bytes -> text -> TOML -> the few
+structural checks every command needs (``list`` included).
+
+Strict validation of keys, types and templates lives in ``schema`` and
+``validation``; this module stays cheap (tomllib only) so ``mogrun list``
+starts fast, and finds positions only when it reports an error.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mogrun.errors import Location, TaskFileError
+
+SECTIONS = ("mogplex", "defaults", "vars", "jobs")
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A parsed task file. ``jobs`` maps each job name to its raw table."""
+
+    path: Path
+    text: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def url(self) -> str | None:
+        url = self.settings.get("url")
+        return url if isinstance(url, str) else None
+
+    @property
+    def plugins(self) -> list[str]:
+        plugins = self.settings.get("plugins", [])
+        return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
+
+    @property
+    def job_names(self) -> list[str]:
+        return list(self.jobs)
+
+    def location(self, *keys: str) -> Location:
+        """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``) is written in the file."""
+        from mogrun.taskfile.positions import locate
+
+        return locate(str(self.path), self.text, keys)
+
+    def error(self, message: str, *keys: str, job: str | None = None,
+              context: tuple[str, ...] | list[str] = ()) -> TaskFileError:
+        """A ``TaskFileError`` located at ``keys``."""
+        key = keys[-1] if keys else None
+        return TaskFileError(message, location=self.location(*keys), job=job, key=key,
+                             context=context)
+
+
+def load_task_file(path: Path) -> TaskFile:
+    """Read and parse ``path``; ``TaskFileError`` for anything that is not a task file."""
+    text = _read_text(path)
+    if not text.strip():
+        raise TaskFileError(f"task file {path} is empty",
+                            context=["Add a job such as [jobs.hello], or run `mogrun init`."])
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(path, text, exc) from exc
+    return _build(path, text, data)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TaskFileError(f"cannot read task file {path}: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TaskFileError(
+            f"task file is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
+            location=Location(str(path), line),
+        ) from exc
+
+
+def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFileError:
+    from mogrun.taskfile.positions import source_line
+
+    reason = _TOML_AT.sub("", str(exc)).strip()
+    match = _TOML_AT.search(str(exc))
+    if match is None:
+        return TaskFileError(f"invalid TOML: {reason}", location=Location(str(path)))
+    line, column = int(match.group(1)), int(match.group(2))
+    src = source_line(text, line)
+    if src is not None:
+        column = min(column, len(src) + 1)
+    return TaskFileError(f"invalid TOML: {reason}",
+                         location=Location(str(path), line, column, src))
+
+
+def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
+    draft = TaskFile(path=path, text=text, data=data)
+    tables = {}
+    for name in SECTIONS:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise draft.error(f"[{name}] must be a table, not {type_name(value)}", name)
+        tables[name] = value
+    for job, table in tables["jobs"].items():
+        if not isinstance(table, dict):
+            raise draft.error(f'job "{job}" must be a table, not {type_name(table)}', "jobs", job,
+                              context=[f'Write it as [jobs.{quote_key(job)}] with repo and '
+                                       'prompt keys.'])
+    return TaskFile(path=path, text=text, settings=tables["mogplex"],
+                    defaults=tables["defaults"], vars=tables["vars"], jobs=tables["jobs"],
+                    data=data)
+
+
+def type_name(value: Any) -> str:
+    """The TOML name of a value's type, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def quote_key(name: str) -> str:
+    """``name`` as a TOML key: bare when possible, else quoted."""
+    return name if name and re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name + '"'

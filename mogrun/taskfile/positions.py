@@ -1,0 +1,163 @@
+"""Where a key sits in the task file's text, for error messages.
+
+tomllib gives values without positions, so on the error path (never for a
+valid file) this small scanner walks the TOML text and records the line and
+column of every key, tables, dotted keys and inline tables included. Array
+indexes are not part of a path: ``notify[0].webhook`` is
+``("jobs", "x", "notify", "webhook")`` and the first occurrence wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mogrun.errors import Location
+
+Path_ = tuple[str, ...]
+_BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class _Scanner:
+    """A forgiving single-pass TOML scanner: keys and their positions only."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.found: dict[Path_, tuple[int, int]] = {}
+
+    def point(self, index: int) -> tuple[int, int]:
+        line = self.text.count("\n", 0, index) + 1
+        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def skip_blank(self, newlines: bool) -> None:
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "#":
+                end = self.text.find("\n", self.pos)
+                self.pos = len(self.text) if end < 0 else end
+            elif char in " \t\r" or (newlines and char == "\n"):
+                self.pos += 1
+            else:
+                return
+
+    def skip_string(self) -> None:
+        quote = self.text[self.pos]
+        if self.text.startswith(quote * 3, self.pos):
+            end = self.text.find(quote * 3, self.pos + 3)
+            self.pos = len(self.text) if end < 0 else end + 3
+            while self.peek() == quote:
+                self.pos += 1
+            return
+        self.pos += 1
+        while self.pos < len(self.text) and self.text[self.pos] not in (quote, "\n"):
+            self.pos += 2 if quote == '"' and self.text[self.pos] == "\\" else 1
+        self.pos += 1
+
+    def key(self) -> list[tuple[str, int]]:
+        """A dotted key: each part with the index where it starts."""
+        parts: list[tuple[str, int]] = []
+        while True:
+            self.skip_blank(newlines=False)
+            start, char = self.pos, self.peek()
+            if char in "\"'":
+                self.skip_string()
+                parts.append((self.text[start + 1 : self.pos - 1], start))
+            else:
+                while self.peek() in _BARE and self.peek():
+                    self.pos += 1
+                if self.pos == start:
+                    return parts
+                parts.append((self.text[start : self.pos], start))
+            self.skip_blank(newlines=False)
+            if self.peek() != ".":
+                return parts
+            self.pos += 1
+
+    def record(self, base: Path_, parts: list[tuple[str, int]]) -> Path_:
+        path = base
+        for name, start in parts:
+            path = (*path, name)
+            self.found.setdefault(path, self.point(start))
+        return path
+
+    def value(self, path: Path_) -> None:
+        """Skip one value, recording the keys of inline tables inside it."""
+        self.skip_blank(newlines=False)
+        char = self.peek()
+        if char in "\"'":
+            self.skip_string()
+        elif char == "[":
+            self.pos += 1
+            while self.pos < len(self.text):
+                self.skip_blank(newlines=True)
+                if self.peek() in ("]", ""):
+                    self.pos += 1
+                    return
+                if self.peek() == ",":
+                    self.pos += 1
+                    continue
+                self.value(path)
+        elif char == "{":
+            self.inline_table(path)
+        else:
+            while self.peek() and self.peek() not in ",]}\n#":
+                self.pos += 1
+
+    def inline_table(self, path: Path_) -> None:
+        self.pos += 1
+        while self.pos < len(self.text):
+            self.skip_blank(newlines=True)
+            if self.peek() in ("}", ""):
+                self.pos += 1
+                return
+            if self.peek() == ",":
+                self.pos += 1
+                continue
+            parts = self.key()
+            if not parts or self.peek() != "=":
+                self.pos += 1
+                continue
+            self.pos += 1
+            self.value(self.record(path, parts))
+
+    def scan(self) -> dict[Path_, tuple[int, int]]:
+        table: Path_ = ()
+        while self.pos < len(self.text):
+            self.skip_blank(newlines=True)
+            if self.peek() == "[":
+                self.pos += 2 if self.text.startswith("[[", self.pos) else 1
+                table = self.record((), self.key())
+            else:
+                parts = self.key()
+                if parts and self.peek() == "=":
+                    self.pos += 1
+                    self.value(self.record(table, parts))
+            end = self.text.find("\n", self.pos)
+            self.pos = len(self.text) if end < 0 else end + 1
+        return self.found
+
+
+def key_positions(text: str) -> dict[Path_, tuple[int, int]]:
+    """Line and column (1-based) of every key path in ``text``."""
+    return _Scanner(text).scan()
+
+
+def locate(path: str, text: str, keys: Sequence[str]) -> Location:
+    """The location of ``keys`` (or of its longest prefix that exists) in the file."""
+    found = key_positions(text)
+    wanted = tuple(keys)
+    while wanted and wanted not in found:
+        wanted = wanted[:-1]
+    if not wanted:
+        return Location(path)
+    line, column = found[wanted]
+    return Location(path, line, column, source_line(text, line))
+
+
+def source_line(text: str, line: int) -> str | None:
+    """The text of a 1-based line, if it exists."""
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else None

@@ -1,0 +1,123 @@
+"""What a task file may contain: sections, ``[mogplex]`` settings, job keys and
+their types. Plugins extend the job keys through ``KeySpec`` (``mogrun_job_keys``),
+so validation stays strict without knowing every key in advance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from mogrun.taskfile.durations import parse_duration
+from mogrun.taskfile.parse import type_name
+
+HARNESSES = ("codex", "claude-code")
+ON_TIMEOUT = ("cancel", "detach")
+DEFAULT_TIMEOUT = 1800.0
+LIMIT_KEYS = ("requests_per_minute", "starts_per_minute", "starts_per_hour", "starts_per_day")
+SECRET_NAMES = frozenset({
+    "token", "api_key", "apikey", "secret", "secrets", "password", "passwd", "auth",
+    "authorization", "mogplex_api_key", "access_token", "bearer", "credentials",
+    "private_key", "client_secret", "pat",
+})
+SECRET_SUFFIXES = ("_token", "_secret", "_password", "_apikey", "_api_key")
+SECRET_HINT = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
+
+Checker = Callable[[Any], str | None]
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be a string, not {type_name(value)}"
+
+
+def _repo(value: Any) -> str | None:
+    if isinstance(value, str):
+        return None if value.strip() else "must not be empty"
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        if len(set(value)) != len(value):
+            return "lists a repo twice"
+        return None if all(v.strip() for v in value) else "must not contain an empty name"
+    return "must be a repo (owner/name or id) or a non-empty list of them"
+
+
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, not {type_name(value)}"
+
+
+def _choice(choices: tuple[str, ...]) -> Checker:
+    def check(value: Any) -> str | None:
+        if isinstance(value, str) and value in choices:
+            return None
+        return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
+    return check
+
+
+def _timeout(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return f'must be a duration like "90s", "25m" or "2h", not {type_name(value)}'
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        return str(exc)
+    return None if seconds > 0 else "must be longer than zero"
+
+
+def _names(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    return "must be a list of job names"
+
+
+def positive_int(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return None
+    return f"must be a positive integer, not {value!r}"
+
+
+def _plugins(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return None
+    return "must be a list of plugin names or .py paths"
+
+
+JOB_KEYS: dict[str, Checker] = {
+    "description": _string, "repo": _repo, "prompt": _string, "prompt_file": _string,
+    "harness": _choice(HARNESSES), "base_branch": _string, "branch": _string,
+    "create_branch": _bool, "root": _string, "idempotency_key": _string,
+    "timeout": _timeout, "on_timeout": _choice(ON_TIMEOUT), "needs": _names,
+}
+# Keys a job may not take from [defaults]: they only make sense per job.
+JOB_ONLY = ("description", "needs")
+SETTINGS_KEYS: dict[str, Checker] = {
+    "url": _string, "plugins": _plugins, **dict.fromkeys(LIMIT_KEYS, positive_int),
+}
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a key's name looks like it holds a credential."""
+    normal = name.strip().lower().replace("-", "_")
+    return normal in SECRET_NAMES or normal.endswith(SECRET_SUFFIXES)
+
+
+def secret_key_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+    """Every key path in ``data`` (tables, arrays of tables) whose name looks secret."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if is_secret_key(key):
+                yield (*prefix, key)
+            yield from secret_key_paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for item in data:
+            yield from secret_key_paths(item, prefix)
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The most similar valid key, for ``did you mean``."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def job_key_names(key_specs: Mapping[str, Any]) -> list[str]:
+    """Every key a job may have: built-in ones plus those plugins declared."""
+    return [*JOB_KEYS, *key_specs]

@@ -1,0 +1,154 @@
+"""The ``{{ name }}`` template language of the task file.
+
+Names: ``job``, ``repo``, ``date``, ``week``, ``now``, any ``[vars]`` entry
+and ``env.NAME``; ``{{{{`` writes a literal ``{{``. The time names come from
+one ``TemplateClock`` per invocation, so a retried start renders the very
+same idempotency key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mogrun.errors import TemplateError
+
+BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
+TOKEN_NAME = "MOGPLEX_API_KEY"
+_TOKEN = re.compile(r"\{\{\{\{|\{\{(.*?)\}\}|\{\{", re.DOTALL)
+_NAME = re.compile(r"(env\.)?[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class TemplateClock:
+    """The time names and the random part of default keys, fixed per invocation."""
+
+    date: str
+    week: str
+    timestamp: str
+    nonce: str = "0000000000"
+
+    @classmethod
+    def now(cls) -> TemplateClock:
+        """Capture the current UTC time (and a fresh nonce) once."""
+        import datetime
+        import secrets
+
+        return cls.at(datetime.datetime.now(datetime.UTC), nonce=secrets.token_hex(5))
+
+    @classmethod
+    def at(cls, moment: object, nonce: str = "0000000000") -> TemplateClock:
+        """A clock fixed at ``moment`` (an aware ``datetime``), for tests and docs."""
+        import datetime
+
+        assert isinstance(moment, datetime.datetime)
+        utc = moment.astimezone(datetime.UTC).replace(microsecond=0)
+        year, week, _ = utc.isocalendar()
+        return cls(date=utc.strftime("%Y-%m-%d"), week=f"{year}-W{week:02d}",
+                   timestamp=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), nonce=nonce)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a template may name while rendering one key of one job.
+
+    ``missing_env`` renders unset ``env.NAME`` as a placeholder instead of
+    failing (``check`` turns those into warnings); ``repo`` is ``None`` where
+    it may not be used (inside ``repo`` itself, or a fan-out's job-wide keys).
+    """
+
+    job: str
+    clock: TemplateClock
+    vars: Mapping[str, str]
+    env: Mapping[str, str]
+    repo: str | None = None
+    repo_reason: str = "inside repo itself"
+    missing_env: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered string, the ``env.*`` values it used (secrets) and unset names."""
+
+    text: str
+    secrets: frozenset[str] = frozenset()
+    unset_env: frozenset[str] = field(default_factory=frozenset)
+
+
+def template_names(text: str) -> list[str]:
+    """Every name used by ``text``'s templates, in order (for ``check``)."""
+    return [m.group(1).strip() for m in _TOKEN.finditer(text) if m.group(1) is not None]
+
+
+def render(text: str, scope: Scope, key: str) -> Rendered:
+    """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
+    secrets: set[str] = set()
+    unset: set[str] = set()
+    pieces: list[str] = []
+    last = 0
+    for match in _TOKEN.finditer(text):
+        pieces.append(text[last : match.start()])
+        last = match.end()
+        if match.group(0) == "{{{{":
+            pieces.append("{{")
+        elif match.group(1) is None:
+            raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key, text)
+        else:
+            pieces.append(_lookup(match.group(1).strip(), match.group(0), scope, key,
+                                  secrets, unset))
+    pieces.append(text[last:])
+    return Rendered("".join(pieces), frozenset(secrets), frozenset(unset))
+
+
+def _lookup(name: str, placeholder: str, scope: Scope, key: str,
+            secrets: set[str], unset: set[str]) -> str:
+    if not _NAME.fullmatch(name):
+        raise _error(f"invalid template name {name!r} in {placeholder}", scope, key)
+    if name.startswith("env."):
+        return _env_value(name[4:], placeholder, scope, key, secrets, unset)
+    if name == "repo":
+        if scope.repo is None:
+            raise _error(f"{{{{ repo }}}} cannot be used {scope.repo_reason}", scope, key)
+        return scope.repo
+    builtin = {"job": scope.job, "date": scope.clock.date, "week": scope.clock.week,
+               "now": scope.clock.timestamp}
+    if name in builtin:
+        return builtin[name]
+    if name in scope.vars:
+        return str(scope.vars[name])
+    raise _error(f'unknown template name "{name}" in {placeholder}', scope, key,
+                 context=_suggest(name, scope))
+
+
+def _env_value(name: str, placeholder: str, scope: Scope, key: str,
+               secrets: set[str], unset: set[str]) -> str:
+    if name == TOKEN_NAME:
+        raise _error(f"{placeholder} is refused: the API token never goes into a template",
+                     scope, key)
+    value = scope.env.get(name)
+    if value is None:
+        if scope.missing_env:
+            unset.add(name)
+            return f"unset-env-{name}"
+        raise _error(f"environment variable {name} is not set (used by {placeholder})",
+                     scope, key)
+    secrets.add(value)
+    return value
+
+
+def _suggest(name: str, scope: Scope) -> list[str]:
+    import difflib
+
+    known = [*BUILTIN_NAMES, *scope.vars]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = [f'did you mean "{close[0]}"?'] if close else []
+    return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]
+
+
+def _error(message: str, scope: Scope, key: str, text: str | None = None,
+           context: list[str] | None = None) -> TemplateError:
+    where = f'job "{scope.job}", key "{key}"'
+    extra = [f"Template: {text}"] if text is not None else []
+    return TemplateError(f"{where}: {message}", job=scope.job, key=key,
+                         context=[*extra, *(context or [])])

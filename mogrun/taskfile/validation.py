@@ -1,0 +1,209 @@
+"""Strict validation of a whole task file: sections, settings, vars, defaults,
+every job's keys and types, prompt files and the needs graph.
+
+``structural_errors`` lists every problem that needs no templating; ``run``
+and ``show`` refuse a file that has any. ``validate`` (for ``check``) adds the
+rendering of every job, so templates and server limits are checked too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mogrun.errors import TaskFileError
+from mogrun.models import KeySpec
+from mogrun.taskfile.graph import graph_errors
+from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
+from mogrun.taskfile.schema import (
+    JOB_KEYS,
+    JOB_ONLY,
+    SECRET_HINT,
+    SETTINGS_KEYS,
+    closest,
+    job_key_names,
+    secret_key_paths,
+)
+
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@dataclass
+class Report:
+    """Everything ``check`` found: errors (exit 2) and warnings (exit 0)."""
+
+    errors: list[TaskFileError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
+    """Every problem of the file that can be found without rendering templates."""
+    errors = [taskfile.error(f'secret-looking key "{p[-1]}": {SECRET_HINT}', *p,
+                             job=p[1] if p[0] == "jobs" and len(p) > 2 else None)
+              for p in secret_key_paths(taskfile.data)]
+    secret = {p[-1] for p in secret_key_paths(taskfile.data)}
+    errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "top-level table", secret)
+    errors += _settings_errors(taskfile, secret)
+    errors += _vars_errors(taskfile)
+    errors += _table_errors(taskfile, taskfile.defaults, ("defaults",), key_specs, secret)
+    for name, table in taskfile.jobs.items():
+        errors += _job_errors(taskfile, name, table, key_specs, secret)
+    return errors + graph_errors(taskfile)
+
+
+def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],
+             what: str, secret: set[str]) -> list[TaskFileError]:
+    errors = []
+    for key in table:
+        if key in known or key in secret:
+            continue
+        hint = closest(key, known)
+        errors.append(taskfile.error(
+            f'unknown key "{key}" {what}', *where, key,
+            job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
+            context=[f'did you mean "{hint}"?'] if hint else []))
+    return errors
+
+
+def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError]:
+    errors = _unknown(taskfile, taskfile.settings, SETTINGS_KEYS, ("mogplex",), "in [mogplex]",
+                      secret)
+    for key, check in SETTINGS_KEYS.items():
+        if key in taskfile.settings:
+            problem = check(taskfile.settings[key])
+            if problem:
+                errors.append(taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key))
+    url = taskfile.settings.get("url")
+    if isinstance(url, str):
+        problem = _url_problem(url)
+        if problem:
+            errors.append(taskfile.error(f"[mogplex] url {url!r} is refused: {problem}",
+                                         "mogplex", "url"))
+    return errors
+
+
+def _url_problem(url: str) -> str | None:
+    """The API engineer's base-URL rule for committed files (when it is installed)."""
+    try:
+        from mogrun.api.settings import check_file_url
+    except ImportError:
+        return None
+    try:
+        check_file_url(url)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _vars_errors(taskfile: TaskFile) -> list[TaskFileError]:
+    return [taskfile.error(f'[vars] {key} must be a string, number or boolean, not '
+                           f'{type_name(value)}', "vars", key)
+            for key, value in taskfile.vars.items()
+            if not isinstance(value, str | int | float | bool)]
+
+
+def _table_errors(taskfile: TaskFile, table: Mapping[str, Any], where: tuple[str, ...],
+                  key_specs: Mapping[str, KeySpec], secret: set[str]) -> list[TaskFileError]:
+    """Unknown keys and wrong types in a job table or ``[defaults]``."""
+    job = where[1] if len(where) > 1 else None
+    label = f'in job "{job}"' if job else "in [defaults]"
+    known = job_key_names(key_specs)
+    errors = _unknown(taskfile, table, known, where, label, secret)
+    for key, value in table.items():
+        if job is None and key in JOB_ONLY:
+            errors.append(taskfile.error(f'"{key}" cannot be set in [defaults]; set it per job',
+                                         *where, key))
+        elif key in JOB_KEYS:
+            problem = JOB_KEYS[key](value)
+            if problem:
+                errors.append(taskfile.error(f"{_owner(job)}key \"{key}\" {problem}",
+                                             *where, key, job=job))
+    return errors
+
+
+def _owner(job: str | None) -> str:
+    return f'job "{job}", ' if job else "[defaults] "
+
+
+def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
+                key_specs: Mapping[str, KeySpec], secret: set[str]) -> list[TaskFileError]:
+    where = ("jobs", name)
+    errors = []
+    if not JOB_NAME.fullmatch(name):
+        errors.append(taskfile.error(f'invalid job name "{name}": use letters, digits, "-", '
+                                     '"_" and "." (not starting with "-" or ".")', *where))
+    errors += _table_errors(taskfile, table, where, key_specs, secret)
+    merged = {**taskfile.defaults, **table}
+    if "repo" not in merged:
+        errors.append(taskfile.error(f'job "{name}" has no repo', *where, job=name,
+                                     context=['Add repo = "owner/name" (or a list to fan out).']))
+    has_prompt, has_file = "prompt" in merged, "prompt_file" in merged
+    if has_prompt == has_file:
+        which = "both prompt and prompt_file" if has_prompt else "no prompt"
+        errors.append(taskfile.error(f'job "{name}" has {which}: set exactly one of them',
+                                     *where, job=name))
+    elif has_file and isinstance(merged["prompt_file"], str):
+        origin = where if "prompt_file" in table else ("defaults",)
+        problem = prompt_file_problem(taskfile.project_dir, merged["prompt_file"])
+        if problem:
+            errors.append(taskfile.error(f'job "{name}", key "prompt_file": {problem}',
+                                         *origin, "prompt_file", job=name))
+    return errors
+
+
+def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
+    """Why a prompt file cannot be used: outside the project, or missing."""
+    problem = path_problem(project_dir, relative)
+    if problem:
+        return problem
+    if not (project_dir / relative).is_file():
+        return f"prompt file {relative} does not exist (relative to {project_dir})"
+    return None
+
+
+def path_problem(project_dir: Path, relative: str) -> str | None:
+    """Relative paths in the task file must stay inside its directory."""
+    path = Path(relative)
+    if not relative or path.is_absolute() or relative.startswith(("/", "\\")):
+        return f"{relative!r} must be a path relative to the task file's directory"
+    if ".." in path.parts:
+        return f'{relative!r} may not contain ".." (paths stay inside {project_dir})'
+    try:
+        (project_dir / path).resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return f"{relative!r} leads outside {project_dir}"
+    return None
+
+
+def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
+             sets: Mapping[str, str] | None = None, command_names: Collection[str] = ()) -> Report:
+    """Every problem of the file, and warnings, without network (for ``check``).
+
+    ``command_names`` are the CLI's commands (the core does not import the CLI):
+    a job named like one gets a warning.
+    """
+    from mogrun.taskfile.resolve import check_render
+
+    report = Report(errors=structural_errors(taskfile, key_specs))
+    report.warnings += command_name_warnings(taskfile, command_names)
+    failed = {e.job for e in report.errors if e.job}
+    for name in taskfile.jobs:
+        if name in failed or not JOB_NAME.fullmatch(name):
+            continue
+        try:
+            unset = check_render(taskfile, name, key_specs=key_specs, env=env, sets=sets or {})
+        except TaskFileError as error:
+            report.errors.append(error)
+            continue
+        report.warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set '
+                            'when this job runs)' for n in sorted(unset)]
+    return report
+
+
+def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:
+    """Jobs named like a command only run as ``mogrun run NAME``."""
+    return [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
+            f"use `mogrun run {name}`" for name in taskfile.jobs if name in command_names]
