@@ -1,0 +1,285 @@
+"""The API's behaviour, independent of the socket: a ``Request`` in, a ``Reply``
+out. Order of checks follows the server: route, token, rate limit, scope,
+validation, idempotency, start limits."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mogrun.emulator.directives import DirectiveError, parse_script
+from mogrun.emulator.faults import Fault, endpoint_of
+from mogrun.emulator.limits import retry_after_header
+from mogrun.emulator.runs import Run
+from mogrun.emulator.state import RequestRecord, State, Token
+from mogrun.emulator.validation import (
+    Invalid,
+    derived_branch,
+    idempotency_key,
+    parse_json_object,
+    request_hash,
+    start_spec,
+)
+
+API_PREFIX = "/api/v1/mogplex"
+CONTROL_PREFIX = "/_emulator"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    raw_query: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send. ``action`` "drop" closes the socket without an answer."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    action: str | None = None
+    fault: str | None = None
+
+
+def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+def ok(payload: Any, status: int = 200) -> Reply:
+    return json_reply(status, {"ok": True, "data": payload})
+
+
+def error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Reply:
+    return json_reply(status, {"ok": False, "error": {"code": code, "message": message}}, headers)
+
+
+class Api:
+    """Routes and answers API requests against a ``State``."""
+
+    def __init__(self, state: State, api_url: Callable[[], str],
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.state = state
+        self.api_url = api_url
+        self.clock = clock
+        self.sleep = sleep
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one API request and record it in the log."""
+        now = self.clock()
+        parts = request.path[len(API_PREFIX):].strip("/").split("/")
+        fault: Fault | None = None
+        if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+            with self.state.lock:
+                fault = self.state.faults.take(endpoint_of(request.method, parts))
+            reply = self._faulted(request, parts, fault)
+        else:
+            reply = error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+        if fault is not None:
+            reply = replace(reply, fault=fault.kind)
+        self._record(request, reply, now)
+        return reply
+
+    def _faulted(self, request: Request, parts: list[str], fault: Fault | None) -> Reply:
+        if fault is None:
+            return self._route(request, parts, None)
+        if fault.kind == "delay":
+            self.sleep(1.0 if fault.delay is None else fault.delay)
+            return _with_retry_after(self._route(request, parts, None), fault)
+        if fault.kind in ("drop_after_commit", "conflict"):
+            reply = self._route(request, parts, fault)
+            return replace(reply, action="drop") if fault.kind == "drop_after_commit" else reply
+        return fault_reply(fault)
+
+    def _record(self, request: Request, reply: Reply, now: float) -> None:
+        key = request.headers.get("idempotency-key")
+        status = 0 if reply.action == "drop" else reply.status
+        record = RequestRecord(request.method, request.path, status, now,
+                               key.strip() if key is not None else None,
+                               request.raw_query, reply.fault)
+        with self.state.lock:
+            self.state.log.append(record)
+
+    def _route(self, request: Request, parts: list[str], fault: Fault | None) -> Reply:
+        target = _ROUTES.get(_shape(parts))
+        if target is None:
+            return error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+        handler = target.get(request.method)
+        if handler is None:
+            allow = ", ".join(sorted(target))
+            return error(405, "METHOD_NOT_ALLOWED",
+                         f"{request.method} is not allowed here (allowed: {allow})",
+                         {"Allow": allow})
+        scope, method = handler
+        with self.state.lock:
+            token_or_reply = self._authorise(request, scope)
+            if isinstance(token_or_reply, Reply):
+                return token_or_reply
+            try:
+                return method(self, request, parts, token_or_reply, fault)
+            except Invalid as exc:
+                return error(exc.status, exc.code, exc.message)
+
+    def _authorise(self, request: Request, scope: str) -> Token | Reply:
+        header = request.headers.get("authorization", "")
+        kind, _, secret = header.partition(" ")
+        if kind.lower() != "bearer" or not secret.strip():
+            return error(401, "UNAUTHORIZED", "Missing bearer token")
+        token = self.state.tokens.get(secret.strip())
+        if token is None:
+            return error(401, "UNAUTHORIZED", "Invalid, expired or revoked token")
+        wait = self.state.limiter.take_request(secret.strip(), self.clock())
+        if wait > 0:
+            return error(429, "RATE_LIMITED", "Too many requests for this token",
+                         {"Retry-After": retry_after_header(wait)})
+        if scope not in token.scopes:
+            return error(403, "FORBIDDEN", f"Token lacks the {scope!r} scope")
+        return token
+
+    # ---- endpoints (called with the lock held) ---------------------------------
+
+    def list_repos(self, request: Request, parts: list[str], token: Token,
+                   fault: Fault | None) -> Reply:
+        q = _first(request, "q").lower()
+        limit = _clamped_limit(request)
+        repos = [dict(r) for r in self.state.repos.values() if q in r["full_name"].lower()]
+        return ok({"repos": repos[:limit]})
+
+    def start_run(self, request: Request, parts: list[str], token: Token,
+                  fault: Fault | None) -> Reply:
+        key = idempotency_key(request.headers.get("idempotency-key"))
+        spec = start_spec(parse_json_object(request.body), self.state.repos)
+        digest = request_hash(spec)
+        known = self.state.keys.get((token.user, key))
+        if known is not None:
+            if known[0] != digest:
+                raise Invalid(409, "IDEMPOTENCY_CONFLICT",
+                              "Idempotency-Key was already used with a different request")
+            run = self.state.runs[known[1]]
+            return ok({**run.detail(self.clock()), "replayed": True}, 202)
+        try:
+            script = parse_script(spec.prompt, self.state.default_script)
+        except DirectiveError as exc:
+            raise Invalid(400, "BAD_REQUEST", str(exc)) from exc
+        now = self.clock()
+        wait = self.state.limiter.take_start(token.user, now)
+        if wait > 0:
+            return error(429, "RATE_LIMITED", "Run start limit reached",
+                         {"Retry-After": retry_after_header(wait)})
+        if spec.create_branch and spec.working_branch is None:
+            spec = replace(spec, working_branch=derived_branch(key, digest))
+        run = Run(spec, script, token.user, now, self.api_url())
+        self.state.runs[run.id] = run
+        self.state.keys[(token.user, key)] = (digest, run.id)
+        return ok({**run.detail(now), "replayed": False}, 202)
+
+    def _run(self, parts: list[str], token: Token) -> Run:
+        run = self.state.runs.get(parts[1])
+        if run is None or run.user != token.user:
+            raise Invalid(404, "NOT_FOUND", f"Run not found: {parts[1]}")
+        return run
+
+    def get_run(self, request: Request, parts: list[str], token: Token,
+                fault: Fault | None) -> Reply:
+        return ok({"run": self._run(parts, token).detail(self.clock())})
+
+    def get_events(self, request: Request, parts: list[str], token: Token,
+                   fault: Fault | None) -> Reply:
+        run, limit, now = self._run(parts, token), _clamped_limit(request), self.clock()
+        return ok({"run": run.detail(now), "events": run.events(now, limit)})
+
+    def cancel_run(self, request: Request, parts: list[str], token: Token,
+                   fault: Fault | None) -> Reply:
+        run, now = self._run(parts, token), self.clock()
+        if fault is not None and fault.kind == "conflict":
+            if not run.is_terminal(now):
+                run.end_now(now)
+            return error(409, "CONFLICT", "Run is no longer active")
+        terminal = run.is_terminal(now)
+        if not terminal:
+            run.cancel(now)
+        detail = run.detail(now)
+        return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+def _shape(parts: list[str]) -> tuple[str, ...]:
+    """The route pattern of a path: run ids become ``{id}``."""
+    if len(parts) >= 2 and parts[0] == "runs" and parts[1]:
+        return ("runs", "{id}", *parts[2:])
+    return tuple(parts)
+
+
+_ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
+    ("repos",): {"GET": ("read", Api.list_repos)},
+    ("runs",): {"POST": ("write", Api.start_run)},
+    ("runs", "{id}"): {"GET": ("read", Api.get_run)},
+    ("runs", "{id}", "events"): {"GET": ("read", Api.get_events)},
+    ("runs", "{id}", "cancel"): {"POST": ("write", Api.cancel_run)},
+}
+
+
+def _first(request: Request, name: str) -> str:
+    values = request.query.get(name)
+    return values[0] if values else ""
+
+
+def _clamped_limit(request: Request) -> int:
+    """``limit`` clamped to 1..200 (default 100); not a number: 400."""
+    text = _first(request, "limit").strip()
+    if not text:
+        return 100
+    try:
+        value = int(text)
+    except ValueError:
+        raise Invalid(400, "BAD_REQUEST", f"limit must be an integer, got {text!r}") from None
+    return min(200, max(1, value))
+
+
+def _with_retry_after(reply: Reply, fault: Fault) -> Reply:
+    if fault.retry_after is None:
+        return reply
+    return replace(reply, headers={**reply.headers, "Retry-After": _seconds(fault.retry_after)})
+
+
+def _seconds(value: float) -> str:
+    return retry_after_header(value) if value > 0 else "0"
+
+
+_FAULT_ERRORS = {
+    "500": (500, "INTERNAL_ERROR", "Internal server error (injected)"),
+    "502": (502, "BAD_GATEWAY", "Bad gateway (injected)"),
+    "503": (503, "SERVICE_UNAVAILABLE", "Service unavailable (injected)"),
+    "504": (504, "GATEWAY_TIMEOUT", "Gateway timeout (injected)"),
+    "429": (429, "RATE_LIMITED", "Too many requests (injected)"),
+}
+HTML_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body>"
+             b"<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center>"
+             b"</body></html>\n")
+
+
+def fault_reply(fault: Fault) -> Reply:
+    """The answer an injected fault gives instead of the API's."""
+    if fault.kind in _FAULT_ERRORS:
+        status, code, message = _FAULT_ERRORS[fault.kind]
+        retry = fault.retry_after if fault.retry_after is not None else (
+            1.0 if fault.kind in ("429", "503") else None)
+        headers = {"Retry-After": _seconds(retry)} if retry is not None else {}
+        return error(status, code, message, headers)
+    if fault.kind == "html":
+        return _with_retry_after(Reply(502, HTML_PAGE, {"Content-Type": "text/html"}), fault)
+    if fault.kind == "empty":
+        return _with_retry_after(Reply(200, b"", {"Content-Type": "application/json"}), fault)
+    if fault.kind == "truncated":
+        body = ok({"note": "this body is cut in half", "padding": "x" * 40}).body
+        return _with_retry_after(
+            Reply(200, body[: len(body) // 2], {"Content-Type": "application/json"}), fault)
+    return Reply(0, action="drop")  # "drop"

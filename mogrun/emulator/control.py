@@ -1,0 +1,79 @@
+"""``/_emulator/*``: the emulator's own control endpoints (no token, never logged):
+read the request log, inject faults, list runs. Plain JSON, not the envelope."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from mogrun.emulator.app import Reply, Request, json_reply
+from mogrun.emulator.faults import Fault, parse_faults
+from mogrun.emulator.state import State
+
+
+def handle_control(state: State, request: Request) -> Reply:
+    """Answer a control request; unknown ones get 404 with the list of known ones."""
+    name = request.path.rstrip("/").rsplit("/", 1)[-1]
+    route = _ROUTES.get((request.method, name))
+    if route is None:
+        known = ", ".join(f"{m} /_emulator/{n}" for m, n in _ROUTES)
+        return json_reply(404, {"error": f"unknown control endpoint; known: {known}"})
+    try:
+        with state.lock:
+            return json_reply(200, route(state, request))
+    except ValueError as exc:
+        return json_reply(400, {"error": str(exc)})
+
+
+def _requests(state: State, request: Request) -> list[dict[str, Any]]:
+    return [record.to_json() for record in state.log]
+
+
+def _clear_requests(state: State, request: Request) -> list[dict[str, Any]]:
+    state.log.clear()
+    return []
+
+
+def _faults(state: State, request: Request) -> list[dict[str, Any]]:
+    return state.faults.pending()
+
+
+def _add_faults(state: State, request: Request) -> list[dict[str, Any]]:
+    """Body: a fault object, a list of them, or ``{"spec": "start:503x2,..."}``."""
+    try:
+        body = json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"body must be JSON: {exc}") from exc
+    if isinstance(body, dict) and set(body) == {"spec"}:
+        faults = parse_faults(str(body["spec"]))
+    elif isinstance(body, dict):
+        faults = [Fault.from_json(body)]
+    elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
+        faults = [Fault.from_json(item) for item in body]
+    else:
+        raise ValueError('expected a fault object, a list of them, or {"spec": "..."}')
+    for fault in faults:
+        state.faults.add(fault)
+    return state.faults.pending()
+
+
+def _clear_faults(state: State, request: Request) -> list[dict[str, Any]]:
+    state.faults.clear()
+    return []
+
+
+def _runs(state: State, request: Request) -> list[dict[str, Any]]:
+    now = time.time()
+    return [{"runId": run.id, "status": run.status(now), "repoId": run.spec.repo_id}
+            for run in state.runs.values()]
+
+
+_ROUTES = {
+    ("GET", "requests"): _requests,
+    ("DELETE", "requests"): _clear_requests,
+    ("GET", "faults"): _faults,
+    ("POST", "faults"): _add_faults,
+    ("DELETE", "faults"): _clear_faults,
+    ("GET", "runs"): _runs,
+}

@@ -1,0 +1,128 @@
+"""The ``@emulator`` directive: a line in a prompt that scripts the run's fate.
+
+    @emulator status=failed duration=5s events=12 tools=edit_file,run_tests
+    @emulator duration=never interval=0.2s message="::error::boom"
+
+Without a directive a run succeeds after the emulator's default duration with
+its default number of events. See docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, replace
+
+from mogrun.emulator.durations import parse_seconds
+
+DIRECTIVE = re.compile(r"^[ \t]*@emulator\b(.*)$", re.MULTILINE)
+STATUSES = ("success", "failed", "cancelled")
+DEFAULT_TOOLS = ("read_file", "edit_file", "run_tests")
+MIN_EVENTS = 3  # started, status_changed, and the terminal event
+
+
+class DirectiveError(ValueError):
+    """A malformed ``@emulator`` line; the start is refused with 400."""
+
+
+@dataclass(frozen=True)
+class Script:
+    """How a run behaves over time. ``duration`` None means it never ends on its
+    own (it streams an event every ``interval`` seconds until cancelled)."""
+
+    status: str = "success"
+    duration: float | None = 3.0
+    pending: float | None = None
+    events: int = 8
+    tools: tuple[str, ...] = DEFAULT_TOOLS
+    message: str | None = None
+    error: str | None = None
+    interval: float = 0.5
+
+    @property
+    def pending_time(self) -> float:
+        """Seconds in ``pending``: as scripted, else a tenth of the run (at most 0.5 s)."""
+        if self.pending is not None:
+            return self.pending
+        return 0.5 if self.duration is None else min(0.5, self.duration / 10)
+
+    @property
+    def end_time(self) -> float | None:
+        """Seconds from creation to the terminal status (None: never)."""
+        if self.duration is None:
+            return None
+        return max(self.duration, self.pending_time)
+
+
+def parse_script(prompt: str, default: Script) -> Script:
+    """The script for a prompt: ``default`` updated by each directive line in order."""
+    script = default
+    for match in DIRECTIVE.finditer(prompt):
+        script = _apply(script, match.group(1))
+    return script
+
+
+def _apply(script: Script, text: str) -> Script:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise DirectiveError(f"bad @emulator directive: {exc}") from exc
+    changes: dict[str, object] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise DirectiveError(f"bad @emulator directive: expected key=value, got {word!r}")
+        changes[key] = _value(key, value)
+    return replace(script, **changes)
+
+
+def _value(key: str, value: str) -> object:
+    try:
+        return _PARSERS[key](value)
+    except KeyError:
+        known = ", ".join(_PARSERS)
+        raise DirectiveError(f"bad @emulator directive: unknown key {key!r} (known: {known})") \
+            from None
+    except ValueError as exc:
+        raise DirectiveError(f"bad @emulator directive: {key}={value!r}: {exc}") from exc
+
+
+def _status(value: str) -> str:
+    if value not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    return value
+
+
+def _duration(value: str) -> float | None:
+    return None if value in ("never", "forever") else parse_seconds(value)
+
+
+def _events(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError("events must be a whole number")
+    return max(MIN_EVENTS, int(value))
+
+
+def _tools(value: str) -> tuple[str, ...]:
+    if value in ("", "none"):
+        return ()
+    return tuple(t.strip() for t in value.split(",") if t.strip())
+
+
+def _interval(value: str) -> float:
+    seconds = parse_seconds(value)
+    if seconds <= 0:
+        raise ValueError("interval must be positive")
+    return seconds
+
+
+_PARSERS = {
+    "status": _status,
+    "duration": _duration,
+    "pending": parse_seconds,
+    "events": _events,
+    "tools": _tools,
+    "message": str,
+    "error": str,
+    "interval": _interval,
+}

@@ -1,0 +1,197 @@
+"""A run whose state is a pure function of wall-clock time since its creation:
+pending -> streaming (events) -> its scripted terminal status. Cancelling or
+ending it early only records a time; everything else is computed on read."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mogrun.emulator.directives import Script
+
+TERMINAL_EVENT = {"success": "finished", "failed": "failed", "cancelled": "cancelled"}
+
+
+def iso(epoch: float) -> str:
+    """ISO 8601 UTC with milliseconds, as the API writes timestamps."""
+    text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StartSpec:
+    """A validated, normalised start request (defaults applied): what is hashed."""
+
+    repo_id: str
+    prompt: str
+    harness: str
+    base_branch: str
+    working_branch: str | None
+    create_branch: bool
+    root_directory: str | None
+
+
+class Run:
+    """One run on the emulator. Mutated only under the emulator's lock."""
+
+    def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
+                 api_url: str) -> None:
+        self.id = "run_" + uuid.uuid4().hex[:16]
+        self.spec = spec
+        self.script = script
+        self.user = user
+        self.created = created
+        self.api_url = api_url
+        self.cancelled_at: float | None = None
+        self.ended_at: float | None = None
+        self._suffix = uuid.uuid4().hex[:12]
+
+    # ---- time line -------------------------------------------------------------
+
+    def end(self) -> float | None:
+        """Absolute time of the terminal status, if it has one."""
+        if self.cancelled_at is not None:
+            return self.cancelled_at
+        if self.ended_at is not None:
+            return self.ended_at
+        rel = self.script.end_time
+        return None if rel is None else self.created + rel
+
+    def status(self, now: float) -> str:
+        end = self.end()
+        if end is not None and now >= end:
+            return "cancelled" if self.cancelled_at is not None else self.script.status
+        return "streaming" if now >= self.created + self.script.pending_time else "pending"
+
+    def is_terminal(self, now: float) -> bool:
+        return self.status(now) in TERMINAL_EVENT
+
+    def cancel(self, now: float) -> None:
+        """Stop an active run now; its events gain cancel_requested, cancelled."""
+        self.cancelled_at = now
+
+    def end_now(self, now: float) -> None:
+        """End an active run now with its scripted status (a cancel lost the race)."""
+        self.ended_at = now
+
+    def _middle_count(self) -> int | None:
+        return None if self.script.duration is None else self.script.events - 3
+
+    def _time(self, k: int) -> float:
+        """Relative time of the k-th non-terminal event."""
+        pending = self.script.pending_time
+        if k == 0:
+            return 0.0
+        if k == 1:
+            return pending
+        middle = self._middle_count()
+        if middle is None:
+            return pending + self.script.interval * (k - 1)
+        span = (self.script.end_time or pending) - pending
+        return pending + span * (k - 1) / (middle + 1)
+
+    def _count(self, until: float) -> int:
+        """How many non-terminal events happened at or before absolute ``until``."""
+        rel = until - self.created
+        middle = self._middle_count()
+        if middle is None:
+            if rel < self.script.pending_time:
+                return 1 if rel >= 0 else 0
+            return 2 + math.floor((rel - self.script.pending_time) / self.script.interval)
+        count = 0
+        while count < middle + 2 and self._time(count) <= rel:
+            count += 1
+        return count
+
+    # ---- views ---------------------------------------------------------------
+
+    def events(self, now: float, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` events visible at ``now``, oldest first."""
+        end = self.end()
+        done = end is not None and now >= end
+        cut = end if done and end is not None else now
+        count = self._count(cut)
+        events = [self._event(k) for k in range(min(count, limit))]
+        if done and len(events) < limit and end is not None:
+            events += self._tail(count, end)
+        return events[:limit]
+
+    def _tail(self, index: int, at: float) -> list[dict[str, Any]]:
+        if self.cancelled_at is not None:
+            return [
+                self._make(index, at, "cancel_requested", None, "Cancellation requested", {}),
+                self._make(index + 1, at, "cancelled", None, "Run cancelled", {}),
+            ]
+        status = self.script.status
+        message = {"success": "Run finished", "failed": self._error_text(),
+                   "cancelled": "Run cancelled"}[status]
+        return [self._make(index, at, TERMINAL_EVENT[status], None, message, {"status": status})]
+
+    def _event(self, k: int) -> dict[str, Any]:
+        at = self.created + self._time(k)
+        if k == 0:
+            return self._make(k, at, "started", None, "Run started",
+                              {"harness": self.spec.harness})
+        if k == 1:
+            return self._make(k, at, "status_changed", None, "Status changed to streaming",
+                              {"from": "pending", "to": "streaming"})
+        return self._middle(k, at, k - 2)
+
+    def _middle(self, k: int, at: float, j: int) -> dict[str, Any]:
+        tools = self.script.tools
+        step = j // 3 + 1 if tools else j + 1
+        text = self.script.message
+        if not tools or j % 3 == 2:
+            tool = tools[(j // 3) % len(tools)] if tools else None
+            done = f"Step {step}: {tool} done" if tool else f"Step {step}"
+            return self._make(k, at, "log", None, text if text is not None else done,
+                              {"level": "info", "step": step})
+        tool = tools[(j // 3) % len(tools)]
+        if j % 3 == 0:
+            return self._make(k, at, "tool_started", tool, f"Running {tool}",
+                              {"tool": tool, "step": step})
+        return self._make(k, at, "tool_finished", tool, f"{tool} finished",
+                          {"tool": tool, "step": step, "ok": True})
+
+    def _make(self, k: int, at: float, kind: str, tool: str | None, message: str | None,
+              payload: dict[str, Any]) -> dict[str, Any]:
+        return {"id": f"evt_{self.id[4:]}_{k:05d}", "type": kind, "toolName": tool,
+                "message": message, "payload": payload, "createdAt": iso(at)}
+
+    def _error_text(self) -> str:
+        return self.script.error or "The agent run failed"
+
+    def _updated(self, now: float) -> float:
+        end = self.end()
+        if end is not None and now >= end:
+            return end
+        count = self._count(now)
+        return self.created + self._time(count - 1) if count else self.created
+
+    def detail(self, now: float) -> dict[str, Any]:
+        """The RunDetail object as the API returns it."""
+        status = self.status(now)
+        started = status != "pending"
+        url = f"{self.api_url}/runs/{self.id}"
+        return {
+            "runId": self.id,
+            "aiCallId": "aic_" + self._suffix,
+            "sandboxRecordId": "sbr_" + self._suffix if started else None,
+            "sandboxId": "sbx_" + self._suffix if started else None,
+            "repoId": self.spec.repo_id,
+            "harness": self.spec.harness,
+            "status": status,
+            "branch": {"base": self.spec.base_branch, "working": self.spec.working_branch,
+                       "createBranch": self.spec.create_branch},
+            "rootDirectory": self.spec.root_directory,
+            "eventsUrl": url + "/events",
+            "cancelUrl": url + "/cancel",
+            "createdAt": iso(self.created),
+            "updatedAt": iso(self._updated(now)),
+            "error": self._error_text() if status == "failed" else None,
+            "runtime": {"provider": "emulator" if started else None,
+                        "runId": "rt_" + self._suffix if started else None},
+        }

@@ -1,0 +1,90 @@
+"""Everything the emulator remembers — tokens, repos, runs, idempotency keys,
+limits, pending faults, the request log — behind one lock."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mogrun.emulator.directives import Script
+from mogrun.emulator.faults import FaultQueue
+from mogrun.emulator.limits import Limiter, Limits
+from mogrun.emulator.runs import Run
+
+SCOPES = frozenset({"read", "write"})
+DEFAULT_USER = "user_emulator"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the emulator answered (never its token). ``status`` is 0 when
+    the connection was closed without an answer; ``fault`` names the injected
+    fault that shaped the answer, if any."""
+
+    method: str
+    path: str
+    status: int
+    time: float
+    idempotency_key: str | None = None
+    query: str = ""
+    fault: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Token:
+    scopes: frozenset[str]
+    user: str
+
+
+def repo_entry(spec: str, index: int) -> dict[str, Any]:
+    """A repo from ``owner/name`` (or ``owner/name@default-branch``), with a stable id."""
+    full_name, _, branch = spec.strip().partition("@")
+    owner, sep, name = full_name.partition("/")
+    if not sep or not owner or not name or "/" in name:
+        raise ValueError(f"a repo must be owner/name, got {spec!r}")
+    digest = hashlib.sha256(full_name.lower().encode()).hexdigest()
+    return {"id": "repo_" + digest[:12], "full_name": full_name,
+            "installation_id": 1000 + index, "default_branch": branch or "main",
+            "root_directory": None}
+
+
+class State:
+    """The emulator's memory. Callers hold ``lock`` around every method below."""
+
+    def __init__(self, repos: Iterable[str], limits: Limits | None, script: Script) -> None:
+        self.lock = threading.RLock()
+        entries = [repo_entry(spec, i) for i, spec in enumerate(repos)]
+        self.repos: dict[str, dict[str, Any]] = {e["id"]: e for e in entries}
+        self.tokens: dict[str, Token] = {}
+        self.runs: dict[str, Run] = {}
+        self.keys: dict[tuple[str, str], tuple[str, str]] = {}  # (user, key) -> (hash, run id)
+        self.limiter = Limiter(limits)
+        self.faults = FaultQueue()
+        self.log: list[RequestRecord] = []
+        self.default_script = script
+
+    def new_token(self, prefix: str, scopes: Iterable[str]) -> str:
+        token = f"mog_{prefix}_{secrets.token_hex(12)}"
+        self.add_token(token, scopes)
+        return token
+
+    def add_token(self, token: str, scopes: Iterable[str], user: str = DEFAULT_USER) -> None:
+        wanted = frozenset(scopes)
+        if not token or not wanted <= SCOPES:
+            raise ValueError(f"scopes must be among {sorted(SCOPES)}, got {sorted(wanted)}")
+        self.tokens[token] = Token(wanted, user)
+
+    def set_limits(self, limits: Limits | None) -> None:
+        self.limiter = Limiter(limits)
+
+    def add_repo(self, spec: str) -> dict[str, Any]:
+        entry = repo_entry(spec, len(self.repos))
+        self.repos[entry["id"]] = entry
+        return entry

@@ -1,0 +1,81 @@
+"""Repos, start, run, events, cancel: the happy paths over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+from mogrun.emulator import Emulator
+
+
+def test_repos_lists_the_configured_repos(api):
+    answer = api.call("GET", "/repos")
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "application/json"
+    names = [r["full_name"] for r in answer.data["repos"]]
+    assert names == ["acme/api", "acme/web", "acme/worker"]
+    assert set(answer.data["repos"][0]) == {
+        "id", "full_name", "installation_id", "default_branch", "root_directory"}
+
+
+def test_repos_query_is_a_case_insensitive_substring(api):
+    assert [r["full_name"] for r in api.call("GET", "/repos?q=WE").data["repos"]] == ["acme/web"]
+    assert api.call("GET", "/repos?q=zzz").data["repos"] == []
+
+
+def test_repos_limit_is_clamped_not_rejected(api):
+    assert len(api.call("GET", "/repos?limit=0").data["repos"]) == 1
+    assert len(api.call("GET", "/repos?limit=-5").data["repos"]) == 1
+    assert len(api.call("GET", "/repos?limit=2").data["repos"]) == 2
+    assert len(api.call("GET", "/repos?limit=9999").data["repos"]) == 3
+    assert api.call("GET", "/repos?limit=abc").code == "BAD_REQUEST"
+
+
+def test_start_returns_202_run_detail(api, mogrun_emulator):
+    answer = api.start("hello\n@emulator duration=0.3s")
+    assert answer.status == 202
+    run = answer.data
+    assert set(run) == {
+        "runId", "aiCallId", "sandboxRecordId", "sandboxId", "repoId", "harness", "status",
+        "branch", "rootDirectory", "eventsUrl", "cancelUrl", "createdAt", "updatedAt",
+        "error", "runtime", "replayed"}
+    assert run["replayed"] is False
+    assert run["status"] == "pending"
+    assert run["harness"] == "codex"
+    assert run["branch"] == {"base": "main", "working": None, "createBranch": False}
+    assert run["repoId"] == mogrun_emulator.repo_id("acme/api")
+    assert run["eventsUrl"] == f"{mogrun_emulator.api_url}/runs/{run['runId']}/events"
+    assert run["createdAt"].endswith("Z") and len(run["createdAt"]) == 24
+    assert mogrun_emulator.runs == [run["runId"]]
+
+
+def test_run_progresses_over_wall_clock_time(api):
+    run_id = api.start("@emulator duration=0.4s pending=0.1s").data["runId"]
+    assert api.call("GET", f"/runs/{run_id}").data["run"]["status"] == "pending"
+    time.sleep(0.15)
+    streaming = api.call("GET", f"/runs/{run_id}").data["run"]
+    assert streaming["status"] == "streaming"
+    assert streaming["sandboxId"] is not None
+    time.sleep(0.3)
+    assert api.call("GET", f"/runs/{run_id}").data["run"]["status"] == "success"
+
+
+def test_unknown_run_is_404(api):
+    answer = api.call("GET", "/runs/run_nope")
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
+    assert api.call("GET", "/runs/run_nope/events").status == 404
+    assert api.call("POST", "/runs/run_nope/cancel").status == 404
+
+
+def test_context_manager_stops_serving():
+    with Emulator() as emulator:
+        url = emulator.url
+        assert url.startswith("http://127.0.0.1:")
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url + "/api/v1/mogplex/repos", timeout=2)
+    except urllib.error.URLError as exc:
+        assert "refused" in str(exc.reason).lower() or isinstance(exc.reason, OSError)
+    else:
+        raise AssertionError("a stopped emulator still answered")
