@@ -215,10 +215,10 @@ class MogplexClient:
         delay = self._retry(error=error, attempt=attempt, job=job, request=info,
                             retry_after=retry_after)
         if delay is None or delay is False:
-            raise error
+            raise _gave_up(error, attempt)
         wait = max(0.0 if delay is True else float(delay), retry_after or 0.0)
         if deadline is not None and self.budget.clock() + wait > deadline:
-            raise error
+            raise _gave_up(error, attempt, f"waiting {wait:.1f} s would pass the deadline")
         if self._tracer:
             self._tracer.note(f"retrying {info} in {wait:.1f} s (attempt {attempt + 1})")
         if wait > 0:
@@ -238,6 +238,13 @@ class MogplexClient:
     ) -> RequestInfo:
         url = self.api_url + path + (f"?{urlencode(params)}" if params else "")
         return RequestInfo(method, url, key)
+
+
+def _gave_up(error: MogrunError, attempts: int, why: str = "") -> MogrunError:
+    """``error`` with a line saying how many attempts were made, and why we stopped."""
+    note = f"Gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
+    error.context = (*error.context, f"{note}: {why}." if why else f"{note}.")
+    return error
 
 
 def _never_processed(error: MogrunError) -> bool:

@@ -66,7 +66,7 @@ def refuse_insecure_url(url: str) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {_origin(url)!r}")
+        raise UsageError(f"not an http(s) URL: {origin_of(url)!r}")
     if scheme == "http" and not is_loopback_host(parts.hostname):
         raise UsageError(
             f"refusing plain http:// to {parts.hostname}: only loopback may use http",
@@ -74,7 +74,7 @@ def refuse_insecure_url(url: str) -> None:
         )
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
     """Scheme and host of a URL, for messages (paths may hold secrets)."""
     parts = urlsplit(url)
     if parts.scheme and parts.hostname:
@@ -162,7 +162,7 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float) -
     cause = exc
     while isinstance(cause, u3.MaxRetryError) and cause.reason is not None:
         cause = cause.reason
-    where = _origin(url)
+    where = origin_of(url)
     request = RequestInfo(method, url)
     if isinstance(cause, u3.NewConnectionError | u3.ConnectTimeoutError):
         reason = _reason_text(cause)
@@ -188,6 +188,9 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float) -
 
 def _reason_text(exc: BaseException) -> str:
     """The innermost useful description of a network error."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
     args = getattr(exc, "args", ())
     for arg in reversed(args):
         if isinstance(arg, BaseException):

@@ -1,13 +1,64 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""Commands that are thin over the API client: ``repos``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
 
 import rich_click as click
 
-from mogrun.errors import MogrunError
+from mogrun.errors import TaskFileError
+
+if TYPE_CHECKING:
+    from mogrun.cli.state import CliState
+    from mogrun.taskfile import TaskFile
 
 
-@click.command("repos", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def repos_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`repos` is not built yet")
+@click.command("repos")
+@click.argument("query", required=False)
+@click.option("--limit", type=click.IntRange(1, 200), default=200, show_default=True,
+              help="At most this many repos (the API's cap is 200).")
+@click.pass_obj
+def repos_command(state: CliState, query: str | None, limit: int) -> int:
+    """List the account's repos (helps fill `repo` in mogplex.toml).
+
+    QUERY keeps the repos whose owner/name contains it (case-insensitive).
+    With --json: one repo object per line.
+    """
+    from mogrun.api.envelope import escape_text
+    from mogrun.cli.connect import connect
+
+    connection = connect(state, taskfile=optional_taskfile(state))
+    repos = connection.client.list_repos(query, limit=limit)
+    if state.json_output:
+        for repo in repos:
+            click.echo(json.dumps(repo, sort_keys=True))
+        return 0
+    if not repos:
+        where = f" matching {query!r}" if query else ""
+        click.echo(f"No repos{where}.", err=True)
+        return 0
+    from mogrun.output.tables import render_table
+
+    rows = [[escape_text(str(r.get(k) or "-")) for k in ("id", "full_name", "default_branch")]
+            for r in repos]
+    click.echo(render_table(["ID", "FULL NAME", "DEFAULT BRANCH"], rows))
+    return 0
+
+
+def optional_taskfile(state: CliState) -> TaskFile | None:
+    """The task file when there is one: its ``[mogplex]`` url and limits apply.
+
+    A file named with ``-f`` or ``MOGRUN_FILE`` must exist and parse; with
+    neither, no ``mogplex.toml`` here or above simply means none.
+    """
+    from mogrun.taskfile import find_task_file, load_task_file
+
+    try:
+        path = find_task_file(state.file, state.env, state.cwd)
+    except TaskFileError:
+        if state.file or state.env.get("MOGRUN_FILE"):
+            raise
+        return None
+    return load_task_file(path)
 

@@ -1,0 +1,120 @@
+"""Build the API client a command talks through: endpoint, token, budget,
+retry policy and ``-v`` trace — or, with ``--local``, an in-process emulator.
+
+Commands call ``connect(state, taskfile=...)`` once per invocation; the
+client's ``RequestBudget`` is then shared by everything that invocation does.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mogrun.api.settings import Endpoint, resolve_endpoint, token_from_env
+from mogrun.errors import TaskFileError
+
+if TYPE_CHECKING:
+    from mogrun.api.client import MogplexClient
+    from mogrun.cli.state import CliState
+    from mogrun.taskfile import TaskFile
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The client plus where it points; ``emulator`` is set under ``--local``."""
+
+    client: MogplexClient
+    endpoint: Endpoint
+    emulator: Any = None
+
+    @property
+    def local(self) -> bool:
+        return self.emulator is not None
+
+
+def connect(
+    state: CliState,
+    *,
+    taskfile: TaskFile | None = None,
+    host: Any = None,
+    budget_settings: Mapping[str, Any] | None = None,
+) -> Connection:
+    """A client for this invocation (endpoint rules first: exit 2 before 64)."""
+    from mogrun.api.budget import RequestBudget
+    from mogrun.api.client import MogplexClient
+    from mogrun.api.transport import Urllib3Transport
+
+    if budget_settings is None and taskfile is not None:
+        budget_settings = taskfile.settings
+    budget = RequestBudget.from_settings(budget_settings or {})
+    emulator = None
+    if state.local:
+        emulator = _start_emulator(state, taskfile)
+        endpoint = Endpoint(emulator.url, emulator.api_url, "--local")
+        token = emulator.write_token
+    else:
+        endpoint = _endpoint(state, taskfile)
+        token = token_from_env(state.env)
+    client = MogplexClient(
+        endpoint.api_url, token,
+        transport=Urllib3Transport(), budget=budget,
+        retry=_retry_policy(state, host),
+        trace=_stderr_line if state.verbose else None,
+    )
+    return Connection(client=client, endpoint=endpoint, emulator=emulator)
+
+
+def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
+    file_url = taskfile.url if taskfile is not None else None
+    try:
+        return resolve_endpoint(cli_url=state.url, env=state.env, file_url=file_url)
+    except TaskFileError as error:
+        if taskfile is None or error.key != "url":
+            raise
+        raise taskfile.error(error.message, "mogplex", "url",
+                             context=["Only mogplex.com, its subdomains and loopback may be "
+                                      "named in a task file; set --url or MOGPLEX_URL "
+                                      "for another host."]) from error
+
+
+def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
+    """The in-process emulator for ``--local``: every repo of the task file exists."""
+    from mogrun.emulator import Emulator, Limits
+
+    repos: list[str] = []
+    if taskfile is not None:
+        from mogrun.taskfile import repos_named
+
+        repos = list(repos_named(taskfile))
+    emulator = Emulator(repos=tuple(repos), limits=Limits.real())
+    emulator.start()
+    state.add_cleanup(emulator.stop)
+    return emulator
+
+
+def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
+    """The plugin host's ``retry_delay``; without a host, one is loaded on the
+    first failure only, so a command that never fails never imports pluggy."""
+    if host is not None:
+        return host.retry_delay
+    loaded: list[Any] = []
+    lock = threading.Lock()
+
+    def retry(**kwargs: Any) -> Any:
+        with lock:
+            if not loaded:
+                from mogrun.pluginhost import PluginHost
+
+                loaded.append(PluginHost.load(project_dir=None, use_entry_points=True,
+                                              no_plugins=state.no_plugins, env=state.env))
+        return loaded[0].retry_delay(**kwargs)
+
+    return retry
+
+
+def _stderr_line(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
