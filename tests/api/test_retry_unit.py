@@ -82,6 +82,7 @@ def test_attempt_counts_consecutive_failures():
     assert client.get_run("run_1").run_id == "run_1"
     assert [c["attempt"] for c in policy.calls] == [1, 2, 3]
     assert clock.sleeps == pytest.approx([0.1, 0.2, 0.3])
+    assert len(transport.sent) == 4
 
 
 def test_a_wait_past_the_deadline_gives_up_at_once():
@@ -93,7 +94,9 @@ def test_a_wait_past_the_deadline_gives_up_at_once():
     with pytest.raises(RateLimitedError) as caught:
         client.get_run("run_1", deadline=clock.now + 60)
     assert caught.value.exit_code == 75
-    assert clock.sleeps == []
+    assert clock.sleeps == [] and len(transport.sent) == 1
+    assert "Gave up after 1 attempt: waiting 120.0 s would pass the deadline." in (
+        caught.value.context)
     assert client.budget.paused_for() == pytest.approx(120.0)  # everyone else waits too
 
 
