@@ -1,0 +1,177 @@
+"""GitHub Actions: groups, annotations, stop-commands, step summary and outputs."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from mogrun.models import GateVerdict, RunState
+from mogrun.output.base import make_reporter
+from mogrun.output.github import GithubReporter, output_name
+
+from .values import SECRET, make_event, make_job, make_result
+
+HOSTILE = "::error::pwned\n::set-output name=x::y \x1b[2J"
+
+
+def github(tmp_path, quiet=False):
+    out = io.StringIO()
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+    }
+    rep = make_reporter(stdout=out, stderr=io.StringIO(), quiet=quiet, env=env)
+    assert isinstance(rep, GithubReporter)
+    return rep, out
+
+
+def two_jobs(rep):
+    """Two jobs whose runs interleave, as parallel workers report them."""
+    a, b = make_job("alpha"), make_job("beta.build", ("acme/x", "acme/y"))
+    rep.job_started(a, a.runs[0], RunState("r_a", "pending"), False)
+    rep.job_started(b, b.runs[0], RunState("r_b1", "pending"), False)
+    rep.event(b, b.runs[0], make_event(HOSTILE + " " + SECRET))
+    rep.event(a, a.runs[0], make_event("alpha works", tool="bash"))
+    b_results = (
+        make_result("beta.build", "acme/x", "failed", run_id="r_b1", message="exit 3"),
+        make_result(
+            "beta.build",
+            "acme/y",
+            "gate_failed",
+            run_id="r_b2",
+            gates=(GateVerdict("tests", False, "2 | failing"),),
+        ),
+    )
+    rep.job_finished(b, b_results, "failed")
+    a_result = (make_result("alpha", "acme/api", run_id="r_a", duration=3),)
+    rep.job_finished(a, a_result, "success")
+    rep.summary(a_result + b_results, 1)
+    rep.close()
+
+
+def commands_in_effect(text: str, token: str) -> list[str]:
+    """The workflow commands the runner would execute, honouring stop-commands."""
+    stopped, run = False, []
+    for line in text.splitlines():
+        if stopped:
+            if line == f"::{token}::":
+                stopped = False
+            continue
+        if line.startswith(f"::stop-commands::{token}"):
+            stopped = True
+        elif line.startswith("::"):
+            run.append(line)
+    return run
+
+
+def test_only_mogruns_own_commands_take_effect(tmp_path):
+    rep, out = github(tmp_path)
+    two_jobs(rep)
+    effective = commands_in_effect(out.getvalue(), rep.token)
+    assert effective == [
+        "::group::alpha",
+        "::endgroup::",
+        "::group::beta.build",
+        "::error title=mogrun%3A beta.build::beta.build acme/x: failed (r_b1): exit 3",
+        "::error title=mogrun%3A beta.build::beta.build acme/y: gate_failed (r_b2): "
+        "gate tests: 2 | failing",
+        "::endgroup::",
+    ]
+
+
+def test_agent_text_sits_inside_stop_commands_escaped(tmp_path):
+    rep, out = github(tmp_path)
+    two_jobs(rep)
+    text = out.getvalue()
+    hostile_line = next(line for line in text.splitlines() if "pwned" in line)
+    assert hostile_line.endswith("log  -  ::error::pwned\\n::set-output name=x::y \\x1b[2J ***")
+    lines = text.splitlines()
+    index = lines.index(hostile_line)
+    before = [
+        line
+        for line in lines[:index]
+        if line.startswith("::stop-commands::") or line == f"::{rep.token}::"
+    ]
+    assert before[-1] == f"::stop-commands::{rep.token}"
+    assert "\x1b" not in text and SECRET not in text
+    assert text.rstrip().endswith(f"::{rep.token}::")
+
+
+def test_token_is_unguessable_per_session_and_never_in_agent_text(tmp_path):
+    first, _ = github(tmp_path)
+    second, out = github(tmp_path)
+    assert first.token != second.token
+    assert re.fullmatch(r"[0-9a-f]{32}", second.token)
+    job = make_job()
+    second.event(job, job.runs[0], make_event(f"::{second.token}::\n::error::x"))
+    second.notice(f"also {second.token}", level="warning")
+    second.close()
+    effective = commands_in_effect(out.getvalue(), second.token)
+    assert effective == ["::group::build", "::warning::also ***", "::endgroup::"]
+    assert out.getvalue().count(second.token) == out.getvalue().count("::stop-commands::") * 2
+
+
+def test_groups_do_not_interleave(tmp_path):
+    rep, out = github(tmp_path)
+    two_jobs(rep)
+    lines = [line for line in out.getvalue().splitlines() if not line.startswith("::")]
+    alpha = [i for i, line in enumerate(lines) if "  alpha" in line]
+    beta = [i for i, line in enumerate(lines) if "  beta.build" in line]
+    assert max(alpha) < min(beta)
+
+
+def test_step_summary_is_appended_as_markdown(tmp_path):
+    (tmp_path / "summary.md").write_text("earlier step\n")
+    rep, _ = github(tmp_path)
+    two_jobs(rep)
+    assert (tmp_path / "summary.md").read_text() == (
+        "earlier step\n"
+        "## mogrun\n\n"
+        "| job | repo | run id | status | duration | gates |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
+        "| alpha | acme/api | r_a | success | 3.0s | - |\n"
+        "| beta.build | acme/x | r_b1 | failed | - | - |\n"
+        "| beta.build | acme/y | r_b2 | gate_failed | - | tests: 2 \\| failing |\n"
+        "\nexit code: 1\n\n"
+    )
+
+
+def test_run_ids_are_appended_to_github_output(tmp_path):
+    (tmp_path / "output.txt").write_text("before=1\n")
+    rep, _ = github(tmp_path)
+    two_jobs(rep)
+    assert (tmp_path / "output.txt").read_text().splitlines() == [
+        "before=1",
+        "run_ids=r_a r_b1 r_b2",
+        "exit_code=1",
+        "alpha_run_ids=r_a",
+        "beta_build_run_ids=r_b1 r_b2",
+    ]
+
+
+def test_a_forged_run_id_cannot_add_an_output(tmp_path):
+    rep, _ = github(tmp_path)
+    rep.summary((make_result(run_id="r_1\nadmin=true"),), 0)
+    assert "admin=true" not in (tmp_path / "output.txt").read_text().splitlines()
+
+
+def test_output_names_are_sanitised():
+    assert output_name("deploy prod/eu") == "deploy_prod_eu"
+    assert output_name("3rd-job") == "_3rd-job"
+
+
+def test_unwritable_step_summary_is_a_warning_not_a_crash(tmp_path):
+    out = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "such")}
+    rep = make_reporter(stdout=out, stderr=io.StringIO(), env=env)
+    rep.summary((make_result(),), 0)
+    assert "warning: cannot write $GITHUB_STEP_SUMMARY" in out.getvalue()
+
+
+def test_quiet_still_annotates_failures(tmp_path):
+    rep, out = github(tmp_path, quiet=True)
+    two_jobs(rep)
+    effective = commands_in_effect(out.getvalue(), rep.token)
+    assert sum(line.startswith("::error") for line in effective) == 2
+    assert "alpha works" not in out.getvalue()

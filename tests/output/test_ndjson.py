@@ -1,0 +1,147 @@
+"""--json: NDJSON on stdout only, every line parseable, notices on stderr."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+from mogrun.models import GateVerdict, RunState
+from mogrun.output.ndjson import NdjsonReporter
+
+from .values import SECRET, ChunkyStream, make_event, make_job, make_result
+
+
+def drive(rep):
+    job = make_job()
+    run = job.runs[0]
+    rep.job_started(job, run, RunState("r_1", "pending"), True)
+    rep.event(
+        job,
+        run,
+        make_event(
+            f"\x1b[31m::error::{SECRET}\nnext",
+            tool="bash",
+            payload={"cmd": f"echo {SECRET}", "n": 3},
+        ),
+    )
+    rep.status(job, run, "pending", RunState("r_1", "success"))
+    rep.notice("attached to existing run r_1", job=job, run=run)
+    rep.notice("careful", level="warning")
+    result = make_result(
+        attached=True, duration=2.5, gates=(GateVerdict("tests", False, "1 failing"),), message="m"
+    )
+    rep.job_finished(job, (result,), "gate_failed")
+    rep.summary((result,), 1)
+    rep.close()
+
+
+def objects(out):
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_every_line_parses_with_the_right_types_and_fields():
+    out, err = io.StringIO(), io.StringIO()
+    drive(NdjsonReporter(stdout=out, stderr=err))
+    objs = objects(out)
+    assert [o["type"] for o in objs] == [
+        "job_started",
+        "event",
+        "status",
+        "job_finished",
+        "summary",
+    ]
+    started, event, status, finished, summary = objs
+    assert started == {
+        "type": "job_started",
+        "job": "build",
+        "repo": "acme/api",
+        "run_id": "r_1",
+        "status": "pending",
+        "attached": True,
+    }
+    assert event["run_id"] == "r_1" and event["job"] == "build" and event["repo"] == "acme/api"
+    assert event["event"] == {
+        "id": "e1",
+        "type": "log",
+        "toolName": "bash",
+        "message": "\x1b[31m::error::***\nnext",
+        "payload": {"cmd": "echo ***", "n": 3},
+        "createdAt": "2026-03-04T05:06:07Z",
+    }
+    assert status == {
+        "type": "status",
+        "job": "build",
+        "repo": "acme/api",
+        "run_id": "r_1",
+        "old": "pending",
+        "status": "success",
+    }
+    run = {
+        "job": "build",
+        "repo": "acme/api",
+        "run_id": "r_1",
+        "outcome": "success",
+        "status": "success",
+        "attached": True,
+        "duration": 2.5,
+        "gates": [{"gate": "tests", "passed": False, "reason": "1 failing"}],
+        "message": "m",
+    }
+    assert finished == {
+        "type": "job_finished",
+        "job": "build",
+        "outcome": "gate_failed",
+        "runs": [run],
+    }
+    assert summary == {"type": "summary", "exit_code": 1, "results": [run]}
+    assert err.getvalue().splitlines() == [
+        "build: attached to existing run r_1",
+        "warning: careful",
+    ]
+
+
+def test_stdout_is_ascii_and_holds_no_raw_escape_or_secret():
+    out = io.StringIO()
+    drive(NdjsonReporter(stdout=out, stderr=io.StringIO()))
+    text = out.getvalue()
+    assert text.isascii()
+    assert "\x1b" not in text and SECRET not in text
+
+
+def test_quiet_keeps_the_json_stream_whole_but_drops_info_notices():
+    out, err = io.StringIO(), io.StringIO()
+    drive(NdjsonReporter(stdout=out, stderr=err, quiet=True))
+    assert len(objects(out)) == 5
+    assert err.getvalue() == "warning: careful\n"
+
+
+def test_odd_payload_values_still_serialise():
+    out = io.StringIO()
+    rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+    job = make_job()
+    rep.event(job, job.runs[0], make_event(payload={"when": object, "set": {1}}))
+    (obj,) = objects(out)
+    assert obj["run_id"] is None
+    assert obj["event"]["payload"]["set"] == [1]
+
+
+def test_concurrent_emitters_write_whole_json_lines():
+    out = ChunkyStream()
+    rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+    jobs = [make_job(f"job{i}") for i in range(6)]
+
+    def emit(job):
+        for n in range(40):
+            rep.event(job, job.runs[0], make_event("y" * 80, id=str(n)))
+
+    threads = [threading.Thread(target=emit, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    objs = objects(out)
+    assert len(objs) == 240
+    for job in jobs:
+        ids = [o["event"]["id"] for o in objs if o["job"] == job.name]
+        assert ids == [str(n) for n in range(40)]
