@@ -1,0 +1,194 @@
+"""The bundled retry and gates plugins through the host, with injected randomness."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from mogrun_plugins import gates, retry
+from plugtest_helpers import make_job, make_result, make_state
+
+from mogrun.errors import (
+    ForbiddenError,
+    IdempotencyConflictError,
+    RateLimitedError,
+    RequestInfo,
+    RequestRefusedError,
+    ServerError,
+    ServiceUnavailableError,
+    TransportError,
+    UnauthorizedError,
+)
+from mogrun.models import Event, GateVerdict
+from mogrun.pluginhost import PluginHost
+
+REQ = RequestInfo("GET", "http://127.0.0.1/api/v1/mogplex/runs/r1")
+
+
+def api_error(cls, status, retry_after=None):
+    return cls("x", status=status, code="X", retry_after=retry_after)
+
+
+@pytest.fixture
+def host():
+    return PluginHost.bundled_only()
+
+
+@pytest.fixture
+def top_of_range(monkeypatch):
+    """Make the jitter pick the top of its range, so the cap is visible."""
+    monkeypatch.setattr(retry, "RNG", type("Top", (), {"uniform": staticmethod(lambda a, b: b)}))
+
+
+def delay(host, error, attempt=1, job=None, retry_after=None):
+    return host.retry_delay(error=error, attempt=attempt, job=job, request=REQ,
+                            retry_after=retry_after)
+
+
+@pytest.mark.parametrize("error", [
+    api_error(RateLimitedError, 429), api_error(ServiceUnavailableError, 503),
+    api_error(ServerError, 500), api_error(ServerError, 502), api_error(ServerError, 504),
+    TransportError("connection refused"), TransportError("read timed out"),
+])
+def test_transient_errors_are_retried(host, error):
+    assert delay(host, error) is not None
+
+
+@pytest.mark.parametrize("error", [
+    api_error(RequestRefusedError, 400), api_error(UnauthorizedError, 401),
+    api_error(ForbiddenError, 403), api_error(RequestRefusedError, 404),
+    api_error(RequestRefusedError, 409), api_error(IdempotencyConflictError, 409),
+])
+def test_client_errors_are_never_retried(host, error):
+    assert delay(host, error) is None
+
+
+def test_backoff_doubles_and_is_capped_by_max_delay(host, top_of_range):
+    job = make_job(options={"retry": retry.validate({"attempts": 8, "max_delay": "3s"})})
+    err = TransportError("reset")
+    delays = [delay(host, err, attempt=n, job=job) for n in range(1, 10)]
+    assert delays == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, None]
+
+
+def test_full_jitter_stays_inside_the_range_and_is_seedable(host, monkeypatch):
+    monkeypatch.setattr(retry, "RNG", random.Random(7))
+    first = [delay(host, TransportError("x"), attempt=4) for _ in range(50)]
+    monkeypatch.setattr(retry, "RNG", random.Random(7))
+    again = [delay(host, TransportError("x"), attempt=4) for _ in range(50)]
+    assert first == again
+    assert all(0.0 <= d <= 4.0 for d in first)
+    assert len(set(first)) > 40  # really random, not a constant
+
+
+def test_retry_after_is_honoured_exactly_and_beyond_max_delay_gives_up(host, top_of_range):
+    job = make_job(options={"retry": retry.validate({"max_delay": "10s"})})
+    err = api_error(RateLimitedError, 429, retry_after=7)
+    assert delay(host, err, job=job, retry_after=7.0) == 7.0
+    assert delay(host, err, job=job, retry_after=10.0) == 10.0
+    assert delay(host, err, job=job, retry_after=11.0) is None
+
+
+def test_defaults_apply_without_a_job_or_a_retry_key(host, top_of_range):
+    err = api_error(ServerError, 500)
+    assert delay(host, err, attempt=5) == 8.0
+    assert delay(host, err, attempt=6) is None
+    assert delay(host, err, attempt=5, job=make_job()) == 8.0
+    assert delay(host, err, retry_after=60.0) == 60.0
+    assert delay(host, err, retry_after=61.0) is None
+
+
+def test_attempts_counts_consecutive_failures(host, top_of_range):
+    job = make_job(options={"retry": retry.validate({"attempts": 1})})
+    assert delay(host, TransportError("x"), attempt=1, job=job) == 0.5
+    assert delay(host, TransportError("x"), attempt=2, job=job) is None
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"attempts": 0}, "retry.attempts must be a whole number >= 1, not 0"),
+    ({"attempts": True}, "retry.attempts must be a whole number >= 1, not True"),
+    ({"attempts": "3"}, "retry.attempts must be a whole number >= 1, not '3'"),
+    ({"max_delay": "soon"}, "retry.max_delay: invalid duration 'soon'"),
+    ({"stall_timeout": 0}, "retry.stall_timeout must be longer than 0s"),
+    ({"attempt": 3}, 'unknown retry setting "attempt" (did you mean "attempts"?); valid: '
+                     "attempts, max_delay, stall_timeout"),
+    (5, "retry must be a table like { attempts = ... }, not an integer"),
+])
+def test_retry_key_is_validated(value, message):
+    with pytest.raises(ValueError) as info:
+        retry.validate(value)
+    assert str(info.value).startswith(message)
+
+
+def test_retry_key_normalises_durations():
+    assert retry.validate({"attempts": 3, "max_delay": "2m", "stall_timeout": "10m"}) == {
+        "attempts": 3, "max_delay": 120.0, "stall_timeout": 600.0}
+
+
+def test_stall_timeout_stops_following(host):
+    job = make_job(options={"retry": retry.validate({"stall_timeout": "10m"})})
+    args = {"job": job, "run": job.runs[0], "state": make_state("streaming")}
+    assert host.watch(**args, unchanged_for=599.0) is None
+    assert host.watch(**args, unchanged_for=600.0) == "no change for 10m (stall_timeout)"
+    assert host.watch(job=make_job(), run=job.runs[0], state=make_state("streaming"),
+                      unchanged_for=10**6) is None
+
+
+# --- gates -------------------------------------------------------------------------
+
+
+def judge(host, job, status="success", events=(), state=..., result=None):
+    state = make_state(status) if state is ... else state
+    return host.gates(job=job, run=job.runs[0], result=result or make_result(outcome=status),
+                      state=state, events=tuple(events))
+
+
+def test_default_gate_is_status_success_even_without_the_key(host):
+    assert judge(host, make_job()) == (GateVerdict("status", True, "status success"),)
+    assert judge(host, make_job(), "failed") == (
+        GateVerdict("status", False, "status failed, expected success"),)
+
+
+def test_status_gate_allows_listed_statuses(host):
+    job = make_job(options={"gates": gates.validate({"status": ["success", "cancelled"]})})
+    assert judge(host, job, "cancelled")[0].passed
+    assert judge(host, job, "failed")[0].reason == "status failed, expected success or cancelled"
+
+
+def test_max_duration_uses_server_timestamps(host):
+    job = make_job(options={"gates": gates.validate({"max_duration": "20m"})})
+    quick = make_state(created="2026-01-01T10:00:00Z", updated="2026-01-01T10:19:59Z")
+    slow = make_state(created="2026-01-01T10:00:00Z", updated="2026-01-01T10:25:00Z")
+    # The local duration says 1s: the server's timestamps win.
+    result = make_result(duration=1.0)
+    assert judge(host, job, state=quick, result=result)[1] == GateVerdict(
+        "max_duration", True, "took 1199s (max 20m)")
+    assert judge(host, job, state=slow, result=result)[1] == GateVerdict(
+        "max_duration", False, "took 25m, longer than max_duration 20m")
+
+
+def test_require_and_forbid_events_with_tool_names(host):
+    job = make_job(options={"gates": gates.validate({
+        "require_events": ["tool_finished:edit_file"], "forbid_events": ["failed"]})})
+    edit = Event("1", "tool_finished", "t", tool_name="edit_file")
+    read = Event("2", "tool_finished", "t", tool_name="read_file")
+    failed = Event("3", "failed", "t")
+    assert judge(host, job, events=[read, edit])[1:] == (
+        GateVerdict("require_events", True, "saw tool_finished:edit_file"),
+        GateVerdict("forbid_events", True, "no failed event"))
+    assert judge(host, job, events=[read, failed, failed])[1:] == (
+        GateVerdict("require_events", False, "no tool_finished:edit_file event"),
+        GateVerdict("forbid_events", False, "2 forbidden failed event(s)"))
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"status": "success"}, "gates.status must be a list of strings"),
+    ({"status": []}, "gates.status must name at least one status"),
+    ({"max_duration": "forever"}, "gates.max_duration: invalid duration 'forever'"),
+    ({"require_event": ["x"]}, 'unknown gates setting "require_event" (did you mean '
+                               '"require_events"?)'),
+    ({"forbid_events": [1]}, "gates.forbid_events must be a list of strings"),
+])
+def test_gates_key_is_validated(value, message):
+    with pytest.raises(ValueError) as info:
+        gates.validate(value)
+    assert str(info.value).startswith(message)

@@ -1,0 +1,315 @@
+"""The host calls every hook with the right arguments, and contains plugin failures."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from plugtest_helpers import make_job, make_result, make_state
+
+from mogrun.errors import GateError, PluginError, RateLimitedError, RequestInfo
+from mogrun.hookspecs import hookimpl
+from mogrun.models import Event, GateVerdict, SessionConfig
+from mogrun.pluginhost import PluginHost
+
+
+class Recorder:
+    """Records every call with its keyword arguments."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def mogrun_configure(self, config):
+        self.calls.append(("configure", config))
+
+    @hookimpl
+    def mogrun_run_started(self, job, run, state, attached):
+        self.calls.append(("run_started", job.name, run.repo, state.run_id, attached))
+
+    @hookimpl
+    def mogrun_event(self, job, run, event):
+        self.calls.append(("event", job.name, run.repo, event.id))
+
+    @hookimpl
+    def mogrun_status_changed(self, run, old, state):
+        self.calls.append(("status", run.repo, old, state.status))
+
+    @hookimpl
+    def mogrun_job_finished(self, job, results, outcome):
+        self.calls.append(("job_finished", job.name, len(results), outcome))
+
+    @hookimpl
+    def mogrun_session_finished(self, config, results, exit_code):
+        self.calls.append(("session_finished", config.command, len(results), exit_code))
+
+
+class Crasher:
+    """Raises from every observer hook and from its gate."""
+
+    @hookimpl
+    def mogrun_event(self, event):
+        raise RuntimeError("boom in event")
+
+    @hookimpl
+    def mogrun_status_changed(self, state):
+        raise RuntimeError("boom in status")
+
+    @hookimpl
+    def mogrun_gate(self, job):
+        raise KeyError("missing")
+
+    @hookimpl
+    def mogrun_job_finished(self, job):
+        raise RuntimeError("webhook down https://secret.example.com/hook")
+
+    @hookimpl
+    def mogrun_session_finished(self):
+        raise OSError("disk full")
+
+    @hookimpl
+    def mogrun_watch(self):
+        raise ValueError("watch broke")
+
+
+def host_with(*plugins):
+    return PluginHost.from_plugins(*plugins)
+
+
+CONFIG = SessionConfig(task_file="/p/mogplex.toml", project_dir="/p", base_url="http://x")
+
+
+def test_observer_hooks_receive_their_arguments():
+    rec = Recorder()
+    host = host_with(("rec", rec))
+    job = make_job(repos=("acme/api", "acme/web"))
+    run = job.runs[1]
+    host.configure(CONFIG)
+    host.run_started(job=job, run=run, state=make_state("pending"), attached=True)
+    host.status_changed(job=job, run=run, old="pending", state=make_state("streaming"))
+    host.event(job=job, run=run, event=Event(id="e1", type="log", created_at="t"))
+    host.job_finished(job=job, results=(make_result(), make_result()), outcome="success")
+    host.session_finished(config=CONFIG, results=(make_result(),), exit_code=0)
+    assert rec.calls == [
+        ("configure", CONFIG),
+        ("run_started", "nightly", "acme/web", "run_1", True),
+        ("status", "acme/web", "pending", "streaming"),
+        ("event", "nightly", "acme/web", "e1"),
+        ("job_finished", "nightly", 2, "success"),
+        ("session_finished", "run", 1, 0),
+    ]
+    assert host.warnings == []
+
+
+def test_raising_observers_become_warnings_and_others_still_run():
+    rec, seen = Recorder(), []
+    host = host_with(("rec", rec), ("crasher", Crasher()))
+    host.on_warning = seen.append
+    job = make_job(secrets={"https://secret.example.com/hook"})
+    run = job.runs[0]
+    host.event(job=job, run=run, event=Event(id="e1", type="log", created_at="t"))
+    host.status_changed(job=job, run=run, old=None, state=make_state("pending"))
+    host.job_finished(job=job, results=(), outcome="failed")
+    host.session_finished(config=CONFIG, results=(), exit_code=1)
+    assert host.watch(job=job, run=run, state=make_state("streaming"), unchanged_for=1) is None
+    assert host.warnings == [
+        'plugin "crasher" failed in mogrun_event: RuntimeError: boom in event',
+        'plugin "crasher" failed in mogrun_status_changed: RuntimeError: boom in status',
+        'plugin "crasher" failed in mogrun_job_finished: RuntimeError: webhook down ***',
+        'plugin "crasher" failed in mogrun_session_finished: OSError: disk full',
+        'plugin "crasher" failed in mogrun_watch: ValueError: watch broke',
+    ]
+    assert seen == host.warnings
+    assert [c[0] for c in rec.calls] == ["event", "status", "job_finished", "session_finished"]
+
+
+def test_crashing_gate_fails_its_job_and_other_verdicts_still_count():
+    host = host_with(("crasher", Crasher()))
+    job = make_job()
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(),
+                          state=make_state("success"), events=())
+    assert verdicts == (
+        GateVerdict("crasher", False, "gate crashed: KeyError: 'missing'"),
+        GateVerdict("status", True, "status success"),
+    )
+    assert host.warnings == []  # the failing verdict is the report
+
+
+def test_gate_returning_garbage_is_a_failing_verdict():
+    class Sloppy:
+        @hookimpl
+        def mogrun_gate(self):
+            return "looks fine"
+
+    host = host_with(("sloppy", Sloppy()))
+    job = make_job()
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(), state=None, events=())
+    assert verdicts[0] == GateVerdict("sloppy", False, "gate returned str, not a GateVerdict")
+
+
+def test_gate_sees_result_state_and_events():
+    seen = {}
+
+    class Looker:
+        @hookimpl
+        def mogrun_gate(self, job, run, result, state, events):
+            seen.update(job=job.name, run=run.repo, outcome=result.outcome,
+                        status=state.status, events=[e.type for e in events])
+            return [GateVerdict("looker", True, "ok"), GateVerdict("looker2", False, "nope")]
+
+    host = host_with(("looker", Looker()))
+    job = make_job()
+    events = (Event("1", "started", "t"), Event("2", "finished", "t"))
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(),
+                          state=make_state("success"), events=events)
+    assert seen == {"job": "nightly", "run": "acme/api", "outcome": "success",
+                    "status": "success", "events": ["started", "finished"]}
+    assert GateVerdict("looker2", False, "nope") in verdicts
+
+
+def test_adjust_job_chains_in_call_order():
+    class AddTag:
+        def __init__(self, tag):
+            self.tag = tag
+
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return dataclasses.replace(job, description=job.description + self.tag)
+
+    class Keep:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return None
+
+    host = host_with(("a", AddTag("a")), ("keep", Keep()), ("b", AddTag("b")))
+    # pluggy's order: the last registered is called first; each sees the previous result.
+    assert host.adjust_job(make_job()).description == "ba"
+
+
+def test_adjust_job_crash_or_wrong_type_is_a_plugin_error():
+    class Bad:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return {"name": "x"}
+
+    with pytest.raises(PluginError, match='"bad" returned dict from mogrun_adjust_job'):
+        host_with(("bad", Bad())).adjust_job(make_job())
+
+    class Crash:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            raise ValueError("nope")
+
+    with pytest.raises(PluginError) as info:
+        host_with(("crash", Crash())).adjust_job(make_job())
+    assert info.value.message == 'plugin "crash" failed in mogrun_adjust_job: ValueError: nope'
+
+
+def test_start_request_is_adjusted_or_vetoed():
+    class Branch:
+        @hookimpl
+        def mogrun_start_request(self, job, run, request):
+            return dataclasses.replace(request, working_branch=f"bot/{job.name}")
+
+    class Veto:
+        @hookimpl
+        def mogrun_start_request(self, run):
+            if run.repo == "acme/web":
+                raise GateError("acme/web is frozen this week")
+
+    host = host_with(("branch", Branch()), ("veto", Veto()))
+    job = make_job(repos=("acme/api", "acme/web"))
+    changed = host.start_request(job=job, run=job.runs[0], request=job.runs[0].request)
+    assert changed.working_branch == "bot/nightly"
+    assert changed.prompt == job.runs[0].request.prompt
+    with pytest.raises(GateError, match="acme/web is frozen this week"):
+        host.start_request(job=job, run=job.runs[1], request=job.runs[1].request)
+
+
+def test_start_request_crash_vetoes_with_plugin_name():
+    class Crash:
+        @hookimpl
+        def mogrun_start_request(self, request):
+            raise TypeError("bad")
+
+    host = host_with(("crash", Crash()))
+    job = make_job()
+    with pytest.raises(GateError) as info:
+        host.start_request(job=job, run=job.runs[0], request=job.runs[0].request)
+    assert info.value.message == 'plugin "crash" failed in mogrun_start_request: TypeError: bad'
+
+
+ERROR = RateLimitedError("slow down", status=429, code="RATE_LIMITED", retry_after=2.0)
+REQ = RequestInfo("POST", "http://127.0.0.1/api/v1/mogplex/runs")
+
+
+def retry(host, attempt=1, retry_after=2.0, job=None, error=ERROR):
+    return host.retry_delay(error=error, attempt=attempt, job=job, request=REQ,
+                            retry_after=retry_after)
+
+
+def test_retry_delay_first_answer_wins_over_the_bundled_policy():
+    class Patient:
+        @hookimpl
+        def mogrun_retry_delay(self, attempt):
+            return 0.25 if attempt < 3 else None
+
+    host = host_with(("patient", Patient()))
+    assert retry(host, attempt=1) == 0.25
+    assert retry(host, attempt=3) == 2.0  # no opinion: the bundled policy honours Retry-After
+
+
+def test_retry_delay_false_means_give_up_and_crash_is_contained():
+    class Never:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return False
+
+    assert retry(host_with(("never", Never()))) is None
+
+    class Crash:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            raise RuntimeError("policy broke")
+
+    host = host_with(("crash", Crash()))
+    assert retry(host) == 2.0
+    assert host.warnings == ['plugin "crash" failed in mogrun_retry_delay: '
+                             "RuntimeError: policy broke"]
+
+
+def test_retry_delay_bad_answer_is_ignored_with_a_warning():
+    class Wrong:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return "soon"
+
+    host = host_with(("wrong", Wrong()))
+    assert retry(host) == 2.0
+    assert "returned 'soon' from mogrun_retry_delay" in host.warnings[0]
+
+
+def test_configure_crash_is_a_plugin_error_before_any_run():
+    class Crash:
+        @hookimpl
+        def mogrun_configure(self, config):
+            raise RuntimeError("needs PAGER_KEY")
+
+    with pytest.raises(PluginError) as info:
+        host_with(("crash", Crash())).configure(CONFIG)
+    assert info.value.message == ('plugin "crash" failed in mogrun_configure: '
+                                  "RuntimeError: needs PAGER_KEY")
+    assert info.value.exit_code == 2
+
+
+def test_watch_first_reason_wins():
+    class Impatient:
+        @hookimpl
+        def mogrun_watch(self, unchanged_for):
+            return "bored" if unchanged_for > 5 else None
+
+    host = host_with(("impatient", Impatient()))
+    job = make_job()
+    args = {"job": job, "run": job.runs[0], "state": make_state("streaming")}
+    assert host.watch(**args, unchanged_for=1) is None
+    assert host.watch(**args, unchanged_for=6) == "bored"

@@ -1,0 +1,255 @@
+"""Discovery and validation: where plugins come from, and what is refused (exit 2)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from mogrun.errors import PluginError
+from mogrun.pluginhost import PluginHost, PluginInfo
+
+BUNDLED = ["retry", "gates", "notify", "junit"]
+
+
+def load(tmp_path, plugins=(), **kw):
+    kw.setdefault("use_entry_points", False)
+    return PluginHost.load(project_dir=tmp_path, task_file_plugins=plugins, **kw)
+
+
+def test_bundled_plugins_always_load_with_their_hooks():
+    infos = PluginHost.bundled_only().describe()
+    assert [i.name for i in infos] == BUNDLED
+    assert {i.source for i in infos} == {"bundled"}
+    by_name = {i.name: i for i in infos}
+    assert by_name["retry"].hooks == ("mogrun_job_keys", "mogrun_retry_delay", "mogrun_watch")
+    assert by_name["gates"].hooks == ("mogrun_job_keys", "mogrun_gate")
+    assert by_name["notify"].hooks == ("mogrun_job_keys", "mogrun_job_finished")
+    assert by_name["junit"].hooks == ("mogrun_add_options", "mogrun_configure",
+                                      "mogrun_session_finished")
+    assert by_name["retry"].origin == "mogrun_plugins.retry"
+
+
+def test_task_file_py_plugin_loads_relative_to_project(tmp_path, plugin_file):
+    rel = plugin_file("team_gate", """
+        @hookimpl
+        def mogrun_gate(job):
+            return None
+    """)
+    infos = load(tmp_path, [rel]).describe()
+    assert infos[-1] == PluginInfo("team_gate", "task file", ("mogrun_gate",),
+                                   str(tmp_path / rel))
+
+
+def test_task_file_module_name_and_dash_p_plugins_load(tmp_path, plugin_file, monkeypatch):
+    plugin_file("mogrun_pagerduty_fake", """
+        @hookimpl
+        def mogrun_event(event):
+            pass
+    """, folder="site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    extra = tmp_path / "site" / "extra_one.py"
+    extra.write_text("from mogrun.hookspecs import hookimpl\n"
+                     "@hookimpl\ndef mogrun_watch(state):\n    return None\n")
+    host = load(tmp_path, ["mogrun_pagerduty_fake"], extra=[str(extra)])
+    sources = {i.name: i.source for i in host.describe()}
+    assert sources["mogrun_pagerduty_fake"] == "task file"
+    assert sources["extra_one"] == "-p"
+    sys.modules.pop("mogrun_pagerduty_fake", None)
+
+
+def test_misspelled_hook_is_refused_naming_plugin_and_hook(tmp_path, plugin_file):
+    rel = plugin_file("team_gate", """
+        @hookimpl
+        def mogrun_gatee(job):
+            return None
+    """)
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel])
+    assert info.value.message == 'plugin "team_gate" implements unknown hook "mogrun_gatee"'
+    assert info.value.context == ('Did you mean "mogrun_gate"?',)
+    assert info.value.exit_code == 2
+
+
+def test_hook_argument_not_in_spec_is_refused(tmp_path, plugin_file):
+    rel = plugin_file("bad_args", """
+        @hookimpl
+        def mogrun_event(evnt):
+            pass
+    """)
+    with pytest.raises(PluginError, match='plugin "bad_args" has an invalid hook') as info:
+        load(tmp_path, [rel])
+    assert "mogrun_event" in info.value.message and "evnt" in info.value.message
+
+
+def test_undecorated_hook_function_is_refused(tmp_path):
+    (tmp_path / "lazy.py").write_text("def mogrun_gate(job):\n    return None\n")
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, ["lazy.py"])
+    assert info.value.message == 'plugin "lazy" defines mogrun_gate without @hookimpl'
+
+
+def test_plugin_that_fails_to_import_names_plugin_and_cause(tmp_path, plugin_file):
+    rel = plugin_file("broken", "import no_such_module_xyz\n")
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel])
+    assert info.value.message == ('plugin "broken" failed to import: ModuleNotFoundError: '
+                                  "No module named 'no_such_module_xyz'")
+    assert info.value.context == ("From: task file's [mogplex].plugins",)
+
+
+def test_unknown_module_plugin_is_an_error(tmp_path):
+    with pytest.raises(PluginError, match='plugin "mogrun_nowhere_xyz" failed to import'):
+        load(tmp_path, ["mogrun_nowhere_xyz"])
+
+
+def test_missing_plugin_file_is_an_error(tmp_path):
+    with pytest.raises(PluginError, match='plugin "gone" not found'):
+        load(tmp_path, ["plugins/gone.py"])
+
+
+@pytest.mark.parametrize("spec", ["../outside.py", "/etc/passwd.py", "sub/../../x.py"])
+def test_task_file_plugin_paths_may_not_leave_the_project(tmp_path, spec):
+    with pytest.raises(PluginError, match="may not leave it"):
+        load(tmp_path, [spec])
+
+
+def test_symlink_out_of_the_project_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.py").write_text("")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "evil.py").symlink_to(outside / "evil.py")
+    with pytest.raises(PluginError, match="leaves the task file's folder"):
+        PluginHost.load(project_dir=project, task_file_plugins=["evil.py"],
+                        use_entry_points=False)
+
+
+def test_no_plugins_keeps_only_bundled(tmp_path, plugin_file):
+    rel = plugin_file("broken", "raise RuntimeError('must not even import')\n")
+    host = load(tmp_path, [rel], extra=["no_such_module_xyz"], no_plugins=True)
+    assert host.plugin_names() == BUNDLED
+
+
+def test_disable_env_switches_off_external_plugins_by_name(tmp_path, plugin_file):
+    a = plugin_file("team_a", "@hookimpl\ndef mogrun_event(event):\n    pass\n")
+    b = plugin_file("team_b", "@hookimpl\ndef mogrun_event(event):\n    pass\n")
+    env = {"MOGRUN_DISABLE_PLUGINS": " team_a , retry"}
+    host = load(tmp_path, [a, b], env=env)
+    assert host.plugin_names() == [*BUNDLED, "team_b"]  # bundled retry stays
+
+
+def test_plugin_named_like_a_bundled_one_is_refused(tmp_path, plugin_file):
+    rel = plugin_file("retry", "@hookimpl\ndef mogrun_event(event):\n    pass\n")
+    with pytest.raises(PluginError, match='two plugins are named "retry"'):
+        load(tmp_path, [rel])
+
+
+def test_same_module_twice_registers_once(tmp_path):
+    host = load(tmp_path, ["mogrun_plugins.retry"], extra=["mogrun_plugins.gates"])
+    assert host.plugin_names() == BUNDLED
+
+
+def test_wrappers_are_refused(tmp_path, plugin_file):
+    rel = plugin_file("wrapping", """
+        @hookimpl(wrapper=True)
+        def mogrun_event(event):
+            return (yield)
+    """)
+    with pytest.raises(PluginError, match="mogrun hooks do not support wrappers"):
+        load(tmp_path, [rel])
+
+
+def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatch):
+    """A real dist-info on sys.path: importlib.metadata finds its entry point."""
+    site = tmp_path / "site"
+    dist = site / "mogrun_fake_ep-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-fake-ep\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mogrun]\nfake_ep = mogrun_fake_ep_mod\n")
+    (site / "mogrun_fake_ep_mod.py").write_text(textwrap.dedent("""
+        from mogrun.hookspecs import hookimpl
+        @hookimpl
+        def mogrun_status_changed(state):
+            pass
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    host = PluginHost.load(project_dir=None, use_entry_points=True)
+    infos = {i.name: i for i in host.describe()}
+    assert infos["fake_ep"].source == "entry point"
+    assert infos["fake_ep"].hooks == ("mogrun_status_changed",)
+    assert [i.source for i in host.describe()].count("bundled") == 4
+    assert not any(i.origin.startswith("mogrun_plugins") for i in host.describe()
+                   if i.source != "bundled")
+    off = PluginHost.load(project_dir=None, env={"MOGRUN_DISABLE_PLUGINS": "fake_ep"})
+    assert "fake_ep" not in off.plugin_names()
+    sys.modules.pop("mogrun_fake_ep_mod", None)
+
+
+def test_broken_entry_point_is_a_plugin_error(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    dist = site / "mogrun_bad_ep-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-bad-ep\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mogrun]\nbad_ep = mogrun_bad_ep_missing\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(PluginError) as info:
+        PluginHost.load(project_dir=None, use_entry_points=True)
+    assert info.value.message.startswith('plugin "bad_ep" failed to import: ModuleNotFoundError')
+    assert info.value.context == ('From: entry-point group "mogrun"',)
+
+
+def test_key_specs_and_cli_options_of_bundled_plugins():
+    host = PluginHost.bundled_only()
+    specs = host.key_specs()
+    assert sorted(specs) == ["gates", "notify", "retry"]
+    assert {k: s.plugin for k, s in specs.items()} == {
+        "gates": "gates", "notify": "notify", "retry": "retry"}
+    urls = specs["notify"].validate([{"webhook": "https://hooks.example.com/x"}])
+    assert list(specs["notify"].secrets(urls)) == ["https://hooks.example.com/x"]
+    [junit] = host.cli_options()
+    assert (junit.name, junit.metavar, junit.flag, junit.plugin) == ("junit", "PATH", False,
+                                                                     "junit")
+    assert PluginHost.entry_point_options(env={}, no_plugins=True) == [junit]
+
+
+def test_duplicate_job_key_is_a_plugin_error(tmp_path, plugin_file):
+    rel = plugin_file("mine", """
+        @hookimpl
+        def mogrun_job_keys(register):
+            register("retry", lambda v: v)
+    """)
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel]).key_specs()
+    assert info.value.message in (
+        'job key "retry" is declared by both plugin "retry" and plugin "mine"',
+        'job key "retry" is declared by both plugin "mine" and plugin "retry"')
+
+
+def test_plugin_may_not_declare_a_builtin_key(tmp_path, plugin_file):
+    rel = plugin_file("mine", """
+        @hookimpl
+        def mogrun_job_keys(register):
+            register("timeout", lambda v: v)
+    """)
+    with pytest.raises(PluginError, match='declares job key "timeout", which is one of'):
+        load(tmp_path, [rel]).key_specs()
+
+
+def test_duplicate_and_malformed_options_are_refused(tmp_path, plugin_file):
+    dup = plugin_file("dup", """
+        @hookimpl
+        def mogrun_add_options(register):
+            register("junit", help="again")
+    """)
+    with pytest.raises(PluginError, match='option "--junit" is registered by both'):
+        load(tmp_path, [dup]).cli_options()
+    bad = plugin_file("bad", """
+        @hookimpl
+        def mogrun_add_options(register):
+            register("--Shout")
+    """)
+    with pytest.raises(PluginError, match="bad option name '--Shout'"):
+        load(tmp_path, [bad]).cli_options()
