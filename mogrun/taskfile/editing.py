@@ -1,0 +1,104 @@
+"""Writing task files: the commented starter of ``init`` and the job ``add``
+appends. tomlkit builds the TOML (quoting, escaping); the existing text is
+never re-serialised, so every comment and blank line stays byte for byte."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mogrun.errors import TaskFileError, UsageError
+
+GITIGNORE_ENTRY = ".mogrun/"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What ``mogrun add`` was asked to append."""
+
+    name: str
+    repos: tuple[str, ...]
+    prompt: str
+    needs: tuple[str, ...] = ()
+    description: str | None = None
+
+
+def starter_text() -> str:
+    """The commented starter ``mogplex.toml`` of ``mogrun init``."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    for line in ("mogplex.toml: jobs for Mogplex cloud agents, run with `mogrun JOB`.",
+                 "Docs: docs/taskfile.md. The token never goes here: export MOGPLEX_API_KEY.",
+                 "Try it offline first: mogrun --local hello"):
+        doc.add(tomlkit.comment(line))
+    doc.add(tomlkit.nl())
+    defaults = tomlkit.table()
+    defaults.add(tomlkit.comment("Keys every job gets unless it sets them itself."))
+    defaults.add("harness", "codex")
+    defaults.add("timeout", "30m")
+    doc.add("defaults", defaults)
+    variables = tomlkit.table()
+    variables.add(tomlkit.comment("Used in templates as {{ team }}; override with --set team=..."))
+    variables.add("team", "platform")
+    doc.add("vars", variables)
+    hello = tomlkit.table()
+    hello.add("description", "A first job: a quick smoke test")
+    hello.add("repo", "acme/api")
+    hello["repo"].comment("owner/name, or a list of repos to fan out")
+    hello.add("prompt", "Reply with a one-line greeting from team {{ team }}. Change no files.")
+    hello.add("idempotency_key", "hello-{{ date }}")
+    hello["idempotency_key"].comment("one run per day, however often it is retried")
+    jobs = tomlkit.table(is_super_table=True)
+    jobs.add("hello", hello)
+    doc.add("jobs", jobs)
+    return tomlkit.dumps(doc)
+
+
+def job_text(job: NewJob) -> str:
+    """``[jobs.NAME]`` and its keys, as tomlkit writes them."""
+    import tomlkit
+
+    table = tomlkit.table()
+    if job.description is not None:
+        table.add("description", job.description)
+    table.add("repo", job.repos[0] if len(job.repos) == 1 else list(job.repos))
+    multiline = "\n" in job.prompt and '"""' not in job.prompt
+    table.add("prompt", tomlkit.string(job.prompt, multiline=multiline))
+    if job.needs:
+        table.add("needs", list(job.needs))
+    jobs = tomlkit.table(is_super_table=True)
+    jobs.add(job.name, table)
+    doc = tomlkit.document()
+    doc.add("jobs", jobs)
+    return tomlkit.dumps(doc)
+
+
+def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
+    """``text`` with ``job`` appended at the end; the original bytes are untouched."""
+    if job.name in existing_jobs:
+        raise UsageError(f'job "{job.name}" already exists; choose another name')
+    for need in job.needs:
+        if need not in existing_jobs:
+            raise UsageError(f'--needs names unknown job "{need}"')
+    separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+    result = text + separator + job_text(job)
+    try:
+        jobs = tomllib.loads(result).get("jobs", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskFileError(f'cannot append job "{job.name}": the file defines its jobs in a '
+                            "way that a new [jobs.NAME] table would break ({exc})") from exc
+    added = jobs.get(job.name)
+    if not isinstance(added, dict) or added.get("prompt") != job.prompt:
+        raise TaskFileError(f'cannot append job "{job.name}" to this file')
+    return result
+
+
+def with_gitignore_entry(text: str) -> str | None:
+    """``.gitignore`` text with ``.mogrun/`` added, or ``None`` if it is already there."""
+    entries = {line.strip() for line in text.splitlines()}
+    if entries & {GITIGNORE_ENTRY, ".mogrun", "/.mogrun/", "/.mogrun"}:
+        return None
+    newline = "" if not text or text.endswith("\n") else "\n"
+    return f"{text}{newline}{GITIGNORE_ENTRY}\n"
