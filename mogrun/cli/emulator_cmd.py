@@ -1,13 +1,130 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""``mogrun emulator``: serve the local Mogplex API emulator until Ctrl-C/SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
 
 import rich_click as click
 
-from mogrun.errors import MogrunError
+from mogrun.cli.state import CliState
+from mogrun.errors import MogrunError, UsageError
 
 
-@click.command("emulator", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def emulator_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`emulator` is not built yet")
+@click.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to listen on (anything else is refused).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port to listen on (default: any free port, printed).")
+@click.option("--repos", metavar="OWNER/NAME,...",
+              help="Repositories the account has (default: acme/api,acme/web,acme/worker).")
+@click.option("--no-limits", is_flag=True, help="Lift the rate limits.")
+@click.option("--limits", "limits_spec", metavar="SPEC",
+              help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real ones).")
+@click.option("--faults", "faults_spec", metavar="SPEC",
+              help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
+@click.option("--duration", type=float, default=3.0, show_default=True,
+              help="Seconds an unscripted run takes.")
+@click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
+              help="Events an unscripted run produces.")
+@click.pass_obj
+def emulator_command(state: CliState | None, **options: Any) -> int:
+    """Serve the Mogplex API emulator on loopback until Ctrl-C.
 
+    Prints the URL and tokens to use; scripts runs with an `@emulator` line in
+    the prompt (see docs/emulator.md). Every request is traced on stderr unless -q.
+    """
+    emulator = _build(options, quiet=bool(state and state.quiet))
+    try:
+        emulator.start()
+    except OSError as exc:
+        raise MogrunError(f"cannot listen on {options['host']}:{options['port']}: "
+                          f"{exc.strerror or exc}") from exc
+    _announce(emulator, options)
+    try:
+        _wait_for_signal()
+    finally:
+        emulator.stop()
+    click.echo("Emulator stopped.", err=True)
+    return 0
+
+
+def _build(options: dict[str, Any], *, quiet: bool) -> Any:
+    from mogrun.emulator import Emulator, Limits
+    from mogrun.emulator.faults import parse_faults
+    from mogrun.emulator.server import DEFAULT_REPOS, is_loopback
+
+    if not is_loopback(options["host"]):
+        raise UsageError(f"--host {options['host']} is not a loopback address",
+                         context=["The emulator serves 127.0.0.1, ::1 or localhost only."])
+    if options["no_limits"] and options["limits_spec"]:
+        raise UsageError("--no-limits and --limits cannot be used together")
+    try:
+        limits = None if options["no_limits"] else (
+            Limits.parse(options["limits_spec"]) if options["limits_spec"] else Limits.real())
+        faults = parse_faults(options["faults_spec"] or "")
+        repos = _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS
+        emulator = Emulator(repos=repos, limits=limits, host=options["host"],
+                            port=options["port"], default_duration=options["duration"],
+                            default_events=options["events"],
+                            on_request=None if quiet else _trace)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    for fault in faults:
+        emulator.add_fault(fault.endpoint, fault.kind, fault.count,
+                           retry_after=fault.retry_after, delay=fault.delay)
+    return emulator
+
+
+def _repos(text: str) -> list[str]:
+    repos = [name.strip() for name in text.split(",") if name.strip()]
+    if not repos:
+        raise ValueError("--repos needs at least one owner/name")
+    return repos
+
+
+def _announce(emulator: Any, options: dict[str, Any]) -> None:
+    limits = emulator.limits
+    lines = [
+        f"Mogplex API emulator serving {emulator.url}",
+        f"  API:          {emulator.api_url}",
+        f"  repos:        {', '.join(r['full_name'] for r in emulator.repos)}",
+        f"  limits:       {limits.describe() if limits else 'lifted'}",
+        f"  write token:  {emulator.write_token}",
+        f"  read token:   {emulator.read_token}",
+    ]
+    if options["faults_spec"]:
+        lines.append(f"  faults:       {options['faults_spec']}")
+    lines += ["", "Use it from another shell:",
+              f"  export MOGPLEX_URL={emulator.url}",
+              f"  export MOGPLEX_API_KEY={emulator.write_token}",
+              "", "Press Ctrl-C to stop."]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+def _trace(record: Any) -> None:
+    query = f"?{record.query}" if record.query else ""
+    key = f"  key={record.idempotency_key}" if record.idempotency_key else ""
+    fault = f"  fault={record.fault}" if record.fault else ""
+    status = record.status or "dropped"
+    click.echo(f"{record.method} {record.path}{query} -> {status}{key}{fault}", err=True)
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (either ends the emulator cleanly)."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -20,8 +20,9 @@ KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay
          "drop_after_commit", "drop", "conflict")
 ONLY_FOR = {"drop_after_commit": "start", "conflict": "cancel"}
 
+_KIND_WORD = "|".join(sorted(KINDS, key=len, reverse=True))
 _SPEC = re.compile(
-    r"^(?P<endpoint>[a-z*]+):(?P<kind>[a-z0-9_]+)"
+    r"^(?P<endpoint>[a-z*]+):(?P<kind>" + _KIND_WORD + r"|[a-z0-9_]+?)"
     r"(?:=(?P<delay>\d*\.?\d+(?:ms|s)?))?"
     r"(?:x(?P<count>\d+))?"
     r"(?:@(?P<retry>\d*\.?\d+(?:ms|s|m|h)?))?$"

@@ -225,6 +225,12 @@ class Emulator:
                 return str(repo["id"])
         raise KeyError(full_name)
 
+    @property
+    def limits(self) -> Limits | None:
+        """The limits in force (None: lifted)."""
+        with self._state.lock:
+            return self._state.limiter.limits
+
     def set_limits(self, limits: Limits | None) -> None:
         """Replace the limits (and forget the counts so far); None lifts them."""
         with self._state.lock:
