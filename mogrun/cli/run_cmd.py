@@ -1,13 +1,188 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""``mogrun run JOB...`` (and ``mogrun JOB...``): start, follow, gate, report.
+
+The options that plugins declare (``--junit PATH``, ...) are added to the
+command only when it is parsed or its help is shown, so listing commands
+never loads plugins. Everything after parsing happens in the engine.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import rich_click as click
 
-from mogrun.errors import MogrunError
+from mogrun.cli.completion import complete_jobs
+from mogrun.cli.state import CliState
+from mogrun.errors import UsageError
+
+RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
+code a script can trust.
+
+\b
+Examples:
+  mogrun run weekly-cleanup
+  mogrun weekly-cleanup               the same
+  mogrun run -j 8 -k lint test codemod
+  mogrun run --detach codemod         start, print run ids, exit 0
+  mogrun run --timeout 10m --rerun nightly
+"""
+
+_BUILTIN = {"jobs", "parallel", "dry_run", "timeout", "detach", "no_deps", "rerun",
+            "keep_going", "plugins"}
+_PLUGIN_META = "mogrun.plugin_options"
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`run` is not built yet")
+def _scan_plugins(args: Sequence[str]) -> tuple[str, ...]:
+    """``-p NAME`` values, read before parsing so their options exist when parsed."""
+    found: list[str] = []
+    for i, arg in enumerate(args):
+        if arg in ("-p", "--plugin") and i + 1 < len(args):
+            found.append(args[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
+            found.append(arg[2:])
+    return tuple(found)
 
+
+class RunCommand(click.RichCommand):
+    """``run`` plus the options of plugins that load before parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["mogrun.extra_plugins"] = _scan_plugins(args)
+        return super().parse_args(ctx, args)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        extra = _plugin_params(ctx)
+        return params[:-1] + extra + params[-1:] if extra else params
+
+
+def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
+    if _PLUGIN_META in ctx.meta:
+        return ctx.meta[_PLUGIN_META][0]
+    from mogrun.pluginhost import PluginHost
+
+    state = ctx.find_object(CliState) or CliState()
+    specs = PluginHost.entry_point_options(
+        state.env, state.no_plugins, extra=ctx.meta.get("mogrun.extra_plugins", ()))
+    params: list[click.Parameter] = []
+    names: dict[str, str] = {}
+    for spec in specs:
+        dest = "plugin_opt_" + spec.name.replace("-", "_")
+        if spec.name.replace("-", "_") in _BUILTIN or dest in names:
+            continue
+        names[dest] = spec.name
+        params.append(click.Option([f"--{spec.name}", dest], is_flag=spec.flag,
+                                   metavar=None if spec.flag else spec.metavar,
+                                   help=spec.help or None))
+    ctx.meta[_PLUGIN_META] = (params, names)
+    return params
+
+
+@click.command("run", cls=RunCommand, help=RUN_HELP)
+@click.argument("jobs", nargs=-1, shell_complete=complete_jobs)
+@click.option("-j", "--jobs", "parallel", type=click.IntRange(min=1), default=4,
+              show_default=True, metavar="N", help="Runs at once (fan-out runs count).")
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent (= show); "
+              "no network.")
+@click.option("--timeout", metavar="DURATION", help="Replace every job's timeout "
+              '("90s", "25m", "2h").')
+@click.option("--detach", is_flag=True, help="Start (after needs pass), print run ids, exit 0.")
+@click.option("--no-deps", is_flag=True, help="Ignore needs.")
+@click.option("--rerun", is_flag=True, help="New runs even where a key was used before.")
+@click.option("-k", "--keep-going", is_flag=True, help="Keep running independent jobs "
+              "after a failure.")
+@click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
+              help="Load an extra plugin (module name or .py path).")
+@click.pass_context
+def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_run: bool,
+                timeout: str | None, detach: bool, no_deps: bool, rerun: bool,
+                keep_going: bool, plugins: tuple[str, ...], **plugin_values: Any) -> int:
+    state: CliState = ctx.obj
+    if not jobs:
+        raise UsageError("run needs at least one job name", context=["See: mogrun list"])
+    timeout_override = _parse_timeout(timeout)
+    if dry_run:
+        from mogrun.cli.taskfile_cmds import show_jobs
+
+        return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
+                         rerun=rerun, extra_plugins=plugins)
+    names = ctx.meta.get(_PLUGIN_META, ([], {}))[1]
+    options = {names[dest]: value for dest, value in plugin_values.items() if dest in names}
+    from mogrun.engine.session import SessionOptions, poll_override
+
+    session_options = SessionOptions(
+        max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
+        requested=tuple(jobs), poll_interval=poll_override(state.env))
+    return execute(state, jobs, session_options, plugins=plugins, options=options,
+                   timeout_override=timeout_override, rerun=rerun)
+
+
+def _parse_timeout(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from mogrun.taskfile.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value.strip())
+    except ValueError as exc:
+        raise UsageError(f"--timeout: {exc}") from exc
+    if seconds <= 0:
+        raise UsageError(f"--timeout must be longer than zero, got {value!r}")
+    return seconds
+
+
+def execute(state: CliState, names: Sequence[str], session_options: Any, *,
+            plugins: Sequence[str] = (), options: Mapping[str, Any] | None = None,
+            timeout_override: float | None = None, rerun: bool = False) -> int:
+    """Load, connect, open history and the reporter, run the session."""
+    from mogrun.cli.connect import connect
+    from mogrun.cli.loading import load_session
+    from mogrun.engine.session import run_session
+
+    loaded = load_session(state, command="run", names=names,
+                          with_needs=session_options.use_needs, extra_plugins=plugins,
+                          options=options or {}, timeout_override=timeout_override, rerun=rerun)
+    connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
+                         budget_settings=loaded.taskfile.settings)
+    reporter = new_reporter(state)
+    history = None
+    try:
+        for warning in loaded.host.warnings:
+            reporter.notice(warning, level="warning")
+        loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
+        history = open_history(state, loaded.taskfile.project_dir, connection)
+        return run_session(loaded.jobs, client=connection.client, host=loaded.host,
+                           reporter=reporter, config=loaded.config, history=history,
+                           options=session_options)
+    finally:
+        reporter.close()
+        if history is not None:
+            history.close()
+
+
+def new_reporter(state: CliState) -> Any:
+    from mogrun.output.base import make_reporter
+
+    return make_reporter(stdout=sys.stdout, stderr=sys.stderr, json=state.json_output,
+                         quiet=state.quiet, color=False if state.no_color else None,
+                         env=state.env)
+
+
+def history_base_url(state: CliState, connection: Any) -> str:
+    """``"local"`` for emulator runs (their URL changes every time), else the API base URL."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    if state.local or getattr(connection, "emulator", None) is not None:
+        return LOCAL_BASE_URL
+    return str(connection.endpoint.base_url).rstrip("/")
+
+
+def open_history(state: CliState, project_dir: Path, connection: Any) -> Any:
+    from mogrun.engine.history import History
+
+    return History.for_project(project_dir, history_base_url(state, connection))

@@ -1,34 +1,282 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""``status``, ``logs``, ``cancel`` and ``history``: what past runs did and are doing.
+
+They read ``.mogrun/history.db`` beside the task file (found, and parsed for
+its ``url`` and job names, but its plugins are never loaded) and talk to the
+API with the history's run ids. A target is a run id, a job name (every run
+of that job's latest invocation) or ``JOB:owner/name`` (one run of a fan-out).
+``--local`` runs live only inside the invocation that started them, so their
+history is shown as recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import rich_click as click
 
-from mogrun.errors import MogrunError
+from mogrun.cli.state import CliState
+from mogrun.errors import RequestRefusedError, UsageError
 
 
-@click.command("status", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def status_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`status` is not built yet")
+@dataclass(frozen=True)
+class Target:
+    """One run a state command acts on: its history row if known, else just an id."""
+
+    run_id: str
+    label: str
+    row: Any = None
 
 
-@click.command("logs", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def logs_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`logs` is not built yet")
+def _open(state: CliState) -> tuple[Any, Any]:
+    """(task file, history) for this invocation's API base URL."""
+    from mogrun.cli.loading import base_url, load_taskfile
+    from mogrun.engine.history import LOCAL_BASE_URL, History
+
+    taskfile = load_taskfile(state)
+    url = LOCAL_BASE_URL if state.local else (base_url(state, taskfile) or "").rstrip("/")
+    return taskfile, History.for_project(taskfile.project_dir, url)
 
 
-@click.command("cancel", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def cancel_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`cancel` is not built yet")
+def _rows_for(history: Any, taskfile: Any, target: str) -> list[Any]:
+    job, sep, repo = target.partition(":")
+    if job in taskfile.job_names or sep:
+        rows = history.latest_invocation_of(job)
+        if sep:
+            rows = [row for row in rows if row.repo == repo]
+        if not rows:
+            raise UsageError(f"no recorded runs of {target!r} against this API",
+                             context=[f"History: {history.path} ({history.base_url})"])
+        return rows
+    row = history.by_run_id(target)
+    return [row] if row is not None else []
 
 
-@click.command("history", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def history_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`history` is not built yet")
+def _targets(history: Any, taskfile: Any, target: str) -> list[Target]:
+    rows = _rows_for(history, taskfile, target)
+    if not rows:
+        return [Target(target, target)]
+    return [Target(row.run_id, _row_label(row), row) for row in rows if row.run_id]
+
+
+def _row_label(row: Any) -> str:
+    return f"{row.job}:{row.repo}"
+
+
+def _client(state: CliState, taskfile: Any) -> Any:
+    if state.local:
+        raise UsageError("--local runs live only inside the invocation that started them",
+                         context=["Their recorded state: mogrun --local status"])
+    from mogrun.cli.connect import connect
+
+    return connect(state, taskfile=taskfile).client
+
+
+def _echo_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=True) + "\n")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    from mogrun.output.base import escape_agent_text
+    from mogrun.output.tables import render_table
+
+    safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
+    click.echo(render_table(headers, safe))
+
+
+# --- status ---------------------------------------------------------------------
+
+
+@click.command("status")
+@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]")
+@click.pass_obj
+def status_command(state: CliState, target: str | None) -> int:
+    """Latest runs from local history, refreshed from the API."""
+    taskfile, history = _open(state)
+    try:
+        rows = (history.latest_per_job() if target is None
+                else [t.row for t in _targets(history, taskfile, target) if t.row is not None])
+        if target is not None and not rows:
+            raise UsageError(f"no recorded run {target!r} against this API",
+                             context=[f"History: {history.path} ({history.base_url})"])
+        statuses = _refresh(state, taskfile, history, rows)
+        _show_status(state, rows, statuses)
+        return 0
+    finally:
+        history.close()
+
+
+def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> dict:
+    """Current statuses from ``GET /runs/{id}``; history keeps the newest known."""
+    statuses: dict[int, str | None] = {row.id: row.status for row in rows}
+    live = [row for row in rows if row.run_id]
+    if state.local or not live:
+        return statuses
+    client = _client(state, taskfile)
+    for row in live:
+        try:
+            run = client.get_run(row.run_id)
+        except RequestRefusedError as exc:
+            click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
+            continue
+        statuses[row.id] = run.status
+        if run.status != row.status:
+            history.update(row.id, status=run.status)
+    return statuses
+
+
+def _show_status(state: CliState, rows: Sequence[Any], statuses: dict) -> None:
+    if state.json_output:
+        for row in rows:
+            _echo_json({**row.as_dict(), "status": statuses.get(row.id)})
+        return
+    if not rows:
+        click.echo("No runs recorded yet.", err=True)
+        return
+    _table(["job", "repo", "run id", "status", "outcome", "started"],
+           [[row.job, row.repo, row.run_id or "-", statuses.get(row.id) or "-",
+             row.outcome or "-", row.started_at] for row in rows])
+
+
+# --- logs -----------------------------------------------------------------------
+
+
+@click.command("logs")
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID")
+@click.option("-f", "--follow", is_flag=True, help="Follow to the end; exit 0 on success, "
+              "1 otherwise.")
+@click.pass_obj
+def logs_command(state: CliState, target: str, follow: bool) -> int:
+    """A run's events (every run of a job's latest invocation)."""
+    taskfile, history = _open(state)
+    try:
+        targets = _targets(history, taskfile, target)
+        if not targets:
+            raise UsageError(f"no started runs recorded for {target!r}")
+        client = _client(state, taskfile)
+        return print_logs(state, client, history, targets, follow=follow)
+    finally:
+        history.close()
+
+
+class _LogSink:
+    """Prints what a follower of ``logs --follow`` sees."""
+
+    def __init__(self, state: CliState, target: Target) -> None:
+        self.state, self.target = state, target
+
+    def event(self, event: Any) -> None:
+        if self.state.json_output:
+            from mogrun.output.ndjson import event_dict
+
+            _echo_json({"type": "event", "run_id": self.target.run_id,
+                        "label": self.target.label, "event": event_dict(event)})
+            return
+        from mogrun.output.base import format_event_line
+
+        click.echo(format_event_line(self.target.label, event))
+
+    def status(self, old: str | None, state: Any) -> None:
+        if self.state.json_output:
+            _echo_json({"type": "status", "run_id": self.target.run_id,
+                        "label": self.target.label, "old": old, "status": state.status})
+
+    def notice(self, message: str, level: str = "info") -> None:
+        click.echo(f"{level}: {self.target.label}: {message}", err=True)
+
+    def watch(self, state: Any, unchanged_for: float) -> None:
+        return None
+
+
+def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Target], *,
+               follow: bool) -> int:
+    """Each run's events in turn; with ``follow``, each to its end (exit 0 only if all
+    succeeded)."""
+    from mogrun.engine.follower import Follower
+    from mogrun.engine.session import poll_override
+    from mogrun.models import RunState
+
+    override = poll_override(state.env)
+    codes = []
+    for target in targets:
+        sink = _LogSink(state, target)
+        follower = Follower(client, None, RunState(run_id=target.run_id, status=""), sink,
+                            interval=lambda: override or client.budget.poll_interval(1))
+        follower.poll_once()
+        if not follow:
+            continue
+        final = follower.state if follower.state.terminal else follower.follow().state
+        if target.row is not None and final.status != target.row.status:
+            history.update(target.row.id, status=final.status)
+        if not state.json_output:
+            click.echo(f"{target.label}  {target.run_id}  {final.status}")
+        codes.append(0 if final.status == "success" else 1)
+    return max(codes, default=0)
+
+
+# --- cancel ---------------------------------------------------------------------
+
+
+@click.command("cancel")
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID")
+@click.pass_obj
+def cancel_command(state: CliState, target: str) -> int:
+    """Request cancellation of a run (every run of a job's latest invocation)."""
+    taskfile, history = _open(state)
+    try:
+        targets = _targets(history, taskfile, target)
+        if not targets:
+            raise UsageError(f"no started runs recorded for {target!r}")
+        client = _client(state, taskfile)
+        for target_run in targets:
+            _cancel_one(state, client, history, target_run)
+        return 0
+    finally:
+        history.close()
+
+
+def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:
+    outcome = client.cancel_run(target.run_id)
+    status = outcome.state.status
+    if target.row is not None and status != target.row.status:
+        history.update(target.row.id, status=status)
+    if state.json_output:
+        _echo_json({"run_id": target.run_id, "label": target.label, "status": status,
+                    "already_terminal": outcome.already_terminal})
+    elif outcome.already_terminal:
+        click.echo(f"{target.run_id} ({target.label}) had already ended: {status}")
+    else:
+        click.echo(f"{target.run_id} ({target.label}) {status}")
+
+
+# --- history --------------------------------------------------------------------
+
+
+@click.command("history")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
+              help="How many runs to list, newest first.")
+@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.")
+@click.pass_obj
+def history_command(state: CliState, limit: int, job_name: str | None) -> int:
+    """Past runs recorded locally (newest first); ``--json`` for NDJSON."""
+    _, history = _open(state)
+    try:
+        rows = history.recent(limit=limit, job=job_name)
+    finally:
+        history.close()
+    if state.json_output:
+        for row in rows:
+            _echo_json(row.as_dict())
+        return 0
+    if not rows:
+        click.echo("No runs recorded yet.", err=True)
+        return 0
+    _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
+           [[row.started_at, row.job, row.repo, row.run_id or "-", row.status or "-",
+             row.outcome or "-", "-" if row.exit_code is None else str(row.exit_code),
+             row.invocation] for row in rows])
+    return 0
 

@@ -29,7 +29,8 @@ class EventSource(Protocol):
     """The part of ``MogplexClient`` a follower needs."""
 
     def get_events(
-        self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None
+        self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None,
+        deadline: float | None = None,
     ) -> tuple[RunState, list[Event]]: ...
 
 
@@ -102,7 +103,8 @@ class Follower:
 
     def poll_once(self) -> None:
         """One request: pass on new events, the cap notice and a status change."""
-        state, events = self.source.get_events(self.state.run_id, limit=EVENT_LIMIT, job=self.job)
+        state, events = self.source.get_events(
+            self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline)
         for event in events:
             if event.id in self._seen:
                 continue

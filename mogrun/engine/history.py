@@ -183,8 +183,10 @@ class History:
             rows = self._db.execute(sql, (self.base_url, *params)).fetchall()
         return [_row(values) for values in rows]
 
-    def recent(self, limit: int = 50) -> list[HistoryRow]:
-        """The newest runs first."""
+    def recent(self, limit: int = 50, job: str | None = None) -> list[HistoryRow]:
+        """The newest runs first (of one job when ``job`` is given)."""
+        if job is not None:
+            return self._select("job = ?", (job,), limit=limit)
         return self._select(limit=limit)
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:

@@ -20,7 +20,7 @@ class Script:
         self.responses = list(responses)
         self.calls = 0
 
-    def get_events(self, run_id, *, limit=200, job=None):
+    def get_events(self, run_id, *, limit=200, job=None, deadline=None):
         self.calls += 1
         status, numbers = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
         state = RunState(run_id=run_id, status=status, updated_at=str(len(numbers)))
