@@ -1,0 +1,85 @@
+"""make_reporter picks the implementation from the options and the environment."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from mogrun.output.base import make_reporter
+from mogrun.output.github import GithubReporter
+from mogrun.output.live import LiveReporter
+from mogrun.output.ndjson import NdjsonReporter
+from mogrun.output.plain import PlainReporter
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def pick(stdout, **kwargs):
+    kwargs.setdefault("env", {})
+    return make_reporter(stdout=stdout, stderr=io.StringIO(), **kwargs)
+
+
+def test_a_pipe_gets_plain_lines():
+    rep = pick(io.StringIO())
+    assert type(rep) is PlainReporter
+
+
+def test_a_terminal_gets_the_live_view_in_colour():
+    rep = pick(FakeTty())
+    assert isinstance(rep, LiveReporter)
+    assert rep.console.is_terminal and not rep.console.no_color
+    rep.close()
+
+
+@pytest.mark.parametrize(("env", "color"), [({"NO_COLOR": "1"}, None), ({}, False)])
+def test_no_color_and_dash_dash_no_color_turn_colour_off(env, color):
+    rep = pick(FakeTty(), env=env, color=color)
+    assert isinstance(rep, LiveReporter)
+    assert rep.console.no_color and rep.console.color_system is None
+    rep.close()
+
+
+def test_json_wins_over_terminal_and_github():
+    rep = pick(FakeTty(), json=True, env={"GITHUB_ACTIONS": "true"})
+    assert isinstance(rep, NdjsonReporter)
+
+
+@pytest.mark.parametrize("stdout", [io.StringIO(), FakeTty()])
+def test_github_actions_gets_its_flavour(stdout):
+    rep = pick(stdout, env={"GITHUB_ACTIONS": "true"})
+    assert isinstance(rep, GithubReporter)
+
+
+def test_github_actions_must_be_exactly_true():
+    assert type(pick(io.StringIO(), env={"GITHUB_ACTIONS": "false"})) is PlainReporter
+
+
+def test_a_stream_without_isatty_counts_as_not_a_terminal():
+    class Bare:
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            pass
+
+    assert type(pick(Bare())) is PlainReporter
+
+
+def test_importing_the_output_package_does_not_import_rich():
+    code = (
+        "import sys, io\n"
+        "import mogrun.output, mogrun.output.base, mogrun.output.plain\n"
+        "from mogrun.output.base import make_reporter\n"
+        "make_reporter(stdout=io.StringIO(), stderr=io.StringIO(), env={})\n"
+        "print('rich' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

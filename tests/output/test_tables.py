@@ -1,0 +1,63 @@
+"""Plain aligned tables and the summary's cells."""
+
+from __future__ import annotations
+
+import pytest
+
+from mogrun.models import GateVerdict
+from mogrun.output.tables import format_duration, gates_cell, render_summary, render_table
+
+from .values import SECRET, make_result
+
+
+def test_render_table_aligns_columns_without_trailing_spaces():
+    table = render_table(["a", "long header", "c"], [["xyz", "1", ""], ["q"]])
+    assert table.splitlines() == [
+        "a    long header  c",
+        "---  -----------  -",
+        "xyz  1",
+        "q",
+    ]
+
+
+def test_wide_characters_count_twice():
+    table = render_table(["name", "x"], [["日本", "1"], ["ab", "2"]])
+    assert table.splitlines()[2:] == ["日本  1", "ab    2"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "-"),
+        (-1, "-"),
+        (0.04, "0.0s"),
+        (9.94, "9.9s"),
+        (45.4, "45s"),
+        (65, "1m05s"),
+        (3599.6, "1h00m"),
+        (3725, "1h02m"),
+    ],
+)
+def test_format_duration(seconds, shown):
+    assert format_duration(seconds) == shown
+
+
+def test_gates_cell():
+    assert gates_cell(make_result()) == "-"
+    assert gates_cell(make_result(gates=(GateVerdict("a", True),))) == "passed"
+    failed = (GateVerdict("a", True), GateVerdict("b", False, "why"), GateVerdict("c", False))
+    assert gates_cell(make_result(gates=failed)) == "b: why; c"
+
+
+def test_summary_cells_are_masked_and_escaped():
+    result = make_result(
+        repo="acme/\x1b[31mx",
+        gates=(GateVerdict("g", False, f"{SECRET}\nx"),),
+        attached=True,
+        run_id=None,
+    )
+    table = render_summary([result], [SECRET])
+    assert (
+        table.splitlines()[2]
+        == "build  acme/\\x1b[31mx  -       success (attached)  -         g: ***\\nx"
+    )
