@@ -1,13 +1,91 @@
-"""PLACEHOLDER: replaced by the real commands."""
+"""``mogrun plugins``: which plugins load here, where each came from, its hooks.
+
+Loads what ``run`` would load: the bundled plugins, entry points, the task
+file's ``plugins`` (when a task file is found) and ``-p`` ones, honouring
+``--no-plugins`` and ``MOGRUN_DISABLE_PLUGINS``. A plugin that fails to load is
+reported exactly as ``run`` would report it (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
 
 import rich_click as click
 
-from mogrun.errors import MogrunError
+from mogrun.cli.state import CliState
+from mogrun.errors import TaskFileError
+
+if TYPE_CHECKING:
+    from mogrun.pluginhost import PluginHost
+    from mogrun.taskfile.parse import TaskFile
+
+PLUGINS_HELP = """List the loaded plugins, where each came from, and the hooks,
+job keys and `run` options it provides.
+
+\b
+Examples:
+  mogrun plugins
+  mogrun plugins -p plugins/team_gate.py
+  mogrun --json plugins | jq -r .name
+  MOGRUN_DISABLE_PLUGINS=team_gate mogrun plugins
+"""
 
 
-@click.command("plugins", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def plugins_command(args: tuple[str, ...]) -> int:
-    """Not built yet."""
-    raise MogrunError("`plugins` is not built yet")
+@click.command("plugins", help=PLUGINS_HELP)
+@click.option("-p", "--plugin", "extra", multiple=True, metavar="NAME",
+              help="Also load this plugin (module name or .py path; repeatable).")
+@click.pass_obj
+def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
+    from mogrun.pluginhost import PluginHost
 
+    taskfile = _optional_taskfile(state)
+    host = PluginHost.load(
+        project_dir=taskfile.project_dir if taskfile else None,
+        task_file_plugins=taskfile.plugins if taskfile else (),
+        extra=extra, no_plugins=state.no_plugins, env=state.env)
+    rows = plugin_rows(host)
+    if state.json_output:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return 0
+    table = [["PLUGIN", "SOURCE", "HOOKS", "PROVIDES"]]
+    table += [[r["name"], r["source"], ", ".join(h.removeprefix("mogrun_") for h in r["hooks"]),
+               ", ".join([*(f"key {k}" for k in r["keys"]), *r["options"]]) or "-"]
+              for r in rows]
+    for line in _columns(table):
+        click.echo(line)
+    return 0
+
+
+def plugin_rows(host: PluginHost) -> list[dict[str, Any]]:
+    """One plain dict per plugin: what ``--json`` prints and the table shows."""
+    keys = host.key_specs().values()
+    options = host.cli_options()
+    return [
+        {"name": info.name, "source": info.source, "origin": info.origin,
+         "hooks": list(info.hooks),
+         "keys": [k.name for k in keys if k.plugin == info.name],
+         "options": [f"--{o.name}" for o in options if o.plugin == info.name]}
+        for info in host.describe()
+    ]
+
+
+def _optional_taskfile(state: CliState) -> TaskFile | None:
+    """The task file if there is one; none found by searching is fine here,
+    but a file named by ``-f``/``MOGRUN_FILE`` must exist and parse."""
+    from mogrun.taskfile import find_task_file, load_task_file
+
+    try:
+        path = find_task_file(state.file, state.env, state.cwd)
+    except TaskFileError:
+        if state.file or state.env.get("MOGRUN_FILE"):
+            raise
+        return None
+    return load_task_file(path)
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
