@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mogrun.api.budget import RequestBudget
-from mogrun.api.envelope import escape_text, unwrap
+from mogrun.api.envelope import unwrap
+from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import ConnectError, Response, Transport
 from mogrun.errors import (

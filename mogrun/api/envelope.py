@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from mogrun.api.text import escape_text, preview
 from mogrun.api.transport import Response
 from mogrun.errors import (
     ApiError,
@@ -28,8 +29,6 @@ from mogrun.errors import (
     TransportError,
     UnauthorizedError,
 )
-
-PREVIEW_BYTES = 80
 
 _BY_CODE: dict[str, type[ApiError]] = {
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
@@ -48,25 +47,6 @@ _HINTS: dict[type[ApiError], str] = {
     UnauthorizedError: "Check MOGPLEX_API_KEY: the token is missing, invalid, expired or revoked.",
     ForbiddenError: "The token lacks the scope this needs (starting or cancelling needs 'write').",
 }
-
-
-def escape_text(text: str, limit: int | None = None) -> str:
-    """Text from the network made safe to print: control characters escaped."""
-    if limit is not None:
-        text = text[:limit]
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
-
-
-def preview(body: bytes) -> str:
-    """The first bytes of a body, escaped, for an error message."""
-    if not body:
-        return "(empty body)"
-    head = body[:PREVIEW_BYTES].decode("utf-8", "backslashreplace")
-    more = f" ... ({len(body)} bytes)" if len(body) > PREVIEW_BYTES else ""
-    return f'"{escape_text(head)}"{more}'
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mogrun.api.envelope import escape_text
+from mogrun.api.text import escape_text
 from mogrun.api.transport import Response
 from mogrun.errors import MogrunError, RequestInfo
 from mogrun.masking import mask, mask_token

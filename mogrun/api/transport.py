@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mogrun import __version__
 from mogrun.api.settings import is_loopback_host
+from mogrun.api.text import preview
 from mogrun.errors import RequestInfo, TransportError, UsageError
 
 
@@ -50,6 +51,9 @@ class Transport(Protocol):
         body: bytes | None,
         timeout: float,
     ) -> Response: ...
+
+
+MAX_BODY = 32 * 2**20  # no API answer comes near this; a misbehaving server might
 
 
 class ConnectError(TransportError):
@@ -141,18 +145,46 @@ class Urllib3Transport:
         try:
             raw = self._manager().request(
                 method, url, body=body, headers=all_headers, timeout=limits,
-                retries=False, redirect=False, preload_content=True,
+                retries=False, redirect=False, preload_content=False,
             )
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise translate_error(exc, method, url, timeout) from exc
         names = {k.lower(): v for k, v in raw.headers.items()}
-        return Response(status=raw.status, headers=names, body=raw.data or b"")
+        return Response(status=raw.status, headers=names,
+                        body=_read_body(raw, RequestInfo(method, url), timeout))
 
     def close(self) -> None:
         """Close pooled connections (tests; long-lived processes)."""
         with self._lock:
             if self._pool is not None:
                 self._pool.clear()
+
+
+def _read_body(raw, request: RequestInfo, timeout: float) -> bytes:  # raw: HTTPResponse
+    """The whole body; a cut-off answer still shows its status and first bytes."""
+    import urllib3
+
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in raw.stream(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise TransportError(
+                    f"HTTP {raw.status} answer from {origin_of(request.url)} is larger than "
+                    f"{MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
+                    request=request, status=raw.status)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            raise translate_error(exc, request.method, request.url, timeout) from exc
+        raise TransportError(
+            f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
+            f"{size} bytes: {preview(b''.join(chunks))}",
+            request=request, status=raw.status) from exc
+    finally:
+        raw.release_conn()
+    return b"".join(chunks)
 
 
 def translate_error(exc: BaseException, method: str, url: str, timeout: float) -> TransportError:

@@ -25,7 +25,7 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
     QUERY keeps the repos whose owner/name contains it (case-insensitive).
     With --json: one repo object per line.
     """
-    from mogrun.api.envelope import escape_text
+    from mogrun.api.text import escape_text
     from mogrun.cli.connect import connect
 
     connection = connect(state, taskfile=optional_taskfile(state))

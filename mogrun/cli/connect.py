@@ -83,12 +83,14 @@ def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     """The in-process emulator for ``--local``: every repo of the task file exists."""
     from mogrun.emulator import Emulator, Limits
+    from mogrun.emulator.server import DEFAULT_REPOS
 
-    repos: list[str] = []
+    repos = list(DEFAULT_REPOS)
     if taskfile is not None:
         from mogrun.taskfile import repos_named
 
-        repos = list(repos_named(taskfile))
+        repos += [r for r in repos_named(taskfile) if r.casefold() not in
+                  {known.casefold() for known in repos}]
     emulator = Emulator(repos=tuple(repos), limits=Limits.real())
     emulator.start()
     state.add_cleanup(emulator.stop)
