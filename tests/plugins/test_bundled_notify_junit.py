@@ -1,0 +1,231 @@
+"""notify posts to a real webhook receiver on loopback; junit writes parseable XML."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from mogrun_plugins import junit, notify
+from plugtest_helpers import make_job, make_result
+
+from mogrun.models import GateVerdict, SessionConfig
+from mogrun.pluginhost import PluginHost
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records every POST it gets."""
+
+    def __init__(self, statuses=()):
+        self.received: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append({"path": self.path, "headers": dict(self.headers),
+                                          "json": json.loads(body)})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    rec = Receiver()
+    yield rec
+    rec.close()
+
+
+def notify_job(targets):
+    options = {"notify": notify.validate(targets)}
+    return make_job(options=options, secrets=frozenset(notify.secrets(options["notify"])))
+
+
+FAILED = make_result(outcome="gate_failed", status="success", run_id="run_9", duration=12.5,
+                     gates=(GateVerdict("status", True, "status success"),
+                            GateVerdict("require_events", False, "no tool_finished event")))
+
+
+def test_webhook_and_slack_receive_the_job_outcome(receiver):
+    job = notify_job([{"webhook": receiver.url("/hook/abc")},
+                      {"slack": receiver.url("/services/T1/B2/xyz"), "on": ["always"]}])
+    host = PluginHost.bundled_only()
+    host.job_finished(job=job, results=(FAILED,), outcome="gate_failed")
+    assert host.warnings == []
+    hook, slack = sorted(receiver.received, key=lambda r: r["path"])
+    assert hook["path"] == "/hook/abc"
+    assert hook["json"] == {
+        "source": "mogrun", "job": "nightly", "outcome": "gate_failed",
+        "runs": [{"repo": "acme/api", "run_id": "run_9", "outcome": "gate_failed",
+                  "status": "success", "duration": 12.5, "message": "",
+                  "gates": [{"gate": "status", "passed": True, "reason": "status success"},
+                            {"gate": "require_events", "passed": False,
+                             "reason": "no tool_finished event"}]}]}
+    assert slack["json"] == {"text": "mogrun: job *nightly* gate_failed\n"
+                                     "• acme/api run run_9: gate_failed (no tool_finished event)"}
+    for request in (hook, slack):
+        assert request["headers"]["Content-Type"] == "application/json"
+        assert "Authorization" not in request["headers"]
+        assert "mog_" not in json.dumps(request)
+
+
+def test_on_filters_outcomes_and_default_skips_success(receiver):
+    job = notify_job([{"webhook": receiver.url("/default")},
+                      {"webhook": receiver.url("/ok"), "on": ["success"]}])
+    host = PluginHost.bundled_only()
+    host.job_finished(job=job, results=(make_result(),), outcome="success")
+    host.job_finished(job=job, results=(make_result(outcome="skipped"),), outcome="skipped")
+    assert [(r["path"], r["json"]["outcome"]) for r in receiver.received] == [
+        ("/ok", "success"), ("/default", "skipped")]
+
+
+def test_one_retry_after_a_failed_delivery():
+    rec = Receiver(statuses=[500])
+    try:
+        host = PluginHost.bundled_only()
+        host.job_finished(job=notify_job({"webhook": rec.url("/flaky")}),
+                          results=(make_result(outcome="failed"),), outcome="failed")
+        assert len(rec.received) == 2
+        assert host.warnings == []
+    finally:
+        rec.close()
+
+
+def test_undeliverable_notification_is_a_masked_warning():
+    rec = Receiver(statuses=[502, 503])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/secret-token-path"
+    try:
+        job = notify_job([{"webhook": rec.url("/secret-hook-path")}, {"slack": dead}])
+        host = PluginHost.bundled_only()
+        host.job_finished(job=job, results=(make_result(outcome="failed"),), outcome="failed")
+        assert len(rec.received) == 2  # the first target was tried twice, then given up
+        [warning] = host.warnings
+        assert warning.startswith('plugin "notify" failed in mogrun_job_finished: could not '
+                                  "notify webhook #1 (127.0.0.1): HTTP 503; slack #2 (127.0.0.1): ")
+        assert "secret-hook-path" not in warning and "secret-token-path" not in warning
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "notify must be a list of tables"),
+    ("https://x.example.com", "notify must be a list of tables"),
+    ([{"on": ["failed"]}], "notify[1] needs exactly one of webhook = URL or slack = URL"),
+    ([{"webhook": "a", "slack": "b"}], "notify[1] needs exactly one of"),
+    ([{"webhook": "ftp://x.example.com/h"}], "notify[1].webhook must be an http(s) URL"),
+    ([{"webhook": "https://x.example.com", "on": ["failure"]}],
+     'notify[1].on: unknown value "failure"; valid: success, failed, cancelled'),
+    ([{"webhook": "https://x.example.com", "channel": "#ops"}],
+     'unknown notify[1] setting "channel"'),
+])
+def test_notify_key_is_validated(value, message):
+    with pytest.raises(ValueError) as info:
+        notify.validate(value)
+    assert str(info.value).startswith(message)
+
+
+def test_notify_defaults_and_secrets():
+    value = notify.validate({"slack": "https://hooks.slack.com/services/T/B/C"})
+    assert value == [{"slack": "https://hooks.slack.com/services/T/B/C",
+                      "on": ["failed", "cancelled", "timeout", "gate_failed", "skipped"]}]
+    assert notify.secrets(value) == ["https://hooks.slack.com/services/T/B/C"]
+
+
+# --- junit ------------------------------------------------------------------------
+
+
+RESULTS = (
+    make_result("build", "acme/api", "success", run_id="r1", duration=61.25,
+                gates=(GateVerdict("status", True, "status success"),)),
+    make_result("build", "acme/web", "failed", run_id="r2", duration=3.0,
+                gates=(GateVerdict("status", False, "status failed, expected success"),)),
+    make_result("deploy", "acme/api", "skipped", message="need build failed"),
+    make_result("lint", "acme/api", "timeout", run_id="r3", status="streaming",
+                message="no change for 10m (stall_timeout)\x1b[31m"),
+)
+
+
+def config_with(path):
+    return SessionConfig(task_file=None, project_dir=None, base_url=None,
+                         options={"junit": str(path) if path else None})
+
+
+def test_junit_report_has_one_case_per_run(tmp_path):
+    target = tmp_path / "reports" / "mogrun.xml"
+    host = PluginHost.bundled_only()
+    host.configure(config_with(target))
+    host.session_finished(config=config_with(target), results=RESULTS, exit_code=1)
+    root = ET.parse(target).getroot()
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "1")
+    cases = suite.findall("testcase")
+    assert [(c.get("classname"), c.get("name"), c.get("time")) for c in cases] == [
+        ("build", "acme/api", "61.250"), ("build", "acme/web", "3.000"),
+        ("deploy", "acme/api", "0.000"), ("lint", "acme/api", "0.000")]
+    assert cases[0].find("failure") is None and cases[0].find("skipped") is None
+    assert cases[1].find("failure").get("message") == \
+        "failed: status: status failed, expected success"
+    assert cases[2].find("skipped").get("message") == "need build failed"
+    timeout = cases[3].find("failure")
+    assert timeout.get("type") == "timeout"
+    assert timeout.get("message") == \
+        "timeout (status streaming): no change for 10m (stall_timeout)\ufffd[31m"
+    props = {p.get("name"): p.get("value") for p in cases[1].iter("property")}
+    assert props == {"run_id": "r2", "status": "failed"}
+    assert host.warnings == []
+
+
+def test_no_junit_option_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    PluginHost.bundled_only().session_finished(config=config_with(None), results=RESULTS,
+                                               exit_code=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_junit_to_a_directory_is_refused_before_runs(tmp_path):
+    from mogrun.errors import UsageError
+
+    with pytest.raises(UsageError, match="is a directory"):
+        PluginHost.bundled_only().configure(config_with(tmp_path))
+
+
+def test_unwritable_junit_path_is_a_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    host = PluginHost.bundled_only()
+    host.session_finished(config=config_with(blocker / "x.xml"), results=RESULTS, exit_code=1)
+    assert host.warnings[0].startswith('plugin "junit" failed in mogrun_session_finished: ')
+
+
+def test_failure_message_lists_every_failing_gate():
+    result = make_result(outcome="gate_failed", status="success", gates=(
+        GateVerdict("status", True, "status success"),
+        GateVerdict("max_duration", False, "took 25m, longer than max_duration 20m"),
+        GateVerdict("team_gate", False, "no edit_file")))
+    assert junit.failure_message(result) == ("gate_failed (status success): max_duration: took "
+                                             "25m, longer than max_duration 20m; team_gate: "
+                                             "no edit_file")
