@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.state import CliState
+from mogrun.errors import MogrunError
 from mogrun.models import ResolvedJob, SessionConfig
 from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
@@ -57,8 +58,16 @@ def base_url(state: CliState, taskfile: TaskFile) -> str | None:
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,
                    options: Mapping[str, Any]) -> SessionConfig:
+    """What plugins see in ``mogrun_configure``. For ``check`` a refused URL is
+    not fatal here: ``validate`` reports it with the file's other problems."""
+    try:
+        url = base_url(state, taskfile)
+    except MogrunError:
+        if command != "check":
+            raise
+        url = None
     return SessionConfig(task_file=str(taskfile.path), project_dir=str(taskfile.project_dir),
-                         base_url=base_url(state, taskfile), local=state.local, command=command,
+                         base_url=url, local=state.local, command=command,
                          settings=dict(taskfile.settings), options=dict(options))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,7 @@ class Report:
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
     """Every problem of the file that can be found without rendering templates."""
-    errors = [taskfile.error(f'secret-looking key "{p[-1]}": {SECRET_HINT}', *p,
-                             job=p[1] if p[0] == "jobs" and len(p) > 2 else None)
-              for p in secret_key_paths(taskfile.data)]
+    errors = [_secret_error(taskfile, path) for path in secret_key_paths(taskfile.data)]
     secret = {p[-1] for p in secret_key_paths(taskfile.data)}
     errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "top-level table", secret)
     errors += _settings_errors(taskfile, secret)
@@ -52,6 +50,15 @@ def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> l
     for name, table in taskfile.jobs.items():
         errors += _job_errors(taskfile, name, table, key_specs, secret)
     return errors + graph_errors(taskfile)
+
+
+def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
+    """Located, but without the source line: that line holds the secret."""
+    error = taskfile.error(f'secret-looking key "{path[-1]}": {SECRET_HINT}', *path,
+                           job=path[1] if path[0] == "jobs" and len(path) > 2 else None)
+    if error.location is not None:
+        error.location = replace(error.location, source_line=None)
+    return error
 
 
 def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],

@@ -1,0 +1,282 @@
+"""Every task-file error through the CLI, with its exact message and exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+
+
+def check(project, text: str) -> str:
+    project.write(text)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    return result.err
+
+
+def test_unknown_key_names_file_line_column_and_suggests(project) -> None:
+    err = check(project, """
+        [jobs.weekly-cleanup]
+        repo = "acme/api"
+        prompt = "x"
+        tmeout = "25m"
+    """)
+    path = project.path.resolve()
+    assert err.splitlines()[:5] == [
+        'Error: unknown key "tmeout" in job "weekly-cleanup"',
+        f"  --> {path}:4:1",
+        '  4 | tmeout = "25m"',
+        "      ^",
+        'did you mean "timeout"?',
+    ]
+    assert err.endswith(f"1 problem in {path}\n")
+
+
+def test_syntax_error_shows_line_column_and_caret(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "unterminated
+    """)
+    lines = err.splitlines()
+    assert lines[0].startswith("Error: invalid TOML: ")
+    assert lines[1] == f"  --> {project.path.resolve()}:3:23"
+    assert lines[2] == '  3 | prompt = "unterminated'
+    assert lines[3] == " " * (6 + 22) + "^"
+
+
+def test_every_problem_is_listed_not_just_the_first(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        harness = "gpt"
+        timeout = "soon"
+
+        [jobs.b]
+        repo = "acme/api"
+        needs = ["c"]
+    """)
+    assert "Error: job \"a\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'" \
+        in err
+    assert ('Error: job "a", key "timeout" invalid duration \'soon\': use a number of seconds '
+            'or a string like "500ms", "90s", "25m" or "2h"') in err
+    assert 'Error: job "b" has no prompt: set exactly one of them' in err
+    assert 'Error: job "b" needs unknown job "c"' in err
+    assert "4 problems in" in err
+
+
+@pytest.mark.parametrize("key", ["token", "api_key", "MOGPLEX_API_KEY", "slack_token",
+                                 "password"])
+def test_secret_looking_keys_are_refused_anywhere(project, key: str) -> None:
+    err = check(project, f"""
+        [mogplex]
+        {key} = "mog_abc"
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        notify = [{{ webhook = "https://example.com", {key} = "x" }}]
+    """)
+    hint = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
+    assert err.count(f'Error: secret-looking key "{key}": {hint}') == 2
+    assert "mog_abc" not in err
+
+
+def test_missing_repo_and_both_prompts(project) -> None:
+    project.write("p.md", name="prompts/p.md")
+    err = check(project, """
+        [jobs.a]
+        prompt = "x"
+        prompt_file = "prompts/p.md"
+    """)
+    assert 'Error: job "a" has no repo' in err
+    assert 'Error: job "a" has both prompt and prompt_file: set exactly one of them' in err
+
+
+def test_missing_prompt_file_and_escaping_paths(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt_file = "prompts/missing.md"
+
+        [jobs.b]
+        repo = "acme/api"
+        prompt_file = "../outside.md"
+
+        [jobs.c]
+        repo = "acme/api"
+        prompt_file = "/etc/passwd"
+    """)
+    assert (f'Error: job "a", key "prompt_file": prompt file prompts/missing.md does not exist '
+            f"(relative to {project.root})") in err
+    assert (f'Error: job "b", key "prompt_file": \'../outside.md\' may not contain ".." '
+            f"(paths stay inside {project.root})") in err
+    assert ('Error: job "c", key "prompt_file": \'/etc/passwd\' must be a path relative to the '
+            "task file's directory") in err
+
+
+def test_needs_cycle_is_reported_with_its_path(project) -> None:
+    err = check(project, """
+        [defaults]
+        repo = "acme/api"
+        prompt = "x"
+
+        [jobs.a]
+        needs = ["b"]
+        [jobs.b]
+        needs = ["c"]
+        [jobs.c]
+        needs = ["a"]
+        [jobs.d]
+        needs = ["d"]
+    """)
+    assert "Error: needs cycle: a -> b -> c -> a" in err
+    assert "Error: needs cycle: d -> d" in err
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('branch = "main"\ncreate_branch = true\nbase_branch = "main"',
+     'job "a", key "branch": create_branch needs a working branch different from the base '
+     "branch ('main')"),
+    ('root = "../x"', 'job "a", key "root": root \'../x\' may not contain ".."'),
+    ('root = "/abs"', 'job "a", key "root": root \'/abs\' must be relative to the repo'),
+    ('branch = "feature..x"',
+     'job "a", key "branch": \'feature..x\' is not a valid git branch name: it contains ".."'),
+    ('base_branch = "bad name"',
+     'job "a", key "base_branch": \'bad name\' is not a valid git branch name: it contains \' \''),
+    ('idempotency_key = "   "',
+     'job "a", key "idempotency_key": the idempotency key must be 1..200 characters after '
+     "trimming, not 0"),
+    ('idempotency_key = "{{ job }}' + "k" * 200 + '"',
+     'job "a", key "idempotency_key": the idempotency key must be 1..200 characters after '
+     "trimming, not 201"),
+])
+def test_server_limits_name_job_and_key(project, line: str, message: str) -> None:
+    err = check(project, f"""
+[jobs.a]
+repo = "acme/api"
+prompt = "x"
+{line}
+""")
+    assert err.splitlines()[0] == f"Error: {message}"
+
+
+def test_prompt_length_is_checked_after_templating(project) -> None:
+    project.write("{{ big }}{{ big }}", name="p.md")
+    big = "x" * 50_001
+    err = check(project, f"""
+        [vars]
+        big = "{big}"
+        [jobs.a]
+        repo = "acme/api"
+        prompt_file = "p.md"
+    """)
+    assert err.splitlines()[0] == ('Error: job "a", key "prompt": the prompt is 100,002 '
+                                   "characters after templating; the server accepts at most "
+                                   "100,000")
+
+
+def test_unknown_template_name_names_job_key_and_template(project) -> None:
+    err = check(project, """
+        [vars]
+        team = "web"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "for {{ tema }}"
+    """)
+    assert err.splitlines()[:5] == [
+        'Error: job "a", key "prompt": unknown template name "tema" in {{ tema }}',
+        f"  --> {project.path.resolve()}:5:1",
+        '  5 | prompt = "for {{ tema }}"',
+        "      ^",
+        'did you mean "team"?',
+    ]
+
+
+def test_api_key_is_refused_in_templates(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ env.MOGPLEX_API_KEY }}"
+    """)
+    assert err.splitlines()[0] == ('Error: job "a", key "prompt": {{ env.MOGPLEX_API_KEY }} is '
+                                   "refused: the API token never goes into a template")
+
+
+def test_repo_template_inside_repo_is_refused(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/{{ repo }}"
+        prompt = "x"
+    """)
+    assert err.splitlines()[0] == ('Error: job "a", key "repo": {{ repo }} cannot be used inside '
+                                   "repo itself")
+
+
+def test_plugin_key_errors_come_from_the_plugin_with_location(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        retry = { attempts = 0 }
+    """)
+    assert err.splitlines()[:2] == [
+        'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
+        f"  --> {project.path.resolve()}:4:1",
+    ]
+
+
+def test_wrong_types_and_sections(project) -> None:
+    err = check(project, """
+        jobs = 3
+    """)
+    assert err.splitlines()[0] == "Error: [jobs] must be a table, not an integer"
+    err = check(project, """
+        [mogplex]
+        url = "https://evil.example.com"
+        starts_per_minute = 0
+        [vars]
+        team = ["a"]
+        [jobs.a]
+        repo = 5
+        prompt = "x"
+        create_branch = "yes"
+    """)
+    assert "Error: [mogplex] starts_per_minute must be a positive integer, not 0" in err
+    assert "Error: [mogplex] url 'https://evil.example.com' is refused: a task file may only " \
+           "name mogplex.com" in err
+    assert "Error: [vars] team must be a string, number or boolean, not an array" in err
+    assert ('Error: job "a", key "repo" must be a repo (owner/name or id) or a non-empty list of '
+            "them") in err
+    assert 'Error: job "a", key "create_branch" must be true or false, not a string' in err
+
+
+def test_bytes_that_are_not_utf8_and_empty_files(project) -> None:
+    project.path.write_bytes(b'[jobs.a]\nrepo = "\xff\xfe"\n')
+    result = project.run("check")
+    assert (result.code, result.err.splitlines()[0]) == (
+        2, "Error: task file is not UTF-8 text (byte 0xff on line 2)")
+    project.path.write_text("  \n")
+    result = project.run("list")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"Error: task file {project.path.resolve()} is empty"
+
+
+def test_no_task_file(project) -> None:
+    result = project.run("list")
+    assert result.code == 2
+    assert result.err.startswith(f"Error: no mogplex.toml found in {project.root} or any parent")
+    result = project.run("-f", "nope.toml", "list")
+    assert result.err == "Error: task file nope.toml (from -f/--file) does not exist\n"
+
+
+def test_defaults_may_not_hold_needs(project) -> None:
+    err = check(project, """
+        [defaults]
+        needs = ["a"]
+        [jobs.a]
+        repo = "r"
+        prompt = "x"
+    """)
+    assert 'Error: "needs" cannot be set in [defaults]; set it per job' in err

@@ -1,0 +1,164 @@
+"""resolve_jobs through its public interface: defaults, fan-out keys, needs
+order, secrets, plugin keys, overrides."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from mogrun.errors import TaskFileError, TemplateError, UsageError
+from mogrun.models import KeySpec
+from mogrun.taskfile import load_task_file, repos_named, resolve_jobs
+from mogrun.taskfile.templates import TemplateClock
+
+CLOCK = TemplateClock.at(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+                         nonce="abc123")
+
+FILE = """
+[defaults]
+harness = "codex"
+base_branch = "main"
+timeout = "30m"
+notify = { webhook = "default" }
+
+[vars]
+team = "platform"
+
+[jobs.build]
+repo = "acme/api"
+prompt = "build for {{ team }}"
+idempotency_key = "build-{{ date }}"
+
+[jobs.fan]
+repo = ["acme/api", "acme/web"]
+prompt = "codemod {{ repo }} on {{ week }} at {{ now }}"
+idempotency_key = "fan-{{ date }}"
+needs = ["build"]
+timeout = 90
+notify = { webhook = "{{ env.HOOK }}" }
+
+[jobs.per-repo]
+repo = ["acme/api", "acme/web"]
+prompt = "x"
+idempotency_key = "k-{{ repo }}"
+branch = "mogrun/{{ job }}"
+create_branch = true
+harness = "claude-code"
+needs = ["fan"]
+
+[jobs.nokey]
+repo = ["acme/api", "1234"]
+prompt = "x"
+"""
+
+
+def notify_spec() -> dict[str, KeySpec]:
+    def validate(value: object) -> dict[str, str]:
+        if not isinstance(value, dict) or "webhook" not in value:
+            raise ValueError("notify needs a webhook")
+        return {"webhook": str(value["webhook"])}
+    return {"notify": KeySpec("notify", validate, secrets=lambda v: [v["webhook"]])}
+
+
+def resolve(project, names, **kwargs):
+    project.write(FILE)
+    taskfile = load_task_file(project.path)
+    options = {"key_specs": notify_spec(), "sets": {}, "env": {"HOOK": "https://h/secret"},
+               "clock": CLOCK, **kwargs}
+    return resolve_jobs(taskfile, names, **options)
+
+
+def test_needs_come_first_in_topological_order(project) -> None:
+    jobs = resolve(project, ["per-repo"])
+    assert [job.name for job in jobs] == ["build", "fan", "per-repo"]
+    assert [job.name for job in resolve(project, ["per-repo"], with_needs=False)] == ["per-repo"]
+    assert resolve(project, ["per-repo"], with_needs=False)[0].needs == ()
+
+
+def test_defaults_apply_and_a_job_key_replaces_them_whole(project) -> None:
+    build, fan = resolve(project, ["fan"])
+    assert build.harness == "codex" and build.timeout == 1800.0
+    assert build.options["notify"] == {"webhook": "default"}
+    assert fan.timeout == 90.0
+    assert fan.options["notify"] == {"webhook": "https://h/secret"}
+    assert fan.runs[0].request.base_branch == "main"
+
+
+def test_fan_out_appends_repo_only_when_the_key_does_not_differ(project) -> None:
+    jobs = {job.name: job for job in resolve(project, ["per-repo", "nokey"])}
+    assert [r.request.idempotency_key for r in jobs["fan"].runs] == [
+        "fan-2026-01-02:acme/api", "fan-2026-01-02:acme/web"]
+    assert [r.request.idempotency_key for r in jobs["per-repo"].runs] == [
+        "k-acme/api", "k-acme/web"]
+    assert [r.request.idempotency_key for r in jobs["nokey"].runs] == [
+        "mogrun-nokey-abc123:acme/api", "mogrun-nokey-abc123:1234"]
+    assert jobs["build"].runs[0].request.idempotency_key == "build-2026-01-02"
+
+
+def test_templates_render_per_repo_with_fixed_time(project) -> None:
+    fan = resolve(project, ["fan"])[1]
+    assert [r.request.prompt for r in fan.runs] == [
+        "codemod acme/api on 2026-W01 at 2026-01-02T03:04:05Z",
+        "codemod acme/web on 2026-W01 at 2026-01-02T03:04:05Z"]
+    per_repo = resolve(project, ["per-repo"])[2]
+    request = per_repo.runs[0].request
+    assert (request.working_branch, request.create_branch, request.harness) == (
+        "mogrun/per-repo", True, "claude-code")
+    assert per_repo.runs[1].label == "per-repo:acme/web"
+
+
+def test_env_values_and_plugin_secrets_are_secrets(project) -> None:
+    fan = resolve(project, ["fan"])[1]
+    assert fan.secrets == frozenset({"https://h/secret"})
+
+
+def test_rerun_suffix_and_timeout_override(project) -> None:
+    jobs = resolve(project, ["fan"], rerun_suffix="~r1", timeout_override=5.0)
+    assert jobs[0].runs[0].request.idempotency_key == "build-2026-01-02~r1"
+    assert jobs[1].runs[1].request.idempotency_key == "fan-2026-01-02:acme/web~r1"
+    assert {job.timeout for job in jobs} == {5.0}
+
+
+def test_sets_override_vars(project) -> None:
+    build = resolve(project, ["build"], sets={"team": "web"})[0]
+    assert build.runs[0].request.prompt == "build for web"
+
+
+def test_unknown_job_is_a_usage_error_with_suggestion(project) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(project, ["buidl"])
+    assert caught.value.message.startswith('unknown job "buidl"')
+    assert caught.value.context[0] == 'did you mean "build"?'
+    assert caught.value.exit_code == 2
+
+
+def test_unset_env_fails_only_the_jobs_being_resolved(project) -> None:
+    assert resolve(project, ["build"], env={})[0].name == "build"
+    with pytest.raises(TemplateError) as caught:
+        resolve(project, ["fan"], env={})
+    assert caught.value.message == ('job "fan", key "notify": environment variable HOOK is not '
+                                    "set (used by {{ env.HOOK }})")
+
+
+def test_plugin_validate_errors_are_located(project) -> None:
+    with pytest.raises(TaskFileError) as caught:
+        resolve(project, ["fan"], key_specs={"notify": KeySpec("notify", _refuse)})
+    assert caught.value.message == 'job "build", key "notify": nope'
+    assert caught.value.location.line == 5  # inherited from [defaults]
+
+
+def _refuse(value: object) -> object:
+    raise ValueError("nope")
+
+
+def test_undeclared_plugin_key_is_strict_for_resolve(project) -> None:
+    with pytest.raises(TaskFileError) as caught:
+        resolve(project, ["build"], key_specs={})
+    assert caught.value.message == 'unknown key "notify" in [defaults]'
+    assert "(1 more problem: run `mogrun check` to see them all)" in caught.value.context
+
+
+def test_repos_named_lists_owner_names_once(project) -> None:
+    project.write(FILE)
+    assert repos_named(load_task_file(project.path)) == ["acme/api", "acme/web"]
