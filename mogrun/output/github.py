@@ -8,7 +8,9 @@ can end the stop and issue a command of its own.
 
 Jobs run concurrently but groups cannot nest or interleave: the first job
 to print owns the open group and streams live; other jobs' lines wait in a
-buffer and come out, each in its group, when the group before them closes.
+buffer. When a waiting job finishes, the open group is closed and the
+finished job's group is shown whole at once; the interrupted job goes on
+later in a "<job> (continued)" group.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class GithubReporter(PlainReporter):
         self._owner: str | None = None
         self._waiting: dict[str, list[tuple[str, str]]] = {}
         self._finished: set[str] = set()
+        self._opened: set[str] = set()
 
     @property
     def token(self) -> str:
@@ -89,7 +92,7 @@ class GithubReporter(PlainReporter):
                         job.name, _COMMAND, f"::error title={title}::{command_data(detail)}"
                     )
             self._finished.add(job.name)
-            if self._owner == job.name:
+            if self._owner == job.name or job.name in self._waiting:
                 self._close_group()
 
     def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
@@ -142,31 +145,33 @@ class GithubReporter(PlainReporter):
 
     def _open_group(self, job_name: str) -> None:
         self._owner = job_name
-        name = command_data(escape_agent_text(self._safe(job_name)))
-        self._put(_COMMAND, f"::group::{name}")
+        name = escape_agent_text(self._safe(job_name))
+        if job_name in self._opened:
+            name += " (continued)"
+        self._opened.add(job_name)
+        self._put(_COMMAND, f"::group::{command_data(name)}")
         for kind, line in self._waiting.pop(job_name, []):
             self._put(kind, line)
 
     def _close_group(self) -> None:
-        """End the open group, then give the stage to the next job that waited."""
-        self._put(_COMMAND, "::endgroup::")
-        self._owner = None
-        for job_name in list(self._waiting):
-            self._open_group(job_name)
-            if job_name not in self._finished:
-                return
+        """End the open group, show each finished job that waited (whole, so its
+        failure is visible at once), then let the next waiting job stream."""
+        if self._owner is not None:
             self._put(_COMMAND, "::endgroup::")
             self._owner = None
+        for job_name in [name for name in self._waiting if name in self._finished]:
+            self._open_group(job_name)
+            self._put(_COMMAND, "::endgroup::")
+            self._owner = None
+        if self._waiting:
+            self._open_group(next(iter(self._waiting)))
 
     def _flush_all_groups(self) -> None:
         """At the end (or an interrupt) show whatever still waits, each in its group."""
+        self._finished.update(self._waiting)
         if self._owner is not None:
             self._finished.add(self._owner)
-            self._close_group()
-        while self._waiting:
-            self._finished.update(self._waiting)
-            self._open_group(next(iter(self._waiting)))
-            self._close_group()
+        self._close_group()
 
     def _put(self, kind: str, line: str) -> None:
         """Write one line; commands only ever run between a resume and a re-stop."""

@@ -87,11 +87,11 @@ class PlainReporter:
             return
         for result in results:
             label = f"{result.job}:{result.repo}" if len(results) > 1 else result.job
-            self._job_line(job, label, "finished", result_detail(result))
+            self._job_line(job, label, "result", result_detail(result))
         if len(results) > 1:
             passed = sum(r.passed for r in results)
             text = f"{outcome} ({passed} of {len(results)} runs passed)"
-            self._job_line(job, job.name, "finished", text)
+            self._job_line(job, job.name, "result", text)
 
     def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
         with self._lock:

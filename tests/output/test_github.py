@@ -77,6 +77,8 @@ def test_only_mogruns_own_commands_take_effect(tmp_path):
         "::error title=mogrun%3A beta.build::beta.build acme/y: gate_failed (r_b2): "
         "gate tests: 2 | failing",
         "::endgroup::",
+        "::group::alpha (continued)",
+        "::endgroup::",
     ]
 
 
@@ -112,13 +114,31 @@ def test_token_is_unguessable_per_session_and_never_in_agent_text(tmp_path):
     assert out.getvalue().count(second.token) == out.getvalue().count("::stop-commands::") * 2
 
 
-def test_groups_do_not_interleave(tmp_path):
+def test_each_line_sits_in_its_jobs_group_and_finished_jobs_show_at_once(tmp_path):
     rep, out = github(tmp_path)
     two_jobs(rep)
-    lines = [line for line in out.getvalue().splitlines() if not line.startswith("::")]
-    alpha = [i for i, line in enumerate(lines) if "  alpha" in line]
-    beta = [i for i, line in enumerate(lines) if "  beta.build" in line]
-    assert max(alpha) < min(beta)
+    group, seen = None, []
+    for line in out.getvalue().splitlines():
+        if line.startswith("::group::"):
+            group = line.removeprefix("::group::").removesuffix(" (continued)")
+        elif line == "::endgroup::":
+            group = None
+        elif re.match(r"\d\d:\d\d:\d\d  ", line):
+            label = line.split("  ")[1].split(":")[0]
+            assert label == group, line
+            seen.append(label)
+    # alpha streamed first; beta finished first, so its group came whole
+    # before alpha's result line, which went on in a continued group.
+    assert seen == [
+        "alpha",
+        "alpha",
+        "beta.build",
+        "beta.build",
+        "beta.build",
+        "beta.build",
+        "beta.build",
+        "alpha",
+    ]
 
 
 def test_step_summary_is_appended_as_markdown(tmp_path):

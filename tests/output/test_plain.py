@@ -41,7 +41,7 @@ def test_lines_have_the_event_shape():
     assert re.fullmatch(CLOCK + r"  build  run  -  started r_1 \(pending\)", lines[0])
     assert lines[1] == "05:06:07  build  tool_started  git  cloning"
     assert re.fullmatch(CLOCK + r"  build  status  -  pending -> streaming", lines[2])
-    assert re.fullmatch(CLOCK + r"  build  finished  -  success \(r_1\)", lines[3])
+    assert re.fullmatch(CLOCK + r"  build  result  -  success \(r_1\)", lines[3])
     assert lines[4:] == [
         "",
         "job    repo      run id  status   duration  gates",
@@ -98,9 +98,9 @@ def test_fan_out_lines_are_labelled_job_colon_repo():
     rep.job_finished(job, results, "failed")
     lines = out.getvalue().splitlines()
     assert lines[0] == "05:06:07  codemod:acme/b  log  -  hi"
-    assert lines[1].endswith("  codemod:acme/a  finished  -  success (r_1)")
-    assert lines[2].endswith("  codemod:acme/b  finished  -  failed (r_1)")
-    assert lines[3].endswith("  codemod  finished  -  failed (1 of 2 runs passed)")
+    assert lines[1].endswith("  codemod:acme/a  result  -  success (r_1)")
+    assert lines[2].endswith("  codemod:acme/b  result  -  failed (r_1)")
+    assert lines[3].endswith("  codemod  result  -  failed (1 of 2 runs passed)")
 
 
 def test_failure_detail_names_the_failed_gates():
