@@ -1,0 +1,114 @@
+"""Bearer auth, scopes, the envelope, unknown paths and wrong methods."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_missing_token_is_401(api):
+    answer = api.call("GET", "/repos", token=None)
+    assert answer.status == 401
+    assert answer.json == {"ok": False, "error": {"code": "UNAUTHORIZED",
+                                                  "message": "Missing bearer token"}}
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer   ", "mog_x"])
+def test_malformed_authorization_is_401(api, header):
+    answer = api.call("GET", "/repos", token=None, headers={"Authorization": header})
+    assert (answer.status, answer.code) == (401, "UNAUTHORIZED")
+
+
+def test_unknown_token_is_401(api):
+    answer = api.call("GET", "/repos", token="mog_not_a_token")
+    assert (answer.status, answer.code) == (401, "UNAUTHORIZED")
+    assert answer.message == "Invalid, expired or revoked token"
+
+
+def test_revoked_token_is_401(api, mogrun_emulator):
+    assert api.call("GET", "/repos").status == 200
+    mogrun_emulator.revoke(mogrun_emulator.write_token)
+    assert api.call("GET", "/repos").code == "UNAUTHORIZED"
+
+
+def test_read_token_reads_but_cannot_start_or_cancel(api, mogrun_emulator):
+    run_id = api.start("@emulator duration=never").data["runId"]
+    api.token = mogrun_emulator.read_token
+    assert api.call("GET", "/repos").status == 200
+    assert api.call("GET", f"/runs/{run_id}").status == 200
+    start = api.start(key="other")
+    assert (start.status, start.code) == (403, "FORBIDDEN")
+    assert start.message == "Token lacks the 'write' scope"
+    cancel = api.call("POST", f"/runs/{run_id}/cancel")
+    assert (cancel.status, cancel.code) == (403, "FORBIDDEN")
+    assert mogrun_emulator.runs == [run_id]
+
+
+def test_write_only_token_cannot_read(api, mogrun_emulator):
+    mogrun_emulator.add_token("mog_writeonly", ["write"])
+    answer = api.call("GET", "/repos", token="mog_writeonly")
+    assert (answer.status, answer.code) == (403, "FORBIDDEN")
+
+
+def test_added_token_works_and_bad_scopes_are_refused(api, mogrun_emulator):
+    mogrun_emulator.add_token("mog_extra", ["read", "write"])
+    assert api.call("GET", "/repos", token="mog_extra").status == 200
+    with pytest.raises(ValueError, match="scopes"):
+        mogrun_emulator.add_token("mog_bad", ["admin"])
+
+
+def test_runs_of_another_user_are_not_found(api, mogrun_emulator):
+    run_id = api.start().data["runId"]
+    mogrun_emulator.add_token("mog_other_user", ["read", "write"], user="someone-else")
+    answer = api.call("GET", f"/runs/{run_id}", token="mog_other_user")
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("path", ["/nope", "/runs/x/y/z", "", "/repos/extra"])
+def test_unknown_api_path_is_404_envelope(api, path):
+    answer = api.call("GET", path)
+    assert answer.status == 404
+    assert answer.code == "NOT_FOUND"
+
+
+def test_paths_outside_the_api_prefix_are_404(api):
+    answer = api.call("GET", "/api/v2/mogplex/repos", api=False)
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
+    assert api.call("GET", "/", api=False).code == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("POST", "/repos", "GET"),
+    ("DELETE", "/runs", "POST"),
+    ("GET", "/runs/run_x/cancel", "POST"),
+    ("PUT", "/runs/run_x", "GET"),
+])
+def test_wrong_method_is_405_envelope(api, method, path, allow):
+    answer = api.call(method, path)
+    assert answer.status == 405
+    assert answer.code == "METHOD_NOT_ALLOWED"
+    assert answer.headers["allow"] == allow
+
+
+def test_every_answer_is_a_json_envelope_with_content_length(api):
+    for answer in (api.call("GET", "/repos"), api.call("GET", "/x"),
+                   api.call("GET", "/repos", token=None)):
+        assert answer.headers["content-type"] == "application/json"
+        assert int(answer.headers["content-length"]) == len(answer.body)
+        assert set(answer.json) in ({"ok", "data"}, {"ok", "error"})
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(mogrun_emulator):
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", mogrun_emulator.port, timeout=5)
+    headers = {"Authorization": f"Bearer {mogrun_emulator.read_token}"}
+    try:
+        for _ in range(3):
+            conn.request("GET", "/api/v1/mogplex/repos", headers=headers)
+            response = conn.getresponse()
+            assert json.loads(response.read())["ok"] is True
+            assert response.getheader("Connection") != "close"
+    finally:
+        conn.close()
+    assert mogrun_emulator.count("GET", "/repos") == 3

@@ -1,0 +1,128 @@
+"""POST /runs: Idempotency-Key, body validation, replay, conflict, derived branch."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+
+def test_idempotency_key_is_required(api, mogrun_emulator):
+    body = {"repoId": mogrun_emulator.repo_id("acme/api"), "prompt": "x"}
+    for key in (None, "", "   "):
+        answer = api.call("POST", "/runs", body, key=key)
+        assert (answer.status, answer.code) == (400, "BAD_REQUEST")
+        assert answer.message == "Idempotency-Key header is required"
+    assert mogrun_emulator.runs == []
+
+
+def test_idempotency_key_length_is_counted_after_trimming(api):
+    assert api.start(key="k" * 200).status == 202
+    assert api.start(key="  " + "j" * 200 + "  ").status == 202
+    answer = api.start(key="k" * 201)
+    assert (answer.status, answer.message) == (
+        400, "Idempotency-Key must be at most 200 characters")
+
+
+def test_same_key_and_request_replays_the_original_run(api, mogrun_emulator):
+    first = api.start("p", key="abc")
+    again = api.start("p", key=" abc ", harness="codex", createBranch=False)
+    assert again.status == 202
+    assert again.data["replayed"] is True
+    assert again.data["runId"] == first.data["runId"]
+    assert mogrun_emulator.runs == [first.data["runId"]]
+
+
+def test_same_key_different_request_is_idempotency_conflict(api, mogrun_emulator):
+    api.start("one", key="abc")
+    answer = api.start("two", key="abc")
+    assert (answer.status, answer.code) == (409, "IDEMPOTENCY_CONFLICT")
+    assert len(mogrun_emulator.runs) == 1
+
+
+def test_different_keys_start_different_runs(api, mogrun_emulator):
+    api.start(key="a")
+    api.start(key="b")
+    assert len(mogrun_emulator.runs) == 2
+
+
+def test_derived_working_branch_is_deterministic(api):
+    key_hex = hashlib.sha256(b"nightly-1").hexdigest()[:8]
+    first = api.start("p", key="nightly-1", createBranch=True).data["branch"]
+    assert first["base"] == "main" and first["createBranch"] is True
+    prefix = f"mogplex/external/{key_hex}-"
+    assert first["working"].startswith(prefix)
+    request_hex = first["working"][len(prefix):]
+    assert len(request_hex) == 8 and int(request_hex, 16) >= 0
+    # the second half depends on the request only; the first on the key only
+    other_key = api.start("p", key="nightly-2", createBranch=True).data["branch"]["working"]
+    assert other_key.endswith("-" + request_hex)
+    assert not other_key.startswith(prefix)
+    other_body = api.start("q", key="nightly-3", createBranch=True).data["branch"]["working"]
+    assert not other_body.endswith("-" + request_hex)
+    assert api.start("p", key="nightly-1", createBranch=True).data["branch"]["working"] == (
+        first["working"])
+
+
+def test_supplied_branches_and_defaults(api, mogrun_emulator):
+    mogrun_emulator.add_repo("acme/legacy@develop")
+    run = api.start(repo="acme/legacy", workingBranch="fix/thing", harness="claude-code").data
+    assert run["branch"] == {"base": "develop", "working": "fix/thing", "createBranch": False}
+    assert run["harness"] == "claude-code"
+    run = api.start(key="k2", baseBranch="release/1.2", rootDirectory="services/api").data
+    assert run["branch"]["base"] == "release/1.2"
+    assert run["rootDirectory"] == "services/api"
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"repoId": None}, "repoId is required"),
+    ({"repoId": 42}, "repoId must be a string"),
+    ({"prompt": None}, "prompt is required"),
+    ({"prompt": ""}, "prompt is required"),
+    ({"prompt": "x" * 100_001}, "prompt must be at most 100000 characters"),
+    ({"harness": "gpt"}, "harness must be one of codex, claude-code"),
+    ({"createBranch": "yes"}, "createBranch must be a boolean"),
+    ({"baseBranch": "bad..name"}, "baseBranch is not a valid git branch name: 'bad..name'"),
+    ({"workingBranch": "has space"}, "workingBranch is not a valid git branch name: 'has space'"),
+    ({"workingBranch": "main"}, "workingBranch must differ from baseBranch"),
+    ({"baseBranch": "dev", "workingBranch": "dev"}, "workingBranch must differ from baseBranch"),
+    ({"rootDirectory": "../up"}, "rootDirectory must be a relative path without '..'"),
+    ({"rootDirectory": "/abs"}, "rootDirectory must be a relative path without '..'"),
+    ({"rootDirectory": "a/../../b"}, "rootDirectory must be a relative path without '..'"),
+])
+def test_invalid_bodies_are_400(api, mogrun_emulator, fields, message):
+    body = {"repoId": mogrun_emulator.repo_id("acme/api"), "prompt": "p", **fields}
+    body = {k: v for k, v in body.items() if v is not None}
+    answer = api.call("POST", "/runs", body, key="k")
+    assert (answer.status, answer.code, answer.message) == (400, "BAD_REQUEST", message)
+    assert mogrun_emulator.runs == []
+
+
+@pytest.mark.parametrize("name", [
+    "-x", "a.lock", "a/.hidden", "a//b", "a/", "/a", "a.", "a@{b", "@", "a~b", "a^b", "a:b",
+    "a?b", "a*b", "a[b", "a\\b", "a\tb",
+])
+def test_git_ref_rules(api, name):
+    assert api.start(workingBranch=name).status == 400
+
+
+@pytest.mark.parametrize("name", ["feature/x", "mogplex/external/ab-cd", "v1.2", "a-b_c"])
+def test_valid_branch_names(api, name):
+    assert api.start(workingBranch=name).status == 202
+
+
+def test_prompt_of_exactly_100000_characters_is_accepted(api):
+    assert api.start("x" * 100_000).status == 202
+
+
+def test_unknown_repo_is_404(api, mogrun_emulator):
+    answer = api.call("POST", "/runs", {"repoId": "repo_missing", "prompt": "p"}, key="k")
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
+    owner_name = api.call("POST", "/runs", {"repoId": "acme/api", "prompt": "p"}, key="k")
+    assert owner_name.status == 404  # repoId is the id from GET /repos, not owner/name
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
+def test_bad_json_is_400(api, raw):
+    answer = api.call("POST", "/runs", raw=raw, key="k")
+    assert (answer.status, answer.code) == (400, "BAD_REQUEST")
