@@ -1,0 +1,50 @@
+"""Helpers for end-to-end tests of the run engine: a project directory with a
+task file, run through the CLI in-process against the emulator over loopback."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# Short emulated runs are followed every 0.1 s (test-only floor; the default stays 1.5 s).
+FAST = {"MOGRUN_POLL_INTERVAL": "0.1", "GITHUB_ACTIONS": None, "NO_COLOR": None}
+
+HEADER = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    """``project(jobs_toml) -> Path``: writes mogplex.toml (budget lifted) and returns the dir."""
+
+    def write(jobs: str, header: str = HEADER) -> Path:
+        (tmp_path / "mogplex.toml").write_text(header + textwrap.dedent(jobs), encoding="utf-8")
+        return tmp_path
+
+    return write
+
+
+@pytest.fixture
+def mogrun(mogrun_cli, mogrun_emulator, tmp_path):
+    """``mogrun(*args, env=None) -> MogrunResult`` in the project dir, against the emulator."""
+
+    def run(*args: str, env: dict | None = None):
+        return mogrun_cli(*args, cwd=tmp_path, env={**FAST, **(env or {})})
+
+    return run
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def history_rows(mogrun, *args: str) -> list[dict]:
+    result = mogrun("--json", "history", *args)
+    assert result.exit_code == 0, result
+    return json_lines(result.stdout)

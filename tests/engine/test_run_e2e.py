@@ -1,0 +1,206 @@
+"""`mogrun run` end to end: CLI in-process -> client -> loopback HTTP -> emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import history_rows, json_lines
+
+
+def test_success_streams_events_and_exits_0(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.4s events=5"
+    """)
+    result = mogrun("hello")
+    assert result.exit_code == 0, result
+    run_id = mogrun_emulator.runs[0]
+    assert len(mogrun_emulator.runs) == 1
+    assert f"started {run_id}" in result.stdout
+    assert "hello  finished" in result.stdout
+    assert "attached" not in result.output
+    rows = history_rows(mogrun)
+    assert [(r["job"], r["run_id"], r["status"], r["outcome"], r["exit_code"]) for r in rows] == [
+        ("hello", run_id, "success", "success", 0)]
+    assert rows[0]["base_url"] == mogrun_emulator.url
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_failed_or_cancelled_run_exits_1(project, mogrun, status):
+    project(f"""
+        [jobs.bad]
+        repo = "acme/api"
+        prompt = '@emulator status={status} duration=0.3s error="it broke"'
+    """)
+    result = mogrun("bad")
+    assert result.exit_code == 1, result
+    assert history_rows(mogrun)[0]["outcome"] == status
+
+
+def test_timeout_cancels_the_run(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+    """)
+    result = mogrun("run", "--timeout", "0.6s", "slow")
+    assert result.exit_code == 1, result
+    run_id = mogrun_emulator.runs[0]
+    assert f"timed out after 0.6s; cancelled run {run_id}" in result.stderr
+    assert mogrun_emulator.run_detail(run_id)["status"] == "cancelled"
+    assert history_rows(mogrun)[0]["outcome"] == "timeout"
+
+
+def test_timeout_detach_leaves_the_run_going(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "0.5s"
+        on_timeout = "detach"
+    """)
+    result = mogrun("slow")
+    assert result.exit_code == 1, result
+    run_id = mogrun_emulator.runs[0]
+    assert (f"timed out after 0.5s; left running — resume with: mogrun logs --follow {run_id}"
+            in result.stderr)
+    assert mogrun_emulator.run_detail(run_id)["status"] == "streaming"
+    assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+
+
+def test_lost_start_response_makes_exactly_one_run(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+    """)
+    mogrun_emulator.add_fault("start", "drop_after_commit")
+    result = mogrun("hello")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.runs) == 1
+    assert mogrun_emulator.count("POST", "/runs") == 2
+    assert "attached" not in result.output  # the replay answered our own retry
+
+
+def test_same_key_in_a_later_invocation_attaches(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.weekly]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+        idempotency_key = "weekly-{{ date }}"
+    """)
+    first = mogrun("weekly")
+    second = mogrun("weekly")
+    assert first.exit_code == 0 and second.exit_code == 0, (first, second)
+    run_id = mogrun_emulator.runs[0]
+    assert len(mogrun_emulator.runs) == 1
+    assert f"attached to existing run {run_id}" in second.stderr
+    assert history_rows(mogrun)[0]["attached"] is True
+    third = mogrun("run", "--rerun", "weekly")
+    assert third.exit_code == 0, third
+    assert len(mogrun_emulator.runs) == 2
+    assert "attached" not in third.stderr
+
+
+def test_idempotency_conflict_fails_the_job_with_the_servers_message(
+        project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "first {{ team }}\\n@emulator duration=0.2s"
+        idempotency_key = "fixed-key"
+        [vars]
+        team = "x"
+    """)
+    assert mogrun("a").exit_code == 0
+    result = mogrun("--set", "team=y", "a")
+    assert result.exit_code == 1, result
+    assert "could not start" in result.stderr
+    assert "Idempotency" in result.stderr or "idempotency" in result.stderr
+    assert len(mogrun_emulator.runs) == 1
+
+
+def test_agent_text_is_escaped(project, mogrun):
+    project("""
+        [jobs.evil]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s message='::error::pwned \\u001b[31mred\\u001b[0m'"
+    """)
+    result = mogrun("evil")
+    assert result.exit_code == 0, result
+    assert "\x1b" not in result.output
+    assert "\\x1b[31mred" in result.stdout
+    assert not any(line.startswith("::error::") for line in result.stdout.splitlines())
+
+
+def test_agent_text_cannot_issue_workflow_commands(project, mogrun, tmp_path):
+    project("""
+        [jobs.evil]
+        repo = "acme/api"
+        prompt = '@emulator duration=0.3s message="::error::pwned"'
+    """)
+    summary = tmp_path / "summary.md"
+    result = mogrun("evil", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    evil = next(i for i, line in enumerate(lines) if "::error::pwned" in line)
+    stop = [i for i, line in enumerate(lines[:evil]) if line.startswith("::stop-commands::")]
+    assert stop, result.stdout
+    token = lines[stop[-1]].split("::stop-commands::", 1)[1]
+    assert len(token) >= 16
+    assert f"::{token}::" in lines[evil:]
+
+
+def test_event_cap_is_announced_once(project, mogrun):
+    project("""
+        [jobs.chatty]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.6s events=300"
+    """)
+    result = mogrun("--json", "chatty")
+    assert result.exit_code == 0, result
+    assert result.stderr.count("only the first 200 events are visible through the API") == 1
+    objects = json_lines(result.stdout)
+    events = [o["event"]["id"] for o in objects if o["type"] == "event"]
+    assert len(events) == len(set(events)) == 200
+    assert objects[-1]["type"] == "summary"
+    assert objects[-1]["results"][0]["status"] == "success"
+
+
+def test_unknown_repo_exits_2_before_any_start(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        [jobs.b]
+        repo = "acme/nope"
+        prompt = "x"
+    """)
+    result = mogrun("a", "b")
+    assert result.exit_code == 2, result
+    assert mogrun_emulator.runs == []
+
+
+def test_revoked_token_exits_64(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = mogrun("a", env={"MOGPLEX_API_KEY": "mog_not_a_token"})
+    assert result.exit_code == 64, result
+
+
+def test_read_only_token_exits_65(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "abc123"
+        prompt = "x"
+        [jobs.b]
+        repo = "abc123"
+        prompt = "x"
+    """)
+    result = mogrun("run", "-j", "1", "a", "b", env={"MOGPLEX_API_KEY": mogrun_emulator.read_token})
+    assert result.exit_code == 65, result
+    assert mogrun_emulator.count("POST", "/runs") == 1  # 403 stops everything
