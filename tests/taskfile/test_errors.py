@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 def check(project, text: str) -> str:
     project.write(text)
     result = project.run("check")

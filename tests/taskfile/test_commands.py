@@ -1,0 +1,198 @@
+"""list, check (warnings), show, init and add through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import MINIMAL
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+TEAM = """
+# team file
+[defaults]
+harness = "codex"
+
+[jobs.weekly]
+description = "Weekly   cleanup"
+repo = "acme/api"
+prompt = "hook {{ env.HOOK }}"
+notify = [{ webhook = "{{ env.HOOK }}" }]
+
+[jobs.fan]
+repo = ["acme/api", "1234"]
+prompt = "x"
+needs = ["weekly"]
+custom_plugin_key = 1
+"""
+
+
+def test_list_is_a_plain_table_and_tolerates_plugin_keys(project) -> None:
+    project.write(TEAM)
+    result = project.run("list")
+    assert result.code == 0, result
+    assert result.out.splitlines() == [
+        "JOB     DESCRIPTION     REPOS           HARNESS  NEEDS",
+        "weekly  Weekly cleanup  acme/api        codex    -",
+        "fan                     acme/api, 1234  codex    weekly",
+    ]
+
+
+def test_list_json_is_one_object_per_job(project) -> None:
+    project.write(TEAM)
+    result = project.run("--json", "list")
+    rows = [json.loads(line) for line in result.out.splitlines()]
+    assert rows[1] == {"job": "fan", "description": "", "repos": ["acme/api", "1234"],
+                       "harness": "codex", "needs": ["weekly"]}
+    assert len(rows) == 2
+
+
+def test_bare_mogrun_lists(project) -> None:
+    project.write(MINIMAL)
+    assert project.run().out.startswith("JOB    DESCRIPTION  REPOS")
+
+
+def test_discovery_walks_up_and_honours_mogrun_file(project, monkeypatch) -> None:
+    project.write(MINIMAL)
+    deep = project.root / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert "hello" in project.run("list").out
+    other = project.write(MINIMAL.replace("hello", "other"), name="x/other.toml")
+    monkeypatch.setenv("MOGRUN_FILE", str(other))
+    assert "other" in project.run("list").out
+    assert "hello" in project.run("-f", str(project.path), "list").out
+
+
+def test_check_warns_about_unset_env_and_command_names(project) -> None:
+    project.write(TEAM.replace("custom_plugin_key = 1\n", "") + MINIMAL.replace("hello", "list"))
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        'Warning: job "list" has the name of a command: `mogrun list` runs the command; use '
+        "`mogrun run list`",
+        'Warning: job "weekly" uses env.HOOK, which is not set here (it must be set when this '
+        "job runs)",
+    ]
+    assert result.out == f"{project.path.resolve()}: ok (3 jobs)\n"
+
+
+def test_check_json(project) -> None:
+    project.write(TEAM)
+    result = project.run("--json", "check")
+    report = json.loads(result.out)
+    assert result.code == 2
+    assert report["ok"] is False
+    assert report["errors"][0]["message"] == 'unknown key "custom_plugin_key" in job "fan"'
+    assert report["errors"][0]["line"] == 15
+
+
+def test_show_prints_the_exact_request_with_secrets_masked(project, monkeypatch) -> None:
+    monkeypatch.setenv("HOOK", "https://hooks.example.com/T0/secret")
+    project.write(TEAM.replace("custom_plugin_key = 1\n", ""))
+    result = project.run("show", "fan")
+    assert result.code == 0, result
+    assert "secret" not in result.out
+    lines = result.out.splitlines()
+    assert lines[:4] == ["job weekly", "  description: Weekly   cleanup", "  harness: codex",
+                         "  timeout: 30m (then cancel)"]
+    assert lines[4].startswith('  notify: [{"webhook": "***", "on": [')
+    assert "    POST https://mogplex.com/api/v1/mogplex/runs" in lines
+    assert "    Authorization: Bearer mog_***" in lines
+    assert "    Content-Type: application/json" in lines
+    assert '      "prompt": "hook ***",' in lines
+    assert ('    note: repoId "acme/api" is an owner/name; it is resolved to the repo\'s id '
+            "through GET /repos when the job runs") in lines
+    fan_part = result.out.split("job fan")[1]
+    assert "  run fan:1234" in fan_part
+    assert fan_part.count("note: repoId") == 1  # a repo id needs no resolving
+
+
+def test_show_json_one_object_per_job_needs_first(project, monkeypatch) -> None:
+    monkeypatch.setenv("HOOK", "https://hooks.example.com/T0/secret")
+    project.write(TEAM.replace("custom_plugin_key = 1\n", ""))
+    result = project.run("--json", "--url", "https://eu.mogplex.com", "show", "fan")
+    docs = [json.loads(line) for line in result.out.splitlines()]
+    assert [d["job"] for d in docs] == ["weekly", "fan"]
+    request = docs[1]["runs"][1]["request"]
+    assert request["url"] == "https://eu.mogplex.com/api/v1/mogplex/runs"
+    assert request["headers"]["Idempotency-Key"].endswith(":1234")
+    assert request["body"] == {"repoId": "1234", "prompt": "x", "harness": "codex",
+                               "createBranch": False}
+    assert "secret" not in result.out
+
+
+def test_show_unknown_job_and_unset_env(project) -> None:
+    project.write(TEAM.replace("custom_plugin_key = 1\n", ""))
+    result = project.run("show", "fann")
+    assert (result.code, result.err.splitlines()[:2]) == (
+        2, ['Error: unknown job "fann" in mogplex.toml', 'did you mean "fan"?'])
+    result = project.run("show", "fan")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == ('Error: job "weekly", key "notify": environment '
+                                          "variable HOOK is not set (used by {{ env.HOOK }})")
+
+
+def test_set_overrides_vars_in_show(project) -> None:
+    project.write('[vars]\nteam = "a"\n[jobs.j]\nrepo = "r"\nprompt = "team {{ team }}"\n')
+    result = project.run("--json", "--set", "team=b", "show", "j")
+    assert json.loads(result.out)["runs"][0]["request"]["body"]["prompt"] == "team b"
+
+
+def test_init_writes_a_valid_starter_and_refuses_to_overwrite(project) -> None:
+    (project.root / ".gitignore").write_text("build/")
+    result = project.run("init")
+    assert result.code == 0, result
+    assert (project.root / ".gitignore").read_text() == "build/\n.mogrun/\n"
+    assert project.path.read_text().startswith("# mogplex.toml: jobs for Mogplex cloud agents")
+    assert project.run("check").code == 0
+    before = project.path.read_bytes()
+    again = project.run("init")
+    assert again.code == 2
+    assert again.err.startswith(f"Error: {project.path} already exists; not overwriting it")
+    assert project.path.read_bytes() == before
+    assert (project.root / ".gitignore").read_text() == "build/\n.mogrun/\n"
+
+
+def test_add_appends_and_keeps_every_byte(project) -> None:
+    original = ("# top comment\r\n\r\n[vars]  # trailing\r\nteam = 'x'\r\n\r\n\r\n"
+                "[jobs.hello]\r\nrepo = \"a/b\"\r\nprompt = \"\"\"\r\nmulti\r\n\"\"\"")
+    project.path.write_bytes(original.encode())
+    result = project.run("add", "lint", "--repo", "acme/api", "--repo", "acme/web",
+                         "--prompt", 'Fix "lint"\nwarnings', "--needs", "hello",
+                         "--description", "Lint it")
+    assert result.code == 0, result
+    text = project.path.read_bytes().decode()
+    assert text.startswith(original)
+    assert text[len(original):] == ('\n\n[jobs.lint]\ndescription = "Lint it"\n'
+                                    'repo = ["acme/api", "acme/web"]\n'
+                                    'prompt = """Fix "lint"\nwarnings"""\nneeds = ["hello"]\n')
+    shown = json.loads(project.run("--json", "show", "lint", "--no-deps").out)
+    assert shown["runs"][0]["request"]["body"]["prompt"] == 'Fix "lint"\nwarnings'
+
+
+def test_add_refuses_duplicates_and_unknown_needs(project) -> None:
+    project.write(MINIMAL)
+    before = project.path.read_bytes()
+    result = project.run("add", "hello", "--repo", "a/b", "--prompt", "x")
+    assert (result.code, result.err) == (2, 'Error: job "hello" already exists; choose another '
+                                            "name\n")
+    result = project.run("add", "new", "--repo", "a/b", "--prompt", "x", "--needs", "nope")
+    assert (result.code, result.err) == (2, 'Error: --needs names unknown job "nope"\n')
+    assert project.path.read_bytes() == before
+
+
+def test_example_file_checks_and_its_fan_out_is_keyed_per_repo(project, monkeypatch) -> None:
+    shutil.copy(REPO_ROOT / "mogplex.toml.example", project.path)
+    shutil.copytree(REPO_ROOT / "prompts", project.root / "prompts")
+    result = project.run("check")
+    assert result.code == 0, result
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/zzzz")
+    docs = [json.loads(x) for x in project.run("--json", "show", "codemod").out.splitlines()]
+    keys = [r["request"]["headers"]["Idempotency-Key"] for r in docs[1]["runs"]]
+    assert len(keys) == 3 and all(k.endswith(":" + r) for k, r in
+                                  zip(keys, ["acme/api", "acme/web", "acme/worker"], strict=True))
+    assert "zzzz" not in json.dumps(docs)
+    assert len(project.run("--json", "list").out.splitlines()) >= 5
