@@ -51,6 +51,7 @@ class LiveRow:
     status: str
     started: float
     last: str = ""
+    ended: float | None = None  # when a terminal status arrived: elapsed stops there
     spinner: Spinner = field(default_factory=lambda: Spinner("dots"))
 
 
@@ -99,7 +100,8 @@ class LiveReporter(PlainReporter):
         super().event(job, run, event)
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
-        self._update(run, status=self._safe(state.status, job.secrets))
+        ended = time.monotonic() if state.terminal else None
+        self._update(run, status=self._safe(state.status, job.secrets), ended=ended)
         super().status(job, run, old, state)
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
@@ -185,7 +187,7 @@ class LiveReporter(PlainReporter):
                 row.spinner,
                 Text(row.label, style="bold"),
                 Text(row.status, style="cyan"),
-                Text(format_duration(now - row.started), style="dim"),
+                Text(format_duration((row.ended or now) - row.started), style="dim"),
                 Text(last),
             )
         more = [Text(f"… and {len(rows) - MAX_ROWS} more running", style="dim")]

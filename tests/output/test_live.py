@@ -113,3 +113,25 @@ def test_threads_and_the_refresh_thread_do_not_deadlock_or_split_lines():
     for job in jobs:
         for n in range(30):
             assert f"05:06:07  {job.name}  log  -  n{n}\n" in shown
+
+
+def test_elapsed_counts_until_the_terminal_status(monkeypatch):
+    import types
+
+    import mogrun.output.live as live_module
+
+    clock = types.SimpleNamespace(now=100.0)
+    monkeypatch.setattr(live_module, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    rep, _ = live(quiet=True)  # quiet: no refresh thread, the rows are still kept
+    job = make_job("j", ("acme/a", "acme/b"))
+    for run in job.runs:
+        rep.job_started(job, run, RunState("r", "pending"), False)
+    clock.now = 107.0
+    rep.status(job, job.runs[0], "pending", RunState("r", "success"))
+    clock.now = 190.0
+    console = rep.console.__class__(file=io.StringIO(), width=120, color_system=None)
+    with console.capture() as capture:
+        console.print(rep._render())
+    lines = capture.get().splitlines()
+    assert re.search(r"j:acme/a\s+success\s+7\.0s", lines[0])
+    assert re.search(r"j:acme/b\s+pending\s+1m30s", lines[1])
