@@ -56,9 +56,3 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(name, raising=False)
     return Project(tmp_path, capsys)
 
-
-MINIMAL = """
-[jobs.hello]
-repo = "acme/api"
-prompt = "Say hello."
-"""

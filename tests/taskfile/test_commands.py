@@ -6,9 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import MINIMAL
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = '[jobs.hello]\nrepo = "acme/api"\nprompt = "Say hello."\n'
 
 TEAM = """
 # team file

@@ -1,0 +1,107 @@
+"""Property tests: the template engine and the duration parser."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mogrun.errors import TemplateError
+from mogrun.taskfile.durations import format_duration, parse_duration
+from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
+
+CLOCK = TemplateClock.at(datetime.datetime(2024, 12, 30, 23, 59, 59, tzinfo=datetime.UTC))
+NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda n: n not in ("job", "repo", "date", "week", "now"))
+PLAIN = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=30)
+
+
+def scope(variables=None, env=None) -> Scope:
+    return Scope(job="j", clock=CLOCK, vars=variables or {}, env=env or {}, repo="acme/api")
+
+
+@given(PLAIN)
+def test_text_without_braces_is_unchanged(text: str) -> None:
+    assert render(text, scope(), "prompt").text == text
+
+
+@given(st.dictionaries(NAMES, PLAIN, min_size=1, max_size=4), st.data())
+def test_each_name_is_replaced_by_its_value(variables: dict[str, str], data) -> None:
+    parts = data.draw(st.lists(st.tuples(PLAIN, st.sampled_from(sorted(variables))),
+                               min_size=1, max_size=5))
+    spacing = data.draw(st.sampled_from(["", " ", "  "]))
+    template = "".join(f"{text}{{{{{spacing}{name}{spacing}}}}}" for text, name in parts)
+    expected = "".join(text + variables[name] for text, name in parts)
+    assert render(template, scope(variables), "prompt").text == expected
+    assert template_names(template) == [name for _, name in parts]
+
+
+@given(PLAIN, PLAIN)
+def test_quadruple_brace_is_a_literal_double_brace(before: str, after: str) -> None:
+    rendered = render(before + "{{{{" + after, scope(), "prompt").text
+    assert rendered == before + "{{" + after
+
+
+@given(NAMES)
+def test_unknown_names_always_fail_naming_job_and_key(name: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render("a {{ " + name + " }}", scope(), "branch")
+    assert caught.value.message.startswith(f'job "j", key "branch": unknown template name "{name}"')
+
+
+@given(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), PLAIN.filter(bool))
+def test_env_values_render_and_are_reported_as_secrets(name: str, value: str) -> None:
+    env = {name: value}
+    if name == "MOGPLEX_API_KEY":
+        return
+    out = render("x{{ env." + name + " }}", scope(env=env), "prompt")
+    assert (out.text, out.secrets) == ("x" + value, frozenset({value}))
+
+
+@given(st.datetimes(min_value=datetime.datetime(1970, 1, 1), timezones=st.just(datetime.UTC)))
+def test_clock_names_are_fixed_formats(moment: datetime.datetime) -> None:
+    clock = TemplateClock.at(moment)
+    text = render("{{date}}|{{week}}|{{now}}", Scope("j", clock, {}, {}), "k").text
+    date, week, now = text.split("|")
+    assert date == moment.strftime("%Y-%m-%d")
+    year, number, _ = moment.isocalendar()
+    assert week == f"{year}-W{number:02d}"
+    assert now == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@given(st.integers(min_value=0, max_value=10**7),
+       st.sampled_from([("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]))
+def test_duration_units(count: int, unit: tuple[str, float]) -> None:
+    suffix, size = unit
+    assert parse_duration(f"{count}{suffix}") == pytest.approx(count * size)
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False) | st.integers(0, 10**9))
+def test_numbers_are_seconds(value: float) -> None:
+    assert parse_duration(value) == float(value)
+
+
+@given(st.integers(min_value=1, max_value=10**6))
+def test_format_then_parse_round_trips(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=12) | st.booleans() | st.floats())
+def test_anything_else_is_a_clear_value_error(value) -> None:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        assert str(exc).startswith("invalid duration")
+    else:
+        assert isinstance(seconds, float) and math.isfinite(seconds) and seconds >= 0
+        assert not isinstance(value, bool)
+
+
+@pytest.mark.parametrize("value", ["", "5", "-1s", "1d", "1 minute", "ms", "1.5.2s", "inf"])
+def test_rejected_durations(value: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(value)
