@@ -1,0 +1,79 @@
+"""The reporters end to end: `mogrun --local`-style runs against the emulator
+over loopback, through the CLI, with a secret echoed back by the agent."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mogrun.testing import write_taskfile
+
+SECRET_VALUE = "s3cr3t-value-42"
+TASKFILE = r'''
+[mogplex]
+url = "https://mogplex.com"
+
+[jobs.leak]
+repo = "acme/api"
+prompt = """
+@emulator duration=0.3s events=6 message="leak {{ env.OUT_SECRET }} \u001b[2J ::error::x"
+"""
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    write_taskfile(tmp_path, TASKFILE)
+    return tmp_path
+
+
+def run(mogrun_cli, project, *args, env=None):
+    return mogrun_cli(*args, "leak", cwd=project, env={"OUT_SECRET": SECRET_VALUE, **(env or {})})
+
+
+def test_plain_lines_mask_and_escape_the_agents_text(mogrun_cli, mogrun_emulator, project):
+    result = run(mogrun_cli, project)
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    assert any(
+        re.fullmatch(r"\d\d:\d\d:\d\d  leak  log  -  leak \*\*\* \\x1b\[2J ::error::x", line)
+        for line in lines
+    ), result
+    assert re.fullmatch(r"leak\s+acme/api\s+run_\w+\s+success\s+\S+\s+passed", lines[-2])
+    assert lines[-1] == "exit code 0"
+    assert SECRET_VALUE not in result.output and "\x1b" not in result.output
+
+
+def test_json_stream_parses_and_holds_no_secret(mogrun_cli, mogrun_emulator, project):
+    result = run(mogrun_cli, project, "--json")
+    assert result.exit_code == 0, result
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    types = [o["type"] for o in objs]
+    assert types[0] == "job_started" and types[-2:] == ["job_finished", "summary"]
+    assert {"event", "status"} <= set(types)
+    log = next(o for o in objs if o["type"] == "event" and o["event"]["type"] == "log")
+    assert log["event"]["message"] == "leak *** \x1b[2J ::error::x"
+    assert objs[-1]["exit_code"] == 0 and objs[-1]["results"][0]["outcome"] == "success"
+    assert SECRET_VALUE not in result.output
+
+
+def test_github_actions_flavour(mogrun_cli, mogrun_emulator, project, tmp_path):
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+    }
+    result = run(mogrun_cli, project, env=env)
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    token = next(line for line in lines if line.startswith("::stop-commands::")).split("::")[2]
+    hostile = next(i for i, line in enumerate(lines) if "::error::x" in line)
+    toggles = [line for line in lines[:hostile] if token in line]
+    assert toggles[-1] == f"::stop-commands::{token}"
+    assert lines[0] == "::group::leak" and "::endgroup::" in lines
+    assert "| leak | acme/api | run_" in (tmp_path / "summary.md").read_text()
+    outputs = (tmp_path / "out.txt").read_text()
+    assert re.search(r"^leak_run_ids=run_\w+$", outputs, re.MULTILINE)
+    assert SECRET_VALUE not in result.output + outputs
