@@ -69,6 +69,18 @@ class MogrunGroup(click.RichGroup):
             return "run", self.get_command(ctx, "run"), args
         return super().resolve_command(ctx, args)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Commands and options (click's), plus job names: `mogrun JOB` runs a job."""
+        from click.shell_completion import CompletionItem
+
+        from mogrun.cli.completion import job_names
+
+        items = super().shell_complete(ctx, incomplete)
+        if incomplete.startswith("-"):
+            return items
+        return items + [CompletionItem(name) for name in job_names(ctx)
+                        if name.startswith(incomplete) and name not in COMMANDS]
+
 
 def _command_panels() -> list[dict[str, Any]]:
     panels: dict[str, list[str]] = {}

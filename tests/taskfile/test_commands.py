@@ -195,3 +195,21 @@ def test_example_file_checks_and_its_fan_out_is_keyed_per_repo(project, monkeypa
                                   zip(keys, ["acme/api", "acme/web", "acme/worker"], strict=True))
     assert "zzzz" not in json.dumps(docs)
     assert len(project.run("--json", "list").out.splitlines()) >= 5
+
+
+def test_shell_completion_offers_commands_and_job_names(project) -> None:
+    import os
+    import subprocess
+    import sys
+
+    project.write(MINIMAL + '[jobs.codemod]\nrepo = "r"\nprompt = "x"\n')
+    env = {**os.environ, "_MOGRUN_COMPLETE": "bash_complete", "COMP_WORDS": "mogrun c",
+           "COMP_CWORD": "1"}
+    code = "from mogrun.cli.main import cli; cli(prog_name='mogrun')"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.root,
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["plain,cancel", "plain,check", "plain,codemod"]
+    env["COMP_WORDS"], env["COMP_CWORD"] = "mogrun show ", "2"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.root,
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["plain,hello", "plain,codemod"]
