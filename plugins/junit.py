@@ -45,6 +45,12 @@ def failure_message(result: Any) -> str:
 def testcase(result: Any) -> ET.Element:
     case = ET.Element("testcase", classname=result.job, name=result.repo,
                       time=f"{result.duration or 0.0:.3f}")
+    props = [(name, value) for name, value in (("run_id", result.run_id),
+                                                 ("status", result.status)) if value]
+    if props:  # first, as pytest writes them
+        properties = ET.SubElement(case, "properties")
+        for name, value in props:
+            ET.SubElement(properties, "property", name=name, value=str(value))
     if result.outcome == "skipped":
         ET.SubElement(case, "skipped", message=clean(result.message or "skipped"))
     elif result.outcome == "error":
@@ -53,12 +59,6 @@ def testcase(result: Any) -> ET.Element:
         failure = ET.SubElement(case, "failure", message=failure_message(result),
                                 type=result.outcome)
         failure.text = details(result)
-    props = [("run_id", result.run_id), ("status", result.status)]
-    if any(value for _, value in props):
-        properties = ET.SubElement(case, "properties")
-        for name, value in props:
-            if value:
-                ET.SubElement(properties, "property", name=name, value=str(value))
     return case
 
 

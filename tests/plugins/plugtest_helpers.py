@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, StartRequest
 
 
@@ -26,3 +30,37 @@ def make_result(job: str = "nightly", repo: str = "acme/api", outcome: str = "su
     kw.setdefault("status", outcome if outcome in ("success", "failed", "cancelled") else None)
     return RunResult(job=job, repo=repo, outcome=outcome, **kw)
 
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records every POST it gets."""
+
+    def __init__(self, statuses=()):
+        self.received: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append({"path": self.path, "headers": dict(self.headers),
+                                          "json": json.loads(body)})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

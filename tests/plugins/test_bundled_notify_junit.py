@@ -4,51 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from mogrun_plugins import junit, notify
-from plugtest_helpers import make_job, make_result
+from plugtest_helpers import Receiver, make_job, make_result
 
 from mogrun.models import GateVerdict, SessionConfig
 from mogrun.pluginhost import PluginHost
-
-
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records every POST it gets."""
-
-    def __init__(self, statuses=()):
-        self.received: list[dict] = []
-        self.statuses = list(statuses)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append({"path": self.path, "headers": dict(self.headers),
-                                          "json": json.loads(body)})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,0 +1,243 @@
+"""Plugins through the real CLI against the emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+from plugtest_helpers import Receiver
+
+from mogrun.testing import write_taskfile
+
+FAST = "@emulator status=success duration=0.3s events=9 tools=read_file,edit_file"
+
+RECORDER = '''
+import json, os
+from mogrun.hookspecs import hookimpl
+
+LOG = os.path.join(os.path.dirname(__file__), "calls.jsonl")
+
+def note(*item):
+    with open(LOG, "a") as f:
+        f.write(json.dumps(item) + "\\n")
+
+@hookimpl
+def mogrun_configure(config):
+    note("configure", config.command, config.local)
+
+@hookimpl
+def mogrun_adjust_job(job):
+    note("adjust_job", job.name, [r.repo for r in job.runs])
+
+@hookimpl
+def mogrun_start_request(job, run, request):
+    note("start_request", run.repo, request.idempotency_key.startswith("k-"))
+
+@hookimpl
+def mogrun_run_started(job, run, state, attached):
+    note("run_started", run.repo, state.run_id.startswith("run_"), attached)
+
+@hookimpl
+def mogrun_status_changed(run, old, state):
+    note("status_changed", old, state.status)
+
+@hookimpl
+def mogrun_event(event):
+    note("event", event.type, event.tool_name)
+
+@hookimpl
+def mogrun_watch(unchanged_for):
+    note("watch", unchanged_for >= 0)
+
+@hookimpl
+def mogrun_gate(job, run, result, state, events):
+    note("gate", state.status, len(events) > 0)
+
+@hookimpl
+def mogrun_job_finished(job, results, outcome):
+    note("job_finished", job.name, [r.outcome for r in results], outcome)
+
+@hookimpl
+def mogrun_session_finished(results, exit_code):
+    note("session_finished", len(results), exit_code)
+'''
+
+
+def project(tmp_path, jobs: str, plugins: dict[str, str] | None = None, header: str = ""):
+    names = [f"plugins/{name}.py" for name in plugins or {}]
+    write_taskfile(tmp_path, f"[mogplex]\nplugins = {json.dumps(names)}\n{header}\n"
+                   + textwrap.dedent(jobs))
+    for name, source in (plugins or {}).items():
+        path = tmp_path / "plugins" / f"{name}.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return tmp_path
+
+
+def job(name="fix", prompt=FAST, extra=""):
+    return f'[jobs.{name}]\nrepo = "acme/api"\nidempotency_key = "k-{{{{ job }}}}"\n' \
+           f'prompt = """Fix it.\n{prompt}\n"""\n{extra}\n'
+
+
+def test_every_hook_is_called_at_its_time(tmp_path, mogrun_emulator, mogrun_cli):
+    root = project(tmp_path, job(), {"recorder": RECORDER})
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 0, result
+    calls = [json.loads(line) for line in (root / "plugins" / "calls.jsonl").read_text()
+             .splitlines()]
+    kinds = [c[0] for c in calls]
+    assert calls[0] == ["configure", "run", False]
+    assert calls[1] == ["adjust_job", "fix", ["acme/api"]]
+    assert calls[2] == ["start_request", "acme/api", True]
+    assert calls[3] == ["run_started", "acme/api", True, False]
+    assert ["event", "tool_finished", "edit_file"] in calls
+    assert ["status_changed", "pending", "success"] in calls or \
+        ["status_changed", "streaming", "success"] in calls
+    # mogrun_watch runs after polls of a still-active run: see the stall_timeout test.
+    assert kinds[-3:] == ["gate", "job_finished", "session_finished"]
+    assert calls[-3:] == [["gate", "success", True], ["job_finished", "fix", ["success"],
+                                                      "success"], ["session_finished", 1, 0]]
+    assert kinds.index("event") > kinds.index("run_started")
+
+
+EDIT_GATE = '''
+from mogrun.hookspecs import hookimpl
+from mogrun.models import GateVerdict
+
+@hookimpl
+def mogrun_gate(events):
+    ok = any(e.type == "tool_finished" and e.tool_name == "edit_file" for e in events)
+    return GateVerdict("edit_gate", ok, "edited a file" if ok else "no edit_file call")
+'''
+
+
+def test_task_file_gate_changes_the_outcome(tmp_path, mogrun_emulator, mogrun_cli):
+    no_edit = "@emulator status=success duration=0.3s events=6 tools=read_file"
+    root = project(tmp_path, job("good") + job("lazy", no_edit), {"edit_gate": EDIT_GATE})
+    assert mogrun_cli("run", "good", cwd=root).exit_code == 0
+    lazy = mogrun_cli("--json", "run", "lazy", "--junit", "report.xml", cwd=root)
+    assert lazy.exit_code == 1, lazy
+    finished = [json.loads(line) for line in lazy.stdout.splitlines()
+                if '"job_finished"' in line]
+    assert finished and "no edit_file call" in json.dumps(finished)
+    case = ET.parse(root / "report.xml").getroot().find("testsuite/testcase")
+    assert (case.get("classname"), case.get("name")) == ("lazy", "acme/api")
+    assert case.find("failure").get("message") == \
+        "gate_failed (status success): edit_gate: no edit_file call"
+
+
+def test_misspelled_hook_fails_check_with_exit_2(tmp_path, mogrun_cli):
+    typo = EDIT_GATE.replace("def mogrun_gate(", "def mogrun_gatee(")
+    root = project(tmp_path, job(), {"edit_gate": typo})
+    result = mogrun_cli("check", cwd=root)
+    assert result.exit_code == 2, result
+    assert 'plugin "edit_gate" implements unknown hook "mogrun_gatee"' in result.stderr
+    assert "Traceback" not in result.output
+
+
+CRASHERS = '''
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_event(event):
+    raise RuntimeError("observer broke")
+
+@hookimpl
+def mogrun_job_finished(job):
+    raise RuntimeError("notifier broke")
+'''
+
+
+def test_crashing_observer_and_notifier_are_warnings(tmp_path, mogrun_emulator, mogrun_cli):
+    root = project(tmp_path, job(), {"crashers": CRASHERS})
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 0, result
+    assert 'plugin "crashers" failed in mogrun_event: RuntimeError: observer broke' \
+        in result.stderr
+    assert 'plugin "crashers" failed in mogrun_job_finished: RuntimeError: notifier broke' \
+        in result.stderr
+    history = mogrun_cli("--json", "history", cwd=root)
+    assert history.exit_code == 0 and '"success"' in history.stdout
+
+
+def test_crashing_gate_fails_its_job(tmp_path, mogrun_emulator, mogrun_cli):
+    gate = "from mogrun.hookspecs import hookimpl\n" \
+           "@hookimpl\ndef mogrun_gate(events):\n    return 1 / 0\n"
+    root = project(tmp_path, job(), {"bad_gate": gate})
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 1, result
+    assert "gate crashed: ZeroDivisionError: division by zero" in result.output
+
+
+def starts(emulator):
+    return [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/runs")]
+
+
+def test_retry_after_is_honoured_exactly(tmp_path, mogrun_emulator, mogrun_cli):
+    root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "5s" }'))
+    mogrun_emulator.add_fault("start", "429", retry_after=1.0)
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 0, result
+    first, second = starts(mogrun_emulator)
+    assert (first.status, second.status) == (429, 202)
+    assert 1.0 <= second.time - first.time < 1.4
+
+
+def test_retry_after_beyond_max_delay_gives_up_at_once(tmp_path, mogrun_emulator, mogrun_cli):
+    root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "2s" }'))
+    mogrun_emulator.add_fault("start", "429", retry_after=30.0)
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 75, result
+    assert [r.status for r in starts(mogrun_emulator)] == [429]
+
+
+def test_backoff_is_capped_by_max_delay_and_attempts_run_out(tmp_path, mogrun_emulator,
+                                                             mogrun_cli):
+    root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "0.2s" }'))
+    mogrun_emulator.add_fault("start", "500", count=4)
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 69, result
+    tries = starts(mogrun_emulator)
+    assert [r.status for r in tries] == [500, 500, 500, 500]  # 3 retries, then give up
+    gaps = [b.time - a.time for a, b in itertools.pairwise(tries)]
+    # Uncapped, the third wait could reach 2 s; capped, each is at most 0.2 s (+ overhead).
+    assert all(gap < 0.2 + 0.15 for gap in gaps), gaps
+    mogrun_emulator.clear_requests()
+    mogrun_emulator.add_fault("start", "500", count=2)
+    assert mogrun_cli("run", "fix", cwd=root).exit_code == 0
+    assert [r.status for r in starts(mogrun_emulator)] == [500, 500, 202]
+
+
+def test_stall_timeout_treats_a_silent_run_as_timed_out(tmp_path, mogrun_emulator, mogrun_cli):
+    silent = "@emulator duration=never interval=1h events=3"
+    root = project(tmp_path, job(prompt=silent, extra='retry = { stall_timeout = "1s" }'))
+    result = mogrun_cli("run", "fix", cwd=root)
+    assert result.exit_code == 1, result
+    assert "no change for 1s (stall_timeout)" in result.output
+
+
+@pytest.fixture
+def receiver():
+    rec = Receiver()
+    yield rec
+    rec.close()
+
+
+def test_notification_arrives_and_its_url_is_masked(tmp_path, mogrun_emulator, mogrun_cli,
+                                                   receiver):
+    hook = receiver.url("/hooks/team-secret-abc")
+    extra = 'notify = [{ webhook = "{{ env.TEAM_HOOK }}", on = ["always"] }]'
+    root = project(tmp_path, job(extra=extra))
+    result = mogrun_cli("run", "fix", cwd=root, env={"TEAM_HOOK": hook})
+    assert result.exit_code == 0, result
+    [posted] = receiver.received
+    assert posted["path"] == "/hooks/team-secret-abc"
+    assert posted["json"]["job"] == "fix" and posted["json"]["outcome"] == "success"
+    assert "Authorization" not in posted["headers"]
+    assert mogrun_emulator.write_token not in json.dumps(posted)
+    shown = mogrun_cli("show", "fix", cwd=root, env={"TEAM_HOOK": hook})
+    assert shown.exit_code == 0, shown
+    assert "team-secret-abc" not in shown.output
