@@ -67,31 +67,37 @@ def make_reporter(
     quiet: bool = False,
     color: bool | None = None,
     env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
 ) -> Reporter:
     """The reporter this invocation asked for.
 
     ``--json`` wins (NDJSON on stdout, notices on stderr); then GitHub Actions
     (plain lines plus workflow commands); then a terminal gets the live
     display; anything else gets plain lines. ``color=None`` means: colour on a
-    terminal unless ``NO_COLOR`` is set.
+    terminal unless ``NO_COLOR`` is set. ``secrets`` are masked from the first
+    line on (each job's own are learnt as it reports), e.g. for plugin warnings
+    printed before any job starts.
     """
+    secrets = tuple(secrets)
     env = os.environ if env is None else env
     if json:
         from mogrun.output.ndjson import NdjsonReporter
 
-        return NdjsonReporter(stdout=stdout, stderr=stderr, quiet=quiet)
+        return NdjsonReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
     if env.get("GITHUB_ACTIONS") == "true":
         from mogrun.output.github import GithubReporter
 
-        return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env)
+        return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets)
     if is_terminal(stdout):
         from mogrun.output.live import LiveReporter
 
         use_color = ("NO_COLOR" not in env) if color is None else color
-        return LiveReporter(stdout=stdout, stderr=stderr, quiet=quiet, color=use_color)
+        return LiveReporter(
+            stdout=stdout, stderr=stderr, quiet=quiet, color=use_color, secrets=secrets
+        )
     from mogrun.output.plain import PlainReporter
 
-    return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet)
+    return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
 
 
 def is_terminal(stream: TextIO) -> bool:

@@ -65,9 +65,10 @@ class GithubReporter(PlainReporter):
         stdout: TextIO,
         stderr: TextIO,
         quiet: bool = False,
+        secrets: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet)
+        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
         self._env = dict(env or {})
         self._token = secrets_module.token_hex(16)
         self._stopped = False

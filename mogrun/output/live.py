@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -64,12 +65,13 @@ class LiveReporter(PlainReporter):
         stdout: TextIO,
         stderr: TextIO,
         quiet: bool = False,
+        secrets: Iterable[str] = (),
         color: bool = True,
         force_terminal: bool | None = None,
         width: int | None = None,
         refresh_per_second: float = 8,
     ) -> None:
-        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet)
+        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
         self.console = Console(
             file=stdout,
             force_terminal=force_terminal,

@@ -58,14 +58,16 @@ def masked(value: Any, secrets: Iterable[str]) -> Any:
 class NdjsonReporter:
     """Every object one ``json.dumps`` line, written whole under a lock."""
 
-    def __init__(self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False) -> None:
+    def __init__(
+        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
+    ) -> None:
         self._out = stdout
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = set(secrets)
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
-        self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet)
+        self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets)
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         self._remember(run, state)

@@ -44,12 +44,14 @@ def notice_text(message: str, label: str | None, level: str) -> str:
 class PlainReporter:
     """Lines on ``stdout``, notices on ``stderr``; every write whole, under a lock."""
 
-    def __init__(self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False) -> None:
+    def __init__(
+        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
+    ) -> None:
         self._out = stdout
         self._err = stderr
         self._quiet = quiet
         self._lock = threading.RLock()
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = set(secrets)
 
     # -- the Reporter protocol -------------------------------------------------
 

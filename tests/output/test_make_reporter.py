@@ -83,3 +83,23 @@ def test_importing_the_output_package_does_not_import_rich():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("stdout_type", "options"),
+    [
+        (io.StringIO, {}),
+        (FakeTty, {}),
+        (io.StringIO, {"json": True}),
+        (io.StringIO, {"env": {"GITHUB_ACTIONS": "true"}}),
+    ],
+)
+def test_secrets_given_up_front_are_masked_before_any_job_reports(stdout_type, options):
+    out, err = stdout_type(), io.StringIO()
+    options.setdefault("env", {})
+    rep = make_reporter(stdout=out, stderr=err, secrets=["https://hooks.example/T0K3N"], **options)
+    rep.notice("webhook https://hooks.example/T0K3N did not answer", level="warning")
+    rep.close()
+    shown = out.getvalue() + err.getvalue()
+    assert "webhook *** did not answer" in shown
+    assert "T0K3N" not in shown
