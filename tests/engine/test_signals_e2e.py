@@ -1,0 +1,111 @@
+"""A real SIGINT / SIGTERM to a `python -m mogrun` subprocess following runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+from .conftest import HEADER
+
+LONG_JOB = """
+[jobs.long]
+repo = "acme/api"
+prompt = "@emulator duration=never interval=0.2s"
+idempotency_key = "long-{{ date }}"
+"""
+
+
+@pytest.fixture
+def emulator():
+    with Emulator(default_duration=0.5) as emu:
+        yield emu
+
+
+def spawn(emulator, tmp_path, *args):
+    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+    return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_following(emulator, count=1, timeout=15.0):
+    """Until ``count`` runs exist and each has been polled at least once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = emulator.runs
+        if len(runs) >= count and all(
+                emulator.count("GET", f"/runs/{r}/events") > 0 for r in runs[-1:]):
+            return runs
+        time.sleep(0.05)
+    raise AssertionError("mogrun did not start following in time")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum, code):
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        (run_id,) = wait_following(emulator)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, (out, err)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1
+    assert "Traceback" not in err
+    history = subprocess.run([sys.executable, "-m", "mogrun", "--json", "history"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MOGPLEX_URL": emulator.url})
+    assert f'"run_id": "{run_id}"' in history.stdout
+    assert '"status": "cancelled"' in history.stdout
+    assert f'"exit_code": {code}' in history.stdout
+
+
+def test_signal_leaves_attached_runs_going(emulator, tmp_path):
+    first = spawn(emulator, tmp_path, "run", "--detach", "long")
+    assert first.wait(timeout=20) == 0, first.communicate()
+    (run_id,) = emulator.runs
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        wait_following(emulator)
+        deadline = time.monotonic() + 10
+        while emulator.count("GET", f"/runs/{run_id}/events") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert f"attached to existing run {run_id}" in err
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+    assert emulator.run_detail(run_id)["status"] == "streaming"
+
+
+def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
+    emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        (run_id,) = wait_following(emulator)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        elapsed = time.monotonic() - began
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 3.0
+    assert f"left going: {run_id}" in err
+    assert "Traceback" not in err
