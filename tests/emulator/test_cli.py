@@ -1,0 +1,88 @@
+"""`mogrun emulator`: serves until a signal, prints URL and tokens, refuses bad options."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from mogrun.testing import run_mogrun
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mogrun", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    seen: dict[str, str] = {}
+    for line in process.stdout:
+        if line.startswith("  export "):
+            name, _, value = line.strip().removeprefix("export ").partition("=")
+            seen[name] = value
+        if "read token:" in line:
+            seen["read"] = line.split(":", 1)[1].strip()
+        if line.startswith("Press Ctrl-C"):
+            return process, seen
+    process.kill()
+    raise AssertionError(f"emulator did not start: {process.stderr.read()}")  # type: ignore
+
+
+def _get(url: str, token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serves_then_stops_cleanly_on_signal(signum):
+    process, seen = _serve("--repos", "team/one,team/two", "--faults", "repos:503@2")
+    try:
+        url, token = seen["MOGPLEX_URL"], seen["MOGPLEX_API_KEY"]
+        assert url.startswith("http://127.0.0.1:")
+        assert token.startswith("mog_") and seen["read"].startswith("mog_")
+        status, body = _get(url + "/api/v1/mogplex/repos", token)
+        assert (status, body["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+        status, body = _get(url + "/api/v1/mogplex/repos", seen["read"])
+        assert [r["full_name"] for r in body["data"]["repos"]] == ["team/one", "team/two"]
+    finally:
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "GET /api/v1/mogplex/repos -> 503  fault=503" in err
+    assert "GET /api/v1/mogplex/repos -> 200" in err
+    assert token not in err
+    assert "Emulator stopped." in err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.com"])
+def test_non_loopback_host_is_refused(host):
+    result = run_mogrun("emulator", "--host", host)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: --host {host} is not a loopback address\n")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--faults", "start:teapot"], "Error: bad fault 'start:teapot': unknown fault kind"),
+    (["--limits", "fast"], "Error: expected COUNT/WINDOW such as 60/60s, got 'fast'"),
+    (["--no-limits", "--limits", "5/1s"], "Error: --no-limits and --limits cannot be used"),
+    (["--repos", "not-a-repo"], "Error: a repo must be owner/name, got 'not-a-repo'"),
+    (["--repos", ","], "Error: --repos needs at least one owner/name"),
+])
+def test_bad_options_exit_2(args, message):
+    result = run_mogrun("emulator", *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith(message), result
+
+
+def test_port_in_use_is_an_error_not_a_traceback(mogrun_emulator):
+    result = run_mogrun("emulator", "--port", str(mogrun_emulator.port))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{mogrun_emulator.port}")

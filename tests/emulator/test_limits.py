@@ -1,0 +1,109 @@
+"""Rate limits: per-token request windows, per-user start windows, Retry-After."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mogrun.emulator import Limits
+from mogrun.emulator.limits import Limiter, SlidingWindow, retry_after_header
+
+SMALL = Limits(requests=5, window=1.0, starts=())
+
+
+@pytest.mark.mogrun_emulator(limits=SMALL)
+def test_sixth_request_in_the_window_is_429_with_retry_after(api, mogrun_emulator):
+    for _ in range(5):
+        assert api.call("GET", "/repos").status == 200
+    limited = api.call("GET", "/repos")
+    assert (limited.status, limited.code) == (429, "RATE_LIMITED")
+    assert limited.headers["retry-after"] == "1"
+    assert mogrun_emulator.count(status=429) == 1
+    time.sleep(1.05)
+    assert api.call("GET", "/repos").status == 200
+
+
+@pytest.mark.mogrun_emulator(limits=SMALL)
+def test_request_limit_is_per_token_and_counts_every_endpoint(api, mogrun_emulator):
+    api.start(key="a")  # POST /runs counts like any request
+    for _ in range(4):
+        api.call("GET", "/repos")
+    assert api.call("GET", f"/runs/{mogrun_emulator.runs[0]}").status == 429
+    api.token = mogrun_emulator.read_token
+    assert api.call("GET", "/repos").status == 200
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=2, window=2.5, starts=()))
+def test_retry_after_is_whole_seconds_rounded_up(api):
+    api.call("GET", "/repos")
+    api.call("GET", "/repos")
+    assert api.call("GET", "/repos").headers["retry-after"] == "3"
+
+
+@pytest.mark.mogrun_emulator(limits=SMALL)
+def test_unauthenticated_requests_do_not_use_the_budget(api):
+    for _ in range(8):
+        assert api.call("GET", "/repos", token=None).status == 401
+    assert api.call("GET", "/repos").status == 200
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 1.0), (3, 60))))
+def test_start_windows(api, mogrun_emulator):
+    assert api.start(key="a").status == 202
+    assert api.start(key="b").status == 202
+    assert api.start(key="a").data["replayed"] is True  # a replay is not a new start
+    limited = api.start(key="c")
+    assert (limited.status, limited.code) == (429, "RATE_LIMITED")
+    assert limited.message == "Run start limit reached"
+    assert limited.headers["retry-after"] == "1"
+    assert len(mogrun_emulator.runs) == 2
+    time.sleep(1.05)
+    assert api.start(key="c").status == 202
+    hourly = api.start(key="d")
+    assert hourly.status == 429
+    assert 55 <= int(hourly.headers["retry-after"]) <= 60  # the 3/60 s window is full
+
+
+def test_limits_are_lifted_by_default_in_the_fixture(api):
+    for _ in range(70):
+        assert api.call("GET", "/repos", token=None).status == 401
+    assert all(api.start(key=f"k{i}").status == 202 for i in range(12))
+
+
+def test_real_limits():
+    real = Limits.real()
+    assert (real.requests, real.window) == (60, 60.0)
+    assert real.starts == ((10, 60.0), (30, 3600.0), (150, 86400.0))
+
+
+def test_limits_parse_and_describe():
+    parsed = Limits.parse("5/1s,starts=2/500ms,starts=30/1h")
+    assert parsed == Limits(5, 1.0, ((2, 0.5), (30, 3600.0)))
+    assert Limits.parse(parsed.describe()) == parsed
+    assert Limits.parse("requests=7/2m") == Limits(7, 120.0)
+    assert Limits.parse("10/10,starts=none").starts == ()
+
+
+@pytest.mark.parametrize("spec", ["5", "x/1s", "5/0s", "5/soon", "burst=5/1s"])
+def test_limits_parse_rejects(spec):
+    with pytest.raises(ValueError):
+        Limits.parse(spec)
+
+
+def test_sliding_window_arithmetic():
+    window = SlidingWindow(2, 10.0)
+    window.record("t", 0.0)
+    window.record("t", 4.0)
+    assert window.wait("t", 5.0) == pytest.approx(5.0)
+    assert window.wait("t", 10.0) == 0.0  # the first slot freed at 10
+    assert window.wait("other", 5.0) == 0.0
+    assert retry_after_header(0.2) == "1"
+    assert retry_after_header(2.0) == "2"
+    assert retry_after_header(2.01) == "3"
+
+
+def test_limiter_none_is_unlimited():
+    limiter = Limiter(None)
+    assert all(limiter.take_request("t", 0.0) == 0 for _ in range(1000))
+    assert all(limiter.take_start("u", 0.0) == 0 for _ in range(1000))

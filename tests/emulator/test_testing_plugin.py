@@ -1,0 +1,105 @@
+"""mogrun.testing: the fixtures as plugin authors use them (a real pytest run
+through the installed ``pytest11`` entry point), and its helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mogrun.emulator import Limits
+from mogrun.testing import MogrunResult, run_mogrun, write_taskfile
+
+AUTHOR_TESTS = '''
+import json
+import os
+
+import pytest
+
+from mogrun.emulator import Limits
+
+
+def test_cli_talks_to_the_emulator(mogrun_emulator, mogrun_cli, tmp_path):
+    result = mogrun_cli("--json", "repos", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    names = [json.loads(line)["full_name"] for line in result.stdout.splitlines()]
+    assert names == ["acme/api", "acme/web", "acme/worker"]
+    assert mogrun_emulator.count("GET", "/repos") == 1
+    assert os.environ["MOGPLEX_URL"] == "https://must-not-be-used.example"  # restored
+
+
+@pytest.mark.mogrun_emulator(repos=["solo/repo"], limits=Limits(1, 60.0, ()))
+def test_marker_configures_the_emulator(mogrun_emulator):
+    assert [r["full_name"] for r in mogrun_emulator.repos] == ["solo/repo"]
+    assert mogrun_emulator.limits == Limits(1, 60.0, ())
+
+
+def test_env_is_applied_and_can_unset(mogrun_emulator, mogrun_cli):
+    result = mogrun_cli("repos", env={"MOGPLEX_API_KEY": None})
+    assert result.exit_code == 64, result
+    assert "MOGPLEX_API_KEY" in result.stderr
+'''
+
+
+def test_fixtures_work_for_a_plugin_author(tmp_path):
+    (tmp_path / "test_author.py").write_text(AUTHOR_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["MOGPLEX_URL"] = "https://must-not-be-used.example"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+
+
+def test_mogrun_cli_captures_and_restores(mogrun_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOGPLEX_URL", "http://127.0.0.1:1")
+    result = mogrun_cli("emulator", "--host", "10.0.0.1", cwd=tmp_path,
+                        env={"EXTRA_VAR": "1"})
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: --host 10.0.0.1 is not a loopback address")
+    assert os.environ["MOGPLEX_URL"] == "http://127.0.0.1:1"
+    assert "EXTRA_VAR" not in os.environ
+    assert os.getcwd() != str(tmp_path)
+
+
+def test_run_mogrun_captures_stdout():
+    result = run_mogrun("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("mogrun ")
+
+
+def test_result_repr_shows_exit_code_and_output():
+    text = repr(MogrunResult(3, "out line\n", ""))
+    assert text == "<MogrunResult exit_code=3\nstdout:\n  out line\nstderr:\n  (empty)\n>"
+    assert MogrunResult(0, "a", "b").output == "ab"
+
+
+def test_write_taskfile_dedents(tmp_path):
+    path = write_taskfile(tmp_path, """
+        [jobs.hello]
+        repo = "acme/api"
+    """)
+    assert path == tmp_path / "mogplex.toml"
+    assert path.read_text() == '[jobs.hello]\nrepo = "acme/api"\n'
+
+
+@pytest.mark.mogrun_emulator(default_events=4, limits=Limits.real())
+def test_marker_in_our_own_suite(mogrun_emulator):
+    assert mogrun_emulator.limits == Limits.real()
+
+
+def test_module_is_cheap_to_import():
+    code = textwrap.dedent("""
+        import sys
+        import mogrun.testing
+        heavy = {"urllib3", "rich", "mogrun.emulator.server", "http.server"}
+        print(sorted(heavy & set(sys.modules)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
