@@ -1,1 +1,14 @@
-"""Renderers of a run session: terminal, plain, NDJSON, GitHub Actions."""
+"""Renderers of a run session: terminal, plain, NDJSON, GitHub Actions.
+
+``base.make_reporter`` picks one; the engine calls it through the ``Reporter``
+protocol (``base.py``) from worker threads:
+
+- ``plain.PlainReporter``: lines ``HH:MM:SS  label  kind  tool  text``; notices on stderr.
+- ``live.LiveReporter``: the same lines above a rich Live area (a terminal only).
+- ``ndjson.NdjsonReporter``: ``--json``, one object per line on stdout.
+- ``github.GithubReporter``: plain lines in groups inside ``::stop-commands::``,
+  ``::error::`` annotations, ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``.
+
+``tables.render_table`` prints aligned plain tables for other commands.
+Nothing here is imported until a command needs it; rich loads only with ``live``.
+"""

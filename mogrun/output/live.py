@@ -69,7 +69,7 @@ class LiveReporter(PlainReporter):
         color: bool = True,
         force_terminal: bool | None = None,
         width: int | None = None,
-        refresh_per_second: float = 8,
+        refresh_per_second: float = 5,
     ) -> None:
         super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
         self.console = Console(
