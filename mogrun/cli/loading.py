@@ -8,18 +8,18 @@ load the task file, load plugins, configure them, resolve and adjust jobs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
-from mogrun.models import ResolvedJob, SessionConfig
 from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
-from mogrun.taskfile.templates import TemplateClock
 
 if TYPE_CHECKING:
+    from mogrun.models import ResolvedJob, SessionConfig
     from mogrun.pluginhost import PluginHost
+    from mogrun.taskfile.templates import TemplateClock
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class LoadedSession:
     taskfile: TaskFile
     host: PluginHost
     config: SessionConfig
-    jobs: list[ResolvedJob] = field(default_factory=list)
-    clock: TemplateClock = field(default_factory=TemplateClock.now)
+    jobs: list[ResolvedJob]
+    clock: TemplateClock
 
 
 def load_taskfile(state: CliState) -> TaskFile:
@@ -60,6 +60,8 @@ def session_config(state: CliState, taskfile: TaskFile, command: str,
                    options: Mapping[str, Any]) -> SessionConfig:
     """What plugins see in ``mogrun_configure``. For ``check`` a refused URL is
     not fatal here: ``validate`` reports it with the file's other problems."""
+    from mogrun.models import SessionConfig
+
     try:
         url = base_url(state, taskfile)
     except MogrunError:
@@ -77,6 +79,7 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
                  rerun: bool = False) -> LoadedSession:
     """Load, configure and resolve ``names`` (plus needs): nothing is sent yet."""
     from mogrun.taskfile.resolve import resolve_jobs
+    from mogrun.taskfile.templates import TemplateClock
 
     taskfile = load_taskfile(state)
     host = load_host(state, taskfile, extra_plugins)

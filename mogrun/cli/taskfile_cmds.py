@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rich_click as click
 
@@ -17,8 +17,10 @@ from mogrun.cli.completion import complete_jobs
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
-from mogrun.models import ResolvedJob, StartRequest
 from mogrun.taskfile.parse import TaskFile
+
+if TYPE_CHECKING:
+    from mogrun.models import ResolvedJob, StartRequest
 
 LIST_HELP = """List the jobs of the task file.
 
