@@ -59,11 +59,12 @@ def _targets(history: Any, taskfile: Any, target: str) -> list[Target]:
     rows = _rows_for(history, taskfile, target)
     if not rows:
         return [Target(target, target)]
-    return [Target(row.run_id, _row_label(row), row) for row in rows if row.run_id]
+    return [Target(row.run_id, _row_label(history, row), row) for row in rows if row.run_id]
 
 
-def _row_label(row: Any) -> str:
-    return f"{row.job}:{row.repo}"
+def _row_label(history: Any, row: Any) -> str:
+    """``job``, or ``job:owner/name`` for a run of a fan-out (as ``run`` shows them)."""
+    return f"{row.job}:{row.repo}" if history.is_fan_out(row) else row.job
 
 
 def _client(state: CliState, taskfile: Any) -> Any:

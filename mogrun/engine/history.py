@@ -197,6 +197,11 @@ class History:
         rows = self._select("job = ? AND invocation = ?", (job, last[0].invocation))
         return list(reversed(rows))
 
+    def is_fan_out(self, row: HistoryRow) -> bool:
+        """Whether ``row``'s job ran more than one run in that invocation."""
+        rows = self._select("invocation = ? AND job = ?", (row.invocation, row.job), limit=2)
+        return len(rows) > 1
+
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None

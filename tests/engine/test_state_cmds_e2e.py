@@ -1,0 +1,98 @@
+"""`status`, `logs`, `cancel`, `history` against history.db and the emulator."""
+
+from __future__ import annotations
+
+import time
+
+from .conftest import history_rows, json_lines
+
+JOBS = """
+    [jobs.hello]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.3s message='hello from the agent'"
+    [jobs.fan]
+    repo = ["acme/api", "acme/web"]
+    prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+"""
+
+
+def test_history_is_recorded_beside_the_task_file(project, mogrun, mogrun_emulator, tmp_path):
+    project(JOBS)
+    assert mogrun("hello").exit_code == 0
+    assert (tmp_path / ".mogrun" / ".gitignore").read_text() == "*\n"
+    assert (tmp_path / ".mogrun" / "history.db").exists()
+    plain = mogrun("history")
+    assert plain.exit_code == 0, plain
+    assert mogrun_emulator.runs[0] in plain.stdout
+    assert plain.stdout.splitlines()[0].split()[:3] == ["started", "job", "repo"]
+    token = mogrun_emulator.write_token
+    assert token.encode() not in (tmp_path / ".mogrun" / "history.db").read_bytes()
+
+
+def test_local_runs_are_kept_apart(project, mogrun, mogrun_emulator):
+    project(JOBS)
+    assert mogrun("hello").exit_code == 0
+    assert mogrun("--local", "hello").exit_code == 0
+    remote = history_rows(mogrun)
+    local = json_lines(mogrun("--local", "--json", "history").stdout)
+    assert [r["base_url"] for r in remote] == [mogrun_emulator.url]
+    assert [r["base_url"] for r in local] == ["local"]
+    assert remote[0]["run_id"] != local[0]["run_id"]
+
+
+def test_logs_of_a_job_prints_its_events(project, mogrun, mogrun_emulator):
+    project(JOBS)
+    assert mogrun("hello").exit_code == 0
+    result = mogrun("logs", "hello")
+    assert result.exit_code == 0, result
+    assert "  hello  log  -  hello from the agent" in result.stdout
+    by_id = mogrun("logs", mogrun_emulator.runs[0])
+    assert by_id.stdout == result.stdout
+
+
+def test_status_refreshes_from_the_api_and_cancel_by_job(project, mogrun, mogrun_emulator):
+    project(JOBS)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    api_run, web_run = mogrun_emulator.runs
+    time.sleep(0.7)  # past the emulator's pending phase
+    status = mogrun("--json", "status", "fan")
+    assert status.exit_code == 0, status
+    assert sorted(o["status"] for o in json_lines(status.stdout)) == ["streaming", "streaming"]
+    one = mogrun("cancel", "fan:acme/web")
+    assert one.exit_code == 0, one
+    assert f"{web_run} (fan:acme/web) cancelled" in one.stdout
+    assert mogrun_emulator.run_detail(api_run)["status"] == "streaming"
+    rest = mogrun("cancel", "fan")
+    assert rest.exit_code == 0, rest
+    assert f"{web_run} (fan:acme/web) had already ended: cancelled" in rest.stdout
+    assert mogrun_emulator.run_detail(api_run)["status"] == "cancelled"
+    after = {r["run_id"]: r["status"] for r in history_rows(mogrun)}
+    assert after == {api_run: "cancelled", web_run: "cancelled"}
+
+
+def test_logs_follow_exits_by_the_runs_end(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.ok]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.8s"
+        [jobs.bad]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.8s status=failed"
+    """)
+    assert mogrun("run", "--detach", "ok", "bad").exit_code == 0
+    ok = mogrun("logs", "--follow", "ok")
+    bad = mogrun("logs", "--follow", "bad")
+    assert ok.exit_code == 0, ok
+    assert bad.exit_code == 1, bad
+    assert ok.stdout.splitlines()[-1].endswith("success")
+    assert bad.stdout.splitlines()[-1].endswith("failed")
+
+
+def test_status_of_unknown_job_or_run_is_a_clear_error(project, mogrun):
+    project(JOBS)
+    result = mogrun("status", "hello")
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith("Error: no recorded runs of 'hello'")
+    other = mogrun("status", "run_doesnotexist")
+    assert other.exit_code == 2, other
+    assert "Traceback" not in other.stderr
