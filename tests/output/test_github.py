@@ -195,3 +195,38 @@ def test_quiet_still_annotates_failures(tmp_path):
     effective = commands_in_effect(out.getvalue(), rep.token)
     assert sum(line.startswith("::error") for line in effective) == 2
     assert "alpha works" not in out.getvalue()
+
+
+def test_concurrent_jobs_each_line_in_its_own_group_none_lost(tmp_path):
+    import threading
+
+    rep, out = github(tmp_path)
+    jobs = [make_job(f"job{i}") for i in range(6)]
+
+    def work(job, count):
+        rep.job_started(job, job.runs[0], RunState(f"r_{job.name}", "pending"), False)
+        for n in range(count):
+            rep.event(job, job.runs[0], make_event(f"n{n}"))
+        rep.job_finished(job, (make_result(job.name, run_id=f"r_{job.name}"),), "success")
+
+    threads = [threading.Thread(target=work, args=(job, 10 + 7 * i)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rep.close()
+    group, seen = None, {job.name: [] for job in jobs}
+    for line in out.getvalue().splitlines():
+        if line.startswith("::group::"):
+            assert group is None, "groups must not nest"
+            group = line.removeprefix("::group::").removesuffix(" (continued)")
+        elif line == "::endgroup::":
+            group = None
+        elif re.match(r"\d\d:\d\d:\d\d  ", line):
+            label = line.split("  ")[1]
+            assert label == group, line
+            seen[label].append(line.split("  ")[-1])
+    assert group is None
+    for i, job in enumerate(jobs):
+        events = [text for text in seen[job.name] if re.fullmatch(r"n\d+", text)]
+        assert events == [f"n{n}" for n in range(10 + 7 * i)]
