@@ -4,17 +4,20 @@ The API allows 60 requests per 60 s per token and run starts at 10/min,
 30/h, 150/day; a 429 costs a Retry-After pause, so mogrun paces itself
 instead of finding the limits. Every request (polls, starts, cancels, repo
 look-ups) calls ``acquire`` just before it is sent; the bookkeeping is a
-sliding window of send times, like the server's, with a small safety margin
-for the time between our clock reading and the server's.
+sliding window like the server's. A request counts from the moment it is
+sent until its answer comes; it then stays in the window for a full window
+from the time of its answer (the latest moment the server can have counted
+it), plus a small margin, so delays between our clock and the server's can
+never make the server see more than the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mogrun.errors import RateLimitedError, TaskFileError
@@ -29,21 +32,32 @@ _SETTING_WINDOWS = (
 )
 
 
+class Ticket:
+    """One request's place in the windows. While the request is in flight its
+    time is +inf (it cannot leave a window); ``settle`` stamps the time its
+    answer came, the latest moment the server can have counted it."""
+
+    __slots__ = ("time",)
+
+    def __init__(self, time: float = math.inf) -> None:
+        self.time = time
+
+
 class _Window:
-    """At most ``limit`` events in any ``span`` seconds."""
+    """At most ``limit`` requests in any ``span`` seconds."""
 
     def __init__(self, limit: int, span: float) -> None:
         self.limit = limit
         self.span = span
-        self.times: deque[float] = deque()
+        self.tickets: list[Ticket] = []
 
     def wait(self, now: float) -> float:
-        """Seconds until one more event fits (0 when it fits now)."""
-        while self.times and self.times[0] <= now - self.span:
-            self.times.popleft()
-        if len(self.times) < self.limit:
+        """Seconds until one more fits (0 now; +inf while only in-flight ones block)."""
+        self.tickets = [t for t in self.tickets if t.time > now - self.span]
+        if len(self.tickets) < self.limit:
             return 0.0
-        return self.times[len(self.times) - self.limit] + self.span - now
+        times = sorted(t.time for t in self.tickets)
+        return times[len(times) - self.limit] + self.span - now
 
 
 class RequestBudget:
@@ -76,6 +90,7 @@ class RequestBudget:
         self._starts = [_Window(limit, span + self.margin) for limit, span in starts]
         self._paused_until = -math.inf
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None, **kwargs: Any) -> RequestBudget:
@@ -89,37 +104,76 @@ class RequestBudget:
         return cls(requests_per_minute=rpm, starts=starts, **kwargs)
 
     def acquire(self, kind: str = "request", *, deadline: float | None = None) -> None:
-        """Block until one more request (and, for ``"start"``, a start) fits.
+        """Block until one more request (and, for ``"start"``, a start) fits,
+        and count it as sent now.
 
         Raises ``RateLimitedError`` at once when it could only fit after
         ``deadline`` (a time of ``clock``).
         """
+        self.settle(self.reserve(kind, deadline=deadline))
+
+    def reserve(self, kind: str = "request", *, deadline: float | None = None) -> Ticket:
+        """Like ``acquire``, but the request stays counted as in flight (it never
+        leaves a window) until ``settle(ticket)`` stamps when its answer came."""
         while True:
             with self._lock:
                 now = self.clock()
                 wait = self._wait(kind, now)
                 if wait <= 0:
-                    self._record(kind, now)
-                    return
-            if deadline is not None and now + wait > deadline:
-                raise RateLimitedError(
-                    f"the request budget has no room for this {kind} until "
-                    f"{wait:.1f} s from now, past its deadline",
-                    status=429, code="RATE_LIMITED", retry_after=wait,
-                    context=["mogrun paces itself to the API's limits "
-                             "(see [mogplex] requests_per_minute / starts_per_*)."],
-                )
+                    return self._record(kind)
+                if deadline is not None and now + self._eventual(kind, now) > deadline:
+                    raise self._too_late(kind, wait)
+                if math.isinf(wait):  # blocked by requests in flight: wait for an answer
+                    self._settled.wait(timeout=0.05)
+                    continue
             self.sleep(wait)
+
+    @contextlib.contextmanager
+    def slot(self, kind: str = "request", *, deadline: float | None = None) -> Iterator[None]:
+        """``with budget.slot("start"):`` send one request inside the budget."""
+        ticket = self.reserve(kind, deadline=deadline)
+        try:
+            yield
+        finally:
+            self.settle(ticket)
+
+    def settle(self, ticket: Ticket) -> None:
+        """The request's answer (or failure) came now."""
+        with self._lock:
+            ticket.time = self.clock()
+            self._settled.notify_all()
 
     def _wait(self, kind: str, now: float) -> float:
         windows = [self._requests, *(self._starts if kind == "start" else ())]
         return max([self._paused_until - now, *(w.wait(now) for w in windows)])
 
-    def _record(self, kind: str, now: float) -> None:
-        self._requests.times.append(now)
+    def _eventual(self, kind: str, now: float) -> float:
+        """The wait if every request in flight were answered now (for deadlines)."""
+        windows = [self._requests, *(self._starts if kind == "start" else ())]
+        waits = [self._paused_until - now]
+        for window in windows:
+            times = sorted(min(t.time, now) for t in window.tickets)
+            if len(times) >= window.limit:
+                waits.append(times[len(times) - window.limit] + window.span - now)
+        return max(waits)
+
+    def _record(self, kind: str) -> Ticket:
+        ticket = Ticket()
+        self._requests.tickets.append(ticket)
         if kind == "start":
             for window in self._starts:
-                window.times.append(now)
+                window.tickets.append(ticket)
+        return ticket
+
+    def _too_late(self, kind: str, wait: float) -> RateLimitedError:
+        shown = "until requests in flight are answered" if math.isinf(wait) else (
+            f"until {wait:.1f} s from now")
+        return RateLimitedError(
+            f"the request budget has no room for this {kind} {shown}, past its deadline",
+            status=429, code="RATE_LIMITED", retry_after=None if math.isinf(wait) else wait,
+            context=["mogrun paces itself to the API's limits "
+                     "(see [mogplex] requests_per_minute / starts_per_*)."],
+        )
 
     def pause(self, seconds: float | None) -> None:
         """After a 429: every caller waits until ``seconds`` from now have passed."""

@@ -171,13 +171,16 @@ class MogplexClient:
         attempt, first_sent = 0, 1
         while True:
             attempt += 1
-            self.budget.acquire(kind, deadline=deadline)
+            ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
             try:
                 return _Answer(self._send(info, body), attempt, first_sent)
             except MogrunError as error:
-                if _never_processed(error) and first_sent == attempt:
-                    first_sent = attempt + 1
-                self._wait_or_raise(error, attempt, job, info, deadline)
+                failure = error
+            finally:
+                self.budget.settle(ticket)
+            if _never_processed(failure) and first_sent == attempt:
+                first_sent = attempt + 1
+            self._wait_or_raise(failure, attempt, job, info, deadline)
 
     def _send(self, info: RequestInfo, body: bytes | None) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
