@@ -67,8 +67,10 @@ class Api:
 
     def __init__(self, state: State, api_url: Callable[[], str],
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_record: Callable[[RequestRecord], None] | None = None) -> None:
         self.state = state
+        self.on_record = on_record
         self.api_url = api_url
         self.clock = clock
         self.sleep = sleep
@@ -108,6 +110,8 @@ class Api:
                                request.raw_query, reply.fault)
         with self.state.lock:
             self.state.log.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
 
     def _route(self, request: Request, parts: list[str], fault: Fault | None) -> Reply:
         target = _ROUTES.get(_shape(parts))

@@ -49,20 +49,42 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _serve(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
+        body = self._body()
+        if body is None:
             self.close_connection = True
             self._send(json_reply(400, {"ok": False, "error": {
-                "code": "BAD_REQUEST", "message": "Bad Content-Length"}}))
+                "code": "BAD_REQUEST", "message": "Unreadable request body"}}))
             return
-        body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
                           {k.lower(): v for k, v in self.headers.items()}, body, url.query)
         self._send(self.server.answer(request))
+
+    def _body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None if malformed."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
+        if length < 0:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _chunked(self) -> bytes | None:
+        chunks = []
+        while True:
+            try:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"x", 16)
+            except ValueError:
+                return None
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
 
     def _send(self, reply: Reply) -> None:
         if reply.action == "drop":
@@ -113,6 +135,18 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+def _shutdown(server: _Server) -> None:
+    """``server.shutdown()`` without waiting out the poll interval: connect to the
+    listening socket until the serving loop has noticed (keeps tests fast)."""
+    stopper = threading.Thread(target=server.shutdown, daemon=True)
+    stopper.start()
+    while stopper.is_alive():
+        with contextlib.suppress(OSError), socket.create_connection(
+                server.server_address[:2], timeout=0.5):
+            pass
+        stopper.join(0.005)
+
+
 class Emulator:
     """A Mogplex API emulator on loopback. ``limits=None`` lifts the rate limits.
 
@@ -128,9 +162,8 @@ class Emulator:
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
         script = Script(duration=default_duration, events=max(3, default_events))
         self._state = State(repos, limits, script)
-        self._api = Api(self._state, lambda: self.api_url)
+        self._api = Api(self._state, lambda: self.api_url, on_record=on_request)
         self._host, self._port = host, port
-        self._on_request = on_request
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         with self._state.lock:
@@ -146,7 +179,7 @@ class Emulator:
         self._server = _Server((self._host, self._port), self)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
+                                        kwargs={"poll_interval": 0.5},
                                         name=f"mogplex-emulator:{self._port}", daemon=True)
         self._thread.start()
         return self
@@ -156,7 +189,7 @@ class Emulator:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        _shutdown(server)
         server.server_close()
         server.close_connections()
         if self._thread is not None:
@@ -291,7 +324,4 @@ class Emulator:
     def _answer(self, request: Request) -> Reply:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             return handle_control(self._state, request)
-        reply = self._api.handle(request)
-        if self._on_request is not None:
-            self._on_request(self.requests[-1])
-        return reply
+        return self._api.handle(request)

@@ -112,3 +112,22 @@ def test_keep_alive_serves_several_requests_on_one_connection(mogrun_emulator):
     finally:
         conn.close()
     assert mogrun_emulator.count("GET", "/repos") == 3
+
+
+def test_chunked_request_body_is_read(mogrun_emulator):
+    import http.client
+    import json
+
+    body = json.dumps({"repoId": mogrun_emulator.repo_id("acme/web"), "prompt": "chunked"})
+    conn = http.client.HTTPConnection("127.0.0.1", mogrun_emulator.port, timeout=5)
+    headers = {"Authorization": f"Bearer {mogrun_emulator.write_token}",
+               "Idempotency-Key": "chunky", "Content-Type": "application/json"}
+    try:
+        conn.request("POST", "/api/v1/mogplex/runs", iter([body[:10].encode(), body[10:].encode()]),
+                     headers, encode_chunked=True)
+        response = conn.getresponse()
+        assert (response.status, json.loads(response.read())["data"]["replayed"]) == (202, False)
+        conn.request("GET", "/api/v1/mogplex/repos", headers=headers)  # same connection
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()

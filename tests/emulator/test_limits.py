@@ -9,7 +9,7 @@ import pytest
 from mogrun.emulator import Limits
 from mogrun.emulator.limits import Limiter, SlidingWindow, retry_after_header
 
-SMALL = Limits(requests=5, window=1.0, starts=())
+SMALL = Limits(requests=5, window=0.4, starts=())
 
 
 @pytest.mark.mogrun_emulator(limits=SMALL)
@@ -20,7 +20,7 @@ def test_sixth_request_in_the_window_is_429_with_retry_after(api, mogrun_emulato
     assert (limited.status, limited.code) == (429, "RATE_LIMITED")
     assert limited.headers["retry-after"] == "1"
     assert mogrun_emulator.count(status=429) == 1
-    time.sleep(1.05)
+    time.sleep(0.45)
     assert api.call("GET", "/repos").status == 200
 
 
@@ -48,7 +48,7 @@ def test_unauthenticated_requests_do_not_use_the_budget(api):
     assert api.call("GET", "/repos").status == 200
 
 
-@pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 1.0), (3, 60))))
+@pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 0.4), (3, 60))))
 def test_start_windows(api, mogrun_emulator):
     assert api.start(key="a").status == 202
     assert api.start(key="b").status == 202
@@ -58,7 +58,7 @@ def test_start_windows(api, mogrun_emulator):
     assert limited.message == "Run start limit reached"
     assert limited.headers["retry-after"] == "1"
     assert len(mogrun_emulator.runs) == 2
-    time.sleep(1.05)
+    time.sleep(0.45)
     assert api.start(key="c").status == 202
     hourly = api.start(key="d")
     assert hourly.status == 429
