@@ -50,3 +50,13 @@ def test_a_terminal_gets_spinner_rows_escaped_agent_text_and_the_summary(tmp_pat
     assert "\x1b[?25h" in shown  # ... and showed it again
     assert "\\x1b[2J ::error::x" in shown and "\x1b[2J" not in shown
     assert "exit code 0" in shown and SECRET_VALUE not in shown
+
+
+def test_no_color_on_a_terminal_keeps_the_live_view_without_colour(tmp_path):
+    write_taskfile(tmp_path, TASKFILE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGPLEX_", "GITHUB_"))}
+    env.update(OUT_SECRET=SECRET_VALUE, TERM="xterm-256color", COLUMNS="120", NO_COLOR="1")
+    code, shown = run_in_pty([sys.executable, "-m", "mogrun", "--local", "leak"], tmp_path, env)
+    assert code == 0, shown
+    assert "\x1b[?25l" in shown and "exit code 0" in shown
+    assert "\x1b[32m" not in shown and "\x1b[1m" not in shown
