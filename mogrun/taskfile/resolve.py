@@ -41,6 +41,7 @@ class _Job:
         self.merged: dict[str, Any] = {**ctx.taskfile.defaults, **self.table}
         self.secrets: set[str] = set()
         self.unset: set[str] = set()
+        self.errors: list[TaskFileError] = []  # plugin-key problems, collected for `check`
 
     def where(self, key: str) -> tuple[str, ...]:
         in_job = key in self.table or key not in self.ctx.taskfile.defaults
@@ -99,13 +100,18 @@ def _first(errors: list[TaskFileError]) -> TaskFileError:
 
 
 def check_render(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec],
-                 env: Mapping[str, str], sets: Mapping[str, str]) -> set[str]:
-    """Resolve one job as ``check`` does; return the unset ``env`` names it uses."""
+                 env: Mapping[str, str],
+                 sets: Mapping[str, str]) -> tuple[list[TaskFileError], set[str]]:
+    """Resolve one job as ``check`` does: its problems (every plugin key's, then
+    the first other one) and the unset ``env`` names it uses."""
     ctx = _Context(taskfile, key_specs, template_vars(taskfile, sets), env,
                    TemplateClock.now(), missing_env=True)
     job = _Job(ctx, name)
-    _build(job)
-    return job.unset
+    try:
+        _build(job)
+    except TaskFileError as error:
+        job.errors.append(error)
+    return job.errors, job.unset
 
 
 def _resolve(ctx: _Context, name: str) -> ResolvedJob:
@@ -196,7 +202,10 @@ def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
         except (ValueError, TypeError) as exc:
             if job.unset - unset_before:
                 continue  # `check` with an unset env name: warned about, judged when run
-            raise job.fail(key, str(exc)) from exc
+            if not job.ctx.missing_env:
+                raise job.fail(key, str(exc)) from exc
+            job.errors.append(job.fail(key, str(exc)))
+            continue
         if spec.secrets is not None:
             job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
     return options

@@ -200,14 +200,18 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     for name in taskfile.jobs:
         if name in failed or not JOB_NAME.fullmatch(name):
             continue
-        try:
-            unset = check_render(taskfile, name, key_specs=key_specs, env=env, sets=sets or {})
-        except TaskFileError as error:
-            report.errors.append(error)
-            continue
+        errors, unset = check_render(taskfile, name, key_specs=key_specs, env=env,
+                                     sets=sets or {})
+        report.errors += errors
         report.warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set '
                             'when this job runs)' for n in sorted(unset)]
+    report.errors.sort(key=_line)
     return report
+
+
+def _line(error: TaskFileError) -> int:
+    """Errors are listed in file order; those without a line first."""
+    return error.location.line or 0 if error.location else 0
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:

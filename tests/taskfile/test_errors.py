@@ -279,3 +279,19 @@ def test_defaults_may_not_hold_needs(project) -> None:
         prompt = "x"
     """)
     assert 'Error: "needs" cannot be set in [defaults]; set it per job' in err
+
+
+def test_every_plugin_key_problem_of_a_job_is_listed_in_file_order(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        retry = { attempts = 0 }
+        notify = [{ email = "me@example.com" }]
+    """)
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
+        'Error: job "a", key "notify": unknown notify[1] setting "email"; valid: webhook, slack, '
+        "on",
+    ]
