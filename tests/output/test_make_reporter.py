@@ -103,3 +103,17 @@ def test_secrets_given_up_front_are_masked_before_any_job_reports(stdout_type, o
     shown = out.getvalue() + err.getvalue()
     assert "webhook *** did not answer" in shown
     assert "T0K3N" not in shown
+
+
+@pytest.mark.parametrize("cls", [PlainReporter, LiveReporter, NdjsonReporter, GithubReporter])
+def test_every_reporter_implements_the_protocol_signatures(cls):
+    import inspect
+
+    from mogrun.output.base import Reporter
+
+    for name in ("job_started", "event", "status", "notice", "job_finished", "summary", "close"):
+        expected = inspect.signature(getattr(Reporter, name))
+        actual = inspect.signature(getattr(cls, name))
+        assert list(actual.parameters) == list(expected.parameters), (cls, name)
+        kinds = [p.kind for p in actual.parameters.values()]
+        assert kinds == [p.kind for p in expected.parameters.values()], (cls, name)
