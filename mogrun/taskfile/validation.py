@@ -83,6 +83,10 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
             problem = check(taskfile.settings[key])
             if problem:
                 errors.append(taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key))
+    for plugin in taskfile.plugins:
+        problem = path_problem(taskfile.project_dir, plugin) if plugin.endswith(".py") else None
+        if problem:
+            errors.append(taskfile.error(f"[mogplex] plugins: {problem}", "mogplex", "plugins"))
     url = taskfile.settings.get("url")
     if isinstance(url, str):
         problem = _url_problem(url)

@@ -295,3 +295,13 @@ def test_every_plugin_key_problem_of_a_job_is_listed_in_file_order(project) -> N
         'Error: job "a", key "notify": unknown notify[1] setting "email"; valid: webhook, slack, '
         "on",
     ]
+
+
+def test_plugin_paths_may_not_leave_the_project(project) -> None:
+    project.write('[mogplex]\nplugins = ["../evil.py"]\n[jobs.a]\nrepo = "r"\nprompt = "x"\n')
+    result = project.run("check")  # --no-plugins: the task file's validation reports it
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        f"Error: [mogplex] plugins: '../evil.py' may not contain \"..\" (paths stay inside "
+        f"{project.root})")
+    assert project.run("check", plugins=True).code == 2  # the plugin host refuses it too
