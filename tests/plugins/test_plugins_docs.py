@@ -1,0 +1,35 @@
+"""docs/plugins.md cannot drift: every hook is documented and every example loads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mogrun.hookspecs import hook_names
+from mogrun.pluginhost import PluginHost
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+TEXT = DOC.read_text()
+EXAMPLES = [block for block in re.findall(r"```python\n(.*?)```", TEXT, re.S)
+            if "@hookimpl" in block]
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_every_hook_has_its_own_section(hook):
+    assert re.search(rf"^### `{hook}\(", TEXT, re.M), f"{hook} is not documented"
+
+
+def test_every_hook_has_an_example():
+    shown = {name for block in EXAMPLES for name in re.findall(r"def (mogrun_\w+)\(", block)}
+    assert shown == set(hook_names())
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_each_example_loads_as_a_plugin(tmp_path, index):
+    path = tmp_path / f"doc_example_{index}.py"
+    path.write_text(EXAMPLES[index])
+    host = PluginHost.load(project_dir=None, extra=[str(path)], use_entry_points=False)
+    [info] = [i for i in host.describe() if i.source == "-p"]
+    assert set(info.hooks) == set(re.findall(r"def (mogrun_\w+)\(", EXAMPLES[index]))
