@@ -69,6 +69,9 @@ def _rate(text: str) -> tuple[int, float]:
 
 
 def _fmt(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
 
 

@@ -135,6 +135,12 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+def _api_path(path: str | None) -> str | None:
+    if path is None or path.startswith(("/api/", "/_")):
+        return path
+    return API_PREFIX + "/" + path.lstrip("/")
+
+
 def _shutdown(server: _Server) -> None:
     """``server.shutdown()`` without waiting out the poll interval: connect to the
     listening socket until the serving loop has noticed (keeps tests fast)."""
@@ -293,16 +299,17 @@ class Emulator:
             self._state.log.clear()
 
     def count(self, method: str | None = None, path_prefix: str | None = None,
-              status: int | None = None) -> int:
-        """How many logged requests match; a ``path_prefix`` not starting with
-        ``/api/`` or ``/_`` is relative to the API prefix (``"/runs"``)."""
-        prefix = path_prefix
-        if prefix is not None and not prefix.startswith(("/api/", "/_")):
-            prefix = API_PREFIX + "/" + prefix.lstrip("/")
+              status: int | None = None, *, path: str | None = None) -> int:
+        """How many logged requests match. A ``path_prefix`` or ``path`` not
+        starting with ``/api/`` or ``/_`` is relative to the API prefix;
+        ``path`` must match exactly (``path="/runs"`` counts starts only, while
+        the prefix ``"/runs"`` also matches ``/runs/{id}/cancel``)."""
+        prefix, exact = _api_path(path_prefix), _api_path(path)
         return sum(
             1 for r in self.requests
             if (method is None or r.method == method.upper())
             and (prefix is None or r.path.startswith(prefix))
+            and (exact is None or r.path == exact)
             and (status is None or r.status == status)
         )
 

@@ -52,7 +52,9 @@ def test_count_helper(api, mogrun_emulator):
     mogrun_emulator.add_fault("repos", "429")
     api.call("GET", "/repos")
     assert mogrun_emulator.count() == 4
-    assert mogrun_emulator.count("POST", "/runs") == 3
+    assert mogrun_emulator.count("POST", "/runs") == 3  # a prefix: the cancel too
+    assert mogrun_emulator.count("POST", path="/runs") == 2
+    assert mogrun_emulator.count(path=f"/api/v1/mogplex/runs/{run_id}") == 0
     assert mogrun_emulator.count("post", "/api/v1/mogplex/runs", status=202) == 2
     assert mogrun_emulator.count(path_prefix=f"/runs/{run_id}/cancel") == 1
     assert mogrun_emulator.count(status=429) == 1
