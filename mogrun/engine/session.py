@@ -53,12 +53,17 @@ def poll_override(env: Mapping[str, str]) -> float | None:
 
 def resolve_repos(client: Any, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
     """Every owner/name resolved to its id once, before the first run starts."""
+    names = list(dict.fromkeys(
+        plan.request.repo for job in jobs for plan in job.runs
+        if "/" in plan.request.repo and plan.request.repo_id is None))
+    known: dict[str, Any] = {}
+    if len(names) > 1:  # one listing resolves a fan-out over an account's repos at once
+        known = {str(r.get("full_name", "")).casefold(): r
+                 for r in client.list_repos(None, limit=200)}
     ids: dict[str, str] = {}
-    for job in jobs:
-        for plan in job.runs:
-            name = plan.request.repo
-            if "/" in name and name not in ids and plan.request.repo_id is None:
-                ids[name] = str(client.resolve_repo(name)["id"])
+    for name in names:
+        repo = known.get(name.casefold()) or client.resolve_repo(name)
+        ids[name] = str(repo["id"])
     return [_with_repo_ids(job, ids) for job in jobs]
 
 
