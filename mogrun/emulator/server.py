@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def _serve(self) -> None:
         body = self._body()
@@ -117,6 +118,12 @@ class _Server(ThreadingHTTPServer):
 
     def answer(self, request: Request) -> Reply:
         return self.emulator._answer(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (or a stop mid-answer) is not worth a traceback."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
