@@ -115,9 +115,9 @@ class PluginHost:
         pm.add_hookspecs(hookspecs)
         kept: list[pluginload.Candidate] = []
         for cand in candidates:
-            if _register(pm, cand, kept):
+            if pluginload.register(pm, cand, kept):
                 kept.append(cand)
-        _check_pending(pm)
+        pluginload.check_pending(pm)
         return cls(pm, kept)
 
     @staticmethod
@@ -387,57 +387,3 @@ def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]
         sink[name] = KeySpec(name, validate, help, secrets, plugin)
 
     return register
-
-
-def _register(pm: pluggy.PluginManager, cand: pluginload.Candidate,
-              kept: Sequence[pluginload.Candidate]) -> bool:
-    """Register one plugin; False when the very same object is already in."""
-    import pluggy
-
-    if any(c.plugin is cand.plugin for c in kept):
-        return False
-    if pm.has_plugin(cand.name):
-        other = next(c for c in kept if c.name == cand.name)
-        raise PluginError(f'two plugins are named "{cand.name}" '
-                          f"({other.source} {other.origin} and {cand.source} {cand.origin})")
-    _refuse_undecorated(cand)
-    try:
-        pm.register(cand.plugin, name=cand.name)
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f'plugin "{cand.name}" has an invalid hook: '
-                          f"{' '.join(str(exc).split())}") from exc
-    for caller in pm.get_hookcallers(cand.plugin) or []:
-        for impl in caller.get_hookimpls():
-            if impl.plugin is cand.plugin and (impl.wrapper or impl.hookwrapper):
-                raise PluginError(f'plugin "{cand.name}" declares {caller.name} as a '
-                                  "wrapper; mogrun hooks do not support wrappers")
-    return True
-
-
-def _refuse_undecorated(cand: pluginload.Candidate) -> None:
-    """A ``mogrun_*`` function without ``@hookimpl`` would be silently ignored."""
-    from mogrun.hookspecs import PROJECT
-
-    for attr in dir(cand.plugin):
-        value = getattr(cand.plugin, attr, None)
-        if attr.startswith("mogrun_") and callable(value) \
-                and not hasattr(value, f"{PROJECT}_impl"):
-            raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
-                              context=["Decorate it: from mogrun.hookspecs import hookimpl"])
-
-
-def _check_pending(pm: pluggy.PluginManager) -> None:
-    """An implementation matching no spec is a typo: name the plugin and hook."""
-    from mogrun.hookspecs import hook_names
-
-    for name, caller in vars(pm.hook).items():
-        if name.startswith("_") or caller.has_spec():
-            continue
-        for impl in caller.get_hookimpls():
-            if impl.optionalhook:
-                continue
-            guess = pluginload.closest_hook(name, hook_names())
-            hint = [f'Did you mean "{guess}"?'] if guess else []
-            raise PluginError(f'plugin "{impl.plugin_name}" implements unknown hook "{name}"',
-                              context=hint)
-    pm.check_pending()

@@ -1,7 +1,7 @@
-"""Finding and importing plugins: bundled, entry points, task file, ``-p``.
+"""Finding, importing and registering plugins: bundled, entry points, task file, ``-p``.
 
-Discovery is kept apart from ``pluginhost`` (which calls the hooks) so each
-stays small. Everything heavy (pluggy, importlib.metadata) is imported inside
+Discovery and load-time validation (typos, duplicates) are kept apart from
+``pluginhost`` (which calls the hooks) so each stays small. Everything heavy (pluggy, importlib.metadata) is imported inside
 the functions that need it, so ``mogrun list`` never pays for it.
 """
 
@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import PluginError
+
+if TYPE_CHECKING:
+    import pluggy
 
 BUNDLED = ("retry", "gates", "notify", "junit")
 BUNDLED_PACKAGE = "mogrun_plugins"
@@ -149,3 +152,60 @@ def closest_hook(name: str, known: Sequence[str]) -> str | None:
     """The hook a misspelled name most likely meant, for the error message."""
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return match[0] if match else None
+
+
+def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate]) -> bool:
+    """Register one plugin; False when the very same object is already in."""
+    import pluggy
+
+    if any(c.plugin is cand.plugin or c.origin == cand.origin for c in kept):
+        return False
+    if pm.has_plugin(cand.name):
+        other = next(c for c in kept if c.name == cand.name)
+        raise PluginError(f'two plugins are named "{cand.name}" '
+                          f"({other.source} {other.origin} and {cand.source} {cand.origin})")
+    _refuse_undecorated(cand)
+    try:
+        pm.register(cand.plugin, name=cand.name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f'plugin "{cand.name}" has an invalid hook: '
+                          f"{' '.join(str(exc).split())}") from exc
+    for caller in pm.get_hookcallers(cand.plugin) or []:
+        for impl in caller.get_hookimpls():
+            if impl.plugin is cand.plugin and (impl.wrapper or impl.hookwrapper):
+                raise PluginError(f'plugin "{cand.name}" declares {caller.name} as a '
+                                  "wrapper; mogrun hooks do not support wrappers")
+    return True
+
+
+def _refuse_undecorated(cand: Candidate) -> None:
+    """A ``mogrun_*`` function without ``@hookimpl`` would be silently ignored."""
+    from mogrun.hookspecs import PROJECT
+
+    for attr in dir(cand.plugin):
+        if not attr.startswith("mogrun_"):
+            continue
+        try:
+            value = getattr(cand.plugin, attr)
+        except Exception:  # a property that raises is not a hook
+            continue
+        if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
+            raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
+                              context=["Decorate it: from mogrun.hookspecs import hookimpl"])
+
+
+def check_pending(pm: pluggy.PluginManager) -> None:
+    """An implementation matching no spec is a typo: name the plugin and hook."""
+    from mogrun.hookspecs import hook_names
+
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            guess = closest_hook(name, hook_names())
+            hint = [f'Did you mean "{guess}"?'] if guess else []
+            raise PluginError(f'plugin "{impl.plugin_name}" implements unknown hook "{name}"',
+                              context=hint)
+    pm.check_pending()

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from mogrun.errors import PluginError
+from mogrun.hookspecs import hookimpl
 from mogrun.pluginhost import PluginHost, PluginInfo
 
 BUNDLED = ["retry", "gates", "notify", "junit"]
@@ -253,3 +254,23 @@ def test_duplicate_and_malformed_options_are_refused(tmp_path, plugin_file):
     """)
     with pytest.raises(PluginError, match="bad option name '--Shout'"):
         load(tmp_path, [bad]).cli_options()
+
+
+def test_same_file_named_twice_loads_once(tmp_path, plugin_file):
+    rel = plugin_file("team_gate", "@hookimpl\ndef mogrun_event(event):\n    pass\n")
+    host = load(tmp_path, [rel, rel], extra=[str(tmp_path / rel)])
+    assert host.plugin_names() == [*BUNDLED, "team_gate"]
+
+
+def test_a_raising_property_is_not_mistaken_for_a_hook(tmp_path):
+    class Odd:
+        @property
+        def mogrun_note(self):
+            raise RuntimeError("not a hook")
+
+        @hookimpl
+        def mogrun_event(self, event):
+            pass
+
+    host = PluginHost.from_plugins(("odd", Odd()))
+    assert host.describe()[-1].hooks == ("mogrun_event",)
