@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -50,3 +51,17 @@ def make_client(mogrun_emulator) -> Callable[..., MogplexClient]:
 @pytest.fixture
 def client(make_client) -> MogplexClient:
     return make_client()
+
+
+@pytest.fixture
+def no_sockets(monkeypatch):
+    """Fail loudly (and record) if anything tries to open a connection."""
+    attempts: list[object] = []
+
+    def refuse(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise AssertionError(f"a socket was connected to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts

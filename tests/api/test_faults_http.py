@@ -75,15 +75,21 @@ def test_a_non_envelope_body_is_retried_like_a_5xx(make_client, mogrun_emulator)
     assert [r.status for r in mogrun_emulator.requests] == [502, 200]
 
 
-def test_json_without_ok_is_a_transport_error(client, mogrun_emulator):
-    # The emulator's own control endpoints answer plain JSON, not the envelope.
+def test_json_without_ok_is_a_transport_error():
+    from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
+    from mogrun.api.transport import Urllib3Transport
 
-    odd = MogplexClient(mogrun_emulator.url + "/_emulator", "mog_x",
-                        transport=client.transport, budget=client.budget)
-    with pytest.raises(TransportError) as caught:
-        odd._call("GET", "/requests")
-    assert "JSON without the envelope's 'ok' field" in caught.value.message
+    from .loopback import loopback_server
+
+    with loopback_server(200, {"Content-Type": "application/json"}, b'{"repos": []}') as srv:
+        client = MogplexClient(srv.url + "/api/v1/mogplex", "mog_x", transport=Urllib3Transport(),
+                               budget=RequestBudget())
+        with pytest.raises(TransportError) as caught:
+            client.list_repos()
+    assert caught.value.message == (
+        "HTTP 200 from GET /repos?limit=200 carried JSON without the envelope's 'ok' field: "
+        '"{\"repos\": []}"')
 
 
 def test_drop_after_commit_retries_with_the_same_key_one_run(make_client, mogrun_emulator):

@@ -1,0 +1,151 @@
+"""Endpoint and token rules: which host gets the token, over what; redirects
+never followed; the token never shown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mogrun.api.budget import RequestBudget
+from mogrun.api.client import MogplexClient
+from mogrun.api.settings import check_file_url, resolve_endpoint, token_from_env
+from mogrun.api.transport import Urllib3Transport
+from mogrun.errors import ApiError, NoTokenError, TaskFileError, UsageError
+
+from .loopback import loopback_server
+
+
+@pytest.mark.parametrize("url", [
+    "https://mogplex.com", "https://eu.mogplex.com/", "https://a.b.mogplex.com",
+    "https://MOGPLEX.com", "http://127.0.0.1:8080", "http://localhost:9", "https://[::1]:8443",
+    "http://127.3.4.5",
+])
+def test_a_task_file_may_name_mogplex_and_loopback(url):
+    check_file_url(url)
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("https://evil.example.com", "may only name mogplex.com"),
+    ("https://mogplex.com.evil.example", "may only name mogplex.com"),
+    ("https://evilmogplex.com", "may only name mogplex.com"),
+    ("http://mogplex.com", "plain http:// is only allowed for loopback"),
+    ("http://10.0.0.1", "plain http:// is only allowed for loopback"),
+    ("ftp://mogplex.com", "must be an http(s) URL"),
+    ("https://user@mogplex.com", "must not carry credentials"),
+    ("https://mogplex.com@evil.example", "must not carry credentials"),
+    ("https://evil.example\\@mogplex.com", "backslash"),
+    ("https://mogplex.com/?next=x", "query or fragment"),
+    ("mogplex.com", "must be an http(s) URL"),
+])
+def test_a_task_file_may_not_name_other_hosts(url, reason):
+    with pytest.raises(ValueError) as caught:
+        check_file_url(url)
+    assert reason in str(caught.value)
+
+
+def test_endpoint_precedence_and_prefix():
+    env = {"MOGPLEX_URL": "https://env.example.com/"}
+    cli = resolve_endpoint(cli_url="https://cli.example.com", env=env, file_url="https://x")
+    assert (cli.base_url, cli.api_url, cli.source) == (
+        "https://cli.example.com", "https://cli.example.com/api/v1/mogplex", "--url")
+    from_env = resolve_endpoint(cli_url=None, env=env, file_url="https://evil.example")
+    assert (from_env.api_url, from_env.source) == (
+        "https://env.example.com/api/v1/mogplex", "MOGPLEX_URL")
+    from_file = resolve_endpoint(cli_url=None, env={}, file_url="https://eu.mogplex.com")
+    assert (from_file.api_url, from_file.source) == (
+        "https://eu.mogplex.com/api/v1/mogplex", "task file")
+    default = resolve_endpoint(cli_url=None, env={}, file_url=None)
+    assert (default.api_url, default.source) == ("https://mogplex.com/api/v1/mogplex", "default")
+    already = resolve_endpoint(cli_url="http://127.0.0.1:5/api/v1/mogplex/", env={},
+                               file_url=None)
+    assert (already.base_url, already.api_url) == (
+        "http://127.0.0.1:5", "http://127.0.0.1:5/api/v1/mogplex")
+
+
+def test_a_refused_file_url_is_a_task_file_error():
+    with pytest.raises(TaskFileError) as caught:
+        resolve_endpoint(cli_url=None, env={}, file_url="https://evil.example")
+    assert caught.value.exit_code == 2 and caught.value.key == "url"
+
+
+@pytest.mark.parametrize("source", ["cli", "env"])
+def test_non_loopback_http_is_refused_from_any_source(source):
+    kwargs = {"cli_url": "http://10.255.255.1" if source == "cli" else None,
+              "env": {"MOGPLEX_URL": "http://10.255.255.1"} if source == "env" else {},
+              "file_url": None}
+    with pytest.raises(UsageError) as caught:
+        resolve_endpoint(**kwargs)
+    assert caught.value.exit_code == 2
+    assert "plain http:// is only allowed for loopback" in caught.value.message
+
+
+def test_the_transport_itself_refuses_non_loopback_http_before_any_socket(no_sockets):
+    with pytest.raises(UsageError):
+        Urllib3Transport().send("GET", "http://10.255.255.1/api", headers={}, body=None,
+                                timeout=1)
+    assert no_sockets == []
+
+
+def test_token_only_from_the_environment():
+    assert token_from_env({"MOGPLEX_API_KEY": " mog_abc \n"}) == "mog_abc"
+    with pytest.raises(NoTokenError) as caught:
+        token_from_env({})
+    assert caught.value.exit_code == 64
+    assert caught.value.lines() == [
+        "no API token: MOGPLEX_API_KEY is not set",
+        "Set it in the environment: export MOGPLEX_API_KEY=mog_...",
+        "(or try the embedded emulator with --local)"]
+    with pytest.raises(NoTokenError):
+        token_from_env({"MOGPLEX_API_KEY": "mog_a\r\nX-Evil: 1"})
+
+
+def test_redirects_are_never_followed():
+    with loopback_server(302, {"Location": "https://elsewhere.example/api"}) as server:
+        client = MogplexClient(server.url + "/api/v1/mogplex", "mog_secret_token",
+                               transport=Urllib3Transport(), budget=RequestBudget())
+        with pytest.raises(ApiError) as caught:
+            client.list_repos()
+    assert len(server.received) == 1  # one request, no second hop
+    error = caught.value
+    assert (error.exit_code, error.status, error.code) == (1, 302, "REDIRECT")
+    assert error.message == ("the server answered HTTP 302 redirecting to "
+                             "https://elsewhere.example/api; mogrun does not follow redirects")
+
+
+def test_every_request_carries_user_agent_auth_and_accept():
+    from mogrun import __version__
+
+    body = b'{"ok": true, "data": {"repos": []}}'
+    with loopback_server(200, {"Content-Type": "application/json"}, body) as server:
+        client = MogplexClient(server.url + "/api/v1/mogplex", "mog_t",
+                               transport=Urllib3Transport(), budget=RequestBudget())
+        assert client.list_repos("a b") == []
+    method, path, headers, _ = server.received[0]
+    assert (method, path) == ("GET", "/api/v1/mogplex/repos?q=a+b&limit=200")
+    assert headers["user-agent"] == f"mogrun/{__version__}"
+    assert headers["authorization"] == "Bearer mog_t"
+    assert headers["accept"] == "application/json"
+
+
+def test_trace_lines_mask_the_token(make_client, mogrun_emulator):
+    from mogrun.models import StartRequest
+
+    lines: list[str] = []
+    client = make_client(trace=lines.append)
+    client.start_run(StartRequest(repo="acme/api", repo_id=mogrun_emulator.repo_id("acme/api"),
+                                  prompt="p", idempotency_key="k-trace"))
+    token = mogrun_emulator.write_token
+    assert not any(token in line or token[4:] in line for line in lines)
+    request, response = lines
+    assert request == (f"> POST {mogrun_emulator.api_url}/runs Idempotency-Key: k-trace "
+                       "[Authorization: Bearer mog_***]")
+    assert response.startswith(f"< 202 POST {mogrun_emulator.api_url}/runs ")
+    assert response.endswith(" ms Idempotency-Key: k-trace")
+
+
+def test_a_refused_url_fails_fast(no_sockets):
+    started = time.monotonic()
+    with pytest.raises(UsageError):
+        resolve_endpoint(cli_url="http://10.255.255.1", env={}, file_url=None)
+    assert time.monotonic() - started < 0.5 and no_sockets == []
