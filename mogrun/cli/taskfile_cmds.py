@@ -187,7 +187,8 @@ def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
 def _request_document(session: Any, request: StartRequest) -> dict[str, Any]:
     base = session.config.base_url
     path = "/api/v1/mogplex/runs"
-    return {"method": "POST", "url": (base.rstrip("/") if base else "") + path,
+    # --local: the emulator's address is only known once it has started.
+    return {"method": "POST", "path": path, "url": base.rstrip("/") + path if base else None,
             "headers": {"Authorization": "Bearer mog_***", "Content-Type": "application/json",
                         "Idempotency-Key": request.idempotency_key},
             "body": request.body()}
@@ -205,7 +206,7 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  {key}: {json.dumps(value)}")
     for run in doc["runs"]:
         request = run["request"]
-        where = request["url"] or "<emulator>/api/v1/mogplex/runs"
+        where = request["url"] or "<emulator>" + request["path"]
         lines += ["", f"  run {run['run']}", f"    {request['method']} {where}"]
         lines += [f"    {name}: {value}" for name, value in request["headers"].items()]
         body = json.dumps(request["body"], indent=2, ensure_ascii=False)

@@ -213,3 +213,23 @@ def test_shell_completion_offers_commands_and_job_names(project) -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.root,
                           capture_output=True, text=True, timeout=30)
     assert done.stdout.split() == ["plain,hello", "plain,codemod"]
+
+
+def test_list_imports_no_plugin_http_or_editing_code(project) -> None:
+    import subprocess
+    import sys
+
+    project.write(MINIMAL + '[jobs.x]\nrepo = "r"\nprompt = "p"\nplugin_only_key = 1\n')
+    code = ("import sys; from mogrun.cli.main import run_cli; rc = run_cli(['list']); "
+            "heavy = ('pluggy', 'urllib3', 'tomlkit', 'sqlite3', 'importlib.metadata', "
+            "'mogrun.pluginhost', 'mogrun.emulator', 'mogrun.api'); "
+            "print(rc, sorted(m for m in sys.modules if m.startswith(heavy)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True,
+                          text=True, timeout=30)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_show_local_names_the_emulator(project) -> None:
+    project.write(MINIMAL)
+    result = project.run("--local", "show", "hello")
+    assert "    POST <emulator>/api/v1/mogplex/runs" in result.out.splitlines()
