@@ -1,0 +1,87 @@
+"""Generate docs/cli.md from the click commands, so the reference cannot drift.
+
+    python docs/gen_cli_reference.py          # rewrite docs/cli.md
+    python docs/gen_cli_reference.py --check  # exit 1 if docs/cli.md is stale
+
+tests/test_cli_reference.py runs the check in CI.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import render as render_markup
+
+from mogrun.cli.main import COMMANDS, cli
+
+TARGET = Path(__file__).with_name("cli.md")
+
+
+def _usage(command: click.Command, path: str) -> str:
+    ctx = click.Context(command, info_name=path)
+    pieces = " ".join(command.collect_usage_pieces(ctx))
+    return f"{path} {pieces}".rstrip()
+
+
+def _options(command: click.Command, path: str) -> list[str]:
+    ctx = click.Context(command, info_name=path)
+    rows = []
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        names, help_text = record
+        escaped = help_text.replace("|", "\\|")
+        rows.append(f"| `{names}` | {escaped} |")
+    if not rows:
+        return []
+    return ["| option | meaning |", "| --- | --- |", *rows, ""]
+
+
+def _section(command: click.Command, path: str, level: str) -> list[str]:
+    help_text = inspect.cleandoc(command.help or "").replace("\b\n", "")
+    help_text = render_markup(help_text).plain  # rich-click markup, shown as plain text
+    return [
+        f"{level} `{path}`",
+        "",
+        "```text",
+        "$ " + _usage(command, path),
+        "",
+        help_text,
+        "```",
+        "",
+        *_options(command, path),
+    ]
+
+
+def render() -> str:
+    """The whole reference as Markdown."""
+    lines = [
+        "# Command reference",
+        "",
+        "Generated from the code by `python docs/gen_cli_reference.py`; do not edit.",
+        "",
+    ]
+    lines += _section(cli, "mogrun", "##")
+    ctx = click.Context(cli, info_name="mogrun")
+    for name in COMMANDS:
+        lines += _section(cli.get_command(ctx, name), f"mogrun {name}", "##")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if TARGET.read_text(encoding="utf-8") != text:
+            print("docs/cli.md is stale: run python docs/gen_cli_reference.py")
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
