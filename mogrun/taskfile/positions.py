@@ -9,6 +9,7 @@ indexes are not part of a path: ``notify[0].webhook`` is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from mogrun.errors import Location
@@ -140,8 +141,10 @@ class _Scanner:
         return self.found
 
 
+@functools.lru_cache(maxsize=4)
 def key_positions(text: str) -> dict[Path_, tuple[int, int]]:
-    """Line and column (1-based) of every key path in ``text``."""
+    """Line and column (1-based) of every key path in ``text`` (cached: ``check``
+    may report many errors in one file). Callers must not modify the result."""
     return _Scanner(text).scan()
 
 
