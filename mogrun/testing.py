@@ -174,12 +174,15 @@ def mogrun_cli(request: pytest.FixtureRequest) -> Callable[..., MogrunResult]:
     """``run(*args, cwd=None, env=None, input=None) -> MogrunResult``, in-process.
 
     Machine variables (MOGPLEX_URL, MOGPLEX_API_KEY, MOGRUN_FILE, ...) are
-    unset; with ``mogrun_emulator`` in the test, URL and write token point at it.
+    unset; with ``mogrun_emulator`` (or ``mogrun_emulator_session``) in the
+    test, URL and write token point at it.
     """
     base: dict[str, str | None] = dict.fromkeys(ISOLATED_ENV)
-    if "mogrun_emulator" in request.fixturenames:
-        emulator = request.getfixturevalue("mogrun_emulator")
-        base.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+    for name in ("mogrun_emulator", "mogrun_emulator_session"):
+        if name in request.fixturenames:
+            emulator = request.getfixturevalue(name)
+            base.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+            break
 
     def run(*args: str, cwd: str | os.PathLike[str] | None = None,
             env: Mapping[str, str | None] | None = None,

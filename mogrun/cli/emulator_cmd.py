@@ -25,7 +25,7 @@ from mogrun.errors import MogrunError, UsageError
               help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real ones).")
 @click.option("--faults", "faults_spec", metavar="SPEC",
               help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
-@click.option("--duration", type=float, default=3.0, show_default=True,
+@click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
               help="Seconds an unscripted run takes.")
 @click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
               help="Events an unscripted run produces.")

@@ -174,7 +174,9 @@ class Run:
     def detail(self, now: float) -> dict[str, Any]:
         """The RunDetail object as the API returns it."""
         status = self.status(now)
-        started = status != "pending"
+        end = self.end()
+        seen = min(now, end) if end is not None else now
+        started = seen >= self.created + self.script.pending_time
         url = f"{self.api_url}/runs/{self.id}"
         return {
             "runId": self.id,

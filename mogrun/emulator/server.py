@@ -173,6 +173,8 @@ class Emulator:
                  on_request: Callable[[RequestRecord], None] | None = None) -> None:
         if not is_loopback(host):
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
+        if isinstance(repos, str):
+            repos = [repos]
         script = Script(duration=default_duration, events=max(3, default_events))
         self._state = State(repos, limits, script)
         self._api = Api(self._state, lambda: self.api_url, on_record=on_request)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from mogrun.emulator import Emulator
 
 
@@ -79,3 +81,13 @@ def test_context_manager_stops_serving():
         assert "refused" in str(exc.reason).lower() or isinstance(exc.reason, OSError)
     else:
         raise AssertionError("a stopped emulator still answered")
+
+
+def test_a_single_repo_string_is_one_repo():
+    with Emulator(repos="solo/one") as emulator:
+        assert [r["full_name"] for r in emulator.repos] == ["solo/one"]
+
+
+def test_only_loopback_hosts():
+    with pytest.raises(ValueError, match="loopback only"):
+        Emulator(host="0.0.0.0")

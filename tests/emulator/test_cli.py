@@ -14,9 +14,10 @@ import pytest
 from mogrun.testing import run_mogrun
 
 
-def _serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _serve(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict[str, str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mogrun", "emulator", "--port", "0", *args],
+        [sys.executable, "-m", "mogrun", *(["-q"] if quiet else []), "emulator", "--port", "0",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     seen: dict[str, str] = {}
@@ -41,9 +42,10 @@ def _get(url: str, token: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_serves_then_stops_cleanly_on_signal(signum):
-    process, seen = _serve("--repos", "team/one,team/two", "--faults", "repos:503@2")
+@pytest.mark.parametrize(("signum", "quiet"), [(signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_serves_then_stops_cleanly_on_signal(signum, quiet):
+    process, seen = _serve("--repos", "team/one,team/two", "--faults", "repos:503@2",
+                           quiet=quiet)
     try:
         url, token = seen["MOGPLEX_URL"], seen["MOGPLEX_API_KEY"]
         assert url.startswith("http://127.0.0.1:")
@@ -56,10 +58,13 @@ def test_serves_then_stops_cleanly_on_signal(signum):
         process.send_signal(signum)
         _out, err = process.communicate(timeout=10)
     assert process.returncode == 0
+    assert "Emulator stopped." in err
+    if quiet:
+        assert "GET /api" not in err
+        return
     assert "GET /api/v1/mogplex/repos -> 503  fault=503" in err
     assert "GET /api/v1/mogplex/repos -> 200" in err
     assert token not in err
-    assert "Emulator stopped." in err
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.com"])

@@ -120,6 +120,7 @@ def test_cancel_during_pending(api):
     run_id = api.start("@emulator pending=5s duration=10s").data["runId"]
     answer = api.call("POST", f"/runs/{run_id}/cancel").data
     assert answer["status"] == "cancelled"
+    assert answer["run"]["sandboxId"] is None  # it never left pending
     assert [e["type"] for e in _events(api, run_id)["events"]] == [
         "started", "cancel_requested", "cancelled"]
 

@@ -41,6 +41,13 @@ def test_env_is_applied_and_can_unset(mogrun_emulator, mogrun_cli):
     result = mogrun_cli("repos", env={"MOGPLEX_API_KEY": None})
     assert result.exit_code == 64, result
     assert "MOGPLEX_API_KEY" in result.stderr
+
+
+def test_session_emulator_is_wired_too(mogrun_emulator_session, mogrun_cli):
+    before = mogrun_emulator_session.count("GET", "/repos")
+    result = mogrun_cli("--json", "repos")
+    assert result.exit_code == 0, result
+    assert mogrun_emulator_session.count("GET", "/repos") == before + 1
 '''
 
 
@@ -52,7 +59,7 @@ def test_fixtures_work_for_a_plugin_author(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "4 passed" in done.stdout
 
 
 def test_mogrun_cli_captures_and_restores(mogrun_cli, monkeypatch, tmp_path):
