@@ -66,6 +66,16 @@ def mogrun_session_finished(results, exit_code):
 '''
 
 
+@pytest.fixture
+def cli(mogrun_cli):
+    """``mogrun_cli`` polling every 0.2 s (MOGRUN_POLL_INTERVAL), so short runs end fast."""
+
+    def run(*args, env=None, **kw):
+        return mogrun_cli(*args, env={"MOGRUN_POLL_INTERVAL": "0.2", **(env or {})}, **kw)
+
+    return run
+
+
 def project(tmp_path, jobs: str, plugins: dict[str, str] | None = None, header: str = ""):
     names = [f"plugins/{name}.py" for name in plugins or {}]
     write_taskfile(tmp_path, f"[mogplex]\nplugins = {json.dumps(names)}\n{header}\n"
@@ -82,9 +92,9 @@ def job(name="fix", prompt=FAST, extra=""):
            f'prompt = """Fix it.\n{prompt}\n"""\n{extra}\n'
 
 
-def test_every_hook_is_called_at_its_time(tmp_path, mogrun_emulator, mogrun_cli):
+def test_every_hook_is_called_at_its_time(tmp_path, mogrun_emulator, cli):
     root = project(tmp_path, job(), {"recorder": RECORDER})
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 0, result
     calls = [json.loads(line) for line in (root / "plugins" / "calls.jsonl").read_text()
              .splitlines()]
@@ -114,11 +124,11 @@ def mogrun_gate(events):
 '''
 
 
-def test_task_file_gate_changes_the_outcome(tmp_path, mogrun_emulator, mogrun_cli):
+def test_task_file_gate_changes_the_outcome(tmp_path, mogrun_emulator, cli):
     no_edit = "@emulator status=success duration=0.3s events=6 tools=read_file"
     root = project(tmp_path, job("good") + job("lazy", no_edit), {"edit_gate": EDIT_GATE})
-    assert mogrun_cli("run", "good", cwd=root).exit_code == 0
-    lazy = mogrun_cli("--json", "run", "lazy", "--junit", "report.xml", cwd=root)
+    assert cli("run", "good", cwd=root).exit_code == 0
+    lazy = cli("--json", "run", "lazy", "--junit", "report.xml", cwd=root)
     assert lazy.exit_code == 1, lazy
     finished = [json.loads(line) for line in lazy.stdout.splitlines()
                 if '"job_finished"' in line]
@@ -129,10 +139,10 @@ def test_task_file_gate_changes_the_outcome(tmp_path, mogrun_emulator, mogrun_cl
         "gate_failed (status success): edit_gate: no edit_file call"
 
 
-def test_misspelled_hook_fails_check_with_exit_2(tmp_path, mogrun_cli):
+def test_misspelled_hook_fails_check_with_exit_2(tmp_path, cli):
     typo = EDIT_GATE.replace("def mogrun_gate(", "def mogrun_gatee(")
     root = project(tmp_path, job(), {"edit_gate": typo})
-    result = mogrun_cli("check", cwd=root)
+    result = cli("check", cwd=root)
     assert result.exit_code == 2, result
     assert 'plugin "edit_gate" implements unknown hook "mogrun_gatee"' in result.stderr
     assert "Traceback" not in result.output
@@ -151,23 +161,23 @@ def mogrun_job_finished(job):
 '''
 
 
-def test_crashing_observer_and_notifier_are_warnings(tmp_path, mogrun_emulator, mogrun_cli):
+def test_crashing_observer_and_notifier_are_warnings(tmp_path, mogrun_emulator, cli):
     root = project(tmp_path, job(), {"crashers": CRASHERS})
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 0, result
     assert 'plugin "crashers" failed in mogrun_event: RuntimeError: observer broke' \
         in result.stderr
     assert 'plugin "crashers" failed in mogrun_job_finished: RuntimeError: notifier broke' \
         in result.stderr
-    history = mogrun_cli("--json", "history", cwd=root)
+    history = cli("--json", "history", cwd=root)
     assert history.exit_code == 0 and '"success"' in history.stdout
 
 
-def test_crashing_gate_fails_its_job(tmp_path, mogrun_emulator, mogrun_cli):
+def test_crashing_gate_fails_its_job(tmp_path, mogrun_emulator, cli):
     gate = "from mogrun.hookspecs import hookimpl\n" \
            "@hookimpl\ndef mogrun_gate(events):\n    return 1 / 0\n"
     root = project(tmp_path, job(), {"bad_gate": gate})
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 1, result
     assert "gate crashed: ZeroDivisionError: division by zero" in result.output
 
@@ -176,29 +186,29 @@ def starts(emulator):
     return [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/runs")]
 
 
-def test_retry_after_is_honoured_exactly(tmp_path, mogrun_emulator, mogrun_cli):
+def test_retry_after_is_honoured_exactly(tmp_path, mogrun_emulator, cli):
     root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "5s" }'))
     mogrun_emulator.add_fault("start", "429", retry_after=1.0)
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 0, result
     first, second = starts(mogrun_emulator)
     assert (first.status, second.status) == (429, 202)
     assert 1.0 <= second.time - first.time < 1.4
 
 
-def test_retry_after_beyond_max_delay_gives_up_at_once(tmp_path, mogrun_emulator, mogrun_cli):
+def test_retry_after_beyond_max_delay_gives_up_at_once(tmp_path, mogrun_emulator, cli):
     root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "2s" }'))
     mogrun_emulator.add_fault("start", "429", retry_after=30.0)
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 75, result
     assert [r.status for r in starts(mogrun_emulator)] == [429]
 
 
 def test_backoff_is_capped_by_max_delay_and_attempts_run_out(tmp_path, mogrun_emulator,
-                                                             mogrun_cli):
+                                                             cli):
     root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "0.2s" }'))
     mogrun_emulator.add_fault("start", "500", count=4)
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 69, result
     tries = starts(mogrun_emulator)
     assert [r.status for r in tries] == [500, 500, 500, 500]  # 3 retries, then give up
@@ -207,14 +217,14 @@ def test_backoff_is_capped_by_max_delay_and_attempts_run_out(tmp_path, mogrun_em
     assert all(gap < 0.2 + 0.15 for gap in gaps), gaps
     mogrun_emulator.clear_requests()
     mogrun_emulator.add_fault("start", "500", count=2)
-    assert mogrun_cli("run", "fix", cwd=root).exit_code == 0
+    assert cli("run", "fix", cwd=root).exit_code == 0
     assert [r.status for r in starts(mogrun_emulator)] == [500, 500, 202]
 
 
-def test_stall_timeout_treats_a_silent_run_as_timed_out(tmp_path, mogrun_emulator, mogrun_cli):
+def test_stall_timeout_treats_a_silent_run_as_timed_out(tmp_path, mogrun_emulator, cli):
     silent = "@emulator duration=never interval=1h events=3"
     root = project(tmp_path, job(prompt=silent, extra='retry = { stall_timeout = "1s" }'))
-    result = mogrun_cli("run", "fix", cwd=root)
+    result = cli("run", "fix", cwd=root)
     assert result.exit_code == 1, result
     assert "no change for 1s (stall_timeout)" in result.output
 
@@ -226,18 +236,18 @@ def receiver():
     rec.close()
 
 
-def test_notification_arrives_and_its_url_is_masked(tmp_path, mogrun_emulator, mogrun_cli,
+def test_notification_arrives_and_its_url_is_masked(tmp_path, mogrun_emulator, cli,
                                                    receiver):
     hook = receiver.url("/hooks/team-secret-abc")
     extra = 'notify = [{ webhook = "{{ env.TEAM_HOOK }}", on = ["always"] }]'
     root = project(tmp_path, job(extra=extra))
-    result = mogrun_cli("run", "fix", cwd=root, env={"TEAM_HOOK": hook})
+    result = cli("run", "fix", cwd=root, env={"TEAM_HOOK": hook})
     assert result.exit_code == 0, result
     [posted] = receiver.received
     assert posted["path"] == "/hooks/team-secret-abc"
     assert posted["json"]["job"] == "fix" and posted["json"]["outcome"] == "success"
     assert "Authorization" not in posted["headers"]
     assert mogrun_emulator.write_token not in json.dumps(posted)
-    shown = mogrun_cli("show", "fix", cwd=root, env={"TEAM_HOOK": hook})
+    shown = cli("show", "fix", cwd=root, env={"TEAM_HOOK": hook})
     assert shown.exit_code == 0, shown
     assert "team-secret-abc" not in shown.output

@@ -3,7 +3,8 @@
 
 The plugin is loaded from this checkout with ``-p <file>``, so the tests pass
 whether or not the project is installed; ``MOGRUN_DISABLE_PLUGINS=edit_gate``
-keeps an installed copy (entry point ``edit_gate``) from loading twice.
+keeps an installed copy (entry point ``edit_gate``) from loading twice, and
+``MOGRUN_POLL_INTERVAL=0.2`` lets these short emulated runs finish quickly.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from mogrun.testing import write_taskfile
 
 PLUGIN = str(Path(__file__).resolve().parents[1] / "mogrun_edit_gate.py")
-ENV = {"MOGRUN_DISABLE_PLUGINS": "edit_gate"}
+ENV = {"MOGRUN_DISABLE_PLUGINS": "edit_gate", "MOGRUN_POLL_INTERVAL": "0.2"}
 EDITS = "@emulator duration=0.2s events=9 tools=read_file,edit_file"
 NO_EDITS = "@emulator duration=0.2s events=9 tools=read_file,run_tests"
 
