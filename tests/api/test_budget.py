@@ -138,3 +138,44 @@ def test_threads_share_one_budget_without_overbooking():
     assert len(sent) == 15
     for i in range(len(sent) - 5):  # any 6 consecutive sends span at least one window
         assert sent[i + 5] - sent[i] >= 0.4 - 0.01
+
+
+def test_a_request_in_flight_holds_its_place_until_answered():
+    clock = FakeClock()
+    budget = make(clock, requests_per_minute=2, window=10.0)
+    first = budget.reserve()
+    second = budget.reserve()
+    clock.now += 30  # far past a window: in-flight requests still count
+    done = threading.Event()
+
+    def third() -> None:
+        budget.acquire()
+        done.set()
+
+    waiter = threading.Thread(target=third)
+    waiter.start()
+    assert not done.wait(0.2)
+    budget.settle(first)  # answered at t=1030: it may have reached the server just now
+    waiter.join(5)
+    assert done.is_set()
+    assert clock.sleeps == [10.0]  # a full window after the answer
+    budget.settle(second)
+
+
+def test_a_deadline_counts_requests_in_flight_as_answered_now():
+    clock = FakeClock()
+    budget = make(clock, requests_per_minute=1, window=10.0)
+    ticket = budget.reserve()
+    with pytest.raises(RateLimitedError):
+        budget.acquire(deadline=clock.now + 5)  # even if answered now: 10 s away
+    budget.settle(ticket)
+
+
+def test_slot_settles_even_when_the_request_fails():
+    clock = FakeClock()
+    budget = make(clock, requests_per_minute=1, window=10.0)
+    with pytest.raises(OSError), budget.slot():
+        clock.now += 2
+        raise OSError("boom")
+    budget.acquire()
+    assert clock.now == pytest.approx(1012.0)  # 10 s after the failure's time
