@@ -251,3 +251,18 @@ def test_notification_arrives_and_its_url_is_masked(tmp_path, mogrun_emulator, c
     shown = cli("show", "fix", cwd=root, env={"TEAM_HOOK": hook})
     assert shown.exit_code == 0, shown
     assert "team-secret-abc" not in shown.output
+
+
+def test_task_file_plugins_load_only_for_check_show_run(tmp_path, cli):
+    """A task-file plugin is repository code: `list`, `--help` and `history` never
+    import it (here it would fail loudly), while `check`, `show` and `run` do."""
+    broken = "raise RuntimeError('imported!')\n"
+    root = project(tmp_path, job(), {"broken": broken})
+    for args in (["list"], ["--help"], ["history"], ["run", "--help"]):
+        result = cli(*args, cwd=root)
+        assert result.exit_code == 0, (args, result)
+        assert "imported!" not in result.output
+    for args in (["check"], ["show", "fix"], ["run", "fix"]):
+        result = cli(*args, cwd=root)
+        assert result.exit_code == 2, (args, result)
+        assert 'plugin "broken" failed to import: RuntimeError: imported!' in result.stderr
