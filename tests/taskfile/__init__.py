@@ -1,0 +1,1 @@
+"""Tests of the task file core and its commands (issue 2)."""
