@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from mogrun.engine.outcome import (
     outcome_exit_code,
     server_duration,
 )
-from mogrun.errors import GateError, MogrunError
+from mogrun.errors import GateError, Interrupted, MogrunError
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 
@@ -45,6 +46,11 @@ class SessionContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)  # run id -> label, not yet finished
+    sleeper: Any = None  # signals.InterruptibleSleep installed on the client's budget
+
+    def armed(self) -> AbstractContextManager[None]:
+        """Budget waits inside this block end at the first signal."""
+        return self.sleeper.armed() if self.sleeper is not None else nullcontext()
 
     def follow_interval(self) -> float:
         with self.lock:
@@ -111,7 +117,13 @@ class RunExecutor:
             row = ctx.history.record_start(ctx.invocation, job.name, plan.repo,
                                            mask(request.idempotency_key, job.secrets))
         try:
-            started = ctx.client.start_run(request, job=job)
+            with ctx.armed():
+                started = ctx.client.start_run(request, job=job)
+        except Interrupted:
+            result = self.skipped(job, plan, "interrupted before it started")
+            _update(ctx, row, outcome="skipped", exit_code=result.exit_code,
+                    finished_at=now_iso(), message=result.message)
+            return result
         except MogrunError as exc:
             return self._refused(job, plan, exc, "error", row)
         return self._after_start(job, plan, row, started.state, bool(started.attached))
@@ -148,7 +160,10 @@ class RunExecutor:
         with ctx.lock:
             ctx.active += 1
         try:
-            return follower.follow()
+            with ctx.armed():
+                return follower.follow()
+        except Interrupted:
+            return FollowOutcome(follower.state, tuple(follower.events), INTERRUPT_STOP)
         finally:
             with ctx.lock:
                 ctx.active -= 1

@@ -18,7 +18,7 @@ from mogrun.engine.history import History, new_invocation_id
 from mogrun.engine.outcome import DETACHED
 from mogrun.engine.runner import RunExecutor, SessionContext
 from mogrun.engine.scheduler import Scheduler
-from mogrun.engine.signals import ForcedExit, SignalWatch
+from mogrun.engine.signals import ForcedExit, InterruptibleSleep, SignalWatch
 from mogrun.errors import Interrupted, UsageError, combine_exit_codes
 from mogrun.models import ResolvedJob, RunResult, SessionConfig
 
@@ -118,15 +118,26 @@ def run_session(
             detach_jobs=detached_jobs(jobs, options),
             interrupt_code=lambda: watch.exit_code or 130,
         )
+        budget = client.budget
+        base_sleep = getattr(budget, "sleep", None)
+        if base_sleep is not None:
+            ctx.sleeper = budget.sleep = InterruptibleSleep(stop, base_sleep)
         try:
             return _run(jobs, ctx, host, reporter, config, options, watch)
         except ForcedExit as forced:
             raise _left_going(ctx, forced.exit_code) from None
+        finally:
+            if base_sleep is not None:
+                budget.sleep = base_sleep
 
 
 def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: Any,
          config: SessionConfig, options: SessionOptions, watch: SignalWatch) -> int:
-    jobs = resolve_repos(ctx.client, jobs)
+    try:
+        with ctx.armed():
+            jobs = resolve_repos(ctx.client, jobs)
+    except Interrupted:
+        pass  # the scheduler now skips every job as interrupted
     executor = RunExecutor(ctx)
 
     def job_done(job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -53,3 +55,33 @@ class SignalWatch:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)
         self.stop.set()
+
+
+class InterruptibleSleep:
+    """Replaces the request budget's ``sleep`` so that a worker waiting for room
+    (a start paced to 10 a minute, a 429 pause) wakes at the first signal
+    instead of starting a run after Ctrl-C. Only waits inside ``armed()`` are
+    cut short; cancels sent after the signal wait normally."""
+
+    def __init__(self, stop: threading.Event, base: Any) -> None:
+        self.stop = stop
+        self.base = base
+        self._local = threading.local()
+
+    def __call__(self, seconds: float) -> None:
+        if not getattr(self._local, "armed", False):
+            self.base(seconds)
+            return
+        if self.stop.wait(max(0.0, seconds)):
+            from mogrun.errors import Interrupted
+
+            raise Interrupted(130, "interrupted while waiting for the request budget")
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        previous = getattr(self._local, "armed", False)
+        self._local.armed = True
+        try:
+            yield
+        finally:
+            self._local.armed = previous

@@ -109,3 +109,27 @@ def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
     assert elapsed < 3.0
     assert f"left going: {run_id}" in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_while_a_start_waits_for_the_budget_starts_nothing_more(emulator, tmp_path):
+    (tmp_path / "mogplex.toml").write_text(
+        "[mogplex]\nstarts_per_minute = 1\n" + LONG_JOB
+        + '\n[jobs.other]\nrepo = "acme/web"\nprompt = "@emulator duration=never"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1")
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long", "other"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        (run_id,) = wait_following(emulator)
+        time.sleep(0.3)  # the second start is now waiting for the start budget (1 a minute)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        elapsed = time.monotonic() - began
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 5.0
+    assert emulator.runs == [run_id]
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
