@@ -9,6 +9,7 @@ crash while setting up is a ``PluginError`` (exit 2) before any run starts.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -232,7 +233,8 @@ class PluginHost:
                 continue
             if outcome is False:
                 return None
-            if isinstance(outcome, bool) or not isinstance(outcome, int | float):
+            if isinstance(outcome, bool) or not isinstance(outcome, int | float) \
+                    or not math.isfinite(outcome):
                 self.warn(f'plugin "{plugin}" returned {outcome!r} from mogrun_retry_delay; '
                           "ignored (expected seconds, False or None)")
                 continue

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from mogrun.errors import MogrunError
+from mogrun.errors import MogrunError, TransportError
 from mogrun.hookspecs import hookimpl
 from mogrun.masking import mask
 
@@ -50,11 +50,24 @@ def _target(item: Any, index: int) -> dict[str, Any]:
     if len(kinds) != 1:
         raise ValueError(f"{where} needs exactly one of webhook = URL or slack = URL")
     url = raw[kinds[0]]
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") \
-            or not urlsplit(url).hostname:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{where}.{kinds[0]} must be an http(s) URL")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ValueError(f"{where}.{kinds[0]} must use https:// (plain http only to loopback)")
     on = _tables.strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on", choices=ON_VALUES)
     return {kinds[0]: url, "on": on}
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def secrets(value: Iterable[dict[str, Any]]) -> list[str]:
@@ -86,27 +99,37 @@ def webhook_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[st
 
 def slack_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[str, Any]:
     """Slack's incoming-webhook shape: ``{"text": ...}``."""
-    lines = [f"mogrun: job *{job.name}* {outcome}"]
+    lines = [f"mogrun: job *{slack_escape(job.name)}* {outcome}"]
     for r in results:
         failed = "; ".join(g.reason for g in r.gates if not g.passed)
         detail = f" ({failed})" if failed else (f" ({r.message})" if r.message else "")
         run = f" run {r.run_id}" if r.run_id else ""
-        lines.append(f"• {r.repo}{run}: {r.outcome}{detail}")
+        lines.append(slack_escape(f"• {r.repo}{run}: {r.outcome}{detail}"))
     return {"text": "\n".join(lines)}
 
 
+def slack_escape(text: str) -> str:
+    """Agent text must not ping a channel (``<!channel>``) or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str | None:
-    """Post with one retry; ``None`` on success, else why it failed."""
+    """Post, retrying once what may pass (no answer, 429, 5xx); ``None`` on
+    success, else why it failed."""
     problem = None
     for _ in range(TRIES):
         try:
             status = post(url, payload, timeout=TIMEOUT)
-        except MogrunError as exc:
+        except TransportError as exc:
             problem = exc.message
             continue
+        except MogrunError as exc:  # a URL mogrun refuses: retrying cannot help
+            return exc.message
         if 200 <= status < 300:
             return None
         problem = f"HTTP {status}"
+        if status < 500 and status != 429:
+            break
     return problem
 
 

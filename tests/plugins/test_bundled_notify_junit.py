@@ -100,6 +100,8 @@ def test_undeliverable_notification_is_a_masked_warning():
     ([{"on": ["failed"]}], "notify[1] needs exactly one of webhook = URL or slack = URL"),
     ([{"webhook": "a", "slack": "b"}], "notify[1] needs exactly one of"),
     ([{"webhook": "ftp://x.example.com/h"}], "notify[1].webhook must be an http(s) URL"),
+    ([{"slack": "http://hooks.example.com/h"}],
+     "notify[1].slack must use https:// (plain http only to loopback)"),
     ([{"webhook": "https://x.example.com", "on": ["failure"]}],
      'notify[1].on: unknown value "failure"; valid: success, failed, cancelled'),
     ([{"webhook": "https://x.example.com", "channel": "#ops"}],
@@ -109,6 +111,27 @@ def test_notify_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:
         notify.validate(value)
     assert str(info.value).startswith(message)
+
+
+def test_a_client_error_is_not_retried():
+    rec = Receiver(statuses=[404])
+    try:
+        host = PluginHost.bundled_only()
+        host.job_finished(job=notify_job({"webhook": rec.url("/gone")}),
+                          results=(make_result(outcome="failed"),), outcome="failed")
+        assert len(rec.received) == 1
+        assert host.warnings[0].endswith("could not notify webhook #1 (127.0.0.1): HTTP 404")
+    finally:
+        rec.close()
+
+
+def test_slack_text_cannot_ping_or_forge_links(receiver):
+    result = make_result(outcome="failed", message="<!channel> see <https://evil|docs> & more")
+    host = PluginHost.bundled_only()
+    host.job_finished(job=notify_job({"slack": receiver.url("/s")}), results=(result,),
+                      outcome="failed")
+    text = receiver.received[0]["json"]["text"]
+    assert text.endswith("(&lt;!channel&gt; see &lt;https://evil|docs&gt; &amp; more)")
 
 
 def test_notify_defaults_and_secrets():

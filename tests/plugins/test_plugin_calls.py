@@ -288,6 +288,15 @@ def test_retry_delay_bad_answer_is_ignored_with_a_warning():
     assert retry(host) == 2.0
     assert "returned 'soon' from mogrun_retry_delay" in host.warnings[0]
 
+    class Forever:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return float("inf")
+
+    host = host_with(("forever", Forever()))
+    assert retry(host) == 2.0
+    assert "returned inf from mogrun_retry_delay" in host.warnings[0]
+
 
 def test_configure_crash_is_a_plugin_error_before_any_run():
     class Crash:
