@@ -149,3 +149,21 @@ def test_a_refused_url_fails_fast(no_sockets):
     with pytest.raises(UsageError):
         resolve_endpoint(cli_url="http://10.255.255.1", env={}, file_url=None)
     assert time.monotonic() - started < 0.5 and no_sockets == []
+
+
+def test_max_retry_error_is_unwrapped_to_its_real_cause():
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+
+    from mogrun.api.transport import ConnectError, translate_error
+
+    url = "https://mogplex.com/api/v1/mogplex/repos"
+    cause = ConnectionRefusedError(111, "Connection refused")
+    new_conn = NewConnectionError(None, "Failed to establish a new connection")
+    new_conn.__cause__ = cause
+    error = translate_error(MaxRetryError(None, url, reason=new_conn), "GET", url, 5.0)
+    assert isinstance(error, ConnectError)
+    assert error.message == "cannot connect to https://mogplex.com: Connection refused"
+    timeout = MaxRetryError(None, url, reason=ReadTimeoutError(None, url, "Read timed out."))
+    error = translate_error(timeout, "GET", url, 2.5)
+    assert error.message == "no answer from https://mogplex.com within 2.5 s (read timed out)"
+    assert "MaxRetryError" not in error.message
