@@ -145,6 +145,8 @@ class RunExecutor:
             followed = self._follow(job, plan, row, state, began + job.timeout)
             return self._conclude(job, plan, row, followed, attached, began)
         except MogrunError as exc:
+            if exc.exit_code in (64, 65):
+                ctx.abort.set()
             ctx.reporter.notice(
                 mask(f"{exc.message}; run {state.run_id} may still be going — resume with: "
                      f"mogrun logs --follow {state.run_id}", job.secrets),
