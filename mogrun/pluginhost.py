@@ -79,7 +79,9 @@ class PluginHost:
         env: Mapping[str, str] | None = None,
         use_entry_points: bool = True,
     ) -> PluginHost:
-        """Bundled plugins always; external ones unless switched off."""
+        """Bundled plugins always; external ones unless switched off by
+        ``no_plugins`` or ``MOGRUN_DISABLE_PLUGINS`` in ``env`` (pass the
+        invocation's environment; ``None`` disables nothing)."""
         found = pluginload.bundled_candidates()
         if not no_plugins:
             if use_entry_points:
@@ -165,23 +167,21 @@ class PluginHost:
     def cli_options(self) -> list[OptionSpec]:
         """What ``mogrun_add_options`` registers; a duplicate name is a PluginError."""
         options: dict[str, OptionSpec] = {}
-        for _ in self._each("mogrun_add_options", {}, options_sink=options):
-            pass
+        self._collect("mogrun_add_options", lambda plugin: _option_registrar(plugin, options))
         return list(options.values())
 
     def key_specs(self) -> dict[str, KeySpec]:
         """Job keys declared through ``mogrun_job_keys`` (computed once)."""
         if self._key_specs is None:
             specs: dict[str, KeySpec] = {}
-            for _ in self._each("mogrun_job_keys", {}, keys_sink=specs):
-                pass
+            self._collect("mogrun_job_keys", lambda plugin: _key_registrar(plugin, specs))
             self._key_specs = specs
         return dict(self._key_specs)
 
     def configure(self, config: SessionConfig) -> None:
         """Hand plugins the session's settings; a crash here stops before any run."""
-        for _ in self._each("mogrun_configure", {"config": config}):
-            pass
+        for impl in self._impls("mogrun_configure"):
+            self._call_setup(impl, {"config": config}, "mogrun_configure")
 
     # --- resolving ---------------------------------------------------------------
 
@@ -227,7 +227,7 @@ class PluginHost:
         kwargs = {"error": error, "attempt": attempt, "job": job, "request": request,
                   "retry_after": retry_after}
         secrets = job.secrets if job is not None else ()
-        for plugin, outcome in self._each("mogrun_retry_delay", kwargs, contain=True,
+        for plugin, outcome in self._each("mogrun_retry_delay", kwargs,
                                           secrets=secrets):
             if outcome is None or isinstance(outcome, _Crash):
                 continue
@@ -258,7 +258,7 @@ class PluginHost:
               unchanged_for: float) -> str | None:
         """A reason to stop following (treated as timed out), or ``None``."""
         kwargs = {"job": job, "run": run, "state": state, "unchanged_for": unchanged_for}
-        for _, outcome in self._each("mogrun_watch", kwargs, contain=True, secrets=job.secrets):
+        for _, outcome in self._each("mogrun_watch", kwargs, secrets=job.secrets):
             if outcome is not None and not isinstance(outcome, _Crash):
                 return str(outcome)
         return None
@@ -270,7 +270,7 @@ class PluginHost:
         """Every verdict of every gate; a crashing gate is a failing verdict."""
         kwargs = {"job": job, "run": run, "result": result, "state": state, "events": events}
         verdicts: list[GateVerdict] = []
-        for plugin, outcome in self._each("mogrun_gate", kwargs, contain=True, quiet=True):
+        for plugin, outcome in self._each("mogrun_gate", kwargs, quiet=True):
             verdicts.extend(_verdicts(plugin, outcome, job.secrets))
         return tuple(verdicts)
 
@@ -290,25 +290,22 @@ class PluginHost:
         """Implementations in pluggy's call order (last registered first)."""
         return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
 
-    def _each(self, hook: str, kwargs: dict[str, Any], *, contain: bool = False,
-              secrets: Any = (), quiet: bool = False, options_sink: dict | None = None,
-              keys_sink: dict | None = None) -> Iterator[tuple[str, Any]]:
-        """Call each implementation; yield (plugin name, result or ``_Crash``)."""
+    def _each(self, hook: str, kwargs: dict[str, Any], *, secrets: Any = (),
+              quiet: bool = False) -> Iterator[tuple[str, Any]]:
+        """Call each implementation, containing crashes; yield (plugin name,
+        result or ``_Crash``). A crash is a warning unless ``quiet``."""
         for impl in self._impls(hook):
-            call_kwargs = dict(kwargs)
-            if options_sink is not None:
-                call_kwargs["register"] = _option_registrar(impl.plugin_name, options_sink)
-            if keys_sink is not None:
-                call_kwargs["register"] = _key_registrar(impl.plugin_name, keys_sink)
-            if not contain:
-                yield impl.plugin_name, self._call_setup(impl, call_kwargs, hook)
-                continue
             try:
-                yield impl.plugin_name, _call(impl, call_kwargs)
+                yield impl.plugin_name, _call(impl, kwargs)
             except Exception as exc:
                 if not quiet:
                     self.warn(self._crashed(impl.plugin_name, hook, exc, secrets))
                 yield impl.plugin_name, _Crash(exc)
+
+    def _collect(self, hook: str, registrar: Callable[[str], Callable[..., None]]) -> None:
+        """Call a ``register``-style hook, handing each plugin its own registrar."""
+        for impl in self._impls(hook):
+            self._call_setup(impl, {"register": registrar(impl.plugin_name)}, hook)
 
     def _call_setup(self, impl: Any, kwargs: dict[str, Any], hook: str) -> Any:
         """Set-up and resolving hooks: a crash is a PluginError (exit 2)."""
@@ -321,7 +318,7 @@ class PluginHost:
 
     def _observe(self, hook: str, job: ResolvedJob | None, kwargs: dict[str, Any]) -> None:
         secrets = job.secrets if job is not None else ()
-        for _ in self._each(hook, kwargs, contain=True, secrets=secrets):
+        for _ in self._each(hook, kwargs, secrets=secrets):
             pass
 
 
