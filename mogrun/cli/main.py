@@ -100,10 +100,14 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
     cls=MogrunGroup,
     invoke_without_command=True,
     help=HELP,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.rich_config(
-    help_config={"command_groups": {"mogrun": _command_panels()}, "text_markup": "rich"}
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        # What @click.rich_config would set, without its eager `import rich`.
+        "rich_help_config": {
+            "command_groups": {"mogrun": _command_panels()},
+            "text_markup": "rich",
+        },
+    },
 )
 @click.option("-f", "--file", "file", metavar="PATH", help="Task file (default: MOGRUN_FILE, "
               "else the first mogplex.toml here or above).")

@@ -215,14 +215,14 @@ def test_shell_completion_offers_commands_and_job_names(project) -> None:
     assert done.stdout.split() == ["plain,hello", "plain,codemod"]
 
 
-def test_list_imports_no_plugin_http_or_editing_code(project) -> None:
+def test_list_imports_no_plugin_http_editing_or_rich_code(project) -> None:
     import subprocess
     import sys
 
     project.write(MINIMAL + '[jobs.x]\nrepo = "r"\nprompt = "p"\nplugin_only_key = 1\n')
     code = ("import sys; from mogrun.cli.main import run_cli; rc = run_cli(['list']); "
             "heavy = ('pluggy', 'urllib3', 'tomlkit', 'sqlite3', 'importlib.metadata', "
-            "'mogrun.pluginhost', 'mogrun.emulator', 'mogrun.api'); "
+            "'mogrun.pluginhost', 'mogrun.emulator', 'mogrun.api', 'rich.'); "
             "print(rc, sorted(m for m in sys.modules if m.startswith(heavy)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True,
                           text=True, timeout=30)
