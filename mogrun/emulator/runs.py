@@ -4,6 +4,7 @@ ending it early only records a time; everything else is computed on read."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import uuid
 from dataclasses import dataclass
@@ -101,10 +102,7 @@ class Run:
             if rel < self.script.pending_time:
                 return 1 if rel >= 0 else 0
             return 2 + math.floor((rel - self.script.pending_time) / self.script.interval)
-        count = 0
-        while count < middle + 2 and self._time(count) <= rel:
-            count += 1
-        return count
+        return bisect.bisect_right(range(middle + 2), rel, key=self._time)  # times ascend
 
     # ---- views ---------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mogplex-emulator"
     timeout = 60  # an idle keep-alive connection is closed after a minute
+    disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK stall
     server: _Server
 
     def do_GET(self) -> None:
