@@ -1,8 +1,9 @@
 """Finding, importing and registering plugins: bundled, entry points, task file, ``-p``.
 
-Discovery and load-time validation (typos, duplicates) are kept apart from
-``pluginhost`` (which calls the hooks) so each stays small. Everything heavy (pluggy, importlib.metadata) is imported inside
-the functions that need it, so ``mogrun list`` never pays for it.
+Discovery and load-time validation (typos, parameters, duplicates) are kept
+apart from ``pluginhost`` (which calls the hooks) so each stays small.
+Everything heavy (pluggy, importlib.metadata) is imported inside the functions
+that need it, so ``mogrun list`` never pays for it.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate
         raise PluginError(f'two plugins are named "{cand.name}" '
                           f"({other.source} {other.origin} and {cand.source} {cand.origin})")
     _refuse_undecorated(cand)
+    _check_parameters(pm, cand)
     try:
         pm.register(cand.plugin, name=cand.name)
     except pluggy.PluginValidationError as exc:
@@ -178,17 +180,45 @@ def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate
     return True
 
 
+def _hook_functions(plugin: Any) -> list[tuple[str, Any]]:
+    """(attribute, value) of every ``mogrun_*`` attribute that can be read."""
+    found = []
+    for attr in dir(plugin):
+        if not attr.startswith("mogrun_"):
+            continue
+        try:
+            found.append((attr, getattr(plugin, attr)))
+        except Exception:  # a property that raises is not a hook
+            continue
+    return found
+
+
+def _check_parameters(pm: pluggy.PluginManager, cand: Candidate) -> None:
+    """Name a parameter the hook does not pass, in words a plugin author reads
+    at a glance (pluggy's own message is a multi-line dump)."""
+    import inspect
+
+    for attr, func in _hook_functions(cand.plugin):
+        caller = getattr(pm.hook, attr, None)
+        if caller is None or caller.spec is None or not callable(func):
+            continue
+        allowed = caller.spec.argnames
+        for param in inspect.signature(func).parameters.values():
+            if param.default is not param.empty or param.kind in (param.VAR_POSITIONAL,
+                                                                  param.VAR_KEYWORD):
+                continue
+            if param.kind is param.KEYWORD_ONLY or param.name not in allowed:
+                raise PluginError(
+                    f'plugin "{cand.name}": {attr} has no parameter "{param.name}"',
+                    context=[f"It is called as {attr}({', '.join(allowed)}); take any of "
+                             "those, by name, as ordinary (not keyword-only) parameters."])
+
+
 def _refuse_undecorated(cand: Candidate) -> None:
     """A ``mogrun_*`` function without ``@hookimpl`` would be silently ignored."""
     from mogrun.hookspecs import PROJECT
 
-    for attr in dir(cand.plugin):
-        if not attr.startswith("mogrun_"):
-            continue
-        try:
-            value = getattr(cand.plugin, attr)
-        except Exception:  # a property that raises is not a hook
-            continue
+    for attr, value in _hook_functions(cand.plugin):
         if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
             raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
                               context=["Decorate it: from mogrun.hookspecs import hookimpl"])

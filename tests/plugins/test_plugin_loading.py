@@ -79,9 +79,30 @@ def test_hook_argument_not_in_spec_is_refused(tmp_path, plugin_file):
         def mogrun_event(evnt):
             pass
     """)
-    with pytest.raises(PluginError, match='plugin "bad_args" has an invalid hook') as info:
+    with pytest.raises(PluginError) as info:
         load(tmp_path, [rel])
-    assert "mogrun_event" in info.value.message and "evnt" in info.value.message
+    assert info.value.message == 'plugin "bad_args": mogrun_event has no parameter "evnt"'
+    assert info.value.context == ("It is called as mogrun_event(job, run, event); take any of "
+                                  "those, by name, as ordinary (not keyword-only) parameters.",)
+
+
+def test_keyword_only_hook_parameters_are_refused(tmp_path, plugin_file):
+    rel = plugin_file("kwonly", """
+        @hookimpl
+        def mogrun_gate(*, events):
+            return None
+    """)
+    with pytest.raises(PluginError, match='mogrun_gate has no parameter "events"'):
+        load(tmp_path, [rel])
+
+
+def test_optional_and_variadic_parameters_are_allowed(tmp_path, plugin_file):
+    rel = plugin_file("flexible", """
+        @hookimpl
+        def mogrun_event(event, verbose=False, *rest, **more):
+            pass
+    """)
+    assert load(tmp_path, [rel]).describe()[-1].hooks == ("mogrun_event",)
 
 
 def test_undecorated_hook_function_is_refused(tmp_path):
