@@ -204,3 +204,34 @@ def test_read_only_token_exits_65(project, mogrun, mogrun_emulator):
     result = mogrun("run", "-j", "1", "a", "b", env={"MOGPLEX_API_KEY": mogrun_emulator.read_token})
     assert result.exit_code == 65, result
     assert mogrun_emulator.count("POST", "/runs") == 1  # 403 stops everything
+
+
+def test_bad_command_lines_exit_2(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    no_jobs = mogrun("run")
+    assert no_jobs.exit_code == 2
+    assert no_jobs.stderr.startswith("Error: run needs at least one job name")
+    bad_timeout = mogrun("run", "--timeout", "soon", "a")
+    assert bad_timeout.exit_code == 2
+    assert bad_timeout.stderr.startswith("Error: --timeout: invalid duration 'soon'")
+    bad_j = mogrun("run", "-j", "0", "a")
+    assert bad_j.exit_code == 2
+    unknown = mogrun("nosuchjob")
+    assert unknown.exit_code == 2
+    assert mogrun_emulator.runs == []
+
+
+def test_dry_run_sends_nothing(project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = mogrun("run", "-n", "a")
+    assert result.exit_code == 0, result
+    assert "acme/api" in result.stdout
+    assert mogrun_emulator.requests == []

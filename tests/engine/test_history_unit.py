@@ -1,0 +1,65 @@
+"""The history store on its own: parallel writers, reading back, keying by base URL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from mogrun.api.budget import MIN_POLL_INTERVAL, RequestBudget
+from mogrun.engine.history import History
+from mogrun.engine.session import _interval_fn
+
+
+def test_parallel_writers_lose_nothing(tmp_path):
+    history = History.for_project(tmp_path, "https://mogplex.com")
+
+    def worker(n: int) -> None:
+        for i in range(20):
+            row = history.record_start("inv", f"job{n}", "acme/api", f"key-{n}-{i}")
+            history.update(row, run_id=f"run_{n}_{i}", status="streaming")
+            history.update(row, status="success", outcome="success", exit_code=0)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = history.recent(limit=1000)
+    history.close()
+    assert len(rows) == 160
+    assert {r.status for r in rows} == {"success"}
+    assert len({r.run_id for r in rows}) == 160
+    mode = sqlite3.connect(tmp_path / ".mogrun" / "history.db").execute(
+        "PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert (tmp_path / ".mogrun" / ".gitignore").read_text() == "*\n"
+
+
+def test_rows_are_kept_apart_by_base_url(tmp_path):
+    real = History.for_project(tmp_path, "https://mogplex.com")
+    local = History.for_project(tmp_path, "local")
+    real.update(real.record_start("a", "job", "acme/api", "k1"), run_id="r_real")
+    local.update(local.record_start("b", "job", "acme/api", "k2"), run_id="r_local")
+    assert [r.run_id for r in real.recent()] == ["r_real"]
+    assert [r.run_id for r in local.recent()] == ["r_local"]
+    assert real.by_run_id("r_local") is None
+
+
+def test_latest_invocation_of_a_job(tmp_path):
+    history = History.for_project(tmp_path, "u")
+    history.update(history.record_start("old", "fan", "acme/api", "k"), run_id="r0")
+    for repo in ("acme/api", "acme/web"):
+        history.update(history.record_start("new", "fan", repo, "k"), run_id=f"r-{repo}")
+    rows = history.latest_invocation_of("fan")
+    assert [r.run_id for r in rows] == ["r-acme/api", "r-acme/web"]
+    assert history.is_fan_out(rows[0])
+
+
+def test_poll_interval_never_below_1_5_s_by_default_and_grows_with_runs():
+    budget = RequestBudget()
+    interval = _interval_fn(budget, None)
+    assert interval(1) == MIN_POLL_INTERVAL
+    assert interval(30) > 30.0  # 30 runs share 60 requests a minute
+    fast = _interval_fn(budget, 0.1)  # the test-only floor
+    assert fast(1) == 0.1
+    assert fast(30) == interval(30)  # the budget still holds
