@@ -78,6 +78,21 @@ def refuse_insecure_url(url: str) -> None:
         )
 
 
+def _refuse_by_urllib3(url: str) -> None:
+    """The same rule for the host urllib3 will really connect to: its parser and
+    the stdlib's disagree on odd URLs (``http://10.0.0.1\\@127.0.0.1/``)."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        parsed = parse_url(url)
+    except LocationParseError as exc:
+        raise UsageError(f"not a valid URL: {origin_of(url)!r}") from exc
+    if (parsed.scheme or "").lower() != "https" and not is_loopback_host(parsed.host):
+        raise UsageError(f"refusing plain http:// to {parsed.host}: only loopback may use http",
+                         context=["Use an https:// URL."])
+
+
 def origin_of(url: str) -> str:
     """Scheme and host of a URL, for messages (paths may hold secrets)."""
     parts = urlsplit(url)
@@ -139,6 +154,8 @@ class Urllib3Transport:
         """Send one request; any answer (even 3xx/5xx) is returned, never followed."""
         refuse_insecure_url(url)
         import urllib3
+
+        _refuse_by_urllib3(url)
 
         all_headers = {"User-Agent": self.user_agent, **headers}
         limits = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)

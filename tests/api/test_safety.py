@@ -167,3 +167,14 @@ def test_max_retry_error_is_unwrapped_to_its_real_cause():
     error = translate_error(timeout, "GET", url, 2.5)
     assert error.message == "no answer from https://mogplex.com within 2.5 s (read timed out)"
     assert "MaxRetryError" not in error.message
+
+
+@pytest.mark.parametrize("url", [
+    "http://10.255.255.1\\@127.0.0.1/hook",  # stdlib sees loopback, urllib3 does not
+    "http://127.0.0.1\\@10.255.255.1/hook",
+    "http://127.0.0.1:80@10.255.255.1/hook",
+])
+def test_odd_urls_cannot_smuggle_plain_http_past_the_loopback_rule(url, no_sockets):
+    with pytest.raises(UsageError):
+        Urllib3Transport().send("POST", url, headers={}, body=b"{}", timeout=1)
+    assert no_sockets == []
