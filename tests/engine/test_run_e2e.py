@@ -235,3 +235,21 @@ def test_dry_run_sends_nothing(project, mogrun, mogrun_emulator):
     assert result.exit_code == 0, result
     assert "acme/api" in result.stdout
     assert mogrun_emulator.requests == []
+
+
+def test_timeout_counts_from_the_start_not_from_waiting_for_needs(project, mogrun):
+    project("""
+        [jobs.first]
+        repo = "acme/api"
+        prompt = "@emulator duration=1s"
+        timeout = "5s"
+        [jobs.second]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.3s"
+        timeout = "0.9s"
+        needs = ["first"]
+    """)
+    result = mogrun("--json", "second")
+    assert result.exit_code == 0, result
+    outcomes = [(r["job"], r["outcome"]) for r in json_lines(result.stdout)[-1]["results"]]
+    assert outcomes == [("first", "success"), ("second", "success")]
