@@ -136,6 +136,8 @@ def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: 
     try:
         with ctx.armed():
             jobs = resolve_repos(ctx.client, jobs)
+    except ForcedExit:
+        raise
     except Interrupted:
         pass  # the scheduler now skips every job as interrupted
     executor = RunExecutor(ctx)

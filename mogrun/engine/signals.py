@@ -16,15 +16,16 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from mogrun.errors import Interrupted
+
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-class ForcedExit(Exception):
+class ForcedExit(Interrupted):
     """A second signal: leave now, without waiting for the workers."""
 
     def __init__(self, exit_code: int) -> None:
-        super().__init__(f"interrupted again (exit {exit_code})")
-        self.exit_code = exit_code
+        super().__init__(exit_code, "interrupted again; exiting without waiting for runs")
 
 
 class SignalWatch:
@@ -73,8 +74,6 @@ class InterruptibleSleep:
             self.base(seconds)
             return
         if self.stop.wait(max(0.0, seconds)):
-            from mogrun.errors import Interrupted
-
             raise Interrupted(130, "interrupted while waiting for the request budget")
 
     @contextmanager
