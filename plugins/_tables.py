@@ -44,7 +44,9 @@ def strings(value: Any, where: str, *, choices: Iterable[str] | None = None) -> 
         choices = list(choices)
         for item in value:
             if item not in choices:
-                raise ValueError(f'{where}: unknown value "{item}"; '
+                guess = difflib.get_close_matches(item, choices, n=1)
+                hint = f' (did you mean "{guess[0]}"?)' if guess else ""
+                raise ValueError(f'{where}: unknown value "{item}"{hint}; '
                                  f"valid: {', '.join(choices)}")
     return list(value)
 

@@ -23,6 +23,7 @@ from . import _tables
 
 KEY = "gates"
 DEFAULT_STATUS = ("success",)
+TERMINAL_STATUSES_ORDERED = ("success", "failed", "cancelled")
 
 
 def validate(value: Any) -> dict[str, Any]:
@@ -31,7 +32,9 @@ def validate(value: Any) -> dict[str, Any]:
                                      "forbid_events"))
     gates: dict[str, Any] = {"status": list(DEFAULT_STATUS)}
     if "status" in raw:
-        gates["status"] = _tables.strings(raw["status"], "gates.status")
+        # Only terminal runs are gated, so only terminal statuses can ever match.
+        gates["status"] = _tables.strings(raw["status"], "gates.status",
+                                          choices=TERMINAL_STATUSES_ORDERED)
         if not gates["status"]:
             raise ValueError("gates.status must name at least one status")
     if "max_duration" in raw:

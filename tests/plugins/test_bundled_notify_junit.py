@@ -103,7 +103,7 @@ def test_undeliverable_notification_is_a_masked_warning():
     ([{"slack": "http://hooks.example.com/h"}],
      "notify[1].slack must use https:// (plain http only to loopback)"),
     ([{"webhook": "https://x.example.com", "on": ["failure"]}],
-     'notify[1].on: unknown value "failure"; valid: success, failed, cancelled'),
+     'notify[1].on: unknown value "failure" (did you mean "failed"?); valid: success'),
     ([{"webhook": "https://x.example.com", "channel": "#ops"}],
      'unknown notify[1] setting "channel"'),
 ])

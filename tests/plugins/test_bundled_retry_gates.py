@@ -183,6 +183,8 @@ def test_require_and_forbid_events_with_tool_names(host):
 @pytest.mark.parametrize(("value", "message"), [
     ({"status": "success"}, "gates.status must be a list of strings"),
     ({"status": []}, "gates.status must name at least one status"),
+    ({"status": ["sucess"]}, 'gates.status: unknown value "sucess" (did you mean "success"?); '
+                             "valid: success, failed, cancelled"),
     ({"max_duration": "forever"}, "gates.max_duration: invalid duration 'forever'"),
     ({"require_event": ["x"]}, 'unknown gates setting "require_event" (did you mean '
                                '"require_events"?)'),
