@@ -33,6 +33,12 @@ BUILTIN_JOB_KEYS = frozenset({
     "create_branch", "root", "idempotency_key", "timeout", "on_timeout", "needs",
 })
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
+RESERVED_OPTIONS = frozenset({
+    "jobs", "dry-run", "timeout", "detach", "no-deps", "rerun", "keep-going", "plugin", "help",
+    "file", "url", "local", "set", "json", "quiet", "verbose", "no-color", "no-plugins",
+    "version",
+})
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,9 @@ def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[...,
         if not isinstance(name, str) or not _OPTION_NAME.match(name):
             raise PluginError(f'plugin "{plugin}" registers a bad option name {name!r} '
                               "(lowercase letters, digits and -, without the leading --)")
+        if name in RESERVED_OPTIONS:
+            raise PluginError(f'plugin "{plugin}" registers option "--{name}", '
+                              "which is one of mogrun's own options")
         if name in sink:
             raise PluginError(f'option "--{name}" is registered by both plugin '
                               f'"{sink[name].plugin}" and plugin "{plugin}"')

@@ -295,3 +295,15 @@ def test_a_raising_property_is_not_mistaken_for_a_hook(tmp_path):
 
     host = PluginHost.from_plugins(("odd", Odd()))
     assert host.describe()[-1].hooks == ("mogrun_event",)
+
+
+def test_plugin_may_not_shadow_mogruns_own_options(tmp_path, plugin_file):
+    rel = plugin_file("shadow", """
+        @hookimpl
+        def mogrun_add_options(register):
+            register("timeout", help="mine")
+    """)
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel]).cli_options()
+    assert info.value.message == ('plugin "shadow" registers option "--timeout", '
+                                  "which is one of mogrun's own options")
