@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mogrun_plugins import gates, retry
 from plugtest_helpers import make_job, make_result, make_state
 
@@ -194,3 +196,20 @@ def test_gates_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:
         gates.validate(value)
     assert str(info.value).startswith(message)
+
+
+@settings(max_examples=300, deadline=None)
+@given(attempt=st.integers(1, 80), attempts=st.integers(1, 40),
+       max_delay=st.floats(0, 3600, allow_nan=False),
+       retry_after=st.none() | st.floats(0, 7200, allow_nan=False),
+       seed=st.integers(0, 2**32))
+def test_backoff_delay_properties(attempt, attempts, max_delay, retry_after, seed):
+    rng = random.Random(seed)
+    got = retry.backoff_delay(attempt=attempt, attempts=attempts, max_delay=max_delay,
+                              retry_after=retry_after, uniform=rng.uniform)
+    if attempt > attempts:
+        assert got is None
+    elif retry_after is not None:
+        assert got == (None if retry_after > max_delay else retry_after)
+    else:
+        assert 0.0 <= got <= min(max_delay, 0.5 * 2 ** (attempt - 1))
