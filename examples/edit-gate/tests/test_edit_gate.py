@@ -86,10 +86,13 @@ def test_jobs_without_the_key_are_not_gated(tmp_path, mogrun_emulator, mogrun_cl
     write_taskfile(tmp_path, f'''
         [jobs.plain]
         repo = "acme/api"
-        prompt = "Look around. {NO_EDITS}"
+        prompt = """Look around.
+        {NO_EDITS}
+        """
     ''')
     result = mogrun_cli("run", "-p", PLUGIN, "plain", cwd=tmp_path, env=ENV)
     assert result.exit_code == 0, result
+    assert "run_tests" in result.stdout and "edit_file" not in result.stdout  # no edits
 
 
 def test_a_bad_setting_is_a_task_file_error(tmp_path, mogrun_cli):
