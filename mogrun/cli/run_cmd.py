@@ -117,7 +117,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
 
     session_options = SessionOptions(
         max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
-        requested=tuple(jobs), poll_interval=poll_override(state.env))
+        poll_interval=poll_override(state.env))
     return execute(state, jobs, session_options, plugins=plugins, options=options,
                    timeout_override=timeout_override, rerun=rerun)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,6 @@ class SessionOptions:
     keep_going: bool = False
     detach: bool = False
     use_needs: bool = True
-    requested: tuple[str, ...] = ()
     poll_interval: float | None = None  # a test-only floor below 1.5 s; the budget still holds
 
 
@@ -86,7 +85,8 @@ def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> froze
     return frozenset(job.name for job in jobs if job.name not in needed)
 
 
-def _interval_fn(budget: Any, override: float | None):
+def _interval_fn(budget: Any, override: float | None) -> Callable[[int], float]:
+    """Seconds between polls of each run; ``override`` only lowers the 1.5 s floor."""
     from mogrun.api.budget import MIN_POLL_INTERVAL
 
     def interval(active: int) -> float:
