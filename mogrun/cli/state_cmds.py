@@ -95,7 +95,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 @click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]")
 @click.pass_obj
 def status_command(state: CliState, target: str | None) -> int:
-    """Latest runs from local history, refreshed from the API."""
+    """Latest runs from local history, refreshed from the API.
+
+    \b
+    Examples:
+      mogrun status                    the latest runs of every job
+      mogrun status codemod            every run of codemod's latest invocation
+      mogrun --json status run_123
+    """
     taskfile, history = _open(state)
     try:
         rows = (history.latest_per_job() if target is None
@@ -151,7 +158,14 @@ def _show_status(state: CliState, rows: Sequence[Any], statuses: dict) -> None:
               "1 otherwise.")
 @click.pass_obj
 def logs_command(state: CliState, target: str, follow: bool) -> int:
-    """A run's events (every run of a job's latest invocation)."""
+    """A run's events (every run of a job's latest invocation).
+
+    \b
+    Examples:
+      mogrun logs weekly-cleanup
+      mogrun logs --follow run_123     follow to the end; exit 0 on success
+      mogrun logs codemod:acme/web     one run of a fan-out
+    """
     taskfile, history = _open(state)
     try:
         targets = _targets(history, taskfile, target)
@@ -225,7 +239,13 @@ def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 @click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID")
 @click.pass_obj
 def cancel_command(state: CliState, target: str) -> int:
-    """Request cancellation of a run (every run of a job's latest invocation)."""
+    """Request cancellation of a run (every run of a job's latest invocation).
+
+    \b
+    Examples:
+      mogrun cancel run_123
+      mogrun cancel codemod            every run of its latest invocation
+    """
     taskfile, history = _open(state)
     try:
         targets = _targets(history, taskfile, target)
@@ -262,7 +282,14 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
 @click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.")
 @click.pass_obj
 def history_command(state: CliState, limit: int, job_name: str | None) -> int:
-    """Past runs recorded locally (newest first); ``--json`` for NDJSON."""
+    """Past runs recorded locally in .mogrun/history.db (newest first).
+
+    \b
+    Examples:
+      mogrun history
+      mogrun history --job codemod -n 5
+      mogrun --json history | jq -r .run_id
+    """
     _, history = _open(state)
     try:
         rows = history.recent(limit=limit, job=job_name)
