@@ -18,6 +18,7 @@ from typing import Any
 
 import rich_click as click
 
+from mogrun.cli.completion import complete_jobs
 from mogrun.cli.state import CliState
 from mogrun.errors import RequestRefusedError, UsageError
 
@@ -92,7 +93,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
 
 @click.command("status")
-@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]")
+@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
+                shell_complete=complete_jobs)
 @click.pass_obj
 def status_command(state: CliState, target: str | None) -> int:
     """Latest runs from local history, refreshed from the API.
@@ -153,7 +155,7 @@ def _show_status(state: CliState, rows: Sequence[Any], statuses: dict) -> None:
 
 
 @click.command("logs")
-@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID")
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs)
 @click.option("-f", "--follow", is_flag=True, help="Follow to the end; exit 0 on success, "
               "1 otherwise.")
 @click.pass_obj
@@ -236,7 +238,7 @@ def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 
 
 @click.command("cancel")
-@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID")
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs)
 @click.pass_obj
 def cancel_command(state: CliState, target: str) -> int:
     """Request cancellation of a run (every run of a job's latest invocation).
