@@ -106,9 +106,10 @@ class Follower:
         state, events = self.source.get_events(
             self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline)
         for event in events:
-            if event.id in self._seen:
+            key = _identity(event)
+            if key in self._seen:
                 continue
-            self._seen.add(event.id)
+            self._seen.add(key)
             self.events.append(event)
             self.sink.event(event)
         if len(events) >= EVENT_LIMIT and not self._capped:
@@ -142,3 +143,10 @@ class Follower:
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)
+
+
+def _identity(event: Event) -> str:
+    """The event's id; an event without one is told apart by what it says."""
+    if event.id:
+        return event.id
+    return "\0".join((event.created_at, event.type, event.tool_name or "", event.message or ""))

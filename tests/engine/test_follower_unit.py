@@ -127,3 +127,17 @@ def test_watch_reason_ends_following_and_unchanged_time_grows():
     assert outcome.reason == "watch"
     assert outcome.detail == "stalled"
     assert stopper.unchanged[0] < stopper.unchanged[1] < stopper.unchanged[2]
+
+
+def test_events_without_ids_are_told_apart_by_content():
+    class NoIds(Script):
+        def get_events(self, run_id, *, limit=200, job=None, deadline=None):
+            state, events = super().get_events(run_id, limit=limit, job=job)
+            return state, [Event(id="", type=e.type, created_at=e.created_at,
+                                 message=e.message) for e in events]
+
+    sink = Sink()
+    follower = Follower(NoIds([("streaming", [1, 2]), ("success", [1, 2, 3])]), None,
+                        RunState(run_id="r", status="pending"), sink, interval=lambda: 0.0)
+    follower.follow()
+    assert len(sink.events) == 3
