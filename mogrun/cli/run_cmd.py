@@ -155,7 +155,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         for warning in loaded.host.warnings:
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
-        history = open_history(state, loaded.taskfile.project_dir, connection)
+        history = open_history(state, loaded.taskfile.project_dir, connection, reporter)
         return run_session(loaded.jobs, client=connection.client, host=loaded.host,
                            reporter=reporter, config=loaded.config, history=history,
                            options=session_options)
@@ -182,7 +182,14 @@ def history_base_url(state: CliState, connection: Any) -> str:
     return str(connection.endpoint.base_url).rstrip("/")
 
 
-def open_history(state: CliState, project_dir: Path, connection: Any) -> Any:
+def open_history(state: CliState, project_dir: Path, connection: Any, reporter: Any) -> Any:
+    """The project's history; when it cannot be written (a read-only checkout) the runs
+    still happen, with a warning, rather than not at all."""
     from mogrun.engine.history import History
+    from mogrun.errors import MogrunError
 
-    return History.for_project(project_dir, history_base_url(state, connection))
+    try:
+        return History.for_project(project_dir, history_base_url(state, connection))
+    except MogrunError as exc:
+        reporter.notice(f"{exc.message}; runs will not be recorded", level="warning")
+        return None

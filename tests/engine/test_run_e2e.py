@@ -253,3 +253,15 @@ def test_timeout_counts_from_the_start_not_from_waiting_for_needs(project, mogru
     assert result.exit_code == 0, result
     outcomes = [(r["job"], r["outcome"]) for r in json_lines(result.stdout)[-1]["results"]]
     assert outcomes == [("first", "success"), ("second", "success")]
+
+
+def test_read_only_project_still_runs_with_a_warning(project, mogrun, tmp_path):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+    """)
+    (tmp_path / ".mogrun").write_text("not a directory")
+    result = mogrun("a")
+    assert result.exit_code == 0, result
+    assert "runs will not be recorded" in result.stderr
