@@ -43,17 +43,19 @@ def _open(state: CliState) -> tuple[Any, Any]:
 
 
 def _rows_for(history: Any, taskfile: Any, target: str) -> list[Any]:
+    """A run id's row, else the runs of a job's latest invocation (also a job since
+    removed from the task file); ``[]`` for a run id mogrun never recorded."""
     job, sep, repo = target.partition(":")
-    if job in taskfile.job_names or sep:
-        rows = history.latest_invocation_of(job)
-        if sep:
-            rows = [row for row in rows if row.repo == repo]
-        if not rows:
-            raise UsageError(f"no recorded runs of {target!r} against this API",
-                             context=[f"History: {history.path} ({history.base_url})"])
-        return rows
-    row = history.by_run_id(target)
-    return [row] if row is not None else []
+    row = None if sep else history.by_run_id(target)
+    if row is not None:
+        return [row]
+    rows = history.latest_invocation_of(job)
+    if sep:
+        rows = [row for row in rows if row.repo == repo]
+    if not rows and (sep or job in taskfile.job_names):
+        raise UsageError(f"no recorded runs of {target!r} against this API",
+                         context=[f"History: {history.path} ({history.base_url})"])
+    return rows
 
 
 def _targets(history: Any, taskfile: Any, target: str) -> list[Target]:

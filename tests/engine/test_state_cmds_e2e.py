@@ -96,3 +96,16 @@ def test_status_of_unknown_job_or_run_is_a_clear_error(project, mogrun):
     other = mogrun("status", "run_doesnotexist")
     assert other.exit_code == 2, other
     assert "Traceback" not in other.stderr
+
+
+def test_a_job_removed_from_the_task_file_is_still_found_in_history(project, mogrun):
+    project(JOBS)
+    assert mogrun("hello").exit_code == 0
+    project("""
+        [jobs.other]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = mogrun("--json", "status", "hello")
+    assert result.exit_code == 0, result
+    assert [o["job"] for o in json_lines(result.stdout)] == ["hello"]
