@@ -108,8 +108,9 @@ class RunExecutor:
         ctx = self.ctx
         try:
             request = ctx.host.start_request(job, plan, plan.request)
-        except GateError as exc:
-            return self._refused(job, plan, exc, "failed")
+        except MogrunError as exc:  # a GateError is a veto; anything else a plugin fault
+            return self._refused(job, plan, exc, "failed" if isinstance(exc, GateError)
+                                 else "error")
         if ctx.stop.is_set():
             return self.skipped(job, plan, "interrupted before it started")
         row = None
