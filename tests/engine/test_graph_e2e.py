@@ -258,3 +258,50 @@ def test_non_json_body_mid_follow_is_retried(project, mogrun, mogrun_emulator, k
     assert result.exit_code == 0, result
     events = [o["event"]["id"] for o in json_lines(result.stdout) if o["type"] == "event"]
     assert len(events) == len(set(events)) == 5
+
+
+def test_exit_code_precedence_across_jobs(project, mogrun, mogrun_emulator):
+    project("""
+        [defaults]
+        retry = { attempts = 1, max_delay = "1s" }
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+        [jobs.b]
+        repo = "acme/web"
+        prompt = "@emulator status=failed duration=0.2s"
+    """)
+    mogrun_emulator.add_fault("start", "503", count=2, retry_after=0.1)
+    result = mogrun("--json", "run", "-k", "-j", "1", "a", "b")
+    assert result.exit_code == 69, result  # 69 (503 after retries) outranks 1 (failed)
+    outcomes = {r["job"]: r["outcome"] for r in json_lines(result.stdout)[-1]["results"]}
+    assert outcomes == {"a": "error", "b": "failed"}
+
+
+def test_github_actions_gets_the_run_ids(project, mogrun, mogrun_emulator, tmp_path):
+    project("""
+        [jobs.codemod]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=0.2s"
+    """)
+    outputs, summary = tmp_path / "out.txt", tmp_path / "summary.md"
+    result = mogrun("codemod", env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+                                    "GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 0, result
+    written = outputs.read_text()
+    for run_id in mogrun_emulator.runs:
+        assert run_id in written
+    assert "::group::" in result.stdout
+    assert "codemod" in summary.read_text()
+
+
+def test_quiet_shows_only_the_summary_and_problems(project, mogrun):
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s message='chatter'"
+    """)
+    result = mogrun("-q", "a")
+    assert result.exit_code == 0, result
+    assert "chatter" not in result.output
+    assert "acme/api" in result.stdout
