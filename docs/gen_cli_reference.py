@@ -20,14 +20,23 @@ from mogrun.cli.main import COMMANDS, cli
 TARGET = Path(__file__).with_name("cli.md")
 
 
+def _context(command: click.Command, path: str) -> click.Context:
+    """A context as a user's invocation builds it: sub-commands under the root,
+    so they inherit its settings (e.g. ``-h`` as a help option)."""
+    root = cli.make_context("mogrun", [], resilient_parsing=True)
+    if command is cli:
+        return root
+    return command.make_context(path.split()[-1], [], parent=root, resilient_parsing=True)
+
+
 def _usage(command: click.Command, path: str) -> str:
-    ctx = click.Context(command, info_name=path)
+    ctx = _context(command, path)
     pieces = " ".join(command.collect_usage_pieces(ctx))
-    return f"{path} {pieces}".rstrip()
+    return f"{ctx.command_path} {pieces}".rstrip()
 
 
 def _options(command: click.Command, path: str) -> list[str]:
-    ctx = click.Context(command, info_name=path)
+    ctx = _context(command, path)
     rows = []
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
