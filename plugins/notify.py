@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mogrun.errors import MogrunError, TransportError
 from mogrun.hookspecs import hookimpl
+from mogrun.loopback import is_loopback_host
 from mogrun.masking import mask
 
 from . import _tables
@@ -53,21 +54,10 @@ def _target(item: Any, index: int) -> dict[str, Any]:
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{where}.{kinds[0]} must be an http(s) URL")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(f"{where}.{kinds[0]} must use https:// (plain http only to loopback)")
     on = _tables.strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on", choices=ON_VALUES)
     return {kinds[0]: url, "on": on}
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def secrets(value: Iterable[dict[str, Any]]) -> list[str]:

@@ -13,12 +13,12 @@ Import-cheap on purpose: ``check`` calls ``check_file_url`` without network.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
+from mogrun.loopback import is_loopback_host
 
 DEFAULT_URL = "https://mogplex.com"
 API_PREFIX = "/api/v1/mogplex"
@@ -34,19 +34,6 @@ class Endpoint:
     base_url: str
     api_url: str
     source: str
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """``localhost`` or a loopback IP literal; never resolves a name."""
-    if not host:
-        return False
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def url_problem(url: str) -> str | None:

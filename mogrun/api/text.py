@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from mogrun.textsafety import escape_agent_text
+
 PREVIEW_BYTES = 80
 
 
 def escape_text(text: str, limit: int | None = None) -> str:
-    """Text from the network made safe to print: control characters escaped."""
-    if limit is not None:
-        text = text[:limit]
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
+    """Text from the network made safe to print, cut to ``limit`` characters."""
+    return escape_agent_text(text if limit is None else text[:limit])
 
 
 def preview(body: bytes) -> str:

@@ -17,9 +17,9 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from mogrun import __version__
-from mogrun.api.settings import is_loopback_host
 from mogrun.api.text import preview
 from mogrun.errors import RequestInfo, TransportError, UsageError
+from mogrun.loopback import is_loopback_host
 
 
 @dataclass(frozen=True)

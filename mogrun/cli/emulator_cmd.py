@@ -54,9 +54,10 @@ def emulator_command(state: CliState | None, **options: Any) -> int:
 def _build(options: dict[str, Any], *, quiet: bool) -> Any:
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.faults import parse_faults
-    from mogrun.emulator.server import DEFAULT_REPOS, is_loopback
+    from mogrun.emulator.server import DEFAULT_REPOS
+    from mogrun.loopback import is_loopback_host
 
-    if not is_loopback(options["host"]):
+    if not is_loopback_host(options["host"]):
         raise UsageError(f"--host {options['host']} is not a loopback address",
                          context=["The emulator serves 127.0.0.1, ::1 or localhost only."])
     if options["no_limits"] and options["limits_spec"]:

@@ -9,7 +9,6 @@ pooled connections so a stopped emulator really is gone.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import sys
 import threading
@@ -24,18 +23,9 @@ from mogrun.emulator.directives import Script
 from mogrun.emulator.faults import Fault
 from mogrun.emulator.limits import Limits
 from mogrun.emulator.state import RequestRecord, State
+from mogrun.loopback import is_loopback_host
 
 DEFAULT_REPOS = ("acme/api", "acme/web", "acme/worker")
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -172,7 +162,7 @@ class Emulator:
                  host: str = "127.0.0.1", port: int = 0, default_duration: float = 3.0,
                  default_events: int = 8,
                  on_request: Callable[[RequestRecord], None] | None = None) -> None:
-        if not is_loopback(host):
+        if not is_loopback_host(host):
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
         if isinstance(repos, str):
             repos = [repos]

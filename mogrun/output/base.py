@@ -15,15 +15,10 @@ from typing import Protocol, TextIO
 
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.textsafety import escape_agent_text
 
 LEVELS = ("info", "warning", "error")
 
-# Characters that are not control characters by category but still reorder or
-# break a terminal line: bidi overrides/isolates and the Unicode line breaks.
-_EXTRA_UNSAFE = frozenset(
-    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
-)
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class Reporter(Protocol):
@@ -106,29 +101,6 @@ def is_terminal(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def escape_agent_text(text: str) -> str:
-    """``text`` made safe for one terminal line: control characters and escape
-    sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never
-    passed through, so an agent cannot move the cursor, recolour or clear the
-    screen, or forge extra lines."""
-    if text.isprintable() and not _EXTRA_UNSAFE.intersection(text):
-        return text
-    return "".join(_escape_char(ch) for ch in text)
-
-
-def _escape_char(ch: str) -> str:
-    if ch in _NAMED:
-        return _NAMED[ch]
-    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
-        return ch
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def event_clock(created_at: str) -> str:

@@ -1,0 +1,39 @@
+"""Text from outside (agent events, server messages, error bodies) made safe to
+show on one terminal line.
+
+One implementation for every layer: the API client's error messages, the
+reporters and the tables all escape the same characters the same way, so an
+agent or a hostile server can never move the cursor, recolour, clear the
+screen, reorder text or forge extra lines.
+"""
+
+from __future__ import annotations
+
+# Characters that are not control characters by category but still reorder or
+# break a terminal line: bidi overrides/isolates and the Unicode line breaks.
+_EXTRA_UNSAFE = frozenset(
+    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_agent_text(text: str) -> str:
+    """``text`` made safe for one terminal line: control characters and escape
+    sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never
+    passed through."""
+    if text.isprintable() and not _EXTRA_UNSAFE.intersection(text):
+        return text
+    return "".join(_escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
+        return ch
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
