@@ -41,6 +41,11 @@ class Report:
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
     """Every problem of the file that can be found without rendering templates."""
+    return key_errors(taskfile, key_specs) + graph_errors(taskfile)
+
+
+def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
+    """Problems of sections, keys and values (everything but the needs graph)."""
     errors = [_secret_error(taskfile, path) for path in secret_key_paths(taskfile.data)]
     secret = {p[-1] for p in secret_key_paths(taskfile.data)}
     errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "top-level table", secret)
@@ -49,7 +54,7 @@ def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> l
     errors += _table_errors(taskfile, taskfile.defaults, ("defaults",), key_specs, secret)
     for name, table in taskfile.jobs.items():
         errors += _job_errors(taskfile, name, table, key_specs, secret)
-    return errors + graph_errors(taskfile)
+    return errors
 
 
 def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
@@ -97,11 +102,9 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
 
 
 def _url_problem(url: str) -> str | None:
-    """The API engineer's base-URL rule for committed files (when it is installed)."""
-    try:
-        from mogrun.api.settings import check_file_url
-    except ImportError:
-        return None
+    """The SPEC's rule for a committed file's URL (mogplex.com or loopback only)."""
+    from mogrun.api.settings import check_file_url
+
     try:
         check_file_url(url)
     except ValueError as exc:
@@ -198,9 +201,11 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     """
     from mogrun.taskfile.resolve import check_render
 
-    report = Report(errors=structural_errors(taskfile, key_specs))
+    keyed = key_errors(taskfile, key_specs)
+    report = Report(errors=keyed + graph_errors(taskfile))
     report.warnings += command_name_warnings(taskfile, command_names)
-    failed = {e.job for e in report.errors if e.job}
+    # A job whose keys are wrong cannot be rendered; one with a bad `needs` can.
+    failed = {e.job for e in keyed if e.job}
     for name in taskfile.jobs:
         if name in failed or not JOB_NAME.fullmatch(name):
             continue

@@ -65,6 +65,18 @@ def test_every_problem_is_listed_not_just_the_first(project) -> None:
     assert "4 problems in" in err
 
 
+def test_a_bad_need_does_not_hide_the_jobs_template_problems(project) -> None:
+    err = check(project, """
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "Hello {{ nope }}"
+        needs = ["c"]
+    """)
+    assert 'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}' in err
+    assert 'Error: job "b" needs unknown job "c"' in err
+    assert "2 problems in" in err
+
+
 @pytest.mark.parametrize("key", ["token", "api_key", "MOGPLEX_API_KEY", "slack_token",
                                  "password"])
 def test_secret_looking_keys_are_refused_anywhere(project, key: str) -> None:
