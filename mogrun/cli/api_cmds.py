@@ -38,11 +38,11 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
         where = f" matching {query!r}" if query else ""
         click.echo(f"No repos{where}.", err=True)
         return 0
-    from mogrun.output.tables import render_table
+    from mogrun.tables import render_table
 
     rows = [[escape_text(str(r.get(k) or "-")) for k in ("id", "full_name", "default_branch")]
             for r in repos]
-    click.echo(render_table(["ID", "FULL NAME", "DEFAULT BRANCH"], rows))
+    click.echo(render_table(["id", "full name", "default branch"], rows))
     return 0
 
 

@@ -85,7 +85,7 @@ def _echo_json(data: dict[str, Any]) -> None:
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
     from mogrun.output.base import escape_agent_text
-    from mogrun.output.tables import render_table
+    from mogrun.tables import render_table
 
     safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
     click.echo(render_table(headers, safe))

@@ -43,11 +43,12 @@ def list_command(state: CliState) -> int:
     if not rows:
         click.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
         return 0
-    table = [["JOB", "DESCRIPTION", "REPOS", "HARNESS", "NEEDS"]]
-    table += [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
-               ", ".join(r["needs"]) or "-"] for r in rows]
-    for line in format_table(table):
-        click.echo(line)
+    from mogrun.tables import render_table
+
+    table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
+              ", ".join(r["needs"]) or "-"] for r in rows]
+    table = [[" ".join(cell.split()) for cell in row] for row in table]  # one line per job
+    click.echo(render_table(["job", "description", "repos", "harness", "needs"], table))
     return 0
 
 
@@ -61,14 +62,6 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     return {"job": name, "description": str(merged.get("description", "")),
             "repos": repos, "harness": harness if isinstance(harness, str) else None,
             "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
-
-
-def format_table(rows: list[list[str]]) -> list[str]:
-    """Plain left-aligned columns, two spaces apart (no rich: ``list`` stays fast)."""
-    clean = [[" ".join(str(cell).split()) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in clean) for i in range(len(clean[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in clean]
 
 
 CHECK_HELP = """Validate the task file without network: keys, types, templates,

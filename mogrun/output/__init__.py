@@ -9,6 +9,6 @@ protocol (``base.py``) from worker threads:
 - ``github.GithubReporter``: plain lines in groups inside ``::stop-commands::``,
   ``::error::`` annotations, ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``.
 
-``tables.render_table`` prints aligned plain tables for other commands.
+``mogrun.tables.render_table`` prints aligned plain tables for other commands.
 Nothing here is imported until a command needs it; rich loads only with ``live``.
 """

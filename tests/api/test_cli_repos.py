@@ -16,7 +16,7 @@ def test_repos_table(mogrun_cli, mogrun_emulator, tmp_path):
     result = mogrun_cli("repos", cwd=tmp_path)
     assert result.exit_code == 0, result
     header, rule, *rows = result.stdout.splitlines()
-    assert header.split() == ["ID", "FULL", "NAME", "DEFAULT", "BRANCH"]
+    assert header.split() == ["id", "full", "name", "default", "branch"]
     assert set(rule) <= {"-", " "}
     api_id = mogrun_emulator.repo_id("acme/api")
     assert any(row.split()[:2] == [api_id, "acme/api"] for row in rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mogrun.models import GateVerdict
-from mogrun.output.tables import format_duration, gates_cell, render_summary, render_table
+from mogrun.output.tables import format_duration, gates_cell, render_summary
+from mogrun.tables import render_table
 
 from .values import SECRET, make_result
 

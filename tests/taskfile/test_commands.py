@@ -33,7 +33,8 @@ def test_list_is_a_plain_table_and_tolerates_plugin_keys(project) -> None:
     result = project.run("list")
     assert result.code == 0, result
     assert result.out.splitlines() == [
-        "JOB     DESCRIPTION     REPOS           HARNESS  NEEDS",
+        "job     description     repos           harness  needs",
+        "------  --------------  --------------  -------  ------",
         "weekly  Weekly cleanup  acme/api        codex    -",
         "fan                     acme/api, 1234  codex    weekly",
     ]
@@ -50,7 +51,7 @@ def test_list_json_is_one_object_per_job(project) -> None:
 
 def test_bare_mogrun_lists(project) -> None:
     project.write(MINIMAL)
-    assert project.run().out.startswith("JOB    DESCRIPTION  REPOS")
+    assert project.run().out.startswith("job    description  repos")
 
 
 def test_discovery_walks_up_and_honours_mogrun_file(project, monkeypatch) -> None:
