@@ -49,12 +49,12 @@ def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
         for row in rows:
             click.echo(json.dumps(row))
         return 0
-    table = [["PLUGIN", "SOURCE", "HOOKS", "PROVIDES"]]
-    table += [[r["name"], r["source"], ", ".join(h.removeprefix("mogrun_") for h in r["hooks"]),
-               ", ".join([*(f"key {k}" for k in r["keys"]), *r["options"]]) or "-"]
-              for r in rows]
-    for line in _columns(table):
-        click.echo(line)
+    from mogrun.tables import render_table
+
+    table = [[r["name"], r["source"], ", ".join(h.removeprefix("mogrun_") for h in r["hooks"]),
+              ", ".join([*(f"key {k}" for k in r["keys"]), *r["options"]]) or "-"]
+             for r in rows]
+    click.echo(render_table(["plugin", "source", "hooks", "provides"], table))
     return 0
 
 
@@ -83,9 +83,3 @@ def _optional_taskfile(state: CliState) -> TaskFile | None:
             raise
         return None
     return load_task_file(path)
-
-
-def _columns(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
