@@ -99,10 +99,14 @@ def is_secret_key(name: str) -> bool:
 
 
 def secret_key_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
-    """Every key path in ``data`` (tables, arrays of tables) whose name looks secret."""
+    """Every key path in ``data`` (tables, arrays of tables) whose name looks secret.
+
+    Job names (the keys of ``[jobs]``) are names, not values: a job called
+    ``rotate-token`` holds no credential.
+    """
     if isinstance(data, dict):
         for key, value in data.items():
-            if is_secret_key(key):
+            if is_secret_key(key) and prefix != ("jobs",):
                 yield (*prefix, key)
             yield from secret_key_paths(value, (*prefix, key))
     elif isinstance(data, list):
