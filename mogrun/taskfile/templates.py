@@ -123,7 +123,7 @@ def _lookup(name: str, placeholder: str, scope: Scope, key: str,
 
 def _env_value(name: str, placeholder: str, scope: Scope, key: str,
                secrets: set[str], unset: set[str]) -> str:
-    if name == TOKEN_NAME:
+    if name.upper() == TOKEN_NAME:  # any casing: some environments ignore case
         raise _error(f"{placeholder} is refused: the API token never goes into a template",
                      scope, key)
     value = scope.env.get(name)

@@ -14,3 +14,19 @@ def test_a_job_named_like_a_secret_is_not_a_secret_key(project) -> None:
     assert result.code == 0, result
     assert "secret-looking" not in result.err
     assert project.run("show", "rotate-token").code == 0
+
+
+def test_the_token_is_refused_in_templates_in_any_casing(project, monkeypatch) -> None:
+    # Windows environments are case-insensitive: env.mogplex_api_key is the token there.
+    monkeypatch.setenv("mogplex_api_key", "mog_lowercase_secret")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ env.mogplex_api_key }}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ('Error: job "a", key "prompt": '
+                                          "{{ env.mogplex_api_key }} is refused: the API token "
+                                          "never goes into a template")
+    assert "mog_lowercase_secret" not in result.out + result.err
