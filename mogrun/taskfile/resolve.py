@@ -140,7 +140,7 @@ def _repos(job: _Job) -> list[str]:
     for repo in repos:
         if not repo or any(c.isspace() for c in repo):
             raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
-    if len(set(repos)) != len(repos):
+    if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
         raise job.fail("repo", "the same repo is listed twice after templating")
     return repos
 

@@ -33,7 +33,7 @@ def _repo(value: Any) -> str | None:
     if isinstance(value, str):
         return None if value.strip() else "must not be empty"
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        if len(set(value)) != len(value):
+        if len({v.strip().casefold() for v in value}) != len(value):  # GitHub ignores case
             return "lists a repo twice"
         return None if all(v.strip() for v in value) else "must not contain an empty name"
     return "must be a repo (owner/name or id) or a non-empty list of them"

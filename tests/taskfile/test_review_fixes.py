@@ -30,3 +30,27 @@ def test_the_token_is_refused_in_templates_in_any_casing(project, monkeypatch) -
                                           "{{ env.mogplex_api_key }} is refused: the API token "
                                           "never goes into a template")
     assert "mog_lowercase_secret" not in result.out + result.err
+
+
+def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
+    # owner/name resolves case-insensitively, so both entries are one repo: two runs
+    # would start in it, each with its own idempotency key.
+    project.write("""
+        [jobs.a]
+        repo = ["acme/api", "Acme/API"]
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert 'Error: job "a", key "repo" lists a repo twice' in result.err
+    project.write("""
+        [vars]
+        owner = "ACME"
+        [jobs.b]
+        repo = ["acme/api", "{{ owner }}/api"]
+        prompt = "x"
+    """)
+    b = project.run("show", "b")
+    assert b.code == 2, b
+    assert b.err.splitlines()[0] == ('Error: job "b", key "repo": the same repo is listed '
+                                     "twice after templating")
