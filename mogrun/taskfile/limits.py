@@ -27,6 +27,11 @@ def check_request(request: StartRequest, fail: Fail) -> None:
     if not 1 <= len(key) <= MAX_KEY:
         raise fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} characters "
                                       f"after trimming, not {len(key)}")
+    unsendable = sorted({c for c in key if not " " <= c <= "~"})
+    if unsendable:
+        raise fail("idempotency_key", "the idempotency key is sent as an HTTP header and may "
+                                      "hold only printable ASCII characters, not "
+                                      + ", ".join(repr(c) for c in unsendable))
     for name, value in (("branch", request.working_branch), ("base_branch", request.base_branch)):
         problem = ref_problem(value) if value is not None else None
         if problem:

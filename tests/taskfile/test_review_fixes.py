@@ -54,3 +54,29 @@ def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
     assert b.code == 2, b
     assert b.err.splitlines()[0] == ('Error: job "b", key "repo": the same repo is listed '
                                      "twice after templating")
+
+
+def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) -> None:
+    # Sent as the Idempotency-Key header: non-ASCII or a control character used to pass
+    # `check` and then fail every start attempt at the HTTP layer (exit 69).
+    project.write("""
+        [vars]
+        two = "a\\nb"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "日本-{{ date }}"
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "k-{{ two }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert lines == [
+        'Error: job "a", key "idempotency_key": the idempotency key is sent as an HTTP header '
+        "and may hold only printable ASCII characters, not '日', '本'",
+        'Error: job "b", key "idempotency_key": the idempotency key is sent as an HTTP header '
+        "and may hold only printable ASCII characters, not '\\n'",
+    ]
