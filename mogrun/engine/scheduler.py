@@ -14,8 +14,10 @@ slices so signal handlers run promptly.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from mogrun.models import ResolvedJob, RunPlan, RunResult
 RunFn = Callable[[ResolvedJob, RunPlan], RunResult]
 SkipFn = Callable[[ResolvedJob, RunPlan, str], RunResult]
 JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
+CrashFn = Callable[[ResolvedJob, RunPlan, str], None]
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Scheduler:
         use_needs: bool = True,
         stop: threading.Event | None = None,
         abort: threading.Event | None = None,
+        on_crash: CrashFn | None = None,
     ) -> None:
         names = {job.name for job in jobs}
         self._jobs = [
@@ -60,6 +64,7 @@ class Scheduler:
         ]
         self._by_name = {js.job.name: js for js in self._jobs}
         self.run_fn, self.skip_fn, self.on_job_done = run_fn, skip_fn, on_job_done
+        self.on_crash = on_crash
         self.max_parallel = max(1, max_parallel)
         self.keep_going = keep_going
         self.stop = stop or threading.Event()
@@ -141,7 +146,15 @@ class Scheduler:
             plan = js.job.runs[index]
             result = RunResult(job=js.job.name, repo=plan.repo, outcome="error",
                                message=f"internal error: {exc!r}", exit_code=1)
+            self._report_crash(js.job, plan, exc)
         self._done.put((js, index, result))
+
+    def _report_crash(self, job: ResolvedJob, plan: RunPlan, exc: BaseException) -> None:
+        """A bug keeps its traceback (STYLE): the run's result only says "internal error"."""
+        if self.on_crash is None:
+            return
+        with contextlib.suppress(Exception):  # reporting it must not hang the scheduler
+            self.on_crash(job, plan, "".join(traceback.format_exception(exc)).rstrip())
 
     def _record(self, js: _JobState, index: int, result: RunResult) -> None:
         js.results[index] = result

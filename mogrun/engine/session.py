@@ -152,6 +152,7 @@ def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: 
         jobs, run_fn=executor.execute, skip_fn=executor.skipped, on_job_done=job_done,
         max_parallel=options.max_parallel, keep_going=options.keep_going,
         use_needs=options.use_needs, stop=ctx.stop, abort=ctx.abort,
+        on_crash=reporter.internal_error,
     )
     results = tuple(scheduler.run())
     codes = [r.exit_code for r in results]

@@ -44,6 +44,10 @@ class Reporter(Protocol):
     ) -> None:
         """A diagnostic for the person watching; ``level`` is info, warning or error."""
 
+    def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
+        """A bug in mogrun ended ``run``: shown with its traceback (on stderr), even
+        with ``quiet``, since the run's result only says "internal error"."""
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         """Every run of ``job`` has ended (or the job was skipped); ``outcome`` is the job's."""
 

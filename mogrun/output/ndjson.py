@@ -103,6 +103,9 @@ class NdjsonReporter:
     ) -> None:
         self._notices.notice(message, job=job, run=run, level=level)
 
+    def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
+        self._notices.internal_error(job, run, traceback)
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         runs = [result_dict(r) for r in results]
         self._emit(job, {"type": "job_finished", "job": job.name, "outcome": outcome, "runs": runs})

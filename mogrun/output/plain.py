@@ -83,6 +83,12 @@ class PlainReporter:
         label = run_label(job, run) if job and run else job.name if job else None
         self._write_notice(self._safe(notice_text(message, label, level)), job, level)
 
+    def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
+        self.notice("internal error (a bug in mogrun; please report it with this traceback)",
+                    job=job, run=run, level="error")
+        for line in traceback.splitlines():
+            self._write_notice(self._safe(line), job, "info")
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self.learn_secrets(job)
         if self._quiet:
