@@ -4,12 +4,15 @@ applied to ``refs/heads/<name>``, checked before any request is sent."""
 from __future__ import annotations
 
 _FORBIDDEN = set(" ~^:?*[\\")
+MAX_LENGTH = 255  # the server refuses longer names
 
 
 def ref_problem(name: str) -> str | None:
     """Why ``name`` is not a valid branch name, or ``None`` when it is."""
     if not name:
         return "is empty"
+    if len(name) > MAX_LENGTH:
+        return f"is longer than {MAX_LENGTH} characters"
     if name == "@":
         return 'cannot be "@"'
     if name.startswith("-"):

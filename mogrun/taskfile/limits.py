@@ -36,10 +36,10 @@ def check_request(request: StartRequest, fail: Fail) -> None:
         problem = ref_problem(value) if value is not None else None
         if problem:
             raise fail(name, f"{value!r} is not a valid git branch name: it {problem}")
-    if request.create_branch and request.working_branch is not None \
-            and request.working_branch == request.base_branch:
-        raise fail("branch", f"create_branch needs a working branch different from the base "
-                             f"branch ({request.base_branch!r})")
+    if request.working_branch is not None and request.working_branch == request.base_branch:
+        rule = ("create_branch needs a working branch different from" if request.create_branch
+                else "the working branch must differ from")
+        raise fail("branch", f"{rule} the base branch ({request.base_branch!r})")
     if request.root_directory is not None:
         problem = root_problem(request.root_directory)
         if problem:

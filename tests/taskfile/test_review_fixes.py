@@ -80,3 +80,30 @@ def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) ->
         'Error: job "b", key "idempotency_key": the idempotency key is sent as an HTTP header '
         "and may hold only printable ASCII characters, not '\\n'",
     ]
+
+
+def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
+    # The server refuses a working branch equal to the base branch even without
+    # create_branch, and branch names longer than 255 characters: both used to pass
+    # `check` and end in a 400 at start.
+    long = "b" * 256
+    project.write(f"""
+        [jobs.same]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "main"
+        base_branch = "main"
+        [jobs.long]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "{long}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert lines == [
+        'Error: job "same", key "branch": the working branch must differ from the base '
+        "branch ('main')",
+        f'Error: job "long", key "branch": \'{long}\' is not a valid git branch name: it is '
+        "longer than 255 characters",
+    ]
