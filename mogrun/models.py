@@ -95,9 +95,9 @@ class Event:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Event:
         return cls(
-            id=str(data.get("id", "")),
-            type=str(data.get("type", "")),
-            created_at=str(data.get("createdAt", "")),
+            id=str(data.get("id") or ""),  # a null id is no id (not the id "None")
+            type=str(data.get("type") or ""),
+            created_at=str(data.get("createdAt") or ""),
             tool_name=data.get("toolName"),
             message=data.get("message"),
             payload=data.get("payload") or {},

@@ -149,4 +149,5 @@ def _identity(event: Event) -> str:
     """The event's id; an event without one is told apart by what it says."""
     if event.id:
         return event.id
-    return "\0".join((event.created_at, event.type, event.tool_name or "", event.message or ""))
+    fields = (event.created_at, event.type, event.tool_name, event.message, event.payload)
+    return "\0".join("" if value is None else str(value) for value in fields)

@@ -97,7 +97,7 @@ class LiveReporter(PlainReporter):
         super().job_started(job, run, state, attached)
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        text = " ".join(x for x in (event.type, event.tool_name, event.message) if x)
+        text = " ".join(str(x) for x in (event.type, event.tool_name, event.message) if x)
         self._update(run, last=self._safe(text, job.secrets))
         super().event(job, run, event)
 

@@ -24,7 +24,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "type": event.type,
         "toolName": event.tool_name,
         "message": event.message,
-        "payload": dict(event.payload),
+        "payload": dict(event.payload) if isinstance(event.payload, Mapping) else event.payload,
         "createdAt": event.created_at,
     }
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from mogrun.engine.runner import RunExecutor
@@ -48,3 +54,92 @@ def test_internal_error_in_a_run_shows_its_traceback_on_stderr(project, mogrun, 
     assert "Traceback" not in result.stdout
     if mode == "--json":
         assert json_lines(result.stdout)[-1]["type"] == "summary"
+
+
+# --- events with odd field types (the API promises strings; a server may not) ------------
+
+ODD_EVENTS = [
+    {"id": None, "type": "log", "message": "first null id", "createdAt": "2026-01-01T00:00:00Z"},
+    {"id": None, "type": "log", "message": "second null id", "createdAt": "2026-01-01T00:00:01Z"},
+    {"type": None, "message": 42, "toolName": 7, "createdAt": 1767225600},
+    {"id": "e4", "type": "log", "message": {"text": "a dict"}, "payload": ["not", "an", "object"],
+     "createdAt": "2026-01-01T00:00:03Z"},
+    {"id": "e5", "type": "log", "message": "string payload", "payload": "x=1",
+     "createdAt": "2026-01-01T00:00:04Z"},
+]
+
+
+def _run_detail(status: str) -> dict:
+    return {"runId": "run_odd", "repoId": "repo_1", "status": status,
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
+            "error": None}
+
+
+@contextmanager
+def odd_events_server():
+    """A loopback API whose one run succeeds with ``ODD_EVENTS``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, data: dict) -> None:
+            body = json.dumps({"ok": True, "data": data}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(202, {**_run_detail("pending"), "replayed": False})
+
+        def do_GET(self) -> None:
+            self._send(200, {"run": _run_detail("success"), "events": ODD_EVENTS})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("mode", ["--no-color", "--json"])
+def test_events_with_odd_field_types_are_shown_not_a_crash(project, mogrun, mode):
+    project("""
+        [jobs.odd]
+        repo = "repo_1"
+        prompt = "go"
+    """)
+    with odd_events_server() as url:
+        result = mogrun(mode, "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_test"})
+    assert result.exit_code == 0, result
+    assert "internal error" not in result.output
+    if mode == "--json":
+        lines = json_lines(result.stdout)
+        events = [line["event"] for line in lines if line["type"] == "event"]
+        assert [e["message"] for e in events] == [
+            "first null id", "second null id", 42, {"text": "a dict"}, "string payload"]
+        assert lines[-1]["results"][0]["outcome"] == "success"
+    else:
+        for text in ("first null id", "second null id", "42", "a dict", "string payload"):
+            assert text in result.stdout
+
+
+def test_live_view_takes_events_whose_fields_are_not_strings():
+    from mogrun.models import Event, RunState
+    from mogrun.output.live import LiveReporter
+
+    out = io.StringIO()
+    live = job("live")
+    reporter = LiveReporter(stdout=out, stderr=out, color=False, force_terminal=True, width=100)
+    reporter.job_started(live, live.runs[0], RunState(run_id="r1", status="pending"), False)
+    reporter.event(live, live.runs[0], Event(id="e1", type="log", created_at="x",
+                                           tool_name=7, message={"text": "a dict"}))
+    reporter.close()
+    assert "{'text': 'a dict'}" in out.getvalue()
