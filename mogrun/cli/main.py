@@ -131,7 +131,10 @@ def cli(ctx: click.Context, **options: Any) -> None:
 
 
 def _report(error: MogrunError) -> None:
-    lines = error.lines()
+    from mogrun.textsafety import escape_agent_text
+
+    # Messages quote task files and servers: nothing in them may act on the terminal.
+    lines = [escape_agent_text(line) for line in error.lines()]
     sys.stderr.write(f"Error: {lines[0]}\n")
     for line in lines[1:]:
         sys.stderr.write(f"{line}\n")

@@ -44,10 +44,12 @@ def list_command(state: CliState) -> int:
         click.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
         return 0
     from mogrun.tables import render_table
+    from mogrun.textsafety import escape_agent_text
 
     table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
               ", ".join(r["needs"]) or "-"] for r in rows]
-    table = [[" ".join(cell.split()) for cell in row] for row in table]  # one line per job
+    # One line per job, and text from the file never acts on the terminal.
+    table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
     click.echo(render_table(["job", "description", "repos", "harness", "needs"], table))
     return 0
 
@@ -98,13 +100,15 @@ def check_command(state: CliState, plugins: tuple[str, ...]) -> int:
 
 
 def _print_report(taskfile: TaskFile, report: Any) -> None:
+    from mogrun.textsafety import escape_agent_text
+
     for error in report.errors:
-        lines = error.lines()
+        lines = [escape_agent_text(line) for line in error.lines()]
         click.echo(f"Error: {lines[0]}", err=True)
         for line in lines[1:]:
             click.echo(line, err=True)
     for warning in report.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {escape_agent_text(warning)}", err=True)
     if report.errors:
         count = len(report.errors)
         click.echo(f"{count} problem{'s' * (count > 1)} in {taskfile.path}", err=True)
@@ -148,6 +152,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
               extra_plugins: Sequence[str] = ()) -> int:
     """Print what ``run`` would do (``run --dry-run`` calls this); returns 0."""
     from mogrun.cli.loading import load_session
+    from mogrun.textsafety import escape_agent_text
 
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
@@ -157,7 +162,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
         if state.json_output:
             click.echo(json.dumps(document))
         else:
-            click.echo("\n".join(job_text(document)))
+            click.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
     return 0
 
 

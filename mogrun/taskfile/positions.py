@@ -161,6 +161,18 @@ def locate(path: str, text: str, keys: Sequence[str]) -> Location:
 
 
 def source_line(text: str, line: int) -> str | None:
-    """The text of a 1-based line, if it exists."""
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else None
+    """The text of a 1-based line (TOML lines end at ``\\n``), if it exists, safe to
+    print: a tab becomes a space and any other character a terminal would act on
+    becomes U+FFFD, one for one, so the caret under it still lines up."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return None
+    return "".join(_shown(char) for char in lines[line - 1].removesuffix("\r"))
+
+
+def _shown(char: str) -> str:
+    from mogrun.textsafety import escape_agent_text
+
+    if char == "\t":
+        return " "
+    return char if escape_agent_text(char) == char else "\ufffd"

@@ -107,3 +107,31 @@ def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
         f'Error: job "long", key "branch": \'{long}\' is not a valid git branch name: it is '
         "longer than 255 characters",
     ]
+
+
+def test_task_file_text_never_reaches_the_terminal_as_escape_sequences(project) -> None:
+    # A pull request can put escape sequences in the task file; list, show and errors
+    # used to print them raw (retitling, clearing or recolouring the terminal).
+    project.write(r"""
+        [jobs.a]
+        description = "nice \u001b]0;pwned\u0007 \u009b2J"
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    listed = project.run("list")
+    assert listed.code == 0, listed
+    assert "nice \\x1b]0;pwned\\x07 \\x9b2J" in listed.out
+    shown = project.run("show", "a")
+    assert shown.code == 0, shown
+    assert "  description: nice \\x1b]0;pwned\\x07 \\x9b2J" in shown.out
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n"\\u001b[2J" = 1\n')
+    unknown = project.run("check")
+    assert unknown.code == 2, unknown
+    assert 'Error: unknown key "\\x1b[2J" in job "a"' in unknown.err
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x \x1b[2J"\n')
+    syntax = project.run("list")
+    assert syntax.code == 2, syntax
+    assert syntax.err.splitlines()[2:4] == ['  3 | prompt = "x \ufffd[2J"',
+                                            " " * 18 + "^"]
+    for result in (listed, shown, unknown, syntax):
+        assert not any(c in result.out + result.err for c in "\x1b\x07\x9b"), result
