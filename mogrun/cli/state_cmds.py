@@ -109,8 +109,9 @@ def status_command(state: CliState, target: str | None) -> int:
     """
     taskfile, history = _open(state)
     try:
+        # Rows without a run id (refused or skipped) are shown too: they are the latest.
         rows = (history.latest_per_job() if target is None
-                else [t.row for t in _targets(history, taskfile, target) if t.row is not None])
+                else _rows_for(history, taskfile, target))
         if target is not None and not rows:
             raise UsageError(f"no recorded run {target!r} against this API",
                              context=[f"History: {history.path} ({history.base_url})"])

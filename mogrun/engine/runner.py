@@ -110,21 +110,15 @@ class RunExecutor:
             request = ctx.host.start_request(job, plan, plan.request)
         except MogrunError as exc:  # a GateError is a veto; anything else a plugin fault
             return self._refused(job, plan, exc, "failed" if isinstance(exc, GateError)
-                                 else "error")
+                                 else "error", self._record(job, plan))
         if ctx.stop.is_set():
             return self.skipped(job, plan, "interrupted before it started")
-        row = None
-        if ctx.history is not None:
-            row = ctx.history.record_start(ctx.invocation, job.name, plan.repo,
-                                           mask(request.idempotency_key, job.secrets))
+        row = self._record(job, plan, request.idempotency_key)
         try:
             with ctx.armed():
                 started = ctx.client.start_run(request, job=job)
         except Interrupted:
-            result = self.skipped(job, plan, "interrupted before it started")
-            _update(ctx, row, outcome="skipped", exit_code=result.exit_code,
-                    finished_at=now_iso(), message=result.message)
-            return result
+            return self.skipped(job, plan, "interrupted before it started", row)
         except MogrunError as exc:
             return self._refused(job, plan, exc, "error", row)
         return self._after_start(job, plan, row, started.state, bool(started.attached))
@@ -280,10 +274,25 @@ class RunExecutor:
         return RunResult(job=job.name, repo=plan.repo, outcome=outcome, message=message,
                          exit_code=exc.exit_code)
 
-    def skipped(self, job: ResolvedJob, plan: RunPlan, reason: str) -> RunResult:
+    def skipped(self, job: ResolvedJob, plan: RunPlan, reason: str,
+                row: int | None = None) -> RunResult:
+        """A run never started (a need failed, an earlier failure, an interrupt): it is
+        still recorded, so ``status JOB`` shows this invocation, not an older one."""
         code = self.ctx.interrupt_code() if self.ctx.stop.is_set() else 1
+        if row is None:
+            row = self._record(job, plan)
+        _update(self.ctx, row, outcome="skipped", exit_code=code, finished_at=now_iso(),
+                message=mask(reason, job.secrets))
         return RunResult(job=job.name, repo=plan.repo, outcome="skipped", message=reason,
                          exit_code=code)
+
+    def _record(self, job: ResolvedJob, plan: RunPlan, key: str | None = None) -> int | None:
+        """The history row of a run about to start (or that never will)."""
+        if self.ctx.history is None:
+            return None
+        key = plan.request.idempotency_key if key is None else key
+        return self.ctx.history.record_start(self.ctx.invocation, job.name, plan.repo,
+                                             mask(key, job.secrets))
 
 
 def _error_text(state: RunState) -> str:

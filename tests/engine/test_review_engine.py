@@ -13,7 +13,7 @@ import pytest
 from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 
-from .conftest import json_lines
+from .conftest import history_rows, json_lines
 from .test_scheduler_unit import Recorder, job
 
 
@@ -143,3 +143,42 @@ def test_live_view_takes_events_whose_fields_are_not_strings():
                                            tool_name=7, message={"text": "a dict"}))
     reporter.close()
     assert "{'text': 'a dict'}" in out.getvalue()
+
+
+# --- history: every outcome is recorded, so status shows the latest invocation -----------
+
+VETO_PLUGIN = """
+from mogrun.errors import GateError
+from mogrun.hookspecs import hookimpl
+
+
+@hookimpl
+def mogrun_start_request(job, run, request):
+    if job.name == "frozen":
+        raise GateError("frozen this week")
+"""
+
+
+def test_vetoed_and_skipped_runs_are_recorded_and_status_shows_them(project, mogrun,
+                                                                    mogrun_emulator, tmp_path):
+    project("""
+        [jobs.frozen]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.after]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+        needs = ["frozen"]
+    """)
+    assert mogrun("after").exit_code == 0  # both pass once: history has their runs
+    (tmp_path / "veto.py").write_text(VETO_PLUGIN)
+    result = mogrun("run", "-p", str(tmp_path / "veto.py"), "after")
+    assert result.exit_code == 1, result
+    assert len(mogrun_emulator.runs) == 2  # nothing new was sent
+    latest = history_rows(mogrun, "-n", "2")
+    assert sorted((r["job"], r["run_id"], r["outcome"], r["exit_code"]) for r in latest) == [
+        ("after", None, "skipped", 1), ("frozen", None, "failed", 1)]
+    assert latest[0]["invocation"] == latest[1]["invocation"]
+    status = json_lines(mogrun("--json", "status", "after").stdout)
+    assert [(s["run_id"], s["outcome"]) for s in status] == [(None, "skipped")]
