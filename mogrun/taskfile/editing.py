@@ -88,7 +88,9 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
         jobs = tomllib.loads(result).get("jobs", {})
     except tomllib.TOMLDecodeError as exc:
         raise TaskFileError(f'cannot append job "{job.name}": the file defines its jobs in a '
-                            "way that a new [jobs.NAME] table would break ({exc})") from exc
+                            "way that a new [jobs.NAME] table would break",
+                            context=["Write each job as its own [jobs.NAME] table, or add "
+                                     "this one by hand."]) from exc
     added = jobs.get(job.name)
     if not isinstance(added, dict) or added.get("prompt") != job.prompt:
         raise TaskFileError(f'cannot append job "{job.name}" to this file')

@@ -135,3 +135,13 @@ def test_task_file_text_never_reaches_the_terminal_as_escape_sequences(project) 
                                             " " * 18 + "^"]
     for result in (listed, shown, unknown, syntax):
         assert not any(c in result.out + result.err for c in "\x1b\x07\x9b"), result
+
+
+def test_add_to_a_file_with_inline_jobs_explains_itself(project) -> None:
+    project.write('jobs = { a = { repo = "acme/api", prompt = "x" } }\n')
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "y")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: cannot append job "b": the file defines its jobs in a way that a new '
+        "[jobs.NAME] table would break")
+    assert "{exc}" not in result.err
