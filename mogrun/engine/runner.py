@@ -52,6 +52,15 @@ class SessionContext:
         """Budget waits inside this block end at the first signal."""
         return self.sleeper.armed() if self.sleeper is not None else nullcontext()
 
+    def history_failed(self, exc: MogrunError) -> None:
+        """A history that stops being writable mid-session is a warning, never a lost
+        result: recording stops, the runs go on."""
+        with self.lock:
+            if self.history is None:
+                return
+            self.history = None
+        self.reporter.notice(f"{exc.message}; runs are no longer recorded", level="warning")
+
     def follow_interval(self) -> float:
         with self.lock:
             active = self.active
@@ -94,8 +103,12 @@ class _Sink:
 
 
 def _update(ctx: SessionContext, row: int | None, **fields: Any) -> None:
-    if ctx.history is not None and row is not None:
-        ctx.history.update(row, **fields)
+    history = ctx.history
+    if history is not None and row is not None:
+        try:
+            history.update(row, **fields)
+        except MogrunError as exc:
+            ctx.history_failed(exc)
 
 
 class RunExecutor:
@@ -288,11 +301,16 @@ class RunExecutor:
 
     def _record(self, job: ResolvedJob, plan: RunPlan, key: str | None = None) -> int | None:
         """The history row of a run about to start (or that never will)."""
-        if self.ctx.history is None:
+        history = self.ctx.history
+        if history is None:
             return None
         key = plan.request.idempotency_key if key is None else key
-        return self.ctx.history.record_start(self.ctx.invocation, job.name, plan.repo,
-                                             mask(key, job.secrets))
+        try:
+            return history.record_start(self.ctx.invocation, job.name, plan.repo,
+                                        mask(key, job.secrets))
+        except MogrunError as exc:
+            self.ctx.history_failed(exc)
+            return None
 
 
 def _error_text(state: RunState) -> str:

@@ -182,3 +182,25 @@ def test_vetoed_and_skipped_runs_are_recorded_and_status_shows_them(project, mog
     assert latest[0]["invocation"] == latest[1]["invocation"]
     status = json_lines(mogrun("--json", "status", "after").stdout)
     assert [(s["run_id"], s["outcome"]) for s in status] == [(None, "skipped")]
+
+
+def test_history_that_fails_mid_run_is_a_warning_not_a_lost_result(project, mogrun,
+                                                                   monkeypatch):
+    from mogrun.engine.history import History
+    from mogrun.errors import MogrunError
+
+    project("""
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s events=3"
+    """)
+
+    def full_disk(self, row_id, **fields):
+        raise MogrunError(f"cannot write run history {self.path}: database or disk is full")
+
+    monkeypatch.setattr(History, "update", full_disk)
+    result = mogrun("--json", "hello")
+    assert result.exit_code == 0, result
+    assert json_lines(result.stdout)[-1]["results"][0]["outcome"] == "success"
+    assert result.stderr.count("database or disk is full; runs are no longer recorded") == 1
+    assert "internal error" not in result.output
