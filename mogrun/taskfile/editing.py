@@ -82,8 +82,9 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
     for need in job.needs:
         if need not in existing_jobs:
             raise UsageError(f'--needs names unknown job "{need}"')
-    separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-    result = text + separator + job_text(job)
+    newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"  # the file's own
+    separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
+    result = text + separator + job_text(job).replace("\n", newline)
     try:
         jobs = tomllib.loads(result).get("jobs", {})
     except tomllib.TOMLDecodeError as exc:

@@ -166,9 +166,11 @@ def test_add_appends_and_keeps_every_byte(project) -> None:
     assert result.code == 0, result
     text = project.path.read_bytes().decode()
     assert text.startswith(original)
-    assert text[len(original):] == ('\n\n[jobs.lint]\ndescription = "Lint it"\n'
-                                    'repo = ["acme/api", "acme/web"]\n'
-                                    'prompt = """Fix "lint"\nwarnings"""\nneeds = ["hello"]\n')
+    # The new job takes the file's own line endings (CRLF here).
+    assert text[len(original):] == ('\r\n\r\n[jobs.lint]\r\ndescription = "Lint it"\r\n'
+                                    'repo = ["acme/api", "acme/web"]\r\n'
+                                    'prompt = """Fix "lint"\r\nwarnings"""\r\n'
+                                    'needs = ["hello"]\r\n')
     shown = json.loads(project.run("--json", "show", "lint", "--no-deps").out)
     assert shown["runs"][0]["request"]["body"]["prompt"] == 'Fix "lint"\nwarnings'
 

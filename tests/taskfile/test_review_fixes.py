@@ -145,3 +145,17 @@ def test_add_to_a_file_with_inline_jobs_explains_itself(project) -> None:
         'Error: cannot append job "b": the file defines its jobs in a way that a new '
         "[jobs.NAME] table would break")
     assert "{exc}" not in result.err
+
+
+def test_add_keeps_a_crlf_file_crlf(project) -> None:
+    # The appended job used bare \n line endings: a CRLF file came back mixed.
+    project.path.write_bytes(b'# team jobs\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n')
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "line one\nline two")
+    assert result.code == 0, result
+    data = project.path.read_bytes()
+    assert data.startswith(b'# team jobs\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n')
+    assert data.count(b"\n") == data.count(b"\r\n")
+    shown = project.run("--json", "show", "b")
+    assert shown.code == 0, shown
+    assert '"prompt": "line one\\nline two"' in shown.out
+
