@@ -64,7 +64,8 @@ def job_text(job: NewJob) -> str:
     if job.description is not None:
         table.add("description", job.description)
     table.add("repo", job.repos[0] if len(job.repos) == 1 else list(job.repos))
-    multiline = "\n" in job.prompt and '"""' not in job.prompt
+    # A multi-line string cannot hold \r (TOML reads its line breaks as \n).
+    multiline = "\n" in job.prompt and "\r" not in job.prompt and '"""' not in job.prompt
     table.add("prompt", tomlkit.string(job.prompt, multiline=multiline))
     if job.needs:
         table.add("needs", list(job.needs))

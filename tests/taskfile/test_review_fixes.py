@@ -159,3 +159,11 @@ def test_add_keeps_a_crlf_file_crlf(project) -> None:
     assert shown.code == 0, shown
     assert '"prompt": "line one\\nline two"' in shown.out
 
+
+def test_add_accepts_a_prompt_with_carriage_returns(project) -> None:
+    # A multi-line TOML string cannot keep \r\n, so such a prompt was refused outright.
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "one\r\ntwo")
+    assert result.code == 0, result
+    shown = project.run("--json", "show", "b")
+    assert '"prompt": "one\\r\\ntwo"' in shown.out
