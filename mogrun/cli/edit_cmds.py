@@ -33,7 +33,8 @@ def init_command(state: CliState) -> int:
     click.echo(f"Created {target}")
     gitignore = target.parent / ".gitignore"
     if gitignore.is_file():
-        updated = with_gitignore_entry(gitignore.read_text(encoding="utf-8", errors="replace"))
+        # Bytes that are not UTF-8 go back exactly as they were (surrogateescape).
+        updated = with_gitignore_entry(gitignore.read_bytes().decode("utf-8", "surrogateescape"))
         if updated is not None:
             _write(gitignore, updated)
             click.echo(f"Added .mogrun/ to {gitignore}")
@@ -82,7 +83,8 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
 def _write(path: Path, text: str, create: bool = False) -> None:
     """Write ``text`` exactly (no newline translation); ``create`` refuses to overwrite."""
     try:
-        with path.open("x" if create else "w", encoding="utf-8", newline="") as handle:
+        with path.open("x" if create else "w", encoding="utf-8", errors="surrogateescape",
+                       newline="") as handle:
             handle.write(text)
     except FileExistsError as exc:
         raise UsageError(f"{path} already exists; not overwriting it") from exc

@@ -167,3 +167,12 @@ def test_add_accepts_a_prompt_with_carriage_returns(project) -> None:
     assert result.code == 0, result
     shown = project.run("--json", "show", "b")
     assert '"prompt": "one\\r\\ntwo"' in shown.out
+
+
+def test_init_keeps_the_bytes_of_a_gitignore_that_is_not_utf8(project) -> None:
+    # It was read with errors="replace" and written back: é in Latin-1 became U+FFFD.
+    gitignore = project.root / ".gitignore"
+    gitignore.write_bytes(b"caf\xe9/\nbuild/")
+    result = project.run("init")
+    assert result.code == 0, result
+    assert gitignore.read_bytes() == b"caf\xe9/\nbuild/\n.mogrun/\n"
