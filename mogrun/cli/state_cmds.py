@@ -83,6 +83,13 @@ def _echo_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=True) + "\n")
 
 
+def _echo_safe(text: str) -> None:
+    """A line with server text in it (a status, a run id): escaped onto one line."""
+    from mogrun.output.base import escape_agent_text
+
+    click.echo(escape_agent_text(text))
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> None:
     from mogrun.output.base import escape_agent_text
     from mogrun.tables import render_table
@@ -232,7 +239,7 @@ def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Tar
         if target.row is not None and final.status != target.row.status:
             history.update(target.row.id, status=final.status)
         if not state.json_output:
-            click.echo(f"{target.label}  {target.run_id}  {final.status}")
+            _echo_safe(f"{target.label}  {target.run_id}  {final.status}")
         codes.append(0 if final.status == "success" else 1)
     return max(codes, default=0)
 
@@ -273,9 +280,9 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
         _echo_json({"run_id": target.run_id, "label": target.label, "status": status,
                     "already_terminal": outcome.already_terminal})
     elif outcome.already_terminal:
-        click.echo(f"{target.run_id} ({target.label}) had already ended: {status}")
+        _echo_safe(f"{target.run_id} ({target.label}) had already ended: {status}")
     else:
-        click.echo(f"{target.run_id} ({target.label}) {status}")
+        _echo_safe(f"{target.run_id} ({target.label}) {status}")
 
 
 # --- history --------------------------------------------------------------------

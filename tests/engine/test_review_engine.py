@@ -69,6 +69,17 @@ ODD_EVENTS = [
 ]
 
 
+def odd_events_server():
+    """A loopback API whose one run succeeds with ``ODD_EVENTS``."""
+
+    def answer(method, path):
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        return 200, {"run": _run_detail("success"), "events": ODD_EVENTS}
+
+    return fake_api(answer)
+
+
 def _run_detail(status: str) -> dict:
     return {"runId": "run_odd", "repoId": "repo_1", "status": status,
             "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
@@ -76,11 +87,14 @@ def _run_detail(status: str) -> dict:
 
 
 @contextmanager
-def odd_events_server():
-    """A loopback API whose one run succeeds with ``ODD_EVENTS``."""
+def fake_api(answer):
+    """A loopback API answering ``answer(method, path) -> (status, data)`` in the envelope,
+    for answers the emulator never gives."""
 
     class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, data: dict) -> None:
+        def _send(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, data = answer(self.command, self.path)
             body = json.dumps({"ok": True, "data": data}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -88,12 +102,7 @@ def odd_events_server():
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self._send(202, {**_run_detail("pending"), "replayed": False})
-
-        def do_GET(self) -> None:
-            self._send(200, {"run": _run_detail("success"), "events": ODD_EVENTS})
+        do_GET = do_POST = _send
 
         def log_message(self, *args: object) -> None:
             pass
@@ -204,3 +213,21 @@ def test_history_that_fails_mid_run_is_a_warning_not_a_lost_result(project, mogr
     assert json_lines(result.stdout)[-1]["results"][0]["outcome"] == "success"
     assert result.stderr.count("database or disk is full; runs are no longer recorded") == 1
     assert "internal error" not in result.output
+
+
+def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
+    project("""
+        [jobs.any]
+        repo = "repo_1"
+        prompt = "go"
+    """)
+    hostile = "cancelled\x1b]0;owned\x07\n::error::forged"
+
+    def answer(method, path):
+        return 200, {"run": _run_detail(hostile), "status": hostile, "alreadyTerminal": False}
+
+    with fake_api(answer) as url:
+        result = mogrun("cancel", "run_odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 0, result
+    assert "\x1b" not in result.stdout and "\n::error::" not in result.stdout
+    assert result.stdout.strip() == r"run_odd (run_odd) cancelled\x1b]0;owned\x07\n::error::forged"
