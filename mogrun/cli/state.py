@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mogrun.errors import UsageError
+from mogrun.taskfile.templates import BUILTIN_NAMES
 
 
 def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -23,6 +24,10 @@ def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set expects NAME=VALUE, got {pair!r}")
+        if name.strip() in BUILTIN_NAMES:  # they always win: the value would be ignored
+            raise UsageError(f"--set {name.strip()}=...: {name.strip()} is a built-in template "
+                             f"name ({', '.join(BUILTIN_NAMES)}); --set overrides [vars] "
+                             "entries only")
         result[name.strip()] = value
     return result
 

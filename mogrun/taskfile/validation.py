@@ -113,10 +113,17 @@ def _url_problem(url: str) -> str | None:
 
 
 def _vars_errors(taskfile: TaskFile) -> list[TaskFileError]:
-    return [taskfile.error(f'[vars] {key} must be a string, number or boolean, not '
-                           f'{type_name(value)}', "vars", key)
-            for key, value in taskfile.vars.items()
-            if not isinstance(value, str | int | float | bool)]
+    from mogrun.taskfile.templates import BUILTIN_NAMES
+
+    errors = [taskfile.error(f'[vars] {key} must be a string, number or boolean, not '
+                             f'{type_name(value)}', "vars", key)
+              for key, value in taskfile.vars.items()
+              if not isinstance(value, str | int | float | bool)]
+    # A built-in name always wins, so such a var would be silently ignored.
+    errors += [taskfile.error(f"[vars] {key} is a built-in template name "
+                              f"({', '.join(BUILTIN_NAMES)}); choose another name", "vars", key)
+               for key in taskfile.vars if key in BUILTIN_NAMES]
+    return errors
 
 
 def _table_errors(taskfile: TaskFile, table: Mapping[str, Any], where: tuple[str, ...],

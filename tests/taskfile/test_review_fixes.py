@@ -176,3 +176,30 @@ def test_init_keeps_the_bytes_of_a_gitignore_that_is_not_utf8(project) -> None:
     result = project.run("init")
     assert result.code == 0, result
     assert gitignore.read_bytes() == b"caf\xe9/\nbuild/\n.mogrun/\n"
+
+
+def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
+    # Built-in names won silently: [vars] date and --set date=... were ignored, so a key
+    # like "weekly-{{ date }}" could not be pinned and started a new run instead.
+    project.write("""
+        [vars]
+        date = "2026-01-05"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "weekly-{{ date }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ('Error: [vars] date is a built-in template name '
+                                          "(job, repo, date, week, now); choose another name")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--set", "date=2026-01-05", "show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ("Error: --set date=...: date is a built-in template "
+                                          "name (job, repo, date, week, now); --set overrides "
+                                          "[vars] entries only")
