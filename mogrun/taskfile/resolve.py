@@ -196,7 +196,13 @@ def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
         if key not in job.merged:
             continue
         unset_before = set(job.unset)
-        value = _render_value(job, job.merged[key], key, repo, reason)
+        try:
+            value = _render_value(job, job.merged[key], key, repo, reason)
+        except TaskFileError as error:
+            if not job.ctx.missing_env:
+                raise
+            job.errors.append(error)  # `check`: the other plugin keys are still judged
+            continue
         try:
             options[key] = spec.validate(value)
         except (ValueError, TypeError) as exc:

@@ -203,3 +203,21 @@ def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
     assert result.err.splitlines()[0] == ("Error: --set date=...: date is a built-in template "
                                           "name (job, repo, date, week, now); --set overrides "
                                           "[vars] entries only")
+
+
+def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> None:
+    # check lists every plugin key's problem; a bad template in one stopped the rest.
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        notify = [{ webhook = "https://hooks.example.com/{{ nope }}" }]
+        retry = { attempts = 0 }
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        'Error: job "a", key "notify": unknown template name "nope" in {{ nope }}',
+        'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
+    ]
