@@ -16,6 +16,9 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = (cwd / given).resolve()
+            if path.is_dir():
+                raise TaskFileError(f"task file {given} (from {origin}) is a directory; name "
+                                    f"the {FILE_NAME} inside it")
             if not path.is_file():
                 raise TaskFileError(f"task file {given} (from {origin}) does not exist")
             return path

@@ -221,3 +221,18 @@ def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> N
         'Error: job "a", key "notify": unknown template name "nope" in {{ nope }}',
         'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
     ]
+
+
+def test_a_task_file_path_that_is_a_directory_says_so(project, monkeypatch) -> None:
+    # It used to say "does not exist" about a directory that plainly does.
+    (project.root / "ci").mkdir()
+    monkeypatch.setenv("MOGRUN_FILE", "ci")
+    result = project.run("list")
+    assert (result.code, result.err) == (
+        2, "Error: task file ci (from MOGRUN_FILE) is a directory; name the mogplex.toml "
+           "inside it\n")
+    monkeypatch.delenv("MOGRUN_FILE")
+    result = project.run("-f", "ci", "check")
+    assert (result.code, result.err) == (
+        2, "Error: task file ci (from -f/--file) is a directory; name the mogplex.toml "
+           "inside it\n")
