@@ -52,8 +52,9 @@ def outcome_exit_code(outcome: str) -> int:
     return 1 if outcome in _FAILING_OUTCOMES else 0
 
 
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 timestamp from the server; anything else (a number, null) is unknown."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))

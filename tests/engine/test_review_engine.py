@@ -231,3 +231,25 @@ def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
     assert result.exit_code == 0, result
     assert "\x1b" not in result.stdout and "\n::error::" not in result.stdout
     assert result.stdout.strip() == r"run_odd (run_odd) cancelled\x1b]0;owned\x07\n::error::forged"
+
+
+def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, mogrun):
+    project("""
+        [jobs.odd]
+        repo = "repo_1"
+        prompt = "go"
+    """)
+
+    def answer(method, path):
+        run = {**_run_detail("pending" if method == "POST" else "success"),
+               "createdAt": 1767225600, "updatedAt": ["not", "a", "time"]}
+        if method == "POST":
+            return 202, {**run, "replayed": False}
+        return 200, {"run": run, "events": []}
+
+    with fake_api(answer) as url:
+        result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 0, result
+    summary = json_lines(result.stdout)[-1]
+    assert summary["results"][0]["outcome"] == "success"
+    assert summary["results"][0]["duration"] >= 0
