@@ -10,6 +10,7 @@ keeps following the status alone.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -105,6 +106,8 @@ class Follower:
         """One request: pass on new events, the cap notice and a status change."""
         state, events = self.source.get_events(
             self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline)
+        if state.run_id != self.state.run_id:  # the run asked for, whatever the answer says
+            state = dataclasses.replace(state, run_id=self.state.run_id)
         for event in events:
             key = _identity(event)
             if key in self._seen:

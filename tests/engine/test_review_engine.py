@@ -253,3 +253,27 @@ def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, 
     summary = json_lines(result.stdout)[-1]
     assert summary["results"][0]["outcome"] == "success"
     assert summary["results"][0]["duration"] >= 0
+
+
+def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
+    project("""
+        [jobs.odd]
+        repo = "repo_1"
+        prompt = "go"
+    """)
+    polls = []
+
+    def answer(method, path):
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        polls.append(path)
+        run = _run_detail("streaming" if len(polls) < 3 else "success")
+        del run["runId"]
+        return 200, {"run": run, "events": []}
+
+    with fake_api(answer) as url:
+        result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 0, result
+    assert all(path.startswith("/api/v1/mogplex/runs/run_odd/events") for path in polls)
+    summary = json_lines(result.stdout)[-1]
+    assert [(r["run_id"], r["outcome"]) for r in summary["results"]] == [("run_odd", "success")]
