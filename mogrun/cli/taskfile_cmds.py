@@ -16,7 +16,7 @@ import rich_click as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState
-from mogrun.errors import MogrunError
+from mogrun.errors import MogrunError, TaskFileError
 from mogrun.taskfile.parse import TaskFile
 
 if TYPE_CHECKING:
@@ -85,9 +85,18 @@ def check_command(state: CliState, plugins: tuple[str, ...]) -> int:
     from mogrun.cli.main import COMMANDS
     from mogrun.taskfile.validation import validate
 
-    taskfile = load_taskfile(state)
-    host = load_host(state, taskfile, plugins)
-    host.configure(session_config(state, taskfile, "check", {}))
+    try:
+        taskfile = load_taskfile(state)
+        host = load_host(state, taskfile, plugins)
+        host.configure(session_config(state, taskfile, "check", {}))
+    except TaskFileError as error:
+        if not state.json_output:
+            raise
+        # --json: a file that cannot even be loaded is still reported as JSON.
+        location = error.location
+        click.echo(json.dumps({"ok": False, "file": location.path if location else None,
+                               "errors": [_error_json(error)], "warnings": []}))
+        return 2
     report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
                       command_names=list(COMMANDS))
     if state.json_output:

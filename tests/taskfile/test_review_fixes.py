@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def test_a_job_named_like_a_secret_is_not_a_secret_key(project) -> None:
     # Job names are names, not values: "rotate-token" holds no credential.
@@ -236,3 +238,18 @@ def test_a_task_file_path_that_is_a_directory_says_so(project, monkeypatch) -> N
     assert (result.code, result.err) == (
         2, "Error: task file ci (from -f/--file) is a directory; name the mogplex.toml "
            "inside it\n")
+
+
+def test_check_json_reports_a_file_that_does_not_parse_as_json(project) -> None:
+    # `--json check` printed nothing on stdout for a TOML syntax error (the most common
+    # problem), only the human message on stderr.
+    project.write('[jobs.a]\nrepo = "acme/api\nprompt = "x"\n')
+    result = project.run("--json", "check")
+    assert result.code == 2, result
+    report = json.loads(result.out)
+    assert report["ok"] is False
+    assert report["file"] == str(project.path.resolve())
+    assert report["warnings"] == []
+    [error] = report["errors"]
+    assert error["message"].startswith("invalid TOML: ")
+    assert (error["file"], error["line"]) == (str(project.path.resolve()), 2)
