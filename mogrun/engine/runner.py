@@ -7,6 +7,7 @@ so a crash or a second Ctrl-C loses nothing already known.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -206,7 +207,7 @@ class RunExecutor:
                                 f"{state.run_id}", job=job, run=plan, level="warning")
             return self._finish(job, plan, row, state, "timeout", attached, began, message=why,
                                 still_going=True)
-        cancel = ctx.client.cancel_run(state.run_id, job=job)
+        cancel = self._cancel(job, state)
         if cancel.already_terminal:  # it ended on its own just as time ran out
             return self._judge(job, plan, row, cancel.state, followed.events, attached, began)
         ctx.reporter.notice(f"{why}; cancelled run {state.run_id}", job=job, run=plan,
@@ -226,7 +227,7 @@ class RunExecutor:
                                 message="interrupted (attached run left running)",
                                 exit_code=code, still_going=True)
         try:
-            cancel = ctx.client.cancel_run(state.run_id, job=job)
+            cancel = self._cancel(job, state)
         except MogrunError as exc:
             ctx.reporter.notice(f"could not cancel run {state.run_id}: {exc.message}",
                                 job=job, run=plan, level="error")
@@ -237,6 +238,14 @@ class RunExecutor:
             cancel.state.status, ())
         return self._finish(job, plan, row, cancel.state, outcome, attached, began,
                             message="interrupted", exit_code=code)
+
+    def _cancel(self, job: ResolvedJob, state: RunState) -> Any:
+        """Cancel the run; its answer is about this run whatever runId it carries."""
+        cancel = self.ctx.client.cancel_run(state.run_id, job=job)
+        if cancel.state.run_id == state.run_id:
+            return cancel
+        return dataclasses.replace(cancel, state=dataclasses.replace(cancel.state,
+                                                                     run_id=state.run_id))
 
     def _announce(self, job: ResolvedJob, plan: RunPlan, row: int | None, old: RunState,
                   new: RunState) -> None:

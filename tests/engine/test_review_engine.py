@@ -277,3 +277,31 @@ def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
     assert all(path.startswith("/api/v1/mogplex/runs/run_odd/events") for path in polls)
     summary = json_lines(result.stdout)[-1]
     assert [(r["run_id"], r["outcome"]) for r in summary["results"]] == [("run_odd", "success")]
+
+
+def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mogrun):
+    project("""
+        [jobs.odd]
+        repo = "repo_1"
+        prompt = "go"
+        timeout = "300ms"
+    """)
+
+    def answer(method, path):
+        if path.endswith("/cancel"):
+            run = _run_detail("cancelled")
+            del run["runId"]
+            return 200, {"run": run, "status": "cancelled", "alreadyTerminal": False}
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        return 200, {"run": _run_detail("streaming"), "events": []}
+
+    with fake_api(answer) as url:
+        env = {"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"}
+        result = mogrun("--json", "odd", env=env)
+        history = json_lines(mogrun("--json", "history", env=env).stdout)
+    assert result.exit_code == 1, result
+    summary = json_lines(result.stdout)[-1]
+    assert [(r["run_id"], r["outcome"], r["status"]) for r in summary["results"]] == [
+        ("run_odd", "timeout", "cancelled")]
+    assert [(r["run_id"], r["status"]) for r in history] == [("run_odd", "cancelled")]
