@@ -10,7 +10,9 @@ history is shown as recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,27 +186,48 @@ def logs_command(state: CliState, target: str, follow: bool) -> int:
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
         client = _client(state, taskfile)
-        return print_logs(state, client, history, targets, follow=follow)
+        return print_logs(state, client, history, targets, follow=follow,
+                          secrets=env_secrets(state, taskfile))
     finally:
         history.close()
 
 
-class _LogSink:
-    """Prints what a follower of ``logs --follow`` sees."""
+_ENV_REF = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
 
-    def __init__(self, state: CliState, target: Target) -> None:
-        self.state, self.target = state, target
+
+def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
+    """The values of every ``env.NAME`` the task file and its prompt files use: the agent
+    may echo them, and ``logs`` masks them as ``run`` does (they are secrets)."""
+    texts = [taskfile.text]
+    root = taskfile.project_dir.resolve()
+    for table in (taskfile.defaults, *taskfile.jobs.values()):
+        name = table.get("prompt_file") if isinstance(table, dict) else None
+        if isinstance(name, str):
+            with contextlib.suppress(OSError, ValueError):
+                path = (root / name).resolve()
+                if path.is_relative_to(root):
+                    texts.append(path.read_text(encoding="utf-8"))
+    names = {found for text in texts for found in _ENV_REF.findall(text)}
+    return frozenset(value for name in names if (value := state.env.get(name)))
+
+
+class _LogSink:
+    """Prints what a follower of ``logs --follow`` sees, secrets masked."""
+
+    def __init__(self, state: CliState, target: Target, secrets: frozenset[str]) -> None:
+        self.state, self.target, self.secrets = state, target, secrets
 
     def event(self, event: Any) -> None:
         if self.state.json_output:
-            from mogrun.output.ndjson import event_dict
+            from mogrun.output.ndjson import event_dict, masked
 
-            _echo_json({"type": "event", "run_id": self.target.run_id,
-                        "label": self.target.label, "event": event_dict(event)})
+            _echo_json(masked({"type": "event", "run_id": self.target.run_id,
+                               "label": self.target.label, "event": event_dict(event)},
+                              self.secrets))
             return
         from mogrun.output.base import format_event_line
 
-        click.echo(format_event_line(self.target.label, event))
+        click.echo(format_event_line(self.target.label, event, self.secrets))
 
     def status(self, old: str | None, state: Any) -> None:
         if self.state.json_output:
@@ -219,7 +242,7 @@ class _LogSink:
 
 
 def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Target], *,
-               follow: bool) -> int:
+               follow: bool, secrets: frozenset[str] = frozenset()) -> int:
     """Each run's events in turn; with ``follow``, each to its end (exit 0 only if all
     succeeded)."""
     from mogrun.engine.follower import Follower
@@ -229,7 +252,7 @@ def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     override = poll_override(state.env)
     codes = []
     for target in targets:
-        sink = _LogSink(state, target)
+        sink = _LogSink(state, target, secrets)
         follower = Follower(client, None, RunState(run_id=target.run_id, status=""), sink,
                             interval=lambda: override or client.budget.poll_interval(1))
         follower.poll_once()

@@ -305,3 +305,24 @@ def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mog
     assert [(r["run_id"], r["outcome"], r["status"]) for r in summary["results"]] == [
         ("run_odd", "timeout", "cancelled")]
     assert [(r["run_id"], r["status"]) for r in history] == [("run_odd", "cancelled")]
+
+
+def test_logs_masks_env_values_the_agent_echoes_as_run_does(project, mogrun, tmp_path):
+    secret = "hunter2-very-secret"
+    project("""
+        [jobs.leak]
+        repo = "acme/api"
+        prompt_file = "leak.md"
+    """)
+    (tmp_path / "leak.md").write_text(
+        "use {{ env.DEPLOY_KEY }}\n@emulator duration=0.3s events=4 tools=none "
+        "message='key={{ env.DEPLOY_KEY }}'\n")
+    env = {"DEPLOY_KEY": secret}
+    run = mogrun("leak", env=env)
+    assert run.exit_code == 0, run
+    assert "key=***" in run.stdout and secret not in run.output
+    for args in (("logs", "leak"), ("--json", "logs", "leak"), ("logs", "--follow", "leak")):
+        result = mogrun(*args, env=env)
+        assert result.exit_code == 0, result
+        assert "key=***" in result.stdout
+        assert secret not in result.output
