@@ -48,7 +48,11 @@ class _Job:
         return ("jobs", self.name, key) if in_job else ("defaults", key)
 
     def fail(self, key: str, message: str) -> TaskFileError:
-        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {message}',
+        from mogrun.masking import mask
+
+        # Messages quote rendered values: env.* values in them are secrets, raw or repr'd.
+        secrets = {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)}
+        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {mask(message, secrets)}',
                                        *self.where(key), job=self.name)
 
     def render(self, text: str, key: str, repo: str | None, reason: str) -> str:

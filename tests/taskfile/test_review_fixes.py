@@ -253,3 +253,31 @@ def test_check_json_reports_a_file_that_does_not_parse_as_json(project) -> None:
     [error] = report["errors"]
     assert error["message"].startswith("invalid TOML: ")
     assert (error["file"], error["line"]) == (str(project.path.resolve()), 2)
+
+
+def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> None:
+    # A rendered value that breaks a rule was quoted whole, env.* secret included.
+    monkeypatch.setenv("SEC", "top secret\\value")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "b-{{ env.SEC }}"
+        [jobs.b]
+        repo = "{{ env.SEC }}"
+        prompt = "x"
+        [jobs.c]
+        repo = "acme/api"
+        prompt = "x"
+        root = "/{{ env.SEC }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        "Error: job \"a\", key \"branch\": 'b-***' is not a valid git branch name: it contains "
+        "' ', '\\\\'",
+        "Error: job \"b\", key \"repo\": '***' is not a repo (owner/name or id)",
+        "Error: job \"c\", key \"root\": root '/***' must be relative to the repo",
+    ]
+    assert "secret" not in result.out + result.err
