@@ -85,11 +85,11 @@ def _echo_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=True) + "\n")
 
 
-def _echo_safe(text: str) -> None:
+def _echo_safe(text: str, err: bool = False) -> None:
     """A line with server text in it (a status, a run id): escaped onto one line."""
     from mogrun.output.base import escape_agent_text
 
-    click.echo(escape_agent_text(text))
+    click.echo(escape_agent_text(text), err=err)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
@@ -287,11 +287,25 @@ def cancel_command(state: CliState, target: str) -> int:
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
         client = _client(state, taskfile)
-        for target_run in targets:
-            _cancel_one(state, client, history, target_run)
-        return 0
+        return _cancel_all(state, client, history, targets)
     finally:
         history.close()
+
+
+def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Target]) -> int:
+    """Every run gets its cancel even when the server refuses one (a run it no longer
+    knows): that one is an error line, the rest go on, and the exit code is 1."""
+    if len(targets) == 1:
+        _cancel_one(state, client, history, targets[0])
+        return 0
+    failed = False
+    for target in targets:
+        try:
+            _cancel_one(state, client, history, target)
+        except RequestRefusedError as exc:
+            failed = True
+            _echo_safe(f"error: {target.run_id} ({target.label}): {exc.message}", err=True)
+    return 1 if failed else 0
 
 
 def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:

@@ -326,3 +326,24 @@ def test_logs_masks_env_values_the_agent_echoes_as_run_does(project, mogrun, tmp
         assert result.exit_code == 0, result
         assert "key=***" in result.stdout
         assert secret not in result.output
+
+
+def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
+                                                                  mogrun_emulator, tmp_path):
+    import sqlite3
+
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+    """)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    api_run, web_run = mogrun_emulator.runs
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
+        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+    result = mogrun("cancel", "fan")
+    assert result.exit_code == 1, result
+    assert "run_gone" in result.stderr
+    assert f"{web_run} (fan:acme/web) cancelled" in result.stdout
+    assert mogrun_emulator.run_detail(web_run)["status"] == "cancelled"
+    mogrun("cancel", api_run)
