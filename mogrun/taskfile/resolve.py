@@ -12,7 +12,7 @@ from mogrun.errors import TaskFileError
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.taskfile.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
-from mogrun.taskfile.limits import check_request
+from mogrun.taskfile.limits import MAX_KEY, check_request
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.schema import DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import Rendered, Scope, TemplateClock, render
@@ -165,6 +165,12 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     keys = [r.idempotency_key for r in requests]
     if len(set(keys)) < len(keys):
         requests = [replace(r, idempotency_key=f"{r.idempotency_key}:{r.repo}") for r in requests]
+        for written, request in zip(keys, requests, strict=True):
+            if len(written.strip()) <= MAX_KEY < len(request.idempotency_key):
+                raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
+                               f"characters, {len(request.idempotency_key)} with the fan-out "
+                               f'suffix ":{request.repo}"; the server accepts at most {MAX_KEY} '
+                               "(shorten it, or make it differ per repo with {{ repo }})")
     if job.ctx.rerun_suffix:
         requests = [replace(r, idempotency_key=r.idempotency_key + job.ctx.rerun_suffix)
                     for r in requests]

@@ -281,3 +281,20 @@ def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> No
         "Error: job \"c\", key \"root\": root '/***' must be relative to the repo",
     ]
     assert "secret" not in result.out + result.err
+
+
+def test_a_key_pushed_over_the_limit_by_the_fan_out_suffix_says_so(project) -> None:
+    # The message said "not 204" about a key written with 195 characters.
+    key = "k" * 195
+    project.write(f"""
+        [jobs.a]
+        repo = ["acme/api", "acme/web"]
+        prompt = "x"
+        idempotency_key = "{key}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "idempotency_key": the idempotency key is 195 characters, 204 '
+        'with the fan-out suffix ":acme/api"; the server accepts at most 200 (shorten it, or '
+        "make it differ per repo with {{ repo }})")
