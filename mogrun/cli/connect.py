@@ -89,7 +89,7 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     if taskfile is not None:
         from mogrun.taskfile import repos_named
 
-        repos += [r for r in repos_named(taskfile) if r.casefold() not in
+        repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
                   {known.casefold() for known in repos}]
     emulator = Emulator(repos=tuple(repos), limits=Limits.real())
     emulator.start()

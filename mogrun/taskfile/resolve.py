@@ -237,21 +237,26 @@ def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str
     return value
 
 
-def repos_named(taskfile: TaskFile) -> list[str]:
-    """Every owner/name the file names (templates rendered with ``[vars]``), once each."""
+def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
+                env: Mapping[str, str] | None = None) -> list[str]:
+    """Every owner/name the file names, templates rendered as a run renders them
+    (``[vars]`` with ``sets``, and ``env``), once each; a repo that uses an unset
+    ``env`` name is left out."""
     clock = TemplateClock.now()
+    variables = template_vars(taskfile, sets or {})
     found: list[str] = []
     for name, table in taskfile.jobs.items():
         raw = {**taskfile.defaults, **table}.get("repo", [])
         for repo in raw if isinstance(raw, list) else [raw]:
             if not isinstance(repo, str):
                 continue
-            scope = Scope(job=name, clock=clock, vars=template_vars(taskfile, {}), env={},
+            scope = Scope(job=name, clock=clock, vars=variables, env=env or {},
                           missing_env=True)
             try:
-                text = render(repo, scope, "repo").text.strip()
+                rendered = render(repo, scope, "repo")
             except TaskFileError:
                 continue
-            if "/" in text and text not in found:
+            text = rendered.text.strip()
+            if "/" in text and not rendered.unset_env and text not in found:
                 found.append(text)
     return found

@@ -298,3 +298,21 @@ def test_a_key_pushed_over_the_limit_by_the_fan_out_suffix_says_so(project) -> N
         'Error: job "a", key "idempotency_key": the idempotency key is 195 characters, 204 '
         'with the fan-out suffix ":acme/api"; the server accepts at most 200 (shorten it, or '
         "make it differ per repo with {{ repo }})")
+
+
+def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> None:
+    # --local seeded its emulator with repo templates rendered without --set or the
+    # environment, so "zorg/{{ team }}" run with --set team=web was "not one of this
+    # token's repos" (exit 2), and suggestions named "zorg/unset-env-R".
+    monkeypatch.setenv("R", "from-env")
+    project.write("""
+        [vars]
+        team = "platform"
+        [jobs.a]
+        repo = ["zorg/{{ team }}", "zorg/{{ env.R }}"]
+        prompt = "x\\n@emulator status=success duration=0s events=1"
+    """)
+    result = project.run("--local", "-q", "--set", "team=web", "a")
+    assert result.code == 0, result
+    assert "zorg/web" in result.out and "zorg/***" in result.out  # env values stay masked
+    assert "from-env" not in result.out + result.err
