@@ -316,3 +316,16 @@ def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> No
     assert result.code == 0, result
     assert "zorg/web" in result.out and "zorg/***" in result.out  # env values stay masked
     assert "from-env" not in result.out + result.err
+
+
+def test_the_quoted_source_line_is_the_right_one_after_a_unicode_line_break(project) -> None:
+    # U+2028 inside a string is not a TOML line break, but the quoted source line was
+    # found with str.splitlines(), which counts it: errors quoted the wrong line.
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "one\u2028two"\ntmeout = "5m"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:3] == [
+        'Error: unknown key "tmeout" in job "a"',
+        f"  --> {project.path.resolve()}:4:1",
+        '  4 | tmeout = "5m"',
+    ]
