@@ -244,27 +244,40 @@ class _LogSink:
 def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Target], *,
                follow: bool, secrets: frozenset[str] = frozenset()) -> int:
     """Each run's events in turn; with ``follow``, each to its end (exit 0 only if all
-    succeeded)."""
-    from mogrun.engine.follower import Follower
+    succeeded). A run the server refuses (one it no longer knows) is an error line when
+    there are others, which are still shown; the exit code is then 1."""
     from mogrun.engine.session import poll_override
-    from mogrun.models import RunState
 
     override = poll_override(state.env)
     codes = []
     for target in targets:
-        sink = _LogSink(state, target, secrets)
-        follower = Follower(client, None, RunState(run_id=target.run_id, status=""), sink,
-                            interval=lambda: override or client.budget.poll_interval(1))
-        follower.poll_once()
-        if not follow:
-            continue
-        final = follower.state if follower.state.terminal else follower.follow().state
-        if target.row is not None and final.status != target.row.status:
-            history.update(target.row.id, status=final.status)
-        if not state.json_output:
-            _echo_safe(f"{target.label}  {target.run_id}  {final.status}")
-        codes.append(0 if final.status == "success" else 1)
+        try:
+            codes.append(_log_one(state, client, history, target, follow, secrets, override))
+        except RequestRefusedError as exc:
+            if len(targets) == 1:
+                raise
+            _echo_safe(f"error: {target.run_id} ({target.label}): {exc.message}", err=True)
+            codes.append(1)
     return max(codes, default=0)
+
+
+def _log_one(state: CliState, client: Any, history: Any, target: Target, follow: bool,
+             secrets: frozenset[str], override: float | None) -> int:
+    from mogrun.engine.follower import Follower
+    from mogrun.models import RunState
+
+    follower = Follower(client, None, RunState(run_id=target.run_id, status=""),
+                        _LogSink(state, target, secrets),
+                        interval=lambda: override or client.budget.poll_interval(1))
+    follower.poll_once()
+    if not follow:
+        return 0
+    final = follower.state if follower.state.terminal else follower.follow().state
+    if target.row is not None and final.status != target.row.status:
+        history.update(target.row.id, status=final.status)
+    if not state.json_output:
+        _echo_safe(f"{target.label}  {target.run_id}  {final.status}")
+    return 0 if final.status == "success" else 1
 
 
 # --- cancel ---------------------------------------------------------------------

@@ -347,3 +347,23 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
     assert f"{web_run} (fan:acme/web) cancelled" in result.stdout
     assert mogrun_emulator.run_detail(web_run)["status"] == "cancelled"
     mogrun("cancel", api_run)
+
+
+def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
+                                                                mogrun_emulator, tmp_path):
+    import sqlite3
+
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=0.3s message='hello from {{ repo }}'"
+    """)
+    assert mogrun("fan").exit_code == 0
+    api_run, _ = mogrun_emulator.runs
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
+        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+    for args in (("logs", "fan"), ("logs", "--follow", "fan")):
+        result = mogrun(*args)
+        assert result.exit_code == 1, result
+        assert "run_gone" in result.stderr and "Run not found" in result.stderr
+        assert "hello from acme/web" in result.stdout
