@@ -4,6 +4,7 @@ so validation stays strict without knowing every key in advance."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -94,7 +95,8 @@ SETTINGS_KEYS: dict[str, Checker] = {
 
 def is_secret_key(name: str) -> bool:
     """Whether a key's name looks like it holds a credential."""
-    normal = name.strip().lower().replace("-", "_")
+    # githubToken, api-key and API_KEY all read as github_token, api_key.
+    normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace("-", "_")
     return normal in SECRET_NAMES or normal.endswith(SECRET_SUFFIXES)
 
 

@@ -329,3 +329,20 @@ def test_the_quoted_source_line_is_the_right_one_after_a_unicode_line_break(proj
         f"  --> {project.path.resolve()}:4:1",
         '  4 | tmeout = "5m"',
     ]
+
+
+def test_camel_case_secret_keys_are_refused_without_quoting_their_line(project) -> None:
+    # githubToken was "unknown key", and that error quotes the source line: the value.
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        githubToken = "ghp_abcdefghijklmnop"
+        notify = [{ webhook = "https://example.com", clientSecret = "cs_abcdefgh" }]
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    hint = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
+    assert f'Error: secret-looking key "githubToken": {hint}' in result.err
+    assert f'Error: secret-looking key "clientSecret": {hint}' in result.err
+    assert "ghp_" not in result.err and "cs_abc" not in result.err
