@@ -213,8 +213,11 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     report.warnings += command_name_warnings(taskfile, command_names)
     # A job whose keys are wrong cannot be rendered; one with a bad `needs` can.
     failed = {e.job for e in keyed if e.job}
-    for name in taskfile.jobs:
-        if name in failed or not JOB_NAME.fullmatch(name):
+    # So is one that inherits a wrongly typed key from [defaults] (reported there).
+    bad_defaults = {key for key, value in taskfile.defaults.items()
+                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
+    for name, table in taskfile.jobs.items():
+        if name in failed or not JOB_NAME.fullmatch(name) or bad_defaults - set(table):
             continue
         errors, unset = check_render(taskfile, name, key_specs=key_specs, env=env,
                                      sets=sets or {})

@@ -346,3 +346,30 @@ def test_camel_case_secret_keys_are_refused_without_quoting_their_line(project) 
     assert f'Error: secret-looking key "githubToken": {hint}' in result.err
     assert f'Error: secret-looking key "clientSecret": {hint}' in result.err
     assert "ghp_" not in result.err and "cs_abc" not in result.err
+
+
+def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
+    # The jobs inheriting it were still rendered: a traceback (TypeError) instead of
+    # the error about [defaults].
+    project.write("""
+        [defaults]
+        repo = 5
+        timeout = "soon"
+        [jobs.a]
+        prompt = "x"
+        [jobs.b]
+        repo = "acme/api"
+        timeout = "5m"
+        prompt = "{{ nope }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
+        "of them",
+        "Error: [defaults] key \"timeout\" invalid duration 'soon': use a number of seconds "
+        'or a string like "500ms", "90s", "25m" or "2h"',
+        'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}',
+    ]
