@@ -10,7 +10,10 @@ real cause (``MaxRetryError.reason``) unwrapped.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -158,6 +161,7 @@ class Urllib3Transport:
         _refuse_by_urllib3(url)
 
         all_headers = {"User-Agent": self.user_agent, **headers}
+        deadline = time.monotonic() + timeout
         limits = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
         try:
             raw = self._manager().request(
@@ -168,7 +172,7 @@ class Urllib3Transport:
             raise translate_error(exc, method, url, timeout) from exc
         names = {k.lower(): v for k, v in raw.headers.items()}
         return Response(status=raw.status, headers=names,
-                        body=_read_body(raw, RequestInfo(method, url), timeout))
+                        body=_read_body(raw, RequestInfo(method, url), timeout, deadline))
 
     def close(self) -> None:
         """Close pooled connections (tests; long-lived processes)."""
@@ -177,12 +181,18 @@ class Urllib3Transport:
                 self._pool.clear()
 
 
-def _read_body(raw, request: RequestInfo, timeout: float) -> bytes:  # raw: HTTPResponse
-    """The whole body; a cut-off answer still shows its status and first bytes."""
+def _read_body(raw, request: RequestInfo, timeout: float,
+               deadline: float) -> bytes:  # raw: HTTPResponse
+    """The whole body; a cut-off answer still shows its status and first bytes.
+
+    The read timeout only bounds each read, so a server sending a byte at a
+    time could hold us for ever: a watchdog shuts the socket at ``deadline``.
+    """
     import urllib3
 
     chunks: list[bytes] = []
     size = 0
+    watchdog = _Watchdog(raw, deadline)
     try:
         for chunk in raw.stream(65536):
             chunks.append(chunk)
@@ -193,15 +203,45 @@ def _read_body(raw, request: RequestInfo, timeout: float) -> bytes:  # raw: HTTP
                     f"{MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
                     request=request, status=raw.status)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-            raise translate_error(exc, request.method, request.url, timeout) from exc
+        if watchdog.fired or isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            raise translate_error(TimeoutError(), request.method, request.url, timeout) from exc
         raise TransportError(
             f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
             f"{size} bytes: {preview(b''.join(chunks))}",
             request=request, status=raw.status) from exc
     finally:
+        watchdog.cancel()
         raw.release_conn()
+    if watchdog.fired:  # the shut socket may have looked like the body's end
+        raise translate_error(TimeoutError(), request.method, request.url, timeout)
     return b"".join(chunks)
+
+
+class _Watchdog:
+    """Shuts a response's socket when its deadline passes (unless cancelled first)."""
+
+    def __init__(self, raw, deadline: float) -> None:  # raw: HTTPResponse
+        self.fired = False
+        self._raw = raw
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            sock = getattr(getattr(self._raw, "connection", None), "sock", None)
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
 
 
 def translate_error(exc: BaseException, method: str, url: str, timeout: float) -> TransportError:

@@ -1,0 +1,75 @@
+"""A receiver that answers slowly, byte by byte, cannot hold mogrun past its
+timeout: the timeout bounds the whole answer, not each read."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from mogrun.api.transport import Urllib3Transport
+from mogrun.errors import TransportError
+from mogrun.http import post_json
+
+
+@contextmanager
+def trickling_server() -> Iterator[str]:
+    """Answers a 200 that promises 30 bytes and sends one every 0.1 s (3 s in all)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n")
+                for _ in range(30):
+                    if stop.is_set():
+                        return
+                    conn.sendall(b"x")
+                    time.sleep(0.1)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_trickled_answer_cannot_outlast_the_transport_timeout():
+    transport = Urllib3Transport(read_timeout=0.5)
+    with trickling_server() as url:
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            transport.send("GET", url + "/x", headers={}, body=None, timeout=0.5)
+        elapsed = time.monotonic() - started
+    transport.close()
+    assert elapsed < 1.5
+    assert "within 0.5 s" in caught.value.message
+
+
+def test_a_trickling_webhook_cannot_outlast_post_json_timeout():
+    with trickling_server() as url:
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            post_json(url + "/hooks/secret-part", {"a": 1}, timeout=0.5)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.5
+    assert "secret-part" not in caught.value.message
