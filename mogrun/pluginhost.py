@@ -89,17 +89,18 @@ class PluginHost:
         ``no_plugins`` or ``MOGRUN_DISABLE_PLUGINS`` in ``env`` (pass the
         invocation's environment; ``None`` disables nothing)."""
         found = pluginload.bundled_candidates()
+        off = pluginload.disabled_names(env)  # skipped before import: they may be broken
         if not no_plugins:
             if use_entry_points:
-                found += pluginload.entry_point_candidates()
+                found += pluginload.entry_point_candidates(skip=off)
             for spec in task_file_plugins:
-                found.append(pluginload.spec_candidate(
-                    spec, pluginload.SOURCE_TASK_FILE, project_dir, confined=True))
+                if pluginload.spec_name(spec) not in off:
+                    found.append(pluginload.spec_candidate(
+                        spec, pluginload.SOURCE_TASK_FILE, project_dir, confined=True))
             for spec in extra:
-                found.append(pluginload.spec_candidate(
-                    spec, pluginload.SOURCE_OPTION, None, confined=False))
-        off = pluginload.disabled_names(env)
-        found = [c for c in found if c.source == pluginload.SOURCE_BUNDLED or c.name not in off]
+                if pluginload.spec_name(spec) not in off:
+                    found.append(pluginload.spec_candidate(
+                        spec, pluginload.SOURCE_OPTION, None, confined=False))
         return cls.from_candidates(found)
 
     @classmethod

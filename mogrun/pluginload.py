@@ -60,12 +60,13 @@ def bundled_candidates() -> list[Candidate]:
     return found
 
 
-def entry_point_candidates() -> list[Candidate]:
-    """Plugins of the ``mogrun`` entry-point group, minus the bundled ones."""
+def entry_point_candidates(skip: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Plugins of the ``mogrun`` entry-point group, minus the bundled ones and
+    those named in ``skip`` (never imported: a disabled plugin may be broken)."""
     import importlib.metadata
 
     found = []
-    seen: set[str] = set()
+    seen: set[str] = set(skip)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + ".") or ep.name in seen:
             continue
@@ -76,6 +77,14 @@ def entry_point_candidates() -> list[Candidate]:
             raise _import_failed(ep.name, SOURCE_ENTRY_POINT, exc) from exc
         found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin))
     return found
+
+
+def spec_name(spec: str) -> str:
+    """The name a plugin spec registers under: a path's stem, else the module name."""
+    spec = spec.strip()
+    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+        return Path(spec).stem
+    return spec
 
 
 def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Candidate:
