@@ -31,7 +31,11 @@ from mogrun.errors import (
 )
 
 _BY_CODE: dict[str, type[ApiError]] = {
+    "BAD_REQUEST": RequestRefusedError,
+    "NOT_FOUND": RequestRefusedError,
+    "CONFLICT": RequestRefusedError,
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
+    "INTERNAL_ERROR": ServerError,
     "UNAUTHORIZED": UnauthorizedError,
     "FORBIDDEN": ForbiddenError,
     "RATE_LIMITED": RateLimitedError,
