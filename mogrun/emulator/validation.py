@@ -99,7 +99,8 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     prompt = _string(body, "prompt", required=True) or ""
     if len(prompt) > MAX_PROMPT:
         raise bad(f"prompt must be at most {MAX_PROMPT} characters")
-    harness = _string(body, "harness") or "codex"
+    harness = _string(body, "harness")
+    harness = "codex" if harness is None else harness  # "" is not the default: 400
     if harness not in HARNESSES:
         raise bad(f"harness must be one of {', '.join(HARNESSES)}")
     create = body.get("createBranch", False)

@@ -81,6 +81,8 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
     ({"prompt": ""}, "prompt is required"),
     ({"prompt": "x" * 100_001}, "prompt must be at most 100000 characters"),
     ({"harness": "gpt"}, "harness must be one of codex, claude-code"),
+    ({"harness": ""}, "harness must be one of codex, claude-code"),
+    ({"harness": "Codex"}, "harness must be one of codex, claude-code"),
     ({"createBranch": "yes"}, "createBranch must be a boolean"),
     ({"baseBranch": "bad..name"}, "baseBranch is not a valid git branch name: 'bad..name'"),
     ({"workingBranch": "has space"}, "workingBranch is not a valid git branch name: 'has space'"),
