@@ -265,9 +265,13 @@ class PluginHost:
               unchanged_for: float) -> str | None:
         """A reason to stop following (treated as timed out), or ``None``."""
         kwargs = {"job": job, "run": run, "state": state, "unchanged_for": unchanged_for}
-        for _, outcome in self._each("mogrun_watch", kwargs, secrets=job.secrets):
-            if outcome is not None and not isinstance(outcome, _Crash):
-                return str(outcome)
+        for plugin, outcome in self._each("mogrun_watch", kwargs, secrets=job.secrets):
+            if outcome is None or isinstance(outcome, _Crash):
+                continue
+            if isinstance(outcome, str) and outcome.strip():
+                return outcome
+            self.warn(mask(f'plugin "{plugin}" returned {outcome!r} from mogrun_watch; '
+                           "ignored (expected a reason string or None)", job.secrets))
         return None
 
     # --- finishing -------------------------------------------------------------------
