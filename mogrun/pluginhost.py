@@ -195,7 +195,7 @@ class PluginHost:
     def adjust_job(self, job: ResolvedJob) -> ResolvedJob:
         """Chain ``mogrun_adjust_job``: each plugin sees the previous replacement."""
         for impl in self._impls("mogrun_adjust_job"):
-            result = self._call_setup(impl, {"job": job}, "mogrun_adjust_job")
+            result = self._call_setup(impl, {"job": job}, "mogrun_adjust_job", job.secrets)
             if result is None:
                 continue
             if not isinstance(result, ResolvedJob):
@@ -318,14 +318,15 @@ class PluginHost:
         for impl in self._impls(hook):
             self._call_setup(impl, {"register": registrar(impl.plugin_name)}, hook)
 
-    def _call_setup(self, impl: Any, kwargs: dict[str, Any], hook: str) -> Any:
+    def _call_setup(self, impl: Any, kwargs: dict[str, Any], hook: str,
+                    secrets: Any = ()) -> Any:
         """Set-up and resolving hooks: a crash is a PluginError (exit 2)."""
         try:
             return _call(impl, kwargs)
         except MogrunError:
             raise
         except Exception as exc:
-            raise _setup_error(impl.plugin_name, hook, exc) from exc
+            raise _setup_error(impl.plugin_name, hook, exc, secrets) from exc
 
     def _observe(self, hook: str, job: ResolvedJob | None, kwargs: dict[str, Any]) -> None:
         secrets = job.secrets if job is not None else ()
@@ -351,8 +352,8 @@ def _describe_exc(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _setup_error(plugin: str, hook: str, exc: BaseException) -> PluginError:
-    return PluginError(f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}')
+def _setup_error(plugin: str, hook: str, exc: BaseException, secrets: Any = ()) -> PluginError:
+    return PluginError(mask(f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}', secrets))
 
 
 def _verdicts(plugin: str, outcome: Any, secrets: Any) -> list[GateVerdict]:
