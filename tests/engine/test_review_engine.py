@@ -367,3 +367,24 @@ def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
         assert result.exit_code == 1, result
         assert "run_gone" in result.stderr and "Run not found" in result.stderr
         assert "hello from acme/web" in result.stdout
+
+
+def test_a_transitional_status_is_followed_not_judged(project, mogrun):
+    project("""
+        [jobs.odd]
+        repo = "repo_1"
+        prompt = "go"
+    """)
+    statuses = iter(["streaming", "cancellation_requested", "cancellation_requested"])
+
+    def answer(method, path):
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        return 200, {"run": _run_detail(next(statuses, "cancelled")), "events": []}
+
+    with fake_api(answer) as url:
+        result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 1, result
+    seen = [o["status"] for o in json_lines(result.stdout) if o["type"] == "status"]
+    assert seen == ["streaming", "cancellation_requested", "cancelled"]
+    assert json_lines(result.stdout)[-1]["results"][0]["outcome"] == "cancelled"
