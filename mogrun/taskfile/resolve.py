@@ -172,6 +172,13 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
                                f'suffix ":{request.repo}"; the server accepts at most {MAX_KEY} '
                                "(shorten it, or make it differ per repo with {{ repo }})")
     if job.ctx.rerun_suffix:
+        for request in requests:
+            written = request.idempotency_key
+            longer = written + job.ctx.rerun_suffix
+            if len(written) <= MAX_KEY < len(longer):
+                raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
+                               f"characters, {len(longer)} with the --rerun suffix; the server "
+                               f"accepts at most {MAX_KEY} (shorten it)")
         requests = [replace(r, idempotency_key=r.idempotency_key + job.ctx.rerun_suffix)
                     for r in requests]
     for request in requests:

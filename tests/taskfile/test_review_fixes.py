@@ -373,3 +373,17 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
         'or a string like "500ms", "90s", "25m" or "2h"',
         'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}',
     ]
+
+
+def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
+    project.write(f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "{"k" * 190}"
+    """)
+    result = project.run("run", "--dry-run", "--rerun", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "idempotency_key": the idempotency key is 190 characters, 207 '
+        "with the --rerun suffix; the server accepts at most 200 (shorten it)")
