@@ -56,7 +56,10 @@ def list_command(state: CliState) -> int:
 
 def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
-    merged = {**taskfile.defaults, **taskfile.jobs[name]}
+    from mogrun.taskfile.schema import JOB_ONLY
+
+    defaults = {k: v for k, v in taskfile.defaults.items() if k not in JOB_ONLY}
+    merged = {**defaults, **taskfile.jobs[name]}
     repo = merged.get("repo", [])
     repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
     needs = merged.get("needs", [])

@@ -387,3 +387,19 @@ def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
     assert result.err.splitlines()[0] == (
         'Error: job "a", key "idempotency_key": the idempotency key is 190 characters, 207 '
         "with the --rerun suffix; the server accepts at most 200 (shorten it)")
+
+
+def test_list_does_not_give_jobs_the_needs_or_description_of_defaults(project) -> None:
+    # Runs never take needs/description from [defaults], but list showed them per job.
+    project.write("""
+        [defaults]
+        needs = ["a"]
+        description = "shared"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--json", "list")
+    assert result.code == 0, result
+    assert json.loads(result.out) == {"job": "a", "description": "", "repos": ["acme/api"],
+                                      "harness": None, "needs": []}
