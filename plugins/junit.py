@@ -11,6 +11,7 @@ a skipped run is ``<skipped/>``; an error before the run started is
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -101,6 +102,21 @@ def mogrun_configure(config: Any) -> None:
     path = (config.options or {}).get(OPTION)
     if path and Path(path).is_dir():
         raise UsageError(f"--junit {path}: is a directory; give a file path")
+    problem = path and unwritable(Path(path))
+    if problem:
+        raise UsageError(f"--junit {path}: cannot write there ({problem})")
+
+
+def unwritable(target: Path) -> str | None:
+    """Why ``target`` could not be written at the end, checked without writing."""
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if target.exists():
+        return None if os.access(target, os.W_OK) else f"{target} is not writable"
+    return None if os.access(folder, os.W_OK | os.X_OK) else f"{folder} is not writable"
 
 
 @hookimpl
