@@ -47,6 +47,7 @@ class SessionContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)  # run id -> label, not yet finished
+    rows: dict[str, int] = field(default_factory=dict)  # run id -> its history row
     sleeper: Any = None  # signals.InterruptibleSleep installed on the client's budget
 
     def armed(self) -> AbstractContextManager[None]:
@@ -103,6 +104,18 @@ class _Sink:
                                    unchanged_for=unchanged_for)
 
 
+def record_left_going(ctx: SessionContext, exit_code: int) -> dict[str, str]:
+    """At a second signal: the runs still going (run id -> label), each history row
+    closed as interrupted, since no worker will finish it."""
+    with ctx.lock:
+        going = dict(ctx.going)
+        rows = {run_id: ctx.rows.get(run_id) for run_id in going}
+    for row in rows.values():
+        _update(ctx, row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
+                message="interrupted again; left going")
+    return going
+
+
 def _update(ctx: SessionContext, row: int | None, **fields: Any) -> None:
     history = ctx.history
     if history is not None and row is not None:
@@ -143,6 +156,8 @@ class RunExecutor:
         began = time.monotonic()
         with ctx.lock:
             ctx.going[state.run_id] = plan.label
+            if row is not None:
+                ctx.rows[state.run_id] = row
         _update(ctx, row, run_id=state.run_id, status=state.status, attached=attached)
         ctx.reporter.job_started(job, plan, state, attached)
         if attached:

@@ -16,7 +16,7 @@ from typing import Any
 
 from mogrun.engine.history import History, new_invocation_id
 from mogrun.engine.outcome import DETACHED
-from mogrun.engine.runner import RunExecutor, SessionContext
+from mogrun.engine.runner import RunExecutor, SessionContext, record_left_going
 from mogrun.engine.scheduler import Scheduler
 from mogrun.engine.signals import ForcedExit, InterruptibleSleep, SignalWatch
 from mogrun.errors import Interrupted, UsageError, combine_exit_codes
@@ -165,8 +165,7 @@ def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: 
 
 
 def _left_going(ctx: SessionContext, exit_code: int) -> Interrupted:
-    with ctx.lock:
-        going = dict(ctx.going)
+    going = record_left_going(ctx, exit_code)
     lines = [f"left going: {run_id} ({label})" for run_id, label in going.items()]
     message = "interrupted again; exiting without waiting for runs"
     error = Interrupted(exit_code, message)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -388,3 +390,34 @@ def test_a_transitional_status_is_followed_not_judged(project, mogrun):
     seen = [o["status"] for o in json_lines(result.stdout) if o["type"] == "status"]
     assert seen == ["streaming", "cancellation_requested", "cancelled"]
     assert json_lines(result.stdout)[-1]["results"][0]["outcome"] == "cancelled"
+
+
+def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from mogrun.emulator import Emulator
+
+    from .test_signals_e2e import spawn, wait_following
+
+    with Emulator(default_duration=0.5) as emulator:
+        emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+        proc = spawn(emulator, tmp_path, "long")
+        try:
+            (run_id,) = wait_following(emulator)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, (out, err)
+        history = subprocess.run(
+            [sys.executable, "-m", "mogrun", "--json", "history"], cwd=tmp_path, text=True,
+            capture_output=True, env={**os.environ, "MOGPLEX_URL": emulator.url,
+                                      "MOGPLEX_API_KEY": emulator.write_token}, check=True)
+    (row,) = json_lines(history.stdout)
+    assert (row["run_id"], row["outcome"], row["exit_code"]) == (run_id, "error", 130)
+    assert row["message"] == "interrupted again; left going"
+    assert row["finished_at"]
