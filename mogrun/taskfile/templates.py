@@ -133,6 +133,9 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str,
             return f"unset-env-{name}"
         raise _error(f"environment variable {name} is not set (used by {placeholder})",
                      scope, key)
+    if value and value == scope.env.get(TOKEN_NAME):
+        raise _error(f"{placeholder} is refused: it holds the API token ({TOKEN_NAME}), which "
+                     "never goes into a template", scope, key)
     secrets.add(value)
     return value
 

@@ -403,3 +403,20 @@ def test_list_does_not_give_jobs_the_needs_or_description_of_defaults(project) -
     assert result.code == 0, result
     assert json.loads(result.out) == {"job": "a", "description": "", "repos": ["acme/api"],
                                       "harness": None, "needs": []}
+
+
+def test_the_token_is_refused_under_another_env_name(project, monkeypatch) -> None:
+    # env.TOKEN_COPY holding the token put it into a prompt sent to the server.
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_thetokenvalue")
+    monkeypatch.setenv("TOKEN_COPY", "mog_thetokenvalue")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "use {{ env.TOKEN_COPY }}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "prompt": {{ env.TOKEN_COPY }} is refused: it holds the API token '
+        "(MOGPLEX_API_KEY), which never goes into a template")
+    assert "thetokenvalue" not in result.out + result.err
