@@ -88,17 +88,19 @@ def check_command(state: CliState, plugins: tuple[str, ...]) -> int:
     from mogrun.cli.main import COMMANDS
     from mogrun.taskfile.validation import validate
 
+    loaded: TaskFile | None = None
     try:
-        taskfile = load_taskfile(state)
+        taskfile = loaded = load_taskfile(state)
         host = load_host(state, taskfile, plugins)
         host.configure(session_config(state, taskfile, "check", {}))
     except TaskFileError as error:
         if not state.json_output:
             raise
-        # --json: a file that cannot even be loaded is still reported as JSON.
+        # --json: a file that cannot even be loaded (or its plugins) is still reported as JSON.
         location = error.location
-        click.echo(json.dumps({"ok": False, "file": location.path if location else None,
-                               "errors": [_error_json(error)], "warnings": []}))
+        path = str(loaded.path) if loaded else location.path if location else None
+        click.echo(json.dumps({"ok": False, "file": path, "errors": [_error_json(error)],
+                               "warnings": []}))
         return 2
     report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
                       command_names=list(COMMANDS))

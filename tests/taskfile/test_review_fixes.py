@@ -420,3 +420,19 @@ def test_the_token_is_refused_under_another_env_name(project, monkeypatch) -> No
         'Error: job "a", key "prompt": {{ env.TOKEN_COPY }} is refused: it holds the API token '
         "(MOGPLEX_API_KEY), which never goes into a template")
     assert "thetokenvalue" not in result.out + result.err
+
+
+def test_check_json_names_the_file_when_a_plugin_fails_to_load(project) -> None:
+    project.write("raise RuntimeError('boom')\n", name="plugins/gate.py")
+    project.write("""
+        [mogplex]
+        plugins = ["plugins/gate.py"]
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--json", "check", plugins=True)
+    assert result.code == 2, result
+    report = json.loads(result.out)
+    assert (report["ok"], report["file"]) == (False, str(project.path.resolve()))
+    assert report["errors"][0]["message"] == 'plugin "gate" failed to import: RuntimeError: boom'
