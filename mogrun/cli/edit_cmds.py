@@ -75,7 +75,10 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     taskfile = load_taskfile(state)
     new = NewJob(name=job, repos=tuple(dict.fromkeys(repos)), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
-    _write(taskfile.path, append_job(taskfile.text, taskfile.job_names, new))
+    text = append_job(taskfile.text, taskfile.job_names, new)
+    if taskfile.path.read_bytes().startswith(b"\xef\xbb\xbf"):
+        text = "\ufeff" + text  # the byte order mark the file was read without
+    _write(taskfile.path, text)
     click.echo(f'Added job "{job}" to {taskfile.path}')
     return 0
 

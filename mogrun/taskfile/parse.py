@@ -83,7 +83,8 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise TaskFileError(f"cannot read task file {path}: {exc.strerror or exc}") from exc
     try:
-        return raw.decode("utf-8")
+        # A UTF-8 byte order mark (Windows editors write one) is not part of the TOML.
+        return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise TaskFileError(

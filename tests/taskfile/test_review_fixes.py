@@ -436,3 +436,18 @@ def test_check_json_names_the_file_when_a_plugin_fails_to_load(project) -> None:
     report = json.loads(result.out)
     assert (report["ok"], report["file"]) == (False, str(project.path.resolve()))
     assert report["errors"][0]["message"] == 'plugin "gate" failed to import: RuntimeError: boom'
+
+
+def test_a_task_file_saved_with_a_utf8_bom_is_read_and_add_keeps_the_bom(project) -> None:
+    # Windows editors write a byte order mark: "invalid TOML: Invalid statement" at 1:1.
+    project.path.write_bytes(b'\xef\xbb\xbf[jobs.a]\nrepo = "acme/api"\nprompt = "x"\ntmeout = 1\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:3] == ['Error: unknown key "tmeout" in job "a"',
+                                           f"  --> {project.path.resolve()}:4:1",
+                                           "  4 | tmeout = 1"]
+    project.path.write_bytes(b'\xef\xbb\xbf[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    assert project.run("list").code == 0
+    assert project.run("add", "b", "--repo", "acme/web", "--prompt", "y").code == 0
+    assert project.path.read_bytes().startswith(b'\xef\xbb\xbf[jobs.a]\nrepo = "acme/api"\n')
+    assert [line.split()[0] for line in project.run("list").out.splitlines()[2:]] == ["a", "b"]
