@@ -52,8 +52,11 @@ class Fault:
             raise ValueError(f"a fault count must be at least 1, got {self.count}")
         for name in ("retry_after", "delay"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} cannot be negative")
+            if value is not None:
+                try:
+                    parse_seconds(value)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,8 +67,11 @@ class Fault:
         unknown = set(data) - {"endpoint", "kind", "count", "retry_after", "delay"}
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        count = data.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"a fault count must be a whole number, got {count!r}")
         try:
-            return cls(str(data["endpoint"]), str(data["kind"]), int(data.get("count", 1)),
+            return cls(str(data["endpoint"]), str(data["kind"]), count,
                        _opt_float(data.get("retry_after")), _opt_float(data.get("delay")))
         except KeyError as exc:
             raise ValueError(f"a fault needs {exc.args[0]!r}") from exc
