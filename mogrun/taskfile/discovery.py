@@ -13,6 +13,8 @@ FILE_NAME = "mogplex.toml"
 
 def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
     """The task file's path; ``TaskFileError`` (exit 2) when there is none."""
+    if explicit == "":
+        raise TaskFileError("-f/--file needs a path, not an empty string")
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = (cwd / given).resolve()

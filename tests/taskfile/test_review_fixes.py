@@ -451,3 +451,10 @@ def test_a_task_file_saved_with_a_utf8_bom_is_read_and_add_keeps_the_bom(project
     assert project.run("add", "b", "--repo", "acme/web", "--prompt", "y").code == 0
     assert project.path.read_bytes().startswith(b'\xef\xbb\xbf[jobs.a]\nrepo = "acme/api"\n')
     assert [line.split()[0] for line in project.run("list").out.splitlines()[2:]] == ["a", "b"]
+
+
+def test_an_empty_file_option_is_an_error_not_ignored(project) -> None:
+    # `-f ""` (say, from an unset CI variable) silently fell back to searching.
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("-f", "", "list")
+    assert (result.code, result.err) == (2, "Error: -f/--file needs a path, not an empty string\n")
