@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Emulator", "MogrunResult", "run_mogrun", "write_taskfile"]
 
 # Variables from the machine that would make a test depend on where it runs.
-ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS")
+ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS",
+                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")
 FIXTURE_DURATION = 0.5
 
 
@@ -173,9 +174,9 @@ def mogrun_emulator_session() -> Iterator[Emulator]:
 def mogrun_cli(request: pytest.FixtureRequest) -> Callable[..., MogrunResult]:
     """``run(*args, cwd=None, env=None, input=None) -> MogrunResult``, in-process.
 
-    Machine variables (MOGPLEX_URL, MOGPLEX_API_KEY, MOGRUN_FILE, ...) are
-    unset; with ``mogrun_emulator`` (or ``mogrun_emulator_session``) in the
-    test, URL and write token point at it.
+    Machine variables (MOGPLEX_URL, MOGPLEX_API_KEY, MOGRUN_FILE, GITHUB_ACTIONS,
+    ...) are unset (pass them in ``env`` to test them); with ``mogrun_emulator``
+    (or ``mogrun_emulator_session``) in the test, URL and write token point at it.
     """
     base: dict[str, str | None] = dict.fromkeys(ISOLATED_ENV)
     for name in ("mogrun_emulator", "mogrun_emulator_session"):
