@@ -25,7 +25,7 @@ from mogrun.engine.outcome import (
 )
 from mogrun.errors import GateError, Interrupted, MogrunError
 from mogrun.masking import mask
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
 
 INTERRUPT_STOP = "interrupted"
 
@@ -141,6 +141,16 @@ class RunExecutor:
         if ctx.stop.is_set():
             return self.skipped(job, plan, "interrupted before it started")
         row = self._record(job, plan, request.idempotency_key)
+        try:
+            return self._start(job, plan, request, row)
+        except Exception as exc:  # a bug: the scheduler reports it; history still closes
+            _update(ctx, row, outcome="error", exit_code=1, finished_at=now_iso(),
+                    message=mask(f"internal error: {exc!r}", job.secrets))
+            raise
+
+    def _start(self, job: ResolvedJob, plan: RunPlan, request: StartRequest,
+               row: int | None) -> RunResult:
+        ctx = self.ctx
         try:
             with ctx.armed():
                 started = ctx.client.start_run(request, job=job)

@@ -56,6 +56,9 @@ def test_internal_error_in_a_run_shows_its_traceback_on_stderr(project, mogrun, 
     assert "Traceback" not in result.stdout
     if mode == "--json":
         assert json_lines(result.stdout)[-1]["type"] == "summary"
+    (row,) = history_rows(mogrun)  # closed, not left open with no outcome
+    assert (row["outcome"], row["exit_code"]) == ("error", 1)
+    assert row["message"] == "internal error: RuntimeError('engine bug')"
 
 
 # --- events with odd field types (the API promises strings; a server may not) ------------
