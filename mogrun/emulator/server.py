@@ -26,6 +26,12 @@ from mogrun.emulator.state import RequestRecord, State
 from mogrun.loopback import is_loopback_host
 
 DEFAULT_REPOS = ("acme/api", "acme/web", "acme/worker")
+# A 100,000-character prompt, JSON-escaped, stays far below this.
+MAX_REQUEST_BODY = 4 * 2**20
+
+
+class _TooLarge(Exception):
+    """A request body longer than MAX_REQUEST_BODY: refused before it is read."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,11 +47,16 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def _serve(self) -> None:
-        body = self._body()
+        try:
+            body = self._body()
+        except _TooLarge:
+            body, problem = None, "Request body too large"
+        else:
+            problem = "Unreadable request body"
         if body is None:
             self.close_connection = True
             self._send(json_reply(400, {"ok": False, "error": {
-                "code": "BAD_REQUEST", "message": "Unreadable request body"}}))
+                "code": "BAD_REQUEST", "message": problem}}))
             return
         url = urlsplit(self.path)
         request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
@@ -62,10 +73,12 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if length < 0:
             return None
+        if length > MAX_REQUEST_BODY:
+            raise _TooLarge
         return self.rfile.read(length) if length else b""
 
     def _chunked(self) -> bytes | None:
-        chunks = []
+        chunks, total = [], 0
         while True:
             try:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"x", 16)
@@ -75,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(chunks)
+            total += size
+            if total > MAX_REQUEST_BODY:
+                raise _TooLarge
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
