@@ -107,11 +107,16 @@ def _announce(emulator: Any, options: dict[str, Any]) -> None:
 
 
 def _trace(record: Any) -> None:
+    """One line per request; what the client sent is escaped (it may hold
+    terminal escape sequences)."""
+    from mogrun.textsafety import escape_agent_text
+
     query = f"?{record.query}" if record.query else ""
     key = f"  key={record.idempotency_key}" if record.idempotency_key else ""
     fault = f"  fault={record.fault}" if record.fault else ""
     status = record.status or "dropped"
-    click.echo(f"{record.method} {record.path}{query} -> {status}{key}{fault}", err=True)
+    line = f"{record.method} {record.path}{query} -> {status}{key}{fault}"
+    click.echo(escape_agent_text(line), err=True)
 
 
 def _wait_for_signal() -> None:
