@@ -119,8 +119,9 @@ class MogplexClient:
         answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
                             kind="start", job=job, deadline=deadline)
         info = self._info("POST", "/runs", key=request.idempotency_key)
-        if not isinstance(answer.data, dict) or "runId" not in answer.data:
-            raise _bad_payload(info, "a RunDetail with runId")
+        run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
+        if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
+            raise _bad_payload(info, "a RunDetail with runId")  # not a run to follow
         replayed = bool(answer.data.get("replayed"))
         attached = replayed and answer.attempts == answer.first_sent
         return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts)

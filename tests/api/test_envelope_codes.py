@@ -40,3 +40,18 @@ def test_internal_error_in_an_odd_status_is_a_server_error():
                                transport=Urllib3Transport(), budget=RequestBudget())
         with pytest.raises(ServerError):
             client.list_repos()
+
+
+@pytest.mark.parametrize("run_id", [None, "", {}])
+def test_a_start_answer_without_a_usable_run_id_is_a_clear_error(run_id):
+    from mogrun.errors import TransportError
+    from mogrun.models import StartRequest
+
+    body = json.dumps({"ok": True, "data": {"runId": run_id, "status": "pending"}}).encode()
+    with loopback_server(202, {"Content-Type": "application/json"}, body) as srv:
+        client = MogplexClient(srv.url + "/api/v1/mogplex", "mog_x",
+                               transport=Urllib3Transport(), budget=RequestBudget())
+        with pytest.raises(TransportError) as caught:
+            client.start_run(StartRequest(repo="a/b", repo_id="r1", prompt="p",
+                                          idempotency_key="k"))
+    assert caught.value.message.endswith("lacks a RunDetail with runId")
