@@ -49,6 +49,13 @@ class SessionContext:
     going: dict[str, str] = field(default_factory=dict)  # run id -> label, not yet finished
     rows: dict[str, int] = field(default_factory=dict)  # run id -> its history row
     sleeper: Any = None  # signals.InterruptibleSleep installed on the client's budget
+    local: bool = False  # --local: the emulator, and every run on it, ends with this process
+
+    def resume_hint(self, run_id: str, verb: str = "resume") -> str:
+        """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
+        if self.local:
+            return "the --local emulator stops when mogrun exits, and the run with it"
+        return f"{verb} with: mogrun logs --follow {run_id}"
 
     def armed(self) -> AbstractContextManager[None]:
         """Budget waits inside this block end at the first signal."""
@@ -182,8 +189,8 @@ class RunExecutor:
             if exc.exit_code in (64, 65):
                 ctx.abort.set()
             ctx.reporter.notice(
-                mask(f"{exc.message}; run {state.run_id} may still be going — resume with: "
-                     f"mogrun logs --follow {state.run_id}", job.secrets),
+                mask(f"{exc.message}; run {state.run_id} may still be going — "
+                     f"{ctx.resume_hint(state.run_id)}", job.secrets),
                 job=job, run=plan, level="error")
             return self._finish(job, plan, row, state, "error", attached, began,
                                 message=exc.message, exit_code=exc.exit_code)
@@ -228,8 +235,8 @@ class RunExecutor:
         ctx, state = self.ctx, followed.state
         why = followed.detail or f"timed out after {human_duration(job.timeout)}"
         if job.on_timeout == "detach":
-            ctx.reporter.notice(f"{why}; left running — resume with: mogrun logs --follow "
-                                f"{state.run_id}", job=job, run=plan, level="warning")
+            ctx.reporter.notice(f"{why}; left running — {ctx.resume_hint(state.run_id)}",
+                                job=job, run=plan, level="warning")
             return self._finish(job, plan, row, state, "timeout", attached, began, message=why,
                                 still_going=True)
         cancel = self._cancel(job, state)
@@ -279,8 +286,9 @@ class RunExecutor:
 
     def _detached(self, job: ResolvedJob, plan: RunPlan, row: int | None, state: RunState,
                   attached: bool) -> RunResult:
-        self.ctx.reporter.notice(f"started run {state.run_id}; follow with: mogrun logs "
-                                 f"--follow {state.run_id}", job=job, run=plan)
+        self.ctx.reporter.notice(f"started run {state.run_id}; "
+                                 f"{self.ctx.resume_hint(state.run_id, 'follow')}",
+                                 job=job, run=plan)
         return self._finish(job, plan, row, state, DETACHED, attached, time.monotonic(),
                             still_going=True)
 

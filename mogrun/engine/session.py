@@ -116,7 +116,7 @@ def run_session(
             invocation=new_invocation_id(), stop=stop,
             interval=_interval_fn(client.budget, options.poll_interval),
             detach_jobs=detached_jobs(jobs, options),
-            interrupt_code=lambda: watch.exit_code or 130,
+            interrupt_code=lambda: watch.exit_code or 130, local=bool(config.local),
         )
         budget = client.budget
         base_sleep = getattr(budget, "sleep", None)

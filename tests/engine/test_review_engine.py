@@ -424,3 +424,26 @@ def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
     assert (row["run_id"], row["outcome"], row["exit_code"]) == (run_id, "error", 130)
     assert row["message"] == "interrupted again; left going"
     assert row["finished_at"]
+
+
+def test_local_detached_runs_get_no_resume_command_that_cannot_work(project, mogrun):
+    project("""
+        [jobs.long]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.2s"
+        [jobs.slow]
+        repo = "acme/web"
+        prompt = "@emulator duration=never interval=0.2s"
+        timeout = "300ms"
+        on_timeout = "detach"
+    """)
+    detached = mogrun("--local", "run", "--detach", "long")
+    assert detached.exit_code == 0, detached
+    timed_out = mogrun("--local", "slow")
+    assert timed_out.exit_code == 1, timed_out
+    for result in (detached, timed_out):
+        assert "mogrun logs --follow" not in result.stderr
+        assert "the --local emulator stops when mogrun exits" in result.stderr
+    assert "mogrun --local logs" not in detached.stderr
+    refused = mogrun("--local", "logs", "--follow", "long")
+    assert refused.exit_code == 2  # which is why no such command is suggested
