@@ -76,9 +76,10 @@ def server_duration(state: Any) -> float | None:
     try:
         start = datetime.fromisoformat(state.created_at)
         end = datetime.fromisoformat(state.updated_at)
+        took = (end - start).total_seconds()  # TypeError: one has a zone, one not
     except (AttributeError, TypeError, ValueError):
         return None
-    return max(0.0, (end - start).total_seconds())
+    return max(0.0, took)
 
 
 def events_verdicts(events: Iterable[Any], required: list[str],
