@@ -34,26 +34,29 @@ def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
 
 
 def find_cycles(taskfile: TaskFile) -> list[list[str]]:
-    """Each cycle once, as a path that starts and ends with the same job."""
+    """Each cycle once, as a path that starts and ends with the same job.
+
+    Depth-first without recursion, so a needs chain of any length is fine."""
     cycles: list[list[str]] = []
     seen_sets: set[frozenset[str]] = set()
     done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in path:
-            cycle = [*path[path.index(name):], name]
-            if frozenset(cycle) not in seen_sets:
-                seen_sets.add(frozenset(cycle))
-                cycles.append(cycle)
-            return
-        if name in done or name not in taskfile.jobs:
-            return
-        for need in needs_of(taskfile, name):
-            visit(need, [*path, name])
-        done.add(name)
-
-    for name in taskfile.jobs:
-        visit(name, [])
+    for start in taskfile.jobs:
+        if start in done:
+            continue
+        path, pending = [start], [iter(needs_of(taskfile, start))]
+        while pending:
+            need = next(pending[-1], None)
+            if need is None:
+                done.add(path.pop())
+                pending.pop()
+            elif need in path:
+                cycle = [*path[path.index(need):], need]
+                if frozenset(cycle) not in seen_sets:
+                    seen_sets.add(frozenset(cycle))
+                    cycles.append(cycle)
+            elif need not in done and need in taskfile.jobs:
+                path.append(need)
+                pending.append(iter(needs_of(taskfile, need)))
     return cycles
 
 
@@ -71,18 +74,23 @@ def check_job_names(taskfile: TaskFile, names: Sequence[str]) -> None:
 
 
 def job_order(taskfile: TaskFile, names: Sequence[str], with_needs: bool = True) -> list[str]:
-    """``names`` (plus their needs, unless ``with_needs`` is false), needs first."""
+    """``names`` (plus their needs, unless ``with_needs`` is false), needs first.
+
+    Depth-first without recursion, so a needs chain of any length is fine."""
     check_job_names(taskfile, names)
     order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        if with_needs:
-            for need in needs_of(taskfile, name):
-                visit(need)
-        order.append(name)
-
+    placed: set[str] = set()
     for name in names:
-        visit(name)
+        stack, expanding = [(name, False)], set()
+        while stack:
+            current, ready = stack.pop()
+            if current in placed:
+                continue
+            if ready or not with_needs:
+                placed.add(current)
+                order.append(current)
+            elif current not in expanding:
+                expanding.add(current)
+                stack.append((current, True))
+                stack += [(need, False) for need in reversed(needs_of(taskfile, current))]
     return order

@@ -458,3 +458,21 @@ def test_an_empty_file_option_is_an_error_not_ignored(project) -> None:
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
     result = project.run("-f", "", "list")
     assert (result.code, result.err) == (2, "Error: -f/--file needs a path, not an empty string\n")
+
+
+def test_a_long_needs_chain_is_no_recursion_error(project) -> None:
+    # check and show walked the needs graph recursively: a chain of 1,500 jobs was a
+    # RecursionError traceback.
+    jobs = ['[jobs.j0]\nrepo = "acme/api"\nprompt = "x"\n']
+    jobs += [f'[jobs.j{i}]\nrepo = "acme/api"\nprompt = "x"\nneeds = ["j{i - 1}"]\n'
+             for i in range(1, 1500)]
+    project.write("".join(jobs))
+    assert project.run("check").code == 0
+    shown = project.run("--json", "show", "j1499")
+    assert shown.code == 0, shown.err[-300:]
+    assert [json.loads(line)["job"] for line in shown.out.splitlines()] == [
+        f"j{i}" for i in range(1500)]
+    project.write("".join(jobs).replace('prompt = "x"\n', 'prompt = "x"\nneeds = ["j1499"]\n', 1))
+    result = project.run("check")
+    assert result.code == 2
+    assert result.err.startswith("Error: needs cycle: j0 -> j1499 -> j1498")
