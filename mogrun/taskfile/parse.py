@@ -17,6 +17,7 @@ from typing import Any
 from mogrun.errors import Location, TaskFileError
 
 SECTIONS = ("mogplex", "defaults", "vars", "jobs")
+MAX_DEPTH = 50  # far beyond any real task file, well within Python's recursion limit
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
@@ -70,11 +71,29 @@ def load_task_file(path: Path) -> TaskFile:
     if not text.strip():
         raise TaskFileError(f"task file {path} is empty",
                             context=["Add a job such as [jobs.hello], or run `mogrun init`."])
+    too_deep = TaskFileError(f"task file {path} nests values more than {MAX_DEPTH} levels deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from exc
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        raise too_deep from exc
+    if _depth(data) > MAX_DEPTH:  # every later walk of the data recurses too
+        raise too_deep
     return _build(path, text, data)
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest in ``data`` (counted without recursion)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+    return deepest
 
 
 def _read_text(path: Path) -> str:

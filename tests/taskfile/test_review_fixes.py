@@ -476,3 +476,15 @@ def test_a_long_needs_chain_is_no_recursion_error(project) -> None:
     result = project.run("check")
     assert result.code == 2
     assert result.err.startswith("Error: needs cycle: j0 -> j1499 -> j1498")
+
+
+def test_deeply_nested_values_are_a_task_file_error(project) -> None:
+    # tomllib (and the checks after it) recurse per level: a RecursionError traceback.
+    for depth in (3000, 300):
+        project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                      f'x = {"[" * depth}{"]" * depth}\n')
+        for command in ("list", "check"):
+            result = project.run(command)
+            assert (result.code, result.err) == (
+                2, f"Error: task file {project.path.resolve()} nests values more than 50 levels "
+                   "deep\n"), result
