@@ -20,7 +20,11 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
     if isinstance(value, int | float):
-        return _check_number(float(value), value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = math.inf
+        return _check_number(seconds, value)
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
     match = _PATTERN.fullmatch(value.strip())

@@ -488,3 +488,26 @@ def test_deeply_nested_values_are_a_task_file_error(project) -> None:
             assert (result.code, result.err) == (
                 2, f"Error: task file {project.path.resolve()} nests values more than 50 levels "
                    "deep\n"), result
+
+
+def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
+    # float(10**400) raises OverflowError: a traceback from check, for timeout and
+    # for plugin durations (retry.max_delay) alike.
+    huge = "9" * 400
+    project.write(f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        timeout = {huge}
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "x"
+        retry = {{ max_delay = {huge} }}
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2, result
+    assert errors[0].startswith('Error: job "a", key "timeout" invalid duration 999')
+    assert errors[0].endswith(": must be a finite, non-negative time")
+    assert errors[1].startswith('Error: job "b", key "retry": ')
