@@ -74,6 +74,17 @@ def positive_int(value: Any) -> str | None:
     return f"must be a positive integer, not {value!r}"
 
 
+MAX_LIMIT = 1_000_000  # a request budget beyond this is a typo (and breaks the pacing maths)
+
+
+def _limit(value: Any) -> str | None:
+    problem = positive_int(value)
+    if problem is None and value > MAX_LIMIT:
+        shown = str(value) if len(str(value)) <= 20 else str(value)[:20] + "..."
+        return f"must be a positive integer of at most {MAX_LIMIT:,}, not {shown}"
+    return problem
+
+
 def _plugins(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
         return None
@@ -89,7 +100,7 @@ JOB_KEYS: dict[str, Checker] = {
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")
 SETTINGS_KEYS: dict[str, Checker] = {
-    "url": _string, "plugins": _plugins, **dict.fromkeys(LIMIT_KEYS, positive_int),
+    "url": _string, "plugins": _plugins, **dict.fromkeys(LIMIT_KEYS, _limit),
 }
 
 

@@ -511,3 +511,18 @@ def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
     assert errors[0].startswith('Error: job "a", key "timeout" invalid duration 999')
     assert errors[0].endswith(": must be a finite, non-negative time")
     assert errors[1].startswith('Error: job "b", key "retry": ')
+
+
+def test_an_absurd_request_budget_is_refused_by_check(project) -> None:
+    # requests_per_minute = 9...9 passed check and crashed the run's pacing (a traceback).
+    project.write(f"""
+        [mogplex]
+        requests_per_minute = {"9" * 400}
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0].startswith("Error: [mogplex] requests_per_minute must be "
+                                                 "a positive integer of at most 1,000,000, not ")
