@@ -367,7 +367,17 @@ def _verdicts(plugin: str, outcome: Any, secrets: Any) -> list[GateVerdict]:
     if bad:
         reason = f"gate returned {type(bad[0]).__name__}, not a GateVerdict"
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+    if not all(_well_typed(item) for item in items):
+        reason = ("gate returned a GateVerdict with fields of the wrong type "
+                  "(gate: str, passed: bool, reason: str)")
+        return [GateVerdict(gate=plugin, passed=False, reason=reason)]
     return list(items)
+
+
+def _well_typed(verdict: GateVerdict) -> bool:
+    """Reporters, history and notifiers rely on these types."""
+    return (isinstance(verdict.gate, str) and isinstance(verdict.passed, bool)
+            and isinstance(verdict.reason, str))
 
 
 def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[..., None]:

@@ -23,3 +23,24 @@ def test_watch_answer_that_is_not_a_reason_is_ignored_with_a_warning(answer):
     assert reason is None  # a run is never stopped for "False"
     assert host.warnings == [f'plugin "wrong" returned {answer!r} from mogrun_watch; '
                              "ignored (expected a reason string or None)"]
+
+
+def test_gate_verdict_with_fields_of_the_wrong_type_is_a_failing_verdict():
+    from plugtest_helpers import make_result
+
+    from mogrun.models import GateVerdict
+
+    class Sloppy:
+        @hookimpl
+        def mogrun_gate(self):
+            return [GateVerdict("ok", True, "fine"), GateVerdict("x", False, None),
+                    GateVerdict(123, "yes", ["r"])]
+
+    host = PluginHost.from_plugins(("sloppy", Sloppy()), bundled=False)
+    job = make_job()
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(), state=None,
+                          events=())
+    assert verdicts == (GateVerdict("sloppy", False, "gate returned a GateVerdict with "
+                                    "fields of the wrong type (gate: str, passed: bool, "
+                                    "reason: str)"),)
+    assert all(isinstance(v.reason, str) and isinstance(v.passed, bool) for v in verdicts)
