@@ -19,7 +19,7 @@ from mogrun.engine.outcome import DETACHED
 from mogrun.engine.runner import RunExecutor, SessionContext, record_left_going
 from mogrun.engine.scheduler import Scheduler
 from mogrun.engine.signals import ForcedExit, InterruptibleSleep, SignalWatch
-from mogrun.errors import Interrupted, UsageError, combine_exit_codes
+from mogrun.errors import Interrupted, TransportError, UsageError, combine_exit_codes
 from mogrun.models import ResolvedJob, RunResult, SessionConfig
 
 POLL_INTERVAL_ENV = "MOGRUN_POLL_INTERVAL"
@@ -62,8 +62,17 @@ def resolve_repos(client: Any, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]
     ids: dict[str, str] = {}
     for name in names:
         repo = known.get(name.casefold()) or client.resolve_repo(name)
-        ids[name] = str(repo["id"])
+        ids[name] = _repo_id(name, repo)
     return [_with_repo_ids(job, ids) for job in jobs]
+
+
+def _repo_id(name: str, repo: Mapping[str, Any]) -> str:
+    """The listed repo's id; a listing without one is the server's fault, said clearly."""
+    repo_id = repo.get("id")
+    if isinstance(repo_id, bool) or not isinstance(repo_id, str | int) or repo_id == "":
+        raise TransportError(f"the server listed {name} without a repo id",
+                             context=["The server's payload does not match the Mogplex v1 API."])
+    return str(repo_id)
 
 
 def _with_repo_ids(job: ResolvedJob, ids: Mapping[str, str]) -> ResolvedJob:

@@ -447,3 +447,24 @@ def test_local_detached_runs_get_no_resume_command_that_cannot_work(project, mog
     assert "mogrun --local logs" not in detached.stderr
     refused = mogrun("--local", "logs", "--follow", "long")
     assert refused.exit_code == 2  # which is why no such command is suggested
+
+
+@pytest.mark.parametrize("repos", ['"acme/api"', '["acme/api", "acme/web"]'])
+@pytest.mark.parametrize("listed_id", ["missing", None, ""])
+def test_a_repo_listing_without_ids_is_a_clear_error(project, mogrun, repos, listed_id):
+    project(f"""
+        [jobs.odd]
+        repo = {repos}
+        prompt = "go"
+    """)
+
+    def answer(method, path):
+        listing = [{"full_name": name} if listed_id == "missing"
+                   else {"full_name": name, "id": listed_id} for name in ("acme/api", "acme/web")]
+        return 200, {"repos": listing}
+
+    with fake_api(answer) as url:
+        result = mogrun("odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 69, result
+    assert result.stderr.startswith("Error: ") and "acme/api" in result.stderr
+    assert "Traceback" not in result.output
