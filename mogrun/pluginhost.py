@@ -221,6 +221,10 @@ class PluginHost:
             if not isinstance(result, StartRequest):
                 raise GateError(f'plugin "{impl.plugin_name}" returned '
                                 f"{type(result).__name__} from mogrun_start_request")
+            problem = _request_problem(result)
+            if problem is not None:
+                raise GateError(mask(f'plugin "{impl.plugin_name}" returned a start request '
+                                     f"the server would refuse: {problem}", job.secrets))
             request = result
         return request
 
@@ -372,6 +376,29 @@ def _verdicts(plugin: str, outcome: Any, secrets: Any) -> list[GateVerdict]:
                   "(gate: str, passed: bool, reason: str)")
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
     return list(items)
+
+
+_REQUEST_TYPES = {"repo": str, "prompt": str, "idempotency_key": str, "repo_id": str | None,
+                  "harness": str | None, "base_branch": str | None,
+                  "working_branch": str | None, "create_branch": bool,
+                  "root_directory": str | None}
+
+
+def _request_problem(request: StartRequest) -> str | None:
+    """What the task file's checks would say of a request a plugin rewrote:
+    the server's limits hold before the first request, whoever built it."""
+    from mogrun.taskfile.limits import check_request
+
+    for name, kind in _REQUEST_TYPES.items():
+        value = getattr(request, name)
+        if not isinstance(value, kind):
+            wanted = "a boolean" if kind is bool else "a string"
+            return f"{name} must be {wanted}, not {type(value).__name__}"
+    try:
+        check_request(request, lambda key, message: PluginError(message))
+    except PluginError as problem:
+        return problem.message
+    return None
 
 
 def _well_typed(verdict: GateVerdict) -> bool:

@@ -44,3 +44,30 @@ def test_gate_verdict_with_fields_of_the_wrong_type_is_a_failing_verdict():
                                     "fields of the wrong type (gate: str, passed: bool, "
                                     "reason: str)"),)
     assert all(isinstance(v.reason, str) and isinstance(v.passed, bool) for v in verdicts)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"idempotency_key": "k\nX-Evil: 1"}, "the idempotency key is sent as an HTTP header"),
+    ({"idempotency_key": "k" * 201}, "the idempotency key must be 1..200 characters"),
+    ({"prompt": "x" * 100_001}, "the prompt is 100,001 characters"),
+    ({"prompt": 123}, "prompt must be a string, not int"),
+    ({"idempotency_key": None}, "idempotency_key must be a string, not NoneType"),
+    ({"create_branch": "yes"}, "create_branch must be a boolean, not str"),
+])
+def test_a_start_request_breaking_a_server_limit_is_vetoed_before_sending(change, reason):
+    import dataclasses
+
+    from mogrun.errors import GateError
+
+    class Rewriter:
+        @hookimpl
+        def mogrun_start_request(self, request):
+            return dataclasses.replace(request, **change)
+
+    host = PluginHost.from_plugins(("rewriter", Rewriter()), bundled=False)
+    job = make_job()
+    with pytest.raises(GateError) as caught:
+        host.start_request(job=job, run=job.runs[0], request=job.runs[0].request)
+    assert caught.value.message.startswith(
+        'plugin "rewriter" returned a start request the server would refuse: ')
+    assert reason in caught.value.message
