@@ -48,3 +48,10 @@ def history_rows(mogrun, *args: str) -> list[dict]:
     result = mogrun("--json", "history", *args)
     assert result.exit_code == 0, result
     return json_lines(result.stdout)
+
+
+def runs_by_repo(emulator, *repos: str) -> tuple[str, ...]:
+    """The emulator's run ids in the order of ``repos``: a fan-out starts its runs in
+    parallel, so creation order says nothing about which repo a run is for."""
+    by_id = {emulator.run_detail(run)["repoId"]: run for run in emulator.runs}
+    return tuple(by_id[emulator.repo_id(repo)] for repo in repos)

@@ -15,7 +15,7 @@ import pytest
 from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 
-from .conftest import history_rows, json_lines
+from .conftest import history_rows, json_lines, runs_by_repo
 from .test_scheduler_unit import Recorder, job
 
 
@@ -343,7 +343,7 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
         prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
     """)
     assert mogrun("run", "--detach", "fan").exit_code == 0
-    api_run, web_run = mogrun_emulator.runs
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
     with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
         db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
     result = mogrun("cancel", "fan")
@@ -364,7 +364,7 @@ def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
         prompt = "{{ repo }}\\n@emulator duration=0.3s message='hello from {{ repo }}'"
     """)
     assert mogrun("fan").exit_code == 0
-    api_run, _ = mogrun_emulator.runs
+    (api_run,) = runs_by_repo(mogrun_emulator, "acme/api")
     with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
         db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
     for args in (("logs", "fan"), ("logs", "--follow", "fan")):
@@ -468,3 +468,4 @@ def test_a_repo_listing_without_ids_is_a_clear_error(project, mogrun, repos, lis
     assert result.exit_code == 69, result
     assert result.stderr.startswith("Error: ") and "acme/api" in result.stderr
     assert "Traceback" not in result.output
+

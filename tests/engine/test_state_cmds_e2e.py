@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .conftest import history_rows, json_lines
+from .conftest import history_rows, json_lines, runs_by_repo
 
 JOBS = """
     [jobs.hello]
@@ -53,7 +53,7 @@ def test_logs_of_a_job_prints_its_events(project, mogrun, mogrun_emulator):
 def test_status_refreshes_from_the_api_and_cancel_by_job(project, mogrun, mogrun_emulator):
     project(JOBS)
     assert mogrun("run", "--detach", "fan").exit_code == 0
-    api_run, web_run = mogrun_emulator.runs
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
     time.sleep(0.7)  # past the emulator's pending phase
     status = mogrun("--json", "status", "fan")
     assert status.exit_code == 0, status
