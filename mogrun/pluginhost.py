@@ -33,6 +33,7 @@ BUILTIN_JOB_KEYS = frozenset({
     "create_branch", "root", "idempotency_key", "timeout", "on_timeout", "needs",
 })
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
 RESERVED_OPTIONS = frozenset({
     "jobs", "dry-run", "timeout", "detach", "no-deps", "rerun", "keep-going", "plugin", "help",
@@ -426,6 +427,12 @@ def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[...,
 def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:
     def register(name: str, validate: Callable[[Any], Any], help: str = "",
                  secrets: Callable[[Any], Any] | None = None) -> None:
+        if not isinstance(name, str) or not _KEY_NAME.match(name):
+            raise PluginError(f'plugin "{plugin}" declares a bad job key name {name!r} '
+                              "(letters, digits, _ and -)")
+        if secrets is not None and not callable(secrets):
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a secrets '
+                              "that is not callable")
         if name in BUILTIN_JOB_KEYS:
             raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
                               "which is one of mogrun's own keys")
@@ -435,6 +442,39 @@ def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]
         if not callable(validate):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
                               "without a validate function")
-        sink[name] = KeySpec(name, validate, help, secrets, plugin)
+        sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
+                             _guarded_secrets(plugin, name, secrets), plugin)
 
     return register
+
+
+def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``validate`` whose ValueError/TypeError stay the user's mistake, and whose
+    crashes are the plugin's (a PluginError, exit 2, not a traceback)."""
+    def checked(value: Any) -> Any:
+        try:
+            return validate(value)
+        except (ValueError, TypeError, MogrunError):
+            raise
+        except Exception as exc:
+            raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
+                              f"{_describe_exc(exc)}") from exc
+
+    return checked
+
+
+def _guarded_secrets(plugin: str, key: str,
+                     secrets: Callable[[Any], Any] | None) -> Callable[..., list[Any]] | None:
+    """``secrets`` as a list; a crash or a non-iterable answer is a PluginError
+    (a secret that cannot be listed cannot be masked)."""
+    if secrets is None:
+        return None
+
+    def listed(value: Any) -> list[Any]:
+        try:
+            return list(secrets(value) or ())
+        except Exception as exc:
+            raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
+                              f'"{key}": {type(exc).__name__}') from exc
+
+    return listed
