@@ -73,7 +73,10 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     if not prompt.strip():
         raise UsageError("--prompt must not be empty")
     taskfile = load_taskfile(state)
-    new = NewJob(name=job, repos=tuple(dict.fromkeys(repos)), prompt=prompt,
+    unique: dict[str, str] = {}
+    for repo in repos:  # owner/name ignores case: Acme/API is acme/api
+        unique.setdefault(repo.casefold(), repo)
+    new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
     text = append_job(taskfile.text, taskfile.job_names, new)
     if taskfile.path.read_bytes().startswith(b"\xef\xbb\xbf"):

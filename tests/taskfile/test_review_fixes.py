@@ -526,3 +526,13 @@ def test_an_absurd_request_budget_is_refused_by_check(project) -> None:
     assert result.code == 2, result
     assert result.err.splitlines()[0].startswith("Error: [mogplex] requests_per_minute must be "
                                                  "a positive integer of at most 1,000,000, not ")
+
+
+def test_add_does_not_write_a_repo_twice_in_another_case(project) -> None:
+    # add kept acme/api and Acme/API, a job that check then refuses ("lists a repo twice").
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("add", "b", "--repo", "acme/api", "--repo", "Acme/API", "--repo",
+                         "acme/web", "--prompt", "y")
+    assert result.code == 0, result
+    assert 'repo = ["acme/api", "acme/web"]' in project.path.read_text()
+    assert project.run("check").code == 0
