@@ -23,6 +23,7 @@ import rich_click as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.state import CliState
 from mogrun.errors import RequestRefusedError, UsageError
+from mogrun.masking import mask
 
 
 @dataclass(frozen=True)
@@ -44,24 +45,27 @@ def _open(state: CliState) -> tuple[Any, Any]:
     return taskfile, History.for_project(taskfile.project_dir, url)
 
 
-def _rows_for(history: Any, taskfile: Any, target: str) -> list[Any]:
+def _rows_for(history: Any, taskfile: Any, target: str,
+              secrets: frozenset[str] = frozenset()) -> list[Any]:
     """A run id's row, else the runs of a job's latest invocation (also a job since
-    removed from the task file); ``[]`` for a run id mogrun never recorded."""
+    removed from the task file); ``[]`` for a run id mogrun never recorded. A repo
+    named from ``env.*`` is stored masked, so ``JOB:owner/name`` matches it masked too."""
     job, sep, repo = target.partition(":")
     row = None if sep else history.by_run_id(target)
     if row is not None:
         return [row]
     rows = history.latest_invocation_of(job)
     if sep:
-        rows = [row for row in rows if row.repo == repo]
+        rows = [row for row in rows if row.repo in (repo, mask(repo, secrets))]
     if not rows and (sep or job in taskfile.job_names):
         raise UsageError(f"no recorded runs of {target!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
     return rows
 
 
-def _targets(history: Any, taskfile: Any, target: str) -> list[Target]:
-    rows = _rows_for(history, taskfile, target)
+def _targets(history: Any, taskfile: Any, target: str,
+             secrets: frozenset[str] = frozenset()) -> list[Target]:
+    rows = _rows_for(history, taskfile, target, secrets)
     if not rows:
         return [Target(target, target)]
     return [Target(row.run_id, _row_label(history, row), row) for row in rows if row.run_id]
@@ -120,7 +124,7 @@ def status_command(state: CliState, target: str | None) -> int:
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         rows = (history.latest_per_job() if target is None
-                else _rows_for(history, taskfile, target))
+                else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
         if target is not None and not rows:
             raise UsageError(f"no recorded run {target!r} against this API",
                              context=[f"History: {history.path} ({history.base_url})"])
@@ -182,12 +186,12 @@ def logs_command(state: CliState, target: str, follow: bool) -> int:
     """
     taskfile, history = _open(state)
     try:
-        targets = _targets(history, taskfile, target)
+        secrets = env_secrets(state, taskfile)
+        targets = _targets(history, taskfile, target, secrets)
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
         client = _client(state, taskfile)
-        return print_logs(state, client, history, targets, follow=follow,
-                          secrets=env_secrets(state, taskfile))
+        return print_logs(state, client, history, targets, follow=follow, secrets=secrets)
     finally:
         history.close()
 
@@ -296,7 +300,7 @@ def cancel_command(state: CliState, target: str) -> int:
     """
     taskfile, history = _open(state)
     try:
-        targets = _targets(history, taskfile, target)
+        targets = _targets(history, taskfile, target, env_secrets(state, taskfile))
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
         client = _client(state, taskfile)

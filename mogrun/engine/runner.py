@@ -348,8 +348,8 @@ class RunExecutor:
             return None
         key = plan.request.idempotency_key if key is None else key
         try:
-            return history.record_start(self.ctx.invocation, job.name, plan.repo,
-                                        mask(key, job.secrets))
+            return history.record_start(self.ctx.invocation, job.name,
+                                        mask(plan.repo, job.secrets), mask(key, job.secrets))
         except MogrunError as exc:
             self.ctx.history_failed(exc)
             return None

@@ -469,3 +469,19 @@ def test_a_repo_listing_without_ids_is_a_clear_error(project, mogrun, repos, lis
     assert result.stderr.startswith("Error: ") and "acme/api" in result.stderr
     assert "Traceback" not in result.output
 
+
+
+def test_a_repo_named_from_env_is_stored_masked_and_still_found(project, mogrun):
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/{{ env.SECRET_REPO }}"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    env = {"SECRET_REPO": "worker"}
+    assert mogrun("fan", env=env).exit_code == 0
+    rows = history_rows(mogrun)
+    assert sorted(r["repo"] for r in rows) == ["acme/***", "acme/api"]
+    assert "worker" not in mogrun("--json", "history", env=env).stdout
+    status = mogrun("--json", "status", "fan:acme/worker", env=env)
+    assert status.exit_code == 0, status
+    assert [r["repo"] for r in json_lines(status.stdout)] == ["acme/***"]
