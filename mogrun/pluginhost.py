@@ -32,6 +32,9 @@ BUILTIN_JOB_KEYS = frozenset({
     "description", "repo", "prompt", "prompt_file", "harness", "base_branch", "branch",
     "create_branch", "root", "idempotency_key", "timeout", "on_timeout", "needs",
 })
+# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
+# which is the user's).
+PLUGIN_FAULTS = (Exception, SystemExit)
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
@@ -214,7 +217,7 @@ class PluginHost:
                 result = _call(impl, {"job": job, "run": run, "request": request})
             except MogrunError:
                 raise
-            except Exception as exc:
+            except PLUGIN_FAULTS as exc:
                 raise GateError(self._crashed(impl.plugin_name, "mogrun_start_request", exc,
                                               job.secrets)) from exc
             if result is None:
@@ -313,7 +316,7 @@ class PluginHost:
         for impl in self._impls(hook):
             try:
                 yield impl.plugin_name, _call(impl, kwargs)
-            except Exception as exc:
+            except PLUGIN_FAULTS as exc:
                 if not quiet:
                     self.warn(self._crashed(impl.plugin_name, hook, exc, secrets))
                 yield impl.plugin_name, _Crash(exc)
@@ -330,7 +333,7 @@ class PluginHost:
             return _call(impl, kwargs)
         except MogrunError:
             raise
-        except Exception as exc:
+        except PLUGIN_FAULTS as exc:
             raise _setup_error(impl.plugin_name, hook, exc, secrets) from exc
 
     def _observe(self, hook: str, job: ResolvedJob | None, kwargs: dict[str, Any]) -> None:
@@ -456,7 +459,7 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
             return validate(value)
         except (ValueError, TypeError, MogrunError):
             raise
-        except Exception as exc:
+        except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
                               f"{_describe_exc(exc)}") from exc
 
@@ -473,7 +476,7 @@ def _guarded_secrets(plugin: str, key: str,
     def listed(value: Any) -> list[Any]:
         try:
             return list(secrets(value) or ())
-        except Exception as exc:
+        except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
                               f'"{key}": {type(exc).__name__}') from exc
 

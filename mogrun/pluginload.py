@@ -73,7 +73,7 @@ def entry_point_candidates(skip: frozenset[str] = frozenset()) -> list[Candidate
         seen.add(ep.name)
         try:
             plugin = ep.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise _import_failed(ep.name, SOURCE_ENTRY_POINT, exc) from exc
         found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin))
     return found
@@ -122,7 +122,7 @@ def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: boo
 def _import_module(name: str, module_name: str, source: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise _import_failed(name, source, exc) from exc
 
 
@@ -137,7 +137,7 @@ def _import_path(path: Path, source: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         sys.modules.pop(module_name, None)
         raise _import_failed(path.stem, source, exc) from exc
     return module
