@@ -105,7 +105,19 @@ def resolve_endpoint(
     problem = url_problem(url)
     if problem is not None:
         raise UsageError(f"{source} URL {_shown(url)!r} refused: {problem}")
+    url = _normalised(url)
     return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)
+
+
+def _normalised(url: str) -> str:
+    """One spelling per API (history is keyed by it): scheme and host in lower
+    case, no default port, no trailing slashes. The path keeps its case."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != {"https": 443, "http": 80}[scheme]:
+        netloc += f":{parts.port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def _shown(url: str) -> str:
