@@ -422,9 +422,23 @@ def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[...,
         if name in sink:
             raise PluginError(f'option "--{name}" is registered by both plugin '
                               f'"{sink[name].plugin}" and plugin "{plugin}"')
-        sink[name] = OptionSpec(name, help, metavar, bool(flag), plugin)
+        problem = _option_problem(help, metavar, flag)
+        if problem:
+            raise PluginError(f'plugin "{plugin}" registers option "--{name}": {problem}')
+        sink[name] = OptionSpec(name, help or "", metavar or "VALUE", flag, plugin)
 
     return register
+
+
+def _option_problem(help: Any, metavar: Any, flag: Any) -> str | None:
+    """click needs these types; a wrong one would crash every ``run --help``."""
+    if help is not None and not isinstance(help, str):
+        return "help must be a string"
+    if metavar is not None and not isinstance(metavar, str):
+        return "metavar must be a string"
+    if not isinstance(flag, bool):
+        return "flag must be True or False"
+    return None
 
 
 def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:

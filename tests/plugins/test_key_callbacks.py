@@ -49,3 +49,32 @@ def test_a_broken_secrets_callback_is_a_plugin_error(secrets):
     with pytest.raises(PluginError, match='plugin "keys" failed listing the secrets of job '
                                           'key "k"'):
         list(spec.secrets("value"))
+
+
+@pytest.mark.parametrize(("kwargs", "problem"), [
+    ({"help": 123}, "help must be a string"),
+    ({"metavar": ["X"]}, "metavar must be a string"),
+    ({"flag": "no"}, "flag must be True or False"),
+])
+def test_an_option_with_fields_of_the_wrong_type_is_refused(kwargs, problem):
+    class Options:
+        @hookimpl
+        def mogrun_add_options(self, register):
+            register("team-x", **kwargs)
+
+    with pytest.raises(PluginError) as caught:
+        PluginHost.from_plugins(("opts", Options()), bundled=False).cli_options()
+    assert caught.value.message == f'plugin "opts" registers option "--team-x": {problem}'
+
+
+def test_run_with_a_badly_typed_plugin_option_is_an_error_not_a_traceback(tmp_path):
+    from mogrun.testing import run_mogrun
+
+    (tmp_path / "opt.py").write_text(
+        "from mogrun.hookspecs import hookimpl\n"
+        "@hookimpl\ndef mogrun_add_options(register):\n    register('team-x', help=123)\n")
+    result = run_mogrun("run", "-p", str(tmp_path / "opt.py"), "--help", cwd=tmp_path,
+                        env={"MOGRUN_FILE": None, "MOGRUN_DISABLE_PLUGINS": None})
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.output
+    assert 'plugin "opt" registers option "--team-x": help must be a string' in result.stderr
