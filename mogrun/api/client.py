@@ -169,47 +169,48 @@ class MogplexClient:
         job: ResolvedJob | None = None, deadline: float | None = None,
     ) -> _Answer:
         info = self._info(method, path, params, key=key)
+        secrets = (self._token, *(job.secrets if job is not None else ()))
         attempt, first_sent = 0, 1
         while True:
             attempt += 1
             ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
             try:
-                return _Answer(self._send(info, body), attempt, first_sent)
+                return _Answer(self._send(info, body, secrets), attempt, first_sent)
             except MogrunError as error:
                 failure = error
             finally:
                 self.budget.settle(ticket)
             if _never_processed(failure) and first_sent == attempt:
                 first_sent = attempt + 1
-            self._wait_or_raise(failure, attempt, job, info, deadline)
+            self._wait_or_raise(failure, attempt, job, info, deadline, secrets)
 
-    def _send(self, info: RequestInfo, body: bytes | None) -> Any:
+    def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...]) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         if info.idempotency_key is not None:
             headers["Idempotency-Key"] = info.idempotency_key
         tracer = self._tracer
-        started = tracer.request(info) if tracer else 0.0
+        started = tracer.request(info, secrets) if tracer else 0.0
         try:
             response: Response = self.transport.send(
                 info.method, info.url, headers=headers, body=body, timeout=self.timeout)
         except TransportError as error:
             if tracer:
-                tracer.failure(info, started, error)
-            self._scrub(error, info)
+                tracer.failure(info, started, error, secrets)
+            self._scrub(error, info, secrets)
             raise
         if tracer:
-            tracer.response(info, started, response)
+            tracer.response(info, started, response, secrets)
         try:
             return unwrap(response, info)
         except MogrunError as error:
-            self._scrub(error, info)
+            self._scrub(error, info, secrets)
             raise
 
     def _wait_or_raise(
         self, error: MogrunError, attempt: int, job: ResolvedJob | None,
-        info: RequestInfo, deadline: float | None,
+        info: RequestInfo, deadline: float | None, secrets: tuple[str, ...] = (),
     ) -> None:
         """Sleep before the next attempt, or re-raise ``error`` to give up."""
         retry_after = getattr(error, "retry_after", None)
@@ -225,15 +226,17 @@ class MogplexClient:
         if deadline is not None and self.budget.clock() + wait > deadline:
             raise _gave_up(error, attempt, f"waiting {wait:.1f} s would pass the deadline")
         if self._tracer:
-            self._tracer.note(f"retrying {info} in {wait:.1f} s (attempt {attempt + 1})")
+            self._tracer.note(f"retrying {info} in {wait:.1f} s (attempt {attempt + 1})",
+                              secrets)
         if wait > 0:
             self.budget.sleep(wait)
 
-    def _scrub(self, error: MogrunError, info: RequestInfo) -> None:
-        """The token never reaches a message, whatever the server echoed."""
-        error.message = mask(error.message, [self._token])
+    def _scrub(self, error: MogrunError, info: RequestInfo, secrets: tuple[str, ...]) -> None:
+        """The token and the job's secrets (env.* values in a key, say) never
+        reach a message, whatever the server echoed."""
+        error.message = mask(error.message, secrets)
         error.args = (error.message,)
-        error.context = tuple(mask(line, [self._token]) for line in error.context)
+        error.context = tuple(mask(line, secrets) for line in error.context)
         if getattr(error, "request", None) is None or isinstance(error, TransportError):
             error.request = info  # type: ignore[attr-defined]
 

@@ -8,7 +8,7 @@ server echoing it back cannot leak it into a CI log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from mogrun.api.text import escape_text
 from mogrun.api.transport import Response
@@ -23,27 +23,30 @@ class Tracer:
         self._write = write
         self._token = token
 
-    def _emit(self, line: str) -> None:
-        self._write(mask(escape_text(line), [self._token]))
+    def _emit(self, line: str, secrets: Iterable[str] = ()) -> None:
+        self._write(mask(escape_text(line), [self._token, *secrets]))
 
-    def request(self, info: RequestInfo) -> float:
-        """Trace a request about to be sent; returns its start time."""
+    def request(self, info: RequestInfo, secrets: Iterable[str] = ()) -> float:
+        """Trace a request about to be sent; returns its start time. ``secrets``
+        (the job's env.* values, say) are masked like the token."""
         self._emit(f"> {info.method} {info.url}{_key(info)} "
-                   f"[Authorization: Bearer {mask_token(self._token)}]")
+                   f"[Authorization: Bearer {mask_token(self._token)}]", secrets)
         return time.perf_counter()
 
-    def response(self, info: RequestInfo, started: float, response: Response) -> None:
+    def response(self, info: RequestInfo, started: float, response: Response,
+                 secrets: Iterable[str] = ()) -> None:
         retry_after = response.header("retry-after")
         extra = f" Retry-After: {retry_after}" if retry_after else ""
         self._emit(f"< {response.status} {info.method} {info.url} "
-                   f"{_ms(started)} ms{_key(info)}{extra}")
+                   f"{_ms(started)} ms{_key(info)}{extra}", secrets)
 
-    def failure(self, info: RequestInfo, started: float, error: MogrunError) -> None:
+    def failure(self, info: RequestInfo, started: float, error: MogrunError,
+                secrets: Iterable[str] = ()) -> None:
         self._emit(f"< --- {info.method} {info.url} {_ms(started)} ms{_key(info)} "
-                   f"({error.message})")
+                   f"({error.message})", secrets)
 
-    def note(self, text: str) -> None:
-        self._emit(f"* {text}")
+    def note(self, text: str, secrets: Iterable[str] = ()) -> None:
+        self._emit(f"* {text}", secrets)
 
 
 def _key(info: RequestInfo) -> str:
