@@ -61,6 +61,10 @@ class MogrunGroup(click.RichGroup):
         module = importlib.import_module(entry[0])
         return getattr(module, entry[1])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `mogrun -k a b` and `mogrun --detach JOB` are short for `mogrun run ...` too.
+        return super().parse_args(ctx, _route_run_options(self, ctx, args))
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -80,6 +84,40 @@ class MogrunGroup(click.RichGroup):
             return items
         return items + [CompletionItem(name) for name in job_names(ctx)
                         if name.startswith(incomplete) and name not in COMMANDS]
+
+
+def _route_run_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """``args`` with ``run`` inserted before the first option that is not one of
+    the group's own (``-j 8``, ``--detach``, ``-k``...), so the shorthand
+    ``mogrun [OPTIONS] JOB...`` takes run's options as ``mogrun run`` does."""
+    takes_value = {
+        name: not (param.is_flag or param.count)
+        for param in group.get_params(ctx) if isinstance(param, click.Option)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if not token.startswith("-") or token == "--":
+            return args
+        name = token.split("=", 1)[0]
+        if name in takes_value:
+            index += 2 if takes_value[name] and "=" not in token else 1
+        elif _is_group_short_cluster(token, takes_value):
+            index += 1
+        else:
+            return [*args[:index], "run", *args[index:]]
+    return args
+
+
+def _is_group_short_cluster(token: str, takes_value: dict[str, bool]) -> bool:
+    """``-qv``: several of the group's short flags, or ``-fFILE``, in one word."""
+    if token.startswith("--") or len(token) < 3:
+        return False
+    first = "-" + token[1]
+    if takes_value.get(first):
+        return True  # -fmogplex.toml
+    return all(takes_value.get("-" + letter) is False for letter in token[1:])
 
 
 def _command_panels() -> list[dict[str, Any]]:
