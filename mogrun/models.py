@@ -123,8 +123,8 @@ class RunState:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> RunState:
         return cls(
-            run_id=str(data.get("runId", "")),
-            status=str(data.get("status", "")),
+            run_id=str(data.get("runId") or ""),  # null is unknown, not the string "None"
+            status=str(data.get("status") or ""),
             created_at=data.get("createdAt"),
             updated_at=data.get("updatedAt"),
             error=data.get("error"),
