@@ -43,7 +43,8 @@ def _options(command: click.Command, path: str) -> list[str]:
         if record is None:
             continue
         names, help_text = record
-        escaped = help_text.replace("|", "\\|")
+        # Option help is plain text but for rich-click's "\\[" escape.
+        escaped = help_text.replace("\\[", "[").replace("|", "\\|")
         rows.append(f"| `{names}` | {escaped} |")
     if not rows:
         return []

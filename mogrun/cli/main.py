@@ -153,7 +153,7 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
               "file's url, https://mogplex.com).")
 @click.option("--local", is_flag=True, help="Start the API emulator in-process and use it.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="Override a [vars] entry (repeatable).")
+              help=r"Override a \[vars] entry (repeatable).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace HTTP requests (secrets masked).")
