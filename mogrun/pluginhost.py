@@ -20,6 +20,7 @@ from mogrun import pluginload
 from mogrun.errors import GateError, MogrunError, PluginError
 from mogrun.masking import mask
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
+from mogrun.taskfile.schema import JOB_KEYS
 
 if TYPE_CHECKING:
     import pluggy
@@ -28,10 +29,7 @@ if TYPE_CHECKING:
     from mogrun.models import Event, RunPlan, RunResult, RunState, SessionConfig
 
 # Keys the task file itself owns; a plugin may not declare them.
-BUILTIN_JOB_KEYS = frozenset({
-    "description", "repo", "prompt", "prompt_file", "harness", "base_branch", "branch",
-    "create_branch", "root", "idempotency_key", "timeout", "on_timeout", "needs",
-})
+BUILTIN_JOB_KEYS = frozenset(JOB_KEYS)
 # What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
 # which is the user's).
 PLUGIN_FAULTS = (Exception, SystemExit)
