@@ -7,11 +7,8 @@ from typing import TYPE_CHECKING
 
 import rich_click as click
 
-from mogrun.errors import TaskFileError
-
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState
-    from mogrun.taskfile import TaskFile
 
 
 @click.command("repos")
@@ -27,6 +24,7 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
     """
     from mogrun.api.text import escape_text
     from mogrun.cli.connect import connect
+    from mogrun.cli.loading import optional_taskfile
 
     connection = connect(state, taskfile=optional_taskfile(state))
     repos = connection.client.list_repos(query, limit=limit)
@@ -44,21 +42,3 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
             for r in repos]
     click.echo(render_table(["id", "full name", "default branch"], rows))
     return 0
-
-
-def optional_taskfile(state: CliState) -> TaskFile | None:
-    """The task file when there is one: its ``[mogplex]`` url and limits apply.
-
-    A file named with ``-f`` or ``MOGRUN_FILE`` must exist and parse; with
-    neither, no ``mogplex.toml`` here or above simply means none.
-    """
-    from mogrun.taskfile import find_task_file, load_task_file
-
-    try:
-        path = find_task_file(state.file, state.env, state.cwd)
-    except TaskFileError:
-        if state.file or state.env.get("MOGRUN_FILE"):
-            raise
-        return None
-    return load_task_file(path)
-

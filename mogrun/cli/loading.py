@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.state import CliState
-from mogrun.errors import MogrunError
+from mogrun.errors import MogrunError, TaskFileError
 from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
@@ -36,6 +36,20 @@ class LoadedSession:
 def load_taskfile(state: CliState) -> TaskFile:
     """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up."""
     return load_task_file(find_task_file(state.file, state.env, state.cwd))
+
+
+def optional_taskfile(state: CliState) -> TaskFile | None:
+    """The task file when there is one (for commands that work without one,
+    like ``repos`` and ``plugins``). A file named with ``-f`` or
+    ``MOGRUN_FILE`` must exist and parse; with neither, finding no
+    ``mogplex.toml`` here or above simply means none."""
+    try:
+        path = find_task_file(state.file, state.env, state.cwd)
+    except TaskFileError:
+        if state.file or state.env.get("MOGRUN_FILE"):
+            raise
+        return None
+    return load_task_file(path)
 
 
 def load_host(state: CliState, taskfile: TaskFile, extra_plugins: Sequence[str] = ()) -> PluginHost:

@@ -14,11 +14,9 @@ from typing import TYPE_CHECKING, Any
 import rich_click as click
 
 from mogrun.cli.state import CliState
-from mogrun.errors import TaskFileError
 
 if TYPE_CHECKING:
     from mogrun.pluginhost import PluginHost
-    from mogrun.taskfile.parse import TaskFile
 
 PLUGINS_HELP = """List the loaded plugins, where each came from, and the hooks,
 job keys and `run` options it provides.
@@ -37,9 +35,10 @@ Examples:
               help="Also load this plugin (module name or .py path; repeatable).")
 @click.pass_obj
 def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
+    from mogrun.cli.loading import optional_taskfile
     from mogrun.pluginhost import PluginHost
 
-    taskfile = _optional_taskfile(state)
+    taskfile = optional_taskfile(state)
     host = PluginHost.load(
         project_dir=taskfile.project_dir if taskfile else None,
         task_file_plugins=taskfile.plugins if taskfile else (),
@@ -69,17 +68,3 @@ def plugin_rows(host: PluginHost) -> list[dict[str, Any]]:
          "options": [f"--{o.name}" for o in options if o.plugin == info.name]}
         for info in host.describe()
     ]
-
-
-def _optional_taskfile(state: CliState) -> TaskFile | None:
-    """The task file if there is one; none found by searching is fine here,
-    but a file named by ``-f``/``MOGRUN_FILE`` must exist and parse."""
-    from mogrun.taskfile import find_task_file, load_task_file
-
-    try:
-        path = find_task_file(state.file, state.env, state.cwd)
-    except TaskFileError:
-        if state.file or state.env.get("MOGRUN_FILE"):
-            raise
-        return None
-    return load_task_file(path)
