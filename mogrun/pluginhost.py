@@ -10,7 +10,6 @@ crash while setting up is a ``PluginError`` (exit 2) before any run starts.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,39 +19,19 @@ from mogrun import pluginload
 from mogrun.errors import GateError, MogrunError, PluginError
 from mogrun.masking import mask
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
-from mogrun.taskfile.schema import JOB_KEYS
+from mogrun.plugindecl import (
+    PLUGIN_FAULTS,
+    OptionSpec,
+    describe_exc,
+    key_registrar,
+    option_registrar,
+)
 
 if TYPE_CHECKING:
     import pluggy
 
     from mogrun.errors import RequestInfo
     from mogrun.models import Event, RunPlan, RunResult, RunState, SessionConfig
-
-# Keys the task file itself owns; a plugin may not declare them.
-BUILTIN_JOB_KEYS = frozenset(JOB_KEYS)
-# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
-# which is the user's).
-PLUGIN_FAULTS = (Exception, SystemExit)
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
-RESERVED_OPTIONS = frozenset({
-    "jobs", "dry-run", "timeout", "detach", "no-deps", "rerun", "keep-going", "plugin", "help",
-    "file", "url", "local", "set", "json", "quiet", "verbose", "no-color", "no-plugins",
-    "version",
-})
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """An extra ``mogrun run`` option declared through ``mogrun_add_options``."""
-
-    name: str
-    help: str = ""
-    metavar: str = "VALUE"
-    flag: bool = False
-    plugin: str | None = None
-
 
 @dataclass(frozen=True)
 class PluginInfo:
@@ -168,7 +147,7 @@ class PluginHost:
             self.on_warning(message)
 
     def _crashed(self, plugin: str, hook: str, exc: BaseException, secrets: Any = ()) -> str:
-        text = f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}'
+        text = f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}'
         return mask(text, secrets)
 
     # --- set-up ------------------------------------------------------------------
@@ -176,14 +155,14 @@ class PluginHost:
     def cli_options(self) -> list[OptionSpec]:
         """What ``mogrun_add_options`` registers; a duplicate name is a PluginError."""
         options: dict[str, OptionSpec] = {}
-        self._collect("mogrun_add_options", lambda plugin: _option_registrar(plugin, options))
+        self._collect("mogrun_add_options", lambda plugin: option_registrar(plugin, options))
         return list(options.values())
 
     def key_specs(self) -> dict[str, KeySpec]:
         """Job keys declared through ``mogrun_job_keys`` (computed once)."""
         if self._key_specs is None:
             specs: dict[str, KeySpec] = {}
-            self._collect("mogrun_job_keys", lambda plugin: _key_registrar(plugin, specs))
+            self._collect("mogrun_job_keys", lambda plugin: key_registrar(plugin, specs))
             self._key_specs = specs
         return dict(self._key_specs)
 
@@ -352,21 +331,15 @@ def _call(impl: Any, kwargs: Mapping[str, Any]) -> Any:
     return impl.function(*args, **extra)
 
 
-def _describe_exc(exc: BaseException) -> str:
-    if isinstance(exc, MogrunError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
-
-
 def _setup_error(plugin: str, hook: str, exc: BaseException, secrets: Any = ()) -> PluginError:
-    return PluginError(mask(f'plugin "{plugin}" failed in {hook}: {_describe_exc(exc)}', secrets))
+    return PluginError(mask(f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}', secrets))
 
 
 def _verdicts(plugin: str, outcome: Any, secrets: Any) -> list[GateVerdict]:
     if outcome is None:
         return []
     if isinstance(outcome, _Crash):
-        reason = mask(f"gate crashed: {_describe_exc(outcome.exc)}", secrets)
+        reason = mask(f"gate crashed: {describe_exc(outcome.exc)}", secrets)
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
     items = outcome if isinstance(outcome, list | tuple) else [outcome]
     bad = [item for item in items if not isinstance(item, GateVerdict)]
@@ -407,89 +380,3 @@ def _well_typed(verdict: GateVerdict) -> bool:
     """Reporters, history and notifiers rely on these types."""
     return (isinstance(verdict.gate, str) and isinstance(verdict.passed, bool)
             and isinstance(verdict.reason, str))
-
-
-def _option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[..., None]:
-    def register(name: str, help: str = "", metavar: str = "VALUE", flag: bool = False) -> None:
-        if not isinstance(name, str) or not _OPTION_NAME.match(name):
-            raise PluginError(f'plugin "{plugin}" registers a bad option name {name!r} '
-                              "(lowercase letters, digits and -, without the leading --)")
-        if name in RESERVED_OPTIONS:
-            raise PluginError(f'plugin "{plugin}" registers option "--{name}", '
-                              "which is one of mogrun's own options")
-        if name in sink:
-            raise PluginError(f'option "--{name}" is registered by both plugin '
-                              f'"{sink[name].plugin}" and plugin "{plugin}"')
-        problem = _option_problem(help, metavar, flag)
-        if problem:
-            raise PluginError(f'plugin "{plugin}" registers option "--{name}": {problem}')
-        sink[name] = OptionSpec(name, help or "", metavar or "VALUE", flag, plugin)
-
-    return register
-
-
-def _option_problem(help: Any, metavar: Any, flag: Any) -> str | None:
-    """click needs these types; a wrong one would crash every ``run --help``."""
-    if help is not None and not isinstance(help, str):
-        return "help must be a string"
-    if metavar is not None and not isinstance(metavar, str):
-        return "metavar must be a string"
-    if not isinstance(flag, bool):
-        return "flag must be True or False"
-    return None
-
-
-def _key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:
-    def register(name: str, validate: Callable[[Any], Any], help: str = "",
-                 secrets: Callable[[Any], Any] | None = None) -> None:
-        if not isinstance(name, str) or not _KEY_NAME.match(name):
-            raise PluginError(f'plugin "{plugin}" declares a bad job key name {name!r} '
-                              "(letters, digits, _ and -)")
-        if secrets is not None and not callable(secrets):
-            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a secrets '
-                              "that is not callable")
-        if name in BUILTIN_JOB_KEYS:
-            raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
-                              "which is one of mogrun's own keys")
-        if name in sink:
-            raise PluginError(f'job key "{name}" is declared by both plugin '
-                              f'"{sink[name].plugin}" and plugin "{plugin}"')
-        if not callable(validate):
-            raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
-                              "without a validate function")
-        sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
-                             _guarded_secrets(plugin, name, secrets), plugin)
-
-    return register
-
-
-def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
-    """``validate`` whose ValueError/TypeError stay the user's mistake, and whose
-    crashes are the plugin's (a PluginError, exit 2, not a traceback)."""
-    def checked(value: Any) -> Any:
-        try:
-            return validate(value)
-        except (ValueError, TypeError, MogrunError):
-            raise
-        except PLUGIN_FAULTS as exc:
-            raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
-                              f"{_describe_exc(exc)}") from exc
-
-    return checked
-
-
-def _guarded_secrets(plugin: str, key: str,
-                     secrets: Callable[[Any], Any] | None) -> Callable[..., list[Any]] | None:
-    """``secrets`` as a list; a crash or a non-iterable answer is a PluginError
-    (a secret that cannot be listed cannot be masked)."""
-    if secrets is None:
-        return None
-
-    def listed(value: Any) -> list[Any]:
-        try:
-            return list(secrets(value) or ())
-        except PLUGIN_FAULTS as exc:
-            raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
-                              f'"{key}": {type(exc).__name__}') from exc
-
-    return listed

@@ -1,0 +1,134 @@
+"""What plugins declare: extra ``run`` options and job keys, checked as they are
+registered (names, types, clashes with mogrun's own), and the validators they
+supply wrapped so a crash is the plugin's error (exit 2), never a traceback.
+
+Kept apart from ``pluginhost`` (which calls the hooks) so each stays small.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mogrun.errors import MogrunError, PluginError
+from mogrun.models import KeySpec
+from mogrun.taskfile.schema import JOB_KEYS
+
+# Keys the task file itself owns; a plugin may not declare them.
+BUILTIN_JOB_KEYS = frozenset(JOB_KEYS)
+# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
+# which is the user's).
+PLUGIN_FAULTS = (Exception, SystemExit)
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
+RESERVED_OPTIONS = frozenset({
+    "jobs", "dry-run", "timeout", "detach", "no-deps", "rerun", "keep-going", "plugin", "help",
+    "file", "url", "local", "set", "json", "quiet", "verbose", "no-color", "no-plugins",
+    "version",
+})
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """An extra ``mogrun run`` option declared through ``mogrun_add_options``."""
+
+    name: str
+    help: str = ""
+    metavar: str = "VALUE"
+    flag: bool = False
+    plugin: str | None = None
+
+
+def describe_exc(exc: BaseException) -> str:
+    if isinstance(exc, MogrunError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[..., None]:
+    def register(name: str, help: str = "", metavar: str = "VALUE", flag: bool = False) -> None:
+        if not isinstance(name, str) or not _OPTION_NAME.match(name):
+            raise PluginError(f'plugin "{plugin}" registers a bad option name {name!r} '
+                              "(lowercase letters, digits and -, without the leading --)")
+        if name in RESERVED_OPTIONS:
+            raise PluginError(f'plugin "{plugin}" registers option "--{name}", '
+                              "which is one of mogrun's own options")
+        if name in sink:
+            raise PluginError(f'option "--{name}" is registered by both plugin '
+                              f'"{sink[name].plugin}" and plugin "{plugin}"')
+        problem = _option_problem(help, metavar, flag)
+        if problem:
+            raise PluginError(f'plugin "{plugin}" registers option "--{name}": {problem}')
+        sink[name] = OptionSpec(name, help or "", metavar or "VALUE", flag, plugin)
+
+    return register
+
+
+def _option_problem(help: Any, metavar: Any, flag: Any) -> str | None:
+    """click needs these types; a wrong one would crash every ``run --help``."""
+    if help is not None and not isinstance(help, str):
+        return "help must be a string"
+    if metavar is not None and not isinstance(metavar, str):
+        return "metavar must be a string"
+    if not isinstance(flag, bool):
+        return "flag must be True or False"
+    return None
+
+
+def key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:
+    def register(name: str, validate: Callable[[Any], Any], help: str = "",
+                 secrets: Callable[[Any], Any] | None = None) -> None:
+        if not isinstance(name, str) or not _KEY_NAME.match(name):
+            raise PluginError(f'plugin "{plugin}" declares a bad job key name {name!r} '
+                              "(letters, digits, _ and -)")
+        if secrets is not None and not callable(secrets):
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a secrets '
+                              "that is not callable")
+        if name in BUILTIN_JOB_KEYS:
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
+                              "which is one of mogrun's own keys")
+        if name in sink:
+            raise PluginError(f'job key "{name}" is declared by both plugin '
+                              f'"{sink[name].plugin}" and plugin "{plugin}"')
+        if not callable(validate):
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
+                              "without a validate function")
+        sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
+                             _guarded_secrets(plugin, name, secrets), plugin)
+
+    return register
+
+
+def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``validate`` whose ValueError/TypeError stay the user's mistake, and whose
+    crashes are the plugin's (a PluginError, exit 2, not a traceback)."""
+    def checked(value: Any) -> Any:
+        try:
+            return validate(value)
+        except (ValueError, TypeError, MogrunError):
+            raise
+        except PLUGIN_FAULTS as exc:
+            raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
+                              f"{describe_exc(exc)}") from exc
+
+    return checked
+
+
+def _guarded_secrets(plugin: str, key: str,
+                     secrets: Callable[[Any], Any] | None) -> Callable[..., list[Any]] | None:
+    """``secrets`` as a list; a crash or a non-iterable answer is a PluginError
+    (a secret that cannot be listed cannot be masked)."""
+    if secrets is None:
+        return None
+
+    def listed(value: Any) -> list[Any]:
+        try:
+            return list(secrets(value) or ())
+        except PLUGIN_FAULTS as exc:
+            raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
+                              f'"{key}": {type(exc).__name__}') from exc
+
+    return listed
