@@ -21,6 +21,11 @@ class Result:
     def __repr__(self) -> str:
         return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
 
+    @property
+    def errors(self) -> list[str]:
+        """The ``Error:`` lines on stderr, without their context lines."""
+        return [line for line in self.err.splitlines() if line.startswith("Error:")]
+
 
 class Project:
     """A folder with a mogplex.toml, and a way to run mogrun inside it."""

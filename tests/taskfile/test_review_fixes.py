@@ -75,7 +75,7 @@ def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) ->
     """)
     result = project.run("check")
     assert result.code == 2, result
-    lines = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    lines = result.errors
     assert lines == [
         'Error: job "a", key "idempotency_key": the idempotency key is sent as an HTTP header '
         "and may hold only printable ASCII characters, not '日', '本'",
@@ -102,7 +102,7 @@ def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
     """)
     result = project.run("check")
     assert result.code == 2, result
-    lines = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    lines = result.errors
     assert lines == [
         'Error: job "same", key "branch": the working branch must differ from the base '
         "branch ('main')",
@@ -218,7 +218,7 @@ def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> N
     """)
     result = project.run("check")
     assert result.code == 2, result
-    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    errors = result.errors
     assert errors == [
         'Error: job "a", key "notify": unknown template name "nope" in {{ nope }}',
         'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
@@ -273,7 +273,7 @@ def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> No
     """)
     result = project.run("check")
     assert result.code == 2, result
-    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    errors = result.errors
     assert errors == [
         "Error: job \"a\", key \"branch\": 'b-***' is not a valid git branch name: it contains "
         "' ', '\\\\'",
@@ -365,7 +365,7 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
     result = project.run("check")
     assert result.code == 2, result
     assert "Traceback" not in result.err
-    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    errors = result.errors
     assert errors == [
         'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
         "of them",
@@ -506,7 +506,7 @@ def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
     """)
     result = project.run("check")
     assert result.code == 2, result
-    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    errors = result.errors
     assert len(errors) == 2, result
     assert errors[0].startswith('Error: job "a", key "timeout" invalid duration 999')
     assert errors[0].endswith(": must be a finite, non-negative time")
