@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         SessionConfig,
         StartRequest,
     )
+    from mogrun.waits import Wait
 
 PROJECT = "mogrun"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -149,6 +150,18 @@ def mogrun_status_changed(
     job: ResolvedJob, run: RunPlan, old: str | None, state: RunState
 ) -> None:
     """A run's status differs from the one last seen. All are called."""
+
+
+@hookspec
+def mogrun_wait(wait: Wait) -> None:
+    """Something of this invocation waits: a start held back by the start
+    limit, a 429's Retry-After, no free sandbox slot, needs not yet done, a
+    retry after a transport error, a deferred automation trigger.
+
+    Called (from worker threads) each time a wait begins, with a
+    ``mogrun.waits.Wait`` naming its kind, reason, job/run and when it ends.
+    Observers only; all implementations are called and answers are ignored.
+    """
 
 
 @hookspec(firstresult=True)

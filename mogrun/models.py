@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
+from mogrun.outcomes import RunStatus
 
-# What a run (or job) ended as, for gates, notifiers, the summary and exit codes.
-OUTCOMES = ("success", "failed", "cancelled", "timeout", "gate_failed", "skipped", "error")
+TERMINAL_STATUSES = frozenset(str(s) for s in RunStatus if s.terminal)
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class RunState:
     @property
     def terminal(self) -> bool:
         """Unknown statuses are not terminal: a newer server may add some."""
-        return self.status in TERMINAL_STATUSES
+        return RunStatus.is_terminal(self.status)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> RunState:

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mogrun.taskfile.durations import parse_duration
+from mogrun.durations import parse_duration
 
 
 def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:

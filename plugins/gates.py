@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from mogrun.durations import format_duration
 from mogrun.hookspecs import hookimpl
 from mogrun.models import GateVerdict
-from mogrun.taskfile.durations import format_duration
 
 from . import _tables
 

@@ -19,9 +19,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from mogrun.durations import format_duration
 from mogrun.errors import is_retryable
 from mogrun.hookspecs import hookimpl
-from mogrun.taskfile.durations import format_duration
 
 from . import _tables
 

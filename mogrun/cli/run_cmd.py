@@ -125,7 +125,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
 def _parse_timeout(value: str | None) -> float | None:
     if value is None:
         return None
-    from mogrun.taskfile.durations import parse_duration
+    from mogrun.durations import parse_duration
 
     try:
         seconds = parse_duration(value.strip())

@@ -182,7 +182,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
 
 def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
     """The resolved job and each run's start request, as plain data (unmasked)."""
-    from mogrun.taskfile.durations import format_duration
+    from mogrun.durations import format_duration
 
     runs = []
     for run in job.runs:

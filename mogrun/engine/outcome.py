@@ -12,44 +12,34 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mogrun.models import GateVerdict, RunResult, RunState
+from mogrun.outcomes import Outcome
 
-# Which run outcome names a job whose runs ended differently (first wins).
-_JOB_OUTCOME_ORDER = ("error", "timeout", "failed", "cancelled", "gate_failed", "skipped")
-_FAILING_OUTCOMES = frozenset(_JOB_OUTCOME_ORDER)
-DETACHED = "detached"
+DETACHED = Outcome.DETACHED
 
 
 def status_outcome(status: str | None) -> str:
     """The outcome a terminal status stands for before gates."""
-    if status in ("success", "failed", "cancelled"):
-        return status
-    return "error"
+    return Outcome.of_status(status)
 
 
 def gated_outcome(status: str | None, verdicts: Sequence[GateVerdict]) -> str:
     """A terminal run's outcome once its gates have spoken."""
-    base = status_outcome(status)
+    base = Outcome.of_status(status)
     if not verdicts:
         return base
     if all(v.passed for v in verdicts):
-        return "success" if base != "error" else base
-    return "gate_failed" if base == "success" else base
+        return Outcome.SUCCESS if base != Outcome.ERROR else base
+    return Outcome.GATE_FAILED if base == Outcome.SUCCESS else base
 
 
 def job_outcome(results: Iterable[RunResult]) -> str:
     """A job passes only when every one of its runs passes (fan-out included)."""
-    outcomes = [r.outcome for r in results]
-    for outcome in _JOB_OUTCOME_ORDER:
-        if outcome in outcomes:
-            return outcome
-    if outcomes and all(o == DETACHED for o in outcomes):
-        return DETACHED
-    return "success" if outcomes else "skipped"
+    return Outcome.of_job(r.outcome for r in results)
 
 
 def outcome_exit_code(outcome: str) -> int:
     """0 for a pass (or a detached start); 1 for any failing outcome."""
-    return 1 if outcome in _FAILING_OUTCOMES else 0
+    return Outcome(outcome).exit_code
 
 
 def parse_time(value: object) -> datetime | None:

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from mogrun.durations import format_duration
 from mogrun.engine.follower import Follower, FollowOutcome
 from mogrun.engine.history import History, gates_json, now_iso
 from mogrun.engine.outcome import (
@@ -74,18 +75,6 @@ class SessionContext:
         with self.lock:
             active = self.active
         return self.interval(active)
-
-
-def human_duration(seconds: float) -> str:
-    """``25m``, ``90s``, ``1h30m``, ``0.5s``: the way task files write durations."""
-    if seconds < 10 and seconds != int(seconds):
-        return f"{seconds:g}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "",
-             f"{secs}s" if secs else ""]
-    return "".join(parts) or "0s"
 
 
 class _Sink:
@@ -233,7 +222,7 @@ class RunExecutor:
     def _timed_out(self, job: ResolvedJob, plan: RunPlan, row: int | None,
                    followed: FollowOutcome, attached: bool, began: float) -> RunResult:
         ctx, state = self.ctx, followed.state
-        why = followed.detail or f"timed out after {human_duration(job.timeout)}"
+        why = followed.detail or f"timed out after {format_duration(job.timeout)}"
         if job.on_timeout == "detach":
             ctx.reporter.notice(f"{why}; left running — {ctx.resume_hint(state.run_id)}",
                                 job=job, run=plan, level="warning")

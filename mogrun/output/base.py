@@ -16,6 +16,7 @@ from typing import Protocol, TextIO
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.textsafety import escape_agent_text
+from mogrun.waits import Wait
 
 LEVELS = ("info", "warning", "error")
 
@@ -43,6 +44,10 @@ class Reporter(Protocol):
         level: str = "info",
     ) -> None:
         """A diagnostic for the person watching; ``level`` is info, warning or error."""
+
+    def wait(self, wait: Wait) -> None:
+        """Something waits (start limit, Retry-After, capacity, needs, retry):
+        shown at once with its reason and when it ends, in every output mode."""
 
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
         """A bug in mogrun ended ``run``: shown with its traceback (on stderr), even

@@ -23,10 +23,11 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from mogrun.durations import format_duration
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import run_label
 from mogrun.output.plain import PlainReporter, flush_quietly
-from mogrun.output.tables import SUMMARY_HEADERS, format_duration, summary_rows
+from mogrun.output.tables import SUMMARY_HEADERS, summary_rows
 
 MAX_ROWS = 12
 LAST_EVENT_WIDTH = 60

@@ -6,26 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mogrun.durations import format_duration
 from mogrun.masking import mask
 from mogrun.models import RunResult
 from mogrun.output.base import escape_agent_text
 from mogrun.tables import render_table
 
 SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "gates"]
-
-
-def format_duration(seconds: float | None) -> str:
-    """``45s``, ``2m05s``, ``1h02m``; ``-`` when unknown."""
-    if seconds is None or seconds < 0:
-        return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def gates_cell(result: RunResult) -> str:

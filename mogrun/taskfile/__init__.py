@@ -1,7 +1,7 @@
 """The task file: discovery, parsing, validation, templates, the job graph.
 
 The public names below load their modules on first use, so importing
-``mogrun.taskfile.durations`` (as plugins do) or running ``mogrun list``
+``mogrun.durations`` (as plugins do) or running ``mogrun list``
 pulls in only what it needs.
 """
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mogrun.durations import parse_duration
 from mogrun.errors import TaskFileError
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
-from mogrun.taskfile.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
 from mogrun.taskfile.limits import MAX_KEY, check_request
 from mogrun.taskfile.parse import TaskFile

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mogrun.taskfile.durations import parse_duration
+from mogrun.durations import parse_duration
 from mogrun.taskfile.parse import type_name
 
 HARNESSES = ("codex", "claude-code")

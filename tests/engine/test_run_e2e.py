@@ -47,7 +47,7 @@ def test_timeout_cancels_the_run(project, mogrun, mogrun_emulator):
     result = mogrun("run", "--timeout", "0.6s", "slow")
     assert result.exit_code == 1, result
     run_id = mogrun_emulator.runs[0]
-    assert f"timed out after 0.6s; cancelled run {run_id}" in result.stderr
+    assert f"timed out after 600ms; cancelled run {run_id}" in result.stderr
     assert mogrun_emulator.run_detail(run_id)["status"] == "cancelled"
     assert history_rows(mogrun)[0]["outcome"] == "timeout"
 
@@ -63,7 +63,7 @@ def test_timeout_detach_leaves_the_run_going(project, mogrun, mogrun_emulator):
     result = mogrun("slow")
     assert result.exit_code == 1, result
     run_id = mogrun_emulator.runs[0]
-    assert (f"timed out after 0.5s; left running — resume with: mogrun logs --follow {run_id}"
+    assert (f"timed out after 500ms; left running — resume with: mogrun logs --follow {run_id}"
             in result.stderr)
     assert mogrun_emulator.run_detail(run_id)["status"] == "streaming"
     assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel") == 0

@@ -150,7 +150,7 @@ def test_step_summary_is_appended_as_markdown(tmp_path):
         "## mogrun\n\n"
         "| job | repo | run id | status | duration | gates |\n"
         "| --- | --- | --- | --- | --- | --- |\n"
-        "| alpha | acme/api | r_a | success | 3.0s | - |\n"
+        "| alpha | acme/api | r_a | success | 3s | - |\n"
         "| beta.build | acme/x | r_b1 | failed | - | - |\n"
         "| beta.build | acme/y | r_b2 | gate_failed | - | tests: 2 \\| failing |\n"
         "\nexit code: 1\n\n"

@@ -133,5 +133,5 @@ def test_elapsed_counts_until_the_terminal_status(monkeypatch):
     with console.capture() as capture:
         console.print(rep._render())
     lines = capture.get().splitlines()
-    assert re.search(r"j:acme/a\s+success\s+7\.0s", lines[0])
+    assert re.search(r"j:acme/a\s+success\s+7s", lines[0])
     assert re.search(r"j:acme/b\s+pending\s+1m30s", lines[1])

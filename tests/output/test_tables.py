@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mogrun.durations import format_duration
 from mogrun.models import GateVerdict
-from mogrun.output.tables import format_duration, gates_cell, render_summary
+from mogrun.output.tables import gates_cell, render_summary
 from mogrun.tables import render_table
 
 from .values import SECRET, make_result
@@ -31,12 +32,16 @@ def test_wide_characters_count_twice():
     [
         (None, "-"),
         (-1, "-"),
-        (0.04, "0.0s"),
+        (0.04, "40ms"),
+        (2, "2s"),
         (9.94, "9.9s"),
         (45.4, "45s"),
         (65, "1m05s"),
-        (3599.6, "1h00m"),
-        (3725, "1h02m"),
+        (125, "2m05s"),
+        (1500, "25m"),
+        (3599.6, "1h"),
+        (3725, "1h02m05s"),
+        (5400, "1h30m"),
     ],
 )
 def test_format_duration(seconds, shown):

@@ -163,7 +163,7 @@ def test_max_duration_uses_server_timestamps(host):
     # The local duration says 1s: the server's timestamps win.
     result = make_result(duration=1.0)
     assert judge(host, job, state=quick, result=result)[1] == GateVerdict(
-        "max_duration", True, "took 1199s (max 20m)")
+        "max_duration", True, "took 19m59s (max 20m)")
     assert judge(host, job, state=slow, result=result)[1] == GateVerdict(
         "max_duration", False, "took 25m, longer than max_duration 20m")
 

@@ -16,4 +16,4 @@ def test_naive_and_aware_timestamps_fall_back_to_the_local_duration():
     state = make_state(created="2026-01-01T10:00:00", updated="2026-01-01T10:05:00Z")
     verdicts = host.gates(job=job, run=job.runs[0], result=make_result(duration=90.0),
                           state=state, events=())
-    assert verdicts[1] == GateVerdict("max_duration", True, "took 90s (max 20m)")
+    assert verdicts[1] == GateVerdict("max_duration", True, "took 1m30s (max 20m)")

@@ -59,7 +59,7 @@ def test_every_problem_is_listed_not_just_the_first(project) -> None:
     assert "Error: job \"a\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'" \
         in err
     assert ('Error: job "a", key "timeout" invalid duration \'soon\': use a number of seconds '
-            'or a string like "500ms", "90s", "25m" or "2h"') in err
+            'or a string like "500ms", "90s", "25m", "1h30m" or "2h"') in err
     assert 'Error: job "b" has no prompt: set exactly one of them' in err
     assert 'Error: job "b" needs unknown job "c"' in err
     assert "4 problems in" in err

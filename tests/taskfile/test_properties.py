@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mogrun.durations import format_duration, parse_duration
 from mogrun.errors import TemplateError
-from mogrun.taskfile.durations import format_duration, parse_duration
 from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
 
 CLOCK = TemplateClock.at(datetime.datetime(2024, 12, 30, 23, 59, 59, tzinfo=datetime.UTC))

@@ -370,7 +370,7 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
         'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
         "of them",
         "Error: [defaults] key \"timeout\" invalid duration 'soon': use a number of seconds "
-        'or a string like "500ms", "90s", "25m" or "2h"',
+        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}',
     ]
 

@@ -1,0 +1,71 @@
+"""Durations, the one home for reading and writing them.
+
+Read as task files write them: ``"500ms"``, ``"90s"``, ``"25m"``, ``"2h"``,
+compounds such as ``"1h30m"`` or ``"2m05s"``, or a number of seconds.
+Written one way everywhere (``show``, the summary, notices, plugins):
+``format_duration`` produces a string ``parse_duration`` reads back.
+
+Stdlib only: plugins (through ``mogrun.plugin``) and every layer import it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
+_PATTERN = re.compile(rf"(?:{_PART}\s*)+")
+_PARTS = re.compile(_PART)
+_HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds for a duration value; ``ValueError`` with a clear message otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    if isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = math.inf
+        return _check_number(seconds, value)
+    if not isinstance(value, str):
+        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    text = value.strip()
+    if not text or _PATTERN.fullmatch(text) is None:
+        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    total = sum(float(number) * _UNITS[unit] for number, unit in _PARTS.findall(text))
+    return _check_number(total, value)
+
+
+def _check_number(seconds: float, original: object) -> float:
+    """Reject what cannot be a wait: negative, infinite or NaN."""
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+        raise ValueError(f"invalid duration {original!r}: must be a finite, non-negative time")
+    return seconds
+
+
+def format_duration(seconds: float | None) -> str:
+    """``500ms``, ``3.2s``, ``45s``, ``2m05s``, ``25m``, ``1h02m05s``, ``2h``; ``-`` if unknown.
+
+    Under a minute, tenths are kept below 10 s (a 2 s run reads ``2.0s``
+    in a summary); above, whole seconds. Zero parts at the end are dropped.
+    """
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return "-"
+    if math.isinf(seconds):
+        return "∞"
+    if 0 < seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        tail = f"{minutes:02d}m{secs:02d}s" if secs else (f"{minutes:02d}m" if minutes else "")
+        return f"{hours}h{tail}"
+    return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"

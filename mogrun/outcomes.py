@@ -1,0 +1,92 @@
+"""The vocabulary of how runs stand and end: one enum each, with its behaviour.
+
+``RunStatus`` is the server's word for a run; ``Outcome`` is mogrun's verdict
+on a run or a job (after gates, timeouts, skips). Both are ``StrEnum``s, so
+they compare equal to (and serialise as) the strings the API, history,
+``--json`` and plugins use. Stdlib only: every layer imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """A run's ``status`` on the server. A newer server may send others:
+    ``is_terminal`` treats any unknown status as still going."""
+
+    PENDING = "pending"
+    STREAMING = "streaming"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @classmethod
+    def is_terminal(cls, status: str | None) -> bool:
+        """Whether a raw status string is terminal; unknown ones are not."""
+        return status in _TERMINAL_VALUES
+
+
+_TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED})
+_TERMINAL_VALUES = frozenset(str(status) for status in _TERMINAL)
+
+
+class Outcome(StrEnum):
+    """What a run or a job ended as, for gates, notifiers, the summary and exit codes.
+
+    Declaration order of the failing members is their precedence: when a
+    job's runs end differently, the first failing outcome present names the
+    job (an ``error`` outweighs a ``timeout``, which outweighs ``failed``...).
+    """
+
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    GATE_FAILED = "gate_failed"
+    SKIPPED = "skipped"
+    SUCCESS = "success"
+    DETACHED = "detached"  # started with --detach (or left going): not judged
+
+    @property
+    def passed(self) -> bool:
+        """Only a success passes; a detached start is not a failure either."""
+        return self is Outcome.SUCCESS
+
+    @property
+    def failing(self) -> bool:
+        return self not in (Outcome.SUCCESS, Outcome.DETACHED)
+
+    @property
+    def exit_code(self) -> int:
+        """0 for a pass or a detached start; 1 for any failing outcome."""
+        return 1 if self.failing else 0
+
+    @classmethod
+    def of_status(cls, status: str | None) -> Outcome:
+        """The outcome a terminal server status stands for before gates."""
+        if status in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED):
+            return cls(status)
+        return cls.ERROR
+
+    @classmethod
+    def of_job(cls, outcomes: Iterable[str]) -> Outcome:
+        """A job passes only when every run passes (fan-out included); otherwise
+        the failing outcome of highest precedence names it. No runs: skipped."""
+        present = {cls(outcome) for outcome in outcomes}
+        for outcome in cls:
+            if outcome.failing and outcome in present:
+                return outcome
+        if present == {cls.DETACHED}:
+            return cls.DETACHED
+        return cls.SUCCESS if present else cls.SKIPPED
+
+
+# What a notifier's ``on`` may name: every outcome a person is told about, plus "always".
+NOTIFY_OUTCOMES: tuple[str, ...] = tuple(
+    str(o) for o in Outcome if o not in (Outcome.ERROR, Outcome.DETACHED))

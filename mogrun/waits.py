@@ -1,0 +1,70 @@
+"""Waits: every moment an invocation holds something back, said out loud.
+
+A ``Wait`` is a value the engine, the API budget and the client emit
+whenever a run or a start waits (for the start limit, a 429's Retry-After,
+a sandbox slot, needs, a retry after a transport error, an automation's
+deferral). It flows through the one lifecycle channel to every reporter
+(terminal, plain, GitHub, NDJSON ``{"type": "wait"}``), the history and
+the ``mogrun_wait`` hook, so the user is never left at a silent terminal.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from mogrun.durations import format_duration
+
+
+class WaitKind(StrEnum):
+    START_LIMIT = "start_limit"  # pacing starts inside the run-start budget
+    RATE_LIMITED = "rate_limited"  # a 429's Retry-After
+    REQUEST_BUDGET = "request_budget"  # pacing requests inside 60/min
+    CAPACITY = "capacity"  # no free sandbox slot on the account
+    NEEDS = "needs"  # needs not yet done
+    RETRY = "retry"  # a retry after a transport error or a 5xx
+    DEFERRED = "deferred"  # an automation trigger deferred or suppressed by the server
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One wait: what waits, why, and when it ends (``None``: not known).
+
+    ``ends_at`` is epoch seconds (``time.time()`` clock) so every output can
+    show both a countdown and the wall-clock time; ``job`` and ``run`` are
+    the job name and run label (``job:owner/name``) it holds back, if any.
+    """
+
+    kind: WaitKind
+    reason: str
+    ends_at: float | None = None
+    job: str | None = None
+    run: str | None = None
+
+    @classmethod
+    def for_seconds(cls, kind: WaitKind, reason: str, seconds: float | None,
+                    **where: str | None) -> Wait:
+        ends = None if seconds is None else time.time() + max(0.0, seconds)
+        return cls(kind=kind, reason=reason, ends_at=ends, **where)
+
+    def remaining(self, now: float | None = None) -> float | None:
+        if self.ends_at is None:
+            return None
+        return max(0.0, self.ends_at - (time.time() if now is None else now))
+
+    def describe(self, now: float | None = None) -> str:
+        """``reason; ends in 43s (17:52:31Z)`` — the one way a wait is written."""
+        left = self.remaining(now)
+        if left is None:
+            return self.reason
+        clock = datetime.fromtimestamp(self.ends_at or 0, UTC).strftime("%H:%M:%SZ")
+        return f"{self.reason}; ends in {format_duration(round(left))} ({clock})"
+
+    def as_json(self, now: float | None = None) -> dict[str, object]:
+        ends = (None if self.ends_at is None else
+                datetime.fromtimestamp(self.ends_at, UTC).isoformat().replace("+00:00", "Z"))
+        return {"kind": str(self.kind), "reason": self.reason, "ends_at": ends,
+                "seconds": self.remaining(now), "job": self.job, "run": self.run}
