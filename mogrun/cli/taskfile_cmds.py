@@ -46,11 +46,16 @@ def list_command(state: CliState) -> int:
     from mogrun.tables import render_table
     from mogrun.textsafety import escape_agent_text
 
+    headers = ["job", "description", "repos", "harness", "needs"]
     table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
               ", ".join(r["needs"]) or "-"] for r in rows]
+    if any("next_run" in r for r in rows):  # the column only for files with schedules
+        headers.append("next run (UTC)")
+        for cells, r in zip(table, rows, strict=True):
+            cells.append(r.get("next_run") or "-")
     # One line per job, and text from the file never acts on the terminal.
     table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
-    click.echo(render_table(["job", "description", "repos", "harness", "needs"], table))
+    click.echo(render_table(headers, table))
     return 0
 
 
@@ -64,9 +69,15 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
     needs = merged.get("needs", [])
     harness = merged.get("harness")
-    return {"job": name, "description": str(merged.get("description", "")),
-            "repos": repos, "harness": harness if isinstance(harness, str) else None,
-            "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
+    summary = {"job": name, "description": str(merged.get("description", "")),
+               "repos": repos, "harness": harness if isinstance(harness, str) else None,
+               "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
+    if "schedule" in merged:  # croniter loads only for a job with a schedule
+        from mogrun.ci.schedules import job_schedules, next_run_field
+
+        summary["schedule"] = job_schedules(taskfile, name)
+        summary["next_run"] = next_run_field(taskfile, name)
+    return summary
 
 
 CHECK_HELP = """Validate the task file without network: keys, types, templates,

@@ -63,7 +63,7 @@ class _Scanner:
         while True:
             self.skip_blank(newlines=False)
             start, char = self.pos, self.peek()
-            if char in "\"'":
+            if char and char in "\"'":  # "" (the end) is in every string
                 self.skip_string()
                 parts.append((self.text[start + 1 : self.pos - 1], start))
             else:

@@ -85,6 +85,12 @@ def _limit(value: Any) -> str | None:
     return problem
 
 
+def _schedule(value: Any) -> str | None:
+    from mogrun.ci.cron import key_problem  # croniter loads only for files with schedules
+
+    return key_problem(value)
+
+
 def _plugins(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
         return None
@@ -96,6 +102,7 @@ JOB_KEYS: dict[str, Checker] = {
     "harness": _choice(HARNESSES), "base_branch": _string, "branch": _string,
     "create_branch": _bool, "root": _string, "idempotency_key": _string,
     "timeout": _timeout, "on_timeout": _choice(ON_TIMEOUT), "needs": _names,
+    "schedule": _schedule,
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")

@@ -211,6 +211,10 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     keyed = key_errors(taskfile, key_specs)
     report = Report(errors=keyed + graph_errors(taskfile))
     report.warnings += command_name_warnings(taskfile, command_names)
+    if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
+        from mogrun.ci.schedules import schedule_warnings
+
+        report.warnings += schedule_warnings(taskfile)
     # A job whose keys are wrong cannot be rendered; one with a bad `needs` can.
     failed = {e.job for e in keyed if e.job}
     # So is one that inherits a wrongly typed key from [defaults] (reported there).

@@ -1,0 +1,135 @@
+"""The ``schedule`` job key: ``check``'s errors and warnings, ``list``'s next run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from mogrun.ci.cron import expression_problem, next_run
+
+JOB = 'repo = "acme/api"\nprompt = "x"\n'
+
+
+def scheduled(value: str) -> str:
+    return f"[jobs.nightly]\n{JOB}schedule = {value}\n"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('"* * * *"', 'is "* * * *", which has 4 fields; a schedule has five: minute hour '
+                  "day-of-month month day-of-week (UTC)"),
+    ('"@daily"', 'is "@daily", which has 1 field; a schedule has five: minute hour '
+                 "day-of-month month day-of-week (UTC)"),
+    ('"17 6 * * * 2026"', 'is "17 6 * * * 2026", which has 6 fields; a schedule has five: '
+                          "minute hour day-of-month month day-of-week (UTC)"),
+    ('"*/2 * * * *"', 'is "*/2 * * * *", which runs every 2 minutes; GitHub runs a schedule '
+                      "at most every 5 minutes"),
+    ('"1-3 6 * * *"', 'is "1-3 6 * * *", which runs every 1 minute; GitHub runs a schedule '
+                      "at most every 5 minutes"),
+    # 23:58 and 00:01 the next day: three minutes apart across midnight.
+    ('"1,58 0,23 * * *"', 'is "1,58 0,23 * * *", which runs every 3 minutes; GitHub runs a '
+                          "schedule at most every 5 minutes"),
+    ('"61 * * * *"', "is \"61 * * * *\", whose minute field '61' is out of range 0-59"),
+    ('"5 24 * * *"', "is \"5 24 * * *\", whose hour field '24' is out of range 0-23"),
+    ('"5 4 * * 7"', "is \"5 4 * * 7\", whose day of week field '7' is out of range 0-6"),
+    ('"5 4 * * FUN"', "is \"5 4 * * FUN\", whose day of week field 'FUN' has an unknown name "
+                      "'FUN'"),
+    ('"5 4 L * *"', "is \"5 4 L * *\", whose day of month field 'L' has an unknown name 'L'"),
+    ('"5 4 * * ?"', "is \"5 4 * * ?\", whose day of week field '?' may only use digits, "
+                    "names, * , - and /"),
+    ('"*/0 4 * * *"', "is \"*/0 4 * * *\", whose minute field '*/0' has a bad step '0'"),
+    ('"5,, 4 * * *"', 'is "5,, 4 * * *", which is not a valid cron expression'),
+    ('"0 0 30 2 *"', 'is "0 0 30 2 *", which never runs (no such date)'),
+    ("[]", "must be a cron expression (UTC) or a non-empty list of them"),
+    ("17", "must be a cron expression (UTC) or a non-empty list of them"),
+    ('["17 6 * * 1", 5]', "must be a cron expression (UTC) or a non-empty list of them"),
+    ('["17 6 * * 1", "17  6 * * 1"]', "lists a cron expression twice"),
+])
+def test_check_refuses_bad_schedules_at_their_line(project, value, message) -> None:
+    project.write("# team jobs\n\n" + scheduled(value), raw=True)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert lines[0] == f'Error: job "nightly", key "schedule" {message}'
+    assert lines[1] == f"  --> {project.root / 'mogplex.toml'}:6:1"
+
+
+def test_schedule_as_people_write_it_crlf_bom_tabs_comments(project) -> None:
+    text = ("\ufeff[jobs.nightly]\r\nrepo = \"acme/api\"\r\nprompt = \"x\"\r\n"
+            "schedule = [\t\"17\t6 * * 1-5\",  # weekdays\r\n  \"43 */6 * * *\",\r\n]\r\n\r\n")
+    project.write(text, raw=True)
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err == ""
+    rows = json.loads(project.run("--json", "list").out)
+    assert rows["schedule"] == ["17 6 * * 1-5", "43 */6 * * *"]
+
+
+def test_minute_zero_is_a_warning_with_its_location(project) -> None:
+    project.write(scheduled('["0 6 * * 1", "30 */2 * * *", "0,30 12 * * *"]'))
+    result = project.run("check")
+    assert result.code == 0, result
+    where = f"{project.root / 'mogplex.toml'}:4:1"
+    tail = ("runs at minute 0, when GitHub's scheduled workflows are most often delayed or "
+            "dropped under load; pick another minute (e.g. 17)")
+    assert result.err.splitlines() == [
+        f'Warning: {where}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
+        f'Warning: {where}: job "nightly", key "schedule": "0,30 12 * * *" {tail}',
+    ]
+
+
+def test_a_default_schedule_applies_to_every_job(project) -> None:
+    project.write(f'[defaults]\nschedule = "0 3 * * *"\n[jobs.a]\n{JOB}[jobs.b]\n{JOB}'
+                  'schedule = "23 4 * * *"\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    assert [line.split(": job ")[1][:3] for line in result.err.splitlines()] == ['"a"']
+    assert ":2:1: " in result.err  # the warning points at [defaults]
+
+
+def test_list_shows_the_next_run_in_utc(project) -> None:
+    project.write(scheduled('["17 6 * * 1", "43 2 * * *"]') + f"[jobs.adhoc]\n{JOB}")
+
+    def expected() -> str:
+        now = datetime.now(UTC)
+        return min(next_run("17 6 * * 1", now), next_run("43 2 * * *", now)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+
+    before = expected()
+    result = project.run("list")
+    after = expected()  # a run time may pass in between: the shown one is one of the two
+    assert result.code == 0, result
+    header, _, nightly, adhoc = result.out.splitlines()
+    assert header.split()[-4:] == ["needs", "next", "run", "(UTC)"]
+    assert nightly.split()[-1] in {before, after}
+    assert adhoc.split()[-1] == "-"
+
+
+def test_list_json_has_schedule_and_next_run_only_for_scheduled_jobs(project) -> None:
+    project.write(scheduled('"17 6 * * 1"') + f"[jobs.adhoc]\n{JOB}"
+                  + '[jobs.broken]\nrepo = "acme/api"\nprompt = "x"\nschedule = "*/1 * * * *"\n')
+    rows = [json.loads(line) for line in project.run("--json", "list").out.splitlines()]
+    assert rows[0]["schedule"] == ["17 6 * * 1"]
+    moment = datetime.strptime(rows[0]["next_run"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert (moment.weekday(), moment.hour, moment.minute) == (0, 6, 17)
+    assert "next_run" not in rows[1] and "schedule" not in rows[1]
+    assert rows[2]["next_run"] == "invalid"
+
+
+def test_next_run_is_utc_and_strictly_after() -> None:
+    at = datetime(2026, 12, 7, 6, 17, tzinfo=UTC)  # a Monday, exactly at the run
+    assert next_run("17 6 * * 1", at) == datetime(2026, 12, 14, 6, 17, tzinfo=UTC)
+    assert next_run("17 6 * * MON-FRI", at) == datetime(2026, 12, 8, 6, 17, tzinfo=UTC)
+    assert expression_problem(" 17  6 * * 1 ") is None
+
+
+def test_list_without_schedules_does_not_import_croniter(tmp_path) -> None:
+    (tmp_path / "mogplex.toml").write_text(f"[jobs.a]\n{JOB}")
+    code = ("import sys; from mogrun.cli.main import run_cli; run_cli(['list']); "
+            "sys.stderr.write(str('croniter' in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, check=True)
+    assert done.stderr.strip().endswith("False")
