@@ -69,3 +69,20 @@ def format_duration(seconds: float | None) -> str:
         tail = f"{minutes:02d}m{secs:02d}s" if secs else (f"{minutes:02d}m" if minutes else "")
         return f"{hours}h{tail}"
     return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+
+
+def parse_moment(stamp: object) -> float | None:
+    """Epoch seconds of a server's ISO 8601 timestamp (a naive one is UTC);
+    ``None`` when it is missing or unreadable. Durations between two of them
+    (elapsed, a run's length) are measured on the server's clock."""
+    from datetime import UTC, datetime
+
+    if not isinstance(stamp, str) or not stamp.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -119,6 +119,13 @@ class RunState:
         """Unknown statuses are not terminal: a newer server may add some."""
         return RunStatus.is_terminal(self.status)
 
+    @property
+    def working_branch(self) -> str | None:
+        """The branch the run works on (RunDetail ``branch.working``), if the server said."""
+        branch = self.raw.get("branch")
+        working = branch.get("working") if isinstance(branch, Mapping) else None
+        return working if isinstance(working, str) and working else None
+
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> RunState:
         return cls(
@@ -160,6 +167,7 @@ class RunResult:
     gates: tuple[GateVerdict, ...] = ()
     message: str = ""
     exit_code: int = 0
+    branch: str | None = None  # the run's working branch (RunDetail branch.working)
 
     @property
     def passed(self) -> bool:

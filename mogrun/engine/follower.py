@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mogrun.durations import parse_moment
 from mogrun.models import Event, ResolvedJob, RunState
 
 EVENT_LIMIT = 200
@@ -103,29 +104,41 @@ class Follower:
                 return stopped
 
     def poll_once(self) -> None:
-        """One request: pass on new events, the cap notice and a status change."""
+        """One request: pass on new events, the cap notice and a status change,
+        in the order they happened: a status change goes after the events the
+        server had recorded by its ``updatedAt`` and before later ones."""
         state, events = self.source.get_events(
             self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline)
         if state.run_id != self.state.run_id:  # the run asked for, whatever the answer says
             state = dataclasses.replace(state, run_id=self.state.run_id)
-        for event in events:
-            key = _identity(event)
-            if key in self._seen:
-                continue
-            self._seen.add(key)
-            self.events.append(event)
+        fresh = self._fresh(events)
+        old = self.state.status
+        split = _split(fresh, state.updated_at) if state.status != old else len(fresh)
+        for event in fresh[:split]:
             self.sink.event(event)
         if len(events) >= EVENT_LIMIT and not self._capped:
             self._capped = True
             self.sink.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")
-        old = self.state.status
         self.state = state
         if state.status != old:
             self.sink.status(old, state)
+        for event in fresh[split:]:
+            self.sink.event(event)
         fingerprint = self._print_of(state)
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self._unchanged_since = self.clock()
+
+    def _fresh(self, events: list[Event]) -> list[Event]:
+        """The events not passed on before, in the server's order, now remembered."""
+        fresh = []
+        for event in events:
+            key = _identity(event)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.events.append(event)
+                fresh.append(event)
+        return fresh
 
     def _print_of(self, state: RunState) -> tuple[str, int, str | None]:
         return (state.status, len(getattr(self, "events", ())), state.updated_at)
@@ -146,6 +159,19 @@ class Follower:
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)
+
+
+def _split(events: list[Event], changed: str | None) -> int:
+    """How many of ``events`` happened by the status change at ``changed``
+    (all of them when a timestamp is unreadable: the status then goes last)."""
+    at = parse_moment(changed)
+    if at is None:
+        return len(events)
+    for index, event in enumerate(events):
+        moment = parse_moment(event.created_at)
+        if moment is not None and moment > at:
+            return index
+    return len(events)
 
 
 def _identity(event: Event) -> str:

@@ -289,7 +289,7 @@ class RunExecutor:
         return RunResult(job=job.name, repo=plan.repo, outcome=outcome, run_id=state.run_id,
                          status=state.status, attached=attached, started_at=state.created_at,
                          finished_at=state.updated_at if state.terminal else None,
-                         duration=duration, **extra)
+                         duration=duration, branch=state.working_branch, **extra)
 
     def _finish(self, job: ResolvedJob, plan: RunPlan, row: int | None, state: RunState,
                 outcome: str, attached: bool, began: float, *, verdicts: tuple = (),

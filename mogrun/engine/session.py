@@ -142,6 +142,7 @@ def run_session(
 
 def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: Any,
          config: SessionConfig, options: SessionOptions, watch: SignalWatch) -> int:
+    reporter.session_started(jobs)
     try:
         with ctx.armed():
             jobs = resolve_repos(ctx.client, jobs)

@@ -9,22 +9,27 @@ environment; the implementations themselves (and rich) load only when picked.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TextIO
 
+from mogrun.durations import parse_moment
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.textsafety import escape_agent_text
 from mogrun.waits import Wait
 
 LEVELS = ("info", "warning", "error")
-
+UNKNOWN_CLOCK = "--:--:--"
 
 
 class Reporter(Protocol):
     """Receives everything a run session shows. Called from worker threads:
     implementations lock."""
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        """Every job of the invocation, in graph order, before anything starts:
+        the live view lists them all (queued) and the summary keeps this order."""
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         """A run of ``job`` was started (or attached to, ``attached=True``)."""
@@ -56,8 +61,11 @@ class Reporter(Protocol):
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         """Every run of ``job`` has ended (or the job was skipped); ``outcome`` is the job's."""
 
-    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
-        """The session is over: the table of every run and the exit code."""
+    def summary(self, results: tuple[RunResult, ...], exit_code: int,
+                rerun: str | None = None) -> None:
+        """The session is over: the table of every run (graph order, then the file's
+        repo order), the totals, why each run did not pass, and ``rerun`` (the
+        command that retries what did not pass) when the engine gives one."""
 
     def close(self) -> None:
         """Stop any live display and flush; safe to call more than once."""
@@ -112,15 +120,37 @@ def is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def event_clock(created_at: str) -> str:
-    """``HH:MM:SS`` of an ISO 8601 timestamp in local time; ``--:--:--`` if unreadable."""
-    try:
-        moment = datetime.fromisoformat(created_at.strip())
-    except (ValueError, AttributeError):
-        return "--:--:--"
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime("%H:%M:%S")
+def line_clock(epoch: float | None = None) -> str:
+    """The one clock of every line mogrun prints: ``HH:MM:SS`` in UTC, like the
+    times ``mogrun history`` shows; ``epoch=None`` is now."""
+    moment = time.time() if epoch is None else epoch
+    return time.strftime("%H:%M:%S", time.gmtime(moment))
+
+
+def event_clock(created_at: str | None) -> str:
+    """``HH:MM:SS`` (UTC) of a server timestamp; ``--:--:--`` if unreadable."""
+    moment = parse_moment(created_at)
+    return UNKNOWN_CLOCK if moment is None else line_clock(moment)
+
+
+def server_clock(stamp: str | None) -> str:
+    """A line's clock from the server's timestamp of what it reports, so lines
+    about a run follow the run's own timeline; now when the server gave none."""
+    moment = parse_moment(stamp)
+    return line_clock(moment)
+
+
+def graph_order(results: Iterable[RunResult], jobs: Sequence[ResolvedJob]) -> tuple[RunResult, ...]:
+    """``results`` in the jobs' graph order, a fan-out's runs in the file's repo
+    order; results of jobs not listed keep their place at the end."""
+    rank: dict[tuple[str, str], tuple[int, int]] = {}
+    for j, job in enumerate(jobs):
+        for r, plan in enumerate(job.runs):
+            rank[(job.name, plan.repo)] = (j, r)
+    unknown = (len(jobs), 0)
+    indexed = list(enumerate(results))
+    indexed.sort(key=lambda item: (*rank.get((item[1].job, item[1].repo), unknown), item[0]))
+    return tuple(result for _, result in indexed)
 
 
 def format_event_line(label: str, event: Event, secrets: Iterable[str] = ()) -> str:

@@ -11,6 +11,10 @@ to print owns the open group and streams live; other jobs' lines wait in a
 buffer. When a waiting job finishes, the open group is closed and the
 finished job's group is shown whole at once; the interrupted job goes on
 later in a "<job> (continued)" group.
+
+A job's warnings are annotated when the job ends, and only if it passed: a
+failed job's ``::error::`` already says why (a timeout is one annotation,
+not a warning plus an error). The warning's text line is shown at once.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from typing import TextIO
 from mogrun.models import ResolvedJob, RunResult
 from mogrun.output.base import escape_agent_text
 from mogrun.output.plain import PlainReporter, result_detail, write_line
-from mogrun.output.tables import SUMMARY_HEADERS, render_summary, summary_rows
+from mogrun.output.tables import SUMMARY_HEADERS, is_failing, render_summary, summary_rows
+from mogrun.waits import Wait
 
 _COMMAND = "command"
 _TEXT = "text"
@@ -76,6 +81,7 @@ class GithubReporter(PlainReporter):
         self._waiting: dict[str, list[tuple[str, str]]] = {}
         self._finished: set[str] = set()
         self._opened: set[str] = set()
+        self._warnings: dict[str, list[str]] = {}  # job -> annotations held until it ends
 
     @property
     def token(self) -> str:
@@ -85,29 +91,34 @@ class GithubReporter(PlainReporter):
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         super().job_finished(job, results, outcome)
         with self._lock:
-            for result in results:
-                if not result.passed:
-                    title = command_property(f"mogrun: {result.job}")
-                    detail = self._safe(f"{result.job} {result.repo}: {result_detail(result)}")
-                    self._to_job(
-                        job.name, _COMMAND, f"::error title={title}::{command_data(detail)}"
-                    )
+            warnings = self._warnings.pop(job.name, [])
+            failed = [result for result in results if is_failing(result)]
+            for result in failed:
+                title = command_property(f"mogrun: {result.job}")
+                detail = self._safe(f"{result.job} {result.repo}: {result_detail(result)}")
+                self._to_job(job.name, _COMMAND, f"::error title={title}::{command_data(detail)}")
+            for warning in [] if failed else warnings:
+                self._to_job(job.name, _COMMAND, warning)
             self._finished.add(job.name)
             if self._owner == job.name or job.name in self._waiting:
                 self._close_group()
 
-    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+    def summary(self, results: tuple[RunResult, ...], exit_code: int,
+                rerun: str | None = None) -> None:
+        results = self.ordered(results)
+        tail = self.summary_tail(results, exit_code, rerun)
         with self._lock:
             self._flush_all_groups()
             if results:
                 self._text("")
                 self._text(render_summary(results, self._secrets))
-            self._text(f"exit code {exit_code}")
-            self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, exit_code))
+            self._text("\n".join(tail))
+            self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, tail))
             self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code))
 
     def close(self) -> None:
         with self._lock:
+            self._flush_all_warnings()
             self._flush_all_groups()
             if self._stopped:
                 write_line(self._out, f"::{self._token}::")
@@ -123,12 +134,24 @@ class GithubReporter(PlainReporter):
         with self._lock:
             self._to_job(job_name, _TEXT, line.replace(self._token, "***"))
 
+    def _wait_write(self, wait: Wait, line: str) -> None:
+        with self._lock:
+            line = line.replace(self._token, "***")
+            if wait.job is not None:
+                self._to_job(wait.job, _TEXT, line)
+            else:
+                self._put(_TEXT, line)
+
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
         with self._lock:
             entries = [(_TEXT, text)]
             if level in ("warning", "error"):
                 plain = text.removeprefix(f"{level}: ")
-                entries.append((_COMMAND, f"::{level}::{command_data(plain)}"))
+                command = f"::{level}::{command_data(plain)}"
+                if level == "warning" and job is not None and job.name not in self._finished:
+                    self._warnings.setdefault(job.name, []).append(command)
+                else:
+                    entries.append((_COMMAND, command))
             for kind, line in entries:
                 if job is not None:
                     self._to_job(job.name, kind, line)
@@ -167,6 +190,13 @@ class GithubReporter(PlainReporter):
         if self._waiting:
             self._open_group(next(iter(self._waiting)))
 
+    def _flush_all_warnings(self) -> None:
+        """An interrupted session still shows the warnings of jobs that never ended."""
+        for job_name, warnings in list(self._warnings.items()):
+            for warning in warnings:
+                self._to_job(job_name, _COMMAND, warning)
+        self._warnings.clear()
+
     def _flush_all_groups(self) -> None:
         """At the end (or an interrupt) show whatever still waits, each in its group."""
         self._finished.update(self._waiting)
@@ -191,23 +221,37 @@ class GithubReporter(PlainReporter):
 
     # -- files -----------------------------------------------------------------
 
-    def _markdown(self, results: tuple[RunResult, ...], exit_code: int) -> str:
+    def _markdown(self, results: tuple[RunResult, ...], tail: list[str]) -> str:
+        """The step summary: the table, then the reasons, totals, rerun and exit code."""
         rows = summary_rows(results, self._secrets)
         lines = ["## mogrun", "", "| " + " | ".join(SUMMARY_HEADERS) + " |"]
         lines.append("|" + " --- |" * len(SUMMARY_HEADERS))
         lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
-        return "\n".join([*lines, "", f"exit code: {exit_code}", ""]) + "\n"
+        ends = [f"- {markdown_cell(line)}" for line in tail[:-1]]
+        return "\n".join([*lines, "", *ends, "", tail[-1].replace("code", "code:"), ""]) + "\n"
 
     def _outputs(self, results: tuple[RunResult, ...], exit_code: int) -> str:
-        per_job: dict[str, list[str]] = {}
+        """Run ids and working branches, all and per job, space-separated in
+        graph order (a branch name holds no space: git refuses one)."""
+        ids: dict[str, list[str]] = {}
+        branches: dict[str, list[str]] = {}
         for result in results:
-            ids = per_job.setdefault(output_name(result.job), [])
+            name = output_name(result.job)
             if result.run_id and safe_run_id(result.run_id):
-                ids.append(safe_run_id(result.run_id))
-        all_ids = [run_id for ids in per_job.values() for run_id in ids]
-        lines = [f"run_ids={' '.join(all_ids)}", f"exit_code={exit_code}"]
-        lines += [f"{name}_run_ids={' '.join(ids)}" for name, ids in per_job.items()]
+                ids.setdefault(name, []).append(safe_run_id(result.run_id))
+            if result.branch and self._safe_value(result.branch):
+                branches.setdefault(name, []).append(self._safe_value(result.branch))
+            ids.setdefault(name, [])
+        lines = [f"run_ids={' '.join(v for vs in ids.values() for v in vs)}",
+                 f"branches={' '.join(v for vs in branches.values() for v in vs)}",
+                 f"exit_code={exit_code}"]
+        lines += [f"{name}_run_ids={' '.join(values)}" for name, values in ids.items()]
+        lines += [f"{name}_branches={' '.join(values)}" for name, values in branches.items()]
         return "\n".join(lines) + "\n"
+
+    def _safe_value(self, text: str) -> str:
+        """A value fit for one ``$GITHUB_OUTPUT`` line: masked, no whitespace or controls."""
+        return re.sub(r"[\s\x00-\x1f\x7f]", "", self._safe(text))
 
     def _append_file(self, variable: str, text: str) -> None:
         """Append to the file a GitHub variable names; a failure is a warning, not a crash."""

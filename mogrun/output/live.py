@@ -1,36 +1,42 @@
-"""The terminal view: a live line per active run above which events scroll.
+"""The terminal view: every run of the invocation in a live area, events above it.
 
 Lines are the plain reporter's (same text, same masking and escaping) printed
-through a rich Console so that they land above the live area. rich is
-imported here only, and this module only when stdout is a terminal.
+through a rich Console so that they land above the live area. The live area
+is the ``Board`` (``board.py``): one row per run of the invocation (queued,
+blocked by needs, waiting with its countdown, running, done) under a
+progress line. rich is imported here only, and this module only when stdout
+is a terminal.
 
-Locking: ``_lock`` (the plain reporter's) serialises printing; ``_state_lock``
-guards the live rows and is never held while calling rich, because rich's
+Locking: ``_lock`` (the plain reporter's) serialises printing; the board
+has its own lock and is never held while calling rich, because rich's
 refresh thread holds its own lock while it asks ``_render`` for the rows.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from mogrun.durations import format_duration
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import run_label
+from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.plain import PlainReporter, flush_quietly
-from mogrun.output.tables import SUMMARY_HEADERS, summary_rows
+from mogrun.output.tables import (
+    STATUS_COLUMN,
+    SUMMARY_HEADERS,
+    render_stacked,
+    summary_rows,
+    table_width,
+)
+from mogrun.waits import Wait
 
-MAX_ROWS = 12
 LAST_EVENT_WIDTH = 60
+PHASE_STYLES = {RUNNING: "cyan", WAITING: "yellow", DONE: "dim"}
 OUTCOME_STYLES = {
     "success": "green",
     "failed": "red",
@@ -42,19 +48,6 @@ OUTCOME_STYLES = {
 }
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 LINE_PATTERN = r"^(?P<dim>\S+)\s+(?P<bold>\S+)"
-
-
-@dataclass
-class LiveRow:
-    """What the live area shows for one active run."""
-
-    label: str
-    job: str
-    status: str
-    started: float
-    last: str = ""
-    ended: float | None = None  # when a terminal status arrived: elapsed stops there
-    spinner: Spinner = field(default_factory=lambda: Spinner("dots"))
 
 
 class LiveReporter(PlainReporter):
@@ -84,41 +77,50 @@ class LiveReporter(PlainReporter):
             highlight=False,
         )
         self._refresh = refresh_per_second
-        self._state_lock = threading.Lock()
-        self._rows: dict[str, LiveRow] = {}
+        self.board = Board()
         self._live: Live | None = None
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
 
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        super().session_started(jobs)
+        self.board.plan(jobs)
+        self._ensure_live()
+
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
-        label = self._safe(run_label(job, run), job.secrets)
-        with self._state_lock:
-            self._rows[run.label] = LiveRow(label, job.name, state.status, time.monotonic())
+        state = self._safe_state(state, job)
+        self.board.started(job, run, self._safe(run_label(job, run), job.secrets), state)
         self._ensure_live()
         super().job_started(job, run, state, attached)
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         text = " ".join(str(x) for x in (event.type, event.tool_name, event.message) if x)
-        self._update(run, last=self._safe(text, job.secrets))
+        self.board.event(run, self._safe(text, job.secrets))
         super().event(job, run, event)
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
-        ended = time.monotonic() if state.terminal else None
-        self._update(run, status=self._safe(state.status, job.secrets), ended=ended)
+        self.board.status(run, self._safe_state(state, job))
         super().status(job, run, old, state)
 
+    def wait(self, wait: Wait) -> None:
+        self.board.wait(wait)
+        self._ensure_live()
+        super().wait(wait)
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
-        with self._state_lock:
-            for key in [k for k, row in self._rows.items() if row.job == job.name]:
-                del self._rows[key]
+        self.board.finished(job, results)
         super().job_finished(job, results, outcome)
 
-    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+    def summary(self, results: tuple[RunResult, ...], exit_code: int,
+                rerun: str | None = None) -> None:
         self._stop_live()
+        results = self.ordered(results)
         with self._lock:
             if results:
                 self.console.print()
                 self.console.print(self._summary_table(results))
+            for line in self.summary_tail(results, exit_code, rerun)[:-1]:
+                self.console.print(Text(line))
             self.console.print(Text(f"exit code {exit_code}", style=_exit_style(exit_code)))
 
     def close(self) -> None:
@@ -139,12 +141,23 @@ class LiveReporter(PlainReporter):
         with self._lock:
             self.console.print(Text(text, style=LEVEL_STYLES.get(level, "")))
 
-    def _summary_table(self, results: tuple[RunResult, ...]) -> Table:
+    def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
+        """A table when it fits the terminal; else one block per run, so that
+        no cell (a run id above all) is cut into a look-alike."""
+        if table_width(results, self._secrets) > self.console.width:
+            return Text(render_stacked(results, self._secrets))
         table = Table(*SUMMARY_HEADERS, box=None, pad_edge=False, header_style="bold")
         for result, cells in zip(results, summary_rows(results, self._secrets), strict=True):
             style = OUTCOME_STYLES.get(result.outcome, "")
-            table.add_row(*(Text(c, style=style if i == 3 else "") for i, c in enumerate(cells)))
+            table.add_row(*(Text(c, style=style if i == STATUS_COLUMN else "")
+                            for i, c in enumerate(cells)))
         return table
+
+    def _safe_state(self, state: RunState, job: ResolvedJob) -> RunState:
+        """The status as shown: masked and escaped like every other cell."""
+        import dataclasses
+
+        return dataclasses.replace(state, status=self._safe(state.status, job.secrets))
 
     # -- the live area ---------------------------------------------------------
 
@@ -169,32 +182,22 @@ class LiveReporter(PlainReporter):
         if live is not None:
             live.stop()
 
-    def _update(self, run: RunPlan, **changes: Any) -> None:
-        with self._state_lock:
-            row = self._rows.get(run.label)
-            if row is not None:
-                for name, value in changes.items():
-                    setattr(row, name, value)
-
     def _render(self) -> Group:
-        """The live rows; called from rich's refresh thread."""
-        now = time.monotonic()
-        with self._state_lock:
-            rows = list(self._rows.values())
+        """The progress line and the rows; called from rich's refresh thread."""
+        limit = max(3, self.console.size.height - 3)
+        rows, hidden = self.board.rows(limit)
         grid = Table.grid(padding=(0, 2))
         for _ in range(5):
             grid.add_column(no_wrap=True, overflow="ellipsis")
-        for row in rows[:MAX_ROWS]:
-            last = row.last if len(row.last) <= LAST_EVENT_WIDTH else row.last[:59] + "…"
-            grid.add_row(
-                row.spinner,
-                Text(row.label, style="bold"),
-                Text(row.status, style="cyan"),
-                Text(format_duration((row.ended or now) - row.started), style="dim"),
-                Text(last),
-            )
-        more = [Text(f"… and {len(rows) - MAX_ROWS} more running", style="dim")]
-        return Group(grid, *(more if len(rows) > MAX_ROWS else []))
+        for label, phase, status, elapsed, detail in rows:
+            if phase != WAITING and len(detail) > LAST_EVENT_WIDTH:
+                detail = detail[: LAST_EVENT_WIDTH - 1] + "…"
+            style = PHASE_STYLES.get(phase, "")
+            grid.add_row(Text(label, style="bold"), Text(phase, style=style),
+                         Text(status, style=OUTCOME_STYLES.get(status, "")),
+                         Text(elapsed, style="dim"), Text(detail))
+        progress = self.board.progress() + (f" · {hidden} more not shown" if hidden else "")
+        return Group(grid, Text(progress, style="bold"))
 
 
 def _exit_style(exit_code: int) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.plain import PlainReporter, flush_quietly, write_line
+from mogrun.waits import Wait
 
 
 def event_dict(event: Event) -> dict[str, Any]:
@@ -41,6 +42,7 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "duration": result.duration,
         "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason} for g in result.gates],
         "message": result.message,
+        "branch": result.branch,
     }
 
 
@@ -68,6 +70,17 @@ class NdjsonReporter:
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
         self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets)
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        """No object of its own (the stream's types are fixed); it sets the summary's order."""
+        self._notices.session_started(jobs)
+        with self._lock:
+            for job in jobs:
+                self._secrets.update(job.secrets)
+
+    def wait(self, wait: Wait) -> None:
+        """``{"type": "wait", "kind", "reason", "ends_at", "seconds", "job", "run"}``."""
+        self._emit(None, {"type": "wait", **wait.as_json()})
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         self._remember(run, state)
@@ -110,11 +123,13 @@ class NdjsonReporter:
         runs = [result_dict(r) for r in results]
         self._emit(job, {"type": "job_finished", "job": job.name, "outcome": outcome, "runs": runs})
 
-    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+    def summary(self, results: tuple[RunResult, ...], exit_code: int,
+                rerun: str | None = None) -> None:
         obj = {
             "type": "summary",
             "exit_code": exit_code,
-            "results": [result_dict(r) for r in results],
+            "results": [result_dict(r) for r in self._notices.ordered(results)],
+            "rerun": rerun if exit_code != 0 else None,
         }
         self._emit(None, obj)
 

@@ -1,7 +1,11 @@
 """Plain lines for logs and pipes: no colour, no animation, one line per thing.
 
 Session lines share the event line's shape (``HH:MM:SS  label  kind  -  text``)
-so a log reads as one column-aligned stream. Notices go to stderr.
+so a log reads as one column-aligned stream. Every clock is UTC; a line about
+a run carries the server's time of what it reports (the run's ``createdAt``
+for its start, ``updatedAt`` for a status), so a run's lines read in the
+order things happened. Waits are stream lines too (stdout), so they sit in
+that order; notices go to stderr.
 """
 
 from __future__ import annotations
@@ -9,30 +13,24 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.output.base import escape_agent_text, format_event_line, run_label
-from mogrun.output.tables import render_summary
+from mogrun.output.base import (
+    escape_agent_text,
+    format_event_line,
+    graph_order,
+    line_clock,
+    run_label,
+    server_clock,
+)
+from mogrun.output.tables import render_summary, result_detail, summary_tail
+from mogrun.waits import Wait
 
-
-def clock_now() -> str:
-    """The local wall clock as ``HH:MM:SS``, for lines that are not events."""
-    return time.strftime("%H:%M:%S")
-
-
-def result_detail(result: RunResult) -> str:
-    """``outcome`` plus why, for a finished line or an annotation."""
-    reasons = [
-        f"gate {g.gate}: {g.reason}" if g.reason else f"gate {g.gate} failed"
-        for g in result.gates
-        if not g.passed
-    ]
-    detail = "; ".join([m for m in [result.message, *reasons] if m])
-    run = f" ({result.run_id})" if result.run_id else ""
-    return f"{result.outcome}{run}" + (f": {detail}" if detail else "")
+__all__ = ["PlainReporter", "flush_quietly", "notice_text", "result_detail", "write_line"]
+WAIT_KIND = "wait"
 
 
 def notice_text(message: str, label: str | None, level: str) -> str:
@@ -52,13 +50,22 @@ class PlainReporter:
         self._quiet = quiet
         self._lock = threading.RLock()
         self._secrets: set[str] = set(secrets)
+        self._jobs: tuple[ResolvedJob, ...] = ()
+        self._began = time.monotonic()
 
     # -- the Reporter protocol -------------------------------------------------
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        with self._lock:
+            self._jobs = tuple(jobs)
+            self._began = time.monotonic()
+        for job in jobs:
+            self.learn_secrets(job)
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         verb = "attached to" if attached else "started"
         text = f"{verb} {state.run_id} ({state.status})"
-        self._job_line(job, run_label(job, run), "run", text)
+        self._job_line(job, run_label(job, run), "run", text, at=state.created_at)
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         self.learn_secrets(job)
@@ -67,7 +74,17 @@ class PlainReporter:
             self._job_write(job.name, line)
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
-        self._job_line(job, run_label(job, run), "status", f"{old or '-'} -> {state.status}")
+        self._job_line(job, run_label(job, run), "status", f"{old or '-'} -> {state.status}",
+                       at=state.updated_at)
+
+    def wait(self, wait: Wait) -> None:
+        """``HH:MM:SS  label  wait  kind  reason; ends in 43s (17:52:31Z)`` on stdout,
+        in the stream's order, like the run's other lines (``-q`` drops it too)."""
+        if self._quiet:
+            return
+        label = wait.run or wait.job or "mogrun"
+        line = f"{line_clock()}  {self._safe(label)}  {WAIT_KIND}  {wait.kind}  "
+        self._wait_write(wait, line + self._safe(wait.describe()))
 
     def notice(
         self,
@@ -101,11 +118,14 @@ class PlainReporter:
             text = f"{outcome} ({passed} of {len(results)} runs passed)"
             self._job_line(job, job.name, "result", text)
 
-    def summary(self, results: tuple[RunResult, ...], exit_code: int) -> None:
+    def summary(self, results: tuple[RunResult, ...], exit_code: int,
+                rerun: str | None = None) -> None:
+        results = self.ordered(results)
         with self._lock:
             if results:
                 self._write(self._out, "\n" + render_summary(results, self._secrets))
-            self._write(self._out, f"exit code {exit_code}")
+            for line in self.summary_tail(results, exit_code, rerun):
+                self._write(self._out, line)
 
     def close(self) -> None:
         with self._lock:
@@ -113,6 +133,20 @@ class PlainReporter:
                 flush_quietly(stream)
 
     # -- shared by the subclasses ----------------------------------------------
+
+    def ordered(self, results: Iterable[RunResult]) -> tuple[RunResult, ...]:
+        """The session's results in graph order (fan-out runs in repo order)."""
+        with self._lock:
+            jobs = self._jobs
+        return graph_order(results, jobs)
+
+    def summary_tail(self, results: tuple[RunResult, ...], exit_code: int,
+                     rerun: str | None) -> list[str]:
+        """Reasons, totals, the rerun command and the exit code: every text mode's end."""
+        elapsed = time.monotonic() - self._began
+        with self._lock:
+            secrets = tuple(self._secrets)
+        return summary_tail(results, exit_code, elapsed, rerun, secrets)
 
     def learn_secrets(self, job: ResolvedJob | None) -> None:
         """Remember a job's secrets so that job-less lines (the summary) mask them too."""
@@ -126,11 +160,18 @@ class PlainReporter:
             known = self._secrets.union(secrets)
         return mask(escape_agent_text(mask(text, known)), known)
 
-    def _job_line(self, job: ResolvedJob, label: str, kind: str, text: str) -> None:
+    def _job_line(self, job: ResolvedJob, label: str, kind: str, text: str,
+                  at: str | None = None) -> None:
+        """A session line about ``job``; ``at`` is the server's time of it, if any."""
         self.learn_secrets(job)
         if not self._quiet:
-            line = f"{clock_now()}  {self._safe(label)}  {kind}  -  {self._safe(text)}"
+            line = f"{server_clock(at)}  {self._safe(label)}  {kind}  -  {self._safe(text)}"
             self._job_write(job.name, line)
+
+    def _wait_write(self, wait: Wait, line: str) -> None:
+        """A wait line; the GitHub flavour puts a job's wait in its group."""
+        with self._lock:
+            self._write(self._out, line)
 
     def _job_write(self, job_name: str, line: str) -> None:
         """A line that belongs to one job (the GitHub flavour groups them)."""

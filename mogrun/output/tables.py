@@ -1,5 +1,10 @@
 """Plain-text tables and the cells of the session summary, without rich, so
 that any command (``history``, ``status``) can print an aligned table cheaply.
+
+The summary is the same in every mode: the table (graph order), then one
+line per run that did not pass saying why (kept with ``-q``: the reason is
+what a quiet user reads the summary for), a totals line, and the command
+that retries what did not pass when the engine gives one.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from collections.abc import Iterable
 from mogrun.durations import format_duration
 from mogrun.masking import mask
 from mogrun.models import RunResult
+from mogrun.outcomes import Outcome
 from mogrun.output.base import escape_agent_text
-from mogrun.tables import render_table
+from mogrun.tables import cell_width, render_table
 
-SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "gates"]
+SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]
+STATUS_COLUMN = 3
 
 
 def gates_cell(result: RunResult) -> str:
@@ -33,6 +40,7 @@ def summary_row(result: RunResult) -> list[str]:
         result.run_id or "-",
         result.outcome + (" (attached)" if result.attached else ""),
         format_duration(result.duration),
+        result.branch or "-",
         gates_cell(result),
     ]
 
@@ -41,11 +49,102 @@ def summary_rows(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> l
     """Every result as safe cells: masked, then escaped onto one line each."""
     secrets = tuple(secrets)
     return [
-        [escape_agent_text(mask(cell, secrets)) for cell in summary_row(result)]
+        [safe_cell(cell, secrets) for cell in summary_row(result)]
         for result in results
     ]
+
+
+def safe_cell(text: str, secrets: Iterable[str]) -> str:
+    secrets = tuple(secrets)
+    return mask(escape_agent_text(mask(text, secrets)), secrets)
 
 
 def render_summary(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
     """The plain summary table of a session."""
     return render_table(SUMMARY_HEADERS, summary_rows(results, secrets))
+
+
+def render_stacked(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
+    """The summary for a narrow terminal: one block per run, every value whole
+    (a run id is never cut, so two ids never look alike)."""
+    lines: list[str] = []
+    for cells in summary_rows(results, secrets):
+        job, repo, run_id, status, duration, branch, gates = cells
+        lines.append(f"{job}  {repo}  {status}  {duration}")
+        lines.append(f"  run {run_id}  branch {branch}")
+        if gates != "-":
+            lines.append(f"  gates {gates}")
+    return "\n".join(lines)
+
+
+def table_width(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> int:
+    """Columns the plain table needs: its widest line."""
+    return max((cell_width(line) for line in render_summary(results, secrets).split("\n")),
+               default=0)
+
+
+def result_detail(result: RunResult) -> str:
+    """``outcome`` plus why, for a finished line, an annotation or the summary."""
+    reasons = [
+        f"gate {g.gate}: {g.reason}" if g.reason else f"gate {g.gate} failed"
+        for g in result.gates
+        if not g.passed
+    ]
+    detail = "; ".join([m for m in [result.message, *reasons] if m])
+    run = f" ({result.run_id})" if result.run_id else ""
+    return f"{result.outcome}{run}" + (f": {detail}" if detail else "")
+
+
+def result_label(result: RunResult, fan_out: bool) -> str:
+    return f"{result.job}:{result.repo}" if fan_out else result.job
+
+
+def reason_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = ()) -> list[str]:
+    """``label  outcome (run): why`` for every run that did not pass (skips included)."""
+    per_job: dict[str, int] = {}
+    for result in results:
+        per_job[result.job] = per_job.get(result.job, 0) + 1
+    failing = [r for r in results if is_failing(r)]
+    return [
+        safe_cell(f"{result_label(r, per_job[r.job] > 1)}  {result_detail(r)}", secrets)
+        for r in failing
+    ]
+
+
+def totals_line(results: Iterable[RunResult], elapsed: float) -> str:
+    """``7 passed, 2 failed, 1 skipped in 3m12s``; every failing outcome but a
+    skip counts as failed, detached starts are counted apart."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "detached": 0}
+    for result in results:
+        counts[_bucket(result)] += 1
+    parts = [f"{counts['passed']} passed", f"{counts['failed']} failed"]
+    parts += [f"{counts[name]} {name}" for name in ("skipped", "detached") if counts[name]]
+    return f"{', '.join(parts)} in {format_duration(round(elapsed))}"
+
+
+def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
+                 rerun: str | None, secrets: Iterable[str] = ()) -> list[str]:
+    """What follows the table in every text mode: reasons, totals, rerun, exit code."""
+    secrets = tuple(secrets)
+    lines = reason_lines(results, secrets)
+    if results:
+        lines.append(totals_line(results, elapsed))
+    if rerun and exit_code != 0:
+        lines.append("rerun what did not pass: " + safe_cell(rerun, secrets))
+    lines.append(f"exit code {exit_code}")
+    return lines
+
+
+def _bucket(result: RunResult) -> str:
+    if result.outcome == Outcome.SUCCESS:
+        return "passed"
+    if result.outcome == Outcome.SKIPPED:
+        return "skipped"
+    if result.outcome == Outcome.DETACHED:
+        return "detached"
+    return "failed"
+
+
+def is_failing(result: RunResult) -> bool:
+    """Did not pass and was not merely started (``--detach``)."""
+    return result.outcome not in (Outcome.SUCCESS, Outcome.DETACHED)

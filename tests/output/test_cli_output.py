@@ -41,7 +41,8 @@ def test_plain_lines_mask_and_escape_the_agents_text(mogrun_cli, mogrun_emulator
         re.fullmatch(r"\d\d:\d\d:\d\d  leak  log  -  leak \*\*\* \\x1b\[2J ::error::x", line)
         for line in lines
     ), result
-    assert re.fullmatch(r"leak\s+acme/api\s+run_\w+\s+success\s+\S+\s+passed", lines[-2])
+    assert re.fullmatch(r"leak\s+acme/api\s+run_\w+\s+success\s+\S+\s+\S+\s+passed", lines[-3])
+    assert re.fullmatch(r"1 passed, 0 failed in \d+s", lines[-2])
     assert lines[-1] == "exit code 0"
     assert SECRET_VALUE not in result.output and "\x1b" not in result.output
 

@@ -44,9 +44,10 @@ def two_jobs(rep):
         ),
     )
     rep.job_finished(b, b_results, "failed")
-    a_result = (make_result("alpha", "acme/api", run_id="r_a", duration=3),)
+    a_result = (make_result("alpha", "acme/api", run_id="r_a", duration=3, branch="mogrun/a"),)
     rep.job_finished(a, a_result, "success")
-    rep.summary(a_result + b_results, 1)
+    rep.session_started([a, b])
+    rep.summary(tuple(reversed(a_result + b_results)), 1, rerun="mogrun rerun --failed")
     rep.close()
 
 
@@ -148,11 +149,16 @@ def test_step_summary_is_appended_as_markdown(tmp_path):
     assert (tmp_path / "summary.md").read_text() == (
         "earlier step\n"
         "## mogrun\n\n"
-        "| job | repo | run id | status | duration | gates |\n"
-        "| --- | --- | --- | --- | --- | --- |\n"
-        "| alpha | acme/api | r_a | success | 3s | - |\n"
-        "| beta.build | acme/x | r_b1 | failed | - | - |\n"
-        "| beta.build | acme/y | r_b2 | gate_failed | - | tests: 2 \\| failing |\n"
+        "| job | repo | run id | status | duration | branch | gates |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n"
+        "| alpha | acme/api | r_a | success | 3s | mogrun/a | - |\n"
+        "| beta.build | acme/x | r_b1 | failed | - | - | - |\n"
+        "| beta.build | acme/y | r_b2 | gate_failed | - | - | tests: 2 \\| failing |\n"
+        "\n"
+        "- beta.build:acme/x  failed (r_b1): exit 3\n"
+        "- beta.build:acme/y  gate_failed (r_b2): gate tests: 2 \\| failing\n"
+        "- 1 passed, 2 failed in 0s\n"
+        "- rerun what did not pass: mogrun rerun --failed\n"
         "\nexit code: 1\n\n"
     )
 
@@ -164,9 +170,11 @@ def test_run_ids_are_appended_to_github_output(tmp_path):
     assert (tmp_path / "output.txt").read_text().splitlines() == [
         "before=1",
         "run_ids=r_a r_b1 r_b2",
+        "branches=mogrun/a",
         "exit_code=1",
         "alpha_run_ids=r_a",
         "beta_build_run_ids=r_b1 r_b2",
+        "alpha_branches=mogrun/a",
     ]
 
 
@@ -230,3 +238,24 @@ def test_concurrent_jobs_each_line_in_its_own_group_none_lost(tmp_path):
     for i, job in enumerate(jobs):
         events = [text for text in seen[job.name] if re.fullmatch(r"n\d+", text)]
         assert events == [f"n{n}" for n in range(10 + 7 * i)]
+
+
+def test_a_timeout_is_one_error_annotation_and_a_passing_jobs_warning_is_kept():
+    out = io.StringIO()
+    rep = GithubReporter(stdout=out, stderr=io.StringIO(), env={})
+    slow, fine = make_job("slow"), make_job("fine")
+    rep.notice("timed out after 3s; cancelled run r_1", job=slow, run=slow.runs[0],
+               level="warning")
+    rep.notice("only the first 200 events are visible", job=fine, run=fine.runs[0],
+               level="warning")
+    rep.job_finished(slow, (make_result("slow", outcome="timeout",
+                                        message="timed out after 3s"),), "timeout")
+    rep.job_finished(fine, (make_result("fine"),), "success")
+    rep.close()
+    commands = [line for line in out.getvalue().splitlines()
+                if line.startswith(("::error", "::warning"))]
+    assert commands == [
+        "::error title=mogrun%3A slow::slow acme/api: timeout (r_1): timed out after 3s",
+        "::warning::fine: only the first 200 events are visible",
+    ]
+    assert "slow: timed out after 3s; cancelled run r_1" in out.getvalue()  # the line stays

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 from mogrun.models import GateVerdict, RunState
-from mogrun.output.live import MAX_ROWS, LiveReporter
+from mogrun.output.live import LiveReporter
+from mogrun.waits import Wait, WaitKind
 
 from .values import SECRET, make_event, make_job, make_result
 
@@ -27,6 +30,10 @@ def live(color=True, quiet=False):
         refresh_per_second=50,
     )
     return rep, out
+
+
+def now_iso(seconds=0.0):
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def plain_text(out):
@@ -50,7 +57,9 @@ def test_lines_live_rows_and_summary_render():
     shown = plain_text(out)
     assert "05:06:07  build  log  make  compiling *** \\x1b]0;evil\\x07" in shown
     assert "pending" in shown and "log make compiling ***" in shown  # the live row
-    assert re.search(r"build\s+acme/api\s+r_1\s+gate_failed\s+1m05s\s+tests: 3 failing", shown)
+    assert "0/1 done · 1 running · 0 queued" in shown
+    assert re.search(r"build\s+acme/api\s+r_1\s+gate_failed\s+1m05s\s+-\s+tests: 3 failing",
+                     shown)
     assert shown.rstrip().endswith("exit code 1")
     assert SECRET not in shown and "\x1b]0;evil" not in out.getvalue()
 
@@ -64,19 +73,73 @@ def test_colour_is_used_unless_disabled():
     assert "\x1b[32m" not in out.getvalue() and "exit code 0" in out.getvalue()
 
 
-def test_live_rows_are_capped_and_finished_jobs_leave():
-    rep, _ = live()
-    jobs = [make_job(f"job{i}") for i in range(MAX_ROWS + 3)]
-    for job in jobs:
-        rep.job_started(job, job.runs[0], RunState(f"r_{job.name}", "pending"), False)
-    rep.job_finished(jobs[0], (make_result(jobs[0].name),), "success")
-    console = rep.console.__class__(file=io.StringIO(), width=120, color_system=None)
+def render(rep, width=120):
+    console = rep.console.__class__(file=io.StringIO(), width=width, height=rep.console.height,
+                                    color_system=None)
     with console.capture() as capture:
         console.print(rep._render())
-    rep.close()
-    text = capture.get()
-    assert "job0 " not in text and "job1 " in text
-    assert f"… and {MAX_ROWS + 2 - MAX_ROWS} more running" in text
+    return capture.get()
+
+
+def test_every_run_is_shown_queued_blocked_waiting_running_and_done():
+    rep, _ = live(quiet=True)  # quiet: no refresh thread, the board is still kept
+    lint, build = make_job("lint"), make_job("build", ("acme/a", "acme/b"))
+    deploy = dataclasses.replace(make_job("deploy"), needs=("build",))
+    rep.session_started([lint, build, deploy])
+    rep.job_started(lint, lint.runs[0], RunState("r_l", "success", "2026-03-04T05:06:00Z",
+                                                "2026-03-04T05:06:12Z"), False)
+    rep.job_finished(lint, (make_result("lint", duration=12),), "success")
+    rep.job_started(build, build.runs[0], RunState("r_a", "streaming", now_iso(-65)), False)
+    rep.wait(Wait.for_seconds(WaitKind.START_LIMIT, "1 run queued for the start limit (10/min)",
+                              43, job="build", run="build:acme/b"))
+    text = render(rep)
+    assert re.search(r"lint\s+done\s+success\s+12s", text), text
+    assert re.search(r"build:acme/a\s+running\s+streaming\s+1m0[5-7]s", text), text
+    assert re.search(r"build:acme/b\s+waiting\s+1 run queued for the start "
+                     r"limit \(10/min\); ends in 4[23]s", text), text
+    assert re.search(r"deploy\s+blocked\s+needs build", text), text
+    assert "1/4 done · 1 running · 2 queued (1 waiting)" in text
+
+
+def test_a_run_the_server_finished_is_never_shown_running_and_its_elapsed_stops():
+    rep, _ = live(quiet=True)
+    job = make_job("j", ("acme/a", "acme/b"))
+    rep.session_started([job])
+    for run in job.runs:
+        rep.job_started(job, run, RunState("r", "pending", now_iso(-100)), False)
+    rep.status(job, job.runs[0], "pending",
+               RunState("r", "success", now_iso(-100), now_iso(-93)))
+    lines = render(rep).splitlines()
+    assert re.search(r"j:acme/a\s+done\s+success\s+7s", lines[0]), lines
+    assert re.search(r"j:acme/b\s+running\s+pending\s+1m4[01]s", lines[1]), lines
+    assert lines[-1] == "1/2 done · 1 running · 0 queued"
+
+
+def test_a_short_screen_keeps_the_busy_rows_and_counts_the_rest():
+    rep, _ = live(quiet=True)
+    rep.console.height = 8
+    jobs = [make_job(f"job{i}") for i in range(9)]
+    rep.session_started(jobs)
+    for job in jobs[:2]:
+        rep.job_finished(job, (make_result(job.name),), "success")
+    rep.job_started(jobs[8], jobs[8].runs[0], RunState("r_8", "pending"), False)
+    text = render(rep)
+    assert "job8" in text and "job0" not in text
+    assert text.splitlines()[-1] == "2/9 done · 1 running · 6 queued · 4 more not shown"
+
+
+def test_the_summary_at_60_columns_keeps_every_run_id_whole():
+    rep, out = live(color=False)
+    rep.console.width = 60
+    ids = ["run_7f3a9c2e41b8d0aa55e1", "run_7f3a9c2e41b8d0aa55e2"]
+    results = tuple(make_result("build", f"acme/service-{n}", run_id=run_id, duration=125,
+                                branch=f"mogrun/build-{n}")
+                    for n, run_id in enumerate(ids))
+    rep.summary(results, 0)
+    shown = plain_text(out)
+    for n, run_id in enumerate(ids):
+        assert f"  run {run_id}  branch mogrun/build-{n}" in shown
+    assert "…" not in shown and max(len(line) for line in shown.splitlines()) <= 60
 
 
 def test_quiet_shows_no_live_area_and_no_events():
@@ -113,25 +176,3 @@ def test_threads_and_the_refresh_thread_do_not_deadlock_or_split_lines():
     for job in jobs:
         for n in range(30):
             assert f"05:06:07  {job.name}  log  -  n{n}\n" in shown
-
-
-def test_elapsed_counts_until_the_terminal_status(monkeypatch):
-    import types
-
-    import mogrun.output.live as live_module
-
-    clock = types.SimpleNamespace(now=100.0)
-    monkeypatch.setattr(live_module, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
-    rep, _ = live(quiet=True)  # quiet: no refresh thread, the rows are still kept
-    job = make_job("j", ("acme/a", "acme/b"))
-    for run in job.runs:
-        rep.job_started(job, run, RunState("r", "pending"), False)
-    clock.now = 107.0
-    rep.status(job, job.runs[0], "pending", RunState("r", "success"))
-    clock.now = 190.0
-    console = rep.console.__class__(file=io.StringIO(), width=120, color_system=None)
-    with console.capture() as capture:
-        console.print(rep._render())
-    lines = capture.get().splitlines()
-    assert re.search(r"j:acme/a\s+success\s+7s", lines[0])
-    assert re.search(r"j:acme/b\s+pending\s+1m30s", lines[1])

@@ -87,6 +87,7 @@ def test_every_line_parses_with_the_right_types_and_fields():
         "duration": 2.5,
         "gates": [{"gate": "tests", "passed": False, "reason": "1 failing"}],
         "message": "m",
+        "branch": None,
     }
     assert finished == {
         "type": "job_finished",
@@ -94,7 +95,7 @@ def test_every_line_parses_with_the_right_types_and_fields():
         "outcome": "gate_failed",
         "runs": [run],
     }
-    assert summary == {"type": "summary", "exit_code": 1, "results": [run]}
+    assert summary == {"type": "summary", "exit_code": 1, "results": [run], "rerun": None}
     assert err.getvalue().splitlines() == [
         "build: attached to existing run r_1",
         "warning: careful",

@@ -65,5 +65,5 @@ def test_summary_cells_are_masked_and_escaped():
     table = render_summary([result], [SECRET])
     assert (
         table.splitlines()[2]
-        == "build  acme/\\x1b[31mx  -       success (attached)  -         g: ***\\nx"
+        == "build  acme/\\x1b[31mx  -       success (attached)  -         -       g: ***\\nx"
     )

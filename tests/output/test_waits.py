@@ -1,0 +1,79 @@
+"""Every reporter announces a wait with its reason and when it ends."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+from mogrun.output.github import GithubReporter
+from mogrun.output.live import LiveReporter
+from mogrun.output.ndjson import NdjsonReporter
+from mogrun.output.plain import PlainReporter
+from mogrun.waits import Wait, WaitKind
+
+from .values import SECRET, make_job
+
+
+def start_wait():
+    return Wait(WaitKind.START_LIMIT, "2 runs queued for the start limit (10/min)",
+                ends_at=time.time() + 43.4, job="build", run="build:acme/b")
+
+
+UNTIMED = Wait(WaitKind.NEEDS, f"needs lint ({SECRET})", job="deploy")
+DESCRIBED = (r"2 runs queued for the start limit \(10/min\); ends in 4[234]s "
+             r"\(\d\d:\d\d:\d\dZ\)")
+
+
+def test_plain_line_has_the_stream_shape_on_stdout():
+    out, err = io.StringIO(), io.StringIO()
+    rep = PlainReporter(stdout=out, stderr=err, secrets=[SECRET])
+    rep.wait(start_wait())
+    rep.wait(UNTIMED)
+    first, second = out.getvalue().splitlines()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  build:acme/b  wait  start_limit  " + DESCRIBED, first)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  deploy  wait  needs  needs lint \(\*\*\*\)", second)
+    assert err.getvalue() == ""
+
+
+def test_quiet_plain_output_shows_no_wait():
+    out = io.StringIO()
+    PlainReporter(stdout=out, stderr=io.StringIO(), quiet=True).wait(start_wait())
+    assert out.getvalue() == ""
+
+
+def test_ndjson_wait_object():
+    out = io.StringIO()
+    rep = NdjsonReporter(stdout=out, stderr=io.StringIO(), secrets=[SECRET])
+    rep.wait(start_wait())
+    rep.wait(UNTIMED)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["type"] == "wait" and first["kind"] == "start_limit"
+    assert first["reason"] == "2 runs queued for the start limit (10/min)"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", first["ends_at"])
+    assert 40 < first["seconds"] <= 43.4
+    assert (first["job"], first["run"]) == ("build", "build:acme/b")
+    assert second == {"type": "wait", "kind": "needs", "reason": "needs lint (***)",
+                      "ends_at": None, "seconds": None, "job": "deploy", "run": None}
+
+
+def test_github_wait_is_a_line_in_its_jobs_group_and_no_annotation():
+    out = io.StringIO()
+    rep = GithubReporter(stdout=out, stderr=io.StringIO(), env={})
+    rep.wait(start_wait())
+    rep.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "::group::build"
+    assert any(re.search(r"  build:acme/b  wait  start_limit  " + DESCRIBED, x) for x in lines)
+    assert not any(x.startswith(("::warning", "::error", "::notice")) for x in lines)
+
+
+def test_live_view_prints_the_wait_line_too():
+    out = io.StringIO()
+    rep = LiveReporter(stdout=out, stderr=io.StringIO(), force_terminal=True, width=200,
+                       color=False)
+    rep.session_started([make_job("build", ("acme/a", "acme/b"))])
+    rep.wait(start_wait())
+    rep.close()
+    assert re.search(r"  build:acme/b  wait  start_limit  " + DESCRIBED, out.getvalue())
