@@ -179,7 +179,8 @@ class SessionConfig:
     """What plugins learn about this invocation in ``mogrun_configure``.
 
     ``settings`` is the task file's ``[mogplex]`` table; ``options`` the
-    values of plugin-declared ``run`` options (``mogrun_add_options``).
+    values of plugin-declared ``run`` options (``mogrun_add_options``); a
+    relative path among them is relative to ``cwd``.
     """
 
     task_file: str | None
@@ -189,6 +190,7 @@ class SessionConfig:
     command: str = "run"
     settings: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    cwd: str | None = None  # the invocation's directory: relative paths given on its line
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,8 @@ Fixtures:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -79,37 +77,6 @@ def write_taskfile(tmp_path: Path, text: str, name: str = "mogplex.toml") -> Pat
     return path
 
 
-@contextlib.contextmanager
-def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = str(value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextlib.contextmanager
-def _cwd(path: str | os.PathLike[str] | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def _stream(data: str = "") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(data.encode("utf-8")), encoding="utf-8",
                             newline=None, write_through=True)
@@ -123,18 +90,21 @@ def _read(stream: io.TextIOWrapper) -> str:
 def run_mogrun(*args: str, cwd: str | os.PathLike[str] | None = None,
                env: Mapping[str, str | None] | None = None,
                input: str | None = None) -> MogrunResult:
-    """Run ``mogrun ARGS`` in-process: output captured, ``env`` (None unsets a
-    variable) and ``cwd`` applied only for the call."""
-    from mogrun.cli.main import run_cli
+    """Run ``mogrun ARGS`` in-process through ``MogrunApp``: its own streams,
+    this process's environment with ``env`` applied (None unsets a variable),
+    ``cwd`` (default: the current directory). Process globals are left alone."""
+    from mogrun.cli.app import MogrunApp
 
+    environment = {**os.environ}
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = str(value)
     out, err, stdin = _stream(), _stream(), _stream(input or "")
-    saved = sys.stdout, sys.stderr, sys.stdin
-    with _environment(dict(env or {})), _cwd(cwd):
-        sys.stdout, sys.stderr, sys.stdin = out, err, stdin
-        try:
-            code = run_cli([str(arg) for arg in args])
-        finally:
-            sys.stdout, sys.stderr, sys.stdin = saved
+    app = MogrunApp(cwd=Path(os.getcwd() if cwd is None else cwd), env=environment,
+                    stdout=out, stderr=err, stdin=stdin)
+    code = app([str(arg) for arg in args])
     return MogrunResult(code, _read(out), _read(err))
 
 

@@ -100,9 +100,12 @@ def mogrun_add_options(register: Callable[..., None]) -> None:
 def mogrun_configure(config: Any) -> None:
     """Refuse an unusable path before any run starts, not after they all finished."""
     path = (config.options or {}).get(OPTION)
-    if path and Path(path).is_dir():
+    if not path:
+        return
+    target = Path(config.cwd or ".") / path  # the invocation's directory, not the process's
+    if target.is_dir():
         raise UsageError(f"--junit {path}: is a directory; give a file path")
-    problem = path and unwritable(Path(path))
+    problem = unwritable(target)
     if problem:
         raise UsageError(f"--junit {path}: cannot write there ({problem})")
 
@@ -126,6 +129,6 @@ def mogrun_session_finished(config: Any, results: tuple[Any, ...]) -> None:
         return
     tree = report(results)
     ET.indent(tree)
-    target = Path(path)
+    target = Path(config.cwd or ".") / path
     target.parent.mkdir(parents=True, exist_ok=True)
     tree.write(target, encoding="utf-8", xml_declaration=True)

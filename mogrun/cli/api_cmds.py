@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import rich_click as click
+from mogrun.cli import framework as click
 
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState

@@ -10,11 +10,13 @@ from mogrun.errors import MogrunError
 
 def job_names(ctx: Any) -> list[str]:
     """The task file's job names, honouring a ``-f`` already on the command line."""
-    from mogrun.cli.state import CliState
+    import dataclasses
+
+    from mogrun.cli.state import state_of
 
     root = ctx.find_root() if ctx is not None else None
     params = getattr(root, "params", None) or {}
-    state = CliState(file=params.get("file"))
+    state = dataclasses.replace(state_of(ctx), file=params.get("file"))
     try:
         from mogrun.cli.loading import load_taskfile
 
@@ -26,3 +28,18 @@ def job_names(ctx: Any) -> list[str]:
 def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
     """A click ``shell_complete`` callback for job-name arguments (``run``, ``show``)."""
     return [name for name in job_names(ctx) if name.startswith(incomplete)]
+
+
+def complete_from_process(cli: Any, env: Any, cwd: str) -> int:
+    """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
+    script ``mogrun completion SHELL`` prints); called by ``main`` only."""
+    import sys
+    from pathlib import Path
+
+    from click.shell_completion import shell_complete
+
+    from mogrun.cli.state import CliState
+
+    state = CliState(env=dict(env), cwd=Path(cwd), stdout=sys.stdout, stderr=sys.stderr)
+    return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
+                          env["_MOGRUN_COMPLETE"])

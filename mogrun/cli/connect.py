@@ -7,7 +7,7 @@ client's ``RequestBudget`` is then shared by everything that invocation does.
 
 from __future__ import annotations
 
-import sys
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,7 +62,7 @@ def connect(
         endpoint.api_url, token,
         transport=Urllib3Transport(), budget=budget,
         retry=_retry_policy(state, host),
-        trace=_stderr_line if state.verbose else None,
+        trace=functools.partial(_stderr_line, state) if state.verbose else None,
     )
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 
@@ -117,6 +117,7 @@ def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
     return retry
 
 
-def _stderr_line(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+def _stderr_line(state: CliState, line: str) -> None:
+    """A ``-v`` trace line (from any thread of the run, so straight onto the stream)."""
+    state.stderr.write(line + "\n")
+    state.stderr.flush()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import TaskFileError, UsageError
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import signal
-import sys
 import threading
 from typing import Any
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
 
@@ -30,28 +29,29 @@ from mogrun.errors import MogrunError, UsageError
 @click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
               help="Events an unscripted run produces.")
 @click.pass_obj
-def emulator_command(state: CliState | None, **options: Any) -> int:
+def emulator_command(state: CliState, **options: Any) -> int:
     """Serve the Mogplex API emulator on loopback until Ctrl-C.
 
     Prints the URL and tokens to use; scripts runs with an `@emulator` line in
     the prompt (see docs/emulator.md). Every request is traced on stderr unless -q.
     """
-    emulator = _build(options, quiet=bool(state and state.quiet))
+    trace = None if state.quiet else functools.partial(_trace, state)
+    emulator = _build(options, trace=trace)
     try:
         emulator.start()
     except OSError as exc:
         raise MogrunError(f"cannot listen on {options['host']}:{options['port']}: "
                           f"{exc.strerror or exc}") from exc
-    _announce(emulator, options)
+    _announce(state, emulator, options)
     try:
         _wait_for_signal()
     finally:
         emulator.stop()
-    click.echo("Emulator stopped.", err=True)
+    state.echo("Emulator stopped.", err=True)
     return 0
 
 
-def _build(options: dict[str, Any], *, quiet: bool) -> Any:
+def _build(options: dict[str, Any], *, trace: Any) -> Any:
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.faults import parse_faults
     from mogrun.emulator.server import DEFAULT_REPOS
@@ -70,7 +70,7 @@ def _build(options: dict[str, Any], *, quiet: bool) -> Any:
         emulator = Emulator(repos=repos, limits=limits, host=options["host"],
                             port=options["port"], default_duration=options["duration"],
                             default_events=options["events"],
-                            on_request=None if quiet else _trace)
+                            on_request=trace)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     for fault in faults:
@@ -86,7 +86,7 @@ def _repos(text: str) -> list[str]:
     return repos
 
 
-def _announce(emulator: Any, options: dict[str, Any]) -> None:
+def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
     limits = emulator.limits
     lines = [
         f"Mogplex API emulator serving {emulator.url}",
@@ -102,12 +102,13 @@ def _announce(emulator: Any, options: dict[str, Any]) -> None:
               f"  export MOGPLEX_URL={emulator.url}",
               f"  export MOGPLEX_API_KEY={emulator.write_token}",
               "", "Press Ctrl-C to stop."]
-    click.echo("\n".join(lines))
-    sys.stdout.flush()
+    state.echo("\n".join(lines))
+    state.stdout.flush()
 
 
-def _trace(record: Any) -> None:
-    """One line per request; what the client sent is escaped (it may hold
+def _trace(state: CliState, record: Any) -> None:
+    """One line per request (from the server's threads, so onto the state's
+    stream, not through click's context); what the client sent is escaped (it may hold
     terminal escape sequences)."""
     from mogrun.textsafety import escape_agent_text
 
@@ -116,7 +117,7 @@ def _trace(record: Any) -> None:
     fault = f"  fault={record.fault}" if record.fault else ""
     status = record.status or "dropped"
     line = f"{record.method} {record.path}{query} -> {status}{key}{fault}"
-    click.echo(escape_agent_text(line), err=True)
+    state.echo(escape_agent_text(line), err=True)
 
 
 def _wait_for_signal() -> None:

@@ -57,7 +57,22 @@ def load_host(state: CliState, taskfile: TaskFile, extra_plugins: Sequence[str] 
     from mogrun.pluginhost import PluginHost
 
     return PluginHost.load(project_dir=taskfile.project_dir, task_file_plugins=taskfile.plugins,
-                           extra=tuple(extra_plugins), no_plugins=state.no_plugins, env=state.env)
+                           extra=plugin_specs(state, extra_plugins),
+                           no_plugins=state.no_plugins, env=state.env)
+
+
+def plugin_specs(state: CliState, specs: Sequence[str]) -> tuple[str, ...]:
+    """``-p`` values with relative ``.py`` paths made absolute against the
+    invocation's directory (which need not be the process's)."""
+    from pathlib import Path
+
+    def absolute(spec: str) -> str:
+        is_path = spec.strip().endswith(".py") or "/" in spec or "\\" in spec
+        if not is_path or Path(spec.strip()).is_absolute():
+            return spec
+        return str(state.cwd / spec.strip())
+
+    return tuple(absolute(spec) for spec in specs)
 
 
 def base_url(state: CliState, taskfile: TaskFile) -> str | None:
@@ -68,6 +83,17 @@ def base_url(state: CliState, taskfile: TaskFile) -> str | None:
     from mogrun.api.settings import resolve_endpoint
 
     return resolve_endpoint(cli_url=state.url, env=state.env, file_url=taskfile.url).base_url
+
+
+def history_key(state: CliState, taskfile: TaskFile) -> str:
+    """Which history a run is recorded under and found again by ``status``/``logs``:
+    ``"local"`` for ``--local`` (the emulator's URL changes every time), else the
+    API base URL. The one place it is decided, so writer and readers agree."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    if state.local:
+        return LOCAL_BASE_URL
+    return (base_url(state, taskfile) or "").rstrip("/")
 
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,
@@ -83,7 +109,7 @@ def session_config(state: CliState, taskfile: TaskFile, command: str,
             raise
         url = None
     return SessionConfig(task_file=str(taskfile.path), project_dir=str(taskfile.project_dir),
-                         base_url=url, local=state.local, command=command,
+                         cwd=str(state.cwd), base_url=url, local=state.local, command=command,
                          settings=dict(taskfile.settings), options=dict(options))
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
-import rich_click as click
-
 from mogrun import __version__
-from mogrun.cli.state import CliState
-from mogrun.errors import MogrunError
+from mogrun.cli import framework as click
+from mogrun.cli.state import state_of
 
 # name -> (module, attribute, panel). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -48,8 +47,39 @@ HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
 """
 
 
-class MogrunGroup(click.RichGroup):
+# Global options (by parameter name) a command does not use; it honours the others.
+# A command missing here honours them all.
+IGNORED_GLOBALS: dict[str, frozenset[str]] = {
+    name: frozenset(ignored.split()) for name, ignored in {
+        "list": "url local sets quiet verbose no_color no_plugins",
+        "check": "local quiet verbose no_color",
+        "show": "quiet verbose no_color",
+        "init": "url local sets json_output quiet verbose no_color no_plugins",
+        "add": "url local sets json_output quiet verbose no_color no_plugins",
+        "history": "sets quiet verbose no_color no_plugins",
+        "status": "sets quiet no_color no_plugins",
+        "logs": "sets quiet no_color no_plugins",
+        "cancel": "sets quiet no_color no_plugins",
+        "repos": "sets quiet no_color no_plugins",
+        "plugins": "url local sets quiet verbose no_color",
+        "emulator": "file url local sets json_output verbose no_color no_plugins",
+    }.items()
+}
+
+
+def global_options_honoured(command: str, root: click.Context) -> list[click.Option]:
+    """The root's options that ``command`` acts on (listed in its ``--help``)."""
+    ignored = IGNORED_GLOBALS.get(command, frozenset())
+    return [param for param in root.command.get_params(root)
+            if isinstance(param, click.Option) and param.name not in ignored
+            and not param.is_eager and param.expose_value]
+
+
+class MogrunGroup(click.Group):
     """Loads commands on demand; an unknown first word is a job name for `run`."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["[OPTIONS] COMMAND [ARGS]... | JOB..."]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -67,7 +97,7 @@ class MogrunGroup(click.RichGroup):
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    ) -> tuple[str | None, Any, list[str]]:
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
             return "run", self.get_command(ctx, "run"), args
@@ -120,13 +150,6 @@ def _is_group_short_cluster(token: str, takes_value: dict[str, bool]) -> bool:
     return all(takes_value.get("-" + letter) is False for letter in token[1:])
 
 
-def _command_panels() -> list[dict[str, Any]]:
-    panels: dict[str, list[str]] = {}
-    for name, (_, _, panel) in COMMANDS.items():
-        panels.setdefault(panel, []).append(name)
-    return [{"name": panel, "commands": names} for panel, names in panels.items()]
-
-
 def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of job names (and commands) from the task file."""
     from mogrun.cli.completion import job_names
@@ -134,18 +157,11 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
     return [n for n in [*COMMANDS, *job_names(ctx)] if n.startswith(incomplete)]
 
 
-@click.group(
+@click.command(
     cls=MogrunGroup,
     invoke_without_command=True,
     help=HELP,
-    context_settings={
-        "help_option_names": ["-h", "--help"],
-        # What @click.rich_config would set, without its eager `import rich`.
-        "rich_help_config": {
-            "command_groups": {"mogrun": _command_panels()},
-            "text_markup": "rich",
-        },
-    },
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("-f", "--file", "file", metavar="PATH", help="Task file (default: MOGRUN_FILE, "
               "else the first mogplex.toml here or above).")
@@ -159,50 +175,44 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
 @click.option("-v", "--verbose", is_flag=True, help="Trace HTTP requests (secrets masked).")
 @click.option("--no-color", is_flag=True, help="No colour (also NO_COLOR).")
 @click.option("--no-plugins", is_flag=True, help="Load no external plugins (bundled ones stay).")
-@click.version_option(__version__, "--version", prog_name="mogrun", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, param, value: _show_version(ctx, value),
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:
-    ctx.obj = CliState.from_options(options)
-    ctx.call_on_close(ctx.obj.close)
+    ctx.obj = state_of(ctx).apply_options(options)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(MogrunGroup.get_command(cli, ctx, "list"))
+        listing = MogrunGroup.get_command(cli, ctx, "list")
+        assert listing is not None
+        ctx.invoke(listing)
 
 
-def _report(error: MogrunError) -> None:
-    from mogrun.textsafety import escape_agent_text
-
-    # Messages quote task files and servers: nothing in them may act on the terminal.
-    lines = [escape_agent_text(line) for line in error.lines()]
-    sys.stderr.write(f"Error: {lines[0]}\n")
-    for line in lines[1:]:
-        sys.stderr.write(f"{line}\n")
+def _show_version(ctx: click.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        state_of(ctx).echo(f"mogrun {__version__}")
+        ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the CLI, map errors to exit codes, exit."""
+    """Console entry point: the one place that reads the process's argv,
+    environment, cwd and streams, and exits."""
+    if "_MOGRUN_COMPLETE" in os.environ:
+        from mogrun.cli.completion import complete_from_process
+
+        sys.exit(complete_from_process(cli, os.environ, os.getcwd()))
     sys.exit(run_cli(argv))
 
 
 def run_cli(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code instead of exiting (for tests)."""
+    """Run the CLI on this process's argv, environment, cwd and streams and
+    return its exit code (``main`` without the exit)."""
+    from mogrun.cli.app import MogrunApp
+
+    app = MogrunApp(cwd=Path.cwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
+                    stdin=sys.stdin)
     try:
-        result = cli.main(args=argv, prog_name="mogrun", standalone_mode=False)
-    except MogrunError as error:
-        _report(error)
-        return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.ClickException as error:
-        error.show()
-        return 2 if error.exit_code == 1 else error.exit_code
-    except click.Abort:
-        sys.stderr.write("Aborted.\n")
-        return 130
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        return 130
+        return app(sys.argv[1:] if argv is None else argv)
     except BrokenPipeError:
         # `mogrun list | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return result if isinstance(result, int) else 0

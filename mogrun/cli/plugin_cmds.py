@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 
 if TYPE_CHECKING:
@@ -35,14 +34,14 @@ Examples:
               help="Also load this plugin (module name or .py path; repeatable).")
 @click.pass_obj
 def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
-    from mogrun.cli.loading import optional_taskfile
+    from mogrun.cli.loading import optional_taskfile, plugin_specs
     from mogrun.pluginhost import PluginHost
 
     taskfile = optional_taskfile(state)
     host = PluginHost.load(
         project_dir=taskfile.project_dir if taskfile else None,
         task_file_plugins=taskfile.plugins if taskfile else (),
-        extra=extra, no_plugins=state.no_plugins, env=state.env)
+        extra=plugin_specs(state, extra), no_plugins=state.no_plugins, env=state.env)
     rows = plugin_rows(host)
     if state.json_output:
         for row in rows:

@@ -7,15 +7,12 @@ never loads plugins. Everything after parsing happens in the engine.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
-from mogrun.cli.state import CliState
+from mogrun.cli.state import CliState, state_of
 from mogrun.errors import UsageError
 
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
@@ -48,7 +45,7 @@ def _scan_plugins(args: Sequence[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-class RunCommand(click.RichCommand):
+class RunCommand(click.Command):
     """``run`` plus the options of plugins that load before parsing."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -64,11 +61,13 @@ class RunCommand(click.RichCommand):
 def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     if _PLUGIN_META in ctx.meta:
         return ctx.meta[_PLUGIN_META][0]
+    from mogrun.cli.loading import plugin_specs
     from mogrun.pluginhost import PluginHost
 
-    state = ctx.find_object(CliState) or CliState()
+    state = state_of(ctx)
     specs = PluginHost.entry_point_options(
-        state.env, state.no_plugins, extra=ctx.meta.get("mogrun.extra_plugins", ()))
+        state.env, state.no_plugins,
+        extra=plugin_specs(state, ctx.meta.get("mogrun.extra_plugins", ())))
     params: list[click.Parameter] = []
     names: dict[str, str] = {}
     for spec in specs:
@@ -155,7 +154,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         for warning in loaded.host.warnings:
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
-        history = open_history(state, loaded.taskfile.project_dir, connection, reporter)
+        history = open_history(state, loaded.taskfile, reporter)
         return run_session(loaded.jobs, client=connection.client, host=loaded.host,
                            reporter=reporter, config=loaded.config, history=history,
                            options=session_options)
@@ -168,28 +167,20 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
 def new_reporter(state: CliState) -> Any:
     from mogrun.output.base import make_reporter
 
-    return make_reporter(stdout=sys.stdout, stderr=sys.stderr, json=state.json_output,
+    return make_reporter(stdout=state.stdout, stderr=state.stderr, json=state.json_output,
                          quiet=state.quiet, color=False if state.no_color else None,
                          env=state.env)
 
 
-def history_base_url(state: CliState, connection: Any) -> str:
-    """``"local"`` for emulator runs (their URL changes every time), else the API base URL."""
-    from mogrun.engine.history import LOCAL_BASE_URL
-
-    if state.local or getattr(connection, "emulator", None) is not None:
-        return LOCAL_BASE_URL
-    return str(connection.endpoint.base_url).rstrip("/")
-
-
-def open_history(state: CliState, project_dir: Path, connection: Any, reporter: Any) -> Any:
+def open_history(state: CliState, taskfile: Any, reporter: Any) -> Any:
     """The project's history; when it cannot be written (a read-only checkout) the runs
     still happen, with a warning, rather than not at all."""
+    from mogrun.cli.loading import history_key
     from mogrun.engine.history import History
     from mogrun.errors import MogrunError
 
     try:
-        return History.for_project(project_dir, history_base_url(state, connection))
+        return History.for_project(taskfile.project_dir, history_key(state, taskfile))
     except MogrunError as exc:
         reporter.notice(f"{exc.message}; runs will not be recorded", level="warning")
         return None

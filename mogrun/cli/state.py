@@ -1,17 +1,21 @@
 """Global options of one invocation, and the lazily built things commands share
 (task file, API client, plugin host, local emulator).
 
-Commands receive this as ``ctx.obj``. Nothing here imports urllib3, pluggy,
-rich or the emulator until a command asks for them.
+Commands receive this as ``ctx.obj``. It is also the invocation's world: its
+environment, working directory and streams come from the ``MogrunApp`` that
+runs the CLI, so nothing below the app reads ``os.environ``, the process's cwd
+or ``sys.stdout`` (tests run the CLI without swapping process globals).
+Nothing here imports urllib3, pluggy, rich or the emulator until a command asks
+for them.
 """
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mogrun.errors import UsageError
 from mogrun.taskfile.templates import BUILTIN_NAMES
@@ -45,27 +49,35 @@ class CliState:
     verbose: bool = False
     no_color: bool = False
     no_plugins: bool = False
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    cwd: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=lambda: Path("."))
+    stdout: TextIO = field(default_factory=io.StringIO)
+    stderr: TextIO = field(default_factory=io.StringIO)
+    stdin: TextIO = field(default_factory=io.StringIO)
     _cleanups: list[Any] = field(default_factory=list)
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> CliState:
-        state = cls(
-            file=options.get("file"),
-            url=options.get("url"),
-            local=bool(options.get("local")),
-            sets=parse_sets(options.get("sets") or ()),
-            json_output=bool(options.get("json_output")),
-            quiet=bool(options.get("quiet")),
-            verbose=bool(options.get("verbose")),
-            no_color=bool(options.get("no_color")) or "NO_COLOR" in os.environ,
-            no_plugins=bool(options.get("no_plugins")),
-        )
-        if state.local and state.url:
+    def apply_options(self, options: Mapping[str, Any]) -> CliState:
+        """Take the global options parsed from the command line."""
+        self.file = options.get("file")
+        self.url = options.get("url")
+        self.local = bool(options.get("local"))
+        self.sets = parse_sets(options.get("sets") or ())
+        self.json_output = bool(options.get("json_output"))
+        self.quiet = bool(options.get("quiet"))
+        self.verbose = bool(options.get("verbose"))
+        self.no_color = bool(options.get("no_color")) or "NO_COLOR" in self.env
+        self.no_plugins = bool(options.get("no_plugins"))
+        if self.local and self.url:
             raise UsageError("--local and --url cannot be used together",
                              context=["--local always talks to the embedded emulator."])
-        return state
+        return self
+
+    def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
+        """Write a line to the invocation's stdout (``err``: stderr); escape
+        codes are dropped when that stream is not a terminal, as click does."""
+        import click
+
+        click.echo(text, file=self.stderr if err else self.stdout, nl=nl)
 
     def add_cleanup(self, callback: Any) -> None:
         """Run ``callback()`` when the command ends (e.g. stop the emulator)."""
@@ -74,3 +86,11 @@ class CliState:
     def close(self) -> None:
         while self._cleanups:
             self._cleanups.pop()()
+
+
+def state_of(ctx: Any) -> CliState:
+    """The invocation's state from any click context of it (a bare one for a
+    context made outside ``MogrunApp``, e.g. by shell completion)."""
+    root = ctx.find_root() if ctx is not None else None
+    obj = getattr(root, "obj", None)
+    return obj if isinstance(obj, CliState) else CliState()

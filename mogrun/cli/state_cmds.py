@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.state import CliState
 from mogrun.errors import RequestRefusedError, UsageError
@@ -37,12 +34,11 @@ class Target:
 
 def _open(state: CliState) -> tuple[Any, Any]:
     """(task file, history) for this invocation's API base URL."""
-    from mogrun.cli.loading import base_url, load_taskfile
-    from mogrun.engine.history import LOCAL_BASE_URL, History
+    from mogrun.cli.loading import history_key, load_taskfile
+    from mogrun.engine.history import History
 
     taskfile = load_taskfile(state)
-    url = LOCAL_BASE_URL if state.local else (base_url(state, taskfile) or "").rstrip("/")
-    return taskfile, History.for_project(taskfile.project_dir, url)
+    return taskfile, History.for_project(taskfile.project_dir, history_key(state, taskfile))
 
 
 def _rows_for(history: Any, taskfile: Any, target: str,
@@ -86,7 +82,7 @@ def _client(state: CliState, taskfile: Any) -> Any:
 
 
 def _echo_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=True) + "\n")
+    click.echo(json.dumps(data, ensure_ascii=True))
 
 
 def _echo_safe(text: str, err: bool = False) -> None:
@@ -196,9 +192,6 @@ def logs_command(state: CliState, target: str, follow: bool) -> int:
         history.close()
 
 
-_ENV_REF = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
-
-
 def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
     """The values of every ``env.NAME`` the task file and its prompt files use: the agent
     may echo them, and ``logs`` masks them as ``run`` does (they are secrets)."""
@@ -211,7 +204,10 @@ def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
                 path = (root / name).resolve()
                 if path.is_relative_to(root):
                     texts.append(path.read_text(encoding="utf-8"))
-    names = {found for text in texts for found in _ENV_REF.findall(text)}
+    from mogrun.taskfile.templates import template_names
+
+    used = (name.split("|")[0].strip() for text in texts for name in template_names(text))
+    names = {name.removeprefix("env.") for name in used if name.startswith("env.")}
     return frozenset(value for name in names if (value := state.env.get(name)))
 
 

@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import rich_click as click
-
+from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState

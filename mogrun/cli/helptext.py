@@ -1,0 +1,100 @@
+"""``--help`` text, rendered by rich-click (imported here only, on the help path).
+
+The commands are plain click objects (see ``framework``); for help each one in
+the context chain gets a rich-click twin with the same parameters, so panels,
+markup and colours are rich-click's while ``mogrun list`` never imports it. A
+sub-command's help also lists the global options it honours, in their own panel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+# What @click.rich_config would set for the root, without its eager `import rich`.
+ROOT_NAME = "mogrun"
+
+
+def render_help(command: click.Command, ctx: click.Context) -> str:
+    """The help of ``command`` in ``ctx`` as rich-click renders it."""
+    from mogrun.cli.state import state_of
+
+    width = _width(state_of(ctx).env)
+    chain = _chain(ctx)
+    config = _help_config(chain[0], ctx)
+    rich_ctx = None
+    for link in chain:
+        twin = _twin(link.command, link, is_target=link is ctx)
+        rich_ctx = _rich_context(twin, link, rich_ctx, width,
+                                 config if link is chain[0] else None)
+    assert rich_ctx is not None
+    return rich_ctx.command.get_help(rich_ctx)
+
+
+def _chain(ctx: click.Context) -> list[click.Context]:
+    links = []
+    node: click.Context | None = ctx
+    while node is not None:
+        links.append(node)
+        node = node.parent
+    return links[::-1]
+
+
+def _width(env: Any) -> int | None:
+    columns = str(env.get("COLUMNS", "")).strip()
+    return int(columns) if columns.isdigit() and int(columns) > 20 else None
+
+
+def _rich_context(twin: click.Command, link: click.Context, parent: Any,
+                  width: int | None, config: dict[str, Any] | None) -> Any:
+    from rich_click import RichContext
+
+    return RichContext(twin, info_name=link.info_name, parent=parent, terminal_width=width,
+                       max_content_width=width, rich_help_config=config,
+                       help_option_names=["-h", "--help"])
+
+
+def _help_config(root: click.Context, target: click.Context) -> dict[str, Any]:
+    """The root's command panels; for a sub-command, its own options first and
+    then the global options it honours."""
+    from mogrun.cli.main import COMMANDS, global_options_honoured
+
+    panels: dict[str, list[str]] = {}
+    for name, (_, _, panel) in COMMANDS.items():
+        panels.setdefault(panel, []).append(name)
+    option_groups = {}
+    if target is not root:
+        own = [p.opts[0] for p in target.command.get_params(target)
+               if isinstance(p, click.Option)]
+        honoured = global_options_honoured(target.info_name or "", root)
+        option_groups[target.command_path] = [
+            {"name": "Options", "options": own},
+            {"name": "Global options", "options": [p.opts[0] for p in honoured]}]
+    return {"command_groups": {ROOT_NAME: [{"name": panel, "commands": names}
+                                           for panel, names in panels.items()]},
+            "option_groups": option_groups, "text_markup": "rich",
+            # Not "Options": that title is rich-click's catch-all and would take every option.
+            "options_panel_title": "Other options" if option_groups else "Options"}
+
+
+def _twin(command: click.Command, link: click.Context, *, is_target: bool) -> click.Command:
+    """A rich-click command with ``command``'s parameters, help and usage."""
+    from rich_click import RichCommand, RichGroup
+
+    own_help = command.get_help_option(link)
+    params = [p for p in command.get_params(link) if p is not own_help]
+    if is_target and link.parent is not None:
+        from mogrun.cli.main import global_options_honoured
+
+        params += global_options_honoured(link.info_name or "", link.find_root())
+    base: type[click.Command] = RichGroup if isinstance(command, click.Group) else RichCommand
+    methods: dict[str, Any] = {
+        "collect_usage_pieces": lambda self, ctx: command.collect_usage_pieces(link)}
+    if isinstance(command, click.Group):
+        methods["list_commands"] = lambda self, ctx: command.list_commands(link)
+        methods["get_command"] = lambda self, ctx, name: command.get_command(link, name)
+    cls = type("HelpTwin", (base,), methods)
+    return cls(name=command.name, params=params, help=command.help, epilog=command.epilog,
+               short_help=command.short_help, options_metavar=command.options_metavar,
+               hidden=command.hidden, deprecated=command.deprecated)

@@ -1,0 +1,53 @@
+"""``MogrunApp``: the CLI as a function of argv, environment, cwd and streams.
+Nothing it does reaches the process's own streams, environment or directory."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from mogrun.cli.app import MogrunApp
+from mogrun.testing import write_taskfile
+
+JOBS = """\
+[jobs.lint]
+repo = "acme/api"
+prompt = "lint it"
+"""
+
+
+def app(cwd, env=None) -> tuple[MogrunApp, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    return MogrunApp(cwd=cwd, env=env or {}, stdout=out, stderr=err), out, err
+
+
+@pytest.mark.parametrize("argv", [["list"], ["--help"], ["--version"], ["status", "--help"]])
+def test_output_goes_to_the_apps_streams_only(tmp_path, capfd, argv) -> None:
+    write_taskfile(tmp_path, JOBS)
+    before = os.getcwd()
+    run, out, err = app(tmp_path)
+    assert run(argv) == 0, err.getvalue()
+    assert out.getvalue().strip()
+    assert err.getvalue() == ""
+    assert capfd.readouterr() == ("", "")
+    assert os.getcwd() == before
+
+
+def test_the_apps_cwd_and_env_find_the_task_file(tmp_path) -> None:
+    path = write_taskfile(tmp_path / "elsewhere", JOBS, name="tasks.toml")
+    run, out, _ = app(tmp_path, env={"MOGRUN_FILE": str(path)})
+    assert run(["--json", "list"]) == 0
+    assert '"lint"' in out.getvalue()
+    run, _, err = app(tmp_path)
+    assert run(["list"]) == 2
+    assert err.getvalue().startswith("Error: no mogplex.toml")
+
+
+def test_a_usage_error_is_exit_2_on_the_apps_stderr(tmp_path, capfd) -> None:
+    run, out, err = app(tmp_path)
+    assert run(["list", "--frobnicate"]) == 2
+    assert "No such option '--frobnicate'" in err.getvalue()
+    assert out.getvalue() == ""
+    assert capfd.readouterr() == ("", "")
