@@ -18,8 +18,10 @@ raises them, translating lower-level errors at its boundary with
     │   ├── ServiceUnavailableError     69  503 (carries retry_after)
     │   └── ServerError                 69  500 / 502 / 504 and unknown 5xx
     ├── TransportError                  69  no usable answer: connection, timeout, non-JSON body
+    │   └── ConnectError                69  the request never reached the server
     ├── RepoNotFoundError               2   owner/name not on the account (lists close names)
     ├── GateError                       1   a gate or start veto refused the job
+    ├── NotifyError                     1   a notifier could not deliver (reported as a warning)
     ├── NoTokenError                    64  MOGPLEX_API_KEY missing
     └── Interrupted                     130 / 143
 """
@@ -213,6 +215,11 @@ class TransportError(MogrunError):
         self.status = status
 
 
+class ConnectError(TransportError):
+    """The request never reached the server (refused, unresolvable, connect
+    timeout): a retried start cannot have been processed by this attempt."""
+
+
 class RepoNotFoundError(MogrunError):
     """An owner/name in the task file is not one of the account's repos."""
 
@@ -223,6 +230,12 @@ class GateError(MogrunError):
     """A gate, or a plugin vetoing a start, refused the job."""
 
     exit_code = 1
+
+
+class NotifyError(MogrunError):
+    """A notifier could not reach some of its targets (the message names them
+    with their URLs masked). The host reports it as a warning: the job's
+    result stands."""
 
 
 class NoTokenError(MogrunError):

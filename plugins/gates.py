@@ -15,33 +15,36 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from mogrun.durations import format_duration
-from mogrun.hookspecs import hookimpl
-from mogrun.models import GateVerdict
-
-from . import _tables
+from mogrun.plugin import (
+    GateVerdict,
+    RunStatus,
+    duration,
+    format_duration,
+    hookimpl,
+    strings,
+    table,
+)
 
 KEY = "gates"
-DEFAULT_STATUS = ("success",)
-TERMINAL_STATUSES_ORDERED = ("success", "failed", "cancelled")
+DEFAULT_STATUS = (str(RunStatus.SUCCESS),)
 
 
 def validate(value: Any) -> dict[str, Any]:
     """The ``gates`` table, normalised; a table without ``status`` keeps the default."""
-    raw = _tables.table(value, KEY, ("status", "max_duration", "require_events",
+    raw = table(value, KEY, ("status", "max_duration", "require_events",
                                      "forbid_events"))
     gates: dict[str, Any] = {"status": list(DEFAULT_STATUS)}
     if "status" in raw:
         # Only terminal runs are gated, so only terminal statuses can ever match.
-        gates["status"] = _tables.strings(raw["status"], "gates.status",
-                                          choices=TERMINAL_STATUSES_ORDERED)
+        gates["status"] = strings(raw["status"], "gates.status",
+                                  choices=[s for s in RunStatus if s.terminal])
         if not gates["status"]:
             raise ValueError("gates.status must name at least one status")
     if "max_duration" in raw:
-        gates["max_duration"] = _tables.duration(raw["max_duration"], "gates.max_duration")
+        gates["max_duration"] = duration(raw["max_duration"], "gates.max_duration")
     for name in ("require_events", "forbid_events"):
         if name in raw:
-            gates[name] = _tables.strings(raw[name], f"gates.{name}")
+            gates[name] = strings(raw[name], f"gates.{name}")
     return gates
 
 

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mogrun.errors import UsageError
-from mogrun.hookspecs import hookimpl
+from mogrun.plugin import Outcome, UsageError, hookimpl
 
 OPTION = "junit"
 SUITE = "mogrun"
@@ -52,9 +51,9 @@ def testcase(result: Any) -> ET.Element:
         properties = ET.SubElement(case, "properties")
         for name, value in props:
             ET.SubElement(properties, "property", name=name, value=str(value))
-    if result.outcome == "skipped":
+    if result.outcome == Outcome.SKIPPED:
         ET.SubElement(case, "skipped", message=clean(result.message or "skipped"))
-    elif result.outcome == "error":
+    elif result.outcome == Outcome.ERROR:
         ET.SubElement(case, "error", message=failure_message(result), type="error")
     elif not result.passed:
         failure = ET.SubElement(case, "failure", message=failure_message(result),
@@ -78,15 +77,14 @@ def report(results: Iterable[Any]) -> ET.ElementTree:
     counts = {
         "tests": len(results),
         "failures": sum(1 for r in results if not r.passed and r.outcome not in
-                        ("skipped", "error")),
-        "errors": sum(1 for r in results if r.outcome == "error"),
-        "skipped": sum(1 for r in results if r.outcome == "skipped"),
+                        (Outcome.SKIPPED, Outcome.ERROR)),
+        "errors": sum(1 for r in results if r.outcome == Outcome.ERROR),
+        "skipped": sum(1 for r in results if r.outcome == Outcome.SKIPPED),
     }
     total = sum(r.duration or 0.0 for r in results)
-    root = ET.Element("testsuites", name=SUITE, time=f"{total:.3f}",
-                      **{k: str(v) for k, v in counts.items()})
-    suite = ET.SubElement(root, "testsuite", name=SUITE, time=f"{total:.3f}",
-                          **{k: str(v) for k, v in counts.items()})
+    attrib = {"name": SUITE, "time": f"{total:.3f}", **{k: str(v) for k, v in counts.items()}}
+    root = ET.Element("testsuites", attrib)
+    suite = ET.SubElement(root, "testsuite", attrib)
     suite.extend(testcase(r) for r in results)
     return ET.ElementTree(root)
 

@@ -5,7 +5,7 @@ Job key ``notify = [{webhook = URL, on = [...]}, {slack = URL, on = [...]}]``
 timeout, gate_failed, skipped and always; without it every outcome but
 success is sent. The URLs are secrets: mogrun masks them wherever it prints or
 stores them. Messages go through mogrun's own HTTP layer
-(``mogrun.http.post_json``) with a short timeout and one retry, and never carry
+(``mogrun.plugin.post_json``) with a short timeout and one retry, and never carry
 the API token. A notifier that cannot deliver raises; the host reports that as
 a warning and the job's result stands.
 """
@@ -16,23 +16,28 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from mogrun.errors import MogrunError, TransportError
-from mogrun.hookspecs import hookimpl
-from mogrun.loopback import is_loopback_host
-from mogrun.masking import mask
-
-from . import _tables
+from mogrun.plugin import (
+    NOTIFY_OUTCOMES,
+    Interrupted,
+    MogrunError,
+    NotifyError,
+    Outcome,
+    TransportError,
+    hookimpl,
+    mask,
+    post_json,
+    strings,
+    table,
+    type_name,
+    web_url,
+)
 
 KEY = "notify"
 KINDS = ("webhook", "slack")
-ON_VALUES = ("success", "failed", "cancelled", "timeout", "gate_failed", "skipped", "always")
-DEFAULT_ON = ("failed", "cancelled", "timeout", "gate_failed", "skipped")
+ALWAYS = "always"
+DEFAULT_ON = tuple(o for o in NOTIFY_OUTCOMES if o != Outcome.SUCCESS)
 TIMEOUT = 5.0
 TRIES = 2
-
-
-class NotifyError(MogrunError):
-    """Some targets could not be reached (the message has the URLs masked)."""
 
 
 def validate(value: Any) -> list[dict[str, Any]]:
@@ -40,23 +45,19 @@ def validate(value: Any) -> list[dict[str, Any]]:
     items = [value] if isinstance(value, dict) else value
     if not isinstance(items, list) or not items:
         raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
-                         f'on = ["failed"] }}], not {_tables.type_name(value)}')
+                         f'on = ["failed"] }}], not {type_name(value)}')
     return [_target(item, i) for i, item in enumerate(items, 1)]
 
 
 def _target(item: Any, index: int) -> dict[str, Any]:
     where = f"notify[{index}]"
-    raw = _tables.table(item, where, (*KINDS, "on"))
+    raw = table(item, where, (*KINDS, "on"))
     kinds = [kind for kind in KINDS if kind in raw]
     if len(kinds) != 1:
         raise ValueError(f"{where} needs exactly one of webhook = URL or slack = URL")
-    url = raw[kinds[0]]
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{where}.{kinds[0]} must be an http(s) URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError(f"{where}.{kinds[0]} must use https:// (plain http only to loopback)")
-    on = _tables.strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on", choices=ON_VALUES)
+    url = web_url(raw[kinds[0]], f"{where}.{kinds[0]}")
+    on = strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on",
+                 choices=(*NOTIFY_OUTCOMES, ALWAYS))
     return {kinds[0]: url, "on": on}
 
 
@@ -67,8 +68,8 @@ def secrets(value: Iterable[dict[str, Any]]) -> list[str]:
 
 def wants(target: dict[str, Any], outcome: str) -> bool:
     on = target["on"]
-    outcome = "failed" if outcome == "error" else outcome
-    return "always" in on or outcome in on
+    outcome = Outcome.FAILED if outcome == Outcome.ERROR else outcome
+    return ALWAYS in on or outcome in on
 
 
 def webhook_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[str, Any]:
@@ -113,6 +114,8 @@ def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str 
         except TransportError as exc:
             problem = exc.message
             continue
+        except Interrupted:
+            raise  # Ctrl-C again while delivering: the user wants out now
         except MogrunError as exc:  # a URL mogrun refuses: retrying cannot help
             return exc.message
         if 200 <= status < 300:
@@ -131,8 +134,6 @@ def mogrun_job_keys(register: Callable[..., None]) -> None:
 
 @hookimpl
 def mogrun_job_finished(job: Any, results: tuple[Any, ...], outcome: str) -> None:
-    from mogrun.http import post_json
-
     failures = []
     for index, target in enumerate(job.options.get(KEY) or [], 1):
         if not wants(target, outcome):

@@ -19,11 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from mogrun.durations import format_duration
-from mogrun.errors import is_retryable
-from mogrun.hookspecs import hookimpl
-
-from . import _tables
+from mogrun.plugin import duration, format_duration, hookimpl, is_retryable, table
 
 KEY = "retry"
 DEFAULT_ATTEMPTS = 5
@@ -41,7 +37,7 @@ def default_policy() -> dict[str, Any]:
 
 def validate(value: Any) -> dict[str, Any]:
     """The ``retry`` table as a plain dict of numbers (seconds for durations)."""
-    raw = _tables.table(value, KEY, ("attempts", "max_delay", "stall_timeout"))
+    raw = table(value, KEY, ("attempts", "max_delay", "stall_timeout"))
     policy = default_policy()
     if "attempts" in raw:
         attempts = raw["attempts"]
@@ -49,9 +45,9 @@ def validate(value: Any) -> dict[str, Any]:
             raise ValueError(f"retry.attempts must be a whole number >= 1, not {attempts!r}")
         policy["attempts"] = attempts
     if "max_delay" in raw:
-        policy["max_delay"] = _tables.duration(raw["max_delay"], "retry.max_delay")
+        policy["max_delay"] = duration(raw["max_delay"], "retry.max_delay")
     if "stall_timeout" in raw:
-        stall = _tables.duration(raw["stall_timeout"], "retry.stall_timeout")
+        stall = duration(raw["stall_timeout"], "retry.stall_timeout")
         if stall <= 0:
             raise ValueError("retry.stall_timeout must be longer than 0s")
         policy["stall_timeout"] = stall

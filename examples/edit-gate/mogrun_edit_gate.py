@@ -8,19 +8,25 @@ Adds the job key ``edit_gate = { tool = "edit_file", min = 1, webhook = URL }``
 - a notifier posts ``{"text": ...}`` (Slack incoming-webhook shape) to
   ``webhook`` when the job ended without passing that gate.
 
-It uses only mogrun's public API: the hooks, ``mogrun.models``,
-``mogrun.http.post_json`` and ``mogrun.errors``.
+It uses only mogrun's public module for plugins, ``mogrun.plugin``: the hook
+marker, the models, ``post_json``, the errors and the job-key validators.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from mogrun.errors import MogrunError
-from mogrun.hookspecs import hookimpl
-from mogrun.models import GateVerdict, ResolvedJob, RunResult
+from mogrun.plugin import (
+    GateVerdict,
+    NotifyError,
+    ResolvedJob,
+    RunResult,
+    hookimpl,
+    post_json,
+    table,
+    web_url,
+)
 
 KEY = "edit_gate"
 GATE = "edit_gate"
@@ -28,20 +34,14 @@ GATE = "edit_gate"
 
 def validate(value: Any) -> dict[str, Any]:
     """``edit_gate = true`` or a table; returns ``{"tool", "min", "webhook"}``."""
-    if value is True:
-        value = {}
-    if not isinstance(value, dict):
-        raise ValueError("edit_gate must be true or a table like { tool = \"edit_file\" }")
-    unknown = sorted(set(value) - {"tool", "min", "webhook"})
-    if unknown:
-        raise ValueError(f'unknown edit_gate setting "{unknown[0]}"; valid: tool, min, webhook')
-    tool, least, webhook = value.get("tool", "edit_file"), value.get("min", 1), value.get("webhook")
+    raw = table({} if value is True else value, KEY, ("tool", "min", "webhook"))
+    tool, least, webhook = raw.get("tool", "edit_file"), raw.get("min", 1), raw.get("webhook")
     if not isinstance(tool, str) or not tool:
         raise ValueError("edit_gate.tool must be a tool name")
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         raise ValueError("edit_gate.min must be a whole number >= 1")
-    if webhook is not None and urlsplit(str(webhook)).scheme not in ("http", "https"):
-        raise ValueError("edit_gate.webhook must be an http(s) URL")
+    if webhook is not None:
+        webhook = web_url(webhook, "edit_gate.webhook")
     return {"tool": tool, "min": least, "webhook": webhook}
 
 
@@ -76,10 +76,8 @@ def mogrun_job_finished(job: ResolvedJob, results: tuple[RunResult, ...], outcom
     lazy = [r for r in results if any(g.gate == GATE and not g.passed for g in r.gates)]
     if not lazy:
         return
-    from mogrun.http import post_json  # imported when needed: keeps `mogrun list` fast
-
     lines = [f"{job.name}: {r.repo} run {r.run_id} edited nothing ({r.outcome})" for r in lazy]
     status = post_json(settings["webhook"], {"text": "\n".join(lines)}, timeout=5.0)
     if not 200 <= status < 300:
         # mogrun reports this as a warning naming this plugin; the job's result stands.
-        raise MogrunError(f"chat webhook answered HTTP {status}")
+        raise NotifyError(f"chat webhook answered HTTP {status}")

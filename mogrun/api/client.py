@@ -20,8 +20,9 @@ from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
-from mogrun.api.transport import ConnectError, Response, Transport
+from mogrun.api.transport import Response, Transport
 from mogrun.errors import (
+    ConnectError,
     MogrunError,
     RateLimitedError,
     RepoNotFoundError,

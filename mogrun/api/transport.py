@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from mogrun import __version__
 from mogrun.api.text import preview
-from mogrun.errors import RequestInfo, TransportError, UsageError
+from mogrun.errors import ConnectError, RequestInfo, TransportError, UsageError
 from mogrun.loopback import is_loopback_host
 
 
@@ -57,11 +57,6 @@ class Transport(Protocol):
 
 
 MAX_BODY = 32 * 2**20  # no API answer comes near this; a misbehaving server might
-
-
-class ConnectError(TransportError):
-    """The request never reached the server (refused, unresolvable, connect
-    timeout): a retried start cannot have been processed by this attempt."""
 
 
 def refuse_insecure_url(url: str) -> None:

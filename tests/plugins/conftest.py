@@ -19,7 +19,7 @@ def plugin_file(tmp_path: Path):
     def write(name: str, source: str, folder: str = "plugins") -> str:
         path = tmp_path / folder / f"{name}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = "from mogrun.hookspecs import hookimpl\n"
+        header = "from mogrun.plugin import hookimpl\n"
         path.write_text(header + textwrap.dedent(source))
         return f"{folder}/{name}.py"
 

@@ -103,7 +103,8 @@ def test_undeliverable_notification_is_a_masked_warning():
     ([{"slack": "http://hooks.example.com/h"}],
      "notify[1].slack must use https:// (plain http only to loopback)"),
     ([{"webhook": "https://x.example.com", "on": ["failure"]}],
-     'notify[1].on: unknown value "failure" (did you mean "failed"?); valid: success'),
+     'notify[1].on: unknown value "failure" (did you mean "failed"?); valid: timeout, '
+     "failed, cancelled, gate_failed, skipped, success, always"),
     ([{"webhook": "https://x.example.com", "channel": "#ops"}],
      'unknown notify[1] setting "channel"'),
 ])
@@ -137,7 +138,7 @@ def test_slack_text_cannot_ping_or_forge_links(receiver):
 def test_notify_defaults_and_secrets():
     value = notify.validate({"slack": "https://hooks.slack.com/services/T/B/C"})
     assert value == [{"slack": "https://hooks.slack.com/services/T/B/C",
-                      "on": ["failed", "cancelled", "timeout", "gate_failed", "skipped"]}]
+                      "on": ["timeout", "failed", "cancelled", "gate_failed", "skipped"]}]
     assert notify.secrets(value) == ["https://hooks.slack.com/services/T/B/C"]
 
 

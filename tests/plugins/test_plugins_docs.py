@@ -33,3 +33,12 @@ def test_each_example_loads_as_a_plugin(tmp_path, index):
     host = PluginHost.load(project_dir=None, extra=[str(path)], use_entry_points=False)
     [info] = [i for i in host.describe() if i.source == "-p"]
     assert set(info.hooks) == set(re.findall(r"def (mogrun_\w+)\(", EXAMPLES[index]))
+
+
+def test_examples_import_only_the_public_module():
+    """Plugin authors copy these: they must not teach mogrun's internals."""
+    blocks = [block for block in re.findall(r"```python\n(.*?)```", TEXT, re.S)]
+    imported = {name for block in blocks
+                for name in re.findall(r"^\s*(?:from|import) (mogrun[\w.]*)", block, re.M)}
+    # the testing section shows the test fixtures and a host for unit tests
+    assert imported == {"mogrun.plugin", "mogrun.testing", "mogrun.pluginhost"}

@@ -1,7 +1,9 @@
-"""Small checks the bundled plugins share when validating their job keys.
+"""Validators for the tables of plugin job keys (public through ``mogrun.plugin``).
 
-Each raises ``ValueError`` with a message that names the sub-key, which mogrun
-reports with the task file's path, line, job and key.
+The bundled plugins and outside ones share them, so every key reads the same
+way and every message has the same shape. Each raises ``ValueError`` with a
+message that names the sub-key, which mogrun reports with the task file's
+path, line, job and key.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from mogrun.durations import parse_duration
+from mogrun.loopback import is_loopback_host
 
 
 def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
@@ -49,6 +53,21 @@ def strings(value: Any, where: str, *, choices: Iterable[str] | None = None) -> 
                 raise ValueError(f'{where}: unknown value "{item}"{hint}; '
                                  f"valid: {', '.join(choices)}")
     return list(value)
+
+
+def web_url(value: Any, where: str) -> str:
+    """An http(s) URL a plugin may post to: plain ``http://`` only to loopback,
+    the rule mogrun's own HTTP layer enforces when it sends."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        host = parts.hostname if parts is not None else None
+    except ValueError:  # "http://[::1" and the like
+        parts = host = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"{where} must be an http(s) URL")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ValueError(f"{where} must use https:// (plain http only to loopback)")
+    return value
 
 
 def type_name(value: Any) -> str:
