@@ -12,8 +12,8 @@ finishing (gates, job finished, session finished).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import pluggy
 
@@ -104,7 +104,7 @@ def mogrun_start_request(
 
     Called for each run just before ``show`` prints it and before ``run``
     sends it, after repos are resolved in ``run``. Return ``None`` to keep the
-    request. Raise ``mogrun.errors.GateError(reason)`` to veto the start: the
+    request. Raise ``mogrun.plugin.GateError(reason)`` to veto the start: the
     run is reported failed with that reason and never sent. Implementations
     are chained like ``mogrun_adjust_job``.
     """
@@ -120,7 +120,7 @@ def mogrun_retry_delay(
     job: ResolvedJob | None,
     request: RequestInfo,
     retry_after: float | None,
-) -> float | bool | None:
+) -> float | Literal[False] | None:
     """Decide whether, and after how long, a failed request is retried.
 
     Called after each failed API request with the error, the count of
@@ -187,7 +187,7 @@ def mogrun_gate(
     result: RunResult,
     state: RunState | None,
     events: tuple[Event, ...],
-) -> GateVerdict | list[GateVerdict] | None:
+) -> GateVerdict | Sequence[GateVerdict] | None:
     """Judge a run that reached a terminal status (not one that timed out).
 
     Return a ``GateVerdict``, a list of them, or ``None`` to abstain. Every

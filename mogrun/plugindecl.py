@@ -14,13 +14,11 @@ from typing import Any
 
 from mogrun.errors import MogrunError, PluginError
 from mogrun.models import KeySpec
+from mogrun.pluginguard import PLUGIN_FAULTS, current_plugin, describe_exc
 from mogrun.taskfile.schema import JOB_KEYS
 
 # Keys the task file itself owns; a plugin may not declare them.
 BUILTIN_JOB_KEYS = frozenset(JOB_KEYS)
-# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
-# which is the user's).
-PLUGIN_FAULTS = (Exception, SystemExit)
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Options of `mogrun` and `mogrun run` themselves; a plugin may not shadow them.
@@ -42,14 +40,10 @@ class OptionSpec:
     plugin: str | None = None
 
 
-def describe_exc(exc: BaseException) -> str:
-    if isinstance(exc, MogrunError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
-
-
-def option_registrar(plugin: str, sink: dict[str, OptionSpec]) -> Callable[..., None]:
+def option_registrar(sink: dict[str, OptionSpec]) -> Callable[..., None]:
+    """The ``register`` of ``mogrun_add_options``; errors name the calling plugin."""
     def register(name: str, help: str = "", metavar: str = "VALUE", flag: bool = False) -> None:
+        plugin = current_plugin()
         if not isinstance(name, str) or not _OPTION_NAME.match(name):
             raise PluginError(f'plugin "{plugin}" registers a bad option name {name!r} '
                               "(lowercase letters, digits and -, without the leading --)")
@@ -78,9 +72,11 @@ def _option_problem(help: Any, metavar: Any, flag: Any) -> str | None:
     return None
 
 
-def key_registrar(plugin: str, sink: dict[str, KeySpec]) -> Callable[..., None]:
+def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
+    """The ``register`` of ``mogrun_job_keys``; errors name the calling plugin."""
     def register(name: str, validate: Callable[[Any], Any], help: str = "",
                  secrets: Callable[[Any], Any] | None = None) -> None:
+        plugin = current_plugin()
         if not isinstance(name, str) or not _KEY_NAME.match(name):
             raise PluginError(f'plugin "{plugin}" declares a bad job key name {name!r} '
                               "(letters, digits, _ and -)")

@@ -12,7 +12,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -164,29 +164,47 @@ def closest_hook(name: str, known: Sequence[str]) -> str | None:
     return match[0] if match else None
 
 
-def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate]) -> bool:
-    """Register one plugin; False when the very same object is already in."""
+def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate],
+             guard: Callable[[Candidate, dict[str, tuple[str, Any]]], Any]) -> Any:
+    """Register one plugin through ``guard`` (which wraps its hook functions);
+    returns what was registered, or None when the very same plugin is already in."""
     import pluggy
 
     if any(c.plugin is cand.plugin or c.origin == cand.origin for c in kept):
-        return False
+        return None
     if pm.has_plugin(cand.name):
         other = next(c for c in kept if c.name == cand.name)
         raise PluginError(f'two plugins are named "{cand.name}" '
                           f"({other.source} {other.origin} and {cand.source} {cand.origin})")
     _refuse_undecorated(cand)
     _check_parameters(pm, cand)
+    hooks = hook_impls(pm, cand)
+    guarded = guard(cand, hooks)
     try:
-        pm.register(cand.plugin, name=cand.name)
+        pm.register(guarded, name=cand.name)
     except pluggy.PluginValidationError as exc:
         raise PluginError(f'plugin "{cand.name}" has an invalid hook: '
                           f"{' '.join(str(exc).split())}") from exc
-    for caller in pm.get_hookcallers(cand.plugin) or []:
-        for impl in caller.get_hookimpls():
-            if impl.plugin is cand.plugin and (impl.wrapper or impl.hookwrapper):
-                raise PluginError(f'plugin "{cand.name}" declares {caller.name} as a '
-                                  "wrapper; mogrun hooks do not support wrappers")
-    return True
+    return guarded
+
+
+def hook_impls(pm: pluggy.PluginManager, cand: Candidate) -> dict[str, tuple[str, Any]]:
+    """``{attribute: (hook name, function)}`` of every ``@hookimpl`` of a plugin;
+    a wrapper is refused (mogrun's containment works per implementation)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for attr in dir(cand.plugin):
+        try:
+            opts = pm.parse_hookimpl_opts(cand.plugin, attr)
+        except Exception:  # a property that raises is not a hook
+            continue
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        if opts.get("wrapper") or opts.get("hookwrapper"):
+            raise PluginError(f'plugin "{cand.name}" declares {hook} as a '
+                              "wrapper; mogrun hooks do not support wrappers")
+        found[attr] = (hook, getattr(cand.plugin, attr))
+    return found
 
 
 def _hook_functions(plugin: Any) -> list[tuple[str, Any]]:
@@ -230,7 +248,7 @@ def _refuse_undecorated(cand: Candidate) -> None:
     for attr, value in _hook_functions(cand.plugin):
         if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
             raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
-                              context=["Decorate it: from mogrun.hookspecs import hookimpl"])
+                              context=["Decorate it: from mogrun.plugin import hookimpl"])
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:

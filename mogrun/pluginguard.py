@@ -1,0 +1,201 @@
+"""What stands between pluggy and a plugin: containment and answer checks.
+
+pluggy does the calling (argument selection, order, ``firstresult``); it stops
+at the first exception, though, and takes any answer. So the host registers
+each plugin through a ``GuardedPlugin``: the same hook functions, each wrapped
+once in the containment rule of its hook and checked against the return
+annotation of its spec in ``hookspecs``:
+
+- set-up hooks (options, keys, configure, adjust_job): a crash is a
+  ``PluginError`` (exit 2) before any run starts;
+- ``mogrun_start_request``: a crash or a bad request vetoes the run (``GateError``);
+- ``mogrun_gate``: a crash or a wrong answer is a failing verdict;
+- every other hook: a crash or a wrong answer is a warning, and pluggy moves
+  on to the next implementation as if this one had no answer.
+
+An interrupt (Ctrl-C, ``Interrupted`` and the engine's forced exit) is never
+contained: a second Ctrl-C while a notifier delivers leaves at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from mogrun.errors import GateError, Interrupted, MogrunError, PluginError
+from mogrun.masking import mask
+from mogrun.models import GateVerdict
+from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint, type_label
+
+SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_configure",
+                         "mogrun_adjust_job"})
+VETO_HOOK = "mogrun_start_request"
+GATE_HOOK = "mogrun_gate"
+# Hooks whose answer the engine acts on; any other answer is ignored.
+ANSWERED_HOOKS = SETUP_HOOKS | {VETO_HOOK, GATE_HOOK, "mogrun_retry_delay", "mogrun_watch"}
+_EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
+             "mogrun_watch": "a reason string or None"}
+
+# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
+# which is the user's, nor ``Interrupted``, which is mogrun's own way out).
+PLUGIN_FAULTS = (Exception, SystemExit)
+
+_plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
+_secrets: ContextVar[frozenset[str]] = ContextVar("mogrun_secrets", default=frozenset())
+
+
+def describe_exc(exc: BaseException) -> str:
+    """An exception in one line: a mogrun error's own message, else type and text."""
+    if isinstance(exc, MogrunError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def current_plugin() -> str:
+    """The plugin whose hook is running (names the plugin in a registrar's errors)."""
+    return _plugin.get()
+
+
+@contextmanager
+def masking(secrets: Iterable[str]) -> Iterator[None]:
+    """Secrets that the messages of this hook call must mask (the job's)."""
+    token = _secrets.set(frozenset(secrets))
+    try:
+        yield
+    finally:
+        _secrets.reset(token)
+
+
+class GuardedPlugin:
+    """What pluggy registers in place of ``plugin``: its hook functions, guarded."""
+
+    def __init__(self, plugin: Any, name: str, hooks: dict[str, tuple[str, Any]],
+                 warn: Callable[[str], None]) -> None:
+        self.plugin = plugin
+        for attr, (hook, function) in hooks.items():
+            setattr(self, attr, _guard(function, hook, name, warn))
+
+    def __repr__(self) -> str:
+        return f"<guarded {self.plugin!r}>"
+
+
+def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -> Any:
+    """``function`` with its hook's containment; ``wraps`` keeps the signature
+    (pluggy reads the parameters through ``__wrapped__``) and the hookimpl marks."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        token = _plugin.set(plugin)
+        try:
+            answer = function(*args, **kwargs)
+        except Interrupted:
+            raise  # the user's Ctrl-C, or the engine leaving: never a plugin fault
+        except MogrunError as exc:
+            if hook in SETUP_HOOKS or hook == VETO_HOOK:
+                raise  # the plugin's own, deliberate error (e.g. a GateError veto)
+            return _crashed(hook, plugin, exc, warn)
+        except PLUGIN_FAULTS as exc:
+            return _crashed(hook, plugin, exc, warn)
+        finally:
+            _plugin.reset(token)
+        return _checked(hook, plugin, answer, warn)
+
+    return guarded
+
+
+def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], None]) -> Any:
+    secrets = _secrets.get()
+    text = mask(f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}', secrets)
+    if hook in SETUP_HOOKS:
+        raise PluginError(text) from exc
+    if hook == VETO_HOOK:
+        raise GateError(text) from exc
+    if hook == GATE_HOOK:
+        reason = mask(f"gate crashed: {describe_exc(exc)}", secrets)
+        return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+    warn(text)
+    return None
+
+
+def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None]) -> Any:
+    """The answer if it is what the spec promises, else the hook's fallback."""
+    if hook not in ANSWERED_HOOKS or answer is None:
+        return None
+    hint = return_hint(hook)
+    if hook == GATE_HOOK:
+        return _verdicts(plugin, answer, hint)
+    problem = None if conforms(answer, hint, deep=False) else "type"
+    if problem is None:
+        problem = _MEANING.get(hook, _no_problem)(answer)
+    if problem is None:
+        return answer
+    if hook in SETUP_HOOKS:
+        raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} from {hook}, '
+                          f"expected {type_label(hint)}")
+    if hook == VETO_HOOK:
+        raise GateError(_request_refused(plugin, answer, problem))
+    warn(mask(f'plugin "{plugin}" returned {answer!r} from {hook}; ignored '
+              f"(expected {_EXPECTED.get(hook, type_label(hint))})", _secrets.get()))
+    return None
+
+
+def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
+    """A gate's answer as a list; anything else is a failing verdict naming the gate."""
+    items = list(answer) if isinstance(answer, list | tuple) else [answer]
+    if conforms(answer, hint, deep=True):
+        return items
+    bad = [item for item in items if not isinstance(item, GateVerdict)]
+    if bad:
+        reason = f"gate returned {type(bad[0]).__name__}, not a GateVerdict"
+    else:
+        reason = ("gate returned a GateVerdict with fields of the wrong type "
+                  f"({field_labels(GateVerdict)})")
+    return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+
+
+def _request_refused(plugin: str, answer: Any, problem: str) -> str:
+    if problem == "type":
+        return f'plugin "{plugin}" returned {type(answer).__name__} from {VETO_HOOK}'
+    return mask(f'plugin "{plugin}" returned a start request the server would refuse: '
+                f"{problem}", _secrets.get())
+
+
+def _no_problem(answer: Any) -> str | None:
+    return None
+
+
+def _finite_delay(answer: Any) -> str | None:
+    """``True`` is no delay, and an endless one is no answer."""
+    if answer is True or (not isinstance(answer, bool) and not math.isfinite(answer)):
+        return "not a delay"
+    return None
+
+
+def _reason(answer: Any) -> str | None:
+    return None if answer.strip() else "blank"
+
+
+def _server_limits(request: Any) -> str | None:
+    """What the task file's checks would say of a rewritten request: the
+    server's limits hold before the first request, whoever built it."""
+    from mogrun.taskfile.limits import check_request
+
+    problem = field_problem(request)
+    if problem is not None:
+        return problem
+    try:
+        check_request(request, lambda key, message: PluginError(message))
+    except PluginError as refused:
+        return refused.message
+    return None
+
+
+_MEANING: dict[str, Callable[[Any], str | None]] = {
+    "mogrun_retry_delay": _finite_delay,
+    "mogrun_watch": _reason,
+    VETO_HOOK: _server_limits,
+}

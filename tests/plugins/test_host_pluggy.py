@@ -1,0 +1,137 @@
+"""The host calls hooks through pluggy: order and firstresult as hookspecs
+declares them; interrupts are never taken for a plugin's fault."""
+
+from __future__ import annotations
+
+import pytest
+from plugtest_helpers import make_job, make_result
+
+from mogrun.engine.signals import ForcedExit
+from mogrun.errors import Interrupted, RateLimitedError, RequestInfo
+from mogrun.hookspecs import hookimpl
+from mogrun.pluginhost import PluginHost
+from mogrun.waits import Wait, WaitKind
+
+REQUEST = RequestInfo("POST", "http://127.0.0.1/runs")
+
+
+def retry(host, job=None):
+    return host.retry_delay(error=RateLimitedError("slow down", status=429, code="RATE"),
+                            attempt=1, job=job, request=REQUEST, retry_after=None)
+
+
+def test_first_answer_wins_and_later_implementations_are_not_called():
+    calls = []
+
+    class Early:  # registered first: pluggy calls it last
+        @hookimpl
+        def mogrun_retry_delay(self):
+            calls.append("early")
+            return 9.0
+
+    class Late:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            calls.append("late")
+            return 2.0
+
+    host = PluginHost.from_plugins(("early", Early()), ("late", Late()), bundled=False)
+    assert retry(host) == 2.0
+    assert calls == ["late"]
+
+
+def test_a_crashing_or_wrong_answer_passes_the_turn_to_the_next_plugin():
+    class Decides:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return 1.5
+
+    class Crashes:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            raise RuntimeError("oops")
+
+    class Wrong:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return "soon"
+
+    host = PluginHost.from_plugins(("decides", Decides()), ("crashes", Crashes()),
+                                   ("wrong", Wrong()), bundled=False)
+    assert retry(host) == 1.5
+    assert host.warnings == [
+        "plugin \"wrong\" returned 'soon' from mogrun_retry_delay; ignored "
+        "(expected seconds, False or None)",
+        'plugin "crashes" failed in mogrun_retry_delay: RuntimeError: oops']
+
+
+@pytest.mark.parametrize("answer", [True, float("nan"), float("inf")])
+def test_a_delay_that_is_not_a_number_of_seconds_is_ignored(answer):
+    class Odd:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return answer
+
+    host = PluginHost.from_plugins(("odd", Odd()), bundled=False)
+    assert retry(host) is None
+    assert host.warnings == [f'plugin "odd" returned {answer!r} from mogrun_retry_delay; '
+                             "ignored (expected seconds, False or None)"]
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), ForcedExit(130),
+                                       Interrupted(143)])
+def test_an_interrupt_inside_a_notifier_is_not_contained(interrupt):
+    class Notifier:
+        @hookimpl
+        def mogrun_job_finished(self):
+            raise interrupt
+
+    host = PluginHost.from_plugins(("notifier", Notifier()), bundled=False)
+    with pytest.raises(type(interrupt)):
+        host.job_finished(job=make_job(), results=(make_result(),), outcome="success")
+    assert host.warnings == []
+
+
+def test_an_interrupt_inside_a_gate_is_not_a_failing_verdict():
+    class Gate:
+        @hookimpl
+        def mogrun_gate(self):
+            raise ForcedExit(130)
+
+    host = PluginHost.from_plugins(("gate", Gate()), bundled=False)
+    job = make_job()
+    with pytest.raises(ForcedExit):
+        host.gates(job=job, run=job.runs[0], result=make_result(), state=None, events=())
+
+
+def test_wait_reaches_observers_and_a_crash_is_a_warning():
+    seen = []
+
+    class Watcher:
+        @hookimpl
+        def mogrun_wait(self, wait):
+            seen.append(wait.kind)
+
+    class Broken:
+        @hookimpl
+        def mogrun_wait(self):
+            raise ValueError("no")
+
+    host = PluginHost.from_plugins(("watcher", Watcher()), ("broken", Broken()),
+                                   bundled=False)
+    host.wait(Wait(kind=WaitKind.RETRY, reason="transport error"))
+    assert seen == [WaitKind.RETRY]
+    assert host.warnings == ['plugin "broken" failed in mogrun_wait: ValueError: no']
+
+
+def test_crash_messages_mask_the_job_secrets():
+    class Leaky:
+        @hookimpl
+        def mogrun_event(self):
+            raise RuntimeError("posting to https://hooks.example/T0/sekrit-value failed")
+
+    host = PluginHost.from_plugins(("leaky", Leaky()), bundled=False)
+    job = make_job(secrets={"sekrit-value"})
+    host.event(job=job, run=job.runs[0], event=None)
+    assert host.warnings == ['plugin "leaky" failed in mogrun_event: RuntimeError: '
+                             "posting to https://hooks.example/T0/*** failed"]

@@ -1,0 +1,87 @@
+"""A second Ctrl-C while a notifier delivers leaves at once: the host's
+containment of plugin faults never swallows the user's interrupt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+TASKS = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+
+[jobs.quick]
+repo = "acme/api"
+prompt = "@emulator duration=0.2s interval=0.1s"
+notify = [{{ webhook = "{url}", on = ["always"] }}]
+"""
+
+
+class StallingReceiver:
+    """A webhook that reads the POST, then never answers until closed."""
+
+    def __init__(self) -> None:
+        self.got = threading.Event()
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.got.set()
+                receiver.release.wait(60)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/s3cr3t-token"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    rec = StallingReceiver()
+    yield rec
+    rec.close()
+
+
+def test_second_ctrl_c_while_notifying_exits_at_once(tmp_path, receiver):
+    (tmp_path / "mogplex.toml").write_text(TASKS.format(url=receiver.url))
+    with Emulator(default_duration=0.2) as emulator:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+                   MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "quick"], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert receiver.got.wait(30), "the notifier never posted"
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "could not notify" not in err  # the interrupt was not taken for a delivery failure
+    assert "mogrun_job_finished" not in err
+    assert "Traceback" not in err
+    assert "s3cr3t-token" not in out + err
