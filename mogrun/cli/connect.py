@@ -108,10 +108,9 @@ def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
     def retry(**kwargs: Any) -> Any:
         with lock:
             if not loaded:
-                from mogrun.pluginhost import PluginHost
+                from mogrun.cli.loading import plugin_host
 
-                loaded.append(PluginHost.load(project_dir=None, use_entry_points=True,
-                                              no_plugins=state.no_plugins, env=state.env))
+                loaded.append(plugin_host(state))
         return loaded[0].retry_delay(**kwargs)
 
     return retry

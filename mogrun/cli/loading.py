@@ -52,13 +52,30 @@ def optional_taskfile(state: CliState) -> TaskFile | None:
     return load_task_file(path)
 
 
-def load_host(state: CliState, taskfile: TaskFile, extra_plugins: Sequence[str] = ()) -> PluginHost:
-    """Bundled plugins, entry points, the task file's ``plugins`` and ``-p`` ones."""
+def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHost:
+    """The invocation's one plugin host: bundled plugins, entry points and
+    ``-p`` ones (``run`` needs their options before the task file is read)."""
     from mogrun.pluginhost import PluginHost
 
-    return PluginHost.load(project_dir=taskfile.project_dir, task_file_plugins=taskfile.plugins,
-                           extra=plugin_specs(state, extra_plugins),
-                           no_plugins=state.no_plugins, env=state.env)
+    extra = plugin_specs(state, extra_plugins)
+    if state.plugin_host is None:
+        state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
+                                            no_plugins=state.no_plugins, env=state.env)
+    else:
+        state.plugin_host.add_plugins(project_dir=None, extra=extra,
+                                      no_plugins=state.no_plugins, env=state.env)
+    host: PluginHost = state.plugin_host
+    return host
+
+
+def load_host(state: CliState, taskfile: TaskFile | None,
+              extra_plugins: Sequence[str] = ()) -> PluginHost:
+    """The invocation's host with the task file's ``plugins`` added."""
+    host = plugin_host(state, extra_plugins)
+    if taskfile is not None:
+        host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=taskfile.plugins,
+                         no_plugins=state.no_plugins, env=state.env)
+    return host
 
 
 def plugin_specs(state: CliState, specs: Sequence[str]) -> tuple[str, ...]:

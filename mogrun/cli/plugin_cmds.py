@@ -34,14 +34,9 @@ Examples:
               help="Also load this plugin (module name or .py path; repeatable).")
 @click.pass_obj
 def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
-    from mogrun.cli.loading import optional_taskfile, plugin_specs
-    from mogrun.pluginhost import PluginHost
+    from mogrun.cli.loading import load_host, optional_taskfile
 
-    taskfile = optional_taskfile(state)
-    host = PluginHost.load(
-        project_dir=taskfile.project_dir if taskfile else None,
-        task_file_plugins=taskfile.plugins if taskfile else (),
-        extra=plugin_specs(state, extra), no_plugins=state.no_plugins, env=state.env)
+    host = load_host(state, optional_taskfile(state), extra)
     rows = plugin_rows(host)
     if state.json_output:
         for row in rows:

@@ -61,13 +61,10 @@ class RunCommand(click.Command):
 def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     if _PLUGIN_META in ctx.meta:
         return ctx.meta[_PLUGIN_META][0]
-    from mogrun.cli.loading import plugin_specs
-    from mogrun.pluginhost import PluginHost
+    from mogrun.cli.loading import plugin_host
 
     state = state_of(ctx)
-    specs = PluginHost.entry_point_options(
-        state.env, state.no_plugins,
-        extra=plugin_specs(state, ctx.meta.get("mogrun.extra_plugins", ())))
+    specs = plugin_host(state, ctx.meta.get("mogrun.extra_plugins", ())).cli_options()
     params: list[click.Parameter] = []
     names: dict[str, str] = {}
     for spec in specs:

@@ -54,6 +54,9 @@ class CliState:
     stdout: TextIO = field(default_factory=io.StringIO)
     stderr: TextIO = field(default_factory=io.StringIO)
     stdin: TextIO = field(default_factory=io.StringIO)
+    # The invocation's one plugin host (a ``PluginHost``), built on first use
+    # by ``cli.loading.plugin_host``.
+    plugin_host: Any = None
     _cleanups: list[Any] = field(default_factory=list)
 
     def apply_options(self, options: Mapping[str, Any]) -> CliState:

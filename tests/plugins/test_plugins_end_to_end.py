@@ -266,3 +266,34 @@ def test_task_file_plugins_load_only_for_check_show_run(tmp_path, cli):
         result = cli(*args, cwd=root)
         assert result.exit_code == 2, (args, result)
         assert 'plugin "broken" failed to import: RuntimeError: imported!' in result.stderr
+
+
+@pytest.mark.parametrize("command", [("run", "fix"), ("run", "-n", "fix"), ("check",),
+                                     ("plugins",)])
+def test_one_plugin_manager_per_invocation(tmp_path, mogrun_emulator, cli, monkeypatch,
+                                           command):
+    """run builds its host before the task file is read (for plugin options)
+    and adds the task file's plugins to that same manager later."""
+    import pluggy
+
+    built = []
+    real_init = pluggy.PluginManager.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(pluggy.PluginManager, "__init__", counting)
+    extra = tmp_path / "extra.py"
+    extra.write_text("from mogrun.plugin import hookimpl\n\n@hookimpl\n"
+                     "def mogrun_add_options(register):\n    register('team', help='x')\n")
+    root = project(tmp_path, job(), {"recorder": RECORDER})
+    with_p = command[0] in ("run", "plugins")  # check takes no -p
+    args = (command[0], "-p", str(extra), *command[1:]) if with_p else command
+    result = cli(*args, cwd=root)
+    assert result.exit_code == 0, result
+    assert len(built) == 1
+    if command[0] == "run" and "-n" not in command:
+        kinds = [json.loads(line)[0] for line in
+                 (root / "plugins" / "calls.jsonl").read_text().splitlines()]
+        assert kinds.count("configure") == 1
