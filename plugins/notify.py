@@ -3,7 +3,9 @@
 Job key ``notify = [{webhook = URL, on = [...]}, {slack = URL, on = [...]}]``
 (a single table is accepted too). ``on`` takes success, failed, cancelled,
 timeout, gate_failed, skipped and always; without it every outcome but
-success is sent. The URLs are secrets: mogrun masks them wherever it prints or
+success is sent. An entry whose URL is empty (``{{ env.SLACK_WEBHOOK_URL |
+default("") }}`` where the variable is unset) is skipped: notifications can be
+optional per environment. The URLs are secrets: mogrun masks them wherever it prints or
 stores them. Messages go through mogrun's own HTTP layer
 (``mogrun.plugin.post_json``) with a short timeout and one retry, and never carry
 the API token. A notifier that cannot deliver raises; the host reports that as
@@ -46,18 +48,23 @@ def validate(value: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not items:
         raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
                          f'on = ["failed"] }}], not {type_name(value)}')
-    return [_target(item, i) for i, item in enumerate(items, 1)]
+    targets = [_target(item, i) for i, item in enumerate(items, 1)]
+    return [target for target in targets if target is not None]
 
 
-def _target(item: Any, index: int) -> dict[str, Any]:
+def _target(item: Any, index: int) -> dict[str, Any] | None:
+    """One target, or ``None`` when its URL rendered empty (the whole entry is
+    still checked, so a typo in ``on`` is caught where the URL is set)."""
     where = f"notify[{index}]"
     raw = table(item, where, (*KINDS, "on"))
     kinds = [kind for kind in KINDS if kind in raw]
     if len(kinds) != 1:
         raise ValueError(f"{where} needs exactly one of webhook = URL or slack = URL")
-    url = web_url(raw[kinds[0]], f"{where}.{kinds[0]}")
     on = strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on",
                  choices=(*NOTIFY_OUTCOMES, ALWAYS))
+    if isinstance(raw[kinds[0]], str) and not raw[kinds[0]].strip():
+        return None
+    url = web_url(raw[kinds[0]], f"{where}.{kinds[0]}")
     return {kinds[0]: url, "on": on}
 
 

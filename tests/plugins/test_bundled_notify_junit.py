@@ -216,3 +216,13 @@ def test_failure_message_lists_every_failing_gate():
     assert junit.failure_message(result) == ("gate_failed (status success): max_duration: took "
                                              "25m, longer than max_duration 20m; team_gate: "
                                              "no edit_file")
+
+
+def test_entries_with_an_empty_url_are_dropped_after_checking_them():
+    assert notify.validate([{"slack": ""}, {"webhook": "https://x.example.com/h"},
+                            {"webhook": "  ", "on": ["always"]}]) == [
+        {"webhook": "https://x.example.com/h", "on": list(notify.DEFAULT_ON)}]
+    assert notify.validate({"slack": ""}) == []
+    with pytest.raises(ValueError) as info:
+        notify.validate([{"slack": "", "on": ["failure"]}])
+    assert str(info.value).startswith('notify[1].on: unknown value "failure"')

@@ -253,6 +253,24 @@ def test_notification_arrives_and_its_url_is_masked(tmp_path, mogrun_emulator, c
     assert "team-secret-abc" not in shown.output
 
 
+def test_a_notify_entry_whose_url_renders_empty_is_skipped(tmp_path, mogrun_emulator, cli,
+                                                           receiver):
+    """An optional notifier: unset in this environment, the run goes on silently."""
+    extra = ('notify = [{ slack = "{{ env.SLACK_WEBHOOK_URL }}", on = ["always"] },\n'
+             '          { webhook = "{{ env.TEAM_HOOK }}", on = ["always"] }]')
+    root = project(tmp_path, job(extra=extra))
+    env = {"SLACK_WEBHOOK_URL": "", "TEAM_HOOK": receiver.url("/team")}
+    checked = cli("check", cwd=root, env=env)
+    assert checked.exit_code == 0, checked
+    result = cli("run", "fix", cwd=root, env=env)
+    assert result.exit_code == 0, result
+    assert [r["path"] for r in receiver.received] == ["/team"]
+    assert "warning" not in result.stderr
+    nobody = cli("run", "--rerun", "fix", cwd=root, env={**env, "TEAM_HOOK": " "})
+    assert nobody.exit_code == 0, nobody
+    assert len(receiver.received) == 1
+
+
 def test_task_file_plugins_load_only_for_check_show_run(tmp_path, cli):
     """A task-file plugin is repository code: `list`, `--help` and `history` never
     import it (here it would fail loudly), while `check`, `show` and `run` do."""
