@@ -14,6 +14,14 @@ Fixtures:
 - ``mogrun_cli``: ``run(*args, cwd=None, env=None, input=None) -> MogrunResult``
   runs ``mogrun`` in-process; when the test also uses ``mogrun_emulator``,
   ``MOGPLEX_URL`` and ``MOGPLEX_API_KEY`` point at it.
+- ``mogrun_project``: a ``MogrunProject`` in ``tmp_path``: ``write()`` a task
+  file (or any file), ``run()`` mogrun inside it (wired like ``mogrun_cli``).
+
+Builders: ``job(name, **keys)`` and ``task_file(*tables, **top)`` write TOML
+as people do, so a test states only the keys it is about.
+
+Markers: ``e2e`` is added to every test that uses an emulator fixture (select
+with ``-m e2e`` / ``-m "not e2e"``).
 """
 
 from __future__ import annotations
@@ -31,12 +39,14 @@ import pytest
 if TYPE_CHECKING:
     from mogrun.emulator import Emulator
 
-__all__ = ["Emulator", "MogrunResult", "run_mogrun", "write_taskfile"]
+__all__ = ["Emulator", "MogrunProject", "MogrunResult", "job", "run_mogrun", "task_file",
+           "write_taskfile"]
 
 # Variables from the machine that would make a test depend on where it runs.
 ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS",
                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")
 FIXTURE_DURATION = 0.5
+EMULATOR_FIXTURES = ("mogrun_emulator", "mogrun_emulator_session")
 
 
 def __getattr__(name: str) -> Any:
@@ -60,6 +70,16 @@ class MogrunResult:
         """stdout then stderr, for assertions that do not care which stream."""
         return self.stdout + self.stderr
 
+    @property
+    def errors(self) -> list[str]:
+        """The ``Error:`` lines on stderr, without their context lines."""
+        return [line for line in self.stderr.splitlines() if line.startswith("Error:")]
+
+    # Short names some suites use (kept so their tests read as before).
+    code = property(lambda self: self.exit_code)
+    out = property(lambda self: self.stdout)
+    err = property(lambda self: self.stderr)
+
     def __repr__(self) -> str:
         def block(name: str, text: str) -> str:
             body = textwrap.indent(text.rstrip("\n"), "  ") if text else "  (empty)"
@@ -75,6 +95,71 @@ def write_taskfile(tmp_path: Path, text: str, name: str = "mogplex.toml") -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML literal (strings, numbers, booleans, lists, inline tables)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return "[" + ", ".join(toml_value(item) for item in value) + "]"
+
+
+def table(header: str, keys: Mapping[str, Any]) -> str:
+    """``[header]`` and its keys, one per line."""
+    lines = [f"[{header}]", *(f"{key} = {toml_value(value)}" for key, value in keys.items())]
+    return "\n".join(lines) + "\n"
+
+
+def job(name: str, *, repo: Any = "acme/api", prompt: str = "@emulator duration=0.2s",
+        **keys: Any) -> str:
+    """A ``[jobs.NAME]`` table: a repo and a short emulated prompt unless given."""
+    return table(f"jobs.{name}", {"repo": repo, "prompt": prompt, **keys})
+
+
+def task_file(*jobs: str, mogplex: Mapping[str, Any] | None = None,
+              defaults: Mapping[str, Any] | None = None,
+              vars: Mapping[str, Any] | None = None) -> str:
+    """A whole task file: the optional top tables, then the job tables."""
+    parts = [table(name, keys) for name, keys in
+             (("mogplex", mogplex), ("defaults", defaults), ("vars", vars)) if keys]
+    return "\n".join([*parts, *jobs])
+
+
+class MogrunProject:
+    """A folder with a task file, and mogrun run inside it (in-process)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str | None] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
+        self.root = Path(root)
+        self.env: dict[str, str | None] = dict(env or {})
+        self.args = args  # put before every command line (e.g. "--no-plugins")
+
+    @property
+    def path(self) -> Path:
+        return self.root / "mogplex.toml"
+
+    def write(self, text: str, name: str = "mogplex.toml") -> Path:
+        """Write ``text`` (dedented) as ``name`` in the project; returns its path."""
+        return write_taskfile(self.root, text, name)
+
+    def run(self, *args: str, env: Mapping[str, str | None] | None = None,
+            input: str | None = None, cwd: str | os.PathLike[str] | None = None) -> MogrunResult:
+        """``mogrun ARGS`` in the project folder (or ``cwd``)."""
+        return run_mogrun(*self.args, *args, cwd=self.root if cwd is None else cwd,
+                          env={**self.env, **(env or {})}, input=input)
+
+    __call__ = run
+
+    def __repr__(self) -> str:
+        return f"<MogrunProject {self.root}>"
 
 
 def _stream(data: str = "") -> io.TextIOWrapper:
@@ -140,6 +225,23 @@ def mogrun_emulator_session() -> Iterator[Emulator]:
         emulator.stop()
 
 
+def _test_env(request: pytest.FixtureRequest) -> dict[str, str | None]:
+    """Machine variables unset; the test's emulator (if any) as URL and token."""
+    base: dict[str, str | None] = dict.fromkeys(ISOLATED_ENV)
+    for name in EMULATOR_FIXTURES:
+        if name in request.fixturenames:
+            emulator = request.getfixturevalue(name)
+            base.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+            break
+    return base
+
+
+@pytest.fixture
+def mogrun_project(request: pytest.FixtureRequest, tmp_path: Path) -> MogrunProject:
+    """A ``MogrunProject`` in ``tmp_path``, wired like ``mogrun_cli``."""
+    return MogrunProject(tmp_path, env=_test_env(request))
+
+
 @pytest.fixture
 def mogrun_cli(request: pytest.FixtureRequest) -> Callable[..., MogrunResult]:
     """``run(*args, cwd=None, env=None, input=None) -> MogrunResult``, in-process.
@@ -148,12 +250,7 @@ def mogrun_cli(request: pytest.FixtureRequest) -> Callable[..., MogrunResult]:
     ...) are unset (pass them in ``env`` to test them); with ``mogrun_emulator``
     (or ``mogrun_emulator_session``) in the test, URL and write token point at it.
     """
-    base: dict[str, str | None] = dict.fromkeys(ISOLATED_ENV)
-    for name in ("mogrun_emulator", "mogrun_emulator_session"):
-        if name in request.fixturenames:
-            emulator = request.getfixturevalue(name)
-            base.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
-            break
+    base = _test_env(request)
 
     def run(*args: str, cwd: str | os.PathLike[str] | None = None,
             env: Mapping[str, str | None] | None = None,
@@ -163,7 +260,17 @@ def mogrun_cli(request: pytest.FixtureRequest) -> Callable[..., MogrunResult]:
     return run
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that talks to an emulator ``e2e``."""
+    for item in items:
+        if set(EMULATOR_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: runs mogrun against an emulator over loopback (added by mogrun.testing "
+        "to every test using an emulator fixture)")
     config.addinivalue_line(
         "markers", "mogrun_emulator(**kwargs): arguments for the mogrun_emulator fixture's "
         "Emulator (limits=, repos=, default_duration=, default_events=)")

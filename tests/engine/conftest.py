@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mogrun.testing import MogrunProject
+
 # Short emulated runs are followed every 0.1 s (test-only floor; the default stays 1.5 s).
 FAST = {"MOGRUN_POLL_INTERVAL": "0.1", "GITHUB_ACTIONS": None, "NO_COLOR": None}
 
@@ -20,22 +22,22 @@ starts_per_minute = 100
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(mogrun_project: MogrunProject):
     """``project(jobs_toml) -> Path``: writes mogplex.toml (budget lifted) and returns the dir."""
 
     def write(jobs: str, header: str = HEADER) -> Path:
-        (tmp_path / "mogplex.toml").write_text(header + textwrap.dedent(jobs), encoding="utf-8")
-        return tmp_path
+        mogrun_project.path.write_text(header + textwrap.dedent(jobs), encoding="utf-8")
+        return mogrun_project.root
 
     return write
 
 
 @pytest.fixture
-def mogrun(mogrun_cli, mogrun_emulator, tmp_path):
+def mogrun(mogrun_project: MogrunProject, mogrun_emulator):
     """``mogrun(*args, env=None) -> MogrunResult`` in the project dir, against the emulator."""
 
     def run(*args: str, env: dict | None = None):
-        return mogrun_cli(*args, cwd=tmp_path, env={**FAST, **(env or {})})
+        return mogrun_project.run(*args, env={**FAST, **(env or {})})
 
     return run
 
