@@ -93,14 +93,20 @@ class RequestBudget:
         self._settled = threading.Condition(self._lock)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any] | None, **kwargs: Any) -> RequestBudget:
-        """A budget from the task file's ``[mogplex]`` table (tokens with other limits)."""
+    def from_settings(cls, settings: Mapping[str, Any] | None, *, time_scale: float = 1.0,
+                      **kwargs: Any) -> RequestBudget:
+        """A budget from the task file's ``[mogplex]`` table (tokens with other limits).
+
+        ``time_scale`` shrinks every window (tests against an emulator whose
+        ``--limits`` count per seconds instead of per minute/hour/day)."""
         settings = settings or {}
         rpm = _positive_int(settings, "requests_per_minute", 60)
         starts = tuple(
-            (_positive_int(settings, key, default), span)
+            (_positive_int(settings, key, default), span * time_scale)
             for (key, span), (default, _) in zip(_SETTING_WINDOWS, DEFAULT_STARTS, strict=True)
         )
+        if time_scale != 1.0:
+            kwargs.setdefault("window", 60.0 * time_scale)
         return cls(requests_per_minute=rpm, starts=starts, **kwargs)
 
     def acquire(self, kind: str = "request", *, deadline: float | None = None) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mogrun.api.settings import Endpoint, resolve_endpoint, token_from_env
-from mogrun.errors import TaskFileError
+from mogrun.errors import TaskFileError, UsageError
 
 if TYPE_CHECKING:
     from mogrun.api.client import MogplexClient
@@ -49,7 +49,8 @@ def connect(
 
     if budget_settings is None and taskfile is not None:
         budget_settings = taskfile.settings
-    budget = RequestBudget.from_settings(budget_settings or {})
+    budget = RequestBudget.from_settings(budget_settings or {},
+                                         time_scale=_limit_window_scale(state.env))
     emulator = None
     if state.local:
         emulator = _start_emulator(state, taskfile)
@@ -65,6 +66,19 @@ def connect(
         trace=functools.partial(_stderr_line, state) if state.verbose else None,
     )
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
+
+
+def _limit_window_scale(env: Mapping[str, str]) -> float:
+    """``MOGRUN_LIMIT_WINDOW_SCALE`` (test-only): the budget's windows times this,
+    to pace against an emulator started with short ``--limits`` windows."""
+    raw = env.get("MOGRUN_LIMIT_WINDOW_SCALE")
+    try:
+        scale = float(raw) if raw else 1.0
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale <= 1:
+        raise UsageError(f"MOGRUN_LIMIT_WINDOW_SCALE must be a number in (0, 1], got {raw!r}")
+    return scale
 
 
 def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:

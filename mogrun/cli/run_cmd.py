@@ -8,12 +8,15 @@ never loads plugins. Everything after parsing happens in the engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.state import CliState, state_of
 from mogrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from mogrun.ci.shard import Shard
 
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
@@ -28,7 +31,7 @@ Examples:
 """
 
 _BUILTIN = {"jobs", "parallel", "dry_run", "timeout", "detach", "no_deps", "rerun",
-            "keep_going", "plugins"}
+            "keep_going", "plugins", "shard"}
 _PLUGIN_META = "mogrun.plugin_options"
 
 
@@ -94,14 +97,22 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
               "after a failure.")
 @click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
               help="Load an extra plugin (module name or .py path).")
+@click.option("--shard", metavar="I/N", help="Run the I-th of N slices of the runs, with 1/N "
+              "of every per-token limit (N CI legs of one token).")
 @click.pass_context
 def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_run: bool,
                 timeout: str | None, detach: bool, no_deps: bool, rerun: bool,
-                keep_going: bool, plugins: tuple[str, ...], **plugin_values: Any) -> int:
+                keep_going: bool, plugins: tuple[str, ...], shard: str | None,
+                **plugin_values: Any) -> int:
     state: CliState = ctx.obj
     if not jobs:
         raise UsageError("run needs at least one job name", context=["See: mogrun list"])
     timeout_override = _parse_timeout(timeout)
+    slice_ = None
+    if shard is not None:
+        from mogrun.ci.shard import parse_shard
+
+        slice_ = parse_shard(shard)
     if dry_run:
         from mogrun.cli.taskfile_cmds import show_jobs
 
@@ -115,7 +126,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
         max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
         poll_interval=poll_override(state.env))
     return execute(state, jobs, session_options, plugins=plugins, options=options,
-                   timeout_override=timeout_override, rerun=rerun)
+                   timeout_override=timeout_override, rerun=rerun, shard=slice_)
 
 
 def _parse_timeout(value: str | None) -> float | None:
@@ -134,7 +145,8 @@ def _parse_timeout(value: str | None) -> float | None:
 
 def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             plugins: Sequence[str] = (), options: Mapping[str, Any] | None = None,
-            timeout_override: float | None = None, rerun: bool = False) -> int:
+            timeout_override: float | None = None, rerun: bool = False,
+            shard: Shard | None = None) -> int:
     """Load, connect, open history and the reporter, run the session."""
     from mogrun.cli.connect import connect
     from mogrun.cli.loading import load_session
@@ -143,8 +155,20 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     loaded = load_session(state, command="run", names=names,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
+    settings: Mapping[str, Any] = loaded.taskfile.settings
+    if shard is not None:
+        from dataclasses import replace
+
+        from mogrun.ci.shard import shared_settings, slice_jobs
+
+        settings = shared_settings(settings, shard.count)
+        loaded = replace(loaded, jobs=slice_jobs(loaded.jobs, shard))
+        if not loaded.jobs:
+            click.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
+                       err=True)
+            return 0
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
-                         budget_settings=loaded.taskfile.settings)
+                         budget_settings=settings)
     reporter = new_reporter(state)
     history = None
     try:

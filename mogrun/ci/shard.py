@@ -1,0 +1,97 @@
+"""``--shard I/N``: the I-th of N deterministic slices of an invocation's runs,
+with 1/N of every per-token limit, so N legs (a CI matrix) running at once
+stay inside the token's limits with no coordination between them.
+
+Slicing: run k of a job (k counts from 0 in the order the task file lists the
+job's repos) belongs to leg ``k % N + 1``. It depends only on the file, so
+every machine computes the same slices; each run is in exactly one leg; a
+fan-out's repos are spread evenly (leg sizes differ by at most one); and the
+k-th repo of two jobs lands in the same leg.
+
+Needs: a leg cannot see the other legs, so it cannot know that a need passed
+everywhere. A sharded invocation therefore refuses to include both a job and
+a job it needs; run the needs first (unsharded, or as their own matrix) and
+the dependants with ``--no-deps`` (the generated workflow does exactly that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from mogrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from mogrun.models import ResolvedJob
+
+# The per-token limits a leg gets 1/N of: the task file's [mogplex] keys and the
+# API's defaults (60 requests a minute; starts 10 a minute, 30 an hour, 150 a day;
+# 3 sandbox slots).
+SHARED_LIMITS: tuple[tuple[str, int], ...] = (
+    ("requests_per_minute", 60), ("starts_per_minute", 10), ("starts_per_hour", 30),
+    ("starts_per_day", 150), ("sandboxes", 3),
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Leg ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, position: int) -> bool:
+        """Whether the run at ``position`` (0-based, within its job) is this leg's."""
+        return position % self.count == self.index - 1
+
+
+def parse_shard(text: str) -> Shard:
+    """``"2/3"`` -> ``Shard(2, 3)``; anything else is a usage error (exit 2)."""
+    index, sep, count = text.strip().partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise UsageError(f"--shard takes I/N (e.g. 2/3), not {text!r}")
+    shard = Shard(int(index), int(count))
+    if shard.count < 1 or not 1 <= shard.index <= shard.count:
+        raise UsageError(f"--shard {text.strip()}: I must be between 1 and N (N at least 1)")
+    return shard
+
+
+def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """``[mogplex]`` with every per-token limit divided by ``count`` (rounded
+    down, so N legs together never exceed the token's limits)."""
+    shared = dict(settings)
+    for name, default in SHARED_LIMITS:
+        value = settings.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            continue  # a bad value is the task file's error, reported where it is read
+        if value < count:
+            raise UsageError(
+                f"--shard .../{count}: the token's {name.replace('_', ' ')} ({value}) cannot "
+                f"be split {count} ways; use at most {value} shards, or a second token")
+        if name in settings or count > 1:
+            shared[name] = value // count
+    return shared
+
+
+def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard) -> list[ResolvedJob]:
+    """Each job with only this leg's runs; jobs left with no run are dropped."""
+    _refuse_needs(jobs, shard)
+    sliced = [replace(job, runs=tuple(run for k, run in enumerate(job.runs) if shard.owns(k)))
+              for job in jobs]
+    return [job for job in sliced if job.runs]
+
+
+def _refuse_needs(jobs: Sequence[ResolvedJob], shard: Shard) -> None:
+    names = {job.name for job in jobs}
+    for job in jobs:
+        needed = [n for n in job.needs if n in names]
+        if needed and shard.count > 1:
+            raise UsageError(
+                f'--shard {shard}: job "{job.name}" needs "{needed[0]}", and a leg cannot wait '
+                "for the other legs' runs of it",
+                context=[f"Run the needs first (mogrun run {' '.join(needed)}), then "
+                         f"mogrun run {job.name} --no-deps --shard {shard}."])

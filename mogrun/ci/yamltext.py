@@ -1,0 +1,80 @@
+"""A small, exact YAML writer for the generated workflow.
+
+The workflow is a tree of dicts, lists, strings, ints and bools; block style
+covers it. Writing it by hand keeps mogrun free of a YAML dependency and
+makes the bytes ours: insertion order is kept (callers choose the order), a
+string is written plain only when no YAML reader can take it for anything
+else, and every other string is double-quoted with JSON's escapes (a JSON
+string is a valid YAML double-quoted scalar).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+INDENT = "  "
+# Plain scalars start with a letter, "_" or "$" (never an indicator such as
+# "*", "&", "!", "-", "?", "{", "[", "'", '"', "%", "@", "`", "|", ">" or "#")
+# and contain no ":" or "#" (": " and " #" would end or split the scalar).
+_PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_ .,/=(){}$|&!'<>+-]*")
+# Words YAML 1.1 readers (PyYAML, older tools) turn into booleans or null.
+_RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
+
+
+def scalar(value: Any) -> str:
+    """One scalar as YAML text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"cannot write {type(value).__name__} as YAML")
+    if (_PLAIN.fullmatch(value) and not value.endswith(" ")
+            and value.lower() not in _RESERVED and "  " not in value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def key(name: str) -> str:
+    """A mapping key; ``on`` stays plain, as GitHub's own examples write it
+    (GitHub reads YAML 1.2, where ``on`` is a string)."""
+    return name if name == "on" else scalar(name)
+
+
+def dump(value: Mapping[str, Any]) -> str:
+    """The whole document, ending with one newline."""
+    return "\n".join(_mapping(value, 0)) + "\n"
+
+
+def _mapping(value: Mapping[str, Any], depth: int) -> list[str]:
+    lines: list[str] = []
+    pad = INDENT * depth
+    for name, item in value.items():
+        if isinstance(item, Mapping):
+            lines.append(f"{pad}{key(name)}:" + ("" if item else " {}"))
+            lines += _mapping(item, depth + 1)
+        elif isinstance(item, Sequence) and not isinstance(item, str):
+            lines.append(f"{pad}{key(name)}:" + ("" if item else " []"))
+            lines += _sequence(item, depth + 1)
+        else:
+            lines.append(f"{pad}{key(name)}: {scalar(item)}")
+    return lines
+
+
+def _sequence(value: Sequence[Any], depth: int) -> list[str]:
+    lines: list[str] = []
+    pad = INDENT * depth
+    for item in value:
+        if isinstance(item, Mapping) and item:
+            inner = _mapping(item, depth + 1)
+            # The first key shares the dash's line: "- uses: ...".
+            lines.append(f"{pad}- {inner[0].lstrip()}")
+            lines += inner[1:]
+        elif isinstance(item, Sequence) and not isinstance(item, str):
+            raise TypeError("nested lists are not used in workflows")
+        else:
+            lines.append(f"{pad}- {scalar(item)}")
+    return lines

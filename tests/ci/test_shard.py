@@ -1,0 +1,153 @@
+"""``mogrun run --shard I/N``: deterministic slices and 1/N of every per-token limit,
+proven against one emulator with three legs running at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mogrun.ci.shard import Shard, parse_shard, shared_settings, slice_jobs
+from mogrun.emulator import Emulator, Limits
+from mogrun.errors import UsageError
+from mogrun.models import ResolvedJob, RunPlan, StartRequest
+
+
+def fan(name: str, count: int, needs: tuple[str, ...] = ()) -> ResolvedJob:
+    runs = tuple(RunPlan(name, f"acme/r{k:02d}", StartRequest(f"acme/r{k:02d}", "p", f"k{k}"))
+                 for k in range(count))
+    return ResolvedJob(name=name, description="", needs=needs, runs=runs, timeout=60.0)
+
+
+@pytest.mark.parametrize(("text", "shard"), [("1/3", Shard(1, 3)), (" 3/3 ", Shard(3, 3)),
+                                             ("1/1", Shard(1, 1))])
+def test_parse_shard(text, shard) -> None:
+    assert parse_shard(text) == shard
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0/3", "--shard 0/3: I must be between 1 and N (N at least 1)"),
+    ("4/3", "--shard 4/3: I must be between 1 and N (N at least 1)"),
+    ("1/0", "--shard 1/0: I must be between 1 and N (N at least 1)"),
+    ("2", "--shard takes I/N (e.g. 2/3), not '2'"),
+    ("a/3", "--shard takes I/N (e.g. 2/3), not 'a/3'"),
+    ("-1/3", "--shard takes I/N (e.g. 2/3), not '-1/3'"),
+    ("1/3/5", "--shard takes I/N (e.g. 2/3), not '1/3/5'"),
+])
+def test_parse_shard_refuses(text, message) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_shard(text)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(("runs", "legs"), [(30, 3), (31, 3), (7, 4), (2, 5), (1, 1)])
+def test_every_run_is_in_exactly_one_leg_and_legs_are_even(runs, legs) -> None:
+    slices = [slice_jobs([fan("a", runs)], Shard(i, legs)) for i in range(1, legs + 1)]
+    repos = [[r.repo for job in s for r in job.runs] for s in slices]
+    flat = [repo for leg in repos for repo in leg]
+    assert sorted(flat) == [f"acme/r{k:02d}" for k in range(runs)]
+    assert max(map(len, repos)) - min(map(len, repos)) <= 1
+
+
+def test_slices_follow_the_file_order_so_every_machine_agrees() -> None:
+    leg = slice_jobs([fan("a", 7), fan("b", 4)], Shard(2, 3))
+    assert [(j.name, [r.repo for r in j.runs]) for j in leg] == [
+        ("a", ["acme/r01", "acme/r04"]), ("b", ["acme/r01"])]
+    assert slice_jobs([fan("a", 1)], Shard(2, 2)) == []  # a leg may have nothing to do
+
+
+def test_a_job_and_its_need_in_one_sharded_invocation_are_refused() -> None:
+    with pytest.raises(UsageError) as caught:
+        slice_jobs([fan("a", 3), fan("b", 3, needs=("a",))], Shard(1, 2))
+    assert caught.value.message == ('--shard 1/2: job "b" needs "a", and a leg cannot wait for '
+                                    "the other legs' runs of it")
+    assert caught.value.context == ("Run the needs first (mogrun run a), then mogrun run b "
+                                    "--no-deps --shard 1/2.",)
+    assert slice_jobs([fan("b", 3, needs=("a",))], Shard(1, 2))  # --no-deps: a is not here
+
+
+def test_each_leg_gets_a_floor_of_one_nth_of_every_limit() -> None:
+    assert shared_settings({}, 3) == {"requests_per_minute": 20, "starts_per_minute": 3,
+                                      "starts_per_hour": 10, "starts_per_day": 50,
+                                      "sandboxes": 1}
+    assert shared_settings({"starts_per_minute": 5, "url": "x"}, 2)["starts_per_minute"] == 2
+    assert shared_settings({"starts_per_minute": 5}, 1) == {"starts_per_minute": 5}
+    with pytest.raises(UsageError) as caught:
+        shared_settings({"starts_per_minute": 5}, 6)
+    assert caught.value.message == ("--shard .../6: the token's starts per minute (5) cannot be "
+                                    "split 6 ways; use at most 5 shards, or a second token")
+
+
+# ---- end to end: three legs, one token, one emulator ----------------------------------------
+
+WINDOW = 3.0  # the emulator's minute; its hour and day are 60 and 1440 of these
+SCALE = WINDOW / 60.0
+REAL_SHAPE = Limits(requests=60, window=WINDOW,
+                    starts=((10, WINDOW), (30, 60 * WINDOW), (150, 1440 * WINDOW)))
+
+
+def fan_file(repos: list[str]) -> str:
+    listed = ",\n  ".join(f'"{r}"' for r in repos)
+    return (f"[jobs.fan]\nrepo = [\n  {listed},\n]\n"
+            'prompt = "{{ repo }}\\n@emulator duration=1s events=3"\n'
+            'timeout = "2m"\n\n')
+
+
+def legs_env(emulator: Emulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.3", MOGRUN_LIMIT_WINDOW_SCALE=str(SCALE), NO_COLOR="1")
+    return env
+
+
+def most_in_any_window(times: list[float], span: float) -> int:
+    """The most events in any half-open window of ``span`` seconds."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - span:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def run_legs(tmp_path: Path, emulator: Emulator, legs: int) -> list[subprocess.CompletedProcess]:
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "mogrun", "--json", "run", "fan", "--shard", f"{i}/{legs}"],
+        cwd=tmp_path, env=legs_env(emulator), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i in range(1, legs + 1)]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
+def test_three_legs_of_one_token_stay_inside_its_limits(tmp_path) -> None:
+    repos = [f"acme/repo{k:02d}" for k in range(30)]
+    (tmp_path / "mogplex.toml").write_text(fan_file(repos), encoding="utf-8")
+    with Emulator(repos=repos, limits=REAL_SHAPE, default_duration=1.0) as emulator:
+        began = time.monotonic()
+        done = run_legs(tmp_path, emulator, 3)
+        elapsed = time.monotonic() - began
+        log = emulator.requests
+        started = [emulator.run_detail(run)["repoId"] for run in emulator.runs]
+        ids = {emulator.repo_id(r): r for r in repos}
+    for proc in done:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    summaries = [json.loads(p.stdout.splitlines()[-1]) for p in done]
+    assert [len(s["results"]) for s in summaries] == [10, 10, 10]
+    assert sorted(ids[r] for r in started) == repos  # every repo ran, exactly once
+    assert [r for r in log if r.status == 429] == []
+    api = [r for r in log if r.path.startswith("/api/")]
+    starts = [r.time for r in api if r.method == "POST" and r.path.endswith("/runs")]
+    assert len(starts) == 30
+    assert most_in_any_window([r.time for r in api], WINDOW) <= 60
+    assert most_in_any_window(starts, WINDOW) <= 10
+    # 30 starts at 10 per window need at least two more windows: the legs were paced.
+    assert elapsed >= 2 * WINDOW
