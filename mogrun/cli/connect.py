@@ -105,7 +105,7 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
 
         repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
                   {known.casefold() for known in repos}]
-    emulator = Emulator(repos=tuple(repos), limits=Limits.real())
+    emulator = Emulator(repos=tuple(repos), limits=Limits.local())
     emulator.start()
     state.add_cleanup(emulator.stop)
     return emulator

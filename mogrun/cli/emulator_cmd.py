@@ -24,6 +24,8 @@ from mogrun.errors import MogrunError, UsageError
               help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real ones).")
 @click.option("--faults", "faults_spec", metavar="SPEC",
               help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
+@click.option("--occupy", "occupy_spec", metavar="SPEC",
+              help="Sandboxes held by other work, e.g. 2@30s or acme/web:1@never.")
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
               help="Seconds an unscripted run takes.")
 @click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
@@ -54,6 +56,7 @@ def emulator_command(state: CliState, **options: Any) -> int:
 def _build(options: dict[str, Any], *, trace: Any) -> Any:
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.faults import parse_faults
+    from mogrun.emulator.occupants import parse_occupants
     from mogrun.emulator.server import DEFAULT_REPOS
     from mogrun.loopback import is_loopback_host
 
@@ -66,6 +69,7 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
         limits = None if options["no_limits"] else (
             Limits.parse(options["limits_spec"]) if options["limits_spec"] else Limits.real())
         faults = parse_faults(options["faults_spec"] or "")
+        occupants = parse_occupants(options["occupy_spec"] or "")
         repos = _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS
         emulator = Emulator(repos=repos, limits=limits, host=options["host"],
                             port=options["port"], default_duration=options["duration"],
@@ -76,6 +80,11 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
     for fault in faults:
         emulator.add_fault(fault.endpoint, fault.kind, fault.count,
                            retry_after=fault.retry_after, delay=fault.delay)
+    try:
+        for item in occupants:
+            emulator.occupy_sandboxes(item.count, busy=item.busy, repo=item.repo)
+    except ValueError as exc:
+        raise UsageError(f"--occupy: {exc}") from exc
     return emulator
 
 
@@ -98,6 +107,8 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
     ]
     if options["faults_spec"]:
         lines.append(f"  faults:       {options['faults_spec']}")
+    if options["occupy_spec"]:
+        lines.append(f"  occupied:     {options['occupy_spec']}")
     lines += ["", "Use it from another shell:",
               f"  export MOGPLEX_URL={emulator.url}",
               f"  export MOGPLEX_API_KEY={emulator.write_token}",

@@ -5,6 +5,7 @@ validation, idempotency, start limits."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ from typing import Any
 from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
+from mogrun.emulator.placement import create_run
 from mogrun.emulator.runs import Run
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
@@ -153,36 +155,50 @@ class Api:
 
     def list_repos(self, request: Request, parts: list[str], token: Token,
                    fault: Fault | None) -> Reply:
-        q = _first(request, "q").lower()
-        limit = _clamped_limit(request)
-        repos = [dict(r) for r in self.state.repos.values() if q in r["full_name"].lower()]
-        return ok({"repos": repos[:limit]})
+        """``?id=`` selects one repo exactly (and wins over ``q``), as on the server."""
+        q, wanted = _param(request, "q"), _param(request, "id")
+        repos = sorted(self.state.repos.values(), key=lambda r: r["full_name"])
+        if wanted is not None:
+            repos = [r for r in repos if r["id"] == wanted]
+        elif q is not None:
+            repos = [r for r in repos if q.lower() in r["full_name"].lower()]
+        return ok({"repos": [dict(r) for r in repos[:list_limit(request)]]})
+
+    def list_sandboxes(self, request: Request, parts: list[str], token: Token,
+                       fault: Fault | None) -> Reply:
+        return ok({"sandboxes": self.state.sandboxes.listing(
+            token.user, self.clock(), repo_id=_param(request, "repo_id"),
+            status=_param(request, "status"), limit=list_limit(request))})
 
     def start_run(self, request: Request, parts: list[str], token: Token,
                   fault: Fault | None) -> Reply:
+        """The handler's order: key (400), JSON (400), start limit (429; its slot is
+        not refunded), body (400/404), idempotency (409 or replay), create."""
         key = idempotency_key(request.headers.get("idempotency-key"))
-        spec = start_spec(parse_json_object(request.body), self.state.repos)
+        body = parse_json_object(request.body)
+        now = self.clock()
+        wait, window = self.state.limiter.take_start(token.user, now)
+        if wait > 0:
+            message = ("Daily external Mogplex run quota exceeded" if window >= 86400
+                       else "External Mogplex run rate limit exceeded")
+            return error(429, "RATE_LIMITED", message,
+                         {"Retry-After": retry_after_header(wait)})
+        spec = start_spec(body, self.state.repos)
         digest = request_hash(spec)
         known = self.state.keys.get((token.user, key))
         if known is not None:
             if known[0] != digest:
                 raise Invalid(409, "IDEMPOTENCY_CONFLICT",
-                              "Idempotency-Key was already used with a different request")
+                              "Idempotency key already used for a different request")
             run = self.state.runs[known[1]]
-            return ok({**run.detail(self.clock()), "replayed": True}, 202)
+            return ok({**run.detail(now), "replayed": True}, 202)
         try:
             script = parse_script(spec.prompt, self.state.default_script)
         except DirectiveError as exc:
             raise Invalid(400, "BAD_REQUEST", str(exc)) from exc
-        now = self.clock()
-        wait = self.state.limiter.take_start(token.user, now)
-        if wait > 0:
-            return error(429, "RATE_LIMITED", "Run start limit reached",
-                         {"Retry-After": retry_after_header(wait)})
         if spec.create_branch and spec.working_branch is None:
             spec = replace(spec, working_branch=derived_branch(key, digest))
-        run = Run(spec, script, token.user, now, self.api_url())
-        self.state.runs[run.id] = run
+        run = create_run(self.state, spec, script, token.user, now, self.api_url())
         self.state.keys[(token.user, key)] = (digest, run.id)
         return ok({**run.detail(now), "replayed": False}, 202)
 
@@ -198,7 +214,7 @@ class Api:
 
     def get_events(self, request: Request, parts: list[str], token: Token,
                    fault: Fault | None) -> Reply:
-        run, limit, now = self._run(parts, token), _clamped_limit(request), self.clock()
+        run, limit, now = self._run(parts, token), list_limit(request), self.clock()
         return ok({"run": run.detail(now), "events": run.events(now, limit)})
 
     def cancel_run(self, request: Request, parts: list[str], token: Token,
@@ -224,6 +240,7 @@ def _shape(parts: list[str]) -> tuple[str, ...]:
 
 _ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
     ("repos",): {"GET": ("read", Api.list_repos)},
+    ("sandboxes",): {"GET": ("read", Api.list_sandboxes)},
     ("runs",): {"POST": ("write", Api.start_run)},
     ("runs", "{id}"): {"GET": ("read", Api.get_run)},
     ("runs", "{id}", "events"): {"GET": ("read", Api.get_events)},
@@ -231,21 +248,23 @@ _ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
 }
 
 
-def _first(request: Request, name: str) -> str:
+def _param(request: Request, name: str) -> str | None:
+    """A query parameter, trimmed; None when absent or blank (as the server reads them)."""
     values = request.query.get(name)
-    return values[0] if values else ""
+    value = values[0].strip() if values else ""
+    return value or None
 
 
-def _clamped_limit(request: Request) -> int:
-    """``limit`` clamped to 1..200 (default 100); not a number: 400."""
-    text = _first(request, "limit").strip()
-    if not text:
-        return 100
-    try:
-        value = int(text)
-    except ValueError:
-        raise Invalid(400, "BAD_REQUEST", f"limit must be an integer, got {text!r}") from None
-    return min(200, max(1, value))
+_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+
+
+def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
+    """``limit`` as the server's ``parseInt`` reads it: leading digits count
+    ("12abc" is 12), no number gives the default, the rest is clamped to 1..most."""
+    match = _LEADING_INT.match(_param(request, "limit") or "")
+    if match is None:
+        return default
+    return min(most, max(1, int(match.group(1))))
 
 
 def _with_retry_after(reply: Reply, fault: Fault) -> Reply:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mogrun.emulator.app import Reply, Request, json_reply
 from mogrun.emulator.faults import Fault, parse_faults
+from mogrun.emulator.occupants import Occupants, occupy, parse_occupants, release
 from mogrun.emulator.state import State
 
 
@@ -41,10 +42,7 @@ def _faults(state: State, request: Request) -> list[dict[str, Any]]:
 
 def _add_faults(state: State, request: Request) -> list[dict[str, Any]]:
     """Body: a fault object, a list of them, or ``{"spec": "start:503x2,..."}``."""
-    try:
-        body = json.loads(request.body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body must be JSON: {exc}") from exc
+    body = _json(request)
     if isinstance(body, dict) and set(body) == {"spec"}:
         faults = parse_faults(str(body["spec"]))
     elif isinstance(body, dict):
@@ -58,6 +56,13 @@ def _add_faults(state: State, request: Request) -> list[dict[str, Any]]:
     return state.faults.pending()
 
 
+def _json(request: Request) -> Any:
+    try:
+        return json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"body must be JSON: {exc}") from exc
+
+
 def _clear_faults(state: State, request: Request) -> list[dict[str, Any]]:
     state.faults.clear()
     return []
@@ -69,6 +74,34 @@ def _runs(state: State, request: Request) -> list[dict[str, Any]]:
             for run in state.runs.values()]
 
 
+def _sandboxes(state: State, request: Request) -> list[dict[str, Any]]:
+    """Every sandbox of every user, with its ``user``."""
+    now, sandboxes = time.time(), state.sandboxes
+    return [{**s.as_json(now, sandboxes.policy, sandboxes.epoch), "user": s.user}
+            for s in sandboxes.all]
+
+
+def _occupy(state: State, request: Request) -> list[dict[str, Any]]:
+    """Body: ``{"spec": "2@30s"}``, or ``{"count"?, "busy"?, "repo"?}``, or a list."""
+    body = _json(request)
+    if isinstance(body, dict) and set(body) == {"spec"}:
+        wanted = parse_occupants(str(body["spec"]))
+    elif isinstance(body, dict):
+        wanted = [Occupants.from_json(body)]
+    elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
+        wanted = [Occupants.from_json(item) for item in body]
+    else:
+        raise ValueError('expected {"count", "busy", "repo"}, a list of them, or {"spec": "..."}')
+    for occupants in wanted:
+        occupy(state, occupants, time.time())
+    return _sandboxes(state, request)
+
+
+def _release(state: State, request: Request) -> list[dict[str, Any]]:
+    release(state, time.time())
+    return _sandboxes(state, request)
+
+
 _ROUTES = {
     ("GET", "requests"): _requests,
     ("DELETE", "requests"): _clear_requests,
@@ -76,4 +109,7 @@ _ROUTES = {
     ("POST", "faults"): _add_faults,
     ("DELETE", "faults"): _clear_faults,
     ("GET", "runs"): _runs,
+    ("GET", "sandboxes"): _sandboxes,
+    ("POST", "sandboxes"): _occupy,
+    ("DELETE", "sandboxes"): _release,
 }

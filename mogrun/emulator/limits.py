@@ -6,56 +6,111 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from mogrun.durations import format_duration
 from mogrun.emulator.durations import parse_seconds
 
 REAL_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150, 86400.0))
+REAL_BOOTS: tuple[tuple[int, float], ...] = ((120, 3600.0), (10_000, 86400.0))
+REAL_IDLE = 1800.0  # the workspace idle timeout's default: 30 minutes
+REAPER_PERIOD = 300.0  # the server's sandbox reaper runs every 5 minutes
+LOCAL_IDLE = 2.0  # ``mogrun --local``: sandboxes free up seconds after their run
 
 
 @dataclass(frozen=True)
 class Limits:
     """Request limit per token (``requests`` per ``window`` s) and run-start windows
-    per user (``(count, seconds)`` pairs). ``requests <= 0`` lifts the request limit."""
+    per user (``(count, seconds)`` pairs). ``requests <= 0`` lifts the request limit.
+
+    Sandboxes: at most ``sandboxes`` active per user (``<= 0``: no cap), ``boots``
+    windows per user, and an idle sandbox is stopped by the reaper after ``idle``
+    seconds (see ``reaper_period``)."""
 
     requests: int = 60
     window: float = 60.0
     starts: tuple[tuple[int, float], ...] = REAL_STARTS
+    sandboxes: int = 3
+    idle: float = REAL_IDLE
+    boots: tuple[tuple[int, float], ...] = REAL_BOOTS
+    reap: float | None = None
 
     @classmethod
     def real(cls) -> Limits:
-        """The limits of mogplex.com: 60/60 s per token; starts 10/min, 30/h, 150/day."""
+        """The limits of mogplex.com: 60/60 s per token; starts 10/min, 30/h, 150/day;
+        3 active sandboxes, 120 boots/h, 10,000/day, 30 minutes idle timeout."""
         return cls()
+
+    @classmethod
+    def local(cls) -> Limits:
+        """``mogrun --local``: the real limits, but an idle sandbox frees up within
+        seconds, so a fan-out wider than the cap waits seconds, not 35 minutes."""
+        return cls(idle=LOCAL_IDLE)
+
+    @property
+    def reaper_period(self) -> float:
+        """Seconds between two reaper sweeps: ``reap``, else as the server (5
+        minutes) but at most a sixth of ``idle`` so short idle times stay short."""
+        return self.reap if self.reap is not None else min(REAPER_PERIOD, self.idle / 6)
 
     @classmethod
     def parse(cls, spec: str) -> Limits:
         """``"60/60s,starts=10/60s,starts=30/1h"``: a bare ``N/WINDOW`` (or
         ``requests=N/WINDOW``) sets the request limit; ``starts=`` items replace
         the start windows (``starts=none`` removes them)."""
-        requests, window = cls.requests, cls.window
-        starts: list[tuple[int, float]] | None = None
+        fields: dict[str, object] = {}
+        windows: dict[str, list[tuple[int, float]]] = {}
         for item in (part.strip() for part in spec.split(",")):
             if not item:
                 continue
             name, sep, value = item.partition("=")
             if not sep:
                 name, value = "requests", item
-            name = name.strip()
-            if name == "requests":
-                requests, window = _rate(value)
-            elif name == "starts":
-                starts = starts if starts is not None else []
-                if value.strip() != "none":
-                    starts.append(_rate(value))
-            else:
-                raise ValueError(f"unknown limit {name!r} in {spec!r} (use requests= or starts=)")
-        return cls(requests, window, tuple(starts) if starts is not None else REAL_STARTS)
+            _parse_item(name.strip(), value.strip(), fields, windows, spec)
+        fields.update({name: tuple(found) for name, found in windows.items()})
+        return replace(cls(), **fields)  # type: ignore[arg-type]
 
     def describe(self) -> str:
         """The limits in the syntax ``parse`` reads."""
-        parts = [f"{self.requests}/{_fmt(self.window)}"]
+        parts = [f"{self.requests}/{_fmt(self.window)}" if self.requests > 0
+                 else "requests=none"]
         parts += [f"starts={n}/{_fmt(w)}" for n, w in self.starts] or ["starts=none"]
+        parts.append(f"sandboxes={self.sandboxes}" if self.sandboxes > 0 else "sandboxes=none")
+        parts.append(f"idle={format_duration(self.idle)}")
+        parts += [f"boots={n}/{_fmt(w)}" for n, w in self.boots] or ["boots=none"]
+        if self.reap is not None:
+            parts.append(f"reap={format_duration(self.reap)}")
         return ",".join(parts)
+
+
+_NAMES = "requests=, starts=, sandboxes=, idle=, boots= or reap="
+
+
+def _parse_item(name: str, value: str, fields: dict[str, object],
+                windows: dict[str, list[tuple[int, float]]], spec: str) -> None:
+    """One ``name=value`` of a ``--limits`` spec into ``fields``/``windows``."""
+    if name == "requests":
+        fields["requests"], fields["window"] = (0, 60.0) if value == "none" else _rate(value)
+    elif name in ("starts", "boots"):
+        found = windows.setdefault(name, [])
+        if value != "none":
+            found.append(_rate(value))
+    elif name == "sandboxes":
+        fields["sandboxes"] = 0 if value == "none" else _count(value)
+    elif name in ("idle", "reap"):
+        seconds = parse_seconds(value)
+        if name == "reap" and seconds <= 0:
+            raise ValueError(f"reap must be positive, got {value!r}")
+        fields[name] = seconds
+    else:
+        raise ValueError(f"unknown limit {name!r} in {spec!r} (use {_NAMES})")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"sandboxes must be a whole number of at least 1 (or none), "
+                         f"got {text!r}")
+    return int(text)
 
 
 def _rate(text: str) -> tuple[int, float]:
@@ -119,10 +174,13 @@ class Limiter:
             self._requests.record(token, now)
         return wait
 
-    def take_start(self, user: str, now: float) -> float:
-        """Count one run start for ``user`` in every window, or the longest wait."""
-        wait = max((w.wait(user, now) for w in self._starts), default=0.0)
-        if wait <= 0:
+    def take_start(self, user: str, now: float) -> tuple[float, float]:
+        """Count one run start for ``user`` in every window, or refuse: the longest
+        wait and the length of the window that refused (0.0, 0.0 when counted)."""
+        refusals = [(w.wait(user, now), w.seconds) for w in self._starts]
+        worst = max(refusals, default=(0.0, 0.0))
+        if worst[0] <= 0:
             for window in self._starts:
                 window.record(user, now)
-        return wait
+            return 0.0, 0.0
+        return worst

@@ -49,6 +49,8 @@ class Run:
         self.cancelled_at: float | None = None
         self.ended_at: float | None = None
         self._suffix = uuid.uuid4().hex[:12]
+        self.sandbox: Any = None  # its Sandbox (see sandboxes.py), once acquired
+        self.reused = False  # True when that sandbox was already active at the start
 
     # ---- time line -------------------------------------------------------------
 
@@ -175,12 +177,13 @@ class Run:
         end = self.end()
         seen = min(now, end) if end is not None else now
         started = seen >= self.created + self.script.pending_time
+        placed = self.sandbox is not None and (started or self.reused)
         url = f"{self.api_url}/runs/{self.id}"
         return {
             "runId": self.id,
             "aiCallId": "aic_" + self._suffix,
-            "sandboxRecordId": "sbr_" + self._suffix if started else None,
-            "sandboxId": "sbx_" + self._suffix if started else None,
+            "sandboxRecordId": self.sandbox.id if placed else None,
+            "sandboxId": self.sandbox.provider_id if placed else None,
             "repoId": self.spec.repo_id,
             "harness": self.spec.harness,
             "status": status,
@@ -195,3 +198,52 @@ class Run:
             "runtime": {"provider": "emulator" if started else None,
                         "runId": "rt_" + self._suffix if started else None},
         }
+
+
+REFUSAL_DELAY = 0.2  # "moments later": how long a refused run stays pending
+
+
+class RefusedRun(Run):
+    """A run whose sandbox could not boot: accepted (202), then ``failed`` with
+    the refusal as its error, exactly as the server does it — a ``started``
+    event ("External Mogplex run accepted"), then a ``failed`` one."""
+
+    def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
+                 api_url: str, refusal: str) -> None:
+        super().__init__(spec, script, user, created, api_url)
+        self.refusal = refusal
+
+    def end(self) -> float | None:
+        if self.cancelled_at is not None:
+            return self.cancelled_at
+        return self.created + REFUSAL_DELAY
+
+    def status(self, now: float) -> str:
+        end = self.end()
+        if end is not None and now >= end:
+            return "cancelled" if self.cancelled_at is not None else "failed"
+        return "pending"
+
+    def events(self, now: float, limit: int) -> list[dict[str, Any]]:
+        accepted = self._make(0, self.created, "started", None, "External Mogplex run accepted",
+                              {"external_run_id": self.id, "harness_id": self.spec.harness,
+                               "working_branch": self.spec.working_branch})
+        end = self.end()
+        if end is None or now < end:
+            return [accepted][:limit]
+        if self.cancelled_at is not None:
+            return ([accepted, *self._tail(1, end)])[:limit]
+        failed = self._make(1, end, "failed", None, "External Mogplex run failed",
+                            {"error": self.refusal})
+        return [accepted, failed][:limit]
+
+    def _error_text(self) -> str:
+        return self.refusal
+
+    def detail(self, now: float) -> dict[str, Any]:
+        detail = super().detail(now)
+        end = self.end()
+        done = end is not None and now >= end
+        return {**detail, "sandboxRecordId": None, "sandboxId": None,
+                "updatedAt": iso(end if done and end is not None else self.created),
+                "runtime": {"provider": None, "runId": None}}

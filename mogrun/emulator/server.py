@@ -1,170 +1,28 @@
-"""The emulator as a real HTTP/1.1 server on loopback (stdlib ``http.server``),
-and ``Emulator``, the object tests and ``mogrun emulator`` drive.
-
-Keep-alive works as urllib3 expects: every answer carries an exact
-Content-Length, request bodies are always read, and ``stop()`` closes the
-pooled connections so a stopped emulator really is gone.
-"""
+"""``Emulator``, the object tests and ``mogrun emulator`` drive: the API's state
+behind a real HTTP server on loopback (see httpd.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from mogrun.emulator.app import API_PREFIX, CONTROL_PREFIX, Api, Reply, Request, json_reply
+from mogrun.emulator.app import API_PREFIX, CONTROL_PREFIX, Api, Reply, Request
 from mogrun.emulator.control import handle_control
 from mogrun.emulator.directives import Script
 from mogrun.emulator.faults import Fault
+from mogrun.emulator.httpd import Server, shutdown
 from mogrun.emulator.limits import Limits
-from mogrun.emulator.state import RequestRecord, State
+from mogrun.emulator.occupants import DEFAULT_BUSY, Occupants, occupy, release
+from mogrun.emulator.state import DEFAULT_USER, RequestRecord, State
 from mogrun.loopback import is_loopback_host
 
 DEFAULT_REPOS = ("acme/api", "acme/web", "acme/worker")
-# A 100,000-character prompt, JSON-escaped, stays far below this.
-MAX_REQUEST_BODY = 4 * 2**20
-
-
-class _TooLarge(Exception):
-    """A request body longer than MAX_REQUEST_BODY: refused before it is read."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "mogplex-emulator"
-    timeout = 60  # an idle keep-alive connection is closed after a minute
-    disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK stall
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def _serve(self) -> None:
-        try:
-            body = self._body()
-        except _TooLarge:
-            body, problem = None, "Request body too large"
-        else:
-            problem = "Unreadable request body"
-        if body is None:
-            self.close_connection = True
-            self._send(json_reply(400, {"ok": False, "error": {
-                "code": "BAD_REQUEST", "message": problem}}))
-            return
-        url = urlsplit(self.path)
-        request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in self.headers.items()}, body, url.query)
-        self._send(self.server.answer(request))
-
-    def _body(self) -> bytes | None:
-        """The request body (Content-Length or chunked); None if malformed."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return None
-        if length < 0:
-            return None
-        if length > MAX_REQUEST_BODY:
-            raise _TooLarge
-        return self.rfile.read(length) if length else b""
-
-    def _chunked(self) -> bytes | None:
-        chunks, total = [], 0
-        while True:
-            try:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"x", 16)
-            except ValueError:
-                return None
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > MAX_REQUEST_BODY:
-                raise _TooLarge
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def _send(self, reply: Reply) -> None:
-        if reply.action == "drop":
-            self.close_connection = True
-            self.wfile.flush()
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the request log is the record (see ``Emulator.requests``)."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def answer(self, request: Request) -> Reply:
-        return self.emulator._answer(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away (or a stop mid-answer) is not worth a traceback."""
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.discard(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
 def _api_path(path: str | None) -> str | None:
     if path is None or path.startswith(("/api/", "/_")):
         return path
     return API_PREFIX + "/" + path.lstrip("/")
-
-
-def _shutdown(server: _Server) -> None:
-    """``server.shutdown()`` without waiting out the poll interval: connect to the
-    listening socket until the serving loop has noticed (keeps tests fast)."""
-    stopper = threading.Thread(target=server.shutdown, daemon=True)
-    stopper.start()
-    while stopper.is_alive():
-        with contextlib.suppress(OSError), socket.create_connection(
-                server.server_address[:2], timeout=0.5):
-            pass
-        stopper.join(0.005)
 
 
 class Emulator:
@@ -186,7 +44,7 @@ class Emulator:
         self._state = State(repos, limits, script)
         self._api = Api(self._state, lambda: self.api_url, on_record=on_request)
         self._host, self._port = host, port
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         with self._state.lock:
             self.write_token = self._state.new_token("emuw", ("read", "write"))
@@ -198,7 +56,7 @@ class Emulator:
         """Bind (port 0 = any free port) and serve on a daemon thread."""
         if self._server is not None:
             return self
-        self._server = _Server((self._host, self._port), self)
+        self._server = Server((self._host, self._port), self)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.5},
@@ -211,7 +69,7 @@ class Emulator:
         server, self._server = self._server, None
         if server is None:
             return
-        _shutdown(server)
+        shutdown(server)
         server.server_close()
         server.close_connections()
         if self._thread is not None:
@@ -337,10 +195,41 @@ class Emulator:
 
     def run_detail(self, run_id: str) -> dict[str, Any]:
         """A run's RunDetail as the API would return it now; KeyError if unknown."""
-        import time
-
         with self._state.lock:
             return self._state.runs[run_id].detail(time.time())
+
+    # ---- sandboxes -------------------------------------------------------------------
+
+    def occupy_sandboxes(self, count: int = 1, *, busy: float | str | None = DEFAULT_BUSY,
+                         repo: str | None = None) -> list[str]:
+        """Hold ``count`` sandboxes of ``repo`` (default: the first repo) as other
+        work of the account would: busy for ``busy`` seconds ("30s"; None or
+        "never": until ``release_sandboxes()``), then idle until reaped. They ignore
+        the cap. Returns their record ids."""
+        occupants = Occupants.from_json({"count": count, "busy": busy, "repo": repo})
+        with self._state.lock:
+            made = occupy(self._state, occupants, time.time())
+            return [sandbox.id for sandbox in made]
+
+    def release_sandboxes(self) -> int:
+        """End the busy time of every occupant now; returns how many were busy."""
+        with self._state.lock:
+            return release(self._state, time.time())
+
+    def sandboxes(self, user: str = DEFAULT_USER) -> list[dict[str, Any]]:
+        """``user``'s sandboxes as ``GET /sandboxes`` lists them now (all of them)."""
+        with self._state.lock:
+            return self._state.sandboxes.listing(user, time.time(), limit=10**9)
+
+    def active_sandboxes(self, user: str = DEFAULT_USER) -> int:
+        """How many of ``user``'s sandboxes count against the cap now."""
+        with self._state.lock:
+            return len(self._state.sandboxes.active(user, time.time()))
+
+    def peak_sandboxes(self, user: str = DEFAULT_USER) -> int:
+        """The most sandboxes ``user`` ever had active at once (occupants included)."""
+        with self._state.lock:
+            return self._state.sandboxes.peak.get(user, 0)
 
     # ---- serving ---------------------------------------------------------------------
 

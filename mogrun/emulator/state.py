@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from mogrun.emulator.directives import Script
 from mogrun.emulator.faults import FaultQueue
 from mogrun.emulator.limits import Limiter, Limits
 from mogrun.emulator.runs import Run
+from mogrun.emulator.sandboxes import Policy, Sandboxes
 
 SCOPES = frozenset({"read", "write"})
 DEFAULT_USER = "user_emulator"
@@ -66,6 +68,7 @@ class State:
         self.runs: dict[str, Run] = {}
         self.keys: dict[tuple[str, str], tuple[str, str]] = {}  # (user, key) -> (hash, run id)
         self.limiter = Limiter(limits)
+        self.sandboxes = Sandboxes(Policy.of(limits), epoch=time.time())
         self.faults = FaultQueue()
         self.log: list[RequestRecord] = []
         self.default_script = script
@@ -83,6 +86,7 @@ class State:
 
     def set_limits(self, limits: Limits | None) -> None:
         self.limiter = Limiter(limits)
+        self.sandboxes.set_policy(Policy.of(limits))
 
     def add_repo(self, spec: str) -> dict[str, Any]:
         entry = repo_entry(spec, len(self.repos))

@@ -95,7 +95,10 @@ def _root(body: Mapping[str, Any], default: str | None) -> str | None:
 
 def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) -> StartSpec:
     """The normalised request; 400 for a bad field, 404 for an unknown repo."""
-    repo_id = _string(body, "repoId", required=True) or ""
+    repo_id = (_string(body, "repoId", required=True) or "").strip()
+    repo = repos.get(repo_id)
+    if repo is None:
+        raise Invalid(404, "NOT_FOUND", f"Repository not found: {repo_id}")
     prompt = _string(body, "prompt", required=True) or ""
     if len(prompt) > MAX_PROMPT:
         raise bad(f"prompt must be at most {MAX_PROMPT} characters")
@@ -109,9 +112,6 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     if not isinstance(create, bool):
         raise bad("createBranch must be a boolean")
     base, working = _branch(body, "baseBranch"), _branch(body, "workingBranch")
-    repo = repos.get(repo_id)
-    if repo is None:
-        raise Invalid(404, "NOT_FOUND", f"Repository not found: {repo_id}")
     base = base or repo.get("default_branch") or "main"
     if working is not None and working == base:
         raise bad("workingBranch must differ from baseBranch")

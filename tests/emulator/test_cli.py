@@ -27,6 +27,8 @@ def _serve(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict
             seen[name] = value
         if "read token:" in line:
             seen["read"] = line.split(":", 1)[1].strip()
+        if line.startswith(("  limits:", "  occupied:")):
+            seen[line.split(":", 1)[0].strip()] = line.split(":", 1)[1].strip()
         if line.startswith("Press Ctrl-C"):
             return process, seen
     process.kill()
@@ -80,6 +82,10 @@ def test_non_loopback_host_is_refused(host):
     (["--no-limits", "--limits", "5/1s"], "Error: --no-limits and --limits cannot be used"),
     (["--repos", "not-a-repo"], "Error: a repo must be owner/name, got 'not-a-repo'"),
     (["--repos", ","], "Error: --repos needs at least one owner/name"),
+    (["--occupy", "two"], "Error: bad sandbox occupant 'two': expected [REPO:]COUNT[@BUSY]"),
+    (["--occupy", "1@soon"], "Error: bad sandbox occupant '1@soon': not a duration: 'soon'"),
+    (["--occupy", "no/such:1"], "Error: --occupy: no repo 'no/such' on the emulator"),
+    (["--limits", "sandboxes=-1"], "Error: sandboxes must be a whole number of at least 1"),
 ])
 def test_bad_options_exit_2(args, message):
     result = run_mogrun("emulator", *args)
@@ -91,3 +97,18 @@ def test_port_in_use_is_an_error_not_a_traceback(mogrun_emulator):
     result = run_mogrun("emulator", "--port", str(mogrun_emulator.port))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{mogrun_emulator.port}")
+
+
+def test_occupied_sandboxes_and_sandbox_limits_from_the_command_line():
+    process, seen = _serve("--occupy", "acme/web:2@never", "--limits", "sandboxes=3,idle=20s",
+                           quiet=True)
+    try:
+        status, body = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/sandboxes", seen["read"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert status == 200
+    assert [s["status"] for s in body["data"]["sandboxes"]] == ["running", "running"]
+    assert seen["limits"] == ("60/60s,starts=10/60s,starts=30/1h,starts=150/1d,sandboxes=3,"
+                              "idle=20s,boots=120/1h,boots=10000/1d")
+    assert seen["occupied"] == "acme/web:2@never"

@@ -79,7 +79,7 @@ def test_event_cap_from_the_start_without_cursor(api):
     assert len(_events(api, run_id, "?limit=5000")["events"]) == 200
     assert len(_events(api, run_id, "?limit=0")["events"]) == 1
     assert len(_events(api, run_id, "?limit=7")["events"]) == 7
-    assert api.call("GET", f"/runs/{run_id}/events?limit=x").code == "BAD_REQUEST"
+    assert _events(api, run_id, "?limit=x")["events"] == default  # parseInt: the default
 
 
 def test_cancel_active_run(api):

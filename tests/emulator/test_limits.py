@@ -49,20 +49,35 @@ def test_unauthenticated_requests_do_not_use_the_budget(api):
 
 
 @pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 0.4), (3, 60))))
-def test_start_windows(api, mogrun_emulator):
+def test_start_windows_count_replays_too(api, mogrun_emulator):
+    """The start limit is checked before the idempotency lookup: a replay costs a
+    slot, and a replay can be refused with 429."""
     assert api.start(key="a").status == 202
     assert api.start(key="b").status == 202
-    assert api.start(key="a").data["replayed"] is True  # a replay is not a new start
-    limited = api.start(key="c")
+    limited = api.start(key="a")  # same key, same body: would replay, but no slot
     assert (limited.status, limited.code) == (429, "RATE_LIMITED")
-    assert limited.message == "Run start limit reached"
+    assert limited.message == "External Mogplex run rate limit exceeded"
     assert limited.headers["retry-after"] == "1"
     assert len(mogrun_emulator.runs) == 2
     time.sleep(0.45)
-    assert api.start(key="c").status == 202
-    hourly = api.start(key="d")
+    assert api.start(key="a").data["replayed"] is True  # the 3rd slot of the 60 s window
+    hourly = api.start(key="c")
     assert hourly.status == 429
     assert 55 <= int(hourly.headers["retry-after"]) <= 60  # the 3/60 s window is full
+    assert len(mogrun_emulator.runs) == 2
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 60), (5, 86400))))
+def test_a_bad_start_after_the_limit_still_costs_a_slot(api):
+    """Body validation comes after the limit: a 400 uses the slot up."""
+    assert api.call("POST", "/runs", {"prompt": "no repo"}, key="k").code == "BAD_REQUEST"
+    assert api.start(key="k2").code == "RATE_LIMITED"
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 86400),)))
+def test_the_daily_window_has_its_own_message(api):
+    api.start(key="a")
+    assert api.start(key="b").message == "Daily external Mogplex run quota exceeded"
 
 
 def test_limits_are_lifted_by_default_in_the_fixture(api):
@@ -106,4 +121,4 @@ def test_sliding_window_arithmetic():
 def test_limiter_none_is_unlimited():
     limiter = Limiter(None)
     assert all(limiter.take_request("t", 0.0) == 0 for _ in range(1000))
-    assert all(limiter.take_start("u", 0.0) == 0 for _ in range(1000))
+    assert all(limiter.take_start("u", 0.0) == (0.0, 0.0) for _ in range(1000))

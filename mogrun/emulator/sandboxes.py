@@ -1,0 +1,199 @@
+"""Sandboxes as the server keeps them: one per (repo, working branch, root) and
+user, reused while active, booted only under the account's cap and boot rates,
+stopped by a reaper once idle.
+
+Like runs, a sandbox's state is computed from wall-clock time on read: it is
+busy while one of its runs is active (or, for an occupant, until its busy
+time ends); its idle clock (``last_active_at``) starts when the last of them
+ends. The reaper sweeps every ``period`` seconds from the emulator's start; a
+sweep that finds the sandbox idle longer than ``idle`` marks it, the next one
+stops it — so it stops between ``idle + period`` and ``idle + 2 * period``
+after its last activity, as on the server (30 min idle, 5 min sweeps: 35-40 min).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mogrun.emulator.limits import REAL_IDLE, Limits, SlidingWindow
+from mogrun.emulator.runs import iso
+
+ACTIVE = frozenset({"creating", "installing", "running"})
+STATUSES = ("creating", "installing", "running", "pausing", "stopped", "paused", "error")
+TOO_MANY = "Too many active sandboxes"
+BOOT_RATE = "Sandbox boot rate limit exceeded"
+BOOT_DAILY = "Daily sandbox boot quota exceeded"
+DAY = 86400.0
+
+
+class Tenant(Protocol):
+    """What a sandbox needs of a run: when it ends (None: not known yet)."""
+
+    def end(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The sandbox rules in force: ``cap`` active per user (0: no cap), boot
+    windows, idle timeout and reaper period (seconds)."""
+
+    cap: int = 0
+    idle: float = REAL_IDLE
+    period: float = 300.0
+    boots: tuple[tuple[int, float], ...] = ()
+
+    @classmethod
+    def of(cls, limits: Limits | None) -> Policy:
+        """The policy of ``limits``; lifted limits (None) keep no cap and no boot
+        rate, but sandboxes still idle and get reaped as on the server."""
+        if limits is None:
+            return cls(idle=REAL_IDLE, period=Limits().reaper_period)
+        return cls(max(0, limits.sandboxes), limits.idle, limits.reaper_period, limits.boots)
+
+
+@dataclass(frozen=True)
+class Triple:
+    """What a sandbox is for: runs with the same triple share it."""
+
+    repo_id: str
+    working_branch: str
+    root_directory: str | None
+
+
+class Sandbox:
+    """One sandbox record. Mutated only under the emulator's lock."""
+
+    def __init__(self, user: str, triple: Triple, base_branch: str, created: float,
+                 boot: float, busy_until: float | None = None) -> None:
+        self.id = "sbr_" + uuid.uuid4().hex[:16]
+        self.provider_id = "sbx_" + uuid.uuid4().hex[:16]
+        self.user = user
+        self.triple = triple
+        self.base_branch = base_branch
+        self.created = created
+        self.boot = boot
+        self.busy_until = busy_until  # occupants: busy until then (math.inf: for ever)
+        self.tenants: list[Tenant] = []
+        self.stopped_at: float | None = None
+
+    def busy(self, now: float) -> bool:
+        if self.busy_until is not None and now < self.busy_until:
+            return True
+        return any(_active(t, now) for t in self.tenants)
+
+    def last_active(self, now: float) -> float:
+        """The idle clock: ``now`` while busy, else when the last activity ended."""
+        if self.busy(now):
+            return now
+        ends = [t.end() for t in self.tenants]
+        moments = [self.created, *(e for e in ends if e is not None)]
+        if self.busy_until is not None:
+            moments.append(min(self.busy_until, now))
+        return max(moments)
+
+    def status(self, now: float, policy: Policy, epoch: float) -> str:
+        if self.stopped_at is None and not self.busy(now):
+            stop = reap_time(self.last_active(now), policy, epoch)
+            if stop <= now:
+                self.stopped_at = stop  # frozen: nothing can wake it any more
+        if self.stopped_at is not None and self.stopped_at <= now:
+            return "stopped"
+        if now < self.created + self.boot / 2:
+            return "creating"
+        return "installing" if now < self.created + self.boot else "running"
+
+    def as_json(self, now: float, policy: Policy, epoch: float) -> dict[str, Any]:
+        """The sandbox as ``GET /sandboxes`` lists it."""
+        status = self.status(now, policy, epoch)
+        return {
+            "id": self.id,
+            "sandbox_id": "pending" if status == "creating" else self.provider_id,
+            "repo_id": self.triple.repo_id,
+            "status": status,
+            "base_branch": self.base_branch,
+            "working_branch": self.triple.working_branch,
+            "root_directory": self.triple.root_directory,
+            "preview_url": None,
+            "created_at": iso(self.created),
+            "last_active_at": iso(self.last_active(now)),
+            "error": None,
+        }
+
+
+def _active(tenant: Tenant, now: float) -> bool:
+    end = tenant.end()
+    return end is None or now < end
+
+
+def reap_time(last_active: float, policy: Policy, epoch: float) -> float:
+    """When the reaper stops a sandbox idle since ``last_active``: the sweep after
+    the first sweep that sees it idle for longer than ``policy.idle``."""
+    first = epoch + (math.floor((last_active + policy.idle - epoch) / policy.period) + 1) \
+        * policy.period
+    return first + policy.period
+
+
+class Sandboxes:
+    """Every sandbox of every user, and the boot counters. Caller holds the lock."""
+
+    def __init__(self, policy: Policy, epoch: float) -> None:
+        self.policy = policy
+        self.epoch = epoch
+        self.all: list[Sandbox] = []
+        self.peak: dict[str, int] = {}  # user -> most sandboxes active at once
+        self._boots = [SlidingWindow(n, w) for n, w in policy.boots]
+
+    def set_policy(self, policy: Policy) -> None:
+        """New rules; the sandboxes stay, the boot counts start again."""
+        self.policy = policy
+        self._boots = [SlidingWindow(n, w) for n, w in policy.boots]
+
+    def active(self, user: str, now: float) -> list[Sandbox]:
+        return [s for s in self.all
+                if s.user == user and s.status(now, self.policy, self.epoch) in ACTIVE]
+
+    def find(self, user: str, triple: Triple, now: float) -> Sandbox | None:
+        """The newest active sandbox of ``user`` for ``triple``, as the server reuses."""
+        matching = [s for s in self.active(user, now) if s.triple == triple]
+        return max(matching, key=lambda s: s.created, default=None)
+
+    def refusal(self, user: str, now: float) -> str | None:
+        """Why a new sandbox may not boot now (the server's message), or None."""
+        if self.policy.cap and len(self.active(user, now)) >= self.policy.cap:
+            return TOO_MANY
+        for window in self._boots:
+            if window.wait(user, now) > 0:
+                return BOOT_DAILY if window.seconds >= DAY else BOOT_RATE
+        return None
+
+    def boot(self, user: str, triple: Triple, base_branch: str, now: float,
+             boot: float) -> Sandbox:
+        """A new sandbox (the caller checked ``refusal``); counts against the boot rates."""
+        for window in self._boots:
+            window.record(user, now)
+        return self._add(Sandbox(user, triple, base_branch, now, boot), now)
+
+    def occupy(self, user: str, triple: Triple, base_branch: str, now: float,
+               busy: float | None) -> Sandbox:
+        """A sandbox held by other work of ``user`` for ``busy`` seconds (None: for
+        ever), already running; it ignores the cap, as work that was there first."""
+        until = math.inf if busy is None else now + busy
+        return self._add(Sandbox(user, triple, base_branch, now, 0.0, busy_until=until), now)
+
+    def _add(self, sandbox: Sandbox, now: float) -> Sandbox:
+        self.all.append(sandbox)
+        active = len(self.active(sandbox.user, now))
+        self.peak[sandbox.user] = max(self.peak.get(sandbox.user, 0), active)
+        return sandbox
+
+    def listing(self, user: str, now: float, *, repo_id: str | None = None,
+                status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """``GET /sandboxes``: exact filters, newest ``last_active_at`` first."""
+        rows = [s.as_json(now, self.policy, self.epoch) for s in self.all if s.user == user]
+        rows = [r for r in rows if (repo_id is None or r["repo_id"] == repo_id)
+                and (status is None or r["status"] == status)]
+        rows.sort(key=lambda r: (r["last_active_at"], r["created_at"]), reverse=True)
+        return rows[:limit]

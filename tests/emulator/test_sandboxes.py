@@ -1,0 +1,188 @@
+"""Sandboxes and capacity over real HTTP: reuse by (repo, working branch, root),
+the per-account cap, boot rates, idle reaping, GET /sandboxes, occupants."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mogrun.emulator import Limits
+from mogrun.emulator.sandboxes import Policy, reap_time
+
+NEVER = "@emulator duration=never pending=0s interval=1s"
+CAP2 = Limits(requests=0, starts=(), sandboxes=2, idle=60.0)
+FIELDS = {"id", "sandbox_id", "repo_id", "status", "base_branch", "working_branch",
+          "root_directory", "preview_url", "created_at", "last_active_at", "error"}
+
+
+def _until(check, timeout: float = 10.0):
+    """Poll ``check`` until it returns something truthy (generous: no tight timing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _final(api, run_id: str) -> dict:
+    return _until(lambda: (lambda r: r if r["run"]["status"] in {"failed", "success",
+                                                                  "cancelled"} else None)(
+        api.call("GET", f"/runs/{run_id}/events").data))
+
+
+@pytest.mark.mogrun_emulator(limits=CAP2)
+def test_a_start_past_the_cap_is_accepted_then_fails_as_the_server_does(api, mogrun_emulator):
+    assert api.start(NEVER, key="a", repo="acme/api").status == 202
+    assert api.start(NEVER, key="b", repo="acme/web").status == 202
+    refused = api.start(NEVER, key="c", repo="acme/worker")
+    assert refused.status == 202
+    assert refused.data["status"] == "pending" and refused.data["error"] is None
+    final = _final(api, refused.data["runId"])
+    assert final["run"]["status"] == "failed"
+    assert final["run"]["error"] == "Too many active sandboxes"
+    assert final["run"]["sandboxRecordId"] is None
+    assert [(e["type"], e["message"], e["payload"].get("error")) for e in final["events"]] == [
+        ("started", "External Mogplex run accepted", None),
+        ("failed", "External Mogplex run failed", "Too many active sandboxes"),
+    ]
+    assert mogrun_emulator.active_sandboxes() == 2
+    assert mogrun_emulator.peak_sandboxes() == 2
+
+
+@pytest.mark.mogrun_emulator(limits=CAP2)
+def test_a_refused_run_replays_failed_for_ever(api):
+    holders = [api.start(NEVER, key=k, repo=r).data["runId"]
+               for k, r in (("a", "acme/api"), ("b", "acme/web"))]
+    run_id = api.start("go", key="c", repo="acme/worker").data["runId"]
+    _final(api, run_id)
+    for holder in holders:
+        assert api.call("POST", f"/runs/{holder}/cancel").data["status"] == "cancelled"
+    again = api.start("go", key="c", repo="acme/worker")
+    assert (again.status, again.data["runId"], again.data["replayed"]) == (202, run_id, True)
+    assert (again.data["status"], again.data["error"]) == ("failed", "Too many active sandboxes")
+
+
+@pytest.mark.mogrun_emulator(limits=CAP2)
+def test_runs_of_one_triple_share_a_sandbox(api):
+    first = api.start(NEVER, key="a", repo="acme/api").data
+    second = api.start(NEVER, key="b", repo="acme/api").data
+    assert second["sandboxRecordId"] == first["sandboxRecordId"]
+    assert second["sandboxRecordId"] is not None  # reused: known at the start already
+    assert len(api.call("GET", "/sandboxes").data["sandboxes"]) == 1
+    api.start(NEVER, key="c", repo="acme/api", rootDirectory="docs")  # another root
+    refused = api.start(NEVER, key="d", repo="acme/api", workingBranch="feature/x")
+    assert _final(api, refused.data["runId"])["run"]["error"] == "Too many active sandboxes"
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=0.3,
+                                           reap=0.1))
+def test_an_idle_sandbox_is_reaped_and_frees_its_slot(api, mogrun_emulator):
+    run_id = api.start("@emulator duration=0.2s", key="a", repo="acme/api").data["runId"]
+    assert _final(api, run_id)["run"]["status"] == "success"
+    [sandbox] = api.call("GET", "/sandboxes").data["sandboxes"]
+    assert sandbox["status"] == "running"  # idle, but not yet for `idle`: still counts
+    stopped = _until(lambda: api.call("GET", "/sandboxes?status=stopped").data["sandboxes"])
+    assert stopped[0]["id"] == sandbox["id"]
+    booted = api.start(NEVER, key="b", repo="acme/web").data["runId"]
+    time.sleep(0.3)  # a refused run would have failed by now
+    assert api.call("GET", f"/runs/{booted}").data["run"]["status"] == "streaming"
+    assert api.call("GET", "/sandboxes?status=running").data["sandboxes"][0]["repo_id"] \
+        == mogrun_emulator.repo_id("acme/web")
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=0.2,
+                                           reap=0.1))
+def test_a_sandbox_with_a_live_run_is_never_reaped(api):
+    api.start(NEVER, key="a")
+    time.sleep(0.6)
+    assert api.call("GET", "/sandboxes").data["sandboxes"][0]["status"] == "running"
+
+
+@pytest.mark.parametrize(("boots", "message"), [
+    (((1, 3600.0),), "Sandbox boot rate limit exceeded"),
+    (((1, 86400.0),), "Daily sandbox boot quota exceeded"),
+])
+def test_boot_rates_refuse_with_the_servers_messages(mogrun_emulator, api, boots, message):
+    mogrun_emulator.set_limits(Limits(requests=0, starts=(), sandboxes=0, boots=boots))
+    api.start(NEVER, key="a", repo="acme/api")
+    api.start(NEVER, key="b", repo="acme/api")  # reuse: not a boot
+    refused = api.start(NEVER, key="c", repo="acme/web").data["runId"]
+    assert _final(api, refused)["run"]["error"] == message
+
+
+@pytest.mark.mogrun_emulator(limits=CAP2)
+def test_list_sandboxes_fields_order_filters_and_limit(api, mogrun_emulator):
+    mogrun_emulator.occupy_sandboxes(1, busy=0, repo="acme/worker")
+    time.sleep(0.05)
+    api.start(NEVER, key="a", repo="acme/api")
+    listed = api.call("GET", "/sandboxes", token=mogrun_emulator.read_token).data["sandboxes"]
+    assert [set(s) for s in listed] == [FIELDS, FIELDS]
+    assert [s["repo_id"] for s in listed] == [mogrun_emulator.repo_id("acme/api"),
+                                              mogrun_emulator.repo_id("acme/worker")]
+    assert listed[0]["last_active_at"] > listed[1]["last_active_at"]
+    assert listed[0]["working_branch"] == "main" and listed[0]["base_branch"] == "main"
+    web = api.call("GET", f"/sandboxes?repo_id={mogrun_emulator.repo_id('acme/worker')}")
+    assert len(web.data["sandboxes"]) == 1
+    assert api.call("GET", "/sandboxes?status=paused").data["sandboxes"] == []
+    assert len(api.call("GET", "/sandboxes?limit=0").data["sandboxes"]) == 1
+    assert len(api.call("GET", "/sandboxes?limit=500").data["sandboxes"]) == 2
+    assert api.call("GET", "/sandboxes", token=None).status == 401
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3))
+def test_occupied_sandboxes_take_slots_until_released(api, mogrun_emulator):
+    assert len(mogrun_emulator.occupy_sandboxes(2, busy=None)) == 2
+    api.start(NEVER, key="a", repo="acme/api")
+    refused = api.start(NEVER, key="b", repo="acme/web").data["runId"]
+    assert _final(api, refused)["run"]["error"] == "Too many active sandboxes"
+    assert mogrun_emulator.release_sandboxes() == 2
+    assert mogrun_emulator.active_sandboxes() == 3  # released: idle, not yet reaped
+
+
+def test_occupants_over_the_control_endpoint(api, mogrun_emulator):
+    answer = api.call("POST", "/_emulator/sandboxes", {"spec": "acme/web:2@never,1@5s"},
+                      api=False, token=None)
+    assert answer.status == 200
+    assert [s["status"] for s in answer.json] == ["running"] * 3
+    assert {s["user"] for s in answer.json} == {"user_emulator"}
+    assert api.call("POST", "/_emulator/sandboxes", {"count": 1, "busy": "never"},
+                    api=False, token=None).status == 200
+    bad = api.call("POST", "/_emulator/sandboxes", {"spec": "two@5s"}, api=False, token=None)
+    assert bad.status == 400 and "expected [REPO:]COUNT[@BUSY]" in bad.json["error"]
+    unknown = api.call("POST", "/_emulator/sandboxes", {"repo": "no/such"}, api=False,
+                       token=None)
+    assert unknown.status == 400 and "no repo 'no/such'" in unknown.json["error"]
+    assert api.call("DELETE", "/_emulator/sandboxes", api=False, token=None).status == 200
+    assert len(api.call("GET", "/_emulator/sandboxes", api=False, token=None).json) == 4
+
+
+def test_repos_by_id(api, mogrun_emulator):
+    wanted = mogrun_emulator.repo_id("acme/web")
+    assert [r["full_name"] for r in api.call("GET", f"/repos?id={wanted}").data["repos"]] \
+        == ["acme/web"]
+    assert api.call("GET", f"/repos?id={wanted}&q=api").data["repos"][0]["id"] == wanted
+    assert api.call("GET", "/repos?id=repo_nope").data["repos"] == []
+
+
+def test_the_reaper_frees_a_slot_35_to_40_minutes_after_the_run_by_default():
+    policy = Policy.of(Limits.real())
+    for ended in (0.0, 1.0, 299.0, 300.0, 301.0, 1234.5):
+        freed = reap_time(ended, policy, epoch=0.0) - ended
+        assert 35 * 60 <= freed <= 40 * 60, (ended, freed)
+
+
+def test_limits_parse_sandbox_items():
+    parsed = Limits.parse("sandboxes=3,idle=20s")
+    assert (parsed.sandboxes, parsed.idle, parsed.requests) == (3, 20.0, 60)
+    assert parsed.reaper_period == pytest.approx(20 / 6)
+    assert Limits.parse("sandboxes=none,boots=none,reap=1s").describe() == (
+        "60/60s,starts=10/60s,starts=30/1h,starts=150/1d,sandboxes=none,idle=30m,"
+        "boots=none,reap=1s")
+    assert Limits.parse(Limits.real().describe()) == Limits.real()
+    with pytest.raises(ValueError, match="sandboxes must be a whole number"):
+        Limits.parse("sandboxes=0")
+    with pytest.raises(ValueError, match="unknown limit 'sandbox'"):
+        Limits.parse("sandbox=3")
