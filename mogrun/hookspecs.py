@@ -206,11 +206,15 @@ def mogrun_job_finished(job: ResolvedJob, results: tuple[RunResult, ...], outcom
 
 @hookspec
 def mogrun_session_finished(
-    config: SessionConfig, results: tuple[RunResult, ...], exit_code: int
+    config: SessionConfig, results: tuple[RunResult, ...], exit_code: int,
+    secrets: frozenset[str],
 ) -> None:
     """The invocation is about to exit with ``exit_code`` (for reports such as
     JUnit). ``results`` holds every run, in the order the jobs finished.
-    An exception here is a warning. All implementations are called."""
+    ``secrets`` holds every secret of the invocation's jobs (``env.*`` values,
+    webhook URLs): a report must mask them (``mogrun.plugin.mask``), as the
+    results still hold them (a repo named from ``env.*``, say). An exception
+    here is a warning. All implementations are called."""
 
 
 def hook_names() -> list[str]:

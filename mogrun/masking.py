@@ -3,7 +3,8 @@ mogrun prints or stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -25,3 +26,17 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def mask_data(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` (JSON-like data: dicts, lists, strings) with every string
+    inside it masked, keys included — for payloads and reports built from
+    results that still hold the job's ``env.*`` values."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return mask(value, secrets)
+    if isinstance(value, Mapping):
+        return {mask_data(str(k), secrets): mask_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [mask_data(v, secrets) for v in value]
+    return value

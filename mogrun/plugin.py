@@ -43,7 +43,7 @@ from mogrun.errors import (
 )
 from mogrun.hookspecs import hookimpl
 from mogrun.http import post_json
-from mogrun.masking import MASK, mask
+from mogrun.masking import MASK, mask, mask_data
 from mogrun.models import (
     Event,
     GateVerdict,
@@ -92,6 +92,7 @@ __all__ = [
     "hookimpl",
     "is_retryable",
     "mask",
+    "mask_data",
     "parse_duration",
     "post_json",
     "strings",

@@ -50,6 +50,8 @@ class PluginHost:
         self.warnings: list[str] = []
         self.on_warning: Callable[[str], None] | None = None
         self._key_specs: dict[str, KeySpec] | None = None
+        # Every secret of every job resolved in this invocation: for reports.
+        self._secrets: frozenset[str] = frozenset()
 
     # --- loading -------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class PluginHost:
         """Chain ``mogrun_adjust_job``: each plugin sees the previous replacement."""
         with masking(job.secrets):
             adjusted: ResolvedJob = self._chain("mogrun_adjust_job", "job", job)
+        self._secrets |= job.secrets | adjusted.secrets
         return adjusted
 
     def start_request(self, job: ResolvedJob, run: RunPlan, request: StartRequest) -> StartRequest:
@@ -273,8 +276,9 @@ class PluginHost:
 
     def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int) -> None:
-        self.pm.hook.mogrun_session_finished(config=config, results=results,
-                                             exit_code=exit_code)
+        with masking(self._secrets):
+            self.pm.hook.mogrun_session_finished(config=config, results=results,
+                                                 exit_code=exit_code, secrets=self._secrets)
 
     # --- calling -----------------------------------------------------------------------
 

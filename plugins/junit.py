@@ -7,6 +7,11 @@ test. A failed, cancelled, timed-out or gate-failed run carries a
 a skipped run is ``<skipped/>``; an error before the run started is
 ``<error>``. The path comes from ``config.options["junit"]`` in
 ``mogrun_session_finished``, so the plugin keeps no state between sessions.
+
+Every attribute and text is written through one pass (``_safe``) that masks
+the invocation's secrets (a repo named from ``env.*`` is a test name here)
+and replaces what XML 1.0 cannot hold (a control character in a run id or
+in agent text), so the report always parses and never leaks.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mogrun.plugin import Outcome, UsageError, hookimpl
+from mogrun.plugin import Outcome, UsageError, hookimpl, mask
 
 OPTION = "junit"
 SUITE = "mogrun"
@@ -39,7 +44,7 @@ def failure_message(result: Any) -> str:
     reasons = [f"{g.gate}: {g.reason}" for g in result.gates if not g.passed]
     if not reasons and result.message:
         reasons = [result.message]
-    return clean(f"{text}: {'; '.join(reasons)}" if reasons else text)
+    return f"{text}: {'; '.join(reasons)}" if reasons else text
 
 
 def testcase(result: Any) -> ET.Element:
@@ -52,7 +57,7 @@ def testcase(result: Any) -> ET.Element:
         for name, value in props:
             ET.SubElement(properties, "property", name=name, value=str(value))
     if result.outcome == Outcome.SKIPPED:
-        ET.SubElement(case, "skipped", message=clean(result.message or "skipped"))
+        ET.SubElement(case, "skipped", message=result.message or "skipped")
     elif result.outcome == Outcome.ERROR:
         ET.SubElement(case, "error", message=failure_message(result), type="error")
     elif not result.passed:
@@ -68,11 +73,11 @@ def details(result: Any) -> str:
               for g in result.gates]
     if result.message:
         lines.append(result.message)
-    return clean("\n".join(lines))
+    return "\n".join(lines)
 
 
-def report(results: Iterable[Any]) -> ET.ElementTree:
-    """The whole document: one suite, one case per run."""
+def report(results: Iterable[Any], secrets: Iterable[str] = ()) -> ET.ElementTree:
+    """The whole document: one suite, one case per run, secrets masked."""
     results = list(results)
     counts = {
         "tests": len(results),
@@ -86,7 +91,17 @@ def report(results: Iterable[Any]) -> ET.ElementTree:
     root = ET.Element("testsuites", attrib)
     suite = ET.SubElement(root, "testsuite", attrib)
     suite.extend(testcase(r) for r in results)
+    _safe(root, tuple(secrets))
     return ET.ElementTree(root)
+
+
+def _safe(root: ET.Element, secrets: tuple[str, ...]) -> None:
+    """Mask and make XML-safe every attribute value and text of the tree."""
+    for element in root.iter():
+        element.attrib = {name: clean(mask(str(value), secrets))
+                          for name, value in element.attrib.items()}
+        if element.text:
+            element.text = clean(mask(element.text, secrets))
 
 
 @hookimpl
@@ -121,11 +136,12 @@ def unwritable(target: Path) -> str | None:
 
 
 @hookimpl
-def mogrun_session_finished(config: Any, results: tuple[Any, ...]) -> None:
+def mogrun_session_finished(config: Any, results: tuple[Any, ...],
+                            secrets: frozenset[str]) -> None:
     path = (config.options or {}).get(OPTION)
     if not path:
         return
-    tree = report(results)
+    tree = report(results, secrets)
     ET.indent(tree)
     target = Path(config.cwd or ".") / path
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from mogrun.plugin import (
     TransportError,
     hookimpl,
     mask,
+    mask_data,
     post_json,
     strings,
     table,
@@ -147,6 +148,7 @@ def mogrun_job_finished(job: Any, results: tuple[Any, ...], outcome: str) -> Non
             continue
         kind = "slack" if "slack" in target else "webhook"
         payload = (slack_payload if kind == "slack" else webhook_payload)(job, results, outcome)
+        payload = mask_data(payload, job.secrets)  # a repo or message may hold an env.* value
         problem = deliver(target[kind], payload, post_json)
         if problem is not None:
             failures.append(f"{kind} #{index} ({urlsplit(target[kind]).hostname}): "

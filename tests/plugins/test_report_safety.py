@@ -1,0 +1,120 @@
+"""What the JUnit report and the webhooks carry: always parseable XML, and no
+secret of the job (env.* values in repo, prompt, key, branch; webhook URLs)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from plugtest_helpers import Receiver
+
+from mogrun.testing import write_taskfile
+
+CONTROL_RUN_ID = "run_\x01\x1b[31mX\x0c\x7f"
+
+
+@contextmanager
+def fake_api(run_id: str, status: str = "failed"):
+    """A loopback API whose one run has ``run_id`` (no emulator makes such ids)."""
+    detail = {"runId": run_id, "repoId": "repo_1", "status": status,
+              "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
+              "error": f"agent quit \x00 on {run_id}"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == "POST":
+                status_code, data = 202, {**detail, "status": "pending", "replayed": False}
+            else:
+                status_code, data = 200, {"run": detail, "events": []}
+            body = json.dumps({"ok": True, "data": data}).encode()
+            self.send_response(status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _send
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", ["failed", "success"])
+def test_a_run_id_with_control_characters_still_makes_parseable_junit(tmp_path, mogrun_cli,
+                                                                       status):
+    write_taskfile(tmp_path, '[jobs.odd]\nrepo = "repo_1"\nprompt = "go"\n\n')
+    report = tmp_path / "out" / "junit.xml"
+    with fake_api(CONTROL_RUN_ID, status) as url:
+        result = mogrun_cli("run", "--junit", str(report), "odd", cwd=tmp_path,
+                            env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_test",
+                                 "MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == (1 if status == "failed" else 0), result
+    case = ET.parse(report).getroot().find("testsuite/testcase")  # parses: the point
+    assert case is not None
+    [run_id] = [p.get("value") for p in case.iter("property") if p.get("name") == "run_id"]
+    assert run_id == "run_\ufffd\ufffd[31mX\ufffd\x7f"
+    if status == "failed":
+        failure = case.find("failure")
+        assert failure is not None and "[31mX" in (failure.text or "")
+
+
+SECRETS = {"REPO_SECRET": "hushhush-svc", "TICKET": "TICKET-98765",
+           "KEYSEED": "seed-5550123", "BRANCH_SECRET": "br-secret-771"}
+
+TASKS = '''
+[jobs.fix]
+repo = "acme/{{ env.REPO_SECRET }}"
+prompt = """Fix {{ env.TICKET }} on {{ env.BRANCH_SECRET }}.
+@emulator status=failed duration=0.2s events=3 error="{{ env.TICKET }} still broken"
+"""
+idempotency_key = "k-{{ env.KEYSEED }}"
+branch = "fix/{{ env.BRANCH_SECRET }}"
+notify = [{ webhook = "{{ env.HOOK }}", on = ["always"] },
+          { slack = "{{ env.SLACK }}", on = ["failed"] }]
+'''
+
+
+@pytest.fixture
+def receiver():
+    rec = Receiver()
+    yield rec
+    rec.close()
+
+
+@pytest.mark.mogrun_emulator(repos=["acme/hushhush-svc"])
+def test_junit_and_webhooks_mask_every_secret_the_job_uses(tmp_path, mogrun_emulator,
+                                                           mogrun_cli, receiver):
+    write_taskfile(tmp_path, textwrap.dedent(TASKS))
+    hook, slack = receiver.url("/hook/tok-abc123"), receiver.url("/services/T1/B2/zzz999")
+    report = tmp_path / "junit.xml"
+    result = mogrun_cli("run", "--junit", str(report), "fix", cwd=tmp_path,
+                        env={**SECRETS, "HOOK": hook, "SLACK": slack,
+                             "MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == 1, result
+    xml_text = report.read_text(encoding="utf-8")
+    case = ET.fromstring(xml_text).find("testsuite/testcase")
+    assert case is not None and case.get("name") == "acme/***"
+    bodies = {r["path"]: r["json"] for r in receiver.received}
+    assert set(bodies) == {"/hook/tok-abc123", "/services/T1/B2/zzz999"}
+    assert bodies["/hook/tok-abc123"]["runs"][0]["repo"] == "acme/***"
+    assert "acme/***" in bodies["/services/T1/B2/zzz999"]["text"]
+    written = {"junit": xml_text, "webhooks": json.dumps(bodies),
+               "stdout": result.stdout, "stderr": result.stderr}
+    for secret in [*SECRETS.values(), hook, slack]:
+        for where, text in written.items():
+            assert secret not in text, (secret, where)
