@@ -22,7 +22,8 @@ RULES = {
     "duration formatters": r"def (format_duration|human_duration|_fmt_duration)\b",
     "outcome string literals": r"[\"'](gate_failed|timeout|skipped|cancelled)[\"']",
     "outcome/status lists": r"^\s*_?[A-Z_]*(OUTCOME|STATUSES|ON_VALUES)[A-Z_]*\s*[:=]",
-    "history key builders": r"def \w*history_\w*(key|base_url)\w*\(|\"local\" if |LOCAL_BASE_URL if ",
+    "history key builders":
+        r"def \w*history_\w*(key|base_url)\w*\(|\"local\" if |LOCAL_BASE_URL if ",
     "plain-http/loopback checks": r"is_loopback_host\(|only loopback may use http",
     "recursive maskers": r"def (masked|mask_nested|_mask_nested|mask_value|mask_data)\(",
     "env.NAME scanners": r"env\\\.|\"env\.\"",
