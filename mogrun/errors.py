@@ -29,6 +29,7 @@ raises them, translating lower-level errors at its boundary with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Self
 
 # When several jobs end differently, the first code of this list that applies wins.
 EXIT_PRECEDENCE: tuple[int, ...] = (2, 64, 65, 130, 143, 69, 75, 1)
@@ -59,6 +60,25 @@ class MogrunError(Exception):
     def lines(self) -> list[str]:
         """What the CLI prints after ``Error: ``: the message, then context lines."""
         return [self.message, *self.context]
+
+    def evolve(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (``message``, ``context``, ``request``, ...).
+
+        Errors are complete when raised and never changed afterwards: a layer
+        that knows more (the secrets to mask, how many attempts were made)
+        raises an evolved copy ``from`` the original instead."""
+        unknown = [name for name in changes if name not in self.__dict__]
+        if unknown:
+            raise AttributeError(f"{type(self).__name__} has no field {unknown[0]!r}")
+        clone = type(self).__new__(type(self), *self.args)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.update(changes)
+        if "context" in changes:
+            clone.context = tuple(changes["context"])
+        clone.args = (clone.message,)
+        clone.__cause__, clone.__context__ = self.__cause__, self.__context__
+        clone.__suppress_context__ = self.__suppress_context__
+        return clone
 
 
 class UsageError(MogrunError):
@@ -208,11 +228,13 @@ class TransportError(MogrunError):
         *,
         request: RequestInfo | None = None,
         status: int | None = None,
+        retry_after: float | None = None,
         context: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__(message, context=context)
         self.request = request
         self.status = status
+        self.retry_after = retry_after  # a proxy's error page may say when to come back
 
 
 class ConnectError(TransportError):

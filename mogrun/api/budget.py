@@ -3,12 +3,18 @@
 The API allows 60 requests per 60 s per token and run starts at 10/min,
 30/h, 150/day; a 429 costs a Retry-After pause, so mogrun paces itself
 instead of finding the limits. Every request (polls, starts, cancels, repo
-look-ups) calls ``acquire`` just before it is sent; the bookkeeping is a
+look-ups) calls ``reserve`` just before it is sent; the bookkeeping is a
 sliding window like the server's. A request counts from the moment it is
 sent until its answer comes; it then stays in the window for a full window
 from the time of its answer (the latest moment the server can have counted
 it), plus a small margin, so delays between our clock and the server's can
 never make the server see more than the limit.
+
+The server keeps the two limits apart, and so does the budget: a start-limit
+429 pauses starts only (following goes on), a request-limit 429 pauses
+every request. Every wait longer than a moment is announced as a ``Wait``
+through ``waits`` (the engine subscribes its lifecycle channel), so a user
+never sits at a silent terminal.
 """
 
 from __future__ import annotations
@@ -17,19 +23,27 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from mogrun.api.waiting import WaitChannel
 from mogrun.errors import RateLimitedError, TaskFileError
+from mogrun.waits import Wait, WaitKind
 
 DEFAULT_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150, 86400.0))
-MIN_POLL_INTERVAL = 1.5
+# Polls of all active runs together stay under this rate even with the limits
+# lifted: past it, polling costs more CPU than the latency it saves.
+MAX_POLLS_PER_SECOND = 250.0
+MIN_POLL_INTERVAL = 0.05  # a floor for one run alone on a lifted budget
+ANNOUNCE_AFTER = 1.0  # waits shorter than this are not worth a line
 
 _SETTING_WINDOWS = (
     ("starts_per_minute", 60.0),
     ("starts_per_hour", 3600.0),
     ("starts_per_day", 86400.0),
 )
+_SPAN_NAMES = {60.0: "min", 3600.0: "h", 86400.0: "day"}
 
 
 class Ticket:
@@ -46,26 +60,38 @@ class Ticket:
 class _Window:
     """At most ``limit`` requests in any ``span`` seconds."""
 
-    def __init__(self, limit: int, span: float) -> None:
+    def __init__(self, limit: int, span: float, name: str) -> None:
         self.limit = limit
         self.span = span
-        self.tickets: list[Ticket] = []
+        self.name = name  # "10/min", for wait reasons
+        self.tickets: deque[Ticket] = deque()
 
     def wait(self, now: float) -> float:
-        """Seconds until one more fits (0 now; +inf while only in-flight ones block)."""
-        self.tickets = [t for t in self.tickets if t.time > now - self.span]
-        if len(self.tickets) < self.limit:
+        """Seconds until one more fits (0 now; +inf while only in-flight ones block).
+
+        Tickets are kept in send order; the answered ones at the head leave as
+        they age out, so the common case costs O(1) even with a lifted limit."""
+        cutoff = now - self.span
+        tickets = self.tickets
+        while tickets and tickets[0].time <= cutoff:
+            tickets.popleft()
+        if len(tickets) < self.limit:
             return 0.0
-        times = sorted(t.time for t in self.tickets)
+        times = sorted(t.time for t in tickets if t.time > cutoff)
+        if len(times) < self.limit:
+            return 0.0
         return times[len(times) - self.limit] + self.span - now
 
 
 class RequestBudget:
     """Paces requests and starts so the server never has to say 429.
 
-    Thread-safe: the engine polls from many threads. ``acquire`` sleeps
-    outside the lock and re-checks, so a ``pause`` from a 429 seen by one
-    thread holds back every other.
+    Thread-safe: the engine polls from many threads. ``reserve`` sleeps
+    outside the lock and re-checks, so a pause from a 429 seen by one thread
+    holds back every other request of the same kind.
+
+    ``shards``: this process is one of N shards sharing one token (CI's
+    ``--shard I/N``), so it takes a 1/N share of every per-token limit.
     """
 
     def __init__(
@@ -77,18 +103,28 @@ class RequestBudget:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         margin: float | None = None,
+        shards: int = 1,
+        waits: WaitChannel | None = None,
     ) -> None:
-        if requests_per_minute < 1 or any(limit < 1 for limit, _ in starts):
+        if requests_per_minute < 1 or any(limit < 1 for limit, _ in starts) or shards < 1:
             raise ValueError("budget limits must be positive")
-        self.requests_per_minute = requests_per_minute
+        self.shards = shards
+        self.requests_per_minute = max(1, requests_per_minute // shards)
         self.window = window
         self.clock = clock
         self.sleep = sleep
+        self.waits = waits if waits is not None else WaitChannel()
         # Pad each window: our send time precedes the server's receive time.
         self.margin = (0.1 + 0.01 * window) if margin is None else margin
-        self._requests = _Window(requests_per_minute, window + self.margin)
-        self._starts = [_Window(limit, span + self.margin) for limit, span in starts]
-        self._paused_until = -math.inf
+        self._requests = _Window(self.requests_per_minute, window + self.margin,
+                                 _rate_name(self.requests_per_minute, window))
+        self._starts = [_Window(max(1, limit // shards), span + self.margin,
+                                _rate_name(max(1, limit // shards), span))
+                        for limit, span in starts]
+        self._paused_until = -math.inf  # request-limit 429: every request waits
+        self._starts_paused_until = -math.inf  # start-limit 429: only starts wait
+        self._start_waiters = 0
+        self._announced: dict[WaitKind, tuple[int, int, float]] = {}
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
 
@@ -109,6 +145,8 @@ class RequestBudget:
             kwargs.setdefault("window", 60.0 * time_scale)
         return cls(requests_per_minute=rpm, starts=starts, **kwargs)
 
+    # --- taking room -------------------------------------------------------------
+
     def acquire(self, kind: str = "request", *, deadline: float | None = None) -> None:
         """Block until one more request (and, for ``"start"``, a start) fits,
         and count it as sent now.
@@ -121,18 +159,28 @@ class RequestBudget:
     def reserve(self, kind: str = "request", *, deadline: float | None = None) -> Ticket:
         """Like ``acquire``, but the request stays counted as in flight (it never
         leaves a window) until ``settle(ticket)`` stamps when its answer came."""
-        while True:
+        starting = kind == "start"
+        with self._lock:
+            self._start_waiters += starting
+        try:
+            while True:
+                with self._lock:
+                    now = self.clock()
+                    wait = self._wait(starting, now)
+                    if wait <= 0:
+                        return self._record(starting)
+                    if deadline is not None and now + self._eventual(starting, now) > deadline:
+                        raise self._too_late(kind, wait)
+                    if math.isinf(wait):  # blocked by requests in flight: wait for an answer
+                        self._settled.wait(timeout=0.05)
+                        continue
+                    wait_notice = self._notice(starting, now, wait)
+                if wait_notice is not None:
+                    self.waits.emit(wait_notice)
+                self.sleep(wait)
+        finally:
             with self._lock:
-                now = self.clock()
-                wait = self._wait(kind, now)
-                if wait <= 0:
-                    return self._record(kind)
-                if deadline is not None and now + self._eventual(kind, now) > deadline:
-                    raise self._too_late(kind, wait)
-                if math.isinf(wait):  # blocked by requests in flight: wait for an answer
-                    self._settled.wait(timeout=0.05)
-                    continue
-            self.sleep(wait)
+                self._start_waiters -= starting
 
     @contextlib.contextmanager
     def slot(self, kind: str = "request", *, deadline: float | None = None) -> Iterator[None]:
@@ -149,26 +197,30 @@ class RequestBudget:
             ticket.time = self.clock()
             self._settled.notify_all()
 
-    def _wait(self, kind: str, now: float) -> float:
-        windows = [self._requests, *(self._starts if kind == "start" else ())]
-        return max([self._paused_until - now, *(w.wait(now) for w in windows)])
+    def _windows(self, starting: bool) -> list[_Window]:
+        return [self._requests, *self._starts] if starting else [self._requests]
 
-    def _eventual(self, kind: str, now: float) -> float:
+    def _pauses(self, starting: bool) -> list[float]:
+        return [self._paused_until, self._starts_paused_until] if starting else [
+            self._paused_until]
+
+    def _wait(self, starting: bool, now: float) -> float:
+        return max([p - now for p in self._pauses(starting)]
+                   + [w.wait(now) for w in self._windows(starting)])
+
+    def _eventual(self, starting: bool, now: float) -> float:
         """The wait if every request in flight were answered now (for deadlines)."""
-        windows = [self._requests, *(self._starts if kind == "start" else ())]
-        waits = [self._paused_until - now]
-        for window in windows:
+        waits = [p - now for p in self._pauses(starting)]
+        for window in self._windows(starting):
             times = sorted(min(t.time, now) for t in window.tickets)
             if len(times) >= window.limit:
                 waits.append(times[len(times) - window.limit] + window.span - now)
         return max(waits)
 
-    def _record(self, kind: str) -> Ticket:
+    def _record(self, starting: bool) -> Ticket:
         ticket = Ticket()
-        self._requests.tickets.append(ticket)
-        if kind == "start":
-            for window in self._starts:
-                window.tickets.append(ticket)
+        for window in self._windows(starting):
+            window.tickets.append(ticket)
         return ticket
 
     def _too_late(self, kind: str, wait: float) -> RateLimitedError:
@@ -181,28 +233,81 @@ class RequestBudget:
                      "(see [mogplex] requests_per_minute / starts_per_*)."],
         )
 
-    def pause(self, seconds: float | None) -> None:
-        """After a 429: every caller waits until ``seconds`` from now have passed."""
-        if seconds is None or seconds <= 0:
+    # --- announcing waits --------------------------------------------------------
+
+    def _notice(self, starting: bool, now: float, wait: float) -> Wait | None:
+        """The ``Wait`` to announce before sleeping ``wait`` (lock held), or ``None``
+        when it is too short or already announced (many threads share one wait)."""
+        if wait < ANNOUNCE_AFTER:
+            return None
+        kind, reason = self._why(starting, now, wait)
+        waiting = self._start_waiters if kind is WaitKind.START_LIMIT else 0
+        ends = round(now + wait)
+        last = self._announced.get(kind)
+        if last is not None and last[1] == ends and (last[0] == waiting or now - last[2] < 2.0):
+            return None
+        self._announced[kind] = (waiting, ends, now)
+        return Wait.for_seconds(kind, reason, wait)
+
+    def _why(self, starting: bool, now: float, wait: float) -> tuple[WaitKind, str]:
+        if self._paused_until - now >= wait:
+            return WaitKind.RATE_LIMITED, "the API answered 429 (request limit); requests resume"
+        if starting and self._starts_paused_until - now >= wait:
+            return WaitKind.RATE_LIMITED, "the API answered 429 (start limit); starts resume"
+        if starting:
+            binding = max(self._starts, key=lambda w: w.wait(now))
+            if binding.wait(now) >= wait:
+                queued = self._start_waiters
+                runs = "1 run" if queued == 1 else f"{queued} runs"
+                return WaitKind.START_LIMIT, f"{runs} queued for the start limit ({binding.name})"
+        return WaitKind.REQUEST_BUDGET, (
+            f"requests paced to the API's limit ({self._requests.name})")
+
+    # --- 429s --------------------------------------------------------------------
+
+    def pause(self, seconds: float | None, *, starts_only: bool = False) -> None:
+        """After a 429: requests (or, for the start limit, starts only) wait until
+        ``seconds`` from now have passed. A shorter pause never shortens a longer one."""
+        if seconds is None or not seconds > 0 or math.isinf(seconds):
             return
         with self._lock:
-            self._paused_until = max(self._paused_until, self.clock() + seconds)
+            until = self.clock() + seconds
+            if starts_only:
+                self._starts_paused_until = max(self._starts_paused_until, until)
+            else:
+                self._paused_until = max(self._paused_until, until)
 
-    def paused_for(self) -> float:
-        """Seconds left of the current pause (0 when not paused)."""
+    def paused_for(self, *, starts: bool = False) -> float:
+        """Seconds left of the current pause of requests (or of starts)."""
         with self._lock:
-            return max(0.0, self._paused_until - self.clock())
+            until = max(self._paused_until, self._starts_paused_until) if starts else (
+                self._paused_until)
+            return max(0.0, until - self.clock())
+
+    # --- following ---------------------------------------------------------------
 
     def poll_interval(self, active_runs: int) -> float:
         """How often each of ``active_runs`` runs may poll.
 
-        Polls get the per-window budget minus a reserve (a fifth, at least 2)
-        for starts, cancels and retries; never faster than 1.5 s.
+        With no start waiting, polls may use the whole request budget, so the
+        time to notice a run's end is what the limit allows (about N seconds
+        for N runs at 60/min); while a start waits, a fifth (at least 2) is
+        kept for starts, cancels and retries. With the limits lifted, all
+        polls together stay under ``MAX_POLLS_PER_SECOND``.
         """
         runs = max(1, active_runs)
-        reserve = max(2, math.ceil(self.requests_per_minute * 0.2))
-        usable = max(1, self.requests_per_minute - reserve)
-        return max(MIN_POLL_INTERVAL, (self.window + self.margin) * runs / usable)
+        with self._lock:
+            starts_waiting = self._start_waiters > 0
+        rpm = self.requests_per_minute
+        reserve = max(2, math.ceil(rpm * 0.2)) if starts_waiting else 0
+        usable = max(1, rpm - reserve)
+        by_budget = (self.window + self.margin) * runs / usable
+        return max(MIN_POLL_INTERVAL, by_budget, runs / MAX_POLLS_PER_SECOND)
+
+
+def _rate_name(limit: int, span: float) -> str:
+    unit = _SPAN_NAMES.get(span)
+    return f"{limit}/{unit}" if unit else f"{limit} per {span:g} s"
 
 
 def _positive_int(settings: Mapping[str, Any], key: str, default: int) -> int:

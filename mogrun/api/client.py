@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,6 +23,8 @@ from mogrun.api.envelope import unwrap
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
+from mogrun.api.waiting import WaitChannel
+from mogrun.durations import format_duration
 from mogrun.errors import (
     ConnectError,
     MogrunError,
@@ -34,6 +38,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunState, StartRequest
+from mogrun.waits import Wait, WaitKind
 
 RetryPolicy = Callable[..., "float | bool | None"]
 
@@ -77,8 +82,10 @@ class MogplexClient:
         retry: RetryPolicy | None = None,
         trace: Callable[[str], None] | None = None,
         timeout: float | None = None,
+        url_source: str = "default",
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.url_source = url_source  # --url, MOGPLEX_URL, the task file: for messages
         self._token = token
         self.transport = transport
         self.budget = budget
@@ -164,6 +171,11 @@ class MogplexClient:
 
     # --- the request loop --------------------------------------------------------
 
+    @property
+    def waits(self) -> WaitChannel:
+        """Every wait the budget or a retry makes (subscribe to show them)."""
+        return self.budget.waits
+
     def _call(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         body: bytes | None = None, key: str | None = None, kind: str = "request",
@@ -183,7 +195,7 @@ class MogplexClient:
                 self.budget.settle(ticket)
             if _never_processed(failure) and first_sent == attempt:
                 first_sent = attempt + 1
-            self._wait_or_raise(failure, attempt, job, info, deadline, secrets)
+            self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline, secrets))
 
     def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...]) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
@@ -199,47 +211,71 @@ class MogplexClient:
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)
-            self._scrub(error, info, secrets)
-            raise
+            raise _masked(error, secrets, request=info) from error
         if tracer:
             tracer.response(info, started, response, secrets)
         try:
             return unwrap(response, info)
         except MogrunError as error:
-            self._scrub(error, info, secrets)
-            raise
+            raise _masked(error, secrets) from error
 
-    def _wait_or_raise(
-        self, error: MogrunError, attempt: int, job: ResolvedJob | None,
-        info: RequestInfo, deadline: float | None, secrets: tuple[str, ...] = (),
-    ) -> None:
-        """Sleep before the next attempt, or re-raise ``error`` to give up."""
+    def _wait_or_raise(self, error: MogrunError, at: _Attempt) -> None:
+        """Sleep before the next attempt, or raise ``error`` (completed) to give up.
+
+        A Retry-After the policy will not wait (past ``max_delay``, or past the
+        job's deadline) gives this request up at once and pauses nothing: the
+        other jobs go on and meet the server's answer themselves."""
         retry_after = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimitedError):
-            self.budget.pause(retry_after)
         if not is_retryable(error) or self._retry is None:
-            raise error
-        delay = self._retry(error=error, attempt=attempt, job=job, request=info,
+            raise self._gave_up(error, at, "")
+        delay = self._retry(error=error, attempt=at.number, job=at.job, request=at.info,
                             retry_after=retry_after)
         if delay is None or delay is False:
-            raise _gave_up(error, attempt)
+            raise self._gave_up(error, at, "")
         wait = max(0.0 if delay is True else float(delay), retry_after or 0.0)
-        if deadline is not None and self.budget.clock() + wait > deadline:
-            raise _gave_up(error, attempt, f"waiting {wait:.1f} s would pass the deadline")
-        if self._tracer:
-            self._tracer.note(f"retrying {info} in {wait:.1f} s (attempt {attempt + 1})",
-                              secrets)
+        if at.deadline is not None and self.budget.clock() + wait > at.deadline:
+            raise self._gave_up(error, at, f"waiting {wait:.1f} s would pass the deadline")
+        self._announce(error, at, wait)
+        if isinstance(error, RateLimitedError):
+            self.budget.pause(wait, starts_only=at.kind == "start")
         if wait > 0:
             self.budget.sleep(wait)
 
-    def _scrub(self, error: MogrunError, info: RequestInfo, secrets: tuple[str, ...]) -> None:
-        """The token and the job's secrets (env.* values in a key, say) never
-        reach a message, whatever the server echoed."""
-        error.message = mask(error.message, secrets)
-        error.args = (error.message,)
-        error.context = tuple(mask(line, secrets) for line in error.context)
-        if getattr(error, "request", None) is None or isinstance(error, TransportError):
-            error.request = info  # type: ignore[attr-defined]
+    def _announce(self, error: MogrunError, at: _Attempt, wait: float) -> None:
+        if self._tracer:
+            self._tracer.note(f"retrying {at.info} in {wait:.1f} s (attempt {at.number + 1})",
+                              at.secrets)
+        if isinstance(error, RateLimitedError):
+            limit = "start limit" if at.kind == "start" else "request limit"
+            notice = Wait.for_seconds(
+                WaitKind.RATE_LIMITED, f"the API answered 429 ({limit}); retry "
+                f"{at.number + 1} after its Retry-After", wait, job=at.job_name)
+        else:
+            cause = mask(_short_cause(error), at.secrets)
+            notice = Wait.for_seconds(
+                WaitKind.RETRY, f"{cause}; retry {at.number + 1} in "
+                f"{format_duration(max(1, round(wait)))}", wait, job=at.job_name)
+        self.waits.emit(notice)
+
+    def _gave_up(self, error: MogrunError, at: _Attempt, why: str) -> MogrunError:
+        """``error`` completed: what was tried, and what the user can check (issue 10:
+        a network error names the URL and where it came from; a 429 says when to
+        try again). The message carries the essential part: it is what a job's
+        result line shows."""
+        lines, message = list(error.context), error.message
+        if is_retryable(error) and self._retry is not None:
+            note = f"Gave up after {at.number} attempt{'s' if at.number > 1 else ''}"
+            lines.append(f"{note}: {why}." if why else f"{note}.")
+        if isinstance(error, TransportError):
+            if isinstance(error, ConnectError):
+                message += f" (the URL comes from {_source_words(self.url_source)})"
+            lines.append(f"The API URL is {self.api_url} (from {_source_words(self.url_source)}); "
+                         "check it and that the server is reachable.")
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(error, RateLimitedError) and retry_after is not None:
+            message += (f"; try again after {_clock_in(retry_after)} "
+                        f"(in {format_duration(math.ceil(retry_after))})")
+        return error.evolve(message=message, context=tuple(lines))
 
     def _info(
         self, method: str, path: str, params: Mapping[str, Any] | None = None,
@@ -249,11 +285,49 @@ class MogplexClient:
         return RequestInfo(method, url, key)
 
 
-def _gave_up(error: MogrunError, attempts: int, why: str = "") -> MogrunError:
-    """``error`` with a line saying how many attempts were made, and why we stopped."""
-    note = f"Gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
-    error.context = (*error.context, f"{note}: {why}." if why else f"{note}.")
-    return error
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt of one request, as the retry decision needs it."""
+
+    number: int
+    kind: str
+    job: ResolvedJob | None
+    info: RequestInfo
+    deadline: float | None
+    secrets: tuple[str, ...]
+
+    @property
+    def job_name(self) -> str | None:
+        return self.job.name if self.job is not None else None
+
+
+def _masked(error: MogrunError, secrets: tuple[str, ...], **changes: Any) -> MogrunError:
+    """The token and the job's secrets (env.* values, say) never reach a message,
+    whatever the server echoed."""
+    return error.evolve(message=mask(error.message, secrets),
+                        context=tuple(mask(line, secrets) for line in error.context), **changes)
+
+
+def _source_words(source: str) -> str:
+    return {"task file": "the task file's [mogplex] url", "default": "the default"}.get(
+        source, source)
+
+
+def _clock_in(seconds: float) -> str:
+    """The UTC wall-clock time ``seconds`` from now, as waits show it."""
+    try:
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return "a time too far away to show"
+    return when.strftime("%H:%M:%SZ") if seconds < 86400 else when.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _short_cause(error: MogrunError) -> str:
+    """``connection refused`` rather than the whole message, for a retry line."""
+    text = error.message
+    if isinstance(error, ConnectError) and ": " in text:
+        return text.rsplit(": ", 1)[1].lower()
+    return text
 
 
 def _never_processed(error: MogrunError) -> bool:

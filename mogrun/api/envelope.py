@@ -93,15 +93,14 @@ def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
     else:
         reason = "JSON without the envelope's 'ok' field"
     if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
-        error = TransportError(
+        # A proxy's error page may still say when to come back; honour it.
+        raise TransportError(
             f"HTTP {response.status} from {request.method} {_path(request)} carried "
             f"{reason}: {preview(response.body)}",
             request=request, status=response.status,
+            retry_after=parse_retry_after(response.header("retry-after")),
             context=[f"request: {request}"],
         )
-        # A proxy's error page may still say when to come back; honour it.
-        error.retry_after = parse_retry_after(response.header("retry-after"))  # type: ignore[attr-defined]
-        raise error
     return document
 
 

@@ -64,6 +64,7 @@ def connect(
         transport=Urllib3Transport(), budget=budget,
         retry=_retry_policy(state, host),
         trace=functools.partial(_stderr_line, state) if state.verbose else None,
+        url_source=endpoint.source,
     )
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 

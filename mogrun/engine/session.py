@@ -33,7 +33,7 @@ class SessionOptions:
     keep_going: bool = False
     detach: bool = False
     use_needs: bool = True
-    poll_interval: float | None = None  # a test-only floor below 1.5 s; the budget still holds
+    poll_interval: float | None = None  # tests: poll this often while the budget allows 1.5 s
 
 
 def poll_override(env: Mapping[str, str]) -> float | None:
@@ -94,13 +94,16 @@ def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> froze
     return frozenset(job.name for job in jobs if job.name not in needed)
 
 
+OVERRIDE_UP_TO = 1.5  # MOGRUN_POLL_INTERVAL applies while the budget allows this often
+
+
 def _interval_fn(budget: Any, override: float | None) -> Callable[[int], float]:
-    """Seconds between polls of each run; ``override`` only lowers the 1.5 s floor."""
-    from mogrun.api.budget import MIN_POLL_INTERVAL
+    """Seconds between polls of each run; ``override`` (tests) applies only while the
+    budget would poll at least every 1.5 s."""
 
     def interval(active: int) -> float:
         wanted = budget.poll_interval(active)
-        if override is not None and wanted <= MIN_POLL_INTERVAL:
+        if override is not None and wanted <= OVERRIDE_UP_TO:
             return override
         return wanted
 

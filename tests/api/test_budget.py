@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from mogrun.api.budget import RequestBudget
+from mogrun.api.budget import MAX_POLLS_PER_SECOND, RequestBudget
 from mogrun.errors import RateLimitedError, TaskFileError
+from mogrun.waits import Wait, WaitKind
 
 from .fakes import FakeClock
 
@@ -86,16 +87,33 @@ def test_pause_holds_every_caller_until_it_has_passed():
     assert clock.now == pytest.approx(1009.5)
 
 
-def test_poll_interval_keeps_all_runs_under_the_budget_with_headroom():
+def test_with_no_start_waiting_followers_use_the_whole_budget():
     budget = RequestBudget(margin=0.0)
-    assert budget.poll_interval(1) == 1.5  # floor
-    assert budget.poll_interval(0) == 1.5
-    # 60/min minus 12 reserved: 4 runs poll every 5 s -> 48 polls a minute.
-    assert budget.poll_interval(4) == pytest.approx(5.0)
-    assert budget.poll_interval(50) == pytest.approx(62.5)
+    # 60/min shared by N runs: each notices its end within about N seconds.
+    assert budget.poll_interval(1) == pytest.approx(1.0)
+    assert budget.poll_interval(0) == pytest.approx(1.0)
+    assert budget.poll_interval(30) == pytest.approx(30.0)
     for runs in (1, 3, 10, 50):
-        per_minute = runs * 60.0 / budget.poll_interval(runs)
-        assert per_minute <= 48.0 + 1e-9
+        assert runs * 60.0 / budget.poll_interval(runs) <= 60.0 + 1e-9
+
+
+def test_while_a_start_waits_a_fifth_of_the_budget_is_kept_for_it():
+    clock = FakeClock()
+    budget = make(clock, starts=((1, 60.0),))
+    budget.acquire("start")
+    intervals: list[float] = []
+    budget.sleep = lambda seconds: intervals.append(budget.poll_interval(4)) or clock.sleep(
+        seconds)
+    budget.acquire("start")  # waits for the start window, asking the interval meanwhile
+    # 60/min minus 12 reserved: 4 runs poll every 5 s -> 48 polls a minute.
+    assert intervals == [pytest.approx(5.0)]
+    assert budget.poll_interval(4) == pytest.approx(4.0)  # nobody waits any more
+
+
+def test_a_lifted_budget_has_no_fixed_floor_but_bounds_the_total_poll_rate():
+    budget = RequestBudget(requests_per_minute=1_000_000, margin=0.0)
+    assert budget.poll_interval(1) < 0.1  # no 1.5 s floor when the limits allow
+    assert budget.poll_interval(200) == pytest.approx(200 / MAX_POLLS_PER_SECOND)
 
 
 def test_from_settings_reads_the_mogplex_table():
@@ -182,3 +200,84 @@ def test_slot_settles_even_when_the_request_fails():
         raise OSError("boom")
     budget.acquire()
     assert clock.now == pytest.approx(1012.0)  # 10 s after the failure's time
+
+
+def test_a_start_limit_pause_holds_starts_and_lets_requests_through():
+    clock = FakeClock()
+    budget = make(clock)
+    budget.pause(30.0, starts_only=True)
+    budget.acquire("request")
+    assert clock.now == 1000.0  # following goes on
+    assert budget.paused_for() == 0.0 and budget.paused_for(starts=True) == pytest.approx(30.0)
+    budget.acquire("start")
+    assert clock.now == pytest.approx(1030.0)
+
+
+def test_a_request_limit_pause_holds_starts_too():
+    clock = FakeClock()
+    budget = make(clock)
+    budget.pause(5.0)
+    budget.acquire("start")
+    assert clock.now == pytest.approx(1005.0)
+
+
+@pytest.mark.parametrize("seconds", [None, 0.0, -1.0, float("inf"), float("nan")])
+def test_a_pause_of_nothing_or_for_ever_is_ignored(seconds):
+    budget = make(FakeClock())
+    budget.pause(seconds)
+    assert budget.paused_for() == 0.0
+
+
+def waits_of(budget: RequestBudget) -> list[Wait]:
+    seen: list[Wait] = []
+    budget.waits.subscribe(seen.append)
+    return seen
+
+
+def test_a_start_waiting_for_the_start_limit_is_announced_with_its_window():
+    clock = FakeClock()
+    budget = make(clock, starts=((10, 60.0), (30, 3600.0)))
+    seen = waits_of(budget)
+    for _ in range(10):
+        budget.acquire("start")
+    assert seen == []
+    budget.acquire("start")
+    (wait,) = seen
+    assert wait.kind is WaitKind.START_LIMIT
+    assert wait.reason == "1 run queued for the start limit (10/min)"
+    assert wait.remaining(wait.ends_at - 60.0) == pytest.approx(60.0, abs=1.0)
+
+
+def test_a_request_waiting_for_a_429_pause_is_announced_as_rate_limited():
+    clock = FakeClock()
+    budget = make(clock)
+    seen = waits_of(budget)
+    budget.pause(12.0)
+    budget.acquire()
+    assert [(w.kind, w.reason) for w in seen] == [
+        (WaitKind.RATE_LIMITED, "the API answered 429 (request limit); requests resume")]
+
+
+def test_short_waits_are_not_announced():
+    clock = FakeClock()
+    budget = make(clock)
+    seen = waits_of(budget)
+    budget.pause(0.5)
+    budget.acquire()
+    assert seen == [] and clock.sleeps == [0.5]
+
+
+def test_a_shard_takes_its_share_of_every_limit():
+    clock = FakeClock()
+    budget = make(clock, requests_per_minute=60, starts=((10, 60.0), (30, 3600.0)), shards=4)
+    assert budget.requests_per_minute == 15
+    for _ in range(2):  # 10 // 4 starts a minute
+        budget.acquire("start")
+    budget.acquire("start")
+    assert clock.now == pytest.approx(1060.0)
+    assert budget.poll_interval(1) == pytest.approx(4.0)  # 15 requests a minute
+
+
+def test_a_share_never_rounds_a_limit_down_to_nothing():
+    budget = RequestBudget(requests_per_minute=3, starts=((1, 60.0),), shards=8)
+    assert budget.requests_per_minute == 1

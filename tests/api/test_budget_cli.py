@@ -1,0 +1,79 @@
+"""The two limits kept apart, through `mogrun run` against the emulator: a
+start-limit 429 holds starts only, and a Retry-After no policy would wait
+gives that one job up at once without holding back the next."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mogrun.emulator import Limits
+from mogrun.testing import write_taskfile
+
+FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
+
+# The task file believes in a generous start limit; the server allows one start
+# per 3 s, so the second start meets a real start-limit 429.
+TWO_JOBS = """
+    [mogplex]
+    requests_per_minute = 6000
+    starts_per_minute = 100
+
+    [jobs.one]
+    repo = "acme/api"
+    prompt = "one\\n@emulator duration=4s"
+
+    [jobs.two]
+    repo = "acme/web"
+    prompt = "two\\n@emulator duration=4s"
+"""
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, window=60.0, starts=((1, 3.0),)))
+def test_a_start_limit_429_pauses_starts_while_following_goes_on(mogrun_cli, mogrun_emulator,
+                                                                 tmp_path):
+    write_taskfile(tmp_path, TWO_JOBS)
+    result = mogrun_cli("run", "-j", "2", "one", "two", cwd=tmp_path, env=FAST)
+    assert result.exit_code == 0, result
+    log = mogrun_emulator.requests
+    limited = [r for r in log if r.method == "POST" and r.status == 429]
+    started = [r for r in log if r.method == "POST" and r.status == 202]
+    assert len(limited) >= 1 and len(started) == 2
+    pause = (limited[0].time, started[-1].time)
+    polls = [r for r in log if r.method == "GET" and r.path.endswith("/events")
+             and pause[0] < r.time < pause[1]]
+    # whichever started first is polled every 0.1 s through the ~3 s pause
+    assert len(polls) >= 5, "the running job was not followed during the start-limit pause"
+    assert all(r.status == 200 for r in polls)
+
+
+GIVE_UP = """
+    [mogplex]
+    requests_per_minute = 6000
+    starts_per_minute = 100
+
+    [jobs.first]
+    repo = "acme/api"
+    prompt = "one\\n@emulator duration=0.2s"
+
+    [jobs.second]
+    repo = "acme/web"
+    prompt = "two\\n@emulator duration=0.2s"
+"""
+
+
+@pytest.mark.parametrize("retry_after", [3600, 366 * 86400])
+def test_a_retry_after_past_max_delay_gives_that_job_up_and_holds_back_no_other(
+        mogrun_cli, mogrun_emulator, tmp_path, retry_after):
+    write_taskfile(tmp_path, GIVE_UP)
+    mogrun_emulator.add_fault("start", "429", retry_after=retry_after)
+    began = time.monotonic()
+    result = mogrun_cli("run", "-k", "-j", "1", "first", "second", cwd=tmp_path, env=FAST)
+    assert time.monotonic() - began < 60  # not the hour the server asked for
+    assert result.exit_code == 75, result
+    assert "Traceback" not in result.output
+    assert "Too many requests (injected) (RATE_LIMITED, HTTP 429)" in result.output
+    assert "HTTP 429); try again after " in result.output
+    assert mogrun_emulator.count("POST", "/runs", status=429) == 1  # given up at once
+    assert mogrun_emulator.count("POST", "/runs", status=202) == 1  # the next job ran

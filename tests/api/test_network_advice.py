@@ -1,0 +1,80 @@
+"""Issue 10: a network error says which URL was used and where it came from;
+a retry after one is announced as a Wait (never printed by the client)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from mogrun.api.budget import RequestBudget
+from mogrun.api.client import MogplexClient
+from mogrun.api.transport import Urllib3Transport
+from mogrun.errors import ConnectError, TransportError
+from mogrun.testing import write_taskfile
+from mogrun.waits import WaitKind
+
+from .conftest import QuickRetry
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dead_url() -> str:
+    return f"http://127.0.0.1:{closed_port()}"
+
+
+def test_connection_refused_names_the_url_from_mogplex_url(mogrun_cli, tmp_path, dead_url):
+    result = mogrun_cli("repos", cwd=tmp_path,
+                        env={"MOGPLEX_URL": dead_url, "MOGPLEX_API_KEY": "mog_test"})
+    assert result.exit_code == 69, result
+    assert result.stderr.splitlines()[0] == (
+        f"Error: cannot connect to {dead_url}: Connection refused "
+        "(the URL comes from MOGPLEX_URL)")
+    assert (f"The API URL is {dead_url}/api/v1/mogplex (from MOGPLEX_URL); check it and "
+            "that the server is reachable.") in result.stderr
+    assert "Traceback" not in result.output
+
+
+JOB = """
+    [jobs.hello]
+    repo = "repo_by_id"
+    prompt = "hi"
+    retry = {attempts = 1, max_delay = "0.1s"}
+"""
+
+
+@pytest.mark.parametrize("source, words", [
+    ("--url", "--url"), ("MOGPLEX_URL", "MOGPLEX_URL"),
+    ("file", "the task file's [mogplex] url")])
+def test_a_run_that_cannot_connect_says_where_its_url_came_from(mogrun_cli, tmp_path, dead_url,
+                                                               source, words):
+    header = f'[mogplex]\nurl = "{dead_url}"\n' if source == "file" else ""
+    write_taskfile(tmp_path, header + JOB)
+    args = ("--url", dead_url) if source == "--url" else ()
+    env = {"MOGPLEX_URL": dead_url if source == "MOGPLEX_URL" else None,
+           "MOGPLEX_API_KEY": "mog_t"}
+    result = mogrun_cli(*args, "run", "hello", cwd=tmp_path, env=env)
+    assert result.exit_code == 69, result
+    assert (f"could not start: cannot connect to {dead_url}: Connection refused "
+            f"(the URL comes from {words})") in result.output
+    assert "Traceback" not in result.output
+
+
+def test_each_retry_is_announced_as_a_wait_with_its_cause(dead_url):
+    client = MogplexClient(dead_url + "/api/v1/mogplex", "mog_x", transport=Urllib3Transport(),
+                           budget=RequestBudget(requests_per_minute=1000),
+                           retry=QuickRetry(attempts=2, delay=0.01))
+    seen = []
+    client.waits.subscribe(seen.append)
+    with pytest.raises(ConnectError) as caught:
+        client.list_repos()
+    assert isinstance(caught.value, TransportError)
+    assert [(w.kind, w.reason) for w in seen] == [
+        (WaitKind.RETRY, "connection refused; retry 2 in 1s"),
+        (WaitKind.RETRY, "connection refused; retry 3 in 1s")]
+    assert "Gave up after 3 attempts." in caught.value.context
