@@ -43,6 +43,9 @@ from mogrun.waits import Wait, WaitKind
 RetryPolicy = Callable[..., "float | bool | None"]
 
 
+MIN_REQUEST_TIMEOUT = 0.5  # seconds: a request near its deadline still gets a chance
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     """What a start answered. ``attached``: the run predates this invocation
@@ -188,7 +191,8 @@ class MogplexClient:
             attempt += 1
             ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
             try:
-                return _Answer(self._send(info, body, secrets), attempt, first_sent)
+                return _Answer(self._send(info, body, secrets, self._timeout(deadline)),
+                               attempt, first_sent)
             except MogrunError as error:
                 failure = error
             finally:
@@ -197,7 +201,15 @@ class MogplexClient:
                 first_sent = attempt + 1
             self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline, secrets))
 
-    def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...]) -> Any:
+    def _timeout(self, deadline: float | None) -> float:
+        """A request never outlives its deadline (a job's timeout, a bounded
+        cancel): a stalled server is given up on then, not at the read timeout."""
+        if deadline is None:
+            return self.timeout
+        return max(MIN_REQUEST_TIMEOUT, min(self.timeout, deadline - self.budget.clock()))
+
+    def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...],
+              timeout: float | None = None) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -207,7 +219,8 @@ class MogplexClient:
         started = tracer.request(info, secrets) if tracer else 0.0
         try:
             response: Response = self.transport.send(
-                info.method, info.url, headers=headers, body=body, timeout=self.timeout)
+                info.method, info.url, headers=headers, body=body,
+                timeout=self.timeout if timeout is None else timeout)
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)

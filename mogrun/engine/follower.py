@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mogrun.durations import parse_moment
+from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import Event, ResolvedJob, RunState
 
 EVENT_LIMIT = 200
+DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
     "only the first {limit} events are visible through the API; "
     "later events are not shown, following the status"
@@ -93,7 +95,12 @@ class Follower:
             if stopped is not None:
                 return stopped
         while True:
-            self.poll_once()
+            try:
+                self.poll_once()
+            except MogrunError as error:
+                if isinstance(error, Interrupted) or not self._out_of_time():
+                    raise
+                return self._outcome("timeout")  # a poll stalled until the job's time ran out
             if self.state.terminal:
                 return self._outcome("terminal")
             reason = self.sink.watch(self.state, self.clock() - self._unchanged_since)
@@ -142,6 +149,11 @@ class Follower:
 
     def _print_of(self, state: RunState) -> tuple[str, int, str | None]:
         return (state.status, len(getattr(self, "events", ())), state.updated_at)
+
+    def _out_of_time(self) -> bool:
+        """The deadline has passed (or is too close for another attempt): each
+        poll's request is bounded by it, so a stalled server ends here."""
+        return self.deadline is not None and self.clock() >= self.deadline - DEADLINE_SLACK
 
     def _pause(self) -> FollowOutcome | None:
         """Wait one interval (cut short by the deadline or an interrupt)."""

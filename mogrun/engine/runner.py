@@ -24,6 +24,7 @@ from mogrun.engine.outcome import (
     outcome_exit_code,
     server_duration,
 )
+from mogrun.engine.signals import CANCEL_GRACE
 from mogrun.errors import GateError, Interrupted, MogrunError
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
@@ -48,6 +49,7 @@ class SessionContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)  # run id -> label, not yet finished
+    attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
     rows: dict[str, int] = field(default_factory=dict)  # run id -> its history row
     sleeper: Any = None  # signals.InterruptibleSleep installed on the client's budget
     local: bool = False  # --local: the emulator, and every run on it, ends with this process
@@ -162,6 +164,8 @@ class RunExecutor:
         began = time.monotonic()
         with ctx.lock:
             ctx.going[state.run_id] = plan.label
+            if attached:
+                ctx.attached.add(state.run_id)
             if row is not None:
                 ctx.rows[state.run_id] = row
         _update(ctx, row, run_id=state.run_id, status=state.status, attached=attached)
@@ -247,22 +251,26 @@ class RunExecutor:
             return self._finish(job, plan, row, state, "error", attached, began,
                                 message="interrupted (attached run left running)",
                                 exit_code=code, still_going=True)
-        try:
-            cancel = self._cancel(job, state)
+        try:  # bounded: a stalled server must not hold the exit for minutes
+            cancel = self._cancel(job, state, deadline=time.monotonic() + CANCEL_GRACE)
         except MogrunError as exc:
-            ctx.reporter.notice(f"could not cancel run {state.run_id}: {exc.message}",
+            ctx.reporter.notice(mask(f"the cancel did not get through ({exc.message}); run "
+                                     f"{state.run_id} may still be going — cancel it with: "
+                                     f"mogrun cancel {state.run_id}", job.secrets),
                                 job=job, run=plan, level="error")
             return self._finish(job, plan, row, state, "error", attached, began,
-                                message="interrupted", exit_code=code, still_going=True)
+                                message="interrupted; the cancel did not get through",
+                                exit_code=code, still_going=True)
+        ctx.reporter.notice(f"cancel of run {state.run_id} got through", job=job, run=plan)
         self._announce(job, plan, row, state, cancel.state)
         outcome = "cancelled" if not cancel.already_terminal else gated_outcome(
             cancel.state.status, ())
         return self._finish(job, plan, row, cancel.state, outcome, attached, began,
                             message="interrupted", exit_code=code)
 
-    def _cancel(self, job: ResolvedJob, state: RunState) -> Any:
+    def _cancel(self, job: ResolvedJob, state: RunState, deadline: float | None = None) -> Any:
         """Cancel the run; its answer is about this run whatever runId it carries."""
-        cancel = self.ctx.client.cancel_run(state.run_id, job=job)
+        cancel = self.ctx.client.cancel_run(state.run_id, job=job, deadline=deadline)
         if cancel.state.run_id == state.run_id:
             return cancel
         return dataclasses.replace(cancel, state=dataclasses.replace(cancel.state,

@@ -18,7 +18,13 @@ from mogrun.engine.history import History, new_invocation_id
 from mogrun.engine.outcome import DETACHED
 from mogrun.engine.runner import RunExecutor, SessionContext, record_left_going
 from mogrun.engine.scheduler import Scheduler
-from mogrun.engine.signals import ForcedExit, InterruptibleSleep, SignalWatch
+from mogrun.engine.signals import (
+    ForcedExit,
+    InterruptibleSleep,
+    SignalWatch,
+    first_signal_message,
+    left_going_lines,
+)
 from mogrun.errors import Interrupted, TransportError, UsageError, combine_exit_codes
 from mogrun.models import ResolvedJob, RunResult, SessionConfig
 
@@ -130,6 +136,7 @@ def run_session(
             detach_jobs=detached_jobs(jobs, options),
             interrupt_code=lambda: watch.exit_code or 130, local=bool(config.local),
         )
+        watch.on_first = lambda code: _announce_interrupt(ctx)
         budget = client.budget
         base_sleep = getattr(budget, "sleep", None)
         if base_sleep is not None:
@@ -177,10 +184,16 @@ def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: 
     return exit_code
 
 
+def _announce_interrupt(ctx: SessionContext) -> None:
+    """The first signal, said at once: how many runs are being cancelled."""
+    with ctx.lock:
+        attached = sum(run_id in ctx.attached for run_id in ctx.going)
+        started = len(ctx.going) - attached
+    ctx.reporter.notice(first_signal_message(started, attached), level="warning")
+
+
 def _left_going(ctx: SessionContext, exit_code: int) -> Interrupted:
     going = record_left_going(ctx, exit_code)
-    lines = [f"left going: {run_id} ({label})" for run_id, label in going.items()]
-    message = "interrupted again; exiting without waiting for runs"
-    error = Interrupted(exit_code, message)
-    error.context = tuple(lines) or ("no runs were left going",)
+    error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
+    error.context = tuple(left_going_lines(going, ctx.local))
     return error

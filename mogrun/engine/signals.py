@@ -2,16 +2,24 @@
 
 The first signal asks every worker to stop: runs this invocation started are
 cancelled, runs it only attached to are left going, history is written, and
-the session ends with 130 (SIGINT) or 143 (SIGTERM). A second signal raises
-``ForcedExit`` in the main thread so the session can leave at once, naming
-the runs it leaves going.
+the session ends with 130 (SIGINT) or 143 (SIGTERM). It is said at once
+(``first_signal_message``). Each cancel is bounded (``CANCEL_GRACE``) so a
+stalled server cannot hold the exit for minutes; whether it got through is
+said. A second signal raises ``ForcedExit`` in the main thread so the
+session can leave at once, naming the runs it leaves going with the
+``mogrun cancel`` command for each (``left_going_lines``).
+
+``ForcedExit`` is a ``BaseException``, like ``KeyboardInterrupt``: the
+notifier delivering a webhook in the main thread, or the plugin host's
+containment of hook crashes, must not swallow it as a failure of theirs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -19,20 +27,55 @@ from typing import Any
 from mogrun.errors import Interrupted
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 
 
-class ForcedExit(Interrupted):
-    """A second signal: leave now, without waiting for the workers."""
+class ForcedExit(BaseException):
+    """A second signal: leave now, without waiting for the workers. Not an
+    ``Exception``, so no ``except Exception`` (a plugin's, a notifier's) stops it."""
 
     def __init__(self, exit_code: int) -> None:
-        super().__init__(exit_code, "interrupted again; exiting without waiting for runs")
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+def first_signal_message(started: int, attached: int) -> str:
+    """What the first Ctrl-C does, said the moment it lands."""
+    if started:
+        runs = f"{started} run{'s' if started != 1 else ''}"
+        text = f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
+    else:
+        text = "interrupted; no run started here is going, stopping"
+    if attached:
+        text += (f" ({attached} attached run{'s' if attached != 1 else ''} "
+                 "not started here left going)")
+    return text
+
+
+def left_going_lines(going: Mapping[str, str], local: bool = False) -> list[str]:
+    """At a second Ctrl-C: each run left going (run id -> label), with the command
+    that cancels it (a ``--local`` run ends with mogrun's own emulator)."""
+    if not going:
+        return ["no runs were left going"]
+    if local:
+        return [f"left going: {run_id} ({label}); it ends with the --local emulator"
+                for run_id, label in going.items()]
+    return [f"left going: {run_id} ({label}); cancel it with: mogrun cancel {run_id}"
+            for run_id, label in going.items()]
+
+
+def _them(count: int) -> str:
+    return "them" if count != 1 else "it"
 
 
 class SignalWatch:
-    """Installs the handlers for the duration of a ``with`` block (main thread only)."""
+    """Installs the handlers for the duration of a ``with`` block (main thread only).
+    ``on_first(exit_code)`` runs at the first signal, to say what happens now."""
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
+    def __init__(self, stop: threading.Event | None = None,
+                 on_first: Callable[[int], None] | None = None) -> None:
         self.stop = stop or threading.Event()
+        self.on_first = on_first
         self.exit_code: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -56,6 +99,9 @@ class SignalWatch:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)
         self.stop.set()
+        if self.on_first is not None:
+            with contextlib.suppress(Exception):  # saying it must never stop the stop
+                self.on_first(self.exit_code)
 
 
 class InterruptibleSleep:

@@ -1,0 +1,179 @@
+"""Ctrl-C, stalls and timeouts through a real `python -m mogrun` subprocess
+against the emulator: what is said, and that each ends in bounded time."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+HEADER = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+"""
+FAN_OUT = """
+[jobs.long]
+repo = ["acme/api", "acme/web"]
+prompt = "@emulator duration=never interval=0.2s"
+"""
+
+
+@pytest.fixture
+def emulator():
+    with Emulator(default_duration=0.5) as emu:
+        yield emu
+
+
+def spawn(emulator, tmp_path, jobs, *args):
+    (tmp_path / "mogplex.toml").write_text(HEADER + jobs)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOGRUN_", "GITHUB_")) and k != "NO_COLOR"}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+    return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(check, timeout=20.0, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def following(emulator, count):
+    def check():
+        runs = emulator.runs
+        return len(runs) >= count and all(
+            emulator.count("GET", f"/runs/{r}/events") > 0 for r in runs) and runs
+    return wait_until(check, what=f"{count} runs followed")
+
+
+def finish(proc, timeout=60):
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+
+
+def test_the_first_ctrl_c_says_what_it_cancels_and_whether_it_got_through(emulator, tmp_path):
+    proc = spawn(emulator, tmp_path, FAN_OUT, "long")
+    runs = following(emulator, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "warning: cancelling 2 runs started here; Ctrl-C again to leave them going" in err
+    for run_id in runs:
+        assert re.search(rf"long:acme/\w+: cancel of run {run_id} got through", err), err
+        assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert "Traceback" not in err
+
+
+def test_the_second_ctrl_c_lists_exactly_the_runs_left_going(emulator, tmp_path):
+    emulator.add_fault("cancel", "delay", count=2, delay=8.0)
+    proc = spawn(emulator, tmp_path, FAN_OUT, "long")
+    runs = following(emulator, 2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)  # both cancels are now held in the emulator's delay (counted once answered)
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc)
+    assert time.monotonic() - began < 5.0
+    assert proc.returncode == 130, (out, err)
+    listed = re.findall(r"left going: (\S+) \(long:acme/\w+\); cancel it with: "
+                        r"mogrun cancel (\S+)", err)
+    assert sorted(run for run, _ in listed) == sorted(runs), err
+    assert all(run == again for run, again in listed)
+
+
+def test_a_stalled_cancel_after_ctrl_c_ends_in_bounded_time_and_says_so(emulator, tmp_path):
+    proc = spawn(emulator, tmp_path, FAN_OUT.replace('["acme/api", "acme/web"]',
+                                                      '["acme/api"]'), "long")
+    (run_id,) = following(emulator, 1)
+    emulator.add_fault("cancel", "delay", count=50, delay=40.0)
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc)
+    assert time.monotonic() - began < 30.0  # the cancel's 10 s grace, not minutes
+    assert proc.returncode == 130, (out, err)
+    assert ("the cancel did not get through" in err
+            and f"run {run_id} may still be going — cancel it with: mogrun cancel {run_id}"
+            in err), err
+
+
+def test_a_timeout_is_kept_while_the_events_endpoint_stalls(emulator, tmp_path):
+    jobs = '\n[jobs.slow]\nrepo = "acme/api"\nprompt = "@emulator duration=never"\ntimeout = "3s"\n'
+    emulator.add_fault("events", "delay", count=50, delay=40.0)
+    began = time.monotonic()
+    proc = spawn(emulator, tmp_path, jobs, "slow")
+    out, err = finish(proc)
+    elapsed = time.monotonic() - began
+    assert proc.returncode == 1, (out, err)
+    assert elapsed < 15.0, (elapsed, out, err)
+    (run_id,) = emulator.runs
+    assert f"timed out after 3s; cancelled run {run_id}" in err, err
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+
+
+class StallingWebhook:
+    """A loopback HTTP server that accepts and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.accepted = threading.Event()
+        self.held = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            self.accepted.set()
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_path):
+    hook = StallingWebhook()
+    jobs = ('\n[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
+            f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
+    try:
+        proc = spawn(emulator, tmp_path, jobs, "quick")
+        assert hook.accepted.wait(20), "the notifier never called"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = finish(proc)
+        elapsed = time.monotonic() - began
+    finally:
+        hook.close()
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 3.0, (elapsed, err)
+    assert "notify" not in err and "Traceback" not in err, err
+    assert "interrupted again" in err
