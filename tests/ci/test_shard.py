@@ -88,7 +88,8 @@ def test_each_leg_gets_a_floor_of_one_nth_of_every_limit() -> None:
 WINDOW = 3.0  # the emulator's minute; its hour and day are 60 and 1440 of these
 SCALE = WINDOW / 60.0
 REAL_SHAPE = Limits(requests=60, window=WINDOW,
-                    starts=((10, WINDOW), (30, 60 * WINDOW), (150, 1440 * WINDOW)))
+                    starts=((10, WINDOW), (30, 60 * WINDOW), (150, 1440 * WINDOW)),
+                    sandboxes=0)  # rate limits only: no sandbox cap in this test
 
 
 def fan_file(repos: list[str]) -> str:
