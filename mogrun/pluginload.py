@@ -113,9 +113,14 @@ def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: boo
     path = (base / raw).resolve()
     if confined and not path.is_relative_to(base):
         raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
-    if not path.is_file():
+    from mogrun.taskfile.discovery import file_problem
+
+    problem = file_problem(path)
+    if problem == "does not exist":
         raise PluginError(f'plugin "{raw.stem}" not found: no file {path}',
                           context=[f"From: {_where(source)}"])
+    if problem:
+        raise PluginError(f'plugin file {path} {problem}', context=[f"From: {_where(source)}"])
     return path
 
 

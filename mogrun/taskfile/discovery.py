@@ -18,17 +18,30 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = (cwd / given).resolve()
-            if path.is_dir():
-                raise TaskFileError(f"task file {given} (from {origin}) is a directory; name "
-                                    f"the {FILE_NAME} inside it")
-            if not path.is_file():
-                raise TaskFileError(f"task file {given} (from {origin}) does not exist")
+            problem = file_problem(path)
+            if problem == "is a directory":
+                problem += f"; name the {FILE_NAME} inside it"
+            if problem:
+                raise TaskFileError(f"task file {given} (from {origin}) {problem}")
             return path
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         candidate = folder / FILE_NAME
-        if candidate.is_file():
+        if file_problem(candidate) is None:
             return candidate
     raise TaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
         context=["Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],
     )
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a readable file's name, said after the name: "does not
+    exist", "is a directory" or the system's reason ("cannot be used: File name too
+    long"); ``None`` for a file. The one place file names from users are probed:
+    ``Path.is_file`` raises for a name the system refuses."""
+    try:
+        if path.is_file():
+            return None
+        return "is a directory" if path.is_dir() else "does not exist"
+    except OSError as exc:
+        return f"cannot be used: {exc.strerror or exc}"

@@ -9,26 +9,60 @@ indexes are not part of a path: ``notify[0].webhook`` is
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Sequence
 
 from mogrun.errors import Location
 
 Path_ = tuple[str, ...]
-_BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# Character classes are sets, never strings: at the end of the text ``peek``
+# returns "", and "" is "in" every string.
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_QUOTES = frozenset("\"'")
+_VALUE_END = frozenset(",]}\n#")
+_BLANK = frozenset(" \t\r")
+
+
+class SourceText:
+    """A task file's text with its line starts, computed once, so that placing
+    any number of keys or quoting any number of lines stays linear."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n")]
+
+    def point(self, index: int) -> tuple[int, int]:
+        """1-based line and column of the character at ``index``."""
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
+
+    def line(self, number: int) -> str | None:
+        """The text of a 1-based line without its line break, if it exists."""
+        if not 0 < number <= len(self.starts):
+            return None
+        start = self.starts[number - 1]
+        end = self.starts[number] - 1 if number < len(self.starts) else len(self.text)
+        return self.text[start:end].removesuffix("\r")
+
+
+@functools.lru_cache(maxsize=4)
+def source_text(text: str) -> SourceText:
+    """The (cached) line index of ``text``: ``check`` may locate many errors."""
+    return SourceText(text)
 
 
 class _Scanner:
-    """A forgiving single-pass TOML scanner: keys and their positions only."""
+    """A forgiving single-pass TOML scanner: keys and their positions only.
+
+    It must never fail, whatever the text: it runs while an error is reported.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
         self.found: dict[Path_, tuple[int, int]] = {}
-
-    def point(self, index: int) -> tuple[int, int]:
-        line = self.text.count("\n", 0, index) + 1
-        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+        self.point = source_text(text).point
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -39,7 +73,7 @@ class _Scanner:
             if char == "#":
                 end = self.text.find("\n", self.pos)
                 self.pos = len(self.text) if end < 0 else end
-            elif char in " \t\r" or (newlines and char == "\n"):
+            elif char in _BLANK or (newlines and char == "\n"):
                 self.pos += 1
             else:
                 return
@@ -63,7 +97,7 @@ class _Scanner:
         while True:
             self.skip_blank(newlines=False)
             start, char = self.pos, self.peek()
-            if char and char in "\"'":  # "" (the end) is in every string
+            if char in _QUOTES:
                 self.skip_string()
                 parts.append((self.text[start + 1 : self.pos - 1], start))
             else:
@@ -88,7 +122,7 @@ class _Scanner:
         """Skip one value, recording the keys of inline tables inside it."""
         self.skip_blank(newlines=False)
         char = self.peek()
-        if char in "\"'":
+        if char in _QUOTES:
             self.skip_string()
         elif char == "[":
             self.pos += 1
@@ -100,11 +134,13 @@ class _Scanner:
                 if self.peek() == ",":
                     self.pos += 1
                     continue
+                before = self.pos
                 self.value(path)
+                self.pos += self.pos == before  # a stray "}": step over it
         elif char == "{":
             self.inline_table(path)
         else:
-            while self.peek() and self.peek() not in ",]}\n#":
+            while self.peek() and self.peek() not in _VALUE_END:
                 self.pos += 1
 
     def inline_table(self, path: Path_) -> None:
@@ -164,10 +200,8 @@ def source_line(text: str, line: int) -> str | None:
     """The text of a 1-based line (TOML lines end at ``\\n``), if it exists, safe to
     print: a tab becomes a space and any other character a terminal would act on
     becomes U+FFFD, one for one, so the caret under it still lines up."""
-    lines = text.split("\n")
-    if not 0 < line <= len(lines):
-        return None
-    return "".join(_shown(char) for char in lines[line - 1].removesuffix("\r"))
+    raw = source_text(text).line(line)
+    return None if raw is None else "".join(_shown(char) for char in raw)
 
 
 def _shown(char: str) -> str:

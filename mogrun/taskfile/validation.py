@@ -180,8 +180,11 @@ def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
     problem = path_problem(project_dir, relative)
     if problem:
         return problem
-    if not (project_dir / relative).is_file():
-        return f"prompt file {relative} does not exist (relative to {project_dir})"
+    from mogrun.taskfile.discovery import file_problem
+
+    problem = file_problem(project_dir / relative)
+    if problem:
+        return f"prompt file {relative} {problem} (relative to {project_dir})"
     return None
 
 

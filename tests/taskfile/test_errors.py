@@ -317,3 +317,54 @@ def test_plugin_paths_may_not_leave_the_project(project) -> None:
         f"Error: [mogplex] plugins: '../evil.py' may not contain \"..\" (paths stay inside "
         f"{project.root})")
     assert project.run("check", plugins=True).code == 2  # the plugin host refuses it too
+
+
+@pytest.mark.parametrize("ending", ["\n\n", "\n# the end\n", "\n# no newline after me",
+                                    "\r\n\r\n"])
+@pytest.mark.parametrize("command", [["check"], ["show", "a"], ["--local", "run", "a"]])
+def test_a_file_ending_blank_or_in_a_comment_locates_its_errors(project, ending: str,
+                                                                command: list[str]) -> None:
+    # Every located error was an IndexError traceback in a file saved this way.
+    text = '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\ntmeout = "25m"' + ending
+    project.path.write_bytes(text.encode())
+    result = project.run(*command)
+    assert result.code == 2, result
+    assert result.err.splitlines()[:3] == [
+        'Error: unknown key "tmeout" in job "a"',
+        f"  --> {project.path.resolve()}:4:1",
+        '  4 | tmeout = "25m"',
+    ]
+
+
+LONG_NAME = "x" * 300  # over the 255 bytes a file name may have
+
+
+@pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
+def test_an_over_long_task_file_name_is_a_clear_error(project, monkeypatch, how: str) -> None:
+    if how == "-f":
+        result = project.run("-f", LONG_NAME, "list")
+    else:
+        monkeypatch.setenv("MOGRUN_FILE", LONG_NAME)
+        result = project.run("list")
+    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
+    assert (result.code, result.err) == (
+        2, f"Error: task file {LONG_NAME} (from {origin}) cannot be used: File name too long\n")
+
+
+@pytest.mark.parametrize("command", [["check"], ["show", "a"]])
+def test_an_over_long_prompt_file_name_is_a_clear_error(project, command) -> None:
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt_file = "{LONG_NAME}.md"\n')
+    result = project.run(*command)
+    assert result.code == 2, result
+    assert result.errors == [f'Error: job "a", key "prompt_file": prompt file {LONG_NAME}.md '
+                             f"cannot be used: File name too long (relative to {project.root})"]
+
+
+@pytest.mark.parametrize("command", [["check"], ["show", "a"]])
+def test_an_over_long_plugin_file_name_is_a_clear_error(project, command) -> None:
+    project.write(f'[mogplex]\nplugins = ["{LONG_NAME}.py"]\n'
+                  '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run(*command, plugins=True)
+    assert result.code == 2, result
+    assert result.errors == [f"Error: plugin file {project.root.resolve() / LONG_NAME}.py "
+                             "cannot be used: File name too long"]

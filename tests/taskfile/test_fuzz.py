@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 KEYS = st.sampled_from(["repo", "prompt", "prompt_file", "needs", "timeout", "harness", "branch",
@@ -72,7 +71,7 @@ def test_random_toml(project, doc: dict) -> None:
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        pytest.skip("generator produced invalid TOML")  # pragma: no cover
+        assume(False)  # the generator wrote invalid TOML: not this test's subject
     project.path.write_text(text)
     assert_clean(project.run("check"))
     assert_clean(project.run("list"))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import tomllib
 
-from mogrun.taskfile.positions import key_positions, locate
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mogrun.taskfile.positions import key_positions, locate, source_line
 
 TEXT = '''# comment [jobs.fake]
 [mogplex]
@@ -41,3 +45,28 @@ def test_locate_falls_back_to_the_longest_known_prefix() -> None:
     where = locate("f.toml", TEXT, ("jobs", "c", "missing"))
     assert (str(where), where.source_line) == ("f.toml:14:7", "[jobs.c]")
     assert str(locate("f.toml", TEXT, ("nothing",))) == "f.toml"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\n\n", "\n\n\n", "\n# last\n", "\n# last", "\r\n\r\n",
+                                    "\n  \t\n", "\n[jobs.c]\n"])
+def test_a_file_that_ends_blank_or_with_a_comment_is_scanned(ending: str) -> None:
+    text = '[jobs.a]\nrepo = "a/b"\ntmeout = 5' + ending
+    assert key_positions(text)[("jobs", "a", "tmeout")] == (3, 1)
+    assert str(locate("f.toml", text, ("jobs", "a", "tmeout"))) == "f.toml:3:1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='[]{}"\'=.,# \t\r\nab\\', max_size=60))
+def test_the_scanner_never_fails_whatever_the_text(text: str) -> None:
+    found = key_positions(text)
+    lines = text.split("\n")
+    for line, column in found.values():
+        assert 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1
+
+
+@given(st.text(alphabet="ab\r\n\t", max_size=40), st.integers(-2, 45))
+def test_source_line_is_the_line_or_none(text: str, number: int) -> None:
+    lines = text.split("\n")
+    expected = lines[number - 1].removesuffix("\r").replace("\t", " ") \
+        if 0 < number <= len(lines) else None
+    assert source_line(text, number) == expected

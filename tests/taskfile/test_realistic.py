@@ -1,0 +1,149 @@
+"""Property test: task files people could plausibly write — every key with valid
+and invalid values, comments anywhere (the last line too), blank lines at the
+end, CRLF, a UTF-8 BOM, tabs, unicode, files made by `init`/`add` then edited —
+never crash `check`, `list` or `show`: exit 0 or 2, one clear `Error:` headline
+per problem, never a traceback."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+LONG = "x" * 300
+VALUES: dict[str, list[str]] = {
+    "description": ['"Fix the build"', '"héllo ✓ 日本"', "5"],
+    "repo": ['"acme/api"', '["acme/api", "acme/web"]', '"{{ team }}/api"', '""', "[]", "7",
+             '["a/b", "A/B"]', '"{{ env.REPO }}"', '"a b"', '"{{ repo }}"'],
+    "prompt": ['"Fix it."', '"""\nMulti\n  line {{ team }}\n"""', '""', '"{{ tem }}"', '"{{"',
+               '"{{{{ literal"', '"ünïcödé 🎉 {{ job }}"', "3", '"{{ env.MOGPLEX_API_KEY }}"',
+               "'''raw {{ date }}'''"],
+    "prompt_file": ['"prompts/p.md"', '"missing.md"', '"../up.md"', '"/etc/passwd"',
+                    f'"{LONG}.md"', '"prompts"', "1"],
+    "harness": ['"codex"', '"claude-code"', '"gpt"', "true"],
+    "timeout": ['"25m"', '"90s"', "30", '"soon"', "0", '"-1s"', "true", '"1e400s"'],
+    "on_timeout": ['"cancel"', '"detach"', '"later"'],
+    "create_branch": ["true", "false", '"yes"'],
+    "branch": ['"feat/x"', '"main"', '"a..b"', '"-x"', '"{{ job }}-{{ date }}"', '"x.lock"'],
+    "base_branch": ['"main"', '"dev"', '"bad branch"'],
+    "root": ['"src"', '"../x"', '""', '"/abs"'],
+    "idempotency_key": ['"k-{{ date }}"', '""', f'"{LONG}"', '"ключ"', '"{{ repo }}"'],
+    "needs": ['["other"]', '["nope"]', '"other"', "[1]", '["j0"]'],
+    "retry": ["{ attempts = 3 }", "{ attempts = 0 }", '{ max_delay = "1m" }', '"often"'],
+    "gates": ['{ status = ["success"] }', '{ max_duration = "never" }', "{ nope = 1 }"],
+    "notify": ['[{ webhook = "https://hooks.example/x", on = ["failed"] }]',
+               '[{ webhook = "{{ env.HOOK }}" }]', '[{ slack = 5 }]', '"everyone"'],
+    "tmeout": ['"25m"'],
+    "token": ['"mog_abc"'],
+}
+SETTINGS = ['url = "https://mogplex.com"', 'url = "http://evil.example"',
+            "starts_per_minute = 5", "starts_per_minute = 0", 'plugins = ["nope-plugin"]',
+            f'plugins = ["{LONG}.py"]', 'plugins = ["../x.py"]', "colour = 1"]
+VARS = ['team = "platform"', "n = 3", "flag = true", "bad = [1]", 'job = "x"',
+        'emoji = "🎉"']
+COMMENTS = ["# a comment", "#", "# [jobs.fake]", "# ünïcödé ✓", "#\ttabbed"]
+FAST = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+
+
+@st.composite
+def key_lines(draw: st.DrawFn, min_size: int = 0) -> list[str]:
+    keys = draw(st.lists(st.sampled_from(sorted(VALUES)), min_size=min_size, max_size=6,
+                         unique=True))
+    lines = []
+    for key in keys:
+        line = f"{key} = {draw(st.sampled_from(VALUES[key]))}"
+        if draw(st.booleans()) and not line.endswith(('"""', "'''")):
+            line += "  " + draw(st.sampled_from(COMMENTS))  # a trailing comment
+        lines.append(line)
+    return lines
+
+
+@st.composite
+def task_files(draw: st.DrawFn) -> str:
+    """A task file as text, before line endings and encoding."""
+    blocks: list[list[str]] = []
+    if draw(st.booleans()):
+        blocks.append(["[mogplex]", *draw(st.lists(st.sampled_from(SETTINGS), max_size=2))])
+    if draw(st.booleans()):
+        blocks.append(["[defaults]", *draw(key_lines())])
+    if draw(st.booleans()):
+        blocks.append(["[vars]", *draw(st.lists(st.sampled_from(VARS), max_size=3))])
+    names = draw(st.lists(st.sampled_from(["j0", "other", "lint-fix", "list", "ünï", "a b"]),
+                          max_size=3, unique=True))
+    for name in names:
+        header = f'[jobs."{name}"]' if draw(st.booleans()) or " " in name else f"[jobs.{name}]"
+        blocks.append([header, *draw(key_lines(min_size=1))])
+    lines: list[str] = []
+    for block in blocks:
+        for line in block:
+            if draw(st.integers(0, 5)) == 0:
+                lines.append(draw(st.sampled_from([*COMMENTS, ""])))
+            indent = draw(st.sampled_from(["", "", "  ", "\t"]))
+            lines.append(indent + line if not line.startswith('"""') else line)
+        lines.append("")
+    ending = draw(st.sampled_from(["", "\n", "\n\n", "# the last line is a comment",
+                                   "# last\n", "\t\n"]))
+    return "\n".join(lines) + ending
+
+
+def encode(text: str, crlf: bool, bom: bool) -> bytes:
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+def assert_clean(result, many: bool = False) -> None:
+    """Exit 0 or 2, no traceback, and (unless ``many``) at most one headline."""
+    assert result.code in (0, 2), result
+    assert "Traceback" not in result.err + result.out, result
+    if result.code == 2:
+        assert result.err.startswith("Error: "), result
+    if not many:
+        assert len(result.errors) <= 1, result
+        return
+    counted = re.search(r"^(\d+) problems? in ", result.err, re.MULTILINE)
+    if result.code == 2 and counted:  # check lists every problem, each with one headline
+        assert len(result.errors) == int(counted.group(1)), result
+
+
+def assert_commands_clean(project) -> None:
+    assert_clean(project.run("check", plugins=True), many=True)
+    listed = project.run("--json", "list")
+    assert_clean(listed)
+    assert_clean(project.run("--no-plugins", "list"))
+    jobs = re.findall(r'^\{"job": "((?:[^"\\]|\\.)*)"', listed.out, re.MULTILINE)
+    for job in jobs[:2]:
+        assert_clean(project.run("show", job.encode().decode("unicode_escape"), plugins=True))
+
+
+@FAST
+@given(task_files(), st.booleans(), st.booleans())
+def test_hand_written_task_files(project, text: str, crlf: bool, bom: bool) -> None:
+    (project.root / "prompts").mkdir(exist_ok=True)
+    (project.root / "prompts" / "p.md").write_text("Do {{ job }}.\n", encoding="utf-8")
+    project.path.write_bytes(encode(text, crlf, bom))
+    assert_commands_clean(project)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["j1", "j2", "hello", "x3"]),
+                          st.sampled_from(["acme/api", "a/b", "Acme/API"]),
+                          st.sampled_from(["Fix it.", "Line one\nline two", "{{ team }} ✓",
+                                           "{{ tem }}", "{{{{ x", "a\r\nb"])),
+                max_size=3),
+       key_lines(), st.booleans())
+def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: bool) -> None:
+    project.path.unlink(missing_ok=True)
+    assert project.run("init").code == 0
+    if crlf:
+        project.path.write_bytes(project.path.read_bytes().replace(b"\n", b"\r\n"))
+    for name, repo, prompt in adds:
+        assert_clean(project.run("add", name, "--repo", repo, "--prompt", prompt))
+    newline = "\r\n" if crlf else "\n"
+    edited = newline.join(["", "# edited by hand", *edits, "# done", ""])
+    with project.path.open("a", encoding="utf-8", newline="") as handle:
+        handle.write(edited)
+    assert_commands_clean(project)
