@@ -107,7 +107,8 @@ def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
 def api_error(response: Response, document: dict[str, Any], request: RequestInfo) -> ApiError:
     """The typed error for an error envelope (code first, then HTTP status)."""
     status = response.status
-    error = document.get("error") if isinstance(document.get("error"), dict) else {}
+    raw_error = document.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = str(error.get("code") or f"HTTP_{status}")
     message = escape_text(str(error.get("message") or "no message"), limit=500)
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)

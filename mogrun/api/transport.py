@@ -16,13 +16,16 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
 from mogrun.api.text import preview
 from mogrun.errors import ConnectError, RequestInfo, TransportError, UsageError
 from mogrun.loopback import is_loopback_host
+
+if TYPE_CHECKING:
+    import urllib3
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,9 @@ def origin_of(url: str) -> str:
     return url[:40]
 
 
-def _safe_port(parts: object) -> int | None:
+def _safe_port(parts: SplitResult) -> int | None:
     try:
-        return parts.port  # type: ignore[attr-defined]
+        return parts.port
     except ValueError:
         return None
 
@@ -127,10 +130,10 @@ class Urllib3Transport:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._maxsize = maxsize
-        self._pool = None
+        self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
-    def _manager(self):  # -> urllib3.PoolManager
+    def _manager(self) -> urllib3.PoolManager:
         with self._lock:
             if self._pool is None:
                 import urllib3
@@ -176,8 +179,8 @@ class Urllib3Transport:
                 self._pool.clear()
 
 
-def _read_body(raw, request: RequestInfo, timeout: float,
-               deadline: float) -> bytes:  # raw: HTTPResponse
+def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: float,
+               deadline: float) -> bytes:
     """The whole body; a cut-off answer still shows its status and first bytes.
 
     The read timeout only bounds each read, so a server sending a byte at a
@@ -215,7 +218,7 @@ def _read_body(raw, request: RequestInfo, timeout: float,
 class _Watchdog:
     """Shuts a response's socket when its deadline passes (unless cancelled first)."""
 
-    def __init__(self, raw, deadline: float) -> None:  # raw: HTTPResponse
+    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> None:
         self.fired = False
         self._raw = raw
         self._lock = threading.Lock()
@@ -231,7 +234,8 @@ class _Watchdog:
             self.fired = True
             sock = getattr(getattr(self._raw, "connection", None), "sock", None)
             with contextlib.suppress(OSError, AttributeError):
-                sock.shutdown(socket.SHUT_RDWR)
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
         with self._lock:

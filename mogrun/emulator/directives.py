@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from mogrun.emulator.durations import parse_seconds
 
@@ -67,7 +69,7 @@ def _apply(script: Script, text: str) -> Script:
         words = shlex.split(text)
     except ValueError as exc:
         raise DirectiveError(f"bad @emulator directive: {exc}") from exc
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for word in words:
         key, sep, value = word.partition("=")
         if not sep:
@@ -116,7 +118,7 @@ def _interval(value: str) -> float:
     return seconds
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], Any]] = {
     "status": _status,
     "duration": _duration,
     "pending": parse_seconds,

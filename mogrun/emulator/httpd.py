@@ -74,7 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _chunked(self) -> bytes | None:
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             try:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"x", 16)
@@ -151,7 +152,8 @@ def shutdown(server: Server) -> None:
     stopper = threading.Thread(target=server.shutdown, daemon=True)
     stopper.start()
     while stopper.is_alive():
+        host, port = server.server_address[:2]
         with contextlib.suppress(OSError), socket.create_connection(
-                server.server_address[:2], timeout=0.5):
+                (str(host), int(port)), timeout=0.5):
             pass
         stopper.join(0.005)

@@ -162,7 +162,8 @@ class Limiter:
     def __init__(self, limits: Limits | None) -> None:
         self.limits = limits
         lifted = limits is None or limits.requests <= 0
-        self._requests = None if lifted else SlidingWindow(limits.requests, limits.window)
+        self._requests = None if limits is None or lifted else \
+            SlidingWindow(limits.requests, limits.window)
         self._starts = [SlidingWindow(n, w) for n, w in (limits.starts if limits else ())]
 
     def take_request(self, token: str, now: float) -> float:

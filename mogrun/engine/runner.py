@@ -27,7 +27,15 @@ from mogrun.engine.outcome import (
 from mogrun.engine.signals import CANCEL_GRACE
 from mogrun.errors import GateError, Interrupted, MogrunError
 from mogrun.masking import mask
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+from mogrun.models import (
+    Event,
+    GateVerdict,
+    ResolvedJob,
+    RunPlan,
+    RunResult,
+    RunState,
+    StartRequest,
+)
 
 INTERRUPT_STOP = "interrupted"
 
@@ -98,8 +106,9 @@ class _Sink:
         self.ctx.reporter.notice(message, job=self.job, run=self.plan, level=level)
 
     def watch(self, state: RunState, unchanged_for: float) -> str | None:
-        return self.ctx.host.watch(job=self.job, run=self.plan, state=state,
-                                   unchanged_for=unchanged_for)
+        reason: str | None = self.ctx.host.watch(job=self.job, run=self.plan, state=state,
+                                                 unchanged_for=unchanged_for)
+        return reason
 
 
 def record_left_going(ctx: SessionContext, exit_code: int) -> dict[str, str]:
@@ -300,7 +309,8 @@ class RunExecutor:
                          duration=duration, branch=state.working_branch, **extra)
 
     def _finish(self, job: ResolvedJob, plan: RunPlan, row: int | None, state: RunState,
-                outcome: str, attached: bool, began: float, *, verdicts: tuple = (),
+                outcome: str, attached: bool, began: float, *,
+                verdicts: tuple[GateVerdict, ...] = (),
                 message: str = "", exit_code: int | None = None,
                 still_going: bool = False) -> RunResult:
         message = mask(message, job.secrets)

@@ -108,7 +108,7 @@ def _interval_fn(budget: Any, override: float | None) -> Callable[[int], float]:
     budget would poll at least every 1.5 s."""
 
     def interval(active: int) -> float:
-        wanted = budget.poll_interval(active)
+        wanted = float(budget.poll_interval(active))
         if override is not None and wanted <= OVERRIDE_UP_TO:
             return override
         return wanted

@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import TextIO
+from typing import IO, TextIO
 
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
@@ -194,7 +194,7 @@ def write_line(stream: TextIO, text: str) -> None:
     flush_quietly(stream)
 
 
-def flush_quietly(stream: TextIO) -> None:
+def flush_quietly(stream: IO[str]) -> None:
     """Flush, ignoring a closed or broken stream: output must never crash a run."""
     with contextlib.suppress(OSError, ValueError):
         stream.flush()

@@ -151,8 +151,9 @@ def _repos(job: _Job) -> list[str]:
 
 def _prompt_source(job: _Job) -> str:
     if "prompt" in job.merged:
-        return job.merged["prompt"]
-    relative = job.merged["prompt_file"]
+        prompt: str = job.merged["prompt"]
+        return prompt
+    relative: str = job.merged["prompt_file"]
     try:
         return (job.ctx.taskfile.project_dir / relative).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
