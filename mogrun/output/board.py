@@ -41,7 +41,9 @@ class BoardRow:
     def elapsed(self, now: float) -> str:
         if self.started is None:
             return ""
-        return format_duration(round(max(0.0, (self.ended or now) - self.started)))
+        if self.ended is not None:  # the run's duration, as the summary shows it
+            return format_duration(max(0.0, self.ended - self.started))
+        return format_duration(round(max(0.0, now - self.started)))  # whole seconds: no flicker
 
 
 class Board:
@@ -136,6 +138,7 @@ class Board:
 
     def _set_status(self, row: BoardRow, state: RunState) -> None:
         row.status = state.status
+        row.started = parse_moment(state.created_at) or row.started
         if state.terminal:
             row.ended = parse_moment(state.updated_at) or self._clock()
 

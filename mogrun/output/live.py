@@ -183,17 +183,19 @@ class LiveReporter(PlainReporter):
             live.stop()
 
     def _render(self) -> Group:
-        """The progress line and the rows; called from rich's refresh thread."""
+        """The progress line and the rows; called from rich's refresh thread.
+        Label, phase, status and elapsed keep their width; only the last
+        event (or a wait's reason) gives way on a narrow terminal."""
         limit = max(3, self.console.size.height - 3)
         rows, hidden = self.board.rows(limit)
         grid = Table.grid(padding=(0, 2))
-        for _ in range(5):
-            grid.add_column(no_wrap=True, overflow="ellipsis")
+        for i in range(4):
+            grid.add_column(no_wrap=True, min_width=max((len(r[i]) for r in rows), default=0))
+        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         for label, phase, status, elapsed, detail in rows:
             if phase != WAITING and len(detail) > LAST_EVENT_WIDTH:
                 detail = detail[: LAST_EVENT_WIDTH - 1] + "…"
-            style = PHASE_STYLES.get(phase, "")
-            grid.add_row(Text(label, style="bold"), Text(phase, style=style),
+            grid.add_row(Text(label, style="bold"), Text(phase, style=PHASE_STYLES.get(phase, "")),
                          Text(status, style=OUTCOME_STYLES.get(status, "")),
                          Text(elapsed, style="dim"), Text(detail))
         progress = self.board.progress() + (f" · {hidden} more not shown" if hidden else "")

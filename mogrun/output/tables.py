@@ -71,7 +71,7 @@ def render_stacked(results: Iterable[RunResult], secrets: Iterable[str] = ()) ->
     for cells in summary_rows(results, secrets):
         job, repo, run_id, status, duration, branch, gates = cells
         lines.append(f"{job}  {repo}  {status}  {duration}")
-        lines.append(f"  run {run_id}  branch {branch}")
+        lines.append(f"  run {run_id}" + (f"  branch {branch}" if branch != "-" else ""))
         if gates != "-":
             lines.append(f"  gates {gates}")
     return "\n".join(lines)

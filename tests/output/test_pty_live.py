@@ -1,0 +1,117 @@
+"""The live view under a real terminal: `python -m mogrun` in a pty, several
+jobs in parallel, and assertions on the frames it drew."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")  # cursor moves, erases
+TASKS = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+
+[jobs.lint]
+repo = "acme/api"
+prompt = "@emulator duration=1.5s events=3 interval=0.3s"
+
+[jobs.test]
+repo = ["acme/api", "acme/web"]
+prompt = "@emulator duration=1.5s events=3 interval=0.3s"
+
+[jobs.docs]
+repo = "acme/web"
+prompt = "@emulator duration=1s events=2"
+
+[jobs.deploy]
+repo = "acme/api"
+needs = ["lint", "test"]
+prompt = "@emulator duration=0.5s"
+"""
+
+
+@pytest.fixture
+def emulator():
+    with Emulator(default_duration=0.5) as emu:
+        yield emu
+
+
+def run_in_pty(emulator, cwd, *args, columns=100, rows=30):
+    """Run mogrun on a pty of ``columns`` x ``rows``; return (exit code, screen text)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES")) and k != "NO_COLOR"}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color")
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=env,
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    reader.join(timeout=5)
+    os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def _drain(fd, chunks):
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        chunks.append(data)
+
+
+def screen_lines(raw):
+    """Every line drawn: a cursor move or an erase ends one, as on the screen."""
+    return CONTROL.sub("\n", COLOUR.sub("", raw)).split("\n")
+
+
+def test_frames_show_queued_blocked_running_and_done_rows_with_progress(emulator, tmp_path):
+    (tmp_path / "mogplex.toml").write_text(TASKS)
+    code, raw = run_in_pty(emulator, tmp_path, "-j", "2", "lint", "test", "docs", "deploy")
+    assert code == 0, raw
+    assert "\x1b[" in raw  # a live terminal view, not plain lines
+    lines = screen_lines(raw)
+    row = r"^{label}\s+{phase}\b"
+    for label, phase in [("docs", "queued"), ("deploy", "blocked"), ("lint", "running"),
+                         (r"test:acme/web", "(queued|running)"), ("lint", "done")]:
+        assert any(re.search(row.format(label=label, phase=phase), x) for x in lines), (
+            label, phase, raw)
+    assert any(re.search(r"deploy\s+blocked\s+needs lint, test", x) for x in lines)
+    progress = [x for x in lines if re.fullmatch(r"\d/5 done · \d running · \d queued.*", x)]
+    assert "0/5 done · 2 running · 3 queued" in progress, progress
+    assert any(x.startswith(("4/5 done", "5/5 done")) for x in progress), progress
+    assert any(re.fullmatch(r"5 passed, 0 failed in \d+s", x) for x in lines)
+
+
+def test_a_narrow_terminal_keeps_rows_and_summary_inside_60_columns(emulator, tmp_path):
+    (tmp_path / "mogplex.toml").write_text(TASKS)
+    code, raw = run_in_pty(emulator, tmp_path, "-j", "4", "lint", "test", columns=60)
+    assert code == 0, raw
+    lines = screen_lines(raw)
+    assert max(len(x) for x in lines) <= 60, [x for x in lines if len(x) > 60]
+    for run_id in emulator.runs:
+        assert any(f"run {run_id}" in x for x in lines), (run_id, raw)  # whole, never cut
+    assert any(re.fullmatch(r"\d/3 done · \d running · \d queued.*", x) for x in lines)
