@@ -69,9 +69,10 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             continue  # a bad value is the task file's error, reported where it is read
         if value < count:
-            raise UsageError(
-                f"--shard .../{count}: the token's {name.replace('_', ' ')} ({value}) cannot "
-                f"be split {count} ways; use at most {value} shards, or a second token")
+            what = ("the account's sandbox slots" if name == "sandboxes"
+                    else f"the token's {name.replace('_', ' ')}")
+            raise UsageError(f"--shard .../{count}: {what} ({value}) cannot be split {count} "
+                             f"ways; use at most {value} shards")
         if name in settings or count > 1:
             shared[name] = value // count
     return shared

@@ -16,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 INDENT = "  "
-# Plain scalars start with a letter, "_" or "$" (never an indicator such as
+# Plain scalars start with a letter, "_", "$" or "(" (never an indicator such as
 # "*", "&", "!", "-", "?", "{", "[", "'", '"', "%", "@", "`", "|", ">" or "#")
 # and contain no ":" or "#" (": " and " #" would end or split the scalar).
-_PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_ .,/=(){}$|&!'<>+-]*")
+_PLAIN = re.compile(r"[A-Za-z_$(][A-Za-z0-9_ .,/=(){}$|&!'<>+*@-]*")
+# Anything else in a quoted scalar is a line break YAML folds (NEL, U+2028/9) or not allowed.
+_UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Words YAML 1.1 readers (PyYAML, older tools) turn into booleans or null.
 _RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
 
@@ -35,7 +37,9 @@ def scalar(value: Any) -> str:
     if (_PLAIN.fullmatch(value) and not value.endswith(" ")
             and value.lower() not in _RESERVED and "  " not in value):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    # YAML allows only printable characters, even inside quotes: escape the rest.
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                            json.dumps(value, ensure_ascii=False))
 
 
 def key(name: str) -> str:
@@ -46,7 +50,7 @@ def key(name: str) -> str:
 
 def dump(value: Mapping[str, Any]) -> str:
     """The whole document, ending with one newline."""
-    return "\n".join(_mapping(value, 0)) + "\n"
+    return "\n".join(_mapping(value, 0) or ["{}"]) + "\n"
 
 
 def _mapping(value: Mapping[str, Any], depth: int) -> list[str]:
@@ -73,6 +77,8 @@ def _sequence(value: Sequence[Any], depth: int) -> list[str]:
             # The first key shares the dash's line: "- uses: ...".
             lines.append(f"{pad}- {inner[0].lstrip()}")
             lines += inner[1:]
+        elif isinstance(item, Mapping):
+            lines.append(f"{pad}- {{}}")
         elif isinstance(item, Sequence) and not isinstance(item, str):
             raise TypeError("nested lists are not used in workflows")
         else:

@@ -80,7 +80,11 @@ def test_each_leg_gets_a_floor_of_one_nth_of_every_limit() -> None:
     with pytest.raises(UsageError) as caught:
         shared_settings({"starts_per_minute": 5}, 6)
     assert caught.value.message == ("--shard .../6: the token's starts per minute (5) cannot be "
-                                    "split 6 ways; use at most 5 shards, or a second token")
+                                    "split 6 ways; use at most 5 shards")
+    with pytest.raises(UsageError) as caught:
+        shared_settings({}, 4)  # three sandbox slots cannot give four legs one each
+    assert caught.value.message == ("--shard .../4: the account's sandbox slots (3) cannot be "
+                                    "split 4 ways; use at most 3 shards")
 
 
 # ---- end to end: three legs, one token, one emulator ----------------------------------------

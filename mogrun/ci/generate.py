@@ -1,0 +1,87 @@
+"""From a task file to the workflow text: validation, where the file lives,
+the regenerating command, and the plan rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mogrun import __version__
+from mogrun.errors import TaskFileError, UsageError
+
+if TYPE_CHECKING:
+    from mogrun.taskfile.parse import TaskFile
+
+DEFAULT_OUTPUT = Path(".github/workflows/mogrun.yml")
+
+
+def repository_root(task_file: Path) -> Path:
+    """The nearest directory at or above the task file's with a ``.git`` (a
+    directory, or a file in a worktree or submodule); else the task file's own."""
+    start = task_file.resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def generate(taskfile: TaskFile, key_specs: Mapping[str, Any], *, root: Path, output: Path,
+             shards: int = 1, default_output: bool = True) -> tuple[str, list[str]]:
+    """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
+    for a file that cannot be scheduled as it is."""
+    from mogrun.ci.plan import plan
+    from mogrun.ci.shard import shared_settings
+    from mogrun.ci.workflow import render
+    from mogrun.taskfile.validation import structural_errors
+
+    errors = structural_errors(taskfile, key_specs)
+    if errors:
+        raise _first(errors)
+    if shards > 1:
+        shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
+    built = plan(taskfile, shards)
+    if not built.jobs:
+        raise UsageError(f"no job in {taskfile.path} has a schedule, so there is nothing to "
+                         "put in a workflow",
+                         context=['Add schedule = "17 6 * * 1" (cron, UTC) to a job.'])
+    task_file = _relative(taskfile.path.resolve(), root)
+    command = _command(task_file, None if default_output else _relative(output, root), shards)
+    text = render(built, version=__version__, task_file=task_file, command=command)
+    return text, [*built.warnings, *_plugin_warnings(taskfile)]
+
+
+def _first(errors: list[TaskFileError]) -> TaskFileError:
+    first = errors[0]
+    if len(errors) > 1:
+        first.context = (*first.context, "(run `mogrun check` to see every problem)")
+    return first
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _command(task_file: str, output: str | None, shards: int) -> str:
+    """The command that regenerates the file, spelled from the repository root."""
+    parts = ["mogrun"]
+    if task_file != "mogplex.toml":
+        parts += ["-f", task_file]
+    parts += ["ci", "github"]
+    if output is not None and output != DEFAULT_OUTPUT.as_posix():
+        parts += ["-o", output]
+    if shards > 1:
+        parts += ["--shards", str(shards)]
+    return " ".join(parts)
+
+
+def _plugin_warnings(taskfile: TaskFile) -> list[str]:
+    """Plugins named as modules must be installed on the runner too."""
+    modules = [p for p in taskfile.plugins if not p.endswith(".py")]
+    if not modules:
+        return []
+    return [f"the task file loads plugin module(s) {', '.join(modules)}; the workflow installs "
+            "only mogrun, so add a step that installs them"]

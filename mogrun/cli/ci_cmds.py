@@ -1,0 +1,116 @@
+"""``mogrun ci github``: write (or ``--check``) the GitHub Actions workflow that
+runs the task file's scheduled jobs.
+
+The file goes to ``.github/workflows/mogrun.yml`` in the repository that
+holds the task file (the nearest directory above it with a ``.git``; the
+task file's own directory when there is none). ``-o PATH`` (relative to the
+current directory) writes elsewhere. A file that does not start with the
+generator's marker is never overwritten.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from mogrun.ci.generate import DEFAULT_OUTPUT
+from mogrun.cli import framework as click
+from mogrun.cli.state import CliState
+from mogrun.errors import MogrunError, UsageError
+
+CI_HELP = """Generate CI configuration from the task file."""
+
+GITHUB_HELP = """Write the GitHub Actions workflow for the task file's schedules
+(default: .github/workflows/mogrun.yml in the task file's repository).
+
+\b
+Examples:
+  mogrun ci github                 write or update the workflow
+  mogrun ci github --check         exit 1 (with a diff) if the committed one is stale
+  mogrun ci github --shards 3      big fan-outs as a 3-leg matrix of one token
+"""
+
+
+class NotCurrent(MogrunError):
+    """``--check`` found the committed workflow out of date (exit 1)."""
+
+    exit_code = 1
+
+
+@click.command("ci", cls=click.Group, help=CI_HELP)
+def ci_group() -> None:
+    pass
+
+
+@ci_group.command("github", cls=click.Command, help=GITHUB_HELP)
+@click.option("-o", "--output", metavar="PATH", help=f"Where to write (default: {DEFAULT_OUTPUT}"
+              " in the task file's repository).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 0 if the file is current, "
+              "1 with a unified diff if not.")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="N", help="Run jobs with at least 2N repos as N matrix legs, each with "
+              "1/N of the token's limits.")
+@click.pass_obj
+def github_command(state: CliState, output: str | None, check: bool, shards: int) -> int:
+    from mogrun.ci.generate import generate, repository_root
+    from mogrun.cli.loading import load_host, load_taskfile
+
+    taskfile = load_taskfile(state)
+    host = load_host(state, taskfile)
+    root = repository_root(taskfile.path)
+    target = (state.cwd / output) if output else root / DEFAULT_OUTPUT
+    text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
+                              shards=shards, default_output=output is None)
+    for warning in warnings:
+        state.echo(f"Warning: {warning}", err=True)
+    shown = _shown(target, state.cwd)
+    if check:
+        return _check(state, target, shown, text)
+    _write(target, shown, text)
+    state.echo(f"wrote {shown}", err=True)
+    return 0
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """The path as the user would type it from here."""
+    import os
+
+    try:
+        return os.path.relpath(path.resolve(), cwd.resolve())
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _check(state: CliState, target: Path, shown: str, text: str) -> int:
+    current = _read(target, shown) if target.exists() else ""
+    if current.replace("\r\n", "\n") == text:
+        state.echo(f"{shown} is current", err=True)
+        return 0
+    diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
+                                fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
+    state.stdout.write("".join(diff))
+    what = "does not exist" if not target.exists() else "is out of date"
+    raise NotCurrent(f"{shown} {what}", context=["Run `mogrun ci github` and commit the result."])
+
+
+def _read(target: Path, shown: str) -> str:
+    try:
+        return target.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {shown}: {exc}") from exc
+
+
+def _write(target: Path, shown: str, text: str) -> None:
+    from mogrun.ci.workflow import MARKER
+
+    if target.is_dir():
+        raise UsageError(f"{shown} is a directory; give -o a file path")
+    if target.exists() and not _read(target, shown).lstrip("\ufeff").startswith(MARKER):
+        raise UsageError(f"{shown} was not written by mogrun ci github (its first line is not "
+                         f'"{MARKER} ..."); refusing to overwrite it',
+                         context=["Move it away, or write elsewhere with -o PATH."])
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from exc
