@@ -15,7 +15,7 @@ from typing import Any
 
 from mogrun.emulator.durations import parse_seconds
 
-ENDPOINTS = ("start", "events", "run", "cancel", "repos", "*")
+ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "*")
 KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay",
          "drop_after_commit", "drop", "conflict")
 ONLY_FOR = {"drop_after_commit": "start", "conflict": "cancel"}
@@ -110,8 +110,8 @@ def parse_faults(spec: str) -> list[Fault]:
 
 def endpoint_of(method: str, parts: list[str]) -> str | None:
     """Which fault endpoint an API path (split after the prefix) is, if any."""
-    if parts == ["repos"] and method == "GET":
-        return "repos"
+    if parts in (["repos"], ["sandboxes"]) and method == "GET":
+        return parts[0]
     if parts == ["runs"] and method == "POST":
         return "start"
     if len(parts) == 2 and parts[0] == "runs" and method == "GET":

@@ -159,6 +159,12 @@ def test_occupants_over_the_control_endpoint(api, mogrun_emulator):
     assert len(api.call("GET", "/_emulator/sandboxes", api=False, token=None).json) == 4
 
 
+def test_sandboxes_listing_can_be_faulted(api, mogrun_emulator):
+    mogrun_emulator.add_fault("sandboxes", "503")
+    assert api.call("GET", "/sandboxes").status == 503
+    assert api.call("GET", "/sandboxes").status == 200
+
+
 def test_repos_by_id(api, mogrun_emulator):
     wanted = mogrun_emulator.repo_id("acme/web")
     assert [r["full_name"] for r in api.call("GET", f"/repos?id={wanted}").data["repos"]] \
@@ -186,3 +192,23 @@ def test_limits_parse_sandbox_items():
         Limits.parse("sandboxes=0")
     with pytest.raises(ValueError, match="unknown limit 'sandbox'"):
         Limits.parse("sandbox=3")
+
+
+def test_local_limits_leave_room_for_a_whole_task_file():
+    local = Limits.local()
+    assert (local.sandboxes, local.idle, local.starts) == (10, 2.0, Limits.real().starts)
+
+
+def test_every_job_of_the_example_runs_with_local(tmp_path, mogrun_cli):
+    """The needs chain weekly-cleanup -> codemod (3 repos) -> docs-sync holds more
+    sandboxes than the server's cap while they idle: --local leaves room."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "mogplex.toml.example", tmp_path / "mogplex.toml")
+    shutil.copytree(root / "prompts", tmp_path / "prompts")
+    result = mogrun_cli("--local", "docs-sync", cwd=tmp_path,  # 5 starts: its starts_per_minute
+                        env={"SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    assert result.exit_code == 0, result
+    assert "5 passed, 0 failed" in result.stdout
