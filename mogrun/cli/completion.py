@@ -1,5 +1,6 @@
-"""Shell completion: job names from the task file, quietly (a broken or missing
-file completes nothing rather than printing an error into the shell)."""
+"""Shell completion: ``mogrun completion SHELL`` prints the script; job names
+come from the task file, quietly (a broken or missing file completes nothing
+rather than printing an error into the shell)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ def complete_from_process(cli: Any, env: Any, cwd: str) -> int:
     state = CliState(env=dict(env), cwd=Path(cwd), stdout=sys.stdout, stderr=sys.stderr)
     return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
                           env["_MOGRUN_COMPLETE"])
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(cli: Any, shell: str) -> str:
+    """The script that makes ``shell`` complete ``mogrun`` (click's, for our
+    ``_MOGRUN_COMPLETE`` variable)."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None, shell
+    return cls(cli, {}, "mogrun", "_MOGRUN_COMPLETE").source()

@@ -22,7 +22,7 @@ from mogrun.cli.state import state_of
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("mogrun.cli.run_cmd", "run_command", "Run jobs"),
     "status": ("mogrun.cli.state_cmds", "status_command", "Run jobs"),
-    "logs": ("mogrun.cli.state_cmds", "logs_command", "Run jobs"),
+    "logs": ("mogrun.cli.logs_cmd", "logs_command", "Run jobs"),
     "cancel": ("mogrun.cli.state_cmds", "cancel_command", "Run jobs"),
     "history": ("mogrun.cli.state_cmds", "history_command", "Run jobs"),
     "list": ("mogrun.cli.taskfile_cmds", "list_command", "Task file"),
@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "repos": ("mogrun.cli.api_cmds", "repos_command", "Mogplex"),
     "plugins": ("mogrun.cli.plugin_cmds", "plugins_command", "Mogplex"),
     "emulator": ("mogrun.cli.emulator_cmd", "emulator_command", "Mogplex"),
+    "completion": ("mogrun.cli.completion_cmd", "completion_command", "Shell"),
 }
 
 HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
@@ -65,6 +66,7 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
         "repos": "sets quiet no_color no_plugins",
         "plugins": "url local sets quiet verbose no_color",
         "emulator": "file url local sets json_output verbose no_color no_plugins",
+        "completion": "url local sets json_output quiet verbose no_color no_plugins",
     }.items()
 }
 
@@ -94,14 +96,25 @@ class MogrunGroup(click.Group):
         return getattr(module, entry[1])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from mogrun.cli.argv import command_index, hoist_globals, option_table, route_run_options
+
+        group = option_table(self.get_params(ctx))
         # `mogrun -k a b` and `mogrun --detach JOB` are short for `mogrun run ...` too.
-        return super().parse_args(ctx, _route_run_options(self, ctx, args))
+        args = route_run_options(args, group)
+        index = command_index(args, group)
+        if index is not None:  # global options anywhere: `mogrun lint --local -q`
+            command = self.get_command(ctx, args[index]) or self.get_command(ctx, "run")
+            assert command is not None
+            own = option_table([*command.params, *filter(None, [command.get_help_option(ctx)])])
+            args = hoist_globals(args, index, group, own)
+        return super().parse_args(ctx, args)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, Any, list[str]]:
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            _refuse_mistyped_command(ctx, args[0])
             return "run", self.get_command(ctx, "run"), args
         return super().resolve_command(ctx, args)
 
@@ -118,38 +131,23 @@ class MogrunGroup(click.Group):
                         if name.startswith(incomplete) and name not in COMMANDS]
 
 
-def _route_run_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
-    """``args`` with ``run`` inserted before the first option that is not one of
-    the group's own (``-j 8``, ``--detach``, ``-k``...), so the shorthand
-    ``mogrun [OPTIONS] JOB...`` takes run's options as ``mogrun run`` does."""
-    takes_value = {
-        name: not (param.is_flag or param.count)
-        for param in group.get_params(ctx) if isinstance(param, click.Option)
-        for name in (*param.opts, *param.secondary_opts)
-    }
-    index = 0
-    while index < len(args):
-        token = args[index]
-        if not token.startswith("-") or token == "--":
-            return args
-        name = token.split("=", 1)[0]
-        if name in takes_value:
-            index += 2 if takes_value[name] and "=" not in token else 1
-        elif _is_group_short_cluster(token, takes_value):
-            index += 1
-        else:
-            return [*args[:index], "run", *args[index:]]
-    return args
+def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
+    """``mogrun stauts``: a word close to a command and to no job of the task file
+    is a mistyped command (exit 2), not a job ``run`` would call unknown."""
+    from mogrun.taskfile.schema import closest
 
+    hint = closest(word, COMMANDS)
+    if hint is None:
+        return
+    from mogrun.cli.completion import job_names
 
-def _is_group_short_cluster(token: str, takes_value: dict[str, bool]) -> bool:
-    """``-qv``: several of the group's short flags, or ``-fFILE``, in one word."""
-    if token.startswith("--") or len(token) < 3:
-        return False
-    first = "-" + token[1]
-    if takes_value.get(first):
-        return True  # -fmogplex.toml
-    return all(takes_value.get("-" + letter) is False for letter in token[1:])
+    jobs = job_names(ctx)
+    if word in jobs or closest(word, jobs):  # a job (or its typo): run says which
+        return
+    from mogrun.errors import UsageError
+
+    raise UsageError(f'unknown command or job "{word}"',
+                     context=[f'did you mean "{hint}"?', "Commands: " + ", ".join(COMMANDS)])
 
 
 def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -172,6 +170,7 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
 @click.option("--local", is_flag=True, help="Start the API emulator in-process and use it.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help=r"Override a \[vars] entry (repeatable).")
+@click.option("-l", "--list", "list_jobs", is_flag=True, help="List the jobs (as `mogrun list`).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace HTTP requests (secrets masked).")
@@ -181,8 +180,13 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
               callback=lambda ctx, param, value: _show_version(ctx, value),
               help="Show the version and exit.")
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, list_jobs: bool, **options: Any) -> None:
     ctx.obj = state_of(ctx).apply_options(options)
+    if list_jobs and ctx.invoked_subcommand is not None:
+        from mogrun.errors import UsageError
+
+        raise UsageError(f"--list lists the jobs; it takes no command "
+                         f"(got {ctx.invoked_subcommand!r})")
     if ctx.invoked_subcommand is None:
         listing = MogrunGroup.get_command(cli, ctx, "list")
         assert listing is not None

@@ -170,6 +170,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
                          budget_settings=settings)
     reporter = new_reporter(state)
+    if state.local:  # the emulator's runs end with it; `mogrun --local logs` needs their events
+        from mogrun.cli.local_events import recording
+
+        reporter = recording(reporter, loaded.taskfile.project_dir)
     history = None
     try:
         for warning in loaded.host.warnings:

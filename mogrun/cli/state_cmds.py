@@ -32,7 +32,7 @@ class Target:
     row: Any = None
 
 
-def _open(state: CliState) -> tuple[Any, Any]:
+def open_state(state: CliState) -> tuple[Any, Any]:
     """(task file, history) for this invocation's API base URL."""
     from mogrun.cli.loading import history_key, load_taskfile
     from mogrun.engine.history import History
@@ -45,12 +45,16 @@ def _rows_for(history: Any, taskfile: Any, target: str,
               secrets: frozenset[str] = frozenset()) -> list[Any]:
     """A run id's row, else the runs of a job's latest invocation (also a job since
     removed from the task file); ``[]`` for a run id mogrun never recorded. A repo
-    named from ``env.*`` is stored masked, so ``JOB:owner/name`` matches it masked too."""
+    named from ``env.*`` is stored masked, so ``JOB:owner/name`` matches it masked too.
+    A name that is neither a job nor a run id is refused here, before any request."""
     job, sep, repo = target.partition(":")
     row = None if sep else history.by_run_id(target)
     if row is not None:
         return [row]
     rows = history.latest_invocation_of(job)
+    if not rows and job not in taskfile.job_names and (
+            sep or not looks_like_run_id(target) or _closest_job(job, taskfile, history)):
+        raise unknown_target(target, job, taskfile, history)
     if sep:
         rows = [row for row in rows if row.repo in (repo, mask(repo, secrets))]
     if not rows and (sep or job in taskfile.job_names):
@@ -59,20 +63,42 @@ def _rows_for(history: Any, taskfile: Any, target: str,
     return rows
 
 
-def _targets(history: Any, taskfile: Any, target: str,
+def looks_like_run_id(text: str) -> bool:
+    """Run ids carry digits or an underscore (``run_3f9c...``, UUIDs); a plain word
+    is a mistyped job, not something to ask the server about."""
+    return any(ch.isdigit() or ch == "_" for ch in text) and not any(ch.isspace() for ch in text)
+
+
+def _closest_job(name: str, taskfile: Any, history: Any) -> str | None:
+    """The job of the file (or of the history) ``name`` is probably a typo of."""
+    from mogrun.taskfile.schema import closest
+
+    known = list(dict.fromkeys([*taskfile.job_names, *(r.job for r in history.recent(200))]))
+    return closest(name, known)
+
+
+def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageError:
+    """``unknown job or run "fanuot"`` with the closest job name (exit 2)."""
+    hint = _closest_job(job, taskfile, history)
+    context = [f'did you mean "{hint}"?'] if hint else []
+    return UsageError(f'unknown job or run "{target}"',
+                      context=[*context, f"Jobs: {', '.join(taskfile.job_names) or '(none)'}"])
+
+
+def targets_for(history: Any, taskfile: Any, target: str,
              secrets: frozenset[str] = frozenset()) -> list[Target]:
     rows = _rows_for(history, taskfile, target, secrets)
     if not rows:
         return [Target(target, target)]
-    return [Target(row.run_id, _row_label(history, row), row) for row in rows if row.run_id]
+    return [Target(row.run_id, row_label(history, row), row) for row in rows if row.run_id]
 
 
-def _row_label(history: Any, row: Any) -> str:
+def row_label(history: Any, row: Any) -> str:
     """``job``, or ``job:owner/name`` for a run of a fan-out (as ``run`` shows them)."""
     return f"{row.job}:{row.repo}" if history.is_fan_out(row) else row.job
 
 
-def _client(state: CliState, taskfile: Any) -> Any:
+def api_client(state: CliState, taskfile: Any) -> Any:
     if state.local:
         raise UsageError("--local runs live only inside the invocation that started them",
                          context=["Their recorded state: mogrun --local status"])
@@ -81,8 +107,13 @@ def _client(state: CliState, taskfile: Any) -> Any:
     return connect(state, taskfile=taskfile).client
 
 
-def _echo_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, ensure_ascii=True))
+def echo_json(data: dict[str, Any], state: CliState | None = None) -> None:
+    """One NDJSON line (onto ``state``'s stdout when given: any thread may call it)."""
+    line = json.dumps(data, ensure_ascii=True)
+    if state is not None:
+        state.echo(line)
+    else:
+        click.echo(line)
 
 
 def _echo_safe(text: str, err: bool = False) -> None:
@@ -98,98 +129,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
     safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
     click.echo(render_table(headers, safe))
-
-
-# --- status ---------------------------------------------------------------------
-
-
-@click.command("status")
-@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
-                shell_complete=complete_jobs)
-@click.pass_obj
-def status_command(state: CliState, target: str | None) -> int:
-    """Latest runs from local history, refreshed from the API.
-
-    \b
-    Examples:
-      mogrun status                    the latest runs of every job
-      mogrun status codemod            every run of codemod's latest invocation
-      mogrun --json status run_123
-    """
-    taskfile, history = _open(state)
-    try:
-        # Rows without a run id (refused or skipped) are shown too: they are the latest.
-        rows = (history.latest_per_job() if target is None
-                else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
-        if target is not None and not rows:
-            raise UsageError(f"no recorded run {target!r} against this API",
-                             context=[f"History: {history.path} ({history.base_url})"])
-        statuses = _refresh(state, taskfile, history, rows)
-        _show_status(state, rows, statuses)
-        return 0
-    finally:
-        history.close()
-
-
-def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> dict:
-    """Current statuses from ``GET /runs/{id}``; history keeps the newest known."""
-    statuses: dict[int, str | None] = {row.id: row.status for row in rows}
-    live = [row for row in rows if row.run_id]
-    if state.local or not live:
-        return statuses
-    client = _client(state, taskfile)
-    for row in live:
-        try:
-            run = client.get_run(row.run_id)
-        except RequestRefusedError as exc:
-            click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
-            continue
-        statuses[row.id] = run.status
-        if run.status != row.status:
-            history.update(row.id, status=run.status)
-    return statuses
-
-
-def _show_status(state: CliState, rows: Sequence[Any], statuses: dict) -> None:
-    if state.json_output:
-        for row in rows:
-            _echo_json({**row.as_dict(), "status": statuses.get(row.id)})
-        return
-    if not rows:
-        click.echo("No runs recorded yet.", err=True)
-        return
-    _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job, row.repo, row.run_id or "-", statuses.get(row.id) or "-",
-             row.outcome or "-", row.started_at] for row in rows])
-
-
-# --- logs -----------------------------------------------------------------------
-
-
-@click.command("logs")
-@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs)
-@click.option("-f", "--follow", is_flag=True, help="Follow to the end; exit 0 on success, "
-              "1 otherwise.")
-@click.pass_obj
-def logs_command(state: CliState, target: str, follow: bool) -> int:
-    """A run's events (every run of a job's latest invocation).
-
-    \b
-    Examples:
-      mogrun logs weekly-cleanup
-      mogrun logs --follow run_123     follow to the end; exit 0 on success
-      mogrun logs codemod:acme/web     one run of a fan-out
-    """
-    taskfile, history = _open(state)
-    try:
-        secrets = env_secrets(state, taskfile)
-        targets = _targets(history, taskfile, target, secrets)
-        if not targets:
-            raise UsageError(f"no started runs recorded for {target!r}")
-        client = _client(state, taskfile)
-        return print_logs(state, client, history, targets, follow=follow, secrets=secrets)
-    finally:
-        history.close()
 
 
 def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
@@ -211,73 +150,117 @@ def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
     return frozenset(value for name in names if (value := state.env.get(name)))
 
 
-class _LogSink:
-    """Prints what a follower of ``logs --follow`` sees, secrets masked."""
-
-    def __init__(self, state: CliState, target: Target, secrets: frozenset[str]) -> None:
-        self.state, self.target, self.secrets = state, target, secrets
-
-    def event(self, event: Any) -> None:
-        if self.state.json_output:
-            from mogrun.output.ndjson import event_dict, masked
-
-            _echo_json(masked({"type": "event", "run_id": self.target.run_id,
-                               "label": self.target.label, "event": event_dict(event)},
-                              self.secrets))
-            return
-        from mogrun.output.base import format_event_line
-
-        click.echo(format_event_line(self.target.label, event, self.secrets))
-
-    def status(self, old: str | None, state: Any) -> None:
-        if self.state.json_output:
-            _echo_json({"type": "status", "run_id": self.target.run_id,
-                        "label": self.target.label, "old": old, "status": state.status})
-
-    def notice(self, message: str, level: str = "info") -> None:
-        click.echo(f"{level}: {self.target.label}: {message}", err=True)
-
-    def watch(self, state: Any, unchanged_for: float) -> None:
-        return None
+# --- status ---------------------------------------------------------------------
 
 
-def print_logs(state: CliState, client: Any, history: Any, targets: Sequence[Target], *,
-               follow: bool, secrets: frozenset[str] = frozenset()) -> int:
-    """Each run's events in turn; with ``follow``, each to its end (exit 0 only if all
-    succeeded). A run the server refuses (one it no longer knows) is an error line when
-    there are others, which are still shown; the exit code is then 1."""
-    from mogrun.engine.session import poll_override
+# `status --exit-status`: what a script learns without parsing the table.
+EXIT_PASSED, EXIT_NOT_PASSED, EXIT_GOING = 0, 1, 3
 
-    override = poll_override(state.env)
-    codes = []
-    for target in targets:
+EXIT_STATUS_HELP = """\b
+--exit-status codes:
+  0  every shown run passed
+  1  a shown run did not pass (failed, cancelled, gate failed, never started)
+  3  none failed, but one is still going (pending, streaming, detached)
+"""
+
+
+@click.command("status", epilog=EXIT_STATUS_HELP)
+@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
+                shell_complete=complete_jobs)
+@click.option("--exit-status", is_flag=True, help="Exit 0 if every shown run passed, 1 if "
+              "one did not, 3 while one is still going.")
+@click.pass_obj
+def status_command(state: CliState, target: str | None, exit_status: bool) -> int:
+    """Latest runs from local history, refreshed from the API.
+
+    \b
+    Examples:
+      mogrun status                    the latest runs of every job
+      mogrun status codemod            every run of codemod's latest invocation
+      mogrun --json status run_123
+      mogrun status --exit-status nightly && echo all green
+    """
+    taskfile, history = open_state(state)
+    try:
+        # Rows without a run id (refused or skipped) are shown too: they are the latest.
+        rows = (history.latest_per_job() if target is None
+                else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+        if target is not None and not rows:
+            raise UsageError(f"no recorded run {target!r} against this API",
+                             context=[f"History: {history.path} ({history.base_url})"])
+        rows = _refresh(state, taskfile, history, rows)
+        _show_status(state, rows)
+        return exit_status_code(rows) if exit_status else 0
+    finally:
+        history.close()
+
+
+def exit_status_code(rows: Sequence[Any]) -> int:
+    """0 all passed, 1 one did not (it wins), 3 one is still going."""
+    from mogrun.outcomes import Outcome, RunStatus
+
+    going = False
+    for row in rows:
+        if not row.run_id or (row.outcome not in (None, Outcome.DETACHED)
+                              and not Outcome(row.outcome).passed):
+            return EXIT_NOT_PASSED
+        if not RunStatus.is_terminal(row.status):
+            going = True
+        elif row.status != RunStatus.SUCCESS and row.outcome != Outcome.SUCCESS:
+            return EXIT_NOT_PASSED
+    return EXIT_GOING if going else EXIT_PASSED
+
+
+def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> list[Any]:
+    """Rows with the current status of every run not yet known to have ended (one
+    ``GET /runs/{id}`` each; a terminal row is never asked again). A detached run
+    found ended is completed in history: status, outcome, end, exit code."""
+    from mogrun.outcomes import RunStatus
+
+    live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
+    if state.local or not live:
+        return list(rows)
+    client = api_client(state, taskfile)
+    fresh = {}
+    for row in live:
         try:
-            codes.append(_log_one(state, client, history, target, follow, secrets, override))
+            run = client.get_run(row.run_id)
         except RequestRefusedError as exc:
-            if len(targets) == 1:
-                raise
-            _echo_safe(f"error: {target.run_id} ({target.label}): {exc.message}", err=True)
-            codes.append(1)
-    return max(codes, default=0)
+            click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
+            continue
+        fresh[row.id] = record_status(history, row, run)
+    return [fresh.get(row.id, row) for row in rows]
 
 
-def _log_one(state: CliState, client: Any, history: Any, target: Target, follow: bool,
-             secrets: frozenset[str], override: float | None) -> int:
-    from mogrun.engine.follower import Follower
-    from mogrun.models import RunState
+def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) -> Any:
+    """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
+    (``outcome`` when gates were applied, else the status's own) and exit code."""
+    import dataclasses
 
-    follower = Follower(client, None, RunState(run_id=target.run_id, status=""),
-                        _LogSink(state, target, secrets),
-                        interval=lambda: override or client.budget.poll_interval(1))
-    follower.poll_once()
-    if not follow:
-        return 0
-    final = follower.state if follower.state.terminal else follower.follow().state
-    if target.row is not None and final.status != target.row.status:
-        history.update(target.row.id, status=final.status)
-    if not state.json_output:
-        _echo_safe(f"{target.label}  {target.run_id}  {final.status}")
-    return 0 if final.status == "success" else 1
+    from mogrun.outcomes import Outcome
+
+    fields: dict[str, Any] = {"status": run.status}
+    if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)):
+        final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
+        fields.update(outcome=str(final), exit_code=final.exit_code,
+                      finished_at=row.finished_at or run.updated_at)
+    changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
+    if changed:
+        history.update(row.id, **changed)
+    return dataclasses.replace(row, **changed)
+
+
+def _show_status(state: CliState, rows: Sequence[Any]) -> None:
+    if state.json_output:
+        for row in rows:
+            echo_json(row.as_dict())
+        return
+    if not rows:
+        click.echo("No runs recorded yet.", err=True)
+        return
+    _table(["job", "repo", "run id", "status", "outcome", "started"],
+           [[row.job, row.repo, row.run_id or "-", row.status or "-",
+             row.outcome or "-", row.started_at] for row in rows])
 
 
 # --- cancel ---------------------------------------------------------------------
@@ -294,12 +277,12 @@ def cancel_command(state: CliState, target: str) -> int:
       mogrun cancel run_123
       mogrun cancel codemod            every run of its latest invocation
     """
-    taskfile, history = _open(state)
+    taskfile, history = open_state(state)
     try:
-        targets = _targets(history, taskfile, target, env_secrets(state, taskfile))
+        targets = targets_for(history, taskfile, target, env_secrets(state, taskfile))
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
-        client = _client(state, taskfile)
+        client = api_client(state, taskfile)
         return _cancel_all(state, client, history, targets)
     finally:
         history.close()
@@ -327,7 +310,7 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
     if target.row is not None and status != target.row.status:
         history.update(target.row.id, status=status)
     if state.json_output:
-        _echo_json({"run_id": target.run_id, "label": target.label, "status": status,
+        echo_json({"run_id": target.run_id, "label": target.label, "status": status,
                     "already_terminal": outcome.already_terminal})
     elif outcome.already_terminal:
         _echo_safe(f"{target.run_id} ({target.label}) had already ended: {status}")
@@ -341,7 +324,8 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
 @click.command("history")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
               help="How many runs to list, newest first.")
-@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.")
+@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.",
+              shell_complete=complete_jobs)
 @click.pass_obj
 def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     """Past runs recorded locally in .mogrun/history.db (newest first).
@@ -352,14 +336,16 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
       mogrun history --job codemod -n 5
       mogrun --json history | jq -r .run_id
     """
-    _, history = _open(state)
+    taskfile, history = open_state(state)
     try:
         rows = history.recent(limit=limit, job=job_name)
+        if job_name is not None and not rows and job_name not in taskfile.job_names:
+            raise unknown_target(job_name, job_name, taskfile, history)
     finally:
         history.close()
     if state.json_output:
         for row in rows:
-            _echo_json(row.as_dict())
+            echo_json(row.as_dict())
         return 0
     if not rows:
         click.echo("No runs recorded yet.", err=True)

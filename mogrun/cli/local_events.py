@@ -1,0 +1,91 @@
+"""The events of ``--local`` runs, kept after the emulator that served them is
+gone, so ``mogrun --local logs JOB`` can show them later.
+
+The emulator's runs end with the process that embedded it; their history rows
+(under the ``local`` key) already outlive it. This adds their events, in
+``.mogrun/local-events.db`` beside the history, masked as they were printed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from mogrun.models import Event
+
+
+def events_path(project_dir: Path | str) -> Path:
+    return Path(project_dir) / ".mogrun" / "local-events.db"
+
+
+class LocalEventLog:
+    """One small table of (run id, order, event); safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, "
+                         "seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
+
+    def add(self, run_id: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO events (run_id, event) VALUES (?, ?)",
+                             (run_id, json.dumps(event)))
+
+    def events(self, run_id: str) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute("SELECT event FROM events WHERE run_id = ? ORDER BY seq",
+                                    (run_id,)).fetchall()
+        return [Event.from_api(json.loads(text)) for (text,) in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class RecordingReporter:
+    """A reporter that also stores each run's events (masked with the job's
+    secrets) in a ``LocalEventLog``; everything else passes straight through."""
+
+    def __init__(self, inner: Any, log: LocalEventLog) -> None:
+        self._inner, self._log = inner, log
+        self._run_ids: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def job_started(self, job: Any, run: Any, state: Any, attached: bool) -> None:
+        if state.run_id:
+            self._run_ids[run.label] = state.run_id
+        self._inner.job_started(job, run, state, attached)
+
+    def event(self, job: Any, run: Any, event: Event) -> None:
+        from mogrun.output.ndjson import event_dict, masked
+
+        run_id = self._run_ids.get(run.label)
+        if run_id:
+            self._log.add(run_id, masked(event_dict(event), job.secrets))
+        self._inner.event(job, run, event)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._log.close()
+
+
+def recording(reporter: Any, project_dir: Path | str) -> Any:
+    """``reporter`` recording events for ``--local``; unchanged if the log cannot
+    be opened (a read-only checkout runs without it, as without history)."""
+    import sqlite3
+
+    try:
+        return RecordingReporter(reporter, LocalEventLog(events_path(project_dir)))
+    except (OSError, sqlite3.Error) as exc:
+        reporter.notice(f"cannot keep the --local runs' events: {exc}", level="warning")
+        return reporter

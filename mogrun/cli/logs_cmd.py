@@ -1,0 +1,288 @@
+"""``mogrun logs [TARGET] [--follow]``: the events of past and running runs.
+
+Without a target, the runs of the latest invocation. ``--follow`` follows every
+run at once (one thread each, one request budget), lines labelled by repo, and
+judges each ended run by its job's gates as ``run`` does, so the exit code
+means the same. ``--local`` runs are shown from the events kept when they ran.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from mogrun.cli import framework as click
+from mogrun.cli.completion import complete_jobs
+from mogrun.cli.state import CliState
+from mogrun.cli.state_cmds import (
+    Target,
+    api_client,
+    echo_json,
+    env_secrets,
+    open_state,
+    record_status,
+    row_label,
+    targets_for,
+)
+from mogrun.errors import MogrunError, RequestRefusedError, UsageError
+
+
+@click.command("logs")
+@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
+                shell_complete=complete_jobs)
+@click.option("-f", "--follow", is_flag=True, help="Follow every run to its end; exit 0 if "
+              "each passed its job's gates, 1 otherwise.")
+@click.pass_obj
+def logs_command(state: CliState, target: str | None, follow: bool) -> int:
+    """A run's events (every run of a job's latest invocation; no name: the
+    latest invocation).
+
+    \b
+    Examples:
+      mogrun logs                      the runs of the latest invocation
+      mogrun logs weekly-cleanup
+      mogrun logs --follow codemod     all of a fan-out's runs at once
+      mogrun logs codemod:acme/web     one run of a fan-out
+      mogrun --local logs hello        a --local run, from its kept events
+    """
+    if state.local and follow:
+        raise UsageError("--local runs end with the invocation that started them: "
+                         "there is nothing left to follow",
+                         context=["Their kept events: mogrun --local logs [JOB]"])
+    taskfile, history = open_state(state)
+    try:
+        secrets = env_secrets(state, taskfile)
+        targets = log_targets(state, history, taskfile, target, secrets)
+        if state.local:
+            return _print_kept(state, taskfile, targets, secrets)
+        client = api_client(state, taskfile)
+        if not follow:
+            return print_logs(state, client, targets, secrets)
+        gates = _Gates(state, targets)
+        return follow_all(state, client, history, targets, secrets, gates)
+    finally:
+        history.close()
+
+
+def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None,
+                secrets: frozenset[str]) -> list[Target]:
+    """The runs to show; a job whose latest start was refused shows the latest runs
+    that did start, saying so on stderr."""
+    if target is None:
+        rows = _latest_invocation(history)
+        if not rows:
+            raise UsageError("no runs recorded yet against this API",
+                             context=[f"History: {history.path} ({history.base_url})"])
+        return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
+    targets = targets_for(history, taskfile, target, secrets)
+    if targets or ":" in target:
+        if not targets:
+            raise UsageError(f"no started runs recorded for {target!r}")
+        return targets
+    return _last_started(state, history, target)
+
+
+def _latest_invocation(history: Any) -> list[Any]:
+    newest = history.recent(limit=1)
+    if not newest:
+        return []
+    rows = [r for r in history.recent(limit=10_000) if r.invocation == newest[0].invocation]
+    return rows[::-1]
+
+
+def _last_started(state: CliState, history: Any, job: str) -> list[Target]:
+    """The runs of ``job``'s latest invocation that started one."""
+    refused = history.latest_invocation_of(job)
+    started = [r for r in history.recent(limit=10_000, job=job) if r.run_id]
+    if not started:
+        raise UsageError(f"no started runs recorded for {job!r}",
+                         context=[_why(refused[0])] if refused else [])
+    invocation = started[0].invocation
+    rows = [r for r in reversed(started) if r.invocation == invocation]
+    state.echo(f"note: the latest invocation of {job} started no run ({_why(refused[0])}); "
+               f"showing the runs of invocation {invocation}", err=True)
+    return [Target(r.run_id, row_label(history, r), r) for r in rows]
+
+
+def _why(row: Any) -> str:
+    return f"{row.outcome or 'not started'}" + (f": {row.message}" if row.message else "")
+
+
+class _LogSink:
+    """Prints what one follower sees on the invocation's streams, secrets masked;
+    lines are whole even when several followers print at once."""
+
+    lock = threading.Lock()
+
+    def __init__(self, state: CliState, target: Target, secrets: frozenset[str]) -> None:
+        self.state, self.target, self.secrets = state, target, secrets
+
+    def _line(self, text: str, err: bool = False) -> None:
+        with self.lock:
+            self.state.echo(text, err=err)
+
+    def event(self, event: Any) -> None:
+        if self.state.json_output:
+            from mogrun.output.ndjson import event_dict, masked
+
+            self._json(masked({"type": "event", "run_id": self.target.run_id,
+                               "label": self.target.label, "event": event_dict(event)},
+                              self.secrets))
+            return
+        from mogrun.output.base import format_event_line
+
+        self._line(format_event_line(self.target.label, event, self.secrets))
+
+    def _json(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            echo_json(data, self.state)
+
+    def status(self, old: str | None, state: Any) -> None:
+        if self.state.json_output:
+            self._json({"type": "status", "run_id": self.target.run_id,
+                        "label": self.target.label, "old": old, "status": state.status})
+
+    def notice(self, message: str, level: str = "info") -> None:
+        from mogrun.textsafety import escape_agent_text
+
+        self._line(escape_agent_text(f"{level}: {self.target.label}: {message}"), err=True)
+
+    def watch(self, state: Any, unchanged_for: float) -> None:
+        return None
+
+
+def print_logs(state: CliState, client: Any, targets: Sequence[Target],
+               secrets: frozenset[str]) -> int:
+    """Each run's events so far, in turn. A run the server refuses (one it no longer
+    knows) is an error line when there are others, which are still shown (exit 1)."""
+    code = 0
+    for target in targets:
+        try:
+            _follower(state, client, target, secrets, len(targets)).poll_once()
+        except RequestRefusedError as exc:
+            if len(targets) == 1:
+                raise
+            _LogSink(state, target, secrets).notice(exc.message, "error")
+            code = 1
+    return code
+
+
+def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[str],
+              runs: int, stop: threading.Event | None = None) -> Any:
+    from mogrun.engine.follower import Follower
+    from mogrun.engine.session import poll_override
+    from mogrun.models import RunState
+
+    override = poll_override(state.env)
+    return Follower(client, None, RunState(run_id=target.run_id, status=""),
+                    _LogSink(state, target, secrets), stop=stop,
+                    interval=lambda: override or client.budget.poll_interval(runs))
+
+
+def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
+               secrets: frozenset[str], gates: _Gates) -> int:
+    """Follow every run at once; 0 only if each ended and passed its gates."""
+    stop = threading.Event()
+    codes: dict[str, int] = {}
+
+    def follow(target: Target) -> None:
+        codes[target.run_id] = _follow_one(state, client, history, target, secrets, gates,
+                                           _follower(state, client, target, secrets,
+                                                     len(targets), stop))
+
+    threads = [threading.Thread(target=follow, args=(t,), daemon=True) for t in targets]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    return max((codes.get(t.run_id, 1) for t in targets), default=0)
+
+
+def _follow_one(state: CliState, client: Any, history: Any, target: Target,
+                secrets: frozenset[str], gates: _Gates, follower: Any) -> int:
+    sink = _LogSink(state, target, secrets)
+    try:
+        done = follower.follow()
+    except MogrunError as exc:
+        sink.notice(exc.message, "error")
+        return 1
+    if not done.state.terminal:
+        return 1
+    outcome = gates.outcome(target, done.state, done.events)
+    if target.row is not None:
+        record_status(history, target.row, done.state, outcome)
+    if not state.json_output:
+        sink._line(f"{target.label}  {target.run_id}  {done.state.status}  {outcome}")
+    from mogrun.outcomes import Outcome
+
+    return Outcome(outcome).exit_code
+
+
+class _Gates:
+    """The gates of the targets' jobs, loaded once (plugins included) to judge each
+    ended run as ``run`` would; a job that no longer resolves (removed, an unset
+    ``env.NAME``) is judged by its status, with a warning."""
+
+    def __init__(self, state: CliState, targets: Sequence[Target]) -> None:
+        self.state = state
+        names = sorted({t.row.job for t in targets if t.row is not None})
+        self.jobs: dict[str, Any] = {}
+        self.host: Any = None
+        if names:
+            self._load(names)
+
+    def _load(self, names: list[str]) -> None:
+        from mogrun.cli.loading import load_session
+
+        try:
+            loaded = load_session(self.state, command="logs", names=names, with_needs=False)
+        except MogrunError as exc:
+            self.state.echo(f"warning: gates not applied ({exc.message}); judging runs by "
+                            "their status", err=True)
+            return
+        self.host = loaded.host
+        self.jobs = {job.name: job for job in loaded.jobs}
+
+    def outcome(self, target: Target, run: Any, events: Sequence[Any]) -> str:
+        from mogrun.engine.outcome import gated_outcome
+        from mogrun.models import RunResult
+
+        job = self.jobs.get(target.row.job) if target.row is not None else None
+        plan = next((p for p in job.runs if p.repo == target.row.repo), None) if job else None
+        if job is None or plan is None:
+            return gated_outcome(run.status, ())
+        draft = RunResult(job=job.name, repo=plan.repo, outcome=gated_outcome(run.status, ()),
+                          run_id=run.run_id, status=run.status, started_at=run.created_at,
+                          finished_at=run.updated_at)
+        verdicts = self.host.gates(job=job, run=plan, result=draft, state=run,
+                                   events=tuple(events))
+        return gated_outcome(run.status, verdicts)
+
+
+def _print_kept(state: CliState, taskfile: Any, targets: Sequence[Target],
+                secrets: frozenset[str]) -> int:
+    """``--local``: the events kept when the runs happened (the emulator is gone)."""
+    from mogrun.cli.local_events import LocalEventLog, events_path
+
+    path = events_path(taskfile.project_dir)
+    if not path.exists():
+        raise UsageError("no events kept for --local runs yet",
+                         context=["They are kept from this version on: mogrun --local JOB"])
+    log = LocalEventLog(path)
+    try:
+        for target in targets:
+            sink = _LogSink(state, target, secrets)
+            for event in log.events(target.run_id):
+                sink.event(event)
+            if target.row is not None and not state.json_output:
+                sink._line(f"{target.label}  {target.run_id}  {target.row.status or '-'}  "
+                           f"{target.row.outcome or '-'}")
+    finally:
+        log.close()
+    return 0

@@ -1,0 +1,107 @@
+"""Global options anywhere on the line, ``--list``, mistyped commands, and help
+that shows what each command honours — as gh, just and task users type them."""
+
+from __future__ import annotations
+
+import pytest
+
+from mogrun.testing import job, task_file
+
+JOBS = task_file(job("lint"), job("fanout", repo=["acme/api", "acme/web"]))
+FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--local", "-q", "lint"],
+    ["lint", "--local", "-q"],
+    ["--timeout", "30s", "lint", "--local", "-q"],
+    ["-q", "run", "lint", "--local"],
+])
+def test_global_options_work_after_the_command(mogrun_project, argv) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run(*argv, env=FAST)
+    assert result.exit_code == 0, result
+    assert "1 passed, 0 failed" in result.stdout
+    assert "lint" in result.stdout and "Start" not in result.stdout  # -q: summary only
+
+
+def test_status_json_after_the_command(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    assert mogrun_project.run("--local", "lint", env=FAST).exit_code == 0
+    result = mogrun_project.run("status", "--json", "--local")
+    assert result.exit_code == 0, result
+    assert result.stdout.startswith('{"id": ')
+
+
+def test_a_commands_own_option_wins_a_shared_spelling(mogrun_project) -> None:
+    """``logs -f`` is --follow, not the global -f FILE."""
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("logs", "-f", "nope")
+    assert result.exit_code == 2, result
+    assert 'unknown job or run "nope"' in result.stderr
+
+
+def test_nothing_after_double_dash_moves(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("show", "--", "--local")
+    assert result.exit_code == 2, result
+    assert 'unknown job "--local"' in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--list", "-l"])
+def test_list_flag_lists_the_jobs(mogrun_project, flag) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run(flag)
+    assert result.exit_code == 0, result
+    assert [line.split()[0] for line in result.stdout.splitlines()[2:]] == ["lint", "fanout"]
+    assert mogrun_project.run("--json", flag).stdout.startswith('{"job": "lint"')
+
+
+def test_list_flag_with_a_command_is_a_usage_error(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("-l", "status")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --list lists the jobs; it takes no command (got 'status')\n"
+
+
+def test_a_mistyped_command_suggests_the_command(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("stauts")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:2] == ['Error: unknown command or job "stauts"',
+                                              'did you mean "status"?']
+
+
+def test_a_mistyped_job_still_suggests_the_job(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("lnit")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:2] == ['Error: unknown job "lnit" in mogplex.toml',
+                                              'did you mean "lint"?']
+
+
+def test_a_job_named_like_a_command_typo_still_runs(mogrun_project) -> None:
+    mogrun_project.write(task_file(job("stats")))
+    result = mogrun_project.run("--local", "stats", env=FAST)
+    assert result.exit_code == 0, result
+
+
+def test_usage_line_shows_the_job_shorthand(mogrun_project) -> None:
+    result = mogrun_project.run("--help", env={"COLUMNS": "120"})
+    assert "Usage: mogrun [OPTIONS] COMMAND [ARGS]... | JOB..." in result.stdout
+
+
+@pytest.mark.parametrize("command, honoured, ignored", [
+    ("run", ["--local", "--set", "--quiet", "--no-plugins"], []),
+    ("status", ["--local", "--json", "--url", "--file"], ["--set", "--quiet"]),
+    ("list", ["--file", "--json"], ["--local", "--url"]),
+])
+def test_each_commands_help_lists_the_global_options_it_honours(
+        mogrun_project, command, honoured, ignored) -> None:
+    result = mogrun_project.run(command, "--help", env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result
+    panel = result.stdout.split("Global options", 1)[1]
+    for option in honoured:
+        assert option in panel
+    for option in ignored:
+        assert option not in panel

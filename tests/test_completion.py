@@ -1,0 +1,70 @@
+"""``mogrun completion SHELL``: the scripts load in the real shells, and the
+installed ``mogrun`` answers their requests with the task file's job names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mogrun.testing import job, task_file
+
+MOGRUN = Path(sys.executable).with_name("mogrun")
+pytestmark = pytest.mark.skipif(not MOGRUN.exists(), reason="needs the installed mogrun script")
+
+
+def shell(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{MOGRUN.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("MOGRUN_FILE", None)
+    return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_bash_loads_the_script(tmp_path) -> None:
+    done = shell(tmp_path, "bash", "-c", "source <(mogrun completion bash) && complete -p mogrun")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "complete -o nosort -F _mogrun_completion mogrun"
+
+
+def test_bash_completes_history_job_with_job_names(tmp_path) -> None:
+    (tmp_path / "mogplex.toml").write_text(task_file(job("lint"), job("deploy")))
+    done = shell(tmp_path, "bash", "-c",
+                 'source <(mogrun completion bash); COMP_WORDS=(mogrun history --job "");'
+                 ' COMP_CWORD=3; _mogrun_completion mogrun; echo "${COMPREPLY[@]}"')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["lint", "deploy"]
+
+
+def test_bash_completes_commands_and_jobs_as_the_first_word(tmp_path) -> None:
+    (tmp_path / "mogplex.toml").write_text(task_file(job("stage"), job("lint")))
+    done = shell(tmp_path, "bash", "-c",
+                 'source <(mogrun completion bash); COMP_WORDS=(mogrun st);'
+                 ' COMP_CWORD=1; _mogrun_completion mogrun; echo "${COMPREPLY[@]}"')
+    assert done.stdout.split() == ["status", "stage"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_loads_the_script(tmp_path) -> None:
+    done = shell(tmp_path, "zsh", "-c", "autoload -Uz compinit && compinit -u && "
+                 "source <(mogrun completion zsh) && print -r -- ${_comps[mogrun]}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "_mogrun_completion"
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_loads_the_script_and_completes_jobs(tmp_path) -> None:
+    (tmp_path / "mogplex.toml").write_text(task_file(job("lint"), job("deploy")))
+    done = shell(tmp_path, "fish", "-c",
+                 'mogrun completion fish | source; complete -C "mogrun history --job "')
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == ["deploy", "lint"]
+
+
+def test_an_unknown_shell_is_a_usage_error(mogrun_cli, tmp_path) -> None:
+    result = mogrun_cli("completion", "tcsh", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "'tcsh' is not one of 'bash', 'zsh', 'fish'" in result.stderr

@@ -1,0 +1,154 @@
+"""status, logs, cancel and history as scripts and people use them, end to end
+against the emulator over loopback: typos caught before any request,
+``--exit-status``, detached runs completed, ``logs`` of whole invocations and
+fan-outs with gates, and ``--local`` runs kept after their emulator is gone."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from mogrun.testing import job, task_file
+
+FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
+LIMITS = {"requests_per_minute": 600, "starts_per_minute": 100}
+JOBS = task_file(job("lint"), job("fanout", repo=["acme/api", "acme/web"]),
+                 job("broken", prompt="@emulator duration=0.2s status=failed"),
+                 job("slow", prompt="@emulator duration=1.5s"), mogplex=LIMITS)
+
+
+@pytest.fixture
+def project(mogrun_project, mogrun_emulator):
+    mogrun_project.write(JOBS)
+    mogrun_project.env.update(FAST)
+    return mogrun_project
+
+
+def wait_until_ended(emulator, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(emulator.run_detail(r)["status"] in ("success", "failed", "cancelled")
+               for r in emulator.runs):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the emulator's runs did not end")
+
+
+@pytest.mark.parametrize("argv", [["logs", "fanuot"], ["cancel", "fanuot"],
+                                  ["status", "fanuot"], ["history", "--job", "fanuot"],
+                                  ["logs", "--follow", "fanuot:acme/api"]])
+def test_a_mistyped_job_is_refused_before_any_request(project, mogrun_emulator, argv) -> None:
+    assert project("fanout").exit_code == 0
+    mogrun_emulator.clear_requests()
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    target = argv[-1]
+    assert result.stderr.splitlines()[:3] == [f'Error: unknown job or run "{target}"',
+                                              'did you mean "fanout"?',
+                                              "Jobs: lint, fanout, broken, slow"]
+    assert mogrun_emulator.requests == []
+
+
+def test_a_run_id_mogrun_never_recorded_is_still_asked_for(project, mogrun_emulator) -> None:
+    result = project("logs", "run_0000000000000000")
+    assert result.exit_code == 1, result
+    assert "NOT_FOUND" in result.stderr
+    assert mogrun_emulator.count("GET", "/runs/run_0000000000000000") == 1
+
+
+@pytest.mark.parametrize("jobs, code", [(["lint"], 0), (["lint", "broken"], 1)])
+def test_status_exit_status_after_runs_ended(project, jobs, code) -> None:
+    project("-k", *jobs)
+    result = project("status", "--exit-status")
+    assert result.exit_code == code, result
+
+
+def test_status_exit_status_is_3_while_a_run_is_going(project, mogrun_emulator) -> None:
+    assert project("--detach", "slow").exit_code == 0
+    going = project("status", "--exit-status", "slow")
+    assert going.exit_code == 3, going
+    wait_until_ended(mogrun_emulator)
+    assert project("status", "--exit-status", "slow").exit_code == 0
+
+
+def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emulator) -> None:
+    assert project("--detach", "lint").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    wait_until_ended(mogrun_emulator)
+    first = project("--json", "status", "lint")
+    row = json.loads(first.stdout)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0)
+    assert row["finished_at"]
+    history = json.loads(project("--json", "history", "-n", "1").stdout)
+    assert (history["status"], history["outcome"]) == ("success", "success")
+    before = mogrun_emulator.count("GET", f"/runs/{run_id}")
+    assert project("status").exit_code == 0
+    assert mogrun_emulator.count("GET", f"/runs/{run_id}") == before
+
+
+def test_logs_without_a_name_shows_the_latest_invocation(project) -> None:
+    assert project("lint").exit_code == 0
+    assert project("fanout").exit_code == 0
+    result = project("logs")
+    assert result.exit_code == 0, result
+    labels = {line.split()[1] for line in result.stdout.splitlines() if line.strip()}
+    assert labels == {"fanout:acme/api", "fanout:acme/web"}
+
+
+def test_logs_follow_follows_a_fan_out_at_once(project, mogrun_emulator) -> None:
+    assert project("--detach", "fanout").exit_code == 0
+    result = project("logs", "--follow", "fanout")
+    assert result.exit_code == 0, result
+    ends = [line for line in result.stdout.splitlines() if line.endswith("success")]
+    assert sorted(line.split()[0] for line in ends) == ["fanout:acme/api", "fanout:acme/web"]
+    events = [line for line in result.stdout.splitlines() if line not in ends]
+    both = {line.split()[1] for line in events}
+    assert both == {"fanout:acme/api", "fanout:acme/web"}
+    rows = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    assert {(r["status"], r["outcome"]) for r in rows} == {("success", "success")}
+
+
+def test_logs_follow_applies_the_jobs_gates(mogrun_project, mogrun_emulator) -> None:
+    mogrun_project.write(task_file(
+        job("gated", repo=["acme/api", "acme/web"], prompt="@emulator duration=0.6s",
+            gates={"status": ["success"], "max_duration": "100ms"}), mogplex=LIMITS))
+    assert mogrun_project.run("--detach", "gated", env=FAST).exit_code == 0
+    result = mogrun_project.run("logs", "--follow", "gated", env=FAST)
+    assert result.exit_code == 1, result
+    assert result.stdout.count("success  gate_failed") == 2
+    assert mogrun_project.run("status", "--exit-status", "gated").exit_code == 1
+
+
+def test_logs_after_a_refused_start_shows_the_runs_that_started(project) -> None:
+    assert project("lint").exit_code == 0
+    project.write(JOBS.replace('prompt = "@emulator duration=0.2s"\n',
+                               'prompt = "@emulator status=exploded"\n', 1))
+    assert project("lint").exit_code == 1
+    result = project("logs", "lint")
+    assert result.exit_code == 0, result
+    assert result.stderr.startswith("note: the latest invocation of lint started no run (")
+    assert "showing the runs of invocation" in result.stderr
+    assert result.stdout.strip()
+
+
+def test_local_runs_are_kept_with_their_events(mogrun_project) -> None:
+    mogrun_project.write(task_file(job("hello", prompt="@emulator duration=0.3s events=5")))
+    assert mogrun_project.run("--local", "hello", env=FAST).exit_code == 0
+    history = mogrun_project.run("--local", "--json", "history")
+    [row] = [json.loads(line) for line in history.stdout.splitlines()]
+    assert (row["job"], row["status"]) == ("hello", "success")
+    logs = mogrun_project.run("--local", "logs", "hello")
+    assert logs.exit_code == 0, logs
+    lines = logs.stdout.splitlines()
+    assert len(lines) == 6 and all(" hello " in f" {line} " for line in lines)
+    assert lines[-1] == f"hello  {row['run_id']}  success  success"
+    assert mogrun_project.run("history").stderr == "No runs recorded yet.\n"  # not the API's
+
+
+def test_local_logs_follow_is_a_usage_error(mogrun_project) -> None:
+    mogrun_project.write(task_file(job("hello")))
+    result = mogrun_project.run("--local", "logs", "--follow", "hello")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --local runs end with the invocation")
