@@ -211,7 +211,8 @@ def test_shell_completion_offers_commands_and_job_names(project) -> None:
     code = "from mogrun.cli.main import cli; cli(prog_name='mogrun')"
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.root,
                           capture_output=True, text=True, timeout=30)
-    assert done.stdout.split() == ["plain,cancel", "plain,check", "plain,ci", "plain,codemod"]
+    assert done.stdout.split() == ["plain,cancel", "plain,check", "plain,ci", "plain,completion",
+                                   "plain,codemod"]
     env["COMP_WORDS"], env["COMP_CWORD"] = "mogrun show ", "2"
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.root,
                           capture_output=True, text=True, timeout=30)
