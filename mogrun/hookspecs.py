@@ -4,6 +4,10 @@ Every hook is called with keyword arguments; an implementation may accept
 any subset of a spec's arguments, so specs can gain arguments later without
 breaking plugins. After loading, mogrun refuses an implementation whose name
 matches no spec here (a typo in a hook name is an error, not silence).
+The return annotations are the contract, not decoration: the host checks
+every answer against them (``mogrun.pluginspec``), and ``firstresult=True``
+stops at the first non-``None`` answer because the host calls through pluggy.
+Plugin authors import ``hookimpl`` from ``mogrun.plugin``.
 
 Phases: set-up (options, keys, configure) -> resolving (adjust each job and
 start request) -> running (retry, started, events, status, watch) ->

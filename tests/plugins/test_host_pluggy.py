@@ -135,3 +135,20 @@ def test_crash_messages_mask_the_job_secrets():
     host.event(job=job, run=job.runs[0], event=None)
     assert host.warnings == ['plugin "leaky" failed in mogrun_event: RuntimeError: '
                              "posting to https://hooks.example/T0/*** failed"]
+
+
+def test_a_p_plugin_stays_ahead_of_task_file_plugins_added_later(tmp_path):
+    """run builds its host before the task file is read and adds the task
+    file's plugins afterwards; -p plugins are still asked first."""
+    (tmp_path / "team.py").write_text("from mogrun.plugin import hookimpl\n\n@hookimpl\n"
+                                      "def mogrun_retry_delay():\n    return 7.0\n")
+    (tmp_path / "mine.py").write_text("from mogrun.plugin import hookimpl\n\n@hookimpl\n"
+                                      "def mogrun_retry_delay():\n    return 1.0\n")
+    host = PluginHost.load(project_dir=None, extra=[str(tmp_path / "mine.py")],
+                           use_entry_points=False)
+    host.add_plugins(project_dir=tmp_path, task_file_plugins=["team.py"])
+    assert retry(host) == 1.0
+    assert [(i.name, i.source) for i in host.describe()][-2:] == [("team", "task file"),
+                                                                  ("mine", "-p")]
+    host.add_plugins(project_dir=None, extra=[str(tmp_path / "mine.py")])  # loads once
+    assert host.plugin_names().count("mine") == 1
