@@ -40,7 +40,9 @@ STARTS_PER_MINUTE = 10
 
 @dataclass(frozen=True)
 class Plan:
-    """One size: ``active`` runs at once, ``rounds`` invocations one after another."""
+    """One size: ``active`` runs at once, ``rounds`` invocations one after another
+    (each against a fresh emulator: one invocation's budget cannot know the
+    requests of the one before, as two CI jobs sharing a token would not)."""
 
     active: int
     rounds: int
@@ -98,16 +100,17 @@ def measure(plan: Plan, rng: random.Random) -> tuple[list[float], int, int]:
     """Times to notice (s), 429s answered and requests made, for one size."""
     names = [f"bench/lat{i:02d}" for i in range(plan.active)]
     samples: list[float] = []
-    with Emulator(repos=names, limits=Limits(sandboxes=0)) as emulator:
-        for _ in range(plan.rounds):
+    limited = total = 0
+    for _ in range(plan.rounds):  # a fresh emulator (and token) each: no window carried over
+        with Emulator(repos=names, limits=Limits(sandboxes=0)) as emulator:
             durations = [rng.uniform(plan.shortest, plan.longest) for _ in names]
             noticed = run_once(emulator, names, durations)
             for run_id, arrived in noticed.items():
                 ended = parse_moment(emulator.run_detail(run_id).get("updatedAt"))
                 if ended is not None:
                     samples.append(arrived - ended)
-        limited = sum(1 for r in emulator.requests if r.status == 429)
-        total = len(emulator.requests)
+            limited += sum(1 for r in emulator.requests if r.status == 429)
+            total += len(emulator.requests)
     return samples, limited, total
 
 
