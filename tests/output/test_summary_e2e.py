@@ -123,3 +123,20 @@ def test_plain_lines_are_in_time_order_status_lines_included(mogrun_cli, mogrun_
     assert {"run", "status", "result"} <= kinds, stream
     clocks = [line[:8] for line in stream]
     assert clocks == sorted(clocks), stream
+
+
+def test_github_timeout_is_one_annotation(mogrun_cli, mogrun_emulator, tmp_path):
+    write_taskfile(tmp_path, """\
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.2s"
+        timeout = "1s"
+        """)
+    result = mogrun_cli("slow", cwd=tmp_path, env={**FAST, "GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 1, result
+    commands = [line for line in result.stdout.splitlines()
+                if line.startswith(("::error", "::warning"))]
+    assert len(commands) == 1, result
+    assert re.fullmatch(r"::error title=mogrun%3A slow::slow acme/api: timeout \(run_\w+\): "
+                        r"timed out after 1s", commands[0]), commands
+    assert re.search(r"slow: timed out after 1s; cancelled run run_\w+", result.stdout)
