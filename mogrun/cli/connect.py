@@ -41,8 +41,12 @@ def connect(
     taskfile: TaskFile | None = None,
     host: Any = None,
     budget_settings: Mapping[str, Any] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> Connection:
-    """A client for this invocation (endpoint rules first: exit 2 before 64)."""
+    """A client for this invocation (endpoint rules first: exit 2 before 64).
+
+    ``sleep`` is how the budget and retries wait (``run`` passes one that a
+    signal interrupts)."""
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
     from mogrun.api.transport import Urllib3Transport
@@ -50,7 +54,8 @@ def connect(
     if budget_settings is None and taskfile is not None:
         budget_settings = taskfile.settings
     budget = RequestBudget.from_settings(budget_settings or {},
-                                         time_scale=_limit_window_scale(state.env))
+                                         time_scale=_limit_window_scale(state.env),
+                                         **({"sleep": sleep} if sleep is not None else {}))
     emulator = None
     if state.local:
         emulator = _start_emulator(state, taskfile)

@@ -146,11 +146,16 @@ def _parse_timeout(value: str | None) -> float | None:
 def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             plugins: Sequence[str] = (), options: Mapping[str, Any] | None = None,
             timeout_override: float | None = None, rerun: bool = False,
-            shard: Shard | None = None) -> int:
+            shard: Shard | None = None,
+            attempts: Mapping[str, tuple[int, str]] | None = None) -> int:
     """Load, connect, open history and the reporter, run the session."""
+    import threading
+    import time
+
     from mogrun.cli.connect import connect
     from mogrun.cli.loading import load_session
-    from mogrun.engine.session import run_session
+    from mogrun.engine.session import SessionPorts, run_session
+    from mogrun.engine.signals import InterruptibleSleep
 
     loaded = load_session(state, command="run", names=names,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
@@ -167,8 +172,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             click.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
                        err=True)
             return 0
+    stop = threading.Event()
+    sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
-                         budget_settings=settings)
+                         budget_settings=settings, sleep=sleeper)
     reporter = new_reporter(state)
     if state.local:  # the emulator's runs end with it; `mogrun --local logs` needs their events
         from mogrun.cli.local_events import recording
@@ -180,9 +187,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
         history = open_history(state, loaded.taskfile, reporter)
-        return run_session(loaded.jobs, client=connection.client, host=loaded.host,
-                           reporter=reporter, config=loaded.config, history=history,
-                           options=session_options)
+        ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
+                             history=history, stop=stop, sleeper=sleeper)
+        return run_session(loaded.jobs, ports, config=loaded.config, options=session_options,
+                           attempts=attempts)
     finally:
         reporter.close()
         if history is not None:

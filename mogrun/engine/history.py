@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     exit_code INTEGER,
     gates TEXT NOT NULL DEFAULT '[]',
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    why TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (base_url, job, id);
 CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
@@ -51,7 +53,10 @@ CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
+    "attempt", "why",
 )
+# Columns added since the first release: an older database gains them on open.
+_ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"))
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
 
@@ -75,6 +80,8 @@ class HistoryRow:
     exit_code: int | None
     gates: tuple[dict[str, Any], ...]
     message: str
+    attempt: int = 1
+    why: str = ""  # why this attempt was made: "" (the first), "capacity", "rerun"
 
     @property
     def label(self) -> str:
@@ -122,11 +129,22 @@ class History:
             if not ignore.exists():
                 ignore.write_text("*\n", encoding="utf-8")
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+            # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
+            # (the WAL is in the OS's hands at commit); only a power cut can lose the
+            # last rows, and no run waits for an fsync at each status change.
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for name, decl in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
 
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str) -> History:
@@ -138,12 +156,13 @@ class History:
 
     # --- writing ----------------------------------------------------------
 
-    def record_start(self, invocation: str, job: str, repo: str, key: str | None) -> int:
-        """A row for a run about to start; returns its row id for later updates."""
+    def record_start(self, invocation: str, job: str, repo: str, key: str | None, *,
+                     attempt: int = 1, why: str = "") -> int:
+        """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
-            "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (invocation, self.base_url, job, repo, key, now_iso()),
+            "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
+            " attempt, why) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (invocation, self.base_url, job, repo, key, now_iso(), attempt, why),
         )
 
     def update(self, row_id: int, **fields: Any) -> None:
@@ -190,17 +209,25 @@ class History:
         return self._select(limit=limit)
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:
-        """Every run of ``job``'s latest invocation, oldest first."""
+        """The latest attempt of every run of ``job``'s latest invocation, oldest first
+        (what ``status``, ``logs`` and ``cancel`` act on)."""
         last = self._select("job = ?", (job,), limit=1)
         if not last:
             return []
         rows = self._select("job = ? AND invocation = ?", (job, last[0].invocation))
-        return list(reversed(rows))
+        return latest_attempts(reversed(rows))
+
+    def latest_invocation(self) -> list[HistoryRow]:
+        """The latest attempt of every run of the newest invocation, oldest first."""
+        last = self._select(limit=1)
+        if not last:
+            return []
+        return latest_attempts(reversed(self._select("invocation = ?", (last[0].invocation,))))
 
     def is_fan_out(self, row: HistoryRow) -> bool:
         """Whether ``row``'s job ran more than one run in that invocation."""
-        rows = self._select("invocation = ? AND job = ?", (row.invocation, row.job), limit=2)
-        return len(rows) > 1
+        rows = self._select("invocation = ? AND job = ?", (row.invocation, row.job))
+        return len({r.repo for r in rows}) > 1
 
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)
@@ -213,6 +240,15 @@ class History:
             if row.job not in seen:
                 seen.append(row.job)
         return [row for job in seen for row in self.latest_invocation_of(job)]
+
+
+def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
+    """Of rows oldest first, only the newest attempt of each (job, repo), in first-seen
+    order: an earlier attempt refused for capacity is history, not the run."""
+    latest: dict[tuple[str, str], HistoryRow] = {}
+    for row in rows:
+        latest[(row.job, row.repo)] = row
+    return list(latest.values())
 
 
 def _row(values: Sequence[Any]) -> HistoryRow:

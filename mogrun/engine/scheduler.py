@@ -24,24 +24,33 @@ from dataclasses import dataclass, field
 
 from mogrun.engine.outcome import DETACHED, job_outcome
 from mogrun.models import ResolvedJob, RunPlan, RunResult
+from mogrun.waits import Wait, WaitKind
 
 RunFn = Callable[[ResolvedJob, RunPlan], RunResult]
 SkipFn = Callable[[ResolvedJob, RunPlan, str], RunResult]
 JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
 CrashFn = Callable[[ResolvedJob, RunPlan, str], None]
+WaitFn = Callable[[Wait], None]
 
 
-@dataclass
+@dataclass(eq=False)
 class _JobState:
     job: ResolvedJob
     needs: tuple[str, ...]
     state: str = "pending"  # pending | running | done
     results: dict[int, RunResult] = field(default_factory=dict)
     outcome: str | None = None
+    waiting: int = 0  # needs not yet done
+    announced: bool = False  # its NEEDS wait was emitted
 
 
 class Scheduler:
-    """Runs ``jobs`` (topological order) through ``run_fn``; returns every result."""
+    """Runs ``jobs`` (topological order) through ``run_fn``; returns every result.
+
+    Linear in the size of the graph: a job is looked at when it is first
+    schedulable or when one of its needs finishes, never by rescanning every
+    job (a 4,000-job chain schedules in well under a second).
+    """
 
     def __init__(
         self,
@@ -56,6 +65,7 @@ class Scheduler:
         stop: threading.Event | None = None,
         abort: threading.Event | None = None,
         on_crash: CrashFn | None = None,
+        on_wait: WaitFn | None = None,
     ) -> None:
         names = {job.name for job in jobs}
         self._jobs = [
@@ -63,8 +73,13 @@ class Scheduler:
             for job in jobs
         ]
         self._by_name = {js.job.name: js for js in self._jobs}
+        self._dependents: dict[str, list[_JobState]] = {js.job.name: [] for js in self._jobs}
+        for js in self._jobs:
+            js.waiting = len(js.needs)
+            for name in js.needs:
+                self._dependents[name].append(js)
         self.run_fn, self.skip_fn, self.on_job_done = run_fn, skip_fn, on_job_done
-        self.on_crash = on_crash
+        self.on_crash, self.on_wait = on_crash, on_wait
         self.max_parallel = max(1, max_parallel)
         self.keep_going = keep_going
         self.stop = stop or threading.Event()
@@ -72,17 +87,19 @@ class Scheduler:
         self._halted = False
         self.finished: list[RunResult] = []
         self._ready: deque[tuple[_JobState, int]] = deque()
+        self._candidates: deque[_JobState] = deque(js for js in self._jobs if not js.waiting)
         self._done: queue.Queue[tuple[_JobState, int, RunResult]] = queue.Queue()
         self._active = 0
+        self._left = len(self._jobs)  # jobs not yet done
+        self._swept: set[str] = set()  # "stop", "halt": every pending job looked at once
 
     def run(self) -> list[RunResult]:
         """Schedule until every job is done or skipped; results in finishing order."""
         while True:
+            self._sweep()
             self._promote()
             self._launch()
-            if self._active == 0 and not self._ready and all(
-                js.state == "done" for js in self._jobs
-            ):
+            if self._active == 0 and not self._ready and self._left == 0:
                 return self.finished
             try:
                 js, index, result = self._done.get(timeout=0.2)
@@ -99,19 +116,41 @@ class Scheduler:
     def halted(self) -> bool:
         return self._halted or self.abort.is_set()
 
+    def _sweep(self) -> None:
+        """After an interrupt every pending job is skipped; after a failure (without
+        ``-k``) every pending job whose needs are done: look at them once."""
+        for flag, on in (("stop", self.stop.is_set()), ("halt", self.halted)):
+            if on and flag not in self._swept:
+                self._swept.add(flag)
+                self._candidates.extend(js for js in self._jobs if js.state == "pending")
+
     def _promote(self) -> None:
-        """Start jobs whose needs passed; skip those whose needs cannot pass."""
-        for js in self._jobs:
+        """Start candidates whose needs passed; skip those whose needs cannot pass."""
+        while self._candidates:
+            js = self._candidates.popleft()
             if js.state != "pending":
                 continue
             reason = self._skip_reason(js)
             if reason is not None:
                 self._skip_job(js, reason)
-            elif all(self._by_name[n].state == "done" for n in js.needs):
+            elif js.waiting == 0:
                 js.state = "running"
+                self._announce_dependents(js)
                 self._ready.extend((js, i) for i in range(len(js.job.runs)))
                 if not js.job.runs:
                     self._finish_job(js)
+
+    def _announce_dependents(self, js: _JobState) -> None:
+        """A job starts: each job waiting on it says so (a NEEDS wait), once."""
+        if self.on_wait is None:
+            return
+        for dep in self._dependents[js.job.name]:
+            if dep.announced or dep.state != "pending":
+                continue
+            dep.announced = True
+            open_needs = [n for n in dep.needs if self._by_name[n].state != "done"]
+            self.on_wait(Wait(WaitKind.NEEDS, f"waiting for {', '.join(open_needs)}",
+                              job=dep.job.name))
 
     def _skip_reason(self, js: _JobState) -> str | None:
         if self.stop.is_set():
@@ -120,7 +159,7 @@ class Scheduler:
             need = self._by_name[name]
             if need.state == "done" and need.outcome not in ("success", DETACHED):
                 return f"needs {name}, which did not pass ({need.outcome})"
-        if self.halted and all(self._by_name[n].state == "done" for n in js.needs):
+        if self.halted and js.waiting == 0:
             return "not started after an earlier failure (use -k to keep going)"
         return None
 
@@ -175,4 +214,10 @@ class Scheduler:
         results = tuple(js.results[i] for i in sorted(js.results))
         js.outcome = job_outcome(results) if results else "skipped"
         js.state = "done"
+        self._left -= 1
+        passed = js.outcome in ("success", DETACHED)
+        for dep in self._dependents[js.job.name]:
+            dep.waiting -= 1
+            if dep.waiting == 0 or not passed:
+                self._candidates.append(dep)
         self.on_job_done(js.job, results, js.outcome)

@@ -12,11 +12,15 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.history import History, new_invocation_id
-from mogrun.engine.outcome import DETACHED
-from mogrun.engine.runner import RunExecutor, SessionContext, record_left_going
+from mogrun.engine.kinds import kinds_for
+from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
+from mogrun.engine.ports import ApiClient, Budget, Hooks
+from mogrun.engine.recorder import HistoryObserver
+from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 from mogrun.engine.signals import (
     ForcedExit,
@@ -26,7 +30,10 @@ from mogrun.engine.signals import (
     left_going_lines,
 )
 from mogrun.errors import Interrupted, TransportError, UsageError, combine_exit_codes
-from mogrun.models import ResolvedJob, RunResult, SessionConfig
+from mogrun.models import ResolvedJob, SessionConfig
+
+if TYPE_CHECKING:
+    from mogrun.output.base import Reporter
 
 POLL_INTERVAL_ENV = "MOGRUN_POLL_INTERVAL"
 
@@ -56,7 +63,7 @@ def poll_override(env: Mapping[str, str]) -> float | None:
     return value
 
 
-def resolve_repos(client: Any, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
+def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
     """Every owner/name resolved to its id once, before the first run starts."""
     names = list(dict.fromkeys(
         plan.request.repo for job in jobs for plan in job.runs
@@ -103,7 +110,7 @@ def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> froze
 OVERRIDE_UP_TO = 1.5  # MOGRUN_POLL_INTERVAL applies while the budget allows this often
 
 
-def _interval_fn(budget: Any, override: float | None) -> Callable[[int], float]:
+def _interval_fn(budget: Budget, override: float | None) -> Callable[[int], float]:
     """Seconds between polls of each run; ``override`` (tests) applies only while the
     budget would poll at least every 1.5 s."""
 
@@ -116,84 +123,101 @@ def _interval_fn(budget: Any, override: float | None) -> Callable[[int], float]:
     return interval
 
 
+@dataclass(frozen=True)
+class SessionPorts:
+    """What a session talks to: the API client, the plugin hooks, the reporter, the
+    history (``None``: not recorded) and the interruptible wait the client's budget
+    was built with (``signals.InterruptibleSleep`` over ``stop``)."""
+
+    client: ApiClient
+    hooks: Hooks
+    reporter: Reporter
+    history: History | None = None
+    stop: threading.Event | None = None
+    sleeper: InterruptibleSleep | None = None
+
+
 def run_session(
     jobs: Sequence[ResolvedJob],
+    ports: SessionPorts,
     *,
-    client: Any,
-    host: Any,
-    reporter: Any,
     config: SessionConfig,
-    history: History | None = None,
     options: SessionOptions = SessionOptions(),
+    attempts: Mapping[str, tuple[int, str]] | None = None,
 ) -> int:
-    """Run ``jobs`` (topological order) and return the invocation's exit code."""
-    stop = threading.Event()
+    """Run ``jobs`` (topological order) and return the invocation's exit code.
+
+    ``attempts`` (run label -> first attempt, why) continues runs already
+    attempted (``mogrun rerun``)."""
+    stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
-        ctx = SessionContext(
-            client=client, host=host, reporter=reporter, history=history,
-            invocation=new_invocation_id(), stop=stop,
-            interval=_interval_fn(client.budget, options.poll_interval),
-            detach_jobs=detached_jobs(jobs, options),
-            interrupt_code=lambda: watch.exit_code or 130, local=bool(config.local),
+        invocation = new_invocation_id()
+        channel = _channel(ports, invocation)
+        sleeper = ports.sleeper
+        deps = SessionDeps(
+            client=ports.client, hooks=ports.hooks, channel=channel, invocation=invocation,
+            stop=stop, abort=threading.Event(),
+            interval=_interval_fn(ports.client.budget, options.poll_interval),
+            interrupt_code=lambda: watch.exit_code or 130,
+            armed=sleeper.armed if sleeper is not None else SessionDeps.armed,
+            detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
         )
-        watch.on_first = lambda code: _announce_interrupt(ctx)
-        budget = client.budget
-        base_sleep = getattr(budget, "sleep", None)
-        if base_sleep is not None:
-            ctx.sleeper = budget.sleep = InterruptibleSleep(stop, base_sleep)
+        progress = SessionProgress()
+        watch.on_first = lambda code: channel.notice(
+            first_signal_message(*progress.going_counts()), level="warning")
+        unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
-            return _run(jobs, ctx, host, reporter, config, options, watch)
+            return _run(jobs, deps, progress, config, options, watch, attempts)
         except ForcedExit as forced:
-            raise _left_going(ctx, forced.exit_code) from None
+            raise _left_going(deps, progress, forced.exit_code) from None
         finally:
-            if base_sleep is not None:
-                budget.sleep = base_sleep
+            unsubscribe()
 
 
-def _run(jobs: Sequence[ResolvedJob], ctx: SessionContext, host: Any, reporter: Any,
-         config: SessionConfig, options: SessionOptions, watch: SignalWatch) -> int:
-    reporter.session_started(jobs)
+def _channel(ports: SessionPorts, invocation: str) -> Lifecycle:
+    """History first (nothing known is lost), then plugins, then what the user sees."""
+    channel = Lifecycle()
+    reporter = ports.reporter
+    if ports.history is not None:
+        channel.register(HistoryObserver(
+            ports.history, invocation, lambda text: reporter.notice(text, level="warning")))
+    channel.register(HooksObserver(ports.hooks))
+    channel.register(ReporterObserver(reporter))
+    return channel
+
+
+def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgress,
+         config: SessionConfig, options: SessionOptions, watch: SignalWatch,
+         attempts: Mapping[str, tuple[int, str]] | None) -> int:
+    deps.channel.session_started(jobs)
     try:
-        with ctx.armed():
-            jobs = resolve_repos(ctx.client, jobs)
+        with deps.armed():
+            jobs = resolve_repos(deps.client, jobs)
     except ForcedExit:
         raise
     except Interrupted:
         pass  # the scheduler now skips every job as interrupted
-    executor = RunExecutor(ctx)
-
-    def job_done(job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
-        if outcome == DETACHED:
-            return
-        reporter.job_finished(job, results, outcome)
-        host.job_finished(job=job, results=results, outcome=outcome)
-
+    kinds = kinds_for(deps.client)
+    executor = RunExecutor(deps, progress, kinds, attempts)
+    channel = deps.channel
     scheduler = Scheduler(
-        jobs, run_fn=executor.execute, skip_fn=executor.skipped, on_job_done=job_done,
-        max_parallel=options.max_parallel, keep_going=options.keep_going,
-        use_needs=options.use_needs, stop=ctx.stop, abort=ctx.abort,
-        on_crash=reporter.internal_error,
+        jobs, run_fn=executor.execute, skip_fn=executor.skipped,
+        on_job_done=channel.job_finished, max_parallel=options.max_parallel,
+        keep_going=options.keep_going, use_needs=options.use_needs, stop=deps.stop,
+        abort=deps.abort, on_crash=channel.internal_error, on_wait=channel.wait,
     )
     results = tuple(scheduler.run())
     codes = [r.exit_code for r in results]
     if watch.exit_code is not None:
         codes.append(watch.exit_code)
     exit_code = combine_exit_codes(codes)
-    host.session_finished(config=config, results=results, exit_code=exit_code)
-    reporter.summary(results, exit_code)
+    channel.session_finished(config, results, exit_code)
     return exit_code
 
 
-def _announce_interrupt(ctx: SessionContext) -> None:
-    """The first signal, said at once: how many runs are being cancelled."""
-    with ctx.lock:
-        attached = sum(run_id in ctx.attached for run_id in ctx.going)
-        started = len(ctx.going) - attached
-    ctx.reporter.notice(first_signal_message(started, attached), level="warning")
-
-
-def _left_going(ctx: SessionContext, exit_code: int) -> Interrupted:
-    going = record_left_going(ctx, exit_code)
+def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:
+    going = progress.still_going()
+    deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
-    error.context = tuple(left_going_lines(going, ctx.local))
+    error.context = tuple(left_going_lines(going, deps.local))
     return error

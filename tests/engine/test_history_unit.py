@@ -63,3 +63,56 @@ def test_poll_interval_is_set_by_the_budget_and_grows_with_runs():
     fast = _interval_fn(budget, 0.1)  # the test-only floor
     assert fast(1) == 0.1
     assert fast(30) == interval(30)  # the budget still holds
+
+
+def test_a_row_written_survives_mogrun_being_killed(tmp_path):
+    """synchronous=NORMAL under WAL: a committed row is in the OS's hands, so a
+    crash (here SIGKILL) of mogrun right after the write loses nothing."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from mogrun.engine.history import History\n"
+        f"h = History.for_project({str(tmp_path)!r}, 'u')\n"
+        "row = h.record_start('inv', 'job', 'acme/api', 'k')\n"
+        "h.update(row, run_id='run_1', status='running')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    (row,) = History.for_project(tmp_path, "u").recent()
+    assert (row.run_id, row.status) == ("run_1", "running")
+    db = sqlite3.connect(tmp_path / ".mogrun" / "history.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_every_attempt_is_a_row_and_the_latest_is_the_run(tmp_path):
+    history = History.for_project(tmp_path, "u")
+    first = history.record_start("inv", "fan", "acme/api", "k")
+    history.update(first, run_id="r1", outcome="failed", message="Too many active sandboxes")
+    history.update(history.record_start("inv", "fan", "acme/web", "k"), run_id="r2")
+    history.update(history.record_start("inv", "fan", "acme/api", "k~attempt-2", attempt=2,
+                                        why="capacity"), run_id="r3")
+    rows = history.latest_invocation_of("fan")
+    assert [(r.repo, r.run_id, r.attempt, r.why) for r in rows] == [
+        ("acme/api", "r3", 2, "capacity"), ("acme/web", "r2", 1, "")]
+    assert [r.run_id for r in history.latest_invocation()] == ["r3", "r2"]
+    assert len(history.recent()) == 3
+
+
+def test_an_older_database_gains_the_attempt_columns(tmp_path):
+    path = tmp_path / ".mogrun" / "history.db"
+    path.parent.mkdir()
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT "
+                "NULL, base_url TEXT NOT NULL, job TEXT NOT NULL, repo TEXT NOT NULL, run_id "
+                "TEXT, idempotency_key TEXT, status TEXT, outcome TEXT, attached INTEGER NOT "
+                "NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,"
+                " gates TEXT NOT NULL DEFAULT '[]', message TEXT NOT NULL DEFAULT '')")
+    old.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at) "
+                "VALUES ('i', 'u', 'j', 'acme/api', '2026-01-01T00:00:00+00:00')")
+    old.commit()
+    old.close()
+    (row,) = History.for_project(tmp_path, "u").recent()
+    assert (row.job, row.attempt, row.why) == ("j", 1, "")

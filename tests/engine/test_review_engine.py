@@ -44,10 +44,10 @@ def test_internal_error_in_a_run_shows_its_traceback_on_stderr(project, mogrun, 
         prompt = "@emulator duration=0.3s events=3"
     """)
 
-    def broken(self, job, plan, row, state, attached):
+    def broken(self, track, kind, followed):
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(RunExecutor, "_after_start", broken)
+    monkeypatch.setattr(RunExecutor, "_conclude", broken)
     result = mogrun(mode, "hello")
     assert result.exit_code == 1, result
     assert "internal error" in result.stderr

@@ -125,3 +125,32 @@ def test_independent_jobs_run_in_parallel():
     rec = Recorder(delay=0.1)
     schedule([job("a"), job("b"), job("c")], rec, max_parallel=4)
     assert rec.peak == 3
+
+
+def test_a_4000_job_needs_chain_schedules_in_linear_time():
+    """Each job is looked at when a need finishes, never by rescanning the graph
+    (the O(n^2) rescans took minutes for such a chain)."""
+    chain = [job("j0")] + [job(f"j{i}", needs=[f"j{i - 1}"]) for i in range(1, 4000)]
+    rec = Recorder()
+    began = time.perf_counter()
+    results = schedule(chain, rec, max_parallel=1)
+    elapsed = time.perf_counter() - began
+    assert [r.outcome for r in results] == ["success"] * 4000
+    assert rec.started[:2] == ["j0:acme/api", "j1:acme/api"]
+    assert elapsed < 5.0, elapsed  # about 0.3 s on an idle 2-core machine
+
+
+def test_a_failure_early_in_a_long_chain_skips_the_rest_at_once():
+    chain = [job("j0")] + [job(f"j{i}", needs=[f"j{i - 1}"]) for i in range(1, 2000)]
+    rec = Recorder(failing={"j0"})
+    results = schedule(chain, rec)
+    assert [r.outcome for r in results] == ["failed"] + ["skipped"] * 1999
+    assert results[1].message == "needs j0, which did not pass (failed)"
+
+
+def test_a_job_waiting_on_its_needs_is_announced_once_when_a_need_starts():
+    waits = []
+    jobs = [job("a"), job("b"), job("c", needs=["a", "b"]), job("d", needs=["c"])]
+    schedule(jobs, Recorder(delay=0.05), on_wait=waits.append)
+    assert [(w.kind, w.job, w.reason) for w in waits] == [
+        ("needs", "c", "waiting for a, b"), ("needs", "d", "waiting for c")]

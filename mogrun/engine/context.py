@@ -1,0 +1,95 @@
+"""What every run of one invocation shares, split in two.
+
+``SessionDeps`` is immutable: the ports (client, hooks), the lifecycle
+channel, the signal flags and the policies fixed when the session starts.
+``SessionProgress`` is the little that changes while runs go (how many are
+being followed, which are still going), behind its own lock. Workers read
+the first freely and touch the second only through its methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+from mogrun.engine.lifecycle import Lifecycle
+from mogrun.engine.ports import ApiClient, Hooks
+
+
+def _unarmed() -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """The immutable dependencies of a session's runs.
+
+    ``armed()`` is the interruptible wait: budget and retry waits inside it end
+    at the first signal (passed in by the caller that built the budget with it).
+    ``abort`` is set by a 401/403: nothing new may start.
+    """
+
+    client: ApiClient
+    hooks: Hooks
+    channel: Lifecycle
+    invocation: str
+    stop: threading.Event
+    abort: threading.Event
+    interval: Callable[[int], float]
+    interrupt_code: Callable[[], int] = lambda: 130
+    armed: Callable[[], AbstractContextManager[None]] = _unarmed
+    detach_jobs: frozenset[str] = frozenset()
+    local: bool = False  # --local: the emulator, and every run on it, ends with this process
+
+    def resume_hint(self, run_id: str, verb: str = "resume") -> str:
+        """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
+        if self.local:
+            return "the --local emulator stops when mogrun exits, and the run with it"
+        return f"{verb} with: mogrun logs --follow {run_id}"
+
+
+@dataclass
+class SessionProgress:
+    """The mutable part: runs being followed, runs going (run id -> label)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0
+    going: dict[str, str] = field(default_factory=dict)
+    attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
+
+    def follow_interval(self, deps: SessionDeps) -> float:
+        with self.lock:
+            active = self.active
+        return deps.interval(active)
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        with self.lock:
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def run_going(self, run_id: str, label: str, attached: bool = False) -> None:
+        with self.lock:
+            self.going[run_id] = label
+            if attached:
+                self.attached.add(run_id)
+
+    def going_counts(self) -> tuple[int, int]:
+        """(runs started here, runs only attached to) still going."""
+        with self.lock:
+            attached = sum(run_id in self.attached for run_id in self.going)
+            return len(self.going) - attached, attached
+
+    def run_ended(self, run_id: str) -> None:
+        with self.lock:
+            self.going.pop(run_id, None)
+
+    def still_going(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.going)

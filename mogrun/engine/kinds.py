@@ -1,0 +1,96 @@
+"""The seam for job kinds: what a job starts, as one object.
+
+Today every job starts an agent *run* (``POST /runs``). Another kind — an
+automation triggered per repo — differs in how it is started, followed,
+cancelled and described, and in nothing else: scheduling, needs, waits,
+timeouts, gates, notify, history and the outputs are the engine's. So a
+kind is one object implementing ``JobKind``; the engine asks ``kind_of(job)``
+which kind a job is and calls only these methods. A new kind is a module
+with its class plus one line in ``kinds_for`` (see docs/architecture.md,
+"Job kinds").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mogrun.models import Event, ResolvedJob, RunPlan, RunState
+
+if TYPE_CHECKING:
+    from mogrun.engine.ports import ApiClient
+    from mogrun.engine.track import RunTrack
+
+
+@dataclass(frozen=True)
+class Started:
+    """A start's answer: the run's first state; ``attached`` when it predates this
+    invocation (the first attempt that could have reached the server was a replay)."""
+
+    state: RunState
+    attached: bool = False
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancel's answer; ``already_terminal`` when the run had ended on its own."""
+
+    state: RunState
+    already_terminal: bool
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The sandbox a run needs: runs with the same triple share one on the server."""
+
+    repo_id: str
+    working_branch: str | None
+    root_directory: str | None
+
+
+class JobKind(Protocol):
+    """What the engine needs of a job kind. Every method may raise ``MogrunError``
+    (a refusal, a transport failure): the engine reports and records it."""
+
+    name: str
+
+    def claims(self, job: ResolvedJob) -> bool:
+        """Whether ``job`` is of this kind (the run kind claims every job)."""
+
+    def validate(self, job: ResolvedJob) -> None:
+        """Refuse a job this kind cannot start (``TaskFileError``), before any run."""
+
+    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
+        """What would be sent for ``plan`` (``show``, ``run --dry-run``)."""
+
+    def sandbox(self, track: RunTrack) -> Sandbox | None:
+        """The sandbox the run needs (capacity-aware starts), or ``None``."""
+
+    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
+        """Start the current attempt (``track.request``); retries reuse its key."""
+
+    def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
+             deadline: float | None = None) -> tuple[RunState, list[Event]]:
+        """The run's state and its first ``limit`` events (the follower's source)."""
+
+    def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
+        """Cancel the run; ``None`` when this kind has no cancel (it is left going)."""
+
+    def refusal(self, state: RunState) -> str | None:
+        """Why a terminal run was refused for capacity (then the engine makes a new
+        attempt once a slot frees), or ``None`` for a real result."""
+
+
+def kinds_for(client: ApiClient) -> tuple[JobKind, ...]:
+    """Every kind, most specific first; the run kind, which claims all, last."""
+    from mogrun.engine.run_kind import RunKind
+
+    return (RunKind(client),)
+
+
+def kind_of(job: ResolvedJob, kinds: tuple[JobKind, ...]) -> JobKind:
+    for kind in kinds:
+        if kind.claims(job):
+            return kind
+    raise LookupError(f"no job kind claims {job.name!r}")

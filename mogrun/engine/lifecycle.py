@@ -1,0 +1,202 @@
+"""The one lifecycle channel of a run session.
+
+Everything an invocation goes through — a run about to start, started,
+an event, a status change, a wait, a notice, a run's result, a job's end,
+the session's end — is emitted once, here, and every observer hears it:
+the reporter (what the user sees), the history (what is recorded) and the
+plugins (``mogrun_*`` hooks). They are peers registered on the channel, as
+pytest's terminal reporter is one plugin among others, so a new kind of
+notice is added in one place and reaches every output, the history and the
+plugins without touching each.
+
+Observers are called in registration order from worker threads; each
+implements only what it cares about (``Observer`` does nothing by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mogrun.engine.track import RunTrack
+from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
+from mogrun.outcomes import Outcome
+from mogrun.waits import Wait
+
+if TYPE_CHECKING:
+    from mogrun.engine.ports import Hooks
+    from mogrun.output.base import Reporter
+
+
+class Observer:
+    """A listener on the channel; every method is optional (a no-op here)."""
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        """Every job of the invocation, in graph order, before anything starts."""
+
+    def run_pending(self, track: RunTrack) -> None:
+        """A run (or a new attempt of it) is about to start, or never will."""
+
+    def run_started(self, track: RunTrack) -> None:
+        """The server accepted the start (or replayed an existing run)."""
+
+    def event(self, track: RunTrack, event: Event) -> None:
+        """A new event of the run, each once and in order."""
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        """The run's status changed."""
+
+    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
+        """Something waits (``wait.describe()`` says what, why and until when)."""
+
+    def notice(self, message: str, *, track: RunTrack | None = None,
+               level: str = "info") -> None:
+        """A diagnostic for the person watching."""
+
+    def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
+        """The run (or the attempt, or a run that never started) has its result."""
+
+    def internal_error(self, job: ResolvedJob, plan: RunPlan, traceback: str) -> None:
+        """A bug in mogrun ended the run."""
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None:
+        """Every run of the job has its result."""
+
+    def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None:
+        """The invocation is over."""
+
+    def left_going(self, exit_code: int) -> None:
+        """A second signal: the process leaves now, runs still going."""
+
+
+class Lifecycle(Observer):
+    """Fans each lifecycle point out to every registered observer, in order."""
+
+    def __init__(self, observers: Sequence[Observer] = ()) -> None:
+        self.observers: list[Observer] = list(observers)
+
+    def register(self, observer: Observer) -> None:
+        self.observers.append(observer)
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        for o in self.observers:
+            o.session_started(jobs)
+
+    def run_pending(self, track: RunTrack) -> None:
+        for o in self.observers:
+            o.run_pending(track)
+
+    def run_started(self, track: RunTrack) -> None:
+        for o in self.observers:
+            o.run_started(track)
+
+    def event(self, track: RunTrack, event: Event) -> None:
+        for o in self.observers:
+            o.event(track, event)
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        for o in self.observers:
+            o.status(track, old, state)
+
+    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
+        for o in self.observers:
+            o.wait(wait, track)
+
+    def notice(self, message: str, *, track: RunTrack | None = None,
+               level: str = "info") -> None:
+        for o in self.observers:
+            o.notice(message, track=track, level=level)
+
+    def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
+        for o in self.observers:
+            o.run_finished(track, result)
+
+    def internal_error(self, job: ResolvedJob, plan: RunPlan, traceback: str) -> None:
+        for o in self.observers:
+            o.internal_error(job, plan, traceback)
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None:
+        for o in self.observers:
+            o.job_finished(job, results, outcome)
+
+    def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None:
+        for o in self.observers:
+            o.session_finished(config, results, exit_code)
+
+    def left_going(self, exit_code: int) -> None:
+        for o in self.observers:
+            o.left_going(exit_code)
+
+
+class ReporterObserver(Observer):
+    """The reporter (terminal, plain, GitHub, NDJSON) as an observer."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        self.reporter.session_started(jobs)
+
+    def run_started(self, track: RunTrack) -> None:
+        assert track.state is not None
+        self.reporter.job_started(track.job, track.plan, track.state, track.attached)
+
+    def event(self, track: RunTrack, event: Event) -> None:
+        self.reporter.event(track.job, track.plan, event)
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        self.reporter.status(track.job, track.plan, old, state)
+
+    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
+        self.reporter.wait(wait)
+
+    def notice(self, message: str, *, track: RunTrack | None = None,
+               level: str = "info") -> None:
+        job, plan = (track.job, track.plan) if track is not None else (None, None)
+        self.reporter.notice(message, job=job, run=plan, level=level)
+
+    def internal_error(self, job: ResolvedJob, plan: RunPlan, traceback: str) -> None:
+        self.reporter.internal_error(job, plan, traceback)
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None:
+        if outcome != Outcome.DETACHED:
+            self.reporter.job_finished(job, results, outcome)
+
+    def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None:
+        self.reporter.summary(results, exit_code)
+
+
+class HooksObserver(Observer):
+    """The plugins' observer hooks (``mogrun_run_started``, ``mogrun_event``, ...)."""
+
+    def __init__(self, hooks: Hooks) -> None:
+        self.hooks = hooks
+
+    def run_started(self, track: RunTrack) -> None:
+        assert track.state is not None
+        self.hooks.run_started(job=track.job, run=track.plan, state=track.state,
+                               attached=track.attached)
+
+    def event(self, track: RunTrack, event: Event) -> None:
+        self.hooks.event(job=track.job, run=track.plan, event=event)
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        self.hooks.status_changed(job=track.job, run=track.plan, old=old, state=state)
+
+    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
+        self.hooks.wait(wait)
+
+    def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None:
+        if outcome != Outcome.DETACHED:
+            self.hooks.job_finished(job=job, results=results, outcome=outcome)
+
+    def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None:
+        self.hooks.session_finished(config=config, results=results, exit_code=exit_code)

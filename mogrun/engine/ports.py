@@ -1,0 +1,96 @@
+"""The engine's ports: what it needs of the API client and of the plugin host.
+
+The engine is written against these ``Protocol``s, not against
+``MogplexClient`` or ``PluginHost``, so it can be read (and type-checked)
+without knowing how requests are sent or hooks are called. The reporter's
+port is ``mogrun.output.base.Reporter``; the engine reaches it only through
+the lifecycle channel (``lifecycle.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mogrun.models import (
+    Event,
+    GateVerdict,
+    ResolvedJob,
+    RunPlan,
+    RunResult,
+    RunState,
+    SessionConfig,
+    StartRequest,
+)
+
+if TYPE_CHECKING:
+    from mogrun.api.client import CancelOutcome, StartOutcome
+    from mogrun.waits import Wait
+
+
+class Budget(Protocol):
+    """The part of the request budget the engine reads (poll pacing)."""
+
+    def poll_interval(self, active_runs: int) -> float: ...
+
+
+class WaitSource(Protocol):
+    """Where the API layer announces its waits (budget pacing, 429s, retries)."""
+
+    def subscribe(self, listener: Callable[[Wait], None]) -> Callable[[], None]: ...
+
+
+class ApiClient(Protocol):
+    """The calls the engine makes to the Mogplex API."""
+
+    @property
+    def budget(self) -> Budget: ...
+
+    @property
+    def waits(self) -> WaitSource: ...
+
+    def list_repos(self, query: str | None = None, limit: int = 200, *,
+                   job: ResolvedJob | None = None) -> list[dict[str, Any]]: ...
+
+    def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> Mapping[str, Any]: ...
+
+    def start_run(self, request: StartRequest, *, job: ResolvedJob | None = None,
+                  deadline: float | None = None) -> StartOutcome: ...
+
+    def get_run(self, run_id: str, *, job: ResolvedJob | None = None,
+                deadline: float | None = None) -> RunState: ...
+
+    def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
+                   deadline: float | None = None) -> tuple[RunState, list[Event]]: ...
+
+    def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
+                   deadline: float | None = None) -> CancelOutcome: ...
+
+
+class Hooks(Protocol):
+    """The plugin hooks the engine calls (the plugin host contains their crashes)."""
+
+    def start_request(self, job: ResolvedJob, run: RunPlan,
+                      request: StartRequest) -> StartRequest: ...
+
+    def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
+                    attached: bool) -> None: ...
+
+    def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None: ...
+
+    def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
+                       state: RunState) -> None: ...
+
+    def watch(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
+              unchanged_for: float) -> str | None: ...
+
+    def gates(self, *, job: ResolvedJob, run: RunPlan, result: RunResult,
+              state: RunState | None, events: tuple[Event, ...]) -> tuple[GateVerdict, ...]: ...
+
+    def job_finished(self, *, job: ResolvedJob, results: tuple[RunResult, ...],
+                     outcome: str) -> None: ...
+
+    def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
+                         exit_code: int) -> None: ...
+
+    def wait(self, wait: Wait) -> None: ...

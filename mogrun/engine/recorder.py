@@ -1,0 +1,104 @@
+"""The run history as an observer of the lifecycle channel.
+
+A row is written when a run (or a new attempt of it) is about to start and
+updated as its run id, status and result become known, so a crash of mogrun
+loses nothing already known. Every attempt has its own row (number, key, why
+it was made). A history that stops being writable mid-session is a warning,
+never a lost result: recording stops, the runs go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from mogrun.engine.history import History, gates_json, now_iso
+from mogrun.engine.lifecycle import Observer
+from mogrun.engine.track import RunTrack
+from mogrun.errors import MogrunError
+from mogrun.masking import mask
+from mogrun.models import RunResult, RunState
+
+Warn = Callable[[str], None]
+
+
+class HistoryObserver(Observer):
+    """Keeps one history row per attempt of every run of the session."""
+
+    def __init__(self, history: History, invocation: str, warn: Warn) -> None:
+        self.history: History | None = history
+        self.invocation = invocation
+        self.warn = warn
+        self._lock = threading.Lock()
+        self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
+        self._going: dict[int, int] = {}  # id(track) -> row, started and not finished
+
+    def run_pending(self, track: RunTrack) -> None:
+        history = self.history
+        if history is None:
+            return
+        try:
+            row = history.record_start(
+                self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
+                mask(track.key, track.secrets), attempt=track.attempt, why=track.why)
+        except MogrunError as exc:
+            self._failed(exc)
+            return
+        with self._lock:
+            self._rows[id(track)] = row
+
+    def run_started(self, track: RunTrack) -> None:
+        assert track.state is not None
+        with self._lock:
+            row = self._rows.get(id(track))
+            if row is not None:
+                self._going[id(track)] = row
+        self._update(row, run_id=track.state.run_id, status=track.state.status,
+                     attached=track.attached)
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        self._update(self._row(track), status=state.status)
+
+    def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
+        if track is None:
+            return
+        with self._lock:
+            row = self._rows.get(id(track))
+            self._going.pop(id(track), None)
+        fields: dict[str, Any] = {"outcome": result.outcome, "exit_code": result.exit_code,
+                                  "finished_at": now_iso(), "message": result.message}
+        if result.status is not None:
+            fields["status"] = result.status
+        if result.gates:
+            fields["gates"] = gates_json(result.gates, track.secrets)
+        self._update(row, **fields)
+
+    def left_going(self, exit_code: int) -> None:
+        """A second signal: no worker will finish these rows, so close them now."""
+        with self._lock:
+            rows = list(self._going.values())
+            self._going.clear()
+        for row in rows:
+            self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
+                         message="interrupted again; left going")
+
+    def _row(self, track: RunTrack) -> int | None:
+        with self._lock:
+            return self._rows.get(id(track))
+
+    def _update(self, row: int | None, **fields: Any) -> None:
+        history = self.history
+        if history is None or row is None:
+            return
+        try:
+            history.update(row, **fields)
+        except MogrunError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: MogrunError) -> None:
+        with self._lock:
+            if self.history is None:
+                return
+            self.history = None
+        self.warn(f"{exc.message}; runs are no longer recorded")

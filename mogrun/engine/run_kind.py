@@ -1,0 +1,79 @@
+"""The ``run`` job kind: an agent run started with ``POST /runs``.
+
+Capacity: every run needs a sandbox for its (repo, working branch, root
+directory); a boot the server refused makes the run fail moments after its
+202 with one of the errors below — recognised from that error, never from
+timing — and the engine then starts a new attempt once a slot is free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from mogrun.engine.kinds import Cancelled, Sandbox, Started
+from mogrun.engine.ports import ApiClient
+from mogrun.engine.track import RunTrack
+from mogrun.models import Event, ResolvedJob, RunPlan, RunState
+from mogrun.outcomes import RunStatus
+
+CAPACITY_ERRORS = (
+    "too many active sandboxes",
+    "sandbox boot rate limit exceeded",
+    "daily sandbox boot quota exceeded",
+)
+
+
+def error_text(state: RunState) -> str:
+    """The run's ``error`` as text (a string, or a dict's message/code)."""
+    error = state.error
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or "")
+    return str(error) if error else ""
+
+
+class RunKind:
+    """Starts, follows and cancels agent runs through the client."""
+
+    name = "run"
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def claims(self, job: ResolvedJob) -> bool:
+        return True
+
+    def validate(self, job: ResolvedJob) -> None:
+        return None  # the task file's checks and server limits already hold
+
+    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
+        return {"method": "POST", "path": "/runs",
+                "idempotency_key": plan.request.idempotency_key, "body": plan.request.body()}
+
+    def sandbox(self, track: RunTrack) -> Sandbox | None:
+        request = track.request
+        return Sandbox(request.repo_id or request.repo, request.working_branch,
+                       request.root_directory)
+
+    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
+        started = self.client.start_run(track.request, job=track.job, deadline=deadline)
+        return Started(started.state, bool(started.attached))
+
+    def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
+             deadline: float | None = None) -> tuple[RunState, list[Event]]:
+        return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline)
+
+    def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled:
+        """Cancel the run; the answer is about this run whatever runId it carries."""
+        answer = self.client.cancel_run(track.run_id, job=track.job, deadline=deadline)
+        state = answer.state
+        if state.run_id != track.run_id:
+            state = dataclasses.replace(state, run_id=track.run_id)
+        return Cancelled(state, answer.already_terminal)
+
+    def refusal(self, state: RunState) -> str | None:
+        if state.status != RunStatus.FAILED:
+            return None
+        text = error_text(state)
+        return text if text.strip().casefold() in CAPACITY_ERRORS else None

@@ -1,0 +1,127 @@
+"""What one run knows as it goes: the ``RunTrack``.
+
+A run of a job is started, maybe started again (a new *attempt* after the
+server refused it for capacity, or by ``mogrun rerun``), followed, judged and
+recorded. Every one of those steps needs the same handful of facts — the job,
+its plan, the request of the current attempt, the state the server last
+reported, whether this invocation only attached to it, when its timeout clock
+started — so they live on one object handed from step to step instead of
+travelling as six loose arguments.
+
+Attempt keys: attempt 1 sends the job's own Idempotency-Key; attempt ``n``
+sends a key derived from it and ``n`` alone, so a lost answer to attempt 2 is
+retried (and replayed) as attempt 2 and can never start a third run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from mogrun.engine.outcome import server_duration
+from mogrun.masking import mask
+from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+from mogrun.outcomes import Outcome
+
+MAX_KEY = 200  # the server's limit on an Idempotency-Key
+
+
+def attempt_key(base: str, attempt: int) -> str:
+    """The Idempotency-Key of ``attempt`` (1 is ``base`` itself), within 200 characters.
+
+    A base too long for the suffix is shortened and a digest of the whole of it
+    added, so two long keys that share a prefix still get different attempt keys.
+    """
+    if attempt <= 1:
+        return base
+    suffix = f"~attempt-{attempt}"
+    if len(base) + len(suffix) <= MAX_KEY:
+        return base + suffix
+    digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:12]
+    return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
+
+
+@dataclass(eq=False)
+class RunTrack:
+    """One run of one job, from before its start to its result (mutable progress).
+
+    ``why`` says why the current attempt exists: ``""`` for a first attempt,
+    ``"capacity"`` after a refusal for want of a sandbox, ``"rerun"``.
+    ``began`` is the monotonic time of the start's 202: the timeout counts from
+    there, never from waits for needs, the start budget or a sandbox slot.
+    """
+
+    job: ResolvedJob
+    plan: RunPlan
+    request: StartRequest
+    attempt: int = 1
+    why: str = ""
+    state: RunState | None = None
+    attached: bool = False
+    began: float | None = None
+    events: tuple[Event, ...] = ()
+
+    @classmethod
+    def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
+        track = cls(job, plan, plan.request)
+        if attempt > 1:
+            track.next_attempt(why, attempt)
+        return track
+
+    @property
+    def label(self) -> str:
+        return self.plan.label
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return self.job.secrets
+
+    @property
+    def key(self) -> str:
+        return self.request.idempotency_key
+
+    @property
+    def base_key(self) -> str:
+        return self.plan.request.idempotency_key
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id if self.state is not None else ""
+
+    def deadline(self) -> float:
+        """When the job's timeout runs out (counted from the 202)."""
+        began = time.monotonic() if self.began is None else self.began
+        return began + self.job.timeout
+
+    def started(self, state: RunState, attached: bool) -> None:
+        self.state, self.attached, self.began = state, attached, time.monotonic()
+
+    def next_attempt(self, why: str, attempt: int | None = None) -> None:
+        """Forget the refused run; the next start sends the next attempt's key."""
+        self.attempt = self.attempt + 1 if attempt is None else attempt
+        self.why = why
+        self.request = dataclasses.replace(
+            self.request, idempotency_key=attempt_key(self.base_key, self.attempt))
+        self.state, self.attached, self.began, self.events = None, False, None, ()
+
+    def result(self, outcome: str, *, verdicts: tuple[Any, ...] = (), message: str = "",
+               exit_code: int | None = None) -> RunResult:
+        """The run's result; its duration by the server's clock once it is terminal."""
+        state = self.state
+        code = Outcome(outcome).exit_code if exit_code is None else exit_code
+        message = mask(message, self.secrets)
+        if state is None:
+            return RunResult(job=self.job.name, repo=self.plan.repo, outcome=outcome,
+                             message=message, exit_code=code)
+        duration = server_duration(state) if state.terminal else None
+        if duration is None and self.began is not None:
+            duration = time.monotonic() - self.began
+        return RunResult(job=self.job.name, repo=self.plan.repo, outcome=outcome,
+                         run_id=state.run_id, status=state.status, attached=self.attached,
+                         started_at=state.created_at,
+                         finished_at=state.updated_at if state.terminal else None,
+                         duration=duration, gates=tuple(verdicts), message=message,
+                         exit_code=code, branch=state.working_branch)
