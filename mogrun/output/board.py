@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from mogrun.durations import format_duration, parse_moment
 from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import run_label
-from mogrun.waits import Wait
+from mogrun.waits import Wait, WaitKind
 
 QUEUED, BLOCKED, WAITING, RUNNING, DONE = "queued", "blocked", "waiting", "running", "done"
 SHOW_FIRST = (RUNNING, WAITING, BLOCKED, QUEUED, DONE)  # what a short screen keeps
@@ -83,7 +83,10 @@ class Board:
                 row.last = text
 
     def wait(self, wait: Wait) -> None:
-        """A wait holds the run it names, or every not-yet-started run of its job."""
+        """A wait holds the run it names, or every not-yet-started run of its job
+        (a NEEDS wait is already a ``blocked`` row, shown with its needs)."""
+        if wait.kind == WaitKind.NEEDS:
+            return
         with self._lock:
             for key, row in self._rows.items():
                 if row.phase in (RUNNING, DONE):
