@@ -91,7 +91,7 @@ class Board:
             for key, row in self._rows.items():
                 if row.phase in (RUNNING, DONE):
                     continue
-                if key == wait.run or (wait.run is None and row.job == wait.job):
+                if _holds(key, row, wait):
                     row.wait = wait
 
     def finished(self, job: ResolvedJob, results: Sequence[RunResult]) -> None:
@@ -150,10 +150,10 @@ class Board:
             return DONE  # the server finished it: never shown running
         if row.phase in (RUNNING, DONE):
             return row.phase
+        if any(need not in self._done_jobs for need in row.needs):
+            return BLOCKED  # whatever else holds it, its needs come first
         if row.wait is not None and (row.wait.ends_at is None or row.wait.ends_at > now):
             return WAITING
-        if any(need not in self._done_jobs for need in row.needs):
-            return BLOCKED
         return QUEUED
 
     def _cells(self, row: BoardRow, now: float) -> tuple[str, ...]:
@@ -165,3 +165,14 @@ class Board:
             waiting_for = [n for n in row.needs if n not in self._done_jobs]
             detail = "needs " + ", ".join(waiting_for)
         return (row.label, phase, row.status, row.elapsed(now), detail)
+
+
+def _holds(key: str, row: BoardRow, wait: Wait) -> bool:
+    """Whether ``wait`` holds this not-yet-started run: the run it names, the
+    runs of the job it names, or, naming neither (the start limit, a 429's
+    pause), every run not started yet."""
+    if wait.run is not None:
+        return key == wait.run
+    if wait.job is not None:
+        return row.job == wait.job
+    return True

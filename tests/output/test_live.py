@@ -176,3 +176,18 @@ def test_threads_and_the_refresh_thread_do_not_deadlock_or_split_lines():
     for job in jobs:
         for n in range(30):
             assert f"05:06:07  {job.name}  log  -  n{n}\n" in shown
+
+
+def test_a_wait_naming_no_job_holds_every_run_not_started_but_not_a_blocked_one():
+    rep, _ = live(quiet=True)
+    first, second = make_job("first"), make_job("second")
+    third = dataclasses.replace(make_job("third"), needs=("first",))
+    rep.session_started([first, second, third])
+    rep.job_started(first, first.runs[0], RunState("r_1", "streaming", now_iso(-3)), False)
+    rep.wait(Wait.for_seconds(WaitKind.START_LIMIT, "1 run queued for the start limit (1/min)",
+                              61))
+    text = render(rep)
+    assert re.search(r"first\s+running\s+streaming", text), text
+    assert re.search(r"second\s+waiting\s+1 run queued for the start limit \(1/min\); "
+                     r"ends in 1m0[01]s", text), text
+    assert re.search(r"third\s+blocked\s+needs first", text), text
