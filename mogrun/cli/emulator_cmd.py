@@ -26,6 +26,10 @@ from mogrun.errors import MogrunError, UsageError
               help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
 @click.option("--occupy", "occupy_spec", metavar="SPEC",
               help="Sandboxes held by other work, e.g. 2@30s or acme/web:1@never.")
+@click.option("--automations", "automations_spec", metavar="SPEC",
+              help="Automations the account has, e.g. triage,nightly-fix:unpublished.")
+@click.option("--taken-keys", "taken_keys", metavar="KEY,...",
+              help="Automation trigger keys someone else has already used.")
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
               help="Seconds an unscripted run takes.")
 @click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
@@ -55,6 +59,7 @@ def emulator_command(state: CliState, **options: Any) -> int:
 
 def _build(options: dict[str, Any], *, trace: Any) -> Any:
     from mogrun.emulator import Emulator, Limits
+    from mogrun.emulator.automation_seed import parse_automations
     from mogrun.emulator.faults import parse_faults
     from mogrun.emulator.occupants import parse_occupants
     from mogrun.emulator.server import DEFAULT_REPOS
@@ -70,6 +75,7 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
             Limits.parse(options["limits_spec"]) if options["limits_spec"] else Limits.real())
         faults = parse_faults(options["faults_spec"] or "")
         occupants = parse_occupants(options["occupy_spec"] or "")
+        automations = parse_automations(options["automations_spec"] or "")
         repos = _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS
         emulator = Emulator(repos=repos, limits=limits, host=options["host"],
                             port=options["port"], default_duration=options["duration"],
@@ -85,6 +91,15 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
             emulator.occupy_sandboxes(item.count, busy=item.busy, repo=item.repo)
     except ValueError as exc:
         raise UsageError(f"--occupy: {exc}") from exc
+    for automation in automations:
+        emulator.add_automation(automation.name, published=automation.published,
+                                active=automation.active)
+    try:
+        for key in (k.strip() for k in (options["taken_keys"] or "").split(",")):
+            if key:
+                emulator.take_job_key(key)
+    except ValueError as exc:
+        raise UsageError(f"--taken-keys: {exc}") from exc
     return emulator
 
 
@@ -109,6 +124,8 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
         lines.append(f"  faults:       {options['faults_spec']}")
     if options["occupy_spec"]:
         lines.append(f"  occupied:     {options['occupy_spec']}")
+    for automation in emulator.automations:
+        lines.append(f"  automation:   {automation['id']}  {automation['name']}")
     lines += ["", "Use it from another shell:",
               f"  export MOGPLEX_URL={emulator.url}",
               f"  export MOGPLEX_API_KEY={emulator.write_token}",

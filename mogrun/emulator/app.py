@@ -4,17 +4,16 @@ validation, idempotency, start limits."""
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
+from mogrun.emulator import automation_api
 from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
 from mogrun.emulator.placement import create_run
+from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param
 from mogrun.emulator.runs import Run
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
@@ -28,40 +27,6 @@ from mogrun.emulator.validation import (
 
 API_PREFIX = "/api/v1/mogplex"
 CONTROL_PREFIX = "/_emulator"
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes = b""
-    raw_query: str = ""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What to send. ``action`` "drop" closes the socket without an answer."""
-
-    status: int
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    action: str | None = None
-    fault: str | None = None
-
-
-def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
-
-
-def ok(payload: Any, status: int = 200) -> Reply:
-    return json_reply(status, {"ok": True, "data": payload})
-
-
-def error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Reply:
-    return json_reply(status, {"ok": False, "error": {"code": code, "message": message}}, headers)
 
 
 class Api:
@@ -99,7 +64,7 @@ class Api:
         if fault.kind == "delay":
             self.sleep(1.0 if fault.delay is None else fault.delay)
             return _with_retry_after(self._route(request, parts, None), fault)
-        if fault.kind in ("drop_after_commit", "conflict"):
+        if fault.kind in ("drop_after_commit", "conflict", "500_after_commit"):
             reply = self._route(request, parts, fault)
             return replace(reply, action="drop") if fault.kind == "drop_after_commit" else reply
         return fault_reply(fault)
@@ -156,7 +121,7 @@ class Api:
     def list_repos(self, request: Request, parts: list[str], token: Token,
                    fault: Fault | None) -> Reply:
         """``?id=`` selects one repo exactly (and wins over ``q``), as on the server."""
-        q, wanted = _param(request, "q"), _param(request, "id")
+        q, wanted = param(request, "q"), param(request, "id")
         repos = sorted(self.state.repos.values(), key=lambda r: r["full_name"])
         if wanted is not None:
             repos = [r for r in repos if r["id"] == wanted]
@@ -167,8 +132,8 @@ class Api:
     def list_sandboxes(self, request: Request, parts: list[str], token: Token,
                        fault: Fault | None) -> Reply:
         return ok({"sandboxes": self.state.sandboxes.listing(
-            token.user, self.clock(), repo_id=_param(request, "repo_id"),
-            status=_param(request, "status"), limit=list_limit(request))})
+            token.user, self.clock(), repo_id=param(request, "repo_id"),
+            status=param(request, "status"), limit=list_limit(request))})
 
     def start_run(self, request: Request, parts: list[str], token: Token,
                   fault: Fault | None) -> Reply:
@@ -232,10 +197,13 @@ class Api:
 
 
 def _shape(parts: list[str]) -> tuple[str, ...]:
-    """The route pattern of a path: run ids become ``{id}``."""
-    if len(parts) >= 2 and parts[0] == "runs" and parts[1]:
-        return ("runs", "{id}", *parts[2:])
-    return tuple(parts)
+    """The route pattern of a path: run, automation and job run ids become ``{id}``."""
+    shape = list(parts)
+    if len(parts) >= 2 and parts[0] in ("runs", "automations") and parts[1]:
+        shape[1] = "{id}"
+    if len(parts) == 4 and parts[0] == "automations" and parts[2] == "runs" and parts[3]:
+        shape[3] = "{id}"
+    return tuple(shape)
 
 
 _ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
@@ -245,26 +213,12 @@ _ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
     ("runs", "{id}"): {"GET": ("read", Api.get_run)},
     ("runs", "{id}", "events"): {"GET": ("read", Api.get_events)},
     ("runs", "{id}", "cancel"): {"POST": ("write", Api.cancel_run)},
+    ("automations",): {"GET": ("read", automation_api.list_automations)},
+    ("automations", "{id}"): {"GET": ("read", automation_api.get_automation)},
+    ("automations", "{id}", "trigger"): {"POST": ("write", automation_api.trigger)},
+    ("automations", "{id}", "runs"): {"GET": ("read", automation_api.list_runs)},
+    ("automations", "{id}", "runs", "{id}"): {"GET": ("read", automation_api.get_run)},
 }
-
-
-def _param(request: Request, name: str) -> str | None:
-    """A query parameter, trimmed; None when absent or blank (as the server reads them)."""
-    values = request.query.get(name)
-    value = values[0].strip() if values else ""
-    return value or None
-
-
-_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
-
-
-def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
-    """``limit`` as the server's ``parseInt`` reads it: leading digits count
-    ("12abc" is 12), no number gives the default, the rest is clamped to 1..most."""
-    match = _LEADING_INT.match(_param(request, "limit") or "")
-    if match is None:
-        return default
-    return min(most, max(1, int(match.group(1))))
 
 
 def _with_retry_after(reply: Reply, fault: Fault) -> Reply:

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict, replace
 from typing import Any
 
-from mogrun.emulator.app import Reply, Request, json_reply
+from mogrun.emulator.automation_seed import (
+    AutomationSpec,
+    add_automation,
+    parse_automations,
+    seed_key,
+)
 from mogrun.emulator.faults import Fault, parse_faults
 from mogrun.emulator.occupants import Occupants, occupy, parse_occupants, release
+from mogrun.emulator.replies import Reply, Request, json_reply
 from mogrun.emulator.state import State
 
 
@@ -102,6 +109,59 @@ def _release(state: State, request: Request) -> list[dict[str, Any]]:
     return _sandboxes(state, request)
 
 
+def _automations(state: State, request: Request) -> list[dict[str, Any]]:
+    """Every automation of every user, with its ``user`` and ``published``."""
+    return [{**a.summary(), "user": a.user, "published": a.published, "script": a.script}
+            for a in state.automations.automations.values()]
+
+
+def _add_automations(state: State, request: Request) -> list[dict[str, Any]]:
+    """Body: ``{"spec": "triage,fix:unpublished"}``, an automation object
+    (``{"name", "published"?, "active"?, "script"?, "repo"?, "description"?}``) or a list."""
+    body = _json(request)
+    if isinstance(body, dict) and set(body) == {"spec"}:
+        wanted = parse_automations(str(body["spec"]))
+    elif isinstance(body, dict):
+        wanted = [AutomationSpec.from_json(body)]
+    elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
+        wanted = [AutomationSpec.from_json(item) for item in body]
+    else:
+        raise ValueError('expected an automation object, a list of them, or {"spec": "..."}')
+    for spec in wanted:
+        add_automation(state, spec)
+    return _automations(state, request)
+
+
+def _take_job_keys(state: State, request: Request) -> list[dict[str, Any]]:
+    """Body: ``{"keys": ["k1", ...], "repo"?: "owner/name"}``: someone else uses them."""
+    body = _json(request)
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError('expected {"keys": ["...", ...], "repo"?: "owner/name"}')
+    repo = body.get("repo") if isinstance(body, dict) else None
+    return [{"key": key, "jobRunId": seed_key(state, key, repo).id} for key in keys]
+
+
+def _job_runs(state: State, request: Request) -> list[dict[str, Any]]:
+    now = time.time()
+    return [{"id": j.id, "automationId": j.automation_id, "user": j.user, "key": j.key,
+             "status": j.status(now), "repoId": j.repo["id"]}
+            for j in state.automations.jobs.values()]
+
+
+def _job_caps(state: State, request: Request) -> dict[str, Any]:
+    """Body: any of ``repo_pending``, ``installation_pending``, ``installation_running``,
+    ``repair`` (seconds); the others keep their value."""
+    body = _json(request)
+    if not isinstance(body, dict) or set(body) - set(asdict(state.automations.caps)):
+        raise ValueError(f"expected an object with {', '.join(asdict(state.automations.caps))}")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+               for v in body.values()):
+        raise ValueError("job caps are numbers, at least 0")
+    state.automations.caps = replace(state.automations.caps, **body)
+    return asdict(state.automations.caps)
+
+
 _ROUTES = {
     ("GET", "requests"): _requests,
     ("DELETE", "requests"): _clear_requests,
@@ -112,4 +172,9 @@ _ROUTES = {
     ("GET", "sandboxes"): _sandboxes,
     ("POST", "sandboxes"): _occupy,
     ("DELETE", "sandboxes"): _release,
+    ("GET", "automations"): _automations,
+    ("POST", "automations"): _add_automations,
+    ("POST", "job-keys"): _take_job_keys,
+    ("GET", "job-runs"): _job_runs,
+    ("POST", "job-caps"): _job_caps,
 }

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from mogrun.emulator.durations import parse_seconds
 
@@ -21,6 +21,9 @@ DIRECTIVE = re.compile(r"^[ \t]*@emulator\b(.*)$", re.MULTILINE)
 STATUSES = ("success", "failed", "cancelled")
 DEFAULT_TOOLS = ("read_file", "edit_file", "run_tests")
 MIN_EVENTS = 3  # started, status_changed, and the terminal event
+
+
+T = TypeVar("T")
 
 
 class DirectiveError(ValueError):
@@ -58,13 +61,22 @@ class Script:
 
 def parse_script(prompt: str, default: Script) -> Script:
     """The script for a prompt: ``default`` updated by each directive line in order."""
+    return apply_directives(prompt, default, _PARSERS)
+
+
+Parsers = Mapping[str, Callable[[str], object]]
+
+
+def apply_directives(text: str, default: T, parsers: Parsers) -> T:
+    """``default`` (a dataclass) updated by each ``@emulator`` line of ``text``, in
+    order, with ``parsers`` reading the values; DirectiveError for a bad line."""
     script = default
-    for match in DIRECTIVE.finditer(prompt):
-        script = _apply(script, match.group(1))
+    for match in DIRECTIVE.finditer(text):
+        script = _apply(script, match.group(1), parsers)
     return script
 
 
-def _apply(script: Script, text: str) -> Script:
+def _apply(script: T, text: str, parsers: Parsers) -> T:
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -74,28 +86,28 @@ def _apply(script: Script, text: str) -> Script:
         key, sep, value = word.partition("=")
         if not sep:
             raise DirectiveError(f"bad @emulator directive: expected key=value, got {word!r}")
-        changes[key] = _value(key, value)
-    return replace(script, **changes)
+        changes[key] = _value(key, value, parsers)
+    return replace(script, **changes)  # type: ignore[type-var]
 
 
-def _value(key: str, value: str) -> object:
+def _value(key: str, value: str, parsers: Parsers) -> object:
     try:
-        return _PARSERS[key](value)
+        return parsers[key](value)
     except KeyError:
-        known = ", ".join(_PARSERS)
+        known = ", ".join(parsers)
         raise DirectiveError(f"bad @emulator directive: unknown key {key!r} (known: {known})") \
             from None
     except ValueError as exc:
         raise DirectiveError(f"bad @emulator directive: {key}={value!r}: {exc}") from exc
 
 
-def _status(value: str) -> str:
+def status(value: str) -> str:
     if value not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
     return value
 
 
-def _duration(value: str) -> float | None:
+def duration(value: str) -> float | None:
     return None if value in ("never", "forever") else parse_seconds(value)
 
 
@@ -119,8 +131,8 @@ def _interval(value: str) -> float:
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "status": _status,
-    "duration": _duration,
+    "status": status,
+    "duration": duration,
     "pending": parse_seconds,
     "events": _events,
     "tools": _tools,

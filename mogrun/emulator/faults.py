@@ -15,10 +15,12 @@ from typing import Any
 
 from mogrun.emulator.durations import parse_seconds
 
-ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "*")
+ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "automations",
+             "trigger", "automation_runs", "*")
 KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay",
-         "drop_after_commit", "drop", "conflict")
-ONLY_FOR = {"drop_after_commit": "start", "conflict": "cancel"}
+         "drop_after_commit", "drop", "conflict", "500_after_commit")
+ONLY_FOR = {"drop_after_commit": ("start", "trigger"), "conflict": ("cancel",),
+            "500_after_commit": ("trigger",)}
 
 _KIND_WORD = "|".join(sorted(KINDS, key=len, reverse=True))
 _SPEC = re.compile(
@@ -46,8 +48,9 @@ class Fault:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(KINDS)})")
         only = ONLY_FOR.get(self.kind)
-        if only is not None and self.endpoint != only:
-            raise ValueError(f"fault {self.kind!r} applies only to the {only!r} endpoint")
+        if only is not None and self.endpoint not in only:
+            names = " or ".join(repr(name) for name in only)
+            raise ValueError(f"fault {self.kind!r} applies only to the {names} endpoint")
         if self.count < 1:
             raise ValueError(f"a fault count must be at least 1, got {self.count}")
         for name in ("retry_after", "delay"):
@@ -112,6 +115,8 @@ def endpoint_of(method: str, parts: list[str]) -> str | None:
     """Which fault endpoint an API path (split after the prefix) is, if any."""
     if parts in (["repos"], ["sandboxes"]) and method == "GET":
         return parts[0]
+    if parts and parts[0] == "automations":
+        return _automation_endpoint(method, parts)
     if parts == ["runs"] and method == "POST":
         return "start"
     if len(parts) == 2 and parts[0] == "runs" and method == "GET":
@@ -122,6 +127,14 @@ def endpoint_of(method: str, parts: list[str]) -> str | None:
         if parts[2] == "cancel" and method == "POST":
             return "cancel"
     return None
+
+
+def _automation_endpoint(method: str, parts: list[str]) -> str | None:
+    if method == "POST" and len(parts) == 3 and parts[2] == "trigger":
+        return "trigger"
+    if method != "GET":
+        return None
+    return "automation_runs" if len(parts) >= 3 and parts[2] == "runs" else "automations"
 
 
 class FaultQueue:

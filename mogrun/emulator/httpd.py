@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from mogrun.emulator.app import Reply, Request, json_reply
+from mogrun.emulator.replies import Reply, Request, json_reply
 
 
 class Answerer(Protocol):

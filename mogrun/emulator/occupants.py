@@ -81,26 +81,15 @@ def parse_occupants(spec: str) -> list[Occupants]:
 
 def occupy(state: State, occupants: Occupants, now: float,
            user: str = DEFAULT_USER) -> list[Sandbox]:
-    """Add the occupants' sandboxes (caller holds the lock); KeyError-free: an
-    unknown repo is a ValueError naming the account's repos."""
-    repo = _repo(state, occupants.repo)
+    """Add the occupants' sandboxes (caller holds the lock); an unknown repo is a
+    ValueError naming the account's repos."""
+    repo = state.repo_named(occupants.repo)
     made = []
     for _ in range(occupants.count):
         triple = Triple(repo["id"], f"interactive/{next(_serial)}", None)
         made.append(state.sandboxes.occupy(user, triple, repo["default_branch"], now,
                                            occupants.busy))
     return made
-
-
-def _repo(state: State, name: str | None) -> Mapping[str, Any]:
-    repos = list(state.repos.values())
-    if name is None and repos:
-        return repos[0]
-    for repo in repos:
-        if name is not None and repo["full_name"].lower() == name.lower():
-            return repo
-    known = ", ".join(r["full_name"] for r in repos) or "none"
-    raise ValueError(f"no repo {name!r} on the emulator (repos: {known})")
 
 
 def release(state: State, now: float) -> int:

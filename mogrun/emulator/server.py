@@ -9,6 +9,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mogrun.emulator.app import API_PREFIX, CONTROL_PREFIX, Api, Reply, Request
+from mogrun.emulator.automation_seed import (
+    AutomationSpec,
+    add_automation,
+    parse_automations,
+    seed_key,
+)
+from mogrun.emulator.automation_store import JobCaps
 from mogrun.emulator.control import handle_control
 from mogrun.emulator.directives import Script
 from mogrun.emulator.faults import Fault
@@ -34,7 +41,7 @@ class Emulator:
 
     def __init__(self, *, repos: Iterable[str] = DEFAULT_REPOS, limits: Limits | None = None,
                  host: str = "127.0.0.1", port: int = 0, default_duration: float = 3.0,
-                 default_events: int = 8,
+                 default_events: int = 8, automations: Iterable[str] = (),
                  on_request: Callable[[RequestRecord], None] | None = None) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
@@ -49,6 +56,8 @@ class Emulator:
         with self._state.lock:
             self.write_token = self._state.new_token("emuw", ("read", "write"))
             self.read_token = self._state.new_token("emur", ("read",))
+            for spec in parse_automations(",".join(automations)):
+                add_automation(self._state, spec)
 
     # ---- life cycle --------------------------------------------------------------
 
@@ -230,6 +239,56 @@ class Emulator:
         """The most sandboxes ``user`` ever had active at once (occupants included)."""
         with self._state.lock:
             return self._state.sandboxes.peak.get(user, 0)
+
+    # ---- automations -------------------------------------------------------------
+
+    def add_automation(self, name: str, *, published: bool = True, active: bool = True,
+                       script: str = "", repo: str | None = None,
+                       description: str | None = None) -> str:
+        """Create an automation of the default user on the GitHub installation of
+        ``repo`` (default: the first repo); ``script`` holds ``@emulator`` lines
+        for its job runs. Returns its id (a UUID)."""
+        spec = AutomationSpec(name, published, active, script, repo, description)
+        with self._state.lock:
+            return add_automation(self._state, spec).id
+
+    def set_automation(self, automation_id: str, *, published: bool | None = None,
+                       active: bool | None = None) -> None:
+        """Publish/unpublish, activate/deactivate an automation (KeyError if unknown)."""
+        with self._state.lock:
+            automation = self._state.automations.automations[automation_id]
+            automation.published = automation.published if published is None else published
+            automation.active = automation.active if active is None else active
+
+    @property
+    def automations(self) -> list[dict[str, Any]]:
+        """Every automation of the default user, as ``GET /automations`` lists them."""
+        with self._state.lock:
+            return [a.summary() for a in self._state.automations.automations.values()]
+
+    def take_job_key(self, key: str, *, repo: str | None = None) -> str:
+        """Make ``key`` already used by someone else's job run, as the server's global
+        keys allow; returns that job run's id. ValueError if blank or taken."""
+        with self._state.lock:
+            return seed_key(self._state, key, repo).id
+
+    def set_job_caps(self, caps: JobCaps) -> None:
+        """Replace the job caps (pending per repo/installation, running per
+        installation, the repair delay after a failed start)."""
+        with self._state.lock:
+            self._state.automations.caps = caps
+
+    def job_runs(self, automation_id: str | None = None) -> list[str]:
+        """Ids of the job runs (of ``automation_id``), in creation order; someone
+        else's seeded runs included when no automation is named."""
+        with self._state.lock:
+            return [j.id for j in self._state.automations.jobs.values()
+                    if automation_id is None or j.automation_id == automation_id]
+
+    def job_run_detail(self, job_run_id: str) -> dict[str, Any]:
+        """A job run as ``GET /automations/{id}/runs/{runId}`` returns it now."""
+        with self._state.lock:
+            return self._state.automations.jobs[job_run_id].detail(time.time())
 
     # ---- serving ---------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mogrun.emulator.automation_store import AutomationStore
+from mogrun.emulator.automations import JobScript
 from mogrun.emulator.directives import Script
 from mogrun.emulator.faults import FaultQueue
 from mogrun.emulator.limits import Limiter, Limits
@@ -46,7 +48,8 @@ class Token:
 
 
 def repo_entry(spec: str, index: int) -> dict[str, Any]:
-    """A repo from ``owner/name`` (or ``owner/name@default-branch``), with a stable id."""
+    """A repo from ``owner/name`` (or ``owner/name@default-branch``), with a stable id;
+    ``index`` numbers its GitHub installation (one per owner: see ``installation``)."""
     full_name, _, branch = spec.strip().partition("@")
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
@@ -62,13 +65,16 @@ class State:
 
     def __init__(self, repos: Iterable[str], limits: Limits | None, script: Script) -> None:
         self.lock = threading.RLock()
-        entries = [repo_entry(spec, i) for i, spec in enumerate(repos)]
-        self.repos: dict[str, dict[str, Any]] = {e["id"]: e for e in entries}
+        self.repos: dict[str, dict[str, Any]] = {}
+        for spec in repos:
+            self.add_repo(spec)
         self.tokens: dict[str, Token] = {}
         self.runs: dict[str, Run] = {}
         self.keys: dict[tuple[str, str], tuple[str, str]] = {}  # (user, key) -> (hash, run id)
         self.limiter = Limiter(limits)
         self.sandboxes = Sandboxes(Policy.of(limits), epoch=time.time())
+        self.automations = AutomationStore()
+        self.job_script = JobScript(duration=script.duration)
         self.faults = FaultQueue()
         self.log: list[RequestRecord] = []
         self.default_script = script
@@ -89,6 +95,21 @@ class State:
         self.sandboxes.set_policy(Policy.of(limits))
 
     def add_repo(self, spec: str) -> dict[str, Any]:
-        entry = repo_entry(spec, len(self.repos))
+        """Add a repo; repos of one owner share its GitHub installation (1000, 1001, ...
+        in the order owners first appear), as an organisation's repos do."""
+        owner = spec.strip().partition("/")[0].lower()
+        owners = list(dict.fromkeys(r["full_name"].partition("/")[0].lower()
+                                    for r in self.repos.values()))
+        index = owners.index(owner) if owner in owners else len(owners)
+        entry = repo_entry(spec, index)
         self.repos[entry["id"]] = entry
         return entry
+
+    def repo_named(self, name: str | None) -> dict[str, Any]:
+        """A repo by ``owner/name``, case-insensitively (None: the first repo);
+        ValueError naming the account's repos."""
+        for repo in self.repos.values():
+            if name is None or repo["full_name"].lower() == name.lower():
+                return repo
+        known = ", ".join(r["full_name"] for r in self.repos.values()) or "none"
+        raise ValueError(f"no repo {name!r} on the emulator (repos: {known})")

@@ -27,7 +27,7 @@ def _serve(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict
             seen[name] = value
         if "read token:" in line:
             seen["read"] = line.split(":", 1)[1].strip()
-        if line.startswith(("  limits:", "  occupied:")):
+        if line.startswith(("  limits:", "  occupied:", "  automation:")):
             seen[line.split(":", 1)[0].strip()] = line.split(":", 1)[1].strip()
         if line.startswith("Press Ctrl-C"):
             return process, seen
@@ -86,6 +86,9 @@ def test_non_loopback_host_is_refused(host):
     (["--occupy", "1@soon"], "Error: bad sandbox occupant '1@soon': not a duration: 'soon'"),
     (["--occupy", "no/such:1"], "Error: --occupy: no repo 'no/such' on the emulator"),
     (["--limits", "sandboxes=-1"], "Error: sandboxes must be a whole number of at least 1"),
+    (["--automations", "triage:draft"],
+     "Error: bad automation 'triage:draft': expected NAME[:unpublished][:inactive]"),
+    (["--taken-keys", "k1,k1"], "Error: --taken-keys: the key 'k1' is already taken"),
 ])
 def test_bad_options_exit_2(args, message):
     result = run_mogrun("emulator", *args)
@@ -112,3 +115,18 @@ def test_occupied_sandboxes_and_sandbox_limits_from_the_command_line():
     assert seen["limits"] == ("60/60s,starts=10/60s,starts=30/1h,starts=150/1d,sandboxes=3,"
                               "idle=20s,boots=120/1h,boots=10000/1d")
     assert seen["occupied"] == "acme/web:2@never"
+
+
+def test_automations_and_taken_keys_from_the_command_line():
+    process, seen = _serve("--automations", "triage,draft:unpublished", "--taken-keys", "k1",
+                           quiet=True)
+    try:
+        status, body = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/automations", seen["read"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert status == 200
+    listed = body["data"]["automations"]
+    assert [(a["name"], a["publishedVersionId"] is not None) for a in listed] == [
+        ("draft", False), ("triage", True)]
+    assert seen["automation"].endswith("triage") or seen["automation"].endswith("draft")

@@ -176,7 +176,7 @@ def test_parse_faults_syntax():
 @pytest.mark.parametrize(("spec", "message"), [
     ("start:foo", "unknown fault kind 'foo'"),
     ("nope:500", "unknown fault endpoint 'nope'"),
-    ("events:drop_after_commit", "applies only to the 'start' endpoint"),
+    ("events:drop_after_commit", "applies only to the 'start' or 'trigger' endpoint"),
     ("start:conflict", "applies only to the 'cancel' endpoint"),
     ("start:500x0", "count must be at least 1"),
     ("start", "expected ENDPOINT:KIND"),

@@ -1,0 +1,172 @@
+"""The automation endpoints a client uses: list (cursor), get, trigger, runs
+list and run detail — with the server's checks in the server's order, its
+error mapping, and faults (``trigger:500_after_commit``: the job run exists)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from mogrun.emulator.automations import Automation, script_for
+from mogrun.emulator.directives import DirectiveError
+from mogrun.emulator.faults import Fault
+from mogrun.emulator.replies import Reply, Request, error, list_limit, ok
+from mogrun.emulator.state import Token
+from mogrun.emulator.validation import MAX_KEY, Invalid
+
+if TYPE_CHECKING:
+    from mogrun.emulator.app import Api
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+RESERVED = ("source", "source_type", "dispatch_source", "flow_id", "flow_version_id",
+            "repo_id", "repo_full_name", "installation_id", "default_branch")
+
+
+def _owned(api: Api, automation_id: str, token: Token, fallback: str) -> Automation:
+    """The caller's automation; a non-UUID id fails the Postgres cast: 500."""
+    if not UUID.match(automation_id):
+        raise Invalid(500, "INTERNAL_ERROR", fallback)
+    automation = api.state.automations.automations.get(automation_id)
+    if automation is None or automation.user != token.user:
+        raise Invalid(404, "NOT_FOUND", "Automation not found")
+    return automation
+
+
+def list_automations(api: Api, request: Request, parts: list[str], token: Token,
+                     fault: Fault | None) -> Reply:
+    """``created_at DESC, id DESC``; ``nextCursor`` only when more rows exist."""
+    limit = list_limit(request, default=50, most=100)
+    rows = sorted((a for a in api.state.automations.automations.values()
+                   if a.user == token.user), key=lambda a: (a.created, a.id), reverse=True)
+    after = _cursor(request)
+    if after is not None:
+        rows = [a for a in rows if (a.created, a.id) < after]
+    page, more = rows[:limit], len(rows) > limit
+    cursor = _encode(page[-1]) if more and page else None
+    return ok({"automations": [a.summary() for a in page], "nextCursor": cursor})
+
+
+def _encode(automation: Automation) -> str:
+    text = json.dumps({"createdAt": automation.summary()["createdAt"], "id": automation.id})
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor(request: Request) -> tuple[float, str] | None:
+    values = request.query.get("cursor")
+    text = values[0].strip() if values else ""
+    if not text:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        from datetime import datetime
+
+        moment = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
+        if not UUID.match(str(data["id"])):
+            raise ValueError("not a uuid")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise Invalid(400, "BAD_REQUEST", "Invalid cursor") from None
+    return moment.timestamp(), str(data["id"])
+
+
+def get_automation(api: Api, request: Request, parts: list[str], token: Token,
+                   fault: Fault | None) -> Reply:
+    automation = _owned(api, parts[1], token, "Failed to load automation")
+    return ok({"automation": automation.detail()})
+
+
+def trigger(api: Api, request: Request, parts: list[str], token: Token,
+            fault: Fault | None) -> Reply:
+    """Checks 3-11 of the trigger handler, in order; 202 with the TriggerResult."""
+    key, body = _key(request), _body(request)
+    job_input = body.get("input", {})
+    if not isinstance(job_input, dict):
+        raise Invalid(400, "BAD_REQUEST", "input must be an object")
+    automation = _owned(api, parts[1], token, "Failed to trigger automation")
+    if not automation.published:
+        raise Invalid(409, "CONFLICT", "Publish the automation before triggering it")
+    if not automation.active:
+        raise Invalid(409, "CONFLICT", "Activate the automation before triggering it")
+    repo = api.state.repos.get(str(body["repoId"]).strip())
+    if repo is None:
+        raise Invalid(404, "NOT_FOUND", "Repository not found")
+    if repo["installation_id"] != automation.installation_id:
+        raise Invalid(400, "BAD_REQUEST",
+                      "Repository is outside this automation's GitHub installation")
+    try:
+        script = script_for(automation.script, job_input, api.state.job_script)
+    except DirectiveError as exc:
+        raise Invalid(400, "BAD_REQUEST", str(exc)) from exc
+    failing = fault is not None and fault.kind == "500_after_commit"
+    done = api.state.automations.enqueue(automation, repo, key, _metadata(job_input, automation,
+                                         repo), script, token.user, api.clock(),
+                                         fail_start=failing)
+    if done.failed_start:
+        return error(500, "INTERNAL_ERROR", "Failed to trigger automation")
+    return ok({"run": _result(automation, done, api.clock())}, 202)
+
+
+def _key(request: Request) -> str:
+    key = (request.headers.get("idempotency-key") or "").strip()
+    if not key:
+        raise Invalid(400, "BAD_REQUEST", "Idempotency-Key is required")
+    if len(key.encode("utf-16-le")) // 2 > MAX_KEY:
+        raise Invalid(400, "BAD_REQUEST",
+                      f"Idempotency-Key exceeds maximum length of {MAX_KEY} characters")
+    return key
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    repo_id = body.get("repoId") if isinstance(body, dict) else None
+    if not isinstance(repo_id, str) or not repo_id.strip():
+        raise Invalid(400, "BAD_REQUEST", "repoId is required")
+    assert isinstance(body, dict)
+    return body
+
+
+def _metadata(job_input: dict[str, Any], automation: Automation,
+              repo: dict[str, Any]) -> dict[str, Any]:
+    """The input, then the keys the server sets over any caller value."""
+    return {**job_input, "source": "mcp", "source_type": "flow", "dispatch_source": "mcp",
+            "flow_id": automation.id, "flow_version_id": automation.version_id,
+            "repo_id": repo["id"], "repo_full_name": repo["full_name"],
+            "installation_id": repo["installation_id"],
+            "default_branch": repo["default_branch"]}
+
+
+def _result(automation: Automation, done: Any, now: float) -> dict[str, Any]:
+    job = done.job
+    result = {"automationId": automation.id, "jobRunId": job.id if job else None,
+              "outcome": done.outcome, "reason": done.reason, "started": False,
+              "status": "suppressed", "runtime": None}
+    if done.outcome == "queued":
+        started = job.status(now) == "running"
+        result.update(started=started, status="running" if started else "pending",
+                      runtime={"provider": "trigger" if started else None,
+                               "runId": job.runtime_id if started else None})
+    return result
+
+
+def list_runs(api: Api, request: Request, parts: list[str], token: Token,
+              fault: Fault | None) -> Reply:
+    automation = _owned(api, parts[1], token, "Failed to list automation runs")
+    now = api.clock()
+    jobs = sorted((j for j in api.state.automations.jobs.values()
+                   if j.automation_id == automation.id), key=lambda j: j.created, reverse=True)
+    limit = list_limit(request, default=20, most=50)
+    return ok({"runs": [j.summary(now) for j in jobs[:limit]]})
+
+
+def get_run(api: Api, request: Request, parts: list[str], token: Token,
+            fault: Fault | None) -> Reply:
+    automation = _owned(api, parts[1], token, "Failed to load automation run")
+    job = api.state.automations.jobs.get(parts[3])
+    if job is None or job.automation_id != automation.id:
+        raise Invalid(404, "NOT_FOUND", "Run not found")
+    return ok({"run": job.detail(api.clock())})

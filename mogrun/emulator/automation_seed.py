@@ -1,0 +1,87 @@
+"""Putting automations and other people's job-run keys on the emulator, from
+Python, the command line and the control endpoint.
+
+Automation spec (``mogrun emulator --automations``)::
+
+    NAME[:unpublished][:inactive][,...]     triage,nightly-fix:unpublished
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mogrun.emulator.automations import Automation, check_script, new_id
+from mogrun.emulator.jobruns import JobRun
+from mogrun.emulator.state import DEFAULT_USER, State
+
+FLAGS = ("unpublished", "inactive")
+
+
+@dataclass(frozen=True)
+class AutomationSpec:
+    """An automation to create: on the installation of ``repo`` (None: the first repo)."""
+
+    name: str
+    published: bool = True
+    active: bool = True
+    script: str = ""
+    repo: str | None = None
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("an automation needs a name")
+        check_script(self.script)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AutomationSpec:
+        """From ``{"name", "published"?, "active"?, "script"?, "repo"?, "description"?}``."""
+        unknown = set(data) - {"name", "published", "active", "script", "repo", "description"}
+        if unknown:
+            raise ValueError(f"unknown automation field(s): {', '.join(sorted(unknown))}")
+        if not isinstance(data.get("name"), str):
+            raise ValueError("an automation needs a name (a string)")
+        for flag in ("published", "active"):
+            if not isinstance(data.get(flag, True), bool):
+                raise ValueError(f"{flag} must be true or false")
+        return cls(data["name"], data.get("published", True), data.get("active", True),
+                   str(data.get("script") or ""), data.get("repo"), data.get("description"))
+
+
+def parse_automations(spec: str) -> list[AutomationSpec]:
+    """Automations from the command-line syntax; ValueError naming the bad item."""
+    found = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, *flags = item.split(":")
+        bad = [flag for flag in flags if flag not in FLAGS]
+        if bad or not name.strip():
+            raise ValueError(f"bad automation {item!r}: expected NAME[:unpublished][:inactive]")
+        found.append(AutomationSpec(name.strip(), "unpublished" not in flags,
+                                    "inactive" not in flags))
+    return found
+
+
+def add_automation(state: State, spec: AutomationSpec, user: str = DEFAULT_USER) -> Automation:
+    """Create it (caller holds the lock); each is 1 ms newer than the last, so the
+    list order is the order of creation, newest first."""
+    repo = state.repo_named(spec.repo)
+    existing = [a.created for a in state.automations.automations.values()]
+    created = max([time.time(), *(t + 0.001 for t in existing)])
+    automation = Automation(new_id(), user, spec.name, int(repo["installation_id"]), created,
+                            spec.published, spec.active, spec.description, spec.script)
+    state.automations.automations[automation.id] = automation
+    return automation
+
+
+def seed_key(state: State, key: str, repo: str | None = None) -> JobRun:
+    """Make ``key`` already used by another user's job run (caller holds the lock)."""
+    if not key.strip():
+        raise ValueError("a job-run key cannot be blank")
+    if key.strip() in state.automations.keys:
+        raise ValueError(f"the key {key.strip()!r} is already taken")
+    return state.automations.seed_key(key.strip(), time.time(), state.repo_named(repo))

@@ -1,0 +1,63 @@
+"""The API's plain values: a ``Request`` in, a ``Reply`` out, the envelope, and
+the query parameters read as the server reads them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    raw_query: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send. ``action`` "drop" closes the socket without an answer."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    action: str | None = None
+    fault: str | None = None
+
+
+def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+def ok(payload: Any, status: int = 200) -> Reply:
+    return json_reply(status, {"ok": True, "data": payload})
+
+
+def error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Reply:
+    return json_reply(status, {"ok": False, "error": {"code": code, "message": message}}, headers)
+
+
+def param(request: Request, name: str) -> str | None:
+    """A query parameter, trimmed; None when absent or blank (as the server reads them)."""
+    values = request.query.get(name)
+    value = values[0].strip() if values else ""
+    return value or None
+
+
+_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+
+
+def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
+    """``limit`` as the server's ``parseInt`` reads it: leading digits count
+    ("12abc" is 12), no number gives the default, the rest is clamped to 1..most."""
+    match = _LEADING_INT.match(param(request, "limit") or "")
+    if match is None:
+        return default
+    return min(most, max(1, int(match.group(1))))
