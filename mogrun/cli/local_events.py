@@ -65,11 +65,12 @@ class RecordingReporter:
         self._inner.job_started(job, run, state, attached)
 
     def event(self, job: Any, run: Any, event: Event) -> None:
-        from mogrun.output.ndjson import event_dict, masked
+        from mogrun.masking import mask_data
+        from mogrun.output.ndjson import event_dict
 
         run_id = self._run_ids.get(run.label)
         if run_id:
-            self._log.add(run_id, masked(event_dict(event), job.secrets))
+            self._log.add(run_id, mask_data(event_dict(event), job.secrets))
         self._inner.event(job, run, event)
 
     def close(self) -> None:

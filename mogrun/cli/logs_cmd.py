@@ -124,11 +124,12 @@ class _LogSink:
 
     def event(self, event: Any) -> None:
         if self.state.json_output:
-            from mogrun.output.ndjson import event_dict, masked
+            from mogrun.masking import mask_data
+            from mogrun.output.ndjson import event_dict
 
-            self._json(masked({"type": "event", "run_id": self.target.run_id,
-                               "label": self.target.label, "event": event_dict(event)},
-                              self.secrets))
+            self._json(mask_data({"type": "event", "run_id": self.target.run_id,
+                                  "label": self.target.label, "event": event_dict(event)},
+                                 self.secrets))
             return
         from mogrun.output.base import format_event_line
 

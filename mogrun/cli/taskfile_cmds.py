@@ -176,13 +176,14 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
               extra_plugins: Sequence[str] = ()) -> int:
     """Print what ``run`` would do (``run --dry-run`` calls this); returns 0."""
     from mogrun.cli.loading import load_session
+    from mogrun.masking import mask_data
     from mogrun.textsafety import escape_agent_text
 
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
                            rerun=rerun)
     for job in session.jobs:
-        document = masked(job_document(session, job), job.secrets)
+        document = mask_data(job_document(session, job), job.secrets)
         if state.json_output:
             click.echo(json.dumps(document))
         else:
@@ -237,19 +238,6 @@ def job_text(doc: dict[str, Any]) -> list[str]:
             lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
                          "to the repo's id through GET /repos when the job runs")
     return [*lines, ""]
-
-
-def masked(value: Any, secrets: Any) -> Any:
-    """``value`` with every secret string masked, recursively (before JSON escaping)."""
-    from mogrun.masking import mask
-
-    if isinstance(value, str):
-        return mask(value, secrets)
-    if isinstance(value, list | tuple):
-        return [masked(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {str(k): masked(v, secrets) for k, v in value.items()}
-    return value
 
 
 def _plain(value: Any) -> Any:

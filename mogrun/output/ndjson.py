@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mogrun.masking import mask
+from mogrun.masking import mask_data
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.plain import PlainReporter, flush_quietly, write_line
 from mogrun.waits import Wait
@@ -44,17 +44,6 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "message": result.message,
         "branch": result.branch,
     }
-
-
-def masked(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` with every string inside it (keys included) masked."""
-    if isinstance(value, str):
-        return mask(value, secrets)
-    if isinstance(value, Mapping):
-        return {masked(str(k), secrets): masked(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [masked(v, secrets) for v in value]
-    return value
 
 
 class NdjsonReporter:
@@ -148,7 +137,7 @@ class NdjsonReporter:
         with self._lock:
             if job is not None:
                 self._secrets.update(job.secrets)
-            line = json.dumps(masked(obj, self._secrets), ensure_ascii=True, default=str)
+            line = json.dumps(mask_data(obj, self._secrets), ensure_ascii=True, default=str)
             write_line(self._out, line)
         if job is not None:
             self._notices.learn_secrets(job)
