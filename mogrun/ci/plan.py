@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mogrun.ci.schedules import job_schedules
 from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
-from mogrun.taskfile.graph import needs_of
+from mogrun.taskfile.graph import job_order, needs_of
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.schema import DEFAULT_TIMEOUT
 
@@ -41,11 +41,12 @@ class GitHubJob:
     name: str
     command: tuple[str, ...]  # `mogrun run ...` arguments after "mogrun"
     job: str  # the scheduled mogrun job this GitHub job serves
-    schedules: tuple[str, ...]
+    schedules: tuple[str, ...]  # the crons that start it (not those that start a dependant)
     timeout_minutes: int
     shards: int = 1
     needs: tuple[str, ...] = ()
     group: str = ""
+    in_all: bool = True  # a dispatch of "all" starts it (False: a dependant runs it)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     jobs: list[GitHubJob] = []
     warnings: list[str] = []
     for name in scheduled:
-        jobs += _github_jobs(taskfile, name, shards, taken, warnings)
+        found = _github_jobs(taskfile, name, shards, taken, warnings)
+        jobs += [_uncovered(taskfile, job, scheduled) for job in found]
     crons = sorted({c for name in scheduled for c in job_schedules(taskfile, name)})
     return Plan(tuple(jobs), tuple(crons), tuple(scheduled), tuple(warnings))
 
@@ -88,6 +90,30 @@ def _github_jobs(taskfile: TaskFile, name: str, shards: int, taken: set[str],
                "--shard", f"${{{{ matrix.shard }}}}/{shards}")
     found.append(GitHubJob(base, name, command, name, crons, minutes, shards=shards,
                            needs=tuple(j.id for j in found), group=name))
+    return found
+
+
+def _uncovered(taskfile: TaskFile, job: GitHubJob, scheduled: list[str]) -> GitHubJob:
+    """A scheduled job that another scheduled job needs already runs inside that
+    job's invocation when both fire: its own GitHub job leaves out those crons
+    (and a dispatch of "all"), so one firing never runs it twice."""
+    dependants = [k for k in scheduled if k != job.job and job.job in _closure(taskfile, k)]
+    if not dependants:
+        return job
+    covered = {c for k in dependants for c in job_schedules(taskfile, k)}
+    return replace(job, schedules=tuple(c for c in job.schedules if c not in covered),
+                   in_all=False)
+
+
+def _closure(taskfile: TaskFile, name: str) -> set[str]:
+    """Every job ``name`` needs, directly or not."""
+    found: set[str] = set()
+    pending = list(needs_of(taskfile, name))
+    while pending:
+        need = pending.pop()
+        if need not in found and need in taskfile.jobs:
+            found.add(need)
+            pending += needs_of(taskfile, need)
     return found
 
 
@@ -146,19 +172,14 @@ def start_pacing(settings: Mapping[str, Any], runs: int, shards: int = 1) -> flo
     return max(waits, default=0.0)
 
 
-def _path_seconds(taskfile: TaskFile, name: str, memo: dict[str, float]) -> float:
-    """The longest chain of needs ending at ``name`` (the critical path)."""
-    if name not in memo:
-        memo[name] = 0.0  # a cycle (refused by check) cannot recurse forever
-        before = [_path_seconds(taskfile, n, memo) for n in needs_of(taskfile, name)
-                  if n in taskfile.jobs]
-        memo[name] = max(before, default=0.0) + _job_seconds(taskfile, name)
-    return memo[name]
-
-
 def _path_minutes(taskfile: TaskFile, names: list[str]) -> int:
-    memo: dict[str, float] = {}
-    return _minutes(max(_path_seconds(taskfile, n, memo) for n in names))
+    """The longest chain of needs ending at one of ``names`` (the critical path),
+    in minutes with set-up; in needs-first order, so no chain is too long."""
+    path: dict[str, float] = {}
+    for name in job_order(taskfile, names):
+        before = [path[n] for n in needs_of(taskfile, name) if n in path]
+        path[name] = max(before, default=0.0) + _job_seconds(taskfile, name)
+    return _minutes(max(path[n] for n in names))
 
 
 def _job_seconds_minutes(taskfile: TaskFile, name: str, shards: int) -> int:

@@ -62,7 +62,9 @@ def parse_shard(text: str) -> Shard:
 
 def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     """``[mogplex]`` with every per-token limit divided by ``count`` (rounded
-    down, so N legs together never exceed the token's limits)."""
+    down, so N legs together never exceed the token's limits): what each leg
+    gets. The request budget applies the same division (``shards``); this is
+    where too many legs are refused, by the limit that cannot be split."""
     shared = dict(settings)
     for name, default in SHARED_LIMITS:
         value = settings.get(name, default)

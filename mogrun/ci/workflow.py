@@ -55,10 +55,13 @@ def _workflow(plan: Plan, version: str, task_file: str) -> dict[str, Any]:
 
 def trigger(job: GitHubJob) -> str:
     """The ``if:``: one of the job's own schedules fired, or a dispatch chose it."""
+    chosen = [f"inputs.job == '{name}'" for name in ([DISPATCH_ALL] * job.in_all + [job.job])]
+    dispatched = (f"(github.event_name == 'workflow_dispatch' && "
+                  f"({' || '.join(chosen)}))")
+    if not job.schedules:
+        return dispatched
     fired = " || ".join(f"github.event.schedule == '{cron}'" for cron in job.schedules)
-    return (f"(github.event_name == 'schedule' && ({fired})) || "
-            f"(github.event_name == 'workflow_dispatch' && "
-            f"(inputs.job == '{DISPATCH_ALL}' || inputs.job == '{job.job}'))")
+    return f"(github.event_name == 'schedule' && ({fired})) || {dispatched}"
 
 
 def _job(job: GitHubJob, version: str) -> dict[str, Any]:

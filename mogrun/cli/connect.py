@@ -42,18 +42,20 @@ def connect(
     host: Any = None,
     budget_settings: Mapping[str, Any] | None = None,
     sleep: Callable[[float], None] | None = None,
+    shards: int = 1,
 ) -> Connection:
     """A client for this invocation (endpoint rules first: exit 2 before 64).
 
     ``sleep`` is how the budget and retries wait (``run`` passes one that a
-    signal interrupts)."""
+    signal interrupts); ``shards``: one of N legs sharing the token
+    (``run --shard``)."""
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
     from mogrun.api.transport import Urllib3Transport
 
     if budget_settings is None and taskfile is not None:
         budget_settings = taskfile.settings
-    budget = RequestBudget.from_settings(budget_settings or {},
+    budget = RequestBudget.from_settings(budget_settings or {}, shards=shards,
                                          time_scale=_limit_window_scale(state.env),
                                          **({"sleep": sleep} if sleep is not None else {}))
     emulator = None

@@ -160,13 +160,12 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     loaded = load_session(state, command="run", names=names,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
-    settings: Mapping[str, Any] = loaded.taskfile.settings
     if shard is not None:
         from dataclasses import replace
 
         from mogrun.ci.shard import shared_settings, slice_jobs
 
-        settings = shared_settings(settings, shard.count)
+        shared_settings(loaded.taskfile.settings, shard.count)  # refuses too many legs
         loaded = replace(loaded, jobs=slice_jobs(loaded.jobs, shard))
         if not loaded.jobs:
             click.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
@@ -175,7 +174,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
-                         budget_settings=settings, sleep=sleeper)
+                         budget_settings=loaded.taskfile.settings, sleep=sleeper,
+                         shards=shard.count if shard else 1)
     reporter = new_reporter(state)
     if state.local:  # the emulator's runs end with it; `mogrun --local logs` needs their events
         from mogrun.cli.local_events import recording

@@ -133,6 +133,13 @@ def test_needs_fan_outs_and_shards(project) -> None:
     # starts a minute the 30th waits 3 minutes), then itself.
     assert jobs["report"]["timeout-minutes"] == (10 + 30) + (8 * 20 + 30 + 3) + (5 + 30) + 10
     assert step(jobs["report"], "mogrun run")["run"] == "mogrun run report --junit mogrun-junit.xml"
+    # report needs codemod and fires at 03:23 too: then report's run does codemod, so
+    # codemod's own job starts only when dispatched by name (never twice a firing).
+    dispatch_only = "(github.event_name == 'workflow_dispatch' && (inputs.job == 'codemod'))"
+    assert legs["if"] == needs["if"] == dispatch_only
+    assert jobs["report"]["if"].startswith(
+        "(github.event_name == 'schedule' && (github.event.schedule == '23 3 * * *' || "
+        "github.event.schedule == '47 5 * * 0')) || ")
     assert jobs["job_7_digits"]["name"] == "7.digits"  # two repos: too few to shard
     assert "strategy" not in jobs["job_7_digits"]
 
@@ -280,3 +287,12 @@ def test_more_shards_than_the_start_limit_allows_is_exit_2(project) -> None:
     assert result.err.splitlines()[0] == (
         "Error: --shard .../10: the token's starts per minute (9) cannot be split 10 ways; "
         "use at most 9 shards")
+
+
+def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:
+    chain = "".join(f'[jobs.j{i}]\nrepo = "a/b"\nprompt = "x"\ntimeout = "1m"\n'
+                    + (f'needs = ["j{i - 1}"]\n' if i else "") for i in range(1500))
+    project.write(chain + 'schedule = "5 1 * * *"\n')
+    result = project.run("ci", "github")
+    assert result.code == 0, result
+    assert result.err.startswith('Warning: job "j1499" may need 46510 minutes, more than')

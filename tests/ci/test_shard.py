@@ -156,3 +156,47 @@ def test_three_legs_of_one_token_stay_inside_its_limits(tmp_path) -> None:
     assert most_in_any_window(starts, WINDOW) <= 10
     # 30 starts at 10 per window need at least two more windows: the legs were paced.
     assert elapsed >= 2 * WINDOW
+
+
+# ---- through the CLI, before any request ---------------------------------------------------
+
+NEEDS = """
+[jobs.prep]
+repo = "acme/api"
+prompt = "p"
+
+[jobs.fan]
+repo = ["acme/a", "acme/b", "acme/c"]
+prompt = "x"
+needs = ["prep"]
+"""
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0/3", "Error: --shard 0/3: I must be between 1 and N (N at least 1)"),
+    ("3", "Error: --shard takes I/N (e.g. 2/3), not '3'"),
+    ("1/4", "Error: --shard .../4: the account's sandbox slots (3) cannot be split 4 ways; "
+            "use at most 3 shards"),
+])
+def test_bad_shards_are_usage_errors(project, value, message) -> None:
+    project.write(NEEDS)
+    result = project.run("run", "fan", "--no-deps", "--shard", value)
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == message
+
+
+def test_a_sharded_job_with_its_needs_is_refused_with_the_way_out(project) -> None:
+    project.write(NEEDS)
+    result = project.run("run", "fan", "--shard", "2/3")
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        "Error: --shard 2/3: job \"fan\" needs \"prep\", and a leg cannot wait for the other "
+        "legs' runs of it",
+        "Run the needs first (mogrun run prep), then mogrun run fan --no-deps --shard 2/3."]
+
+
+def test_a_leg_with_no_runs_says_so_and_passes(project) -> None:
+    project.write(NEEDS)
+    result = project.run("run", "prep", "--shard", "2/2")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == "shard 2/2: no runs of these jobs fall in this leg; nothing to do\n"
