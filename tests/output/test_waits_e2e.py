@@ -1,0 +1,145 @@
+"""Waits through a real `python -m mogrun` against the emulator: the start
+limit and a 429's Retry-After each produce their line within a few seconds
+of the wait starting, in plain, GitHub and NDJSON output; following goes on
+during a start-limit wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+MODES = {
+    "plain": ([], {}),
+    "github": ([], {"GITHUB_ACTIONS": "true"}),
+    "json": (["--json"], {}),
+}
+TWO_JOBS = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 1
+
+[jobs.first]
+repo = "acme/api"
+prompt = "@emulator duration=never interval=0.3s"
+
+[jobs.second]
+repo = "acme/web"
+prompt = "@emulator duration=never"
+"""
+ONE_JOB = """\
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+
+[jobs.first]
+repo = "acme/api"
+prompt = "@emulator duration=2s events=4"
+"""
+
+
+@pytest.fixture
+def emulator():
+    with Emulator(default_duration=0.5) as emu:
+        yield emu
+
+
+class Mogrun:
+    """``python -m mogrun`` whose stdout lines are read as they come."""
+
+    def __init__(self, emulator, tmp_path, tasks, *args, env=None):
+        (tmp_path / "mogplex.toml").write_text(tasks)
+        full = {k: v for k, v in os.environ.items()
+                if not k.startswith(("MOGRUN_", "GITHUB_")) and k != "NO_COLOR"}
+        full.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+                    MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1", **(env or {}))
+        self.proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path,
+                                     env=full, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern, timeout=15.0):
+        """The first stdout line matching ``pattern``, and when it came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line, time.monotonic()
+        raise AssertionError(f"no line matching {pattern!r} in {self.seen}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        finally:
+            self.proc.kill()
+        return err
+
+
+def wait_line(mode, kind):
+    """How a wait of ``kind`` looks in ``mode`` (NDJSON: parsed afterwards)."""
+    if mode == "json":
+        return rf'"type": "wait", "kind": "{kind}"'
+    return rf"^\d\d:\d\d:\d\d  \S+  wait  {kind}  .*; ends in \S+ \(\d\d:\d\d:\d\dZ\)$"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_start_limit_wait_is_announced_and_following_goes_on(emulator, tmp_path, mode):
+    args, env = MODES[mode]
+    began = time.monotonic()
+    mogrun = Mogrun(emulator, tmp_path, TWO_JOBS, *args, "first", "second", env=env)
+    try:
+        line, seen_at = mogrun.wait_for(wait_line(mode, "start_limit"))
+        assert seen_at - began < 10.0  # python's start-up included; the wait is a minute
+        mogrun.wait_for(r"started run_|job_started")
+        (run_id,) = emulator.runs
+        polled = emulator.count("GET", f"/runs/{run_id}/events")
+        time.sleep(1.5)
+        assert emulator.count("GET", f"/runs/{run_id}/events") > polled  # following goes on
+        assert emulator.runs == [run_id]  # the second start is held back
+    finally:
+        err = mogrun.stop()
+    if mode == "json":
+        wait = json.loads(line)
+        assert wait["reason"] == "1 run queued for the start limit (1/min)", wait
+        assert wait["seconds"] > 30 and wait["ends_at"].endswith("Z")
+    else:
+        assert "1 run queued for the start limit (1/min); ends in " in line, line
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_429_retry_after_is_announced(emulator, tmp_path, mode):
+    args, env = MODES[mode]
+    emulator.add_fault("events", "429", count=1, retry_after=3.0)
+    mogrun = Mogrun(emulator, tmp_path, ONE_JOB, *args, "first", env=env)
+    try:
+        line, _ = mogrun.wait_for(wait_line(mode, "rate_limited"))
+        text = json.loads(line)["reason"] if mode == "json" else line
+        assert "429 (request limit)" in text, line
+        mogrun.wait_for(r"success", timeout=30)
+        assert mogrun.proc.wait(timeout=30) == 0
+    finally:
+        mogrun.stop() if mogrun.proc.poll() is None else None
+    if mode == "github":
+        assert any(re.match(r"::group::first", x) for x in mogrun.seen)
