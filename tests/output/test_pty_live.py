@@ -7,11 +7,13 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 
 import pytest
 
@@ -49,8 +51,9 @@ def emulator():
         yield emu
 
 
-def run_in_pty(emulator, cwd, *args, columns=100, rows=30):
-    """Run mogrun on a pty of ``columns`` x ``rows``; return (exit code, screen text)."""
+def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None):
+    """Run mogrun on a pty of ``columns`` x ``rows``; return (exit code, screen text).
+    ``interrupt_on``: Ctrl-C (SIGINT) once the screen shows that text."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items()
@@ -64,12 +67,24 @@ def run_in_pty(emulator, cwd, *args, columns=100, rows=30):
     reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
     reader.start()
     try:
+        if interrupt_on is not None:
+            _await_text(chunks, interrupt_on)
+            proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
     finally:
         proc.kill()
     reader.join(timeout=5)
     os.close(master)
     return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def _await_text(chunks, text, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in COLOUR.sub("", b"".join(chunks).decode("utf-8", "replace")):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the screen never showed {text!r}")
 
 
 def _drain(fd, chunks):
@@ -115,3 +130,15 @@ def test_a_narrow_terminal_keeps_rows_and_summary_inside_60_columns(emulator, tm
     for run_id in emulator.runs:
         assert any(f"run {run_id}" in x for x in lines), (run_id, raw)  # whole, never cut
     assert any(re.fullmatch(r"\d/3 done · \d running · \d queued.*", x) for x in lines)
+
+
+def test_a_run_held_by_the_start_limit_shows_waiting_with_its_countdown(emulator, tmp_path):
+    (tmp_path / "mogplex.toml").write_text(TASKS.replace("starts_per_minute = 100",
+                                                         "starts_per_minute = 1"))
+    code, raw = run_in_pty(emulator, tmp_path, "lint", "docs", interrupt_on="waiting")
+    assert code == 130, raw
+    lines = screen_lines(raw)
+    assert any(re.search(r"^lint\s+running\b", x) for x in lines), raw
+    assert any(re.search(r"^docs\s+waiting\s+1 run queued for the start limit \(1/min\); "
+                         r"ends in \S+ \(\d\d:\d\d:\d\dZ\)", x) for x in lines), raw
+    assert any(x.startswith("0/2 done · 1 running · 1 queued (1 waiting)") for x in lines), raw
