@@ -23,20 +23,34 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     masked whole; empty or very short strings are ignored (masking "a" would
     garble the output without protecting anything).
     """
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    return _mask_with(text, _maskable(secrets))
 
 
 def mask_data(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` (JSON-like data: dicts, lists, strings) with every string
     inside it masked, keys included — for payloads and reports built from
-    results that still hold the job's ``env.*`` values."""
-    secrets = tuple(secrets)
+    results that still hold the job's ``env.*`` values. The one recursive
+    masking: every nested structure mogrun writes goes through it."""
+    return _walk(value, _maskable(secrets))
+
+
+def _maskable(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The secrets worth masking, longest first (sorted once per call, not per string)."""
+    return tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+
+
+def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
+    for secret in ordered:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _walk(value: Any, ordered: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return mask(value, secrets)
+        return _mask_with(value, ordered)
     if isinstance(value, Mapping):
-        return {mask_data(str(k), secrets): mask_data(v, secrets) for k, v in value.items()}
+        return {_mask_with(str(k), ordered): _walk(v, ordered) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [mask_data(v, secrets) for v in value]
+        return [_walk(v, ordered) for v in value]
     return value
