@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import RequestInfo, TransportError
 
+if TYPE_CHECKING:
+    from mogrun.api.transport import Urllib3Transport
+
 _lock = threading.Lock()
-_transport = None
+_transport: Urllib3Transport | None = None
 
 
-def _shared_transport():  # -> Urllib3Transport
+def _shared_transport() -> Urllib3Transport:
     global _transport
     with _lock:
         if _transport is None:

@@ -146,16 +146,6 @@ class PluginHost:
         return any(c.source == source and pluginload.spec_name(spec) == c.name
                    for c in self._candidates)
 
-    @staticmethod
-    def entry_point_options(
-        env: Mapping[str, str] | None = None, no_plugins: bool = False,
-        extra: Sequence[str] = (),
-    ) -> list[OptionSpec]:
-        """Options of ``run`` from plugins that load before the command line is
-        parsed (bundled, entry points, ``-p``)."""
-        host = PluginHost.load(project_dir=None, extra=extra, no_plugins=no_plugins, env=env)
-        return host.cli_options()
-
     # --- introspection ---------------------------------------------------------
 
     def describe(self) -> list[PluginInfo]:

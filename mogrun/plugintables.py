@@ -67,7 +67,7 @@ def web_url(value: Any, where: str) -> str:
         raise ValueError(f"{where} must be an http(s) URL")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ValueError(f"{where} must use https:// (plain http only to loopback)")
-    return value
+    return str(value)  # a str: urlsplit above only ran on one
 
 
 def type_name(value: Any) -> str:

@@ -234,7 +234,8 @@ def test_key_specs_and_cli_options_of_bundled_plugins():
     [junit] = host.cli_options()
     assert (junit.name, junit.metavar, junit.flag, junit.plugin) == ("junit", "PATH", False,
                                                                      "junit")
-    assert PluginHost.entry_point_options(env={}, no_plugins=True) == [junit]
+    no_plugins = PluginHost.load(project_dir=None, env={}, no_plugins=True)
+    assert no_plugins.cli_options() == [junit]
 
 
 def test_duplicate_job_key_is_a_plugin_error(tmp_path, plugin_file):
