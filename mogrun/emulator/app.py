@@ -14,7 +14,7 @@ from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
 from mogrun.emulator.placement import create_run
 from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param
-from mogrun.emulator.runs import Run
+from mogrun.emulator.runs import Run, StartSpec
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
     Invalid,
@@ -142,14 +142,17 @@ class Api:
         key = idempotency_key(request.headers.get("idempotency-key"))
         body = parse_json_object(request.body)
         now = self.clock()
-        wait, window = self.state.limiter.take_start(token.user, now)
+        wait, window = self.state.limiter.take_start(f"{token.user}:{_secret(request)}", now)
         if wait > 0:
             message = ("Daily external Mogplex run quota exceeded" if window >= 86400
                        else "External Mogplex run rate limit exceeded")
             return error(429, "RATE_LIMITED", message,
                          {"Retry-After": retry_after_header(wait)})
         spec = start_spec(body, self.state.repos)
-        digest = request_hash(spec)
+        full = normalised(spec, key)
+        digest = request_hash(full)
+        if spec.create_branch:
+            spec = full  # the derived branch shows; otherwise branch.working stays as sent
         known = self.state.keys.get((token.user, key))
         if known is not None:
             if known[0] != digest:
@@ -161,8 +164,6 @@ class Api:
             script = parse_script(spec.prompt, self.state.default_script)
         except DirectiveError as exc:
             raise Invalid(400, "BAD_REQUEST", str(exc)) from exc
-        if spec.create_branch and spec.working_branch is None:
-            spec = replace(spec, working_branch=derived_branch(key, digest))
         run = create_run(self.state, spec, script, token.user, now, self.api_url())
         self.state.keys[(token.user, key)] = (digest, run.id)
         return ok({**run.detail(now), "replayed": False}, 202)
@@ -194,6 +195,22 @@ class Api:
             run.cancel(now)
         detail = run.detail(now)
         return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+def normalised(spec: StartSpec, key: str) -> StartSpec:
+    """The working branch filled in as the server does: the one sent, else with
+    ``createBranch`` one derived from the key and the rest of the request, else
+    the base branch."""
+    if spec.working_branch is not None:
+        return spec
+    if spec.create_branch:
+        return replace(spec, working_branch=derived_branch(key, request_hash(spec)))
+    return replace(spec, working_branch=spec.base_branch)
+
+
+def _secret(request: Request) -> str:
+    """The bearer token of an authorised request (never logged)."""
+    return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
 def _shape(parts: list[str]) -> tuple[str, ...]:

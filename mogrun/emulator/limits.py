@@ -1,5 +1,5 @@
 """Rate limits as the real server applies them: requests per token in a sliding
-window, and run starts per user in several windows at once. A refusal carries
+window, and run starts per user and token in several windows. A refusal carries
 the whole seconds (rounded up) until a slot frees, for ``Retry-After``."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LOCAL_SANDBOXES = 10  # ``mogrun --local``: room for every job of a task file at
 @dataclass(frozen=True)
 class Limits:
     """Request limit per token (``requests`` per ``window`` s) and run-start windows
-    per user (``(count, seconds)`` pairs). ``requests <= 0`` lifts the request limit.
+    per user and token (``(count, seconds)`` pairs). ``requests <= 0`` lifts the request limit.
 
     Sandboxes: at most ``sandboxes`` active per user (``<= 0``: no cap), ``boots``
     windows per user, and an idle sandbox is stopped by the reaper after ``idle``
@@ -178,13 +178,14 @@ class Limiter:
             self._requests.record(token, now)
         return wait
 
-    def take_start(self, user: str, now: float) -> tuple[float, float]:
-        """Count one run start for ``user`` in every window, or refuse: the longest
-        wait and the length of the window that refused (0.0, 0.0 when counted)."""
-        refusals = [(w.wait(user, now), w.seconds) for w in self._starts]
-        worst = max(refusals, default=(0.0, 0.0))
-        if worst[0] <= 0:
-            for window in self._starts:
-                window.record(user, now)
-            return 0.0, 0.0
-        return worst
+    def take_start(self, key: str, now: float) -> tuple[float, float]:
+        """Count one run start for ``key`` (the server counts per user and token) in
+        every window, or refuse as the server does: the first full window, in the
+        order given, with its wait and length (0.0, 0.0 when counted)."""
+        for window in self._starts:
+            wait = window.wait(key, now)
+            if wait > 0:
+                return wait, window.seconds
+        for window in self._starts:
+            window.record(key, now)
+        return 0.0, 0.0

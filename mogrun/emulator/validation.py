@@ -113,8 +113,8 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
         raise bad("createBranch must be a boolean")
     base, working = _branch(body, "baseBranch"), _branch(body, "workingBranch")
     base = base or repo.get("default_branch") or "main"
-    if working is not None and working == base:
-        raise bad("workingBranch must differ from baseBranch")
+    if create and working is not None and working == base:
+        raise bad("workingBranch must differ from baseBranch when createBranch is true")
     return StartSpec(repo_id, prompt, harness, base, working, create,
                      _root(body, repo.get("root_directory")))
 

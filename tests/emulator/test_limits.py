@@ -122,3 +122,20 @@ def test_limiter_none_is_unlimited():
     limiter = Limiter(None)
     assert all(limiter.take_request("t", 0.0) == 0 for _ in range(1000))
     assert all(limiter.take_start("u", 0.0) == (0.0, 0.0) for _ in range(1000))
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 60),), sandboxes=0))
+def test_start_limits_count_per_token_as_on_the_server(api, mogrun_emulator):
+    """Two tokens of one user each get their own start windows."""
+    assert api.start(key="a").status == 202
+    assert api.start(key="b").code == "RATE_LIMITED"
+    mogrun_emulator.add_token("mog_second_token")  # same user, another token
+    api.token = "mog_second_token"
+    assert api.start(key="b").status == 202
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 0.3), (1, 60)), sandboxes=0))
+def test_the_first_full_window_answers(api):
+    api.start(key="a")
+    refused = api.start(key="b")
+    assert refused.headers["retry-after"] == "1"  # the 0.3 s window, checked first

@@ -70,7 +70,10 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
     assert run["branch"] == {"base": "develop", "working": "fix/thing", "createBranch": False}
     assert run["harness"] == "claude-code"
     run = api.start(key="k2", baseBranch="release/1.2", rootDirectory="services/api").data
-    assert run["branch"]["base"] == "release/1.2"
+    assert run["branch"] == {"base": "release/1.2", "working": None, "createBranch": False}
+    same = api.start(key="k2", baseBranch="release/1.2", workingBranch="release/1.2",
+                     rootDirectory="services/api")
+    assert same.data["replayed"] is True  # the same normalised request
     assert run["rootDirectory"] == "services/api"
 
 
@@ -86,8 +89,10 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
     ({"createBranch": "yes"}, "createBranch must be a boolean"),
     ({"baseBranch": "bad..name"}, "baseBranch is not a valid git branch name: 'bad..name'"),
     ({"workingBranch": "has space"}, "workingBranch is not a valid git branch name: 'has space'"),
-    ({"workingBranch": "main"}, "workingBranch must differ from baseBranch"),
-    ({"baseBranch": "dev", "workingBranch": "dev"}, "workingBranch must differ from baseBranch"),
+    ({"workingBranch": "main", "createBranch": True},
+     "workingBranch must differ from baseBranch when createBranch is true"),
+    ({"baseBranch": "dev", "workingBranch": "dev", "createBranch": True},
+     "workingBranch must differ from baseBranch when createBranch is true"),
     ({"rootDirectory": "../up"}, "rootDirectory must be a relative path without '..'"),
     ({"rootDirectory": "/abs"}, "rootDirectory must be a relative path without '..'"),
     ({"rootDirectory": "a/../../b"}, "rootDirectory must be a relative path without '..'"),
