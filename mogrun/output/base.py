@@ -133,13 +133,6 @@ def event_clock(created_at: str | None) -> str:
     return UNKNOWN_CLOCK if moment is None else line_clock(moment)
 
 
-def server_clock(stamp: str | None) -> str:
-    """A line's clock from the server's timestamp of what it reports, so lines
-    about a run follow the run's own timeline; now when the server gave none."""
-    moment = parse_moment(stamp)
-    return line_clock(moment)
-
-
 def graph_order(results: Iterable[RunResult], jobs: Sequence[ResolvedJob]) -> tuple[RunResult, ...]:
     """``results`` in the jobs' graph order, a fan-out's runs in the file's repo
     order; results of jobs not listed keep their place at the end."""
@@ -153,16 +146,18 @@ def graph_order(results: Iterable[RunResult], jobs: Sequence[ResolvedJob]) -> tu
     return tuple(result for _, result in indexed)
 
 
-def format_event_line(label: str, event: Event, secrets: Iterable[str] = ()) -> str:
+def format_event_line(label: str, event: Event, secrets: Iterable[str] = (),
+                      clock: str | None = None) -> str:
     """One event as one line: ``HH:MM:SS  label  type  tool  message``.
 
     Everything but the clock comes from the server or the agent, so every
     field is escaped; ``secrets`` are masked before and after escaping.
+    ``clock`` replaces the event's own (``createdAt``) when given.
     """
     secrets = tuple(secrets)
     fields = (label, event.type or "-", event.tool_name or "-", event.message or "")
     safe = [escape_agent_text(mask(str(value), secrets)) for value in fields]
-    line = "  ".join([event_clock(event.created_at), *safe]).rstrip()
+    line = "  ".join([clock or event_clock(event.created_at), *safe]).rstrip()
     return mask(line, secrets)
 
 

@@ -2,10 +2,12 @@
 
 Session lines share the event line's shape (``HH:MM:SS  label  kind  -  text``)
 so a log reads as one column-aligned stream. Every clock is UTC; a line about
-a run carries the server's time of what it reports (the run's ``createdAt``
-for its start, ``updatedAt`` for a status), so a run's lines read in the
-order things happened. Waits are stream lines too (stdout), so they sit in
-that order; notices go to stderr.
+a run carries the server's time of what it reports (an event's ``createdAt``,
+the run's ``createdAt`` for its start, ``updatedAt`` for a status). Events
+can only be shown once a poll brings them, possibly after a line mogrun
+printed itself (a retry's wait): so that a run's lines never go back in
+time, a line is never stamped earlier than the line before it of the same
+label (``_stamp``). Waits are stream lines too (stdout); notices go to stderr.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import IO, TextIO
 
+from mogrun.durations import parse_moment
 from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import (
+    UNKNOWN_CLOCK,
     escape_agent_text,
     format_event_line,
     graph_order,
     line_clock,
     run_label,
-    server_clock,
 )
 from mogrun.output.tables import render_summary, result_detail, summary_tail
 from mogrun.waits import Wait
@@ -52,6 +55,7 @@ class PlainReporter:
         self._secrets: set[str] = set(secrets)
         self._jobs: tuple[ResolvedJob, ...] = ()
         self._began = time.monotonic()
+        self._last: dict[str, float] = {}  # label -> the time on its latest line
 
     # -- the Reporter protocol -------------------------------------------------
 
@@ -70,8 +74,9 @@ class PlainReporter:
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         self.learn_secrets(job)
         if not self._quiet:
-            line = format_event_line(run_label(job, run), event, job.secrets)
-            self._job_write(job.name, line)
+            label = run_label(job, run)
+            clock = self._stamp(label, event.created_at, now_if_unknown=False)
+            self._job_write(job.name, format_event_line(label, event, job.secrets, clock))
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
         self._job_line(job, run_label(job, run), "status", f"{old or '-'} -> {state.status}",
@@ -83,7 +88,7 @@ class PlainReporter:
         if self._quiet:
             return
         label = wait.run or wait.job or "mogrun"
-        line = f"{line_clock()}  {self._safe(label)}  {WAIT_KIND}  {wait.kind}  "
+        line = f"{self._stamp(label)}  {self._safe(label)}  {WAIT_KIND}  {wait.kind}  "
         self._wait_write(wait, line + self._safe(wait.describe()))
 
     def notice(
@@ -165,8 +170,22 @@ class PlainReporter:
         """A session line about ``job``; ``at`` is the server's time of it, if any."""
         self.learn_secrets(job)
         if not self._quiet:
-            line = f"{server_clock(at)}  {self._safe(label)}  {kind}  -  {self._safe(text)}"
+            line = f"{self._stamp(label, at)}  {self._safe(label)}  {kind}  -  {self._safe(text)}"
             self._job_write(job.name, line)
+
+    def _stamp(self, label: str, stamp: str | None = None, *,
+               now_if_unknown: bool = True) -> str:
+        """The clock of a line about ``label``: the server's ``stamp`` (now when
+        there is none), but never earlier than that label's previous line."""
+        moment = parse_moment(stamp) if stamp is not None else None
+        if moment is None:
+            if not now_if_unknown:
+                return UNKNOWN_CLOCK
+            moment = time.time()
+        with self._lock:
+            moment = max(moment, self._last.get(label, moment))
+            self._last[label] = moment
+        return line_clock(moment)
 
     def _wait_write(self, wait: Wait, line: str) -> None:
         """A wait line; the GitHub flavour puts a job's wait in its group."""

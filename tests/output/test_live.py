@@ -45,7 +45,7 @@ def test_lines_live_rows_and_summary_render():
     rep, out = live()
     job = make_job()
     run = job.runs[0]
-    rep.job_started(job, run, RunState("r_1", "pending"), False)
+    rep.job_started(job, run, RunState("r_1", "pending", "2026-03-04T05:06:00Z"), False)
     rep.event(job, run, make_event(f"compiling {SECRET} \x1b]0;evil\x07", tool="make"))
     time.sleep(0.1)  # let the refresh thread draw the live row
     result = make_result(
@@ -160,10 +160,11 @@ def test_threads_and_the_refresh_thread_do_not_deadlock_or_split_lines():
     jobs = [make_job(f"job{i}") for i in range(6)]
 
     def emit(job):
-        rep.job_started(job, job.runs[0], RunState("r", "pending"), False)
+        at = "2026-03-04T05:06:00Z"
+        rep.job_started(job, job.runs[0], RunState("r", "pending", at), False)
         for n in range(30):
             rep.event(job, job.runs[0], make_event(f"n{n}"))
-            rep.status(job, job.runs[0], "pending", RunState("r", "streaming"))
+            rep.status(job, job.runs[0], "pending", RunState("r", "streaming", at, at))
 
     threads = [threading.Thread(target=emit, args=(job,)) for job in jobs]
     for thread in threads:

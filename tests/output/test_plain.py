@@ -146,3 +146,22 @@ def test_a_closed_stream_never_raises():
     rep.event(make_job(), make_job().runs[0], make_event("lost"))
     rep.summary((), 0)
     rep.close()
+
+
+def test_a_runs_lines_never_go_back_in_time_even_after_a_wait_line():
+    """Events a retry's poll brings can predate the retry's wait line: they are
+    stamped no earlier than it. Another label keeps its own clock."""
+    from mogrun.waits import Wait, WaitKind
+
+    rep, out, _ = reporter()
+    job, other = make_job(), make_job("other")
+    rep.job_started(job, job.runs[0], RunState("r_1", "pending", "2026-03-04T05:06:00Z"), False)
+    rep.wait(Wait(WaitKind.RETRY, "HTTP 503; retry 2 in 1s", job="build"))
+    rep.event(job, job.runs[0], make_event("from before the wait", at="2026-03-04T05:06:01Z"))
+    rep.event(other, other.runs[0], make_event("its own time", at="2026-03-04T05:06:01Z"))
+    rep.event(job, job.runs[0], make_event("no time", at="garbage"))
+    lines = out.getvalue().splitlines()
+    clocks = [line[:8] for line in lines]
+    assert clocks[0] == "05:06:00" and clocks[1] == clocks[2] != "05:06:01", lines
+    assert lines[3] == "05:06:01  other  log  -  its own time"
+    assert lines[4] == "--:--:--  build  log  -  no time"

@@ -68,6 +68,7 @@ class Mogrun:
                                      stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
+        self.seen_at: list[tuple[str, float]] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -75,7 +76,11 @@ class Mogrun:
             self.lines.put(line.rstrip("\n"))
 
     def wait_for(self, pattern, timeout=15.0):
-        """The first stdout line matching ``pattern``, and when it came."""
+        """The first stdout line matching ``pattern`` (one already read counts),
+        and when it came."""
+        for line, at in self.seen_at:
+            if re.search(pattern, line):
+                return line, at
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -83,8 +88,9 @@ class Mogrun:
             except queue.Empty:
                 continue
             self.seen.append(line)
+            self.seen_at.append((line, time.monotonic()))
             if re.search(pattern, line):
-                return line, time.monotonic()
+                return line, self.seen_at[-1][1]
         raise AssertionError(f"no line matching {pattern!r} in {self.seen}")
 
     def stop(self):
