@@ -9,9 +9,6 @@ emulator) inside functions, so `mogrun list` and `mogrun --help` start fast.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from mogrun import __version__
@@ -200,25 +197,14 @@ def _show_version(ctx: click.Context, value: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: the one place that reads the process's argv,
-    environment, cwd and streams, and exits."""
-    if "_MOGRUN_COMPLETE" in os.environ:
-        from mogrun.cli.completion import complete_from_process
+    """The console entry point (kept here for ``mogrun.cli.main:main`` users)."""
+    from mogrun.cli.app import main as app_main
 
-        sys.exit(complete_from_process(cli, os.environ, os.getcwd()))
-    sys.exit(run_cli(argv))
+    app_main(argv)
 
 
 def run_cli(argv: list[str] | None = None) -> int:
-    """Run the CLI on this process's argv, environment, cwd and streams and
-    return its exit code (``main`` without the exit)."""
-    from mogrun.cli.app import MogrunApp
+    """This process's invocation, without exiting (see ``mogrun.cli.app``)."""
+    from mogrun.cli.app import run_cli as app_run_cli
 
-    app = MogrunApp(cwd=Path.cwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
-                    stdin=sys.stdin)
-    try:
-        return app(sys.argv[1:] if argv is None else argv)
-    except BrokenPipeError:
-        # `mogrun list | head`: the reader left; not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+    return app_run_cli(argv)

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mogrun.errors import UsageError
-from mogrun.taskfile.templates import BUILTIN_NAMES
 
 
 def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs as a dict; a pair without ``=`` is a usage error."""
+    from mogrun.taskfile.templates import BUILTIN_NAMES
+
     result: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -77,10 +78,16 @@ class CliState:
 
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
         """Write a line to the invocation's stdout (``err``: stderr); escape
-        codes are dropped when that stream is not a terminal, as click does."""
-        import click
+        codes are dropped when that stream is not a terminal, as click does
+        (click is imported only then: ``mogrun list`` never loads it)."""
+        stream = self.stderr if err else self.stdout
+        if "\x1b" in text:
+            import click
 
-        click.echo(text, file=self.stderr if err else self.stdout, nl=nl)
+            click.echo(text, file=stream, nl=nl)
+            return
+        stream.write(text + "\n" if nl else text)
+        stream.flush()
 
     def add_cleanup(self, callback: Any) -> None:
         """Run ``callback()`` when the command ends (e.g. stop the emulator)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
+from mogrun.cli.listing import job_summary as job_summary  # its home is listing.py
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, TaskFileError
@@ -33,50 +34,9 @@ Examples:
 @click.command("list", help=LIST_HELP)
 @click.pass_obj
 def list_command(state: CliState) -> int:
-    taskfile = load_taskfile(state)
-    rows = [job_summary(taskfile, name) for name in taskfile.job_names]
-    if state.json_output:
-        for row in rows:
-            click.echo(json.dumps(row))
-        return 0
-    if not rows:
-        click.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
-        return 0
-    from mogrun.tables import render_table
-    from mogrun.textsafety import escape_agent_text
+    from mogrun.cli.listing import list_jobs
 
-    headers = ["job", "description", "repos", "harness", "needs"]
-    table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
-              ", ".join(r["needs"]) or "-"] for r in rows]
-    if any("next_run" in r for r in rows):  # the column only for files with schedules
-        headers.append("next run (UTC)")
-        for cells, r in zip(table, rows, strict=True):
-            cells.append(r.get("next_run") or "-")
-    # One line per job, and text from the file never acts on the terminal.
-    table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
-    click.echo(render_table(headers, table))
-    return 0
-
-
-def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
-    """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
-    from mogrun.taskfile.schema import JOB_ONLY
-
-    defaults = {k: v for k, v in taskfile.defaults.items() if k not in JOB_ONLY}
-    merged = {**defaults, **taskfile.jobs[name]}
-    repo = merged.get("repo", [])
-    repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
-    needs = merged.get("needs", [])
-    harness = merged.get("harness")
-    summary = {"job": name, "description": str(merged.get("description", "")),
-               "repos": repos, "harness": harness if isinstance(harness, str) else None,
-               "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
-    if "schedule" in merged:  # croniter loads only for a job with a schedule
-        from mogrun.ci.schedules import job_schedules, next_run_field
-
-        summary["schedule"] = job_schedules(taskfile, name)
-        summary["next_run"] = next_run_field(taskfile, name)
-    return summary
+    return list_jobs(state)
 
 
 CHECK_HELP = """Validate the task file without network: keys, types, templates,

@@ -1,0 +1,66 @@
+"""``mogrun list``: the jobs of the task file, fast.
+
+This module imports neither click nor anything heavy: ``mogrun list`` (and
+``mogrun`` alone, ``-l``, ``--json list``) is answered by ``MogrunApp`` without
+loading click at all. It loads the task file with tomllib only — no plugins,
+no rich, no HTTP code — and so does not reject plugin keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mogrun.cli.loading import load_taskfile
+from mogrun.cli.state import CliState
+from mogrun.taskfile.parse import TaskFile
+
+
+def list_jobs(state: CliState) -> int:
+    """``mogrun list``: one row per job (``--json``: one object per line)."""
+    taskfile = load_taskfile(state)
+    rows = [job_summary(taskfile, name) for name in taskfile.job_names]
+    if state.json_output:
+        for row in rows:
+            state.echo(json.dumps(row))
+        return 0
+    if not rows:
+        state.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
+        return 0
+    from mogrun.tables import render_table
+    from mogrun.textsafety import escape_agent_text
+
+    headers = ["job", "description", "repos", "harness", "needs"]
+    table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
+              ", ".join(r["needs"]) or "-"] for r in rows]
+    if any("next_run" in r for r in rows):  # the column only for files with schedules
+        headers.append("next run (UTC)")
+        for cells, r in zip(table, rows, strict=True):
+            cells.append(r.get("next_run") or "-")
+    # One line per job, and text from the file never acts on the terminal.
+    table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
+    state.echo(render_table(headers, table))
+    return 0
+
+
+def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
+    """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
+    from mogrun.taskfile.schema import JOB_ONLY
+
+    defaults = {k: v for k, v in taskfile.defaults.items() if k not in JOB_ONLY}
+    merged = {**defaults, **taskfile.jobs[name]}
+    repo = merged.get("repo", [])
+    repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
+    needs = merged.get("needs", [])
+    harness = merged.get("harness")
+    summary = {"job": name, "description": str(merged.get("description", "")),
+               "repos": repos, "harness": harness if isinstance(harness, str) else None,
+               "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
+    if "schedule" in merged:  # croniter loads only for a job with a schedule
+        from mogrun.ci.schedules import job_schedules, next_run_field
+
+        summary["schedule"] = job_schedules(taskfile, name)
+        summary["next_run"] = next_run_field(taskfile, name)
+    return summary
+
+

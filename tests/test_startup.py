@@ -1,0 +1,80 @@
+"""Start-up: what each command line imports, checked in a fresh interpreter.
+
+``mogrun list`` (the commonest line) loads no click, plugin, HTTP, editing,
+database or rich code; no path but help loads rich-click; none reads
+``importlib.metadata`` (~20 ms) or ``hashlib`` (~10 ms). bench/startup.py
+measures the times; this keeps the imports from creeping back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mogrun.testing import job, task_file
+
+PROBE = """
+import json, sys
+from mogrun.cli.app import run_cli
+code = run_cli(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+sys.exit(code)
+"""
+
+NEVER = ("importlib.metadata", "hashlib", "tomlkit", "urllib3", "sqlite3")
+LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhost",
+              "mogrun.api", "mogrun.emulator")
+
+
+def loaded(tmp_path, *argv: str) -> set[str]:
+    (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.rpartition("MODULES ")[2]))
+
+
+def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+@pytest.mark.parametrize("argv", [["list"], [], ["-l", "--json"], ["-f", "mogplex.toml", "list"]])
+def test_listing_the_jobs_loads_nothing_heavy(tmp_path, argv) -> None:
+    assert imported(loaded(tmp_path, *argv), LIST_NEVER) == []
+
+
+@pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["status", "--help"], ["--help"]])
+def test_other_lines_skip_metadata_and_hashlib(tmp_path, argv) -> None:
+    modules = loaded(tmp_path, *argv)
+    assert imported(modules, NEVER) == []
+    help_shown = "--help" in argv
+    assert ("rich_click" in modules) == help_shown
+
+
+@pytest.mark.parametrize("group", ["mogrun", "pytest11", "console_scripts"])
+def test_entry_points_match_importlib_metadata(group) -> None:
+    import importlib.metadata
+
+    from mogrun.entrypoints import entry_points
+
+    expected = sorted((ep.name, ep.value) for ep in importlib.metadata.entry_points(group=group))
+    assert sorted((ep.name, ep.value) for ep in entry_points(group)) == expected
+
+
+def test_an_entry_point_loads_its_attribute(tmp_path) -> None:
+    from mogrun.entrypoints import entry_points
+
+    meta = tmp_path / "demo_pkg-1.0.dist-info"
+    meta.mkdir()
+    (meta / "entry_points.txt").write_text(
+        "# a comment\n[other]\nx = nope:nothing\n\n[mogrun]\n  demo = json : dumps \n",
+        encoding="utf-8")
+    (tmp_path / "old_pkg-2.0.dist-info").mkdir()  # no entry_points.txt: skipped
+    [ep] = entry_points("mogrun", path=[str(tmp_path)])
+    assert (ep.name, ep.value) == ("demo", "json : dumps")
+    assert ep.load() is json.dumps
