@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.markup import render as render_markup
 
-from mogrun.cli.main import COMMANDS, cli
+from mogrun.cli.main import COMMANDS, cli, global_options_honoured
 
 TARGET = Path(__file__).with_name("cli.md")
 
@@ -45,25 +45,41 @@ def _options(command: click.Command, path: str) -> list[str]:
         names, help_text = record
         # Option help is plain text but for rich-click's "\\[" escape.
         escaped = help_text.replace("\\[", "[").replace("|", "\\|")
-        rows.append(f"| `{names}` | {escaped} |")
+        cell = names.replace("|", "\\|")
+        rows.append(f"| `{cell}` | {escaped} |")
     if not rows:
         return []
     return ["| option | meaning |", "| --- | --- |", *rows, ""]
 
 
+def _plain(text: str | None) -> str:
+    text = inspect.cleandoc(text or "").replace("\b\n", "")
+    return render_markup(text).plain  # rich-click markup, shown as plain text
+
+
+def _globals(command: click.Command, path: str) -> list[str]:
+    """The global options the command honours (they may stand anywhere on the line)."""
+    if command is cli:
+        return []
+    root = _context(cli, "mogrun")
+    names = [f"`{p.opts[-1]}`" for p in global_options_honoured(path.split()[-1], root)]
+    return [f"Global options it honours: {', '.join(names) or 'none'}.", ""]
+
+
 def _section(command: click.Command, path: str, level: str) -> list[str]:
-    help_text = inspect.cleandoc(command.help or "").replace("\b\n", "")
-    help_text = render_markup(help_text).plain  # rich-click markup, shown as plain text
+    epilog = _plain(command.epilog)
     return [
         f"{level} `{path}`",
         "",
         "```text",
         "$ " + _usage(command, path),
         "",
-        help_text,
+        _plain(command.help),
+        *(["", epilog] if epilog else []),
         "```",
         "",
         *_options(command, path),
+        *_globals(command, path),
     ]
 
 
@@ -73,6 +89,12 @@ def render() -> str:
         "# Command reference",
         "",
         "Generated from the code by `python docs/gen_cli_reference.py`; do not edit.",
+        "",
+        "Global options (`-f`, `--url`, `--local`, `--set`, `--json`, `-q`, `-v`,",
+        "`--no-color`, `--no-plugins`) may stand anywhere on the line: `mogrun run",
+        "--local lint`, `mogrun lint --local -q` and `mogrun status --json` all work. A",
+        "command's own option wins a spelling both have (`logs -f` is `--follow`);",
+        "nothing after `--` moves. `mogrun JOB...` is short for `mogrun run JOB...`.",
         "",
     ]
     lines += _section(cli, "mogrun", "##")

@@ -70,7 +70,7 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
 
 def global_options_honoured(command: str, root: click.Context) -> list[click.Option]:
     """The root's options that ``command`` acts on (listed in its ``--help``)."""
-    ignored = IGNORED_GLOBALS.get(command, frozenset())
+    ignored = IGNORED_GLOBALS.get(command, frozenset()) | {"list_jobs"}
     return [param for param in root.command.get_params(root)
             if isinstance(param, click.Option) and param.name not in ignored
             and not param.is_eager and param.expose_value]
