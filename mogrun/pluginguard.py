@@ -35,8 +35,6 @@ SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_config
                          "mogrun_adjust_job"})
 VETO_HOOK = "mogrun_start_request"
 GATE_HOOK = "mogrun_gate"
-# Hooks whose answer the engine acts on; any other answer is ignored.
-ANSWERED_HOOKS = SETUP_HOOKS | {VETO_HOOK, GATE_HOOK, "mogrun_retry_delay", "mogrun_watch"}
 _EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
              "mogrun_watch": "a reason string or None"}
 
@@ -122,10 +120,11 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
 
 
 def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None]) -> Any:
-    """The answer if it is what the spec promises, else the hook's fallback."""
-    if hook not in ANSWERED_HOOKS or answer is None:
-        return None
+    """The answer if it is what the spec promises, else the hook's fallback.
+    A spec returning ``None`` is an observer's: whatever it returns is ignored."""
     hint = return_hint(hook)
+    if answer is None or hint is type(None):
+        return None
     if hook == GATE_HOOK:
         return _verdicts(plugin, answer, hint)
     problem = None if conforms(answer, hint, deep=False) else "type"

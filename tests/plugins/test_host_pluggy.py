@@ -152,3 +152,23 @@ def test_a_p_plugin_stays_ahead_of_task_file_plugins_added_later(tmp_path):
                                                                   ("mine", "-p")]
     host.add_plugins(project_dir=None, extra=[str(tmp_path / "mine.py")])  # loads once
     assert host.plugin_names().count("mine") == 1
+
+
+def test_what_an_observer_or_set_up_hook_returns_is_ignored():
+    """Only hooks whose spec returns something have their answer checked."""
+    from mogrun.models import SessionConfig
+
+    class Chatty:
+        @hookimpl
+        def mogrun_configure(self):
+            return "configured!"
+
+        @hookimpl
+        def mogrun_event(self):
+            return 42
+
+    host = PluginHost.from_plugins(("chatty", Chatty()), bundled=False)
+    host.configure(SessionConfig(task_file=None, project_dir=None, base_url=None))
+    job = make_job()
+    host.event(job=job, run=job.runs[0], event=None)
+    assert host.warnings == []
