@@ -157,14 +157,18 @@ class Board:
         return QUEUED
 
     def _cells(self, row: BoardRow, now: float) -> tuple[str, ...]:
+        """A waiting row's time column is its countdown (``in 43s``), so it stays
+        in sight on a narrow screen where the reason is cut."""
         phase = self._phase(row, now)
-        detail = row.last
+        detail, elapsed = row.last, row.elapsed(now)
         if phase == WAITING and row.wait is not None:
             detail = row.wait.describe(now)
+            left = row.wait.remaining(now)
+            elapsed = "" if left is None else "in " + format_duration(round(left))
         elif phase == BLOCKED:
             waiting_for = [n for n in row.needs if n not in self._done_jobs]
             detail = "needs " + ", ".join(waiting_for)
-        return (row.label, phase, row.status, row.elapsed(now), detail)
+        return (row.label, phase, row.status, elapsed, detail)
 
 
 def _holds(key: str, row: BoardRow, wait: Wait) -> bool:

@@ -95,7 +95,7 @@ def test_every_run_is_shown_queued_blocked_waiting_running_and_done():
     text = render(rep)
     assert re.search(r"lint\s+done\s+success\s+12s", text), text
     assert re.search(r"build:acme/a\s+running\s+streaming\s+1m0[5-7]s", text), text
-    assert re.search(r"build:acme/b\s+waiting\s+1 run queued for the start "
+    assert re.search(r"build:acme/b\s+waiting\s+in 4[23]s\s+1 run queued for the start "
                      r"limit \(10/min\); ends in 4[23]s", text), text
     assert re.search(r"deploy\s+blocked\s+needs build", text), text
     assert "1/4 done · 1 running · 2 queued (1 waiting)" in text
@@ -189,6 +189,6 @@ def test_a_wait_naming_no_job_holds_every_run_not_started_but_not_a_blocked_one(
                               61))
     text = render(rep)
     assert re.search(r"first\s+running\s+streaming", text), text
-    assert re.search(r"second\s+waiting\s+1 run queued for the start limit \(1/min\); "
+    assert re.search(r"second\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit \(1/min\); "
                      r"ends in 1m0[01]s", text), text
     assert re.search(r"third\s+blocked\s+needs first", text), text
