@@ -189,6 +189,6 @@ def test_a_wait_naming_no_job_holds_every_run_not_started_but_not_a_blocked_one(
                               61))
     text = render(rep)
     assert re.search(r"first\s+running\s+streaming", text), text
-    assert re.search(r"second\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit \(1/min\); "
-                     r"ends in 1m0[01]s", text), text
+    assert re.search(r"second\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit "
+                     r"\(1/min\); ends in 1m0[01]s", text), text
     assert re.search(r"third\s+blocked\s+needs first", text), text
