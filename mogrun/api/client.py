@@ -119,7 +119,7 @@ class MogplexClient:
             if str(found.get("full_name", "")).casefold() == wanted:
                 return found
         names = [str(r.get("full_name", "")) for r in self.list_repos(None, job=job)]
-        raise _repo_not_found(name, names)
+        raise _masked(_repo_not_found(name, names), tuple(job.secrets) if job else ())
 
     def start_run(
         self, request: StartRequest, *, job: ResolvedJob | None = None,

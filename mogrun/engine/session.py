@@ -65,16 +65,17 @@ def poll_override(env: Mapping[str, str]) -> float | None:
 
 def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
     """Every owner/name resolved to its id once, before the first run starts."""
-    names = list(dict.fromkeys(
-        plan.request.repo for job in jobs for plan in job.runs
-        if "/" in plan.request.repo and plan.request.repo_id is None))
+    naming = {plan.request.repo: job for job in jobs for plan in job.runs
+              if "/" in plan.request.repo and plan.request.repo_id is None}
+    names = list(naming)
     known: dict[str, Any] = {}
     if len(names) > 1:  # one listing resolves a fan-out over an account's repos at once
         known = {str(r.get("full_name", "")).casefold(): r
                  for r in client.list_repos(None, limit=200)}
     ids: dict[str, str] = {}
     for name in names:
-        repo = known.get(name.casefold()) or client.resolve_repo(name)
+        # job=: its env.* secrets are masked in the look-up's -v trace and errors
+        repo = known.get(name.casefold()) or client.resolve_repo(name, job=naming[name])
         ids[name] = _repo_id(name, repo)
     return [_with_repo_ids(job, ids) for job in jobs]
 

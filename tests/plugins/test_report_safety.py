@@ -118,3 +118,45 @@ def test_junit_and_webhooks_mask_every_secret_the_job_uses(tmp_path, mogrun_emul
     for secret in [*SECRETS.values(), hook, slack]:
         for where, text in written.items():
             assert secret not in text, (secret, where)
+
+
+@pytest.mark.mogrun_emulator(repos=["acme/hushhush-svc"])
+@pytest.mark.parametrize("mode", [("-v", "--json"), ("-v",)])
+def test_no_secret_in_anything_mogrun_writes(tmp_path, mogrun_emulator, mogrun_cli, receiver,
+                                             mode):
+    """Everything one run writes — stdout, stderr (-v traces), --json, the history
+    database, JUnit, the GitHub step summary and outputs, webhook bodies."""
+    write_taskfile(tmp_path, textwrap.dedent(TASKS))
+    hook, slack = receiver.url("/hook/tok-abc123"), receiver.url("/services/T1/B2/zzz999")
+    files = {name: tmp_path / f"{name}.txt" for name in ("summary", "outputs")}
+    result = mogrun_cli(*mode, "run", "--junit", str(tmp_path / "junit.xml"), "fix",
+                        cwd=tmp_path,
+                        env={**SECRETS, "HOOK": hook, "SLACK": slack, "GITHUB_ACTIONS": "true",
+                             "GITHUB_STEP_SUMMARY": str(files["summary"]),
+                             "GITHUB_OUTPUT": str(files["outputs"]),
+                             "MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == 1, result
+    history = tmp_path / ".mogrun" / "history.db"
+    written = {"stdout": result.stdout, "stderr": result.stderr,
+               "webhooks": json.dumps([r["json"] for r in receiver.received]),
+               "junit": (tmp_path / "junit.xml").read_text(encoding="utf-8"),
+               "history": history.read_bytes().decode("utf-8", "replace"),
+               **{name: path.read_text(encoding="utf-8") for name, path in files.items()
+                  if path.exists()}}
+    assert len(receiver.received) == 2 and "acme/***" in written["junit"]
+    if "--json" not in mode:  # --json replaces the GitHub reporter
+        assert "acme/***" in written["summary"] and written["outputs"]
+    leaks = [(secret, where) for secret in [*SECRETS.values(), hook, slack]
+             for where, text in written.items() if secret in text]
+    assert leaks == []
+
+
+@pytest.mark.mogrun_emulator(repos=["acme/other"])
+def test_a_repo_named_from_env_that_is_not_found_stays_masked(tmp_path, mogrun_emulator,
+                                                              mogrun_cli):
+    write_taskfile(tmp_path, '[jobs.fix]\nrepo = "acme/{{ env.REPO_SECRET }}"\nprompt = "go"\n')
+    result = mogrun_cli("-v", "run", "fix", cwd=tmp_path, env=SECRETS)
+    assert result.exit_code == 2, result
+    assert "Error: repo 'acme/***' is not one of this token's repos" in result.stderr
+    assert "q=acme%2F***" in result.stderr  # the -v trace of the look-up
+    assert SECRETS["REPO_SECRET"] not in result.output
