@@ -144,10 +144,7 @@ class Api:
         now = self.clock()
         wait, window = self.state.limiter.take_start(f"{token.user}:{_secret(request)}", now)
         if wait > 0:
-            message = ("Daily external Mogplex run quota exceeded" if window >= 86400
-                       else "External Mogplex run rate limit exceeded")
-            return error(429, "RATE_LIMITED", message,
-                         {"Retry-After": retry_after_header(wait)})
+            return _start_refused(wait, window)
         spec = start_spec(body, self.state.repos)
         full = normalised(spec, key)
         digest = request_hash(full)
@@ -195,6 +192,13 @@ class Api:
             run.cancel(now)
         detail = run.detail(now)
         return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+def _start_refused(wait: float, window: float) -> Reply:
+    """The server's 429 for a start: the daily window has its own message."""
+    message = ("Daily external Mogplex run quota exceeded" if window >= 86400
+               else "External Mogplex run rate limit exceeded")
+    return error(429, "RATE_LIMITED", message, {"Retry-After": retry_after_header(wait)})
 
 
 def normalised(spec: StartSpec, key: str) -> StartSpec:

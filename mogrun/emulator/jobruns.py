@@ -66,35 +66,13 @@ class JobRun:
 
     def summary(self, now: float) -> dict[str, Any]:
         """AutomationRunSummary, as the runs list shows it."""
-        state, end = self.status(now), self.end()
-        started = self.start is not None and now >= self.start
-        done = state in TERMINAL and end is not None
-        calls = self.ai_calls(now)
-        attempt = self.start if started and self.start is not None \
-            and self.start_source != "queue_release" else self.created
+        state = self.status(now)
         return {
             "id": self.id, "assignment_id": None, "trigger_id": None,
             "flow_id": self.automation_id, "flow_version_id": self.version_id,
-            "runtime_provider": "trigger" if started else None,
-            "runtime_run_id": self.runtime_id if started else None, "workflow_run_id": None,
-            "retry_of_job_run_id": None, "status": state,
-            "created_at": iso(self.created),
-            "started_at": iso(self.start) if started and self.start is not None else None,
-            "completed_at": iso(end) if done and end is not None else None,
-            "input_tokens": _total(calls, "input_tokens") if state == "success" else None,
-            "output_tokens": _total(calls, "output_tokens") if state == "success" else None,
-            "duration_ms": round((end - self.start) * 1000)
-            if done and end is not None and self.start is not None else None,
-            "error": (self.script.error or "AGENT_FAILED") if state == "failed" else None,
-            "start_attempts": 1 + (self.start_source == "repair" and started),
-            "last_start_attempt_at": iso(attempt),
-            "last_start_error": None if started else self.start_error,
-            "last_start_source": self.start_source if started else "api",
-            "cancel_requested_at": iso(end) if state == "cancelled" and end else None,
-            "cancelled_at": iso(end) if state == "cancelled" and end else None,
-            "cancel_reason": "USER_REQUESTED" if state == "cancelled" else None,
-            "cancel_error": None, "metadata": self.metadata, "source_kind": "flow",
-            "source_type": self.metadata.get("source_type", "flow"),
+            **self._timing(now, state), **self._start_fields(now), **self._ending(state),
+            "retry_of_job_run_id": None, "status": state, "metadata": self.metadata,
+            "source_kind": "flow", "source_type": self.metadata.get("source_type", "flow"),
             "repo": {"id": self.repo["id"], "full_name": self.repo["full_name"]},
             "agent": {"id": None, "name": None, "slug": None}, "cost_usd": None,
             "latest_ai_call": None,
@@ -103,6 +81,45 @@ class JobRun:
             "cancelable": state in ("pending", "running"), "active_wait_count": 0,
             "latest_dispatch_event": next(reversed(self.dispatch_events(now)), None),
             "node_runs": self.node_runs(now),
+        }
+
+    def _timing(self, now: float, state: str) -> dict[str, Any]:
+        """Times, duration and token totals (written on success only, as on the server)."""
+        end, start = self.end(), self.start
+        done = state in TERMINAL and end is not None and start is not None
+        calls = self.ai_calls(now) if state == "success" else []
+        return {
+            "created_at": iso(self.created),
+            "started_at": iso(start) if start is not None and now >= start else None,
+            "completed_at": iso(end) if done and end is not None else None,
+            "duration_ms": round((end - start) * 1000)
+            if done and end is not None and start is not None else None,
+            "input_tokens": _total(calls, "input_tokens") if state == "success" else None,
+            "output_tokens": _total(calls, "output_tokens") if state == "success" else None,
+        }
+
+    def _start_fields(self, now: float) -> dict[str, Any]:
+        """Who started it, how often, and why an attempt did not start it."""
+        started = self.start is not None and now >= self.start
+        attempt = self.start if started and self.start is not None \
+            and self.start_source != "queue_release" else self.created
+        return {
+            "runtime_provider": "trigger" if started else None,
+            "runtime_run_id": self.runtime_id if started else None, "workflow_run_id": None,
+            "start_attempts": 1 + (self.start_source == "repair" and started),
+            "last_start_attempt_at": iso(attempt),
+            "last_start_error": None if started else self.start_error,
+            "last_start_source": self.start_source if started else "api",
+        }
+
+    def _ending(self, state: str) -> dict[str, Any]:
+        end = self.end()
+        cancelled = state == "cancelled" and end is not None
+        return {
+            "error": (self.script.error or "AGENT_FAILED") if state == "failed" else None,
+            "cancel_requested_at": iso(end) if cancelled and end is not None else None,
+            "cancelled_at": iso(end) if cancelled and end is not None else None,
+            "cancel_reason": "USER_REQUESTED" if cancelled else None, "cancel_error": None,
         }
 
     def detail(self, now: float) -> dict[str, Any]:

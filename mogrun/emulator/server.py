@@ -42,6 +42,7 @@ class Emulator:
     def __init__(self, *, repos: Iterable[str] = DEFAULT_REPOS, limits: Limits | None = None,
                  host: str = "127.0.0.1", port: int = 0, default_duration: float = 3.0,
                  default_events: int = 8, automations: Iterable[str] = (),
+                 job_caps: JobCaps | None = None,
                  on_request: Callable[[RequestRecord], None] | None = None) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
@@ -58,6 +59,8 @@ class Emulator:
             self.read_token = self._state.new_token("emur", ("read",))
             for spec in parse_automations(",".join(automations)):
                 add_automation(self._state, spec)
+            if job_caps is not None:
+                self._state.automations.caps = job_caps
 
     # ---- life cycle --------------------------------------------------------------
 

@@ -184,10 +184,9 @@ def test_pending_caps_suppress_without_creating_a_run(api, mogrun_emulator):
     assert (retried["outcome"], retried["started"]) == ("queued", True)
 
 
-@pytest.mark.mogrun_emulator(automations=["triage"])
+@pytest.mark.mogrun_emulator(automations=["triage"], job_caps=JobCaps(installation_running=1))
 def test_the_installation_concurrency_limit_defers_then_starts(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
-    mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
     _trigger(api, automation["id"], key="a", input={"s": "@emulator duration=0.4s"})
     deferred = _trigger(api, automation["id"], key="b", repo="acme/web").data["run"]
     assert (deferred["outcome"], deferred["reason"], deferred["started"],
