@@ -111,7 +111,7 @@ def test_trigger_checks_in_the_servers_order(api, mogrun_emulator):
 @pytest.mark.mogrun_emulator(automations=["triage"])
 def test_a_trigger_starts_a_job_run_that_progresses(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
-    note = "@emulator duration=0.6s nodes=3 tokens=1000 cost=0.5"
+    note = "@emulator duration=2s nodes=3 tokens=1000 cost=0.5"
     answer = _trigger(api, automation["id"], input={"ticket": "PLAT-1", "note": note,
                                                     "source": "mine"})
     assert answer.status == 202
@@ -169,7 +169,7 @@ def test_a_key_someone_else_used_points_at_their_run(api, mogrun_emulator):
 def test_pending_caps_suppress_without_creating_a_run(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
     mogrun_emulator.set_job_caps(JobCaps(repo_pending=1, installation_pending=2))
-    first = _trigger(api, automation["id"], key="a", input={"s": "@emulator duration=0.4s"})
+    first = _trigger(api, automation["id"], key="a", input={"s": "@emulator duration=2s"})
     repo_cap = _trigger(api, automation["id"], key="b").data["run"]
     assert (repo_cap["outcome"], repo_cap["reason"], repo_cap["jobRunId"]) == (
         "suppressed", "REPO_PENDING_LIMIT", None)
@@ -187,7 +187,7 @@ def test_pending_caps_suppress_without_creating_a_run(api, mogrun_emulator):
 @pytest.mark.mogrun_emulator(automations=["triage"], job_caps=JobCaps(installation_running=1))
 def test_the_installation_concurrency_limit_defers_then_starts(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
-    _trigger(api, automation["id"], key="a", input={"s": "@emulator duration=0.4s"})
+    _trigger(api, automation["id"], key="a", input={"s": "@emulator duration=2s"})
     deferred = _trigger(api, automation["id"], key="b", repo="acme/web").data["run"]
     assert (deferred["outcome"], deferred["reason"], deferred["started"],
             deferred["status"]) == ("queued", "INSTALLATION_CONCURRENCY_LIMIT", False, "pending")
@@ -225,7 +225,7 @@ def test_scripted_failure_from_input_or_definition(api, mogrun_emulator):
 @pytest.mark.mogrun_emulator(automations=["triage"])
 def test_a_500_after_commit_leaves_a_job_run_that_the_same_key_finds(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
-    mogrun_emulator.set_job_caps(JobCaps(repair=0.3))
+    mogrun_emulator.set_job_caps(JobCaps(repair=2.0))
     mogrun_emulator.add_fault("trigger", "500_after_commit")
     failed = _trigger(api, automation["id"], key="retry-me")
     assert (failed.status, failed.code, failed.message) == (

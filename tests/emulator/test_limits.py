@@ -48,7 +48,7 @@ def test_unauthenticated_requests_do_not_use_the_budget(api):
     assert api.call("GET", "/repos").status == 200
 
 
-@pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 0.4), (3, 60))))
+@pytest.mark.mogrun_emulator(limits=Limits(requests=100, window=60, starts=((2, 2.0), (3, 60))))
 def test_start_windows_count_replays_too(api, mogrun_emulator):
     """The start limit is checked before the idempotency lookup: a replay costs a
     slot, and a replay can be refused with 429."""
@@ -57,9 +57,9 @@ def test_start_windows_count_replays_too(api, mogrun_emulator):
     limited = api.start(key="a")  # same key, same body: would replay, but no slot
     assert (limited.status, limited.code) == (429, "RATE_LIMITED")
     assert limited.message == "External Mogplex run rate limit exceeded"
-    assert limited.headers["retry-after"] == "1"
+    assert limited.headers["retry-after"] in ("1", "2")
     assert len(mogrun_emulator.runs) == 2
-    time.sleep(0.45)
+    time.sleep(2.05)
     assert api.start(key="a").data["replayed"] is True  # the 3rd slot of the 60 s window
     hourly = api.start(key="c")
     assert hourly.status == 429
@@ -134,8 +134,8 @@ def test_start_limits_count_per_token_as_on_the_server(api, mogrun_emulator):
     assert api.start(key="b").status == 202
 
 
-@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 0.3), (1, 60)), sandboxes=0))
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 5), (1, 60)), sandboxes=0))
 def test_the_first_full_window_answers(api):
     api.start(key="a")
     refused = api.start(key="b")
-    assert refused.headers["retry-after"] == "1"  # the 0.3 s window, checked first
+    assert int(refused.headers["retry-after"]) <= 5  # the 5 s window, checked first

@@ -77,8 +77,8 @@ def test_runs_of_one_triple_share_a_sandbox(api):
     assert _final(api, refused.data["runId"])["run"]["error"] == "Too many active sandboxes"
 
 
-@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=0.3,
-                                           reap=0.1))
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=1.5,
+                                           reap=0.25))
 def test_an_idle_sandbox_is_reaped_and_frees_its_slot(api, mogrun_emulator):
     run_id = api.start("@emulator duration=0.2s", key="a", repo="acme/api").data["runId"]
     assert _final(api, run_id)["run"]["status"] == "success"
