@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
 
+Ctrl-C cancels the runs started here and says whether each cancel got
+through (exit 130); a second Ctrl-C exits at once, listing the runs left
+going with the mogrun cancel command for each. Times are UTC.
+
 \b
 Examples:
   mogrun run weekly-cleanup
