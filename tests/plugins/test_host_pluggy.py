@@ -172,3 +172,28 @@ def test_what_an_observer_or_set_up_hook_returns_is_ignored():
     job = make_job()
     host.event(job=job, run=job.runs[0], event=None)
     assert host.warnings == []
+
+
+def test_tryfirst_and_trylast_keep_their_meaning_through_the_guard():
+    calls = []
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def mogrun_retry_delay(self):
+            calls.append("first")
+
+    class Last:
+        @hookimpl(trylast=True)
+        def mogrun_retry_delay(self):
+            calls.append("last")
+            return 3.0
+
+    class Plain:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            calls.append("plain")
+
+    host = PluginHost.from_plugins(("first", First()), ("last", Last()), ("plain", Plain()),
+                                   bundled=False)
+    assert retry(host) == 3.0
+    assert calls == ["first", "plain", "last"]
