@@ -10,6 +10,7 @@ keeps following the status alone.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import threading
 import time
@@ -22,6 +23,7 @@ from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import Event, ResolvedJob, RunState
 
 EVENT_LIMIT = 200
+STOP_CHECK = 0.1  # seconds between looks at the stop flag while a poll is in flight
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
     "only the first {limit} events are visible through the API; "
@@ -114,8 +116,7 @@ class Follower:
         """One request: pass on new events, the cap notice and a status change,
         in the order they happened: a status change goes after the events the
         server had recorded by its ``updatedAt`` and before later ones."""
-        state, events = self.source.get_events(
-            self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline)
+        state, events = self._fetch()
         if state.run_id != self.state.run_id:  # the run asked for, whatever the answer says
             state = dataclasses.replace(state, run_id=self.state.run_id)
         fresh = self._fresh(events)
@@ -135,6 +136,18 @@ class Follower:
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self._unchanged_since = self.clock()
+
+    def _fetch(self) -> tuple[RunState, list[Event]]:
+        """One events request, given up at an interrupt: a request a stalled
+        server holds (up to the read timeout) must not hold Ctrl-C's cancel
+        back. It runs in a daemon thread, so an abandoned one is dropped and
+        cannot keep mogrun from exiting."""
+        call = _Call(lambda: self.source.get_events(
+            self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline))
+        while not call.done.wait(STOP_CHECK):
+            if self.stop.is_set():
+                raise Interrupted(130, "interrupted while a poll waited for the server")
+        return call.result()
 
     def _fresh(self, events: list[Event]) -> list[Event]:
         """The events not passed on before, in the server's order, now remembered."""
@@ -171,6 +184,33 @@ class Follower:
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)
+
+
+class _Call:
+    """``fn()`` in a daemon thread, in the caller's context variables; ``done``
+    is set once it returned or raised."""
+
+    def __init__(self, fn: Callable[[], tuple[RunState, list[Event]]]) -> None:
+        self.done = threading.Event()
+        self._fn = fn
+        self._context = contextvars.copy_context()
+        self._value: tuple[RunState, list[Event]] | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, daemon=True, name="mogrun-poll").start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._context.run(self._fn)
+        except BaseException as exc:  # handed to the follower's thread, whatever it is
+            self._error = exc
+        finally:
+            self.done.set()
+
+    def result(self) -> tuple[RunState, list[Event]]:
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _split(events: list[Event], changed: str | None) -> int:
