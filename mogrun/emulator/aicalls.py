@@ -12,6 +12,8 @@ from mogrun.emulator.runs import iso
 if TYPE_CHECKING:
     from mogrun.emulator.jobruns import JobRun
 
+DEFERRED = "INSTALLATION_CONCURRENCY_LIMIT"  # the reason of a start the installation deferred
+
 
 def _share(total: float, parts: int, k: int) -> float:
     """Part ``k`` (1..parts) of ``total`` split evenly; the last takes the rest."""
@@ -88,8 +90,7 @@ def dispatch_events(job: JobRun, now: float) -> list[dict[str, Any]]:
         (job.created, "enqueue", "queued", None, job.metadata)]
     if job.start_error is not None:
         outcome = "deferred" if job.start_source == "queue_release" else "start_failed"
-        reason: str | None = "INSTALLATION_CONCURRENCY_LIMIT" if outcome == "deferred" \
-            else job.start_error
+        reason: str | None = DEFERRED if outcome == "deferred" else job.start_error
         found.append((job.created, "start", outcome, reason, {"start_source": "api"}))
     if job.start is not None and now >= job.start:
         found.append((job.start, "start", "started", None, {"start_source": job.start_source}))

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mogrun.emulator.aicalls import DEFERRED
 from mogrun.emulator.automations import Automation, JobScript, new_id
 from mogrun.emulator.jobruns import DEFERRED_TEXT, START_FAILED, JobRun
 
@@ -71,7 +72,7 @@ class AutomationStore:
         self.jobs[job.id] = job
         self.keys[key] = job.id
         deferred = job.start_source == "queue_release"
-        return Enqueued("queued", "INSTALLATION_CONCURRENCY_LIMIT" if deferred else None, job,
+        return Enqueued("queued", DEFERRED if deferred else None, job,
                         failed_start=fail_start)
 
     def _schedule(self, job: JobRun, now: float, fail_start: bool) -> None:

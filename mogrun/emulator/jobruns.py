@@ -11,7 +11,6 @@ from mogrun.emulator.aicalls import ai_call, dispatch_events
 from mogrun.emulator.automations import TERMINAL, JobScript
 from mogrun.emulator.runs import iso
 
-DEFERRED = "INSTALLATION_CONCURRENCY_LIMIT"
 DEFERRED_TEXT = "Installation concurrency limit reached"
 START_FAILED = "Trigger.dev runtime is not configured"
 REPAIRABLE_AFTER = 120.0  # the repair cron restarts pending jobs at least 2 minutes old

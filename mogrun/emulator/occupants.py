@@ -11,7 +11,6 @@ Spec syntax (``mogrun emulator --occupy`` and ``POST /_emulator/sandboxes``)::
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,11 +99,3 @@ def release(state: State, now: float) -> int:
             sandbox.busy_until = now
             count += 1
     return count
-
-
-def describe(occupants: Occupants) -> str:
-    """One occupant in the spec syntax."""
-    busy = "never" if occupants.busy is None or math.isinf(occupants.busy) \
-        else f"{occupants.busy:g}s"
-    repo = f"{occupants.repo}:" if occupants.repo else ""
-    return f"{repo}{occupants.count}@{busy}"

@@ -22,7 +22,6 @@ from mogrun.emulator.limits import REAL_IDLE, Limits, SlidingWindow
 from mogrun.emulator.runs import iso
 
 ACTIVE = frozenset({"creating", "installing", "running"})
-STATUSES = ("creating", "installing", "running", "pausing", "stopped", "paused", "error")
 TOO_MANY = "Too many active sandboxes"
 BOOT_RATE = "Sandbox boot rate limit exceeded"
 BOOT_DAILY = "Daily sandbox boot quota exceeded"
