@@ -196,6 +196,29 @@ def test_retry_after_is_honoured_exactly(tmp_path, mogrun_emulator, cli):
     assert 1.0 <= second.time - first.time < 1.4
 
 
+WAIT_RECORDER = """
+import json, os
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_wait(wait):
+    with open(os.path.join(os.path.dirname(__file__), "waits.jsonl"), "a") as f:
+        f.write(json.dumps(wait.as_json()) + "\\n")
+"""
+
+
+def test_a_plugin_hears_of_a_429_pause_through_mogrun_wait(tmp_path, mogrun_emulator, cli):
+    root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "5s" }'),
+                   {"waits": WAIT_RECORDER})
+    mogrun_emulator.add_fault("start", "429", retry_after=1.0)
+    result = cli("run", "fix", cwd=root)
+    assert result.exit_code == 0, result
+    waits = [json.loads(line) for line in
+             (root / "plugins" / "waits.jsonl").read_text().splitlines()]
+    assert [w["kind"] for w in waits] == ["rate_limited"]
+    assert waits[0]["job"] == "fix" and "429" in waits[0]["reason"]
+
+
 def test_retry_after_beyond_max_delay_gives_up_at_once(tmp_path, mogrun_emulator, cli):
     root = project(tmp_path, job(extra='retry = { attempts = 3, max_delay = "2s" }'))
     mogrun_emulator.add_fault("start", "429", retry_after=30.0)
