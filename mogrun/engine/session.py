@@ -165,7 +165,7 @@ def run_session(
         )
         progress = SessionProgress()
         watch.on_first = lambda code: channel.notice(
-            first_signal_message(*progress.going_counts()), level="warning")
+            first_signal_message(*progress.going_counts(), code), level="warning")
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
             return _run(jobs, deps, progress, config, options, watch, attempts)

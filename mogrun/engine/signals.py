@@ -39,11 +39,14 @@ class ForcedExit(BaseException):
         self.exit_code = exit_code
 
 
-def first_signal_message(started: int, attached: int) -> str:
-    """What the first Ctrl-C does, said the moment it lands."""
+def first_signal_message(started: int, attached: int, exit_code: int = 130) -> str:
+    """What the first signal does, said the moment it lands (``exit_code`` 143:
+    a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press)."""
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
-        text = f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
+        text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
+                if exit_code != 143 else f"SIGTERM: cancelling {runs} started here; "
+                f"a second signal leaves {_them(started)} going")
     else:
         text = "interrupted; no run started here is going, stopping"
     if attached:

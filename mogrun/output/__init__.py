@@ -3,8 +3,10 @@
 ``base.make_reporter`` picks one; the engine calls it through the ``Reporter``
 protocol (``base.py``) from worker threads:
 
-- ``plain.PlainReporter``: lines ``HH:MM:SS  label  kind  tool  text``; notices on stderr.
-- ``live.LiveReporter``: the same lines above a rich Live area (a terminal only).
+- ``plain.PlainReporter``: lines ``HH:MM:SS  label  kind  tool  text`` (UTC); notices on
+  stderr; ``tables`` holds the summary every mode shares.
+- ``live.LiveReporter``: the same lines above a rich Live area (a terminal only)
+  drawn from ``board.Board``: every run of the invocation and its phase.
 - ``ndjson.NdjsonReporter``: ``--json``, one object per line on stdout.
 - ``github.GithubReporter``: plain lines in groups inside ``::stop-commands::``,
   ``::error::`` annotations, ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``.

@@ -1,0 +1,27 @@
+"""The words of the first and second signal (the e2e tests send real ones)."""
+
+from __future__ import annotations
+
+from mogrun.engine.signals import first_signal_message, left_going_lines
+
+
+def test_first_signal_message_counts_runs_and_names_the_next_step():
+    assert first_signal_message(4, 0) == (
+        "cancelling 4 runs started here; Ctrl-C again to leave them going")
+    assert first_signal_message(1, 2) == (
+        "cancelling 1 run started here; Ctrl-C again to leave it going "
+        "(2 attached runs not started here left going)")
+    assert first_signal_message(0, 0) == "interrupted; no run started here is going, stopping"
+    assert first_signal_message(2, 0, 143) == (
+        "SIGTERM: cancelling 2 runs started here; a second signal leaves them going")
+
+
+def test_left_going_lines_give_each_run_its_cancel_command():
+    going = {"run_a": "codemod:acme/api", "run_b": "lint"}
+    assert left_going_lines(going) == [
+        "left going: run_a (codemod:acme/api); cancel it with: mogrun cancel run_a",
+        "left going: run_b (lint); cancel it with: mogrun cancel run_b",
+    ]
+    assert left_going_lines({}) == ["no runs were left going"]
+    assert left_going_lines({"run_a": "x"}, local=True) == [
+        "left going: run_a (x); it ends with the --local emulator"]
