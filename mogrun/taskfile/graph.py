@@ -36,7 +36,8 @@ def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
 def find_cycles(taskfile: TaskFile) -> list[list[str]]:
     """Each cycle once, as a path that starts and ends with the same job.
 
-    Depth-first without recursion, so a needs chain of any length is fine."""
+    Depth-first without recursion and linear in jobs + needs, so a needs chain
+    of any length is fine."""
     cycles: list[list[str]] = []
     seen_sets: set[frozenset[str]] = set()
     done: set[str] = set()
@@ -44,18 +45,21 @@ def find_cycles(taskfile: TaskFile) -> list[list[str]]:
         if start in done:
             continue
         path, pending = [start], [iter(needs_of(taskfile, start))]
+        on_path = {start}  # `need in path` on the list would make a long chain quadratic
         while pending:
             need = next(pending[-1], None)
             if need is None:
+                on_path.discard(path[-1])
                 done.add(path.pop())
                 pending.pop()
-            elif need in path:
+            elif need in on_path:
                 cycle = [*path[path.index(need):], need]
                 if frozenset(cycle) not in seen_sets:
                     seen_sets.add(frozenset(cycle))
                     cycles.append(cycle)
             elif need not in done and need in taskfile.jobs:
                 path.append(need)
+                on_path.add(need)
                 pending.append(iter(needs_of(taskfile, need)))
     return cycles
 

@@ -91,7 +91,8 @@ def resolve_jobs(taskfile: TaskFile, names: Sequence[str], *,
     ctx = _Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
                    timeout_override=timeout_override, rerun_suffix=rerun_suffix)
     jobs = [_resolve(ctx, name) for name in order]
-    return [replace(job, needs=tuple(n for n in job.needs if n in order)) for job in jobs]
+    included = set(order)
+    return [replace(job, needs=tuple(n for n in job.needs if n in included)) for job in jobs]
 
 
 def _first(errors: list[TaskFileError]) -> TaskFileError:

@@ -46,8 +46,9 @@ def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> l
 
 def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
     """Problems of sections, keys and values (everything but the needs graph)."""
-    errors = [_secret_error(taskfile, path) for path in secret_key_paths(taskfile.data)]
-    secret = {p[-1] for p in secret_key_paths(taskfile.data)}
+    secret_paths = list(secret_key_paths(taskfile.data))
+    errors = [_secret_error(taskfile, path) for path in secret_paths]
+    secret = {path[-1] for path in secret_paths}
     errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "top-level table", secret)
     errors += _settings_errors(taskfile, secret)
     errors += _vars_errors(taskfile)

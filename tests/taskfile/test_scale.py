@@ -1,0 +1,78 @@
+"""The task-file cores are linear: placing errors, walking the needs graph and
+resolving a chain cost O(size), so a 10,000-job file with an error is as quick
+to check as a clean one (bench/scale.py measures the CLI end to end).
+
+Each test times a size and four times that size in CPU seconds (other
+processes' load does not count) and allows a ratio of 10: linear is 4,
+quadratic 16.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mogrun.taskfile import load_task_file, resolve_jobs
+from mogrun.taskfile.graph import find_cycles, job_order
+from mogrun.taskfile.positions import key_positions, locate, source_line
+from mogrun.taskfile.templates import TemplateClock
+
+CLOCK = TemplateClock.at(datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC))
+
+
+def chain_text(size: int) -> str:
+    """Jobs j0 .. j{size-1}, each needing the next one (the walk's worst order)."""
+    jobs = [f'[jobs.j{i}]\nrepo = "acme/api"\nprompt = "x"\n'
+            + (f'needs = ["j{i + 1}"]\n' if i < size - 1 else "") for i in range(size)]
+    return "\n".join(jobs) + "\n# the end\n"
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        began = time.process_time()
+        work()
+        best = min(best, time.process_time() - began)
+    return best
+
+
+def assert_linear(make: Callable[[int], Callable[[], object]], size: int = 2_000) -> None:
+    small, large = make(size), make(4 * size)
+    ratio = cpu_seconds(large) / max(cpu_seconds(small), 1e-4)
+    assert ratio < 10, f"4x the size cost {ratio:.1f}x the time"
+
+
+def loaded(tmp_path: Path, size: int):
+    path = tmp_path / f"chain{size}.toml"
+    path.write_text(chain_text(size), encoding="utf-8")
+    return load_task_file(path)
+
+
+def test_locating_every_key_and_quoting_every_line_is_linear() -> None:
+    def make(size: int) -> Callable[[], object]:
+        text = chain_text(size)
+
+        def work() -> None:
+            key_positions.cache_clear()
+            for i in range(0, size, 7):
+                locate("f", text + " " * (i % 2), ("jobs", f"j{i}", "needs"))
+                source_line(text, 4 * i + 1)
+        return work
+    assert_linear(make)
+
+
+def test_finding_cycles_and_ordering_a_long_chain_is_linear(tmp_path) -> None:
+    def make(size: int) -> Callable[[], object]:
+        taskfile = loaded(tmp_path, size)
+        return lambda: (find_cycles(taskfile), job_order(taskfile, ["j0"]))
+    assert_linear(make)
+
+
+def test_resolving_a_long_chain_is_linear(tmp_path) -> None:
+    def make(size: int) -> Callable[[], object]:
+        taskfile = loaded(tmp_path, size)
+        return lambda: resolve_jobs(taskfile, ["j0"], key_specs={}, sets={}, env={},
+                                    clock=CLOCK)
+    assert_linear(make, size=1_000)
