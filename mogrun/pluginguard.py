@@ -181,16 +181,13 @@ def _reason(answer: Any) -> str | None:
 def _server_limits(request: Any) -> str | None:
     """What the task file's checks would say of a rewritten request: the
     server's limits hold before the first request, whoever built it."""
-    from mogrun.taskfile.limits import check_request
+    from mogrun.taskfile.limits import request_problem
 
     problem = field_problem(request)
     if problem is not None:
         return problem
-    try:
-        check_request(request, lambda key, message: PluginError(message))
-    except PluginError as refused:
-        return refused.message
-    return None
+    limit = request_problem(request)
+    return limit[1] if limit else None
 
 
 _MEANING: dict[str, Callable[[Any], str | None]] = {

@@ -115,16 +115,24 @@ def history_key(state: CliState, taskfile: TaskFile) -> str:
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,
                    options: Mapping[str, Any]) -> SessionConfig:
-    """What plugins see in ``mogrun_configure``. For ``check`` a refused URL is
-    not fatal here: ``validate`` reports it with the file's other problems."""
-    from mogrun.models import SessionConfig
+    """What plugins see in ``mogrun_configure``; a refused URL is an error."""
+    return _config(state, taskfile, command, options, base_url(state, taskfile))
 
+
+def check_config(state: CliState, taskfile: TaskFile) -> SessionConfig:
+    """``session_config`` for ``check``: a refused URL is not fatal here, because
+    ``check`` reports it with the file's other problems (plugins see no URL)."""
     try:
         url = base_url(state, taskfile)
     except MogrunError:
-        if command != "check":
-            raise
         url = None
+    return _config(state, taskfile, "check", {}, url)
+
+
+def _config(state: CliState, taskfile: TaskFile, command: str, options: Mapping[str, Any],
+            url: str | None) -> SessionConfig:
+    from mogrun.models import SessionConfig
+
     return SessionConfig(task_file=str(taskfile.path), project_dir=str(taskfile.project_dir),
                          cwd=str(state.cwd), base_url=url, local=state.local, command=command,
                          settings=dict(taskfile.settings), options=dict(options))

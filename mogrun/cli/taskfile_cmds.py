@@ -54,15 +54,15 @@ Examples:
               help="Load an extra plugin (module name or .py path).")
 @click.pass_obj
 def check_command(state: CliState, plugins: tuple[str, ...]) -> int:
-    from mogrun.cli.loading import load_host, session_config
+    from mogrun.cli.loading import check_config, load_host
     from mogrun.cli.main import COMMANDS
-    from mogrun.taskfile.validation import validate
+    from mogrun.taskfile.checking import validate
 
     loaded: TaskFile | None = None
     try:
         taskfile = loaded = load_taskfile(state)
         host = load_host(state, taskfile, plugins)
-        host.configure(session_config(state, taskfile, "check", {}))
+        host.configure(check_config(state, taskfile))
     except TaskFileError as error:
         if not state.json_output:
             raise

@@ -11,11 +11,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mogrun.taskfile.checking import Report, validate
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.parse import TaskFile, load_task_file
     from mogrun.taskfile.resolve import repos_named, resolve_jobs
     from mogrun.taskfile.templates import TemplateClock
-    from mogrun.taskfile.validation import Report, validate
 
 _EXPORTS = {
     "find_task_file": "mogrun.taskfile.discovery",
@@ -24,8 +24,8 @@ _EXPORTS = {
     "resolve_jobs": "mogrun.taskfile.resolve",
     "repos_named": "mogrun.taskfile.resolve",
     "TemplateClock": "mogrun.taskfile.templates",
-    "validate": "mogrun.taskfile.validation",
-    "Report": "mogrun.taskfile.validation",
+    "validate": "mogrun.taskfile.checking",
+    "Report": "mogrun.taskfile.checking",
 }
 __all__ = [
     "Report",

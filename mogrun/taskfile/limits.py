@@ -3,47 +3,49 @@ a 400 can never be the first sign of a mistake (mogplex-api.md, POST /runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mogrun.errors import TaskFileError
 from mogrun.models import StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
 
 MAX_PROMPT = 100_000
 MAX_KEY = 200
 
-# Raises a located TaskFileError for (key, message).
-Fail = Callable[[str, str], TaskFileError]
 
-
-def check_request(request: StartRequest, fail: Fail) -> None:
-    """Raise the first limit ``request`` breaks; ``fail(key, message)`` builds the error."""
+def request_problem(request: StartRequest) -> tuple[str, str] | None:
+    """The first limit ``request`` breaks, as (key, message), or ``None``."""
     if not request.prompt.strip():
-        raise fail("prompt", "the prompt is empty")
+        return "prompt", "the prompt is empty"
     if len(request.prompt) > MAX_PROMPT:
-        raise fail("prompt", f"the prompt is {len(request.prompt):,} characters after "
-                             f"templating; the server accepts at most {MAX_PROMPT:,}")
+        return "prompt", (f"the prompt is {len(request.prompt):,} characters after "
+                          f"templating; the server accepts at most {MAX_PROMPT:,}")
     key = request.idempotency_key.strip()
     if not 1 <= len(key) <= MAX_KEY:
-        raise fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} characters "
-                                      f"after trimming, not {len(key)}")
+        return "idempotency_key", (f"the idempotency key must be 1..{MAX_KEY} characters "
+                                   f"after trimming, not {len(key)}")
     unsendable = sorted({c for c in key if not " " <= c <= "~"})
     if unsendable:
-        raise fail("idempotency_key", "the idempotency key is sent as an HTTP header and may "
-                                      "hold only printable ASCII characters, not "
-                                      + ", ".join(repr(c) for c in unsendable))
+        return "idempotency_key", ("the idempotency key is sent as an HTTP header and may "
+                                   "hold only printable ASCII characters, not "
+                                   + ", ".join(repr(c) for c in unsendable))
+    return _branch_problem(request) or _root_problem(request)
+
+
+def _branch_problem(request: StartRequest) -> tuple[str, str] | None:
     for name, value in (("branch", request.working_branch), ("base_branch", request.base_branch)):
         problem = ref_problem(value) if value is not None else None
         if problem:
-            raise fail(name, f"{value!r} is not a valid git branch name: it {problem}")
+            return name, f"{value!r} is not a valid git branch name: it {problem}"
     if request.working_branch is not None and request.working_branch == request.base_branch:
         rule = ("create_branch needs a working branch different from" if request.create_branch
                 else "the working branch must differ from")
-        raise fail("branch", f"{rule} the base branch ({request.base_branch!r})")
-    if request.root_directory is not None:
-        problem = root_problem(request.root_directory)
-        if problem:
-            raise fail("root", f"root {request.root_directory!r} {problem}")
+        return "branch", f"{rule} the base branch ({request.base_branch!r})"
+    return None
+
+
+def _root_problem(request: StartRequest) -> tuple[str, str] | None:
+    if request.root_directory is None:
+        return None
+    problem = root_problem(request.root_directory)
+    return ("root", f"root {request.root_directory!r} {problem}") if problem else None
 
 
 def root_problem(root: str) -> str | None:

@@ -1,72 +1,50 @@
-"""From task file to ``ResolvedJob``: defaults merged, templates rendered, one
-``RunPlan`` per repo with its own idempotency key, plugin keys validated and
-the server's limits checked — all before any request."""
+"""From task file to ``ResolvedJob``s, all before any request.
+
+``resolve`` returns a ``Resolution``: the jobs it could build and every
+problem it found, as data. ``run`` and ``show`` refuse on the first problem
+(``resolve_jobs``); ``check`` lists them all (``mogrun.taskfile.checking``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from mogrun.durations import parse_duration
-from mogrun.errors import TaskFileError
-from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
-from mogrun.taskfile.graph import job_order, needs_of
-from mogrun.taskfile.limits import MAX_KEY, check_request
+from mogrun.errors import MogrunError, TaskFileError, UsageError
+from mogrun.models import KeySpec, ResolvedJob
+from mogrun.taskfile.building import Context, JobResult, build_job
+from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import DEFAULT_TIMEOUT
-from mogrun.taskfile.templates import Rendered, Scope, TemplateClock, render
+from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
+from mogrun.taskfile.validation import structural_errors
 
 
 @dataclass(frozen=True)
-class _Context:
-    """What every job of one resolution shares."""
+class Resolution:
+    """The jobs resolved (needs first) and the problems that stop a run, in the
+    order found: the file's structural ones, then each job's (an unset ``env``
+    name first: a placeholder in its place may cause the others)."""
 
-    taskfile: TaskFile
-    key_specs: Mapping[str, KeySpec]
-    vars: Mapping[str, str]
-    env: Mapping[str, str]
-    clock: TemplateClock
-    missing_env: bool = False
-    timeout_override: float | None = None
-    rerun_suffix: str | None = None
+    jobs: list[ResolvedJob] = field(default_factory=list)
+    problems: list[MogrunError] = field(default_factory=list)
+
+    def jobs_or_first_problem(self) -> list[ResolvedJob]:
+        """The jobs, or the first problem raised (saying how many more there are)."""
+        if not self.problems:
+            return self.jobs
+        first, more = self.problems[0], len(self.problems) - 1
+        if not more:
+            raise first
+        note = f"({more} more problem{'s' * (more > 1)}: run `mogrun check` to see them all)"
+        raise _with_context(first, note)
 
 
-class _Job:
-    """One job being resolved: its merged keys, and what rendering collects."""
-
-    def __init__(self, ctx: _Context, name: str) -> None:
-        self.ctx, self.name = ctx, name
-        self.table = ctx.taskfile.jobs[name]
-        self.merged: dict[str, Any] = {**ctx.taskfile.defaults, **self.table}
-        self.secrets: set[str] = set()
-        self.unset: set[str] = set()
-        self.errors: list[TaskFileError] = []  # plugin-key problems, collected for `check`
-
-    def where(self, key: str) -> tuple[str, ...]:
-        in_job = key in self.table or key not in self.ctx.taskfile.defaults
-        return ("jobs", self.name, key) if in_job else ("defaults", key)
-
-    def fail(self, key: str, message: str) -> TaskFileError:
-        from mogrun.masking import mask
-
-        # Messages quote rendered values: env.* values in them are secrets, raw or repr'd.
-        secrets = {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)}
-        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {mask(message, secrets)}',
-                                       *self.where(key), job=self.name)
-
-    def render(self, text: str, key: str, repo: str | None, reason: str) -> str:
-        scope = Scope(job=self.name, clock=self.ctx.clock, vars=self.ctx.vars, env=self.ctx.env,
-                      repo=repo, repo_reason=reason, missing_env=self.ctx.missing_env)
-        try:
-            out: Rendered = render(text, scope, key)
-        except TaskFileError as error:
-            if error.location is None:
-                error.location = self.ctx.taskfile.location(*self.where(key))
-            raise
-        self.secrets |= out.secrets
-        self.unset |= out.unset_env
-        return out.text
+def _with_context(error: MogrunError, line: str) -> MogrunError:
+    """A copy of ``error`` with one more context line (errors are not mutated)."""
+    if isinstance(error, TaskFileError):
+        return type(error)(error.message, location=error.location, job=error.job,
+                           key=error.key, context=[*error.context, line])
+    return type(error)(error.message, context=[*error.context, line])
 
 
 def template_vars(taskfile: TaskFile, sets: Mapping[str, str]) -> dict[str, str]:
@@ -76,174 +54,81 @@ def template_vars(taskfile: TaskFile, sets: Mapping[str, str]) -> dict[str, str]
     return {**values, **sets}
 
 
+def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunError]:
+    """``--set NAME=VALUE`` for a name no ``[vars]`` entry and no template uses
+    is a typo that would silently change nothing."""
+    from mogrun.taskfile.schema import closest
+
+    unknown = [name for name in sets if name not in taskfile.vars]
+    if not unknown:
+        return []
+    used = set(taskfile.vars) | _template_names_in(taskfile.data)
+    problems: list[MogrunError] = []
+    for name in unknown:
+        if name in used:
+            continue
+        hint = closest(name, used)
+        problems.append(UsageError(
+            f'--set {name}: no [vars] entry or template of {taskfile.path.name} uses "{name}"',
+            context=[f'did you mean "{hint}"?'] if hint else []))
+    return problems
+
+
+def _template_names_in(data: object) -> set[str]:
+    """Every plain name the templates of ``data`` (all its strings) use."""
+    names: set[str] = set()
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and "{{" in value:
+            names.update(template_names(value))
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return names
+
+
+def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str, KeySpec],
+            sets: Mapping[str, str], env: Mapping[str, str], clock: TemplateClock,
+            with_needs: bool = True, timeout_override: float | None = None,
+            rerun_suffix: str | None = None) -> Resolution:
+    """The named jobs (and their needs), needs first, with every problem found.
+
+    A job that is not asked for is not built: its unset ``env`` names or
+    missing prompt file do not stop the others."""
+    problems = [*set_problems(taskfile, sets), *structural_errors(taskfile, key_specs)]
+    if problems:
+        return Resolution(problems=problems)
+    order = job_order(taskfile, names, with_needs)
+    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
+                  timeout_override=timeout_override, rerun_suffix=rerun_suffix)
+    results = [build_job(ctx, name) for name in order]
+    problems = [p for r in results for p in (*r.unset_env.values(), *r.problems)]
+    included = set(order)
+    jobs = [replace(r.job, needs=tuple(n for n in r.job.needs if n in included))
+            for r in results if r.job is not None]
+    return Resolution(jobs=jobs, problems=problems)
+
+
 def resolve_jobs(taskfile: TaskFile, names: Sequence[str], *,
                  key_specs: Mapping[str, KeySpec], sets: Mapping[str, str],
                  env: Mapping[str, str], clock: TemplateClock, with_needs: bool = True,
                  timeout_override: float | None = None,
                  rerun_suffix: str | None = None) -> list[ResolvedJob]:
-    """The named jobs (and their needs), needs first, ready to show or start."""
-    from mogrun.taskfile.validation import structural_errors
-
-    errors = structural_errors(taskfile, key_specs)
-    if errors:
-        raise _first(errors)
-    order = job_order(taskfile, names, with_needs)
-    ctx = _Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
-                   timeout_override=timeout_override, rerun_suffix=rerun_suffix)
-    jobs = [_resolve(ctx, name) for name in order]
-    included = set(order)
-    return [replace(job, needs=tuple(n for n in job.needs if n in included)) for job in jobs]
+    """The named jobs (and their needs), needs first, ready to show or start;
+    the first problem is raised."""
+    return resolve(taskfile, names, key_specs=key_specs, sets=sets, env=env, clock=clock,
+                   with_needs=with_needs, timeout_override=timeout_override,
+                   rerun_suffix=rerun_suffix).jobs_or_first_problem()
 
 
-def _first(errors: list[TaskFileError]) -> TaskFileError:
-    first = errors[0]
-    if len(errors) > 1:
-        more = len(errors) - 1
-        first.context = (*first.context, f"({more} more problem{'s' * (more > 1)}: "
-                                         "run `mogrun check` to see them all)")
-    return first
-
-
-def check_render(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec],
-                 env: Mapping[str, str],
-                 sets: Mapping[str, str]) -> tuple[list[TaskFileError], set[str]]:
-    """Resolve one job as ``check`` does: its problems (every plugin key's, then
-    the first other one) and the unset ``env`` names it uses."""
-    ctx = _Context(taskfile, key_specs, template_vars(taskfile, sets), env,
-                   TemplateClock.now(), missing_env=True)
-    job = _Job(ctx, name)
-    try:
-        _build(job)
-    except TaskFileError as error:
-        job.errors.append(error)
-    return job.errors, job.unset
-
-
-def _resolve(ctx: _Context, name: str) -> ResolvedJob:
-    return _build(_Job(ctx, name))
-
-
-def _build(job: _Job) -> ResolvedJob:
-    merged = job.merged
-    repos = _repos(job)
-    options = _options(job, repos)
-    runs = _runs(job, repos)
-    timeout = job.ctx.timeout_override
-    if timeout is None:
-        timeout = parse_duration(merged.get("timeout", DEFAULT_TIMEOUT))
-    return ResolvedJob(
-        name=job.name, description=str(merged.get("description", "")),
-        needs=tuple(needs_of(job.ctx.taskfile, job.name)), runs=tuple(runs), timeout=timeout,
-        on_timeout=merged.get("on_timeout", "cancel"), harness=merged.get("harness"),
-        options=options, secrets=frozenset(job.secrets))
-
-
-def _repos(job: _Job) -> list[str]:
-    raw = job.merged["repo"]
-    listed = raw if isinstance(raw, list) else [raw]
-    repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
-    for repo in repos:
-        if not repo or any(c.isspace() for c in repo):
-            raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
-    if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
-        raise job.fail("repo", "the same repo is listed twice after templating")
-    return repos
-
-
-def _prompt_source(job: _Job) -> str:
-    if "prompt" in job.merged:
-        prompt: str = job.merged["prompt"]
-        return prompt
-    relative: str = job.merged["prompt_file"]
-    try:
-        return (job.ctx.taskfile.project_dir / relative).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise job.fail("prompt_file", f"cannot read prompt file {relative}: {exc}") from exc
-
-
-def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
-    source = _prompt_source(job)
-    requests = [_request(job, repo, source) for repo in repos]
-    keys = [r.idempotency_key for r in requests]
-    if len(set(keys)) < len(keys):
-        requests = [replace(r, idempotency_key=f"{r.idempotency_key}:{r.repo}") for r in requests]
-        for written, request in zip(keys, requests, strict=True):
-            if len(written.strip()) <= MAX_KEY < len(request.idempotency_key):
-                raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
-                               f"characters, {len(request.idempotency_key)} with the fan-out "
-                               f'suffix ":{request.repo}"; the server accepts at most {MAX_KEY} '
-                               "(shorten it, or make it differ per repo with {{ repo }})")
-    if job.ctx.rerun_suffix:
-        for request in requests:
-            written = request.idempotency_key
-            longer = written + job.ctx.rerun_suffix
-            if len(written) <= MAX_KEY < len(longer):
-                raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
-                               f"characters, {len(longer)} with the --rerun suffix; the server "
-                               f"accepts at most {MAX_KEY} (shorten it)")
-        requests = [replace(r, idempotency_key=r.idempotency_key + job.ctx.rerun_suffix)
-                    for r in requests]
-    for request in requests:
-        check_request(request, job.fail)
-    return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
-
-
-def _request(job: _Job, repo: str, prompt_source: str) -> StartRequest:
-    merged, reason = job.merged, "here"
-
-    def text(key: str) -> str | None:
-        value = merged.get(key)
-        return None if value is None else job.render(value, key, repo, reason)
-
-    prompt_key = "prompt" if "prompt" in merged else "prompt_file"
-    key = text("idempotency_key")
-    if key is None:
-        key = f"mogrun-{job.name}-{job.ctx.clock.nonce}"
-    return StartRequest(
-        repo=repo, prompt=job.render(prompt_source, prompt_key, repo, reason),
-        idempotency_key=key.strip(), harness=merged.get("harness"),
-        base_branch=text("base_branch"), working_branch=text("branch"),
-        create_branch=bool(merged.get("create_branch", False)), root_directory=text("root"))
-
-
-def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
-    """Plugin keys: strings templated (recursively), then the plugin's ``validate``."""
-    repo = repos[0] if len(repos) == 1 else None
-    reason = "in a plugin key of a fan-out job (it has several repos)"
-    options: dict[str, Any] = {}
-    for key, spec in job.ctx.key_specs.items():
-        if key not in job.merged:
-            continue
-        unset_before = set(job.unset)
-        try:
-            value = _render_value(job, job.merged[key], key, repo, reason)
-        except TaskFileError as error:
-            if not job.ctx.missing_env:
-                raise
-            job.errors.append(error)  # `check`: the other plugin keys are still judged
-            continue
-        try:
-            options[key] = spec.validate(value)
-        except (ValueError, TypeError) as exc:
-            if job.unset - unset_before:
-                continue  # `check` with an unset env name: warned about, judged when run
-            if not job.ctx.missing_env:
-                raise job.fail(key, str(exc)) from exc
-            job.errors.append(job.fail(key, str(exc)))
-            continue
-        if spec.secrets is not None:
-            job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
-    return options
-
-
-def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str) -> Any:
-    if isinstance(value, str):
-        return job.render(value, key, repo, reason)
-    if isinstance(value, list):
-        return [_render_value(job, v, key, repo, reason) for v in value]
-    if isinstance(value, dict):
-        return {k: _render_value(job, v, key, repo, reason) for k, v in value.items()}
-    return value
+def check_job(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec],
+              env: Mapping[str, str], sets: Mapping[str, str],
+              clock: TemplateClock) -> JobResult:
+    """Build one job as ``check`` does: its problems and unset ``env`` names."""
+    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
+    return build_job(ctx, name)
 
 
 def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
@@ -259,8 +144,7 @@ def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
         for repo in raw if isinstance(raw, list) else [raw]:
             if not isinstance(repo, str):
                 continue
-            scope = Scope(job=name, clock=clock, vars=variables, env=env or {},
-                          missing_env=True)
+            scope = Scope(job=name, clock=clock, vars=variables, env=env or {})
             try:
                 rendered = render(repo, scope, "repo")
             except TaskFileError:

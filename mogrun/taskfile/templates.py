@@ -9,10 +9,10 @@ same idempotency key.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from mogrun.errors import TemplateError
+from mogrun.errors import Location, TemplateError
 
 BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
@@ -51,13 +51,17 @@ class TemplateClock:
                    timestamp=utc.strftime("%Y-%m-%dT%H:%M:%SZ"), nonce=nonce)
 
 
+def _nowhere() -> Location | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a template may name while rendering one key of one job.
 
-    ``missing_env`` renders unset ``env.NAME`` as a placeholder instead of
-    failing (``check`` turns those into warnings); ``repo`` is ``None`` where
-    it may not be used (inside ``repo`` itself, or a fan-out's job-wide keys).
+    ``repo`` is ``None`` where it may not be used (inside ``repo`` itself, or a
+    fan-out's job-wide keys); ``location`` says where the key is written, asked
+    only when an error is raised (finding positions costs a scan of the file).
     """
 
     job: str
@@ -66,16 +70,19 @@ class Scope:
     env: Mapping[str, str]
     repo: str | None = None
     repo_reason: str = "inside repo itself"
-    missing_env: bool = False
+    location: Callable[[], Location | None] = _nowhere
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered string, the ``env.*`` values it used (secrets) and unset names."""
+    """A rendered string, the ``env.*`` values it used (secrets), and the unset
+    ``env`` names it used (each with its placeholder as written), rendered as
+    ``unset-env-NAME``: whether that is an error is the caller's to decide
+    (``run`` refuses, ``check`` warns)."""
 
     text: str
     secrets: frozenset[str] = frozenset()
-    unset_env: frozenset[str] = field(default_factory=frozenset)
+    unset_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def template_names(text: str) -> list[str]:
@@ -86,7 +93,7 @@ def template_names(text: str) -> list[str]:
 def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
     secrets: set[str] = set()
-    unset: set[str] = set()
+    unset: dict[str, str] = {}
     pieces: list[str] = []
     last = 0
     for match in _TOKEN.finditer(text):
@@ -100,11 +107,11 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
             pieces.append(_lookup(match.group(1).strip(), match.group(0), scope, key,
                                   secrets, unset))
     pieces.append(text[last:])
-    return Rendered("".join(pieces), frozenset(secrets), frozenset(unset))
+    return Rendered("".join(pieces), frozenset(secrets), unset)
 
 
 def _lookup(name: str, placeholder: str, scope: Scope, key: str,
-            secrets: set[str], unset: set[str]) -> str:
+            secrets: set[str], unset: dict[str, str]) -> str:
     if not _NAME.fullmatch(name):
         raise _error(f"invalid template name {name!r} in {placeholder}", scope, key)
     if name.startswith("env."):
@@ -124,17 +131,14 @@ def _lookup(name: str, placeholder: str, scope: Scope, key: str,
 
 
 def _env_value(name: str, placeholder: str, scope: Scope, key: str,
-               secrets: set[str], unset: set[str]) -> str:
+               secrets: set[str], unset: dict[str, str]) -> str:
     if name.upper() == TOKEN_NAME:  # any casing: some environments ignore case
         raise _error(f"{placeholder} is refused: the API token never goes into a template",
                      scope, key)
     value = scope.env.get(name)
     if value is None:
-        if scope.missing_env:
-            unset.add(name)
-            return f"unset-env-{name}"
-        raise _error(f"environment variable {name} is not set (used by {placeholder})",
-                     scope, key)
+        unset.setdefault(name, placeholder)
+        return f"unset-env-{name}"
     if value and value == scope.env.get(TOKEN_NAME):
         raise _error(f"{placeholder} is refused: it holds the API token ({TOKEN_NAME}), which "
                      "never goes into a template", scope, key)
@@ -151,9 +155,14 @@ def _suggest(name: str, scope: Scope) -> list[str]:
     return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]
 
 
+def unset_env_error(name: str, placeholder: str, scope: Scope, key: str) -> TemplateError:
+    """The error for an unset ``env`` name, for a job that is about to run."""
+    return _error(f"environment variable {name} is not set (used by {placeholder})", scope, key)
+
+
 def _error(message: str, scope: Scope, key: str, text: str | None = None,
            context: list[str] | None = None) -> TemplateError:
     where = f'job "{scope.job}", key "{key}"'
     extra = [f"Template: {text}"] if text is not None else []
-    return TemplateError(f"{where}: {message}", job=scope.job, key=key,
-                         context=[*extra, *(context or [])])
+    return TemplateError(f"{where}: {message}", location=scope.location(), job=scope.job,
+                         key=key, context=[*extra, *(context or [])])

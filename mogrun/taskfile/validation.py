@@ -1,16 +1,17 @@
 """Strict validation of a whole task file: sections, settings, vars, defaults,
-every job's keys and types, prompt files and the needs graph.
+every job's keys and types, and the needs graph.
 
 ``structural_errors`` lists every problem that needs no templating; ``run``
-and ``show`` refuse a file that has any. ``validate`` (for ``check``) adds the
-rendering of every job, so templates and server limits are checked too.
+and ``show`` refuse a file that has any. Building each job
+(``mogrun.taskfile.building``) finds the rest; ``mogrun.taskfile.checking``
+puts both together for ``check``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,6 @@ from mogrun.taskfile.schema import (
 )
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-@dataclass
-class Report:
-    """Everything ``check`` found: errors (exit 2) and warnings (exit 0)."""
-
-    errors: list[TaskFileError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
@@ -60,11 +53,10 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[Tas
 
 def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
     """Located, but without the source line: that line holds the secret."""
-    error = taskfile.error(f'secret-looking key "{path[-1]}": {SECRET_HINT}', *path,
-                           job=path[1] if path[0] == "jobs" and len(path) > 2 else None)
-    if error.location is not None:
-        error.location = replace(error.location, source_line=None)
-    return error
+    return TaskFileError(f'secret-looking key "{path[-1]}": {SECRET_HINT}',
+                         location=replace(taskfile.location(*path), source_line=None),
+                         job=path[1] if path[0] == "jobs" and len(path) > 2 else None,
+                         key=path[-1])
 
 
 def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],
@@ -168,8 +160,10 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
         errors.append(taskfile.error(f'job "{name}" has {which}: set exactly one of them',
                                      *where, job=name))
     elif has_file and isinstance(merged["prompt_file"], str):
+        # Only where the path leads; whether the file exists is judged when the job
+        # is built, so a missing file stops only the jobs that use it.
         origin = where if "prompt_file" in table else ("defaults",)
-        problem = prompt_file_problem(taskfile.project_dir, merged["prompt_file"])
+        problem = path_problem(taskfile.project_dir, merged["prompt_file"])
         if problem:
             errors.append(taskfile.error(f'job "{name}", key "prompt_file": {problem}',
                                          *origin, "prompt_file", job=name))
@@ -201,47 +195,3 @@ def path_problem(project_dir: Path, relative: str) -> str | None:
     except ValueError:
         return f"{relative!r} leads outside {project_dir}"
     return None
-
-
-def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
-             sets: Mapping[str, str] | None = None, command_names: Collection[str] = ()) -> Report:
-    """Every problem of the file, and warnings, without network (for ``check``).
-
-    ``command_names`` are the CLI's commands (the core does not import the CLI):
-    a job named like one gets a warning.
-    """
-    from mogrun.taskfile.resolve import check_render
-
-    keyed = key_errors(taskfile, key_specs)
-    report = Report(errors=keyed + graph_errors(taskfile))
-    report.warnings += command_name_warnings(taskfile, command_names)
-    if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
-        from mogrun.ci.schedules import schedule_warnings
-
-        report.warnings += schedule_warnings(taskfile)
-    # A job whose keys are wrong cannot be rendered; one with a bad `needs` can.
-    failed = {e.job for e in keyed if e.job}
-    # So is one that inherits a wrongly typed key from [defaults] (reported there).
-    bad_defaults = {key for key, value in taskfile.defaults.items()
-                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
-    for name, table in taskfile.jobs.items():
-        if name in failed or not JOB_NAME.fullmatch(name) or bad_defaults - set(table):
-            continue
-        errors, unset = check_render(taskfile, name, key_specs=key_specs, env=env,
-                                     sets=sets or {})
-        report.errors += errors
-        report.warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set '
-                            'when this job runs)' for n in sorted(unset)]
-    report.errors.sort(key=_line)
-    return report
-
-
-def _line(error: TaskFileError) -> int:
-    """Errors are listed in file order; those without a line first."""
-    return error.location.line or 0 if error.location else 0
-
-
-def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:
-    """Jobs named like a command only run as ``mogrun run NAME``."""
-    return [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
-            f"use `mogrun run {name}`" for name in taskfile.jobs if name in command_names]

@@ -162,3 +162,67 @@ def test_undeclared_plugin_key_is_strict_for_resolve(project) -> None:
 def test_repos_named_lists_owner_names_once(project) -> None:
     project.write(FILE)
     assert repos_named(load_task_file(project.path)) == ["acme/api", "acme/web"]
+
+
+def test_resolution_returns_every_problem_as_data(project) -> None:
+    from mogrun.taskfile.resolve import resolve as resolve_all
+
+    project.write(FILE.replace('prompt = "x"\nidempotency_key = "k-{{ repo }}"',
+                               'prompt = "{{ nope }}"\nidempotency_key = "k-{{ repo }}"'))
+    taskfile = load_task_file(project.path)
+    resolution = resolve_all(taskfile, ["per-repo", "nokey"], key_specs=notify_spec(),
+                             sets={}, env={}, clock=CLOCK)
+    assert [p.message for p in resolution.problems] == [
+        'job "fan", key "notify": environment variable HOOK is not set (used by '
+        "{{ env.HOOK }})",
+        'job "per-repo", key "prompt": unknown template name "nope" in {{ nope }}',
+    ]
+    assert [job.name for job in resolution.jobs] == ["build", "nokey"]
+    with pytest.raises(TemplateError) as caught:
+        resolution.jobs_or_first_problem()
+    assert caught.value.message == resolution.problems[0].message
+    assert caught.value.location.line == 21  # complete when raised, as the original
+    assert caught.value.context[-1] == ("(1 more problem: run `mogrun check` to see them "
+                                        "all)")
+    assert resolution.problems[0].context == ()  # the original is left as it was
+
+
+def test_a_missing_prompt_file_stops_only_the_jobs_that_use_it(project) -> None:
+    project.write("""
+        [jobs.ok]
+        repo = "acme/api"
+        prompt = "x"
+
+        [jobs.broken]
+        repo = "acme/api"
+        prompt_file = "prompts/gone.md"
+    """)
+    shown = project.run("--json", "show", "ok")
+    assert shown.code == 0, shown
+    ran = project.run("--local", "-q", "ok")
+    assert ran.code == 0, ran
+    message = ('Error: job "broken", key "prompt_file": prompt file prompts/gone.md does not '
+               f"exist (relative to {project.root})")
+    assert project.run("show", "broken").errors == [message]
+    checked = project.run("check")
+    assert (checked.code, checked.errors) == (2, [message])
+
+
+def test_set_of_a_name_nothing_uses_is_refused_with_a_suggestion(project) -> None:
+    project.write("""
+        [vars]
+        team = "platform"
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "for {{ team }} in {{ region }}"
+    """)
+    refused = ('Error: --set teem: no [vars] entry or template of mogplex.toml uses "teem"\n'
+               'did you mean "team"?\n')
+    for command in (["show", "a"], ["check"], ["--local", "a"]):
+        result = project.run("--set", "region=eu", "--set", "teem=web", *command)
+        assert result.code == 2, result
+        assert result.err.startswith(refused), command
+        assert len(result.errors) == 1
+    assert project.run("--set", "region=eu", "show", "a").code == 0  # used by a template
+    assert project.run("--set", "team=web", "--set", "region=eu", "show", "a").code == 0

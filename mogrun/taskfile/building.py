@@ -1,0 +1,243 @@
+"""One job from task file to ``ResolvedJob``: defaults merged, templates
+rendered, one ``RunPlan`` per repo with its own idempotency key, plugin keys
+validated and the server's limits checked.
+
+Building never raises for a problem of the file: it returns a ``JobResult``
+whose problems are data, so ``run``/``show`` can refuse on the first and
+``check`` can list them all. An unset ``env`` name is kept apart
+(``unset_env``): ``run`` refuses it, ``check`` only warns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mogrun.durations import parse_duration
+from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError
+from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
+from mogrun.taskfile.graph import needs_of
+from mogrun.taskfile.limits import MAX_KEY, request_problem
+from mogrun.taskfile.parse import TaskFile
+from mogrun.taskfile.schema import DEFAULT_TIMEOUT
+from mogrun.taskfile.templates import Scope, TemplateClock, render, unset_env_error
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every job of one resolution shares."""
+
+    taskfile: TaskFile
+    key_specs: Mapping[str, KeySpec]
+    vars: Mapping[str, str]
+    env: Mapping[str, str]
+    clock: TemplateClock
+    timeout_override: float | None = None
+    rerun_suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A built job (``None`` when a problem stopped it), its problems in the
+    order found, and each unset ``env`` name it uses with the error ``run``
+    raises for it."""
+
+    name: str
+    job: ResolvedJob | None
+    problems: list[MogrunError] = field(default_factory=list)
+    unset_env: dict[str, TemplateError] = field(default_factory=dict)
+
+
+class _Stop(Exception):
+    """A problem after which this job cannot be built further (already recorded)."""
+
+
+class _Job:
+    """One job being built: its merged keys, and what rendering collects."""
+
+    def __init__(self, ctx: Context, name: str) -> None:
+        self.ctx, self.name = ctx, name
+        self.table = ctx.taskfile.jobs[name]
+        self.merged: dict[str, Any] = {**ctx.taskfile.defaults, **self.table}
+        self.secrets: set[str] = set()
+        self.unset: dict[str, TemplateError] = {}
+        self.problems: list[MogrunError] = []
+
+    def where(self, key: str) -> tuple[str, ...]:
+        in_job = key in self.table or key not in self.ctx.taskfile.defaults
+        return ("jobs", self.name, key) if in_job else ("defaults", key)
+
+    def locator(self, key: str) -> Callable[[], Location]:
+        return lambda: self.ctx.taskfile.location(*self.where(key))
+
+    def error(self, key: str, message: str) -> TaskFileError:
+        from mogrun.masking import mask
+
+        # Messages quote rendered values: env.* values in them are secrets, raw or repr'd.
+        secrets = {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)}
+        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {mask(message, secrets)}',
+                                       *self.where(key), job=self.name)
+
+    def stop(self, error: MogrunError) -> _Stop:
+        """Record ``error`` and end this job's building (``raise job.stop(...)``)."""
+        self.problems.append(error)
+        return _Stop()
+
+    def fail(self, key: str, message: str) -> _Stop:
+        return self.stop(self.error(key, message))
+
+    def render(self, text: str, key: str, repo: str | None, reason: str) -> str:
+        scope = Scope(job=self.name, clock=self.ctx.clock, vars=self.ctx.vars, env=self.ctx.env,
+                      repo=repo, repo_reason=reason, location=self.locator(key))
+        try:
+            out = render(text, scope, key)
+        except TemplateError as error:
+            raise self.stop(error) from error
+        self.secrets |= out.secrets
+        for name, placeholder in out.unset_env.items():
+            self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
+        return out.text
+
+
+def build_job(ctx: Context, name: str) -> JobResult:
+    """Build job ``name``; every problem is in the result, none is raised."""
+    job = _Job(ctx, name)
+    try:
+        built: ResolvedJob | None = _build(job)
+    except _Stop:
+        built = None
+    if job.problems or job.unset:  # placeholders stand in for unset env names
+        built = None
+    return JobResult(name, built, job.problems, dict(job.unset))
+
+
+def _build(job: _Job) -> ResolvedJob:
+    merged = job.merged
+    repos = _repos(job)
+    options = _options(job, repos)
+    runs = _runs(job, repos)
+    timeout = job.ctx.timeout_override
+    if timeout is None:
+        timeout = parse_duration(merged.get("timeout", DEFAULT_TIMEOUT))
+    return ResolvedJob(
+        name=job.name, description=str(merged.get("description", "")),
+        needs=tuple(needs_of(job.ctx.taskfile, job.name)), runs=tuple(runs), timeout=timeout,
+        on_timeout=merged.get("on_timeout", "cancel"), harness=merged.get("harness"),
+        options=options, secrets=frozenset(job.secrets))
+
+
+def _repos(job: _Job) -> list[str]:
+    raw = job.merged["repo"]
+    listed = raw if isinstance(raw, list) else [raw]
+    repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
+    for repo in repos:
+        if not repo or any(c.isspace() for c in repo):
+            raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
+    if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
+        raise job.fail("repo", "the same repo is listed twice after templating")
+    return repos
+
+
+def _prompt_source(job: _Job) -> str:
+    """The prompt as written: inline, or read from ``prompt_file`` now (a missing
+    file stops only the jobs that use it)."""
+    from mogrun.taskfile.validation import prompt_file_problem
+
+    if "prompt" in job.merged:
+        return str(job.merged["prompt"])
+    relative = job.merged["prompt_file"]
+    project = job.ctx.taskfile.project_dir
+    problem = prompt_file_problem(project, relative)
+    if problem:
+        raise job.fail("prompt_file", problem)
+    try:
+        return (project / relative).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise job.fail("prompt_file", f"cannot read prompt file {relative}: {exc}") from exc
+
+
+def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
+    source = _prompt_source(job)
+    requests = _per_repo_keys(job, [_request(job, repo, source) for repo in repos])
+    suffix = job.ctx.rerun_suffix
+    if suffix:
+        for request in requests:
+            written, longer = request.idempotency_key, request.idempotency_key + suffix
+            if len(written) <= MAX_KEY < len(longer):
+                raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
+                               f"characters, {len(longer)} with the --rerun suffix; the server "
+                               f"accepts at most {MAX_KEY} (shorten it)")
+        requests = [replace(r, idempotency_key=r.idempotency_key + suffix) for r in requests]
+    for request in requests:
+        problem = request_problem(request)
+        if problem:
+            raise job.fail(*problem)
+    return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
+
+
+def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest]:
+    """A fan-out whose key is the same for every repo gets ``:repo`` appended."""
+    keys = [r.idempotency_key for r in requests]
+    if len(set(keys)) == len(keys):
+        return requests
+    suffixed = [replace(r, idempotency_key=f"{r.idempotency_key}:{r.repo}") for r in requests]
+    for written, request in zip(keys, suffixed, strict=True):
+        if len(written.strip()) <= MAX_KEY < len(request.idempotency_key):
+            raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
+                           f"characters, {len(request.idempotency_key)} with the fan-out "
+                           f'suffix ":{request.repo}"; the server accepts at most {MAX_KEY} '
+                           "(shorten it, or make it differ per repo with {{ repo }})")
+    return suffixed
+
+
+def _request(job: _Job, repo: str, prompt_source: str) -> StartRequest:
+    merged, reason = job.merged, "here"
+
+    def text(key: str) -> str | None:
+        value = merged.get(key)
+        return None if value is None else job.render(value, key, repo, reason)
+
+    prompt_key = "prompt" if "prompt" in merged else "prompt_file"
+    key = text("idempotency_key")
+    if key is None:
+        key = f"mogrun-{job.name}-{job.ctx.clock.nonce}"
+    return StartRequest(
+        repo=repo, prompt=job.render(prompt_source, prompt_key, repo, reason),
+        idempotency_key=key.strip(), harness=merged.get("harness"),
+        base_branch=text("base_branch"), working_branch=text("branch"),
+        create_branch=bool(merged.get("create_branch", False)), root_directory=text("root"))
+
+
+def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
+    """Plugin keys: strings templated (recursively), then the plugin's ``validate``.
+    A problem in one is recorded and the others are still judged."""
+    repo = repos[0] if len(repos) == 1 else None
+    reason = "in a plugin key of a fan-out job (it has several repos)"
+    options: dict[str, Any] = {}
+    for key, spec in job.ctx.key_specs.items():
+        if key not in job.merged:
+            continue
+        unset_before = set(job.unset)
+        try:
+            value = _render_value(job, job.merged[key], key, repo, reason)
+            options[key] = spec.validate(value)
+        except _Stop:
+            continue
+        except (ValueError, TypeError) as exc:
+            if set(job.unset) == unset_before:  # else judged once the env name is set
+                job.problems.append(job.error(key, str(exc)))
+            continue
+        if spec.secrets is not None:
+            job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
+    return options
+
+
+def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str) -> Any:
+    if isinstance(value, str):
+        return job.render(value, key, repo, reason)
+    if isinstance(value, list):
+        return [_render_value(job, v, key, repo, reason) for v in value]
+    if isinstance(value, dict):
+        return {k: _render_value(job, v, key, repo, reason) for k, v in value.items()}
+    return value

@@ -1,0 +1,76 @@
+"""``check``: every problem of a task file and its warnings, without network.
+
+It puts together the structural checks (``validation``) and the building of
+every job (``building``, through ``resolve.check_job``): templates, prompt
+files and the server's limits. An unset ``env`` name is a warning here (it
+must be set when the job runs), an error for ``run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from mogrun.errors import MogrunError
+from mogrun.models import KeySpec
+from mogrun.taskfile.graph import graph_errors
+from mogrun.taskfile.parse import TaskFile
+from mogrun.taskfile.resolve import check_job, set_problems
+from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
+from mogrun.taskfile.templates import TemplateClock
+from mogrun.taskfile.validation import JOB_NAME, key_errors
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``check`` found: errors (exit 2) and warnings (exit 0)."""
+
+    errors: list[MogrunError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
+             sets: Mapping[str, str] | None = None, command_names: Collection[str] = ()) -> Report:
+    """Every problem of the file, in file order, and warnings.
+
+    ``command_names`` are the CLI's commands (the core does not import the CLI):
+    a job named like one gets a warning.
+    """
+    sets = sets or {}
+    keyed = key_errors(taskfile, key_specs)
+    errors: list[MogrunError] = [*set_problems(taskfile, sets), *keyed, *graph_errors(taskfile)]
+    warnings = command_name_warnings(taskfile, command_names)
+    if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
+        from mogrun.ci.schedules import schedule_warnings
+
+        warnings += schedule_warnings(taskfile)
+    clock = TemplateClock.now()
+    for name in buildable_jobs(taskfile, {e.job for e in keyed if e.job}):
+        result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
+        errors += result.problems
+        warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
+                     "this job runs)" for n in sorted(result.unset_env)]
+    errors.sort(key=_line)
+    return Report(errors=errors, warnings=warnings)
+
+
+def buildable_jobs(taskfile: TaskFile, failed: set[str]) -> list[str]:
+    """Jobs whose keys are right: one whose keys are wrong (``failed``) cannot
+    be built, nor one that inherits a wrongly typed key from ``[defaults]``
+    (reported there); one with a bad ``needs`` can."""
+    bad_defaults = {key for key, value in taskfile.defaults.items()
+                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
+    return [name for name, table in taskfile.jobs.items()
+            if name not in failed and JOB_NAME.fullmatch(name) and not bad_defaults - set(table)]
+
+
+def _line(error: MogrunError) -> int:
+    """Errors are listed in file order; those without a line first."""
+    location = getattr(error, "location", None)
+    return location.line or 0 if location else 0
+
+
+def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:
+    """Jobs named like a command only run as ``mogrun run NAME``."""
+    return [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
+            f"use `mogrun run {name}`" for name in taskfile.jobs if name in command_names]
