@@ -146,7 +146,7 @@ def _prompt_source(job: _Job) -> str:
 
     if "prompt" in job.merged:
         return str(job.merged["prompt"])
-    relative = job.merged["prompt_file"]
+    relative = str(job.merged["prompt_file"])
     project = job.ctx.taskfile.project_dir
     problem = prompt_file_problem(project, relative)
     if problem:
