@@ -54,3 +54,15 @@ def _walk(value: Any, ordered: tuple[str, ...]) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_walk(v, ordered) for v in value]
     return value
+
+
+def with_url_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret plus the forms it takes inside a URL (percent-encoded, ``+`` for
+    spaces), so a repo named from ``env.*`` is masked in a traced query string too."""
+    from urllib.parse import quote, quote_plus
+
+    forms: list[str] = []
+    for secret in secrets:
+        if secret:
+            forms += [secret, quote(secret, safe=""), quote_plus(secret), quote(secret)]
+    return tuple(dict.fromkeys(forms))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
+from mogrun.api.repos import RepoCache, find_repos, is_full_name, repo_id_of
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
@@ -36,7 +37,7 @@ from mogrun.errors import (
     UsageError,
     is_retryable,
 )
-from mogrun.masking import mask
+from mogrun.masking import mask, with_url_forms
 from mogrun.models import Event, ResolvedJob, RunState, StartRequest
 from mogrun.waits import Wait, WaitKind
 
@@ -86,7 +87,10 @@ class MogplexClient:
         trace: Callable[[str], None] | None = None,
         timeout: float | None = None,
         url_source: str = "default",
+        repo_cache: RepoCache | None = None,
     ) -> None:
+        self.repo_cache = repo_cache
+        self._ids_from_cache: set[str] = set()
         self.api_url = api_url.rstrip("/")
         self.url_source = url_source  # --url, MOGPLEX_URL, the task file: for messages
         self._token = token
@@ -99,27 +103,54 @@ class MogplexClient:
     # --- endpoints ---------------------------------------------------------------
 
     def list_repos(
-        self, query: str | None = None, limit: int = 200, *, job: ResolvedJob | None = None
+        self, query: str | None = None, limit: int = 200, *, job: ResolvedJob | None = None,
+        secrets: Iterable[str] = (),
     ) -> list[dict[str, Any]]:
-        """The account's repos whose owner/name contains ``query``."""
+        """The account's repos whose owner/name contains ``query`` (``secrets``: what
+        to mask in traces and errors, as the query may be a repo named from env.*)."""
         params: dict[str, Any] = {"limit": max(1, min(200, limit))}
         if query:
             params = {"q": query, **params}
-        data = self._call("GET", "/repos", params=params, job=job).data
+        data = self._call("GET", "/repos", params=params, job=job, secrets=secrets).data
         repos = _field(data, "repos", list, self._info("GET", "/repos", params))
         return [repo for repo in repos if isinstance(repo, dict)]
 
+    def resolve_repos(self, names: Iterable[str], *,
+                      secrets: Iterable[str] = ()) -> dict[str, str]:
+        """``{owner/name: repo id}`` for every owner/name of ``names`` (other values are
+        ids already and are left out), from the cache of ids seen before, else in as
+        few ``GET /repos`` as the API allows (see ``mogrun.api.repos``)."""
+        found = self._find(names, tuple(secrets))
+        return {name: repo["id"] for name, repo in found.items()}
+
     def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> dict[str, Any]:
         """The repo whose full name is ``name`` (case-insensitive); an id passes through."""
-        owner, sep, repo = name.partition("/")
-        if not sep or not owner or not repo or "/" in repo:
+        if not is_full_name(name):
             return {"id": name}
-        wanted = name.casefold()
-        for found in self.list_repos(name, job=job):
-            if str(found.get("full_name", "")).casefold() == wanted:
-                return found
-        names = [str(r.get("full_name", "")) for r in self.list_repos(None, job=job)]
-        raise _masked(_repo_not_found(name, names), tuple(job.secrets) if job else ())
+        return self._find([name], tuple(job.secrets) if job is not None else ())[name]
+
+    def _find(self, names: Iterable[str], secrets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(n for n in names if is_full_name(n)))
+        repos = {name: {"id": cached, "full_name": name} for name in wanted
+                 if (cached := self._cached_id(name)) is not None}
+        missing = [name for name in wanted if name not in repos]
+        if missing:
+            found, listed = find_repos(
+                missing, lambda query: self.list_repos(query, limit=200, secrets=secrets))
+            for name in missing:
+                repo_id = _listed_id(name, found, listed, secrets)
+                repos[name] = {**found[name.casefold()], "id": repo_id}
+            if self.repo_cache is not None:
+                self.repo_cache.remember({name: repos[name]["id"] for name in missing})
+        return repos
+
+    def _cached_id(self, name: str) -> str | None:
+        if self.repo_cache is None:
+            return None
+        repo_id = self.repo_cache.get(name)
+        if repo_id is not None:
+            self._ids_from_cache.add(repo_id)
+        return repo_id
 
     def start_run(
         self, request: StartRequest, *, job: ResolvedJob | None = None,
@@ -127,8 +158,11 @@ class MogplexClient:
     ) -> StartOutcome:
         """``POST /runs``; every attempt sends the same Idempotency-Key and body."""
         body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
-        answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
-                            kind="start", job=job, deadline=deadline)
+        try:
+            answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
+                                kind="start", job=job, deadline=deadline)
+        except RequestRefusedError as error:
+            raise self._stale_repo(error, request.repo_id) from error
         info = self._info("POST", "/runs", key=request.idempotency_key)
         run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
         if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
@@ -172,6 +206,17 @@ class MogplexClient:
         run = _field(data, "run", dict, self._info("POST", path))
         return CancelOutcome(RunState.from_api(run), bool(data.get("alreadyTerminal")))
 
+    def _stale_repo(self, error: RequestRefusedError, repo_id: str | None) -> MogrunError:
+        """A 404 for a repo id taken from the cache: the repo was removed (or added
+        again under a new id); the id is forgotten so the next run looks it up."""
+        if error.status != 404 or repo_id is None or repo_id not in self._ids_from_cache:
+            return error
+        if self.repo_cache is not None:
+            self.repo_cache.forget(repo_id)
+        return error.evolve(context=(*error.context, (
+            f"The repo id came from {self.repo_cache.path if self.repo_cache else 'the cache'}"
+            "; it has been dropped, so the next run looks the repo up again.")))
+
     # --- the request loop --------------------------------------------------------
 
     @property
@@ -183,9 +228,11 @@ class MogplexClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
+        secrets: Iterable[str] = (),
     ) -> _Answer:
         info = self._info(method, path, params, key=key)
-        secrets = (self._token, *(job.secrets if job is not None else ()))
+        secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
+                                  *secrets))
         attempt, first_sent = 0, 1
         while True:
             attempt += 1
@@ -367,10 +414,24 @@ def _bad_payload(info: RequestInfo, wanted: str) -> TransportError:
     )
 
 
-def _repo_not_found(name: str, names: list[str]) -> RepoNotFoundError:
+def _listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],
+               secrets: tuple[str, ...]) -> str:
+    repo = found.get(name.casefold())
+    if repo is None:
+        raise _repo_not_found(name, listed, secrets)
+    repo_id = repo_id_of(repo)
+    if repo_id is None:  # the server's fault, said clearly
+        raise TransportError(mask(f"the server listed {name} without a repo id", secrets),
+                             context=["The server's payload does not match the Mogplex v1 API."])
+    return repo_id
+
+
+def _repo_not_found(name: str, names: list[str],
+                    secrets: tuple[str, ...] = ()) -> RepoNotFoundError:
     by_folded = {n.casefold(): n for n in names if n}
     close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.5)
     context = [f"Closest names: {', '.join(by_folded[c] for c in close)}"] if close else [
         "Run `mogrun repos` to list the repos this token can use."]
     return RepoNotFoundError(
-        f"repo {escape_text(name)!r} is not one of this token's repos", context=context)
+        mask(f"repo {escape_text(name)!r} is not one of this token's repos", secrets),
+        context=[mask(line, secrets) for line in context])

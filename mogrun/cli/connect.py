@@ -72,6 +72,7 @@ def connect(
         retry=_retry_policy(state, host),
         trace=functools.partial(_stderr_line, state) if state.verbose else None,
         url_source=endpoint.source,
+        repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 
@@ -87,6 +88,15 @@ def _limit_window_scale(env: Mapping[str, str]) -> float:
     if not 0 < scale <= 1:
         raise UsageError(f"MOGRUN_LIMIT_WINDOW_SCALE must be a number in (0, 1], got {raw!r}")
     return scale
+
+
+def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> Any:
+    """Repo ids already seen, beside the task file's history (none without a file)."""
+    if taskfile is None:
+        return None
+    from mogrun.api.repos import RepoCache
+
+    return RepoCache(taskfile.project_dir / ".mogrun" / "repos.json", endpoint.api_url, token)
 
 
 def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:

@@ -9,7 +9,7 @@ the lifecycle channel (``lifecycle.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.models import (
@@ -53,6 +53,9 @@ class ApiClient(Protocol):
                    job: ResolvedJob | None = None) -> list[dict[str, Any]]: ...
 
     def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> Mapping[str, Any]: ...
+
+    def resolve_repos(self, names: Iterable[str], *,
+                      secrets: Iterable[str] = ()) -> dict[str, str]: ...
 
     def start_run(self, request: StartRequest, *, job: ResolvedJob | None = None,
                   deadline: float | None = None) -> StartOutcome: ...

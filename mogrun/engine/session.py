@@ -12,7 +12,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.history import History, new_invocation_id
@@ -29,7 +29,7 @@ from mogrun.engine.signals import (
     first_signal_message,
     left_going_lines,
 )
-from mogrun.errors import Interrupted, TransportError, UsageError, combine_exit_codes
+from mogrun.errors import Interrupted, UsageError, combine_exit_codes
 from mogrun.models import ResolvedJob, SessionConfig
 
 if TYPE_CHECKING:
@@ -65,28 +65,10 @@ def poll_override(env: Mapping[str, str]) -> float | None:
 
 def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
     """Every owner/name resolved to its id once, before the first run starts."""
-    naming = {plan.request.repo: job for job in jobs for plan in job.runs
-              if "/" in plan.request.repo and plan.request.repo_id is None}
-    names = list(naming)
-    known: dict[str, Any] = {}
-    if len(names) > 1:  # one listing resolves a fan-out over an account's repos at once
-        known = {str(r.get("full_name", "")).casefold(): r
-                 for r in client.list_repos(None, limit=200)}
-    ids: dict[str, str] = {}
-    for name in names:
-        # job=: its env.* secrets are masked in the look-up's -v trace and errors
-        repo = known.get(name.casefold()) or client.resolve_repo(name, job=naming[name])
-        ids[name] = _repo_id(name, repo)
+    ids = client.resolve_repos(
+        [plan.request.repo for job in jobs for plan in job.runs if plan.request.repo_id is None],
+        secrets=frozenset().union(*(job.secrets for job in jobs)))
     return [_with_repo_ids(job, ids) for job in jobs]
-
-
-def _repo_id(name: str, repo: Mapping[str, Any]) -> str:
-    """The listed repo's id; a listing without one is the server's fault, said clearly."""
-    repo_id = repo.get("id")
-    if isinstance(repo_id, bool) or not isinstance(repo_id, str | int) or repo_id == "":
-        raise TransportError(f"the server listed {name} without a repo id",
-                             context=["The server's payload does not match the Mogplex v1 API."])
-    return str(repo_id)
 
 
 def _with_repo_ids(job: ResolvedJob, ids: Mapping[str, str]) -> ResolvedJob:

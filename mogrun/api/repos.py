@@ -1,0 +1,155 @@
+"""Repo names to ids: few look-ups, and none for names already seen.
+
+``GET /repos`` has no cursor: it lists the first ``limit`` (at most 200)
+repos whose owner/name contains ``q``, in one fixed order. A fan-out over
+many repos is resolved with as few look-ups as that allows: one listing of
+the account, then one listing per group of names that share a longer
+prefix (a listing shorter than its limit is complete, so a name it lacks
+does not exist). Ids found are remembered in a cache file beside the task
+file, so the next invocation starts without any look-up.
+
+The cache stores a hash of each name, never the name itself: a repo named
+from ``env.*`` is a secret, and the cache is written to disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+PAGE = 200  # the API's largest limit
+Lister = Callable[[str | None], list[dict[str, Any]]]
+
+
+def repo_id_of(repo: dict[str, Any]) -> str | None:
+    """A listed repo's id, or ``None`` when the server gave none usable."""
+    value = repo.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
+
+
+class RepoCache:
+    """Ids of repos already seen, per API and token (ids are per account).
+
+    A missing or unreadable file is an empty cache; a failed write is
+    ignored (the cache only saves look-ups, it is never the truth)."""
+
+    def __init__(self, path: Path | str, api_url: str, token: str) -> None:
+        self.path = Path(path)
+        self._scope = _digest(f"{api_url}\0{token}")[:24]
+        self._lock = threading.Lock()
+        self._ids: dict[str, str] | None = None
+
+    def get(self, name: str) -> str | None:
+        with self._lock:
+            return self._load().get(_digest(name.casefold()))
+
+    def remember(self, found: dict[str, str]) -> None:
+        """Add ``{owner/name: id}`` and write the file."""
+        with self._lock:
+            ids = self._load()
+            ids.update({_digest(name.casefold()): repo_id for name, repo_id in found.items()})
+            self._save(ids)
+
+    def forget(self, repo_id: str) -> None:
+        """Drop an id the server no longer knows (a repo removed and added again)."""
+        with self._lock:
+            ids = self._load()
+            kept = {key: value for key, value in ids.items() if value != repo_id}
+            if len(kept) != len(ids):
+                self._ids = kept
+                self._save(kept)
+
+    def _load(self) -> dict[str, str]:
+        if self._ids is None:
+            self._ids = dict(self._read().get(self._scope, {}))
+        return self._ids
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(document, dict):
+            return {}
+        return {scope: {k: v for k, v in ids.items() if isinstance(v, str)}
+                for scope, ids in document.items() if isinstance(ids, dict)}
+
+    def _save(self, ids: dict[str, str]) -> None:
+        self._ids = ids
+        document = self._read()
+        document[self._scope] = ids
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".repos-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, sort_keys=True)
+            os.replace(tmp, self.path)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict[str, Any]],
+                                                                  list[str]]:
+    """``({casefolded owner/name: repo}, every name listed)`` for ``names``.
+
+    Listings go from the widest (the whole account) to groups of the names
+    still missing that share a longer prefix. A listing shorter than a page
+    is complete for its query; a full one whose every entry also matches a
+    group's prefix would list the same page again, so that group is split
+    further without asking."""
+    found: dict[str, dict[str, Any]] = {}
+    listed: list[str] = []
+    queue: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
+    while queue:
+        query, group = queue.pop(0)
+        page = list_repos(query or None)
+        for repo in page:
+            full = str(repo.get("full_name", ""))
+            listed.append(full)
+            found.setdefault(full.casefold(), repo)
+        left = [name for name in group if name not in found]
+        if left and len(page) >= PAGE:
+            seen = [str(r.get("full_name", "")).casefold() for r in page]
+            queue.extend(_narrower(left, seen))
+    return found, listed
+
+
+def _narrower(names: list[str], page: list[str]) -> list[tuple[str, list[str]]]:
+    """Queries for the ``names`` a full ``page`` lacked: each group's common prefix,
+    unless every entry of the page also contains it (the query would list the same
+    page again): such a group is split by the next character. A lone name whose
+    own query would list that page is not on the account."""
+    groups: list[tuple[str, list[str]]] = []
+    pending = [names]
+    while pending:
+        group = pending.pop()
+        prefix = os.path.commonprefix(group)  # noqa: RUF071 - names, not paths
+        if not all(prefix in entry for entry in page):
+            groups.append((prefix, group))
+        elif len(group) > 1:
+            pending.extend(_split(group, len(prefix)))
+    return sorted(groups)
+
+
+def _split(group: list[str], at: int) -> list[list[str]]:
+    by_next: dict[str, list[str]] = {}
+    for name in group:
+        by_next.setdefault(name[: at + 1], []).append(name)
+    return list(by_next.values())
+
+
+def is_full_name(name: str) -> bool:
+    """``owner/name`` (anything else is taken as a repo id)."""
+    owner, sep, repo = name.partition("/")
+    return bool(sep and owner and repo and "/" not in repo)

@@ -1,0 +1,124 @@
+"""Repo names to ids in few look-ups, none for names already seen (issue 13),
+and an env.* repo name masked in the look-up's trace and error (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from mogrun.api.budget import RequestBudget
+from mogrun.api.client import MogplexClient
+from mogrun.api.repos import RepoCache
+from mogrun.api.transport import Urllib3Transport
+from mogrun.errors import RepoNotFoundError
+from mogrun.testing import write_taskfile
+
+BENCH = [f"bench/repo{i:03d}" for i in range(1000)]
+OWNERS = [f"org{k}/svc{i:02d}" for k in range(5) for i in range(90)]
+
+
+def client_for(emulator, cache: RepoCache | None = None) -> MogplexClient:
+    return MogplexClient(emulator.api_url, emulator.write_token, transport=Urllib3Transport(),
+                         budget=RequestBudget(requests_per_minute=100_000), repo_cache=cache)
+
+
+def lookups(emulator) -> int:
+    return emulator.count("GET", "/api/v1/mogplex/repos")
+
+
+@pytest.mark.mogrun_emulator(repos=OWNERS)
+def test_450_repos_of_five_owners_take_one_plus_ceil_n_over_200_lookups(mogrun_emulator):
+    ids = client_for(mogrun_emulator).resolve_repos(OWNERS)
+    assert ids == {name: mogrun_emulator.repo_id(name) for name in OWNERS}
+    assert lookups(mogrun_emulator) == 1 + math.ceil(len(OWNERS) / 200)  # 4
+
+
+@pytest.mark.mogrun_emulator(repos=BENCH)
+def test_1000_repos_take_one_listing_per_name_prefix_then_none_from_the_cache(
+        mogrun_emulator, tmp_path):
+    cache = RepoCache(tmp_path / "repos.json", mogrun_emulator.api_url, "mog_x")
+    ids = client_for(mogrun_emulator, cache).resolve_repos(BENCH)
+    assert len(ids) == 1000 and ids["bench/repo999"] == mogrun_emulator.repo_id("bench/repo999")
+    # No cursor: the account's first 200, then repo2..repo9 (100 each) — 9, was 801.
+    assert lookups(mogrun_emulator) == 9
+    again = RepoCache(tmp_path / "repos.json", mogrun_emulator.api_url, "mog_x")
+    assert client_for(mogrun_emulator, again).resolve_repos(BENCH) == ids
+    assert lookups(mogrun_emulator) == 9  # all from the cache
+    stored = (tmp_path / "repos.json").read_text(encoding="utf-8")
+    assert "bench/repo" not in stored  # names are hashed: an env.* name is a secret
+
+
+def test_a_missing_name_among_many_is_reported_with_close_names(mogrun_emulator):
+    with pytest.raises(RepoNotFoundError) as caught:
+        client_for(mogrun_emulator).resolve_repos(["acme/api", "acme/wbe"])
+    assert caught.value.message == "repo 'acme/wbe' is not one of this token's repos"
+    assert caught.value.context[0].startswith("Closest names: acme/web")
+    assert caught.value.exit_code == 2
+
+
+def test_a_cache_for_another_token_or_api_is_not_used(mogrun_emulator, tmp_path):
+    path = tmp_path / "repos.json"
+    RepoCache(path, mogrun_emulator.api_url, "mog_other").remember({"acme/api": "repo_wrong"})
+    ids = client_for(mogrun_emulator, RepoCache(path, mogrun_emulator.api_url, "mog_x")
+                     ).resolve_repos(["acme/api"])
+    assert ids == {"acme/api": mogrun_emulator.repo_id("acme/api")}
+
+
+@pytest.mark.parametrize("content", ["", "not json", "[1, 2]", '{"scope": 3}'])
+def test_an_unreadable_cache_is_an_empty_one(mogrun_emulator, tmp_path, content):
+    path = tmp_path / "repos.json"
+    path.write_text(content, encoding="utf-8")
+    cache = RepoCache(path, mogrun_emulator.api_url, "mog_x")
+    assert client_for(mogrun_emulator, cache).resolve_repos(["acme/api"])
+    assert json.loads(path.read_text(encoding="utf-8"))  # rewritten whole
+
+
+FAN = """
+    [jobs.fan]
+    repo = ["acme/api", "acme/web"]
+    prompt = "hi\\n@emulator duration=0.1s"
+"""
+
+
+def test_a_second_run_looks_no_repo_up_and_a_stale_id_is_dropped(mogrun_cli, mogrun_emulator,
+                                                                  tmp_path):
+    write_taskfile(tmp_path, FAN)
+    env = {"MOGRUN_POLL_INTERVAL": "0.1"}
+    assert mogrun_cli("run", "fan", cwd=tmp_path, env=env).exit_code == 0
+    first = lookups(mogrun_emulator)
+    assert first >= 1
+    assert mogrun_cli("run", "fan", "--rerun", cwd=tmp_path, env=env).exit_code == 0
+    assert lookups(mogrun_emulator) == first  # ids from .mogrun/repos.json
+    cache = tmp_path / ".mogrun" / "repos.json"
+    document = json.loads(cache.read_text(encoding="utf-8"))
+    for ids in document.values():  # as if acme/api was removed and added again
+        for key, value in ids.items():
+            if value == mogrun_emulator.repo_id("acme/api"):
+                ids[key] = "repo_gone"
+    cache.write_text(json.dumps(document), encoding="utf-8")
+    result = mogrun_cli("run", "fan", "--rerun", cwd=tmp_path, env=env)
+    assert result.exit_code == 1, result
+    assert "Repository not found: repo_gone" in result.output
+    assert mogrun_cli("run", "fan", "--rerun", cwd=tmp_path, env=env).exit_code == 0
+    assert lookups(mogrun_emulator) == first + 1  # looked up again, once
+
+
+SECRET_REPO = """
+    [jobs.hidden]
+    repo = "acme/{{ env.HIDDEN_REPO }}"
+    prompt = "hi\\n@emulator duration=0.1s"
+"""
+
+
+@pytest.mark.parametrize("hidden, found", [("worker", True), ("nope-s3cr3t", False)])
+def test_an_env_repo_name_is_masked_in_the_trace_and_the_error(mogrun_cli, mogrun_emulator,
+                                                               tmp_path, hidden, found):
+    write_taskfile(tmp_path, SECRET_REPO)
+    result = mogrun_cli("-v", "run", "hidden", cwd=tmp_path,
+                        env={"MOGRUN_POLL_INTERVAL": "0.1", "HIDDEN_REPO": hidden})
+    assert "GET " in result.stderr  # the trace is there
+    assert hidden not in result.output
+    assert "acme/***" in result.output or "acme%2F***" in result.output
+    assert result.exit_code == (0 if found else 2), result
