@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -85,10 +86,14 @@ def unwrap(response: Response, request: RequestInfo) -> Any:
 
 
 def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
+    body = response.body
     try:
-        document = json.loads(response.body.decode("utf-8"))
+        document = sanitised(json.loads(body.decode("utf-8")), body)
+    except (RecursionError, TooDeep):
+        reason = f"JSON nested more than {MAX_DEPTH} levels deep"
+        document = None
     except (UnicodeDecodeError, ValueError):
-        reason = "an empty body" if not response.body else "a body that is not valid JSON"
+        reason = "an empty body" if not body else "a body that is not valid JSON"
         document = None
     else:
         reason = "JSON without the envelope's 'ok' field"
@@ -96,12 +101,52 @@ def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
         # A proxy's error page may still say when to come back; honour it.
         raise TransportError(
             f"HTTP {response.status} from {request.method} {_path(request)} carried "
-            f"{reason}: {preview(response.body)}",
+            f"{reason}: {preview(body)}",
             request=request, status=response.status,
             retry_after=parse_retry_after(response.header("retry-after")),
             context=[f"request: {request}"],
         )
     return document
+
+
+class TooDeep(ValueError):
+    """A document nested deeper than any answer of the API (a broken proxy, a hostile
+    server): refused whole, before anything recursive (masking, output) meets it."""
+
+
+def sanitised(document: Any, body: bytes) -> Any:
+    """``document`` with lone UTF-16 surrogates (valid JSON: what a JavaScript server
+    sends when it cuts a string mid-emoji) replaced by U+FFFD, so no later print,
+    history write or XML report fails on them; deeper than ``MAX_DEPTH``: ``TooDeep``.
+
+    Both checks walk the document only when the raw body could need them."""
+    deep = body.count(b"[") + body.count(b"{") > MAX_DEPTH
+    if not deep and _SURROGATE.search(body) is None:
+        return document
+    return _walk(document, 0)
+
+
+MAX_DEPTH = 32  # the API's answers are at most about 6 levels deep
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _walk(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _whole(value)
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {_whole(k): _walk(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, depth + 1) for v in value]
+    return value
+
+
+def _whole(text: str) -> str:
+    return text if text.isascii() else _LONE.sub("\ufffd", text)
+
+
+_LONE = re.compile("[\ud800-\udfff]")  # a valid pair is decoded into one character
 
 
 def api_error(response: Response, document: dict[str, Any], request: RequestInfo) -> ApiError:

@@ -17,6 +17,10 @@ class Recorder:
     body: bytes = b""
     received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""
+    by_method: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # POST: (202, b"")
+
+    def answer_for(self, method: str) -> tuple[int, bytes]:
+        return self.by_method.get(method, (self.status, self.body))
 
 
 @contextmanager
@@ -30,12 +34,13 @@ def loopback_server(status: int = 200, headers: dict[str, str] | None = None,
             data = self.rfile.read(length) if length else b""
             recorder.received.append(
                 (self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, data))
-            self.send_response(recorder.status)
+            status, body = recorder.answer_for(self.command)
+            self.send_response(status)
             for name, value in recorder.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(recorder.body)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(recorder.body)
+            self.wfile.write(body)
 
         do_GET = do_POST = _answer
 
