@@ -1,16 +1,24 @@
-"""Fan-out throughput: 200 emulated runs of 2 s each, limits lifted, ``-j 50``.
+"""Fan-out throughput: N emulated runs of D s each, limits lifted, ``-j J``.
 
 Runs ``python -m mogrun`` as a subprocess (real defaults: no test poll
 interval) against an in-process emulator, and prints wall time as a ratio to
-the ideal (200 x 2 s / 50 slots = 8 s), CPU ms per run and the peak RSS of
-the mogrun process.
+the ideal (N x D s / J slots), client CPU ms per run, requests per run, repo
+look-ups and the peak RSS of the mogrun process. With ``--before REV`` the
+same fan-out is first run by the mogrun of git revision REV (checked out in a
+temporary worktree), and both are printed side by side from one run of the
+bench, on one machine.
 
-    python bench/fanout.py [--runs 200] [--jobs 50] [--duration 2]
+    python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--before REV]
+
+Targets (issue 13): <= 3 ms of client CPU per run and <= 1.3x the ideal wall
+time for 1,000 runs of 2 s with -j 200; repos resolved in <= 1 + ceil(N/200)
+look-ups (this bench's names need one per prefix group: 9 for 1,000).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -18,9 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mogrun.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def task_file(repos: list[str], duration: float, runs: int) -> str:
@@ -36,36 +47,79 @@ def task_file(repos: list[str], duration: float, runs: int) -> str:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=2.0)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def checkout(rev: str | None) -> Iterator[str | None]:
+    """A temporary worktree of ``rev``; yields the PYTHONPATH that imports its
+    ``mogrun`` and its bundled plugins (``mogrun_plugins``) before this checkout's."""
+    if rev is None:
+        yield None
+        return
+    path = tempfile.mkdtemp(prefix="mogrun-before-")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", path, rev],
+                   check=True)
+    shim = Path(path, ".bench-path")
+    shim.mkdir()
+    (shim / "mogrun_plugins").symlink_to(Path(path, "plugins"))
+    try:
+        yield f"{path}{os.pathsep}{shim}"
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", path],
+                       check=False)
+
+
+def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
+    """One fan-out by the mogrun at ``source`` (None: this checkout)."""
     repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+        if source is not None:
+            env["PYTHONPATH"] = source
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "mogrun", "--json", "run", "-j", str(args.jobs), "fan"],
             cwd=tmp, env=env, capture_output=True, text=True)
         wall = time.monotonic() - began
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        summary = json.loads(proc.stdout.splitlines()[-1]) if proc.stdout else {}
-        requests = len(emulator.requests)
-    passed = sum(1 for r in summary.get("results", []) if r["outcome"] == "success")
-    ideal = args.runs * args.duration / args.jobs
-    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
-    print(f"exit code           {proc.returncode} ({passed}/{args.runs} runs passed)")
-    print(f"wall time           {wall:.1f} s; ideal {ideal:.1f} s; ratio {wall / ideal:.2f}")
-    print(f"CPU per run         {cpu_ms / args.runs:.1f} ms (mogrun process, user+sys)")
-    print(f"peak RSS            {usage.ru_maxrss / 1024:.1f} MiB")
-    print(f"requests per run    {requests / args.runs:.1f}")
+        requests = emulator.requests
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-2000:])
-    return proc.returncode
+    summary = json.loads(proc.stdout.splitlines()[-1]) if proc.stdout else {}
+    cpu = (usage.ru_utime - before.ru_utime) + (usage.ru_stime - before.ru_stime)
+    return {
+        "exit code": proc.returncode,
+        "runs passed": sum(1 for r in summary.get("results", []) if r["outcome"] == "success"),
+        "wall / ideal": wall / (args.runs * args.duration / args.jobs),
+        "wall time s": wall,
+        "CPU ms per run": cpu * 1000 / args.runs,
+        "requests per run": len(requests) / args.runs,
+        "repo look-ups": sum(1 for r in requests if r.path.endswith("/repos")),
+        "peak RSS MiB": usage.ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
+    args = parser.parse_args()
+    columns: dict[str, dict[str, float]] = {}
+    with checkout(args.before) as path:
+        if path is not None:
+            columns[f"before ({args.before})"] = measure(args, path)
+    columns["now"] = measure(args, None)
+    print(f"{args.runs} runs of {args.duration:g} s, -j {args.jobs}, limits lifted; "
+          f"ideal wall time {args.runs * args.duration / args.jobs:.1f} s; "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"{'':20}" + "".join(f"{name:>22}" for name in columns))
+    for key in next(iter(columns.values())):
+        print(f"{key:20}" + "".join(f"{c[key]:>22.2f}" if isinstance(c[key], float)
+                                    else f"{c[key]:>22}" for c in columns.values()))
+    return max(int(c["exit code"]) for c in columns.values())
 
 
 if __name__ == "__main__":
