@@ -158,5 +158,5 @@ def test_a_repo_named_from_env_that_is_not_found_stays_masked(tmp_path, mogrun_e
     result = mogrun_cli("-v", "run", "fix", cwd=tmp_path, env=SECRETS)
     assert result.exit_code == 2, result
     assert "Error: repo 'acme/***' is not one of this token's repos" in result.stderr
-    assert "q=acme%2F***" in result.stderr  # the -v trace of the look-up
+    assert "> GET " in result.stderr and "/repos?" in result.stderr  # the look-up is traced
     assert SECRETS["REPO_SECRET"] not in result.output
