@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         from mogrun.cli.completion import complete_from_process
         from mogrun.cli.main import cli
 
-        sys.exit(complete_from_process(cli, os.environ, os.getcwd()))
+        sys.exit(complete_from_process(cli, os.environ, os.getcwd(), sys.stdout, sys.stderr))
     sys.exit(run_cli(argv))
 
 

@@ -31,17 +31,16 @@ def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
     return [name for name in job_names(ctx) if name.startswith(incomplete)]
 
 
-def complete_from_process(cli: Any, env: Any, cwd: str) -> int:
+def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any) -> int:
     """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
     script ``mogrun completion SHELL`` prints); called by ``main`` only."""
-    import sys
     from pathlib import Path
 
     from click.shell_completion import shell_complete
 
     from mogrun.cli.state import CliState
 
-    state = CliState(env=dict(env), cwd=Path(cwd), stdout=sys.stdout, stderr=sys.stderr)
+    state = CliState(env=dict(env), cwd=Path(cwd), stdout=stdout, stderr=stderr)
     return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
                           env["_MOGRUN_COMPLETE"])
 

@@ -84,17 +84,51 @@ def _help_config(root: click.Context, target: click.Context) -> dict[str, Any]:
         panels.setdefault(panel, []).append(name)
     option_groups = {}
     if target is not root:
-        own = [p.opts[0] for p in target.command.get_params(target)
+        own = [_longest(p) for p in target.command.get_params(target)
                if isinstance(p, click.Option)]
         honoured = global_options_honoured(target.info_name or "", root)
         option_groups[target.command_path] = [
             {"name": "Options", "options": own},
-            {"name": "Global options", "options": [p.opts[0] for p in honoured]}]
+            {"name": "Global options", "options": [_longest(p) for p in honoured]}]
     return {"command_groups": {ROOT_NAME: [{"name": panel, "commands": names}
                                            for panel, names in panels.items()]},
             "option_groups": option_groups, "text_markup": "rich",
             # Not "Options": that title is rich-click's catch-all and would take every option.
             "options_panel_title": "Other options" if option_groups else "Options"}
+
+
+def _summary(group: click.Group, link: click.Context, name: str) -> click.Command | None:
+    """A command as the root help lists it: from ``summaries.py`` (no import of
+    its module) when the root is the help shown, else the command itself."""
+    from mogrun.cli.summaries import SUMMARIES
+
+    entry = SUMMARIES.get(name) if link.parent is None else None
+    if entry is None:
+        return group.get_command(link, name)
+    text, hidden, deprecated = entry
+    return click.Command(name, help=text, hidden=hidden, deprecated=deprecated)
+
+
+def _honoured(own: list[click.Parameter], link: click.Context) -> list[click.Parameter]:
+    """The global options the command honours, without a spelling of its own
+    (``logs -f`` is ``--follow``: the global shows as ``--file`` alone)."""
+    import copy
+
+    from mogrun.cli.main import global_options_honoured
+
+    taken = {name for p in own for name in (*p.opts, *getattr(p, "secondary_opts", ()))}
+    shown: list[click.Parameter] = []
+    for option in global_options_honoured(link.info_name or "", link.find_root()):
+        names = [name for name in option.opts if name not in taken]
+        if names:
+            twin = copy.copy(option)
+            twin.opts = names
+            shown.append(twin)
+    return shown
+
+
+def _longest(option: click.Parameter) -> str:
+    return max(option.opts, key=len)
 
 
 def _twin(command: click.Command, link: click.Context, *, is_target: bool) -> click.Command:
@@ -104,15 +138,13 @@ def _twin(command: click.Command, link: click.Context, *, is_target: bool) -> cl
     own_help = command.get_help_option(link)
     params = [p for p in command.get_params(link) if p is not own_help]
     if is_target and link.parent is not None:
-        from mogrun.cli.main import global_options_honoured
-
-        params += global_options_honoured(link.info_name or "", link.find_root())
+        params += _honoured(params, link)
     base: type[click.Command] = RichGroup if isinstance(command, click.Group) else RichCommand
     methods: dict[str, Any] = {
         "collect_usage_pieces": lambda self, ctx: command.collect_usage_pieces(link)}
     if isinstance(command, click.Group):
         methods["list_commands"] = lambda self, ctx: command.list_commands(link)
-        methods["get_command"] = lambda self, ctx, name: command.get_command(link, name)
+        methods["get_command"] = lambda self, ctx, name: _summary(command, link, name)
     cls = type("HelpTwin", (base,), methods)
     return cls(name=command.name, params=params, help=command.help, epilog=command.epilog,
                short_help=command.short_help, options_metavar=command.options_metavar,
