@@ -237,3 +237,50 @@ def test_show_local_names_the_emulator(project) -> None:
     project.write(MINIMAL)
     result = project.run("--local", "show", "hello")
     assert "    POST <emulator>/api/v1/mogplex/runs" in result.out.splitlines()
+
+
+def test_check_json_reports_a_file_that_does_not_parse_as_json(project) -> None:
+    # `--json check` printed nothing on stdout for a TOML syntax error (the most common
+    # problem), only the human message on stderr.
+    project.write('[jobs.a]\nrepo = "acme/api\nprompt = "x"\n')
+    result = project.run("--json", "check")
+    assert result.code == 2, result
+    report = json.loads(result.out)
+    assert report["ok"] is False
+    assert report["file"] == str(project.path.resolve())
+    assert report["warnings"] == []
+    [error] = report["errors"]
+    assert error["message"].startswith("invalid TOML: ")
+    assert (error["file"], error["line"]) == (str(project.path.resolve()), 2)
+
+
+def test_check_json_names_the_file_when_a_plugin_fails_to_load(project) -> None:
+    project.write("raise RuntimeError('boom')\n", name="plugins/gate.py")
+    project.write("""
+        [mogplex]
+        plugins = ["plugins/gate.py"]
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--json", "check", plugins=True)
+    assert result.code == 2, result
+    report = json.loads(result.out)
+    assert (report["ok"], report["file"]) == (False, str(project.path.resolve()))
+    assert report["errors"][0]["message"] == 'plugin "gate" failed to import: RuntimeError: boom'
+
+
+def test_list_does_not_give_jobs_the_needs_or_description_of_defaults(project) -> None:
+    # Runs never take needs/description from [defaults], but list showed them per job.
+    project.write("""
+        [defaults]
+        needs = ["a"]
+        description = "shared"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--json", "list")
+    assert result.code == 0, result
+    assert json.loads(result.out) == {"job": "a", "description": "", "repos": ["acme/api"],
+                                      "harness": None, "needs": []}

@@ -336,35 +336,58 @@ def test_a_file_ending_blank_or_in_a_comment_locates_its_errors(project, ending:
     ]
 
 
-LONG_NAME = "x" * 300  # over the 255 bytes a file name may have
-
-
-@pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
-def test_an_over_long_task_file_name_is_a_clear_error(project, monkeypatch, how: str) -> None:
-    if how == "-f":
-        result = project.run("-f", LONG_NAME, "list")
-    else:
-        monkeypatch.setenv("MOGRUN_FILE", LONG_NAME)
-        result = project.run("list")
-    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
-    assert (result.code, result.err) == (
-        2, f"Error: task file {LONG_NAME} (from {origin}) cannot be used: File name too long\n")
-
-
-@pytest.mark.parametrize("command", [["check"], ["show", "a"]])
-def test_an_over_long_prompt_file_name_is_a_clear_error(project, command) -> None:
-    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt_file = "{LONG_NAME}.md"\n')
-    result = project.run(*command)
+def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
+    # The jobs inheriting it were still rendered: a traceback (TypeError) instead of
+    # the error about [defaults].
+    project.write("""
+        [defaults]
+        repo = 5
+        timeout = "soon"
+        [jobs.a]
+        prompt = "x"
+        [jobs.b]
+        repo = "acme/api"
+        timeout = "5m"
+        prompt = "{{ nope }}"
+    """)
+    result = project.run("check")
     assert result.code == 2, result
-    assert result.errors == [f'Error: job "a", key "prompt_file": prompt file {LONG_NAME}.md '
-                             f"cannot be used: File name too long (relative to {project.root})"]
+    assert "Traceback" not in result.err
+    errors = result.errors
+    assert errors == [
+        'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
+        "of them",
+        "Error: [defaults] key \"timeout\" invalid duration 'soon': use a number of seconds "
+        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
+        'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}',
+    ]
 
 
-@pytest.mark.parametrize("command", [["check"], ["show", "a"]])
-def test_an_over_long_plugin_file_name_is_a_clear_error(project, command) -> None:
-    project.write(f'[mogplex]\nplugins = ["{LONG_NAME}.py"]\n'
-                  '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
-    result = project.run(*command, plugins=True)
+def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> None:
+    # check lists every plugin key's problem; a bad template in one stopped the rest.
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        notify = [{ webhook = "https://hooks.example.com/{{ nope }}" }]
+        retry = { attempts = 0 }
+    """)
+    result = project.run("check")
     assert result.code == 2, result
-    assert result.errors == [f"Error: plugin file {project.root.resolve() / LONG_NAME}.py "
-                             "cannot be used: File name too long"]
+    errors = result.errors
+    assert errors == [
+        'Error: job "a", key "notify": unknown template name "nope" in {{ nope }}',
+        'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
+    ]
+
+
+def test_deeply_nested_values_are_a_task_file_error(project) -> None:
+    # tomllib (and the checks after it) recurse per level: a RecursionError traceback.
+    for depth in (3000, 300):
+        project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                      f'x = {"[" * depth}{"]" * depth}\n')
+        for command in ("list", "check"):
+            result = project.run(command)
+            assert (result.code, result.err) == (
+                2, f"Error: task file {project.path.resolve()} nests values more than 50 levels "
+                   "deep\n"), result

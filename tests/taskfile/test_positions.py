@@ -1,4 +1,5 @@
-"""The key-position scanner behind every `--> file:line:col`."""
+"""The key-position scanner behind every `--> file:line:col`, and the source
+line quoted under it: the right line, and safe for a terminal."""
 
 from __future__ import annotations
 
@@ -71,3 +72,44 @@ def test_source_line_is_the_line_or_none(text: str, number: int) -> None:
     if 0 < number <= len(lines):  # a tab shows as a space, a stray CR as U+FFFD
         expected = lines[number - 1].removesuffix("\r").replace("\t", " ").replace("\r", "\ufffd")
     assert source_line(text, number) == expected
+
+
+def test_task_file_text_never_reaches_the_terminal_as_escape_sequences(project) -> None:
+    # A pull request can put escape sequences in the task file; list, show and errors
+    # used to print them raw (retitling, clearing or recolouring the terminal).
+    project.write(r"""
+        [jobs.a]
+        description = "nice \u001b]0;pwned\u0007 \u009b2J"
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    listed = project.run("list")
+    assert listed.code == 0, listed
+    assert "nice \\x1b]0;pwned\\x07 \\x9b2J" in listed.out
+    shown = project.run("show", "a")
+    assert shown.code == 0, shown
+    assert "  description: nice \\x1b]0;pwned\\x07 \\x9b2J" in shown.out
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n"\\u001b[2J" = 1\n')
+    unknown = project.run("check")
+    assert unknown.code == 2, unknown
+    assert 'Error: unknown key "\\x1b[2J" in job "a"' in unknown.err
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x \x1b[2J"\n')
+    syntax = project.run("list")
+    assert syntax.code == 2, syntax
+    assert syntax.err.splitlines()[2:4] == ['  3 | prompt = "x \ufffd[2J"',
+                                            " " * 18 + "^"]
+    for result in (listed, shown, unknown, syntax):
+        assert not any(c in result.out + result.err for c in "\x1b\x07\x9b"), result
+
+
+def test_the_quoted_source_line_is_the_right_one_after_a_unicode_line_break(project) -> None:
+    # U+2028 inside a string is not a TOML line break, but the quoted source line was
+    # found with str.splitlines(), which counts it: errors quoted the wrong line.
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "one\u2028two"\ntmeout = "5m"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:3] == [
+        'Error: unknown key "tmeout" in job "a"',
+        f"  --> {project.path.resolve()}:4:1",
+        '  4 | tmeout = "5m"',
+    ]

@@ -226,3 +226,48 @@ def test_set_of_a_name_nothing_uses_is_refused_with_a_suggestion(project) -> Non
         assert len(result.errors) == 1
     assert project.run("--set", "region=eu", "show", "a").code == 0  # used by a template
     assert project.run("--set", "team=web", "--set", "region=eu", "show", "a").code == 0
+
+
+def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
+    # Built-in names won silently: [vars] date and --set date=... were ignored, so a key
+    # like "weekly-{{ date }}" could not be pinned and started a new run instead.
+    project.write("""
+        [vars]
+        date = "2026-01-05"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "weekly-{{ date }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ('Error: [vars] date is a built-in template name '
+                                          "(job, repo, date, week, now); choose another name")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("--set", "date=2026-01-05", "show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ("Error: --set date=...: date is a built-in template "
+                                          "name (job, repo, date, week, now); --set overrides "
+                                          "[vars] entries only")
+
+
+def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> None:
+    # --local seeded its emulator with repo templates rendered without --set or the
+    # environment, so "zorg/{{ team }}" run with --set team=web was "not one of this
+    # token's repos" (exit 2), and suggestions named "zorg/unset-env-R".
+    monkeypatch.setenv("R", "from-env")
+    project.write("""
+        [vars]
+        team = "platform"
+        [jobs.a]
+        repo = ["zorg/{{ team }}", "zorg/{{ env.R }}"]
+        prompt = "x\\n@emulator status=success duration=0s events=1"
+    """)
+    result = project.run("--local", "-q", "--set", "team=web", "a")
+    assert result.code == 0, result
+    assert "zorg/web" in result.out and "zorg/***" in result.out  # env values stay masked
+    assert "from-env" not in result.out + result.err

@@ -10,6 +10,7 @@ quadratic 16.
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,3 +77,21 @@ def test_resolving_a_long_chain_is_linear(tmp_path) -> None:
         return lambda: resolve_jobs(taskfile, ["j0"], key_specs={}, sets={}, env={},
                                     clock=CLOCK)
     assert_linear(make, size=1_000)
+
+
+def test_a_long_needs_chain_is_no_recursion_error(project) -> None:
+    # check and show walked the needs graph recursively: a chain of 1,500 jobs was a
+    # RecursionError traceback.
+    jobs = ['[jobs.j0]\nrepo = "acme/api"\nprompt = "x"\n']
+    jobs += [f'[jobs.j{i}]\nrepo = "acme/api"\nprompt = "x"\nneeds = ["j{i - 1}"]\n'
+             for i in range(1, 1500)]
+    project.write("".join(jobs))
+    assert project.run("check").code == 0
+    shown = project.run("--json", "show", "j1499")
+    assert shown.code == 0, shown.err[-300:]
+    assert [json.loads(line)["job"] for line in shown.out.splitlines()] == [
+        f"j{i}" for i in range(1500)]
+    project.write("".join(jobs).replace('prompt = "x"\n', 'prompt = "x"\nneeds = ["j1499"]\n', 1))
+    result = project.run("check")
+    assert result.code == 2
+    assert result.err.startswith("Error: needs cycle: j0 -> j1499 -> j1498")

@@ -1,0 +1,150 @@
+"""The server's limits, checked before any request: repos, idempotency keys,
+branches, durations and request budgets."""
+
+from __future__ import annotations
+
+
+def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
+    # owner/name resolves case-insensitively, so both entries are one repo: two runs
+    # would start in it, each with its own idempotency key.
+    project.write("""
+        [jobs.a]
+        repo = ["acme/api", "Acme/API"]
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert 'Error: job "a", key "repo" lists a repo twice' in result.err
+    project.write("""
+        [vars]
+        owner = "ACME"
+        [jobs.b]
+        repo = ["acme/api", "{{ owner }}/api"]
+        prompt = "x"
+    """)
+    b = project.run("show", "b")
+    assert b.code == 2, b
+    assert b.err.splitlines()[0] == ('Error: job "b", key "repo": the same repo is listed '
+                                     "twice after templating")
+
+
+def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) -> None:
+    # Sent as the Idempotency-Key header: non-ASCII or a control character used to pass
+    # `check` and then fail every start attempt at the HTTP layer (exit 69).
+    project.write("""
+        [vars]
+        two = "a\\nb"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "日本-{{ date }}"
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "k-{{ two }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.errors
+    assert lines == [
+        'Error: job "a", key "idempotency_key": the idempotency key is sent as an HTTP header '
+        "and may hold only printable ASCII characters, not '日', '本'",
+        'Error: job "b", key "idempotency_key": the idempotency key is sent as an HTTP header '
+        "and may hold only printable ASCII characters, not '\\n'",
+    ]
+
+
+def test_a_key_pushed_over_the_limit_by_the_fan_out_suffix_says_so(project) -> None:
+    # The message said "not 204" about a key written with 195 characters.
+    key = "k" * 195
+    project.write(f"""
+        [jobs.a]
+        repo = ["acme/api", "acme/web"]
+        prompt = "x"
+        idempotency_key = "{key}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "idempotency_key": the idempotency key is 195 characters, 204 '
+        'with the fan-out suffix ":acme/api"; the server accepts at most 200 (shorten it, or '
+        "make it differ per repo with {{ repo }})")
+
+
+def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
+    project.write(f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        idempotency_key = "{"k" * 190}"
+    """)
+    result = project.run("run", "--dry-run", "--rerun", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "idempotency_key": the idempotency key is 190 characters, 207 '
+        "with the --rerun suffix; the server accepts at most 200 (shorten it)")
+
+
+def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
+    # The server refuses a working branch equal to the base branch even without
+    # create_branch, and branch names longer than 255 characters: both used to pass
+    # `check` and end in a 400 at start.
+    long = "b" * 256
+    project.write(f"""
+        [jobs.same]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "main"
+        base_branch = "main"
+        [jobs.long]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "{long}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.errors
+    assert lines == [
+        'Error: job "same", key "branch": the working branch must differ from the base '
+        "branch ('main')",
+        f'Error: job "long", key "branch": \'{long}\' is not a valid git branch name: it is '
+        "longer than 255 characters",
+    ]
+
+
+def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
+    # float(10**400) raises OverflowError: a traceback from check, for timeout and
+    # for plugin durations (retry.max_delay) alike.
+    huge = "9" * 400
+    project.write(f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        timeout = {huge}
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "x"
+        retry = {{ max_delay = {huge} }}
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = result.errors
+    assert len(errors) == 2, result
+    assert errors[0].startswith('Error: job "a", key "timeout" invalid duration 999')
+    assert errors[0].endswith(": must be a finite, non-negative time")
+    assert errors[1].startswith('Error: job "b", key "retry": ')
+
+
+def test_an_absurd_request_budget_is_refused_by_check(project) -> None:
+    # requests_per_minute = 9...9 passed check and crashed the run's pacing (a traceback).
+    project.write(f"""
+        [mogplex]
+        requests_per_minute = {"9" * 400}
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0].startswith("Error: [mogplex] requests_per_minute must be "
+                                                 "a positive integer of at most 1,000,000, not ")

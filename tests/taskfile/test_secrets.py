@@ -1,0 +1,95 @@
+"""Secrets stay out of the task file, out of templates and out of every message:
+secret-looking keys, the API token in any form, env values quoted in errors."""
+
+from __future__ import annotations
+
+
+def test_a_job_named_like_a_secret_is_not_a_secret_key(project) -> None:
+    # Job names are names, not values: "rotate-token" holds no credential.
+    project.write("""
+        [jobs.rotate-token]
+        repo = "acme/api"
+        prompt = "Rotate the deploy token."
+    """)
+    result = project.run("check")
+    assert result.code == 0, result
+    assert "secret-looking" not in result.err
+    assert project.run("show", "rotate-token").code == 0
+
+
+def test_camel_case_secret_keys_are_refused_without_quoting_their_line(project) -> None:
+    # githubToken was "unknown key", and that error quotes the source line: the value.
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        githubToken = "ghp_abcdefghijklmnop"
+        notify = [{ webhook = "https://example.com", clientSecret = "cs_abcdefgh" }]
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    hint = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
+    assert f'Error: secret-looking key "githubToken": {hint}' in result.err
+    assert f'Error: secret-looking key "clientSecret": {hint}' in result.err
+    assert "ghp_" not in result.err and "cs_abc" not in result.err
+
+
+def test_the_token_is_refused_in_templates_in_any_casing(project, monkeypatch) -> None:
+    # Windows environments are case-insensitive: env.mogplex_api_key is the token there.
+    monkeypatch.setenv("mogplex_api_key", "mog_lowercase_secret")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ env.mogplex_api_key }}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ('Error: job "a", key "prompt": '
+                                          "{{ env.mogplex_api_key }} is refused: the API token "
+                                          "never goes into a template")
+    assert "mog_lowercase_secret" not in result.out + result.err
+
+
+def test_the_token_is_refused_under_another_env_name(project, monkeypatch) -> None:
+    # env.TOKEN_COPY holding the token put it into a prompt sent to the server.
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_thetokenvalue")
+    monkeypatch.setenv("TOKEN_COPY", "mog_thetokenvalue")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "use {{ env.TOKEN_COPY }}"
+    """)
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "a", key "prompt": {{ env.TOKEN_COPY }} is refused: it holds the API token '
+        "(MOGPLEX_API_KEY), which never goes into a template")
+    assert "thetokenvalue" not in result.out + result.err
+
+
+def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> None:
+    # A rendered value that breaks a rule was quoted whole, env.* secret included.
+    monkeypatch.setenv("SEC", "top secret\\value")
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        branch = "b-{{ env.SEC }}"
+        [jobs.b]
+        repo = "{{ env.SEC }}"
+        prompt = "x"
+        [jobs.c]
+        repo = "acme/api"
+        prompt = "x"
+        root = "/{{ env.SEC }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = result.errors
+    assert errors == [
+        "Error: job \"a\", key \"branch\": 'b-***' is not a valid git branch name: it contains "
+        "' ', '\\\\'",
+        "Error: job \"b\", key \"repo\": '***' is not a repo (owner/name or id)",
+        "Error: job \"c\", key \"root\": root '/***' must be relative to the repo",
+    ]
+    assert "secret" not in result.out + result.err
