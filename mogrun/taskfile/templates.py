@@ -1,7 +1,8 @@
 """The ``{{ name }}`` template language of the task file.
 
 Names: ``job``, ``repo``, ``date``, ``week``, ``now``, any ``[vars]`` entry
-and ``env.NAME``; ``{{{{`` writes a literal ``{{``. The time names come from
+and ``env.NAME``; ``{{ name | default("text") }}`` makes a name optional;
+``{{{{`` writes a literal ``{{``. The time names come from
 one ``TemplateClock`` per invocation, so a retried start renders the very
 same idempotency key.
 """
@@ -18,6 +19,10 @@ BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
 _TOKEN = re.compile(r"\{\{\{\{|\{\{(.*?)\}\}|\{\{", re.DOTALL)
 _NAME = re.compile(r"(env\.)?[A-Za-z_][A-Za-z0-9_-]*")
+# name | default("text"): the text (either quote, no escapes) stands in for an
+# unset env name or a name that is not a [vars] entry.
+_FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*(?P<filter>[A-Za-z_]*)\s*"
+                       r"(?:\(\s*(?P<q>[\"'])(?P<default>.*?)(?P=q)\s*\))?\s*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,9 @@ class Rendered:
 
 
 def template_names(text: str) -> list[str]:
-    """Every name used by ``text``'s templates, in order (for ``check``)."""
-    return [m.group(1).strip() for m in _TOKEN.finditer(text) if m.group(1) is not None]
+    """Every name used by ``text``'s templates, in order (filters left out)."""
+    return [m.group(1).split("|", 1)[0].strip() for m in _TOKEN.finditer(text)
+            if m.group(1) is not None]
 
 
 def render(text: str, scope: Scope, key: str) -> Rendered:
@@ -104,17 +110,30 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
         elif match.group(1) is None:
             raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key, text)
         else:
-            pieces.append(_lookup(match.group(1).strip(), match.group(0), scope, key,
-                                  secrets, unset))
+            name, default = _parse(match.group(1), match.group(0), scope, key)
+            pieces.append(_lookup(name, default, match.group(0), scope, key, secrets, unset))
     pieces.append(text[last:])
     return Rendered("".join(pieces), frozenset(secrets), unset)
 
 
-def _lookup(name: str, placeholder: str, scope: Scope, key: str,
+def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:
+    """The name of ``{{ inside }}`` and its default, if it has the one filter."""
+    if "|" not in inside:
+        return inside.strip(), None
+    match = _FILTERED.fullmatch(inside.strip())
+    if match is None or match.group("filter") != "default" or match.group("q") is None:
+        raise _error(f'invalid filter in {placeholder}: the one filter is default("text")',
+                     scope, key)
+    return match.group("name"), match.group("default")
+
+
+def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key: str,
             secrets: set[str], unset: dict[str, str]) -> str:
     if not _NAME.fullmatch(name):
         raise _error(f"invalid template name {name!r} in {placeholder}", scope, key)
     if name.startswith("env."):
+        if default is not None and scope.env.get(name[4:]) is None:
+            return default
         return _env_value(name[4:], placeholder, scope, key, secrets, unset)
     if name == "repo":
         if scope.repo is None:
@@ -126,6 +145,8 @@ def _lookup(name: str, placeholder: str, scope: Scope, key: str,
         return builtin[name]
     if name in scope.vars:
         return str(scope.vars[name])
+    if default is not None:
+        return default
     raise _error(f'unknown template name "{name}" in {placeholder}', scope, key,
                  context=_suggest(name, scope))
 

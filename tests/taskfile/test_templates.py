@@ -1,0 +1,57 @@
+"""Templates through the CLI: the ``default`` filter makes a name optional."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# Written as people write it, double quotes escaped inside a TOML basic string.
+PROMPT = ("hook={{ env.HOOK | default('') }} region={{ region|default(\"eu\") }} "
+          "t={{ team | default('x') }}")
+FILE = ('[vars]\nteam = "platform"\n\n[jobs.a]\nrepo = "acme/api"\n'
+        'prompt = "' + PROMPT.replace('"', '\\"') + '"\n')
+
+
+def prompt_of(result) -> str:
+    assert result.code == 0, result
+    return json.loads(result.out)["runs"][0]["request"]["body"]["prompt"]
+
+
+def test_default_stands_in_for_an_unset_env_name_or_a_missing_var(project, monkeypatch) -> None:
+    project.write(FILE)
+    assert prompt_of(project.run("--json", "show", "a")) == "hook= region=eu t=platform"
+    checked = project.run("check")
+    assert (checked.code, checked.err) == (0, "")  # no unset-env warning: it is optional
+    monkeypatch.setenv("HOOK", "https://hooks.example/x")
+    shown = project.run("--json", "--set", "region=us", "show", "a")
+    assert prompt_of(shown) == "hook=*** region=us t=platform"  # a set env value is a secret
+
+
+def test_an_unknown_filter_is_a_located_error(project) -> None:
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ team | upper }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == ['Error: job "a", key "prompt": invalid filter in '
+                             '{{ team | upper }}: the one filter is default("text")']
+    assert f"  --> {project.path.resolve()}:3:1" in result.err
+
+
+def test_every_job_of_the_example_runs_locally_with_no_env_set(project) -> None:
+    # weekly-cleanup, in `mogrun --help`'s examples, exited 2 for SLACK_WEBHOOK_URL.
+    example = project.root / "mogplex.toml"
+    source = Path(__file__).resolve().parents[2] / "mogplex.toml.example"
+    example.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (project.root / "prompts").mkdir()
+    (project.root / "prompts" / "codemod.md").write_text("Apply the codemod.\n")
+    listed = project.run("--json", "list")
+    jobs = [json.loads(line)["job"] for line in listed.out.splitlines()]
+    assert "weekly-cleanup" in jobs
+    for job in jobs:  # what a run resolves first (running all takes a minute of start limits)
+        shown = project.run("--local", "show", job)
+        assert shown.code == 0, shown
+    ran = project.run("--local", "-q", "--no-deps", "weekly-cleanup")
+    assert ran.code == 0, ran
