@@ -1,7 +1,10 @@
-"""Whether a host is loopback: the one rule behind every "loopback only" check
-(plain-http API URLs, task-file URLs, webhook URLs, the emulator's address).
+"""The one URL policy: which hosts are loopback, and which URLs mogrun may send to.
 
-It never resolves a name: only ``localhost`` and loopback IP literals count.
+``url_refusal`` is the single decision behind every "plain http only to
+loopback" check (the API URL from any source, the transport before a socket
+under both URL parsers, plugin webhook URLs); ``is_loopback_host`` also
+decides task-file URLs and the emulator's address. It never resolves a name:
+only ``localhost`` and loopback IP literals count.
 """
 
 from __future__ import annotations
@@ -21,3 +24,19 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+NOT_HTTP = "not an http(s) URL with a host"
+PLAIN_HTTP = "plain http:// is only for loopback"
+
+
+def url_refusal(scheme: str | None, host: str | None) -> str | None:
+    """Why mogrun must not send a request to ``scheme://host`` (``NOT_HTTP`` or
+    ``PLAIN_HTTP``), or ``None``: only http(s) is spoken, and plain ``http://``
+    only to loopback, since tokens and webhook URLs travel over HTTPS."""
+    scheme = (scheme or "").lower()
+    if scheme not in ("http", "https") or not host:
+        return NOT_HTTP
+    if scheme == "http" and not is_loopback_host(host):
+        return PLAIN_HTTP
+    return None

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mogrun.durations import parse_duration
-from mogrun.loopback import is_loopback_host
+from mogrun.loopback import NOT_HTTP, url_refusal
 
 
 def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
@@ -63,9 +63,10 @@ def web_url(value: Any, where: str) -> str:
         host = parts.hostname if parts is not None else None
     except ValueError:  # "http://[::1" and the like
         parts = host = None
-    if parts is None or parts.scheme not in ("http", "https") or not host:
+    refusal = url_refusal(parts.scheme if parts is not None else None, host)
+    if refusal == NOT_HTTP:
         raise ValueError(f"{where} must be an http(s) URL")
-    if parts.scheme == "http" and not is_loopback_host(host):
+    if refusal is not None:
         raise ValueError(f"{where} must use https:// (plain http only to loopback)")
     return str(value)  # a str: urlsplit above only ran on one
 

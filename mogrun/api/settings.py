@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
-from mogrun.loopback import is_loopback_host
+from mogrun.loopback import NOT_HTTP, is_loopback_host, url_refusal
 
 DEFAULT_URL = "https://mogplex.com"
 API_PREFIX = "/api/v1/mogplex"
@@ -45,14 +45,14 @@ def url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
         return f"it is not a valid URL ({exc})"
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    refusal = url_refusal(parts.scheme, parts.hostname)
+    if refusal == NOT_HTTP:
         return "it must be an http(s) URL with a host, like https://mogplex.com"
     if "@" in parts.netloc:
         return "it must not carry credentials (user@host)"
     if parts.query or parts.fragment:
         return "it must not have a query or fragment"
-    if scheme == "http" and not is_loopback_host(parts.hostname):
+    if refusal is not None:
         return "plain http:// is only allowed for loopback; tokens travel over HTTPS"
     return None
 

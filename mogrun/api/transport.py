@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 from mogrun import __version__
 from mogrun.api.text import preview
 from mogrun.errors import ConnectError, RequestInfo, TransportError, UsageError
-from mogrun.loopback import is_loopback_host
+from mogrun.loopback import NOT_HTTP, url_refusal
 
 if TYPE_CHECKING:
     import urllib3
@@ -70,14 +70,7 @@ def refuse_insecure_url(url: str) -> None:
     webhook URLs travel over HTTPS.
     """
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {origin_of(url)!r}")
-    if scheme == "http" and not is_loopback_host(parts.hostname):
-        raise UsageError(
-            f"refusing plain http:// to {parts.hostname}: only loopback may use http",
-            context=["Use an https:// URL."],
-        )
+    _refuse(url_refusal(parts.scheme, parts.hostname), url, parts.hostname)
 
 
 def _refuse_by_urllib3(url: str) -> None:
@@ -90,8 +83,14 @@ def _refuse_by_urllib3(url: str) -> None:
         parsed = parse_url(url)
     except LocationParseError as exc:
         raise UsageError(f"not a valid URL: {origin_of(url)!r}") from exc
-    if (parsed.scheme or "").lower() != "https" and not is_loopback_host(parsed.host):
-        raise UsageError(f"refusing plain http:// to {parsed.host}: only loopback may use http",
+    _refuse(url_refusal(parsed.scheme, parsed.host), url, parsed.host)
+
+
+def _refuse(refusal: str | None, url: str, host: str | None) -> None:
+    if refusal == NOT_HTTP:
+        raise UsageError(f"not an http(s) URL: {origin_of(url)!r}")
+    if refusal is not None:
+        raise UsageError(f"refusing plain http:// to {host}: only loopback may use http",
                          context=["Use an https:// URL."])
 
 

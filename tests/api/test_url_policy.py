@@ -1,0 +1,48 @@
+"""One URL policy (issue 12): the API URL check, the transport and plugin
+webhook URLs refuse exactly the same URLs, because they ask one function."""
+
+from __future__ import annotations
+
+import pytest
+
+from mogrun.api.settings import url_problem
+from mogrun.api.transport import refuse_insecure_url
+from mogrun.errors import UsageError
+from mogrun.loopback import NOT_HTTP, PLAIN_HTTP, url_refusal
+from mogrun.plugintables import web_url
+
+CASES = [
+    ("https://mogplex.com", None),
+    ("https://203.0.113.7:8443", None),
+    ("http://127.0.0.1:8080", None),
+    ("http://localhost", None),
+    ("http://[::1]:9", None),
+    ("HTTP://LOCALHOST.", None),
+    ("http://203.0.113.7", PLAIN_HTTP),
+    ("http://mogplex.com", PLAIN_HTTP),
+    ("http://127.0.0.1.example.com", PLAIN_HTTP),
+    ("ftp://127.0.0.1", NOT_HTTP),
+    ("https://", NOT_HTTP),
+]
+
+
+@pytest.mark.parametrize("url, refusal", CASES)
+def test_every_consumer_refuses_what_the_policy_refuses(url, refusal):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    assert url_refusal(parts.scheme, parts.hostname) == refusal
+    refused_by = {
+        "settings": url_problem(url) is not None,
+        "transport": _raises(UsageError, refuse_insecure_url, url),
+        "webhooks": _raises(ValueError, web_url, url, "notify.url"),
+    }
+    assert refused_by == dict.fromkeys(refused_by, refusal is not None)
+
+
+def _raises(kind: type[Exception], call, *args) -> bool:
+    try:
+        call(*args)
+    except kind:
+        return True
+    return False
