@@ -8,8 +8,6 @@ import re
 
 import pytest
 
-from mogrun.testing import write_taskfile
-
 SECRET_VALUE = "s3cr3t-value-42"
 TASKFILE = r'''
 [mogplex]
@@ -24,9 +22,9 @@ prompt = """
 
 
 @pytest.fixture
-def project(tmp_path):
-    write_taskfile(tmp_path, TASKFILE)
-    return tmp_path
+def project(mogrun_project):
+    mogrun_project.write(TASKFILE)
+    return mogrun_project.root
 
 
 def run(mogrun_cli, project, *args, env=None):
