@@ -67,7 +67,9 @@ class CancelOutcome:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """The ``data`` of a request's envelope, and the attempts it took."""
+
     data: Any
     attempts: int
     first_sent: int  # the first attempt that may have reached the server
@@ -217,6 +219,18 @@ class MogplexClient:
             f"The repo id came from {self.repo_cache.path if self.repo_cache else 'the cache'}"
             "; it has been dropped, so the next run looks the repo up again.")))
 
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+        json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
+        deadline: float | None = None,
+    ) -> Answer:
+        """Any endpoint through the same budget, retries and masking (the
+        automation calls of ``mogrun.api.automations`` use it)."""
+        body = (None if json_body is None else
+                json.dumps(json_body, separators=(",", ":")).encode("utf-8"))
+        return self._call(method, path, params=params, body=body, key=key, job=job,
+                          deadline=deadline)
+
     # --- the request loop --------------------------------------------------------
 
     @property
@@ -229,7 +243,7 @@ class MogplexClient:
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
         secrets: Iterable[str] = (),
-    ) -> _Answer:
+    ) -> Answer:
         info = self._info(method, path, params, key=key)
         secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
                                   *secrets))
@@ -238,7 +252,7 @@ class MogplexClient:
             attempt += 1
             ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
             try:
-                return _Answer(self._send(info, body, secrets, self._timeout(deadline)),
+                return Answer(self._send(info, body, secrets, self._timeout(deadline)),
                                attempt, first_sent)
             except MogrunError as error:
                 failure = error

@@ -1,4 +1,4 @@
-"""Commands that are thin over the API client: ``repos``."""
+"""Commands that are thin over the API client: ``repos``, ``automations``."""
 
 from __future__ import annotations
 
@@ -41,4 +41,39 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
     rows = [[escape_text(str(r.get(k) or "-")) for k in ("id", "full_name", "default_branch")]
             for r in repos]
     click.echo(render_table(["id", "full name", "default branch"], rows))
+    return 0
+
+
+@click.command("automations")
+@click.argument("query", required=False)
+@click.pass_obj
+def automations_command(state: CliState, query: str | None) -> int:
+    """List the account's automations (helps fill `automation` in mogplex.toml).
+
+    QUERY keeps those whose name or id contains it (case-insensitive). Only a
+    published, active automation can be triggered by a job.
+    With --json: one automation object per line.
+    """
+    from mogrun.api.automations import list_automations
+    from mogrun.api.text import escape_text
+    from mogrun.cli.connect import connect
+    from mogrun.cli.loading import optional_taskfile
+
+    connection = connect(state, taskfile=optional_taskfile(state))
+    found = list_automations(connection.client, query)
+    if state.json_output:
+        for automation in found:
+            click.echo(json.dumps({"id": automation.id, "name": automation.name,
+                                   "status": automation.status,
+                                   "published": automation.published}, sort_keys=True))
+        return 0
+    if not found:
+        where = f" matching {query!r}" if query else ""
+        click.echo(f"No automations{where}.", err=True)
+        return 0
+    from mogrun.tables import render_table
+
+    rows = [[escape_text(a.id), escape_text(a.name), escape_text(a.status or "-"),
+             "yes" if a.published else "no"] for a in found]
+    click.echo(render_table(["id", "name", "status", "published"], rows))
     return 0

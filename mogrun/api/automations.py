@@ -1,0 +1,308 @@
+"""Mogplex automations as a client sees them: list, resolve, trigger, read a job run.
+
+The trigger endpoint is not ``POST /runs``: its idempotency keys are global
+across every user of the server, a reused key answers ``suppressed /
+IDEMPOTENT_DUPLICATE`` with the earlier job run's id whatever body was sent
+(never a 409), caps answer 202 ``suppressed`` with no job run, and the
+installation's concurrency limit answers ``queued`` but deferred. This module
+turns those answers into values (``TriggerAnswer``, ``AutomationRun``) and
+leaves the decisions to the automation job kind.
+
+Job-run detail payloads are not sanitised by the server (raw AI-call rows,
+tool inputs, resume tokens): only the fields listed here are kept, and
+event text is escaped and masked by the reporters like any agent text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from mogrun.errors import TransportError, UsageError
+from mogrun.models import Event, ResolvedJob, RunState
+
+PAGE_LIMIT = 100  # the list endpoint clamps to 1..100
+DUPLICATE = "IDEMPOTENT_DUPLICATE"
+PENDING_CAPS = frozenset({"REPO_PENDING_LIMIT", "INSTALLATION_PENDING_LIMIT"})
+DEFERRED = "INSTALLATION_CONCURRENCY_LIMIT"
+TERMINAL = frozenset({"success", "failed", "cancelled"})
+
+
+class Answer(Protocol):
+    """A request's answer: the envelope's ``data``, and how many attempts it took
+    (``first_sent``: the first attempt that may have reached the server)."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def first_sent(self) -> int: ...
+
+
+class Caller(Protocol):
+    """The one method of the API client this module needs: a budgeted, retried
+    request (retries reuse the Idempotency-Key)."""
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
+                deadline: float | None = None) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Automation:
+    """One row of ``GET /automations``."""
+
+    id: str
+    name: str
+    status: str
+    published: bool
+    description: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Automation:
+        return cls(id=_text(data.get("id")), name=_text(data.get("name")),
+                   status=_text(data.get("status")),
+                   published=bool(data.get("publishedVersionId")),
+                   description=_text(data.get("description")))
+
+
+@dataclass(frozen=True)
+class TriggerAnswer:
+    """What ``POST /automations/{id}/trigger`` answered (202, ``data.run``)."""
+
+    automation_id: str
+    job_run_id: str | None
+    outcome: str
+    reason: str | None
+    started: bool
+    status: str | None
+    retried: bool = False  # an earlier attempt of this trigger may have reached the server
+
+    @property
+    def duplicate(self) -> bool:
+        """The key was used before — by us, or by anyone else on the server."""
+        return self.outcome == "suppressed" and self.reason == DUPLICATE
+
+    @property
+    def capped(self) -> bool:
+        """Suppressed by a pending cap: nothing was created, the key is still free."""
+        return self.outcome == "suppressed" and not self.duplicate
+
+    @property
+    def deferred(self) -> bool:
+        """Created but waiting for the installation's concurrency limit."""
+        return self.outcome == "queued" and self.reason == DEFERRED
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any], retried: bool = False) -> TriggerAnswer:
+        run_id = data.get("jobRunId")
+        return cls(automation_id=_text(data.get("automationId")),
+                   job_run_id=run_id if isinstance(run_id, str) and run_id else None,
+                   outcome=_text(data.get("outcome")),
+                   reason=data.get("reason") if isinstance(data.get("reason"), str) else None,
+                   started=data.get("started") is True,
+                   status=data.get("status") if isinstance(data.get("status"), str) else None,
+                   retried=retried)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens and cost of a job run, summed from its AI calls (the job-level
+    ``cost_usd`` is never filled by the server)."""
+
+    ai_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = None
+
+    @classmethod
+    def of_calls(cls, calls: Sequence[Mapping[str, Any]]) -> Usage:
+        costs = [_number(c.get("cost_usd")) for c in calls]
+        known = [c for c in costs if c is not None]
+        return cls(ai_calls=len(calls),
+                   input_tokens=sum(_whole(c.get("input_tokens")) for c in calls),
+                   output_tokens=sum(_whole(c.get("output_tokens")) for c in calls),
+                   total_tokens=sum(_whole(c.get("total_tokens")) for c in calls),
+                   cost_usd=round(sum(known), 6) if known else None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ai_calls": self.ai_calls, "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens, "total_tokens": self.total_tokens,
+                "cost_usd": self.cost_usd}
+
+    def describe(self) -> str:
+        cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
+        return f"{self.total_tokens} tokens, {cost}"
+
+
+@dataclass(frozen=True)
+class AutomationRun:
+    """A job run read back: its state as a ``RunState`` (so gates, history
+    and reporters treat it like a run), its events in order, and its usage."""
+
+    automation_id: str
+    state: RunState
+    events: tuple[Event, ...]
+    usage: Usage
+
+    @property
+    def terminal(self) -> bool:
+        return self.state.status in TERMINAL
+
+
+def run_from_api(data: Mapping[str, Any]) -> AutomationRun:
+    """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows."""
+    calls = [c for c in _list(data.get("ai_calls")) if isinstance(c, dict)]
+    usage = Usage.of_calls(calls)
+    raw = {"runId": _text(data.get("id")), "status": _text(data.get("status")),
+           "createdAt": data.get("created_at"),
+           "updatedAt": data.get("completed_at") or data.get("started_at"),
+           "error": data.get("error") or data.get("last_start_error"),
+           "startedAt": data.get("started_at"), "completedAt": data.get("completed_at"),
+           "usage": usage.as_json()}
+    state = RunState.from_api(raw)
+    return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
+                         events=tuple(_events(data, calls)), usage=usage)
+
+
+def _events(data: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) -> Iterator[Event]:
+    """Dispatch events, node runs and AI-call events as one time-ordered stream.
+
+    Each gets an id that changes when its meaning does (a node's status is in
+    its id), so the follower's de-duplication shows each step once."""
+    found: list[Event] = []
+    for item in _dicts(data.get("dispatch_events")):
+        kind, outcome = _text(item.get("event_kind")), _text(item.get("outcome"))
+        found.append(Event(id=f"dispatch:{_text(item.get('id'))}", type=f"{kind}_{outcome}",
+                           created_at=_text(item.get("created_at")),
+                           message=_text(item.get("reason")) or None))
+    for node in _dicts(data.get("node_runs")):
+        status = _text(node.get("status"))
+        when = node.get("completed_at") or node.get("started_at") or node.get("created_at")
+        found.append(Event(id=f"node:{_text(node.get('id'))}:{status}", type=f"node_{status}",
+                           created_at=_text(when), tool_name=_text(node.get("node_label")) or
+                           _text(node.get("node_type")) or None,
+                           message=_text(node.get("error")) or None))
+    for call in calls:
+        for item in _dicts(call.get("events")):
+            tool = item.get("tool_name")
+            found.append(Event(id=f"ai:{_text(item.get('id'))}",
+                               type=_text(item.get("event_type")),
+                               created_at=_text(item.get("created_at")),
+                               tool_name=tool if isinstance(tool, str) else None,
+                               message=_text(item.get("message")) or None))
+    found.sort(key=lambda event: event.created_at)
+    return iter(found)
+
+
+# --- calls ---------------------------------------------------------------------
+
+
+def list_automations(api: Caller, query: str | None = None, **options: Any) -> list[Automation]:
+    """Every automation of the account (following the cursor), optionally those
+    whose name or id contains ``query`` (case-insensitive)."""
+    found: list[Automation] = []
+    cursor: str | None = None
+    for _ in range(10_000):  # a server that never ends its pages cannot loop us forever
+        params: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
+        data = api.request("GET", "/automations", params=params, **options).data
+        rows = data.get("automations") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise TransportError("the answer to GET /automations lacks 'automations'",
+                                 context=["The server's payload does not match the API."])
+        found.extend(Automation.from_api(row) for row in rows if isinstance(row, dict))
+        cursor = data.get("nextCursor")
+        if not isinstance(cursor, str) or not cursor:
+            break
+    if query:
+        folded = query.casefold()
+        found = [a for a in found if folded in a.name.casefold() or folded in a.id.casefold()]
+    return found
+
+
+def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
+    """The automation whose id is ``wanted``, else whose name is (case-insensitively);
+    an unknown or ambiguous name is a usage error naming the close ones."""
+    every = list_automations(api, **options)
+    for automation in every:
+        if automation.id == wanted:
+            return automation
+    named = [a for a in every if a.name.casefold() == wanted.casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        ids = ", ".join(a.id for a in named)
+        raise UsageError(f"automation name {wanted!r} is ambiguous ({ids})",
+                         context=["Name the automation by its id instead."])
+    close = difflib.get_close_matches(wanted, [a.name for a in every], n=3, cutoff=0.5)
+    hint = (f"Did you mean {', '.join(repr(c) for c in close)}?" if close else
+            "Run `mogrun automations` to list this token's automations.")
+    raise UsageError(f"no automation named {wanted!r} on this account", context=[hint])
+
+
+def trigger(api: Caller, automation_id: str, repo_id: str, inputs: Mapping[str, Any],
+            key: str, **options: Any) -> TriggerAnswer:
+    """``POST /automations/{id}/trigger`` with ``key``; retries reuse the key."""
+    body: dict[str, Any] = {"repoId": repo_id}
+    if inputs:
+        body["input"] = dict(inputs)
+    answer = api.request("POST", f"/automations/{_segment(automation_id)}/trigger",
+                         json_body=body, key=key, **options)
+    data = answer.data
+    run = data.get("run") if isinstance(data, dict) else None
+    if not isinstance(run, dict):
+        raise TransportError("the answer to the trigger lacks 'run'",
+                             context=["The server's payload does not match the API."])
+    return TriggerAnswer.from_api(run, retried=answer.attempts > answer.first_sent)
+
+
+def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -> AutomationRun:
+    """``GET /automations/{id}/runs/{jobRunId}``: 404 when the run is not this
+    automation's (which is how a foreign duplicate key is recognised)."""
+    path = f"/automations/{_segment(automation_id)}/runs/{_segment(job_run_id)}"
+    data = api.request("GET", path, **options).data
+    run = data.get("run") if isinstance(data, dict) else None
+    if not isinstance(run, dict):
+        raise TransportError(f"the answer to GET {path} lacks 'run'",
+                             context=["The server's payload does not match the API."])
+    return run_from_api(run)
+
+
+# --- small readers ---------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise UsageError("an automation or run id is required")
+    return quote(value, safe="")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in _list(value) if isinstance(item, dict)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _whole(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 else 0
