@@ -53,6 +53,7 @@ class RunPlan:
     job: str
     repo: str
     request: StartRequest
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # an automation job's input
 
     @property
     def label(self) -> str:
@@ -78,6 +79,7 @@ class ResolvedJob:
     harness: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
+    automation: str | None = None  # id or name: the job triggers it instead of a run
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class RunResult:
     message: str = ""
     exit_code: int = 0
     branch: str | None = None  # the run's working branch (RunDetail branch.working)
+    usage: Mapping[str, Any] | None = None  # an automation run's tokens and cost
 
     @property
     def passed(self) -> bool:

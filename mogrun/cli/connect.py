@@ -113,17 +113,19 @@ def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
 
 
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
-    """The in-process emulator for ``--local``: every repo of the task file exists."""
+    """The in-process emulator for ``--local``: every repo (and every automation,
+    published) the task file names exists."""
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.server import DEFAULT_REPOS
 
-    repos = list(DEFAULT_REPOS)
+    repos, automations = list(DEFAULT_REPOS), []
     if taskfile is not None:
-        from mogrun.taskfile import repos_named
+        from mogrun.taskfile import automations_named, repos_named
 
         repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
                   {known.casefold() for known in repos}]
-    emulator = Emulator(repos=tuple(repos), limits=Limits.local())
+        automations = automations_named(taskfile)
+    emulator = Emulator(repos=tuple(repos), limits=Limits.local(), automations=automations)
     emulator.start()
     state.add_cleanup(emulator.stop)
     return emulator

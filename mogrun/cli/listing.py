@@ -53,9 +53,14 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
     needs = merged.get("needs", [])
     harness = merged.get("harness")
+    automation = merged.get("automation")
+    if isinstance(automation, str):  # the automation decides how its agents run
+        harness = f"automation {automation}"
     summary = {"job": name, "description": str(merged.get("description", "")),
                "repos": repos, "harness": harness if isinstance(harness, str) else None,
                "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
+    if isinstance(automation, str):
+        summary["automation"] = automation
     if "schedule" in merged:  # croniter loads only for a job with a schedule
         from mogrun.ci.schedules import job_schedules, next_run_field
 

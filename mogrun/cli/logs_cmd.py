@@ -24,6 +24,7 @@ from mogrun.cli.state_cmds import (
     record_status,
     row_label,
     targets_for,
+    with_automations,
 )
 from mogrun.errors import MogrunError, RequestRefusedError, UsageError
 
@@ -53,7 +54,8 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     taskfile, history = open_state(state)
     try:
         secrets = env_secrets(state, taskfile)
-        targets = log_targets(state, history, taskfile, target, secrets)
+        targets = with_automations(log_targets(state, history, taskfile, target, secrets),
+                                   taskfile)
         if state.local:
             return _print_kept(state, taskfile, targets, secrets)
         client = api_client(state, taskfile)
@@ -171,12 +173,14 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
 
 def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[str],
               runs: int, stop: threading.Event | None = None) -> Any:
+    from mogrun.engine.automation_kind import reader_for
     from mogrun.engine.follower import Follower
     from mogrun.engine.session import poll_override
     from mogrun.models import RunState
 
     override = poll_override(state.env)
-    return Follower(client, None, RunState(run_id=target.run_id, status=""),
+    return Follower(reader_for(client, target.automation), None,
+                    RunState(run_id=target.run_id, status=""),
                     _LogSink(state, target, secrets), stop=stop,
                     interval=lambda: override or client.budget.poll_interval(runs))
 

@@ -30,6 +30,18 @@ class Target:
     run_id: str
     label: str
     row: Any = None
+    automation: str | None = None  # the automation a run of an automation job belongs to
+
+
+def with_automations(targets: Sequence[Target], taskfile: Any) -> list[Target]:
+    """``targets`` knowing which are automation job runs (read, never cancelled,
+    through their automation)."""
+    import dataclasses
+
+    from mogrun.taskfile.resolve import job_automation
+
+    return [dataclasses.replace(t, automation=job_automation(taskfile, t.row.job))
+            if t.row is not None else t for t in targets]
 
 
 def open_state(state: CliState) -> tuple[Any, Any]:
@@ -220,11 +232,14 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
     if state.local or not live:
         return list(rows)
+    from mogrun.engine.automation_kind import reader_for
+    from mogrun.taskfile.resolve import job_automation
+
     client = api_client(state, taskfile)
     fresh = {}
     for row in live:
         try:
-            run = client.get_run(row.run_id)
+            run = reader_for(client, job_automation(taskfile, row.job)).get_run(row.run_id)
         except RequestRefusedError as exc:
             click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
             continue
@@ -282,6 +297,7 @@ def cancel_command(state: CliState, target: str) -> int:
         targets = targets_for(history, taskfile, target, env_secrets(state, taskfile))
         if not targets:
             raise UsageError(f"no started runs recorded for {target!r}")
+        targets = with_automations(targets, taskfile)
         client = api_client(state, taskfile)
         return _cancel_all(state, client, history, targets)
     finally:
@@ -305,6 +321,11 @@ def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Ta
 
 
 def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:
+    if target.automation is not None:
+        raise RequestRefusedError(
+            f"{target.run_id} ({target.label}) is a run of automation {target.automation!r}: "
+            "the Mogplex API has no cancel for automation runs; it is left going",
+            status=0, code="NO_PUBLIC_CANCEL")
     outcome = client.cancel_run(target.run_id)
     status = outcome.state.status
     if target.row is not None and status != target.row.status:

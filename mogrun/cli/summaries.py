@@ -46,6 +46,10 @@ SUMMARIES: dict[str, tuple[str, bool, bool | str]] = {
     'repos': (
         "List the account's repos (helps fill `repo` in mogplex.toml)."
         , False, False),
+    'automations': (
+        "List the account's automations (helps fill `automation` in "
+        'mogplex.toml).'
+        , False, False),
     'plugins': (
         'List the loaded plugins, where each came from, and the hooks, job keys '
         'and `run` options it provides.'

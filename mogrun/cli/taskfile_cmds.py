@@ -158,13 +158,16 @@ def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
     runs = []
     for run in job.runs:
         request = session.host.start_request(job, run, run.request)
+        document = (_request_document(session, request) if job.automation is None else
+                    _trigger_document(session, job, run))
         runs.append({"run": run.label, "repo": run.repo,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
-                     "request": _request_document(session, request)})
+                     "request": document})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
             "harness": job.harness, "timeout": format_duration(job.timeout),
             "timeout_seconds": job.timeout, "on_timeout": job.on_timeout,
-            "options": _plain(job.options), "runs": runs}
+            "options": _plain(job.options), "runs": runs,
+            **({"automation": job.automation} if job.automation is not None else {})}
 
 
 def _request_document(session: Any, request: StartRequest) -> dict[str, Any]:
@@ -177,12 +180,31 @@ def _request_document(session: Any, request: StartRequest) -> dict[str, Any]:
             "body": request.body()}
 
 
+def _trigger_document(session: Any, job: ResolvedJob, run: Any) -> dict[str, Any]:
+    """An automation job's trigger (``AutomationKind`` sends it)."""
+    from mogrun.engine.automation_kind import describe_trigger
+
+    trigger = describe_trigger(run, job.automation or "")
+    base, path = session.config.base_url, "/api/v1/mogplex" + trigger["path"]
+    return {"method": "POST", "path": path, "url": base.rstrip("/") + path if base else None,
+            "headers": {"Authorization": "Bearer mog_***", "Content-Type": "application/json",
+                        "Idempotency-Key": trigger["idempotency_key"]},
+            "body": trigger["body"]}
+
+
+def _at_timeout(doc: dict[str, Any]) -> str:
+    """An automation run has no public cancel: at its timeout it is left going."""
+    return "left going: automation runs cannot be cancelled" if doc.get("automation") else (
+        doc["on_timeout"])
+
+
 def job_text(doc: dict[str, Any]) -> list[str]:
     """``show``'s human form of a job document."""
     lines = [f"job {doc['job']}"]
     for label, value in (("description", doc["description"]),
                          ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),
-                         ("timeout", f"{doc['timeout']} (then {doc['on_timeout']})")):
+                         ("automation", doc.get("automation")),
+                         ("timeout", f"{doc['timeout']} (then {_at_timeout(doc)})")):
         if value:
             lines.append(f"  {label}: {value}")
     for key, value in doc["options"].items():

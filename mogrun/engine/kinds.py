@@ -84,9 +84,10 @@ class JobKind(Protocol):
 
 def kinds_for(client: ApiClient) -> tuple[JobKind, ...]:
     """Every kind, most specific first; the run kind, which claims all, last."""
+    from mogrun.engine.automation_kind import AutomationKind
     from mogrun.engine.run_kind import RunKind
 
-    return (RunKind(client),)
+    return (AutomationKind(client), RunKind(client))
 
 
 def kind_of(job: ResolvedJob, kinds: tuple[JobKind, ...]) -> JobKind:

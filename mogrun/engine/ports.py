@@ -24,7 +24,7 @@ from mogrun.models import (
 )
 
 if TYPE_CHECKING:
-    from mogrun.api.client import CancelOutcome, StartOutcome
+    from mogrun.api.client import Answer, CancelOutcome, StartOutcome
     from mogrun.waits import Wait
 
 
@@ -33,11 +33,15 @@ class Budget(Protocol):
 
     def poll_interval(self, active_runs: int) -> float: ...
 
+    def sleep(self, seconds: float) -> None: ...
+
 
 class WaitSource(Protocol):
     """Where the API layer announces its waits (budget pacing, 429s, retries)."""
 
     def subscribe(self, listener: Callable[[Wait], None]) -> Callable[[], None]: ...
+
+    def emit(self, wait: Wait) -> None: ...
 
 
 class ApiClient(Protocol):
@@ -68,6 +72,10 @@ class ApiClient(Protocol):
 
     def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
                    deadline: float | None = None) -> CancelOutcome: ...
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
+                deadline: float | None = None) -> Answer: ...
 
 
 class Hooks(Protocol):

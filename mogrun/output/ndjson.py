@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from mogrun.masking import mask_data
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.plain import PlainReporter, flush_quietly, write_line
+from mogrun.output.tables import total_usage
 from mogrun.waits import Wait
 
 
@@ -43,6 +44,7 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason} for g in result.gates],
         "message": result.message,
         "branch": result.branch,
+        **({"usage": dict(result.usage)} if result.usage else {}),
     }
 
 
@@ -120,6 +122,9 @@ class NdjsonReporter:
             "results": [result_dict(r) for r in self._notices.ordered(results)],
             "rerun": rerun if exit_code != 0 else None,
         }
+        usage = total_usage(results)
+        if usage is not None:
+            obj["usage"] = usage
         self._emit(None, obj)
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ that retries what did not pass when the engine gives one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from mogrun.durations import format_duration
 from mogrun.masking import mask
@@ -122,6 +123,29 @@ def totals_line(results: Iterable[RunResult], elapsed: float) -> str:
     return f"{', '.join(parts)} in {format_duration(round(elapsed))}"
 
 
+def total_usage(results: Iterable[RunResult]) -> dict[str, Any] | None:
+    """Tokens and cost summed over the runs that report them (automation runs);
+    ``None`` when none does. A cost is only summed from the runs that know theirs."""
+    usages = [r.usage for r in results if r.usage]
+    if not usages:
+        return None
+    total: dict[str, Any] = {key: sum(int(u.get(key) or 0) for u in usages) for key in
+                             ("ai_calls", "input_tokens", "output_tokens", "total_tokens")}
+    costs = [float(u["cost_usd"]) for u in usages if isinstance(u.get("cost_usd"), int | float)]
+    total["cost_usd"] = round(sum(costs), 6) if costs else None
+    return total
+
+
+def usage_line(results: Iterable[RunResult]) -> str | None:
+    """``usage: 3 AI calls, 3000 tokens, $0.0600`` — what the invocation cost."""
+    total = total_usage(results)
+    if total is None:
+        return None
+    cost = "cost unknown" if total["cost_usd"] is None else f"${total['cost_usd']:.4f}"
+    return (f"usage: {total['ai_calls']} AI calls, {total['total_tokens']} tokens "
+            f"({total['input_tokens']} in, {total['output_tokens']} out), {cost}")
+
+
 def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
                  rerun: str | None, secrets: Iterable[str] = ()) -> list[str]:
     """What follows the table in every text mode: reasons, totals, rerun, exit code."""
@@ -129,6 +153,9 @@ def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
     lines = reason_lines(results, secrets)
     if results:
         lines.append(totals_line(results, elapsed))
+    usage = usage_line(results)
+    if usage:
+        lines.append(usage)
     if rerun and exit_code != 0:
         lines.append("rerun what did not pass: " + safe_cell(rerun, secrets))
     lines.append(f"exit code {exit_code}")

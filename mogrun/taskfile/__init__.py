@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mogrun.taskfile.checking import Report, validate
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.parse import TaskFile, load_task_file
-    from mogrun.taskfile.resolve import repos_named, resolve_jobs
+    from mogrun.taskfile.resolve import automations_named, repos_named, resolve_jobs
     from mogrun.taskfile.templates import TemplateClock
 
 _EXPORTS = {
@@ -23,6 +23,7 @@ _EXPORTS = {
     "TaskFile": "mogrun.taskfile.parse",
     "resolve_jobs": "mogrun.taskfile.resolve",
     "repos_named": "mogrun.taskfile.resolve",
+    "automations_named": "mogrun.taskfile.resolve",
     "TemplateClock": "mogrun.taskfile.templates",
     "validate": "mogrun.taskfile.checking",
     "Report": "mogrun.taskfile.checking",
@@ -31,6 +32,7 @@ __all__ = [
     "Report",
     "TaskFile",
     "TemplateClock",
+    "automations_named",
     "find_task_file",
     "load_task_file",
     "repos_named",

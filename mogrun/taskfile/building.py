@@ -116,15 +116,19 @@ def _build(job: _Job) -> ResolvedJob:
     merged = job.merged
     repos = _repos(job)
     options = _options(job, repos)
-    runs = _runs(job, repos)
+    automation = merged.get("automation")
+    runs = _runs(job, repos) if automation is None else _trigger_runs(job, repos)
     timeout = job.ctx.timeout_override
     if timeout is None:
         timeout = parse_duration(merged.get("timeout", DEFAULT_TIMEOUT))
     return ResolvedJob(
         name=job.name, description=str(merged.get("description", "")),
         needs=tuple(needs_of(job.ctx.taskfile, job.name)), runs=tuple(runs), timeout=timeout,
-        on_timeout=merged.get("on_timeout", "cancel"), harness=merged.get("harness"),
-        options=options, secrets=frozenset(job.secrets))
+        on_timeout=merged.get("on_timeout", "cancel"),
+        harness=merged.get("harness") if automation is None else None,
+        options=options, secrets=frozenset(job.secrets),
+        automation=None if automation is None else
+        job.render(automation, "automation", None, "in automation").strip())
 
 
 def _repos(job: _Job) -> list[str]:
@@ -174,6 +178,27 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
         if problem:
             raise job.fail(*problem)
     return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
+
+
+def _trigger_runs(job: _Job, repos: list[str]) -> list[RunPlan]:
+    """An automation job's runs: the repo, the job's key (the trigger key is
+    derived from it when sent) and the input, templated per repo."""
+    raw_input = job.merged.get("input") or {}
+    plans = []
+    requests = []
+    for repo in repos:
+        key = job.merged.get("idempotency_key")
+        key = (f"mogrun-{job.name}-{job.ctx.clock.nonce}" if key is None else
+               job.render(key, "idempotency_key", repo, "here"))
+        requests.append(StartRequest(repo=repo, prompt="", idempotency_key=key.strip()))
+    requests = _per_repo_keys(job, requests)
+    suffix = job.ctx.rerun_suffix or ""
+    for request in requests:
+        inputs = _render_value(job, raw_input, "input", request.repo, "here")
+        plans.append(RunPlan(job=job.name, repo=request.repo, inputs=inputs,
+                             request=replace(request,
+                                             idempotency_key=request.idempotency_key + suffix)))
+    return plans
 
 
 def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest]:

@@ -153,3 +153,24 @@ def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
             if "/" in text and not rendered.unset_env and text not in found:
                 found.append(text)
     return found
+
+
+def automations_named(taskfile: TaskFile) -> list[str]:
+    """Every automation the file's jobs name as written (for ``--local``, whose
+    emulator then has a published automation of each name)."""
+    found: list[str] = []
+    for table in taskfile.jobs.values():
+        name = {**taskfile.defaults, **table}.get("automation")
+        if isinstance(name, str) and name.strip() and "{{" not in name and name not in found:
+            found.append(name.strip())
+    return found
+
+
+def job_automation(taskfile: TaskFile, name: str) -> str | None:
+    """The automation job ``name`` triggers, as written (``None``: it starts runs,
+    or is no longer in the file)."""
+    table = taskfile.jobs.get(name)
+    if not isinstance(table, dict):
+        return None
+    value = {**taskfile.defaults, **table}.get("automation")
+    return value.strip() if isinstance(value, str) and value.strip() else None

@@ -91,6 +91,24 @@ def _schedule(value: Any) -> str | None:
     return key_problem(value)
 
 
+# Keys the server writes over an automation's input (mogplex trigger, "How input is stored").
+RESERVED_INPUT = ("source", "source_type", "dispatch_source", "flow_id", "flow_version_id",
+                  "repo_id", "repo_full_name", "installation_id", "default_branch")
+# Keys that describe an agent run: they do not apply to a job that triggers an automation.
+RUN_ONLY_KEYS = ("prompt", "prompt_file", "harness", "base_branch", "branch", "create_branch",
+                 "root")
+
+
+def _input(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return f"must be a table of the automation's input, not {type_name(value)}"
+    reserved = [key for key in value if key in RESERVED_INPUT]
+    if reserved:
+        return (f"sets {', '.join(repr(k) for k in reserved)}, which the server reserves "
+                "(it overwrites them with its own values)")
+    return None
+
+
 def _plugins(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
         return None
@@ -102,7 +120,7 @@ JOB_KEYS: dict[str, Checker] = {
     "harness": _choice(HARNESSES), "base_branch": _string, "branch": _string,
     "create_branch": _bool, "root": _string, "idempotency_key": _string,
     "timeout": _timeout, "on_timeout": _choice(ON_TIMEOUT), "needs": _names,
-    "schedule": _schedule,
+    "schedule": _schedule, "automation": _string, "input": _input,
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")

@@ -22,6 +22,7 @@ from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.taskfile.schema import (
     JOB_KEYS,
     JOB_ONLY,
+    RUN_ONLY_KEYS,
     SECRET_HINT,
     SETTINGS_KEYS,
     closest,
@@ -154,6 +155,12 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
     if "repo" not in merged:
         errors.append(taskfile.error(f'job "{name}" has no repo', *where, job=name,
                                      context=['Add repo = "owner/name" (or a list to fan out).']))
+    if "automation" in merged:
+        return errors + _automation_errors(taskfile, name, table)
+    if "input" in table:
+        errors.append(taskfile.error(f'job "{name}", key "input" applies only to a job that '
+                                     "triggers an automation (set automation too)",
+                                     *where, "input", job=name))
     has_prompt, has_file = "prompt" in merged, "prompt_file" in merged
     if has_prompt == has_file:
         which = "both prompt and prompt_file" if has_prompt else "no prompt"
@@ -168,6 +175,16 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
             errors.append(taskfile.error(f'job "{name}", key "prompt_file": {problem}',
                                          *origin, "prompt_file", job=name))
     return errors
+
+
+def _automation_errors(taskfile: TaskFile, name: str,
+                       table: Mapping[str, Any]) -> list[TaskFileError]:
+    """A job that triggers an automation takes none of a run's keys (those of
+    ``[defaults]`` are simply not used for it)."""
+    return [taskfile.error(f'job "{name}", key "{key}" does not apply to an automation job '
+                           "(the automation decides how its agents run)",
+                           "jobs", name, key, job=name)
+            for key in RUN_ONLY_KEYS if key in table]
 
 
 def prompt_file_problem(project_dir: Path, relative: str) -> str | None:

@@ -1,0 +1,218 @@
+"""The ``automation`` job kind: trigger a published Mogplex automation per repo.
+
+It differs from a run in how it starts and is read, nothing else (see
+``kinds.py``). What the trigger endpoint makes us do:
+
+- Its Idempotency-Keys are global across every user of the server, so the
+  key sent is never the user's string: it is derived from the automation,
+  the repo, the job and the job's key (and the attempt), which makes it
+  unique to this project's job yet stable across CI retries.
+- A reused key answers ``suppressed / IDEMPOTENT_DUPLICATE`` with the earlier
+  job run's id whatever body was sent. That run is taken as this job's only
+  after it reads back from this automation; the first attempt getting it
+  means the run predates this invocation (attached), a retry getting it
+  means our own lost answer.
+- A pending cap (``REPO_PENDING_LIMIT``, ``INSTALLATION_PENDING_LIMIT``)
+  creates nothing and keeps the key free: a DEFERRED wait, then the same
+  trigger again, bounded by the job's ``capacity_wait``.
+- ``queued`` but deferred by the installation's concurrency limit is a run
+  that starts later: announced as a wait, then followed like any other.
+- There is no public cancel: at a timeout or Ctrl-C the run is left going.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from mogrun.api import automations as api
+from mogrun.engine.kinds import Cancelled, Sandbox, Started
+from mogrun.engine.track import RunTrack
+from mogrun.errors import MogrunError, RequestRefusedError
+from mogrun.models import Event, ResolvedJob, RunPlan, RunState
+from mogrun.waits import Wait, WaitKind
+
+CAP_RETRY = (2.0, 30.0)  # first and longest pause between triggers a pending cap suppresses
+DEFAULT_CAPACITY_WAIT = 1800.0
+
+
+class _Sleeper(Protocol):
+    def sleep(self, seconds: float) -> None: ...
+
+
+class _WaitSink(Protocol):
+    def emit(self, wait: Wait) -> None: ...
+
+
+class AutomationClient(api.Caller, Protocol):
+    """What this kind needs of the API client: requests, its waits, its budget."""
+
+    @property
+    def budget(self) -> _Sleeper: ...
+
+    @property
+    def waits(self) -> _WaitSink: ...
+
+
+def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str) -> str:
+    """The key the trigger sends: ``mogrun-`` and a digest of what makes this
+    job's run this job's (never the bare user string: keys are server-global)."""
+    material = "\n".join(("mogrun", automation_id, repo_id, job, track_key))
+    return "mogrun-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+
+
+def describe_trigger(plan: RunPlan, automation: str) -> dict[str, Any]:
+    """The trigger ``plan`` sends (``show``): the key is derived when sent, from
+    ids only the API knows, so it is described rather than computed here."""
+    body: dict[str, Any] = {"repoId": plan.request.repo_id or plan.request.repo}
+    if plan.inputs:
+        body["input"] = dict(plan.inputs)
+    return {"method": "POST", "path": f"/automations/{automation}/trigger",
+            "idempotency_key": "mogrun-<digest of the automation, the repo, the job and "
+                               f"{plan.request.idempotency_key!r}>", "body": body}
+
+
+class AutomationKind:
+    """Triggers, reads back and follows automation job runs."""
+
+    name = "automation"
+
+    def __init__(self, client: AutomationClient,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.clock = client, clock
+        self._ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claims(self, job: ResolvedJob) -> bool:
+        return job.automation is not None
+
+    def validate(self, job: ResolvedJob) -> None:
+        return None  # the task file's checks already refused what does not apply
+
+    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
+        return describe_trigger(plan, "<automation>")
+
+    def sandbox(self, track: RunTrack) -> Sandbox | None:
+        return None  # job runs execute on the automation runtime, not in a sandbox slot
+
+    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
+        automation_id = self.automation_id(track.job)
+        repo_id = track.request.repo_id or track.request.repo
+        key = trigger_key(track.key, automation_id, repo_id, track.job.name)
+        give_up = self.clock() + _capacity_wait(track.job)
+        pause = CAP_RETRY[0]
+        while True:
+            answer = api.trigger(self.client, automation_id, repo_id, track.plan.inputs, key,
+                                 job=track.job, deadline=deadline)
+            if not answer.capped:
+                return self._started(track, automation_id, answer)
+            self._wait_for_cap(track, answer, give_up, pause)
+            pause = min(pause * 2, CAP_RETRY[1])
+
+    def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
+                   deadline: float | None = None) -> tuple[RunState, list[Event]]:
+        assert job is not None, "an automation run is read through its job's automation"
+        run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
+                           deadline=deadline)
+        return run.state, list(run.events)
+
+    def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
+        return None  # the public API has no cancel for automation runs
+
+    def refusal(self, state: RunState) -> str | None:
+        return None
+
+    # --- helpers -------------------------------------------------------------
+
+    def automation_id(self, job: ResolvedJob) -> str:
+        """The job's automation id (a name is resolved once per invocation)."""
+        wanted = job.automation or ""
+        with self._lock:
+            if wanted not in self._ids:
+                self._ids[wanted] = api.resolve_automation(self.client, wanted, job=job).id
+            return self._ids[wanted]
+
+    def _started(self, track: RunTrack, automation_id: str,
+                 answer: api.TriggerAnswer) -> Started:
+        if answer.job_run_id is None:  # suppressed with no run and no cap named
+            raise MogrunError(f"the server created no job run (outcome {answer.outcome!r}, "
+                              f"reason {answer.reason!r})")
+        if answer.duplicate:
+            return Started(self._read_back(track, automation_id, answer.job_run_id).state,
+                           attached=not answer.retried)
+        if answer.deferred:
+            self.client.waits.emit(Wait(
+                WaitKind.DEFERRED, "deferred by the installation's concurrency limit (8 "
+                "running); it starts when one of them ends", job=track.job.name,
+                run=track.label))
+        raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
+        return Started(RunState.from_api(raw), attached=False)
+
+    def _read_back(self, track: RunTrack, automation_id: str, run_id: str) -> api.AutomationRun:
+        """A duplicate key's run is ours only if it is this automation's."""
+        try:
+            return api.read_run(self.client, automation_id, run_id, job=track.job)
+        except RequestRefusedError as exc:
+            if exc.status != 404:
+                raise
+            raise MogrunError(
+                f"the trigger key of {track.label} is already used by a job run outside "
+                f"automation {automation_id}; it was not taken as this job's run",
+                context=["Start a fresh attempt with: mogrun rerun " + track.job.name]) from exc
+
+    def _wait_for_cap(self, track: RunTrack, answer: api.TriggerAnswer, give_up: float,
+                      pause: float) -> None:
+        left = give_up - self.clock()
+        if left <= 0:
+            raise MogrunError(f"the trigger was suppressed by {answer.reason} for longer "
+                              "than capacity_wait; nothing was created",
+                              context=["Too many job runs are pending on this repo or "
+                                       "installation."])
+        delay = min(pause, left)
+        self.client.waits.emit(Wait.for_seconds(
+            WaitKind.DEFERRED, f"suppressed by {answer.reason} (nothing created); "
+            "triggering again", delay, job=track.job.name, run=track.label))
+        self.client.budget.sleep(delay)
+
+
+class AutomationReader:
+    """Reads automation job runs recorded in history (``status``, ``logs``): the
+    same two calls a run source answers, through the run's automation."""
+
+    def __init__(self, client: AutomationClient, automation: str) -> None:
+        self.client, self.automation = client, automation
+        self._id: str | None = None
+
+    @property
+    def budget(self) -> Any:
+        return self.client.budget
+
+    def automation_id(self) -> str:
+        if self._id is None:
+            self._id = api.resolve_automation(self.client, self.automation).id
+        return self._id
+
+    def get_run(self, run_id: str, *, job: ResolvedJob | None = None,
+                deadline: float | None = None) -> RunState:
+        return api.read_run(self.client, self.automation_id(), run_id, job=job,
+                            deadline=deadline).state
+
+    def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
+                   deadline: float | None = None) -> tuple[RunState, list[Event]]:
+        run = api.read_run(self.client, self.automation_id(), run_id, job=job,
+                           deadline=deadline)
+        return run.state, list(run.events)
+
+
+def reader_for(client: Any, automation: str | None) -> Any:
+    """Where to read a recorded run of a job: the client for agent runs, an
+    ``AutomationReader`` for a job that triggers ``automation``."""
+    return client if automation is None else AutomationReader(client, automation)
+
+
+def _capacity_wait(job: ResolvedJob) -> float:
+    value = getattr(job, "capacity_wait", None)
+    return float(value) if isinstance(value, int | float) else DEFAULT_CAPACITY_WAIT

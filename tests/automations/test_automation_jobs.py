@@ -1,0 +1,207 @@
+"""Automation jobs end to end: the CLI against the emulator's automation
+endpoints over loopback, with the trigger's real rules (global keys,
+IDEMPOTENT_DUPLICATE, pending caps, deferral, a 500 after the run exists)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mogrun.emulator.automation_store import JobCaps
+from mogrun.engine.automation_kind import trigger_key
+
+FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
+REPOS = ["acme/api", "acme/web", "acme/worker"]
+pytestmark = pytest.mark.mogrun_emulator(automations=["triage", "draft:unpublished"],
+                                         repos=REPOS)
+
+
+def automation_job(name: str = "triage-all", *, repo=None, note: str = "@emulator duration=0.4s",
+                   **keys) -> str:
+    keys = {"automation": "triage", "input": {"ticket": "PLAT-7", "note": note}, **keys}
+    lines = [f"[jobs.{name}]", f"repo = {json.dumps(repo or REPOS)}"]
+    lines += [f"{key} = {_toml(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def ndjson(result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def project(mogrun_project, mogrun_emulator):
+    mogrun_project.env.update(FAST)
+    return mogrun_project
+
+
+def test_a_fan_out_over_three_repos_passes(project, mogrun_emulator):
+    project.write(automation_job())
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 0, result
+    runs = mogrun_emulator.job_runs()
+    assert len(runs) == 3
+    details = [mogrun_emulator.job_run_detail(r) for r in runs]
+    assert {d["status"] for d in details} == {"success"}
+    assert sorted(d["metadata"]["ticket"] for d in details) == ["PLAT-7"] * 3
+    for repo in REPOS:
+        assert f"triage-all:{repo}" in result.stdout
+
+
+def test_usage_and_cost_are_in_the_json_summary(project):
+    note = "@emulator duration=0.3s tokens=3000 cost=0.06"
+    project.write(automation_job(repo=["acme/api"], note=note))
+    result = project.run("--json", "run", "triage-all")
+    assert result.exit_code == 0, result
+    [summary] = [o for o in ndjson(result) if o["type"] == "summary"]
+    [run] = summary["results"]
+    assert run["usage"]["total_tokens"] == 3000
+    assert run["usage"]["cost_usd"] == pytest.approx(0.06)
+    assert summary["usage"]["total_tokens"] == 3000
+
+
+def test_a_lost_trigger_answer_retried_with_the_same_key_creates_one_job_run(
+        project, mogrun_emulator):
+    mogrun_emulator.add_fault("trigger", "drop_after_commit")
+    project.write(automation_job(repo=["acme/api"]))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.job_runs()) == 1
+    assert "attached" not in result.output  # our own lost answer, not someone's run
+    keys = {r.idempotency_key for r in mogrun_emulator.requests if r.path.endswith("/trigger")}
+    assert len(keys) == 1 and next(iter(keys)).startswith("mogrun-")
+
+
+def test_a_500_after_the_run_exists_is_retried_into_the_same_run(project, mogrun_emulator):
+    mogrun_emulator.set_job_caps(JobCaps(repair=0.2))
+    mogrun_emulator.add_fault("trigger", "500_after_commit")
+    project.write(automation_job(repo=["acme/api"]))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.job_runs()) == 1
+
+
+def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emulator):
+    mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
+    project.write(automation_job(note="@emulator duration=0.5s"))
+    result = project.run("run", "-j", "3", "triage-all")
+    assert result.exit_code == 0, result
+    assert "deferred by the installation's concurrency limit" in result.output
+    details = [mogrun_emulator.job_run_detail(r) for r in mogrun_emulator.job_runs()]
+    assert [d["status"] for d in details] == ["success"] * 3
+
+
+def test_a_pending_cap_suppression_waits_and_then_succeeds(project, mogrun_emulator):
+    mogrun_emulator.set_job_caps(JobCaps(repo_pending=1))
+    first = automation_job("first", repo=["acme/api"], note="@emulator duration=1s")
+    second = automation_job("second", repo=["acme/api"], note="@emulator duration=0.2s")
+    project.write(first + "\n" + second)
+    result = project.run("--json", "run", "-j", "2", "first", "second")
+    assert result.exit_code == 0, result
+    waits = [o for o in ndjson(result) if o["type"] == "wait"]
+    assert any("REPO_PENDING_LIMIT" in w["reason"] for w in waits), waits
+    assert len(mogrun_emulator.job_runs()) == 2
+
+
+def test_an_unpublished_automation_is_a_clear_error(project):
+    project.write(automation_job(repo=["acme/api"], automation="draft"))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 1, result
+    assert "Publish the automation before triggering it" in result.output
+
+
+def test_a_key_reused_by_someone_else_is_never_taken_for_our_run(project, mogrun_emulator):
+    project.write(automation_job(repo=["acme/api"], idempotency_key="weekly-1"))
+    [automation] = [a for a in mogrun_emulator.automations if a["name"] == "triage"]
+    repo_id = next(r["id"] for r in mogrun_emulator.repos if r["full_name"] == "acme/api")
+    # Someone else already used the very key we would send (and the bare string too).
+    mogrun_emulator.take_job_key(trigger_key("weekly-1", automation["id"], repo_id,
+                                             "triage-all"))
+    mogrun_emulator.take_job_key("weekly-1")
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 1, result
+    assert "already used by a job run outside automation" in result.output
+    assert mogrun_emulator.job_runs(automation["id"]) == []
+
+
+def test_a_ci_retry_with_the_same_key_attaches(project, mogrun_emulator):
+    project.write(automation_job(repo=["acme/api"], idempotency_key="nightly-{{ date }}"))
+    assert project.run("run", "triage-all").exit_code == 0
+    again = project.run("run", "triage-all")
+    assert again.exit_code == 0, again
+    assert "attached to existing run" in again.output
+    assert len(mogrun_emulator.job_runs()) == 1
+
+
+def test_gates_judge_an_automation_job(project):
+    failing = "@emulator duration=0.3s status=failed"
+    project.write(automation_job(repo=["acme/api"], note=failing)
+                  + '\n[jobs.tolerant]\nrepo = "acme/api"\nautomation = "triage"\n'
+                  + f'input = {{ note = "{failing}" }}\n'
+                  + 'gates = { status = ["success", "failed"] }\n')
+    assert project.run("run", "triage-all").exit_code == 1
+    tolerant = project.run("run", "tolerant")
+    assert tolerant.exit_code == 0, tolerant
+
+
+def test_check_refuses_run_keys_on_an_automation_job(project):
+    project.write(automation_job(repo=["acme/api"], prompt="hi", harness="codex"))
+    result = project.run("check")
+    assert result.exit_code == 2, result
+    assert 'key "prompt" does not apply to an automation job' in result.output
+
+
+def test_check_refuses_reserved_input_keys(project):
+    project.write(automation_job(repo=["acme/api"]).replace(
+        'ticket = "PLAT-7"', 'repo_id = "x"'))
+    result = project.run("check")
+    assert result.exit_code == 2, result
+    assert "repo_id" in result.output and "reserved" in result.output
+
+
+def test_automations_lists_the_accounts_automations(project):
+    result = project.run("automations")
+    assert result.exit_code == 0, result
+    assert "triage" in result.stdout and "draft" in result.stdout
+    listed = [json.loads(line) for line in project.run("--json", "automations").stdout.splitlines()]
+    assert {(a["name"], a["published"]) for a in listed} == {("triage", True), ("draft", False)}
+
+
+def test_show_prints_the_trigger_request(project):
+    project.write(automation_job(repo=["acme/api"]))
+    result = project.run("show", "triage-all")
+    assert result.exit_code == 0, result
+    assert "/automations/" in result.stdout and "PLAT-7" in result.stdout
+    assert "POST /runs" not in result.stdout
+
+
+def test_status_and_logs_read_automation_runs_and_cancel_says_it_cannot(
+        project, mogrun_emulator):
+    project.write(automation_job(repo=["acme/api"], note="@emulator duration=1s"))
+    started = project.run("run", "--detach", "triage-all")
+    assert started.exit_code == 0, started
+    status = project.run("--json", "status", "triage-all")
+    assert status.exit_code == 0, status
+    [row] = [json.loads(line) for line in status.stdout.splitlines()]
+    assert row["status"] in ("pending", "running")  # read through the automation, not /runs
+    logs = project.run("logs", "--follow", "triage-all")
+    assert logs.exit_code == 0, logs
+    assert "node_success" in logs.stdout and "Agent step 1" in logs.stdout
+    assert not [r for r in mogrun_emulator.requests if r.path.startswith("/api/v1/mogplex/runs")]
+    cancel = project.run("cancel", "triage-all")
+    assert cancel.exit_code == 1, cancel
+    assert "no cancel for automation runs" in cancel.output
+
+
+def test_a_timeout_leaves_an_automation_run_going_and_says_so(project):
+    project.write(automation_job(repo=["acme/api"], note="@emulator duration=never",
+                                 timeout="1s"))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 1, result
+    assert "cannot be cancelled, left running" in result.output
