@@ -5,6 +5,7 @@ IDEMPOTENT_DUPLICATE, pending caps, deferral, a 500 after the run exists)."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -205,3 +206,16 @@ def test_a_timeout_leaves_an_automation_run_going_and_says_so(project):
     result = project.run("run", "triage-all")
     assert result.exit_code == 1, result
     assert "cannot be cancelled, left running" in result.output
+
+
+def test_the_github_step_summary_and_junit_carry_an_automation_job(project, tmp_path):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    note = "@emulator duration=0.3s tokens=1500 cost=0.02"
+    project.write(automation_job(repo=["acme/api"], note=note))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
+           "GITHUB_OUTPUT": str(outputs)}
+    result = project.run("run", "triage-all", "--junit", "report.xml", env=env)
+    assert result.exit_code == 0, result
+    assert "usage: 2 AI calls, 1500 tokens" in summary.read_text()
+    case = ET.parse(project.path.parent / "report.xml").getroot().find("testsuite/testcase")
+    assert (case.get("classname"), case.get("name")) == ("triage-all", "acme/api")
