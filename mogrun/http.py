@@ -52,6 +52,6 @@ def post_json(
     except TransportError as error:
         from mogrun.api.transport import origin_of
 
-        error.request = RequestInfo("POST", origin_of(url))  # the full URL is a secret
-        raise
+        # the full URL is a secret: the error names only its scheme and host
+        raise error.evolve(request=RequestInfo("POST", origin_of(url))) from error
     return response.status
