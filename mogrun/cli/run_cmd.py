@@ -121,7 +121,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
         from mogrun.cli.taskfile_cmds import show_jobs
 
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
-                         rerun=rerun, extra_plugins=plugins)
+                         rerun=rerun, extra_plugins=plugins, shard=slice_)
     names = ctx.meta.get(_PLUGIN_META, ([], {}))[1]
     options = {names[dest]: value for dest, value in plugin_values.items() if dest in names}
     from mogrun.engine.session import SessionOptions, poll_override

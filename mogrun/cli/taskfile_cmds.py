@@ -133,8 +133,9 @@ def show_command(state: CliState, jobs: tuple[str, ...], no_deps: bool,
 
 def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
               timeout_override: float | None = None, rerun: bool = False,
-              extra_plugins: Sequence[str] = ()) -> int:
-    """Print what ``run`` would do (``run --dry-run`` calls this); returns 0."""
+              extra_plugins: Sequence[str] = (), shard: Any = None) -> int:
+    """Print what ``run`` would do (``run --dry-run`` calls this; with ``--shard``,
+    only that leg's runs); returns 0."""
     from mogrun.cli.loading import load_session
     from mogrun.masking import mask_data
     from mogrun.textsafety import escape_agent_text
@@ -142,6 +143,12 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
                            rerun=rerun)
+    if shard is not None:
+        from dataclasses import replace
+
+        from mogrun.ci.shard import slice_jobs
+
+        session = replace(session, jobs=slice_jobs(session.jobs, shard))
     for job in session.jobs:
         document = mask_data(job_document(session, job), job.secrets)
         if state.json_output:

@@ -200,3 +200,13 @@ def test_a_leg_with_no_runs_says_so_and_passes(project) -> None:
     result = project.run("run", "prep", "--shard", "2/2")
     assert (result.code, result.out) == (0, "")
     assert result.err == "shard 2/2: no runs of these jobs fall in this leg; nothing to do\n"
+
+
+def test_dry_run_shows_only_the_legs_runs(project) -> None:
+    project.write(NEEDS)
+    result = project.run("--json", "run", "-n", "fan", "--no-deps", "--shard", "2/3")
+    assert result.code == 0, result
+    docs = [json.loads(line) for line in result.out.splitlines()]
+    assert [(d["job"], [r["repo"] for r in d["runs"]]) for d in docs] == [("fan", ["acme/b"])]
+    refused = project.run("run", "-n", "fan", "--shard", "2/3")
+    assert refused.code == 2 and "a leg cannot wait" in refused.err
