@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import TaskFileError, UsageError
+
+if TYPE_CHECKING:
+    from mogrun.taskfile.parse import TaskFile
 
 INIT_HELP = """Write a commented starter mogplex.toml in the current directory
 (or at -f PATH). Refuses to overwrite; adds .mogrun/ to an existing .gitignore.
@@ -78,11 +82,31 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
     text = append_job(taskfile.text, taskfile.job_names, new)
+    _refuse_what_check_refuses(state, taskfile, text, job)
     if taskfile.path.read_bytes().startswith(b"\xef\xbb\xbf"):
         text = "\ufeff" + text  # the byte order mark the file was read without
     _write(taskfile.path, text)
     click.echo(f'Added job "{job}" to {taskfile.path}')
     return 0
+
+
+def _refuse_what_check_refuses(state: CliState, taskfile: TaskFile, text: str,
+                               job: str) -> None:
+    """``add`` writes nothing that ``check`` would refuse in the new job (a
+    template typo, a server limit); problems elsewhere in the file are not its."""
+    from mogrun.cli.loading import load_host
+    from mogrun.taskfile.checking import validate
+    from mogrun.taskfile.parse import parse_task_file
+
+    added = parse_task_file(taskfile.path, text)
+    host = load_host(state, added)
+    report = validate(added, host.key_specs(), state.env, sets=state.sets)
+    problems = [e for e in report.errors if getattr(e, "job", None) == job]
+    if problems:
+        first, more = problems[0], len(problems) - 1
+        extra = [f"({more} more problem{'s' * (more > 1)} in this job)"] if more else []
+        raise TaskFileError(first.message, context=[*first.context, *extra,
+                                                    f"Nothing was written to {taskfile.path}."])
 
 
 def _write(path: Path, text: str, create: bool = False) -> None:

@@ -67,7 +67,12 @@ class TaskFile:
 
 def load_task_file(path: Path) -> TaskFile:
     """Read and parse ``path``; ``TaskFileError`` for anything that is not a task file."""
-    text = _read_text(path)
+    return parse_task_file(path, _read_text(path))
+
+
+def parse_task_file(path: Path, text: str) -> TaskFile:
+    """Parse ``text`` as the task file at ``path`` (``add`` judges its result
+    before writing it)."""
     if not text.strip():
         raise TaskFileError(f"task file {path} is empty",
                             context=["Add a job such as [jobs.hello], or run `mogrun init`."])

@@ -68,3 +68,21 @@ def test_init_keeps_the_bytes_of_a_gitignore_that_is_not_utf8(project) -> None:
     result = project.run("init")
     assert result.code == 0, result
     assert gitignore.read_bytes() == b"caf\xe9/\nbuild/\n.mogrun/\n"
+
+
+def test_add_refuses_what_check_would_refuse_and_writes_nothing(project) -> None:
+    # add x3 --prompt "{{ tem }}" wrote a job that check then refused.
+    project.write('[vars]\nteam = "platform"\n\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    before = project.path.read_bytes()
+    result = project.run("add", "x3", "--repo", "a/b", "--prompt", "{{ tem }}")
+    assert (result.code, result.err) == (
+        2, 'Error: job "x3", key "prompt": unknown template name "tem" in {{ tem }}\n'
+           'did you mean "team"?\nNames: job, repo, date, week, now, team, env.NAME\n'
+           f"Nothing was written to {project.path.resolve()}.\n")
+    assert project.path.read_bytes() == before
+    long_key = project.run("add", "x4", "--repo", "a/b", "--prompt", "x" * 100_001)
+    assert long_key.code == 2 and project.path.read_bytes() == before
+    # An env name unset here is only a warning for check: add accepts it.
+    fine = project.run("add", "x5", "--repo", "a/b", "--prompt", "for {{ env.WHO }}")
+    assert fine.code == 0, fine
+    assert project.run("check").code == 0
