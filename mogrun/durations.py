@@ -17,6 +17,8 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
 _PATTERN = re.compile(rf"(?:{_PART}\s*)+")
 _PARTS = re.compile(_PART)
+# The same grammar for a JSON Schema "pattern" (ECMA-262), as `mogrun schema` writes it.
+JSON_PATTERN = rf"^\s*(?:{_PART}\s*)+$"
 _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
 
 

@@ -210,3 +210,6 @@ class KeySpec:
     help: str = ""
     secrets: Callable[[Any], Iterable[str]] | None = None
     plugin: str | None = None
+    # The key's JSON Schema fragment for `mogrun schema` (editors); never
+    # stricter than ``validate``, and remember strings are templated first.
+    schema: Mapping[str, Any] | None = None

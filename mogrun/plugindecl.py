@@ -8,7 +8,7 @@ Kept apart from ``pluginhost`` (which calls the hooks) so each stays small.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,8 @@ def _option_problem(help: Any, metavar: Any, flag: Any) -> str | None:
 def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
     """The ``register`` of ``mogrun_job_keys``; errors name the calling plugin."""
     def register(name: str, validate: Callable[[Any], Any], help: str = "",
-                 secrets: Callable[[Any], Any] | None = None) -> None:
+                 secrets: Callable[[Any], Any] | None = None,
+                 schema: Mapping[str, Any] | None = None) -> None:
         plugin = current_plugin()
         if not isinstance(name, str) or not _KEY_NAME.match(name):
             raise PluginError(f'plugin "{plugin}" declares a bad job key name {name!r} '
@@ -92,8 +93,11 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
         if not callable(validate):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
                               "without a validate function")
+        if schema is not None and not isinstance(schema, Mapping):
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a schema '
+                              "that is not a table (a JSON Schema fragment)")
         sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
-                             _guarded_secrets(plugin, name, secrets), plugin)
+                             _guarded_secrets(plugin, name, secrets), plugin, schema)
 
     return register
 

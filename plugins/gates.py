@@ -27,6 +27,12 @@ from mogrun.plugin import (
 
 KEY = "gates"
 DEFAULT_STATUS = (str(RunStatus.SUCCESS),)
+# For `mogrun schema` (editors): never stricter than validate (strings are templated).
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
+    "status": _NAMES, "max_duration": {"anyOf": [{"type": "number", "minimum": 0},
+                                                 {"type": "string"}]},
+    "require_events": _NAMES, "forbid_events": _NAMES}}
 
 
 def validate(value: Any) -> dict[str, Any]:
@@ -103,7 +109,8 @@ def events_verdicts(events: Iterable[Any], required: list[str],
 @hookimpl
 def mogrun_job_keys(register: Callable[..., None]) -> None:
     register(KEY, validate,
-             help="gates: {status, max_duration, require_events, forbid_events}")
+             help="gates: {status, max_duration, require_events, forbid_events}",
+             schema=SCHEMA)
 
 
 @hookimpl

@@ -41,6 +41,12 @@ ALWAYS = "always"
 DEFAULT_ON = tuple(o for o in NOTIFY_OUTCOMES if o != Outcome.SUCCESS)
 TIMEOUT = 5.0
 TRIES = 2
+# For `mogrun schema` (editors): never stricter than validate (URLs are templated).
+_ENTRY = {"type": "object", "additionalProperties": False,
+          "properties": {"webhook": {"type": "string"}, "slack": {"type": "string"},
+                         "on": {"type": "array", "items": {"type": "string", "minLength": 1}}},
+          "oneOf": [{"required": ["webhook"]}, {"required": ["slack"]}]}
+SCHEMA = {"anyOf": [_ENTRY, {"type": "array", "minItems": 1, "items": _ENTRY}]}
 
 
 def validate(value: Any) -> list[dict[str, Any]]:
@@ -137,7 +143,7 @@ def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str 
 @hookimpl
 def mogrun_job_keys(register: Callable[..., None]) -> None:
     register(KEY, validate, help="notifiers: [{webhook|slack = URL, on = [...]}]",
-             secrets=secrets)
+             secrets=secrets, schema=SCHEMA)
 
 
 @hookimpl

@@ -28,6 +28,11 @@ BASE_DELAY = 0.5
 
 # Where the jitter comes from; tests may replace it with a seeded Random.
 RNG: random.Random = random.Random()
+# For `mogrun schema` (editors): never stricter than validate.
+_DURATION = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
+SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
+    "attempts": {"type": "integer", "minimum": 1}, "max_delay": _DURATION,
+    "stall_timeout": _DURATION}}
 
 
 def default_policy() -> dict[str, Any]:
@@ -79,7 +84,8 @@ def backoff_delay(
 
 @hookimpl
 def mogrun_job_keys(register: Callable[..., None]) -> None:
-    register(KEY, validate, help="retry policy: {attempts, max_delay, stall_timeout}")
+    register(KEY, validate, help="retry policy: {attempts, max_delay, stall_timeout}",
+             schema=SCHEMA)
 
 
 @hookimpl

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("mogrun.cli.edit_cmds", "init_command", "Task file"),
     "add": ("mogrun.cli.edit_cmds", "add_command", "Task file"),
     "ci": ("mogrun.cli.ci_cmds", "ci_group", "Task file"),
+    "schema": ("mogrun.cli.schema_cmd", "schema_command", "Task file"),
     "repos": ("mogrun.cli.api_cmds", "repos_command", "Mogplex"),
     "automations": ("mogrun.cli.api_cmds", "automations_command", "Mogplex"),
     "plugins": ("mogrun.cli.plugin_cmds", "plugins_command", "Mogplex"),

@@ -43,6 +43,11 @@ SUMMARIES: dict[str, tuple[str, bool, bool | str]] = {
     'ci': (
         'Generate CI configuration from the task file.'
         , False, False),
+    'schema': (
+        'Print the JSON Schema of mogplex.toml (with the keys the loaded plugins '
+        'declare), for editors: taplo, Even Better TOML. It comes from the rules '
+        '`check` uses, so the two agree.'
+        , False, False),
     'repos': (
         "List the account's repos (helps fill `repo` in mogplex.toml)."
         , False, False),

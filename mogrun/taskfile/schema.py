@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from mogrun.durations import parse_duration
+from mogrun.durations import JSON_PATTERN, parse_duration
 from mogrun.taskfile.parse import type_name
 
 HARNESSES = ("codex", "claude-code")
@@ -115,17 +116,60 @@ def _plugins(value: Any) -> str | None:
     return "must be a list of plugin names or .py paths"
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a key may hold, said once: the check ``check`` runs (a problem or
+    ``None``) and the JSON Schema ``mogrun schema`` writes for editors, which
+    must never be stricter than the check. A plain function is a rule too
+    (its schema then allows anything)."""
+
+    check: Checker
+    json: Mapping[str, Any]
+    help: str = ""
+
+    def __call__(self, value: Any) -> str | None:
+        return self.check(value)
+
+
+_STRING: dict[str, Any] = {"type": "string"}
+_DURATION: dict[str, Any] = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                       {"type": "string", "pattern": JSON_PATTERN}]}
+_REPO: dict[str, Any] = {"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}]}
+
+
+def _text(help: str) -> Rule:
+    return Rule(_string, _STRING, help)
+
+
 JOB_KEYS: dict[str, Checker] = {
-    "description": _string, "repo": _repo, "prompt": _string, "prompt_file": _string,
-    "harness": _choice(HARNESSES), "base_branch": _string, "branch": _string,
-    "create_branch": _bool, "root": _string, "idempotency_key": _string,
-    "timeout": _timeout, "on_timeout": _choice(ON_TIMEOUT), "needs": _names,
+    "description": _text("Shown by mogrun list."),
+    "repo": Rule(_repo, _REPO, "owner/name or a repo id; a list fans out, one run per repo."),
+    "prompt": _text("The agent's instructions (templated)."),
+    "prompt_file": _text("A file holding the prompt, relative to the task file."),
+    "harness": Rule(_choice(HARNESSES), {"enum": list(HARNESSES)}, "The agent harness."),
+    "base_branch": _text("The branch the run starts from."),
+    "branch": _text("The working branch."),
+    "create_branch": Rule(_bool, {"type": "boolean"}, "Create the working branch."),
+    "root": _text("The directory inside the repo the agent works in."),
+    "idempotency_key": _text("One run per key, however often it is retried (templated)."),
+    "timeout": Rule(_timeout, _DURATION, 'How long the job may take: "90s", "25m", "2h".'),
+    "on_timeout": Rule(_choice(ON_TIMEOUT), {"enum": list(ON_TIMEOUT)},
+                       "What happens to a run at the timeout."),
+    "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},
+                  "Jobs that must pass first."),
     "schedule": _schedule, "automation": _string, "input": _input,
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")
 SETTINGS_KEYS: dict[str, Checker] = {
-    "url": _string, "plugins": _plugins, **dict.fromkeys(LIMIT_KEYS, _limit),
+    "url": _text("The API base URL: https://mogplex.com or a loopback address."),
+    "plugins": Rule(_plugins, {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    "Plugins: module names or .py paths relative to this file."),
+    **dict.fromkeys(LIMIT_KEYS, Rule(_limit, {"type": "integer", "minimum": 1,
+                                              "maximum": MAX_LIMIT},
+                                     "A request budget of the token (mogrun paces itself).")),
 }
 
 

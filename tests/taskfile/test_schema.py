@@ -1,0 +1,90 @@
+"""`mogrun schema`: the JSON Schema of mogplex.toml, generated from the rules
+`check` uses. A real validator (jsonschema) holds it to Draft 2020-12, to the
+example file and the docs' snippets, and to `check` itself: whatever `check`
+accepts, the schema accepts (an editor never flags a file mogrun runs)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.taskfile.test_realistic import encode, task_files
+
+ROOT = Path(__file__).resolve().parents[2]
+SNIPPET = re.compile(r"```toml\n(.*?)```", re.DOTALL)
+
+
+@pytest.fixture
+def validator(project) -> jsonschema.protocols.Validator:
+    result = project.run("schema", plugins=True)
+    assert result.code == 0, result
+    schema = json.loads(result.out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def errors_of(validator, text: str) -> list[str]:
+    return [error.message for error in validator.iter_errors(tomllib.loads(text))]
+
+
+def test_the_schema_has_every_key_with_the_plugins_keys(validator) -> None:
+    job = validator.schema["properties"]["jobs"]["additionalProperties"]["properties"]
+    assert {"repo", "prompt", "timeout", "needs", "retry", "gates", "notify"} <= set(job)
+    assert job["retry"]["description"] == ("retry policy: {attempts, max_delay, "
+                                           "stall_timeout} (plugin retry)")
+    defaults = validator.schema["properties"]["defaults"]["properties"]
+    assert "needs" not in defaults and "retry" in defaults
+
+
+def test_the_example_file_is_valid(validator) -> None:
+    text = (ROOT / "mogplex.toml.example").read_text(encoding="utf-8")
+    assert errors_of(validator, text) == []
+
+
+def test_every_docs_snippet_check_accepts_is_valid(project, validator) -> None:
+    (project.root / "prompts").mkdir()
+    checked = 0
+    for snippet in SNIPPET.findall((ROOT / "docs" / "taskfile.md").read_text(encoding="utf-8")):
+        try:
+            tomllib.loads(snippet)
+        except tomllib.TOMLDecodeError:
+            continue  # a fragment of a file, not one
+        project.path.write_text(snippet, encoding="utf-8")
+        if project.run("check", plugins=True).code == 0:
+            assert errors_of(validator, snippet) == [], snippet
+            checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\ntmeout = "5m"\n', "'tmeout' was unexpected"),
+    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\nharness = "gpt"\n', "is not one of"),
+    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\ntimeout = "soon"\n', "is not valid under any"),
+    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\nretry = { attempts = 0 }\n', "less than the minimum"),
+    ('[defaults]\nneeds = ["a"]\n', "'needs' was unexpected"),
+    ('[vars]\ndate = "x"\n', "should not be valid"),
+    ('[jobs."-x"]\nrepo = "a/b"\nprompt = "x"\n', "does not match"),
+    ('[mogplex]\nstarts_per_minute = 0\n', "less than the minimum"),
+])
+def test_what_the_schema_refuses_check_refuses(project, validator, text, message) -> None:
+    errors = errors_of(validator, text)
+    assert len(errors) == 1 and message in errors[0], errors
+    project.path.write_text(text, encoding="utf-8")
+    assert project.run("check", plugins=True).code == 2
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(task_files())
+def test_whatever_check_accepts_the_schema_accepts(project, validator, text: str) -> None:
+    (project.root / "prompts").mkdir(exist_ok=True)
+    (project.root / "prompts" / "p.md").write_text("Do it.\n", encoding="utf-8")
+    project.path.write_bytes(encode(text, crlf=False, bom=False))
+    if project.run("check", plugins=True).code == 0:
+        assert errors_of(validator, text) == []
