@@ -9,19 +9,17 @@ and body, so a lost answer can never start a second run.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
-from mogrun.api.repos import RepoCache, find_repos, is_full_name, repo_id_of
-from mogrun.api.text import escape_text
+from mogrun.api.failures import clock_in, masked, short_cause, source_words
+from mogrun.api.repos import RepoCache, find_repos, is_full_name, listed_id
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
 from mogrun.api.waiting import WaitChannel
@@ -30,7 +28,6 @@ from mogrun.errors import (
     ConnectError,
     MogrunError,
     RateLimitedError,
-    RepoNotFoundError,
     RequestInfo,
     RequestRefusedError,
     TransportError,
@@ -140,7 +137,7 @@ class MogplexClient:
             found, listed = find_repos(
                 missing, lambda query: self.list_repos(query, limit=200, secrets=secrets))
             for name in missing:
-                repo_id = _listed_id(name, found, listed, secrets)
+                repo_id = listed_id(name, found, listed, secrets)
                 repos[name] = {**found[name.casefold()], "id": repo_id}
             if self.repo_cache is not None:
                 self.repo_cache.remember({name: repos[name]["id"] for name in missing})
@@ -285,13 +282,13 @@ class MogplexClient:
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)
-            raise _masked(error, secrets, request=info) from error
+            raise masked(error, secrets, request=info) from error
         if tracer:
             tracer.response(info, started, response, secrets)
         try:
             return unwrap(response, info)
         except MogrunError as error:
-            raise _masked(error, secrets) from error
+            raise masked(error, secrets) from error
 
     def _wait_or_raise(self, error: MogrunError, at: _Attempt) -> None:
         """Sleep before the next attempt, or raise ``error`` (completed) to give up.
@@ -325,7 +322,7 @@ class MogplexClient:
                 WaitKind.RATE_LIMITED, f"the API answered 429 ({limit}); retry "
                 f"{at.number + 1} after its Retry-After", wait, job=at.job_name)
         else:
-            cause = mask(_short_cause(error), at.secrets)
+            cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(
                 WaitKind.RETRY, f"{cause}; retry {at.number + 1} in "
                 f"{format_duration(max(1, round(wait)))}", wait, job=at.job_name)
@@ -342,12 +339,12 @@ class MogplexClient:
             lines.append(f"{note}: {why}." if why else f"{note}.")
         if isinstance(error, TransportError):
             if isinstance(error, ConnectError):
-                message += f" (the URL comes from {_source_words(self.url_source)})"
-            lines.append(f"The API URL is {self.api_url} (from {_source_words(self.url_source)}); "
+                message += f" (the URL comes from {source_words(self.url_source)})"
+            lines.append(f"The API URL is {self.api_url} (from {source_words(self.url_source)}); "
                          "check it and that the server is reachable.")
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, RateLimitedError) and retry_after is not None:
-            message += (f"; try again after {_clock_in(retry_after)} "
+            message += (f"; try again after {clock_in(retry_after)} "
                         f"(in {format_duration(math.ceil(retry_after))})")
         return error.evolve(message=message, context=tuple(lines))
 
@@ -375,35 +372,6 @@ class _Attempt:
         return self.job.name if self.job is not None else None
 
 
-def _masked(error: MogrunError, secrets: tuple[str, ...], **changes: Any) -> MogrunError:
-    """The token and the job's secrets (env.* values, say) never reach a message,
-    whatever the server echoed."""
-    return error.evolve(message=mask(error.message, secrets),
-                        context=tuple(mask(line, secrets) for line in error.context), **changes)
-
-
-def _source_words(source: str) -> str:
-    return {"task file": "the task file's [mogplex] url", "default": "the default"}.get(
-        source, source)
-
-
-def _clock_in(seconds: float) -> str:
-    """The UTC wall-clock time ``seconds`` from now, as waits show it."""
-    try:
-        when = datetime.now(UTC) + timedelta(seconds=seconds)
-    except OverflowError:
-        return "a time too far away to show"
-    return when.strftime("%H:%M:%SZ") if seconds < 86400 else when.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _short_cause(error: MogrunError) -> str:
-    """``connection refused`` rather than the whole message, for a retry line."""
-    text = error.message
-    if isinstance(error, ConnectError) and ": " in text:
-        return text.rsplit(": ", 1)[1].lower()
-    return text
-
-
 def _never_processed(error: MogrunError) -> bool:
     """The server surely did not act on this attempt (refused at the door)."""
     return isinstance(error, ConnectError | RateLimitedError)
@@ -426,26 +394,3 @@ def _bad_payload(info: RequestInfo, wanted: str) -> TransportError:
         f"the answer to {info.method} {info.url} lacks {wanted}",
         request=info, context=["The server's payload does not match the Mogplex v1 API."],
     )
-
-
-def _listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],
-               secrets: tuple[str, ...]) -> str:
-    repo = found.get(name.casefold())
-    if repo is None:
-        raise _repo_not_found(name, listed, secrets)
-    repo_id = repo_id_of(repo)
-    if repo_id is None:  # the server's fault, said clearly
-        raise TransportError(mask(f"the server listed {name} without a repo id", secrets),
-                             context=["The server's payload does not match the Mogplex v1 API."])
-    return repo_id
-
-
-def _repo_not_found(name: str, names: list[str],
-                    secrets: tuple[str, ...] = ()) -> RepoNotFoundError:
-    by_folded = {n.casefold(): n for n in names if n}
-    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.5)
-    context = [f"Closest names: {', '.join(by_folded[c] for c in close)}"] if close else [
-        "Run `mogrun repos` to list the repos this token can use."]
-    return RepoNotFoundError(
-        mask(f"repo {escape_text(name)!r} is not one of this token's repos", secrets),
-        context=[mask(line, secrets) for line in context])

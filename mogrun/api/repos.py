@@ -15,14 +15,19 @@ from ``env.*`` is a secret, and the cache is written to disk.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from mogrun.api.text import escape_text
+from mogrun.errors import RepoNotFoundError, TransportError
+from mogrun.masking import mask
 
 PAGE = 200  # the API's largest limit
 Lister = Callable[[str | None], list[dict[str, Any]]]
@@ -153,3 +158,26 @@ def is_full_name(name: str) -> bool:
     """``owner/name`` (anything else is taken as a repo id)."""
     owner, sep, repo = name.partition("/")
     return bool(sep and owner and repo and "/" not in repo)
+
+
+def listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],
+               secrets: tuple[str, ...]) -> str:
+    repo = found.get(name.casefold())
+    if repo is None:
+        raise repo_not_found(name, listed, secrets)
+    repo_id = repo_id_of(repo)
+    if repo_id is None:  # the server's fault, said clearly
+        raise TransportError(mask(f"the server listed {name} without a repo id", secrets),
+                             context=["The server's payload does not match the Mogplex v1 API."])
+    return repo_id
+
+
+def repo_not_found(name: str, names: list[str],
+                    secrets: tuple[str, ...] = ()) -> RepoNotFoundError:
+    by_folded = {n.casefold(): n for n in names if n}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.5)
+    context = [f"Closest names: {', '.join(by_folded[c] for c in close)}"] if close else [
+        "Run `mogrun repos` to list the repos this token can use."]
+    return RepoNotFoundError(
+        mask(f"repo {escape_text(name)!r} is not one of this token's repos", secrets),
+        context=[mask(line, secrets) for line in context])
