@@ -159,7 +159,14 @@ JOB_KEYS: dict[str, Checker] = {
                        "What happens to a run at the timeout."),
     "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},
                   "Jobs that must pass first."),
-    "schedule": _schedule, "automation": _string, "input": _input,
+    "schedule": Rule(_schedule, {"anyOf": [{"type": "string"},
+                                           {"type": "array", "items": {"type": "string"}}]},
+                     "UTC cron schedules for mogrun ci github (five fields)."),
+    "automation": Rule(_string, _STRING, "A published automation (id or name): the job "
+                       "triggers it for each repo instead of starting a run."),
+    "input": Rule(_input, {"type": "object", "not": {"anyOf": [
+        {"required": [key]} for key in RESERVED_INPUT]}},
+        "The automation's input (string values templated); the server's own keys refused."),
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")

@@ -5,8 +5,10 @@ IDEMPOTENT_DUPLICATE, pending caps, deferral, a 500 after the run exists)."""
 from __future__ import annotations
 
 import json
+import tomllib
 import xml.etree.ElementTree as ET
 
+import jsonschema
 import pytest
 
 from mogrun.emulator.automation_store import JobCaps
@@ -219,3 +221,12 @@ def test_the_github_step_summary_and_junit_carry_an_automation_job(project, tmp_
     assert "usage: 2 AI calls, 1500 tokens" in summary.read_text()
     case = ET.parse(project.path.parent / "report.xml").getroot().find("testsuite/testcase")
     assert (case.get("classname"), case.get("name")) == ("triage-all", "acme/api")
+
+
+def test_the_json_schema_knows_automation_jobs(project):
+    schema = json.loads(project.run("schema").stdout)
+    good = tomllib.loads(automation_job(repo=["acme/api"]))
+    jsonschema.validate(good, schema)
+    reserved = tomllib.loads(automation_job(repo=["acme/api"]).replace("ticket", "repo_id"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(reserved, schema)
