@@ -45,13 +45,34 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
 
         warnings += schedule_warnings(taskfile)
     clock = TemplateClock.now()
-    for name in buildable_jobs(taskfile, {e.job for e in keyed if e.job}):
+    built = buildable_jobs(taskfile, {e.job for e in keyed if e.job})
+    for name in built:
         result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
         errors += result.problems
         warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
                      "this job runs)" for n in sorted(result.unset_env)]
+    errors += unused_default_errors(taskfile, key_specs, built)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)
+
+
+def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
+                          built: list[str]) -> list[MogrunError]:
+    """A plugin key of ``[defaults]`` is judged in the jobs that inherit it; one
+    that no job inherits is judged on its own (templates left as written), so a
+    mistake in it does not wait for the first job that uses it."""
+    errors: list[MogrunError] = []
+    for key, spec in key_specs.items():
+        if key not in taskfile.defaults or any(key not in taskfile.jobs[j] for j in built):
+            continue
+        value = taskfile.defaults[key]
+        if "{{" in repr(value):
+            continue  # its templates are judged where a job renders them
+        try:
+            spec.validate(value)
+        except (ValueError, TypeError) as exc:
+            errors.append(taskfile.error(f'[defaults] key "{key}": {exc}', "defaults", key))
+    return errors
 
 
 def buildable_jobs(taskfile: TaskFile, failed: set[str]) -> list[str]:

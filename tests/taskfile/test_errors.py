@@ -391,3 +391,20 @@ def test_deeply_nested_values_are_a_task_file_error(project) -> None:
             assert (result.code, result.err) == (
                 2, f"Error: task file {project.path.resolve()} nests values more than 50 levels "
                    "deep\n"), result
+
+
+def test_a_plugin_key_of_defaults_no_job_inherits_is_still_judged(project) -> None:
+    # It was judged only in the jobs that inherit it: with none, check said ok.
+    project.write("""
+        [defaults]
+        gates = { nope = 1 }
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        gates = { status = ["success"] }
+    """)
+    result = project.run("check", plugins=True)
+    assert result.code == 2, result
+    assert result.errors == ['Error: [defaults] key "gates": unknown gates setting "nope"; '
+                             "valid: status, max_duration, require_events, forbid_events"]
