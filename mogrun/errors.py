@@ -272,6 +272,11 @@ class Interrupted(MogrunError):
         self.exit_code = signum_exit
 
 
+class StartInterrupted(Interrupted):
+    """A signal while a start was being retried after an attempt that may have
+    reached the server: the run may exist, and the same key would find it."""
+
+
 def is_retryable(error: BaseException) -> bool:
     """Transient failures the retry policy may retry; 400/401/403/404/409 never."""
     return isinstance(

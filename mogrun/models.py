@@ -77,6 +77,7 @@ class ResolvedJob:
     timeout: float
     on_timeout: str = "cancel"
     harness: str | None = None
+    capacity_wait: float = 1800.0  # seconds a run may wait for a sandbox slot
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
     automation: str | None = None  # id or name: the job triggers it instead of a run

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, masked, short_cause, source_words
@@ -26,6 +27,7 @@ from mogrun.api.waiting import WaitChannel
 from mogrun.durations import format_duration
 from mogrun.errors import (
     ConnectError,
+    Interrupted,
     MogrunError,
     RateLimitedError,
     RequestInfo,
@@ -111,7 +113,8 @@ class MogplexClient:
         if query:
             params = {"q": query, **params}
         data = self._call("GET", "/repos", params=params, job=job, secrets=secrets).data
-        repos = _field(data, "repos", list, self._info("GET", "/repos", params))
+        repos = failures.payload_field(data, "repos", list,
+                                       self._info("GET", "/repos", params))
         return [repo for repo in repos if isinstance(repo, dict)]
 
     def resolve_repos(self, names: Iterable[str], *,
@@ -121,6 +124,15 @@ class MogplexClient:
         few ``GET /repos`` as the API allows (see ``mogrun.api.repos``)."""
         found = self._find(names, tuple(secrets))
         return {name: repo["id"] for name, repo in found.items()}
+
+    def list_sandboxes(self, *, limit: int = 200, job: ResolvedJob | None = None,
+                       deadline: float | None = None) -> list[dict[str, Any]]:
+        """``GET /sandboxes``: the account's sandboxes, newest ``last_active_at`` first."""
+        params = {"limit": max(1, min(200, limit))}
+        data = self._call("GET", "/sandboxes", params=params, job=job, deadline=deadline).data
+        boxes = failures.payload_field(data, "sandboxes", list,
+                                       self._info("GET", "/sandboxes", params))
+        return [box for box in boxes if isinstance(box, dict)]
 
     def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> dict[str, Any]:
         """The repo whose full name is ``name`` (case-insensitive); an id passes through."""
@@ -165,7 +177,7 @@ class MogplexClient:
         info = self._info("POST", "/runs", key=request.idempotency_key)
         run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
         if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
-            raise _bad_payload(info, "a RunDetail with runId")  # not a run to follow
+            raise failures.bad_payload(info, "a RunDetail with runId")  # not a run to follow
         replayed = bool(answer.data.get("replayed"))
         attached = replayed and answer.attempts == answer.first_sent
         return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts)
@@ -176,7 +188,8 @@ class MogplexClient:
         """``GET /runs/{id}``: the run's current state."""
         path = f"/runs/{_segment(run_id)}"
         data = self._call("GET", path, job=job, deadline=deadline).data
-        return RunState.from_api(_field(data, "run", dict, self._info("GET", path)))
+        run = failures.payload_field(data, "run", dict, self._info("GET", path))
+        return RunState.from_api(run)
 
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
@@ -187,8 +200,8 @@ class MogplexClient:
         params = {"limit": max(1, min(200, limit))}
         data = self._call("GET", path, params=params, job=job, deadline=deadline).data
         info = self._info("GET", path, params)
-        run = _field(data, "run", dict, info)
-        events = _field(data, "events", list, info)
+        run = failures.payload_field(data, "run", dict, info)
+        events = failures.payload_field(data, "events", list, info)
         return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)]
 
     def cancel_run(
@@ -202,7 +215,7 @@ class MogplexClient:
             if error.status != 409 or error.code != "CONFLICT":
                 raise
             return CancelOutcome(self.get_run(run_id, job=job, deadline=deadline), True)
-        run = _field(data, "run", dict, self._info("POST", path))
+        run = failures.payload_field(data, "run", dict, self._info("POST", path))
         return CancelOutcome(RunState.from_api(run), bool(data.get("alreadyTerminal")))
 
     def _stale_repo(self, error: RequestRefusedError, repo_id: str | None) -> MogrunError:
@@ -244,20 +257,25 @@ class MogplexClient:
         info = self._info(method, path, params, key=key)
         secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
                                   *secrets))
-        attempt, first_sent = 0, 1
+        attempt, first_sent, sent = 0, 1, False  # sent: an attempt may have reached it
         while True:
             attempt += 1
-            ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
             try:
-                return Answer(self._send(info, body, secrets, self._timeout(deadline)),
-                               attempt, first_sent)
-            except MogrunError as error:
-                failure = error
-            finally:
-                self.budget.settle(ticket)
-            if _never_processed(failure) and first_sent == attempt:
-                first_sent = attempt + 1
-            self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline, secrets))
+                ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
+                try:
+                    return Answer(self._send(info, body, secrets, self._timeout(deadline)),
+                                  attempt, first_sent)
+                except MogrunError as error:
+                    failure = error
+                finally:
+                    self.budget.settle(ticket)
+                if failures.never_processed(failure) and first_sent == attempt:
+                    first_sent = attempt + 1
+                sent = sent or attempt >= first_sent
+                self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline,
+                                                      secrets))
+            except Interrupted as stop:
+                raise failures.interrupted(stop, kind, sent) from stop
 
     def _timeout(self, deadline: float | None) -> float:
         """A request never outlives its deadline (a job's timeout, a bounded
@@ -372,25 +390,7 @@ class _Attempt:
         return self.job.name if self.job is not None else None
 
 
-def _never_processed(error: MogrunError) -> bool:
-    """The server surely did not act on this attempt (refused at the door)."""
-    return isinstance(error, ConnectError | RateLimitedError)
-
-
 def _segment(run_id: str) -> str:
     if not run_id or not isinstance(run_id, str):
         raise UsageError("a run id is required")
     return quote(run_id, safe="")
-
-
-def _field(data: Any, name: str, kind: type, info: RequestInfo) -> Any:
-    if not isinstance(data, dict) or not isinstance(data.get(name), kind):
-        raise _bad_payload(info, f"'{name}'")
-    return data[name]
-
-
-def _bad_payload(info: RequestInfo, wanted: str) -> TransportError:
-    return TransportError(
-        f"the answer to {info.method} {info.url} lacks {wanted}",
-        request=info, context=["The server's payload does not match the Mogplex v1 API."],
-    )

@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mogrun.errors import ConnectError, MogrunError
+from mogrun.errors import (
+    ConnectError,
+    Interrupted,
+    MogrunError,
+    RateLimitedError,
+    RequestInfo,
+    StartInterrupted,
+    TransportError,
+)
 from mogrun.masking import mask
 
 
@@ -39,3 +47,29 @@ def short_cause(error: MogrunError) -> str:
     if isinstance(error, ConnectError) and ": " in text:
         return text.rsplit(": ", 1)[1].lower()
     return text
+
+
+def interrupted(stop: Interrupted, kind: str, sent: bool) -> Interrupted:
+    """A signal during a start's retries after an attempt that may have reached the
+    server: say so (the engine finds the run with the same key and cancels it)."""
+    if kind != "start" or not sent or isinstance(stop, StartInterrupted):
+        return stop
+    return StartInterrupted(stop.exit_code, "interrupted while a start was being retried")
+
+
+def never_processed(error: MogrunError) -> bool:
+    """The server surely did not act on this attempt (refused at the door)."""
+    return isinstance(error, ConnectError | RateLimitedError)
+
+
+def payload_field(data: Any, name: str, kind: type, info: RequestInfo) -> Any:
+    if not isinstance(data, dict) or not isinstance(data.get(name), kind):
+        raise bad_payload(info, f"'{name}'")
+    return data[name]
+
+
+def bad_payload(info: RequestInfo, wanted: str) -> TransportError:
+    return TransportError(
+        f"the answer to {info.method} {info.url} lacks {wanted}",
+        request=info, context=["The server's payload does not match the Mogplex v1 API."],
+    )

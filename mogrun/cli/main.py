@@ -18,6 +18,7 @@ from mogrun.cli.state import state_of
 # name -> (module, attribute, panel). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("mogrun.cli.run_cmd", "run_command", "Run jobs"),
+    "rerun": ("mogrun.cli.rerun_cmd", "rerun_command", "Run jobs"),
     "status": ("mogrun.cli.state_cmds", "status_command", "Run jobs"),
     "logs": ("mogrun.cli.logs_cmd", "logs_command", "Run jobs"),
     "cancel": ("mogrun.cli.state_cmds", "cancel_command", "Run jobs"),

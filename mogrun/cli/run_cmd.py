@@ -7,8 +7,8 @@ never loads plugins. Everything after parsing happens in the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -17,6 +17,11 @@ from mogrun.errors import UsageError
 
 if TYPE_CHECKING:
     from mogrun.ci.shard import Shard
+    from mogrun.engine.history import History
+    from mogrun.models import ResolvedJob
+
+    Select = Callable[[Sequence[ResolvedJob], History | None],
+                      tuple[Sequence[ResolvedJob], Mapping[str, tuple[int, str]] | None]]
 
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
@@ -86,21 +91,40 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     return params
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def session_options_of(f: F) -> F:
+    """The options ``run`` and ``rerun`` share (how the session runs, not what)."""
+    for option in reversed((
+        click.option("-j", "--jobs", "parallel", type=click.IntRange(min=1), default=4,
+                     show_default=True, metavar="N", help="Runs at once (fan-out runs count)."),
+        click.option("--timeout", metavar="DURATION", help="Replace every job's timeout "
+                     '("90s", "25m", "2h").'),
+        click.option("--detach", is_flag=True,
+                     help="Start (after needs pass), print run ids, exit 0."),
+        click.option("-k", "--keep-going", is_flag=True, help="Keep running independent jobs "
+                     "after a failure."),
+        click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
+                     help="Load an extra plugin (module name or .py path)."),
+    )):
+        f = option(f)
+    return f
+
+
+def plugin_options(ctx: click.Context, plugin_values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the options plugins declared, by the plugins' names."""
+    names = ctx.meta.get(_PLUGIN_META, ([], {}))[1]
+    return {names[dest]: value for dest, value in plugin_values.items() if dest in names}
+
+
 @click.command("run", cls=RunCommand, help=RUN_HELP)
 @click.argument("jobs", nargs=-1, shell_complete=complete_jobs)
-@click.option("-j", "--jobs", "parallel", type=click.IntRange(min=1), default=4,
-              show_default=True, metavar="N", help="Runs at once (fan-out runs count).")
+@session_options_of
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent (= show); "
               "no network.")
-@click.option("--timeout", metavar="DURATION", help="Replace every job's timeout "
-              '("90s", "25m", "2h").')
-@click.option("--detach", is_flag=True, help="Start (after needs pass), print run ids, exit 0.")
 @click.option("--no-deps", is_flag=True, help="Ignore needs.")
 @click.option("--rerun", is_flag=True, help="New runs even where a key was used before.")
-@click.option("-k", "--keep-going", is_flag=True, help="Keep running independent jobs "
-              "after a failure.")
-@click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
-              help="Load an extra plugin (module name or .py path).")
 @click.option("--shard", metavar="I/N", help="Run the I-th of N slices of the runs, with 1/N "
               "of every per-token limit (N CI legs of one token).")
 @click.pass_context
@@ -111,7 +135,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
     state: CliState = ctx.obj
     if not jobs:
         raise UsageError("run needs at least one job name", context=["See: mogrun list"])
-    timeout_override = _parse_timeout(timeout)
+    timeout_override = parse_timeout(timeout)
     slice_ = None
     if shard is not None:
         from mogrun.ci.shard import parse_shard
@@ -122,8 +146,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
 
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
                          rerun=rerun, extra_plugins=plugins, shard=slice_)
-    names = ctx.meta.get(_PLUGIN_META, ([], {}))[1]
-    options = {names[dest]: value for dest, value in plugin_values.items() if dest in names}
+    options = plugin_options(ctx, plugin_values)
     from mogrun.engine.session import SessionOptions, poll_override
 
     session_options = SessionOptions(
@@ -133,7 +156,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
                    timeout_override=timeout_override, rerun=rerun, shard=slice_)
 
 
-def _parse_timeout(value: str | None) -> float | None:
+def parse_timeout(value: str | None) -> float | None:
     if value is None:
         return None
     from mogrun.durations import parse_duration
@@ -150,9 +173,11 @@ def _parse_timeout(value: str | None) -> float | None:
 def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             plugins: Sequence[str] = (), options: Mapping[str, Any] | None = None,
             timeout_override: float | None = None, rerun: bool = False,
-            shard: Shard | None = None,
-            attempts: Mapping[str, tuple[int, str]] | None = None) -> int:
-    """Load, connect, open history and the reporter, run the session."""
+            shard: Shard | None = None, select: Select | None = None) -> int:
+    """Load, connect, open history and the reporter, run the session.
+
+    ``select`` (``rerun``) picks, with the history, the runs to start and the
+    attempt each starts at."""
     import threading
     import time
 
@@ -191,14 +216,27 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
         history = open_history(state, loaded.taskfile, reporter)
+        jobs, attempts = (loaded.jobs, None) if select is None else select(loaded.jobs, history)
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
-        return run_session(loaded.jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts)
+        return run_session(jobs, ports, config=loaded.config, options=session_options,
+                           attempts=attempts, rerun_command=rerun_command(state))
     finally:
         reporter.close()
         if history is not None:
             history.close()
+
+
+def rerun_command(state: CliState) -> str:
+    """``mogrun [-f FILE] [--local] rerun``: how this invocation's failures are retried."""
+    import shlex
+
+    parts = ["mogrun"]
+    if state.file:
+        parts += ["-f", shlex.quote(str(state.file))]
+    if state.local:
+        parts.append("--local")
+    return " ".join([*parts, "rerun"])
 
 
 def new_reporter(state: CliState) -> Any:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
+from mogrun.engine.capacity import SandboxSlots
+from mogrun.engine.history import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
 
@@ -42,6 +44,9 @@ class SessionDeps:
     armed: Callable[[], AbstractContextManager[None]] = _unarmed
     detach_jobs: frozenset[str] = frozenset()
     local: bool = False  # --local: the emulator, and every run on it, ends with this process
+    sandbox_cap: int = 3  # [mogplex] sandboxes
+    slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
+    recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:
         """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     gates TEXT NOT NULL DEFAULT '[]',
     message TEXT NOT NULL DEFAULT '',
     attempt INTEGER NOT NULL DEFAULT 1,
-    why TEXT NOT NULL DEFAULT ''
+    why TEXT NOT NULL DEFAULT '',
+    request TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (base_url, job, id);
 CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
@@ -53,10 +54,11 @@ CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why",
+    "attempt", "why", "request",
 )
 # Columns added since the first release: an older database gains them on open.
-_ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"))
+_ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
+          ("request", "TEXT NOT NULL DEFAULT ''"))
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
 
@@ -82,6 +84,7 @@ class HistoryRow:
     message: str
     attempt: int = 1
     why: str = ""  # why this attempt was made: "" (the first), "capacity", "rerun"
+    request: str = ""  # the start's body as JSON, secrets masked (to explain a key conflict)
 
     @property
     def label(self) -> str:
@@ -157,12 +160,12 @@ class History:
     # --- writing ----------------------------------------------------------
 
     def record_start(self, invocation: str, job: str, repo: str, key: str | None, *,
-                     attempt: int = 1, why: str = "") -> int:
+                     attempt: int = 1, why: str = "", request: str = "") -> int:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (invocation, self.base_url, job, repo, key, now_iso(), attempt, why),
+            " attempt, why, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request),
         )
 
     def update(self, row_id: int, **fields: Any) -> None:
@@ -228,6 +231,12 @@ class History:
         """Whether ``row``'s job ran more than one run in that invocation."""
         rows = self._select("invocation = ? AND job = ?", (row.invocation, row.job))
         return len({r.repo for r in rows}) > 1
+
+    def earlier_start(self, key: str, invocation: str) -> HistoryRow | None:
+        """The latest row of another invocation that sent ``key`` with a body."""
+        rows = self._select("idempotency_key = ? AND invocation != ? AND request != ''",
+                            (key, invocation), limit=1)
+        return rows[0] if rows else None
 
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)

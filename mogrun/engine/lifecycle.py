@@ -64,7 +64,7 @@ class Observer:
         """Every run of the job has its result."""
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None:
+                         exit_code: int, rerun: str | None = None) -> None:
         """The invocation is over."""
 
     def left_going(self, exit_code: int) -> None:
@@ -123,9 +123,9 @@ class Lifecycle(Observer):
             o.job_finished(job, results, outcome)
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None:
+                         exit_code: int, rerun: str | None = None) -> None:
         for o in self.observers:
-            o.session_finished(config, results, exit_code)
+            o.session_finished(config, results, exit_code, rerun)
 
     def left_going(self, exit_code: int) -> None:
         for o in self.observers:
@@ -168,8 +168,8 @@ class ReporterObserver(Observer):
             self.reporter.job_finished(job, results, outcome)
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None:
-        self.reporter.summary(results, exit_code)
+                         exit_code: int, rerun: str | None = None) -> None:
+        self.reporter.summary(results, exit_code, rerun=rerun)
 
 
 class HooksObserver(Observer):
@@ -198,5 +198,5 @@ class HooksObserver(Observer):
             self.hooks.job_finished(job=job, results=results, outcome=outcome)
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None:
+                         exit_code: int, rerun: str | None = None) -> None:
         self.hooks.session_finished(config=config, results=results, exit_code=exit_code)

@@ -56,6 +56,9 @@ class ApiClient(Protocol):
     def list_repos(self, query: str | None = None, limit: int = 200, *,
                    job: ResolvedJob | None = None) -> list[dict[str, Any]]: ...
 
+    def list_sandboxes(self, *, limit: int = 200, job: ResolvedJob | None = None,
+                       deadline: float | None = None) -> list[dict[str, Any]]: ...
+
     def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> Mapping[str, Any]: ...
 
     def resolve_repos(self, names: Iterable[str], *,

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mogrun.engine.history import History, gates_json, now_iso
+from mogrun.engine.history import History, HistoryRow, gates_json, now_iso
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
@@ -21,6 +21,13 @@ from mogrun.masking import mask
 from mogrun.models import RunResult, RunState
 
 Warn = Callable[[str], None]
+
+
+def request_json(track: RunTrack) -> str:
+    """The current attempt's body, secrets masked, as the history keeps it."""
+    import json
+
+    return mask(json.dumps(track.request.body(), sort_keys=True), track.secrets)
 
 
 class HistoryObserver(Observer):
@@ -41,7 +48,8 @@ class HistoryObserver(Observer):
         try:
             row = history.record_start(
                 self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
-                mask(track.key, track.secrets), attempt=track.attempt, why=track.why)
+                mask(track.key, track.secrets), attempt=track.attempt, why=track.why,
+                request=request_json(track))
         except MogrunError as exc:
             self._failed(exc)
             return
@@ -102,3 +110,23 @@ class HistoryObserver(Observer):
                 return
             self.history = None
         self.warn(f"{exc.message}; runs are no longer recorded")
+
+
+def conflict_hint(track: RunTrack, earlier: HistoryRow | None) -> str:
+    """Why the server said IDEMPOTENCY_CONFLICT: which fields of the start differ
+    from the one an earlier invocation sent under the same key, and the way out."""
+    import json
+
+    way_out = (f"start a fresh attempt with: mogrun rerun {track.job.name} "
+               "(or give the job a new idempotency_key)")
+    if earlier is None:
+        return f"the key was used before with a different request; {way_out}"
+    try:
+        before = json.loads(earlier.request)
+    except ValueError:
+        before = {}
+    now = json.loads(request_json(track))
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    what = ", ".join(changed) if changed else "the request"
+    return (f"the job's {what} changed since invocation {earlier.invocation} sent this key "
+            f"({earlier.started_at}); {way_out}")

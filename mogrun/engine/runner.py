@@ -13,14 +13,22 @@ import time
 from collections.abc import Mapping
 
 from mogrun.durations import format_duration
+from mogrun.engine.capacity import NoSlot
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import Follower, FollowOutcome
 from mogrun.engine.follower import _identity as event_identity
 from mogrun.engine.kinds import JobKind, kind_of
 from mogrun.engine.outcome import gated_outcome
+from mogrun.engine.recorder import conflict_hint
 from mogrun.engine.signals import CANCEL_GRACE
 from mogrun.engine.track import RunTrack
-from mogrun.errors import GateError, Interrupted, MogrunError
+from mogrun.errors import (
+    GateError,
+    IdempotencyConflictError,
+    Interrupted,
+    MogrunError,
+    StartInterrupted,
+)
 from mogrun.masking import mask
 from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.outcomes import Outcome
@@ -73,7 +81,7 @@ class RunExecutor:
 
     def _run(self, track: RunTrack, kind: JobKind) -> RunResult:
         try:
-            track.request = self.deps.hooks.start_request(track.job, track.plan, track.request)
+            track.rebase(self.deps.hooks.start_request(track.job, track.plan, track.base))
         except MogrunError as exc:  # a GateError is a veto; anything else a plugin fault
             self.deps.channel.run_pending(track)
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, GateError)
@@ -84,25 +92,99 @@ class RunExecutor:
         return self._start(track, kind)
 
     def _start(self, track: RunTrack, kind: JobKind) -> RunResult:
+        """Attempts until one is not refused for capacity (each under its own key),
+        waiting for a sandbox slot before each, within the job's ``capacity_wait``."""
+        slot_deadline = time.monotonic() + track.job.capacity_wait
+        while True:
+            try:
+                result = self._attempt(track, kind, slot_deadline)
+            finally:
+                if self.deps.slots is not None:
+                    self.deps.slots.release(track)
+            if result is not None:
+                return result
+            self._next_attempt(track)
+
+    def _attempt(self, track: RunTrack, kind: JobKind, slot_deadline: float) -> RunResult | None:
+        """One attempt: its result, or ``None`` when the server refused it for capacity."""
         deps = self.deps
         try:
             with deps.armed():
+                self._wait_for_slot(track, kind, slot_deadline)
                 started = kind.start(track)
+        except StartInterrupted:
+            return self._recover(track, kind)
         except Interrupted:
             return self._skip(track, NEVER_STARTED)
+        except IdempotencyConflictError as exc:
+            earlier = deps.recall(mask(track.key, track.secrets))
+            return self._refused(track, exc.evolve(
+                message=f"{exc.message}: {conflict_hint(track, earlier)}"), Outcome.ERROR)
         except MogrunError as exc:
-            return self._refused(track, exc, Outcome.ERROR)
+            return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
+                                 else Outcome.ERROR)
         track.started(started.state, started.attached)
         self.progress.run_going(track.run_id, track.label, track.attached)
         deps.channel.run_started(track)
         if track.attached:
-            deps.channel.notice(f"attached to existing run {track.run_id}", track=track)
+            deps.channel.notice(_attached_text(track), track=track)
         if track.job.name in deps.detach_jobs:
             return self._detached(track)
         try:
-            return self._conclude(track, kind, self._follow(track, kind))
+            followed = self._follow(track, kind)
         except MogrunError as exc:
             return self._lost(track, exc)
+        if followed.reason == "terminal" and kind.refusal(followed.state) is not None:
+            return None
+        return self._conclude(track, kind, followed)
+
+    def _recover(self, track: RunTrack, kind: JobKind) -> RunResult:
+        """A signal while the start was retried after a lost answer: the run may exist
+        though its id is unknown. The same key finds it (a replay), and it is cancelled
+        like every run this invocation started."""
+        deps = self.deps
+        try:
+            started = kind.start(track, deadline=time.monotonic() + CANCEL_GRACE)
+        except MogrunError as exc:
+            deps.channel.notice(mask(
+                f"interrupted while its start was retried; whether the run exists is unknown "
+                f"({exc.message}): look for Idempotency-Key {track.key}", track.secrets),
+                track=track, level="error")
+            return self._skip(track, NEVER_STARTED)
+        track.started(started.state, attached=False)  # our own start, whatever replayed says
+        self.progress.run_going(track.run_id, track.label)
+        deps.channel.run_started(track)
+        deps.channel.notice(mask(f"interrupted while its start was retried: the start "
+                                 f"(Idempotency-Key {track.key}) is run {track.run_id}",
+                                 track.secrets), track=track, level="warning")
+        return self._interrupted(track, kind)
+
+    def _wait_for_slot(self, track: RunTrack, kind: JobKind, deadline: float) -> None:
+        slots, want = self.deps.slots, kind.sandbox(track)
+        if slots is not None and want is not None:
+            slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
+                          label=track.label)
+
+    def _next_attempt(self, track: RunTrack) -> None:
+        """The server refused the run for capacity: not a failure of the job. The
+        attempt is recorded as refused, and the next one waits for a slot."""
+        deps, state = self.deps, track.state
+        assert state is not None
+        reason = _error_text(state)
+        self.progress.run_ended(track.run_id)
+        deps.channel.run_finished(track, track.result(
+            Outcome.FAILED, message=f"{reason} (refused for capacity; attempt "
+                                    f"{track.attempt + 1} follows)"))
+        if deps.slots is not None:
+            with deps.armed():
+                learnt = deps.slots.refused()
+            if learnt is not None:
+                deps.channel.notice(learnt, track=track, level="warning")
+        deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "
+                            f"attempt {track.attempt + 1} starts when a sandbox slot frees",
+                            track=track)
+        track.next_attempt("capacity")
+        deps.channel.run_pending(track)
 
     def _follow(self, track: RunTrack, kind: JobKind) -> FollowOutcome:
         deps, progress = self.deps, self.progress
@@ -256,3 +338,14 @@ def _error_text(state: RunState) -> str:
     from mogrun.engine.run_kind import error_text
 
     return error_text(state)
+
+
+def _attached_text(track: RunTrack) -> str:
+    """An earlier invocation's run under this key: said, and if it had already
+    failed (a replay fails for ever), how to try again."""
+    state = track.state
+    text = f"attached to existing run {track.run_id}"
+    if state is not None and state.terminal and Outcome.of_status(state.status).failing:
+        text += (f", which had already ended {state.status} (its key was used before); "
+                 f"start a fresh attempt with: mogrun rerun {track.job.name}")
+    return text

@@ -31,6 +31,8 @@ SkipFn = Callable[[ResolvedJob, RunPlan, str], RunResult]
 JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
 CrashFn = Callable[[ResolvedJob, RunPlan, str], None]
 WaitFn = Callable[[Wait], None]
+PreferFn = Callable[[ResolvedJob, RunPlan], bool]
+LOOK_AHEAD = 64  # ready runs looked at for one that can start at once
 
 
 @dataclass(eq=False)
@@ -66,6 +68,7 @@ class Scheduler:
         abort: threading.Event | None = None,
         on_crash: CrashFn | None = None,
         on_wait: WaitFn | None = None,
+        prefer: PreferFn | None = None,
     ) -> None:
         names = {job.name for job in jobs}
         self._jobs = [
@@ -79,7 +82,7 @@ class Scheduler:
             for name in js.needs:
                 self._dependents[name].append(js)
         self.run_fn, self.skip_fn, self.on_job_done = run_fn, skip_fn, on_job_done
-        self.on_crash, self.on_wait = on_crash, on_wait
+        self.on_crash, self.on_wait, self.prefer = on_crash, on_wait, prefer
         self.max_parallel = max(1, max_parallel)
         self.keep_going = keep_going
         self.stop = stop or threading.Event()
@@ -165,7 +168,7 @@ class Scheduler:
 
     def _launch(self) -> None:
         while self._ready and self._active < self.max_parallel:
-            js, index = self._ready.popleft()
+            js, index = self._next_ready()
             if self.stop.is_set() or self.halted:
                 why = "interrupted before it started" if self.stop.is_set() else (
                     "not started after an earlier failure (use -k to keep going)")
@@ -177,6 +180,17 @@ class Scheduler:
                 name=f"mogrun-{js.job.name}-{index}",
             )
             thread.start()
+
+    def _next_ready(self) -> tuple[_JobState, int]:
+        """The oldest ready run that can start at once (``prefer``: it shares an active
+        sandbox, or a slot is free), else the oldest: a worker never sits waiting for
+        a slot while a run that needs none is queued behind it."""
+        if self.prefer is not None:
+            for position, (js, index) in enumerate(list(self._ready)[:LOOK_AHEAD]):
+                if self.prefer(js.job, js.job.runs[index]):
+                    del self._ready[position]
+                    return js, index
+        return self._ready.popleft()
 
     def _work(self, js: _JobState, index: int) -> None:
         try:

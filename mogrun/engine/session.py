@@ -9,14 +9,16 @@ SPEC's precedence. Signals are handled here (see ``signals.py``).
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.context import SessionDeps, SessionProgress
-from mogrun.engine.history import History, new_invocation_id
-from mogrun.engine.kinds import kinds_for
+from mogrun.engine.history import History, HistoryRow, new_invocation_id
+from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
 from mogrun.engine.ports import ApiClient, Budget, Hooks
 from mogrun.engine.recorder import HistoryObserver
@@ -29,8 +31,12 @@ from mogrun.engine.signals import (
     first_signal_message,
     left_going_lines,
 )
+from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, UsageError, combine_exit_codes
-from mogrun.models import ResolvedJob, SessionConfig
+from mogrun.masking import mask
+from mogrun.models import ResolvedJob, RunPlan, RunResult, SessionConfig
+from mogrun.outcomes import Outcome
+from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 
 if TYPE_CHECKING:
     from mogrun.output.base import Reporter
@@ -127,11 +133,13 @@ def run_session(
     config: SessionConfig,
     options: SessionOptions = SessionOptions(),
     attempts: Mapping[str, tuple[int, str]] | None = None,
+    rerun_command: str | None = None,
 ) -> int:
     """Run ``jobs`` (topological order) and return the invocation's exit code.
 
     ``attempts`` (run label -> first attempt, why) continues runs already
-    attempted (``mogrun rerun``)."""
+    attempted (``mogrun rerun``); ``rerun_command`` (``mogrun rerun``) is how a
+    failing invocation's summary says to retry what did not pass."""
     stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
         invocation = new_invocation_id()
@@ -144,13 +152,17 @@ def run_session(
             interrupt_code=lambda: watch.exit_code or 130,
             armed=sleeper.armed if sleeper is not None else SessionDeps.armed,
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
+            sandbox_cap=_sandbox_cap(config), recall=_recall(ports.history, invocation),
         )
         progress = SessionProgress()
         watch.on_first = lambda code: channel.notice(
             first_signal_message(*progress.going_counts(), code), level="warning")
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
-            return _run(jobs, deps, progress, config, options, watch, attempts)
+            code, results = _run(jobs, deps, progress, options, watch, attempts)
+            rerun = rerun_line(rerun_command, jobs, results) if code else None
+            channel.session_finished(config, results, code, rerun)
+            return code
         except ForcedExit as forced:
             raise _left_going(deps, progress, forced.exit_code) from None
         finally:
@@ -170,8 +182,8 @@ def _channel(ports: SessionPorts, invocation: str) -> Lifecycle:
 
 
 def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgress,
-         config: SessionConfig, options: SessionOptions, watch: SignalWatch,
-         attempts: Mapping[str, tuple[int, str]] | None) -> int:
+         options: SessionOptions, watch: SignalWatch,
+         attempts: Mapping[str, tuple[int, str]] | None) -> tuple[int, tuple[RunResult, ...]]:
     deps.channel.session_started(jobs)
     try:
         with deps.armed():
@@ -180,6 +192,7 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         raise
     except Interrupted:
         pass  # the scheduler now skips every job as interrupted
+    deps = dataclasses.replace(deps, slots=sandbox_slots(jobs, deps, progress))
     kinds = kinds_for(deps.client)
     executor = RunExecutor(deps, progress, kinds, attempts)
     channel = deps.channel
@@ -188,14 +201,64 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         on_job_done=channel.job_finished, max_parallel=options.max_parallel,
         keep_going=options.keep_going, use_needs=options.use_needs, stop=deps.stop,
         abort=deps.abort, on_crash=channel.internal_error, on_wait=channel.wait,
+        prefer=_prefer(deps, kinds),
     )
     results = tuple(scheduler.run())
     codes = [r.exit_code for r in results]
     if watch.exit_code is not None:
         codes.append(watch.exit_code)
-    exit_code = combine_exit_codes(codes)
-    channel.session_finished(config, results, exit_code)
-    return exit_code
+    return combine_exit_codes(codes), results
+
+
+def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],
+               results: Sequence[RunResult]) -> str | None:
+    """``mogrun rerun a b``: the jobs (graph order) with a run that did not pass."""
+    if prefix is None:
+        return None
+    failing = {r.job for r in results if Outcome(r.outcome).failing}
+    names = [job.name for job in jobs if job.name in failing]
+    return " ".join([prefix, *(shlex.quote(n) for n in names)]) if names else None
+
+
+def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
+                  progress: SessionProgress) -> SandboxSlots:
+    """The account's slots: ``[mogplex] sandboxes`` (default 3), read from the server
+    as often as one more followed run would be polled (inside the request budget)."""
+    cap = deps.sandbox_cap
+    names = {plan.request.repo_id: mask(plan.repo, job.secrets)
+             for job in jobs for plan in job.runs if plan.request.repo_id}
+    return SandboxSlots(
+        cap,
+        lambda: deps.client.list_sandboxes(limit=200),
+        interval=lambda: deps.interval(progress.active + 1), stop=deps.stop, names=names,
+        warn=lambda text: deps.channel.notice(text, level="warning"))
+
+
+def _prefer(deps: SessionDeps, kinds: tuple[JobKind, ...]
+            ) -> Callable[[ResolvedJob, RunPlan], bool] | None:
+    """Runs that need no new sandbox (or find a free slot) go first."""
+    slots = deps.slots
+    if slots is None:
+        return None
+
+    def prefer(job: ResolvedJob, plan: RunPlan) -> bool:
+        want = kind_of(job, kinds).sandbox(RunTrack.of(job, plan))
+        return want is None or slots.can_start_now(want)
+
+    return prefer
+
+
+def _recall(history: History | None, invocation: str) -> Callable[[str], HistoryRow | None]:
+    """An earlier invocation's start under a (masked) key, to explain a key conflict."""
+    if history is None:
+        return lambda key: None
+    return lambda key: history.earlier_start(key, invocation)
+
+
+def _sandbox_cap(config: SessionConfig) -> int:
+    """``[mogplex] sandboxes`` (checked with the task file), else the server's 3."""
+    cap = config.settings.get("sandboxes", DEFAULT_SANDBOXES)
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) else DEFAULT_SANDBOXES
 
 
 def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:

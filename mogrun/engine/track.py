@@ -56,7 +56,8 @@ class RunTrack:
 
     job: ResolvedJob
     plan: RunPlan
-    request: StartRequest
+    base: StartRequest  # attempt 1's request (after the start-request hook)
+    request: StartRequest  # the current attempt's: ``base`` under the attempt's key
     attempt: int = 1
     why: str = ""
     state: RunState | None = None
@@ -66,10 +67,16 @@ class RunTrack:
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
-        track = cls(job, plan, plan.request)
-        if attempt > 1:
-            track.next_attempt(why, attempt)
+        track = cls(job, plan, plan.request, plan.request, attempt, why)
+        track.rebase(plan.request)
         return track
+
+    def rebase(self, request: StartRequest) -> None:
+        """Attempt 1's request is ``request`` (what the hook made of the plan's);
+        the current attempt sends it under the attempt's key."""
+        self.base = request
+        self.request = dataclasses.replace(
+            request, idempotency_key=attempt_key(request.idempotency_key, self.attempt))
 
     @property
     def label(self) -> str:
@@ -85,7 +92,7 @@ class RunTrack:
 
     @property
     def base_key(self) -> str:
-        return self.plan.request.idempotency_key
+        return self.base.idempotency_key
 
     @property
     def run_id(self) -> str:
@@ -99,12 +106,10 @@ class RunTrack:
     def started(self, state: RunState, attached: bool) -> None:
         self.state, self.attached, self.began = state, attached, time.monotonic()
 
-    def next_attempt(self, why: str, attempt: int | None = None) -> None:
+    def next_attempt(self, why: str) -> None:
         """Forget the refused run; the next start sends the next attempt's key."""
-        self.attempt = self.attempt + 1 if attempt is None else attempt
-        self.why = why
-        self.request = dataclasses.replace(
-            self.request, idempotency_key=attempt_key(self.base_key, self.attempt))
+        self.attempt, self.why = self.attempt + 1, why
+        self.rebase(self.base)
         self.state, self.attached, self.began, self.events = None, False, None, ()
 
     def result(self, outcome: str, *, verdicts: tuple[Any, ...] = (), message: str = "",

@@ -20,7 +20,7 @@ from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problem
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import DEFAULT_TIMEOUT
+from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import Scope, TemplateClock, render, unset_env_error
 
 
@@ -125,6 +125,7 @@ def _build(job: _Job) -> ResolvedJob:
         name=job.name, description=str(merged.get("description", "")),
         needs=tuple(needs_of(job.ctx.taskfile, job.name)), runs=tuple(runs), timeout=timeout,
         on_timeout=merged.get("on_timeout", "cancel"),
+        capacity_wait=parse_duration(merged.get("capacity_wait", DEFAULT_CAPACITY_WAIT)),
         harness=merged.get("harness") if automation is None else None,
         options=options, secrets=frozenset(job.secrets),
         automation=None if automation is None else

@@ -15,6 +15,8 @@ from mogrun.taskfile.parse import type_name
 HARNESSES = ("codex", "claude-code")
 ON_TIMEOUT = ("cancel", "detach")
 DEFAULT_TIMEOUT = 1800.0
+DEFAULT_CAPACITY_WAIT = 1800.0  # how long a run may wait for a sandbox slot
+DEFAULT_SANDBOXES = 3  # the account's sandbox cap ([mogplex] sandboxes)
 LIMIT_KEYS = ("requests_per_minute", "starts_per_minute", "starts_per_hour", "starts_per_day")
 SECRET_NAMES = frozenset({
     "token", "api_key", "apikey", "secret", "secrets", "password", "passwd", "auth",
@@ -167,6 +169,8 @@ JOB_KEYS: dict[str, Checker] = {
     "input": Rule(_input, {"type": "object", "not": {"anyOf": [
         {"required": [key]} for key in RESERVED_INPUT]}},
         "The automation's input (string values templated); the server's own keys refused."),
+    "capacity_wait": Rule(_timeout, _DURATION, "How long a run may wait for a sandbox slot "
+                          '(default "30m"; not part of timeout).'),
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")
@@ -177,6 +181,8 @@ SETTINGS_KEYS: dict[str, Checker] = {
     **dict.fromkeys(LIMIT_KEYS, Rule(_limit, {"type": "integer", "minimum": 1,
                                               "maximum": MAX_LIMIT},
                                      "A request budget of the token (mogrun paces itself).")),
+    "sandboxes": Rule(_limit, {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                      "The account's sandbox slots (default 3)."),
 }
 
 

@@ -98,7 +98,8 @@ REAL_SHAPE = Limits(requests=60, window=WINDOW,
 
 def fan_file(repos: list[str]) -> str:
     listed = ",\n  ".join(f'"{r}"' for r in repos)
-    return (f"[jobs.fan]\nrepo = [\n  {listed},\n]\n"
+    return ("[mogplex]\nsandboxes = 90  # the emulator has no cap here: 30 slots a leg\n\n"
+            f"[jobs.fan]\nrepo = [\n  {listed},\n]\n"
             'prompt = "{{ repo }}\\n@emulator duration=1s events=3"\n'
             'timeout = "2m"\n\n')
 

@@ -118,6 +118,30 @@ def test_idempotency_conflict_fails_the_job_with_the_servers_message(
     assert result.exit_code == 1, result
     assert "could not start" in result.stderr
     assert "Idempotency" in result.stderr or "idempotency" in result.stderr
+    assert ": the job's prompt changed since invocation " in result.stderr
+    assert ("start a fresh attempt with: mogrun rerun a (or give the job a new "
+            "idempotency_key)") in result.stderr
+    assert len(mogrun_emulator.runs) == 1
+    again = mogrun("--set", "team=y", "rerun", "a")
+    assert again.exit_code == 0, again
+    assert len(mogrun_emulator.runs) == 2
+    assert history_rows(mogrun)[0]["idempotency_key"] == "fixed-key~attempt-2"
+
+
+def test_a_fixed_key_that_attaches_to_a_failed_run_says_so_and_names_rerun(
+        project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.bad]
+        repo = "acme/api"
+        prompt = '@emulator status=failed duration=0.2s error="it broke"'
+        idempotency_key = "bad-once"
+    """)
+    assert mogrun("bad").exit_code == 1
+    second = mogrun("bad")
+    assert second.exit_code == 1, second
+    run_id = mogrun_emulator.runs[0]
+    assert (f"attached to existing run {run_id}, which had already ended failed (its key "
+            "was used before); start a fresh attempt with: mogrun rerun bad") in second.stderr
     assert len(mogrun_emulator.runs) == 1
 
 
@@ -265,3 +289,41 @@ def test_read_only_project_still_runs_with_a_warning(project, mogrun, tmp_path):
     result = mogrun("a")
     assert result.exit_code == 0, result
     assert "runs will not be recorded" in result.stderr
+
+
+def test_a_run_ending_as_its_timeouts_cancel_goes_out_is_judged_with_its_last_events(
+        project, mogrun, mogrun_emulator):
+    """The cancel answers 409 CONFLICT (the run had just ended on its own): the run is
+    judged with the events it emitted at the end, which are shown; a gate requiring
+    ``finished`` passes instead of failing for want of it."""
+    mogrun_emulator.add_fault("cancel", "conflict")
+    project("""
+        [jobs.edge]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "600ms"
+        gates = {require_events = ["finished"]}
+    """)
+    result = mogrun("edge")
+    assert result.exit_code == 0, result
+    assert "edge  finished" in result.stdout
+    (row,) = history_rows(mogrun)
+    assert (row["status"], row["outcome"]) == ("success", "success")
+
+
+def test_an_attached_run_is_left_going_at_this_invocations_timeout(
+        project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.long]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        idempotency_key = "long-once"
+    """)
+    assert mogrun("run", "--detach", "long").exit_code == 0
+    (run_id,) = mogrun_emulator.runs
+    result = mogrun("run", "--timeout", "500ms", "long")
+    assert result.exit_code == 1, result
+    assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+    assert mogrun_emulator.run_detail(run_id)["status"] == "streaming"
+    assert ("timed out after 500ms; left running (this invocation only attached to it) — "
+            f"resume with: mogrun logs --follow {run_id}") in result.stderr

@@ -154,3 +154,12 @@ def test_a_job_waiting_on_its_needs_is_announced_once_when_a_need_starts():
     schedule(jobs, Recorder(delay=0.05), on_wait=waits.append)
     assert [(w.kind, w.job, w.reason) for w in waits] == [
         ("needs", "c", "waiting for a, b"), ("needs", "d", "waiting for c")]
+
+
+def test_a_run_that_can_start_at_once_goes_before_one_that_would_wait():
+    """`prefer` (the session: it shares an active sandbox, or a slot is free) picks
+    the next run to launch; otherwise the order is the file's."""
+    rec = Recorder()
+    fan = job("fan", repos=("acme/a", "acme/b", "acme/c"))
+    schedule([fan], rec, max_parallel=1, prefer=lambda j, plan: plan.repo == "acme/c")
+    assert rec.started == ["fan:acme/c", "fan:acme/a", "fan:acme/b"]

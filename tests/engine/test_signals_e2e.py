@@ -133,3 +133,28 @@ def test_ctrl_c_while_a_start_waits_for_the_budget_starts_nothing_more(emulator,
     assert elapsed < 5.0
     assert emulator.runs == [run_id]
     assert emulator.run_detail(run_id)["status"] == "cancelled"
+
+
+def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emulator, tmp_path):
+    """The first answer is lost after the server created the run; the retry is held
+    by a 503's Retry-After when Ctrl-C lands. mogrun does not know the run's id,
+    but the same key finds it: it is cancelled, not reported as never started."""
+    emulator.add_fault("start", "drop_after_commit")
+    emulator.add_fault("start", "503", retry_after=20)
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        deadline = time.monotonic() + 15
+        while emulator.count("POST", "/runs", 503, path="/runs") == 0:
+            assert time.monotonic() < deadline, "the retry never came"
+            time.sleep(0.05)
+        (run_id,) = emulator.runs
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert emulator.runs == [run_id]  # found by its key, never a second run
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert "interrupted while its start was retried: the start (Idempotency-Key long-" in err
+    assert f") is run {run_id}" in err
+    assert "never started" not in out + err and "Traceback" not in err

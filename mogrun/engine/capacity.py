@@ -1,0 +1,235 @@
+"""Sandbox slots: never start more runs needing a new sandbox than are free.
+
+Every run needs a sandbox for its (repo, working branch, root); the server
+reuses an active one with the same triple and otherwise boots one only while
+the account has fewer than its cap active (``[mogplex] sandboxes``, default
+3) — a sandbox stays active until it has been idle for the workspace's idle
+timeout. So before a start that needs a new sandbox, ``SandboxSlots`` reads
+``GET /sandboxes`` (one request, inside the budget) and counts the active
+ones plus the sandboxes this invocation's own starts are booting. A run that
+shares a triple already active never waits. When the account is full the run
+waits — announced as a CAPACITY wait — re-reading the list each poll
+interval, until a slot frees or its ``capacity_wait`` runs out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mogrun.durations import parse_moment
+from mogrun.engine.kinds import Sandbox
+from mogrun.errors import Interrupted, MogrunError
+from mogrun.waits import Wait, WaitKind
+
+ACTIVE = frozenset({"creating", "installing", "running"})
+IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
+
+Lister = Callable[[], list[dict[str, Any]]]
+
+
+class NoSlot(MogrunError):
+    """No sandbox slot freed within the run's ``capacity_wait``."""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """One active sandbox as ``GET /sandboxes`` listed it."""
+
+    sid: str
+    repo_id: str
+    working_branch: str | None
+    base_branch: str | None
+    root: str | None
+    status: str
+    last_active: str
+
+    @classmethod
+    def of(cls, box: Mapping[str, Any]) -> Busy:
+        def text(name: str) -> str | None:
+            value = box.get(name)
+            return str(value) if value is not None else None
+
+        return cls(text("id") or "", text("repo_id") or "", text("working_branch"),
+                   text("base_branch"),
+                   text("root_directory"), str(box.get("status") or ""),
+                   text("last_active_at") or "")
+
+    def serves(self, want: Sandbox) -> bool:
+        """Whether a run wanting ``want`` reuses this sandbox (no working branch: the
+        run works on its base branch, as does a sandbox whose two branches agree)."""
+        if self.repo_id != want.repo_id or (self.root or None) != (want.root_directory or None):
+            return False
+        if want.working_branch is not None:
+            return self.working_branch == want.working_branch
+        return self.working_branch == self.base_branch
+
+
+class SandboxSlots:
+    """The account's sandbox slots as this invocation sees them (thread-safe)."""
+
+    def __init__(self, cap: int, lister: Lister, *, interval: Callable[[], float],
+                 stop: threading.Event, names: Mapping[str, str] | None = None,
+                 warn: Callable[[str], None] = lambda text: None) -> None:
+        self.cap = max(1, cap)
+        self.lister = lister
+        self.interval = interval
+        self.stop = stop
+        self.names = dict(names or {})  # repo id -> owner/name, for messages
+        self._lock = threading.Lock()
+        self._busy: list[Busy] = []
+        self._fresh = False  # the listing counts every claim released since it was read
+        self._claims: dict[int, Sandbox] = {}  # id(owner) -> sandbox its start may boot
+        self.warn = warn
+        self._blind = False  # the list could not be read: start, and let refusals tell
+        self._hold_until = 0.0  # blind: after a refusal, no start before this time
+        self._listed_at = -1e9  # when the listing was read (monotonic)
+        self._reading = threading.Lock()  # one GET /sandboxes at a time
+        self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
+
+    def acquire(self, owner: object, want: Sandbox, deadline: float,
+                announce: Callable[[Wait], None], label: str = "") -> None:
+        """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
+        at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
+        announced = False
+        while True:
+            if self._try(owner, want):
+                return
+            self._refresh(max_age=self.interval())  # one listing per interval, all waiters
+            if self._try(owner, want):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoSlot(self.exhausted())
+            if not announced:
+                announced = True
+                announce(Wait.for_seconds(WaitKind.CAPACITY, self.describe(), left,
+                                          run=label or None))
+            if self.stop.wait(min(self._next_look(), left)):
+                raise Interrupted(130, "interrupted while waiting for a sandbox slot")
+
+    def can_start_now(self, want: Sandbox) -> bool:
+        """Whether a run needing ``want`` would start without waiting (as last seen)."""
+        with self._lock:
+            if self._blind or any(b.serves(want) for b in self._busy):
+                return True
+            return want in self._claims.values() or self._used() < self.cap
+
+    def release(self, owner: object) -> None:
+        """``owner``'s run ended (or was refused): its sandbox, if any, is now the
+        server's to count (idle until reaped), so the next start re-reads the list."""
+        with self._lock:
+            if self._claims.pop(id(owner), None) is not None:
+                self._fresh = False
+
+    def refused(self) -> str | None:
+        """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
+        list and take what is active now as the cap (a message when it is lower)."""
+        with self._lock:
+            if self._blind:
+                self._hold_until = time.monotonic() + max(5.0, self.interval())
+                return None
+        self._refresh(max_age=0.0)
+        with self._lock:
+            active = len(self._busy)
+            if active == 0 or active >= self.cap:
+                return None
+            self.cap = active
+        return (f"the server refused a sandbox with {active} active: taking {active} as the "
+                "account's sandbox cap (set [mogplex] sandboxes to match)")
+
+    def _try(self, owner: object, want: Sandbox) -> bool:
+        with self._lock:
+            if self._blind:
+                if time.monotonic() < self._hold_until:
+                    return False
+                self._claims[id(owner)] = want
+                return True
+            shares = any(b.serves(want) for b in self._busy) or want in self._claims.values()
+            if shares or (self._fresh and self._used() < self.cap):
+                self._claims[id(owner)] = want
+                return True
+            return False
+
+    def _used(self) -> int:
+        """Active sandboxes listed, plus claimed ones the listing does not show yet."""
+        pending = {c for c in self._claims.values()
+                   if not any(b.serves(c) for b in self._busy)}
+        return len(self._busy) + len(pending)
+
+    def _refresh(self, max_age: float) -> None:
+        """Read the list unless a valid one is younger than ``max_age`` (one reader at
+        a time). A server that cannot list sandboxes (an error that is not about the
+        token) leaves mogrun blind: it starts, and refusals tell it."""
+        with self._reading:
+            with self._lock:
+                if self._blind or (self._fresh and
+                                   time.monotonic() - self._listed_at < max_age):
+                    return
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            boxes = self.lister()
+        except MogrunError as exc:
+            if exc.exit_code in (64, 65):
+                raise
+            with self._lock:
+                self._blind = True
+            self.warn(f"cannot read the account's sandboxes ({exc.message}); starting "
+                      "without knowing the free slots")
+            return
+        busy = [Busy.of(b) for b in boxes if str(b.get("status") or "") in ACTIVE]
+        with self._lock:
+            self._learn(busy)
+            self._busy, self._fresh, self._listed_at = busy, True, time.monotonic()
+
+    def _learn(self, busy: list[Busy]) -> None:
+        """A sandbox that was active and is not now was reaped: the time since its
+        last activity bounds the idle timeout (reaper lag included; keep the least)."""
+        now, ids = time.time(), {b.sid for b in busy}
+        for gone in (b for b in self._busy if b.sid and b.sid not in ids):
+            moment = parse_moment(gone.last_active)
+            if moment is not None:
+                seen = now - moment
+                self.idle = seen if self.idle is None else min(self.idle, seen)
+
+    def _next_look(self) -> float:
+        """When to read the list again: each poll interval, or sooner when a listed
+        sandbox's idle time (learnt) is about to run out."""
+        base = max(0.05, self.interval())
+        with self._lock:
+            idle, busy = self.idle, list(self._busy)
+        if idle is None or not busy:
+            return base
+        now = time.time()
+        moments = (parse_moment(b.last_active) for b in busy)
+        frees = [moment + idle - now for moment in moments if moment is not None]
+        soonest = min(frees, default=base)
+        return min(base, max(0.25, soonest + 0.05)) if soonest > 0 else min(base, 1.0)
+
+    def describe(self) -> str:
+        """``waiting for a sandbox slot: 3 of 3 busy (acme/api@main running, ...)``."""
+        with self._lock:
+            busy, used = list(self._busy), self._used()
+        names = [self._name(b) for b in busy[:5]] + (["..."] if len(busy) > 5 else [])
+        if used > len(busy):
+            names.append(f"{used - len(busy)} booting for this invocation")
+        return f"waiting for a sandbox slot: {used} of {self.cap} busy ({', '.join(names)})"
+
+    def exhausted(self) -> str:
+        """The failure: which sandboxes are busy and when they free."""
+        with self._lock:
+            busy = sorted(self._busy, key=lambda b: b.last_active)
+        names = "; ".join(f"{self._name(b)}, last active {b.last_active or '?'}"
+                          for b in busy[:5])
+        return (f"no sandbox slot freed within the job's capacity_wait: {len(busy)} of "
+                f"{self.cap} busy: {names}; {IDLE_HINT}")
+
+    def _name(self, busy: Busy) -> str:
+        repo = self.names.get(busy.repo_id, busy.repo_id)
+        branch = f"@{busy.working_branch}" if busy.working_branch else ""
+        return f"{repo}{branch} {busy.status}"

@@ -1,0 +1,192 @@
+"""Sandbox capacity end to end: the CLI against an emulator with the server's cap.
+
+The emulator keeps sandboxes as the server does (reuse by repo + branch +
+root, a cap per account, idle reaping); these tests shorten the idle time so
+a 12-repo fan-out goes through its waves in seconds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from mogrun.emulator import Limits
+
+from .conftest import history_rows, json_lines
+
+REPOS = [f"acme/r{n:02d}" for n in range(1, 13)]
+CAPPED = Limits(requests=0, starts=(), sandboxes=3, idle=0.3, reap=0.1)
+
+
+def fan_out(project, extra: str = "", header_extra: str = "") -> None:
+    repos = ", ".join(f'"{r}"' for r in REPOS)
+    project(f"""
+        [jobs.fan]
+        repo = [{repos}]
+        prompt = "@emulator duration=0.3s events=2"
+        {extra}
+    """, header=HEADER + header_extra)
+
+
+HEADER = """\
+[mogplex]
+requests_per_minute = 6000
+starts_per_minute = 1000\r
+"""
+
+
+def runs_per_repo(emulator) -> dict[str, list[dict]]:
+    names = {emulator.repo_id(r): r for r in REPOS}
+    found: dict[str, list[dict]] = defaultdict(list)
+    for run_id in emulator.runs:
+        detail = emulator.run_detail(run_id)
+        found[names[detail["repoId"]]].append(detail)
+    return found
+
+
+def start_keys(emulator) -> list[str]:
+    return [r.idempotency_key for r in emulator.requests
+            if r.method == "POST" and r.path.endswith("/runs") and r.idempotency_key]
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_capped_fan_out_with_busy_sandboxes_passes_and_never_exceeds_the_cap(
+        project, mogrun, mogrun_emulator):
+    mogrun_emulator.occupy_sandboxes(2, busy=1.0, repo="acme/r12")  # another client's work
+    fan_out(project)
+    result = mogrun("--json", "run", "-j", "6", "fan")
+    assert result.exit_code == 0, result
+    summary = json_lines(result.stdout)[-1]
+    assert [r["outcome"] for r in summary["results"]] == ["success"] * 12
+    assert mogrun_emulator.peak_sandboxes() <= 3
+    per_repo = runs_per_repo(mogrun_emulator)
+    assert {repo: [d["status"] for d in runs] for repo, runs in per_repo.items()} == {
+        repo: ["success"] for repo in REPOS}  # never refused: mogrun waited for slots
+    waits = [o for o in json_lines(result.stdout) if o["type"] == "wait"]
+    capacity = [w for w in waits if w["kind"] == "capacity"]
+    assert capacity, waits
+    assert capacity[0]["reason"].startswith("waiting for a sandbox slot: 3 of 3 busy (")
+    assert mogrun_emulator.count("GET", "/sandboxes") >= 1
+    assert "failed" not in result.stderr
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_runs_refused_for_capacity_get_new_attempts_and_a_lost_answer_no_extra_run(
+        project, mogrun, mogrun_emulator):
+    """mogrun told the account has 6 slots (it has 3): the server refuses some
+    boots; each refused run gets attempt 2 (3, ...) under a key derived from its
+    own, and the first start answers are lost on the way back."""
+    mogrun_emulator.add_fault("start", "drop_after_commit", count=2)
+    fan_out(project, header_extra="sandboxes = 6\n")
+    result = mogrun("--json", "run", "-j", "12", "fan")
+    assert result.exit_code == 0, result
+    assert [r["outcome"] for r in json_lines(result.stdout)[-1]["results"]] == ["success"] * 12
+    assert "taking 3 as the account's sandbox cap" in result.stderr
+    per_repo = runs_per_repo(mogrun_emulator)
+    keys = start_keys(mogrun_emulator)
+    for repo, runs in per_repo.items():
+        assert [d["status"] for d in runs][-1] == "success", repo
+        assert all(d["error"] == "Too many active sandboxes" for d in runs[:-1]), runs
+        assert sum(d["status"] == "success" for d in runs) == 1
+    retried = [k for k in keys if "~attempt-" in k]
+    assert retried, keys
+    assert len(mogrun_emulator.runs) == len(set(keys))  # one run per key, none more
+    assert all(len(k) <= 200 for k in keys)
+    rows = history_rows(mogrun)
+    attempts = [(r["repo"], r["attempt"], r["why"]) for r in rows if r["attempt"] > 1]
+    assert attempts and all(why == "capacity" for _, _, why in attempts)
+    refused = [r for r in rows if r["attempt"] == 1 and r["outcome"] == "failed"]
+    assert all("refused for capacity" in r["message"] for r in refused)
+    assert not [o for o in json_lines(result.stdout)
+                if o["type"] == "job_finished" and o.get("outcome") != "success"]
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_cap_that_never_frees_ends_in_a_bounded_failure_naming_the_busy_sandboxes(
+        project, mogrun, mogrun_emulator):
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "1.5s"
+    """)
+    result = mogrun("one")
+    assert result.exit_code == 1, result
+    assert mogrun_emulator.runs == []  # nothing was started into a full account
+    other = mogrun_emulator.repo_id("acme/r12")  # not one of the job's repos: named by id
+    assert ("one: could not start: no sandbox slot freed within the job's capacity_wait: "
+            f"3 of 3 busy: {other}@interactive/") in result.stderr
+    assert result.stderr.count(" running, last active 20") == 3
+    assert "waiting for a sandbox slot: 3 of 3 busy (" in result.stdout
+    assert "a sandbox frees once idle for the workspace's idle timeout" in result.stderr
+    (row,) = history_rows(mogrun)
+    assert (row["outcome"], row["exit_code"]) == ("failed", 1)
+
+
+def test_capacity_wait_and_sandboxes_are_checked_like_every_key(project, mogrun):
+    project("""
+        [defaults]
+        capacity_wait = "soon"
+
+        [jobs.one]
+        repo = "acme/api"
+        prompt = "go"
+    """, header=HEADER + "sandboxes = 0\n")
+    result = mogrun("check")
+    assert result.exit_code == 2, result
+    assert "Error: [mogplex] sandboxes must be a positive integer, not 0" in result.stderr
+    assert ('Error: [defaults] key "capacity_wait" invalid duration \'soon\'' in result.stderr)
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=1.5,
+                                           reap=0.1), repos=REPOS)
+def test_rerun_after_a_partial_failure_starts_only_what_did_not_pass(
+        project, mogrun, mogrun_emulator):
+    """Two slots held by other work and a short capacity_wait: one repo runs, three
+    find no slot. After the other work ends, `rerun` starts exactly those three."""
+    occupants = mogrun_emulator.occupy_sandboxes(2, busy=None, repo="acme/r12")
+    assert len(occupants) == 2
+    repos = REPOS[:4]
+    job = f"""
+        [jobs.fan]
+        repo = [{", ".join(f'"{r}"' for r in repos)}]
+        prompt = "@emulator duration=0.3s events=2"
+        capacity_wait = "{{wait}}"
+    """
+    project(job.replace("{wait}", "200ms"))
+    first = mogrun("fan")
+    assert first.exit_code == 1, first
+    assert "\nrerun what did not pass: mogrun rerun fan\n" in first.stdout, first.stdout
+    passed = [r["repo"] for r in history_rows(mogrun) if r["outcome"] == "success"]
+    assert len(passed) == 1
+    before = set(mogrun_emulator.runs)
+
+    mogrun_emulator.release_sandboxes()
+    project(job.replace("{wait}", "30s"))  # the team gives it more time
+    again = mogrun("--json", "rerun")
+    assert again.exit_code == 0, again
+    new_runs = [r for r in mogrun_emulator.runs if r not in before]
+    started = sorted(runs_per_repo(mogrun_emulator).items())
+    assert len(new_runs) == 3
+    assert sorted(repo for repo, runs in started if any(d["runId"] in new_runs for d in runs)) \
+        == sorted(set(repos) - set(passed))
+    keys = start_keys(mogrun_emulator)
+    assert all(k.endswith("~attempt-2") for k in keys[-3:]), keys
+    assert len(set(keys)) == len(keys) and all(len(k) <= 200 for k in keys)
+    latest = history_rows(mogrun, "-n", "3")
+    assert {(r["attempt"], r["why"], r["outcome"]) for r in latest} == {(2, "rerun", "success")}
+    assert mogrun("rerun").stderr.strip() == (
+        "nothing to rerun: every run of the latest invocation passed")
+
+
+def test_rerun_with_no_history_is_a_usage_error(project, mogrun):
+    project("""
+        [jobs.one]
+        repo = "acme/api"
+        prompt = "go"
+    """)
+    result = mogrun("rerun")
+    assert result.exit_code == 2, result
+    assert "Error: nothing to rerun: no run is recorded in this project's history" in result.stderr
