@@ -44,7 +44,7 @@ __all__ = ["Emulator", "MogrunProject", "MogrunResult", "job", "run_mogrun", "ta
 
 # Variables from the machine that would make a test depend on where it runs.
 ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS",
-                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")
+                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "MOGRUN_SANDBOXES")
 FIXTURE_DURATION = 0.5
 EMULATOR_FIXTURES = ("mogrun_emulator", "mogrun_emulator_session")
 
@@ -232,6 +232,8 @@ def _test_env(request: pytest.FixtureRequest) -> dict[str, str | None]:
         if name in request.fixturenames:
             emulator = request.getfixturevalue(name)
             base.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+            if emulator.limits is None or emulator.limits.sandboxes <= 0:
+                base["MOGRUN_SANDBOXES"] = "10000"  # an uncapped account, as the emulator is
             break
     return base
 

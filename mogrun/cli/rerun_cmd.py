@@ -50,7 +50,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int,
     from mogrun.cli.loading import history_key, load_taskfile
     from mogrun.cli.run_cmd import execute
     from mogrun.engine.history import History
-    from mogrun.engine.session import SessionOptions, poll_override
+    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
 
     taskfile = load_taskfile(state)
     history = History.for_project(taskfile.project_dir, history_key(state, taskfile))
@@ -64,7 +64,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int,
         return 0
     names = list(dict.fromkeys(row.job for row in retry))
     session_options = SessionOptions(max_parallel=parallel, keep_going=keep_going,
-                                     detach=detach, poll_interval=poll_override(state.env))
+                                     detach=detach, poll_interval=poll_override(state.env),
+                                     sandboxes=sandboxes_override(state.env))
     return execute(state, names, session_options, plugins=plugins,
                    options=plugin_options(ctx, plugin_values),
                    timeout_override=parse_timeout(timeout), select=_selector(retry))

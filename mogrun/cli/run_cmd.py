@@ -147,11 +147,11 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
                          rerun=rerun, extra_plugins=plugins, shard=slice_)
     options = plugin_options(ctx, plugin_values)
-    from mogrun.engine.session import SessionOptions, poll_override
+    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
 
     session_options = SessionOptions(
         max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
-        poll_interval=poll_override(state.env))
+        poll_interval=poll_override(state.env), sandboxes=sandboxes_override(state.env))
     return execute(state, jobs, session_options, plugins=plugins, options=options,
                    timeout_override=timeout_override, rerun=rerun, shard=slice_)
 
@@ -205,6 +205,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
                          budget_settings=loaded.taskfile.settings, sleep=sleeper,
                          shards=shard.count if shard else 1)
+    session_options = _local_slots(session_options, connection)
     reporter = new_reporter(state)
     if state.local:  # the emulator's runs end with it; `mogrun --local logs` needs their events
         from mogrun.cli.local_events import recording
@@ -225,6 +226,17 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         reporter.close()
         if history is not None:
             history.close()
+
+
+def _local_slots(session_options: Any, connection: Any) -> Any:
+    """``--local``: the embedded emulator's sandbox cap is known; use it."""
+    from dataclasses import replace
+
+    emulator = getattr(connection, "emulator", None)
+    limits = getattr(emulator, "limits", None)
+    if session_options.sandboxes is not None or limits is None or limits.sandboxes <= 0:
+        return session_options
+    return replace(session_options, sandboxes=limits.sandboxes)
 
 
 def rerun_command(state: CliState) -> str:

@@ -53,6 +53,21 @@ class SessionOptions:
     detach: bool = False
     use_needs: bool = True
     poll_interval: float | None = None  # tests: poll this often while the budget allows 1.5 s
+    sandboxes: int | None = None  # MOGRUN_SANDBOXES: the account's slots, over the file's
+
+
+SANDBOXES_ENV = "MOGRUN_SANDBOXES"
+
+
+def sandboxes_override(env: Mapping[str, str]) -> int | None:
+    """``MOGRUN_SANDBOXES``: the account's sandbox slots for this environment (a CI
+    runner on a bigger plan, an uncapped test server), over ``[mogplex] sandboxes``."""
+    raw = (env.get(SANDBOXES_ENV) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{SANDBOXES_ENV} must be a positive whole number, got {raw!r}")
+    return int(raw)
 
 
 def poll_override(env: Mapping[str, str]) -> float | None:
@@ -152,7 +167,8 @@ def run_session(
             interrupt_code=lambda: watch.exit_code or 130,
             armed=sleeper.armed if sleeper is not None else SessionDeps.armed,
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
-            sandbox_cap=_sandbox_cap(config), recall=_recall(ports.history, invocation),
+            sandbox_cap=options.sandboxes or _sandbox_cap(config),
+            recall=_recall(ports.history, invocation),
         )
         progress = SessionProgress()
         watch.on_first = lambda code: channel.notice(

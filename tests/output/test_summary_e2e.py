@@ -44,6 +44,7 @@ TAIL = [
     r"broken  failed \(run_\w+\): .*gate status: status failed, expected success",
     r"after  skipped: needs broken, which did not pass \(failed\)",
     r"3 passed, 1 failed, 1 skipped in \d+s",
+    r"rerun what did not pass: mogrun rerun broken after",
     r"exit code 1",
 ]
 
