@@ -28,7 +28,7 @@ from mogrun.waits import Wait, WaitKind
 ACTIVE = frozenset({"creating", "installing", "running"})
 IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
 
-Lister = Callable[[], list[dict[str, Any]]]
+Lister = Callable[[Any, float | None], list[dict[str, Any]]]  # (job, deadline) -> sandboxes
 
 
 class NoSlot(MogrunError):
@@ -91,14 +91,14 @@ class SandboxSlots:
         self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
 
     def acquire(self, owner: object, want: Sandbox, deadline: float,
-                announce: Callable[[Wait], None], label: str = "") -> None:
+                announce: Callable[[Wait], None], label: str = "", job: Any = None) -> None:
         """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         announced = False
         while True:
             if self._try(owner, want):
                 return
-            self._refresh(max_age=self.interval())  # one listing per interval, all waiters
+            self._refresh(self.interval(), job, deadline)  # one listing per interval, all waiters
             if self._try(owner, want):
                 return
             left = deadline - time.monotonic()
@@ -125,14 +125,14 @@ class SandboxSlots:
             if self._claims.pop(id(owner), None) is not None:
                 self._fresh = False
 
-    def refused(self) -> str | None:
+    def refused(self, job: Any = None) -> str | None:
         """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
         list and take what is active now as the cap (a message when it is lower)."""
         with self._lock:
             if self._blind:
                 self._hold_until = time.monotonic() + max(5.0, self.interval())
                 return None
-        self._refresh(max_age=0.0)
+        self._refresh(0.0, job, None)
         with self._lock:
             active = len(self._busy)
             if active == 0 or active >= self.cap:
@@ -160,7 +160,7 @@ class SandboxSlots:
                    if not any(b.serves(c) for b in self._busy)}
         return len(self._busy) + len(pending)
 
-    def _refresh(self, max_age: float) -> None:
+    def _refresh(self, max_age: float, job: Any, deadline: float | None) -> None:
         """Read the list unless a valid one is younger than ``max_age`` (one reader at
         a time). A server that cannot list sandboxes (an error that is not about the
         token) leaves mogrun blind: it starts, and refusals tell it."""
@@ -169,11 +169,12 @@ class SandboxSlots:
                 if self._blind or (self._fresh and
                                    time.monotonic() - self._listed_at < max_age):
                     return
-            self._read()
+            self._read(job, deadline)
 
-    def _read(self) -> None:
+    def _read(self, job: Any, deadline: float | None) -> None:
+        """One ``GET /sandboxes`` under the job's retry policy and deadline."""
         try:
-            boxes = self.lister()
+            boxes = self.lister(job, deadline)
         except MogrunError as exc:
             if exc.exit_code in (64, 65):
                 raise

@@ -132,11 +132,11 @@ class RunExecutor:
             return self._detached(track)
         try:
             followed = self._follow(track, kind)
-        except MogrunError as exc:
+            if followed.reason == "terminal" and kind.refusal(followed.state) is not None:
+                return None
+            return self._conclude(track, kind, followed)
+        except MogrunError as exc:  # following, or a cancel at the timeout, failed
             return self._lost(track, exc)
-        if followed.reason == "terminal" and kind.refusal(followed.state) is not None:
-            return None
-        return self._conclude(track, kind, followed)
 
     def _recover(self, track: RunTrack, kind: JobKind) -> RunResult:
         """A signal while the start was retried after a lost answer: the run may exist
@@ -163,7 +163,7 @@ class RunExecutor:
         slots, want = self.deps.slots, kind.sandbox(track)
         if slots is not None and want is not None:
             slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
-                          label=track.label)
+                          label=track.label, job=track.job)
 
     def _next_attempt(self, track: RunTrack) -> None:
         """The server refused the run for capacity: not a failure of the job. The
@@ -177,7 +177,7 @@ class RunExecutor:
                                     f"{track.attempt + 1} follows)"))
         if deps.slots is not None:
             with deps.armed():
-                learnt = deps.slots.refused()
+                learnt = deps.slots.refused(track.job)
             if learnt is not None:
                 deps.channel.notice(learnt, track=track, level="warning")
         deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "

@@ -245,7 +245,7 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
              for job in jobs for plan in job.runs if plan.request.repo_id}
     return SandboxSlots(
         cap,
-        lambda: deps.client.list_sandboxes(limit=200),
+        lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline),
         interval=lambda: deps.interval(progress.active + 1), stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"))
 
