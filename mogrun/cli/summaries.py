@@ -9,6 +9,10 @@ SUMMARIES: dict[str, tuple[str, bool, bool | str]] = {
         'Start the jobs (their needs first), follow them, apply gates, exit with '
         'a code a script can trust.'
         , False, False),
+    'rerun': (
+        'Start new attempts of the runs of the latest invocation that did not '
+        'pass.'
+        , False, False),
     'status': (
         'Latest runs from local history, refreshed from the API.'
         , False, False),
