@@ -59,6 +59,7 @@ _COLUMNS = (
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"))
+_SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
 
@@ -200,7 +201,8 @@ class History:
             sql += f" AND ({where})"
         sql += " ORDER BY id DESC"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+            # SQLite integers are 64-bit: a larger -n means "all of them", not a crash.
+            sql += f" LIMIT {min(int(limit), _SQLITE_MAX_INT)}"
         with self._lock:
             rows = self._db.execute(sql, (self.base_url, *params)).fetchall()
         return [_row(values) for values in rows]

@@ -109,3 +109,13 @@ def test_a_job_removed_from_the_task_file_is_still_found_in_history(project, mog
     result = mogrun("--json", "status", "hello")
     assert result.exit_code == 0, result
     assert [o["job"] for o in json_lines(result.stdout)] == ["hello"]
+
+
+def test_history_with_a_limit_beyond_sqlite_integers_lists_everything(project, mogrun,
+                                                                     mogrun_emulator):
+    project(JOBS)
+    assert mogrun("hello").exit_code == 0
+    result = mogrun("history", "-n", "99999999999999999999999")
+    assert result.exit_code == 0, result
+    assert mogrun_emulator.runs[0] in result.stdout
+    assert "Traceback" not in result.stderr
