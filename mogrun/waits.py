@@ -11,6 +11,7 @@ Stdlib only.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,12 +57,15 @@ class Wait:
         return max(0.0, self.ends_at - (time.time() if now is None else now))
 
     def describe(self, now: float | None = None) -> str:
-        """``reason; ends in 43s (17:52:31Z)`` — the one way a wait is written."""
+        """``reason; ends in 43s (17:52:31Z)`` — the one way a wait is written.
+
+        The countdown rounds up, as countdowns do: a wait still going never
+        reads "ends in 0s"."""
         left = self.remaining(now)
         if left is None:
             return self.reason
         clock = datetime.fromtimestamp(self.ends_at or 0, UTC).strftime("%H:%M:%SZ")
-        return f"{self.reason}; ends in {format_duration(round(left))} ({clock})"
+        return f"{self.reason}; ends in {format_duration(math.ceil(left))} ({clock})"
 
     def as_json(self, now: float | None = None) -> dict[str, object]:
         ends = (None if self.ends_at is None else

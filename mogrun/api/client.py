@@ -342,8 +342,7 @@ class MogplexClient:
         else:
             cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(
-                WaitKind.RETRY, f"{cause}; retry {at.number + 1} in "
-                f"{format_duration(max(1, round(wait)))}", wait, job=at.job_name)
+                WaitKind.RETRY, f"{cause}; retry {at.number + 1}", wait, job=at.job_name)
         self.waits.emit(notice)
 
     def _gave_up(self, error: MogrunError, at: _Attempt, why: str) -> MogrunError:
