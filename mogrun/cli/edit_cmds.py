@@ -67,10 +67,10 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
                 needs: tuple[str, ...], description: str | None) -> int:
     from mogrun.cli.loading import load_taskfile
     from mogrun.taskfile.editing import NewJob, append_job
-    from mogrun.taskfile.validation import JOB_NAME
+    from mogrun.taskfile.validation import JOB_NAME, JOB_NAME_RULE
 
     if not JOB_NAME.fullmatch(job):
-        raise UsageError(f'invalid job name "{job}": use letters, digits, "-", "_" and "."')
+        raise UsageError(f'invalid job name "{job}": {JOB_NAME_RULE}')
     if any(not r.strip() or any(c.isspace() for c in r) for r in repos):
         raise UsageError("--repo expects owner/name or a repo id")
     if not prompt.strip():

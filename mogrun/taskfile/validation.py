@@ -31,6 +31,8 @@ from mogrun.taskfile.schema import (
 )
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
+JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
 
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
@@ -148,8 +150,7 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
     where = ("jobs", name)
     errors = []
     if not JOB_NAME.fullmatch(name):
-        errors.append(taskfile.error(f'invalid job name "{name}": use letters, digits, "-", '
-                                     '"_" and "." (not starting with "-" or ".")', *where))
+        errors.append(taskfile.error(f'invalid job name "{name}": {JOB_NAME_RULE}', *where))
     errors += _table_errors(taskfile, table, where, key_specs, secret)
     merged = {**taskfile.defaults, **table}
     if "repo" not in merged:

@@ -186,6 +186,19 @@ def test_add_refuses_duplicates_and_unknown_needs(project) -> None:
     assert project.path.read_bytes() == before
 
 
+def test_a_non_ascii_job_name_gets_one_rule_from_add_and_check(project) -> None:
+    """é is a letter: "use letters" did not say why "héllo" was refused, and
+    add and check each wrote the rule their own way."""
+    rule = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
+    project.write(MINIMAL)
+    result = project.run("add", "héllo", "--repo", "a/b", "--prompt", "x")
+    assert (result.code, result.err) == (2, f'Error: invalid job name "héllo": {rule}\n')
+    project.write(MINIMAL + '[jobs."héllo"]\r\nrepo = "a/b"\r\nprompt = "x"\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f'Error: invalid job name "héllo": {rule}'
+
+
 def test_example_file_checks_and_its_fan_out_is_keyed_per_repo(project, monkeypatch) -> None:
     shutil.copy(REPO_ROOT / "mogplex.toml.example", project.path)
     shutil.copytree(REPO_ROOT / "prompts", project.root / "prompts")
