@@ -152,3 +152,17 @@ def test_local_logs_follow_is_a_usage_error(mogrun_project) -> None:
     result = mogrun_project.run("--local", "logs", "--follow", "hello")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --local runs end with the invocation")
+
+
+@pytest.mark.parametrize("command", ["status", "logs", "cancel"])
+def test_a_mistyped_repo_of_a_fan_out_suggests_the_run(project, mogrun_emulator,
+                                                       command) -> None:
+    assert project("fanout").exit_code == 0
+    mogrun_emulator.clear_requests()
+    result = project(command, "fanout:acme/wbe")
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[:3] == [
+        "Error: no recorded runs of 'fanout:acme/wbe' against this API",
+        'did you mean "fanout:acme/web"?',
+        "Runs: fanout:acme/api, fanout:acme/web"]
+    assert mogrun_emulator.requests == []

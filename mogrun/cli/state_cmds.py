@@ -68,11 +68,27 @@ def _rows_for(history: Any, taskfile: Any, target: str,
             sep or not looks_like_run_id(target) or _closest_job(job, taskfile, history)):
         raise unknown_target(target, job, taskfile, history)
     if sep:
-        rows = [row for row in rows if row.repo in (repo, mask(repo, secrets))]
+        picked = [row for row in rows if row.repo in (repo, mask(repo, secrets))]
+        if rows and not picked:
+            raise _unknown_repo(target, repo, rows, history)
+        rows = picked
     if not rows and (sep or job in taskfile.job_names):
         raise UsageError(f"no recorded runs of {target!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
     return rows
+
+
+def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> UsageError:
+    """``JOB:owner/name`` naming no run of the job's latest invocation: the closest
+    of its runs, and all of them (exit 2, nothing sent)."""
+    from mogrun.taskfile.schema import closest
+
+    labels = {row.repo: f"{row.job}:{row.repo}" for row in rows}
+    hint = closest(repo, list(labels))
+    context = [f'did you mean "{labels[hint]}"?'] if hint else []
+    return UsageError(f"no recorded runs of {target!r} against this API",
+                      context=[*context, "Runs: " + ", ".join(labels.values()),
+                               f"History: {history.path} ({history.base_url})"])
 
 
 def looks_like_run_id(text: str) -> bool:
