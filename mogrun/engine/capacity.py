@@ -73,8 +73,12 @@ class SandboxSlots:
 
     def __init__(self, cap: int, lister: Lister, *, interval: Callable[[], float],
                  stop: threading.Event, names: Mapping[str, str] | None = None,
-                 warn: Callable[[str], None] = lambda text: None) -> None:
+                 warn: Callable[[str], None] = lambda text: None,
+                 share: int | None = None) -> None:
         self.cap = max(1, cap)
+        # One of N shard legs sharing the account: at most this many of the slots may
+        # hold this leg's own repos (``names``), so the legs never race for the last one.
+        self.share = share
         self.lister = lister
         self.interval = interval
         self.stop = stop
@@ -149,10 +153,19 @@ class SandboxSlots:
                 self._claims[id(owner)] = want
                 return True
             shares = any(b.serves(want) for b in self._busy) or want in self._claims.values()
-            if shares or (self._fresh and self._used() < self.cap):
+            if shares or (self._fresh and self._used() < self.cap and self._within_share()):
                 self._claims[id(owner)] = want
                 return True
             return False
+
+    def _within_share(self) -> bool:
+        """A shard leg's own sandboxes (its repos' listed ones and its claims) are
+        fewer than its share of the slots; always true for an unsharded run."""
+        if self.share is None:
+            return True
+        listed = [b for b in self._busy if b.repo_id in self.names]
+        pending = {c for c in self._claims.values() if not any(b.serves(c) for b in listed)}
+        return len(listed) + len(pending) < self.share
 
     def _used(self) -> int:
         """Active sandboxes listed, plus claimed ones the listing does not show yet."""

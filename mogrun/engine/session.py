@@ -243,11 +243,13 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
     cap = deps.sandbox_cap
     names = {plan.request.repo_id: mask(plan.repo, job.secrets)
              for job in jobs for plan in job.runs if plan.request.repo_id}
+    shards = getattr(deps.client.budget, "shards", 1)  # --shard I/N: 1/N of the slots
     return SandboxSlots(
         cap,
         lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline),
         interval=lambda: deps.interval(progress.active + 1), stop=deps.stop, names=names,
-        warn=lambda text: deps.channel.notice(text, level="warning"))
+        warn=lambda text: deps.channel.notice(text, level="warning"),
+        share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None)
 
 
 def _prefer(deps: SessionDeps, kinds: tuple[JobKind, ...]

@@ -211,3 +211,34 @@ def test_dry_run_shows_only_the_legs_runs(project) -> None:
     assert [(d["job"], [r["repo"] for r in d["runs"]]) for d in docs] == [("fan", ["acme/b"])]
     refused = project.run("run", "-n", "fan", "--shard", "2/3")
     assert refused.code == 2 and "a leg cannot wait" in refused.err
+
+
+def test_legs_share_the_sandbox_slots_so_none_is_refused_a_boot(tmp_path) -> None:
+    """Two legs, two slots: each leg holds at most one sandbox of its own repos, so
+    together they never ask the server for a third (which it would refuse), and a
+    leg's two runs follow one another instead of taking both slots at once."""
+    repos = [f"acme/box{k}" for k in range(4)]
+    text = fan_file(repos).replace("sandboxes = 90  # the emulator has no cap here: 30 slots "
+                                   "a leg", "sandboxes = 2")
+    (tmp_path / "mogplex.toml").write_text(text, encoding="utf-8")
+    limits = Limits(requests=1000, window=1.0, starts=((1000, 1.0),), sandboxes=2, idle=0.5,
+                    reap=0.1)
+    with Emulator(repos=repos, limits=limits, default_duration=1.0) as emulator:
+        env = {**legs_env(emulator), "MOGRUN_LIMIT_WINDOW_SCALE": "1"}
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "mogrun", "--json", "run", "fan", "--shard", f"{i}/2"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in (1, 2)]
+        done = [proc.communicate(timeout=120) for proc in procs]
+        details = {run: emulator.run_detail(run) for run in emulator.runs}
+        peak = emulator.peak_sandboxes()
+    legs = []
+    for proc, (out, err) in zip(procs, done, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+        legs.append([r["run_id"] for r in json.loads(out.splitlines()[-1])["results"]])
+    assert peak <= 2
+    assert [d["error"] for d in details.values() if d.get("error")] == []  # none refused
+    assert len(details) == 4  # one accepted start per repo
+    for first, second in legs:  # a leg's share is one slot: its runs never overlap
+        a, b = sorted((details[first], details[second]), key=lambda d: d["createdAt"])
+        assert b["createdAt"] >= a["updatedAt"], (a, b)
