@@ -36,7 +36,6 @@ from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 from mogrun.waits import Wait, WaitKind
 
 CAP_RETRY = (2.0, 30.0)  # first and longest pause between triggers a pending cap suppresses
-DEFAULT_CAPACITY_WAIT = 1800.0
 
 
 class _Sleeper(Protocol):
@@ -102,7 +101,7 @@ class AutomationKind:
         automation_id = self.automation_id(track.job)
         repo_id = track.request.repo_id or track.request.repo
         key = trigger_key(track.key, automation_id, repo_id, track.job.name)
-        give_up = self.clock() + _capacity_wait(track.job)
+        give_up = self.clock() + track.job.capacity_wait
         pause = CAP_RETRY[0]
         while True:
             answer = api.trigger(self.client, automation_id, repo_id, track.plan.inputs, key,
@@ -211,8 +210,3 @@ def reader_for(client: Any, automation: str | None) -> Any:
     """Where to read a recorded run of a job: the client for agent runs, an
     ``AutomationReader`` for a job that triggers ``automation``."""
     return client if automation is None else AutomationReader(client, automation)
-
-
-def _capacity_wait(job: ResolvedJob) -> float:
-    value = getattr(job, "capacity_wait", None)
-    return float(value) if isinstance(value, int | float) else DEFAULT_CAPACITY_WAIT

@@ -230,3 +230,15 @@ def test_the_json_schema_knows_automation_jobs(project):
     reserved = tomllib.loads(automation_job(repo=["acme/api"]).replace("ticket", "repo_id"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(reserved, schema)
+
+
+def test_a_pending_cap_that_never_frees_ends_within_capacity_wait(project, mogrun_emulator):
+    mogrun_emulator.set_job_caps(JobCaps(repo_pending=1))
+    holder = automation_job("holder", repo=["acme/api"], note="@emulator duration=never",
+                            timeout="6s")
+    waiter = automation_job("waiter", repo=["acme/api"], capacity_wait="2s")
+    project.write(holder + "\n" + waiter)
+    result = project.run("run", "-k", "-j", "2", "holder", "waiter")
+    assert result.exit_code == 1, result
+    assert "suppressed by REPO_PENDING_LIMIT for longer than capacity_wait" in result.output
+    assert len(mogrun_emulator.job_runs()) == 1  # the waiter never created a run
