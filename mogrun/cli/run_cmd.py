@@ -190,12 +190,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
     if shard is not None:
-        from dataclasses import replace
-
-        from mogrun.ci.shard import shared_settings, slice_jobs
-
-        shared_settings(loaded.taskfile.settings, shard.count)  # refuses too many legs
-        loaded = replace(loaded, jobs=slice_jobs(loaded.jobs, shard))
+        loaded = _this_leg(loaded, shard)
         if not loaded.jobs:
             click.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
                        err=True)
@@ -206,11 +201,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                          budget_settings=loaded.taskfile.settings, sleep=sleeper,
                          shards=shard.count if shard else 1)
     session_options = _local_slots(session_options, connection)
-    reporter = new_reporter(state)
-    if state.local:  # the emulator's runs end with it; `mogrun --local logs` needs their events
-        from mogrun.cli.local_events import recording
-
-        reporter = recording(reporter, loaded.taskfile.project_dir)
+    reporter = _session_reporter(state, loaded.taskfile.project_dir)
     history = None
     try:
         for warning in loaded.host.warnings:
@@ -226,6 +217,27 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         reporter.close()
         if history is not None:
             history.close()
+
+
+def _this_leg(loaded: Any, shard: Shard) -> Any:
+    """``--shard I/N``: only this leg's runs (too many legs for a limit is exit 2)."""
+    from dataclasses import replace
+
+    from mogrun.ci.shard import shared_settings, slice_jobs
+
+    shared_settings(loaded.taskfile.settings, shard.count)  # refuses too many legs
+    return replace(loaded, jobs=slice_jobs(loaded.jobs, shard))
+
+
+def _session_reporter(state: CliState, project_dir: Any) -> Any:
+    """The invocation's reporter; under ``--local`` it also keeps the runs' events
+    (the emulator's runs end with it; ``mogrun --local logs`` reads them later)."""
+    reporter = new_reporter(state)
+    if not state.local:
+        return reporter
+    from mogrun.cli.local_events import recording
+
+    return recording(reporter, project_dir)
 
 
 def _local_slots(session_options: Any, connection: Any) -> Any:
