@@ -179,3 +179,27 @@ def test_each_rule_catches_what_it_forbids(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     found = [f.name for f in RULES[rule].broken_by(planted)]
     assert found == expected
+
+
+ERROR_FIELDS = ("location", "context", "message", "retry_after", "request")
+
+
+def error_field_assignments(path: Path) -> list[str]:
+    """``x.context = ...`` and the like on anything but ``self``: an error changed
+    after it was made (``errors.py`` builds its own copies in ``evolve``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
+        found += [f"{path.relative_to(ROOT)}:{node.lineno}" for target in targets
+                  if isinstance(target, ast.Attribute) and target.attr in ERROR_FIELDS
+                  and not (isinstance(target.value, ast.Name) and target.value.id == "self")]
+    return found
+
+
+def test_errors_are_complete_when_raised() -> None:
+    """A layer that knows more raises ``error.evolve(...)`` from the original; it
+    never edits an error someone else made (the bug class of ``_scrub``)."""
+    files = [p for p in (ROOT / "mogrun").rglob("*.py") if p.name != "errors.py"]
+    files += list((ROOT / "plugins").glob("*.py"))
+    assert [hit for path in files for hit in error_field_assignments(path)] == []

@@ -54,7 +54,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, Any], *, root: Path, ou
 def _first(errors: list[TaskFileError]) -> TaskFileError:
     first = errors[0]
     if len(errors) > 1:
-        first.context = (*first.context, "(run `mogrun check` to see every problem)")
+        return first.evolve(context=(*first.context, "(run `mogrun check` to see every problem)"))
     return first
 
 

@@ -283,5 +283,4 @@ def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) ->
     going = progress.still_going()
     deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
-    error.context = tuple(left_going_lines(going, deps.local))
-    return error
+    return error.evolve(context=tuple(left_going_lines(going, deps.local)))
