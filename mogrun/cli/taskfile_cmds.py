@@ -8,7 +8,8 @@ plugins, no rich, no HTTP code — and so does not reject plugin keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
@@ -20,7 +21,7 @@ from mogrun.errors import MogrunError, TaskFileError
 from mogrun.taskfile.parse import TaskFile
 
 if TYPE_CHECKING:
-    from mogrun.models import ResolvedJob, StartRequest
+    from mogrun.models import ResolvedJob
 
 LIST_HELP = """List the jobs of the task file.
 
@@ -144,8 +145,6 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
                            rerun=rerun)
     if shard is not None:
-        from dataclasses import replace
-
         from mogrun.ci.shard import slice_jobs
 
         session = replace(session, jobs=slice_jobs(session.jobs, shard))
@@ -161,15 +160,16 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
 def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
     """The resolved job and each run's start request, as plain data (unmasked)."""
     from mogrun.durations import format_duration
+    from mogrun.engine.kinds import describing_kinds, kind_of
 
+    kind = kind_of(job, describing_kinds())  # what the job starts describes its request
     runs = []
     for run in job.runs:
         request = session.host.start_request(job, run, run.request)
-        document = (_request_document(session, request) if job.automation is None else
-                    _trigger_document(session, job, run))
+        described = kind.describe(job, replace(run, request=request))
         runs.append({"run": run.label, "repo": run.repo,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
-                     "request": document})
+                     "request": _request_document(session, described)})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
             "harness": job.harness, "timeout": format_duration(job.timeout),
             "timeout_seconds": job.timeout, "on_timeout": job.on_timeout,
@@ -177,26 +177,16 @@ def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
             **({"automation": job.automation} if job.automation is not None else {})}
 
 
-def _request_document(session: Any, request: StartRequest) -> dict[str, Any]:
+def _request_document(session: Any, described: Mapping[str, Any]) -> dict[str, Any]:
+    """A job kind's description of its start, as the exact HTTP request."""
     base = session.config.base_url
-    path = "/api/v1/mogplex/runs"
+    path = "/api/v1/mogplex" + described["path"]
     # --local: the emulator's address is only known once it has started.
-    return {"method": "POST", "path": path, "url": base.rstrip("/") + path if base else None,
+    return {"method": described["method"], "path": path,
+            "url": base.rstrip("/") + path if base else None,
             "headers": {"Authorization": "Bearer mog_***", "Content-Type": "application/json",
-                        "Idempotency-Key": request.idempotency_key},
-            "body": request.body()}
-
-
-def _trigger_document(session: Any, job: ResolvedJob, run: Any) -> dict[str, Any]:
-    """An automation job's trigger (``AutomationKind`` sends it)."""
-    from mogrun.engine.automation_kind import describe_trigger
-
-    trigger = describe_trigger(run, job.automation or "")
-    base, path = session.config.base_url, "/api/v1/mogplex" + trigger["path"]
-    return {"method": "POST", "path": path, "url": base.rstrip("/") + path if base else None,
-            "headers": {"Authorization": "Bearer mog_***", "Content-Type": "application/json",
-                        "Idempotency-Key": trigger["idempotency_key"]},
-            "body": trigger["body"]}
+                        "Idempotency-Key": described["idempotency_key"]},
+            "body": described["body"]}
 
 
 def _at_timeout(doc: dict[str, Any]) -> str:

@@ -22,7 +22,6 @@ It differs from a run in how it starts and is read, nothing else (see
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -59,6 +58,8 @@ class AutomationClient(api.Caller, Protocol):
 def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str) -> str:
     """The key the trigger sends: ``mogrun-`` and a digest of what makes this
     job's run this job's (never the bare user string: keys are server-global)."""
+    import hashlib  # only when a trigger is sent: show and check need no digest
+
     material = "\n".join(("mogrun", automation_id, repo_id, job, track_key))
     return "mogrun-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
 
@@ -91,8 +92,8 @@ class AutomationKind:
     def validate(self, job: ResolvedJob) -> None:
         return None  # the task file's checks already refused what does not apply
 
-    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
-        return describe_trigger(plan, "<automation>")
+    def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
+        return describe_trigger(plan, job.automation or "")
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         return None  # job runs execute on the automation runtime, not in a sandbox slot

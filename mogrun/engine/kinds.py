@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 
@@ -61,8 +61,9 @@ class JobKind(Protocol):
     def validate(self, job: ResolvedJob) -> None:
         """Refuse a job this kind cannot start (``TaskFileError``), before any run."""
 
-    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
-        """What would be sent for ``plan`` (``show``, ``run --dry-run``)."""
+    def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
+        """What would be sent for ``plan``: ``method``, ``path`` (under the API
+        base), ``idempotency_key`` and ``body`` (``show``, ``run --dry-run``)."""
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         """The sandbox the run needs (capacity-aware starts), or ``None``."""
@@ -88,6 +89,12 @@ def kinds_for(client: ApiClient) -> tuple[JobKind, ...]:
     from mogrun.engine.run_kind import RunKind
 
     return (AutomationKind(client), RunKind(client))
+
+
+def describing_kinds() -> tuple[JobKind, ...]:
+    """The kinds as ``show`` uses them: describing a start needs no API client
+    (``describe`` is the only method called on these)."""
+    return kinds_for(cast("ApiClient", None))
 
 
 def kind_of(job: ResolvedJob, kinds: tuple[JobKind, ...]) -> JobKind:

@@ -47,7 +47,7 @@ class RunKind:
     def validate(self, job: ResolvedJob) -> None:
         return None  # the task file's checks and server limits already hold
 
-    def describe(self, plan: RunPlan) -> Mapping[str, Any]:
+    def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
         return {"method": "POST", "path": "/runs",
                 "idempotency_key": plan.request.idempotency_key, "body": plan.request.body()}
 

@@ -16,7 +16,6 @@ retried (and replayed) as attempt 2 and can never start a third run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,8 @@ def attempt_key(base: str, attempt: int) -> str:
     suffix = f"~attempt-{attempt}"
     if len(base) + len(suffix) <= MAX_KEY:
         return base + suffix
+    import hashlib  # rare (a long key's attempt 2+); show and check import this module
+
     digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:12]
     return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
 
