@@ -71,6 +71,22 @@ def test_a_capped_fan_out_with_busy_sandboxes_passes_and_never_exceeds_the_cap(
     assert "failed" not in result.stderr
 
 
+@pytest.mark.parametrize("mode", ["plain", "github"])
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_capacity_wait_is_a_line_in_plain_and_github_output(project, mogrun, mogrun_emulator,
+                                                              tmp_path, mode):
+    mogrun_emulator.occupy_sandboxes(3, busy=1.0, repo="acme/r12")  # every slot held
+    fan_out(project)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+           "GITHUB_OUTPUT": str(tmp_path / "out.txt")} if mode == "github" else {}
+    result = mogrun("run", "-j", "2", "fan", env=env)
+    assert result.exit_code == 0, result
+    lines = [line for line in result.stdout.splitlines() if "  wait  capacity  " in line]
+    assert lines, result.stdout
+    assert "waiting for a sandbox slot: 3 of 3 busy (" in lines[0]
+    assert "; ends in " in lines[0]
+
+
 @pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
 def test_runs_refused_for_capacity_get_new_attempts_and_a_lost_answer_no_extra_run(
         project, mogrun, mogrun_emulator):
