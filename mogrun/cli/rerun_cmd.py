@@ -51,8 +51,10 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int,
     from mogrun.cli.run_cmd import execute
     from mogrun.engine.history import History
     from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
+    from mogrun.taskfile.graph import check_job_names
 
     taskfile = load_taskfile(state)
+    check_job_names(taskfile, jobs)  # a typo gets run's "did you mean", not "never run"
     history = History.for_project(taskfile.project_dir, history_key(state, taskfile))
     try:
         rows = _latest_rows(history, jobs)

@@ -206,3 +206,19 @@ def test_rerun_with_no_history_is_a_usage_error(project, mogrun):
     result = mogrun("rerun")
     assert result.exit_code == 2, result
     assert "Error: nothing to rerun: no run is recorded in this project's history" in result.stderr
+
+
+def test_rerun_of_a_mistyped_job_suggests_the_job_and_starts_nothing(
+        project, mogrun, mogrun_emulator):
+    project("""
+        [jobs.broken]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("broken").exit_code == 1
+    before = list(mogrun_emulator.runs)
+    result = mogrun("rerun", "brokne")
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[:3] == ['Error: unknown job "brokne" in mogplex.toml',
+                                              'did you mean "broken"?', "Jobs: broken"]
+    assert mogrun_emulator.runs == before
