@@ -166,3 +166,15 @@ def test_a_mistyped_repo_of_a_fan_out_suggests_the_run(project, mogrun_emulator,
         'did you mean "fanout:acme/web"?',
         "Runs: fanout:acme/api, fanout:acme/web"]
     assert mogrun_emulator.requests == []
+
+
+def test_a_detached_run_cancelled_by_mogrun_cancel_is_completed_as_cancelled(
+        project, mogrun_emulator) -> None:
+    """cancel wrote only the status: the row kept outcome "detached" for ever, since
+    status never asks again about a run whose status has ended."""
+    assert project("--detach", "slow").exit_code == 0
+    assert project("cancel", "slow").exit_code == 0
+    row = json.loads(project("--json", "history", "-n", "1").stdout)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("cancelled", "cancelled", 1)
+    assert row["finished_at"]
+    assert project("status", "--exit-status", "slow").exit_code == 1

@@ -344,8 +344,8 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
             status=0, code="NO_PUBLIC_CANCEL")
     outcome = client.cancel_run(target.run_id)
     status = outcome.state.status
-    if target.row is not None and status != target.row.status:
-        history.update(target.row.id, status=status)
+    if target.row is not None:  # an ended run's row is completed, outcome included
+        record_status(history, target.row, outcome.state)
     if state.json_output:
         echo_json({"run_id": target.run_id, "label": target.label, "status": status,
                     "already_terminal": outcome.already_terminal})
