@@ -21,7 +21,8 @@ from mogrun.errors import UsageError
 
 
 def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """``--set NAME=VALUE`` pairs as a dict; a pair without ``=`` is a usage error."""
+    """``--set NAME=VALUE`` pairs as a dict; a pair without ``=``, or a name whose value
+    would be ignored (a built-in, an ``env.`` name), is a usage error."""
     from mogrun.taskfile.templates import BUILTIN_NAMES
 
     result: dict[str, str] = {}
@@ -33,6 +34,11 @@ def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
             raise UsageError(f"--set {name.strip()}=...: {name.strip()} is a built-in template "
                              f"name ({', '.join(BUILTIN_NAMES)}); --set overrides [vars] "
                              "entries only")
+        if name.strip().startswith("env."):  # read from the environment: ignored too
+            raise UsageError(f"--set {name.strip()}=...: env.NAME values come from the "
+                             "environment only; --set overrides [vars] entries only",
+                             context=["Set it in the environment instead: export "
+                                      f"{name.strip()[4:]}=..."])
         result[name.strip()] = value
     return result
 

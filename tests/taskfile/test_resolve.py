@@ -255,6 +255,23 @@ def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
                                           "[vars] entries only")
 
 
+def test_set_of_an_env_name_is_refused_not_ignored(project) -> None:
+    # --set env.HOOK=... was accepted (a template uses env.HOOK) and then ignored:
+    # env names come only from the environment, so the webhook silently stayed unset.
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        notify = [{ webhook = "{{ env.HOOK | default('') }}" }]
+    """)
+    result = project.run("--set", "env.HOOK=https://hooks.example/x", "show", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:2] == [
+        "Error: --set env.HOOK=...: env.NAME values come from the environment only; "
+        "--set overrides [vars] entries only",
+        "Set it in the environment instead: export HOOK=..."]
+
+
 def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> None:
     # --local seeded its emulator with repo templates rendered without --set or the
     # environment, so "zorg/{{ team }}" run with --set team=web was "not one of this
