@@ -327,3 +327,26 @@ def test_an_attached_run_is_left_going_at_this_invocations_timeout(
     assert mogrun_emulator.run_detail(run_id)["status"] == "streaming"
     assert ("timed out after 500ms; left running (this invocation only attached to it) — "
             f"resume with: mogrun logs --follow {run_id}") in result.stderr
+
+
+def test_local_detached_runs_get_no_resume_command_that_cannot_work(project, mogrun):
+    project("""
+        [jobs.long]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.2s"
+        [jobs.slow]
+        repo = "acme/web"
+        prompt = "@emulator duration=never interval=0.2s"
+        timeout = "300ms"
+        on_timeout = "detach"
+    """)
+    detached = mogrun("--local", "run", "--detach", "long")
+    assert detached.exit_code == 0, detached
+    timed_out = mogrun("--local", "slow")
+    assert timed_out.exit_code == 1, timed_out
+    for result in (detached, timed_out):
+        assert "mogrun logs --follow" not in result.stderr
+        assert "the --local emulator stops when mogrun exits" in result.stderr
+    assert "mogrun --local logs" not in detached.stderr
+    refused = mogrun("--local", "logs", "--follow", "long")
+    assert refused.exit_code == 2  # which is why no such command is suggested

@@ -12,7 +12,7 @@ import pytest
 
 from mogrun.emulator import Emulator
 
-from .conftest import HEADER
+from .conftest import HEADER, json_lines
 
 LONG_JOB = """
 [jobs.long]
@@ -158,3 +158,26 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     assert "interrupted while its start was retried: the start (Idempotency-Key long-" in err
     assert f") is run {run_id}" in err
     assert "never started" not in out + err and "Traceback" not in err
+
+
+def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
+    with Emulator(default_duration=0.5) as emulator:
+        emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+        proc = spawn(emulator, tmp_path, "long")
+        try:
+            (run_id,) = wait_following(emulator)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, (out, err)
+        history = subprocess.run(
+            [sys.executable, "-m", "mogrun", "--json", "history"], cwd=tmp_path, text=True,
+            capture_output=True, env={**os.environ, "MOGPLEX_URL": emulator.url,
+                                      "MOGPLEX_API_KEY": emulator.write_token}, check=True)
+    (row,) = json_lines(history.stdout)
+    assert (row["run_id"], row["outcome"], row["exit_code"]) == (run_id, "error", 130)
+    assert row["message"] == "interrupted again; left going"
+    assert row["finished_at"]

@@ -119,3 +119,65 @@ def test_history_with_a_limit_beyond_sqlite_integers_lists_everything(project, m
     assert result.exit_code == 0, result
     assert mogrun_emulator.runs[0] in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_logs_masks_env_values_the_agent_echoes_as_run_does(project, mogrun, tmp_path):
+    secret = "hunter2-very-secret"
+    project("""
+        [jobs.leak]
+        repo = "acme/api"
+        prompt_file = "leak.md"
+    """)
+    (tmp_path / "leak.md").write_text(
+        "use {{ env.DEPLOY_KEY }}\n@emulator duration=0.3s events=4 tools=none "
+        "message='key={{ env.DEPLOY_KEY }}'\n")
+    env = {"DEPLOY_KEY": secret}
+    run = mogrun("leak", env=env)
+    assert run.exit_code == 0, run
+    assert "key=***" in run.stdout and secret not in run.output
+    for args in (("logs", "leak"), ("--json", "logs", "leak"), ("logs", "--follow", "leak")):
+        result = mogrun(*args, env=env)
+        assert result.exit_code == 0, result
+        assert "key=***" in result.stdout
+        assert secret not in result.output
+
+
+def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
+                                                                  mogrun_emulator, tmp_path):
+    import sqlite3
+
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+    """)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
+        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+    result = mogrun("cancel", "fan")
+    assert result.exit_code == 1, result
+    assert "run_gone" in result.stderr
+    assert f"{web_run} (fan:acme/web) cancelled" in result.stdout
+    assert mogrun_emulator.run_detail(web_run)["status"] == "cancelled"
+    mogrun("cancel", api_run)
+
+
+def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
+                                                                mogrun_emulator, tmp_path):
+    import sqlite3
+
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=0.3s message='hello from {{ repo }}'"
+    """)
+    assert mogrun("fan").exit_code == 0
+    (api_run,) = runs_by_repo(mogrun_emulator, "acme/api")
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
+        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+    for args in (("logs", "fan"), ("logs", "--follow", "fan")):
+        result = mogrun(*args)
+        assert result.exit_code == 1, result
+        assert "run_gone" in result.stderr and "Run not found" in result.stderr
+        assert "hello from acme/web" in result.stdout

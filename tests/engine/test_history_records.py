@@ -1,0 +1,81 @@
+"""What the run history records: every outcome, vetoed and skipped runs
+included (so `status` shows the latest invocation); a history that fails mid-run
+is one warning, not a lost result; a repo named from env is stored masked."""
+
+from __future__ import annotations
+
+from .conftest import history_rows, json_lines
+
+VETO_PLUGIN = """
+from mogrun.errors import GateError
+from mogrun.hookspecs import hookimpl
+
+
+@hookimpl
+def mogrun_start_request(job, run, request):
+    if job.name == "frozen":
+        raise GateError("frozen this week")
+"""
+
+
+def test_vetoed_and_skipped_runs_are_recorded_and_status_shows_them(project, mogrun,
+                                                                    mogrun_emulator, tmp_path):
+    project("""
+        [jobs.frozen]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.after]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+        needs = ["frozen"]
+    """)
+    assert mogrun("after").exit_code == 0  # both pass once: history has their runs
+    (tmp_path / "veto.py").write_text(VETO_PLUGIN)
+    result = mogrun("run", "-p", str(tmp_path / "veto.py"), "after")
+    assert result.exit_code == 1, result
+    assert len(mogrun_emulator.runs) == 2  # nothing new was sent
+    latest = history_rows(mogrun, "-n", "2")
+    assert sorted((r["job"], r["run_id"], r["outcome"], r["exit_code"]) for r in latest) == [
+        ("after", None, "skipped", 1), ("frozen", None, "failed", 1)]
+    assert latest[0]["invocation"] == latest[1]["invocation"]
+    status = json_lines(mogrun("--json", "status", "after").stdout)
+    assert [(s["run_id"], s["outcome"]) for s in status] == [(None, "skipped")]
+
+
+def test_history_that_fails_mid_run_is_a_warning_not_a_lost_result(project, mogrun,
+                                                                   monkeypatch):
+    from mogrun.engine.history import History
+    from mogrun.errors import MogrunError
+
+    project("""
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s events=3"
+    """)
+
+    def full_disk(self, row_id, **fields):
+        raise MogrunError(f"cannot write run history {self.path}: database or disk is full")
+
+    monkeypatch.setattr(History, "update", full_disk)
+    result = mogrun("--json", "hello")
+    assert result.exit_code == 0, result
+    assert json_lines(result.stdout)[-1]["results"][0]["outcome"] == "success"
+    assert result.stderr.count("database or disk is full; runs are no longer recorded") == 1
+    assert "internal error" not in result.output
+
+
+def test_a_repo_named_from_env_is_stored_masked_and_still_found(project, mogrun):
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/{{ env.SECRET_REPO }}"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    env = {"SECRET_REPO": "worker"}
+    assert mogrun("fan", env=env).exit_code == 0
+    rows = history_rows(mogrun)
+    assert sorted(r["repo"] for r in rows) == ["acme/***", "acme/api"]
+    assert "worker" not in mogrun("--json", "history", env=env).stdout
+    status = mogrun("--json", "status", "fan:acme/worker", env=env)
+    assert status.exit_code == 0, status
+    assert [r["repo"] for r in json_lines(status.stdout)] == ["acme/***"]
