@@ -9,7 +9,7 @@ from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 
 from .conftest import history_rows, json_lines
-from .test_scheduler_unit import Recorder, job
+from .test_scheduler import Recorder, job
 
 
 def test_a_crashing_worker_hands_its_traceback_to_on_crash():

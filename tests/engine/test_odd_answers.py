@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from .conftest import json_lines
-from .test_scheduler_unit import job
+from .test_scheduler import job
 
 ODD_EVENTS = [
     {"id": None, "type": "log", "message": "first null id", "createdAt": "2026-01-01T00:00:00Z"},
