@@ -18,7 +18,8 @@ Fixtures:
   file (or any file), ``run()`` mogrun inside it (wired like ``mogrun_cli``).
 
 Builders: ``job(name, **keys)`` and ``task_file(*tables, **top)`` write TOML
-as people do, so a test states only the keys it is about.
+as people do, so a test states only the keys it is about. ``loopback_api(answer)``
+serves answers the emulator never gives (odd field types, hostile ids).
 
 Markers: ``e2e`` is added to every test that uses an emulator fixture (select
 with ``-m e2e`` / ``-m "not e2e"``).
@@ -30,6 +31,7 @@ import io
 import os
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,8 +41,8 @@ import pytest
 if TYPE_CHECKING:
     from mogrun.emulator import Emulator
 
-__all__ = ["Emulator", "MogrunProject", "MogrunResult", "job", "run_mogrun", "task_file",
-           "write_taskfile"]
+__all__ = ["Emulator", "MogrunProject", "MogrunResult", "job", "loopback_api", "run_mogrun",
+           "task_file", "write_taskfile"]
 
 # Variables from the machine that would make a test depend on where it runs.
 ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS",
@@ -87,6 +89,45 @@ class MogrunResult:
 
         return (f"<MogrunResult exit_code={self.exit_code}\n"
                 f"{block('stdout', self.stdout)}\n{block('stderr', self.stderr)}\n>")
+
+
+@contextmanager
+def loopback_api(answer: Callable[[str, str], tuple[int, Any]]) -> Iterator[str]:
+    """A loopback Mogplex API for answers the emulator never gives (odd field types,
+    hostile ids): ``answer(method, path) -> (status, data)``, sent in the envelope;
+    ``/sandboxes`` answers an idle account. Yields the ``MOGPLEX_URL`` to use."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data: Any
+            if self.path.startswith("/api/v1/mogplex/sandboxes"):
+                status, data = 200, {"sandboxes": []}
+            else:
+                status, data = answer(self.command, self.path)
+            body = json.dumps({"ok": True, "data": data}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _send
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def write_taskfile(tmp_path: Path, text: str, name: str = "mogplex.toml") -> Path:

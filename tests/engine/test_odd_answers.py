@@ -7,12 +7,10 @@ method and path in the API's envelope."""
 from __future__ import annotations
 
 import io
-import json
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from mogrun.testing import loopback_api
 
 from .conftest import json_lines
 from .test_scheduler import job
@@ -45,39 +43,10 @@ def _run_detail(status: str) -> dict:
             "error": None}
 
 
-@contextmanager
 def fake_api(answer):
-    """A loopback API answering ``answer(method, path) -> (status, data)`` in the envelope,
-    for answers the emulator never gives."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path.startswith("/api/v1/mogplex/sandboxes"):  # an idle account
-                status, data = 200, {"sandboxes": []}
-            else:
-                status, data = answer(self.command, self.path)
-            body = json.dumps({"ok": True, "data": data}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _send
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A loopback API answering ``answer(method, path) -> (status, data)``, for
+    answers the emulator never gives (``mogrun.testing.loopback_api``)."""
+    return loopback_api(answer)
 
 
 @pytest.mark.parametrize("mode", ["--no-color", "--json"])

@@ -5,53 +5,28 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from plugtest_helpers import Receiver
 
-from mogrun.testing import write_taskfile
+from mogrun.testing import loopback_api, write_taskfile
 
 CONTROL_RUN_ID = "run_\x01\x1b[31mX\x0c\x7f"
 
 
-@contextmanager
 def fake_api(run_id: str, status: str = "failed"):
     """A loopback API whose one run has ``run_id`` (no emulator makes such ids)."""
     detail = {"runId": run_id, "repoId": "repo_1", "status": status,
               "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
               "error": f"agent quit \x00 on {run_id}"}
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.command == "POST":
-                status_code, data = 202, {**detail, "status": "pending", "replayed": False}
-            else:
-                status_code, data = 200, {"run": detail, "events": []}
-            body = json.dumps({"ok": True, "data": data}).encode()
-            self.send_response(status_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(method: str, path: str) -> tuple[int, dict]:
+        if method == "POST":
+            return 202, {**detail, "status": "pending", "replayed": False}
+        return 200, {"run": detail, "events": []}
 
-        do_GET = do_POST = _send
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return loopback_api(answer)
 
 
 @pytest.mark.parametrize("status", ["failed", "success"])
