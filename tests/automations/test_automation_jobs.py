@@ -242,3 +242,16 @@ def test_a_pending_cap_that_never_frees_ends_within_capacity_wait(project, mogru
     assert result.exit_code == 1, result
     assert "suppressed by REPO_PENDING_LIMIT for longer than capacity_wait" in result.output
     assert len(mogrun_emulator.job_runs()) == 1  # the waiter never created a run
+
+
+def test_rerun_triggers_a_new_attempt_of_a_failed_automation_run(project, mogrun_emulator):
+    note = "@emulator duration=0.3s status={{ outcome }}"
+    project.write('[vars]\noutcome = "failed"\n\n'
+                  + automation_job(repo=["acme/api"], note=note, idempotency_key="nightly-1"))
+    assert project.run("run", "triage-all").exit_code == 1
+    again = project.run("--set", "outcome=success", "rerun")
+    assert again.exit_code == 0, again
+    runs = mogrun_emulator.job_runs()
+    assert [mogrun_emulator.job_run_detail(r)["status"] for r in runs] == ["failed", "success"]
+    keys = [r.idempotency_key for r in mogrun_emulator.requests if r.path.endswith("/trigger")]
+    assert len(set(keys)) == 2  # the attempt has a key of its own, never the failed run's
