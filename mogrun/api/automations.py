@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from mogrun.errors import TransportError, UsageError
+from mogrun.api.failures import payload_field
+from mogrun.errors import RequestInfo, UsageError
 from mogrun.models import Event, ResolvedJob, RunState
 
 PAGE_LIMIT = 100  # the list endpoint clamps to 1..100
@@ -214,10 +215,7 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
     for _ in range(10_000):  # a server that never ends its pages cannot loop us forever
         params: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
         data = api.request("GET", "/automations", params=params, **options).data
-        rows = data.get("automations") if isinstance(data, dict) else None
-        if not isinstance(rows, list):
-            raise TransportError("the answer to GET /automations lacks 'automations'",
-                                 context=["The server's payload does not match the API."])
+        rows = payload_field(data, "automations", list, RequestInfo("GET", "/automations"))
         found.extend(Automation.from_api(row) for row in rows if isinstance(row, dict))
         cursor = data.get("nextCursor")
         if not isinstance(cursor, str) or not cursor:
@@ -254,13 +252,9 @@ def trigger(api: Caller, automation_id: str, repo_id: str, inputs: Mapping[str, 
     body: dict[str, Any] = {"repoId": repo_id}
     if inputs:
         body["input"] = dict(inputs)
-    answer = api.request("POST", f"/automations/{_segment(automation_id)}/trigger",
-                         json_body=body, key=key, **options)
-    data = answer.data
-    run = data.get("run") if isinstance(data, dict) else None
-    if not isinstance(run, dict):
-        raise TransportError("the answer to the trigger lacks 'run'",
-                             context=["The server's payload does not match the API."])
+    path = f"/automations/{_segment(automation_id)}/trigger"
+    answer = api.request("POST", path, json_body=body, key=key, **options)
+    run = payload_field(answer.data, "run", dict, RequestInfo("POST", path, key))
     return TriggerAnswer.from_api(run, retried=answer.attempts > answer.first_sent)
 
 
@@ -269,11 +263,7 @@ def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -
     automation's (which is how a foreign duplicate key is recognised)."""
     path = f"/automations/{_segment(automation_id)}/runs/{_segment(job_run_id)}"
     data = api.request("GET", path, **options).data
-    run = data.get("run") if isinstance(data, dict) else None
-    if not isinstance(run, dict):
-        raise TransportError(f"the answer to GET {path} lacks 'run'",
-                             context=["The server's payload does not match the API."])
-    return run_from_api(run)
+    return run_from_api(payload_field(data, "run", dict, RequestInfo("GET", path)))
 
 
 # --- small readers ---------------------------------------------------------------
