@@ -83,7 +83,7 @@ class AutomationKind:
     def __init__(self, client: AutomationClient,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client, self.clock = client, clock
-        self._ids: dict[str, str] = {}
+        self._readers: dict[str, AutomationReader] = {}  # automation as written -> reader
         self._lock = threading.Lock()
 
     def claims(self, job: ResolvedJob) -> bool:
@@ -115,9 +115,7 @@ class AutomationKind:
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None) -> tuple[RunState, list[Event]]:
         assert job is not None, "an automation run is read through its job's automation"
-        run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
-                           deadline=deadline)
-        return run.state, list(run.events)
+        return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         return None  # the public API has no cancel for automation runs
@@ -129,11 +127,13 @@ class AutomationKind:
 
     def automation_id(self, job: ResolvedJob) -> str:
         """The job's automation id (a name is resolved once per invocation)."""
+        return self._reader(job).automation_id(job)
+
+    def _reader(self, job: ResolvedJob) -> AutomationReader:
+        """One reader per automation, shared by every run of every job naming it."""
         wanted = job.automation or ""
         with self._lock:
-            if wanted not in self._ids:
-                self._ids[wanted] = api.resolve_automation(self.client, wanted, job=job).id
-            return self._ids[wanted]
+            return self._readers.setdefault(wanted, AutomationReader(self.client, wanted))
 
     def _started(self, track: RunTrack, automation_id: str,
                  answer: api.TriggerAnswer) -> Started:
@@ -185,24 +185,27 @@ class AutomationReader:
     def __init__(self, client: AutomationClient, automation: str) -> None:
         self.client, self.automation = client, automation
         self._id: str | None = None
+        self._lock = threading.Lock()  # runs of a fan-out resolve the name once
 
     @property
     def budget(self) -> Any:
         return self.client.budget
 
-    def automation_id(self) -> str:
-        if self._id is None:
-            self._id = api.resolve_automation(self.client, self.automation).id
-        return self._id
+    def automation_id(self, job: ResolvedJob | None = None) -> str:
+        """The automation's id; a name is looked up once (``job``: whose secrets
+        the look-up masks)."""
+        with self._lock:
+            if self._id is None:
+                self._id = api.resolve_automation(self.client, self.automation, job=job).id
+            return self._id
 
     def get_run(self, run_id: str, *, job: ResolvedJob | None = None,
                 deadline: float | None = None) -> RunState:
-        return api.read_run(self.client, self.automation_id(), run_id, job=job,
-                            deadline=deadline).state
+        return self.get_events(run_id, job=job, deadline=deadline)[0]
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None) -> tuple[RunState, list[Event]]:
-        run = api.read_run(self.client, self.automation_id(), run_id, job=job,
+        run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                            deadline=deadline)
         return run.state, list(run.events)
 
