@@ -238,7 +238,8 @@ def test_a_pending_cap_that_never_frees_ends_within_capacity_wait(project, mogru
                             timeout="6s")
     waiter = automation_job("waiter", repo=["acme/api"], capacity_wait="2s")
     project.write(holder + "\n" + waiter)
-    result = project.run("run", "-k", "-j", "2", "holder", "waiter")
+    assert project.run("run", "--detach", "holder").exit_code == 0  # its run holds the cap
+    result = project.run("run", "waiter")
     assert result.exit_code == 1, result
     assert "suppressed by REPO_PENDING_LIMIT for longer than capacity_wait" in result.output
     assert len(mogrun_emulator.job_runs()) == 1  # the waiter never created a run
