@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import os
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.plugin import Outcome, UsageError, hookimpl, mask
+
+if TYPE_CHECKING:  # imported where a report is made: `check` and `show` load this plugin too
+    import xml.etree.ElementTree as ET
 
 OPTION = "junit"
 SUITE = "mogrun"
@@ -48,6 +50,8 @@ def failure_message(result: Any) -> str:
 
 
 def testcase(result: Any) -> ET.Element:
+    import xml.etree.ElementTree as ET
+
     case = ET.Element("testcase", classname=result.job, name=result.repo,
                       time=f"{result.duration or 0.0:.3f}")
     props = [(name, value) for name, value in (("run_id", result.run_id),
@@ -78,6 +82,8 @@ def details(result: Any) -> str:
 
 def report(results: Iterable[Any], secrets: Iterable[str] = ()) -> ET.ElementTree:
     """The whole document: one suite, one case per run, secrets masked."""
+    import xml.etree.ElementTree as ET
+
     results = list(results)
     counts = {
         "tests": len(results),
@@ -141,6 +147,8 @@ def mogrun_session_finished(config: Any, results: tuple[Any, ...],
     path = (config.options or {}).get(OPTION)
     if not path:
         return
+    import xml.etree.ElementTree as ET
+
     tree = report(results, secrets)
     ET.indent(tree)
     target = Path(config.cwd or ".") / path

@@ -15,9 +15,8 @@ errors and timeouts); 400/401/403/404/409 never are.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.plugin import duration, format_duration, hookimpl, is_retryable, table
 
@@ -26,8 +25,12 @@ DEFAULT_ATTEMPTS = 5
 DEFAULT_MAX_DELAY = 60.0
 BASE_DELAY = 0.5
 
-# Where the jitter comes from; tests may replace it with a seeded Random.
-RNG: random.Random = random.Random()
+if TYPE_CHECKING:
+    import random
+
+# Where the jitter comes from (made on first use: `check` loads this plugin and
+# needs no random numbers); tests may set a seeded Random.
+RNG: random.Random | None = None
 # For `mogrun schema` (editors): never stricter than validate.
 _DURATION = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
 SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
@@ -88,6 +91,15 @@ def mogrun_job_keys(register: Callable[..., None]) -> None:
              schema=SCHEMA)
 
 
+def _rng() -> random.Random:
+    global RNG
+    if RNG is None:
+        import random
+
+        RNG = random.Random()
+    return RNG
+
+
 @hookimpl
 def mogrun_retry_delay(error: BaseException, attempt: int, job: Any,
                        retry_after: float | None) -> float | bool:
@@ -96,7 +108,7 @@ def mogrun_retry_delay(error: BaseException, attempt: int, job: Any,
     policy = policy_of(job)
     delay = backoff_delay(attempt=attempt, attempts=policy["attempts"],
                           max_delay=policy["max_delay"], retry_after=retry_after,
-                          uniform=RNG.uniform)
+                          uniform=_rng().uniform)
     return False if delay is None else delay
 
 

@@ -1,8 +1,9 @@
 """Start-up: what each command line imports, checked in a fresh interpreter.
 
 ``mogrun list`` (the commonest line) loads no click, plugin, HTTP, editing,
-database or rich code; no path but help loads rich-click; none reads
-``importlib.metadata`` (~20 ms) or ``hashlib`` (~10 ms). bench/startup.py
+database or rich code; ``check`` and ``show JOB`` load no click; no path but
+help loads rich-click; none reads ``importlib.metadata`` (~20 ms) or
+``hashlib`` (~10 ms). bench/startup.py
 measures the times; this keeps the imports from creeping back.
 """
 
@@ -48,7 +49,16 @@ def test_listing_the_jobs_loads_nothing_heavy(tmp_path, argv) -> None:
     assert imported(loaded(tmp_path, *argv), LIST_NEVER) == []
 
 
-@pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["status", "--help"], ["--help"]])
+@pytest.mark.parametrize("argv", [["check"], ["--json", "check"], ["show", "b"],
+                                  ["show", "a", "b", "--no-deps", "--json"]])
+def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
+    modules = loaded(tmp_path, *argv)
+    assert imported(modules, ("click", "rich", "rich_click")) == []
+    assert "mogrun.taskfile.checking" in modules or "show" in argv
+
+
+@pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["status", "--help"], ["--help"],
+                                  ["check", "-v"]])
 def test_other_lines_skip_metadata_and_hashlib(tmp_path, argv) -> None:
     modules = loaded(tmp_path, *argv)
     assert imported(modules, NEVER) == []

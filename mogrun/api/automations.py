@@ -15,12 +15,10 @@ event text is escaped and masked by the reporters like any agent text.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from mogrun.api.failures import payload_field
 from mogrun.errors import RequestInfo, UsageError
@@ -240,6 +238,8 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
         ids = ", ".join(a.id for a in named)
         raise UsageError(f"automation name {wanted!r} is ambiguous ({ids})",
                          context=["Name the automation by its id instead."])
+    import difflib  # the not-found path only: `show` imports this module
+
     close = difflib.get_close_matches(wanted, [a.name for a in every], n=3, cutoff=0.5)
     hint = (f"Did you mean {', '.join(repr(c) for c in close)}?" if close else
             "Run `mogrun automations` to list this token's automations.")
@@ -272,6 +272,8 @@ def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -
 def _segment(value: str) -> str:
     if not value:
         raise UsageError("an automation or run id is required")
+    from urllib.parse import quote  # when a request is made: `show` imports this module
+
     return quote(value, safe="")
 
 

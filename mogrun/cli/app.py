@@ -6,10 +6,11 @@ streams, and returns an exit code (the shape of poethepoet's
 reads the process's own and exits, so tests, ``mogrun.testing`` and embedders
 run mogrun in-process without swapping ``os.environ``, the cwd or ``sys.stdout``.
 
-Start-up: this module imports no click. The commonest line, listing the jobs
-(``mogrun``, ``mogrun list``, ``-l``, with ``--json`` or ``-f FILE``), is
-answered without it; everything else goes through the click group in
-``mogrun.cli.main``.
+Start-up: this module imports no click. The commonest lines, listing the
+jobs (``mogrun``, ``mogrun list``, ``-l``), checking the file and showing a
+job (``mogrun check``, ``mogrun show JOB``), with the global flags they use,
+are answered without it (``quick_line``); everything else goes through the
+click group in ``mogrun.cli.main``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
@@ -41,18 +42,30 @@ class MogrunApp:
                          stderr=self.stderr, stdin=self.stdin)
         args = [str(arg) for arg in argv]
         try:
-            options = listing_options(args)
-            if options is not None:
-                return self._list(state, options)
+            line = quick_line(args)
+            if line is not None:
+                return self._quick(state, line)
             return self._invoke(state, args)
         finally:
             state.close()
 
-    def _list(self, state: CliState, options: dict[str, object]) -> int:
-        from mogrun.cli.listing import list_jobs
-
+    def _quick(self, state: CliState, line: QuickLine) -> int:
+        """A ``list``, ``check`` or ``show`` line answered without click."""
+        command, options, extra = line
         try:
-            return list_jobs(state.apply_options(options))
+            state.apply_options(options)
+            if command == "check":
+                from mogrun.cli.taskfile_views import check_file
+
+                return check_file(state, extra["plugins"])
+            if command == "show":
+                from mogrun.cli.taskfile_views import show_jobs
+
+                return show_jobs(state, extra["jobs"], no_deps=bool(extra["no_deps"]),
+                                 extra_plugins=extra["plugins"])
+            from mogrun.cli.listing import list_jobs
+
+            return list_jobs(state)
         except MogrunError as error:
             self._report(error)
             return error.exit_code
@@ -91,32 +104,60 @@ class MogrunApp:
             self.stderr.write(f"{line}\n")
 
 
-# Flags of the root that a listing line may carry; anything else takes the full parser.
-_LIST_FLAGS = {"--json": "json_output", "-q": "quiet", "--quiet": "quiet",
-               "--no-color": "no_color", "--no-plugins": "no_plugins"}
+# Global flags a quick line may carry (name -> option), and those taking a value.
+_QUICK_FLAGS = {"--json": "json_output", "-q": "quiet", "--quiet": "quiet",
+                "--no-color": "no_color", "--no-plugins": "no_plugins"}
+_QUICK_VALUES = {"-f": "file", "--file": "file", "--set": "sets"}
+# command -> its own flags taking a value (name -> keyword) and its bare flags.
+_QUICK_COMMANDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "list": ({}, {}),
+    "check": ({"-p": "plugins", "--plugin": "plugins"}, {}),
+    "show": ({"-p": "plugins", "--plugin": "plugins"}, {"--no-deps": "no_deps"}),
+}
+QuickLine = tuple[str, dict[str, Any], dict[str, Any]]
 
 
-def listing_options(args: list[str]) -> dict[str, object] | None:
-    """The global options of a line that only lists the jobs (``mogrun``,
-    ``mogrun list``, ``mogrun -l --json``, ``mogrun -f FILE list``), else ``None``."""
-    options: dict[str, object] = {}
-    listed = False
+def quick_line(args: list[str]) -> QuickLine | None:
+    """``(command, global options, the command's own)`` of a line that only
+    lists, checks or shows (``mogrun``, ``mogrun -l --json``, ``mogrun check``,
+    ``mogrun -f x.toml show a b --no-deps``), else ``None``: anything this
+    does not know (``--help``, ``--url``, ``-pNAME``, ``--``) takes the full
+    parser, which gives the same answer more slowly."""
+    command: str | None = None
+    options: dict[str, Any] = {}
+    own: dict[str, Any] = {"plugins": [], "jobs": [], "no_deps": False}
     index = 0
     while index < len(args):
         token = args[index]
-        if token in ("list", "-l", "--list") and not listed:
-            listed = True
-        elif token in _LIST_FLAGS:
-            options[_LIST_FLAGS[token]] = True
-        elif token in ("-f", "--file") and index + 1 < len(args) and "file" not in options:
+        takes, flags = _QUICK_COMMANDS.get(command or "", ({}, {}))
+        if command is None and token in (*_QUICK_COMMANDS, "-l", "--list"):
+            command = "list" if token.startswith("-") else token
+        elif token in _QUICK_FLAGS:
+            options[_QUICK_FLAGS[token]] = True
+        elif token in flags:
+            own[flags[token]] = True
+        elif token in _QUICK_VALUES or token in takes:
+            if index + 1 >= len(args):
+                return None
             index += 1
-            options["file"] = args[index]
+            name = _QUICK_VALUES.get(token) or takes[token]
+            if name == "file":
+                if "file" in options:
+                    return None
+                options["file"] = args[index]
+            else:
+                (options if name == "sets" else own).setdefault(name, []).append(args[index])
         elif token.startswith("--file=") and "file" not in options:
             options["file"] = token.partition("=")[2]
+        elif command == "show" and not token.startswith("-"):
+            own["jobs"].append(token)
         else:
             return None
         index += 1
-    return options
+    command = command or "list"
+    if (command == "show") != bool(own["jobs"]) or (command == "list" and "sets" in options):
+        return None  # show needs job names; list takes no --set: the parser says so
+    return command, options, own
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -142,7 +142,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
 
         slice_ = parse_shard(shard)
     if dry_run:
-        from mogrun.cli.taskfile_cmds import show_jobs
+        from mogrun.cli.taskfile_views import show_jobs
 
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
                          rerun=rerun, extra_plugins=plugins, shard=slice_)
