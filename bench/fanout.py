@@ -1,7 +1,8 @@
 """Fan-out throughput: N emulated runs of D s each, limits lifted, ``-j J``.
 
 Runs ``python -m mogrun`` as a subprocess (real defaults: no test poll
-interval) against an in-process emulator, and prints wall time as a ratio to
+interval) against an in-process emulator (every limit lifted, the sandbox cap
+too, and raised to N in the task file), and prints wall time as a ratio to
 the ideal (N x D s / J slots), client CPU ms per run, requests per run, repo
 look-ups and the peak RSS of the mogrun process. With ``--before REV`` the
 same fan-out is first run by the mogrun of git revision REV (checked out in a
@@ -40,7 +41,8 @@ def task_file(repos: list[str], duration: float, runs: int) -> str:
         "[mogplex]\n"
         f"requests_per_minute = {100 * runs}\n"
         f"starts_per_minute = {10 * runs}\nstarts_per_hour = {10 * runs}\n"
-        f"starts_per_day = {10 * runs}\n\n"
+        f"starts_per_day = {10 * runs}\n"
+        f"sandboxes = {runs}\n\n"  # the emulator's cap is lifted too: one sandbox per repo
         "[jobs.fan]\n"
         f"repo = [{listed}]\n"
         f'prompt = "{{{{ repo }}}}\\n@emulator duration={duration}s events=6"\n'

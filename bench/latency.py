@@ -3,11 +3,13 @@
 For N = 1, 5 and 30 active runs of random length, ``python -m mogrun --json``
 (real defaults: no test poll interval) runs against an in-process emulator
 with the real request and start limits (60 requests a minute per token; 10
-starts a minute); only the sandbox cap is lifted, since 30 active runs need
-30 sandboxes. Each NDJSON line is stamped as it arrives; a run's time to
-notice is the arrival of its terminal ``status`` line minus the server's
-``updatedAt`` for its end. The budget allows about one poll per run every N
-seconds, so the bound is N s (1.5 s at least: the poll floor).
+starts a minute); only the sandbox cap is raised to N, on the emulator and in
+the task file (``[mogplex] sandboxes``), since N active runs need N sandboxes
+(with mogrun's default of 3, runs 4..N would wait for a slot instead). Each
+NDJSON line is stamped as it arrives; a run's time to notice is the arrival
+of its terminal ``status`` line minus the server's ``updatedAt`` for its end.
+The budget allows about one poll per run every N seconds, so the bound is
+N s (1.5 s at least: the poll floor).
 
     python bench/latency.py [--sizes 1,5,30] [--seed 7] [--quick]
 
@@ -67,7 +69,8 @@ def task_file(names: list[str], durations: list[float]) -> str:
         f'[jobs.r{i:02d}]\nrepo = "{name}"\nprompt = "@emulator duration={d:.1f}s events=4"\n'
         for i, (name, d) in enumerate(zip(names, durations, strict=True))
     ]
-    return "[mogplex]\nrequests_per_minute = 60\nstarts_per_minute = 10\n\n" + "\n".join(jobs)
+    return (f"[mogplex]\nrequests_per_minute = 60\nstarts_per_minute = 10\n"
+            f"sandboxes = {len(names)}\n\n" + "\n".join(jobs))
 
 
 def run_once(emulator: Emulator, names: list[str], durations: list[float]) -> dict[str, float]:
@@ -102,7 +105,7 @@ def measure(plan: Plan, rng: random.Random) -> tuple[list[float], int, int]:
     samples: list[float] = []
     limited = total = 0
     for _ in range(plan.rounds):  # a fresh emulator (and token) each: no window carried over
-        with Emulator(repos=names, limits=Limits(sandboxes=0)) as emulator:
+        with Emulator(repos=names, limits=Limits(sandboxes=plan.active)) as emulator:
             durations = [rng.uniform(plan.shortest, plan.longest) for _ in names]
             noticed = run_once(emulator, names, durations)
             for run_id, arrived in noticed.items():

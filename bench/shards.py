@@ -30,7 +30,9 @@ LIMITS = Limits(sandboxes=0)  # the real rate limits, no sandbox cap
 
 def task_file(repos: list[str], duration: float) -> str:
     listed = ", ".join(f'"{r}"' for r in repos)
-    return (f"[jobs.fan]\nrepo = [{listed}]\n"
+    # The emulator has no sandbox cap here, so neither does the task file (with the
+    # default of 3, a leg would hold one slot and wait for sandboxes idle for 30m).
+    return (f"[mogplex]\nsandboxes = {len(repos)}\n\n[jobs.fan]\nrepo = [{listed}]\n"
             f'prompt = "{{{{ repo }}}}\\n@emulator duration={duration}s events=4"\n'
             'timeout = "10m"\n')
 
