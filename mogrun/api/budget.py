@@ -49,12 +49,14 @@ _SPAN_NAMES = {60.0: "min", 3600.0: "h", 86400.0: "day"}
 class Ticket:
     """One request's place in the windows. While the request is in flight its
     time is +inf (it cannot leave a window); ``settle`` stamps the time its
-    answer came, the latest moment the server can have counted it."""
+    answer came, the latest moment the server can have counted it. ``poll``:
+    a follower's read (the poll interval shares out what the others leave)."""
 
-    __slots__ = ("time",)
+    __slots__ = ("poll", "time")
 
-    def __init__(self, time: float = math.inf) -> None:
+    def __init__(self, time: float = math.inf, poll: bool = False) -> None:
         self.time = time
+        self.poll = poll
 
 
 class _Window:
@@ -65,6 +67,21 @@ class _Window:
         self.span = span
         self.name = name  # "10/min", for wait reasons
         self.tickets: deque[Ticket] = deque()
+        self.other_tickets: deque[Ticket] = deque()  # the same, polls left out
+
+    def add(self, ticket: Ticket) -> None:
+        self.tickets.append(ticket)
+        if not ticket.poll:
+            self.other_tickets.append(ticket)
+
+    def others(self, now: float) -> int:
+        """Requests other than polls still counted (in flight or answered within
+        the span; one in flight at the head keeps later ones counted a little longer)."""
+        cutoff = now - self.span
+        others = self.other_tickets
+        while others and others[0].time <= cutoff:
+            others.popleft()
+        return len(others)
 
     def wait(self, now: float) -> float:
         """Seconds until one more fits (0 now; +inf while only in-flight ones block).
@@ -149,7 +166,8 @@ class RequestBudget:
 
     def acquire(self, kind: str = "request", *, deadline: float | None = None) -> None:
         """Block until one more request (and, for ``"start"``, a start) fits,
-        and count it as sent now.
+        and count it as sent now. ``kind``: ``"start"``, ``"poll"`` (a
+        follower's read) or ``"request"`` (anything else).
 
         Raises ``RateLimitedError`` at once when it could only fit after
         ``deadline`` (a time of ``clock``).
@@ -168,7 +186,7 @@ class RequestBudget:
                     now = self.clock()
                     wait = self._wait(starting, now)
                     if wait <= 0:
-                        return self._record(starting)
+                        return self._record(starting, poll=kind == "poll")
                     if deadline is not None and now + self._eventual(starting, now) > deadline:
                         raise self._too_late(kind, wait)
                     if math.isinf(wait):  # blocked by requests in flight: wait for an answer
@@ -217,10 +235,10 @@ class RequestBudget:
                 waits.append(times[len(times) - window.limit] + window.span - now)
         return max(waits)
 
-    def _record(self, starting: bool) -> Ticket:
-        ticket = Ticket()
+    def _record(self, starting: bool, poll: bool = False) -> Ticket:
+        ticket = Ticket(poll=poll)
         for window in self._windows(starting):
-            window.tickets.append(ticket)
+            window.add(ticket)
         return ticket
 
     def _too_late(self, kind: str, wait: float) -> RateLimitedError:
@@ -289,18 +307,22 @@ class RequestBudget:
     def poll_interval(self, active_runs: int) -> float:
         """How often each of ``active_runs`` runs may poll.
 
-        With no start waiting, polls may use the whole request budget, so the
-        time to notice a run's end is what the limit allows (about N seconds
-        for N runs at 60/min); while a start waits, a fifth (at least 2) is
-        kept for starts, cancels and retries. With the limits lifted, all
-        polls together stay under ``MAX_POLLS_PER_SECOND``.
+        Polls share out what the other requests leave of the window: the
+        starts, look-ups and cancels still counted in it, or, while a start
+        waits, a fifth of it (at least 2), whichever is more. So with nothing
+        else going on the time to notice a run's end is what the limit allows
+        (about N seconds for N runs at 60/min), and polls never queue behind
+        the requests of the minute before (a queue that would not drain while
+        polls alone fill the window). With the limits lifted, all polls
+        together stay under ``MAX_POLLS_PER_SECOND``.
         """
         runs = max(1, active_runs)
         with self._lock:
             starts_waiting = self._start_waiters > 0
+            others = self._requests.others(self.clock())
         rpm = self.requests_per_minute
         reserve = max(2, math.ceil(rpm * 0.2)) if starts_waiting else 0
-        usable = max(1, rpm - reserve)
+        usable = max(1, rpm - max(reserve, others))
         by_budget = (self.window + self.margin) * runs / usable
         return max(MIN_POLL_INTERVAL, by_budget, runs / MAX_POLLS_PER_SECOND)
 

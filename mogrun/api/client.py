@@ -198,7 +198,8 @@ class MogplexClient:
         """``GET /runs/{id}/events``: the run's state and its first ``limit`` events."""
         path = f"/runs/{_segment(run_id)}/events"
         params = {"limit": max(1, min(200, limit))}
-        data = self._call("GET", path, params=params, job=job, deadline=deadline).data
+        data = self._call("GET", path, params=params, kind="poll", job=job,
+                          deadline=deadline).data
         info = self._info("GET", path, params)
         run = failures.payload_field(data, "run", dict, info)
         events = failures.payload_field(data, "events", list, info)

@@ -88,6 +88,7 @@ class Follower:
         self._capped = False
         self._fingerprint = self._print_of(state)
         self._unchanged_since = clock()
+        self._polled_at = clock()  # when the last poll began (at first: the run's start)
 
     def follow(self) -> FollowOutcome:
         """Poll until done; the first poll waits one interval unless the run
@@ -97,6 +98,7 @@ class Follower:
             if stopped is not None:
                 return stopped
         while True:
+            self._polled_at = self.clock()
             try:
                 self.poll_once()
             except MogrunError as error:
@@ -169,10 +171,13 @@ class Follower:
         return self.deadline is not None and self.clock() >= self.deadline - DEADLINE_SLACK
 
     def _pause(self) -> FollowOutcome | None:
-        """Wait one interval (cut short by the deadline or an interrupt)."""
-        wait = max(0.0, self.interval())
+        """Wait until one interval after the last poll began (cut short by the
+        deadline or an interrupt): the time a poll spent waiting for the budget
+        or the server is not added to the gap between two polls."""
+        now = self.clock()
+        wait = max(0.0, self.interval() - (now - self._polled_at))
         if self.deadline is not None:
-            remaining = self.deadline - self.clock()
+            remaining = self.deadline - now
             if remaining <= 0:
                 return self._outcome("timeout")
             wait = min(wait, remaining)

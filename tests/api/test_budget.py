@@ -107,7 +107,31 @@ def test_while_a_start_waits_a_fifth_of_the_budget_is_kept_for_it():
     budget.acquire("start")  # waits for the start window, asking the interval meanwhile
     # 60/min minus 12 reserved: 4 runs poll every 5 s -> 48 polls a minute.
     assert intervals == [pytest.approx(5.0)]
-    assert budget.poll_interval(4) == pytest.approx(4.0)  # nobody waits any more
+    # Nobody waits any more; the second start still counts in the window for a minute.
+    assert budget.poll_interval(4) == pytest.approx(4 * 60.0 / 59)
+    clock.sleep(60.0)
+    assert budget.poll_interval(4) == pytest.approx(4.0)
+
+
+def test_polls_share_what_the_other_requests_leave_of_the_window():
+    clock = FakeClock()
+    budget = make(clock)
+    for _ in range(6):  # a repo look-up, a sandbox listing, four starts...
+        budget.acquire()
+    # ...count until they leave the window: 5 runs get 54 of 60, not 60, so their
+    # polls never queue behind them (a queue that would not drain at the full rate).
+    assert budget.poll_interval(5) == pytest.approx(5 * 60.0 / 54)
+    for _ in range(20):
+        budget.acquire("poll")
+    assert budget.poll_interval(5) == pytest.approx(5 * 60.0 / 54)  # polls are the share
+    clock.sleep(30.0)
+    ticket = budget.reserve()  # in flight: it counts until answered, and a minute after
+    assert budget.poll_interval(5) == pytest.approx(5 * 60.0 / 53)
+    clock.sleep(31.0)
+    assert budget.poll_interval(5) == pytest.approx(5 * 60.0 / 59)
+    budget.settle(ticket)
+    clock.sleep(60.0)
+    assert budget.poll_interval(5) == pytest.approx(5.0)
 
 
 def test_a_lifted_budget_has_no_fixed_floor_but_bounds_the_total_poll_rate():
@@ -275,6 +299,7 @@ def test_a_shard_takes_its_share_of_every_limit():
         budget.acquire("start")
     budget.acquire("start")
     assert clock.now == pytest.approx(1060.0)
+    clock.sleep(60.0)  # the last start leaves the window
     assert budget.poll_interval(1) == pytest.approx(4.0)  # 15 requests a minute
 
 

@@ -141,3 +141,40 @@ def test_events_without_ids_are_told_apart_by_content():
                         RunState(run_id="r", status="pending"), sink, interval=lambda: 0.0)
     follower.follow()
     assert len(sink.events) == 3
+
+
+class FakeTime:
+    """A clock, and a stop event whose waits pass that clock's time (never set)."""
+
+    def __init__(self) -> None:
+        self.now, self.waits = 0.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(round(seconds, 6))
+        self.now += seconds
+        return False
+
+    def is_set(self) -> bool:
+        return False
+
+
+def test_polls_keep_their_cadence_when_a_poll_is_slow():
+    # A poll that waits 0.4 s (for the budget, or the server) is not added to the gap:
+    # polls begin one interval apart, so the time to notice stays what the budget allows.
+    time = FakeTime()
+    source, began = Script([("streaming", [1]), ("streaming", [1]), ("success", [1])]), []
+
+    def slow(run_id, **kwargs):
+        began.append(time.now)
+        time.now += 0.4
+        return Script.get_events(source, run_id, **kwargs)
+
+    source.get_events = slow
+    follower = Follower(source, None, RunState(run_id="r_1", status="queued"), Sink(),
+                        interval=lambda: 1.0, stop=time, clock=time)
+    assert follower.follow().reason == "terminal"
+    assert began == [1.0, 2.0, 3.0]
+    assert time.waits == [1.0, 0.6, 0.6]
