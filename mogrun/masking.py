@@ -30,8 +30,11 @@ def mask_data(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` (JSON-like data: dicts, lists, strings) with every string
     inside it masked, keys included — for payloads and reports built from
     results that still hold the job's ``env.*`` values. The one recursive
-    masking: every nested structure mogrun writes goes through it."""
-    return _walk(value, _maskable(secrets))
+    masking: every nested structure mogrun writes goes through it. With no
+    secret worth masking, ``value`` itself is returned (no copy): most runs
+    have none, and a fan-out writes thousands of lines."""
+    ordered = _maskable(secrets)
+    return _walk(value, ordered) if ordered else value
 
 
 def _maskable(secrets: Iterable[str]) -> tuple[str, ...]:

@@ -119,11 +119,15 @@ def sanitised(document: Any, body: bytes) -> Any:
     sends when it cuts a string mid-emoji) replaced by U+FFFD, so no later print,
     history write or XML report fails on them; deeper than ``MAX_DEPTH``: ``TooDeep``.
 
-    Both checks walk the document only when the raw body could need them."""
-    deep = body.count(b"[") + body.count(b"{") > MAX_DEPTH
-    if not deep and _SURROGATE.search(body) is None:
-        return document
-    return _walk(document, 0)
+    Each check walks the document only when the raw body could need it, and the
+    depth check visits only its lists and objects: a listing of 200 sandboxes has
+    more brackets than ``MAX_DEPTH`` but is three levels deep, and is read every
+    poll interval of a fan-out."""
+    if _SURROGATE.search(body) is not None:
+        return _walk(document, 0)
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH:
+        _check_depth(document)
+    return document
 
 
 MAX_DEPTH = 32  # the API's answers are at most about 6 levels deep
@@ -140,6 +144,18 @@ def _walk(value: Any, depth: int) -> Any:
     if isinstance(value, list):
         return [_walk(v, depth + 1) for v in value]
     return value
+
+
+def _check_depth(document: Any) -> None:
+    """``TooDeep`` where ``_walk`` would raise it, without copying anything."""
+    pending = [(document, 0)] if isinstance(document, dict | list) else []
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if depth >= MAX_DEPTH:
+            raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
+        pending.extend((child, depth + 1) for child in children
+                       if isinstance(child, dict | list))
 
 
 def _whole(text: str) -> str:

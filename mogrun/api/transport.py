@@ -11,6 +11,7 @@ real cause (``MaxRetryError.reason``) unwrapped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import socket
 import threading
@@ -67,10 +68,22 @@ def refuse_insecure_url(url: str) -> None:
     """Refuse, before any socket, a URL mogrun must not send to.
 
     Only http(s) is spoken, and plain ``http://`` only to loopback: tokens and
-    webhook URLs travel over HTTPS.
+    webhook URLs travel over HTTPS. Both parsers (the stdlib's and urllib3's, which
+    connects) must agree. Each ends the host part at the first ``/`` after
+    ``//``, so the verdict is the one for the URL cut there, remembered: a
+    fan-out sends thousands of requests to one origin.
     """
+    start = url.find("//")
+    cut = url.find("/", start + 2) if start >= 0 else -1
+    _check_origin(url if cut < 0 else url[:cut])
+
+
+@functools.lru_cache(maxsize=32)
+def _check_origin(url: str) -> None:
+    """``UsageError`` for a URL mogrun must not send to (only answers are cached)."""
     parts = urlsplit(url)
     _refuse(url_refusal(parts.scheme, parts.hostname), url, parts.hostname)
+    _refuse_by_urllib3(url)
 
 
 def _refuse_by_urllib3(url: str) -> None:
@@ -155,8 +168,6 @@ class Urllib3Transport:
         """Send one request; any answer (even 3xx/5xx) is returned, never followed."""
         refuse_insecure_url(url)
         import urllib3
-
-        _refuse_by_urllib3(url)
 
         all_headers = {"User-Agent": self.user_agent, **headers}
         deadline = time.monotonic() + timeout

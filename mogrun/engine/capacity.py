@@ -61,11 +61,28 @@ class Busy:
     def serves(self, want: Sandbox) -> bool:
         """Whether a run wanting ``want`` reuses this sandbox (no working branch: the
         run works on its base branch, as does a sandbox whose two branches agree)."""
-        if self.repo_id != want.repo_id or (self.root or None) != (want.root_directory or None):
-            return False
-        if want.working_branch is not None:
-            return self.working_branch == want.working_branch
-        return self.working_branch == self.base_branch
+        return _key(want) in self.serving()
+
+    def serving(self) -> tuple[_Triple, ...]:
+        """The ``_key`` of every want this sandbox serves (looked up in a set, so a
+        fan-out over many repos is not a scan of the listing per start)."""
+        root = self.root or None
+        keys: list[_Triple] = [(self.repo_id, root, self.working_branch)] if (
+            self.working_branch is not None) else []
+        if self.working_branch == self.base_branch:
+            keys.append((self.repo_id, root, None))
+        return tuple(keys)
+
+
+_Triple = tuple[str, str | None, str | None]
+
+
+def _key(want: Sandbox) -> _Triple:
+    return (want.repo_id, want.root_directory or None, want.working_branch)
+
+
+def _served(busy: list[Busy]) -> frozenset[_Triple]:
+    return frozenset(key for box in busy for key in box.serving())
 
 
 class SandboxSlots:
@@ -85,8 +102,13 @@ class SandboxSlots:
         self.names = dict(names or {})  # repo id -> owner/name, for messages
         self._lock = threading.Lock()
         self._busy: list[Busy] = []
-        self._fresh = False  # the listing counts every claim released since it was read
+        self._serves: frozenset[_Triple] = frozenset()  # what the listed ones serve
+        self._own_serve: frozenset[_Triple] = frozenset()  # ... those of this leg's repos
         self._claims: dict[int, Sandbox] = {}  # id(owner) -> sandbox its start may boot
+        self._claimed: dict[Sandbox, int] = {}  # sandbox -> how many claims (each once)
+        # Sandboxes of runs that ended since the listing was read: still active on the
+        # server (idle until reaped), so still counted until a listing says otherwise.
+        self._released: set[Sandbox] = set()
         self.warn = warn
         self._blind = False  # the list could not be read: start, and let refusals tell
         self._hold_until = 0.0  # blind: after a refusal, no start before this time
@@ -100,10 +122,11 @@ class SandboxSlots:
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         announced = False
         while True:
-            if self._try(owner, want):
+            max_age = self.interval()  # a listing serves every start for one poll interval
+            if self._try(owner, want, max_age):
                 return
-            self._refresh(self.interval(), job, deadline)  # one listing per interval, all waiters
-            if self._try(owner, want):
+            self._refresh(max_age, job, deadline)  # one listing per interval, all waiters
+            if self._try(owner, want, max_age):
                 return
             left = deadline - time.monotonic()
             if left <= 0:
@@ -118,16 +141,17 @@ class SandboxSlots:
     def can_start_now(self, want: Sandbox) -> bool:
         """Whether a run needing ``want`` would start without waiting (as last seen)."""
         with self._lock:
-            if self._blind or any(b.serves(want) for b in self._busy):
+            if self._blind or _key(want) in self._serves:
                 return True
-            return want in self._claims.values() or self._used() < self.cap
+            return self._ours(want) or self._used() < self.cap
 
     def release(self, owner: object) -> None:
-        """``owner``'s run ended (or was refused): its sandbox, if any, is now the
-        server's to count (idle until reaped), so the next start re-reads the list."""
+        """``owner``'s run ended (or was refused): its sandbox, if any, stays active on
+        the server until reaped, so it is counted until the next listing says."""
         with self._lock:
-            if self._claims.pop(id(owner), None) is not None:
-                self._fresh = False
+            want = self._unclaim(owner)
+            if want is not None and _key(want) not in self._serves:
+                self._released.add(want)
 
     def refused(self, job: Any = None) -> str | None:
         """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
@@ -145,33 +169,52 @@ class SandboxSlots:
         return (f"the server refused a sandbox with {active} active: taking {active} as the "
                 "account's sandbox cap (set [mogplex] sandboxes to match)")
 
-    def _try(self, owner: object, want: Sandbox) -> bool:
+    def _try(self, owner: object, want: Sandbox, max_age: float) -> bool:
         with self._lock:
             if self._blind:
                 if time.monotonic() < self._hold_until:
                     return False
-                self._claims[id(owner)] = want
+                self._claim(owner, want)
                 return True
-            shares = any(b.serves(want) for b in self._busy) or want in self._claims.values()
-            if shares or (self._fresh and self._used() < self.cap and self._within_share()):
-                self._claims[id(owner)] = want
+            shares = _key(want) in self._serves or self._ours(want)
+            fresh = time.monotonic() - self._listed_at < max_age
+            if shares or (fresh and self._used() < self.cap and self._within_share()):
+                self._claim(owner, want)
                 return True
             return False
+
+    def _ours(self, want: Sandbox) -> bool:
+        """``want`` is a sandbox this invocation's starts hold or held (not yet listed)."""
+        return want in self._claimed or want in self._released
+
+    def _unlisted(self, serves: frozenset[_Triple]) -> set[Sandbox]:
+        """Our sandboxes the listing (``serves``) does not show yet, each once."""
+        return {c for c in (*self._claimed, *self._released) if _key(c) not in serves}
+
+    def _claim(self, owner: object, want: Sandbox) -> None:
+        self._unclaim(owner)
+        self._claims[id(owner)] = want
+        self._claimed[want] = self._claimed.get(want, 0) + 1
+
+    def _unclaim(self, owner: object) -> Sandbox | None:
+        want = self._claims.pop(id(owner), None)
+        if want is not None:
+            left = self._claimed.pop(want) - 1
+            if left:
+                self._claimed[want] = left
+        return want
 
     def _within_share(self) -> bool:
         """A shard leg's own sandboxes (its repos' listed ones and its claims) are
         fewer than its share of the slots; always true for an unsharded run."""
         if self.share is None:
             return True
-        listed = [b for b in self._busy if b.repo_id in self.names]
-        pending = {c for c in self._claims.values() if not any(b.serves(c) for b in listed)}
-        return len(listed) + len(pending) < self.share
+        listed = sum(1 for b in self._busy if b.repo_id in self.names)
+        return listed + len(self._unlisted(self._own_serve)) < self.share
 
     def _used(self) -> int:
-        """Active sandboxes listed, plus claimed ones the listing does not show yet."""
-        pending = {c for c in self._claims.values()
-                   if not any(b.serves(c) for b in self._busy)}
-        return len(self._busy) + len(pending)
+        """Active sandboxes listed, plus ours the listing does not show yet."""
+        return len(self._busy) + len(self._unlisted(self._serves))
 
     def _refresh(self, max_age: float, job: Any, deadline: float | None) -> None:
         """Read the list unless a valid one is younger than ``max_age`` (one reader at
@@ -179,8 +222,7 @@ class SandboxSlots:
         token) leaves mogrun blind: it starts, and refusals tell it."""
         with self._reading:
             with self._lock:
-                if self._blind or (self._fresh and
-                                   time.monotonic() - self._listed_at < max_age):
+                if self._blind or time.monotonic() - self._listed_at < max_age:
                     return
             self._read(job, deadline)
 
@@ -199,7 +241,10 @@ class SandboxSlots:
         busy = [Busy.of(b) for b in boxes if str(b.get("status") or "") in ACTIVE]
         with self._lock:
             self._learn(busy)
-            self._busy, self._fresh, self._listed_at = busy, True, time.monotonic()
+            self._busy, self._listed_at = busy, time.monotonic()
+            self._released.clear()  # the listing is the truth now
+            self._serves = _served(busy)
+            self._own_serve = _served([b for b in busy if b.repo_id in self.names])
 
     def _learn(self, busy: list[Busy]) -> None:
         """A sandbox that was active and is not now was reaped: the time since its

@@ -15,6 +15,7 @@ slices so signal handlers run promptly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import threading
 import traceback
@@ -186,7 +187,7 @@ class Scheduler:
         sandbox, or a slot is free), else the oldest: a worker never sits waiting for
         a slot while a run that needs none is queued behind it."""
         if self.prefer is not None:
-            for position, (js, index) in enumerate(list(self._ready)[:LOOK_AHEAD]):
+            for position, (js, index) in enumerate(itertools.islice(self._ready, LOOK_AHEAD)):
                 if self.prefer(js.job, js.job.runs[index]):
                     del self._ready[position]
                     return js, index

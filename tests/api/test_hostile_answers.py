@@ -124,3 +124,21 @@ def test_any_server_answer_ends_in_a_defined_exit_code(mogrun_cli, tmp_path, sta
     assert "Traceback" not in result.output, result
     assert "internal error" not in result.output.lower(), result
     assert result.exit_code in DEFINED, result
+
+
+def test_a_wide_shallow_answer_is_taken_as_it_is() -> None:
+    # A listing of 200 sandboxes has more brackets than MAX_DEPTH but is three levels
+    # deep: it is neither copied nor walked string by string (a fan-out reads one
+    # every poll interval), while depth and lone surrogates are still caught.
+    from mogrun.api.envelope import MAX_DEPTH, TooDeep, sanitised
+
+    wide = {"ok": True, "data": {"sandboxes": [{"id": f"sb_{i}"} for i in range(200)]}}
+    body = json.dumps(wide).encode()
+    assert sanitised(wide, body) is wide
+    shallow = json.loads(nested(MAX_DEPTH - 1))  # the innermost list at depth 31
+    assert sanitised(shallow, nested(MAX_DEPTH - 1)) is shallow
+    with pytest.raises(TooDeep):
+        sanitised(json.loads(nested(MAX_DEPTH)), nested(MAX_DEPTH))
+    lone = {"ok": True, "data": {"sandboxes": [{"id": "sb_\ud83d"}] * 40}}
+    assert sanitised(lone, envelope(lone["data"]))["data"]["sandboxes"][0]["id"] == "sb_\ufffd"
+    assert sanitised(7, b"[[[[" * 10) == 7

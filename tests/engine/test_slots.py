@@ -1,0 +1,66 @@
+"""``SandboxSlots``' counting, checked against the plain rule it implements:
+a listed sandbox serves a run with the same repo and root and, when the run
+names a working branch, that branch (without one, a sandbox whose two
+branches agree). Counting is by set look-ups, so it must agree with that rule
+on any listing. A run's end frees no slot (its sandbox stays active until
+reaped): it is counted until a listing says otherwise. The behaviour end to
+end is in test_capacity.py."""
+
+from __future__ import annotations
+
+import threading
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mogrun.engine.capacity import Busy, SandboxSlots
+from mogrun.engine.kinds import Sandbox
+
+names = st.sampled_from(["r1", "r2", "r3"])
+branches = st.sampled_from([None, "", "main", "fix"])
+roots = st.sampled_from([None, "", "svc"])
+wants = st.builds(Sandbox, names, branches, roots)
+boxes = st.builds(lambda repo, working, base, root, n: Busy(
+    f"sb{n}", repo, working, base, root, "running", "2026-01-01T00:00:00Z"),
+    names, branches, branches, roots, st.integers(0, 99))
+
+
+def serves_by_rule(box: Busy, want: Sandbox) -> bool:
+    if box.repo_id != want.repo_id or (box.root or None) != (want.root_directory or None):
+        return False
+    if want.working_branch is not None:
+        return box.working_branch == want.working_branch
+    return box.working_branch == box.base_branch
+
+
+def slots_listing(busy: list[Busy], cap: int = 100) -> SandboxSlots:
+    listing = [{"id": b.sid, "repo_id": b.repo_id, "working_branch": b.working_branch,
+                "base_branch": b.base_branch, "root_directory": b.root, "status": b.status,
+                "last_active_at": b.last_active} for b in busy]
+    slots = SandboxSlots(cap, lambda job, deadline: listing, interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    return slots
+
+
+@given(boxes, wants)
+def test_a_sandbox_serves_what_the_rule_says(box, want) -> None:
+    assert box.serves(want) == serves_by_rule(box, want)
+
+
+@given(st.lists(boxes, max_size=8), st.lists(wants, max_size=8), wants)
+def test_slots_count_as_the_rule_counts(busy, claimed, want) -> None:
+    slots = slots_listing(busy)
+    owners = [object() for _ in claimed]
+    for owner, claim in zip(owners, claimed, strict=True):
+        slots._claim(owner, claim)
+    pending = {c for c in claimed if not any(serves_by_rule(b, c) for b in busy)}
+    assert slots._used() == len(busy) + len(pending)
+    shares = any(serves_by_rule(b, want) for b in busy) or want in claimed
+    assert slots.can_start_now(want) == (shares or len(busy) + len(pending) < 100)
+    for owner in owners:  # a run's end frees no slot: its sandbox idles until reaped
+        slots.release(owner)
+        assert slots._used() == len(busy) + len(pending)
+    assert not slots._claimed
+    slots._refresh(0.0, None, None)  # the next listing is the truth (here: unchanged)
+    assert slots._used() == len(busy)
