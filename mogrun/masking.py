@@ -3,6 +3,7 @@ mogrun prints or stores."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,6 +63,12 @@ def _walk(value: Any, ordered: tuple[str, ...]) -> Any:
 def with_url_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     """Each secret plus the forms it takes inside a URL (percent-encoded, ``+`` for
     spaces), so a repo named from ``env.*`` is masked in a traced query string too."""
+    return _url_forms(tuple(secrets))
+
+
+@functools.lru_cache(maxsize=256)
+def _url_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Remembered: every request masks its token and its job's secrets this way."""
     from urllib.parse import quote, quote_plus
 
     forms: list[str] = []

@@ -229,13 +229,17 @@ class PluginHost:
             self.pm.hook.mogrun_run_started(job=job, run=run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        with masking(job.secrets):
-            self.pm.hook.mogrun_event(job=job, run=run, event=event)
+        hook = self.pm.hook.mogrun_event
+        if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
+            with masking(job.secrets):
+                hook(job=job, run=run, event=event)
 
     def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
                        state: RunState) -> None:
-        with masking(job.secrets):
-            self.pm.hook.mogrun_status_changed(job=job, run=run, old=old, state=state)
+        hook = self.pm.hook.mogrun_status_changed
+        if hook.get_hookimpls():
+            with masking(job.secrets):
+                hook(job=job, run=run, old=old, state=state)
 
     def wait(self, wait: Wait) -> None:
         """Tell observers that something of this invocation waits."""

@@ -72,6 +72,7 @@ class Answer:
     data: Any
     attempts: int
     first_sent: int  # the first attempt that may have reached the server
+    info: RequestInfo  # the request (its URL, for errors about the payload)
 
 
 class MogplexClient:
@@ -112,9 +113,8 @@ class MogplexClient:
         params: dict[str, Any] = {"limit": max(1, min(200, limit))}
         if query:
             params = {"q": query, **params}
-        data = self._call("GET", "/repos", params=params, job=job, secrets=secrets).data
-        repos = failures.payload_field(data, "repos", list,
-                                       self._info("GET", "/repos", params))
+        answer = self._call("GET", "/repos", params=params, job=job, secrets=secrets)
+        repos = failures.payload_field(answer.data, "repos", list, answer.info)
         return [repo for repo in repos if isinstance(repo, dict)]
 
     def resolve_repos(self, names: Iterable[str], *,
@@ -129,9 +129,8 @@ class MogplexClient:
                        deadline: float | None = None) -> list[dict[str, Any]]:
         """``GET /sandboxes``: the account's sandboxes, newest ``last_active_at`` first."""
         params = {"limit": max(1, min(200, limit))}
-        data = self._call("GET", "/sandboxes", params=params, job=job, deadline=deadline).data
-        boxes = failures.payload_field(data, "sandboxes", list,
-                                       self._info("GET", "/sandboxes", params))
+        answer = self._call("GET", "/sandboxes", params=params, job=job, deadline=deadline)
+        boxes = failures.payload_field(answer.data, "sandboxes", list, answer.info)
         return [box for box in boxes if isinstance(box, dict)]
 
     def resolve_repo(self, name: str, *, job: ResolvedJob | None = None) -> dict[str, Any]:
@@ -187,9 +186,8 @@ class MogplexClient:
     ) -> RunState:
         """``GET /runs/{id}``: the run's current state."""
         path = f"/runs/{_segment(run_id)}"
-        data = self._call("GET", path, job=job, deadline=deadline).data
-        run = failures.payload_field(data, "run", dict, self._info("GET", path))
-        return RunState.from_api(run)
+        answer = self._call("GET", path, job=job, deadline=deadline)
+        return RunState.from_api(failures.payload_field(answer.data, "run", dict, answer.info))
 
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
@@ -198,11 +196,9 @@ class MogplexClient:
         """``GET /runs/{id}/events``: the run's state and its first ``limit`` events."""
         path = f"/runs/{_segment(run_id)}/events"
         params = {"limit": max(1, min(200, limit))}
-        data = self._call("GET", path, params=params, kind="poll", job=job,
-                          deadline=deadline).data
-        info = self._info("GET", path, params)
-        run = failures.payload_field(data, "run", dict, info)
-        events = failures.payload_field(data, "events", list, info)
+        answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline)
+        run = failures.payload_field(answer.data, "run", dict, answer.info)
+        events = failures.payload_field(answer.data, "events", list, answer.info)
         return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)]
 
     def cancel_run(
@@ -211,13 +207,13 @@ class MogplexClient:
         """``POST /runs/{id}/cancel``; a 409 race with the run's end reads it again."""
         path = f"/runs/{_segment(run_id)}/cancel"
         try:
-            data = self._call("POST", path, job=job, deadline=deadline).data
+            answer = self._call("POST", path, job=job, deadline=deadline)
         except RequestRefusedError as error:
             if error.status != 409 or error.code != "CONFLICT":
                 raise
             return CancelOutcome(self.get_run(run_id, job=job, deadline=deadline), True)
-        run = failures.payload_field(data, "run", dict, self._info("POST", path))
-        return CancelOutcome(RunState.from_api(run), bool(data.get("alreadyTerminal")))
+        run = failures.payload_field(answer.data, "run", dict, answer.info)
+        return CancelOutcome(RunState.from_api(run), bool(answer.data.get("alreadyTerminal")))
 
     def _stale_repo(self, error: RequestRefusedError, repo_id: str | None) -> MogrunError:
         """A 404 for a repo id taken from the cache: the repo was removed (or added
@@ -265,7 +261,7 @@ class MogplexClient:
                 ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
                 try:
                     return Answer(self._send(info, body, secrets, self._timeout(deadline)),
-                                  attempt, first_sent)
+                                  attempt, first_sent, info)
                 except MogrunError as error:
                     failure = error
                 finally:

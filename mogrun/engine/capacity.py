@@ -109,6 +109,7 @@ class SandboxSlots:
         # Sandboxes of runs that ended since the listing was read: still active on the
         # server (idle until reaped), so still counted until a listing says otherwise.
         self._released: set[Sandbox] = set()
+        self._pending: set[Sandbox] = set()  # claimed or released, not in the listing
         self.warn = warn
         self._blind = False  # the list could not be read: start, and let refusals tell
         self._hold_until = 0.0  # blind: after a refusal, no start before this time
@@ -152,6 +153,7 @@ class SandboxSlots:
             want = self._unclaim(owner)
             if want is not None and _key(want) not in self._serves:
                 self._released.add(want)
+                self._pending.add(want)
 
     def refused(self, job: Any = None) -> str | None:
         """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
@@ -195,6 +197,8 @@ class SandboxSlots:
         self._unclaim(owner)
         self._claims[id(owner)] = want
         self._claimed[want] = self._claimed.get(want, 0) + 1
+        if _key(want) not in self._serves:
+            self._pending.add(want)
 
     def _unclaim(self, owner: object) -> Sandbox | None:
         want = self._claims.pop(id(owner), None)
@@ -202,6 +206,8 @@ class SandboxSlots:
             left = self._claimed.pop(want) - 1
             if left:
                 self._claimed[want] = left
+            elif want not in self._released:
+                self._pending.discard(want)
         return want
 
     def _within_share(self) -> bool:
@@ -214,7 +220,7 @@ class SandboxSlots:
 
     def _used(self) -> int:
         """Active sandboxes listed, plus ours the listing does not show yet."""
-        return len(self._busy) + len(self._unlisted(self._serves))
+        return len(self._busy) + len(self._pending)
 
     def _refresh(self, max_age: float, job: Any, deadline: float | None) -> None:
         """Read the list unless a valid one is younger than ``max_age`` (one reader at
@@ -243,6 +249,7 @@ class SandboxSlots:
             self._learn(busy)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now
+            self._pending = self._unlisted(self._serves)
             self._serves = _served(busy)
             self._own_serve = _served([b for b in busy if b.repo_id in self.names])
 

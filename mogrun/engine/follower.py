@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -192,7 +193,7 @@ class Follower:
 
 
 class _Call:
-    """``fn()`` in a daemon thread, in the caller's context variables; ``done``
+    """``fn()`` on a poll thread, in the caller's context variables; ``done``
     is set once it returned or raised."""
 
     def __init__(self, fn: Callable[[], tuple[RunState, list[Event]]]) -> None:
@@ -201,9 +202,9 @@ class _Call:
         self._context = contextvars.copy_context()
         self._value: tuple[RunState, list[Event]] | None = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._run, daemon=True, name="mogrun-poll").start()
+        _POLLERS.submit(self)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             self._value = self._context.run(self._fn)
         except BaseException as exc:  # handed to the follower's thread, whatever it is
@@ -216,6 +217,36 @@ class _Call:
             raise self._error
         assert self._value is not None
         return self._value
+
+
+class _Pollers:
+    """Daemon threads that make the polls, kept between polls: a fan-out polls
+    thousands of times, and a thread per poll cost more than the poll's own
+    Python work. One is added when none is free (a poll given up at an
+    interrupt keeps its thread until its request ends); being daemons, none
+    keeps mogrun from exiting."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._free = 0
+        self._lock = threading.Lock()
+
+    def submit(self, call: _Call) -> None:
+        with self._lock:
+            if self._free:
+                self._free -= 1
+            else:
+                threading.Thread(target=self._serve, daemon=True, name="mogrun-poll").start()
+        self._calls.put(call)
+
+    def _serve(self) -> None:
+        while True:
+            self._calls.get().run()
+            with self._lock:
+                self._free += 1
+
+
+_POLLERS = _Pollers()
 
 
 def _split(events: list[Event], changed: str | None) -> int:
