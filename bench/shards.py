@@ -1,8 +1,8 @@
 """N legs of one token at the real limits: ``mogrun run fan --shard I/N`` for
 every I at once, as N processes against one emulator with the server's real
 request and start windows (60/min; starts 10/min, 30/h, 150/day). The
-emulator's sandbox cap is lifted: this measures the rate limits, and mogrun
-does not yet wait for sandbox slots.
+emulator's sandbox cap is lifted (and the task file's raised to match): this
+measures the rate limits, not sandbox capacity (that is bench/capacity.py).
 
     python bench/shards.py [--repos 30] [--legs 3] [--duration 2]
 
