@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from mogrun.cli.app import quick_line
 from mogrun.cli.argv import command_index, hoist_globals, route_run_options
@@ -124,3 +126,48 @@ def test_the_click_free_listing_reports_errors_the_same_way(mogrun_project) -> N
     assert quick.exit_code == slow.exit_code == 2
     assert quick.stderr == slow.stderr
     assert quick.stderr.startswith("Error: no mogplex.toml found in ")
+
+
+MESSY_FILE = ("\ufeff# the team's jobs\r\n[vars]\r\nteam = \"web\"  # default\r\n\r\n"
+              "[jobs.a]\r\n\trepo = \"acme/api\"\r\n\tprompt = \"Fix {{ team }}\"\r\n\r\n"
+              "[jobs.b]  # fan-out\r\nrepo = [\"acme/api\", \"acme/web\"]\r\n"
+              "prompt = \"Tidy {{ repo }}\"\r\nneeds = [\"a\"]\r\n\r\n\r\n")
+GLOBALS = st.sampled_from([["--json"], ["-q"], ["--quiet"], ["--no-color"], ["--no-plugins"],
+                           ["-f", "mogplex.toml"], ["--file=mogplex.toml"], ["-f", "none.toml"],
+                           ["--set", "team=api"], ["--set", "oops"], ["--set", "nope=1"]])
+@st.composite
+def quick_lines(draw: st.DrawFn) -> list[str]:
+    """A list/check/show line with the global flags before or after the command
+    and the command's own after it, in any order (as people type them)."""
+    command = draw(st.sampled_from(["list", "-l", "check", "show", None]))
+    flags = draw(st.lists(GLOBALS, max_size=3))
+    at = draw(st.integers(0, len(flags)))
+    own: list[list[str]] = []
+    if command in ("check", "show"):
+        plugin = draw(st.sampled_from([None, "extra.py", "gone.py"]))
+        own += [["-p", plugin]] if plugin else []
+    if command == "show":
+        own += [[name] for name in draw(st.lists(st.sampled_from(["a", "b", "nope", "list"]),
+                                                 min_size=1, max_size=2))]
+        own += [["--no-deps"]] if draw(st.booleans()) else []
+    after = draw(st.permutations(flags[at:] + own))
+    return [*(w for part in flags[:at] for w in part), *([command] if command else []),
+            *(w for part in after for w in part)]
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.filter_too_much])
+@given(argv=quick_lines())
+def test_any_quick_line_says_what_click_says(mogrun_project, monkeypatch, argv) -> None:
+    # Whatever quick_line takes, the full parser must answer the same, byte for byte:
+    # for a file saved as editors do (BOM, CRLF, tabs, comments, trailing blank lines).
+    assume(quick_line(argv) is not None)
+    mogrun_project.path.write_bytes(MESSY_FILE.encode("utf-8"))
+    (mogrun_project.root / "extra.py").write_text('"""A plugin with no hooks."""\n')
+    quick = mogrun_project.run(*argv)
+    with monkeypatch.context() as patch:
+        patch.setattr("mogrun.cli.app.quick_line", lambda args: None)
+        slow = mogrun_project.run(*argv)
+    assert (quick.exit_code, _same_key(quick.stdout), quick.stderr) == (
+        slow.exit_code, _same_key(slow.stdout), slow.stderr), argv
