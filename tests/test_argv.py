@@ -171,3 +171,18 @@ def test_any_quick_line_says_what_click_says(mogrun_project, monkeypatch, argv) 
         slow = mogrun_project.run(*argv)
     assert (quick.exit_code, _same_key(quick.stdout), quick.stderr) == (
         slow.exit_code, _same_key(slow.stdout), slow.stderr), argv
+
+
+@pytest.mark.parametrize("argv", [["check"], ["show", "a"], ["check", "-v"]])
+def test_a_ctrl_c_while_checking_is_one_line_on_either_path(mogrun_project, monkeypatch,
+                                                             argv) -> None:
+    # A 10,000-job file takes seconds to check: Ctrl-C then is "Interrupted.", exit 130,
+    # whether the line went the click-free way or through click.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    mogrun_project.write(QUICK_FILE)
+    monkeypatch.setattr("mogrun.cli.taskfile_views.check_file", interrupted)
+    monkeypatch.setattr("mogrun.cli.taskfile_views.show_jobs", interrupted)
+    result = mogrun_project.run(*argv)
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "Interrupted.\n")

@@ -46,6 +46,9 @@ class MogrunApp:
             if line is not None:
                 return self._quick(state, line)
             return self._invoke(state, args)
+        except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
+            self.stderr.write("Interrupted.\n")
+            return 130
         finally:
             state.close()
 
@@ -88,9 +91,6 @@ class MogrunApp:
             return 2 if error.exit_code == 1 else error.exit_code
         except click.Abort:
             self.stderr.write("Aborted.\n")
-            return 130
-        except KeyboardInterrupt:
-            self.stderr.write("Interrupted.\n")
             return 130
         return result if isinstance(result, int) else 0
 
