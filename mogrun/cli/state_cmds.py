@@ -361,8 +361,8 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
 @click.command("history")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
               help="How many runs to list, newest first.")
-@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.",
-              shell_complete=complete_jobs)
+@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job (or of one "
+              "of its runs: JOB:owner/name, as logs takes it).", shell_complete=complete_jobs)
 @click.pass_obj
 def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     """Past runs recorded locally in .mogrun/history.db (newest first).
@@ -371,13 +371,19 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     Examples:
       mogrun history
       mogrun history --job codemod -n 5
+      mogrun history --job codemod:acme/api
       mogrun --json history | jq -r .run_id
     """
     taskfile, history = open_state(state)
+    job, sep, repo = (job_name or "").partition(":")
     try:
-        rows = history.recent(limit=limit, job=job_name)
-        if job_name is not None and not rows and job_name not in taskfile.job_names:
-            raise unknown_target(job_name, job_name, taskfile, history)
+        rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
+        if job_name is not None and not rows:
+            known = history.recent(200, job=job)
+            if not known and job not in taskfile.job_names:
+                raise unknown_target(job_name, job, taskfile, history)
+            if sep and known:  # the job ran, not on that repo: say which repos it did
+                raise _unknown_repo(job_name, repo, known, history)
     finally:
         history.close()
     if state.json_output:

@@ -207,8 +207,12 @@ class History:
             rows = self._db.execute(sql, (self.base_url, *params)).fetchall()
         return [_row(values) for values in rows]
 
-    def recent(self, limit: int = 50, job: str | None = None) -> list[HistoryRow]:
-        """The newest runs first (of one job when ``job`` is given)."""
+    def recent(self, limit: int = 50, job: str | None = None,
+               repo: str | None = None) -> list[HistoryRow]:
+        """The newest runs first (of one job when ``job`` is given, and of one of
+        its repos, as stored, when ``repo`` is too)."""
+        if job is not None and repo is not None:
+            return self._select("job = ? AND repo = ?", (job, repo), limit=limit)
         if job is not None:
             return self._select("job = ?", (job,), limit=limit)
         return self._select(limit=limit)

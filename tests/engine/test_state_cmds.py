@@ -181,3 +181,17 @@ def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
         assert result.exit_code == 1, result
         assert "run_gone" in result.stderr and "Run not found" in result.stderr
         assert "hello from acme/web" in result.stdout
+
+
+def test_history_of_one_run_label_as_logs_takes_it(project, mogrun, mogrun_emulator):
+    project(JOBS)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    _, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    only = json_lines(mogrun("--json", "history", "--job", "fan:acme/web").stdout)
+    assert [(r["job"], r["repo"], r["run_id"]) for r in only] == [("fan", "acme/web", web_run)]
+    typo = mogrun("history", "--job", "fan:acme/wbe")
+    assert typo.exit_code == 2, typo
+    assert 'did you mean "fan:acme/web"?' in typo.stderr
+    unknown = mogrun("history", "--job", "fna:acme/web")
+    assert unknown.exit_code == 2 and 'did you mean "fan"' in unknown.stderr, unknown
+    assert mogrun("cancel", "fan").exit_code == 0
