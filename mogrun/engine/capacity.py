@@ -58,14 +58,11 @@ class Busy:
                    text("root_directory"), str(box.get("status") or ""),
                    text("last_active_at") or "")
 
-    def serves(self, want: Sandbox) -> bool:
-        """Whether a run wanting ``want`` reuses this sandbox (no working branch: the
-        run works on its base branch, as does a sandbox whose two branches agree)."""
-        return _key(want) in self.serving()
-
     def serving(self) -> tuple[_Triple, ...]:
-        """The ``_key`` of every want this sandbox serves (looked up in a set, so a
-        fan-out over many repos is not a scan of the listing per start)."""
+        """The ``_key`` of every run this sandbox serves: the same repo and root and,
+        when the run names a working branch, that branch (without one, the run works
+        on its base branch, as does a sandbox whose two branches agree). Looked up
+        in a set, so a fan-out over many repos is not a scan of the listing per start."""
         root = self.root or None
         keys: list[_Triple] = [(self.repo_id, root, self.working_branch)] if (
             self.working_branch is not None) else []
