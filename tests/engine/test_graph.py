@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from mogrun.testing import job, task_file
+
 from .conftest import history_rows, json_lines
 
 RETRY_FAST = 'retry = { attempts = 3, max_delay = "2s" }'
 
 
+def build_then_deploy(build_status: str) -> str:
+    """deploy needs build; build's run ends with ``build_status``."""
+    return task_file(job("build", prompt=f"@emulator status={build_status} duration=0.2s"),
+                     job("deploy", repo="acme/web", needs=["build"]))
+
+
 def test_failed_need_skips_the_dependent_job(project, mogrun, mogrun_emulator):
-    project("""
-        [jobs.build]
-        repo = "acme/api"
-        prompt = "@emulator status=failed duration=0.2s"
-        [jobs.deploy]
-        repo = "acme/web"
-        prompt = "@emulator duration=0.2s"
-        needs = ["build"]
-    """)
+    project(build_then_deploy("failed"))
     result = mogrun("--json", "deploy")
     assert result.exit_code == 1, result
     assert len(mogrun_emulator.runs) == 1  # deploy never started
@@ -28,15 +28,7 @@ def test_failed_need_skips_the_dependent_job(project, mogrun, mogrun_emulator):
 
 
 def test_needs_run_first(project, mogrun, mogrun_emulator):
-    project("""
-        [jobs.build]
-        repo = "acme/api"
-        prompt = "@emulator duration=0.2s"
-        [jobs.deploy]
-        repo = "acme/web"
-        prompt = "@emulator duration=0.2s"
-        needs = ["build"]
-    """)
+    project(build_then_deploy("success"))
     result = mogrun("--json", "deploy")
     assert result.exit_code == 0, result
     started = [o["job"] for o in json_lines(result.stdout) if o["type"] == "job_started"]
@@ -45,15 +37,7 @@ def test_needs_run_first(project, mogrun, mogrun_emulator):
 
 
 def test_no_deps_ignores_needs(project, mogrun, mogrun_emulator):
-    project("""
-        [jobs.build]
-        repo = "acme/api"
-        prompt = "@emulator status=failed duration=0.2s"
-        [jobs.deploy]
-        repo = "acme/web"
-        prompt = "@emulator duration=0.2s"
-        needs = ["build"]
-    """)
+    project(build_then_deploy("failed"))
     result = mogrun("run", "--no-deps", "deploy")
     assert result.exit_code == 0, result
     assert len(mogrun_emulator.runs) == 1
