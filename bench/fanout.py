@@ -8,11 +8,11 @@ look-ups and the peak RSS of the mogrun process. Beside it, in alternating
 rounds, the same fan-out by ``bench/minimal_client.py`` (bare urllib3: starts
 and polls at mogrun's interval, nothing else), so CPU is also shown as a
 ratio to that floor: this VM's speed drifts by 2x between minutes, so only
-numbers measured in the same rounds compare. With ``--before REV`` the mogrun
-of git revision REV (a temporary worktree) runs in the same rounds too.
+numbers measured in the same rounds compare. With ``--before REV`` (repeatable) the
+mogrun of git revision REV (a temporary worktree) runs in the same rounds too.
 
     python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--repeat 3]
-                           [--before REV]
+                           [--before REV]...
 
 Targets (issue 13): <= 3 ms of client CPU per run (where the minimal client
 takes 2.0-2.4 ms) and <= 1.3x the ideal wall time for 1,000 runs of 2 s with
@@ -58,12 +58,16 @@ def task_file(repos: list[str], duration: float, runs: int) -> str:
 
 
 @contextlib.contextmanager
-def checkout(rev: str | None) -> Iterator[str | None]:
+def checkouts(revs: list[str]) -> Iterator[dict[str, str]]:
+    """Temporary worktrees of ``revs``: each one's PYTHONPATH by revision."""
+    with contextlib.ExitStack() as stack:
+        yield {rev: stack.enter_context(checkout(rev)) for rev in revs}
+
+
+@contextlib.contextmanager
+def checkout(rev: str) -> Iterator[str]:
     """A temporary worktree of ``rev``; yields the PYTHONPATH that imports its
     ``mogrun`` and its bundled plugins (``mogrun_plugins``) before this checkout's."""
-    if rev is None:
-        yield None
-        return
     path = tempfile.mkdtemp(prefix="mogrun-before-")
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", path, rev],
                    check=True)
@@ -142,12 +146,13 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
-    parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
+    parser.add_argument("--before", metavar="REV", action="append", default=[],
+                        help="also measure git revision REV (repeatable)")
     args = parser.parse_args()
     samples: dict[str, list[dict[str, float]]] = {}
-    with checkout(args.before) as path:
-        sources = {"minimal urllib3": MINIMAL, **({f"before ({args.before})": path}
-                                                  if path is not None else {}), "now": None}
+    with checkouts(args.before) as paths:
+        sources = {"minimal urllib3": MINIMAL,
+                   **{f"before ({rev})": path for rev, path in paths.items()}, "now": None}
         for _ in range(args.repeat):  # alternating: the machine's drift hits every column
             for name, source in sources.items():
                 samples.setdefault(name, []).append(measure(args, source))
