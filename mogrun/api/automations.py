@@ -18,11 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
 from mogrun.errors import RequestInfo, UsageError
 from mogrun.models import Event, ResolvedJob, RunState
+
+if TYPE_CHECKING:
+    import threading
 
 PAGE_LIMIT = 100  # the list endpoint clamps to 1..100
 DUPLICATE = "IDEMPOTENT_DUPLICATE"
@@ -51,7 +54,8 @@ class Caller(Protocol):
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
-                deadline: float | None = None) -> Answer: ...
+                deadline: float | None = None, kind: str = "request",
+                stop: threading.Event | None = None) -> Answer: ...
 
 
 @dataclass(frozen=True)

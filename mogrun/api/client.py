@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -191,12 +192,14 @@ class MogplexClient:
 
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, stop: threading.Event | None = None,
     ) -> tuple[RunState, list[Event]]:
-        """``GET /runs/{id}/events``: the run's state and its first ``limit`` events."""
+        """``GET /runs/{id}/events``: the run's state and its first ``limit`` events
+        (a follower's poll: given up, ``Interrupted``, once ``stop`` is set)."""
         path = f"/runs/{_segment(run_id)}/events"
         params = {"limit": max(1, min(200, limit))}
-        answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline)
+        answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline,
+                            stop=stop)
         run = failures.payload_field(answer.data, "run", dict, answer.info)
         events = failures.payload_field(answer.data, "events", list, answer.info)
         return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)]
@@ -229,14 +232,16 @@ class MogplexClient:
     def request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, kind: str = "request",
+        stop: threading.Event | None = None,
     ) -> Answer:
         """Any endpoint through the same budget, retries and masking (the
-        automation calls of ``mogrun.api.automations`` use it)."""
+        automation calls of ``mogrun.api.automations`` use it); ``kind`` and
+        ``stop`` as for ``get_events`` when it is a follower's poll."""
         body = (None if json_body is None else
                 json.dumps(json_body, separators=(",", ":")).encode("utf-8"))
         return self._call(method, path, params=params, body=body, key=key, job=job,
-                          deadline=deadline)
+                          deadline=deadline, kind=kind, stop=stop)
 
     # --- the request loop --------------------------------------------------------
 
@@ -249,7 +254,7 @@ class MogplexClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str] = (), stop: threading.Event | None = None,
     ) -> Answer:
         info = self._info(method, path, params, key=key)
         secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
@@ -260,8 +265,10 @@ class MogplexClient:
             try:
                 ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
                 try:
-                    return Answer(self._send(info, body, secrets, self._timeout(deadline)),
+                    return Answer(self._send(info, body, secrets, self._timeout(deadline), stop),
                                   attempt, first_sent, info)
+                except Interrupted:  # a poll given up at a signal: never retried
+                    raise
                 except MogrunError as error:
                     failure = error
                 finally:
@@ -282,7 +289,7 @@ class MogplexClient:
         return max(MIN_REQUEST_TIMEOUT, min(self.timeout, deadline - self.budget.clock()))
 
     def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...],
-              timeout: float | None = None) -> Any:
+              timeout: float | None = None, stop: threading.Event | None = None) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -293,7 +300,7 @@ class MogplexClient:
         try:
             response: Response = self.transport.send(
                 info.method, info.url, headers=headers, body=body,
-                timeout=self.timeout if timeout is None else timeout)
+                timeout=self.timeout if timeout is None else timeout, stop=stop)
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)

@@ -18,12 +18,19 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
 from mogrun.api.text import preview
-from mogrun.errors import ConnectError, RequestInfo, TransportError, UsageError
+from mogrun.errors import (
+    ConnectError,
+    Interrupted,
+    MogrunError,
+    RequestInfo,
+    TransportError,
+    UsageError,
+)
 from mogrun.loopback import NOT_HTTP, url_refusal
 
 if TYPE_CHECKING:
@@ -48,7 +55,8 @@ class Response:
 
 
 class Transport(Protocol):
-    """What the client needs from HTTP: one request in, one answer out."""
+    """What the client needs from HTTP: one request in, one answer out; a request
+    sent with ``stop`` is given up (``Interrupted``) once that event is set."""
 
     def send(
         self,
@@ -58,10 +66,12 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float,
+        stop: threading.Event | None = None,
     ) -> Response: ...
 
 
 MAX_BODY = 32 * 2**20  # no API answer comes near this; a misbehaving server might
+STOP_CHECK = 0.1  # seconds between looks at the stop events of requests in flight
 
 
 def refuse_insecure_url(url: str) -> None:
@@ -154,6 +164,7 @@ class Urllib3Transport:
                 self._pool = urllib3.PoolManager(
                     num_pools=16, maxsize=self._maxsize, block=False, retries=False
                 )
+                self._pool.pool_classes_by_scheme = _watched_pools()
             return self._pool
 
     def send(
@@ -164,24 +175,40 @@ class Urllib3Transport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float,
+        stop: threading.Event | None = None,
     ) -> Response:
-        """Send one request; any answer (even 3xx/5xx) is returned, never followed."""
+        """Send one request; any answer (even 3xx/5xx) is returned, never followed.
+
+        From the moment a connection is taken, a watch shuts its socket at the
+        deadline (a server that trickles bytes would outlast every read timeout)
+        or once ``stop`` is set: a poll a stalled server holds must not hold
+        Ctrl-C's cancels back, and it is made on the follower's own thread."""
         refuse_insecure_url(url)
+        if stop is not None and stop.is_set():
+            raise Interrupted(130, INTERRUPTED_POLL)
         import urllib3
 
         all_headers = {"User-Agent": self.user_agent, **headers}
         deadline = time.monotonic() + timeout
         limits = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
+        request = RequestInfo(method, url)
+        watch = _WATCHDOGS.watch(deadline, stop)
+        _SENDING.watch = watch
         try:
-            raw = self._manager().request(
-                method, url, body=body, headers=all_headers, timeout=limits,
-                retries=False, redirect=False, preload_content=False,
-            )
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            raise translate_error(exc, method, url, timeout) from exc
-        names = {k.lower(): v for k, v in raw.headers.items()}
-        return Response(status=raw.status, headers=names,
-                        body=_read_body(raw, RequestInfo(method, url), timeout, deadline))
+            try:
+                raw = self._manager().request(
+                    method, url, body=body, headers=all_headers, timeout=limits,
+                    retries=False, redirect=False, preload_content=False,
+                )
+            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                raise (_cut_short(watch, request, timeout)
+                       or translate_error(exc, method, url, timeout)) from exc
+            names = {k.lower(): v for k, v in raw.headers.items()}
+            return Response(status=raw.status, headers=names,
+                            body=_read_body(raw, request, timeout, watch))
+        finally:
+            _SENDING.watch = None
+            watch.cancel()
 
     def close(self) -> None:
         """Close pooled connections (tests; long-lived processes)."""
@@ -191,17 +218,13 @@ class Urllib3Transport:
 
 
 def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: float,
-               deadline: float) -> bytes:
+               watch: _Watch) -> bytes:
     """The whole body; a cut-off answer still shows its status and first bytes.
-
-    The read timeout only bounds each read, so a server sending a byte at a
-    time could hold us for ever: a watchdog shuts the socket at ``deadline``.
-    """
+    The read timeout only bounds each read: ``watch`` bounds them all."""
     import urllib3
 
     chunks: list[bytes] = []
     size = 0
-    watchdog = _WATCHDOGS.watch(raw, deadline)
     try:
         for chunk in raw.stream(65536):
             chunks.append(chunk)
@@ -212,29 +235,81 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
                     f"{MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
                     request=request, status=raw.status)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        if watchdog.fired or isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-            raise translate_error(TimeoutError(), request.method, request.url, timeout) from exc
-        raise TransportError(
-            f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
-            f"{size} bytes: {preview(b''.join(chunks))}",
-            request=request, status=raw.status) from exc
+        timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
+        raise _cut_short(watch, request, timeout) or (
+            translate_error(TimeoutError(), request.method, request.url, timeout) if timed_out
+            else TransportError(
+                f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
+                f"{size} bytes: {preview(b''.join(chunks))}",
+                request=request, status=raw.status)) from exc
     finally:
-        watchdog.cancel()
+        watch.cancel()  # before the connection goes back to the pool
         raw.release_conn()
-    if watchdog.fired:  # the shut socket may have looked like the body's end
-        raise translate_error(TimeoutError(), request.method, request.url, timeout)
+    cut = _cut_short(watch, request, timeout)  # a shut socket may look like the body's end
+    if cut is not None:
+        raise cut
     return b"".join(chunks)
 
 
+def _cut_short(watch: _Watch, request: RequestInfo, timeout: float) -> MogrunError | None:
+    """Why ``watch`` cut its request short (``stop`` was set, or the deadline
+    passed), or ``None`` when it did not."""
+    if watch.stopped:
+        return Interrupted(130, INTERRUPTED_POLL)
+    if watch.fired:
+        return translate_error(TimeoutError(), request.method, request.url, timeout)
+    return None
+
+
+INTERRUPTED_POLL = "interrupted while a poll waited for the server"
+
+
+def _watched_pools() -> dict[str, type]:
+    """urllib3's pools, with connections that bind themselves to the watch of
+    the request their thread is sending (so the watch can shut their socket)."""
+    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    class Watched(HTTPConnection):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _bind(self)
+            super().request(*args, **kwargs)
+
+    class WatchedTLS(HTTPSConnection):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _bind(self)
+            super().request(*args, **kwargs)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Watched
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = WatchedTLS
+
+    return {"http": Pool, "https": TLSPool}
+
+
+_SENDING = threading.local()  # .watch: the request this thread is sending
+
+
+def _bind(connection: object) -> None:
+    watch = getattr(_SENDING, "watch", None)
+    if watch is not None:
+        watch.bind(connection)
+
+
 class _Watch:
-    """One response's deadline; ``fire`` shuts its socket unless cancelled first."""
+    """One request's deadline and stop event: ``fire`` shuts the socket of the
+    connection it is bound to, unless the request ended first."""
 
-    __slots__ = ("_done", "_lock", "_raw", "deadline", "fired")
+    __slots__ = ("_conn", "_done", "_lock", "deadline", "fired", "stop", "stopped")
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> None:
+    def __init__(self, deadline: float, stop: threading.Event | None) -> None:
         self.deadline = deadline
+        self.stop = stop
         self.fired = False
-        self._raw: urllib3.BaseHTTPResponse | None = raw
+        self.stopped = False  # fired because ``stop`` was set (else: the deadline)
+        self._conn: object | None = None
         self._lock = threading.Lock()
         self._done = False
 
@@ -245,42 +320,58 @@ class _Watch:
     def done(self) -> bool:
         return self._done
 
-    def fire(self) -> None:
+    def bind(self, connection: object) -> None:
+        with self._lock:
+            if not self._done:
+                self._conn = connection
+                if self.fired:
+                    self._shut()
+
+    def fire(self, *, stopped: bool = False) -> None:
+        """Shut the socket (again: a connection still connecting had none yet)."""
         with self._lock:
             if self._done:
                 return
-            self.fired = True
-            self._done = True
-            sock = getattr(getattr(self._raw, "connection", None), "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            if not self.fired:
+                self.fired, self.stopped = True, stopped
+            self._shut()
+
+    def _shut(self) -> None:
+        sock = getattr(self._conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
         with self._lock:
             self._done = True
-            self._raw = None
+            self._conn = None
 
 
 class _Watchdogs:
-    """One daemon thread keeps every response's deadline (a thread per request
-    cost 18% of the GIL's samples in a 200-run fan-out). Cancelled watches stay
-    in the heap until they reach its top: cancelling costs nothing."""
+    """One daemon thread keeps every request's deadline (a thread per request
+    cost 18% of the GIL's samples in a 200-run fan-out) and, every
+    ``STOP_CHECK`` while requests with a stop event are in flight, looks at
+    those events. Ended watches stay in the heap until they reach its top:
+    ending one costs nothing."""
 
     def __init__(self) -> None:
         self._heap: list[_Watch] = []
+        self._stoppable: list[_Watch] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def watch(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> _Watch:
-        entry = _Watch(raw, deadline)
+    def watch(self, deadline: float, stop: threading.Event | None = None) -> _Watch:
+        entry = _Watch(deadline, stop)
         with self._cond:
             heapq.heappush(self._heap, entry)
+            if stop is not None:
+                self._stoppable.append(entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mogrun-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            if self._heap[0] is entry:
+            if self._heap[0] is entry or len(self._stoppable) == 1:
                 self._cond.notify()
         return entry
 
@@ -290,14 +381,22 @@ class _Watchdogs:
                 heap = self._heap
                 while heap and heap[0].done:
                     heapq.heappop(heap)
+                if self._stoppable:
+                    self._check_stops()
                 if not heap:
                     self._cond.wait()
                     continue
                 left = heap[0].deadline - time.monotonic()
                 if left > 0:
-                    self._cond.wait(left)
+                    self._cond.wait(min(left, STOP_CHECK) if self._stoppable else left)
                     continue
                 heapq.heappop(heap).fire()
+
+    def _check_stops(self) -> None:
+        self._stoppable = [entry for entry in self._stoppable if not entry.done]
+        for entry in self._stoppable:
+            if entry.stop is not None and entry.stop.is_set():
+                entry.fire(stopped=True)
 
 
 _WATCHDOGS = _Watchdogs()

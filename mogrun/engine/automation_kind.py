@@ -113,9 +113,11 @@ class AutomationKind:
             pause = min(pause * 2, CAP_RETRY[1])
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None) -> tuple[RunState, list[Event]]:
+                   deadline: float | None = None,
+                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
         assert job is not None, "an automation run is read through its job's automation"
-        return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline)
+        return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline,
+                                            stop=stop)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         return None  # the public API has no cancel for automation runs
@@ -204,9 +206,10 @@ class AutomationReader:
         return self.get_events(run_id, job=job, deadline=deadline)[0]
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None) -> tuple[RunState, list[Event]]:
+                   deadline: float | None = None,
+                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
         run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
-                           deadline=deadline)
+                           deadline=deadline, kind="poll", stop=stop)
         return run.state, list(run.events)
 
 

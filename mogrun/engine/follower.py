@@ -10,9 +10,7 @@ keeps following the status alone.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +22,6 @@ from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import Event, ResolvedJob, RunState
 
 EVENT_LIMIT = 200
-STOP_CHECK = 0.1  # seconds between looks at the stop flag while a poll is in flight
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
     "only the first {limit} events are visible through the API; "
@@ -37,7 +34,7 @@ class EventSource(Protocol):
 
     def get_events(
         self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, stop: threading.Event | None = None,
     ) -> tuple[RunState, list[Event]]: ...
 
 
@@ -141,16 +138,11 @@ class Follower:
             self._unchanged_since = self.clock()
 
     def _fetch(self) -> tuple[RunState, list[Event]]:
-        """One events request, given up at an interrupt: a request a stalled
-        server holds (up to the read timeout) must not hold Ctrl-C's cancel
-        back. It runs in a daemon thread, so an abandoned one is dropped and
-        cannot keep mogrun from exiting."""
-        call = _Call(lambda: self.source.get_events(
-            self.state.run_id, limit=EVENT_LIMIT, job=self.job, deadline=self.deadline))
-        while not call.done.wait(STOP_CHECK):
-            if self.stop.is_set():
-                raise Interrupted(130, "interrupted while a poll waited for the server")
-        return call.result()
+        """One events request, made on this thread and given up (``Interrupted``)
+        once ``stop`` is set: a request a stalled server holds (up to the read
+        timeout) must not hold Ctrl-C's cancel back."""
+        return self.source.get_events(self.state.run_id, limit=EVENT_LIMIT, job=self.job,
+                                      deadline=self.deadline, stop=self.stop)
 
     def _fresh(self, events: list[Event]) -> list[Event]:
         """The events not passed on before, in the server's order, now remembered."""
@@ -190,63 +182,6 @@ class Follower:
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)
-
-
-class _Call:
-    """``fn()`` on a poll thread, in the caller's context variables; ``done``
-    is set once it returned or raised."""
-
-    def __init__(self, fn: Callable[[], tuple[RunState, list[Event]]]) -> None:
-        self.done = threading.Event()
-        self._fn = fn
-        self._context = contextvars.copy_context()
-        self._value: tuple[RunState, list[Event]] | None = None
-        self._error: BaseException | None = None
-        _POLLERS.submit(self)
-
-    def run(self) -> None:
-        try:
-            self._value = self._context.run(self._fn)
-        except BaseException as exc:  # handed to the follower's thread, whatever it is
-            self._error = exc
-        finally:
-            self.done.set()
-
-    def result(self) -> tuple[RunState, list[Event]]:
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-
-class _Pollers:
-    """Daemon threads that make the polls, kept between polls: a fan-out polls
-    thousands of times, and a thread per poll cost more than the poll's own
-    Python work. One is added when none is free (a poll given up at an
-    interrupt keeps its thread until its request ends); being daemons, none
-    keeps mogrun from exiting."""
-
-    def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
-        self._free = 0
-        self._lock = threading.Lock()
-
-    def submit(self, call: _Call) -> None:
-        with self._lock:
-            if self._free:
-                self._free -= 1
-            else:
-                threading.Thread(target=self._serve, daemon=True, name="mogrun-poll").start()
-        self._calls.put(call)
-
-    def _serve(self) -> None:
-        while True:
-            self._calls.get().run()
-            with self._lock:
-                self._free += 1
-
-
-_POLLERS = _Pollers()
 
 
 def _split(events: list[Event], changed: str | None) -> int:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 
 if TYPE_CHECKING:
+    import threading
+
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
 
@@ -72,8 +74,10 @@ class JobKind(Protocol):
         """Start the current attempt (``track.request``); retries reuse its key."""
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-             deadline: float | None = None) -> tuple[RunState, list[Event]]:
-        """The run's state and its first ``limit`` events (the follower's source)."""
+                   deadline: float | None = None,
+                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
+        """The run's state and its first ``limit`` events (the follower's source;
+        given up, ``Interrupted``, once ``stop`` is set)."""
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         """Cancel the run; ``None`` when this kind has no cancel (it is left going)."""

@@ -24,6 +24,8 @@ from mogrun.models import (
 )
 
 if TYPE_CHECKING:
+    import threading
+
     from mogrun.api.client import Answer, CancelOutcome, StartOutcome
     from mogrun.waits import Wait
 
@@ -71,14 +73,16 @@ class ApiClient(Protocol):
                 deadline: float | None = None) -> RunState: ...
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None) -> tuple[RunState, list[Event]]: ...
+                   deadline: float | None = None,
+                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]: ...
 
     def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
                    deadline: float | None = None) -> CancelOutcome: ...
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
-                deadline: float | None = None) -> Answer: ...
+                deadline: float | None = None, kind: str = "request",
+                stop: threading.Event | None = None) -> Answer: ...
 
 
 class Hooks(Protocol):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.ports import ApiClient
 from mogrun.engine.track import RunTrack
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 from mogrun.outcomes import RunStatus
+
+if TYPE_CHECKING:
+    import threading
 
 CAPACITY_ERRORS = (
     "too many active sandboxes",
@@ -61,8 +64,9 @@ class RunKind:
         return Started(started.state, bool(started.attached))
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-             deadline: float | None = None) -> tuple[RunState, list[Event]]:
-        return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline)
+                   deadline: float | None = None,
+                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
+        return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline, stop=stop)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled:
         """Cancel the run; the answer is about this run whatever runId it carries."""

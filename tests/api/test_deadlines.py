@@ -1,5 +1,6 @@
 """A receiver that answers slowly, byte by byte, cannot hold mogrun past its
-timeout: the timeout bounds the whole answer, not each read."""
+timeout: the timeout bounds the whole answer, not each read. Nor can one that
+never answers hold a poll past its stop event (Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from mogrun.api.transport import Urllib3Transport
-from mogrun.errors import TransportError
+from mogrun.errors import Interrupted, TransportError
 from mogrun.http import post_json
 
 
@@ -51,6 +52,64 @@ def trickling_server() -> Iterator[str]:
     finally:
         stop.set()
         listener.close()
+
+
+@contextmanager
+def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
+    """Accepts connections, reads the request, never answers; yields its URL and
+    the connections it accepted."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_a_request_held_by_the_server_is_given_up_when_its_stop_is_set():
+    transport = Urllib3Transport()
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    with silent_server() as (url, _):
+        started = time.monotonic()
+        with pytest.raises(Interrupted) as caught:
+            transport.send("GET", url + "/runs/r/events", headers={}, body=None, timeout=30.0,
+                           stop=stop)
+        elapsed = time.monotonic() - started
+    transport.close()
+    assert 0.3 <= elapsed < 2.0  # not the 30 s timeout
+    assert caught.value.exit_code == 130
+
+
+def test_a_set_stop_sends_nothing_and_other_requests_are_not_stopped():
+    transport = Urllib3Transport()
+    stop = threading.Event()
+    stop.set()
+    with silent_server() as (url, accepted):
+        with pytest.raises(Interrupted):
+            transport.send("GET", url + "/x", headers={}, body=None, timeout=30.0, stop=stop)
+        time.sleep(0.2)
+        assert accepted == []
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:  # no stop of its own: its timeout
+            transport.send("GET", url + "/y", headers={}, body=None, timeout=1.0)
+        assert time.monotonic() - started >= 0.9
+    transport.close()
+    assert "within 1 s" in caught.value.message
 
 
 def test_a_trickled_answer_cannot_outlast_the_transport_timeout():
