@@ -66,7 +66,10 @@ class HistoryObserver(Observer):
                      attached=track.attached)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
-        self._update(self._row(track), status=state.status)
+        """A status on the way; a terminal one is written with the run's result
+        (``run_finished`` follows on every path): one commit fewer per run."""
+        if not state.terminal:
+            self._update(self._row(track), status=state.status)
 
     def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
         if track is None:

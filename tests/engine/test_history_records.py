@@ -79,3 +79,21 @@ def test_a_repo_named_from_env_is_stored_masked_and_still_found(project, mogrun)
     status = mogrun("--json", "status", "fan:acme/worker", env=env)
     assert status.exit_code == 0, status
     assert [r["repo"] for r in json_lines(status.stdout)] == ["acme/***"]
+
+
+def test_a_finished_run_keeps_its_terminal_status_with_its_result(project, mogrun):
+    # The terminal status is written with the result (one commit per run fewer
+    # than writing it as a status change first): it must still be there.
+    project("""
+        [jobs.good]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.bad]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("run", "--keep-going", "good", "bad").exit_code == 1
+    rows = {r["job"]: r for r in history_rows(mogrun, "-n", "2")}
+    assert (rows["good"]["status"], rows["good"]["outcome"]) == ("success", "success")
+    assert (rows["bad"]["status"], rows["bad"]["outcome"]) == ("failed", "failed")
