@@ -148,7 +148,7 @@ class Follower:
         """The events not passed on before, in the server's order, now remembered."""
         fresh = []
         for event in events:
-            key = _identity(event)
+            key = event_identity(event)
             if key not in self._seen:
                 self._seen.add(key)
                 self.events.append(event)
@@ -197,8 +197,9 @@ def _split(events: list[Event], changed: str | None) -> int:
     return len(events)
 
 
-def _identity(event: Event) -> str:
-    """The event's id; an event without one is told apart by what it says."""
+def event_identity(event: Event) -> str:
+    """The event's id; an event without one is told apart by what it says (the
+    follower's dedup, and the runner's when it catches up after a cancel)."""
     if event.id:
         return event.id
     fields = (event.created_at, event.type, event.tool_name, event.message, event.payload)

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot
 from mogrun.engine.context import SessionDeps, SessionProgress
-from mogrun.engine.follower import Follower, FollowOutcome
-from mogrun.engine.follower import _identity as event_identity
+from mogrun.engine.follower import Follower, FollowOutcome, event_identity
 from mogrun.engine.kinds import JobKind, kind_of
 from mogrun.engine.outcome import gated_outcome
 from mogrun.engine.recorder import conflict_hint
