@@ -4,6 +4,7 @@ validation, idempotency, start limits."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -126,7 +127,10 @@ class Api:
         if wanted is not None:
             repos = [r for r in repos if r["id"] == wanted]
         elif q is not None:
-            repos = [r for r in repos if q.lower() in r["full_name"].lower()]
+            pattern = ilike_contains(q)
+            if pattern is None:  # Postgres refuses the pattern; the handler answers 500
+                return error(500, "INTERNAL_ERROR", "Failed to list repos")
+            repos = [r for r in repos if pattern.search(r["full_name"])]
         return ok({"repos": [dict(r) for r in repos[:list_limit(request)]]})
 
     def list_sandboxes(self, request: Request, parts: list[str], token: Token,
@@ -281,3 +285,21 @@ def fault_reply(fault: Fault) -> Reply:
         return _with_retry_after(
             Reply(200, body[: len(body) // 2], {"Content-Type": "application/json"}), fault)
     return Reply(0, action="drop")  # "drop"
+
+
+def ilike_contains(q: str) -> re.Pattern[str] | None:
+    """The server's ``full_name ILIKE '%q%'`` with ``q`` unescaped, as a regex:
+    ``%`` (and ``*``, PostgREST's alias for it) matches any run of characters,
+    ``_`` any one, a backslash makes the next one literal, case is ignored.
+    ``None`` for a pattern ending in a lone backslash, which Postgres refuses."""
+    parts, chars = [], iter(q.replace("*", "%"))
+    for char in chars:
+        if char == "\\":
+            literal = next(chars, None)
+            if literal is None:
+                return None
+            parts.append(re.escape(literal))
+        else:
+            parts.append({"%": ".*", "_": "."}.get(char) or re.escape(char))
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 
 from mogrun.emulator import Emulator
+
+from .conftest import Http
 
 
 def test_repos_lists_the_configured_repos(api):
@@ -22,6 +25,27 @@ def test_repos_lists_the_configured_repos(api):
 def test_repos_query_is_a_case_insensitive_substring(api):
     assert [r["full_name"] for r in api.call("GET", "/repos?q=WE").data["repos"]] == ["acme/web"]
     assert api.call("GET", "/repos?q=zzz").data["repos"] == []
+
+
+def test_repos_query_is_the_servers_unescaped_ilike_pattern():
+    # The server passes q into `full_name ILIKE '%q%'` unescaped: % (and PostgREST's
+    # *) and _ are wildcards, a backslash makes the next character literal, and a
+    # lone trailing backslash is a pattern Postgres refuses (the handler's 500).
+    names = ["acme/my%repo", "acme/myXrepo", "acme/my_repo", "acme/other"]
+    with Emulator(repos=names) as emulator:
+        api = Http(emulator)
+
+        def found(q: str) -> list[str] | str:
+            answer = api.call("GET", "/repos?" + urlencode({"q": q}))
+            return [r["full_name"] for r in answer.data["repos"]] if answer.status == 200 \
+                else f"{answer.status} {answer.code}"
+
+        assert found("my_repo") == names[:3]
+        assert found("my\\_repo") == ["acme/my_repo"]
+        assert found("ACME/%REPO") == names[:3]
+        assert found("me/*o") == names
+        assert found("my\\%") == ["acme/my%repo"]
+        assert found("my\\") == "500 INTERNAL_ERROR"
 
 
 def test_repos_limit_is_clamped_not_rejected(api):
