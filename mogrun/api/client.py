@@ -21,7 +21,7 @@ from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, masked, short_cause, source_words
-from mogrun.api.repos import RepoCache, find_repos, is_full_name, listed_id
+from mogrun.api.repos import RepoCache, find_repos, is_full_name, like_literal, listed_id
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
 from mogrun.api.waiting import WaitChannel
@@ -113,7 +113,7 @@ class MogplexClient:
         to mask in traces and errors, as the query may be a repo named from env.*)."""
         params: dict[str, Any] = {"limit": max(1, min(200, limit))}
         if query:
-            params = {"q": query, **params}
+            params = {"q": like_literal(query), **params}
         answer = self._call("GET", "/repos", params=params, job=job, secrets=secrets)
         repos = failures.payload_field(answer.data, "repos", list, answer.info)
         return [repo for repo in repos if isinstance(repo, dict)]

@@ -116,8 +116,12 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
     found: dict[str, dict[str, Any]] = {}
     listed: list[str] = []
     queue: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
+    asked: set[str] = set()
     while queue:
         query, group = queue.pop(0)
+        if query in asked:  # the same answer again: never loop on a server's odd page
+            continue
+        asked.add(query)
         page = list_repos(query or None)
         for repo in page:
             full = str(repo.get("full_name", ""))
@@ -152,6 +156,14 @@ def _split(group: list[str], at: int) -> list[list[str]]:
     for name in group:
         by_next.setdefault(name[: at + 1], []).append(name)
     return list(by_next.values())
+
+
+def like_literal(text: str) -> str:
+    """``text`` as ``GET /repos?q=`` must be sent to match it literally: the server
+    puts ``q`` into ``ILIKE '%q%'`` unescaped, where ``_`` (common in repo names)
+    and ``%`` are wildcards and a backslash escapes. (``*``, PostgREST's alias
+    for ``%``, cannot be escaped; no GitHub name contains one.)"""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def is_full_name(name: str) -> bool:

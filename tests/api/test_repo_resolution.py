@@ -10,7 +10,7 @@ import pytest
 
 from mogrun.api.budget import RequestBudget
 from mogrun.api.client import MogplexClient
-from mogrun.api.repos import RepoCache
+from mogrun.api.repos import RepoCache, find_repos
 from mogrun.api.transport import Urllib3Transport
 from mogrun.errors import RepoNotFoundError
 from mogrun.testing import write_taskfile
@@ -48,6 +48,35 @@ def test_1000_repos_take_one_listing_per_name_prefix_then_none_from_the_cache(
     assert lookups(mogrun_emulator) == 9  # all from the cache
     stored = (tmp_path / "repos.json").read_text(encoding="utf-8")
     assert "bench/repo" not in stored  # names are hashed: an env.* name is a secret
+
+
+UNDERSCORED = [f"acme/svc-{i:03d}" for i in range(300)] + ["acme/svc_x", "acme/svc_y"]
+
+
+@pytest.mark.mogrun_emulator(repos=UNDERSCORED)
+def test_an_underscore_in_a_query_is_a_literal_not_the_servers_wildcard(mogrun_emulator):
+    # The server puts q into ILIKE unescaped: `acme/svc_` would match the 300
+    # acme/svc-NNN too, list the same full page again and again, and never reach
+    # acme/svc_x. Escaped, it lists just the two.
+    ids = client_for(mogrun_emulator).resolve_repos(["acme/svc_x", "acme/svc_y"])
+    assert ids == {n: mogrun_emulator.repo_id(n) for n in ["acme/svc_x", "acme/svc_y"]}
+    assert lookups(mogrun_emulator) == 2
+    assert [r["full_name"] for r in client_for(mogrun_emulator).list_repos("svc_")] == [
+        "acme/svc_x", "acme/svc_y"]
+
+
+def test_a_server_answering_every_query_with_one_full_page_is_asked_each_query_once():
+    # Whatever a server answers, resolution ends: a query is never sent twice.
+    page = [{"full_name": f"other/r{i:03d}", "id": str(i)} for i in range(200)]
+    asked: list[str | None] = []
+
+    def lister(query: str | None) -> list[dict[str, str]]:
+        asked.append(query)
+        return page
+
+    found, _ = find_repos(["acme/a1", "acme/a2", "acme/b1"], lister)
+    assert "acme/a1" not in found
+    assert asked == [None, "acme/"]
 
 
 def test_a_missing_name_among_many_is_reported_with_close_names(mogrun_emulator):
