@@ -15,7 +15,7 @@ from mogrun.emulator.runs import StartSpec
 MAX_KEY = 200
 MAX_PROMPT = 100_000
 HARNESSES = ("codex", "claude-code")
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_SERVER_REF = re.compile(r"[A-Za-z0-9_./-]+")
 
 
 class Invalid(Exception):
@@ -53,14 +53,21 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 
 def is_valid_ref(name: str) -> bool:
-    """git check-ref-format rules for a branch name."""
-    if not name or len(name) > 255 or name == "@" or name.startswith("-"):
+    """The server's ``isValidSandboxBranchName`` (narrower than git's rules: only
+    ASCII word characters, ``.``, ``/`` and ``-``; but a leading ``-`` or a
+    component starting with ``.`` passes it)."""
+    if not name or len(name) > 255 or name in ("@", "HEAD"):
         return False
-    if _BAD_REF_CHARS.search(name) or ".." in name or "@{" in name or "//" in name:
+    if name.startswith("/") or name.endswith(("/", ".", ".lock")):
         return False
-    if name.startswith("/") or name.endswith("/") or name.endswith("."):
+    if ".." in name or "//" in name or "@{" in name:
         return False
-    return all(not (p.startswith(".") or p.endswith(".lock")) for p in name.split("/"))
+    return _SERVER_REF.fullmatch(name) is not None
+
+
+def utf16_length(text: str) -> int:
+    """A string's ``length`` in JavaScript: UTF-16 code units (an emoji is 2)."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
 def _string(body: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
@@ -79,18 +86,39 @@ def _string(body: Mapping[str, Any], field: str, *, required: bool = False) -> s
 def _branch(body: Mapping[str, Any], field: str) -> str | None:
     value = _string(body, field)
     if value is not None and not is_valid_ref(value):
-        raise bad(f"{field} is not a valid git branch name: {value!r}")
+        raise bad(f"Invalid {_BRANCH_LABELS[field]}")  # the server's words
     return value
+
+
+_BRANCH_LABELS = {"baseBranch": "base branch", "workingBranch": "working branch"}
 
 
 def _root(body: Mapping[str, Any], default: str | None) -> str | None:
-    value = _string(body, "rootDirectory")
-    if value is None or value == "":
+    """The server's ``normalizeRunRootDirectory``: left out, the repo's own root;
+    ``null``, the repo root; a string is checked (``isValidSandboxRootDirectory``)
+    and stored normalized (``./apps/web/`` is ``apps/web``; ``.`` is the root)."""
+    if "rootDirectory" not in body:
         return default
-    parts = value.replace("\\", "/").split("/")
-    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
-        raise bad("rootDirectory must be a relative path without '..'")
-    return value
+    value = body["rootDirectory"]
+    if value is None:
+        return None
+    if not isinstance(value, str) or "\0" in value or _ENCODED_DOTS.search(value):
+        raise bad("Invalid root directory")
+    root = normalize_root(value)
+    if root is not None and any(part in ("", "..") for part in root.split("/")):
+        raise bad("Invalid root directory")
+    return root
+
+
+_ENCODED_DOTS = re.compile(r"(?:^|/)%2e(?:%2e)?(?:/|$)", re.IGNORECASE)
+
+
+def normalize_root(value: str) -> str | None:
+    """The server's ``normalizeRootDirectory``: trimmed, no leading ``./`` or ``/``,
+    runs of ``/`` as one, no trailing ``/``; ``None`` for ``""`` and ``"."``."""
+    text = re.sub(r"^\./+", "", value.strip()).lstrip("/")
+    text = re.sub(r"/+", "/", text).rstrip("/")
+    return None if text in ("", ".") else text
 
 
 def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) -> StartSpec:
@@ -100,7 +128,7 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     if repo is None:
         raise Invalid(404, "NOT_FOUND", f"Repository not found: {repo_id}")
     prompt = _string(body, "prompt", required=True) or ""
-    if len(prompt) > MAX_PROMPT:
+    if utf16_length(prompt.strip()) > MAX_PROMPT:  # JavaScript's .length, after trimming
         raise bad(f"prompt must be at most {MAX_PROMPT} characters")
     harness = _string(body, "harness")
     harness = "codex" if harness is None else harness  # "" is not the default: 400

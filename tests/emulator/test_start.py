@@ -87,15 +87,19 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
     ({"harness": ""}, "harness must be one of codex, claude-code"),
     ({"harness": "Codex"}, "harness must be one of codex, claude-code"),
     ({"createBranch": "yes"}, "createBranch must be a boolean"),
-    ({"baseBranch": "bad..name"}, "baseBranch is not a valid git branch name: 'bad..name'"),
-    ({"workingBranch": "has space"}, "workingBranch is not a valid git branch name: 'has space'"),
+    ({"baseBranch": "bad..name"}, "Invalid base branch"),
+    ({"workingBranch": "has space"}, "Invalid working branch"),
+    ({"workingBranch": "fix#12"}, "Invalid working branch"),
+    ({"baseBranch": "HEAD"}, "Invalid base branch"),
     ({"workingBranch": "main", "createBranch": True},
      "workingBranch must differ from baseBranch when createBranch is true"),
     ({"baseBranch": "dev", "workingBranch": "dev", "createBranch": True},
      "workingBranch must differ from baseBranch when createBranch is true"),
-    ({"rootDirectory": "../up"}, "rootDirectory must be a relative path without '..'"),
-    ({"rootDirectory": "/abs"}, "rootDirectory must be a relative path without '..'"),
-    ({"rootDirectory": "a/../../b"}, "rootDirectory must be a relative path without '..'"),
+    ({"rootDirectory": "../up"}, "Invalid root directory"),
+    ({"rootDirectory": "a/../../b"}, "Invalid root directory"),
+    ({"rootDirectory": "apps/%2e%2E/etc"}, "Invalid root directory"),
+    ({"rootDirectory": 7}, "Invalid root directory"),
+    ({"prompt": "\U0001F600" * 50_001}, "prompt must be at most 100000 characters"),
 ])
 def test_invalid_bodies_are_400(api, mogrun_emulator, fields, message):
     body = {"repoId": mogrun_emulator.repo_id("acme/api"), "prompt": "p", **fields}
@@ -106,16 +110,28 @@ def test_invalid_bodies_are_400(api, mogrun_emulator, fields, message):
 
 
 @pytest.mark.parametrize("name", [
-    "-x", "a.lock", "a/.hidden", "a//b", "a/", "/a", "a.", "a@{b", "@", "a~b", "a^b", "a:b",
-    "a?b", "a*b", "a[b", "a\\b", "a\tb",
+    "a.lock", "a//b", "a/", "/a", "a.", "a@{b", "@", "HEAD", "a~b", "a^b", "a:b",
+    "a?b", "a*b", "a[b", "a\\b", "a\tb", "a@b", "fix#1", "caf\u00e9", "a+b",
 ])
-def test_git_ref_rules(api, name):
+def test_the_servers_branch_rules(api, name):
     assert api.start(workingBranch=name).status == 400
 
 
-@pytest.mark.parametrize("name", ["feature/x", "mogplex/external/ab-cd", "v1.2", "a-b_c"])
+# The server's rule (isValidSandboxBranchName) lets through "-x" and "a/.hidden",
+# which git refuses: mogrun's own check refuses them before any request.
+@pytest.mark.parametrize("name", ["feature/x", "mogplex/external/ab-cd", "v1.2", "a-b_c", "-x",
+                                  "a/.hidden"])
 def test_valid_branch_names(api, name):
     assert api.start(workingBranch=name).status == 202
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("./apps/web/", "apps/web"), ("/apps//web", "apps/web"), (" apps ", "apps"),
+    (".", None), ("", None), (None, None),
+])
+def test_a_root_directory_is_stored_as_the_server_normalises_it(api, sent, stored):
+    run = api.start(rootDirectory=sent).data
+    assert run["rootDirectory"] == stored
 
 
 def test_prompt_of_exactly_100000_characters_is_accepted(api):
