@@ -23,6 +23,7 @@ from typing import Any
 from mogrun.durations import parse_moment
 from mogrun.engine.kinds import Sandbox
 from mogrun.errors import Interrupted, MogrunError
+from mogrun.taskfile.limits import server_root
 from mogrun.waits import Wait, WaitKind
 
 ACTIVE = frozenset({"creating", "installing", "running"})
@@ -63,7 +64,7 @@ class Busy:
         when the run names a working branch, that branch (without one, the run works
         on its base branch, as does a sandbox whose two branches agree). Looked up
         in a set, so a fan-out over many repos is not a scan of the listing per start."""
-        root = self.root or None
+        root = server_root(self.root)
         keys: list[_Triple] = [(self.repo_id, root, self.working_branch)] if (
             self.working_branch is not None) else []
         if self.working_branch == self.base_branch:
@@ -75,7 +76,7 @@ _Triple = tuple[str, str | None, str | None]
 
 
 def _key(want: Sandbox) -> _Triple:
-    return (want.repo_id, want.root_directory or None, want.working_branch)
+    return (want.repo_id, server_root(want.root_directory), want.working_branch)
 
 
 def _served(busy: list[Busy]) -> frozenset[_Triple]:

@@ -1,9 +1,14 @@
-"""Branch names the server accepts: the rules of ``git check-ref-format``
-applied to ``refs/heads/<name>``, checked before any request is sent."""
+"""Branch names the server accepts, checked before any request is sent: the
+rules of ``git check-ref-format`` applied to ``refs/heads/<name>``, and the
+server's own, which are narrower (only ASCII letters, digits, ``_``, ``.``,
+``/`` and ``-``; never ``HEAD``)."""
 
 from __future__ import annotations
 
+import string
+
 _FORBIDDEN = set(" ~^:?*[\\")
+_SERVER_CHARS = frozenset(string.ascii_letters + string.digits + "_./-")
 MAX_LENGTH = 255  # the server refuses longer names
 
 
@@ -17,9 +22,15 @@ def ref_problem(name: str) -> str | None:
         return 'cannot be "@"'
     if name.startswith("-"):
         return 'cannot start with "-"'
+    if name == "HEAD":
+        return 'cannot be "HEAD"'
     bad = sorted({c for c in name if c in _FORBIDDEN or ord(c) < 32 or ord(c) == 127})
     if bad:
         return "contains " + ", ".join(repr(c) for c in bad)
+    odd = sorted({c for c in name if c not in _SERVER_CHARS})
+    if odd:
+        return ("contains " + ", ".join(repr(c) for c in odd)
+                + ' (the API takes only letters a-z, A-Z, digits, "_", ".", "/" and "-")')
     for fragment, why in (("..", '".."'), ("@{", '"@{"'), ("//", '"//"')):
         if fragment in name:
             return f"contains {why}"

@@ -3,6 +3,8 @@ a 400 can never be the first sign of a mistake (mogplex-api.md, POST /runs)."""
 
 from __future__ import annotations
 
+import re
+
 from mogrun.models import StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
 
@@ -10,12 +12,20 @@ MAX_PROMPT = 100_000
 MAX_KEY = 200
 
 
+def server_length(text: str) -> int:
+    """``text.length`` as the server's JavaScript counts it: UTF-16 code units."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
 def request_problem(request: StartRequest) -> tuple[str, str] | None:
     """The first limit ``request`` breaks, as (key, message), or ``None``."""
     if not request.prompt.strip():
         return "prompt", "the prompt is empty"
-    if len(request.prompt) > MAX_PROMPT:
-        return "prompt", (f"the prompt is {len(request.prompt):,} characters after "
+    length = server_length(request.prompt.strip())
+    if length > MAX_PROMPT:
+        counted = "" if length == len(request.prompt.strip()) else (
+            " as the server counts them (UTF-16 units: an emoji is 2)")
+        return "prompt", (f"the prompt is {length:,} characters{counted} after "
                           f"templating; the server accepts at most {MAX_PROMPT:,}")
     key = request.idempotency_key.strip()
     if not 1 <= len(key) <= MAX_KEY:
@@ -56,4 +66,21 @@ def root_problem(root: str) -> str | None:
         return "must be relative to the repo"
     if ".." in root.replace("\\", "/").split("/"):
         return 'may not contain ".."'
+    if "\0" in root or _ENCODED_DOTS.search(root):  # the server refuses these too
+        return 'may not contain a NUL or a percent-encoded "." or ".." part'
     return None
+
+
+_ENCODED_DOTS = re.compile(r"(?:^|/)%2e(?:%2e)?(?:/|$)", re.IGNORECASE)
+
+
+def server_root(root: str | None) -> str | None:
+    """``root`` as the server stores it and lists it on sandboxes: trimmed, without
+    a leading ``./`` or ``/``, runs of ``/`` as one, no trailing ``/``; ``None``
+    for the repo root (``""``, ``"."``). A start is matched to the sandbox that
+    will serve it in this form (``./apps/web/`` is ``apps/web``)."""
+    if root is None:
+        return None
+    text = re.sub(r"^\./+", "", root.strip()).lstrip("/")
+    text = re.sub(r"/+", "/", text).rstrip("/")
+    return None if text in ("", ".") else text

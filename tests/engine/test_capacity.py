@@ -222,3 +222,28 @@ def test_rerun_of_a_mistyped_job_suggests_the_job_and_starts_nothing(
     assert result.stderr.splitlines()[:3] == ['Error: unknown job "brokne" in mogplex.toml',
                                               'did you mean "broken"?', "Jobs: broken"]
     assert mogrun_emulator.runs == before
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=30.0,
+                                           reap=0.1), repos=REPOS)
+def test_a_root_written_another_way_is_still_the_sandbox_that_serves_it(
+        project, mogrun, mogrun_emulator):
+    # The server stores "./apps/web/" as "apps/web" and lists sandboxes so: the
+    # second job runs in the first one's sandbox, it need not wait for a slot.
+    project("""
+        [jobs.first]
+        repo = "acme/r01"
+        root = "apps/web"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.second]
+        repo = "acme/r01"
+        root = "./apps/web/"
+        prompt = "@emulator duration=0.2s"
+        needs = ["first"]
+        capacity_wait = "2s"
+    """, header=HEADER + "sandboxes = 1\n")
+    result = mogrun("second")
+    assert result.exit_code == 0, result
+    assert "waiting for a sandbox slot" not in result.stdout
+    assert len(mogrun_emulator.runs) == 2

@@ -156,6 +156,18 @@ def test_needs_cycle_is_reported_with_its_path(project) -> None:
      'job "a", key "branch": \'feature..x\' is not a valid git branch name: it contains ".."'),
     ('base_branch = "bad name"',
      'job "a", key "base_branch": \'bad name\' is not a valid git branch name: it contains \' \''),
+    # The server's branch rule is narrower than git's (launch-config.ts).
+    ('branch = "fix#12"',
+     'job "a", key "branch": \'fix#12\' is not a valid git branch name: it contains \'#\' '
+     '(the API takes only letters a-z, A-Z, digits, "_", ".", "/" and "-")'),
+    ('branch = "feat/\u00e9"',
+     'job "a", key "branch": \'feat/\u00e9\' is not a valid git branch name: it contains '
+     '\'\u00e9\' (the API takes only letters a-z, A-Z, digits, "_", ".", "/" and "-")'),
+    ('base_branch = "HEAD"',
+     'job "a", key "base_branch": \'HEAD\' is not a valid git branch name: it cannot be "HEAD"'),
+    ('root = "apps/%2E%2e/etc"',
+     'job "a", key "root": root \'apps/%2E%2e/etc\' may not contain a NUL or a '
+     'percent-encoded "." or ".." part'),
     ('idempotency_key = "   "',
      'job "a", key "idempotency_key": the idempotency key must be 1..200 characters after '
      "trimming, not 0"),
@@ -186,6 +198,20 @@ def test_prompt_length_is_checked_after_templating(project) -> None:
     assert err.splitlines()[0] == ('Error: job "a", key "prompt": the prompt is 100,002 '
                                    "characters after templating; the server accepts at most "
                                    "100,000")
+
+
+def test_prompt_length_is_counted_as_the_server_counts_it(project) -> None:
+    # The server's JavaScript counts UTF-16 units: 50,001 emoji are 100,002 of them.
+    emoji = "\U0001F600" * 50_001
+    err = check(project, f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{emoji}"
+    """)
+    assert err.splitlines()[0] == (
+        'Error: job "a", key "prompt": the prompt is 100,002 characters as the server counts '
+        "them (UTF-16 units: an emoji is 2) after templating; the server accepts at most "
+        "100,000")
 
 
 def test_unknown_template_name_names_job_key_and_template(project) -> None:
