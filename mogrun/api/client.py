@@ -207,14 +207,20 @@ class MogplexClient:
     def cancel_run(
         self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None
     ) -> CancelOutcome:
-        """``POST /runs/{id}/cancel``; a 409 race with the run's end reads it again."""
+        """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
+        again) unless the run is still going: the server also answers 409 when it
+        could not reach the sandbox ("Sandbox is not ready"), and then the cancel
+        did not get through and the error is raised."""
         path = f"/runs/{_segment(run_id)}/cancel"
         try:
             answer = self._call("POST", path, job=job, deadline=deadline)
         except RequestRefusedError as error:
             if error.status != 409 or error.code != "CONFLICT":
                 raise
-            return CancelOutcome(self.get_run(run_id, job=job, deadline=deadline), True)
+            state = self.get_run(run_id, job=job, deadline=deadline)
+            if not state.terminal:
+                raise
+            return CancelOutcome(state, True)
         run = failures.payload_field(answer.data, "run", dict, answer.info)
         return CancelOutcome(RunState.from_api(run), bool(answer.data.get("alreadyTerminal")))
 

@@ -65,7 +65,7 @@ class Api:
         if fault.kind == "delay":
             self.sleep(1.0 if fault.delay is None else fault.delay)
             return _with_retry_after(self._route(request, parts, None), fault)
-        if fault.kind in ("drop_after_commit", "conflict", "500_after_commit"):
+        if fault.kind in ("drop_after_commit", "conflict", "not_ready", "500_after_commit"):
             reply = self._route(request, parts, fault)
             return replace(reply, action="drop") if fault.kind == "drop_after_commit" else reply
         return fault_reply(fault)
@@ -191,6 +191,10 @@ class Api:
             if not run.is_terminal(now):
                 run.end_now(now)
             return error(409, "CONFLICT", "Run is no longer active")
+        if fault is not None and fault.kind == "not_ready" and not run.is_terminal(now):
+            # The server asked for the cancel, then could not reach the sandbox to kill
+            # the agent's command: the run goes on.
+            return error(409, "CONFLICT", "Sandbox is not ready")
         terminal = run.is_terminal(now)
         if not terminal:
             run.cancel(now)

@@ -134,7 +134,7 @@ class RunExecutor:
             if followed.reason == "terminal" and kind.refusal(followed.state) is not None:
                 return None
             return self._conclude(track, kind, followed)
-        except MogrunError as exc:  # following, or a cancel at the timeout, failed
+        except MogrunError as exc:  # following failed
             return self._lost(track, exc)
 
     def _recover(self, track: RunTrack, kind: JobKind) -> RunResult:
@@ -227,7 +227,12 @@ class RunExecutor:
             deps.channel.notice(f"{why}; {left} — {deps.resume_hint(track.run_id)}",
                                 track=track, level="warning")
             return self._finish(track, Outcome.TIMEOUT, message=why, going=True)
-        cancel = kind.cancel(track)
+        try:
+            cancel = kind.cancel(track)
+        except MogrunError as exc:
+            deps.channel.notice(_cancel_failed(track, exc, why), track=track, level="error")
+            return self._finish(track, Outcome.TIMEOUT, going=True,
+                                message=f"{why}; the cancel did not get through")
         if cancel is None:
             deps.channel.notice(f"{why}; this kind of run cannot be cancelled, left running — "
                                 f"{deps.resume_hint(track.run_id)}", track=track,
@@ -266,10 +271,7 @@ class RunExecutor:
         try:  # bounded: a stalled server must not hold the exit for minutes
             cancel = kind.cancel(track, deadline=time.monotonic() + CANCEL_GRACE)
         except MogrunError as exc:
-            deps.channel.notice(mask(f"the cancel did not get through ({exc.message}); run "
-                                     f"{track.run_id} may still be going — cancel it with: "
-                                     f"mogrun cancel {track.run_id}", track.secrets),
-                                track=track, level="error")
+            deps.channel.notice(_cancel_failed(track, exc), track=track, level="error")
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
                                 message="interrupted; the cancel did not get through")
         if cancel is None:
@@ -331,6 +333,13 @@ class RunExecutor:
     def _skip(self, track: RunTrack, reason: str) -> RunResult:
         code = self.deps.interrupt_code() if self.deps.stop.is_set() else 1
         return self._finish(track, Outcome.SKIPPED, message=reason, exit_code=code)
+
+
+def _cancel_failed(track: RunTrack, exc: MogrunError, why: str = "") -> str:
+    """A cancel (at the timeout, ``why``, or at a signal) that did not get through."""
+    text = (f"the cancel did not get through ({exc.message}); run {track.run_id} may still "
+            f"be going — cancel it with: mogrun cancel {track.run_id}")
+    return mask(f"{why}; {text}" if why else text, track.secrets)
 
 
 def _error_text(state: RunState) -> str:

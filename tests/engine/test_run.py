@@ -311,6 +311,30 @@ def test_a_run_ending_as_its_timeouts_cancel_goes_out_is_judged_with_its_last_ev
     assert (row["status"], row["outcome"]) == ("success", "success")
 
 
+def test_a_cancel_refused_while_the_run_goes_on_is_not_taken_for_its_end(
+        project, mogrun, mogrun_emulator):
+    """The server also answers 409 CONFLICT when it cannot reach the sandbox to stop
+    the agent ("Sandbox is not ready"), and the run goes on: the timeout then says
+    the run may still be going, never that it ended or was cancelled."""
+    mogrun_emulator.add_fault("cancel", "not_ready")
+    project("""
+        [jobs.edge]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "600ms"
+    """)
+    result = mogrun("edge")
+    assert result.exit_code != 0, result
+    (run_id,) = mogrun_emulator.runs
+    assert (f"edge: timed out after 600ms; the cancel did not get through (Sandbox is not "
+            f"ready (CONFLICT, HTTP 409)); run {run_id} may still be going — cancel it with: "
+            f"mogrun cancel {run_id}") in result.stderr
+    assert "cancelled run" not in result.stderr
+    assert mogrun_emulator.run_detail(run_id)["status"] not in ("cancelled", "success")
+    (row,) = history_rows(mogrun)
+    assert row["outcome"] == "timeout"
+
+
 def test_an_attached_run_is_left_going_at_this_invocations_timeout(
         project, mogrun, mogrun_emulator):
     project("""
