@@ -51,11 +51,23 @@ def test_a_mistyped_job_is_refused_before_any_request(project, mogrun_emulator, 
     assert mogrun_emulator.requests == []
 
 
+@pytest.mark.parametrize("target", ["run_3f9c2e41", "12345", "fan0ut"])
+def test_what_is_neither_a_job_nor_a_run_id_is_refused_without_a_request(
+        project, mogrun_emulator, target) -> None:
+    # Run ids are UUIDs; the server answers any other id with a 500 (its query on
+    # the UUID column fails), which a client would retry: refused here, exit 2.
+    for command in ("status", "logs", "cancel"):
+        result = project(command, target)
+        assert result.exit_code == 2, result
+        assert result.stderr.startswith(f'Error: unknown job or run "{target}"')
+    assert mogrun_emulator.requests == []
+
+
 def test_a_run_id_mogrun_never_recorded_is_still_asked_for(project, mogrun_emulator) -> None:
-    result = project("logs", "run_0000000000000000")
+    result = project("logs", "00000000-0000-4000-8000-000000000000")
     assert result.exit_code == 1, result
     assert "NOT_FOUND" in result.stderr
-    assert mogrun_emulator.count("GET", "/runs/run_0000000000000000") == 1
+    assert mogrun_emulator.count("GET", "/runs/00000000-0000-4000-8000-000000000000") == 1
 
 
 @pytest.mark.parametrize("jobs, code", [(["lint"], 0), (["lint", "broken"], 1)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,9 +93,13 @@ def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> Usag
 
 
 def looks_like_run_id(text: str) -> bool:
-    """Run ids carry digits or an underscore (``run_3f9c...``, UUIDs); a plain word
-    is a mistyped job, not something to ask the server about."""
-    return any(ch.isdigit() or ch == "_" for ch in text) and not any(ch.isspace() for ch in text)
+    """Run ids are UUIDs (the server's runs table keys them so, and answers any
+    other id with a 500 after its query fails): anything else is a mistyped job
+    or id, refused before a request (and its retries) is spent on it."""
+    return _UUID.fullmatch(text) is not None
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _closest_job(name: str, taskfile: Any, history: Any) -> str | None:

@@ -169,24 +169,29 @@ class Api:
         self.state.keys[(token.user, key)] = (digest, run.id)
         return ok({**run.detail(now), "replayed": False}, 202)
 
-    def _run(self, parts: list[str], token: Token) -> Run:
-        run = self.state.runs.get(parts[1])
+    def _run(self, parts: list[str], token: Token, failed: str) -> Run:
+        """The token's run; 404 when there is none. An id that is not a UUID fails
+        the server's query on its UUID column: the handler answers 500 ``failed``."""
+        if not _UUID.fullmatch(parts[1]):
+            raise Invalid(500, "INTERNAL_ERROR", failed)
+        run = self.state.runs.get(parts[1].lower())
         if run is None or run.user != token.user:
-            raise Invalid(404, "NOT_FOUND", f"Run not found: {parts[1]}")
+            raise Invalid(404, "NOT_FOUND", "Run not found")
         return run
 
     def get_run(self, request: Request, parts: list[str], token: Token,
                 fault: Fault | None) -> Reply:
-        return ok({"run": self._run(parts, token).detail(self.clock())})
+        return ok({"run": self._run(parts, token, "Failed to load run").detail(self.clock())})
 
     def get_events(self, request: Request, parts: list[str], token: Token,
                    fault: Fault | None) -> Reply:
-        run, limit, now = self._run(parts, token), list_limit(request), self.clock()
+        run = self._run(parts, token, "Failed to list events")
+        limit, now = list_limit(request), self.clock()
         return ok({"run": run.detail(now), "events": run.events(now, limit)})
 
     def cancel_run(self, request: Request, parts: list[str], token: Token,
                    fault: Fault | None) -> Reply:
-        run, now = self._run(parts, token), self.clock()
+        run, now = self._run(parts, token, "Failed to cancel run"), self.clock()
         if fault is not None and fault.kind == "conflict":
             if not run.is_terminal(now):
                 run.end_now(now)
@@ -289,6 +294,9 @@ def fault_reply(fault: Fault) -> Reply:
         return _with_retry_after(
             Reply(200, body[: len(body) // 2], {"Content-Type": "application/json"}), fault)
     return Reply(0, action="drop")  # "drop"
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def ilike_contains(q: str) -> re.Pattern[str] | None:

@@ -40,7 +40,7 @@ class Run:
 
     def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
                  api_url: str) -> None:
-        self.id = "run_" + uuid.uuid4().hex[:16]
+        self.id = str(uuid.uuid4())  # the server's runs table keys runs by UUID
         self.spec = spec
         self.script = script
         self.user = user

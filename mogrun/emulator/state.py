@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,8 +55,9 @@ def repo_entry(spec: str, index: int) -> dict[str, Any]:
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
         raise ValueError(f"a repo must be owner/name, got {spec!r}")
-    digest = hashlib.sha256(full_name.lower().encode()).hexdigest()
-    return {"id": "repo_" + digest[:12], "full_name": full_name,
+    digest = hashlib.sha256(full_name.lower().encode()).digest()
+    return {"id": str(uuid.UUID(bytes=digest[:16], version=4)),  # a UUID, as on the server
+            "full_name": full_name,
             "installation_id": 1000 + index, "default_branch": branch or "main",
             "root_directory": None}
 

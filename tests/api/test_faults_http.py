@@ -43,7 +43,7 @@ def test_retries_running_out_give_the_status_exit_code(make_client, mogrun_emula
     mogrun_emulator.add_fault("run", kind, count=10, retry_after=0)
     client = make_client(retry=QuickRetry(attempts=2))
     with pytest.raises(error_class) as caught:
-        client.get_run("run_x")
+        client.get_run("00000000-0000-4000-8000-000000000000")
     assert caught.value.exit_code == exit_code
     assert "Gave up after 3 attempts." in caught.value.context
     assert mogrun_emulator.count(path_prefix="/runs") == 3
@@ -112,7 +112,7 @@ def test_a_slow_answer_is_a_read_timeout(make_client, mogrun_emulator):
     client = make_client(read_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(TransportError) as caught:
-        client.get_run("run_x")
+        client.get_run("00000000-0000-4000-8000-000000000000")
     assert time.monotonic() - started < 0.9
     assert caught.value.exit_code == 69
     assert "within 0.3 s (read timed out)" in caught.value.message
@@ -130,7 +130,7 @@ def test_retry_after_is_honoured_between_attempts(make_client, mogrun_emulator):
     policy = QuickRetry(delay=0.0)
     client = make_client(retry=policy)
     with pytest.raises(Exception):  # noqa: B017 - the run is unknown; we measure the retry
-        client.get_events("run_x")
+        client.get_events("00000000-0000-4000-8000-000000000000")
     first, second = [r for r in mogrun_emulator.requests if "/events" in r.path]
     assert first.status == 429 and second.status == 404
     assert second.time - first.time >= 1.0

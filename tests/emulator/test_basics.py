@@ -88,10 +88,20 @@ def test_run_progresses_over_wall_clock_time(api):
 
 
 def test_unknown_run_is_404(api):
-    answer = api.call("GET", "/runs/run_nope")
+    answer = api.call("GET", "/runs/00000000-0000-4000-8000-000000000000")
     assert (answer.status, answer.code) == (404, "NOT_FOUND")
-    assert api.call("GET", "/runs/run_nope/events").status == 404
-    assert api.call("POST", "/runs/run_nope/cancel").status == 404
+    assert api.call("GET", "/runs/00000000-0000-4000-8000-000000000000/events").status == 404
+    assert api.call("POST", "/runs/00000000-0000-4000-8000-000000000000/cancel").status == 404
+
+
+def test_a_run_id_that_is_not_a_uuid_fails_the_servers_query_500(api):
+    # Runs are keyed by UUID: the server's query fails on any other id, and each
+    # handler answers its own 500 (never a 404).
+    for method, path, message in [("GET", "/runs/run_nope", "Failed to load run"),
+                                  ("GET", "/runs/42/events", "Failed to list events"),
+                                  ("POST", "/runs/x/cancel", "Failed to cancel run")]:
+        answer = api.call(method, path)
+        assert (answer.status, answer.code, answer.message) == (500, "INTERNAL_ERROR", message)
 
 
 def test_context_manager_stops_serving():

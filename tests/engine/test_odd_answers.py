@@ -37,8 +37,11 @@ def odd_events_server():
     return fake_api(answer)
 
 
+ODD = "0dd00000-0000-4000-8000-000000000000"  # a run id as the server makes them: a UUID
+
+
 def _run_detail(status: str) -> dict:
-    return {"runId": "run_odd", "repoId": "repo_1", "status": status,
+    return {"runId": ODD, "repoId": "repo_1", "status": status,
             "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
             "error": None}
 
@@ -97,10 +100,11 @@ def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
         return 200, {"run": _run_detail(hostile), "status": hostile, "alreadyTerminal": False}
 
     with fake_api(answer) as url:
-        result = mogrun("cancel", "run_odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+        result = mogrun("cancel", ODD, env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
     assert result.exit_code == 0, result
     assert "\x1b" not in result.stdout and "\n::error::" not in result.stdout
-    assert result.stdout.strip() == r"run_odd (run_odd) cancelled\x1b]0;owned\x07\n::error::forged"
+    assert result.stdout.strip() == (
+        f"{ODD} ({ODD}) " + r"cancelled\x1b]0;owned\x07\n::error::forged")
 
 
 def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, mogrun):
@@ -144,9 +148,9 @@ def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
     with fake_api(answer) as url:
         result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
     assert result.exit_code == 0, result
-    assert all(path.startswith("/api/v1/mogplex/runs/run_odd/events") for path in polls)
+    assert all(path.startswith(f"/api/v1/mogplex/runs/{ODD}/events") for path in polls)
     summary = json_lines(result.stdout)[-1]
-    assert [(r["run_id"], r["outcome"]) for r in summary["results"]] == [("run_odd", "success")]
+    assert [(r["run_id"], r["outcome"]) for r in summary["results"]] == [(ODD, "success")]
 
 
 def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mogrun):
@@ -173,8 +177,8 @@ def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mog
     assert result.exit_code == 1, result
     summary = json_lines(result.stdout)[-1]
     assert [(r["run_id"], r["outcome"], r["status"]) for r in summary["results"]] == [
-        ("run_odd", "timeout", "cancelled")]
-    assert [(r["run_id"], r["status"]) for r in history] == [("run_odd", "cancelled")]
+        (ODD, "timeout", "cancelled")]
+    assert [(r["run_id"], r["status"]) for r in history] == [(ODD, "cancelled")]
 
 
 def test_a_transitional_status_is_followed_not_judged(project, mogrun):

@@ -15,6 +15,8 @@ JOBS = """
     prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
 """
 
+GONE = "00000000-0000-4000-8000-000000000000"  # a run id (a UUID) the server does not know
+
 
 def test_history_is_recorded_beside_the_task_file(project, mogrun, mogrun_emulator, tmp_path):
     project(JOBS)
@@ -154,10 +156,10 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
     assert mogrun("run", "--detach", "fan").exit_code == 0
     api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
     with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
-        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
     result = mogrun("cancel", "fan")
     assert result.exit_code == 1, result
-    assert "run_gone" in result.stderr
+    assert GONE in result.stderr
     assert f"{web_run} (fan:acme/web) cancelled" in result.stdout
     assert mogrun_emulator.run_detail(web_run)["status"] == "cancelled"
     mogrun("cancel", api_run)
@@ -175,11 +177,11 @@ def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
     assert mogrun("fan").exit_code == 0
     (api_run,) = runs_by_repo(mogrun_emulator, "acme/api")
     with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
-        db.execute("UPDATE runs SET run_id = 'run_gone' WHERE run_id = ?", (api_run,))
+        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
     for args in (("logs", "fan"), ("logs", "--follow", "fan")):
         result = mogrun(*args)
         assert result.exit_code == 1, result
-        assert "run_gone" in result.stderr and "Run not found" in result.stderr
+        assert "fan:acme/api: Run not found" in result.stderr
         assert "hello from acme/web" in result.stdout
 
 

@@ -39,7 +39,7 @@ def test_plain_lines_mask_and_escape_the_agents_text(mogrun_cli, mogrun_emulator
         re.fullmatch(r"\d\d:\d\d:\d\d  leak  log  -  leak \*\*\* \\x1b\[2J ::error::x", line)
         for line in lines
     ), result
-    assert re.fullmatch(r"leak\s+acme/api\s+run_\w+\s+success\s+\S+\s+\S+\s+passed", lines[-3])
+    assert re.fullmatch(r"leak\s+acme/api\s+[-0-9a-f]+\s+success\s+\S+\s+\S+\s+passed", lines[-3])
     assert re.fullmatch(r"1 passed, 0 failed in \d+s", lines[-2])
     assert lines[-1] == "exit code 0"
     assert SECRET_VALUE not in result.output and "\x1b" not in result.output
@@ -72,7 +72,8 @@ def test_github_actions_flavour(mogrun_cli, mogrun_emulator, project, tmp_path):
     toggles = [line for line in lines[:hostile] if token in line]
     assert toggles[-1] == f"::stop-commands::{token}"
     assert lines[0] == "::group::leak" and "::endgroup::" in lines
-    assert "| leak | acme/api | run_" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert re.search(r"\| leak \| acme/api \| [-0-9a-f]{36} \|", summary)
     outputs = (tmp_path / "out.txt").read_text()
-    assert re.search(r"^leak_run_ids=run_\w+$", outputs, re.MULTILINE)
+    assert re.search(r"^leak_run_ids=[-0-9a-f]+$", outputs, re.MULTILINE)
     assert SECRET_VALUE not in result.output + outputs

@@ -34,14 +34,14 @@ prompt = "never sent"
 
 """
 ROWS = [
-    r"fan\s+acme/web\s+run_\w+\s+success\s+\S+\s+mogrun/fan-acme/web\s+passed",
-    r"fan\s+acme/api\s+run_\w+\s+success\s+\S+\s+mogrun/fan-acme/api\s+passed",
-    r"fan\s+acme/worker\s+run_\w+\s+success\s+\S+\s+mogrun/fan-acme/worker\s+passed",
-    r"broken\s+acme/api\s+run_\w+\s+failed\s+\S+\s+-\s+status: status failed, expected success",
+    r"fan\s+acme/web\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/web\s+passed",
+    r"fan\s+acme/api\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/api\s+passed",
+    r"fan\s+acme/worker\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/worker\s+passed",
+    r"broken\s+acme/api\s+[-0-9a-f]+\s+failed\s+\S+\s+-\s+status: status failed, expected success",
     r"after\s+acme/api\s+-\s+skipped\s+-\s+-\s+-",
 ]
 TAIL = [
-    r"broken  failed \(run_\w+\): .*gate status: status failed, expected success",
+    r"broken  failed \([-0-9a-f]+\): .*gate status: status failed, expected success",
     r"after  skipped: needs broken, which did not pass \(failed\)",
     r"3 passed, 1 failed, 1 skipped in \d+s",
     r"rerun what did not pass: mogrun rerun broken after",
@@ -96,7 +96,7 @@ def test_github_step_summary_and_outputs_carry_branches(mogrun_cli, mogrun_emula
     result = run(mogrun_cli, project, env={"GITHUB_ACTIONS": "true", **files})
     assert result.exit_code == 1, result
     summary = (tmp_path / "summary.md").read_text()
-    assert re.search(r"^\| fan \| acme/web \| run_\w+ \| success \| \S+ \| mogrun/fan-acme/web "
+    assert re.search(r"^\| fan \| acme/web \| [-0-9a-f]+ \| success \| \S+ \| mogrun/fan-acme/web "
                      r"\| passed \|$", summary, re.MULTILINE), summary
     assert "- after  skipped: needs broken, which did not pass (failed)" in summary
     assert re.search(r"^- 3 passed, 1 failed, 1 skipped in \d+s$", summary, re.MULTILINE)
@@ -138,6 +138,6 @@ def test_github_timeout_is_one_annotation(mogrun_cli, mogrun_emulator, tmp_path)
     commands = [line for line in result.stdout.splitlines()
                 if line.startswith(("::error", "::warning"))]
     assert len(commands) == 1, result
-    assert re.fullmatch(r"::error title=mogrun%3A slow::slow acme/api: timeout \(run_\w+\): "
+    assert re.fullmatch(r"::error title=mogrun%3A slow::slow acme/api: timeout \([-0-9a-f]+\): "
                         r"timed out after 1s", commands[0]), commands
-    assert re.search(r"slow: timed out after 1s; cancelled run run_\w+", result.stdout)
+    assert re.search(r"slow: timed out after 1s; cancelled run [-0-9a-f]+", result.stdout)

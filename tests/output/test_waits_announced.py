@@ -117,7 +117,7 @@ def test_a_start_limit_wait_is_announced_and_following_goes_on(emulator, tmp_pat
     try:
         line, seen_at = mogrun.wait_for(wait_line(mode, "start_limit"))
         assert seen_at - began < 10.0  # python's start-up included; the wait is a minute
-        started = r"started run_|job_started"  # may come before or after the wait
+        started = r"started [0-9a-f-]{36}|job_started"  # may come before or after the wait
         if not any(re.search(started, seen) for seen in mogrun.seen):
             mogrun.wait_for(started)
         (run_id,) = emulator.runs

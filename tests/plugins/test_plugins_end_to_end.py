@@ -38,7 +38,7 @@ def mogrun_start_request(job, run, request):
 
 @hookimpl
 def mogrun_run_started(job, run, state, attached):
-    note("run_started", run.repo, state.run_id.startswith("run_"), attached)
+    note("run_started", run.repo, len(state.run_id) == 36, attached)
 
 @hookimpl
 def mogrun_status_changed(run, old, state):

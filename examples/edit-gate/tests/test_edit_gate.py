@@ -77,7 +77,7 @@ def test_run_without_edits_fails_and_tells_the_chat(tmp_path, mogrun_emulator, m
     assert result.exit_code == 1, result
     assert "no file edited: 0 edit_file call(s), need 1" in result.stdout
     [message] = received
-    assert message["text"].startswith("fix: acme/api run run_")
+    assert message["text"].startswith("fix: acme/api run ")
     assert message["text"].endswith("edited nothing (gate_failed)")
     assert "secret-room" not in result.output  # the webhook URL is masked
 
