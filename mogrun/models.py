@@ -129,6 +129,17 @@ class RunState:
         working = branch.get("working") if isinstance(branch, Mapping) else None
         return working if isinstance(working, str) and working else None
 
+    @property
+    def own_branch(self) -> str | None:
+        """The working branch when it is the run's own, not its base branch: what
+        the summary, ``--json`` and ``$GITHUB_OUTPUT`` name as where its changes are
+        (the server fills ``branch.working`` with the base branch when none was
+        asked for)."""
+        working = self.working_branch
+        branch = self.raw.get("branch")
+        base = branch.get("base") if isinstance(branch, Mapping) else None
+        return working if working != base else None
+
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> RunState:
         return cls(

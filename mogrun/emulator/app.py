@@ -21,6 +21,7 @@ from mogrun.emulator.validation import (
     Invalid,
     derived_branch,
     idempotency_key,
+    is_valid_ref,
     parse_json_object,
     request_hash,
     start_spec,
@@ -149,11 +150,8 @@ class Api:
         wait, window = self.state.limiter.take_start(f"{token.user}:{_secret(request)}", now)
         if wait > 0:
             return _start_refused(wait, window)
-        spec = start_spec(body, self.state.repos)
-        full = normalised(spec, key)
-        digest = request_hash(full)
-        if spec.create_branch:
-            spec = full  # the derived branch shows; otherwise branch.working stays as sent
+        spec = normalised(start_spec(body, self.state.repos), key)
+        digest = request_hash(spec)
         known = self.state.keys.get((token.user, key))
         if known is not None:
             if known[0] != digest:
@@ -217,12 +215,17 @@ def _start_refused(wait: float, window: float) -> Reply:
 def normalised(spec: StartSpec, key: str) -> StartSpec:
     """The working branch filled in as the server does: the one sent, else with
     ``createBranch`` one derived from the key and the rest of the request, else
-    the base branch."""
-    if spec.working_branch is not None:
-        return spec
-    if spec.create_branch:
-        return replace(spec, working_branch=derived_branch(key, request_hash(spec)))
-    return replace(spec, working_branch=spec.base_branch)
+    the base branch; then checked (400)."""
+    working = spec.working_branch
+    if working is None:
+        working = (derived_branch(key, request_hash(spec)) if spec.create_branch
+                   else spec.base_branch)
+    if not is_valid_ref(working):
+        raise Invalid(400, "BAD_REQUEST", "Invalid working branch")
+    if spec.create_branch and working == spec.base_branch:
+        raise Invalid(400, "BAD_REQUEST",
+                      "Working branch must differ from base branch when createBranch is true")
+    return replace(spec, working_branch=working)
 
 
 def _secret(request: Request) -> str:

@@ -70,27 +70,18 @@ def utf16_length(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
-def _string(body: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise bad(f"{field} is required")
-        return None
+def optional_string(value: Any) -> str | None:
+    """The server's ``normalizeOptionalString``: a string, trimmed; anything else,
+    or a blank string, is ``None`` (never a 400)."""
     if not isinstance(value, str):
-        raise bad(f"{field} must be a string")
-    if required and not value.strip():
-        raise bad(f"{field} is required")
-    return value
+        return None
+    return value.strip() or None
 
 
-def _branch(body: Mapping[str, Any], field: str) -> str | None:
-    value = _string(body, field)
-    if value is not None and not is_valid_ref(value):
-        raise bad(f"Invalid {_BRANCH_LABELS[field]}")  # the server's words
-    return value
-
-
-_BRANCH_LABELS = {"baseBranch": "base branch", "workingBranch": "working branch"}
+def _branch(name: str, label: str) -> str:
+    if not is_valid_ref(name):
+        raise bad(f"Invalid {label}")  # the server's words
+    return name
 
 
 def _root(body: Mapping[str, Any], default: str | None) -> str | None:
@@ -122,29 +113,30 @@ def normalize_root(value: str) -> str | None:
 
 
 def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) -> StartSpec:
-    """The normalised request; 400 for a bad field, 404 for an unknown repo."""
-    repo_id = (_string(body, "repoId", required=True) or "").strip()
+    """The server's ``normalizeStartRequest``: strings trimmed (a blank or
+    non-string one is left out), harness ``codex`` by default, ``createBranch``
+    only when it is ``true``; 400 for a bad field, 404 for an unknown repo. The
+    working branch is filled in by ``normalised`` (it needs the key)."""
+    repo_id = optional_string(body.get("repoId"))
+    if repo_id is None:
+        raise bad("repoId is required")
     repo = repos.get(repo_id)
     if repo is None:
-        raise Invalid(404, "NOT_FOUND", f"Repository not found: {repo_id}")
-    prompt = _string(body, "prompt", required=True) or ""
-    if utf16_length(prompt.strip()) > MAX_PROMPT:  # JavaScript's .length, after trimming
-        raise bad(f"prompt must be at most {MAX_PROMPT} characters")
-    harness = _string(body, "harness")
-    harness = "codex" if harness is None else harness  # "" is not the default: 400
+        raise Invalid(404, "NOT_FOUND", "Repo not found")
+    prompt = optional_string(body.get("prompt"))
+    if prompt is None:
+        raise bad("Prompt is required")
+    if utf16_length(prompt) > MAX_PROMPT:  # JavaScript's .length
+        raise bad("Prompt is too long")
+    harness = optional_string(body.get("harness")) or "codex"
     if harness not in HARNESSES:
-        raise bad(f"harness must be one of {', '.join(HARNESSES)}")
-    create = body.get("createBranch", False)
-    if create is None:
-        create = False
-    if not isinstance(create, bool):
-        raise bad("createBranch must be a boolean")
-    base, working = _branch(body, "baseBranch"), _branch(body, "workingBranch")
-    base = base or repo.get("default_branch") or "main"
-    if create and working is not None and working == base:
-        raise bad("workingBranch must differ from baseBranch when createBranch is true")
-    return StartSpec(repo_id, prompt, harness, base, working, create,
-                     _root(body, repo.get("root_directory")))
+        raise bad("Invalid harness")
+    base = _branch(optional_string(body.get("baseBranch"))
+                   or optional_string(repo.get("default_branch")) or "main", "base branch")
+    create = body.get("createBranch") is True
+    root = _root(body, repo.get("root_directory"))
+    working = optional_string(body.get("workingBranch"))
+    return StartSpec(repo_id, prompt, harness, base, working, create, root)
 
 
 def request_hash(spec: StartSpec) -> str:

@@ -130,5 +130,5 @@ class RunTrack:
                          started_at=state.created_at,
                          finished_at=state.updated_at if state.terminal else None,
                          duration=duration, gates=tuple(verdicts), message=message,
-                         exit_code=code, branch=state.working_branch,
+                         exit_code=code, branch=state.own_branch,
                          usage=state.raw.get("usage"))

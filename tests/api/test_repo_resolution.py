@@ -125,11 +125,11 @@ def test_a_second_run_looks_no_repo_up_and_a_stale_id_is_dropped(mogrun_cli, mog
     for ids in document.values():  # as if acme/api was removed and added again
         for key, value in ids.items():
             if value == mogrun_emulator.repo_id("acme/api"):
-                ids[key] = "repo_gone"
+                ids[key] = "00000000-0000-4000-8000-00000000dead"  # a UUID it no longer has
     cache.write_text(json.dumps(document), encoding="utf-8")
     result = mogrun_cli("run", "fan", "--rerun", cwd=tmp_path, env=env)
     assert result.exit_code == 1, result
-    assert "Repository not found: repo_gone" in result.output
+    assert "could not start: Repo not found (NOT_FOUND, HTTP 404)" in result.output
     assert mogrun_cli("run", "fan", "--rerun", cwd=tmp_path, env=env).exit_code == 0
     assert lookups(mogrun_emulator) == first + 1  # looked up again, once
 

@@ -69,7 +69,7 @@ def test_start_returns_202_run_detail(api, mogrun_emulator):
     assert run["replayed"] is False
     assert run["status"] == "pending"
     assert run["harness"] == "codex"
-    assert run["branch"] == {"base": "main", "working": None, "createBranch": False}
+    assert run["branch"] == {"base": "main", "working": "main", "createBranch": False}
     assert run["repoId"] == mogrun_emulator.repo_id("acme/api")
     assert run["eventsUrl"] == f"{mogrun_emulator.api_url}/runs/{run['runId']}/events"
     assert run["createdAt"].endswith("Z") and len(run["createdAt"]) == 24

@@ -70,7 +70,8 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
     assert run["branch"] == {"base": "develop", "working": "fix/thing", "createBranch": False}
     assert run["harness"] == "claude-code"
     run = api.start(key="k2", baseBranch="release/1.2", rootDirectory="services/api").data
-    assert run["branch"] == {"base": "release/1.2", "working": None, "createBranch": False}
+    assert run["branch"] == {"base": "release/1.2", "working": "release/1.2",
+                             "createBranch": False}  # the server fills in the base branch
     same = api.start(key="k2", baseBranch="release/1.2", workingBranch="release/1.2",
                      rootDirectory="services/api")
     assert same.data["replayed"] is True  # the same normalised request
@@ -79,27 +80,26 @@ def test_supplied_branches_and_defaults(api, mogrun_emulator):
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"repoId": None}, "repoId is required"),
-    ({"repoId": 42}, "repoId must be a string"),
-    ({"prompt": None}, "prompt is required"),
-    ({"prompt": ""}, "prompt is required"),
-    ({"prompt": "x" * 100_001}, "prompt must be at most 100000 characters"),
-    ({"harness": "gpt"}, "harness must be one of codex, claude-code"),
-    ({"harness": ""}, "harness must be one of codex, claude-code"),
-    ({"harness": "Codex"}, "harness must be one of codex, claude-code"),
-    ({"createBranch": "yes"}, "createBranch must be a boolean"),
+    ({"repoId": 42}, "repoId is required"),  # a non-string is left out, as blank
+    ({"prompt": None}, "Prompt is required"),
+    ({"prompt": ""}, "Prompt is required"),
+    ({"prompt": " \n "}, "Prompt is required"),
+    ({"prompt": "x" * 100_001}, "Prompt is too long"),
+    ({"harness": "gpt"}, "Invalid harness"),
+    ({"harness": "Codex"}, "Invalid harness"),
     ({"baseBranch": "bad..name"}, "Invalid base branch"),
     ({"workingBranch": "has space"}, "Invalid working branch"),
     ({"workingBranch": "fix#12"}, "Invalid working branch"),
     ({"baseBranch": "HEAD"}, "Invalid base branch"),
     ({"workingBranch": "main", "createBranch": True},
-     "workingBranch must differ from baseBranch when createBranch is true"),
+     "Working branch must differ from base branch when createBranch is true"),
     ({"baseBranch": "dev", "workingBranch": "dev", "createBranch": True},
-     "workingBranch must differ from baseBranch when createBranch is true"),
+     "Working branch must differ from base branch when createBranch is true"),
     ({"rootDirectory": "../up"}, "Invalid root directory"),
     ({"rootDirectory": "a/../../b"}, "Invalid root directory"),
     ({"rootDirectory": "apps/%2e%2E/etc"}, "Invalid root directory"),
     ({"rootDirectory": 7}, "Invalid root directory"),
-    ({"prompt": "\U0001F600" * 50_001}, "prompt must be at most 100000 characters"),
+    ({"prompt": "\U0001F600" * 50_001}, "Prompt is too long"),
 ])
 def test_invalid_bodies_are_400(api, mogrun_emulator, fields, message):
     body = {"repoId": mogrun_emulator.repo_id("acme/api"), "prompt": "p", **fields}
@@ -132,6 +132,18 @@ def test_valid_branch_names(api, name):
 def test_a_root_directory_is_stored_as_the_server_normalises_it(api, sent, stored):
     run = api.start(rootDirectory=sent).data
     assert run["rootDirectory"] == stored
+
+
+def test_strings_are_trimmed_and_odd_values_fall_back_as_on_the_server(api):
+    # normalizeOptionalString: trimmed; blank or not a string is left out. So a blank
+    # harness is codex, createBranch "true" is false, and a prompt that differs only
+    # in outer whitespace is the same request (a replay, not a conflict).
+    run = api.start("  fix it \n", key="k-trim", harness="", createBranch="true",
+                    baseBranch=" main ", workingBranch="").data
+    assert (run["harness"], run["branch"]) == (
+        "codex", {"base": "main", "working": "main", "createBranch": False})
+    again = api.start("fix it", key="k-trim")
+    assert (again.status, again.data["replayed"]) == (202, True)
 
 
 def test_prompt_of_exactly_100000_characters_is_accepted(api):
