@@ -265,28 +265,21 @@ INTERRUPTED_POLL = "interrupted while a poll waited for the server"
 
 
 def _watched_pools() -> dict[str, type]:
-    """urllib3's pools, with connections that bind themselves to the watch of
-    the request their thread is sending (so the watch can shut their socket)."""
+    """urllib3's pools, each with its own connection class made to bind itself to
+    the watch of the request its thread is sending (so the watch can shut its
+    socket): ``ConnectionCls`` is urllib3's hook for a pool's connections."""
     from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.connection import HTTPConnection, HTTPSConnection
 
-    class Watched(HTTPConnection):
-        def request(self, *args: Any, **kwargs: Any) -> None:
+    def watched(base: type[Any]) -> type[Any]:
+        def request(self: Any, *args: Any, **kwargs: Any) -> None:
             _bind(self)
-            super().request(*args, **kwargs)
+            base.request(self, *args, **kwargs)
 
-    class WatchedTLS(HTTPSConnection):
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            _bind(self)
-            super().request(*args, **kwargs)
+        return type(f"Watched{base.__name__}", (base,), {"request": request})
 
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = Watched
-
-    class TLSPool(HTTPSConnectionPool):
-        ConnectionCls = WatchedTLS
-
-    return {"http": Pool, "https": TLSPool}
+    return {scheme: type(f"Watched{pool.__name__}", (pool,),
+                         {"ConnectionCls": watched(pool.ConnectionCls)})
+            for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool))}
 
 
 _SENDING = threading.local()  # .watch: the request this thread is sending
