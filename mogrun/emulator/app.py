@@ -103,17 +103,19 @@ class Api:
                 return error(exc.status, exc.code, exc.message)
 
     def _authorise(self, request: Request, scope: str) -> Token | Reply:
+        """The server's ``resolveMogplexApiUser``: ``Bearer mog_...`` exactly (the
+        rest is an OAuth token, which the emulator has none of), one 401 message for
+        every refusal, and the per-key limit after the token is known: its 429 always
+        says to retry after the window, as the server's does."""
         header = request.headers.get("authorization", "")
-        kind, _, secret = header.partition(" ")
-        if kind.lower() != "bearer" or not secret.strip():
-            return error(401, "UNAUTHORIZED", "Missing bearer token")
-        token = self.state.tokens.get(secret.strip())
+        secret = header[len("Bearer "):] if header.startswith("Bearer mog_") else ""
+        token = self.state.tokens.get(secret) if secret else None
         if token is None:
-            return error(401, "UNAUTHORIZED", "Invalid, expired or revoked token")
-        wait = self.state.limiter.take_request(secret.strip(), self.clock())
-        if wait > 0:
-            return error(429, "RATE_LIMITED", "Too many requests for this token",
-                         {"Retry-After": retry_after_header(wait)})
+            return error(401, "UNAUTHORIZED", "Unauthorized")
+        window = self.state.limiter.request_window(secret, self.clock())
+        if window is not None:
+            return error(429, "RATE_LIMITED", f"Rate limit exceeded. Retry after {window}s.",
+                         {"Retry-After": window})
         if scope not in token.scopes:
             return error(403, "FORBIDDEN", f"Token lacks the {scope!r} scope")
         return token

@@ -178,6 +178,15 @@ class Limiter:
             self._requests.record(token, now)
         return wait
 
+    def request_window(self, token: str, now: float) -> str | None:
+        """``take_request`` as the server answers it: ``None`` when counted, else
+        the whole window as ``Retry-After`` (the server always sends its 60 s,
+        not the time until a slot frees)."""
+        if self.take_request(token, now) <= 0:
+            return None
+        assert self.limits is not None
+        return retry_after_header(self.limits.window)
+
     def take_start(self, key: str, now: float) -> tuple[float, float]:
         """Count one run start for ``key`` (the server counts per user and token) in
         every window, or refuse as the server does: the first full window, in the

@@ -9,10 +9,11 @@ def test_missing_token_is_401(api):
     answer = api.call("GET", "/repos", token=None)
     assert answer.status == 401
     assert answer.json == {"ok": False, "error": {"code": "UNAUTHORIZED",
-                                                  "message": "Missing bearer token"}}
+                                                  "message": "Unauthorized"}}
 
 
-@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer   ", "mog_x"])
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer   ", "mog_x",
+                                    "bearer mog_x", "Bearer  mog_x"])
 def test_malformed_authorization_is_401(api, header):
     answer = api.call("GET", "/repos", token=None, headers={"Authorization": header})
     assert (answer.status, answer.code) == (401, "UNAUTHORIZED")
@@ -21,7 +22,7 @@ def test_malformed_authorization_is_401(api, header):
 def test_unknown_token_is_401(api):
     answer = api.call("GET", "/repos", token="mog_not_a_token")
     assert (answer.status, answer.code) == (401, "UNAUTHORIZED")
-    assert answer.message == "Invalid, expired or revoked token"
+    assert answer.message == "Unauthorized"  # the server's one message for every refusal
 
 
 def test_revoked_token_is_401(api, mogrun_emulator):

@@ -41,6 +41,17 @@ def test_retry_after_is_whole_seconds_rounded_up(api):
     assert api.call("GET", "/repos").headers["retry-after"] == "3"
 
 
+@pytest.mark.mogrun_emulator(limits=Limits(requests=2, window=8.0, starts=()))
+def test_the_request_limits_429_asks_for_the_whole_window_as_the_server_does(api):
+    # The server sends Retry-After: 60 (its window), however soon a slot frees.
+    api.call("GET", "/repos")
+    time.sleep(1.2)
+    api.call("GET", "/repos")
+    limited = api.call("GET", "/repos")  # the first slot frees in about 6.8 s
+    assert limited.headers["retry-after"] == "8"
+    assert limited.message == "Rate limit exceeded. Retry after 8s."
+
+
 @pytest.mark.mogrun_emulator(limits=SMALL)
 def test_unauthenticated_requests_do_not_use_the_budget(api):
     for _ in range(8):
