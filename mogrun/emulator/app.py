@@ -102,7 +102,7 @@ class Api:
             except Invalid as exc:
                 return error(exc.status, exc.code, exc.message)
 
-    def _authorise(self, request: Request, scope: str) -> Token | Reply:
+    def _authorise(self, request: Request, scope: str | None) -> Token | Reply:
         """The server's ``resolveMogplexApiUser``: ``Bearer mog_...`` exactly (the
         rest is an OAuth token, which the emulator has none of), one 401 message for
         every refusal, and the per-key limit after the token is known: its 429 always
@@ -116,8 +116,9 @@ class Api:
         if window is not None:
             return error(429, "RATE_LIMITED", f"Rate limit exceeded. Retry after {window}s.",
                          {"Retry-After": window})
-        if scope not in token.scopes:
-            return error(403, "FORBIDDEN", f"Token lacks the {scope!r} scope")
+        if scope is not None and scope not in token.scopes:
+            return error(403, "FORBIDDEN", f"Missing required scope: {scope}. Issue a new "
+                         f"token with the '{scope}' scope at /settings/api-keys.")
         return token
 
     # ---- endpoints (called with the lock held) ---------------------------------
@@ -245,12 +246,13 @@ def _shape(parts: list[str]) -> tuple[str, ...]:
     return tuple(shape)
 
 
-_ROUTES: dict[tuple[str, ...], dict[str, tuple[str, Callable[..., Reply]]]] = {
-    ("repos",): {"GET": ("read", Api.list_repos)},
-    ("sandboxes",): {"GET": ("read", Api.list_sandboxes)},
+_ROUTES: dict[tuple[str, ...], dict[str, tuple[str | None, Callable[..., Reply]]]] = {
+    # The server's repos, sandboxes and run GETs check no scope; its automation GETs do.
+    ("repos",): {"GET": (None, Api.list_repos)},
+    ("sandboxes",): {"GET": (None, Api.list_sandboxes)},
     ("runs",): {"POST": ("write", Api.start_run)},
-    ("runs", "{id}"): {"GET": ("read", Api.get_run)},
-    ("runs", "{id}", "events"): {"GET": ("read", Api.get_events)},
+    ("runs", "{id}"): {"GET": (None, Api.get_run)},
+    ("runs", "{id}", "events"): {"GET": (None, Api.get_events)},
     ("runs", "{id}", "cancel"): {"POST": ("write", Api.cancel_run)},
     ("automations",): {"GET": ("read", automation_api.list_automations)},
     ("automations", "{id}"): {"GET": ("read", automation_api.get_automation)},

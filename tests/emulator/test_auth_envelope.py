@@ -38,15 +38,21 @@ def test_read_token_reads_but_cannot_start_or_cancel(api, mogrun_emulator):
     assert api.call("GET", f"/runs/{run_id}").status == 200
     start = api.start(key="other")
     assert (start.status, start.code) == (403, "FORBIDDEN")
-    assert start.message == "Token lacks the 'write' scope"
+    assert start.message == ("Missing required scope: write. Issue a new token with the "
+                             "'write' scope at /settings/api-keys.")
     cancel = api.call("POST", f"/runs/{run_id}/cancel")
     assert (cancel.status, cancel.code) == (403, "FORBIDDEN")
     assert mogrun_emulator.runs == [run_id]
 
 
-def test_write_only_token_cannot_read(api, mogrun_emulator):
+def test_only_the_automation_reads_need_the_read_scope(api, mogrun_emulator):
+    # The server's repos, sandboxes and run GETs check no scope; its automation
+    # GETs require "read".
+    run_id = api.start("@emulator duration=never").data["runId"]
     mogrun_emulator.add_token("mog_writeonly", ["write"])
-    answer = api.call("GET", "/repos", token="mog_writeonly")
+    for path in ("/repos", "/sandboxes", f"/runs/{run_id}", f"/runs/{run_id}/events"):
+        assert api.call("GET", path, token="mog_writeonly").status == 200, path
+    answer = api.call("GET", "/automations", token="mog_writeonly")
     assert (answer.status, answer.code) == (403, "FORBIDDEN")
 
 
