@@ -24,6 +24,7 @@ from mogrun.emulator.validation import (
     is_valid_ref,
     parse_json_object,
     request_hash,
+    require_uuid,
     start_spec,
 )
 
@@ -173,8 +174,7 @@ class Api:
     def _run(self, parts: list[str], token: Token, failed: str) -> Run:
         """The token's run; 404 when there is none. An id that is not a UUID fails
         the server's query on its UUID column: the handler answers 500 ``failed``."""
-        if not _UUID.fullmatch(parts[1]):
-            raise Invalid(500, "INTERNAL_ERROR", failed)
+        require_uuid(parts[1], failed)
         run = self.state.runs.get(parts[1].lower())
         if run is None or run.user != token.user:
             raise Invalid(404, "NOT_FOUND", "Run not found")
@@ -301,9 +301,6 @@ def fault_reply(fault: Fault) -> Reply:
         return _with_retry_after(
             Reply(200, body[: len(body) // 2], {"Content-Type": "application/json"}), fault)
     return Reply(0, action="drop")  # "drop"
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def ilike_contains(q: str) -> re.Pattern[str] | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from mogrun.emulator.automations import Automation, script_for
@@ -15,20 +14,18 @@ from mogrun.emulator.directives import DirectiveError
 from mogrun.emulator.faults import Fault
 from mogrun.emulator.replies import Reply, Request, error, list_limit, ok
 from mogrun.emulator.state import Token
-from mogrun.emulator.validation import MAX_KEY, Invalid
+from mogrun.emulator.validation import MAX_KEY, UUID, Invalid, require_uuid
 
 if TYPE_CHECKING:
     from mogrun.emulator.app import Api
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 RESERVED = ("source", "source_type", "dispatch_source", "flow_id", "flow_version_id",
             "repo_id", "repo_full_name", "installation_id", "default_branch")
 
 
 def _owned(api: Api, automation_id: str, token: Token, fallback: str) -> Automation:
     """The caller's automation; a non-UUID id fails the Postgres cast: 500."""
-    if not UUID.match(automation_id):
-        raise Invalid(500, "INTERNAL_ERROR", fallback)
+    require_uuid(automation_id, fallback)
     automation = api.state.automations.automations.get(automation_id)
     if automation is None or automation.user != token.user:
         raise Invalid(404, "NOT_FOUND", "Automation not found")
@@ -64,7 +61,7 @@ def _cursor(request: Request) -> tuple[float, str] | None:
         from datetime import datetime
 
         moment = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
-        if not UUID.match(str(data["id"])):
+        if not UUID.fullmatch(str(data["id"])):
             raise ValueError("not a uuid")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise Invalid(400, "BAD_REQUEST", "Invalid cursor") from None
@@ -166,7 +163,8 @@ def list_runs(api: Api, request: Request, parts: list[str], token: Token,
 def get_run(api: Api, request: Request, parts: list[str], token: Token,
             fault: Fault | None) -> Reply:
     automation = _owned(api, parts[1], token, "Failed to load automation run")
-    job = api.state.automations.jobs.get(parts[3])
+    require_uuid(parts[3], "Failed to load automation run")
+    job = api.state.automations.jobs.get(parts[3].lower())
     if job is None or job.automation_id != automation.id:
         raise Invalid(404, "NOT_FOUND", "Run not found")
     return ok({"run": job.detail(api.clock())})

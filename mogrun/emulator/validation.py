@@ -70,6 +70,16 @@ def utf16_length(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def require_uuid(value: str, failed: str) -> None:
+    """The server's tables key runs, repos, automations and job runs by UUID: any
+    other id fails its query in Postgres, and the handler answers its own 500."""
+    if not UUID.fullmatch(value):
+        raise Invalid(500, "INTERNAL_ERROR", failed)
+
+
 def optional_string(value: Any) -> str | None:
     """The server's ``normalizeOptionalString``: a string, trimmed; anything else,
     or a blank string, is ``None`` (never a 400)."""

@@ -161,6 +161,8 @@ def test_a_key_someone_else_used_points_at_their_run(api, mogrun_emulator):
     assert (answer["outcome"], answer["jobRunId"]) == ("suppressed", theirs)
     missing = api.call("GET", f"/automations/{automation['id']}/runs/{theirs}")
     assert (missing.status, missing.message) == (404, "Run not found")
+    not_uuid = api.call("GET", f"/automations/{automation['id']}/runs/nightly")
+    assert (not_uuid.status, not_uuid.code) == (500, "INTERNAL_ERROR")  # its query fails
     with pytest.raises(ValueError, match="already taken"):
         mogrun_emulator.take_job_key("nightly")
 
