@@ -125,9 +125,7 @@ class RunState:
     @property
     def working_branch(self) -> str | None:
         """The branch the run works on (RunDetail ``branch.working``), if the server said."""
-        branch = self.raw.get("branch")
-        working = branch.get("working") if isinstance(branch, Mapping) else None
-        return working if isinstance(working, str) and working else None
+        return self._branch("working")
 
     @property
     def own_branch(self) -> str | None:
@@ -136,9 +134,12 @@ class RunState:
         (the server fills ``branch.working`` with the base branch when none was
         asked for)."""
         working = self.working_branch
+        return working if working != self._branch("base") else None
+
+    def _branch(self, which: str) -> str | None:
         branch = self.raw.get("branch")
-        base = branch.get("base") if isinstance(branch, Mapping) else None
-        return working if working != base else None
+        name = branch.get(which) if isinstance(branch, Mapping) else None
+        return name if isinstance(name, str) and name else None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> RunState:
