@@ -189,10 +189,16 @@ class RequestBudget:
                         return self._record(starting, poll=kind == "poll")
                     if deadline is not None and now + self._eventual(starting, now) > deadline:
                         raise self._too_late(kind, wait)
-                    if math.isinf(wait):  # blocked by requests in flight: wait for an answer
+                    blocked = math.isinf(wait)  # by requests in flight: wait for an answer
+                    if blocked:
                         self._settled.wait(timeout=0.05)
-                        continue
-                    wait_notice = self._notice(starting, now, wait)
+                    else:
+                        wait_notice = self._notice(starting, now, wait)
+                if blocked:
+                    # A signal ends this wait too (sleep is interruptible when armed): a
+                    # poll no longer runs on a thread its follower can walk away from.
+                    self.sleep(0)
+                    continue
                 if wait_notice is not None:
                     self.waits.emit(wait_notice)
                 self.sleep(wait)

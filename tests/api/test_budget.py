@@ -4,6 +4,7 @@ test_budget_http.py)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -203,8 +204,25 @@ def test_a_request_in_flight_holds_its_place_until_answered():
     budget.settle(first)  # answered at t=1030: it may have reached the server just now
     waiter.join(5)
     assert done.is_set()
-    assert clock.sleeps == [10.0]  # a full window after the answer
+    assert [s for s in clock.sleeps if s] == [10.0]  # a full window after the answer
     budget.settle(second)
+
+
+def test_a_wait_for_requests_in_flight_ends_at_a_signal():
+    # A poll runs on its follower's thread: a budget blocked only by requests in
+    # flight (unanswered, so with no end in sight) must still end at Ctrl-C.
+    from mogrun.engine.signals import InterruptibleSleep
+    from mogrun.errors import Interrupted
+
+    stop = threading.Event()
+    sleeper = InterruptibleSleep(stop, time.sleep)
+    budget = RequestBudget(requests_per_minute=1, window=10.0, sleep=sleeper)
+    budget.reserve()  # in flight, never answered
+    threading.Timer(0.2, stop.set).start()
+    began = time.monotonic()
+    with sleeper.armed(), pytest.raises(Interrupted):
+        budget.reserve("poll")
+    assert time.monotonic() - began < 2.0
 
 
 def test_a_deadline_counts_requests_in_flight_as_answered_now():
