@@ -1,11 +1,11 @@
 """Following one run to its end through ``GET /runs/{id}/events``.
 
 One request returns both the run's status and its events, and the list has
-no cursor: it always starts at the first event and stops at ``limit``. So the
-follower keeps the ids it has seen and passes on only new ones, in the
-server's order, across retries and reconnects; when a response holds the
-API's maximum of events it says once that later events are invisible and
-keeps following the status alone.
+no cursor: it holds at most ``limit`` events (the server's code has had both
+the first and the latest ``limit``). So the follower keeps the ids it has
+seen and passes on only new ones, in the server's order, across retries and
+reconnects; when a response holds the API's maximum of events it says once
+that some events may not be shown, and goes on passing on any new ones.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from mogrun.models import Event, ResolvedJob, RunState
 EVENT_LIMIT = 200
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
-    "only the first {limit} events are visible through the API; "
-    "later events are not shown, following the status"
+    "this run has {limit} events or more, the most the API returns at once: "
+    "some of its events may not be shown; following its status"
 )
 
 

@@ -77,6 +77,18 @@ def test_cap_notice_said_once_and_status_still_followed():
     assert source.calls == 3
 
 
+def test_a_server_that_answers_the_latest_events_still_shows_new_ones():
+    """A version of the server returned the latest ``limit`` events, not the first:
+    past the cap, each new event still reaches the sink, once and in order."""
+    window = list(range(EVENT_LIMIT))
+    later = list(range(3, EVENT_LIMIT + 3))
+    outcome, sink, _ = follow([("streaming", window), ("streaming", later),
+                               ("success", later)])
+    assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
+    assert sink.events == [f"e{n}" for n in range(EVENT_LIMIT + 3)]
+    assert outcome.state.status == "success"
+
+
 def test_no_cap_notice_below_the_limit():
     _, sink, _ = follow([("success", list(range(EVENT_LIMIT - 1)))])
     assert sink.notices == []

@@ -184,7 +184,7 @@ def test_event_cap_is_announced_once(project, mogrun):
     """)
     result = mogrun("--json", "chatty")
     assert result.exit_code == 0, result
-    assert result.stderr.count("only the first 200 events are visible through the API") == 1
+    assert result.stderr.count("this run has 200 events or more, the most the API returns") == 1
     objects = json_lines(result.stdout)
     events = [o["event"]["id"] for o in objects if o["type"] == "event"]
     assert len(events) == len(set(events)) == 200
