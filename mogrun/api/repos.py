@@ -19,7 +19,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -92,12 +91,11 @@ class RepoCache:
         self._ids = ids
         document = self._read()
         document[self._scope] = ids
-        with contextlib.suppress(OSError):
+        from mogrun.atomic import write_atomically
+
+        with contextlib.suppress(OSError):  # a cache: not written, looked up again next time
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".repos-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, sort_keys=True)
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(document, sort_keys=True).encode("utf-8"))
 
 
 def _digest(text: str) -> str:

@@ -101,6 +101,7 @@ def _read(target: Path, shown: str) -> str:
 
 
 def _write(target: Path, shown: str, text: str) -> None:
+    from mogrun.atomic import write_atomically
     from mogrun.ci.workflow import MARKER
 
     if target.is_dir():
@@ -111,6 +112,6 @@ def _write(target: Path, shown: str, text: str) -> None:
                          context=["Move it away, or write elsewhere with -o PATH."])
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8"))
+        write_atomically(target, text.encode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from exc

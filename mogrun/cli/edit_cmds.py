@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import TaskFileError, UsageError
 
-if TYPE_CHECKING:
-    from mogrun.taskfile.parse import TaskFile
-
 INIT_HELP = """Write a commented starter mogplex.toml in the current directory
-(or at -f PATH). Refuses to overwrite; adds .mogrun/ to an existing .gitignore.
+(or at -f PATH, else MOGRUN_FILE). Refuses to overwrite; adds .mogrun/ to an
+existing .gitignore.
 
 \b
 Examples:
@@ -26,23 +23,38 @@ Examples:
 @click.pass_obj
 def init_command(state: CliState) -> int:
     from mogrun.taskfile.discovery import FILE_NAME
-    from mogrun.taskfile.editing import starter_text, with_gitignore_entry
+    from mogrun.taskfile.editing import starter_text
 
-    target = (state.cwd / (state.file or FILE_NAME)).resolve()
+    # Where every other command will look first: -f, then MOGRUN_FILE.
+    target = (state.cwd / (state.file or state.env.get("MOGRUN_FILE") or FILE_NAME)).resolve()
     if target.exists():
         raise UsageError(f"{target} already exists; not overwriting it",
                          context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])
     _write(target, starter_text(), create=True)
     click.echo(f"Created {target}")
-    gitignore = target.parent / ".gitignore"
-    if gitignore.is_file():
-        # Bytes that are not UTF-8 go back exactly as they were (surrogateescape).
-        updated = with_gitignore_entry(gitignore.read_bytes().decode("utf-8", "surrogateescape"))
-        if updated is not None:
-            _write(gitignore, updated)
-            click.echo(f"Added .mogrun/ to {gitignore}")
+    _ignore_history(state, target.parent / ".gitignore")
     click.echo("Next: mogrun list, mogrun show hello, mogrun --local hello")
     return 0
+
+
+def _ignore_history(state: CliState, gitignore: Path) -> None:
+    """Add ``.mogrun/`` to an existing ``.gitignore``. The task file is written by
+    now, so a ``.gitignore`` that cannot be read or written is a warning, not a failure."""
+    from mogrun.taskfile.editing import GITIGNORE_ENTRY, with_gitignore_entry
+
+    try:
+        if not gitignore.is_file():
+            return
+        # Bytes that are not UTF-8 go back exactly as they were (surrogateescape).
+        updated = with_gitignore_entry(gitignore.read_bytes().decode("utf-8", "surrogateescape"))
+        if updated is None:
+            return
+        _write(gitignore, updated)
+    except (OSError, TaskFileError) as exc:
+        reason = exc.message if isinstance(exc, TaskFileError) else (exc.strerror or str(exc))
+        state.echo(f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {reason}", err=True)
+        return
+    click.echo(f"Added {GITIGNORE_ENTRY} to {gitignore}")
 
 
 ADD_HELP = """Append a job to the task file, keeping every comment and blank line.
@@ -65,40 +77,56 @@ Examples:
 @click.pass_obj
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
                 needs: tuple[str, ...], description: str | None) -> int:
-    from mogrun.cli.loading import load_taskfile
+    from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
     from mogrun.taskfile.validation import JOB_NAME, JOB_NAME_RULE
 
     if not JOB_NAME.fullmatch(job):
         raise UsageError(f'invalid job name "{job}": {JOB_NAME_RULE}')
-    if any(not r.strip() or any(c.isspace() for c in r) for r in repos):
+    if any(not r.strip() for r in repos):  # the rest of a repo's form is check's to judge
         raise UsageError("--repo expects owner/name or a repo id")
     if not prompt.strip():
         raise UsageError("--prompt must not be empty")
-    taskfile = load_taskfile(state)
+    path = find_task_file(state.file, state.env, state.cwd)
+    original, names = _existing(path)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
         unique.setdefault(repo.casefold(), repo)
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
-    text = append_job(taskfile.text, taskfile.job_names, new)
-    _refuse_what_check_refuses(state, taskfile, text, job)
-    if taskfile.path.read_bytes().startswith(b"\xef\xbb\xbf"):
+    text = append_job(original, names, new)
+    _refuse_what_check_refuses(state, path, text, job)
+    if path.read_bytes().startswith(b"\xef\xbb\xbf"):
         text = "\ufeff" + text  # the byte order mark the file was read without
-    _write(taskfile.path, text)
-    click.echo(f'Added job "{job}" to {taskfile.path}')
+    _write(path, text)
+    click.echo(f'Added job "{job}" to {path}')
     return 0
 
 
-def _refuse_what_check_refuses(state: CliState, taskfile: TaskFile, text: str,
-                               job: str) -> None:
+def _existing(path: Path) -> tuple[str, list[str]]:
+    """The text of the task file at ``path`` and its job names. A file of nothing
+    but blank space (as a bare ``touch`` leaves it) has none, and adding the first
+    job is what it needs: only other commands refuse it as empty."""
+    from mogrun.taskfile.parse import load_task_file
+
+    try:
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        if not text.strip():
+            return text, []
+    except (OSError, UnicodeDecodeError):
+        pass  # load_task_file says what is wrong
+    taskfile = load_task_file(path)
+    return taskfile.text, taskfile.job_names
+
+
+def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> None:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its."""
     from mogrun.cli.loading import load_host
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
 
-    added = parse_task_file(taskfile.path, text)
+    added = parse_task_file(path, text)
     host = load_host(state, added)
     report = validate(added, host.key_specs(), state.env, sets=state.sets)
     problems = [e for e in report.errors if getattr(e, "job", None) == job]
@@ -106,15 +134,16 @@ def _refuse_what_check_refuses(state: CliState, taskfile: TaskFile, text: str,
         first, more = problems[0], len(problems) - 1
         extra = [f"({more} more problem{'s' * (more > 1)} in this job)"] if more else []
         raise TaskFileError(first.message, context=[*first.context, *extra,
-                                                    f"Nothing was written to {taskfile.path}."])
+                                                    f"Nothing was written to {path}."])
 
 
 def _write(path: Path, text: str, create: bool = False) -> None:
-    """Write ``text`` exactly (no newline translation); ``create`` refuses to overwrite."""
+    """Write ``text`` exactly (no newline translation), whole or not at all;
+    ``create`` refuses to overwrite."""
+    from mogrun.atomic import write_atomically
+
     try:
-        with path.open("x" if create else "w", encoding="utf-8", errors="surrogateescape",
-                       newline="") as handle:
-            handle.write(text)
+        write_atomically(path, text.encode("utf-8", "surrogateescape"), create=create)
     except FileExistsError as exc:
         raise UsageError(f"{path} already exists; not overwriting it") from exc
     except OSError as exc:

@@ -39,7 +39,8 @@ SUMMARIES: dict[str, tuple[str, bool, bool | str]] = {
         , False, False),
     'init': (
         'Write a commented starter mogplex.toml in the current directory (or at '
-        '-f PATH). Refuses to overwrite; adds .mogrun/ to an existing .gitignore.'
+        '-f PATH, else MOGRUN_FILE). Refuses to overwrite; adds .mogrun/ to an '
+        'existing .gitignore.'
         , False, False),
     'add': (
         'Append a job to the task file, keeping every comment and blank line.'

@@ -1,0 +1,63 @@
+"""Writing a user's file whole or not at all: a full disk, a crash or Ctrl-C in
+the middle of a write must leave the file as it was (or absent), never half
+of it — a truncated ``mogplex.toml`` loses the jobs people wrote by hand."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
+    """Put ``data`` at ``path`` in one step; ``OSError`` when it cannot be done,
+    with nothing changed and nothing left behind.
+
+    ``create`` refuses a path that exists (``FileExistsError``) and removes its own
+    partial file on failure. Otherwise the data goes to a temporary file beside
+    the target, flushed to disk, then renamed over it: the target keeps its mode,
+    a symlink keeps pointing at it, and a read-only file stays unwritten (as an
+    editor would refuse it)."""
+    if create:
+        _create(path, data)
+        return
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _create(path: Path, data: bytes) -> None:
+    with path.open("xb") as handle:  # "x": a file that appeared meanwhile is not overwritten
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

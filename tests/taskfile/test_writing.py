@@ -1,0 +1,105 @@
+"""``init`` and ``add`` write a user's files whole or not at all, and take the
+files people really have: empty ones, symlinked ones, ones named by MOGRUN_FILE.
+
+The failed writes run mogrun in a child whose file-size limit (RLIMIT_FSIZE,
+with SIGXFSZ ignored) makes the write fail the way a full disk does: the
+kernel refuses the bytes past the limit mid-write."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mogrun.testing import ISOLATED_ENV
+
+MINIMAL = '# mine\n[jobs.hello]\nrepo = "acme/api"\nprompt = "Say hello."\n'
+
+
+def run_capped(cwd: Path, limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``mogrun ARGS`` in ``cwd``, unable to write a file past ``limit`` bytes."""
+
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    return subprocess.run([sys.executable, "-m", "mogrun", "--no-plugins", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, preexec_fn=cap, timeout=60)
+
+
+def test_add_that_cannot_be_written_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "mogplex.toml"
+    path.write_bytes(MINIMAL.encode())
+    result = run_capped(tmp_path, len(MINIMAL) + 64, "add", "big", "--repo", "a/b",
+                        "--prompt", "y" * 6000)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith(f"Error: cannot write {path}: File too large"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert path.read_bytes() == MINIMAL.encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mogplex.toml"]  # no temporary left
+
+
+def test_init_that_cannot_be_written_leaves_no_file(tmp_path: Path) -> None:
+    result = run_capped(tmp_path, 100, "init")
+    assert result.returncode == 2, result
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # a second init is not told "already exists"
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux procfs")
+def test_init_warns_when_gitignore_cannot_be_read(project) -> None:
+    (project.root / ".gitignore").symlink_to("/proc/self/mem")  # a file that fails to read
+    result = project.run("init")
+    assert result.code == 0, result
+    assert "Traceback" not in result.err
+    assert result.err.startswith("Warning: could not add .mogrun/ to ")
+    assert project.run("check").code == 0
+
+
+def test_init_writes_where_mogrun_file_points(project, monkeypatch) -> None:
+    (project.root / "ci").mkdir()
+    monkeypatch.setenv("MOGRUN_FILE", "ci/mogplex.toml")
+    assert project.run("init").code == 0
+    assert (project.root / "ci" / "mogplex.toml").is_file()
+    assert not project.path.exists()
+    listed = project.run("list")
+    assert (listed.code, listed.out.splitlines()[2].split()[0]) == (0, "hello"), listed
+
+
+@pytest.mark.parametrize("blank", ["", "\n\n", "\ufeff \r\n\t\r\n"])
+def test_add_to_a_blank_file_adds_its_first_job(project, blank) -> None:
+    project.path.write_bytes(blank.encode())
+    result = project.run("add", "hello", "--repo", "acme/api", "--prompt", "hi")
+    assert result.code == 0, result
+    assert project.path.read_bytes().startswith(blank.encode())
+    assert project.run("check").code == 0
+
+
+def test_add_through_a_symlink_keeps_the_link_and_the_mode(project) -> None:
+    real = project.root / "config" / "tasks.toml"
+    real.parent.mkdir()
+    real.write_text(MINIMAL)
+    real.chmod(0o640)
+    project.path.symlink_to(real)
+    result = project.run("add", "lint", "--repo", "acme/api", "--prompt", "x")
+    assert result.code == 0, result
+    assert project.path.is_symlink()
+    assert real.read_text().startswith(MINIMAL) and "[jobs.lint]" in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in real.parent.iterdir()) == ["tasks.toml"]
+
+
+def test_add_accepts_a_templated_repo_written_with_spaces(project) -> None:
+    project.write('[vars]\nteam = "platform"\n')
+    result = project.run("add", "t1", "--repo", "{{ team }}/api", "--prompt", "p")
+    assert result.code == 0, result
+    shown = json.loads(project.run("--json", "show", "t1").out)
+    assert [run["repo"] for run in shown["runs"]] == ["platform/api"]
