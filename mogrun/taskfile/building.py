@@ -157,7 +157,8 @@ def _prompt_source(job: _Job) -> str:
     if problem:
         raise job.fail("prompt_file", problem)
     try:
-        return (project / relative).read_text(encoding="utf-8")
+        # As with the task file, a UTF-8 byte order mark is the editor's, not the prompt's.
+        return (project / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise job.fail("prompt_file", f"cannot read prompt file {relative}: {exc}") from exc
 

@@ -17,13 +17,15 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
         raise TaskFileError("-f/--file needs a path, not an empty string")
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
-            path = (cwd / given).resolve()
-            problem = file_problem(path)
+            path = cwd / given
+            problem = file_problem(path)  # before resolving: /dev/fd/N resolves to no path
             if problem == "is a directory":
                 problem += f"; name the {FILE_NAME} inside it"
             if problem:
-                raise TaskFileError(f"task file {given} (from {origin}) {problem}")
-            return path
+                hint = ["Save it as a file first, beside its prompt files."] if (
+                    problem == "is not a regular file") else []
+                raise TaskFileError(f"task file {given} (from {origin}) {problem}", context=hint)
+            return path.resolve()
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         candidate = folder / FILE_NAME
         if file_problem(candidate) is None:
@@ -36,12 +38,17 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
 
 def file_problem(path: Path) -> str | None:
     """Why ``path`` is not a readable file's name, said after the name: "does not
-    exist", "is a directory" or the system's reason ("cannot be used: File name too
-    long"); ``None`` for a file. The one place file names from users are probed:
-    ``Path.is_file`` raises for a name the system refuses."""
+    exist", "is a directory", "is not a regular file" or the system's reason
+    ("cannot be used: File name too long"); ``None`` for a file. The one place
+    file names from users are probed: ``Path.is_file`` raises for a name the
+    system refuses."""
     try:
         if path.is_file():
             return None
-        return "is a directory" if path.is_dir() else "does not exist"
+        if path.is_dir():
+            return "is a directory"
+        # A pipe (-f <(git show ...)) or a device: it cannot be read twice, and the
+        # prompt files and .mogrun/ that live beside a task file cannot be beside it.
+        return "is not a regular file" if path.exists() else "does not exist"
     except OSError as exc:
         return f"cannot be used: {exc.strerror or exc}"

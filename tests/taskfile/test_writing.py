@@ -103,3 +103,19 @@ def test_add_accepts_a_templated_repo_written_with_spaces(project) -> None:
     assert result.code == 0, result
     shown = json.loads(project.run("--json", "show", "t1").out)
     assert [run["repo"] for run in shown["runs"]] == ["platform/api"]
+
+
+def test_a_pipe_given_as_task_file_is_named_as_one(project) -> None:
+    fifo = project.root / "tasks.pipe"
+    os.mkfifo(fifo)
+    result = project.run("-f", str(fifo), "list")
+    assert result.code == 2
+    assert result.err.startswith(f"Error: task file {fifo} (from -f/--file) is not a "
+                                 "regular file"), result.err
+
+
+def test_a_byte_order_mark_in_a_prompt_file_is_not_sent(project) -> None:
+    (project.root / "prompt.md").write_bytes(b"\xef\xbb\xbfHello\r\nLine2\r\n")
+    project.write('[jobs.p]\nrepo = "acme/api"\nprompt_file = "prompt.md"\n')
+    shown = json.loads(project.run("--json", "show", "p").out)
+    assert shown["runs"][0]["request"]["body"]["prompt"] == "Hello\nLine2\n"
