@@ -94,6 +94,7 @@ class MogplexClient:
     ) -> None:
         self.repo_cache = repo_cache
         self._ids_from_cache: set[str] = set()
+        self._roots: dict[str, str | None] = {}  # repo id -> its own root directory
         self.api_url = api_url.rstrip("/")
         self.url_source = url_source  # --url, MOGPLEX_URL, the task file: for messages
         self._token = token
@@ -126,6 +127,12 @@ class MogplexClient:
         found = self._find(names, tuple(secrets))
         return {name: repo["id"] for name, repo in found.items()}
 
+    def default_root(self, repo_id: str) -> str | None:
+        """The root directory a run of ``repo_id`` works in when its request names
+        none: the repo's own setting, as ``GET /repos`` (or the cache) gave it;
+        ``None`` for the repo root, or when the repo was never listed."""
+        return self._roots.get(repo_id)
+
     def list_sandboxes(self, *, limit: int = 200, job: ResolvedJob | None = None,
                        deadline: float | None = None) -> list[dict[str, Any]]:
         """``GET /sandboxes``: the account's sandboxes, newest ``last_active_at`` first."""
@@ -151,8 +158,13 @@ class MogplexClient:
             for name in missing:
                 repo_id = listed_id(name, found, listed, secrets)
                 repos[name] = {**found[name.casefold()], "id": repo_id}
+                root = repos[name].get("root_directory")
+                if root is None or isinstance(root, str):
+                    self._roots[repo_id] = root or None
             if self.repo_cache is not None:
-                self.repo_cache.remember({name: repos[name]["id"] for name in missing})
+                self.repo_cache.remember({name: repos[name]["id"] for name in missing},
+                                         {repos[name]["id"]: self._roots.get(repos[name]["id"])
+                                          for name in missing})
         return repos
 
     def _cached_id(self, name: str) -> str | None:
@@ -161,6 +173,9 @@ class MogplexClient:
         repo_id = self.repo_cache.get(name)
         if repo_id is not None:
             self._ids_from_cache.add(repo_id)
+            known, root = self.repo_cache.root(repo_id)
+            if known:
+                self._roots[repo_id] = root
         return repo_id
 
     def start_run(

@@ -49,18 +49,31 @@ class RepoCache:
     def __init__(self, path: Path | str, api_url: str, token: str) -> None:
         self.path = Path(path)
         self._scope = _digest(f"{api_url}\0{token}")[:24]
+        # Beside the ids: each repo's own root directory ("" for the repo root), which
+        # decides the sandbox of a run that names none (see mogrun.engine.capacity).
+        self._roots_scope = f"{self._scope}:roots"
         self._lock = threading.Lock()
         self._ids: dict[str, str] | None = None
+        self._roots: dict[str, str] = {}
 
     def get(self, name: str) -> str | None:
         with self._lock:
             return self._load().get(_digest(name.casefold()))
 
-    def remember(self, found: dict[str, str]) -> None:
-        """Add ``{owner/name: id}`` and write the file."""
+    def root(self, repo_id: str) -> tuple[bool, str | None]:
+        """``(known, root)``: the repo's own root directory, ``None`` for the repo root."""
+        with self._lock:
+            self._load()
+            root = self._roots.get(repo_id)
+            return root is not None, root or None
+
+    def remember(self, found: dict[str, str],
+                 roots: Mapping[str, str | None] | None = None) -> None:
+        """Add ``{owner/name: id}`` (and ``{id: root directory}``) and write the file."""
         with self._lock:
             ids = self._load()
             ids.update({_digest(name.casefold()): repo_id for name, repo_id in found.items()})
+            self._roots.update({repo_id: root or "" for repo_id, root in (roots or {}).items()})
             self._save(ids)
 
     def forget(self, repo_id: str) -> None:
@@ -69,12 +82,15 @@ class RepoCache:
             ids = self._load()
             kept = {key: value for key, value in ids.items() if value != repo_id}
             if len(kept) != len(ids):
+                self._roots.pop(repo_id, None)
                 self._ids = kept
                 self._save(kept)
 
     def _load(self) -> dict[str, str]:
         if self._ids is None:
-            self._ids = dict(self._read().get(self._scope, {}))
+            document = self._read()
+            self._ids = dict(document.get(self._scope, {}))
+            self._roots = dict(document.get(self._roots_scope, {}))
         return self._ids
 
     def _read(self) -> dict[str, Any]:
@@ -91,6 +107,7 @@ class RepoCache:
         self._ids = ids
         document = self._read()
         document[self._scope] = ids
+        document[self._roots_scope] = dict(self._roots)
         from mogrun.atomic import write_atomically
 
         with contextlib.suppress(OSError):  # a cache: not written, looked up again next time

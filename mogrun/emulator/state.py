@@ -19,6 +19,7 @@ from mogrun.emulator.faults import FaultQueue
 from mogrun.emulator.limits import Limiter, Limits
 from mogrun.emulator.runs import Run
 from mogrun.emulator.sandboxes import Policy, Sandboxes
+from mogrun.emulator.validation import normalize_root
 
 SCOPES = frozenset({"read", "write"})
 DEFAULT_USER = "user_emulator"
@@ -49,17 +50,22 @@ class Token:
 
 
 def repo_entry(spec: str, index: int) -> dict[str, Any]:
-    """A repo from ``owner/name`` (or ``owner/name@default-branch``), with a stable id;
-    ``index`` numbers its GitHub installation (one per owner: see ``installation``)."""
-    full_name, _, branch = spec.strip().partition("@")
+    """A repo from ``owner/name[@default-branch][#root-directory]`` (a monorepo's
+    repo can name the directory its runs work in), with a stable id; ``index``
+    numbers its GitHub installation (one per owner: see ``installation``)."""
+    named, _, root = spec.strip().partition("#")
+    full_name, _, branch = named.partition("@")
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
         raise ValueError(f"a repo must be owner/name, got {spec!r}")
+    directory = normalize_root(root) if root else None
+    if directory is not None and ".." in directory.split("/"):
+        raise ValueError(f"a repo's root directory must stay inside it, got {root!r}")
     digest = hashlib.sha256(full_name.lower().encode()).digest()
     return {"id": str(uuid.UUID(bytes=digest[:16], version=4)),  # a UUID, as on the server
             "full_name": full_name,
             "installation_id": 1000 + index, "default_branch": branch or "main",
-            "root_directory": None}
+            "root_directory": directory}
 
 
 class State:

@@ -55,9 +55,13 @@ class RunKind:
                 "idempotency_key": plan.request.idempotency_key, "body": plan.request.body()}
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
+        """A request that names no root works in the repo's own root directory
+        (the server's rule), which a monorepo's repo may set."""
         request = track.request
-        return Sandbox(request.repo_id or request.repo, request.working_branch,
-                       request.root_directory)
+        repo = request.repo_id or request.repo
+        root = request.root_directory
+        return Sandbox(repo, request.working_branch,
+                       root if root is not None else self.client.default_root(repo))
 
     def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
         started = self.client.start_run(track.request, job=track.job, deadline=deadline)

@@ -151,3 +151,32 @@ def test_an_env_repo_name_is_masked_in_the_trace_and_the_error(mogrun_cli, mogru
     assert hidden not in result.output
     assert "acme/***" in result.output or "acme%2F***" in result.output
     assert result.exit_code == (0 if found else 2), result
+
+
+@pytest.mark.mogrun_emulator(repos=["acme/mono#apps/web", "acme/api"])
+def test_each_repos_own_root_is_learnt_from_the_listing_and_kept_in_the_cache(
+        mogrun_emulator, tmp_path):
+    """A run that names no root works in its repo's own root directory, which
+    sandbox accounting must know even when the id comes from the cache."""
+    mono, api = mogrun_emulator.repo_id("acme/mono"), mogrun_emulator.repo_id("acme/api")
+    path = tmp_path / "repos.json"
+    path.write_text(json.dumps({"unrelated": {"x": "y"}}))  # another account's entries stay
+    client = client_for(mogrun_emulator, RepoCache(path, mogrun_emulator.api_url, "mog_x"))
+    client.resolve_repos(["acme/mono", "acme/api"])
+    assert (client.default_root(mono), client.default_root(api)) == ("apps/web", None)
+    cached = client_for(mogrun_emulator, RepoCache(path, mogrun_emulator.api_url, "mog_x"))
+    assert cached.resolve_repos(["acme/mono"]) == {"acme/mono": mono}
+    assert lookups(mogrun_emulator) == 1
+    assert cached.default_root(mono) == "apps/web"
+    assert RepoCache(path, mogrun_emulator.api_url, "mog_x").root(api) == (True, None)
+    assert json.loads(path.read_text())["unrelated"] == {"x": "y"}
+
+
+def test_a_cache_written_before_roots_were_kept_still_gives_its_ids(tmp_path):
+    path = tmp_path / "repos.json"
+    RepoCache(path, "http://x", "mog_x").remember({"acme/api": "id-1"})
+    document = json.loads(path.read_text())
+    old = {scope: ids for scope, ids in document.items() if not scope.endswith(":roots")}
+    path.write_text(json.dumps(old))  # the file as an earlier mogrun wrote it
+    cache = RepoCache(path, "http://x", "mog_x")
+    assert (cache.get("Acme/API"), cache.root("id-1")) == ("id-1", (False, None))

@@ -127,3 +127,13 @@ def test_a_single_repo_string_is_one_repo():
 def test_only_loopback_hosts():
     with pytest.raises(ValueError, match="loopback only"):
         Emulator(host="0.0.0.0")
+
+
+def test_a_repo_can_set_its_own_root_directory():
+    with Emulator(repos=["acme/mono@dev#./apps/web/", "acme/api"], limits=None) as emulator:
+        listed = {r["full_name"]: r for r in emulator.repos}
+        assert listed["acme/mono"]["root_directory"] == "apps/web"
+        assert listed["acme/mono"]["default_branch"] == "dev"
+        assert listed["acme/api"]["root_directory"] is None
+    with pytest.raises(ValueError, match="must stay inside it"):
+        Emulator(repos=["acme/mono#../up"])

@@ -247,3 +247,29 @@ def test_a_root_written_another_way_is_still_the_sandbox_that_serves_it(
     assert result.exit_code == 0, result
     assert "waiting for a sandbox slot" not in result.stdout
     assert len(mogrun_emulator.runs) == 2
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=2, idle=60,
+                                           reap=0.1), repos=["acme/mono#apps/web", "acme/r12"])
+def test_a_run_naming_no_root_reuses_the_sandbox_of_its_repos_own_root(
+        project, mogrun, mogrun_emulator):
+    """A monorepo's repo can set the directory its runs work in; a job that names
+    no root gets that root's sandbox on the server. With the account full, a second
+    run of it (its repo id from the cache this time) starts at once: it waited for
+    a slot it did not need, and failed when none freed."""
+    mogrun_emulator.occupy_sandboxes(1, busy=None, repo="acme/r12")
+    project("""
+        [jobs.web]
+        repo = "acme/mono"
+        prompt = "@emulator duration=0.2s"
+        capacity_wait = "1s"
+    """, header=HEADER + "sandboxes = 2\n")
+    assert mogrun("web").exit_code == 0
+    second = mogrun("web")
+    assert second.exit_code == 0, second
+    assert "waiting for a sandbox slot" not in second.stdout
+    assert len(mogrun_emulator.runs) == 2
+    assert mogrun_emulator.peak_sandboxes() == 2
+    details = [mogrun_emulator.run_detail(r) for r in mogrun_emulator.runs]
+    assert {d["rootDirectory"] for d in details} == {"apps/web"}
+    assert mogrun_emulator.count("GET", "/repos") == 1  # the second run's id came from the cache
