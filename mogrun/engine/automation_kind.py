@@ -90,7 +90,9 @@ class AutomationKind:
         return job.automation is not None
 
     def validate(self, job: ResolvedJob) -> None:
-        return None  # the task file's checks already refused what does not apply
+        """The automation's name resolves (once per name): a misspelt one is a usage
+        error naming the close ones before anything starts, not a failed run each."""
+        self.automation_id(job)
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
         return describe_trigger(plan, job.automation or "")

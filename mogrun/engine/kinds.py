@@ -61,7 +61,9 @@ class JobKind(Protocol):
         """Whether ``job`` is of this kind (the run kind claims every job)."""
 
     def validate(self, job: ResolvedJob) -> None:
-        """Refuse a job this kind cannot start (``TaskFileError``), before any run."""
+        """Refuse a job this kind cannot start, before any run of the session starts
+        (a ``UsageError``, exit 2: e.g. an automation the account does not have). It
+        may ask the API; the task file's own checks have passed by then."""
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
         """What would be sent for ``plan``: ``method``, ``path`` (under the API

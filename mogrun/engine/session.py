@@ -201,15 +201,17 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
          options: SessionOptions, watch: SignalWatch,
          attempts: Mapping[str, tuple[int, str]] | None) -> tuple[int, tuple[RunResult, ...]]:
     deps.channel.session_started(jobs)
+    kinds = kinds_for(deps.client)
     try:
         with deps.armed():
             jobs = resolve_repos(deps.client, jobs)
+            for job in jobs:
+                kind_of(job, kinds).validate(job)
     except ForcedExit:
         raise
     except Interrupted:
         pass  # the scheduler now skips every job as interrupted
     deps = dataclasses.replace(deps, slots=sandbox_slots(jobs, deps, progress))
-    kinds = kinds_for(deps.client)
     executor = RunExecutor(deps, progress, kinds, attempts)
     channel = deps.channel
     scheduler = Scheduler(

@@ -117,6 +117,11 @@ def _build(job: _Job) -> ResolvedJob:
     repos = _repos(job)
     options = _options(job, repos)
     automation = merged.get("automation")
+    if automation is not None:
+        automation = job.render(automation, "automation", None, "in automation").strip()
+        if not automation:
+            raise job.fail("automation", "empty: give a published automation's id or name "
+                                         "(`mogrun automations` lists them)")
     runs = _runs(job, repos) if automation is None else _trigger_runs(job, repos)
     timeout = job.ctx.timeout_override
     if timeout is None:
@@ -128,8 +133,7 @@ def _build(job: _Job) -> ResolvedJob:
         capacity_wait=parse_duration(merged.get("capacity_wait", DEFAULT_CAPACITY_WAIT)),
         harness=merged.get("harness") if automation is None else None,
         options=options, secrets=frozenset(job.secrets),
-        automation=None if automation is None else
-        job.render(automation, "automation", None, "in automation").strip())
+        automation=automation)
 
 
 def _repos(job: _Job) -> list[str]:

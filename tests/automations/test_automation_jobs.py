@@ -119,6 +119,26 @@ def test_an_unpublished_automation_is_a_clear_error(project):
     assert "Publish the automation before triggering it" in result.output
 
 
+def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
+        project, mogrun_emulator):
+    """It was a failed run per repo (exit 2 though), its "Did you mean" lost, and a
+    summary inviting a rerun that could only fail the same way."""
+    project.write(automation_job(automation="triag") + automation_job("other", repo=["acme/api"]))
+    result = project.run("run", "triage-all", "other")
+    assert result.exit_code == 2, result
+    assert result.stderr == ("Error: no automation named 'triag' on this account\n"
+                             "Did you mean 'triage'?\n")
+    assert mogrun_emulator.job_runs() == []  # not even the other job's, correctly named
+    assert "rerun" not in result.output
+
+
+def test_an_empty_automation_name_is_refused_by_check(project):
+    project.write(automation_job(repo=["acme/api"], automation="{{ env.NOT_SET | default('') }}"))
+    result = project.run("check")
+    assert result.exit_code == 2, result
+    assert 'key "automation": empty: give a published automation\'s id or name' in result.output
+
+
 def test_a_key_reused_by_someone_else_is_never_taken_for_our_run(project, mogrun_emulator):
     project.write(automation_job(repo=["acme/api"], idempotency_key="weekly-1"))
     [automation] = [a for a in mogrun_emulator.automations if a["name"] == "triage"]
