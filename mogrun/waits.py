@@ -60,11 +60,13 @@ class Wait:
         """``reason; ends in 43s (17:52:31Z)`` — the one way a wait is written.
 
         The countdown rounds up, as countdowns do: a wait still going never
-        reads "ends in 0s"."""
+        reads "ends in 0s". A wait of a day or more names the date too (a
+        plugin's retry delay can be that long)."""
         left = self.remaining(now)
         if left is None:
             return self.reason
-        clock = datetime.fromtimestamp(self.ends_at or 0, UTC).strftime("%H:%M:%SZ")
+        shape = "%H:%M:%SZ" if left < 86400 else "%Y-%m-%d %H:%M:%SZ"
+        clock = datetime.fromtimestamp(self.ends_at or 0, UTC).strftime(shape)
         return f"{self.reason}; ends in {format_duration(math.ceil(left))} ({clock})"
 
     def as_json(self, now: float | None = None) -> dict[str, object]:

@@ -77,3 +77,11 @@ def test_live_view_prints_the_wait_line_too():
     rep.wait(start_wait())
     rep.close()
     assert re.search(r"  build:acme/b  wait  start_limit  " + DESCRIBED, out.getvalue())
+
+
+def test_a_wait_of_a_day_or_more_names_the_date_it_ends():
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    wait = Wait(WaitKind.RETRY, "retrying", ends_at=now + 3 * 86400 + 5)
+    assert wait.describe(now) == "retrying; ends in 72h00m05s (2027-01-18 08:00:05Z)"
+    assert Wait(WaitKind.RETRY, "retrying", ends_at=now + 5).describe(now) == (
+        "retrying; ends in 5s (08:00:05Z)")
