@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mogrun import __version__
-from mogrun.errors import TaskFileError, UsageError
+from mogrun.errors import MogrunError, UsageError
 
 if TYPE_CHECKING:
+    from mogrun.models import KeySpec
     from mogrun.taskfile.parse import TaskFile
 
 DEFAULT_OUTPUT = Path(".github/workflows/mogrun.yml")
@@ -26,18 +27,16 @@ def repository_root(task_file: Path) -> Path:
     return start
 
 
-def generate(taskfile: TaskFile, key_specs: Mapping[str, Any], *, root: Path, output: Path,
-             shards: int = 1, default_output: bool = True) -> tuple[str, list[str]]:
+def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path,
+             output: Path, shards: int = 1,
+             default_output: bool = True) -> tuple[str, list[str]]:
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
     for a file that cannot be scheduled as it is."""
     from mogrun.ci.plan import plan
     from mogrun.ci.shard import shared_settings
     from mogrun.ci.workflow import render
-    from mogrun.taskfile.validation import structural_errors
 
-    errors = structural_errors(taskfile, key_specs)
-    if errors:
-        raise _first(errors)
+    refuse_what_check_refuses(taskfile, key_specs)
     if shards > 1:
         shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
     built = plan(taskfile, shards)
@@ -51,7 +50,19 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, Any], *, root: Path, ou
     return text, [*built.warnings, *_plugin_warnings(taskfile)]
 
 
-def _first(errors: list[TaskFileError]) -> TaskFileError:
+def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> None:
+    """Raise ``check``'s first error, if any: a workflow must not run a job that
+    ``mogrun run`` would refuse. It is judged with no environment and no
+    ``--set``, as the workflow runs it: an ``env`` name, whatever its value
+    here, is only a warning of ``check``'s (the runner's value is unknown)."""
+    from mogrun.taskfile.checking import validate
+
+    errors = validate(taskfile, key_specs, env={}, sets={}).errors
+    if errors:
+        raise _first(errors)
+
+
+def _first(errors: list[MogrunError]) -> MogrunError:
     first = errors[0]
     if len(errors) > 1:
         return first.evolve(context=(*first.context, "(run `mogrun check` to see every problem)"))

@@ -53,10 +53,11 @@ def ci_group() -> None:
 @click.pass_obj
 def github_command(state: CliState, output: str | None, check: bool, shards: int) -> int:
     from mogrun.ci.generate import generate, repository_root
-    from mogrun.cli.loading import load_host, load_taskfile
+    from mogrun.cli.loading import check_config, load_host, load_taskfile
 
     taskfile = load_taskfile(state)
     host = load_host(state, taskfile)
+    host.configure(check_config(state, taskfile))  # as ``check`` does: plugins may refuse
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output else root / DEFAULT_OUTPUT
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,

@@ -280,6 +280,40 @@ def test_a_file_that_cannot_be_scheduled_is_exit_2(project, body, message) -> No
     assert not (project.root / ".github").exists()
 
 
+REFUSED_BY_CHECK = {
+    "template": 'prompt = "Fix {{ nosuch }}"\n',
+    "prompt file": 'prompt_file = "nope.md"\n',
+    "branch": 'prompt = "x"\nbranch = "a..b"\ncreate_branch = true\n',
+    "plugin key": 'prompt = "x"\ngates = { status = ["meh"] }\n',
+    "plugin key value": 'prompt = "x"\nretry = { attempts = 0 }\n',
+}
+
+
+@pytest.mark.parametrize("body", REFUSED_BY_CHECK.values(), ids=REFUSED_BY_CHECK)
+def test_what_check_refuses_is_exit_2_with_checks_message(project, body) -> None:
+    project.write(f'[jobs.j]\nrepo = "acme/api"\n{body}schedule = "7 4 * * *"\n')
+    checked = project.run("check")
+    assert checked.code == 2, checked
+    for args in ((), ("--check",)):
+        result = project.run("ci", "github", *args)
+        assert result.code == 2, result
+        assert result.err.splitlines()[:3] == checked.err.splitlines()[:3]
+    assert not (project.root / ".github").exists()
+
+
+def test_env_values_are_not_judged_when_generating(project, monkeypatch) -> None:
+    """The workflow's environment is not this one: an env name, set or not, is
+    judged when the job runs, as ``check`` judges an unset one (a warning)."""
+    project.write('[jobs.j]\nrepo = "acme/api"\nprompt = "Fix {{ env.ISSUE }}"\n'
+                  'branch = "{{ env.BRANCH }}"\ncreate_branch = true\nschedule = "7 4 * * *"\n')
+    monkeypatch.setenv("BRANCH", "a..b")
+    assert project.run("check").code == 2
+    generated(project)
+    monkeypatch.delenv("BRANCH")
+    assert project.run("check").code == 0
+    assert project.run("ci", "github", "--check").code == 0
+
+
 def test_more_shards_than_the_start_limit_allows_is_exit_2(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "--shards", "10")
