@@ -20,10 +20,10 @@ FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 MIN_INTERVAL = 5  # minutes: GitHub's shortest schedule
 _FIELD = re.compile(r"[0-9A-Za-z*,/-]+")
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+# A field's names in the order of their numbers (from the field's lowest one).
 _NAMES = {
-    3: frozenset(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                  "DEC")),
-    4: frozenset(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+    3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+    4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
 }
 
 
@@ -92,7 +92,7 @@ def _field_problem(index: int, field: str) -> str | None:
     if not _FIELD.fullmatch(field):
         return "may only use digits, names, * , - and /"
     for word in re.findall(r"[A-Za-z]+", field):
-        if word.upper() not in _NAMES.get(index, frozenset()):
+        if word.upper() not in _NAMES.get(index, ()):
             return f"has an unknown name {word!r}"
     low, high = _RANGES[index]
     for part in field.split(","):
@@ -101,7 +101,32 @@ def _field_problem(index: int, field: str) -> str | None:
             return f"has a bad step {step!r}"
         if any(not low <= int(n) <= high for n in base.split("-") if n.isdigit()):
             return f"is out of range {low}-{high}"
+        problem = _reversed_range(index, base)
+        if problem:
+            return problem
     return None
+
+
+def _reversed_range(index: int, base: str) -> str | None:
+    """GitHub refuses a range that starts after it ends (``6-0``, ``SAT-SUN``),
+    where croniter would wrap it around."""
+    ends = base.split("-")
+    if len(ends) != 2:
+        return None
+    start, end = _number(index, ends[0]), _number(index, ends[1])
+    if start is None or end is None or start <= end:
+        return None
+    shown = f"{start}-{end}"
+    spelled = shown if base == shown else f"{base} ({shown})"
+    return f"has the range {spelled}, which starts after it ends"
+
+
+def _number(index: int, end: str) -> int | None:
+    """One end of a range as its number (``None``: not a number or a name)."""
+    if end.isdigit():
+        return int(end)
+    names = _NAMES.get(index, ())
+    return names.index(end.upper()) + _RANGES[index][0] if end.upper() in names else None
 
 
 def _expanded(expression: str) -> list[list[Any]] | None:

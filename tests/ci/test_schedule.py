@@ -41,6 +41,24 @@ def scheduled(value: str) -> str:
     ('"5 4 * * ?"', "is \"5 4 * * ?\", whose day of week field '?' may only use digits, "
                     "names, * , - and /"),
     ('"*/0 4 * * *"', "is \"*/0 4 * * *\", whose minute field '*/0' has a bad step '0'"),
+    # GitHub refuses a range whose start is after its end (croniter would wrap it).
+    ('"5-3 4 * * *"', "is \"5-3 4 * * *\", whose minute field '5-3' has the range 5-3, which "
+                      "starts after it ends"),
+    ('"7 22-2 * * *"', "is \"7 22-2 * * *\", whose hour field '22-2' has the range 22-2, "
+                       "which starts after it ends"),
+    ('"7 4 31-1 * *"', "is \"7 4 31-1 * *\", whose day of month field '31-1' has the range "
+                       "31-1, which starts after it ends"),
+    ('"7 4 * 12-1 *"', "is \"7 4 * 12-1 *\", whose month field '12-1' has the range 12-1, "
+                       "which starts after it ends"),
+    ('"7 4 * DEC-JAN *"', "is \"7 4 * DEC-JAN *\", whose month field 'DEC-JAN' has the range "
+                          "DEC-JAN (12-1), which starts after it ends"),
+    ('"7 4 * * 6-0"', "is \"7 4 * * 6-0\", whose day of week field '6-0' has the range 6-0, "
+                      "which starts after it ends"),
+    ('"7 4 * * SAT-SUN"', "is \"7 4 * * SAT-SUN\", whose day of week field 'SAT-SUN' has the "
+                          "range SAT-SUN (6-0), which starts after it ends"),
+    ('"7 4 * * 1,fri-Mon/2"', "is \"7 4 * * 1,fri-Mon/2\", whose day of week field "
+                              "'1,fri-Mon/2' has the range fri-Mon (5-1), which starts after "
+                              "it ends"),
     ('"5,, 4 * * *"', 'is "5,, 4 * * *", which is not a valid cron expression'),
     ('"0 0 30 2 *"', 'is "0 0 30 2 *", which never runs (no such date)'),
     ("[]", "must be a cron expression (UTC) or a non-empty list of them"),
@@ -123,6 +141,8 @@ def test_next_run_is_utc_and_strictly_after() -> None:
     at = datetime(2026, 12, 7, 6, 17, tzinfo=UTC)  # a Monday, exactly at the run
     assert next_run("17 6 * * 1", at) == datetime(2026, 12, 14, 6, 17, tzinfo=UTC)
     assert next_run("17 6 * * MON-FRI", at) == datetime(2026, 12, 8, 6, 17, tzinfo=UTC)
+    assert expression_problem("17 6 * JAN-DEC SUN-SAT") is None
+    assert expression_problem("17 6 1-1 * 3-3") is None
     assert expression_problem(" 17  6 * * 1 ") is None
 
 
