@@ -77,7 +77,10 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _command(task_file: str, output: str | None, shards: int) -> str:
-    """The command that regenerates the file, spelled from the repository root."""
+    """The command that regenerates the file, spelled from the repository root
+    and quoted for a POSIX shell, so that it can be pasted as it is."""
+    import shlex
+
     parts = ["mogrun"]
     if task_file != "mogplex.toml":
         parts += ["-f", task_file]
@@ -86,7 +89,7 @@ def _command(task_file: str, output: str | None, shards: int) -> str:
         parts += ["-o", output]
     if shards > 1:
         parts += ["--shards", str(shards)]
-    return " ".join(parts)
+    return shlex.join(parts)
 
 
 def _plugin_warnings(taskfile: TaskFile) -> list[str]:

@@ -179,6 +179,20 @@ def test_a_task_file_in_a_subfolder_writes_at_the_repository_root(project, monke
     assert "#   mogrun -f ops/mogplex.toml ci github\n" in text
 
 
+def header(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.startswith("#")]
+
+
+def test_the_regenerating_command_is_shell_quoted(project) -> None:
+    project.write(BIG, name="my ops/mogplex.toml")
+    result = project.run("-f", "my ops/mogplex.toml", "ci", "github", "-o", "wf s/it's.yml")
+    assert result.code == 0, result
+    text = (project.root / "wf s/it's.yml").read_text()
+    command = "mogrun -f 'my ops/mogplex.toml' ci github -o 'wf s/it'\"'\"'s.yml'"
+    assert header(text)[2:] == [f"#   {command}",
+                                f"# CI can keep it current with: {command} --check"]
+
+
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "-o", ".github/workflows/agents.yml")
