@@ -38,8 +38,18 @@ def scalar(value: Any) -> str:
             and value.lower() not in _RESERVED and "  " not in value):
         return value
     # YAML allows only printable characters, even inside quotes: escape the rest.
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}",
-                            json.dumps(value, ensure_ascii=False))
+    return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
+
+
+def in_comment(text: str) -> str:
+    """``text`` made safe for a ``#`` comment: a line break would end the comment
+    and start YAML (a task-file path may hold one), so line breaks and the other
+    characters YAML forbids are written as JSON escapes (``\\n``, ``\\u2028``)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]
 
 
 def key(name: str) -> str:

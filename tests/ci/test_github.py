@@ -193,6 +193,24 @@ def test_the_regenerating_command_is_shell_quoted(project) -> None:
                                 f"# CI can keep it current with: {command} --check"]
 
 
+@pytest.mark.parametrize(("folder", "shown"), [
+    ("new\nline: x", "new\\nline: x"), ("cr\rhere", "cr\\rhere"),
+    ("odd\u2028ls\x85nel\tx", "odd\\u2028ls\\u0085nel\\tx")])
+def test_a_task_file_path_with_line_breaks_stays_in_the_comments(project, folder,
+                                                                 shown) -> None:
+    project.write(BIG, name=f"{folder}/mogplex.toml")
+    result = project.run("-f", f"{folder}/mogplex.toml", "ci", "github")
+    assert result.code == 0, result
+    flow = assert_valid_workflow(project.root / WORKFLOW)
+    assert list(flow) == ["name", "on", "permissions", "env", "jobs"]
+    assert flow["env"] == {"MOGRUN_FILE": f"{folder}/mogplex.toml"}
+    lines = (project.root / WORKFLOW).read_bytes().decode("utf-8").split("\n")
+    assert all(line.startswith("#") for line in lines[:4]) and lines[4].startswith("name: ")
+    assert not any(set(line) & set("\r\x85\u2028\u2029") for line in lines[:4])
+    assert lines[0].endswith(f" from {shown}/mogplex.toml.")
+    assert lines[2] == f"#   mogrun -f '{shown}/mogplex.toml' ci github"
+
+
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "-o", ".github/workflows/agents.yml")

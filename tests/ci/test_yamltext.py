@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mogrun.ci.yamltext import dump, scalar
+from mogrun.ci.yamltext import dump, in_comment, scalar
 
 from .workflows import load_yaml
 
@@ -21,6 +21,11 @@ TRICKY = ["on", "off", "yes", "No", "null", "~", "true", "1", "0x1F", "1e3", "-"
 def test_every_tricky_string_reads_back_as_itself(text) -> None:
     document = {"key": text, "list": [text], "nested": {text or "k": {"x": text}}}
     assert load_yaml(dump(document)) == document
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_every_tricky_string_stays_inside_a_comment(text) -> None:
+    assert load_yaml(f"# {in_comment(text)}\nkey: 1\n") == {"key": 1}
 
 
 def test_plain_where_safe_quoted_otherwise() -> None:
