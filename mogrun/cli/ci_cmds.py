@@ -84,7 +84,7 @@ def _shown(path: Path, cwd: Path) -> str:
 
 def _check(state: CliState, target: Path, shown: str, text: str) -> int:
     current = _read(target, shown) if target.exists() else ""
-    if current.replace("\r\n", "\n") == text:
+    if current == text:
         state.echo(f"{shown} is current", err=True)
         return 0
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
@@ -95,10 +95,14 @@ def _check(state: CliState, target: Path, shown: str, text: str) -> int:
 
 
 def _read(target: Path, shown: str) -> str:
+    """The file as mogrun would have written it: what a checkout or an editor
+    adds without changing it (CRLF line ends, a leading BOM) does not count,
+    for ``--check`` as for knowing the file is ours."""
     try:
-        return target.read_bytes().decode("utf-8")
+        text = target.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {shown}: {exc}") from exc
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 def _write(target: Path, shown: str, text: str) -> None:
@@ -107,7 +111,7 @@ def _write(target: Path, shown: str, text: str) -> None:
 
     if target.is_dir():
         raise UsageError(f"{shown} is a directory; give -o a file path")
-    if target.exists() and not _read(target, shown).lstrip("\ufeff").startswith(MARKER):
+    if target.exists() and not _read(target, shown).startswith(MARKER):
         raise UsageError(f"{shown} was not written by mogrun ci github (its first line is not "
                          f'"{MARKER} ..."); refusing to overwrite it',
                          context=["Move it away, or write elsewhere with -o PATH."])
