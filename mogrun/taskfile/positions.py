@@ -79,16 +79,23 @@ class _Scanner:
                 return
 
     def skip_string(self) -> None:
+        """Step over a string. Basic ones (double quotes) have backslash escapes,
+        single- and multi-line alike: an escaped quote never ends one. Literal ones
+        (single quotes) have none. Up to two quotes just before the closing three
+        belong to the string (TOML 1.0)."""
         quote = self.text[self.pos]
+        escapes = quote == '"'
         if self.text.startswith(quote * 3, self.pos):
-            end = self.text.find(quote * 3, self.pos + 3)
-            self.pos = len(self.text) if end < 0 else end + 3
-            while self.peek() == quote:
-                self.pos += 1
+            self.pos += 3
+            while self.pos < len(self.text) and not self.text.startswith(quote * 3, self.pos):
+                self.pos += 2 if escapes and self.text[self.pos] == "\\" else 1
+            self.pos += 3
+            for _ in range(2):
+                self.pos += self.peek() == quote
             return
         self.pos += 1
         while self.pos < len(self.text) and self.text[self.pos] not in (quote, "\n"):
-            self.pos += 2 if quote == '"' and self.text[self.pos] == "\\" else 1
+            self.pos += 2 if escapes and self.text[self.pos] == "\\" else 1
         self.pos += 1
 
     def key(self) -> list[tuple[str, int]]:

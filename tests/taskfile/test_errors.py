@@ -434,3 +434,11 @@ def test_a_plugin_key_of_defaults_no_job_inherits_is_still_judged(project) -> No
     assert result.code == 2, result
     assert result.errors == ['Error: [defaults] key "gates": unknown gates setting "nope"; '
                              "valid: status, max_duration, require_events, forbid_events"]
+
+
+def test_an_escaped_quote_in_a_multi_line_string_does_not_move_later_errors(project) -> None:
+    # The position scanner took \""" for the end of the string: 1:2 [jobs.c] instead of 8:1.
+    err = check(project, '[jobs.c]\nrepo = "x/y"\nprompt = """Say \\"""hi\\""" please.\n'
+                         '"""\n\n[jobs.d]\nrepo = "x/y"\nprompt = "{{ nope }}"\n')
+    assert err.splitlines()[1:3] == [f"  --> {project.path.resolve()}:8:1",
+                                     '  8 | prompt = "{{ nope }}"']

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mogrun.taskfile.positions import key_positions, locate, source_line
@@ -113,3 +113,47 @@ def test_the_quoted_source_line_is_the_right_one_after_a_unicode_line_break(proj
         f"  --> {project.path.resolve()}:4:1",
         '  4 | tmeout = "5m"',
     ]
+
+
+@pytest.mark.parametrize("value", [
+    '"""Say \\"""hi\\""" please.\n"""',  # an escaped quote before two more: not the end
+    '"""a""""',  # up to two quotes before the closing ones belong to the string
+    '"""a"""""',
+    '"""ends with a line-ending backslash \\\n   still the same string"""',
+    '"""\\\\"""',  # an escaped backslash, then the closing quotes
+    "'''raw ''quoted'' \\'''",  # a literal string: no escapes, '' inside
+    "'''a'''''",
+    '"one \\" line"',
+    "'C:\\dir\\'",
+])
+def test_keys_after_every_kind_of_string_are_placed(value: str) -> None:
+    text = f"[jobs.c]\nprompt = {value}\n\n[jobs.d]\nrepo = \"x/y\"\n"
+    tomllib.loads(text)  # the fixture is valid TOML
+    line = text.count("\n", 0, text.index("[jobs.d]")) + 1
+    assert key_positions(text)[("jobs", "d", "repo")] == (line + 1, 1)
+    assert ("jobs", "c", "prompt") in key_positions(text)
+
+
+@st.composite
+def multi_line_strings(draw: st.DrawFn) -> str:
+    """A multi-line string as people write one: a basic one with escaped quotes,
+    escaped backslashes, raw quotes and line-ending backslashes, or a literal one."""
+    if draw(st.booleans()):
+        body = draw(st.text(alphabet="a'\n {}", max_size=20))
+        quotes = draw(st.integers(0, 2))  # up to two quotes before the closing ones
+        return "'''" + body.replace("'''", "''") + "'" * quotes + "'''"
+    pieces = draw(st.lists(st.sampled_from(['a', ' ', '\n', '"', '""', '\\"', '\\"""', '\\\\',
+                                            '\\\n  ', '{{ job }}', "'''"]), max_size=12))
+    return '"""' + "".join(pieces) + '"' * draw(st.integers(0, 2)) + '"""'
+
+
+@settings(max_examples=300, deadline=None)
+@given(multi_line_strings())
+def test_keys_after_multi_line_strings_are_placed(value: str) -> None:
+    text = f'[jobs.c]\nprompt = {value}\nrepo = "x/y"\n'
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assume(False)  # e.g. three raw quotes in a row: not a string anyone could save
+    line = text.count("\n", 0, text.rindex('repo = "x/y"')) + 1
+    assert key_positions(text)[("jobs", "c", "repo")] == (line, 1)

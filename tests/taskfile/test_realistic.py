@@ -18,7 +18,9 @@ VALUES: dict[str, list[str]] = {
              '["a/b", "A/B"]', '"{{ env.REPO }}"', '"a b"', '"{{ repo }}"'],
     "prompt": ['"Fix it."', '"""\nMulti\n  line {{ team }}\n"""', '""', '"{{ tem }}"', '"{{"',
                '"{{{{ literal"', '"ünïcödé 🎉 {{ job }}"', "3", '"{{ env.MOGPLEX_API_KEY }}"',
-               "'''raw {{ date }}'''"],
+               "'''raw {{ date }}'''", '"""Say \\"""hi\\""" please.\n"""',
+               '"""ends in a quote""""', "'''it''s raw, C:\\dir\\'''",
+               '"""one \\\n  two"""'],
     "prompt_file": ['"prompts/p.md"', '"missing.md"', '"../up.md"', '"/etc/passwd"',
                     f'"{LONG}.md"', '"prompts"', "1"],
     "harness": ['"codex"', '"claude-code"', '"gpt"', "true"],
@@ -109,8 +111,27 @@ def assert_clean(result, many: bool = False) -> None:
         assert len(result.errors) == int(counted.group(1)), result
 
 
+def assert_located(project, result) -> None:
+    """Each error that names a key points at that key; one that names only a job
+    and points at a table header points at the job's name in it."""
+    lines = project.path.read_bytes().decode("utf-8-sig").split("\n")
+    for block in result.err.split("\nError: "):
+        where = re.search(r"^  --> .*:(\d+):(\d+)$", block, re.MULTILINE)
+        headline = block.partition("\n")[0]
+        names = (re.findall(r'key "((?:[^"\\]|\\.)*)"', headline)
+                 or re.findall(r'job "((?:[^"\\]|\\.)*)"', headline))
+        if not where or not names or "secret-looking" in headline:
+            continue
+        line = lines[int(where.group(1)) - 1]
+        at = line[int(where.group(2)) - 1:]
+        if 'key "' in headline or line.lstrip().startswith("["):
+            assert at.startswith((names[0], f'"{names[0]}"')), result
+
+
 def assert_commands_clean(project) -> None:
-    assert_clean(project.run("check", plugins=True), many=True)
+    checked = project.run("check", plugins=True)
+    assert_clean(checked, many=True)
+    assert_located(project, checked)
     listed = project.run("--json", "list")
     assert_clean(listed)
     assert_clean(project.run("--no-plugins", "list"))
