@@ -8,7 +8,6 @@ starts fast, and finds positions only when it reports an error.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ from mogrun.errors import Location, TaskFileError
 
 SECTIONS = ("mogplex", "defaults", "vars", "jobs")
 MAX_DEPTH = 50  # far beyond any real task file, well within Python's recursion limit
-_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,9 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(path, text, exc) from exc
+        from mogrun.taskfile.syntax import syntax_error
+
+        raise syntax_error(path, text, exc) from exc
     except RecursionError as exc:  # tomllib recurses once per nesting level
         raise too_deep from exc
     if _depth(data) > MAX_DEPTH:  # every later walk of the data recurses too
@@ -117,21 +117,6 @@ def _read_text(path: Path) -> str:
         ) from exc
 
 
-def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFileError:
-    from mogrun.taskfile.positions import source_line
-
-    reason = _TOML_AT.sub("", str(exc)).strip()
-    match = _TOML_AT.search(str(exc))
-    if match is None:
-        return TaskFileError(f"invalid TOML: {reason}", location=Location(str(path)))
-    line, column = int(match.group(1)), int(match.group(2))
-    src = source_line(text, line)
-    if src is not None:
-        column = min(column, len(src) + 1)
-    return TaskFileError(f"invalid TOML: {reason}",
-                         location=Location(str(path), line, column, src))
-
-
 def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
     draft = TaskFile(path=path, text=text, data=data)
     tables = {}
@@ -142,6 +127,8 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
         tables[name] = value
     for job, table in tables["jobs"].items():
         if not isinstance(table, dict):
+            from mogrun.taskfile.positions import quote_key
+
             raise draft.error(f'job "{job}" must be a table, not {type_name(table)}', "jobs", job,
                               context=[f'Write it as [jobs.{quote_key(job)}] with repo and '
                                        'prompt keys.'])
@@ -155,8 +142,3 @@ def type_name(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
              list: "an array", dict: "a table"}
     return names.get(type(value), f"a {type(value).__name__}")
-
-
-def quote_key(name: str) -> str:
-    """``name`` as a TOML key: bare when possible, else quoted."""
-    return name if name and re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name + '"'

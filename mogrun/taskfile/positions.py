@@ -4,14 +4,18 @@ tomllib gives values without positions, so on the error path (never for a
 valid file) this small scanner walks the TOML text and records the line and
 column of every key, tables, dotted keys and inline tables included. Array
 indexes are not part of a path: ``notify[0].webhook`` is
-``("jobs", "x", "notify", "webhook")`` and the first occurrence wins.
+``("jobs", "x", "notify", "webhook")`` and the first occurrence wins. It also
+keeps every key/value and header with its span of text (``entries``), which
+is how a key written twice is found (``mogrun.taskfile.syntax``).
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mogrun.errors import Location
 
@@ -52,6 +56,19 @@ def source_text(text: str) -> SourceText:
     return SourceText(text)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One key/value or table header as written: its path, the table its key is
+    written in (``inline`` when that is an inline table) and the span of text
+    from the key (or ``[``) to the end of the value (or of the header's key)."""
+
+    path: Path_
+    table: Path_
+    start: int
+    end: int
+    kind: str  # "table", "key" or "inline"
+
+
 class _Scanner:
     """A forgiving single-pass TOML scanner: keys and their positions only.
 
@@ -62,6 +79,7 @@ class _Scanner:
         self.text = text
         self.pos = 0
         self.found: dict[Path_, tuple[int, int]] = {}
+        self.entries: list[Entry] = []
         self.point = source_text(text).point
 
     def peek(self) -> str:
@@ -165,30 +183,49 @@ class _Scanner:
                 self.pos += 1
                 continue
             self.pos += 1
-            self.value(self.record(path, parts))
+            self.pair(path, parts, "inline")
 
-    def scan(self) -> dict[Path_, tuple[int, int]]:
+    def pair(self, table: Path_, parts: list[tuple[str, int]], kind: str) -> None:
+        """The value of a key/value pair whose ``=`` is behind, and its entry."""
+        path = self.record(table, parts)
+        self.value(path)
+        self.entries.append(Entry(path, table, parts[0][1], self.pos, kind))
+
+    def scan(self) -> _Scanner:
         table: Path_ = ()
         while self.pos < len(self.text):
             self.skip_blank(newlines=True)
             if self.peek() == "[":
+                start = self.pos
                 self.pos += 2 if self.text.startswith("[[", self.pos) else 1
                 table = self.record((), self.key())
+                self.entries.append(Entry(table, (), start, self.pos, "table"))
             else:
                 parts = self.key()
                 if parts and self.peek() == "=":
                     self.pos += 1
-                    self.value(self.record(table, parts))
+                    self.pair(table, parts, "key")
             end = self.text.find("\n", self.pos)
             self.pos = len(self.text) if end < 0 else end + 1
-        return self.found
+        return self
 
 
 @functools.lru_cache(maxsize=4)
-def key_positions(text: str) -> dict[Path_, tuple[int, int]]:
-    """Line and column (1-based) of every key path in ``text`` (cached: ``check``
-    may report many errors in one file). Callers must not modify the result."""
+def scanned(text: str) -> _Scanner:
+    """The one scan of ``text`` (cached: ``check`` may report many errors in one file)."""
     return _Scanner(text).scan()
+
+
+def key_positions(text: str) -> dict[Path_, tuple[int, int]]:
+    """Line and column (1-based) of the first occurrence of every key path in
+    ``text``. Callers must not modify the result."""
+    return scanned(text).found
+
+
+def entries(text: str) -> list[Entry]:
+    """Every key/value and table header of ``text``, in the order written.
+    Callers must not modify the result."""
+    return scanned(text).entries
 
 
 def locate(path: str, text: str, keys: Sequence[str]) -> Location:
@@ -217,3 +254,8 @@ def _shown(char: str) -> str:
     if char == "\t":
         return " "
     return char if escape_agent_text(char) == char else "\ufffd"
+
+
+def quote_key(name: str) -> str:
+    """``name`` as a TOML key: bare when possible, else quoted."""
+    return name if name and re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name + '"'

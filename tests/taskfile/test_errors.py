@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -442,3 +444,52 @@ def test_an_escaped_quote_in_a_multi_line_string_does_not_move_later_errors(proj
                          '"""\n\n[jobs.d]\nrepo = "x/y"\nprompt = "{{ nope }}"\n')
     assert err.splitlines()[1:3] == [f"  --> {project.path.resolve()}:8:1",
                                      '  8 | prompt = "{{ nope }}"']
+
+
+@pytest.mark.parametrize(("text", "where", "shown"), [
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x', "3:12", '  3 | prompt = "x'),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = """x\n', "3:14", '  3 | prompt = """x'),
+    ('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = """x\r\n\r\n', "3:14", '  3 | prompt = """x'),
+    ('\ufeff[jobs.a]\nrepo = "acme/api"\nprompt = [', "3:11", "  3 | prompt = ["),
+])
+def test_a_syntax_error_at_the_end_of_the_document_is_located(project, text: str, where: str,
+                                                               shown: str) -> None:
+    # tomllib says "(at end of document)": the error had no line, column or caret.
+    project.path.write_bytes(text.encode())
+    err = project.run("check").err
+    lines = err.splitlines()
+    assert lines[0].startswith("Error: invalid TOML: ") and "end of document" not in lines[0]
+    assert lines[1:4] == [f"  --> {project.path.resolve()}:{where}", shown,
+                          " " * (5 + int(where.split(":")[1])) + "^"]
+    result = project.run("--json", "check")
+    error = json.loads(result.out)["errors"][0]
+    assert f"{error['line']}:{error['column']}" == where
+
+
+@pytest.mark.parametrize(("text", "message", "where"), [
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nrepo = "b/c"\n',
+     'key "repo" is defined twice in [jobs.a]', "4:1"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = """\nx\n"""\n  prompt = """\ny\n"""\n',
+     'key "prompt" is defined twice in [jobs.a]', "6:3"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n[jobs.a]\n',
+     "table [jobs.a] is declared twice", "5:1"),
+    ('[jobs."a b"]\nrepo = "acme/api"\nprompt = "x"\n[ jobs . "a b" ]\n',
+     'table [jobs."a b"] is declared twice', "4:1"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { attempts = 1, attempts = 2 }\n',
+     'key "attempts" is defined twice in the inline table jobs.a.retry', "4:25"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry.attempts = 1\nretry.attempts = 2\n',
+     'key "retry.attempts" is defined twice in [jobs.a]', "5:1"),
+    ('repo = "x"\nrepo = "y"\n', 'key "repo" is defined twice at the top level', "2:1"),
+    # What cannot be said better keeps tomllib's words, with TOML keys for its tuples.
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { attempts = 1 }\n'
+     'retry.max_delay = "1m"\n', "Cannot mutate immutable namespace jobs.a.retry", None),
+])
+def test_a_duplicate_key_or_table_is_named_and_pointed_at(project, text: str, message: str,
+                                                          where: str | None) -> None:
+    # tomllib says "Cannot overwrite a value" at the end of the value, and names a
+    # table twice as a Python tuple.
+    lines = check(project, text).splitlines()
+    assert lines[0] == f"Error: invalid TOML: {message}"
+    if where:
+        assert lines[1] == f"  --> {project.path.resolve()}:{where}"
+        assert lines[3] == " " * (5 + int(where.split(":")[1])) + "^"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -75,3 +76,21 @@ def test_random_toml(project, doc: dict) -> None:
     project.path.write_text(text)
     assert_clean(project.run("check"))
     assert_clean(project.run("list"))
+
+
+@FAST
+@given(DOCS, st.data())
+def test_random_toml_saved_half_written_or_with_a_line_twice(project, doc: dict, data) -> None:
+    # A syntax error at the end of a file had no line; a repeated key was named
+    # nowhere and pointed past its line; a repeated table was a Python tuple.
+    lines = toml_doc(doc).splitlines(keepends=True)
+    twice = data.draw(st.integers(0, len(lines) - 1))
+    text = "".join([*lines[: twice + 1], *lines[twice:]])
+    text = text[: data.draw(st.integers(1, len(text)))]
+    project.path.write_text(text)
+    result = project.run("check")
+    assert_clean(result)
+    if result.err.startswith("Error: invalid TOML: "):
+        headline, where = result.err.splitlines()[:2]
+        assert re.fullmatch(r"  --> .*:\d+:\d+", where), result
+        assert "Cannot overwrite" not in headline and "('" not in headline, result

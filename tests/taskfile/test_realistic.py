@@ -20,7 +20,7 @@ VALUES: dict[str, list[str]] = {
                '"{{{{ literal"', '"ünïcödé 🎉 {{ job }}"', "3", '"{{ env.MOGPLEX_API_KEY }}"',
                "'''raw {{ date }}'''", '"""Say \\"""hi\\""" please.\n"""',
                '"""ends in a quote""""', "'''it''s raw, C:\\dir\\'''",
-               '"""one \\\n  two"""'],
+               '"""one \\\n  two"""', '"no closing quote'],
     "prompt_file": ['"prompts/p.md"', '"missing.md"', '"../up.md"', '"/etc/passwd"',
                     f'"{LONG}.md"', '"prompts"', "1"],
     "harness": ['"codex"', '"claude-code"', '"gpt"', "true"],
@@ -78,6 +78,9 @@ def task_files(draw: st.DrawFn) -> str:
     for name in names:
         header = f'[jobs."{name}"]' if draw(st.booleans()) or " " in name else f"[jobs.{name}]"
         blocks.append([header, *draw(key_lines(min_size=1))])
+    if blocks and draw(st.integers(0, 5)) == 0:  # a line pasted twice: a key or a header
+        block = draw(st.sampled_from(blocks))
+        block.append(draw(st.sampled_from(block)))
     lines: list[str] = []
     for block in blocks:
         for line in block:
@@ -115,6 +118,9 @@ def assert_located(project, result) -> None:
     """Each error that names a key points at that key; one that names only a job
     and points at a table header points at the job's name in it."""
     lines = project.path.read_bytes().decode("utf-8-sig").split("\n")
+    if result.err.startswith("Error: invalid TOML: "):  # tomllib's words, but always located
+        assert re.match(r"  --> .*:\d+:\d+$", result.err.splitlines()[1]), result
+        assert "('" not in result.err.splitlines()[0], result  # no Python tuples
     for block in result.err.split("\nError: "):
         where = re.search(r"^  --> .*:(\d+):(\d+)$", block, re.MULTILINE)
         headline = block.partition("\n")[0]

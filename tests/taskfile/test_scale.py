@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mogrun.taskfile import load_task_file, resolve_jobs
 from mogrun.taskfile.graph import find_cycles, job_order
-from mogrun.taskfile.positions import key_positions, locate, source_line
+from mogrun.taskfile.positions import locate, scanned, source_line
 from mogrun.taskfile.templates import TemplateClock
 
 CLOCK = TemplateClock.at(datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC))
@@ -56,7 +56,7 @@ def test_locating_every_key_and_quoting_every_line_is_linear() -> None:
         text = chain_text(size)
 
         def work() -> None:
-            key_positions.cache_clear()
+            scanned.cache_clear()
             for i in range(0, size, 7):
                 locate("f", text + " " * (i % 2), ("jobs", f"j{i}", "needs"))
                 source_line(text, 4 * i + 1)

@@ -1,0 +1,106 @@
+"""A TOML syntax error as a person reads it: always located (the end of the
+document too), a key or table written twice named and pointed at, and keys
+spelt as TOML, not as the Python tuples tomllib prints.
+
+tomllib says why and where it stopped; where that is not the place to look
+(after the value of a repeated key) the key scanner of ``positions`` finds
+the key. Anything not recognised keeps tomllib's words and position.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+from mogrun.errors import Location, TaskFileError
+from mogrun.taskfile.positions import Entry, entries, quote_key, source_line, source_text
+
+_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
+_TUPLE = re.compile(r"\((?:\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+\)")
+_DECLARED_TWICE = re.compile(r"Cannot declare (.+) twice")
+_OVERWRITE = ("Cannot overwrite a value", "Duplicate inline table key")
+
+
+def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFileError:
+    """``exc`` as a located ``TaskFileError`` ("invalid TOML: ...")."""
+    match = _AT.search(str(exc))
+    reason = _AT.sub("", str(exc)).strip()
+    if match is None:
+        return TaskFileError(f"invalid TOML: {dotted_keys(reason)}", location=Location(str(path)))
+    index = _index(text, match)
+    reason, index = _named(text, reason, index)
+    line, column = source_text(text).point(index)
+    src = source_line(text, line)
+    if src is not None:
+        column = min(column, len(src) + 1)
+    return TaskFileError(f"invalid TOML: {reason}",
+                         location=Location(str(path), line, column, src))
+
+
+def _index(text: str, match: re.Match[str]) -> int:
+    """Where tomllib stopped: its line and column, or after the last character
+    that is not a line break or blank (a file often ends with them)."""
+    if match.group(1) is None:
+        return len(text.rstrip(" \t\r\n"))
+    line, column = int(match.group(1)), int(match.group(2))
+    starts = source_text(text).starts
+    return starts[min(line, len(starts)) - 1] + column - 1
+
+
+def _named(text: str, reason: str, index: int) -> tuple[str, int]:
+    """A better reason and place for a key or table written twice."""
+    twice = _DECLARED_TWICE.fullmatch(reason)
+    if twice:
+        entry = _entry_at(text, index, "table")
+        if entry is not None:
+            return f"table {_header(text, entry)} is declared twice", entry.start
+    elif reason.startswith(_OVERWRITE):
+        entry = _entry_at(text, index, "key", "inline")
+        if entry is not None:
+            return _overwrite_reason(text, entry), entry.start
+        entry = _entry_at(text, index, "table")
+        if entry is not None:
+            return (f"table {_header(text, entry)} cannot be declared: a key on its path "
+                    "already holds a value", entry.start)
+    return dotted_keys(reason), index
+
+
+def _overwrite_reason(text: str, entry: Entry) -> str:
+    key = f'key "{_toml_key(entry.path[len(entry.table):])}"'
+    where = ("at the top level" if not entry.table else
+             f"in the inline table {_toml_key(entry.table)}" if entry.kind == "inline" else
+             f"in [{_toml_key(entry.table)}]")
+    if any(e.path == entry.path and e.start < entry.start for e in entries(text)):
+        return f"{key} is defined twice {where}"
+    return f"{key} {where} cannot be set: a key on its path already holds a value"
+
+
+def _header(text: str, entry: Entry) -> str:
+    """A table header as written: ``[name]`` or ``[[name]]``."""
+    double = text.startswith("[[", entry.start)
+    return f"{'[[' if double else '['}{_toml_key(entry.path)}{']]' if double else ']'}"
+
+
+def _entry_at(text: str, index: int, *kinds: str) -> Entry | None:
+    """The innermost entry of ``kinds`` whose text spans ``index``."""
+    spanning = [e for e in entries(text) if e.kind in kinds and e.start <= index <= e.end]
+    return max(spanning, key=lambda e: e.start, default=None)
+
+
+def dotted_keys(reason: str) -> str:
+    """tomllib's Python tuples of key parts (``('jobs', 'a')``) as TOML keys."""
+    def dotted(match: re.Match[str]) -> str:
+        try:
+            parts = ast.literal_eval(match.group(0))
+        except (ValueError, SyntaxError):
+            return match.group(0)
+        parts = parts if isinstance(parts, tuple) else (parts,)
+        return _toml_key(tuple(str(p) for p in parts))
+
+    return _TUPLE.sub(dotted, reason)
+
+
+def _toml_key(parts: tuple[str, ...]) -> str:
+    return ".".join(quote_key(part) for part in parts)
