@@ -26,6 +26,7 @@ _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 _QUOTES = frozenset("\"'")
 _VALUE_END = frozenset(",]}\n#")
 _BLANK = frozenset(" \t\r")
+_KEY_WORD = re.compile(r"[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'")
 
 
 class SourceText:
@@ -241,11 +242,38 @@ def locate(path: str, text: str, keys: Sequence[str]) -> Location:
 
 
 def source_line(text: str, line: int) -> str | None:
-    """The text of a 1-based line (TOML lines end at ``\\n``), if it exists, safe to
-    print: a tab becomes a space and any other character a terminal would act on
-    becomes U+FFFD, one for one, so the caret under it still lines up."""
+    """The text of a 1-based line (TOML lines end at ``\\n``), if it exists and
+    holds no secret-looking key, safe to print: a tab becomes a space and any
+    other character a terminal would act on becomes U+FFFD, one for one, so the
+    caret under it still lines up."""
     raw = source_text(text).line(line)
-    return None if raw is None else "".join(_shown(char) for char in raw)
+    if raw is None or line in secret_lines(text):
+        return None
+    return "".join(_shown(char) for char in raw)
+
+
+@functools.lru_cache(maxsize=4)
+def secret_lines(text: str) -> frozenset[int]:
+    """Lines no error may quote: those of a key/value whose key looks secret
+    (from its key to the end of its value), of a table header that does, and
+    any line that starts like one even where the scanner found no key/value
+    (``token "abc"``, an unclosed string)."""
+    from mogrun.taskfile.secretkeys import is_secret_key
+
+    point = source_text(text).point
+    lines: set[int] = set()
+    for entry in entries(text):
+        # A job name is a name: [jobs.rotate-token] holds no credential.
+        names = entry.path[2:] if entry.path[:1] == ("jobs",) else entry.path
+        if any(is_secret_key(name) for name in names):
+            first, last = point(entry.start)[0], point(max(entry.start, entry.end - 1))[0]
+            lines.update(range(first, last + 1))
+    for number, raw in enumerate(text.split("\n"), start=1):
+        leading = raw.split("=", 1)[0]
+        if not raw.lstrip().startswith("[") and any(
+                is_secret_key(word.strip("\"'")) for word in _KEY_WORD.findall(leading)):
+            lines.add(number)
+    return frozenset(lines)
 
 
 def _shown(char: str) -> str:

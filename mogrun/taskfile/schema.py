@@ -4,7 +4,6 @@ so validation stays strict without knowing every key in advance."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +17,6 @@ DEFAULT_TIMEOUT = 1800.0
 DEFAULT_CAPACITY_WAIT = 1800.0  # how long a run may wait for a sandbox slot
 DEFAULT_SANDBOXES = 3  # the account's sandbox cap ([mogplex] sandboxes)
 LIMIT_KEYS = ("requests_per_minute", "starts_per_minute", "starts_per_hour", "starts_per_day")
-SECRET_NAMES = frozenset({
-    "token", "api_key", "apikey", "secret", "secrets", "password", "passwd", "auth",
-    "authorization", "mogplex_api_key", "access_token", "bearer", "credentials",
-    "private_key", "client_secret", "pat",
-})
-SECRET_SUFFIXES = ("_token", "_secret", "_password", "_apikey", "_api_key")
-SECRET_HINT = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
 
 Checker = Callable[[Any], str | None]
 
@@ -184,29 +176,6 @@ SETTINGS_KEYS: dict[str, Checker] = {
     "sandboxes": Rule(_limit, {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                       "The account's sandbox slots (default 3)."),
 }
-
-
-def is_secret_key(name: str) -> bool:
-    """Whether a key's name looks like it holds a credential."""
-    # githubToken, api-key and API_KEY all read as github_token, api_key.
-    normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace("-", "_")
-    return normal in SECRET_NAMES or normal.endswith(SECRET_SUFFIXES)
-
-
-def secret_key_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
-    """Every key path in ``data`` (tables, arrays of tables) whose name looks secret.
-
-    Job names (the keys of ``[jobs]``) are names, not values: a job called
-    ``rotate-token`` holds no credential.
-    """
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if is_secret_key(key) and prefix != ("jobs",):
-                yield (*prefix, key)
-            yield from secret_key_paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for item in data:
-            yield from secret_key_paths(item, prefix)
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

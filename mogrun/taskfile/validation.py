@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ from mogrun.taskfile.schema import (
     JOB_KEYS,
     JOB_ONLY,
     RUN_ONLY_KEYS,
-    SECRET_HINT,
     SETTINGS_KEYS,
     closest,
     job_key_names,
-    secret_key_paths,
 )
+from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
@@ -55,9 +53,10 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[Tas
 
 
 def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
-    """Located, but without the source line: that line holds the secret."""
+    """Located; its line is not quoted (``positions.source_line`` quotes no line
+    with a secret-looking key)."""
     return TaskFileError(f'secret-looking key "{path[-1]}": {SECRET_HINT}',
-                         location=replace(taskfile.location(*path), source_line=None),
+                         location=taskfile.location(*path),
                          job=path[1] if path[0] == "jobs" and len(path) > 2 else None,
                          key=path[-1])
 

@@ -3,6 +3,8 @@ secret-looking keys, the API token in any form, env values quoted in errors."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_a_job_named_like_a_secret_is_not_a_secret_key(project) -> None:
     # Job names are names, not values: "rotate-token" holds no credential.
@@ -32,6 +34,25 @@ def test_camel_case_secret_keys_are_refused_without_quoting_their_line(project) 
     assert f'Error: secret-looking key "githubToken": {hint}' in result.err
     assert f'Error: secret-looking key "clientSecret": {hint}' in result.err
     assert "ghp_" not in result.err and "cs_abc" not in result.err
+
+
+@pytest.mark.parametrize("text", [
+    # A syntax error on the secret's own line: tomllib's error quoted it.
+    '[mogplex]\ntoken = "mog_live_SECRET123\n\n[jobs.a]\nrepo = "x/y"\nprompt = "x"\n',
+    '[mogplex]\ntoken "mog_live_SECRET123"\n',
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x"\napi_key = """mog_live\nSECRET123',
+    # Another key's error on a line that also holds a secret.
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x"\n'
+    'notify = [{ webhook = "https://h.example/{{ nope }}", token = "mog_live_SECRET123" }]\n',
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x"\nauth.user = "me"\nauth.pass = "SECRET123"\n',
+])
+def test_no_error_quotes_a_line_that_holds_a_secret(project, text: str) -> None:
+    project.path.write_text(text)
+    for command in (["check"], ["show", "a"]):
+        result = project.run(*command, plugins=True)
+        assert result.code == 2, result
+        assert "SECRET123" not in result.err, result
+        assert "-->" in result.err  # still located
 
 
 def test_the_token_is_refused_in_templates_in_any_casing(project, monkeypatch) -> None:
