@@ -104,14 +104,45 @@ class Location:
         return f"{self.path}:{self.line}:{self.column}"
 
     def caret_lines(self) -> list[str]:
-        """The offending line and a caret under its column, like `just` shows."""
+        """The offending line and a caret under its column, like `just` shows;
+        a long line only around the caret (``QUOTE_WIDTH`` columns)."""
         if self.source_line is None or self.line is None:
             return []
         gutter = f"{self.line} | "
-        lines = [gutter + self.source_line.rstrip("\n")]
-        if self.column is not None:
-            lines.append(" " * (len(gutter) + self.column - 1) + "^")
-        return lines
+        line = self.source_line.rstrip("\n")
+        if self.column is None:
+            return [gutter + _clipped(line, 0)[0]]
+        shown, offset = _clipped(line, self.column - 1)
+        return [gutter + shown, " " * (len(gutter) + offset) + "^"]
+
+
+QUOTE_WIDTH = 120  # terminal columns of a quoted source line, "…" marks included
+
+
+def _clipped(line: str, index: int) -> tuple[str, int]:
+    """``line`` cut to ``QUOTE_WIDTH`` terminal columns around ``index`` with "…"
+    where it is cut, and the terminal column of ``index`` in the result (a
+    wide character takes two)."""
+    from mogrun.tables import cell_width
+
+    if cell_width(line) <= QUOTE_WIDTH:
+        return line, cell_width(line[:index])
+    budget = QUOTE_WIDTH - 2  # room for a "…" on each side
+    start, used = index, 0
+    while start > 0 and used + cell_width(line[start - 1]) <= budget // 2:
+        start -= 1
+        used += cell_width(line[start])
+    end = start
+    used = 0
+    while end < len(line) and used + cell_width(line[end]) <= budget:
+        used += cell_width(line[end])
+        end += 1
+    while start > 0 and used + cell_width(line[start - 1]) <= budget:  # the end came first
+        start -= 1
+        used += cell_width(line[start])
+    left = "…" if start > 0 else ""
+    right = "…" if end < len(line) else ""
+    return left + line[start:end] + right, len(left) + cell_width(line[start:index])
 
 
 class TaskFileError(MogrunError):

@@ -493,3 +493,29 @@ def test_a_duplicate_key_or_table_is_named_and_pointed_at(project, text: str, me
     if where:
         assert lines[1] == f"  --> {project.path.resolve()}:{where}"
         assert lines[3] == " " * (5 + int(where.split(":")[1])) + "^"
+
+
+def test_a_huge_line_is_quoted_around_the_caret(project) -> None:
+    # A 100,001-character prompt line was printed whole under its error (~100 KB).
+    big = "x" * 100_001
+    err = check(project, f'[jobs.a]\nrepo = "acme/api"\nprompt = "{{{{ nope }}}}{big}"\n')
+    quoted, caret = err.splitlines()[2:4]
+    assert quoted.startswith('  3 | prompt = "{{ nope }}xxx') and quoted.endswith("x…")
+    assert caret == "      ^"
+    err = check(project, f'[jobs.a]\nrepo = "acme/api"\nprompt = "{big}')
+    quoted, caret = err.splitlines()[2:4]
+    assert quoted.startswith("  3 | …xxx") and quoted.endswith("xxx")
+    assert caret.index("^") == len(quoted)  # just after the last character
+    assert len(err) < 1000
+
+
+@pytest.mark.parametrize("before", ["日本語 ", "ünï\u0301cödé ", "\t", "x" * 200 + "日本"])
+def test_the_caret_stays_under_its_character_after_wide_tabs_or_long_text(project,
+                                                                           before: str) -> None:
+    # A wide character takes two columns: the caret stood left of the error.
+    from mogrun.tables import cell_width
+
+    lines = check(project, f'[jobs.a]\nrepo = "acme/api"\nprompt = "{before}x\n').splitlines()
+    quoted, caret = lines[2], lines[3]  # the error is the line break after the x
+    assert quoted.endswith("x") and caret.index("^") == cell_width(quoted)
+    assert cell_width(quoted) <= len("  3 | ") + 120
