@@ -8,6 +8,7 @@ raises them, translating lower-level errors at its boundary with
     ├── UsageError                      2   bad command line
     ├── TaskFileError                   2   file, line, column, job, key
     │   ├── TemplateError               2   unknown name, refused name, unset env
+    │   ├── UnknownKeyError             2   a key no rule or plugin knows (a typo)
     │   └── PluginError                 2   a plugin failed to load, or a hook typo
     ├── ApiError                        HTTP error answered by the server (envelope)
     │   ├── UnauthorizedError           64  401
@@ -175,6 +176,11 @@ class TaskFileError(MogrunError):
 
 class TemplateError(TaskFileError):
     """A template names something unknown, refused, or unset."""
+
+
+class UnknownKeyError(TaskFileError):
+    """A key no rule or plugin knows: nothing reads it, so it does not keep
+    ``check`` from judging the rest of its job."""
 
 
 class PluginError(TaskFileError):

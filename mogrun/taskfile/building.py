@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mogrun.durations import parse_duration
-from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError
+from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError, UnknownKeyError
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problem
@@ -63,6 +63,7 @@ class _Job:
         self.secrets: set[str] = set()
         self.unset: dict[str, TemplateError] = {}
         self.problems: list[MogrunError] = []
+        self.unrendered: set[str] = set()  # keys with a template problem
 
     def where(self, key: str) -> tuple[str, ...]:
         in_job = key in self.table or key not in self.ctx.taskfile.defaults
@@ -84,6 +85,12 @@ class _Job:
         self.problems.append(error)
         return _Stop()
 
+    def check_rendered(self) -> None:
+        """End the building before judging rendered values if a template could not
+        be rendered: a value left as written would only add made-up problems."""
+        if self.unrendered:
+            raise _Stop()
+
     def fail(self, key: str, message: str) -> _Stop:
         return self.stop(self.error(key, message))
 
@@ -93,11 +100,21 @@ class _Job:
         try:
             out = render(text, scope, key)
         except TemplateError as error:
-            raise self.stop(error) from error
+            # Recorded, and the other keys still rendered: check lists every template
+            # problem. Once each: a fan-out renders most keys once per repo.
+            if not any(_same(error, seen) for seen in self.problems):
+                self.problems.append(error)
+            self.unrendered.add(key)
+            return text
         self.secrets |= out.secrets
         for name, placeholder in out.unset_env.items():
             self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
         return out.text
+
+
+def _same(error: MogrunError, other: MogrunError) -> bool:
+    return (error.message, getattr(error, "location", None)) == (
+        other.message, getattr(other, "location", None))
 
 
 def build_job(ctx: Context, name: str) -> JobResult:
@@ -132,14 +149,15 @@ def _build(job: _Job) -> ResolvedJob:
         on_timeout=merged.get("on_timeout", "cancel"),
         capacity_wait=parse_duration(merged.get("capacity_wait", DEFAULT_CAPACITY_WAIT)),
         harness=merged.get("harness") if automation is None else None,
-        options=options, secrets=frozenset(job.secrets),
-        automation=automation)
+        options=options, secrets=frozenset(job.secrets), automation=automation)
 
 
 def _repos(job: _Job) -> list[str]:
     raw = job.merged["repo"]
     listed = raw if isinstance(raw, list) else [raw]
     repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
+    if "repo" in job.unrendered:
+        return repos  # as written: the other keys are still rendered with them
     for repo in repos:
         if not repo or any(c.isspace() for c in repo):
             raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
@@ -169,7 +187,9 @@ def _prompt_source(job: _Job) -> str:
 
 def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     source = _prompt_source(job)
-    requests = _per_repo_keys(job, [_request(job, repo, source) for repo in repos])
+    requests = [_request(job, repo, source) for repo in repos]
+    job.check_rendered()
+    requests = _per_repo_keys(job, requests)
     suffix = job.ctx.rerun_suffix
     if suffix:
         for request in requests:
@@ -190,21 +210,19 @@ def _trigger_runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     """An automation job's runs: the repo, the job's key (the trigger key is
     derived from it when sent) and the input, templated per repo."""
     raw_input = job.merged.get("input") or {}
-    plans = []
-    requests = []
+    requests, inputs = [], []
     for repo in repos:
         key = job.merged.get("idempotency_key")
         key = (f"mogrun-{job.name}-{job.ctx.clock.nonce}" if key is None else
                job.render(key, "idempotency_key", repo, "here"))
         requests.append(StartRequest(repo=repo, prompt="", idempotency_key=key.strip()))
+        inputs.append(_render_value(job, raw_input, "input", repo, "here"))
+    job.check_rendered()
     requests = _per_repo_keys(job, requests)
     suffix = job.ctx.rerun_suffix or ""
-    for request in requests:
-        inputs = _render_value(job, raw_input, "input", request.repo, "here")
-        plans.append(RunPlan(job=job.name, repo=request.repo, inputs=inputs,
-                             request=replace(request,
-                                             idempotency_key=request.idempotency_key + suffix)))
-    return plans
+    return [RunPlan(job=job.name, repo=request.repo, inputs=values,
+                    request=replace(request, idempotency_key=request.idempotency_key + suffix))
+            for request, values in zip(requests, inputs, strict=True)]
 
 
 def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest]:
@@ -250,11 +268,11 @@ def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
         if key not in job.merged:
             continue
         unset_before = set(job.unset)
-        try:
-            value = _render_value(job, job.merged[key], key, repo, reason)
-            options[key] = spec.validate(value)
-        except _Stop:
+        value = _render_value(job, job.merged[key], key, repo, reason)
+        if key in job.unrendered:
             continue
+        try:
+            options[key] = spec.validate(value)
         except (ValueError, TypeError) as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
                 job.problems.append(job.error(key, str(exc)))
@@ -272,3 +290,49 @@ def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str
     if isinstance(value, dict):
         return {k: _render_value(job, v, key, repo, reason) for k, v in value.items()}
     return value
+
+
+def buildable_jobs(taskfile: TaskFile, problems: list[MogrunError],
+                   key_specs: Mapping[str, KeySpec]) -> list[str]:
+    """Jobs that can be built despite the file's ``problems``: not one with a
+    problem (nor one that inherits a wrongly typed key from ``[defaults]``,
+    reported there), except an unknown key or its ``needs``, which building
+    never reads: check then lists the template problems of a job with a typo."""
+    from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
+    from mogrun.taskfile.validation import JOB_NAME
+
+    failed = {problem.job for problem in problems
+              if isinstance(problem, TaskFileError) and problem.job
+              and not isinstance(problem, UnknownKeyError) and problem.key != "needs"}
+    bad_defaults = {key for key, value in taskfile.defaults.items()
+                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
+    return [name for name, table in taskfile.jobs.items()
+            if name not in failed and JOB_NAME.fullmatch(name) and not bad_defaults - set(table)]
+
+
+def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunError]:
+    """A problem of a ``[defaults]`` key is found in every job that inherits it:
+    it is said once, for the first of them, naming the others."""
+    kept: list[MogrunError] = []
+    also: dict[tuple[object, ...], tuple[int, list[str]]] = {}
+    for problem in problems:
+        job, key = getattr(problem, "job", None), getattr(problem, "key", None)
+        if not (job and key and key in taskfile.defaults and key not in taskfile.jobs[job]):
+            kept.append(problem)
+            continue
+        same = (key, problem.message.removeprefix(f'job "{job}", '),
+                getattr(problem, "location", None))
+        if same in also:
+            also[same][1].append(job)
+            continue
+        also[same] = (len(kept), [])
+        kept.append(problem)
+    for index, others in also.values():
+        if others:
+            names = ", ".join(f'"{n}"' for n in others[:-1])
+            names = f'{names} and "{others[-1]}"' if names else f'"{others[-1]}"'
+            plural = len(others) > 1
+            line = (f"Also in job{'s' * plural} {names}, which inherit{'s' * (not plural)} "
+                    "it from [defaults].")
+            kept[index] = kept[index].evolve(context=[*kept[index].context, line])
+    return kept

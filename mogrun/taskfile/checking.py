@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from mogrun.errors import MogrunError
 from mogrun.models import KeySpec
+from mogrun.taskfile.building import buildable_jobs, said_once
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job, set_problems
-from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
 from mogrun.taskfile.templates import TemplateClock
-from mogrun.taskfile.validation import JOB_NAME, key_errors
+from mogrun.taskfile.validation import key_errors
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,14 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
 
         warnings += schedule_warnings(taskfile)
     clock = TemplateClock.now()
-    built = buildable_jobs(taskfile, {e.job for e in keyed if e.job})
+    built = buildable_jobs(taskfile, list(keyed), key_specs)
+    problems: list[MogrunError] = []
     for name in built:
         result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
-        errors += result.problems
+        problems += result.problems
         warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
                      "this job runs)" for n in sorted(result.unset_env)]
+    errors += said_once(taskfile, problems)
     errors += unused_default_errors(taskfile, key_specs, built)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)
@@ -73,16 +75,6 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
         except (ValueError, TypeError) as exc:
             errors.append(taskfile.error(f'[defaults] key "{key}": {exc}', "defaults", key))
     return errors
-
-
-def buildable_jobs(taskfile: TaskFile, failed: set[str]) -> list[str]:
-    """Jobs whose keys are right: one whose keys are wrong (``failed``) cannot
-    be built, nor one that inherits a wrongly typed key from ``[defaults]``
-    (reported there); one with a bad ``needs`` can."""
-    bad_defaults = {key for key, value in taskfile.defaults.items()
-                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
-    return [name for name, table in taskfile.jobs.items()
-            if name not in failed and JOB_NAME.fullmatch(name) and not bad_defaults - set(table)]
 
 
 def _line(error: MogrunError) -> int:

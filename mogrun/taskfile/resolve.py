@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 from mogrun.models import KeySpec, ResolvedJob
-from mogrun.taskfile.building import Context, JobResult, build_job
+from mogrun.taskfile.building import Context, JobResult, build_job, buildable_jobs, said_once
 from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
@@ -97,14 +97,23 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
 
     A job that is not asked for is not built: its unset ``env`` names or
     missing prompt file do not stop the others."""
-    problems = [*set_problems(taskfile, sets), *structural_errors(taskfile, key_specs)]
-    if problems:
-        return Resolution(problems=problems)
-    order = job_order(taskfile, names, with_needs)
+    refused = [*set_problems(taskfile, sets), *structural_errors(taskfile, key_specs)]
+    try:
+        order = job_order(taskfile, names, with_needs)
+    except UsageError:
+        if refused:  # the file's problems come first
+            return Resolution(problems=refused)
+        raise
+    if refused:  # the jobs that can still be built are, so the count says every problem
+        buildable = set(buildable_jobs(taskfile, refused, key_specs))
+        order = [name for name in order if name in buildable]
     ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
                   timeout_override=timeout_override, rerun_suffix=rerun_suffix)
     results = [build_job(ctx, name) for name in order]
-    problems = [p for r in results for p in (*r.unset_env.values(), *r.problems)]
+    problems = said_once(taskfile, [p for r in results
+                                    for p in (*r.unset_env.values(), *r.problems)])
+    if refused:
+        return Resolution(problems=[*refused, *problems])
     included = set(order)
     jobs = [replace(r.job, needs=tuple(n for n in r.job.needs if n in included))
             for r in results if r.job is not None]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mogrun.errors import TaskFileError
+from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
@@ -63,13 +63,13 @@ def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
 
 def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],
              what: str, secret: set[str]) -> list[TaskFileError]:
-    errors = []
+    errors: list[TaskFileError] = []
     for key in table:
         if key in known or key in secret:
             continue
         hint = closest(key, known)
-        errors.append(taskfile.error(
-            f'unknown key "{key}" {what}', *where, key,
+        errors.append(UnknownKeyError(
+            f'unknown key "{key}" {what}', location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
             context=[f'did you mean "{hint}"?'] if hint else []))
     return errors

@@ -79,6 +79,73 @@ def test_a_bad_need_does_not_hide_the_jobs_template_problems(project) -> None:
     assert "2 problems in" in err
 
 
+def test_a_key_typo_does_not_hide_the_jobs_template_problems(project) -> None:
+    # A job with an unknown key was never built: its template errors waited for the fix.
+    err = check(project, """
+        [jobs.a]
+        repo = "x/y"
+        prompt = "Hi {{ tema }}"
+        timout = "5m"
+    """)
+    assert [line for line in err.splitlines() if line.startswith("Error:")] == [
+        'Error: job "a", key "prompt": unknown template name "tema" in {{ tema }}',
+        'Error: unknown key "timout" in job "a"',
+    ]
+    assert "2 problems in" in err
+    shown = project.run("show", "a")
+    assert shown.errors == ['Error: unknown key "timout" in job "a"']
+    assert "(1 more problem: run `mogrun check` to see them all)" in shown.err
+
+
+def test_every_template_problem_of_a_job_is_listed_once(project) -> None:
+    # The first template error ended the job's building; a fan-out repeated none.
+    err = check(project, """
+        [jobs.a]
+        repo = ["x/y", "x/z"]
+        prompt = "{{ a1 }}"
+        branch = "{{ a2 }}"
+        idempotency_key = "{{ a3 }}-{{ repo }}"
+    """)
+    assert [line for line in err.splitlines() if line.startswith("Error:")] == [
+        'Error: job "a", key "prompt": unknown template name "a1" in {{ a1 }}',
+        'Error: job "a", key "branch": unknown template name "a2" in {{ a2 }}',
+        'Error: job "a", key "idempotency_key": unknown template name "a3" in {{ a3 }}',
+    ]
+    assert "3 problems in" in err
+    shown = project.run("show", "a")
+    assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
+
+
+def test_a_template_problem_of_defaults_is_listed_once_for_every_job(project) -> None:
+    err = check(project, """
+        [defaults]
+        branch = "feature/{{ tem }}"
+
+        [jobs.a]
+        repo = "x/y"
+        prompt = "x"
+        timout = 3
+
+        [jobs.b]
+        repo = "x/y"
+        prompt = "x"
+
+        [jobs.c]
+        repo = "x/y"
+        prompt = "x"
+        branch = "mine"
+    """)
+    lines = err.splitlines()
+    assert [line for line in lines if line.startswith("Error:")] == [
+        'Error: job "a", key "branch": unknown template name "tem" in {{ tem }}',
+        'Error: unknown key "timout" in job "a"',
+    ]
+    assert 'Also in job "b", which inherits it from [defaults].' in lines
+    assert "2 problems in" in err
+    shown = project.run("show", "a", "b")
+    assert "(1 more problem: run `mogrun check` to see them all)" in shown.err
+
+
 @pytest.mark.parametrize("key", ["token", "api_key", "MOGPLEX_API_KEY", "slack_token",
                                  "password"])
 def test_secret_looking_keys_are_refused_anywhere(project, key: str) -> None:
