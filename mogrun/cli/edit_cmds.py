@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import TaskFileError, UsageError
+
+if TYPE_CHECKING:
+    from mogrun.taskfile.parse import TaskFile
 
 INIT_HELP = """Write a commented starter mogplex.toml in the current directory
 (or at -f PATH, else MOGRUN_FILE). Refuses to overwrite; adds .mogrun/ to an
@@ -95,12 +99,22 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
     text = append_job(original, names, new)
-    _refuse_what_check_refuses(state, path, text, job)
+    added = _refuse_what_check_refuses(state, path, text, job)
     if path.read_bytes().startswith(b"\xef\xbb\xbf"):
         text = "\ufeff" + text  # the byte order mark the file was read without
     _write(path, text)
     click.echo(f'Added job "{job}" to {path}')
+    _warn_of_a_command_name(state, added, job)
     return 0
+
+
+def _warn_of_a_command_name(state: CliState, taskfile: TaskFile, job: str) -> None:
+    """The warning ``check`` gives a job named like a command, said when it is made."""
+    from mogrun.cli.commands import COMMANDS
+    from mogrun.taskfile.checking import command_name_warnings
+
+    for warning in command_name_warnings(taskfile, COMMANDS.keys() & {job}):
+        state.echo(f"Warning: {warning}", err=True)
 
 
 def _existing(path: Path) -> tuple[str, list[str]]:
@@ -119,7 +133,7 @@ def _existing(path: Path) -> tuple[str, list[str]]:
     return taskfile.text, taskfile.job_names
 
 
-def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> None:
+def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> TaskFile:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its."""
     from mogrun.cli.loading import load_host
@@ -135,6 +149,7 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
         extra = [f"({more} more problem{'s' * (more > 1)} in this job)"] if more else []
         raise TaskFileError(first.message, context=[*first.context, *extra,
                                                     f"Nothing was written to {path}."])
+    return added
 
 
 def _write(path: Path, text: str, create: bool = False) -> None:

@@ -119,3 +119,14 @@ def test_a_byte_order_mark_in_a_prompt_file_is_not_sent(project) -> None:
     project.write('[jobs.p]\nrepo = "acme/api"\nprompt_file = "prompt.md"\n')
     shown = json.loads(project.run("--json", "show", "p").out)
     assert shown["runs"][0]["request"]["body"]["prompt"] == "Hello\nLine2\n"
+
+
+def test_add_warns_of_a_job_named_like_a_command_as_check_does(project) -> None:
+    project.write(MINIMAL)
+    result = project.run("add", "list", "--repo", "acme/api", "--prompt", "x")
+    assert result.code == 0, result
+    warning = ('Warning: job "list" has the name of a command: `mogrun list` runs the '
+               "command; use `mogrun run list`")
+    assert result.err.splitlines() == [warning]
+    assert warning in project.run("check").err
+    assert project.run("add", "lint", "--repo", "acme/api", "--prompt", "x").err == ""
