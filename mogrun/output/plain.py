@@ -54,6 +54,7 @@ class PlainReporter:
         self._lock = threading.RLock()
         self._secrets: set[str] = set(secrets)
         self._jobs: tuple[ResolvedJob, ...] = ()
+        self._labels: dict[str, str] = {}  # run label -> the label its lines show
         self._began = time.monotonic()
         self._last: dict[str, float] = {}  # label -> the time on its latest line
 
@@ -63,6 +64,9 @@ class PlainReporter:
         with self._lock:
             self._jobs = tuple(jobs)
             self._began = time.monotonic()
+            # A wait names its run ``job:owner/name``; its line takes the label the
+            # run's other lines have (the job alone when it has one run).
+            self._labels = {plan.label: run_label(job, plan) for job in jobs for plan in job.runs}
         for job in jobs:
             self.learn_secrets(job)
 
@@ -87,7 +91,7 @@ class PlainReporter:
         in the stream's order, like the run's other lines (``-q`` drops it too)."""
         if self._quiet:
             return
-        label = wait.run or wait.job or "mogrun"
+        label = self._labels.get(wait.run, wait.run) if wait.run else wait.job or "mogrun"
         line = f"{self._stamp(label)}  {self._safe(label)}  {WAIT_KIND}  {wait.kind}  "
         self._wait_write(wait, line + self._safe(wait.describe()))
 

@@ -37,6 +37,18 @@ def test_plain_line_has_the_stream_shape_on_stdout():
     assert err.getvalue() == ""
 
 
+def test_a_wait_line_takes_the_label_of_its_runs_other_lines():
+    """A single-repo job's lines are labelled ``job``: its wait line said
+    ``job:owner/name``, so grepping the job's lines missed it."""
+    out = io.StringIO()
+    rep = PlainReporter(stdout=out, stderr=io.StringIO())
+    rep.session_started([make_job("build", ("acme/b",)), make_job("fan", ("acme/x", "acme/y"))])
+    rep.wait(start_wait())
+    rep.wait(Wait(WaitKind.CAPACITY, "no slot", job="fan", run="fan:acme/y"))
+    labels = [line.split()[1] for line in out.getvalue().splitlines()]
+    assert labels == ["build", "fan:acme/y"]
+
+
 def test_quiet_plain_output_shows_no_wait():
     out = io.StringIO()
     PlainReporter(stdout=out, stderr=io.StringIO(), quiet=True).wait(start_wait())
