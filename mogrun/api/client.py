@@ -180,13 +180,14 @@ class MogplexClient:
 
     def start_run(
         self, request: StartRequest, *, job: ResolvedJob | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, stop: threading.Event | None = None,
     ) -> StartOutcome:
-        """``POST /runs``; every attempt sends the same Idempotency-Key and body."""
+        """``POST /runs``; every attempt sends the same Idempotency-Key and body. Given
+        up once ``stop`` is set (``StartInterrupted``: the run may exist)."""
         body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
         try:
             answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
-                                kind="start", job=job, deadline=deadline)
+                                kind="start", job=job, deadline=deadline, stop=stop)
         except RequestRefusedError as error:
             raise self._stale_repo(error, request.repo_id) from error
         info = self._info("POST", "/runs", key=request.idempotency_key)
@@ -288,7 +289,8 @@ class MogplexClient:
                 try:
                     return Answer(self._send(info, body, secrets, self._timeout(deadline), stop),
                                   attempt, first_sent, info)
-                except Interrupted:  # a poll given up at a signal: never retried
+                except Interrupted:  # given up at a signal: never retried
+                    sent = True  # though it may have reached the server
                     raise
                 except MogrunError as error:
                     failure = error
@@ -300,7 +302,7 @@ class MogplexClient:
                 self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline,
                                                       secrets))
             except Interrupted as stop:
-                raise failures.interrupted(stop, kind, sent) from stop
+                raise failures.interrupted(stop, info, sent) from stop
 
     def _timeout(self, deadline: float | None) -> float:
         """A request never outlives its deadline (a job's timeout, a bounded

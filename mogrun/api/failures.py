@@ -49,12 +49,13 @@ def short_cause(error: MogrunError) -> str:
     return text
 
 
-def interrupted(stop: Interrupted, kind: str, sent: bool) -> Interrupted:
-    """A signal during a start's retries after an attempt that may have reached the
-    server: say so (the engine finds the run with the same key and cancels it)."""
-    if kind != "start" or not sent or isinstance(stop, StartInterrupted):
+def interrupted(stop: Interrupted, info: RequestInfo, sent: bool) -> Interrupted:
+    """A signal while a start (a request with an Idempotency-Key: a run's, an
+    automation's trigger) was unanswered or retried after an attempt that may have
+    reached the server: say so (the engine finds the run with the same key)."""
+    if info.idempotency_key is None or not sent or isinstance(stop, StartInterrupted):
         return stop
-    return StartInterrupted(stop.exit_code, "interrupted while a start was being retried")
+    return StartInterrupted(stop.exit_code, "interrupted while a start was unanswered")
 
 
 def never_processed(error: MogrunError) -> bool:

@@ -100,7 +100,8 @@ class AutomationKind:
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         return None  # job runs execute on the automation runtime, not in a sandbox slot
 
-    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
+    def start(self, track: RunTrack, *, deadline: float | None = None,
+              stop: threading.Event | None = None) -> Started:
         automation_id = self.automation_id(track.job)
         repo_id = track.request.repo_id or track.request.repo
         key = trigger_key(track.key, automation_id, repo_id, track.job.name)
@@ -108,7 +109,7 @@ class AutomationKind:
         pause = CAP_RETRY[0]
         while True:
             answer = api.trigger(self.client, automation_id, repo_id, track.plan.inputs, key,
-                                 job=track.job, deadline=deadline)
+                                 job=track.job, deadline=deadline, stop=stop)
             if not answer.capped:
                 return self._started(track, automation_id, answer)
             self._wait_for_cap(track, answer, give_up, pause)

@@ -30,7 +30,10 @@ class SessionDeps:
 
     ``armed()`` is the interruptible wait: budget and retry waits inside it end
     at the first signal (passed in by the caller that built the budget with it).
-    ``abort`` is set by a 401/403: nothing new may start.
+    ``abort`` is set by a 401/403: nothing new may start. ``give_up`` is set
+    ``CANCEL_GRACE`` after the first signal: a start still unanswered then is
+    given up on (its answer would name the run to cancel, so it is waited for
+    until then).
     """
 
     client: ApiClient
@@ -47,6 +50,7 @@ class SessionDeps:
     sandbox_cap: int = 3  # [mogplex] sandboxes
     slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
     recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
+    give_up: threading.Event = field(default_factory=threading.Event)
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:
         """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
@@ -57,12 +61,14 @@ class SessionDeps:
 
 @dataclass
 class SessionProgress:
-    """The mutable part: runs being followed, runs going (run id -> label)."""
+    """The mutable part: runs being followed, runs going (run id -> label), starts
+    sent and not yet answered (run label -> masked Idempotency-Key)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
+    starting: dict[str, str] = field(default_factory=dict)
 
     def follow_interval(self, deps: SessionDeps) -> float:
         with self.lock:
@@ -85,11 +91,26 @@ class SessionProgress:
             if attached:
                 self.attached.add(run_id)
 
-    def going_counts(self) -> tuple[int, int]:
-        """(runs started here, runs only attached to) still going."""
+    def going_counts(self) -> tuple[int, int, int]:
+        """(runs started here, runs only attached to) still going, and starts in flight."""
         with self.lock:
             attached = sum(run_id in self.attached for run_id in self.going)
-            return len(self.going) - attached, attached
+            return len(self.going) - attached, attached, len(self.starting)
+
+    @contextmanager
+    def start_in_flight(self, label: str, key: str) -> Iterator[None]:
+        """While a start is unanswered: the run it makes may exist, its id unknown."""
+        with self.lock:
+            self.starting[label] = key
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.starting.pop(label, None)
+
+    def starts_in_flight(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.starting)
 
     def run_ended(self, run_id: str) -> None:
         with self.lock:

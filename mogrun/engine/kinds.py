@@ -72,8 +72,10 @@ class JobKind(Protocol):
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         """The sandbox the run needs (capacity-aware starts), or ``None``."""
 
-    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
-        """Start the current attempt (``track.request``); retries reuse its key."""
+    def start(self, track: RunTrack, *, deadline: float | None = None,
+              stop: threading.Event | None = None) -> Started:
+        """Start the current attempt (``track.request``); retries reuse its key. A
+        request in flight is given up on (``Interrupted``) once ``stop`` is set."""
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None,

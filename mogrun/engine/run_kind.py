@@ -63,8 +63,10 @@ class RunKind:
         return Sandbox(repo, request.working_branch,
                        root if root is not None else self.client.default_root(repo))
 
-    def start(self, track: RunTrack, *, deadline: float | None = None) -> Started:
-        started = self.client.start_run(track.request, job=track.job, deadline=deadline)
+    def start(self, track: RunTrack, *, deadline: float | None = None,
+              stop: threading.Event | None = None) -> Started:
+        started = self.client.start_run(track.request, job=track.job, deadline=deadline,
+                                        stop=stop)
         return Started(started.state, bool(started.attached))
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,

@@ -34,6 +34,7 @@ from mogrun.outcomes import Outcome
 
 INTERRUPT_STOP = "interrupted"
 NEVER_STARTED = "interrupted before it started"
+MAYBE_STARTED = "interrupted while its start was unanswered: it may have made a run"
 
 
 class _TrackSink:
@@ -110,7 +111,10 @@ class RunExecutor:
         try:
             with deps.armed():
                 self._wait_for_slot(track, kind, slot_deadline)
-                started = kind.start(track)
+                # Unanswered after a signal, a start is waited for until ``give_up``: its
+                # answer names the run to cancel.
+                with self.progress.start_in_flight(track.label, mask(track.key, track.secrets)):
+                    started = kind.start(track, stop=deps.give_up)
         except StartInterrupted:
             return self._recover(track, kind)
         except Interrupted:
@@ -138,22 +142,26 @@ class RunExecutor:
             return self._lost(track, exc)
 
     def _recover(self, track: RunTrack, kind: JobKind) -> RunResult:
-        """A signal while the start was retried after a lost answer: the run may exist
-        though its id is unknown. The same key finds it (a replay), and it is cancelled
-        like every run this invocation started."""
+        """A signal while the start was unanswered or retried after a lost answer: the
+        run may exist though its id is unknown. The same key finds it (a replay), and
+        it is cancelled like every run this invocation started. A start given up on
+        after ``CANCEL_GRACE`` unanswered is not sent again: that server is not
+        answering, and the exit must not wait for it once more."""
         deps = self.deps
         try:
+            if deps.give_up.is_set():
+                raise MogrunError(f"no answer within {CANCEL_GRACE:g}s of the signal")
             started = kind.start(track, deadline=time.monotonic() + CANCEL_GRACE)
         except MogrunError as exc:
             deps.channel.notice(mask(
-                f"interrupted while its start was retried; whether the run exists is unknown "
-                f"({exc.message}): look for Idempotency-Key {track.key}", track.secrets),
-                track=track, level="error")
-            return self._skip(track, NEVER_STARTED)
+                f"interrupted while its start was unanswered; whether the run exists is "
+                f"unknown ({exc.message}): look for Idempotency-Key {track.key}",
+                track.secrets), track=track, level="error")
+            return self._skip(track, MAYBE_STARTED)
         track.started(started.state, attached=False)  # our own start, whatever replayed says
         self.progress.run_going(track.run_id, track.label)
         deps.channel.run_started(track)
-        deps.channel.notice(mask(f"interrupted while its start was retried: the start "
+        deps.channel.notice(mask(f"interrupted while its start was unanswered: the start "
                                  f"(Idempotency-Key {track.key}) is run {track.run_id}",
                                  track.secrets), track=track, level="warning")
         return self._interrupted(track, kind)

@@ -25,6 +25,7 @@ from mogrun.engine.recorder import HistoryObserver
 from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 from mogrun.engine.signals import (
+    CANCEL_GRACE,
     ForcedExit,
     InterruptibleSleep,
     SignalWatch,
@@ -171,8 +172,7 @@ def run_session(
             recall=_recall(ports.history, invocation),
         )
         progress = SessionProgress()
-        watch.on_first = lambda code: channel.notice(
-            first_signal_message(*progress.going_counts(), code), level="warning")
+        watch.on_first = lambda code: _first_signal(deps, progress, code)
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
             code, results = _run(jobs, deps, progress, options, watch, attempts)
@@ -281,8 +281,19 @@ def _sandbox_cap(config: SessionConfig) -> int:
     return cap if isinstance(cap, int) and not isinstance(cap, bool) else DEFAULT_SANDBOXES
 
 
+def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> None:
+    """Say what the first signal does; starts still unanswered in ``CANCEL_GRACE``
+    are given up on then (a timer: the signal handler must not wait)."""
+    started, attached, starting = progress.going_counts()
+    timer = threading.Timer(CANCEL_GRACE, deps.give_up.set)
+    timer.daemon = True
+    timer.start()
+    deps.channel.notice(first_signal_message(started, attached, exit_code, starting=starting),
+                        level="warning")
+
+
 def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:
-    going = progress.still_going()
+    going, starting = progress.still_going(), progress.starts_in_flight()
     deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
-    return error.evolve(context=tuple(left_going_lines(going, deps.local)))
+    return error.evolve(context=tuple(left_going_lines(going, deps.local, starting)))

@@ -39,32 +39,47 @@ class ForcedExit(BaseException):
         self.exit_code = exit_code
 
 
-def first_signal_message(started: int, attached: int, exit_code: int = 130) -> str:
+def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
+                         starting: int = 0) -> str:
     """What the first signal does, said the moment it lands (``exit_code`` 143:
-    a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press)."""
+    a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press).
+    ``starting``: starts sent and unanswered, whose runs may exist: their answers
+    are waited for (``CANCEL_GRACE``) so that those runs are cancelled too."""
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
                 if exit_code != 143 else f"SIGTERM: cancelling {runs} started here; "
                 f"a second signal leaves {_them(started)} going")
+    elif starting:
+        text = "interrupted" if exit_code != 143 else "SIGTERM"
     else:
         text = "interrupted; no run started here is going, stopping"
+    if starting:
+        starts = f"{starting} start{'s' if starting != 1 else ''}"
+        text += (f"; waiting up to {CANCEL_GRACE:g}s for {starts} in flight to answer, "
+                 f"to cancel what {'they' if starting != 1 else 'it'} started")
     if attached:
         text += (f" ({attached} attached run{'s' if attached != 1 else ''} "
                  "not started here left going)")
     return text
 
 
-def left_going_lines(going: Mapping[str, str], local: bool = False) -> list[str]:
+def left_going_lines(going: Mapping[str, str], local: bool = False,
+                     starting: Mapping[str, str] | None = None) -> list[str]:
     """At a second Ctrl-C: each run left going (run id -> label), with the command
-    that cancels it (a ``--local`` run ends with mogrun's own emulator)."""
-    if not going:
+    that cancels it (a ``--local`` run ends with mogrun's own emulator), and each
+    start left unanswered (label -> Idempotency-Key), whose run may exist."""
+    starting = starting or {}
+    if not going and not starting:
         return ["no runs were left going"]
     if local:
-        return [f"left going: {run_id} ({label}); it ends with the --local emulator"
-                for run_id, label in going.items()]
-    return [f"left going: {run_id} ({label}); cancel it with: mogrun cancel {run_id}"
-            for run_id, label in going.items()]
+        lines = [f"left going: {run_id} ({label}); it ends with the --local emulator"
+                 for run_id, label in going.items()]
+    else:
+        lines = [f"left going: {run_id} ({label}); cancel it with: mogrun cancel {run_id}"
+                 for run_id, label in going.items()]
+    return lines + [f"left unanswered: the start of {label} (Idempotency-Key {key}); "
+                    "it may have made a run, left going" for label, key in starting.items()]
 
 
 def _them(count: int) -> str:

@@ -155,7 +155,7 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     assert proc.returncode == 130, (out, err)
     assert emulator.runs == [run_id]  # found by its key, never a second run
     assert emulator.run_detail(run_id)["status"] == "cancelled"
-    assert "interrupted while its start was retried: the start (Idempotency-Key long-" in err
+    assert "interrupted while its start was unanswered: the start (Idempotency-Key long-" in err
     assert f") is run {run_id}" in err
     assert "never started" not in out + err and "Traceback" not in err
 
@@ -181,3 +181,54 @@ def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
     assert (row["run_id"], row["outcome"], row["exit_code"]) == (run_id, "error", 130)
     assert row["message"] == "interrupted again; left going"
     assert row["finished_at"]
+
+
+def wait_start_in_flight(emulator, timeout=15.0):
+    """Until the start is sent: the sandbox look-up comes just before it."""
+    deadline = time.monotonic() + timeout
+    while emulator.count("GET", "/sandboxes") == 0:
+        assert time.monotonic() < deadline, "mogrun never came to its start"
+        time.sleep(0.02)
+    time.sleep(0.4)
+
+
+def test_ctrl_c_while_a_start_is_unanswered_waits_for_it_and_cancels_its_run(
+        emulator, tmp_path):
+    """It said "no run started here is going, stopping", then sat silent until the
+    start's read timeout (30 s), and sent the start again after the signal."""
+    emulator.add_fault("start", "delay", delay=2.0)
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        wait_start_in_flight(emulator)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        elapsed = time.monotonic() - began
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert ("interrupted; waiting up to 10s for 1 start in flight to answer, to cancel "
+            "what it started") in err
+    assert "no run started here is going" not in err
+    (run_id,) = emulator.runs
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", "/runs", path="/runs") == 1  # never sent again
+    assert elapsed < 8.0
+
+
+def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_path):
+    """It said "no runs were left going" while the server went on to make the run."""
+    emulator.add_fault("start", "delay", delay=3.0)
+    proc = spawn(emulator, tmp_path, "long")
+    try:
+        wait_start_in_flight(emulator)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "no runs were left going" not in err
+    assert "left unanswered: the start of long:acme/api (Idempotency-Key long-" in err
+    assert "it may have made a run, left going" in err

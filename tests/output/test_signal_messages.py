@@ -25,3 +25,15 @@ def test_left_going_lines_give_each_run_its_cancel_command():
     assert left_going_lines({}) == ["no runs were left going"]
     assert left_going_lines({"run_a": "x"}, local=True) == [
         "left going: run_a (x); it ends with the --local emulator"]
+
+
+def test_starts_in_flight_are_said_at_the_first_signal_and_named_at_the_second():
+    assert first_signal_message(0, 0, starting=2) == (
+        "interrupted; waiting up to 10s for 2 starts in flight to answer, to cancel what "
+        "they started")
+    assert first_signal_message(1, 0, 143, starting=1) == (
+        "SIGTERM: cancelling 1 run started here; a second signal leaves it going; waiting "
+        "up to 10s for 1 start in flight to answer, to cancel what it started")
+    assert left_going_lines({}, starting={"a:acme/api": "k-1"}) == [
+        "left unanswered: the start of a:acme/api (Idempotency-Key k-1); it may have made "
+        "a run, left going"]
