@@ -40,13 +40,14 @@ class Context:
 @dataclass(frozen=True)
 class JobResult:
     """A built job (``None`` when a problem stopped it), its problems in the
-    order found, and each unset ``env`` name it uses with the error ``run``
-    raises for it."""
+    order found, each unset ``env`` name it uses with the error ``run``
+    raises for it, and every ``env`` name its templates read (set or not)."""
 
     name: str
     job: ResolvedJob | None
     problems: list[MogrunError] = field(default_factory=list)
     unset_env: dict[str, TemplateError] = field(default_factory=dict)
+    env_names: frozenset[str] = frozenset()
 
 
 class _Stop(Exception):
@@ -62,6 +63,7 @@ class _Job:
         self.merged: dict[str, Any] = {**ctx.taskfile.defaults, **self.table}
         self.secrets: set[str] = set()
         self.unset: dict[str, TemplateError] = {}
+        self.env_names: set[str] = set()
         self.problems: list[MogrunError] = []
         self.unrendered: set[str] = set()  # keys with a template problem
 
@@ -107,6 +109,7 @@ class _Job:
             self.unrendered.add(key)
             return text
         self.secrets |= out.secrets
+        self.env_names |= out.env_names
         for name, placeholder in out.unset_env.items():
             self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
         return out.text
@@ -126,7 +129,7 @@ def build_job(ctx: Context, name: str) -> JobResult:
         built = None
     if job.problems or job.unset:  # placeholders stand in for unset env names
         built = None
-    return JobResult(name, built, job.problems, dict(job.unset))
+    return JobResult(name, built, job.problems, dict(job.unset), frozenset(job.env_names))
 
 
 def _build(job: _Job) -> ResolvedJob:

@@ -83,11 +83,13 @@ class Rendered:
     """A rendered string, the ``env.*`` values it used (secrets), and the unset
     ``env`` names it used (each with its placeholder as written), rendered as
     ``unset-env-NAME``: whether that is an error is the caller's to decide
-    (``run`` refuses, ``check`` warns)."""
+    (``run`` refuses, ``check`` warns). ``env_names`` is every ``env`` name it
+    reads, set or not, with a default or not: what a CI job must be given."""
 
     text: str
     secrets: frozenset[str] = frozenset()
     unset_env: Mapping[str, str] = field(default_factory=dict)
+    env_names: frozenset[str] = frozenset()
 
 
 def template_names(text: str) -> list[str]:
@@ -100,6 +102,7 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
     secrets: set[str] = set()
     unset: dict[str, str] = {}
+    env_names: set[str] = set()
     pieces: list[str] = []
     last = 0
     for match in _TOKEN.finditer(text):
@@ -112,8 +115,10 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
         else:
             name, default = _parse(match.group(1), match.group(0), scope, key)
             pieces.append(_lookup(name, default, match.group(0), scope, key, secrets, unset))
+            if name.startswith("env."):
+                env_names.add(name[4:])
     pieces.append(text[last:])
-    return Rendered("".join(pieces), frozenset(secrets), unset)
+    return Rendered("".join(pieces), frozenset(secrets), unset, frozenset(env_names))
 
 
 def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:

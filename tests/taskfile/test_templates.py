@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mogrun.taskfile.templates import Scope, TemplateClock, render
+
 # Written as people write it, double quotes escaped inside a TOML basic string.
 PROMPT = ("hook={{ env.HOOK | default('') }} region={{ region|default(\"eu\") }} "
           "t={{ team | default('x') }}")
@@ -55,3 +57,10 @@ def test_every_job_of_the_example_runs_locally_with_no_env_set(project) -> None:
         assert shown.code == 0, shown
     ran = project.run("--local", "-q", "--no-deps", "weekly-cleanup")
     assert ran.code == 0, ran
+
+
+def test_every_env_name_read_is_recorded_set_unset_or_defaulted() -> None:
+    # What a CI job must be given: a defaulted name too (the default is for unset only).
+    scope = Scope(job="j", clock=TemplateClock.now(), vars={}, env={"SET": "v"})
+    text = "{{ env.SET }} {{ env.UNSET }} {{ env.OPT | default('x') }} {{{{ env.NOT }}"
+    assert render(text, scope, "prompt").env_names == {"SET", "UNSET", "OPT"}
