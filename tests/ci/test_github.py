@@ -11,10 +11,9 @@ import pytest
 
 from mogrun import __version__
 
-from .workflows import assert_valid_workflow, load_yaml
+from .workflows import WORKFLOW, assert_valid_workflow, generated, load_yaml, step
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ".github/workflows/mogrun.yml"
 FAN = ", ".join(f'"acme/r{k:02d}"' for k in range(30))
 
 BIG = f"""
@@ -50,18 +49,6 @@ schedule = "11 */6 * * *"
 def example(project) -> None:
     shutil.copy(ROOT / "mogplex.toml.example", project.root / "mogplex.toml")
     shutil.copytree(ROOT / "prompts", project.root / "prompts")
-
-
-def generated(project, *args: str) -> tuple[dict, str]:
-    result = project.run("ci", "github", *args)
-    assert result.code == 0, result
-    assert result.err == f"wrote {WORKFLOW}\n"
-    path = project.root / WORKFLOW
-    return assert_valid_workflow(path), path.read_text(encoding="utf-8")
-
-
-def step(job: dict, prefix: str) -> dict:
-    return next(s for s in job["steps"] if str(s.get("run", s.get("uses"))).startswith(prefix))
 
 
 def test_the_example_gives_a_valid_workflow_with_what_the_file_says(project) -> None:

@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+WORKFLOW = ".github/workflows/mogrun.yml"
+
 
 def load_yaml(text: str) -> Any:
     from ruamel.yaml import YAML  # YAML 1.2, as GitHub reads workflows
@@ -43,3 +45,17 @@ def assert_valid_workflow(path: Path) -> dict[str, Any]:
     assert actionlint_problems(path) == ""
     assert schema_problems(text) == []
     return load_yaml(text)
+
+
+def generated(project: Any, *args: str, warnings: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """``ci github ARGS`` in ``project``: the valid workflow read back, and its text."""
+    result = project.run("ci", "github", *args)
+    assert result.code == 0, result
+    assert result.err == "".join(f"Warning: {w}\n" for w in warnings) + f"wrote {WORKFLOW}\n"
+    path = project.root / WORKFLOW
+    return assert_valid_workflow(path), path.read_text(encoding="utf-8")
+
+
+def step(job: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The job's step whose ``run`` (or ``uses``) starts with ``prefix``."""
+    return next(s for s in job["steps"] if str(s.get("run", s.get("uses"))).startswith(prefix))
