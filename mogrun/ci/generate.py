@@ -4,6 +4,7 @@ the regenerating command, and the plan rendered."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
     for a file that cannot be scheduled as it is."""
     from mogrun.ci.plan import plan
+    from mogrun.ci.runenv import EnvNames
     from mogrun.ci.shard import shared_settings
     from mogrun.ci.workflow import render
 
@@ -44,10 +46,13 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
         raise UsageError(f"no job in {taskfile.path} has a schedule, so there is nothing to "
                          "put in a workflow",
                          context=['Add schedule = "17 6 * * 1" (cron, UTC) to a job.'])
+    env_names = EnvNames(taskfile, key_specs)
+    built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
+                                      for job in built.jobs))
     task_file = _relative(taskfile.path.resolve(), root)
     command = _command(task_file, None if default_output else _relative(output, root), shards)
     text = render(built, version=__version__, task_file=task_file, command=command)
-    return text, [*built.warnings, *_plugin_warnings(taskfile)]
+    return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
 
 
 def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> None:

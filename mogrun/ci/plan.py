@@ -47,6 +47,8 @@ class GitHubJob:
     needs: tuple[str, ...] = ()
     group: str = ""
     in_all: bool = True  # a dispatch of "all" starts it (False: a dependant runs it)
+    runs: tuple[str, ...] = ()  # the mogrun jobs its command runs, needs first
+    env: tuple[str, ...] = ()  # the env names its run step is given (besides the token's)
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,21 @@ def _github_jobs(taskfile: TaskFile, name: str, shards: int, taken: set[str],
     sharded = shards > 1 and len(_repos(taskfile, name)) >= 2 * shards
     if not sharded:
         minutes = _bounded(name, bound_minutes(taskfile, name), warnings)
-        return [GitHubJob(base, name, ("run", name), name, crons, minutes, group=name)]
+        return [GitHubJob(base, name, ("run", name), name, crons, minutes, group=name,
+                          runs=tuple(job_order(taskfile, [name])))]
     direct = needs_of(taskfile, name)
     found: list[GitHubJob] = []
     if direct:
         needs_id = _unique_id(f"{base}-needs", taken)
         minutes = _bounded(name, _path_minutes(taskfile, direct), warnings)
         found.append(GitHubJob(needs_id, f"{name} (needs)", ("run", *direct), name, crons,
-                               minutes, group=f"{name}/needs"))
+                               minutes, group=f"{name}/needs",
+                               runs=tuple(job_order(taskfile, direct))))
     minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings)
     command = ("run", name, *(["--no-deps"] if direct else []),
                "--shard", f"${{{{ matrix.shard }}}}/{shards}")
     found.append(GitHubJob(base, name, command, name, crons, minutes, shards=shards,
-                           needs=tuple(j.id for j in found), group=name))
+                           needs=tuple(j.id for j in found), group=name, runs=(name,)))
     return found
 
 

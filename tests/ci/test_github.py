@@ -80,12 +80,16 @@ def test_the_example_gives_a_valid_workflow_with_what_the_file_says(project) -> 
     run = step(weekly, "mogrun run")
     assert run["run"] == "mogrun run weekly-cleanup --junit mogrun-junit.xml"
     assert run["env"] == {"MOGPLEX_API_KEY": "${{ secrets.MOGPLEX_API_KEY }}",
-                          "MOGPLEX_URL": "${{ vars.MOGPLEX_URL }}"}
+                          "MOGPLEX_URL": "${{ vars.MOGPLEX_URL }}",
+                          "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL || "
+                                               "vars.SLACK_WEBHOOK_URL }}"}
     upload = step(weekly, "actions/upload-artifact")
     assert upload["if"] == "always()"
     assert upload["with"] == {"name": "mogrun-junit-weekly-cleanup", "path": "mogrun-junit.xml",
                               "if-no-files-found": "ignore"}
-    assert "secrets." not in text.replace("${{ secrets.MOGPLEX_API_KEY }}", "")
+    # Secrets go to the run steps only.
+    runs = [step(job, "mogrun run") for job in flow["jobs"].values()]
+    assert text.count("secrets.") == sum(str(run["env"]).count("secrets.") for run in runs)
 
 
 def test_the_docs_show_the_real_output_for_the_example(project) -> None:

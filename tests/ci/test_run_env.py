@@ -1,0 +1,76 @@
+"""The run step's environment: every ``env`` name the jobs it runs read comes
+from a repository secret, else a variable, of that name; a name GitHub cannot
+hold is a warning, never a silently missing variable."""
+
+from __future__ import annotations
+
+from .workflows import generated, step
+
+TOKEN = {"MOGPLEX_API_KEY": "${{ secrets.MOGPLEX_API_KEY }}",
+         "MOGPLEX_URL": "${{ vars.MOGPLEX_URL }}"}
+
+
+def passed(*names: str) -> dict[str, str]:
+    return {**TOKEN, **{n: f"${{{{ secrets.{n} || vars.{n} }}}}" for n in names}}
+
+
+def test_the_job_and_its_needs_get_every_env_name_they_read(project) -> None:
+    project.write("""
+        # prep runs first, inside `mogrun run report`: its names go to report's step
+        [jobs.prep]
+        repo = "acme/api"
+        prompt_file = "prompts/prep.md"
+
+        [jobs.report]
+        repo = "acme/web"
+        prompt = "Report to {{ env.TEAM_CHANNEL }} in {{ env.REGION | default('eu') }}"
+        needs = ["prep"]
+        notify = [{ webhook = "{{ env.SLACK_WEBHOOK }}", on = ["failed"] }]
+        schedule = "23 3 * * *"
+    """)
+    project.write("Prepare with {{ env.MOGPLEX_URL }} and {{ env.DB_DSN }}.\r\n",
+                  "prompts/prep.md", raw=True)
+    flow, _ = generated(project)
+    # sorted after the token's two; MOGPLEX_URL is passed already, once
+    assert step(flow["jobs"]["report"], "mogrun run")["env"] == passed(
+        "DB_DSN", "REGION", "SLACK_WEBHOOK", "TEAM_CHANNEL")
+    assert list(step(flow["jobs"]["report"], "mogrun run")["env"])[:2] == list(TOKEN)
+    assert project.run("ci", "github", "--check").code == 0  # byte-stable
+
+
+def test_a_name_github_cannot_hold_is_a_warning_and_not_passed(project) -> None:
+    project.write("""
+        [jobs.j]
+        repo = "acme/api"
+        prompt = "{{ env.SLACK-HOOK }} {{ env.GITHUB_RUN_ID }} {{ env.Ticket }} {{ env.TICKET }}"
+        schedule = "7 4 * * *"
+    """)
+    flow, _ = generated(project, warnings=(
+        'job "j" uses env.GITHUB_RUN_ID, which the workflow cannot pass: no GitHub secret or '
+        "variable name starts with GITHUB_; rename it, unless it is one the runner sets itself "
+        "(such as GITHUB_RUN_ID)",
+        'job "j" uses env.SLACK-HOOK, which the workflow cannot pass: GitHub secret and variable '
+        "names hold only letters, digits and _ and do not start with a digit; rename it",
+        'job "j" uses env.Ticket, which differs from env.TICKET only in case: GitHub takes them '
+        "for one name, so the workflow passes env.TICKET only; rename it"))
+    assert step(flow["jobs"]["j"], "mogrun run")["env"] == passed("TICKET")
+
+
+def test_each_sharded_step_gets_the_names_of_what_it_runs(project) -> None:
+    repos = ", ".join(f'"acme/r{k}"' for k in range(6))
+    project.write(f"""
+        [jobs.prep]
+        repo = "acme/api"
+        prompt = "prepare {{{{ env.PREP_KEY }}}}"
+
+        [jobs.codemod]
+        repo = [{repos}]
+        prompt = "apply it to {{{{ repo }}}}"
+        branch = "{{{{ env.BRANCH_PREFIX }}}}/codemod"
+        needs = ["prep"]
+        schedule = "23 3 * * *"
+    """)
+    flow, _ = generated(project, "--shards", "3")
+    # the -needs job runs prep; the legs run codemod alone (--no-deps)
+    assert step(flow["jobs"]["codemod-needs"], "mogrun run")["env"] == passed("PREP_KEY")
+    assert step(flow["jobs"]["codemod"], "mogrun run")["env"] == passed("BRANCH_PREFIX")
