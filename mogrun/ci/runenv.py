@@ -25,6 +25,10 @@ PROVIDED = {
     "MOGPLEX_URL": "${{ vars.MOGPLEX_URL }}",
 }
 _WORKFLOW_ENV = frozenset({*PROVIDED, "MOGRUN_FILE"})
+# What the runner sets itself: a template reading env.HOME wants the runner's,
+# and a mapping from a secret that does not exist would blank it.
+_RUNNER_ENV = frozenset({"CI", "HOME", "LANG", "PATH", "PWD", "SHELL", "TMPDIR", "USER"})
+_RUNNER_PREFIXES = ("RUNNER_", "ACTIONS_")
 # GitHub's rule for secret and variable names (it ignores case).
 _GITHUB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -39,6 +43,22 @@ def github_name_problem(name: str) -> str | None:
         return ("no GitHub secret or variable name starts with GITHUB_; rename it, unless "
                 "it is one the runner sets itself (such as GITHUB_RUN_ID)")
     return None
+
+
+def run_line(command: str, names: Iterable[str]) -> str:
+    """The step's shell line: ``command``, after unsetting each of ``names`` that
+    came out empty. A secret or variable that does not exist is ``''`` in a step,
+    while a template reads an empty value as set: unset, it reads it as on any
+    machine (``default(...)`` applies, a missing one is check's clear error).
+    Secrets and variables cannot be empty, so an empty one was never set."""
+    listed = " ".join(sorted(set(names)))
+    if not listed:
+        return command
+    return f"for name in {listed}; do [[ -n ${{!name}} ]] || unset $name; done; {command}"
+
+
+def _runner_sets(name: str) -> bool:
+    return name in _RUNNER_ENV or name.startswith(_RUNNER_PREFIXES)
 
 
 def step_env(names: Iterable[str]) -> dict[str, str]:
@@ -70,7 +90,8 @@ class EnvNames:
             names |= self._of(job)
         taken = {n.casefold(): n for n in _WORKFLOW_ENV}
         passed: list[str] = []
-        for name in sorted(n for n in names if github_name_problem(n) is None):
+        for name in sorted(n for n in names if github_name_problem(n) is None
+                           and not _runner_sets(n)):
             kept = taken.setdefault(name.casefold(), name)
             if kept == name and name not in _WORKFLOW_ENV:
                 passed.append(name)

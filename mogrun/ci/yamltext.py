@@ -18,8 +18,9 @@ from typing import Any
 INDENT = "  "
 # Plain scalars start with a letter, "_", "$" or "(" (never an indicator such as
 # "*", "&", "!", "-", "?", "{", "[", "'", '"', "%", "@", "`", "|", ">" or "#")
-# and contain no ":" or "#" (": " and " #" would end or split the scalar).
-_PLAIN = re.compile(r"[A-Za-z_$(][A-Za-z0-9_ .,/=(){}$|&!'<>+*@-]*")
+# and contain no ":" or "#" (": " and " #" would end or split the scalar). "[",
+# "]", "{" and "}" are indicators only inside flow collections, which are never written.
+_PLAIN = re.compile(r"[A-Za-z_$(][A-Za-z0-9_ .,/=(){}\[\];$|&!'<>+*@-]*")
 # Anything else in a quoted scalar is a line break YAML folds (NEL, U+2028/9) or not allowed.
 _UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Words YAML 1.1 readers (PyYAML, older tools) turn into booleans or null.

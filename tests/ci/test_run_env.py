@@ -74,3 +74,34 @@ def test_each_sharded_step_gets_the_names_of_what_it_runs(project) -> None:
     # the -needs job runs prep; the legs run codemod alone (--no-deps)
     assert step(flow["jobs"]["codemod-needs"], "mogrun run")["env"] == passed("PREP_KEY")
     assert step(flow["jobs"]["codemod"], "mogrun run")["env"] == passed("BRANCH_PREFIX")
+
+
+def test_a_name_with_neither_secret_nor_variable_is_unset_before_mogrun_runs(
+        project, tmp_path) -> None:
+    """GitHub gives a missing secret as '': the run line unsets it, so a template
+    reads it unset (its default applies) as on any machine. Run in bash, as the
+    step's shell is."""
+    import subprocess
+
+    from mogrun.ci.runenv import run_line
+
+    line = run_line("env", ["REGION", "TEAM"])
+    env = {"PATH": "/usr/bin:/bin", "REGION": "", "TEAM": "payments"}
+    out = subprocess.run(["bash", "-e", "-c", line], env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert "TEAM=payments" in out
+    assert not any(v.startswith("REGION=") for v in out)
+    assert run_line("mogrun run j", []) == "mogrun run j"
+
+
+def test_names_the_runner_sets_itself_are_not_passed(project) -> None:
+    project.write("""
+        [jobs.j]
+        repo = "acme/api"
+        prompt = "{{ env.HOME }} {{ env.RUNNER_OS }} {{ env.CI | default('') }} {{ env.TICKET }}"
+        schedule = "23 3 * * *"
+    """)
+    flow, _ = generated(project)
+    run = step(flow["jobs"]["j"], "mogrun run")
+    assert run["env"] == passed("TICKET")
+    assert run["run"].startswith("for name in TICKET; do")

@@ -57,5 +57,6 @@ def generated(project: Any, *args: str, warnings: tuple[str, ...] = ()) -> tuple
 
 
 def step(job: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The job's step whose ``run`` (or ``uses``) starts with ``prefix``."""
-    return next(s for s in job["steps"] if str(s.get("run", s.get("uses"))).startswith(prefix))
+    """The job's step whose ``name``, ``run`` or ``uses`` starts with ``prefix``."""
+    return next(s for s in job["steps"]
+                if any(str(s.get(k, "")).startswith(prefix) for k in ("name", "run", "uses")))
