@@ -43,12 +43,15 @@ def connect(
     budget_settings: Mapping[str, Any] | None = None,
     sleep: Callable[[float], None] | None = None,
     shards: int = 1,
+    show_waits: bool = True,
 ) -> Connection:
     """A client for this invocation (endpoint rules first: exit 2 before 64).
 
     ``sleep`` is how the budget and retries wait (``run`` passes one that a
     signal interrupts); ``shards``: one of N legs sharing the token
-    (``run --shard``)."""
+    (``run --shard``). ``show_waits``: each wait of the client (a 429's
+    Retry-After, a retry) is a line on stderr, as no wait is silent; ``run``
+    shows them in its own output instead."""
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
     from mogrun.api.transport import Urllib3Transport
@@ -74,6 +77,8 @@ def connect(
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )
+    if show_waits and not state.quiet:
+        client.waits.subscribe(functools.partial(_wait_line, state))
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 
 
@@ -148,6 +153,14 @@ def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
         return loaded[0].retry_delay(**kwargs)
 
     return retry
+
+
+def _wait_line(state: CliState, wait: Any) -> None:
+    """``wait rate_limited: 429 ...; ends in 6s (04:20:11Z)`` on stderr (stdout may
+    be a table or JSON that a script reads)."""
+    from mogrun.textsafety import escape_agent_text
+
+    _stderr_line(state, escape_agent_text(f"wait {wait.kind}: {wait.describe()}"))
 
 
 def _stderr_line(state: CliState, line: str) -> None:

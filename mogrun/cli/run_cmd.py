@@ -199,7 +199,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
                          budget_settings=loaded.taskfile.settings, sleep=sleeper,
-                         shards=shard.count if shard else 1)
+                         shards=shard.count if shard else 1, show_waits=False)
     session_options = _local_slots(session_options, connection)
     reporter = _session_reporter(state, loaded.taskfile.project_dir)
     history = None

@@ -62,7 +62,9 @@ def test_failures_after_retries_give_their_exit_code(mogrun_cli, mogrun_emulator
     result = mogrun_cli("repos", cwd=tmp_path)
     assert result.exit_code == code, result
     assert "Traceback" not in result.output
-    assert result.stderr.startswith("Error: ")
+    waits = [line for line in result.stderr.splitlines() if line.startswith("wait ")]
+    assert len(waits) == 5  # each retry said, as no wait is silent
+    assert result.stderr.splitlines()[5].startswith("Error: ")
     assert mogrun_emulator.count() == 6  # the bundled retry policy: 5 retries
     assert "Gave up after 6 attempts." in result.stderr
 
@@ -78,7 +80,7 @@ def test_a_transient_fault_is_retried_by_the_bundled_policy(mogrun_cli, mogrun_e
 def test_html_body_message_shows_status_and_first_bytes(mogrun_cli, mogrun_emulator, tmp_path):
     mogrun_emulator.add_fault("repos", "html", count=20, retry_after=0)
     result = mogrun_cli("repos", cwd=tmp_path)
-    first = result.stderr.splitlines()[0]
+    first = next(line for line in result.stderr.splitlines() if not line.startswith("wait "))
     assert first.startswith("Error: HTTP 502 from GET /repos?limit=200 carried a body that is "
                             'not valid JSON: "<html><head><title>502 Bad Gateway</title>')
 

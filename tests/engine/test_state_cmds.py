@@ -197,3 +197,24 @@ def test_history_of_one_run_label_as_logs_takes_it(project, mogrun, mogrun_emula
     unknown = mogrun("history", "--job", "fna:acme/web")
     assert unknown.exit_code == 2 and 'did you mean "fan"' in unknown.stderr, unknown
     assert mogrun("cancel", "fan").exit_code == 0
+
+
+def test_status_and_logs_say_what_they_wait_for(project, mogrun, mogrun_emulator):
+    """They sat silent through a 503's Retry-After (60 s on the real server) or a
+    429's; run announced the same waits."""
+    project(JOBS)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    mogrun_emulator.add_fault("run", "503", retry_after=1)
+    status = mogrun("--json", "status", "fan")
+    assert status.exit_code == 0, status
+    assert len(json_lines(status.stdout)) == 2  # stdout stays JSON
+    (wait,) = [line for line in status.stderr.splitlines() if line.startswith("wait ")]
+    assert wait.startswith("wait retry: ") and "; ends in 1s (" in wait, status.stderr
+    mogrun_emulator.add_fault("events", "429", retry_after=1)
+    logs = mogrun("logs", "fan:acme/api")
+    assert logs.exit_code == 0, logs
+    assert "wait rate_limited: " in logs.stderr
+    mogrun_emulator.add_fault("run", "503", retry_after=1)
+    quiet = mogrun("-q", "status", "fan")
+    assert quiet.exit_code == 0 and "wait " not in quiet.stderr
+    assert mogrun("cancel", "fan").exit_code == 0
