@@ -8,12 +8,19 @@ default("") }}`` where the variable is unset) is skipped: notifications can be
 optional per environment. The URLs are secrets: mogrun masks them wherever it prints or
 stores them. Messages go through mogrun's own HTTP layer
 (``mogrun.plugin.post_json``) with a short timeout and one retry, and never carry
-the API token. A notifier that cannot deliver raises; the host reports that as
-a warning and the job's result stands.
+the API token.
+
+They are sent as each job ends, each on its own thread: a webhook that does not
+answer holds neither the job's result line nor the jobs after it (the job's end
+is on the scheduler's thread), and three of them take one timeout, not three.
+The session's end waits for them (at most ``TRIES`` x ``TIMEOUT``); one that
+could not be delivered is raised then, and the host reports it as a warning:
+the job's result stands.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -146,18 +153,56 @@ def mogrun_job_keys(register: Callable[..., None]) -> None:
              secrets=secrets, schema=SCHEMA)
 
 
+class _Sending:
+    """The deliveries of this session not yet waited for, and why any failed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.failures: list[str] = []
+
+    def send(self, job: Any, what: str, url: str, payload: dict[str, Any]) -> None:
+        def deliver_it() -> None:
+            problem = deliver(url, payload, post_json)
+            if problem is not None:
+                with self.lock:
+                    self.failures.append(f'{what} of job "{job.name}": '
+                                         + mask(problem, [url, *job.secrets]))
+
+        thread = threading.Thread(target=deliver_it, name=f"mogrun-notify-{job.name}",
+                                  daemon=True)
+        with self.lock:
+            self.threads.append(thread)
+        thread.start()
+
+    def finish(self) -> list[str]:
+        """Wait for every delivery (each bounded); the failures, and start afresh."""
+        with self.lock:
+            threads, self.threads = self.threads, []
+        for thread in threads:
+            thread.join()
+        with self.lock:
+            failures, self.failures = self.failures, []
+        return failures
+
+
+_SENDING = _Sending()
+
+
 @hookimpl
 def mogrun_job_finished(job: Any, results: tuple[Any, ...], outcome: str) -> None:
-    failures = []
     for index, target in enumerate(job.options.get(KEY) or [], 1):
         if not wants(target, outcome):
             continue
         kind = "slack" if "slack" in target else "webhook"
         payload = (slack_payload if kind == "slack" else webhook_payload)(job, results, outcome)
         payload = mask_data(payload, job.secrets)  # a repo or message may hold an env.* value
-        problem = deliver(target[kind], payload, post_json)
-        if problem is not None:
-            failures.append(f"{kind} #{index} ({urlsplit(target[kind]).hostname}): "
-                            + mask(problem, [target[kind], *job.secrets]))
+        what = f"{kind} #{index} ({urlsplit(target[kind]).hostname})"
+        _SENDING.send(job, what, target[kind], payload)
+
+
+@hookimpl
+def mogrun_session_finished(config: Any, results: tuple[Any, ...], exit_code: int) -> None:
+    failures = _SENDING.finish()
     if failures:
-        raise NotifyError("could not notify " + "; ".join(failures))
+        raise NotifyError("could not notify: " + "; ".join(failures))

@@ -26,6 +26,13 @@ def notify_job(targets):
     return make_job(options=options, secrets=frozenset(notify.secrets(options["notify"])))
 
 
+def notified(host, job, results, outcome):
+    """The job's end, then the session's: the deliveries (sent on their own threads
+    as the job ends) are waited for and their failures reported then."""
+    host.job_finished(job=job, results=results, outcome=outcome)
+    host.session_finished(config=config_with(None), results=results, exit_code=0)
+
+
 FAILED = make_result(outcome="gate_failed", status="success", run_id="run_9", duration=12.5,
                      gates=(GateVerdict("status", True, "status success"),
                             GateVerdict("require_events", False, "no tool_finished event")))
@@ -35,7 +42,7 @@ def test_webhook_and_slack_receive_the_job_outcome(receiver):
     job = notify_job([{"webhook": receiver.url("/hook/abc")},
                       {"slack": receiver.url("/services/T1/B2/xyz"), "on": ["always"]}])
     host = PluginHost.bundled_only()
-    host.job_finished(job=job, results=(FAILED,), outcome="gate_failed")
+    notified(host, job, (FAILED,), "gate_failed")
     assert host.warnings == []
     hook, slack = sorted(receiver.received, key=lambda r: r["path"])
     assert hook["path"] == "/hook/abc"
@@ -58,8 +65,8 @@ def test_on_filters_outcomes_and_default_skips_success(receiver):
     job = notify_job([{"webhook": receiver.url("/default")},
                       {"webhook": receiver.url("/ok"), "on": ["success"]}])
     host = PluginHost.bundled_only()
-    host.job_finished(job=job, results=(make_result(),), outcome="success")
-    host.job_finished(job=job, results=(make_result(outcome="skipped"),), outcome="skipped")
+    notified(host, job, (make_result(),), "success")
+    notified(host, job, (make_result(outcome="skipped"),), "skipped")
     assert [(r["path"], r["json"]["outcome"]) for r in receiver.received] == [
         ("/ok", "success"), ("/default", "skipped")]
 
@@ -68,8 +75,8 @@ def test_one_retry_after_a_failed_delivery():
     rec = Receiver(statuses=[500])
     try:
         host = PluginHost.bundled_only()
-        host.job_finished(job=notify_job({"webhook": rec.url("/flaky")}),
-                          results=(make_result(outcome="failed"),), outcome="failed")
+        notified(host, notify_job({"webhook": rec.url("/flaky")}),
+                 (make_result(outcome="failed"),), "failed")
         assert len(rec.received) == 2
         assert host.warnings == []
     finally:
@@ -84,11 +91,13 @@ def test_undeliverable_notification_is_a_masked_warning():
     try:
         job = notify_job([{"webhook": rec.url("/secret-hook-path")}, {"slack": dead}])
         host = PluginHost.bundled_only()
-        host.job_finished(job=job, results=(make_result(outcome="failed"),), outcome="failed")
+        notified(host, job, (make_result(outcome="failed"),), "failed")
         assert len(rec.received) == 2  # the first target was tried twice, then given up
         [warning] = host.warnings
-        assert warning.startswith('plugin "notify" failed in mogrun_job_finished: could not '
-                                  "notify webhook #1 (127.0.0.1): HTTP 503; slack #2 (127.0.0.1): ")
+        assert warning.startswith('plugin "notify" failed in mogrun_session_finished: could '
+                                  "not notify: ")
+        assert 'webhook #1 (127.0.0.1) of job "nightly": HTTP 503' in warning
+        assert 'slack #2 (127.0.0.1) of job "nightly": ' in warning
         assert "secret-hook-path" not in warning and "secret-token-path" not in warning
     finally:
         rec.close()
@@ -118,10 +127,11 @@ def test_a_client_error_is_not_retried():
     rec = Receiver(statuses=[404])
     try:
         host = PluginHost.bundled_only()
-        host.job_finished(job=notify_job({"webhook": rec.url("/gone")}),
-                          results=(make_result(outcome="failed"),), outcome="failed")
+        notified(host, notify_job({"webhook": rec.url("/gone")}),
+                 (make_result(outcome="failed"),), "failed")
         assert len(rec.received) == 1
-        assert host.warnings[0].endswith("could not notify webhook #1 (127.0.0.1): HTTP 404")
+        assert host.warnings[0].endswith('could not notify: webhook #1 (127.0.0.1) of job '
+                                         '"nightly": HTTP 404')
     finally:
         rec.close()
 
@@ -129,8 +139,7 @@ def test_a_client_error_is_not_retried():
 def test_slack_text_cannot_ping_or_forge_links(receiver):
     result = make_result(outcome="failed", message="<!channel> see <https://evil|docs> & more")
     host = PluginHost.bundled_only()
-    host.job_finished(job=notify_job({"slack": receiver.url("/s")}), results=(result,),
-                      outcome="failed")
+    notified(host, notify_job({"slack": receiver.url("/s")}), (result,), "failed")
     text = receiver.received[0]["json"]["text"]
     assert text.endswith("(&lt;!channel&gt; see &lt;https://evil|docs&gt; &amp; more)")
 

@@ -85,3 +85,35 @@ def test_second_ctrl_c_while_notifying_exits_at_once(tmp_path, receiver):
     assert "mogrun_job_finished" not in err
     assert "Traceback" not in err
     assert "s3cr3t-token" not in out + err
+
+
+def test_a_webhook_that_does_not_answer_holds_back_neither_the_result_nor_the_next_job(
+        tmp_path, receiver):
+    """The job's result line waited for the delivery (10 s a webhook), and the
+    jobs after it did too: the job's end is on the scheduler's thread."""
+    tasks = TASKS.format(url=receiver.url) + (
+        '\n[jobs.after]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
+        'needs = ["quick"]\n')
+    (tmp_path / "mogplex.toml").write_text(tasks)
+    with Emulator(default_duration=0.2) as emulator:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+                   MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "after"], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert receiver.got.wait(30), "the notifier never posted"
+            posted = time.monotonic()
+            lines = iter(proc.stdout.readline, "")
+            done = next(line for line in lines if line.split()[1:3] == ["after", "result"])
+            assert time.monotonic() - posted < 4.0, done  # not the webhook's 10 s timeout
+            receiver.release.set()  # the receiver now hangs up without an answer
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, (out, err)  # a notifier's failure never changes the result
+    assert ('warning: plugin "notify" failed in mogrun_session_finished: could not notify: '
+            'webhook #1 (127.0.0.1) of job "quick": ') in err
+    assert "s3cr3t-token" not in out + err

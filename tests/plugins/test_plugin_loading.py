@@ -26,7 +26,8 @@ def test_bundled_plugins_always_load_with_their_hooks():
     by_name = {i.name: i for i in infos}
     assert by_name["retry"].hooks == ("mogrun_job_keys", "mogrun_retry_delay", "mogrun_watch")
     assert by_name["gates"].hooks == ("mogrun_job_keys", "mogrun_gate")
-    assert by_name["notify"].hooks == ("mogrun_job_keys", "mogrun_job_finished")
+    assert by_name["notify"].hooks == ("mogrun_job_keys", "mogrun_job_finished",
+                                       "mogrun_session_finished")
     assert by_name["junit"].hooks == ("mogrun_add_options", "mogrun_configure",
                                       "mogrun_session_finished")
     assert by_name["retry"].origin == "mogrun_plugins.retry"
