@@ -55,6 +55,16 @@ class StallingReceiver:
         self.server.server_close()
 
 
+def spawn(emulator: Emulator, cwd, job: str) -> subprocess.Popen[str]:
+    """``python -m mogrun JOB`` against ``emulator``, its output piped."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+    return subprocess.Popen([sys.executable, "-m", "mogrun", job], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.fixture
 def receiver():
     rec = StallingReceiver()
@@ -65,13 +75,7 @@ def receiver():
 def test_second_ctrl_c_while_notifying_exits_at_once(tmp_path, receiver):
     (tmp_path / "mogplex.toml").write_text(TASKS.format(url=receiver.url))
     with Emulator(default_duration=0.2) as emulator:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-                   MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
-        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "quick"], cwd=tmp_path,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = spawn(emulator, tmp_path, "quick")
         try:
             assert receiver.got.wait(30), "the notifier never posted"
             proc.send_signal(signal.SIGINT)
@@ -96,13 +100,7 @@ def test_a_webhook_that_does_not_answer_holds_back_neither_the_result_nor_the_ne
         'needs = ["quick"]\n')
     (tmp_path / "mogplex.toml").write_text(tasks)
     with Emulator(default_duration=0.2) as emulator:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-                   MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
-        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "after"], cwd=tmp_path,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = spawn(emulator, tmp_path, "after")
         try:
             assert receiver.got.wait(30), "the notifier never posted"
             posted = time.monotonic()
