@@ -39,7 +39,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
             raise
         # --json: a file that cannot even be loaded (or its plugins) is still reported as JSON.
         location = error.location
-        path = str(loaded.path) if loaded else location.path if location else None
+        path = str(loaded.path) if loaded else location.path if location else _found(state)
         state.echo(json.dumps({"ok": False, "file": path, "errors": [_error_json(error)],
                                "warnings": []}))
         return 2
@@ -180,3 +180,14 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def _found(state: CliState) -> str | None:
+    """The task file's path when it was found but could not be loaded (it is empty,
+    say): ``--json`` names the file its error is about."""
+    from mogrun.taskfile.discovery import find_task_file
+
+    try:
+        return str(find_task_file(state.file, state.env, state.cwd))
+    except TaskFileError:
+        return None

@@ -267,6 +267,15 @@ def test_check_json_reports_a_file_that_does_not_parse_as_json(project) -> None:
     assert (error["file"], error["line"]) == (str(project.path.resolve()), 2)
 
 
+def test_check_json_names_an_empty_file(project) -> None:
+    project.path.write_text("\n\n")
+    result = project.run("--json", "check")
+    assert result.code == 2, result
+    report = json.loads(result.out)
+    assert (report["ok"], report["file"]) == (False, str(project.path.resolve()))
+    assert report["errors"][0]["message"].endswith("is empty")
+
+
 def test_check_json_names_the_file_when_a_plugin_fails_to_load(project) -> None:
     project.write("raise RuntimeError('boom')\n", name="plugins/gate.py")
     project.write("""
