@@ -18,7 +18,10 @@ from mogrun.errors import Location, TemplateError
 BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
 _TOKEN = re.compile(r"\{\{\{\{|\{\{(.*?)\}\}|\{\{", re.DOTALL)
-_NAME = re.compile(r"(env\.)?[A-Za-z_][A-Za-z0-9_-]*")
+# What {{ name }} can name: a [vars] entry, a built-in, or env.NAME.
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+VAR_NAME_RULE = 'ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
+_NAME = re.compile(rf"(env\.)?{VAR_NAME.pattern}")
 # name | default("text"): the text (either quote, no escapes) stands in for an
 # unset env name or a name that is not a [vars] entry.
 _FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*(?P<filter>[A-Za-z_]*)\s*"

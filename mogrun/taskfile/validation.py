@@ -108,7 +108,7 @@ def _url_problem(url: str) -> str | None:
 
 
 def _vars_errors(taskfile: TaskFile) -> list[TaskFileError]:
-    from mogrun.taskfile.templates import BUILTIN_NAMES
+    from mogrun.taskfile.templates import BUILTIN_NAMES, VAR_NAME, VAR_NAME_RULE
 
     errors = [taskfile.error(f'[vars] {key} must be a string, number or boolean, not '
                              f'{type_name(value)}', "vars", key)
@@ -118,6 +118,10 @@ def _vars_errors(taskfile: TaskFile) -> list[TaskFileError]:
     errors += [taskfile.error(f"[vars] {key} is a built-in template name "
                               f"({', '.join(BUILTIN_NAMES)}); choose another name", "vars", key)
                for key in taskfile.vars if key in BUILTIN_NAMES]
+    # No {{ ... }} can name it: a typo found here, not where the name is used.
+    errors += [taskfile.error(f'[vars] "{key}" cannot be named in a template: use '
+                              f"{VAR_NAME_RULE}", "vars", key)
+               for key in taskfile.vars if not VAR_NAME.fullmatch(key)]
     return errors
 
 

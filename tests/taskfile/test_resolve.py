@@ -288,3 +288,23 @@ def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> No
     assert result.code == 0, result
     assert "zorg/web" in result.out and "zorg/***" in result.out  # env values stay masked
     assert "from-env" not in result.out + result.err
+
+
+def test_a_var_no_template_can_name_is_refused_where_it_is_written(project) -> None:
+    """"my.var" and "é" were accepted; the mistake showed only where a template
+    tried to use them (as an unknown name, with no hint why)."""
+    project.write("""
+        [vars]
+        "my.var" = "x"
+        "é" = "y"
+        team-b = "ok"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ team-b }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    rule = 'use ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [f'Error: [vars] "my.var" cannot be named in a template: {rule}',
+                      f'Error: [vars] "é" cannot be named in a template: {rule}']
