@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.taskfile.test_realistic import encode, task_files
+from .test_realistic import encode, task_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = re.compile(r"```toml\n(.*?)```", re.DOTALL)
