@@ -31,6 +31,7 @@ from mogrun.errors import MogrunError, UsageError
 @click.option("--taken-keys", "taken_keys", metavar="KEY,...",
               help="Automation trigger keys someone else has already used.")
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
+              callback=lambda ctx, param, value: _seconds(param, value),
               help="Seconds an unscripted run takes.")
 @click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
               help="Events an unscripted run produces.")
@@ -55,6 +56,16 @@ def emulator_command(state: CliState, **options: Any) -> int:
         emulator.stop()
     state.echo("Emulator stopped.", err=True)
     return 0
+
+
+def _seconds(param: Any, value: float) -> float:
+    """A finite duration of at most a year, as every emulator duration is."""
+    from mogrun.emulator.durations import parse_seconds
+
+    try:
+        return parse_seconds(value)
+    except ValueError as exc:
+        raise click.exceptions.BadParameter(str(exc), param=param) from exc
 
 
 def _build(options: dict[str, Any], *, trace: Any) -> Any:

@@ -21,6 +21,7 @@ from mogrun.emulator.sandboxes import Sandbox, Triple
 from mogrun.emulator.state import DEFAULT_USER, State
 
 DEFAULT_BUSY = 60.0
+MAX_COUNT = 1000  # far past any account's cap; a typo's 99999999 would take hours to set up
 _SPEC = re.compile(r"^(?:(?P<repo>[^:@,\s]+/[^:@,\s]+):)?(?P<count>\d+)(?:@(?P<busy>\S+))?$")
 _serial = itertools.count(1)
 
@@ -35,8 +36,8 @@ class Occupants:
     repo: str | None = None
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"occupy at least 1 sandbox, not {self.count}")
+        if not 1 <= self.count <= MAX_COUNT:
+            raise ValueError(f"occupy 1 to {MAX_COUNT} sandboxes, not {self.count}")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Occupants:

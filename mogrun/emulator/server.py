@@ -18,6 +18,7 @@ from mogrun.emulator.automation_seed import (
 from mogrun.emulator.automation_store import JobCaps
 from mogrun.emulator.control import handle_control
 from mogrun.emulator.directives import Script
+from mogrun.emulator.durations import parse_seconds
 from mogrun.emulator.faults import Fault
 from mogrun.emulator.httpd import Server, shutdown
 from mogrun.emulator.limits import Limits
@@ -48,6 +49,10 @@ class Emulator:
             raise ValueError(f"the emulator serves loopback only, not {host!r}")
         if isinstance(repos, str):
             repos = [repos]
+        try:  # NaN or a century would crash or hang every unscripted run
+            parse_seconds(default_duration)
+        except ValueError as exc:
+            raise ValueError(f"the default duration: {exc}") from exc
         script = Script(duration=default_duration, events=max(3, default_events))
         self._state = State(repos, limits, script)
         self._api = Api(self._state, lambda: self.api_url, on_record=on_request)

@@ -19,7 +19,7 @@ from mogrun.emulator.faults import FaultQueue
 from mogrun.emulator.limits import Limiter, Limits
 from mogrun.emulator.runs import Run
 from mogrun.emulator.sandboxes import Policy, Sandboxes
-from mogrun.emulator.validation import normalize_root
+from mogrun.emulator.validation import is_valid_ref, normalize_root
 
 SCOPES = frozenset({"read", "write"})
 DEFAULT_USER = "user_emulator"
@@ -58,6 +58,8 @@ def repo_entry(spec: str, index: int) -> dict[str, Any]:
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
         raise ValueError(f"a repo must be owner/name, got {spec!r}")
+    if branch and not is_valid_ref(branch):  # else every start naming no branch is a 400
+        raise ValueError(f"a repo's default branch must be a valid branch name, got {branch!r}")
     directory = normalize_root(root) if root else None
     if directory is not None and ".." in directory.split("/"):
         raise ValueError(f"a repo's root directory must stay inside it, got {root!r}")

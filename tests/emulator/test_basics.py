@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -137,3 +138,20 @@ def test_a_repo_can_set_its_own_root_directory():
         assert listed["acme/api"]["root_directory"] is None
     with pytest.raises(ValueError, match="must stay inside it"):
         Emulator(repos=["acme/mono#../up"])
+
+
+def test_a_default_duration_no_run_can_take_is_refused():
+    with pytest.raises(ValueError, match="the default duration: a duration must be at most"):
+        Emulator(default_duration=float("nan"))
+
+
+def test_the_docs_give_acme_api_the_id_the_emulator_gives_it():
+    """docs/emulator.md said acme/api is always d5666a07-..., an id from before
+    repo ids became UUIDs; a reader pasting it got 404s."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
+    stated = re.search(r"`acme/api` is always\s+`([0-9a-f-]{36})`", docs)
+    assert stated is not None
+    with Emulator(repos=["acme/api"]) as emulator:
+        assert stated.group(1) == emulator.repo_id("acme/api")

@@ -89,11 +89,28 @@ def test_non_loopback_host_is_refused(host):
     (["--automations", "triage:draft"],
      "Error: bad automation 'triage:draft': expected NAME[:unpublished][:inactive]"),
     (["--taken-keys", "k1,k1"], "Error: --taken-keys: the key 'k1' is already taken"),
+    # Accepted before: a typo's count took hours to set up, a bad branch made every
+    # start that names no branch a 400.
+    (["--occupy", "99999999"], "Error: bad sandbox occupant '99999999': occupy 1 to 1000 "
+                               "sandboxes, not 99999999"),
+    (["--repos", "acme/api@bad branch"], "Error: a repo's default branch must be a valid "
+                                         "branch name, got 'bad branch'"),
+    (["--repos", "acme/api@HEAD"], "Error: a repo's default branch must be a valid branch"),
 ])
 def test_bad_options_exit_2(args, message):
     result = run_mogrun("emulator", *args)
     assert result.exit_code == 2, result
     assert result.stderr.startswith(message), result
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "1e308"])
+def test_a_duration_no_run_can_take_is_refused(duration):
+    """NaN was accepted and crashed every unscripted start; inf never ended one."""
+    result = run_mogrun("emulator", "--duration", duration)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '--duration': a duration must be at most a year (366d), "
+        f"not {float(duration)!r}")
 
 
 def test_port_in_use_is_an_error_not_a_traceback(mogrun_emulator):
