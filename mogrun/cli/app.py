@@ -78,6 +78,11 @@ class MogrunApp:
 
         from mogrun.cli.main import cli
 
+        # A global flag may stand anywhere, but --help is answered while the line is
+        # parsed, before --no-color would be: the help is plain too.
+        flags = argv[:argv.index("--")] if "--" in argv else argv
+        if "--no-color" in flags:
+            state.no_color = True
         try:
             with cli.make_context("mogrun", argv, obj=state) as ctx:
                 result = cli.invoke(ctx)

@@ -21,9 +21,12 @@ def render_help(command: click.Command, ctx: click.Context) -> str:
     from mogrun.cli.state import state_of
 
     _seed_click_version()
-    width = _width(state_of(ctx).env)
+    state = state_of(ctx)
+    width = _width(state.env)
     chain = _chain(ctx)
     config = _help_config(chain[0], ctx)
+    if state.no_color:  # NO_COLOR rich honours itself; --no-color is ours
+        config["color_system"] = None
     rich_ctx = None
     for link in chain:
         twin = _twin(link.command, link, is_target=link is ctx)

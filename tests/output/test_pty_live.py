@@ -143,3 +143,17 @@ def test_a_run_held_by_the_start_limit_shows_waiting_with_its_countdown(emulator
     assert any(re.search(r"^docs\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit "
                          r"\(1/min\); ends in 1m0[01]s", x) for x in lines), raw
     assert any(x.startswith("0/2 done · 1 running · 1 queued (1 waiting)") for x in lines), raw
+
+
+@pytest.mark.parametrize(("plain", "coloured"), [
+    (("--no-color", "--help"), ("--help",)),
+    (("run", "--help", "--no-color"), ("run", "--help")),
+])
+def test_no_color_makes_the_help_plain_on_a_terminal_too(emulator, tmp_path, plain, coloured):
+    """--help is answered while the line is parsed, before --no-color was: the
+    help kept its colours (NO_COLOR, which rich reads itself, did not)."""
+    code, screen = run_in_pty(emulator, tmp_path, *plain)
+    assert code == 0, screen
+    assert "Usage:" in screen and "\x1b[" not in screen
+    code, screen = run_in_pty(emulator, tmp_path, *coloured)
+    assert code == 0 and "\x1b[" in screen  # the same help without the flag is coloured
