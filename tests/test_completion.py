@@ -47,6 +47,23 @@ def test_bash_completes_commands_and_jobs_as_the_first_word(tmp_path) -> None:
     assert done.stdout.split() == ["status", "stage"]
 
 
+@pytest.mark.parametrize(("words", "offered"), [
+    ("mogrun status --js", ["--json"]),
+    ("mogrun run --lo", ["--local"]),
+    ("mogrun run lint --js", ["--json"]),
+    ("mogrun status --exit", ["--exit-status"]),  # its own still come first
+])
+def test_bash_completes_global_options_after_a_command(tmp_path, words, offered) -> None:
+    """Global options may stand anywhere; after a command they were not offered."""
+    (tmp_path / "mogplex.toml").write_text(task_file(job("lint")))
+    count = len(words.split()) - 1
+    done = shell(tmp_path, "bash", "-c",
+                 f"source <(mogrun completion bash); COMP_WORDS=({words}); "
+                 f'COMP_CWORD={count}; _mogrun_completion mogrun; echo "${{COMPREPLY[@]}}"')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == offered
+
+
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_loads_the_script(tmp_path) -> None:
     done = shell(tmp_path, "zsh", "-c", "autoload -Uz compinit && compinit -u && "

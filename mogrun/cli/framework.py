@@ -82,6 +82,24 @@ class Command(_ClickCommand):
 
         return render_help(self, ctx)
 
+    def shell_complete(self, ctx: Context, incomplete: str) -> list[Any]:
+        """Its own completions, and after a command the global options it honours:
+        they may stand anywhere on the line (``mogrun status --json``)."""
+        results = super().shell_complete(ctx, incomplete)
+        if ctx.parent is None or not incomplete.startswith("-"):
+            return results
+        from click.shell_completion import CompletionItem
+
+        from mogrun.cli.main import global_options_honoured
+
+        given = {item.value for item in results}
+        for param in global_options_honoured(ctx.info_name or "", ctx.find_root()):
+            for name in (*param.opts, *param.secondary_opts):
+                if name.startswith(incomplete) and name not in given:
+                    given.add(name)
+                    results.append(CompletionItem(name, help=param.help))
+        return results
+
 
 class Group(Command, _ClickGroup):
     """A click group with :class:`Command`'s help."""
