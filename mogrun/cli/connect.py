@@ -72,7 +72,7 @@ def connect(
     client = MogplexClient(
         endpoint.api_url, token,
         transport=Urllib3Transport(), budget=budget,
-        retry=_retry_policy(state, host),
+        retry=_retry_policy(state, host, taskfile),
         trace=functools.partial(_stderr_line, state) if state.verbose else None,
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
@@ -136,9 +136,11 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     return emulator
 
 
-def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
+def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None) -> Callable[..., Any]:
     """The plugin host's ``retry_delay``; without a host, one is loaded on the
-    first failure only, so a command that never fails never imports pluggy."""
+    first failure only, so a command that never fails never imports pluggy. It
+    has the task file's plugins too: a team's retry policy governs ``status``
+    and ``repos`` as it governs ``run``."""
     if host is not None:
         return host.retry_delay
     loaded: list[Any] = []
@@ -147,9 +149,9 @@ def _retry_policy(state: CliState, host: Any) -> Callable[..., Any]:
     def retry(**kwargs: Any) -> Any:
         with lock:
             if not loaded:
-                from mogrun.cli.loading import plugin_host
+                from mogrun.cli.loading import load_host
 
-                loaded.append(plugin_host(state))
+                loaded.append(load_host(state, taskfile))
         return loaded[0].retry_delay(**kwargs)
 
     return retry

@@ -30,9 +30,19 @@ def dead_url() -> str:
 
 
 def test_connection_refused_names_the_url_from_mogplex_url(mogrun_cli, tmp_path, dead_url):
+    # The task file's retry policy governs `repos` too (it did only `run`): here it
+    # retries at once, where the bundled policy's jittered backoff took 0-15 s.
+    (tmp_path / "fast_retry.py").write_text(
+        "from mogrun.plugin import hookimpl\n\n\n@hookimpl\n"
+        "def mogrun_retry_delay(error, attempt):\n"
+        "    return 0.01 if attempt <= 2 else False\n")
+    (tmp_path / "mogplex.toml").write_text(
+        '[mogplex]\nplugins = ["fast_retry.py"]\n\n[jobs.a]\nrepo = "a/b"\nprompt = "x"\n')
     result = mogrun_cli("repos", cwd=tmp_path,
                         env={"MOGPLEX_URL": dead_url, "MOGPLEX_API_KEY": "mog_test"})
     assert result.exit_code == 69, result
+    waits = [line for line in result.stderr.splitlines() if line.startswith("wait retry: ")]
+    assert len(waits) == 2  # the team's policy: two retries
     said = [line for line in result.stderr.splitlines() if not line.startswith("wait retry: ")]
     assert said[0] == (
         f"Error: cannot connect to {dead_url}: Connection refused "
