@@ -113,7 +113,7 @@ class RunExecutor:
                 self._wait_for_slot(track, kind, slot_deadline)
                 # Unanswered after a signal, a start is waited for until ``give_up``: its
                 # answer names the run to cancel.
-                with self.progress.start_in_flight(track.label, mask(track.key, track.secrets)):
+                with self.progress.start_in_flight(_shown(track), mask(track.key, track.secrets)):
                     started = kind.start(track, stop=deps.give_up)
         except StartInterrupted:
             return self._recover(track, kind)
@@ -127,7 +127,7 @@ class RunExecutor:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
         track.started(started.state, started.attached)
-        self.progress.run_going(track.run_id, track.label, track.attached)
+        self.progress.run_going(track.run_id, _shown(track), track.attached)
         deps.channel.run_started(track)
         if track.attached:
             deps.channel.notice(_attached_text(track), track=track)
@@ -159,7 +159,7 @@ class RunExecutor:
                 track.secrets), track=track, level="error")
             return self._skip(track, MAYBE_STARTED)
         track.started(started.state, attached=False)  # our own start, whatever replayed says
-        self.progress.run_going(track.run_id, track.label)
+        self.progress.run_going(track.run_id, _shown(track))
         deps.channel.run_started(track)
         deps.channel.notice(mask(f"interrupted while its start was unanswered: the start "
                                  f"(Idempotency-Key {track.key}) is run {track.run_id}",
@@ -341,6 +341,12 @@ class RunExecutor:
     def _skip(self, track: RunTrack, reason: str) -> RunResult:
         code = self.deps.interrupt_code() if self.deps.stop.is_set() else 1
         return self._finish(track, Outcome.SKIPPED, message=reason, exit_code=code)
+
+
+def _shown(track: RunTrack) -> str:
+    """The run's label as a second Ctrl-C prints it (outside any reporter): a repo
+    named from ``env.*`` is a secret."""
+    return mask(track.label, track.secrets)
 
 
 def _cancel_failed(track: RunTrack, exc: MogrunError, why: str = "") -> str:

@@ -232,3 +232,26 @@ def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_
     assert "no runs were left going" not in err
     assert "left unanswered: the start of long:acme/api (Idempotency-Key long-" in err
     assert "it may have made a run, left going" in err
+
+
+def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
+    """Its lines are printed outside every reporter, which mask job secrets."""
+    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB.replace(
+        'repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"'))
+    emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1", SECRET_REPO="acme/api")
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        (run_id,) = wait_following(emulator)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert f"left going: {run_id} (long:***)" in err, err
+    assert "acme/api" not in out + err
