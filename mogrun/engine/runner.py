@@ -254,11 +254,12 @@ class RunExecutor:
         self._announce(track, cancel.state)
         return self._finish(track, Outcome.TIMEOUT, message=why)
 
-    def _catch_up(self, track: RunTrack, kind: JobKind, final: RunState) -> None:
+    def _catch_up(self, track: RunTrack, kind: JobKind, final: RunState,
+                  deadline: float | None = None) -> None:
         """A run that ended just as its cancel went out is judged with its last
         events (a ``finished`` event a gate requires may be among them), shown."""
         try:
-            state, events = kind.get_events(track.run_id, job=track.job)
+            state, events = kind.get_events(track.run_id, job=track.job, deadline=deadline)
         except MogrunError:
             state, events = final, []
         seen = {event_identity(e) for e in track.events}
@@ -287,11 +288,14 @@ class RunExecutor:
                                 "left running", track=track, level="warning")
             return self._finish(track, Outcome.ERROR, message="interrupted", exit_code=code,
                                 going=True)
+        if cancel.already_terminal:  # it ended on its own before the cancel: judge it
+            deps.channel.notice(f"run {track.run_id} had already ended "
+                                f"({cancel.state.status}); judged as it ended", track=track)
+            self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
+            return self._judge(track)
         deps.channel.notice(f"cancel of run {track.run_id} got through", track=track)
         self._announce(track, cancel.state)
-        outcome = Outcome.CANCELLED if not cancel.already_terminal else gated_outcome(
-            cancel.state.status, ())
-        return self._finish(track, outcome, message="interrupted", exit_code=code)
+        return self._finish(track, Outcome.CANCELLED, message="interrupted", exit_code=code)
 
     def _announce(self, track: RunTrack, new: RunState) -> None:
         old = track.state.status if track.state is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -255,3 +256,40 @@ def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
         proc.kill()
     assert f"left going: {run_id} (long:***)" in err, err
     assert "acme/api" not in out + err
+
+
+def test_ctrl_c_after_a_run_ended_on_its_own_judges_it_with_its_gates(emulator, tmp_path):
+    """The run ended before mogrun's first poll; Ctrl-C's cancel found it already
+    ended. It was counted as passed, gates skipped, "cancel got through" said,
+    and rerun never repeated it."""
+    (tmp_path / "mogplex.toml").write_text(HEADER + """
+[jobs.quick]
+repo = "acme/api"
+prompt = "@emulator duration=0.3s events=3"
+gates = { max_duration = "100ms" }
+""")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="30", NO_COLOR="1")  # no poll before the signal
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--json", "quick"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not emulator.runs:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.02)
+        (run_id,) = emulator.runs
+        while emulator.run_detail(run_id)["status"] != "success":
+            assert time.monotonic() < deadline, "the run never ended"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert f"run {run_id} had already ended (success); judged as it ended" in err
+    assert "got through" not in err
+    (result,) = json_lines(out)[-1]["results"]
+    assert result["outcome"] == "gate_failed", result
+    assert "longer than max_duration 100ms" in json.dumps(result["gates"])
