@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets as secrets_module
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -49,6 +49,16 @@ def output_name(job: str) -> str:
     """A job name as a step output name: letters, digits, ``_`` and ``-`` only."""
     name = re.sub(r"[^A-Za-z0-9_-]", "_", job)
     return name if name[:1].isalpha() or name[:1] == "_" else "_" + name
+
+
+def _shared_output_names(results: Sequence[RunResult]) -> dict[str, list[str]]:
+    """Output names that more than one job maps to, with those jobs."""
+    owners: dict[str, list[str]] = {}
+    for result in results:
+        jobs = owners.setdefault(output_name(result.job), [])
+        if result.job not in jobs:
+            jobs.append(result.job)
+    return {name: jobs for name, jobs in owners.items() if len(jobs) > 1}
 
 
 def safe_run_id(run_id: str) -> str:
@@ -114,7 +124,13 @@ class GithubReporter(PlainReporter):
                 self._text(render_summary(results, self._secrets))
             self._text("\n".join(tail))
             self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, tail))
-            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code))
+            shared = _shared_output_names(results)
+            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
+            for name, jobs in shared.items():
+                said = " and ".join(f'"{self._safe(job)}"' for job in jobs)
+                self._put(_COMMAND, "::warning::" + command_data(
+                    f"jobs {said} share the step output name {name}: their {name}_run_ids "
+                    f"and {name}_branches are left out; rename one of them"))
 
     def close(self) -> None:
         with self._lock:
@@ -230,9 +246,11 @@ class GithubReporter(PlainReporter):
         ends = [f"- {markdown_cell(line)}" for line in tail[:-1]]
         return "\n".join([*lines, "", *ends, "", tail[-1].replace("code", "code:"), ""]) + "\n"
 
-    def _outputs(self, results: tuple[RunResult, ...], exit_code: int) -> str:
+    def _outputs(self, results: tuple[RunResult, ...], exit_code: int,
+                 shared: Mapping[str, list[str]]) -> str:
         """Run ids and working branches, all and per job, space-separated in
-        graph order (a branch name holds no space: git refuses one)."""
+        graph order (a branch name holds no space: git refuses one). A per-job
+        name that two jobs share (``a.b`` and ``a_b``) is left out, not mixed."""
         ids: dict[str, list[str]] = {}
         branches: dict[str, list[str]] = {}
         for result in results:
@@ -245,8 +263,10 @@ class GithubReporter(PlainReporter):
         lines = [f"run_ids={' '.join(v for vs in ids.values() for v in vs)}",
                  f"branches={' '.join(v for vs in branches.values() for v in vs)}",
                  f"exit_code={exit_code}"]
-        lines += [f"{name}_run_ids={' '.join(values)}" for name, values in ids.items()]
-        lines += [f"{name}_branches={' '.join(values)}" for name, values in branches.items()]
+        lines += [f"{name}_run_ids={' '.join(values)}" for name, values in ids.items()
+                  if name not in shared]
+        lines += [f"{name}_branches={' '.join(values)}" for name, values in branches.items()
+                  if name not in shared]
         return "\n".join(lines) + "\n"
 
     def _safe_value(self, text: str) -> str:

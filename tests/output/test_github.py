@@ -178,6 +178,18 @@ def test_run_ids_are_appended_to_github_output(tmp_path):
     ]
 
 
+def test_jobs_that_share_an_output_name_are_left_out_and_said(tmp_path):
+    """a.b and a_b both wrote a_b_run_ids: one line held both jobs' runs."""
+    rep, out = github(tmp_path)
+    rep.summary((make_result("a.b", run_id="r_1"), make_result("a_b", run_id="r_2"),
+                 make_result("c", run_id="r_3")), 0)
+    lines = (tmp_path / "output.txt").read_text().splitlines()
+    assert "run_ids=r_1 r_2 r_3" in lines and "c_run_ids=r_3" in lines
+    assert not any(line.startswith("a_b_") for line in lines)
+    assert ('::warning::jobs "a.b" and "a_b" share the step output name a_b: their '
+            "a_b_run_ids and a_b_branches are left out; rename one of them") in out.getvalue()
+
+
 def test_a_forged_run_id_cannot_add_an_output(tmp_path):
     rep, _ = github(tmp_path)
     rep.summary((make_result(run_id="r_1\nadmin=true"),), 0)
