@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from mogrun.models import ResolvedJob, RunResult
-from mogrun.output.base import escape_agent_text
-from mogrun.output.plain import PlainReporter, result_detail, write_line
+from mogrun.models import ResolvedJob, RunPlan, RunResult
+from mogrun.output.base import escape_agent_text, run_label
+from mogrun.output.plain import PlainReporter, notice_text, result_detail, write_line
 from mogrun.output.tables import SUMMARY_HEADERS, is_failing, render_summary, summary_rows
 from mogrun.waits import Wait
 
@@ -157,6 +157,18 @@ class GithubReporter(PlainReporter):
                 self._to_job(wait.job, _TEXT, line)
             else:
                 self._put(_TEXT, line)
+
+    def notice(self, message: str, *, job: ResolvedJob | None = None,
+               run: RunPlan | None = None, level: str = "info") -> None:
+        """A run's own error is an annotation once, from its result (SPEC: one
+        ``::error::`` per failed run): here it is a line of its group."""
+        if level == "error" and run is not None and job is not None:
+            self.learn_secrets(job)
+            text = self._safe(notice_text(message, run_label(job, run), level))
+            with self._lock:
+                self._to_job(job.name, _TEXT, text)
+            return
+        super().notice(message, job=job, run=run, level=level)
 
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
         with self._lock:

@@ -271,3 +271,18 @@ def test_a_timeout_is_one_error_annotation_and_a_passing_jobs_warning_is_kept():
         "::warning::fine: some of its events may not be shown",
     ]
     assert "slow: timed out after 3s; cancelled run r_1" in out.getvalue()  # the line stays
+
+
+def test_a_runs_own_error_is_one_annotation_from_its_result(tmp_path):
+    """A run that could not start had two ::error:: lines: its error notice and
+    its result's (a fan-out, four for two runs)."""
+    rep, out = github(tmp_path)
+    job = make_job("bad")
+    rep.session_started([job])
+    rep.notice("could not start: HTTP 400", job=job, run=job.runs[0], level="error")
+    rep.job_finished(job, (make_result("bad", outcome="error", run_id=None,
+                                       message="could not start: HTTP 400"),), "error")
+    rep.close()
+    text = out.getvalue()
+    assert sum(line.startswith("::error") for line in text.splitlines()) == 1, text
+    assert "error: bad: could not start: HTTP 400" in text  # still a line of its group
