@@ -148,11 +148,11 @@ class AutomationKind:
         if answer.duplicate:
             return Started(self._read_back(track, automation_id, answer.job_run_id).state,
                            attached=not answer.retried)
-        if answer.deferred:
-            self.client.waits.emit(Wait(
+        if answer.deferred:  # followed from now: the job's timeout bounds the wait
+            self.client.waits.emit(Wait.for_seconds(
                 WaitKind.DEFERRED, "deferred by the installation's concurrency limit (8 "
-                "running); it starts when one of them ends", job=track.job.name,
-                run=track.label))
+                "running); it starts when one of them ends, or the job's timeout ends "
+                "the wait", track.job.timeout, job=track.job.name, run=track.label))
         raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
         return Started(RunState.from_api(raw), attached=False)
 

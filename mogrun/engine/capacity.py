@@ -144,12 +144,13 @@ class SandboxSlots:
                 return True
             return self._ours(want) or self._used() < self.cap
 
-    def release(self, owner: object) -> None:
-        """``owner``'s run ended (or was refused): its sandbox, if any, stays active on
-        the server until reaped, so it is counted until the next listing says."""
+    def release(self, owner: object, *, booted: bool = True) -> None:
+        """``owner``'s run ended: its sandbox, if any, stays active on the server
+        until reaped, so it is counted until the next listing says. A run refused
+        for capacity (``booted=False``) made none: it is not counted as booting."""
         with self._lock:
             want = self._unclaim(owner)
-            if want is not None and _key(want) not in self._serves:
+            if want is not None and booted and _key(want) not in self._serves:
                 self._released.add(want)
                 self._pending.add(want)
 

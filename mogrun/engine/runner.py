@@ -96,11 +96,13 @@ class RunExecutor:
         waiting for a sandbox slot before each, within the job's ``capacity_wait``."""
         slot_deadline = time.monotonic() + track.job.capacity_wait
         while True:
+            result, booted = None, True
             try:
                 result = self._attempt(track, kind, slot_deadline)
+                booted = result is not None  # None: refused for capacity, no sandbox made
             finally:
                 if self.deps.slots is not None:
-                    self.deps.slots.release(track)
+                    self.deps.slots.release(track, booted=booted)
             if result is not None:
                 return result
             self._next_attempt(track)
@@ -130,7 +132,7 @@ class RunExecutor:
         self.progress.run_going(track.run_id, _shown(track), track.attached)
         deps.channel.run_started(track)
         if track.attached:
-            deps.channel.notice(_attached_text(track), track=track)
+            deps.channel.notice(_attached_text(track, kind), track=track)
         if track.job.name in deps.detach_jobs:
             return self._detached(track)
         try:
@@ -167,8 +169,12 @@ class RunExecutor:
         return self._interrupted(track, kind)
 
     def _wait_for_slot(self, track: RunTrack, kind: JobKind, deadline: float) -> None:
+        """A slot for a start that may boot a sandbox. Not for a key an earlier
+        invocation already sent: the start replays (attaches to) that run, and
+        needs no sandbox (a {{ date }} key's CI retry of a job done today)."""
         slots, want = self.deps.slots, kind.sandbox(track)
-        if slots is not None and want is not None:
+        if slots is not None and want is not None and self.deps.recall(
+                mask(track.key, track.secrets)) is None:
             slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
                           label=track.label, job=track.job)
 
@@ -182,7 +188,7 @@ class RunExecutor:
         deps.channel.run_finished(track, track.result(
             Outcome.FAILED, message=f"{reason} (refused for capacity; attempt "
                                     f"{track.attempt + 1} follows)"))
-        if deps.slots is not None:
+        if deps.slots is not None and not track.attached:  # a replay says nothing of today
             with deps.armed():
                 learnt = deps.slots.refused(track.job)
             if learnt is not None:
@@ -366,11 +372,14 @@ def _error_text(state: RunState) -> str:
     return error_text(state)
 
 
-def _attached_text(track: RunTrack) -> str:
+def _attached_text(track: RunTrack, kind: JobKind) -> str:
     """An earlier invocation's run under this key: said, and if it had already
-    failed (a replay fails for ever), how to try again."""
+    failed (a replay fails for ever), how to try again: unless it was refused
+    for capacity, which the next attempt, under a new key, answers by itself."""
     state = track.state
     text = f"attached to existing run {track.run_id}"
+    if state is not None and state.terminal and kind.refusal(state) is not None:
+        return text + f", which the server had refused for capacity ({_error_text(state)})"
     if state is not None and state.terminal and Outcome.of_status(state.status).failing:
         text += (f", which had already ended {state.status} (its key was used before); "
                  f"start a fresh attempt with: mogrun rerun {track.job.name}")

@@ -5,6 +5,7 @@ IDEMPOTENT_DUPLICATE, pending caps, deferral, a 500 after the run exists)."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 
@@ -96,6 +97,9 @@ def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emula
     result = project.run("run", "-j", "3", "triage-all")
     assert result.exit_code == 0, result
     assert "deferred by the installation's concurrency limit" in result.output
+    # Bounded by the job's timeout (30m by default), and said so: it had no end.
+    assert re.search(r"the job's timeout ends the wait; ends in 30m \(\d\d:\d\d:\d\dZ\)",
+                     result.output), result.output
     details = [mogrun_emulator.job_run_detail(r) for r in mogrun_emulator.job_runs()]
     assert [d["status"] for d in details] == ["success"] * 3
 
