@@ -64,3 +64,15 @@ def test_slots_count_as_the_rule_counts(busy, claimed, want) -> None:
     assert not slots._claimed
     slots._refresh(0.0, None, None)  # the next listing is the truth (here: unchanged)
     assert slots._used() == len(busy)
+
+
+def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
+    """The server made no sandbox for it; it was counted 'booting for this
+    invocation' until the next listing, so other runs waited for it."""
+    slots = slots_listing([])
+    refused, ran = object(), object()
+    slots._claim(refused, Sandbox("r1", None, None))
+    slots._claim(ran, Sandbox("r2", None, None))
+    slots.release(refused, booted=False)
+    slots.release(ran)
+    assert slots._used() == 1  # r2's sandbox idles until reaped; r1 never had one
