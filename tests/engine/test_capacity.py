@@ -7,6 +7,7 @@ a 12-repo fan-out goes through its waves in seconds.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import pytest
@@ -273,3 +274,60 @@ def test_a_run_naming_no_root_reuses_the_sandbox_of_its_repos_own_root(
     details = [mogrun_emulator.run_detail(r) for r in mogrun_emulator.runs]
     assert {d["rootDirectory"] for d in details} == {"apps/web"}
     assert mogrun_emulator.count("GET", "/repos") == 1  # the second run's id came from the cache
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_job_done_today_attaches_though_the_account_is_full(project, mogrun,
+                                                               mogrun_emulator):
+    """A {{ date }} key's CI retry of a job that already passed today waited for a
+    slot (and failed after capacity_wait) though its start only replays the run."""
+    project("""
+        [jobs.daily]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.2s"
+        idempotency_key = "daily-{{ date }}"
+        capacity_wait = "1s"
+    """, header=HEADER)
+    assert mogrun("daily").exit_code == 0
+    (run_id,) = mogrun_emulator.runs
+    time.sleep(0.6)  # its sandbox is reaped
+    assert mogrun_emulator.active_sandboxes() == 0
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")  # the account is full
+    again = mogrun("daily")
+    assert again.exit_code == 0, again
+    assert f"attached to existing run {run_id}" in again.stderr
+    assert "waiting for a sandbox slot" not in again.stdout
+    assert mogrun_emulator.runs == [run_id]
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_replayed_old_capacity_refusal_does_not_lower_the_cap(project, mogrun,
+                                                                mogrun_emulator):
+    """The replay of this morning's refusal was read as a refusal now: the cap
+    became the sandboxes active now (1), and the fan-out failed with slots free."""
+    job = """
+        [jobs.daily]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.2s"
+        idempotency_key = "daily-{{ date }}"
+        capacity_wait = "{wait}"
+
+        [jobs.fan]
+        repo = ["acme/r02", "acme/r03"]
+        prompt = "@emulator duration=0.2s"
+        capacity_wait = "5s"
+        needs = ["daily"]
+    """
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    project(job.replace("{wait}", "100ms"), header=HEADER + "sandboxes = 5\n")
+    first = mogrun("daily")  # mogrun thinks there is room: the server refuses the boot
+    assert first.exit_code == 1, first
+    mogrun_emulator.release_sandboxes()
+    time.sleep(0.6)  # reaped
+    mogrun_emulator.occupy_sandboxes(1, busy=None, repo="acme/r12")  # one busy now
+    project(job.replace("{wait}", "5s"), header=HEADER)  # the cap set right: 3
+    again = mogrun("fan")
+    assert again.exit_code == 0, again
+    assert "taking 1 as the account's sandbox cap" not in again.stderr
+    assert "which the server had refused for capacity" in again.stderr
+    assert "mogrun rerun daily" not in again.stderr  # attempt 2 follows by itself
