@@ -29,12 +29,14 @@ def emulator():
         yield emu
 
 
-def spawn(emulator, tmp_path, *args):
-    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB)
+def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, **env_extra):
+    """``python -m mogrun ARGS`` on ``jobs`` against ``emulator`` (``env_extra``
+    added to, or overriding, its environment)."""
+    (tmp_path / "mogplex.toml").write_text(HEADER + jobs)
     env = {k: v for k, v in os.environ.items()
            if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+    env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
+                "MOGRUN_POLL_INTERVAL": "0.1", "NO_COLOR": "1", **env_extra})
     return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -237,15 +239,9 @@ def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_
 
 def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
     """Its lines are printed outside every reporter, which mask job secrets."""
-    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB.replace(
-        'repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"'))
     emulator.add_fault("cancel", "delay", count=1, delay=5.0)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1", SECRET_REPO="acme/api")
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(emulator, tmp_path, "long", SECRET_REPO="acme/api",
+                 jobs=LONG_JOB.replace('repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"'))
     try:
         (run_id,) = wait_following(emulator)
         proc.send_signal(signal.SIGINT)
@@ -262,18 +258,14 @@ def test_ctrl_c_after_a_run_ended_on_its_own_judges_it_with_its_gates(emulator, 
     """The run ended before mogrun's first poll; Ctrl-C's cancel found it already
     ended. It was counted as passed, gates skipped, "cancel got through" said,
     and rerun never repeated it."""
-    (tmp_path / "mogplex.toml").write_text(HEADER + """
+    quick = """
 [jobs.quick]
 repo = "acme/api"
 prompt = "@emulator duration=0.3s events=3"
 gates = { max_duration = "100ms" }
-""")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="30", NO_COLOR="1")  # no poll before the signal
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--json", "quick"], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+"""
+    proc = spawn(emulator, tmp_path, "--json", "quick", jobs=quick,
+                 MOGRUN_POLL_INTERVAL="30")  # no poll before the signal
     try:
         deadline = time.monotonic() + 15
         while not emulator.runs:
