@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (base_url, job, id);
 CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
 """
 
 _COLUMNS = (

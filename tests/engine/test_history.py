@@ -116,3 +116,22 @@ def test_an_older_database_gains_the_attempt_columns(tmp_path):
     old.close()
     (row,) = History.for_project(tmp_path, "u").recent()
     assert (row.job, row.attempt, row.why) == ("j", 1, "")
+
+
+def test_a_key_is_looked_up_by_index_in_an_old_history_too(tmp_path):
+    """Every start asks whether its key was sent before (a replay needs no
+    sandbox slot): without an index that scanned the whole history per start
+    (1.5 ms a start at 20,000 rows). A history made before the index gains it."""
+    path = tmp_path / "history.db"
+    History(path, "x").close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX runs_by_key")  # as an older mogrun left it
+    history = History(path, "x")
+    plan = history._db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE base_url = ? AND (idempotency_key = ?"
+        " AND invocation != ? AND request != '') ORDER BY id DESC LIMIT 1",
+        ("x", "k", "i")).fetchall()
+    assert "USING INDEX runs_by_key" in str(plan), plan
+    history.record_start("inv-1", "job", "acme/api", "k", request="{}")
+    assert history.earlier_start("k", "inv-2") is not None
+    assert history.earlier_start("k", "inv-1") is None
