@@ -171,7 +171,8 @@ def _repos(job: _Job) -> list[str]:
 
 def _prompt_source(job: _Job) -> str:
     """The prompt as written: inline, or read from ``prompt_file`` now (a missing
-    file stops only the jobs that use it)."""
+    file stops only the jobs that use it, after their other keys are rendered:
+    check lists their template problems too)."""
     from mogrun.taskfile.validation import prompt_file_problem
 
     if "prompt" in job.merged:
@@ -179,13 +180,15 @@ def _prompt_source(job: _Job) -> str:
     relative = str(job.merged["prompt_file"])
     project = job.ctx.taskfile.project_dir
     problem = prompt_file_problem(project, relative)
-    if problem:
-        raise job.fail("prompt_file", problem)
-    try:
-        # As with the task file, a UTF-8 byte order mark is the editor's, not the prompt's.
-        return (project / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise job.fail("prompt_file", f"cannot read prompt file {relative}: {exc}") from exc
+    if not problem:
+        try:
+            # As with the task file, a UTF-8 byte order mark is the editor's, not the prompt's.
+            return (project / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot read prompt file {relative}: {exc}"
+    job.problems.append(job.error("prompt_file", problem))
+    job.unrendered.add("prompt")  # no prompt to judge: the build ends at check_rendered
+    return ""
 
 
 def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:

@@ -308,3 +308,21 @@ def test_a_var_no_template_can_name_is_refused_where_it_is_written(project) -> N
     errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert errors == [f'Error: [vars] "my.var" cannot be named in a template: {rule}',
                       f'Error: [vars] "é" cannot be named in a template: {rule}']
+
+
+def test_a_missing_prompt_file_hides_no_other_problem_of_its_job(project) -> None:
+    """The missing file ended the job's build: its template typo in branch showed
+    only once the file was there."""
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt_file = "nope.md"
+        branch = "{{ typo }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        'Error: job "a", key "prompt_file": prompt file nope.md does not exist (relative to '
+        f"{project.root})",
+        'Error: job "a", key "branch": unknown template name "typo" in {{ typo }}']
