@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TextIO
 
 from mogrun.models import ResolvedJob, RunPlan, RunResult
-from mogrun.output.base import escape_agent_text, run_label
-from mogrun.output.plain import PlainReporter, notice_text, result_detail, write_line
+from mogrun.output.base import escape_agent_text
+from mogrun.output.plain import PlainReporter, result_detail, write_line
 from mogrun.output.tables import SUMMARY_HEADERS, is_failing, render_summary, summary_rows
 from mogrun.waits import Wait
 
@@ -158,22 +158,13 @@ class GithubReporter(PlainReporter):
             else:
                 self._put(_TEXT, line)
 
-    def notice(self, message: str, *, job: ResolvedJob | None = None,
-               run: RunPlan | None = None, level: str = "info") -> None:
-        """A run's own error is an annotation once, from its result (SPEC: one
-        ``::error::`` per failed run): here it is a line of its group."""
-        if level == "error" and run is not None and job is not None:
-            self.learn_secrets(job)
-            text = self._safe(notice_text(message, run_label(job, run), level))
-            with self._lock:
-                self._to_job(job.name, _TEXT, text)
-            return
-        super().notice(message, job=job, run=run, level=level)
-
-    def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
+    def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
+                      run: RunPlan | None = None) -> None:
+        """A warning or an error is also an annotation, but not a run's own error:
+        its result is that run's one ``::error::`` (SPEC), with the reason."""
         with self._lock:
             entries = [(_TEXT, text)]
-            if level in ("warning", "error"):
+            if level == "warning" or (level == "error" and run is None):
                 plain = text.removeprefix(f"{level}: ")
                 command = f"::{level}::{command_data(plain)}"
                 if level == "warning" and job is not None and job.name not in self._finished:

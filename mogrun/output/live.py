@@ -137,7 +137,8 @@ class LiveReporter(PlainReporter):
         with self._lock:
             self.console.print(text)
 
-    def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
+    def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
+                      run: RunPlan | None = None) -> None:
         with self._lock:
             self.console.print(Text(text, style=LEVEL_STYLES.get(level, "")))
 

@@ -107,7 +107,7 @@ class PlainReporter:
         if self._quiet and level == "info":
             return
         label = run_label(job, run) if job and run else job.name if job else None
-        self._write_notice(self._safe(notice_text(message, label, level)), job, level)
+        self._write_notice(self._safe(notice_text(message, label, level)), job, level, run=run)
 
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
         self.notice("internal error (a bug in mogrun; please report it with this traceback)",
@@ -201,7 +201,8 @@ class PlainReporter:
         with self._lock:
             self._write(self._out, line)
 
-    def _write_notice(self, text: str, job: ResolvedJob | None, level: str) -> None:
+    def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
+                      run: RunPlan | None = None) -> None:
         with self._lock:
             self._write(self._err, text)
 
