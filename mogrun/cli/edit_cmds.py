@@ -92,7 +92,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     if not prompt.strip():
         raise UsageError("--prompt must not be empty")
     path = find_task_file(state.file, state.env, state.cwd)
-    original, names = _existing(path)
+    original, names, bom = _existing(path)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
         unique.setdefault(repo.casefold(), repo)
@@ -100,7 +100,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
                  needs=tuple(dict.fromkeys(needs)), description=description)
     text = append_job(original, names, new)
     added = _refuse_what_check_refuses(state, path, text, job)
-    if path.read_bytes().startswith(b"\xef\xbb\xbf"):
+    if bom:
         text = "\ufeff" + text  # the byte order mark the file was read without
     _write(path, text)
     click.echo(f'Added job "{job}" to {path}')
@@ -117,20 +117,23 @@ def _warn_of_a_command_name(state: CliState, taskfile: TaskFile, job: str) -> No
         state.echo(f"Warning: {warning}", err=True)
 
 
-def _existing(path: Path) -> tuple[str, list[str]]:
-    """The text of the task file at ``path`` and its job names. A file of nothing
-    but blank space (as a bare ``touch`` leaves it) has none, and adding the first
-    job is what it needs: only other commands refuse it as empty."""
-    from mogrun.taskfile.parse import load_task_file
+def _existing(path: Path) -> tuple[str, list[str], bool]:
+    """The text of the task file at ``path`` (read once), its job names, and
+    whether it starts with a byte order mark. A file of nothing but blank space
+    (as a bare ``touch`` leaves it) has no job, and adding the first is what it
+    needs: only other commands refuse it as empty."""
+    from mogrun.taskfile.parse import load_task_file, parse_task_file
 
     try:
-        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
-        if not text.strip():
-            return text, []
+        raw = path.read_bytes()
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError):
-        pass  # load_task_file says what is wrong
-    taskfile = load_task_file(path)
-    return taskfile.text, taskfile.job_names
+        load_task_file(path)  # says what is wrong, located
+        raise
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    if not text.strip():
+        return text, [], bom
+    return text, parse_task_file(path, text).job_names, bom
 
 
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> TaskFile:
