@@ -20,7 +20,9 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     partial file on failure. Otherwise the data goes to a temporary file beside
     the target, flushed to disk, then renamed over it: the target keeps its mode,
     a symlink keeps pointing at it, and a read-only file stays unwritten (as an
-    editor would refuse it)."""
+    editor would refuse it). A file that does not exist yet is made as ``create``
+    makes it (mode from the umask; without touching the process's umask, which
+    other threads' files depend on)."""
     if create:
         _create(path, data)
         return
@@ -28,8 +30,12 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        mode = None
-    if mode is not None and not os.access(target, os.W_OK):
+        try:  # a new file: made as any file is (the umask applies), removed if cut short
+            _create(target, data)
+            return
+        except FileExistsError:  # made meanwhile: replaced like any existing file
+            mode = stat.S_IMODE(target.stat().st_mode)
+    if not os.access(target, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -37,7 +43,7 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -56,8 +62,3 @@ def _create(path: Path, data: bytes) -> None:
                 path.unlink()
             raise
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -130,3 +130,15 @@ def test_add_warns_of_a_job_named_like_a_command_as_check_does(project) -> None:
     assert result.err.splitlines() == [warning]
     assert warning in project.run("check").err
     assert project.run("add", "lint", "--repo", "acme/api", "--prompt", "x").err == ""
+
+
+def test_a_new_file_takes_its_mode_from_the_umask(tmp_path: Path) -> None:
+    from mogrun.atomic import write_atomically
+
+    previous = os.umask(0o027)
+    try:
+        write_atomically(tmp_path / "new.yml", b"x: 1\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.yml").stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yml"]
