@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,27 @@ def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, **env_extra):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def running(proc):
+    """``proc``, killed on the way out whatever happened (a failed wait included)."""
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+def interrupt(proc, *, signum=signal.SIGINT, times=1, gap=0.5, timeout=20.0):
+    """Send ``signum`` ``times`` times, ``gap`` s apart, then wait for the exit:
+    (stdout, stderr, seconds from the last signal to the exit)."""
+    for sent in range(times):
+        if sent:
+            time.sleep(gap)
+        began = time.monotonic()
+        proc.send_signal(signum)
+    out, err = proc.communicate(timeout=timeout)
+    return out, err, time.monotonic() - began
+
+
 def wait_following(emulator, count=1, timeout=15.0):
     """Until ``count`` runs exist and each has been polled at least once."""
     deadline = time.monotonic() + timeout
@@ -55,13 +77,9 @@ def wait_following(emulator, count=1, timeout=15.0):
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum, code):
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         (run_id,) = wait_following(emulator)
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc, signum=signum)
     assert proc.returncode == code, (out, err)
     assert emulator.run_detail(run_id)["status"] == "cancelled"
     assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1
@@ -78,17 +96,13 @@ def test_signal_leaves_attached_runs_going(emulator, tmp_path):
     first = spawn(emulator, tmp_path, "run", "--detach", "long")
     assert first.wait(timeout=20) == 0, first.communicate()
     (run_id,) = emulator.runs
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         wait_following(emulator)
         deadline = time.monotonic() + 10
         while emulator.count("GET", f"/runs/{run_id}/events") == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert f"attached to existing run {run_id}" in err
     assert emulator.count("POST", f"/runs/{run_id}/cancel") == 0
@@ -97,17 +111,10 @@ def test_signal_leaves_attached_runs_going(emulator, tmp_path):
 
 def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
     emulator.add_fault("cancel", "delay", count=1, delay=5.0)
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         (run_id,) = wait_following(emulator)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
-        began = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        elapsed = time.monotonic() - began
-    finally:
-        proc.kill()
+        # The second comes while the cancel is stuck in the emulator's delay.
+        out, err, elapsed = interrupt(proc, times=2)
     assert proc.returncode == 130, (out, err)
     assert elapsed < 3.0
     assert f"left going: {run_id}" in err
@@ -121,17 +128,12 @@ def test_ctrl_c_while_a_start_waits_for_the_budget_starts_nothing_more(emulator,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
     env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
                MOGRUN_POLL_INTERVAL="0.1")
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long", "other"], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running(subprocess.Popen(
+            [sys.executable, "-m", "mogrun", "long", "other"], cwd=tmp_path, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)) as proc:
         (run_id,) = wait_following(emulator)
         time.sleep(0.3)  # the second start is now waiting for the start budget (1 a minute)
-        began = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        elapsed = time.monotonic() - began
-    finally:
-        proc.kill()
+        out, err, elapsed = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert elapsed < 5.0
     assert emulator.runs == [run_id]
@@ -144,17 +146,13 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     but the same key finds it: it is cancelled, not reported as never started."""
     emulator.add_fault("start", "drop_after_commit")
     emulator.add_fault("start", "503", retry_after=20)
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         deadline = time.monotonic() + 15
         while emulator.count("POST", "/runs", 503, path="/runs") == 0:
             assert time.monotonic() < deadline, "the retry never came"
             time.sleep(0.05)
         (run_id,) = emulator.runs
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert emulator.runs == [run_id]  # found by its key, never a second run
     assert emulator.run_detail(run_id)["status"] == "cancelled"
@@ -166,15 +164,9 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
 def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
     with Emulator(default_duration=0.5) as emulator:
         emulator.add_fault("cancel", "delay", count=1, delay=5.0)
-        proc = spawn(emulator, tmp_path, "long")
-        try:
+        with running(spawn(emulator, tmp_path, "long")) as proc:
             (run_id,) = wait_following(emulator)
-            proc.send_signal(signal.SIGINT)
-            time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=20)
-        finally:
-            proc.kill()
+            out, err, _ = interrupt(proc, times=2)  # the cancel is stuck in its delay
         assert proc.returncode == 130, (out, err)
         history = subprocess.run(
             [sys.executable, "-m", "mogrun", "--json", "history"], cwd=tmp_path, text=True,
@@ -200,15 +192,9 @@ def test_ctrl_c_while_a_start_is_unanswered_waits_for_it_and_cancels_its_run(
     """It said "no run started here is going, stopping", then sat silent until the
     start's read timeout (30 s), and sent the start again after the signal."""
     emulator.add_fault("start", "delay", delay=2.0)
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         wait_start_in_flight(emulator)
-        began = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        elapsed = time.monotonic() - began
-    finally:
-        proc.kill()
+        out, err, elapsed = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert ("interrupted; waiting up to 10s for 1 start in flight to answer, to cancel "
             "what it started") in err
@@ -222,15 +208,9 @@ def test_ctrl_c_while_a_start_is_unanswered_waits_for_it_and_cancels_its_run(
 def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_path):
     """It said "no runs were left going" while the server went on to make the run."""
     emulator.add_fault("start", "delay", delay=3.0)
-    proc = spawn(emulator, tmp_path, "long")
-    try:
+    with running(spawn(emulator, tmp_path, "long")) as proc:
         wait_start_in_flight(emulator)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=5)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc, times=2, gap=0.3, timeout=5)
     assert proc.returncode == 130, (out, err)
     assert "no runs were left going" not in err
     assert "left unanswered: the start of long:acme/api (Idempotency-Key long-" in err
@@ -240,16 +220,10 @@ def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_
 def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
     """Its lines are printed outside every reporter, which mask job secrets."""
     emulator.add_fault("cancel", "delay", count=1, delay=5.0)
-    proc = spawn(emulator, tmp_path, "long", SECRET_REPO="acme/api",
-                 jobs=LONG_JOB.replace('repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"'))
-    try:
+    jobs = LONG_JOB.replace('repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"')
+    with running(spawn(emulator, tmp_path, "long", SECRET_REPO="acme/api", jobs=jobs)) as proc:
         (run_id,) = wait_following(emulator)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.5)  # the cancel is now stuck in the emulator's delay
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc, times=2)  # the cancel is stuck in its delay
     assert f"left going: {run_id} (long:***)" in err, err
     assert "acme/api" not in out + err
 
@@ -264,9 +238,8 @@ repo = "acme/api"
 prompt = "@emulator duration=0.3s events=3"
 gates = { max_duration = "100ms" }
 """
-    proc = spawn(emulator, tmp_path, "--json", "quick", jobs=quick,
-                 MOGRUN_POLL_INTERVAL="30")  # no poll before the signal
-    try:
+    with running(spawn(emulator, tmp_path, "--json", "quick", jobs=quick,
+                       MOGRUN_POLL_INTERVAL="30")) as proc:  # no poll before the signal
         deadline = time.monotonic() + 15
         while not emulator.runs:
             assert time.monotonic() < deadline, "the run never started"
@@ -275,10 +248,7 @@ gates = { max_duration = "100ms" }
         while emulator.run_detail(run_id)["status"] != "success":
             assert time.monotonic() < deadline, "the run never ended"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert f"run {run_id} had already ended (success); judged as it ended" in err
     assert "got through" not in err
