@@ -95,6 +95,8 @@ class MogplexClient:
         self.repo_cache = repo_cache
         self._ids_from_cache: set[str] = set()
         self._roots: dict[str, str | None] = {}  # repo id -> its own root directory
+        self._sending: set[str] = set()  # Idempotency-Keys of requests on the wire
+        self._sending_lock = threading.Lock()
         self.api_url = api_url.rstrip("/")
         self.url_source = url_source  # --url, MOGPLEX_URL, the task file: for messages
         self._token = token
@@ -286,6 +288,7 @@ class MogplexClient:
             attempt += 1
             try:
                 ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
+                self._on_wire(info.idempotency_key, True)
                 try:
                     return Answer(self._send(info, body, secrets, self._timeout(deadline), stop),
                                   attempt, first_sent, info)
@@ -295,6 +298,7 @@ class MogplexClient:
                 except MogrunError as error:
                     failure = error
                 finally:
+                    self._on_wire(info.idempotency_key, False)
                     self.budget.settle(ticket)
                 if failures.never_processed(failure) and first_sent == attempt:
                     first_sent = attempt + 1
@@ -303,6 +307,17 @@ class MogplexClient:
                                                       secrets))
             except Interrupted as stop:
                 raise failures.interrupted(stop, info, sent) from stop
+
+    def sending_keys(self) -> frozenset[str]:
+        """The Idempotency-Keys of requests sent and not yet answered: a start whose
+        run may exist (not one still waiting for the request budget)."""
+        with self._sending_lock:
+            return frozenset(self._sending)
+
+    def _on_wire(self, key: str | None, sent: bool) -> None:
+        if key is not None:
+            with self._sending_lock:
+                (self._sending.add if sent else self._sending.discard)(key)
 
     def _timeout(self, deadline: float | None) -> float:
         """A request never outlives its deadline (a job's timeout, a bounded

@@ -68,7 +68,7 @@ class SessionProgress:
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
-    starting: dict[str, str] = field(default_factory=dict)
+    starting: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> keys
 
     def follow_interval(self, deps: SessionDeps) -> float:
         with self.lock:
@@ -91,26 +91,32 @@ class SessionProgress:
             if attached:
                 self.attached.add(run_id)
 
-    def going_counts(self) -> tuple[int, int, int]:
-        """(runs started here, runs only attached to) still going, and starts in flight."""
+    def going_counts(self, sending: frozenset[str] = frozenset()) -> tuple[int, int, int]:
+        """(runs started here, runs only attached to) still going, and starts in
+        flight (``sending``: the Idempotency-Keys on the wire, from the client)."""
         with self.lock:
             attached = sum(run_id in self.attached for run_id in self.going)
-            return len(self.going) - attached, attached, len(self.starting)
+            return len(self.going) - attached, attached, len(self._sent(sending))
 
     @contextmanager
-    def start_in_flight(self, label: str, key: str) -> Iterator[None]:
-        """While a start is unanswered: the run it makes may exist, its id unknown."""
+    def start_in_flight(self, label: str, key: str, shown_key: str) -> Iterator[None]:
+        """While a start is unanswered: the run it makes may exist, its id unknown,
+        once its request is on the wire (``sending``)."""
         with self.lock:
-            self.starting[label] = key
+            self.starting[label] = (key, shown_key)
         try:
             yield
         finally:
             with self.lock:
                 self.starting.pop(label, None)
 
-    def starts_in_flight(self) -> dict[str, str]:
+    def starts_in_flight(self, sending: frozenset[str]) -> dict[str, str]:
+        """Label -> masked key of each start on the wire."""
         with self.lock:
-            return dict(self.starting)
+            return self._sent(sending)
+
+    def _sent(self, sending: frozenset[str]) -> dict[str, str]:
+        return {label: shown for label, (key, shown) in self.starting.items() if key in sending}
 
     def run_ended(self, run_id: str) -> None:
         with self.lock:

@@ -115,7 +115,8 @@ class RunExecutor:
                 self._wait_for_slot(track, kind, slot_deadline)
                 # Unanswered after a signal, a start is waited for until ``give_up``: its
                 # answer names the run to cancel.
-                with self.progress.start_in_flight(_shown(track), mask(track.key, track.secrets)):
+                with self.progress.start_in_flight(_shown(track), track.key,
+                                                   mask(track.key, track.secrets)):
                     started = kind.start(track, stop=deps.give_up)
         except StartInterrupted:
             return self._recover(track, kind)

@@ -284,7 +284,7 @@ def _sandbox_cap(config: SessionConfig) -> int:
 def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> None:
     """Say what the first signal does; starts still unanswered in ``CANCEL_GRACE``
     are given up on then (a timer: the signal handler must not wait)."""
-    started, attached, starting = progress.going_counts()
+    started, attached, starting = progress.going_counts(deps.client.sending_keys())
     timer = threading.Timer(CANCEL_GRACE, deps.give_up.set)
     timer.daemon = True
     timer.start()
@@ -293,7 +293,8 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
 
 
 def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:
-    going, starting = progress.still_going(), progress.starts_in_flight()
+    going = progress.still_going()
+    starting = progress.starts_in_flight(deps.client.sending_keys())
     deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
     return error.evolve(context=tuple(left_going_lines(going, deps.local, starting)))

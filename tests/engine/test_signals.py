@@ -136,6 +136,8 @@ def test_ctrl_c_while_a_start_waits_for_the_budget_starts_nothing_more(emulator,
         out, err, elapsed = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert elapsed < 5.0
+    # A start waiting for the budget was not sent: no run of it can exist.
+    assert "start in flight" not in err and "left unanswered" not in err
     assert emulator.runs == [run_id]
     assert emulator.run_detail(run_id)["status"] == "cancelled"
 
