@@ -88,7 +88,8 @@ def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> Usag
     hint = closest(repo, list(labels))
     context = [f'did you mean "{labels[hint]}"?'] if hint else []
     return UsageError(f"no recorded runs of {target!r} against this API",
-                      context=[*context, "Runs: " + ", ".join(labels.values()),
+                      # sorted: a fan-out's runs are recorded in whatever order they start
+                      context=[*context, "Runs: " + ", ".join(sorted(labels.values())),
                                f"History: {history.path} ({history.base_url})"])
 
 
