@@ -24,22 +24,25 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     masked whole; empty or very short strings are ignored (masking "a" would
     garble the output without protecting anything).
     """
-    return _mask_with(text, _maskable(secrets))
+    return _mask_with(text, maskable(secrets))
 
 
-def mask_data(value: Any, secrets: Iterable[str]) -> Any:
+def mask_data(value: Any, secrets: Iterable[str] = (), *,
+              ordered: tuple[str, ...] | None = None) -> Any:
     """``value`` (JSON-like data: dicts, lists, strings) with every string
     inside it masked, keys included — for payloads and reports built from
     results that still hold the job's ``env.*`` values. The one recursive
     masking: every nested structure mogrun writes goes through it. With no
     secret worth masking, ``value`` itself is returned (no copy): most runs
-    have none, and a fan-out writes thousands of lines."""
-    ordered = _maskable(secrets)
+    have none, and a fan-out writes thousands of lines. ``ordered``: the
+    secrets as ``maskable`` gave them, for a writer that masks every line."""
+    if ordered is None:
+        ordered = maskable(secrets)
     return _walk(value, ordered) if ordered else value
 
 
-def _maskable(secrets: Iterable[str]) -> tuple[str, ...]:
-    """The secrets worth masking, longest first (sorted once per call, not per string)."""
+def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The secrets worth masking, longest first (sorted once, not per string)."""
     return tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
 
 

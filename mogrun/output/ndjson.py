@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mogrun.masking import mask_data
+from mogrun.masking import mask_data, maskable
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.plain import PlainReporter, flush_quietly, write_line
 from mogrun.output.tables import total_usage
@@ -57,6 +57,7 @@ class NdjsonReporter:
         self._out = stdout
         self._lock = threading.Lock()
         self._secrets: set[str] = set(secrets)
+        self._masks = maskable(self._secrets)  # sorted once, not per line
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
@@ -67,7 +68,7 @@ class NdjsonReporter:
         self._notices.session_started(jobs)
         with self._lock:
             for job in jobs:
-                self._secrets.update(job.secrets)
+                self._learn(job)
 
     def wait(self, wait: Wait) -> None:
         """``{"type": "wait", "kind", "reason", "ends_at", "seconds", "job", "run"}``."""
@@ -141,11 +142,21 @@ class NdjsonReporter:
     def _emit(self, job: ResolvedJob | None, obj: dict[str, Any]) -> None:
         with self._lock:
             if job is not None:
-                self._secrets.update(job.secrets)
-            line = json.dumps(mask_data(obj, self._secrets), ensure_ascii=True, default=str)
+                self._learn(job)
+            line = _ENCODER.encode(mask_data(obj, ordered=self._masks))
             write_line(self._out, line)
         if job is not None:
             self._notices.learn_secrets(job)
+
+    def _learn(self, job: ResolvedJob) -> None:
+        """Take in ``job``'s secrets (lock held)."""
+        if not self._secrets.issuperset(job.secrets):
+            self._secrets.update(job.secrets)
+            self._masks = maskable(self._secrets)
+
+
+# One encoder for every line (``json.dumps`` with ``default`` builds one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str)
 
 
 def _run_ids(run: RunPlan, run_id: str | None) -> dict[str, Any]:
