@@ -21,7 +21,15 @@ from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, masked, short_cause, source_words
-from mogrun.api.repos import RepoCache, find_repos, is_full_name, like_literal, listed_id
+from mogrun.api.repos import (
+    RepoCache,
+    find_repos,
+    is_full_name,
+    like_literal,
+    listed_id,
+    repo_id_of,
+)
+from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
 from mogrun.api.waiting import WaitChannel
@@ -134,6 +142,19 @@ class MogplexClient:
         none: the repo's own setting, as ``GET /repos`` (or the cache) gave it;
         ``None`` for the repo root, or when the repo was never listed."""
         return self._roots.get(repo_id)
+
+    def repo_name(self, repo_id: str, *, deadline: float | None = None) -> str | None:
+        """The owner/name of the repo ``repo_id`` (``GET /repos?id=``), or ``None``
+        when the server does not list it: for messages about sandboxes the account's
+        other work holds, which the task file does not name."""
+        answer = self._call("GET", "/repos", params={"id": repo_id, "limit": 1},
+                            deadline=deadline)
+        repos = failures.payload_field(answer.data, "repos", list, answer.info)
+        for repo in repos:
+            if isinstance(repo, dict) and repo_id_of(repo) == repo_id:
+                name = repo.get("full_name")
+                return escape_text(name, 200) if isinstance(name, str) and name else None
+        return None
 
     def list_sandboxes(self, *, limit: int = 200, job: ResolvedJob | None = None,
                        deadline: float | None = None) -> list[dict[str, Any]]:

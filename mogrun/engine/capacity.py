@@ -30,6 +30,8 @@ ACTIVE = frozenset({"creating", "installing", "running"})
 IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
 
 Lister = Callable[[Any, float | None], list[dict[str, Any]]]  # (job, deadline) -> sandboxes
+Namer = Callable[[str], str | None]  # repo id -> owner/name (one look-up), None: unknown
+SHOWN = 5  # busy sandboxes a message names
 
 
 class NoSlot(MogrunError):
@@ -89,7 +91,7 @@ class SandboxSlots:
     def __init__(self, cap: int, lister: Lister, *, interval: Callable[[], float],
                  stop: threading.Event, names: Mapping[str, str] | None = None,
                  warn: Callable[[str], None] = lambda text: None,
-                 share: int | None = None) -> None:
+                 share: int | None = None, name_of: Namer | None = None) -> None:
         self.cap = max(1, cap)
         # One of N shard legs sharing the account: at most this many of the slots may
         # hold this leg's own repos (``names``), so the legs never race for the last one.
@@ -98,6 +100,9 @@ class SandboxSlots:
         self.interval = interval
         self.stop = stop
         self.names = dict(names or {})  # repo id -> owner/name, for messages
+        # The account's other repos, named once each when a message shows them.
+        self._name_of = name_of
+        self._other_names: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self._busy: list[Busy] = []
         self._serves: frozenset[_Triple] = frozenset()  # what the listed ones serve
@@ -280,7 +285,8 @@ class SandboxSlots:
         """``waiting for a sandbox slot: 3 of 3 busy (acme/api@main running, ...)``."""
         with self._lock:
             busy, used = list(self._busy), self._used()
-        names = [self._name(b) for b in busy[:5]] + (["..."] if len(busy) > 5 else [])
+        self._look_up(busy[:SHOWN])
+        names = [self._name(b) for b in busy[:SHOWN]] + (["..."] if len(busy) > SHOWN else [])
         if used > len(busy):
             names.append(f"{used - len(busy)} booting for this invocation")
         return f"waiting for a sandbox slot: {used} of {self.cap} busy ({', '.join(names)})"
@@ -288,13 +294,28 @@ class SandboxSlots:
     def exhausted(self) -> str:
         """The failure: which sandboxes are busy and when they free."""
         with self._lock:
-            busy = sorted(self._busy, key=lambda b: b.last_active)
+            busy = sorted(self._busy, key=lambda b: b.last_active)[:SHOWN]
+        self._look_up(busy)
         names = "; ".join(f"{self._name(b)}, last active {b.last_active or '?'}"
-                          for b in busy[:5])
+                          for b in busy)
         return (f"no sandbox slot freed within the job's capacity_wait: {len(busy)} of "
                 f"{self.cap} busy: {names}; {IDLE_HINT}")
 
+    def _look_up(self, busy: list[Busy]) -> None:
+        """Name the repos of ``busy`` the task file does not (the account's other
+        work): one look-up per repo per invocation; a failed one keeps the id."""
+        if self._name_of is None:
+            return
+        for repo_id in dict.fromkeys(b.repo_id for b in busy):
+            if repo_id and repo_id not in self.names and repo_id not in self._other_names:
+                try:
+                    name = self._name_of(repo_id)
+                except MogrunError:
+                    name = None
+                self._other_names[repo_id] = name
+
     def _name(self, busy: Busy) -> str:
-        repo = self.names.get(busy.repo_id, busy.repo_id)
+        repo = self.names.get(busy.repo_id) or self._other_names.get(busy.repo_id) or (
+            busy.repo_id)
         branch = f"@{busy.working_branch}" if busy.working_branch else ""
         return f"{repo}{branch} {busy.status}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ class SessionOptions:
 
 
 SANDBOXES_ENV = "MOGRUN_SANDBOXES"
+NAME_LOOKUP_TIME = 5.0  # naming another client's busy repo never holds a wait line longer
 
 
 def sandboxes_override(env: Mapping[str, str]) -> int | None:
@@ -251,7 +253,9 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
         lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline),
         interval=lambda: deps.interval(progress.active + 1), stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"),
-        share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None)
+        share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None,
+        name_of=lambda repo_id: deps.client.repo_name(
+            repo_id, deadline=time.monotonic() + NAME_LOOKUP_TIME))
 
 
 def _prefer(deps: SessionDeps, kinds: tuple[JobKind, ...]

@@ -132,9 +132,14 @@ def test_a_cap_that_never_frees_ends_in_a_bounded_failure_naming_the_busy_sandbo
     result = mogrun("one")
     assert result.exit_code == 1, result
     assert mogrun_emulator.runs == []  # nothing was started into a full account
-    other = mogrun_emulator.repo_id("acme/r12")  # not one of the job's repos: named by id
+    # acme/r12 is not one of the job's repos: named by one GET /repos?id=, not by its id
     assert ("one: could not start: no sandbox slot freed within the job's capacity_wait: "
-            f"3 of 3 busy: {other}@interactive/") in result.stderr
+            "3 of 3 busy: acme/r12@interactive/") in result.stderr
+    assert "waiting for a sandbox slot: 3 of 3 busy (acme/r12@interactive/" in result.stdout
+    other = mogrun_emulator.repo_id("acme/r12")
+    assert other not in result.stdout + result.stderr
+    assert [r.query for r in mogrun_emulator.requests if r.path.endswith("/repos")
+            and "id=" in r.query] == [f"id={other}&limit=1"]
     assert result.stderr.count(" running, last active 20") == 3
     assert "waiting for a sandbox slot: 3 of 3 busy (" in result.stdout
     assert "a sandbox frees once idle for the workspace's idle timeout" in result.stderr

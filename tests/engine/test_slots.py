@@ -9,12 +9,14 @@ end is in test_capacity.py."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mogrun.engine.capacity import Busy, SandboxSlots, _key
 from mogrun.engine.kinds import Sandbox
+from mogrun.errors import MogrunError
 
 names = st.sampled_from(["r1", "r2", "r3"])
 branches = st.sampled_from([None, "", "main", "fix"])
@@ -33,12 +35,12 @@ def serves_by_rule(box: Busy, want: Sandbox) -> bool:
     return box.working_branch == box.base_branch
 
 
-def slots_listing(busy: list[Busy], cap: int = 100) -> SandboxSlots:
+def slots_listing(busy: list[Busy], cap: int = 100, **kwargs: Any) -> SandboxSlots:
     listing = [{"id": b.sid, "repo_id": b.repo_id, "working_branch": b.working_branch,
                 "base_branch": b.base_branch, "root_directory": b.root, "status": b.status,
                 "last_active_at": b.last_active} for b in busy]
     slots = SandboxSlots(cap, lambda job, deadline: listing, interval=lambda: 1.0,
-                         stop=threading.Event())
+                         stop=threading.Event(), **kwargs)
     slots._refresh(0.0, None, None)
     return slots
 
@@ -76,3 +78,22 @@ def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
     slots.release(refused, booted=False)
     slots.release(ran)
     assert slots._used() == 1  # r2's sandbox idles until reaped; r1 never had one
+
+
+def test_other_work_is_named_once_per_repo_and_a_failed_look_up_keeps_the_id() -> None:
+    busy = [Busy(f"sb{i}", repo, "main", "main", None, "running", "2026-01-01T00:00:00Z")
+            for i, repo in enumerate(["mine", "theirs", "theirs", "gone"])]
+    asked: list[str] = []
+
+    def name_of(repo_id: str) -> str | None:
+        asked.append(repo_id)
+        if repo_id == "gone":
+            raise MogrunError("HTTP 500")
+        return {"theirs": "acme/theirs"}.get(repo_id)
+
+    slots = slots_listing(busy, cap=4, names={"mine": "acme/mine"}, name_of=name_of)
+    first, again = slots.describe(), slots.exhausted()
+    assert first == ("waiting for a sandbox slot: 4 of 4 busy (acme/mine@main running, "
+                     "acme/theirs@main running, acme/theirs@main running, gone@main running)")
+    assert "acme/theirs@main running, last active" in again
+    assert asked == ["theirs", "gone"]  # the task file's own repo is never looked up
