@@ -163,6 +163,12 @@ class PluginHost:
     def plugin_names(self) -> list[str]:
         return [cand.name for cand in self._candidates]
 
+    def implementers(self, hook: str) -> list[str]:
+        """The names of the plugins implementing ``hook``, in calling order."""
+        names = {id(plugin): name for name, plugin in self._registered.items()}
+        impls = getattr(self.pm.hook, hook).get_hookimpls()[::-1]
+        return [names.get(id(impl.plugin), impl.plugin_name) for impl in impls]
+
     # --- warnings ----------------------------------------------------------------
 
     def warn(self, message: str) -> None:

@@ -28,6 +28,10 @@ class WaitKind(StrEnum):
     NEEDS = "needs"  # needs not yet done
     RETRY = "retry"  # a retry after a transport error or a 5xx
     DEFERRED = "deferred"  # an automation trigger deferred or suppressed by the server
+    PLUGINS = "plugins"  # plugins finishing their end-of-session work (notifications)
+
+
+ANNOUNCE_AFTER = 1.0  # waits shorter than this are not worth a line
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,13 @@ from typing import Any
 
 from mogrun.api.waiting import WaitChannel
 from mogrun.errors import RateLimitedError, TaskFileError
-from mogrun.waits import Wait, WaitKind
+from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 
 DEFAULT_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150, 86400.0))
 # Polls of all active runs together stay under this rate even with the limits
 # lifted: past it, polling costs more CPU than the latency it saves.
 MAX_POLLS_PER_SECOND = 250.0
 MIN_POLL_INTERVAL = 0.05  # a floor for one run alone on a lifted budget
-ANNOUNCE_AFTER = 1.0  # waits shorter than this are not worth a line
 
 _SETTING_WINDOWS = (
     ("starts_per_minute", 60.0),

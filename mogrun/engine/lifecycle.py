@@ -15,13 +15,14 @@ implements only what it cares about (``Observer`` does nothing by default).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mogrun.engine.track import RunTrack
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
 from mogrun.outcomes import Outcome
-from mogrun.waits import Wait
+from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 
 if TYPE_CHECKING:
     from mogrun.engine.ports import Hooks
@@ -175,8 +176,9 @@ class ReporterObserver(Observer):
 class HooksObserver(Observer):
     """The plugins' observer hooks (``mogrun_run_started``, ``mogrun_event``, ...)."""
 
-    def __init__(self, hooks: Hooks) -> None:
+    def __init__(self, hooks: Hooks, on_wait: Callable[[Wait], None] | None = None) -> None:
         self.hooks = hooks
+        self.on_wait = on_wait  # how a slow end of session is said (the channel's wait)
 
     def run_started(self, track: RunTrack) -> None:
         assert track.state is not None
@@ -199,4 +201,38 @@ class HooksObserver(Observer):
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int, rerun: str | None = None) -> None:
-        self.hooks.session_finished(config=config, results=results, exit_code=exit_code)
+        """The plugins' end of session (notify waits for its deliveries there), said
+        as a wait once it takes longer than a moment: the summary comes after it."""
+        names = self.hooks.implementers("mogrun_session_finished")
+        with _SlowAnnounce(self.on_wait if names else None, Wait(
+                WaitKind.PLUGINS, f"waiting for {'plugin' if len(names) == 1 else 'plugins'} "
+                f"{', '.join(names)} to finish (such as notifications being delivered)")):
+            self.hooks.session_finished(config=config, results=results, exit_code=exit_code)
+
+
+class _SlowAnnounce:
+    """``with _SlowAnnounce(say, wait):`` calls ``say(wait)`` if the block is still
+    going after ``ANNOUNCE_AFTER``, and never once the block has ended."""
+
+    def __init__(self, say: Callable[[Wait], None] | None, wait: Wait) -> None:
+        self._say, self._wait = say, wait
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> None:
+        if self._say is not None:
+            self._timer = threading.Timer(ANNOUNCE_AFTER, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if not self._done and self._say is not None:
+                self._say(self._wait)

@@ -194,7 +194,7 @@ def _channel(ports: SessionPorts, invocation: str) -> Lifecycle:
     if ports.history is not None:
         channel.register(HistoryObserver(
             ports.history, invocation, lambda text: reporter.notice(text, level="warning")))
-    channel.register(HooksObserver(ports.hooks))
+    channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait)))
     channel.register(ReporterObserver(reporter))
     return channel
 

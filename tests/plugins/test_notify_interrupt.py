@@ -115,3 +115,26 @@ def test_a_webhook_that_does_not_answer_holds_back_neither_the_result_nor_the_ne
     assert ('warning: plugin "notify" failed in mogrun_session_finished: could not notify: '
             'webhook #1 (127.0.0.1) of job "quick": ') in err
     assert "s3cr3t-token" not in out + err
+
+
+def test_a_slow_delivery_at_the_session_end_is_said_before_the_summary(tmp_path, receiver):
+    """notify waits for its deliveries at the session's end, before the summary:
+    past a moment, that wait is a line, not a silent terminal."""
+    (tmp_path / "mogplex.toml").write_text(TASKS.format(url=receiver.url))
+    with Emulator(default_duration=0.2) as emulator:
+        proc = spawn(emulator, tmp_path, "quick")
+        try:
+            assert receiver.got.wait(30), "the notifier never posted"
+            posted = time.monotonic()
+            lines = iter(proc.stdout.readline, "")
+            said = next(line for line in lines
+                        if line.split()[1:4] == ["mogrun", "wait", "plugins"])
+            assert time.monotonic() - posted < 5.0, said
+            receiver.release.set()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert said.split(None, 4)[4].startswith(
+        "waiting for plugins junit, notify to finish (such as notifications being delivered)")
+    assert "1 passed" in out  # the summary came after the wait line
+    assert "s3cr3t-token" not in said + out + err
