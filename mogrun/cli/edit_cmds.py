@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,16 @@ def init_command(state: CliState) -> int:
     if target.exists():
         raise UsageError(f"{target} already exists; not overwriting it",
                          context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])
+    try:  # -f ci/mogplex.toml on a fresh checkout: the folder is made, as git init does
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TaskFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
     _write(target, starter_text(), create=True)
     click.echo(f"Created {target}")
     _ignore_history(state, target.parent / ".gitignore")
-    click.echo("Next: mogrun list, mogrun show hello, mogrun --local hello")
+    # -f is needed again where discovery (here and above) would not find the file.
+    named = f"-f {shlex.quote(state.file)} " if state.file else ""
+    click.echo(f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello")
     return 0
 
 

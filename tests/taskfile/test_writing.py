@@ -142,3 +142,33 @@ def test_a_new_file_takes_its_mode_from_the_umask(tmp_path: Path) -> None:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "new.yml").stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yml"]
+
+
+@pytest.mark.parametrize("named", ["-f", "MOGRUN_FILE"])
+def test_init_makes_the_folder_it_is_told_to_write_in(project, monkeypatch, named) -> None:
+    """``mogrun -f ci/mogplex.toml init`` on a fresh checkout, as its --help shows."""
+    args = ["-f", "ci/tasks/mogplex.toml", "init"] if named == "-f" else ["init"]
+    if named == "MOGRUN_FILE":
+        monkeypatch.setenv("MOGRUN_FILE", "ci/tasks/mogplex.toml")
+    result = project.run(*args)
+    assert result.code == 0, result
+    written = project.root / "ci" / "tasks" / "mogplex.toml"
+    assert written.is_file()
+    # The next steps it prints work from here: -f named the file, discovery would not.
+    next_line = result.out.splitlines()[-1]
+    if named == "-f":
+        assert next_line == ("Next: mogrun -f ci/tasks/mogplex.toml list, mogrun -f "
+                             "ci/tasks/mogplex.toml show hello, mogrun -f "
+                             "ci/tasks/mogplex.toml --local hello")
+    else:
+        assert next_line == "Next: mogrun list, mogrun show hello, mogrun --local hello"
+    listed = project.run(*args[:-1], "list")
+    assert listed.code == 0, listed
+
+
+def test_init_under_a_file_says_so(project) -> None:
+    (project.root / "ci").write_text("not a folder")
+    result = project.run("-f", "ci/mogplex.toml", "init")
+    assert result.code == 2, result
+    assert result.err.startswith("Error: cannot write ")
+    assert "Traceback" not in result.err
