@@ -8,17 +8,19 @@ must be set when the job runs), an error for ``run``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from mogrun.errors import MogrunError
+from mogrun.errors import MogrunError, TaskFileError, TemplateError
 from mogrun.models import KeySpec
 from mogrun.taskfile.building import buildable_jobs, said_once
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job, set_problems
 from mogrun.taskfile.templates import TemplateClock
-from mogrun.taskfile.validation import key_errors
+from mogrun.taskfile.validation import JOB_NAME, key_errors
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,34 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
         problems += result.problems
         warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
                      "this job runs)" for n in sorted(result.unset_env)]
+    for name, table in _without_wrong_keys(taskfile, keyed, built):
+        repaired = dataclasses.replace(taskfile, jobs={**taskfile.jobs, name: table})
+        result = check_job(repaired, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
+        problems += [p for p in result.problems if isinstance(p, TemplateError)]
     errors += said_once(taskfile, problems)
     errors += unused_default_errors(taskfile, key_specs, built)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)
+
+
+# What a job's run is made of: without one of these, a job cannot be built at all.
+_ESSENTIAL = frozenset({"repo", "prompt", "prompt_file", "automation", "input"})
+
+
+def _without_wrong_keys(taskfile: TaskFile, keyed: Sequence[MogrunError],
+                        built: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Each job not built for a wrong key of its own that it can do without (one
+    with a default), as a table without those keys: building it finds the template
+    problems of its other keys, which one mistake must not hide (only those are
+    taken: a left-out key changes what follows from it)."""
+    wrong: dict[str, set[str]] = {}
+    for problem in keyed:
+        if isinstance(problem, TaskFileError) and problem.job and problem.job not in built:
+            wrong.setdefault(problem.job, set()).add(problem.key or "")
+    return [(name, {k: v for k, v in taskfile.jobs[name].items() if k not in keys})
+            for name, keys in wrong.items()
+            if name in taskfile.jobs and keys <= set(taskfile.jobs[name]) - _ESSENTIAL
+            and JOB_NAME.fullmatch(name)]
 
 
 def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

@@ -116,6 +116,31 @@ def test_every_template_problem_of_a_job_is_listed_once(project) -> None:
     assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
 
 
+@pytest.mark.parametrize(("bad", "said"), [
+    ('repo = "acme/api"\nharness = "gpt"',
+     'Error: job "a", key "harness" must be one of \'codex\', \'claude-code\', not \'gpt\''),
+    ('repo = "acme/api"\ntimeout = "soon"', 'Error: job "a", key "timeout" invalid'),
+    ('repo = "acme/api"\ncapacity_wait = []', 'Error: job "a", key "capacity_wait"'),
+])
+def test_a_wrong_key_does_not_hide_the_template_problems_of_its_job(project, bad, said) -> None:
+    err = check(project, "[jobs.a]\n" + bad + """
+        prompt = "{{ x }}"
+        branch = "fix-{{ y }}"
+
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "{{ z }}"
+    """)
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert errors[0].startswith(said), err
+    assert errors[1:] == [
+        'Error: job "a", key "prompt": unknown template name "x" in {{ x }}',
+        'Error: job "a", key "branch": unknown template name "y" in {{ y }}',
+        'Error: job "b", key "prompt": unknown template name "z" in {{ z }}',
+    ], err
+    assert "4 problems in" in err
+
+
 def test_a_template_problem_of_defaults_is_listed_once_for_every_job(project) -> None:
     err = check(project, """
         [defaults]
