@@ -63,6 +63,25 @@ def test_what_is_neither_a_job_nor_a_run_id_is_refused_without_a_request(
     assert mogrun_emulator.requests == []
 
 
+@pytest.mark.parametrize("command", ["status", "cancel"])
+def test_the_run_id_in_the_help_examples_is_one_mogrun_accepts(project, command) -> None:
+    """People paste the help's example: its run id must not be refused as a typo."""
+    from mogrun.cli.state_cmds import cancel_command, looks_like_run_id, status_command
+
+    doc = (status_command if command == "status" else cancel_command).help or ""
+    # "  mogrun status codemod     what it shows": the command line, then its gloss
+    lines = [line.strip().split("  ")[0] for line in doc.splitlines()]
+    targets = [line.split(f" {command} ", 1)[1].split()[0] for line in lines
+               if line.startswith("mogrun") and f" {command} " in line]
+    ids = [target for target in targets
+           if not target.startswith("-") and target not in ("codemod", "nightly")]
+    assert ids, f"{command} --help shows no run id example"
+    for run_id in ids:
+        assert looks_like_run_id(run_id), run_id
+        result = project(command, run_id)
+        assert "unknown job or run" not in result.stderr, result
+
+
 def test_a_run_id_mogrun_never_recorded_is_still_asked_for(project, mogrun_emulator) -> None:
     result = project("logs", "00000000-0000-4000-8000-000000000000")
     assert result.exit_code == 1, result

@@ -211,7 +211,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     Examples:
       mogrun status                    the latest runs of every job
       mogrun status codemod            every run of codemod's latest invocation
-      mogrun --json status run_123
+      mogrun --json status 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun status --exit-status nightly && echo all green
     """
     taskfile, history = open_state(state)
@@ -311,7 +311,7 @@ def cancel_command(state: CliState, target: str) -> int:
 
     \b
     Examples:
-      mogrun cancel run_123
+      mogrun cancel 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun cancel codemod            every run of its latest invocation
     """
     taskfile, history = open_state(state)
