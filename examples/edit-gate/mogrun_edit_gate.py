@@ -1,7 +1,7 @@
 """mogrun plugin: a run that never edited a file has not fixed anything.
 
 Adds the job key ``edit_gate = { tool = "edit_file", min = 1, webhook = URL }``
-(every sub-key optional). For jobs that set it:
+(every sub-key optional; an empty ``webhook`` is none). For jobs that set it:
 
 - a gate fails the run unless its events show at least ``min``
   ``tool_finished`` events of ``tool``;
@@ -40,6 +40,8 @@ def validate(value: Any) -> dict[str, Any]:
         raise ValueError("edit_gate.tool must be a tool name")
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         raise ValueError("edit_gate.min must be a whole number >= 1")
+    if isinstance(webhook, str) and not webhook.strip():
+        webhook = None  # "{{ env.X | default('') }}" with X unset: no chat, as notify does
     if webhook is not None:
         webhook = web_url(webhook, "edit_gate.webhook")
     return {"tool": tool, "min": least, "webhook": webhook}

@@ -108,3 +108,24 @@ def test_plugins_lists_the_gate(mogrun_cli, tmp_path):
     assert rows["mogrun_edit_gate"]["hooks"] == ["mogrun_job_keys", "mogrun_gate",
                                                  "mogrun_job_finished"]
     assert rows["mogrun_edit_gate"]["keys"] == ["edit_gate"]
+
+
+def test_an_empty_webhook_means_no_chat(tmp_path, mogrun_emulator, mogrun_cli):
+    """``webhook = "{{ env.EDITS_WEBHOOK | default('') }}"`` with the variable unset
+    renders "": the gate still runs and nothing is posted (as bundled notify does)."""
+    gate = '''{ webhook = "{{ env.EDITS_WEBHOOK | default('') }}" }'''
+    result = mogrun_cli("run", "-p", PLUGIN, "fix", cwd=project(tmp_path, NO_EDITS, gate),
+                        env={**ENV, "EDITS_WEBHOOK": None})
+    assert result.exit_code == 1, result
+    assert "no file edited: 0 edit_file call(s), need 1" in result.stdout
+    assert "webhook" not in result.stderr
+
+
+def test_the_shipped_task_file_runs_without_a_webhook(mogrun_emulator, mogrun_cli):
+    """The README's command, from mogrun's checkout root, with EDITS_WEBHOOK unset."""
+    here = Path(PLUGIN).parent
+    result = mogrun_cli("show", "-p", PLUGIN, "-f", str(here / "mogplex.toml"),
+                        "fix-flaky-test", cwd=here.parents[1],
+                        env={**ENV, "EDITS_WEBHOOK": None})
+    assert result.exit_code == 0, result
+    assert "edit_gate" in result.stdout
