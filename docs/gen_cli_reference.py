@@ -23,12 +23,18 @@ SUMMARIES = Path(__file__).resolve().parent.parent / "mogrun" / "cli" / "summari
 
 
 def _context(command: click.Command, path: str) -> click.Context:
-    """A context as a user's invocation builds it: sub-commands under the root,
-    so they inherit its settings (e.g. ``-h`` as a help option)."""
-    root = cli.make_context("mogrun", [], resilient_parsing=True)
-    if command is cli:
-        return root
-    return command.make_context(path.split()[-1], [], parent=root, resilient_parsing=True)
+    """A context as a user's invocation builds it: sub-commands under the root
+    (and a group's under the group), so they inherit its settings (e.g. ``-h``
+    as a help option)."""
+    ctx = cli.make_context("mogrun", [], resilient_parsing=True)
+    for name in path.split()[1:]:
+        group = ctx.command
+        assert isinstance(group, click.Group), path
+        sub = group.get_command(ctx, name)
+        assert sub is not None, path
+        ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+    assert ctx.command is command, path
+    return ctx
 
 
 def _usage(command: click.Command, path: str) -> str:
@@ -64,7 +70,8 @@ def _globals(command: click.Command, path: str) -> list[str]:
     if command is cli:
         return []
     root = _context(cli, "mogrun")
-    names = [f"`{p.opts[-1]}`" for p in global_options_honoured(path.split()[-1], root)]
+    # A group's sub-command honours what its group does (``ci github`` as ``ci``).
+    names = [f"`{p.opts[-1]}`" for p in global_options_honoured(path.split()[1], root)]
     return [f"Global options it honours: {', '.join(names) or 'none'}.", ""]
 
 
@@ -102,8 +109,26 @@ def render() -> str:
     lines += _section(cli, "mogrun", "##")
     ctx = click.Context(cli, info_name="mogrun")
     for name in COMMANDS:
-        lines += _section(cli.get_command(ctx, name), f"mogrun {name}", "##")
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        lines += _section(command, f"mogrun {name}", "##")
+        lines += _subcommands(command, f"mogrun {name}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _subcommands(command: click.Command, path: str) -> list[str]:
+    """A group's sub-commands (``mogrun ci github``), each in a section under it."""
+    if not isinstance(command, click.Group):
+        return []
+    ctx = _context(command, path)
+    lines: list[str] = []
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        if sub is None or sub.hidden:
+            continue
+        lines += _section(sub, f"{path} {name}", "###")
+        lines += _subcommands(sub, f"{path} {name}")
+    return lines
 
 
 def render_summaries() -> str:

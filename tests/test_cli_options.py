@@ -105,3 +105,14 @@ def test_each_commands_help_lists_the_global_options_it_honours(
         assert option in panel
     for option in ignored:
         assert option not in panel
+
+
+def test_a_group_command_lists_the_global_options_of_its_group(mogrun_project) -> None:
+    """``ci github`` is run as ``ci``: it honours what ``ci`` honours, and says so."""
+    result = mogrun_project.run("ci", "github", "--help", env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result
+    panel = result.stdout.split("Global options", 1)[1]
+    for option in ("--file", "--no-plugins"):
+        assert option in panel
+    for option in ("--url", "--local", "--set", "--json", "--quiet", "--verbose", "--no-color"):
+        assert option not in panel

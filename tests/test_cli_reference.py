@@ -32,3 +32,14 @@ def test_root_help_lists_what_the_commands_say(mogrun_cli, tmp_path) -> None:
         own = mogrun_cli(name, "--help", cwd=tmp_path, env={"COLUMNS": "250"})
         first = own.stdout.strip().splitlines()[2].strip()  # Usage, blank, then the help
         assert first[:40] in result.stdout, name
+
+
+def test_group_subcommands_have_their_own_entry() -> None:
+    """``mogrun ci github`` is documented, with the global options its help lists."""
+    generator = runpy.run_path(str(ROOT / "docs" / "gen_cli_reference.py"))
+    text = generator["render"]()
+    assert "### `mogrun ci github`" in text
+    entry = text.split("### `mogrun ci github`", 1)[1].split("\n## ", 1)[0]
+    assert "$ mogrun ci github [OPTIONS]" in entry
+    assert "| `--shards N` |" in entry
+    assert "Global options it honours: `--file`, `--no-plugins`." in entry

@@ -90,10 +90,10 @@ class Command(_ClickCommand):
             return results
         from click.shell_completion import CompletionItem
 
-        from mogrun.cli.main import global_options_honoured
+        from mogrun.cli.main import command_of, global_options_honoured
 
         given = {item.value for item in results}
-        for param in global_options_honoured(ctx.info_name or "", ctx.find_root()):
+        for param in global_options_honoured(command_of(ctx), ctx.find_root()):
             for name in (*param.opts, *param.secondary_opts):
                 if name.startswith(incomplete) and name not in given:
                     given.add(name)

@@ -80,7 +80,7 @@ def _rich_context(twin: click.Command, link: click.Context, parent: Any,
 def _help_config(root: click.Context, target: click.Context) -> dict[str, Any]:
     """The root's command panels; for a sub-command, its own options first and
     then the global options it honours."""
-    from mogrun.cli.main import COMMANDS, global_options_honoured
+    from mogrun.cli.main import COMMANDS, command_of, global_options_honoured
 
     panels: dict[str, list[str]] = {}
     for name, (_, _, panel) in COMMANDS.items():
@@ -89,7 +89,7 @@ def _help_config(root: click.Context, target: click.Context) -> dict[str, Any]:
     if target is not root:
         own = [_longest(p) for p in target.command.get_params(target)
                if isinstance(p, click.Option)]
-        honoured = global_options_honoured(target.info_name or "", root)
+        honoured = global_options_honoured(command_of(target), root)
         option_groups[target.command_path] = [
             {"name": "Options", "options": own},
             {"name": "Global options", "options": [_longest(p) for p in honoured]}]
@@ -117,11 +117,11 @@ def _honoured(own: list[click.Parameter], link: click.Context) -> list[click.Par
     (``logs -f`` is ``--follow``: the global shows as ``--file`` alone)."""
     import copy
 
-    from mogrun.cli.main import global_options_honoured
+    from mogrun.cli.main import command_of, global_options_honoured
 
     taken = {name for p in own for name in (*p.opts, *getattr(p, "secondary_opts", ()))}
     shown: list[click.Parameter] = []
-    for option in global_options_honoured(link.info_name or "", link.find_root()):
+    for option in global_options_honoured(command_of(link), link.find_root()):
         names = [name for name in option.opts if name not in taken]
         if names:
             twin = copy.copy(option)

@@ -52,11 +52,20 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
 
 
 def global_options_honoured(command: str, root: click.Context) -> list[click.Option]:
-    """The root's options that ``command`` acts on (listed in its ``--help``)."""
+    """The root's options that ``command`` (a name of the root's commands) acts on
+    (listed in its ``--help``)."""
     ignored = IGNORED_GLOBALS.get(command, frozenset()) | {"list_jobs"}
     return [param for param in root.command.get_params(root)
             if isinstance(param, click.Option) and param.name not in ignored
             and not param.is_eager and param.expose_value]
+
+
+def command_of(ctx: click.Context) -> str:
+    """The root's command that ``ctx`` is or runs under: a group's sub-command
+    (``mogrun ci github``) honours the global options of its group (``ci``)."""
+    while ctx.parent is not None and ctx.parent.parent is not None:
+        ctx = ctx.parent
+    return ctx.info_name or ""
 
 
 class MogrunGroup(click.Group):
