@@ -253,8 +253,9 @@ class SandboxSlots:
             self._learn(busy)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now
-            self._pending = self._unlisted(self._serves)
             self._serves = _served(busy)
+            # Against this listing: a start's sandbox it shows is no longer also booting.
+            self._pending = self._unlisted(self._serves)
             self._own_serve = _served([b for b in busy if b.repo_id in self.names])
 
     def _learn(self, busy: list[Busy]) -> None:

@@ -36,9 +36,7 @@ def serves_by_rule(box: Busy, want: Sandbox) -> bool:
 
 
 def slots_listing(busy: list[Busy], cap: int = 100, **kwargs: Any) -> SandboxSlots:
-    listing = [{"id": b.sid, "repo_id": b.repo_id, "working_branch": b.working_branch,
-                "base_branch": b.base_branch, "root_directory": b.root, "status": b.status,
-                "last_active_at": b.last_active} for b in busy]
+    listing = [_row(b) for b in busy]
     slots = SandboxSlots(cap, lambda job, deadline: listing, interval=lambda: 1.0,
                          stop=threading.Event(), **kwargs)
     slots._refresh(0.0, None, None)
@@ -66,6 +64,34 @@ def test_slots_count_as_the_rule_counts(busy, claimed, want) -> None:
     assert not slots._claimed
     slots._refresh(0.0, None, None)  # the next listing is the truth (here: unchanged)
     assert slots._used() == len(busy)
+
+
+@given(st.lists(boxes, max_size=6), st.lists(wants, max_size=6), st.data())
+def test_a_claim_the_next_listing_shows_is_counted_once(busy, claimed, data) -> None:
+    """A start's sandbox appears in the listing read after it: from then on it is
+    a listed sandbox, not also one "booting for this invocation"."""
+    listing: list[dict[str, object]] = [_row(b) for b in busy]
+    slots = SandboxSlots(100, lambda job, deadline: listing, interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    owners = [object() for _ in claimed]  # alive: a claim is keyed by its owner's id
+    for owner, claim in zip(owners, claimed, strict=True):
+        slots._claim(owner, claim)
+    booted = data.draw(st.lists(st.sampled_from(claimed), unique=True) if claimed
+                       else st.just([]))
+    now_busy = busy + [Busy(f"new{i}", c.repo_id, c.working_branch or "main", "main",
+                            c.root_directory, "creating", "2026-01-01T00:00:00Z")
+                       for i, c in enumerate(booted)]
+    listing[:] = [_row(b) for b in now_busy]
+    slots._refresh(0.0, None, None)
+    unlisted = {c for c in claimed if not any(serves_by_rule(b, c) for b in now_busy)}
+    assert slots._used() == len(now_busy) + len(unlisted)
+
+
+def _row(b: Busy) -> dict[str, object]:
+    return {"id": b.sid, "repo_id": b.repo_id, "working_branch": b.working_branch,
+            "base_branch": b.base_branch, "root_directory": b.root, "status": b.status,
+            "last_active_at": b.last_active}
 
 
 def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
