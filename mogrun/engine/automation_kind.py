@@ -79,6 +79,7 @@ class AutomationKind:
     """Triggers, reads back and follows automation job runs."""
 
     name = "automation"
+    cancellable = False  # the public API has no cancel for automation runs
 
     def __init__(self, client: AutomationClient,
                  clock: Callable[[], float] = time.monotonic) -> None:

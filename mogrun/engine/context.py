@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.history import HistoryRow
@@ -68,6 +69,7 @@ class SessionProgress:
     active: int = 0
     going: dict[str, str] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
+    uncancellable: set[str] = field(default_factory=set)  # run ids no cancel can stop
     starting: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> keys
 
     def follow_interval(self, deps: SessionDeps) -> float:
@@ -85,18 +87,24 @@ class SessionProgress:
             with self.lock:
                 self.active -= 1
 
-    def run_going(self, run_id: str, label: str, attached: bool = False) -> None:
+    def run_going(self, run_id: str, label: str, attached: bool = False,
+                  cancellable: bool = True) -> None:
         with self.lock:
             self.going[run_id] = label
             if attached:
                 self.attached.add(run_id)
+            if not cancellable:
+                self.uncancellable.add(run_id)
 
-    def going_counts(self, sending: frozenset[str] = frozenset()) -> tuple[int, int, int]:
-        """(runs started here, runs only attached to) still going, and starts in
-        flight (``sending``: the Idempotency-Keys on the wire, from the client)."""
+    def going_counts(self, sending: frozenset[str] = frozenset()) -> GoingCounts:
+        """What a signal finds: runs started here (and of them, those no cancel can
+        stop), runs only attached to, and starts in flight (``sending``: the
+        Idempotency-Keys on the wire, from the client)."""
         with self.lock:
-            attached = sum(run_id in self.attached for run_id in self.going)
-            return len(self.going) - attached, attached, len(self._sent(sending))
+            attached = {run_id for run_id in self.going if run_id in self.attached}
+            own = [run_id for run_id in self.going if run_id not in attached]
+            stuck = sum(run_id in self.uncancellable for run_id in own)
+            return GoingCounts(len(own) - stuck, len(attached), len(self._sent(sending)), stuck)
 
     @contextmanager
     def start_in_flight(self, label: str, key: str, shown_key: str) -> Iterator[None]:
@@ -125,3 +133,17 @@ class SessionProgress:
     def still_going(self) -> dict[str, str]:
         with self.lock:
             return dict(self.going)
+
+    def cannot_cancel(self) -> frozenset[str]:
+        """The run ids going that no cancel can stop (automation runs)."""
+        with self.lock:
+            return frozenset(self.uncancellable)
+
+
+class GoingCounts(NamedTuple):
+    """What is going when a signal lands (see ``first_signal_message``)."""
+
+    started: int  # runs started here that a cancel can stop
+    attached: int  # runs only attached to: left going
+    starting: int  # starts on the wire, their runs perhaps made
+    uncancellable: int  # runs started here that no cancel can stop: left going

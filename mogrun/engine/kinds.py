@@ -56,6 +56,7 @@ class JobKind(Protocol):
     (a refusal, a transport failure): the engine reports and records it."""
 
     name: str
+    cancellable: bool  # whether ``cancel`` can stop its runs (signals say so up front)
 
     def claims(self, job: ResolvedJob) -> bool:
         """Whether ``job`` is of this kind (the run kind claims every job)."""

@@ -40,6 +40,7 @@ class RunKind:
     """Starts, follows and cancels agent runs through the client."""
 
     name = "run"
+    cancellable = True
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client

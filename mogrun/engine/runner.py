@@ -130,7 +130,7 @@ class RunExecutor:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
         track.started(started.state, started.attached)
-        self.progress.run_going(track.run_id, _shown(track), track.attached)
+        self.progress.run_going(track.run_id, _shown(track), track.attached, kind.cancellable)
         deps.channel.run_started(track)
         if track.attached:
             deps.channel.notice(_attached_text(track, kind), track=track)
@@ -162,7 +162,7 @@ class RunExecutor:
                 track.secrets), track=track, level="error")
             return self._skip(track, MAYBE_STARTED)
         track.started(started.state, attached=False)  # our own start, whatever replayed says
-        self.progress.run_going(track.run_id, _shown(track))
+        self.progress.run_going(track.run_id, _shown(track), cancellable=kind.cancellable)
         deps.channel.run_started(track)
         deps.channel.notice(mask(f"interrupted while its start was unanswered: the start "
                                  f"(Idempotency-Key {track.key}) is run {track.run_id}",

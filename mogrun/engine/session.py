@@ -288,11 +288,13 @@ def _sandbox_cap(config: SessionConfig) -> int:
 def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> None:
     """Say what the first signal does; starts still unanswered in ``CANCEL_GRACE``
     are given up on then (a timer: the signal handler must not wait)."""
-    started, attached, starting = progress.going_counts(deps.client.sending_keys())
+    counts = progress.going_counts(deps.client.sending_keys())
     timer = threading.Timer(CANCEL_GRACE, deps.give_up.set)
     timer.daemon = True
     timer.start()
-    deps.channel.notice(first_signal_message(started, attached, exit_code, starting=starting),
+    deps.channel.notice(first_signal_message(counts.started, counts.attached, exit_code,
+                                             starting=counts.starting,
+                                             uncancellable=counts.uncancellable),
                         level="warning")
 
 
@@ -301,4 +303,5 @@ def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) ->
     starting = progress.starts_in_flight(deps.client.sending_keys())
     deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
-    return error.evolve(context=tuple(left_going_lines(going, deps.local, starting)))
+    return error.evolve(context=tuple(left_going_lines(going, deps.local, starting,
+                                                       progress.cannot_cancel())))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -40,20 +40,27 @@ class ForcedExit(BaseException):
 
 
 def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
-                         starting: int = 0) -> str:
+                         starting: int = 0, uncancellable: int = 0) -> str:
     """What the first signal does, said the moment it lands (``exit_code`` 143:
     a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press).
     ``starting``: starts sent and unanswered, whose runs may exist: their answers
-    are waited for (``CANCEL_GRACE``) so that those runs are cancelled too."""
+    are waited for (``CANCEL_GRACE``) so that those runs are cancelled too.
+    ``uncancellable``: runs started here that no cancel can stop (automation runs):
+    never promised a cancel."""
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
                 if exit_code != 143 else f"SIGTERM: cancelling {runs} started here; "
                 f"a second signal leaves {_them(started)} going")
-    elif starting:
+    elif starting or uncancellable:
         text = "interrupted" if exit_code != 143 else "SIGTERM"
     else:
         text = "interrupted; no run started here is going, stopping"
+    if uncancellable:
+        one = uncancellable == 1
+        text += (f"; {uncancellable} run{'' if one else 's'} started here cannot be cancelled "
+                 f"({'an automation run' if one else 'automation runs'}) and "
+                 f"{'is' if one else 'are'} left going")
     if starting:
         starts = f"{starting} start{'s' if starting != 1 else ''}"
         text += (f"; waiting up to {CANCEL_GRACE:g}s for {starts} in flight to answer, "
@@ -65,19 +72,19 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
 
 
 def left_going_lines(going: Mapping[str, str], local: bool = False,
-                     starting: Mapping[str, str] | None = None) -> list[str]:
+                     starting: Mapping[str, str] | None = None,
+                     uncancellable: Collection[str] = ()) -> list[str]:
     """At a second Ctrl-C: each run left going (run id -> label), with the command
-    that cancels it (a ``--local`` run ends with mogrun's own emulator), and each
-    start left unanswered (label -> Idempotency-Key), whose run may exist."""
+    that cancels it (a ``--local`` run ends with mogrun's own emulator; an
+    automation run has no cancel), and each start left unanswered (label ->
+    Idempotency-Key), whose run may exist."""
     starting = starting or {}
     if not going and not starting:
         return ["no runs were left going"]
-    if local:
-        lines = [f"left going: {run_id} ({label}); it ends with the --local emulator"
-                 for run_id, label in going.items()]
-    else:
-        lines = [f"left going: {run_id} ({label}); cancel it with: mogrun cancel {run_id}"
-                 for run_id, label in going.items()]
+    lines = [f"left going: {run_id} ({label}); " + (
+        "automation runs cannot be cancelled" if run_id in uncancellable else
+        "it ends with the --local emulator" if local else
+        f"cancel it with: mogrun cancel {run_id}") for run_id, label in going.items()]
     return lines + [f"left unanswered: the start of {label} (Idempotency-Key {key}); "
                     "it may have made a run, left going" for label, key in starting.items()]
 

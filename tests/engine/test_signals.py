@@ -257,3 +257,32 @@ gates = { max_duration = "100ms" }
     (result,) = json_lines(out)[-1]["results"]
     assert result["outcome"] == "gate_failed", result
     assert "longer than max_duration 100ms" in json.dumps(result["gates"])
+
+
+def test_sigterm_on_an_automation_run_says_it_is_left_going_not_cancelled(tmp_path):
+    """The public API has no cancel for automation runs: the first signal must not
+    promise one, and the second names the run without a cancel command."""
+    jobs = LONG_JOB + ('\n[jobs.triage]\nrepo = "acme/api"\nautomation = "triage"\n'
+                       'input = { note = "@emulator duration=never" }\n')
+    with Emulator(default_duration=0.5, automations=["triage"]) as emu:
+        emu.add_fault("cancel", "delay", count=1, delay=5.0)  # the second signal comes first
+        with running(spawn(emu, tmp_path, "run", "triage", "long", jobs=jobs)) as proc:
+            deadline = time.monotonic() + 15
+            while not (emu.runs and emu.count("GET", f"/runs/{emu.runs[-1]}/events")
+                       and any("/automations/" in r.path and r.method == "GET"
+                               and "/runs/" in r.path for r in emu.requests)):
+                assert time.monotonic() < deadline, "mogrun did not start following both"
+                time.sleep(0.05)
+            (run_id,) = emu.runs
+            out, err, _ = interrupt(proc, signum=signal.SIGTERM, times=2, gap=1.0)
+    assert proc.returncode == 143, (out, err)
+    first = next(line for line in err.splitlines() if "SIGTERM" in line)
+    assert first == ("warning: SIGTERM: cancelling 1 run started here; a second signal leaves "
+                     "it going; 1 run started here cannot be cancelled (an automation run) "
+                     "and is left going"), err
+    left = sorted(line for line in err.splitlines() if line.startswith("left going: "))
+    assert len(left) == 2, err
+    assert f"left going: {run_id} (long:acme/api); cancel it with: mogrun cancel {run_id}" in left
+    assert any(line.endswith("(triage:acme/api); automation runs cannot be cancelled")
+               for line in left), left
+    assert "Traceback" not in err
