@@ -65,16 +65,22 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     down, so N legs together never exceed the token's limits): what each leg
     gets. The request budget applies the same division (``shards``); this is
     where too many legs are refused, by the limit that cannot be split."""
-    shared = dict(settings)
+    limits = {}
     for name, default in SHARED_LIMITS:
         value = settings.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             continue  # a bad value is the task file's error, reported where it is read
-        if value < count:
-            what = ("the account's sandbox slots" if name == "sandboxes"
-                    else f"the token's {name.replace('_', ' ')}")
-            raise UsageError(f"--shard .../{count}: {what} ({value}) cannot be split {count} "
-                             f"ways; use at most {value} shards")
+        limits[name] = value
+    # The smallest limit binds: the maximum suggested is one every limit accepts.
+    binding = min(limits, key=limits.__getitem__, default=None)
+    if binding is not None and limits[binding] < count:
+        value = limits[binding]
+        what = ("the account's sandbox slots" if binding == "sandboxes"
+                else f"the token's {binding.replace('_', ' ')}")
+        raise UsageError(f"--shard .../{count}: {what} ({value}) cannot be split {count} "
+                         f"ways; use at most {value} shards")
+    shared = dict(settings)
+    for name, value in limits.items():
         if name in settings or count > 1:
             shared[name] = value // count
     return shared

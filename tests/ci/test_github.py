@@ -368,13 +368,18 @@ def test_env_values_are_not_judged_when_generating(project, monkeypatch) -> None
     assert project.run("ci", "github", "--check").code == 0
 
 
-def test_more_shards_than_the_start_limit_allows_is_exit_2(project) -> None:
+@pytest.mark.parametrize("shards", ["99", "10", "9"])
+def test_more_shards_than_the_limits_allow_is_exit_2_with_the_real_maximum(project,
+                                                                            shards) -> None:
+    # starts per minute (9) is too small for 10, but the 3 sandbox slots bind first:
+    # the maximum suggested is one that works.
     project.write(BIG)
-    result = project.run("ci", "github", "--shards", "10")
+    result = project.run("ci", "github", "--shards", shards)
     assert result.code == 2
     assert result.err.splitlines()[0] == (
-        "Error: --shard .../10: the token's starts per minute (9) cannot be split 10 ways; "
-        "use at most 9 shards")
+        f"Error: --shard .../{shards}: the account's sandbox slots (3) cannot be split "
+        f"{shards} ways; use at most 3 shards")
+    assert project.run("ci", "github", "--shards", "3").code == 0
 
 
 def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:

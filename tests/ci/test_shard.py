@@ -78,13 +78,32 @@ def test_each_leg_gets_a_floor_of_one_nth_of_every_limit() -> None:
     assert shared_settings({"starts_per_minute": 5, "url": "x"}, 2)["starts_per_minute"] == 2
     assert shared_settings({"starts_per_minute": 5}, 1) == {"starts_per_minute": 5}
     with pytest.raises(UsageError) as caught:
-        shared_settings({"starts_per_minute": 5}, 6)
+        shared_settings({"starts_per_minute": 5, "sandboxes": 8}, 6)
     assert caught.value.message == ("--shard .../6: the token's starts per minute (5) cannot be "
                                     "split 6 ways; use at most 5 shards")
     with pytest.raises(UsageError) as caught:
         shared_settings({}, 4)  # three sandbox slots cannot give four legs one each
     assert caught.value.message == ("--shard .../4: the account's sandbox slots (3) cannot be "
                                     "split 4 ways; use at most 3 shards")
+
+
+@pytest.mark.parametrize(("count", "settings"), [(99, {}), (60, {}), (10, {}),
+                                                  (8, {"sandboxes": 12, "starts_per_minute": 7})])
+def test_too_many_legs_names_the_limit_that_binds_and_the_real_maximum(count, settings) -> None:
+    """The suggested number of shards must itself be accepted: it is the smallest of
+    all the limits, and the message names that limit (not the first one too small)."""
+    with pytest.raises(UsageError) as caught:
+        shared_settings(settings, count)
+    if settings:
+        assert caught.value.message == (
+            f"--shard .../{count}: the token's starts per minute (7) cannot be split {count} "
+            "ways; use at most 7 shards")
+        assert shared_settings(settings, 7)["starts_per_minute"] == 1
+    else:
+        assert caught.value.message == (
+            f"--shard .../{count}: the account's sandbox slots (3) cannot be split {count} "
+            "ways; use at most 3 shards")
+        assert shared_settings(settings, 3)["sandboxes"] == 1
 
 
 # ---- end to end: three legs, one token, one emulator ----------------------------------------
