@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mogrun.api import automations as api
+from mogrun.engine.context import RERUN, rerun_for
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError, RequestRefusedError
@@ -82,8 +83,10 @@ class AutomationKind:
     cancellable = False  # the public API has no cancel for automation runs
 
     def __init__(self, client: AutomationClient,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 rerun_command: str | None = None) -> None:
         self.client, self.clock = client, clock
+        self.rerun_command = rerun_command or RERUN  # how a fresh attempt is started
         self._readers: dict[str, AutomationReader] = {}  # automation as written -> reader
         self._lock = threading.Lock()
 
@@ -167,7 +170,8 @@ class AutomationKind:
             raise MogrunError(
                 f"the trigger key of {track.label} is already used by a job run outside "
                 f"automation {automation_id}; it was not taken as this job's run",
-                context=["Start a fresh attempt with: mogrun rerun " + track.job.name]) from exc
+                context=["Start a fresh attempt with: "
+                         + rerun_for(self.rerun_command, [track.job.name])]) from exc
 
     def _wait_for_cap(self, track: RunTrack, answer: api.TriggerAnswer, give_up: float,
                       pause: float) -> None:

@@ -9,8 +9,9 @@ the first freely and touch the second only through its methods.
 
 from __future__ import annotations
 
+import shlex
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -19,6 +20,14 @@ from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.history import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
+
+RERUN = "mogrun rerun"  # the rerun command line when the caller gives none
+
+
+def rerun_for(command: str, jobs: Sequence[str]) -> str:
+    """``mogrun -f v7.toml rerun a b``: ``command`` (how this invocation is rerun,
+    with its ``-f`` and ``--local``) and the jobs, quoted for a shell."""
+    return " ".join([command, *(shlex.quote(job) for job in jobs)])
 
 
 def _unarmed() -> AbstractContextManager[None]:
@@ -52,12 +61,17 @@ class SessionDeps:
     slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
     recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
     give_up: threading.Event = field(default_factory=threading.Event)
+    rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:
         """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
         if self.local:
             return "the --local emulator stops when mogrun exits, and the run with it"
         return f"{verb} with: mogrun logs --follow {run_id}"
+
+    def rerun_hint(self, job: str) -> str:
+        """How to start a fresh attempt of ``job``: the summary's rerun line for it."""
+        return rerun_for(self.rerun_command, [job])
 
 
 @dataclass

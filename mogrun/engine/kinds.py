@@ -92,12 +92,14 @@ class JobKind(Protocol):
         attempt once a slot frees), or ``None`` for a real result."""
 
 
-def kinds_for(client: ApiClient) -> tuple[JobKind, ...]:
-    """Every kind, most specific first; the run kind, which claims all, last."""
+def kinds_for(client: ApiClient, rerun_command: str | None = None) -> tuple[JobKind, ...]:
+    """Every kind, most specific first; the run kind, which claims all, last.
+    ``rerun_command`` (``mogrun -f FILE rerun``) is how their messages say to
+    start a fresh attempt."""
     from mogrun.engine.automation_kind import AutomationKind
     from mogrun.engine.run_kind import RunKind
 
-    return (AutomationKind(client), RunKind(client))
+    return (AutomationKind(client, rerun_command=rerun_command), RunKind(client))
 
 
 def describing_kinds() -> tuple[JobKind, ...]:

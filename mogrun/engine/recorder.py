@@ -115,13 +115,13 @@ class HistoryObserver(Observer):
         self.warn(f"{exc.message}; runs are no longer recorded")
 
 
-def conflict_hint(track: RunTrack, earlier: HistoryRow | None) -> str:
+def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> str:
     """Why the server said IDEMPOTENCY_CONFLICT: which fields of the start differ
-    from the one an earlier invocation sent under the same key, and the way out."""
+    from the one an earlier invocation sent under the same key, and the way out
+    (``rerun``: the command line that starts a fresh attempt of the job)."""
     import json
 
-    way_out = (f"start a fresh attempt with: mogrun rerun {track.job.name} "
-               "(or give the job a new idempotency_key)")
+    way_out = f"start a fresh attempt with: {rerun} (or give the job a new idempotency_key)"
     if earlier is None:
         return f"the key was used before with a different request; {way_out}"
     try:

@@ -124,8 +124,9 @@ class RunExecutor:
             return self._skip(track, NEVER_STARTED)
         except IdempotencyConflictError as exc:
             earlier = deps.recall(mask(track.key, track.secrets))
+            rerun = deps.rerun_hint(track.job.name)
             return self._refused(track, exc.evolve(
-                message=f"{exc.message}: {conflict_hint(track, earlier)}"), Outcome.ERROR)
+                message=f"{exc.message}: {conflict_hint(track, earlier, rerun)}"), Outcome.ERROR)
         except MogrunError as exc:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
@@ -133,7 +134,8 @@ class RunExecutor:
         self.progress.run_going(track.run_id, _shown(track), track.attached, kind.cancellable)
         deps.channel.run_started(track)
         if track.attached:
-            deps.channel.notice(_attached_text(track, kind), track=track)
+            deps.channel.notice(_attached_text(track, kind, deps.rerun_hint(track.job.name)),
+                                track=track)
         if track.job.name in deps.detach_jobs:
             return self._detached(track)
         try:
@@ -373,15 +375,15 @@ def _error_text(state: RunState) -> str:
     return error_text(state)
 
 
-def _attached_text(track: RunTrack, kind: JobKind) -> str:
+def _attached_text(track: RunTrack, kind: JobKind, rerun: str) -> str:
     """An earlier invocation's run under this key: said, and if it had already
-    failed (a replay fails for ever), how to try again: unless it was refused
-    for capacity, which the next attempt, under a new key, answers by itself."""
+    failed (a replay fails for ever), how to try again (``rerun``): unless it was
+    refused for capacity, which the next attempt, under a new key, answers by itself."""
     state = track.state
     text = f"attached to existing run {track.run_id}"
     if state is not None and state.terminal and kind.refusal(state) is not None:
         return text + f", which the server had refused for capacity ({_error_text(state)})"
     if state is not None and state.terminal and Outcome.of_status(state.status).failing:
         text += (f", which had already ended {state.status} (its key was used before); "
-                 f"start a fresh attempt with: mogrun rerun {track.job.name}")
+                 f"start a fresh attempt with: {rerun}")
     return text

@@ -9,7 +9,6 @@ SPEC's precedence. Signals are handled here (see ``signals.py``).
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mogrun.engine.capacity import SandboxSlots
-from mogrun.engine.context import SessionDeps, SessionProgress
+from mogrun.engine.context import RERUN, SessionDeps, SessionProgress, rerun_for
 from mogrun.engine.history import History, HistoryRow, new_invocation_id
 from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
@@ -172,6 +171,7 @@ def run_session(
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
             sandbox_cap=options.sandboxes or _sandbox_cap(config),
             recall=_recall(ports.history, invocation),
+            rerun_command=rerun_command or RERUN,
         )
         progress = SessionProgress()
         watch.on_first = lambda code: _first_signal(deps, progress, code)
@@ -203,7 +203,7 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
          options: SessionOptions, watch: SignalWatch,
          attempts: Mapping[str, tuple[int, str]] | None) -> tuple[int, tuple[RunResult, ...]]:
     deps.channel.session_started(jobs)
-    kinds = kinds_for(deps.client)
+    kinds = kinds_for(deps.client, deps.rerun_command)
     try:
         with deps.armed():
             jobs = resolve_repos(deps.client, jobs)
@@ -237,7 +237,7 @@ def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],
         return None
     failing = {r.job for r in results if Outcome(r.outcome).failing}
     names = [job.name for job in jobs if job.name in failing]
-    return " ".join([prefix, *(shlex.quote(n) for n in names)]) if names else None
+    return rerun_for(prefix, names) if names else None
 
 
 def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,

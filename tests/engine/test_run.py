@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import history_rows, json_lines
+from .conftest import HEADER, history_rows, json_lines
 
 
 def test_success_streams_events_and_exits_0(project, mogrun, mogrun_emulator):
@@ -143,6 +143,36 @@ def test_a_fixed_key_that_attaches_to_a_failed_run_says_so_and_names_rerun(
     assert (f"attached to existing run {run_id}, which had already ended failed (its key "
             "was used before); start a fresh attempt with: mogrun rerun bad") in second.stderr
     assert len(mogrun_emulator.runs) == 1
+
+
+def test_the_hints_to_rerun_name_the_task_file_as_the_summary_does(
+        mogrun_project, mogrun, mogrun_emulator):
+    """``mogrun -f v7.toml d``: the conflict's and the attach's "start a fresh attempt
+    with" give the same rerun line as the summary's, ``-f`` included."""
+    def write(prompt: str) -> None:
+        mogrun_project.write(HEADER + f"""
+[jobs.d]
+repo = "acme/api"
+prompt = "{prompt}\\n@emulator duration=0.2s"
+idempotency_key = "fixed-key"
+[jobs.bad]
+repo = "acme/api"
+prompt = '@emulator status=failed duration=0.2s'
+idempotency_key = "bad-once"
+""", name="v7.toml")
+
+    write("first")
+    assert mogrun("-f", "v7.toml", "d").exit_code == 0
+    assert mogrun("-f", "v7.toml", "bad").exit_code == 1
+    write("second")
+    result = mogrun("-f", "v7.toml", "d")
+    assert result.exit_code == 1, result
+    assert ("start a fresh attempt with: mogrun -f v7.toml rerun d (or give the job a new "
+            "idempotency_key)") in result.stderr
+    assert "rerun what did not pass: mogrun -f v7.toml rerun d" in result.stdout.splitlines()
+    attached = mogrun("-f", "v7.toml", "bad")
+    assert attached.exit_code == 1, attached
+    assert "start a fresh attempt with: mogrun -f v7.toml rerun bad" in attached.stderr
 
 
 def test_agent_text_is_escaped(project, mogrun):
