@@ -209,3 +209,56 @@ def test_a_detached_run_cancelled_by_mogrun_cancel_is_completed_as_cancelled(
     assert (row["status"], row["outcome"], row["exit_code"]) == ("cancelled", "cancelled", 1)
     assert row["finished_at"]
     assert project("status", "--exit-status", "slow").exit_code == 1
+
+
+def started_elsewhere(project, *args: str) -> str:
+    """A run of this token that this project's history does not know (another
+    checkout started it): its run id."""
+    other = project.root / "elsewhere"
+    project.write(JOBS, name="elsewhere/mogplex.toml")
+    result = project(*args, cwd=other)
+    assert result.exit_code in (0, 1), result
+    return json.loads(project("--json", "history", "-n", "1", cwd=other).stdout)["run_id"]
+
+
+def test_status_of_a_run_id_not_in_history_reads_it_from_the_api(project,
+                                                                 mogrun_emulator) -> None:
+    """``gh run view <id>``: a run id is looked up in the API, not only in history."""
+    run_id = started_elsewhere(project, "broken")
+    mogrun_emulator.clear_requests()
+    result = project("status", run_id)
+    assert result.exit_code == 0, result
+    [header, _, row] = result.stdout.splitlines()
+    assert header.split() == ["job", "repo", "run", "id", "status", "outcome", "started"]
+    cells = row.split()
+    assert cells[:5] == ["-", mogrun_emulator.repo_id("acme/api"), run_id, "failed", "failed"]
+    assert mogrun_emulator.count("GET", f"/runs/{run_id}") == 1
+    shown = json.loads(project("--json", "status", run_id).stdout)
+    assert {k: shown[k] for k in ("job", "repo", "run_id", "status", "outcome", "exit_code",
+                                  "invocation")} == {
+        "job": None, "repo": mogrun_emulator.repo_id("acme/api"), "run_id": run_id,
+        "status": "failed", "outcome": "failed", "exit_code": 1, "invocation": None}
+    assert shown["started_at"] and shown["finished_at"]
+    assert project("status", "--exit-status", run_id).exit_code == 1
+    assert project("--json", "history").stdout == ""  # looked at, not recorded here
+
+
+def test_status_of_a_going_run_not_in_history_exit_status_3(project, mogrun_emulator) -> None:
+    run_id = started_elsewhere(project, "--detach", "slow")
+    going = project("--json", "status", "--exit-status", run_id)
+    assert going.exit_code == 3, going
+    shown = json.loads(going.stdout)
+    assert shown["status"] in ("pending", "streaming"), shown
+    assert (shown["outcome"], shown["finished_at"], shown["exit_code"]) == (None, None, None)
+
+
+def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulator) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    result = project("status", unknown)
+    assert result.exit_code == 1, result  # the API's refusal, as logs and cancel exit
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: Run not found (NOT_FOUND, HTTP 404)"
+    assert (f"{unknown} is not in this project's history either "
+            f"({project.root / '.mogrun' / 'history.db'})") in lines
+    assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
+    assert project("logs", unknown).exit_code == project("cancel", unknown).exit_code == 1

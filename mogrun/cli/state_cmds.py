@@ -213,20 +213,91 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
       mogrun status codemod            every run of codemod's latest invocation
       mogrun --json status 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun status --exit-status nightly && echo all green
+
+    A run id this project never recorded (another checkout or CI started it)
+    is read from the API and shown, not recorded.
     """
     taskfile, history = open_state(state)
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         rows = (history.latest_per_job() if target is None
                 else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
-        if target is not None and not rows:
-            raise UsageError(f"no recorded run {target!r} against this API",
-                             context=[f"History: {history.path} ({history.base_url})"])
-        rows = _refresh(state, taskfile, history, rows)
+        if target is not None and not rows:  # a run id: history has not seen it
+            rows = [_unrecorded(state, taskfile, history, target)]
+        else:
+            rows = _refresh(state, taskfile, history, rows)
         _show_status(state, rows)
         return exit_status_code(rows) if exit_status else 0
     finally:
         history.close()
+
+
+@dataclass(frozen=True)
+class UnrecordedRun:
+    """A run ``status`` read from the API alone, shaped as a history row for the
+    table, ``--json`` and ``--exit-status``: what only history knows (its job,
+    invocation, key, gates) is null, its repo is the run's ``repoId``."""
+
+    base_url: str
+    run: Any  # RunState
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run.run_id)
+
+    @property
+    def status(self) -> str:
+        return str(self.run.status)
+
+    @property
+    def job(self) -> str:
+        return ""
+
+    @property
+    def repo(self) -> str:
+        repo = self.run.raw.get("repoId")
+        return repo if isinstance(repo, str) else ""
+
+    @property
+    def outcome(self) -> str | None:
+        from mogrun.outcomes import Outcome
+
+        return str(Outcome.of_status(self.status)) if self.run.terminal else None
+
+    @property
+    def started_at(self) -> str:
+        return str(self.run.created_at or "")
+
+    def as_dict(self) -> dict[str, Any]:
+        from mogrun.engine.history import HistoryRow
+        from mogrun.engine.run_kind import error_text
+        from mogrun.outcomes import Outcome
+
+        known = {"base_url": self.base_url, "repo": self.repo or None, "run_id": self.run_id,
+                 "status": self.status, "outcome": self.outcome,
+                 "started_at": self.run.created_at,
+                 "finished_at": self.run.updated_at if self.run.terminal else None,
+                 "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
+                 "gates": [], "message": error_text(self.run)}
+        return {name: known.get(name) for name in HistoryRow.__dataclass_fields__}
+
+
+def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
+    """``status RUN_ID`` of a run this project never recorded: ``GET /runs/{id}``
+    (as ``logs`` and ``cancel`` ask for it); the API's 404 says it, and that
+    history does not know it either. ``--local`` runs exist only in history."""
+    if state.local:
+        raise UsageError(f"no recorded run {run_id!r} against this API",
+                         context=[f"History: {history.path} ({history.base_url})"])
+    client = api_client(state, taskfile)
+    try:
+        run = client.get_run(run_id)
+    except RequestRefusedError as exc:
+        if exc.status != 404:
+            raise
+        raise exc.evolve(context=[*exc.context, f"{run_id} is not in this project's "
+                                  f"history either ({history.path})"]) from exc
+    return UnrecordedRun(history.base_url, run)
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:
@@ -296,7 +367,7 @@ def _show_status(state: CliState, rows: Sequence[Any]) -> None:
         click.echo("No runs recorded yet.", err=True)
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job, row.repo, row.run_id or "-", row.status or "-",
+           [[row.job or "-", row.repo or "-", row.run_id or "-", row.status or "-",
              row.outcome or "-", row.started_at] for row in rows])
 
 
