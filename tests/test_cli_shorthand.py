@@ -54,3 +54,47 @@ def test_an_option_nobody_knows_is_a_usage_error(mogrun_cli, tmp_path) -> None:
     result = mogrun_cli("--frobnicate", "a", cwd=tmp_path)
     assert result.exit_code == 2, result
     assert "No such option '--frobnicate'" in result.stderr
+
+
+ROOT_USAGE = "Usage: mogrun [OPTIONS] COMMAND [ARGS]... | JOB..."
+
+
+def test_an_unknown_option_with_no_command_is_the_roots_error(mogrun_cli, tmp_path) -> None:
+    """``mogrun --bogus`` typed no command: the error is mogrun's, not run's, and
+    suggests none of run's options (``--jobs``) for a line that runs nothing."""
+    write_taskfile(tmp_path, JOBS)
+    for argv, option in ((["--bogus"], "--bogus"), (["-C", "/", "list"], "-C"),
+                         (["--bogus", "run", "a"], "--bogus")):
+        result = mogrun_cli(*argv, cwd=tmp_path)
+        assert result.exit_code == 2, result
+        lines = result.stderr.splitlines()
+        assert lines[:3] == [ROOT_USAGE, "Try 'mogrun --help' for help.", ""]
+        assert lines[3].startswith(f"Error: No such option '{option}'.")
+        assert len(lines) == 4 and "--jobs" not in lines[3], result  # run's: not here
+
+
+def test_the_roots_error_suggests_the_roots_options(mogrun_cli, tmp_path) -> None:
+    write_taskfile(tmp_path, JOBS)
+    result = mogrun_cli("--jsno", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[0] == ROOT_USAGE
+    assert result.stderr.splitlines()[-1] == ("Error: No such option '--jsno'. "
+                                              "Did you mean '--json'?")
+
+
+def test_with_job_names_runs_options_are_suggested_too(mogrun_cli, tmp_path) -> None:
+    """``mogrun --jbos 2 a`` is the shorthand for run: its options are the root's too."""
+    write_taskfile(tmp_path, JOBS)
+    for argv in (["--jbos", "2", "a"], ["a", "--jbos", "2"]):
+        result = mogrun_cli(*argv, cwd=tmp_path)
+        assert result.exit_code == 2, result
+        assert result.stderr.splitlines()[0] == ROOT_USAGE
+        assert result.stderr.splitlines()[-1].startswith("Error: No such option '--jbos'.")
+        assert "'--jobs'" in result.stderr.splitlines()[-1]
+
+
+def test_run_named_keeps_runs_own_usage(mogrun_cli, tmp_path) -> None:
+    write_taskfile(tmp_path, JOBS)
+    result = mogrun_cli("run", "--bogus", "a", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[0] == "Usage: mogrun run [OPTIONS] [JOBS]..."

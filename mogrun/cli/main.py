@@ -68,6 +68,18 @@ def command_of(ctx: click.Context) -> str:
     return ctx.info_name or ""
 
 
+# ctx.meta key: `run` was not typed but implied (`mogrun -k a`, `mogrun a`, or an
+# option the root does not know); its value says whether the line names jobs.
+_IMPLIED_RUN = "mogrun.implied_run"
+
+
+def _names_jobs(words: list[str]) -> bool:
+    """Whether the words given to an implied ``run`` name jobs: some word that is
+    not an option, and none that is a command (``mogrun -C / list`` runs nothing)."""
+    plain = [word for word in words if not word.startswith("-")]
+    return bool(plain) and not any(word in COMMANDS for word in plain)
+
+
 class MogrunGroup(click.Group):
     """Loads commands on demand; an unknown first word is a job name for `run`."""
 
@@ -89,7 +101,10 @@ class MogrunGroup(click.Group):
 
         group = option_table(self.get_params(ctx))
         # `mogrun -k a b` and `mogrun --detach JOB` are short for `mogrun run ...` too.
-        args = route_run_options(args, group)
+        routed = route_run_options(args, group)
+        if len(routed) > len(args):
+            ctx.meta[_IMPLIED_RUN] = _names_jobs(args)
+        args = routed
         index = command_index(args, group)
         if index is not None:  # global options anywhere: `mogrun lint --local -q`
             command = self.get_command(ctx, args[index]) or self.get_command(ctx, "run")
@@ -104,8 +119,31 @@ class MogrunGroup(click.Group):
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
             _refuse_mistyped_command(ctx, args[0])
+            ctx.meta[_IMPLIED_RUN] = True
             return "run", self.get_command(ctx, "run"), args
         return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoSuchOption as error:
+            if _IMPLIED_RUN not in ctx.meta or error.ctx is None or error.ctx.parent is not ctx:
+                raise
+            raise self._no_such_option(ctx, error) from None
+
+    def _no_such_option(self, ctx: click.Context,
+                        error: click.exceptions.NoSuchOption) -> click.exceptions.NoSuchOption:
+        """An option an implied ``run`` does not know is reported against ``mogrun``
+        (the user typed no command), suggesting the root's options, and run's
+        only when the line names jobs (``mogrun --jbos 2 a``)."""
+        params = list(self.get_params(ctx))
+        if ctx.meta[_IMPLIED_RUN] and error.ctx is not None:
+            params += error.ctx.command.get_params(error.ctx)
+        names = [name for param in params if isinstance(param, click.Option)
+                 for name in (*param.opts, *param.secondary_opts) if name.startswith("--")]
+        long = error.option_name.startswith("--")
+        return click.exceptions.NoSuchOption(error.option_name, ctx=ctx,
+                                             possibilities=names if long else None)
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
         """Commands and options (click's), plus job names: `mogrun JOB` runs a job."""
