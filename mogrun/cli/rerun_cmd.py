@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
-from mogrun.cli.run_cmd import RunCommand, parse_timeout, plugin_options, session_options_of
+from mogrun.cli.run_cmd import (
+    RunCommand,
+    parse_shard_option,
+    parse_timeout,
+    plugin_options,
+    run_options,
+    session_options,
+)
 from mogrun.cli.state import CliState
 from mogrun.errors import UsageError
 
@@ -36,23 +43,25 @@ invocation of each; without, every job of the latest invocation.
 Examples:
   mogrun rerun                 what did not pass in the latest invocation
   mogrun rerun codemod         the runs of codemod that did not pass
+  mogrun rerun -n              the start requests of those attempts; no network
 """
 
 
 @click.command("rerun", cls=RunCommand, help=RERUN_HELP)
 @click.argument("jobs", nargs=-1, shell_complete=complete_jobs)
-@session_options_of
+@run_options
 @click.pass_context
-def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int,
-                  timeout: str | None, detach: bool, keep_going: bool,
-                  plugins: tuple[str, ...], **plugin_values: Any) -> int:
+def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_run: bool,
+                  timeout: str | None, detach: bool, no_deps: bool, keep_going: bool,
+                  plugins: tuple[str, ...], shard: str | None, **plugin_values: Any) -> int:
     state: CliState = ctx.obj
     from mogrun.cli.loading import history_key, load_taskfile
     from mogrun.cli.run_cmd import execute
     from mogrun.engine.history import History
-    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
     from mogrun.taskfile.graph import check_job_names
 
+    timeout_override = parse_timeout(timeout)
+    slice_ = parse_shard_option(shard)
     taskfile = load_taskfile(state)
     check_job_names(taskfile, jobs)  # a typo gets run's "did you mean", not "never run"
     history = History.for_project(taskfile.project_dir, history_key(state, taskfile))
@@ -65,12 +74,16 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int,
         state.echo("nothing to rerun: every run of the latest invocation passed", err=True)
         return 0
     names = list(dict.fromkeys(row.job for row in retry))
-    session_options = SessionOptions(max_parallel=parallel, keep_going=keep_going,
-                                     detach=detach, poll_interval=poll_override(state.env),
-                                     sandboxes=sandboxes_override(state.env))
-    return execute(state, names, session_options, plugins=plugins,
-                   options=plugin_options(ctx, plugin_values),
-                   timeout_override=parse_timeout(timeout), select=_selector(retry))
+    if dry_run:
+        from mogrun.cli.taskfile_views import show_jobs
+
+        return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,
+                         extra_plugins=plugins, shard=slice_, select=_selector(retry))
+    return execute(state, names, session_options(state, parallel=parallel,
+                                                 keep_going=keep_going, detach=detach,
+                                                 no_deps=no_deps),
+                   plugins=plugins, options=plugin_options(ctx, plugin_values),
+                   timeout_override=timeout_override, shard=slice_, select=_selector(retry))
 
 
 def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:

@@ -94,22 +94,46 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def session_options_of(f: F) -> F:
-    """The options ``run`` and ``rerun`` share (how the session runs, not what)."""
+def run_options(f: F) -> F:
+    """The options ``run`` and ``rerun`` share, declared once for both (``run``
+    adds ``--rerun``; the plugins' options come with ``RunCommand``)."""
     for option in reversed((
         click.option("-j", "--jobs", "parallel", type=click.IntRange(min=1), default=4,
                      show_default=True, metavar="N", help="Runs at once (fan-out runs count)."),
+        click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent (= show); "
+                     "no network."),
         click.option("--timeout", metavar="DURATION", help="Replace every job's timeout "
                      '("90s", "25m", "2h").'),
         click.option("--detach", is_flag=True,
                      help="Start (after needs pass), print run ids, exit 0."),
+        click.option("--no-deps", is_flag=True, help="Ignore needs."),
         click.option("-k", "--keep-going", is_flag=True, help="Keep running independent jobs "
                      "after a failure."),
         click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
                      help="Load an extra plugin (module name or .py path)."),
+        click.option("--shard", metavar="I/N", help="Run the I-th of N slices of the runs, "
+                     "with 1/N of every per-token limit (N CI legs of one token)."),
     )):
         f = option(f)
     return f
+
+
+def session_options(state: CliState, *, parallel: int, keep_going: bool, detach: bool,
+                    no_deps: bool) -> Any:
+    """The ``SessionOptions`` of ``run``'s and ``rerun``'s options."""
+    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
+
+    return SessionOptions(
+        max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
+        poll_interval=poll_override(state.env), sandboxes=sandboxes_override(state.env))
+
+
+def parse_shard_option(value: str | None) -> Shard | None:
+    if value is None:
+        return None
+    from mogrun.ci.shard import parse_shard
+
+    return parse_shard(value)
 
 
 def plugin_options(ctx: click.Context, plugin_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,13 +144,8 @@ def plugin_options(ctx: click.Context, plugin_values: Mapping[str, Any]) -> dict
 
 @click.command("run", cls=RunCommand, help=RUN_HELP)
 @click.argument("jobs", nargs=-1, shell_complete=complete_jobs)
-@session_options_of
-@click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent (= show); "
-              "no network.")
-@click.option("--no-deps", is_flag=True, help="Ignore needs.")
+@run_options
 @click.option("--rerun", is_flag=True, help="New runs even where a key was used before.")
-@click.option("--shard", metavar="I/N", help="Run the I-th of N slices of the runs, with 1/N "
-              "of every per-token limit (N CI legs of one token).")
 @click.pass_context
 def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_run: bool,
                 timeout: str | None, detach: bool, no_deps: bool, rerun: bool,
@@ -136,23 +155,16 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
     if not jobs:
         raise UsageError("run needs at least one job name", context=["See: mogrun list"])
     timeout_override = parse_timeout(timeout)
-    slice_ = None
-    if shard is not None:
-        from mogrun.ci.shard import parse_shard
-
-        slice_ = parse_shard(shard)
+    slice_ = parse_shard_option(shard)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
 
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
                          rerun=rerun, extra_plugins=plugins, shard=slice_)
-    options = plugin_options(ctx, plugin_values)
-    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
-
-    session_options = SessionOptions(
-        max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,
-        poll_interval=poll_override(state.env), sandboxes=sandboxes_override(state.env))
-    return execute(state, jobs, session_options, plugins=plugins, options=options,
+    return execute(state, jobs, session_options(state, parallel=parallel,
+                                                keep_going=keep_going, detach=detach,
+                                                no_deps=no_deps),
+                   plugins=plugins, options=plugin_options(ctx, plugin_values),
                    timeout_override=timeout_override, rerun=rerun, shard=slice_)
 
 

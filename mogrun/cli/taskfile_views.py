@@ -82,9 +82,10 @@ def _error_json(error: MogrunError) -> dict[str, Any]:
 
 def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
               timeout_override: float | None = None, rerun: bool = False,
-              extra_plugins: Sequence[str] = (), shard: Any = None) -> int:
+              extra_plugins: Sequence[str] = (), shard: Any = None, select: Any = None) -> int:
     """Print what ``run`` would do (``run --dry-run`` calls this; with ``--shard``,
-    only that leg's runs); returns 0."""
+    only that leg's runs); returns 0. ``select`` (``rerun --dry-run``) picks the
+    runs to show and the attempt each would start (as ``execute`` takes it)."""
     from mogrun.cli.loading import load_session
     from mogrun.masking import mask_data
     from mogrun.textsafety import escape_agent_text
@@ -96,8 +97,9 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
         from mogrun.ci.shard import slice_jobs
 
         session = replace(session, jobs=slice_jobs(session.jobs, shard))
-    for job in session.jobs:
-        document = mask_data(job_document(session, job), job.secrets)
+    jobs, attempts = (session.jobs, None) if select is None else select(session.jobs, None)
+    for job in jobs:
+        document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
             state.echo(json.dumps(document))
         else:
@@ -105,8 +107,11 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     return 0
 
 
-def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
-    """The resolved job and each run's start request, as plain data (unmasked)."""
+def job_document(session: Any, job: ResolvedJob,
+                 attempts: Mapping[str, tuple[int, str]] | None = None) -> dict[str, Any]:
+    """The resolved job and each run's start request, as plain data (unmasked).
+    With ``attempts`` (run label -> attempt, why: ``rerun``), each run's request is
+    that attempt's (its key derived as the engine derives it), and says which."""
     from mogrun.durations import format_duration
     from mogrun.engine.kinds import describing_kinds, kind_of
 
@@ -114,8 +119,14 @@ def job_document(session: Any, job: ResolvedJob) -> dict[str, Any]:
     runs = []
     for run in job.runs:
         request = session.host.start_request(job, run, run.request)
+        attempt = {} if attempts is None else {"attempt": attempts.get(run.label, (1, ""))[0]}
+        if attempt:
+            from mogrun.engine.track import attempt_key
+
+            request = replace(request, idempotency_key=attempt_key(request.idempotency_key,
+                                                                   attempt["attempt"]))
         described = kind.describe(job, replace(run, request=request))
-        runs.append({"run": run.label, "repo": run.repo,
+        runs.append({"run": run.label, "repo": run.repo, **attempt,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
                      "request": _request_document(session, described)})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
@@ -157,7 +168,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
     for run in doc["runs"]:
         request = run["request"]
         where = request["url"] or "<emulator>" + request["path"]
-        lines += ["", f"  run {run['run']}", f"    {request['method']} {where}"]
+        attempt = f" (attempt {run['attempt']})" if "attempt" in run else ""
+        lines += ["", f"  run {run['run']}{attempt}", f"    {request['method']} {where}"]
         lines += [f"    {name}: {value}" for name, value in request["headers"].items()]
         body = json.dumps(request["body"], indent=2, ensure_ascii=False)
         lines += ["    " + line for line in body.splitlines()]

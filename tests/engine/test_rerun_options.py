@@ -1,0 +1,79 @@
+"""``mogrun rerun`` takes run's options ("options and exit codes as run"): ``-n``
+previews the attempts a rerun would start and starts nothing; ``--no-deps``,
+``--shard``, ``-j``, ``-k``, ``--timeout`` and ``--detach`` work as for run."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import history_rows
+
+JOBS = """
+    [jobs.ok]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.2s"
+
+    [jobs.bad]
+    repo = "acme/web"
+    prompt = "@emulator duration=0.2s status=failed"
+    idempotency_key = "bad-key"
+
+    [jobs.after]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.2s"
+    needs = ["bad"]
+"""
+
+
+def test_rerun_dry_run_previews_the_next_attempts_and_starts_nothing(
+        project, mogrun, mogrun_emulator) -> None:
+    project(JOBS)
+    assert mogrun("-k", "ok", "bad").exit_code == 1
+    recorded = history_rows(mogrun)
+    mogrun_emulator.clear_requests()
+
+    preview = mogrun("rerun", "-n")
+    assert preview.exit_code == 0, preview
+    assert "job bad" in preview.stdout and "job ok" not in preview.stdout  # ok passed
+    assert "  run bad:acme/web (attempt 2)" in preview.stdout
+    assert "Idempotency-Key: bad-key~attempt-2" in preview.stdout
+    [document] = [json.loads(line) for line in mogrun("--json", "rerun", "--dry-run")
+                  .stdout.splitlines()]
+    assert document["job"] == "bad"
+    [run] = document["runs"]
+    assert run["attempt"] == 2
+    assert run["request"]["headers"]["Idempotency-Key"] == "bad-key~attempt-2"
+    assert mogrun_emulator.requests == []  # no network at all
+    assert history_rows(mogrun) == recorded
+
+    assert mogrun("rerun").exit_code == 1  # what the preview showed is what starts
+    assert history_rows(mogrun)[0]["idempotency_key"] == "bad-key~attempt-2"
+
+
+def test_rerun_takes_runs_options(project, mogrun, mogrun_emulator) -> None:
+    project(JOBS)
+    assert mogrun("after").exit_code == 1  # bad failed, after was skipped
+    project(JOBS.replace("status=failed", "status=success"))
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", "--no-deps", "-j", "1", "-k", "--timeout", "1m",
+                    "--shard", "1/1", "after")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.runs) == before + 1  # after alone: its need not rerun
+    assert [r["job"] for r in history_rows(mogrun, "-n", "1")] == ["after"]
+    detached = mogrun("rerun", "--detach", "bad")
+    assert detached.exit_code == 0, detached
+    assert "detached" in detached.stdout
+
+
+def test_rerun_declares_runs_options_once() -> None:
+    """One declaration of each option for both commands: rerun has all of run's
+    but --rerun (a rerun makes new attempts under their own keys)."""
+    from mogrun.cli.rerun_cmd import rerun_command
+    from mogrun.cli.run_cmd import run_command
+
+    def options(command):
+        return {param.name: param.opts for param in command.params if param.name != "jobs"}
+
+    run = options(run_command)
+    assert options(rerun_command) == {name: opts for name, opts in run.items()
+                                      if name != "rerun"}
