@@ -145,14 +145,23 @@ def _build(job: _Job) -> ResolvedJob:
     runs = _runs(job, repos) if automation is None else _trigger_runs(job, repos)
     timeout = job.ctx.timeout_override
     if timeout is None:
-        timeout = parse_duration(merged.get("timeout", DEFAULT_TIMEOUT))
+        timeout = _seconds(job, "timeout", DEFAULT_TIMEOUT)
     return ResolvedJob(
         name=job.name, description=str(merged.get("description", "")),
         needs=tuple(needs_of(job.ctx.taskfile, job.name)), runs=tuple(runs), timeout=timeout,
         on_timeout=merged.get("on_timeout", "cancel"),
-        capacity_wait=parse_duration(merged.get("capacity_wait", DEFAULT_CAPACITY_WAIT)),
+        capacity_wait=_seconds(job, "capacity_wait", DEFAULT_CAPACITY_WAIT),
         harness=merged.get("harness") if automation is None else None,
         options=options, secrets=frozenset(job.secrets), automation=automation)
+
+
+def _seconds(job: _Job, key: str, default: float) -> float:
+    """A duration key; a wrong one is a problem of the job, never an exception
+    (check rebuilds a job without its own wrong keys, not those it inherits)."""
+    try:
+        return parse_duration(job.merged.get(key, default))
+    except ValueError as exc:
+        raise job.fail(key, str(exc)) from None
 
 
 def _repos(job: _Job) -> list[str]:

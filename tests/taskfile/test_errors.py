@@ -611,3 +611,19 @@ def test_the_caret_stays_under_its_character_after_wide_tabs_or_long_text(projec
     quoted, caret = lines[2], lines[3]  # the error is the line break after the x
     assert quoted.endswith("x") and caret.index("^") == cell_width(quoted)
     assert cell_width(quoted) <= len("  3 | ") + 120
+
+
+def test_a_wrong_job_key_beside_a_wrong_default_duration_is_listed_not_a_crash(project) -> None:
+    # check rebuilds a job without its own wrong key to find its template problems;
+    # the wrong [defaults] duration it still inherits must not crash that.
+    project.path.write_bytes(b'[defaults]\r\ncapacity_wait = "soon"  # typo\r\n\r\n'
+                             b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "Hi {{ job }}"\r\n'
+                             b'timeout = "later"\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert result.errors == [
+        "Error: [defaults] key \"capacity_wait\" invalid duration 'soon': use a number of "
+        'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
+        "Error: job \"a\", key \"timeout\" invalid duration 'later': use a number of seconds "
+        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"']
