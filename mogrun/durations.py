@@ -1,7 +1,8 @@
 """Durations, the one home for reading and writing them.
 
 Read as task files write them: ``"500ms"``, ``"90s"``, ``"25m"``, ``"2h"``,
-compounds such as ``"1h30m"`` or ``"2m05s"``, or a number of seconds.
+compounds such as ``"1h30m"`` or ``"2m05s"``, or a number of seconds, given as
+a number or written as a string (``"60"``, ``"1.5"``: what ``--timeout 60`` passes).
 Written one way everywhere (``show``, the summary, notices, plugins):
 ``format_duration`` produces a string ``parse_duration`` reads back.
 
@@ -15,10 +16,16 @@ import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
-_PATTERN = re.compile(rf"(?:{_PART}\s*)+")
-_PARTS = re.compile(_PART)
+_SECONDS = r"\d+(?:\.\d+)?"  # a bare number: seconds, as a TOML number is
+_BARE = re.compile(_SECONDS, re.ASCII)
+_PATTERN = re.compile(rf"{_SECONDS}|(?:{_PART}\s*)+", re.ASCII)
+_PARTS = re.compile(_PART, re.ASCII)
+# Written as a number but no wait: said so, not answered with the grammar.
+_NO_WAIT = re.compile(rf"-\s*(?:{_PATTERN.pattern})|[+-]?(?:inf(?:inity)?|nan)",
+                      re.ASCII | re.IGNORECASE)
 # The same grammar for a JSON Schema "pattern" (ECMA-262), as `mogrun schema` writes it.
-JSON_PATTERN = rf"^\s*(?:{_PART}\s*)+$"
+JSON_PATTERN = rf"^\s*(?:{_SECONDS}|(?:{_PART}\s*)+)\s*$"
+_NOT_A_WAIT = "must be a finite, non-negative time"
 _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
 
 
@@ -35,8 +42,12 @@ def parse_duration(value: str | int | float) -> float:
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
     text = value.strip()
+    if _NO_WAIT.fullmatch(text):
+        raise ValueError(f"invalid duration {value!r}: {_NOT_A_WAIT}")
     if not text or _PATTERN.fullmatch(text) is None:
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    if _BARE.fullmatch(text):
+        return _check_number(float(text), value)
     total = sum(float(number) * _UNITS[unit] for number, unit in _PARTS.findall(text))
     return _check_number(total, value)
 
@@ -44,7 +55,7 @@ def parse_duration(value: str | int | float) -> float:
 def _check_number(seconds: float, original: object) -> float:
     """Reject what cannot be a wait: negative, infinite or NaN."""
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
-        raise ValueError(f"invalid duration {original!r}: must be a finite, non-negative time")
+        raise ValueError(f"invalid duration {original!r}: {_NOT_A_WAIT}")
     return seconds
 
 

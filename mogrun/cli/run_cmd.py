@@ -103,7 +103,7 @@ def run_options(f: F) -> F:
         click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent (= show); "
                      "no network."),
         click.option("--timeout", metavar="DURATION", help="Replace every job's timeout "
-                     '("90s", "25m", "2h").'),
+                     '("90s", "25m", "2h", or seconds: 60).'),
         click.option("--detach", is_flag=True,
                      help="Start (after needs pass), print run ids, exit 0."),
         click.option("--no-deps", is_flag=True, help="Ignore needs."),

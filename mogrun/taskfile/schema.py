@@ -148,7 +148,8 @@ JOB_KEYS: dict[str, Checker] = {
     "create_branch": Rule(_bool, {"type": "boolean"}, "Create the working branch."),
     "root": _text("The directory inside the repo the agent works in."),
     "idempotency_key": _text("One run per key, however often it is retried (templated)."),
-    "timeout": Rule(_timeout, _DURATION, 'How long the job may take: "90s", "25m", "2h".'),
+    "timeout": Rule(_timeout, _DURATION, 'How long the job may take: "90s", "25m", "2h", or '
+                    'seconds (60 or "60").'),
     "on_timeout": Rule(_choice(ON_TIMEOUT), {"enum": list(ON_TIMEOUT)},
                        "What happens to a run at the timeout."),
     "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},

@@ -101,7 +101,27 @@ def test_anything_else_is_a_clear_value_error(value) -> None:
         assert not isinstance(value, bool)
 
 
-@pytest.mark.parametrize("value", ["", "5", "-1s", "1d", "1 minute", "ms", "1.5.2s", "inf"])
+@pytest.mark.parametrize("value", ["", "-1s", "1d", "1 minute", "ms", "1.5.2s", "5 s s", ".5",
+                                   "5.", "1e3", "0x10", "٣"])
 def test_rejected_durations(value: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(value)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("60", 60.0), ("1.5", 1.5), (" 90 ", 90.0), ("0", 0.0), ("007", 7.0), ("1800\r\n", 1800.0)])
+def test_a_bare_number_string_is_seconds(value: str, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["-5", "-1.5", "-0.5s", "inf", "-inf", "Infinity", "nan", "NaN",
+                                   -5, float("inf"), float("nan")])
+def test_a_negative_or_endless_duration_says_so(value: str | float) -> None:
+    with pytest.raises(ValueError, match="must be a finite, non-negative time"):
+        parse_duration(value)
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False))
+def test_a_number_written_as_a_string_is_the_same_number(value) -> None:
+    text = format(value, "f")
+    assert parse_duration(text) == pytest.approx(float(text))

@@ -88,3 +88,15 @@ def test_whatever_check_accepts_the_schema_accepts(project, validator, text: str
     project.path.write_bytes(encode(text, crlf=False, bom=False))
     if project.run("check", plugins=True).code == 0:
         assert errors_of(validator, text) == []
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ('"60"', True), ('"1.5"', True), ('" 90 "', True), ("60", True), ('"1h30m"', True),
+    ('"-60"', False), ('"nan"', False), ('"1e3"', False), ('"soon"', False)])
+def test_the_schema_and_check_agree_on_duration_strings(project, validator, value: str,
+                                                        valid: bool) -> None:
+    text = (f'[defaults]\r\ncapacity_wait = {value}\r\n\r\n[jobs.a]  # one job\r\n'
+            f'repo = "a/b"\r\nprompt = "x"\r\ntimeout = {value}\r\n\r\n')
+    assert (errors_of(validator, text) == []) is valid
+    project.path.write_text(text, encoding="utf-8", newline="")
+    assert (project.run("check", plugins=True).code == 0) is valid

@@ -1,0 +1,88 @@
+"""Durations as people write them, everywhere mogrun reads one: a digits-only
+(or decimal) string is a number of seconds, like the bare TOML number."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mogrun.taskfile import TemplateClock, load_task_file, resolve_jobs
+
+
+def write_crlf(project, text: str) -> None:
+    """The file as a Windows editor saves it: CRLF line ends, a blank line at the end."""
+    project.path.write_bytes(text.strip("\n").replace("\n", "\r\n").encode() + b"\r\n\r\n")
+
+
+def show_json(project, *args: str) -> dict:
+    result = project.run("--json", "-n", *args, "x", plugins=True)
+    assert result.code == 0, result
+    return json.loads(result.out)
+
+
+def test_task_file_durations_may_be_bare_number_strings(project) -> None:
+    write_crlf(project, """
+        # seconds, quoted as people often do
+        [defaults]
+        capacity_wait = "45"   # a sandbox wait of 45 s
+
+        [jobs.x]
+        repo = "acme/api"
+        prompt = "Tidy up."
+        timeout = "60"
+        gates = { status = ["success"], max_duration = "90" }
+        retry = { attempts = 2, max_delay = "1.5" }
+    """.replace("\n        ", "\n"))
+    assert project.run("check", plugins=True).code == 0
+    shown = show_json(project)
+    assert shown["timeout_seconds"] == 60.0
+    assert shown["timeout"] == "1m"
+    assert shown["options"]["gates"]["max_duration"] == 90.0
+    assert shown["options"]["retry"]["max_delay"] == 1.5
+    taskfile = load_task_file(project.path)
+    for plugin_key in ("gates", "retry"):
+        del taskfile.jobs["x"][plugin_key]
+    [job] = resolve_jobs(taskfile, ["x"], key_specs={}, sets={}, env={},
+                         clock=TemplateClock.now())
+    assert (job.timeout, job.capacity_wait) == (60.0, 45.0)
+
+
+def test_a_decimal_string_timeout_in_the_file(project) -> None:
+    write_crlf(project, '[jobs.x]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "1.5"\n')
+    assert show_json(project)["timeout_seconds"] == 1.5
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("60", 60.0), ("1.5", 1.5), (" 90 ", 90.0)])
+def test_timeout_option_takes_seconds(project, value: str, seconds: float) -> None:
+    write_crlf(project, '[jobs.x]\nrepo = "acme/api"\nprompt = "p"\n')
+    assert show_json(project, "--timeout", value)["timeout_seconds"] == seconds
+    dry = project.run("-n", "--timeout", value, "x")
+    assert dry.code == 0, dry
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "Error: --timeout must be longer than zero, got '0'"),
+    ("-5", "Error: --timeout: invalid duration '-5': must be a finite, non-negative time"),
+    ("nan", "Error: --timeout: invalid duration 'nan': must be a finite, non-negative time"),
+    ("inf", "Error: --timeout: invalid duration 'inf': must be a finite, non-negative time"),
+])
+def test_timeout_option_still_refuses_what_is_no_wait(project, value: str, message: str) -> None:
+    write_crlf(project, '[jobs.x]\nrepo = "acme/api"\nprompt = "p"\n')
+    result = project.run("-n", "--timeout", value, "x")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == message
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('"0"', 'Error: job "x", key "timeout" must be longer than zero'),
+    ('"-60"', "Error: job \"x\", key \"timeout\" invalid duration '-60': must be a finite, "
+              "non-negative time"),
+    ('"nan"', "Error: job \"x\", key \"timeout\" invalid duration 'nan': must be a finite, "
+              "non-negative time"),
+])
+def test_task_file_still_refuses_what_is_no_wait(project, value: str, message: str) -> None:
+    write_crlf(project, f'[jobs.x]\nrepo = "acme/api"\nprompt = "p"\ntimeout = {value}\n')
+    result = project.run("check")
+    assert result.code == 2
+    assert result.errors == [message]
