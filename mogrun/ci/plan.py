@@ -135,12 +135,8 @@ def _unique_id(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _merged(taskfile: TaskFile, name: str) -> dict[str, Any]:
-    return {**taskfile.defaults, **taskfile.jobs[name]}
-
-
 def _repos(taskfile: TaskFile, name: str) -> list[Any]:
-    repo = _merged(taskfile, name).get("repo", [])
+    repo = taskfile.job_keys(name).get("repo", [])
     return repo if isinstance(repo, list) else [repo]
 
 
@@ -156,7 +152,7 @@ def _job_seconds(taskfile: TaskFile, name: str, shards: int = 1) -> float:
     ``capacity_wait`` for a sandbox slot (a later wave mostly waits for slots its
     own earlier runs free, inside their timeouts); and the wait before the last
     start fits the start windows (starts are paced, never sent into a 429)."""
-    merged = _merged(taskfile, name)
+    merged = taskfile.job_keys(name)
     runs = math.ceil(len(_repos(taskfile, name)) / shards)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
     return (waves * _seconds(merged.get("timeout"), DEFAULT_TIMEOUT)

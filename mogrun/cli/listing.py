@@ -47,8 +47,8 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
     from mogrun.taskfile.schema import JOB_ONLY
 
-    defaults = {k: v for k, v in taskfile.defaults.items() if k not in JOB_ONLY}
-    merged = {**defaults, **taskfile.jobs[name]}
+    merged = {k: v for k, v in taskfile.job_keys(name).items()
+              if k not in JOB_ONLY or k in taskfile.jobs[name]}
     repo = merged.get("repo", [])
     repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
     needs = merged.get("needs", [])

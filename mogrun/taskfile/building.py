@@ -19,7 +19,7 @@ from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError, U
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problem
-from mogrun.taskfile.parse import TaskFile
+from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import Scope, TemplateClock, render, unset_env_error
 
@@ -60,7 +60,7 @@ class _Job:
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx, self.name = ctx, name
         self.table = ctx.taskfile.jobs[name]
-        self.merged: dict[str, Any] = {**ctx.taskfile.defaults, **self.table}
+        self.merged: dict[str, Any] = ctx.taskfile.job_keys(name)
         self.secrets: set[str] = set()
         self.unset: dict[str, TemplateError] = {}
         self.env_names: set[str] = set()
@@ -322,7 +322,8 @@ def buildable_jobs(taskfile: TaskFile, problems: list[MogrunError],
     bad_defaults = {key for key, value in taskfile.defaults.items()
                     if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
     return [name for name, table in taskfile.jobs.items()
-            if name not in failed and JOB_NAME.fullmatch(name) and not bad_defaults - set(table)]
+            if name not in failed and JOB_NAME.fullmatch(name)
+            and bad_defaults.isdisjoint(inherited(taskfile.defaults, table))]
 
 
 def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunError]:

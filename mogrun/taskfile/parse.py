@@ -16,6 +16,10 @@ from typing import Any
 from mogrun.errors import Location, TaskFileError
 
 SECTIONS = ("mogplex", "defaults", "vars", "jobs")
+# What a job does, one choice: a prompt (inline or from a file) or an automation
+# to trigger. A key set in a job replaces the same key of [defaults], and these
+# are one: a job that makes the choice itself takes none of them from [defaults].
+WHAT_TO_DO = ("prompt", "prompt_file", "automation")
 MAX_DEPTH = 50  # far beyond any real task file, well within Python's recursion limit
 
 
@@ -48,6 +52,11 @@ class TaskFile:
     @property
     def job_names(self) -> list[str]:
         return list(self.jobs)
+
+    def job_keys(self, name: str) -> dict[str, Any]:
+        """Job ``name``'s keys with those it takes from ``[defaults]``."""
+        table = self.jobs[name]
+        return {**inherited(self.defaults, table), **table}
 
     def location(self, *keys: str) -> Location:
         """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``) is written in the file."""
@@ -142,3 +151,11 @@ def type_name(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
              list: "an array", dict: "a table"}
     return names.get(type(value), f"a {type(value).__name__}")
+
+
+def inherited(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """The keys of ``defaults`` a job of ``table`` takes: those it does not set
+    itself, and none of ``WHAT_TO_DO`` if it sets one of them."""
+    chooses = not table.keys().isdisjoint(WHAT_TO_DO)
+    return {key: value for key, value in defaults.items()
+            if key not in table and not (chooses and key in WHAT_TO_DO)}

@@ -148,8 +148,8 @@ def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
     clock = TemplateClock.now()
     variables = template_vars(taskfile, sets or {})
     found: list[str] = []
-    for name, table in taskfile.jobs.items():
-        raw = {**taskfile.defaults, **table}.get("repo", [])
+    for name in taskfile.jobs:
+        raw = taskfile.job_keys(name).get("repo", [])
         for repo in raw if isinstance(raw, list) else [raw]:
             if not isinstance(repo, str):
                 continue
@@ -168,8 +168,8 @@ def automations_named(taskfile: TaskFile) -> list[str]:
     """Every automation the file's jobs name as written (for ``--local``, whose
     emulator then has a published automation of each name)."""
     found: list[str] = []
-    for table in taskfile.jobs.values():
-        name = {**taskfile.defaults, **table}.get("automation")
+    for job in taskfile.jobs:
+        name = taskfile.job_keys(job).get("automation")
         if isinstance(name, str) and name.strip() and "{{" not in name and name not in found:
             found.append(name.strip())
     return found
@@ -181,5 +181,5 @@ def job_automation(taskfile: TaskFile, name: str) -> str | None:
     table = taskfile.jobs.get(name)
     if not isinstance(table, dict):
         return None
-    value = {**taskfile.defaults, **table}.get("automation")
+    value = taskfile.job_keys(name).get("automation")
     return value.strip() if isinstance(value, str) and value.strip() else None

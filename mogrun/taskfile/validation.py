@@ -155,7 +155,7 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
     if not JOB_NAME.fullmatch(name):
         errors.append(taskfile.error(f'invalid job name "{name}": {JOB_NAME_RULE}', *where))
     errors += _table_errors(taskfile, table, where, key_specs, secret)
-    merged = {**taskfile.defaults, **table}
+    merged = taskfile.job_keys(name)
     if "repo" not in merged:
         errors.append(taskfile.error(f'job "{name}" has no repo', *where, job=name,
                                      context=['Add repo = "owner/name" (or a list to fan out).']))
