@@ -10,6 +10,7 @@ measures the times; this keeps the imports from creeping back.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -26,6 +27,8 @@ sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
 sys.exit(code)
 """
 
+# The code under test, not whichever mogrun is installed (a worktree run with PYTHONPATH).
+PYTHONPATH = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 NEVER = ("importlib.metadata", "hashlib", "tomlkit", "urllib3", "sqlite3")
 LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhost",
               "mogrun.api", "mogrun.emulator")
@@ -35,7 +38,7 @@ def loaded(tmp_path, *argv: str) -> set[str]:
     (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
     done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", **PYTHONPATH})
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stderr.rpartition("MODULES ")[2]))
 
