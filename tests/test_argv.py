@@ -65,7 +65,7 @@ NO_OWN = {"plugins": [], "jobs": [], "no_deps": False}
     (["show", "-px.py", "x"], None),       # joined values are left to click
     (["--no-deps", "show", "x"], None),    # show's own flag before show
     (["-p", "x.py", "check"], None),
-    (["--set", "a=b", "list"], None),
+    (["--set", "a=b", "list"], ("list", {"sets": ["a=b"]}, NO_OWN)),  # list judges --set too
     (["-f", "a", "-f", "b", "check"], None),
     (["check", "-p"], None),
     (["-f"], None),

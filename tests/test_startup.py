@@ -34,12 +34,12 @@ LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhos
               "mogrun.api", "mogrun.emulator")
 
 
-def loaded(tmp_path, *argv: str) -> set[str]:
-    (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
+def loaded(tmp_path, *argv: str, text: str | None = None, code: int = 0) -> set[str]:
+    (tmp_path / "mogplex.toml").write_text(text or task_file(job("a"), job("b", needs=["a"])))
     done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", **PYTHONPATH})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     return set(json.loads(done.stderr.rpartition("MODULES ")[2]))
 
 
@@ -50,6 +50,15 @@ def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
 @pytest.mark.parametrize("argv", [["list"], [], ["-l", "--json"], ["-f", "mogplex.toml", "list"]])
 def test_listing_the_jobs_loads_nothing_heavy(tmp_path, argv) -> None:
     assert imported(loaded(tmp_path, *argv), LIST_NEVER) == []
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--set", "team=web", "list"], 0),
+                                            (["-l", "--json", "--set", "team=web"], 0),
+                                            (["--set", "teem=web"], 2)])
+def test_listing_judges_set_and_still_loads_nothing_heavy(tmp_path, argv, code) -> None:
+    text = task_file(job("a", prompt="for {{ team }}"), vars={"team": "platform"})
+    modules = loaded(tmp_path, *argv, text=text, code=code)
+    assert imported(modules, (*LIST_NEVER, "mogrun.taskfile.resolve")) == []
 
 
 @pytest.mark.parametrize("argv", [["check"], ["--json", "check"], ["show", "b"],

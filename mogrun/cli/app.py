@@ -160,8 +160,8 @@ def quick_line(args: list[str]) -> QuickLine | None:
             return None
         index += 1
     command = command or "list"
-    if (command == "show") != bool(own["jobs"]) or (command == "list" and "sets" in options):
-        return None  # show needs job names; list takes no --set: the parser says so
+    if (command == "show") != bool(own["jobs"]):
+        return None  # show needs job names: the parser says so
     return command, options, own
 
 

@@ -146,11 +146,12 @@ def _existing(path: Path) -> tuple[str, list[str], bool]:
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> TaskFile:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its."""
-    from mogrun.cli.loading import load_host
+    from mogrun.cli.loading import load_host, refuse_unused_sets
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
 
     added = parse_task_file(path, text)
+    refuse_unused_sets(state, added)  # judged with the new job: its prompt may use the name
     host = load_host(state, added)
     report = validate(added, host.key_specs(), state.env, sets=state.sets)
     problems = [e for e in report.errors if getattr(e, "job", None) == job]

@@ -33,9 +33,28 @@ class LoadedSession:
     clock: TemplateClock
 
 
-def load_taskfile(state: CliState) -> TaskFile:
-    """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up."""
-    return load_task_file(find_task_file(state.file, state.env, state.cwd))
+def load_taskfile(state: CliState, *, judge_sets: bool = True) -> TaskFile:
+    """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up.
+
+    A ``--set`` of a name the file does not use is refused here, for every
+    command that loads the file, whether or not it renders templates;
+    ``judge_sets=False`` for ``check`` and the resolving commands, which list
+    it with the file's other problems."""
+    taskfile = load_task_file(find_task_file(state.file, state.env, state.cwd))
+    if judge_sets:
+        refuse_unused_sets(state, taskfile)
+    return taskfile
+
+
+def refuse_unused_sets(state: CliState, taskfile: TaskFile) -> None:
+    """Raise the first ``--set`` problem of ``taskfile`` (a usage error, exit 2)."""
+    if not state.sets:
+        return
+    from mogrun.taskfile.templates import set_problems
+
+    problems = set_problems(taskfile, state.sets)
+    if problems:
+        raise problems[0]
 
 
 def optional_taskfile(state: CliState) -> TaskFile | None:
@@ -49,7 +68,9 @@ def optional_taskfile(state: CliState) -> TaskFile | None:
         if state.file or state.env.get("MOGRUN_FILE"):
             raise
         return None
-    return load_task_file(path)
+    taskfile = load_task_file(path)
+    refuse_unused_sets(state, taskfile)
+    return taskfile
 
 
 def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHost:
@@ -146,7 +167,7 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
     from mogrun.taskfile.resolve import resolve_jobs
     from mogrun.taskfile.templates import TemplateClock
 
-    taskfile = load_taskfile(state)
+    taskfile = load_taskfile(state, judge_sets=False)  # resolve_jobs lists it with the rest
     host = load_host(state, taskfile, extra_plugins)
     config = session_config(state, taskfile, command, options or {})
     host.configure(config)

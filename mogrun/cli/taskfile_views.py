@@ -31,7 +31,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
 
     loaded: TaskFile | None = None
     try:
-        taskfile = loaded = load_taskfile(state)
+        taskfile = loaded = load_taskfile(state, judge_sets=False)  # validate lists it
         host = load_host(state, taskfile, plugins)
         host.configure(check_config(state, taskfile))
     except TaskFileError as error:

@@ -18,8 +18,8 @@ from mogrun.models import KeySpec
 from mogrun.taskfile.building import buildable_jobs, said_once
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.resolve import check_job, set_problems
-from mogrun.taskfile.templates import TemplateClock
+from mogrun.taskfile.resolve import check_job
+from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import JOB_NAME, key_errors
 
 

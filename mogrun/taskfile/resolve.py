@@ -15,7 +15,7 @@ from mogrun.models import KeySpec, ResolvedJob
 from mogrun.taskfile.building import Context, JobResult, build_job, buildable_jobs, said_once
 from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
+from mogrun.taskfile.templates import Scope, TemplateClock, render, set_problems
 from mogrun.taskfile.validation import structural_errors
 
 
@@ -52,41 +52,6 @@ def template_vars(taskfile: TaskFile, sets: Mapping[str, str]) -> dict[str, str]
     values = {k: (str(v).lower() if isinstance(v, bool) else str(v))
               for k, v in taskfile.vars.items()}
     return {**values, **sets}
-
-
-def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunError]:
-    """``--set NAME=VALUE`` for a name no ``[vars]`` entry and no template uses
-    is a typo that would silently change nothing."""
-    from mogrun.taskfile.schema import closest
-
-    unknown = [name for name in sets if name not in taskfile.vars]
-    if not unknown:
-        return []
-    used = set(taskfile.vars) | _template_names_in(taskfile.data)
-    problems: list[MogrunError] = []
-    for name in unknown:
-        if name in used:
-            continue
-        hint = closest(name, used)
-        problems.append(UsageError(
-            f'--set {name}: no [vars] entry or template of {taskfile.path.name} uses "{name}"',
-            context=[f'did you mean "{hint}"?'] if hint else []))
-    return problems
-
-
-def _template_names_in(data: object) -> set[str]:
-    """Every plain name the templates of ``data`` (all its strings) use."""
-    names: set[str] = set()
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str) and "{{" in value:
-            names.update(template_names(value))
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return names
 
 
 def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str, KeySpec],

@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mogrun.errors import Location, TemplateError
+from mogrun.errors import Location, MogrunError, TemplateError, UsageError
+
+if TYPE_CHECKING:
+    from mogrun.taskfile.parse import TaskFile
 
 BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
@@ -195,3 +199,39 @@ def _error(message: str, scope: Scope, key: str, text: str | None = None,
     extra = [f"Template: {text}"] if text is not None else []
     return TemplateError(f"{where}: {message}", location=scope.location(), job=scope.job,
                          key=key, context=[*extra, *(context or [])])
+
+
+def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunError]:
+    """``--set NAME=VALUE`` for a name no ``[vars]`` entry and no template uses
+    is a typo that would silently change nothing. Every command that loads the
+    task file judges it (``list`` too: this module is light)."""
+    from mogrun.taskfile.schema import closest
+
+    unknown = [name for name in sets if name not in taskfile.vars]
+    if not unknown:
+        return []
+    used = set(taskfile.vars) | _template_names_in(taskfile.data)
+    problems: list[MogrunError] = []
+    for name in unknown:
+        if name in used:
+            continue
+        hint = closest(name, used)
+        problems.append(UsageError(
+            f'--set {name}: no [vars] entry or template of {taskfile.path.name} uses "{name}"',
+            context=[f'did you mean "{hint}"?'] if hint else []))
+    return problems
+
+
+def _template_names_in(data: object) -> set[str]:
+    """Every plain name the templates of ``data`` (all its strings) use."""
+    names: set[str] = set()
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and "{{" in value:
+            names.update(template_names(value))
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return names

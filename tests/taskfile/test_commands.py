@@ -175,6 +175,22 @@ def test_add_appends_and_keeps_every_byte(project) -> None:
     assert shown["runs"][0]["request"]["body"]["prompt"] == 'Fix "lint"\nwarnings'
 
 
+def test_add_judges_set_like_every_command_that_loads_the_file(project) -> None:
+    original = b'# team file\r\n[vars]\r\nteam = "x"\r\n\r\n[jobs.hello]\r\nrepo = "a/b"\r\n' \
+               b'prompt = "hi"\r\n\r\n'
+    project.path.write_bytes(original)
+    result = project.run("--set", "teem=y", "add", "lint", "--repo", "acme/api",
+                         "--prompt", "Fix it for {{ team }}")
+    assert (result.code, result.err) == (
+        2, 'Error: --set teem: no [vars] entry or template of mogplex.toml uses "teem"\n'
+           'did you mean "team"?\n')
+    assert project.path.read_bytes() == original  # nothing written
+    # A name the new job's own prompt uses is used.
+    result = project.run("--set", "region=eu", "add", "lint", "--repo", "acme/api",
+                         "--prompt", "Fix {{ region }}")
+    assert result.code == 0, result
+
+
 def test_add_refuses_duplicates_and_unknown_needs(project) -> None:
     project.write(MINIMAL)
     before = project.path.read_bytes()

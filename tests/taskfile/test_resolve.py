@@ -228,6 +228,23 @@ def test_set_of_a_name_nothing_uses_is_refused_with_a_suggestion(project) -> Non
     assert project.run("--set", "team=web", "--set", "region=eu", "show", "a").code == 0
 
 
+@pytest.mark.parametrize("command", [
+    ["list"], [], ["-l", "--json"], ["--json", "list"], ["history"], ["status"], ["plugins"],
+    ["schema"], ["ci", "github", "-o", "wf.yml"], ["show", "a"], ["-n", "a"]])
+def test_every_command_that_loads_the_file_refuses_an_unused_set(project, command) -> None:
+    # list said nothing (exit 0) where show refused the same --set (exit 2).
+    project.path.write_bytes(b'# team file\r\n[vars]\r\nteam = "platform"\r\n\r\n'
+                             b'[jobs.a]\r\nrepo = "acme/api"\r\n'
+                             b'prompt = "for {{ team }}"\r\nschedule = "17 6 * * 1"\r\n\r\n')
+    result = project.run("--set", "teem=web", *command)
+    assert result.code == 2, result
+    assert result.err == ('Error: --set teem: no [vars] entry or template of mogplex.toml uses '
+                          '"teem"\ndid you mean "team"?\n')
+    assert result.out == ""
+    used = project.run("--set", "team=web", *command)
+    assert used.code == 0, used
+
+
 def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
     # Built-in names won silently: [vars] date and --set date=... were ignored, so a key
     # like "weekly-{{ date }}" could not be pinned and started a new run instead.
