@@ -44,10 +44,12 @@ def _branch_problem(request: StartRequest) -> tuple[str, str] | None:
         problem = ref_problem(value) if value is not None else None
         if problem:
             return name, f"{value!r} is not a valid git branch name: it {problem}"
-    if request.working_branch is not None and request.working_branch == request.base_branch:
-        rule = ("create_branch needs a working branch different from" if request.create_branch
-                else "the working branch must differ from")
-        return "branch", f"{rule} the base branch ({request.base_branch!r})"
+    # The server's rule (normalizeStartRequest): only a branch to create must differ
+    # from its base; without create_branch the working branch defaults to the base.
+    working, base = (request.working_branch or "").strip(), (request.base_branch or "").strip()
+    if request.create_branch and working and working == base:
+        return "branch", ("create_branch needs a working branch different from the base "
+                          f"branch ({request.base_branch!r})")
     return None
 
 

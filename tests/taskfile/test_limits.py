@@ -86,16 +86,10 @@ def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
 
 
 def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
-    # The server refuses a working branch equal to the base branch even without
-    # create_branch, and branch names longer than 255 characters: both used to pass
-    # `check` and end in a 400 at start.
+    # Branch names longer than 255 characters used to pass `check` and end in a
+    # 400 at start.
     long = "b" * 256
     project.write(f"""
-        [jobs.same]
-        repo = "acme/api"
-        prompt = "x"
-        branch = "main"
-        base_branch = "main"
         [jobs.long]
         repo = "acme/api"
         prompt = "x"
@@ -103,13 +97,30 @@ def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
     """)
     result = project.run("check")
     assert result.code == 2, result
-    lines = result.errors
-    assert lines == [
-        'Error: job "same", key "branch": the working branch must differ from the base '
-        "branch ('main')",
+    assert result.errors == [
         f'Error: job "long", key "branch": \'{long}\' is not a valid git branch name: it is '
-        "longer than 255 characters",
-    ]
+        "longer than 255 characters"]
+
+
+def test_a_working_branch_equal_to_the_base_is_refused_only_with_create_branch(project) -> None:
+    # The server (normalizeStartRequest) refuses working == base only when
+    # createBranch is true; without it the working branch defaults to the base
+    # branch, so naming it is the same request. check used to refuse both.
+    project.path.write_bytes(
+        b'# work straight on main: the server accepts it\r\n'
+        b'[jobs.on-main]\r\nrepo = "acme/api"\r\nprompt = "@emulator duration=0.1s"\r\n'
+        b'base_branch = "main"\r\nbranch = "main"\r\n\r\n'
+        b'[jobs.create]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+        b'base_branch = "main"\r\nbranch = "main"  # a new branch cannot be main\r\n'
+        b'create_branch = true\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: job "create", key "branch": create_branch needs a working branch different '
+        "from the base branch ('main')"]
+    assert project.run("show", "on-main").code == 0
+    ran = project.run("--local", "-q", "run", "on-main")
+    assert ran.code == 0, ran  # the emulator, like the server, starts it (202)
 
 
 def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
