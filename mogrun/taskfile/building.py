@@ -217,8 +217,22 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     for request in requests:
         problem = request_problem(request)
         if problem:
-            raise job.fail(*problem)
+            raise job.fail(*_from_file(job, source, *problem))
     return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
+
+
+def _from_file(job: _Job, source: str, key: str, message: str) -> tuple[str, str]:
+    """A prompt problem of a job whose prompt is a file is the ``prompt_file``
+    key's (pointing at its line), and names the file."""
+    if key != "prompt" or "prompt" in job.merged:
+        return key, message
+    relative = str(job.merged["prompt_file"])
+    if not source.strip():
+        return "prompt_file", f"prompt file {relative} is empty"
+    message = message.replace("the prompt", f"the prompt from prompt file {relative}", 1)
+    if message.endswith(" is empty"):  # the file is not: its templates rendered to nothing
+        message += " after templating"
+    return "prompt_file", message
 
 
 def _trigger_runs(job: _Job, repos: list[str]) -> list[RunPlan]:

@@ -289,9 +289,10 @@ def test_prompt_length_is_checked_after_templating(project) -> None:
         repo = "acme/api"
         prompt_file = "p.md"
     """)
-    assert err.splitlines()[0] == ('Error: job "a", key "prompt": the prompt is 100,002 '
-                                   "characters after templating; the server accepts at most "
-                                   "100,000")
+    assert err.splitlines()[:2] == [
+        'Error: job "a", key "prompt_file": the prompt from prompt file p.md is 100,002 '
+        "characters after templating; the server accepts at most 100,000",
+        f"  --> {project.path.resolve()}:5:1"]  # the prompt_file line, not [jobs.a]
 
 
 def test_prompt_length_is_counted_as_the_server_counts_it(project) -> None:
@@ -627,3 +628,30 @@ def test_a_wrong_job_key_beside_a_wrong_default_duration_is_listed_not_a_crash(p
         'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         "Error: job \"a\", key \"timeout\" invalid duration 'later': use a number of seconds "
         'or a string like "500ms", "90s", "25m", "1h30m" or "2h"']
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n\r\n", b"\xef\xbb\xbf  \r\n"])
+def test_an_empty_prompt_file_names_the_file_and_its_line(project, content: bytes) -> None:
+    (project.root / "prompts").mkdir()
+    (project.root / "prompts" / "e.md").write_bytes(content)
+    project.path.write_bytes(b'# nightly\r\n[jobs.x]\r\nrepo = "acme/api"\r\n'
+                             b'prompt_file = "prompts/e.md"  # written later\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:3] == [
+        'Error: job "x", key "prompt_file": prompt file prompts/e.md is empty',
+        f"  --> {project.path.resolve()}:4:1",
+        '  4 | prompt_file = "prompts/e.md"  # written later']
+    assert project.run("show", "x").err.splitlines()[0] == result.errors[0]
+
+
+def test_a_prompt_file_empty_after_templating_says_so_at_its_line(project) -> None:
+    (project.root / "e.md").write_bytes(b'{{ env.NOTES | default("") }}\r\n')
+    project.path.write_bytes(b'[defaults]\r\nprompt_file = "e.md"\r\n\r\n'
+                             b'[jobs.x]\r\nrepo = "acme/api"\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[:2] == [
+        'Error: job "x", key "prompt_file": the prompt from prompt file e.md is empty '
+        "after templating",
+        f"  --> {project.path.resolve()}:2:1"]
