@@ -26,7 +26,8 @@ def test_run_options_work_without_the_word_run(mogrun_emulator, mogrun_cli, tmp_
 
 def test_clustered_and_valued_run_options(mogrun_emulator, mogrun_cli, tmp_path) -> None:
     write_taskfile(tmp_path, JOBS)
-    result = mogrun_cli("-q", "-k", "-j", "1", "a", "b", cwd=tmp_path)
+    result = mogrun_cli("-q", "-k", "-j", "1", "a", "b", cwd=tmp_path,
+                        env={"MOGRUN_POLL_INTERVAL": "0.1"})
     assert result.exit_code == 0, result
     assert len(mogrun_emulator.runs) == 2
 

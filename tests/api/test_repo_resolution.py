@@ -105,6 +105,9 @@ def test_an_unreadable_cache_is_an_empty_one(mogrun_emulator, tmp_path, content)
 
 
 FAN = """
+    [mogplex]
+    requests_per_minute = 600
+
     [jobs.fan]
     repo = ["acme/api", "acme/web"]
     prompt = "hi\\n@emulator duration=0.1s"

@@ -16,6 +16,9 @@ from mogrun.emulator.automation_store import JobCaps
 from mogrun.engine.automation_kind import trigger_key
 
 FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
+# A budget that lets FAST apply to several runs at once (at the default 60 requests a
+# minute, three runs are polled every ~3 s whatever MOGRUN_POLL_INTERVAL says).
+LIFTED = "[mogplex]\nrequests_per_minute = 600\n\n"
 REPOS = ["acme/api", "acme/web", "acme/worker"]
 pytestmark = pytest.mark.mogrun_emulator(automations=["triage", "draft:unpublished"],
                                          repos=REPOS)
@@ -46,7 +49,7 @@ def project(mogrun_project, mogrun_emulator):
 
 
 def test_a_fan_out_over_three_repos_passes(project, mogrun_emulator):
-    project.write(automation_job())
+    project.write(LIFTED + automation_job())
     result = project.run("run", "triage-all")
     assert result.exit_code == 0, result
     runs = mogrun_emulator.job_runs()
@@ -93,7 +96,7 @@ def test_a_500_after_the_run_exists_is_retried_into_the_same_run(project, mogrun
 
 def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emulator):
     mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
-    project.write(automation_job(note="@emulator duration=0.5s"))
+    project.write(LIFTED + automation_job(note="@emulator duration=0.5s"))
     result = project.run("run", "-j", "3", "triage-all")
     assert result.exit_code == 0, result
     assert "deferred by the installation's concurrency limit" in result.output

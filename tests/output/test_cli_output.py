@@ -28,7 +28,8 @@ def project(mogrun_project):
 
 
 def run(mogrun_cli, project, *args, env=None):
-    return mogrun_cli(*args, "leak", cwd=project, env={"OUT_SECRET": SECRET_VALUE, **(env or {})})
+    env = {"OUT_SECRET": SECRET_VALUE, "MOGRUN_POLL_INTERVAL": "0.1", **(env or {})}
+    return mogrun_cli(*args, "leak", cwd=project, env=env)
 
 
 def test_plain_lines_mask_and_escape_the_agents_text(mogrun_cli, mogrun_emulator, project):

@@ -191,7 +191,7 @@ def test_a_missing_prompt_file_stops_only_the_jobs_that_use_it(project) -> None:
     project.write("""
         [jobs.ok]
         repo = "acme/api"
-        prompt = "x"
+        prompt = "@emulator duration=0.2s"
 
         [jobs.broken]
         repo = "acme/api"
@@ -199,7 +199,7 @@ def test_a_missing_prompt_file_stops_only_the_jobs_that_use_it(project) -> None:
     """)
     shown = project.run("--json", "show", "ok")
     assert shown.code == 0, shown
-    ran = project.run("--local", "-q", "ok")
+    ran = project.run("--local", "-q", "ok", env={"MOGRUN_POLL_INTERVAL": "0.1"})
     assert ran.code == 0, ran
     message = ('Error: job "broken", key "prompt_file": prompt file prompts/gone.md does not '
                f"exist (relative to {project.root})")
