@@ -14,7 +14,8 @@ from mogrun.testing import write_taskfile
 FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
 
 # The task file believes in a generous start limit; the server allows one start
-# per 3 s, so the second start meets a real start-limit 429.
+# per 2 s, so the second start meets a real start-limit 429. Each run lasts longer
+# than that pause, so the first one started is still going through all of it.
 TWO_JOBS = """
     [mogplex]
     requests_per_minute = 6000
@@ -22,15 +23,15 @@ TWO_JOBS = """
 
     [jobs.one]
     repo = "acme/api"
-    prompt = "one\\n@emulator duration=4s"
+    prompt = "one\\n@emulator duration=2.5s"
 
     [jobs.two]
     repo = "acme/web"
-    prompt = "two\\n@emulator duration=4s"
+    prompt = "two\\n@emulator duration=2.5s"
 """
 
 
-@pytest.mark.mogrun_emulator(limits=Limits(requests=0, window=60.0, starts=((1, 3.0),)))
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, window=60.0, starts=((1, 2.0),)))
 def test_a_start_limit_429_pauses_starts_while_following_goes_on(mogrun_cli, mogrun_emulator,
                                                                  tmp_path):
     write_taskfile(tmp_path, TWO_JOBS)
@@ -43,7 +44,7 @@ def test_a_start_limit_429_pauses_starts_while_following_goes_on(mogrun_cli, mog
     pause = (limited[0].time, started[-1].time)
     polls = [r for r in log if r.method == "GET" and r.path.endswith("/events")
              and pause[0] < r.time < pause[1]]
-    # whichever started first is polled every 0.1 s through the ~3 s pause
+    # whichever started first is polled every 0.1 s through the ~2 s pause
     assert len(polls) >= 5, "the running job was not followed during the start-limit pause"
     assert all(r.status == 200 for r in polls)
 

@@ -139,7 +139,7 @@ def test_a_start_limit_wait_is_announced_and_following_goes_on(emulator, tmp_pat
 @pytest.mark.parametrize("mode", MODES)
 def test_a_429_retry_after_is_announced(emulator, tmp_path, mode):
     args, env = MODES[mode]
-    emulator.add_fault("events", "429", count=1, retry_after=3.0)
+    emulator.add_fault("events", "429", count=1, retry_after=1.0)  # the run lasts 2 s
     mogrun = Mogrun(emulator, tmp_path, ONE_JOB, *args, "first", env=env)
     try:
         line, _ = mogrun.wait_for(wait_line(mode, "rate_limited"))
