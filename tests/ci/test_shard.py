@@ -238,7 +238,7 @@ def test_legs_share_the_sandbox_slots_so_none_is_refused_a_boot(tmp_path) -> Non
     leg's two runs follow one another instead of taking both slots at once."""
     repos = [f"acme/box{k}" for k in range(4)]
     text = fan_file(repos).replace("sandboxes = 90  # the emulator has no cap here: 30 slots "
-                                   "a leg", "sandboxes = 2")
+                                   "a leg", "sandboxes = 2\nrequests_per_minute = 600")
     (tmp_path / "mogplex.toml").write_text(text, encoding="utf-8")
     limits = Limits(requests=1000, window=1.0, starts=((1000, 1.0),), sandboxes=2, idle=0.5,
                     reap=0.1)
