@@ -20,11 +20,11 @@ REPOS = [f"acme/r{n:02d}" for n in range(1, 13)]
 CAPPED = Limits(requests=0, starts=(), sandboxes=3, idle=0.3, reap=0.1)
 
 
-def fan_out(project, extra: str = "", header_extra: str = "") -> None:
-    repos = ", ".join(f'"{r}"' for r in REPOS)
+def fan_out(project, extra: str = "", header_extra: str = "", repos: list[str] = REPOS) -> None:
+    listed = ", ".join(f'"{r}"' for r in repos)
     project(f"""
         [jobs.fan]
-        repo = [{repos}]
+        repo = [{listed}]
         prompt = "@emulator duration=0.3s events=2"
         {extra}
     """, header=HEADER + header_extra)
@@ -77,7 +77,7 @@ def test_a_capped_fan_out_with_busy_sandboxes_passes_and_never_exceeds_the_cap(
 def test_a_capacity_wait_is_a_line_in_plain_and_github_output(project, mogrun, mogrun_emulator,
                                                               tmp_path, mode):
     mogrun_emulator.occupy_sandboxes(3, busy=1.0, repo="acme/r12")  # every slot held
-    fan_out(project)
+    fan_out(project, repos=REPOS[:4])  # the first two runs wait: their line is the point
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
            "GITHUB_OUTPUT": str(tmp_path / "out.txt")} if mode == "github" else {}
     result = mogrun("run", "-j", "2", "fan", env=env)
