@@ -221,6 +221,11 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
         history = open_history(state, loaded.taskfile, reporter)
         jobs, attempts = (loaded.jobs, None) if select is None else select(loaded.jobs, history)
+        if select is not None and not any(job.runs for job in jobs):
+            click.echo(f"shard {shard}: none of the runs to rerun fall in this leg; nothing "
+                       "to do" if shard is not None else "nothing to rerun: the runs that did "
+                       "not pass are no longer in the task file", err=True)
+            return 0
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,

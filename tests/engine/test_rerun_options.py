@@ -4,7 +4,9 @@ previews the attempts a rerun would start and starts nothing; ``--no-deps``,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 
 from .conftest import history_rows
 
@@ -77,3 +79,52 @@ def test_rerun_declares_runs_options_once() -> None:
     run = options(run_command)
     assert options(rerun_command) == {name: opts for name, opts in run.items()
                                       if name != "rerun"}
+
+
+def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
+        project, mogrun, mogrun_emulator) -> None:
+    """As run's legs do: a leg whose share of the runs holds none that failed."""
+    root = project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("fan").exit_code == 0
+    # The emulator cannot fail one run of a fan-out alone: the history says web's did.
+    with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
+        db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' "
+                   "WHERE repo = 'acme/web'")
+    before = len(mogrun_emulator.runs)
+    legs = [mogrun("rerun", "--shard", f"{leg}/2") for leg in (1, 2)]
+    assert [leg.exit_code for leg in legs] == [0, 0], legs
+    said = [leg for leg in legs if "nothing to do" in leg.stderr]
+    assert len(said) == 1, legs
+    shard = "1/2" if said[0] is legs[0] else "2/2"
+    assert said[0].stderr == (f"shard {shard}: none of the runs to rerun fall in this leg; "
+                              "nothing to do\n"), said[0]
+    assert said[0].stdout == ""
+    assert len(mogrun_emulator.runs) == before + 1  # the other leg reran web's run
+
+
+def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
+        project, mogrun, mogrun_emulator) -> None:
+    root = project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("fan").exit_code == 0
+    with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
+        db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' "
+                   "WHERE repo = 'acme/web'")
+    project("""
+        [jobs.fan]
+        repo = ["acme/api"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun")
+    assert (result.exit_code, result.stdout) == (0, ""), result
+    assert result.stderr == ("nothing to rerun: the runs that did not pass are no longer in "
+                             "the task file\n")
+    assert len(mogrun_emulator.runs) == before
