@@ -7,6 +7,7 @@ A leaf (standard library only), so the key scanner can use it too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -20,8 +21,10 @@ SECRET_SUFFIXES = ("_token", "_secret", "_password", "_apikey", "_api_key")
 SECRET_HINT = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
-    """Whether a key's name looks like it holds a credential."""
+    """Whether a key's name looks like it holds a credential (remembered: a large
+    file asks about the same few key names thousands of times)."""
     # githubToken, api-key and API_KEY all read as github_token, api_key.
     normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace("-", "_")
     return normal in SECRET_NAMES or normal.endswith(SECRET_SUFFIXES)

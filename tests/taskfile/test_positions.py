@@ -157,3 +157,38 @@ def test_keys_after_multi_line_strings_are_placed(value: str) -> None:
         assume(False)  # e.g. three raw quotes in a row: not a string anyone could save
     line = text.count("\n", 0, text.rindex('repo = "x/y"')) + 1
     assert key_positions(text)[("jobs", "c", "repo")] == (line, 1)
+
+
+@st.composite
+def one_line_values(draw: st.DrawFn) -> str:
+    """A one-line value as people write one: basic strings with escapes, quotes,
+    ``#`` and unicode inside, literal strings, numbers, arrays, inline tables."""
+    text = st.text(alphabet='ab #="\'\\é\t{}[],', max_size=12)
+    kind = draw(st.sampled_from(["basic", "literal", "number", "array", "inline"]))
+    if kind == "basic":
+        raw = draw(text)
+        return '"' + raw.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
+    if kind == "literal":
+        return "'" + draw(text).replace("'", "") + "'"
+    if kind == "number":
+        return str(draw(st.integers(-5, 10**6)))
+    items = draw(st.lists(one_line_values(), max_size=3))
+    if kind == "array":
+        return "[" + ", ".join(items) + "]"
+    return "{ " + ", ".join(f"k{i} = {v}" for i, v in enumerate(items)) + " }"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(one_line_values(), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from(["", "  # note", "\t# [jobs.x]"]))
+def test_every_key_after_one_line_values_is_placed_at_its_own_line(
+        values: list[str], newline: str, comment: str) -> None:
+    lines = ["[jobs.c]", *(f"key{i} = {value}{comment}" for i, value in enumerate(values))]
+    text = newline.join(lines) + newline
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assume(False)
+    found = key_positions(text)
+    for i in range(len(values)):
+        assert found[("jobs", "c", f"key{i}")] == (i + 2, 1), text
