@@ -17,6 +17,7 @@ from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
 if TYPE_CHECKING:
+    from mogrun.engine.history import History
     from mogrun.models import ResolvedJob, SessionConfig
     from mogrun.pluginhost import PluginHost
     from mogrun.taskfile.templates import TemplateClock
@@ -132,6 +133,18 @@ def history_key(state: CliState, taskfile: TaskFile) -> str:
     if state.local:
         return LOCAL_BASE_URL
     return (base_url(state, taskfile) or "").rstrip("/")
+
+
+def project_history(state: CliState, taskfile: TaskFile) -> History:
+    """The history ``run`` records in and ``status``/``logs``/``cancel``/``history``/
+    ``rerun`` read: ``.mogrun/history.db`` beside the task file, under
+    ``history_key``, scoped to the task file (its path relative to the project
+    folder, which is its folder: its name), so two task files in one folder are
+    two projects. The one place it is opened, so writer and readers agree."""
+    from mogrun.engine.history import History
+
+    return History.for_project(taskfile.project_dir, history_key(state, taskfile),
+                               task_file=taskfile.path.name)
 
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,

@@ -55,16 +55,15 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                   timeout: str | None, detach: bool, no_deps: bool, keep_going: bool,
                   plugins: tuple[str, ...], shard: str | None, **plugin_values: Any) -> int:
     state: CliState = ctx.obj
-    from mogrun.cli.loading import history_key, load_taskfile
+    from mogrun.cli.loading import load_taskfile, project_history
     from mogrun.cli.run_cmd import execute
-    from mogrun.engine.history import History
     from mogrun.taskfile.graph import check_job_names
 
     timeout_override = parse_timeout(timeout)
     slice_ = parse_shard_option(shard)
     taskfile = load_taskfile(state)
     check_job_names(taskfile, jobs)  # a typo gets run's "did you mean", not "never run"
-    history = History.for_project(taskfile.project_dir, history_key(state, taskfile))
+    history = project_history(state, taskfile)
     try:
         rows = _latest_rows(history, jobs)
     finally:

@@ -291,12 +291,11 @@ def new_reporter(state: CliState) -> Any:
 def open_history(state: CliState, taskfile: Any, reporter: Any) -> Any:
     """The project's history; when it cannot be written (a read-only checkout) the runs
     still happen, with a warning, rather than not at all."""
-    from mogrun.cli.loading import history_key
-    from mogrun.engine.history import History
+    from mogrun.cli.loading import project_history
     from mogrun.errors import MogrunError
 
     try:
-        return History.for_project(taskfile.project_dir, history_key(state, taskfile))
+        return project_history(state, taskfile)
     except MogrunError as exc:
         reporter.notice(f"{exc.message}; runs will not be recorded", level="warning")
         return None

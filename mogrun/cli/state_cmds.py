@@ -46,12 +46,11 @@ def with_automations(targets: Sequence[Target], taskfile: Any) -> list[Target]:
 
 
 def open_state(state: CliState) -> tuple[Any, Any]:
-    """(task file, history) for this invocation's API base URL."""
-    from mogrun.cli.loading import history_key, load_taskfile
-    from mogrun.engine.history import History
+    """(task file, history) for this invocation's task file and API base URL."""
+    from mogrun.cli.loading import load_taskfile, project_history
 
     taskfile = load_taskfile(state)
-    return taskfile, History.for_project(taskfile.project_dir, history_key(state, taskfile))
+    return taskfile, project_history(state, taskfile)
 
 
 def _rows_for(history: Any, taskfile: Any, target: str,

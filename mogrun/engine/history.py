@@ -4,9 +4,14 @@ Written as things happen (a row when a run starts, updated at each status
 change and at the end) so a crash loses nothing already known. One
 connection guarded by a lock serves every worker thread; WAL mode lets a
 second mogrun read while this one writes. Rows are keyed by API base URL
-(``"local"`` for ``--local``) so emulator runs never mix with real ones.
-Nothing secret is stored: callers mask job secrets, and no token or
-webhook URL is ever passed in.
+(``"local"`` for ``--local``) so emulator runs never mix with real ones, and
+record the task file they came from (its name: ``mogplex.toml``,
+``nightly.toml``), so two task files in one folder are two projects: what a
+project did (its latest invocation, its runs) is read from its own rows and
+from those recorded before rows knew their task file (``''``). What is the
+server's truth is read from every row: a run id, and an idempotency key sent
+before (keys are per account). Nothing secret is stored: callers mask job
+secrets, and no token or webhook URL is ever passed in.
 """
 
 from __future__ import annotations
@@ -45,9 +50,15 @@ CREATE TABLE IF NOT EXISTS runs (
     message TEXT NOT NULL DEFAULT '',
     attempt INTEGER NOT NULL DEFAULT 1,
     why TEXT NOT NULL DEFAULT '',
-    request TEXT NOT NULL DEFAULT ''
+    request TEXT NOT NULL DEFAULT '',
+    task_file TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS runs_by_job ON runs (base_url, job, id);
+"""
+# After the columns an older database lacks are added (an index names them). A task
+# file's rows of one job, newest first, are one range of runs_by_file: it replaces
+# (base_url, job, id), so a start still writes three index entries.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS runs_by_file ON runs (base_url, task_file, job, id);
 CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
 """
@@ -55,11 +66,11 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request",
+    "attempt", "why", "request", "task_file",
 )
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
-          ("request", "TEXT NOT NULL DEFAULT ''"))
+          ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"))
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
@@ -87,6 +98,7 @@ class HistoryRow:
     attempt: int = 1
     why: str = ""  # why this attempt was made: "" (the first), "capacity", "rerun"
     request: str = ""  # the start's body as JSON, secrets masked (to explain a key conflict)
+    task_file: str = ""  # the task file's name in its folder; "" if recorded before that was
 
     @property
     def label(self) -> str:
@@ -120,13 +132,20 @@ def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str
 
 
 class History:
-    """The history database of one project, shared by every worker thread."""
+    """The history database of one project, shared by every worker thread.
 
-    def __init__(self, path: Path | str, base_url: str) -> None:
+    ``task_file`` (the task file's path relative to the project folder) is
+    recorded on every row written, and scopes what the project did (``recent``,
+    ``latest_invocation``, ``latest_invocation_of``, ``latest_per_job``) to that
+    file's rows and to rows recorded before rows knew their file. ``None`` (a
+    history opened without a task file) records ``''`` and reads every row."""
+
+    def __init__(self, path: Path | str, base_url: str, task_file: str | None = None) -> None:
         import sqlite3
 
         self.path = Path(path)
         self.base_url = base_url
+        self.task_file = task_file
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +160,7 @@ class History:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._migrate()
+            self._db.executescript(_INDEXES)
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
@@ -150,10 +170,13 @@ class History:
         for name, decl in _ADDED:
             if name not in have:
                 self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        if "task_file" not in have:  # once, on upgrade: runs_by_file replaces it
+            self._db.execute("DROP INDEX IF EXISTS runs_by_job")
 
     @classmethod
-    def for_project(cls, project_dir: Path | str, base_url: str) -> History:
-        return cls(history_path(project_dir), base_url)
+    def for_project(cls, project_dir: Path | str, base_url: str,
+                    task_file: str | None = None) -> History:
+        return cls(history_path(project_dir), base_url, task_file)
 
     def close(self) -> None:
         with self._lock:
@@ -166,8 +189,9 @@ class History:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request),
+            " attempt, why, request, task_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
+             self.task_file or ""),
         )
 
     def update(self, row_id: int, **fields: Any) -> None:
@@ -197,7 +221,30 @@ class History:
 
     def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
                 ) -> list[HistoryRow]:
+        """Rows of every task file, newest first: for the server's truth (a run id,
+        a key sent before), not for what this project did."""
+        return self._query(where, params, limit)
+
+    def _scoped(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
+                ) -> list[HistoryRow]:
+        """Rows of this task file and rows recorded before rows knew theirs, newest
+        first. One query per file, merged here: each is a range of ``runs_by_file``
+        read newest first and stopped at ``limit``, where ``task_file IN (?, '')``
+        would sort every row of the job first."""
+        if self.task_file is None:
+            return self._query(where, params, limit)
+        rows = [row for file in dict.fromkeys((self.task_file, ""))
+                for row in self._query(where, params, limit, file)]
+        rows.sort(key=lambda row: row.id, reverse=True)
+        return rows if limit is None else rows[:max(int(limit), 0)]
+
+    def _query(self, where: str, params: Sequence[Any], limit: int | None,
+               task_file: str | None = None) -> list[HistoryRow]:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE base_url = ?"
+        first: tuple[Any, ...] = (self.base_url,)
+        if task_file is not None:
+            sql += " AND task_file = ?"
+            first += (task_file,)
         if where:
             sql += f" AND ({where})"
         sql += " ORDER BY id DESC"
@@ -205,7 +252,7 @@ class History:
             # SQLite integers are 64-bit: a larger -n means "all of them", not a crash.
             sql += f" LIMIT {min(int(limit), _SQLITE_MAX_INT)}"
         with self._lock:
-            rows = self._db.execute(sql, (self.base_url, *params)).fetchall()
+            rows = self._db.execute(sql, (*first, *params)).fetchall()
         return [_row(values) for values in rows]
 
     def recent(self, limit: int = 50, job: str | None = None,
@@ -213,30 +260,33 @@ class History:
         """The newest runs first (of one job when ``job`` is given, and of one of
         its repos, as stored, when ``repo`` is too)."""
         if job is not None and repo is not None:
-            return self._select("job = ? AND repo = ?", (job, repo), limit=limit)
+            return self._scoped("job = ? AND repo = ?", (job, repo), limit=limit)
         if job is not None:
-            return self._select("job = ?", (job,), limit=limit)
-        return self._select(limit=limit)
+            return self._scoped("job = ?", (job,), limit=limit)
+        return self._scoped(limit=limit)
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:
         """The latest attempt of every run of ``job``'s latest invocation, oldest first
         (what ``status``, ``logs`` and ``cancel`` act on)."""
-        last = self._select("job = ?", (job,), limit=1)
+        last = self._scoped("job = ?", (job,), limit=1)
         if not last:
             return []
-        rows = self._select("job = ? AND invocation = ?", (job, last[0].invocation))
+        rows = self._query("job = ? AND invocation = ?", (job, last[0].invocation), None,
+                           last[0].task_file)
         return latest_attempts(reversed(rows))
 
     def latest_invocation(self) -> list[HistoryRow]:
         """The latest attempt of every run of the newest invocation, oldest first."""
-        last = self._select(limit=1)
+        last = self._scoped(limit=1)
         if not last:
             return []
-        return latest_attempts(reversed(self._select("invocation = ?", (last[0].invocation,))))
+        rows = self._query("invocation = ?", (last[0].invocation,), None, last[0].task_file)
+        return latest_attempts(reversed(rows))
 
     def is_fan_out(self, row: HistoryRow) -> bool:
         """Whether ``row``'s job ran more than one run in that invocation."""
-        rows = self._select("invocation = ? AND job = ?", (row.invocation, row.job))
+        rows = self._query("invocation = ? AND job = ?", (row.invocation, row.job), None,
+                           row.task_file)  # an invocation reads one task file
         return len({r.repo for r in rows}) > 1
 
     def earlier_start(self, key: str, invocation: str) -> HistoryRow | None:
@@ -252,7 +302,7 @@ class History:
     def latest_per_job(self) -> list[HistoryRow]:
         """For each job, the runs of its latest invocation (newest job first)."""
         seen: list[str] = []
-        for row in self._select():
+        for row in self._scoped():
             if row.job not in seen:
                 seen.append(row.job)
         return [row for job in seen for row in self.latest_invocation_of(job)]

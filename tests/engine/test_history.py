@@ -135,3 +135,76 @@ def test_a_key_is_looked_up_by_index_in_an_old_history_too(tmp_path):
     history.record_start("inv-1", "job", "acme/api", "k", request="{}")
     assert history.earlier_start("k", "inv-2") is not None
     assert history.earlier_start("k", "inv-1") is None
+
+
+def test_what_a_project_did_is_read_from_its_task_file_s_rows(tmp_path):
+    """Two task files in one folder are two projects; a run id and a key sent
+    before are the server's truth, found whichever file recorded them."""
+    main = History.for_project(tmp_path, "u", task_file="mogplex.toml")
+    nightly = History.for_project(tmp_path, "u", task_file="nightly.toml")
+    main.update(main.record_start("i1", "fan", "acme/api", "k1", request="{}"), run_id="r1")
+    nightly.update(nightly.record_start("i2", "fan", "acme/web", "k2", request="{}"),
+                   run_id="r2")
+    nightly.update(nightly.record_start("i2", "sweep", "acme/web", "k3"), run_id="r3")
+    assert [r.run_id for r in main.latest_invocation()] == ["r1"]
+    assert [r.run_id for r in main.latest_invocation_of("fan")] == ["r1"]
+    assert [r.run_id for r in main.latest_per_job()] == ["r1"]
+    assert [r.run_id for r in main.recent()] == ["r1"]
+    assert main.latest_invocation_of("sweep") == []
+    assert [r.run_id for r in nightly.latest_invocation()] == ["r2", "r3"]
+    assert [r.run_id for r in nightly.recent(job="fan")] == ["r2"]
+    assert [r.task_file for r in nightly.recent()] == ["nightly.toml"] * 2
+    assert main.by_run_id("r3") is not None
+    earlier = main.earlier_start("k2", "i9")
+    assert earlier is not None and earlier.run_id == "r2"
+    assert [r.run_id for r in History.for_project(tmp_path, "u").recent()] == ["r3", "r2", "r1"]
+
+
+def test_rows_from_before_task_files_are_every_file_s(tmp_path):
+    """An upgrade loses nothing: rows recorded before the column (``''``) are
+    read by every task file, newest first among its own."""
+    path = tmp_path / ".mogrun" / "history.db"
+    History(path, "u").close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at, run_id)"
+                   " VALUES ('old', 'u', 'fan', 'acme/api', '2026-01-01', 'r0')")
+    main = History(path, "u", task_file="mogplex.toml")
+    nightly = History(path, "u", task_file="nightly.toml")
+    for history in (main, nightly):
+        assert [r.run_id for r in history.latest_invocation()] == ["r0"]
+        assert [r.run_id for r in history.latest_invocation_of("fan")] == ["r0"]
+    main.update(main.record_start("new", "fan", "acme/web", "k"), run_id="r1")
+    assert [r.run_id for r in main.recent()] == ["r1", "r0"]
+    assert [r.run_id for r in main.recent(limit=1)] == ["r1"]
+    assert [r.run_id for r in main.latest_invocation_of("fan")] == ["r1"]
+    assert [r.run_id for r in nightly.latest_invocation_of("fan")] == ["r0"]
+    assert [r.run_id for r in nightly.recent()] == ["r0"]
+
+
+def test_a_task_file_s_latest_run_of_a_job_is_read_by_index(tmp_path):
+    """``status JOB``, ``logs JOB``, ``rerun JOB``: the newest row of a job in one
+    task file is the end of one range of ``runs_by_file``, not a sort of all its
+    runs; an older history gains that index in place of (base_url, job, id), so a
+    start still writes no more index entries than before."""
+    path = tmp_path / "history.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT NULL,
+                base_url TEXT NOT NULL, job TEXT NOT NULL, repo TEXT NOT NULL, run_id TEXT,
+                idempotency_key TEXT, status TEXT, outcome TEXT,
+                attached INTEGER NOT NULL DEFAULT 0, started_at TEXT NOT NULL,
+                finished_at TEXT, exit_code INTEGER, gates TEXT NOT NULL DEFAULT '[]',
+                message TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 1,
+                why TEXT NOT NULL DEFAULT '', request TEXT NOT NULL DEFAULT '');
+            CREATE INDEX runs_by_job ON runs (base_url, job, id);
+            CREATE INDEX runs_by_run_id ON runs (base_url, run_id);
+            CREATE INDEX runs_by_key ON runs (base_url, idempotency_key);
+        """)
+    history = History(path, "x", task_file="mogplex.toml")
+    indexes = {row[1] for row in history._db.execute("PRAGMA index_list(runs)")}
+    assert indexes == {"runs_by_file", "runs_by_run_id", "runs_by_key"}
+    plan = str(history._db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE base_url = ? AND task_file = ?"
+        " AND (job = ?) ORDER BY id DESC LIMIT 1", ("x", "mogplex.toml", "j")).fetchall())
+    assert "runs_by_file (base_url=? AND task_file=? AND job=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
