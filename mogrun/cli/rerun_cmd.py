@@ -1,7 +1,7 @@
 """``mogrun rerun [JOB...]``: new attempts of what did not pass last time.
 
 The latest invocation (of the named jobs, or the latest invocation of all)
-is read from the history. Every run of it that did not pass — failed,
+is read from the task file's history. Every run of it that did not pass — failed,
 cancelled, timed out, gate failed, skipped, never started — starts again as
 its next attempt, under a key derived from the run's own key and the attempt
 number (so a lost answer replays that attempt); passed runs are not repeated.
@@ -37,7 +37,9 @@ RERUN_HELP = """Start new attempts of the runs of the latest invocation that did
 Passed runs are not repeated; failed, cancelled, timed-out, gate-failed,
 skipped and never-started runs start again as their next attempt (a new
 Idempotency-Key derived from the run's own). With JOB names, the latest
-invocation of each; without, every job of the latest invocation.
+invocation of each; without, every job of the latest invocation. Latest
+means of this task file: each task file in a folder (-f nightly.toml) has
+its own history.
 
 \b
 Examples:

@@ -213,8 +213,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
       mogrun --json status 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun status --exit-status nightly && echo all green
 
-    A run id this project never recorded (another checkout or CI started it)
-    is read from the API and shown, not recorded.
+    Each task file in a folder (-f nightly.toml) has its own history. A run
+    id this project never recorded (another checkout or CI started it) is
+    read from the API and shown, not recorded.
     """
     taskfile, history = open_state(state)
     try:
@@ -449,6 +450,10 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
       mogrun history --job codemod -n 5
       mogrun history --job codemod:acme/api
       mogrun --json history | jq -r .run_id
+
+    Each task file in a folder has its own history (mogrun -f nightly.toml
+    history: nightly.toml's runs); runs recorded before mogrun kept them
+    apart are listed for every one.
     """
     taskfile, history = open_state(state)
     job, sep, repo = (job_name or "").partition(":")
