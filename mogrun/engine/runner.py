@@ -260,13 +260,15 @@ class RunExecutor:
             return self._judge(track)
         deps.channel.notice(f"{why}; cancelled run {track.run_id}", track=track,
                             level="warning")
-        self._announce(track, cancel.state)
+        self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
         return self._finish(track, Outcome.TIMEOUT, message=why)
 
     def _catch_up(self, track: RunTrack, kind: JobKind, final: RunState,
                   deadline: float | None = None) -> None:
-        """A run that ended just as its cancel went out is judged with its last
-        events (a ``finished`` event a gate requires may be among them), shown."""
+        """The run's last events, shown once its end is known: a run that ended just
+        as its cancel went out is judged with them (a ``finished`` event a gate
+        requires may be among them), and a cancelled one shows what it did since the
+        last poll and the cancel's own events (its history and ``logs`` keep them)."""
         try:
             state, events = kind.get_events(track.run_id, job=track.job, deadline=deadline)
         except MogrunError:
@@ -303,7 +305,7 @@ class RunExecutor:
             self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
             return self._judge(track)
         deps.channel.notice(f"cancel of run {track.run_id} got through", track=track)
-        self._announce(track, cancel.state)
+        self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
         return self._finish(track, Outcome.CANCELLED, message="interrupted", exit_code=code)
 
     def _announce(self, track: RunTrack, new: RunState) -> None:

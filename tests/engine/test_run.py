@@ -52,6 +52,26 @@ def test_timeout_cancels_the_run(project, mogrun, mogrun_emulator):
     assert history_rows(mogrun)[0]["outcome"] == "timeout"
 
 
+def test_a_cancelled_runs_last_events_are_shown_after_its_cancel(project, mogrun,
+                                                               mogrun_emulator):
+    """At a timeout the run is cancelled; the events it wrote since the last poll
+    (and the cancel's own) are shown too, each once: the tail says why it ended."""
+    project("""
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.2s"
+    """)
+    result = mogrun("--json", "run", "--timeout", "1s", "slow")
+    assert result.exit_code == 1, result
+    shown = [o["event"]["id"] for o in json_lines(result.stdout) if o["type"] == "event"]
+    logged = [o["event"]["id"] for o in json_lines(mogrun("--json", "logs", "slow").stdout)
+              if o.get("type") == "event"]
+    assert shown == logged, (shown, logged)
+    assert len(shown) == len(set(shown))
+    types = [o["event"]["type"] for o in json_lines(result.stdout) if o["type"] == "event"]
+    assert types[-2:] == ["cancel_requested", "cancelled"], types
+
+
 def test_timeout_detach_leaves_the_run_going(project, mogrun, mogrun_emulator):
     project("""
         [jobs.slow]
