@@ -269,7 +269,10 @@ def _local_slots(session_options: Any, connection: Any) -> Any:
 
 
 def rerun_command(state: CliState) -> str:
-    """``mogrun [-f FILE] [--local] rerun``: how this invocation's failures are retried."""
+    """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun``: how
+    this invocation's failures are retried, with every global option that shaped its
+    requests (a rerun without the --set would send other prompts; without the --url
+    it would read another API's history)."""
     import shlex
 
     parts = ["mogrun"]
@@ -277,6 +280,12 @@ def rerun_command(state: CliState) -> str:
         parts += ["-f", shlex.quote(str(state.file))]
     if state.local:
         parts.append("--local")
+    elif state.url:
+        parts += ["--url", shlex.quote(state.url)]
+    for name, value in state.sets.items():
+        parts += ["--set", shlex.quote(f"{name}={value}")]
+    if state.no_plugins:
+        parts.append("--no-plugins")
     return " ".join([*parts, "rerun"])
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+
 import pytest
 
 from .conftest import HEADER, history_rows, json_lines
@@ -193,6 +196,28 @@ idempotency_key = "bad-once"
     attached = mogrun("-f", "v7.toml", "bad")
     assert attached.exit_code == 1, attached
     assert "start a fresh attempt with: mogrun -f v7.toml rerun bad" in attached.stderr
+
+
+def test_the_rerun_hint_keeps_the_sets_that_shaped_the_requests(project, mogrun,
+                                                                mogrun_emulator):
+    """Doing what the hint says sends the prompts the failed attempt sent: a rerun
+    without --set would deploy to the default target."""
+    project("""
+        [vars]
+        target = "production"
+
+        [jobs.deploy]
+        repo = "acme/api"
+        prompt = "Deploy to {{ target }}.\\n@emulator duration=0.2s status=failed"
+    """)
+    result = mogrun("--set", "target=stag ing", "deploy")
+    assert result.exit_code == 1, result
+    hint = "rerun what did not pass: mogrun --set 'target=stag ing' rerun deploy"
+    assert hint in result.stdout.splitlines(), result.stdout
+    assert mogrun(*shlex.split(hint.split(": ", 1)[1])[1:]).exit_code == 1
+    assert len(mogrun_emulator.runs) == 2
+    prompts = [json.loads(row["request"])["prompt"] for row in history_rows(mogrun)]
+    assert [p.splitlines()[0] for p in prompts] == ["Deploy to stag ing."] * 2
 
 
 def test_agent_text_is_escaped(project, mogrun):
