@@ -50,7 +50,8 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
                                       for job in built.jobs))
     task_file = _relative(taskfile.path.resolve(), root)
-    command = _command(task_file, None if default_output else _relative(output, root), shards)
+    command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
+                                   default_output=default_output)
     text = render(built, version=__version__, task_file=task_file, command=command)
     return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
 
@@ -81,17 +82,21 @@ def _relative(path: Path, root: Path) -> str:
         return path.resolve().as_posix()
 
 
-def _command(task_file: str, output: str | None, shards: int) -> str:
-    """The command that regenerates the file, spelled from the repository root
-    and quoted for a POSIX shell, so that it can be pasted as it is."""
+def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: int = 1,
+                         default_output: bool = True) -> str:
+    """The command that regenerates the file (the header's, and ``--check``'s
+    hint), spelled from the repository root and quoted for a POSIX shell, so
+    that it can be pasted as it is."""
     import shlex
 
+    task_file = _relative(task_path.resolve(), root)
+    output_path = None if default_output else _relative(output, root)
     parts = ["mogrun"]
     if task_file != "mogplex.toml":
         parts += ["-f", task_file]
     parts += ["ci", "github"]
-    if output is not None and output != DEFAULT_OUTPUT.as_posix():
-        parts += ["-o", output]
+    if output_path is not None and output_path != DEFAULT_OUTPUT.as_posix():
+        parts += ["-o", output_path]
     if shards > 1:
         parts += ["--shards", str(shards)]
     return shlex.join(parts)

@@ -52,7 +52,7 @@ def ci_group() -> None:
               "1/N of the token's limits.")
 @click.pass_obj
 def github_command(state: CliState, output: str | None, check: bool, shards: int) -> int:
-    from mogrun.ci.generate import generate, repository_root
+    from mogrun.ci.generate import generate, regenerating_command, repository_root
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
     taskfile = load_taskfile(state)
@@ -66,7 +66,9 @@ def github_command(state: CliState, output: str | None, check: bool, shards: int
         state.echo(f"Warning: {warning}", err=True)
     shown = _shown(target, state.cwd)
     if check:
-        return _check(state, target, shown, text)
+        command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
+                                       default_output=output is None)
+        return _check(state, target, shown, text, _hint(command, root, state.cwd))
     _write(target, shown, text)
     state.echo(f"wrote {shown}", err=True)
     return 0
@@ -82,7 +84,15 @@ def _shown(path: Path, cwd: Path) -> str:
         return str(path)
 
 
-def _check(state: CliState, target: Path, shown: str, text: str) -> int:
+def _hint(command: str, root: Path, cwd: Path) -> str:
+    """What to do about a stale file: the header's command, which is spelled
+    from the repository root (its -f and -o paths are relative to it)."""
+    if cwd.resolve() == root.resolve():
+        return f"Run `{command}` and commit the result."
+    return f"From the repository root ({_shown(root, cwd)}), run `{command}` and commit the result."
+
+
+def _check(state: CliState, target: Path, shown: str, text: str, hint: str) -> int:
     current = _read(target, shown) if target.exists() else ""
     if current == text:
         state.echo(f"{shown} is current", err=True)
@@ -91,7 +101,7 @@ def _check(state: CliState, target: Path, shown: str, text: str) -> int:
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
     state.stdout.write("".join(diff))
     what = "does not exist" if not target.exists() else "is out of date"
-    raise NotCurrent(f"{shown} {what}", context=["Run `mogrun ci github` and commit the result."])
+    raise NotCurrent(f"{shown} {what}", context=[hint])
 
 
 def _read(target: Path, shown: str) -> str:

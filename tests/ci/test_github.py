@@ -389,3 +389,29 @@ def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:
     result = project.run("ci", "github")
     assert result.code == 0, result
     assert result.err.startswith('Warning: job "j1499" may need 46510 minutes, more than')
+
+
+def test_check_hints_the_command_of_the_header(project, monkeypatch) -> None:
+    """After a hand edit, the hint regenerates the file as it was generated:
+    with its -f, -o and --shards, spelled (like the header) from the root."""
+    project.write(BIG, name="ops/mogplex.toml")
+    target = ".github/workflows/agents.yml"
+    args = ("-f", "ops/mogplex.toml", "ci", "github", "-o", target, "--shards", "3")
+    assert project.run(*args).code == 0
+    path = project.root / target
+    command = "mogrun -f ops/mogplex.toml ci github -o .github/workflows/agents.yml --shards 3"
+    assert header(path.read_text())[2] == f"#   {command}"
+    path.write_text(path.read_text().replace("ubuntu-latest", "ubuntu-22.04", 1))
+    result = project.run(*args, "--check")
+    assert result.code == 1, result
+    assert result.err.splitlines() == [f"Error: {target} is out of date",
+                                       f"Run `{command}` and commit the result."]
+    monkeypatch.chdir(project.root / "ops")
+    result = project.run("ci", "github", "-o", f"../{target}", "--shards", "3", "--check")
+    assert result.code == 1, result
+    assert result.err.splitlines() == [
+        f"Error: ../{target} is out of date",
+        f"From the repository root (..), run `{command}` and commit the result."]
+    monkeypatch.chdir(project.root)
+    assert project.run(*args).code == 0
+    assert project.run(*args, "--check").code == 0
