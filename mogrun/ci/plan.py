@@ -1,12 +1,20 @@
-"""What the generated workflow runs: one GitHub job (a "leg group") per
-scheduled mogrun job, its triggers, its command and its time bound.
+"""What the generated workflow runs: its GitHub jobs, their triggers, their
+commands and their time bounds.
 
-Each scheduled job J becomes a GitHub job that runs ``mogrun run J`` (J's
-needs run first inside that one invocation, as they do locally). With
-``--shards N``, a job whose fan-out has at least 2N repos becomes a matrix of
-N legs, each ``mogrun run J --no-deps --shard i/N``; its needs (if any) run
-once before the matrix as their own GitHub job, since a leg cannot wait for
-the other legs (see ``mogrun.ci.shard``).
+A firing (one cron, or a dispatch of ``all`` or of one job) selects scheduled
+jobs. A selected job that another selected job needs is left to that one's
+run (``mogrun run`` runs needs first); the others are the firing's targets.
+Targets whose runs share a job (a common need) form one group, run by one
+invocation, ``mogrun run X Y``, which runs each shared need once; a target
+that shares nothing is a group of its own, ``mogrun run J``. Each group of
+any firing is one GitHub job, started by exactly the firings that form it:
+so a firing's GitHub jobs run disjoint sets of jobs, and each job once.
+
+With ``--shards N``, a target whose fan-out has at least 2N repos becomes a
+matrix of N legs, each ``mogrun run J --no-deps --shard i/N``. A leg cannot
+wait for the other legs (see ``mogrun.ci.shard``), so its group's needs run
+first, once, as their own GitHub job (``J-needs``), which the legs and the
+group's other targets (``mogrun run Y --no-deps``) wait for.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from mogrun.ci.schedules import job_schedules
@@ -28,6 +36,7 @@ DEFAULT_PARALLEL = 4  # `mogrun run`'s -j default: runs at once per invocation
 DEFAULT_CAPACITY_WAIT = 1800.0  # the SPEC's default wait for a sandbox slot
 SETUP_MINUTES = 10  # checkout, setup-python, pip install, resolving repos
 GITHUB_MAX_MINUTES = 360  # a job on a GitHub-hosted runner is stopped at 6 hours
+DISPATCH_ALL = "all"  # the workflow_dispatch choice that runs every scheduled job
 _START_WINDOWS = (("starts_per_minute", 60.0), ("starts_per_hour", 3600.0),
                   ("starts_per_day", 86400.0))
 _JOB_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -40,13 +49,13 @@ class GitHubJob:
     id: str
     name: str
     command: tuple[str, ...]  # `mogrun run ...` arguments after "mogrun"
-    job: str  # the scheduled mogrun job this GitHub job serves
-    schedules: tuple[str, ...]  # the crons that start it (not those that start a dependant)
+    job: str  # the scheduled mogrun job(s) it serves ("x + y"), for warnings
+    schedules: tuple[str, ...]  # the crons that start it
     timeout_minutes: int
     shards: int = 1
     needs: tuple[str, ...] = ()
     group: str = ""
-    in_all: bool = True  # a dispatch of "all" starts it (False: a dependant runs it)
+    dispatch: tuple[str, ...] = ()  # the workflow_dispatch choices that start it
     runs: tuple[str, ...] = ()  # the mogrun jobs its command runs, needs first
     env: tuple[str, ...] = ()  # the env names its run step is given (besides the token's)
 
@@ -59,65 +68,120 @@ class Plan:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass
+class _Triggers:
+    crons: list[str]
+    dispatch: list[str]
+
+
 def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
-    """The workflow's jobs for the file's scheduled jobs, in file order."""
+    """The workflow's jobs for the file's scheduled jobs: the groups, ordered by
+    their first job in the file (a lone job before the groups it is in)."""
     scheduled = [name for name in taskfile.jobs if job_schedules(taskfile, name)]
-    taken: set[str] = set()
-    jobs: list[GitHubJob] = []
-    warnings: list[str] = []
-    for name in scheduled:
-        found = _github_jobs(taskfile, name, shards, taken, warnings)
-        jobs += [_uncovered(taskfile, job, scheduled) for job in found]
     crons = sorted({c for name in scheduled for c in job_schedules(taskfile, name)})
+    closures = _Closures(taskfile)
+    triggers: dict[tuple[str, ...], _Triggers] = {}
+    firings: list[tuple[str | None, str | None, list[str]]] = [
+        *((cron, None, [n for n in scheduled if cron in job_schedules(taskfile, n)])
+          for cron in crons),
+        (None, DISPATCH_ALL, scheduled), *((None, name, [name]) for name in scheduled)]
+    for cron, choice, selected in firings:
+        for group in _groups(selected, closures):
+            found = triggers.setdefault(group, _Triggers([], []))
+            if cron is not None:
+                found.crons.append(cron)
+            if choice is not None:
+                found.dispatch.append(choice)
+    position = {name: k for k, name in enumerate(taskfile.jobs)}
+    groups = sorted(triggers, key=lambda g: [position[n] for n in g])
+    taken: set[str] = set()
+    warnings: list[str] = []
+    built: dict[tuple[str, ...], list[GitHubJob]] = {}
+    # Lone jobs first, so that a group's id never takes a job's own name.
+    for group in sorted(groups, key=len):
+        own = [c for name in group for c in job_schedules(taskfile, name)]
+        found = triggers[group]
+        built[group] = _github_jobs(taskfile, group, shards, taken, warnings,
+                                    tuple(sorted(found.crons, key=own.index)),
+                                    tuple(found.dispatch))
+    jobs = [job for group in groups for job in built[group]]
     return Plan(tuple(jobs), tuple(crons), tuple(scheduled), tuple(warnings))
 
 
-def _github_jobs(taskfile: TaskFile, name: str, shards: int, taken: set[str],
-                 warnings: list[str]) -> list[GitHubJob]:
-    crons = tuple(job_schedules(taskfile, name))
-    base = _unique_id(name, taken)
-    sharded = shards > 1 and len(_repos(taskfile, name)) >= 2 * shards
+class _Closures:
+    """Every job a job needs, directly or not, each job's computed once."""
+
+    def __init__(self, taskfile: TaskFile) -> None:
+        self.taskfile = taskfile
+        self._found: dict[str, frozenset[str]] = {}
+
+    def __call__(self, name: str) -> frozenset[str]:
+        if name not in self._found:
+            found: set[str] = set()
+            pending = list(needs_of(self.taskfile, name))
+            while pending:
+                need = pending.pop()
+                if need not in found and need in self.taskfile.jobs:
+                    found.add(need)
+                    pending += needs_of(self.taskfile, need)
+            self._found[name] = frozenset(found)
+        return self._found[name]
+
+
+def _groups(selected: list[str], closures: _Closures) -> list[tuple[str, ...]]:
+    """A firing's groups: its targets (the selected jobs no other selected job
+    needs), those whose runs overlap joined; each in ``selected``'s order."""
+    targets = [n for n in selected if not any(n in closures(k) for k in selected if k != n)]
+    groups: list[tuple[list[str], set[str]]] = []
+    for name in targets:
+        runs = {name} | closures(name)
+        overlapping = [g for g in groups if g[1] & runs]
+        joined = [n for g in overlapping for n in g[0]] + [name]
+        groups = [g for g in groups if g not in overlapping]
+        groups.append((joined, runs.union(*(g[1] for g in overlapping))))
+    return [tuple(n for n in targets if n in names) for names, _ in groups]
+
+
+def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken: set[str],
+                 warnings: list[str], crons: tuple[str, ...],
+                 dispatch: tuple[str, ...]) -> list[GitHubJob]:
+    label = " + ".join(group)
+    key = "+".join(group)  # "+" is in no job name: no group's key is a job's
+    base = _unique_id(key, taken)
+
+    def github_job(job_id: str, name: str, command: tuple[str, ...], **rest: Any) -> GitHubJob:
+        rest.setdefault("job", label)
+        return GitHubJob(job_id, name, command, schedules=crons, dispatch=dispatch, **rest)
+
+    sharded = [n for n in group if shards > 1 and len(_repos(taskfile, n)) >= 2 * shards]
     if not sharded:
-        minutes = _bounded(name, bound_minutes(taskfile, name), warnings)
-        return [GitHubJob(base, name, ("run", name), name, crons, minutes, group=name,
-                          runs=tuple(job_order(taskfile, [name])))]
-    direct = needs_of(taskfile, name)
+        minutes = _bounded(label, _path_minutes(taskfile, list(group)), warnings)
+        return [github_job(base, label, ("run", *group), timeout_minutes=minutes, group=key,
+                           runs=tuple(job_order(taskfile, list(group))))]
+    needs = list(dict.fromkeys(n for name in group for n in needs_of(taskfile, name)))
     found: list[GitHubJob] = []
-    if direct:
-        needs_id = _unique_id(f"{base}-needs", taken)
-        minutes = _bounded(name, _path_minutes(taskfile, direct), warnings)
-        found.append(GitHubJob(needs_id, f"{name} (needs)", ("run", *direct), name, crons,
-                               minutes, group=f"{name}/needs",
-                               runs=tuple(job_order(taskfile, direct))))
-    minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings)
-    command = ("run", name, *(["--no-deps"] if direct else []),
-               "--shard", f"${{{{ matrix.shard }}}}/{shards}")
-    found.append(GitHubJob(base, name, command, name, crons, minutes, shards=shards,
-                           needs=tuple(j.id for j in found), group=name, runs=(name,)))
-    return found
-
-
-def _uncovered(taskfile: TaskFile, job: GitHubJob, scheduled: list[str]) -> GitHubJob:
-    """A scheduled job that another scheduled job needs already runs inside that
-    job's invocation when both fire: its own GitHub job leaves out those crons
-    (and a dispatch of "all"), so one firing never runs it twice."""
-    dependants = [k for k in scheduled if k != job.job and job.job in _closure(taskfile, k)]
-    if not dependants:
-        return job
-    covered = {c for k in dependants for c in job_schedules(taskfile, k)}
-    return replace(job, schedules=tuple(c for c in job.schedules if c not in covered),
-                   in_all=False)
-
-
-def _closure(taskfile: TaskFile, name: str) -> set[str]:
-    """Every job ``name`` needs, directly or not."""
-    found: set[str] = set()
-    pending = list(needs_of(taskfile, name))
-    while pending:
-        need = pending.pop()
-        if need not in found and need in taskfile.jobs:
-            found.add(need)
-            pending += needs_of(taskfile, need)
+    if needs:
+        minutes = _bounded(label, _path_minutes(taskfile, needs), warnings)
+        found.append(github_job(_unique_id(f"{base}-needs", taken), f"{label} (needs)",
+                                ("run", *needs), timeout_minutes=minutes,
+                                group=f"{key}/needs", runs=tuple(job_order(taskfile, needs))))
+    waits = tuple(j.id for j in found)
+    for name in group:
+        lone = len(group) == 1
+        job_id = base if lone else _unique_id(f"{base}-{name}", taken)
+        shown = name if lone else f"{label}: {name}"
+        job_group = key if lone else f"{key}/job/{name}"
+        no_deps = ["--no-deps"] if needs_of(taskfile, name) else []
+        if name in sharded:
+            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings)
+            command = ("run", name, *no_deps, "--shard", f"${{{{ matrix.shard }}}}/{shards}")
+            found.append(github_job(job_id, shown, command, job=name, timeout_minutes=minutes,
+                                    shards=shards, needs=waits, group=job_group, runs=(name,)))
+        else:
+            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, 1), warnings)
+            found.append(github_job(job_id, shown, ("run", name, *no_deps), job=name,
+                                    timeout_minutes=minutes, needs=waits, group=job_group,
+                                    runs=(name,)))
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mogrun.ci.plan import GitHubJob, Plan
+from mogrun.ci.plan import DISPATCH_ALL, GitHubJob, Plan
 from mogrun.ci.runenv import run_line, step_env
 from mogrun.ci.yamltext import dump, in_comment
 
@@ -19,7 +19,6 @@ PYTHON = "3.12"
 CHECKOUT = "actions/checkout@v4"
 SETUP_PYTHON = "actions/setup-python@v5"
 UPLOAD = "actions/upload-artifact@v4"
-DISPATCH_ALL = "all"
 
 
 def render(plan: Plan, *, version: str, task_file: str, command: str) -> str:
@@ -56,14 +55,12 @@ def _workflow(plan: Plan, version: str, task_file: str) -> dict[str, Any]:
 
 
 def trigger(job: GitHubJob) -> str:
-    """The ``if:``: one of the job's own schedules fired, or a dispatch chose it."""
-    chosen = [f"inputs.job == '{name}'" for name in ([DISPATCH_ALL] * job.in_all + [job.job])]
-    dispatched = (f"(github.event_name == 'workflow_dispatch' && "
-                  f"({' || '.join(chosen)}))")
-    if not job.schedules:
-        return dispatched
+    """The ``if:``: one of the job's schedules fired, or a dispatch chose it."""
+    chosen = " || ".join(f"inputs.job == '{name}'" for name in job.dispatch)
     fired = " || ".join(f"github.event.schedule == '{cron}'" for cron in job.schedules)
-    return f"(github.event_name == 'schedule' && ({fired})) || {dispatched}"
+    return " || ".join(
+        [f"(github.event_name == 'schedule' && ({fired}))"] * bool(fired)
+        + [f"(github.event_name == 'workflow_dispatch' && ({chosen}))"] * bool(chosen))
 
 
 def _job(job: GitHubJob, version: str) -> dict[str, Any]:
