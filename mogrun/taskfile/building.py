@@ -5,12 +5,14 @@ validated and the server's limits checked.
 Building never raises for a problem of the file: it returns a ``JobResult``
 whose problems are data, so ``run``/``show`` can refuse on the first and
 ``check`` can list them all. An unset ``env`` name is kept apart
-(``unset_env``): ``run`` refuses it, ``check`` only warns.
+(``unset_env``): ``run`` refuses it, ``check`` only warns. Runs of the jobs
+built together whose keys render the same are a problem of the file
+(``key_clashes``): both take it from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,13 +43,20 @@ class Context:
 class JobResult:
     """A built job (``None`` when a problem stopped it), its problems in the
     order found, each unset ``env`` name it uses with the error ``run``
-    raises for it, and every ``env`` name its templates read (set or not)."""
+    raises for it, and every ``env`` name its templates read (set or not).
+    ``run_keys`` are its runs' idempotency keys as written in the file
+    renders them, ``(repo of a fan-out run or None, key)``, for
+    ``key_clashes``: none for a job with no key of its own (mogrun makes one
+    per job), one that triggers an automation (the trigger key names the
+    job), or whose key or repo uses an unset ``env`` name (not guessed)."""
 
     name: str
     job: ResolvedJob | None
     problems: list[MogrunError] = field(default_factory=list)
     unset_env: dict[str, TemplateError] = field(default_factory=dict)
     env_names: frozenset[str] = frozenset()
+    run_keys: tuple[tuple[str | None, str], ...] = ()
+    secrets: frozenset[str] = frozenset()
 
 
 class _Stop(Exception):
@@ -66,6 +75,8 @@ class _Job:
         self.env_names: set[str] = set()
         self.problems: list[MogrunError] = []
         self.unrendered: set[str] = set()  # keys with a template problem
+        self.unset_in: set[str] = set()  # keys that use an unset env name
+        self.run_keys: tuple[tuple[str | None, str], ...] = ()
 
     def where(self, key: str) -> tuple[str, ...]:
         in_job = key in self.table or key not in self.ctx.taskfile.defaults
@@ -112,6 +123,8 @@ class _Job:
         self.env_names |= out.env_names
         for name, placeholder in out.unset_env.items():
             self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
+        if out.unset_env:
+            self.unset_in.add(key)
         return out.text
 
 
@@ -129,7 +142,8 @@ def build_job(ctx: Context, name: str) -> JobResult:
         built = None
     if job.problems or job.unset:  # placeholders stand in for unset env names
         built = None
-    return JobResult(name, built, job.problems, dict(job.unset), frozenset(job.env_names))
+    return JobResult(name, built, job.problems, dict(job.unset), frozenset(job.env_names),
+                     job.run_keys, frozenset(job.secrets))
 
 
 def _build(job: _Job) -> ResolvedJob:
@@ -205,6 +219,9 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     requests = [_request(job, repo, source) for repo in repos]
     job.check_rendered()
     requests = _per_repo_keys(job, requests)
+    if "idempotency_key" in job.merged and job.unset_in.isdisjoint(("idempotency_key", "repo")):
+        fan_out = len(requests) > 1
+        job.run_keys = tuple((r.repo if fan_out else None, r.idempotency_key) for r in requests)
     suffix = job.ctx.rerun_suffix
     if suffix:
         for request in requests:
@@ -319,6 +336,53 @@ def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str
     if isinstance(value, dict):
         return {k: _render_value(job, v, key, repo, reason) for k, v in value.items()}
     return value
+
+
+def key_clashes(taskfile: TaskFile, results: Sequence[JobResult]) -> list[TaskFileError]:
+    """Runs whose idempotency keys render the same, once per key: the server
+    takes the second start for the first (it attaches to that run) or refuses
+    it (IDEMPOTENCY_CONFLICT). Located at the second run's key, naming the
+    first (and any others). One pass over the runs: linear in their number."""
+    owners: dict[str, list[tuple[JobResult, str | None]]] = {}
+    for result in results:
+        for repo, key in result.run_keys:
+            owners.setdefault(key, []).append((result, repo))
+    errors = []
+    for key, runs in owners.items():
+        if len(runs) > 1:
+            errors.append(_clash(taskfile, key, runs))
+    return errors
+
+
+def _key_at(taskfile: TaskFile, job: str) -> tuple[str, ...]:
+    where = ("jobs", job) if "idempotency_key" in taskfile.jobs[job] else ("defaults",)
+    return (*where, "idempotency_key")
+
+
+def _clash(taskfile: TaskFile, key: str,
+           runs: list[tuple[JobResult, str | None]]) -> TaskFileError:
+    from mogrun.masking import mask
+
+    def named(run: tuple[JobResult, str | None]) -> str:
+        return f'job "{run[0].name}"' + (f" ({run[1]})" if run[1] else "")
+
+    (first, _), (second, _) = runs[0], runs[1]
+    shown = mask(key, first.secrets | second.secrets)  # env values in a key are secrets
+    here, there = _key_at(taskfile, second.name), _key_at(taskfile, first.name)
+    context = []
+    if there != here:
+        context.append(f"{named(runs[0])} sets it on line {taskfile.location(*there).line}.")
+    others = [named(run) for run in runs[2:7]]
+    if others:
+        more = len(runs) - 2 - len(others)
+        listed = ", ".join(others) + (f" and {more} more" if more else "")
+        context.append(f"Also {listed}.")
+    context.append("One key is one run: the later start attaches to the earlier one's run (or "
+                   "fails with IDEMPOTENCY_CONFLICT). Make the key differ per job, e.g. "
+                   '"{{ job }}-{{ date }}".')
+    message = (f'{named(runs[1])}, key "idempotency_key": renders the same idempotency key as '
+               f'{named(runs[0])} ("{shown}")')
+    return taskfile.error(message, *here, job=second.name, context=context)
 
 
 def buildable_jobs(taskfile: TaskFile, problems: list[MogrunError],

@@ -15,7 +15,7 @@ from typing import Any
 
 from mogrun.errors import MogrunError, TaskFileError, TemplateError
 from mogrun.models import KeySpec
-from mogrun.taskfile.building import buildable_jobs, said_once
+from mogrun.taskfile.building import buildable_jobs, key_clashes, said_once
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job
@@ -49,8 +49,10 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     clock = TemplateClock.now()
     built = buildable_jobs(taskfile, list(keyed), key_specs)
     problems: list[MogrunError] = []
+    results = []
     for name in built:
         result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
+        results.append(result)
         problems += result.problems
         warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
                      "this job runs)" for n in sorted(result.unset_env)]
@@ -59,6 +61,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
         result = check_job(repaired, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
         problems += [p for p in result.problems if isinstance(p, TemplateError)]
     errors += said_once(taskfile, problems)
+    errors += key_clashes(taskfile, results)
     errors += unused_default_errors(taskfile, key_specs, built)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)

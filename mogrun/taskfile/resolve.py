@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 from mogrun.models import KeySpec, ResolvedJob
-from mogrun.taskfile.building import Context, JobResult, build_job, buildable_jobs, said_once
+from mogrun.taskfile.building import (
+    Context,
+    JobResult,
+    build_job,
+    buildable_jobs,
+    key_clashes,
+    said_once,
+)
 from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.templates import Scope, TemplateClock, render, set_problems
@@ -77,6 +84,7 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
     results = [build_job(ctx, name) for name in order]
     problems = said_once(taskfile, [p for r in results
                                     for p in (*r.unset_env.values(), *r.problems)])
+    problems += key_clashes(taskfile, results)
     if refused:
         return Resolution(problems=[*refused, *problems])
     included = set(order)
