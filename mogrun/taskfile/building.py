@@ -148,7 +148,11 @@ def build_job(ctx: Context, name: str) -> JobResult:
 
 def _build(job: _Job) -> ResolvedJob:
     merged = job.merged
-    repos = _repos(job)
+    try:
+        repos = _repos(job)
+    except _Stop:
+        _options(job, None)  # judged all the same: check lists every problem at once
+        raise
     options = _options(job, repos)
     automation = merged.get("automation")
     if automation is not None:
@@ -304,11 +308,13 @@ def _request(job: _Job, repo: str, prompt_source: str) -> StartRequest:
         create_branch=bool(merged.get("create_branch", False)), root_directory=text("root"))
 
 
-def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
+def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
     """Plugin keys: strings templated (recursively), then the plugin's ``validate``.
-    A problem in one is recorded and the others are still judged."""
-    repo = repos[0] if len(repos) == 1 else None
-    reason = "in a plugin key of a fan-out job (it has several repos)"
+    A problem in one is recorded and the others are still judged. ``repos`` is
+    ``None`` when the job's repo is wrong: a value that uses it is not judged."""
+    repo = repos[0] if repos and len(repos) == 1 else None
+    reason = ("in a plugin key of a fan-out job (it has several repos)" if repos else
+              "here (the job's repo is not valid)")
     options: dict[str, Any] = {}
     for key, spec in job.ctx.key_specs.items():
         if key not in job.merged:
@@ -326,6 +332,26 @@ def _options(job: _Job, repos: list[str]) -> dict[str, Any]:
         if spec.secrets is not None:
             job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
     return options
+
+
+def option_problems(ctx: Context, name: str) -> list[MogrunError]:
+    """What the plugins say of the keys they declared in a job that is not built
+    (a problem of its core keys stops it): ``check`` lists those with the core
+    problems rather than once these are fixed. Only the plugins' verdicts
+    (template problems are found by building the job without its wrong keys);
+    a value that uses the job's repo when that cannot be rendered, or an unset
+    ``env`` name, is not judged."""
+    job = _Job(ctx, name)
+    raw = job.merged.get("repo")
+    listed = [r for r in (raw if isinstance(raw, list) else [raw]) if isinstance(r, str)]
+    repos: list[str] | None = None
+    if listed and len(listed) == (len(raw) if isinstance(raw, list) else 1):
+        repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
+        if {"repo"} & (job.unrendered | job.unset_in) or not all(repos):
+            repos = None
+    _options(job, repos)
+    return [problem for problem in job.problems if not isinstance(problem, TemplateError)
+            and isinstance(problem, TaskFileError) and problem.key in ctx.key_specs]
 
 
 def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str) -> Any:

@@ -18,7 +18,7 @@ from mogrun.models import KeySpec
 from mogrun.taskfile.building import buildable_jobs, key_clashes, said_once
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.resolve import check_job
+from mogrun.taskfile.resolve import check_job, check_options
 from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import JOB_NAME, key_errors
 
@@ -50,7 +50,13 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     built = buildable_jobs(taskfile, list(keyed), key_specs)
     problems: list[MogrunError] = []
     results = []
-    for name in built:
+    buildable = set(built)
+    for name in taskfile.jobs:  # in file order: said_once names the first job
+        if name not in buildable:
+            # Its plugin keys are judged now, not once its core problems are fixed.
+            problems += check_options(taskfile, name, key_specs=key_specs, env=env, sets=sets,
+                                      clock=clock)
+            continue
         result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
         results.append(result)
         problems += result.problems
@@ -62,7 +68,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
         problems += [p for p in result.problems if isinstance(p, TemplateError)]
     errors += said_once(taskfile, problems)
     errors += key_clashes(taskfile, results)
-    errors += unused_default_errors(taskfile, key_specs, built)
+    errors += unused_default_errors(taskfile, key_specs)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)
 
@@ -87,14 +93,14 @@ def _without_wrong_keys(taskfile: TaskFile, keyed: Sequence[MogrunError],
             and JOB_NAME.fullmatch(name)]
 
 
-def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
-                          built: list[str]) -> list[MogrunError]:
-    """A plugin key of ``[defaults]`` is judged in the jobs that inherit it; one
-    that no job inherits is judged on its own (templates left as written), so a
-    mistake in it does not wait for the first job that uses it."""
+def unused_default_errors(taskfile: TaskFile,
+                          key_specs: Mapping[str, KeySpec]) -> list[MogrunError]:
+    """A plugin key of ``[defaults]`` is judged in the jobs that inherit it (built
+    or not); one that no job inherits is judged on its own (templates left as
+    written), so a mistake in it does not wait for the first job that uses it."""
     errors: list[MogrunError] = []
     for key, spec in key_specs.items():
-        if key not in taskfile.defaults or any(key not in taskfile.jobs[j] for j in built):
+        if key not in taskfile.defaults or any(key not in t for t in taskfile.jobs.values()):
             continue
         value = taskfile.defaults[key]
         if "{{" in repr(value):

@@ -18,6 +18,7 @@ from mogrun.taskfile.building import (
     build_job,
     buildable_jobs,
     key_clashes,
+    option_problems,
     said_once,
 )
 from mogrun.taskfile.graph import job_order
@@ -111,6 +112,14 @@ def check_job(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec]
     """Build one job as ``check`` does: its problems and unset ``env`` names."""
     ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
     return build_job(ctx, name)
+
+
+def check_options(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec],
+                  env: Mapping[str, str], sets: Mapping[str, str],
+                  clock: TemplateClock) -> list[MogrunError]:
+    """The plugin keys of a job ``check`` cannot build, judged on their own."""
+    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
+    return option_problems(ctx, name)
 
 
 def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,

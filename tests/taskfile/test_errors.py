@@ -655,3 +655,91 @@ def test_a_prompt_file_empty_after_templating_says_so_at_its_line(project) -> No
         'Error: job "x", key "prompt_file": the prompt from prompt file e.md is empty '
         "after templating",
         f"  --> {project.path.resolve()}:2:1"]
+
+
+# Core problems and plugin-key problems in the same jobs, as a file is really
+# written (CRLF, comments, trailing blank lines): one `check` lists them all.
+MIXED = (
+    "# team jobs\r\n"
+    "[defaults]\r\n"
+    'harness = "codex"\r\n'
+    'timeot = "30m"          # typo\r\n'
+    "\r\n"
+    "[jobs.lint]\r\n"
+    'repo = "acme/api"\r\n'
+    'prompt = "Run the linter"\r\n'
+    'harness = "gpt"\r\n'
+    'retry = { attempts = "five" }\r\n'
+    "\r\n"
+    "[jobs.deploy]\r\n"
+    'repo = "acme/api"\r\n'
+    'prompt = "Deploy"\r\n'
+    'timeout = "soon"\r\n'
+    'gates = { status = ["succes"] }\r\n'
+    "\r\n"
+    "# copied from deploy, not finished\r\n"
+    "[jobs.notify-me]\r\n"
+    'repo = ["acme/api", "acme/web"]\r\n'
+    'prmpt = "x"\r\n'
+    'notify = [{ webhook = "{{ env.SLACK_WEBHOOK_URL }}", on = ["failure"] }]\r\n'
+    "\r\n"
+    "\r\n"
+)
+
+
+def test_core_and_plugin_key_problems_are_listed_in_one_check_in_file_order(project) -> None:
+    project.path.write_bytes(MIXED.encode("utf-8"))
+    result = project.run("check", env={"SLACK_WEBHOOK_URL": "https://hooks.example.com/x"})
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error: ")]
+    assert errors == [
+        'Error: unknown key "timeot" in [defaults]',
+        "Error: job \"lint\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'",
+        'Error: job "lint", key "retry": retry.attempts must be a whole number >= 1, not \'five\'',
+        'Error: job "deploy", key "timeout" invalid duration \'soon\': use a number of seconds '
+        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
+        'Error: job "deploy", key "gates": gates.status: unknown value "succes" (did you mean '
+        '"success"?); valid: success, failed, cancelled',
+        'Error: job "notify-me" has no prompt: set exactly one of them',
+        'Error: unknown key "prmpt" in job "notify-me"',
+        'Error: job "notify-me", key "notify": notify[1].on: unknown value "failure" (did you '
+        'mean "failed"?); valid: timeout, failed, cancelled, gate_failed, skipped, success, '
+        "always",
+    ]
+    assert "8 problems in" in result.err
+
+
+def test_a_plugin_key_of_an_unbuildable_job_using_an_unset_env_name_is_not_judged(
+        project) -> None:
+    project.path.write_bytes(MIXED.encode("utf-8"))
+    result = project.run("check", env={"SLACK_WEBHOOK_URL": None})
+    assert result.code == 2
+    assert 'key "retry"' in result.err and 'key "gates"' in result.err
+    # As in a job that builds: judged once the env name is set (not guessed).
+    assert 'key "notify"' not in result.err
+    assert "7 problems in" in result.err
+
+
+def test_a_plugin_key_is_judged_in_a_job_stopped_by_its_repo_or_by_defaults(project) -> None:
+    project.write("""
+        [defaults]
+        harness = "gpt"                  # every job inherits a wrong default...
+        retry = { attempts = 0 }         # ...and a wrong plugin key
+
+        [jobs.a]
+        repo = "acme api"                # not a repo once rendered
+        prompt = "x"
+        harness = "codex"
+        gates = { status = ["succes"] }
+
+        [jobs.b]
+        repo = "acme/web"
+        prompt = "y"
+    """)
+    err = check(project, project.path.read_text())
+    assert err.count('key "retry": retry.attempts') == 1  # said once, for both jobs
+    assert 'Also in job "b", which inherits it from [defaults].' in err
+    assert 'job "a", key "gates": gates.status: unknown value "succes"' in err
+    assert 'job "a", key "repo"' in err
+    assert '[defaults] key "harness"' in err
+    assert "4 problems in" in err
