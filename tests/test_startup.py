@@ -52,6 +52,15 @@ def test_listing_the_jobs_loads_nothing_heavy(tmp_path, argv) -> None:
     assert imported(loaded(tmp_path, *argv), LIST_NEVER) == []
 
 
+def test_listing_a_file_with_problems_warns_and_loads_nothing_heavy(tmp_path) -> None:
+    # An unknown job key makes list look for other plugins' entry points: read, not loaded.
+    text = task_file(job("a", pager=1), job("b")) + '[job.c]\nrepo = "acme/api"\n'
+    modules = loaded(tmp_path, "list", text=text)
+    assert imported(modules, (*LIST_NEVER, "mogrun.taskfile.validation",
+                              "mogrun.taskfile.positions", "difflib")) == []
+    assert "mogrun.entrypoints" in modules
+
+
 @pytest.mark.parametrize(("argv", "code"), [(["--set", "team=web", "list"], 0),
                                             (["-l", "--json", "--set", "team=web"], 0),
                                             (["--set", "teem=web"], 2)])

@@ -9,6 +9,7 @@ no rich, no HTTP code — and so does not reject plugin keys.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from mogrun.cli.loading import load_taskfile
@@ -17,8 +18,48 @@ from mogrun.taskfile.parse import TaskFile
 
 
 def list_jobs(state: CliState) -> int:
-    """``mogrun list``: one row per job (``--json``: one object per line)."""
+    """``mogrun list``: one row per job (``--json``: one object per line), and
+    one line on stderr when the file has problems (see ``warn_problems``)."""
     taskfile = load_taskfile(state)
+    try:
+        return _list(state, taskfile)
+    finally:
+        warn_problems(state, taskfile)
+
+
+def warn_problems(state: CliState, taskfile: TaskFile) -> None:
+    """One line on stderr when a glance finds problems (``schema.glance``): list
+    shows what it can of such a file and still exits 0 (scripts, completion and
+    prompts call it; ``check`` is the gate that exits 2), but never in silence:
+    a table typo'd as ``[job.b]`` would otherwise just be a job that is not there."""
+    from mogrun.taskfile.schema import glance
+
+    found = glance(taskfile, _other_plugins(taskfile))
+    if not found:
+        return
+    named = ", ".join(found[:2])
+    if len(found) > 2:
+        named += f" and {len(found) - 2} more"
+    from mogrun.textsafety import escape_agent_text
+
+    state.echo(escape_agent_text(f"Warning: {taskfile.path} has problems: {named}; run "
+                                 "`mogrun check` to see them all"), err=True)
+
+
+def _other_plugins(taskfile: TaskFile) -> Callable[[], bool]:
+    """Whether a plugin other than the bundled ones may be loaded, and so declare
+    job keys list cannot know: the file's own, or an installed entry point."""
+    def other() -> bool:
+        if taskfile.settings.get("plugins"):
+            return True
+        from mogrun.entrypoints import entry_points  # read, never imported
+
+        return any(not ep.value.strip().startswith("mogrun_plugins.")
+                   for ep in entry_points("mogrun"))
+    return other
+
+
+def _list(state: CliState, taskfile: TaskFile) -> int:
     rows = [job_summary(taskfile, name) for name in taskfile.job_names]
     if state.json_output:
         for row in rows:

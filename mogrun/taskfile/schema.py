@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.durations import JSON_PATTERN, parse_duration
-from mogrun.taskfile.parse import type_name
+from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 
 HARNESSES = ("codex", "claude-code")
 ON_TIMEOUT = ("cancel", "detach")
@@ -177,6 +177,39 @@ SETTINGS_KEYS: dict[str, Checker] = {
     "sandboxes": Rule(_limit, {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                       "The account's sandbox slots (default 3)."),
 }
+
+
+# The job keys of the bundled plugins, which are always loaded: `list`, which
+# loads no plugin, knows them by name (tests/taskfile/test_list_warnings.py
+# keeps this in step with the plugins).
+BUNDLED_JOB_KEYS = ("retry", "gates", "notify")
+
+
+def glance(taskfile: TaskFile, other_plugins: Callable[[], bool]) -> list[str]:
+    """What ``list`` can tell is wrong at a glance, without plugins or templates:
+    unknown tables and keys, each said briefly (``check`` says all, and how to
+    fix it). A job key unknown to the core and the bundled plugins counts only
+    when ``other_plugins()`` says no other plugin could declare it (asked only
+    then). One look at each key: no cost worth the name for a clean file."""
+    known = (JOB_KEYS, BUNDLED_JOB_KEYS)
+    found: list[tuple[str, bool]] = []  # (problem, whether a plugin may declare the key)
+    for section, value in taskfile.data.items():  # tables in the order they first appear
+        if section == "mogplex":
+            found += [(f'unknown key "{key}" in [mogplex]', False)
+                      for key in taskfile.settings if key not in SETTINGS_KEYS]
+        elif section == "defaults":
+            found += [(f'unknown key "{key}" in [defaults]', True)
+                      for key in taskfile.defaults if not any(key in k for k in known)]
+        elif section == "jobs":
+            found += [(f'unknown key "{key}" in job "{name}"', True)
+                      for name, table in taskfile.jobs.items()
+                      for key in table if not any(key in k for k in known)]
+        elif section not in SECTIONS:
+            found.append((f"unknown table [{section}]" if isinstance(value, dict) else
+                          f'unknown top-level key "{section}"', False))
+    if any(maybe for _, maybe in found) and other_plugins():
+        return [problem for problem, maybe in found if not maybe]
+    return [problem for problem, _ in found]
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
