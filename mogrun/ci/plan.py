@@ -20,11 +20,11 @@ group's other targets (``mogrun run Y --no-deps``) wait for.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mogrun.ci.names import github_name, same_name_key
 from mogrun.ci.schedules import job_schedules
 from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
@@ -39,7 +39,6 @@ GITHUB_MAX_MINUTES = 360  # a job on a GitHub-hosted runner is stopped at 6 hour
 DISPATCH_ALL = "all"  # the workflow_dispatch choice that runs every scheduled job
 _START_WINDOWS = (("starts_per_minute", 60.0), ("starts_per_hour", 3600.0),
                   ("starts_per_day", 86400.0))
-_JOB_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -188,14 +187,12 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken:
 def _unique_id(name: str, taken: set[str]) -> str:
     """A GitHub job id (letters, digits, ``-``, ``_``; not starting with a digit
     or ``-``) for a mogrun job name, distinct from the ids already taken."""
-    base = _JOB_ID.sub("_", name)
-    if not base[:1].isalpha() and base[:1] != "_":
-        base = f"job_{base}"
+    base = github_name(name, prefix="job_")
     candidate, count = base, 1
-    while candidate.casefold() in taken:
+    while same_name_key(candidate) in taken:
         count += 1
         candidate = f"{base}_{count}"
-    taken.add(candidate.casefold())
+    taken.add(same_name_key(candidate))
     return candidate
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from mogrun.ci.names import github_name, same_name_key
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.output.base import escape_agent_text
 from mogrun.output.plain import PlainReporter, result_detail, write_line
@@ -47,18 +48,20 @@ def command_property(text: str) -> str:
 
 def output_name(job: str) -> str:
     """A job name as a step output name: letters, digits, ``_`` and ``-`` only."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", job)
-    return name if name[:1].isalpha() or name[:1] == "_" else "_" + name
+    return github_name(job, prefix="_")
 
 
 def _shared_output_names(results: Sequence[RunResult]) -> dict[str, list[str]]:
-    """Output names that more than one job maps to, with those jobs."""
-    owners: dict[str, list[str]] = {}
+    """Output names that more than one job maps to, with those jobs. GitHub's
+    outputs ignore case, so ``Lint`` and ``lint`` share one (keyed by
+    ``same_name_key``; the name shown is the first job's)."""
+    owners: dict[str, tuple[str, list[str]]] = {}
     for result in results:
-        jobs = owners.setdefault(output_name(result.job), [])
+        name = output_name(result.job)
+        _, jobs = owners.setdefault(same_name_key(name), (name, []))
         if result.job not in jobs:
             jobs.append(result.job)
-    return {name: jobs for name, jobs in owners.items() if len(jobs) > 1}
+    return {name: jobs for name, jobs in owners.values() if len(jobs) > 1}
 
 
 def safe_run_id(run_id: str) -> str:
@@ -128,9 +131,11 @@ class GithubReporter(PlainReporter):
             self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
             for name, jobs in shared.items():
                 said = " and ".join(f'"{self._safe(job)}"' for job in jobs)
+                case = "" if len({output_name(job) for job in jobs}) == 1 else \
+                    " (GitHub ignores case)"
                 self._put(_COMMAND, "::warning::" + command_data(
-                    f"jobs {said} share the step output name {name}: their {name}_run_ids "
-                    f"and {name}_branches are left out; rename one of them"))
+                    f"jobs {said} share the step output name {name}{case}: their "
+                    f"{name}_run_ids and {name}_branches are left out; rename one of them"))
 
     def close(self) -> None:
         with self._lock:
@@ -253,7 +258,8 @@ class GithubReporter(PlainReporter):
                  shared: Mapping[str, list[str]]) -> str:
         """Run ids and working branches, all and per job, space-separated in
         graph order (a branch name holds no space: git refuses one). A per-job
-        name that two jobs share (``a.b`` and ``a_b``) is left out, not mixed."""
+        name that two jobs share (``a.b`` and ``a_b``, ``Lint`` and ``lint``) is left
+        out, not mixed."""
         ids: dict[str, list[str]] = {}
         branches: dict[str, list[str]] = {}
         for result in results:
@@ -266,10 +272,11 @@ class GithubReporter(PlainReporter):
         lines = [f"run_ids={' '.join(v for vs in ids.values() for v in vs)}",
                  f"branches={' '.join(v for vs in branches.values() for v in vs)}",
                  f"exit_code={exit_code}"]
+        left_out = {same_name_key(name) for name in shared}
         lines += [f"{name}_run_ids={' '.join(values)}" for name, values in ids.items()
-                  if name not in shared]
+                  if same_name_key(name) not in left_out]
         lines += [f"{name}_branches={' '.join(values)}" for name, values in branches.items()
-                  if name not in shared]
+                  if same_name_key(name) not in left_out]
         return "\n".join(lines) + "\n"
 
     def _safe_value(self, text: str) -> str:
