@@ -88,16 +88,34 @@ class MogrunApp:
                 result = cli.invoke(ctx)
         except MogrunError as error:
             self._report(error)
+            self._github_failure(state, error.lines(), error.exit_code, error)
             return error.exit_code
         except click.exceptions.Exit as done:
             return done.exit_code
         except click.ClickException as error:
             error.show(file=self.stderr)
-            return 2 if error.exit_code == 1 else error.exit_code
+            code = 2 if error.exit_code == 1 else error.exit_code
+            self._github_failure(state, [error.format_message()], code, error)
+            return code
         except click.Abort:
             self.stderr.write("Aborted.\n")
+            self._github_failure(state, ["aborted"], 130)
             return 130
         return result if isinstance(result, int) else 0
+
+    def _github_failure(self, state: CliState, lines: list[str], code: int,
+                        error: BaseException | None = None) -> None:
+        """Under GitHub Actions, a ``run``/``rerun`` that failed before (or outside)
+        its session's summary still ends with an annotation, a step summary and
+        ``exit_code`` (SPEC: failures are ``::error::`` annotations)."""
+        if (not state.github_failures or state.json_output
+                or state.env.get("GITHUB_ACTIONS") != "true"):
+            return
+        from mogrun.output.github import report_failure
+
+        report_failure(stdout=self.stdout, env=state.env, command=state.github_failures,
+                       lines=lines, exit_code=code, error=error,
+                       secrets=[state.env.get("MOGPLEX_API_KEY", "")])
 
     def _report(self, error: MogrunError) -> None:
         from mogrun.textsafety import escape_agent_text

@@ -117,10 +117,13 @@ class MogrunGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, Any, list[str]]:
         # `mogrun JOB...` is short for `mogrun run JOB...`.
+        state = state_of(ctx)
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            state.github_failures = "run"
             _refuse_mistyped_command(ctx, args[0])
             ctx.meta[_IMPLIED_RUN] = True
             return "run", self.get_command(ctx, "run"), args
+        state.github_failures = args[0] if args and args[0] in ("run", "rerun") else None
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:

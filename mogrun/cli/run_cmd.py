@@ -234,6 +234,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         reporter.close()
         if history is not None:
             history.close()
+        if getattr(reporter, "summarized", False):
+            state.github_failures = None  # its summary said how the session ended
 
 
 def _this_leg(loaded: Any, shard: Shard) -> Any:

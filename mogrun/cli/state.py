@@ -64,6 +64,9 @@ class CliState:
     # The invocation's one plugin host (a ``PluginHost``), built on first use
     # by ``cli.loading.plugin_host``.
     plugin_host: Any = None
+    # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
+    # that no session summary reported is annotated and summarised by ``MogrunApp``.
+    github_failures: str | None = None
     _cleanups: list[Any] = field(default_factory=list)
 
     def apply_options(self, options: Mapping[str, Any]) -> CliState:

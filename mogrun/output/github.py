@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from mogrun import errors
 from mogrun.ci.names import github_name, same_name_key
+from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.output.base import escape_agent_text
 from mogrun.output.plain import PlainReporter, result_detail, write_line
@@ -74,6 +76,61 @@ def markdown_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
+def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
+                   lines: Sequence[str], exit_code: int, error: BaseException | None = None,
+                   secrets: Iterable[str] = ()) -> None:
+    """A ``run``/``rerun`` that failed without a session summary (no token, a
+    refused token, a task-file error, a bad option): what the session would
+    have said, in short. One ``::error::`` with the message, a step summary
+    saying what failed and what to do, and ``exit_code`` (with empty
+    ``run_ids`` and ``branches``) in ``$GITHUB_OUTPUT``. ``lines``: the
+    message, then its context lines; masked with ``secrets`` and escaped."""
+    secrets = tuple(secrets)
+    said = [mask(escape_agent_text(mask(line, secrets)), secrets) for line in lines] or ["failed"]
+    title = command_property(f"mogrun {command}")
+    write_line(stdout, f"::error title={title}::{command_data(chr(10).join(said))}")
+    hint = failure_hint(error, exit_code)
+    summary = ["## mogrun", "", f"`mogrun {command}` failed: {markdown_cell(said[0])}", ""]
+    summary += [f"- {markdown_cell(line)}" for line in said[1:]]
+    summary += ["", f"**What to do:** {hint}"] if hint else []
+    summary += ["", f"exit code: {exit_code}", ""]
+    outputs = f"run_ids=\nbranches=\nexit_code={exit_code}\n"
+    for variable, text in (("GITHUB_STEP_SUMMARY", "\n".join(summary) + "\n"),
+                           ("GITHUB_OUTPUT", outputs)):
+        path = env.get(variable)
+        if not path:
+            continue
+        try:
+            with Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            write_line(stdout, mask(f"warning: cannot write ${variable} ({path}): {exc}", secrets))
+
+
+_SECRET_STEP = "`env: MOGPLEX_API_KEY: ${{ secrets.MOGPLEX_API_KEY }}`"
+
+
+def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
+    """What a workflow's author does about a failure, in GitHub's terms."""
+    if isinstance(error, errors.NoTokenError):
+        return ("add a Mogplex API token as the repository secret MOGPLEX_API_KEY "
+                "(Settings, Secrets and variables, Actions) and pass it to this step: "
+                f"{_SECRET_STEP}.")
+    if isinstance(error, errors.UnauthorizedError):
+        return ("the server refused the token: put a current one (not expired or revoked) "
+                "in the repository secret MOGPLEX_API_KEY, passed to this step as "
+                f"{_SECRET_STEP}.")
+    if isinstance(error, errors.ForbiddenError):
+        return ("the token lacks a scope this needs: issue one with the scope the message "
+                "names and put it in the repository secret MOGPLEX_API_KEY.")
+    if exit_code == 2:
+        return ("fix the task file or the command line of this step; `mogrun check` finds "
+                "task-file errors before a push.")
+    if exit_code in (69, 75):
+        return "the Mogplex API could not serve the request now: re-run the job later."
+    return None
+
+
 class GithubReporter(PlainReporter):
     """Plain lines in ``::group::`` blocks; failures as ``::error::``; step summary and outputs."""
 
@@ -95,6 +152,7 @@ class GithubReporter(PlainReporter):
         self._finished: set[str] = set()
         self._opened: set[str] = set()
         self._warnings: dict[str, list[str]] = {}  # job -> annotations held until it ends
+        self.summarized = False  # the step summary and outputs are written
 
     @property
     def token(self) -> str:
@@ -127,6 +185,7 @@ class GithubReporter(PlainReporter):
                 self._text(render_summary(results, self._secrets))
             self._text("\n".join(tail))
             self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, tail))
+            self.summarized = True
             shared = _shared_output_names(results)
             self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
             for name, jobs in shared.items():

@@ -33,3 +33,73 @@ def test_job_names_differing_only_in_case_share_no_step_outputs(mogrun_project,
     assert commands(result.stdout, "warning") == [
         '::warning::jobs "Lint" and "lint" share the step output name Lint (GitHub ignores '
         "case): their Lint_run_ids and Lint_branches are left out; rename one of them"]
+
+
+def read(path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def assert_failure_reported(result, tmp_path, code: int, message: str) -> str:
+    """One ::error with the message, a step summary, exit_code=N; returns the summary."""
+    assert result.exit_code == code, result
+    errors = commands(result.stdout, "error")
+    assert len(errors) == 1 and message in errors[0], result
+    summary = read(tmp_path / "summary.md")
+    assert summary.startswith("## mogrun\n") and message in summary, summary
+    assert f"exit code: {code}" in summary
+    assert f"exit_code={code}" in read(tmp_path / "output.txt").splitlines()
+    assert "Traceback" not in result.output
+    return summary
+
+
+def test_no_token_is_annotated_summarised_and_output(mogrun_project, tmp_path, github_env):
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("lint", env={**github_env, "MOGPLEX_API_KEY": None})
+    summary = assert_failure_reported(result, tmp_path, 64, "no API token")
+    assert "secrets.MOGPLEX_API_KEY" in summary  # what to do, in a workflow
+    assert result.errors == ["Error: no API token: MOGPLEX_API_KEY is not set"]  # as before
+
+
+def test_a_rejected_token_is_annotated_and_never_shown(mogrun_project, mogrun_emulator,
+                                                       tmp_path, github_env):
+    token = "mog_rejected_secret_0123456789"
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("run", "lint", env={**github_env, "MOGPLEX_API_KEY": token})
+    summary = assert_failure_reported(result, tmp_path, 64, "Unauthorized")
+    assert "MOGPLEX_API_KEY" in summary
+    assert token not in result.output + summary + read(tmp_path / "output.txt")
+
+
+def test_a_task_file_error_is_annotated(mogrun_project, mogrun_emulator, tmp_path, github_env):
+    mogrun_project.write(task_file(job("lint", timout="5m")))
+    result = mogrun_project.run("run", "lint", env=github_env)
+    summary = assert_failure_reported(result, tmp_path, 2, "timout")
+    assert "mogrun check" in summary
+
+
+def test_a_rerun_that_cannot_start_is_annotated(mogrun_project, mogrun_emulator, tmp_path,
+                                               github_env):
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("rerun", "lint", "--timeout", "soon", env=github_env)
+    assert_failure_reported(result, tmp_path, 2, "--timeout")
+
+
+def test_a_failure_outside_github_prints_as_before(mogrun_project, tmp_path):
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("lint", env={"MOGPLEX_API_KEY": None})
+    assert result.exit_code == 64 and result.stdout == "", result
+    assert result.stderr == ("Error: no API token: MOGPLEX_API_KEY is not set\n"
+                             "Set it in the environment: export MOGPLEX_API_KEY=mog_...\n"
+                             "(or try the embedded emulator with --local)\n")
+
+
+def test_a_failure_the_session_summarised_is_reported_once(mogrun_project, mogrun_emulator,
+                                                           tmp_path, github_env):
+    """A 403 at the start is the run's result: one annotation, one summary."""
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("lint", env={**github_env,
+                                             "MOGPLEX_API_KEY": mogrun_emulator.read_token})
+    assert result.exit_code == 65, result
+    assert len(commands(result.stdout, "error")) == 1, result
+    assert read(tmp_path / "summary.md").count("## mogrun") == 1
+    assert read(tmp_path / "output.txt").count("exit_code=") == 1
