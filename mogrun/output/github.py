@@ -31,11 +31,26 @@ from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.output.base import escape_agent_text
 from mogrun.output.plain import PlainReporter, result_detail, write_line
-from mogrun.output.tables import SUMMARY_HEADERS, is_failing, render_summary, summary_rows
+from mogrun.output.tables import (
+    SUMMARY_HEADERS,
+    clip,
+    is_failing,
+    render_summary,
+    summary_rows,
+)
 from mogrun.waits import Wait
 
 _COMMAND = "command"
 _TEXT = "text"
+
+# GitHub drops a step summary over 1 MiB whole ("$GITHUB_STEP_SUMMARY upload
+# aborted, supports content up to a size of 1024k"), and an agent's error has
+# no size: every piece of it shown here is cut (saying how much), and the
+# reasons past the budget are left out (the log keeps them whole).
+ANNOTATION_LIMIT = 4000  # characters of one ::error::/::warning:: message
+REASON_LIMIT = 1000  # characters of one reason line of the step summary
+CELL_LIMIT = 200  # characters of one cell of its table (a gate's reason)
+SUMMARY_BUDGET = 512 * 1024  # bytes of the whole step summary, half GitHub's cap
 
 
 def command_data(text: str) -> str:
@@ -86,7 +101,8 @@ def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
     ``run_ids`` and ``branches``) in ``$GITHUB_OUTPUT``. ``lines``: the
     message, then its context lines; masked with ``secrets`` and escaped."""
     secrets = tuple(secrets)
-    said = [mask(escape_agent_text(mask(line, secrets)), secrets) for line in lines] or ["failed"]
+    said = [clip(mask(escape_agent_text(mask(line, secrets)), secrets), ANNOTATION_LIMIT)
+            for line in lines] or ["failed"]
     title = command_property(f"mogrun {command}")
     write_line(stdout, f"::error title={title}::{command_data(chr(10).join(said))}")
     hint = failure_hint(error, exit_code)
@@ -134,6 +150,8 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
 class GithubReporter(PlainReporter):
     """Plain lines in ``::group::`` blocks; failures as ``::error::``; step summary and outputs."""
 
+    reason_limit = REASON_LIMIT
+
     def __init__(
         self,
         *,
@@ -166,7 +184,8 @@ class GithubReporter(PlainReporter):
             failed = [result for result in results if is_failing(result)]
             for result in failed:
                 title = command_property(f"mogrun: {result.job}")
-                detail = self._safe(f"{result.job} {result.repo}: {result_detail(result)}")
+                detail = clip(self._safe(f"{result.job} {result.repo}: "
+                                         f"{result_detail(result)}"), ANNOTATION_LIMIT)
                 self._to_job(job.name, _COMMAND, f"::error title={title}::{command_data(detail)}")
             for warning in [] if failed else warnings:
                 self._to_job(job.name, _COMMAND, warning)
@@ -229,7 +248,7 @@ class GithubReporter(PlainReporter):
         with self._lock:
             entries = [(_TEXT, text)]
             if level == "warning" or (level == "error" and run is None):
-                plain = text.removeprefix(f"{level}: ")
+                plain = clip(text.removeprefix(f"{level}: "), ANNOTATION_LIMIT)
                 command = f"::{level}::{command_data(plain)}"
                 if level == "warning" and job is not None and job.name not in self._finished:
                     self._warnings.setdefault(job.name, []).append(command)
@@ -305,13 +324,36 @@ class GithubReporter(PlainReporter):
     # -- files -----------------------------------------------------------------
 
     def _markdown(self, results: tuple[RunResult, ...], tail: list[str]) -> str:
-        """The step summary: the table, then the reasons, totals, rerun and exit code."""
+        """The step summary: the table, then the reasons, totals, rerun and exit code.
+
+        Cells and reasons come cut (``CELL_LIMIT``, ``REASON_LIMIT``); the table,
+        totals, rerun command and exit code are always kept, and the reasons
+        that would take the summary past ``SUMMARY_BUDGET`` bytes are left out,
+        saying how many."""
         rows = summary_rows(results, self._secrets)
         lines = ["## mogrun", "", "| " + " | ".join(SUMMARY_HEADERS) + " |"]
         lines.append("|" + " --- |" * len(SUMMARY_HEADERS))
-        lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
-        ends = [f"- {markdown_cell(line)}" for line in tail[:-1]]
-        return "\n".join([*lines, "", *ends, "", tail[-1].replace("code", "code:"), ""]) + "\n"
+        lines += ["| " + " | ".join(markdown_cell(clip(c, CELL_LIMIT)) for c in row) + " |"
+                  for row in rows]
+        count = sum(1 for result in results if is_failing(result))
+        reasons = [f"- {markdown_cell(line)}" for line in tail[:count]]
+        ends = [f"- {markdown_cell(line)}" for line in tail[count:-1]]
+        last = ["", tail[-1].replace("code", "code:"), ""]
+
+        def size(parts: list[str]) -> int:
+            return len(("\n".join(parts) + "\n").encode("utf-8"))
+
+        budget = SUMMARY_BUDGET - size([*lines, "", "- " + "9" * 90, *ends, *last])
+        kept: list[str] = []
+        for reason in reasons:
+            budget -= len(reason.encode("utf-8")) + 1
+            if budget < 0:
+                break
+            kept.append(reason)
+        if len(kept) < len(reasons):
+            kept.append(f"- {len(reasons) - len(kept)} more reasons left out to keep this "
+                        f"summary under {SUMMARY_BUDGET} bytes; the step's log has them all")
+        return "\n".join([*lines, "", *kept, *ends, *last]) + "\n"
 
     def _outputs(self, results: tuple[RunResult, ...], exit_code: int,
                  shared: Mapping[str, list[str]]) -> str:

@@ -45,6 +45,8 @@ def notice_text(message: str, label: str | None, level: str) -> str:
 class PlainReporter:
     """Lines on ``stdout``, notices on ``stderr``; every write whole, under a lock."""
 
+    reason_limit: int | None = None  # characters of a summary reason (None: whole)
+
     def __init__(
         self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
     ) -> None:
@@ -155,7 +157,7 @@ class PlainReporter:
         elapsed = time.monotonic() - self._began
         with self._lock:
             secrets = tuple(self._secrets)
-        return summary_tail(results, exit_code, elapsed, rerun, secrets)
+        return summary_tail(results, exit_code, elapsed, rerun, secrets, self.reason_limit)
 
     def learn_secrets(self, job: ResolvedJob | None) -> None:
         """Remember a job's secrets so that job-less lines (the summary) mask them too."""

@@ -100,14 +100,26 @@ def result_label(result: RunResult, fan_out: bool) -> str:
     return f"{result.job}:{result.repo}" if fan_out else result.job
 
 
-def reason_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = ()) -> list[str]:
-    """``label  outcome (run): why`` for every run that did not pass (skips included)."""
+def clip(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters with a marker saying how much was cut
+    (``None``: whole). Cut text that is already masked: a cut must not leave a
+    secret's first characters unmasked."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]} … ({len(text) - limit:,} more characters cut)"
+
+
+def reason_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
+                 limit: int | None = None) -> list[str]:
+    """``label  outcome (run): why`` for every run that did not pass (skips
+    included), each cut to ``limit`` characters (GitHub's step summary)."""
     per_job: dict[str, int] = {}
     for result in results:
         per_job[result.job] = per_job.get(result.job, 0) + 1
     failing = [r for r in results if is_failing(r)]
     return [
-        safe_cell(f"{result_label(r, per_job[r.job] > 1)}  {result_detail(r)}", secrets)
+        clip(safe_cell(f"{result_label(r, per_job[r.job] > 1)}  {result_detail(r)}", secrets),
+             limit)
         for r in failing
     ]
 
@@ -147,10 +159,12 @@ def usage_line(results: Iterable[RunResult]) -> str | None:
 
 
 def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
-                 rerun: str | None, secrets: Iterable[str] = ()) -> list[str]:
-    """What follows the table in every text mode: reasons, totals, rerun, exit code."""
+                 rerun: str | None, secrets: Iterable[str] = (),
+                 limit: int | None = None) -> list[str]:
+    """What follows the table in every text mode: reasons (each cut to
+    ``limit``), totals, rerun, exit code."""
     secrets = tuple(secrets)
-    lines = reason_lines(results, secrets)
+    lines = reason_lines(results, secrets, limit)
     if results:
         lines.append(totals_line(results, elapsed))
     usage = usage_line(results)

@@ -103,3 +103,56 @@ def test_a_failure_the_session_summarised_is_reported_once(mogrun_project, mogru
     assert len(commands(result.stdout, "error")) == 1, result
     assert read(tmp_path / "summary.md").count("## mogrun") == 1
     assert read(tmp_path / "output.txt").count("exit_code=") == 1
+
+
+REPOS = [f"acme/r{i}" for i in range(6)]
+LONG_ERROR = "BEGIN " + "x|<" * 10_000 + " END"  # 30,010 characters
+
+
+def fan_out_of_long_errors(mogrun_project, github_env):
+    prompt = f"@emulator status=failed duration=0.2s error='{LONG_ERROR}'"
+    mogrun_project.write(task_file(job("fan", repo=REPOS, prompt=prompt),
+                                   mogplex={"starts_per_minute": 100}))
+    return mogrun_project.run("fan", "-k", env=github_env)
+
+
+@pytest.mark.mogrun_emulator(repos=REPOS)
+def test_long_agent_errors_keep_the_step_summary_under_githubs_cap(mogrun_project,
+                                                                   mogrun_emulator, tmp_path,
+                                                                   github_env):
+    """Twelve 95 KB errors made a 1.1 MB summary, which GitHub drops whole (it
+    takes 1024k), and twelve 95 KB annotations; six 30 KB ones show it as well."""
+    result = fan_out_of_long_errors(mogrun_project, github_env)
+    assert result.exit_code == 1, result.stderr
+    summary = read(tmp_path / "summary.md")
+    assert len(summary.encode()) < 16 * 1024, len(summary.encode())
+    rows = [line for line in summary.splitlines() if line.startswith("| fan | acme/r")]
+    reasons = [line for line in summary.splitlines() if line.startswith("- fan:acme/r")]
+    assert len(rows) == 6 and len(reasons) == 6, summary[:2000]
+    assert all("BEGIN x" in r and "more characters cut" in r and "END" not in r
+               for r in reasons)
+    assert "- 0 passed, 6 failed in " in summary and "- rerun what did not pass: " in summary
+    assert summary.endswith("exit code: 1\n\n")
+    errors = commands(result.stdout, "error")
+    assert len(errors) == 6 and all(len(e) < 5000 and "more characters cut" in e
+                                     for e in errors), [len(e) for e in errors]
+
+
+@pytest.mark.mogrun_emulator(repos=REPOS)
+def test_reasons_past_the_summary_budget_are_left_out_and_said(mogrun_project,
+                                                               mogrun_emulator, tmp_path,
+                                                               github_env, monkeypatch):
+    from mogrun.output import github
+
+    monkeypatch.setattr(github, "SUMMARY_BUDGET", 4000)
+    result = fan_out_of_long_errors(mogrun_project, github_env)
+    assert result.exit_code == 1, result.stderr
+    summary = read(tmp_path / "summary.md")
+    assert len(summary.encode()) <= 4000, len(summary.encode())
+    rows = [line for line in summary.splitlines() if line.startswith("| fan | acme/r")]
+    reasons = [line for line in summary.splitlines() if line.startswith("- fan:acme/r")]
+    assert len(rows) == 6 and 0 < len(reasons) < 6, summary
+    assert (f"- {6 - len(reasons)} more reasons left out to keep this summary under "
+            "4000 bytes; the step's log has them all") in summary
+    assert "- 0 passed, 6 failed in " in summary and "- rerun what did not pass: " in summary
+    assert summary.endswith("exit code: 1\n\n")

@@ -6,7 +6,7 @@ import pytest
 
 from mogrun.durations import format_duration
 from mogrun.models import GateVerdict
-from mogrun.output.tables import gates_cell, render_summary
+from mogrun.output.tables import gates_cell, reason_lines, render_summary
 from mogrun.tables import render_table
 
 from .values import SECRET, make_result
@@ -67,3 +67,11 @@ def test_summary_cells_are_masked_and_escaped():
         table.splitlines()[2]
         == "build  acme/\\x1b[31mx  -       success (attached)  -         -       g: ***\\nx"
     )
+
+
+def test_a_cut_reason_never_shows_part_of_a_secret():
+    """Masked first, then cut: a secret across the cut is *** or gone, never a prefix."""
+    result = make_result(outcome="failed", run_id="r_1", message="x" * 90 + SECRET + "y" * 500)
+    (line,) = reason_lines((result,), [SECRET], limit=100)
+    assert SECRET[:4] not in line and line.endswith("more characters cut)"), line
+    assert reason_lines((result,), [SECRET]) == [f"build  failed (r_1): {'x' * 90}***{'y' * 500}"]
