@@ -184,6 +184,10 @@ class RunResult:
     exit_code: int = 0
     branch: str | None = None  # the run's working branch (RunDetail branch.working)
     usage: Mapping[str, Any] | None = None  # an automation run's tokens and cost
+    # Not judged to its end and left going on the server (a timeout with on_timeout =
+    # "detach", following given up, a cancel that did not get through): follow it, do not
+    # rerun it. Never under --local, whose emulator (and its runs) ends with mogrun.
+    left_going: bool = False
 
     @property
     def passed(self) -> bool:

@@ -9,6 +9,7 @@ sequences it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 
@@ -327,12 +328,18 @@ class RunExecutor:
             mask(f"{exc.message}; run {track.run_id} may still be going — "
                  f"{self.deps.resume_hint(track.run_id)}", track.secrets),
             track=track, level="error")
-        return self._finish(track, Outcome.ERROR, message=exc.message, exit_code=exc.exit_code)
+        return self._finish(track, Outcome.ERROR, message=exc.message, exit_code=exc.exit_code,
+                            lost=True)
 
     def _finish(self, track: RunTrack, outcome: str, *, verdicts: tuple[GateVerdict, ...] = (),
                 message: str = "", exit_code: int | None = None,
-                going: bool = False) -> RunResult:
+                going: bool = False, lost: bool = False) -> RunResult:
+        """``going``: left going on purpose (not ended here); ``lost``: following
+        failed, so it may be going too. A failing run left so is ``left_going``."""
         result = track.result(outcome, verdicts=verdicts, message=message, exit_code=exit_code)
+        if (going or lost) and Outcome(outcome).failing and not self.deps.local \
+                and track.state is not None and not track.state.terminal:
+            result = dataclasses.replace(result, left_going=True)
         if not going and track.state is not None:
             self.progress.run_ended(track.run_id)
         self.deps.channel.run_finished(track, result)

@@ -232,10 +232,11 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
 
 def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],
                results: Sequence[RunResult]) -> str | None:
-    """``mogrun rerun a b``: the jobs (graph order) with a run that did not pass."""
+    """``mogrun rerun a b``: the jobs (graph order) with a run that did not pass, but
+    not for a run left going (rerun would not start it again: it is followed)."""
     if prefix is None:
         return None
-    failing = {r.job for r in results if Outcome(r.outcome).failing}
+    failing = {r.job for r in results if Outcome(r.outcome).failing and not r.left_going}
     names = [job.name for job in jobs if job.name in failing]
     return rerun_for(prefix, names) if names else None
 

@@ -44,6 +44,7 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason} for g in result.gates],
         "message": result.message,
         "branch": result.branch,
+        "left_going": result.left_going,
         **({"usage": dict(result.usage)} if result.usage else {}),
     }
 

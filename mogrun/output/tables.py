@@ -170,10 +170,22 @@ def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
     usage = usage_line(results)
     if usage:
         lines.append(usage)
+    lines += going_lines(results, secrets)
     if rerun and exit_code != 0:
         lines.append("rerun what did not pass: " + safe_cell(rerun, secrets))
     lines.append(f"exit code {exit_code}")
     return lines
+
+
+def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = ()) -> list[str]:
+    """``still going: job (id); follow with: mogrun logs --follow id`` for each run
+    that did not pass but was left going: ``rerun`` leaves it alone while it goes."""
+    per_job: dict[str, int] = {}
+    for result in results:
+        per_job[result.job] = per_job.get(result.job, 0) + 1
+    return [safe_cell(f"still going: {result_label(r, per_job[r.job] > 1)} ({r.run_id}); "
+                      f"follow with: mogrun logs --follow {r.run_id}", secrets)
+            for r in results if r.left_going and r.run_id]
 
 
 def _bucket(result: RunResult) -> str:

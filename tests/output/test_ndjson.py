@@ -88,6 +88,7 @@ def test_every_line_parses_with_the_right_types_and_fields():
         "gates": [{"gate": "tests", "passed": False, "reason": "1 failing"}],
         "message": "m",
         "branch": None,
+        "left_going": False,
     }
     assert finished == {
         "type": "job_finished",
