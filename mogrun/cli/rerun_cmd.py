@@ -7,6 +7,13 @@ its next attempt, under a key derived from the run's own key and the attempt
 number (so a lost answer replays that attempt); passed runs are not repeated.
 A job skipped because a need failed runs once that need passes. Options and
 exit codes are those of ``run``.
+
+A run that may still be going (its following failed, it was left going at its
+timeout or at Ctrl-C: recorded with a failing outcome and a status that is not
+terminal) is never started again while it goes: its state is read first
+(``GET /runs/{id}``, inside the request budget). Still going, it is left alone
+(with the command that follows it), and so is a job that needs its job; ended,
+it is judged as it ended. ``--local`` runs ended with their emulator.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from mogrun.errors import UsageError
 
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
+    from mogrun.errors import MogrunError
     from mogrun.models import ResolvedJob
 
 RERUN_HELP = """Start new attempts of the runs of the latest invocation that did not pass.
@@ -41,11 +49,17 @@ invocation of each; without, every job of the latest invocation. Latest
 means of this task file: each task file in a folder (-f nightly.toml) has
 its own history.
 
+A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
+from the API first: still going, it is not started again (follow it with
+mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
+it ended (rerun if it did not pass).
+
 \b
 Examples:
   mogrun rerun                 what did not pass in the latest invocation
   mogrun rerun codemod         the runs of codemod that did not pass
   mogrun rerun -n              the start requests of those attempts; no network
+                               (runs left going are said, not read)
 """
 
 
@@ -68,23 +82,36 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     history = project_history(state, taskfile)
     try:
         rows = _latest_rows(history, jobs)
+        retry = _not_passed(rows)
+        labels = {row.id: _label(history, row) for row in retry}
     finally:
         history.close()
-    retry = _not_passed(rows)
     if not retry:
         state.echo("nothing to rerun: every run of the latest invocation passed", err=True)
         return 0
     names = list(dict.fromkeys(row.job for row in retry))
+    selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
 
+        for row in selection.unsettled:
+            state.echo(f"{labels[row.id]}: run {row.run_id} was left going ({row.status}); a "
+                       f"rerun first reads its state (GET /runs/{row.run_id}) and starts "
+                       f"attempt {row.attempt + 1} only if it has ended without passing",
+                       err=True)
         return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,
-                         extra_plugins=plugins, shard=slice_, select=_selector(retry))
+                         extra_plugins=plugins, shard=slice_, select=selection)
     return execute(state, names, session_options(state, parallel=parallel,
                                                  keep_going=keep_going, detach=detach,
                                                  no_deps=no_deps),
                    plugins=plugins, options=plugin_options(ctx, plugin_values),
-                   timeout_override=timeout_override, shard=slice_, select=_selector(retry))
+                   timeout_override=timeout_override, shard=slice_, select=selection)
+
+
+def _label(history: History, row: HistoryRow) -> str:
+    from mogrun.cli.state_cmds import row_label
+
+    return str(row_label(history, row))
 
 
 def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
@@ -113,16 +140,40 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or Outcome(row.outcome).failing]
 
 
-def _selector(retry: Sequence[HistoryRow]) -> Any:
-    """The runs to start again (by masked label) and the attempt each starts at."""
-    wanted = {(row.job, row.repo): row for row in retry}
+class Selection:
+    """The runs to start again (by masked label) and the attempt each starts at.
 
-    def select(jobs: Sequence[ResolvedJob], history: History | None
-               ) -> tuple[list[ResolvedJob], Mapping[str, tuple[int, str]]]:
+    Called with the API client (``run``), it first reads every run that may still
+    be going (``unsettled``): one still going is held back, with every job that
+    needs its job (``use_needs``); one that has ended is recorded as it ended and
+    rerun only if it did not pass. Called without (``-n``), nothing is read."""
+
+    def __init__(self, state: CliState, taskfile: Any, retry: Sequence[HistoryRow],
+                 labels: Mapping[int, str], *, use_needs: bool = True) -> None:
+        from mogrun.outcomes import RunStatus
+
+        self.state = state
+        self.taskfile = taskfile
+        self.retry = list(retry)
+        self.labels = labels
+        self.use_needs = use_needs
+        self.held: list[str] = []  # what was not rerun because it (or a need) is going
+        # --local runs ended with the emulator of the invocation that started them.
+        self.unsettled = [] if state.local else [
+            row for row in retry if row.run_id and not RunStatus.is_terminal(row.status)]
+
+    def __call__(self, jobs: Sequence[ResolvedJob], history: History | None,
+                 client: Any = None
+                 ) -> tuple[list[ResolvedJob], Mapping[str, tuple[int, str]]]:
         import dataclasses
 
         from mogrun.masking import mask
 
+        retry, going = self.retry, set[str]()
+        if client is not None and self.unsettled:
+            retry, going = self._settle(client, history)
+        held = self._needing(jobs, going) if self.use_needs else set()
+        wanted = {(row.job, row.repo): row for row in retry if row.job not in held}
         chosen: list[ResolvedJob] = []
         attempts: dict[str, tuple[int, str]] = {}
         for job in jobs:
@@ -136,4 +187,78 @@ def _selector(retry: Sequence[HistoryRow]) -> Any:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
         return chosen, attempts
 
-    return select
+    def _settle(self, client: Any, history: History | None
+                ) -> tuple[list[HistoryRow], set[str]]:
+        """The runs still to rerun, and the jobs with a run still going: each run
+        that may be going is read (``GET /runs/{id}``) before anything starts."""
+        from mogrun.cli.state_cmds import record_status
+        from mogrun.engine.automation_kind import reader_for
+        from mogrun.errors import MogrunError, RequestRefusedError
+        from mogrun.outcomes import Outcome
+        from mogrun.taskfile.resolve import job_automation
+
+        dropped: set[int] = set()  # rows not to rerun: still going, or since passed
+        going: set[str] = set()
+        for row in self.unsettled:
+            label, run_id = self.labels[row.id], str(row.run_id)
+            try:
+                run = reader_for(client, job_automation(self.taskfile, row.job)).get_run(run_id)
+            except RequestRefusedError as exc:
+                if exc.status != 404:
+                    raise _undecided(exc, run_id) from exc
+                self._say(f"{label}: run {run_id} is unknown to the server ({exc.message}), "
+                          "so not going; rerun")
+                continue
+            except MogrunError as exc:
+                raise _undecided(exc, run_id) from exc
+            if not run.terminal:
+                going.add(row.job)
+                dropped.add(row.id)
+                self.held.append(label)
+                self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
+                          f"follow it with: mogrun logs --follow {run_id}")
+                continue
+            ended = Outcome.of_status(run.status)
+            if history is not None:
+                try:
+                    record_status(history, row, run, outcome=str(ended))
+                except MogrunError as exc:  # a read-only history: said, as run says it
+                    self._say(f"warning: {exc.message}")
+            if ended.passed:
+                dropped.add(row.id)
+            self._say(f"{label}: run {run_id} has since ended {run.status}; "
+                      + ("not rerun" if ended.passed else "rerun"))
+        return [row for row in self.retry if row.id not in dropped], going
+
+    def _needing(self, jobs: Sequence[ResolvedJob], going: set[str]) -> set[str]:
+        """The jobs (graph order) that need, directly or not, a job still going."""
+        held: set[str] = set()
+        candidates = {row.job for row in self.retry}
+        for job in jobs:
+            busy = [need for need in job.needs if need in going or need in held]
+            if busy and job.name not in going:
+                held.add(job.name)
+                if job.name in candidates:
+                    self.held.append(job.name)
+                    self._say(f"{job.name}: not rerun while its need {busy[0]} is still going")
+        return held
+
+    def nothing_left(self, leg: str | None) -> str:
+        """Why nothing is started, when the selection picked no run (of ``leg``)."""
+        if self.held:
+            return ("nothing to rerun now: what did not pass is still going (or needs what "
+                    "is); follow it as said above")
+        if leg is not None:
+            return f"{leg}: none of the runs to rerun fall in this leg; nothing to do"
+        return "nothing to rerun: the runs that did not pass are no longer in the task file"
+
+    def _say(self, text: str) -> None:
+        from mogrun.output.base import escape_agent_text
+
+        self.state.echo(escape_agent_text(text), err=True)
+
+
+def _undecided(exc: MogrunError, run_id: str) -> MogrunError:
+    """A run left going whose state could not be read: nothing starts (exit as the error)."""
+    return exc.evolve(context=[*exc.context, f"rerun reads run {run_id} (left going) before "
+                               "starting it again; nothing was started"])

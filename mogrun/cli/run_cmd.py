@@ -8,7 +8,7 @@ never loads plugins. Everything after parsing happens in the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -20,8 +20,19 @@ if TYPE_CHECKING:
     from mogrun.engine.history import History
     from mogrun.models import ResolvedJob
 
-    Select = Callable[[Sequence[ResolvedJob], History | None],
-                      tuple[Sequence[ResolvedJob], Mapping[str, tuple[int, str]] | None]]
+
+    class Select(Protocol):
+        """``rerun``'s choice of runs: given the history and (unless ``-n``) the API
+        client, the runs to start and the attempt each starts at."""
+
+        def __call__(self, jobs: Sequence[ResolvedJob], history: History | None,
+                     client: Any = None
+                     ) -> tuple[Sequence[ResolvedJob], Mapping[str, tuple[int, str]] | None]:
+            ...
+
+        def nothing_left(self, leg: str | None) -> str:
+            """Why no run is chosen (in this ``leg`` of a ``--shard``)."""
+            ...
 
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
@@ -220,11 +231,11 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
         history = open_history(state, loaded.taskfile, reporter)
-        jobs, attempts = (loaded.jobs, None) if select is None else select(loaded.jobs, history)
+        jobs, attempts = (loaded.jobs, None) if select is None else select(
+            loaded.jobs, history, connection.client)
         if select is not None and not any(job.runs for job in jobs):
-            click.echo(f"shard {shard}: none of the runs to rerun fall in this leg; nothing "
-                       "to do" if shard is not None else "nothing to rerun: the runs that did "
-                       "not pass are no longer in the task file", err=True)
+            click.echo(select.nothing_left(None if shard is None else f"shard {shard}"),
+                       err=True)
             return 0
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)

@@ -342,13 +342,16 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
 
 def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) -> Any:
     """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
-    (``outcome`` when gates were applied, else the status's own) and exit code."""
+    (``outcome`` when gates were applied, else the status's own) and exit code. A
+    run recorded while it was still going (detached, or left going at a timeout, an
+    interrupt or a failed follow) is judged as it ended, not as it was left."""
     import dataclasses
 
-    from mogrun.outcomes import Outcome
+    from mogrun.outcomes import Outcome, RunStatus
 
     fields: dict[str, Any] = {"status": run.status}
-    if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)):
+    if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)
+                         or not RunStatus.is_terminal(row.status)):
         final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
         fields.update(outcome=str(final), exit_code=final.exit_code,
                       finished_at=row.finished_at or run.updated_at)

@@ -1,0 +1,179 @@
+"""``mogrun rerun`` never starts a second run of one that may still be going.
+
+A run left going (following gave up, ``on_timeout = "detach"``, Ctrl-C) is
+recorded with a failing outcome and a status that is not terminal. Before
+rerun decides, it reads that run's state (``GET /runs/{id}``): still going,
+it is not started again (the command that follows it is said); ended, it is
+judged as it ended. The failing invocation's summary says the same: it
+suggests following such runs, not rerunning them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .conftest import history_rows
+
+SLOW = """
+    [jobs.slow]
+    repo = "acme/api"
+    prompt = "@emulator duration={duration} interval=0.1s{status}"
+    timeout = "0.4s"
+    on_timeout = "detach"
+"""
+
+
+def _slow(duration: str = "never", status: str = "") -> str:
+    return SLOW.format(duration=duration, status=f" status={status}" if status else "")
+
+
+def _until_ended(emulator, run_id: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = emulator.run_detail(run_id)["status"]
+        if status in ("success", "failed", "cancelled"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+def test_a_run_left_going_at_its_timeout_is_not_started_again(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_slow())
+    first = mogrun("slow")
+    assert first.exit_code == 1, first
+    [run_id] = mogrun_emulator.runs
+    # The summary does not suggest a rerun of a run that is still going: it says how
+    # to follow it.
+    assert "rerun what did not pass" not in first.stdout, first
+    assert f"still going: slow ({run_id}); follow with: mogrun logs --follow {run_id}" \
+        in first.stdout.splitlines(), first
+
+    mogrun_emulator.clear_requests()
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]  # no second agent doing the same work
+    assert mogrun_emulator.count("POST", "/runs") == 0
+    assert mogrun_emulator.count("GET", f"/runs/{run_id}") == 1  # it was asked, once
+    [said] = [line for line in rerun.stderr.splitlines() if run_id in line]
+    assert said.startswith(f"slow: run {run_id} is still going ("), rerun  # its status now
+    assert said.endswith(f"), not rerun; follow it with: mogrun logs --follow {run_id}")
+    assert "nothing to rerun" in rerun.stderr
+    assert len(history_rows(mogrun)) == 1  # no attempt recorded
+
+
+def test_a_run_whose_following_failed_is_not_started_again(
+        project, mogrun, mogrun_emulator) -> None:
+    """``events:429@30``: the retry policy gives up at once (exit 75); the run goes on."""
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "3s"
+    """)
+    mogrun_emulator.add_fault("events", "429", retry_after=30)
+    first = mogrun("a")
+    assert first.exit_code == 75, first
+    [run_id] = mogrun_emulator.runs
+    assert f"may still be going — resume with: mogrun logs --follow {run_id}" in first.stderr
+    assert "rerun what did not pass" not in first.stdout, first
+    assert f"follow with: mogrun logs --follow {run_id}" in first.stdout, first
+
+    rerun = mogrun("rerun", "a")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]
+    assert f"follow it with: mogrun logs --follow {run_id}" in rerun.stderr, rerun
+
+
+def test_a_run_left_going_that_has_since_failed_is_rerun(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_slow("1s", "failed"))
+    assert mogrun("slow").exit_code == 1
+    [run_id] = mogrun_emulator.runs
+    assert _until_ended(mogrun_emulator, run_id) == "failed"
+
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 1, rerun  # timed out (and left going) again
+    assert len(mogrun_emulator.runs) == 2
+    rows = history_rows(mogrun)
+    assert [(r["attempt"], r["why"]) for r in rows] == [(2, "rerun"), (1, "")]
+    assert (rows[1]["status"], rows[1]["outcome"]) == ("failed", "failed")  # as it ended
+
+
+def test_a_run_left_going_that_has_since_passed_is_not_rerun(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_slow("1s"))
+    assert mogrun("slow").exit_code == 1
+    [run_id] = mogrun_emulator.runs
+    assert _until_ended(mogrun_emulator, run_id) == "success"
+
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]
+    assert f"slow: run {run_id} has since ended success; not rerun" in rerun.stderr, rerun
+    assert "nothing to rerun" in rerun.stderr
+    [row] = history_rows(mogrun)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0)
+    again = mogrun("rerun")  # judged once: no request the second time
+    assert again.exit_code == 0 and mogrun_emulator.runs == [run_id], again
+
+
+def test_a_job_whose_need_is_still_going_is_held_back_too(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_slow() + """
+    [jobs.after]
+    repo = "acme/web"
+    prompt = "@emulator duration=0.2s"
+    needs = ["slow"]
+    """)
+    assert mogrun("after").exit_code == 1  # slow timed out (left going): after skipped
+    [run_id] = mogrun_emulator.runs
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]
+    assert "after: not rerun while its need slow is still going" in rerun.stderr, rerun
+
+
+def test_rerun_dry_run_says_what_it_would_check_and_sends_nothing(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_slow())
+    assert mogrun("slow").exit_code == 1
+    [run_id] = mogrun_emulator.runs
+    mogrun_emulator.clear_requests()
+    preview = mogrun("rerun", "-n")
+    assert preview.exit_code == 0, preview
+    assert mogrun_emulator.requests == []
+    assert "  run slow:acme/api (attempt 2)" in preview.stdout
+    status = history_rows(mogrun)[0]["status"]
+    assert (f"slow: run {run_id} was left going ({status}); a rerun first reads its state "
+            f"(GET /runs/{run_id}) and starts attempt 2 only if it has ended without passing"
+            ) in preview.stderr, preview
+
+
+def test_local_runs_left_going_ended_with_their_emulator_and_are_rerun(
+        project, mogrun) -> None:
+    """``--local``: the emulator (and every run on it) stops when mogrun exits."""
+    project(_slow())
+    first = mogrun("--local", "slow")
+    assert first.exit_code == 1, first
+    assert "rerun what did not pass: mogrun --local rerun slow" in first.stdout, first
+    rerun = mogrun("--local", "rerun")
+    assert rerun.exit_code == 1, rerun
+    assert [r["attempt"] for r in history_rows(mogrun, "--local")] == [2, 1]
+
+
+def test_status_judges_a_run_left_going_as_it_ended_so_rerun_leaves_it(
+        project, mogrun, mogrun_emulator) -> None:
+    """``status`` reads the run first: it records it as it ended (not as the timeout
+    that left it going), and rerun, finding it terminal, does not start it again."""
+    project(_slow("1s"))
+    assert mogrun("slow").exit_code == 1
+    [run_id] = mogrun_emulator.runs
+    assert _until_ended(mogrun_emulator, run_id) == "success"
+    status = mogrun("status", "--exit-status", "slow")
+    assert status.exit_code == 0, status
+    [row] = history_rows(mogrun)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0)
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]
