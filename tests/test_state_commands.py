@@ -175,7 +175,42 @@ def test_local_runs_are_kept_with_their_events(mogrun_project) -> None:
     lines = logs.stdout.splitlines()
     assert len(lines) == 6 and all(" hello " in f" {line} " for line in lines)
     assert lines[-1] == f"hello  {row['run_id']}  success  success"
-    assert mogrun_project.run("history").stderr == "No runs recorded yet.\n"  # not the API's
+    # Not the API's runs: but said to be there, with the command that shows them.
+    assert mogrun_project.run("history").stderr == (
+        "No runs recorded yet against https://mogplex.com.\n"
+        "1 run is recorded with --local: see mogrun --local history\n")
+
+
+@pytest.mark.parametrize("command", [["history"], ["status"], ["history", "--job", "hello"]])
+def test_an_empty_scope_names_the_api_scopes_that_have_runs(mogrun_project, command) -> None:
+    """The README's first step is a --local run: status and history right after it
+    do not say "No runs recorded yet." as if nothing had run."""
+    mogrun_project.write(task_file(job("hello")))
+    for _ in range(2):
+        assert mogrun_project.run("--local", "hello", env=FAST).exit_code == 0
+    result = mogrun_project.run(*command)
+    assert result.exit_code == 0, result
+    assert result.stdout == ""
+    assert result.stderr == ("No runs recorded yet against https://mogplex.com.\n"
+                             f"2 runs are recorded with --local: see mogrun --local "
+                             f"{' '.join(command)}\n"), result
+    other = mogrun_project.write(task_file(job("other")), "nightly.toml")
+    result = mogrun_project.run("-f", other.name, *command[:1])  # its own history: empty
+    assert result.stderr == "No runs recorded yet.\n", result
+
+
+def test_local_scope_names_the_api_runs_and_how_to_see_them(project) -> None:
+    assert project("lint").exit_code == 0
+    for command in ("history", "status"):
+        result = project("--local", command)
+        assert result.exit_code == 0, result
+        assert result.stderr == ("No runs recorded yet with --local.\n"
+                                 f"1 run is recorded against {project.env['MOGPLEX_URL']}: "
+                                 f"see mogrun {command}\n"), result
+    nightly = project.write(JOBS, "nightly.toml")
+    assert project("-f", nightly.name, "lint").exit_code == 0
+    result = project("-f", nightly.name, "--local", "status")
+    assert result.stderr.splitlines()[-1].endswith(f"see mogrun -f {nightly.name} status")
 
 
 def test_local_logs_follow_is_a_usage_error(mogrun_project) -> None:

@@ -226,6 +226,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             rows = [_unrecorded(state, taskfile, history, target)]
         else:
             rows = _refresh(state, taskfile, history, rows)
+        if not rows:
+            nothing_recorded(state, taskfile, history, ["status"])
         _show_status(state, rows)
         return exit_status_code(rows) if exit_status else 0
     finally:
@@ -361,13 +363,60 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
     return dataclasses.replace(row, **changed)
 
 
+def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequence[str],
+                     job: str | None = None, repo: str | None = None) -> None:
+    """``No runs recorded yet.`` (on stderr; not with ``--json``) — unless this task
+    file recorded runs under another API (``--local``, another URL): then that, how
+    many, and the command that shows them (``argv``: this command's own words)."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    elsewhere = history.elsewhere(job, repo)
+    if not elsewhere:
+        if not state.json_output:
+            click.echo("No runs recorded yet.", err=True)
+        return
+    here = ("with --local" if history.base_url == LOCAL_BASE_URL
+            else f"against {history.base_url}")
+    lines = [f"No runs recorded yet {here}."]
+    for url, count in elsewhere:
+        runs = "1 run is" if count == 1 else f"{count} runs are"
+        there = "with --local" if url == LOCAL_BASE_URL else f"against {url}"
+        lines.append(f"{runs} recorded {there}: see {_command_for(state, taskfile, url, argv)}")
+    for line in lines:  # a URL is the user's text: shown escaped
+        _echo_safe(line, err=True)
+
+
+def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) -> str:
+    """``mogrun [-f FILE] [--local | --url URL] ARGV``: this command against ``url``'s
+    runs (no ``--url`` for the URL mogrun uses without one)."""
+    import shlex
+
+    from mogrun.api.settings import resolve_endpoint
+    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.errors import MogrunError
+
+    parts = ["mogrun"]
+    if state.file:
+        parts += ["-f", str(state.file)]
+    if url == LOCAL_BASE_URL:
+        parts.append("--local")
+    else:
+        try:
+            default = resolve_endpoint(cli_url=None, env=state.env,
+                                       file_url=taskfile.url).base_url.rstrip("/")
+        except MogrunError:
+            default = None
+        if url != default:
+            parts += ["--url", url]
+    return shlex.join([*parts, *argv])
+
+
 def _show_status(state: CliState, rows: Sequence[Any]) -> None:
     if state.json_output:
         for row in rows:
             echo_json(row.as_dict())
         return
-    if not rows:
-        click.echo("No runs recorded yet.", err=True)
+    if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
            [[row.job or "-", row.repo or "-", row.run_id or "-", row.status or "-",
@@ -468,14 +517,16 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
                 raise unknown_target(job_name, job, taskfile, history)
             if sep and known:  # the job ran, not on that repo: say which repos it did
                 raise _unknown_repo(job_name, repo, known, history)
+        if not rows:
+            nothing_recorded(state, taskfile, history,
+                             ["history", *(["--job", job_name] if job_name else [])],
+                             job or None, repo if sep else None)
+            return 0
     finally:
         history.close()
     if state.json_output:
         for row in rows:
             echo_json(row.as_dict())
-        return 0
-    if not rows:
-        click.echo("No runs recorded yet.", err=True)
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
            [[row.started_at, row.job, row.repo, row.run_id or "-", row.status or "-",

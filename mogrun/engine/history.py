@@ -299,6 +299,26 @@ class History:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None
 
+    def elsewhere(self, job: str | None = None,
+                  repo: str | None = None) -> list[tuple[str, int]]:
+        """The other API base URLs (``"local"`` among them) this task file recorded runs
+        under (of ``job``, and of its ``repo`` as stored), each with how many, the
+        latest first: what to point at when this base URL has none. Asked only then,
+        so a scan of the table is fine."""
+        sql = "SELECT base_url, COUNT(*) FROM runs WHERE base_url != ?"
+        params: list[Any] = [self.base_url]
+        if self.task_file is not None:
+            sql += " AND task_file IN (?, '')"
+            params.append(self.task_file)
+        for column, value in (("job", job), ("repo", repo)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        sql += " GROUP BY base_url ORDER BY MAX(id) DESC"
+        with self._lock:
+            found = self._db.execute(sql, params).fetchall()
+        return [(str(url), int(count)) for url, count in found]
+
     def latest_per_job(self) -> list[HistoryRow]:
         """For each job, the runs of its latest invocation (newest job first)."""
         seen: list[str] = []
