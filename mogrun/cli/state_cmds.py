@@ -215,7 +215,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
-    read from the API and shown, not recorded.
+    read from the API and shown, not recorded. Runs are kept per API
+    (--local runs apart): with none here, the APIs that have some are named
+    (mogrun --local status).
     """
     taskfile, history = open_state(state)
     try:
@@ -505,7 +507,9 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
 
     Each task file in a folder has its own history (mogrun -f nightly.toml
     history: nightly.toml's runs); runs recorded before mogrun kept them
-    apart are listed for every one.
+    apart are listed for every one. Runs are kept per API (--local runs
+    apart): with none here, the APIs that have some are named, with the
+    command that lists them (mogrun --local history).
     """
     taskfile, history = open_state(state)
     job, sep, repo = (job_name or "").partition(":")
