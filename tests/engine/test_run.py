@@ -142,8 +142,8 @@ def test_idempotency_conflict_fails_the_job_with_the_servers_message(
     assert "could not start" in result.stderr
     assert "Idempotency" in result.stderr or "idempotency" in result.stderr
     assert ": the job's prompt changed since invocation " in result.stderr
-    assert ("start a fresh attempt with: mogrun rerun a (or give the job a new "
-            "idempotency_key)") in result.stderr
+    assert ("start a fresh attempt with: mogrun --set team=y rerun a (or give the job a "
+            "new idempotency_key)") in result.stderr  # the --set that changed the prompt
     assert len(mogrun_emulator.runs) == 1
     again = mogrun("--set", "team=y", "rerun", "a")
     assert again.exit_code == 0, again
