@@ -18,6 +18,7 @@ from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param
 from mogrun.emulator.runs import Run, StartSpec
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
+    UUID,
     Invalid,
     derived_branch,
     idempotency_key,
@@ -147,9 +148,15 @@ class Api:
     def start_run(self, request: Request, parts: list[str], token: Token,
                   fault: Fault | None) -> Reply:
         """The handler's order: key (400), JSON (400), start limit (429; its slot is
-        not refunded), body (400/404), idempotency (409 or replay), create."""
+        not refunded), body (400/404), idempotency (409 or replay), create. The limit
+        is asked with the body's repoId cast to a UUID: a string that is not one fails
+        that query, and the handler answers 503 (its "limit unavailable")."""
         key = idempotency_key(request.headers.get("idempotency-key"))
         body = parse_json_object(request.body)
+        repo_id = body.get("repoId")
+        if isinstance(repo_id, str) and not UUID.fullmatch(repo_id.strip()):
+            return error(503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable",
+                         {"Retry-After": "60"})
         now = self.clock()
         wait, window = self.state.limiter.take_start(f"{token.user}:{_secret(request)}", now)
         if wait > 0:

@@ -188,9 +188,14 @@ def _repos(job: _Job) -> list[str]:
     repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
+    from mogrun.api.repos import is_full_name, is_repo_id
+
     for repo in repos:
         if not repo or any(c.isspace() for c in repo):
             raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
+        if not is_full_name(repo) and not is_repo_id(repo):
+            raise job.fail("repo", f"{repo!r} is neither owner/name nor a repo id (a UUID, "
+                                   "as `mogrun repos` lists them)")
     if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
         raise job.fail("repo", "the same repo is listed twice after templating")
     return repos

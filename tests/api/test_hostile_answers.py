@@ -17,9 +17,10 @@ from mogrun.testing import write_taskfile
 
 from .loopback import loopback_server
 
+REPO_ID = "5c0ffee0-1234-4321-8abc-0123456789ab"  # repo ids are UUIDs
 JOB = """
     [jobs.hello]
-    repo = "repo_1"
+    repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
     prompt = "hi"
     timeout = "1s"
     retry = {attempts = 1, max_delay = "0.1s"}
@@ -29,7 +30,7 @@ DEFINED = {0, 1, 69, 75}
 
 
 def run_detail(**changes: object) -> dict:
-    detail = {"runId": "run_1", "status": "failed", "repoId": "repo_1", "harness": "codex",
+    detail = {"runId": "run_1", "status": "failed", "repoId": REPO_ID, "harness": "codex",
               "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
               "error": None, "replayed": False}
     return {**detail, **changes}

@@ -54,7 +54,7 @@ def test_connection_refused_names_the_url_from_mogplex_url(mogrun_cli, tmp_path,
 
 JOB = """
     [jobs.hello]
-    repo = "repo_by_id"
+    repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
     prompt = "hi"
     retry = {attempts = 1, max_delay = "0.1s"}
 """

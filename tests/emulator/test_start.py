@@ -151,10 +151,20 @@ def test_prompt_of_exactly_100000_characters_is_accepted(api):
 
 
 def test_unknown_repo_is_404(api, mogrun_emulator):
-    answer = api.call("POST", "/runs", {"repoId": "repo_missing", "prompt": "p"}, key="k")
+    missing = "5c0ffee0-1234-4321-8abc-0123456789ab"
+    answer = api.call("POST", "/runs", {"repoId": missing, "prompt": "p"}, key="k")
     assert (answer.status, answer.code) == (404, "NOT_FOUND")
-    owner_name = api.call("POST", "/runs", {"repoId": "acme/api", "prompt": "p"}, key="k")
-    assert owner_name.status == 404  # repoId is the id from GET /repos, not owner/name
+
+
+@pytest.mark.parametrize("repo_id", ["acme/api", "repo_missing", "", "  "])
+def test_a_repo_id_that_is_not_a_uuid_fails_the_start_limit_with_503(api, mogrun_emulator,
+                                                                   repo_id):
+    """The server asks its start limit with the repoId cast to a UUID before it reads
+    the body: owner/name (or any other string) fails that query, answered 503."""
+    answer = api.call("POST", "/runs", {"repoId": repo_id, "prompt": "p"}, key="k")
+    assert (answer.status, answer.code) == (503, "SERVICE_UNAVAILABLE")
+    assert answer.message == "External Mogplex run rate limit unavailable"
+    assert answer.headers.get("retry-after") == "60"
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])

@@ -41,7 +41,7 @@ ODD = "0dd00000-0000-4000-8000-000000000000"  # a run id as the server makes the
 
 
 def _run_detail(status: str) -> dict:
-    return {"runId": ODD, "repoId": "repo_1", "status": status,
+    return {"runId": ODD, "repoId": "5c0ffee0-1234-4321-8abc-0123456789ab", "status": status,
             "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
             "error": None}
 
@@ -56,7 +56,7 @@ def fake_api(answer):
 def test_events_with_odd_field_types_are_shown_not_a_crash(project, mogrun, mode):
     project("""
         [jobs.odd]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
     """)
     with odd_events_server() as url:
@@ -91,7 +91,7 @@ def test_live_view_takes_events_whose_fields_are_not_strings():
 def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
     project("""
         [jobs.any]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
     """)
     hostile = "cancelled\x1b]0;owned\x07\n::error::forged"
@@ -110,7 +110,7 @@ def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
 def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, mogrun):
     project("""
         [jobs.odd]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
     """)
 
@@ -132,7 +132,7 @@ def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, 
 def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
     project("""
         [jobs.odd]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
     """)
     polls = []
@@ -156,7 +156,7 @@ def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
 def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mogrun):
     project("""
         [jobs.odd]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
         timeout = "300ms"
     """)
@@ -184,7 +184,7 @@ def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mog
 def test_a_transitional_status_is_followed_not_judged(project, mogrun):
     project("""
         [jobs.odd]
-        repo = "repo_1"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "go"
     """)
     statuses = iter(["streaming", "cancellation_requested", "cancellation_requested"])

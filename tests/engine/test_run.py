@@ -294,10 +294,10 @@ def test_revoked_token_exits_64(project, mogrun, mogrun_emulator):
 def test_read_only_token_exits_65(project, mogrun, mogrun_emulator):
     project("""
         [jobs.a]
-        repo = "abc123"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "x"
         [jobs.b]
-        repo = "abc123"
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
         prompt = "x"
     """)
     result = mogrun("run", "-j", "1", "a", "b", env={"MOGPLEX_API_KEY": mogrun_emulator.read_token})

@@ -12,12 +12,13 @@ from plugtest_helpers import Receiver
 
 from mogrun.testing import loopback_api, write_taskfile
 
+REPO_ID = "5c0ffee0-1234-4321-8abc-0123456789ab"
 CONTROL_RUN_ID = "run_\x01\x1b[31mX\x0c\x7f"
 
 
 def fake_api(run_id: str, status: str = "failed"):
     """A loopback API whose one run has ``run_id`` (no emulator makes such ids)."""
-    detail = {"runId": run_id, "repoId": "repo_1", "status": status,
+    detail = {"runId": run_id, "repoId": REPO_ID, "status": status,
               "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:05Z",
               "error": f"agent quit \x00 on {run_id}"}
 
@@ -32,7 +33,7 @@ def fake_api(run_id: str, status: str = "failed"):
 @pytest.mark.parametrize("status", ["failed", "success"])
 def test_a_run_id_with_control_characters_still_makes_parseable_junit(tmp_path, mogrun_cli,
                                                                        status):
-    write_taskfile(tmp_path, '[jobs.odd]\nrepo = "repo_1"\nprompt = "go"\n\n')
+    write_taskfile(tmp_path, f'[jobs.odd]\nrepo = "{REPO_ID}"\nprompt = "go"\n\n')
     report = tmp_path / "out" / "junit.xml"
     with fake_api(CONTROL_RUN_ID, status) as url:
         result = mogrun_cli("run", "--junit", str(report), "odd", cwd=tmp_path,

@@ -9,6 +9,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = '[jobs.hello]\nrepo = "acme/api"\nprompt = "Say hello."\n'
 
+REPO_ID = "5c0ffee0-1234-4321-8abc-0123456789ab"  # a repo named by id: ids are UUIDs
 TEAM = """
 # team file
 [defaults]
@@ -21,7 +22,7 @@ prompt = "hook {{ env.HOOK }}"
 notify = [{ webhook = "{{ env.HOOK }}" }]
 
 [jobs.fan]
-repo = ["acme/api", "1234"]
+repo = ["acme/api", "5c0ffee0-1234-4321-8abc-0123456789ab"]
 prompt = "x"
 needs = ["weekly"]
 custom_plugin_key = 1
@@ -33,10 +34,10 @@ def test_list_is_a_plain_table_and_tolerates_plugin_keys(project) -> None:
     result = project.run("list")
     assert result.code == 0, result
     assert result.out.splitlines() == [
-        "job     description     repos           harness  needs",
-        "------  --------------  --------------  -------  ------",
-        "weekly  Weekly cleanup  acme/api        codex    -",
-        "fan                     acme/api, 1234  codex    weekly",
+        "job     description     repos                                           harness  needs",
+        "------  --------------  ----------------------------------------------  -------  ------",
+        "weekly  Weekly cleanup  acme/api                                        codex    -",
+        f"fan                     acme/api, {REPO_ID}  codex    weekly",
     ]
 
 
@@ -44,7 +45,7 @@ def test_list_json_is_one_object_per_job(project) -> None:
     project.write(TEAM)
     result = project.run("--json", "list")
     rows = [json.loads(line) for line in result.out.splitlines()]
-    assert rows[1] == {"job": "fan", "description": "", "repos": ["acme/api", "1234"],
+    assert rows[1] == {"job": "fan", "description": "", "repos": ["acme/api", REPO_ID],
                        "harness": "codex", "needs": ["weekly"]}
     assert len(rows) == 2
 
@@ -106,7 +107,7 @@ def test_show_prints_the_exact_request_with_secrets_masked(project, monkeypatch)
     assert ('    note: repoId "acme/api" is an owner/name; it is resolved to the repo\'s id '
             "through GET /repos when the job runs") in lines
     fan_part = result.out.split("job fan")[1]
-    assert "  run fan:1234" in fan_part
+    assert f"  run fan:{REPO_ID}" in fan_part
     assert fan_part.count("note: repoId") == 1  # a repo id needs no resolving
 
 
@@ -118,8 +119,8 @@ def test_show_json_one_object_per_job_needs_first(project, monkeypatch) -> None:
     assert [d["job"] for d in docs] == ["weekly", "fan"]
     request = docs[1]["runs"][1]["request"]
     assert request["url"] == "https://eu.mogplex.com/api/v1/mogplex/runs"
-    assert request["headers"]["Idempotency-Key"].endswith(":1234")
-    assert request["body"] == {"repoId": "1234", "prompt": "x", "harness": "codex",
+    assert request["headers"]["Idempotency-Key"].endswith(f":{REPO_ID}")
+    assert request["body"] == {"repoId": REPO_ID, "prompt": "x", "harness": "codex",
                                "createBranch": False}
     assert "secret" not in result.out
 
@@ -136,7 +137,7 @@ def test_show_unknown_job_and_unset_env(project) -> None:
 
 
 def test_set_overrides_vars_in_show(project) -> None:
-    project.write('[vars]\nteam = "a"\n[jobs.j]\nrepo = "r"\nprompt = "team {{ team }}"\n')
+    project.write('[vars]\nteam = "a"\n[jobs.j]\nrepo = "acme/r"\nprompt = "team {{ team }}"\n')
     result = project.run("--json", "--set", "team=b", "show", "j")
     assert json.loads(result.out)["runs"][0]["request"]["body"]["prompt"] == "team b"
 

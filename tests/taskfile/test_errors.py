@@ -743,3 +743,21 @@ def test_a_plugin_key_is_judged_in_a_job_stopped_by_its_repo_or_by_defaults(proj
     assert 'job "a", key "repo"' in err
     assert '[defaults] key "harness"' in err
     assert "4 problems in" in err
+
+
+@pytest.mark.parametrize("repo", ["api", "acme", "{{ team }}"])
+def test_a_repo_that_is_neither_owner_name_nor_an_id_is_refused(project, repo) -> None:
+    """The server casts a repoId to a UUID before anything else: 'api' (its owner
+    forgotten) would be answered 503, as if the service were down."""
+    err = check(project, f"""
+        [vars]
+        team = "platform"
+
+        [jobs.a]
+        repo = "{repo}"
+        prompt = "x"
+    """)
+    shown = "platform" if "team" in repo else repo
+    assert err.splitlines()[0] == (f'Error: job "a", key "repo": {shown!r} is neither '
+                                   "owner/name nor a repo id (a UUID, as `mogrun repos` "
+                                   "lists them)")

@@ -48,7 +48,7 @@ harness = "claude-code"
 needs = ["fan"]
 
 [jobs.nokey]
-repo = ["acme/api", "1234"]
+repo = ["acme/api", "5c0ffee0-1234-4321-8abc-0123456789ab"]
 prompt = "x"
 """
 
@@ -92,7 +92,7 @@ def test_fan_out_appends_repo_only_when_the_key_does_not_differ(project) -> None
     assert [r.request.idempotency_key for r in jobs["per-repo"].runs] == [
         "k-acme/api", "k-acme/web"]
     assert [r.request.idempotency_key for r in jobs["nokey"].runs] == [
-        "mogrun-nokey-abc123:acme/api", "mogrun-nokey-abc123:1234"]
+        "mogrun-nokey-abc123:acme/api", "mogrun-nokey-abc123:5c0ffee0-1234-4321-8abc-0123456789ab"]
     assert jobs["build"].runs[0].request.idempotency_key == "build-2026-01-02"
 
 
