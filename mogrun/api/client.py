@@ -21,14 +21,7 @@ from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, masked, short_cause, source_words
-from mogrun.api.repos import (
-    RepoCache,
-    find_repos,
-    is_full_name,
-    like_literal,
-    listed_id,
-    repo_id_of,
-)
+from mogrun.api.repos import RepoCache, find_repos, like_literal, listed_id, repo_id_of
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
@@ -47,6 +40,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask, with_url_forms
 from mogrun.models import Event, ResolvedJob, RunState, StartRequest
+from mogrun.reponames import is_full_name
 from mogrun.waits import Wait, WaitKind
 
 RetryPolicy = Callable[..., "float | bool | None"]

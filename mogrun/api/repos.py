@@ -19,7 +19,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -180,23 +179,6 @@ def like_literal(text: str) -> str:
     and ``%`` are wildcards and a backslash escapes. (``*``, PostgREST's alias
     for ``%``, cannot be escaped; no GitHub name contains one.)"""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def is_full_name(name: str) -> bool:
-    """``owner/name`` (anything else is taken as a repo id)."""
-    owner, sep, repo = name.partition("/")
-    return bool(sep and owner and repo and "/" not in repo)
-
-
-_HEX = "[0-9a-fA-F]"
-_REPO_ID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
-
-
-def is_repo_id(value: str) -> bool:
-    """A repo id as the server has them: a UUID. The server's start limit casts the
-    repoId to a UUID before it validates the body, so anything else is answered
-    503 (retried, exit 69) rather than 'Repo not found'."""
-    return _REPO_ID.fullmatch(value) is not None
 
 
 def listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],

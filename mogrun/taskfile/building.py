@@ -19,6 +19,7 @@ from typing import Any
 from mogrun.durations import parse_duration
 from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError, UnknownKeyError
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
+from mogrun.reponames import is_full_name, is_repo_id
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problem
 from mogrun.taskfile.parse import TaskFile, inherited
@@ -188,8 +189,6 @@ def _repos(job: _Job) -> list[str]:
     repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
-    from mogrun.api.repos import is_full_name, is_repo_id
-
     for repo in repos:
         if not repo or any(c.isspace() for c in repo):
             raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
