@@ -119,14 +119,16 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
 
 def _guarded_secrets(plugin: str, key: str,
                      secrets: Callable[[Any], Any] | None) -> Callable[..., list[Any]] | None:
-    """``secrets`` as a list; a crash or a non-iterable answer is a PluginError
-    (a secret that cannot be listed cannot be masked)."""
+    """``secrets`` as a list (a string is one secret); a crash or a non-iterable
+    answer is a PluginError (a secret that cannot be listed cannot be masked)."""
     if secrets is None:
         return None
 
     def listed(value: Any) -> list[Any]:
         try:
-            return list(secrets(value) or ())
+            answer = secrets(value)
+            # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
+            return [answer] if isinstance(answer, str) else list(answer or ())
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
                               f'"{key}": {type(exc).__name__}') from exc

@@ -12,7 +12,7 @@ implementation: a crashing observer or notifier becomes a warning (plugin name
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ class PluginHost:
         self._key_specs: dict[str, KeySpec] | None = None
         # Every secret of every job resolved in this invocation: for reports.
         self._secrets: frozenset[str] = frozenset()
+        self._known: frozenset[str] = frozenset()  # see learn_secrets
 
     # --- loading -------------------------------------------------------------
 
@@ -179,10 +180,16 @@ class PluginHost:
 
     # --- set-up ------------------------------------------------------------------
 
+    def learn_secrets(self, secrets: Iterable[str]) -> None:
+        """Secrets of the invocation (its token, the task file's ``env.*`` values)
+        that the errors of hooks called before any job is resolved must mask."""
+        self._known |= frozenset(s for s in secrets if s)
+
     def cli_options(self) -> list[OptionSpec]:
         """What ``mogrun_add_options`` registers; a duplicate name is a PluginError."""
         options: dict[str, OptionSpec] = {}
-        self.pm.hook.mogrun_add_options(register=option_registrar(options))
+        with masking(self._known):
+            self.pm.hook.mogrun_add_options(register=option_registrar(options))
         return list(options.values())
 
     def key_specs(self) -> dict[str, KeySpec]:
@@ -195,7 +202,8 @@ class PluginHost:
 
     def configure(self, config: SessionConfig) -> None:
         """Hand plugins the session's settings; a crash here stops before any run."""
-        self.pm.hook.mogrun_configure(config=config)
+        with masking(self._known):
+            self.pm.hook.mogrun_configure(config=config)
 
     # --- resolving ---------------------------------------------------------------
 

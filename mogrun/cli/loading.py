@@ -87,6 +87,7 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
         state.plugin_host.add_plugins(project_dir=None, extra=extra,
                                       no_plugins=state.no_plugins, env=state.env)
     host: PluginHost = state.plugin_host
+    host.learn_secrets([state.env.get("MOGPLEX_API_KEY", "")])
     return host
 
 
@@ -97,7 +98,16 @@ def load_host(state: CliState, taskfile: TaskFile | None,
     if taskfile is not None:
         host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=taskfile.plugins,
                          no_plugins=state.no_plugins, env=state.env)
+        host.learn_secrets(taskfile_secrets(state, taskfile))
     return host
+
+
+def taskfile_secrets(state: CliState, taskfile: TaskFile | None) -> frozenset[str]:
+    """The values of the ``env.*`` names ``taskfile`` uses: secrets that a plugin's
+    error in a set-up hook must mask (``logs`` masks them the same way)."""
+    from mogrun.cli.state_cmds import env_secrets
+
+    return env_secrets(state, taskfile) if taskfile is not None else frozenset()
 
 
 def plugin_specs(state: CliState, specs: Sequence[str]) -> tuple[str, ...]:

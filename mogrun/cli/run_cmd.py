@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.state import CliState, state_of
-from mogrun.errors import UsageError
+from mogrun.errors import MogrunError, UsageError
 
 if TYPE_CHECKING:
     from mogrun.ci.shard import Shard
@@ -87,7 +87,7 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     from mogrun.cli.loading import plugin_host
 
     state = state_of(ctx)
-    specs = plugin_host(state, ctx.meta.get("mogrun.extra_plugins", ())).cli_options()
+    specs = _cli_options(state, plugin_host(state, ctx.meta.get("mogrun.extra_plugins", ())))
     params: list[click.Parameter] = []
     names: dict[str, str] = {}
     for spec in specs:
@@ -100,6 +100,23 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
                                    help=spec.help or None))
     ctx.meta[_PLUGIN_META] = (params, names)
     return params
+
+
+def _cli_options(state: CliState, host: Any) -> Any:
+    """The plugins' options. They are asked before the task file is read: a
+    crash is masked with the task file's ``env.*`` values only then (if it has one)."""
+    from mogrun.cli.loading import optional_taskfile, taskfile_secrets
+    from mogrun.errors import PluginError
+    from mogrun.masking import mask
+
+    try:
+        return host.cli_options()
+    except PluginError as exc:
+        try:
+            secrets = taskfile_secrets(state, optional_taskfile(state))
+        except MogrunError:
+            secrets = frozenset()
+        raise exc.evolve(message=mask(exc.message, secrets)) from exc
 
 
 F = TypeVar("F", bound=Callable[..., Any])

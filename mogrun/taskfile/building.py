@@ -17,7 +17,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mogrun.durations import parse_duration
-from mogrun.errors import Location, MogrunError, TaskFileError, TemplateError, UnknownKeyError
+from mogrun.errors import (
+    Location,
+    MogrunError,
+    PluginError,
+    TaskFileError,
+    TemplateError,
+    UnknownKeyError,
+)
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.reponames import is_full_name, is_repo_id
 from mogrun.taskfile.graph import needs_of
@@ -87,12 +94,15 @@ class _Job:
         return lambda: self.ctx.taskfile.location(*self.where(key))
 
     def error(self, key: str, message: str) -> TaskFileError:
+        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {self.masked(message)}',
+                                       *self.where(key), job=self.name)
+
+    def masked(self, message: str) -> str:
+        """``message`` with the job's secrets masked: messages quote rendered
+        values, and env.* values in them are secrets, raw or repr'd."""
         from mogrun.masking import mask
 
-        # Messages quote rendered values: env.* values in them are secrets, raw or repr'd.
-        secrets = {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)}
-        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {mask(message, secrets)}',
-                                       *self.where(key), job=self.name)
+        return mask(message, {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)})
 
     def stop(self, error: MogrunError) -> _Stop:
         """Record ``error`` and end this job's building (``raise job.stop(...)``)."""
@@ -333,6 +343,8 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             if set(job.unset) == unset_before:  # else judged once the env name is set
                 job.problems.append(job.error(key, str(exc)))
             continue
+        except PluginError as exc:  # a crashing validator quotes the value: mask it
+            raise exc.evolve(message=job.masked(exc.message)) from exc
         if spec.secrets is not None:
             job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
     return options

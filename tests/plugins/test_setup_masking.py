@@ -23,3 +23,88 @@ def test_adjust_job_crash_masks_the_jobs_secrets():
     assert "very-secret" not in info.value.message
     assert info.value.message == 'plugin "leaky" failed in mogrun_adjust_job: ' \
                                  "RuntimeError: cannot reach ***"
+
+
+SECRET = "https://hooks.example.com/TOPSECRET42"
+
+LEAKY_KEY = '''
+import os
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate=lambda v: {}[v])
+'''
+
+LEAKY_CONFIGURE = '''
+import os
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_configure(config):
+    raise RuntimeError("cannot reach " + os.environ["PAGER_URL"])
+'''
+
+LEAKY_OPTIONS = '''
+import os
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_add_options(register):
+    raise RuntimeError("cannot reach " + os.environ["PAGER_URL"])
+'''
+
+
+def _project(tmp_path, plugin: str, key: str = "route"):
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "x.py").write_text(plugin)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/x.py"]\n'
+                   '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\n'
+                   f'{key} = "{{{{ env.PAGER_URL }}}}"\n')
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "page"), ("run", "page")])
+def test_a_crashing_key_validator_masks_the_env_value(tmp_path, mogrun_cli, command):
+    root = _project(tmp_path, LEAKY_KEY)
+    result = mogrun_cli(*command, cwd=root, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert SECRET not in result.output
+    assert "TOPSECRET42" not in result.output
+    assert 'plugin "x" failed validating job key "route": KeyError' in result.stderr
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "page"), ("run", "page")])
+def test_a_crashing_configure_masks_the_env_value(tmp_path, mogrun_cli, monkeypatch, command):
+    monkeypatch.setenv("PAGER_URL", SECRET)
+    root = _project(tmp_path, LEAKY_CONFIGURE, key="description")
+    result = mogrun_cli(*command, cwd=root, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output
+    assert 'plugin "x" failed in mogrun_configure: RuntimeError: cannot reach ***' \
+        in result.stderr
+
+
+def test_a_crashing_add_options_masks_the_env_value(tmp_path, mogrun_cli, monkeypatch):
+    monkeypatch.setenv("PAGER_URL", SECRET)
+    root = _project(tmp_path, LEAKY_OPTIONS, key="description")
+    (root / "mogplex.toml").write_text((root / "mogplex.toml").read_text()
+                                       .replace('plugins = ["plugins/x.py"]', ""))
+    result = mogrun_cli("run", "-p", "plugins/x.py", "page", cwd=root,
+                        env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output
+    assert 'plugin "x" failed in mogrun_add_options: RuntimeError: cannot reach ***' \
+        in result.stderr
+
+
+def test_a_secrets_callback_returning_a_string_is_one_secret():
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("k", validate=lambda v: v, secrets=lambda v: v.get("hook"))
+
+    spec = PluginHost.from_plugins(("keys", Keys()), bundled=False).key_specs()["k"]
+    assert list(spec.secrets({"hook": SECRET})) == [SECRET]
