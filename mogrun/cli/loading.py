@@ -80,6 +80,7 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
     from mogrun.pluginhost import PluginHost
 
     extra = plugin_specs(state, extra_plugins)
+    state.divert_plugin_stdout()  # before any plugin is imported: --json keeps stdout NDJSON
     if state.plugin_host is None:
         state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
                                             no_plugins=state.no_plugins, env=state.env)

@@ -106,6 +106,42 @@ class CliState:
         while self._cleanups:
             self._cleanups.pop()()
 
+    def divert_plugin_stdout(self) -> None:
+        """With ``--json``, stdout holds NDJSON only (SPEC): for the rest of the
+        invocation, what plugins write to ``sys.stdout`` (a ``print`` in a hook,
+        on whichever thread) goes to stderr. mogrun's own output is written to
+        ``self.stdout``, never through ``sys.stdout``, so it is unaffected."""
+        import sys
+
+        if not self.json_output or isinstance(sys.stdout, _ToStream):
+            return
+        previous, diverted = sys.stdout, _ToStream(self.stderr)
+        sys.stdout = diverted
+
+        def restore() -> None:
+            if sys.stdout is diverted:
+                sys.stdout = previous
+
+        self.add_cleanup(restore)
+
+
+class _ToStream(io.TextIOBase):
+    """``sys.stdout`` of a ``--json`` invocation: every write goes to ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
 
 def state_of(ctx: Any) -> CliState:
     """The invocation's state from any click context of it (a bare one for a
