@@ -19,9 +19,11 @@ contained: a second Ctrl-C while a notifier delivers leaves at once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -34,6 +36,7 @@ from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint
 SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_configure",
                          "mogrun_adjust_job"})
 VETO_HOOK = "mogrun_start_request"
+ADJUST_HOOK = "mogrun_adjust_job"
 GATE_HOOK = "mogrun_gate"
 _EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
              "mogrun_watch": "a reason string or None"}
@@ -85,6 +88,8 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
     """``function`` with its hook's containment; ``wraps`` keeps the signature
     (pluggy reads the parameters through ``__wrapped__``) and the hookimpl marks."""
 
+    params = _parameter_names(function)
+
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         token = _plugin.set(plugin)
@@ -100,9 +105,18 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
             return _crashed(hook, plugin, exc, warn)
         finally:
             _plugin.reset(token)
-        return _checked(hook, plugin, answer, warn)
+        given = {**dict(zip(params, args, strict=False)), **kwargs}
+        return _checked(hook, plugin, answer, warn, given)
 
     return guarded
+
+
+def _parameter_names(function: Any) -> list[str]:
+    """The names pluggy passes ``function``'s arguments under (in order)."""
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return []
 
 
 def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], None]) -> Any:
@@ -119,14 +133,18 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
     return None
 
 
-def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None]) -> Any:
+def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
+             given: Mapping[str, Any]) -> Any:
     """The answer if it is what the spec promises, else the hook's fallback.
-    A spec returning ``None`` is an observer's: whatever it returns is ignored."""
+    A spec returning ``None`` is an observer's: whatever it returns is ignored.
+    ``given``: the hook's arguments, by name."""
     hint = return_hint(hook)
     if answer is None or hint is type(None):
         return None
     if hook == GATE_HOOK:
         return _verdicts(plugin, answer, hint)
+    if hook == ADJUST_HOOK and conforms(answer, hint, deep=False):
+        return _adjusted(plugin, answer, given.get("job"))
     problem = None if conforms(answer, hint, deep=False) else "type"
     if problem is None:
         problem = _MEANING.get(hook, _no_problem)(answer)
@@ -140,6 +158,45 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None]) -
     warn(mask(f'plugin "{plugin}" returned {answer!r} from {hook}; ignored '
               f"(expected {_EXPECTED.get(hook, type_label(hint))})", _secrets.get()))
     return None
+
+
+def _adjusted(plugin: str, job: Any, given: Any) -> Any:
+    """A job from ``mogrun_adjust_job`` the engine can run, its secrets as a
+    frozenset; a field it cannot use is the hook's crash (exit 2, before any run
+    starts), not a traceback once the run has started."""
+    secrets = job.secrets
+    if isinstance(secrets, set | frozenset | list | tuple) \
+            and all(isinstance(s, str) for s in secrets):
+        if not isinstance(secrets, frozenset):
+            job = dataclasses.replace(job, secrets=frozenset(secrets))
+        problem = _job_problem(job, given)
+    else:
+        problem = "secrets must be a frozenset of strings"
+    if problem is None:
+        return job
+    raise PluginError(mask(f'plugin "{plugin}" failed in {ADJUST_HOOK}: it returned a job '
+                           f"whose {problem}", _secrets.get()))
+
+
+def _job_problem(job: Any, given: Any) -> str | None:
+    from mogrun.models import RunPlan, StartRequest
+    from mogrun.taskfile.schema import ON_TIMEOUT
+
+    if given is not None and job.name != given.name:
+        return f"name is changed ({given.name!r} to {job.name!r}): a job keeps its name"
+    for name in ("timeout", "capacity_wait"):
+        value = getattr(job, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or value <= 0:
+            return f"{name} must be a positive number of seconds, not {value!r}"
+    if job.on_timeout not in ON_TIMEOUT:
+        return f"on_timeout must be {' or '.join(map(repr, ON_TIMEOUT))}, not {job.on_timeout!r}"
+    if not isinstance(job.runs, tuple) or not all(
+            isinstance(run, RunPlan) and isinstance(run.request, StartRequest)
+            and field_problem(run) is None for run in job.runs):
+        return "runs must be a tuple of RunPlan (dataclasses.replace a run to change it)"
+    problem = field_problem(job)
+    return None if problem is None else problem
 
 
 def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:

@@ -322,3 +322,62 @@ def test_watch_first_reason_wins():
     args = {"job": job, "run": job.runs[0], "state": make_state("streaming")}
     assert host.watch(**args, unchanged_for=1) is None
     assert host.watch(**args, unchanged_for=6) == "bored"
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"timeout": None}, "timeout"),
+    ({"timeout": "10m"}, "timeout"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": float("inf")}, "timeout"),
+    ({"capacity_wait": -1.0}, "capacity_wait"),
+    ({"capacity_wait": None}, "capacity_wait"),
+    ({"secrets": None}, "secrets"),
+    ({"secrets": frozenset({1})}, "secrets"),
+    ({"name": "other"}, "name"),
+    ({"runs": None}, "runs"),
+    ({"runs": ("acme/api",)}, "runs"),
+    ({"on_timeout": "explode"}, "on_timeout"),
+    ({"needs": None}, "needs"),
+    ({"options": None}, "options"),
+])
+def test_adjust_job_with_a_badly_typed_field_is_the_hooks_crash(changes, problem):
+    import dataclasses
+
+    class Bad:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return dataclasses.replace(job, **changes)
+
+    with pytest.raises(PluginError) as info:
+        host_with(("bad", Bad())).adjust_job(make_job())
+    assert info.value.message.startswith('plugin "bad" failed in mogrun_adjust_job: ')
+    assert problem in info.value.message
+
+
+def test_adjust_job_secrets_as_a_set_of_strings_are_taken():
+    import dataclasses
+
+    class Loose:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return dataclasses.replace(job, secrets={"hook-secret"}, timeout=30)
+
+    job = host_with(("loose", Loose())).adjust_job(make_job())
+    assert job.secrets == frozenset({"hook-secret"}) and job.timeout == 30
+
+
+def test_adjust_job_with_a_bad_timeout_stops_run_before_any_run(tmp_path, mogrun_emulator,
+                                                                 mogrun_cli):
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "bad.py").write_text(
+        "import dataclasses\nfrom mogrun.plugin import hookimpl\n"
+        "@hookimpl\ndef mogrun_adjust_job(job):\n"
+        "    return dataclasses.replace(job, timeout=None)\n")
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["bad.py"]\n'
+                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "hi @emulator duration=0.2s"\n')
+    result = mogrun_cli("run", "fix", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith('Error: plugin "bad" failed in mogrun_adjust_job: ')
+    assert "started" not in result.output
