@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ class PluginHost:
         # Every secret of every job resolved in this invocation: for reports.
         self._secrets: frozenset[str] = frozenset()
         self._known: frozenset[str] = frozenset()  # see learn_secrets
+        self._options: tuple[tuple[Any, ...], list[OptionSpec]] | None = None
 
     # --- loading -------------------------------------------------------------
 
@@ -186,11 +187,15 @@ class PluginHost:
         self._known |= frozenset(s for s in secrets if s)
 
     def cli_options(self) -> list[OptionSpec]:
-        """What ``mogrun_add_options`` registers; a duplicate name is a PluginError."""
-        options: dict[str, OptionSpec] = {}
-        with masking(self._known):
-            self.pm.hook.mogrun_add_options(register=option_registrar(options))
-        return list(options.values())
+        """What ``mogrun_add_options`` registers; a duplicate name is a PluginError.
+        Asked once per set of plugins (``run`` asks before the task file's load)."""
+        plugins = tuple(self._registered.values())
+        if self._options is None or self._options[0] != plugins:
+            options: dict[str, OptionSpec] = {}
+            with masking(self._known):
+                self.pm.hook.mogrun_add_options(register=option_registrar(options))
+            self._options = (plugins, list(options.values()))
+        return list(self._options[1])
 
     def key_specs(self) -> dict[str, KeySpec]:
         """Job keys declared through ``mogrun_job_keys`` (computed once)."""
@@ -200,10 +205,16 @@ class PluginHost:
             self._key_specs = specs
         return dict(self._key_specs)
 
-    def configure(self, config: SessionConfig) -> None:
-        """Hand plugins the session's settings; a crash here stops before any run."""
+    def configure(self, config: SessionConfig) -> SessionConfig:
+        """Hand plugins the session's settings; a crash here stops before any run.
+        Every declared option is in ``config.options``: one not given (or a
+        command without options: ``check``, ``show``) is ``None``, a flag ``False``.
+        Returns the config the plugins saw."""
+        declared = {spec.name: False if spec.flag else None for spec in self.cli_options()}
+        config = replace(config, options={**declared, **config.options})
         with masking(self._known):
             self.pm.hook.mogrun_configure(config=config)
+        return config
 
     # --- resolving ---------------------------------------------------------------
 

@@ -193,8 +193,7 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
 
     taskfile = load_taskfile(state, judge_sets=False)  # resolve_jobs lists it with the rest
     host = load_host(state, taskfile, extra_plugins)
-    config = session_config(state, taskfile, command, options or {})
-    host.configure(config)
+    config = host.configure(session_config(state, taskfile, command, options or {}))
     clock = TemplateClock.now()
     jobs = resolve_jobs(taskfile, names, key_specs=host.key_specs(), sets=state.sets,
                         env=state.env, clock=clock, with_needs=with_needs,

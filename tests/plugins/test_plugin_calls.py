@@ -84,20 +84,22 @@ def test_observer_hooks_receive_their_arguments():
     host = host_with(("rec", rec))
     job = make_job(repos=("acme/api", "acme/web"))
     run = job.runs[1]
-    host.configure(CONFIG)
+    configured = host.configure(CONFIG)
     host.run_started(job=job, run=run, state=make_state("pending"), attached=True)
     host.status_changed(job=job, run=run, old="pending", state=make_state("streaming"))
     host.event(job=job, run=run, event=Event(id="e1", type="log", created_at="t"))
     host.job_finished(job=job, results=(make_result(), make_result()), outcome="success")
     host.session_finished(config=CONFIG, results=(make_result(),), exit_code=0)
     assert rec.calls == [
-        ("configure", CONFIG),
+        ("configure", configured),
         ("run_started", "nightly", "acme/web", "run_1", True),
         ("status", "acme/web", "pending", "streaming"),
         ("event", "nightly", "acme/web", "e1"),
         ("job_finished", "nightly", 2, "success"),
         ("session_finished", "run", 1, 0),
     ]
+    # the bundled junit plugin's --junit, not given: None
+    assert configured.options == {"junit": None} and CONFIG.options == {}
     assert host.warnings == []
 
 
@@ -381,3 +383,36 @@ def test_adjust_job_with_a_bad_timeout_stops_run_before_any_run(tmp_path, mogrun
     assert "Traceback" not in result.output
     assert result.stderr.startswith('Error: plugin "bad" failed in mogrun_adjust_job: ')
     assert "started" not in result.output
+
+
+OPTION_READER = '''
+import json, os
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_add_options(register):
+    register("team-x", help="team")
+    register("loud", flag=True)
+
+@hookimpl
+def mogrun_configure(config):
+    seen = [config.command, config.options["team-x"], config.options["loud"]]
+    with open(os.path.join(os.path.dirname(__file__), "seen.jsonl"), "a") as f:
+        f.write(json.dumps(seen) + "\\n")
+'''
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "fix"), ("--json", "check"),
+                                     ("show", "--json", "fix")])
+def test_check_and_show_give_plugin_options_their_defaults(tmp_path, mogrun_cli, command):
+    import json
+
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "opts.py").write_text(OPTION_READER)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["opts.py"]\n'
+                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "hi"\n')
+    result = mogrun_cli(*command, cwd=tmp_path)
+    assert result.exit_code == 0, result
+    seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
+    assert seen == [[command[-1] if command[-1] == "check" else "show", None, False]]
