@@ -50,8 +50,6 @@ Examples:
   mogrun run --timeout 10m --rerun nightly
 """
 
-_BUILTIN = {"jobs", "parallel", "dry_run", "timeout", "detach", "no_deps", "rerun",
-            "keep_going", "plugins", "shard"}
 _PLUGIN_META = "mogrun.plugin_options"
 
 
@@ -92,7 +90,7 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     names: dict[str, str] = {}
     for spec in specs:
         dest = "plugin_opt_" + spec.name.replace("-", "_")
-        if spec.name.replace("-", "_") in _BUILTIN or dest in names:
+        if dest in names:  # mogrun's own names are refused when registered
             continue
         names[dest] = spec.name
         params.append(click.Option([f"--{spec.name}", dest], is_flag=spec.flag,

@@ -309,3 +309,40 @@ def test_plugin_may_not_shadow_mogruns_own_options(tmp_path, plugin_file):
         load(tmp_path, [rel]).cli_options()
     assert info.value.message == ('plugin "shadow" registers option "--timeout", '
                                   "which is one of mogrun's own options")
+
+
+def _own_option_names() -> set[str]:
+    """Every long option and option destination of ``mogrun``, ``run`` and ``rerun``."""
+    import click
+
+    from mogrun.cli.main import cli
+    from mogrun.cli.rerun_cmd import rerun_command
+    from mogrun.cli.run_cmd import run_command
+
+    names = set()
+    for command in (cli, run_command, rerun_command):
+        for param in command.params:
+            if isinstance(param, click.Option):
+                names |= {o[2:] for o in param.opts + param.secondary_opts if o[:2] == "--"}
+                names.add((param.name or "").replace("_", "-"))
+    return names - {""}
+
+
+def test_every_option_of_run_is_reserved():
+    from mogrun.plugindecl import RESERVED_OPTIONS
+
+    assert _own_option_names() <= RESERVED_OPTIONS
+
+
+@pytest.mark.parametrize("name", ["parallel", "shard", "plugins", "list", "json-output"])
+def test_run_with_a_plugin_option_named_like_its_own_is_refused(tmp_path, name):
+    from mogrun.testing import run_mogrun
+
+    (tmp_path / "opt.py").write_text(
+        "from mogrun.plugin import hookimpl\n"
+        f"@hookimpl\ndef mogrun_add_options(register):\n    register({name!r})\n")
+    result = run_mogrun("run", "-p", str(tmp_path / "opt.py"), "--help", cwd=tmp_path,
+                        env={"MOGRUN_FILE": None, "MOGRUN_DISABLE_PLUGINS": None})
+    assert result.exit_code == 2, result
+    assert f'Error: plugin "opt" registers option "--{name}", which is one of mogrun\'s ' \
+           "own options" in result.stderr
