@@ -14,12 +14,12 @@ from typing import Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
+from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.cli.state_cmds import (
     Target,
     api_client,
     echo_json,
-    env_secrets,
     open_state,
     record_status,
     row_label,

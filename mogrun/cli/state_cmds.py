@@ -10,7 +10,6 @@ history is shown as recorded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
+from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.errors import RequestRefusedError, UsageError
 from mogrun.masking import mask
@@ -162,25 +162,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
     safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
     click.echo(render_table(headers, safe))
-
-
-def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
-    """The values of every ``env.NAME`` the task file and its prompt files use: the agent
-    may echo them, and ``logs`` masks them as ``run`` does (they are secrets)."""
-    texts = [taskfile.text]
-    root = taskfile.project_dir.resolve()
-    for table in (taskfile.defaults, *taskfile.jobs.values()):
-        name = table.get("prompt_file") if isinstance(table, dict) else None
-        if isinstance(name, str):
-            with contextlib.suppress(OSError, ValueError):
-                path = (root / name).resolve()
-                if path.is_relative_to(root):
-                    texts.append(path.read_text(encoding="utf-8"))
-    from mogrun.taskfile.templates import template_names
-
-    used = (name.split("|")[0].strip() for text in texts for name in template_names(text))
-    names = {name.removeprefix("env.") for name in used if name.startswith("env.")}
-    return frozenset(value for name in names if (value := state.env.get(name)))
 
 
 # --- status ---------------------------------------------------------------------
