@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mogrun.api import automations as api
-from mogrun.engine.context import RERUN, rerun_for
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
+from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError, RequestRefusedError
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState

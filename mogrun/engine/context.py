@@ -9,9 +9,8 @@ the first freely and touch the second only through its methods.
 
 from __future__ import annotations
 
-import shlex
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -20,14 +19,7 @@ from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.history import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
-
-RERUN = "mogrun rerun"  # the rerun command line when the caller gives none
-
-
-def rerun_for(command: str, jobs: Sequence[str]) -> str:
-    """``mogrun -f v7.toml rerun a b``: ``command`` (how this invocation is rerun,
-    with its ``-f`` and ``--local``) and the jobs, quoted for a shell."""
-    return " ".join([command, *(shlex.quote(job) for job in jobs)])
+from mogrun.engine.rerun import RERUN, rerun_for
 
 
 def _unarmed() -> AbstractContextManager[None]:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mogrun.engine.capacity import SandboxSlots
-from mogrun.engine.context import RERUN, SessionDeps, SessionProgress, rerun_for
+from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.history import History, HistoryRow, new_invocation_id
 from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
 from mogrun.engine.ports import ApiClient, Budget, Hooks
 from mogrun.engine.recorder import HistoryObserver
+from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import Scheduler
 from mogrun.engine.signals import (
