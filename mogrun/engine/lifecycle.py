@@ -212,27 +212,53 @@ class HooksObserver(Observer):
 
 class _SlowAnnounce:
     """``with _SlowAnnounce(say, wait):`` calls ``say(wait)`` if the block is still
-    going after ``ANNOUNCE_AFTER``, and never once the block has ended."""
+    going after ``ANNOUNCE_AFTER``, and never once the block has ended.
+
+    Its thread blocks SIGINT and SIGTERM: the kernel may hand a process's signal
+    to any thread that does not, and one that went to this thread while the main
+    thread waited for a plugin left the second Ctrl-C merged into the first (the
+    exit then waited for the plugin)."""
 
     def __init__(self, say: Callable[[Wait], None] | None, wait: Wait) -> None:
         self._say, self._wait = say, wait
         self._lock = threading.Lock()
         self._done = False
-        self._timer: threading.Timer | None = None
+        self._ended = threading.Event()
 
     def __enter__(self) -> None:
         if self._say is not None:
-            self._timer = threading.Timer(ANNOUNCE_AFTER, self._fire)
-            self._timer.daemon = True
-            self._timer.start()
+            blocked = _blocking_signals()
+            try:
+                threading.Thread(target=self._watch, name="mogrun-slow-announce",
+                                 daemon=True).start()  # inherits the blocked mask
+            finally:
+                _restore_signals(blocked)
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
+        self._ended.set()
 
-    def _fire(self) -> None:
+    def _watch(self) -> None:
+        if self._ended.wait(ANNOUNCE_AFTER):
+            return
         with self._lock:
             if not self._done and self._say is not None:
                 self._say(self._wait)
+
+
+def _blocking_signals() -> set[int] | None:
+    """Block SIGINT and SIGTERM in this thread (a thread started now inherits the
+    mask); the previous mask, or ``None`` where masks do not exist."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
+
+
+def _restore_signals(previous: set[int] | None) -> None:
+    import signal
+
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
