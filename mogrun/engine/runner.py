@@ -36,6 +36,9 @@ from mogrun.outcomes import Outcome
 INTERRUPT_STOP = "interrupted"
 NEVER_STARTED = "interrupted before it started"
 MAYBE_STARTED = "interrupted while its start was unanswered: it may have made a run"
+# A cancelled run's last events are worth a moment, not the exit: a stalled events
+# endpoint must not add CANCEL_GRACE to every timeout and Ctrl-C.
+TAIL_GRACE = 2.0
 
 
 class _TrackSink:
@@ -261,7 +264,7 @@ class RunExecutor:
             return self._judge(track)
         deps.channel.notice(f"{why}; cancelled run {track.run_id}", track=track,
                             level="warning")
-        self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
+        self._catch_up(track, kind, cancel.state, time.monotonic() + TAIL_GRACE)
         return self._finish(track, Outcome.TIMEOUT, message=why)
 
     def _catch_up(self, track: RunTrack, kind: JobKind, final: RunState,
@@ -306,7 +309,7 @@ class RunExecutor:
             self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
             return self._judge(track)
         deps.channel.notice(f"cancel of run {track.run_id} got through", track=track)
-        self._catch_up(track, kind, cancel.state, time.monotonic() + CANCEL_GRACE)
+        self._catch_up(track, kind, cancel.state, time.monotonic() + TAIL_GRACE)
         return self._finish(track, Outcome.CANCELLED, message="interrupted", exit_code=code)
 
     def _announce(self, track: RunTrack, new: RunState) -> None:
