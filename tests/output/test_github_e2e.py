@@ -24,7 +24,8 @@ def test_job_names_differing_only_in_case_share_no_step_outputs(mogrun_project,
                                                                   github_env):
     """GitHub's step outputs ignore case: Lint_run_ids and lint_run_ids are one
     output, and the last line written wins, so neither job may have one."""
-    mogrun_project.write(task_file(job("Lint"), job("lint"), job("test")))
+    mogrun_project.write(task_file(job("Lint"), job("lint"), job("test"),
+                                   mogplex={"requests_per_minute": 600}))
     result = mogrun_project.run("run", "Lint", "lint", "test", env=github_env)
     assert result.exit_code == 0, result
     lines = (tmp_path / "output.txt").read_text().splitlines()
@@ -112,7 +113,8 @@ LONG_ERROR = "BEGIN " + "x|<" * 10_000 + " END"  # 30,010 characters
 def fan_out_of_long_errors(mogrun_project, github_env):
     prompt = f"@emulator status=failed duration=0.2s error='{LONG_ERROR}'"
     mogrun_project.write(task_file(job("fan", repo=REPOS, prompt=prompt),
-                                   mogplex={"starts_per_minute": 100}))
+                                   mogplex={"starts_per_minute": 100,
+                                            "requests_per_minute": 600}))
     return mogrun_project.run("fan", "-k", env=github_env)
 
 
