@@ -81,19 +81,24 @@ def test_rerun_declares_runs_options_once() -> None:
                                       if name != "rerun"}
 
 
-def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
-        project, mogrun, mogrun_emulator) -> None:
-    """As run's legs do: a leg whose share of the runs holds none that failed."""
+def fan_out_where_web_failed(project, mogrun) -> None:
+    """A passed fan-out over acme/api and acme/web whose history then says web's
+    run failed: the emulator cannot fail one run of a fan-out alone."""
     root = project("""
         [jobs.fan]
         repo = ["acme/api", "acme/web"]
         prompt = "@emulator duration=0.2s"
     """)
     assert mogrun("fan").exit_code == 0
-    # The emulator cannot fail one run of a fan-out alone: the history says web's did.
     with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
         db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' "
                    "WHERE repo = 'acme/web'")
+
+
+def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
+        project, mogrun, mogrun_emulator) -> None:
+    """As run's legs do: a leg whose share of the runs holds none that failed."""
+    fan_out_where_web_failed(project, mogrun)
     before = len(mogrun_emulator.runs)
     legs = [mogrun("rerun", "--shard", f"{leg}/2") for leg in (1, 2)]
     assert [leg.exit_code for leg in legs] == [0, 0], legs
@@ -108,15 +113,7 @@ def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
 
 def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
         project, mogrun, mogrun_emulator) -> None:
-    root = project("""
-        [jobs.fan]
-        repo = ["acme/api", "acme/web"]
-        prompt = "@emulator duration=0.2s"
-    """)
-    assert mogrun("fan").exit_code == 0
-    with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
-        db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' "
-                   "WHERE repo = 'acme/web'")
+    fan_out_where_web_failed(project, mogrun)
     project("""
         [jobs.fan]
         repo = ["acme/api"]
