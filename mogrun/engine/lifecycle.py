@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from mogrun.engine.signals import start_without_signals
 from mogrun.engine.track import RunTrack
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
 from mogrun.outcomes import Outcome
@@ -212,12 +213,9 @@ class HooksObserver(Observer):
 
 class _SlowAnnounce:
     """``with _SlowAnnounce(say, wait):`` calls ``say(wait)`` if the block is still
-    going after ``ANNOUNCE_AFTER``, and never once the block has ended.
-
-    Its thread blocks SIGINT and SIGTERM: the kernel may hand a process's signal
-    to any thread that does not, and one that went to this thread while the main
-    thread waited for a plugin left the second Ctrl-C merged into the first (the
-    exit then waited for the plugin)."""
+    going after ``ANNOUNCE_AFTER``, and never once the block has ended. Its thread
+    takes no signals (``start_without_signals``): the main thread waits for plugins
+    meanwhile, and a second Ctrl-C must reach it."""
 
     def __init__(self, say: Callable[[Wait], None] | None, wait: Wait) -> None:
         self._say, self._wait = say, wait
@@ -227,12 +225,7 @@ class _SlowAnnounce:
 
     def __enter__(self) -> None:
         if self._say is not None:
-            blocked = _blocking_signals()
-            try:
-                threading.Thread(target=self._watch, name="mogrun-slow-announce",
-                                 daemon=True).start()  # inherits the blocked mask
-            finally:
-                _restore_signals(blocked)
+            start_without_signals(self._watch, "mogrun-slow-announce")
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
@@ -245,20 +238,3 @@ class _SlowAnnounce:
         with self._lock:
             if not self._done and self._say is not None:
                 self._say(self._wait)
-
-
-def _blocking_signals() -> set[int] | None:
-    """Block SIGINT and SIGTERM in this thread (a thread started now inherits the
-    mask); the previous mask, or ``None`` where masks do not exist."""
-    import signal
-
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    return set(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
-
-
-def _restore_signals(previous: set[int] | None) -> None:
-    import signal
-
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -32,6 +32,7 @@ from mogrun.engine.signals import (
     SignalWatch,
     first_signal_message,
     left_going_lines,
+    start_without_signals,
 )
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, UsageError, combine_exit_codes
@@ -291,9 +292,11 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
     """Say what the first signal does; starts still unanswered in ``CANCEL_GRACE``
     are given up on then (a timer: the signal handler must not wait)."""
     counts = progress.going_counts(deps.client.sending_keys())
-    timer = threading.Timer(CANCEL_GRACE, deps.give_up.set)
-    timer.daemon = True
-    timer.start()
+    def give_up() -> None:  # a thread: the signal handler must not wait
+        if not deps.give_up.wait(CANCEL_GRACE):
+            deps.give_up.set()
+
+    start_without_signals(give_up, "mogrun-give-up")
     deps.channel.notice(first_signal_message(counts.started, counts.attached, exit_code,
                                              starting=counts.starting,
                                              uncancellable=counts.uncancellable),
