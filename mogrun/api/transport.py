@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import heapq
+import itertools
 import socket
 import threading
 import time
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Response:
-    """One HTTP answer. Header names are lower-cased."""
+    """One HTTP answer. Header names in any case: ``header`` finds them (urllib3's
+    own case-insensitive mapping is kept as it is, not copied for every answer)."""
 
     status: int
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -48,6 +50,9 @@ class Response:
     def header(self, name: str) -> str | None:
         """A header's value by case-insensitive name, or ``None``."""
         wanted = name.lower()
+        found = self.headers.get(wanted)
+        if found is not None:
+            return found
         for key, value in self.headers.items():
             if key.lower() == wanted:
                 return value
@@ -208,7 +213,7 @@ class Urllib3Transport:
 
         all_headers = {"User-Agent": self.user_agent, **headers}
         deadline = time.monotonic() + timeout
-        limits = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
+        limits = _timeouts(min(self.connect_timeout, timeout), timeout)
         request = RequestInfo(method, url)
         watch = _WATCHDOGS.watch(deadline, stop)
         _SENDING.watch = watch
@@ -217,14 +222,13 @@ class Urllib3Transport:
                 pool, path = self._pool_for(url)
                 raw = pool.urlopen(
                     method, path, body=body, headers=all_headers, timeout=limits,
-                    retries=False, redirect=False, preload_content=False,
+                    retries=_no_retries(), redirect=False, preload_content=False,
                     assert_same_host=False,
                 )
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 raise (_cut_short(watch, request, timeout)
                        or translate_error(exc, method, url, timeout)) from exc
-            names = {k.lower(): v for k, v in raw.headers.items()}
-            return Response(status=raw.status, headers=names,
+            return Response(status=raw.status, headers=raw.headers,
                             body=_read_body(raw, request, timeout, watch))
         finally:
             _SENDING.watch = None
@@ -236,6 +240,24 @@ class Urllib3Transport:
             self._origins.clear()
             if self._pool is not None:
                 self._pool.clear()
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(connect: float, read: float) -> urllib3.Timeout:
+    """urllib3's Timeout for these bounds, built once (the pool clones it for each
+    request): a fan-out's requests nearly all share the client's."""
+    import urllib3
+
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+@functools.cache
+def _no_retries() -> urllib3.Retry:
+    """What ``retries=False, redirect=False`` makes, built once: urllib3 would build
+    a new one for every request. Each attempt is mogrun's own (budget, policy)."""
+    import urllib3
+
+    return urllib3.Retry(total=False, redirect=False)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -250,27 +272,34 @@ def _request_uri(rest: str) -> str:
 def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: float,
                watch: _Watch) -> bytes:
     """The whole body; a cut-off answer still shows its status and first bytes.
-    The read timeout only bounds each read: ``watch`` bounds them all."""
+    The read timeout only bounds each read: ``watch`` bounds them all. A body whose
+    Content-Length is within the limit (nearly every answer) is read in one go;
+    any other, in chunks counted against the limit as they are decoded."""
     import urllib3
 
     chunks: list[bytes] = []
-    size = 0
+    length = raw.length_remaining
     try:
-        for chunk in raw.stream(65536):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise TransportError(
-                    f"HTTP {raw.status} answer from {origin_of(request.url)} is larger than "
-                    f"{MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
-                    request=request, status=raw.status)
+        if length is not None and length <= MAX_BODY and "content-encoding" not in raw.headers:
+            chunks.append(raw.read())  # (a compressed body could inflate past the limit)
+        else:
+            size = 0
+            for chunk in raw.stream(65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise TransportError(
+                        f"HTTP {raw.status} answer from {origin_of(request.url)} is larger "
+                        f"than {MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
+                        request=request, status=raw.status)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
+        came = b"".join(chunks) or _partial(exc)
         raise _cut_short(watch, request, timeout) or (
             translate_error(TimeoutError(), request.method, request.url, timeout) if timed_out
             else TransportError(
                 f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
-                f"{size} bytes: {preview(b''.join(chunks))}",
+                f"{len(came)} bytes: {preview(came)}",
                 request=request, status=raw.status)) from exc
     finally:
         watch.cancel()  # before the connection goes back to the pool
@@ -278,7 +307,26 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
     cut = _cut_short(watch, request, timeout)  # a shut socket may look like the body's end
     if cut is not None:
         raise cut
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _partial(exc: BaseException) -> bytes:
+    """The bytes a cut-off read got before it failed (http.client keeps them on
+    its ``IncompleteRead``, which urllib3 wraps), else none."""
+    import http.client
+
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        partial = getattr(item, "partial", None)
+        if isinstance(item, http.client.IncompleteRead) and isinstance(partial, bytes):
+            return partial
+        pending.extend((*item.args, item.__cause__, item.__context__))
+    return b""
 
 
 def _cut_short(watch: _Watch, request: RequestInfo, timeout: float) -> MogrunError | None:
@@ -325,7 +373,7 @@ class _Watch:
     """One request's deadline and stop event: ``fire`` shuts the socket of the
     connection it is bound to, unless the request ended first."""
 
-    __slots__ = ("_conn", "_done", "_lock", "deadline", "fired", "stop", "stopped")
+    __slots__ = ("_conn", "_lock", "deadline", "done", "fired", "stop", "stopped")
 
     def __init__(self, deadline: float, stop: threading.Event | None) -> None:
         self.deadline = deadline
@@ -334,18 +382,11 @@ class _Watch:
         self.stopped = False  # fired because ``stop`` was set (else: the deadline)
         self._conn: object | None = None
         self._lock = threading.Lock()
-        self._done = False
-
-    def __lt__(self, other: _Watch) -> bool:
-        return self.deadline < other.deadline
-
-    @property
-    def done(self) -> bool:
-        return self._done
+        self.done = False
 
     def bind(self, connection: object) -> None:
         with self._lock:
-            if not self._done:
+            if not self.done:
                 self._conn = connection
                 if self.fired:
                     self._shut()
@@ -353,7 +394,7 @@ class _Watch:
     def fire(self, *, stopped: bool = False) -> None:
         """Shut the socket (again: a connection still connecting had none yet)."""
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             if not self.fired:
                 self.fired, self.stopped = True, stopped
@@ -367,7 +408,7 @@ class _Watch:
 
     def cancel(self) -> None:
         with self._lock:
-            self._done = True
+            self.done = True
             self._conn = None
 
 
@@ -379,7 +420,10 @@ class _Watchdogs:
     ending one costs nothing."""
 
     def __init__(self) -> None:
-        self._heap: list[_Watch] = []
+        # (deadline, sequence, watch): ordered by tuple comparison, in C, not by a
+        # Python ``__lt__`` at each of a push's comparisons.
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._made = itertools.count()
         self._stoppable: list[_Watch] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -387,14 +431,14 @@ class _Watchdogs:
     def watch(self, deadline: float, stop: threading.Event | None = None) -> _Watch:
         entry = _Watch(deadline, stop)
         with self._cond:
-            heapq.heappush(self._heap, entry)
+            heapq.heappush(self._heap, (deadline, next(self._made), entry))
             if stop is not None:
                 self._stoppable.append(entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mogrun-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            if self._heap[0] is entry or len(self._stoppable) == 1:
+            if self._heap[0][2] is entry or len(self._stoppable) == 1:
                 self._cond.notify()
         return entry
 
@@ -402,18 +446,18 @@ class _Watchdogs:
         with self._cond:
             while True:
                 heap = self._heap
-                while heap and heap[0].done:
+                while heap and heap[0][2].done:
                     heapq.heappop(heap)
                 if self._stoppable:
                     self._check_stops()
                 if not heap:
                     self._cond.wait()
                     continue
-                left = heap[0].deadline - time.monotonic()
+                left = heap[0][0] - time.monotonic()
                 if left > 0:
                     self._cond.wait(min(left, STOP_CHECK) if self._stoppable else left)
                     continue
-                heapq.heappop(heap).fire()
+                heapq.heappop(heap)[2].fire()
 
     def _check_stops(self) -> None:
         self._stoppable = [entry for entry in self._stoppable if not entry.done]
