@@ -140,6 +140,7 @@ class RequestBudget:
         self._paused_until = -math.inf  # request-limit 429: every request waits
         self._starts_paused_until = -math.inf  # start-limit 429: only starts wait
         self._start_waiters = 0
+        self._blocked = 0  # threads waiting for an answer to free room (``_settled``)
         self._announced: dict[WaitKind, tuple[int, int, float]] = {}
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
@@ -178,6 +179,8 @@ class RequestBudget:
         leaves a window) until ``settle(ticket)`` stamps when its answer came."""
         starting = kind == "start"
         with self._lock:
+            if self._wait(starting, self.clock()) <= 0:  # room now: every request, mostly
+                return self._record(starting, poll=kind == "poll")
             self._start_waiters += starting
         try:
             while True:
@@ -190,7 +193,11 @@ class RequestBudget:
                         raise self._too_late(kind, wait)
                     blocked = math.isinf(wait)  # by requests in flight: wait for an answer
                     if blocked:
-                        self._settled.wait(timeout=0.05)
+                        self._blocked += 1
+                        try:
+                            self._settled.wait(timeout=0.05)
+                        finally:
+                            self._blocked -= 1
                     else:
                         wait_notice = self._notice(starting, now, wait)
                 if blocked:
@@ -218,7 +225,8 @@ class RequestBudget:
         """The request's answer (or failure) came now."""
         with self._lock:
             ticket.time = self.clock()
-            self._settled.notify_all()
+            if self._blocked:
+                self._settled.notify_all()
 
     def _windows(self, starting: bool) -> list[_Window]:
         return [self._requests, *self._starts] if starting else [self._requests]
@@ -228,8 +236,12 @@ class RequestBudget:
             self._paused_until]
 
     def _wait(self, starting: bool, now: float) -> float:
-        return max([p - now for p in self._pauses(starting)]
-                   + [w.wait(now) for w in self._windows(starting)])
+        """Seconds until one more request (a start: and one more start) fits."""
+        wait = max(self._paused_until - now, self._requests.wait(now))
+        if starting:
+            wait = max(wait, self._starts_paused_until - now,
+                       *[window.wait(now) for window in self._starts])
+        return wait
 
     def _eventual(self, starting: bool, now: float) -> float:
         """The wait if every request in flight were answered now (for deadlines)."""
@@ -242,8 +254,10 @@ class RequestBudget:
 
     def _record(self, starting: bool, poll: bool = False) -> Ticket:
         ticket = Ticket(poll=poll)
-        for window in self._windows(starting):
-            window.add(ticket)
+        self._requests.add(ticket)
+        if starting:
+            for window in self._starts:
+                window.add(ticket)
         return ticket
 
     def _too_late(self, kind: str, wait: float) -> RateLimitedError:

@@ -9,6 +9,7 @@ and body, so a lost answer can never start a second run.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -426,7 +427,7 @@ class MogplexClient:
         self, method: str, path: str, params: Mapping[str, Any] | None = None,
         *, key: str | None = None,
     ) -> RequestInfo:
-        url = self.api_url + path + (f"?{urlencode(params)}" if params else "")
+        url = self.api_url + path + (f"?{_query(params)}" if params else "")
         return RequestInfo(method, url, key)
 
 
@@ -449,4 +450,23 @@ class _Attempt:
 def _segment(run_id: str) -> str:
     if not run_id or not isinstance(run_id, str):
         raise UsageError("a run id is required")
+    return _quoted(run_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(run_id: str) -> str:
+    """A run id as a path segment (each run's polls repeat it)."""
     return quote(run_id, safe="")
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """``params`` as a query string; the same few (a poll's ``limit``) are remembered."""
+    try:
+        return _cached_query(tuple(params.items()))
+    except TypeError:  # a value that cannot be a cache key (a list)
+        return urlencode(params)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_query(items: tuple[tuple[str, Any], ...]) -> str:
+    return urlencode(items)
