@@ -24,6 +24,8 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     masked whole; empty or very short strings are ignored (masking "a" would
     garble the output without protecting anything).
     """
+    if not secrets:  # most jobs have none (an empty frozenset, tuple or list)
+        return text
     return _mask_with(text, maskable(secrets))
 
 

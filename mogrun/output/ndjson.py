@@ -88,9 +88,9 @@ class NdjsonReporter:
         )
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        with self._lock:
-            run_id = self._run_ids.get(run.label)
-        self._emit(job, {"type": "event", **_run_ids(run, run_id), "event": event_dict(event)})
+        obj = {"type": "event", "job": run.job, "repo": run.repo, "run_id": None,
+               "event": event_dict(event)}
+        self._emit(job, obj, run_of=run.label)
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
         self._remember(run, state)
@@ -140,13 +140,19 @@ class NdjsonReporter:
             with self._lock:
                 self._run_ids[run.label] = state.run_id
 
-    def _emit(self, job: ResolvedJob | None, obj: dict[str, Any]) -> None:
+    def _emit(self, job: ResolvedJob | None, obj: dict[str, Any], run_of: str = "") -> None:
+        """Write ``obj`` as one line; ``run_of``: the label of the run whose id
+        ``obj["run_id"]`` takes (an event does not carry it). The path of every
+        event of a fan-out: no call it can do without."""
         with self._lock:
-            if job is not None:
+            if job is not None and job.secrets:
                 self._learn(job)
-            line = _ENCODER.encode(mask_data(obj, ordered=self._masks))
-            write_line(self._out, line)
-        if job is not None:
+            if run_of:
+                obj["run_id"] = self._run_ids.get(run_of)
+            masks = self._masks
+            write_line(self._out, _ENCODER.encode(mask_data(obj, ordered=masks) if masks
+                                                  else obj))
+        if job is not None and job.secrets:
             self._notices.learn_secrets(job)
 
     def _learn(self, job: ResolvedJob) -> None:

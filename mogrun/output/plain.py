@@ -215,9 +215,11 @@ class PlainReporter:
 def write_line(stream: TextIO, text: str) -> None:
     """One write per line, so that other writers on the stream cannot split it;
     a closed or broken stream (``| head``) must never crash the runs."""
-    with contextlib.suppress(OSError, ValueError):
+    try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
         stream.write(text + "\n")
-    flush_quietly(stream)
+        stream.flush()
+    except (OSError, ValueError):
+        flush_quietly(stream)
 
 
 def flush_quietly(stream: IO[str]) -> None:
