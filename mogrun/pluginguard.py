@@ -23,8 +23,7 @@ import dataclasses
 import functools
 import inspect
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -61,14 +60,20 @@ def current_plugin() -> str:
     return _plugin.get()
 
 
-@contextmanager
-def masking(secrets: Iterable[str]) -> Iterator[None]:
-    """Secrets that the messages of this hook call must mask (the job's)."""
-    token = _secrets.set(frozenset(secrets))
-    try:
-        yield
-    finally:
-        _secrets.reset(token)
+class masking:
+    """Secrets that the messages of this hook call must mask (the job's). A class,
+    not a generator: hooks are called for every run, event and poll."""
+
+    __slots__ = ("_secrets", "_token")
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = secrets
+
+    def __enter__(self) -> None:
+        self._token = _secrets.set(frozenset(self._secrets))
+
+    def __exit__(self, *exc: object) -> None:
+        _secrets.reset(self._token)
 
 
 class GuardedPlugin:

@@ -47,7 +47,7 @@ def _names() -> dict[str, Any]:
 
 def conforms(value: Any, hint: Any, *, deep: bool = True) -> bool:
     """Whether ``value`` is what ``hint`` promises (dataclass fields too when ``deep``)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    origin, args = _shape(hint)
     if hint is Any:
         return True
     if hint is None or hint is type(None):
@@ -64,6 +64,12 @@ def conforms(value: Any, hint: Any, *, deep: bool = True) -> bool:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return isinstance(value, hint) and (not deep or field_problem(value) is None)
     return isinstance(value, origin or hint)
+
+
+@functools.lru_cache(maxsize=256)
+def _shape(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``hint``'s origin and arguments, worked out once: hooks answer every run."""
+    return typing.get_origin(hint), typing.get_args(hint)
 
 
 def _sequence_conforms(value: Any, origin: Any, args: tuple[Any, ...], deep: bool) -> bool:
