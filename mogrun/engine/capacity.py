@@ -52,14 +52,15 @@ class Busy:
 
     @classmethod
     def of(cls, box: Mapping[str, Any]) -> Busy:
-        def text(name: str) -> str | None:
-            value = box.get(name)
-            return str(value) if value is not None else None
-
-        return cls(text("id") or "", text("repo_id") or "", text("working_branch"),
-                   text("base_branch"),
-                   text("root_directory"), str(box.get("status") or ""),
-                   text("last_active_at") or "")
+        """One listed sandbox (a listing holds up to 200: read each field once)."""
+        get = box.get
+        sid, repo_id, working, base = get("id"), get("repo_id"), get("working_branch"), get(
+            "base_branch")
+        root, status, active = get("root_directory"), get("status"), get("last_active_at")
+        return cls("" if sid is None else str(sid), "" if repo_id is None else str(repo_id),
+                   None if working is None else str(working),
+                   None if base is None else str(base), None if root is None else str(root),
+                   str(status or ""), "" if active is None else str(active))
 
     def serving(self) -> tuple[_Triple, ...]:
         """The ``_key`` of every run this sandbox serves: the same repo and root and,
@@ -79,10 +80,6 @@ _Triple = tuple[str, str | None, str | None]
 
 def _key(want: Sandbox) -> _Triple:
     return (want.repo_id, server_root(want.root_directory), want.working_branch)
-
-
-def _served(busy: list[Busy]) -> frozenset[_Triple]:
-    return frozenset(key for box in busy for key in box.serving())
 
 
 class SandboxSlots:
@@ -249,14 +246,21 @@ class SandboxSlots:
                       "without knowing the free slots")
             return
         busy = [Busy.of(b) for b in boxes if str(b.get("status") or "") in ACTIVE]
+        serves: set[_Triple] = set()
+        own: set[_Triple] = set()
+        for box in busy:  # each box's keys once: a listing holds up to 200
+            keys = box.serving()
+            serves.update(keys)
+            if box.repo_id in self.names:
+                own.update(keys)
         with self._lock:
             self._learn(busy)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now
-            self._serves = _served(busy)
+            self._serves = frozenset(serves)
             # Against this listing: a start's sandbox it shows is no longer also booting.
             self._pending = self._unlisted(self._serves)
-            self._own_serve = _served([b for b in busy if b.repo_id in self.names])
+            self._own_serve = frozenset(own)
 
     def _learn(self, busy: list[Busy]) -> None:
         """A sandbox that was active and is not now was reaped: the time since its

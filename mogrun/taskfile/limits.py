@@ -3,6 +3,7 @@ a 400 can never be the first sign of a mistake (mogplex-api.md, POST /runs)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mogrun.models import StartRequest
@@ -76,6 +77,7 @@ def root_problem(root: str) -> str | None:
 _ENCODED_DOTS = re.compile(r"(?:^|/)%2e(?:%2e)?(?:/|$)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1024)  # every listed sandbox's root, at each listing
 def server_root(root: str | None) -> str | None:
     """``root`` as the server stores it and lists it on sandboxes: trimmed, without
     a leading ``./`` or ``/``, runs of ``/`` as one, no trailing ``/``; ``None``
