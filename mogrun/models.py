@@ -4,6 +4,7 @@ client and plugins. Plugins see these; keep them small and stable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,9 +56,10 @@ class RunPlan:
     request: StartRequest
     inputs: Mapping[str, Any] = field(default_factory=dict)  # an automation job's input
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
-        """``job`` or ``job:owner/name``, as status/logs/cancel accept it."""
+        """``job`` or ``job:owner/name``, as status/logs/cancel accept it (made once:
+        every line and event of the run names it)."""
         return f"{self.job}:{self.repo}"
 
 
@@ -120,7 +122,7 @@ class RunState:
     @property
     def terminal(self) -> bool:
         """Unknown statuses are not terminal: a newer server may add some."""
-        return RunStatus.is_terminal(self.status)
+        return self.status in TERMINAL_STATUSES  # RunStatus.is_terminal, asked every poll
 
     @property
     def working_branch(self) -> str | None:

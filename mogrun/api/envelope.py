@@ -148,14 +148,17 @@ def _walk(value: Any, depth: int) -> Any:
 
 def _check_depth(document: Any) -> None:
     """``TooDeep`` where ``_walk`` would raise it, without copying anything."""
-    pending = [(document, 0)] if isinstance(document, dict | list) else []
-    while pending:
+    pending = [(document, 0)] if isinstance(document, _CONTAINERS) else []
+    while pending:  # a plain loop: every events answer of a fan-out comes through here
         value, depth = pending.pop()
-        children = value.values() if isinstance(value, dict) else value
         if depth >= MAX_DEPTH:
             raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
-        pending.extend((child, depth + 1) for child in children
-                       if isinstance(child, dict | list))
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, _CONTAINERS):
+                pending.append((child, depth + 1))
+
+
+_CONTAINERS = (dict, list)
 
 
 def _whole(text: str) -> str:

@@ -202,9 +202,9 @@ class History:
         if not fields:
             return
         names = sorted(fields)
-        values = [int(v) if isinstance(v, bool) else v for v in (fields[n] for n in names)]
-        sets = ", ".join(f"{name} = ?" for name in names)
-        self._write(f"UPDATE runs SET {sets} WHERE id = ?", (*values, row_id))
+        values = [int(v) if isinstance(v, bool) else v for v in map(fields.__getitem__, names)]
+        sets = " = ?, ".join(names)
+        self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id))
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         import sqlite3

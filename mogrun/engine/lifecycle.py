@@ -77,10 +77,21 @@ class Lifecycle(Observer):
     """Fans each lifecycle point out to every registered observer, in order."""
 
     def __init__(self, observers: Sequence[Observer] = ()) -> None:
-        self.observers: list[Observer] = list(observers)
+        self.observers: list[Observer] = []
+        # Who hears the two notices a fan-out sends per poll and per event: only the
+        # observers that implement them (a no-op call costs as much as a real one).
+        self._on_event: list[Callable[[RunTrack, Event], None]] = []
+        self._on_status: list[Callable[[RunTrack, str | None, RunState], None]] = []
+        for observer in observers:
+            self.register(observer)
 
     def register(self, observer: Observer) -> None:
         self.observers.append(observer)
+        kind = type(observer)
+        if kind.event is not Observer.event:
+            self._on_event.append(observer.event)
+        if kind.status is not Observer.status:
+            self._on_status.append(observer.status)
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
         for o in self.observers:
@@ -95,12 +106,12 @@ class Lifecycle(Observer):
             o.run_started(track)
 
     def event(self, track: RunTrack, event: Event) -> None:
-        for o in self.observers:
-            o.event(track, event)
+        for hear in self._on_event:
+            hear(track, event)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
-        for o in self.observers:
-            o.status(track, old, state)
+        for hear in self._on_status:
+            hear(track, old, state)
 
     def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
         for o in self.observers:
