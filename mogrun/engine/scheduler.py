@@ -6,8 +6,10 @@ passed; a job whose need did not pass is skipped (never started). Without
 keep-going, the first failing run stops anything new from starting (queued
 runs are skipped) while runs already going are followed to the end.
 
-Workers are daemon threads, not a pool: a second Ctrl-C must be able to
+Workers are daemon threads, not an executor: a second Ctrl-C must be able to
 leave the process at once without joining runs that are still being followed.
+A worker whose run ended takes the next ready run (a fan-out of 1,000 runs at
+``-j 200`` starts 200 threads, not 1,000) and leaves when the session ends.
 The scheduler itself runs in the calling (main) thread, waiting in short
 slices so signal handlers run promptly.
 """
@@ -93,24 +95,34 @@ class Scheduler:
         self._ready: deque[tuple[_JobState, int]] = deque()
         self._candidates: deque[_JobState] = deque(js for js in self._jobs if not js.waiting)
         self._done: queue.Queue[tuple[_JobState, int, RunResult]] = queue.Queue()
+        # Runs handed to idle workers (None: leave). A worker is idle from the moment
+        # its result is taken off ``_done`` (only this thread counts them).
+        self._handed: queue.SimpleQueue[tuple[_JobState, int] | None] = queue.SimpleQueue()
+        self._idle = 0
         self._active = 0
         self._left = len(self._jobs)  # jobs not yet done
         self._swept: set[str] = set()  # "stop", "halt": every pending job looked at once
 
     def run(self) -> list[RunResult]:
         """Schedule until every job is done or skipped; results in finishing order."""
-        while True:
-            self._sweep()
-            self._promote()
-            self._launch()
-            if self._active == 0 and not self._ready and self._left == 0:
-                return self.finished
-            try:
-                js, index, result = self._done.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self._active -= 1
-            self._record(js, index, result)
+        try:
+            while True:
+                self._sweep()
+                self._promote()
+                self._launch()
+                if self._active == 0 and not self._ready and self._left == 0:
+                    return self.finished
+                try:
+                    js, index, result = self._done.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self._active -= 1
+                self._idle += 1
+                self._record(js, index, result)
+        finally:
+            for _ in range(self._idle):  # idle workers leave; busy ones are left going
+                self._handed.put(None)
+            self._idle = 0
 
     @property
     def active(self) -> int:
@@ -176,11 +188,12 @@ class Scheduler:
                 self._record(js, index, self.skip_fn(js.job, js.job.runs[index], why))
                 continue
             self._active += 1
-            thread = threading.Thread(
-                target=self._work, args=(js, index), daemon=True,
-                name=f"mogrun-{js.job.name}-{index}",
-            )
-            thread.start()
+            if self._idle:
+                self._idle -= 1
+                self._handed.put((js, index))
+            else:
+                threading.Thread(target=self._worker, args=(js, index), daemon=True,
+                                 name=f"mogrun-worker-{self._active}").start()
 
     def _next_ready(self) -> tuple[_JobState, int]:
         """The oldest ready run that can start at once (``prefer``: it shares an active
@@ -192,6 +205,13 @@ class Scheduler:
                     del self._ready[position]
                     return js, index
         return self._ready.popleft()
+
+    def _worker(self, js: _JobState, index: int) -> None:
+        """Run ``js``'s run ``index``, then each run handed over, until told to leave."""
+        item: tuple[_JobState, int] | None = (js, index)
+        while item is not None:
+            self._work(*item)
+            item = self._handed.get()
 
     def _work(self, js: _JobState, index: int) -> None:
         try:

@@ -91,6 +91,24 @@ def test_fan_out_runs_count_toward_parallel_limit_and_all_must_pass():
     assert rec.done_jobs == [("fan", "success")]
 
 
+def test_a_fan_out_reuses_its_workers_and_leaves_none_behind():
+    threads = set()
+    rec = Recorder(delay=0.01)
+
+    def run(j, plan):
+        threads.add(threading.current_thread())
+        return rec.run(j, plan)
+
+    repos = tuple(f"acme/r{i}" for i in range(40))
+    results = Scheduler([job("fan", repos=repos), job("after", needs=["fan"])], run_fn=run,
+                        skip_fn=rec.skip, on_job_done=rec.job_done, max_parallel=4).run()
+    assert len(results) == 41 and rec.peak <= 4
+    assert len(threads) <= 4  # not one thread per run
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()  # each left once the session ended
+
+
 def test_fan_out_fails_when_one_run_fails():
     class OneBad(Recorder):
         def run(self, j, plan):
