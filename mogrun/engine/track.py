@@ -76,8 +76,9 @@ class RunTrack:
         """Attempt 1's request is ``request`` (what the hook made of the plan's);
         the current attempt sends it under the attempt's key."""
         self.base = request
-        self.request = dataclasses.replace(
-            request, idempotency_key=attempt_key(request.idempotency_key, self.attempt))
+        key = attempt_key(request.idempotency_key, self.attempt)
+        self.request = request if key == request.idempotency_key else dataclasses.replace(
+            request, idempotency_key=key)
 
     @property
     def label(self) -> str:
