@@ -17,6 +17,7 @@ slices so signal handlers run promptly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import queue
 import threading
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mogrun.engine.outcome import DETACHED, job_outcome
+from mogrun.engine.signals import start_without_signals
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.waits import Wait, WaitKind
 
@@ -192,8 +194,9 @@ class Scheduler:
                 self._idle -= 1
                 self._handed.put((js, index))
             else:
-                threading.Thread(target=self._worker, args=(js, index), daemon=True,
-                                 name=f"mogrun-worker-{self._active}").start()
+                # Workers take no signals: the main thread gets every Ctrl-C at once.
+                start_without_signals(functools.partial(self._worker, js, index),
+                                      f"mogrun-worker-{self._active}")
 
     def _next_ready(self) -> tuple[_JobState, int]:
         """The oldest ready run that can start at once (``prefer``: it shares an active

@@ -109,6 +109,23 @@ def test_a_fan_out_reuses_its_workers_and_leaves_none_behind():
         assert not thread.is_alive()  # each left once the session ended
 
 
+def test_workers_leave_every_ctrl_c_to_the_main_thread():
+    import signal
+
+    masks = []
+    rec = Recorder()
+
+    def run(j, plan):
+        masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return rec.run(j, plan)
+
+    Scheduler([job("fan", repos=("acme/a", "acme/b"))], run_fn=run, skip_fn=rec.skip,
+              on_job_done=rec.job_done, max_parallel=2).run()
+    assert len(masks) == 2
+    assert all({signal.SIGINT, signal.SIGTERM} <= mask for mask in masks)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
 def test_fan_out_fails_when_one_run_fails():
     class OneBad(Recorder):
         def run(self, j, plan):
