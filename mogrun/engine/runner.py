@@ -1,10 +1,10 @@
 """One run from start to result: veto hook, start, follow, timeout, gates.
 
 Each run executes on one of the scheduler's worker threads (at most ``-j``)
-with one ``RunTrack`` (what the run knows). Whatever it learns is emitted once on the lifecycle channel,
-which the reporter, the history and the plugins all observe. What is
-started — an agent run today — is the job's ``JobKind``; this module only
-sequences it.
+with one ``RunTrack`` (what the run knows). Whatever it learns is emitted
+once on the lifecycle channel, which the reporter, the history and the
+plugins all observe. What is started — an agent run today — is the job's
+``JobKind``; this module only sequences it.
 """
 
 from __future__ import annotations
