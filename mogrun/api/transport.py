@@ -33,6 +33,7 @@ from mogrun.errors import (
     UsageError,
 )
 from mogrun.loopback import NOT_HTTP, url_refusal
+from mogrun.threads import start_without_signals
 
 if TYPE_CHECKING:
     import urllib3
@@ -435,9 +436,7 @@ class _Watchdogs:
             if stop is not None:
                 self._stoppable.append(entry)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="mogrun-watchdog",
-                                                daemon=True)
-                self._thread.start()
+                self._thread = start_without_signals(self._run, "mogrun-watchdog")
             if self._heap[0][2] is entry or len(self._stoppable) == 1:
                 self._cond.notify()
         return entry

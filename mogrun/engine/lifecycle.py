@@ -19,10 +19,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from mogrun.engine.signals import start_without_signals
 from mogrun.engine.track import RunTrack
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
 from mogrun.outcomes import Outcome
+from mogrun.threads import start_without_signals
 from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 
 if TYPE_CHECKING:

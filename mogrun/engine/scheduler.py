@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mogrun.engine.outcome import DETACHED, job_outcome
-from mogrun.engine.signals import start_without_signals
 from mogrun.models import ResolvedJob, RunPlan, RunResult
+from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
 
 RunFn = Callable[[ResolvedJob, RunPlan], RunResult]

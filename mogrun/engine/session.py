@@ -32,7 +32,6 @@ from mogrun.engine.signals import (
     SignalWatch,
     first_signal_message,
     left_going_lines,
-    start_without_signals,
 )
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, UsageError, combine_exit_codes
@@ -40,6 +39,7 @@ from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
+from mogrun.threads import start_without_signals
 
 if TYPE_CHECKING:
     from mogrun.output.base import Reporter

@@ -30,24 +30,6 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 
 
-def start_without_signals(target: Callable[[], None], name: str) -> threading.Thread:
-    """Start a daemon thread that never takes SIGINT or SIGTERM. The kernel hands a
-    process's signal to any thread that does not block it: one taken by a helper
-    thread while the main thread waits in C (a plugin's join) left a second Ctrl-C
-    merged into the first. The thread inherits the mask set while it starts; the
-    caller's own mask is restored (a signal meanwhile stays pending for it)."""
-    masking = hasattr(signal, "pthread_sigmask")
-    previous = (signal.pthread_sigmask(signal.SIG_BLOCK, set(EXIT_CODES))
-                if masking else None)
-    try:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    return thread
-
-
 class ForcedExit(BaseException):
     """A second signal: leave now, without waiting for the workers. Not an
     ``Exception``, so no ``except Exception`` (a plugin's, a notifier's) stops it."""

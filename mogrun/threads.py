@@ -1,0 +1,32 @@
+"""The one way mogrun starts a helper thread: a daemon that takes no signals.
+
+The kernel hands a process's SIGINT or SIGTERM to any thread that does not
+block it. Python runs the handler on the main thread either way, but a signal
+taken by a helper while the main thread waits in C (a plugin's join, a lock)
+is only noticed late, and a second Ctrl-C could merge into the first. So
+every thread mogrun starts (run workers, the request watchdog, timers) blocks
+both while it runs, and the main thread receives every one at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+BLOCKED = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def start_without_signals(target: Callable[[], None], name: str) -> threading.Thread:
+    """Start a daemon thread running ``target`` with SIGINT and SIGTERM blocked. The
+    thread inherits the mask set while it starts; the caller's own mask is restored
+    (a signal meanwhile stays pending for it)."""
+    masking = hasattr(signal, "pthread_sigmask")
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED) if masking else None
+    try:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return thread

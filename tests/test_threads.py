@@ -1,0 +1,48 @@
+"""Every helper thread mogrun starts leaves SIGINT and SIGTERM to the main thread."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mogrun.api.transport import Urllib3Transport
+from mogrun.emulator import Emulator
+from mogrun.threads import start_without_signals
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/<pid>/task")
+
+
+def blocked_in(thread: threading.Thread) -> set[int]:
+    """The signals ``thread`` blocks, as the kernel reports them."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("SigBlk:")), 16)
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+def test_a_started_thread_blocks_both_and_the_caller_keeps_its_mask() -> None:
+    release = threading.Event()
+    thread = start_without_signals(release.wait, "probe")
+    try:
+        assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(thread)
+        assert thread.daemon
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        release.set()
+
+
+def test_the_request_watchdog_takes_no_signals() -> None:
+    transport = Urllib3Transport()
+    with Emulator() as emulator:
+        try:
+            transport.send("GET", emulator.api_url + "/repos", headers={}, body=None,
+                           timeout=5.0)
+        finally:
+            transport.close()
+    watchdogs = [t for t in threading.enumerate() if t.name == "mogrun-watchdog"]
+    assert watchdogs
+    assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(watchdogs[0])
