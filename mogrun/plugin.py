@@ -56,6 +56,7 @@ from mogrun.models import (
 )
 from mogrun.outcomes import NOTIFY_OUTCOMES, Outcome, RunStatus
 from mogrun.plugintables import duration, strings, table, type_name, web_url
+from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
 
 __all__ = [
@@ -95,6 +96,7 @@ __all__ = [
     "mask_data",
     "parse_duration",
     "post_json",
+    "start_without_signals",
     "strings",
     "table",
     "type_name",

@@ -36,6 +36,7 @@ from mogrun.plugin import (
     mask,
     mask_data,
     post_json,
+    start_without_signals,
     strings,
     table,
     type_name,
@@ -169,11 +170,8 @@ class _Sending:
                     self.failures.append(f'{what} of job "{job.name}": '
                                          + mask(problem, [url, *job.secrets]))
 
-        thread = threading.Thread(target=deliver_it, name=f"mogrun-notify-{job.name}",
-                                  daemon=True)
-        with self.lock:
-            self.threads.append(thread)
-        thread.start()
+        with self.lock:  # blind to Ctrl-C: the main thread joins these, and must get it
+            self.threads.append(start_without_signals(deliver_it, f"mogrun-notify-{job.name}"))
 
     def finish(self) -> list[str]:
         """Wait for every delivery (each bounded); the failures, and start afresh."""

@@ -46,3 +46,24 @@ def test_the_request_watchdog_takes_no_signals() -> None:
     watchdogs = [t for t in threading.enumerate() if t.name == "mogrun-watchdog"]
     assert watchdogs
     assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(watchdogs[0])
+
+
+def test_notify_delivers_on_threads_that_take_no_signals() -> None:
+    import socket
+    from types import SimpleNamespace
+
+    from mogrun_plugins.notify import _Sending
+
+    listener = socket.socket()  # accepts and never answers: the delivery waits
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sending = _Sending()
+    job = SimpleNamespace(name="nightly", secrets=frozenset())
+    try:
+        sending.send(job, "webhook", f"http://127.0.0.1:{listener.getsockname()[1]}/hook",
+                     {"text": "done"})
+        [thread] = [t for t in threading.enumerate() if t.name == "mogrun-notify-nightly"]
+        assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(thread)
+    finally:
+        listener.close()
+        sending.finish()
