@@ -110,7 +110,9 @@ def mogrun_start_request(
     sends it, after repos are resolved in ``run``. Return ``None`` to keep the
     request. Raise ``mogrun.plugin.GateError(reason)`` to veto the start: the
     run is reported failed with that reason and never sent. Implementations
-    are chained like ``mogrun_adjust_job``.
+    are chained like ``mogrun_adjust_job``. A replacement naming another
+    ``repo`` with the same ``repo_id`` is refused like a veto (it would start
+    the resolved repo): change a run's repo in ``mogrun_adjust_job``.
     """
 
 

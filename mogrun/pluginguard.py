@@ -154,6 +154,8 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
     if problem is None:
         problem = _MEANING.get(hook, _no_problem)(answer)
     if problem is None:
+        if hook == VETO_HOOK:
+            _keeps_repo(plugin, answer, given)
         return answer
     if hook in SETUP_HOOKS:
         raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} from {hook}, '
@@ -223,6 +225,21 @@ def _request_refused(plugin: str, answer: Any, problem: str) -> str:
         return f'plugin "{plugin}" returned {type(answer).__name__} from {VETO_HOOK}'
     return mask(f'plugin "{plugin}" returned a start request the server would refuse: '
                 f"{problem}", _secrets.get())
+
+
+def _keeps_repo(plugin: str, request: Any, given: Mapping[str, Any]) -> None:
+    """``run`` resolves owner/name to ``repo_id`` before ``mogrun_start_request`` and
+    sends the id: a new ``repo`` without a new id would start the old repo while
+    ``show`` printed the new one. Changing the id too is the plugin's choice.
+    Compared with the request the plugin was given (else its run's: that is
+    all it had to build from)."""
+    before = given.get("request") or getattr(given.get("run"), "request", None)
+    if before is None or request.repo.casefold() == before.repo.casefold() \
+            or request.repo_id not in (None, before.repo_id):
+        return
+    raise GateError(mask(f'plugin "{plugin}" changed the run\'s repo from {before.repo} to '
+                         f"{request.repo} in {VETO_HOOK}; a run's repo is resolved before "
+                         f"this hook: change it in {ADJUST_HOOK}", _secrets.get()))
 
 
 def _no_problem(answer: Any) -> str | None:
