@@ -67,6 +67,8 @@ def mogrun_job_keys(register: Callable[..., None]) -> None:
       already templated) and returns the normalised value kept in
       ``ResolvedJob.options[name]``; it raises ``ValueError(message)`` to
       reject it, and mogrun reports the message with file, line, job and key.
+      Any other exception (a ``TypeError`` too) is the plugin's bug: an error
+      naming the plugin and the key, exit 2.
     - ``secrets(value) -> Iterable[str]`` (optional) names the strings of a
       normalised value to mask wherever mogrun prints or stores them (e.g.
       webhook URLs).

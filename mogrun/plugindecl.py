@@ -108,12 +108,14 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
 
 
 def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
-    """``validate`` whose ValueError/TypeError stay the user's mistake, and whose
-    crashes are the plugin's (a PluginError, exit 2, not a traceback)."""
+    """``validate`` whose ValueError stays the user's mistake (the key's value is
+    wrong), and whose crashes are the plugin's: any other exception, a TypeError
+    too, is a bug in it (a PluginError, exit 2, not a traceback or a task-file
+    error pointing at a value that may be right)."""
     def checked(value: Any) -> Any:
         try:
             return validate(value)
-        except (ValueError, TypeError, MogrunError):
+        except (ValueError, MogrunError):
             raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '

@@ -339,7 +339,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             continue
         try:
             options[key] = spec.validate(value)
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
                 job.problems.append(job.error(key, str(exc)))
             continue

@@ -107,7 +107,7 @@ def unused_default_errors(taskfile: TaskFile,
             continue  # its templates are judged where a job renders them
         try:
             spec.validate(value)
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             errors.append(taskfile.error(f'[defaults] key "{key}": {exc}', "defaults", key))
     return errors
 

@@ -32,12 +32,15 @@ def test_secrets_must_be_callable():
         specs_of(name="k", validate=lambda v: v, secrets="nope")
 
 
-def test_a_crashing_validate_is_a_plugin_error_but_value_errors_stay_the_users():
+@pytest.mark.parametrize(("value", "crash"), [
+    ({}, "KeyError: 'missing'"),
+    ("a string", "TypeError: string indices must be integers, not 'str'"),
+])
+def test_a_crashing_validate_is_a_plugin_error_but_value_errors_stay_the_users(value, crash):
     spec = specs_of(name="k", validate=lambda v: v["missing"])["k"]
     with pytest.raises(PluginError) as caught:
-        spec.validate({})
-    assert caught.value.message == ('plugin "keys" failed validating job key "k": '
-                                    "KeyError: 'missing'")
+        spec.validate(value)
+    assert caught.value.message == f'plugin "keys" failed validating job key "k": {crash}'
     strict = specs_of(name="k", validate=lambda v: int("x"))["k"]
     with pytest.raises(ValueError):
         strict.validate("x")
@@ -78,3 +81,54 @@ def test_run_with_a_badly_typed_plugin_option_is_an_error_not_a_traceback(tmp_pa
     assert result.exit_code == 2, result
     assert "Traceback" not in result.output
     assert 'plugin "opt" registers option "--team-x": help must be a string' in result.stderr
+
+
+SECRET = "https://hooks.example.com/TOPSECRET42"
+
+BUGGY_VALIDATOR = """
+from mogrun.plugin import hookimpl
+
+def validate(value):
+    raise TypeError("cannot route " + value)  # the plugin's bug, whatever the value
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate)
+"""
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "page"), ("run", "page")])
+def test_a_validator_raising_type_error_is_the_plugins_fault_not_the_task_files(
+        tmp_path, mogrun_emulator, mogrun_cli, command):
+    """Only a ValueError says the user's value is wrong; any other exception is
+    a bug in the plugin: named as such (exit 2), the job's secrets masked."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "x.py").write_text(BUGGY_VALIDATOR)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/x.py"]\n'
+                   '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\n'
+                   'route = "{{ env.PAGER_URL }}"\n')
+    result = mogrun_cli(*command, cwd=tmp_path, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: plugin "x" failed validating job key "route": '
+                             "TypeError: cannot route ***"]
+    assert "TOPSECRET42" not in result.output
+    assert "Traceback" not in result.output
+    assert mogrun_emulator.runs == []
+
+
+def test_a_default_validated_alone_crashing_is_the_plugins_fault(tmp_path, mogrun_cli):
+    """check judges a [defaults] key no job inherits on its own: same rule."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "x.py").write_text(
+        "from mogrun.plugin import hookimpl\n\n"
+        "@hookimpl\ndef mogrun_job_keys(register):\n"
+        "    register('owner', lambda value: value['team'])\n")
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["x.py"]\n[defaults]\nowner = "a"\n'
+                   '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\nowner = { team = "b" }\n')
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: plugin "x" failed validating job key "owner": '
+                             "TypeError: string indices must be integers, not 'str'"]
