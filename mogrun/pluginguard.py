@@ -31,6 +31,7 @@ from mogrun.errors import GateError, Interrupted, MogrunError, PluginError
 from mogrun.masking import mask
 from mogrun.models import GateVerdict
 from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint, type_label
+from mogrun.reponames import is_repo_id
 
 SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_configure",
                          "mogrun_adjust_job"})
@@ -229,17 +230,25 @@ def _request_refused(plugin: str, answer: Any, problem: str) -> str:
 
 def _keeps_repo(plugin: str, request: Any, given: Mapping[str, Any]) -> None:
     """``run`` resolves owner/name to ``repo_id`` before ``mogrun_start_request`` and
-    sends the id: a new ``repo`` without a new id would start the old repo while
-    ``show`` printed the new one. Changing the id too is the plugin's choice.
-    Compared with the request the plugin was given (else its run's: that is
-    all it had to build from)."""
+    the body sends ``repo_id or repo``: an answer whose body would start another repo
+    than it names (a new ``repo`` with the old id), or an owner/name nothing will
+    resolve (``repo_id`` cleared), is refused. Setting a new id is the plugin's
+    choice, and so is an id as ``repo``. Compared with the request the plugin was
+    given (else its run's: that is all it had to build from)."""
     before = given.get("request") or getattr(given.get("run"), "request", None)
-    if before is None or request.repo.casefold() == before.repo.casefold() \
-            or request.repo_id not in (None, before.repo_id):
+    if before is None:
         return
-    raise GateError(mask(f'plugin "{plugin}" changed the run\'s repo from {before.repo} to '
-                         f"{request.repo} in {VETO_HOOK}; a run's repo is resolved before "
-                         f"this hook: change it in {ADJUST_HOOK}", _secrets.get()))
+    changed = request.repo.casefold() != before.repo.casefold()
+    if request.repo_id is None:
+        if is_repo_id(request.repo) or not (changed or before.repo_id is not None):
+            return  # sends that id, or nothing was resolved and nothing changed (show)
+    elif request.repo_id != before.repo_id or not changed:
+        return
+    what = (f"changed the run's repo from {before.repo} to {request.repo}" if changed
+            else f"cleared the repo_id of {request.repo}")
+    raise GateError(mask(f'plugin "{plugin}" {what} in {VETO_HOOK}; a run\'s repo is '
+                         f"resolved before this hook: change it in {ADJUST_HOOK}",
+                         _secrets.get()))
 
 
 def _no_problem(answer: Any) -> str | None:

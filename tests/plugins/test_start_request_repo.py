@@ -58,3 +58,22 @@ def test_a_request_that_starts_the_repo_it_names_is_sent(tmp_path, mogrun_emulat
     assert result.exit_code == 0, result
     (run_id,) = mogrun_emulator.runs
     assert mogrun_emulator.run_detail(run_id)["repoId"] == mogrun_emulator.repo_id(started)
+
+
+def test_a_cleared_repo_id_is_refused_not_sent_as_a_name(tmp_path, mogrun_emulator, mogrun_cli):
+    root = project(tmp_path, "repo_id=None")
+    result = mogrun_cli("run", "fix", cwd=root, env={"MOGRUN_POLL_INTERVAL": "0.2"})
+    assert result.exit_code == 1, result
+    assert ('plugin "repoint" cleared the repo_id of acme/api in mogrun_start_request'
+            in result.stderr)
+    assert starts(mogrun_emulator) == []  # owner/name as repoId: the server would say 503
+    assert mogrun_cli("show", "fix", cwd=root).exit_code == 0  # nothing resolved to clear
+
+
+def test_an_id_as_the_new_repo_is_the_id_started(tmp_path, mogrun_emulator, mogrun_cli):
+    web = mogrun_emulator.repo_id("acme/web")
+    root = project(tmp_path, f'repo="{web}", repo_id=None')
+    result = mogrun_cli("run", "fix", cwd=root, env={"MOGRUN_POLL_INTERVAL": "0.2"})
+    assert result.exit_code == 0, result
+    (run_id,) = mogrun_emulator.runs
+    assert mogrun_emulator.run_detail(run_id)["repoId"] == web
