@@ -31,6 +31,7 @@ from mogrun.emulator.validation import (
 
 API_PREFIX = "/api/v1/mogplex"
 CONTROL_PREFIX = "/_emulator"
+MCP_RESOURCE_METADATA = "/.well-known/oauth-protected-resource/api/v1/mogplex/mcp"
 
 
 class Api:
@@ -106,14 +107,15 @@ class Api:
 
     def _authorise(self, request: Request, scope: str | None) -> Token | Reply:
         """The server's ``resolveMogplexApiUser``: ``Bearer mog_...`` exactly (the
-        rest is an OAuth token, which the emulator has none of), one 401 message for
-        every refusal, and the per-key limit after the token is known: its 429 always
-        says to retry after the window, as the server's does."""
+        rest is an OAuth token, which the emulator has none of), one 401 for every
+        refusal (with the OAuth challenge), and the per-key limit after the token is
+        known: its 429 always says to retry after the window, as the server's does."""
         header = request.headers.get("authorization", "")
         secret = header[len("Bearer "):] if header.startswith("Bearer mog_") else ""
         token = self.state.tokens.get(secret) if secret else None
         if token is None:
-            return error(401, "UNAUTHORIZED", "Unauthorized")
+            return error(401, "UNAUTHORIZED", "Unauthorized",
+                         {"WWW-Authenticate": self._bearer_challenge()})
         window = self.state.limiter.request_window(secret, self.clock())
         if window is not None:
             return error(429, "RATE_LIMITED", f"Rate limit exceeded. Retry after {window}s.",
@@ -122,6 +124,13 @@ class Api:
             return error(403, "FORBIDDEN", f"Missing required scope: {scope}. Issue a new "
                          f"token with the '{scope}' scope at /settings/api-keys.")
         return token
+
+    def _bearer_challenge(self) -> str:
+        """The server's ``buildMogplexMcpBearerChallenge``: where an OAuth client
+        finds the MCP resource's metadata, on the app's own origin (here, the
+        emulator's; the emulator does not serve that document)."""
+        origin = self.api_url().removesuffix(API_PREFIX)
+        return f'Bearer resource_metadata="{origin}{MCP_RESOURCE_METADATA}"'
 
     # ---- endpoints (called with the lock held) ---------------------------------
 

@@ -31,6 +31,27 @@ def test_revoked_token_is_401(api, mogrun_emulator):
     assert api.call("GET", "/repos").code == "UNAUTHORIZED"
 
 
+def test_every_401_carries_the_servers_bearer_challenge(api, mogrun_emulator):
+    """resolveMogplexApiUser answers every refusal with WWW-Authenticate pointing at
+    the MCP resource's OAuth metadata (buildMogplexMcpBearerChallenge), on every
+    endpoint; a 403 or a 429 carries none."""
+    challenge = (f'Bearer resource_metadata="{mogrun_emulator.url}'
+                 '/.well-known/oauth-protected-resource/api/v1/mogplex/mcp"')
+    run_id = api.start().data["runId"]
+    refused = [api.call("GET", "/repos", token=None),
+               api.call("GET", "/repos", token=None, headers={"Authorization": "Basic abc"}),
+               api.call("GET", f"/runs/{run_id}", token="mog_not_a_token"),
+               api.call("POST", "/runs", {}, token="oauth-looking-token", key="k"),
+               api.call("GET", "/automations", token=None)]
+    for answer in refused:
+        assert answer.status == 401
+        assert answer.headers.get("www-authenticate") == challenge
+        assert answer.json == {"ok": False, "error": {"code": "UNAUTHORIZED",
+                                                      "message": "Unauthorized"}}
+    api.token = mogrun_emulator.read_token
+    assert "www-authenticate" not in api.start(key="other").headers  # 403
+
+
 def test_read_token_reads_but_cannot_start_or_cancel(api, mogrun_emulator):
     run_id = api.start("@emulator duration=never").data["runId"]
     api.token = mogrun_emulator.read_token
