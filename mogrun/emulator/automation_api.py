@@ -14,7 +14,7 @@ from mogrun.emulator.directives import DirectiveError
 from mogrun.emulator.faults import Fault
 from mogrun.emulator.replies import Reply, Request, error, list_limit, ok
 from mogrun.emulator.state import Token
-from mogrun.emulator.validation import MAX_KEY, UUID, Invalid, require_uuid
+from mogrun.emulator.validation import UUID, Invalid, idempotency_key, require_uuid
 
 if TYPE_CHECKING:
     from mogrun.emulator.app import Api
@@ -77,7 +77,7 @@ def get_automation(api: Api, request: Request, parts: list[str], token: Token,
 def trigger(api: Api, request: Request, parts: list[str], token: Token,
             fault: Fault | None) -> Reply:
     """Checks 3-11 of the trigger handler, in order; 202 with the TriggerResult."""
-    key, body = _key(request), _body(request)
+    key, body = idempotency_key(request.headers.get("idempotency-key")), _body(request)
     job_input = body.get("input", {})
     if not isinstance(job_input, dict):
         raise Invalid(400, "BAD_REQUEST", "input must be an object")
@@ -105,14 +105,6 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
     return ok({"run": _result(automation, done, api.clock())}, 202)
 
 
-def _key(request: Request) -> str:
-    key = (request.headers.get("idempotency-key") or "").strip()
-    if not key:
-        raise Invalid(400, "BAD_REQUEST", "Idempotency-Key is required")
-    if len(key.encode("utf-16-le")) // 2 > MAX_KEY:
-        raise Invalid(400, "BAD_REQUEST",
-                      f"Idempotency-Key exceeds maximum length of {MAX_KEY} characters")
-    return key
 
 
 def _body(request: Request) -> dict[str, Any]:

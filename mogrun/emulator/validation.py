@@ -33,12 +33,14 @@ def bad(message: str) -> Invalid:
 
 
 def idempotency_key(value: str | None) -> str:
-    """The trimmed key; 400 when missing, empty or longer than 200 characters."""
+    """The server's ``readMogplexApiIdempotencyKeyResult`` as its handlers answer
+    it (``POST /runs`` and the trigger alike): the trimmed key; 400 when missing
+    or blank, or longer than 200 (JavaScript's ``length``)."""
     key = (value or "").strip()
     if not key:
-        raise bad("Idempotency-Key header is required")
-    if len(key) > MAX_KEY:
-        raise bad(f"Idempotency-Key must be at most {MAX_KEY} characters")
+        raise bad("Idempotency-Key is required")
+    if utf16_length(key) > MAX_KEY:
+        raise bad(f"Idempotency-Key exceeds maximum length of {MAX_KEY} characters")
     return key
 
 

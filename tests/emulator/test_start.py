@@ -8,11 +8,13 @@ import pytest
 
 
 def test_idempotency_key_is_required(api, mogrun_emulator):
+    """The handler's words (app/api/v1/mogplex/runs/route.ts), before the body is read."""
     body = {"repoId": mogrun_emulator.repo_id("acme/api"), "prompt": "x"}
     for key in (None, "", "   "):
         answer = api.call("POST", "/runs", body, key=key)
         assert (answer.status, answer.code) == (400, "BAD_REQUEST")
-        assert answer.message == "Idempotency-Key header is required"
+        assert answer.message == "Idempotency-Key is required"
+    assert api.call("POST", "/runs", raw=b"{not json").message == "Idempotency-Key is required"
     assert mogrun_emulator.runs == []
 
 
@@ -20,8 +22,8 @@ def test_idempotency_key_length_is_counted_after_trimming(api):
     assert api.start(key="k" * 200).status == 202
     assert api.start(key="  " + "j" * 200 + "  ").status == 202
     answer = api.start(key="k" * 201)
-    assert (answer.status, answer.message) == (
-        400, "Idempotency-Key must be at most 200 characters")
+    assert (answer.status, answer.code, answer.message) == (
+        400, "BAD_REQUEST", "Idempotency-Key exceeds maximum length of 200 characters")
 
 
 def test_same_key_and_request_replays_the_original_run(api, mogrun_emulator):
