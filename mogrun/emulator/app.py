@@ -8,13 +8,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from mogrun.emulator import automation_api
 from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
 from mogrun.emulator.placement import create_run
-from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param
+from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param, uncaught
 from mogrun.emulator.runs import Run, StartSpec
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
@@ -23,7 +24,7 @@ from mogrun.emulator.validation import (
     derived_branch,
     idempotency_key,
     is_valid_ref,
-    parse_json_object,
+    parse_json_body,
     request_hash,
     require_uuid,
     start_spec,
@@ -159,9 +160,17 @@ class Api:
         """The handler's order: key (400), JSON (400), start limit (429; its slot is
         not refunded), body (400/404), idempotency (409 or replay), create. The limit
         is asked with the body's repoId cast to a UUID: a string that is not one fails
-        that query, and the handler answers 503 (its "limit unavailable")."""
+        that query, and the handler answers 503 (its "limit unavailable").
+
+        Any JSON value passes the JSON check. The handler reads ``body.repoId`` off
+        it: a ``null`` body throws there (Next.js's bare 500, before the limit); on
+        an array, a string, a number or a boolean it is undefined, so such a body
+        takes a start slot and is then 400 ``repoId is required``."""
         key = idempotency_key(request.headers.get("idempotency-key"))
-        body = parse_json_object(request.body)
+        parsed = parse_json_body(request.body)
+        if parsed is None:
+            return uncaught()
+        body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         repo_id = body.get("repoId")
         if isinstance(repo_id, str) and not UUID.fullmatch(repo_id.strip()):
             return error(503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable",

@@ -44,6 +44,12 @@ def error(status: int, code: str, message: str, headers: Mapping[str, str] | Non
     return json_reply(status, {"ok": False, "error": {"code": code, "message": message}}, headers)
 
 
+def uncaught() -> Reply:
+    """What Next.js sends when a route handler throws (its
+    ``handleInternalServerErrorResponse``): a bare 500, no envelope, no body."""
+    return Reply(500)
+
+
 def param(request: Request, name: str) -> str | None:
     """A query parameter, trimmed; None when absent or blank (as the server reads them)."""
     values = request.query.get(name)

@@ -85,6 +85,22 @@ def test_a_bad_start_after_the_limit_still_costs_a_slot(api):
     assert api.start(key="k2").code == "RATE_LIMITED"
 
 
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((2, 60),)))
+def test_a_body_that_is_not_an_object_costs_a_start_as_on_the_server(api):
+    """The handler checks the start limit after request.json() and before it reads
+    the body's fields: an array (or any JSON value that is not an object) takes a
+    slot, is 400 'repoId is required', and is answered 429 once the window is full.
+    What request.json() refuses, and a null body, never reach the limit."""
+    statuses = [api.call("POST", "/runs", raw=raw, key="free").status
+                for raw in (b"{not json", b"", b"null")]
+    assert statuses == [400, 400, 500]
+    assert api.call("POST", "/runs", raw=b"[1, 2]", key="a").message == "repoId is required"
+    assert api.call("POST", "/runs", raw=b'"x"', key="b").message == "repoId is required"
+    limited = api.call("POST", "/runs", raw=b"[]", key="c")
+    assert (limited.status, limited.code) == (429, "RATE_LIMITED")
+    assert api.start(key="d").code == "RATE_LIMITED"
+
+
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=((1, 86400),)))
 def test_the_daily_window_has_its_own_message(api):
     api.start(key="a")

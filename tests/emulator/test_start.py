@@ -169,7 +169,45 @@ def test_a_repo_id_that_is_not_a_uuid_fails_the_start_limit_with_503(api, mogrun
     assert answer.headers.get("retry-after") == "60"
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
-def test_bad_json_is_400(api, raw):
+@pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b"", b"  \n", b"[1, 2",
+                                 b"NaN", b'{"repoId": Infinity}', b"-Infinity", b"{'a': 1}",
+                                 b'{"a": 1} x'])
+def test_a_body_that_is_not_json_is_400_invalid_json_body(api, mogrun_emulator, raw):
+    """request.json() throws: the handler's catch answers 'Invalid JSON body'. NaN
+    and Infinity are not JSON (Python's own parser would take them)."""
     answer = api.call("POST", "/runs", raw=raw, key="k")
-    assert (answer.status, answer.code) == (400, "BAD_REQUEST")
+    assert (answer.status, answer.code, answer.message) == (
+        400, "BAD_REQUEST", "Invalid JSON body")
+    assert mogrun_emulator.runs == []
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b"[]", b'"acme/api"', b"42", b"true", b"false"])
+def test_a_json_value_that_is_not_an_object_has_no_repo_id(api, mogrun_emulator, raw):
+    """The handler reads body.repoId off whatever request.json() returned: on an
+    array, a string, a number or a boolean that is undefined, so the body passes
+    on, through the start limit, to 'repoId is required'."""
+    answer = api.call("POST", "/runs", raw=raw, key="k")
+    assert (answer.status, answer.code, answer.message) == (
+        400, "BAD_REQUEST", "repoId is required")
+    assert mogrun_emulator.runs == []
+
+
+def test_a_null_body_fails_the_handler_itself_with_a_bare_500(api, mogrun_emulator):
+    """body.repoId on null throws outside the handler's try blocks: Next.js answers
+    its own 500, no envelope and no body."""
+    answer = api.call("POST", "/runs", raw=b" null ", key="k")
+    assert (answer.status, answer.body) == (500, b"")
+    assert "content-type" not in answer.headers
+    assert mogrun_emulator.runs == []
+
+
+def test_the_body_is_decoded_as_fetch_decodes_it(api, mogrun_emulator):
+    """request.json() decodes UTF-8 as fetch does: a leading byte order mark is
+    dropped and a byte that is not UTF-8 becomes U+FFFD; neither is a 400."""
+    repo = mogrun_emulator.repo_id("acme/api")
+    bom = b"\xef\xbb\xbf" + f'{{"repoId": "{repo}", "prompt": "p"}}'.encode()
+    assert api.call("POST", "/runs", raw=bom, key="bom").status == 202
+    latin1 = f'{{"repoId": "{repo}", "prompt": "caf\xe9"}}'.encode("latin-1")
+    assert api.call("POST", "/runs", raw=latin1, key="latin1").status == 202
+    same = api.start("caf\ufffd", key="latin1")
+    assert (same.status, same.data["replayed"]) == (202, True)
