@@ -24,7 +24,9 @@ def iso(epoch: float) -> str:
 
 @dataclass(frozen=True)
 class StartSpec:
-    """A validated, normalised start request (defaults applied): what is hashed."""
+    """A validated, normalised start request (defaults applied): what is hashed.
+    ``conversation_id``, ``workspace_session_id`` and ``mode`` only count for
+    idempotency: the server stores them, and no answer shows them."""
 
     repo_id: str
     prompt: str
@@ -33,6 +35,9 @@ class StartSpec:
     working_branch: str | None
     create_branch: bool
     root_directory: str | None
+    conversation_id: str | None = None
+    workspace_session_id: str | None = None
+    mode: str | None = None
 
 
 class Run:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from mogrun.emulator.runs import StartSpec
@@ -155,13 +154,38 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     create = body.get("createBranch") is True
     root = _root(body, repo.get("root_directory"))
     working = optional_string(body.get("workingBranch"))
-    return StartSpec(repo_id, prompt, harness, base, working, create, root)
+    return StartSpec(repo_id, prompt, harness, base, working, create, root,
+                     conversation_id=optional_string(body.get("conversationId")),
+                     workspace_session_id=optional_string(body.get("workspaceSessionId")),
+                     mode=optional_string(body.get("mode")))
 
 
 def request_hash(spec: StartSpec) -> str:
-    """sha256 of the normalised request: equal requests hash equal, defaults included."""
-    text = json.dumps(asdict(spec), sort_keys=True, separators=(",", ":"))
+    """The server's ``hashRequest`` of its normalised request: sha256 of
+    ``stableStringify`` (keys sorted, no spaces) of the request under the
+    server's own camelCase names. A spec with no working branch yet hashes as
+    the server's ``preliminary`` request, which has no ``workingBranch`` key."""
+    fields: dict[str, Any] = {
+        "repoId": spec.repo_id, "prompt": spec.prompt, "harness": spec.harness,
+        "baseBranch": spec.base_branch, "createBranch": spec.create_branch,
+        "rootDirectory": spec.root_directory, "conversationId": spec.conversation_id,
+        "workspaceSessionId": spec.workspace_session_id, "mode": spec.mode}
+    if spec.working_branch is not None:
+        fields["workingBranch"] = spec.working_branch
+    text = "{" + ",".join(f"{_js_json(name)}:{_js_json(fields[name])}"
+                          for name in sorted(fields)) + "}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _js_json(value: str | bool | None) -> str:
+    """``JSON.stringify`` of a string, boolean or null: Python's own writing with
+    the characters left as they are (``ensure_ascii`` off), except that a lone
+    surrogate, which JavaScript writes as an escape, is escaped too."""
+    text = json.dumps(value, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def derived_branch(key: str, spec_hash: str) -> str:

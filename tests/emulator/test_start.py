@@ -66,6 +66,57 @@ def test_derived_working_branch_is_deterministic(api):
         first["working"])
 
 
+def _branch_for(key: str, preliminary: str, repo: str) -> str:
+    """buildGeneratedWorkingBranch over hashRequest(preliminary), the preliminary
+    request written out by hand as the server's stableStringify renders it."""
+    text = preliminary.replace("REPO", repo)
+    key_hex = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"mogplex/external/{key_hex}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def test_the_derived_branch_hashes_the_servers_preliminary_request(api, mogrun_emulator):
+    """normalizeStartRequest hashes the request before it has a working branch:
+    camelCase keys, sorted, no spaces, strings as JSON.stringify writes them (raw
+    UTF-8, lone surrogates escaped), with conversationId, workspaceSessionId and
+    mode (trimmed strings, else null) and no workingBranch."""
+    repo = mogrun_emulator.repo_id("acme/api")
+    run = api.start("p", key="nightly-1", createBranch=True).data
+    assert run["branch"]["working"] == _branch_for("nightly-1", (
+        '{"baseBranch":"main","conversationId":null,"createBranch":true,'
+        '"harness":"codex","mode":null,"prompt":"p","repoId":"REPO",'
+        '"rootDirectory":null,"workspaceSessionId":null}'), repo)
+    run = api.start("p", key="k-mode", createBranch=True, mode=" SAFE ",
+                    conversationId="c-1", workspaceSessionId=7).data
+    assert run["branch"]["working"] == _branch_for("k-mode", (
+        '{"baseBranch":"main","conversationId":"c-1","createBranch":true,'
+        '"harness":"codex","mode":"SAFE","prompt":"p","repoId":"REPO",'
+        '"rootDirectory":null,"workspaceSessionId":null}'), repo)
+    # JSON.stringify writes é and ☕ as they are, and escapes ", \\, U+0001, a
+    # newline and a lone surrogate exactly as this body spells them.
+    written = 'caf\u00e9 \u2615 \\"q\\"\\\\ \\u0001\\n\\ud83d'
+    body = '{"repoId": "REPO", "prompt": "' + written + '", "createBranch": true}'
+    answer = api.call("POST", "/runs", raw=body.replace("REPO", repo).encode(), key="k-text")
+    assert answer.data["branch"]["working"] == _branch_for("k-text", (
+        '{"baseBranch":"main","conversationId":null,"createBranch":true,'
+        '"harness":"codex","mode":null,"prompt":"' + written + '","repoId":"REPO",'
+        '"rootDirectory":null,"workspaceSessionId":null}'), repo)
+
+
+@pytest.mark.parametrize("field", ["mode", "conversationId", "workspaceSessionId"])
+def test_mode_and_the_session_fields_are_part_of_the_request(api, mogrun_emulator, field):
+    """The server hashes them (trimmed strings; anything else is null): the same key
+    with another value is 409, with the same value trimmed differently a replay."""
+    first = api.start("p", key="k", **{field: "SAFE"})
+    assert api.start("p", key="k", **{field: "  SAFE "}).data["replayed"] is True
+    for other in ({}, {field: "YOLO"}, {field: "safe"}):
+        answer = api.start("p", key="k", **other)
+        assert (answer.status, answer.code) == (409, "IDEMPOTENCY_CONFLICT"), other
+    api.start("p", key="k2")
+    assert api.start("p", key="k2", **{field: 42}).data["replayed"] is True
+    assert api.start("p", key="k2", **{field: " "}).data["replayed"] is True
+    assert mogrun_emulator.runs == [first.data["runId"], mogrun_emulator.runs[1]]
+
+
 def test_supplied_branches_and_defaults(api, mogrun_emulator):
     mogrun_emulator.add_repo("acme/legacy@develop")
     run = api.start(repo="acme/legacy", workingBranch="fix/thing", harness="claude-code").data
