@@ -15,7 +15,16 @@ from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
 from mogrun.emulator.placement import create_run
-from mogrun.emulator.replies import Reply, Request, error, list_limit, ok, param, uncaught
+from mogrun.emulator.replies import (
+    Reply,
+    Request,
+    error,
+    js_trim,
+    list_limit,
+    ok,
+    param,
+    uncaught,
+)
 from mogrun.emulator.runs import Run, StartSpec
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
@@ -79,7 +88,7 @@ class Api:
         key = request.headers.get("idempotency-key")
         status = 0 if reply.action == "drop" else reply.status
         record = RequestRecord(request.method, request.path, status, now,
-                               key.strip() if key is not None else None,
+                               js_trim(key) if key is not None else None,
                                request.raw_query, reply.fault)
         with self.state.lock:
             self.state.log.append(record)
@@ -172,7 +181,7 @@ class Api:
             return uncaught()
         body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         repo_id = body.get("repoId")
-        if isinstance(repo_id, str) and not UUID.fullmatch(repo_id.strip()):
+        if isinstance(repo_id, str) and not UUID.fullmatch(js_trim(repo_id)):
             return error(503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable",
                          {"Retry-After": "60"})
         now = self.clock()

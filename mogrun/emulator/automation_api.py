@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mogrun.emulator.automations import Automation, script_for
 from mogrun.emulator.directives import DirectiveError
 from mogrun.emulator.faults import Fault
-from mogrun.emulator.replies import Reply, Request, error, list_limit, ok
+from mogrun.emulator.replies import Reply, Request, error, js_trim, list_limit, ok
 from mogrun.emulator.state import Token
 from mogrun.emulator.validation import UUID, Invalid, idempotency_key, require_uuid
 
@@ -86,7 +86,7 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
         raise Invalid(409, "CONFLICT", "Publish the automation before triggering it")
     if not automation.active:
         raise Invalid(409, "CONFLICT", "Activate the automation before triggering it")
-    repo = api.state.repos.get(str(body["repoId"]).strip())
+    repo = api.state.repos.get(js_trim(str(body["repoId"])))
     if repo is None:
         raise Invalid(404, "NOT_FOUND", "Repository not found")
     if repo["installation_id"] != automation.installation_id:
@@ -113,7 +113,7 @@ def _body(request: Request) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         body = None
     repo_id = body.get("repoId") if isinstance(body, dict) else None
-    if not isinstance(repo_id, str) or not repo_id.strip():
+    if not isinstance(repo_id, str) or not js_trim(repo_id):
         raise Invalid(400, "BAD_REQUEST", "repoId is required")
     assert isinstance(body, dict)
     return body

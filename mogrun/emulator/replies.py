@@ -50,10 +50,22 @@ def uncaught() -> Reply:
     return Reply(500)
 
 
+# What JavaScript's String.prototype.trim takes off: its WhiteSpace and
+# LineTerminator characters. Python's str.strip() also takes U+001C..U+001F and
+# U+0085, and leaves U+FEFF.
+JS_WHITESPACE = ("\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                 "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+
+
+def js_trim(text: str) -> str:
+    """``text.trim()`` as the server's JavaScript trims it."""
+    return text.strip(JS_WHITESPACE)
+
+
 def param(request: Request, name: str) -> str | None:
     """A query parameter, trimmed; None when absent or blank (as the server reads them)."""
     values = request.query.get(name)
-    value = values[0].strip() if values else ""
+    value = js_trim(values[0]) if values else ""
     return value or None
 
 

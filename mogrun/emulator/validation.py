@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mogrun.emulator.replies import js_trim
 from mogrun.emulator.runs import StartSpec
 
 MAX_KEY = 200
@@ -35,7 +36,7 @@ def idempotency_key(value: str | None) -> str:
     """The server's ``readMogplexApiIdempotencyKeyResult`` as its handlers answer
     it (``POST /runs`` and the trigger alike): the trimmed key; 400 when missing
     or blank, or longer than 200 (JavaScript's ``length``)."""
-    key = (value or "").strip()
+    key = js_trim(value or "")
     if not key:
         raise bad("Idempotency-Key is required")
     if utf16_length(key) > MAX_KEY:
@@ -93,7 +94,7 @@ def optional_string(value: Any) -> str | None:
     or a blank string, is ``None`` (never a 400)."""
     if not isinstance(value, str):
         return None
-    return value.strip() or None
+    return js_trim(value) or None
 
 
 def _branch(name: str, label: str) -> str:

@@ -199,6 +199,19 @@ def test_strings_are_trimmed_and_odd_values_fall_back_as_on_the_server(api):
     assert (again.status, again.data["replayed"]) == (202, True)
 
 
+def test_strings_and_the_key_are_trimmed_as_javascript_trims_them(api, mogrun_emulator):
+    """String.prototype.trim takes U+FEFF but not U+001F or U+0085, which Python's
+    strip() takes: a prompt of one of those is not blank, and a key ending in U+0085
+    (a header byte Node reads as latin-1) is another key."""
+    assert api.start("\x1f", key="k-us").status == 202
+    assert api.start("\x85", key="k-nel").status == 202
+    api.start("fix it", key="k-bom")
+    assert api.start("\ufefffix it\ufeff", key="k-bom").data["replayed"] is True
+    other = api.start("something else", key="k-bom\x85")
+    assert (other.status, other.data["replayed"]) == (202, False)
+    assert len(mogrun_emulator.runs) == 4
+
+
 def test_prompt_of_exactly_100000_characters_is_accepted(api):
     assert api.start("x" * 100_000).status == 202
 
