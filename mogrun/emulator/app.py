@@ -1,6 +1,6 @@
 """The API's behaviour, independent of the socket: a ``Request`` in, a ``Reply``
-out. Order of checks follows the server: route, token, rate limit, scope,
-validation, idempotency, start limits."""
+out. Order of checks follows the server: route, token, rate limit, scope, then
+each handler's own (``POST /runs``: key, JSON, start limit, body, idempotency)."""
 
 from __future__ import annotations
 
