@@ -60,8 +60,8 @@ def main() -> int:
     parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
     args = parser.parse_args()
     columns: dict[str, dict[str, float]] = {}
-    with checkout(args.before) as path:
-        if path is not None:
+    if args.before is not None:
+        with checkout(args.before) as path:
             columns[f"before ({args.before})"] = measure(args.runs, path)
     columns["now"] = measure(args.runs, None)
     print(f"status of a finished {args.runs}-run fan-out; {os.cpu_count()} CPUs, "
