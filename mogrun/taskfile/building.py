@@ -20,7 +20,6 @@ from mogrun.durations import parse_duration
 from mogrun.errors import (
     Location,
     MogrunError,
-    PluginError,
     TaskFileError,
     TemplateError,
     UnknownKeyError,
@@ -343,8 +342,11 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             if set(job.unset) == unset_before:  # else judged once the env name is set
                 job.problems.append(job.error(key, str(exc)))
             continue
-        except PluginError as exc:  # a crashing validator quotes the value: mask it
-            raise exc.evolve(message=job.masked(exc.message)) from exc
+        except MogrunError as exc:
+            # A crash (PluginError) or the validator's own refusal (a UsageError...):
+            # either may quote the rendered value, env.* values and all: mask them.
+            raise exc.evolve(message=job.masked(exc.message),
+                             context=[job.masked(line) for line in exc.context]) from exc
         if spec.secrets is not None:
             job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
     return options

@@ -108,3 +108,28 @@ def test_a_secrets_callback_returning_a_string_is_one_secret():
 
     spec = PluginHost.from_plugins(("keys", Keys()), bundled=False).key_specs()["k"]
     assert list(spec.secrets({"hook": SECRET})) == [SECRET]
+
+
+LEAKY_USAGE = '''
+from mogrun.errors import UsageError
+from mogrun.hookspecs import hookimpl
+
+def refuse(value):
+    raise UsageError(f"bad route {value!r}")
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate=refuse)
+'''
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "page"), ("run", "page")])
+def test_a_validator_raising_a_mogrun_error_masks_the_env_value(tmp_path, mogrun_cli, command):
+    """Not only a crash (PluginError): any mogrun error a validator raises on purpose
+    quotes the value as it was rendered, env.* values and all."""
+    root = _project(tmp_path, LEAKY_USAGE)
+    result = mogrun_cli(*command, cwd=root, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output
+    assert result.errors == ["Error: bad route '***'"], result
+    assert "Traceback" not in result.output
