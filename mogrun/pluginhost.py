@@ -186,6 +186,12 @@ class PluginHost:
         that the errors of hooks called before any job is resolved must mask."""
         self._known |= frozenset(s for s in secrets if s)
 
+    @property
+    def known_secrets(self) -> frozenset[str]:
+        """What ``learn_secrets`` was told: for errors raised outside any job
+        (``check`` judging a ``[defaults]`` key alone) to mask the same way."""
+        return self._known
+
     def cli_options(self) -> list[OptionSpec]:
         """What ``mogrun_add_options`` registers; a duplicate name is a PluginError.
         Asked once per set of plugins (``run`` asks before the task file's load)."""

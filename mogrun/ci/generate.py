@@ -3,7 +3,7 @@ the regenerating command, and the plan rendered."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,16 +29,17 @@ def repository_root(task_file: Path) -> Path:
 
 
 def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path,
-             output: Path, shards: int = 1,
-             default_output: bool = True) -> tuple[str, list[str]]:
+             output: Path, shards: int = 1, default_output: bool = True,
+             secrets: Collection[str] = ()) -> tuple[str, list[str]]:
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
-    for a file that cannot be scheduled as it is."""
+    for a file that cannot be scheduled as it is (``secrets``: the invocation's,
+    masked as ``check`` masks them)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
     from mogrun.ci.shard import shared_settings
     from mogrun.ci.workflow import render
 
-    refuse_what_check_refuses(taskfile, key_specs)
+    refuse_what_check_refuses(taskfile, key_specs, secrets)
     if shards > 1:
         shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
     built = plan(taskfile, shards)
@@ -56,14 +57,15 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
 
 
-def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> None:
+def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
+                              secrets: Collection[str] = ()) -> None:
     """Raise ``check``'s first error, if any: a workflow must not run a job that
     ``mogrun run`` would refuse. It is judged with no environment and no
     ``--set``, as the workflow runs it: an ``env`` name, whatever its value
     here, is only a warning of ``check``'s (the runner's value is unknown)."""
     from mogrun.taskfile.checking import validate
 
-    errors = validate(taskfile, key_specs, env={}, sets={}).errors
+    errors = validate(taskfile, key_specs, env={}, sets={}, secrets=secrets).errors
     if errors:
         raise _first(errors)
 

@@ -61,7 +61,8 @@ def github_command(state: CliState, output: str | None, check: bool, shards: int
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output else root / DEFAULT_OUTPUT
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
-                              shards=shards, default_output=output is None)
+                              shards=shards, default_output=output is None,
+                              secrets=host.known_secrets)
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     shown = _shown(target, state.cwd)

@@ -153,7 +153,8 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
     added = parse_task_file(path, text)
     refuse_unused_sets(state, added)  # judged with the new job: its prompt may use the name
     host = load_host(state, added)
-    report = validate(added, host.key_specs(), state.env, sets=state.sets)
+    report = validate(added, host.key_specs(), state.env, sets=state.sets,
+                      secrets=host.known_secrets)
     problems = [e for e in report.errors if getattr(e, "job", None) == job]
     if problems:
         first, more = problems[0], len(problems) - 1

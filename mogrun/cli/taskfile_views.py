@@ -44,7 +44,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
                                "warnings": []}))
         return 2
     report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
-                      command_names=list(COMMANDS))
+                      command_names=list(COMMANDS), secrets=host.known_secrets)
     if state.json_output:
         state.echo(json.dumps({"ok": not report.errors, "file": str(taskfile.path),
                                "errors": [_error_json(e) for e in report.errors],

@@ -32,11 +32,14 @@ class Report:
 
 
 def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
-             sets: Mapping[str, str] | None = None, command_names: Collection[str] = ()) -> Report:
+             sets: Mapping[str, str] | None = None, command_names: Collection[str] = (),
+             secrets: Collection[str] = ()) -> Report:
     """Every problem of the file, in file order, and warnings.
 
     ``command_names`` are the CLI's commands (the core does not import the CLI):
-    a job named like one gets a warning.
+    a job named like one gets a warning. ``secrets``: the invocation's (its token,
+    the values of the ``env.*`` names the file uses), masked in what is judged
+    outside any job (a ``[defaults]`` key no job inherits).
     """
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
@@ -68,7 +71,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
         problems += [p for p in result.problems if isinstance(p, TemplateError)]
     errors += said_once(taskfile, problems)
     errors += key_clashes(taskfile, results)
-    errors += unused_default_errors(taskfile, key_specs)
+    errors += unused_default_errors(taskfile, key_specs, secrets)
     errors.sort(key=_line)
     return Report(errors=errors, warnings=warnings)
 
@@ -93,11 +96,18 @@ def _without_wrong_keys(taskfile: TaskFile, keyed: Sequence[MogrunError],
             and JOB_NAME.fullmatch(name)]
 
 
-def unused_default_errors(taskfile: TaskFile,
-                          key_specs: Mapping[str, KeySpec]) -> list[MogrunError]:
+def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
+                          secrets: Collection[str] = ()) -> list[MogrunError]:
     """A plugin key of ``[defaults]`` is judged in the jobs that inherit it (built
     or not); one that no job inherits is judged on its own (templates left as
-    written), so a mistake in it does not wait for the first job that uses it."""
+    written), so a mistake in it does not wait for the first job that uses it.
+
+    No job's secrets apply here: what its validator says (a ValueError, a crash, a
+    mogrun error of its own) is masked with the invocation's ``secrets``, as a
+    crash of ``mogrun_configure`` is. The value itself is not known to be secret:
+    a key's ``secrets`` callback lists those of a value its validator accepted."""
+    from mogrun.masking import mask
+
     errors: list[MogrunError] = []
     for key, spec in key_specs.items():
         if key not in taskfile.defaults or any(key not in t for t in taskfile.jobs.values()):
@@ -108,7 +118,11 @@ def unused_default_errors(taskfile: TaskFile,
         try:
             spec.validate(value)
         except ValueError as exc:
-            errors.append(taskfile.error(f'[defaults] key "{key}": {exc}', "defaults", key))
+            errors.append(taskfile.error(f'[defaults] key "{key}": {mask(str(exc), secrets)}',
+                                         "defaults", key))
+        except MogrunError as exc:  # the validator's crash (PluginError) or its own error
+            raise exc.evolve(message=mask(exc.message, secrets),
+                             context=[mask(line, secrets) for line in exc.context]) from exc
     return errors
 
 

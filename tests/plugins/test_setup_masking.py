@@ -133,3 +133,39 @@ def test_a_validator_raising_a_mogrun_error_masks_the_env_value(tmp_path, mogrun
     assert "TOPSECRET42" not in result.output
     assert result.errors == ["Error: bad route '***'"], result
     assert "Traceback" not in result.output
+
+
+LEAKY_DEFAULT = '''
+import os
+from mogrun.hookspecs import hookimpl
+
+def route(value):
+    if value == "broken":
+        raise RuntimeError("cannot reach " + os.environ[os.environ["LEAK"]])
+    return value
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate=route)
+'''
+
+
+@pytest.mark.parametrize("leak", ["PAGER_URL", "MOGPLEX_API_KEY"])
+def test_a_crash_on_a_default_no_job_inherits_masks_the_invocations_secrets(
+        tmp_path, mogrun_cli, monkeypatch, leak):
+    """A [defaults] value every job overrides is validated alone, outside any job:
+    its crash is masked like other crashes before jobs exist (mogrun_configure's),
+    with the API token and the values of the env.* names the file uses."""
+    monkeypatch.setenv("PAGER_URL", SECRET)
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_TOPSECRET42")
+    monkeypatch.setenv("LEAK", leak)
+    root = _project(tmp_path, LEAKY_DEFAULT)
+    text = (root / "mogplex.toml").read_text()
+    (root / "mogplex.toml").write_text(text.replace("[jobs.page]",
+                                                    '[defaults]\nroute = "broken"\n[jobs.page]'))
+    result = mogrun_cli("check", cwd=root,
+                        env={"PAGER_URL": SECRET, "MOGPLEX_API_KEY": "mog_TOPSECRET42"})
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output
+    assert result.errors == ['Error: plugin "x" failed validating job key "route": '
+                             "RuntimeError: cannot reach ***"], result
