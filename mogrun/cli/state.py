@@ -110,17 +110,57 @@ class CliState:
         """With ``--json``, stdout holds NDJSON only (SPEC): for the rest of the
         invocation, what plugins write to ``sys.stdout`` (a ``print`` in a hook,
         on whichever thread) goes to stderr. mogrun's own output is written to
-        ``self.stdout``, never through ``sys.stdout``, so it is unaffected."""
+        ``self.stdout``, never through ``sys.stdout``, so it is unaffected.
+        When ``self.stdout`` is the process's file descriptor 1, that descriptor
+        is diverted too (``_divert_fd1``)."""
         import sys
 
         if not self.json_output or isinstance(sys.stdout, _ToStream):
             return
+        self._divert_fd1()
         previous, diverted = sys.stdout, _ToStream(self.stderr)
         sys.stdout = diverted
 
         def restore() -> None:
             if sys.stdout is diverted:
                 sys.stdout = previous
+
+        self.add_cleanup(restore)
+
+    def _divert_fd1(self) -> None:
+        """What bypasses ``sys.stdout`` (a plugin's subprocess, which inherits
+        descriptor 1, or its ``os.write(1, ...)``) reaches stderr too: ``self.stdout``
+        moves to a duplicate of descriptor 1 and descriptor 1 is pointed at
+        stderr's, until the invocation ends. Only when the invocation's stdout is
+        the process's descriptor 1 (the console script): an embedder's or a
+        test's own stream is theirs, and their process's descriptors too."""
+        import contextlib
+        import os
+
+        original = self.stdout
+        try:
+            if original.fileno() != 1:
+                return
+            stderr_fd = self.stderr.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation: no descriptor
+            return
+        with contextlib.suppress(OSError, ValueError):
+            original.flush()  # what it holds goes out before descriptor 1 moves
+        kept = os.dup(1)  # not inherited: a plugin's subprocess never gets it
+        # Line-buffered: each line goes out as written (its writer flushes it too).
+        ndjson = open(kept, "w", buffering=1,  # noqa: SIM115 (closed by restore)
+                      encoding=getattr(original, "encoding", None) or "utf-8",
+                      errors=getattr(original, "errors", None))
+        os.dup2(stderr_fd, 1)
+        self.stdout = ndjson
+
+        def restore() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                ndjson.flush()  # a reader that left (``| head``): the rest goes nowhere
+            os.dup2(kept, 1)
+            with contextlib.suppress(OSError, ValueError):
+                ndjson.close()  # closes ``kept``, even when the flush fails
+            self.stdout = original
 
         self.add_cleanup(restore)
 

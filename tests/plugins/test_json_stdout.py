@@ -4,6 +4,8 @@ examples do, from hooks that run on worker threads) goes to stderr."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 
@@ -74,3 +76,79 @@ def test_without_json_plugin_prints_stay_on_stdout(tmp_path, mogrun_emulator, mo
     for word in WORDS:
         assert word in printed
         assert word not in result.stderr
+
+
+# Writes that bypass sys.stdout: a child process inherits file descriptor 1, and
+# os.write(1, ...) is the descriptor itself. Only the process can divert those.
+RAW = '''
+import os, subprocess, sys, time
+from mogrun.plugin import hookimpl
+
+os.write(1, b"RAW-IMPORT\\n")
+
+@hookimpl
+def mogrun_run_started(job, run, state, attached):
+    subprocess.run([sys.executable, "-c", "print('CHILD-STARTED')"], check=True)
+    os.write(1, b"RAW-STARTED\\n")
+
+@hookimpl
+def mogrun_session_finished(results, exit_code):
+    os.system("echo CHILD-FINISHED")
+    deadline = time.monotonic() + 20
+    while os.path.exists("hold") and not os.path.exists("go") and time.monotonic() < deadline:
+        time.sleep(0.01)  # the test reads the lines written so far meanwhile
+'''
+RAW_WORDS = ("RAW-IMPORT", "CHILD-STARTED", "RAW-STARTED", "CHILD-FINISHED")
+# The code under test, not whichever mogrun is installed (a worktree run with PYTHONPATH).
+PYTHONPATH = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
+def _raw_project(tmp_path):
+    root = _project(tmp_path)
+    (root / "plugins" / "printer.py").write_text(RAW)
+    return root
+
+
+def _mogrun(root, emulator, *args, **popen):
+    """mogrun as a process of its own: its stdout is file descriptor 1."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MOGPLEX_URL": emulator.url,
+           "MOGPLEX_API_KEY": emulator.write_token, "MOGRUN_SANDBOXES": "10000",
+           "MOGRUN_POLL_INTERVAL": "0.1", **PYTHONPATH}
+    return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def test_json_output_keeps_what_plugins_write_to_fd_1_off_stdout(tmp_path, mogrun_emulator):
+    root = _raw_project(tmp_path)
+    (root / "hold").touch()  # the session's end waits for "go"
+    proc = _mogrun(root, mogrun_emulator, "--json", "run", "fix")
+    first = proc.stdout.readline().decode()
+    assert proc.poll() is None  # lines come out as they are written, not at exit
+    (root / "go").touch()
+    out, err = (stream.decode() for stream in proc.communicate(timeout=60))
+    assert proc.returncode == 0, err
+    lines = [first, *out.splitlines()]
+    assert [json.loads(line)["type"] for line in lines][::len(lines) - 1] == \
+        ["job_started", "summary"], lines
+    for word in RAW_WORDS:
+        assert word in err, err
+    assert "Traceback" not in err
+
+
+def test_json_output_to_a_reader_that_left_does_not_crash(tmp_path, mogrun_emulator):
+    """``mogrun --json run | head -0``: the NDJSON goes nowhere, quietly."""
+    proc = _mogrun(_raw_project(tmp_path), mogrun_emulator, "--json", "run", "fix")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "CHILD-FINISHED" in err, err
+
+
+def test_json_check_keeps_what_plugins_write_to_fd_1_off_stdout(tmp_path, mogrun_emulator):
+    """``check`` (answered without click) loads the plugins too: its one object stays alone."""
+    proc = _mogrun(_raw_project(tmp_path), mogrun_emulator, "--json", "check")
+    out, err = (stream.decode() for stream in proc.communicate(timeout=60))
+    assert proc.returncode == 0, err
+    assert json.loads(out)["ok"] is True, out
+    assert "RAW-IMPORT" in err, err
