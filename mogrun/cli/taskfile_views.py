@@ -34,17 +34,18 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         taskfile = loaded = load_taskfile(state, judge_sets=False)  # validate lists it
         host = load_host(state, taskfile, plugins)
         host.configure(check_config(state, taskfile))
+        report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
+                          command_names=list(COMMANDS), secrets=host.known_secrets)
     except TaskFileError as error:
         if not state.json_output:
             raise
-        # --json: a file that cannot even be loaded (or its plugins) is still reported as JSON.
+        # --json: a file that cannot even be loaded or judged (a plugin's crash) is still
+        # reported as JSON.
         location = error.location
         path = str(loaded.path) if loaded else location.path if location else _found(state)
         state.echo(json.dumps({"ok": False, "file": path, "errors": [_error_json(error)],
                                "warnings": []}))
         return 2
-    report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
-                      command_names=list(COMMANDS), secrets=host.known_secrets)
     if state.json_output:
         state.echo(json.dumps({"ok": not report.errors, "file": str(taskfile.path),
                                "errors": [_error_json(e) for e in report.errors],

@@ -132,3 +132,24 @@ def test_a_default_validated_alone_crashing_is_the_plugins_fault(tmp_path, mogru
     assert result.exit_code == 2, result
     assert result.errors == ['Error: plugin "x" failed validating job key "owner": '
                              "TypeError: string indices must be integers, not 'str'"]
+
+
+def test_json_check_reports_a_crashing_validator_as_json(tmp_path, mogrun_cli):
+    """``--json check`` answers with one JSON object whatever the problem: a
+    plugin's crash while the file is judged too (exit 2, secrets masked)."""
+    import json
+
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "x.py").write_text(BUGGY_VALIDATOR)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/x.py"]\n'
+                   '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\n'
+                   'route = "{{ env.PAGER_URL }}"\n')
+    result = mogrun_cli("--json", "check", cwd=tmp_path, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [e["message"] for e in report["errors"]] == [
+        'plugin "x" failed validating job key "route": TypeError: cannot route ***']
+    assert "TOPSECRET42" not in result.output
