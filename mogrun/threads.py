@@ -10,19 +10,19 @@ both while it runs, and the main thread receives every one at once.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
-
-BLOCKED = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def start_without_signals(target: Callable[[], None], name: str) -> threading.Thread:
     """Start a daemon thread running ``target`` with SIGINT and SIGTERM blocked. The
     thread inherits the mask set while it starts; the caller's own mask is restored
     (a signal meanwhile stays pending for it)."""
+    import signal  # here: mogrun.plugin re-exports this, and check/show/list import that
+
     masking = hasattr(signal, "pthread_sigmask")
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED) if masking else None
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if masking else None
     try:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
