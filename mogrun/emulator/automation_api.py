@@ -110,7 +110,7 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
 def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(request.body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         body = None
     repo_id = body.get("repoId") if isinstance(body, dict) else None
     if not isinstance(repo_id, str) or not js_trim(repo_id):

@@ -55,6 +55,8 @@ def parse_json_body(raw: bytes) -> Any:
         return json.loads(text, parse_constant=_not_json)
     except ValueError as exc:  # json.JSONDecodeError is one
         raise bad("Invalid JSON body") from exc
+    except RecursionError as exc:  # deeper than Python's parser goes (~1,000 levels)
+        raise bad("Invalid JSON body") from exc
 
 
 def _not_json(name: str) -> Any:

@@ -245,6 +245,18 @@ def test_a_body_that_is_not_json_is_400_invalid_json_body(api, mogrun_emulator, 
     assert mogrun_emulator.runs == []
 
 
+def test_a_body_nested_past_the_parsers_depth_is_answered_not_dropped(
+        api, mogrun_emulator):
+    """Python's parser gives up on JSON nested about 1,000 levels deep (a
+    RecursionError, which dropped the connection). The emulator answers it as
+    a body it cannot parse: its documented limit (docs/emulator.md)."""
+    deep = b'{"repoId": "x", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = api.call("POST", "/runs", raw=deep, key="k")
+    assert (answer.status, answer.code, answer.message) == (
+        400, "BAD_REQUEST", "Invalid JSON body")
+    assert mogrun_emulator.runs == []
+
+
 @pytest.mark.parametrize("raw", [b"[1, 2]", b"[]", b'"acme/api"', b"42", b"true", b"false"])
 def test_a_json_value_that_is_not_an_object_has_no_repo_id(api, mogrun_emulator, raw):
     """The handler reads body.repoId off whatever request.json() returned: on an
