@@ -122,7 +122,9 @@ class Scheduler:
                 self._idle += 1
                 self._record(js, index, result)
         finally:
-            for _ in range(self._idle):  # idle workers leave; busy ones are left going
+            # Every worker leaves: an idle one now, a busy one (a session left by an
+            # exception, a second Ctrl-C) once its run ends; none waits on for good.
+            for _ in range(self._idle + self._active):
                 self._handed.put(None)
             self._idle = 0
 

@@ -109,6 +109,35 @@ def test_a_fan_out_reuses_its_workers_and_leaves_none_behind():
         assert not thread.is_alive()  # each left once the session ended
 
 
+def test_workers_busy_when_a_session_is_left_by_an_exception_still_leave():
+    release = threading.Event()
+    threads = set()
+    rec = Recorder()
+
+    def run(j, plan):
+        threads.add(threading.current_thread())
+        if j.name == "slow":
+            release.wait(5)
+        return rec.run(j, plan)
+
+    def job_done(j, results, outcome):
+        if j.name == "quick":
+            raise RuntimeError("the session ends here")  # like a second Ctrl-C would
+
+    scheduler = Scheduler([job("quick"), job("slow", repos=("acme/a", "acme/b"))], run_fn=run,
+                          skip_fn=rec.skip, on_job_done=job_done, max_parallel=3)
+    try:
+        scheduler.run()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the session should have ended by its exception")
+    release.set()
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()  # its run ended, and so did it
+
+
 def test_workers_leave_every_ctrl_c_to_the_main_thread():
     import signal
 
