@@ -51,6 +51,10 @@ class Response:
     def header(self, name: str) -> str | None:
         """A header's value by case-insensitive name, or ``None``."""
         wanted = name.lower()
+        getlist = getattr(self.headers, "getlist", None)
+        if getlist is not None:  # urllib3's: a repeated header is the last one, as a dict's
+            values = getlist(wanted)
+            return values[-1] if values else None
         found = self.headers.get(wanted)
         if found is not None:
             return found

@@ -115,3 +115,18 @@ def test_a_compressed_body_is_held_to_the_limit_once_inflated(monkeypatch) -> No
     with raw_server(answer) as url, pytest.raises(TransportError) as caught:
         send(url)
     assert "is larger than" in caught.value.message
+
+
+def test_a_repeated_header_is_its_last_value_not_a_joined_one() -> None:
+    """A proxy may repeat Retry-After: ``header`` gives one value, as a dict
+    of the answer's headers would (urllib3 joins them into "5, 5")."""
+    answer = head(f"Content-Length: {len(BODY)}", "Retry-After: 7", "Retry-After: 5") + BODY
+    transport = Urllib3Transport()
+    with raw_server(answer) as url:
+        try:
+            response = transport.send("GET", url, headers={}, body=None, timeout=5.0)
+        finally:
+            transport.close()
+    assert response.header("retry-after") == "5"
+    assert response.header("RETRY-AFTER") == "5"
+    assert response.header("x-missing") is None
