@@ -460,11 +460,13 @@ def _quoted(run_id: str) -> str:
 
 
 def _query(params: Mapping[str, Any]) -> str:
-    """``params`` as a query string; the same few (a poll's ``limit``) are remembered."""
-    try:
-        return _cached_query(tuple(params.items()))
-    except TypeError:  # a value that cannot be a cache key (a list)
-        return urlencode(params)
+    """``params`` as a query string; the same few (a poll's ``limit``) are remembered.
+    Only strings and whole numbers are: ``True``, ``1`` and ``1.0`` are one cache key
+    but three query strings."""
+    items = tuple(params.items())
+    if all(type(value) in (str, int) for _, value in items):
+        return _cached_query(items)
+    return urlencode(items)
 
 
 @functools.lru_cache(maxsize=256)

@@ -141,3 +141,12 @@ def test_cancel_that_races_the_end_reads_the_run_again(client, mogrun_emulator):
     assert outcome.state.status == mogrun_emulator.run_detail(run_id)["status"]
     assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel", status=409) == 1
     assert mogrun_emulator.requests[-1].method == "GET"
+
+
+def test_a_query_string_tells_true_one_and_one_point_zero_apart() -> None:
+    from mogrun.api.client import _query
+
+    assert [_query({"a": value}) for value in (1, True, 1.0, "1")] == [
+        "a=1", "a=True", "a=1.0", "a=1"]
+    assert _query({"limit": 200}) == _query({"limit": 200}) == "limit=200"
+    assert _query({"q": ["x", "y"]}) == "q=%5B%27x%27%2C+%27y%27%5D"  # not a cache key
