@@ -133,10 +133,15 @@ class CliState:
         moves to a duplicate of descriptor 1 and descriptor 1 is pointed at
         stderr's, until the invocation ends. Only when the invocation's stdout is
         the process's descriptor 1 (the console script): an embedder's or a
-        test's own stream is theirs, and their process's descriptors too."""
+        test's own stream is theirs, and their process's descriptors too. And
+        only from the main thread, before output starts: a follower thread that
+        loads the plugins late must not move descriptor 1 under another's line."""
         import contextlib
         import os
+        import threading
 
+        if threading.current_thread() is not threading.main_thread():
+            return  # a helper thread (a ``logs -f`` follower): others may be writing now
         original = self.stdout
         try:
             if original.fileno() != 1:
