@@ -464,9 +464,10 @@ def _query(params: Mapping[str, Any]) -> str:
     Only strings and whole numbers are: ``True``, ``1`` and ``1.0`` are one cache key
     but three query strings."""
     items = tuple(params.items())
-    if all(type(value) in (str, int) for _, value in items):
-        return _cached_query(items)
-    return urlencode(items)
+    for _, value in items:  # a loop, not all(<generator>): every poll asks
+        if type(value) is not str and type(value) is not int:
+            return urlencode(items)
+    return _cached_query(items)
 
 
 @functools.lru_cache(maxsize=256)
