@@ -51,3 +51,27 @@ def test_a_usage_error_is_exit_2_on_the_apps_stderr(tmp_path, capfd) -> None:
     assert "No such option '--frobnicate'" in err.getvalue()
     assert out.getvalue() == ""
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("closed", [1, 2], ids=["stdout", "stderr"])
+@pytest.mark.parametrize("argv", [["list"], ["--json", "check"], ["--help"],
+                                  ["--json", "--local", "run", "quick"]])
+def test_a_stream_closed_at_start_discards_output_and_the_exit_code_stands(
+        tmp_path, argv, closed) -> None:
+    """``mogrun run job >&-`` in a cron line: Python starts with that stream as
+    None, and the first line of output crashed with a traceback."""
+    import subprocess
+    import sys
+
+    write_taskfile(tmp_path, '[jobs.quick]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=0.1s"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    with open(tmp_path / "other.txt", "w+b") as other:
+        proc = subprocess.run(  # the shell closes the descriptor, as a cron line would
+            ["sh", "-c", f'exec "$@" {closed}>&-', "sh", sys.executable, "-m", "mogrun",
+             *argv], cwd=tmp_path, env=env, timeout=60, stdout=other, stderr=other)
+        other.seek(0)
+        said = other.read().decode()
+    assert proc.returncode == 0, said
+    assert "Traceback" not in said

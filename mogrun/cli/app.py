@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI on this process's argv, environment, cwd and streams and
     return its exit code (``main`` without the exit)."""
+    _open_closed_streams()
     app = MogrunApp(cwd=Path.cwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
                     stdin=sys.stdin)
     try:
@@ -205,3 +206,14 @@ def run_cli(argv: list[str] | None = None) -> int:
         # `mogrun list | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _open_closed_streams() -> None:
+    """A descriptor closed when the process started (``mogrun run job >&-`` in a
+    cron line) leaves ``sys.stdout`` or ``sys.stderr`` as None: what would go
+    there is discarded, as after a reader left, and the command still runs to
+    its own exit code instead of failing on its first line of output."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (process-long)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (process-long)
