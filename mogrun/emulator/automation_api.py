@@ -14,7 +14,13 @@ from mogrun.emulator.directives import DirectiveError
 from mogrun.emulator.faults import Fault
 from mogrun.emulator.replies import Reply, Request, error, js_trim, list_limit, ok
 from mogrun.emulator.state import Token
-from mogrun.emulator.validation import UUID, Invalid, idempotency_key, require_uuid
+from mogrun.emulator.validation import (
+    UUID,
+    Invalid,
+    idempotency_key,
+    parse_json_body,
+    require_uuid,
+)
 
 if TYPE_CHECKING:
     from mogrun.emulator.app import Api
@@ -108,9 +114,9 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    try:  # ``await request.json().catch(() => null)``: POST /runs's reader, failure as null
+        body = parse_json_body(request.body)
+    except Invalid:
         body = None
     repo_id = body.get("repoId") if isinstance(body, dict) else None
     if not isinstance(repo_id, str) or not js_trim(repo_id):

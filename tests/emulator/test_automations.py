@@ -302,3 +302,18 @@ def test_control_endpoints_for_automations_keys_and_caps(api, mogrun_emulator):
                        ("job-caps", {"nope": 1}), ("automations", {"name": "x", "active": 1})]:
         bad = api.call("POST", f"/_emulator/{path}", body, api=False, token=None)
         assert bad.status == 400, (path, bad.json)
+
+
+def test_the_trigger_reads_its_body_as_post_runs_does(api, mogrun_emulator):
+    """Both handlers read ``await request.json()``: a byte order mark and a byte that is
+    not UTF-8 do not stop it, and NaN (which Python's parser takes) is not JSON."""
+    automation = mogrun_emulator.add_automation("ok")
+    path = f"/automations/{automation}/trigger"
+    repo = mogrun_emulator.repo_id(API)
+    bom = b"\xef\xbb\xbf" + f'{{"repoId": "{repo}"}}'.encode()
+    assert api.call("POST", path, raw=bom, key="bom").status == 202
+    latin1 = f'{{"repoId": "{repo}", "input": {{"note": "caf\xe9"}}}}'.encode("latin-1")
+    assert api.call("POST", path, raw=latin1, key="latin1").status == 202
+    nan = f'{{"repoId": "{repo}", "input": {{"n": NaN}}}}'.encode()
+    answer = api.call("POST", path, raw=nan, key="nan")
+    assert (answer.status, answer.message) == (400, "repoId is required")
