@@ -55,9 +55,6 @@ class Response:
         if getlist is not None:  # urllib3's: a repeated header is the last one, as a dict's
             values = getlist(wanted)
             return values[-1] if values else None
-        found = self.headers.get(wanted)
-        if found is not None:
-            return found
         for key, value in self.headers.items():
             if key.lower() == wanted:
                 return value
@@ -312,7 +309,7 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
     cut = _cut_short(watch, request, timeout)  # a shut socket may look like the body's end
     if cut is not None:
         raise cut
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)  # one chunk: that bytes object itself, not a copy
 
 
 def _partial(exc: BaseException) -> bytes:
