@@ -1,8 +1,9 @@
-"""A tiny loopback HTTP server of our own, for answers the emulator never
-gives (redirects) and for webhooks; it records what it received."""
+"""Tiny loopback servers of our own, for answers the emulator never gives
+(redirects, bodies cut off or framed oddly) and for webhooks."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,3 +58,36 @@ def loopback_server(status: int = 200, headers: dict[str, str] | None = None,
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def raw_server(answer: bytes, *, close_after: bool = True) -> Iterator[str]:
+    """A loopback server that reads one request head and writes ``answer`` as is
+    (then closes the connection): answers no well-behaved server would give."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    data += more
+                conn.sendall(answer)
+                if close_after:
+                    conn.shutdown(socket.SHUT_RDWR)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1/mogplex/runs"
+    finally:
+        listener.close()

@@ -3,49 +3,13 @@ and without a Content-Length (a server that streams sends none)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from mogrun.api import transport as transport_module
 from mogrun.api.transport import Urllib3Transport
 from mogrun.errors import TransportError
 
-
-@contextmanager
-def raw_server(answer: bytes, *, close_after: bool = True) -> Iterator[str]:
-    """A loopback server that reads one request head and writes ``answer`` as is
-    (then closes the connection): answers no well-behaved server would give."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    more = conn.recv(65536)
-                    if not more:
-                        break
-                    data += more
-                conn.sendall(answer)
-                if close_after:
-                    conn.shutdown(socket.SHUT_RDWR)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1/mogplex/runs"
-    finally:
-        listener.close()
+from .loopback import raw_server
 
 
 def head(*lines: str) -> bytes:
