@@ -88,9 +88,8 @@ class NdjsonReporter:
         )
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        obj = {"type": "event", "job": run.job, "repo": run.repo, "run_id": None,
-               "event": event_dict(event)}
-        self._emit(job, obj, run_of=run.label)
+        obj = {"type": "event", **_run_ids(run, None), "event": event_dict(event)}
+        self._emit(job, obj, run_of=run.label)  # run_id filled in under the write lock
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
         self._remember(run, state)
