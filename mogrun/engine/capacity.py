@@ -52,15 +52,12 @@ class Busy:
 
     @classmethod
     def of(cls, box: Mapping[str, Any]) -> Busy:
-        """One listed sandbox (a listing holds up to 200: read each field once)."""
+        """One listed sandbox: its fields as text (``None`` where the server has none)."""
         get = box.get
-        sid, repo_id, working, base = get("id"), get("repo_id"), get("working_branch"), get(
-            "base_branch")
-        root, status, active = get("root_directory"), get("status"), get("last_active_at")
-        return cls("" if sid is None else str(sid), "" if repo_id is None else str(repo_id),
-                   None if working is None else str(working),
-                   None if base is None else str(base), None if root is None else str(root),
-                   str(status or ""), "" if active is None else str(active))
+        return cls(_text(get("id")) or "", _text(get("repo_id")) or "",
+                   _text(get("working_branch")), _text(get("base_branch")),
+                   _text(get("root_directory")), str(get("status") or ""),
+                   _text(get("last_active_at")) or "")
 
     def serving(self) -> tuple[_Triple, ...]:
         """The ``_key`` of every run this sandbox serves: the same repo and root and,
@@ -76,6 +73,10 @@ class Busy:
 
 
 _Triple = tuple[str, str | None, str | None]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _key(want: Sandbox) -> _Triple:
