@@ -33,6 +33,6 @@ def create_run(state: State, spec: StartSpec, script: Script, user: str, now: fl
         run = Run(spec, script, user, now, api_url)
         sandbox = state.sandboxes.boot(user, triple, spec.base_branch, now, script.pending_time)
     run.sandbox = sandbox
-    sandbox.tenants.append(run)
+    sandbox.add(run)
     state.runs[run.id] = run
     return run

@@ -80,10 +80,17 @@ class Run:
     def cancel(self, now: float) -> None:
         """Stop an active run now; its events gain cancel_requested, cancelled."""
         self.cancelled_at = now
+        self._moved_end()
 
     def end_now(self, now: float) -> None:
         """End an active run now with its scripted status (a cancel lost the race)."""
         self.ended_at = now
+        self._moved_end()
+
+    def _moved_end(self) -> None:
+        """Its sandbox's idle clock follows its end."""
+        if self.sandbox is not None:
+            self.sandbox.changed()
 
     def _middle_count(self) -> int | None:
         return None if self.script.duration is None else self.script.events - 3

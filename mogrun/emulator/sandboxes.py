@@ -63,7 +63,12 @@ class Triple:
 
 
 class Sandbox:
-    """One sandbox record. Mutated only under the emulator's lock."""
+    """One sandbox record. Mutated only under the emulator's lock.
+
+    Its stop time is remembered (``stop_time``): whether it is active is asked
+    of every sandbox at each start, and a fan-out of a thousand repos keeps a
+    thousand of them. Whatever moves that time tells it (``changed``): a new
+    tenant, a tenant's end moved by a cancel, an occupant released."""
 
     def __init__(self, user: str, triple: Triple, base_branch: str, created: float,
                  boot: float, busy_until: float | None = None) -> None:
@@ -77,6 +82,24 @@ class Sandbox:
         self.busy_until = busy_until  # occupants: busy until then (math.inf: for ever)
         self.tenants: list[Tenant] = []
         self.stopped_at: float | None = None
+        self._stop: tuple[Policy, float, float] | None = None  # (policy, epoch, stop time)
+
+    def add(self, tenant: Tenant) -> None:
+        """``tenant`` runs here from now on."""
+        self.tenants.append(tenant)
+        self.changed()
+
+    def release(self, now: float) -> bool:
+        """End an occupant's busy time now (True if it was still busy)."""
+        if self.busy_until is None or self.busy_until <= now:
+            return False
+        self.busy_until = now
+        self.changed()
+        return True
+
+    def changed(self) -> None:
+        """Its work changed: the stop time is worked out again when next asked."""
+        self._stop = None
 
     def busy(self, now: float) -> bool:
         if self.busy_until is not None and now < self.busy_until:
@@ -93,9 +116,26 @@ class Sandbox:
             moments.append(min(self.busy_until, now))
         return max(moments)
 
+    def stop_time(self, policy: Policy, epoch: float) -> float:
+        """When the reaper stops it if no new work comes (inf while some work has
+        no end): the sweep after the idle clock's last activity plus ``idle``.
+        Before then it is busy or idle, never stopped; after, it is stopped."""
+        cached = self._stop
+        if cached is not None and cached[0] is policy and cached[1] == epoch:
+            return cached[2]
+        ends = [t.end() for t in self.tenants]
+        if None in ends or self.busy_until == math.inf:
+            stop = math.inf
+        else:
+            last = max([self.created, *ends, *(() if self.busy_until is None
+                                               else (self.busy_until,))])
+            stop = reap_time(last, policy, epoch)
+        self._stop = (policy, epoch, stop)
+        return stop
+
     def status(self, now: float, policy: Policy, epoch: float) -> str:
-        if self.stopped_at is None and not self.busy(now):
-            stop = reap_time(self.last_active(now), policy, epoch)
+        if self.stopped_at is None:
+            stop = self.stop_time(policy, epoch)
             if stop <= now:
                 self.stopped_at = stop  # frozen: nothing can wake it any more
         if self.stopped_at is not None and self.stopped_at <= now:
@@ -103,6 +143,17 @@ class Sandbox:
         if now < self.created + self.boot / 2:
             return "creating"
         return "installing" if now < self.created + self.boot else "running"
+
+    def is_active(self, now: float, policy: Policy, epoch: float) -> bool:
+        """Creating, installing or running: not yet stopped."""
+        stopped = self.stopped_at
+        if stopped is None:
+            cached = self._stop
+            if cached is not None and cached[0] is policy and cached[1] == epoch \
+                    and now < cached[2]:
+                return True  # the common case, a comparison: asked of every sandbox
+            return self.status(now, policy, epoch) in ACTIVE
+        return now < stopped
 
     def as_json(self, now: float, policy: Policy, epoch: float) -> dict[str, Any]:
         """The sandbox as ``GET /sandboxes`` lists it."""
@@ -143,6 +194,8 @@ class Sandboxes:
         self.epoch = epoch
         self.all: list[Sandbox] = []
         self.peak: dict[str, int] = {}  # user -> most sandboxes active at once
+        self._live: dict[str, list[Sandbox]] = {}  # user -> those not known to be stopped
+        self._by_triple: dict[tuple[str, Triple], list[Sandbox]] = {}
         self._boots = [SlidingWindow(n, w) for n, w in policy.boots]
 
     def set_policy(self, policy: Policy) -> None:
@@ -151,12 +204,19 @@ class Sandboxes:
         self._boots = [SlidingWindow(n, w) for n, w in policy.boots]
 
     def active(self, user: str, now: float) -> list[Sandbox]:
-        return [s for s in self.all
-                if s.user == user and s.status(now, self.policy, self.epoch) in ACTIVE]
+        """``user``'s sandboxes not yet stopped (those found stopped are let go:
+        a stopped sandbox never wakes)."""
+        live = self._live.get(user, [])
+        policy, epoch = self.policy, self.epoch
+        active = [s for s in live if s.is_active(now, policy, epoch)]
+        if len(active) < len(live):
+            self._live[user] = [s for s in live if s.stopped_at is None or s.stopped_at > now]
+        return active
 
     def find(self, user: str, triple: Triple, now: float) -> Sandbox | None:
         """The newest active sandbox of ``user`` for ``triple``, as the server reuses."""
-        matching = [s for s in self.active(user, now) if s.triple == triple]
+        matching = [s for s in self._by_triple.get((user, triple), ())
+                    if s.is_active(now, self.policy, self.epoch)]
         return max(matching, key=lambda s: s.created, default=None)
 
     def refusal(self, user: str, now: float) -> str | None:
@@ -184,6 +244,8 @@ class Sandboxes:
 
     def _add(self, sandbox: Sandbox, now: float) -> Sandbox:
         self.all.append(sandbox)
+        self._live.setdefault(sandbox.user, []).append(sandbox)
+        self._by_triple.setdefault((sandbox.user, sandbox.triple), []).append(sandbox)
         active = len(self.active(sandbox.user, now))
         self.peak[sandbox.user] = max(self.peak.get(sandbox.user, 0), active)
         return sandbox

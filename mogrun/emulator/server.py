@@ -150,10 +150,11 @@ class Emulator:
 
     def repo_id(self, full_name: str) -> str:
         """The id of ``owner/name`` (case-insensitive); KeyError if absent."""
-        for repo in self.repos:
-            if repo["full_name"].lower() == full_name.lower():
-                return str(repo["id"])
-        raise KeyError(full_name)
+        with self._state.lock:
+            try:
+                return str(self._state.repo_named(full_name)["id"])
+            except ValueError:
+                raise KeyError(full_name) from None
 
     @property
     def limits(self) -> Limits | None:
