@@ -11,7 +11,10 @@ import unicodedata
 
 
 def cell_width(text: str) -> int:
-    """Terminal columns ``text`` takes: wide East Asian characters count twice."""
+    """Terminal columns ``text`` takes: wide East Asian characters count twice.
+    ASCII (nearly every cell) is one column a character: no per-character look-up."""
+    if text.isascii():
+        return len(text)
     return sum(
         0
         if unicodedata.combining(ch)

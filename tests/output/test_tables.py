@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mogrun.durations import format_duration
 from mogrun.models import GateVerdict
@@ -75,3 +77,15 @@ def test_a_cut_reason_never_shows_part_of_a_secret():
     (line,) = reason_lines((result,), [SECRET], limit=100)
     assert SECRET[:4] not in line and line.endswith("more characters cut)"), line
     assert reason_lines((result,), [SECRET]) == [f"build  failed (r_1): {'x' * 90}***{'y' * 500}"]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+def test_cell_width_takes_the_ascii_short_cut_only_where_it_agrees(text):
+    import unicodedata
+
+    from mogrun.tables import cell_width
+
+    by_character = sum(0 if unicodedata.combining(ch) else
+                       2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+                       for ch in text)
+    assert cell_width(text) == by_character
