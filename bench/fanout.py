@@ -10,9 +10,16 @@ and polls at mogrun's interval, nothing else), so CPU is also shown as a
 ratio to that floor: this VM's speed drifts by 2x between minutes, so only
 numbers measured in the same rounds compare. With ``--before REV`` (repeatable) the
 mogrun of git revision REV (a temporary worktree) runs in the same rounds too.
+``--output plain`` measures mogrun's default (human) output instead of ``--json``.
+
+Where the wall time goes is read from the emulator's own records: the time
+from launch to the first start, the mean notice lag (a run's end to the poll
+that saw it: half a poll interval on average) and the mean hand-over (a slot's
+run seen ended to the next start in it), so that
+wall ~ first start + waves x (duration + notice lag + hand-over) + exit.
 
     python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--repeat 3]
-                           [--before REV]...
+                           [--before REV]... [--output json|plain]
 
 Targets (issue 13): <= 3 ms of client CPU per run (where the minimal client
 takes 2.0-2.4 ms) and <= 1.3x the ideal wall time for 1,000 runs of 2 s with
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import statistics
@@ -34,11 +42,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import mogrun
 from mogrun.api.budget import MAX_POLLS_PER_SECOND
 from mogrun.emulator import Emulator
+from mogrun.emulator.state import RequestRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = "minimal"  # measure bench/minimal_client.py instead of a mogrun
@@ -89,6 +99,7 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an install has it
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
         if source == MINIMAL:
             Path(tmp, "ids.json").write_text(json.dumps([emulator.repo_id(r) for r in repos]))
@@ -98,28 +109,55 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
         else:
             if source is not None:
                 env["PYTHONPATH"] = source
-            command = [sys.executable, "-m", "mogrun", "--json", "run", "-j", str(args.jobs),
+            output = ["--json"] if args.output == "json" else []
+            command = [sys.executable, "-m", "mogrun", *output, "run", "-j", str(args.jobs),
                        "fan"]
+        launched = time.time()
         began = time.monotonic()
         proc, usage, peak_mib = run_child(command, cwd=tmp, env=env)
         wall = time.monotonic() - began
         requests = emulator.requests
+        runs = [emulator.run_detail(run_id) for run_id in emulator.runs]
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-2000:])
-    last = json.loads(proc.stdout.splitlines()[-1]) if proc.stdout else {}
-    passed = last.get("passed", sum(1 for r in last.get("results", [])
-                                    if r["outcome"] == "success"))
     cpu = usage.ru_utime + usage.ru_stime
     return {
         "exit code": proc.returncode,
-        "runs passed": passed,
+        "runs passed": sum(1 for run in runs if run["status"] == "success"),
         "wall / ideal": wall / (args.runs * args.duration / args.jobs),
         "wall time s": wall,
+        **timeline(runs, requests, launched, args.jobs),
         "CPU ms per run": cpu * 1000 / args.runs,
         "requests per run": len(requests) / args.runs,
         "repo look-ups": sum(1 for r in requests if r.path.endswith("/repos")),
         "peak RSS MiB": peak_mib,
     }
+
+
+def timeline(runs: list[dict[str, object]], requests: list[RequestRecord], launched: float,
+             jobs: int) -> dict[str, float]:
+    """Where the wall time went, from the emulator's records (its clock is the
+    wall clock, as ``launched`` is): launch to the first start, and the means of
+    the notice lag and of the hand-over (see the module's docstring)."""
+    seen: dict[str, float] = {}  # run id -> when its last poll came
+    for request in requests:
+        parts = request.path.split("/")
+        if request.method == "GET" and parts[-1] == "events":
+            seen[parts[-2]] = request.time
+    created = sorted(_moment(run["createdAt"]) for run in runs)
+    lags = [seen[str(run["runId"])] - _moment(run["updatedAt"]) for run in runs
+            if run["runId"] in seen]
+    noticed = sorted(seen.values())
+    hand_overs = [created[jobs + k] - noticed[k] for k in range(len(created) - jobs)]
+    return {
+        "first start s": created[0] - launched if created else math.nan,
+        "notice lag s": statistics.fmean(lags) if lags else math.nan,
+        "hand-over s": statistics.fmean(hand_overs) if hand_overs else math.nan,
+    }
+
+
+def _moment(stamp: object) -> float:
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
 
 
 def run_child(command: list[str], **kwargs: object) -> tuple[subprocess.CompletedProcess[str],
@@ -165,8 +203,9 @@ class PeakRss:
 
 
 def median_of(samples: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(s[key] for s in samples) if key != "exit code"
-            else max(s[key] for s in samples) for key in samples[0]}
+    worst = {"exit code": max, "runs passed": min}  # counts: the worst round's
+    return {key: worst[key](s[key] for s in samples) if key in worst
+            else statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
 def main() -> int:
@@ -177,6 +216,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
     parser.add_argument("--before", metavar="REV", action="append", default=[],
                         help="also measure git revision REV (repeatable)")
+    parser.add_argument("--output", choices=("json", "plain"), default="json",
+                        help="mogrun's output: --json (default) or the human lines")
     args = parser.parse_args()
     samples: dict[str, list[dict[str, float]]] = {}
     with checkouts(args.before) as paths:
@@ -192,7 +233,8 @@ def main() -> int:
           f"ideal wall time {args.runs * args.duration / args.jobs:.1f} s; medians of "
           f"{args.repeat} alternating rounds; {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}; python -m mogrun from "
-          f"{'an editable' if 'site-packages' not in mogrun.__file__ else 'a regular'} install")
+          f"{'an editable' if 'site-packages' not in mogrun.__file__ else 'a regular'} install, "
+          f"{'--json' if args.output == 'json' else 'plain'} output")
     print(f"{'':20}" + "".join(f"{name:>22}" for name in columns))
     for key in next(iter(columns.values())):
         print(f"{key:20}" + "".join(f"{c[key]:>22.2f}" if isinstance(c[key], float)
