@@ -18,8 +18,8 @@ that saw it: half a poll interval on average) and the mean hand-over (a slot's
 run seen ended to the next start in it), so that
 wall ~ first start + waves x (duration + notice lag + hand-over) + exit.
 
-    python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--repeat 3]
-                           [--before REV]... [--output json|plain]
+    python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--events 6]
+                           [--repeat 3] [--before REV]... [--output json|plain]
 
 Targets (issue 13): <= 3 ms of client CPU per run (where the minimal client
 takes 2.0-2.4 ms) and <= 1.3x the ideal wall time for 1,000 runs of 2 s with
@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = "minimal"  # measure bench/minimal_client.py instead of a mogrun
 
 
-def task_file(repos: list[str], duration: float, runs: int) -> str:
+def task_file(repos: list[str], duration: float, runs: int, events: int = 6) -> str:
     listed = ", ".join(f'"{r}"' for r in repos)
     return (
         "[mogplex]\n"
@@ -64,7 +64,7 @@ def task_file(repos: list[str], duration: float, runs: int) -> str:
         f"sandboxes = {runs}\n\n"  # the emulator's cap is lifted too: one sandbox per repo
         "[jobs.fan]\n"
         f"repo = [{listed}]\n"
-        f'prompt = "{{{{ repo }}}}\\n@emulator duration={duration}s events=6"\n'
+        f'prompt = "{{{{ repo }}}}\\n@emulator duration={duration}s events={events}"\n'
     )
 
 
@@ -97,7 +97,8 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
     minimal urllib3 client (``source == MINIMAL``)."""
     repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs))
+        Path(tmp, "mogplex.toml").write_text(
+            task_file(repos, args.duration, args.runs, args.events))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an install has it
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
@@ -105,7 +106,8 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
             Path(tmp, "ids.json").write_text(json.dumps([emulator.repo_id(r) for r in repos]))
             command = [sys.executable, str(ROOT / "bench" / "minimal_client.py"),
                        emulator.api_url, emulator.write_token, str(Path(tmp, "ids.json")),
-                       str(args.jobs), str(args.jobs / MAX_POLLS_PER_SECOND), f"{args.duration:g}"]
+                       str(args.jobs), str(args.jobs / MAX_POLLS_PER_SECOND), f"{args.duration:g}",
+                       str(args.events)]
         else:
             if source is not None:
                 env["PYTHONPATH"] = source
@@ -213,6 +215,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--events", type=int, default=6,
+                        help="events of each run (each poll reads all of them so far)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
     parser.add_argument("--before", metavar="REV", action="append", default=[],
                         help="also measure git revision REV (repeatable)")
@@ -229,7 +233,8 @@ def main() -> int:
                 samples.setdefault(name, []).append(measure(args, source))
             order = order[1:] + order[:1]  # and no column always runs first or last
     columns = {name: median_of(runs) for name, runs in samples.items()}
-    print(f"{args.runs} runs of {args.duration:g} s, -j {args.jobs}, limits lifted; "
+    print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
+          "limits lifted; "
           f"ideal wall time {args.runs * args.duration / args.jobs:.1f} s; medians of "
           f"{args.repeat} alternating rounds; {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}; python -m mogrun from "

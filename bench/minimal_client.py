@@ -6,7 +6,7 @@ ids are given. fanout.py runs it as a subprocess beside mogrun, so both are
 measured on the same machine in the same minute (a VM's speed drifts too
 much between minutes for absolute milliseconds to compare).
 
-    python bench/minimal_client.py API_URL TOKEN IDS_FILE JOBS INTERVAL DURATION
+    python bench/minimal_client.py API_URL TOKEN IDS_FILE JOBS INTERVAL DURATION [EVENTS]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ TERMINAL = {"success", "failed", "cancelled"}
 
 def main() -> int:
     api, token, ids_file, jobs, interval, duration = sys.argv[1:7]
+    events = sys.argv[7] if len(sys.argv) > 7 else "6"
     with open(ids_file, encoding="utf-8") as handle:
         ids = json.load(handle)
     # The emulator's server may reset a connection under 200 at once: retried, as
@@ -31,7 +32,7 @@ def main() -> int:
     retry = urllib3.Retry(total=5, allowed_methods=None, backoff_factor=0.05)
     http = urllib3.PoolManager(maxsize=int(jobs), block=False, retries=retry)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    prompt = f"@emulator duration={duration}s events=6"
+    prompt = f"@emulator duration={duration}s events={events}"
     requests = [0]
     lock = threading.Lock()
 

@@ -13,7 +13,7 @@ import functools
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -227,16 +227,20 @@ class MogplexClient:
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
+        known: Collection[str] = (),
     ) -> tuple[RunState, list[Event]]:
         """``GET /runs/{id}/events``: the run's state and its first ``limit`` events
-        (a follower's poll: given up, ``Interrupted``, once ``stop`` is set)."""
+        (a follower's poll: given up, ``Interrupted``, once ``stop`` is set), but
+        for those whose id is in ``known``: a poll answers with every event so
+        far, and a long run's would otherwise read them all again each time."""
         path = f"/runs/{_segment(run_id)}/events"
         params = {"limit": max(1, min(200, limit))}
         answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline,
                             stop=stop)
         run = failures.payload_field(answer.data, "run", dict, answer.info)
         events = failures.payload_field(answer.data, "events", list, answer.info)
-        return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)]
+        return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)
+                                        and not _known(e.get("id"), known)]
 
     def cancel_run(
         self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None
@@ -473,3 +477,8 @@ def _query(params: Mapping[str, Any]) -> str:
 @functools.lru_cache(maxsize=256)
 def _cached_query(items: tuple[tuple[str, Any], ...]) -> str:
     return urlencode(items)
+
+
+def _known(event_id: object, known: Collection[str]) -> bool:
+    """An event id in ``known`` (only a string can be: any other id is read)."""
+    return type(event_id) is str and event_id in known

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 from mogrun.api import automations as api
@@ -120,8 +120,8 @@ class AutomationKind:
             pause = min(pause * 2, CAP_RETRY[1])
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
+                   deadline: float | None = None, stop: threading.Event | None = None,
+                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
         assert job is not None, "an automation run is read through its job's automation"
         return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline,
                                             stop=stop)
@@ -214,8 +214,8 @@ class AutomationReader:
         return self.get_events(run_id, job=job, deadline=deadline)[0]
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
+                   deadline: float | None = None, stop: threading.Event | None = None,
+                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
         run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                            deadline=deadline, kind="poll", stop=stop)
         return run.state, list(run.events)

@@ -4,8 +4,13 @@ One request returns both the run's status and its events, and the list has
 no cursor: it holds at most ``limit`` events (the server's code has had both
 the first and the latest ``limit``). So the follower keeps the ids it has
 seen and passes on only new ones, in the server's order, across retries and
-reconnects; when a response holds the API's maximum of events it says once
-that some events may not be shown, and goes on passing on any new ones.
+reconnects; once it has seen the API's maximum of events (a response then
+holds that many) it says once that some events may not be shown, and goes on
+passing on any new ones.
+
+Every poll answers with every event so far, so the source is told the ids
+already seen and may leave those events unread: a long run's poll then costs
+its new events, not all of them again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +40,7 @@ class EventSource(Protocol):
     def get_events(
         self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
+        known: Collection[str] = (),
     ) -> tuple[RunState, list[Event]]: ...
 
 
@@ -124,7 +130,7 @@ class Follower:
         split = _split(fresh, state.updated_at) if state.status != old else len(fresh)
         for event in fresh[:split]:
             self.sink.event(event)
-        if len(events) >= EVENT_LIMIT and not self._capped:
+        if len(self._seen) >= EVENT_LIMIT and not self._capped:
             self._capped = True
             self.sink.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")
         self.state = state
@@ -142,7 +148,7 @@ class Follower:
         once ``stop`` is set: a request a stalled server holds (up to the read
         timeout) must not hold Ctrl-C's cancel back."""
         return self.source.get_events(self.state.run_id, limit=EVENT_LIMIT, job=self.job,
-                                      deadline=self.deadline, stop=self.stop)
+                                      deadline=self.deadline, stop=self.stop, known=self._seen)
 
     def _fresh(self, events: list[Event]) -> list[Event]:
         """The events not passed on before, in the server's order, now remembered."""

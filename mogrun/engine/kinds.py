@@ -12,7 +12,7 @@ with its class plus one line in ``kinds_for`` (see docs/architecture.md,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -79,10 +79,11 @@ class JobKind(Protocol):
         request in flight is given up on (``Interrupted``) once ``stop`` is set."""
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
+                   deadline: float | None = None, stop: threading.Event | None = None,
+                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
         """The run's state and its first ``limit`` events (the follower's source;
-        given up, ``Interrupted``, once ``stop`` is set)."""
+        given up, ``Interrupted``, once ``stop`` is set); events whose id is in
+        ``known`` (seen before) may be left out."""
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         """Cancel the run; ``None`` when this kind has no cancel (it is left going)."""

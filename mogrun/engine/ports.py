@@ -9,7 +9,7 @@ the lifecycle channel (``lifecycle.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.models import (
@@ -80,8 +80,8 @@ class ApiClient(Protocol):
                 deadline: float | None = None) -> RunState: ...
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]: ...
+                   deadline: float | None = None, stop: threading.Event | None = None,
+                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]: ...
 
     def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
                    deadline: float | None = None) -> CancelOutcome: ...

@@ -9,7 +9,7 @@ timing — and the engine then starts a new attempt once a slot is free.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
@@ -71,9 +71,10 @@ class RunKind:
         return Started(started.state, bool(started.attached))
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None) -> tuple[RunState, list[Event]]:
-        return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline, stop=stop)
+                   deadline: float | None = None, stop: threading.Event | None = None,
+                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
+        return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline, stop=stop,
+                                      known=known)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled:
         """Cancel the run; the answer is about this run whatever runId it carries."""

@@ -3,6 +3,8 @@ envelope, error codes, replay and attach."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mogrun.errors import (
@@ -63,6 +65,19 @@ def test_start_get_events_cancel(client, mogrun_emulator):
     assert (cancelled.state.status, cancelled.already_terminal) == ("cancelled", False)
     again = client.cancel_run(run_id)
     assert (again.state.status, again.already_terminal) == ("cancelled", True)
+
+
+def test_get_events_leaves_out_the_events_already_seen(client, mogrun_emulator):
+    run_id = client.start_run(start_request(
+        mogrun_emulator, "k-known", "@emulator duration=never pending=0s interval=0.05s")
+    ).state.run_id
+    _, first = client.get_events(run_id)
+    time.sleep(0.3)
+    _, later = client.get_events(run_id, known={e.id for e in first})
+    _, everything = client.get_events(run_id)  # (the run goes on: it may hold more)
+    seen = [e.id for e in first + later]
+    assert first and later and len(set(seen)) == len(seen)
+    assert [e.id for e in everything][:len(seen)] == seen
 
 
 def test_start_sends_the_key_and_json_body(client, mogrun_emulator):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, Follower
 from mogrun.models import Event, RunState
 
@@ -14,17 +16,25 @@ def ev(n: int) -> Event:
 
 
 class Script:
-    """Answers get_events from a list of (status, event numbers) responses."""
+    """Answers get_events from a list of (status, event numbers) responses; with
+    ``skips_known``, leaves out the events whose ids it is told were seen, as
+    the HTTP client does."""
 
-    def __init__(self, responses):
+    def __init__(self, responses, skips_known=False):
         self.responses = list(responses)
         self.calls = 0
+        self.skips_known = skips_known
+        self.answered: list[int] = []  # how many events each answer held
 
-    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None):
+    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None, known=()):
         self.calls += 1
         status, numbers = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
         state = RunState(run_id=run_id, status=status, updated_at=str(len(numbers)))
-        return state, [ev(n) for n in numbers]
+        events = [ev(n) for n in numbers]
+        if self.skips_known:
+            events = [e for e in events if e.id not in known]
+        self.answered.append(len(events))
+        return state, events
 
 
 class Sink:
@@ -47,8 +57,9 @@ class Sink:
         return self.watch_reason
 
 
-def follow(responses, *, sink=None, deadline=None, stop=None, clock=None, status="pending"):
-    source = Script(responses)
+def follow(responses, *, sink=None, deadline=None, stop=None, clock=None, status="pending",
+           skips_known=False):
+    source = Script(responses, skips_known)
     sink = sink or Sink()
     kwargs = {"clock": clock} if clock else {}
     follower = Follower(source, None, RunState(run_id="r_1", status=status), sink,
@@ -67,23 +78,39 @@ def test_each_event_once_in_order_across_repeated_lists():
     assert sink.statuses == [("pending", "streaming"), ("streaming", "success")]
 
 
-def test_cap_notice_said_once_and_status_still_followed():
+@pytest.mark.parametrize("skips_known", [False, True])
+def test_cap_notice_said_once_and_status_still_followed(skips_known):
     full = list(range(EVENT_LIMIT))
     outcome, sink, source = follow([("streaming", full), ("streaming", full),
-                                   ("failed", full)])
+                                   ("failed", full)], skips_known=skips_known)
     assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
     assert len(sink.events) == EVENT_LIMIT
     assert outcome.state.status == "failed"
     assert source.calls == 3
 
 
-def test_a_server_that_answers_the_latest_events_still_shows_new_ones():
+@pytest.mark.parametrize("skips_known", [False, True])
+def test_the_cap_notice_comes_when_the_limit_is_reached_over_several_polls(skips_known):
+    """Past the first poll a source that skips seen events answers with fewer
+    than the limit even when the run holds that many: the notice counts what
+    was seen."""
+    first, full = list(range(EVENT_LIMIT - 10)), list(range(EVENT_LIMIT))
+    _, sink, source = follow([("streaming", first), ("streaming", first),
+                              ("success", full)], skips_known=skips_known)
+    assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
+    assert sink.events == [f"e{n}" for n in range(EVENT_LIMIT)]
+    assert source.answered == ([EVENT_LIMIT - 10, 0, 10] if skips_known
+                               else [EVENT_LIMIT - 10, EVENT_LIMIT - 10, EVENT_LIMIT])
+
+
+@pytest.mark.parametrize("skips_known", [False, True])
+def test_a_server_that_answers_the_latest_events_still_shows_new_ones(skips_known):
     """A version of the server returned the latest ``limit`` events, not the first:
     past the cap, each new event still reaches the sink, once and in order."""
     window = list(range(EVENT_LIMIT))
     later = list(range(3, EVENT_LIMIT + 3))
     outcome, sink, _ = follow([("streaming", window), ("streaming", later),
-                               ("success", later)])
+                               ("success", later)], skips_known=skips_known)
     assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
     assert sink.events == [f"e{n}" for n in range(EVENT_LIMIT + 3)]
     assert outcome.state.status == "success"
@@ -143,8 +170,9 @@ def test_watch_reason_ends_following_and_unchanged_time_grows():
 
 def test_events_without_ids_are_told_apart_by_content():
     class NoIds(Script):
-        def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None):
-            state, events = super().get_events(run_id, limit=limit, job=job)
+        def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None,
+                       known=()):
+            state, events = super().get_events(run_id, limit=limit, job=job, known=known)
             return state, [Event(id="", type=e.type, created_at=e.created_at,
                                  message=e.message) for e in events]
 
