@@ -147,3 +147,41 @@ def test_a_wide_shallow_answer_is_taken_as_it_is() -> None:
     lone = {"ok": True, "data": {"sandboxes": [{"id": "sb_\ud83d"}] * 40}}
     assert sanitised(lone, envelope(lone["data"]))["data"]["sandboxes"][0]["id"] == "sb_\ufffd"
     assert sanitised(7, b"[[[[" * 10) == 7
+
+
+def _depth(value) -> int:
+    """Nesting as the rule counts it: a top-level list or object is at depth 0."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _chain(depth: int, leaf):
+    """``leaf`` under ``depth`` lists and objects, mixed: a document at the edge."""
+    for level in range(depth):
+        leaf = [1, leaf] if level % 2 else {"k": leaf, "n": None}
+    return leaf
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner,
+                                                                max_size=3),
+    max_leaves=40)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values, st.integers(0, 40), st.sampled_from([[], {}, 0, "x"]))
+def test_the_depth_check_refuses_exactly_what_is_nested_too_deep(value, extra, leaf):
+    from mogrun.api.envelope import MAX_DEPTH, TooDeep, sanitised
+
+    document = {"ok": True, "data": [value, _chain(extra, leaf)]}
+    body = json.dumps(document).encode()
+    deep = _depth(document) > MAX_DEPTH  # some list or object sits at depth MAX_DEPTH
+    if deep:
+        with pytest.raises(TooDeep):
+            sanitised(document, b"[" * (MAX_DEPTH + 1) + body)
+    else:
+        assert sanitised(document, b"[" * (MAX_DEPTH + 1) + body) == document
