@@ -5,8 +5,9 @@ repos whose owner/name contains ``q``, in one fixed order. A fan-out over
 many repos is resolved with as few look-ups as that allows: one listing of
 the account, then one listing per group of names that share a longer
 prefix (a listing shorter than its limit is complete, so a name it lacks
-does not exist). Ids found are remembered in a cache file beside the task
-file, so the next invocation starts without any look-up.
+does not exist), those of one round asked at once. Ids found are remembered
+in a cache file beside the task file, so the next invocation starts without
+any look-up.
 
 The cache stores a hash of each name, never the name itself: a repo named
 from ``env.*`` is a secret, and the cache is written to disk.
@@ -127,26 +128,68 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
     still missing that share a longer prefix. A listing shorter than a page
     is complete for its query; a full one whose every entry also matches a
     group's prefix would list the same page again, so that group is split
-    further without asking."""
+    further without asking. The listings of one round do not depend on each
+    other and are asked at once (``list_each``); their answers are taken in
+    order, so what is found, and the next round, are as if asked in turn."""
     found: dict[str, dict[str, Any]] = {}
     listed: list[str] = []
-    queue: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
+    round_: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
     asked: set[str] = set()
-    while queue:
-        query, group = queue.pop(0)
-        if query in asked:  # the same answer again: never loop on a server's odd page
-            continue
-        asked.add(query)
-        page = list_repos(query or None)
-        for repo in page:
-            full = str(repo.get("full_name", ""))
-            listed.append(full)
-            found.setdefault(full.casefold(), repo)
-        left = [name for name in group if name not in found]
-        if left and len(page) >= PAGE:
-            seen = [str(r.get("full_name", "")).casefold() for r in page]
-            queue.extend(_narrower(left, seen))
+    while round_:
+        fresh = []
+        for query, group in round_:  # the same answer again: never loop on a server's odd page
+            if query not in asked:
+                asked.add(query)
+                fresh.append((query, group))
+        following: list[tuple[str, list[str]]] = []
+        pages = list_each([query or None for query, _ in fresh], list_repos)
+        for (_, group), page in zip(fresh, pages, strict=True):
+            for repo in page:
+                full = str(repo.get("full_name", ""))
+                listed.append(full)
+                found.setdefault(full.casefold(), repo)
+            left = [name for name in group if name not in found]
+            if left and len(page) >= PAGE:
+                seen = [str(r.get("full_name", "")).casefold() for r in page]
+                following.extend(_narrower(left, seen))
+        round_ = following
     return found, listed
+
+
+AT_ONCE = 8  # listings in flight together; the request budget still paces them
+
+
+def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[dict[str, Any]]]:
+    """Each query's listing, in order, asked at once (up to ``AT_ONCE``): a fan-out
+    over a thousand repos waits one round trip per round, not per listing. The
+    first failure, in query order, is raised once every listing has ended."""
+    if len(queries) < 2:
+        return [list_repos(query) for query in queries]
+    from mogrun.threads import start_without_signals
+
+    answers: list[Any] = [None] * len(queries)
+    turns = iter(range(len(queries)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(turns, None)
+            if index is None:
+                return
+            try:
+                answers[index] = list_repos(queries[index])
+            except BaseException as exc:  # handed to the caller's thread
+                answers[index] = exc
+
+    helpers = [start_without_signals(work, "mogrun-repos")
+               for _ in range(min(AT_ONCE, len(queries)))]
+    for helper in helpers:
+        helper.join()
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers
 
 
 def _narrower(names: list[str], page: list[str]) -> list[tuple[str, list[str]]]:

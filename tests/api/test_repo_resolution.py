@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 
 import pytest
 
 from mogrun.api.budget import RequestBudget
 from mogrun.api.client import MogplexClient
-from mogrun.api.repos import RepoCache, find_repos
+from mogrun.api.repos import RepoCache, find_repos, list_each
 from mogrun.api.transport import Urllib3Transport
-from mogrun.errors import RepoNotFoundError
+from mogrun.errors import RepoNotFoundError, TransportError
 from mogrun.testing import write_taskfile
 
 BENCH = [f"bench/repo{i:03d}" for i in range(1000)]
@@ -48,6 +50,45 @@ def test_1000_repos_take_one_listing_per_name_prefix_then_none_from_the_cache(
     assert lookups(mogrun_emulator) == 9  # all from the cache
     stored = (tmp_path / "repos.json").read_text(encoding="utf-8")
     assert "bench/repo" not in stored  # names are hashed: an env.* name is a secret
+
+
+@pytest.mark.mogrun_emulator(repos=BENCH)
+def test_the_listings_of_one_round_are_asked_at_once(mogrun_emulator):
+    # Every listing answers 0.4 s late: the 8 prefix listings after the first wait
+    # one round trip together, not eight in turn (9 in turn: 3.6 s).
+    mogrun_emulator.add_fault("repos", "delay", count=9, delay=0.4)
+    began = time.monotonic()
+    ids = client_for(mogrun_emulator).resolve_repos(BENCH)
+    elapsed = time.monotonic() - began
+    assert len(ids) == 1000 and lookups(mogrun_emulator) == 9
+    assert 0.8 <= elapsed < 2.0, elapsed
+
+
+def test_listings_asked_at_once_come_back_in_order():
+    barrier = threading.Barrier(3, timeout=10)  # broken unless all three wait together
+
+    def lister(query: str | None) -> list[dict[str, str]]:
+        barrier.wait()
+        return [{"full_name": f"{query}x", "id": str(query)}]
+
+    assert list_each(["a", "b", "c"], lister) == [
+        [{"full_name": "ax", "id": "a"}], [{"full_name": "bx", "id": "b"}],
+        [{"full_name": "cx", "id": "c"}]]
+
+
+def test_the_first_failure_in_query_order_is_raised_after_every_listing_ended():
+    asked: list[str | None] = []
+
+    def lister(query: str | None) -> list[dict[str, str]]:
+        asked.append(query)
+        if query != "a":
+            time.sleep(0.05 if query == "b" else 0.0)  # "c" fails first in time
+            raise TransportError(f"listing {query} failed")
+        return []
+
+    with pytest.raises(TransportError, match="listing b failed"):
+        list_each(["a", "b", "c", "d"], lister)
+    assert sorted(asked) == ["a", "b", "c", "d"]
 
 
 UNDERSCORED = [f"acme/svc-{i:03d}" for i in range(300)] + ["acme/svc_x", "acme/svc_y"]
