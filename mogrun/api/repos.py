@@ -133,11 +133,11 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
     order, so what is found, and the next round, are as if asked in turn."""
     found: dict[str, dict[str, Any]] = {}
     listed: list[str] = []
-    round_: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
+    current: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
     asked: set[str] = set()
-    while round_:
+    while current:
         fresh = []
-        for query, group in round_:  # the same answer again: never loop on a server's odd page
+        for query, group in current:  # the same answer again: never loop on a server's odd page
             if query not in asked:
                 asked.add(query)
                 fresh.append((query, group))
@@ -152,7 +152,7 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
             if left and len(page) >= PAGE:
                 seen = [str(r.get("full_name", "")).casefold() for r in page]
                 following.extend(_narrower(left, seen))
-        round_ = following
+        current = following
     return found, listed
 
 

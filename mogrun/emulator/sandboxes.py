@@ -146,14 +146,9 @@ class Sandbox:
 
     def is_active(self, now: float, policy: Policy, epoch: float) -> bool:
         """Creating, installing or running: not yet stopped."""
-        stopped = self.stopped_at
-        if stopped is None:
-            cached = self._stop
-            if cached is not None and cached[0] is policy and cached[1] == epoch \
-                    and now < cached[2]:
-                return True  # the common case, a comparison: asked of every sandbox
-            return self.status(now, policy, epoch) in ACTIVE
-        return now < stopped
+        if self.stopped_at is None and now < self.stop_time(policy, epoch):
+            return True  # the common case: one remembered time, asked of every sandbox
+        return self.status(now, policy, epoch) in ACTIVE
 
     def as_json(self, now: float, policy: Policy, epoch: float) -> dict[str, Any]:
         """The sandbox as ``GET /sandboxes`` lists it."""
