@@ -42,11 +42,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import mogrun
 from mogrun.api.budget import MAX_POLLS_PER_SECOND
+from mogrun.durations import parse_moment
 from mogrun.emulator import Emulator
 from mogrun.emulator.state import RequestRecord
 
@@ -159,7 +159,8 @@ def timeline(runs: list[dict[str, object]], requests: list[RequestRecord], launc
 
 
 def _moment(stamp: object) -> float:
-    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    moment = parse_moment(stamp)  # the emulator writes every one: never None here
+    return math.nan if moment is None else moment
 
 
 def run_child(command: list[str], **kwargs: object) -> tuple[subprocess.CompletedProcess[str],
