@@ -96,9 +96,11 @@ def loopback_api(answer: Callable[[str, str], tuple[int, Any]]) -> Iterator[str]
     """A loopback Mogplex API for answers the emulator never gives (odd field types,
     hostile ids): ``answer(method, path) -> (status, data)``, sent in the envelope;
     ``/sandboxes`` answers an idle account. Yields the ``MOGPLEX_URL`` to use."""
+    import functools
     import json
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mogrun.threads import start_without_signals
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self) -> None:
@@ -121,8 +123,8 @@ def loopback_api(answer: Callable[[str, str], tuple[int, Any]]) -> Iterator[str]
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
+    start_without_signals(functools.partial(server.serve_forever, poll_interval=0.05),
+                          "mogrun-testing-server")
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,47 @@ def test_notify_delivers_on_threads_that_take_no_signals() -> None:
     finally:
         listener.close()
         sending.finish()
+
+
+def test_no_module_starts_a_thread_another_way() -> None:
+    # The rule above holds only if every helper goes through mogrun.threads.
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("mogrun/**/*.py"), *root.glob("plugins/*.py")]
+    starting = sorted(str(path.relative_to(root)) for path in sources
+                      if "threading.Thread(" in path.read_text(encoding="utf-8"))
+    assert starting == ["mogrun/threads.py"]
+
+
+def test_the_emulators_threads_take_no_signals() -> None:
+    # Under --local the emulator serves inside mogrun: a Ctrl-C must not land on
+    # its serving thread or on the thread answering a request.
+    import json
+    import urllib.request
+
+    with Emulator() as emulator:
+        [serving] = [t for t in threading.enumerate()
+                     if t.name == f"mogplex-emulator:{emulator.port}"]
+        assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(serving)
+        emulator.add_fault("repos", "delay", delay=1.0)
+        answered: list[int] = []
+
+        def ask() -> None:
+            request = urllib.request.Request(emulator.api_url + "/repos", headers={
+                "Authorization": f"Bearer {emulator.read_token}"})
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                answered.append(len(json.load(answer)["data"]["repos"]))
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        try:
+            deadline = time.monotonic() + 5
+            handlers: list[threading.Thread] = []
+            while not handlers and time.monotonic() < deadline:
+                handlers = [t for t in threading.enumerate()
+                            if t.name.startswith("Thread-") and "process_request" in repr(t)]
+                time.sleep(0.01)
+            assert handlers, [t.name for t in threading.enumerate()]
+            assert {signal.SIGINT, signal.SIGTERM} <= blocked_in(handlers[0])
+        finally:
+            asking.join(10)
+        assert answered

@@ -8,6 +8,7 @@ means the same. ``--local`` runs are shown from the events kept when they ran.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from mogrun.cli.state_cmds import (
     with_automations,
 )
 from mogrun.errors import MogrunError, RequestRefusedError, UsageError
+from mogrun.threads import start_without_signals
 
 
 @click.command("logs")
@@ -196,9 +198,8 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
                                            _follower(state, client, target, secrets,
                                                      len(targets), stop))
 
-    threads = [threading.Thread(target=follow, args=(t,), daemon=True) for t in targets]
-    for thread in threads:
-        thread.start()
+    threads = [start_without_signals(functools.partial(follow, target), f"mogrun-logs-{n}")
+               for n, target in enumerate(targets, 1)]
     try:
         for thread in threads:
             while thread.is_alive():

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from mogrun.emulator.replies import Reply, Request, json_reply
+from mogrun.threads import start_without_signals
 
 
 class Answerer(Protocol):
@@ -149,8 +150,7 @@ class Server(ThreadingHTTPServer):
 def shutdown(server: Server) -> None:
     """``server.shutdown()`` without waiting out the poll interval: connect to the
     listening socket until the serving loop has noticed (keeps tests fast)."""
-    stopper = threading.Thread(target=server.shutdown, daemon=True)
-    stopper.start()
+    stopper = start_without_signals(server.shutdown, "mogplex-emulator-stop")
     while stopper.is_alive():
         host, port = server.server_address[:2]
         with contextlib.suppress(OSError), socket.create_connection(

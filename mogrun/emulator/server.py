@@ -3,6 +3,7 @@ behind a real HTTP server on loopback (see httpd.py)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from mogrun.emulator.limits import Limits
 from mogrun.emulator.occupants import DEFAULT_BUSY, Occupants, occupy, release
 from mogrun.emulator.state import DEFAULT_USER, RequestRecord, State
 from mogrun.loopback import is_loopback_host
+from mogrun.threads import start_without_signals
 
 DEFAULT_REPOS = ("acme/api", "acme/web", "acme/worker")
 def _api_path(path: str | None) -> str | None:
@@ -75,10 +77,11 @@ class Emulator:
             return self
         self._server = Server((self._host, self._port), self)
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.5},
-                                        name=f"mogplex-emulator:{self._port}", daemon=True)
-        self._thread.start()
+        # Its request threads inherit the serving thread's mask: under --local no
+        # Ctrl-C lands on them, the main thread gets every one (mogrun.threads).
+        self._thread = start_without_signals(
+            functools.partial(self._server.serve_forever, poll_interval=0.5),
+            f"mogplex-emulator:{self._port}")
         return self
 
     def stop(self) -> None:
