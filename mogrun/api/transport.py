@@ -372,13 +372,13 @@ def _bind(connection: object) -> None:
 
 
 class _Watch:
-    """One request's deadline and stop event: ``fire`` shuts the socket of the
-    connection it is bound to, unless the request ended first."""
+    """One request's stop event (its deadline is its place in the watchdogs'
+    heap): ``fire`` shuts the socket of the connection it is bound to, unless
+    the request ended first."""
 
-    __slots__ = ("_conn", "_lock", "deadline", "done", "fired", "stop", "stopped")
+    __slots__ = ("_conn", "_lock", "done", "fired", "stop", "stopped")
 
-    def __init__(self, deadline: float, stop: threading.Event | None) -> None:
-        self.deadline = deadline
+    def __init__(self, stop: threading.Event | None) -> None:
         self.stop = stop
         self.fired = False
         self.stopped = False  # fired because ``stop`` was set (else: the deadline)
@@ -431,7 +431,7 @@ class _Watchdogs:
         self._thread: threading.Thread | None = None
 
     def watch(self, deadline: float, stop: threading.Event | None = None) -> _Watch:
-        entry = _Watch(deadline, stop)
+        entry = _Watch(stop)
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._made), entry))
             if stop is not None:
