@@ -111,8 +111,6 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
     return ok({"run": _result(automation, done, api.clock())}, 202)
 
 
-
-
 def _body(request: Request) -> dict[str, Any]:
     try:  # ``await request.json().catch(() => null)``: POST /runs's reader, failure as null
         body = parse_json_body(request.body)

@@ -53,9 +53,9 @@ def parse_json_body(raw: bytes) -> Any:
     text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
     try:
         return json.loads(text, parse_constant=_not_json)
-    except ValueError as exc:  # json.JSONDecodeError is one
-        raise bad("Invalid JSON body") from exc
-    except RecursionError as exc:  # deeper than Python's parser goes (~1,000 levels)
+    # json.JSONDecodeError is a ValueError; RecursionError: deeper than Python's
+    # parser goes (~1,000 levels)
+    except (ValueError, RecursionError) as exc:
         raise bad("Invalid JSON body") from exc
 
 
