@@ -30,7 +30,8 @@ from mogrun.ci.names import github_name, same_name_key
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.output.base import escape_agent_text
-from mogrun.output.plain import PlainReporter, result_detail, write_line
+from mogrun.output.paced import write_line
+from mogrun.output.plain import PlainReporter, result_detail
 from mogrun.output.tables import (
     SUMMARY_HEADERS,
     clip,
@@ -220,7 +221,7 @@ class GithubReporter(PlainReporter):
             self._flush_all_warnings()
             self._flush_all_groups()
             if self._stopped:
-                write_line(self._out, f"::{self._token}::")
+                self._lines.write(f"::{self._token}::")
                 self._stopped = False
         super().close()
 
@@ -310,12 +311,12 @@ class GithubReporter(PlainReporter):
         """Write one line; commands only ever run between a resume and a re-stop."""
         if kind == _COMMAND:
             if self._stopped:
-                write_line(self._out, f"::{self._token}::")
+                self._lines.write(f"::{self._token}::")
                 self._stopped = False
         elif not self._stopped:
-            write_line(self._out, f"::stop-commands::{self._token}")
+            self._lines.write(f"::stop-commands::{self._token}")
             self._stopped = True
-        write_line(self._out, line)
+        self._lines.write(line)
 
     def _text(self, text: str) -> None:
         for line in text.split("\n"):

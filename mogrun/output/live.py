@@ -25,7 +25,8 @@ from rich.text import Text
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import run_label
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
-from mogrun.output.plain import PlainReporter, flush_quietly
+from mogrun.output.paced import flush_quietly
+from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import (
     STATUS_COLUMN,
     SUMMARY_HEADERS,

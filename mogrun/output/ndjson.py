@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from mogrun.masking import mask_data, maskable
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.output.plain import PlainReporter, flush_quietly, write_line
+from mogrun.output.paced import PacedLines
+from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
 from mogrun.waits import Wait
 
@@ -55,8 +56,10 @@ class NdjsonReporter:
     def __init__(
         self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
     ) -> None:
-        self._out = stdout
-        self._lock = threading.Lock()
+        # Re-entrant: a signal's notice, handled on the main thread, flushes these
+        # lines, perhaps while that thread was writing one.
+        self._lock = threading.RLock()
+        self._lines = PacedLines(stdout, self._lock)
         self._secrets: set[str] = set(secrets)
         self._masks = maskable(self._secrets)  # sorted once, not per line
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
@@ -106,9 +109,11 @@ class NdjsonReporter:
         run: RunPlan | None = None,
         level: str = "info",
     ) -> None:
+        self._flush_lines()  # before a line on stderr: a log merging the two keeps their order
         self._notices.notice(message, job=job, run=run, level=level)
 
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
+        self._flush_lines()
         self._notices.internal_error(job, run, traceback)
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
@@ -129,9 +134,13 @@ class NdjsonReporter:
         self._emit(None, obj)
 
     def close(self) -> None:
-        self._notices.close()
         with self._lock:
-            flush_quietly(self._out)
+            self._lines.close()
+        self._notices.close()
+
+    def _flush_lines(self) -> None:
+        with self._lock:
+            self._lines.flush()
 
     def _remember(self, run: RunPlan, state: RunState) -> None:
         """Events carry no run id: remember each run's from its start or status."""
@@ -149,8 +158,7 @@ class NdjsonReporter:
             if run_of:
                 obj["run_id"] = self._run_ids.get(run_of)
             masks = self._masks
-            write_line(self._out, _ENCODER.encode(mask_data(obj, ordered=masks) if masks
-                                                  else obj))
+            self._lines.write(_ENCODER.encode(mask_data(obj, ordered=masks) if masks else obj))
         if job is not None and job.secrets:
             self._notices.learn_secrets(job)
 

@@ -12,11 +12,10 @@ label (``_stamp``). Waits are stream lines too (stdout); notices go to stderr.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import IO, TextIO
+from typing import TextIO
 
 from mogrun.durations import parse_moment
 from mogrun.masking import mask
@@ -29,10 +28,11 @@ from mogrun.output.base import (
     line_clock,
     run_label,
 )
+from mogrun.output.paced import PacedLines, flush_quietly, write_line
 from mogrun.output.tables import render_summary, result_detail, summary_tail
 from mogrun.waits import Wait
 
-__all__ = ["PlainReporter", "flush_quietly", "notice_text", "result_detail", "write_line"]
+__all__ = ["PlainReporter", "notice_text", "result_detail"]
 WAIT_KIND = "wait"
 
 
@@ -54,6 +54,7 @@ class PlainReporter:
         self._err = stderr
         self._quiet = quiet
         self._lock = threading.RLock()
+        self._lines = PacedLines(stdout, self._lock, paced=stdout is not stderr)
         self._secrets: set[str] = set(secrets)
         self._jobs: tuple[ResolvedJob, ...] = ()
         self._labels: dict[str, str] = {}  # run label -> the label its lines show
@@ -140,8 +141,8 @@ class PlainReporter:
 
     def close(self) -> None:
         with self._lock:
-            for stream in (self._out, self._err):
-                flush_quietly(stream)
+            self._lines.close()
+            flush_quietly(self._err)
 
     # -- shared by the subclasses ----------------------------------------------
 
@@ -209,20 +210,10 @@ class PlainReporter:
             self._write(self._err, text)
 
     def _write(self, stream: TextIO, text: str) -> None:
-        write_line(stream, text)
-
-
-def write_line(stream: TextIO, text: str) -> None:
-    """One write per line, so that other writers on the stream cannot split it;
-    a closed or broken stream (``| head``) must never crash the runs."""
-    try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
-        stream.write(text + "\n")
-        stream.flush()
-    except (OSError, ValueError):
-        flush_quietly(stream)
-
-
-def flush_quietly(stream: IO[str]) -> None:
-    """Flush, ignoring a closed or broken stream: output must never crash a run."""
-    with contextlib.suppress(OSError, ValueError):
-        stream.flush()
+        """A line on stdout waits for its batch (see ``paced``); one on stderr
+        goes out at once, after the stdout lines written before it."""
+        if stream is self._out:
+            self._lines.write(text)
+        else:
+            self._lines.flush()
+            write_line(stream, text)

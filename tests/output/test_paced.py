@@ -1,0 +1,163 @@
+"""Paced lines: a pipe gets its lines in batches, a terminal each at once, and a
+log merging stdout and stderr keeps their order."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pty
+import select
+import threading
+import time
+
+from mogrun.output.ndjson import NdjsonReporter
+from mogrun.output.paced import FLUSH_DELAY, PacedLines
+from mogrun.output.plain import PlainReporter
+
+from .values import make_event, make_job
+
+
+def pipe_pair():
+    """``(reader_fd, stdout, stderr)``: both streams write to one pipe, as ``2>&1`` does."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    out = open(os.dup(write_fd), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    err = open(write_fd, "w", encoding="utf-8")  # noqa: SIM115
+    return read_fd, out, err
+
+
+def drain(fd: int, wait: float = 0.0) -> str:
+    """What the pipe holds now (after ``wait`` seconds, if given)."""
+    if wait:
+        time.sleep(wait)
+    chunks = []
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+class CountingStream(io.StringIO):
+    """Counts the flushes that found something new to give the file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+        self._flushed_at = 0
+
+    def flush(self) -> None:
+        if self.tell() != self._flushed_at:
+            self.flushes += 1
+            self._flushed_at = self.tell()
+
+
+def test_a_pipe_gets_a_line_within_the_delay_and_many_lines_in_one_write():
+    read_fd, out, err = pipe_pair()
+    lock = threading.Lock()
+    lines = PacedLines(out, lock)
+    try:
+        with lock:
+            lines.write("first")
+        assert drain(read_fd) == ""  # not yet: it waits for its batch
+        assert drain(read_fd, wait=FLUSH_DELAY * 6) == "first\n"
+        stream = CountingStream()
+        counted = PacedLines(stream, lock)
+        with lock:
+            for n in range(500):
+                counted.write(f"line {n}")
+        time.sleep(FLUSH_DELAY * 6)
+        assert stream.getvalue().count("\n") == 500
+        assert stream.flushes == 1
+    finally:
+        out.close()
+        err.close()
+        os.close(read_fd)
+
+
+def test_a_terminal_gets_every_line_at_once():
+    primary, secondary = pty.openpty()
+    tty = open(secondary, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        lines = PacedLines(tty, threading.Lock())
+        lines.write("now")
+        ready = select.select([primary], [], [], 1.0)[0]
+        assert ready and b"now" in os.read(primary, 1024)
+    finally:
+        tty.close()
+        os.close(primary)
+
+
+def test_a_notice_on_stderr_comes_after_the_stdout_lines_before_it():
+    read_fd, out, err = pipe_pair()
+    rep = PlainReporter(stdout=out, stderr=err)
+    job = make_job()
+    try:
+        rep.event(job, job.runs[0], make_event("cloning"))
+        rep.notice("slow plugin", level="warning")
+        said = drain(read_fd)  # the notice went out at once, the line before it too
+        assert "cloning" in said and "warning: slow plugin" in said
+        assert said.index("cloning") < said.index("warning: slow plugin")
+    finally:
+        rep.close()
+        out.close()
+        err.close()
+        os.close(read_fd)
+
+
+def test_ndjson_flushes_its_lines_before_a_notice_and_at_close():
+    read_fd, out, err = pipe_pair()
+    rep = NdjsonReporter(stdout=out, stderr=err)
+    job = make_job()
+    try:
+        rep.event(job, job.runs[0], make_event("cloning"))
+        rep.notice("slow plugin", level="warning")
+        said = drain(read_fd)
+        assert said.index('"type": "event"') < said.index("warning: slow plugin")
+        rep.event(job, job.runs[0], make_event("pushed"))
+        rep.close()
+        assert "pushed" in drain(read_fd)
+    finally:
+        out.close()
+        err.close()
+        os.close(read_fd)
+
+
+def test_close_flushes_later_lines_go_out_at_once_and_the_thread_ends():
+    stream = CountingStream()
+    lock = threading.RLock()
+    lines = PacedLines(stream, lock)
+    with lock:
+        lines.write("before close")
+        thread = lines._thread
+        lines.close()
+    assert stream.flushes == 1
+    with lock:
+        lines.write("after close")
+    assert stream.flushes == 2
+    assert thread is not None
+    thread.join(FLUSH_DELAY * 20)
+    assert not thread.is_alive()
+
+
+def test_a_broken_pipe_is_never_an_error(monkeypatch):
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    read_fd, out, err = pipe_pair()
+    os.close(read_fd)  # the reader went away (``| head``)
+    rep = PlainReporter(stdout=out, stderr=err)
+    job = make_job()
+    for n in range(50):
+        rep.event(job, job.runs[0], make_event(f"line {n}"))
+    time.sleep(FLUSH_DELAY * 4)  # the flushing thread meets the broken pipe
+    rep.notice("still fine", level="warning")
+    rep.close()
+    assert rep._lines._thread is not None and failures == []
+    for stream in (out, err):
+        with contextlib.suppress(BrokenPipeError):
+            stream.close()
