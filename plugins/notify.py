@@ -49,6 +49,7 @@ ALWAYS = "always"
 DEFAULT_ON = tuple(o for o in NOTIFY_OUTCOMES if o != Outcome.SUCCESS)
 TIMEOUT = 5.0
 TRIES = 2
+JOIN_SLICE = 0.1  # seconds: how late a second Ctrl-C during deliveries can be noticed
 # For `mogrun schema` (editors): never stricter than validate (URLs are templated).
 _ENTRY = {"type": "object", "additionalProperties": False,
           "properties": {"webhook": {"type": "string"}, "slack": {"type": "string"},
@@ -178,7 +179,10 @@ class _Sending:
         with self.lock:
             threads, self.threads = self.threads, []
         for thread in threads:
-            thread.join()
+            while thread.is_alive():
+                # In slices: a wait that returns to Python runs a Ctrl-C pressed while
+                # the one before was still being handled (CPython runs it no sooner).
+                thread.join(JOIN_SLICE)
         with self.lock:
             failures, self.failures = self.failures, []
         return failures

@@ -182,11 +182,24 @@ def run_session(
             code, results = _run(jobs, deps, progress, options, watch, attempts)
             rerun = rerun_line(rerun_command, jobs, results) if code else None
             channel.session_finished(config, results, code, rerun)
-            return code
+            return _signalled_at_the_end(deps, watch, code)
         except ForcedExit as forced:
             raise _left_going(deps, progress, forced.exit_code) from None
         finally:
             unsubscribe()
+
+
+def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> int:
+    """A signal that landed while the session's last hooks ran (notifiers delivering,
+    reports written) still makes the exit code 130 or 143, said after the summary
+    that was reckoned before it."""
+    if watch.exit_code is None:
+        return code
+    final = combine_exit_codes([code, watch.exit_code])
+    if final != code:
+        deps.channel.notice(f"interrupted while the session's last hooks ran; exit code {final}",
+                            level="warning")
+    return final
 
 
 def _channel(ports: SessionPorts, invocation: str) -> Lifecycle:

@@ -3,6 +3,7 @@ against the emulator: what is said, and that each ends in bounded time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -157,9 +158,43 @@ class StallingWebhook:
             self.accepted.set()
 
     def close(self):
+        # shutdown first: a close alone leaves a blocked accept() (and the port) open
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+class Lines:
+    """A child's stdout and stderr read as they come, so a test can wait for a line."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.out, self.err = [], []
+        self._threads = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
+                         for stream, into in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream, into):
+        for line in stream:
+            into.append(line)
+
+    def wait_for_err(self, text):
+        return wait_until(lambda: any(text in line for line in self.err), what=repr(text))
+
+    def wait_for_out(self, text):
+        return wait_until(lambda: any(text in line for line in self.out), what=repr(text))
+
+    def finish(self, timeout=60):
+        try:
+            self.proc.wait(timeout)
+        finally:
+            self.proc.kill()
+        for thread in self._threads:
+            thread.join(10)
+        return "".join(self.out), "".join(self.err)
 
 
 def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_path):
@@ -168,12 +203,14 @@ def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_p
             f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
     try:
         proc = spawn(emulator, tmp_path, jobs, "quick")
+        lines = Lines(proc)
         assert hook.accepted.wait(20), "the notifier never called"
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        # Handled before the second is sent: two signals pending at once are one.
+        lines.wait_for_err("interrupted")
         began = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
+        out, err = lines.finish()
         elapsed = time.monotonic() - began
     finally:
         hook.close()
@@ -181,3 +218,25 @@ def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_p
     assert elapsed < 3.0, (elapsed, err)
     assert "notify" not in err and "Traceback" not in err, err
     assert "interrupted again" in err
+
+
+def test_one_ctrl_c_while_a_notifier_delivers_still_exits_130(emulator, tmp_path):
+    """The runs had all passed when the signal came: the summary said exit code 0,
+    so the change is said after it."""
+    hook = StallingWebhook()
+    jobs = ('\n[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
+            f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
+    try:
+        proc = spawn(emulator, tmp_path, jobs, "quick")
+        lines = Lines(proc)
+        assert hook.accepted.wait(20), "the notifier never called"
+        lines.wait_for_out("waiting for plugins")  # in the last hooks now
+        proc.send_signal(signal.SIGINT)
+        lines.wait_for_err("interrupted")
+    finally:
+        hook.close()  # the delivery fails at once
+    out, err = lines.finish()
+    assert proc.returncode == 130, (out, err)
+    assert "exit code 0" in out
+    assert "warning: interrupted while the session's last hooks ran; exit code 130" in err, err
+    assert "Traceback" not in err, err
