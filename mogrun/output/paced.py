@@ -5,7 +5,9 @@ many threads each call also hands the interpreter lock to another thread and
 waits to take it back: nine lines per run cost about a quarter of a
 millisecond of CPU per run (``bench/fanout.py``). A person at a terminal sees
 every line as it is written; a pipe or a file (CI logs, ``| jq``) gets the
-lines at most ``FLUSH_DELAY`` later, several in one write.
+lines at most ``FLUSH_DELAY`` later, several in one write. The lines wait
+here, not in the stream's buffer: ``PYTHONUNBUFFERED`` (set in many CI
+images) leaves stdout without one.
 
 Nothing mogrun sees itself exit is lost: ``close`` flushes, and its writer
 flushes these lines before it writes to its other stream, so that a log that
@@ -32,29 +34,36 @@ class PacedLines:
     def __init__(self, stream: TextIO, lock: Any, *, paced: bool = True) -> None:
         self.stream = stream
         self._lock = lock
-        self._now = not paced or _interactive(stream)
-        self._due = threading.Event()  # lines written, not yet flushed
+        self._now = not (paced and _batched(stream))
+        self._pending: list[str] = []  # lines not yet written
+        self._due = threading.Event()  # set while lines are pending
         self._thread: threading.Thread | None = None
 
     def write(self, text: str) -> None:
-        """``text`` as one line (one ``write``, so no other writer splits it)."""
-        write_line(self.stream, text, flush=self._now)
-        if self._now or self._due.is_set():
+        """``text`` as one line; the lines of a batch go out in one ``write``, so
+        no other writer splits one."""
+        if self._now:
+            write_line(self.stream, text)
+            return
+        self._pending.append(text)
+        if self._due.is_set():
             return
         self._due.set()
         if self._thread is None:
             self._thread = start_without_signals(self._flush_when_due, "mogrun-lines")
 
     def flush(self) -> None:
-        """Flush what is written now (before a line on another stream, say)."""
-        if self._due.is_set():
-            self._due.clear()
-            flush_quietly(self.stream)
+        """Write and flush the pending lines now (before a line on another stream)."""
+        if self._pending:
+            lines, self._pending = self._pending, []
+            write_line(self.stream, "\n".join(lines))
+        self._due.clear()
 
     def close(self) -> None:
-        """Flush; any later line is flushed at once, and the flushing thread ends."""
-        self._now = True
+        """Flush; any later line is written at once, and the flushing thread ends."""
+        self.flush()
         flush_quietly(self.stream)
+        self._now = True
         self._due.set()  # wakes the thread, which sees ``_now`` and ends
 
     def _flush_when_due(self) -> None:
@@ -67,9 +76,12 @@ class PacedLines:
                 self.flush()
 
 
-def _interactive(stream: TextIO) -> bool:
+def _batched(stream: TextIO) -> bool:
+    """A pipe or a file: a descriptor that is not a terminal. A stream without one
+    (``StringIO``) makes no system call to save, and shows each line at once."""
     try:
-        return stream.isatty()
+        stream.fileno()
+        return not stream.isatty()
     except (OSError, ValueError, AttributeError):  # closed, or not a real file
         return False
 

@@ -44,12 +44,23 @@ def drain(fd: int, wait: float = 0.0) -> str:
 
 
 class CountingStream(io.StringIO):
-    """Counts the flushes that found something new to give the file."""
+    """Counts its writes, and the flushes that found something new to give the
+    file: an unbuffered stdout (``PYTHONUNBUFFERED``) makes each write a system
+    call, so the batch must be one write, not one flush."""
 
-    def __init__(self) -> None:
+    def __init__(self, fd: int) -> None:
         super().__init__()
+        self._fd = fd  # a pipe's: a stream with a descriptor is batched
+        self.writes = 0
         self.flushes = 0
         self._flushed_at = 0
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
 
     def flush(self) -> None:
         if self.tell() != self._flushed_at:
@@ -66,14 +77,14 @@ def test_a_pipe_gets_a_line_within_the_delay_and_many_lines_in_one_write():
             lines.write("first")
         assert drain(read_fd) == ""  # not yet: it waits for its batch
         assert drain(read_fd, wait=FLUSH_DELAY * 6) == "first\n"
-        stream = CountingStream()
+        stream = CountingStream(read_fd)
         counted = PacedLines(stream, lock)
         with lock:
             for n in range(500):
                 counted.write(f"line {n}")
         time.sleep(FLUSH_DELAY * 6)
-        assert stream.getvalue().count("\n") == 500
-        assert stream.flushes == 1
+        assert stream.getvalue().splitlines() == [f"line {n}" for n in range(500)]
+        assert (stream.writes, stream.flushes) == (1, 1)
     finally:
         out.close()
         err.close()
@@ -129,17 +140,17 @@ def test_ndjson_flushes_its_lines_before_a_notice_and_at_close():
 
 
 def test_close_flushes_later_lines_go_out_at_once_and_the_thread_ends():
-    stream = CountingStream()
+    stream = CountingStream(fd=2)  # any descriptor: only its existence is asked
     lock = threading.RLock()
     lines = PacedLines(stream, lock)
     with lock:
         lines.write("before close")
         thread = lines._thread
         lines.close()
-    assert stream.flushes == 1
+    assert (stream.getvalue(), stream.flushes) == ("before close\n", 1)
     with lock:
         lines.write("after close")
-    assert stream.flushes == 2
+    assert (stream.getvalue(), stream.flushes) == ("before close\nafter close\n", 2)
     assert thread is not None
     thread.join(FLUSH_DELAY * 20)
     assert not thread.is_alive()
@@ -161,3 +172,10 @@ def test_a_broken_pipe_is_never_an_error(monkeypatch):
     for stream in (out, err):
         with contextlib.suppress(BrokenPipeError):
             stream.close()
+
+
+def test_a_stream_without_a_descriptor_shows_each_line_at_once():
+    stream = io.StringIO()
+    lines = PacedLines(stream, threading.Lock())
+    lines.write("now")
+    assert stream.getvalue() == "now\n" and lines._thread is None
