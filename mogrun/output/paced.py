@@ -86,13 +86,12 @@ def _batched(stream: TextIO) -> bool:
         return False
 
 
-def write_line(stream: TextIO, text: str, *, flush: bool = True) -> None:
-    """One write per line, so that other writers on the stream cannot split it;
-    a closed or broken stream (``| head``) must never crash the runs."""
+def write_line(stream: TextIO, text: str) -> None:
+    """One write per line (or batch of lines), so that other writers on the stream
+    cannot split one; a closed or broken stream (``| head``) must never crash the runs."""
     try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
         stream.write(text + "\n")
-        if flush:
-            stream.flush()
+        stream.flush()
     except (OSError, ValueError):
         flush_quietly(stream)
 

@@ -197,14 +197,20 @@ class Lines:
         return "".join(self.out), "".join(self.err)
 
 
-def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_path):
-    hook = StallingWebhook()
+def spawn_notifying(emulator, tmp_path, hook):
+    """A short job whose notifier calls ``hook``, run until that call is made."""
     jobs = ('\n[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
             f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
+    proc = spawn(emulator, tmp_path, jobs, "quick")
+    lines = Lines(proc)
+    assert hook.accepted.wait(20), "the notifier never called"
+    return proc, lines
+
+
+def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_path):
+    hook = StallingWebhook()
     try:
-        proc = spawn(emulator, tmp_path, jobs, "quick")
-        lines = Lines(proc)
-        assert hook.accepted.wait(20), "the notifier never called"
+        proc, lines = spawn_notifying(emulator, tmp_path, hook)
         proc.send_signal(signal.SIGINT)
         # Handled before the second is sent: two signals pending at once are one.
         lines.wait_for_err("interrupted")
@@ -224,12 +230,8 @@ def test_one_ctrl_c_while_a_notifier_delivers_still_exits_130(emulator, tmp_path
     """The runs had all passed when the signal came: the summary said exit code 0,
     so the change is said after it."""
     hook = StallingWebhook()
-    jobs = ('\n[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
-            f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
     try:
-        proc = spawn(emulator, tmp_path, jobs, "quick")
-        lines = Lines(proc)
-        assert hook.accepted.wait(20), "the notifier never called"
+        proc, lines = spawn_notifying(emulator, tmp_path, hook)
         lines.wait_for_out("waiting for plugins")  # in the last hooks now
         proc.send_signal(signal.SIGINT)
         lines.wait_for_err("interrupted")

@@ -11,6 +11,8 @@ import select
 import threading
 import time
 
+import pytest
+
 from mogrun.output.ndjson import NdjsonReporter
 from mogrun.output.paced import FLUSH_DELAY, PacedLines
 from mogrun.output.plain import PlainReporter
@@ -18,13 +20,22 @@ from mogrun.output.plain import PlainReporter
 from .values import make_event, make_job
 
 
-def pipe_pair():
+def pipe_streams():
     """``(reader_fd, stdout, stderr)``: both streams write to one pipe, as ``2>&1`` does."""
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
-    out = open(os.dup(write_fd), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    out = open(os.dup(write_fd), "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     err = open(write_fd, "w", encoding="utf-8")  # noqa: SIM115
     return read_fd, out, err
+
+
+@pytest.fixture
+def merged():
+    read_fd, out, err = pipe_streams()
+    yield read_fd, out, err
+    out.close()
+    err.close()
+    os.close(read_fd)
 
 
 def drain(fd: int, wait: float = 0.0) -> str:
@@ -68,27 +79,22 @@ class CountingStream(io.StringIO):
             self._flushed_at = self.tell()
 
 
-def test_a_pipe_gets_a_line_within_the_delay_and_many_lines_in_one_write():
-    read_fd, out, err = pipe_pair()
+def test_a_pipe_gets_a_line_within_the_delay_and_many_lines_in_one_write(merged):
+    read_fd, out, _ = merged
     lock = threading.Lock()
     lines = PacedLines(out, lock)
-    try:
-        with lock:
-            lines.write("first")
-        assert drain(read_fd) == ""  # not yet: it waits for its batch
-        assert drain(read_fd, wait=FLUSH_DELAY * 6) == "first\n"
-        stream = CountingStream(read_fd)
-        counted = PacedLines(stream, lock)
-        with lock:
-            for n in range(500):
-                counted.write(f"line {n}")
-        time.sleep(FLUSH_DELAY * 6)
-        assert stream.getvalue().splitlines() == [f"line {n}" for n in range(500)]
-        assert (stream.writes, stream.flushes) == (1, 1)
-    finally:
-        out.close()
-        err.close()
-        os.close(read_fd)
+    with lock:
+        lines.write("first")
+    assert drain(read_fd) == ""  # not yet: it waits for its batch
+    assert drain(read_fd, wait=FLUSH_DELAY * 6) == "first\n"
+    stream = CountingStream(read_fd)
+    counted = PacedLines(stream, lock)
+    with lock:
+        for n in range(500):
+            counted.write(f"line {n}")
+    time.sleep(FLUSH_DELAY * 6)
+    assert stream.getvalue().splitlines() == [f"line {n}" for n in range(500)]
+    assert (stream.writes, stream.flushes) == (1, 1)
 
 
 def test_a_terminal_gets_every_line_at_once():
@@ -104,39 +110,29 @@ def test_a_terminal_gets_every_line_at_once():
         os.close(primary)
 
 
-def test_a_notice_on_stderr_comes_after_the_stdout_lines_before_it():
-    read_fd, out, err = pipe_pair()
+def test_a_notice_on_stderr_comes_after_the_stdout_lines_before_it(merged):
+    read_fd, out, err = merged
     rep = PlainReporter(stdout=out, stderr=err)
     job = make_job()
-    try:
-        rep.event(job, job.runs[0], make_event("cloning"))
-        rep.notice("slow plugin", level="warning")
-        said = drain(read_fd)  # the notice went out at once, the line before it too
-        assert "cloning" in said and "warning: slow plugin" in said
-        assert said.index("cloning") < said.index("warning: slow plugin")
-    finally:
-        rep.close()
-        out.close()
-        err.close()
-        os.close(read_fd)
+    rep.event(job, job.runs[0], make_event("cloning"))
+    rep.notice("slow plugin", level="warning")
+    said = drain(read_fd)  # the notice went out at once, the line before it too
+    rep.close()
+    assert "cloning" in said and "warning: slow plugin" in said
+    assert said.index("cloning") < said.index("warning: slow plugin")
 
 
-def test_ndjson_flushes_its_lines_before_a_notice_and_at_close():
-    read_fd, out, err = pipe_pair()
+def test_ndjson_flushes_its_lines_before_a_notice_and_at_close(merged):
+    read_fd, out, err = merged
     rep = NdjsonReporter(stdout=out, stderr=err)
     job = make_job()
-    try:
-        rep.event(job, job.runs[0], make_event("cloning"))
-        rep.notice("slow plugin", level="warning")
-        said = drain(read_fd)
-        assert said.index('"type": "event"') < said.index("warning: slow plugin")
-        rep.event(job, job.runs[0], make_event("pushed"))
-        rep.close()
-        assert "pushed" in drain(read_fd)
-    finally:
-        out.close()
-        err.close()
-        os.close(read_fd)
+    rep.event(job, job.runs[0], make_event("cloning"))
+    rep.notice("slow plugin", level="warning")
+    said = drain(read_fd)
+    assert said.index('"type": "event"') < said.index("warning: slow plugin")
+    rep.event(job, job.runs[0], make_event("pushed"))
+    rep.close()
+    assert "pushed" in drain(read_fd)
 
 
 def test_close_flushes_later_lines_go_out_at_once_and_the_thread_ends():
@@ -159,7 +155,7 @@ def test_close_flushes_later_lines_go_out_at_once_and_the_thread_ends():
 def test_a_broken_pipe_is_never_an_error(monkeypatch):
     failures = []
     monkeypatch.setattr(threading, "excepthook", failures.append)
-    read_fd, out, err = pipe_pair()
+    read_fd, out, err = pipe_streams()
     os.close(read_fd)  # the reader went away (``| head``)
     rep = PlainReporter(stdout=out, stderr=err)
     job = make_job()
