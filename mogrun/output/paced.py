@@ -25,6 +25,10 @@ from typing import Any, TextIO
 from mogrun.threads import start_without_signals
 
 FLUSH_DELAY = 0.05  # seconds a line may wait for the next batch's write
+# A line this long (a fan-out's job_finished or summary object: ~300 bytes a run)
+# goes out at once: held for its batch and joined into it, it was three copies at
+# the session's end (tracemalloc: 0.9 MB for 1,000 runs), and it saves no call.
+LONG_LINE = 65536
 
 
 class PacedLines:
@@ -42,7 +46,8 @@ class PacedLines:
     def write(self, text: str) -> None:
         """``text`` as one line; the lines of a batch go out in one ``write``, so
         no other writer splits one."""
-        if self._now:
+        if self._now or len(text) > LONG_LINE:
+            self.flush()  # the lines before it first
             write_line(self.stream, text)
             return
         self._pending.append(text)
@@ -57,7 +62,8 @@ class PacedLines:
         if self._pending:
             lines, self._pending = self._pending, []
             write_line(self.stream, "\n".join(lines))
-        self._due.clear()
+        if self._due.is_set():
+            self._due.clear()
 
     def close(self) -> None:
         """Flush; any later line is written at once, and the flushing thread ends."""

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mogrun.output.ndjson import NdjsonReporter
-from mogrun.output.paced import FLUSH_DELAY, PacedLines
+from mogrun.output.paced import FLUSH_DELAY, LONG_LINE, PacedLines
 from mogrun.output.plain import PlainReporter
 
 from .values import make_event, make_job
@@ -175,3 +175,16 @@ def test_a_stream_without_a_descriptor_shows_each_line_at_once():
     lines = PacedLines(stream, threading.Lock())
     lines.write("now")
     assert stream.getvalue() == "now\n" and lines._thread is None
+
+
+def test_a_long_line_goes_out_at_once_after_the_lines_before_it():
+    """A fan-out's summary is one line of ~300 bytes a run: held for a batch and
+    joined into it, it would be copied twice more."""
+    stream = CountingStream(fd=2)
+    lock = threading.Lock()
+    lines = PacedLines(stream, lock)
+    long = "x" * (LONG_LINE + 1)
+    with lock:
+        lines.write("short")
+        lines.write(long)
+    assert stream.getvalue() == f"short\n{long}\n"
