@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import pty
+import re
 import select
 import threading
 import time
@@ -188,3 +189,52 @@ def test_a_long_line_goes_out_at_once_after_the_lines_before_it():
         lines.write("short")
         lines.write(long)
     assert stream.getvalue() == f"short\n{long}\n"
+
+
+def test_many_writers_keep_whole_lines_their_order_and_stdout_before_stderr(merged):
+    """Eight threads write events and now and then a notice through one reporter to
+    one merged pipe (``2>&1``), with the flushing thread cutting batches as it
+    pleases: every line arrives whole, each writer's lines in its order, and each
+    notice after every line its writer wrote before it."""
+    read_fd, out, err = merged
+    rep = PlainReporter(stdout=out, stderr=err)
+    writers, lines_each = 8, 150
+    received: list[bytes] = []
+    reading = threading.Event()
+
+    def read() -> None:
+        while not reading.is_set() or select.select([read_fd], [], [], 0.2)[0]:
+            if select.select([read_fd], [], [], 0.05)[0]:
+                with contextlib.suppress(BlockingIOError):
+                    received.append(os.read(read_fd, 65536))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def write(w: int) -> None:
+        job = make_job(f"w{w}", secrets=())
+        for n in range(lines_each):
+            rep.event(job, job.runs[0], make_event(f"line-{w}-{n}"))
+            if n % 37 == 0:
+                rep.notice(f"note-{w}-{n}", level="warning")
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rep.close()
+    reading.set()
+    reader.join(10)
+    said = b"".join(received).decode().splitlines()
+    position: dict[str, int] = {}
+    for index, line in enumerate(said):
+        word = line.split()[-1]
+        assert re.fullmatch(r"(line|note)-\d+-\d+", word), line  # whole lines only
+        position[word] = index
+    for w in range(writers):
+        order = [position[f"line-{w}-{n}"] for n in range(lines_each)]
+        assert order == sorted(order)
+        for n in range(0, lines_each, 37):
+            assert position[f"line-{w}-{n}"] < position[f"note-{w}-{n}"]
