@@ -3,11 +3,12 @@
 A line flushed on its own is one write system call, and under a fan-out's
 many threads each call also hands the interpreter lock to another thread and
 waits to take it back: nine lines per run cost about a quarter of a
-millisecond of CPU per run (``bench/fanout.py``). A person at a terminal sees
-every line as it is written; a pipe or a file (CI logs, ``| jq``) gets the
-lines at most ``FLUSH_DELAY`` later, several in one write. The lines wait
-here, not in the stream's buffer: ``PYTHONUNBUFFERED`` (set in many CI
-images) leaves stdout without one.
+millisecond of CPU per run (an ablation of 1,000-run fan-outs; side by side in
+``bench/fanout.py`` the saving is within that machine's noise). A person at a
+terminal sees every line as it is written; a pipe or a file (CI logs,
+``| jq``) gets the lines at most ``FLUSH_DELAY`` later, several in one write.
+The lines wait here, not in the stream's buffer: ``PYTHONUNBUFFERED`` (set
+in many CI images) leaves stdout without one.
 
 Nothing mogrun sees itself exit is lost: ``close`` flushes, and its writer
 flushes these lines before it writes to its other stream, so that a log that
@@ -61,7 +62,11 @@ class PacedLines:
         """Write and flush the pending lines now (before a line on another stream)."""
         if self._pending:
             lines, self._pending = self._pending, []
-            write_line(self.stream, "\n".join(lines))
+            try:
+                write_line(self.stream, "\n".join(lines))
+            except RuntimeError:  # see flush_quietly: the lines wait for the next flush
+                self._pending[:0] = lines
+                return
         if self._due.is_set():
             self._due.clear()
 
@@ -104,7 +109,8 @@ def write_line(stream: TextIO, text: str) -> None:
 
 def flush_quietly(stream: Any) -> None:
     """Flush, ignoring a closed or broken stream: output must never crash a run.
-    A flush from a signal's handler that lands inside a write to the same stream
-    is refused by ``io`` (``RuntimeError``); that write's own flush follows."""
+    A flush or write from a signal's handler (a notice flushes stdout's lines)
+    that lands inside a write to the same stream is refused by ``io``
+    (``RuntimeError``); that write's own flush follows."""
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         stream.flush()

@@ -111,29 +111,19 @@ def test_a_terminal_gets_every_line_at_once():
         os.close(primary)
 
 
-def test_a_notice_on_stderr_comes_after_the_stdout_lines_before_it(merged):
+@pytest.mark.parametrize("reporter", [PlainReporter, NdjsonReporter])
+def test_a_notice_on_stderr_comes_after_the_stdout_lines_before_it(merged, reporter):
     read_fd, out, err = merged
-    rep = PlainReporter(stdout=out, stderr=err)
+    rep = reporter(stdout=out, stderr=err)
     job = make_job()
     rep.event(job, job.runs[0], make_event("cloning"))
     rep.notice("slow plugin", level="warning")
     said = drain(read_fd)  # the notice went out at once, the line before it too
-    rep.close()
     assert "cloning" in said and "warning: slow plugin" in said
     assert said.index("cloning") < said.index("warning: slow plugin")
-
-
-def test_ndjson_flushes_its_lines_before_a_notice_and_at_close(merged):
-    read_fd, out, err = merged
-    rep = NdjsonReporter(stdout=out, stderr=err)
-    job = make_job()
-    rep.event(job, job.runs[0], make_event("cloning"))
-    rep.notice("slow plugin", level="warning")
-    said = drain(read_fd)
-    assert said.index('"type": "event"') < said.index("warning: slow plugin")
     rep.event(job, job.runs[0], make_event("pushed"))
     rep.close()
-    assert "pushed" in drain(read_fd)
+    assert "pushed" in drain(read_fd)  # close writes what waits
 
 
 def test_close_flushes_later_lines_go_out_at_once_and_the_thread_ends():
@@ -238,3 +228,26 @@ def test_many_writers_keep_whole_lines_their_order_and_stdout_before_stderr(merg
         assert order == sorted(order)
         for n in range(0, lines_each, 37):
             assert position[f"line-{w}-{n}"] < position[f"note-{w}-{n}"]
+
+
+class ReentrantOnce(CountingStream):
+    """A stream whose first write is refused as ``io`` refuses a write from a
+    signal's handler that lands inside another write to the same stream."""
+
+    def write(self, text: str) -> int:
+        if not getattr(self, "refused", False):
+            self.refused = True
+            raise RuntimeError("reentrant call inside <_io.BufferedWriter name='<stdout>'>")
+        return super().write(text)
+
+
+def test_a_refused_write_keeps_its_lines_for_the_next_flush():
+    stream = ReentrantOnce(fd=2)
+    lock = threading.RLock()
+    lines = PacedLines(stream, lock)
+    with lock:
+        lines.write("first")
+        lines.flush()  # refused: a signal's notice inside a write, say
+        lines.write("second")
+        lines.flush()
+    assert stream.getvalue() == "first\nsecond\n"
