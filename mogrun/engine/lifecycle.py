@@ -146,10 +146,14 @@ class Lifecycle(Observer):
 
 
 class ReporterObserver(Observer):
-    """The reporter (terminal, plain, GitHub, NDJSON) as an observer."""
+    """The reporter (terminal, plain, GitHub, NDJSON) as an observer. ``settle``
+    turns the session's exit code into the one the process will exit with (a
+    signal may land while the plugins' end of session runs, before the summary):
+    the summary, ``$GITHUB_OUTPUT`` and the NDJSON summary line say that one."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, settle: Callable[[int], int] | None = None) -> None:
         self.reporter = reporter
+        self.settle = settle
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
         self.reporter.session_started(jobs)
@@ -182,6 +186,8 @@ class ReporterObserver(Observer):
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int, rerun: str | None = None) -> None:
+        if self.settle is not None:
+            exit_code = self.settle(exit_code)
         self.reporter.summary(results, exit_code, rerun=rerun)
 
 

@@ -162,7 +162,7 @@ def run_session(
     stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
         invocation = new_invocation_id()
-        channel = _channel(ports, invocation)
+        channel = _channel(ports, invocation, lambda code: _settled(watch, code))
         sleeper = ports.sleeper
         deps = SessionDeps(
             client=ports.client, hooks=ports.hooks, channel=channel, invocation=invocation,
@@ -189,28 +189,35 @@ def run_session(
             unsubscribe()
 
 
+def _settled(watch: SignalWatch, code: int) -> int:
+    """``code`` with a signal that has landed since it was reckoned: one that came
+    while the session's last hooks ran (notifiers delivering) still makes the exit
+    code 130 or 143."""
+    return code if watch.exit_code is None else combine_exit_codes([code, watch.exit_code])
+
+
 def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> int:
-    """A signal that landed while the session's last hooks ran (notifiers delivering,
-    reports written) still makes the exit code 130 or 143, said after the summary
-    that was reckoned before it."""
-    if watch.exit_code is None:
-        return code
-    final = combine_exit_codes([code, watch.exit_code])
+    """The exit code after the last hooks, and why it is not ``code`` (reckoned when
+    every run had ended) when a signal landed meanwhile: the summary, written after
+    the plugins' hooks, already shows it."""
+    final = _settled(watch, code)
     if final != code:
         deps.channel.notice(f"interrupted while the session's last hooks ran; exit code {final}",
                             level="warning")
     return final
 
 
-def _channel(ports: SessionPorts, invocation: str) -> Lifecycle:
-    """History first (nothing known is lost), then plugins, then what the user sees."""
+def _channel(ports: SessionPorts, invocation: str,
+             settle: Callable[[int], int]) -> Lifecycle:
+    """History first (nothing known is lost), then plugins, then what the user sees;
+    ``settle`` gives the summary the exit code as it stands after the plugins' end."""
     channel = Lifecycle()
     reporter = ports.reporter
     if ports.history is not None:
         channel.register(HistoryObserver(
             ports.history, invocation, lambda text: reporter.notice(text, level="warning")))
     channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait)))
-    channel.register(ReporterObserver(reporter))
+    channel.register(ReporterObserver(reporter, settle))
     return channel
 
 

@@ -35,12 +35,13 @@ def emulator():
         yield emu
 
 
-def spawn(emulator, tmp_path, jobs, *args):
+def spawn(emulator, tmp_path, jobs, *args, env=None):
     (tmp_path / "mogplex.toml").write_text(HEADER + jobs)
+    given = env or {}
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MOGRUN_", "GITHUB_")) and k != "NO_COLOR"}
     env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+               MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1", **given)
     return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -197,11 +198,11 @@ class Lines:
         return "".join(self.out), "".join(self.err)
 
 
-def spawn_notifying(emulator, tmp_path, hook):
+def spawn_notifying(emulator, tmp_path, hook, env=None):
     """A short job whose notifier calls ``hook``, run until that call is made."""
     jobs = ('\n[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
             f'notify = {{webhook = "{hook.url}", on = ["always"]}}\n')
-    proc = spawn(emulator, tmp_path, jobs, "quick")
+    proc = spawn(emulator, tmp_path, jobs, "quick", env=env)
     lines = Lines(proc)
     assert hook.accepted.wait(20), "the notifier never called"
     return proc, lines
@@ -227,8 +228,9 @@ def test_a_second_ctrl_c_while_a_notifier_delivers_exits_at_once(emulator, tmp_p
 
 
 def test_one_ctrl_c_while_a_notifier_delivers_still_exits_130(emulator, tmp_path):
-    """The runs had all passed when the signal came: the summary said exit code 0,
-    so the change is said after it."""
+    """The runs had all passed when the signal came, during the plugins' end of
+    session: the summary, written after it, gives the exit code the process exits
+    with, and a warning says why."""
     hook = StallingWebhook()
     try:
         proc, lines = spawn_notifying(emulator, tmp_path, hook)
@@ -239,6 +241,24 @@ def test_one_ctrl_c_while_a_notifier_delivers_still_exits_130(emulator, tmp_path
         hook.close()  # the delivery fails at once
     out, err = lines.finish()
     assert proc.returncode == 130, (out, err)
-    assert "exit code 0" in out
+    assert "exit code 130" in out and "exit code 0" not in out, out
     assert "warning: interrupted while the session's last hooks ran; exit code 130" in err, err
     assert "Traceback" not in err, err
+
+
+def test_a_ctrl_c_while_a_notifier_delivers_sets_the_github_exit_code_output(emulator, tmp_path):
+    """In CI: a later step reading the step's ``exit_code`` output sees the code the
+    step failed with, not the one reckoned before the signal."""
+    hook = StallingWebhook()
+    outputs = tmp_path / "github_output"
+    try:
+        proc, lines = spawn_notifying(emulator, tmp_path, hook, env={
+            "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs)})
+        lines.wait_for_out("waiting for plugins")
+        proc.send_signal(signal.SIGINT)
+        lines.wait_for_out("::warning::interrupted")  # GitHub: notices are annotations
+    finally:
+        hook.close()
+    out, err = lines.finish()
+    assert proc.returncode == 130, (out, err)
+    assert "exit_code=130" in outputs.read_text().splitlines(), outputs.read_text()
