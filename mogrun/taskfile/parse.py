@@ -67,9 +67,17 @@ class TaskFile:
     def error(self, message: str, *keys: str, job: str | None = None,
               context: tuple[str, ...] | list[str] = ()) -> TaskFileError:
         """A ``TaskFileError`` located at ``keys``."""
-        key = keys[-1] if keys else None
-        return TaskFileError(message, location=self.location(*keys), job=job, key=key,
-                             context=context)
+        return TaskFileError(message, location=self.location(*keys), job=job,
+                             key=_key_of(keys), context=context)
+
+
+def _key_of(keys: tuple[str, ...]) -> str | None:
+    """The key a problem located at ``keys`` is about: the last one, except a job's
+    name (a problem of the job table itself is about no key, and a job may be
+    named like one: ``[jobs.needs]``)."""
+    if not keys or (len(keys) == 2 and keys[0] == "jobs"):
+        return None
+    return keys[-1]
 
 
 def load_task_file(path: Path) -> TaskFile:

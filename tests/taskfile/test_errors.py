@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from mogrun.taskfile.schema import JOB_KEYS
+
 
 def check(project, text: str) -> str:
     project.write(text)
@@ -197,6 +199,18 @@ def test_missing_repo_and_both_prompts(project) -> None:
     """)
     assert 'Error: job "a" has no repo' in err
     assert 'Error: job "a" has both prompt and prompt_file: set exactly one of them' in err
+
+
+@pytest.mark.parametrize("name", [*sorted(JOB_KEYS), "defaults", "vars", "jobs", "mogplex"])
+def test_a_job_named_like_a_key_has_its_problems_said_not_a_crash(project, name: str) -> None:
+    """A problem of a job table is about no key: one named ``needs`` had its
+    missing repo taken for a problem of a ``needs`` key, and building it crashed."""
+    err = check(project, f"""
+        [jobs.{name}]
+        description = "named like a key"
+    """)
+    assert f'Error: job "{name}" has no repo' in err, err
+    assert f'Error: job "{name}" has no prompt: set exactly one of them' in err, err
 
 
 def test_missing_prompt_file_and_escaping_paths(project) -> None:

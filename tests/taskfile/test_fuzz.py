@@ -20,7 +20,7 @@ SCALARS = (st.text(alphabet="ab{} ./-:", max_size=12) | st.integers(-3, 10**6) |
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
                       | st.dictionaries(KEYS, inner, max_size=3), max_leaves=8)
 DOCS = st.dictionaries(KEYS, VALUES, max_size=4) | st.fixed_dictionaries(
-    {"jobs": st.dictionaries(st.sampled_from(["a", "b", "list"]),
+    {"jobs": st.dictionaries(st.sampled_from(["a", "b", "list"]) | KEYS,  # [jobs.needs]
                              st.dictionaries(KEYS, VALUES, max_size=5), max_size=3)})
 FAST = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
