@@ -73,8 +73,9 @@ def task_files(draw: st.DrawFn) -> str:
         blocks.append(["[defaults]", *draw(key_lines())])
     if draw(st.booleans()):
         blocks.append(["[vars]", *draw(st.lists(st.sampled_from(VARS), max_size=3))])
-    names = draw(st.lists(st.sampled_from(["j0", "other", "lint-fix", "list", "ünï", "a b"]),
-                          max_size=3, unique=True))
+    names = draw(st.lists(st.sampled_from(  # a job may be named like a key or a command
+        ["j0", "other", "lint-fix", "list", "ünï", "a b", "needs", "repo"]), max_size=3,
+        unique=True))
     for name in names:
         header = f'[jobs."{name}"]' if draw(st.booleans()) or " " in name else f"[jobs.{name}]"
         blocks.append([header, *draw(key_lines(min_size=1))])
