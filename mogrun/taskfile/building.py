@@ -435,17 +435,23 @@ def buildable_jobs(taskfile: TaskFile, problems: list[MogrunError],
     problem (nor one that inherits a wrongly typed key from ``[defaults]``,
     reported there), except an unknown key or its ``needs``, which building
     never reads: check then lists the template problems of a job with a typo."""
-    from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
     from mogrun.taskfile.validation import JOB_NAME
 
     failed = {problem.job for problem in problems
               if isinstance(problem, TaskFileError) and problem.job
               and not isinstance(problem, UnknownKeyError) and problem.key != "needs"}
-    bad_defaults = {key for key, value in taskfile.defaults.items()
-                    if key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)}
     return [name for name, table in taskfile.jobs.items()
             if name not in failed and JOB_NAME.fullmatch(name)
-            and bad_defaults.isdisjoint(inherited(taskfile.defaults, table))]
+            and not inherits_a_wrong_default(taskfile, table)]
+
+
+def inherits_a_wrong_default(taskfile: TaskFile, table: dict[str, Any]) -> bool:
+    """Whether a job of ``table`` takes a wrongly typed key from ``[defaults]``
+    (reported there): such a job is not built, its own keys repaired or not."""
+    from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
+
+    return any(key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value)
+               for key, value in inherited(taskfile.defaults, table).items())
 
 
 def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunError]:

@@ -15,7 +15,12 @@ from typing import Any
 
 from mogrun.errors import MogrunError, TaskFileError, TemplateError
 from mogrun.models import KeySpec
-from mogrun.taskfile.building import buildable_jobs, key_clashes, said_once
+from mogrun.taskfile.building import (
+    buildable_jobs,
+    inherits_a_wrong_default,
+    key_clashes,
+    said_once,
+)
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job, check_options
@@ -90,10 +95,12 @@ def _without_wrong_keys(taskfile: TaskFile, keyed: Sequence[MogrunError],
     for problem in keyed:
         if isinstance(problem, TaskFileError) and problem.job and problem.job not in built:
             wrong.setdefault(problem.job, set()).add(problem.key or "")
-    return [(name, {k: v for k, v in taskfile.jobs[name].items() if k not in keys})
-            for name, keys in wrong.items()
-            if name in taskfile.jobs and keys <= set(taskfile.jobs[name]) - _ESSENTIAL
-            and JOB_NAME.fullmatch(name)]
+    repaired = [(name, {k: v for k, v in taskfile.jobs[name].items() if k not in keys})
+                for name, keys in wrong.items()
+                if name in taskfile.jobs and keys <= set(taskfile.jobs[name]) - _ESSENTIAL
+                and JOB_NAME.fullmatch(name)]
+    return [(name, table) for name, table in repaired
+            if not inherits_a_wrong_default(taskfile, table)]
 
 
 def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

@@ -498,6 +498,29 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
     ]
 
 
+def test_a_job_with_a_wrong_key_that_inherits_a_wrong_default_is_listed_not_a_crash(
+        project) -> None:
+    # check rebuilt the job without its own wrong key (to list its template problems)
+    # and rendered the wrongly typed repo it inherits: TypeError.
+    project.write("""
+        [defaults]
+        repo = 7
+
+        [jobs.lint-fix]
+        harness = "gpt"
+        prompt = "Fix it."
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert result.errors == [
+        'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
+        "of them",
+        "Error: job \"lint-fix\", key \"harness\" must be one of 'codex', 'claude-code', "
+        "not 'gpt'",
+    ]
+
+
 def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> None:
     # check lists every plugin key's problem; a bad template in one stopped the rest.
     project.write("""
