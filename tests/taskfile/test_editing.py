@@ -3,6 +3,11 @@ line endings, byte order marks, other bytes, inline jobs."""
 
 from __future__ import annotations
 
+import tomllib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 
 def test_add_to_a_file_with_inline_jobs_explains_itself(project) -> None:
     project.write('jobs = { a = { repo = "acme/api", prompt = "x" } }\n')
@@ -85,4 +90,57 @@ def test_add_refuses_what_check_would_refuse_and_writes_nothing(project) -> None
     # An env name unset here is only a warning for check: add accepts it.
     fine = project.run("add", "x5", "--repo", "a/b", "--prompt", "for {{ env.WHO }}")
     assert fine.code == 0, fine
+    assert project.run("check").code == 0
+
+
+# Files as people leave them: comments, blank lines at the end, CRLF, a BOM, no
+# final newline, tabs, an inline [jobs] table (add refuses that one).
+BASES = [b'[jobs.hello]\nrepo = "acme/api"\nprompt = "x"\n',
+         b'# top\n[vars]\nteam = "t"  # c\n\n[jobs.hello]\nrepo = "acme/api"\nprompt = """\n'
+         b'multi\n"""\n# end\n\n\n',
+         b'[jobs.hello]\r\nrepo = "acme/api"\r\nprompt = "x"',
+         b'\xef\xbb\xbf[jobs.hello]\nrepo = "acme/api"\nprompt = "x"  # c',
+         b'[jobs.hello]\nrepo = "acme/api"\nprompt = "x"\n\t# tabbed\n[jobs.j0]\nrepo = "a/b"\n'
+         b'prompt = "y"\n',
+         b'[jobs]\nhello = { repo = "acme/api", prompt = "x" }\n']
+TYPED = st.text(alphabet=st.sampled_from([*"ab \"'\\\n\t{}#[]=.-_/$`\r", "\u00fc", "\u00e9",
+                                          "\U0001f389", "\u2028"]), min_size=1, max_size=20) | (
+    st.sampled_from(["one\r\ntwo", 'say """hi"""', "tab\tend\n", "a\\nb", "  padded  "]))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.sampled_from(BASES), st.sampled_from(["new", "hello", "needs", "x.y", "A_1"]),
+       st.lists(st.sampled_from(["acme/api", "acme/web", "Acme/X", "a-b/c.d"]), min_size=1,
+                max_size=3),
+       TYPED, st.none() | TYPED, st.lists(st.sampled_from(["hello", "j0", "nope"]), max_size=2))
+def test_add_appends_exactly_what_was_typed_or_writes_nothing(
+        project, base: bytes, name: str, repos: list[str], prompt: str,
+        description: str | None, needs: list[str]) -> None:
+    project.path.write_bytes(base)
+    args = ["add", name, "--prompt", prompt]
+    for repo in repos:
+        args += ["--repo", repo]
+    for need in needs:
+        args += ["--needs", need]
+    if description is not None:
+        args += ["--description", description]
+    result = project.run(*args)
+    after = project.path.read_bytes()
+    assert "Traceback" not in result.err, result
+    jobs = tomllib.loads(base.decode("utf-8-sig"))["jobs"]
+    plain = not any(c in text for text in (prompt, description or "") for c in "{}")
+    if (plain and b"\nhello = {" not in base and name not in jobs
+            and set(needs) <= set(jobs) and prompt.strip()):
+        assert result.code == 0, result  # nothing to refuse: a refusal would be a bug
+    if result.code != 0:
+        assert result.code == 2 and result.err.startswith("Error: "), result
+        assert after == base
+        return
+    assert after.startswith(base)  # what was there stays, byte for byte
+    job = tomllib.loads(after.decode("utf-8-sig"))["jobs"][name]
+    unique = list(dict.fromkeys(repos))
+    assert job["repo"] == (unique[0] if len(unique) == 1 else unique), job
+    assert job["prompt"] == prompt and job.get("description") == description, job
+    assert job.get("needs", []) == list(dict.fromkeys(needs)), job
     assert project.run("check").code == 0
