@@ -498,29 +498,6 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
     ]
 
 
-def test_a_job_with_a_wrong_key_that_inherits_a_wrong_default_is_listed_not_a_crash(
-        project) -> None:
-    # check rebuilt the job without its own wrong key (to list its template problems)
-    # and rendered the wrongly typed repo it inherits: TypeError.
-    project.write("""
-        [defaults]
-        repo = 7
-
-        [jobs.lint-fix]
-        harness = "gpt"
-        prompt = "Fix it."
-    """)
-    result = project.run("check")
-    assert result.code == 2, result
-    assert "Traceback" not in result.err
-    assert result.errors == [
-        'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
-        "of them",
-        "Error: job \"lint-fix\", key \"harness\" must be one of 'codex', 'claude-code', "
-        "not 'gpt'",
-    ]
-
-
 def test_a_template_error_in_a_plugin_key_does_not_hide_the_others(project) -> None:
     # check lists every plugin key's problem; a bad template in one stopped the rest.
     project.write("""
@@ -651,20 +628,29 @@ def test_the_caret_stays_under_its_character_after_wide_tabs_or_long_text(projec
     assert cell_width(quoted) <= len("  3 | ") + 120
 
 
-def test_a_wrong_job_key_beside_a_wrong_default_duration_is_listed_not_a_crash(project) -> None:
-    # check rebuilds a job without its own wrong key to find its template problems;
-    # the wrong [defaults] duration it still inherits must not crash that.
-    project.path.write_bytes(b'[defaults]\r\ncapacity_wait = "soon"  # typo\r\n\r\n'
-                             b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "Hi {{ job }}"\r\n'
-                             b'timeout = "later"\r\n\r\n')
+DURATION_HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
+
+
+@pytest.mark.parametrize(("text", "errors"), [
+    (b'[defaults]\r\ncapacity_wait = "soon"  # typo\r\n\r\n[jobs.a]\r\nrepo = "acme/api"\r\n'
+     b'prompt = "Hi {{ job }}"\r\ntimeout = "later"\r\n\r\n',
+     [f"Error: [defaults] key \"capacity_wait\" invalid duration 'soon': {DURATION_HINT}",
+      f"Error: job \"a\", key \"timeout\" invalid duration 'later': {DURATION_HINT}"]),
+    (b'[defaults]\nrepo = 7\n\n[jobs.lint-fix]\nharness = "gpt"\nprompt = "Fix it."\n',
+     ['Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list of them',
+      "Error: job \"lint-fix\", key \"harness\" must be one of 'codex', 'claude-code', "
+      "not 'gpt'"]),
+])
+def test_a_wrong_job_key_beside_a_wrong_default_it_inherits_is_listed_not_a_crash(
+        project, text: bytes, errors: list[str]) -> None:
+    # check rebuilds a job without its own wrong key to find its template problems; the
+    # wrong [defaults] key it still inherits must not crash that: a duration raised
+    # ValueError, a repo (rendered) TypeError.
+    project.path.write_bytes(text)
     result = project.run("check")
     assert result.code == 2, result
     assert "Traceback" not in result.err
-    assert result.errors == [
-        "Error: [defaults] key \"capacity_wait\" invalid duration 'soon': use a number of "
-        'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
-        "Error: job \"a\", key \"timeout\" invalid duration 'later': use a number of seconds "
-        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"']
+    assert result.errors == errors
 
 
 @pytest.mark.parametrize("content", [b"", b"\r\n\r\n", b"\xef\xbb\xbf  \r\n"])
