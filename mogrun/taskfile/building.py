@@ -185,7 +185,7 @@ def _build(job: _Job) -> ResolvedJob:
 
 def _seconds(job: _Job, key: str, default: float) -> float:
     """A duration key; a wrong one is a problem of the job, never an exception
-    (check rebuilds a job without its own wrong keys, not those it inherits)."""
+    (validation stops such a job before it is built; this holds if it ever does not)."""
     try:
         return parse_duration(job.merged.get(key, default))
     except ValueError as exc:
