@@ -8,7 +8,6 @@ that need it, so ``mogrun list`` never pays for it.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -163,12 +162,6 @@ def _where(source: str) -> str:
     }.get(source, f"{source} plugins")
 
 
-def closest_hook(name: str, known: Sequence[str]) -> str | None:
-    """The hook a misspelled name most likely meant, for the error message."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return match[0] if match else None
-
-
 def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate],
              guard: Callable[[Candidate, dict[str, tuple[str, Any]]], Any]) -> Any:
     """Register one plugin through ``guard`` (which wraps its hook functions);
@@ -266,7 +259,9 @@ def check_pending(pm: pluggy.PluginManager) -> None:
         for impl in caller.get_hookimpls():
             if impl.optionalhook:
                 continue
-            guess = closest_hook(name, hook_names())
+            from mogrun.taskfile.schema import closest  # a misspelled hook's path only
+
+            guess = closest(name, hook_names())
             hint = [f'Did you mean "{guess}"?'] if guess else []
             raise PluginError(f'plugin "{impl.plugin_name}" implements unknown hook "{name}"',
                               context=hint)

@@ -8,7 +8,6 @@ path, line, job and key.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,11 +24,17 @@ def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
                          f"not {type_name(value)}")
     for name in value:
         if name not in allowed:
-            guess = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f' (did you mean "{guess[0]}"?)' if guess else ""
-            raise ValueError(f'unknown {key} setting "{name}"{hint}; '
+            raise ValueError(f'unknown {key} setting "{name}"{_guess(str(name), allowed)}; '
                              f"valid: {', '.join(allowed)}")
     return value
+
+
+def _guess(word: str, allowed: list[str]) -> str:
+    """`` (did you mean "X"?)`` for the closest of ``allowed``, or nothing."""
+    from mogrun.taskfile.schema import closest  # a typo's path only
+
+    close = closest(word, allowed)
+    return f' (did you mean "{close}"?)' if close else ""
 
 
 def duration(value: Any, where: str) -> float:
@@ -48,9 +53,7 @@ def strings(value: Any, where: str, *, choices: Iterable[str] | None = None) -> 
         choices = list(choices)
         for item in value:
             if item not in choices:
-                guess = difflib.get_close_matches(item, choices, n=1)
-                hint = f' (did you mean "{guess[0]}"?)' if guess else ""
-                raise ValueError(f'{where}: unknown value "{item}"{hint}; '
+                raise ValueError(f'{where}: unknown value "{item}"{_guess(item, choices)}; '
                                  f"valid: {', '.join(choices)}")
     return list(value)
 

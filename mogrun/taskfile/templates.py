@@ -180,11 +180,11 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str,
 
 
 def _suggest(name: str, scope: Scope) -> list[str]:
-    import difflib
+    from mogrun.taskfile.schema import closest
 
     known = [*BUILTIN_NAMES, *scope.vars]
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = [f'did you mean "{close[0]}"?'] if close else []
+    close = closest(name, known)
+    hint = [f'did you mean "{close}"?'] if close else []
     return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]
 
 
