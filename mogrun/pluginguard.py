@@ -83,8 +83,14 @@ class GuardedPlugin:
     def __init__(self, plugin: Any, name: str, hooks: dict[str, tuple[str, Any]],
                  warn: Callable[[str], None]) -> None:
         self.plugin = plugin
+        self._hooks = tuple(hooks)
         for attr, (hook, function) in hooks.items():
             setattr(self, attr, _guard(function, hook, name, warn))
+
+    def __dir__(self) -> list[str]:
+        """Only the hooks: pluggy's ``register`` inspects every name ``dir`` gives,
+        and an object's own dunders were three in four of them."""
+        return list(self._hooks)
 
     def __repr__(self) -> str:
         return f"<guarded {self.plugin!r}>"
