@@ -2,8 +2,8 @@
 
 ``mogrun list`` (the commonest line) loads no click, plugin, HTTP, editing,
 database or rich code; ``check`` and ``show JOB`` load no click; no path but
-help loads rich-click; none reads ``importlib.metadata`` (~20 ms) or
-``hashlib`` (~10 ms). bench/startup.py
+help loads rich-click, and help loads no pathlib; none reads
+``importlib.metadata`` (~20 ms) or ``hashlib`` (~10 ms). bench/startup.py
 measures the times; this keeps the imports from creeping back.
 """
 
@@ -88,6 +88,26 @@ def test_other_lines_skip_metadata_and_hashlib(tmp_path, argv) -> None:
     assert imported(modules, NEVER) == []
     help_shown = "--help" in argv
     assert ("rich_click" in modules) == help_shown
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"]])
+def test_the_root_help_loads_no_pathlib(tmp_path, argv) -> None:
+    # pathlib with what it pulls in (urllib.parse, ipaddress, fnmatch) was 3.5-5.8 ms of
+    # a help that click, rich and rich-click already make the slowest line (a command's
+    # help reads the task file for its plugins' options, and needs it). Run without
+    # site (-S): an editable install's import hook loads pathlib before any code of ours.
+    import sysconfig
+    from pathlib import Path
+
+    checkout = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join([checkout, sysconfig.get_paths()["purelib"]])
+    done = subprocess.run([sys.executable, "-S", "-c", PROBE, *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stderr.rpartition("MODULES ")[2]))
+    assert "rich_click" in modules  # the help was rendered
+    assert imported(modules, ("pathlib", "urllib.parse", "ipaddress")) == []
 
 
 @pytest.mark.parametrize("group", ["mogrun", "pytest11", "console_scripts"])

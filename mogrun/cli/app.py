@@ -20,7 +20,6 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from mogrun.cli.state import CliState
@@ -31,14 +30,14 @@ from mogrun.errors import MogrunError
 class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
 
-    cwd: Path
+    cwd: str | os.PathLike[str]
     env: Mapping[str, str]
     stdout: TextIO
     stderr: TextIO
     stdin: TextIO = field(default_factory=io.StringIO)
 
     def __call__(self, argv: Sequence[str]) -> int:
-        state = CliState(env=dict(self.env), cwd=Path(self.cwd), stdout=self.stdout,
+        state = CliState(env=dict(self.env), workdir=os.fspath(self.cwd), stdout=self.stdout,
                          stderr=self.stderr, stdin=self.stdin)
         args = [str(arg) for arg in argv]
         try:
@@ -198,7 +197,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI on this process's argv, environment, cwd and streams and
     return its exit code (``main`` without the exit)."""
     _open_closed_streams()
-    app = MogrunApp(cwd=Path.cwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
+    app = MogrunApp(cwd=os.getcwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
                     stdin=sys.stdin)
     try:
         return app(sys.argv[1:] if argv is None else argv)

@@ -34,13 +34,11 @@ def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
 def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any) -> int:
     """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
     script ``mogrun completion SHELL`` prints); called by ``main`` only."""
-    from pathlib import Path
-
     from click.shell_completion import shell_complete
 
     from mogrun.cli.state import CliState
 
-    state = CliState(env=dict(env), cwd=Path(cwd), stdout=stdout, stderr=stderr)
+    state = CliState(env=dict(env), workdir=cwd, stdout=stdout, stderr=stderr)
     return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
                           env["_MOGRUN_COMPLETE"])
 

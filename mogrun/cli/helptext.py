@@ -40,16 +40,21 @@ def _seed_click_version() -> None:
     """rich-click reads ``click.__version__``, which click answers through
     ``importlib.metadata`` (~20 ms of imports, a third of ``--help``). The
     installed distribution's folder name says the same for the price of a
-    directory listing; without one, click's own answer is used."""
-    from pathlib import Path
+    directory listing; without one, click's own answer is used. (os.path, not
+    pathlib: nothing else on the help path imports pathlib.)"""
+    import os
 
     if "__version__" in vars(click):
         return
     prefix, suffix = "click-", ".dist-info"
-    site = Path(click.__file__).resolve().parent.parent
-    for dist in site.glob(f"{prefix}*{suffix}"):
-        version = dist.name[len(prefix):-len(suffix)]
-        if version[:1].isdigit():
+    site = os.path.dirname(os.path.dirname(os.path.realpath(click.__file__)))
+    try:
+        names = os.listdir(site)
+    except OSError:
+        return
+    for name in names:
+        version = name[len(prefix):-len(suffix)]
+        if name.startswith(prefix) and name.endswith(suffix) and version[:1].isdigit():
             click.__version__ = version  # type: ignore[attr-defined]
             return
 

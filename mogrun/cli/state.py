@@ -14,10 +14,12 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -57,7 +59,7 @@ class CliState:
     no_color: bool = False
     no_plugins: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
-    cwd: Path = field(default_factory=lambda: Path("."))
+    workdir: str = "."  # the invocation's working directory (``cwd`` as a Path)
     stdout: TextIO = field(default_factory=io.StringIO)
     stderr: TextIO = field(default_factory=io.StringIO)
     stdin: TextIO = field(default_factory=io.StringIO)
@@ -68,6 +70,14 @@ class CliState:
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None
     _cleanups: list[Any] = field(default_factory=list)
+
+    @property
+    def cwd(self) -> Path:
+        """The working directory as a ``Path``; pathlib is imported here, not with
+        the CLI: ``--help`` never needs it."""
+        from pathlib import Path
+
+        return Path(self.workdir)
 
     def apply_options(self, options: Mapping[str, Any]) -> CliState:
         """Take the global options parsed from the command line."""
