@@ -86,6 +86,20 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     return shared
 
 
+def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any],
+             shard: Shard) -> list[ResolvedJob]:
+    """``--shard I/N``: the jobs with only this leg's runs, as ``run`` and its dry run
+    both take them: more legs than a limit of the token can be split into is exit 2
+    for either, so the dry run says what the run would."""
+    shared_settings(settings, shard.count)  # refuses too many legs
+    return slice_jobs(jobs, shard)
+
+
+def empty_leg(shard: Shard) -> str:
+    """What a leg with no run says (on stderr) before it exits 0."""
+    return f"shard {shard}: no runs of these jobs fall in this leg; nothing to do"
+
+
 def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard) -> list[ResolvedJob]:
     """Each job with only this leg's runs; jobs left with no run are dropped."""
     _refuse_needs(jobs, shard)

@@ -228,10 +228,13 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
     if shard is not None:
-        loaded = _this_leg(loaded, shard)
+        from dataclasses import replace
+
+        from mogrun.ci.shard import empty_leg, leg_jobs
+
+        loaded = replace(loaded, jobs=leg_jobs(loaded.jobs, loaded.taskfile.settings, shard))
         if not loaded.jobs:
-            click.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
-                       err=True)
+            click.echo(empty_leg(shard), err=True)
             return 0
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
@@ -262,16 +265,6 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             history.close()
         if getattr(reporter, "summarized", False):
             state.github_failures = None  # its summary said how the session ended
-
-
-def _this_leg(loaded: Any, shard: Shard) -> Any:
-    """``--shard I/N``: only this leg's runs (too many legs for a limit is exit 2)."""
-    from dataclasses import replace
-
-    from mogrun.ci.shard import shared_settings, slice_jobs
-
-    shared_settings(loaded.taskfile.settings, shard.count)  # refuses too many legs
-    return replace(loaded, jobs=slice_jobs(loaded.jobs, shard))
 
 
 def _session_reporter(state: CliState, project_dir: Any) -> Any:

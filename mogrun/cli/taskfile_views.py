@@ -95,9 +95,11 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
                            rerun=rerun)
     if shard is not None:
-        from mogrun.ci.shard import slice_jobs
+        from mogrun.ci.shard import empty_leg, leg_jobs
 
-        session = replace(session, jobs=slice_jobs(session.jobs, shard))
+        session = replace(session, jobs=leg_jobs(session.jobs, session.taskfile.settings, shard))
+        if not session.jobs:
+            state.echo(empty_leg(shard), err=True)
     jobs, attempts = (session.jobs, None) if select is None else select(session.jobs, None)
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)

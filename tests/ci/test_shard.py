@@ -198,9 +198,11 @@ needs = ["prep"]
     ("1/4", "Error: --shard .../4: the account's sandbox slots (3) cannot be split 4 ways; "
             "use at most 3 shards"),
 ])
-def test_bad_shards_are_usage_errors(project, value, message) -> None:
+@pytest.mark.parametrize("dry_run", [(), ("-n",)])
+def test_bad_shards_are_usage_errors(project, value, message, dry_run) -> None:
+    # The dry run refuses what the run would: it showed a leg of 4 legs over 3 slots.
     project.write(NEEDS)
-    result = project.run("run", "fan", "--no-deps", "--shard", value)
+    result = project.run("run", *dry_run, "fan", "--no-deps", "--shard", value)
     assert result.code == 2, result
     assert result.err.splitlines()[0] == message
 
@@ -215,9 +217,11 @@ def test_a_sharded_job_with_its_needs_is_refused_with_the_way_out(project) -> No
         "Run the needs first (mogrun run prep), then mogrun run fan --no-deps --shard 2/3."]
 
 
-def test_a_leg_with_no_runs_says_so_and_passes(project) -> None:
+@pytest.mark.parametrize("dry_run", [(), ("-n",)])
+def test_a_leg_with_no_runs_says_so_and_passes(project, dry_run) -> None:
+    # The dry run of an empty leg printed nothing at all.
     project.write(NEEDS)
-    result = project.run("run", "prep", "--shard", "2/2")
+    result = project.run("run", *dry_run, "prep", "--shard", "2/2")
     assert (result.code, result.out) == (0, "")
     assert result.err == "shard 2/2: no runs of these jobs fall in this leg; nothing to do\n"
 
