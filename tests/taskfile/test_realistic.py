@@ -175,3 +175,68 @@ def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: b
     with project.path.open("a", encoding="utf-8", newline="") as handle:
         handle.write(edited)
     assert_commands_clean(project)
+
+
+# Files check accepts, as people write them: vars and defaults, fan-outs, needs on
+# earlier jobs, schedules, gates, retry, templates, comments, any key order.
+GOOD: dict[str, list[str]] = {
+    "timeout": ['"25m"', '"90s"', "30"], "harness": ['"codex"', '"claude-code"'],
+    "branch": ['"feat/x"', '"mogrun/{{ job }}-{{ date }}"'], "create_branch": ["true", "false"],
+    "idempotency_key": ['"k-{{ job }}-{{ date }}"'], "on_timeout": ['"detach"', '"cancel"'],
+    "schedule": ['"17 6 * * 1"', '["0 */6 * * *", "30 2 * * *"]', '"*/5 * * * *"'],
+    "gates": ['{ status = ["success"] }', '{ max_duration = "20m" }'],
+    "retry": ["{ attempts = 3 }", '{ stall_timeout = "5m" }'],
+    "description": ['"Fix the build"', '"héllo ✓ 日本 \\" quote"', '""'],
+    "root": ['"services/api"'], "base_branch": ['"main"', '"release/1.x"'],
+}
+GOOD_REPOS = ['"acme/api"', '["acme/api", "acme/web"]', '"{{ team }}/api"',
+              '["acme/api", "{{ team }}/web"]', '"c7198fbc-1945-4717-85d8-eb78866b4e79"']
+GOOD_PROMPTS = ['"Fix it."', '"""\nMulti\n  line {{ team }} {{ repo }}\n"""',
+                "'''raw {{ date }}'''", '"ünïcödé 🎉 {{ job }}"', '"{{{{ literal"',
+                '"{{ env.X | default(\'d\') }}"']
+
+
+@st.composite
+def accepted_files(draw) -> str:
+    blocks = [['[vars]', 'team = "platform"  # who owns it']]
+    if draw(st.booleans()):
+        keys = draw(st.lists(st.sampled_from(["timeout", "harness", "retry", "base_branch"]),
+                             unique=True, max_size=3))
+        blocks.append(["[defaults]", *(f"{k} = {draw(st.sampled_from(GOOD[k]))}" for k in keys)])
+    names = draw(st.lists(st.sampled_from(["a", "lint-fix", "needs", "repo", "list", "x_1"]),
+                          min_size=1, max_size=4, unique=True))
+    for i, name in enumerate(names):
+        lines = [f"repo = {draw(st.sampled_from(GOOD_REPOS))}",
+                 f"prompt = {draw(st.sampled_from(GOOD_PROMPTS))}"]
+        lines += [f"{k} = {draw(st.sampled_from(GOOD[k]))}"
+                  for k in draw(st.lists(st.sampled_from(sorted(GOOD)), unique=True, max_size=4))]
+        if i and draw(st.booleans()):
+            lines.append(f'needs = ["{names[draw(st.integers(0, i - 1))]}"]')
+        lines = [line for line in draw(st.permutations(lines))
+                 for line in (draw(st.sampled_from(["", "# note"])), line) if line]
+        blocks.append([f'[jobs."{name}"]' if draw(st.booleans()) else f"[jobs.{name}]", *lines])
+    ending = draw(st.sampled_from(["\n", "\n\n\n", "", "\n# end"]))
+    return "\n\n".join("\n".join(block) for block in blocks) + ending
+
+
+@FAST
+@given(accepted_files(), st.booleans(), st.booleans(),
+       st.sampled_from([["show", "--json"], ["run", "--dry-run"],
+                        ["run", "-n", "--no-deps", "--shard", "2/3"],
+                        ["ci", "github", "-o", "wf.yml"]]))
+def test_whatever_check_accepts_every_reading_command_takes(project, text: str, crlf: bool,
+                                                            bom: bool, command: list[str]) -> None:
+    project.path.write_bytes(encode(text, crlf, bom))
+    checked = project.run("check")
+    assert checked.code == 0, (checked, text)
+    names = re.findall(r'^\[jobs\."?([^"\]]+)"?\]', text, re.MULTILINE)
+    if "--shard" in command:  # one job: a leg cannot wait for another job's runs
+        names = names[-1:]
+    result = project.run(*command, *(names if command[0] != "ci" else []))
+    assert "Traceback" not in result.err, result
+    if command[0] == "ci" and "schedule" not in text:
+        assert result.code == 2 and "has a schedule" in result.err, result
+    elif command[0] == "ci":
+        assert result.code == 0 and "cron:" in (project.root / "wf.yml").read_text(), result
+    else:  # a leg may hold none of the runs, and says so
+        assert result.code == 0 and (result.out or "nothing to do" in result.err), result
