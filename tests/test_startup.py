@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,11 +35,21 @@ LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhos
               "mogrun.api", "mogrun.emulator")
 
 
-def loaded(tmp_path, *argv: str, text: str | None = None, code: int = 0) -> set[str]:
+def loaded(tmp_path, *argv: str, text: str | None = None, code: int = 0,
+           site: bool = True) -> set[str]:
+    """The modules loaded by ``mogrun ARGV``. ``site=False`` runs without site (-S),
+    the code under test and the installed packages on the path: an editable install's
+    import hook, run by site, loads pathlib before any code of ours."""
     (tmp_path / "mogplex.toml").write_text(text or task_file(job("a"), job("b", needs=["a"])))
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", **PYTHONPATH})
+    paths = PYTHONPATH
+    if not site:
+        import sysconfig
+
+        code_dir = PYTHONPATH.get("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+        paths = {"PYTHONPATH": os.pathsep.join([code_dir, sysconfig.get_paths()["purelib"]])}
+    done = subprocess.run([sys.executable, *([] if site else ["-S"]), "-c", PROBE, *argv],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", **paths})
     assert done.returncode == code, done.stderr
     return set(json.loads(done.stderr.rpartition("MODULES ")[2]))
 
@@ -94,18 +105,8 @@ def test_other_lines_skip_metadata_and_hashlib(tmp_path, argv) -> None:
 def test_the_root_help_loads_no_pathlib(tmp_path, argv) -> None:
     # pathlib with what it pulls in (urllib.parse, ipaddress, fnmatch) was 3.5-5.8 ms of
     # a help that click, rich and rich-click already make the slowest line (a command's
-    # help reads the task file for its plugins' options, and needs it). Run without
-    # site (-S): an editable install's import hook loads pathlib before any code of ours.
-    import sysconfig
-    from pathlib import Path
-
-    checkout = str(Path(__file__).resolve().parents[1])
-    path = os.pathsep.join([checkout, sysconfig.get_paths()["purelib"]])
-    done = subprocess.run([sys.executable, "-S", "-c", PROBE, *argv], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", "PYTHONPATH": path})
-    assert done.returncode == 0, done.stderr
-    modules = set(json.loads(done.stderr.rpartition("MODULES ")[2]))
+    # help reads the task file for its plugins' options, and needs it).
+    modules = loaded(tmp_path, *argv, site=False)
     assert "rich_click" in modules  # the help was rendered
     assert imported(modules, ("pathlib", "urllib.parse", "ipaddress")) == []
 
