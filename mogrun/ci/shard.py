@@ -95,11 +95,6 @@ def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any],
     return slice_jobs(jobs, shard)
 
 
-def empty_leg(shard: Shard) -> str:
-    """What a leg with no run says (on stderr) before it exits 0."""
-    return f"shard {shard}: no runs of these jobs fall in this leg; nothing to do"
-
-
 def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard) -> list[ResolvedJob]:
     """Each job with only this leg's runs; jobs left with no run are dropped."""
     _refuse_needs(jobs, shard)

@@ -18,6 +18,7 @@ from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
 if TYPE_CHECKING:
+    from mogrun.ci.shard import Shard
     from mogrun.engine.history import History
     from mogrun.models import ResolvedJob, SessionConfig
     from mogrun.pluginhost import PluginHost
@@ -219,6 +220,20 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
                         rerun_suffix=rerun_suffix(clock) if rerun else None)
     return LoadedSession(taskfile=taskfile, host=host, config=config,
                          jobs=[host.adjust_job(job) for job in jobs], clock=clock)
+
+
+def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSession:
+    """``--shard I/N``: the session with only this leg's runs, as ``run`` and its dry
+    run both take it (``ci.shard.leg_jobs``); a leg left with none says so."""
+    from dataclasses import replace
+
+    from mogrun.ci.shard import leg_jobs
+
+    leg = replace(loaded, jobs=leg_jobs(loaded.jobs, loaded.taskfile.settings, shard))
+    if not leg.jobs:
+        state.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
+                   err=True)
+    return leg
 
 
 def rerun_suffix(clock: TemplateClock) -> str:

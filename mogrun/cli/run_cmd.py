@@ -220,7 +220,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     import time
 
     from mogrun.cli.connect import connect
-    from mogrun.cli.loading import load_session
+    from mogrun.cli.loading import load_session, this_leg
     from mogrun.engine.session import SessionPorts, run_session
     from mogrun.engine.signals import InterruptibleSleep
 
@@ -228,13 +228,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           with_needs=session_options.use_needs, extra_plugins=plugins,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
     if shard is not None:
-        from dataclasses import replace
-
-        from mogrun.ci.shard import empty_leg, leg_jobs
-
-        loaded = replace(loaded, jobs=leg_jobs(loaded.jobs, loaded.taskfile.settings, shard))
+        loaded = this_leg(state, loaded, shard)
         if not loaded.jobs:
-            click.echo(empty_leg(shard), err=True)
             return 0
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal

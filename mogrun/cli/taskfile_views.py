@@ -95,11 +95,9 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
                            rerun=rerun)
     if shard is not None:
-        from mogrun.ci.shard import empty_leg, leg_jobs
+        from mogrun.cli.loading import this_leg
 
-        session = replace(session, jobs=leg_jobs(session.jobs, session.taskfile.settings, shard))
-        if not session.jobs:
-            state.echo(empty_leg(shard), err=True)
+        session = this_leg(state, session, shard)
     jobs, attempts = (session.jobs, None) if select is None else select(session.jobs, None)
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
