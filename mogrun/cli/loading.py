@@ -7,7 +7,6 @@ load the task file, load plugins, configure them, resolve and adjust jobs.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -114,16 +113,10 @@ def taskfile_secrets(state: CliState, taskfile: TaskFile | None) -> frozenset[st
 def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
     """The values of every ``env.NAME`` the task file and its prompt files use: the agent
     may echo them, and ``logs`` masks them as ``run`` does (they are secrets)."""
-    texts = [taskfile.text]
-    root = taskfile.project_dir.resolve()
-    for table in (taskfile.defaults, *taskfile.jobs.values()):
-        name = table.get("prompt_file") if isinstance(table, dict) else None
-        if isinstance(name, str):
-            with contextlib.suppress(OSError, ValueError):
-                path = (root / name).resolve()
-                if path.is_relative_to(root):
-                    texts.append(path.read_text(encoding="utf-8"))
+    from mogrun.taskfile.paths import prompt_file_texts
     from mogrun.taskfile.templates import template_names
+
+    texts = [taskfile.text, *prompt_file_texts(taskfile)]
 
     used = (name.split("|")[0].strip() for text in texts for name in template_names(text))
     names = {name.removeprefix("env.") for name in used if name.startswith("env.")}

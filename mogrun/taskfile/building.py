@@ -27,10 +27,16 @@ from mogrun.errors import (
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.reponames import is_full_name, is_repo_id
 from mogrun.taskfile.graph import needs_of
-from mogrun.taskfile.limits import MAX_KEY, request_problem
+from mogrun.taskfile.limits import MAX_KEY, request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
-from mogrun.taskfile.templates import Scope, TemplateClock, render, unset_env_error
+from mogrun.taskfile.templates import (
+    Scope,
+    TemplateClock,
+    render,
+    template_names,
+    unset_env_error,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class _Job:
         self.unrendered: set[str] = set()  # keys with a template problem
         self.unset_in: set[str] = set()  # keys that use an unset env name
         self.run_keys: tuple[tuple[str | None, str], ...] = ()
+        self.wrong_repo = False  # a repo is not one: what is made from it is not judged
 
     def where(self, key: str) -> tuple[str, ...]:
         in_job = key in self.table or key not in self.ctx.taskfile.defaults
@@ -103,6 +110,11 @@ class _Job:
 
         return mask(message, {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)})
 
+    def record(self, error: MogrunError) -> None:
+        """Record ``error`` once: a fan-out renders most keys once per repo."""
+        if not any(_same(error, seen) for seen in self.problems):
+            self.problems.append(error)
+
     def stop(self, error: MogrunError) -> _Stop:
         """Record ``error`` and end this job's building (``raise job.stop(...)``)."""
         self.problems.append(error)
@@ -110,8 +122,9 @@ class _Job:
 
     def check_rendered(self) -> None:
         """End the building before judging rendered values if a template could not
-        be rendered: a value left as written would only add made-up problems."""
-        if self.unrendered:
+        be rendered or a repo is wrong: a value left as written, or made from a
+        wrong repo, would only add made-up problems."""
+        if self.unrendered or self.wrong_repo:
             raise _Stop()
 
     def fail(self, key: str, message: str) -> _Stop:
@@ -125,8 +138,7 @@ class _Job:
         except TemplateError as error:
             # Recorded, and the other keys still rendered: check lists every template
             # problem. Once each: a fan-out renders most keys once per repo.
-            if not any(_same(error, seen) for seen in self.problems):
-                self.problems.append(error)
+            self.record(error)
             self.unrendered.add(key)
             return text
         self.secrets |= out.secrets
@@ -158,12 +170,8 @@ def build_job(ctx: Context, name: str) -> JobResult:
 
 def _build(job: _Job) -> ResolvedJob:
     merged = job.merged
-    try:
-        repos = _repos(job)
-    except _Stop:
-        _options(job, None)  # judged all the same: check lists every problem at once
-        raise
-    options = _options(job, repos)
+    repos = _repos(job)  # a wrong one is recorded: the other keys are judged all the same
+    options = _options(job, None if job.wrong_repo else repos)
     automation = merged.get("automation")
     if automation is not None:
         automation = job.render(automation, "automation", None, "in automation").strip()
@@ -198,43 +206,46 @@ def _repos(job: _Job) -> list[str]:
     repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
-    for repo in repos:
-        if not repo or any(c.isspace() for c in repo):
-            raise job.fail("repo", f"{repo!r} is not a repo (owner/name or id)")
-        if not is_full_name(repo) and not is_repo_id(repo):
-            raise job.fail("repo", f"{repo!r} is neither owner/name nor a repo id (a UUID, "
-                                   "as `mogrun repos` lists them)")
+    problems = [problem for problem in map(_repo_problem, repos) if problem]
     if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
-        raise job.fail("repo", "the same repo is listed twice after templating")
+        problems.append("the same repo is listed twice after templating")
+    for problem in problems:
+        job.record(job.error("repo", problem))
+    job.wrong_repo = bool(problems)
     return repos
+
+
+def _repo_problem(repo: str) -> str | None:
+    if not repo or any(c.isspace() for c in repo):
+        return f"{repo!r} is not a repo (owner/name or id)"
+    if not is_full_name(repo) and not is_repo_id(repo):
+        return (f"{repo!r} is neither owner/name nor a repo id (a UUID, as `mogrun repos` "
+                "lists them)")
+    return None
 
 
 def _prompt_source(job: _Job) -> str:
     """The prompt as written: inline, or read from ``prompt_file`` now (a missing
     file stops only the jobs that use it, after their other keys are rendered:
     check lists their template problems too)."""
-    from mogrun.taskfile.validation import prompt_file_problem
+    from mogrun.taskfile.paths import PromptFileError, read_prompt_file
 
     if "prompt" in job.merged:
         return str(job.merged["prompt"])
-    relative = str(job.merged["prompt_file"])
-    project = job.ctx.taskfile.project_dir
-    problem = prompt_file_problem(project, relative)
-    if not problem:
-        try:
-            # As with the task file, a UTF-8 byte order mark is the editor's, not the prompt's.
-            return (project / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = f"cannot read prompt file {relative}: {exc}"
-    job.problems.append(job.error("prompt_file", problem))
-    job.unrendered.add("prompt")  # no prompt to judge: the build ends at check_rendered
+    try:
+        return read_prompt_file(job.ctx.taskfile.project_dir, str(job.merged["prompt_file"]))
+    except PromptFileError as exc:
+        job.problems.append(job.error("prompt_file", str(exc)))
+    job.unrendered.add("prompt")  # no prompt to judge: the build ends before the runs
     return ""
 
 
 def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     source = _prompt_source(job)
     requests = [_request(job, repo, source) for repo in repos]
-    job.check_rendered()
+    if job.unrendered or job.wrong_repo:
+        _judge(job, source, requests)  # the values that could be rendered, all the same
+        raise _Stop()
     requests = _per_repo_keys(job, requests)
     if "idempotency_key" in job.merged and job.unset_in.isdisjoint(("idempotency_key", "repo")):
         fan_out = len(requests) > 1
@@ -248,11 +259,33 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
                                f"characters, {len(longer)} with the --rerun suffix; the server "
                                f"accepts at most {MAX_KEY} (shorten it)")
         requests = [replace(r, idempotency_key=r.idempotency_key + suffix) for r in requests]
-    for request in requests:
-        problem = request_problem(request)
-        if problem:
-            raise job.fail(*_from_file(job, source, *problem))
+    if _judge(job, source, requests):
+        raise _Stop()
     return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
+
+
+def _judge(job: _Job, source: str, requests: list[StartRequest]) -> bool:
+    """Record every limit the requests break (each once: a fan-out's repos mostly
+    break the same), but in a value left as written (its template failed) or made
+    from a wrong repo: those would only add made-up problems. Whether any was."""
+    judged = [key for key in ("prompt", "idempotency_key", "branch", "base_branch", "root")
+              if _rendered(job, key)]
+    before = len(job.problems)
+    for request in requests:
+        for key, message in request_problems(request):
+            if key in judged:
+                job.record(job.error(*_from_file(job, source, key, message)))
+    return len(job.problems) > before
+
+
+def _rendered(job: _Job, key: str) -> bool:
+    """Whether ``key``'s value (for a prompt: from ``prompt`` or ``prompt_file``) was
+    rendered, and from no wrong repo."""
+    keys = ("prompt", "prompt_file") if key == "prompt" else (key,)
+    if job.unrendered.intersection(keys):
+        return False
+    written = next((job.merged[k] for k in keys if k in job.merged), None)
+    return not (job.wrong_repo and isinstance(written, str) and "repo" in template_names(written))
 
 
 def _from_file(job: _Job, source: str, key: str, message: str) -> tuple[str, str]:

@@ -20,6 +20,19 @@ def server_length(text: str) -> int:
 
 def request_problem(request: StartRequest) -> tuple[str, str] | None:
     """The first limit ``request`` breaks, as (key, message), or ``None``."""
+    problems = request_problems(request)
+    return problems[0] if problems else None
+
+
+def request_problems(request: StartRequest) -> list[tuple[str, str]]:
+    """Every limit ``request`` breaks, as (key, message), one per key in the order
+    the server checks them: ``check`` lists them all at once."""
+    found = (_prompt_problem(request), _key_problem(request), *_branch_problems(request),
+             _root_problem(request))
+    return [problem for problem in found if problem is not None]
+
+
+def _prompt_problem(request: StartRequest) -> tuple[str, str] | None:
     if not request.prompt.strip():
         return "prompt", "the prompt is empty"
     length = server_length(request.prompt.strip())
@@ -28,6 +41,10 @@ def request_problem(request: StartRequest) -> tuple[str, str] | None:
             " as the server counts them (UTF-16 units: an emoji is 2)")
         return "prompt", (f"the prompt is {length:,} characters{counted} after "
                           f"templating; the server accepts at most {MAX_PROMPT:,}")
+    return None
+
+
+def _key_problem(request: StartRequest) -> tuple[str, str] | None:
     key = request.idempotency_key.strip()
     if not 1 <= len(key) <= MAX_KEY:
         return "idempotency_key", (f"the idempotency key must be 1..{MAX_KEY} characters "
@@ -37,21 +54,22 @@ def request_problem(request: StartRequest) -> tuple[str, str] | None:
         return "idempotency_key", ("the idempotency key is sent as an HTTP header and may "
                                    "hold only printable ASCII characters, not "
                                    + ", ".join(repr(c) for c in unsendable))
-    return _branch_problem(request) or _root_problem(request)
+    return None
 
 
-def _branch_problem(request: StartRequest) -> tuple[str, str] | None:
+def _branch_problems(request: StartRequest) -> list[tuple[str, str]]:
+    problems = []
     for name, value in (("branch", request.working_branch), ("base_branch", request.base_branch)):
         problem = ref_problem(value) if value is not None else None
         if problem:
-            return name, f"{value!r} is not a valid git branch name: it {problem}"
+            problems.append((name, f"{value!r} is not a valid git branch name: it {problem}"))
     # The server's rule (normalizeStartRequest): only a branch to create must differ
     # from its base; without create_branch the working branch defaults to the base.
     working, base = (request.working_branch or "").strip(), (request.base_branch or "").strip()
-    if request.create_branch and working and working == base:
-        return "branch", ("create_branch needs a working branch different from the base "
-                          f"branch ({request.base_branch!r})")
-    return None
+    if not problems and request.create_branch and working and working == base:
+        problems.append(("branch", "create_branch needs a working branch different from the "
+                         f"base branch ({request.base_branch!r})"))
+    return problems
 
 
 def _root_problem(request: StartRequest) -> tuple[str, str] | None:

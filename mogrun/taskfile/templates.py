@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import Location, MogrunError, TemplateError, UsageError
 
@@ -211,6 +211,10 @@ def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunErro
     if not unknown:
         return []
     used = set(taskfile.vars) | _template_names_in(taskfile.data)
+    if not used.issuperset(unknown):  # prompt files are templated too: read them only now
+        from mogrun.taskfile.paths import prompt_file_texts
+
+        used.update(name for text in prompt_file_texts(taskfile) for name in template_names(text))
     problems: list[MogrunError] = []
     for name in unknown:
         if name in used:
@@ -222,10 +226,16 @@ def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunErro
     return problems
 
 
-def _template_names_in(data: object) -> set[str]:
-    """Every plain name the templates of ``data`` (all its strings) use."""
+def _template_names_in(data: Mapping[str, Any]) -> set[str]:
+    """Every plain name the templates of the task file's strings use, but for the
+    jobs' ``description``: it is shown as written, never rendered."""
+    jobs = data.get("jobs")
+    job_tables = [data.get("defaults"), *(jobs.values() if isinstance(jobs, dict) else ())]
+    stack: list[object] = [v for k, v in data.items() if k not in ("defaults", "jobs")]
+    for table in job_tables:
+        if isinstance(table, dict):
+            stack.extend(v for k, v in table.items() if k != "description")
     names: set[str] = set()
-    stack = [data]
     while stack:
         value = stack.pop()
         if isinstance(value, str) and "{{" in value:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
+from mogrun.taskfile.paths import path_problem
 from mogrun.taskfile.schema import (
     JOB_KEYS,
     JOB_ONLY,
@@ -189,30 +189,3 @@ def _automation_errors(taskfile: TaskFile, name: str,
                            "(the automation decides how its agents run)",
                            "jobs", name, key, job=name)
             for key in RUN_ONLY_KEYS if key in table]
-
-
-def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
-    """Why a prompt file cannot be used: outside the project, or missing."""
-    problem = path_problem(project_dir, relative)
-    if problem:
-        return problem
-    from mogrun.taskfile.discovery import file_problem
-
-    problem = file_problem(project_dir / relative)
-    if problem:
-        return f"prompt file {relative} {problem} (relative to {project_dir})"
-    return None
-
-
-def path_problem(project_dir: Path, relative: str) -> str | None:
-    """Relative paths in the task file must stay inside its directory."""
-    path = Path(relative)
-    if not relative or path.is_absolute() or relative.startswith(("/", "\\")):
-        return f"{relative!r} must be a path relative to the task file's directory"
-    if ".." in path.parts:
-        return f'{relative!r} may not contain ".." (paths stay inside {project_dir})'
-    try:
-        (project_dir / path).resolve().relative_to(project_dir.resolve())
-    except ValueError:
-        return f"{relative!r} leads outside {project_dir}"
-    return None

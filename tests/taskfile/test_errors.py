@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mogrun.taskfile.schema import JOB_KEYS
 
@@ -784,3 +786,45 @@ def test_a_repo_that_is_neither_owner_name_nor_an_id_is_refused(project, repo) -
     assert err.splitlines()[0] == (f'Error: job "a", key "repo": {shown!r} is neither '
                                    "owner/name nor a repo id (a UUID, as `mogrun repos` "
                                    "lists them)")
+
+
+# Mistakes that hold whatever else the job says: (key, line to write, start of what
+# check says). A job with any of them at once is told of each in one round.
+MISTAKES = {
+    "repo": ('repo = "not a repo"', "'not a repo' is not a repo"),
+    "prompt": ('prompt = "{{ nope }}"', 'unknown template name "nope"'),
+    "prompt_file": ('prompt_file = "missing.md"', "prompt file missing.md does not exist"),
+    "branch": ('branch = "bad branch"', "'bad branch' is not a valid git branch name"),
+    "base_branch": ('base_branch = "bad..base"', "'bad..base' is not a valid git branch name"),
+    "root": ('root = "../up"', "root '../up' may not contain \"..\""),
+    "idempotency_key": ('idempotency_key = " "', "the idempotency key must be 1..200"),
+    "timeout": ('timeout = "soon"', "invalid duration 'soon'"),
+    "harness": ('harness = "gpt"', "must be one of 'codex', 'claude-code', not 'gpt'"),
+    "create_branch": ('create_branch = "yes"', "must be true or false"),
+}
+# A wrong type of a key a run is made of: the job is judged without it, all the same.
+WRONG_TYPES = {"repo": ("repo = 7", "must be a repo"),
+               "prompt": ("prompt = 42", "must be a string, not an integer")}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.sampled_from(sorted(MISTAKES)), min_size=1),
+       st.sets(st.sampled_from(sorted(WRONG_TYPES))), st.booleans())
+def test_check_tells_every_mistake_of_a_job_in_one_round(
+        project, picked: set[str], wrong_types: set[str], crlf: bool) -> None:
+    said = {**{k: MISTAKES[k] for k in picked}, **{k: WRONG_TYPES[k] for k in wrong_types}}
+    if "prompt_file" in said:  # one prompt or the other: the file's mistake wins
+        said.pop("prompt", None)
+    lines = [line for line, _ in said.values()]
+    lines += [] if "repo" in said else ['repo = "acme/api"']
+    lines += [] if {"prompt", "prompt_file"} & set(said) else ['prompt = "x"']
+    text = "# edited by hand\n[jobs.a]\n" + "\n".join(lines) + "\n\n"
+    project.path.write_bytes(text.replace("\n", "\r\n" if crlf else "\n").encode())
+    result = project.run("check")
+    assert result.code == 2 and "Traceback" not in result.err, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    for key, (_, message) in said.items():
+        assert any(f'key "{key}"' in line and message in line for line in errors), (key, errors)
+    # What needs a mistaken key to be judged is left for the next round, never made up.
+    assert len(errors) <= len(said), errors

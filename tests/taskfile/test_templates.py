@@ -64,3 +64,21 @@ def test_every_env_name_read_is_recorded_set_unset_or_defaulted() -> None:
     scope = Scope(job="j", clock=TemplateClock.now(), vars={}, env={"SET": "v"})
     text = "{{ env.SET }} {{ env.UNSET }} {{ env.OPT | default('x') }} {{{{ env.NOT }}"
     assert render(text, scope, "prompt").env_names == {"SET", "UNSET", "OPT"}
+
+
+def test_set_takes_a_name_only_a_prompt_file_uses(project) -> None:
+    (project.root / "p.md").write_text('Ticket prefix {{ prefix | default("OPS") }}\n')
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "p.md"\n')
+    assert prompt_of(project.run("--json", "show", "a")) == "Ticket prefix OPS\n"
+    assert prompt_of(project.run("--json", "--set", "prefix=WEB", "show", "a")) == (
+        "Ticket prefix WEB\n")
+
+
+def test_set_refuses_a_name_only_a_description_uses(project) -> None:
+    """A description is shown as written, never rendered: setting its name would
+    silently change nothing, as with a name no template uses."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\ndescription = "for {{ team }}"\n')
+    result = project.run("--set", "team=web", "list")
+    assert result.code == 2, result
+    assert result.err.startswith('Error: --set team: no [vars] entry or template of '
+                                 'mogplex.toml uses "team"'), result.err

@@ -172,3 +172,18 @@ def test_init_under_a_file_says_so(project) -> None:
     assert result.code == 2, result
     assert result.err.startswith("Error: cannot write ")
     assert "Traceback" not in result.err
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("command", [("check",), ("show", "a"), ("logs", "a"), ("plugins",),
+                                     ("add", "b", "--repo", "acme/api", "--prompt", "y")])
+def test_a_pipe_named_as_prompt_file_is_never_read(project, command: tuple[str, ...]) -> None:
+    """Reading a pipe blocks until someone writes to it: every command that reads
+    prompt files (a job's prompt, the ``env.*`` names to mask) checks first."""
+    os.mkfifo(project.root / "prompt.pipe")
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "prompt.pipe"\n')
+    result = project.run(*command)
+    assert "Traceback" not in result.err, result
+    refusal = 'Error: job "a", key "prompt_file": prompt file prompt.pipe is not a regular file'
+    if command[0] in ("check", "show"):
+        assert result.code == 2 and result.err.startswith(refusal), result

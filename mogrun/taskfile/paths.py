@@ -1,0 +1,71 @@
+"""Paths the task file names: each stays inside the task file's folder, and a
+prompt file is read one way (a job's prompt, and the names its templates use
+for ``--set`` and the ``env.*`` secrets to mask)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mogrun.taskfile.parse import TaskFile
+
+
+def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
+    """Why a prompt file cannot be used: outside the project, missing, or not a
+    regular file (a pipe would block whoever reads it)."""
+    problem = path_problem(project_dir, relative)
+    if problem:
+        return problem
+    from mogrun.taskfile.discovery import file_problem
+
+    problem = file_problem(project_dir / relative)
+    if problem:
+        return f"prompt file {relative} {problem} (relative to {project_dir})"
+    return None
+
+
+class PromptFileError(ValueError):
+    """A prompt file that cannot be read; its message says why, for ``check``."""
+
+
+def read_prompt_file(project_dir: Path, relative: str) -> str:
+    """The one way a prompt file is read: checked first (``prompt_file_problem``),
+    then decoded as UTF-8, an editor's byte order mark dropped, as with the task file."""
+    problem = prompt_file_problem(project_dir, relative)
+    if problem:
+        raise PromptFileError(problem)
+    try:
+        return (project_dir / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptFileError(f"cannot read prompt file {relative}: {exc}") from exc
+
+
+def prompt_file_texts(taskfile: TaskFile) -> list[str]:
+    """The text of every prompt file ``[defaults]`` and the jobs name that can be read:
+    the names their templates use (``--set``, the ``env.*`` secrets to mask). One that
+    cannot be read is for ``check`` to report, not for these to fail on."""
+    texts = []
+    for table in (taskfile.defaults, *taskfile.jobs.values()):
+        relative = table.get("prompt_file") if isinstance(table, dict) else None
+        if isinstance(relative, str):
+            with contextlib.suppress(PromptFileError):
+                texts.append(read_prompt_file(taskfile.project_dir, relative))
+    return texts
+
+
+def path_problem(project_dir: Path, relative: str) -> str | None:
+    """Relative paths in the task file must stay inside its directory."""
+    if "\0" in relative:  # no system takes one in a file name
+        return f"{relative!r} may not contain a NUL character"
+    path = Path(relative)
+    if not relative or path.is_absolute() or relative.startswith(("/", "\\")):
+        return f"{relative!r} must be a path relative to the task file's directory"
+    if ".." in path.parts:
+        return f'{relative!r} may not contain ".." (paths stay inside {project_dir})'
+    try:
+        (project_dir / path).resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return f"{relative!r} leads outside {project_dir}"
+    return None
