@@ -29,23 +29,49 @@ Examples:
 def init_command(state: CliState) -> int:
     from mogrun.taskfile.discovery import FILE_NAME
     from mogrun.taskfile.editing import starter_text
+    from mogrun.textsafety import escape_agent_text
 
     # Where every other command will look first: -f, then MOGRUN_FILE.
-    target = (state.cwd / (state.file or state.env.get("MOGRUN_FILE") or FILE_NAME)).resolve()
-    if target.exists():
-        raise UsageError(f"{target} already exists; not overwriting it",
-                         context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])
+    given = state.file or state.env.get("MOGRUN_FILE") or FILE_NAME
+    target = _new_file(state.cwd / given, given)
     try:  # -f ci/mogplex.toml on a fresh checkout: the folder is made, as git init does
         target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise TaskFileError(f"cannot write {target}: {_file_on_the_way(target)} is a file, "
+                            "not a folder") from exc
     except OSError as exc:
         raise TaskFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
     _write(target, starter_text(), create=True)
-    click.echo(f"Created {target}")
+    # The path is the user's: a name with escape codes in it must not act on the terminal.
+    click.echo(escape_agent_text(f"Created {target}"))
     _ignore_history(state, target.parent / ".gitignore")
     # -f is needed again where discovery (here and above) would not find the file.
     named = f"-f {shlex.quote(state.file)} " if state.file else ""
-    click.echo(f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello")
+    click.echo(escape_agent_text(
+        f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello"))
     return 0
+
+
+def _new_file(path: Path, given: str) -> Path:
+    """``path`` resolved (through links), refused if a file is there already or the
+    name cannot be one."""
+    try:
+        target = path.resolve()
+        taken = target.exists()
+    except RuntimeError as exc:  # pathlib's word for a symlink loop
+        raise TaskFileError(f"cannot write {given}: it is a symlink loop") from exc
+    except OSError as exc:
+        raise TaskFileError(f"cannot write {given}: {exc.strerror or exc}") from exc
+    if taken:
+        raise UsageError(f"{target} already exists; not overwriting it",
+                         context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])
+    return target
+
+
+def _file_on_the_way(target: Path) -> Path:
+    """The nearest folder of ``target`` that exists as something else than a folder."""
+    return next((p for p in reversed(target.parents) if p.exists() and not p.is_dir()),
+                target.parent)
 
 
 def _ignore_history(state: CliState, gitignore: Path) -> None:

@@ -104,5 +104,6 @@ def with_gitignore_entry(text: str) -> str | None:
     entries = {line.strip() for line in text.splitlines()}
     if entries & {GITIGNORE_ENTRY, ".mogrun", "/.mogrun/", "/.mogrun"}:
         return None
-    newline = "" if not text or text.endswith("\n") else "\n"
-    return f"{text}{newline}{GITIGNORE_ENTRY}\n"
+    eol = "\r\n" if "\r\n" in text else "\n"  # as the file ends its lines
+    newline = "" if not text or text.endswith("\n") else eol
+    return f"{text}{newline}{GITIGNORE_ENTRY}{eol}"

@@ -170,8 +170,32 @@ def test_init_under_a_file_says_so(project) -> None:
     (project.root / "ci").write_text("not a folder")
     result = project.run("-f", "ci/mogplex.toml", "init")
     assert result.code == 2, result
-    assert result.err.startswith("Error: cannot write ")
-    assert "Traceback" not in result.err
+    target = project.root.resolve() / "ci"
+    assert result.err == (f"Error: cannot write {target}/mogplex.toml: {target} is a file, "
+                          "not a folder\n")
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("loop.toml", "Error: cannot write loop.toml: it is a symlink loop\n"),
+    ("x" * 300 + ".toml", f"Error: cannot write {'x' * 300}.toml: File name too long\n"),
+])
+def test_init_to_a_name_no_file_can_have_says_so(project, name: str, said: str) -> None:
+    if name == "loop.toml":
+        (project.root / name).symlink_to(name)
+    result = project.run("-f", name, "init")
+    assert (result.code, result.err) == (2, said), result
+
+
+def test_init_adds_to_a_gitignore_with_its_line_endings(project) -> None:
+    (project.root / ".gitignore").write_bytes(b"node_modules\r\n")
+    assert project.run("init").code == 0
+    assert (project.root / ".gitignore").read_bytes() == b"node_modules\r\n.mogrun/\r\n"
+
+
+def test_init_escapes_what_the_terminal_would_act_on_in_the_name_it_echoes(project) -> None:
+    result = project.run("-f", "\x1b[31mx.toml", "init")
+    assert result.code == 0, result
+    assert "\x1b" not in result.out and "\\x1b[31mx.toml" in result.out, result.out
 
 
 @pytest.mark.timeout(30)
