@@ -97,9 +97,9 @@ def _field_problem(index: int, field: str) -> str | None:
     low, high = _RANGES[index]
     for part in field.split(","):
         base, _, step = part.partition("/")
-        if step and not (step.isdigit() and int(step) > 0):
+        if step and not (step.isdecimal() and int(step) > 0):
             return f"has a bad step {step!r}"
-        if any(not low <= int(n) <= high for n in base.split("-") if n.isdigit()):
+        if any(not low <= int(n) <= high for n in base.split("-") if n.isdecimal()):
             return f"is out of range {low}-{high}"
         problem = _reversed_range(index, base)
         if problem:
@@ -123,7 +123,7 @@ def _reversed_range(index: int, base: str) -> str | None:
 
 def _number(index: int, end: str) -> int | None:
     """One end of a range as its number (``None``: not a number or a name)."""
-    if end.isdigit():
+    if end.isdecimal():
         return int(end)
     names = _NAMES.get(index, ())
     return names.index(end.upper()) + _RANGES[index][0] if end.upper() in names else None

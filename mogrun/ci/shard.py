@@ -52,7 +52,7 @@ class Shard:
 def parse_shard(text: str) -> Shard:
     """``"2/3"`` -> ``Shard(2, 3)``; anything else is a usage error (exit 2)."""
     index, sep, count = text.strip().partition("/")
-    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+    if not sep or not index.strip().isdecimal() or not count.strip().isdecimal():
         raise UsageError(f"--shard takes I/N (e.g. 2/3), not {text!r}")
     shard = Shard(int(index), int(count))
     if shard.count < 1 or not 1 <= shard.index <= shard.count:

@@ -54,7 +54,7 @@ def _seed_click_version() -> None:
         return
     for name in names:
         version = name[len(prefix):-len(suffix)]
-        if name.startswith(prefix) and name.endswith(suffix) and version[:1].isdigit():
+        if name.startswith(prefix) and name.endswith(suffix) and version[:1].isdecimal():
             click.__version__ = version  # type: ignore[attr-defined]
             return
 
@@ -70,7 +70,7 @@ def _chain(ctx: click.Context) -> list[click.Context]:
 
 def _width(env: Any) -> int | None:
     columns = str(env.get("COLUMNS", "")).strip()
-    return int(columns) if columns.isdigit() and int(columns) > 20 else None
+    return int(columns) if columns.isdecimal() and int(columns) > 20 else None
 
 
 def _rich_context(twin: click.Command, link: click.Context, parent: Any,

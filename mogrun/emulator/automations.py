@@ -41,13 +41,13 @@ class JobScript:
 
 
 def _nodes(value: str) -> int:
-    if not value.isdigit() or int(value) < 2:
+    if not value.isdecimal() or int(value) < 2:
         raise ValueError("nodes must be a whole number of at least 2 (a start and an agent)")
     return int(value)
 
 
 def _tokens(value: str) -> int:
-    if not value.isdigit():
+    if not value.isdecimal():
         raise ValueError("tokens must be a whole number")
     return int(value)
 

@@ -112,7 +112,7 @@ def duration(value: str) -> float | None:
 
 
 def _events(value: str) -> int:
-    if not value.isdigit():
+    if not value.isdecimal():
         raise ValueError("events must be a whole number")
     return max(MIN_EVENTS, int(value))
 

@@ -110,7 +110,7 @@ def _parse_item(name: str, value: str, fields: dict[str, object],
 
 
 def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdecimal() or int(text) < 1:
         raise ValueError(f"sandboxes must be a whole number of at least 1 (or none), "
                          f"got {text!r}")
     return int(text)
@@ -118,7 +118,7 @@ def _count(text: str) -> int:
 
 def _rate(text: str) -> tuple[int, float]:
     count, sep, window = text.strip().partition("/")
-    if not sep or not count.strip().isdigit():
+    if not sep or not count.strip().isdecimal():
         raise ValueError(f"expected COUNT/WINDOW such as 60/60s, got {text!r}")
     seconds = parse_seconds(window)
     if seconds <= 0:

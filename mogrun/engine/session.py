@@ -69,7 +69,7 @@ def sandboxes_override(env: Mapping[str, str]) -> int | None:
     raw = (env.get(SANDBOXES_ENV) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise UsageError(f"{SANDBOXES_ENV} must be a positive whole number, got {raw!r}")
     return int(raw)
 
