@@ -184,10 +184,21 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken:
     return found
 
 
+# A group's id joins its jobs' names: kept short, as GitHub shows ids (a YAML key past
+# 1,024 characters is no plain key to a YAML 1.2 reader).
+MAX_ID = 100
+
+
 def _unique_id(name: str, taken: set[str]) -> str:
     """A GitHub job id (letters, digits, ``-``, ``_``; not starting with a digit
-    or ``-``) for a mogrun job name, distinct from the ids already taken."""
+    or ``-``; at most ``MAX_ID`` long) for a mogrun job name, distinct from the ids
+    already taken. A longer one keeps its start and a digest of the whole."""
     base = github_name(name, prefix="job_")
+    if len(base) > MAX_ID:
+        import hashlib
+
+        digest = hashlib.sha256(base.encode()).hexdigest()[:10]
+        base = f"{base[:MAX_ID - 20]}_{digest}"  # room left for a _N that keeps it unique
     candidate, count = base, 1
     while same_name_key(candidate) in taken:
         count += 1

@@ -415,3 +415,14 @@ def test_check_hints_the_command_of_the_header(project, monkeypatch) -> None:
     monkeypatch.chdir(project.root)
     assert project.run(*args).code == 0
     assert project.run(*args, "--check").code == 0
+
+
+def test_a_group_of_many_long_names_gets_an_id_yaml_readers_take(project) -> None:
+    """A group's id joins its jobs' names: 24 long ones passed 1,024 characters,
+    which no YAML 1.2 reader takes as a plain key (actionlint did)."""
+    project.write('[jobs.prep]\nrepo = "acme/api"\nprompt = "x"\n' + "".join(
+        f'\n[jobs.weekly-dependency-cleanup-of-service-number-{i:02d}]\nrepo = "acme/api"\n'
+        'prompt = "x"\nneeds = ["prep"]\nschedule = "17 6 * * 1"\n' for i in range(24)))
+    flow, _ = generated(project)
+    assert max(len(job_id) for job_id in flow["jobs"]) <= 100
+    assert len({job_id.casefold() for job_id in flow["jobs"]}) == len(flow["jobs"])
