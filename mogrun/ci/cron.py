@@ -37,11 +37,17 @@ def schedules(value: Any) -> list[str]:
 
 
 def normalize(expression: str) -> str:
-    """The spelling written into the workflow: fields separated by one space.
+    """The spelling written into the workflow: fields separated by one space, names
+    in capitals, numbers without leading zeros.
 
     ``github.event.schedule`` repeats the workflow's string, so the jobs'
-    conditions compare against exactly this."""
-    return " ".join(expression.split())
+    conditions compare against exactly this; and GitHub compares strings
+    ignoring case, so ``mon`` and ``MON`` (or ``06`` and ``6``) spelled apart
+    would be two schedules firing at once, each running both jobs."""
+    return " ".join(_LEADING_ZEROS.sub(r"\1", field.upper()) for field in expression.split())
+
+
+_LEADING_ZEROS = re.compile(r"\b0+(\d)")
 
 
 def key_problem(value: Any) -> str | None:
@@ -62,7 +68,7 @@ def key_problem(value: Any) -> str | None:
 
 def expression_problem(expression: str) -> str | None:
     """Why one cron expression cannot be a GitHub schedule: ``is "...", which ...``."""
-    shown = normalize(expression) or expression
+    shown = " ".join(expression.split()) or expression  # as written, spaces tidied
     detail = _detail(expression.split())
     return f'is "{shown}", {detail}' if detail else None
 

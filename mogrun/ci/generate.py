@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mogrun import __version__
-from mogrun.errors import MogrunError, UsageError
+from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
     from mogrun.models import KeySpec
@@ -40,6 +40,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     from mogrun.ci.workflow import render
 
     refuse_what_check_refuses(taskfile, key_specs, secrets)
+    _refuse_names_one_to_github(taskfile)
     if shards > 1:
         shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
     built = plan(taskfile, shards)
@@ -68,6 +69,23 @@ def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpe
     errors = validate(taskfile, key_specs, env={}, sets={}, secrets=secrets).errors
     if errors:
         raise _first(errors)
+
+
+def _refuse_names_one_to_github(taskfile: TaskFile) -> None:
+    """Jobs whose names differ only in case are one name to GitHub, which compares
+    strings ignoring case: a dispatch of one (``inputs.job == 'nightly'``) would
+    start the others, and their concurrency groups would be one."""
+    from mogrun.ci.names import same_name_key
+
+    seen: dict[str, str] = {}
+    for name in taskfile.jobs:
+        first = seen.setdefault(same_name_key(name), name)
+        if first != name:
+            raise TaskFileError(
+                f'jobs "{first}" and "{name}" differ only in case, and GitHub compares names '
+                "ignoring case: a workflow could not start one without the other",
+                location=taskfile.location("jobs", name), job=name,
+                context=["Rename one of them."])
 
 
 def _first(errors: list[MogrunError]) -> MogrunError:

@@ -426,3 +426,25 @@ def test_a_group_of_many_long_names_gets_an_id_yaml_readers_take(project) -> Non
     flow, _ = generated(project)
     assert max(len(job_id) for job_id in flow["jobs"]) <= 100
     assert len({job_id.casefold() for job_id in flow["jobs"]}) == len(flow["jobs"])
+
+
+def test_crons_spelled_apart_only_by_case_or_zeros_are_one_schedule(project) -> None:
+    """GitHub compares strings ignoring case: two spellings of one cron were two
+    ``on.schedule`` entries firing at once, each running both jobs."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * mon"\n\n'
+                  '[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 06 * * MON"\n')
+    flow, _ = generated(project)
+    assert flow["on"]["schedule"] == [{"cron": "17 6 * * MON"}]
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  'schedule = ["17 6 * * mon", "17 6 * * MON"]\n')
+    checked = project.run("check")
+    assert checked.code == 2 and "lists a cron expression twice" in checked.err, checked
+
+
+def test_job_names_one_to_github_are_refused(project) -> None:
+    project.write('[jobs.nightly]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n\n'
+                  '[jobs.Nightly]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n')
+    result = project.run("ci", "github")
+    assert result.code == 2, result
+    assert result.err.startswith('Error: jobs "nightly" and "Nightly" differ only in case'), result
+    assert not (project.root / WORKFLOW).exists()
