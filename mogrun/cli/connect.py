@@ -129,7 +129,7 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
 
         repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
                   {known.casefold() for known in repos}]
-        automations = automations_named(taskfile)
+        automations = automations_named(taskfile, state.sets, state.env)
     emulator = Emulator(repos=tuple(repos), limits=Limits.local(), automations=automations)
     emulator.start()
     state.add_cleanup(emulator.stop)

@@ -191,18 +191,17 @@ class Selection:
                 ) -> tuple[list[HistoryRow], set[str]]:
         """The runs still to rerun, and the jobs with a run still going: each run
         that may be going is read (``GET /runs/{id}``) before anything starts."""
-        from mogrun.cli.state_cmds import record_status
+        from mogrun.cli.state_cmds import record_status, row_automation
         from mogrun.engine.automation_kind import reader_for
         from mogrun.errors import MogrunError, RequestRefusedError
         from mogrun.outcomes import Outcome
-        from mogrun.taskfile.resolve import job_automation
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
         going: set[str] = set()
         for row in self.unsettled:
             label, run_id = self.labels[row.id], str(row.run_id)
             try:
-                run = reader_for(client, job_automation(self.taskfile, row.job)).get_run(run_id)
+                run = reader_for(client, row_automation(row, self.taskfile)).get_run(run_id)
             except RequestRefusedError as exc:
                 if exc.status != 404:
                     raise _undecided(exc, run_id) from exc

@@ -39,10 +39,16 @@ def with_automations(targets: Sequence[Target], taskfile: Any) -> list[Target]:
     through their automation)."""
     import dataclasses
 
+    return [dataclasses.replace(t, automation=row_automation(t.row, taskfile))
+            if t.row is not None else t for t in targets]
+
+
+def row_automation(row: Any, taskfile: Any) -> str | None:
+    """The automation a recorded run belongs to (``None``: a run): as the run
+    rendered it, else (a row from before rows knew) as the task file names it."""
     from mogrun.taskfile.resolve import job_automation
 
-    return [dataclasses.replace(t, automation=job_automation(taskfile, t.row.job))
-            if t.row is not None else t for t in targets]
+    return row.automation or job_automation(taskfile, row.job)
 
 
 def open_state(state: CliState) -> tuple[Any, Any]:
@@ -311,13 +317,12 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     if state.local or not live:
         return list(rows)
     from mogrun.engine.automation_kind import reader_for
-    from mogrun.taskfile.resolve import job_automation
 
     client = api_client(state, taskfile)
     fresh = {}
     for row in live:
         try:
-            run = reader_for(client, job_automation(taskfile, row.job)).get_run(row.run_id)
+            run = reader_for(client, row_automation(row, taskfile)).get_run(row.run_id)
         except RequestRefusedError as exc:
             click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
             continue

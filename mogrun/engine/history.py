@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     attempt INTEGER NOT NULL DEFAULT 1,
     why TEXT NOT NULL DEFAULT '',
     request TEXT NOT NULL DEFAULT '',
-    task_file TEXT NOT NULL DEFAULT ''
+    task_file TEXT NOT NULL DEFAULT '',
+    automation TEXT NOT NULL DEFAULT ''
 );
 """
 # After the columns an older database lacks are added (an index names them). A task
@@ -66,11 +67,12 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request", "task_file",
+    "attempt", "why", "request", "task_file", "automation",
 )
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
-          ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"))
+          ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
+          ("automation", "TEXT NOT NULL DEFAULT ''"))
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
@@ -99,6 +101,9 @@ class HistoryRow:
     why: str = ""  # why this attempt was made: "" (the first), "capacity", "rerun"
     request: str = ""  # the start's body as JSON, secrets masked (to explain a key conflict)
     task_file: str = ""  # the task file's name in its folder; "" if recorded before that was
+    # The automation a run of an automation job belongs to, as the run rendered it
+    # (its events are read through it); "" for a run, or one recorded before this was.
+    automation: str = ""
 
     @property
     def label(self) -> str:
@@ -185,13 +190,15 @@ class History:
     # --- writing ----------------------------------------------------------
 
     def record_start(self, invocation: str, job: str, repo: str, key: str | None, *,
-                     attempt: int = 1, why: str = "", request: str = "") -> int:
+                     attempt: int = 1, why: str = "", request: str = "",
+                     automation: str = "") -> int:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why, request, task_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attempt, why, request, task_file, automation)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
-             self.task_file or ""),
+             self.task_file or "", automation),
         )
 
     def update(self, row_id: int, **fields: Any) -> None:

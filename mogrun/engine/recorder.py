@@ -49,7 +49,8 @@ class HistoryObserver(Observer):
             row = history.record_start(
                 self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
                 mask(track.key, track.secrets), attempt=track.attempt, why=track.why,
-                request=request_json(track))
+                request=request_json(track),
+                automation=mask(track.job.automation or "", track.secrets))
         except MogrunError as exc:
             self._failed(exc)
             return

@@ -127,33 +127,36 @@ def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
     """Every owner/name the file names, templates rendered as a run renders them
     (``[vars]`` with ``sets``, and ``env``), once each; a repo that uses an unset
     ``env`` name is left out."""
+    return [text for text in _rendered(taskfile, "repo", sets, env) if "/" in text]
+
+
+def automations_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
+                      env: Mapping[str, str] | None = None) -> list[str]:
+    """Every automation the file's jobs name, rendered as ``repos_named`` renders
+    repos (for ``--local``, whose emulator then has a published automation of each)."""
+    return _rendered(taskfile, "automation", sets, env)
+
+
+def _rendered(taskfile: TaskFile, key: str, sets: Mapping[str, str] | None,
+              env: Mapping[str, str] | None) -> list[str]:
+    """Every non-empty string of ``key`` (or in its list) in the jobs, rendered and
+    stripped, once each; one whose template fails or uses an unset env name is left out."""
     clock = TemplateClock.now()
     variables = template_vars(taskfile, sets or {})
     found: list[str] = []
     for name in taskfile.jobs:
-        raw = taskfile.job_keys(name).get("repo", [])
-        for repo in raw if isinstance(raw, list) else [raw]:
-            if not isinstance(repo, str):
+        raw = taskfile.job_keys(name).get(key, [])
+        for value in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(value, str):
                 continue
             scope = Scope(job=name, clock=clock, vars=variables, env=env or {})
             try:
-                rendered = render(repo, scope, "repo")
+                rendered = render(value, scope, key)
             except TaskFileError:
                 continue
             text = rendered.text.strip()
-            if "/" in text and not rendered.unset_env and text not in found:
+            if text and not rendered.unset_env and text not in found:
                 found.append(text)
-    return found
-
-
-def automations_named(taskfile: TaskFile) -> list[str]:
-    """Every automation the file's jobs name as written (for ``--local``, whose
-    emulator then has a published automation of each name)."""
-    found: list[str] = []
-    for job in taskfile.jobs:
-        name = taskfile.job_keys(job).get("automation")
-        if isinstance(name, str) and name.strip() and "{{" not in name and name not in found:
-            found.append(name.strip())
     return found
 
 

@@ -211,9 +211,13 @@ def test_show_prints_the_trigger_request(project):
     assert "POST /runs" not in result.stdout
 
 
+@pytest.mark.parametrize("automation", ["triage", "{{ which }}"])
 def test_status_and_logs_read_automation_runs_and_cancel_says_it_cannot(
-        project, mogrun_emulator):
-    project.write(automation_job(repo=["acme/api"], note="@emulator duration=1s"))
+        project, mogrun_emulator, automation):
+    """Through the automation the run rendered (recorded with it), not the key as
+    written: a templated one was looked up as "{{ which }}"."""
+    project.write('[vars]\nwhich = "triage"\n\n' + automation_job(
+        repo=["acme/api"], note="@emulator duration=1s", automation=automation))
     started = project.run("run", "--detach", "triage-all")
     assert started.exit_code == 0, started
     status = project.run("--json", "status", "triage-all")
@@ -227,6 +231,17 @@ def test_status_and_logs_read_automation_runs_and_cancel_says_it_cannot(
     cancel = project.run("cancel", "triage-all")
     assert cancel.exit_code == 1, cancel
     assert "no cancel for automation runs" in cancel.output
+    assert "'triage'" in cancel.output, cancel.output
+
+
+def test_an_automation_run_is_read_after_its_job_left_the_task_file(project):
+    project.write(automation_job(repo=["acme/api"], note="@emulator duration=0.2s"))
+    assert project.run("run", "triage-all").exit_code == 0
+    [row] = [json.loads(line) for line in project.run("--json", "history").stdout.splitlines()]
+    project.write(automation_job("renamed", repo=["acme/api"]))
+    logs = project.run("logs", row["run_id"])
+    assert logs.exit_code == 0, logs
+    assert "node_success" in logs.stdout
 
 
 def test_a_timeout_leaves_an_automation_run_going_and_says_so(project):
