@@ -229,8 +229,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           options=options or {}, timeout_override=timeout_override, rerun=rerun)
     if shard is not None:
         loaded = this_leg(state, loaded, shard)
-        if not loaded.jobs:
-            return 0
+        if not loaded.jobs:  # no request to make, but the outputs a step reads, all the same
+            return _empty_leg(state)
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
@@ -260,6 +260,19 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             history.close()
         if getattr(reporter, "summarized", False):
             state.github_failures = None  # its summary said how the session ended
+
+
+def _empty_leg(state: CliState) -> int:
+    """A shard leg with no run (a hand-written matrix wider than the fan-out): no
+    connection (no token needed), and the summary every leg gives (``--json``'s
+    line, ``$GITHUB_OUTPUT``'s exit code) for the steps that read it."""
+    reporter = new_reporter(state)
+    try:
+        reporter.session_started(())
+        reporter.summary((), 0)
+    finally:
+        reporter.close()
+    return 0
 
 
 def _session_reporter(state: CliState, project_dir: Any) -> Any:

@@ -16,6 +16,7 @@ from mogrun.ci.shard import Shard, parse_shard, shared_settings, slice_jobs
 from mogrun.emulator import Emulator, Limits
 from mogrun.errors import UsageError
 from mogrun.models import ResolvedJob, RunPlan, StartRequest
+from mogrun.testing import run_mogrun
 
 
 def fan(name: str, count: int, needs: tuple[str, ...] = ()) -> ResolvedJob:
@@ -224,8 +225,24 @@ def test_a_leg_with_no_runs_says_so_and_passes(project, dry_run) -> None:
     # The dry run of an empty leg printed nothing at all.
     project.write(NEEDS)
     result = project.run("run", *dry_run, "prep", "--shard", "2/2")
-    assert (result.code, result.out) == (0, "")
+    assert (result.code, result.out) == (0, "" if dry_run else "exit code 0\n")
     assert result.err == "shard 2/2: no runs of these jobs fall in this leg; nothing to do\n"
+
+
+def test_a_leg_with_no_runs_still_writes_its_outputs(project, tmp_path) -> None:
+    """A hand-written matrix can make an empty leg: a step reading its outputs (or a
+    --json summary) must find them, as for any other leg."""
+    project.write(NEEDS)
+    outputs = tmp_path / "outputs.txt"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    result = run_mogrun("-f", str(project.root / "mogplex.toml"), "run", "prep", "--shard", "2/2",
+                        env=env)
+    assert result.code == 0, result
+    assert outputs.read_text().splitlines() == ["run_ids=", "branches=", "exit_code=0"]
+    summary = project.run("--json", "run", "prep", "--shard", "2/2")
+    assert [json.loads(line) for line in summary.out.splitlines()] == [
+        {"type": "summary", "exit_code": 0, "results": [], "rerun": None}]
 
 
 def test_dry_run_shows_only_the_legs_runs(project) -> None:
