@@ -21,6 +21,13 @@ SETUP_PYTHON = "actions/setup-python@v5"
 UPLOAD = "actions/upload-artifact@v4"
 
 
+def source_of(text: str) -> str | None:
+    """The task file a generated workflow's header names (``None``: no such header)."""
+    first = text.split("\n", 1)[0]
+    head, sep, path = first.partition(") from ")
+    return path.removesuffix(".") if sep and head.startswith(MARKER) else None
+
+
 def render(plan: Plan, *, version: str, task_file: str, command: str) -> str:
     """The workflow file's text. ``task_file`` is relative to the repository root;
     ``command`` is the one that regenerates the file."""

@@ -98,6 +98,9 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str) -> i
     if current == text:
         state.echo(f"{shown} is current", err=True)
         return 0
+    refusal = _not_ours(current, text, shown) if target.exists() else None
+    if refusal is not None:  # regenerating would refuse too: say what would work
+        hint = refusal.context[0]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
     state.stdout.write("".join(diff))
@@ -116,16 +119,33 @@ def _read(target: Path, shown: str) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
+def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
+    """Why ``current`` (the file at ``shown``) is not to be replaced by ``text``: it
+    was not written by ``mogrun ci github``, or was for another task file (two
+    task files of one repository would take turns overwriting one workflow)."""
+    from mogrun.ci.workflow import MARKER, source_of
+
+    if not current.startswith(MARKER):
+        return UsageError(f"{shown} was not written by mogrun ci github (its first line is "
+                          f'not "{MARKER} ..."); refusing to overwrite it',
+                          context=["Move it away, or write elsewhere with -o PATH."])
+    theirs, ours = source_of(current), source_of(text)
+    if theirs is not None and theirs != ours:
+        return UsageError(f"{shown} was generated from {theirs}, not {ours}; refusing to "
+                          "overwrite another task file's workflow",
+                          context=["Give this one its own file with -o PATH (e.g. "
+                                   ".github/workflows/mogrun-nightly.yml)."])
+    return None
+
+
 def _write(target: Path, shown: str, text: str) -> None:
     from mogrun.atomic import write_atomically
-    from mogrun.ci.workflow import MARKER
 
     if target.is_dir():
         raise UsageError(f"{shown} is a directory; give -o a file path")
-    if target.exists() and not _read(target, shown).startswith(MARKER):
-        raise UsageError(f"{shown} was not written by mogrun ci github (its first line is not "
-                         f'"{MARKER} ..."); refusing to overwrite it',
-                         context=["Move it away, or write elsewhere with -o PATH."])
+    refusal = _not_ours(_read(target, shown), text, shown) if target.exists() else None
+    if refusal is not None:
+        raise refusal
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, text.encode("utf-8"))
