@@ -155,7 +155,8 @@ JOB_KEYS: dict[str, Checker] = {
     "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},
                   "Jobs that must pass first."),
     "schedule": Rule(_schedule, {"anyOf": [{"type": "string"},
-                                           {"type": "array", "items": {"type": "string"}}]},
+                                           {"type": "array", "minItems": 1,
+                                            "items": {"type": "string"}}]},
                      "UTC cron schedules for mogrun ci github (five fields)."),
     "automation": Rule(_string, _STRING, "A published automation (id or name): the job "
                        "triggers it for each repo instead of starting a run."),
