@@ -150,22 +150,48 @@ def shortest_gap(expanded: list[list[Any]]) -> int:
     """The fewest minutes between two runs of the expanded fields.
 
     Within an hour it is the smallest step between listed minutes; across an
-    hour boundary it counts only when two consecutive hours can both run.
+    hour boundary it counts only when two consecutive hours can both run, and
+    across midnight only when two consecutive days can too (``"1,58 0,23 * * 1"``
+    runs on Mondays only: Monday 23:58 is not followed by Tuesday 00:01).
     """
     minutes = sorted(m for m in expanded[0] if isinstance(m, int))
     if expanded[0] == ["*"]:
         return 1
     gaps = [b - a for a, b in itertools.pairwise(minutes)]
-    if _consecutive_hours(expanded[1]):
-        gaps.append(minutes[0] + 60 - minutes[-1])
+    wrap = minutes[0] + 60 - minutes[-1] if minutes else 60
+    hours = set(range(24)) if expanded[1] == ["*"] else set(expanded[1])
+    if any(h + 1 in hours for h in hours) or ({0, 23} <= hours and wrap < min(gaps, default=60)
+                                               and _consecutive_days(expanded)):
+        gaps.append(wrap)
     return min(gaps, default=60)
 
 
-def _consecutive_hours(hours: list[Any]) -> bool:
-    if hours == ["*"]:
-        return True
-    listed = set(hours)
-    return any((h + 1) % 24 in listed for h in listed)
+def _consecutive_days(expanded: list[list[Any]]) -> bool:
+    """Whether the schedule runs on two days in a row, over a 28-year span (every
+    way weekdays fall on dates, leap days included)."""
+    import datetime
+
+    day, one = datetime.date(2001, 1, 1), datetime.timedelta(days=1)
+    ran = False
+    for _ in range(28 * 366):
+        runs = _runs_on(expanded, day)
+        if ran and runs:
+            return True
+        ran, day = runs, day + one
+    return False
+
+
+def _runs_on(expanded: list[list[Any]], day: Any) -> bool:
+    """Whether cron's day fields take ``day``: the month, and the day of month or
+    the day of week (either, when both are given, as cron reads them)."""
+    months, dom, dow = expanded[3], expanded[2], expanded[4]
+    if months != ["*"] and day.month not in months:
+        return False
+    by_date = dom == ["*"] or day.day in dom
+    by_weekday = dow == ["*"] or (day.weekday() + 1) % 7 in {d % 7 for d in dow}
+    if dom != ["*"] and dow != ["*"]:
+        return by_date or by_weekday
+    return by_date and by_weekday
 
 
 def at_minute_zero(expression: str) -> bool:

@@ -32,6 +32,11 @@ def scheduled(value: str) -> str:
     # 23:58 and 00:01 the next day: three minutes apart across midnight.
     ('"1,58 0,23 * * *"', 'is "1,58 0,23 * * *", which runs every 3 minutes; GitHub runs a '
                           "schedule at most every 5 minutes"),
+    # Monday the 29th 23:58, then the 30th 00:01: either day field lets a day run.
+    ('"1,58 0,23 30 * 1"', 'is "1,58 0,23 30 * 1", which runs every 3 minutes; GitHub runs '
+                           "a schedule at most every 5 minutes"),
+    ('"1,58 0,23 1,31 * *"', 'is "1,58 0,23 1,31 * *", which runs every 3 minutes; GitHub '
+                             "runs a schedule at most every 5 minutes"),  # the 31st, then the 1st
     ('"61 * * * *"', "is \"61 * * * *\", whose minute field '61' is out of range 0-59"),
     ('"5 24 * * *"', "is \"5 24 * * *\", whose hour field '24' is out of range 0-23"),
     ('"5 4 * * 7"', "is \"5 4 * * 7\", whose day of week field '7' is out of range 0-6"),
@@ -153,3 +158,13 @@ def test_list_without_schedules_does_not_import_croniter(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, check=True)
     assert done.stderr.strip().endswith("False")
+
+
+@pytest.mark.parametrize("value", ['"1,58 0,23 * * 1"', '"1,58 0,23 1 * *"',
+                                   '"1,58 0,23 29 2 *"'])
+def test_midnight_counts_only_between_two_days_that_both_run(project, value) -> None:
+    """Mondays only: Monday 23:58 is not followed by Tuesday 00:01, so no two runs
+    are 3 minutes apart (this was refused as "every 3 minutes")."""
+    project.write(scheduled(value), raw=True)
+    result = project.run("check")
+    assert (result.code, result.err) == (0, ""), result
