@@ -171,15 +171,17 @@ def _existing(path: Path) -> tuple[str, list[str], bool]:
 
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> TaskFile:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
-    template typo, a server limit); problems elsewhere in the file are not its."""
-    from mogrun.cli.loading import load_host, refuse_unused_sets
+    template typo, a server limit); problems elsewhere in the file are not its.
+    The job is judged as the file will be, without ``--set`` (a name given only
+    on this line would be unknown to every later command); its plugins load as
+    for ``check`` (``--no-plugins`` leaves them out)."""
+    from mogrun.cli.loading import load_host
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
 
     added = parse_task_file(path, text)
-    refuse_unused_sets(state, added)  # judged with the new job: its prompt may use the name
     host = load_host(state, added)
-    report = validate(added, host.key_specs(), state.env, sets=state.sets,
+    report = validate(added, host.key_specs(), state.env, sets={},
                       secrets=host.known_secrets)
     problems = [e for e in report.errors if getattr(e, "job", None) == job]
     if problems:

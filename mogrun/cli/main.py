@@ -36,7 +36,7 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
         "check": "local quiet verbose no_color",
         "show": "quiet verbose no_color",
         "init": "url local sets json_output quiet verbose no_color no_plugins",
-        "add": "url local sets json_output quiet verbose no_color no_plugins",
+        "add": "url local sets json_output quiet verbose no_color",
         "ci": "url local sets json_output quiet verbose no_color",
         "history": "sets quiet verbose no_color no_plugins",
         "status": "sets quiet no_color no_plugins",
