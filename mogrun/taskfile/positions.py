@@ -124,7 +124,7 @@ class _Scanner:
             start, char = self.pos, self.peek()
             if char in _QUOTES:
                 self.skip_string()
-                parts.append((self.text[start + 1 : self.pos - 1], start))
+                parts.append((_quoted_key(self.text[start : self.pos]), start))
             else:
                 self.pos = _BARE_RUN.match(self.text, self.pos).end()  # type: ignore[union-attr]
                 if self.pos == start:
@@ -212,6 +212,19 @@ class _Scanner:
 def scanned(text: str) -> _Scanner:
     """The one scan of ``text`` (cached: ``check`` may report many errors in one file)."""
     return _Scanner(text).scan()
+
+
+def _quoted_key(written: str) -> str:
+    """A quoted key as TOML reads it: a basic one's escapes (``"a\\u0062"`` is
+    ``ab``) decoded by tomllib itself; as written, quotes off, if it cannot be."""
+    if written.startswith('"') and "\\" in written:
+        import tomllib
+
+        try:
+            return next(iter(tomllib.loads(f"{written} = 0")))
+        except (tomllib.TOMLDecodeError, StopIteration):
+            pass
+    return written[1:-1]
 
 
 def key_positions(text: str) -> dict[Path_, tuple[int, int]]:

@@ -192,3 +192,27 @@ def test_every_key_after_one_line_values_is_placed_at_its_own_line(
     found = key_positions(text)
     for i in range(len(values)):
         assert found[("jobs", "c", f"key{i}")] == (i + 2, 1), text
+
+
+def _written(name: str, style: int) -> str:
+    """``name`` as a TOML key, quoted one of the ways people quote it."""
+    if style == 0 and name and all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
+        return name
+    if style == 1 and "'" not in name and "\n" not in name:
+        return f"'{name}'"
+    escaped = "".join(f"\\u{ord(c):04x}" if (ord(c) < 32 or c in "bé") else
+                      {'"': '\\"', "\\": "\\\\"}.get(c, c) for c in name)
+    return f'"{escaped}"'
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='ab é"\\.\t-_', min_size=1, max_size=8),
+       st.text(alphabet='ab é"\\.-_', min_size=1, max_size=8),
+       st.integers(0, 2), st.integers(0, 2))
+def test_a_quoted_key_is_found_by_the_name_toml_reads(job: str, key: str, s1: int,
+                                                       s2: int) -> None:
+    """An escape in a quoted key (``[jobs."a\\u0062"]``) left it unfound: errors in
+    the job pointed at the [jobs] table instead."""
+    text = f'# a job\n[jobs.{_written(job, s1)}]\n{_written(key, s2)} = 1\n\n'
+    assert tomllib.loads(text)["jobs"] == {job: {key: 1}}
+    assert key_positions(text)[("jobs", job, key)] == (3, 1)
