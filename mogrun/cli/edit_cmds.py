@@ -173,13 +173,15 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its.
     The job is judged as the file will be, without ``--set`` (a name given only
-    on this line would be unknown to every later command); its plugins load as
+    on this line would be unknown to every later command), though a ``--set``
+    no template uses is a typo here as for every command; its plugins load as
     for ``check`` (``--no-plugins`` leaves them out)."""
-    from mogrun.cli.loading import load_host
+    from mogrun.cli.loading import load_host, refuse_unused_sets
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
 
     added = parse_task_file(path, text)
+    refuse_unused_sets(state, added)
     host = load_host(state, added)
     report = validate(added, host.key_specs(), state.env, sets={},
                       secrets=host.known_secrets)

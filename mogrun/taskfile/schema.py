@@ -206,11 +206,16 @@ def glance(taskfile: TaskFile, other_plugins: Callable[[], bool]) -> list[str]:
                       for name, table in taskfile.jobs.items()
                       for key in table if not any(key in k for k in known)]
         elif section not in SECTIONS:
-            found.append((f"unknown table [{section}]" if isinstance(value, dict) else
-                          f'unknown top-level key "{section}"', False))
+            found.append((unknown_top_level(section, value), False))
     if any(maybe for _, maybe in found) and other_plugins():
         return [problem for problem, maybe in found if not maybe]
     return [problem for problem, _ in found]
+
+
+def unknown_top_level(name: str, value: Any) -> str:
+    """What ``check`` and ``list`` say of a top-level name the file may not have."""
+    return f"unknown table [{name}]" if isinstance(value, dict) else (
+        f'unknown top-level key "{name}"')
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

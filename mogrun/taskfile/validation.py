@@ -25,6 +25,7 @@ from mogrun.taskfile.schema import (
     SETTINGS_KEYS,
     closest,
     job_key_names,
+    unknown_top_level,
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
 
@@ -43,7 +44,7 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[Tas
     secret_paths = list(secret_key_paths(taskfile.data))
     errors = [_secret_error(taskfile, path) for path in secret_paths]
     secret = {path[-1] for path in secret_paths}
-    errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "top-level table", secret)
+    errors += _unknown(taskfile, taskfile.data, SECTIONS, (), "", secret)
     errors += _settings_errors(taskfile, secret)
     errors += _vars_errors(taskfile)
     errors += _table_errors(taskfile, taskfile.defaults, ("defaults",), key_specs, secret)
@@ -63,13 +64,16 @@ def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
 
 def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],
              what: str, secret: set[str]) -> list[TaskFileError]:
+    """A problem per key of ``table`` not ``known``: ``unknown key "K" {what}`` (at the
+    top level, ``what`` is empty: ``unknown_top_level`` says it)."""
     errors: list[TaskFileError] = []
     for key in table:
         if key in known or key in secret:
             continue
         hint = closest(key, known)
+        said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
         errors.append(UnknownKeyError(
-            f'unknown key "{key}" {what}', location=taskfile.location(*where, key), key=key,
+            said, location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
             context=[f'did you mean "{hint}"?'] if hint else []))
     return errors

@@ -186,10 +186,14 @@ def test_add_judges_set_like_every_command_that_loads_the_file(project) -> None:
         2, 'Error: --set teem: no [vars] entry or template of mogplex.toml uses "teem"\n'
            'did you mean "team"?\n')
     assert project.path.read_bytes() == original  # nothing written
-    # A name the new job's own prompt uses is used.
+    # A name only this line gives is no name of the file's: every later check (no
+    # --set) would refuse the job, so add writes nothing (it wrote the job before).
     result = project.run("--set", "region=eu", "add", "lint", "--repo", "acme/api",
                          "--prompt", "Fix {{ region }}")
-    assert result.code == 0, result
+    assert result.code == 2, result
+    assert result.errors == ['Error: job "lint", key "prompt": unknown template name "region" '
+                             "in {{ region }}"]
+    assert project.path.read_bytes() == original
 
 
 def test_add_refuses_duplicates_and_unknown_needs(project) -> None:

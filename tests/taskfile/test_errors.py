@@ -828,3 +828,12 @@ def test_check_tells_every_mistake_of_a_job_in_one_round(
         assert any(f'key "{key}"' in line and message in line for line in errors), (key, errors)
     # What needs a mistaken key to be judged is left for the next round, never made up.
     assert len(errors) <= len(said), errors
+
+
+def test_check_and_list_name_an_unknown_top_level_name_alike(project) -> None:
+    project.write('repo = "acme/api"\n[job]\nx = 1\n\n[jobs.a]\nrepo = "a/b"\nprompt = "x"\n')
+    errors = [line for line in check(project, project.path.read_text()).splitlines()
+              if line.startswith("Error:")]
+    assert errors == ['Error: unknown top-level key "repo"', "Error: unknown table [job]"]
+    listed = project.run("list")
+    assert 'unknown top-level key "repo", unknown table [job]' in listed.err, listed
