@@ -28,7 +28,7 @@ from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
 from mogrun.reponames import is_full_name, is_repo_id
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problems
-from mogrun.taskfile.parse import TaskFile, inherited
+from mogrun.taskfile.parse import TaskFile, inherited, toml_repr
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import (
     Scope,
@@ -217,9 +217,9 @@ def _repos(job: _Job) -> list[str]:
 
 def _repo_problem(repo: str) -> str | None:
     if not repo or any(c.isspace() for c in repo):
-        return f"{repo!r} is not a repo (owner/name or id)"
+        return f"{toml_repr(repo)} is not a repo (owner/name or id)"
     if not is_full_name(repo) and not is_repo_id(repo):
-        return (f"{repo!r} is neither owner/name nor a repo id (a UUID, as `mogrun repos` "
+        return (f"{toml_repr(repo)} is neither owner/name nor a repo id (a UUID, as `mogrun repos` "
                 "lists them)")
     return None
 

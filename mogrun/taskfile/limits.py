@@ -8,6 +8,7 @@ import re
 
 from mogrun.models import StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
+from mogrun.taskfile.parse import toml_repr
 
 MAX_PROMPT = 100_000
 MAX_KEY = 200
@@ -62,13 +63,14 @@ def _branch_problems(request: StartRequest) -> list[tuple[str, str]]:
     for name, value in (("branch", request.working_branch), ("base_branch", request.base_branch)):
         problem = ref_problem(value) if value is not None else None
         if problem:
-            problems.append((name, f"{value!r} is not a valid git branch name: it {problem}"))
+            problems.append((name, f"{toml_repr(value)} is not a valid git branch name: "
+                                   f"it {problem}"))
     # The server's rule (normalizeStartRequest): only a branch to create must differ
     # from its base; without create_branch the working branch defaults to the base.
     working, base = (request.working_branch or "").strip(), (request.base_branch or "").strip()
     if not problems and request.create_branch and working and working == base:
         problems.append(("branch", "create_branch needs a working branch different from the "
-                         f"base branch ({request.base_branch!r})"))
+                         f"base branch ({toml_repr(request.base_branch)})"))
     return problems
 
 
@@ -76,7 +78,7 @@ def _root_problem(request: StartRequest) -> tuple[str, str] | None:
     if request.root_directory is None:
         return None
     problem = root_problem(request.root_directory)
-    return ("root", f"root {request.root_directory!r} {problem}") if problem else None
+    return ("root", f"root {toml_repr(request.root_directory)} {problem}") if problem else None
 
 
 def root_problem(root: str) -> str | None:

@@ -8,6 +8,8 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mogrun.taskfile.parse import toml_repr
+
 if TYPE_CHECKING:
     from mogrun.taskfile.parse import TaskFile
 
@@ -58,14 +60,14 @@ def prompt_file_texts(taskfile: TaskFile) -> list[str]:
 def path_problem(project_dir: Path, relative: str) -> str | None:
     """Relative paths in the task file must stay inside its directory."""
     if "\0" in relative:  # no system takes one in a file name
-        return f"{relative!r} may not contain a NUL character"
+        return f"{toml_repr(relative)} may not contain a NUL character"
     path = Path(relative)
     if not relative or path.is_absolute() or relative.startswith(("/", "\\")):
-        return f"{relative!r} must be a path relative to the task file's directory"
+        return f"{toml_repr(relative)} must be a path relative to the task file's directory"
     if ".." in path.parts:
-        return f'{relative!r} may not contain ".." (paths stay inside {project_dir})'
+        return f'{toml_repr(relative)} may not contain ".." (paths stay inside {project_dir})'
     try:
         (project_dir / path).resolve().relative_to(project_dir.resolve())
     except ValueError:
-        return f"{relative!r} leads outside {project_dir}"
+        return f"{toml_repr(relative)} leads outside {project_dir}"
     return None

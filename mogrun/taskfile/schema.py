@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.durations import JSON_PATTERN, parse_duration
-from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
+from mogrun.taskfile.parse import SECTIONS, TaskFile, toml_repr, type_name
 
 HARNESSES = ("codex", "claude-code")
 ON_TIMEOUT = ("cancel", "detach")
@@ -43,7 +43,7 @@ def _choice(choices: tuple[str, ...]) -> Checker:
     def check(value: Any) -> str | None:
         if isinstance(value, str) and value in choices:
             return None
-        return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
+        return f"must be one of {', '.join(map(toml_repr, choices))}, not {toml_repr(value)}"
     return check
 
 
@@ -66,7 +66,7 @@ def _names(value: Any) -> str | None:
 def positive_int(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return None
-    return f"must be a positive integer, not {value!r}"
+    return f"must be a positive integer, not {toml_repr(value)}"
 
 
 MAX_LIMIT = 1_000_000  # a request budget beyond this is a typo (and breaks the pacing maths)

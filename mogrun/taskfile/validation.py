@@ -16,7 +16,7 @@ from typing import Any
 from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
-from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
+from mogrun.taskfile.parse import SECTIONS, TaskFile, toml_repr, type_name
 from mogrun.taskfile.paths import path_problem
 from mogrun.taskfile.schema import (
     JOB_KEYS,
@@ -95,7 +95,7 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
     if isinstance(url, str):
         problem = _url_problem(url)
         if problem:
-            errors.append(taskfile.error(f"[mogplex] url {url!r} is refused: {problem}",
+            errors.append(taskfile.error(f"[mogplex] url {toml_repr(url)} is refused: {problem}",
                                          "mogplex", "url"))
     return errors
 
