@@ -132,7 +132,10 @@ def job_document(session: Any, job: ResolvedJob,
                      "request": _request_document(session, described)})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
             "harness": job.harness, "timeout": format_duration(job.timeout),
-            "timeout_seconds": job.timeout, "on_timeout": job.on_timeout,
+            "timeout_seconds": job.timeout,
+            # What happens at the timeout: an automation run, which has no public cancel,
+            # is left going whatever the key says.
+            "on_timeout": "detach" if job.automation is not None else job.on_timeout,
             "options": _plain(job.options), "runs": runs,
             **({"automation": job.automation} if job.automation is not None else {})}
 

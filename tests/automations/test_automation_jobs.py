@@ -209,6 +209,9 @@ def test_show_prints_the_trigger_request(project):
     assert result.exit_code == 0, result
     assert "/automations/" in result.stdout and "PLAT-7" in result.stdout
     assert "POST /runs" not in result.stdout
+    shown = json.loads(project.run("--json", "show", "triage-all").stdout)
+    assert shown["on_timeout"] == "detach"  # as the text says: left going, never cancelled
+    assert "(then left going: automation runs cannot be cancelled)" in result.stdout
 
 
 @pytest.mark.parametrize("automation", ["triage", "{{ which }}"])
