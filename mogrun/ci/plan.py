@@ -52,7 +52,10 @@ class GitHubJob:
     schedules: tuple[str, ...]  # the crons that start it
     timeout_minutes: int
     shards: int = 1
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # jobs that must pass first
+    # Jobs it runs after, whatever their result: a sharded group's jobs run one after
+    # another, so its legs (1/N of the limits each) are never joined by others.
+    after: tuple[str, ...] = ()
     group: str = ""
     dispatch: tuple[str, ...] = ()  # the workflow_dispatch choices that start it
     runs: tuple[str, ...] = ()  # the mogrun jobs its command runs, needs first
@@ -166,6 +169,7 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken:
                                 group=f"{key}/needs", runs=tuple(job_order(taskfile, needs))))
     waits = tuple(j.id for j in found)
     for name in group:
+        after = (found[-1].id,) if len(found) > len(waits) else ()  # the sibling before it
         lone = len(group) == 1
         job_id = base if lone else _unique_id(f"{base}-{name}", taken)
         shown = name if lone else f"{label}: {name}"
@@ -175,12 +179,13 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken:
             minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings)
             command = ("run", name, *no_deps, "--shard", f"${{{{ matrix.shard }}}}/{shards}")
             found.append(github_job(job_id, shown, command, job=name, timeout_minutes=minutes,
-                                    shards=shards, needs=waits, group=job_group, runs=(name,)))
+                                    shards=shards, needs=waits, after=after, group=job_group,
+                                    runs=(name,)))
         else:
             minutes = _bounded(name, _job_seconds_minutes(taskfile, name, 1), warnings)
             found.append(github_job(job_id, shown, ("run", name, *no_deps), job=name,
-                                    timeout_minutes=minutes, needs=waits, group=job_group,
-                                    runs=(name,)))
+                                    timeout_minutes=minutes, needs=waits, after=after,
+                                    group=job_group, runs=(name,)))
     return found
 
 

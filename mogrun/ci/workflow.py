@@ -73,9 +73,12 @@ def trigger(job: GitHubJob) -> str:
 def _job(job: GitHubJob, version: str) -> dict[str, Any]:
     body: dict[str, Any] = {"name": job.name if job.shards == 1 else
                             f"{job.name} (shard ${{{{ matrix.shard }}}}/{job.shards})"}
-    if job.needs:
-        body["needs"] = list(job.needs)
+    if job.needs or job.after:
+        body["needs"] = [*job.needs, *job.after]
     body["if"] = trigger(job)
+    if job.after:  # run once the sibling ended, whatever its result; the needs must pass
+        passed = "".join(f" && needs.{need}.result == 'success'" for need in job.needs)
+        body["if"] = f"!cancelled(){passed} && ({body['if']})"
     body["runs-on"] = "ubuntu-latest"
     body["timeout-minutes"] = job.timeout_minutes
     if job.shards > 1:

@@ -9,6 +9,8 @@ The workflow is read back as GitHub reads it and simulated: for a schedule
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from types import SimpleNamespace
@@ -55,12 +57,15 @@ def with_needs(jobs: dict[str, Job], names: set[str]) -> set[str]:
     return found
 
 
-def fires(condition: str, event: dict[str, Any]) -> bool:
-    """A generated ``if:`` (``==``, ``&&``, ``||``, parentheses, quoted strings)."""
+def fires(condition: str, event: dict[str, Any], results: dict[str, str] | None = None) -> bool:
+    """A generated ``if:`` (``==``, ``&&``, ``||``, parentheses, quoted strings,
+    ``!cancelled()`` and ``needs.ID.result``; nothing is ever cancelled here)."""
     scope = {"github": SimpleNamespace(event_name=event["name"],
                                        event=SimpleNamespace(schedule=event.get("schedule"))),
-             "inputs": SimpleNamespace(job=event.get("job"))}
+             "inputs": SimpleNamespace(job=event.get("job")), "results": results or {}}
     python = condition.replace("&&", " and ").replace("||", " or ")
+    python = python.replace("!cancelled()", "True")
+    python = re.sub(r"needs\.([A-Za-z0-9_-]+)\.result", r"results['\1']", python)
     return bool(eval(python, {"__builtins__": {}}, scope))  # the workflow's own if: text
 
 
@@ -98,7 +103,11 @@ def simulate(flow: dict[str, Any], jobs: dict[str, Job], event: dict[str, Any],
         body = github[gid]
         waits = set(body.get("needs", []))
         before[gid] = waits | {g for w in waits for g in before[w]}
-        if not fires(body["if"], event) or not waits <= done:
+        # Every job that ran passed: a need that did not run was skipped. An if: with a
+        # status function runs whatever its needs did; any other needs them all passed.
+        results = {w: "success" if w in done else "skipped" for w in waits}
+        if not fires(body["if"], event, results) or (
+                "cancelled()" not in body["if"] and not waits <= done):
             continue
         done.add(gid)
         targets, no_deps, sharded = invocation(step(body, "mogrun run")["name"])
@@ -113,6 +122,18 @@ def simulate(flow: dict[str, Any], jobs: dict[str, Job], event: dict[str, Any],
                 assert (need in runs and not no_deps) or ran_by.get(need) in before[gid], (
                     f"{event}: {gid} runs {name} without waiting for its need {need}")
     assert set(ran_by) == with_needs(jobs, selected), event
+    # A matrix's legs take 1/N of the token's limits each: no other job of its group
+    # may run beside them (it would take its own share on top).
+    ran = sorted(done)
+    for one, other in itertools.combinations(ran, 2):
+        if group_of(github[one]) == group_of(github[other]) and (
+                "strategy" in github[one] or "strategy" in github[other]):
+            assert one in before[other] or other in before[one], (event, one, other)
+
+
+def group_of(body: dict[str, Any]) -> str:
+    """The mogrun group a GitHub job serves: its concurrency group's first part."""
+    return body["concurrency"]["group"].split("}}/", 1)[1].split("/", 1)[0]
 
 
 def every_firing(flow: dict[str, Any], jobs: dict[str, Job]) -> int:
@@ -160,14 +181,18 @@ def test_with_shards_a_sharded_dependant_and_another_share_the_need_once(project
     project.write(toml(jobs))
     flow, _ = generated(project, "--shards", "3")
     every_firing(flow, jobs)
-    # The firing's group: prep once, then x's legs and y, both without their needs.
+    # The firing's group: prep once, then x's legs, then y (whatever x did: only the
+    # need must pass), both without their needs. y beside x's legs would take the
+    # token's whole limits on top of theirs.
     group = {gid: (body.get("needs"), step(body, "mogrun run")["name"])
              for gid, body in flow["jobs"].items() if gid.startswith("x_y")}
     assert group == {
         "x_y-needs": (None, "mogrun run prep"),
         "x_y-x": (["x_y-needs"], "mogrun run x --no-deps --shard ${{ matrix.shard }}/3"),
-        "x_y-y": (["x_y-needs"], "mogrun run y --no-deps")}
+        "x_y-y": (["x_y-needs", "x_y-x"], "mogrun run y --no-deps")}
     assert flow["jobs"]["x_y-x"]["strategy"]["matrix"] == {"shard": [1, 2, 3]}
+    assert flow["jobs"]["x_y-y"]["if"].startswith(
+        "!cancelled() && needs.x_y-needs.result == 'success' && (")
 
 
 @st.composite
