@@ -180,6 +180,10 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         if run["resolves_repo"]:
             lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
                          "to the repo's id through GET /repos when the job runs")
+        if doc.get("automation"):
+            lines.append(f'    note: the path names automation "{doc["automation"]}" as written; '
+                         "it is resolved to the automation's id (by id, else by name) through "
+                         "GET /automations when the job runs")
     return [*lines, ""]
 
 

@@ -212,6 +212,9 @@ def test_show_prints_the_trigger_request(project):
     shown = json.loads(project.run("--json", "show", "triage-all").stdout)
     assert shown["on_timeout"] == "detach"  # as the text says: left going, never cancelled
     assert "(then left going: automation runs cannot be cancelled)" in result.stdout
+    assert ('note: the path names automation "triage" as written; it is resolved to the '
+            "automation's id (by id, else by name) through GET /automations when the job "
+            "runs") in result.stdout
 
 
 @pytest.mark.parametrize("automation", ["triage", "{{ which }}"])
