@@ -69,7 +69,7 @@ def check_file_url(url: str) -> None:
         return
     raise ValueError(
         f"a task file may only name {TRUSTED_DOMAIN}, its subdomains or loopback, "
-        f"not {host!r} (set --url or MOGPLEX_URL to use another host)"
+        f"not {host!r} (remove it, and give another host with --url or MOGPLEX_URL)"
     )
 
 
@@ -98,7 +98,8 @@ def resolve_endpoint(
         try:
             check_file_url(file_url)
         except ValueError as exc:
-            raise TaskFileError(f"[mogplex] url {file_url!r} refused: {exc}", key="url") from exc
+            raise TaskFileError(f"[mogplex] url {file_url!r} is refused: {exc}",
+                                key="url") from exc
         url, source = file_url.strip(), "task file"
     else:
         url, source = DEFAULT_URL, "default"

@@ -67,7 +67,7 @@ def connect(
         endpoint = Endpoint(emulator.url, emulator.api_url, "--local")
         token = emulator.write_token
     else:
-        endpoint = _endpoint(state, taskfile)
+        endpoint = task_file_endpoint(state, taskfile)
         token = token_from_env(state.env)
     client = MogplexClient(
         endpoint.api_url, token,
@@ -104,7 +104,9 @@ def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> An
     return RepoCache(taskfile.project_dir / ".mogrun" / "repos.json", endpoint.api_url, token)
 
 
-def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
+def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
+    """The API endpoint by the SPEC's precedence; a task file's refused url is an
+    error located at its line, as ``check`` says it."""
     file_url = taskfile.url if taskfile is not None else None
     try:
         return resolve_endpoint(cli_url=state.url, env=state.env, file_url=file_url)
@@ -113,8 +115,8 @@ def _endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
             raise
         raise taskfile.error(error.message, "mogplex", "url",
                              context=["Only mogplex.com, its subdomains and loopback may be "
-                                      "named in a task file; set --url or MOGPLEX_URL "
-                                      "for another host."]) from error
+                                      "named in a task file: remove the url, and give another "
+                                      "host with --url or MOGPLEX_URL."]) from error
 
 
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:

@@ -142,9 +142,9 @@ def base_url(state: CliState, taskfile: TaskFile) -> str | None:
     emulator's address is only known once it is started)."""
     if state.local:
         return None
-    from mogrun.api.settings import resolve_endpoint
+    from mogrun.cli.connect import task_file_endpoint
 
-    return resolve_endpoint(cli_url=state.url, env=state.env, file_url=taskfile.url).base_url
+    return task_file_endpoint(state, taskfile).base_url
 
 
 def history_key(state: CliState, taskfile: TaskFile) -> str:

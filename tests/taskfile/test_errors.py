@@ -837,3 +837,18 @@ def test_check_and_list_name_an_unknown_top_level_name_alike(project) -> None:
     assert errors == ['Error: unknown top-level key "repo"', "Error: unknown table [job]"]
     listed = project.run("list")
     assert 'unknown top-level key "repo", unknown table [job]' in listed.err, listed
+
+
+def test_show_locates_a_refused_task_file_url_as_check_does(project) -> None:
+    """show met the refusal resolving the endpoint first: no file, line or caret,
+    and a hint (set --url) that could not help, since the file's url is refused
+    whatever overrides it."""
+    project.write('[mogplex]\nurl = "http://example.com"\n[jobs.a]\nrepo = "a/b"\nprompt = "x"\n')
+    shown = project.run("show", "a")
+    checked = project.run("check")
+    assert shown.code == checked.code == 2
+    refusal = ("Error: [mogplex] url 'http://example.com' is refused: plain http:// is only "
+               "allowed for loopback; tokens travel over HTTPS")
+    for result in (shown, checked):
+        lines = result.err.splitlines()
+        assert lines[:2] == [refusal, f"  --> {project.path.resolve()}:2:1"], result
