@@ -104,6 +104,10 @@ class SandboxSlots:
         self._lock = threading.Lock()
         self._busy: list[Busy] = []
         self._serves: frozenset[_Triple] = frozenset()  # what the listed ones serve
+        # Triples the server refused a boot for though a listing seemed to serve them (a
+        # sandbox reaped since, a default branch guessed wrong): from then on, a start
+        # for one waits for a free slot, never again taken to share.
+        self._unshared: set[_Triple] = set()
         self._own_serve: frozenset[_Triple] = frozenset()  # ... those of this leg's repos
         self._claims: dict[int, Sandbox] = {}  # id(owner) -> sandbox its start may boot
         self._claimed: dict[Sandbox, int] = {}  # sandbox -> how many claims (each once)
@@ -143,7 +147,7 @@ class SandboxSlots:
     def can_start_now(self, want: Sandbox) -> bool:
         """Whether a run needing ``want`` would start without waiting (as last seen)."""
         with self._lock:
-            if self._blind or _key(want) in self._serves:
+            if self._blind or self._shared(want):
                 return True
             return self._ours(want) or self._used() < self.cap
 
@@ -153,6 +157,8 @@ class SandboxSlots:
         for capacity (``booted=False``) made none: it is not counted as booting."""
         with self._lock:
             want = self._unclaim(owner)
+            if want is not None and not booted:
+                self._unshared.add(_key(want))
             if want is not None and booted and _key(want) not in self._serves:
                 self._released.add(want)
                 self._pending.add(want)
@@ -180,12 +186,18 @@ class SandboxSlots:
                     return False
                 self._claim(owner, want)
                 return True
-            shares = _key(want) in self._serves or self._ours(want)
+            shares = self._shared(want) or self._ours(want)
             fresh = time.monotonic() - self._listed_at < max_age
             if shares or (fresh and self._used() < self.cap and self._within_share()):
                 self._claim(owner, want)
                 return True
             return False
+
+    def _shared(self, want: Sandbox) -> bool:
+        """A listed sandbox serves ``want``, and the server never refused to boot one
+        for it this invocation."""
+        key = _key(want)
+        return key in self._serves and key not in self._unshared
 
     def _ours(self, want: Sandbox) -> bool:
         """``want`` is a sandbox this invocation's starts hold or held (not yet listed)."""

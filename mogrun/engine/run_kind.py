@@ -21,6 +21,10 @@ from mogrun.outcomes import RunStatus
 if TYPE_CHECKING:
     import threading
 
+# The working branch of a createBranch start that names none: the server makes one
+# from its key and body (mogplex/external/...); NUL is in no branch name, so no listed
+# sandbox serves it.
+NEW_BRANCH = "\0new:"
 CAPACITY_ERRORS = (
     "too many active sandboxes",
     "sandbox boot rate limit exceeded",
@@ -56,12 +60,20 @@ class RunKind:
                 "idempotency_key": plan.request.idempotency_key, "body": plan.request.body()}
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
-        """A request that names no root works in the repo's own root directory
-        (the server's rule), which a monorepo's repo may set."""
+        """The sandbox the server will look for, by its rules (``normalizeStartRequest``):
+        a request that names no root works in the repo's own root directory, which a
+        monorepo's repo may set; one that names no working branch works on its base
+        branch, or, with ``createBranch``, on a branch the server makes for it, which
+        no sandbox serves yet. ``None`` as the branch: the repo's default one (a
+        sandbox whose two branches agree serves it)."""
         request = track.request
         repo = request.repo_id or request.repo
         root = request.root_directory
-        return Sandbox(repo, request.working_branch,
+        working = request.working_branch
+        if working is None:
+            working = (NEW_BRANCH + request.idempotency_key if request.create_branch
+                       else request.base_branch)
+        return Sandbox(repo, working,
                        root if root is not None else self.client.default_root(repo))
 
     def start(self, track: RunTrack, *, deadline: float | None = None,

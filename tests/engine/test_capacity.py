@@ -336,3 +336,33 @@ def test_a_replayed_old_capacity_refusal_does_not_lower_the_cap(project, mogrun,
     assert "taking 1 as the account's sandbox cap" not in again.stderr
     assert "which the server had refused for capacity" in again.stderr
     assert "mogrun rerun daily" not in again.stderr  # attempt 2 follows by itself
+
+
+@pytest.mark.parametrize("branch", ["create_branch = true", 'base_branch = "dev"'])
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=60,
+                                           reap=0.1), repos=REPOS)
+def test_a_run_on_another_branch_waits_for_a_slot_not_a_refusal(
+        project, mogrun, mogrun_emulator, branch):
+    """A sandbox left on acme/r01's main (by a plain run) was taken to serve a run
+    that creates its branch or works on another base: mogrun started it, the server
+    refused it for capacity, and each next attempt started at once (29 starts in 3
+    minutes, the whole hourly limit). The server's sandbox is that of the working
+    branch it works out, which is neither."""
+    project(f"""
+        [jobs.plain]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.other]
+        repo = "acme/r01"
+        {branch}
+        prompt = "@emulator duration=0.2s"
+        capacity_wait = "1.5s"
+    """, header=HEADER)
+    assert mogrun("plain").exit_code == 0  # its sandbox idles, active, for a minute
+    mogrun_emulator.occupy_sandboxes(2, busy=None, repo="acme/r12")
+    result = mogrun("other")
+    assert result.exit_code == 1, result
+    assert len(mogrun_emulator.runs) == 1  # the plain run's: none was started into the cap
+    assert "waiting for a sandbox slot: 3 of 3 busy (" in result.stdout
+    assert "no sandbox slot freed within the job's capacity_wait" in result.stderr

@@ -123,3 +123,17 @@ def test_other_work_is_named_once_per_repo_and_a_failed_look_up_keeps_the_id() -
                      "acme/theirs@main running, acme/theirs@main running, gone@main running)")
     assert "acme/theirs@main running, last active" in again
     assert asked == ["theirs", "gone"]  # the task file's own repo is never looked up
+
+
+def test_a_triple_the_server_refused_to_boot_is_never_taken_to_share_again() -> None:
+    """The listing said a sandbox served it (reaped since, or a default branch
+    guessed wrong), the server refused the boot: each next attempt was taken to
+    share too, and started at once, into the same refusal, until the start limit."""
+    busy = [Busy(f"sb{i}", repo, "main", "main", None, "running", "2026-01-01T00:00:00Z")
+            for i, repo in enumerate(["r1", "r2", "r3"])]
+    slots = slots_listing(busy, cap=3)
+    want, owner = Sandbox("r1", None, None), object()
+    assert slots._try(owner, want, 60.0)  # served by sb0, as listed
+    slots.release(owner, booted=False)  # the server said: too many active sandboxes
+    assert not slots._try(object(), want, 60.0)  # 3 of 3 busy: it waits for a slot
+    assert not slots.can_start_now(want)
