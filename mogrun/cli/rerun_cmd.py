@@ -140,6 +140,23 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or Outcome(row.outcome).failing]
 
 
+def recorded_base_key(row: HistoryRow) -> str | None:
+    """The key a recorded run's attempt 1 was sent under (an attempt's key is it plus
+    ``~attempt-N``), which its next attempt derives its own from: a default key
+    (``mogrun-JOB-<nonce>``) or one of ``{{ date }}`` is not the same today.
+    ``None`` when it cannot be told: masked, or shortened with a digest."""
+    from mogrun.engine.track import attempt_key
+
+    key = row.idempotency_key
+    if not key or "***" in key:
+        return None
+    suffix = attempt_key("", row.attempt)
+    if not key.endswith(suffix):
+        return None
+    base = key[:len(key) - len(suffix)]
+    return base if attempt_key(base, row.attempt) == key else None
+
+
 class Selection:
     """The runs to start again (by masked label) and the attempt each starts at.
 
@@ -181,6 +198,10 @@ class Selection:
             for plan in job.runs:
                 row = wanted.get((job.name, mask(plan.repo, job.secrets)))
                 if row is not None:
+                    base = recorded_base_key(row)
+                    if base is not None:  # derived from the run's own key, not today's
+                        plan = dataclasses.replace(plan, request=dataclasses.replace(
+                            plan.request, idempotency_key=base))
                     runs.append(plan)
                     attempts[plan.label] = (row.attempt + 1, "rerun")
             if runs:

@@ -125,3 +125,24 @@ def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
     assert result.stderr == ("nothing to rerun: the runs that did not pass are no longer in "
                              "the task file\n")
     assert len(mogrun_emulator.runs) == before
+
+
+def test_a_rerun_s_key_derives_from_the_run_s_own_default_key(
+        project, mogrun, mogrun_emulator) -> None:
+    """A job without idempotency_key gets mogrun-JOB-<nonce>, new each invocation: a
+    rerun sent <today's nonce>~attempt-2 and its -n showed yet another, where the
+    docs say the key derives from the run's own."""
+    project("""
+        [jobs.flaky]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("flaky").exit_code == 1
+    (first,) = history_rows(mogrun)
+    preview = mogrun("rerun", "-n")
+    assert f"Idempotency-Key: {first['idempotency_key']}~attempt-2" in preview.stdout, preview
+    assert mogrun("rerun").exit_code == 1
+    assert mogrun("rerun").exit_code == 1
+    keys = [row["idempotency_key"] for row in history_rows(mogrun)]
+    base = first["idempotency_key"]
+    assert sorted(keys) == sorted([base, f"{base}~attempt-2", f"{base}~attempt-3"])
