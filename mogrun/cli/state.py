@@ -88,7 +88,8 @@ class CliState:
         self.json_output = bool(options.get("json_output"))
         self.quiet = bool(options.get("quiet"))
         self.verbose = bool(options.get("verbose"))
-        self.no_color = bool(options.get("no_color")) or "NO_COLOR" in self.env
+        # NO_COLOR counts when set and not empty (no-color.org), as rich reads it.
+        self.no_color = bool(options.get("no_color")) or bool(self.env.get("NO_COLOR"))
         self.no_plugins = bool(options.get("no_plugins"))
         if self.local and self.url:
             raise UsageError("--local and --url cannot be used together",

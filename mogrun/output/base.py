@@ -103,7 +103,7 @@ def make_reporter(
     if is_terminal(stdout):
         from mogrun.output.live import LiveReporter
 
-        use_color = ("NO_COLOR" not in env) if color is None else color
+        use_color = not env.get("NO_COLOR") if color is None else color  # set and not empty
         return LiveReporter(
             stdout=stdout, stderr=stderr, quiet=quiet, color=use_color, secrets=secrets
         )

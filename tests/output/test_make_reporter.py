@@ -45,6 +45,17 @@ def test_no_color_and_dash_dash_no_color_turn_colour_off(env, color):
     rep.close()
 
 
+def test_an_empty_no_color_leaves_colour_on():
+    """no-color.org: NO_COLOR counts when set and not empty (rich reads it so too)."""
+    from mogrun.cli.state import CliState
+
+    rep = pick(FakeTty(), env={"NO_COLOR": ""})
+    assert isinstance(rep, LiveReporter) and not rep.console.no_color
+    rep.close()
+    assert not CliState(env={"NO_COLOR": ""}).apply_options({}).no_color
+    assert CliState(env={"NO_COLOR": "1"}).apply_options({}).no_color
+
+
 def test_json_wins_over_terminal_and_github():
     rep = pick(FakeTty(), json=True, env={"GITHUB_ACTIONS": "true"})
     assert isinstance(rep, NdjsonReporter)
