@@ -24,6 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
 from mogrun.api.text import preview
+from mogrun.durations import format_duration
 from mogrun.errors import (
     ConnectError,
     Interrupted,
@@ -487,7 +488,8 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float) -
         return ConnectError(f"cannot connect to {where}: {reason}", request=request)
     if isinstance(cause, u3.ReadTimeoutError | TimeoutError):
         return TransportError(
-            f"no answer from {where} within {timeout:g} s (read timed out)", request=request
+            f"no answer from {where} within {format_duration(timeout)} (read timed out)",
+            request=request
         )
     if isinstance(cause, u3.SSLError):
         return TransportError(f"TLS failure talking to {where}: {_reason_text(cause)}",

@@ -369,9 +369,10 @@ class RunExecutor:
 
 
 def _shown(track: RunTrack) -> str:
-    """The run's label as a second Ctrl-C prints it (outside any reporter): a repo
-    named from ``env.*`` is a secret."""
-    return mask(track.label, track.secrets)
+    """The run's label as a second Ctrl-C prints it (outside any reporter), as every
+    other line names it: the job alone unless it fans out; a repo named from
+    ``env.*`` is a secret."""
+    return mask(track.label if len(track.job.runs) > 1 else track.job.name, track.secrets)
 
 
 def _cancel_failed(track: RunTrack, exc: MogrunError, why: str = "") -> str:

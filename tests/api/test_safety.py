@@ -165,7 +165,7 @@ def test_max_retry_error_is_unwrapped_to_its_real_cause():
     assert error.message == "cannot connect to https://mogplex.com: Connection refused"
     timeout = MaxRetryError(None, url, reason=ReadTimeoutError(None, url, "Read timed out."))
     error = translate_error(timeout, "GET", url, 2.5)
-    assert error.message == "no answer from https://mogplex.com within 2.5 s (read timed out)"
+    assert error.message == "no answer from https://mogplex.com within 2.5s (read timed out)"
     assert "MaxRetryError" not in error.message
 
 

@@ -215,17 +215,20 @@ def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_
         out, err, _ = interrupt(proc, times=2, gap=0.3, timeout=5)
     assert proc.returncode == 130, (out, err)
     assert "no runs were left going" not in err
-    assert "left unanswered: the start of long:acme/api (Idempotency-Key long-" in err
+    assert "left unanswered: the start of long (Idempotency-Key long-" in err
     assert "it may have made a run, left going" in err
 
 
 def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
     """Its lines are printed outside every reporter, which mask job secrets."""
-    emulator.add_fault("cancel", "delay", count=1, delay=5.0)
-    jobs = LONG_JOB.replace('repo = "acme/api"', 'repo = "{{ env.SECRET_REPO }}"')
+    emulator.add_fault("cancel", "delay", count=2, delay=5.0)
+    # A fan-out: its runs are named job:repo there, as everywhere (a lone run: the job).
+    jobs = LONG_JOB.replace('repo = "acme/api"', 'repo = ["{{ env.SECRET_REPO }}", "acme/web"]')
     with running(spawn(emulator, tmp_path, "long", SECRET_REPO="acme/api", jobs=jobs)) as proc:
-        (run_id,) = wait_following(emulator)
-        out, err, _ = interrupt(proc, times=2)  # the cancel is stuck in its delay
+        runs = wait_following(emulator, count=2)
+        out, err, _ = interrupt(proc, times=2)  # the cancels are stuck in their delay
+    run_id = next(r for r in runs if emulator.run_detail(r)["repoId"] == emulator.repo_id(
+        "acme/api"))
     assert f"left going: {run_id} (long:***)" in err, err
     assert "acme/api" not in out + err
 
@@ -282,7 +285,7 @@ def test_sigterm_on_an_automation_run_says_it_is_left_going_not_cancelled(tmp_pa
                      "and is left going"), err
     left = sorted(line for line in err.splitlines() if line.startswith("left going: "))
     assert len(left) == 2, err
-    assert f"left going: {run_id} (long:acme/api); cancel it with: mogrun cancel {run_id}" in left
-    assert any(line.endswith("(triage:acme/api); automation runs cannot be cancelled")
+    assert f"left going: {run_id} (long); cancel it with: mogrun cancel {run_id}" in left
+    assert any(line.endswith("(triage); automation runs cannot be cancelled")
                for line in left), left
     assert "Traceback" not in err
