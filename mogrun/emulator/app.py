@@ -150,7 +150,7 @@ class Api:
         q, wanted = param(request, "q"), param(request, "id")
         repos = sorted(self.state.repos.values(), key=lambda r: r["full_name"])
         if wanted is not None:
-            repos = [r for r in repos if r["id"] == wanted]
+            repos = [r for r in repos if r["id"] == wanted.lower()]  # UUIDs, in any case
         elif q is not None:
             pattern = ilike_contains(q)
             if pattern is None:  # Postgres refuses the pattern; the handler answers 500

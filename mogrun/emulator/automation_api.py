@@ -92,7 +92,11 @@ def trigger(api: Api, request: Request, parts: list[str], token: Token,
         raise Invalid(409, "CONFLICT", "Publish the automation before triggering it")
     if not automation.active:
         raise Invalid(409, "CONFLICT", "Activate the automation before triggering it")
-    repo = api.state.repos.get(js_trim(str(body["repoId"])))
+    # The repos query casts repoId to a UUID: any other string fails it in Postgres,
+    # and the handler answers its 500 (a UUID in capitals is the same UUID).
+    repo_id = js_trim(str(body["repoId"]))
+    require_uuid(repo_id, "Failed to trigger automation")
+    repo = api.state.repos.get(repo_id.lower())
     if repo is None:
         raise Invalid(404, "NOT_FOUND", "Repository not found")
     if repo["installation_id"] != automation.installation_id:

@@ -141,7 +141,7 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     repo_id = optional_string(body.get("repoId"))
     if repo_id is None:
         raise bad("repoId is required")
-    repo = repos.get(repo_id)
+    repo = repos.get(repo_id.lower())  # a UUID column: Postgres compares them in any case
     if repo is None:
         raise Invalid(404, "NOT_FOUND", "Repo not found")
     prompt = optional_string(body.get("prompt"))

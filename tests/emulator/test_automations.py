@@ -99,7 +99,10 @@ def test_trigger_checks_in_the_servers_order(api, mogrun_emulator):
          "Publish the automation before triggering it"),
         (_trigger(api, off, key="k"), 409, "CONFLICT",
          "Activate the automation before triggering it"),
-        (api.call("POST", path, {"repoId": "repo_nope"}, key="k"), 404, "NOT_FOUND",
+        # The repos query casts repoId to a UUID: another string fails it (Postgres), 500.
+        (api.call("POST", path, {"repoId": "repo_nope"}, key="k"), 500, "INTERNAL_ERROR",
+         "Failed to trigger automation"),
+        (api.call("POST", path, {"repoId": str(uuid.uuid4())}, key="k"), 404, "NOT_FOUND",
          "Repository not found"),
         (_trigger(api, ok_id, key="k", repo="elsewhere/repo"), 400, "BAD_REQUEST",
          "Repository is outside this automation's GitHub installation"),

@@ -171,6 +171,12 @@ def test_repos_by_id(api, mogrun_emulator):
         == ["acme/web"]
     assert api.call("GET", f"/repos?id={wanted}&q=api").data["repos"][0]["id"] == wanted
     assert api.call("GET", "/repos?id=repo_nope").data["repos"] == []
+    # A UUID column: Postgres compares UUIDs in any case, so a pasted id in capitals
+    # is the repo too, for a listing and for a start.
+    assert [r["id"] for r in api.call("GET", f"/repos?id={wanted.upper()}").data["repos"]] \
+        == [wanted]
+    started = api.call("POST", "/runs", {"repoId": wanted.upper(), "prompt": "x"}, key="up")
+    assert started.status == 202, started
 
 
 def test_the_reaper_frees_a_slot_35_to_40_minutes_after_the_run_by_default():
