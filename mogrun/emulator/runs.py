@@ -133,9 +133,13 @@ class Run:
 
     def _tail(self, index: int, at: float) -> list[dict[str, Any]]:
         if self.cancelled_at is not None:
+            # The server's cancel (run-control.ts) appends both, naming the run.
+            control = {"external_run_id": self.id, "runtime_command_id": self._command()}
             return [
-                self._make(index, at, "cancel_requested", None, "Cancellation requested", {}),
-                self._make(index + 1, at, "cancelled", None, "Run cancelled", {}),
+                self._make(index, at, "cancel_requested", None, "Cancellation requested",
+                           control),
+                self._make(index + 1, at, "cancelled", None, "External Mogplex run cancelled",
+                           dict(control)),
             ]
         status = self.script.status
         message = {"success": "Run finished", "failed": self._error_text(),
@@ -145,8 +149,7 @@ class Run:
     def _event(self, k: int) -> dict[str, Any]:
         at = self.created + self._time(k)
         if k == 0:
-            return self._make(k, at, "started", None, "Run started",
-                              {"harness": self.spec.harness})
+            return self.accepted()
         if k == 1:
             return self._make(k, at, "status_changed", None, "Status changed to streaming",
                               {"from": "pending", "to": "streaming"})
@@ -167,6 +170,17 @@ class Run:
                               {"tool": tool, "step": step})
         return self._make(k, at, "tool_finished", tool, f"{tool} finished",
                           {"tool": tool, "step": step, "ok": True})
+
+    def accepted(self) -> dict[str, Any]:
+        """The event the server appends as it creates a run (appendExternalRunAcceptedEvent)."""
+        return self._make(0, self.created, "started", None, "External Mogplex run accepted",
+                          {"external_run_id": self.id, "harness_id": self.spec.harness,
+                           "working_branch": self.spec.working_branch})
+
+    def _command(self) -> str | None:
+        """The runtime command a cancel kills: the run's, once it streams."""
+        return "cmd_" + self._suffix if self.cancelled_at is not None and (
+            self.cancelled_at >= self.created + self.script.pending_time) else None
 
     def _make(self, k: int, at: float, kind: str, tool: str | None, message: str | None,
               payload: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +204,7 @@ class Run:
         seen = min(now, end) if end is not None else now
         started = seen >= self.created + self.script.pending_time
         placed = self.sandbox is not None and (started or self.reused)
-        url = f"{self.api_url}/runs/{self.id}"
+        url = f"/api/v1/mogplex/runs/{self.id}"  # the server's are paths, not URLs
         return {
             "runId": self.id,
             "aiCallId": "aic_" + self._suffix,
@@ -237,9 +251,7 @@ class RefusedRun(Run):
         return "pending"
 
     def events(self, now: float, limit: int) -> list[dict[str, Any]]:
-        accepted = self._make(0, self.created, "started", None, "External Mogplex run accepted",
-                              {"external_run_id": self.id, "harness_id": self.spec.harness,
-                               "working_branch": self.spec.working_branch})
+        accepted = self.accepted()
         end = self.end()
         if end is None or now < end:
             return [accepted][:limit]
