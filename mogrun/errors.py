@@ -309,6 +309,12 @@ class Interrupted(MogrunError):
         self.exit_code = signum_exit
 
 
+class LeaveNow(BaseException):
+    """mogrun's own way out of any code, a plugin's included (a second signal:
+    ``engine.signals.ForcedExit``). Not an ``Exception``: no ``except Exception``
+    stops it, and a plugin's fault is never one."""
+
+
 class StartInterrupted(Interrupted):
     """A signal while a start was being retried after an attempt that may have
     reached the server: the run may exist, and the same key would find it."""

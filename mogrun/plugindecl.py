@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mogrun.errors import MogrunError, PluginError
+from mogrun.errors import LeaveNow, MogrunError, PluginError
 from mogrun.models import KeySpec
 from mogrun.pluginguard import PLUGIN_FAULTS, current_plugin, describe_exc
 from mogrun.taskfile.schema import JOB_KEYS
@@ -98,13 +98,25 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
         if not callable(validate):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
                               "without a validate function")
-        if schema is not None and not isinstance(schema, Mapping):
+        if schema is not None and not _is_json(schema):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a schema '
-                              "that is not a table (a JSON Schema fragment)")
+                              "that is not a JSON object (a JSON Schema fragment: dicts, "
+                              "lists, strings, finite numbers, booleans and None)")
         sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
                              _guarded_secrets(plugin, name, secrets), plugin, schema)
 
     return register
+
+
+def _is_json(schema: object) -> bool:
+    """Whether ``schema`` is a JSON object ``mogrun schema`` can write as it is."""
+    import json
+
+    try:
+        json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return isinstance(schema, Mapping)
 
 
 def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
@@ -115,7 +127,7 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
     def checked(value: Any) -> Any:
         try:
             return validate(value)
-        except (ValueError, MogrunError):
+        except (ValueError, MogrunError, KeyboardInterrupt, LeaveNow):
             raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
@@ -136,6 +148,8 @@ def _guarded_secrets(plugin: str, key: str,
             answer = secrets(value)
             # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
             return [answer] if isinstance(answer, str) else list(answer or ())
+        except (KeyboardInterrupt, LeaveNow):
+            raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
                               f'"{key}": {type(exc).__name__}') from exc

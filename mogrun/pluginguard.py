@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from mogrun.errors import GateError, Interrupted, MogrunError, PluginError
+from mogrun.errors import GateError, Interrupted, LeaveNow, MogrunError, PluginError
 from mogrun.masking import mask
 from mogrun.models import GateVerdict
 from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint, type_label
@@ -41,12 +41,23 @@ GATE_HOOK = "mogrun_gate"
 _EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
              "mogrun_watch": "a reason string or None"}
 
-# What a plugin can do wrong: raise, or call sys.exit() (never KeyboardInterrupt,
-# which is the user's, nor ``Interrupted``, which is mogrun's own way out).
-PLUGIN_FAULTS = (Exception, SystemExit)
+# What a plugin can do wrong: raise anything, sys.exit() and an asyncio
+# CancelledError included (a BaseException), but for KeyboardInterrupt, which is
+# the user's, and mogrun's own ways out (``Interrupted``, ``LeaveNow``), handled
+# before this.
+PLUGIN_FAULTS = (BaseException,)
 
 _plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
 _secrets: ContextVar[frozenset[str]] = ContextVar("mogrun_secrets", default=frozenset())
+
+
+def finite(value: Any) -> bool:
+    """Whether a plugin's number is a finite one: ``math.isfinite`` raises for an
+    int too large for a float (a runaway ``2 ** attempt``), which is no delay."""
+    try:
+        return math.isfinite(value)
+    except (OverflowError, TypeError):
+        return False
 
 
 def describe_exc(exc: BaseException) -> str:
@@ -62,16 +73,17 @@ def current_plugin() -> str:
 
 
 class masking:
-    """Secrets that the messages of this hook call must mask (the job's). A class,
-    not a generator: hooks are called for every run, event and poll."""
+    """Secrets that the messages of this hook call must mask (the invocation's: its
+    token and the task file's ``env.*`` values; the job's). A class, not a
+    generator: hooks are called for every run, event and poll."""
 
-    __slots__ = ("_secrets", "_token")
+    __slots__ = ("_groups", "_token")
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = secrets
+    def __init__(self, *groups: Iterable[str]) -> None:
+        self._groups = groups
 
     def __enter__(self) -> None:
-        self._token = _secrets.set(frozenset(self._secrets))
+        self._token = _secrets.set(frozenset().union(*self._groups))
 
     def __exit__(self, *exc: object) -> None:
         _secrets.reset(self._token)
@@ -110,9 +122,11 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
         except Interrupted:
             raise  # the user's Ctrl-C, or the engine leaving: never a plugin fault
         except MogrunError as exc:
-            if hook in SETUP_HOOKS or hook == VETO_HOOK:
-                raise  # the plugin's own, deliberate error (e.g. a GateError veto)
-            return _crashed(hook, plugin, exc, warn)
+            if hook in SETUP_HOOKS or (hook == VETO_HOOK and isinstance(exc, GateError)):
+                raise  # the plugin's own, deliberate error: a set-up refusal, the veto
+            return _crashed(hook, plugin, exc, warn)  # a veto too, naming the plugin
+        except (KeyboardInterrupt, LeaveNow):
+            raise  # the user's, and mogrun's own way out (a second signal)
         except PLUGIN_FAULTS as exc:
             return _crashed(hook, plugin, exc, warn)
         finally:
@@ -201,7 +215,7 @@ def _job_problem(job: Any, given: Any) -> str | None:
     for name in ("timeout", "capacity_wait"):
         value = getattr(job, name)
         if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value) or value <= 0:
+                or not finite(value) or value <= 0:
             return f"{name} must be a positive number of seconds, not {value!r}"
     if job.on_timeout not in ON_TIMEOUT:
         return f"on_timeout must be {' or '.join(map(repr, ON_TIMEOUT))}, not {job.on_timeout!r}"
@@ -209,6 +223,10 @@ def _job_problem(job: Any, given: Any) -> str | None:
             isinstance(run, RunPlan) and isinstance(run.request, StartRequest)
             and field_problem(run) is None for run in job.runs):
         return "runs must be a tuple of RunPlan (dataclasses.replace a run to change it)"
+    if not job.runs:
+        return "runs is empty: a job makes at least one run (veto one in mogrun_start_request)"
+    if len({run.label for run in job.runs}) != len(job.runs):
+        return "runs names a run twice: one run per repo"
     problem = field_problem(job)
     return None if problem is None else problem
 
@@ -263,7 +281,7 @@ def _no_problem(answer: Any) -> str | None:
 
 def _finite_delay(answer: Any) -> str | None:
     """``True`` is no delay, and an endless one is no answer."""
-    if answer is True or (not isinstance(answer, bool) and not math.isfinite(answer)):
+    if answer is True or (not isinstance(answer, bool) and not finite(answer)):
         return "not a delay"
     return None
 

@@ -11,7 +11,6 @@ implementation: a crashing observer or notifier becomes a warning (plugin name
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mogrun import pluginload
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
-from mogrun.pluginguard import GuardedPlugin, masking
+from mogrun.pluginguard import GuardedPlugin, finite, masking
 
 if TYPE_CHECKING:
     import pluggy
@@ -207,7 +206,8 @@ class PluginHost:
         """Job keys declared through ``mogrun_job_keys`` (computed once)."""
         if self._key_specs is None:
             specs: dict[str, KeySpec] = {}
-            self.pm.hook.mogrun_job_keys(register=key_registrar(specs))
+            with masking(self._known):
+                self.pm.hook.mogrun_job_keys(register=key_registrar(specs))
             self._key_specs = specs
         return dict(self._key_specs)
 
@@ -226,7 +226,7 @@ class PluginHost:
 
     def adjust_job(self, job: ResolvedJob) -> ResolvedJob:
         """Chain ``mogrun_adjust_job``: each plugin sees the previous replacement."""
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             adjusted: ResolvedJob = self._chain("mogrun_adjust_job", "job", job)
         self._secrets |= job.secrets | adjusted.secrets
         return adjusted
@@ -235,7 +235,7 @@ class PluginHost:
         """Chain ``mogrun_start_request``; a ``GateError`` is the veto and
         propagates; any other crash, or a request the server would refuse,
         vetoes the run with the plugin's name."""
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             chained: StartRequest = self._chain("mogrun_start_request", "request", request,
                                                 job=job, run=run)
         return chained
@@ -247,29 +247,29 @@ class PluginHost:
         request: RequestInfo, retry_after: float | None,
     ) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up (first answer wins)."""
-        with masking(job.secrets if job is not None else ()):
+        with masking(self._known, job.secrets if job is not None else ()):
             delay = self.pm.hook.mogrun_retry_delay(
                 error=error, attempt=attempt, job=job, request=request, retry_after=retry_after)
-        if delay is None or delay is False or not math.isfinite(delay):
+        if delay is None or delay is False or not finite(delay):
             return None
         return max(0.0, float(delay))
 
     def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
                     attached: bool) -> None:
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             self.pm.hook.mogrun_run_started(job=job, run=run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         hook = self.pm.hook.mogrun_event
         if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
-            with masking(job.secrets):
+            with masking(self._known, job.secrets):
                 hook(job=job, run=run, event=event)
 
     def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
                        state: RunState) -> None:
         hook = self.pm.hook.mogrun_status_changed
         if hook.get_hookimpls():
-            with masking(job.secrets):
+            with masking(self._known, job.secrets):
                 hook(job=job, run=run, old=old, state=state)
 
     def wait(self, wait: Wait) -> None:
@@ -279,7 +279,7 @@ class PluginHost:
     def watch(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
               unchanged_for: float) -> str | None:
         """A reason to stop following (treated as timed out), or ``None``."""
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             reason: str | None = self.pm.hook.mogrun_watch(
                 job=job, run=run, state=state, unchanged_for=unchanged_for)
         return reason
@@ -289,19 +289,19 @@ class PluginHost:
     def gates(self, *, job: ResolvedJob, run: RunPlan, result: RunResult,
               state: RunState | None, events: tuple[Event, ...]) -> tuple[GateVerdict, ...]:
         """Every verdict of every gate; a crashing gate is a failing verdict."""
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             answers = self.pm.hook.mogrun_gate(job=job, run=run, result=result, state=state,
                                                events=events)
         return tuple(verdict for answer in answers for verdict in answer)
 
     def job_finished(self, *, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:
-        with masking(job.secrets):
+        with masking(self._known, job.secrets):
             self.pm.hook.mogrun_job_finished(job=job, results=results, outcome=outcome)
 
     def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int) -> None:
-        with masking(self._secrets):
+        with masking(self._known, self._secrets):
             self.pm.hook.mogrun_session_finished(config=config, results=results,
                                                  exit_code=exit_code, secrets=self._secrets)
 

@@ -53,12 +53,17 @@ def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
 
 def plugin_rows(host: PluginHost) -> list[dict[str, Any]]:
     """One plain dict per plugin: what ``--json`` prints and the table shows."""
+    from mogrun.pluginload import SOURCE_TASK_FILE
+
     keys = host.key_specs().values()
     options = host.cli_options()
+    # A task file's plugins load after the command line is parsed: the options they
+    # register exist on no command, and are not listed as if they did.
     return [
         {"name": info.name, "source": info.source, "origin": info.origin,
          "hooks": list(info.hooks),
          "keys": [k.name for k in keys if k.plugin == info.name],
-         "options": [f"--{o.name}" for o in options if o.plugin == info.name]}
+         "options": [f"--{o.name}" for o in options if o.plugin == info.name
+                     and info.source != SOURCE_TASK_FILE]}
         for info in host.describe()
     ]

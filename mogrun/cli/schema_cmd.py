@@ -26,6 +26,7 @@ def schema_command(state: CliState, extra: tuple[str, ...]) -> int:
     from mogrun.cli.loading import load_host, optional_taskfile
     from mogrun.taskfile.schema_json import json_schema
 
+    state.stdout_is_data = True  # a plugin's print at import must not corrupt it
     host = load_host(state, optional_taskfile(state), extra)
     state.echo(json.dumps(json_schema(host.key_specs()), indent=2))
     return 0

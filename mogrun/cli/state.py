@@ -54,6 +54,9 @@ class CliState:
     local: bool = False
     sets: dict[str, str] = field(default_factory=dict)
     json_output: bool = False
+    # The command's stdout is data whatever the options (``schema``'s JSON Schema):
+    # what plugins print goes to stderr, as under --json.
+    stdout_is_data: bool = False
     quiet: bool = False
     verbose: bool = False
     no_color: bool = False
@@ -126,7 +129,7 @@ class CliState:
         is diverted too (``_divert_fd1``)."""
         import sys
 
-        if not self.json_output or isinstance(sys.stdout, _ToStream):
+        if not (self.json_output or self.stdout_is_data) or isinstance(sys.stdout, _ToStream):
             return
         self._divert_fd1()
         previous, diverted = sys.stdout, _ToStream(self.stderr)

@@ -190,6 +190,7 @@ def job_text(doc: dict[str, Any]) -> list[str]:
 def _plain(value: Any) -> Any:
     """Plugin option values as JSON-able data (dataclasses and others as dicts/str)."""
     import dataclasses
+    import math
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _plain(dataclasses.asdict(value))
@@ -197,6 +198,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # TOML has nan and inf; JSON has neither: "nan", "inf"
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)

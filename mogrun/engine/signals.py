@@ -24,13 +24,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from mogrun.errors import Interrupted
+from mogrun.errors import Interrupted, LeaveNow
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 
 
-class ForcedExit(BaseException):
+class ForcedExit(LeaveNow):
     """A second signal: leave now, without waiting for the workers. Not an
     ``Exception``, so no ``except Exception`` (a plugin's, a notifier's) stops it."""
 

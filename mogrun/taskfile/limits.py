@@ -28,8 +28,8 @@ def request_problem(request: StartRequest) -> tuple[str, str] | None:
 def request_problems(request: StartRequest) -> list[tuple[str, str]]:
     """Every limit ``request`` breaks, as (key, message), one per key in the order
     the server checks them: ``check`` lists them all at once."""
-    found = (_prompt_problem(request), _key_problem(request), *_branch_problems(request),
-             _root_problem(request))
+    found = (_prompt_problem(request), _harness_problem(request), _key_problem(request),
+             *_branch_problems(request), _root_problem(request))
     return [problem for problem in found if problem is not None]
 
 
@@ -43,6 +43,15 @@ def _prompt_problem(request: StartRequest) -> tuple[str, str] | None:
         return "prompt", (f"the prompt is {length:,} characters{counted} after "
                           f"templating; the server accepts at most {MAX_PROMPT:,}")
     return None
+
+
+def _harness_problem(request: StartRequest) -> tuple[str, str] | None:
+    """A harness the server does not run (anything else is its 400 Invalid harness),
+    said as the task file's rule says it."""
+    from mogrun.taskfile.schema import JOB_KEYS
+
+    problem = JOB_KEYS["harness"](request.harness) if request.harness is not None else None
+    return ("harness", f"harness {problem}") if problem else None
 
 
 def _key_problem(request: StartRequest) -> tuple[str, str] | None:
