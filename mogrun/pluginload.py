@@ -201,8 +201,21 @@ def hook_impls(pm: pluggy.PluginManager, cand: Candidate) -> dict[str, tuple[str
         if opts.get("wrapper") or opts.get("hookwrapper"):
             raise PluginError(f'plugin "{cand.name}" declares {hook} as a '
                               "wrapper; mogrun hooks do not support wrappers")
-        found[attr] = (hook, getattr(cand.plugin, attr))
+        function = getattr(cand.plugin, attr)
+        if _is_async(function):
+            raise PluginError(f'plugin "{cand.name}" declares {hook} with async def; mogrun '
+                              "calls hooks as plain functions, so it would never run",
+                              context=["Make it a plain def (asyncio.run(...) inside it, if "
+                                       "it needs an event loop)."])
+        found[attr] = (hook, function)
     return found
+
+
+def _is_async(function: Any) -> bool:
+    """Whether calling ``function`` only makes a coroutine (or an async generator)."""
+    import inspect
+
+    return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
 
 
 def _hook_functions(plugin: Any) -> list[tuple[str, Any]]:

@@ -185,3 +185,18 @@ def test_a_veto_s_text_is_stored_masked(mogrun_project, mogrun_emulator, monkeyp
     with sqlite3.connect(mogrun_project.path.parent / ".mogrun" / "history.db") as db:
         stored = " ".join(str(v) for row in db.execute("SELECT * FROM runs") for v in row)
     assert token not in stored and "token ***" in stored
+
+
+def test_an_async_hook_is_refused_not_silently_never_run() -> None:
+    """pluggy called it, got a coroutine, and dropped it: a RuntimeWarning from
+    pluggy's source and a notification lost."""
+    class Notifier:
+        @hookimpl
+        async def mogrun_job_finished(self, job):
+            pass
+
+    with pytest.raises(PluginError) as caught:
+        host_of(Notifier())
+    assert caught.value.message == ('plugin "sloppy" declares mogrun_job_finished with '
+                                    "async def; mogrun calls hooks as plain functions, so it "
+                                    "would never run")
