@@ -194,9 +194,14 @@ class ReporterObserver(Observer):
 class HooksObserver(Observer):
     """The plugins' observer hooks (``mogrun_run_started``, ``mogrun_event``, ...)."""
 
-    def __init__(self, hooks: Hooks, on_wait: Callable[[Wait], None] | None = None) -> None:
+    def __init__(self, hooks: Hooks, on_wait: Callable[[Wait], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.hooks = hooks
         self.on_wait = on_wait  # how a slow end of session is said (the channel's wait)
+        # Set at a signal: from then on, the events a cancel catches up on go to the
+        # output and history only. A slow mogrun_event (an audit POST per event)
+        # held the exit once per event of the backlog: minutes for one Ctrl-C.
+        self.stop = stop
 
     def run_started(self, track: RunTrack) -> None:
         assert track.state is not None
@@ -204,7 +209,8 @@ class HooksObserver(Observer):
                                attached=track.attached)
 
     def event(self, track: RunTrack, event: Event) -> None:
-        self.hooks.event(job=track.job, run=track.plan, event=event)
+        if self.stop is None or not self.stop.is_set():
+            self.hooks.event(job=track.job, run=track.plan, event=event)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
         self.hooks.status_changed(job=track.job, run=track.plan, old=old, state=state)

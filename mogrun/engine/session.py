@@ -162,7 +162,7 @@ def run_session(
     stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
         invocation = new_invocation_id()
-        channel = _channel(ports, invocation, lambda code: _settled(watch, code))
+        channel = _channel(ports, invocation, lambda code: _settled(watch, code), stop)
         sleeper = ports.sleeper
         deps = SessionDeps(
             client=ports.client, hooks=ports.hooks, channel=channel, invocation=invocation,
@@ -208,15 +208,17 @@ def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> i
 
 
 def _channel(ports: SessionPorts, invocation: str,
-             settle: Callable[[int], int]) -> Lifecycle:
+             settle: Callable[[int], int], stop: threading.Event) -> Lifecycle:
     """History first (nothing known is lost), then plugins, then what the user sees;
-    ``settle`` gives the summary the exit code as it stands after the plugins' end."""
+    ``settle`` gives the summary the exit code as it stands after the plugins' end,
+    ``stop`` (set at a signal) ends the plugins' event hooks."""
     channel = Lifecycle()
     reporter = ports.reporter
     if ports.history is not None:
         channel.register(HistoryObserver(
             ports.history, invocation, lambda text: reporter.notice(text, level="warning")))
-    channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait)))
+    channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait),
+                                   stop=stop))
     channel.register(ReporterObserver(reporter, settle))
     return channel
 

@@ -289,3 +289,28 @@ def test_sigterm_on_an_automation_run_says_it_is_left_going_not_cancelled(tmp_pa
     assert any(line.endswith("(triage); automation runs cannot be cancelled")
                for line in left), left
     assert "Traceback" not in err
+
+
+SLOW_AUDIT = '''
+import time
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_event(event):
+    print("audited", event.type, flush=True)
+    time.sleep(1.0)  # an audit POST per event
+'''
+
+
+def test_one_ctrl_c_does_not_feed_the_backlog_through_a_slow_event_hook(emulator, tmp_path):
+    """Each event the cancel caught up on went through the plugin's mogrun_event:
+    12 events of a 20 s hook held one Ctrl-C for 4 minutes."""
+    (tmp_path / "audit.py").write_text(SLOW_AUDIT)
+    jobs = 'plugins = ["audit.py"]\n' + LONG_JOB.replace("interval=0.2s", "interval=0.05s")
+    with running(spawn(emulator, tmp_path, "long", jobs=jobs)) as proc:  # after HEADER's table
+        wait_following(emulator)
+        time.sleep(1.5)  # the hook is busy, events pile up behind it
+        out, err, took = interrupt(proc)
+    assert proc.returncode == 130, err
+    assert took < 5.0, (took, out)  # one hook call in flight at most, then out
+    assert out.count("audited") <= 4, out
