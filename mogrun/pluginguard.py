@@ -48,7 +48,14 @@ _EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
 PLUGIN_FAULTS = (BaseException,)
 
 _plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
-_secrets: ContextVar[frozenset[str]] = ContextVar("mogrun_secrets", default=frozenset())
+# The groups of secrets the running hook's messages mask, joined only when a message
+# is made (a failure, a wrong answer), never on the way into every hook call.
+_secrets: ContextVar[tuple[Iterable[str], ...]] = ContextVar("mogrun_secrets", default=())
+
+
+def _masked() -> frozenset[str]:
+    """The secrets the running hook's messages mask."""
+    return frozenset().union(*_secrets.get())
 
 
 def finite(value: Any) -> bool:
@@ -83,7 +90,7 @@ class masking:
         self._groups = groups
 
     def __enter__(self) -> None:
-        self._token = _secrets.set(frozenset().union(*self._groups))
+        self._token = _secrets.set(self._groups)
 
     def __exit__(self, *exc: object) -> None:
         _secrets.reset(self._token)
@@ -146,7 +153,7 @@ def _parameter_names(function: Any) -> list[str]:
 
 
 def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], None]) -> Any:
-    secrets = _secrets.get()
+    secrets = _masked()
     text = mask(f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}', secrets)
     if hook in SETUP_HOOKS:
         raise PluginError(text) from exc
@@ -184,7 +191,7 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
     if hook == VETO_HOOK:
         raise GateError(_request_refused(plugin, answer, problem))
     warn(mask(f'plugin "{plugin}" returned {answer!r} from {hook}; ignored '
-              f"(expected {_EXPECTED.get(hook, type_label(hint))})", _secrets.get()))
+              f"(expected {_EXPECTED.get(hook, type_label(hint))})", _masked()))
     return None
 
 
@@ -203,7 +210,7 @@ def _adjusted(plugin: str, job: Any, given: Any) -> Any:
     if problem is None:
         return job
     raise PluginError(mask(f'plugin "{plugin}" failed in {ADJUST_HOOK}: it returned a job '
-                           f"whose {problem}", _secrets.get()))
+                           f"whose {problem}", _masked()))
 
 
 def _job_problem(job: Any, given: Any) -> str | None:
@@ -249,7 +256,7 @@ def _request_refused(plugin: str, answer: Any, problem: str) -> str:
     if problem == "type":
         return f'plugin "{plugin}" returned {type(answer).__name__} from {VETO_HOOK}'
     return mask(f'plugin "{plugin}" returned a start request the server would refuse: '
-                f"{problem}", _secrets.get())
+                f"{problem}", _masked())
 
 
 def _keeps_repo(plugin: str, request: Any, given: Mapping[str, Any]) -> None:
@@ -272,7 +279,7 @@ def _keeps_repo(plugin: str, request: Any, given: Mapping[str, Any]) -> None:
             else f"cleared the repo_id of {request.repo}")
     raise GateError(mask(f'plugin "{plugin}" {what} in {VETO_HOOK}; a run\'s repo is '
                          f"resolved before this hook: change it in {ADJUST_HOOK}",
-                         _secrets.get()))
+                         _masked()))
 
 
 def _no_problem(answer: Any) -> str | None:
