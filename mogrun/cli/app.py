@@ -190,7 +190,27 @@ def main(argv: list[str] | None = None) -> None:
         from mogrun.cli.main import cli
 
         sys.exit(complete_from_process(cli, os.environ, os.getcwd(), sys.stdout, sys.stderr))
-    sys.exit(run_cli(argv))
+    code = run_cli(argv)
+    _after_the_output()
+    sys.exit(code)
+
+
+def _after_the_output() -> None:
+    """mogrun's stdout is complete: what a plugin's own (non-daemon) thread still
+    writes while Python waits for it at exit goes to stderr, never after a
+    ``--json`` summary or into a ``schema`` (its docs say: start threads with
+    ``start_without_signals``, which makes them daemons)."""
+    import threading
+
+    if not any(t.is_alive() and not t.daemon for t in threading.enumerate()
+               if t is not threading.main_thread()):
+        return
+    try:
+        sys.stdout.flush()
+        os.dup2(sys.stderr.fileno(), 1)
+    except (AttributeError, OSError, ValueError):  # no descriptors (an embedder's streams)
+        return
+    sys.stdout = sys.stderr
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -152,3 +152,32 @@ def test_json_check_keeps_what_plugins_write_to_fd_1_off_stdout(tmp_path, mogrun
     assert proc.returncode == 0, err
     assert json.loads(out)["ok"] is True, out
     assert "RAW-IMPORT" in err, err
+
+
+LATE = '''
+import threading, time
+from mogrun.plugin import hookimpl
+
+def post(name):
+    time.sleep(0.5)
+    print("LATE-POST", name, flush=True)
+
+@hookimpl
+def mogrun_job_finished(job):
+    threading.Thread(target=post, args=(job.name,)).start()  # not a daemon
+'''
+
+
+def test_a_plugin_thread_that_outlives_the_run_never_writes_after_the_summary(tmp_path):
+    """Python waits for a plugin's own (non-daemon) thread at exit, after mogrun's
+    cleanups gave stdout back: its print landed on stdout after the --json summary."""
+    (tmp_path / "late.py").write_text(LATE)
+    write_taskfile(tmp_path, f'[mogplex]\nplugins = ["late.py"]\n\n[jobs.fix]\n'
+                             f'repo = "acme/api"\nprompt = "{FAST}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    done = subprocess.run([sys.executable, "-m", "mogrun", "--json", "--local", "run", "fix"],
+                          cwd=tmp_path, env={**env, "MOGRUN_POLL_INTERVAL": "0.1"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["type"] == "summary"
+    assert "LATE-POST" not in done.stdout and "LATE-POST fix" in done.stderr
