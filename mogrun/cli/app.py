@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -196,14 +196,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _after_the_output() -> None:
-    """mogrun's stdout is complete: what a plugin's own (non-daemon) thread still
-    writes while Python waits for it at exit goes to stderr, never after a
-    ``--json`` summary or into a ``schema`` (its docs say: start threads with
-    ``start_without_signals``, which makes them daemons)."""
-    import threading
+    """mogrun's output is complete, but a plugin's own (non-daemon) thread may still
+    run, which Python would wait for at exit, silently and deaf to Ctrl-C. What it
+    writes now goes to stderr (never after a ``--json`` summary or into a
+    ``schema``); the wait is said after a moment, and a signal ends it at once.
+    (The plugin docs say: start threads with ``start_without_signals``.)"""
+    threading = sys.modules.get("threading")
+    if threading is None:  # never imported (``mogrun list``): no thread, and no cost
+        return
 
-    if not any(t.is_alive() and not t.daemon for t in threading.enumerate()
-               if t is not threading.main_thread()):
+    def others() -> list[Any]:
+        return [t for t in threading.enumerate() if t.is_alive() and not t.daemon
+                and t is not threading.main_thread()]
+
+    if not others():
         return
     try:
         sys.stdout.flush()
@@ -211,6 +217,28 @@ def _after_the_output() -> None:
     except (AttributeError, OSError, ValueError):  # no descriptors (an embedder's streams)
         return
     sys.stdout = sys.stderr
+    _wait_for_plugin_threads(others)
+
+
+def _wait_for_plugin_threads(others: Callable[[], list[Any]]) -> None:
+    import signal
+    import time
+
+    def leave(signum: int, frame: object) -> None:
+        sys.stderr.write(f"\nleft {len(others())} plugin thread(s) unfinished\n")
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, leave)
+    said, began = False, time.monotonic()
+    while threads := others():
+        threads[0].join(0.1)  # in slices: a signal's handler runs between them
+        if not said and time.monotonic() - began > 1.0:
+            said = True
+            sys.stderr.write(f"waiting for {len(threads)} plugin thread(s) to end "
+                             "(Ctrl-C leaves now)\n")
+            sys.stderr.flush()
 
 
 def run_cli(argv: list[str] | None = None) -> int:

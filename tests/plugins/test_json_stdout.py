@@ -181,3 +181,34 @@ def test_a_plugin_thread_that_outlives_the_run_never_writes_after_the_summary(tm
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["type"] == "summary"
     assert "LATE-POST" not in done.stdout and "LATE-POST fix" in done.stderr
+
+
+def test_ctrl_c_ends_the_wait_for_a_plugin_thread_at_once(tmp_path):
+    """Python's own wait for such a thread at exit took no signal: two Ctrl-C did
+    nothing for as long as the thread slept. The wait is said, and a signal ends it."""
+    import signal
+    import time
+
+    (tmp_path / "late.py").write_text(LATE.replace("time.sleep(0.5)", "time.sleep(60)"))
+    write_taskfile(tmp_path, f'[mogplex]\nplugins = ["late.py"]\n\n[jobs.fix]\n'
+                             f'repo = "acme/api"\nprompt = "{FAST}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out_path.open("w") as out_file, err_path.open("w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "-q", "--local", "run", "fix"],
+                                cwd=tmp_path, env={**env, "MOGRUN_POLL_INTERVAL": "0.1"},
+                                stdout=out_file, stderr=err_file, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while "Ctrl-C leaves now" not in err_path.read_text() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.1)  # until the wait is said
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+        finally:
+            proc.kill()
+    out, err = out_path.read_text(), err_path.read_text()
+    assert proc.returncode == 130, err
+    assert "waiting for 1 plugin thread(s) to end (Ctrl-C leaves now)" in err
+    assert err.rstrip().endswith("left 1 plugin thread(s) unfinished")
+    assert out.rstrip().endswith("exit code 0")  # the invocation itself had ended
