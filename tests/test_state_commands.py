@@ -297,3 +297,17 @@ def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulat
             f"({project.root / '.mogrun' / 'history.db'})") in lines
     assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
     assert project("logs", unknown).exit_code == project("cancel", unknown).exit_code == 1
+
+
+def test_status_shows_what_history_knows_when_the_api_cannot_be_reached(
+        project, mogrun_emulator) -> None:
+    """It retried, then said only "cannot connect" and exit 69: the local rows,
+    which need no API, were not shown."""
+    assert project("--detach", "slow").exit_code == 0
+    mogrun_emulator.add_fault("run", "drop", count=1000)
+    shown = project("--json", "status", "slow")
+    assert shown.exit_code == 69, shown
+    [row] = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert row["job"] == "slow" and row["status"] == "pending"  # as last recorded
+    assert "warning: cannot refresh from the API (" in shown.stderr
+    assert shown.stderr.rstrip().endswith("showing the runs as last recorded")

@@ -20,7 +20,14 @@ from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
-from mogrun.errors import RequestRefusedError, UsageError
+from mogrun.errors import (
+    MogrunError,
+    RequestRefusedError,
+    ServerError,
+    ServiceUnavailableError,
+    TransportError,
+    UsageError,
+)
 from mogrun.masking import mask
 
 
@@ -204,20 +211,30 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     id this project never recorded (another checkout or CI started it) is
     read from the API and shown, not recorded. Runs are kept per API
     (--local runs apart): with none here, the APIs that have some are named
-    (mogrun --local status).
+    (mogrun --local status). When the API cannot be reached, the runs are
+    shown as last recorded, with a warning, and the exit code is 69.
     """
     taskfile, history = open_state(state)
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         rows = (history.latest_per_job() if target is None
                 else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+        unreachable: MogrunError | None = None
         if target is not None and not rows:  # a run id: history has not seen it
             rows = [_unrecorded(state, taskfile, history, target)]
         else:
-            rows = _refresh(state, taskfile, history, rows)
+            try:
+                rows = _refresh(state, taskfile, history, rows)
+            except (TransportError, ServiceUnavailableError, ServerError) as exc:
+                # The API cannot be asked now: what history knows is still worth showing.
+                unreachable = exc
+                click.echo(f"warning: cannot refresh from the API ({exc.message}); showing "
+                           "the runs as last recorded", err=True)
         if not rows:
             nothing_recorded(state, taskfile, history, ["status"])
         _show_status(state, rows)
+        if unreachable is not None:
+            return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
     finally:
         history.close()
@@ -381,7 +398,6 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 
     from mogrun.api.settings import resolve_endpoint
     from mogrun.engine.history import LOCAL_BASE_URL
-    from mogrun.errors import MogrunError
 
     parts = ["mogrun"]
     if state.file:
