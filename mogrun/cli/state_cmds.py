@@ -186,7 +186,8 @@ EXIT_PASSED, EXIT_NOT_PASSED, EXIT_GOING = 0, 1, 3
 EXIT_STATUS_HELP = """\b
 --exit-status codes:
   0  every shown run passed
-  1  a shown run did not pass (failed, cancelled, gate failed, never started)
+  1  a shown run did not pass (failed, cancelled, gate failed, never started;
+     timed out or interrupted, even if it goes on on the server)
   3  none failed, but one is still going (pending, streaming, detached)
 """
 
