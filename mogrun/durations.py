@@ -70,7 +70,8 @@ def format_duration(seconds: float | None) -> str:
     if math.isinf(seconds):
         return "∞"
     if 0 < seconds < 1:
-        return f"{round(seconds * 1000)}ms"
+        ms = round(seconds * 1000)
+        return f"{ms}ms" if ms else "<1ms"  # not 0ms: a 1e-9 s timeout is not none
     if seconds < 10 and seconds != int(seconds):
         return f"{seconds:.1f}s"
     whole = round(seconds)

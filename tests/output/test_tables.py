@@ -35,6 +35,7 @@ def test_wide_characters_count_twice():
         (None, "-"),
         (-1, "-"),
         (0.04, "40ms"),
+        (1e-9, "<1ms"),
         (2, "2s"),
         (9.94, "9.9s"),
         (45.4, "45s"),
