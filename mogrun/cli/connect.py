@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mogrun.api.settings import Endpoint, resolve_endpoint, token_from_env
-from mogrun.errors import TaskFileError, UsageError
+from mogrun.api.settings import Endpoint, token_from_env
+from mogrun.errors import UsageError
 
 if TYPE_CHECKING:
     from mogrun.api.client import MogplexClient
@@ -67,6 +67,8 @@ def connect(
         endpoint = Endpoint(emulator.url, emulator.api_url, "--local")
         token = emulator.write_token
     else:
+        from mogrun.cli.loading import task_file_endpoint
+
         endpoint = task_file_endpoint(state, taskfile)
         token = token_from_env(state.env)
     client = MogplexClient(
@@ -102,21 +104,6 @@ def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> An
     from mogrun.api.repos import RepoCache
 
     return RepoCache(taskfile.project_dir / ".mogrun" / "repos.json", endpoint.api_url, token)
-
-
-def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
-    """The API endpoint by the SPEC's precedence; a task file's refused url is an
-    error located at its line, as ``check`` says it."""
-    file_url = taskfile.url if taskfile is not None else None
-    try:
-        return resolve_endpoint(cli_url=state.url, env=state.env, file_url=file_url)
-    except TaskFileError as error:
-        if taskfile is None or error.key != "url":
-            raise
-        raise taskfile.error(error.message, "mogplex", "url",
-                             context=["Only mogplex.com, its subdomains and loopback may be "
-                                      "named in a task file: remove the url, and give another "
-                                      "host with --url or MOGPLEX_URL."]) from error
 
 
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:

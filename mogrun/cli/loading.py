@@ -17,6 +17,7 @@ from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
 if TYPE_CHECKING:
+    from mogrun.api.settings import Endpoint
     from mogrun.ci.shard import Shard
     from mogrun.engine.history import History
     from mogrun.models import ResolvedJob, SessionConfig
@@ -142,9 +143,24 @@ def base_url(state: CliState, taskfile: TaskFile) -> str | None:
     emulator's address is only known once it is started)."""
     if state.local:
         return None
-    from mogrun.cli.connect import task_file_endpoint
-
     return task_file_endpoint(state, taskfile).base_url
+
+
+def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
+    """The API endpoint by the SPEC's precedence; a task file's refused url is an
+    error located at its line, as ``check`` says it."""
+    from mogrun.api.settings import resolve_endpoint
+
+    file_url = taskfile.url if taskfile is not None else None
+    try:
+        return resolve_endpoint(cli_url=state.url, env=state.env, file_url=file_url)
+    except TaskFileError as error:
+        if taskfile is None or error.key != "url":
+            raise
+        raise taskfile.error(error.message, "mogplex", "url",
+                             context=["Only mogplex.com, its subdomains and loopback may be "
+                                      "named in a task file: remove the url, and give another "
+                                      "host with --url or MOGPLEX_URL."]) from error
 
 
 def history_key(state: CliState, taskfile: TaskFile) -> str:
