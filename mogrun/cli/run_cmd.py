@@ -322,7 +322,7 @@ def new_reporter(state: CliState) -> Any:
     from mogrun.output.base import make_reporter
 
     return make_reporter(stdout=state.stdout, stderr=state.stderr, json=state.json_output,
-                         quiet=state.quiet, color=False if state.no_color else None,
+                         quiet=state.quiet, color=not state.no_color,
                          env=state.env)
 
 

@@ -77,7 +77,7 @@ def make_reporter(
     stderr: TextIO,
     json: bool = False,
     quiet: bool = False,
-    color: bool | None = None,
+    color: bool = True,
     env: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
 ) -> Reporter:
@@ -85,8 +85,8 @@ def make_reporter(
 
     ``--json`` wins (NDJSON on stdout, notices on stderr); then GitHub Actions
     (plain lines plus workflow commands); then a terminal gets the live
-    display; anything else gets plain lines. ``color=None`` means: colour on a
-    terminal unless ``NO_COLOR`` is set. ``secrets`` are masked from the first
+    display, in colour unless ``color`` is false (the CLI's ``--no-color`` and
+    ``NO_COLOR``, read once: ``CliState.no_color``). ``secrets`` are masked from the first
     line on (each job's own are learnt as it reports), e.g. for plugin warnings
     printed before any job starts.
     """
@@ -103,9 +103,8 @@ def make_reporter(
     if is_terminal(stdout):
         from mogrun.output.live import LiveReporter
 
-        use_color = not env.get("NO_COLOR") if color is None else color  # set and not empty
         return LiveReporter(
-            stdout=stdout, stderr=stderr, quiet=quiet, color=use_color, secrets=secrets
+            stdout=stdout, stderr=stderr, quiet=quiet, color=color, secrets=secrets
         )
     from mogrun.output.plain import PlainReporter
 

@@ -37,9 +37,12 @@ def test_a_terminal_gets_the_live_view_in_colour():
     rep.close()
 
 
-@pytest.mark.parametrize(("env", "color"), [({"NO_COLOR": "1"}, None), ({}, False)])
-def test_no_color_and_dash_dash_no_color_turn_colour_off(env, color):
-    rep = pick(FakeTty(), env=env, color=color)
+@pytest.mark.parametrize("options", [{}, {"no_color": True}])
+def test_no_color_and_dash_dash_no_color_turn_colour_off(options):
+    from mogrun.cli.state import CliState
+
+    state = CliState(env={"NO_COLOR": "1"} if not options else {}).apply_options(options)
+    rep = pick(FakeTty(), color=not state.no_color)
     assert isinstance(rep, LiveReporter)
     assert rep.console.no_color and rep.console.color_system is None
     rep.close()
@@ -49,10 +52,11 @@ def test_an_empty_no_color_leaves_colour_on():
     """no-color.org: NO_COLOR counts when set and not empty (rich reads it so too)."""
     from mogrun.cli.state import CliState
 
-    rep = pick(FakeTty(), env={"NO_COLOR": ""})
+    state = CliState(env={"NO_COLOR": ""}).apply_options({})
+    assert not state.no_color
+    rep = pick(FakeTty(), color=not state.no_color)
     assert isinstance(rep, LiveReporter) and not rep.console.no_color
     rep.close()
-    assert not CliState(env={"NO_COLOR": ""}).apply_options({}).no_color
     assert CliState(env={"NO_COLOR": "1"}).apply_options({}).no_color
 
 
