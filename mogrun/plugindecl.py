@@ -112,11 +112,13 @@ def _is_json(schema: object) -> bool:
     """Whether ``schema`` is a JSON object ``mogrun schema`` can write as it is."""
     import json
 
+    if not isinstance(schema, Mapping):
+        return False
     try:
         json.dumps(schema, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return False
-    return isinstance(schema, Mapping)
+    return True
 
 
 def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -168,30 +168,30 @@ def shortest_gap(expanded: list[list[Any]]) -> int:
 
 def _consecutive_days(expanded: list[list[Any]]) -> bool:
     """Whether the schedule runs on two days in a row, over a 28-year span (every
-    way weekdays fall on dates, leap days included)."""
+    way weekdays fall on dates, leap days included). Cron's day fields take a day
+    by its month and its day of month or day of week (either, when both are given)."""
     import datetime
 
-    day, one = datetime.date(2001, 1, 1), datetime.timedelta(days=1)
-    ran = False
+    months, dates, weekdays = (None if field == ["*"] else set(field)
+                               for field in (expanded[3], expanded[2], expanded[4]))
+    if weekdays is not None:
+        weekdays = {d % 7 for d in weekdays}  # 7 is Sunday too
+    either = dates is not None and weekdays is not None
+
+    def runs_on(day: datetime.date) -> bool:
+        if months is not None and day.month not in months:
+            return False
+        by_date = dates is None or day.day in dates
+        by_weekday = weekdays is None or (day.weekday() + 1) % 7 in weekdays
+        return (by_date or by_weekday) if either else (by_date and by_weekday)
+
+    day, one, ran = datetime.date(2001, 1, 1), datetime.timedelta(days=1), False
     for _ in range(28 * 366):
-        runs = _runs_on(expanded, day)
+        runs = runs_on(day)
         if ran and runs:
             return True
         ran, day = runs, day + one
     return False
-
-
-def _runs_on(expanded: list[list[Any]], day: Any) -> bool:
-    """Whether cron's day fields take ``day``: the month, and the day of month or
-    the day of week (either, when both are given, as cron reads them)."""
-    months, dom, dow = expanded[3], expanded[2], expanded[4]
-    if months != ["*"] and day.month not in months:
-        return False
-    by_date = dom == ["*"] or day.day in dom
-    by_weekday = dow == ["*"] or (day.weekday() + 1) % 7 in {d % 7 for d in dow}
-    if dom != ["*"] and dow != ["*"]:
-        return by_date or by_weekday
-    return by_date and by_weekday
 
 
 def at_minute_zero(expression: str) -> bool:

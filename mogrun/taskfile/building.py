@@ -120,11 +120,15 @@ class _Job:
         self.problems.append(error)
         return _Stop()
 
+    @property
+    def partly_rendered(self) -> bool:
+        """A template could not be rendered or a repo is wrong: a value left as
+        written, or made from a wrong repo, must not be judged as if it were right."""
+        return bool(self.unrendered) or self.wrong_repo
+
     def check_rendered(self) -> None:
-        """End the building before judging rendered values if a template could not
-        be rendered or a repo is wrong: a value left as written, or made from a
-        wrong repo, would only add made-up problems."""
-        if self.unrendered or self.wrong_repo:
+        """End the building before judging rendered values when ``partly_rendered``."""
+        if self.partly_rendered:
             raise _Stop()
 
     def fail(self, key: str, message: str) -> _Stop:
@@ -243,7 +247,7 @@ def _prompt_source(job: _Job) -> str:
 def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     source = _prompt_source(job)
     requests = [_request(job, repo, source) for repo in repos]
-    if job.unrendered or job.wrong_repo:
+    if job.partly_rendered:
         _judge(job, source, requests)  # the values that could be rendered, all the same
         raise _Stop()
     requests = _per_repo_keys(job, requests)

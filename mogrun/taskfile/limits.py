@@ -9,6 +9,7 @@ import re
 from mogrun.models import StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
 from mogrun.taskfile.parse import toml_repr
+from mogrun.taskfile.schema import JOB_KEYS
 
 MAX_PROMPT = 100_000
 MAX_KEY = 200
@@ -48,8 +49,6 @@ def _prompt_problem(request: StartRequest) -> tuple[str, str] | None:
 def _harness_problem(request: StartRequest) -> tuple[str, str] | None:
     """A harness the server does not run (anything else is its 400 Invalid harness),
     said as the task file's rule says it."""
-    from mogrun.taskfile.schema import JOB_KEYS
-
     problem = JOB_KEYS["harness"](request.harness) if request.harness is not None else None
     return ("harness", f"harness {problem}") if problem else None
 
