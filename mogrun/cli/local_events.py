@@ -29,11 +29,16 @@ class LocalEventLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._closed = False
         self._db.execute("CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, "
                          "seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
 
     def add(self, run_id: str, event: dict[str, Any]) -> None:
+        """Kept; or dropped once the log is closed (a worker left behind at a
+        second Ctrl-C may still be catching up on a cancelled run's events)."""
         with self._lock:
+            if self._closed:
+                return
             self._db.execute("INSERT INTO events (run_id, event) VALUES (?, ?)",
                              (run_id, json.dumps(event)))
 
@@ -45,6 +50,7 @@ class LocalEventLog:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()
 
 

@@ -141,7 +141,12 @@ class Lifecycle(Observer):
             o.session_finished(config, results, exit_code, rerun)
 
     def left_going(self, exit_code: int) -> None:
-        for o in self.observers:
+        """The last thing the channel says: the process leaves without waiting for
+        its workers, and whatever they still emit (a cancel's catch-up) is heard
+        by no one, as it would reach a closed history or a finished output."""
+        observers = self.observers
+        self.observers, self._on_event, self._on_status = [], [], []
+        for o in observers:
             o.left_going(exit_code)
 
 

@@ -262,3 +262,21 @@ def test_a_ctrl_c_while_a_notifier_delivers_sets_the_github_exit_code_output(emu
     out, err = lines.finish()
     assert proc.returncode == 130, (out, err)
     assert "exit_code=130" in outputs.read_text().splitlines(), outputs.read_text()
+
+
+def test_a_second_ctrl_c_leaves_out_runs_whose_cancel_got_through(emulator, tmp_path):
+    """Both cancels got through, and the second Ctrl-C came while their last events
+    were being caught up on: it listed them as left going ("cancel it with")."""
+    proc = spawn(emulator, tmp_path, FAN_OUT, "long")
+    runs = following(emulator, 2)
+    emulator.add_fault("events", "delay", count=20, delay=8.0)  # holds each catch-up
+    proc.send_signal(signal.SIGINT)
+    wait_until(lambda: all(emulator.run_detail(r)["status"] == "cancelled" for r in runs),
+               what="both cancels")
+    time.sleep(0.5)  # each worker now waits for its run's last events
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted again; exiting without waiting for runs" in err, err
+    assert "left going:" not in err and "no runs were left going" in err, err
+    assert "Traceback" not in err and "internal error" not in err, err
