@@ -28,6 +28,25 @@ def source_of(text: str) -> str | None:
     return path.removesuffix(".") if sep and head.startswith(MARKER) else None
 
 
+def recorded_shards(text: str) -> int | None:
+    """The ``--shards`` a generated workflow was written with, read from its
+    header's command (1 when it names none); ``None`` for a file not ours."""
+    import itertools
+    import shlex
+
+    lines = text.split("\n", 3)
+    if len(lines) < 3 or not lines[0].startswith(MARKER) or not lines[2].startswith("#   "):
+        return None
+    try:
+        words = shlex.split(lines[2].removeprefix("#   "))
+    except ValueError:  # a hand edit broke the quoting
+        return None
+    for flag, value in itertools.pairwise(words):
+        if flag == "--shards" and value.isdecimal() and int(value) >= 1:
+            return int(value)
+    return 1
+
+
 def render(plan: Plan, *, version: str, task_file: str, command: str) -> str:
     """The workflow file's text. ``task_file`` is relative to the repository root;
     ``command`` is the one that regenerates the file."""

@@ -47,11 +47,12 @@ def ci_group() -> None:
               " in the task file's repository).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 0 if the file is current, "
               "1 with a unified diff if not.")
-@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
-              metavar="N", help="Run jobs with at least 2N repos as N matrix legs, each with "
-              "1/N of the token's limits.")
+@click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Run jobs with at least 2N repos as N matrix legs, each with 1/N of the "
+              "token's limits (default: as the existing file was generated, else 1).")
 @click.pass_obj
-def github_command(state: CliState, output: str | None, check: bool, shards: int) -> int:
+def github_command(state: CliState, output: str | None, check: bool,
+                   shards: int | None) -> int:
     from mogrun.ci.generate import generate, regenerating_command, repository_root
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
@@ -60,12 +61,14 @@ def github_command(state: CliState, output: str | None, check: bool, shards: int
     host.configure(check_config(state, taskfile))  # as ``check`` does: plugins may refuse
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output else root / DEFAULT_OUTPUT
+    shown = _shown(target, state.cwd)
+    if shards is None:
+        shards = _kept_shards(target, shown)
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
                               shards=shards, default_output=output is None,
                               secrets=host.known_secrets)
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
-    shown = _shown(target, state.cwd)
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                        default_output=output is None)
@@ -83,6 +86,17 @@ def _shown(path: Path, cwd: Path) -> str:
         return os.path.relpath(path.resolve(), cwd.resolve())
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def _kept_shards(target: Path, shown: str) -> int:
+    """The shard count the existing file was generated with: a plain ``ci github``
+    or ``--check`` (the pull-request step) neither drops a workflow's sharding
+    nor calls a sharded one stale."""
+    from mogrun.ci.workflow import recorded_shards
+
+    if not target.is_file():
+        return 1
+    return recorded_shards(_read(target, shown)) or 1
 
 
 def _hint(command: str, root: Path, cwd: Path) -> str:

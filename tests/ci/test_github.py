@@ -438,6 +438,28 @@ def test_check_hints_the_command_of_the_header(project, monkeypatch) -> None:
     assert project.run(*args, "--check").code == 0
 
 
+def test_a_sharded_workflow_keeps_its_shards_unless_told_otherwise(project) -> None:
+    """The pull-request step is ``mogrun ci github --check``: on a workflow made
+    with ``--shards 3`` it printed a diff against an unsharded one and hinted
+    ``mogrun ci github``, which would silently drop the sharding."""
+    project.write(BIG)
+    assert project.run("ci", "github", "--shards", "3").code == 0
+    path = project.root / ".github/workflows/mogrun.yml"
+    sharded = path.read_text()
+    result = project.run("ci", "github", "--check")
+    assert result.code == 0, result
+    project.write(BIG.replace('47 5 * * 0', '48 5 * * 0'))  # a new schedule
+    result = project.run("ci", "github", "--check")
+    assert result.code == 1, result
+    assert result.err.splitlines()[-1] == "Run `mogrun ci github --shards 3` and commit the result."
+    project.write(BIG)
+    assert project.run("ci", "github").code == 0
+    assert path.read_text() == sharded  # a plain regenerate keeps them
+    assert project.run("ci", "github", "--shards", "1").code == 0  # said: dropped
+    assert header(path.read_text())[2] == "#   mogrun ci github"
+    assert project.run("ci", "github", "--check").code == 0
+
+
 def test_a_group_of_many_long_names_gets_an_id_yaml_readers_take(project) -> None:
     """A group's id joins its jobs' names: 24 long ones passed 1,024 characters,
     which no YAML 1.2 reader takes as a plain key (actionlint did)."""
