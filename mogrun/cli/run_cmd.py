@@ -253,7 +253,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts, rerun_command=rerun_command(state))
+                           attempts=attempts,
+                           rerun_command=rerun_command(state, plugins, options))
     finally:
         reporter.close()
         if history is not None:
@@ -297,11 +298,13 @@ def _local_slots(session_options: Any, connection: Any) -> Any:
     return replace(session_options, sandboxes=limits.sandboxes)
 
 
-def rerun_command(state: CliState) -> str:
-    """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun``: how
-    this invocation's failures are retried, with every global option that shaped its
-    requests (a rerun without the --set would send other prompts; without the --url
-    it would read another API's history)."""
+def rerun_command(state: CliState, plugins: Sequence[str] = (),
+                  options: Mapping[str, Any] | None = None) -> str:
+    """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun
+    [-p NAME]... [--PLUGIN-OPTION V]...``: how this invocation's failures are retried,
+    with every option that shaped its requests (a rerun without the --set, or the
+    plugin that rewrote the prompt, would send other prompts; without the --url it
+    would read another API's history)."""
     import shlex
 
     parts = ["mogrun"]
@@ -315,7 +318,15 @@ def rerun_command(state: CliState) -> str:
         parts += ["--set", shlex.quote(f"{name}={value}")]
     if state.no_plugins:
         parts.append("--no-plugins")
-    return " ".join([*parts, "rerun"])
+    parts.append("rerun")
+    for name in plugins:
+        parts += ["-p", shlex.quote(name)]
+    for name, value in (options or {}).items():
+        if value is True:
+            parts.append(f"--{name}")
+        elif value is not None and value is not False:
+            parts += [f"--{name}", shlex.quote(str(value))]
+    return " ".join(parts)
 
 
 def new_reporter(state: CliState) -> Any:

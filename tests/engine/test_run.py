@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 
 import pytest
 
@@ -218,6 +219,42 @@ def test_the_rerun_hint_keeps_the_sets_that_shaped_the_requests(project, mogrun,
     assert len(mogrun_emulator.runs) == 2
     prompts = [json.loads(row["request"])["prompt"] for row in history_rows(mogrun)]
     assert [p.splitlines()[0] for p in prompts] == ["Deploy to stag ing."] * 2
+
+
+def test_the_rerun_hint_keeps_the_plugins_and_plugin_options_that_shaped_them(
+        project, mogrun, mogrun_emulator):
+    """A ``-p`` plugin (and its option) rewrote the prompt: the hint dropped them, so
+    doing what it said sent another prompt than the failed attempt did."""
+    root = project("""
+        [jobs.deploy]
+        repo = "acme/api"
+        prompt = "Deploy.\\n@emulator duration=0.2s status=failed"
+    """)
+    (root / "tone.py").write_text(textwrap.dedent("""
+        import dataclasses
+        from mogrun.plugin import hookimpl
+
+        TONE = []
+
+        @hookimpl
+        def mogrun_add_options(register):
+            register("tone", help="how to say it")
+
+        @hookimpl
+        def mogrun_configure(config):
+            TONE.append(config.options["tone"])
+
+        @hookimpl
+        def mogrun_start_request(job, run, request):
+            return dataclasses.replace(request, prompt=f"({TONE[-1]}) " + request.prompt)
+    """))
+    result = mogrun("run", "-p", "tone.py", "--tone", "calm now", "deploy")
+    assert result.exit_code == 1, result
+    hint = "rerun what did not pass: mogrun rerun -p tone.py --tone 'calm now' deploy"
+    assert hint in result.stdout.splitlines(), result.stdout
+    assert mogrun(*shlex.split(hint.split(": ", 1)[1])[1:]).exit_code == 1
+    prompts = [json.loads(row["request"])["prompt"] for row in history_rows(mogrun)]
+    assert [p.splitlines()[0] for p in prompts] == ["(calm now) Deploy."] * 2
 
 
 def test_agent_text_is_escaped(project, mogrun):
