@@ -39,8 +39,24 @@ from mogrun.errors import MogrunError, UsageError
 def emulator_command(state: CliState, **options: Any) -> int:
     """Serve the Mogplex API emulator on loopback until Ctrl-C.
 
-    Prints the URL and tokens to use; scripts runs with an `@emulator` line in
-    the prompt (see docs/emulator.md). Every request is traced on stderr unless -q.
+    Prints the URL and tokens to use. Every request is traced on stderr unless -q.
+
+    A line in a prompt scripts the run (values parsed like a shell line; a typo
+    refuses the start with 400):
+
+    \b
+      @emulator status=failed duration=2s events=6 tools=run_tests
+      @emulator duration=never interval=0.2s message="::error::boom"
+
+    \b
+    status    success | failed | cancelled (default success)
+    duration  5s, 500ms, 2m or never (default --duration)
+    pending   time in pending before streaming
+    events    events in all, 3 or more (default --events)
+    tools     tool names used in turn, or none
+    message   the text of every log event
+    error     the failed run's error text
+    interval  with duration=never: time between events
     """
     trace = None if state.quiet else functools.partial(_trace, state)
     emulator = _build(options, trace=trace)

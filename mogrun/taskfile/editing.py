@@ -30,7 +30,7 @@ def starter_text() -> str:
 
     doc = tomlkit.document()
     for line in ("mogplex.toml: jobs for Mogplex cloud agents, run with `mogrun JOB`.",
-                 "Docs: docs/taskfile.md. The token never goes here: export MOGPLEX_API_KEY.",
+                 "Its keys: mogrun schema. The token never goes here: export MOGPLEX_API_KEY.",
                  "Try it offline first: mogrun --local hello"):
         doc.add(tomlkit.comment(line))
     doc.add(tomlkit.nl())
