@@ -25,6 +25,7 @@ Path_ = tuple[str, ...]
 _QUOTES = frozenset("\"'")
 _NEWLINE = re.compile("\n")
 _KEY_WORD = re.compile(r"[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'")
+_ASSIGNED = re.compile(r"([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')[ \t]*=")  # any key = on a line
 # The scanner steps over runs of text with these (C speed), not one character at a
 # time: an error in a 10,000-job file scans the whole file once.
 _BLANKS = re.compile(r"(?:[ \t\r]+|#[^\n]*)*")
@@ -283,6 +284,9 @@ def secret_lines(text: str) -> frozenset[int]:
         if not raw.lstrip().startswith("[") and any(
                 is_secret_key(word.strip("\"'")) for word in _KEY_WORD.findall(leading)):
             lines.add(number)
+        elif "=" in raw and any(is_secret_key(word.strip("\"'"))
+                                for word in _ASSIGNED.findall(raw)):
+            lines.add(number)  # a second key on the line: 'prompt = "x", token = "..."'
     return frozenset(lines)
 
 

@@ -25,8 +25,8 @@ SECRET_HINT = "secrets do not belong in the task file; set MOGPLEX_API_KEY in th
 def is_secret_key(name: str) -> bool:
     """Whether a key's name looks like it holds a credential (remembered: a large
     file asks about the same few key names thousands of times)."""
-    # githubToken, api-key and API_KEY all read as github_token, api_key.
-    normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace("-", "_")
+    # githubToken, api-key, "api key" and API_KEY all read as github_token, api_key.
+    normal = re.sub(r"[\s-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower())
     return normal in SECRET_NAMES or normal.endswith(SECRET_SUFFIXES)
 
 

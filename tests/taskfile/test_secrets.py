@@ -45,6 +45,12 @@ def test_camel_case_secret_keys_are_refused_without_quoting_their_line(project) 
     '[jobs.a]\nrepo = "x/y"\nprompt = "x"\n'
     'notify = [{ webhook = "https://h.example/{{ nope }}", token = "mog_live_SECRET123" }]\n',
     '[jobs.a]\nrepo = "x/y"\nprompt = "x"\nauth.user = "me"\nauth.pass = "SECRET123"\n',
+    # A second key on the line (a JSON or INI habit): only the first was looked at.
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x", token = "mog_live_SECRET123"\n',
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x"\nx = 1; token = "mog_live_SECRET123"\n',
+    # A quoted key with a space reads as one with an underscore.
+    '[jobs.a]\nrepo = "x/y"\nprompt = "x"\n'
+    'gates = { status = ["success"], "api key" = "mog_live_SECRET123" }\n',
 ])
 def test_no_error_quotes_a_line_that_holds_a_secret(project, text: str) -> None:
     project.path.write_text(text)
