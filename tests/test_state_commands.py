@@ -119,6 +119,38 @@ def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emu
     assert mogrun_emulator.count("GET", f"/runs/{run_id}") == before
 
 
+@pytest.mark.parametrize("gate", [{"max_duration": "1s"},
+                                  {"require_events": ["pull_request_opened"]}])
+def test_a_detached_run_found_ended_is_judged_by_its_gates(mogrun_project, mogrun_emulator,
+                                                           gate) -> None:
+    """``status`` judged a run that ended unfollowed by its status alone: a run
+    over its max_duration (or lacking a required event) was "success", exit 0,
+    and ``rerun`` said every run passed — where ``run`` says gate_failed."""
+    mogrun_project.write(task_file(job("g", prompt="@emulator duration=1.5s", gates=gate),
+                                   mogplex=LIMITS))
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("--detach", "g").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    result = mogrun_project("status", "g", "--exit-status")
+    assert result.exit_code == 1, result
+    assert result.stdout.splitlines()[-1].split()[3:5] == ["success", "gate_failed"], result
+    row = json.loads(mogrun_project("--json", "history", "-n", "1").stdout)
+    assert (row["outcome"], row["exit_code"]) == ("gate_failed", 1)
+    rerun = mogrun_project("rerun", "-n")
+    assert rerun.exit_code == 0 and "attempt 2" in rerun.stdout + rerun.stderr, rerun
+
+
+def test_rerun_judges_a_run_left_going_by_its_gates(mogrun_project, mogrun_emulator) -> None:
+    mogrun_project.write(task_file(job("g", prompt="@emulator duration=1.5s",
+                                       gates={"max_duration": "1s"}), mogplex=LIMITS))
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("--detach", "g").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    result = mogrun_project("rerun", "g")
+    assert "has since ended success, gate_failed; rerun" in result.stderr, result
+    assert len(mogrun_emulator.runs) == 2
+
+
 def test_logs_without_a_name_shows_the_latest_invocation(project) -> None:
     assert project("lint").exit_code == 0
     assert project("fanout").exit_code == 0
@@ -304,7 +336,7 @@ def test_status_shows_what_history_knows_when_the_api_cannot_be_reached(
     """It retried, then said only "cannot connect" and exit 69: the local rows,
     which need no API, were not shown."""
     assert project("--detach", "slow").exit_code == 0
-    mogrun_emulator.add_fault("run", "drop", count=1000)
+    mogrun_emulator.add_fault("events", "drop", count=1000)
     shown = project("--json", "status", "slow")
     assert shown.exit_code == 69, shown
     [row] = [json.loads(line) for line in shown.stdout.splitlines()]

@@ -15,6 +15,7 @@ from typing import Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
+from mogrun.cli.judging import GateJudge
 from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.cli.state_cmds import (
@@ -63,7 +64,8 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         client = api_client(state, taskfile)
         if not follow:
             return print_logs(state, client, targets, secrets)
-        gates = _Gates(state, targets)
+        gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])
+        gates.load()  # here, not in a follower's thread: plugins load on the main thread
         return follow_all(state, client, history, targets, secrets, gates)
     finally:
         history.close()
@@ -188,7 +190,7 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
 
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
-               secrets: frozenset[str], gates: _Gates) -> int:
+               secrets: frozenset[str], gates: GateJudge) -> int:
     """Follow every run at once; 0 only if each ended and passed its gates."""
     stop = threading.Event()
     codes: dict[str, int] = {}
@@ -211,7 +213,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
-                secrets: frozenset[str], gates: _Gates, follower: Any) -> int:
+                secrets: frozenset[str], gates: GateJudge, follower: Any) -> int:
     sink = _LogSink(state, target, secrets)
     try:
         done = follower.follow()
@@ -220,7 +222,7 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         return 1
     if not done.state.terminal:
         return 1
-    outcome = gates.outcome(target, done.state, done.events)
+    outcome = gates.outcome(target.row, done.state, done.events)
     if target.row is not None:
         record_status(history, target.row, done.state, outcome)
     if not state.json_output:
@@ -228,47 +230,6 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
     from mogrun.outcomes import Outcome
 
     return Outcome(outcome).exit_code
-
-
-class _Gates:
-    """The gates of the targets' jobs, loaded once (plugins included) to judge each
-    ended run as ``run`` would; a job that no longer resolves (removed, an unset
-    ``env.NAME``) is judged by its status, with a warning."""
-
-    def __init__(self, state: CliState, targets: Sequence[Target]) -> None:
-        self.state = state
-        names = sorted({t.row.job for t in targets if t.row is not None})
-        self.jobs: dict[str, Any] = {}
-        self.host: Any = None
-        if names:
-            self._load(names)
-
-    def _load(self, names: list[str]) -> None:
-        from mogrun.cli.loading import load_session
-
-        try:
-            loaded = load_session(self.state, command="logs", names=names, with_needs=False)
-        except MogrunError as exc:
-            self.state.echo(f"warning: gates not applied ({exc.message}); judging runs by "
-                            "their status", err=True)
-            return
-        self.host = loaded.host
-        self.jobs = {job.name: job for job in loaded.jobs}
-
-    def outcome(self, target: Target, run: Any, events: Sequence[Any]) -> str:
-        from mogrun.engine.outcome import gated_outcome
-        from mogrun.models import RunResult
-
-        job = self.jobs.get(target.row.job) if target.row is not None else None
-        plan = next((p for p in job.runs if p.repo == target.row.repo), None) if job else None
-        if job is None or plan is None:
-            return gated_outcome(run.status, ())
-        draft = RunResult(job=job.name, repo=plan.repo, outcome=gated_outcome(run.status, ()),
-                          run_id=run.run_id, status=run.status, started_at=run.created_at,
-                          finished_at=run.updated_at)
-        verdicts = self.host.gates(job=job, run=plan, result=draft, state=run,
-                                   events=tuple(events))
-        return gated_outcome(run.status, verdicts)
 
 
 def _print_kept(state: CliState, taskfile: Any, targets: Sequence[Target],

@@ -11,7 +11,7 @@ exit codes are those of ``run``.
 A run that may still be going (its following failed, it was left going at its
 timeout or at Ctrl-C: recorded with a failing outcome and a status that is not
 terminal) is never started again while it goes: its state is read first
-(``GET /runs/{id}``, inside the request budget). Still going, it is left alone
+(``GET /runs/{id}/events``, inside the request budget). Still going, it is left alone
 (with the command that follows it), and so is a job that needs its job; ended,
 it is judged as it ended. ``--local`` runs ended with their emulator.
 """
@@ -96,7 +96,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
 
         for row in selection.unsettled:
             state.echo(f"{labels[row.id]}: run {row.run_id} was left going ({row.status}); a "
-                       f"rerun first reads its state (GET /runs/{row.run_id}) and starts "
+                       f"rerun first reads its state (GET /runs/{row.run_id}/events) and starts "
                        f"attempt {row.attempt + 1} only if it has ended without passing",
                        err=True)
         return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,
@@ -133,11 +133,14 @@ def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
 
 
 def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
-    from mogrun.outcomes import Outcome
+    """Rows that did not pass, and detached ones not yet seen to end (read first:
+    one that has since failed, or failed its gates, is rerun)."""
+    from mogrun.outcomes import Outcome, RunStatus
 
     return [row for row in rows
             if row.outcome is None or row.outcome not in {o.value for o in Outcome}
-            or Outcome(row.outcome).failing]
+            or Outcome(row.outcome).failing
+            or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 
 def recorded_base_key(row: HistoryRow) -> str | None:
@@ -211,7 +214,9 @@ class Selection:
     def _settle(self, client: Any, history: History | None
                 ) -> tuple[list[HistoryRow], set[str]]:
         """The runs still to rerun, and the jobs with a run still going: each run
-        that may be going is read (``GET /runs/{id}``) before anything starts."""
+        that may be going is read (``GET /runs/{id}/events``: its gates may need its events)
+        before anything starts."""
+        from mogrun.cli.judging import GateJudge
         from mogrun.cli.state_cmds import record_status, row_automation
         from mogrun.engine.automation_kind import reader_for
         from mogrun.errors import MogrunError, RequestRefusedError
@@ -219,10 +224,12 @@ class Selection:
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
         going: set[str] = set()
+        judge = GateJudge(self.state, [row.job for row in self.unsettled])
         for row in self.unsettled:
             label, run_id = self.labels[row.id], str(row.run_id)
             try:
-                run = reader_for(client, row_automation(row, self.taskfile)).get_run(run_id)
+                run, events = reader_for(client, row_automation(row, self.taskfile)
+                                         ).get_events(run_id)
             except RequestRefusedError as exc:
                 if exc.status != 404:
                     raise _undecided(exc, run_id) from exc
@@ -238,7 +245,7 @@ class Selection:
                 self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
                           f"follow it with: mogrun logs --follow {run_id}")
                 continue
-            ended = Outcome.of_status(run.status)
+            ended = Outcome(judge.outcome(row, run, events))
             if history is not None:
                 try:
                     record_status(history, row, run, outcome=str(ended))
@@ -246,7 +253,9 @@ class Selection:
                     self._say(f"warning: {exc.message}")
             if ended.passed:
                 dropped.add(row.id)
-            self._say(f"{label}: run {run_id} has since ended {run.status}; "
+            how = run.status if ended == Outcome.of_status(run.status) else (
+                f"{run.status}, {ended}")  # its gates failed it
+            self._say(f"{label}: run {run_id} has since ended {how}; "
                       + ("not rerun" if ended.passed else "rerun"))
         return [row for row in self.retry if row.id not in dropped], going
 

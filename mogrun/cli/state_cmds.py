@@ -327,24 +327,29 @@ def exit_status_code(rows: Sequence[Any]) -> int:
 
 def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> list[Any]:
     """Rows with the current status of every run not yet known to have ended (one
-    ``GET /runs/{id}`` each; a terminal row is never asked again). A detached run
-    found ended is completed in history: status, outcome, end, exit code."""
+    ``GET /runs/{id}/events`` each; a terminal row is never asked again). A detached
+    run found ended is judged by its job's gates, as ``run`` would have, and
+    completed in history: status, outcome, end, exit code."""
     from mogrun.outcomes import RunStatus
 
     live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
     if state.local or not live:
         return list(rows)
+    from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
 
     client = api_client(state, taskfile)
+    judge = GateJudge(state, [row.job for row in live])
     fresh = {}
     for row in live:
         try:
-            run = reader_for(client, row_automation(row, taskfile)).get_run(row.run_id)
+            run, events = reader_for(client, row_automation(row, taskfile)).get_events(
+                row.run_id)
         except RequestRefusedError as exc:
             click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
             continue
-        fresh[row.id] = record_status(history, row, run)
+        outcome = judge.outcome(row, run, events) if run.terminal else None
+        fresh[row.id] = record_status(history, row, run, outcome)
     return [fresh.get(row.id, row) for row in rows]
 
 

@@ -146,7 +146,8 @@ def test_rerun_dry_run_says_what_it_would_check_and_sends_nothing(
     assert "  run slow:acme/api (attempt 2)" in preview.stdout
     status = history_rows(mogrun)[0]["status"]
     assert (f"slow: run {run_id} was left going ({status}); a rerun first reads its state "
-            f"(GET /runs/{run_id}) and starts attempt 2 only if it has ended without passing"
+            f"(GET /runs/{run_id}/events) and starts attempt 2 only if it has ended without "
+            "passing"
             ) in preview.stderr, preview
 
 

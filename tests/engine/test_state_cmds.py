@@ -204,7 +204,7 @@ def test_status_and_logs_say_what_they_wait_for(project, mogrun, mogrun_emulator
     429's; run announced the same waits."""
     project(JOBS)
     assert mogrun("run", "--detach", "fan").exit_code == 0
-    mogrun_emulator.add_fault("run", "503", retry_after=1)
+    mogrun_emulator.add_fault("events", "503", retry_after=1)
     status = mogrun("--json", "status", "fan")
     assert status.exit_code == 0, status
     assert len(json_lines(status.stdout)) == 2  # stdout stays JSON
@@ -214,7 +214,7 @@ def test_status_and_logs_say_what_they_wait_for(project, mogrun, mogrun_emulator
     logs = mogrun("logs", "fan:acme/api")
     assert logs.exit_code == 0, logs
     assert "wait rate_limited: " in logs.stderr
-    mogrun_emulator.add_fault("run", "503", retry_after=1)
+    mogrun_emulator.add_fault("events", "503", retry_after=1)
     quiet = mogrun("-q", "status", "fan")
     assert quiet.exit_code == 0 and "wait " not in quiet.stderr
     assert mogrun("cancel", "fan").exit_code == 0

@@ -1,0 +1,66 @@
+"""Judging a recorded run that ended while no ``run`` followed it (detached, left
+going, followed by ``logs --follow``, found ended by ``status`` or ``rerun``) by
+its job's gates, as ``run`` judges the runs it follows: a run that ended
+``success`` but took longer than ``max_duration`` is ``gate_failed`` whichever
+command first sees it end.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from mogrun.cli.state import CliState
+from mogrun.errors import MogrunError
+
+
+class GateJudge:
+    """The gates of some jobs, loaded once (plugins included) on first use; a job
+    that no longer resolves (removed, an unset ``env.NAME``) is judged by its
+    status, with a warning."""
+
+    def __init__(self, state: CliState, names: Sequence[str]) -> None:
+        self.state = state
+        self.names = sorted(set(names))
+        self.jobs: dict[str, Any] | None = None
+        self.host: Any = None
+        self._lock = threading.Lock()  # ``logs --follow`` judges from a thread per run
+
+    def load(self) -> dict[str, Any]:
+        """The jobs by name (loaded on first call: call it on the main thread)."""
+        with self._lock:
+            if self.jobs is None:
+                self.jobs = self._jobs()
+            return self.jobs
+
+    def _jobs(self) -> dict[str, Any]:
+        if not self.names:
+            return {}
+        from mogrun.cli.loading import load_session
+
+        try:
+            loaded = load_session(self.state, command="logs", names=self.names,
+                                  with_needs=False)
+        except MogrunError as exc:
+            self.state.echo(f"warning: gates not applied ({exc.message}); judging runs by "
+                            "their status", err=True)
+            return {}
+        self.host = loaded.host
+        return {job.name: job for job in loaded.jobs}
+
+    def outcome(self, row: Any, run: Any, events: Sequence[Any]) -> str:
+        """The outcome of ``row``'s ended ``run`` with these ``events``."""
+        from mogrun.engine.outcome import gated_outcome
+        from mogrun.models import RunResult
+
+        job = self.load().get(row.job) if row is not None else None
+        plan = next((p for p in job.runs if p.repo == row.repo), None) if job else None
+        if job is None or plan is None:
+            return gated_outcome(run.status, ())
+        draft = RunResult(job=job.name, repo=plan.repo, outcome=gated_outcome(run.status, ()),
+                          run_id=run.run_id, status=run.status, started_at=run.created_at,
+                          finished_at=run.updated_at)
+        verdicts = self.host.gates(job=job, run=plan, result=draft, state=run,
+                                   events=tuple(events))
+        return gated_outcome(run.status, verdicts)
