@@ -143,6 +143,17 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 
+def unanswered(row: HistoryRow) -> bool:
+    """Whether ``row``'s start may have made a run whose id was never learnt: the
+    mogrun that sent it was killed (or is still waiting to send it, in another
+    terminal), or was interrupted with the start unanswered. Its next attempt
+    sends the same key (the server replays such a run), not a new one."""
+    from mogrun.engine.runner import MAYBE_STARTED
+
+    return (not row.run_id and recorded_base_key(row) is not None
+            and (row.outcome is None or row.message == MAYBE_STARTED))
+
+
 def recorded_base_key(row: HistoryRow) -> str | None:
     """The key a recorded run's attempt 1 was sent under (an attempt's key is it plus
     ``~attempt-N``), which its next attempt derives its own from: a default key
@@ -206,7 +217,14 @@ class Selection:
                         plan = dataclasses.replace(plan, request=dataclasses.replace(
                             plan.request, idempotency_key=base))
                     runs.append(plan)
-                    attempts[plan.label] = (row.attempt + 1, "rerun")
+                    again = unanswered(row)
+                    if again:
+                        self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
+                                  f"{row.idempotency_key}) was never answered, so it may "
+                                  f"have made a run: attempt {row.attempt} is sent again "
+                                  "under that key, which attaches to such a run, never "
+                                  "doubles it")
+                    attempts[plan.label] = (row.attempt + (not again), "rerun")
             if runs:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
         return chosen, attempts

@@ -314,3 +314,27 @@ def test_one_ctrl_c_does_not_feed_the_backlog_through_a_slow_event_hook(emulator
     assert proc.returncode == 130, err
     assert took < 5.0, (took, out)  # one hook call in flight at most, then out
     assert out.count("audited") <= 4, out
+
+
+def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
+        emulator, tmp_path):
+    """mogrun was killed while its start was unanswered; the server made the run.
+    The row held the key but no run id, and rerun sent a new key (~attempt-2):
+    a second run of the same job, the first one followed by no one."""
+    emulator.add_fault("start", "delay", delay=2.0)
+    with running(spawn(emulator, tmp_path, "long")) as proc:
+        wait_start_in_flight(emulator)
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while not emulator.runs:  # the server still answers the start it was holding
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (made,) = emulator.runs
+    with running(spawn(emulator, tmp_path, "rerun", "--detach")) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert emulator.runs == [made], err
+    assert "was never answered, so it may have made a run: attempt 1 is sent again" in err
+    assert f"attached to existing run {made}" in err
+
