@@ -12,6 +12,7 @@ built together whose keys render the same are a problem of the file
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,6 +38,9 @@ from mogrun.taskfile.templates import (
     template_names,
     unset_env_error,
 )
+from mogrun.textsafety import escape_agent_text
+
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-_.")
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,11 @@ def _repos(job: _Job) -> list[str]:
     repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
+    if "repo" in job.unset_in:
+        # A stand-in for an unset env name is no repo to judge (check only warns
+        # about the name), nor is what is made from it.
+        job.wrong_repo = True
+        return repos
     problems = [problem for problem in map(_repo_problem, repos) if problem]
     if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
         problems.append("the same repo is listed twice after templating")
@@ -220,12 +229,28 @@ def _repos(job: _Job) -> list[str]:
 
 
 def _repo_problem(repo: str) -> str | None:
+    """Why a rendered repo cannot be one, judged here only: templates and env
+    values make repos that the file does not show as written."""
+    if repo and is_full_name(repo):
+        return _name_problem(repo)
     if not repo or any(c.isspace() for c in repo):
         return f"{toml_repr(repo)} is not a repo (owner/name or id)"
     if not is_full_name(repo) and not is_repo_id(repo):
         return (f"{toml_repr(repo)} is neither owner/name nor a repo id (a UUID, as `mogrun repos` "
                 "lists them)")
     return None
+
+
+def _name_problem(repo: str) -> str | None:
+    """GitHub's owner and repo names hold only ``_NAME_CHARS``: anything else
+    would only fail later, at ``GET /repos`` or in a header the name goes into
+    (a fan-out's idempotency key suffix)."""
+    wrong = sorted({c for c in repo if c not in _NAME_CHARS and c != "/"})
+    if not wrong:
+        return None
+    shown = ", ".join(escape_agent_text(repr(c)) for c in wrong)
+    return (f"{escape_agent_text(toml_repr(repo))} is not a GitHub owner/name: owner and name "
+            f'hold only ASCII letters, digits, "-", "_" and ".", not {shown}')
 
 
 def _prompt_source(job: _Job) -> str:

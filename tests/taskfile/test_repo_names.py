@@ -1,0 +1,99 @@
+"""A repo name GitHub cannot have is refused by ``check`` on the ``repo`` line,
+whether the job names one repo or fans out, and whatever the file's line
+endings; what is rendered later (templates, env values) is judged rendered."""
+
+from __future__ import annotations
+
+import pytest
+
+ALLOWED = 'owner and name hold only ASCII letters, digits, "-", "_" and "."'
+STYLES = ["lf", "crlf", "bom", "trailing-blank-lines"]
+
+
+def write(project, text: str, style: str) -> None:
+    """``text`` as people's editors save it."""
+    if style == "trailing-blank-lines":
+        text += "\n\n\n"
+    if style == "crlf":
+        text = text.replace("\n", "\r\n")
+    prefix = "\ufeff" if style == "bom" else ""
+    project.path.write_bytes((prefix + text).encode("utf-8"))
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("repo", ['"acme/wéb"', '["acme/api", "acme/wéb"]'])
+def test_a_non_ascii_repo_is_refused_on_its_line_alone_or_fanned_out(
+        project, repo: str, style: str) -> None:
+    # A fan-out used to blame an idempotency_key the user never wrote (the
+    # ":acme/wéb" suffix), at the table header; one repo alone passed.
+    write(project, f'[jobs.b]\nrepo = {repo}\nprompt = "x"\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        f"Error: job \"b\", key \"repo\": 'acme/wéb' is not a GitHub owner/name: {ALLOWED}, "
+        "not 'é'"]
+    assert "mogplex.toml:2:1" in result.err
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_control_characters_and_quotes_in_a_repo_are_refused_escaped(
+        project, style: str) -> None:
+    write(project, '[jobs.b]\nrepo = "acme/\\u001b[31mx"\nprompt = "x"\n'
+                   "[jobs.c]\nrepo = 'acme/a\"b'\nprompt = \"x\"\n", style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        f"Error: job \"b\", key \"repo\": 'acme/\\x1b[31mx' is not a GitHub owner/name: "
+        f"{ALLOWED}, not '\\x1b', '['",
+        f"Error: job \"c\", key \"repo\": 'acme/a\"b' is not a GitHub owner/name: {ALLOWED}, "
+        "not '\"'"]
+    assert "\x1b" not in result.out + result.err
+
+
+def test_a_repo_from_vars_is_judged_as_rendered(project) -> None:
+    project.write("""
+        [vars]
+        r = "acme/wéb"
+        [jobs.b]
+        repo = ["{{ r }}", "acme/api"]
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert len(result.errors) == 1 and "'acme/wéb' is not a GitHub owner/name" in result.err
+    assert "idempotency" not in result.err
+
+
+@pytest.mark.parametrize("repo", ["acme/web-1.x_Y", "12345678-1234-1234-1234-123456789abc",
+                                  "acme/{{ env.REPO_NAME }}", "{{ env.REPO_FULL }}"])
+def test_names_github_allows_ids_and_templates_pass(project, monkeypatch, repo: str) -> None:
+    monkeypatch.setenv("REPO_NAME", "api.v2")
+    monkeypatch.setenv("REPO_FULL", "acme/api_v2")
+    project.write(f'[jobs.b]\nrepo = ["{repo}", "acme/api"]\nprompt = "x"\n')
+    result = project.run("check")
+    assert result.code == 0, result
+
+
+def test_a_bad_repo_from_an_env_value_is_refused_without_showing_it(
+        project, monkeypatch) -> None:
+    monkeypatch.setenv("REPO_FULL", "acme/wéb")
+    project.write('[jobs.b]\nrepo = "{{ env.REPO_FULL }}"\nprompt = "x"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert len(result.errors) == 1 and "is not a GitHub owner/name" in result.err
+    assert "wéb" not in result.err
+
+
+@pytest.mark.parametrize("repo", ['"{{ env.REPO_UNSET }}"', '["{{ env.REPO_UNSET }}", "a/b"]'])
+def test_a_repo_from_an_unset_env_name_is_a_warning_in_check(project, repo: str) -> None:
+    # SPEC: `check` reports unset env names as warnings. The stand-in for the
+    # unset name was judged as the repo and refused.
+    project.write(f'[jobs.b]\nrepo = {repo}\nprompt = "x"\n'
+                  'idempotency_key = "k-{{ repo }}"\n')
+    result = project.run("check", env={"REPO_UNSET": None})
+    assert result.code == 0, result
+    assert "env.REPO_UNSET" in result.err
+    shown = project.run("show", "b", env={"REPO_UNSET": None})
+    assert shown.code == 2 and shown.errors == [
+        'Error: job "b", key "repo": environment variable REPO_UNSET is not set '
+        "(used by {{ env.REPO_UNSET }})"], shown
