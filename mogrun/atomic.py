@@ -9,7 +9,28 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def editing(path: Path) -> Iterator[None]:
+    """``with editing(path):`` read, change and write ``path`` while every other
+    mogrun editing a file of that directory waits: ten ``mogrun add`` at once
+    each read the file, then each wrote it whole with only its own job added, and
+    all said "Added" while most jobs were lost. An advisory lock on the directory
+    (the file itself is replaced by each write); none where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    fd = os.open(os.path.dirname(os.path.realpath(path)) or ".", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:

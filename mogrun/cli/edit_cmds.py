@@ -114,6 +114,7 @@ Examples:
 @click.pass_obj
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
                 needs: tuple[str, ...], description: str | None) -> int:
+    from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
     from mogrun.taskfile.validation import JOB_NAME, JOB_NAME_RULE
@@ -125,17 +126,18 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     if not prompt.strip():
         raise UsageError("--prompt must not be empty")
     path = find_task_file(state.file, state.env, state.cwd)
-    original, names, bom = _existing(path)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
         unique.setdefault(repo.casefold(), repo)
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description)
-    text = append_job(original, names, new)
-    added = _refuse_what_check_refuses(state, path, text, job)
-    if bom:
-        text = "\ufeff" + text  # the byte order mark the file was read without
-    _write(path, text)
+    with editing(path):  # another add at once waits: each adds to what the other wrote
+        original, names, bom = _existing(path)
+        text = append_job(original, names, new)
+        added = _refuse_what_check_refuses(state, path, text, job)
+        if bom:
+            text = "\ufeff" + text  # the byte order mark the file was read without
+        _write(path, text)
     click.echo(f'Added job "{job}" to {path}')
     _warn_of_a_command_name(state, added, job)
     return 0

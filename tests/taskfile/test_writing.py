@@ -211,3 +211,22 @@ def test_a_pipe_named_as_prompt_file_is_never_read(project, command: tuple[str, 
     refusal = 'Error: job "a", key "prompt_file": prompt file prompt.pipe is not a regular file'
     if command[0] in ("check", "show"):
         assert result.code == 2 and result.err.startswith(refusal), result
+
+
+def test_adds_at_once_each_keep_the_others_jobs(tmp_path: Path) -> None:
+    """Ten ``mogrun add`` at once each read the file, then each wrote it whole with
+    only its own job added: all said "Added", and most jobs were lost."""
+    (tmp_path / "mogplex.toml").write_text(MINIMAL)
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    procs = [subprocess.Popen([sys.executable, "-m", "mogrun", "add", f"job{i}", "--repo",
+                               "acme/api", "--prompt", f"p{i}"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (out, err)
+    listed = subprocess.run([sys.executable, "-m", "mogrun", "--json", "list"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, check=True)
+    names = {json.loads(line)["job"] for line in listed.stdout.splitlines()}
+    assert names == {"hello", *(f"job{i}" for i in range(6))}
+    assert (tmp_path / "mogplex.toml").read_text().startswith(MINIMAL)
