@@ -23,11 +23,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
 from mogrun.models import GateVerdict
+
+if TYPE_CHECKING:
+    import sqlite3
 
 LOCAL_BASE_URL = "local"
 
@@ -76,6 +79,23 @@ _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFA
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message"})
+
+
+def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL, which takes the whole file: a file other mogruns open at the
+    same moment refuses the switch at once ("database is locked", no busy wait),
+    so it is tried again for a few seconds."""
+    import sqlite3
+    import time
+
+    for left in range(tries - 1, -1, -1):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or not left:
+                raise
+            time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -161,7 +181,7 @@ class History:
             # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
             # (the WAL is in the OS's hands at commit); only a power cut can lose the
             # last rows, and no run waits for an fsync at each status change.
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._migrate()
@@ -171,12 +191,26 @@ class History:
             raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, decl in _ADDED:
-            if name not in have:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
-        if "task_file" not in have:  # once, on upgrade: runs_by_file replaces it
-            self._db.execute("DROP INDEX IF EXISTS runs_by_job")
+        """Add the columns an older history lacks, in one write transaction: six
+        mogruns opening an old file at once each saw a column missing, and all but
+        one failed on "duplicate column name"."""
+        if {name for name, _ in _ADDED} <= self._columns():
+            return
+        self._db.execute("BEGIN IMMEDIATE")  # waits (``timeout``) for another upgrade
+        try:
+            have = self._columns()
+            for name, decl in _ADDED:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+            if "task_file" not in have:  # once, on upgrade: runs_by_file replaces it
+                self._db.execute("DROP INDEX IF EXISTS runs_by_job")
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
 
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str,

@@ -118,6 +118,47 @@ def test_an_older_database_gains_the_attempt_columns(tmp_path):
     assert (row.job, row.attempt, row.why) == ("j", 1, "")
 
 
+def test_an_older_database_opened_by_many_at_once_is_upgraded_once(tmp_path):
+    """Six mogruns opening an old history at once each saw a column missing and
+    added it: all but one failed on "duplicate column name" (and a run then went
+    unrecorded)."""
+    for attempt in range(5):  # a race: each round opens a fresh old file at once
+        root = tmp_path / str(attempt)
+        _old_history(root / ".mogrun" / "history.db")
+        barrier = threading.Barrier(6)
+        failures: list[BaseException] = []
+
+        def open_it(root=root, barrier=barrier, failures=failures) -> None:
+            barrier.wait()
+            try:
+                History.for_project(root, "u").close()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        (row,) = History.for_project(root, "u").recent()
+        assert (row.job, row.attempt, row.automation) == ("j", 1, "")
+
+
+def _old_history(path):
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT "
+                "NULL, base_url TEXT NOT NULL, job TEXT NOT NULL, repo TEXT NOT NULL, run_id "
+                "TEXT, idempotency_key TEXT, status TEXT, outcome TEXT, attached INTEGER NOT "
+                "NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,"
+                " gates TEXT NOT NULL DEFAULT '[]', message TEXT NOT NULL DEFAULT '')")
+    old.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at) "
+                "VALUES ('i', 'u', 'j', 'acme/api', '2026-01-01T00:00:00+00:00')")
+    old.commit()
+    old.close()
+
+
 def test_a_key_is_looked_up_by_index_in_an_old_history_too(tmp_path):
     """Every start asks whether its key was sent before (a replay needs no
     sandbox slot): without an index that scanned the whole history per start
