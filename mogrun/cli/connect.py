@@ -79,7 +79,7 @@ def connect(
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )
-    if show_waits and not state.quiet:
+    if show_waits:  # -q too: no wait is silent
         client.waits.subscribe(functools.partial(_wait_line, state))
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 

@@ -202,7 +202,7 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
               help=r"Override a \[vars] entry (repeatable).")
 @click.option("-l", "--list", "list_jobs", is_flag=True, help="List the jobs (as `mogrun list`).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable output on stdout.")
-@click.option("-q", "--quiet", is_flag=True, help="Only the summary and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary, errors and waits.")
 @click.option("-v", "--verbose", is_flag=True, help="Trace HTTP requests (secrets masked).")
 @click.option("--no-color", is_flag=True, help="No colour (also NO_COLOR).")
 @click.option("--no-plugins", is_flag=True, help="Load no external plugins (bundled ones stay).")

@@ -91,11 +91,14 @@ class PlainReporter:
 
     def wait(self, wait: Wait) -> None:
         """``HH:MM:SS  label  wait  kind  reason; ends in 43s (17:52:31Z)`` on stdout,
-        in the stream's order, like the run's other lines (``-q`` drops it too)."""
-        if self._quiet:
-            return
+        in the stream's order, like the run's other lines. A wait is never silent:
+        ``-q`` says it on stderr, where warnings go, and keeps stdout quiet."""
         label = self._labels.get(wait.run, wait.run) if wait.run else wait.job or "mogrun"
         line = f"{self._stamp(label)}  {self._safe(label)}  {WAIT_KIND}  {wait.kind}  "
+        if self._quiet:
+            with self._lock:
+                self._write(self._err, line + self._safe(wait.describe()))
+            return
         self._wait_write(wait, line + self._safe(wait.describe()))
 
     def notice(

@@ -49,10 +49,12 @@ def test_a_wait_line_takes_the_label_of_its_runs_other_lines():
     assert labels == ["build", "fan:acme/y"]
 
 
-def test_quiet_plain_output_shows_no_wait():
-    out = io.StringIO()
-    PlainReporter(stdout=out, stderr=io.StringIO(), quiet=True).wait(start_wait())
+def test_quiet_plain_output_says_a_wait_on_stderr():
+    """``-q`` dropped wait lines: a capacity wait sat silent for a minute."""
+    out, err = io.StringIO(), io.StringIO()
+    PlainReporter(stdout=out, stderr=err, quiet=True).wait(start_wait())
     assert out.getvalue() == ""
+    assert "  wait  " in err.getvalue() and "ends in" in err.getvalue()
 
 
 def test_ndjson_wait_object():
