@@ -83,8 +83,10 @@ def _ignore_history(state: CliState, gitignore: Path) -> None:
         if not gitignore.is_file():
             return
         # Bytes that are not UTF-8 go back exactly as they were (surrogateescape).
-        updated = with_gitignore_entry(gitignore.read_bytes().decode("utf-8", "surrogateescape"))
+        text = gitignore.read_bytes().decode("utf-8", "surrogateescape")
+        updated = with_gitignore_entry(text)
         if updated is None:
+            _say_if_kept(gitignore, text)
             return
         _write(gitignore, updated)
     except (OSError, TaskFileError) as exc:
@@ -92,6 +94,18 @@ def _ignore_history(state: CliState, gitignore: Path) -> None:
         state.echo(f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {reason}", err=True)
         return
     click.echo(f"Added {GITIGNORE_ENTRY} to {gitignore}")
+
+
+def _say_if_kept(gitignore: Path, text: str) -> None:
+    """A ``!.mogrun/`` line un-ignores the history on purpose: the user hears why
+    ``init`` left the file alone, rather than nothing (or a line undoing theirs)."""
+    from mogrun.taskfile.editing import GITIGNORE_ENTRY, gitignore_rule
+    from mogrun.textsafety import escape_agent_text
+
+    rule = gitignore_rule(text)
+    if rule is not None and rule.startswith("!"):
+        click.echo(escape_agent_text(f"Not adding {GITIGNORE_ENTRY} to {gitignore}: its line "
+                                     f"{rule} keeps it in git on purpose"))
 
 
 ADD_HELP = """Append a job to the task file, keeping every comment and blank line.

@@ -100,10 +100,32 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
 
 
 def with_gitignore_entry(text: str) -> str | None:
-    """``.gitignore`` text with ``.mogrun/`` added, or ``None`` if it is already there."""
-    entries = {line.strip() for line in text.splitlines()}
-    if entries & {GITIGNORE_ENTRY, ".mogrun", "/.mogrun/", "/.mogrun"}:
+    """``.gitignore`` text with ``.mogrun/`` added, or ``None`` if a line already
+    decides about it: one that ignores it, or a ``!`` one that keeps it on purpose."""
+    if gitignore_rule(text) is not None:
         return None
     eol = "\r\n" if "\r\n" in text else "\n"  # as the file ends its lines
-    newline = "" if not text or text.endswith("\n") else eol
+    body = text.removeprefix("\ufeff")
+    newline = "" if not body or body.endswith("\n") else eol
     return f"{text}{newline}{GITIGNORE_ENTRY}{eol}"
+
+
+def gitignore_rule(text: str) -> str | None:
+    """The line of ``.gitignore`` text that decides whether ``.mogrun/`` is ignored
+    (git's last matching pattern wins), as written, or ``None``."""
+    for line in reversed(_patterns(text)):
+        if line.removeprefix("!") in _IGNORING:
+            return line
+    return None
+
+
+def _patterns(text: str) -> list[str]:
+    """The pattern lines as git reads them: without a leading byte order mark
+    (an editor's, not part of the first pattern), comments or blank lines."""
+    lines = (line.strip() for line in text.removeprefix("\ufeff").split("\n"))
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+# Patterns that ignore the .mogrun/ beside the task file, or all it holds.
+_IGNORING = frozenset(f"{lead}.mogrun{tail}" for lead in ("", "/", "**/")
+                      for tail in ("", "/", "/*", "/**"))
