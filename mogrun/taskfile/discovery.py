@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from mogrun.errors import TaskFileError
 
@@ -19,21 +20,34 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
         if given:
             path = cwd / given
             problem = file_problem(path)  # before resolving: /dev/fd/N resolves to no path
-            if problem == "is a directory":
-                problem += f"; name the {FILE_NAME} inside it"
             if problem:
-                hint = ["Save it as a file first, beside its prompt files."] if (
-                    problem == "is not a regular file") else []
-                raise TaskFileError(f"task file {given} (from {origin}) {problem}", context=hint)
+                _refuse(f"{given} (from {origin})", problem)
             return path.resolve()
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         candidate = folder / FILE_NAME
-        if file_problem(candidate) is None:
+        problem = file_problem(candidate)
+        if problem is None:
             return candidate
+        if problem in _IN_THE_WAY:  # the user's own thing of that name: not a parent's file
+            _refuse(str(candidate), problem)
     raise TaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
         context=["Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],
     )
+
+
+# What ``file_problem`` says of something that exists under the name but is no file.
+_IN_THE_WAY = ("is a directory", "is not a regular file")
+
+
+def _refuse(named: str, problem: str) -> NoReturn:
+    """The task file named (by the user, or found by its name) is no file; said
+    the same whichever way it was named."""
+    if problem == "is a directory":
+        problem += f"; name the {FILE_NAME} inside it"
+    hint = ["Save it as a file first, beside its prompt files."] if (
+        problem == "is not a regular file") else []
+    raise TaskFileError(f"task file {named} {problem}", context=hint)
 
 
 def file_problem(path: Path) -> str | None:
