@@ -21,6 +21,8 @@ _AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
 _TUPLE = re.compile(r"\((?:\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+\)")
 _DECLARED_TWICE = re.compile(r"Cannot declare (.+) twice")
 _OVERWRITE = ("Cannot overwrite a value", "Duplicate inline table key")
+# A dotted key that adds to a table of its own header, or to an inline table.
+_REOPENED = re.compile(r"Cannot (redefine|mutate immutable) namespace (.+)")
 
 
 def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFileError:
@@ -56,6 +58,11 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
         entry = _entry_at(text, index, "table")
         if entry is not None:
             return f"table {_header(text, entry)} is declared twice", entry.start
+    elif reopened := _REOPENED.fullmatch(reason):
+        entry = _entry_at(text, index, "key", "inline")
+        said = None if entry is None else _reopened_reason(text, entry, *reopened.groups())
+        if entry is not None and said is not None:
+            return said, entry.start
     elif reason.startswith(_OVERWRITE):
         entry = _entry_at(text, index, "key", "inline")
         if entry is not None:
@@ -67,11 +74,50 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
     return dotted_keys(reason), index
 
 
-def _overwrite_reason(text: str, entry: Entry) -> str:
+def _reopened_reason(text: str, entry: Entry, how: str, namespace: str) -> str | None:
+    """A dotted key that reaches into a table already written whole: under its own
+    header ("redefine"), or as an inline table or other value ("mutate immutable").
+    ``None`` when ``entry`` is not the key tomllib means."""
+    try:
+        table = ast.literal_eval(namespace)
+    except (ValueError, SyntaxError):
+        return None
+    table = table if isinstance(table, tuple) else (table,)
+    if entry.kind != "key" or entry.path[:len(table)] != table or len(entry.path) <= len(table):
+        return None
+    key, where = _key_and_where(entry)
+    if how == "redefine":
+        return f"{key} {where} {_adds_to_header(text, entry, table)}"
+    return f"{key} {where} {_adds_to_value(text, entry, table)}"
+
+
+def _adds_to_header(text: str, entry: Entry, table: tuple[str, ...]) -> str:
+    header = next((e for e in entries(text) if e.kind == "table" and e.path == table), None)
+    shown = _header(text, header) if header else f"[{_toml_key(table)}]"
+    return (f"adds to table {shown}, which has a header of its own: write "
+            f'"{_toml_key(entry.path[len(table):])}" under that header')
+
+
+def _adds_to_value(text: str, entry: Entry, table: tuple[str, ...]) -> str:
+    whole = next((e for e in entries(text) if e.kind == "key" and e.start < entry.start
+                  and e.path == table[:len(e.path)]), None)
+    if whole is None or not text.startswith("}", whole.end - 1):
+        return f"adds to {_toml_key(table)}, which already holds a value"
+    return (f"adds to the inline table {_toml_key(whole.path)}: write "
+            f'"{_toml_key(entry.path[len(whole.path):])}" inside its {{ }}')
+
+
+def _key_and_where(entry: Entry) -> tuple[str, str]:
+    """``key "a.b"`` and where it is written (``in [jobs]``), for messages."""
     key = f'key "{_toml_key(entry.path[len(entry.table):])}"'
     where = ("at the top level" if not entry.table else
              f"in the inline table {_toml_key(entry.table)}" if entry.kind == "inline" else
              f"in [{_toml_key(entry.table)}]")
+    return key, where
+
+
+def _overwrite_reason(text: str, entry: Entry) -> str:
+    key, where = _key_and_where(entry)
     if any(e.path == entry.path and e.start < entry.start for e in entries(text)):
         return f"{key} is defined twice {where}"
     return f"{key} {where} cannot be set: a key on its path already holds a value"

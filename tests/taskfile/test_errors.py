@@ -589,9 +589,12 @@ def test_a_syntax_error_at_the_end_of_the_document_is_located(project, text: str
     ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry.attempts = 1\nretry.attempts = 2\n',
      'key "retry.attempts" is defined twice in [jobs.a]', "5:1"),
     ('repo = "x"\nrepo = "y"\n', 'key "repo" is defined twice at the top level', "2:1"),
-    # What cannot be said better keeps tomllib's words, with TOML keys for its tuples.
     ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { attempts = 1 }\n'
-     'retry.max_delay = "1m"\n', "Cannot mutate immutable namespace jobs.a.retry", None),
+     'retry.max_delay = "1m"\n', 'key "retry.max_delay" in [jobs.a] adds to the inline table '
+     'jobs.a.retry: write "max_delay" inside its { }', "5:1"),
+    # What cannot be said better keeps tomllib's words, with TOML keys for its tuples.
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { x = { y = 1 }, x.z = 2 }\n',
+     "Cannot mutate immutable namespace x.z", None),
 ])
 def test_a_duplicate_key_or_table_is_named_and_pointed_at(project, text: str, message: str,
                                                           where: str | None) -> None:
