@@ -140,6 +140,24 @@ def test_a_detached_run_found_ended_is_judged_by_its_gates(mogrun_project, mogru
     assert rerun.exit_code == 0 and "attempt 2" in rerun.stdout + rerun.stderr, rerun
 
 
+def test_status_never_loads_the_task_files_plugins(mogrun_project, mogrun_emulator) -> None:
+    """Task-file plugins are code from the repository: never for ``status``. Its
+    gates (a run found ended) and its retry policy (a failed request) loaded them."""
+    mogrun_project.write(task_file(
+        job("g", prompt="@emulator duration=0.5s", gates={"max_duration": "1s"}),
+        mogplex={**LIMITS, "plugins": ["mark.py"]}))
+    (mogrun_project.root / "mark.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('loaded').write_text('x')\n")
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("--detach", "g").exit_code == 0
+    (mogrun_project.root / "loaded").unlink()
+    wait_until_ended(mogrun_emulator)
+    mogrun_emulator.add_fault("events", "503", count=1, retry_after=0)
+    result = mogrun_project("status", "g", "--exit-status")
+    assert result.exit_code == 0, result
+    assert not (mogrun_project.root / "loaded").exists()
+
+
 def test_rerun_judges_a_run_left_going_by_its_gates(mogrun_project, mogrun_emulator) -> None:
     mogrun_project.write(task_file(job("g", prompt="@emulator duration=1.5s",
                                        gates={"max_duration": "1s"}), mogplex=LIMITS))
