@@ -235,6 +235,35 @@ class History:
              self.task_file or "", automation),
         )
 
+    def record_planned(self, invocation: str, runs: Sequence[tuple[str, str, str]]
+                       ) -> list[int]:
+        """A row for each run (job, repo, automation) the invocation will start,
+        before any starts: one still waiting for its needs when mogrun is killed
+        is then recorded (``rerun`` starts it). The first attempt's
+        ``record_start`` fills it in (``claim``). Row ids, in order."""
+        import sqlite3
+
+        stamp = now_iso()
+        with self._lock:
+            try:
+                ids = [int(self._db.execute(
+                    "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
+                    " automation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (invocation, self.base_url, job, repo, stamp, self.task_file or "",
+                     automation)).lastrowid or 0) for job, repo, automation in runs]
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                raise MogrunError(f"cannot write run history {self.path}: {exc}") from exc
+        return ids
+
+    def claim(self, row_id: int, key: str | None, *, attempt: int = 1, why: str = "",
+              request: str = "") -> None:
+        """A planned row's run is about to start: what ``record_start`` records."""
+        self._write("UPDATE runs SET idempotency_key = ?, started_at = ?, attempt = ?, why = ?,"
+                    " request = ? WHERE id = ?",
+                    (key, now_iso(), attempt, why, request, row_id))
+
     def update(self, row_id: int, **fields: Any) -> None:
         """Change some columns of one row (run_id, status, outcome, ...)."""
         unknown = set(fields) - _UPDATABLE

@@ -1,8 +1,10 @@
 """The run history as an observer of the lifecycle channel.
 
-A row is written when a run (or a new attempt of it) is about to start and
-updated as its run id, status and result become known, so a crash of mogrun
-loses nothing already known. Every attempt has its own row (number, key, why
+A row is written for every run as the session starts (one still waiting for
+its needs when mogrun is killed is then known to ``rerun``), filled in when
+the run (or a new attempt of it, with a row of its own) is about to start,
+and updated as its run id, status and result become known, so a crash of
+mogrun loses nothing already known. Every attempt has its own row (number, key, why
 it was made). A history that stops being writable mid-session is a warning,
 never a lost result: recording stops, the runs go on.
 """
@@ -10,7 +12,7 @@ never a lost result: recording stops, the runs go on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mogrun.engine.history import History, HistoryRow, gates_json, now_iso
@@ -18,7 +20,7 @@ from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
-from mogrun.models import RunResult, RunState
+from mogrun.models import ResolvedJob, RunResult, RunState
 
 Warn = Callable[[str], None]
 
@@ -40,17 +42,42 @@ class HistoryObserver(Observer):
         self._lock = threading.Lock()
         self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
         self._going: dict[int, int] = {}  # id(track) -> row, started and not finished
+        self._planned: dict[tuple[str, str], int] = {}  # (job, label) -> row not yet claimed
+
+    def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
+        """A row for every run, before any starts (see ``History.record_planned``)."""
+        history = self.history
+        if history is None:
+            return
+        planned = [(job, plan) for job in jobs for plan in job.runs]
+        try:
+            rows = history.record_planned(self.invocation, [
+                (job.name, mask(plan.repo, job.secrets), mask(job.automation or "", job.secrets))
+                for job, plan in planned])
+        except MogrunError as exc:
+            self._failed(exc)
+            return
+        with self._lock:
+            self._planned = {(job.name, plan.label): row
+                             for (job, plan), row in zip(planned, rows, strict=True)}
 
     def run_pending(self, track: RunTrack) -> None:
         history = self.history
         if history is None:
             return
+        with self._lock:
+            planned = self._planned.pop((track.job.name, track.plan.label), None)
+        key = mask(track.key, track.secrets)
         try:
-            row = history.record_start(
-                self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
-                mask(track.key, track.secrets), attempt=track.attempt, why=track.why,
-                request=request_json(track),
-                automation=mask(track.job.automation or "", track.secrets))
+            if planned is not None:
+                history.claim(planned, key, attempt=track.attempt, why=track.why,
+                              request=request_json(track))
+                row = planned
+            else:
+                row = history.record_start(
+                    self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
+                    key, attempt=track.attempt, why=track.why, request=request_json(track),
+                    automation=mask(track.job.automation or "", track.secrets))
         except MogrunError as exc:
             self._failed(exc)
             return
@@ -90,10 +117,15 @@ class HistoryObserver(Observer):
         """A second signal: no worker will finish these rows, so close them now."""
         with self._lock:
             rows = list(self._going.values())
+            planned = list(self._planned.values())
             self._going.clear()
+            self._planned.clear()
         for row in rows:
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message="interrupted again; left going")
+        for row in planned:
+            self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
+                         message="interrupted again before it started")
 
     def _row(self, track: RunTrack) -> int | None:
         with self._lock:

@@ -338,3 +338,35 @@ def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
     assert "was never answered, so it may have made a run: attempt 1 is sent again" in err
     assert f"attached to existing run {made}" in err
 
+
+
+NEEDS_JOBS = """
+[jobs.up]
+repo = "acme/api"
+prompt = "@emulator duration=1.5s"
+
+[jobs.down]
+repo = "acme/web"
+prompt = "@emulator duration=0.2s"
+needs = ["up"]
+"""
+
+
+def test_a_run_waiting_for_its_needs_when_mogrun_is_killed_is_recorded(emulator, tmp_path):
+    """Killed while ``down`` waited for ``up``: history had only ``up``'s row, so
+    once ``up`` passed, rerun said every run of the invocation passed."""
+    with running(spawn(emulator, tmp_path, "down", jobs=NEEDS_JOBS)) as proc:
+        wait_following(emulator)
+        proc.kill()
+        proc.wait()
+    with running(spawn(emulator, tmp_path, "--json", "history", jobs=NEEDS_JOBS)) as proc:
+        out, err = proc.communicate(timeout=30)
+    rows = {row["job"]: row for row in json_lines(out)}
+    assert set(rows) == {"up", "down"}, (out, err)
+    assert (rows["down"]["run_id"], rows["down"]["outcome"]) == (None, None)
+    time.sleep(1.5)  # up ends on the server, passed
+    with running(spawn(emulator, tmp_path, "rerun", jobs=NEEDS_JOBS)) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert len(emulator.runs) == 2, err  # up was not started again; down was
+    assert "nothing to rerun" not in err
