@@ -158,6 +158,27 @@ def test_status_never_loads_the_task_files_plugins(mogrun_project, mogrun_emulat
     assert not (mogrun_project.root / "loaded").exists()
 
 
+def test_a_half_edited_task_file_does_not_stop_status_or_cancel(project,
+                                                                 mogrun_emulator) -> None:
+    """Mid-edit, the task file did not parse, and status, history and cancel (by
+    job or run id) all stopped at its syntax error: a running agent could not be
+    stopped until the file was fixed. ``logs`` still refuses (it masks agent text
+    with the file's env values)."""
+    assert project("--detach", "slow").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    with project.path.open("a") as handle:
+        handle.write("\r\nbroken = [\r\n")
+    for argv in (["status"], ["history"], ["status", "slow"], ["status", run_id]):
+        result = project(*argv)
+        assert result.exit_code == 0, (argv, result)
+        assert "warning: the task file cannot be read (invalid TOML" in result.stderr
+        assert run_id in result.stdout
+    assert project("logs", "slow").exit_code == 2
+    result = project("cancel", run_id)
+    assert result.exit_code == 0, result
+    assert mogrun_emulator.run_detail(run_id)["status"] == "cancelled"
+
+
 def test_rerun_judges_a_run_left_going_by_its_gates(mogrun_project, mogrun_emulator) -> None:
     mogrun_project.write(task_file(job("g", prompt="@emulator duration=1.5s",
                                        gates={"max_duration": "1s"}), mogplex=LIMITS))

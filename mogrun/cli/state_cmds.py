@@ -25,6 +25,7 @@ from mogrun.errors import (
     RequestRefusedError,
     ServerError,
     ServiceUnavailableError,
+    TaskFileError,
     TransportError,
     UsageError,
 )
@@ -58,11 +59,27 @@ def row_automation(row: Any, taskfile: Any) -> str | None:
     return row.automation or job_automation(taskfile, row.job)
 
 
-def open_state(state: CliState) -> tuple[Any, Any]:
-    """(task file, history) for this invocation's task file and API base URL."""
+def open_state(state: CliState, *, lenient: bool = True) -> tuple[Any, Any]:
+    """(task file, history) for this invocation's task file and API base URL. A
+    task file that does not parse (half edited) still names the history beside
+    it: a running agent can be seen and cancelled meanwhile, with a warning; not
+    when ``lenient`` is off (``logs`` prints agent text, masked with the file's
+    ``env.*`` values, which only the file names)."""
     from mogrun.cli.loading import load_taskfile, project_history
+    from mogrun.taskfile.discovery import find_task_file
+    from mogrun.taskfile.parse import stand_in
 
-    taskfile = load_taskfile(state)
+    path = find_task_file(state.file, state.env, state.cwd)
+    try:
+        taskfile = load_taskfile(state)
+    except TaskFileError as exc:
+        if not lenient or not path.is_file():
+            raise
+        taskfile = stand_in(path)
+        where = exc.location or path
+        click.echo(f"warning: the task file cannot be read ({exc.message}, at {where}); "
+                   "going on with the history beside it, as recorded (job names, the API URL "
+                   "and secrets to mask need the file)", err=True)
     return taskfile, project_history(state, taskfile)
 
 

@@ -105,6 +105,13 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     return _build(path, text, data)
 
 
+def stand_in(path: Path) -> TaskFile:
+    """A task file with nothing in it, at ``path``: what the commands that read the
+    history beside a file (``status``, ``logs``, ``cancel``, ``history``) go on
+    with while that file does not parse (being edited)."""
+    return TaskFile(path=path, text="", data={})
+
+
 def _depth(data: Any) -> int:
     """How deeply tables and arrays nest in ``data`` (counted without recursion)."""
     deepest, stack = 0, [(data, 0)]
