@@ -359,7 +359,9 @@ class GithubReporter(PlainReporter):
     def _outputs(self, results: tuple[RunResult, ...], exit_code: int,
                  shared: Mapping[str, list[str]]) -> str:
         """Run ids and working branches, all and per job, space-separated in
-        graph order (a branch name holds no space: git refuses one). A per-job
+        graph order (a branch name holds no space: git refuses one); a run on its
+        base branch has no working branch, so ``branches`` lists fewer than
+        ``run_ids`` then. A per-job
         name that two jobs share (``a.b`` and ``a_b``, ``Lint`` and ``lint``) is left
         out, not mixed."""
         ids: dict[str, list[str]] = {}
@@ -371,6 +373,7 @@ class GithubReporter(PlainReporter):
             if result.branch and self._safe_value(result.branch):
                 branches.setdefault(name, []).append(self._safe_value(result.branch))
             ids.setdefault(name, [])
+            branches.setdefault(name, [])  # every job has both: a step reads either blind
         lines = [f"run_ids={' '.join(v for vs in ids.values() for v in vs)}",
                  f"branches={' '.join(v for vs in branches.values() for v in vs)}",
                  f"exit_code={exit_code}"]

@@ -175,6 +175,7 @@ def test_run_ids_are_appended_to_github_output(tmp_path):
         "alpha_run_ids=r_a",
         "beta_build_run_ids=r_b1 r_b2",
         "alpha_branches=mogrun/a",
+        "beta_build_branches=",  # written for every job, as its run ids are
     ]
 
 
