@@ -7,7 +7,7 @@ problem it found, as data. ``run`` and ``show`` refuse on the first problem
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from mogrun.errors import MogrunError, TaskFileError, UsageError
@@ -22,6 +22,7 @@ from mogrun.taskfile.building import (
     said_once,
 )
 from mogrun.taskfile.graph import job_order
+from mogrun.taskfile.hidden import independent, without_wrong_keys
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.templates import Scope, TemplateClock, render, set_problems
 from mogrun.taskfile.validation import structural_errors
@@ -77,8 +78,10 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
         if refused:  # the file's problems come first
             return Resolution(problems=refused)
         raise
+    unbuilt: list[str] = []
     if refused:  # the jobs that can still be built are, so the count says every problem
         buildable = set(buildable_jobs(taskfile, refused, key_specs))
+        unbuilt = [name for name in order if name not in buildable]
         order = [name for name in order if name in buildable]
     ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
                   timeout_override=timeout_override, rerun_suffix=rerun_suffix)
@@ -86,6 +89,10 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
     problems = said_once(taskfile, [p for r in results
                                     for p in (*r.unset_env.values(), *r.problems)])
     problems += key_clashes(taskfile, results)
+    if unbuilt:  # their other keys' problems too, as ``check`` counts them
+        problems += said_once(taskfile, hidden_problems(
+            taskfile, refused, order, key_specs=key_specs, env=env, sets=sets, clock=clock,
+            names=set(unbuilt)))
     if refused:
         return Resolution(problems=[*refused, *problems])
     included = set(order)
@@ -112,6 +119,22 @@ def check_job(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec]
     """Build one job as ``check`` does: its problems and unset ``env`` names."""
     ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
     return build_job(ctx, name)
+
+
+def hidden_problems(taskfile: TaskFile, keyed: Sequence[MogrunError], built: list[str], *,
+                    key_specs: Mapping[str, KeySpec], env: Mapping[str, str],
+                    sets: Mapping[str, str], clock: TemplateClock,
+                    names: Collection[str] | None = None) -> list[MogrunError]:
+    """The problems of the other keys of each job (of ``names``, else every one)
+    not built for wrong keys of its own (``keyed``): one mistake hides none."""
+    problems: list[MogrunError] = []
+    for name, table, wrong in without_wrong_keys(taskfile, keyed, built):
+        if names is not None and name not in names:
+            continue
+        repaired = replace(taskfile, jobs={**taskfile.jobs, name: table})
+        result = check_job(repaired, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
+        problems += [p for p in result.problems if independent(p, wrong)]
+    return problems
 
 
 def check_options(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec],

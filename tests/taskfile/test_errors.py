@@ -120,6 +120,20 @@ def test_every_template_problem_of_a_job_is_listed_once(project) -> None:
     assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_show_counts_what_a_wrong_key_hides_as_check_does(project, newline) -> None:
+    """A wrong timeout stopped the job's building: ``show`` and ``run`` said it
+    alone, with no count, while ``check`` said 3 problems."""
+    project.path.write_text(newline.join([
+        "[jobs.a]", 'repo = "acme/api"', 'prompt = "{{ nope }}"',
+        'base_branch = "bad..branch"', 'timeout = "soon"', "", ""]))
+    assert "3 problems in" in project.run("check").err
+    shown = project.run("show", "a")
+    assert shown.code == 2, shown
+    assert shown.err.startswith('Error: job "a", key "timeout" invalid duration')
+    assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
+
+
 @pytest.mark.parametrize(("bad", "said"), [
     ('repo = "acme/api"\nharness = "gpt"',
      'Error: job "a", key "harness" must be one of \'codex\', \'claude-code\', not \'gpt\''),
