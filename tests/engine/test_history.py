@@ -102,18 +102,7 @@ def test_every_attempt_is_a_row_and_the_latest_is_the_run(tmp_path):
 
 
 def test_an_older_database_gains_the_attempt_columns(tmp_path):
-    path = tmp_path / ".mogrun" / "history.db"
-    path.parent.mkdir()
-    old = sqlite3.connect(path)
-    old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT "
-                "NULL, base_url TEXT NOT NULL, job TEXT NOT NULL, repo TEXT NOT NULL, run_id "
-                "TEXT, idempotency_key TEXT, status TEXT, outcome TEXT, attached INTEGER NOT "
-                "NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,"
-                " gates TEXT NOT NULL DEFAULT '[]', message TEXT NOT NULL DEFAULT '')")
-    old.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at) "
-                "VALUES ('i', 'u', 'j', 'acme/api', '2026-01-01T00:00:00+00:00')")
-    old.commit()
-    old.close()
+    _old_history(tmp_path / ".mogrun" / "history.db")
     (row,) = History.for_project(tmp_path, "u").recent()
     assert (row.job, row.attempt, row.why) == ("j", 1, "")
 
@@ -146,6 +135,7 @@ def test_an_older_database_opened_by_many_at_once_is_upgraded_once(tmp_path):
 
 
 def _old_history(path):
+    """A history as mogrun 0.1 left it (before attempt, why, request, ...)."""
     path.parent.mkdir(parents=True)
     old = sqlite3.connect(path)
     old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT "

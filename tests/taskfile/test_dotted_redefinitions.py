@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-STYLES = ["lf", "crlf", "bom", "trailing-blank-lines"]
-
-
-def write(project, text: str, style: str) -> None:
-    """``text`` as people's editors save it."""
-    if style == "trailing-blank-lines":
-        text += "\n\n\n"
-    if style == "crlf":
-        text = text.replace("\n", "\r\n")
-    project.path.write_bytes((("\ufeff" if style == "bom" else "") + text).encode("utf-8"))
+from .styles import STYLES, write
 
 
 @pytest.mark.parametrize("style", STYLES)

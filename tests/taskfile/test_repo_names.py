@@ -6,18 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from .styles import STYLES, write
+
 ALLOWED = 'owner and name hold only ASCII letters, digits, "-", "_" and "."'
-STYLES = ["lf", "crlf", "bom", "trailing-blank-lines"]
-
-
-def write(project, text: str, style: str) -> None:
-    """``text`` as people's editors save it."""
-    if style == "trailing-blank-lines":
-        text += "\n\n\n"
-    if style == "crlf":
-        text = text.replace("\n", "\r\n")
-    prefix = "\ufeff" if style == "bom" else ""
-    project.path.write_bytes((prefix + text).encode("utf-8"))
 
 
 @pytest.mark.parametrize("style", STYLES)
