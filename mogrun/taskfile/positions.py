@@ -25,7 +25,9 @@ Path_ = tuple[str, ...]
 _QUOTES = frozenset("\"'")
 _NEWLINE = re.compile("\n")
 _KEY_WORD = re.compile(r"[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'")
-_ASSIGNED = re.compile(r"([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')[ \t]*=")  # any key = on a line
+# Any ``key =`` on a line; a bare key is tried only where a word starts, so a huge
+# line is scanned once, not once per character (that made it quadratic).
+_ASSIGNED = re.compile(r"((?<![A-Za-z0-9_-])[A-Za-z0-9_-]+|\"[^\"\n]*\"|'[^'\n]*')[ \t]*=")
 # The scanner steps over runs of text with these (C speed), not one character at a
 # time: an error in a 10,000-job file scans the whole file once.
 _BLANKS = re.compile(r"(?:[ \t\r]+|#[^\n]*)*")
