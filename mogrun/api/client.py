@@ -388,7 +388,7 @@ class MogplexClient:
             raise self._gave_up(error, at, f"waiting {wait:.1f} s would pass the deadline")
         self._announce(error, at, wait)
         if isinstance(error, RateLimitedError):
-            self.budget.pause(wait, starts_only=at.kind == "start")
+            self.budget.pause(wait, starts_only=_start_limit(error, at))
         if wait > 0:
             self.budget.sleep(wait)
 
@@ -397,7 +397,7 @@ class MogplexClient:
             self._tracer.note(f"retrying {at.info} in {wait:.1f} s (attempt {at.number + 1})",
                               at.secrets)
         if isinstance(error, RateLimitedError):
-            limit = "start limit" if at.kind == "start" else "request limit"
+            limit = "start limit" if _start_limit(error, at) else "request limit"
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"the API answered 429 ({limit}); retry "
                 f"{at.number + 1} after its Retry-After", wait, job=at.job_name)
@@ -482,3 +482,12 @@ def _cached_query(items: tuple[tuple[str, Any], ...]) -> str:
 def _known(event_id: object, known: Collection[str]) -> bool:
     """An event id in ``known`` (only a string can be: any other id is read)."""
     return type(event_id) is str and event_id in known
+
+
+def _start_limit(error: MogrunError, at: _Attempt) -> bool:
+    """Whether a 429 is the run-start limit (it holds back starts only) rather than
+    the token's request limit (it holds back every request). A start meets both:
+    the server checks the request limit first, and says which in its message
+    ("External Mogplex run rate limit exceeded", "Daily external Mogplex run quota
+    exceeded"; the request limit's is "Rate limit exceeded. Retry after 60s.")."""
+    return at.kind == "start" and "external mogplex run" in error.message.casefold()

@@ -41,6 +41,7 @@ def test_a_start_limit_429_pauses_starts_while_following_goes_on(mogrun_cli, mog
     limited = [r for r in log if r.method == "POST" and r.status == 429]
     started = [r for r in log if r.method == "POST" and r.status == 202]
     assert len(limited) >= 1 and len(started) == 2
+    assert "the API answered 429 (start limit)" in result.output, result.output
     pause = (limited[0].time, started[-1].time)
     polls = [r for r in log if r.method == "GET" and r.path.endswith("/events")
              and pause[0] < r.time < pause[1]]
@@ -78,3 +79,28 @@ def test_a_retry_after_past_max_delay_gives_that_job_up_and_holds_back_no_other(
     assert "HTTP 429); try again after " in result.output
     assert mogrun_emulator.count("POST", "/runs", status=429) == 1  # given up at once
     assert mogrun_emulator.count("POST", "/runs", status=202) == 1  # the next job ran
+
+
+ONE_JOB = """
+    [mogplex]
+    requests_per_minute = 6000
+    starts_per_minute = 100
+
+    [jobs.one]
+    repo = "acme/api"
+    prompt = "one\\n@emulator duration=0.2s"
+"""
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=2, window=2.0, starts=((100, 60.0),)))
+def test_a_request_limit_429_on_a_start_is_called_the_request_limit(mogrun_cli, mogrun_emulator,
+                                                                    tmp_path):
+    """The server checks the token's request limit before the start limit: a 429 on
+    a start was always called the start limit, and held back starts only while
+    every other request ran on into the request limit."""
+    write_taskfile(tmp_path, ONE_JOB)
+    result = mogrun_cli("run", "one", cwd=tmp_path, env=FAST)
+    assert result.exit_code == 0, result
+    assert mogrun_emulator.count("POST", "/runs", status=429) >= 1
+    assert "the API answered 429 (request limit)" in result.output, result.output
+    assert "(start limit)" not in result.output
