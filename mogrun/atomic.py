@@ -25,12 +25,17 @@ def editing(path: Path) -> Iterator[None]:
     except ImportError:  # Windows
         yield
         return
-    fd = os.open(os.path.dirname(os.path.realpath(path)) or ".", os.O_RDONLY)
+    fd = None
+    with contextlib.suppress(OSError):  # the write says what is wrong with the folder
+        fd = os.open(os.path.dirname(os.path.realpath(path)) or ".", os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if fd is not None:
+            with contextlib.suppress(OSError):  # a file system without locks (some NFS)
+                fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # and with it the lock
+        if fd is not None:
+            os.close(fd)  # and with it the lock
 
 
 def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
