@@ -17,6 +17,8 @@ from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mogrun.api.settings import Endpoint
     from mogrun.ci.shard import Shard
     from mogrun.engine.history import History
@@ -36,14 +38,16 @@ class LoadedSession:
     clock: TemplateClock
 
 
-def load_taskfile(state: CliState, *, judge_sets: bool = True) -> TaskFile:
-    """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up.
+def load_taskfile(state: CliState, *, judge_sets: bool = True,
+                  path: Path | None = None) -> TaskFile:
+    """The invocation's task file, found by ``-f``, ``MOGRUN_FILE`` or searching up
+    (unless the caller found it already: ``path``).
 
     A ``--set`` of a name the file does not use is refused here, for every
     command that loads the file, whether or not it renders templates;
     ``judge_sets=False`` for ``check`` and the resolving commands, which list
     it with the file's other problems."""
-    taskfile = load_task_file(find_task_file(state.file, state.env, state.cwd))
+    taskfile = load_task_file(path or find_task_file(state.file, state.env, state.cwd))
     if judge_sets:
         refuse_unused_sets(state, taskfile)
     return taskfile

@@ -71,7 +71,7 @@ def open_state(state: CliState, *, lenient: bool = True) -> tuple[Any, Any]:
 
     path = find_task_file(state.file, state.env, state.cwd)
     try:
-        taskfile = load_taskfile(state)
+        taskfile = load_taskfile(state, path=path)
     except TaskFileError as exc:
         if not lenient or not path.is_file():
             raise
