@@ -62,6 +62,9 @@ def _new_file(path: Path, given: str) -> Path:
         raise TaskFileError(f"cannot write {given}: it is a symlink loop") from exc
     except OSError as exc:
         raise TaskFileError(f"cannot write {given}: {exc.strerror or exc}") from exc
+    if taken and target.is_dir():  # "add jobs to it" would be no help
+        raise UsageError(f"{target} is a directory; not making a task file there",
+                         context=["Move it away, or name a file with -f PATH."])
     if taken:
         raise UsageError(f"{target} already exists; not overwriting it",
                          context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])

@@ -175,6 +175,17 @@ def test_init_under_a_file_says_so(project) -> None:
                           "not a folder\n")
 
 
+def test_init_over_a_folder_of_that_name_says_it_is_a_folder(project) -> None:
+    """It said the folder "already exists" and to add jobs to it with ``add``."""
+    project.path.unlink(missing_ok=True)
+    project.path.mkdir()
+    result = project.run("init")
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        f"Error: {project.path.resolve()} is a directory; not making a task file there",
+        "Move it away, or name a file with -f PATH."]
+
+
 @pytest.mark.parametrize(("name", "said"), [
     ("loop.toml", "Error: cannot write loop.toml: it is a symlink loop\n"),
     ("x" * 300 + ".toml", f"Error: cannot write {'x' * 300}.toml: File name too long\n"),
