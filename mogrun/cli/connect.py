@@ -44,7 +44,6 @@ def connect(
     sleep: Callable[[float], None] | None = None,
     shards: int = 1,
     show_waits: bool = True,
-    task_file_plugins: bool = True,
 ) -> Connection:
     """A client for this invocation (endpoint rules first: exit 2 before 64).
 
@@ -75,7 +74,7 @@ def connect(
     client = MogplexClient(
         endpoint.api_url, token,
         transport=Urllib3Transport(), budget=budget,
-        retry=_retry_policy(state, host, taskfile, task_file_plugins),
+        retry=_retry_policy(state, host, taskfile),
         trace=functools.partial(_stderr_line, state) if state.verbose else None,
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
@@ -126,13 +125,12 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     return emulator
 
 
-def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None,
-                  task_file_plugins: bool = True) -> Callable[..., Any]:
+def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None) -> Callable[..., Any]:
     """The plugin host's ``retry_delay``; without a host, one is loaded on the
     first failure only, so a command that never fails never imports pluggy. It
     has the task file's plugins too (a team's retry policy governs ``repos`` and
-    ``logs`` as it governs ``run``), but for ``status``, which never runs code
-    from the repository: the installed plugins' policy governs it."""
+    ``logs`` as it governs ``run``), unless the command runs no code from the
+    repository (``status``: see ``load_host``)."""
     if host is not None:
         return host.retry_delay
     loaded: list[Any] = []
@@ -143,8 +141,7 @@ def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None,
             if not loaded:
                 from mogrun.cli.loading import load_host
 
-                loaded.append(load_host(state, taskfile,
-                                        task_file_plugins=task_file_plugins))
+                loaded.append(load_host(state, taskfile))
         return loaded[0].retry_delay(**kwargs)
 
     return retry

@@ -20,10 +20,8 @@ class GateJudge:
     that no longer resolves (removed, an unset ``env.NAME``) is judged by its
     status, with a warning."""
 
-    def __init__(self, state: CliState, names: Sequence[str], *,
-                 task_file_plugins: bool = True) -> None:
+    def __init__(self, state: CliState, names: Sequence[str]) -> None:
         self.state = state
-        self.task_file_plugins = task_file_plugins  # not for ``status``: see load_host
         self.names = sorted(set(names))
         self.jobs: dict[str, Any] | None = None
         self.host: Any = None
@@ -43,7 +41,7 @@ class GateJudge:
 
         try:
             loaded = load_session(self.state, command="logs", names=self.names,
-                                  with_needs=False, task_file_plugins=self.task_file_plugins)
+                                  with_needs=False)
         except MogrunError as exc:
             self.state.echo(f"warning: gates not applied ({exc.message}); judging runs by "
                             "their status", err=True)

@@ -99,13 +99,12 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
 
 
 def load_host(state: CliState, taskfile: TaskFile | None,
-              extra_plugins: Sequence[str] = (), *, task_file_plugins: bool = True
-              ) -> PluginHost:
-    """The invocation's host with the task file's ``plugins`` added (not for
-    ``status``: code from the repository never runs for it)."""
+              extra_plugins: Sequence[str] = ()) -> PluginHost:
+    """The invocation's host with the task file's ``plugins`` added, unless the
+    command runs no code from the repository (``state.repository_code``)."""
     host = plugin_host(state, extra_plugins)
     if taskfile is not None:
-        if task_file_plugins:
+        if state.repository_code:
             host.add_plugins(project_dir=taskfile.project_dir,
                              task_file_plugins=taskfile.plugins, no_plugins=state.no_plugins,
                              env=state.env)
@@ -222,13 +221,13 @@ def _config(state: CliState, taskfile: TaskFile, command: str, options: Mapping[
 def load_session(state: CliState, *, command: str, names: Sequence[str],
                  with_needs: bool = True, extra_plugins: Sequence[str] = (),
                  options: Mapping[str, Any] | None = None, timeout_override: float | None = None,
-                 rerun: bool = False, task_file_plugins: bool = True) -> LoadedSession:
+                 rerun: bool = False) -> LoadedSession:
     """Load, configure and resolve ``names`` (plus needs): nothing is sent yet."""
     from mogrun.taskfile.resolve import resolve_jobs
     from mogrun.taskfile.templates import TemplateClock
 
     taskfile = load_taskfile(state, judge_sets=False)  # resolve_jobs lists it with the rest
-    host = load_host(state, taskfile, extra_plugins, task_file_plugins=task_file_plugins)
+    host = load_host(state, taskfile, extra_plugins)
     config = host.configure(session_config(state, taskfile, command, options or {}))
     clock = TemplateClock.now()
     jobs = resolve_jobs(taskfile, names, key_specs=host.key_specs(), sets=state.sets,

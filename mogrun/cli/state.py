@@ -57,6 +57,9 @@ class CliState:
     # The command's stdout is data whatever the options (``schema``'s JSON Schema):
     # what plugins print goes to stderr, as under --json.
     stdout_is_data: bool = False
+    # Whether the task file's plugins (code from the repository) may load: not for
+    # ``status`` (its retry policy and gates are mogrun's and the installed plugins').
+    repository_code: bool = True
     quiet: bool = False
     verbose: bool = False
     no_color: bool = False

@@ -161,15 +161,14 @@ def row_label(history: Any, row: Any) -> str:
     return f"{row.job}:{row.repo}" if history.is_fan_out(row) else row.job
 
 
-def api_client(state: CliState, taskfile: Any, *, task_file_plugins: bool = True) -> Any:
-    """The client of ``status``, ``logs``, ``cancel`` (``status`` loads no task-file
-    plugin, even for a retry policy: see ``load_host``)."""
+def api_client(state: CliState, taskfile: Any) -> Any:
+    """The client of ``status``, ``logs``, ``cancel``."""
     if state.local:
         raise UsageError("--local runs live only inside the invocation that started them",
                          context=["Their recorded state: mogrun --local status"])
     from mogrun.cli.connect import connect
 
-    return connect(state, taskfile=taskfile, task_file_plugins=task_file_plugins).client
+    return connect(state, taskfile=taskfile).client
 
 
 def echo_json(data: dict[str, Any], state: CliState | None = None) -> None:
@@ -234,6 +233,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     (mogrun --local status). When the API cannot be reached, the runs are
     shown as last recorded, with a warning, and the exit code is 69.
     """
+    state.repository_code = False  # no task-file plugin, even for a retry or a gate
     taskfile, history = open_state(state)
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
@@ -317,7 +317,7 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
     if state.local:
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
-    client = api_client(state, taskfile, task_file_plugins=False)
+    client = api_client(state, taskfile)
     try:
         run = client.get_run(run_id)
     except RequestRefusedError as exc:
@@ -357,8 +357,8 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
 
-    client = api_client(state, taskfile, task_file_plugins=False)
-    judge = GateJudge(state, [row.job for row in live], task_file_plugins=False)
+    client = api_client(state, taskfile)
+    judge = GateJudge(state, [row.job for row in live])
     fresh = {}
     for row in live:
         try:
