@@ -12,7 +12,6 @@ built together whose keys render the same are a problem of the file
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +25,7 @@ from mogrun.errors import (
     UnknownKeyError,
 )
 from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
-from mogrun.reponames import is_full_name, is_repo_id
+from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import MAX_KEY, request_problems
 from mogrun.taskfile.parse import TaskFile, inherited, toml_repr
@@ -39,8 +38,6 @@ from mogrun.taskfile.templates import (
     unset_env_error,
 )
 from mogrun.textsafety import escape_agent_text
-
-_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-_.")
 
 
 @dataclass(frozen=True)
@@ -242,10 +239,8 @@ def _repo_problem(repo: str) -> str | None:
 
 
 def _name_problem(repo: str) -> str | None:
-    """GitHub's owner and repo names hold only ``_NAME_CHARS``: anything else
-    would only fail later, at ``GET /repos`` or in a header the name goes into
-    (a fan-out's idempotency key suffix)."""
-    wrong = sorted({c for c in repo if c not in _NAME_CHARS and c != "/"})
+    """An owner/name with characters no GitHub name holds (``reponames``)."""
+    wrong = wrong_name_characters(repo)
     if not wrong:
         return None
     shown = ", ".join(escape_agent_text(repr(c)) for c in wrong)

@@ -107,8 +107,8 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
 
 def stand_in(path: Path) -> TaskFile:
     """A task file with nothing in it, at ``path``: what the commands that read the
-    history beside a file (``status``, ``logs``, ``cancel``, ``history``) go on
-    with while that file does not parse (being edited)."""
+    history beside a file (``status``, ``cancel``, ``history``) go on with while
+    that file does not parse (being edited)."""
     return TaskFile(path=path, text="", data={})
 
 
