@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mogrun.errors import LeaveNow, MogrunError, PluginError
+from mogrun.errors import MogrunError, PluginError
 from mogrun.models import KeySpec
-from mogrun.pluginguard import PLUGIN_FAULTS, current_plugin, describe_exc
+from mogrun.pluginguard import NOT_PLUGIN_FAULTS, PLUGIN_FAULTS, current_plugin, describe_exc
 from mogrun.taskfile.schema import JOB_KEYS
 
 # Keys the task file itself owns; a plugin may not declare them.
@@ -129,7 +129,7 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
     def checked(value: Any) -> Any:
         try:
             return validate(value)
-        except (ValueError, MogrunError, KeyboardInterrupt, LeaveNow):
+        except (ValueError, MogrunError, *NOT_PLUGIN_FAULTS):
             raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
@@ -150,7 +150,7 @@ def _guarded_secrets(plugin: str, key: str,
             answer = secrets(value)
             # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
             return [answer] if isinstance(answer, str) else list(answer or ())
-        except (KeyboardInterrupt, LeaveNow):
+        except NOT_PLUGIN_FAULTS:
             raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '

@@ -46,6 +46,8 @@ _EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
 # the user's, and mogrun's own ways out (``Interrupted``, ``LeaveNow``), handled
 # before this.
 PLUGIN_FAULTS = (BaseException,)
+# ...which every guard lets through first.
+NOT_PLUGIN_FAULTS = (KeyboardInterrupt, LeaveNow)
 
 _plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
 # The groups of secrets the running hook's messages mask, joined only when a message
@@ -132,7 +134,7 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
             if hook in SETUP_HOOKS or (hook == VETO_HOOK and isinstance(exc, GateError)):
                 raise  # the plugin's own, deliberate error: a set-up refusal, the veto
             return _crashed(hook, plugin, exc, warn)  # a veto too, naming the plugin
-        except (KeyboardInterrupt, LeaveNow):
+        except NOT_PLUGIN_FAULTS:
             raise  # the user's, and mogrun's own way out (a second signal)
         except PLUGIN_FAULTS as exc:
             return _crashed(hook, plugin, exc, warn)
