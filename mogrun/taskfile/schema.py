@@ -101,6 +101,28 @@ def _input(value: Any) -> str | None:
     if reserved:
         return (f"sets {', '.join(repr(k) for k in reserved)}, which the server reserves "
                 "(it overwrites them with its own values)")
+    return _not_json(value, "")
+
+
+def _not_json(value: Any, where: str) -> str | None:
+    """What in ``value`` JSON cannot carry (TOML dates and times, nan, inf): the
+    input is sent as JSON, and ``json.dumps`` would crash on a date or write
+    ``NaN``, which no server parses. Iterative: a deep table is no recursion risk."""
+    import math
+
+    pending: list[tuple[str, Any]] = [(where, value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, dict):
+            pending += reversed([(f"{path}.{key}" if path else str(key), v)
+                                 for key, v in item.items()])  # the first in the file first
+        elif isinstance(item, list):
+            pending += reversed([(f"{path}[{n}]", v) for n, v in enumerate(item)])
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"holds {item!r} at {path}, which JSON cannot carry: quote it as a string"
+        elif not isinstance(item, str | int | float | bool):
+            return (f"holds {type_name(item)} at {path}, which JSON cannot carry: "
+                    "quote it as a string")
     return None
 
 

@@ -195,6 +195,27 @@ def test_check_refuses_reserved_input_keys(project):
     assert "repo_id" in result.output and "reserved" in result.output
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    ("2026-01-01", "holds a date at since"),
+    ("10:00:00", "holds a time at since"),
+    ("1979-05-27T07:32:00Z", "holds a datetime at since"),
+    ("[1, { at = 2026-01-01 }]", "holds a date at since[1].at"),
+    ("nan", "holds nan at since"),
+    ("-inf", "holds -inf at since"),
+])
+def test_input_json_cannot_carry_is_refused_before_any_request(project, mogrun_emulator,
+                                                               value, said):
+    """A TOML date crashed show and every run with a traceback (json.dumps), and nan
+    was sent as NaN, which no server parses; check said ok to both."""
+    text = automation_job(repo=["acme/api"]).replace('ticket = "PLAT-7"', f"since = {value}")
+    project.write(("\ufeff# edited by hand\r\n" + text.replace("\n", "\r\n") + "\r\n\r\n"))
+    for args in (("check",), ("show", "triage-all"), ("triage-all",), ("ci", "github")):
+        result = project.run(*args)
+        assert result.exit_code == 2, (args, result)
+        assert f'key "input" {said}, which JSON cannot carry' in result.stderr, (args, result)
+        assert "Traceback" not in result.output
+    assert mogrun_emulator.requests == []
+
 def test_automations_lists_the_accounts_automations(project):
     result = project.run("automations")
     assert result.exit_code == 0, result
