@@ -23,8 +23,9 @@ UPLOAD = "actions/upload-artifact@v4"
 
 
 def source_of(text: str) -> str | None:
-    """The task file a generated workflow's header names (``None``: no such header)."""
-    first = text.split("\n", 1)[0]
+    """The task file a generated workflow's header names (``None``: no such header).
+    Blanks an editor leaves at the line's end are not part of the name."""
+    first = text.split("\n", 1)[0].rstrip()
     head, sep, path = first.partition(") from ")
     return path.removesuffix(".") if sep and head.startswith(MARKER) else None
 
