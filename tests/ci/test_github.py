@@ -504,3 +504,21 @@ def test_job_names_one_to_github_are_refused(project) -> None:
     assert result.code == 2, result
     assert result.err.startswith('Error: jobs "nightly" and "Nightly" differ only in case'), result
     assert not (project.root / WORKFLOW).exists()
+
+
+@pytest.mark.parametrize("name", ["all", "ALL"])
+def test_a_scheduled_job_named_like_the_all_choice_is_refused(project, name) -> None:
+    """A job "all" was listed twice in the dispatch choices, and choosing it ran
+    every scheduled job (``inputs.job == 'all' || inputs.job == 'all'``)."""
+    other = '[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "18 6 * * 1"\n'
+    project.write(f'[jobs.{name}]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                  'schedule = "17 6 * * 1"  # weekly\r\n\r\n' + other + "\n\n")
+    result = project.run("ci", "github")
+    assert result.code == 2, result
+    assert result.err.startswith(f'Error: job "{name}" is scheduled, and "all" is the name of '
+                                 "the workflow's manual choice"), result
+    assert f"{project.root / 'mogplex.toml'}:1:7" in result.err
+    assert not (project.root / WORKFLOW).exists()
+    project.write(f'[jobs.{name}]\nrepo = "acme/api"\nprompt = "x"\n\n' + other)
+    flow, _ = generated(project)  # unscheduled, it is no choice: nothing to confuse
+    assert flow["on"]["workflow_dispatch"]["inputs"]["job"]["options"] == ["all", "b"]
