@@ -95,6 +95,8 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
     spec = spec.strip()
     if not spec:
         raise PluginError(f"empty plugin name in {_where(source)}")
+    if "\0" in spec:  # no path or module name holds one (the OS would refuse it)
+        raise PluginError(f"plugin name {spec!r} in the {_where(source)} holds a NUL character")
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         path = _plugin_path(spec, source, base_dir, confined=confined)
         return Candidate(path.stem, source, str(path), _import_path(path, source))

@@ -138,6 +138,19 @@ def test_task_file_plugin_paths_may_not_leave_the_project(tmp_path, spec):
         load(tmp_path, [spec])
 
 
+@pytest.mark.parametrize("spec", ["a\\u0000b.py", "a\\u0000b"])
+def test_a_nul_in_a_task_file_plugin_name_is_an_error_not_a_traceback(tmp_path, mogrun_cli,
+                                                                       spec):
+    """A path with a NUL made realpath raise ValueError: check ended in a traceback."""
+    (tmp_path / "mogplex.toml").write_text(
+        f'[mogplex]\r\nplugins = ["{spec}"]  # hand-written\r\n\r\n'
+        '[jobs.t]\r\nrepo = "acme/api"\r\nprompt = "p"\r\n\r\n', encoding="utf-8")
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith("Error: plugin name 'a\\x00b"), result
+    assert "holds a NUL character" in result.stderr and "Traceback" not in result.output
+
+
 def test_symlink_out_of_the_project_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
