@@ -496,18 +496,38 @@ def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Ta
 
 def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:
     if target.automation is not None:
+        if _automation_run_ended(state, client, history, target):
+            return
         raise RequestRefusedError(
             f"{target.run_id} ({target.label}) is a run of automation {target.automation!r}: "
             "the Mogplex API has no cancel for automation runs; it is left going",
             status=0, code="NO_PUBLIC_CANCEL")
     outcome = client.cancel_run(target.run_id)
-    status = outcome.state.status
     if target.row is not None:  # an ended run's row is completed, outcome included
         record_status(history, target.row, outcome.state)
+    _say_cancelled(state, target, outcome.state.status, outcome.already_terminal)
+
+
+def _automation_run_ended(state: CliState, client: Any, history: Any, target: Target) -> bool:
+    """An automation run has no cancel, but one that has ended needs none: said as
+    a run's cancel says it, its row completed (``False``: it is going)."""
+    from mogrun.engine.automation_kind import reader_for
+
+    run, _ = reader_for(client, target.automation).get_events(target.run_id)
+    if not run.terminal:
+        return False
+    if target.row is not None:
+        record_status(history, target.row, run)
+    _say_cancelled(state, target, run.status, already_terminal=True)
+    return True
+
+
+def _say_cancelled(state: CliState, target: Target, status: str | None,
+                   already_terminal: bool) -> None:
     if state.json_output:
         echo_json({"run_id": target.run_id, "label": target.label, "status": status,
-                    "already_terminal": outcome.already_terminal})
-    elif outcome.already_terminal:
+                    "already_terminal": already_terminal})
+    elif already_terminal:
         _echo_safe(f"{target.run_id} ({target.label}) had already ended: {status}")
     else:
         _echo_safe(f"{target.run_id} ({target.label}) {status}")

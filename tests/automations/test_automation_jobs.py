@@ -208,7 +208,7 @@ def test_input_json_cannot_carry_is_refused_before_any_request(project, mogrun_e
     """A TOML date crashed show and every run with a traceback (json.dumps), and nan
     was sent as NaN, which no server parses; check said ok to both."""
     text = automation_job(repo=["acme/api"]).replace('ticket = "PLAT-7"', f"since = {value}")
-    project.write(("\ufeff# edited by hand\r\n" + text.replace("\n", "\r\n") + "\r\n\r\n"))
+    project.write("\ufeff# edited by hand\r\n" + text.replace("\n", "\r\n") + "\r\n\r\n")
     for args in (("check",), ("show", "triage-all"), ("triage-all",), ("ci", "github")):
         result = project.run(*args)
         assert result.exit_code == 2, (args, result)
@@ -239,7 +239,7 @@ def test_show_prints_the_trigger_request(project):
 
 
 @pytest.mark.parametrize("automation", ["triage", "{{ which }}"])
-def test_status_and_logs_read_automation_runs_and_cancel_says_it_cannot(
+def test_status_and_logs_read_automation_runs_and_cancel_sees_them_ended(
         project, mogrun_emulator, automation):
     """Through the automation the run rendered (recorded with it), not the key as
     written: a templated one was looked up as "{{ which }}"."""
@@ -255,10 +255,23 @@ def test_status_and_logs_read_automation_runs_and_cancel_says_it_cannot(
     assert logs.exit_code == 0, logs
     assert "node_success" in logs.stdout and "Agent step 1" in logs.stdout
     assert not [r for r in mogrun_emulator.requests if r.path.startswith("/api/v1/mogplex/runs")]
+    cancel = project.run("cancel", "triage-all")  # it has ended: nothing to cancel
+    assert cancel.exit_code == 0, cancel
+    assert cancel.stdout == f"{row['run_id']} (triage-all) had already ended: success\n"
+
+
+def test_cancel_says_it_cannot_cancel_a_going_automation_run(project):
+    """It said so of an ended run too, with exit 1, where a run's cancel says
+    "had already ended" and exits 0."""
+    project.write("# as edited by hand\r\n" + automation_job(
+        repo=["acme/api"], note="@emulator duration=never").replace("\n", "\r\n") + "\r\n")
+    assert project.run("run", "--detach", "triage-all").exit_code == 0
     cancel = project.run("cancel", "triage-all")
     assert cancel.exit_code == 1, cancel
     assert "no cancel for automation runs" in cancel.output
     assert "'triage'" in cancel.output, cancel.output
+    [row] = [json.loads(line) for line in project.run("--json", "status").stdout.splitlines()]
+    assert row["status"] == "running", row
 
 
 def test_an_automation_run_is_read_after_its_job_left_the_task_file(project):
