@@ -72,6 +72,9 @@ class Observer:
     def left_going(self, exit_code: int) -> None:
         """A second signal: the process leaves now, runs still going."""
 
+    def session_failed(self, message: str, exit_code: int) -> None:
+        """The invocation stopped before its runs started (a repo not found)."""
+
 
 class Lifecycle(Observer):
     """Fans each lifecycle point out to every registered observer, in order."""
@@ -139,6 +142,10 @@ class Lifecycle(Observer):
                          exit_code: int, rerun: str | None = None) -> None:
         for o in self.observers:
             o.session_finished(config, results, exit_code, rerun)
+
+    def session_failed(self, message: str, exit_code: int) -> None:
+        for o in self.observers:
+            o.session_failed(message, exit_code)
 
     def left_going(self, exit_code: int) -> None:
         """The last thing the channel says: the process leaves without waiting for

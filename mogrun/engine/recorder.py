@@ -127,6 +127,16 @@ class HistoryObserver(Observer):
             self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
                          message="interrupted again before it started")
 
+    def session_failed(self, message: str, exit_code: int) -> None:
+        """No run will claim its row: each says why it never started (``status``
+        would show it waiting, ``rerun`` would try it as if it had been cut off)."""
+        with self._lock:
+            planned = list(self._planned.values())
+            self._planned.clear()
+        for row in planned:
+            self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
+                         message=f"not started: {message}")
+
     def _row(self, track: RunTrack) -> int | None:
         with self._lock:
             return self._rows.get(id(track))

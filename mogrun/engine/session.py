@@ -34,7 +34,7 @@ from mogrun.engine.signals import (
     left_going_lines,
 )
 from mogrun.engine.track import RunTrack
-from mogrun.errors import Interrupted, UsageError, combine_exit_codes
+from mogrun.errors import Interrupted, MogrunError, TaskFileError, UsageError, combine_exit_codes
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult, SessionConfig
 from mogrun.outcomes import Outcome
@@ -93,7 +93,29 @@ def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[Resolv
     ids = client.resolve_repos(
         [plan.request.repo for job in jobs for plan in job.runs if plan.request.repo_id is None],
         secrets=frozenset().union(*(job.secrets for job in jobs)))
-    return [_with_repo_ids(job, ids) for job in jobs]
+    resolved = [_with_repo_ids(job, ids) for job in jobs]
+    for job in resolved:
+        _refuse_one_repo_twice(job)
+    return resolved
+
+
+def _refuse_one_repo_twice(job: ResolvedJob) -> None:
+    """A repo listed by name and by id (which ``check`` cannot tell apart) would
+    get two runs of one job in one repo."""
+    from mogrun.reponames import is_full_name
+
+    seen: dict[str, str] = {}
+    for plan in job.runs:
+        named = plan.request.repo
+        repo_id = plan.request.repo_id or (None if is_full_name(named) else named)
+        if repo_id is None:
+            continue
+        first = seen.setdefault(repo_id.casefold(), plan.request.repo)
+        if first != plan.request.repo:
+            raise TaskFileError(
+                f'job "{job.name}" lists one repo twice: "{first}" and "{plan.request.repo}" '
+                "are the same repository", job=job.name, key="repo",
+                context=["Keep one of them in its repo list."])
 
 
 def _with_repo_ids(job: ResolvedJob, ids: Mapping[str, str]) -> ResolvedJob:
@@ -185,6 +207,9 @@ def run_session(
             return _signalled_at_the_end(deps, watch, code)
         except ForcedExit as forced:
             raise _left_going(deps, progress, forced.exit_code) from None
+        except MogrunError as error:  # before any start: resolving repos, a kind's checks
+            channel.session_failed(error.message, error.exit_code)
+            raise
         finally:
             unsubscribe()
 

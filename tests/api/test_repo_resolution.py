@@ -224,3 +224,26 @@ def test_a_cache_written_before_roots_were_kept_still_gives_its_ids(tmp_path):
     path.write_text(json.dumps(old))  # the file as an earlier mogrun wrote it
     cache = RepoCache(path, "http://x", "mog_x")
     assert (cache.get("Acme/API"), cache.root("id-1")) == ("id-1", (False, None))
+
+
+@pytest.mark.parametrize("kind", ['prompt = "p"', 'automation = "triage"'])
+@pytest.mark.mogrun_emulator(automations=["triage"])
+def test_one_repo_by_name_and_by_id_is_refused_before_any_start(mogrun_cli, mogrun_emulator,
+                                                                tmp_path, kind):
+    """check cannot tell a name from its id: run started two runs of the job in one
+    repo. Refused once the ids are known, and the rows planned for the runs say why
+    they never started (status and rerun read them)."""
+    repo_id = mogrun_emulator.repo_id("acme/api")
+    (tmp_path / "mogplex.toml").write_text(
+        f'[jobs.both]\r\nrepo = ["ACME/api",  # by name\r\n  "{repo_id.upper()}"]\r\n'
+        f"{kind}\r\n\r\n", encoding="utf-8")
+    result = mogrun_cli("run", "both", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith(f'Error: job "both" lists one repo twice: "ACME/api" and '
+                                    f'"{repo_id.upper()}" are the same repository\n'), result
+    assert [r for r in mogrun_emulator.requests if r.method == "POST"] == []
+    rows = [json.loads(line) for line in
+            mogrun_cli("--json", "history", cwd=tmp_path).stdout.splitlines()]
+    assert [(r["outcome"], r["exit_code"]) for r in rows] == [("error", 2)] * 2
+    assert all(r["message"].startswith('not started: job "both" lists one repo twice')
+               for r in rows)
