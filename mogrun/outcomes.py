@@ -21,6 +21,9 @@ class RunStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Not terminal: the agent's pass succeeded but stopped at a checkpoint to ask a
+    # person something. Only a reply outside the API (Slack) or a cancel moves it on.
+    AWAITING_INPUT = "awaiting_input"
 
     @property
     def terminal(self) -> bool:

@@ -49,7 +49,7 @@ def emulator_command(state: CliState, **options: Any) -> int:
       @emulator duration=never interval=0.2s message="::error::boom"
 
     \b
-    status    success | failed | cancelled (default success)
+    status    success | failed | cancelled | awaiting_input (default success)
     duration  5s, 500ms, 2m or never (default --duration)
     pending   time in pending before streaming
     events    events in all, 3 or more (default --events)

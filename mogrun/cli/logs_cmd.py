@@ -214,11 +214,20 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
                 secrets: frozenset[str], gates: GateJudge, follower: Any) -> int:
+    from mogrun.engine.follower import AWAITING_INPUT
+
     sink = _LogSink(state, target, secrets)
     try:
         done = follower.follow()
     except MogrunError as exc:
         sink.notice(exc.message, "error")
+        return 1
+    if done.reason == AWAITING_INPUT:  # following on would never end
+        if target.row is not None:
+            record_status(history, target.row, done.state)
+        sink.notice(f"{target.run_id} is awaiting input: the agent stopped to ask a question "
+                    "the API cannot answer; answer it in Mogplex, or cancel it with: "
+                    f"mogrun cancel {target.run_id}", "warning")
         return 1
     if not done.state.terminal:
         return 1

@@ -107,6 +107,20 @@ def status(value: str) -> str:
     return value
 
 
+AWAITING_INPUT = "awaiting_input"  # a run only: paused at the agent's checkpoint, for good
+
+
+def run_status(value: str) -> str:
+    """A run may also end its pass at a checkpoint: the server then sets
+    ``awaiting_input`` (not terminal), keeps the sandbox warm, and only a reply
+    outside the API (Slack) or a cancel moves it on."""
+    if value == AWAITING_INPUT:
+        return value
+    if value not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join((*STATUSES, AWAITING_INPUT))}")
+    return value
+
+
 def duration(value: str) -> float | None:
     return None if value in ("never", "forever") else parse_seconds(value)
 
@@ -131,7 +145,7 @@ def _interval(value: str) -> float:
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "status": status,
+    "status": run_status,
     "duration": duration,
     "pending": parse_seconds,
     "events": _events,

@@ -60,7 +60,13 @@ class Run:
     # ---- time line -------------------------------------------------------------
 
     def end(self) -> float | None:
-        """Absolute time of the terminal status, if it has one."""
+        """Absolute time of the terminal status, if it has one: what its sandbox's
+        idle clock counts from (a run paused at a checkpoint has none yet)."""
+        return self._pass_end() if self._ends_for_good() else None
+
+    def _pass_end(self) -> float | None:
+        """Absolute time of the status the run ends its pass with, if it has one:
+        terminal, or ``awaiting_input``."""
         if self.cancelled_at is not None:
             return self.cancelled_at
         if self.ended_at is not None:
@@ -69,13 +75,18 @@ class Run:
         return None if rel is None else self.created + rel
 
     def status(self, now: float) -> str:
-        end = self.end()
+        end = self._pass_end()
         if end is not None and now >= end:
             return "cancelled" if self.cancelled_at is not None else self.script.status
         return "streaming" if now >= self.created + self.script.pending_time else "pending"
 
     def is_terminal(self, now: float) -> bool:
         return self.status(now) in TERMINAL_EVENT
+
+    def _ends_for_good(self) -> bool:
+        """Whether the scripted end is terminal: a pass that pauses at a checkpoint
+        (``awaiting_input``) goes on holding its sandbox until it is cancelled."""
+        return self.cancelled_at is not None or self.script.status in TERMINAL_EVENT
 
     def cancel(self, now: float) -> None:
         """Stop an active run now; its events gain cancel_requested, cancelled."""
@@ -122,13 +133,13 @@ class Run:
 
     def events(self, now: float, limit: int) -> list[dict[str, Any]]:
         """The first ``limit`` events visible at ``now``, oldest first."""
-        end = self.end()
+        end = self._pass_end()
         done = end is not None and now >= end
         cut = end if done and end is not None else now
         count = self._count(cut)
         events = [self._event(k) for k in range(min(count, limit))]
-        if done and len(events) < limit and end is not None:
-            events += self._tail(count, end)
+        if done and len(events) < limit and end is not None and self._ends_for_good():
+            events += self._tail(count, end)  # a pause at a checkpoint appends no event
         return events[:limit]
 
     def _tail(self, index: int, at: float) -> list[dict[str, Any]]:
@@ -191,7 +202,7 @@ class Run:
         return self.script.error or "The agent run failed"
 
     def _updated(self, now: float) -> float:
-        end = self.end()
+        end = self._pass_end()
         if end is not None and now >= end:
             return end
         count = self._count(now)
@@ -200,7 +211,7 @@ class Run:
     def detail(self, now: float) -> dict[str, Any]:
         """The RunDetail object as the API returns it."""
         status = self.status(now)
-        end = self.end()
+        end = self._pass_end()
         seen = min(now, end) if end is not None else now
         started = seen >= self.created + self.script.pending_time
         placed = self.sandbox is not None and (started or self.reused)
@@ -239,10 +250,13 @@ class RefusedRun(Run):
         super().__init__(spec, script, user, created, api_url)
         self.refusal = refusal
 
-    def end(self) -> float | None:
+    def _pass_end(self) -> float | None:
         if self.cancelled_at is not None:
             return self.cancelled_at
         return self.created + REFUSAL_DELAY
+
+    def _ends_for_good(self) -> bool:
+        return True  # it fails, whatever its prompt scripted
 
     def status(self, now: float) -> str:
         end = self.end()

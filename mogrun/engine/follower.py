@@ -25,8 +25,10 @@ from typing import Protocol
 from mogrun.durations import parse_moment
 from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import Event, ResolvedJob, RunState
+from mogrun.outcomes import RunStatus
 
 EVENT_LIMIT = 200
+AWAITING_INPUT = "awaiting_input"  # a FollowOutcome reason
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
     "this run has {limit} events or more, the most the API returns at once: "
@@ -55,7 +57,9 @@ class FollowSink(Protocol):
 
 @dataclass(frozen=True)
 class FollowOutcome:
-    """Why following stopped: ``terminal``, ``timeout``, ``watch`` or ``interrupted``."""
+    """Why following stopped: ``terminal``, ``awaiting_input`` (the run waits for a
+    person: following it further only waits for the timeout), ``timeout``,
+    ``watch`` or ``interrupted``."""
 
     state: RunState
     events: tuple[Event, ...]
@@ -111,6 +115,8 @@ class Follower:
                 return self._outcome("timeout")  # a poll stalled until the job's time ran out
             if self.state.terminal:
                 return self._outcome("terminal")
+            if self.state.status == RunStatus.AWAITING_INPUT:
+                return self._outcome(AWAITING_INPUT)
             reason = self.sink.watch(self.state, self.clock() - self._unchanged_since)
             if reason:
                 return self._outcome("watch", reason)

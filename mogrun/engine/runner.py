@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot
 from mogrun.engine.context import SessionDeps, SessionProgress
-from mogrun.engine.follower import Follower, FollowOutcome, event_identity
+from mogrun.engine.follower import AWAITING_INPUT, Follower, FollowOutcome, event_identity
 from mogrun.engine.kinds import JobKind, kind_of
 from mogrun.engine.outcome import gated_outcome
 from mogrun.engine.recorder import conflict_hint
@@ -226,7 +226,20 @@ class RunExecutor:
             return self._judge(track)
         if followed.reason == INTERRUPT_STOP:
             return self._interrupted(track, kind)
+        if followed.reason == AWAITING_INPUT:
+            return self._awaiting_input(track)
         return self._timed_out(track, kind, followed)
+
+    def _awaiting_input(self, track: RunTrack) -> RunResult:
+        """The agent's pass ended at a checkpoint, asking a person something. No API
+        call answers it, so following on would only wait for the timeout, then
+        cancel a run someone may still answer: it is left going, and fails the job
+        (it did not finish its work)."""
+        why = "awaiting input: the agent stopped to ask a question the API cannot answer"
+        hint = (self.deps.resume_hint(track.run_id) if self.deps.local else
+                f"answer it in Mogplex, or cancel it with: mogrun cancel {track.run_id}")
+        self.deps.channel.notice(f"{why}; left going — {hint}", track=track, level="warning")
+        return self._finish(track, Outcome.FAILED, message=why, going=True)
 
     def _judge(self, track: RunTrack) -> RunResult:
         """Gates run only for runs that reached a terminal status."""

@@ -15,7 +15,7 @@ from typing import Any
 from mogrun.durations import format_duration
 from mogrun.masking import mask
 from mogrun.models import RunResult
-from mogrun.outcomes import Outcome
+from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
 from mogrun.tables import cell_width, render_table
 
@@ -183,9 +183,16 @@ def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = ()) -> 
     per_job: dict[str, int] = {}
     for result in results:
         per_job[result.job] = per_job.get(result.job, 0) + 1
-    return [safe_cell(f"still going: {result_label(r, per_job[r.job] > 1)} ({r.run_id}); "
-                      f"follow with: mogrun logs --follow {r.run_id}", secrets)
+    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1)), secrets)
             for r in results if r.left_going and r.run_id]
+
+
+def _going_line(result: RunResult, label: str) -> str:
+    if result.status == RunStatus.AWAITING_INPUT:  # following it would only wait
+        return (f"awaiting input: {label} ({result.run_id}); answer it in Mogplex, or "
+                f"cancel it with: mogrun cancel {result.run_id}")
+    follow = f"mogrun logs --follow {result.run_id}"
+    return f"still going: {label} ({result.run_id}); follow with: {follow}"
 
 
 def _bucket(result: RunResult) -> str:
