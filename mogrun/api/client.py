@@ -48,6 +48,7 @@ RetryPolicy = Callable[..., "float | bool | None"]
 
 
 MIN_REQUEST_TIMEOUT = 0.5  # seconds: a request near its deadline still gets a chance
+CANCEL_TRIES = 3  # sends of one cancel the server asks to retry ("Run state changed")
 
 
 @dataclass(frozen=True)
@@ -248,17 +249,22 @@ class MogplexClient:
         """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
         again) unless the run is still going: the server also answers 409 when it
         could not reach the sandbox ("Sandbox is not ready"), and then the cancel
-        did not get through and the error is raised."""
+        did not get through and the error is raised. The newest server's 409 "Run
+        state changed; retry cancellation" (its update lost to another write) is
+        what it says: the cancel is sent again, a few times."""
         path = f"/runs/{_segment(run_id)}/cancel"
-        try:
-            answer = self._call("POST", path, job=job, deadline=deadline)
-        except RequestRefusedError as error:
-            if error.status != 409 or error.code != "CONFLICT":
-                raise
-            state = self.get_run(run_id, job=job, deadline=deadline)
-            if not state.terminal:
-                raise
-            return CancelOutcome(state, True)
+        for attempt in range(1, CANCEL_TRIES + 1):
+            try:
+                answer = self._call("POST", path, job=job, deadline=deadline)
+                break
+            except RequestRefusedError as error:
+                if error.status != 409 or error.code != "CONFLICT":
+                    raise
+                state = self.get_run(run_id, job=job, deadline=deadline)
+                if state.terminal:
+                    return CancelOutcome(state, True)
+                if attempt == CANCEL_TRIES or "retry cancellation" not in error.message:
+                    raise
         run = failures.payload_field(answer.data, "run", dict, answer.info)
         return CancelOutcome(RunState.from_api(run), bool(answer.data.get("alreadyTerminal")))
 

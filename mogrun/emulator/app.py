@@ -79,7 +79,8 @@ class Api:
         if fault.kind == "delay":
             self.sleep(1.0 if fault.delay is None else fault.delay)
             return _with_retry_after(self._route(request, parts, None), fault)
-        if fault.kind in ("drop_after_commit", "conflict", "not_ready", "500_after_commit"):
+        if fault.kind in ("drop_after_commit", "conflict", "not_ready", "changed",
+                          "500_after_commit"):
             reply = self._route(request, parts, fault)
             return replace(reply, action="drop") if fault.kind == "drop_after_commit" else reply
         return fault_reply(fault)
@@ -235,6 +236,9 @@ class Api:
             # The server asked for the cancel, then could not reach the sandbox to kill
             # the agent's command: the run goes on.
             return error(409, "CONFLICT", "Sandbox is not ready")
+        if fault is not None and fault.kind == "changed" and not run.is_terminal(now):
+            # The newest server's compare-and-set lost to another write: nothing done.
+            return error(409, "CONFLICT", "Run state changed; retry cancellation")
         terminal = run.is_terminal(now)
         if not terminal:
             run.cancel(now)

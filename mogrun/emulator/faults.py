@@ -18,9 +18,9 @@ from mogrun.emulator.durations import parse_seconds
 ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "automations",
              "trigger", "automation_runs", "*")
 KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay",
-         "drop_after_commit", "drop", "conflict", "not_ready", "500_after_commit")
+         "drop_after_commit", "drop", "conflict", "not_ready", "changed", "500_after_commit")
 ONLY_FOR = {"drop_after_commit": ("start", "trigger"), "conflict": ("cancel",),
-            "not_ready": ("cancel",),
+            "not_ready": ("cancel",), "changed": ("cancel",),
             "500_after_commit": ("trigger",)}
 
 _KIND_WORD = "|".join(sorted(KINDS, key=len, reverse=True))

@@ -447,6 +447,30 @@ def test_a_cancel_refused_while_the_run_goes_on_is_not_taken_for_its_end(
     assert row["outcome"] == "timeout"
 
 
+@pytest.mark.parametrize(("count", "cancelled"), [(2, True), (3, False)])
+def test_a_cancel_the_server_asks_to_retry_is_sent_again(project, mogrun, mogrun_emulator,
+                                                        count, cancelled):
+    """The newest server answers 409 "Run state changed; retry cancellation" when its
+    update lost to another write, and nothing is done: the cancel is sent again (three
+    times in all), not reported as one that did not get through."""
+    mogrun_emulator.add_fault("cancel", "changed", count=count)
+    project("""
+        [jobs.edge]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "600ms"
+    """)
+    result = mogrun("edge")
+    assert result.exit_code == 1, result
+    (run_id,) = mogrun_emulator.runs
+    cancels = [r for r in mogrun_emulator.requests if r.path.endswith("/cancel")]
+    assert [r.status for r in cancels] == [409] * count + [200] * (3 - count)
+    assert mogrun_emulator.run_detail(run_id)["status"] == (
+        "cancelled" if cancelled else "streaming")
+    assert (f"cancelled run {run_id}" in result.stderr) is cancelled
+    assert ("Run state changed; retry cancellation" in result.stderr) is not cancelled
+
+
 def test_an_attached_run_is_left_going_at_this_invocations_timeout(
         project, mogrun, mogrun_emulator):
     project("""
