@@ -87,11 +87,14 @@ class TriggerAnswer:
     started: bool
     status: str | None
     retried: bool = False  # an earlier attempt of this trigger may have reached the server
+    replayed: bool = False  # the newest server's word for a duplicate key
 
     @property
     def duplicate(self) -> bool:
-        """The key was used before — by us, or by anyone else on the server."""
-        return self.outcome == "suppressed" and self.reason == DUPLICATE
+        """The key was used before — by us, or by anyone else on the server. Newer
+        servers answer it ``outcome: "replayed"``, ``replayed: true``."""
+        return (self.outcome == "suppressed" and self.reason == DUPLICATE) or (
+            self.replayed or self.outcome == "replayed")
 
     @property
     def capped(self) -> bool:
@@ -112,7 +115,7 @@ class TriggerAnswer:
                    reason=data.get("reason") if isinstance(data.get("reason"), str) else None,
                    started=data.get("started") is True,
                    status=data.get("status") if isinstance(data.get("status"), str) else None,
-                   retried=retried)
+                   retried=retried, replayed=data.get("replayed") is True)
 
 
 @dataclass(frozen=True)
