@@ -289,6 +289,19 @@ class History:
 
     # --- reading ----------------------------------------------------------
 
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Every row of a query; a file damaged past what opening it checks (a
+        page overwritten) is one clear error, not sqlite's traceback."""
+        import sqlite3
+
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise MogrunError(f"cannot read run history {self.path}: {exc}", context=[
+                    f"Move it away to start a new one: mv {self.path} {self.path}.broken"]
+                ) from exc
+
     def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
                 ) -> list[HistoryRow]:
         """Rows of every task file, newest first: for the server's truth (a run id,
@@ -321,9 +334,7 @@ class History:
         if limit is not None:
             # SQLite integers are 64-bit: a larger -n means "all of them", not a crash.
             sql += f" LIMIT {min(int(limit), _SQLITE_MAX_INT)}"
-        with self._lock:
-            rows = self._db.execute(sql, (*first, *params)).fetchall()
-        return [_row(values) for values in rows]
+        return [_row(values) for values in self._read(sql, (*first, *params))]
 
     def recent(self, limit: int = 50, job: str | None = None,
                repo: str | None = None) -> list[HistoryRow]:
@@ -385,9 +396,7 @@ class History:
                 sql += f" AND {column} = ?"
                 params.append(value)
         sql += " GROUP BY base_url ORDER BY MAX(id) DESC"
-        with self._lock:
-            found = self._db.execute(sql, params).fetchall()
-        return [(str(url), int(count)) for url, count in found]
+        return [(str(url), int(count)) for url, count in self._read(sql, params)]
 
     def latest_per_job(self) -> list[HistoryRow]:
         """For each job, the runs of its latest invocation (newest job first)."""

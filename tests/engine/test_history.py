@@ -239,3 +239,24 @@ def test_a_task_file_s_latest_run_of_a_job_is_read_by_index(tmp_path):
         " AND (job = ?) ORDER BY id DESC LIMIT 1", ("x", "mogplex.toml", "j")).fetchall())
     assert "runs_by_file (base_url=? AND task_file=? AND job=?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_a_history_damaged_past_its_header_is_one_message_for_each_reader(tmp_path):
+    """A page overwritten inside the file opens fine and failed at the first query:
+    history, status, logs and rerun ended in sqlite's traceback."""
+    from mogrun.testing import MogrunProject
+
+    project = MogrunProject(tmp_path)
+    project.write('[jobs.ok]\r\nrepo = "acme/api"\r\nprompt = "@emulator duration=0.2s"\r\n\r\n')
+    assert project.run("--local", "-q", "ok").exit_code == 0
+    db = tmp_path / ".mogrun" / "history.db"
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    with open(db, "r+b") as handle:  # the runs table's first page
+        handle.seek(4096)
+        handle.write(b"\xff" * 4096)
+    for command in ("history", "status", "logs", "rerun"):
+        result = project.run("--local", command)
+        assert result.exit_code == 1, (command, result)
+        assert result.stderr.startswith(f"Error: cannot read run history {db}: database disk "
+                                        "image is malformed\n"), (command, result)
+        assert "Traceback" not in result.output
