@@ -270,6 +270,18 @@ def test_an_empty_scope_names_the_api_scopes_that_have_runs(mogrun_project, comm
     assert result.stderr == "No runs recorded yet.\n", result
 
 
+@pytest.mark.parametrize("args", [(), ("--json",), ("--local",)])
+def test_exit_status_with_nothing_recorded_is_not_green(mogrun_project, args) -> None:
+    """It exited 0 ("every shown run passed"), so `status --exit-status && deploy` on
+    a fresh checkout went ahead; with a job named it already exited 2."""
+    mogrun_project.write(task_file(job("hello")))
+    result = mogrun_project.run(*args, "status", "--exit-status")
+    assert result.exit_code == 1, result
+    assert result.stdout == ""
+    plain = mogrun_project.run(*args, "status")
+    assert plain.exit_code == 0, plain  # without --exit-status: nothing wrong
+
+
 def test_local_scope_names_the_api_runs_and_how_to_see_them(project) -> None:
     assert project("lint").exit_code == 0
     for command in ("history", "status"):

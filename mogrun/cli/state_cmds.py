@@ -205,7 +205,8 @@ EXIT_STATUS_HELP = """\b
 --exit-status codes:
   0  every shown run passed
   1  a shown run did not pass (failed, cancelled, gate failed, never started;
-     timed out or interrupted, even if it goes on on the server)
+     timed out or interrupted, even if it goes on on the server), or no run
+     is recorded at all
   3  none failed, but one is still going (pending, streaming, detached)
 """
 
@@ -252,6 +253,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
                            "the runs as last recorded", err=True)
         if not rows:
             nothing_recorded(state, taskfile, history, ["status"])
+            # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
+            # on a fresh checkout must not read as green.
+            return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows)
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
