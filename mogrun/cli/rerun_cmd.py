@@ -52,7 +52,8 @@ its own history.
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
 mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
-it ended (rerun if it did not pass).
+it ended (rerun if it did not pass). When nothing is started because of
+such a run, the exit code is 1: what did not pass has not passed yet.
 
 \b
 Examples:

@@ -249,7 +249,9 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         if select is not None and not any(job.runs for job in jobs):
             click.echo(select.nothing_left(None if shard is None else f"shard {shard}"),
                        err=True)
-            return 0
+            # Held back behind a run still going: what did not pass has not passed
+            # (`mogrun rerun && deploy` must not go ahead), as `run` says of a skip.
+            return 1 if select.held else 0
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,

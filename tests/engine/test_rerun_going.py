@@ -51,7 +51,7 @@ def test_a_run_left_going_at_its_timeout_is_not_started_again(
 
     mogrun_emulator.clear_requests()
     rerun = mogrun("rerun")
-    assert rerun.exit_code == 0, rerun
+    assert rerun.exit_code == 1, rerun  # it has not passed (yet)
     assert mogrun_emulator.runs == [run_id]  # no second agent doing the same work
     assert mogrun_emulator.count("POST", "/runs") == 0
     assert mogrun_emulator.count("GET", f"/runs/{run_id}") == 1  # it was asked, once
@@ -80,7 +80,7 @@ def test_a_run_whose_following_failed_is_not_started_again(
     assert f"follow with: mogrun logs --follow {run_id}" in first.stdout, first
 
     rerun = mogrun("rerun", "a")
-    assert rerun.exit_code == 0, rerun
+    assert rerun.exit_code == 1, rerun  # it has not passed (yet)
     assert mogrun_emulator.runs == [run_id]
     assert f"follow it with: mogrun logs --follow {run_id}" in rerun.stderr, rerun
 
@@ -129,9 +129,12 @@ def test_a_job_whose_need_is_still_going_is_held_back_too(
     assert mogrun("after").exit_code == 1  # slow timed out (left going): after skipped
     [run_id] = mogrun_emulator.runs
     rerun = mogrun("rerun")
-    assert rerun.exit_code == 0, rerun
+    # after has still not run: `mogrun rerun && deploy` must not go ahead (it exited 0)
+    assert rerun.exit_code == 1, rerun
     assert mogrun_emulator.runs == [run_id]
     assert "after: not rerun while its need slow is still going" in rerun.stderr, rerun
+    assert rerun.stderr.rstrip().endswith("nothing to rerun now: what did not pass is still "
+                                          "going (or needs what is); follow it as said above")
 
 
 def test_rerun_dry_run_says_what_it_would_check_and_sends_nothing(
