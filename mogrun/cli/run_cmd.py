@@ -34,6 +34,11 @@ if TYPE_CHECKING:
             """Why no run is chosen (in this ``leg`` of a ``--shard``)."""
             ...
 
+        @property
+        def held(self) -> Sequence[str]:
+            """The jobs held back behind a run still going."""
+            ...
+
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
 
