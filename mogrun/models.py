@@ -13,6 +13,21 @@ from mogrun.outcomes import RunStatus
 
 TERMINAL_STATUSES = frozenset(str(s) for s in RunStatus if s.terminal)
 
+MAX_KEY = 200  # the server's limit on an Idempotency-Key, in characters
+
+
+def fitted_key(base: str, suffix: str = "") -> str:
+    """``base + suffix`` within ``MAX_KEY``: a base too long for the suffix is
+    shortened and a digest of the whole of it added, so two long keys that share
+    a prefix still differ. For the keys mogrun makes (attempts, its own default
+    key); a key the task file wrote is never shortened, its length is an error."""
+    if len(base) + len(suffix) <= MAX_KEY:
+        return base + suffix
+    import hashlib  # rare: a long key
+
+    digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:12]
+    return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
+
 
 @dataclass(frozen=True)
 class StartRequest:

@@ -22,27 +22,22 @@ from typing import Any
 
 from mogrun.engine.outcome import server_duration
 from mogrun.masking import mask
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+from mogrun.models import (
+    Event,
+    ResolvedJob,
+    RunPlan,
+    RunResult,
+    RunState,
+    StartRequest,
+    fitted_key,
+)
 from mogrun.outcomes import Outcome
-
-MAX_KEY = 200  # the server's limit on an Idempotency-Key
 
 
 def attempt_key(base: str, attempt: int) -> str:
-    """The Idempotency-Key of ``attempt`` (1 is ``base`` itself), within 200 characters.
-
-    A base too long for the suffix is shortened and a digest of the whole of it
-    added, so two long keys that share a prefix still get different attempt keys.
-    """
-    if attempt <= 1:
-        return base
-    suffix = f"~attempt-{attempt}"
-    if len(base) + len(suffix) <= MAX_KEY:
-        return base + suffix
-    import hashlib  # rare (a long key's attempt 2+); show and check import this module
-
-    digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:12]
-    return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
+    """The Idempotency-Key of ``attempt`` (1 is ``base`` itself), within the server's
+    limit (``fitted_key``: two long keys that share a prefix still differ)."""
+    return base if attempt <= 1 else fitted_key(base, f"~attempt-{attempt}")
 
 
 @dataclass(eq=False)

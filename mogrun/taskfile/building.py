@@ -24,10 +24,10 @@ from mogrun.errors import (
     TemplateError,
     UnknownKeyError,
 )
-from mogrun.models import KeySpec, ResolvedJob, RunPlan, StartRequest
+from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
-from mogrun.taskfile.limits import MAX_KEY, request_problems
+from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited, toml_repr
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import (
@@ -278,11 +278,12 @@ def _runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     if suffix:
         for request in requests:
             written, longer = request.idempotency_key, request.idempotency_key + suffix
-            if len(written) <= MAX_KEY < len(longer):
+            if len(written) <= MAX_KEY < len(longer) and _own_key(job):
                 raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
                                f"characters, {len(longer)} with the --rerun suffix; the server "
                                f"accepts at most {MAX_KEY} (shorten it)")
-        requests = [replace(r, idempotency_key=r.idempotency_key + suffix) for r in requests]
+        requests = [replace(r, idempotency_key=_suffixed(job, r.idempotency_key, suffix))
+                    for r in requests]
     if _judge(job, source, requests):
         raise _Stop()
     return [RunPlan(job=job.name, repo=r.repo, request=r) for r in requests]
@@ -333,16 +334,32 @@ def _trigger_runs(job: _Job, repos: list[str]) -> list[RunPlan]:
     requests, inputs = [], []
     for repo in repos:
         key = job.merged.get("idempotency_key")
-        key = (f"mogrun-{job.name}-{job.ctx.clock.nonce}" if key is None else
-               job.render(key, "idempotency_key", repo, "here"))
+        key = _made_key(job) if key is None else job.render(key, "idempotency_key", repo, "here")
         requests.append(StartRequest(repo=repo, prompt="", idempotency_key=key.strip()))
         inputs.append(_render_value(job, raw_input, "input", repo, "here"))
     job.check_rendered()
     requests = _per_repo_keys(job, requests)
     suffix = job.ctx.rerun_suffix or ""
     return [RunPlan(job=job.name, repo=request.repo, inputs=values,
-                    request=replace(request, idempotency_key=request.idempotency_key + suffix))
+                    request=replace(request, idempotency_key=_suffixed(
+                        job, request.idempotency_key, suffix)))
             for request, values in zip(requests, inputs, strict=True)]
+
+
+def _own_key(job: _Job) -> bool:
+    """Whether the task file wrote the job's key (else mogrun made it)."""
+    return job.merged.get("idempotency_key") is not None
+
+
+def _suffixed(job: _Job, key: str, suffix: str) -> str:
+    """``key + suffix``; a key mogrun made is fitted to the server's limit (a long
+    job name must not make it an error the user never wrote)."""
+    return key + suffix if _own_key(job) else fitted_key(key, suffix)
+
+
+def _made_key(job: _Job) -> str:
+    """The key of a job that names none: unique to this invocation."""
+    return fitted_key(f"mogrun-{job.name}-{job.ctx.clock.nonce}")
 
 
 def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest]:
@@ -350,7 +367,8 @@ def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest
     keys = [r.idempotency_key for r in requests]
     if len(set(keys)) == len(keys):
         return requests
-    suffixed = [replace(r, idempotency_key=f"{r.idempotency_key}:{r.repo}") for r in requests]
+    suffixed = [replace(r, idempotency_key=_suffixed(job, r.idempotency_key, f":{r.repo}"))
+                for r in requests]
     for written, request in zip(keys, suffixed, strict=True):
         if len(written.strip()) <= MAX_KEY < len(request.idempotency_key):
             raise job.fail("idempotency_key", f"the idempotency key is {len(written)} "
@@ -370,7 +388,7 @@ def _request(job: _Job, repo: str, prompt_source: str) -> StartRequest:
     prompt_key = "prompt" if "prompt" in merged else "prompt_file"
     key = text("idempotency_key")
     if key is None:
-        key = f"mogrun-{job.name}-{job.ctx.clock.nonce}"
+        key = _made_key(job)
     return StartRequest(
         repo=repo, prompt=job.render(prompt_source, prompt_key, repo, reason),
         idempotency_key=key.strip(), harness=merged.get("harness"),

@@ -6,13 +6,12 @@ from __future__ import annotations
 import functools
 import re
 
-from mogrun.models import StartRequest
+from mogrun.models import MAX_KEY, StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
 from mogrun.taskfile.parse import toml_repr
 from mogrun.taskfile.schema import JOB_KEYS
 
 MAX_PROMPT = 100_000
-MAX_KEY = 200
 
 
 def server_length(text: str) -> int:

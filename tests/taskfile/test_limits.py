@@ -3,6 +3,8 @@ branches, durations and request budgets."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
     # owner/name resolves case-insensitively, so both entries are one repo: two runs
@@ -69,6 +71,27 @@ def test_a_key_pushed_over_the_limit_by_the_fan_out_suffix_says_so(project) -> N
         'Error: job "a", key "idempotency_key": the idempotency key is 195 characters, 204 '
         'with the fan-out suffix ":acme/api"; the server accepts at most 200 (shorten it, or '
         "make it differ per repo with {{ repo }})")
+
+
+@pytest.mark.parametrize("kind", ['prompt = "x"', 'automation = "triage"'])
+def test_a_long_job_name_never_makes_mogruns_own_key_an_error(project, kind) -> None:
+    """With no idempotency_key, mogrun makes one from the job's name: a 250-character
+    name over two repos was refused for a 277-character key the user never wrote."""
+    import json
+
+    name = "j" * 250
+    project.write(f"""
+        [jobs.{name}]
+        repo = ["acme/api", "acme/web"]
+        {kind}
+    """)
+    assert project.run("check").code == 0
+    shown = project.run("--json", "show", name)
+    assert shown.code == 0, shown
+    keys = [run["request"]["headers"]["Idempotency-Key"] for run in json.loads(shown.out)["runs"]]
+    if kind.startswith("prompt"):  # a trigger's key is a digest of it (and the repo...)
+        assert len(set(keys)) == 2 and all(len(key) <= 200 for key in keys), keys
+        assert all(key.startswith("mogrun-jjjj") for key in keys)
 
 
 def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
