@@ -9,6 +9,7 @@ and body, so a lost answer can never start a second run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -202,13 +203,21 @@ class MogplexClient:
         deadline: float | None = None, stop: threading.Event | None = None,
     ) -> StartOutcome:
         """``POST /runs``; every attempt sends the same Idempotency-Key and body. Given
-        up once ``stop`` is set (``StartInterrupted``: the run may exist)."""
-        body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
-        try:
-            answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
-                                kind="start", job=job, deadline=deadline, stop=stop)
-        except RequestRefusedError as error:
-            raise self._stale_repo(error, request.repo_id) from error
+        up once ``stop`` is set (``StartInterrupted``: the run may exist). A 404 for a
+        repo id from the cache is the cache's mistake, not the user's: the name is
+        looked up again and the start sent once more (the server checks the repo
+        before it stores the key, so the key is still free)."""
+        while True:
+            body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
+            try:
+                answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
+                                    kind="start", job=job, deadline=deadline, stop=stop)
+                break
+            except RequestRefusedError as error:
+                fresh = self._stale_repo(error, request, job)
+                if fresh is None:
+                    raise
+                request = dataclasses.replace(request, repo_id=fresh)
         info = self._info("POST", "/runs", key=request.idempotency_key)
         run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
         if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
@@ -268,16 +277,21 @@ class MogplexClient:
         run = failures.payload_field(answer.data, "run", dict, answer.info)
         return CancelOutcome(RunState.from_api(run), bool(answer.data.get("alreadyTerminal")))
 
-    def _stale_repo(self, error: RequestRefusedError, repo_id: str | None) -> MogrunError:
-        """A 404 for a repo id taken from the cache: the repo was removed (or added
-        again under a new id); the id is forgotten so the next run looks it up."""
+    def _stale_repo(self, error: RequestRefusedError, request: StartRequest,
+                    job: ResolvedJob | None) -> str | None:
+        """The repo's id now, when ``error`` is a 404 for an id taken from the cache
+        (the repo was removed and added again under a new id): the stale id is
+        forgotten and the name looked up again (``RepoNotFoundError`` if it is gone
+        for good). ``None``: the 404 is the server's word on a fresh id."""
+        repo_id = request.repo_id
         if error.status != 404 or repo_id is None or repo_id not in self._ids_from_cache:
-            return error
+            return None
+        self._ids_from_cache.discard(repo_id)
         if self.repo_cache is not None:
             self.repo_cache.forget(repo_id)
-        return error.evolve(context=(*error.context, (
-            f"The repo id came from {self.repo_cache.path if self.repo_cache else 'the cache'}"
-            "; it has been dropped, so the next run looks the repo up again.")))
+        secrets = tuple(job.secrets) if job is not None else ()
+        fresh = str(self._find([request.repo], secrets)[request.repo]["id"])
+        return None if fresh == repo_id else fresh
 
     def request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
