@@ -394,3 +394,24 @@ def test_status_shows_what_history_knows_when_the_api_cannot_be_reached(
     assert row["job"] == "slow" and row["status"] == "pending"  # as last recorded
     assert "warning: cannot refresh from the API (" in shown.stderr
     assert shown.stderr.rstrip().endswith("showing the runs as last recorded")
+
+
+def test_a_run_started_where_history_cannot_be_kept_is_still_followed_by_its_id(
+        project, mogrun_emulator) -> None:
+    """.mogrun a file (or a read-only folder): run --detach warned and printed
+    "follow with: mogrun logs --follow ID", but logs, status and cancel then failed
+    on the history they could do without: the run could not be cancelled from there."""
+    (project.root / ".mogrun").write_text("not a folder\n", encoding="utf-8")
+    started = project.run("run", "--detach", "slow")
+    assert started.exit_code == 0, started
+    [run_id] = mogrun_emulator.runs
+    assert f"mogrun logs --follow {run_id}" in started.output
+    warning = "; going on without it (a run is found by its id only)"
+    for args in (("status", run_id), ("logs", run_id), ("cancel", run_id)):
+        result = project.run(*args)
+        assert result.exit_code == 0, (args, result)
+        assert warning in result.stderr and run_id in result.stdout, (args, result)
+    assert mogrun_emulator.run_detail(run_id)["status"] == "cancelled"
+    shown = project.run("history")  # the history is all it shows: an error
+    assert shown.exit_code == 1, shown
+    assert shown.stderr.startswith("Error: cannot open run history "), shown

@@ -59,13 +59,17 @@ def row_automation(row: Any, taskfile: Any) -> str | None:
     return row.automation or job_automation(taskfile, row.job)
 
 
-def open_state(state: CliState, *, lenient: bool = True) -> tuple[Any, Any]:
+def open_state(state: CliState, *, lenient: bool = True,
+               by_id: bool = True) -> tuple[Any, Any]:
     """(task file, history) for this invocation's task file and API base URL. A
     task file that does not parse (half edited) still names the history beside
     it: a running agent can be seen and cancelled meanwhile, with a warning; not
     when ``lenient`` is off (``logs`` prints agent text, masked with the file's
-    ``env.*`` values, which only the file names)."""
-    from mogrun.cli.loading import load_taskfile, project_history
+    ``env.*`` values, which only the file names). ``by_id``: the command can act on
+    a run id alone, so a history that cannot be opened (a read-only folder,
+    ``.mogrun`` a file) is a warning and an empty one: the run a ``--detach`` there
+    started can still be followed and cancelled."""
+    from mogrun.cli.loading import history_key, load_taskfile, project_history
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.parse import stand_in
 
@@ -80,7 +84,16 @@ def open_state(state: CliState, *, lenient: bool = True) -> tuple[Any, Any]:
         click.echo(f"warning: the task file cannot be read ({exc.message}, at {where}); "
                    "going on with the history beside it, as recorded (job names, the API URL "
                    "and secrets to mask need the file)", err=True)
-    return taskfile, project_history(state, taskfile)
+    try:
+        return taskfile, project_history(state, taskfile)
+    except MogrunError as exc:
+        if not by_id:
+            raise
+        from mogrun.engine.history import History
+
+        _echo_safe(f"warning: {exc.message}; going on without it (a run is found by its "
+                   "id only)", err=True)
+        return taskfile, History.in_memory(history_key(state, taskfile), taskfile.path.name)
 
 
 def _rows_for(history: Any, taskfile: Any, target: str,
@@ -562,7 +575,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     apart): with none here, the APIs that have some are named, with the
     command that lists them (mogrun --local history).
     """
-    taskfile, history = open_state(state)
+    taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = (job_name or "").partition(":")
     try:
         rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)

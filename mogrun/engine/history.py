@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import sqlite3
 
 LOCAL_BASE_URL = "local"
+IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -173,11 +174,12 @@ class History:
         self.task_file = task_file
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("*\n", encoding="utf-8")
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+            if str(path) != IN_MEMORY:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                ignore = self.path.parent / ".gitignore"
+                if not ignore.exists():
+                    ignore.write_text("*\n", encoding="utf-8")
+            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
             # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
             # (the WAL is in the OS's hands at commit); only a power cut can lose the
             # last rows, and no run waits for an fsync at each status change.
@@ -211,6 +213,12 @@ class History:
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+
+    @classmethod
+    def in_memory(cls, base_url: str, task_file: str | None = None) -> History:
+        """An empty history that keeps nothing: for a command that can act on a run
+        id without the project's history (which cannot be opened)."""
+        return cls(IN_MEMORY, base_url, task_file)
 
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str,
