@@ -1,12 +1,14 @@
 """Following one run to its end through ``GET /runs/{id}/events``.
 
 One request returns both the run's status and its events, and the list has
-no cursor: it holds at most ``limit`` events (the server's code has had both
-the first and the latest ``limit``). So the follower keeps the ids it has
-seen and passes on only new ones, in the server's order, across retries and
-reconnects; once it has seen the API's maximum of events (a response then
-holds that many) it says once that some events may not be shown, and goes on
-passing on any new ones.
+no cursor: it holds at most ``limit`` events, the first ``limit`` (the
+contract's server) or the latest (the newest server's). So the follower keeps
+the ids it has seen and passes on only new ones, in the server's order,
+across retries and reconnects, and says what it could not show only when it
+knows: a run that ended without its own end event among the ``limit`` seen
+(the first ``limit`` only: the rest are not shown), or a poll whose every
+event was new after some were seen (more than ``limit`` came between two
+polls). Which server it is cannot be told before then.
 
 Every poll answers with every event so far, so the source is told the ids
 already seen and may leave those events unread: a long run's poll then costs
@@ -31,9 +33,14 @@ EVENT_LIMIT = 200
 AWAITING_INPUT = "awaiting_input"  # a FollowOutcome reason
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
-    "this run has {limit} events or more, the most the API returns at once: "
-    "some of its events may not be shown; following its status"
+    "this run had more than {limit} events, the most the API returns at once, and the "
+    "server returned its first {limit}: the later ones are not shown"
 )
+GAP_NOTICE = (
+    "more than {limit} events came between two polls, the most the API returns at once: "
+    "some of them are not shown"
+)
+END_EVENTS = frozenset({"finished", "failed", "cancelled"})  # the last event of an ended run
 
 
 class EventSource(Protocol):
@@ -114,6 +121,7 @@ class Follower:
                     raise
                 return self._outcome("timeout")  # a poll stalled until the job's time ran out
             if self.state.terminal:
+                self._say_if_capped()
                 return self._outcome("terminal")
             if self.state.status == RunStatus.AWAITING_INPUT:
                 return self._outcome(AWAITING_INPUT)
@@ -131,14 +139,14 @@ class Follower:
         state, events = self._fetch()
         if state.run_id != self.state.run_id:  # the run asked for, whatever the answer says
             state = dataclasses.replace(state, run_id=self.state.run_id)
+        seen_before = len(self._seen)
         fresh = self._fresh(events)
         old = self.state.status
         split = _split(fresh, state.updated_at) if state.status != old else len(fresh)
+        if seen_before and len(fresh) >= EVENT_LIMIT:  # the latest window moved past ours
+            self._say_once(GAP_NOTICE)
         for event in fresh[:split]:
             self.sink.event(event)
-        if len(self._seen) >= EVENT_LIMIT and not self._capped:
-            self._capped = True
-            self.sink.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")
         self.state = state
         if state.status != old:
             self.sink.status(old, state)
@@ -148,6 +156,19 @@ class Follower:
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self._unchanged_since = self.clock()
+
+    def _say_if_capped(self) -> None:
+        """An ended run whose end event is not among the full list seen was shown
+        only its first ``EVENT_LIMIT`` events (a server answering the latest ones
+        always ends the list with it)."""
+        if len(self._seen) >= EVENT_LIMIT and not (
+                self.events and self.events[-1].type in END_EVENTS):
+            self._say_once(CAP_NOTICE)
+
+    def _say_once(self, notice: str) -> None:
+        if not self._capped:
+            self._capped = True
+            self.sink.notice(notice.format(limit=EVENT_LIMIT), "warning")
 
     def _fetch(self) -> tuple[RunState, list[Event]]:
         """One events request, made on this thread and given up (``Interrupted``)

@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, Follower
+from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, GAP_NOTICE, Follower
 from mogrun.models import Event, RunState
 
 
-def ev(n: int) -> Event:
-    return Event(id=f"e{n}", type="log", created_at="2026-01-01T00:00:00Z", message=f"m{n}")
+def ev(n: int, kind: str = "log") -> Event:
+    return Event(id=f"e{n}", type=kind, created_at="2026-01-01T00:00:00Z", message=f"m{n}")
 
 
 class Script:
@@ -30,7 +30,8 @@ class Script:
         self.calls += 1
         status, numbers = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
         state = RunState(run_id=run_id, status=status, updated_at=str(len(numbers)))
-        events = [ev(n) for n in numbers]
+        # a negative number: the run's own end event ("finished"), numbered -n
+        events = [ev(n) if n >= 0 else ev(-n, "finished") for n in numbers]
         if self.skips_known:
             events = [e for e in events if e.id not in known]
         self.answered.append(len(events))
@@ -105,15 +106,28 @@ def test_the_cap_notice_comes_when_the_limit_is_reached_over_several_polls(skips
 
 @pytest.mark.parametrize("skips_known", [False, True])
 def test_a_server_that_answers_the_latest_events_still_shows_new_ones(skips_known):
-    """A version of the server returned the latest ``limit`` events, not the first:
-    past the cap, each new event still reaches the sink, once and in order."""
+    """The newest server returns the latest ``limit`` events, not the first: past
+    the cap, each new event still reaches the sink, once and in order, and nothing
+    is said to be missing (it said "some may not be shown" of every long run)."""
     window = list(range(EVENT_LIMIT))
     later = list(range(3, EVENT_LIMIT + 3))
+    ended = [*range(5, EVENT_LIMIT + 4), -(EVENT_LIMIT + 4)]  # its end event last
     outcome, sink, _ = follow([("streaming", window), ("streaming", later),
-                               ("success", later)], skips_known=skips_known)
-    assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
-    assert sink.events == [f"e{n}" for n in range(EVENT_LIMIT + 3)]
+                               ("success", ended)], skips_known=skips_known)
+    assert sink.notices == []
+    assert sink.events == [f"e{n}" for n in range(EVENT_LIMIT + 5)]
     assert outcome.state.status == "success"
+
+
+@pytest.mark.parametrize("skips_known", [False, True])
+def test_more_than_the_cap_between_two_polls_is_said_once(skips_known):
+    """From a server answering the latest events, a poll whose every event is new
+    (after some were seen) may have skipped some between the two windows."""
+    first = list(range(10))
+    jumped = list(range(500, 500 + EVENT_LIMIT))
+    _, sink, _ = follow([("streaming", first), ("streaming", jumped),
+                         ("success", [*jumped[1:], -1000])], skips_known=skips_known)
+    assert sink.notices == [(GAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
 
 
 def test_no_cap_notice_below_the_limit():
