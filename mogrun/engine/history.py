@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     import sqlite3
 
 LOCAL_BASE_URL = "local"
+LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
+BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
+T = TypeVar("T")
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 
 _SCHEMA = """
@@ -172,6 +175,7 @@ class History:
         self.path = Path(path)
         self.base_url = base_url
         self.task_file = task_file
+        self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
         self._lock = threading.Lock()
         try:
             if str(path) != IN_MEMORY:
@@ -189,6 +193,8 @@ class History:
             self._migrate()
             self._db.executescript(_INDEXES)
             self._db.commit()
+            # Writes from now on wait a second at a time, so that a long wait is said.
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
         except (OSError, sqlite3.Error) as exc:
             raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
 
@@ -249,21 +255,17 @@ class History:
         before any starts: one still waiting for its needs when mogrun is killed
         is then recorded (``rerun`` starts it). The first attempt's
         ``record_start`` fills it in (``claim``). Row ids, in order."""
-        import sqlite3
 
         stamp = now_iso()
-        with self._lock:
-            try:
-                ids = [int(self._db.execute(
-                    "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
-                    " automation) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (invocation, self.base_url, job, repo, stamp, self.task_file or "",
-                     automation)).lastrowid or 0) for job, repo, automation in runs]
-                self._db.commit()
-            except sqlite3.Error as exc:
-                self._db.rollback()
-                raise MogrunError(f"cannot write run history {self.path}: {exc}") from exc
-        return ids
+
+        def insert(db: sqlite3.Connection) -> list[int]:
+            return [int(db.execute(
+                "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
+                " automation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (invocation, self.base_url, job, repo, stamp, self.task_file or "",
+                 automation)).lastrowid or 0) for job, repo, automation in runs]
+
+        return self._committed(insert)
 
     def claim(self, row_id: int, key: str | None, *, attempt: int = 1, why: str = "",
               request: str = "") -> None:
@@ -285,15 +287,39 @@ class History:
         self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id))
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
-        import sqlite3
+        return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0))
 
-        with self._lock:
-            try:
-                cursor = self._db.execute(sql, params)
-                self._db.commit()
-            except sqlite3.Error as exc:
-                raise MogrunError(f"cannot write run history {self.path}: {exc}") from exc
-            return int(cursor.lastrowid or 0)
+    def _committed(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` done and committed. Another process holding the write lock (a
+        mogrun in another terminal mid-write, a sqlite shell left in a transaction)
+        is waited for, ``LOCK_PATIENCE`` at most, and the wait is said once through
+        ``on_busy`` after the first second: the run goes on meanwhile, and nothing
+        is lost to a lock that is let go."""
+        import contextlib
+        import sqlite3
+        import time
+
+        began = time.monotonic()
+        said = False
+        while True:
+            with self._lock:
+                try:
+                    result = work(self._db)
+                    self._db.commit()
+                    return result
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):  # a broken file may refuse it too
+                        self._db.rollback()
+                    waited = time.monotonic() - began
+                    if "locked" not in str(exc) or waited >= LOCK_PATIENCE:
+                        raise MogrunError(f"cannot write run history {self.path}: {exc}"
+                                          + (f" (waited {waited:.0f} s)" if waited >= 1 else "")
+                                          ) from exc
+            if not said and self.on_busy is not None:
+                said = True
+                self.on_busy(f"the run history {self.path} is locked by another process; "
+                             f"waiting up to {LOCK_PATIENCE:.0f} s to record the runs")
+            time.sleep(0.05)
 
     # --- reading ----------------------------------------------------------
 

@@ -39,6 +39,7 @@ class HistoryObserver(Observer):
         self.history: History | None = history
         self.invocation = invocation
         self.warn = warn
+        history.on_busy = warn  # a write waiting for another process's lock is said
         self._lock = threading.Lock()
         self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
         self._going: dict[int, int] = {}  # id(track) -> row, started and not finished

@@ -260,3 +260,32 @@ def test_a_history_damaged_past_its_header_is_one_message_for_each_reader(tmp_pa
         assert result.stderr.startswith(f"Error: cannot read run history {db}: database disk "
                                         "image is malformed\n"), (command, result)
         assert "Traceback" not in result.output
+
+
+def test_a_write_lock_held_elsewhere_is_waited_for_said_and_loses_nothing(tmp_path):
+    """Another process holding the write lock for more than 10 s made mogrun say
+    nothing for 10 s, then stop recording: the run went on unrecorded."""
+    import time
+
+    from mogrun.testing import MogrunProject
+
+    project = MogrunProject(tmp_path)
+    project.write('[jobs.ok]\nrepo = "acme/api"\nprompt = "@emulator duration=0.3s"\n')
+    assert project.run("--local", "-q", "ok").exit_code == 0  # the history exists
+    holder = sqlite3.connect(tmp_path / ".mogrun" / "history.db", isolation_level=None,
+                             check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # as a sqlite shell left in a transaction
+
+    def let_go() -> None:
+        time.sleep(2.5)
+        holder.execute("ROLLBACK")
+
+    threading.Thread(target=let_go, daemon=True).start()
+    result = project.run("--local", "ok")
+    assert result.exit_code == 0, result
+    assert ("warning: the run history " in result.stderr
+            and " is locked by another process; waiting up to 60 s to record the runs"
+            in result.stderr), result
+    assert "no longer recorded" not in result.stderr
+    rows = project.run("--local", "--json", "history").stdout.splitlines()
+    assert len(rows) == 2 and '"outcome": "success"' in rows[0], rows
