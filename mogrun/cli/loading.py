@@ -189,8 +189,11 @@ def project_history(state: CliState, taskfile: TaskFile) -> History:
     two projects. The one place it is opened, so writer and readers agree."""
     from mogrun.engine.history import History
 
-    return History.for_project(taskfile.project_dir, history_key(state, taskfile),
-                               task_file=taskfile.path.name)
+    history = History.for_project(taskfile.project_dir, history_key(state, taskfile),
+                                  task_file=taskfile.path.name)
+    # A write waiting for another process's lock is said (run's recorder says it its way).
+    history.on_busy = lambda message: state.echo(f"warning: {message}", err=True)
+    return history
 
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,
