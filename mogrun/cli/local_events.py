@@ -61,6 +61,7 @@ class RecordingReporter:
     def __init__(self, inner: Any, log: LocalEventLog) -> None:
         self._inner, self._log = inner, log
         self._run_ids: dict[str, str] = {}
+        self._keeping = True  # until a write fails (a read-only file, a full disk)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -75,9 +76,22 @@ class RecordingReporter:
         from mogrun.output.ndjson import event_dict
 
         run_id = self._run_ids.get(run.label)
-        if run_id:
-            self._log.add(run_id, mask_data(event_dict(event), job.secrets))
+        if run_id and self._keeping:
+            self._keep(run_id, mask_data(event_dict(event), job.secrets))
         self._inner.event(job, run, event)
+
+    def _keep(self, run_id: str, event: dict[str, Any]) -> None:
+        """One event kept; a log that cannot be written (it opened, read-only) is
+        said once and left: the runs go on, as without history."""
+        import sqlite3
+
+        try:
+            self._log.add(run_id, event)
+        except sqlite3.Error as exc:
+            if self._keeping:
+                self._keeping = False
+                self._inner.notice(f"cannot keep the --local runs' events: {exc}",
+                                   level="warning")
 
     def close(self) -> None:
         try:

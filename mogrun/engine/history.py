@@ -196,7 +196,28 @@ class History:
             # Writes from now on wait a second at a time, so that a long wait is said.
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
         except (OSError, sqlite3.Error) as exc:
-            raise MogrunError(f"cannot open run history {self.path}: {exc}") from exc
+            self._db = self._read_only(exc)
+
+    def _read_only(self, failed: Exception) -> sqlite3.Connection:
+        """The history as it is, where it cannot be written (a read-only folder or
+        file, a CI cache): ``history`` and ``status`` still read it, and a write is
+        then the error run's recorder warns of. Else the error opening it."""
+        import sqlite3
+        from urllib.parse import quote
+
+        error = MogrunError(f"cannot open run history {self.path}: {failed}")
+        if str(self.path) == IN_MEMORY or not self.path.is_file():
+            raise error from failed
+        try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
+            db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
+                                 uri=True, check_same_thread=False)
+            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        except sqlite3.Error:
+            raise error from failed
+        if not set(_COLUMNS) <= have:  # an older file it cannot upgrade: not readable as is
+            db.close()
+            raise error from failed
+        return db
 
     def _migrate(self) -> None:
         """Add the columns an older history lacks, in one write transaction: six

@@ -289,3 +289,38 @@ def test_a_write_lock_held_elsewhere_is_waited_for_said_and_loses_nothing(tmp_pa
     assert "no longer recorded" not in result.stderr
     rows = project.run("--local", "--json", "history").stdout.splitlines()
     assert len(rows) == 2 and '"outcome": "success"' in rows[0], rows
+
+
+def test_a_history_that_cannot_be_written_is_still_read_and_run_goes_on(tmp_path):
+    """A read-only .mogrun (a CI cache, a checkout of another user's): history and
+    status failed ("attempt to write a readonly database"), and a --local run ended
+    as an internal error when its events could not be kept. Made read-only with
+    chattr +i, which binds root too (the suite may run as root)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from mogrun.testing import MogrunProject
+
+    project = MogrunProject(tmp_path)
+    project.write('[jobs.ok]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n')
+    assert project.run("--local", "-q", "ok").exit_code == 0
+    state = tmp_path / ".mogrun"
+    files = [state, *state.iterdir()]
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", *map(str, files)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        shown = project.run("--local", "--json", "history")
+        assert shown.exit_code == 0, shown
+        assert '"outcome": "success"' in shown.stdout
+        status = project.run("--local", "status", "--exit-status")
+        assert status.exit_code == 0, status
+        again = project.run("--local", "ok")
+        assert again.exit_code == 0, again
+        assert "internal error" not in again.output
+        assert "runs are no longer recorded" in again.stderr
+        assert "cannot keep the --local runs' events" in again.stderr
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, files)], check=False)
