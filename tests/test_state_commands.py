@@ -415,3 +415,14 @@ def test_a_run_started_where_history_cannot_be_kept_is_still_followed_by_its_id(
     shown = project.run("history")  # the history is all it shows: an error
     assert shown.exit_code == 1, shown
     assert shown.stderr.startswith("Error: cannot open run history "), shown
+
+
+def test_where_runs_are_not_recorded_the_summary_names_run_not_rerun(
+        project, mogrun_emulator) -> None:
+    """It said "rerun what did not pass: mogrun rerun broken", and rerun then found
+    nothing (or an older invocation) in the history that could not be kept."""
+    (project.root / ".mogrun").write_text("not a folder\n", encoding="utf-8")
+    result = project.run("broken")
+    assert result.exit_code == 1, result
+    assert "rerun what did not pass: mogrun run --rerun broken" in result.stdout, result
+    assert "mogrun rerun" not in result.output

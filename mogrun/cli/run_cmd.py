@@ -261,7 +261,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
                            attempts=attempts,
-                           rerun_command=rerun_command(state, plugins, options))
+                           rerun_command=rerun_command(
+                               state, plugins, options,
+                               "rerun" if history is not None and history.writable
+                               else "run --rerun"))  # rerun would not find these runs
     finally:
         reporter.close()
         if history is not None:
@@ -306,12 +309,13 @@ def _local_slots(session_options: Any, connection: Any) -> Any:
 
 
 def rerun_command(state: CliState, plugins: Sequence[str] = (),
-                  options: Mapping[str, Any] | None = None) -> str:
+                  options: Mapping[str, Any] | None = None, verb: str = "rerun") -> str:
     """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun
     [-p NAME]... [--PLUGIN-OPTION V]...``: how this invocation's failures are retried,
     with every option that shaped its requests (a rerun without the --set, or the
     plugin that rewrote the prompt, would send other prompts; without the --url it
-    would read another API's history)."""
+    would read another API's history). ``verb``: ``run --rerun`` where the runs
+    are not recorded (``rerun`` finds what to retry in the history)."""
     import shlex
 
     parts = ["mogrun"]
@@ -325,7 +329,7 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
         parts += ["--set", shlex.quote(f"{name}={value}")]
     if state.no_plugins:
         parts.append("--no-plugins")
-    parts.append("rerun")
+    parts += verb.split()
     for name in plugins:
         parts += ["-p", shlex.quote(name)]
     for name, value in (options or {}).items():
