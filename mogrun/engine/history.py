@@ -102,6 +102,11 @@ def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
             time.sleep(0.05)
 
 
+def _columns(db: sqlite3.Connection) -> set[str]:
+    """The columns the file's ``runs`` table has (an older file has fewer)."""
+    return {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One recorded run, as ``status``, ``logs``, ``cancel`` and ``history`` read it."""
@@ -213,7 +218,7 @@ class History:
         try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
             db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
                                  uri=True, check_same_thread=False)
-            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            have = _columns(db)
         except sqlite3.Error:
             raise error from failed
         if not set(_COLUMNS) <= have:  # an older file it cannot upgrade: not readable as is
@@ -225,11 +230,11 @@ class History:
         """Add the columns an older history lacks, in one write transaction: six
         mogruns opening an old file at once each saw a column missing, and all but
         one failed on "duplicate column name"."""
-        if {name for name, _ in _ADDED} <= self._columns():
+        if {name for name, _ in _ADDED} <= _columns(self._db):
             return
         self._db.execute("BEGIN IMMEDIATE")  # waits (``timeout``) for another upgrade
         try:
-            have = self._columns()
+            have = _columns(self._db)
             for name, decl in _ADDED:
                 if name not in have:
                     self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
@@ -239,9 +244,6 @@ class History:
         except BaseException:
             self._db.rollback()
             raise
-
-    def _columns(self) -> set[str]:
-        return {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
 
     @classmethod
     def in_memory(cls, base_url: str, task_file: str | None = None) -> History:
