@@ -209,9 +209,12 @@ class History:
         """The history as it is, where it cannot be written (a read-only folder or
         file, a CI cache): ``history`` and ``status`` still read it, and a write is
         then the error run's recorder warns of. Else the error opening it."""
+        import contextlib
         import sqlite3
         from urllib.parse import quote
 
+        with contextlib.suppress(AttributeError, sqlite3.Error):  # the one that failed
+            self._db.close()
         error = MogrunError(f"cannot open run history {self.path}: {failed}")
         if str(self.path) == IN_MEMORY or not self.path.is_file():
             raise error from failed
