@@ -416,16 +416,24 @@ class MogplexClient:
         if self._tracer:
             self._tracer.note(f"retrying {at.info} in {wait:.1f} s (attempt {at.number + 1})",
                               at.secrets)
+        # No job's request (the repo look-up, the sandbox listing) says which it is.
+        what = "" if at.job is not None else f"{self._endpoint(at.info)}: "
         if isinstance(error, RateLimitedError):
             limit = "start limit" if _start_limit(error, at) else "request limit"
             notice = Wait.for_seconds(
-                WaitKind.RATE_LIMITED, f"the API answered 429 ({limit}); retry "
+                WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
                 f"{at.number + 1} after its Retry-After", wait, job=at.job_name)
         else:
             cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(
-                WaitKind.RETRY, f"{cause}; retry {at.number + 1}", wait, job=at.job_name)
+                WaitKind.RETRY, f"{what}{cause}; retry {at.number + 1}", wait, job=at.job_name)
         self.waits.emit(notice)
+
+    def _endpoint(self, info: RequestInfo) -> str:
+        """``GET /repos``: the request's method and path under the API, without its
+        query (which may hold a repo name from ``env.*``)."""
+        path = info.url.removeprefix(self.api_url).split("?", 1)[0]
+        return f"{info.method} {path}"
 
     def _gave_up(self, error: MogrunError, at: _Attempt, why: str) -> MogrunError:
         """``error`` completed: what was tried, and what the user can check (issue 10:

@@ -4,6 +4,7 @@ gives that one job up at once without holding back the next."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -93,3 +94,20 @@ def test_a_request_limit_429_on_a_start_is_called_the_request_limit(mogrun_cli, 
     assert mogrun_emulator.count("POST", "/runs", status=429) >= 1
     assert "the API answered 429 (request limit)" in result.output, result.output
     assert "(start limit)" not in result.output
+
+
+def test_a_wait_of_no_jobs_request_says_which_request(mogrun_cli, mogrun_emulator, tmp_path):
+    """A 429 on the repo look-up was shown as "mogrun  wait  rate_limited  the API
+    answered 429": which request waited was not said."""
+    from mogrun.testing import write_taskfile
+
+    mogrun_emulator.add_fault("repos", "429", count=1, retry_after=1.0)
+    write_taskfile(tmp_path, """
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+    """)
+    result = mogrun_cli("run", "hello", cwd=tmp_path, env={"MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == 0, result
+    assert re.search(r"mogrun  wait  rate_limited  GET /repos: the API answered 429 "
+                     r"\(request limit\); retry 2 after its Retry-After", result.output), result

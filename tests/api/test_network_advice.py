@@ -86,9 +86,9 @@ def test_each_retry_is_announced_as_a_wait_with_its_cause(dead_url):
     with pytest.raises(ConnectError) as caught:
         client.list_repos()
     assert isinstance(caught.value, TransportError)
-    assert [(w.kind, w.reason) for w in seen] == [
-        (WaitKind.RETRY, "connection refused; retry 2"),
-        (WaitKind.RETRY, "connection refused; retry 3")]
+    assert [(w.kind, w.reason) for w in seen] == [  # no job's: it says which request
+        (WaitKind.RETRY, "GET /repos: connection refused; retry 2"),
+        (WaitKind.RETRY, "GET /repos: connection refused; retry 3")]
     assert "Gave up after 3 attempts." in caught.value.context
 
 
