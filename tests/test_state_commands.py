@@ -426,3 +426,37 @@ def test_where_runs_are_not_recorded_the_summary_names_run_not_rerun(
     assert result.exit_code == 1, result
     assert "rerun what did not pass: mogrun run --rerun broken" in result.stdout, result
     assert "mogrun rerun" not in result.output
+
+
+def test_a_read_only_history_shows_what_the_api_says_without_failing(
+        project, mogrun_emulator) -> None:
+    """With .mogrun read-only (chattr +i binds root too), status, cancel and logs
+    --follow failed on writing what they learnt ("attempt to write a readonly
+    database"); logs --follow died in its thread with a traceback."""
+    import shutil
+    import subprocess
+
+    project.write(JOBS + '\n[jobs.never]\nrepo = "acme/api"\n'
+                  'prompt = "@emulator duration=never interval=0.2s"\n')
+    assert project.run("run", "--detach", "never").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    files = [project.root / ".mogrun", *(project.root / ".mogrun").iterdir()]
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", *map(str, files)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        going = project.run("status", "--exit-status", "never")
+        assert going.exit_code == 3, going  # still going, as the API says
+        assert run_id in going.stdout
+        cancelled = project.run("cancel", "never")
+        assert cancelled.exit_code == 0, cancelled
+        assert f"{run_id} (never) cancelled" in cancelled.stdout
+        assert "what the API said is shown, not recorded" in cancelled.stderr
+        logs = project.run("logs", "--follow", "never")
+        assert logs.exit_code == 1, logs  # cancelled: it did not pass
+        assert "Traceback" not in logs.output and "Exception in thread" not in logs.output
+        shown = project.run("--json", "status", "never")
+        assert shown.exit_code == 0, shown
+        assert json.loads(shown.stdout)["status"] == "cancelled"
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, files)], check=False)

@@ -406,8 +406,17 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
                       finished_at=row.finished_at or run.updated_at)
     changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
     if changed:
-        history.update(row.id, **changed)
+        try:
+            history.update(row.id, **changed)
+        except MogrunError as exc:  # read-only, or locked too long: shown, not kept
+            if id(history) not in _SAID_UNRECORDED:
+                _SAID_UNRECORDED.add(id(history))
+                _echo_safe(f"warning: {exc.message}; what the API said is shown, not "
+                           "recorded", err=True)
     return dataclasses.replace(row, **changed)
+
+
+_SAID_UNRECORDED: set[int] = set()  # the histories a failed write was said of (once each)
 
 
 def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequence[str],
