@@ -264,7 +264,9 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                            rerun_command=rerun_command(
                                state, plugins, options,
                                "rerun" if history is not None and history.writable
-                               else "run --rerun"))  # rerun would not find these runs
+                               else "run --rerun"),  # rerun would not find these runs
+                           unrecorded_command=rerun_command(state, plugins, options,
+                                                            "run --rerun"))
     finally:
         reporter.close()
         if history is not None:

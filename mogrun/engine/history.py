@@ -182,6 +182,7 @@ class History:
         self.task_file = task_file
         self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
         self.writable = True  # False: opened as it is, read-only (see _read_only)
+        self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
         try:
             if str(path) != IN_MEMORY:
@@ -320,9 +321,9 @@ class History:
     def _committed(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` done and committed. Another process holding the write lock (a
         mogrun in another terminal mid-write, a sqlite shell left in a transaction)
-        is waited for, ``LOCK_PATIENCE`` at most, and the wait is said once through
-        ``on_busy`` after the first second: the run goes on meanwhile, and nothing
-        is lost to a lock that is let go."""
+        is waited for, ``LOCK_PATIENCE`` at most (or until ``stop`` is set: Ctrl-C),
+        and the wait is said once through ``on_busy`` after the first second:
+        nothing is lost to a lock that is let go."""
         import contextlib
         import sqlite3
         import time
@@ -339,7 +340,8 @@ class History:
                     with contextlib.suppress(sqlite3.Error):  # a broken file may refuse it too
                         self._db.rollback()
                     waited = time.monotonic() - began
-                    if "locked" not in str(exc) or waited >= LOCK_PATIENCE:
+                    stopped = self.stop is not None and self.stop.is_set()
+                    if "locked" not in str(exc) or waited >= LOCK_PATIENCE or stopped:
                         raise MogrunError(f"cannot write run history {self.path}: {exc}"
                                           + (f" (waited {waited:.0f} s)" if waited >= 1 else "")
                                           ) from exc

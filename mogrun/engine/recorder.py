@@ -35,11 +35,13 @@ def request_json(track: RunTrack) -> str:
 class HistoryObserver(Observer):
     """Keeps one history row per attempt of every run of the session."""
 
-    def __init__(self, history: History, invocation: str, warn: Warn) -> None:
+    def __init__(self, history: History, invocation: str, warn: Warn,
+                 stop: threading.Event | None = None) -> None:
         self.history: History | None = history
         self.invocation = invocation
         self.warn = warn
         history.on_busy = warn  # a write waiting for another process's lock is said
+        history.stop = stop  # ... and given up on at a signal
         self._lock = threading.Lock()
         self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
         self._going: dict[int, int] = {}  # id(track) -> row, started and not finished

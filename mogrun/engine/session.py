@@ -175,10 +175,13 @@ def run_session(
     options: SessionOptions = SessionOptions(),
     attempts: Mapping[str, tuple[int, str]] | None = None,
     rerun_command: str | None = None,
+    unrecorded_command: str | None = None,
 ) -> int:
     """Run ``jobs`` (topological order) and return the invocation's exit code.
 
-    ``attempts`` (run label -> first attempt, why) continues runs already
+    ``unrecorded_command`` (``mogrun run --rerun``) takes ``rerun_command``'s place
+    in the summary when the history stopped recording (rerun would not find the
+    runs). ``attempts`` (run label -> first attempt, why) continues runs already
     attempted (``mogrun rerun``); ``rerun_command`` (``mogrun rerun``) is how a
     failing invocation's summary says to retry what did not pass."""
     stop = ports.stop or threading.Event()
@@ -202,7 +205,10 @@ def run_session(
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
             code, results = _run(jobs, deps, progress, options, watch, attempts)
-            rerun = rerun_line(rerun_command, jobs, results) if code else None
+            prefix = rerun_command
+            if unrecorded_command is not None and not _recorded(channel):
+                prefix = unrecorded_command
+            rerun = rerun_line(prefix, jobs, results) if code else None
             channel.session_finished(config, results, code, rerun)
             return _signalled_at_the_end(deps, watch, code)
         except ForcedExit as forced:
@@ -232,6 +238,12 @@ def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> i
     return final
 
 
+def _recorded(channel: Lifecycle) -> bool:
+    """Whether the history kept every run of the session (it may give up midway)."""
+    return any(isinstance(o, HistoryObserver) and o.history is not None
+               for o in channel.observers)
+
+
 def _channel(ports: SessionPorts, invocation: str,
              settle: Callable[[int], int], stop: threading.Event) -> Lifecycle:
     """History first (nothing known is lost), then plugins, then what the user sees;
@@ -241,7 +253,8 @@ def _channel(ports: SessionPorts, invocation: str,
     reporter = ports.reporter
     if ports.history is not None:
         channel.register(HistoryObserver(
-            ports.history, invocation, lambda text: reporter.notice(text, level="warning")))
+            ports.history, invocation, lambda text: reporter.notice(text, level="warning"),
+            stop=stop))
     channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait),
                                    stop=stop))
     channel.register(ReporterObserver(reporter, settle))

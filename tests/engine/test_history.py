@@ -324,3 +324,40 @@ def test_a_history_that_cannot_be_written_is_still_read_and_run_goes_on(tmp_path
         assert "cannot keep the --local runs' events" in again.stderr
     finally:
         subprocess.run(["chattr", "-i", *map(str, files)], check=False)
+
+
+def test_ctrl_c_while_a_write_waits_for_a_lock_leaves_at_once(tmp_path):
+    """It said "stopping" and then waited out the lock (up to 60 s); the summary then
+    named `mogrun rerun`, which could not find the runs the history never kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mogrun.testing import MogrunProject
+
+    project = MogrunProject(tmp_path)
+    project.write('[jobs.ok]\nrepo = "acme/api"\nprompt = "@emulator duration=0.3s"\n')
+    assert project.run("--local", "-q", "ok").exit_code == 0
+    holder = sqlite3.connect(tmp_path / ".mogrun" / "history.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "ok"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = ""
+        while "is locked by another process" not in said:  # the wait is said first
+            line = proc.stderr.readline()
+            assert line, (said, proc.stdout.read())
+            said += line
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert time.monotonic() - began < 5.0
+        assert proc.returncode == 130, (out, err)
+        assert "rerun what did not pass: mogrun --local run --rerun ok" in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        holder.execute("ROLLBACK")
