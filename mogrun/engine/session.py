@@ -295,11 +295,19 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
 def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],
                results: Sequence[RunResult]) -> str | None:
     """``mogrun rerun a b``: the jobs (graph order) with a run that did not pass, but
-    not for a run left going (rerun would not start it again: it is followed)."""
+    not for a run left going (rerun would not start it again: it is followed), nor
+    a job that needs such a job, directly or not (``rerun`` holds it back too; named
+    here, it would start without its need)."""
     if prefix is None:
         return None
     failing = {r.job for r in results if Outcome(r.outcome).failing and not r.left_going}
-    names = [job.name for job in jobs if job.name in failing]
+    held = {r.job for r in results if r.left_going}
+    names = []
+    for job in jobs:  # graph order: a job's needs come first
+        if any(need in held for need in job.needs):
+            held.add(job.name)
+        elif job.name in failing:
+            names.append(job.name)
     return rerun_for(prefix, names) if names else None
 
 

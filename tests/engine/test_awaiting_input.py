@@ -39,6 +39,9 @@ def test_a_run_awaiting_input_ends_the_follow_at_once_and_is_left_going(
     assert (f"awaiting input: ask ({run_id}); answer it in Mogplex, or cancel it with: "
             f"mogrun cancel {run_id}") in result.stdout
     assert "after  skipped: needs ask, which did not pass (failed)" in result.stdout
+    # `mogrun rerun after` would start after without its need, still going: not named
+    # (rerun holds it back); ask, left going, is not rerun either
+    assert "rerun what did not pass" not in result.stdout
     rows = {row["job"]: row for row in history_rows(mogrun)}
     assert (rows["ask"]["status"], rows["ask"]["outcome"]) == ("awaiting_input", "failed")
     status = mogrun("status", "--exit-status", "ask")
