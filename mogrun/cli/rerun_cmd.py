@@ -239,7 +239,7 @@ class Selection:
         from mogrun.cli.state_cmds import record_status, row_automation
         from mogrun.engine.automation_kind import reader_for
         from mogrun.errors import MogrunError, RequestRefusedError
-        from mogrun.outcomes import Outcome
+        from mogrun.outcomes import Outcome, RunStatus
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
         going: set[str] = set()
@@ -261,8 +261,11 @@ class Selection:
                 going.add(row.job)
                 dropped.add(row.id)
                 self.held.append(label)
-                self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
+                way_on = (f"answer it in Mogplex, or cancel it with: mogrun cancel {run_id}"
+                          if run.status == RunStatus.AWAITING_INPUT else  # follow: no end
                           f"follow it with: mogrun logs --follow {run_id}")
+                self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
+                          f"{way_on}")
                 continue
             ended = Outcome(judge.outcome(row, run, events))
             if history is not None:

@@ -47,6 +47,11 @@ def test_a_run_awaiting_input_ends_the_follow_at_once_and_is_left_going(
     status = mogrun("status", "--exit-status", "ask")
     assert status.exit_code == 1, status
     assert "awaiting_input" in status.stdout
+    rerun = mogrun("rerun")  # held back, with the way on that works (following does not)
+    assert rerun.exit_code == 1, rerun
+    assert (f"ask: run {run_id} is still going (awaiting_input), not rerun; answer it in "
+            f"Mogplex, or cancel it with: mogrun cancel {run_id}") in rerun.stderr, rerun
+    assert mogrun_emulator.runs == [run_id]
 
 
 def test_json_says_so_and_logs_follow_does_not_wait_on_it(project, mogrun, mogrun_emulator):
