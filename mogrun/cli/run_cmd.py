@@ -261,10 +261,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
                            attempts=attempts,
-                           rerun_command=rerun_command(
-                               state, plugins, options,
-                               "rerun" if history is not None and history.writable
-                               else "run --rerun"),  # rerun would not find these runs
+                           rerun_command=rerun_command(state, plugins, options),
+                           # where the runs are not recorded, rerun would not find them
                            unrecorded_command=rerun_command(state, plugins, options,
                                                             "run --rerun"))
     finally:

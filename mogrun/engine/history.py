@@ -181,7 +181,6 @@ class History:
         self.base_url = base_url
         self.task_file = task_file
         self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
-        self.writable = True  # False: opened as it is, read-only (see _read_only)
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
         try:
@@ -204,7 +203,6 @@ class History:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
-            self.writable = False
 
     def _read_only(self, failed: Exception) -> sqlite3.Connection:
         """The history as it is, where it cannot be written (a read-only folder or
