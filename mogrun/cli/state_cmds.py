@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -409,14 +410,16 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
         try:
             history.update(row.id, **changed)
         except MogrunError as exc:  # read-only, or locked too long: shown, not kept
-            if id(history) not in _SAID_UNRECORDED:
-                _SAID_UNRECORDED.add(id(history))
+            if history not in _SAID_UNRECORDED:
+                _SAID_UNRECORDED.add(history)
                 _echo_safe(f"warning: {exc.message}; what the API said is shown, not "
                            "recorded", err=True)
     return dataclasses.replace(row, **changed)
 
 
-_SAID_UNRECORDED: set[int] = set()  # the histories a failed write was said of (once each)
+# The histories a failed write was said of, once each. Weak: an id() kept here could
+# be a later history's (in-process tests open many), whose warning would then be lost.
+_SAID_UNRECORDED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequence[str],
