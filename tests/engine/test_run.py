@@ -425,18 +425,21 @@ def test_a_run_ending_as_its_timeouts_cancel_goes_out_is_judged_with_its_last_ev
     assert (row["status"], row["outcome"]) == ("success", "success")
 
 
+EDGE = """
+    [jobs.edge]
+    repo = "acme/api"
+    prompt = "@emulator duration=never interval=0.1s"
+    timeout = "600ms"
+"""  # a run that never ends by itself, so its timeout's cancel meets the server
+
+
 def test_a_cancel_refused_while_the_run_goes_on_is_not_taken_for_its_end(
         project, mogrun, mogrun_emulator):
     """The server also answers 409 CONFLICT when it cannot reach the sandbox to stop
     the agent ("Sandbox is not ready"), and the run goes on: the timeout then says
     the run may still be going, never that it ended or was cancelled."""
     mogrun_emulator.add_fault("cancel", "not_ready")
-    project("""
-        [jobs.edge]
-        repo = "acme/api"
-        prompt = "@emulator duration=never interval=0.1s"
-        timeout = "600ms"
-    """)
+    project(EDGE)
     result = mogrun("edge")
     assert result.exit_code != 0, result
     (run_id,) = mogrun_emulator.runs
@@ -456,12 +459,7 @@ def test_a_cancel_the_server_asks_to_retry_is_sent_again(project, mogrun, mogrun
     update lost to another write, and nothing is done: the cancel is sent again (three
     times in all), not reported as one that did not get through."""
     mogrun_emulator.add_fault("cancel", "changed", count=count)
-    project("""
-        [jobs.edge]
-        repo = "acme/api"
-        prompt = "@emulator duration=never interval=0.1s"
-        timeout = "600ms"
-    """)
+    project(EDGE)
     result = mogrun("edge")
     assert result.exit_code == 1, result
     (run_id,) = mogrun_emulator.runs
