@@ -100,7 +100,7 @@ class Follower:
         self.clock = clock
         self.events: list[Event] = []
         self._seen: set[str] = set()
-        self._capped = False
+        self._said_missing = False  # the one notice of events not shown, once said
         self._fingerprint = self._print_of(state)
         self._unchanged_since = clock()
         self._polled_at = clock()  # when the last poll began (at first: the run's start)
@@ -166,8 +166,8 @@ class Follower:
             self._say_once(CAP_NOTICE)
 
     def _say_once(self, notice: str) -> None:
-        if not self._capped:
-            self._capped = True
+        if not self._said_missing:
+            self._said_missing = True
             self.sink.notice(notice.format(limit=EVENT_LIMIT), "warning")
 
     def _fetch(self) -> tuple[RunState, list[Event]]:
