@@ -55,12 +55,15 @@ CANCEL_TRIES = 3  # sends of one cancel the server asks to retry ("Run state cha
 @dataclass(frozen=True)
 class StartOutcome:
     """What a start answered. ``attached``: the run predates this invocation
-    (the first attempt that could have reached the server was a replay)."""
+    (the first attempt that could have reached the server was a replay).
+    ``request``: the one the server took, which names a fresh repo id when the
+    cached one was stale."""
 
     state: RunState
     replayed: bool
     attached: bool
     attempts: int
+    request: StartRequest
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,8 @@ class MogplexClient:
             raise failures.bad_payload(info, "a RunDetail with runId")  # not a run to follow
         replayed = bool(answer.data.get("replayed"))
         attached = replayed and answer.attempts == answer.first_sent
-        return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts)
+        return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts,
+                            request)
 
     def get_run(
         self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None

@@ -82,7 +82,7 @@ _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFA
           ("automation", "TEXT NOT NULL DEFAULT ''"))
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
-                        "gates", "message"})
+                        "gates", "message", "request"})
 
 
 def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:

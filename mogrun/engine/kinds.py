@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Started:
     """A start's answer: the run's first state; ``attached`` when it predates this
-    invocation (the first attempt that could have reached the server was a replay)."""
+    invocation (the first attempt that could have reached the server was a replay).
+    ``repo_id``: the repo's id now, when the request's was stale and looked up again."""
 
     state: RunState
     attached: bool = False
+    repo_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,11 @@ class HistoryObserver(Observer):
             row = self._rows.get(id(track))
             if row is not None:
                 self._going[id(track)] = row
-        self._update(row, run_id=track.state.run_id, status=track.state.status,
-                     attached=track.attached)
+        fields: dict[str, Any] = {"run_id": track.state.run_id, "status": track.state.status,
+                                  "attached": track.attached}
+        if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
+            fields["request"] = request_json(track)
+        self._update(row, **fields)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
         """A status on the way; a terminal one is written with the run's result

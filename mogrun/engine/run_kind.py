@@ -80,7 +80,9 @@ class RunKind:
               stop: threading.Event | None = None) -> Started:
         started = self.client.start_run(track.request, job=track.job, deadline=deadline,
                                         stop=stop)
-        return Started(started.state, bool(started.attached))
+        sent = started.request.repo_id
+        return Started(started.state, bool(started.attached),
+                       sent if sent != track.request.repo_id else None)
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None, stop: threading.Event | None = None,

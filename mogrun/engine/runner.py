@@ -134,7 +134,7 @@ class RunExecutor:
         except MogrunError as exc:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
-        track.started(started.state, started.attached)
+        track.started(started.state, started.attached, started.repo_id)
         self.progress.run_going(track.run_id, _shown(track), track.attached, kind.cancellable)
         deps.channel.run_started(track)
         if track.attached:
@@ -167,7 +167,7 @@ class RunExecutor:
                 f"unknown ({exc.message}): look for Idempotency-Key {track.key}",
                 track.secrets), track=track, level="error")
             return self._skip(track, MAYBE_STARTED)
-        track.started(started.state, attached=False)  # our own start, whatever replayed says
+        track.started(started.state, False, started.repo_id)  # our own, whatever replayed says
         self.progress.run_going(track.run_id, _shown(track), cancellable=kind.cancellable)
         deps.channel.run_started(track)
         deps.channel.notice(mask(f"interrupted while its start was unanswered: the start "

@@ -60,6 +60,7 @@ class RunTrack:
     attached: bool = False
     began: float | None = None
     events: tuple[Event, ...] = ()
+    request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
@@ -100,14 +101,20 @@ class RunTrack:
         began = time.monotonic() if self.began is None else self.began
         return began + self.job.timeout
 
-    def started(self, state: RunState, attached: bool) -> None:
+    def started(self, state: RunState, attached: bool, repo_id: str | None = None) -> None:
+        """The start's answer; ``repo_id``: the repo's fresh id, when the request's was
+        stale (this and every later attempt send it, and the history keeps it)."""
         self.state, self.attached, self.began = state, attached, time.monotonic()
+        if repo_id is not None:
+            self.rebase(dataclasses.replace(self.base, repo_id=repo_id))
+            self.request_changed = True
 
     def next_attempt(self, why: str) -> None:
         """Forget the refused run; the next start sends the next attempt's key."""
         self.attempt, self.why = self.attempt + 1, why
         self.rebase(self.base)
         self.state, self.attached, self.began, self.events = None, False, None, ()
+        self.request_changed = False  # the next attempt's row is written from ``base``
 
     def result(self, outcome: str, *, verdicts: tuple[Any, ...] = (), message: str = "",
                exit_code: int | None = None) -> RunResult:

@@ -3,8 +3,10 @@ and an env.* repo name masked in the look-up's trace and error (issue 15)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sqlite3
 import threading
 import time
 
@@ -180,6 +182,11 @@ def test_a_second_run_looks_no_repo_up_and_a_stale_id_is_looked_up_again(
     starts = sorted(r.status for r in mogrun_emulator.requests if r.method == "POST")
     assert starts == [202, 202, 404]  # acme/web; acme/api's stale id, then its fresh one
     assert lookups(mogrun_emulator) == 1  # once, for the stale name only
+    # The history keeps the request the server took (a conflict's hint compares it).
+    with contextlib.closing(sqlite3.connect(tmp_path / ".mogrun" / "history.db")) as db:
+        (sent,) = db.execute("SELECT request FROM runs WHERE repo = 'acme/api' "
+                             "ORDER BY id DESC LIMIT 1").fetchone()
+    assert json.loads(sent)["repoId"] == mogrun_emulator.repo_id("acme/api")
     document = json.loads(cache.read_text(encoding="utf-8"))
     assert mogrun_emulator.repo_id("acme/api") in {v for ids in document.values()
                                                    for v in ids.values()}
