@@ -174,6 +174,11 @@ class TaskFileError(MogrunError):
         return lines
 
 
+class EmptyTaskFileError(TaskFileError):
+    """The task file holds nothing: no job to run, but nothing wrong to declare either
+    (``schema``, ``repos`` and ``plugins`` take it as no file)."""
+
+
 class TemplateError(TaskFileError):
     """A template names something unknown, refused, or unset."""
 

@@ -68,14 +68,20 @@ def optional_taskfile(state: CliState) -> TaskFile | None:
     """The task file when there is one (for commands that work without one,
     like ``repos`` and ``plugins``). A file named with ``-f`` or
     ``MOGRUN_FILE`` must exist and parse; with neither, finding no
-    ``mogplex.toml`` here or above simply means none."""
+    ``mogplex.toml`` here or above simply means none. An empty file declares
+    nothing: none too (``touch mogplex.toml && mogrun schema``)."""
+    from mogrun.errors import EmptyTaskFileError
+
     try:
         path = find_task_file(state.file, state.env, state.cwd)
     except TaskFileError:
         if state.file or state.env.get("MOGRUN_FILE"):
             raise
         return None
-    taskfile = load_task_file(path)
+    try:
+        taskfile = load_task_file(path)
+    except EmptyTaskFileError:
+        return None
     refuse_unused_sets(state, taskfile)
     return taskfile
 

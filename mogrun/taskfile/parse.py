@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mogrun.errors import Location, TaskFileError
+from mogrun.errors import EmptyTaskFileError, Location, TaskFileError
 
 SECTIONS = ("mogplex", "defaults", "vars", "jobs")
 # What a job does, one choice: a prompt (inline or from a file) or an automation
@@ -89,7 +89,7 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     """Parse ``text`` as the task file at ``path`` (``add`` judges its result
     before writing it)."""
     if not text.strip():
-        raise TaskFileError(f"task file {path} is empty",
+        raise EmptyTaskFileError(f"task file {path} is empty",
                             context=["Add a job such as [jobs.hello], or run `mogrun init`."])
     too_deep = TaskFileError(f"task file {path} nests values more than {MAX_DEPTH} levels deep")
     try:

@@ -241,11 +241,17 @@ def unknown_top_level(name: str, value: Any) -> str:
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The most similar valid key, for ``did you mean``."""
+    """The most similar valid key, for ``did you mean``; a short form a key begins
+    with (``desc`` for ``description``) counts too."""
     import difflib
 
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    candidates = list(candidates)
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    folded = name.casefold()
+    started = [c for c in candidates if len(folded) >= 3 and c.casefold().startswith(folded)]
+    return started[0] if len(started) == 1 else None
 
 
 def job_key_names(key_specs: Mapping[str, Any]) -> list[str]:

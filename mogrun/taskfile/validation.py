@@ -171,9 +171,9 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
                                      *where, "input", job=name))
     has_prompt, has_file = "prompt" in merged, "prompt_file" in merged
     if has_prompt == has_file:
-        which = "both prompt and prompt_file" if has_prompt else "no prompt"
-        errors.append(taskfile.error(f'job "{name}" has {which}: set exactly one of them',
-                                     *where, job=name))
+        which = ("both prompt and prompt_file: set only one of them" if has_prompt else
+                 "no prompt: set prompt, prompt_file or automation")
+        errors.append(taskfile.error(f'job "{name}" has {which}', *where, job=name))
     elif has_file and isinstance(merged["prompt_file"], str):
         # Only where the path leads; whether the file exists is judged when the job
         # is built, so a missing file stops only the jobs that use it.

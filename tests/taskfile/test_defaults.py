@@ -143,5 +143,5 @@ def test_both_in_a_job_or_both_in_defaults_is_still_an_error(project) -> None:
     result = project.run("check")
     assert result.code == 2
     assert result.errors == [
-        'Error: job "x" has both prompt and prompt_file: set exactly one of them',
-        'Error: job "y" has both prompt and prompt_file: set exactly one of them']
+        'Error: job "x" has both prompt and prompt_file: set only one of them',
+        'Error: job "y" has both prompt and prompt_file: set only one of them']

@@ -37,6 +37,26 @@ def test_unknown_key_names_file_line_column_and_suggests(project) -> None:
     assert err.endswith(f"1 problem in {path}\n")
 
 
+@pytest.mark.parametrize("written, meant", [("desc", "description"), ("Desc", "description"),
+                                             ("idem", "idempotency_key")])
+def test_a_short_form_of_a_key_suggests_the_key(project, written, meant) -> None:
+    err = check(project, f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        {written} = "y"
+    """)
+    assert f'did you mean "{meant}"?' in err
+
+
+def test_a_short_form_two_keys_begin_with_suggests_neither() -> None:
+    from mogrun.taskfile.schema import closest
+
+    assert closest("capac", ["capacity_wait"]) == "capacity_wait"
+    assert closest("capac", ["capacity_wait", "capacity_max"]) is None
+    assert closest("ca", ["capacity_wait"]) is None  # too short to say
+
+
 def test_syntax_error_shows_line_column_and_caret(project) -> None:
     err = check(project, """
         [jobs.a]
@@ -66,7 +86,7 @@ def test_every_problem_is_listed_not_just_the_first(project) -> None:
         in err
     assert ('Error: job "a", key "timeout" invalid duration \'soon\': use a number of seconds '
             'or a string like "500ms", "90s", "25m", "1h30m" or "2h"') in err
-    assert 'Error: job "b" has no prompt: set exactly one of them' in err
+    assert 'Error: job "b" has no prompt: set prompt, prompt_file or automation' in err
     assert 'Error: job "b" needs unknown job "c"' in err
     assert "4 problems in" in err
 
@@ -214,7 +234,7 @@ def test_missing_repo_and_both_prompts(project) -> None:
         prompt_file = "prompts/p.md"
     """)
     assert 'Error: job "a" has no repo' in err
-    assert 'Error: job "a" has both prompt and prompt_file: set exactly one of them' in err
+    assert 'Error: job "a" has both prompt and prompt_file: set only one of them' in err
 
 
 @pytest.mark.parametrize("name", [*sorted(JOB_KEYS), "defaults", "vars", "jobs", "mogplex"])
@@ -226,7 +246,7 @@ def test_a_job_named_like_a_key_has_its_problems_said_not_a_crash(project, name:
         description = "named like a key"
     """)
     assert f'Error: job "{name}" has no repo' in err, err
-    assert f'Error: job "{name}" has no prompt: set exactly one of them' in err, err
+    assert f'Error: job "{name}" has no prompt: set prompt, prompt_file or automation' in err, err
 
 
 def test_missing_prompt_file_and_escaping_paths(project) -> None:
@@ -742,7 +762,7 @@ def test_core_and_plugin_key_problems_are_listed_in_one_check_in_file_order(proj
         'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         'Error: job "deploy", key "gates": gates.status: unknown value "succes" (did you mean '
         '"success"?); valid: success, failed, cancelled',
-        'Error: job "notify-me" has no prompt: set exactly one of them',
+        'Error: job "notify-me" has no prompt: set prompt, prompt_file or automation',
         'Error: unknown key "prmpt" in job "notify-me"',
         'Error: job "notify-me", key "notify": notify[1].on: unknown value "failure" (did you '
         'mean "failed"?); valid: timeout, failed, cancelled, gate_failed, skipped, success, '

@@ -101,3 +101,15 @@ def test_the_schema_and_check_agree_on_duration_strings(project, validator, valu
     assert (errors_of(validator, text) == []) is valid
     project.path.write_text(text, encoding="utf-8", newline="")
     assert (project.run("check", plugins=True).code == 0) is valid
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "\r\n \t\r\n", "\ufeff"])
+def test_an_empty_task_file_beside_it_is_no_task_file(project, content) -> None:
+    """`touch mogplex.toml && mogrun schema > ...` is how an editor set-up begins;
+    the empty file stopped it with "task file is empty" (run and check still say so)."""
+    project.path.write_text(content, encoding="utf-8")
+    result = project.run("schema")
+    assert result.code == 0, result
+    assert json.loads(result.out)["title"] == "mogplex.toml"
+    checked = project.run("check")
+    assert checked.code == 2 and "is empty" in checked.err
