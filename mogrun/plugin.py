@@ -55,7 +55,15 @@ from mogrun.models import (
     StartRequest,
 )
 from mogrun.outcomes import NOTIFY_OUTCOMES, Outcome, RunStatus
-from mogrun.plugintables import duration, strings, table, type_name, web_url
+from mogrun.plugintables import (
+    KeyProblems,
+    Problems,
+    duration,
+    strings,
+    table,
+    type_name,
+    web_url,
+)
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
 
@@ -68,10 +76,12 @@ __all__ = [
     "GateError",
     "GateVerdict",
     "Interrupted",
+    "KeyProblems",
     "MogrunError",
     "NotifyError",
     "Outcome",
     "PluginError",
+    "Problems",
     "RateLimitedError",
     "RequestInfo",
     "RequestRefusedError",

@@ -3,17 +3,64 @@
 The bundled plugins and outside ones share them, so every key reads the same
 way and every message has the same shape. Each raises ``ValueError`` with a
 message that names the sub-key, which mogrun reports with the task file's
-path, line, job and key.
+path, line, job and key. ``Problems`` gathers the problems of several
+sub-keys into one ``KeyProblems``, so that ``check`` lists them all at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mogrun.durations import parse_duration
 from mogrun.loopback import NOT_HTTP, url_refusal
+
+T = TypeVar("T")
+
+
+class KeyProblems(ValueError):
+    """Every problem of one key's value, raised together so that ``check`` lists
+    them in one go (fixing one does not reveal the next). ``problems`` are
+    ``(sub-key, message)`` pairs: the sub-key (``"max_duration"``) is where the
+    problem is written, ``""`` the value as a whole."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(message for _, message in self.problems))
+
+
+class Problems:
+    """Collects a key's problems: ``judge`` runs one check of a sub-key and keeps
+    its ``ValueError``; ``done`` raises them all as one ``KeyProblems``."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def judge(self, sub_key: str, check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``check(*args, **kwargs)``, or ``None`` with its problem kept."""
+        try:
+            return check(*args, **kwargs)
+        except ValueError as exc:
+            self.found += [(sub or sub_key, message) for sub, message in problems_of(exc)]
+            return None
+
+    def add(self, sub_key: str, message: str) -> None:
+        """A problem found without a check of its own."""
+        self.found.append((sub_key, message))
+
+    def done(self) -> None:
+        """Raise what was found, if anything, as one ``KeyProblems``."""
+        if self.found:
+            raise KeyProblems(self.found)
+
+
+def problems_of(error: ValueError) -> tuple[tuple[str, str], ...]:
+    """A validator's ``ValueError`` as ``(sub-key, message)`` pairs (one with no
+    sub-key unless it is a ``KeyProblems``)."""
+    if isinstance(error, KeyProblems):
+        return error.problems
+    return (("", str(error)),)
 
 
 def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from mogrun.plugin import (
     GateVerdict,
+    Problems,
     RunStatus,
     duration,
     format_duration,
@@ -40,18 +41,25 @@ def validate(value: Any) -> dict[str, Any]:
     raw = table(value, KEY, ("status", "max_duration", "require_events",
                                      "forbid_events"))
     gates: dict[str, Any] = {"status": list(DEFAULT_STATUS)}
+    found = Problems()
     if "status" in raw:
-        # Only terminal runs are gated, so only terminal statuses can ever match.
-        gates["status"] = strings(raw["status"], "gates.status",
-                                  choices=[s for s in RunStatus if s.terminal])
-        if not gates["status"]:
-            raise ValueError("gates.status must name at least one status")
+        gates["status"] = found.judge("status", _status, raw["status"])
     if "max_duration" in raw:
-        gates["max_duration"] = duration(raw["max_duration"], "gates.max_duration")
+        gates["max_duration"] = found.judge("max_duration", duration, raw["max_duration"],
+                                            "gates.max_duration")
     for name in ("require_events", "forbid_events"):
         if name in raw:
-            gates[name] = strings(raw[name], f"gates.{name}")
+            gates[name] = found.judge(name, strings, raw[name], f"gates.{name}")
+    found.done()
     return gates
+
+
+def _status(value: Any) -> list[str]:
+    # Only terminal runs are gated, so only terminal statuses can ever match.
+    allowed = strings(value, "gates.status", choices=[s for s in RunStatus if s.terminal])
+    if not allowed:
+        raise ValueError("gates.status must name at least one status")
+    return allowed
 
 
 def matches(event: Any, pattern: str) -> bool:

@@ -31,6 +31,7 @@ from mogrun.plugin import (
     MogrunError,
     NotifyError,
     Outcome,
+    Problems,
     TransportError,
     hookimpl,
     mask,
@@ -64,7 +65,9 @@ def validate(value: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not items:
         raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
                          f'on = ["failed"] }}], not {type_name(value)}')
-    targets = [_target(item, i) for i, item in enumerate(items, 1)]
+    found = Problems()
+    targets = [found.judge("", _target, item, i) for i, item in enumerate(items, 1)]
+    found.done()
     return [target for target in targets if target is not None]
 
 
@@ -73,15 +76,20 @@ def _target(item: Any, index: int) -> dict[str, Any] | None:
     still checked, so a typo in ``on`` is caught where the URL is set)."""
     where = f"notify[{index}]"
     raw = table(item, where, (*KINDS, "on"))
+    found = Problems()
+    on = found.judge("on", strings, raw.get("on", list(DEFAULT_ON)), f"{where}.on",
+                     choices=(*NOTIFY_OUTCOMES, ALWAYS))
     kinds = [kind for kind in KINDS if kind in raw]
     if len(kinds) != 1:
-        raise ValueError(f"{where} needs exactly one of webhook = URL or slack = URL")
-    on = strings(raw.get("on", list(DEFAULT_ON)), f"{where}.on",
-                 choices=(*NOTIFY_OUTCOMES, ALWAYS))
-    if isinstance(raw[kinds[0]], str) and not raw[kinds[0]].strip():
+        found.add("", f"{where} needs exactly one of webhook = URL or slack = URL")
+        found.done()
+    kind = kinds[0]
+    if isinstance(raw[kind], str) and not raw[kind].strip():
+        found.done()
         return None
-    url = web_url(raw[kinds[0]], f"{where}.{kinds[0]}")
-    return {kinds[0]: url, "on": on}
+    url = found.judge(kind, web_url, raw[kind], f"{where}.{kind}")
+    found.done()
+    return {kind: url, "on": on}
 
 
 def secrets(value: Iterable[dict[str, Any]]) -> list[str]:

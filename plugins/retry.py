@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mogrun.plugin import duration, format_duration, hookimpl, is_retryable, table
+from mogrun.plugin import Problems, duration, format_duration, hookimpl, is_retryable, table
 
 KEY = "retry"
 DEFAULT_ATTEMPTS = 5
@@ -47,19 +47,29 @@ def validate(value: Any) -> dict[str, Any]:
     """The ``retry`` table as a plain dict of numbers (seconds for durations)."""
     raw = table(value, KEY, ("attempts", "max_delay", "stall_timeout"))
     policy = default_policy()
+    found = Problems()
     if "attempts" in raw:
-        attempts = raw["attempts"]
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ValueError(f"retry.attempts must be a whole number >= 1, not {attempts!r}")
-        policy["attempts"] = attempts
+        policy["attempts"] = found.judge("attempts", _attempts, raw["attempts"])
     if "max_delay" in raw:
-        policy["max_delay"] = duration(raw["max_delay"], "retry.max_delay")
+        policy["max_delay"] = found.judge("max_delay", duration, raw["max_delay"],
+                                          "retry.max_delay")
     if "stall_timeout" in raw:
-        stall = duration(raw["stall_timeout"], "retry.stall_timeout")
-        if stall <= 0:
-            raise ValueError("retry.stall_timeout must be longer than 0s")
-        policy["stall_timeout"] = stall
+        policy["stall_timeout"] = found.judge("stall_timeout", _stall, raw["stall_timeout"])
+    found.done()
     return policy
+
+
+def _attempts(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"retry.attempts must be a whole number >= 1, not {value!r}")
+    return value
+
+
+def _stall(value: Any) -> float:
+    stall = duration(value, "retry.stall_timeout")
+    if stall <= 0:
+        raise ValueError("retry.stall_timeout must be longer than 0s")
+    return stall
 
 
 def policy_of(job: Any) -> dict[str, Any]:

@@ -57,13 +57,10 @@ def key_problem(value: Any) -> str | None:
         return expression_problem(value)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         return "must be a cron expression (UTC) or a non-empty list of them"
-    for item in value:
-        problem = expression_problem(item)
-        if problem:
-            return problem
-    if len({normalize(v) for v in value}) != len(value):
+    problems = [problem for problem in map(expression_problem, value) if problem]
+    if not problems and len({normalize(v) for v in value}) != len(value):
         return "lists a cron expression twice"
-    return None
+    return "; ".join(problems) or None  # every one at once: fixing one shows no next
 
 
 def expression_problem(expression: str) -> str | None:

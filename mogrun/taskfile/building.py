@@ -25,6 +25,7 @@ from mogrun.errors import (
     UnknownKeyError,
 )
 from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
+from mogrun.plugintables import problems_of
 from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
@@ -100,9 +101,12 @@ class _Job:
     def locator(self, key: str) -> Callable[[], Location]:
         return lambda: self.ctx.taskfile.location(*self.where(key))
 
-    def error(self, key: str, message: str) -> TaskFileError:
+    def error(self, key: str, message: str, sub_key: str = "") -> TaskFileError:
+        """A problem of ``key`` (at its ``sub_key`` when given: ``gates.max_duration``
+        written as a dotted key has a line of its own)."""
+        where = (*self.where(key), sub_key) if sub_key else self.where(key)
         return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {self.masked(message)}',
-                                       *self.where(key), job=self.name)
+                                       *where, job=self.name, key=key)
 
     def masked(self, message: str) -> str:
         """``message`` with the job's secrets masked: messages quote rendered
@@ -415,7 +419,8 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             options[key] = spec.validate(value)
         except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
-                job.problems.append(job.error(key, str(exc)))
+                job.problems += [job.error(key, message, sub)
+                                 for sub, message in problems_of(exc)]
             continue
         except MogrunError as exc:
             # A crash (PluginError) or the validator's own refusal (a UsageError...):

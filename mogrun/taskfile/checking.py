@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from mogrun.errors import MogrunError
 from mogrun.models import KeySpec
+from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
     buildable_jobs,
     key_clashes,
@@ -72,7 +73,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     errors += said_once(taskfile, problems)
     errors += key_clashes(taskfile, results)
     errors += unused_default_errors(taskfile, key_specs, secrets)
-    errors.sort(key=_line)
+    errors.sort(key=_place)
     return Report(errors=errors, warnings=warnings)
 
 
@@ -98,18 +99,21 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
         try:
             spec.validate(value)
         except ValueError as exc:
-            errors.append(taskfile.error(f'[defaults] key "{key}": {mask(str(exc), secrets)}',
-                                         "defaults", key))
+            errors += [taskfile.error(f'[defaults] key "{key}": {mask(message, secrets)}',
+                                      "defaults", key, *([sub] if sub else []), key=key)
+                       for sub, message in problems_of(exc)]
         except MogrunError as exc:  # the validator's crash (PluginError) or its own error
             raise exc.evolve(message=mask(exc.message, secrets),
                              context=[mask(line, secrets) for line in exc.context]) from exc
     return errors
 
 
-def _line(error: MogrunError) -> int:
-    """Errors are listed in file order; those without a line first."""
+def _place(error: MogrunError) -> tuple[int, int]:
+    """Errors are listed in file order (line, then column); those without a line first."""
     location = getattr(error, "location", None)
-    return location.line or 0 if location else 0
+    if location is None:
+        return (0, 0)
+    return (location.line or 0, location.column or 0)
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:

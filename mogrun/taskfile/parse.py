@@ -65,10 +65,11 @@ class TaskFile:
         return locate(str(self.path), self.text, keys)
 
     def error(self, message: str, *keys: str, job: str | None = None,
-              context: tuple[str, ...] | list[str] = ()) -> TaskFileError:
-        """A ``TaskFileError`` located at ``keys``."""
+              context: tuple[str, ...] | list[str] = (), key: str | None = None) -> TaskFileError:
+        """A ``TaskFileError`` located at ``keys``; ``key``: the key it is about when
+        ``keys`` goes deeper (``gates``, located at ``gates.max_duration``)."""
         return TaskFileError(message, location=self.location(*keys), job=job,
-                             key=_key_of(keys), context=context)
+                             key=key or _key_of(keys), context=context)
 
 
 def _key_of(keys: tuple[str, ...]) -> str | None:

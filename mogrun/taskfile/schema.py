@@ -97,19 +97,22 @@ RUN_ONLY_KEYS = ("prompt", "prompt_file", "harness", "base_branch", "branch", "c
 def _input(value: Any) -> str | None:
     if not isinstance(value, dict):
         return f"must be a table of the automation's input, not {type_name(value)}"
+    problems = []
     reserved = [key for key in value if key in RESERVED_INPUT]
     if reserved:
-        return (f"sets {', '.join(repr(k) for k in reserved)}, which the server reserves "
-                "(it overwrites them with its own values)")
-    return _not_json(value, "")
+        problems.append(f"sets {', '.join(repr(k) for k in reserved)}, which the server "
+                        "reserves (it overwrites them with its own values)")
+    problems += _not_json(value, "")
+    return "; ".join(problems) or None  # every one at once: fixing one shows no next
 
 
-def _not_json(value: Any, where: str) -> str | None:
+def _not_json(value: Any, where: str) -> list[str]:
     """What in ``value`` JSON cannot carry (TOML dates and times, nan, inf): the
     input is sent as JSON, and ``json.dumps`` would crash on a date or write
     ``NaN``, which no server parses. Iterative: a deep table is no recursion risk."""
     import math
 
+    problems = []
     pending: list[tuple[str, Any]] = [(where, value)]
     while pending:
         path, item = pending.pop()
@@ -119,11 +122,12 @@ def _not_json(value: Any, where: str) -> str | None:
         elif isinstance(item, list):
             pending += reversed([(f"{path}[{n}]", v) for n, v in enumerate(item)])
         elif isinstance(item, float) and not math.isfinite(item):
-            return f"holds {item!r} at {path}, which JSON cannot carry: quote it as a string"
+            problems.append(f"holds {item!r} at {path}, which JSON cannot carry: "
+                            "quote it as a string")
         elif not isinstance(item, str | int | float | bool):
-            return (f"holds {type_name(item)} at {path}, which JSON cannot carry: "
-                    "quote it as a string")
-    return None
+            problems.append(f"holds {type_name(item)} at {path}, which JSON cannot carry: "
+                            "quote it as a string")
+    return problems
 
 
 def _plugins(value: Any) -> str | None:

@@ -405,7 +405,7 @@ def test_plugin_key_errors_come_from_the_plugin_with_location(project) -> None:
     """)
     assert err.splitlines()[:2] == [
         'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
-        f"  --> {project.path.resolve()}:4:1",
+        f"  --> {project.path.resolve()}:4:11",
     ]
 
 

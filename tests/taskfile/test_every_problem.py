@@ -1,0 +1,90 @@
+"""`check` lists every problem in one go, inside a key too: the sub-keys of the
+plugin tables (retry, gates, notify), every cron expression of a schedule,
+every value of an automation's input. Each plugin-table problem is located at
+its own sub-key, which a dotted key writes on a line of its own."""
+
+from __future__ import annotations
+
+import re
+
+from .test_errors import check
+
+
+def located(err: str) -> list[tuple[str, str]]:
+    """(first line of each error, its ``line:column``)."""
+    return re.findall(r"^(Error: .*)\n  --> \S+?:(\d+:\d+)$", err, re.MULTILINE)
+
+
+def test_every_sub_key_problem_of_the_plugin_tables_at_once(project) -> None:
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        retry = { attempts = 0, max_delay = "bad" }
+        gates = { status = ["sucess"], max_duration = "zz" }
+        notify = [{ webhook = "http://x", on = ["nope"] }, { slack = 3 }]
+    """)
+    found = [(message.split(": ", 2)[2][:30], where) for message, where in located(err)]
+    assert found == [
+        ("retry.attempts must be a whole", "4:11"),
+        ("retry.max_delay: invalid durat", "4:25"),
+        ('gates.status: unknown value "s', "5:11"),
+        ("gates.max_duration: invalid du", "5:32"),
+        ("notify[1].webhook must use htt", "6:13"),
+        ('notify[1].on: unknown value "n', "6:35"),
+        ("notify[2].slack must be an htt", "6:54"),
+    ]
+    assert err.endswith("7 problems in " + str(project.path.resolve()) + "\n")
+
+
+def test_a_dotted_sub_key_is_located_on_its_own_line(project) -> None:
+    err = check(project, """
+        [jobs.x]
+        repo = "acme/api"
+        prompt = "x"
+        gates.status = ["success"]
+        gates.max_duration = "bad"
+        retry.attempts = 2
+        retry.stall_timeout = "0s"
+    """)
+    assert [where for _, where in located(err)] == ["5:7", "7:7"]
+    assert '  5 | gates.max_duration = "bad"' in err
+    assert '  7 | retry.stall_timeout = "0s"' in err
+
+
+def test_a_problem_of_a_defaults_table_is_located_at_its_sub_key(project) -> None:
+    err = check(project, """
+        [defaults]
+        gates.status = ["success"]
+        gates.max_duration = "bad"
+
+        [jobs.x]
+        repo = "acme/api"
+        prompt = "x"
+    """)
+    assert [where for _, where in located(err)] == ["3:7"]
+
+
+def test_every_bad_cron_expression_of_a_schedule_at_once(project) -> None:
+    err = check(project, """
+        [jobs.s]
+        repo = "acme/api"
+        prompt = "x"
+        schedule = ["43 2 * * 1-5", "*/2 * * * *", "0 0 30 2 *"]
+    """)
+    assert '"*/2 * * * *", which runs every 2 minutes' in err
+    assert '"0 0 30 2 *", which never runs' in err
+
+
+def test_every_problem_of_an_automation_input_at_once(project) -> None:
+    err = check(project, """
+        [jobs.t]
+        repo = "acme/api"
+        automation = "issue-triage"
+        input.when = 2024-01-01
+        input.f = nan
+        input.source = "x"
+    """)
+    assert "sets 'source', which the server reserves" in err
+    assert "holds a date at when" in err
+    assert "holds nan at f" in err
