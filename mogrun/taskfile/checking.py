@@ -73,6 +73,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     errors += said_once(taskfile, problems)
     errors += key_clashes(taskfile, results)
     errors += unused_default_errors(taskfile, key_specs, secrets)
+    errors += unused_default_request_errors(taskfile)
     errors.sort(key=_place)
     return Report(errors=errors, warnings=warnings)
 
@@ -105,6 +106,30 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
         except MogrunError as exc:  # the validator's crash (PluginError) or its own error
             raise exc.evolve(message=mask(exc.message, secrets),
                              context=[mask(line, secrets) for line in exc.context]) from exc
+    return errors
+
+
+def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:
+    """``root``, ``branch`` and ``base_branch`` of ``[defaults]`` are judged in the
+    jobs that inherit them; where every job sets its own, on their own (templates
+    left to the jobs), or ``add``'s next job would be the first to say so, with no
+    line to point at."""
+    from mogrun.taskfile.gitrefs import ref_problem
+    from mogrun.taskfile.limits import root_problem
+    from mogrun.taskfile.parse import toml_repr
+
+    judges = {"root": root_problem, "branch": ref_problem, "base_branch": ref_problem}
+    errors: list[MogrunError] = []
+    for key, judge in judges.items():
+        value = taskfile.defaults.get(key)
+        if (not isinstance(value, str) or "{{" in value
+                or any(key not in table for table in taskfile.jobs.values())):
+            continue
+        problem = judge(value)
+        if problem:
+            what = "is not a valid git branch name: it " if key != "root" else ""
+            errors.append(taskfile.error(f'[defaults] key "{key}": {toml_repr(value)} '
+                                         f"{what}{problem}", "defaults", key))
     return errors
 
 

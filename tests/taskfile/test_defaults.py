@@ -145,3 +145,30 @@ def test_both_in_a_job_or_both_in_defaults_is_still_an_error(project) -> None:
     assert result.errors == [
         'Error: job "x" has both prompt and prompt_file: set only one of them',
         'Error: job "y" has both prompt and prompt_file: set only one of them']
+
+
+def test_a_request_key_of_defaults_no_job_inherits_is_still_judged(project) -> None:
+    """Every job set its own root and branch, so the wrong ones in [defaults] were
+    judged nowhere: check said ok, and the next `add` (whose job inherits them)
+    was the first to refuse, pointing at no line."""
+    write(project, """
+        [defaults]
+        root = "../x"       # hand-edited
+        branch = "bad branch"
+        base_branch = "{{ env.BASE }}"  # templated: judged where a job renders it
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        root = "apps/a"
+        branch = "ok"
+        base_branch = "main"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        """Error: [defaults] key "root": '../x' may not contain ".." """.strip(),
+        "Error: [defaults] key \"branch\": 'bad branch' is not a valid git branch name: it "
+        "contains ' '"]
+    assert f"{project.path.resolve()}:2:1" in result.err
+    assert f"{project.path.resolve()}:3:1" in result.err
