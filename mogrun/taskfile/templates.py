@@ -117,15 +117,28 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
         last = match.end()
         if match.group(0) == "{{{{":
             pieces.append("{{")
-        elif match.group(1) is None:
-            raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key, text)
-        else:
+            continue
+        try:
+            if match.group(1) is None:
+                raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key, text)
             name, default = _parse(match.group(1), match.group(0), scope, key)
             pieces.append(_lookup(name, default, match.group(0), scope, key, secrets, unset))
-            if name.startswith("env."):
-                env_names.add(name[4:])
+        except TemplateError as exc:
+            raise _on_line(exc, text, match.start(), key) from None
+        if name.startswith("env."):
+            env_names.add(name[4:])
     pieces.append(text[last:])
     return Rendered("".join(pieces), frozenset(secrets), unset, frozenset(env_names))
+
+
+def _on_line(error: TemplateError, text: str, offset: int, key: str) -> TemplateError:
+    """``error`` saying which line of a text of several lines it is on (a prompt
+    file of a hundred lines is located only at its ``prompt_file`` key)."""
+    if "\n" not in text.rstrip("\n"):
+        return error
+    line = text.count("\n", 0, offset) + 1
+    what = "the prompt file" if key == "prompt_file" else f"the {key}"
+    return error.evolve(context=[f"It is on line {line} of {what}.", *error.context])
 
 
 def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:

@@ -82,3 +82,20 @@ def test_set_refuses_a_name_only_a_description_uses(project) -> None:
     assert result.code == 2, result
     assert result.err.startswith('Error: --set team: no [vars] entry or template of '
                                  'mogplex.toml uses "team"'), result.err
+
+
+def test_a_template_error_says_its_line_in_a_prompt_of_several(project) -> None:
+    """The error was located only at the key: a prompt file of fifty lines said
+    nothing of where in it the misspelt name was."""
+    (project.root / "prompts").mkdir()
+    lines = [f"step {n}: {{{{ team }}}}" for n in range(1, 50)] + ["step 50: {{ taem }}"]
+    (project.root / "prompts" / "long.md").write_text("\r\n".join(lines) + "\r\n")
+    project.write('[vars]\nteam = "p"\n\n[jobs.a]\nrepo = "acme/api"\n'
+                  'prompt_file = "prompts/long.md"\n\n[jobs.b]\nrepo = "acme/api"\n'
+                  'prompt = """\nfirst\nsecond {{ team\n"""\n\n'
+                  '[jobs.c]\nrepo = "acme/api"\nprompt = "one line {{ taem }}"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "It is on line 50 of the prompt file." in result.err
+    assert "It is on line 2 of the prompt." in result.err  # the unclosed {{ of job b
+    assert result.err.count("It is on line") == 2  # one line: nothing to say
