@@ -38,7 +38,34 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     if src is not None:
         column = min(column, len(src) + 1)
     return TaskFileError(f"invalid TOML: {reason}",
-                         location=Location(str(path), line, column, src))
+                         location=Location(str(path), line, column, src),
+                         context=_invisible(_raw_line(text, line)))
+
+
+def _raw_line(text: str, line: int) -> str:
+    """Line ``line`` as written: a CR is dropped only before its LF (CRLF)."""
+    start = source_text(text).starts[line - 1]
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end].removesuffix("\r")
+
+
+def _invisible(line: str) -> list[str]:
+    """What on the error's line looks like nothing but is not TOML: a no-break
+    space pasted from a web page or a chat (shown as U+FFFD), a zero-width
+    character, a carriage return with no line feed after it."""
+    import unicodedata
+
+    seen: dict[str, int] = {}
+    for column, char in enumerate(line, 1):
+        odd = (char == "\r" or (char != " " and unicodedata.category(char) in ("Zs", "Cf"))
+               or char in "\u2028\u2029\x0b\x0c\x85")
+        if odd:
+            seen.setdefault(char, column)
+    return [f"Column {column} holds a carriage return with no line feed after it: end the "
+            "line with a plain line break." if char == "\r" else
+            f"Column {column} holds U+{ord(char):04X} {unicodedata.name(char, 'a control')}, "
+            "which looks like a space or nothing: retype it as a plain space (or delete it)."
+            for char, column in seen.items()]
 
 
 def _index(text: str, match: re.Match[str]) -> int:

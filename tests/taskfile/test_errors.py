@@ -889,3 +889,27 @@ def test_show_locates_a_refused_task_file_url_as_check_does(project) -> None:
     for result in (shown, checked):
         lines = result.err.splitlines()
         assert lines[:2] == [refusal, f"  --> {project.path.resolve()}:2:1"], result
+
+
+@pytest.mark.parametrize("written, said", [
+    (b'[jobs.a]\nrepo\xc2\xa0= "acme/api"\nprompt = "x"\n',
+     "Column 5 holds U+00A0 NO-BREAK SPACE, which looks like a space or nothing"),
+    (b'[jobs.a]\r\n\xe2\x80\x8brepo = "acme/api"\r\nprompt = "x"\r\n',
+     "Column 1 holds U+200B ZERO WIDTH SPACE"),
+    (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\r',
+     "Column 13 holds a carriage return with no line feed after it"),
+])
+def test_an_invisible_character_that_breaks_the_toml_is_named(project, written, said) -> None:
+    """Pasted from a web page or a chat: the line looked right (the no-break space
+    shown as U+FFFD, the lone CR as nothing) and the message did not say why."""
+    project.path.write_bytes(written)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert said in result.err
+
+
+def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(project) -> None:
+    project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x" x\r\n')
+    result = project.run("check")
+    assert result.code == 2 and "invalid TOML" in result.err
+    assert "Column" not in result.err
