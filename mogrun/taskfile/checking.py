@@ -47,7 +47,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
     errors: list[MogrunError] = [*set_problems(taskfile, sets), *keyed, *graph_errors(taskfile)]
-    warnings = command_name_warnings(taskfile, command_names)
+    warnings = command_name_warnings(taskfile, command_names) + case_warnings(taskfile)
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
 
@@ -139,6 +139,22 @@ def _place(error: MogrunError) -> tuple[int, int]:
     if location is None:
         return (0, 0)
     return (location.line or 0, location.column or 0)
+
+
+def case_warnings(taskfile: TaskFile) -> list[str]:
+    """Job names that differ only in case run apart here, but GitHub takes them for
+    one name: ``ci github`` refuses them, which a CI step that runs ``check``
+    first should hear of."""
+    from mogrun.ci.names import same_name_key
+
+    seen: dict[str, str] = {}
+    warnings = []
+    for name in taskfile.jobs:
+        first = seen.setdefault(same_name_key(name), name)
+        if first != name:
+            warnings.append(f'jobs "{first}" and "{name}" differ only in case: `mogrun ci '
+                            "github` refuses them (GitHub compares names ignoring case)")
+    return warnings
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:

@@ -80,6 +80,21 @@ def test_check_warns_about_unset_env_and_command_names(project) -> None:
     assert result.out == f"{project.path.resolve()}: ok (3 jobs)\n"
 
 
+def test_check_warns_of_job_names_that_differ_only_in_case(project) -> None:
+    """ci github refuses them (GitHub compares names ignoring case); a CI step that
+    runs check first said ok."""
+    project.write('[defaults]\nrepo = "acme/api"\nprompt = "x"\n\n'
+                  '[jobs.weekly]\n[jobs.Weekly]\n[jobs.WEEKLY]\n[jobs.daily]\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        'Warning: jobs "weekly" and "Weekly" differ only in case: `mogrun ci github` refuses '
+        "them (GitHub compares names ignoring case)",
+        'Warning: jobs "weekly" and "WEEKLY" differ only in case: `mogrun ci github` refuses '
+        "them (GitHub compares names ignoring case)",
+    ]
+
+
 def test_check_json(project) -> None:
     project.write(TEAM)
     result = project.run("--json", "check")
