@@ -17,14 +17,18 @@ import re
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
 _SECONDS = r"\d+(?:\.\d+)?"  # a bare number: seconds, as a TOML number is
+# Each unit at most once, largest first: "30m30m" or "1s1h" is a slip, not an hour.
+_COMPOUND = (rf"(?=\d)(?:{_SECONDS}\s*h\s*)?(?:{_SECONDS}\s*m(?!s)\s*)?"
+             rf"(?:{_SECONDS}\s*s\s*)?(?:{_SECONDS}\s*ms\s*)?")
 _BARE = re.compile(_SECONDS, re.ASCII)
-_PATTERN = re.compile(rf"{_SECONDS}|(?:{_PART}\s*)+", re.ASCII)
+_PATTERN = re.compile(rf"{_SECONDS}|{_COMPOUND}", re.ASCII)
+_ANY_PARTS = re.compile(rf"(?:{_PART}\s*)+", re.ASCII)
 _PARTS = re.compile(_PART, re.ASCII)
 # Written as a number but no wait: said so, not answered with the grammar.
 _NO_WAIT = re.compile(rf"-\s*(?:{_PATTERN.pattern})|[+-]?(?:inf(?:inity)?|nan)",
                       re.ASCII | re.IGNORECASE)
 # The same grammar for a JSON Schema "pattern" (ECMA-262), as `mogrun schema` writes it.
-JSON_PATTERN = rf"^\s*(?:{_SECONDS}|(?:{_PART}\s*)+)\s*$"
+JSON_PATTERN = rf"^\s*(?:{_SECONDS}|{_COMPOUND})\s*$"
 _NOT_A_WAIT = "must be a finite, non-negative time"
 _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
 
@@ -45,6 +49,9 @@ def parse_duration(value: str | int | float) -> float:
     if _NO_WAIT.fullmatch(text):
         raise ValueError(f"invalid duration {value!r}: {_NOT_A_WAIT}")
     if not text or _PATTERN.fullmatch(text) is None:
+        if text and _ANY_PARTS.fullmatch(text):
+            raise ValueError(f"invalid duration {value!r}: write each unit once, largest "
+                             'first ("1h30m", not "30m1h" or "30m30m")')
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
     if _BARE.fullmatch(text):
         return _check_number(float(text), value)

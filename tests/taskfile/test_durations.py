@@ -80,6 +80,11 @@ def test_timeout_option_still_refuses_what_is_no_wait(project, value: str, messa
               "non-negative time"),
     ('"nan"', "Error: job \"x\", key \"timeout\" invalid duration 'nan': must be a finite, "
               "non-negative time"),
+    # A unit twice or out of order is a slip: it read as one sum ("30m30m" was 1h).
+    ('"30m30m"', "Error: job \"x\", key \"timeout\" invalid duration '30m30m': write each "
+                 'unit once, largest first ("1h30m", not "30m1h" or "30m30m")'),
+    ('"1s1h"', "Error: job \"x\", key \"timeout\" invalid duration '1s1h': write each "
+               'unit once, largest first ("1h30m", not "30m1h" or "30m30m")'),
 ])
 def test_task_file_still_refuses_what_is_no_wait(project, value: str, message: str) -> None:
     write_crlf(project, f'[jobs.x]\nrepo = "acme/api"\nprompt = "p"\ntimeout = {value}\n')
