@@ -147,7 +147,8 @@ class _Job:
         except TemplateError as error:
             # Recorded, and the other keys still rendered: check lists every template
             # problem. Once each: a fan-out renders most keys once per repo.
-            self.record(error)
+            for each in getattr(error, "errors", (error,)):
+                self.record(each)
             self.unrendered.add(key)
             return text
         self.secrets |= out.secrets

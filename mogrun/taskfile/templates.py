@@ -111,6 +111,8 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
     unset: dict[str, str] = {}
     env_names: set[str] = set()
     pieces: list[str] = []
+    problems: list[TemplateError] = []
+    several_lines = "\n" in text.rstrip("\n")
     last = 0
     for match in _TOKEN.finditer(text):
         pieces.append(text[last : match.start()])
@@ -120,25 +122,45 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
             continue
         try:
             if match.group(1) is None:
-                raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key, text)
+                raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key,
+                             None if several_lines else text)
             name, default = _parse(match.group(1), match.group(0), scope, key)
             pieces.append(_lookup(name, default, match.group(0), scope, key, secrets, unset))
-        except TemplateError as exc:
-            raise _on_line(exc, text, match.start(), key) from None
+        except TemplateError as exc:  # the next ones too: check lists them all at once
+            problems.append(_on_line(exc, text, match.start(), key) if several_lines else exc)
+            continue
         if name.startswith("env."):
             env_names.add(name[4:])
+    if problems:
+        raise problems[0] if len(problems) == 1 else TemplateProblems(problems)
     pieces.append(text[last:])
     return Rendered("".join(pieces), frozenset(secrets), unset, frozenset(env_names))
 
 
+class TemplateProblems(TemplateError):
+    """Several template problems of one text: the first one's message, saying how
+    many more; ``errors`` has each (``check`` lists them all)."""
+
+    def __init__(self, errors: list[TemplateError]) -> None:
+        first = errors[0]
+        more = len(errors) - 1
+        super().__init__(first.message, location=first.location, job=first.job, key=first.key,
+                         context=[*first.context, f"({more} more template problem"
+                                  f"{'s' * (more > 1)} in it)"])
+        self.errors = tuple(errors)
+
+
 def _on_line(error: TemplateError, text: str, offset: int, key: str) -> TemplateError:
-    """``error`` saying which line of a text of several lines it is on (a prompt
-    file of a hundred lines is located only at its ``prompt_file`` key)."""
-    if "\n" not in text.rstrip("\n"):
-        return error
-    line = text.count("\n", 0, offset) + 1
+    """``error`` saying which line of a text of several lines it is on, and that
+    line (a prompt file of a hundred lines is located only at its key)."""
+    number = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    line = text[start:end if end >= 0 else len(text)].rstrip("\r").strip()
+    shown = line if len(line) <= 100 else line[:99] + "…"
     what = "the prompt file" if key == "prompt_file" else f"the {key}"
-    return error.evolve(context=[f"It is on line {line} of {what}.", *error.context])
+    return error.evolve(context=[f"It is on line {number} of {what}: {shown}",
+                                 *error.context])
 
 
 def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:

@@ -96,6 +96,24 @@ def test_a_template_error_says_its_line_in_a_prompt_of_several(project) -> None:
                   '[jobs.c]\nrepo = "acme/api"\nprompt = "one line {{ taem }}"\n')
     result = project.run("check")
     assert result.code == 2, result
-    assert "It is on line 50 of the prompt file." in result.err
-    assert "It is on line 2 of the prompt." in result.err  # the unclosed {{ of job b
+    assert "It is on line 50 of the prompt file: step 50: {{ taem }}\n" in result.err
+    assert "It is on line 2 of the prompt: second {{ team\n" in result.err  # job b's unclosed {{
+    assert "Template:" not in result.err  # not the whole prompt again
     assert result.err.count("It is on line") == 2  # one line: nothing to say
+
+
+def test_every_template_problem_of_one_text_at_once(project) -> None:
+    """Only the first was said: fixing it revealed the next."""
+    (project.root / "prompt.md").write_text(
+        "a {{ team }}\nb {{ taem }}\nc {{ env.X | bogus }}\nd {{ team\n")
+    project.write('[vars]\nteam = "p"\n\n[jobs.a]\nrepo = "acme/api"\n'
+                  'prompt_file = "prompt.md"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert [line.split(": ", 1)[0] for line in result.err.splitlines()
+            if line.startswith("It is on line")] == [
+        "It is on line 2 of the prompt file", "It is on line 3 of the prompt file",
+        "It is on line 4 of the prompt file"]
+    shown = project.run("show", "a")
+    assert shown.code == 2
+    assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
