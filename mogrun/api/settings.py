@@ -146,4 +146,10 @@ def token_from_env(env: Mapping[str, str]) -> str:
             "MOGPLEX_API_KEY contains whitespace or control characters",
             context=["Set it to the token alone: export MOGPLEX_API_KEY=mog_..."],
         )
+    if not token.isascii():  # a header carries ASCII only: it could never be sent
+        raise NoTokenError(
+            "MOGPLEX_API_KEY contains characters other than ASCII letters, digits and "
+            "punctuation, which no token has",
+            context=["Set it to the token alone: export MOGPLEX_API_KEY=mog_..."],
+        )
     return token

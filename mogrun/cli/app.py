@@ -245,14 +245,64 @@ def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI on this process's argv, environment, cwd and streams and
     return its exit code (``main`` without the exit)."""
     _open_closed_streams()
-    app = MogrunApp(cwd=os.getcwd(), env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
+    _escape_what_streams_cannot_encode()
+    args = sys.argv[1:] if argv is None else argv
+    refusal = _argv_refusal(args)
+    cwd = _cwd(args)
+    if refusal or cwd is None:
+        sys.stderr.write(f"Error: {refusal or NO_CWD}\n")
+        sys.stderr.flush()
+        return 2
+    app = MogrunApp(cwd=cwd, env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
                     stdin=sys.stdin)
     try:
-        return app(sys.argv[1:] if argv is None else argv)
+        return app(args)
     except BrokenPipeError:
         # `mogrun list | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+NO_CWD = "the current directory no longer exists: cd to one that does"
+
+
+def _escape_what_streams_cannot_encode() -> None:
+    """A stream whose encoding cannot carry every character (``PYTHONIOENCODING=ascii``,
+    a latin-1 locale) writes what it cannot as ``\\xe9`` escapes: one ``·`` of a
+    progress line ended the live view in a traceback, with the cursor hidden and
+    the other jobs' runs left going, and a pipe's batch of lines was dropped."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding not in ("utf-8", "utf8") and reconfigure is not None:
+            import contextlib
+
+            with contextlib.suppress(ValueError, OSError):  # closed, or not to be changed
+                reconfigure(errors="backslashreplace")
+
+
+def _argv_refusal(args: list[str]) -> str | None:
+    """Arguments that are no text (bytes the locale could not decode: a file name
+    or a job name written in latin-1) cannot be a job, a run id or a path mogrun
+    records: refused up front, rather than a traceback from the history or a
+    task file ``add`` wrote and can no longer read."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            return f"argument '{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
+    return None
+
+
+def _cwd(args: list[str]) -> str | None:
+    """The working directory; ``None`` when it was deleted under the shell, but
+    ``/`` for ``--help`` and ``--version``, which need none."""
+    try:
+        return os.getcwd()
+    except OSError:
+        wants_none = any(a in ("--help", "-h", "--version") for a in args)
+        return "/" if wants_none else None
 
 
 def _open_closed_streams() -> None:

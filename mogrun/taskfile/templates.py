@@ -207,11 +207,23 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str,
     if value is None:
         unset.setdefault(name, placeholder)
         return f"unset-env-{name}"
+    if not _is_text(value):  # bytes the locale could not decode: no request could carry them
+        raise _error(f"environment variable {name} (used by {placeholder}) is not valid "
+                     "UTF-8 text", scope, key)
     if value and value == scope.env.get(TOKEN_NAME):
         raise _error(f"{placeholder} is refused: it holds the API token ({TOKEN_NAME}), which "
                      "never goes into a template", scope, key)
     secrets.add(value)
     return value
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is real text, not undecodable bytes (surrogate escapes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _suggest(name: str, scope: Scope) -> list[str]:

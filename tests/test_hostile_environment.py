@@ -1,0 +1,127 @@
+"""The process's surroundings, as shells, locales and terminals hand them over:
+a stream that cannot encode every character, arguments and environment values
+that are not UTF-8, a working directory deleted under the shell. Each gets one
+clear message and a defined exit code, never a traceback or lost output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mogrun.testing import write_taskfile
+
+CAFE = """\
+[jobs.hello]
+description = "Café cleanup"
+repo = "acme/api"
+prompt = \"\"\"
+@emulator duration=0.2s events=3 message="café"
+\"\"\"
+"""
+
+
+def mogrun(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m mogrun``; its output read in the encoding it was told to use."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    base.update(MOGRUN_POLL_INTERVAL="0.1", **env)
+    return subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=base,
+                          capture_output=True, text=True, timeout=120,
+                          encoding=env.get("PYTHONIOENCODING", "utf-8"), errors="surrogateescape")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_stream_that_cannot_encode_a_character_gets_an_escape(tmp_path, encoding) -> None:
+    """One "é" dropped the rest of a piped run's output (its summary too) with exit
+    0, and list, show and logs ended in a traceback."""
+    write_taskfile(tmp_path, CAFE)
+    env = {"PYTHONIOENCODING": encoding}
+    ran = mogrun("--local", "hello", cwd=tmp_path, **env)
+    assert ran.returncode == 0, ran.stderr
+    assert "exit code 0" in ran.stdout  # the summary came through
+    assert "Traceback" not in ran.stderr
+    for args in (["list"], ["show", "hello"]):
+        shown = mogrun(*args, cwd=tmp_path, **env)
+        assert shown.returncode == 0, shown.stderr
+        assert "Caf\\xe9" in shown.stdout or "Café" in shown.stdout
+
+
+def test_the_live_view_on_a_terminal_that_cannot_encode_its_own_dot(tmp_path) -> None:
+    """The progress line's "·" ended the live view in a traceback: the cursor
+    stayed hidden and the other jobs' runs were left going."""
+    import pty
+
+    write_taskfile(tmp_path, CAFE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGRUN_POLL_INTERVAL="0.1", PYTHONIOENCODING="ascii", TERM="xterm",
+               COLUMNS="100")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "hello"], cwd=tmp_path,
+                            env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other side closed: the process ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, seen.decode("ascii", "replace")
+    assert b"Traceback" not in seen
+    assert b"exit code 0" in seen
+    if b"\x1b[?25l" in seen:  # the cursor hidden for the live view is shown again
+        assert seen.rindex(b"\x1b[?25h") > seen.rindex(b"\x1b[?25l")
+
+
+@pytest.mark.parametrize("args", [["status", "hel\udcfflo"], ["history", "--job", "\udce9"],
+                                  ["add", "fix", "--repo", "acme/api", "--prompt", "caf\udce9"],
+                                  ["-f", "x\udcff.toml", "list"]])
+def test_an_argument_that_is_not_utf8_is_refused_up_front(tmp_path, args) -> None:
+    """Bytes the locale could not decode: status, logs, cancel and history ended in
+    sqlite's traceback, and add wrote the raw byte into a file mogrun could then no
+    longer read."""
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "hi"\n')
+    before = (tmp_path / "mogplex.toml").read_bytes()
+    result = mogrun(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "is not UTF-8 text" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "mogplex.toml").read_bytes() == before
+
+
+def test_an_env_value_that_is_not_utf8_is_a_task_file_error(tmp_path) -> None:
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "Fix {{ env.FOO }}"\n')
+    for args in (["check"], ["--local", "hello"]):
+        result = mogrun(*args, cwd=tmp_path, FOO="x\udcffy")
+        assert result.returncode == 2, result.stderr
+        assert "environment variable FOO (used by {{ env.FOO }}) is not valid UTF-8" in (
+            result.stderr)
+
+
+def test_a_token_no_header_can_carry_is_exit_64_not_a_retried_transport_error(tmp_path) -> None:
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "hi"\n')
+    result = mogrun("hello", cwd=tmp_path, MOGPLEX_API_KEY="mog_\U0001f680",
+                    MOGPLEX_URL="http://127.0.0.1:9")
+    assert result.returncode == 64, result.stderr
+    assert "MOGPLEX_API_KEY contains characters other than ASCII" in result.stderr
+    assert "retry" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--version"], 0), (["--help"], 0), (["list"], 2),
+                                            (["--local", "hello"], 2)])
+def test_a_deleted_working_directory(tmp_path, args, code) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    result = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh",
+                             str(gone), sys.executable, "-m", "mogrun", *args],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    if code:
+        assert "the current directory no longer exists" in result.stderr
