@@ -28,6 +28,7 @@ Examples:
   mogrun ci github                 write or update the workflow
   mogrun ci github --check         exit 1 (with a diff) if the committed one is stale
   mogrun ci github --shards 3      big fan-outs as a 3-leg matrix of one token
+  mogrun ci github -o -            print it instead of writing it
 """
 
 
@@ -44,7 +45,7 @@ def ci_group() -> None:
 
 @ci_group.command("github", cls=click.Command, help=GITHUB_HELP)
 @click.option("-o", "--output", metavar="PATH", help=f"Where to write (default: {DEFAULT_OUTPUT}"
-              " in the task file's repository).")
+              " in the task file's repository; - for standard output).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 0 if the file is current, "
               "1 with a unified diff if not.")
 @click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
@@ -56,19 +57,26 @@ def github_command(state: CliState, output: str | None, check: bool,
     from mogrun.ci.generate import generate, regenerating_command, repository_root
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
+    to_stdout = output == "-"
+    if to_stdout and check:
+        raise UsageError("--check compares with a file: give -o a path, not -")
     taskfile = load_taskfile(state)
     host = load_host(state, taskfile)
     host.configure(check_config(state, taskfile))  # as ``check`` does: plugins may refuse
     root = repository_root(taskfile.path)
-    target = (state.cwd / output) if output else root / DEFAULT_OUTPUT
-    shown = _shown(target, state.cwd)
+    target = (state.cwd / output) if output and not to_stdout else root / DEFAULT_OUTPUT
+    shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
     if shards is None:
         shards = _kept_shards(target, shown)
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
-                              shards=shards, default_output=output is None,
+                              shards=shards, default_output=output is None or to_stdout,
                               secrets=host.known_secrets)
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
+    if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
+        state.stdout_is_data = True
+        state.stdout.write(text)
+        return 0
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                        default_output=output is None)
@@ -126,11 +134,35 @@ def _read(target: Path, shown: str) -> str:
     """The file as mogrun would have written it: what a checkout or an editor
     adds without changing it (CRLF line ends, a leading BOM) does not count,
     for ``--check`` as for knowing the file is ours."""
+    _refuse_no_regular_file(target, shown)
     try:
-        text = target.read_bytes().decode("utf-8")
+        with target.open("rb") as handle:
+            raw = handle.read(MAX_WORKFLOW + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {shown}: {exc}") from exc
+    if len(raw) > MAX_WORKFLOW:
+        raise UsageError(f"{shown} is over {MAX_WORKFLOW // 1024} KiB: not a workflow mogrun "
+                         "ci github wrote; refusing to overwrite it",
+                         context=["Move it away, or write elsewhere with -o PATH."])
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+MAX_WORKFLOW = 1024 * 1024  # mogrun's workflows are a few KiB; a bigger file is not one
+
+
+def _refuse_no_regular_file(target: Path, shown: str) -> None:
+    """A device, FIFO or socket as ``-o``: reading /dev/zero to learn whether mogrun
+    wrote it took all memory, and ``-o /dev/stdout`` into a pipe read its own pipe."""
+    import stat
+
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return  # no file yet (or not to be seen): the write says what is wrong
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise UsageError(f"{shown} is not a regular file; give -o a file path "
+                         "(or -o - for standard output)")
 
 
 def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
@@ -157,6 +189,7 @@ def _write(target: Path, shown: str, text: str) -> None:
 
     if target.is_dir():
         raise UsageError(f"{shown} is a directory; give -o a file path")
+    _refuse_no_regular_file(target, shown)
     refusal = _not_ours(_read(target, shown), text, shown) if target.exists() else None
     if refusal is not None:
         raise refusal
