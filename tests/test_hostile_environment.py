@@ -125,3 +125,30 @@ def test_a_deleted_working_directory(tmp_path, args, code) -> None:
     assert "Traceback" not in result.stderr
     if code:
         assert "the current directory no longer exists" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize(("args", "full", "code"), [
+    (["list"], "stdout", 74),  # a traceback, exit 1
+    (["schema"], "stdout", 74),
+    (["--local", "--json", "hello"], "stdout", 74),  # exit 0 with nothing written
+    (["nosuchjob"], "stderr", 2),  # the usage error's code, not a traceback's 1
+    (["hello"], "stderr", 64),  # no token: 64 still
+])
+def test_a_full_disk_under_the_output_is_a_defined_exit_code(tmp_path, args, full, code) -> None:
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=0.1s"\n')
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOGRUN_", "GITHUB_")) and k != "MOGPLEX_API_KEY"}
+    env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    with open("/dev/full", "w") as device, open(tmp_path / "other.txt", "w+") as other:
+        streams = {"stdout": device, "stderr": other} if full == "stdout" else {
+            "stdout": other, "stderr": device}
+        proc = subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
+                              timeout=120, **streams)
+        other.seek(0)
+        said = other.read()
+    assert proc.returncode == code, said
+    assert "Traceback" not in said
+    if full == "stdout":
+        assert "Error: cannot write the output: No space left on device" in said

@@ -15,6 +15,7 @@ click group in ``mogrun.cli.main``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -121,9 +122,12 @@ class MogrunApp:
 
         # Messages quote task files and servers: nothing in them may act on the terminal.
         lines = [escape_agent_text(line) for line in error.lines()]
-        self.stderr.write(f"Error: {lines[0]}\n")
-        for line in lines[1:]:
-            self.stderr.write(f"{line}\n")
+        # A full stderr must not turn the error's own exit code into a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            self.stderr.write(f"Error: {lines[0]}\n")
+            for line in lines[1:]:
+                self.stderr.write(f"{line}\n")
+            self.stderr.flush()
 
 
 # Global flags a quick line may carry (name -> option), and those taking a value.
@@ -256,11 +260,36 @@ def run_cli(argv: list[str] | None = None) -> int:
     app = MogrunApp(cwd=cwd, env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
                     stdin=sys.stdin)
     try:
-        return app(args)
+        code = app(args)
     except BrokenPipeError:
         # `mogrun list | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:
+        from mogrun.output.paced import NO_ROOM
+
+        if exc.errno not in NO_ROOM:
+            raise
+        return _output_lost(exc)
+    if code == 0 and "mogrun.output.paced" in sys.modules:  # never loaded: nothing lost
+        from mogrun.output.paced import lost_output
+
+        lost = lost_output()
+        if lost is not None:  # `run --json > file` on a full disk: the runs passed, unseen
+            return _output_lost(lost)
+    return code
+
+
+OUTPUT_LOST = 74  # sysexits EX_IOERR: the command's output could not be written
+
+
+def _output_lost(error: OSError) -> int:
+    """Some output could not be written (a full disk): said on stderr if it can be,
+    and exit 74, so that a script reading the output does not take 0 for it."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"Error: cannot write the output: {error.strerror or error}\n")
+        sys.stderr.flush()
+    return OUTPUT_LOST
 
 
 NO_CWD = "the current directory no longer exists: cd to one that does"
@@ -275,8 +304,6 @@ def _escape_what_streams_cannot_encode() -> None:
         encoding = str(getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
         reconfigure = getattr(stream, "reconfigure", None)
         if encoding not in ("utf-8", "utf8") and reconfigure is not None:
-            import contextlib
-
             with contextlib.suppress(ValueError, OSError):  # closed, or not to be changed
                 reconfigure(errors="backslashreplace")
 

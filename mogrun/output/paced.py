@@ -19,6 +19,7 @@ merges the two (``2>&1``) keeps their order. Only a kill mogrun cannot see
 from __future__ import annotations
 
 import contextlib
+import errno
 import threading
 import time
 from typing import Any, TextIO
@@ -99,12 +100,27 @@ def _batched(stream: TextIO) -> bool:
 
 def write_line(stream: TextIO, text: str) -> None:
     """One write per line (or batch of lines), so that other writers on the stream
-    cannot split one; a closed or broken stream (``| head``) must never crash the runs."""
+    cannot split one; a closed or broken stream (``| head``) must never crash the runs.
+    A stream with no room left (a full disk) is remembered: the exit code says it."""
     try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
         stream.write(text + "\n")
         stream.flush()
-    except (OSError, ValueError):
+    except OSError as exc:
+        if exc.errno in NO_ROOM and not _LOST:
+            _LOST.append(exc)
         flush_quietly(stream)
+    except ValueError:
+        flush_quietly(stream)
+
+
+# Write errors that lose output a reader wanted (a reader that left, EPIPE, did not).
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+_LOST: list[OSError] = []  # the first such error, on any stream of the process
+
+
+def lost_output() -> OSError | None:
+    """The error that lost some lines (stdout's, an NDJSON copy of it, stderr's)."""
+    return _LOST[0] if _LOST else None
 
 
 def flush_quietly(stream: Any) -> None:
