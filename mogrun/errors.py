@@ -24,7 +24,7 @@ raises them, translating lower-level errors at its boundary with
     ├── GateError                       1   a gate or start veto refused the job
     ├── NotifyError                     1   a notifier could not deliver (reported as a warning)
     ├── NoTokenError                    64  MOGPLEX_API_KEY missing
-    └── Interrupted                     130 / 143
+    └── Interrupted                     130 / 143 / 129
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 # When several jobs end differently, the first code of this list that applies wins.
-EXIT_PRECEDENCE: tuple[int, ...] = (2, 64, 65, 130, 143, 69, 75, 1)
+EXIT_PRECEDENCE: tuple[int, ...] = (2, 64, 65, 130, 143, 129, 69, 75, 1)
 
 
 def combine_exit_codes(codes: list[int] | tuple[int, ...]) -> int:
@@ -307,7 +307,7 @@ class NoTokenError(MogrunError):
 
 
 class Interrupted(MogrunError):
-    """SIGINT (130) or SIGTERM (143) reached mogrun."""
+    """SIGINT (130), SIGTERM (143) or SIGHUP (129) reached mogrun."""
 
     def __init__(self, signum_exit: int, message: str = "interrupted") -> None:
         super().__init__(message)

@@ -1,8 +1,9 @@
-"""Ctrl-C and SIGTERM during a run session.
+"""Ctrl-C, SIGTERM and SIGHUP during a run session.
 
 The first signal asks every worker to stop: runs this invocation started are
 cancelled, runs it only attached to are left going, history is written, and
-the session ends with 130 (SIGINT) or 143 (SIGTERM). It is said at once
+the session ends with 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP: the
+terminal closed, an SSH connection dropped). It is said at once
 (``first_signal_message``). Each cancel is bounded (``CANCEL_GRACE``) so a
 stalled server cannot hold the exit for minutes; whether it got through is
 said. A second signal raises ``ForcedExit`` in the main thread so the
@@ -26,7 +27,9 @@ from typing import Any
 
 from mogrun.errors import Interrupted, LeaveNow
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+# Signals no key sends: said by name, with no "Ctrl-C again" to offer.
+_NAMED = {143: "SIGTERM", 129: "SIGHUP"}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 
 
@@ -47,13 +50,14 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
     are waited for (``CANCEL_GRACE``) so that those runs are cancelled too.
     ``uncancellable``: runs started here that no cancel can stop (automation runs):
     never promised a cancel."""
+    named = _NAMED.get(exit_code)
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
-                if exit_code != 143 else f"SIGTERM: cancelling {runs} started here; "
+                if named is None else f"{named}: cancelling {runs} started here; "
                 f"a second signal leaves {_them(started)} going")
     elif starting or uncancellable:
-        text = "interrupted" if exit_code != 143 else "SIGTERM"
+        text = named or "interrupted"
     else:
         text = "interrupted; no run started here is going, stopping"
     if uncancellable:

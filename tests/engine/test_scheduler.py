@@ -151,7 +151,7 @@ def test_workers_leave_every_ctrl_c_to_the_main_thread():
     Scheduler([job("fan", repos=("acme/a", "acme/b"))], run_fn=run, skip_fn=rec.skip,
               on_job_done=rec.job_done, max_parallel=2).run()
     assert len(masks) == 2
-    assert all({signal.SIGINT, signal.SIGTERM} <= mask for mask in masks)
+    assert all({signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= mask for mask in masks)
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 

@@ -75,7 +75,8 @@ def wait_following(emulator, count=1, timeout=15.0):
     raise AssertionError("mogrun did not start following in time")
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                             (signal.SIGHUP, 129)])  # a terminal closed
 def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum, code):
     with running(spawn(emulator, tmp_path, "long")) as proc:
         (run_id,) = wait_following(emulator)
