@@ -7,7 +7,10 @@ it without paying for the reporters or rich.
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 
 def cell_width(text: str) -> int:
@@ -23,6 +26,27 @@ def cell_width(text: str) -> int:
         else 1
         for ch in text
     )
+
+
+MIN_COLUMNS = 20  # narrower than this, nothing mogrun draws is readable
+FALLBACK_COLUMNS = 80
+
+
+def columns_from(env: Mapping[str, str], stream: Any = None) -> int | None:
+    """The width to draw for: ``COLUMNS`` when it is a usable number; when it is
+    set but not (``0``, ``abc``, ``5``), the terminal's own width, else 80; unset,
+    ``None`` (the drawing library asks the terminal). rich took ``COLUMNS=0`` at
+    its word and drew nothing at all."""
+    raw = str(env.get("COLUMNS", "")).strip()
+    if raw.isdecimal() and int(raw) > MIN_COLUMNS:
+        return int(raw)
+    if not raw:
+        return None
+    try:
+        size = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        size = 0
+    return size if size > MIN_COLUMNS else FALLBACK_COLUMNS
 
 
 def render_table(headers: list[str], rows: list[list[str]]) -> str:

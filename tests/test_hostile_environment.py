@@ -6,6 +6,7 @@ clear message and a defined exit code, never a traceback or lost output."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,18 +50,15 @@ def test_a_stream_that_cannot_encode_a_character_gets_an_escape(tmp_path, encodi
         assert "Caf\\xe9" in shown.stdout or "Café" in shown.stdout
 
 
-def test_the_live_view_on_a_terminal_that_cannot_encode_its_own_dot(tmp_path) -> None:
-    """The progress line's "·" ended the live view in a traceback: the cursor
-    stayed hidden and the other jobs' runs were left going."""
+def on_a_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, bytes]:
+    """``python -m mogrun ARGS`` on a pseudo-terminal: its exit code and all it drew."""
     import pty
 
-    write_taskfile(tmp_path, CAFE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-    env.update(MOGRUN_POLL_INTERVAL="0.1", PYTHONIOENCODING="ascii", TERM="xterm",
-               COLUMNS="100")
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    full.update(MOGRUN_POLL_INTERVAL="0.1", TERM="xterm", **env)
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "hello"], cwd=tmp_path,
-                            env=env, stdin=follower, stdout=follower, stderr=follower)
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=full,
+                            stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
     seen = b""
     while True:
@@ -72,7 +70,16 @@ def test_the_live_view_on_a_terminal_that_cannot_encode_its_own_dot(tmp_path) ->
             break
         seen += chunk
     os.close(leader)
-    assert proc.wait(timeout=60) == 0, seen.decode("ascii", "replace")
+    return proc.wait(timeout=60), seen
+
+
+def test_the_live_view_on_a_terminal_that_cannot_encode_its_own_dot(tmp_path) -> None:
+    """The progress line's "·" ended the live view in a traceback: the cursor
+    stayed hidden and the other jobs' runs were left going."""
+    write_taskfile(tmp_path, CAFE)
+    code, seen = on_a_terminal(["--local", "hello"], tmp_path, PYTHONIOENCODING="ascii",
+                               COLUMNS="100")
+    assert code == 0, seen.decode("ascii", "replace")
     assert b"Traceback" not in seen
     assert b"exit code 0" in seen
     if b"\x1b[?25l" in seen:  # the cursor hidden for the live view is shown again
@@ -152,3 +159,17 @@ def test_a_full_disk_under_the_output_is_a_defined_exit_code(tmp_path, args, ful
     assert "Traceback" not in said
     if full == "stdout":
         assert "Error: cannot write the output: No space left on device" in said
+
+
+@pytest.mark.parametrize("columns", ["0", "5", "abc"])
+def test_a_columns_no_terminal_has_is_not_taken_at_its_word(tmp_path, columns) -> None:
+    """COLUMNS=0 drew nothing at all, a run's summary and --help's text included;
+    COLUMNS=5 cut every run id into pieces."""
+    write_taskfile(tmp_path, CAFE)
+    code, seen = on_a_terminal(["--local", "hello"], tmp_path, COLUMNS=columns)
+    assert code == 0, seen
+    assert b"exit code 0" in seen
+    # The run's id, whole on one line.
+    assert re.search(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", seen)
+    code, seen = on_a_terminal(["--help"], tmp_path, COLUMNS=columns)
+    assert code == 0 and b"Usage:" in seen

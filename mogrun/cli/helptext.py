@@ -22,7 +22,7 @@ def render_help(command: click.Command, ctx: click.Context) -> str:
 
     _seed_click_version()
     state = state_of(ctx)
-    width = _width(state.env)
+    width = _width(state.env, state.stdout)
     chain = _chain(ctx)
     config = _help_config(chain[0], ctx)
     if state.no_color:  # NO_COLOR rich honours itself; --no-color is ours
@@ -68,9 +68,10 @@ def _chain(ctx: click.Context) -> list[click.Context]:
     return links[::-1]
 
 
-def _width(env: Any) -> int | None:
-    columns = str(env.get("COLUMNS", "")).strip()
-    return int(columns) if columns.isdecimal() and int(columns) > 20 else None
+def _width(env: Any, stream: Any = None) -> int | None:
+    from mogrun.tables import columns_from
+
+    return columns_from(env, stream)
 
 
 def _rich_context(twin: click.Command, link: click.Context, parent: Any,

@@ -102,9 +102,11 @@ def make_reporter(
         return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets)
     if is_terminal(stdout):
         from mogrun.output.live import LiveReporter
+        from mogrun.tables import columns_from
 
         return LiveReporter(
-            stdout=stdout, stderr=stderr, quiet=quiet, color=color, secrets=secrets
+            stdout=stdout, stderr=stderr, quiet=quiet, color=color, secrets=secrets,
+            width=columns_from(env, stdout),
         )
     from mogrun.output.plain import PlainReporter
 
