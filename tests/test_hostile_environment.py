@@ -28,7 +28,7 @@ prompt = \"\"\"
 def mogrun(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m mogrun``; its output read in the encoding it was told to use."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-    base.update(MOGRUN_POLL_INTERVAL="0.1", **env)
+    base.update({"MOGRUN_POLL_INTERVAL": "0.1", **env})
     return subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=base,
                           capture_output=True, text=True, timeout=120,
                           encoding=env.get("PYTHONIOENCODING", "utf-8"), errors="surrogateescape")
@@ -173,3 +173,12 @@ def test_a_columns_no_terminal_has_is_not_taken_at_its_word(tmp_path, columns) -
     assert re.search(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", seen)
     code, seen = on_a_terminal(["--help"], tmp_path, COLUMNS=columns)
     assert code == 0 and b"Usage:" in seen
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0", "-1", "abc"])
+def test_a_poll_interval_no_run_could_be_followed_by_is_refused(tmp_path, value) -> None:
+    """inf was taken: a 3-second job printed nothing until killed."""
+    write_taskfile(tmp_path, CAFE)
+    result = mogrun("--local", "hello", cwd=tmp_path, MOGRUN_POLL_INTERVAL=value)
+    assert result.returncode == 2, result.stderr
+    assert "MOGRUN_POLL_INTERVAL must be a number of seconds" in result.stderr

@@ -83,9 +83,13 @@ def poll_override(env: Mapping[str, str]) -> float | None:
         value = float(raw)
     except ValueError as exc:
         raise UsageError(f"{POLL_INTERVAL_ENV} must be a number of seconds, got {raw!r}") from exc
-    if value <= 0:
-        raise UsageError(f"{POLL_INTERVAL_ENV} must be positive, got {raw!r}")
+    if not 0 < value <= MAX_POLL_OVERRIDE:  # nan and inf too: a run never seen to end
+        raise UsageError(f"{POLL_INTERVAL_ENV} must be a number of seconds over 0 and at "
+                         f"most {MAX_POLL_OVERRIDE:g}, got {raw!r}")
     return value
+
+
+MAX_POLL_OVERRIDE = 60.0  # slower than this, a run's end goes unseen for minutes
 
 
 def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
