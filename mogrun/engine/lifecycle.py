@@ -202,6 +202,9 @@ class ReporterObserver(Observer):
             exit_code = self.settle(exit_code)
         self.reporter.summary(results, exit_code, rerun=rerun)
 
+    def left_going(self, exit_code: int) -> None:
+        self.reporter.left_going(exit_code)
+
 
 class HooksObserver(Observer):
     """The plugins' observer hooks (``mogrun_run_started``, ``mogrun_event``, ...)."""

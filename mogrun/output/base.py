@@ -67,6 +67,10 @@ class Reporter(Protocol):
         repo order), the totals, why each run did not pass, and ``rerun`` (the
         command that retries what did not pass) when the engine gives one."""
 
+    def left_going(self, exit_code: int) -> None:
+        """A second signal: the process leaves now, runs still going, with no summary
+        (the error that ends it lists those runs). ``--json`` ends its stream with one."""
+
     def close(self) -> None:
         """Stop any live display and flush; safe to call more than once."""
 

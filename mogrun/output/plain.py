@@ -142,6 +142,9 @@ class PlainReporter:
             for line in self.summary_tail(results, exit_code, rerun):
                 self._write(self._out, line)
 
+    def left_going(self, exit_code: int) -> None:
+        """Nothing more: the error that ends the process lists the runs left going."""
+
     def close(self) -> None:
         with self._lock:
             self._lines.close()

@@ -110,6 +110,29 @@ def test_signal_leaves_attached_runs_going(emulator, tmp_path):
     assert emulator.run_detail(run_id)["status"] in ("pending", "streaming")
 
 
+def test_second_ctrl_c_still_ends_the_json_stream_with_a_summary(emulator, tmp_path):
+    """The stream ended on a status line: a script had only stderr's human text
+    to find the runs left going."""
+    emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+    jobs = LONG_JOB + '\n[jobs.quick]\nrepo = "acme/web"\nprompt = "@emulator duration=0.1s"\n'
+    with running(spawn(emulator, tmp_path, "--json", "long", "quick", jobs=jobs)) as proc:
+        wait_following(emulator, count=2)
+        deadline = time.monotonic() + 15
+        while not any(emulator.run_detail(r)["status"] == "success" for r in emulator.runs):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # quick's end is seen
+        out, err, _ = interrupt(proc, times=2)
+    assert proc.returncode == 130, (out, err)
+    last = json_lines(out)[-1]
+    assert last["type"] == "summary" and last["exit_code"] == 130, out
+    by_job = {r["job"]: r for r in last["results"]}
+    assert by_job["quick"]["outcome"] == "success" and not by_job["quick"]["left_going"]
+    long_id = next(r for r in emulator.runs if emulator.run_detail(r)["status"] != "success")
+    assert by_job["long"] == {**by_job["long"], "run_id": long_id, "left_going": True,
+                              "outcome": "error"}
+
+
 def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
     emulator.add_fault("cancel", "delay", count=1, delay=5.0)
     with running(spawn(emulator, tmp_path, "long")) as proc:
