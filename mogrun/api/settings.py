@@ -42,9 +42,11 @@ def url_problem(url: str) -> str | None:
         return "it contains whitespace, control characters or a backslash"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
+        port = parts.port  # raises ValueError for a port out of range
     except ValueError as exc:
         return f"it is not a valid URL ({exc})"
+    if port == 0:
+        return "it names port 0, which no server listens on"
     refusal = url_refusal(parts.scheme, parts.hostname)
     if refusal == NOT_HTTP:
         return "it must be an http(s) URL with a host, like https://mogplex.com"

@@ -129,8 +129,9 @@ def origin_of(url: str) -> str:
     """Scheme and host of a URL, for messages (paths may hold secrets)."""
     parts = urlsplit(url)
     if parts.scheme and parts.hostname:
-        port = f":{parts.port}" if _safe_port(parts) else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
+        port = _safe_port(parts)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+        return f"{parts.scheme}://{host}{'' if port is None else f':{port}'}"
     return url[:40]
 
 

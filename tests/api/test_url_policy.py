@@ -46,3 +46,19 @@ def _raises(kind: type[Exception], call, *args) -> bool:
     except kind:
         return True
     return False
+
+
+def test_port_zero_is_no_api_url():
+    """It was taken, retried six times, and reported as 'cannot connect to
+    http://127.0.0.1' (the port dropped)."""
+    assert url_problem("http://127.0.0.1:0") == "it names port 0, which no server listens on"
+    assert url_problem("http://127.0.0.1:1") is None
+
+
+@pytest.mark.parametrize(("url", "shown"), [("http://[::1]:1/api", "http://[::1]:1"),
+                                            ("https://mogplex.com/x", "https://mogplex.com"),
+                                            ("http://127.0.0.1:8080/y", "http://127.0.0.1:8080")])
+def test_a_message_names_an_ipv6_origin_with_its_brackets(url, shown):
+    from mogrun.api.transport import origin_of
+
+    assert origin_of(url) == shown
