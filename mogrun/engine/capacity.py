@@ -32,6 +32,10 @@ IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by 
 Lister = Callable[[Any, float | None], list[dict[str, Any]]]  # (job, deadline) -> sandboxes
 Namer = Callable[[str], str | None]  # repo id -> owner/name (one look-up), None: unknown
 SHOWN = 5  # busy sandboxes a message names
+# Blind (the list unreadable): the list is tried again after BLIND_HOLD, and a start
+# refused for capacity holds the next one back BLIND_HOLD, doubling to BLIND_HOLD_MAX.
+BLIND_HOLD = 5.0
+BLIND_HOLD_MAX = 60.0
 
 
 class NoSlot(MogrunError):
@@ -116,8 +120,12 @@ class SandboxSlots:
         self._released: set[Sandbox] = set()
         self._pending: set[Sandbox] = set()  # claimed or released, not in the listing
         self.warn = warn
-        self._blind = False  # the list could not be read: start, and let refusals tell
+        # The list could not be read: start, and let refusals tell; read it again
+        # after a while, and at once after a refusal (a burst of 503s is not forever).
+        self._blind = False
+        self._read_again_at = 0.0  # blind: no GET /sandboxes before this time
         self._hold_until = 0.0  # blind: after a refusal, no start before this time
+        self._blind_hold = 0.0  # blind: that pause, doubled at each refusal
         self._listed_at = -1e9  # when the listing was read (monotonic)
         self._reading = threading.Lock()  # one GET /sandboxes at a time
         self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
@@ -167,11 +175,15 @@ class SandboxSlots:
         """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
         list and take what is active now as the cap (a message when it is lower)."""
         with self._lock:
-            if self._blind:
-                self._hold_until = time.monotonic() + max(5.0, self.interval())
-                return None
+            if self._blind:  # each refusal waits longer: a start spent is a start lost
+                self._blind_hold = min(BLIND_HOLD_MAX, max(BLIND_HOLD, self.interval(),
+                                                           2 * self._blind_hold))
+                self._hold_until = time.monotonic() + self._blind_hold
+                self._read_again_at = 0.0  # and the list is tried again first
         self._refresh(0.0, job, None)
         with self._lock:
+            if self._blind:
+                return None
             active = len(self._busy)
             if active == 0 or active >= self.cap:
                 return None
@@ -242,7 +254,9 @@ class SandboxSlots:
         token) leaves mogrun blind: it starts, and refusals tell it."""
         with self._reading:
             with self._lock:
-                if self._blind or time.monotonic() - self._listed_at < max_age:
+                now = time.monotonic()
+                if (now < self._read_again_at if self._blind
+                        else now - self._listed_at < max_age):
                     return
             self._read(job, deadline)
 
@@ -254,9 +268,11 @@ class SandboxSlots:
             if exc.exit_code in (64, 65):
                 raise
             with self._lock:
-                self._blind = True
-            self.warn(f"cannot read the account's sandboxes ({exc.message}); starting "
-                      "without knowing the free slots")
+                first, self._blind = not self._blind, True
+                self._read_again_at = time.monotonic() + max(BLIND_HOLD, self.interval())
+            if first:
+                self.warn(f"cannot read the account's sandboxes ({exc.message}); starting "
+                          "without knowing the free slots")
             return
         busy = [Busy.of(b) for b in boxes if str(b.get("status") or "") in ACTIVE]
         serves: set[_Triple] = set()
@@ -267,6 +283,7 @@ class SandboxSlots:
             if box.repo_id in self.names:
                 own.update(keys)
         with self._lock:
+            self._blind, self._blind_hold, self._hold_until = False, 0.0, 0.0
             self._learn(busy)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now

@@ -18,6 +18,7 @@ from .conftest import history_rows, json_lines
 
 REPOS = [f"acme/r{n:02d}" for n in range(1, 13)]
 CAPPED = Limits(requests=0, starts=(), sandboxes=3, idle=0.3, reap=0.1)
+BURST = 6  # 503s in a row: more than one GET /sandboxes retries through
 
 
 def fan_out(project, extra: str = "", header_extra: str = "", repos: list[str] = REPOS) -> None:
@@ -365,4 +366,27 @@ def test_a_run_on_another_branch_waits_for_a_slot_not_a_refusal(
     assert result.exit_code == 1, result
     assert len(mogrun_emulator.runs) == 1  # the plain run's: none was started into the cap
     assert "waiting for a sandbox slot: 3 of 3 busy (" in result.stdout
+    assert "no sandbox slot freed within the job's capacity_wait" in result.stderr
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_sandbox_list_that_failed_for_a_moment_is_read_again(project, mogrun,
+                                                                 mogrun_emulator):
+    """A burst of 503s on GET /sandboxes left mogrun blind for good: it started a
+    run into the full account every ~6 s, each refused, until Ctrl-C (10 starts
+    in 70 s, the start budget spent on nothing)."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")  # never frees
+    mogrun_emulator.add_fault("sandboxes", "503", count=BURST)
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "14s"
+    """)
+    result = mogrun("one")
+    assert result.exit_code == 1, result
+    assert "cannot read the account's sandboxes" in result.stderr
+    starts = [r for r in mogrun_emulator.requests if r.method == "POST"
+              and r.path.endswith("/runs")]
+    assert len(starts) == 1, result  # the one blind start; its refusal reads the list again
     assert "no sandbox slot freed within the job's capacity_wait" in result.stderr

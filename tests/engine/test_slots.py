@@ -137,3 +137,32 @@ def test_a_triple_the_server_refused_to_boot_is_never_taken_to_share_again() -> 
     slots.release(owner, booted=False)  # the server said: too many active sandboxes
     assert not slots._try(object(), want, 60.0)  # 3 of 3 busy: it waits for a slot
     assert not slots.can_start_now(want)
+
+
+def test_blind_starts_back_off_and_the_list_is_read_again_once_it_answers() -> None:
+    """The list unreadable: each refusal holds the next start back longer (5 s,
+    doubling to a minute) and makes the next wait read the list again; once it
+    answers, the slots are counted again."""
+    import time
+
+    answers: list[Any] = [MogrunError("HTTP 503")] * 4 + [[]]
+
+    def lister(job: Any, deadline: Any) -> Any:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    warned: list[str] = []
+    slots = SandboxSlots(1, lister, interval=lambda: 0.05, stop=threading.Event(),
+                         warn=warned.append)
+    slots._refresh(0.0, None, None)
+    assert slots._blind and len(warned) == 1
+    holds = []
+    for _ in range(3):
+        assert slots.refused() is None  # a refusal: tried again, still unreadable
+        holds.append(round(slots._hold_until - time.monotonic()))
+    assert holds == [5, 10, 20] and len(warned) == 1  # said once
+    slots.refused()  # the list answers now: no longer blind
+    assert not slots._blind and slots._hold_until == 0.0
+    assert slots.can_start_now(Sandbox("r1", None, None))
