@@ -27,6 +27,7 @@ class WaitKind(StrEnum):
     CAPACITY = "capacity"  # no free sandbox slot on the account
     NEEDS = "needs"  # needs not yet done
     RETRY = "retry"  # a retry after a transport error or a 5xx
+    ANSWER = "answer"  # a request the server has not answered for a while
     DEFERRED = "deferred"  # an automation trigger deferred or suppressed by the server
     PLUGINS = "plugins"  # plugins finishing their end-of-session work (notifications)
 

@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -333,8 +334,10 @@ class MogplexClient:
             try:
                 ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
                 self._on_wire(info.idempotency_key, True)
+                timeout = self._timeout(deadline)
                 try:
-                    return Answer(self._send(info, body, secrets, self._timeout(deadline), stop),
+                    return Answer(self._send(info, body, secrets, timeout, stop,
+                                             self._slow_notice(info, job, timeout)),
                                   attempt, first_sent, info)
                 except Interrupted:  # given up at a signal: never retried
                     sent = True  # though it may have reached the server
@@ -370,8 +373,25 @@ class MogplexClient:
             return self.timeout
         return max(MIN_REQUEST_TIMEOUT, min(self.timeout, deadline - self.budget.clock()))
 
+    def _slow_notice(self, info: RequestInfo, job: ResolvedJob | None,
+                     timeout: float) -> Callable[[], None]:
+        """What says that ``info`` is still unanswered a while after it was sent (the
+        transport's ``SLOW_ANSWER``): a stalled server held a poll for 30 s with
+        nothing on screen."""
+        sent = time.monotonic()
+
+        def say() -> None:
+            waited = time.monotonic() - sent
+            self.waits.emit(Wait.for_seconds(
+                WaitKind.ANSWER, f"{self._endpoint(info)}: no answer yet after "
+                f"{format_duration(round(waited))}; waiting for it (given up "
+                f"{format_duration(timeout)} after it was sent)", timeout - waited,
+                job=job.name if job is not None else None))
+        return say
+
     def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...],
-              timeout: float | None = None, stop: threading.Event | None = None) -> Any:
+              timeout: float | None = None, stop: threading.Event | None = None,
+              on_slow: Callable[[], None] | None = None) -> Any:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -382,7 +402,7 @@ class MogplexClient:
         try:
             response: Response = self.transport.send(
                 info.method, info.url, headers=headers, body=body,
-                timeout=self.timeout if timeout is None else timeout, stop=stop)
+                timeout=self.timeout if timeout is None else timeout, stop=stop, on_slow=on_slow)
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)

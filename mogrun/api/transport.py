@@ -14,10 +14,11 @@ import contextlib
 import functools
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, urlsplit
@@ -64,7 +65,9 @@ class Response:
 
 class Transport(Protocol):
     """What the client needs from HTTP: one request in, one answer out; a request
-    sent with ``stop`` is given up (``Interrupted``) once that event is set."""
+    sent with ``stop`` is given up (``Interrupted``) once that event is set.
+    ``on_slow`` is called once (from another thread) if no answer has come
+    ``SLOW_ANSWER`` seconds after the request was sent: a wait is never silent."""
 
     def send(
         self,
@@ -75,11 +78,13 @@ class Transport(Protocol):
         body: bytes | None,
         timeout: float,
         stop: threading.Event | None = None,
+        on_slow: Callable[[], None] | None = None,
     ) -> Response: ...
 
 
 MAX_BODY = 32 * 2**20  # no API answer comes near this; a misbehaving server might
 STOP_CHECK = 0.1  # seconds between looks at the stop events of requests in flight
+SLOW_ANSWER = 5.0  # seconds without an answer before the wait for one is said
 
 
 def refuse_insecure_url(url: str) -> None:
@@ -203,6 +208,7 @@ class Urllib3Transport:
         body: bytes | None,
         timeout: float,
         stop: threading.Event | None = None,
+        on_slow: Callable[[], None] | None = None,
     ) -> Response:
         """Send one request; any answer (even 3xx/5xx) is returned, never followed.
 
@@ -219,7 +225,9 @@ class Urllib3Transport:
         deadline = time.monotonic() + timeout
         limits = _timeouts(min(self.connect_timeout, timeout), timeout)
         request = RequestInfo(method, url)
-        watch = _WATCHDOGS.watch(deadline, stop)
+        slow = (time.monotonic() + SLOW_ANSWER, on_slow) if on_slow and timeout > SLOW_ANSWER \
+            else None
+        watch = _WATCHDOGS.watch(deadline, stop, slow)
         _SENDING.watch = watch
         try:
             try:
@@ -378,10 +386,13 @@ class _Watch:
     heap): ``fire`` shuts the socket of the connection it is bound to, unless
     the request ended first."""
 
-    __slots__ = ("_conn", "_lock", "done", "fired", "stop", "stopped")
+    __slots__ = ("_conn", "_lock", "deadline", "done", "fired", "on_slow", "stop", "stopped")
 
-    def __init__(self, stop: threading.Event | None) -> None:
+    def __init__(self, stop: threading.Event | None, deadline: float = math.inf,
+                 on_slow: Callable[[], None] | None = None) -> None:
         self.stop = stop
+        self.deadline = deadline
+        self.on_slow = on_slow  # said once, at its place in the heap before the deadline
         self.fired = False
         self.stopped = False  # fired because ``stop`` was set (else: the deadline)
         self._conn: object | None = None
@@ -432,10 +443,15 @@ class _Watchdogs:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def watch(self, deadline: float, stop: threading.Event | None = None) -> _Watch:
-        entry = _Watch(stop)
+    def watch(self, deadline: float, stop: threading.Event | None = None,
+              slow: tuple[float, Callable[[], None]] | None = None) -> _Watch:
+        """Keep ``deadline`` (and ``stop``) for one request; ``slow``: (when, what to
+        call then if it is still unanswered). One heap entry either way: a watch with
+        a slow notice sits at its time first, then goes back in at its deadline."""
+        entry = _Watch(stop, deadline, slow[1] if slow else None)
+        first = min(deadline, slow[0]) if slow else deadline
         with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._made), entry))
+            heapq.heappush(self._heap, (first, next(self._made), entry))
             if stop is not None:
                 self._stoppable.append(entry)
             if self._thread is None:
@@ -459,7 +475,18 @@ class _Watchdogs:
                 if left > 0:
                     self._cond.wait(min(left, STOP_CHECK) if self._stoppable else left)
                     continue
-                heapq.heappop(heap)[2].fire()
+                entry = heapq.heappop(heap)[2]
+                if entry.on_slow is None:
+                    entry.fire()
+                    continue
+                said, entry.on_slow = entry.on_slow, None  # once; its deadline comes next
+                heapq.heappush(heap, (entry.deadline, next(self._made), entry))
+                self._cond.release()  # the notice may print: not under the watchdogs' lock
+                try:
+                    with contextlib.suppress(Exception):  # a notice never stops the deadlines
+                        said()
+                finally:
+                    self._cond.acquire()
 
     def _check_stops(self) -> None:
         self._stoppable = [entry for entry in self._stoppable if not entry.done]

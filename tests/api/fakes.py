@@ -38,7 +38,7 @@ class ScriptedTransport:
         self.answers = list(answers)
         self.sent: list[tuple[str, str, dict, bytes | None]] = []
 
-    def send(self, method, url, *, headers, body, timeout, stop=None):
+    def send(self, method, url, *, headers, body, timeout, stop=None, on_slow=None):
         self.sent.append((method, url, dict(headers), body))
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):

@@ -118,6 +118,30 @@ def test_a_slow_answer_is_a_read_timeout(make_client, mogrun_emulator):
     assert "within 300ms (read timed out)" in caught.value.message
 
 
+def test_a_slow_answer_is_said_while_it_is_waited_for(make_client, mogrun_emulator,
+                                                      monkeypatch):
+    """A stalled server held a poll for 30 s with nothing on screen ("waits are
+    never silent"); a fast answer says nothing."""
+    from mogrun.api import transport
+    from mogrun.waits import WaitKind
+
+    monkeypatch.setattr(transport, "SLOW_ANSWER", 0.3)
+    client = make_client(read_timeout=5.0)
+    said = []
+    client.waits.subscribe(said.append)
+    client.get_run(client.start_run(StartRequest(
+        repo="acme/api", repo_id=mogrun_emulator.repo_id("acme/api"), prompt="x",
+        idempotency_key="k-slow")).state.run_id)
+    assert said == []  # answered at once: nothing to say
+    mogrun_emulator.add_fault("run", "delay", delay=1.0)
+    state = client.get_run(mogrun_emulator.runs[0])
+    assert state.run_id == mogrun_emulator.runs[0]  # the answer still came, and counts
+    (wait,) = said
+    assert wait.kind == WaitKind.ANSWER
+    assert wait.reason.startswith(f"GET /runs/{mogrun_emulator.runs[0]}: no answer yet after")
+    assert 3.5 < wait.remaining() < 4.7  # until the request is given up (5 s after it went)
+
+
 def test_a_dropped_connection_is_a_transport_error(client, mogrun_emulator):
     mogrun_emulator.add_fault("repos", "drop")
     with pytest.raises(TransportError) as caught:
