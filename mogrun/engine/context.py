@@ -77,6 +77,7 @@ class SessionProgress:
     attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
     uncancellable: set[str] = field(default_factory=set)  # run ids no cancel can stop
     starting: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> keys
+    cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
 
     def follow_interval(self, deps: SessionDeps) -> float:
         with self.lock:
@@ -131,6 +132,22 @@ class SessionProgress:
 
     def _sent(self, sending: frozenset[str]) -> dict[str, str]:
         return {label: shown for label, (key, shown) in self.starting.items() if key in sending}
+
+    @contextmanager
+    def cancel_in_flight(self, run_id: str) -> Iterator[None]:
+        """While a run's cancel is unanswered: a second signal says it was sent,
+        not that the run was left going (the server may well have taken it)."""
+        with self.lock:
+            self.cancelling.add(run_id)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.cancelling.discard(run_id)
+
+    def cancels_in_flight(self) -> frozenset[str]:
+        with self.lock:
+            return frozenset(self.cancelling)
 
     def run_ended(self, run_id: str) -> None:
         with self.lock:

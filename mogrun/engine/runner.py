@@ -262,7 +262,8 @@ class RunExecutor:
                                 track=track, level="warning")
             return self._finish(track, Outcome.TIMEOUT, message=why, going=True)
         try:
-            cancel = kind.cancel(track)
+            with self.progress.cancel_in_flight(track.run_id):
+                cancel = kind.cancel(track)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(track, exc, why), track=track, level="error")
             return self._finish(track, Outcome.TIMEOUT, going=True,
@@ -307,7 +308,8 @@ class RunExecutor:
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
                                 message="interrupted (attached run left running)")
         try:  # bounded: a stalled server must not hold the exit for minutes
-            cancel = kind.cancel(track, deadline=time.monotonic() + CANCEL_GRACE)
+            with self.progress.cancel_in_flight(track.run_id):
+                cancel = kind.cancel(track, deadline=time.monotonic() + CANCEL_GRACE)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(track, exc), track=track, level="error")
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,

@@ -381,4 +381,5 @@ def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) ->
     deps.channel.left_going(exit_code)
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
     return error.evolve(context=tuple(left_going_lines(going, deps.local, starting,
-                                                       progress.cannot_cancel())))
+                                                       progress.cannot_cancel(),
+                                                       progress.cancels_in_flight())))
