@@ -95,8 +95,9 @@ def test_the_second_ctrl_c_lists_exactly_the_runs_left_going(emulator, tmp_path)
     out, err = finish(proc)
     assert time.monotonic() - began < 5.0
     assert proc.returncode == 130, (out, err)
-    listed = re.findall(r"left going: (\S+) \(long:acme/\w+\); cancel it with: "
-                        r"mogrun cancel (\S+)", err)
+    # Both cancels were sent and are held unanswered: named as such, with the check.
+    listed = re.findall(r"cancel sent, not yet answered: (\S+) \(long:acme/\w+\); see "
+                        r"whether it ended with: mogrun status (\S+)", err)
     assert sorted(run for run, _ in listed) == sorted(runs), err
     assert all(run == again for run, again in listed)
 
