@@ -182,3 +182,13 @@ def test_a_poll_interval_no_run_could_be_followed_by_is_refused(tmp_path, value)
     result = mogrun("--local", "hello", cwd=tmp_path, MOGRUN_POLL_INTERVAL=value)
     assert result.returncode == 2, result.stderr
     assert "MOGRUN_POLL_INTERVAL must be a number of seconds" in result.stderr
+
+
+def test_a_lone_surrogate_in_an_argument_is_refused_with_an_escape() -> None:
+    """Not from a locale (an embedder's argv): still one message, not a traceback
+    while the refusal itself is written."""
+    from mogrun.cli.app import _argv_refusal
+
+    assert _argv_refusal(["status", "a\ud800b"]) == (
+        "argument 'a\\ud800b' is not UTF-8 text; mogrun takes UTF-8 names and paths")
+    assert _argv_refusal(["status", "café", "--json"]) is None

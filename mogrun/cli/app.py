@@ -317,7 +317,11 @@ def _argv_refusal(args: list[str]) -> str | None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            try:  # the bytes as typed (the locale's undecodable ones come back)
+                shown = arg.encode("utf-8", "surrogateescape").decode("ascii",
+                                                                      "backslashreplace")
+            except UnicodeEncodeError:  # a lone surrogate no locale made
+                shown = ascii(arg)[1:-1]
             return f"argument '{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
     return None
 
