@@ -481,18 +481,23 @@ class _Watchdogs:
                     continue
                 said, entry.on_slow = entry.on_slow, None  # once; its deadline comes next
                 heapq.heappush(heap, (entry.deadline, next(self._made), entry))
-                self._cond.release()  # the notice may print: not under the watchdogs' lock
-                try:
-                    with contextlib.suppress(Exception):  # a notice never stops the deadlines
-                        said()
-                finally:
-                    self._cond.acquire()
+                # On a thread of its own (slow requests are few): the notice prints, and
+                # output held up (a paused pager) must never hold up the deadlines.
+                start_without_signals(_quietly(said), "mogrun-slow-answer")
 
     def _check_stops(self) -> None:
         self._stoppable = [entry for entry in self._stoppable if not entry.done]
         for entry in self._stoppable:
             if entry.stop is not None and entry.stop.is_set():
                 entry.fire(stopped=True)
+
+
+def _quietly(call: Callable[[], None]) -> Callable[[], None]:
+    """``call``, its failure dropped: a notice that failed is no request's failure."""
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            call()
+    return run
 
 
 _WATCHDOGS = _Watchdogs()
