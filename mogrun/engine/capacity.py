@@ -36,6 +36,7 @@ SHOWN = 5  # busy sandboxes a message names
 # refused for capacity holds the next one back BLIND_HOLD, doubling to BLIND_HOLD_MAX.
 BLIND_HOLD = 5.0
 BLIND_HOLD_MAX = 60.0
+RESAY = 30.0  # seconds between looks at whether a capacity wait's reason changed
 
 
 class NoSlot(MogrunError):
@@ -134,7 +135,7 @@ class SandboxSlots:
                 announce: Callable[[Wait], None], label: str = "", job: Any = None) -> None:
         """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
-        announced = False
+        said, said_at = "", 0.0  # the wait as last announced, and when
         while True:
             max_age = self.interval()  # a listing serves every start for one poll interval
             if self._try(owner, want, max_age):
@@ -142,13 +143,16 @@ class SandboxSlots:
             self._refresh(max_age, job, deadline)  # one listing per interval, all waiters
             if self._try(owner, want, max_age):
                 return
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 raise NoSlot(self.exhausted())
-            if not announced:
-                announced = True
-                announce(Wait.for_seconds(WaitKind.CAPACITY, self.describe(), left,
-                                          run=label or None))
+            if not said or now - said_at >= RESAY:  # a long wait says what it waits for now
+                described = self.describe()
+                if described != said:
+                    announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
+                                              run=label or None))
+                said, said_at = described, now
             if self.stop.wait(min(self._next_look(), left)):
                 raise Interrupted(130, "interrupted while waiting for a sandbox slot")
 

@@ -166,3 +166,30 @@ def test_blind_starts_back_off_and_the_list_is_read_again_once_it_answers() -> N
     slots.refused()  # the list answers now: no longer blind
     assert not slots._blind and slots._hold_until == 0.0
     assert slots.can_start_now(Sandbox("r1", None, None))
+
+
+def test_a_long_capacity_wait_says_again_what_it_waits_for_when_that_changes(
+        monkeypatch) -> None:
+    """Its one line said '1 of 1 busy (r1@main running)' for all of a 30-minute wait,
+    though what held the slot changed; a wait whose reason stays is said once."""
+    import time
+
+    import pytest
+
+    from mogrun.engine import capacity
+    from mogrun.engine.capacity import NoSlot
+
+    monkeypatch.setattr(capacity, "RESAY", 0.05)
+    holders = iter(["r1"] * 3 + ["r2"] * 1000)
+
+    def lister(job: Any, deadline: Any) -> Any:
+        return [_row(Busy("sb", next(holders), "main", "main", None, "running",
+                          "2026-01-01T00:00:00Z"))]
+
+    said: list[str] = []
+    slots = SandboxSlots(1, lister, interval=lambda: 0.02, stop=threading.Event())
+    with pytest.raises(NoSlot):
+        slots.acquire(object(), Sandbox("mine", None, None), time.monotonic() + 0.6,
+                      announce=lambda wait: said.append(wait.reason))
+    assert said == ["waiting for a sandbox slot: 1 of 1 busy (r1@main running)",
+                    "waiting for a sandbox slot: 1 of 1 busy (r2@main running)"]
