@@ -37,3 +37,11 @@ def _escape_char(ch: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def inert_json(line: str) -> str:
+    """An encoded JSON line with the same value but no ``##[`` in it: the GitHub
+    Actions runner takes ``##[command]`` for a workflow command anywhere in a line,
+    and an agent's text may hold one (``\\u0023`` is ``#`` to every JSON parser).
+    A JSON line cannot begin with ``::``, the other syntax, so that needs nothing."""
+    return line.replace("##[", "\\u0023#[") if "##[" in line else line

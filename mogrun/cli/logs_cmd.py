@@ -54,6 +54,7 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         raise UsageError("--local runs end with the invocation that started them: "
                          "there is nothing left to follow",
                          context=["Their kept events: mogrun --local logs [JOB]"])
+    state.hold_github_commands()  # agent text follows
     taskfile, history = open_state(state, lenient=False)
     try:
         secrets = env_secrets(state, taskfile)

@@ -11,6 +11,7 @@ for them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class CliState:
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None
     _cleanups: list[Any] = field(default_factory=list)
+    # Under GitHub Actions, the token of the stop a command that prints agent or
+    # server text asked for (``hold_github_commands``); None: none.
+    _github_stop: str | None = None
 
     @property
     def cwd(self) -> Path:
@@ -107,6 +111,8 @@ class CliState:
         codes are dropped when that stream is not a terminal, as click does
         (click is imported only then: ``mogrun list`` never loads it)."""
         stream = self.stderr if err else self.stdout
+        if self._github_stop:  # the stop's token never shows: no text can end it
+            text = text.replace(self._github_stop, "***")
         if "\x1b" in text:
             import click
 
@@ -114,6 +120,28 @@ class CliState:
             return
         stream.write(text + "\n" if nl else text)
         stream.flush()
+
+    def hold_github_commands(self) -> None:
+        """This command prints agent or server text (``logs``, ``status``...): under
+        GitHub Actions its output runs inside ``::stop-commands::`` from here to its
+        end, as ``run``'s does, so that no ``::error::`` or ``##[error]`` in that text
+        can issue a workflow command. Not with ``--json``: its lines carry no
+        ``##[`` (``textsafety.inert_json``) and may not be mixed with others."""
+        if (self.env.get("GITHUB_ACTIONS") != "true" or self.json_output
+                or self._github_stop is not None):
+            return
+        import secrets
+
+        token = self._github_stop = secrets.token_hex(16)
+        self.stdout.write(f"::stop-commands::{token}\n")
+        self.stdout.flush()
+
+        def resume() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                self.stdout.write(f"::{token}::\n")
+                self.stdout.flush()
+
+        self.add_cleanup(resume)
 
     def add_cleanup(self, callback: Any) -> None:
         """Run ``callback()`` when the command ends (e.g. stop the emulator)."""

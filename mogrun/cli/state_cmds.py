@@ -187,7 +187,9 @@ def api_client(state: CliState, taskfile: Any) -> Any:
 
 def echo_json(data: dict[str, Any], state: CliState | None = None) -> None:
     """One NDJSON line (onto ``state``'s stdout when given: any thread may call it)."""
-    line = json.dumps(data, ensure_ascii=True)
+    from mogrun.textsafety import inert_json
+
+    line = inert_json(json.dumps(data, ensure_ascii=True))  # agent text: no ``##[``
     if state is not None:
         state.echo(line)
     else:
@@ -248,6 +250,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     (mogrun --local status). When the API cannot be reached, the runs are
     shown as last recorded, with a warning, and the exit code is 69.
     """
+    state.hold_github_commands()  # server and agent text follows
     state.repository_code = False  # no task-file plugin, even for a retry or a gate
     taskfile, history = open_state(state)
     try:
@@ -495,6 +498,7 @@ def cancel_command(state: CliState, target: str) -> int:
       mogrun cancel 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun cancel codemod            every run of its latest invocation
     """
+    state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state)
     try:
         targets = targets_for(history, taskfile, target, env_secrets(state, taskfile))
@@ -587,6 +591,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     apart): with none here, the APIs that have some are named, with the
     command that lists them (mogrun --local history).
     """
+    state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = (job_name or "").partition(":")
     try:

@@ -18,6 +18,7 @@ from mogrun.outcomes import Outcome
 from mogrun.output.paced import PacedLines
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
+from mogrun.textsafety import inert_json
 from mogrun.waits import Wait
 
 
@@ -179,7 +180,9 @@ class NdjsonReporter:
             if run_of:
                 obj["run_id"] = self._run_ids.get(run_of)
             masks = self._masks
-            self._lines.write(_ENCODER.encode(mask_data(obj, ordered=masks) if masks else obj))
+            # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
+            self._lines.write(inert_json(_ENCODER.encode(mask_data(obj, ordered=masks)
+                                                         if masks else obj)))
         if job is not None and job.secrets:
             self._notices.learn_secrets(job)
 
