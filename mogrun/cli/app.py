@@ -280,12 +280,11 @@ def run_cli(argv: list[str] | None = None) -> int:
     return code
 
 
-OUTPUT_LOST = 74  # sysexits EX_IOERR: the command's output could not be written
-
-
 def _output_lost(error: OSError) -> int:
     """Some output could not be written (a full disk): said on stderr if it can be,
     and exit 74, so that a script reading the output does not take 0 for it."""
+    from mogrun.output.paced import OUTPUT_LOST
+
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write(f"Error: cannot write the output: {error.strerror or error}\n")
         sys.stderr.flush()

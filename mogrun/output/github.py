@@ -23,14 +23,14 @@ import re
 import secrets as secrets_module
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from mogrun import errors
 from mogrun.ci.names import github_name, same_name_key
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.output.base import escape_agent_text
-from mogrun.output.paced import write_line
+from mogrun.output.paced import settled_exit_code, write_line
 from mogrun.output.plain import PlainReporter, result_detail
 from mogrun.output.tables import (
     SUMMARY_HEADERS,
@@ -114,14 +114,44 @@ def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
     outputs = f"run_ids=\nbranches=\nexit_code={exit_code}\n"
     for variable, text in (("GITHUB_STEP_SUMMARY", "\n".join(summary) + "\n"),
                            ("GITHUB_OUTPUT", outputs)):
-        path = env.get(variable)
-        if not path:
-            continue
-        try:
-            with Path(path).open("a", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            write_line(stdout, mask(f"warning: cannot write ${variable} ({path}): {exc}", secrets))
+        problem = append_to_step_file(env, variable, text)
+        if problem:
+            write_line(stdout, "::warning::" + command_data(mask(problem, secrets)))
+
+
+def append_to_step_file(env: Mapping[str, str], variable: str, text: str) -> str | None:
+    """Append ``text`` to the file ``$variable`` names (none set: nothing to do);
+    the problem, if it could not be written. After a line an earlier step left
+    unfinished, a line break first: ``prev=value`` then ``run_ids=...`` would be
+    one line, and an unfinished heredoc delimiter would fail the step. A file it
+    cannot write is output lost: the exit code says it (``paced.note_lost``)."""
+    from mogrun.output.paced import note_lost
+
+    path = env.get(variable)
+    if not path:
+        return None
+    try:
+        with Path(path).open("ab+") as handle:
+            if not _ends_a_line(handle):
+                text = "\n" + text
+            handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        if variable == "GITHUB_OUTPUT":  # later steps read it; the summary is for people
+            note_lost(exc)
+        return f"cannot write ${variable} ({path}): {exc.strerror or exc}"
+    return None
+
+
+def _ends_a_line(handle: BinaryIO) -> bool:
+    """Whether the file is empty or ends with a line break (a pipe: taken as yes)."""
+    try:
+        size = handle.seek(0, 2)
+        if not size:
+            return True
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
+    except OSError:
+        return True
 
 
 _SECRET_STEP = "`env: MOGPLEX_API_KEY: ${{ secrets.MOGPLEX_API_KEY }}`"
@@ -197,8 +227,15 @@ class GithubReporter(PlainReporter):
     def summary(self, results: tuple[RunResult, ...], exit_code: int,
                 rerun: str | None = None) -> None:
         results = self.ordered(results)
-        tail = self.summary_tail(results, exit_code, rerun)
+        # The step log lost lines (a full disk): the process exits 74, and so says
+        # $GITHUB_OUTPUT's exit_code, which later steps branch on; then the summary
+        # says what the process will (a lost $GITHUB_OUTPUT makes it 74 too).
+        exit_code = settled_exit_code(exit_code)
+        shared = _shared_output_names(results)
         with self._lock:
+            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
+            exit_code = settled_exit_code(exit_code)
+            tail = self.summary_tail(results, exit_code, rerun)
             self._flush_all_groups()
             if results:
                 self._text("")
@@ -206,8 +243,6 @@ class GithubReporter(PlainReporter):
             self._text("\n".join(tail))
             self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, tail))
             self.summarized = True
-            shared = _shared_output_names(results)
-            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
             for name, jobs in shared.items():
                 said = " and ".join(f'"{self._safe(job)}"' for job in jobs)
                 case = "" if len({output_name(job) for job in jobs}) == 1 else \
@@ -389,12 +424,8 @@ class GithubReporter(PlainReporter):
         return re.sub(r"[\s\x00-\x1f\x7f]", "", self._safe(text))
 
     def _append_file(self, variable: str, text: str) -> None:
-        """Append to the file a GitHub variable names; a failure is a warning, not a crash."""
-        path = self._env.get(variable)
-        if not path:
-            return
-        try:
-            with Path(path).open("a", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            self._put(_TEXT, self._safe(f"warning: cannot write ${variable} ({path}): {exc}"))
+        """Append to the file a GitHub variable names; a failure is an annotation (and
+        exit 74 where it would be 0: what later steps read is lost), not a crash."""
+        problem = append_to_step_file(self._env, variable, text)
+        if problem:
+            self._put(_COMMAND, "::warning::" + command_data(self._safe(problem)))

@@ -106,8 +106,8 @@ def write_line(stream: TextIO, text: str) -> None:
         stream.write(text + "\n")
         stream.flush()
     except OSError as exc:
-        if exc.errno in NO_ROOM and not _LOST:
-            _LOST.append(exc)
+        if exc.errno in NO_ROOM:
+            note_lost(exc)
         flush_quietly(stream)
     except ValueError:
         flush_quietly(stream)
@@ -118,9 +118,25 @@ NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 _LOST: list[OSError] = []  # the first such error, on any stream of the process
 
 
+OUTPUT_LOST = 74  # sysexits EX_IOERR: the command's output could not be written
+
+
 def lost_output() -> OSError | None:
-    """The error that lost some lines (stdout's, an NDJSON copy of it, stderr's)."""
+    """The error that lost some lines (stdout's, an NDJSON copy of it, stderr's, a
+    GitHub step file's)."""
     return _LOST[0] if _LOST else None
+
+
+def note_lost(error: OSError) -> None:
+    """Output that could not be written, whatever the stream or file: remembered."""
+    if not _LOST:
+        _LOST.append(error)
+
+
+def settled_exit_code(code: int) -> int:
+    """``code``, but 74 for a 0 when output was lost: the one rule for the process's
+    exit code and for the ``exit_code`` a GitHub step's outputs and summary give."""
+    return OUTPUT_LOST if code == 0 and _LOST else code
 
 
 def flush_quietly(stream: Any) -> None:
