@@ -179,6 +179,9 @@ def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key:
     if not _NAME.fullmatch(name):
         raise _error(f"invalid template name {name!r} in {placeholder}", scope, key)
     if name.startswith("env."):
+        if name[4:].upper() == TOKEN_NAME:  # with a default too: set or not, never a template
+            raise _error(f"{placeholder} is refused: the API token never goes into a template",
+                         scope, key)
         if default is not None and scope.env.get(name[4:]) is None:
             return default
         return _env_value(name[4:], placeholder, scope, key, secrets, unset)

@@ -386,6 +386,23 @@ def test_api_key_is_refused_in_templates(project) -> None:
                                    "refused: the API token never goes into a template")
 
 
+@pytest.mark.parametrize("token", ["", "mog_set_here"])
+def test_api_key_with_a_default_is_refused_whether_or_not_it_is_set(project, monkeypatch,
+                                                                     token) -> None:
+    """check and ci github passed it while MOGPLEX_API_KEY was unset (the default
+    stood in), and every real run, which has the token, refused it."""
+    if token:
+        monkeypatch.setenv("MOGPLEX_API_KEY", token)
+    else:
+        monkeypatch.delenv("MOGPLEX_API_KEY", raising=False)
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "hello {{ env.MOGPLEX_API_KEY | default('') }}"
+    """)
+    assert "is refused: the API token never goes into a template" in err.splitlines()[0]
+
+
 def test_repo_template_inside_repo_is_refused(project) -> None:
     err = check(project, """
         [jobs.a]
