@@ -88,8 +88,15 @@ def safe_run_id(run_id: str) -> str:
 
 
 def markdown_cell(text: str) -> str:
-    """A table cell that cannot end the cell or the row, nor open HTML."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+    """Text shown as written in the step summary: it cannot end a table cell or row,
+    open HTML, or make a link, an image, emphasis or code (agent text wrote
+    '[Approve](https://evil.example)'; a mask '***' became emphasis and vanished)."""
+    return _MARKDOWN.sub(r"\\\g<0>", text).replace("<", "&lt;")
+
+
+# Each shown literally once backslash-escaped; an underscore inside a word (gate_failed,
+# a run id) makes no emphasis, so it stays as it is.
+_MARKDOWN = re.compile(r"[\\`*\[\]!~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 
 
 def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from mogrun.models import GateVerdict, RunState
 from mogrun.output.base import make_reporter
 from mogrun.output.github import GithubReporter, output_name
@@ -290,3 +292,19 @@ def test_a_runs_own_error_is_one_annotation_from_its_result(tmp_path):
     text = out.getvalue()
     assert sum(line.startswith("::error") for line in text.splitlines()) == 1, text
     assert "error: bad: could not start: HTTP 400" in text  # still a line of its group
+
+
+@pytest.mark.parametrize(("agent", "shown"), [
+    ("[Approve](https://evil.example/x)", r"\[Approve\](https://evil.example/x)"),
+    ("![t](https://evil.example/pixel.png)", r"\!\[t\](https://evil.example/pixel.png)"),
+    ("**URGENT** ***x***", r"\*\*URGENT\*\* \*\*\*x\*\*\*"),
+    ("`code` ~~gone~~ _em_", r"\`code\` \~\~gone\~\~ \_em\_"),
+    ("a|b <script>", r"a\|b &lt;script>"),
+    ("gate_failed r_a", "gate_failed r_a"),  # inside a word: no emphasis, kept as is
+])
+def test_agent_text_in_the_step_summary_is_shown_as_written(agent, shown):
+    """A reason made a clickable link, a remote image (a tracking pixel) and bold
+    text, and a mask (***) turned into emphasis and vanished."""
+    from mogrun.output.github import markdown_cell
+
+    assert markdown_cell(agent) == shown
