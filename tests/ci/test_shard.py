@@ -41,6 +41,8 @@ def test_parse_shard(text, shard) -> None:
     ("1/3/5", "--shard takes I/N (e.g. 2/3), not '1/3/5'"),
     ("\u00b2/3", "--shard takes I/N (e.g. 2/3), not '\u00b2/3'"),  # a digit int() refuses
     ("1/\u00b3", "--shard takes I/N (e.g. 2/3), not '1/\u00b3'"),
+    ("\u0661/\u0662", "--shard takes I/N (e.g. 2/3), not '\u0661/\u0662'"),  # int() takes it
+    ("1 /2", "--shard takes I/N (e.g. 2/3), not '1 /2'"),
 ])
 def test_parse_shard_refuses(text, message) -> None:
     with pytest.raises(UsageError) as caught:
