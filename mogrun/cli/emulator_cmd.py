@@ -33,7 +33,7 @@ from mogrun.errors import MogrunError, UsageError
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
               callback=lambda ctx, param, value: _seconds(param, value),
               help="Seconds an unscripted run takes.")
-@click.option("--events", type=click.IntRange(3, None), default=8, show_default=True,
+@click.option("--events", type=click.IntRange(3, 100_000), default=8, show_default=True,
               help="Events an unscripted run produces.")
 @click.pass_obj
 def emulator_command(state: CliState, **options: Any) -> int:

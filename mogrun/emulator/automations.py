@@ -40,22 +40,29 @@ class JobScript:
     message: str | None = None
 
 
+MAX_NODES = 1_000  # each is a record built under the emulator's lock: more stalls it
+MAX_TOKENS = 10**12
+
+
 def _nodes(value: str) -> int:
-    if not value.isdecimal() or int(value) < 2:
-        raise ValueError("nodes must be a whole number of at least 2 (a start and an agent)")
+    if not value.isascii() or not value.isdecimal() or not 2 <= int(value) <= MAX_NODES:
+        raise ValueError(f"nodes must be a whole number from 2 (a start and an agent) to "
+                         f"{MAX_NODES:,}")
     return int(value)
 
 
 def _tokens(value: str) -> int:
-    if not value.isdecimal():
-        raise ValueError("tokens must be a whole number")
+    if not value.isascii() or not value.isdecimal() or int(value) > MAX_TOKENS:
+        raise ValueError(f"tokens must be a whole number of at most {MAX_TOKENS:,}")
     return int(value)
 
 
 def _cost(value: str) -> float:
+    import math
+
     cost = float(value)
-    if cost < 0 or cost != cost:
-        raise ValueError("cost must be a number of dollars, at least 0")
+    if not math.isfinite(cost) or cost < 0:  # JSON has no inf or nan to answer with
+        raise ValueError("cost must be a finite number of dollars, at least 0")
     return cost
 
 

@@ -32,6 +32,8 @@ def handle_control(state: State, request: Request) -> Reply:
             return json_reply(200, route(state, request))
     except ValueError as exc:
         return json_reply(400, {"error": str(exc)})
+    except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type
+        return json_reply(400, {"error": f"a field has the wrong type ({exc})"})
 
 
 def _requests(state: State, request: Request) -> list[dict[str, Any]]:

@@ -125,9 +125,12 @@ def duration(value: str) -> float | None:
     return None if value in ("never", "forever") else parse_seconds(value)
 
 
+MAX_EVENTS = 100_000  # far past the API's 200 a read; more is a typo that would crash
+
+
 def _events(value: str) -> int:
-    if not value.isdecimal():
-        raise ValueError("events must be a whole number")
+    if not value.isascii() or not value.isdecimal() or int(value) > MAX_EVENTS:
+        raise ValueError(f"events must be a whole number of at most {MAX_EVENTS:,}")
     return max(MIN_EVENTS, int(value))
 
 

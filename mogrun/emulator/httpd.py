@@ -41,7 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (``BREW``) is the API's to answer (a 405 envelope), not
+        the standard library's HTML 501 page."""
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         try:
@@ -82,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"x", 16)
             except ValueError:
                 return None
+            if size < 0:  # int() reads "-5": no chunk is that long
+                return None
             if size == 0:
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
@@ -104,7 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        if self.command != "HEAD":  # its answer's headers only, as HTTP says
+            self.wfile.write(reply.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the request log is the record (see ``Emulator.requests``)."""

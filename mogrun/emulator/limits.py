@@ -102,8 +102,8 @@ def _parse_item(name: str, value: str, fields: dict[str, object],
         fields["sandboxes"] = 0 if value == "none" else _count(value)
     elif name in ("idle", "reap"):
         seconds = parse_seconds(value)
-        if name == "reap" and seconds <= 0:
-            raise ValueError(f"reap must be positive, got {value!r}")
+        if seconds <= 0:  # the reaper's period comes from both: zero would divide by it
+            raise ValueError(f"{name} must be positive, got {value!r}")
         fields[name] = seconds
     else:
         raise ValueError(f"unknown limit {name!r} in {spec!r} (use {_NAMES})")
@@ -118,8 +118,10 @@ def _count(text: str) -> int:
 
 def _rate(text: str) -> tuple[int, float]:
     count, sep, window = text.strip().partition("/")
-    if not sep or not count.strip().isdecimal():
+    if not sep or not count.strip().isascii() or not count.strip().isdecimal():
         raise ValueError(f"expected COUNT/WINDOW such as 60/60s, got {text!r}")
+    if int(count) < 1:  # no start at all is --limits with that limit at 1 and a long window
+        raise ValueError(f"a limit's count must be at least 1, got {text!r}")
     seconds = parse_seconds(window)
     if seconds <= 0:
         raise ValueError(f"a limit window must be positive, got {text!r}")

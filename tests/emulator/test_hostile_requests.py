@@ -1,0 +1,70 @@
+"""What a careless or hostile client sends the emulator is answered, never a
+dropped connection or a stalled server: the real API answers everything with
+its JSON envelope, and a test's emulator must not die under one bad request."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from mogrun.emulator.limits import Limits
+
+
+@pytest.mark.parametrize(("path", "raw"), [
+    ("/_emulator/sandboxes", b'{"busy": [1]}'),
+    ("/_emulator/sandboxes", b'{"busy": {}}'),
+    ("/_emulator/job-keys", b'{"keys": ["a"], "repo": 5}'),
+    ("/_emulator/automations", b'{"name": "x", "repo": {}}'),
+])
+def test_a_control_field_of_the_wrong_type_is_a_400(api, path, raw):
+    answer = api.call("POST", path, raw=raw, api=False)
+    assert answer.status == 400, answer
+    assert "wrong type" in answer.json["error"]
+    assert api.call("GET", "/repos").status == 200  # and the emulator still serves
+
+
+@pytest.mark.parametrize("directive", ["events=99999999999999999999", "events=100001"])
+def test_an_event_count_no_run_could_have_is_a_400_and_creates_nothing(api, mogrun_emulator,
+                                                                         directive):
+    answer = api.start(f"x\n@emulator {directive}", key="k-huge")
+    assert answer.status == 400 and "events must be a whole number" in answer.message
+    assert mogrun_emulator.runs == []
+
+
+@pytest.mark.mogrun_emulator(automations=["triage"])
+@pytest.mark.parametrize("directive", ["nodes=2000000", "tokens=1" + "0" * 400, "cost=inf",
+                                       "cost=1e400", "cost=nan"])
+def test_an_automation_directive_past_bounds_is_a_400(api, mogrun_emulator, directive):
+    """nodes=2000000 built its records under the emulator's lock: every client
+    stalled; a huge tokens crashed each read; cost=inf was answered as Infinity,
+    which no JSON parser reads."""
+    [automation] = mogrun_emulator.automations
+    answer = api.call("POST", f"/automations/{automation['id']}/trigger",
+                      {"repoId": mogrun_emulator.repo_id("acme/api"),
+                       "input": {"note": f"@emulator {directive} duration=0.1s"}}, key="k-1")
+    assert answer.status == 400, answer.body
+    assert "bad @emulator directive" in answer.message
+
+
+def test_a_method_it_does_not_know_is_a_405_envelope(api):
+    answer = api.call("BREW", "/repos")
+    assert answer.status == 405 and answer.code == "METHOD_NOT_ALLOWED"
+    head = api.call("HEAD", "/repos")
+    assert head.status == 405 and head.body == b""  # headers only, as HTTP says
+
+
+def test_a_negative_chunk_size_is_a_400(mogrun_emulator):
+    url = urlsplit(mogrun_emulator.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+        conn.sendall(b"POST /api/v1/mogplex/runs HTTP/1.1\r\nHost: x\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize("spec", ["idle=0", "idle=0s", "starts=0/1m", "boots=0/1h",
+                                  "0/60s"])
+def test_a_limit_that_could_only_divide_by_zero_is_refused(spec):
+    with pytest.raises(ValueError):
+        Limits.parse(spec)
