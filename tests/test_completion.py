@@ -85,3 +85,13 @@ def test_an_unknown_shell_is_a_usage_error(mogrun_cli, tmp_path) -> None:
     result = mogrun_cli("completion", "tcsh", cwd=tmp_path)
     assert result.exit_code == 2
     assert "'tcsh' is not one of 'bash', 'zsh', 'fish'" in result.stderr
+
+
+@pytest.mark.parametrize("word", ["sho", "lsit", "histroy"])
+def test_tab_after_a_mistyped_command_offers_nothing_and_prints_no_traceback(tmp_path,
+                                                                            word) -> None:
+    (tmp_path / "mogplex.toml").write_text(task_file(job("hello"), job("fan")))
+    done = shell(tmp_path, "env", f"COMP_WORDS=mogrun {word} ", "COMP_CWORD=2",
+                 "_MOGRUN_COMPLETE=bash_complete", str(MOGRUN))
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert done.stdout == ""

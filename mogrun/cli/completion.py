@@ -38,9 +38,14 @@ def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any
 
     from mogrun.cli.state import CliState
 
+    from mogrun.errors import MogrunError
+
     state = CliState(env=dict(env), workdir=cwd, stdout=stdout, stderr=stderr)
-    return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
-                          env["_MOGRUN_COMPLETE"])
+    try:
+        return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
+                              env["_MOGRUN_COMPLETE"])
+    except MogrunError:  # `mogrun sho <TAB>`: no completions, never a traceback on the line
+        return 1
 
 
 SHELLS = ("bash", "zsh", "fish")
