@@ -186,3 +186,17 @@ def test_a_ctrl_c_while_checking_is_one_line_on_either_path(mogrun_project, monk
     monkeypatch.setattr("mogrun.cli.taskfile_views.show_jobs", interrupted)
     result = mogrun_project.run(*argv)
     assert (result.exit_code, result.stdout, result.stderr) == (130, "", "Interrupted.\n")
+
+
+@pytest.mark.parametrize(("argv", "option"), [(["list", "-f"], "-f"),
+                                              (["show", "hello", "--set"], "--set"),
+                                              (["show", "hello", "--url"], "--url"),
+                                              (["history", "--file"], "--file")])
+def test_a_global_option_left_without_its_value_says_so(mogrun_project, argv, option) -> None:
+    """Moved in front of the command, it took the command word for its value: 'task
+    file list (from -f/--file) does not exist', '--set expects NAME=VALUE, got show'."""
+    mogrun_project.write(task_file(job("hello")))
+    result = mogrun_project.run(*argv)
+    assert result.exit_code == 2, result
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: Option '{option}' requires an argument.")

@@ -85,6 +85,8 @@ def hoist_globals(args: list[str], start: int, group: dict[str, bool],
             break
         own = _width(token, command) if token.startswith("-") else 0
         width = 0 if own or not token.startswith("-") else _width(token, group)
+        if index + width > len(args):  # `list -f`: moved, it would take the word `list`
+            raise click.BadOptionUsage(token, f"Option '{token}' requires an argument.")
         if width:
             hoisted += args[index:index + width]
             index += width

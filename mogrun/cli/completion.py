@@ -37,7 +37,6 @@ def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any
     from click.shell_completion import shell_complete
 
     from mogrun.cli.state import CliState
-
     from mogrun.errors import MogrunError
 
     state = CliState(env=dict(env), workdir=cwd, stdout=stdout, stderr=stderr)
