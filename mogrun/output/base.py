@@ -9,6 +9,7 @@ environment; the implementations themselves (and rich) load only when picked.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TextIO
@@ -73,6 +74,37 @@ class Reporter(Protocol):
 
     def close(self) -> None:
         """Stop any live display and flush; safe to call more than once."""
+
+
+class SoFar:
+    """The runs of a session as a reporter saw them, for a summary at a second signal
+    (the process leaves without the session's own): every result so far, then each
+    run started and not finished, as left going. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: list[RunResult] = []
+        self._going: dict[str, tuple[RunPlan, str | None]] = {}  # label -> (plan, run id)
+
+    def started(self, run: RunPlan, run_id: str | None) -> None:
+        with self._lock:
+            self._going[run.label] = (run, run_id)
+
+    def finished(self, results: tuple[RunResult, ...]) -> None:
+        with self._lock:
+            self._results += results
+            for result in results:
+                self._going.pop(f"{result.job}:{result.repo}", None)
+
+    def at_exit(self) -> tuple[RunResult, ...]:
+        from mogrun.outcomes import Outcome
+
+        with self._lock:
+            going = [RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
+                               run_id=run_id, left_going=True,
+                               message="interrupted again; left going")
+                     for plan, run_id in self._going.values()]
+            return (*self._results, *going)
 
 
 def make_reporter(

@@ -28,8 +28,8 @@ from typing import BinaryIO, TextIO
 from mogrun import errors
 from mogrun.ci.names import github_name, same_name_key
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunPlan, RunResult
-from mogrun.output.base import escape_agent_text
+from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.output.base import SoFar, escape_agent_text
 from mogrun.output.paced import settled_exit_code, write_line
 from mogrun.output.plain import PlainReporter, result_detail
 from mogrun.output.tables import (
@@ -209,13 +209,26 @@ class GithubReporter(PlainReporter):
         self._opened: set[str] = set()
         self._warnings: dict[str, list[str]] = {}  # job -> annotations held until it ends
         self.summarized = False  # the step summary and outputs are written
+        self._so_far = SoFar()  # for a second signal's summary and outputs
 
     @property
     def token(self) -> str:
         """The session's stop-commands token (tests check it never leaks)."""
         return self._token
 
+    def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState,
+                    attached: bool) -> None:
+        super().job_started(job, run, state, attached)
+        self._so_far.started(run, state.run_id)
+
+    def left_going(self, exit_code: int) -> None:
+        """The step still gets its summary and outputs: ``run_ids`` names the runs left
+        going too, which an ``if: always()`` step may want to cancel."""
+        if not self.summarized:
+            self.summary(self._so_far.at_exit(), exit_code)
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
+        self._so_far.finished(results)
         super().job_finished(job, results, outcome)
         with self._lock:
             warnings = self._warnings.pop(job.name, [])

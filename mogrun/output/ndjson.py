@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from mogrun.masking import mask_data, maskable
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.outcomes import Outcome
+from mogrun.output.base import SoFar
 from mogrun.output.paced import PacedLines
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
@@ -65,10 +65,7 @@ class NdjsonReporter:
         self._secrets: set[str] = set(secrets)
         self._masks = maskable(self._secrets)  # sorted once, not per line
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
-        # For a second signal's summary: every result so far, and the runs started
-        # and not finished (label -> plan), which the process leaves going.
-        self._results: list[RunResult] = []
-        self._going: dict[str, RunPlan] = {}
+        self._so_far = SoFar()  # for a second signal's summary
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
         self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets)
@@ -123,10 +120,7 @@ class NdjsonReporter:
         self._notices.internal_error(job, run, traceback)
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
-        with self._lock:
-            self._results += results
-            for result in results:
-                self._going.pop(f"{result.job}:{result.repo}", None)
+        self._so_far.finished(results)
         runs = [result_dict(r) for r in results]
         self._emit(job, {"type": "job_finished", "job": job.name, "outcome": outcome, "runs": runs})
 
@@ -146,13 +140,7 @@ class NdjsonReporter:
     def left_going(self, exit_code: int) -> None:
         """The stream still ends with a ``summary``: the results so far, then each run
         left going (``left_going: true``, outcome ``error``), so a script finds them."""
-        with self._lock:
-            going = [RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
-                               run_id=self._run_ids.get(label), left_going=True,
-                               message="interrupted again; left going")
-                     for label, plan in self._going.items()]
-            results = (*self._results, *going)
-        self.summary(results, exit_code)
+        self.summary(self._so_far.at_exit(), exit_code)
 
     def close(self) -> None:
         with self._lock:
@@ -168,7 +156,7 @@ class NdjsonReporter:
         if state.run_id:
             with self._lock:
                 self._run_ids[run.label] = state.run_id
-                self._going.setdefault(run.label, run)
+            self._so_far.started(run, state.run_id)
 
     def _emit(self, job: ResolvedJob | None, obj: dict[str, Any], run_of: str = "") -> None:
         """Write ``obj`` as one line; ``run_of``: the label of the run whose id

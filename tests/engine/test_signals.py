@@ -133,6 +133,24 @@ def test_second_ctrl_c_still_ends_the_json_stream_with_a_summary(emulator, tmp_p
                               "outcome": "error"}
 
 
+def test_second_ctrl_c_under_github_actions_still_gives_the_runs_ids(emulator, tmp_path):
+    """$GITHUB_OUTPUT had run_ids= empty: the ids an `if: always()` step needs to
+    cancel what was left going were only in the log's text."""
+    emulator.add_fault("cancel", "delay", count=2, delay=5.0)
+    jobs = LONG_JOB.replace('repo = "acme/api"', 'repo = ["acme/api", "acme/web"]')
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    with running(spawn(emulator, tmp_path, "long", jobs=jobs, **env)) as proc:
+        runs = wait_following(emulator, count=2)
+        out, err, _ = interrupt(proc, times=2)
+    assert proc.returncode == 130, (out, err)
+    outputs = dict(line.split("=", 1) for line in
+                   (tmp_path / "output.txt").read_text().splitlines())
+    assert sorted(outputs["run_ids"].split()) == sorted(runs), outputs
+    assert outputs["exit_code"] == "130"
+    assert (tmp_path / "summary.md").read_text().count("## mogrun") == 1
+
+
 def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
     emulator.add_fault("cancel", "delay", count=1, delay=5.0)
     with running(spawn(emulator, tmp_path, "long")) as proc:
