@@ -242,6 +242,9 @@ def test_a_leg_with_no_runs_still_writes_its_outputs(project, tmp_path) -> None:
                         env=env)
     assert result.code == 0, result
     assert outputs.read_text().splitlines() == ["run_ids=", "branches=", "exit_code=0"]
+    # The step summary says so, rather than show a table with no rows.
+    assert "No runs: nothing to do here." in (tmp_path / "summary.md").read_text()
+    assert "| job |" not in (tmp_path / "summary.md").read_text()
     summary = project.run("--json", "run", "prep", "--shard", "2/2")
     assert [json.loads(line) for line in summary.out.splitlines()] == [
         {"type": "summary", "exit_code": 0, "results": [], "rerun": None}]
