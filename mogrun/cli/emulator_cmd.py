@@ -12,23 +12,29 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
 
 
+def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
+    """A repeated option adds to the first (each is a comma list): ``--faults a
+    --faults b`` dropped ``a`` without a word, which defeats a test that needs it."""
+    return ",".join(values) if values else None
+
+
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Loopback address to listen on (anything else is refused).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
               help="Port to listen on (default: any free port, printed).")
-@click.option("--repos", metavar="OWNER/NAME,...",
+@click.option("--repos", metavar="OWNER/NAME,...", multiple=True, callback=_joined,
               help="Repositories the account has (default: acme/api,acme/web,acme/worker).")
 @click.option("--no-limits", is_flag=True, help="Lift the rate limits.")
-@click.option("--limits", "limits_spec", metavar="SPEC",
+@click.option("--limits", "limits_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real ones).")
-@click.option("--faults", "faults_spec", metavar="SPEC",
+@click.option("--faults", "faults_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
-@click.option("--occupy", "occupy_spec", metavar="SPEC",
+@click.option("--occupy", "occupy_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Sandboxes held by other work, e.g. 2@30s or acme/web:1@never.")
-@click.option("--automations", "automations_spec", metavar="SPEC",
+@click.option("--automations", "automations_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Automations the account has, e.g. triage,nightly-fix:unpublished.")
-@click.option("--taken-keys", "taken_keys", metavar="KEY,...",
+@click.option("--taken-keys", "taken_keys", metavar="KEY,...", multiple=True, callback=_joined,
               help="Automation trigger keys someone else has already used.")
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
               callback=lambda ctx, param, value: _seconds(param, value),

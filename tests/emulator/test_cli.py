@@ -147,3 +147,19 @@ def test_automations_and_taken_keys_from_the_command_line():
     assert [(a["name"], a["publishedVersionId"] is not None) for a in listed] == [
         ("draft", False), ("triage", True)]
     assert seen["automation"].endswith("triage") or seen["automation"].endswith("draft")
+
+
+def test_a_repeated_spec_option_adds_to_the_first():
+    """--faults a --faults b dropped a without a word: a test relying on it went
+    on without the fault it asked for."""
+    process, seen = _serve("--faults", "start:503", "--faults", "events:429",
+                           "--limits", "5/10s", "--limits", "starts=2/1m")
+    try:
+        status, faults = _get(seen["MOGPLEX_URL"] + "/_emulator/faults",
+                              seen["MOGPLEX_API_KEY"])
+        assert status == 200
+        assert sorted(f["endpoint"] for f in faults) == ["events", "start"]
+        assert seen["limits"].startswith("5/10s,starts=2/60s,")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
