@@ -52,13 +52,29 @@ def test_unknown_names_always_fail_naming_job_and_key(name: str) -> None:
     assert caught.value.message.startswith(f'job "j", key "branch": unknown template name "{name}"')
 
 
-@given(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), PLAIN.filter(bool))
+# Text an environment can hold: a lone surrogate is bytes the locale could not decode.
+TEXT = st.text(alphabet=st.characters(blacklist_characters="{}",
+                                      blacklist_categories=("Cs",)), max_size=30)
+
+
+@given(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), TEXT.filter(bool))
 def test_env_values_render_and_are_reported_as_secrets(name: str, value: str) -> None:
     env = {name: value}
     if name == "MOGPLEX_API_KEY":
         return
     out = render("x{{ env." + name + " }}", scope(env=env), "prompt")
     assert (out.text, out.secrets) == ("x" + value, frozenset({value}))
+
+
+@given(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True),
+       st.text(max_size=5).map(lambda t: t + "\udcff"))
+def test_an_env_value_that_is_not_text_is_a_template_error(name: str, value: str) -> None:
+    if name == "MOGPLEX_API_KEY":
+        return
+    with pytest.raises(TemplateError) as caught:
+        render("x{{ env." + name + " }}", scope(env={name: value}), "prompt")
+    assert "is not valid UTF-8 text" in caught.value.message
+    assert value not in caught.value.message  # the value, a secret, is not quoted
 
 
 @given(st.datetimes(min_value=datetime.datetime(1970, 1, 1), timezones=st.just(datetime.UTC)))
