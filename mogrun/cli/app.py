@@ -41,6 +41,8 @@ class MogrunApp:
         state = CliState(env=dict(self.env), workdir=os.fspath(self.cwd), stdout=self.stdout,
                          stderr=self.stderr, stdin=self.stdin)
         args = [str(arg) for arg in argv]
+        if "mogrun.output.paced" in sys.modules:  # an earlier invocation's lost output
+            sys.modules["mogrun.output.paced"].forget_lost()
         try:
             line = quick_line(args)
             if line is not None:

@@ -133,6 +133,11 @@ def note_lost(error: OSError) -> None:
         _LOST.append(error)
 
 
+def forget_lost() -> None:
+    """A new invocation in this process (an embedder's, a test's) starts with none."""
+    _LOST.clear()
+
+
 def settled_exit_code(code: int) -> int:
     """``code``, but 74 for a 0 when output was lost: the one rule for the process's
     exit code and for the ``exit_code`` a GitHub step's outputs and summary give."""

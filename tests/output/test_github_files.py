@@ -71,3 +71,18 @@ def test_the_exit_code_output_agrees_with_the_process_when_the_log_is_lost(
     assert proc.returncode == 74, proc.stderr
     assert "exit_code=74" in (tmp_path / "output.txt").read_text()
     assert "exit code: 74" in (tmp_path / "summary.md").read_text()
+
+
+def test_output_lost_by_one_invocation_is_not_held_against_the_next(mogrun_project,
+                                                                   mogrun_emulator, tmp_path,
+                                                                   github_env):
+    """Two invocations in one process (an embedder's, a test run's): the first one's
+    unwritable $GITHUB_OUTPUT made the second say exit_code=74."""
+    (tmp_path / "a-dir").mkdir()
+    mogrun_project.write(task_file(job("ok")))
+    first = mogrun_project.run("run", "ok",
+                               env={**github_env, "GITHUB_OUTPUT": str(tmp_path / "a-dir")})
+    assert "::warning::cannot write $GITHUB_OUTPUT" in first.stdout
+    second = mogrun_project.run("run", "ok", env=github_env)
+    assert second.exit_code == 0, second
+    assert "exit_code=0" in (tmp_path / "output.txt").read_text()
