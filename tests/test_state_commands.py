@@ -460,3 +460,16 @@ def test_a_read_only_history_shows_what_the_api_says_without_failing(
         assert json.loads(shown.stdout)["status"] == "cancelled"
     finally:
         subprocess.run(["chattr", "-i", *map(str, files)], check=False)
+
+
+def test_a_refused_url_is_one_error_not_a_warning_that_it_goes_on(mogrun_project) -> None:
+    """'warning: ... refused ...; going on without it' came right before the same
+    refusal as the error (exit 2): the warning said the opposite of what happened."""
+    from mogrun.testing import job, task_file
+
+    mogrun_project.write(task_file(job("a")))
+    for args in (["status"], ["logs", "a"], ["cancel", "a"]):
+        result = mogrun_project.run("--url", "http://example.com", *args)
+        assert result.exit_code == 2, result
+        assert "going on without it" not in result.stderr
+        assert result.stderr.count("refused") == 1, result.stderr

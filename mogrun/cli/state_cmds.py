@@ -85,6 +85,7 @@ def open_state(state: CliState, *, lenient: bool = True,
         click.echo(f"warning: the task file cannot be read ({exc.message}, at {where}); "
                    "going on with the history beside it, as recorded (job names, the API URL "
                    "and secrets to mask need the file)", err=True)
+    key = history_key(state, taskfile)  # a refused API URL is an error here, not a warning
     try:
         return taskfile, project_history(state, taskfile)
     except MogrunError as exc:
@@ -94,7 +95,7 @@ def open_state(state: CliState, *, lenient: bool = True,
 
         _echo_safe(f"warning: {exc.message}; going on without it (a run is found by its "
                    "id only)", err=True)
-        return taskfile, History.in_memory(history_key(state, taskfile), taskfile.path.name)
+        return taskfile, History.in_memory(key, taskfile.path.name)
 
 
 def _rows_for(history: Any, taskfile: Any, target: str,
