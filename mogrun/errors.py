@@ -174,6 +174,10 @@ class TaskFileError(MogrunError):
         return lines
 
 
+class NothingRecordedError(UsageError):
+    """``rerun`` in a project whose history holds no run (a fresh CI checkout)."""
+
+
 class EmptyTaskFileError(TaskFileError):
     """The task file holds nothing: no job to run, but nothing wrong to declare either
     (``schema``, ``repos`` and ``plugins`` take it as no file)."""

@@ -32,7 +32,7 @@ from mogrun.cli.run_cmd import (
     session_options,
 )
 from mogrun.cli.state import CliState
-from mogrun.errors import UsageError
+from mogrun.errors import NothingRecordedError, UsageError
 
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
@@ -120,8 +120,9 @@ def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
     if not jobs:
         rows = history.latest_invocation()
         if not rows:
-            raise UsageError("nothing to rerun: no run is recorded in this project's history",
-                             context=["See: mogrun history"])
+            raise NothingRecordedError(
+                "nothing to rerun: no run is recorded in this project's history",
+                context=["See: mogrun history"])
         return rows
     found: list[HistoryRow] = []
     for name in dict.fromkeys(jobs):

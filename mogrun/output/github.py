@@ -177,6 +177,10 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
     if isinstance(error, errors.ForbiddenError):
         return ("the token lacks a scope this needs: issue one with the scope the message "
                 "names and put it in the repository secret MOGPLEX_API_KEY.")
+    if isinstance(error, errors.NothingRecordedError):
+        return ("`mogrun rerun` retries what this checkout recorded (.mogrun/), and a fresh "
+                "checkout has no record: name the jobs instead, with `mogrun run --rerun "
+                "JOB...` (new runs even where a key was used before).")
     if exit_code == 2:
         return ("fix the task file or the command line of this step; `mogrun check` finds "
                 "task-file errors before a push.")

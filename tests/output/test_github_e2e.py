@@ -85,6 +85,17 @@ def test_a_rerun_that_cannot_start_is_annotated(mogrun_project, mogrun_emulator,
     assert_failure_reported(result, tmp_path, 2, "--timeout")
 
 
+def test_a_rerun_with_nothing_recorded_says_what_works_in_ci(mogrun_project, mogrun_emulator,
+                                                              tmp_path, github_env):
+    """A fresh CI checkout has no history: 'fix the task file or the command line'
+    sent the author after a problem that was not there."""
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("rerun", env=github_env)
+    summary = assert_failure_reported(result, tmp_path, 2, "nothing to rerun")
+    assert "mogrun run --rerun JOB..." in summary
+    assert "fix the task file" not in summary
+
+
 def test_a_failure_outside_github_prints_as_before(mogrun_project, tmp_path):
     mogrun_project.write(task_file(job("lint")))
     result = mogrun_project.run("lint", env={"MOGPLEX_API_KEY": None})
