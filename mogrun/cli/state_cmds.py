@@ -224,7 +224,8 @@ EXIT_STATUS_HELP = """\b
   1  a shown run did not pass (failed, cancelled, gate failed, never started;
      timed out or interrupted, even if it goes on on the server), or no run
      is recorded at all
-  3  none failed, but one is still going (pending, streaming, detached)
+  3  none failed, but one is still going (pending, streaming, detached, or
+     waiting to start in a mogrun still running on this machine)
 """
 
 
@@ -303,6 +304,8 @@ class UnrecordedRun:
     def job(self) -> str:
         return ""
 
+    waiting = False  # the API has it: it started
+
     @property
     def repo(self) -> str:
         repo = self.run.raw.get("repoId")
@@ -356,6 +359,9 @@ def exit_status_code(rows: Sequence[Any]) -> int:
 
     going = False
     for row in rows:
+        if row.waiting:  # not started yet, by a mogrun still running here: going
+            going = True
+            continue
         if not row.run_id or (row.outcome not in (None, Outcome.DETACHED)
                               and not Outcome(row.outcome).passed):
             return EXIT_NOT_PASSED
@@ -476,13 +482,18 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 def _show_status(state: CliState, rows: Sequence[Any]) -> None:
     if state.json_output:
         for row in rows:
-            echo_json(row.as_dict())
+            echo_json({**row.as_dict(), **({"status": WAITING} if row.waiting else {})})
         return
     if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job or "-", row.repo or "-", row.run_id or "-", row.status or "-",
-             row.outcome or "-", row.started_at] for row in rows])
+           [[row.job or "-", row.repo or "-", row.run_id or "-",
+             WAITING if row.waiting else row.status or "-", row.outcome or "-",
+             row.started_at] for row in rows])
+
+
+# A run not started yet by a mogrun still running on this machine (its needs, a slot).
+WAITING = "waiting"
 
 
 # --- cancel ---------------------------------------------------------------------
@@ -502,8 +513,18 @@ def cancel_command(state: CliState, target: str) -> int:
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state)
     try:
-        targets = targets_for(history, taskfile, target, env_secrets(state, taskfile))
+        secrets = env_secrets(state, taskfile)
+        targets = targets_for(history, taskfile, target, secrets)
         if not targets:
+            waiting = [row for row in _rows_for(history, taskfile, target, secrets)
+                       if row.waiting]
+            if waiting:  # not started: the mogrun that will start it is the one to stop
+                pid = waiting[0].owner.rpartition(":")[2]
+                raise MogrunError(
+                    f"{target!r} has not started yet: mogrun (pid {pid}) on this machine is "
+                    "waiting to start it (for its needs or a sandbox slot)",
+                    context=[f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it "
+                             "starts nothing more, and cancels what it started."])
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
         client = api_client(state, taskfile)

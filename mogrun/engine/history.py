@@ -16,7 +16,9 @@ secrets, and no token or webhook URL is ever passed in.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -59,7 +61,8 @@ CREATE TABLE IF NOT EXISTS runs (
     why TEXT NOT NULL DEFAULT '',
     request TEXT NOT NULL DEFAULT '',
     task_file TEXT NOT NULL DEFAULT '',
-    automation TEXT NOT NULL DEFAULT ''
+    automation TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT ''
 );
 """
 # After the columns an older database lacks are added (an index names them). A task
@@ -74,12 +77,12 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request", "task_file", "automation",
+    "attempt", "why", "request", "task_file", "automation", "owner",
 )
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
-          ("automation", "TEXT NOT NULL DEFAULT ''"))
+          ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"))
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message", "request"})
@@ -133,15 +136,49 @@ class HistoryRow:
     # The automation a run of an automation job belongs to, as the run rendered it
     # (its events are read through it); "" for a run, or one recorded before this was.
     automation: str = ""
+    # The mogrun that wrote the row, as ``host:pid``: a row with no run yet is still
+    # waiting to start (for its needs, a sandbox slot) while that process lives.
+    owner: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.job}:{self.repo}"
 
+    @property
+    def waiting(self) -> bool:
+        """Not started, and the mogrun that will start it still runs on this machine
+        (a reused pid can be taken for it: then it reads as waiting, not as failed)."""
+        if self.run_id or self.outcome is not None or not self.owner:
+            return False
+        host, _, pid = self.owner.rpartition(":")
+        return host == _host() and pid.isdecimal() and _alive(int(pid))
+
     def as_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in _COLUMNS}
+        data = {name: getattr(self, name) for name in _COLUMNS if name != "owner"}
         data["gates"] = list(self.gates)
         return data
+
+
+@functools.cache
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def owner() -> str:
+    """This process, as rows it writes name it."""
+    return f"{_host()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # there, another user's: alive as far as a signal can tell
+    return True
 
 
 def now_iso() -> str:
@@ -270,10 +307,10 @@ class History:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why, request, task_file, automation)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attempt, why, request, task_file, automation, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
-             self.task_file or "", automation),
+             self.task_file or "", automation, owner()),
         )
 
     def record_planned(self, invocation: str, runs: Sequence[tuple[str, str, str]]
@@ -283,14 +320,14 @@ class History:
         is then recorded (``rerun`` starts it). The first attempt's
         ``record_start`` fills it in (``claim``). Row ids, in order."""
 
-        stamp = now_iso()
+        stamp, by = now_iso(), owner()
 
         def insert(db: sqlite3.Connection) -> list[int]:
             return [int(db.execute(
                 "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
-                " automation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " automation, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (invocation, self.base_url, job, repo, stamp, self.task_file or "",
-                 automation)).lastrowid or 0) for job, repo, automation in runs]
+                 automation, by)).lastrowid or 0) for job, repo, automation in runs]
 
         return self._committed(insert)
 

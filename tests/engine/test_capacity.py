@@ -390,3 +390,46 @@ def test_a_sandbox_list_that_failed_for_a_moment_is_read_again(project, mogrun,
               and r.path.endswith("/runs")]
     assert len(starts) == 1, result  # the one blind start; its refusal reads the list again
     assert "no sandbox slot freed within the job's capacity_wait" in result.stderr
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
+        project, mogrun, mogrun_emulator):
+    """status --exit-status said 1 (did not pass) for a run another mogrun was still
+    waiting to start: a CI poller called a job failed that then ran and passed.
+    Once that mogrun is gone (killed), the row is no longer waiting."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")  # every slot held
+    root = project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "60s"
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGPLEX_URL=mogrun_emulator.url, MOGPLEX_API_KEY=mogrun_emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1")
+    other = subprocess.Popen([sys.executable, "-m", "mogrun", "run", "one"], cwd=root, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not mogrun_emulator.count("GET", "/sandboxes"):  # it is waiting for a slot
+            assert time.monotonic() < deadline and other.poll() is None
+            time.sleep(0.05)
+        waiting = mogrun("status", "--exit-status")
+        assert waiting.exit_code == 3, waiting
+        assert "waiting" in waiting.stdout
+        cancel = mogrun("cancel", "one")  # was: 'no started runs recorded', exit 2
+        assert cancel.exit_code == 1, cancel
+        assert (f"'one' has not started yet: mogrun (pid {other.pid}) on this machine is "
+                "waiting to start it") in cancel.stderr
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait(timeout=20)
+    gone = mogrun("status", "--exit-status")
+    assert gone.exit_code == 1, gone  # its mogrun was killed: never started, not going
+    assert "waiting" not in gone.stdout
