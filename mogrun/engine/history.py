@@ -220,6 +220,7 @@ class History:
         self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
+        self._read_columns = ", ".join(_COLUMNS)  # what a read selects (``_read_only``)
         try:
             if str(path) != IN_MEMORY:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,9 +261,13 @@ class History:
             have = _columns(db)
         except sqlite3.Error:
             raise error from failed
-        if not set(_COLUMNS) <= have:  # an older file it cannot upgrade: not readable as is
+        added = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
+        if not set(_COLUMNS) - set(added) <= have:  # not a history mogrun ever wrote
             db.close()
             raise error from failed
+        # An older file it cannot upgrade: the columns added since read as their default.
+        self._read_columns = ", ".join(name if name in have else f"{added[name]} AS {name}"
+                                       for name in _COLUMNS)
         return db
 
     def _migrate(self) -> None:
@@ -422,7 +427,7 @@ class History:
 
     def _query(self, where: str, params: Sequence[Any], limit: int | None,
                task_file: str | None = None) -> list[HistoryRow]:
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE base_url = ?"
+        sql = f"SELECT {self._read_columns} FROM runs WHERE base_url = ?"
         first: tuple[Any, ...] = (self.base_url,)
         if task_file is not None:
             sql += " AND task_file = ?"
