@@ -198,8 +198,9 @@ class SandboxSlots:
     def _try(self, owner: object, want: Sandbox, max_age: float) -> bool:
         with self._lock:
             if self._blind:
-                if time.monotonic() < self._hold_until:
-                    return False
+                now = time.monotonic()
+                if now < self._hold_until or now >= self._read_again_at:
+                    return False  # held back, or the list is to be tried again first
                 self._claim(owner, want)
                 return True
             shares = self._shared(want) or self._ours(want)

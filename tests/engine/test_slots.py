@@ -193,3 +193,33 @@ def test_a_long_capacity_wait_says_again_what_it_waits_for_when_that_changes(
                       announce=lambda wait: said.append(wait.reason))
     assert said == ["waiting for a sandbox slot: 1 of 1 busy (r1@main running)",
                     "waiting for a sandbox slot: 1 of 1 busy (r2@main running)"]
+
+
+def test_a_blind_start_after_the_pause_reads_the_list_first(monkeypatch) -> None:
+    """The list was tried again only after a refusal: the next start after an
+    outage went into the full account blind, and was refused (a start spent)."""
+    import time
+
+    import pytest
+
+    from mogrun.engine import capacity
+    from mogrun.engine.capacity import NoSlot
+
+    monkeypatch.setattr(capacity, "BLIND_HOLD", 0.05)
+    full = [_row(Busy("sb", "other", "main", "main", None, "running", "2026-01-01T00:00:00Z"))]
+    answers: list[Any] = [MogrunError("HTTP 503"), full]
+
+    def lister(job: Any, deadline: Any) -> Any:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    slots = SandboxSlots(1, lister, interval=lambda: 0.02, stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    assert slots._blind
+    time.sleep(0.1)  # past the pause: the list is due again before any blind start
+    with pytest.raises(NoSlot):
+        slots.acquire(object(), Sandbox("mine", None, None), time.monotonic() + 0.2,
+                      announce=lambda wait: None)
+    assert not slots._blind
