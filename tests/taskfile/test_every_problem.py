@@ -30,9 +30,11 @@ def test_every_sub_key_problem_of_the_plugin_tables_at_once(project) -> None:
         ("retry.max_delay: invalid durat", "4:25"),
         ('gates.status: unknown value "s', "5:11"),
         ("gates.max_duration: invalid du", "5:32"),
-        ("notify[1].webhook must use htt", "6:13"),
-        ('notify[1].on: unknown value "n', "6:35"),
-        ("notify[2].slack must be an htt", "6:54"),
+        # A list of tables: the file's positions know only its first item's sub-keys,
+        # so each problem is located at the key, and its message names the item.
+        ('notify[1].on: unknown value "n', "6:1"),
+        ("notify[1].webhook must use htt", "6:1"),
+        ("notify[2].slack must be an htt", "6:1"),
     ]
     assert err.endswith("7 problems in " + str(project.path.resolve()) + "\n")
 
@@ -88,3 +90,22 @@ def test_every_problem_of_an_automation_input_at_once(project) -> None:
     assert "sets 'source', which the server reserves" in err
     assert "holds a date at when" in err
     assert "holds nan at f" in err
+
+
+def test_a_problem_of_a_later_item_of_a_list_is_not_put_on_the_first_items_line(project):
+    """notify[2]'s problem was located at notify[1]'s 'on', a line that was right."""
+    err = check(project, """
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+
+        [[jobs.a.notify]]
+        webhook = "https://ok.example"
+        on = ["failed"]
+
+        [[jobs.a.notify]]
+        webhook = "https://ok2.example"
+        on = ["zzz"]
+    """)
+    (where,) = [where for _, where in located(err)]
+    assert not where.startswith(("6:", "7:")), err  # not the first item's lines
