@@ -483,7 +483,7 @@ class _Watchdogs:
                 heapq.heappush(heap, (entry.deadline, next(self._made), entry))
                 # On a thread of its own (slow requests are few): the notice prints, and
                 # output held up (a paused pager) must never hold up the deadlines.
-                start_without_signals(_quietly(said), "mogrun-slow-answer")
+                start_without_signals(_quietly(said, entry), "mogrun-slow-answer")
 
     def _check_stops(self) -> None:
         self._stoppable = [entry for entry in self._stoppable if not entry.done]
@@ -492,9 +492,13 @@ class _Watchdogs:
                 entry.fire(stopped=True)
 
 
-def _quietly(call: Callable[[], None]) -> Callable[[], None]:
-    """``call``, its failure dropped: a notice that failed is no request's failure."""
+def _quietly(call: Callable[[], None], watch: _Watch) -> Callable[[], None]:
+    """``call`` unless ``watch``'s request has been answered meanwhile (a notice of a
+    wait already over would be a stale line), its failure dropped: a notice that
+    failed is no request's failure."""
     def run() -> None:
+        if watch.done:
+            return
         with contextlib.suppress(Exception):
             call()
     return run

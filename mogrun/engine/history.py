@@ -146,12 +146,11 @@ class HistoryRow:
 
     @property
     def waiting(self) -> bool:
-        """Not started, and the mogrun that will start it still runs on this machine
-        (a reused pid can be taken for it: then it reads as waiting, not as failed)."""
+        """Not started, and the mogrun that will start it still runs on this machine."""
         if self.run_id or self.outcome is not None or not self.owner:
             return False
         host, _, pid = self.owner.rpartition(":")
-        return host == _host() and pid.isdecimal() and _alive(int(pid))
+        return host == _host() and pid.isascii() and pid.isdecimal() and _a_mogrun(int(pid))
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _COLUMNS if name != "owner"}
@@ -169,6 +168,20 @@ def _host() -> str:
 def owner() -> str:
     """This process, as rows it writes name it."""
     return f"{_host()}:{os.getpid()}"
+
+
+def _a_mogrun(pid: int) -> bool:
+    """Whether ``pid`` is a mogrun process now: its command line says so (a killed
+    mogrun's pid taken by another process, or pid 1 in a container, is not). Where
+    there is no /proc, a live pid is taken for it."""
+    if pid <= 1:
+        return False
+    try:
+        return b"mogrun" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists() and _alive(pid)
+    except OSError:
+        return _alive(pid)
 
 
 def _alive(pid: int) -> bool:

@@ -383,3 +383,30 @@ def test_an_older_history_that_cannot_be_upgraded_is_read_with_its_defaults(tmp_
                                                                           False)
     finally:
         subprocess.run(["chattr", "-i", *map(str, files)], check=False)
+
+
+def test_a_row_is_waiting_only_while_a_mogrun_owns_it(tmp_path):
+    """A killed mogrun's pid taken by another process, or pid 1 (mogrun as a
+    container's init), read as waiting for good, and cancel advised 'kill -INT 1'."""
+    import subprocess
+    import sys
+
+    from mogrun.engine.history import HistoryRow, _host
+
+    def row(owner: str) -> HistoryRow:
+        return HistoryRow(1, "i", "u", "j", "acme/api", None, None, None, None, False,
+                          "2026-01-01T00:00:00+00:00", None, None, (), "", owner=owner)
+
+    other = subprocess.Popen(["sleep", "30"])
+    like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mogrun"])
+    try:
+        assert not row(f"{_host()}:1").waiting
+        assert not row(f"{_host()}:{other.pid}").waiting  # alive, but no mogrun
+        assert row(f"{_host()}:{like.pid}").waiting
+        assert not row(f"another-host:{like.pid}").waiting
+    finally:
+        other.kill()
+        like.kill()
+        other.wait()
+        like.wait()
+    assert not row(f"{_host()}:{like.pid}").waiting  # gone
