@@ -482,7 +482,7 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 def _show_status(state: CliState, rows: Sequence[Any]) -> None:
     if state.json_output:
         for row in rows:
-            echo_json({**row.as_dict(), **({"status": WAITING} if row.waiting else {})})
+            echo_json(_shown_row(row))
         return
     if not rows:  # said by nothing_recorded
         return
@@ -494,6 +494,11 @@ def _show_status(state: CliState, rows: Sequence[Any]) -> None:
 
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).
 WAITING = "waiting"
+
+
+def _shown_row(row: Any) -> dict[str, Any]:
+    """A row as ``--json`` status and history show it: a waiting one says so."""
+    return {**row.as_dict(), **({"status": WAITING} if row.waiting else {})}
 
 
 # --- cancel ---------------------------------------------------------------------
@@ -633,10 +638,11 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
         history.close()
     if state.json_output:
         for row in rows:
-            echo_json(row.as_dict())
+            echo_json(_shown_row(row))
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
-           [[row.started_at, row.job, row.repo, row.run_id or "-", row.status or "-",
+           [[row.started_at, row.job, row.repo, row.run_id or "-",
+             WAITING if row.waiting else row.status or "-",
              row.outcome or "-", "-" if row.exit_code is None else str(row.exit_code),
              row.invocation] for row in rows])
     return 0

@@ -423,6 +423,7 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
         waiting = mogrun("status", "--exit-status")
         assert waiting.exit_code == 3, waiting
         assert "waiting" in waiting.stdout
+        assert "waiting" in mogrun("history").stdout  # history says the same
         cancel = mogrun("cancel", "one")  # was: 'no started runs recorded', exit 2
         assert cancel.exit_code == 1, cancel
         assert (f"'one' has not started yet: mogrun (pid {other.pid}) on this machine is "
