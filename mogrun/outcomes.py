@@ -93,3 +93,10 @@ class Outcome(StrEnum):
 # What a notifier's ``on`` may name: every outcome a person is told about, plus "always".
 NOTIFY_OUTCOMES: tuple[str, ...] = tuple(
     str(o) for o in Outcome if o not in (Outcome.ERROR, Outcome.DETACHED))
+
+
+def left_going_message(cancel_sent: bool) -> str:
+    """What a run's result and history row say when a second signal leaves it: one
+    whose cancel was sent and not answered may well have been cancelled."""
+    return ("interrupted again; its cancel was sent, not yet answered" if cancel_sent
+            else "interrupted again; left going")

@@ -12,7 +12,7 @@ never a lost result: recording stops, the runs go on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from mogrun.engine.history import History, HistoryRow, gates_json, now_iso
@@ -21,6 +21,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunResult, RunState
+from mogrun.outcomes import left_going_message
 
 Warn = Callable[[str], None]
 
@@ -44,7 +45,8 @@ class HistoryObserver(Observer):
         history.stop = stop  # ... and given up on at a signal
         self._lock = threading.Lock()
         self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
-        self._going: dict[int, int] = {}  # id(track) -> row, started and not finished
+        # id(track) -> (row, run id), started and not finished
+        self._going: dict[int, tuple[int, str | None]] = {}
         self._planned: dict[tuple[str, str], int] = {}  # (job, label) -> row not yet claimed
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
@@ -92,7 +94,7 @@ class HistoryObserver(Observer):
         with self._lock:
             row = self._rows.get(id(track))
             if row is not None:
-                self._going[id(track)] = row
+                self._going[id(track)] = (row, track.state.run_id)
         fields: dict[str, Any] = {"run_id": track.state.run_id, "status": track.state.status,
                                   "attached": track.attached}
         if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
@@ -119,16 +121,16 @@ class HistoryObserver(Observer):
             fields["gates"] = gates_json(result.gates, track.secrets)
         self._update(row, **fields)
 
-    def left_going(self, exit_code: int) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """A second signal: no worker will finish these rows, so close them now."""
         with self._lock:
             rows = list(self._going.values())
             planned = list(self._planned.values())
             self._going.clear()
             self._planned.clear()
-        for row in rows:
+        for row, run_id in rows:
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
-                         message="interrupted again; left going")
+                         message=left_going_message(run_id in cancelling))
         for row in planned:
             self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
                          message="interrupted again before it started")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol, TextIO
 
 from mogrun.durations import parse_moment
@@ -68,9 +68,10 @@ class Reporter(Protocol):
         repo order), the totals, why each run did not pass, and ``rerun`` (the
         command that retries what did not pass) when the engine gives one."""
 
-    def left_going(self, exit_code: int) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """A second signal: the process leaves now, runs still going, with no summary
-        (the error that ends it lists those runs). ``--json`` ends its stream with one."""
+        (the error that ends it lists those runs). ``--json`` ends its stream with one.
+        ``cancelling``: the run ids whose cancel was sent and not answered."""
 
     def close(self) -> None:
         """Stop any live display and flush; safe to call more than once."""
@@ -96,13 +97,15 @@ class SoFar:
             for result in results:
                 self._going.pop(f"{result.job}:{result.repo}", None)
 
-    def at_exit(self) -> tuple[RunResult, ...]:
-        from mogrun.outcomes import Outcome
+    def at_exit(self, cancelling: Collection[str] = ()) -> tuple[RunResult, ...]:
+        """The results so far, then the runs left going (``cancelling``: those whose
+        cancel was sent and not answered, said so)."""
+        from mogrun.outcomes import Outcome, left_going_message
 
         with self._lock:
             going = [RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
                                run_id=run_id, left_going=True,
-                               message="interrupted again; left going")
+                               message=left_going_message(run_id in cancelling))
                      for plan, run_id in self._going.values()]
             return (*self._results, *going)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets as secrets_module
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -225,11 +225,11 @@ class GithubReporter(PlainReporter):
         super().job_started(job, run, state, attached)
         self._so_far.started(run, state.run_id)
 
-    def left_going(self, exit_code: int) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """The step still gets its summary and outputs: ``run_ids`` names the runs left
         going too, which an ``if: always()`` step may want to cancel."""
         if not self.summarized:
-            self.summary(self._so_far.at_exit(), exit_code)
+            self.summary(self._so_far.at_exit(cancelling), exit_code)
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self._so_far.finished(results)

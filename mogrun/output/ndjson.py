@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from mogrun.masking import mask_data, maskable
@@ -137,10 +137,10 @@ class NdjsonReporter:
             obj["usage"] = usage
         self._emit(None, obj)
 
-    def left_going(self, exit_code: int) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """The stream still ends with a ``summary``: the results so far, then each run
         left going (``left_going: true``, outcome ``error``), so a script finds them."""
-        self.summary(self._so_far.at_exit(), exit_code)
+        self.summary(self._so_far.at_exit(cancelling), exit_code)
 
     def close(self) -> None:
         with self._lock:
