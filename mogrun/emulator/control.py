@@ -4,6 +4,7 @@ read the request log, inject faults, list runs. Plain JSON, not the envelope."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, replace
 from typing import Any
@@ -157,9 +158,9 @@ def _job_caps(state: State, request: Request) -> dict[str, Any]:
     body = _json(request)
     if not isinstance(body, dict) or set(body) - set(asdict(state.automations.caps)):
         raise ValueError(f"expected an object with {', '.join(asdict(state.automations.caps))}")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-               for v in body.values()):
-        raise ValueError("job caps are numbers, at least 0")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
+               for v in body.values()):  # nor inf (1e400): JSON could not carry it back
+        raise ValueError("job caps are finite numbers, at least 0")
     state.automations.caps = replace(state.automations.caps, **body)
     return asdict(state.automations.caps)
 

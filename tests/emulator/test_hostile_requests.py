@@ -68,3 +68,10 @@ def test_a_negative_chunk_size_is_a_400(mogrun_emulator):
 def test_a_limit_that_could_only_divide_by_zero_is_refused(spec):
     with pytest.raises(ValueError):
         Limits.parse(spec)
+
+
+@pytest.mark.parametrize("raw", [b'{"repo_pending": 1e400}', b'{"repo_pending": -1}'])
+def test_a_job_cap_json_cannot_carry_back_is_a_400(api, raw):
+    """1e400 was taken as inf and answered as 'Infinity', which no JSON parser reads."""
+    answer = api.call("POST", "/_emulator/job-caps", raw=raw, api=False)
+    assert answer.status == 400 and "finite" in answer.json["error"]
