@@ -390,8 +390,15 @@ def test_a_row_is_waiting_only_while_a_mogrun_owns_it(tmp_path):
     container's init), read as waiting for good, and cancel advised 'kill -INT 1'."""
     import subprocess
     import sys
+    import time
+    from pathlib import Path
+
+    import pytest
 
     from mogrun.engine.history import HistoryRow, _host
+
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("no /proc here: a live pid is taken for the owner")
 
     def row(owner: str) -> HistoryRow:
         return HistoryRow(1, "i", "u", "j", "acme/api", None, None, None, None, False,
@@ -399,6 +406,11 @@ def test_a_row_is_waiting_only_while_a_mogrun_owns_it(tmp_path):
 
     other = subprocess.Popen(["sleep", "30"])
     like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mogrun"])
+    for proc, word in ((other, b"sleep"), (like, b"mogrun")):  # until each has exec'd
+        deadline = time.monotonic() + 10
+        while word not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     try:
         assert not row(f"{_host()}:1").waiting
         assert not row(f"{_host()}:{other.pid}").waiting  # alive, but no mogrun
