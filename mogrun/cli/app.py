@@ -273,24 +273,32 @@ def run_cli(argv: list[str] | None = None) -> int:
         if exc.errno not in NO_ROOM:
             raise
         return _output_lost(exc)
-    if code == 0 and "mogrun.output.paced" in sys.modules:  # never loaded: nothing lost
-        from mogrun.output.paced import lost_output
+    if "mogrun.output.paced" not in sys.modules:  # never loaded: nothing was lost
+        return code
+    from mogrun.output.paced import lost_output, settled_exit_code
 
-        lost = lost_output()
-        if lost is not None:  # `run --json > file` on a full disk: the runs passed, unseen
-            return _output_lost(lost)
-    return code
+    settled = settled_exit_code(code)  # `run --json > file` on a full disk: 74, not 0
+    lost = lost_output()
+    if settled != code and lost is not None:
+        _say_lost(lost)
+    return settled
 
 
 def _output_lost(error: OSError) -> int:
-    """Some output could not be written (a full disk): said on stderr if it can be,
-    and exit 74, so that a script reading the output does not take 0 for it."""
-    from mogrun.output.paced import OUTPUT_LOST
+    """Output that failed as it was written (a full disk): said, and exit 74."""
+    from mogrun.output.paced import note_lost, settled_exit_code
 
+    note_lost(error)
+    _say_lost(error)
+    return settled_exit_code(0)
+
+
+def _say_lost(error: OSError) -> None:
+    """Why the exit code is 74, on stderr if it can be: a script reading the output
+    must not take an empty file for a success."""
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write(f"Error: cannot write the output: {error.strerror or error}\n")
         sys.stderr.flush()
-    return OUTPUT_LOST
 
 
 NO_CWD = "the current directory no longer exists: cd to one that does"
@@ -301,10 +309,15 @@ def _escape_what_streams_cannot_encode() -> None:
     a latin-1 locale) writes what it cannot as ``\\xe9`` escapes: one ``·`` of a
     progress line ended the live view in a traceback, with the cursor hidden and
     the other jobs' runs left going, and a pipe's batch of lines was dropped."""
+    import codecs
+
     for stream in (sys.stdout, sys.stderr):
-        encoding = str(getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        try:  # the codec's own name: "UTF8", "utf_8" and "U8" are all "utf-8"
+            encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+        except LookupError:
+            encoding = "unknown"
         reconfigure = getattr(stream, "reconfigure", None)
-        if encoding not in ("utf-8", "utf8") and reconfigure is not None:
+        if encoding != "utf-8" and reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):  # closed, or not to be changed
                 reconfigure(errors="backslashreplace")
 
