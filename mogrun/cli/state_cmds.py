@@ -487,13 +487,17 @@ def _show_status(state: CliState, rows: Sequence[Any]) -> None:
     if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job or "-", row.repo or "-", row.run_id or "-",
-             WAITING if row.waiting else row.status or "-", row.outcome or "-",
-             row.started_at] for row in rows])
+           [[row.job or "-", row.repo or "-", row.run_id or "-", _shown_status(row),
+             row.outcome or "-", row.started_at] for row in rows])
 
 
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).
 WAITING = "waiting"
+
+
+def _shown_status(row: Any) -> str:
+    """A row's status as status and history show it: a waiting one says so."""
+    return WAITING if row.waiting else row.status or "-"
 
 
 def _shown_row(row: Any) -> dict[str, Any]:
@@ -524,7 +528,7 @@ def cancel_command(state: CliState, target: str) -> int:
             waiting = [row for row in _rows_for(history, taskfile, target, secrets)
                        if row.waiting]
             if waiting:  # not started: the mogrun that will start it is the one to stop
-                pid = waiting[0].owner.rpartition(":")[2]
+                pid = waiting[0].owner_pid
                 raise MogrunError(
                     f"{target!r} has not started yet: mogrun (pid {pid}) on this machine is "
                     "waiting to start it (for its needs or a sandbox slot)",
@@ -641,8 +645,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
             echo_json(_shown_row(row))
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
-           [[row.started_at, row.job, row.repo, row.run_id or "-",
-             WAITING if row.waiting else row.status or "-",
+           [[row.started_at, row.job, row.repo, row.run_id or "-", _shown_status(row),
              row.outcome or "-", "-" if row.exit_code is None else str(row.exit_code),
              row.invocation] for row in rows])
     return 0

@@ -145,12 +145,18 @@ class HistoryRow:
         return f"{self.job}:{self.repo}"
 
     @property
+    def owner_pid(self) -> int | None:
+        """The pid of the mogrun that wrote the row, when it ran on this machine."""
+        host, _, pid = self.owner.rpartition(":")
+        return int(pid) if host == _host() and pid.isascii() and pid.isdecimal() else None
+
+    @property
     def waiting(self) -> bool:
         """Not started, and the mogrun that will start it still runs on this machine."""
-        if self.run_id or self.outcome is not None or not self.owner:
+        if self.run_id or self.outcome is not None:
             return False
-        host, _, pid = self.owner.rpartition(":")
-        return host == _host() and pid.isascii() and pid.isdecimal() and _a_mogrun(int(pid))
+        pid = self.owner_pid
+        return pid is not None and _a_mogrun(pid)
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _COLUMNS if name != "owner"}
