@@ -20,7 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mogrun.emulator.directives import DirectiveError, apply_directives, duration, status
+from mogrun.emulator.directives import (
+    DirectiveError,
+    apply_directives,
+    duration,
+    status,
+    whole,
+)
 from mogrun.emulator.runs import iso
 
 TERMINAL = frozenset({"success", "failed", "cancelled"})
@@ -45,16 +51,18 @@ MAX_TOKENS = 10**12
 
 
 def _nodes(value: str) -> int:
-    if not value.isascii() or not value.isdecimal() or not 2 <= int(value) <= MAX_NODES:
+    nodes = whole(value, 2, MAX_NODES)
+    if nodes is None:
         raise ValueError(f"nodes must be a whole number from 2 (a start and an agent) to "
                          f"{MAX_NODES:,}")
-    return int(value)
+    return nodes
 
 
 def _tokens(value: str) -> int:
-    if not value.isascii() or not value.isdecimal() or int(value) > MAX_TOKENS:
+    tokens = whole(value, 0, MAX_TOKENS)
+    if tokens is None:
         raise ValueError(f"tokens must be a whole number of at most {MAX_TOKENS:,}")
-    return int(value)
+    return tokens
 
 
 def _cost(value: str) -> float:

@@ -125,13 +125,23 @@ def duration(value: str) -> float | None:
     return None if value in ("never", "forever") else parse_seconds(value)
 
 
+def whole(text: str, low: int, high: int | None = None) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, written in ASCII digits
+    (``int`` also reads ``١``), else ``None``: every count the emulator is given."""
+    if not text.isascii() or not text.isdecimal():
+        return None
+    number = int(text)
+    return number if low <= number and (high is None or number <= high) else None
+
+
 MAX_EVENTS = 100_000  # far past the API's 200 a read; more is a typo that would crash
 
 
 def _events(value: str) -> int:
-    if not value.isascii() or not value.isdecimal() or int(value) > MAX_EVENTS:
+    events = whole(value, 0, MAX_EVENTS)
+    if events is None:
         raise ValueError(f"events must be a whole number of at most {MAX_EVENTS:,}")
-    return max(MIN_EVENTS, int(value))
+    return max(MIN_EVENTS, events)
 
 
 def _tools(value: str) -> tuple[str, ...]:

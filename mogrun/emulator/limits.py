@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from mogrun.durations import format_duration
+from mogrun.emulator.directives import whole
 from mogrun.emulator.durations import parse_seconds
 
 REAL_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150, 86400.0))
@@ -110,22 +111,24 @@ def _parse_item(name: str, value: str, fields: dict[str, object],
 
 
 def _count(text: str) -> int:
-    if not text.isdecimal() or int(text) < 1:
+    count = whole(text, 1)
+    if count is None:
         raise ValueError(f"sandboxes must be a whole number of at least 1 (or none), "
                          f"got {text!r}")
-    return int(text)
+    return count
 
 
 def _rate(text: str) -> tuple[int, float]:
-    count, sep, window = text.strip().partition("/")
-    if not sep or not count.strip().isascii() or not count.strip().isdecimal():
+    written, sep, window = text.strip().partition("/")
+    if not sep or whole(written.strip(), 0) is None:
         raise ValueError(f"expected COUNT/WINDOW such as 60/60s, got {text!r}")
-    if int(count) < 1:  # no start at all is --limits with that limit at 1 and a long window
+    count = whole(written.strip(), 1)
+    if count is None:  # no start at all is --limits with that limit at 1 and a long window
         raise ValueError(f"a limit's count must be at least 1, got {text!r}")
     seconds = parse_seconds(window)
     if seconds <= 0:
         raise ValueError(f"a limit window must be positive, got {text!r}")
-    return int(count), seconds
+    return count, seconds
 
 
 def _fmt(seconds: float) -> str:
