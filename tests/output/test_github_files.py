@@ -54,7 +54,7 @@ def test_an_output_file_that_cannot_be_written_is_annotated_and_not_a_success(
     warning = [line for line in proc.stdout.splitlines()
                if line.startswith("::warning::cannot write $GITHUB_OUTPUT")]
     assert warning, proc.stdout  # an annotation, outside the stopped commands
-    assert (tmp_path / "summary.md").read_text().rstrip().endswith("exit code: 0") is False
+    assert (tmp_path / "summary.md").read_text().rstrip().endswith("exit code: 74")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
