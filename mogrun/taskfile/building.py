@@ -420,7 +420,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             options[key] = spec.validate(value)
         except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
-                job.problems += [job.error(key, message, _locatable(value, sub))
+                job.problems += [job.error(key, message, locatable(value, sub))
                                  for sub, message in problems_of(exc)]
             continue
         except MogrunError as exc:
@@ -433,7 +433,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
     return options
 
 
-def _locatable(value: Any, sub_key: str) -> str:
+def locatable(value: Any, sub_key: str) -> str:
     """``sub_key`` where it names one place: in a list of tables (``notify``) every
     item has the same sub-keys, and the file's positions know only the first one's,
     so a problem there is located at the key itself (its message names the item)."""

@@ -17,6 +17,7 @@ from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
     buildable_jobs,
     key_clashes,
+    locatable,
     said_once,
 )
 from mogrun.taskfile.graph import graph_errors
@@ -101,8 +102,8 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
             spec.validate(value)
         except ValueError as exc:
             errors += [taskfile.error(f'[defaults] key "{key}": {mask(message, secrets)}',
-                                      "defaults", key, *([sub] if sub and not isinstance(
-                                          value, list) else []), key=key)
+                                      "defaults", key, *filter(None, [locatable(value, sub)]),
+                                      key=key)
                        for sub, message in problems_of(exc)]
         except MogrunError as exc:  # the validator's crash (PluginError) or its own error
             raise exc.evolve(message=mask(exc.message, secrets),
