@@ -446,11 +446,11 @@ class MogplexClient:
             limit = "start limit" if _start_limit(error, at) else "request limit"
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
-                f"{at.number + 1} after its Retry-After", wait, job=at.job_name)
+                f"{at.number} after its Retry-After", wait, job=at.job_name)
         else:
             cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(
-                WaitKind.RETRY, f"{what}{cause}; retry {at.number + 1}", wait, job=at.job_name)
+                WaitKind.RETRY, f"{what}{cause}; retry {at.number}", wait, job=at.job_name)
         self.waits.emit(notice)
 
     def _endpoint(self, info: RequestInfo) -> str:

@@ -110,4 +110,4 @@ def test_a_wait_of_no_jobs_request_says_which_request(mogrun_cli, mogrun_emulato
     result = mogrun_cli("run", "hello", cwd=tmp_path, env={"MOGRUN_POLL_INTERVAL": "0.1"})
     assert result.exit_code == 0, result
     assert re.search(r"mogrun  wait  rate_limited  GET /repos: the API answered 429 "
-                     r"\(request limit\); retry 2 after its Retry-After", result.output), result
+                     r"\(request limit\); retry 1 after its Retry-After", result.output), result

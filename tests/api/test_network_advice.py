@@ -87,13 +87,14 @@ def test_each_retry_is_announced_as_a_wait_with_its_cause(dead_url):
         client.list_repos()
     assert isinstance(caught.value, TransportError)
     assert [(w.kind, w.reason) for w in seen] == [  # no job's: it says which request
-        (WaitKind.RETRY, "GET /repos: connection refused; retry 2"),
-        (WaitKind.RETRY, "GET /repos: connection refused; retry 3")]
+        (WaitKind.RETRY, "GET /repos: connection refused; retry 1"),
+        (WaitKind.RETRY, "GET /repos: connection refused; retry 2")]
     assert "Gave up after 3 attempts." in caught.value.context
 
 
 def test_a_retry_wait_says_one_consistent_time(mogrun_cli, tmp_path, dead_url):
-    """A 0.1 s backoff was written "retry 2 in 1s; ends in 0s": two times, both wrong."""
+    """A 0.1 s backoff was written "retry 2 in 1s; ends in 0s" (its first retry, then
+    numbered 2): two times, both wrong."""
     write_taskfile(tmp_path, JOB.replace("attempts = 1", "attempts = 3"))
     env = {"MOGPLEX_URL": dead_url, "MOGPLEX_API_KEY": "mog_t"}
     result = mogrun_cli("run", "hello", cwd=tmp_path, env=env)
@@ -101,5 +102,5 @@ def test_a_retry_wait_says_one_consistent_time(mogrun_cli, tmp_path, dead_url):
     waits = [line for line in result.output.splitlines() if "  wait  retry  " in line]
     assert waits, result.output
     for line in waits:
-        assert re.search(r"  wait  retry  connection refused; retry [234]; ends in 1s "
+        assert re.search(r"  wait  retry  connection refused; retry [123]; ends in 1s "
                          r"\(\d\d:\d\d:\d\dZ\)$", line), line

@@ -156,7 +156,7 @@ def test_a_runs_lines_never_go_back_in_time_even_after_a_wait_line():
     rep, out, _ = reporter()
     job, other = make_job(), make_job("other")
     rep.job_started(job, job.runs[0], RunState("r_1", "pending", "2026-03-04T05:06:00Z"), False)
-    rep.wait(Wait(WaitKind.RETRY, "HTTP 503; retry 2", job="build"))
+    rep.wait(Wait(WaitKind.RETRY, "HTTP 503; retry 1", job="build"))
     rep.event(job, job.runs[0], make_event("from before the wait", at="2026-03-04T05:06:01Z"))
     rep.event(other, other.runs[0], make_event("its own time", at="2026-03-04T05:06:01Z"))
     rep.event(job, job.runs[0], make_event("no time", at="garbage"))
