@@ -26,6 +26,11 @@ def handle_control(state: State, request: Request) -> Reply:
     name = request.path.rstrip("/").rsplit("/", 1)[-1]
     route = _ROUTES.get((request.method, name))
     if route is None:
+        allowed = sorted(m for m, n in _ROUTES if n == name)
+        if allowed:  # a known endpoint, another method: as the API's own routes answer
+            allow = ", ".join(allowed)
+            return json_reply(405, {"error": f"{request.method} is not allowed here "
+                                             f"(allowed: {allow})"}, {"Allow": allow})
         known = ", ".join(f"{m} /_emulator/{n}" for m, n in _ROUTES)
         return json_reply(404, {"error": f"unknown control endpoint; known: {known}"})
     try:

@@ -76,6 +76,14 @@ def test_unknown_control_endpoint_is_404(api):
     assert "GET /_emulator/requests" in answer.json["error"]
 
 
+def test_a_control_endpoint_asked_with_another_method_is_405(api):
+    """As the API's own routes answer: the endpoint exists, not for that method."""
+    answer = api.call("PUT", "/_emulator/faults", {}, api=False)
+    assert answer.status == 405
+    assert answer.headers["allow"] == "DELETE, GET, POST"
+    assert answer.json == {"error": "PUT is not allowed here (allowed: DELETE, GET, POST)"}
+
+
 def test_clear_requests_over_http(api, mogrun_emulator):
     api.call("GET", "/repos")
     assert api.call("DELETE", "/_emulator/requests", api=False).json == []
