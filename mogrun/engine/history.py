@@ -260,6 +260,23 @@ class History:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
+        self._file = self._identity()  # the file opened (``still_on_disk``)
+
+    def _identity(self) -> tuple[int, int] | None:
+        """The file's (device, inode), or ``None`` where there is none to stat."""
+        if str(self.path) == IN_MEMORY:
+            return None
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def still_on_disk(self) -> bool:
+        """Whether the file opened is still the one at ``path``: a history deleted
+        (``rm -rf .mogrun``) or replaced while runs go on takes the rows written
+        since with it, and sqlite says nothing."""
+        return self._file is None or self._identity() == self._file
 
     def _read_only(self, failed: Exception) -> sqlite3.Connection:
         """The history as it is, where it cannot be written (a read-only folder or

@@ -145,6 +145,20 @@ class HistoryObserver(Observer):
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=f"not started: {message}")
 
+    def kept(self) -> bool:
+        """Whether the history still holds this session's rows. A file deleted or
+        replaced while the runs went on is said (once), and recording stops."""
+        history = self.history
+        if history is None:
+            return False
+        if history.still_on_disk():
+            return True
+        with self._lock:
+            self.history = None
+        self.warn(f"the run history {history.path} was deleted or replaced while the runs "
+                  "went on: this invocation's runs are not in it")
+        return False
+
     def _row(self, track: RunTrack) -> int | None:
         with self._lock:
             return self._rows.get(id(track))

@@ -209,9 +209,9 @@ def run_session(
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
             code, results = _run(jobs, deps, progress, options, watch, attempts)
-            prefix = rerun_command
-            if unrecorded_command is not None and not _recorded(channel):
-                prefix = unrecorded_command
+            recorded = _recorded(channel)  # asked always: a history deleted midway is said
+            prefix = unrecorded_command if unrecorded_command is not None and not recorded else (
+                rerun_command)
             rerun = rerun_line(prefix, jobs, results) if code else None
             channel.session_finished(config, results, code, rerun)
             return _signalled_at_the_end(deps, watch, code)
@@ -244,8 +244,7 @@ def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> i
 
 def _recorded(channel: Lifecycle) -> bool:
     """Whether the history kept every run of the session (it may give up midway)."""
-    return any(isinstance(o, HistoryObserver) and o.history is not None
-               for o in channel.observers)
+    return any(isinstance(o, HistoryObserver) and o.kept() for o in channel.observers)
 
 
 def _channel(ports: SessionPorts, invocation: str,

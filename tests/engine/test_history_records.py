@@ -97,3 +97,34 @@ def test_a_finished_run_keeps_its_terminal_status_with_its_result(project, mogru
     rows = {r["job"]: r for r in history_rows(mogrun, "-n", "2")}
     assert (rows["good"]["status"], rows["good"]["outcome"]) == ("success", "success")
     assert (rows["bad"]["status"], rows["bad"]["outcome"]) == ("failed", "failed")
+
+
+REMOVER_PLUGIN = """
+import shutil
+from mogrun.hookspecs import hookimpl
+
+
+@hookimpl
+def mogrun_run_started(job, run, state, attached):
+    shutil.rmtree(FOLDER)  # as `rm -rf .mogrun` in another terminal
+"""
+
+
+def test_a_history_deleted_while_runs_go_on_is_said_and_the_run_still_ends(project, mogrun,
+                                                                           tmp_path):
+    """sqlite goes on writing to the deleted file without a word: the rows are
+    gone, `rerun` would find nothing. It is said once, and the result stands."""
+    project("""
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "@emulator status=failed duration=0.2s"
+    """)
+    remover = REMOVER_PLUGIN.replace("FOLDER", repr(str(tmp_path / ".mogrun")))
+    (tmp_path / "remover.py").write_text(remover)
+    result = mogrun("run", "-p", str(tmp_path / "remover.py"), "hello")
+    assert result.exit_code == 1, result
+    assert result.output.count("was deleted or replaced while the runs went on: this "
+                               "invocation's runs are not in it") == 1, result
+    # Nothing to rerun from: the hint gives the command that starts the job again.
+    assert "mogrun rerun" not in result.output, result
+    assert "internal error" not in result.output
