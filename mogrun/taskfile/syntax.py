@@ -23,6 +23,12 @@ _DECLARED_TWICE = re.compile(r"Cannot declare (.+) twice")
 _OVERWRITE = ("Cannot overwrite a value", "Duplicate inline table key")
 # A dotted key that adds to a table of its own header, or to an inline table.
 _REOPENED = re.compile(r"Cannot (redefine|mutate immutable) namespace (.+)")
+# A backslash that starts no escape (a Windows path, a regex in a prompt): tomllib
+# points past it.
+_BAD_ESCAPE = ("Unescaped '\\' in a string", "Invalid hex value")
+_ESCAPE_ADVICE = ('A backslash in a "..." string starts an escape (\\n, \\t, \\u00e9): write '
+                  "\\\\ for one backslash, or use single quotes ('...', or \'\'\'...\'\'\' "
+                  "over several lines), which keep backslashes as written.")
 
 
 def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFileError:
@@ -39,7 +45,8 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
         column = min(column, len(src) + 1)
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
-                         context=_invisible(_raw_line(text, line)))
+                         context=[*_invisible(_raw_line(text, line)),
+                                  *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else [])])
 
 
 def _raw_line(text: str, line: int) -> str:
@@ -90,6 +97,10 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
         said = None if entry is None else _reopened_reason(text, entry, *reopened.groups())
         if entry is not None and said is not None:
             return said, entry.start
+    elif reason in _BAD_ESCAPE:
+        slash = text.rfind("\\", 0, index)
+        if slash >= 0 and "\n" not in text[slash:index]:
+            return reason, slash
     elif reason.startswith(_OVERWRITE):
         entry = _entry_at(text, index, "key", "inline")
         if entry is not None:

@@ -930,3 +930,21 @@ def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(proje
     result = project.run("check")
     assert result.code == 2 and "invalid TOML" in result.err
     assert "Column" not in result.err
+
+
+@pytest.mark.parametrize(("written", "where", "caret"), [
+    (b'prompt = "fix C:\\code\\x"\n', "3:17", 22),  # a Windows path
+    (b'prompt = "fix C:\\Users\\x"\n', "3:17", 22),  # \U: "Invalid hex value"
+    (b'prompt = """\r\nline one\r\nmatch \\d+ here\r\n"""\r\n\r\n', "5:7", 12),  # a regex
+])
+def test_a_backslash_that_starts_no_escape_is_pointed_at_and_explained(
+        project, written: bytes, where: str, caret: int) -> None:
+    """tomllib points two columns past the backslash and says only "Unescaped '\\'
+    in a string": a Windows path or a regex pasted into a prompt was a puzzle."""
+    project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\n' + written)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert lines[1].endswith(f":{where}"), result.err
+    assert lines[3].index("^") == caret and lines[2][caret] == "\\", result.err
+    assert "write \\\\ for one backslash, or use single quotes" in lines[4], result.err
