@@ -148,12 +148,20 @@ def _guarded_secrets(plugin: str, key: str,
     def listed(value: Any) -> list[Any]:
         try:
             answer = secrets(value)
-            # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
-            return [answer] if isinstance(answer, str) else list(answer or ())
         except NOT_PLUGIN_FAULTS:
             raise
         except PLUGIN_FAULTS as exc:
             raise PluginError(f'plugin "{plugin}" failed listing the secrets of job key '
                               f'"{key}": {type(exc).__name__}') from exc
+        # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
+        if answer is None or isinstance(answer, str):
+            return [answer] if answer else []
+        # Only a collection of strings: a dict's keys, or a number, mask nothing meant.
+        if isinstance(answer, list | tuple | set | frozenset) \
+                and all(isinstance(item, str) for item in answer):
+            return list(answer)
+        raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} listing the '
+                          f'secrets of job key "{key}", expected a string or a list of '
+                          "strings")
 
     return listed

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -73,7 +74,17 @@ def describe_exc(exc: BaseException) -> str:
     """An exception in one line: a mogrun error's own message, else type and text."""
     if isinstance(exc, MogrunError):
         return exc.message
-    return f"{type(exc).__name__}: {exc}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _masked_error(exc: MogrunError) -> MogrunError:
+    """``exc`` with the running hook's secrets masked in its message and context."""
+    secrets = _masked()
+    if not secrets:
+        return exc
+    return exc.evolve(message=mask(exc.message, secrets),
+                      context=[mask(line, secrets) for line in exc.context])
 
 
 def current_plugin() -> str:
@@ -122,6 +133,7 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
     (pluggy reads the parameters through ``__wrapped__``) and the hookimpl marks."""
 
     params = _parameter_names(function)
+    warned: list[str] = []  # a wrong answer is said once per plugin and hook
 
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -132,16 +144,23 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
             raise  # the user's Ctrl-C, or the engine leaving: never a plugin fault
         except MogrunError as exc:
             if hook in SETUP_HOOKS or (hook == VETO_HOOK and isinstance(exc, GateError)):
-                raise  # the plugin's own, deliberate error: a set-up refusal, the veto
+                # The plugin's own, deliberate error (a set-up refusal, the veto),
+                # shown as it wrote it, but for the secrets it may quote.
+                raise _masked_error(exc) from exc
             return _crashed(hook, plugin, exc, warn)  # a veto too, naming the plugin
+        except KeyboardInterrupt as exc:
+            if threading.current_thread() is threading.main_thread():
+                raise  # the user's Ctrl-C
+            # No Ctrl-C reaches a worker thread: this one is the plugin's own raise.
+            return _crashed(hook, plugin, exc, warn)
         except NOT_PLUGIN_FAULTS:
-            raise  # the user's, and mogrun's own way out (a second signal)
+            raise  # mogrun's own way out (a second signal)
         except PLUGIN_FAULTS as exc:
             return _crashed(hook, plugin, exc, warn)
         finally:
             _plugin.reset(token)
         given = {**dict(zip(params, args, strict=False)), **kwargs}
-        return _checked(hook, plugin, answer, warn, given)
+        return _checked(hook, plugin, answer, warn, given, warned)
 
     return guarded
 
@@ -169,15 +188,16 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
 
 
 def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
-             given: Mapping[str, Any]) -> Any:
+             given: Mapping[str, Any], warned: list[str]) -> Any:
     """The answer if it is what the spec promises, else the hook's fallback.
     A spec returning ``None`` is an observer's: whatever it returns is ignored.
-    ``given``: the hook's arguments, by name."""
+    ``given``: the hook's arguments, by name; ``warned``: not empty once this
+    plugin's hook was warned of a wrong answer."""
     hint = return_hint(hook)
     if answer is None or hint is type(None):
         return None
     if hook == GATE_HOOK:
-        return _verdicts(plugin, answer, hint)
+        return _secret_free(_verdicts(plugin, answer, hint))
     if hook == ADJUST_HOOK and conforms(answer, hint, deep=False):
         return _adjusted(plugin, answer, given.get("job"))
     problem = None if conforms(answer, hint, deep=False) else "type"
@@ -186,15 +206,32 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
     if problem is None:
         if hook == VETO_HOOK:
             _keeps_repo(plugin, answer, given)
+        elif isinstance(answer, str):  # a reason (``mogrun_watch``): printed and kept
+            return mask(answer, _masked())
         return answer
     if hook in SETUP_HOOKS:
         raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} from {hook}, '
                           f"expected {type_label(hint)}")
     if hook == VETO_HOOK:
         raise GateError(_request_refused(plugin, answer, problem))
-    warn(mask(f'plugin "{plugin}" returned {answer!r} from {hook}; ignored '
-              f"(expected {_EXPECTED.get(hook, type_label(hint))})", _masked()))
+    if not warned:  # once: a watch hook is asked at every poll, and would fill the screen
+        warned.append(hook)
+        warn(mask(f'plugin "{plugin}" returned {_short_repr(answer)} from {hook}; ignored '
+                  f"(expected {_EXPECTED.get(hook, type_label(hint))})", _masked()))
     return None
+
+
+_REPR_MAX = 80
+
+
+def _short_repr(answer: Any) -> str:
+    """An answer as a message quotes it: its start (a list of 200,000 numbers was
+    six megabytes of warning)."""
+    try:
+        text = repr(answer)
+    except Exception:  # a plugin's object whose __repr__ fails is still named
+        return f"a {type(answer).__name__}"
+    return text if len(text) <= _REPR_MAX else f"{text[:_REPR_MAX - 3]}..."
 
 
 def _adjusted(plugin: str, job: Any, given: Any) -> Any:
@@ -254,9 +291,20 @@ def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
     return [GateVerdict(gate=plugin, passed=False, reason=reason)]
 
 
+def _secret_free(verdicts: list[GateVerdict]) -> list[GateVerdict]:
+    """Verdicts as they are shown and recorded: a gate's name or reason may quote
+    the token or an ``env.*`` value."""
+    secrets = _masked()
+    if not secrets:
+        return verdicts
+    return [dataclasses.replace(v, gate=mask(v.gate, secrets), reason=mask(v.reason, secrets))
+            for v in verdicts]
+
+
 def _request_refused(plugin: str, answer: Any, problem: str) -> str:
     if problem == "type":
-        return f'plugin "{plugin}" returned {type(answer).__name__} from {VETO_HOOK}'
+        return (f'plugin "{plugin}" returned {type(answer).__name__} from {VETO_HOOK}, '
+                "expected a StartRequest (dataclasses.replace the request given) or None")
     return mask(f'plugin "{plugin}" returned a start request the server would refuse: '
                 f"{problem}", _masked())
 

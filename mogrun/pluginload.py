@@ -243,15 +243,34 @@ def _check_parameters(pm: pluggy.PluginManager, cand: Candidate) -> None:
         if caller is None or caller.spec is None or not callable(func):
             continue
         allowed = caller.spec.argnames
-        for param in inspect.signature(func).parameters.values():
+        called = (f"It is called as {attr}({', '.join(allowed)}); take any of those, by "
+                  "name, as ordinary (not keyword-only) parameters.")
+        params = inspect.signature(func).parameters.values()
+        _refuse_catch_all_only(cand.name, attr, params, allowed, called)
+        for param in params:
             if param.default is not param.empty or param.kind in (param.VAR_POSITIONAL,
                                                                   param.VAR_KEYWORD):
                 continue
+            if param.kind is param.KEYWORD_ONLY and param.name in allowed:
+                raise PluginError(f'plugin "{cand.name}": {attr} takes "{param.name}" as a '
+                                  "keyword-only parameter, which is never given",
+                                  context=[called])
             if param.kind is param.KEYWORD_ONLY or param.name not in allowed:
                 raise PluginError(
                     f'plugin "{cand.name}": {attr} has no parameter "{param.name}"',
-                    context=[f"It is called as {attr}({', '.join(allowed)}); take any of "
-                             "those, by name, as ordinary (not keyword-only) parameters."])
+                    context=[called])
+
+
+def _refuse_catch_all_only(plugin: str, attr: str, params: Any, allowed: Any,
+                           called: str) -> None:
+    """pluggy passes only the parameters an implementation names: one that takes
+    its arguments through ``*args``/``**kwargs`` alone is called with nothing."""
+    catch_all = [p for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if catch_all and not any(p.name in allowed and p.kind is not p.KEYWORD_ONLY
+                             for p in params):
+        star = "*" if catch_all[0].kind is catch_all[0].VAR_POSITIONAL else "**"
+        raise PluginError(f'plugin "{plugin}": {attr} takes {star}{catch_all[0].name}, '
+                          "which is never given anything", context=[called])
 
 
 def _refuse_undecorated(cand: Candidate) -> None:
@@ -272,7 +291,10 @@ def check_pending(pm: pluggy.PluginManager) -> None:
         if name.startswith("_") or caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
-            if impl.optionalhook:
+            # ``optionalhook=True`` is pluggy's way of implementing a hook another plugin
+            # may declare; here only mogrun declares hooks, so a mogrun_* name that
+            # matches none is still a typo (a gate that would silently never run).
+            if impl.optionalhook and not name.startswith("mogrun_"):
                 continue
             from mogrun.taskfile.schema import closest  # a misspelled hook's path only
 

@@ -217,7 +217,8 @@ def history_path(project_dir: Path | str) -> Path:
 def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str:
     secrets = tuple(secrets)
     return json.dumps([
-        {"gate": g.gate, "passed": g.passed, "reason": mask(g.reason, secrets)} for g in gates
+        {"gate": mask(g.gate, secrets), "passed": g.passed, "reason": mask(g.reason, secrets)}
+        for g in gates
     ])
 
 

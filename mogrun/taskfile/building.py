@@ -110,10 +110,13 @@ class _Job:
 
     def masked(self, message: str) -> str:
         """``message`` with the job's secrets masked: messages quote rendered
-        values, and env.* values in them are secrets, raw or repr'd."""
+        values, and env.* values in them are secrets, raw or repr'd; so is the
+        API token (a plugin key's validator may quote it)."""
         from mogrun.masking import mask
+        from mogrun.taskfile.templates import TOKEN_NAME
 
-        return mask(message, {*self.secrets, *(repr(s)[1:-1] for s in self.secrets)})
+        secrets = {*self.secrets, self.ctx.env.get(TOKEN_NAME) or ""} - {""}
+        return mask(message, {*secrets, *(repr(s)[1:-1] for s in secrets)})
 
     def record(self, error: MogrunError) -> None:
         """Record ``error`` once: a fan-out renders most keys once per repo."""

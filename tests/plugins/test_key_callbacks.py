@@ -46,12 +46,34 @@ def test_a_crashing_validate_is_a_plugin_error_but_value_errors_stay_the_users(v
         strict.validate("x")
 
 
-@pytest.mark.parametrize("secrets", [lambda v: 5, lambda v: 1 / 0])
-def test_a_broken_secrets_callback_is_a_plugin_error(secrets):
-    spec = specs_of(name="k", validate=lambda v: v, secrets=secrets)["k"]
+def test_a_crashing_secrets_callback_is_a_plugin_error():
+    spec = specs_of(name="k", validate=lambda v: v, secrets=lambda v: 1 / 0)["k"]
     with pytest.raises(PluginError, match='plugin "keys" failed listing the secrets of job '
-                                          'key "k"'):
+                                          'key "k": ZeroDivisionError'):
         list(spec.secrets("value"))
+
+
+@pytest.mark.parametrize(("answer", "kind"), [
+    (5, "int"),
+    # A dict's keys are not its secrets: {"url": ...} masked "url" and showed the URL.
+    ({"url": "https://chat.example.com/hook/abc"}, "dict"),
+    (["https://chat.example.com/hook/abc", 7], "list"),
+])
+def test_a_secrets_answer_that_is_not_strings_is_a_plugin_error_naming_what_is_expected(
+        answer, kind):
+    spec = specs_of(name="k", validate=lambda v: v, secrets=lambda v: answer)["k"]
+    with pytest.raises(PluginError) as caught:
+        spec.secrets("value")
+    assert caught.value.message == (f'plugin "keys" returned {kind} listing the secrets of '
+                                    'job key "k", expected a string or a list of strings')
+
+
+@pytest.mark.parametrize(("answer", "listed"), [
+    ("s3cr3t", ["s3cr3t"]), (None, []), ("", []), (("a", "b"), ["a", "b"]),
+    (frozenset({"a"}), ["a"])])
+def test_a_secrets_answer_of_strings_is_listed(answer, listed):
+    spec = specs_of(name="k", validate=lambda v: v, secrets=lambda v: answer)["k"]
+    assert spec.secrets("value") == listed
 
 
 @pytest.mark.parametrize(("kwargs", "problem"), [

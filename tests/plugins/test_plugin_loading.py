@@ -70,6 +70,20 @@ def test_misspelled_hook_is_refused_naming_plugin_and_hook(tmp_path, plugin_file
     with pytest.raises(PluginError) as info:
         load(tmp_path, [rel])
     assert info.value.message == 'plugin "team_gate" implements unknown hook "mogrun_gatee"'
+
+
+def test_a_misspelled_optional_hook_is_refused_too(tmp_path, plugin_file):
+    """``optionalhook=True`` (pluggy's, for a hook another plugin may declare) hid
+    the typo: only mogrun declares hooks, and the gate silently never ran."""
+    rel = plugin_file("team_gate", """
+        @hookimpl(optionalhook=True)
+        def mogrun_gatee(job):
+            return None
+    """)
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel])
+    assert info.value.message == 'plugin "team_gate" implements unknown hook "mogrun_gatee"'
+    assert info.value.context == ('Did you mean "mogrun_gate"?',)
     assert info.value.context == ('Did you mean "mogrun_gate"?',)
     assert info.value.exit_code == 2
 
@@ -93,8 +107,30 @@ def test_keyword_only_hook_parameters_are_refused(tmp_path, plugin_file):
         def mogrun_gate(*, events):
             return None
     """)
-    with pytest.raises(PluginError, match='mogrun_gate has no parameter "events"'):
+    with pytest.raises(PluginError) as caught:
         load(tmp_path, [rel])
+    # It has the parameter: saying it has none sent the author looking for a typo.
+    assert caught.value.message == ('plugin "kwonly": mogrun_gate takes "events" as a '
+                                    "keyword-only parameter, which is never given")
+
+
+@pytest.mark.parametrize("signature", ["**kwargs", "*args, **kwargs", "*args",
+                                       "*, verbose=1, **kw"])
+def test_a_hook_taking_only_a_catch_all_is_refused(tmp_path, plugin_file, signature):
+    """pluggy fills only named parameters: ``def mogrun_job_finished(**kwargs)``
+    loaded, and was called with nothing at every job's end."""
+    rel = plugin_file("notifier", f"""
+        @hookimpl
+        def mogrun_job_finished({signature}):
+            pass
+    """)
+    with pytest.raises(PluginError) as caught:
+        load(tmp_path, [rel])
+    assert caught.value.message.startswith('plugin "notifier": mogrun_job_finished takes *')
+    assert caught.value.message.endswith(", which is never given anything")
+    assert caught.value.context == ("It is called as mogrun_job_finished(job, results, "
+                                    "outcome); take any of those, by name, as ordinary "
+                                    "(not keyword-only) parameters.",)
 
 
 def test_optional_and_variadic_parameters_are_allowed(tmp_path, plugin_file):

@@ -169,3 +169,36 @@ def test_a_crash_on_a_default_no_job_inherits_masks_the_invocations_secrets(
     assert "TOPSECRET42" not in result.output
     assert result.errors == ['Error: plugin "x" failed validating job key "route": '
                              "RuntimeError: cannot reach ***"], result
+
+
+QUOTES_THE_TOKEN = '''
+import os
+from mogrun.errors import MogrunError
+from mogrun.hookspecs import hookimpl
+
+def route(value):
+    debug = "key=" + os.environ["MOGPLEX_API_KEY"]
+    if os.environ["MODE"] == "value":
+        raise ValueError(f"route rejected ({debug})")
+    raise MogrunError(f"route lookup failed ({debug})")
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate=route)
+'''
+
+
+@pytest.mark.parametrize("mode", ["value", "mogrun"])
+@pytest.mark.parametrize("command", [("check",), ("show", "page")])
+def test_a_job_s_validator_quoting_the_token_is_masked(tmp_path, mogrun_cli, monkeypatch,
+                                                       mode, command):
+    """A job's key was masked with the job's secrets only (its env.* values): the
+    token a validator's debug text quoted was shown in clear."""
+    env = {"PAGER_URL": SECRET, "MODE": mode, "MOGPLEX_API_KEY": "mog_TOPSECRET42"}
+    for name, value in env.items():  # the plugin reads os.environ
+        monkeypatch.setenv(name, value)
+    root = _project(tmp_path, QUOTES_THE_TOKEN)
+    result = mogrun_cli(*command, cwd=root, env=env)
+    assert result.exit_code in (1, 2), result
+    assert "TOPSECRET42" not in result.output, result
+    assert "key=***" in result.stderr, result

@@ -1,0 +1,151 @@
+"""What a team writing its own plugins got wrong, found by a pass over the
+plugin docs: a plugin's deliberate words quoting the token, a KeyboardInterrupt
+raised on a worker thread, a typo hidden by ``optionalhook``, a wrong answer
+of a hook asked at every poll. Each was a leak, a traceback or silence."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from plugtest_helpers import make_job, make_request, make_result, make_state
+
+from mogrun.errors import GateError, MogrunError
+from mogrun.hookspecs import hookimpl
+from mogrun.models import GateVerdict, SessionConfig
+from mogrun.pluginhost import PluginHost
+
+TOKEN = "mog_live_abcdef123456"
+
+
+def host_of(plugin: object) -> PluginHost:
+    host = PluginHost.from_plugins(("team", plugin), bundled=False)
+    host.learn_secrets([TOKEN])  # as the CLI does first: the invocation's token
+    return host
+
+
+def test_a_deliberate_veto_quoting_the_token_is_masked() -> None:
+    class Veto:
+        @hookimpl
+        def mogrun_start_request(self):
+            raise GateError(f"refusing to start with token {TOKEN}")
+
+    job = make_job()
+    with pytest.raises(GateError) as caught:
+        host_of(Veto()).start_request(job, job.runs[0], make_request("acme/api"))
+    assert caught.value.message == "refusing to start with token ***"
+
+
+def test_a_set_up_hook_s_own_mogrun_error_quoting_the_token_is_masked() -> None:
+    class Configure:
+        @hookimpl
+        def mogrun_configure(self):
+            raise MogrunError(f"team config missing (key={TOKEN})", context=[f"t={TOKEN}"])
+
+    with pytest.raises(MogrunError) as caught:
+        host_of(Configure()).configure(SessionConfig(None, None, None))
+    assert caught.value.message == "team config missing (key=***)"
+    assert caught.value.context == ("t=***",)
+
+
+def test_a_gate_verdict_and_a_watch_reason_quoting_secrets_are_masked() -> None:
+    secret = "https://hooks.example.com/T0/s3cr3t"
+
+    class Leaky:
+        @hookimpl
+        def mogrun_gate(self):
+            return GateVerdict(f"leaky {secret}", False, f"token {TOKEN}")
+
+        @hookimpl
+        def mogrun_watch(self):
+            return f"stalled (token {TOKEN})"
+
+    host = host_of(Leaky())
+    job = make_job(secrets=frozenset({secret}))
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(), state=make_state(),
+                          events=())
+    assert verdicts == (GateVerdict("leaky ***", False, "token ***"),)
+    assert host.watch(job=job, run=job.runs[0], state=make_state("running"),
+                      unchanged_for=1.0) == "stalled (token ***)"
+
+
+@pytest.mark.parametrize("where", ["gate", "run_started"])
+def test_a_keyboard_interrupt_raised_on_a_worker_thread_is_the_plugin_s_fault(where) -> None:
+    """No Ctrl-C reaches a worker thread: the raise was the plugin's. It escaped
+    the containment, and the run's result (its run id too) was lost to a traceback."""
+    class Rude:
+        @hookimpl
+        def mogrun_gate(self):
+            raise KeyboardInterrupt
+
+        @hookimpl
+        def mogrun_run_started(self):
+            raise KeyboardInterrupt
+
+    host = host_of(Rude())
+    job = make_job()
+    got: list[object] = []
+
+    def on_a_worker() -> None:
+        if where == "gate":
+            got.append(host.gates(job=job, run=job.runs[0], result=make_result(),
+                                  state=make_state(), events=()))
+        else:
+            got.append(host.run_started(job=job, run=job.runs[0], state=make_state(),
+                                        attached=False))
+
+    worker = threading.Thread(target=on_a_worker)
+    worker.start()
+    worker.join()
+    if where == "gate":
+        assert got == [(GateVerdict("team", False, "gate crashed: KeyboardInterrupt"),)]
+    else:
+        assert got == [None]
+        assert host.warnings == ['plugin "team" failed in mogrun_run_started: KeyboardInterrupt']
+
+
+def test_a_keyboard_interrupt_on_the_main_thread_is_still_the_user_s() -> None:
+    class Rude:
+        @hookimpl
+        def mogrun_run_started(self):
+            raise KeyboardInterrupt
+
+    job = make_job()
+    with pytest.raises(KeyboardInterrupt):
+        host_of(Rude()).run_started(job=job, run=job.runs[0], state=make_state(),
+                                    attached=False)
+
+
+def test_a_wrong_answer_is_said_once_and_short() -> None:
+    """A watch hook is asked at every poll: a list of 200,000 numbers made four
+    warnings of 1.5 MB each in a one-second run."""
+    class Stall:
+        @hookimpl
+        def mogrun_watch(self):
+            return list(range(200_000))
+
+    host = host_of(Stall())
+    job = make_job()
+    for _ in range(3):
+        assert host.watch(job=job, run=job.runs[0], state=make_state("running"),
+                          unchanged_for=1.0) is None
+    assert len(host.warnings) == 1
+    assert host.warnings[0].startswith('plugin "team" returned [0, 1, 2, ')
+    assert len(host.warnings[0]) < 200
+    assert "...) from mogrun_watch" not in host.warnings[0]
+    assert "... from mogrun_watch; ignored (expected a reason string or None)" \
+        in host.warnings[0]
+
+
+def test_a_start_request_of_the_wrong_type_says_what_to_return() -> None:
+    class Small:
+        @hookimpl
+        def mogrun_start_request(self, request):
+            return request.prompt + "\n\nKeep the diff small."
+
+    job = make_job()
+    with pytest.raises(GateError) as caught:
+        host_of(Small()).start_request(job, job.runs[0], make_request("acme/api"))
+    assert caught.value.message == (
+        'plugin "team" returned str from mogrun_start_request, expected a StartRequest '
+        "(dataclasses.replace the request given) or None")
