@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
 from mogrun.errors import RequestInfo, UsageError
+from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunState
 
 if TYPE_CHECKING:
@@ -241,16 +242,18 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     named = [a for a in every if a.name.casefold() == wanted.casefold()]
     if len(named) == 1:
         return named[0]
+    job = options.get("job")  # a name from env.* is a secret: never quoted
+    shown = mask(repr(wanted), job.secrets if job is not None else ())
     if named:
         ids = ", ".join(a.id for a in named)
-        raise UsageError(f"automation name {wanted!r} is ambiguous ({ids})",
+        raise UsageError(f"automation name {shown} is ambiguous ({ids})",
                          context=["Name the automation by its id instead."])
     import difflib  # the not-found path only: `show` imports this module
 
     close = difflib.get_close_matches(wanted, [a.name for a in every], n=3, cutoff=0.5)
     hint = (f"Did you mean {', '.join(repr(c) for c in close)}?" if close else
             "Run `mogrun automations` to list this token's automations.")
-    raise UsageError(f"no automation named {wanted!r} on this account", context=[hint])
+    raise UsageError(f"no automation named {shown} on this account", context=[hint])
 
 
 def trigger(api: Caller, automation_id: str, repo_id: str, inputs: Mapping[str, Any],

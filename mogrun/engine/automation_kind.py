@@ -31,7 +31,8 @@ from mogrun.api import automations as api
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.track import RunTrack
-from mogrun.errors import MogrunError, RequestRefusedError
+from mogrun.errors import MogrunError, RequestRefusedError, UsageError
+from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 from mogrun.waits import Wait, WaitKind
 
@@ -95,8 +96,18 @@ class AutomationKind:
 
     def validate(self, job: ResolvedJob) -> None:
         """The automation's name resolves (once per name): a misspelt one is a usage
-        error naming the close ones before anything starts, not a failed run each."""
-        self.automation_id(job)
+        error naming the close ones before anything starts, not a failed run each.
+        So is one the server would refuse to trigger (not published, or inactive):
+        the jobs it needs would otherwise run first, for nothing."""
+        found = self._reader(job).found(job)
+        unready = (None if found.published and found.status in ("", "active") else
+                   "is not published: publish it" if not found.published else
+                   f"is {found.status}: activate it")
+        if unready is not None:
+            name = mask(job.automation or found.id, job.secrets)
+            raise UsageError(f"automation {name!r} of job {job.name!r} {unready} in Mogplex "
+                             "before a job triggers it",
+                             context=["Run mogrun automations to see each one's status."])
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
         return describe_trigger(plan, job.automation or "")
@@ -107,6 +118,7 @@ class AutomationKind:
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
         automation_id = self.automation_id(track.job)
+        track.automation_id = automation_id  # history keeps it: the name may be a secret
         repo_id = track.request.repo_id or track.request.repo
         key = trigger_key(track.key, automation_id, repo_id, track.job.name)
         give_up = self.clock() + track.job.capacity_wait
@@ -194,7 +206,7 @@ class AutomationReader:
 
     def __init__(self, client: AutomationClient, automation: str) -> None:
         self.client, self.automation = client, automation
-        self._id: str | None = None
+        self._found: api.Automation | None = None
         self._lock = threading.Lock()  # runs of a fan-out resolve the name once
 
     @property
@@ -204,10 +216,14 @@ class AutomationReader:
     def automation_id(self, job: ResolvedJob | None = None) -> str:
         """The automation's id; a name is looked up once (``job``: whose secrets
         the look-up masks)."""
+        return self.found(job).id
+
+    def found(self, job: ResolvedJob | None = None) -> api.Automation:
+        """The automation as the account lists it (looked up once)."""
         with self._lock:
-            if self._id is None:
-                self._id = api.resolve_automation(self.client, self.automation, job=job).id
-            return self._id
+            if self._found is None:
+                self._found = api.resolve_automation(self.client, self.automation, job=job)
+            return self._found
 
     def get_run(self, run_id: str, *, job: ResolvedJob | None = None,
                 deadline: float | None = None) -> RunState:

@@ -85,7 +85,7 @@ _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFA
           ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"))
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
-                        "gates", "message", "request"})
+                        "gates", "message", "request", "automation"})
 
 
 def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
@@ -391,6 +391,12 @@ class History:
         values = [int(v) if isinstance(v, bool) else v for v in map(fields.__getitem__, names)]
         sets = " = ?, ".join(names)
         self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id))
+
+    def forget(self, row_ids: Sequence[int]) -> None:
+        """Delete rows of runs that never started (their invocation failed first)."""
+        for at in range(0, len(row_ids), 500):  # under any sqlite's limit of parameters
+            chunk = tuple(row_ids[at:at + 500])
+            self._write(f"DELETE FROM runs WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0))

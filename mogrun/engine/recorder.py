@@ -99,6 +99,11 @@ class HistoryObserver(Observer):
                                   "attached": track.attached}
         if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
             fields["request"] = request_json(track)
+        automation = track.job.automation
+        if track.automation_id and automation and mask(automation, track.secrets) != automation:
+            # Named from env.* (a secret, kept masked): status, logs and rerun read the
+            # run through its automation, so the row keeps the automation's id.
+            fields["automation"] = track.automation_id
         self._update(row, **fields)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
@@ -137,10 +142,23 @@ class HistoryObserver(Observer):
 
     def session_failed(self, message: str, exit_code: int) -> None:
         """No run will claim its row: each says why it never started (``status``
-        would show it waiting, ``rerun`` would try it as if it had been cut off)."""
+        would show it waiting, ``rerun`` would try it as if it had been cut off).
+        Where nothing started at all (a repo or an automation that does not resolve:
+        exit 2 before any start), the rows go: the invocation ran nothing, and
+        ``status`` and ``rerun`` keep to the one before it, not to jobs that only
+        look failed."""
         with self._lock:
             planned = list(self._planned.values())
             self._planned.clear()
+            started = bool(self._rows)
+        history = self.history
+        if not started and history is not None:
+            try:
+                history.forget(planned)
+                return
+            except MogrunError as exc:
+                self._failed(exc)
+                return
         for row in planned:
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=f"not started: {message}")

@@ -61,6 +61,7 @@ class RunTrack:
     began: float | None = None
     events: tuple[Event, ...] = ()
     request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
+    automation_id: str | None = None  # an automation job's, once its start resolved it
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:

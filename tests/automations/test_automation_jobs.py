@@ -119,11 +119,22 @@ def test_a_pending_cap_suppression_waits_and_then_succeeds(project, mogrun_emula
     assert len(mogrun_emulator.job_runs()) == 2
 
 
-def test_an_unpublished_automation_is_a_clear_error(project):
-    project.write(automation_job(repo=["acme/api"], automation="draft"))
+def test_an_unpublished_automation_is_a_usage_error_before_its_needs_run(
+        project, mogrun_emulator):
+    """It was found out at the trigger (409, exit 1), after the jobs it needs had
+    run for nothing, with a summary suggesting a rerun that could only fail again;
+    and the invocation's rows made `status` show jobs that never ran as failed."""
+    project.write('[jobs.build]\nrepo = "acme/api"\nprompt = "build"\n\n'
+                  + automation_job(repo=["acme/api"], automation="draft")
+                  + 'needs = ["build"]\n')
     result = project.run("run", "triage-all")
-    assert result.exit_code == 1, result
-    assert "Publish the automation before triggering it" in result.output
+    assert result.exit_code == 2, result
+    assert result.errors[0] == ("Error: automation 'draft' of job 'triage-all' is not "
+                                "published: publish it in Mogplex before a job triggers it")
+    assert mogrun_emulator.runs == [] and mogrun_emulator.job_runs() == []
+    assert "rerun" not in result.output
+    status = project.run("status")
+    assert "No runs recorded yet" in status.output, status  # not build and triage-all "error"
 
 
 def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
@@ -137,6 +148,28 @@ def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
                              "Did you mean 'triage'?\n")
     assert mogrun_emulator.job_runs() == []  # not even the other job's, correctly named
     assert "rerun" not in result.output
+
+
+def test_an_automation_named_from_env_is_masked_and_its_runs_stay_readable(
+        project, mogrun_emulator):
+    """env.* values are secrets: the history kept the name masked ("***"), and
+    status, logs and rerun then looked up an automation named "***" (exit 2); the
+    not-found error quoted the value in clear."""
+    project.write(LIFTED + automation_job(repo=["acme/api"], automation="{{ env.AUTO }}"))
+    wrong = project.run("run", "triage-all", env={"AUTO": "triag"})
+    assert wrong.exit_code == 2, wrong
+    assert wrong.errors[0] == "Error: no automation named '***' on this account", wrong
+    result = project.run("run", "triage-all", env={"AUTO": "triage"})
+    assert result.exit_code == 0, result
+    [run_id] = mogrun_emulator.job_runs()
+    [automation] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    history = project.run("--json", "history", "-n", "1")
+    [row] = [json.loads(line) for line in history.stdout.splitlines()]
+    assert (row["run_id"], row["automation"]) == (run_id, automation)
+    for command in (("status", "triage-all"), ("logs", "triage-all")):
+        done = project.run(*command, env={"AUTO": None})
+        assert done.exit_code == 0, (command, done)
+        assert run_id in done.output or "node_" in done.output, (command, done)
 
 
 def test_an_empty_automation_name_is_refused_by_check(project):
@@ -338,3 +371,14 @@ def test_rerun_triggers_a_new_attempt_of_a_failed_automation_run(project, mogrun
     assert [mogrun_emulator.job_run_detail(r)["status"] for r in runs] == ["failed", "success"]
     keys = [r.idempotency_key for r in mogrun_emulator.requests if r.path.endswith("/trigger")]
     assert len(set(keys)) == 2  # the attempt has a key of its own, never the failed run's
+
+
+@pytest.mark.mogrun_emulator(automations=["paused:inactive"], repos=REPOS)
+def test_an_inactive_automation_is_a_usage_error_before_anything_starts(
+        project, mogrun_emulator):
+    project.write(automation_job(repo=["acme/api"], automation="paused"))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 2, result
+    assert result.errors[0] == ("Error: automation 'paused' of job 'triage-all' is inactive: "
+                                "activate it in Mogplex before a job triggers it"), result
+    assert mogrun_emulator.job_runs() == []
