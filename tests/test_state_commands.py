@@ -380,6 +380,12 @@ def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulat
             f"({project.root / '.mogrun' / 'history.db'})") in lines
     assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
     assert project("logs", unknown).exit_code == project("cancel", unknown).exit_code == 1
+    # An automation's job run started from another checkout is such an id too: the API
+    # reads it only through its automation, which the id does not name.
+    hint = ("A run of an automation job is read through its automation: ask from the "
+            "project whose history recorded it (where it was started).")
+    assert hint in lines
+    assert hint in project("logs", unknown).stderr.splitlines()
 
 
 def test_status_shows_what_history_knows_when_the_api_cannot_be_reached(

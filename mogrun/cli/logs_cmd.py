@@ -169,6 +169,10 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
         try:
             _follower(state, client, target, secrets, len(targets)).poll_once()
         except RequestRefusedError as exc:
+            if len(targets) == 1 and exc.status == 404 and target.row is None:
+                from mogrun.cli.state_cmds import AUTOMATION_RUN_HINT
+
+                raise exc.evolve(context=[*exc.context, AUTOMATION_RUN_HINT]) from exc
             if len(targets) == 1:
                 raise
             _LogSink(state, target, secrets).notice(exc.message, "error")

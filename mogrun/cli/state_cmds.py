@@ -335,6 +335,12 @@ class UnrecordedRun:
         return {name: known.get(name) for name in HistoryRow.__dataclass_fields__}
 
 
+# The API reads an automation's job run only through its automation, which a run id
+# alone does not name: only the history that recorded the run knows it.
+AUTOMATION_RUN_HINT = ("A run of an automation job is read through its automation: ask "
+                       "from the project whose history recorded it (where it was started).")
+
+
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
     """``status RUN_ID`` of a run this project never recorded: ``GET /runs/{id}``
     (as ``logs`` and ``cancel`` ask for it); the API's 404 says it, and that
@@ -349,7 +355,8 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
         if exc.status != 404:
             raise
         raise exc.evolve(context=[*exc.context, f"{run_id} is not in this project's "
-                                  f"history either ({history.path})"]) from exc
+                                  f"history either ({history.path})", AUTOMATION_RUN_HINT]
+                         ) from exc
     return UnrecordedRun(history.base_url, run)
 
 
