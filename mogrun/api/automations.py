@@ -256,12 +256,18 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     raise UsageError(f"no automation named {shown} on this account", context=[hint])
 
 
-def trigger(api: Caller, automation_id: str, repo_id: str, inputs: Mapping[str, Any],
-            key: str, **options: Any) -> TriggerAnswer:
-    """``POST /automations/{id}/trigger`` with ``key``; retries reuse the key."""
+def trigger_body(repo_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a trigger sends (and the history keeps of it): the repo, and the input."""
     body: dict[str, Any] = {"repoId": repo_id}
     if inputs:
         body["input"] = dict(inputs)
+    return body
+
+
+def trigger(api: Caller, automation_id: str, repo_id: str, inputs: Mapping[str, Any],
+            key: str, **options: Any) -> TriggerAnswer:
+    """``POST /automations/{id}/trigger`` with ``key``; retries reuse the key."""
+    body = trigger_body(repo_id, inputs)
     path = f"/automations/{_segment(automation_id)}/trigger"
     answer = api.request("POST", path, json_body=body, key=key, **options)
     run = payload_field(answer.data, "run", dict, RequestInfo("POST", path, key))

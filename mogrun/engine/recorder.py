@@ -27,10 +27,16 @@ Warn = Callable[[str], None]
 
 
 def request_json(track: RunTrack) -> str:
-    """The current attempt's body, secrets masked, as the history keeps it."""
+    """The current attempt's body, secrets masked, as the history keeps it: an
+    automation job's is its trigger's (``repoId`` and ``input``), not a run's."""
     import json
 
-    return mask(json.dumps(track.request.body(), sort_keys=True), track.secrets)
+    body = track.request.body()
+    if track.job.automation is not None:
+        from mogrun.api.automations import trigger_body
+
+        body = trigger_body(track.request.repo_id or track.request.repo, track.plan.inputs)
+    return mask(json.dumps(body, sort_keys=True), track.secrets)
 
 
 class HistoryObserver(Observer):

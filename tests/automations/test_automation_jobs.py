@@ -382,3 +382,14 @@ def test_an_inactive_automation_is_a_usage_error_before_anything_starts(
     assert result.errors[0] == ("Error: automation 'paused' of job 'triage-all' is inactive: "
                                 "activate it in Mogplex before a job triggers it"), result
     assert mogrun_emulator.job_runs() == []
+
+
+def test_the_history_keeps_what_the_trigger_sent(project, mogrun_emulator):
+    """It kept a run's body with an empty prompt; the input was lost."""
+    project.write(LIFTED + automation_job(repo=["acme/api"]))
+    assert project.run("run", "triage-all").exit_code == 0
+    history = project.run("--json", "history", "-n", "1")
+    [row] = [json.loads(line) for line in history.stdout.splitlines()]
+    assert json.loads(row["request"]) == {
+        "repoId": mogrun_emulator.repo_id("acme/api"),
+        "input": {"ticket": "PLAT-7", "note": "@emulator duration=0.4s"}}
