@@ -154,7 +154,8 @@ def usage_line(results: Iterable[RunResult]) -> str | None:
     if total is None:
         return None
     cost = "cost unknown" if total["cost_usd"] is None else f"${total['cost_usd']:.4f}"
-    return (f"usage: {total['ai_calls']} AI calls, {total['total_tokens']} tokens "
+    calls = total["ai_calls"]
+    return (f"usage: {calls} AI call{'' if calls == 1 else 's'}, {total['total_tokens']} tokens "
             f"({total['input_tokens']} in, {total['output_tokens']} out), {cost}")
 
 

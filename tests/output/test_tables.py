@@ -90,3 +90,13 @@ def test_cell_width_takes_the_ascii_short_cut_only_where_it_agrees(text):
                        2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
                        for ch in text)
     assert cell_width(text) == by_character
+
+
+@pytest.mark.parametrize(("calls", "said"), [(1, "usage: 1 AI call, "), (2, "usage: 2 AI calls, ")])
+def test_the_usage_line_counts_ai_calls_in_words_that_agree(calls, said) -> None:
+    from mogrun.output.tables import usage_line
+
+    usage = {"ai_calls": calls, "input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+             "cost_usd": 0.001}
+    line = usage_line([make_result(usage=usage)])
+    assert line is not None and line.startswith(said), line
