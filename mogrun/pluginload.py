@@ -248,13 +248,14 @@ def _check_parameters(pm: pluggy.PluginManager, cand: Candidate) -> None:
         params = inspect.signature(func).parameters.values()
         _refuse_catch_all_only(cand.name, attr, params, allowed, called)
         for param in params:
-            if param.default is not param.empty or param.kind in (param.VAR_POSITIONAL,
-                                                                  param.VAR_KEYWORD):
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
-            if param.kind is param.KEYWORD_ONLY and param.name in allowed:
+            if param.kind is param.KEYWORD_ONLY and param.name in allowed:  # default or not
                 raise PluginError(f'plugin "{cand.name}": {attr} takes "{param.name}" as a '
                                   "keyword-only parameter, which is never given",
                                   context=[called])
+            if param.default is not param.empty:
+                continue
             if param.kind is param.KEYWORD_ONLY or param.name not in allowed:
                 raise PluginError(
                     f'plugin "{cand.name}": {attr} has no parameter "{param.name}"',

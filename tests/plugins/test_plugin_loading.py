@@ -101,10 +101,11 @@ def test_hook_argument_not_in_spec_is_refused(tmp_path, plugin_file):
                                   "those, by name, as ordinary (not keyword-only) parameters.",)
 
 
-def test_keyword_only_hook_parameters_are_refused(tmp_path, plugin_file):
-    rel = plugin_file("kwonly", """
+@pytest.mark.parametrize("written", ["*, events", "*, events=()"])
+def test_keyword_only_hook_parameters_are_refused(tmp_path, plugin_file, written):
+    rel = plugin_file("kwonly", f"""
         @hookimpl
-        def mogrun_gate(*, events):
+        def mogrun_gate({written}):
             return None
     """)
     with pytest.raises(PluginError) as caught:
