@@ -58,14 +58,12 @@ class FrozenList(list[Any]):
 
 
 def frozen(value: Any) -> Any:
-    """``value`` with every dict and list in it read-only (already frozen: as is),
-    in tuples too. Anything else (a plugin's own object, a set) is kept as it is."""
+    """``value`` with every dict and list in it read-only (already frozen: as is).
+    Anything else (a plugin's own object, a set) is kept as it is."""
     if isinstance(value, FrozenDict | FrozenList):
         return value
     if isinstance(value, dict):
         return FrozenDict({key: frozen(item) for key, item in value.items()})
     if isinstance(value, list):
         return FrozenList(frozen(item) for item in value)
-    if type(value) is tuple:  # immutable itself, but a dict inside it was not
-        return tuple(frozen(item) for item in value)
     return value
