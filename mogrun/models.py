@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mogrun.frozen import frozen
 from mogrun.outcomes import RunStatus
 
 TERMINAL_STATUSES = frozenset(str(s) for s in RunStatus if s.terminal)
@@ -99,11 +98,6 @@ class ResolvedJob:
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
     automation: str | None = None  # id or name: the job triggers it instead of a run
-
-    def __post_init__(self) -> None:
-        # Read-only all the way down: a hook that changed an option in place
-        # changed what the gates judged, past the checks a replaced job gets.
-        object.__setattr__(self, "options", frozen(self.options))
 
 
 @dataclass(frozen=True)

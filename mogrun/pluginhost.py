@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mogrun import pluginload
-from mogrun.frozen import frozen
-from mogrun.models import Event, GateVerdict, KeySpec, ResolvedJob, StartRequest
+from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
 from mogrun.pluginguard import GuardedPlugin, finite, masking
 
@@ -263,9 +262,6 @@ class PluginHost:
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         hook = self.pm.hook.mogrun_event
         if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
-            if isinstance(event, Event) and event.payload:  # read-only: output, history
-                # and the next plugin show it after this
-                event = replace(event, payload=frozen(event.payload))
             with masking(self._known, job.secrets):
                 hook(job=job, run=run, event=event)
 

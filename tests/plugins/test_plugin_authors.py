@@ -5,7 +5,6 @@ of a hook asked at every poll. Each was a leak, a traceback or silence."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import pytest
@@ -13,7 +12,7 @@ from plugtest_helpers import make_job, make_request, make_result, make_state
 
 from mogrun.errors import GateError, MogrunError
 from mogrun.hookspecs import hookimpl
-from mogrun.models import Event, GateVerdict, SessionConfig
+from mogrun.models import GateVerdict, SessionConfig
 from mogrun.pluginhost import PluginHost
 
 TOKEN = "mog_live_abcdef123456"
@@ -150,55 +149,3 @@ def test_a_start_request_of_the_wrong_type_says_what_to_return() -> None:
     assert caught.value.message == (
         'plugin "team" returned str from mogrun_start_request, expected a StartRequest '
         "(dataclasses.replace the request given) or None")
-
-
-def test_a_job_s_options_changed_in_place_are_refused_and_the_gates_judge_as_written(
-        ) -> None:
-    """`job.options["gates"]["status"].append("failed")` in mogrun_adjust_job made
-    a failed run pass with exit 0, past every check a replaced job gets."""
-    class Lenient:
-        @hookimpl
-        def mogrun_adjust_job(self, job):
-            job.options["gates"]["status"].append("failed")
-
-    job = make_job(options={"gates": {"status": ["success"]}})
-    with pytest.raises(MogrunError) as caught:
-        host_of(Lenient()).adjust_job(job)
-    assert caught.value.exit_code == 2
-    assert caught.value.message.startswith(
-        'plugin "team" failed in mogrun_adjust_job: TypeError: this value is read-only')
-    assert job.options == {"gates": {"status": ["success"]}}
-
-
-def test_read_only_options_still_read_as_dicts_and_lists_and_copy_to_changeable_ones() -> None:
-    import copy
-    import json
-    import pickle
-
-    job = make_job(options={"gates": {"status": ["success"]}, "n": 1})
-    assert isinstance(job.options["gates"], dict) and job.options["gates"]["status"] == ["success"]
-    assert json.loads(json.dumps(job.options)) == {"gates": {"status": ["success"]}, "n": 1}
-    thawed = copy.deepcopy(job.options)
-    thawed["gates"]["status"].append("failed")  # a copy is the plugin's own
-    assert job.options["gates"]["status"] == ["success"]
-    assert pickle.loads(pickle.dumps(job.options)) == job.options
-    replaced = dataclasses.replace(job, options=thawed)  # replace freezes the new one
-    with pytest.raises(TypeError):
-        replaced.options["n"] = 2
-
-
-def test_an_event_payload_changed_in_place_by_a_plugin_stays_as_the_server_sent_it() -> None:
-    class Tagger:
-        @hookimpl
-        def mogrun_event(self, event):
-            event.payload["seen_by"] = "tagger"
-
-    host = host_of(Tagger())
-    job = make_job()
-    event = Event(id="e1", type="log", created_at="2026-01-01T00:00:00Z",
-                  payload={"lines": ["a"]})
-    host.event(job=job, run=job.runs[0], event=event)
-    assert event.payload == {"lines": ["a"]}
-    assert host.warnings == ['plugin "team" failed in mogrun_event: TypeError: '
-                             "this value is read-only: change a copy (copy.deepcopy), and "
-                             "hand a job back with dataclasses.replace"]
