@@ -156,12 +156,15 @@ def _guarded_secrets(plugin: str, key: str,
         # A bare string is one secret (``list`` would mask its characters, i.e. nothing).
         if answer is None or isinstance(answer, str):
             return [answer] if answer else []
-        # Only a collection of strings: a dict's keys, or a number, mask nothing meant.
-        if isinstance(answer, list | tuple | set | frozenset) \
-                and all(isinstance(item, str) for item in answer):
-            return list(answer)
+        # Any iterable of strings (None and "" skipped: an optional field unset); not a
+        # mapping, whose keys are not its secrets, nor what cannot be iterated.
+        if not isinstance(answer, Mapping):
+            try:
+                return [item for item in answer if isinstance(item, str) and item]
+            except TypeError:
+                pass
         raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} listing the '
-                          f'secrets of job key "{key}", expected a string or a list of '
-                          "strings")
+                          f'secrets of job key "{key}", expected a string or strings (a '
+                          "list, a tuple...)")
 
     return listed

@@ -79,12 +79,23 @@ def describe_exc(exc: BaseException) -> str:
 
 
 def _masked_error(exc: MogrunError) -> MogrunError:
-    """``exc`` with the running hook's secrets masked in its message and context."""
+    """``exc`` with the running hook's secrets masked in its message and context: a
+    copy, or where a plugin's own class cannot be copied (a ``message`` property),
+    the nearest mogrun class's error with the masked text."""
     secrets = _masked()
-    if not secrets:
+    message = mask(exc.message, secrets)
+    context = [mask(line, secrets) for line in exc.context]
+    if message == exc.message and context == list(exc.context):
         return exc
-    return exc.evolve(message=mask(exc.message, secrets),
-                      context=[mask(line, secrets) for line in exc.context])
+    try:
+        return exc.evolve(message=message, context=context)
+    except Exception:  # the plugin's class, not its words: they are shown all the same
+        plain: type[MogrunError] = next(
+            k for k in type(exc).__mro__ if k.__module__ == MogrunError.__module__)
+        try:
+            return plain(message, context=context)
+        except TypeError:  # a mogrun class made with more than a message
+            return MogrunError(message, context=context)
 
 
 def current_plugin() -> str:
@@ -226,9 +237,10 @@ _REPR_MAX = 80
 
 def _short_repr(answer: Any) -> str:
     """An answer as a message quotes it: its start (a list of 200,000 numbers was
-    six megabytes of warning)."""
+    six megabytes of warning), masked before it is cut (a secret cut in two is
+    no longer recognised)."""
     try:
-        text = repr(answer)
+        text = mask(repr(answer), _masked())
     except Exception:  # a plugin's object whose __repr__ fails is still named
         return f"a {type(answer).__name__}"
     return text if len(text) <= _REPR_MAX else f"{text[:_REPR_MAX - 3]}..."

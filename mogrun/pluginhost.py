@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mogrun import pluginload
+from mogrun.errors import PluginError
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
 from mogrun.pluginguard import GuardedPlugin, finite, masking
@@ -262,6 +263,8 @@ class PluginHost:
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         hook = self.pm.hook.mogrun_event
         if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
+            if getattr(event, "payload", None):  # the plugins' own copy: the output and
+                event = replace(event, payload=_copied(event.payload))  # history show it next
             with masking(self._known, job.secrets):
                 hook(job=job, run=run, event=event)
 
@@ -313,7 +316,40 @@ class PluginHost:
         impls = getattr(self.pm.hook, hook).get_hookimpls()[::-1]
         for impl in impls:
             others = [other.plugin for other in impls if other is not impl]
+            before = _options_copy(value) if hook == "mogrun_adjust_job" else None
             answers = self.pm.subset_hook_caller(hook, others)(**{name: value}, **kwargs)
+            if before is not None and _changed(value.options, before):
+                raise PluginError(
+                    f'plugin "{impl.plugin_name}" changed job.options in place in {hook}',
+                    context=["Return a copy instead: dataclasses.replace(job, options=...) "
+                             "with a copy.deepcopy of the options it changes (the job's "
+                             "values are checked only then)."])
             if answers:
                 value = answers[0]
         return value
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of ``value`` (``value`` itself where a plugin's object cannot be copied)."""
+    import copy
+
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # a value a plugin put there, which deepcopy cannot take
+        return value
+
+
+def _changed(options: Any, before: Any) -> bool:
+    """Whether ``options`` differ from the copy taken before (a cycle: cannot tell)."""
+    try:
+        return bool(options != before)
+    except Exception:  # RecursionError on a cycle, a plugin's __eq__ that raises
+        return False
+
+
+def _options_copy(job: Any) -> Any:
+    """A deep copy of ``job.options`` to compare with after a hook (``None``: none to
+    compare, as for a value deepcopy cannot take)."""
+    options = getattr(job, "options", None)
+    copied = _copied(options)
+    return None if copied is options else copied

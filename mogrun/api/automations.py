@@ -242,8 +242,9 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     named = [a for a in every if a.name.casefold() == wanted.casefold()]
     if len(named) == 1:
         return named[0]
-    job = options.get("job")  # a name from env.* is a secret: never quoted
-    shown = mask(repr(wanted), job.secrets if job is not None else ())
+    job = options.get("job")  # a name from env.* is a secret: never quoted, nor repr'd
+    secrets = job.secrets if job is not None else ()
+    shown = "'***'" if mask(wanted, secrets) != wanted else repr(wanted)
     if named:
         ids = ", ".join(a.id for a in named)
         raise UsageError(f"automation name {shown} is ambiguous ({ids})",

@@ -98,8 +98,10 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
         if entry is not None and said is not None:
             return said, entry.start
     elif reason in _BAD_ESCAPE:
+        # tomllib stops past the backslash and its escape's letter (a line break too,
+        # CRLF's two characters: a backslash ending a line of a one-line string).
         slash = text.rfind("\\", 0, index)
-        if slash >= 0 and "\n" not in text[slash:index]:
+        if slash >= 0 and 0 < index - slash <= 3:
             return reason, slash
     elif reason.startswith(_OVERWRITE):
         entry = _entry_at(text, index, "key", "inline")

@@ -156,9 +156,10 @@ def test_an_automation_named_from_env_is_masked_and_its_runs_stay_readable(
     status, logs and rerun then looked up an automation named "***" (exit 2); the
     not-found error quoted the value in clear."""
     project.write(LIFTED + automation_job(repo=["acme/api"], automation="{{ env.AUTO }}"))
-    wrong = project.run("run", "triage-all", env={"AUTO": "triag"})
-    assert wrong.exit_code == 2, wrong
-    assert wrong.errors[0] == "Error: no automation named '***' on this account", wrong
+    for value in ("triag", "tri\\age"):  # a backslash: its repr was not the value masked
+        wrong = project.run("run", "triage-all", env={"AUTO": value})
+        assert wrong.exit_code == 2, wrong
+        assert wrong.errors[0] == "Error: no automation named '***' on this account", wrong
     result = project.run("run", "triage-all", env={"AUTO": "triage"})
     assert result.exit_code == 0, result
     [run_id] = mogrun_emulator.job_runs()

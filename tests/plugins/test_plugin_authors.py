@@ -5,14 +5,16 @@ of a hook asked at every poll. Each was a leak, a traceback or silence."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 
 import pytest
 from plugtest_helpers import make_job, make_request, make_result, make_state
 
-from mogrun.errors import GateError, MogrunError
+from mogrun.errors import GateError, MogrunError, PluginError
 from mogrun.hookspecs import hookimpl
-from mogrun.models import GateVerdict, SessionConfig
+from mogrun.models import Event, GateVerdict, SessionConfig
 from mogrun.pluginhost import PluginHost
 
 TOKEN = "mog_live_abcdef123456"
@@ -149,3 +151,99 @@ def test_a_start_request_of_the_wrong_type_says_what_to_return() -> None:
     assert caught.value.message == (
         'plugin "team" returned str from mogrun_start_request, expected a StartRequest '
         "(dataclasses.replace the request given) or None")
+
+
+def test_a_job_s_options_changed_in_place_are_the_plugin_s_error() -> None:
+    """`job.options["gates"]["status"].append("failed")` in mogrun_adjust_job made
+    a failed run pass with exit 0, past every check a replaced job gets."""
+    class Lenient:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            job.options["gates"]["status"].append("failed")
+
+    job = make_job(options={"gates": {"status": ["success"]}})
+    with pytest.raises(PluginError) as caught:
+        host_of(Lenient()).adjust_job(job)
+    assert caught.value.message == ('plugin "team" changed job.options in place in '
+                                    "mogrun_adjust_job")
+
+
+def test_options_replaced_with_a_copy_are_taken_and_keep_their_types() -> None:
+    """The way the docs say: a copy, through dataclasses.replace. The options keep
+    the types a validator gave them (a Counter stays one)."""
+    from collections import Counter
+
+    class Strict:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            options = copy.deepcopy(dict(job.options))
+            options["gates"]["status"].append("cancelled")
+            return dataclasses.replace(job, options=options)
+
+    job = make_job(options={"gates": {"status": ["success"]}, "counts": Counter("aab")})
+    adjusted = host_of(Strict()).adjust_job(job)
+    assert adjusted.options["gates"]["status"] == ["success", "cancelled"]
+    assert job.options["gates"]["status"] == ["success"]
+    assert adjusted.options["counts"].most_common(1) == [("a", 2)]
+
+
+def test_an_event_payload_changed_by_a_plugin_stays_as_the_server_sent_it() -> None:
+    """A plugin that tagged event.payload in mogrun_event rewrote the --json stream
+    and the stored events: plugins get their own copy."""
+    class Tagger:
+        @hookimpl
+        def mogrun_event(self, event):
+            event.payload["seen_by"] = "tagger"
+
+    host = host_of(Tagger())
+    job = make_job()
+    event = Event(id="e1", type="log", created_at="2026-01-01T00:00:00Z",
+                  payload={"lines": ["a"]})
+    host.event(job=job, run=job.runs[0], event=event)
+    assert event.payload == {"lines": ["a"]}
+    assert host.warnings == []
+
+
+class TeamConfigError(GateError):
+    """A plugin's own error whose message is computed (a property, as teams write)."""
+
+    def __init__(self, team: str) -> None:
+        self.team = team
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"team {self.team}: refusing with token {TOKEN}"
+
+    @message.setter
+    def message(self, value: str) -> None:
+        pass
+
+
+def test_a_plugin_s_own_error_class_with_a_computed_message_is_masked_not_a_traceback(
+        ) -> None:
+    """Masking copies the error with evolve(), which cannot set a property: a
+    traceback (AttributeError "has no field 'message'") where the error was shown."""
+    class Veto:
+        @hookimpl
+        def mogrun_start_request(self):
+            raise TeamConfigError("platform")
+
+    job = make_job()
+    with pytest.raises(GateError) as caught:
+        host_of(Veto()).start_request(job, job.runs[0], make_request("acme/api"))
+    assert caught.value.message == "team platform: refusing with token ***"
+
+
+def test_a_long_wrong_answer_is_masked_before_it_is_cut() -> None:
+    """Cut first, the token's first 28 characters were shown: no longer the token."""
+    class Watch:
+        @hookimpl
+        def mogrun_watch(self):
+            return ("x" * 60, TOKEN)  # the token straddles the cut at 80 characters
+
+    host = host_of(Watch())
+    job = make_job()
+    host.watch(job=job, run=job.runs[0], state=make_state("running"), unchanged_for=1.0)
+    [warning] = host.warnings
+    assert TOKEN[:8] not in warning and "'***" in warning, warning

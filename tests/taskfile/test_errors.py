@@ -936,6 +936,8 @@ def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(proje
     (b'prompt = "fix C:\\code\\x"\n', "3:17", 22),  # a Windows path
     (b'prompt = "fix C:\\Users\\x"\n', "3:17", 22),  # \U: "Invalid hex value"
     (b'prompt = """\r\nline one\r\nmatch \\d+ here\r\n"""\r\n\r\n', "5:7", 12),  # a regex
+    (b'prompt = "abc\\\r\n"\r\n', "3:14", 19),  # a line continued, as in a shell
+    (b'prompt = "abc\\\n"\n', "3:14", 19),
 ])
 def test_a_backslash_that_starts_no_escape_is_pointed_at_and_explained(
         project, written: bytes, where: str, caret: int) -> None:
