@@ -316,9 +316,9 @@ class PluginHost:
         impls = getattr(self.pm.hook, hook).get_hookimpls()[::-1]
         for impl in impls:
             others = [other.plugin for other in impls if other is not impl]
-            before = _options_copy(value) if hook == "mogrun_adjust_job" else None
+            before = _options_shape(value) if hook == "mogrun_adjust_job" else None
             answers = self.pm.subset_hook_caller(hook, others)(**{name: value}, **kwargs)
-            if before is not None and _changed(value.options, before):
+            if before is not None and _changed(value, before):
                 raise PluginError(
                     f'plugin "{impl.plugin_name}" changed job.options in place in {hook}',
                     context=["Return a copy instead: dataclasses.replace(job, options=...) "
@@ -339,17 +339,33 @@ def _copied(value: Any) -> Any:
         return value
 
 
-def _changed(options: Any, before: Any) -> bool:
-    """Whether ``options`` differ from the copy taken before (a cycle: cannot tell)."""
+def _options_shape(job: Any) -> Any:
+    """What ``job.options`` hold, to compare with after a hook: every dict, list,
+    tuple and set in them, with their plain values (a str, a number...), and any
+    other object by its identity (a plugin's own object, equal to a copy or not, is
+    never taken for a change). ``None`` where it cannot be told (nested too deep)."""
     try:
-        return bool(options != before)
-    except Exception:  # RecursionError on a cycle, a plugin's __eq__ that raises
-        return False
+        return _shape(getattr(job, "options", None), set())
+    except RecursionError:
+        return None
 
 
-def _options_copy(job: Any) -> Any:
-    """A deep copy of ``job.options`` to compare with after a hook (``None``: none to
-    compare, as for a value deepcopy cannot take)."""
-    options = getattr(job, "options", None)
-    copied = _copied(options)
-    return None if copied is options else copied
+def _changed(job: Any, before: Any) -> bool:
+    return bool(_options_shape(job) != before)
+
+
+_PLAIN = (str, int, bool, bytes, type(None))
+
+
+def _shape(value: Any, seen: set[int]) -> Any:
+    if isinstance(value, _PLAIN):
+        return (type(value), value)
+    if isinstance(value, float):  # by its text: nan is not equal to itself
+        return (float, repr(value))
+    if not isinstance(value, dict | list | tuple | set | frozenset) or id(value) in seen:
+        return ("object", id(value))  # a cycle's second visit is its identity too
+    seen = seen | {id(value)}
+    if isinstance(value, dict):
+        return ("dict", tuple((_shape(k, seen), _shape(v, seen)) for k, v in value.items()))
+    items = sorted(map(repr, value)) if isinstance(value, set | frozenset) else value
+    return (type(value).__name__, tuple(_shape(item, seen) for item in items))

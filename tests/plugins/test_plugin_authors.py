@@ -247,3 +247,22 @@ def test_a_long_wrong_answer_is_masked_before_it_is_cut() -> None:
     host.watch(job=job, run=job.runs[0], state=make_state("running"), unchanged_for=1.0)
     [warning] = host.warnings
     assert TOKEN[:8] not in warning and "'***" in warning, warning
+
+
+def test_options_holding_a_plugin_s_objects_nan_or_a_cycle_are_not_taken_for_changes(
+        ) -> None:
+    """The in-place check must never accuse a plugin that changed nothing: an object
+    without __eq__, a nan (never equal to itself), a cycle."""
+    class Opaque:
+        pass
+
+    cyclic: dict = {"name": "x"}
+    cyclic["self"] = cyclic
+
+    class Looks:
+        @hookimpl
+        def mogrun_adjust_job(self, job):
+            return None
+
+    job = make_job(options={"o": Opaque(), "n": float("nan"), "c": cyclic, "s": {"a", "b"}})
+    assert host_of(Looks()).adjust_job(job) is job
