@@ -117,6 +117,7 @@ ADD_HELP = """Append a job to the task file, keeping every comment and blank lin
 Examples:
   mogrun add lint-fix --repo acme/api --prompt "Fix every lint warning."
   mogrun add codemod --repo acme/api --repo acme/web --prompt "..." --needs lint-fix
+  mogrun add triage --repo acme/api --automation issue-triage --input label=bug
 """
 
 
@@ -124,13 +125,18 @@ Examples:
 @click.argument("job")
 @click.option("--repo", "repos", multiple=True, required=True, metavar="OWNER/NAME",
               help="Repo to run in (repeat to fan out over several).")
-@click.option("--prompt", required=True, metavar="TEXT", help="The agent's instructions.")
+@click.option("--prompt", metavar="TEXT", help="The agent's instructions (or --automation).")
+@click.option("--automation", metavar="NAME", help="Trigger this published automation "
+              "instead of starting a run (its name or id; see mogrun automations).")
+@click.option("--input", "inputs", multiple=True, metavar="KEY=VALUE",
+              help="One key of the automation's input (repeatable; values are strings).")
 @click.option("--needs", multiple=True, metavar="JOB", help="A job that must pass first "
               "(repeatable).")
 @click.option("--description", metavar="TEXT", help="Shown by `mogrun list`.")
 @click.pass_obj
-def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
-                needs: tuple[str, ...], description: str | None) -> int:
+def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str | None,
+                automation: str | None, inputs: tuple[str, ...], needs: tuple[str, ...],
+                description: str | None) -> int:
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
@@ -140,14 +146,14 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
         raise UsageError(f'invalid job name "{job}": {JOB_NAME_RULE}')
     if any(not r.strip() for r in repos):  # the rest of a repo's form is check's to judge
         raise UsageError("--repo expects owner/name or a repo id")
-    if not prompt.strip():
-        raise UsageError("--prompt must not be empty")
+    _one_of_prompt_or_automation(prompt, automation, inputs)
     path = find_task_file(state.file, state.env, state.cwd)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
         unique.setdefault(repo.casefold(), repo)
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
-                 needs=tuple(dict.fromkeys(needs)), description=description)
+                 needs=tuple(dict.fromkeys(needs)), description=description,
+                 automation=automation, inputs=_input_pairs(inputs))
     with editing(path):  # another add at once waits: each adds to what the other wrote
         original, names, bom = _existing(path)
         text = append_job(original, names, new)
@@ -158,6 +164,30 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str,
     click.echo(f'Added job "{job}" to {path}')
     _warn_of_a_command_name(state, added, job)
     return 0
+
+
+def _one_of_prompt_or_automation(prompt: str | None, automation: str | None,
+                                 inputs: tuple[str, ...]) -> None:
+    """A job starts a run (``--prompt``) or triggers an automation, not both."""
+    if (prompt is None) == (automation is None):
+        raise UsageError("give --prompt (an agent run) or --automation (trigger an "
+                         "automation), one of them")
+    given, flag = (prompt, "--prompt") if prompt is not None else (automation, "--automation")
+    if not (given or "").strip():
+        raise UsageError(f"{flag} must not be empty")
+    if inputs and automation is None:
+        raise UsageError("--input is an automation's input: give --automation too")
+
+
+def _input_pairs(inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` items as pairs, each key once (the last one given wins)."""
+    pairs: dict[str, str] = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--input expects KEY=VALUE, not {item!r}")
+        pairs[key.strip()] = value
+    return tuple(pairs.items())
 
 
 def _warn_of_a_command_name(state: CliState, taskfile: TaskFile, job: str) -> None:

@@ -19,9 +19,11 @@ class NewJob:
 
     name: str
     repos: tuple[str, ...]
-    prompt: str
+    prompt: str | None  # None: the job triggers ``automation`` instead
     needs: tuple[str, ...] = ()
     description: str | None = None
+    automation: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()  # the automation's input, as given
 
 
 def starter_text() -> str:
@@ -64,9 +66,16 @@ def job_text(job: NewJob) -> str:
     if job.description is not None:
         table.add("description", job.description)
     table.add("repo", job.repos[0] if len(job.repos) == 1 else list(job.repos))
-    # A multi-line string cannot hold \r (TOML reads its line breaks as \n).
-    multiline = "\n" in job.prompt and "\r" not in job.prompt and '"""' not in job.prompt
-    table.add("prompt", tomlkit.string(job.prompt, multiline=multiline))
+    if job.prompt is not None:
+        # A multi-line string cannot hold \r (TOML reads its line breaks as \n).
+        multiline = "\n" in job.prompt and "\r" not in job.prompt and '"""' not in job.prompt
+        table.add("prompt", tomlkit.string(job.prompt, multiline=multiline))
+    if job.automation is not None:
+        table.add("automation", job.automation)
+    if job.inputs:
+        inputs = tomlkit.inline_table()
+        inputs.update(dict(job.inputs))
+        table.add("input", inputs)
     if job.needs:
         table.add("needs", list(job.needs))
     jobs = tomlkit.table(is_super_table=True)
@@ -94,7 +103,8 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
                             context=["Write each job as its own [jobs.NAME] table, or add "
                                      "this one by hand."]) from exc
     added = jobs.get(job.name)
-    if not isinstance(added, dict) or added.get("prompt") != job.prompt:
+    if not isinstance(added, dict) or added.get("prompt") != job.prompt \
+            or added.get("automation") != job.automation:
         raise TaskFileError(f'cannot append job "{job.name}" to this file')
     return result
 

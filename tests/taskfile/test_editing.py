@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -144,3 +145,42 @@ def test_add_appends_exactly_what_was_typed_or_writes_nothing(
     assert job["prompt"] == prompt and job.get("description") == description, job
     assert job.get("needs", []) == list(dict.fromkeys(needs)), job
     assert project.run("check").code == 0
+
+
+def test_add_writes_an_automation_job_that_check_accepts(project) -> None:
+    """`add` could only write agent jobs (--prompt was required): an automation job
+    had to be written by hand."""
+    project.path.write_bytes(b'[vars]\r\nteam = "platform"\r\n\r\n[jobs.a]\r\n'
+                             b'repo = "acme/api"\r\nprompt = "x"\r\n')
+    result = project.run("add", "triage", "--repo", "acme/api", "--repo", "acme/web",
+                         "--automation", "issue-triage", "--input", "label=bug",
+                         "--input", "team={{ team }}", "--input", "label=needs-triage",
+                         "--needs", "a")
+    assert result.code == 0, result
+    data = project.path.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n")  # the file's own line endings
+    job = tomllib.loads(data.decode())["jobs"]["triage"]
+    assert job == {"repo": ["acme/api", "acme/web"], "automation": "issue-triage",
+                   "input": {"label": "needs-triage", "team": "{{ team }}"}, "needs": ["a"]}
+    assert project.run("check").code == 0
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ([], "give --prompt (an agent run) or --automation (trigger an automation), one of them"),
+    (["--prompt", "p", "--automation", "t"],
+     "give --prompt (an agent run) or --automation (trigger an automation), one of them"),
+    (["--prompt", "p", "--input", "a=b"],
+     "--input is an automation's input: give --automation too"),
+    (["--automation", "t", "--input", "novalue"], "--input expects KEY=VALUE, not 'novalue'"),
+    (["--automation", " "], "--automation must not be empty"),
+    (["--automation", "t", "--input", "source=x"],
+     "job \"b\", key \"input\" sets 'source', which the server reserves (it overwrites them "
+     "with its own values)"),
+])
+def test_add_refuses_an_automation_job_check_would_refuse(project, args, said) -> None:
+    before = b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "b", "--repo", "acme/api", *args)
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == f"Error: {said}", result
+    assert project.path.read_bytes() == before
