@@ -48,7 +48,8 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
     errors: list[MogrunError] = [*set_problems(taskfile, sets), *keyed, *graph_errors(taskfile)]
-    warnings = command_name_warnings(taskfile, command_names) + case_warnings(taskfile)
+    warnings = (command_name_warnings(taskfile, command_names) + case_warnings(taskfile)
+                + uncancellable_warnings(taskfile))
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
 
@@ -157,6 +158,16 @@ def case_warnings(taskfile: TaskFile) -> list[str]:
             warnings.append(f'jobs "{first}" and "{name}" differ only in case: `mogrun ci '
                             "github` refuses them (GitHub compares names ignoring case)")
     return warnings
+
+
+def uncancellable_warnings(taskfile: TaskFile) -> list[str]:
+    """``on_timeout = "cancel"`` written for an automation job: the API has no cancel
+    for its runs, so at the timeout the run is left running (said then too)."""
+    return [f'job "{name}" sets on_timeout = "cancel", but an automation\'s runs cannot be '
+            'cancelled (the API has none for them): at the timeout the run is left running; '
+            'write on_timeout = "detach" to say so' for name, table in taskfile.jobs.items()
+            if isinstance(table, dict) and table.get("on_timeout") == "cancel"  # its own
+            and "automation" in taskfile.job_keys(name)]
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:

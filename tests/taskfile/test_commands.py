@@ -95,6 +95,25 @@ def test_check_warns_of_job_names_that_differ_only_in_case(project) -> None:
     ]
 
 
+def test_check_warns_of_cancel_on_timeout_written_for_an_automation_job(project) -> None:
+    """Its runs cannot be cancelled: at the timeout one is left running, which
+    check said nothing of. Inherited from [defaults] (for the agent jobs) it is
+    not the job's own word, and detach says what happens."""
+    project.write('[defaults]\non_timeout = "cancel"\n\n'
+                  '[jobs.triage]\nrepo = "acme/api"\nautomation = "issue-triage"\n'
+                  'on_timeout = "cancel"\n\n'
+                  '[jobs.inherits]\nrepo = "acme/api"\nautomation = "issue-triage"\n\n'
+                  '[jobs.detached]\nrepo = "acme/api"\nautomation = "issue-triage"\n'
+                  'on_timeout = "detach"\n\n'
+                  '[jobs.agent]\nrepo = "acme/api"\nprompt = "x"\non_timeout = "cancel"\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        'Warning: job "triage" sets on_timeout = "cancel", but an automation\'s runs cannot be '
+        "cancelled (the API has none for them): at the timeout the run is left running; "
+        'write on_timeout = "detach" to say so']
+
+
 def test_check_json(project) -> None:
     project.write(TEAM)
     result = project.run("--json", "check")
