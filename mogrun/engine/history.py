@@ -392,12 +392,6 @@ class History:
         sets = " = ?, ".join(names)
         self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id))
 
-    def forget(self, row_ids: Sequence[int]) -> None:
-        """Delete rows of runs that never started (their invocation failed first)."""
-        for at in range(0, len(row_ids), 500):  # under any sqlite's limit of parameters
-            chunk = tuple(row_ids[at:at + 500])
-            self._write(f"DELETE FROM runs WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0))
 

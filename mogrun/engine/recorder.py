@@ -149,22 +149,11 @@ class HistoryObserver(Observer):
     def session_failed(self, message: str, exit_code: int) -> None:
         """No run will claim its row: each says why it never started (``status``
         would show it waiting, ``rerun`` would try it as if it had been cut off).
-        Where nothing started at all (a repo or an automation that does not resolve:
-        exit 2 before any start), the rows go: the invocation ran nothing, and
-        ``status`` and ``rerun`` keep to the one before it, not to jobs that only
-        look failed."""
+        The rows stay: ``mogrun run X || mogrun rerun`` must retry this invocation
+        (after a network error, say), never fall back to an older one's failures."""
         with self._lock:
             planned = list(self._planned.values())
             self._planned.clear()
-            started = bool(self._rows)
-        history = self.history
-        if not started and history is not None:
-            try:
-                history.forget(planned)
-                return
-            except MogrunError as exc:
-                self._failed(exc)
-                return
         for row in planned:
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=f"not started: {message}")

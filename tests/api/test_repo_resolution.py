@@ -248,9 +248,8 @@ def test_a_cache_written_before_roots_were_kept_still_gives_its_ids(tmp_path):
 def test_one_repo_by_name_and_by_id_is_refused_before_any_start(mogrun_cli, mogrun_emulator,
                                                                 tmp_path, kind):
     """check cannot tell a name from its id: run started two runs of the job in one
-    repo. Refused once the ids are known; the rows planned for the runs go, as
-    nothing started (status and rerun keep to the invocation before: they showed
-    jobs that never ran as failed, and rerun planned them as second attempts)."""
+    repo. Refused once the ids are known, and the rows planned for the runs say why
+    they never started (status and rerun read them)."""
     repo_id = mogrun_emulator.repo_id("acme/api")
     (tmp_path / "mogplex.toml").write_text(
         f'[jobs.both]\r\nrepo = ["ACME/api",  # by name\r\n  "{repo_id.upper()}"]\r\n'
@@ -262,4 +261,6 @@ def test_one_repo_by_name_and_by_id_is_refused_before_any_start(mogrun_cli, mogr
     assert [r for r in mogrun_emulator.requests if r.method == "POST"] == []
     rows = [json.loads(line) for line in
             mogrun_cli("--json", "history", cwd=tmp_path).stdout.splitlines()]
-    assert rows == []
+    assert [(r["outcome"], r["exit_code"]) for r in rows] == [("error", 2)] * 2
+    assert all(r["message"].startswith('not started: job "both" lists one repo twice')
+               for r in rows)

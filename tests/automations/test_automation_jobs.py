@@ -122,8 +122,7 @@ def test_a_pending_cap_suppression_waits_and_then_succeeds(project, mogrun_emula
 def test_an_unpublished_automation_is_a_usage_error_before_its_needs_run(
         project, mogrun_emulator):
     """It was found out at the trigger (409, exit 1), after the jobs it needs had
-    run for nothing, with a summary suggesting a rerun that could only fail again;
-    and the invocation's rows made `status` show jobs that never ran as failed."""
+    run for nothing, with a summary suggesting a rerun that could only fail again."""
     project.write('[jobs.build]\nrepo = "acme/api"\nprompt = "build"\n\n'
                   + automation_job(repo=["acme/api"], automation="draft")
                   + 'needs = ["build"]\n')
@@ -133,8 +132,10 @@ def test_an_unpublished_automation_is_a_usage_error_before_its_needs_run(
                                 "published: publish it in Mogplex before a job triggers it")
     assert mogrun_emulator.runs == [] and mogrun_emulator.job_runs() == []
     assert "rerun" not in result.output
-    status = project.run("status")
-    assert "No runs recorded yet" in status.output, status  # not build and triage-all "error"
+    rows = [json.loads(line) for line in project.run("--json", "history").stdout.splitlines()]
+    assert sorted((r["job"], r["outcome"], r["run_id"]) for r in rows) == [
+        ("build", "error", None), ("triage-all", "error", None)]  # each says it never started
+    assert all(r["message"].startswith("not started: automation 'draft'") for r in rows)
 
 
 def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
