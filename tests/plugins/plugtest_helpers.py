@@ -7,6 +7,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+from mogrun.pluginhost import PluginHost
+
+TOKEN = "mog_live_abcdef123456"
+
+
+def host_with_token(plugin: object, name: str) -> PluginHost:
+    """A host of ``plugin`` (named ``name``) alone, knowing the invocation's token
+    as the CLI tells it first: what its messages must mask."""
+    host = PluginHost.from_plugins((name, plugin), bundled=False)
+    host.learn_secrets([TOKEN])
+    return host
 
 
 def make_request(repo: str = "acme/api") -> StartRequest:

@@ -10,20 +10,23 @@ import dataclasses
 import threading
 
 import pytest
-from plugtest_helpers import make_job, make_request, make_result, make_state
+from plugtest_helpers import (
+    TOKEN,
+    host_with_token,
+    make_job,
+    make_request,
+    make_result,
+    make_state,
+)
 
 from mogrun.errors import GateError, MogrunError, PluginError
 from mogrun.hookspecs import hookimpl
 from mogrun.models import Event, GateVerdict, SessionConfig
 from mogrun.pluginhost import PluginHost
 
-TOKEN = "mog_live_abcdef123456"
-
 
 def host_of(plugin: object) -> PluginHost:
-    host = PluginHost.from_plugins(("team", plugin), bundled=False)
-    host.learn_secrets([TOKEN])  # as the CLI does first: the invocation's token
-    return host
+    return host_with_token(plugin, "team")
 
 
 def test_a_deliberate_veto_quoting_the_token_is_masked() -> None:

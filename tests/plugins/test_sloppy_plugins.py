@@ -11,19 +11,15 @@ import json
 import sqlite3
 
 import pytest
-from plugtest_helpers import make_job, make_request, make_result
+from plugtest_helpers import TOKEN, host_with_token, make_job, make_request, make_result
 
 from mogrun.errors import GateError, PluginError, RateLimitedError, RequestInfo, UsageError
 from mogrun.hookspecs import hookimpl
 from mogrun.pluginhost import PluginHost
 
-TOKEN = "mog_live_abcdef123456"
-
 
 def host_of(plugin: object) -> PluginHost:
-    host = PluginHost.from_plugins(("sloppy", plugin), bundled=False)
-    host.learn_secrets([TOKEN])  # as the CLI does first: the invocation's token
-    return host
+    return host_with_token(plugin, "sloppy")
 
 
 @pytest.mark.parametrize("fault", [asyncio.CancelledError(), GeneratorExit()])
