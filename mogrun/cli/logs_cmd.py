@@ -19,6 +19,7 @@ from mogrun.cli.judging import GateJudge
 from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.cli.state_cmds import (
+    AUTOMATION_RUN_HINT,
     Target,
     api_client,
     echo_json,
@@ -170,8 +171,6 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
             _follower(state, client, target, secrets, len(targets)).poll_once()
         except RequestRefusedError as exc:
             if len(targets) == 1 and exc.status == 404 and target.row is None:
-                from mogrun.cli.state_cmds import AUTOMATION_RUN_HINT
-
                 raise exc.evolve(context=[*exc.context, AUTOMATION_RUN_HINT]) from exc
             if len(targets) == 1:
                 raise

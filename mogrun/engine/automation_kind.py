@@ -100,14 +100,16 @@ class AutomationKind:
         So is one the server would refuse to trigger (not published, or inactive):
         the jobs it needs would otherwise run first, for nothing."""
         found = self._reader(job).found(job)
-        unready = (None if found.published and found.status in ("", "active") else
-                   "is not published: publish it" if not found.published else
-                   f"is {found.status}: activate it")
-        if unready is not None:
-            name = mask(job.automation or found.id, job.secrets)
-            raise UsageError(f"automation {name!r} of job {job.name!r} {unready} in Mogplex "
-                             "before a job triggers it",
-                             context=["Run mogrun automations to see each one's status."])
+        if not found.published:
+            unready = "is not published: publish it"
+        elif found.status not in ("", "active"):
+            unready = f"is {found.status}: activate it"
+        else:
+            return
+        name = mask(job.automation or found.id, job.secrets)
+        raise UsageError(f"automation {name!r} of job {job.name!r} {unready} in Mogplex "
+                         "before a job triggers it",
+                         context=["Run mogrun automations to see each one's status."])
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
         return describe_trigger(plan, job.automation or "")

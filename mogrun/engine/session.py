@@ -209,9 +209,9 @@ def run_session(
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         try:
             code, results = _run(jobs, deps, progress, options, watch, attempts)
-            recorded = _recorded(channel)  # asked always: a history deleted midway is said
-            prefix = unrecorded_command if unrecorded_command is not None and not recorded else (
-                rerun_command)
+            prefix = rerun_command
+            if not _recorded(channel) and unrecorded_command is not None:  # asked first:
+                prefix = unrecorded_command  # a history deleted midway is said either way
             rerun = rerun_line(prefix, jobs, results) if code else None
             channel.session_finished(config, results, code, rerun)
             return _signalled_at_the_end(deps, watch, code)
