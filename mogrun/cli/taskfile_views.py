@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState
-from mogrun.errors import MogrunError, TaskFileError
+from mogrun.errors import Interrupted, MogrunError, TaskFileError
 from mogrun.taskfile.parse import TaskFile
 
 if TYPE_CHECKING:
@@ -36,9 +36,15 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         host.configure(check_config(state, taskfile))
         report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
                           command_names=list(COMMANDS), secrets=host.known_secrets)
-    except TaskFileError as error:
+    except Interrupted:
+        raise
+    except MogrunError as caught:
+        # check's answer is 0 or 2 (SPEC): a plugin's own error (from a key's validate,
+        # its configure) or a missing file is a problem of what is checked, too.
+        error = caught if isinstance(caught, TaskFileError) else TaskFileError(
+            caught.message, context=caught.context)
         if not state.json_output:
-            raise
+            raise error from caught
         # --json: a file that cannot even be loaded or judged (a plugin's crash) is still
         # reported as JSON.
         location = error.location

@@ -4,6 +4,8 @@ traceback, and a bad registration is refused when the keys are collected."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mogrun.errors import PluginError
@@ -141,6 +143,41 @@ def test_a_validator_raising_type_error_is_the_plugins_fault_not_the_task_files(
     assert "TOPSECRET42" not in result.output
     assert "Traceback" not in result.output
     assert mogrun_emulator.runs == []
+
+
+OWN_ERROR_VALIDATOR = """
+from mogrun.plugin import MogrunError, hookimpl
+
+def validate(value):
+    raise MogrunError("no such pager route: " + value, context=["Ask #oncall."])
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("route", validate)
+"""
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_check_answers_2_for_a_validators_own_mogrun_error(tmp_path, mogrun_cli, json_output):
+    """check exits 0 or 2 (SPEC), its --json is JSON: a plugin's own error from a
+    key's validate is a problem of the file, shown as it is, secrets masked."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "x.py").write_text(OWN_ERROR_VALIDATOR)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["x.py"]\n'
+                   '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\n'
+                   'route = "{{ env.PAGER_URL }}"\n')
+    flags = ("--json",) if json_output else ()
+    result = mogrun_cli(*flags, "check", cwd=tmp_path, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output
+    if json_output:
+        report = json.loads(result.stdout)
+        assert report["ok"] is False
+        assert [(e["message"], e["context"]) for e in report["errors"]] == [
+            ("no such pager route: ***", ["Ask #oncall."])]
+    else:
+        assert result.stderr.splitlines() == ["Error: no such pager route: ***", "Ask #oncall."]
 
 
 def test_a_default_validated_alone_crashing_is_the_plugins_fault(tmp_path, mogrun_cli):

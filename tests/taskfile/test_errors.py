@@ -470,6 +470,17 @@ def test_no_task_file(project) -> None:
     assert result.err == "Error: task file nope.toml (from -f/--file) does not exist\n"
 
 
+def test_json_check_without_a_task_file_answers_json(project) -> None:
+    """``--json check`` is one JSON object whatever the problem, a missing file too."""
+    import json
+
+    result = project.run("--json", "check")
+    assert result.code == 2
+    report = json.loads(result.out)
+    assert (report["ok"], report["file"]) == (False, None)
+    assert report["errors"][0]["message"].startswith(f"no mogplex.toml found in {project.root}")
+
+
 def test_defaults_may_not_hold_needs(project) -> None:
     err = check(project, """
         [defaults]
