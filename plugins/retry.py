@@ -86,11 +86,13 @@ def backoff_delay(
 
     A server's Retry-After is honoured exactly (up to ``max_delay``); otherwise
     exponential backoff with full jitter: uniform(0, min(max_delay, 0.5 * 2**(n-1))).
+    A Retry-After of 0 (a proxy's; the server never says less than 1) says no
+    more than none does: taken at its word, every attempt would go in one second.
     """
     if attempt > attempts:
         return None
-    if retry_after is not None:
-        return None if retry_after > max_delay else max(0.0, float(retry_after))
+    if retry_after is not None and retry_after > 0:
+        return None if retry_after > max_delay else float(retry_after)
     ceiling = min(max_delay, BASE_DELAY * 2 ** min(attempt - 1, 62))
     return uniform(0.0, ceiling)
 

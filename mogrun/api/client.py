@@ -444,9 +444,10 @@ class MogplexClient:
         what = "" if at.job is not None else f"{self._endpoint(at.info)}: "
         if isinstance(error, RateLimitedError):
             limit = "start limit" if _start_limit(error, at) else "request limit"
+            said = " after its Retry-After" if getattr(error, "retry_after", None) else ""
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
-                f"{at.number} after its Retry-After", wait, job=at.job_name)
+                f"{at.number}{said}", wait, job=at.job_name)
         else:
             cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(

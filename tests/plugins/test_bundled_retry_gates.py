@@ -90,6 +90,14 @@ def test_retry_after_is_honoured_exactly_and_beyond_max_delay_gives_up(host, top
     assert delay(host, err, job=job, retry_after=11.0) is None
 
 
+@pytest.mark.parametrize("retry_after", [0.0, None])
+def test_a_retry_after_of_0_backs_off_as_none_does(host, top_of_range, retry_after):
+    """A proxy's ``Retry-After: 0`` taken at its word spent every attempt in one second."""
+    err = api_error(RateLimitedError, 429, retry_after=retry_after)
+    delays = [delay(host, err, attempt=n, retry_after=retry_after) for n in range(1, 5)]
+    assert delays == [0.5, 1.0, 2.0, 4.0]
+
+
 def test_defaults_apply_without_a_job_or_a_retry_key(host, top_of_range):
     err = api_error(ServerError, 500)
     assert delay(host, err, attempt=5) == 8.0
@@ -209,7 +217,29 @@ def test_backoff_delay_properties(attempt, attempts, max_delay, retry_after, see
                               retry_after=retry_after, uniform=rng.uniform)
     if attempt > attempts:
         assert got is None
-    elif retry_after is not None:
+    elif retry_after:
         assert got == (None if retry_after > max_delay else retry_after)
     else:
         assert 0.0 <= got <= min(max_delay, 0.5 * 2 ** (attempt - 1))
+
+
+def test_a_proxys_retry_after_0_is_backed_off_end_to_end(tmp_path, mogrun_emulator, mogrun_cli,
+                                                         top_of_range):
+    """Three 429s with ``Retry-After: 0``: the retries wait 0.2 s each (the backoff
+    capped by max_delay), not 0, and their waits do not claim a Retry-After."""
+    import time
+
+    from mogrun.testing import write_taskfile
+
+    mogrun_emulator.add_fault("start", "429", count=3, retry_after=0)
+    write_taskfile(tmp_path, '[jobs.one]\nrepo = "acme/api"\n'
+                   'prompt = "hi\\n@emulator duration=0s"\n'
+                   'retry = {attempts = 5, max_delay = "0.2s"}\n')
+    began = time.monotonic()
+    result = mogrun_cli("run", "one", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    assert time.monotonic() - began >= 0.6
+    waits = [line for line in result.output.splitlines() if "answered 429" in line]
+    assert len(waits) == 3, result
+    assert not any("Retry-After" in line for line in waits), waits
+    assert len([r for r in mogrun_emulator.requests if r.method == "POST"]) == 4
