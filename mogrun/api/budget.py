@@ -73,6 +73,12 @@ class _Window:
         if not ticket.poll:
             self.other_tickets.append(ticket)
 
+    def discard(self, ticket: Ticket) -> None:
+        """Count ``ticket`` no more (a request the server refused)."""
+        for tickets in (self.tickets, self.other_tickets):
+            with contextlib.suppress(ValueError):
+                tickets.remove(ticket)
+
     def others(self, now: float) -> int:
         """Requests other than polls still counted (in flight or answered within
         the span; one in flight at the head keeps later ones counted a little longer)."""
@@ -225,6 +231,17 @@ class RequestBudget:
         """The request's answer (or failure) came now."""
         with self._lock:
             ticket.time = self.clock()
+            if self._blocked:
+                self._settled.notify_all()
+
+    def refused(self, ticket: Ticket, *, starts_only: bool) -> None:
+        """The server answered ``ticket``'s request 429: it counts only what it let
+        through, so the request is taken out of the windows that refused it (a
+        start refused by the start limit still passed the request limit). Counted,
+        each refused start held the next start back up to a minute more."""
+        with self._lock:
+            for window in self._starts if starts_only else self._windows(True):
+                window.discard(ticket)
             if self._blocked:
                 self._settled.notify_all()
 

@@ -344,6 +344,8 @@ class MogplexClient:
                     raise
                 except MogrunError as error:
                     failure = error
+                    if isinstance(error, RateLimitedError):
+                        self.budget.refused(ticket, starts_only=_start_limit(error, kind))
                 finally:
                     self._on_wire(info.idempotency_key, False)
                     self.budget.settle(ticket)
@@ -432,7 +434,7 @@ class MogplexClient:
             raise self._gave_up(error, at, f"waiting {wait:.1f} s would pass the deadline")
         self._announce(error, at, wait)
         if isinstance(error, RateLimitedError):
-            self.budget.pause(wait, starts_only=_start_limit(error, at))
+            self.budget.pause(wait, starts_only=_start_limit(error, at.kind))
         if wait > 0:
             self.budget.sleep(wait)
 
@@ -443,7 +445,7 @@ class MogplexClient:
         # No job's request (the repo look-up, the sandbox listing) says which it is.
         what = "" if at.job is not None else f"{self._endpoint(at.info)}: "
         if isinstance(error, RateLimitedError):
-            limit = "start limit" if _start_limit(error, at) else "request limit"
+            limit = "start limit" if _start_limit(error, at.kind) else "request limit"
             said = " after its Retry-After" if getattr(error, "retry_after", None) else ""
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
@@ -537,10 +539,10 @@ def _known(event_id: object, known: Collection[str]) -> bool:
     return type(event_id) is str and event_id in known
 
 
-def _start_limit(error: MogrunError, at: _Attempt) -> bool:
+def _start_limit(error: MogrunError, kind: str) -> bool:
     """Whether a 429 is the run-start limit (it holds back starts only) rather than
     the token's request limit (it holds back every request). A start meets both:
     the server checks the request limit first, and says which in its message
     ("External Mogplex run rate limit exceeded", "Daily external Mogplex run quota
     exceeded"; the request limit's is "Rate limit exceeded. Retry after 60s.")."""
-    return at.kind == "start" and "external mogplex run" in error.message.casefold()
+    return kind == "start" and "external mogplex run" in error.message.casefold()

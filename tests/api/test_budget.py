@@ -55,6 +55,25 @@ def test_starts_are_paced_by_every_start_window():
     assert clock.now == pytest.approx(4600.0)
 
 
+def test_a_refused_start_is_counted_by_no_window_that_refused_it():
+    """The server counts only what it let through: a start the start limit refused
+    still passed the request limit; a request-limit 429 passed neither."""
+    clock = FakeClock()
+    budget = make(clock, requests_per_minute=2, window=10.0, starts=((1, 60.0),))
+    refused = budget.reserve("start")
+    budget.refused(refused, starts_only=True)
+    budget.settle(refused)
+    budget.acquire("start")  # the refused one left the start window: no wait
+    assert clock.sleeps == []
+    budget.acquire()  # but both stayed in the request window (2/10 s): wait for the first
+    assert clock.now == pytest.approx(1010.0)
+    refused = budget.reserve()
+    budget.refused(refused, starts_only=False)
+    budget.settle(refused)
+    budget.acquire()  # the refused request left the request window too
+    assert clock.now == pytest.approx(1010.0)
+
+
 def test_a_start_also_counts_as_a_request():
     clock = FakeClock()
     budget = make(clock, requests_per_minute=2, window=10.0, starts=((100, 60.0),))

@@ -51,6 +51,34 @@ def test_a_start_limit_429_pauses_starts_while_following_goes_on(mogrun_cli, mog
     assert all(r.status == 200 for r in polls)
 
 
+# mogrun allows itself 3 starts a minute; the server 1 per 2 s. The starts it
+# refuses must not count against mogrun's own 3: counted, the third start waited
+# for the minute window (a minute), not for the server's 2 s.
+THREE_JOBS = """
+    [mogplex]
+    requests_per_minute = 6000
+    starts_per_minute = 3
+""" + "".join(f"""
+    [jobs.j{n}]
+    repo = "acme/api"
+    prompt = "{n}\\n@emulator duration=0.2s"
+""" for n in range(3))
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, window=60.0, starts=((1, 2.0),)))
+def test_starts_the_server_refused_leave_room_in_mogruns_own_start_limit(
+        mogrun_cli, mogrun_emulator, tmp_path):
+    write_taskfile(tmp_path, THREE_JOBS)
+    began = time.monotonic()
+    result = mogrun_cli("run", "-j", "3", "j0", "j1", "j2", cwd=tmp_path, env=FAST)
+    assert result.exit_code == 0, result
+    posts = [r for r in mogrun_emulator.requests if r.method == "POST"]
+    assert [r.status for r in posts].count(202) == 3
+    assert any(r.status == 429 for r in posts)
+    assert "queued for the start limit" not in result.output, result.output
+    assert time.monotonic() - began < 20
+
+
 GIVE_UP = """
     [mogplex]
     requests_per_minute = 6000
