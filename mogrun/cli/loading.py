@@ -253,8 +253,13 @@ def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSess
     from dataclasses import replace
 
     from mogrun.ci.shard import leg_jobs
+    from mogrun.engine.session import sandboxes_override
 
-    leg = replace(loaded, jobs=leg_jobs(loaded.jobs, loaded.taskfile.settings, shard))
+    settings = dict(loaded.taskfile.settings)
+    slots = sandboxes_override(state.env)  # the slots the session will share out
+    if slots is not None:
+        settings["sandboxes"] = slots
+    leg = replace(loaded, jobs=leg_jobs(loaded.jobs, settings, shard))
     if not leg.jobs:
         state.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
                    err=True)

@@ -105,6 +105,8 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
 
         session = this_leg(state, session, shard)
     jobs, attempts = (session.jobs, None) if select is None else select(session.jobs, None)
+    if select is not None and not any(job.runs for job in jobs):  # as the rerun would say
+        state.echo(select.nothing_left(None if shard is None else f"shard {shard}"), err=True)
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:

@@ -48,6 +48,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".git").mkdir()
     for name in ("MOGRUN_FILE", "MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_DISABLE_PLUGINS",
-                 "NO_COLOR", "GITHUB_ACTIONS"):
+                 "NO_COLOR", "GITHUB_ACTIONS", "MOGRUN_SANDBOXES"):
         monkeypatch.delenv(name, raising=False)
     return Project(tmp_path, capsys)

@@ -212,6 +212,21 @@ def test_bad_shards_are_usage_errors(project, value, message, dry_run) -> None:
     assert result.err.splitlines()[0] == message
 
 
+@pytest.mark.parametrize(("slots", "legs", "refused"), [("6", "4", False), ("2", "3", True)])
+def test_legs_are_counted_against_the_slots_mogrun_sandboxes_says(project, monkeypatch, slots,
+                                                                  legs, refused) -> None:
+    """MOGRUN_SANDBOXES wins over the file's slots (and its default 3), for the legs
+    too: 4 legs of 6 slots were refused, 3 legs of 2 slots each took one."""
+    project.write(NEEDS)
+    monkeypatch.setenv("MOGRUN_SANDBOXES", slots)
+    result = project.run("run", "-n", "fan", "--no-deps", "--shard", f"1/{legs}")
+    assert result.code == (2 if refused else 0), result
+    if refused:
+        assert result.err.splitlines()[0] == (
+            f"Error: --shard .../{legs}: the account's sandbox slots ({slots}) cannot be split "
+            f"{legs} ways; use at most {slots} shards")
+
+
 def test_a_sharded_job_with_its_needs_is_refused_with_the_way_out(project) -> None:
     project.write(NEEDS)
     result = project.run("run", "fan", "--shard", "2/3")

@@ -111,6 +111,30 @@ def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
     assert len(mogrun_emulator.runs) == before + 1  # the other leg reran web's run
 
 
+def test_a_rerun_legs_dry_run_without_a_run_to_rerun_says_so_too(
+        project, mogrun, mogrun_emulator) -> None:
+    """``rerun -n --shard`` of a leg with nothing to rerun printed nothing."""
+    fan_out_where_web_failed(project, mogrun)
+    legs = [mogrun("rerun", "-n", "--shard", f"{leg}/2") for leg in (1, 2)]
+    assert [leg.exit_code for leg in legs] == [0, 0], legs
+    said = [leg for leg in legs if "nothing to do" in leg.stderr]
+    assert len(said) == 1 and said[0].stdout == "", legs
+    assert "none of the runs to rerun fall in this leg" in said[0].stderr
+
+
+def test_a_failed_legs_rerun_hint_keeps_its_shard(project, mogrun) -> None:
+    """The hint without --shard would rerun the leg with the whole token's limits
+    while the other legs run."""
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    result = mogrun("run", "fan", "--shard", "2/2")
+    assert result.exit_code == 1, result
+    assert "rerun what did not pass: mogrun rerun --shard 2/2 fan" in result.output, result
+
+
 def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
         project, mogrun, mogrun_emulator) -> None:
     fan_out_where_web_failed(project, mogrun)
