@@ -1,13 +1,27 @@
-"""Where a new run executes: the newest active sandbox of its (repo, working
-branch, root), else a new one if the account may boot one now, else nowhere —
-then the run is accepted and fails moments later with the server's reason."""
+"""Where new work executes: the newest active sandbox of its (repo, working
+branch, root), else a new one if the account may boot one now, else nowhere.
+
+A run and a ``POST /sandboxes`` launch are placed by the same rule, as on the
+server, where both go through its sandbox launch (``app/api/sandbox/route.ts``):
+a refused run is accepted and fails moments later with the server's reason; a
+refused launch is answered with it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mogrun.emulator.directives import Script
 from mogrun.emulator.runs import RefusedRun, Run, StartSpec
-from mogrun.emulator.sandboxes import Triple
+from mogrun.emulator.sandboxes import Sandbox, Triple
 from mogrun.emulator.state import State
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The sandbox that takes the work; ``reused`` when it was already active."""
+
+    sandbox: Sandbox
+    reused: bool
 
 
 def triple_of(spec: StartSpec) -> Triple:
@@ -15,24 +29,31 @@ def triple_of(spec: StartSpec) -> Triple:
     return Triple(spec.repo_id, spec.working_branch or spec.base_branch, spec.root_directory)
 
 
+def place(state: State, user: str, triple: Triple, base_branch: str, now: float,
+          boot: float) -> Placed | str:
+    """The sandbox for ``triple`` (caller holds the lock): the newest active one,
+    else one booted now (taking ``boot`` seconds), else the server's reason the
+    boot is refused (the cap, a boot window)."""
+    sandbox = state.sandboxes.find(user, triple, now)
+    if sandbox is not None:
+        return Placed(sandbox, reused=True)
+    refusal = state.sandboxes.refusal(user, now)
+    if refusal is not None:
+        return refusal
+    return Placed(state.sandboxes.boot(user, triple, base_branch, now, boot), reused=False)
+
+
 def create_run(state: State, spec: StartSpec, script: Script, user: str, now: float,
                api_url: str) -> Run:
     """Create and register the run of an accepted start (caller holds the lock)."""
-    triple = triple_of(spec)
-    sandbox = state.sandboxes.find(user, triple, now)
+    placed = place(state, user, triple_of(spec), spec.base_branch, now, script.pending_time)
     run: Run
-    if sandbox is not None:
-        run = Run(spec, script, user, now, api_url)
-        run.reused = True
+    if isinstance(placed, str):
+        run = RefusedRun(spec, script, user, now, api_url, placed)
     else:
-        refusal = state.sandboxes.refusal(user, now)
-        if refusal is not None:
-            run = RefusedRun(spec, script, user, now, api_url, refusal)
-            state.runs[run.id] = run
-            return run
         run = Run(spec, script, user, now, api_url)
-        sandbox = state.sandboxes.boot(user, triple, spec.base_branch, now, script.pending_time)
-    run.sandbox = sandbox
-    sandbox.add(run)
+        run.reused = placed.reused
+        run.sandbox = placed.sandbox
+        placed.sandbox.add(run)
     state.runs[run.id] = run
     return run
