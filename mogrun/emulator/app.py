@@ -1,6 +1,7 @@
 """The API's behaviour, independent of the socket: a ``Request`` in, a ``Reply``
 out. Order of checks follows the server: route, token, rate limit, scope, then
-each handler's own (``POST /runs``: key, JSON, start limit, body, idempotency)."""
+each handler's own (``POST /runs``: key, JSON, start limit, body, idempotency;
+``POST /sandboxes``: body, repo, branches and root, reuse, boot limits)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from mogrun.emulator import automation_api
 from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
-from mogrun.emulator.placement import create_run
+from mogrun.emulator.placement import create_run, place
 from mogrun.emulator.replies import (
     Reply,
     Request,
@@ -33,6 +34,9 @@ from mogrun.emulator.validation import (
     derived_branch,
     idempotency_key,
     is_valid_ref,
+    launch_body,
+    launch_failure,
+    launch_target,
     parse_json_body,
     request_hash,
     require_uuid,
@@ -165,6 +169,23 @@ class Api:
             token.user, self.clock(), repo_id=param(request, "repo_id"),
             status=param(request, "status"), limit=list_limit(request))})
 
+    def launch_sandbox(self, request: Request, parts: list[str], token: Token,
+                       fault: Fault | None) -> Reply:
+        """The public route reads the body (400 ``repoId is required``), then hands
+        it to the server's sandbox launch: repo (404), branches and root (400),
+        the newest active sandbox of the triple if there is one, else a boot if
+        the cap and boot windows allow (else 429, without ``Retry-After``: the
+        route passes on only the launch's status and text). 202 ``{"sandbox"}``.
+
+        The server answers a boot only once the launch's event stream has ended,
+        with the sandbox ``running``; the emulator boots it at once (no wait)."""
+        triple, base = launch_target(launch_body(request.body), self.state.repos)
+        now = self.clock()
+        placed = place(self.state, token.user, triple, base, now, boot=0.0)
+        if isinstance(placed, str):
+            raise launch_failure(429, placed)
+        return ok({"sandbox": self.state.sandboxes.row(placed.sandbox, now)}, 202)
+
     def start_run(self, request: Request, parts: list[str], token: Token,
                   fault: Fault | None) -> Reply:
         """The handler's order: key (400), JSON (400), start limit (429; its slot is
@@ -287,7 +308,7 @@ def _shape(parts: list[str]) -> tuple[str, ...]:
 _ROUTES: dict[tuple[str, ...], dict[str, tuple[str | None, Callable[..., Reply]]]] = {
     # The server's repos, sandboxes and run GETs check no scope; its automation GETs do.
     ("repos",): {"GET": (None, Api.list_repos)},
-    ("sandboxes",): {"GET": (None, Api.list_sandboxes)},
+    ("sandboxes",): {"GET": (None, Api.list_sandboxes), "POST": ("write", Api.launch_sandbox)},
     ("runs",): {"POST": ("write", Api.start_run)},
     ("runs", "{id}"): {"GET": (None, Api.get_run)},
     ("runs", "{id}", "events"): {"GET": (None, Api.get_events)},

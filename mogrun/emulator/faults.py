@@ -15,8 +15,8 @@ from typing import Any
 
 from mogrun.emulator.durations import parse_seconds
 
-ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "automations",
-             "trigger", "automation_runs", "*")
+ENDPOINTS = ("start", "events", "run", "cancel", "repos", "sandboxes", "launch",
+             "automations", "trigger", "automation_runs", "*")
 KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay",
          "drop_after_commit", "drop", "conflict", "not_ready", "changed", "500_after_commit")
 ONLY_FOR = {"drop_after_commit": ("start", "trigger"), "conflict": ("cancel",),
@@ -116,6 +116,8 @@ def endpoint_of(method: str, parts: list[str]) -> str | None:
     """Which fault endpoint an API path (split after the prefix) is, if any."""
     if parts in (["repos"], ["sandboxes"]) and method == "GET":
         return parts[0]
+    if parts == ["sandboxes"] and method == "POST":
+        return "launch"
     if parts and parts[0] == "automations":
         return _automation_endpoint(method, parts)
     if parts == ["runs"] and method == "POST":

@@ -151,7 +151,8 @@ class Sandbox:
         return self.status(now, policy, epoch) in ACTIVE
 
     def as_json(self, now: float, policy: Policy, epoch: float) -> dict[str, Any]:
-        """The sandbox as ``GET /sandboxes`` lists it."""
+        """The sandbox as ``GET /sandboxes`` lists it and ``POST /sandboxes``
+        answers it (the server's ``toMogplexApiSandbox``, the same fields)."""
         status = self.status(now, policy, epoch)
         return {
             "id": self.id,
@@ -245,10 +246,14 @@ class Sandboxes:
         self.peak[sandbox.user] = max(self.peak.get(sandbox.user, 0), active)
         return sandbox
 
+    def row(self, sandbox: Sandbox, now: float) -> dict[str, Any]:
+        """``sandbox`` as the API answers it, under the rules in force."""
+        return sandbox.as_json(now, self.policy, self.epoch)
+
     def listing(self, user: str, now: float, *, repo_id: str | None = None,
                 status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """``GET /sandboxes``: exact filters, newest ``last_active_at`` first."""
-        rows = [s.as_json(now, self.policy, self.epoch) for s in self.all if s.user == user]
+        rows = [self.row(s, now) for s in self.all if s.user == user]
         rows = [r for r in rows if (repo_id is None or r["repo_id"] == repo_id)
                 and (status is None or r["status"] == status)]
         rows.sort(key=lambda r: (r["last_active_at"], r["created_at"]), reverse=True)

@@ -1,5 +1,6 @@
-"""Validation of ``POST /runs`` exactly as the server does it, and the request
-hashing behind idempotent replay and the deterministic working branch."""
+"""Validation of ``POST /runs`` and ``POST /sandboxes`` exactly as the server
+does it, and the request hashing behind idempotent replay and the
+deterministic working branch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from mogrun.emulator.replies import js_trim
 from mogrun.emulator.runs import StartSpec
+from mogrun.emulator.sandboxes import Triple
 
 MAX_KEY = 200
 MAX_PROMPT = 100_000
@@ -161,6 +163,50 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
                      conversation_id=optional_string(body.get("conversationId")),
                      workspace_session_id=optional_string(body.get("workspaceSessionId")),
                      mode=optional_string(body.get("mode")))
+
+
+def launch_body(raw: bytes) -> dict[str, Any]:
+    """``POST /sandboxes``'s own read of the body (``request.json()``, a failure
+    read as ``null``): anything but a JSON object with a non-blank string
+    ``repoId`` is 400 ``repoId is required`` — unparsable JSON, ``null``, an
+    array or a string included (the route reads ``body.repoId`` off them)."""
+    try:
+        body = parse_json_body(raw)
+    except Invalid:
+        body = None
+    if not isinstance(body, dict) or not optional_string(body.get("repoId")):
+        raise bad("repoId is required")
+    return body
+
+
+def launch_failure(status: int, message: str) -> Invalid:
+    """How ``POST /sandboxes`` answers a failed launch: the launch's status and
+    text, with the code chosen by status alone (so a 404 or 429 is ``BAD_REQUEST``)."""
+    return Invalid(status, "SERVICE_UNAVAILABLE" if status >= 500 else "BAD_REQUEST", message)
+
+
+def launch_target(body: Mapping[str, Any],
+                  repos: Mapping[str, Mapping[str, Any]]) -> tuple[Triple, str]:
+    """The sandbox a launch asks for, and its base branch, as the server's launch
+    reads them (``prepareSandboxLaunch``): the repo by ``repoId`` as sent, which
+    must be a UUID (``getOwnedRepo``: a padded or non-UUID id is no repo, 404);
+    then ``resolveSandboxLaunchRequest``: branches trimmed (blank or non-string:
+    left out), the base defaulting to the repo's, the working branch to the base
+    unless ``createBranch`` is ``true``; ``rootDirectory`` as for a run."""
+    raw_id = body["repoId"]
+    repo = repos.get(raw_id.lower()) if UUID.fullmatch(raw_id) else None
+    if repo is None:
+        raise launch_failure(404, "Repo not found")
+    base = _branch(optional_string(body.get("baseBranch"))
+                   or optional_string(repo.get("default_branch")) or "main", "base branch")
+    create = body.get("createBranch") is True
+    working = optional_string(body.get("workingBranch")) or (None if create else base)
+    if working is None:
+        raise bad("Invalid working branch")
+    _branch(working, "working branch")
+    if create and working == base:
+        raise bad("New branch name must differ from the default branch")
+    return Triple(repo["id"], working, _root(body, repo.get("root_directory"))), base
 
 
 def request_hash(spec: StartSpec) -> str:
