@@ -45,15 +45,17 @@ RERUN_HELP = """Start new attempts of the runs of the latest invocation that did
 Passed runs are not repeated; failed, cancelled, timed-out, gate-failed,
 skipped and never-started runs start again as their next attempt (a new
 Idempotency-Key derived from the run's own). With JOB names, the latest
-invocation of each; without, every job of the latest invocation. Latest
-means of this task file: each task file in a folder (-f nightly.toml) has
-its own history.
+invocation of each, and of each job they need (rerun first where it did not
+pass; not with --no-deps); without, every job of the latest invocation.
+Latest means of this task file: each task file in a folder (-f
+nightly.toml) has its own history.
 
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
 mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
 it ended (rerun if it did not pass). When nothing is started because of
-such a run, the exit code is 1: what did not pass has not passed yet.
+such a run, the exit code is 1: what did not pass has not passed yet. So
+is a run another mogrun on this machine is still to start.
 
 \b
 Examples:
@@ -83,6 +85,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     history = project_history(state, taskfile)
     try:
         rows = _latest_rows(history, jobs)
+        if jobs and not no_deps:
+            rows += _needs_rows(history, taskfile, jobs)
         retry = _not_passed(rows)
         labels = {row.id: _label(history, row) for row in retry}
     finally:
@@ -132,6 +136,18 @@ def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
                              context=["See: mogrun history"])
         found.extend(rows)
     return found
+
+
+def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str]) -> list[HistoryRow]:
+    """The rows of the latest invocation of each job the named ones need, directly or
+    not (and not named themselves), as run takes needs first: a need that did not
+    pass is rerun before them, one still going holds them back. A need never run
+    here has nothing to rerun."""
+    from mogrun.taskfile.graph import job_order
+
+    named = set(jobs)
+    return [row for name in job_order(taskfile, jobs) if name not in named
+            for row in history.latest_invocation_of(name)]
 
 
 def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
@@ -191,6 +207,9 @@ class Selection:
         self.labels = labels
         self.use_needs = use_needs
         self.held: list[str] = []  # what was not rerun because it (or a need) is going
+        # Another mogrun on this machine is still to start these (waiting for needs or a
+        # slot): started here too, they would take its keys and slots.
+        self.waiting = [row for row in retry if row.waiting]
         # --local runs ended with the emulator of the invocation that started them.
         self.unsettled = [] if state.local else [
             row for row in retry if row.run_id and not RunStatus.is_terminal(row.status)]
@@ -205,6 +224,8 @@ class Selection:
         retry, going = self.retry, set[str]()
         if client is not None and self.unsettled:
             retry, going = self._settle(client, history)
+        if self.waiting:
+            retry, going = self._not_yet_started(retry, going)
         held = self._needing(jobs, going) if self.use_needs else set()
         wanted = {(row.job, row.repo): row for row in retry if row.job not in held}
         chosen: list[ResolvedJob] = []
@@ -281,6 +302,18 @@ class Selection:
             self._say(f"{label}: run {run_id} has since ended {how}; "
                       + ("not rerun" if ended.passed else "rerun"))
         return [row for row in self.retry if row.id not in dropped], going
+
+    def _not_yet_started(self, retry: list[HistoryRow], going: set[str]
+                         ) -> tuple[list[HistoryRow], set[str]]:
+        """Hold back the runs another mogrun here is still to start, as runs still
+        going are (and with them, every job that needs theirs)."""
+        waiting = {row.id for row in self.waiting}
+        for row in self.waiting:
+            going.add(row.job)
+            self.held.append(self.labels[row.id])
+            self._say(f"{self.labels[row.id]}: not rerun: mogrun (pid {row.owner_pid}) on this "
+                      "machine is still to start it (waiting for its needs or a sandbox slot)")
+        return [row for row in retry if row.id not in waiting], going
 
     def _needing(self, jobs: Sequence[ResolvedJob], going: set[str]) -> set[str]:
         """The jobs (graph order) that need, directly or not, a job still going."""

@@ -428,6 +428,12 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
         assert cancel.exit_code == 1, cancel
         assert (f"'one' has not started yet: mogrun (pid {other.pid}) on this machine is "
                 "waiting to start it") in cancel.stderr
+        # rerun sent its key itself ("its start was never answered"), with no free slot.
+        rerun = mogrun("rerun")
+        assert rerun.exit_code == 1, rerun
+        assert (f"not rerun: mogrun (pid {other.pid}) on this machine is still to start it"
+                in rerun.stderr), rerun
+        assert not mogrun_emulator.count("POST", "/runs"), rerun
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait(timeout=20)

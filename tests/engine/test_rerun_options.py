@@ -111,6 +111,53 @@ def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
     assert len(mogrun_emulator.runs) == before + 1  # the other leg reran web's run
 
 
+NEEDS_FAILED = """
+    [jobs.x]
+    repo = "acme/api"
+    prompt = "x\\n@emulator duration=0.2s status=failed"
+
+    [jobs.y]
+    repo = "acme/web"
+    prompt = "y\\n@emulator duration=0.2s"
+    needs = ["x"]
+"""
+
+
+def test_rerun_of_a_job_reruns_its_need_that_did_not_pass_first(project, mogrun,
+                                                                   mogrun_emulator) -> None:
+    """``rerun y`` started y though its need x had failed (and y was skipped for it)."""
+    project(NEEDS_FAILED)
+    assert mogrun("y").exit_code == 1
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", "y")
+    assert result.exit_code == 1, result
+    jobs = [r["job"] for r in history_rows(mogrun, "-n", "2")]
+    assert jobs == ["y", "x"], jobs  # x's attempt 2 failed again, y skipped again
+    assert len(mogrun_emulator.runs) == before + 1  # x only
+    assert mogrun("rerun", "--no-deps", "y").exit_code == 0  # as asked: y alone
+
+
+def test_rerun_of_a_job_whose_need_is_still_going_holds_it_back(project, mogrun,
+                                                                  mogrun_emulator) -> None:
+    project("""
+        [jobs.x]
+        repo = "acme/api"
+        prompt = "x\\n@emulator duration=30s"
+        timeout = "1s"
+        on_timeout = "detach"
+
+        [jobs.y]
+        repo = "acme/web"
+        prompt = "y\\n@emulator duration=0.2s"
+        needs = ["x"]
+    """)
+    mogrun("y")
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", "y")
+    assert "not rerun while its need x is still going" in result.stderr, result
+    assert len(mogrun_emulator.runs) == before, result
+
+
 def test_a_rerun_legs_dry_run_without_a_run_to_rerun_says_so_too(
         project, mogrun, mogrun_emulator) -> None:
     """``rerun -n --shard`` of a leg with nothing to rerun printed nothing."""
