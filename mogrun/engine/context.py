@@ -78,6 +78,7 @@ class SessionProgress:
     uncancellable: set[str] = field(default_factory=set)  # run ids no cancel can stop
     starting: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> keys
     cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
+    left: set[str] = field(default_factory=set)  # run ids left going (--detach, a timeout...)
 
     def follow_interval(self, deps: SessionDeps) -> float:
         with self.lock:
@@ -110,8 +111,11 @@ class SessionProgress:
         with self.lock:
             attached = {run_id for run_id in self.going if run_id in self.attached}
             own = [run_id for run_id in self.going if run_id not in attached]
-            stuck = sum(run_id in self.uncancellable for run_id in own)
-            return GoingCounts(len(own) - stuck, len(attached), len(self._sent(sending)), stuck)
+            left = sum(run_id in self.left for run_id in own)
+            stuck = sum(run_id in self.uncancellable and run_id not in self.left
+                        for run_id in own)
+            return GoingCounts(len(own) - stuck - left, len(attached), len(self._sent(sending)),
+                               stuck, left)
 
     @contextmanager
     def start_in_flight(self, label: str, key: str, shown_key: str) -> Iterator[None]:
@@ -149,6 +153,12 @@ class SessionProgress:
         with self.lock:
             return frozenset(self.cancelling)
 
+    def run_left(self, run_id: str) -> None:
+        """``run_id`` was left going on purpose, its result given: no worker is left
+        to cancel it at a signal (the second one still lists it)."""
+        with self.lock:
+            self.left.add(run_id)
+
     def run_ended(self, run_id: str) -> None:
         with self.lock:
             self.going.pop(run_id, None)
@@ -170,3 +180,4 @@ class GoingCounts(NamedTuple):
     attached: int  # runs only attached to: left going
     starting: int  # starts on the wire, their runs perhaps made
     uncancellable: int  # runs started here that no cancel can stop: left going
+    left: int = 0  # runs started here already left going (--detach, a timeout): stay so

@@ -141,6 +141,8 @@ class RunExecutor:
             deps.channel.notice(_attached_text(track, kind, deps.rerun_hint(track.job.name)),
                                 track=track)
         if track.job.name in deps.detach_jobs:
+            if deps.stop.is_set():  # answered after a signal: cancelled, not handed over
+                return self._interrupted(track, kind)
             return self._detached(track)
         try:
             followed = self._follow(track, kind)
@@ -361,6 +363,8 @@ class RunExecutor:
             result = dataclasses.replace(result, left_going=True)
         if not going and track.state is not None:
             self.progress.run_ended(track.run_id)
+        elif going and track.run_id:
+            self.progress.run_left(track.run_id)
         self.deps.channel.run_finished(track, result)
         return result
 

@@ -370,7 +370,8 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
     start_without_signals(give_up, "mogrun-give-up")
     deps.channel.notice(first_signal_message(counts.started, counts.attached, exit_code,
                                              starting=counts.starting,
-                                             uncancellable=counts.uncancellable),
+                                             uncancellable=counts.uncancellable,
+                                             left=counts.left),
                         level="warning")
 
 

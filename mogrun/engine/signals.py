@@ -43,20 +43,21 @@ class ForcedExit(LeaveNow):
 
 
 def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
-                         starting: int = 0, uncancellable: int = 0) -> str:
+                         starting: int = 0, uncancellable: int = 0, left: int = 0) -> str:
     """What the first signal does, said the moment it lands (``exit_code`` 143:
     a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press).
     ``starting``: starts sent and unanswered, whose runs may exist: their answers
     are waited for (``CANCEL_GRACE``) so that those runs are cancelled too.
     ``uncancellable``: runs started here that no cancel can stop (automation runs):
-    never promised a cancel."""
+    never promised a cancel. ``left``: runs started here and already left going (their
+    ``--detach`` or timeout line said how to follow them): they stay going."""
     named = _NAMED.get(exit_code)
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
                 if named is None else f"{named}: cancelling {runs} started here; "
                 f"a second signal leaves {_them(started)} going")
-    elif starting or uncancellable:
+    elif starting or uncancellable or left:
         text = named or "interrupted"
     else:
         text = "interrupted; no run started here is going, stopping"
@@ -65,6 +66,10 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
         text += (f"; {uncancellable} run{'' if one else 's'} started here cannot be cancelled "
                  f"({'an automation run' if one else 'automation runs'}) and "
                  f"{'is' if one else 'are'} left going")
+    if left:
+        one = left == 1
+        text += (f"; {left} run{'' if one else 's'} already left going (--detach, a timeout) "
+                 f"{'stays' if one else 'stay'} going")
     if starting:
         starts = f"{starting} start{'s' if starting != 1 else ''}"
         text += (f"; waiting up to {CANCEL_GRACE:g}s for {starts} in flight to answer, "

@@ -30,10 +30,10 @@ def emulator():
         yield emu
 
 
-def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, **env_extra):
+def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, header=HEADER, **env_extra):
     """``python -m mogrun ARGS`` on ``jobs`` against ``emulator`` (``env_extra``
     added to, or overriding, its environment)."""
-    (tmp_path / "mogplex.toml").write_text(HEADER + jobs)
+    (tmp_path / "mogplex.toml").write_text(header + jobs)
     env = {k: v for k, v in os.environ.items()
            if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
     env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
@@ -418,3 +418,46 @@ def test_a_run_waiting_for_its_needs_when_mogrun_is_killed_is_recorded(emulator,
     assert proc.returncode == 0, (out, err)
     assert len(emulator.runs) == 2, err  # up was not started again; down was
     assert "nothing to rerun" not in err
+
+
+def test_ctrl_c_while_a_detached_start_is_unanswered_cancels_its_run(emulator, tmp_path):
+    """It said it waited for the start to cancel what it started, then detached the
+    run the late answer named: left going, 'cancelled' nowhere."""
+    emulator.add_fault("start", "delay", delay=2.0)
+    with running(spawn(emulator, tmp_path, "run", "--detach", "long")) as proc:
+        wait_start_in_flight(emulator)
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    (run_id,) = emulator.runs
+    assert emulator.run_detail(run_id)["status"] == "cancelled", (out, err)
+    assert f"cancel of run {run_id} got through" in err
+
+
+TWO_DETACHED = """
+[jobs.first]
+repo = "acme/api"
+prompt = "@emulator duration=never interval=0.2s"
+
+[jobs.second]
+repo = "acme/web"
+prompt = "@emulator duration=never interval=0.2s"
+"""
+
+
+def test_ctrl_c_after_a_run_was_detached_says_it_stays_going(emulator, tmp_path):
+    """The first signal said 'cancelling 1 run started here' of a run already handed
+    over with --detach, which nothing then cancelled."""
+    one_start = HEADER.replace("starts_per_minute = 100", "starts_per_minute = 1")
+    with running(spawn(emulator, tmp_path, "run", "--detach", "-j", "2", "first", "second",
+                       jobs=TWO_DETACHED, header=one_start)) as proc:
+        deadline = time.monotonic() + 15
+        while not emulator.runs:  # the first started; the second waits for the budget
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "1 run already left going (--detach, a timeout) stays going" in err, err
+    assert "cancelling" not in err, err
+    (run_id,) = emulator.runs
+    assert emulator.run_detail(run_id)["status"] != "cancelled"

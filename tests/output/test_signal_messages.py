@@ -37,3 +37,11 @@ def test_starts_in_flight_are_said_at_the_first_signal_and_named_at_the_second()
     assert left_going_lines({}, starting={"a:acme/api": "k-1"}) == [
         "left unanswered: the start of a:acme/api (Idempotency-Key k-1); it may have made "
         "a run, left going"]
+
+
+def test_runs_already_left_going_are_said_to_stay_going_not_cancelled():
+    assert first_signal_message(0, 0, left=1) == (
+        "interrupted; 1 run already left going (--detach, a timeout) stays going")
+    assert first_signal_message(2, 0, left=3) == (
+        "cancelling 2 runs started here; Ctrl-C again to leave them going; 3 runs already "
+        "left going (--detach, a timeout) stay going")
