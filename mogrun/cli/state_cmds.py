@@ -222,8 +222,8 @@ EXIT_STATUS_HELP = """\b
 --exit-status codes:
   0  every shown run passed
   1  a shown run did not pass (failed, cancelled, gate failed, never started;
-     timed out or interrupted, even if it goes on on the server), or no run
-     is recorded at all
+     timed out or interrupted, even if it goes on on the server; unknown to
+     the server), or no run is recorded at all
   3  none failed, but one is still going (pending, streaming, detached, or
      waiting to start in a mogrun still running on this machine)
 """
@@ -361,7 +361,8 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:
-    """0 all passed, 1 one did not (it wins), 3 one is still going."""
+    """0 all passed, 1 one did not, or is unknown to the server (it wins), 3 one is
+    still going."""
     from mogrun.outcomes import Outcome, RunStatus
 
     going = False
@@ -369,8 +370,8 @@ def exit_status_code(rows: Sequence[Any]) -> int:
         if row.waiting:  # not started yet, by a mogrun still running here: going
             going = True
             continue
-        if not row.run_id or (row.outcome not in (None, Outcome.DETACHED)
-                              and not Outcome(row.outcome).passed):
+        if not row.run_id or row.status == UNKNOWN_TO_SERVER or (
+                row.outcome not in (None, Outcome.DETACHED) and not Outcome(row.outcome).passed):
             return EXIT_NOT_PASSED
         if not RunStatus.is_terminal(row.status):
             going = True
@@ -389,6 +390,8 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
     if state.local or not live:
         return list(rows)
+    import dataclasses
+
     from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
 
@@ -401,10 +404,17 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
                 row.run_id)
         except RequestRefusedError as exc:
             click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
+            if exc.status == 404:  # not going, as far as anyone can tell: not passed either
+                fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
             continue
         outcome = judge.outcome(row, run, events) if run.terminal else None
         fresh[row.id] = record_status(history, row, run, outcome)
     return [fresh.get(row.id, row) for row in rows]
+
+
+# What ``status`` shows (never records) for a run the server answers 404 for: an
+# ``--exit-status`` poller waiting for it to stop being 3 would wait forever.
+UNKNOWN_TO_SERVER = "unknown"
 
 
 def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from .conftest import history_rows, json_lines, runs_by_repo
@@ -163,6 +164,31 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
     assert f"{web_run} (fan:acme/web) cancelled" in result.stdout
     assert mogrun_emulator.run_detail(web_run)["status"] == "cancelled"
     mogrun("cancel", api_run)
+
+
+def test_status_exit_status_of_a_run_the_server_no_longer_knows_is_not_going(
+        project, mogrun, mogrun_emulator, tmp_path):
+    """It said 3 (still going) for ever: a CI loop polling until it is not 3 spun."""
+    import sqlite3
+
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+    """)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    going = mogrun("status", "--exit-status")
+    assert going.exit_code == 3, going
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
+        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
+    result = mogrun("status", "--exit-status")
+    assert result.exit_code == 1, result
+    assert GONE in result.stderr and "unknown" in result.stdout, result
+    shown = mogrun("--json", "status").stdout.splitlines()
+    rows = {row["repo"]: row for row in map(json.loads, shown)}
+    assert rows["acme/api"]["status"] == "unknown"  # shown so, never recorded so
+    assert mogrun("cancel", web_run).exit_code == 0
 
 
 def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
