@@ -3,9 +3,8 @@
 GitHub's ``on.schedule`` takes five-field POSIX cron in UTC, runs a schedule
 at most every 5 minutes, and delays (or drops) runs under load, most of all
 at the top of the hour. ``check`` refuses what GitHub would reject or
-silently run differently, and warns about minute 0. croniter parses the
-fields; it is imported only when a file has a schedule (``mogrun list`` of a
-file without one never loads it).
+silently run differently, and warns about minute 0. What an expression
+means (its minutes, hours and days) is ``mogrun.ci.cronmeaning``'s.
 """
 
 from __future__ import annotations
@@ -13,18 +12,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from mogrun.ci import cronmeaning
+from mogrun.ci.cronmeaning import CYCLE_DAYS, NAMES, RANGES, Meaning, meaning, number
 
 FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 MIN_INTERVAL = 5  # minutes: GitHub's shortest schedule
 _FIELD = re.compile(r"[0-9A-Za-z*,/-]+")
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-# A field's names in the order of their numbers (from the field's lowest one).
-_NAMES = {
-    3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
-    4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
-}
 
 
 def schedules(value: Any) -> list[str]:
@@ -78,15 +74,14 @@ def _detail(fields: list[str]) -> str | None:
         problem = _field_problem(index, field)
         if problem:
             return f"whose {FIELDS[index]} field {field!r} {problem}"
-    expression = " ".join(fields)
-    expanded = _expanded(expression)
-    if expanded is None:
+    reading = meaning(normalize(" ".join(fields)))
+    if reading is None:
         return "which is not a valid cron expression"
-    gap = shortest_gap(expanded)
+    gap = shortest_gap(reading)
     if gap < MIN_INTERVAL:
         return (f"which runs every {gap} minute{'s' * (gap != 1)}; GitHub runs a schedule "
                 f"at most every {MIN_INTERVAL} minutes")
-    if next_run(expression, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+    if not reading.days:
         return "which never runs (no such date)"
     return None
 
@@ -95,9 +90,9 @@ def _field_problem(index: int, field: str) -> str | None:
     if not _FIELD.fullmatch(field):
         return "may only use digits, names, * , - and /"
     for word in re.findall(r"[A-Za-z]+", field):
-        if word.upper() not in _NAMES.get(index, ()):
+        if word.upper() not in NAMES.get(index, ()):
             return f"has an unknown name {word!r}"
-    low, high = _RANGES[index]
+    low, high = RANGES[index]
     for part in field.split(","):
         base, _, step = part.partition("/")
         if step and not (step.isdecimal() and int(step) > 0):
@@ -112,11 +107,11 @@ def _field_problem(index: int, field: str) -> str | None:
 
 def _reversed_range(index: int, base: str) -> str | None:
     """GitHub refuses a range that starts after it ends (``6-0``, ``SAT-SUN``),
-    where croniter would wrap it around."""
+    where some cron readers wrap it around."""
     ends = base.split("-")
     if len(ends) != 2:
         return None
-    start, end = _number(index, ends[0]), _number(index, ends[1])
+    start, end = number(index, ends[0]), number(index, ends[1])
     if start is None or end is None or start <= end:
         return None
     shown = f"{start}-{end}"
@@ -124,67 +119,29 @@ def _reversed_range(index: int, base: str) -> str | None:
     return f"has the range {spelled}, which starts after it ends"
 
 
-def _number(index: int, end: str) -> int | None:
-    """One end of a range as its number (``None``: not a number or a name)."""
-    if end.isdecimal():
-        return int(end)
-    names = _NAMES.get(index, ())
-    return names.index(end.upper()) + _RANGES[index][0] if end.upper() in names else None
-
-
-def _expanded(expression: str) -> list[list[Any]] | None:
-    """croniter's expansion of the fields (``None``: it cannot parse them; names,
-    ranges and steps were checked before, so what is left is structure)."""
-    from croniter import croniter  # type: ignore[import-untyped]
-
-    try:
-        return list(croniter(expression).expanded)
-    except (ValueError, KeyError, TypeError):  # croniter's errors are ValueErrors
-        return None
-
-
-def shortest_gap(expanded: list[list[Any]]) -> int:
-    """The fewest minutes between two runs of the expanded fields.
+def shortest_gap(reading: Meaning) -> int:
+    """The fewest minutes between two runs.
 
     Within an hour it is the smallest step between listed minutes; across an
     hour boundary it counts only when two consecutive hours can both run, and
     across midnight only when two consecutive days can too (``"1,58 0,23 * * 1"``
     runs on Mondays only: Monday 23:58 is not followed by Tuesday 00:01).
     """
-    minutes = sorted(m for m in expanded[0] if isinstance(m, int))
-    if expanded[0] == ["*"]:
-        return 1
+    minutes, hours = reading.minutes, set(reading.hours)
     gaps = [b - a for a, b in itertools.pairwise(minutes)]
-    wrap = minutes[0] + 60 - minutes[-1] if minutes else 60
-    hours = set(range(24)) if expanded[1] == ["*"] else set(expanded[1])
+    wrap = minutes[0] + 60 - minutes[-1]
     if any(h + 1 in hours for h in hours) or ({0, 23} <= hours and wrap < min(gaps, default=60)
-                                               and _consecutive_days(expanded)):
+                                               and _consecutive_days(reading)):
         gaps.append(wrap)
     return min(gaps, default=60)
 
 
-def _consecutive_days(expanded: list[list[Any]]) -> bool:
+def _consecutive_days(reading: Meaning) -> bool:
     """Whether the schedule runs on two days in a row, over a 28-year span (every
-    way weekdays fall on dates, leap days included). Cron's day fields take a day
-    by its month and its day of month or day of week (either, when both are given)."""
-    import datetime
-
-    months, dates, weekdays = (None if field == ["*"] else set(field)
-                               for field in (expanded[3], expanded[2], expanded[4]))
-    if weekdays is not None:
-        weekdays = {d % 7 for d in weekdays}  # 7 is Sunday too
-    either = dates is not None and weekdays is not None
-
-    def runs_on(day: datetime.date) -> bool:
-        if months is not None and day.month not in months:
-            return False
-        by_date = dates is None or day.day in dates
-        by_weekday = weekdays is None or (day.weekday() + 1) % 7 in weekdays
-        return (by_date or by_weekday) if either else (by_date and by_weekday)
-
-    day, one, ran = datetime.date(2001, 1, 1), datetime.timedelta(days=1), False
-    for _ in range(28 * 366):
-        runs = runs_on(day)
+    way weekdays fall on dates, leap days included)."""
+    day, one, ran = date(2001, 1, 1), timedelta(days=1), False
+    for _ in range(CYCLE_DAYS):
+        runs = reading.runs_on(day)
         if ran and runs:
             return True
         ran, day = runs, day + one
@@ -193,23 +150,13 @@ def _consecutive_days(expanded: list[list[Any]]) -> bool:
 
 def at_minute_zero(expression: str) -> bool:
     """Whether a (valid) expression runs at minute 0 of an hour."""
-    minute = normalize(expression).split(" ")[0]
-    if minute == "*":
-        return True
-    from croniter import croniter  # type: ignore[import-untyped]
-
-    return 0 in croniter(normalize(expression)).expanded[0]
+    reading = meaning(normalize(expression))
+    return reading is not None and 0 in reading.minutes
 
 
 def next_run(expression: str, after: datetime) -> datetime | None:
     """The first run strictly after ``after`` (UTC), or ``None`` if it never runs."""
-    from croniter import croniter  # type: ignore[import-untyped]
-
-    try:
-        found = croniter(normalize(expression), after).get_next(datetime)
-    except (ValueError, KeyError, TypeError):  # bad expression, or no date within 50 years
-        return None
-    return found.astimezone(UTC) if isinstance(found, datetime) else None
+    return cronmeaning.next_run(normalize(expression), after)
 
 
 def earliest(expressions: Iterable[str], after: datetime) -> datetime | None:

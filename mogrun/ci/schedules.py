@@ -1,6 +1,6 @@
 """The task file's schedules: which jobs have one, ``check``'s warnings about
-them and ``list``'s next run times. Nothing here loads croniter unless a job
-has a ``schedule``."""
+them and ``list``'s next run times. Nothing here loads the cron reader unless
+a job has a ``schedule``."""
 
 from __future__ import annotations
 

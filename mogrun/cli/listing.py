@@ -102,7 +102,7 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
                "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
     if isinstance(automation, str):
         summary["automation"] = automation
-    if "schedule" in merged:  # croniter loads only for a job with a schedule
+    if "schedule" in merged:  # the cron reader loads only for a job with a schedule
         from mogrun.ci.schedules import job_schedules, next_run_field
 
         summary["schedule"] = job_schedules(taskfile, name)

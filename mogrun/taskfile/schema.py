@@ -81,7 +81,7 @@ def _limit(value: Any) -> str | None:
 
 
 def _schedule(value: Any) -> str | None:
-    from mogrun.ci.cron import key_problem  # croniter loads only for files with schedules
+    from mogrun.ci.cron import key_problem  # the cron reader loads only for files with schedules
 
     return key_problem(value)
 

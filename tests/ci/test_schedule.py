@@ -151,10 +151,10 @@ def test_next_run_is_utc_and_strictly_after() -> None:
     assert expression_problem(" 17  6 * * 1 ") is None
 
 
-def test_list_without_schedules_does_not_import_croniter(tmp_path) -> None:
+def test_list_without_schedules_does_not_import_the_cron_reader(tmp_path) -> None:
     (tmp_path / "mogplex.toml").write_text(f"[jobs.a]\n{JOB}")
     code = ("import sys; from mogrun.cli.main import run_cli; run_cli(['list']); "
-            "sys.stderr.write(str('croniter' in sys.modules))")
+            "sys.stderr.write(str('mogrun.ci.cron' in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, check=True)
     assert done.stderr.strip().endswith("False")
@@ -168,3 +168,36 @@ def test_midnight_counts_only_between_two_days_that_both_run(project, value) -> 
     project.write(scheduled(value), raw=True)
     result = project.run("check")
     assert (result.code, result.err) == (0, ""), result
+
+
+@pytest.mark.parametrize(("expression", "after", "expected"), [
+    # croniter read each of these single-value ranges as "*".
+    ("5 6-6 * * *", datetime(2026, 12, 7, 7, 0), datetime(2026, 12, 8, 6, 5)),
+    ("5 6 * * 3-3", datetime(2026, 12, 7, 7, 0), datetime(2026, 12, 9, 6, 5)),  # a Wednesday
+    ("5 6 1-1 * *", datetime(2026, 12, 7, 7, 0), datetime(2027, 1, 1, 6, 5)),
+    ("5 6 * JUN-jun *", datetime(2026, 12, 7, 7, 0), datetime(2027, 6, 1, 6, 5)),
+    ("17-17 6 * * *", datetime(2026, 12, 7, 6, 17), datetime(2026, 12, 8, 6, 17)),
+    # ...and these as "*/5" and "*/2".
+    ("30-30/5 6 * * *", datetime(2026, 12, 7, 6, 31), datetime(2026, 12, 8, 6, 30)),
+    ("5 6-6/2,9 * * *", datetime(2026, 12, 7, 6, 6), datetime(2026, 12, 7, 9, 5)),
+])
+def test_single_value_ranges_mean_their_value(expression, after, expected) -> None:
+    assert expression_problem(expression) is None
+    assert next_run(expression, after.replace(tzinfo=UTC)) == expected.replace(tzinfo=UTC)
+
+
+def test_check_refuses_a_single_value_range_of_no_date_and_allows_a_single_minute(
+        project) -> None:
+    project.write(scheduled('["17 6 30-30 2 *", "17-17 6 * * *"]'))
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == (
+        'Error: job "nightly", key "schedule" is "17 6 30-30 2 *", which never runs '
+        "(no such date)")
+
+
+def test_list_shows_a_single_value_range_s_next_run(project) -> None:
+    project.write(scheduled('"5 6-6 * * 3-3"'))
+    row = json.loads(project.run("--json", "list").out)
+    moment = datetime.strptime(row["next_run"], "%Y-%m-%dT%H:%M:%SZ")
+    assert (moment.isoweekday(), moment.hour, moment.minute) == (3, 6, 5)  # Wednesday 06:05

@@ -1,0 +1,136 @@
+"""What a five-field cron expression means: the minutes, hours and days it
+runs at, read by mogrun itself.
+
+croniter read single-value ranges wrong (``6-6``, ``3-3``, ``30-30/5`` came
+out as ``*`` or ``*/5``), so ``check``, ``list`` and the workflow disagreed
+with GitHub about when a schedule runs. Here every field is expanded to the
+set of values it names, and two expressions that expand alike are one
+schedule however they are spelled (``MON`` and ``1``, ``*/5`` and
+``0-55/5``).
+
+Days follow cron's rule: when both day fields are restricted (neither
+names every day), a day runs if it matches either; otherwise it must match
+both. A field that names every value of its range (``*``, ``1-31``) is not
+a restriction.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import functools
+from dataclasses import dataclass
+
+RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+# A field's names in the order of their numbers (from the field's lowest one).
+NAMES = {
+    3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+    4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
+}
+# Every way weekdays fall on dates, leap days included, repeats within 28 years.
+CYCLE_DAYS = 28 * 366
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """The moments an expression runs at. Equal meanings run at the same moments."""
+
+    minutes: tuple[int, ...]  # sorted
+    hours: tuple[int, ...]  # sorted
+    # (month, day of month, day of week with 0 for Sunday) of the real dates it runs on
+    days: frozenset[tuple[int, int, int]]
+
+    def runs_on(self, day: datetime.date) -> bool:
+        return (day.month, day.day, weekday(day)) in self.days
+
+    def times(self) -> list[datetime.time]:
+        """The times of day it runs at, in order."""
+        return [datetime.time(h, m) for h in self.hours for m in self.minutes]
+
+
+def weekday(day: datetime.date) -> int:
+    """Cron's day of week: 0 is Sunday."""
+    return (day.weekday() + 1) % 7
+
+
+def number(index: int, word: str) -> int | None:
+    """A field's value as its number (``None``: not a number or a name of the field)."""
+    if _whole(word):
+        return int(word)
+    names = NAMES.get(index, ())
+    return names.index(word.upper()) + RANGES[index][0] if word.upper() in names else None
+
+
+def _whole(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
+
+
+def field_values(index: int, field: str) -> frozenset[int] | None:
+    """The values field ``index`` (0: minute ... 4: day of week) names; ``None``
+    when it is not a list of ``*``, values and ``a-b`` ranges in range, each
+    with an optional ``/step`` (a value with a step runs to the range's end)."""
+    low, high = RANGES[index]
+    found: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        step = (int(step_text) if _whole(step_text) else None) if slash else 1
+        start_text, dash, end_text = base.partition("-")
+        start: int | None = low if base == "*" else number(index, start_text)
+        end: int | None = high if base == "*" or (slash and not dash) else (
+            number(index, end_text) if dash else start)
+        if start is None or end is None or not step or not low <= start <= end <= high:
+            return None
+        found.update(range(start, end + 1, step))
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def meaning(expression: str) -> Meaning | None:
+    """What ``expression`` means; ``None`` when it is not five valid fields."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return None
+    values = [field_values(index, field) for index, field in enumerate(fields)]
+    if any(v is None for v in values):
+        return None
+    minutes, hours, dates, months, weekdays = (v or frozenset() for v in values)
+    return Meaning(tuple(sorted(minutes)), tuple(sorted(hours)),
+                   _days(months, dates, weekdays))
+
+
+def _days(months: frozenset[int], dates: frozenset[int],
+          weekdays: frozenset[int]) -> frozenset[tuple[int, int, int]]:
+    """The (month, date, weekday) triples of real dates that run: either day field
+    lets a day run when both restrict it, else both must."""
+    either = len(dates) < 31 and len(weekdays) < 7
+
+    def runs(date: int, day: int) -> bool:
+        by_date, by_weekday = date in dates, day in weekdays
+        return (by_date or by_weekday) if either else (by_date and by_weekday)
+
+    return frozenset((month, date, day) for month in months
+                     for date in range(1, _longest(month) + 1) for day in range(7)
+                     if runs(date, day))
+
+
+def _longest(month: int) -> int:
+    return calendar.monthrange(2000, month)[1]  # a leap year: February has 29 days
+
+
+def next_run(expression: str, after: datetime.datetime) -> datetime.datetime | None:
+    """The first run strictly after ``after`` (UTC; a naive time is taken as UTC),
+    or ``None`` if it never runs."""
+    found = meaning(expression)
+    if found is None or not found.days:
+        return None
+    utc = datetime.UTC
+    after = after.replace(tzinfo=utc) if after.tzinfo is None else after.astimezone(utc)
+    day = after.date()
+    for _ in range(CYCLE_DAYS + 1):
+        if found.runs_on(day):
+            for time in found.times():
+                moment = datetime.datetime.combine(day, time, tzinfo=utc)
+                if moment > after:
+                    return moment
+        day += datetime.timedelta(days=1)
+    return None
