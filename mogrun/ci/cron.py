@@ -54,9 +54,46 @@ def key_problem(value: Any) -> str | None:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         return "must be a cron expression (UTC) or a non-empty list of them"
     problems = [problem for problem in map(expression_problem, value) if problem]
-    if not problems and len({normalize(v) for v in value}) != len(value):
-        return "lists a cron expression twice"
-    return "; ".join(problems) or None  # every one at once: fixing one shows no next
+    # every one at once: fixing one shows no next
+    return "; ".join(problems) if problems else _listed_twice(value)
+
+
+def _listed_twice(expressions: list[str]) -> str | None:
+    """Two expressions that run at the same moments, however spelled (``1`` and
+    ``MON``, ``*/5`` and ``0-55/5``): GitHub would start the job twice at each."""
+    seen: dict[Meaning | None, str] = {}
+    for index, expression in enumerate(map(normalize, expressions)):
+        first = seen.setdefault(meaning(expression), expression)
+        if len(seen) == index + 1:
+            continue
+        if first == expression:
+            return "lists a cron expression twice"
+        return (f'lists a cron expression twice: "{first}" and "{expression}" run at the '
+                "same moments")
+    return None
+
+
+def overlaps(expressions: list[str]) -> list[tuple[str, str, Meaning]]:
+    """The pairs of (valid, distinct) expressions that run at some same moment,
+    with those moments: a job listing both is started twice at each."""
+    readings = [(e, meaning(e)) for e in map(normalize, expressions)]
+    found = []
+    for (one, a), (other, b) in itertools.combinations(readings, 2):
+        shared = a.shared(b) if a is not None and b is not None else None
+        if shared is not None:
+            found.append((one, other, shared))
+    return found
+
+
+def overlap_warning(job: str, one: str, other: str, shared: Meaning, now: datetime) -> str:
+    """``check``'s warning for two of a job's schedules that run at the same moments."""
+    times = [t.strftime("%H:%M") for t in shared.times()]
+    shown = ", ".join(times[:3]) + (f" and {len(times) - 3} more times" if len(times) > 3 else "")
+    following = shared.next_after(now)
+    when = f" (next: {following:%a %Y-%m-%d %H:%M})" if following else ""
+    return (f'job "{job}", key "schedule": "{one}" and "{other}" both run at {shown} UTC on '
+            f"some of the same days{when}: GitHub starts the job twice at each; take those "
+            "moments out of one of them")
 
 
 def expression_problem(expression: str) -> str | None:

@@ -47,6 +47,28 @@ class Meaning:
         """The times of day it runs at, in order."""
         return [datetime.time(h, m) for h in self.hours for m in self.minutes]
 
+    def shared(self, other: Meaning) -> Meaning | None:
+        """The moments both run at (``None``: none)."""
+        minutes = tuple(m for m in self.minutes if m in other.minutes)
+        hours = tuple(h for h in self.hours if h in other.hours)
+        days = self.days & other.days
+        return Meaning(minutes, hours, days) if minutes and hours and days else None
+
+    def next_after(self, after: datetime.datetime) -> datetime.datetime | None:
+        """The first run strictly after ``after`` (UTC; a naive time is taken as UTC),
+        or ``None`` if it never runs."""
+        utc = datetime.UTC
+        after = after.replace(tzinfo=utc) if after.tzinfo is None else after.astimezone(utc)
+        day = after.date()
+        for _ in range(CYCLE_DAYS + 1 if self.days else 0):
+            if self.runs_on(day):
+                for time in self.times():
+                    moment = datetime.datetime.combine(day, time, tzinfo=utc)
+                    if moment > after:
+                        return moment
+            day += datetime.timedelta(days=1)
+        return None
+
 
 def weekday(day: datetime.date) -> int:
     """Cron's day of week: 0 is Sunday."""
@@ -119,18 +141,6 @@ def _longest(month: int) -> int:
 
 def next_run(expression: str, after: datetime.datetime) -> datetime.datetime | None:
     """The first run strictly after ``after`` (UTC; a naive time is taken as UTC),
-    or ``None`` if it never runs."""
+    or ``None`` if it never runs (or is not a valid expression)."""
     found = meaning(expression)
-    if found is None or not found.days:
-        return None
-    utc = datetime.UTC
-    after = after.replace(tzinfo=utc) if after.tzinfo is None else after.astimezone(utc)
-    day = after.date()
-    for _ in range(CYCLE_DAYS + 1):
-        if found.runs_on(day):
-            for time in found.times():
-                moment = datetime.datetime.combine(day, time, tzinfo=utc)
-                if moment > after:
-                    return moment
-        day += datetime.timedelta(days=1)
-    return None
+    return found.next_after(after) if found is not None else None

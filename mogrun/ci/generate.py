@@ -77,7 +77,8 @@ def _refuse_names_one_to_github(taskfile: TaskFile) -> None:
     start the others, and their concurrency groups would be one. The dispatch
     choice ``all`` is such a name too."""
     from mogrun.ci.names import same_name_key
-    from mogrun.ci.plan import DISPATCH_ALL, job_schedules
+    from mogrun.ci.plan import DISPATCH_ALL
+    from mogrun.ci.schedules import job_schedules
 
     seen: dict[str, str] = {}
     for name in taskfile.jobs:

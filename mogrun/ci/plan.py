@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.ci.names import github_name, same_name_key
-from mogrun.ci.schedules import job_schedules
+from mogrun.ci.schedules import workflow_schedules
 from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
@@ -79,13 +79,13 @@ class _Triggers:
 def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     """The workflow's jobs for the file's scheduled jobs: the groups, ordered by
     their first job in the file (a lone job before the groups it is in)."""
-    scheduled = [name for name in taskfile.jobs if job_schedules(taskfile, name)]
-    crons = sorted({c for name in scheduled for c in job_schedules(taskfile, name)})
+    own = workflow_schedules(taskfile)
+    scheduled = list(own)
+    crons = sorted({c for name in scheduled for c in own[name]})
     closures = _Closures(taskfile)
     triggers: dict[tuple[str, ...], _Triggers] = {}
     firings: list[tuple[str | None, str | None, list[str]]] = [
-        *((cron, None, [n for n in scheduled if cron in job_schedules(taskfile, n)])
-          for cron in crons),
+        *((cron, None, [n for n in scheduled if cron in own[n]]) for cron in crons),
         (None, DISPATCH_ALL, scheduled), *((None, name, [name]) for name in scheduled)]
     for cron, choice, selected in firings:
         for group in _groups(selected, closures):
@@ -101,10 +101,10 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     built: dict[tuple[str, ...], list[GitHubJob]] = {}
     # Lone jobs first, so that a group's id never takes a job's own name.
     for group in sorted(groups, key=len):
-        own = [c for name in group for c in job_schedules(taskfile, name)]
+        listed = [c for name in group for c in own[name]]
         found = triggers[group]
         built[group] = _github_jobs(taskfile, group, shards, taken, warnings,
-                                    tuple(sorted(found.crons, key=own.index)),
+                                    tuple(sorted(found.crons, key=listed.index)),
                                     tuple(found.dispatch))
     jobs = [job for group in groups for job in built[group]]
     return Plan(tuple(jobs), tuple(crons), tuple(scheduled), tuple(warnings))

@@ -25,26 +25,47 @@ def job_schedules(taskfile: TaskFile, job: str) -> list[str]:
     return [normalize(e) for e in schedules(raw_schedule(taskfile, job))]
 
 
+def workflow_schedules(taskfile: TaskFile) -> dict[str, list[str]]:
+    """Each scheduled job's crons as the workflow writes them, file order. GitHub
+    starts one workflow run per ``on.schedule`` entry that fires, so expressions
+    that run at the same moments (``"17 6 * * 1"`` and ``"17 6 * * MON"``, in two
+    jobs) must be one entry: each is spelled as the first of them in the file."""
+    from mogrun.ci.cronmeaning import meaning
+
+    spelled: dict[object, str] = {}
+    found: dict[str, list[str]] = {}
+    for job in taskfile.jobs:
+        crons = [spelled.setdefault(meaning(e) or e, e) for e in job_schedules(taskfile, job)]
+        if crons:
+            found[job] = list(dict.fromkeys(crons))
+    return found
+
+
 def where(taskfile: TaskFile, job: str) -> tuple[str, ...]:
     """The key path of the job's ``schedule`` (its own, or the default it takes)."""
     return ("jobs", job, "schedule") if "schedule" in taskfile.jobs.get(job, {}) else (
         "defaults", "schedule")
 
 
-def schedule_warnings(taskfile: TaskFile) -> list[str]:
-    """``check``'s warnings: valid schedules that run at minute 0 of an hour."""
+def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[str]:
+    """``check``'s warnings: valid schedules that run at minute 0 of an hour, and
+    two schedules of one job that run at some same moment (``"17 7 * * 1"`` and
+    ``"17 7 * * 1-5"``: GitHub starts the job twice on Mondays)."""
     found: list[str] = []
     for job in taskfile.jobs:
         value = raw_schedule(taskfile, job)
         if value is None:
             continue
-        from mogrun.ci.cron import at_minute_zero, key_problem, minute_zero_warning
+        from mogrun.ci import cron
 
-        if key_problem(value) is not None:
+        if cron.key_problem(value) is not None:
             continue  # reported as an error
         location = taskfile.location(*where(taskfile, job))
-        found += [f"{location}: {minute_zero_warning(job, e)}"
-                  for e in job_schedules(taskfile, job) if at_minute_zero(e)]
+        expressions = job_schedules(taskfile, job)
+        found += [f"{location}: {cron.minute_zero_warning(job, e)}"
+                  for e in expressions if cron.at_minute_zero(e)]
+        found += [f"{location}: {cron.overlap_warning(job, *pair, now or datetime.now(UTC))}"
+                  for pair in cron.overlaps(expressions)]
     return found
 
 

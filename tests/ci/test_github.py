@@ -530,6 +530,50 @@ def test_crons_spelled_apart_only_by_case_or_zeros_are_one_schedule(project) -> 
     assert checked.code == 2 and "lists a cron expression twice" in checked.err, checked
 
 
+@pytest.mark.parametrize(("first", "second"), [
+    ("17 6 * * 1", "17 6 * * MON"), ("17 6 * * SUN", "17 6 * * 0"),
+    ("*/5 3 * * *", "0-55/5 3 * * *"), ("17 6 1-1 * *", "17 6 1 * *"),
+    ("17 6 * JAN-DEC *", "17 6 * * 0-6"), ("17 6 1,15 * *", "17 6 15,1 * *"),
+])
+def test_crons_that_run_at_the_same_moments_are_one_schedule(project, first, second) -> None:
+    """Names and numbers, or two ways to write a range, spelled one cron twice:
+    two ``on.schedule`` entries fired at once, and GitHub ran both jobs twice."""
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{first}"\n\n'
+                  f'[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{second}"\n')
+    flow, _ = generated(project)
+    assert flow["on"]["schedule"] == [{"cron": first}]
+    assert all(f"github.event.schedule == '{first}')" in job["if"]
+               for job in flow["jobs"].values())
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  f'schedule = ["{first}", "{second}"]\n')
+    checked = project.run("check")
+    assert checked.code == 2, checked
+    assert checked.err.splitlines()[0] == (
+        f'Error: job "a", key "schedule" lists a cron expression twice: "{first}" and '
+        f'"{second}" run at the same moments')
+
+
+def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project) -> None:
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  'schedule = ["17 7 * * 1", "17 7,9 * * 1-5", "23 7 * * 2"]\n')
+    checked = project.run("check")
+    assert checked.code == 0, checked
+    assert checked.err.splitlines() == [
+        f'Warning: {project.root / "mogplex.toml"}:4:1: job "a", key "schedule": "17 7 * * 1" '
+        'and "17 7,9 * * 1-5" both run at 07:17 UTC on some of the same days (next: '
+        f"{next_monday_at('07:17')}): GitHub starts the job twice at each; take those moments "
+        "out of one of them"]
+
+
+def next_monday_at(time: str) -> str:
+    from datetime import UTC, datetime
+
+    from mogrun.ci.cron import next_run
+
+    hour, minute = time.split(":")
+    return f"{next_run(f'{minute} {hour} * * 1', datetime.now(UTC)):%a %Y-%m-%d %H:%M}"
+
+
 def test_job_names_one_to_github_are_refused(project) -> None:
     project.write('[jobs.nightly]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n\n'
                   '[jobs.Nightly]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n')

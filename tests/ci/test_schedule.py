@@ -92,7 +92,7 @@ def test_schedule_as_people_write_it_crlf_bom_tabs_comments(project) -> None:
 
 
 def test_minute_zero_is_a_warning_with_its_location(project) -> None:
-    project.write(scheduled('["0 6 * * 1", "30 */2 * * *", "0,30 12 * * *"]'))
+    project.write(scheduled('["0 6 * * 1", "30 */2 * * *", "0,30 13 * * *"]'))
     result = project.run("check")
     assert result.code == 0, result
     where = f"{project.root / 'mogplex.toml'}:4:1"
@@ -100,7 +100,7 @@ def test_minute_zero_is_a_warning_with_its_location(project) -> None:
             "dropped under load; pick another minute (e.g. 17)")
     assert result.err.splitlines() == [
         f'Warning: {where}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
-        f'Warning: {where}: job "nightly", key "schedule": "0,30 12 * * *" {tail}',
+        f'Warning: {where}: job "nightly", key "schedule": "0,30 13 * * *" {tail}',
     ]
 
 
