@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mogrun.taskfile.parse import TaskFile
 
 DEFAULT_OUTPUT = Path(".github/workflows/mogrun.yml")
+GITHUB_MAX_MATRIX = 256  # jobs one matrix may generate, per workflow run (GitHub's limit)
 
 
 def repository_root(task_file: Path) -> Path:
@@ -36,13 +37,11 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     masked as ``check`` masks them)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
-    from mogrun.ci.shard import shared_settings
     from mogrun.ci.workflow import render
 
     refuse_what_check_refuses(taskfile, key_specs, secrets)
     _refuse_names_one_to_github(taskfile)
-    if shards > 1:
-        shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
+    _refuse_too_many_legs(taskfile, shards)
     built = plan(taskfile, shards)
     if not built.jobs:
         raise UsageError(f"no job in {taskfile.path} has a schedule, so there is nothing to "
@@ -56,6 +55,19 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
                                    default_output=default_output)
     text = render(built, version=__version__, task_file=task_file, command=command)
     return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
+
+
+def _refuse_too_many_legs(taskfile: TaskFile, shards: int) -> None:
+    """More legs than the token's limits can be split into, or than one GitHub
+    matrix may run; the message names whichever binds, and so the real maximum."""
+    from mogrun.ci.shard import most_legs, shared_settings
+
+    most = most_legs(taskfile.settings)
+    if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):
+        raise UsageError(f"--shards {shards}: a GitHub Actions matrix runs at most "
+                         f"{GITHUB_MAX_MATRIX} jobs; use at most {GITHUB_MAX_MATRIX} shards")
+    if shards > 1:
+        shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
 
 
 def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

@@ -70,12 +70,7 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     down, so N legs together never exceed the token's limits): what each leg
     gets. The request budget applies the same division (``shards``); this is
     where too many legs are refused, by the limit that cannot be split."""
-    limits = {}
-    for name, default in SHARED_LIMITS:
-        value = settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            continue  # a bad value is the task file's error, reported where it is read
-        limits[name] = value
+    limits = _limits(settings)
     # The smallest limit binds: the maximum suggested is one every limit accepts.
     binding = min(limits, key=limits.__getitem__, default=None)
     if binding is not None and limits[binding] < count:
@@ -89,6 +84,21 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
         if name in settings or count > 1:
             shared[name] = value // count
     return shared
+
+
+def _limits(settings: Mapping[str, Any]) -> dict[str, int]:
+    limits = {}
+    for name, default in SHARED_LIMITS:
+        value = settings.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            continue  # a bad value is the task file's error, reported where it is read
+        limits[name] = value
+    return limits
+
+
+def most_legs(settings: Mapping[str, Any]) -> int | None:
+    """The most legs the token's limits can be split into (``None``: no limit)."""
+    return min(_limits(settings).values(), default=None)
 
 
 def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any],

@@ -449,6 +449,38 @@ def test_more_shards_than_the_limits_allow_is_exit_2_with_the_real_maximum(proje
     assert project.run("ci", "github", "--shards", "3").code == 0
 
 
+LARGE_LIMITS = """
+[mogplex]
+requests_per_minute = 100000
+starts_per_minute = 100000
+starts_per_hour = 100000
+starts_per_day = 100000
+sandboxes = {sandboxes}
+
+[jobs.big]
+repo = [{repos}]
+prompt = "x"
+schedule = "17 6 * * 1"
+"""
+
+
+@pytest.mark.parametrize("args", [("-o", "-"), ("--check",), ()])
+def test_more_shards_than_a_github_matrix_runs_is_exit_2(project, args) -> None:
+    """GitHub runs at most 256 jobs of one matrix: --shards 300 wrote 300 legs."""
+    repos = ", ".join(f'"acme/r{k}"' for k in range(600))
+    project.write(LARGE_LIMITS.format(sandboxes=1000, repos=repos))
+    result = project.run("ci", "github", "--shards", "300", *args)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == ("Error: --shards 300: a GitHub Actions matrix runs at most 256 "
+                          "jobs; use at most 256 shards\n")
+    assert not (project.root / WORKFLOW).exists()
+    flow, _ = generated(project, "--shards", "256")
+    assert flow["jobs"]["big"]["strategy"]["matrix"]["shard"] == list(range(1, 257))
+    project.write(LARGE_LIMITS.format(sandboxes=5, repos=repos))  # a smaller limit binds first
+    result = project.run("ci", "github", "--shards", "300", *args)
+    assert result.err.startswith("Error: --shard .../300: the account's sandbox slots (5)")
+
+
 def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:
     chain = "".join(f'[jobs.j{i}]\nrepo = "a/b"\nprompt = "x"\ntimeout = "1m"\n'
                     + (f'needs = ["j{i - 1}"]\n' if i else "") for i in range(1500))
