@@ -100,9 +100,12 @@ def _kept_shards(target: Path, shown: str) -> int:
     """The shard count the existing file was generated with: a plain ``ci github``
     or ``--check`` (the pull-request step) neither drops a workflow's sharding
     nor calls a sharded one stale."""
+    import stat
+
     from mogrun.ci.workflow import recorded_shards
 
-    if not target.is_file():
+    mode = _mode(target, shown)
+    if mode is None or not stat.S_ISREG(mode):
         return 1
     return recorded_shards(_read(target, shown)) or 1
 
@@ -116,17 +119,18 @@ def _hint(command: str, root: Path, cwd: Path) -> str:
 
 
 def _check(state: CliState, target: Path, shown: str, text: str, hint: str) -> int:
-    current = _read(target, shown) if target.exists() else ""
+    exists = _mode(target, shown) is not None
+    current = _read(target, shown) if exists else ""
     if current == text:
         state.echo(f"{shown} is current", err=True)
         return 0
-    refusal = _not_ours(current, text, shown) if target.exists() else None
+    refusal = _not_ours(current, text, shown) if exists else None
     if refusal is not None:  # regenerating would refuse too: say what would work
         hint = refusal.context[0]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
     state.stdout.write("".join(diff))
-    what = "does not exist" if not target.exists() else "is out of date"
+    what = "does not exist" if not exists else "is out of date"
     raise NotCurrent(f"{shown} {what}", context=[hint])
 
 
@@ -156,13 +160,22 @@ def _refuse_no_regular_file(target: Path, shown: str) -> None:
     wrote it took all memory, and ``-o /dev/stdout`` into a pipe read its own pipe."""
     import stat
 
-    try:
-        mode = target.stat().st_mode
-    except OSError:
-        return  # no file yet (or not to be seen): the write says what is wrong
-    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    mode = _mode(target, shown)
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         raise UsageError(f"{shown} is not a regular file; give -o a file path "
                          "(or -o - for standard output)")
+
+
+def _mode(target: Path, shown: str) -> int | None:
+    """The file type and mode at the output path; ``None`` when nothing is there
+    (yet). Any other failure to look (a name too long, a folder it may not
+    search) is one line and exit 2, never a traceback."""
+    try:
+        return target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # the write makes the folders, or says why it cannot
+    except OSError as exc:
+        raise UsageError(f"cannot use {shown}: {exc.strerror or exc}") from exc
 
 
 def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
@@ -185,12 +198,15 @@ def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
 
 
 def _write(target: Path, shown: str, text: str) -> None:
+    import stat
+
     from mogrun.atomic import write_atomically
 
-    if target.is_dir():
+    mode = _mode(target, shown)
+    if mode is not None and stat.S_ISDIR(mode):
         raise UsageError(f"{shown} is a directory; give -o a file path")
     _refuse_no_regular_file(target, shown)
-    refusal = _not_ours(_read(target, shown), text, shown) if target.exists() else None
+    refusal = _not_ours(_read(target, shown), text, shown) if mode is not None else None
     if refusal is not None:
         raise refusal
     try:

@@ -337,6 +337,19 @@ def test_a_device_as_the_output_is_refused_not_read(project, device) -> None:
                                      "path (or -o - for standard output)"), result
 
 
+@pytest.mark.parametrize("output", ["a" * 300 + ".yml", "a" * 300 + "/mogrun.yml"])
+@pytest.mark.parametrize("extra", [(), ("--check",), ("--shards", "1"),
+                                   ("--check", "--shards", "1")])
+def test_an_output_path_the_system_refuses_is_one_line_exit_2(project, output, extra) -> None:
+    """A name over the file system's 255 bytes raised OSError (File name too long)
+    from looking at the file, as a traceback; --shards 1 skipped one look but not
+    the others."""
+    project.write(BIG)
+    result = project.run("ci", "github", "-o", output, *extra)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == f"Error: cannot use {output}: File name too long\n"
+
+
 def test_a_huge_file_at_the_output_is_not_ours(project) -> None:
     project.write(BIG)
     path = project.root / WORKFLOW
