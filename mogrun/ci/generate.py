@@ -51,6 +51,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
                                       for job in built.jobs))
     task_file = _relative(taskfile.path.resolve(), root)
+    _refuse_expression_in(task_file)
     command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
                                    default_output=default_output)
     text = render(built, version=__version__, task_file=task_file, command=command)
@@ -68,6 +69,16 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int) -> None:
                          f"{GITHUB_MAX_MATRIX} jobs; use at most {GITHUB_MAX_MATRIX} shards")
     if shards > 1:
         shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
+
+
+def _refuse_expression_in(task_file: str) -> None:
+    """GitHub evaluates ``${{ ... }}`` anywhere in ``MOGRUN_FILE``'s value, and
+    allows none in the workflow's ``name``, both of which hold the task file's
+    path: a folder named ``${{ github.actor }}`` would become the actor's."""
+    if "${{" in task_file:
+        raise UsageError(f"the task file's path, {task_file}, holds \"${{{{\", which GitHub "
+                         "reads as the start of an expression in the workflow's name and "
+                         "MOGRUN_FILE", context=["Rename the folder or the file."])
 
 
 def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

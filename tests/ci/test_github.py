@@ -203,6 +203,21 @@ def test_a_task_file_path_with_line_breaks_stays_in_the_comments(project, folder
     assert lines[2] == f"#   mogrun -f '{shown}/mogplex.toml' ci github"
 
 
+@pytest.mark.parametrize("folder", ["${{ github.actor }}", "a${{x", "${{ '${{' }}"])
+def test_a_task_file_path_with_an_expression_is_refused(project, folder) -> None:
+    """GitHub evaluates ``${{ ... }}`` in MOGRUN_FILE's value and allows none in the
+    workflow's name: the path was written into both as a live expression."""
+    project.write(BIG, name=f"{folder}/mogplex.toml")
+    for extra in ((), ("--check",), ("-o", "-")):
+        result = project.run("-f", f"{folder}/mogplex.toml", "ci", "github", *extra)
+        assert (result.code, result.out) == (2, ""), result
+        assert result.err == (
+            f"Error: the task file's path, {folder}/mogplex.toml, holds \"${{{{\", which "
+            "GitHub reads as the start of an expression in the workflow's name and "
+            "MOGRUN_FILE\nRename the folder or the file.\n")
+    assert not (project.root / WORKFLOW).exists()
+
+
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "-o", ".github/workflows/agents.yml")
