@@ -53,10 +53,12 @@ def _escape(match: re.Match[str]) -> str:
     return json.dumps(match.group())[1:-1]
 
 
-def key(name: str) -> str:
-    """A mapping key; ``on`` stays plain, as GitHub's own examples write it
-    (GitHub reads YAML 1.2, where ``on`` is a string)."""
-    return name if name == "on" else scalar(name)
+def key(name: str, depth: int) -> str:
+    """A mapping key: quoted as any other string would be, but for the workflow's
+    own top-level ``on``, which stays plain as GitHub's examples write it (GitHub
+    reads YAML 1.2, where ``on`` is a string). A job named ``on`` is quoted: a
+    YAML 1.1 reader would take the key for ``True``."""
+    return name if name == "on" and depth == 0 else scalar(name)
 
 
 def dump(value: Mapping[str, Any]) -> str:
@@ -69,13 +71,13 @@ def _mapping(value: Mapping[str, Any], depth: int) -> list[str]:
     pad = INDENT * depth
     for name, item in value.items():
         if isinstance(item, Mapping):
-            lines.append(f"{pad}{key(name)}:" + ("" if item else " {}"))
+            lines.append(f"{pad}{key(name, depth)}:" + ("" if item else " {}"))
             lines += _mapping(item, depth + 1)
         elif isinstance(item, Sequence) and not isinstance(item, str):
-            lines.append(f"{pad}{key(name)}:" + ("" if item else " []"))
+            lines.append(f"{pad}{key(name, depth)}:" + ("" if item else " []"))
             lines += _sequence(item, depth + 1)
         else:
-            lines.append(f"{pad}{key(name)}: {scalar(item)}")
+            lines.append(f"{pad}{key(name, depth)}: {scalar(item)}")
     return lines
 
 

@@ -28,6 +28,37 @@ def test_every_tricky_string_stays_inside_a_comment(text) -> None:
     assert load_yaml(f"# {in_comment(text)}\nkey: 1\n") == {"key": 1}
 
 
+# Every plain scalar a YAML 1.1 or 1.2 reader resolves to something but a string.
+YAML_11_BOOLS = [w for word in ("y", "yes", "n", "no", "true", "false", "on", "off")
+                 for w in dict.fromkeys((word, word.capitalize(), word.upper()))]
+YAML_NULLS = ["~", "null", "Null", "NULL", ""]
+YAML_NUMBERS = ["0", "17", "-1", "+1", "0o17", "017", "0x1F", "0b101", "1_000", "1.5", "1e3",
+                "-.5", ".5", "1:20", "1:20.5", ".inf", "-.Inf", ".NaN", "2026-12-07",
+                "2026-12-07T06:17:00Z", "=", "<<"]
+SPECIAL = YAML_11_BOOLS + YAML_NULLS + YAML_NUMBERS
+
+
+def load_yaml_11(text: str) -> object:
+    return load_yaml("%YAML 1.1\n---\n" + text)
+
+
+@pytest.mark.parametrize("text", SPECIAL)
+def test_special_scalars_read_back_as_strings_in_yaml_1_1_and_1_2(text) -> None:
+    """A job named ``on`` was written as a bare key ``on:``, which YAML 1.1 reads
+    as ``True``; every such word is quoted, as a key (below the top level) or a
+    value."""
+    document = {"jobs": {text: {"name": text, "needs": [text]}}}
+    written = dump(document)
+    assert load_yaml(written) == document
+    assert load_yaml_11(written) == document
+
+
+def test_only_the_workflow_s_own_on_stays_a_plain_key() -> None:
+    text = dump({"on": {"on": "on"}, "jobs": {"on": {"name": "x"}, "ON": {"name": "y"}}})
+    assert text.splitlines() == ['on:', '  "on": "on"', "jobs:", '  "on":', "    name: x",
+                                 '  "ON":', '    name: "y"']
+
+
 def test_plain_where_safe_quoted_otherwise() -> None:
     assert scalar("ubuntu-latest") == "ubuntu-latest"
     assert scalar("actions/checkout@v4") == "actions/checkout@v4"
