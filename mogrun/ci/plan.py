@@ -99,11 +99,13 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     taken: set[str] = set()
     warnings: list[str] = []
     built: dict[tuple[str, ...], list[GitHubJob]] = {}
-    # Lone jobs first, so that a group's id never takes a job's own name.
-    for group in sorted(groups, key=len):
+    # Every group's own id before any derived one ("x-needs", "x_y-x"), lone jobs
+    # first: neither a group's id nor a needs job's ever takes a job's own name.
+    ids = {group: _unique_id("+".join(group), taken) for group in sorted(groups, key=len)}
+    for group in groups:
         listed = [c for name in group for c in own[name]]
         found = triggers[group]
-        built[group] = _github_jobs(taskfile, group, shards, taken, warnings,
+        built[group] = _github_jobs(taskfile, group, ids[group], shards, taken, warnings,
                                     tuple(sorted(found.crons, key=listed.index)),
                                     tuple(found.dispatch))
     jobs = [job for group in groups for job in built[group]]
@@ -144,12 +146,11 @@ def _groups(selected: list[str], closures: _Closures) -> list[tuple[str, ...]]:
     return [tuple(n for n in targets if n in names) for names, _ in groups]
 
 
-def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], shards: int, taken: set[str],
-                 warnings: list[str], crons: tuple[str, ...],
+def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: int,
+                 taken: set[str], warnings: list[str], crons: tuple[str, ...],
                  dispatch: tuple[str, ...]) -> list[GitHubJob]:
     label = " + ".join(group)
     key = "+".join(group)  # "+" is in no job name: no group's key is a job's
-    base = _unique_id(key, taken)
 
     def github_job(job_id: str, name: str, command: tuple[str, ...], **rest: Any) -> GitHubJob:
         rest.setdefault("job", label)

@@ -577,6 +577,31 @@ def test_a_group_of_many_long_names_gets_an_id_yaml_readers_take(project) -> Non
     assert len({job_id.casefold() for job_id in flow["jobs"]}) == len(flow["jobs"])
 
 
+def test_a_job_keeps_its_id_next_to_a_sharded_job_s_needs_job(project) -> None:
+    """``x``'s generated needs job took the id ``x-needs`` from the scheduled job
+    of that name (which became ``x-needs_2``), though lone jobs' ids come first."""
+    project.write(f"""
+        [jobs.prep]
+        repo = "acme/api"
+        prompt = "prepare"
+
+        [jobs.x]
+        repo = [{FAN}]
+        prompt = "x"
+        needs = ["prep"]
+        schedule = "23 3 * * *"
+
+        [jobs.x-needs]
+        repo = "acme/web"
+        prompt = "y"
+        schedule = "29 4 * * *"
+        """)
+    flow, _ = generated(project, "--shards", "3")
+    assert {job_id: job["name"] for job_id, job in flow["jobs"].items()} == {
+        "x-needs_2": "x (needs)", "x": "x (shard ${{ matrix.shard }}/3)", "x-needs": "x-needs"}
+    assert flow["jobs"]["x"]["needs"] == ["x-needs_2"]
+
+
 def test_crons_spelled_apart_only_by_case_or_zeros_are_one_schedule(project) -> None:
     """GitHub compares strings ignoring case: two spellings of one cron were two
     ``on.schedule`` entries firing at once, each running both jobs."""
