@@ -84,6 +84,10 @@ def test_the_example_gives_a_valid_workflow_with_what_the_file_says(project) -> 
                           "MOGPLEX_URL": "${{ vars.MOGPLEX_URL }}",
                           "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL || "
                                                "vars.SLACK_WEBHOOK_URL }}"}
+    # Actions on the node24 runtime: the node20 majors (checkout v4, setup-python v5,
+    # upload-artifact v4 and v5) are deprecated on GitHub's runners.
+    assert [s["uses"] for s in weekly["steps"] if "uses" in s] == [
+        "actions/checkout@v5", "actions/setup-python@v6", "actions/upload-artifact@v6"]
     upload = step(weekly, "actions/upload-artifact")
     assert upload["if"] == "always()"
     assert upload["with"] == {"name": "mogrun-junit-weekly-cleanup", "path": "mogrun-junit.xml",
