@@ -95,30 +95,13 @@ def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpe
 
 
 def _refuse_names_one_to_github(taskfile: TaskFile) -> None:
-    """Jobs whose names differ only in case are one name to GitHub, which compares
-    strings ignoring case: a dispatch of one (``inputs.job == 'nightly'``) would
-    start the others, and their concurrency groups would be one. The dispatch
-    choice ``all`` is such a name too."""
-    from mogrun.ci.names import same_name_key
-    from mogrun.ci.plan import DISPATCH_ALL
-    from mogrun.ci.schedules import job_schedules
+    """The first job name GitHub would confuse with another (``names``' rule)."""
+    from mogrun.ci.names import job_name_problems
+    from mogrun.ci.schedules import scheduled_jobs
 
-    seen: dict[str, str] = {}
-    for name in taskfile.jobs:
-        if same_name_key(name) == same_name_key(DISPATCH_ALL) and job_schedules(taskfile, name):
-            raise TaskFileError(
-                f'job "{name}" is scheduled, and "{DISPATCH_ALL}" is the name of the '
-                "workflow's manual choice that runs every scheduled job: choosing the job "
-                "would run them all",
-                location=taskfile.location("jobs", name), job=name,
-                context=["Rename the job."])
-        first = seen.setdefault(same_name_key(name), name)
-        if first != name:
-            raise TaskFileError(
-                f'jobs "{first}" and "{name}" differ only in case, and GitHub compares names '
-                "ignoring case: a workflow could not start one without the other",
-                location=taskfile.location("jobs", name), job=name,
-                context=["Rename one of them."])
+    for problem in job_name_problems(taskfile.jobs, scheduled_jobs(taskfile)):
+        raise TaskFileError(problem.message, location=taskfile.location("jobs", problem.job),
+                            job=problem.job, context=[problem.advice])
 
 
 def _first(errors: list[MogrunError]) -> MogrunError:

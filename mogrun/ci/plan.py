@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mogrun.ci.names import github_name, same_name_key
+from mogrun.ci.names import DISPATCH_ALL, github_name, same_name_key
 from mogrun.ci.schedules import workflow_schedules
 from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
@@ -36,7 +36,6 @@ DEFAULT_PARALLEL = 4  # `mogrun run`'s -j default: runs at once per invocation
 DEFAULT_CAPACITY_WAIT = 1800.0  # the SPEC's default wait for a sandbox slot
 SETUP_MINUTES = 10  # checkout, setup-python, pip install, resolving repos
 GITHUB_MAX_MINUTES = 360  # a job on a GitHub-hosted runner is stopped at 6 hours
-DISPATCH_ALL = "all"  # the workflow_dispatch choice that runs every scheduled job
 _START_WINDOWS = (("starts_per_minute", 60.0), ("starts_per_hour", 3600.0),
                   ("starts_per_day", 86400.0))
 

@@ -20,9 +20,17 @@ def raw_schedule(taskfile: TaskFile, job: str) -> Any:
 def job_schedules(taskfile: TaskFile, job: str) -> list[str]:
     """The job's cron expressions, spelled as the workflow writes them; ``[]`` when
     it has none (or the value is not a string or list of them)."""
+    value = raw_schedule(taskfile, job)
+    if value is None:
+        return []
     from mogrun.ci.cron import normalize, schedules
 
-    return [normalize(e) for e in schedules(raw_schedule(taskfile, job))]
+    return [normalize(e) for e in schedules(value)]
+
+
+def scheduled_jobs(taskfile: TaskFile) -> list[str]:
+    """The jobs with a schedule (their own, or ``[defaults]``'), file order."""
+    return [job for job in taskfile.jobs if job_schedules(taskfile, job)]
 
 
 def workflow_schedules(taskfile: TaskFile) -> dict[str, list[str]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mogrun.ci.plan import DISPATCH_ALL, GitHubJob, Plan
+from mogrun.ci.names import DISPATCH_ALL
+from mogrun.ci.plan import GitHubJob, Plan
 from mogrun.ci.runenv import run_line, step_env
 from mogrun.ci.yamltext import dump, in_comment
 

@@ -48,7 +48,7 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
     errors: list[MogrunError] = [*set_problems(taskfile, sets), *keyed, *graph_errors(taskfile)]
-    warnings = (command_name_warnings(taskfile, command_names) + case_warnings(taskfile)
+    warnings = (command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
                 + uncancellable_warnings(taskfile))
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
@@ -144,20 +144,15 @@ def _place(error: MogrunError) -> tuple[int, int]:
     return (location.line or 0, location.column or 0)
 
 
-def case_warnings(taskfile: TaskFile) -> list[str]:
-    """Job names that differ only in case run apart here, but GitHub takes them for
-    one name: ``ci github`` refuses them, which a CI step that runs ``check``
-    first should hear of."""
-    from mogrun.ci.names import same_name_key
+def github_name_warnings(taskfile: TaskFile) -> list[str]:
+    """Job names GitHub takes for another (ones that differ only in case, a
+    scheduled ``all``) run apart here, but ``ci github`` refuses them, which a CI
+    step that runs ``check`` first should hear of."""
+    from mogrun.ci.names import job_name_problems
+    from mogrun.ci.schedules import scheduled_jobs
 
-    seen: dict[str, str] = {}
-    warnings = []
-    for name in taskfile.jobs:
-        first = seen.setdefault(same_name_key(name), name)
-        if first != name:
-            warnings.append(f'jobs "{first}" and "{name}" differ only in case: `mogrun ci '
-                            "github` refuses them (GitHub compares names ignoring case)")
-    return warnings
+    return [f"{p.message} (`mogrun ci github` refuses it)"
+            for p in job_name_problems(taskfile.jobs, scheduled_jobs(taskfile))]
 
 
 def uncancellable_warnings(taskfile: TaskFile) -> list[str]:

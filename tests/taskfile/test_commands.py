@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = '[jobs.hello]\nrepo = "acme/api"\nprompt = "Say hello."\n'
 
@@ -88,11 +90,25 @@ def test_check_warns_of_job_names_that_differ_only_in_case(project) -> None:
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        'Warning: jobs "weekly" and "Weekly" differ only in case: `mogrun ci github` refuses '
-        "them (GitHub compares names ignoring case)",
-        'Warning: jobs "weekly" and "WEEKLY" differ only in case: `mogrun ci github` refuses '
-        "them (GitHub compares names ignoring case)",
-    ]
+        f'Warning: jobs "weekly" and "{name}" differ only in case, and GitHub compares names '
+        "ignoring case: a workflow could not start one without the other (`mogrun ci github` "
+        "refuses it)" for name in ("Weekly", "WEEKLY")]
+
+
+@pytest.mark.parametrize("name", ["all", "ALL", "All"])
+def test_check_warns_of_a_scheduled_job_named_like_the_all_choice(project, name) -> None:
+    """ci github refuses it (choosing it in a dispatch would run every job); check
+    said ok."""
+    project.write('[defaults]\nrepo = "acme/api"\nprompt = "x"\n\n'
+                  f'[jobs.{name}]\nschedule = "17 6 * * 1"\n[jobs.b]\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        f'Warning: job "{name}" is scheduled, and "all" is the name of the workflow\'s manual '
+        "choice that runs every scheduled job: choosing the job would run them all "
+        "(`mogrun ci github` refuses it)"]
+    project.write(f'[defaults]\nrepo = "acme/api"\nprompt = "x"\n\n[jobs.{name}]\n')
+    assert project.run("check").err == ""  # unscheduled, it is no dispatch choice
 
 
 def test_check_warns_of_cancel_on_timeout_written_for_an_automation_job(project) -> None:
