@@ -160,6 +160,12 @@ class _LogSink:
     def watch(self, state: Any, unchanged_for: float) -> None:
         return None
 
+    def wait(self, wait: Any) -> None:
+        from mogrun.textsafety import escape_agent_text
+
+        self._line(escape_agent_text(f"wait {wait.kind}: {self.target.label}: "
+                                     f"{wait.describe()}"), err=True)
+
 
 def print_logs(state: CliState, client: Any, targets: Sequence[Target],
                secrets: frozenset[str]) -> int:

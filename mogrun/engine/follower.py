@@ -28,6 +28,7 @@ from mogrun.durations import parse_moment
 from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import Event, ResolvedJob, RunState
 from mogrun.outcomes import RunStatus
+from mogrun.waits import Wait, WaitKind
 
 EVENT_LIMIT = 200
 AWAITING_INPUT = "awaiting_input"  # a FollowOutcome reason
@@ -41,6 +42,12 @@ GAP_NOTICE = (
     "some of them are not shown"
 )
 END_EVENTS = frozenset({"finished", "failed", "cancelled"})  # the last event of an ended run
+# A pause between two polls this long is said (a small request budget shared by
+# many runs sets it): the run may end meanwhile, and the screen must not go quiet.
+# Said once while it stays about the same, and every time from RESAY_PAUSE on.
+SLOW_POLL, RESAY_PAUSE = 10.0, 30.0
+SLOW_POLL_REASON = ("the next poll of this run waits for the request budget ([mogplex] "
+                    "requests_per_minute, shared by every run followed)")
 
 
 class EventSource(Protocol):
@@ -60,6 +67,7 @@ class FollowSink(Protocol):
     def status(self, old: str | None, state: RunState) -> None: ...
     def notice(self, message: str, level: str = "info") -> None: ...
     def watch(self, state: RunState, unchanged_for: float) -> str | None: ...
+    def wait(self, wait: Wait) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,7 @@ class Follower:
         self._fingerprint = self._print_of(state)
         self._unchanged_since = clock()
         self._polled_at = clock()  # when the last poll began (at first: the run's start)
+        self._said_pause = 0.0  # the last long pause said (``_say_pause``)
 
     def follow(self) -> FollowOutcome:
         """Poll until done; the first poll waits one interval unless the run
@@ -207,11 +216,19 @@ class Follower:
             if remaining <= 0:
                 return self._outcome("timeout")
             wait = min(wait, remaining)
+        self._say_pause(wait)
         if self.stop.wait(wait):
             return self._outcome("interrupted")
         if self.deadline is not None and self.clock() >= self.deadline:
             return self._outcome("timeout")
         return None
+
+    def _say_pause(self, wait: float) -> None:
+        if wait < SLOW_POLL or (wait < RESAY_PAUSE and self._said_pause
+                                and abs(wait - self._said_pause) <= self._said_pause / 4):
+            return
+        self._said_pause = wait
+        self.sink.wait(Wait.for_seconds(WaitKind.REQUEST_BUDGET, SLOW_POLL_REASON, wait))
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)

@@ -32,6 +32,7 @@ from mogrun.errors import (
 from mogrun.masking import mask
 from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.outcomes import Outcome
+from mogrun.waits import Wait
 
 INTERRUPT_STOP = "interrupted"
 NEVER_STARTED = "interrupted before it started"
@@ -60,6 +61,9 @@ class _TrackSink:
     def watch(self, state: RunState, unchanged_for: float) -> str | None:
         return self.deps.hooks.watch(job=self.track.job, run=self.track.plan, state=state,
                                      unchanged_for=unchanged_for)
+
+    def wait(self, wait: Wait) -> None:
+        self.deps.channel.wait(dataclasses.replace(wait, job=self.track.job.name), self.track)
 
 
 class RunExecutor:

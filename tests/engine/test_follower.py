@@ -43,6 +43,7 @@ class Sink:
         self.events, self.statuses, self.notices = [], [], []
         self.watch_reason = watch_reason
         self.unchanged = []
+        self.waits = []
 
     def event(self, event):
         self.events.append(event.id)
@@ -56,6 +57,9 @@ class Sink:
     def watch(self, state, unchanged_for):
         self.unchanged.append(unchanged_for)
         return self.watch_reason
+
+    def wait(self, wait):
+        self.waits.append(wait)
 
 
 def follow(responses, *, sink=None, deadline=None, stop=None, clock=None, status="pending",
@@ -232,3 +236,33 @@ def test_polls_keep_their_cadence_when_a_poll_is_slow():
     assert follower.follow().reason == "terminal"
     assert began == [1.0, 2.0, 3.0]
     assert time.waits == [1.0, 0.6, 0.6]
+
+
+class Instant:
+    """A stop event that is never set and whose waits return at once (recorded)."""
+
+    def __init__(self):
+        self.waited = []
+
+    def is_set(self):
+        return False
+
+    def wait(self, seconds=None):
+        self.waited.append(seconds)
+        return False
+
+
+def test_a_long_pause_between_polls_is_said_once_while_it_stays_and_each_time_past_30s():
+    """A small request budget made the first poll wait a minute with nothing said."""
+    from mogrun.engine.follower import SLOW_POLL_REASON
+    from mogrun.waits import WaitKind
+
+    pauses = iter([5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0])
+    source, sink, stop = Script([("streaming", [])] * 6 + [("success", [])]), Sink(), Instant()
+    follower = Follower(source, None, RunState(run_id="r_1", status="pending"), sink,
+                        interval=lambda: next(pauses), stop=stop, clock=lambda: 0.0)
+    assert follower.follow().reason == "terminal"
+    assert stop.waited == [5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0]
+    assert [w.kind for w in sink.waits] == [WaitKind.REQUEST_BUDGET] * 4
+    assert {w.reason for w in sink.waits} == {SLOW_POLL_REASON}
+    assert [round(w.remaining() or 0) for w in sink.waits] == [12, 40, 40, 16]

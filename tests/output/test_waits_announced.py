@@ -151,3 +151,31 @@ def test_a_429_retry_after_is_announced(emulator, tmp_path, mode):
         mogrun.stop() if mogrun.proc.poll() is None else None
     if mode == "github":
         assert any(re.match(r"::group::first", x) for x in mogrun.seen)
+
+
+SMALL_BUDGET = """\
+[mogplex]
+requests_per_minute = 3
+
+[jobs.first]
+repo = "acme/api"
+prompt = "@emulator duration=2s events=4"
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_poll_held_a_minute_by_the_request_budget_is_announced(emulator, tmp_path, mode):
+    """Three requests a minute: the start took them, and the first poll waited a
+    minute with nothing on screen, in every mode."""
+    args, env = MODES[mode]
+    began = time.monotonic()
+    mogrun = Mogrun(emulator, tmp_path, SMALL_BUDGET, *args, "first", env=env)
+    try:
+        line, seen_at = mogrun.wait_for(wait_line(mode, "request_budget"))
+        assert seen_at - began < 10.0
+    finally:
+        mogrun.stop()
+    text = json.loads(line)["reason"] if mode == "json" else line
+    assert "the next poll of this run waits for the request budget" in text, line
+    if mode == "json":
+        assert json.loads(line)["job"] == "first" and json.loads(line)["seconds"] > 30
