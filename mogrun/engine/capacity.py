@@ -151,7 +151,8 @@ class SandboxSlots:
                 described = self.describe()
                 if described != said:
                     announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
-                                              run=label or None))
+                                              run=label or None,
+                                              job=getattr(job, "name", None)))
                 said, said_at = described, now
             if self.stop.wait(min(self._next_look(), left)):
                 raise Interrupted(130, "interrupted while waiting for a sandbox slot")

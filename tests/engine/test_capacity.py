@@ -69,6 +69,8 @@ def test_a_capped_fan_out_with_busy_sandboxes_passes_and_never_exceeds_the_cap(
     capacity = [w for w in waits if w["kind"] == "capacity"]
     assert capacity, waits
     assert capacity[0]["reason"].startswith("waiting for a sandbox slot: 3 of 3 busy (")
+    # the job too, as every other wait of a job says it (a consumer filters by job)
+    assert {(w["job"], w["run"].partition(":")[0]) for w in capacity} == {("fan", "fan")}
     assert mogrun_emulator.count("GET", "/sandboxes") >= 1
     assert "failed" not in result.stderr
 
