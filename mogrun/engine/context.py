@@ -53,6 +53,7 @@ class SessionDeps:
     slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
     recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
     give_up: threading.Event = field(default_factory=threading.Event)
+    said: threading.Event = field(default_factory=threading.Event)  # the first signal's line
     rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:

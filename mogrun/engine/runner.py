@@ -40,6 +40,7 @@ MAYBE_STARTED = "interrupted while its start was unanswered: it may have made a 
 # A cancelled run's last events are worth a moment, not the exit: a stalled events
 # endpoint must not add CANCEL_GRACE to every timeout and Ctrl-C.
 TAIL_GRACE = 2.0
+SAID_WAIT = 1.0  # the longest a cancel's line waits for the first signal's
 
 
 class _TrackSink:
@@ -306,8 +307,11 @@ class RunExecutor:
         self._announce(track, state if state.terminal else final)
 
     def _interrupted(self, track: RunTrack, kind: JobKind) -> RunResult:
-        """Cancel runs this invocation started; leave attached ones going."""
+        """Cancel runs this invocation started; leave attached ones going. What the
+        first signal does is said before any run's cancel is (it is said on the main
+        thread as this worker wakes: a cancel refused at once came first)."""
         deps, code = self.deps, self.deps.interrupt_code()
+        deps.said.wait(SAID_WAIT)
         if track.attached:
             deps.channel.notice(f"interrupted; run {track.run_id} was not started by this "
                                 "invocation and is left running", track=track)

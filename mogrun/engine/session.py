@@ -202,7 +202,7 @@ def run_session(
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
             sandbox_cap=options.sandboxes or _sandbox_cap(config),
             recall=_recall(ports.history, invocation),
-            rerun_command=rerun_command or RERUN,
+            rerun_command=rerun_command or RERUN, said=watch.said,
         )
         progress = SessionProgress()
         watch.on_first = lambda code: _first_signal(deps, progress, code)

@@ -114,6 +114,7 @@ class SignalWatch:
                  on_first: Callable[[int], None] | None = None) -> None:
         self.stop = stop or threading.Event()
         self.on_first = on_first
+        self.said = threading.Event()  # set once the first signal's line is out
         self.exit_code: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -137,9 +138,12 @@ class SignalWatch:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)
         self.stop.set()
-        if self.on_first is not None:
-            with contextlib.suppress(Exception):  # saying it must never stop the stop
-                self.on_first(self.exit_code)
+        try:
+            if self.on_first is not None:
+                with contextlib.suppress(Exception):  # saying it must never stop the stop
+                    self.on_first(self.exit_code)
+        finally:
+            self.said.set()
 
 
 class InterruptibleSleep:

@@ -461,3 +461,19 @@ def test_ctrl_c_after_a_run_was_detached_says_it_stays_going(emulator, tmp_path)
     assert "cancelling" not in err, err
     (run_id,) = emulator.runs
     assert emulator.run_detail(run_id)["status"] != "cancelled"
+
+
+def test_the_first_signals_line_comes_before_a_cancel_refused_at_once(emulator, tmp_path):
+    """A 429's pause leaves no room for the cancel, which fails without a request:
+    its error line came before the line saying what the signal does."""
+    emulator.add_fault("events", "429", count=1, retry_after=20)
+    with running(spawn(emulator, tmp_path, "long")) as proc:
+        deadline = time.monotonic() + 15
+        while not emulator.count("GET", "/runs/", status=429):  # polled: the 429 came
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    said = err.index("cancelling 1 run started here")
+    assert said < err.index("the cancel did not get through"), err
