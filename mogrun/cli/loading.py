@@ -125,16 +125,19 @@ def taskfile_secrets(state: CliState, taskfile: TaskFile | None) -> frozenset[st
 
 
 def env_secrets(state: CliState, taskfile: Any) -> frozenset[str]:
-    """The values of every ``env.NAME`` the task file and its prompt files use: the agent
-    may echo them, and ``logs`` masks them as ``run`` does (they are secrets)."""
+    """The values of every ``env.NAME`` the task file and its prompt files use, and the
+    API token: the agent may echo them, and ``logs`` masks them as ``run`` does (they
+    are secrets)."""
     from mogrun.taskfile.paths import prompt_file_texts
-    from mogrun.taskfile.templates import template_names
+    from mogrun.taskfile.templates import TOKEN_NAME, template_names
 
     texts = [taskfile.text, *prompt_file_texts(taskfile)]
 
     used = (name.split("|")[0].strip() for text in texts for name in template_names(text))
     names = {name.removeprefix("env.") for name in used if name.startswith("env.")}
-    return frozenset(value for name in names if (value := state.env.get(name)))
+    token = (state.env.get(TOKEN_NAME) or "").strip()
+    return frozenset({*(value for name in names if (value := state.env.get(name))),
+                      *([token] if token else [])})
 
 
 def plugin_specs(state: CliState, specs: Sequence[str]) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited, toml_repr
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import (
+    TOKEN_NAME,
     Scope,
     TemplateClock,
     render,
@@ -113,8 +114,6 @@ class _Job:
         values, and env.* values in them are secrets, raw or repr'd; so is the
         API token (a plugin key's validator may quote it)."""
         from mogrun.masking import mask
-        from mogrun.taskfile.templates import TOKEN_NAME
-
         secrets = {*self.secrets, self.ctx.env.get(TOKEN_NAME) or ""} - {""}
         return mask(message, {*secrets, *(repr(s)[1:-1] for s in secrets)})
 
@@ -201,7 +200,14 @@ def _build(job: _Job) -> ResolvedJob:
         on_timeout=merged.get("on_timeout", "cancel"),
         capacity_wait=_seconds(job, "capacity_wait", DEFAULT_CAPACITY_WAIT),
         harness=merged.get("harness") if automation is None else None,
-        options=options, secrets=frozenset(job.secrets), automation=automation)
+        options=options, secrets=_with_token(job), automation=automation)
+
+
+def _with_token(job: _Job) -> frozenset[str]:
+    """The job's secrets and the API token: a token pasted into a prompt (or an agent
+    that echoes it) is masked wherever the job's text is shown or recorded."""
+    token = (job.ctx.env.get(TOKEN_NAME) or "").strip()
+    return frozenset(job.secrets | ({token} if token else set()))
 
 
 def _seconds(job: _Job, key: str, default: float) -> float:

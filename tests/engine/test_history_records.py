@@ -81,6 +81,29 @@ def test_a_repo_named_from_env_is_stored_masked_and_still_found(project, mogrun)
     assert [r["repo"] for r in json_lines(status.stdout)] == ["acme/***"]
 
 
+def test_the_token_pasted_into_a_prompt_is_masked_everywhere(project, mogrun,
+                                                               mogrun_emulator):
+    """SPEC: the token is never printed, logged or written to history; pasted into
+    a prompt (or echoed by an agent) it was, by run, logs, show and history."""
+    import sqlite3
+
+    token = mogrun_emulator.write_token
+    root = project(f"""
+        [jobs.leak]
+        repo = "acme/api"
+        prompt = "key={token}\\n@emulator duration=0.2s message='key={token}'"
+    """)
+    shown = [mogrun("leak"), mogrun("logs", "leak"), mogrun("--json", "logs", "leak"),
+             mogrun("show", "leak"), mogrun("--json", "history")]
+    assert all(result.exit_code == 0 for result in shown), shown
+    assert all(token not in result.output for result in shown), shown
+    assert "key=***" in shown[0].output and "key=***" in shown[3].output
+    with sqlite3.connect(root / ".mogrun" / "history.db") as db:
+        stored = " ".join(str(value) for row in db.execute("SELECT * FROM runs")
+                          for value in row)
+    assert token not in stored
+
+
 def test_a_finished_run_keeps_its_terminal_status_with_its_result(project, mogrun):
     # The terminal status is written with the result (one commit per run fewer
     # than writing it as a status change first): it must still be there.
