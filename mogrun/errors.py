@@ -178,6 +178,15 @@ class NothingRecordedError(UsageError):
     """``rerun`` in a project whose history holds no run (a fresh CI checkout)."""
 
 
+class NotStartedError(UsageError):
+    """A job (or run) named has no started run recorded: nothing to show (exit 2).
+    Asked whether it passed (``logs --follow``, ``status --exit-status``), the
+    answer is that it did not: those say so and exit 1 (``as_not_passed``)."""
+
+    def as_not_passed(self) -> MogrunError:
+        return MogrunError(self.message, context=self.context)
+
+
 class EmptyTaskFileError(TaskFileError):
     """The task file holds nothing: no job to run, but nothing wrong to declare either
     (``schema``, ``repos`` and ``plugins`` take it as no file)."""

@@ -29,7 +29,7 @@ from mogrun.cli.state_cmds import (
     targets_for,
     with_automations,
 )
-from mogrun.errors import MogrunError, RequestRefusedError, UsageError
+from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
 from mogrun.threads import start_without_signals
 
 
@@ -59,8 +59,11 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     taskfile, history = open_state(state, lenient=False)
     try:
         secrets = env_secrets(state, taskfile)
-        targets = with_automations(log_targets(state, history, taskfile, target, secrets),
-                                   taskfile)
+        try:
+            found = log_targets(state, history, taskfile, target, secrets)
+        except NotStartedError as exc:  # --follow asks whether it passed: it did not
+            raise exc.as_not_passed() if follow else exc from exc
+        targets = with_automations(found, taskfile)
         if state.local:
             return _print_kept(state, taskfile, targets, secrets)
         client = api_client(state, taskfile)
@@ -86,7 +89,7 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     targets = targets_for(history, taskfile, target, secrets)
     if targets or ":" in target:
         if not targets:
-            raise UsageError(f"no started runs recorded for {target!r}")
+            raise NotStartedError(f"no started runs recorded for {target!r}")
         return targets
     return _last_started(state, history, target)
 
@@ -104,7 +107,7 @@ def _last_started(state: CliState, history: Any, job: str) -> list[Target]:
     refused = history.latest_invocation_of(job)
     started = [r for r in history.recent(limit=10_000, job=job) if r.run_id]
     if not started:
-        raise UsageError(f"no started runs recorded for {job!r}",
+        raise NotStartedError(f"no started runs recorded for {job!r}",
                          context=[_why(refused[0])] if refused else [])
     invocation = started[0].invocation
     rows = [r for r in reversed(started) if r.invocation == invocation]

@@ -23,6 +23,7 @@ from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.errors import (
     MogrunError,
+    NotStartedError,
     RequestRefusedError,
     ServerError,
     ServiceUnavailableError,
@@ -118,8 +119,8 @@ def _rows_for(history: Any, taskfile: Any, target: str,
             raise _unknown_repo(target, repo, rows, history)
         rows = picked
     if not rows and (sep or job in taskfile.job_names):
-        raise UsageError(f"no recorded runs of {target!r} against this API",
-                         context=[f"History: {history.path} ({history.base_url})"])
+        raise NotStartedError(f"no recorded runs of {target!r} against this API",
+                              context=[f"History: {history.path} ({history.base_url})"])
     return rows
 
 
@@ -257,8 +258,11 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     taskfile, history = open_state(state)
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
-        rows = (history.latest_per_job() if target is None
-                else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+        try:
+            rows = (history.latest_per_job() if target is None
+                    else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+        except NotStartedError as exc:  # --exit-status: what never ran has not passed
+            raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
         if target is not None and not rows:  # a run id: history has not seen it
             rows = [_unrecorded(state, taskfile, history, target)]

@@ -245,3 +245,32 @@ def test_status_and_logs_say_what_they_wait_for(project, mogrun, mogrun_emulator
     assert quiet.exit_code == 0 and "wait retry: " in quiet.stderr  # never silent
     assert quiet.stdout.count("\n") == 4  # the table: header, rule, two runs
     assert mogrun("cancel", "fan").exit_code == 0
+
+
+def test_asked_whether_a_job_that_never_started_passed_the_answer_is_no(project, mogrun):
+    """docs/cli.md: status --exit-status is 1 when no run is recorded, logs --follow
+    1 unless each passed; both said 2 (a usage error) for a job of the file that
+    never ran, or whose only run was skipped."""
+    project("""
+        [jobs.bad]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+
+        [jobs.after]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+        needs = ["bad"]
+
+        [jobs.never]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("after").exit_code == 1  # bad failed, after skipped
+    followed = mogrun("logs", "--follow", "after")
+    assert followed.exit_code == 1, followed
+    assert "no started runs recorded for 'after'" in followed.stderr
+    assert mogrun("logs", "after").exit_code == 2  # not asked whether it passed
+    status = mogrun("status", "--exit-status", "never")
+    assert status.exit_code == 1, status
+    assert "no recorded runs of 'never'" in status.stderr
+    assert mogrun("status", "never").exit_code == 2
