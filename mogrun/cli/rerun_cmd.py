@@ -18,7 +18,7 @@ it is judged as it ended. ``--local`` runs ended with their emulator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
@@ -94,7 +94,10 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     if not retry:
         state.echo("nothing to rerun: every run of the latest invocation passed", err=True)
         return 0
-    names = list(dict.fromkeys(row.job for row in retry))
+    names = _in_task_file(state, taskfile, dict.fromkeys(row.job for row in retry))
+    if not names:
+        state.echo(NO_LONGER_IN_FILE, err=True)
+        return 0
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
@@ -111,6 +114,22 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                                                  no_deps=no_deps),
                    plugins=plugins, options=plugin_options(ctx, plugin_values),
                    timeout_override=timeout_override, shard=slice_, select=selection)
+
+
+NO_LONGER_IN_FILE = ("nothing to rerun: the runs that did not pass are no longer in the "
+                     "task file")
+
+
+def _in_task_file(state: CliState, taskfile: Any, names: Iterable[str]) -> list[str]:
+    """``names`` that are still jobs of the task file; each one removed since is said
+    (its runs cannot be started again: nothing says how)."""
+    kept = []
+    for name in names:
+        if name in taskfile.job_names:
+            kept.append(name)
+        else:
+            state.echo(f"{name}: no longer in the task file; not rerun", err=True)
+    return kept
 
 
 def _label(history: History, row: HistoryRow) -> str:
@@ -335,7 +354,7 @@ class Selection:
                     "is); follow it as said above")
         if leg is not None:
             return f"{leg}: none of the runs to rerun fall in this leg; nothing to do"
-        return "nothing to rerun: the runs that did not pass are no longer in the task file"
+        return NO_LONGER_IN_FILE
 
     def _say(self, text: str) -> None:
         from mogrun.output.base import escape_agent_text

@@ -217,3 +217,27 @@ def test_a_rerun_s_key_derives_from_the_run_s_own_default_key(
     keys = [row["idempotency_key"] for row in history_rows(mogrun)]
     base = first["idempotency_key"]
     assert sorted(keys) == sorted([base, f"{base}~attempt-2", f"{base}~attempt-3"])
+
+
+def test_a_rerun_goes_on_past_a_job_removed_from_the_task_file(project, mogrun,
+                                                               mogrun_emulator) -> None:
+    """Plain rerun failed with 'unknown job "gone"' (exit 2), naming no job itself,
+    and the job still in the file was not rerun."""
+    jobs = """
+        [jobs.gone]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+
+        [jobs.keep]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s status=failed"
+    """
+    project(jobs)
+    assert mogrun("-k", "gone", "keep").exit_code == 1
+    project(jobs.split("[jobs.keep]")[0].replace("gone", "keep").replace("acme/api", "acme/web")
+            .replace("status=failed", "status=success"))
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun")
+    assert result.exit_code == 0, result
+    assert "gone: no longer in the task file; not rerun" in result.stderr
+    assert len(mogrun_emulator.runs) == before + 1  # keep's attempt 2
