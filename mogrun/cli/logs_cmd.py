@@ -176,8 +176,9 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
     knows) is an error line when there are others, which are still shown (exit 1)."""
     code = 0
     for target in targets:
+        follower = _follower(state, client, target, secrets, len(targets))
         try:
-            _follower(state, client, target, secrets, len(targets)).poll_once()
+            follower.poll_once()
         except RequestRefusedError as exc:
             if len(targets) == 1 and exc.status == 404 and target.row is None:
                 raise exc.evolve(context=[*exc.context, AUTOMATION_RUN_HINT]) from exc
@@ -185,6 +186,9 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
                 raise
             _LogSink(state, target, secrets).notice(exc.message, "error")
             code = 1
+            continue
+        if follower.state.terminal:  # its events past the API's limit: said, as run says
+            follower.say_if_capped()
     return code
 
 

@@ -130,7 +130,7 @@ class Follower:
                     raise
                 return self._outcome("timeout")  # a poll stalled until the job's time ran out
             if self.state.terminal:
-                self._say_if_capped()
+                self.say_if_capped()
                 return self._outcome("terminal")
             if self.state.status == RunStatus.AWAITING_INPUT:
                 return self._outcome(AWAITING_INPUT)
@@ -166,7 +166,7 @@ class Follower:
             self._fingerprint = fingerprint
             self._unchanged_since = self.clock()
 
-    def _say_if_capped(self) -> None:
+    def say_if_capped(self) -> None:
         """An ended run whose end event is not among the full list seen was shown
         only its first ``EVENT_LIMIT`` events (a server answering the latest ones
         always ends the list with it)."""

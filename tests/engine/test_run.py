@@ -304,6 +304,10 @@ def test_event_cap_is_announced_once(project, mogrun):
     assert len(events) == len(set(events)) == 200
     assert objects[-1]["type"] == "summary"
     assert objects[-1]["results"][0]["status"] == "success"
+    for args in (("logs", "chatty"), ("--json", "logs", "chatty")):  # they were silent
+        shown = mogrun(*args)
+        assert shown.exit_code == 0, shown
+        assert shown.stderr.count("this run had more than 200 events") == 1, shown
 
 
 def test_unknown_repo_exits_2_before_any_start(project, mogrun, mogrun_emulator):
