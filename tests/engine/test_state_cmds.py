@@ -145,19 +145,29 @@ def test_logs_masks_env_values_the_agent_echoes_as_run_does(project, mogrun, tmp
         assert secret not in result.output
 
 
-def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
-                                                                  mogrun_emulator, tmp_path):
-    import sqlite3
-
+def detached_fan(project, mogrun, mogrun_emulator) -> tuple[str, str]:
+    """``fan`` over acme/api and acme/web, started with --detach: its two run ids."""
     project("""
         [jobs.fan]
         repo = ["acme/api", "acme/web"]
         prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
     """)
     assert mogrun("run", "--detach", "fan").exit_code == 0
-    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
-    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
-        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
+    return runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+
+
+def forget(tmp_path, run_id: str) -> None:
+    """History names ``run_id`` as a run the server never knew (``GONE``)."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
+        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, run_id))
+
+
+def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
+                                                                  mogrun_emulator, tmp_path):
+    api_run, web_run = detached_fan(project, mogrun, mogrun_emulator)
+    forget(tmp_path, api_run)
     result = mogrun("cancel", "fan")
     assert result.exit_code == 1, result
     assert GONE in result.stderr
@@ -169,19 +179,10 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
 def test_status_exit_status_of_a_run_the_server_no_longer_knows_is_not_going(
         project, mogrun, mogrun_emulator, tmp_path):
     """It said 3 (still going) for ever: a CI loop polling until it is not 3 spun."""
-    import sqlite3
-
-    project("""
-        [jobs.fan]
-        repo = ["acme/api", "acme/web"]
-        prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
-    """)
-    assert mogrun("run", "--detach", "fan").exit_code == 0
-    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    api_run, web_run = detached_fan(project, mogrun, mogrun_emulator)
     going = mogrun("status", "--exit-status")
     assert going.exit_code == 3, going
-    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:  # api's run: gone
-        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
+    forget(tmp_path, api_run)
     result = mogrun("status", "--exit-status")
     assert result.exit_code == 1, result
     assert GONE in result.stderr and "unknown" in result.stdout, result
@@ -193,8 +194,6 @@ def test_status_exit_status_of_a_run_the_server_no_longer_knows_is_not_going(
 
 def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
                                                                 mogrun_emulator, tmp_path):
-    import sqlite3
-
     project("""
         [jobs.fan]
         repo = ["acme/api", "acme/web"]
@@ -202,8 +201,7 @@ def test_logs_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogrun,
     """)
     assert mogrun("fan").exit_code == 0
     (api_run,) = runs_by_repo(mogrun_emulator, "acme/api")
-    with sqlite3.connect(tmp_path / ".mogrun" / "history.db") as db:
-        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", (GONE, api_run))
+    forget(tmp_path, api_run)
     for args in (("logs", "fan"), ("logs", "--follow", "fan")):
         result = mogrun(*args)
         assert result.exit_code == 1, result
