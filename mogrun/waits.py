@@ -31,6 +31,12 @@ class WaitKind(StrEnum):
     DEFERRED = "deferred"  # an automation trigger deferred or suppressed by the server
     PLUGINS = "plugins"  # plugins finishing their end-of-session work (notifications)
 
+    @property
+    def holds_requests(self) -> bool:
+        """Whether it holds requests (a started run's polls too), not only starts."""
+        return self in (WaitKind.RATE_LIMITED, WaitKind.REQUEST_BUDGET, WaitKind.RETRY,
+                        WaitKind.ANSWER)
+
 
 ANNOUNCE_AFTER = 1.0  # waits shorter than this are not worth a line
 

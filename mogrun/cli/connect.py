@@ -44,6 +44,7 @@ def connect(
     sleep: Callable[[float], None] | None = None,
     shards: int = 1,
     show_waits: bool = True,
+    trace: Callable[[str], None] | None = None,
 ) -> Connection:
     """A client for this invocation (endpoint rules first: exit 2 before 64).
 
@@ -51,7 +52,8 @@ def connect(
     signal interrupts); ``shards``: one of N legs sharing the token
     (``run --shard``). ``show_waits``: each wait of the client (a 429's
     Retry-After, a retry) is a line on stderr, as no wait is silent; ``run``
-    shows them in its own output instead."""
+    shows them in its own output instead. ``trace``: where ``-v`` lines go
+    (stderr unless given; ``run``'s reporter prints them above its live view)."""
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
     from mogrun.api.transport import Urllib3Transport
@@ -75,7 +77,7 @@ def connect(
         endpoint.api_url, token,
         transport=Urllib3Transport(), budget=budget,
         retry=_retry_policy(state, host, taskfile),
-        trace=functools.partial(_stderr_line, state) if state.verbose else None,
+        trace=(trace or functools.partial(stderr_line, state)) if state.verbose else None,
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )
@@ -152,10 +154,10 @@ def _wait_line(state: CliState, wait: Any) -> None:
     be a table or JSON that a script reads)."""
     from mogrun.textsafety import escape_agent_text
 
-    _stderr_line(state, escape_agent_text(f"wait {wait.kind}: {wait.describe()}"))
+    stderr_line(state, escape_agent_text(f"wait {wait.kind}: {wait.describe()}"))
 
 
-def _stderr_line(state: CliState, line: str) -> None:
+def stderr_line(state: CliState, line: str) -> None:
     """A ``-v`` trace line (from any thread of the run, so straight onto the stream)."""
     state.stderr.write(line + "\n")
     state.stderr.flush()

@@ -224,7 +224,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     import threading
     import time
 
-    from mogrun.cli.connect import connect
+    from mogrun.cli.connect import connect, stderr_line
     from mogrun.cli.loading import load_session, this_leg
     from mogrun.engine.session import SessionPorts, run_session
     from mogrun.engine.signals import InterruptibleSleep
@@ -238,9 +238,18 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             return _empty_leg(state)
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
+    reporter: Any = None
+
+    def trace(line: str) -> None:
+        """A ``-v`` line through the reporter (the live view keeps it off its area)."""
+        if reporter is None:
+            stderr_line(state, line)
+        else:
+            reporter.trace(line)
+
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
                          budget_settings=loaded.taskfile.settings, sleep=sleeper,
-                         shards=shard.count if shard else 1, show_waits=False)
+                         shards=shard.count if shard else 1, show_waits=False, trace=trace)
     session_options = _local_slots(session_options, connection)
     reporter = _session_reporter(state, loaded.taskfile.project_dir)
     history = None

@@ -55,6 +55,10 @@ class Reporter(Protocol):
         """Something waits (start limit, Retry-After, capacity, needs, retry):
         shown at once with its reason and when it ends, in every output mode."""
 
+    def trace(self, line: str) -> None:
+        """A ``-v`` trace line (already masked and escaped) for stderr, from any
+        thread; the live view prints it above its area, so the two never mix."""
+
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
         """A bug in mogrun ended ``run``: shown with its traceback (on stderr), even
         with ``quiet``, since the run's result only says "internal error"."""

@@ -10,6 +10,7 @@ last update: it is the run's duration, not when mogrun noticed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -80,18 +81,22 @@ class Board:
         with self._lock:
             row = self._rows.get(run.label)
             if row is not None:
-                row.last = text
+                row.last, row.wait = text, None  # it moved on: no longer held
 
     def wait(self, wait: Wait) -> None:
-        """A wait holds the run it names, or every not-yet-started run of its job
-        (a NEEDS wait is already a ``blocked`` row, shown with its needs)."""
-        if wait.kind == WaitKind.NEEDS:
+        """A wait holds the run it names, or the runs of the job it names, or,
+        naming neither (the start limit, a 429's pause), every run not started;
+        a started one too when it holds requests (a 429's pause, a retry of its
+        poll, an answer not come yet), until it ends or the run's next event.
+        A NEEDS wait is already a ``blocked`` row, shown with its needs; a
+        PLUGINS wait comes after every run is done."""
+        if wait.kind in (WaitKind.NEEDS, WaitKind.PLUGINS):
             return
         with self._lock:
             for key, row in self._rows.items():
-                if row.phase in (RUNNING, DONE):
+                if row.phase == DONE or row.ended is not None:
                     continue
-                if _holds(key, row, wait):
+                if (row.phase != RUNNING or wait.kind.holds_requests) and _holds(key, row, wait):
                     row.wait = wait
 
     def finished(self, job: ResolvedJob, results: Sequence[RunResult]) -> None:
@@ -121,12 +126,14 @@ class Board:
         return [shown[i] for i in keep], len(shown) - limit
 
     def progress(self) -> str:
-        """``7/20 done · 3 running · 10 queued`` (queued counts waiting and blocked runs)."""
+        """``7/20 done · 3 running · 10 queued (2 waiting)``: running counts every
+        started run, held or not; ``waiting`` every row a wait holds."""
         now = self._clock()
         with self._lock:
-            phases = [self._phase(row, now) for row in self._rows.values()]
-        done, running = phases.count(DONE), phases.count(RUNNING)
-        waiting = phases.count(WAITING)
+            phases = [(row.phase, self._phase(row, now)) for row in self._rows.values()]
+        done = sum(shown == DONE for _, shown in phases)
+        running = sum(own == RUNNING and shown != DONE for own, shown in phases)
+        waiting = sum(shown == WAITING for _, shown in phases)
         queued = len(phases) - done - running
         text = f"{done}/{len(phases)} done · {running} running · {queued} queued"
         return text + (f" ({waiting} waiting)" if waiting else "")
@@ -148,13 +155,13 @@ class Board:
     def _phase(self, row: BoardRow, now: float) -> str:
         if row.phase == RUNNING and row.ended is not None:
             return DONE  # the server finished it: never shown running
-        if row.phase in (RUNNING, DONE):
-            return row.phase
-        if any(need not in self._done_jobs for need in row.needs):
+        if row.phase == DONE:
+            return DONE
+        if row.phase != RUNNING and any(need not in self._done_jobs for need in row.needs):
             return BLOCKED  # whatever else holds it, its needs come first
         if row.wait is not None and (row.wait.ends_at is None or row.wait.ends_at > now):
             return WAITING
-        return QUEUED
+        return row.phase if row.phase == RUNNING else QUEUED
 
     def _cells(self, row: BoardRow, now: float) -> tuple[str, ...]:
         """A waiting row's time column is its countdown (``in 43s``), so it stays
@@ -164,7 +171,7 @@ class Board:
         if phase == WAITING and row.wait is not None:
             detail = row.wait.describe(now)
             left = row.wait.remaining(now)
-            elapsed = "" if left is None else "in " + format_duration(round(left))
+            elapsed = "" if left is None else "in " + format_duration(math.ceil(left))
         elif phase == BLOCKED:
             waiting_for = [n for n in row.needs if n not in self._done_jobs]
             detail = "needs " + ", ".join(waiting_for)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.output.base import run_label
+from mogrun.output.base import is_terminal, run_label
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.paced import flush_quietly
 from mogrun.output.plain import PlainReporter
@@ -80,6 +80,7 @@ class LiveReporter(PlainReporter):
         self._refresh = refresh_per_second
         self.board = Board()
         self._live: Live | None = None
+        self._err_on_screen = is_terminal(stderr)  # the screen the live area is on
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
 
@@ -108,6 +109,13 @@ class LiveReporter(PlainReporter):
         self._ensure_live()
         super().wait(wait)
 
+    def trace(self, line: str) -> None:
+        """Above the live area when stderr is this screen; a ``2>file`` keeps its own."""
+        if self._quiet or not self._err_on_screen:
+            super().trace(line)
+        else:
+            self._print_line(Text(line))
+
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self.board.finished(job, results)
         super().job_finished(job, results, outcome)
@@ -135,13 +143,20 @@ class LiveReporter(PlainReporter):
     def _job_write(self, job_name: str, line: str) -> None:
         text = Text(line)
         text.highlight_regex(LINE_PATTERN)
-        with self._lock:
-            self.console.print(text)
+        self._print_line(text)
+
+    def _wait_write(self, wait: Wait, line: str) -> None:
+        self._job_write(wait.job or "", line)
 
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
                       run: RunPlan | None = None) -> None:
+        self._print_line(Text(text, style=LEVEL_STYLES.get(level, "")))
+
+    def _print_line(self, text: Text) -> None:
+        """One line above the live area (rich clears the area, prints, redraws it),
+        whole: a long one is wrapped, never cut."""
         with self._lock:
-            self.console.print(Text(text, style=LEVEL_STYLES.get(level, "")))
+            self.console.print(text)
 
     def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
         """A table when it fits the terminal; else one block per run, so that

@@ -115,6 +115,10 @@ class NdjsonReporter:
         self._flush_lines()  # before a line on stderr: a log merging the two keeps their order
         self._notices.notice(message, job=job, run=run, level=level)
 
+    def trace(self, line: str) -> None:
+        self._flush_lines()
+        self._notices.trace(line)
+
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
         self._flush_lines()
         self._notices.internal_error(job, run, traceback)

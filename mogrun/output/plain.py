@@ -115,6 +115,10 @@ class PlainReporter:
         label = run_label(job, run) if job and run else job.name if job else None
         self._write_notice(self._safe(notice_text(message, label, level)), job, level, run=run)
 
+    def trace(self, line: str) -> None:
+        with self._lock:
+            self._write(self._err, line)
+
     def internal_error(self, job: ResolvedJob, run: RunPlan, traceback: str) -> None:
         self.notice("internal error (a bug in mogrun; please report it with this traceback)",
                     job=job, run=run, level="error")

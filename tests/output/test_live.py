@@ -192,3 +192,17 @@ def test_a_wait_naming_no_job_holds_every_run_not_started_but_not_a_blocked_one(
     assert re.search(r"second\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit "
                      r"\(1/min\); ends in 1m0[01]s", text), text
     assert re.search(r"third\s+blocked\s+needs first", text), text
+
+
+def test_a_wait_on_requests_holds_a_running_run_until_its_next_event():
+    rep, _ = live(quiet=True)
+    job = make_job("one")
+    rep.session_started([job])
+    rep.job_started(job, job.runs[0], RunState("r_1", "streaming", now_iso(-3)), False)
+    rep.wait(Wait.for_seconds(WaitKind.RATE_LIMITED, "the API answered 429", 20))
+    text = render(rep)
+    assert re.search(r"one\s+waiting\s+streaming\s+in 20s\s+the API answered 429; ends in 20s",
+                     text), text
+    assert "0/1 done · 1 running · 0 queued (1 waiting)" in text
+    rep.event(job, job.runs[0], make_event("moved on"))
+    assert re.search(r"one\s+running\s+streaming\s+\d+s\s+log moved on", render(rep))

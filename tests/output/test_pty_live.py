@@ -160,3 +160,35 @@ def test_no_color_makes_the_help_plain_on_a_terminal_too(emulator, tmp_path, pla
     assert "Usage:" in screen and "\x1b[" not in screen
     code, screen = run_in_pty(emulator, tmp_path, *coloured)
     assert code == 0 and "\x1b[" in screen  # the same help without the flag is coloured
+
+
+ONE_JOB = '[jobs.one]\nrepo = "acme/api"\nprompt = "@emulator duration=2s events=3"\n'
+
+
+def test_a_wait_goes_above_the_live_area_whole_and_its_row_shows_waiting(emulator, tmp_path):
+    """A wait printed while the live area is up: the area is cleared first, the
+    line written whole, the area drawn again under it (it was written straight
+    after the progress line); the running row it holds shows ``waiting`` with
+    its countdown."""
+    (tmp_path / "mogplex.toml").write_text(ONE_JOB)
+    emulator.add_fault("events", "503", 1, retry_after=2)
+    code, raw = run_in_pty(emulator, tmp_path, "one", columns=200)
+    assert code == 0, raw
+    lines = screen_lines(raw)
+    waits = [x for x in lines if "  wait  " in x]
+    assert waits and all(re.fullmatch(
+        r"\d\d:\d\d:\d\d  one  wait  retry  Service unavailable \(injected\) "
+        r"\(SERVICE_UNAVAILABLE, HTTP 503\); retry 1; ends in 2s \(\d\d:\d\d:\d\dZ\)",
+        x) for x in waits), waits
+    assert any(re.match(r"one\s+waiting\s+pending\s+in [12]s\s+Service unavailable", x)
+               for x in lines), raw
+    assert "0/1 done · 1 running · 0 queued (1 waiting)" in lines, raw
+
+
+def test_trace_lines_go_above_the_live_area(emulator, tmp_path):
+    """``-v`` lines went straight onto stderr, into the middle of the live area."""
+    (tmp_path / "mogplex.toml").write_text(ONE_JOB)
+    code, raw = run_in_pty(emulator, tmp_path, "-v", "one", columns=200)
+    assert code == 0, raw
+    traces = [x for x in screen_lines(raw) if re.search(r"[<>] (\d+ )?(GET|POST) http", x)]
+    assert traces and all(re.match(r"[<>] ", x) for x in traces), traces
