@@ -14,6 +14,7 @@ refresh thread holds its own lock while it asks ``_render`` for the rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -34,9 +35,11 @@ from mogrun.output.tables import (
     summary_rows,
     table_width,
 )
+from mogrun.tables import cell_width
 from mogrun.waits import Wait
 
 LAST_EVENT_WIDTH = 60
+PROGRESS_SEP = " · "
 PHASE_STYLES = {RUNNING: "cyan", WAITING: "yellow", DONE: "dim"}
 OUTCOME_STYLES = {
     "success": "green",
@@ -201,22 +204,63 @@ class LiveReporter(PlainReporter):
 
     def _render(self) -> Group:
         """The progress line and the rows; called from rich's refresh thread.
-        Label, phase, status and elapsed keep their width; only the last
-        event (or a wait's reason) gives way on a narrow terminal."""
-        limit = max(3, self.console.size.height - 3)
-        rows, hidden = self.board.rows(limit)
-        grid = Table.grid(padding=(0, 2))
-        for i in range(4):
-            grid.add_column(no_wrap=True, min_width=max((len(r[i]) for r in rows), default=0))
-        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-        for label, phase, status, elapsed, detail in rows:
-            if phase != WAITING and len(detail) > LAST_EVENT_WIDTH:
-                detail = detail[: LAST_EVENT_WIDTH - 1] + "…"
-            grid.add_row(Text(label, style="bold"), Text(phase, style=PHASE_STYLES.get(phase, "")),
-                         Text(status, style=OUTCOME_STYLES.get(status, "")),
-                         Text(elapsed, style="dim"), Text(detail))
+        Every line fits the screen as it is now, so rich's redraw (cursor up
+        one line a row) lands on the area it drew: a wrapped row left stale
+        copies in the scrollback at every frame."""
+        columns, height = self._screen_size()
+        rows, hidden = self.board.rows(max(1, height - 3))
+        progress = self._progress_lines(hidden, columns)
+        if len(progress) > 1:  # a narrow screen: fewer rows, so the area still fits
+            rows, hidden = self.board.rows(max(1, height - 2 - len(progress)))
+            progress = self._progress_lines(hidden, columns)
+        widths = [max((cell_width(r[i]) for r in rows), default=0) for i in range(4)]
+        return Group(*(_row_text(row, widths, columns) for row in rows), *progress)
+
+    def _progress_lines(self, hidden: int, columns: int) -> list[Text]:
+        """The progress line, wrapped at its ``·`` on a narrow screen (the count
+        of rows not shown must stay in sight), each line cut to fit."""
         progress = self.board.progress() + (f" · {hidden} more not shown" if hidden else "")
-        return Group(grid, Text(progress, style="bold"))
+        lines: list[str] = []
+        for part in progress.split(PROGRESS_SEP):
+            if lines and cell_width(lines[-1] + PROGRESS_SEP + part) <= columns:
+                lines[-1] += PROGRESS_SEP + part
+            else:
+                lines.append(part)
+        return [_cut(Text(line, style="bold"), columns) for line in lines]
+
+    def _screen_size(self) -> tuple[int, int]:
+        """The terminal's own columns and lines, asked at each frame (a resize
+        counts at once; a ``COLUMNS`` wider than the screen must not make rows
+        wrap); the console's size when stdout is no terminal (a test's buffer)."""
+        try:
+            size = os.get_terminal_size(self.console.file.fileno())
+        except (AttributeError, OSError, ValueError):
+            return self.console.width, self.console.height
+        return size.columns, size.lines
+
+
+def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:
+    """``label  phase  status  elapsed  detail``: the first four keep their
+    width, the detail (the last event, a wait's reason) takes what is left; a
+    screen too narrow for even those cuts the row. One line, never wrapped."""
+    label, phase, status, elapsed, detail = row
+    text = Text(no_wrap=True, overflow="ellipsis")
+    styles = ("bold", PHASE_STYLES.get(phase, ""), OUTCOME_STYLES.get(status, ""), "dim")
+    for cell, width, style in zip((label, phase, status, elapsed), widths, styles, strict=True):
+        text.append(cell, style=style)
+        text.append(" " * (width - cell_width(cell) + 2))
+    if phase != WAITING and len(detail) > LAST_EVENT_WIDTH:
+        detail = detail[: LAST_EVENT_WIDTH - 1] + "…"
+    text.append(detail)
+    text.rstrip()
+    return _cut(text, columns)
+
+
+def _cut(text: Text, columns: int) -> Text:
+    """``text`` on one line of at most ``columns`` cells, its end an ellipsis if cut."""
+    text.no_wrap, text.overflow = True, "ellipsis"
+    text.truncate(max(1, columns), overflow="ellipsis")
+    return text
 
 
 def _exit_style(exit_code: int) -> str:

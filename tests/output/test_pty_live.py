@@ -51,15 +51,16 @@ def emulator():
         yield emu
 
 
-def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None):
+def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None, extra_env=None):
     """Run mogrun on a pty of ``columns`` x ``rows``; return (exit code, screen text).
-    ``interrupt_on``: Ctrl-C (SIGINT) once the screen shows that text."""
+    ``interrupt_on``: Ctrl-C (SIGINT) once the screen shows that text; ``extra_env``: more
+    variables."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES")) and k != "NO_COLOR"}
     env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color")
+               MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color", **(extra_env or {}))
     proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=env,
                             stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
@@ -192,3 +193,34 @@ def test_trace_lines_go_above_the_live_area(emulator, tmp_path):
     assert code == 0, raw
     traces = [x for x in screen_lines(raw) if re.search(r"[<>] (\d+ )?(GET|POST) http", x)]
     assert traces and all(re.match(r"[<>] ", x) for x in traces), traces
+
+
+AREA_ROW = re.compile(r"(lint|test:acme/api|test:acme/web|docs|deploy)\s+"
+                      r"(queued|blocked|running|waiting|done)\b")
+
+
+ALL = ("-j", "2", "lint", "test", "docs", "deploy")
+
+
+@pytest.mark.parametrize(("columns", "rows", "env", "args"), [
+    (20, 30, {}, ("lint",)),  # the grid gave up the label column to fit
+    (30, 30, {"COLUMNS": "120"}, ALL),  # exported by a shell started wider: the screen wins
+    (30, 7, {}, ALL),  # short and narrow: the progress line wraps at its dots, rows give way
+])
+def test_live_rows_fit_a_narrow_terminal_cut_never_wrapped(emulator, tmp_path, columns, rows,
+                                                           env, args):
+    """Rows wider than the screen wrapped onto several lines while the redraw moved
+    up one line a row: every frame left stale copies above the area. Each row is
+    cut to the screen, its label and phase first; a short screen says how many
+    rows it leaves out."""
+    (tmp_path / "mogplex.toml").write_text(TASKS)
+    code, raw = run_in_pty(emulator, tmp_path, *args, columns=columns, rows=rows,
+                           extra_env=env)
+    assert code == 0, raw
+    lines = screen_lines(raw)
+    shown = [x for x in lines if AREA_ROW.match(x) or re.match(r"\d/\d done", x)]
+    assert any(AREA_ROW.match(x) for x in shown), raw
+    assert max(len(x) for x in shown) <= columns, [x for x in shown if len(x) > columns]
+    assert not any(re.match(r"(queued|blocked|running|waiting|done)  ", x) for x in lines), raw
+    if rows < 10:
+        assert any("more not shown" in x for x in lines), raw
