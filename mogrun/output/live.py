@@ -15,6 +15,8 @@ refresh thread holds its own lock while it asks ``_render`` for the rows.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -26,7 +28,7 @@ from rich.text import Text
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import is_terminal, run_label
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
-from mogrun.output.paced import flush_quietly
+from mogrun.output.paced import FLUSH_DELAY, flush_quietly
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import (
     STATUS_COLUMN,
@@ -36,10 +38,12 @@ from mogrun.output.tables import (
     table_width,
 )
 from mogrun.tables import cell_width
+from mogrun.threads import start_without_signals
 from mogrun.waits import Wait
 
 LAST_EVENT_WIDTH = 60
 PROGRESS_SEP = " · "
+LINE_BATCH = FLUSH_DELAY  # seconds a line may wait to go above the area with others
 PHASE_STYLES = {RUNNING: "cyan", WAITING: "yellow", DONE: "dim"}
 OUTCOME_STYLES = {
     "success": "green",
@@ -84,6 +88,8 @@ class LiveReporter(PlainReporter):
         self.board = Board()
         self._live: Live | None = None
         self._err_on_screen = is_terminal(stderr)  # the screen the live area is on
+        self._batch: list[Text] = []  # lines waiting to go above the area together
+        self._due = threading.Event()  # set while some do
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
 
@@ -157,9 +163,35 @@ class LiveReporter(PlainReporter):
 
     def _print_line(self, text: Text) -> None:
         """One line above the live area (rich clears the area, prints, redraws it),
-        whole: a long one is wrapped, never cut."""
+        whole: a long one is wrapped, never cut. While the area is up, lines
+        wait up to ``LINE_BATCH`` to go out together: each print redraws the
+        whole area, and a fan-out prints thousands of lines (300 runs drew
+        20,000 rows, 8 MB, and took 18 s of CPU where plain lines take 1.3)."""
         with self._lock:
-            self.console.print(text)
+            if self._live is None:
+                self.console.print(text)
+                return
+            self._batch.append(text)
+            if not self._due.is_set():
+                self._due.set()
+
+    def _print_batches(self) -> None:
+        """The batching thread: one print of the lines gathered, ``LINE_BATCH``
+        after the first of them; it ends with the live area."""
+        while True:
+            self._due.wait()
+            time.sleep(LINE_BATCH)
+            with self._lock:
+                self._flush_batch()
+                if self._live is None:
+                    return
+
+    def _flush_batch(self) -> None:
+        """The lines waiting, in one print (the lock held)."""
+        lines, self._batch = self._batch, []
+        self._due.clear()
+        if lines:
+            self.console.print(Group(*lines))
 
     def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
         """A table when it fits the terminal; else one block per run, so that
@@ -195,10 +227,13 @@ class LiveReporter(PlainReporter):
                     redirect_stderr=False,
                 )
                 self._live.start()
+                start_without_signals(self._print_batches, "mogrun-live-lines")
 
     def _stop_live(self) -> None:
         with self._lock:
+            self._flush_batch()  # above the area, before it goes
             live, self._live = self._live, None
+            self._due.set()  # wakes the batching thread, which sees no area and ends
         if live is not None:
             live.stop()
 
