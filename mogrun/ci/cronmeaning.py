@@ -39,6 +39,13 @@ class Meaning:
     hours: tuple[int, ...]  # sorted
     # (month, day of month, day of week with 0 for Sunday) of the real dates it runs on
     days: frozenset[tuple[int, int, int]]
+    # How the two day fields are spelled where cron readers disagree on whether a
+    # field restricts the day (each: exactly "*", starts with "*"): Vixie/cronie
+    # take "*/2" as no restriction, Go's robfig/cron only "*", this reader a field
+    # naming every day. Equal only with equal spellings (unless either is exactly
+    # "*", which every reader takes alike): "17 6 1 * 0-6" is never one entry with
+    # "17 6 1 * *", which some readers run every day.
+    day_spelling: tuple[bool, ...] = ()
 
     def runs_on(self, day: datetime.date) -> bool:
         return (day.month, day.day, weekday(day)) in self.days
@@ -116,8 +123,11 @@ def meaning(expression: str) -> Meaning | None:
     if any(v is None for v in values):
         return None
     minutes, hours, dates, months, weekdays = (v or frozenset() for v in values)
+    days_spelled = fields[2:5:2]  # with either exactly "*", every reader ANDs the two
+    spelling = () if "*" in days_spelled else tuple(
+        flag for field in days_spelled for flag in (field == "*", field.startswith("*")))
     return Meaning(tuple(sorted(minutes)), tuple(sorted(hours)),
-                   _days(months, dates, weekdays))
+                   _days(months, dates, weekdays), spelling)
 
 
 def _days(months: frozenset[int], dates: frozenset[int],

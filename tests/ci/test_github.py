@@ -642,6 +642,23 @@ def test_crons_that_run_at_the_same_moments_are_one_schedule(project, first, sec
         f'"{second}" run at the same moments')
 
 
+@pytest.mark.parametrize(("first", "second"), [
+    ("17 6 1 * 0-6", "17 6 1 * *"), ("17 6 1-31 * 1", "17 6 * * MON"),
+    ("17 6 */2 * 1", "17 6 1-31/2 * 1"),
+])
+def test_crons_cron_readers_take_apart_are_never_one_schedule(project, first, second) -> None:
+    """Vixie cron takes a day field starting with "*" as no restriction, robfig/cron
+    only "*": "17 6 1 * 0-6" runs every day for some readers. Written as one entry,
+    the monthly job took the other's spelling and could run daily."""
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{first}"\n\n'
+                  f'[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{second}"\n')
+    flow, _ = generated(project)
+    assert sorted(entry["cron"] for entry in flow["on"]["schedule"]) == sorted([first, second])
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  f'schedule = ["{first}", "{second}"]\n')
+    assert "lists a cron expression twice" not in project.run("check").err
+
+
 def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project) -> None:
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   'schedule = ["17 7 * * 1", "17 7,9 * * 1-5", "23 7 * * 2"]\n')
