@@ -270,10 +270,12 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
                            attempts=attempts,
-                           rerun_command=rerun_command(state, plugins, options, shard=shard),
+                           rerun_command=rerun_command(state, plugins, options, shard=shard,
+                                                       no_deps=not session_options.use_needs),
                            # where the runs are not recorded, rerun would not find them
                            unrecorded_command=rerun_command(state, plugins, options,
-                                                            "run --rerun", shard))
+                                                            "run --rerun", shard,
+                                                            not session_options.use_needs))
     finally:
         reporter.close()
         if history is not None:
@@ -319,15 +321,17 @@ def _local_slots(session_options: Any, connection: Any) -> Any:
 
 def rerun_command(state: CliState, plugins: Sequence[str] = (),
                   options: Mapping[str, Any] | None = None, verb: str = "rerun",
-                  shard: Shard | None = None) -> str:
+                  shard: Shard | None = None, no_deps: bool = False) -> str:
     """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun
-    [--shard I/N] [-p NAME]... [--PLUGIN-OPTION V]...``: how this invocation's
+    [--no-deps] [--shard I/N] [-p NAME]... [--PLUGIN-OPTION V]...``: how this
+    invocation's
     failures are retried, with every option that shaped its requests (a rerun
     without the --set, or the plugin that rewrote the prompt, would send other
     prompts; without the --url it would read another API's history; without the
     --shard, a leg's rerun would take the whole token's limits while the other
-    legs run). ``verb``: ``run --rerun`` where the runs are not recorded
-    (``rerun`` finds what to retry in the history)."""
+    legs run; without the --no-deps, a rerun of a job would rerun its needs
+    first). ``verb``: ``run --rerun`` where the runs are not recorded (``rerun``
+    finds what to retry in the history)."""
     import shlex
 
     parts = ["mogrun"]
@@ -342,6 +346,8 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
     if state.no_plugins:
         parts.append("--no-plugins")
     parts += verb.split()
+    if no_deps:
+        parts.append("--no-deps")
     if shard is not None:
         parts += ["--shard", str(shard)]
     for name in plugins:

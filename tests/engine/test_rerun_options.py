@@ -241,3 +241,14 @@ def test_a_rerun_goes_on_past_a_job_removed_from_the_task_file(project, mogrun,
     assert result.exit_code == 0, result
     assert "gone: no longer in the task file; not rerun" in result.stderr
     assert len(mogrun_emulator.runs) == before + 1  # keep's attempt 2
+
+
+def test_the_rerun_hint_of_a_no_deps_run_keeps_no_deps(project, mogrun,
+                                                       mogrun_emulator) -> None:
+    """Since rerun JOB reruns the needs first, the hint without --no-deps reran x
+    (failed again) and skipped y instead of rerunning y alone."""
+    project(NEEDS_FAILED.replace('prompt = "y\\n@emulator duration=0.2s"',
+                                 'prompt = "y\\n@emulator duration=0.2s status=failed"'))
+    result = mogrun("--no-deps", "y")
+    assert result.exit_code == 1, result
+    assert "rerun what did not pass: mogrun rerun --no-deps y" in result.output, result
