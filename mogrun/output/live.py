@@ -243,11 +243,12 @@ class LiveReporter(PlainReporter):
         one line a row) lands on the area it drew: a wrapped row left stale
         copies in the scrollback at every frame."""
         columns, height = self._screen_size()
-        rows, hidden = self.board.rows(max(1, height - 3))
+        room = max(1, height - 2)  # the area's lines: a short screen may show no row
+        rows, hidden = self.board.rows(room - 1)
         progress = self._progress_lines(hidden, columns)
-        if len(progress) > 1:  # a narrow screen: fewer rows, so the area still fits
-            rows, hidden = self.board.rows(max(1, height - 2 - len(progress)))
-            progress = self._progress_lines(hidden, columns)
+        if len(rows) + len(progress) > room:  # a narrow screen: fewer rows, so it fits
+            rows, hidden = self.board.rows(max(0, room - len(progress)))
+            progress = self._progress_lines(hidden, columns)[:room - len(rows)]
         widths = [max((cell_width(r[i]) for r in rows), default=0) for i in range(4)]
         return Group(*(_row_text(row, widths, columns) for row in rows), *progress)
 

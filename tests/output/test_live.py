@@ -9,6 +9,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mogrun.models import GateVerdict, RunState
 from mogrun.output.live import LiveReporter
 from mogrun.waits import Wait, WaitKind
@@ -126,6 +128,20 @@ def test_a_short_screen_keeps_the_busy_rows_and_counts_the_rest():
     text = render(rep)
     assert "job8" in text and "job0" not in text
     assert text.splitlines()[-1] == "2/9 done · 1 running · 6 queued · 4 more not shown"
+
+
+@pytest.mark.parametrize(("columns", "lines"), [(20, 4), (12, 4), (16, 3), (12, 3), (5, 2),
+                                                (200, 2), (20, 5)])
+def test_the_area_never_takes_more_lines_than_a_tiny_screen_leaves(columns, lines):
+    """At 20x4 one row plus a progress line broken over three filled the screen:
+    rich's redraw then scrolled a copy of the area into the scrollback each frame."""
+    rep, _ = live(quiet=True)
+    rep.console.width, rep.console.height = columns, lines
+    jobs = [make_job(f"job{i}") for i in range(8)]
+    rep.session_started(jobs)
+    rep.job_started(jobs[7], jobs[7].runs[0], RunState("r_7", "pending"), False)
+    text = render(rep, width=columns)
+    assert len(text.splitlines()) <= max(1, lines - 2), text
 
 
 def test_the_summary_at_60_columns_keeps_every_run_id_whole():
