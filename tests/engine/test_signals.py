@@ -75,6 +75,16 @@ def wait_following(emulator, count=1, timeout=15.0):
     raise AssertionError("mogrun did not start following in time")
 
 
+def until(condition, what, proc=None, timeout=15.0, step=0.05):
+    """Wait until ``condition()`` holds (``what`` names it if it never does); a
+    ``proc`` that exits meanwhile fails at once."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        assert proc is None or proc.poll() is None, f"mogrun exited before: {what}"
+        time.sleep(step)
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143),
                                              (signal.SIGHUP, 129)])  # a terminal closed
 def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum, code):
@@ -117,10 +127,8 @@ def test_second_ctrl_c_still_ends_the_json_stream_with_a_summary(emulator, tmp_p
     jobs = LONG_JOB + '\n[jobs.quick]\nrepo = "acme/web"\nprompt = "@emulator duration=0.1s"\n'
     with running(spawn(emulator, tmp_path, "--json", "long", "quick", jobs=jobs)) as proc:
         wait_following(emulator, count=2)
-        deadline = time.monotonic() + 15
-        while not any(emulator.run_detail(r)["status"] == "success" for r in emulator.runs):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(lambda: any(emulator.run_detail(r)["status"] == "success" for r in emulator.runs),
+              "a run succeeded")
         time.sleep(0.5)  # quick's end is seen
         out, err, _ = interrupt(proc, times=2)
     assert proc.returncode == 130, (out, err)
@@ -194,10 +202,7 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     emulator.add_fault("start", "drop_after_commit")
     emulator.add_fault("start", "503", retry_after=20)
     with running(spawn(emulator, tmp_path, "long")) as proc:
-        deadline = time.monotonic() + 15
-        while emulator.count("POST", "/runs", 503, path="/runs") == 0:
-            assert time.monotonic() < deadline, "the retry never came"
-            time.sleep(0.05)
+        until(lambda: emulator.count("POST", "/runs", 503, path="/runs"), "the retry came")
         (run_id,) = emulator.runs
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
@@ -291,14 +296,9 @@ gates = { max_duration = "100ms" }
 """
     with running(spawn(emulator, tmp_path, "--json", "quick", jobs=quick,
                        MOGRUN_POLL_INTERVAL="30")) as proc:  # no poll before the signal
-        deadline = time.monotonic() + 15
-        while not emulator.runs:
-            assert time.monotonic() < deadline, "the run never started"
-            time.sleep(0.02)
+        until(lambda: emulator.runs, "the run started", step=0.02)
         (run_id,) = emulator.runs
-        while emulator.run_detail(run_id)["status"] != "success":
-            assert time.monotonic() < deadline, "the run never ended"
-            time.sleep(0.05)
+        until(lambda: emulator.run_detail(run_id)["status"] == "success", "the run ended")
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert f"run {run_id} had already ended (success); judged as it ended" in err
@@ -316,12 +316,10 @@ def test_sigterm_on_an_automation_run_says_it_is_left_going_not_cancelled(tmp_pa
     with Emulator(default_duration=0.5, automations=["triage"]) as emu:
         emu.add_fault("cancel", "delay", count=1, delay=5.0)  # the second signal comes first
         with running(spawn(emu, tmp_path, "run", "triage", "long", jobs=jobs)) as proc:
-            deadline = time.monotonic() + 15
-            while not (emu.runs and emu.count("GET", f"/runs/{emu.runs[-1]}/events")
-                       and any("/automations/" in r.path and r.method == "GET"
-                               and "/runs/" in r.path for r in emu.requests)):
-                assert time.monotonic() < deadline, "mogrun did not start following both"
-                time.sleep(0.05)
+            until(lambda: emu.runs and emu.count("GET", f"/runs/{emu.runs[-1]}/events")
+                  and any("/automations/" in r.path and r.method == "GET"
+                          and "/runs/" in r.path for r in emu.requests),
+                  "mogrun followed both")
             (run_id,) = emu.runs
             out, err, _ = interrupt(proc, signum=signal.SIGTERM, times=2, gap=1.0)
     assert proc.returncode == 143, (out, err)
@@ -450,10 +448,8 @@ def test_ctrl_c_after_a_run_was_detached_says_it_stays_going(emulator, tmp_path)
     one_start = HEADER.replace("starts_per_minute = 100", "starts_per_minute = 1")
     with running(spawn(emulator, tmp_path, "run", "--detach", "-j", "2", "first", "second",
                        jobs=TWO_DETACHED, header=one_start)) as proc:
-        deadline = time.monotonic() + 15
-        while not emulator.runs:  # the first started; the second waits for the budget
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
+        # the first started; the second waits for the budget
+        until(lambda: emulator.runs, "the first run started", proc)
         time.sleep(0.5)
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
@@ -468,10 +464,7 @@ def test_the_first_signals_line_comes_before_a_cancel_refused_at_once(emulator, 
     its error line came before the line saying what the signal does."""
     emulator.add_fault("events", "429", count=1, retry_after=20)
     with running(spawn(emulator, tmp_path, "long")) as proc:
-        deadline = time.monotonic() + 15
-        while not emulator.count("GET", "/runs/", status=429):  # polled: the 429 came
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
+        until(lambda: emulator.count("GET", "/runs/", status=429), "a poll met the 429", proc)
         time.sleep(0.5)
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
