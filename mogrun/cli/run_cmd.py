@@ -324,14 +324,13 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
                   shard: Shard | None = None, no_deps: bool = False) -> str:
     """``mogrun [-f FILE] [--url URL | --local] [--set N=V]... [--no-plugins] rerun
     [--no-deps] [--shard I/N] [-p NAME]... [--PLUGIN-OPTION V]...``: how this
-    invocation's
-    failures are retried, with every option that shaped its requests (a rerun
-    without the --set, or the plugin that rewrote the prompt, would send other
-    prompts; without the --url it would read another API's history; without the
-    --shard, a leg's rerun would take the whole token's limits while the other
-    legs run; without the --no-deps, a rerun of a job would rerun its needs
-    first). ``verb``: ``run --rerun`` where the runs are not recorded (``rerun``
-    finds what to retry in the history)."""
+    invocation's failures are retried, with every option that shaped its
+    requests (a rerun without the --set, or the plugin that rewrote the prompt,
+    would send other prompts; without the --url it would read another API's
+    history; without the --shard, a leg's rerun would take the whole token's
+    limits while the other legs run; without the --no-deps, a rerun of a job
+    would rerun its needs first). ``verb``: ``run --rerun`` where the runs are
+    not recorded (``rerun`` finds what to retry in the history)."""
     import shlex
 
     parts = ["mogrun"]
