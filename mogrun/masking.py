@@ -48,6 +48,16 @@ def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
 
 
+def json_forms(ordered: tuple[str, ...]) -> tuple[str, ...]:
+    """Each secret as it reads inside a JSON string written ASCII-only. The
+    encoding maps each character on its own, so a line that holds none of
+    these holds no secret and needs no ``mask_data`` walk; a line that does
+    (perhaps only across an escape: ``nabc`` in ``\\nabc``) gets the walk."""
+    import json
+
+    return tuple(json.dumps(secret, ensure_ascii=True)[1:-1] for secret in ordered)
+
+
 def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
     for secret in ordered:
         if secret in text:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from mogrun.masking import mask_data, maskable
+from mogrun.masking import json_forms, mask_data, maskable
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import SoFar
 from mogrun.output.paced import PacedLines
@@ -64,6 +64,7 @@ class NdjsonReporter:
         self._lines = PacedLines(stdout, self._lock)
         self._secrets: set[str] = set(secrets)
         self._masks = maskable(self._secrets)  # sorted once, not per line
+        self._forms = json_forms(self._masks)
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
         self._so_far = SoFar()  # for a second signal's summary
         # Notices are plain lines on stderr; quiet drops the info ones there only:
@@ -171,10 +172,11 @@ class NdjsonReporter:
                 self._learn(job)
             if run_of:
                 obj["run_id"] = self._run_ids.get(run_of)
-            masks = self._masks
+            line = _ENCODER.encode(obj)
+            if any(form in line for form in self._forms):  # rare: walk it, mask each string
+                line = _ENCODER.encode(mask_data(obj, ordered=self._masks))
             # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
-            self._lines.write(inert_json(_ENCODER.encode(mask_data(obj, ordered=masks)
-                                                         if masks else obj)))
+            self._lines.write(inert_json(line))
         if job is not None and job.secrets:
             self._notices.learn_secrets(job)
 
@@ -183,10 +185,17 @@ class NdjsonReporter:
         if not self._secrets.issuperset(job.secrets):
             self._secrets.update(job.secrets)
             self._masks = maskable(self._secrets)
+            self._forms = json_forms(self._masks)
+
+
+def _jsonable(value: Any) -> Any:
+    """A value JSON has no type for: a set as a list (as ``mask_data`` gives it),
+    anything else as its text."""
+    return list(value) if isinstance(value, set | frozenset) else str(value)
 
 
 # One encoder for every line (``json.dumps`` with ``default`` builds one per call).
-_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str)
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=_jsonable)
 
 
 def _run_ids(run: RunPlan, run_id: str | None) -> dict[str, Any]:

@@ -147,3 +147,30 @@ def test_concurrent_emitters_write_whole_json_lines():
     for job in jobs:
         ids = [o["event"]["id"] for o in objs if o["job"] == job.name]
         assert ids == [str(n) for n in range(40)]
+
+
+def test_a_secret_json_escapes_is_masked_and_an_escape_is_never_cut():
+    """Lines are checked for each secret as JSON writes it: one with a quote, a
+    backslash and a non-ASCII letter is still masked; a secret that appears in
+    the written line only across an escape (``nabc`` in ``\\nabc``) leaves the
+    line whole and unmasked, as the text holds no secret."""
+    out = io.StringIO()
+    tricky, lookalike = 'pa"ss\\wörd', "nabc"
+    rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+    job = make_job(secrets=(tricky, lookalike))
+    rep.event(job, job.runs[0], make_event(f"token {tricky} and x\nabcd",
+                                           payload={tricky: [tricky, "x\nabc"]}))
+    (obj,) = objects(out)
+    assert obj["event"]["message"] == "token *** and x\nabcd"
+    assert obj["event"]["payload"] == {"***": ["***", "x\nabc"]}
+    assert tricky not in out.getvalue() and '\\"ss\\\\w\\u00f6rd' not in out.getvalue()
+
+
+def test_a_set_is_a_list_with_or_without_secrets():
+    for secrets in ((), (SECRET,)):
+        out = io.StringIO()
+        rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+        job = make_job(secrets=secrets)
+        rep.event(job, job.runs[0], make_event(payload={"set": {1}}))
+        (obj,) = objects(out)
+        assert obj["event"]["payload"]["set"] == [1]
