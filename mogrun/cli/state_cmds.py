@@ -434,7 +434,7 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
     if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)
                          or not RunStatus.is_terminal(row.status)):
         final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
-        fields.update(outcome=str(final), exit_code=final.exit_code,
+        fields.update(outcome=str(final), exit_code=_judged_exit_code(row, final),
                       finished_at=row.finished_at or run.updated_at)
     changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
     if changed:
@@ -446,6 +446,16 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
                 _echo_safe(f"warning: {exc.message}; what the API said is shown, not "
                            "recorded", err=True)
     return dataclasses.replace(row, **changed)
+
+
+def _judged_exit_code(row: Any, final: Any) -> int:
+    """The exit code of a row whose run is judged as it ended: its outcome's, unless
+    a signal interrupted the invocation that recorded it (130, 143, 129). That one is
+    kept: ``history`` goes on saying the invocation was interrupted (as it exited),
+    not that the run it cancelled, or left going, later failed (1)."""
+    from mogrun.engine.signals import is_interrupt_code
+
+    return row.exit_code if is_interrupt_code(row.exit_code) else int(final.exit_code)
 
 
 # The histories a failed write was said of, once each. Weak: an id() kept here could

@@ -31,6 +31,13 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Signals no key sends: said by name, with no "Ctrl-C again" to offer.
 _NAMED = {143: "SIGTERM", 129: "SIGHUP"}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
+_INTERRUPT_CODES = frozenset(EXIT_CODES.values())
+
+
+def is_interrupt_code(code: int | None) -> bool:
+    """Whether ``code`` is a signal's exit (130, 143, 129). It is a fact about the
+    invocation that recorded it, which what its runs did afterwards does not undo."""
+    return code in _INTERRUPT_CODES
 
 
 class ForcedExit(LeaveNow):

@@ -103,6 +103,37 @@ def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum,
     assert f'"exit_code": {code}' in history.stdout
 
 
+def mogrun_after(emulator, tmp_path, *args):
+    """A later ``python -m mogrun ARGS`` in the project, against ``emulator``."""
+    env = {**os.environ, "MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token}
+    env.pop("MOGRUN_FILE", None)
+    return subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize(("command", "fate"), [("status", "status=cancelled duration=1.5s"),
+                                               ("cancel", "duration=never")])
+def test_an_interrupted_run_read_back_ended_keeps_its_signals_exit_code(
+        emulator, tmp_path, command, fate):
+    """The Ctrl-C's cancel did not get through, so the row was left going (exit 130).
+    `status` (or `cancel`) later found the run cancelled and judged it: its outcome
+    became `cancelled`, and its exit code 1, as if no Ctrl-C had ever ended it."""
+    emulator.add_fault("cancel", "not_ready", count=1)  # the interrupt's cancel only
+    job = f'[jobs.long]\nrepo = "acme/api"\nprompt = "@emulator {fate} interval=0.2s"\n'
+    with running(spawn(emulator, tmp_path, "long", jobs=job)) as proc:
+        (run_id,) = wait_following(emulator)
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "the cancel did not get through" in err
+    until(lambda: command == "cancel" or emulator.run_detail(run_id)["status"] == "cancelled",
+          "the run ended on its own")
+    later = mogrun_after(emulator, tmp_path, command, "long")
+    assert later.returncode == 0, later
+    (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("cancelled", "cancelled", 130)
+    assert row["message"] == "interrupted; the cancel did not get through"
+
+
 def test_signal_leaves_attached_runs_going(emulator, tmp_path):
     first = spawn(emulator, tmp_path, "run", "--detach", "long")
     assert first.wait(timeout=20) == 0, first.communicate()
