@@ -219,8 +219,40 @@ def test_logs_follow_applies_the_jobs_gates(mogrun_project, mogrun_emulator) -> 
     assert mogrun_project.run("--detach", "gated", env=FAST).exit_code == 0
     result = mogrun_project.run("logs", "--follow", "gated", env=FAST)
     assert result.exit_code == 1, result
-    assert result.stdout.count("success  gate_failed") == 2
+    ends = [line for line in result.stdout.splitlines() if "gate_failed" in line]
+    assert sorted(line.split()[0] for line in ends) == ["gated:acme/api", "gated:acme/web"]
+    for line in ends:  # which gate, and why, as run's result line says it
+        assert "  success  gate_failed: gate max_duration: took " in line, line
+        assert line.endswith("longer than max_duration 100ms"), line
     assert mogrun_project.run("status", "--exit-status", "gated").exit_code == 1
+
+
+def test_logs_follow_json_says_which_gate_failed(mogrun_project, mogrun_emulator) -> None:
+    """The stream had events and statuses, then exit 1: nothing told a failed gate
+    from a failed run or a lost follow. Now as run --json: job_finished, summary."""
+    mogrun_project.write(task_file(
+        job("gated", repo=["acme/api", "acme/web"], prompt="@emulator duration=0.6s",
+            gates={"status": ["success"], "max_duration": "100ms"}),
+        job("bad", prompt="@emulator duration=0.2s status=failed"), mogplex=LIMITS))
+    assert mogrun_project.run("--detach", "gated", "bad", env=FAST).exit_code == 0
+    result = mogrun_project.run("--json", "logs", "--follow", "gated", env=FAST)
+    assert result.exit_code == 1, result
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    finished = [o for o in objects if o["type"] == "job_finished"]
+    assert [(o["job"], o["outcome"], len(o["runs"])) for o in finished] == [
+        ("gated", "gate_failed", 2)]
+    summary = objects[-1]
+    assert (summary["type"], summary["exit_code"], summary["rerun"]) == ("summary", 1, None)
+    assert [r["repo"] for r in summary["results"]] == ["acme/api", "acme/web"]
+    for run in summary["results"]:
+        assert (run["outcome"], run["status"]) == ("gate_failed", "success"), run
+        failed = [g for g in run["gates"] if not g["passed"]]
+        assert [g["gate"] for g in failed] == ["max_duration"], run
+        assert "longer than max_duration 100ms" in failed[0]["reason"]
+    bad = mogrun_project.run("--json", "logs", "--follow", "bad", env=FAST)
+    (run,) = json.loads(bad.stdout.splitlines()[-1])["results"]
+    assert (bad.exit_code, run["outcome"], run["message"]) == (1, "failed",
+                                                               "The agent run failed")
 
 
 def test_logs_after_a_refused_start_shows_the_runs_that_started(project) -> None:

@@ -7,12 +7,14 @@ command first sees it end.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
+from mogrun.models import RunResult
 
 
 class GateJudge:
@@ -51,16 +53,27 @@ class GateJudge:
 
     def outcome(self, row: Any, run: Any, events: Sequence[Any]) -> str:
         """The outcome of ``row``'s ended ``run`` with these ``events``."""
-        from mogrun.engine.outcome import gated_outcome
-        from mogrun.models import RunResult
+        return self.result(row, run, events).outcome
+
+    def result(self, row: Any, run: Any, events: Sequence[Any]) -> RunResult:
+        """``row``'s ended ``run`` as ``run`` would have finished it: its outcome after
+        the job's gates, with their verdicts, so a failed gate says which and why (no
+        ``row``, a run id history never recorded: judged by its status)."""
+        from mogrun.engine.outcome import gated_outcome, judged_message, server_duration
+        from mogrun.outcomes import Outcome
 
         job = self.load().get(row.job) if row is not None else None
         plan = next((p for p in job.runs if p.repo == row.repo), None) if job else None
-        if job is None or plan is None:
-            return gated_outcome(run.status, ())
-        draft = RunResult(job=job.name, repo=plan.repo, outcome=gated_outcome(run.status, ()),
-                          run_id=run.run_id, status=run.status, started_at=run.created_at,
-                          finished_at=run.updated_at)
-        verdicts = self.host.gates(job=job, run=plan, result=draft, state=run,
-                                   events=tuple(events))
-        return gated_outcome(run.status, verdicts)
+        draft = RunResult(job=row.job if row is not None else "",
+                          repo=row.repo if row is not None else "",
+                          outcome=gated_outcome(run.status, ()), run_id=run.run_id,
+                          status=run.status, attached=bool(row and row.attached),
+                          started_at=run.created_at, finished_at=run.updated_at,
+                          duration=server_duration(run), branch=run.own_branch,
+                          usage=run.raw.get("usage"))
+        verdicts = () if job is None or plan is None else tuple(self.host.gates(
+            job=job, run=plan, result=draft, state=run, events=tuple(events)))
+        outcome = gated_outcome(run.status, verdicts)
+        return dataclasses.replace(draft, outcome=outcome, gates=verdicts,
+                                   message=judged_message(run, outcome),
+                                   exit_code=Outcome(outcome).exit_code)

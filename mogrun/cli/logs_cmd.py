@@ -2,8 +2,10 @@
 
 Without a target, the runs of the latest invocation. ``--follow`` follows every
 run at once (one thread each, one request budget), lines labelled by repo, and
-judges each ended run by its job's gates as ``run`` does, so the exit code
-means the same. ``--local`` runs are shown from the events kept when they ran.
+judges each ended run by its job's gates as ``run`` does: the exit code means
+the same, and why a run did not pass (its failed gates) is said as ``run``
+says it (with ``--json``, in ``run``'s ``job_finished`` and ``summary``
+objects). ``--local`` runs are shown from the events kept when they ran.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from mogrun.cli.state_cmds import (
     with_automations,
 )
 from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
+from mogrun.models import RunResult
+from mogrun.outcomes import Outcome
 from mogrun.threads import start_without_signals
 
 
@@ -155,6 +159,15 @@ class _LogSink:
             self._json({"type": "status", "run_id": self.target.run_id,
                         "label": self.target.label, "old": old, "status": state.status})
 
+    def finished(self, result: RunResult) -> None:
+        """``label  run id  status  outcome`` and, when it did not pass, why: the
+        failed gates and their reasons, as ``run``'s result line gives them."""
+        from mogrun.output.tables import result_why, safe_cell
+
+        why = result_why(result) if result.outcome != Outcome.SUCCESS else ""
+        self._line(safe_cell(f"{self.target.label}  {self.target.run_id}  {result.status}  "
+                             f"{result.outcome}" + (f": {why}" if why else ""), self.secrets))
+
     def notice(self, message: str, level: str = "info") -> None:
         from mogrun.textsafety import escape_agent_text
 
@@ -210,12 +223,12 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
                secrets: frozenset[str], gates: GateJudge) -> int:
     """Follow every run at once; 0 only if each ended and passed its gates."""
     stop = threading.Event()
-    codes: dict[str, int] = {}
+    verdicts = _Verdicts(state, targets, secrets)
 
     def follow(target: Target) -> None:
-        codes[target.run_id] = _follow_one(state, client, history, target, secrets, gates,
-                                           _follower(state, client, target, secrets,
-                                                     len(targets), stop))
+        verdicts.add(target, _follow_one(state, client, history, target, secrets, gates,
+                                         _follower(state, client, target, secrets,
+                                                   len(targets), stop)))
 
     threads = [start_without_signals(functools.partial(follow, target), f"mogrun-logs-{n}")
                for n, target in enumerate(targets, 1)]
@@ -226,36 +239,96 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     except KeyboardInterrupt:
         stop.set()
         raise
-    return max((codes.get(t.run_id, 1) for t in targets), default=0)
+    return verdicts.finish()
+
+
+class _Verdicts:
+    """How each followed run ended, said as ``run`` says it. ``--json``: a job's
+    ``job_finished`` once every run followed of it has ended, and a ``summary``
+    last (the exit code, every run's result: which gate failed, and why); so a
+    script tells a failed gate from a failed run or a lost follow. A run id that
+    history never recorded is of no known job: it is in the summary only."""
+
+    def __init__(self, state: CliState, targets: Sequence[Target],
+                 secrets: frozenset[str]) -> None:
+        self.state, self.targets, self.secrets = state, list(targets), secrets
+        self.results: dict[str, RunResult] = {}
+        self.lock = threading.Lock()
+
+    def add(self, target: Target, result: RunResult) -> None:
+        """``target``'s run has ended (or its following has): its job's object
+        when it was the job's last run still followed."""
+        with self.lock:
+            self.results[target.run_id] = result
+            job = target.row.job if target.row is not None else None
+            runs = [self.results.get(t.run_id) for t in self.targets
+                    if t.row is not None and t.row.job == job]
+        if self.state.json_output and job is not None and all(runs):
+            from mogrun.engine.outcome import job_outcome
+
+            ended = tuple(r for r in runs if r is not None)
+            self._json({"type": "job_finished", "job": job, "outcome": job_outcome(ended),
+                        "runs": _as_json(ended)})
+
+    def finish(self) -> int:
+        """The exit code (0: every run passed), after the ``--json`` summary."""
+        ended = [self.results.get(t.run_id) or _unfollowed(t) for t in self.targets]
+        code = max((r.exit_code for r in ended), default=0)
+        if self.state.json_output:
+            self._json({"type": "summary", "exit_code": code,
+                        "results": _as_json(ended), "rerun": None})
+        return code
+
+    def _json(self, data: dict[str, Any]) -> None:
+        from mogrun.masking import mask_data
+
+        with _LogSink.lock:
+            echo_json(mask_data(data, self.secrets), self.state)
+
+
+def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:
+    """Results as ``run --json``'s ``job_finished`` and ``summary`` list them."""
+    from mogrun.output.ndjson import result_dict
+
+    return [result_dict(result) for result in results]
+
+
+def _unfollowed(target: Target, message: str = "following ended before the run did",
+                status: str | None = None, outcome: Outcome = Outcome.ERROR) -> RunResult:
+    """The result of a run ``logs --follow`` did not see end (its follow failed, it
+    awaits input): not passed, and perhaps still going on the server."""
+    row = target.row
+    return RunResult(job=row.job if row is not None else "",
+                     repo=row.repo if row is not None else "", outcome=outcome,
+                     run_id=target.run_id, status=status, message=message,
+                     exit_code=1, left_going=True)
 
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
-                secrets: frozenset[str], gates: GateJudge, follower: Any) -> int:
-    from mogrun.engine.follower import AWAITING_INPUT
+                secrets: frozenset[str], gates: GateJudge, follower: Any) -> RunResult:
+    """Follow ``target``'s run to its end and judge it by its job's gates."""
+    from mogrun.engine.follower import AWAITING_INPUT, AWAITING_INPUT_WHY
 
     sink = _LogSink(state, target, secrets)
     try:
         done = follower.follow()
     except MogrunError as exc:
         sink.notice(exc.message, "error")
-        return 1
-    if done.reason == AWAITING_INPUT:  # following on would never end
+        return _unfollowed(target, exc.message)
+    if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
         if target.row is not None:
             record_status(history, target.row, done.state)
-        sink.notice(f"{target.run_id} is awaiting input: the agent stopped to ask a question "
-                    "the API cannot answer; answer it in Mogplex, or cancel it with: "
-                    f"mogrun cancel {target.run_id}", "warning")
-        return 1
+        sink.notice(f"{target.run_id} is {AWAITING_INPUT_WHY}; answer it in Mogplex, or "
+                    f"cancel it with: mogrun cancel {target.run_id}", "warning")
+        return _unfollowed(target, AWAITING_INPUT_WHY, done.state.status, Outcome.FAILED)
     if not done.state.terminal:
-        return 1
-    outcome = gates.outcome(target.row, done.state, done.events)
+        return _unfollowed(target, status=done.state.status)
+    result = gates.result(target.row, done.state, done.events)
     if target.row is not None:
-        record_status(history, target.row, done.state, outcome)
+        record_status(history, target.row, done.state, result.outcome)
     if not state.json_output:
-        sink._line(f"{target.label}  {target.run_id}  {done.state.status}  {outcome}")
-    from mogrun.outcomes import Outcome
-
-    return Outcome(outcome).exit_code
+        sink.finished(result)
+    return result
 
 
 def _print_kept(state: CliState, taskfile: Any, targets: Sequence[Target],

@@ -32,6 +32,8 @@ from mogrun.waits import Wait, WaitKind
 
 EVENT_LIMIT = 200
 AWAITING_INPUT = "awaiting_input"  # a FollowOutcome reason
+# Why a run awaiting input fails its job (``run``) and ``logs --follow`` (its result).
+AWAITING_INPUT_WHY = "awaiting input: the agent stopped to ask a question the API cannot answer"
 DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is the timeout
 CAP_NOTICE = (
     "this run had more than {limit} events, the most the API returns at once, and the "

@@ -32,6 +32,14 @@ def gated_outcome(status: str | None, verdicts: Sequence[GateVerdict]) -> str:
     return Outcome.GATE_FAILED if base == Outcome.SUCCESS else base
 
 
+def judged_message(state: RunState, outcome: str) -> str:
+    """What a judged run's result says of its end: the server's error for a run that
+    did not pass (a failed gate says its own reason in its verdict), nothing for a pass."""
+    from mogrun.engine.run_kind import error_text
+
+    return error_text(state) if outcome != Outcome.SUCCESS else ""
+
+
 def job_outcome(results: Iterable[RunResult]) -> str:
     """A job passes only when every one of its runs passes (fan-out included)."""
     return Outcome.of_job(r.outcome for r in results)

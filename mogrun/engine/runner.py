@@ -16,9 +16,15 @@ from collections.abc import Mapping
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot
 from mogrun.engine.context import SessionDeps, SessionProgress
-from mogrun.engine.follower import AWAITING_INPUT, Follower, FollowOutcome, event_identity
+from mogrun.engine.follower import (
+    AWAITING_INPUT,
+    AWAITING_INPUT_WHY,
+    Follower,
+    FollowOutcome,
+    event_identity,
+)
 from mogrun.engine.kinds import JobKind, kind_of
-from mogrun.engine.outcome import gated_outcome
+from mogrun.engine.outcome import gated_outcome, judged_message
 from mogrun.engine.recorder import conflict_hint
 from mogrun.engine.signals import CANCEL_GRACE
 from mogrun.engine.track import RunTrack
@@ -242,7 +248,7 @@ class RunExecutor:
         call answers it, so following on would only wait for the timeout, then
         cancel a run someone may still answer: it is left going, and fails the job
         (it did not finish its work)."""
-        why = "awaiting input: the agent stopped to ask a question the API cannot answer"
+        why = AWAITING_INPUT_WHY
         hint = (self.deps.resume_hint(track.run_id) if self.deps.local else
                 f"answer it in Mogplex, or cancel it with: mogrun cancel {track.run_id}")
         self.deps.channel.notice(f"{why}; left going — {hint}", track=track, level="warning")
@@ -256,8 +262,8 @@ class RunExecutor:
         verdicts = self.deps.hooks.gates(job=track.job, run=track.plan, result=draft,
                                          state=state, events=track.events)
         outcome = gated_outcome(state.status, verdicts)
-        message = _error_text(state) if outcome != Outcome.SUCCESS else ""
-        return self._finish(track, outcome, verdicts=verdicts, message=message)
+        return self._finish(track, outcome, verdicts=verdicts,
+                            message=judged_message(state, outcome))
 
     def _timed_out(self, track: RunTrack, kind: JobKind, followed: FollowOutcome) -> RunResult:
         deps = self.deps

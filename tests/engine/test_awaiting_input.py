@@ -67,6 +67,9 @@ def test_json_says_so_and_logs_follow_does_not_wait_on_it(project, mogrun, mogru
     assert time.monotonic() - began < 5.0
     assert logs.exit_code == 1, logs
     assert f"{run['run_id']} is awaiting input" in logs.stderr
+    followed = json_lines(mogrun("--json", "logs", "--follow", "ask").stdout)[-1]
+    assert followed["type"] == "summary" and followed["exit_code"] == 1, followed
+    assert followed["results"] == [{**run, "duration": None}]  # as run's summary said it
     cancelled = mogrun("cancel", "ask")  # the way out it names
     assert cancelled.exit_code == 0, cancelled
     assert mogrun_emulator.run_detail(run["run_id"])["status"] == "cancelled"
