@@ -111,11 +111,15 @@ def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: boo
             f'plugin path "{spec}" in the {_where(source)} must be relative to the task '
             "file's folder and may not leave it (no absolute paths, no ..)"
         )
-    path = (base / raw).resolve()
-    if confined and not path.is_relative_to(base):
-        raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
-    from mogrun.taskfile.discovery import file_problem
+    from mogrun.taskfile.discovery import file_problem, resolved
 
+    try:
+        path = resolved(base / raw)
+    except OSError:  # a symlink loop: said as ``file_problem`` says it
+        path = base / raw
+    else:
+        if confined and not path.is_relative_to(base):
+            raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
     problem = file_problem(path)
     if problem == "does not exist":
         raise PluginError(f'plugin "{raw.stem}" not found: no file {path}',

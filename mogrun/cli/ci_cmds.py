@@ -90,8 +90,12 @@ def _shown(path: Path, cwd: Path) -> str:
     """The path as the user would type it from here."""
     import os
 
+    from mogrun.taskfile.discovery import resolved
+
     try:
-        return os.path.relpath(path.resolve(), cwd.resolve())
+        return os.path.relpath(resolved(path), resolved(cwd))
+    except OSError:  # a symlink loop: named as given (``_mode`` says what is wrong)
+        return os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
         return str(path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,10 +28,11 @@ Examples:
 @click.command("init", help=INIT_HELP)
 @click.pass_obj
 def init_command(state: CliState) -> int:
-    from mogrun.taskfile.discovery import FILE_NAME
+    from mogrun.taskfile.discovery import FILE_NAME, refuse_empty
     from mogrun.taskfile.editing import starter_text
     from mogrun.textsafety import escape_agent_text
 
+    refuse_empty(state.file)
     # Where every other command will look first: -f, then MOGRUN_FILE.
     given = state.file or state.env.get("MOGRUN_FILE") or FILE_NAME
     target = _new_file(state.cwd / given, given)
@@ -55,13 +57,14 @@ def init_command(state: CliState) -> int:
 def _new_file(path: Path, given: str) -> Path:
     """``path`` resolved (through links), refused if a file is there already or the
     name cannot be one."""
+    from mogrun.taskfile.discovery import LOOP, resolved
+
     try:
-        target = path.resolve()
+        target = resolved(path)
         taken = target.exists()
-    except RuntimeError as exc:  # pathlib's word for a symlink loop
-        raise TaskFileError(f"cannot write {given}: it is a symlink loop") from exc
     except OSError as exc:
-        raise TaskFileError(f"cannot write {given}: {exc.strerror or exc}") from exc
+        why = f"it {LOOP}" if exc.errno == errno.ELOOP else exc.strerror or exc
+        raise TaskFileError(f"cannot write {given}: {why}") from exc
     if taken and target.is_dir():  # "add jobs to it" would be no help
         raise UsageError(f"{target} is a directory; not making a task file there",
                          context=["Move it away, or name a file with -f PATH."])

@@ -3,6 +3,8 @@ the first ``mogplex.toml`` in the working directory or one of its parents."""
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
@@ -10,25 +12,28 @@ from typing import NoReturn
 from mogrun.errors import TaskFileError
 
 FILE_NAME = "mogplex.toml"
+LOOP = "is a symlink loop"
+BROKEN_LINK = "is a broken symlink"
 
 
 def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
     """The task file's path; ``TaskFileError`` (exit 2) when there is none."""
-    if explicit == "":
-        raise TaskFileError("-f/--file needs a path, not an empty string")
+    refuse_empty(explicit)
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = cwd / given
             problem = file_problem(path)  # before resolving: /dev/fd/N resolves to no path
             if problem:
                 _refuse(f"{given} (from {origin})", problem)
-            return path.resolve()
+            return path.resolve()  # (a loop is a problem above: never met here)
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         candidate = folder / FILE_NAME
         problem = file_problem(candidate)
         if problem is None:
             return candidate
-        if problem in _IN_THE_WAY:  # the user's own thing of that name: not a parent's file
+        # The user's own thing of that name (a broken link too: a file to be, not a
+        # missing one): not a parent's file.
+        if problem.startswith(_IN_THE_WAY):
             _refuse(str(candidate), problem)
     raise TaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
@@ -36,8 +41,15 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     )
 
 
-# What ``file_problem`` says of something that exists under the name but is no file.
-_IN_THE_WAY = ("is a directory", "is not a regular file")
+def refuse_empty(explicit: str | None) -> None:
+    """``-f ''`` (a script's unset variable) names no file, for every command
+    (``init`` would otherwise write the default one)."""
+    if explicit == "":
+        raise TaskFileError("-f/--file needs a path, not an empty string")
+
+
+# What ``file_problem`` says of something under the name that is no file.
+_IN_THE_WAY = ("is a directory", "is not a regular file", LOOP, BROKEN_LINK)
 
 
 def _refuse(named: str, problem: str) -> NoReturn:
@@ -45,9 +57,15 @@ def _refuse(named: str, problem: str) -> NoReturn:
     the same whichever way it was named."""
     if problem == "is a directory":
         problem += f"; name the {FILE_NAME} inside it"
-    hint = ["Save it as a file first, beside its prompt files."] if (
-        problem == "is not a regular file") else []
+    hint = [text for start, text in _HINTS.items() if problem.startswith(start)]
     raise TaskFileError(f"task file {named} {problem}", context=hint)
+
+
+_HINTS = {
+    "is not a regular file": "Save it as a file first, beside its prompt files.",
+    BROKEN_LINK: "Create the file it points to (`mogrun init` does), or remove the link.",
+    LOOP: "Point the link at a file, or remove it.",
+}
 
 
 def file_problem(path: Path) -> str | None:
@@ -63,6 +81,31 @@ def file_problem(path: Path) -> str | None:
             return "is a directory"
         # A pipe (-f <(git show ...)) or a device: it cannot be read twice, and the
         # prompt files and .mogrun/ that live beside a task file cannot be beside it.
-        return "is not a regular file" if path.exists() else "does not exist"
+        if path.exists():
+            return "is not a regular file"
+        return _link_problem(path) or "does not exist"
     except OSError as exc:
         return f"cannot be used: {exc.strerror or exc}"
+
+
+def _link_problem(path: Path) -> str | None:
+    """A name that is there as a link to nothing: ``exists`` reads it as absent, and
+    a search upwards would then take a parent's file for it."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return LOOP
+    return f"{BROKEN_LINK} (to {os.readlink(path)})"
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, with a symlink loop an ``OSError`` like every other name
+    the system cannot follow (pathlib raises ``RuntimeError`` for it before Python
+    3.13): the one way mogrun resolves a name a user gave."""
+    try:
+        return path.resolve()
+    except RuntimeError as exc:
+        raise OSError(errno.ELOOP, LOOP.removeprefix("is a "), str(path)) from exc

@@ -66,8 +66,12 @@ def path_problem(project_dir: Path, relative: str) -> str | None:
         return f"{toml_repr(relative)} must be a path relative to the task file's directory"
     if ".." in path.parts:
         return f'{toml_repr(relative)} may not contain ".." (paths stay inside {project_dir})'
+    from mogrun.taskfile.discovery import resolved
+
     try:
-        (project_dir / path).resolve().relative_to(project_dir.resolve())
+        resolved(project_dir / path).relative_to(resolved(project_dir))
     except ValueError:
         return f"{toml_repr(relative)} leads outside {project_dir}"
+    except OSError:  # a symlink loop: no file, said where it is read (``file_problem``)
+        return None
     return None

@@ -705,3 +705,16 @@ def test_a_scheduled_job_named_like_the_all_choice_is_refused(project, name) -> 
     project.write(f'[jobs.{name}]\nrepo = "acme/api"\nprompt = "x"\n\n' + other)
     flow, _ = generated(project)  # unscheduled, it is no choice: nothing to confuse
     assert flow["on"]["workflow_dispatch"]["inputs"]["job"]["options"] == ["all", "b"]
+
+
+@pytest.mark.parametrize("output", [None, "loop.yml"])
+@pytest.mark.parametrize("extra", [(), ("--check",)])
+def test_a_symlink_loop_as_the_output_is_one_line_exit_2(project, output, extra) -> None:
+    """pathlib's RuntimeError for a loop came out as a traceback (exit 1)."""
+    project.write(BIG)
+    where = output or ".github/workflows/mogrun.yml"
+    (project.root / where).parent.mkdir(parents=True, exist_ok=True)
+    (project.root / where).symlink_to(Path(where).name)
+    result = project.run("ci", "github", *(["-o", output] if output else []), *extra)
+    assert (result.code, result.err) == (
+        2, f"Error: cannot use {where}: Too many levels of symbolic links\n"), result

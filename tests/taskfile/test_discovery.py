@@ -60,3 +60,40 @@ def test_an_over_long_plugin_file_name_is_a_clear_error(project, command) -> Non
     assert result.code == 2, result
     assert result.errors == [f"Error: plugin file {project.root.resolve() / LONG_NAME}.py "
                              "cannot be used: File name too long"]
+
+
+def test_init_refuses_an_empty_file_option_as_every_command_does(project) -> None:
+    # `mogrun -f "$UNSET" init` wrote ./mogplex.toml.
+    project.path.unlink(missing_ok=True)
+    result = project.run("-f", "", "init")
+    assert (result.code, result.err) == (2, "Error: -f/--file needs a path, not an empty string\n")
+    assert not project.path.exists()
+
+
+@pytest.mark.parametrize("command", [["check"], ["show", "a"], ["show", "ok"]])
+def test_a_prompt_file_that_is_a_symlink_loop_is_located_not_a_traceback(project,
+                                                                        command) -> None:
+    """pathlib's RuntimeError for a loop came out as a traceback (exit 1) from every
+    command, those of other jobs too; it is a problem of the job that names it."""
+    (project.root / "loop.md").symlink_to("loop.md")
+    project.write('[jobs.ok]\nrepo = "acme/api"\nprompt = "hi"\n\n'
+                  '[jobs.a]\nrepo = "acme/api"\nprompt_file = "loop.md"\n\n')
+    result = project.run(*command)
+    if command == ["show", "ok"]:
+        assert result.code == 0 and "job ok" in result.out, result
+        return
+    assert result.code == 2, result
+    assert result.errors == ['Error: job "a", key "prompt_file": prompt file loop.md is a '
+                             f"symlink loop (relative to {project.root})"]
+
+
+@pytest.mark.parametrize("how", ["file", "option"])
+def test_a_plugin_file_that_is_a_symlink_loop_is_a_clear_error(project, how) -> None:
+    (project.root / "loop.py").symlink_to("loop.py")
+    plugins = '[mogplex]\nplugins = ["loop.py"]\n' if how == "file" else ""
+    project.write(plugins + '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    extra = ["-p", "loop.py"] if how == "option" else []
+    result = project.run(*extra, "check", plugins=True)
+    assert result.code == 2, result
+    assert result.errors == [f"Error: plugin file {project.root.resolve() / 'loop.py'} is a "
+                             "symlink loop"]

@@ -45,3 +45,22 @@ def test_a_parents_file_is_still_found_past_folders_without_one(project) -> None
     deep.mkdir(parents=True)
     result = project.run("list", cwd=deep)
     assert result.code == 0 and "parent" in result.out, result
+
+
+@pytest.mark.parametrize("target", ["../../shared/mogplex.toml", "mogplex.toml"])
+def test_a_broken_link_named_mogplex_toml_is_refused_not_passed_over(project, target: str) -> None:
+    """A dangling or looping link read as no file at all: ``list`` showed the parent's
+    jobs and ``add`` wrote a new job into the parent's file."""
+    project.path.write_bytes(PARENT_FILE)
+    before = project.path.read_bytes()
+    sub = project.root / "sub"
+    sub.mkdir()
+    (sub / "mogplex.toml").symlink_to(target)
+    said = ("is a symlink loop" if target == "mogplex.toml"
+            else f"is a broken symlink (to {target})")
+    for command in (("list",), ("add", "new", "--repo", "acme/web", "--prompt", "hi")):
+        result = project.run(*command, cwd=sub)
+        assert result.code == 2, result
+        assert result.errors[0] == f"Error: task file {sub / 'mogplex.toml'} {said}"
+        assert "parent" not in result.out
+    assert project.path.read_bytes() == before
