@@ -205,6 +205,7 @@ class MogplexClient:
     def start_run(
         self, request: StartRequest, *, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
+        run: str | None = None,
     ) -> StartOutcome:
         """``POST /runs``; every attempt sends the same Idempotency-Key and body. Given
         up once ``stop`` is set (``StartInterrupted``: the run may exist). A 404 for a
@@ -215,7 +216,8 @@ class MogplexClient:
             body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
             try:
                 answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
-                                    kind="start", job=job, deadline=deadline, stop=stop)
+                                    kind="start", job=job, deadline=deadline, stop=stop,
+                                    run=run)
                 break
             except RequestRefusedError as error:
                 fresh = self._stale_repo(error, request, job)
@@ -232,17 +234,18 @@ class MogplexClient:
                             request)
 
     def get_run(
-        self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None
+        self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None,
+        run: str | None = None,
     ) -> RunState:
         """``GET /runs/{id}``: the run's current state."""
         path = f"/runs/{_segment(run_id)}"
-        answer = self._call("GET", path, job=job, deadline=deadline)
+        answer = self._call("GET", path, job=job, deadline=deadline, run=run)
         return RunState.from_api(failures.payload_field(answer.data, "run", dict, answer.info))
 
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
-        known: Collection[str] = (),
+        known: Collection[str] = (), run: str | None = None,
     ) -> tuple[RunState, list[Event]]:
         """``GET /runs/{id}/events``: the run's state and its first ``limit`` events
         (a follower's poll: given up, ``Interrupted``, once ``stop`` is set), but
@@ -251,14 +254,15 @@ class MogplexClient:
         path = f"/runs/{_segment(run_id)}/events"
         params = {"limit": max(1, min(200, limit))}
         answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline,
-                            stop=stop)
-        run = failures.payload_field(answer.data, "run", dict, answer.info)
+                            stop=stop, run=run)
+        detail = failures.payload_field(answer.data, "run", dict, answer.info)
         events = failures.payload_field(answer.data, "events", list, answer.info)
-        return RunState.from_api(run), [Event.from_api(e) for e in events if isinstance(e, dict)
-                                        and not _known(e.get("id"), known)]
+        return RunState.from_api(detail), [Event.from_api(e) for e in events if isinstance(e, dict)
+                                           and not _known(e.get("id"), known)]
 
     def cancel_run(
-        self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None
+        self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None,
+        run: str | None = None,
     ) -> CancelOutcome:
         """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
         again) unless the run is still going: the server also answers 409 when it
@@ -269,18 +273,18 @@ class MogplexClient:
         path = f"/runs/{_segment(run_id)}/cancel"
         for attempt in range(1, CANCEL_TRIES + 1):
             try:
-                answer = self._call("POST", path, job=job, deadline=deadline)
+                answer = self._call("POST", path, job=job, deadline=deadline, run=run)
                 break
             except RequestRefusedError as error:
                 if error.status != 409 or error.code != "CONFLICT":
                     raise
-                state = self.get_run(run_id, job=job, deadline=deadline)
+                state = self.get_run(run_id, job=job, deadline=deadline, run=run)
                 if state.terminal:
                     return CancelOutcome(state, True)
                 if attempt == CANCEL_TRIES or "retry cancellation" not in error.message:
                     raise
-        run = failures.payload_field(answer.data, "run", dict, answer.info)
-        return CancelOutcome(RunState.from_api(run), bool(answer.data.get("alreadyTerminal")))
+        detail = failures.payload_field(answer.data, "run", dict, answer.info)
+        return CancelOutcome(RunState.from_api(detail), bool(answer.data.get("alreadyTerminal")))
 
     def _stale_repo(self, error: RequestRefusedError, request: StartRequest,
                     job: ResolvedJob | None) -> str | None:
@@ -302,7 +306,7 @@ class MogplexClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
         deadline: float | None = None, kind: str = "request",
-        stop: threading.Event | None = None,
+        stop: threading.Event | None = None, run: str | None = None,
     ) -> Answer:
         """Any endpoint through the same budget, retries and masking (the
         automation calls of ``mogrun.api.automations`` use it); ``kind`` and
@@ -310,7 +314,7 @@ class MogplexClient:
         body = (None if json_body is None else
                 json.dumps(json_body, separators=(",", ":")).encode("utf-8"))
         return self._call(method, path, params=params, body=body, key=key, job=job,
-                          deadline=deadline, kind=kind, stop=stop)
+                          deadline=deadline, kind=kind, stop=stop, run=run)
 
     # --- the request loop --------------------------------------------------------
 
@@ -324,7 +328,11 @@ class MogplexClient:
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
         secrets: Iterable[str] = (), stop: threading.Event | None = None,
+        run: str | None = None,
     ) -> Answer:
+        """One request through the budget, the transport and the retry policy.
+        ``job`` and ``run`` (the run's label) are what the request is for: each
+        wait it announces (a 429, a retry, a slow answer) names them."""
         info = self._info(method, path, params, key=key)
         secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
                                   *secrets))
@@ -337,7 +345,7 @@ class MogplexClient:
                 timeout = self._timeout(deadline)
                 try:
                     return Answer(self._send(info, body, secrets, timeout, stop,
-                                             self._slow_notice(info, job, timeout)),
+                                             self._slow_notice(info, job, run, timeout)),
                                   attempt, first_sent, info)
                 except Interrupted:  # given up at a signal: never retried
                     sent = True  # though it may have reached the server
@@ -353,7 +361,7 @@ class MogplexClient:
                     first_sent = attempt + 1
                 sent = sent or attempt >= first_sent
                 self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline,
-                                                      secrets))
+                                                      secrets, run))
             except Interrupted as stop:
                 raise failures.interrupted(stop, info, sent) from stop
 
@@ -375,7 +383,7 @@ class MogplexClient:
             return self.timeout
         return max(MIN_REQUEST_TIMEOUT, min(self.timeout, deadline - self.budget.clock()))
 
-    def _slow_notice(self, info: RequestInfo, job: ResolvedJob | None,
+    def _slow_notice(self, info: RequestInfo, job: ResolvedJob | None, run: str | None,
                      timeout: float) -> Callable[[], None]:
         """What says that ``info`` is still unanswered a while after it was sent (the
         transport's ``SLOW_ANSWER``): a stalled server held a poll for 30 s with
@@ -388,7 +396,7 @@ class MogplexClient:
                 WaitKind.ANSWER, f"{self._endpoint(info)}: no answer yet after "
                 f"{format_duration(round(waited))}; waiting for it (given up "
                 f"{format_duration(timeout)} after it was sent)", timeout - waited,
-                job=job.name if job is not None else None))
+                job=job.name if job is not None else None, run=run))
         return say
 
     def _send(self, info: RequestInfo, body: bytes | None, secrets: tuple[str, ...],
@@ -449,11 +457,12 @@ class MogplexClient:
             said = " after its Retry-After" if getattr(error, "retry_after", None) else ""
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
-                f"{at.number}{said}", wait, job=at.job_name)
+                f"{at.number}{said}", wait, job=at.job_name, run=at.run)
         else:
             cause = mask(short_cause(error), at.secrets)
             notice = Wait.for_seconds(
-                WaitKind.RETRY, f"{what}{cause}; retry {at.number}", wait, job=at.job_name)
+                WaitKind.RETRY, f"{what}{cause}; retry {at.number}", wait, job=at.job_name,
+                run=at.run)
         self.waits.emit(notice)
 
     def _endpoint(self, info: RequestInfo) -> str:
@@ -500,6 +509,7 @@ class _Attempt:
     info: RequestInfo
     deadline: float | None
     secrets: tuple[str, ...]
+    run: str | None = None  # the label of the run it is for, if any (for its waits)
 
     @property
     def job_name(self) -> str | None:

@@ -127,7 +127,7 @@ class AutomationKind:
         pause = CAP_RETRY[0]
         while True:
             answer = api.trigger(self.client, automation_id, repo_id, track.plan.inputs, key,
-                                 job=track.job, deadline=deadline, stop=stop)
+                                 job=track.job, deadline=deadline, stop=stop, run=track.label)
             if not answer.capped:
                 return self._started(track, automation_id, answer)
             self._wait_for_cap(track, answer, give_up, pause)
@@ -135,10 +135,11 @@ class AutomationKind:
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None, stop: threading.Event | None = None,
-                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
+                   known: Collection[str] = (),
+                   run: str | None = None) -> tuple[RunState, list[Event]]:
         assert job is not None, "an automation run is read through its job's automation"
         return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline,
-                                            stop=stop)
+                                            stop=stop, run=run)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         return None  # the public API has no cancel for automation runs
@@ -177,7 +178,7 @@ class AutomationKind:
     def _read_back(self, track: RunTrack, automation_id: str, run_id: str) -> api.AutomationRun:
         """A duplicate key's run is ours only if it is this automation's."""
         try:
-            return api.read_run(self.client, automation_id, run_id, job=track.job)
+            return api.read_run(self.client, automation_id, run_id, job=track.job, run=track.label)
         except RequestRefusedError as exc:
             if exc.status != 404:
                 raise
@@ -233,10 +234,11 @@ class AutomationReader:
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None, stop: threading.Event | None = None,
-                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
-        run = api.read_run(self.client, self.automation_id(job), run_id, job=job,
-                           deadline=deadline, kind="poll", stop=stop)
-        return run.state, list(run.events)
+                   known: Collection[str] = (),
+                   run: str | None = None) -> tuple[RunState, list[Event]]:
+        read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
+                            deadline=deadline, kind="poll", stop=stop, run=run)
+        return read.state, list(read.events)
 
 
 def reader_for(client: Any, automation: str | None) -> Any:

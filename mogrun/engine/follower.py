@@ -58,7 +58,7 @@ class EventSource(Protocol):
     def get_events(
         self, run_id: str, *, limit: int = EVENT_LIMIT, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
-        known: Collection[str] = (),
+        known: Collection[str] = (), run: str | None = None,
     ) -> tuple[RunState, list[Event]]: ...
 
 
@@ -99,9 +99,11 @@ class Follower:
         deadline: float | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        label: str | None = None,
     ) -> None:
         self.source = source
         self.job = job
+        self.label = label  # the run's label (``job:owner/name``): its polls' waits name it
         self.state = state
         self.sink = sink
         self.interval = interval
@@ -186,7 +188,8 @@ class Follower:
         once ``stop`` is set: a request a stalled server holds (up to the read
         timeout) must not hold Ctrl-C's cancel back."""
         return self.source.get_events(self.state.run_id, limit=EVENT_LIMIT, job=self.job,
-                                      deadline=self.deadline, stop=self.stop, known=self._seen)
+                                      deadline=self.deadline, stop=self.stop, known=self._seen,
+                                      run=self.label)
 
     def _fresh(self, events: list[Event]) -> list[Event]:
         """The events not passed on before, in the server's order, now remembered."""

@@ -82,10 +82,12 @@ class JobKind(Protocol):
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None, stop: threading.Event | None = None,
-                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
+                   known: Collection[str] = (),
+                   run: str | None = None) -> tuple[RunState, list[Event]]:
         """The run's state and its first ``limit`` events (the follower's source;
         given up, ``Interrupted``, once ``stop`` is set); events whose id is in
-        ``known`` (seen before) may be left out."""
+        ``known`` (seen before) may be left out. ``run``: the run's label, which
+        the waits of the request (a 429, a retry) name."""
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
         """Cancel the run; ``None`` when this kind has no cancel (it is left going)."""

@@ -79,20 +79,22 @@ class RunKind:
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
         started = self.client.start_run(track.request, job=track.job, deadline=deadline,
-                                        stop=stop)
+                                        stop=stop, run=track.label)
         sent = started.request.repo_id
         return Started(started.state, bool(started.attached),
                        sent if sent != track.request.repo_id else None)
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
                    deadline: float | None = None, stop: threading.Event | None = None,
-                   known: Collection[str] = ()) -> tuple[RunState, list[Event]]:
+                   known: Collection[str] = (),
+                   run: str | None = None) -> tuple[RunState, list[Event]]:
         return self.client.get_events(run_id, limit=limit, job=job, deadline=deadline, stop=stop,
-                                      known=known)
+                                      known=known, run=run)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled:
         """Cancel the run; the answer is about this run whatever runId it carries."""
-        answer = self.client.cancel_run(track.run_id, job=track.job, deadline=deadline)
+        answer = self.client.cancel_run(track.run_id, job=track.job, deadline=deadline,
+                                        run=track.label)
         state = answer.state
         if state.run_id != track.run_id:
             state = dataclasses.replace(state, run_id=track.run_id)

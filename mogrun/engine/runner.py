@@ -70,7 +70,8 @@ class _TrackSink:
                                      unchanged_for=unchanged_for)
 
     def wait(self, wait: Wait) -> None:
-        self.deps.channel.wait(dataclasses.replace(wait, job=self.track.job.name), self.track)
+        self.deps.channel.wait(dataclasses.replace(wait, job=self.track.job.name,
+                                                   run=self.track.label), self.track)
 
 
 class RunExecutor:
@@ -224,7 +225,7 @@ class RunExecutor:
         assert track.state is not None
         follower = Follower(kind, track.job, track.state, _TrackSink(deps, track),
                             interval=lambda: progress.follow_interval(deps),
-                            deadline=track.deadline(), stop=deps.stop)
+                            deadline=track.deadline(), stop=deps.stop, label=track.label)
         with progress.following():
             try:
                 with deps.armed():
@@ -302,7 +303,8 @@ class RunExecutor:
         last poll and the cancel's own events (its history and ``logs`` keep them)."""
         self.progress.run_ended(track.run_id)  # ended: a second Ctrl-C leaves it out
         try:
-            state, events = kind.get_events(track.run_id, job=track.job, deadline=deadline)
+            state, events = kind.get_events(track.run_id, job=track.job, deadline=deadline,
+                                            run=track.label)
         except MogrunError:
             state, events = final, []
         seen = {event_identity(e) for e in track.events}

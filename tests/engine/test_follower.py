@@ -26,7 +26,8 @@ class Script:
         self.skips_known = skips_known
         self.answered: list[int] = []  # how many events each answer held
 
-    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None, known=()):
+    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None, known=(),
+                   run=None):
         self.calls += 1
         status, numbers = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
         state = RunState(run_id=run_id, status=status, updated_at=str(len(numbers)))
@@ -189,7 +190,7 @@ def test_watch_reason_ends_following_and_unchanged_time_grows():
 def test_events_without_ids_are_told_apart_by_content():
     class NoIds(Script):
         def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None,
-                       known=()):
+                       known=(), run=None):
             state, events = super().get_events(run_id, limit=limit, job=job, known=known)
             return state, [Event(id="", type=e.type, created_at=e.created_at,
                                  message=e.message) for e in events]

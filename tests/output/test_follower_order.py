@@ -16,7 +16,8 @@ class Source:
     def __init__(self, state, events):
         self.answer = (state, events)
 
-    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None, known=()):
+    def get_events(self, run_id, *, limit=200, job=None, deadline=None, stop=None, known=(),
+                   run=None):
         return self.answer
 
 

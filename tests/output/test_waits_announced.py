@@ -178,4 +178,20 @@ def test_a_poll_held_a_minute_by_the_request_budget_is_announced(emulator, tmp_p
     text = json.loads(line)["reason"] if mode == "json" else line
     assert "the next poll of this run waits for the request budget" in text, line
     if mode == "json":
-        assert json.loads(line)["job"] == "first" and json.loads(line)["seconds"] > 30
+        wait = json.loads(line)
+        assert (wait["job"], wait["run"]) == ("first", "first:acme/api") and wait["seconds"] > 30
+
+
+@pytest.mark.parametrize("endpoint", ["events", "start"])
+def test_a_429s_wait_names_the_job_and_the_run_it_holds_back(emulator, tmp_path, endpoint):
+    """A poll (or a start) answered 429 waits for its own run: the NDJSON wait
+    names that run, as every other line of the run does, not ``null``."""
+    emulator.add_fault(endpoint, "429", count=1, retry_after=1.0)
+    mogrun = Mogrun(emulator, tmp_path, ONE_JOB, "--json", "first")
+    try:
+        line, _ = mogrun.wait_for(wait_line("json", "rate_limited"))
+        assert mogrun.proc.wait(timeout=30) == 0
+    finally:
+        mogrun.stop() if mogrun.proc.poll() is None else None
+    wait = json.loads(line)
+    assert (wait["job"], wait["run"]) == ("first", "first:acme/api"), wait
