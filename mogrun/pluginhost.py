@@ -11,7 +11,8 @@ implementation: a crashing observer or notifier becomes a warning (plugin name
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,12 +166,6 @@ class PluginHost:
     def plugin_names(self) -> list[str]:
         return [cand.name for cand in self._candidates]
 
-    def implementers(self, hook: str) -> list[str]:
-        """The names of the plugins implementing ``hook``, in calling order."""
-        names = {id(plugin): name for name, plugin in self._registered.items()}
-        impls = getattr(self.pm.hook, hook).get_hookimpls()[::-1]
-        return [names.get(id(impl.plugin), impl.plugin_name) for impl in impls]
-
     # --- warnings ----------------------------------------------------------------
 
     def warn(self, message: str) -> None:
@@ -303,12 +298,34 @@ class PluginHost:
             self.pm.hook.mogrun_job_finished(job=job, results=results, outcome=outcome)
 
     def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None:
+                         exit_code: int,
+                         each: Callable[[str], AbstractContextManager[object]] | None = None,
+                         ) -> None:
+        """Every plugin's end of session. With ``each``, the plugins are called one
+        at a time, in pluggy's order, each inside ``each(its name)``: the engine
+        can then say which plugin it is still waiting for, not every plugin that
+        implements the hook (most have long finished, or had nothing to do)."""
+        kwargs = {"config": config, "results": results, "exit_code": exit_code,
+                  "secrets": self._secrets}
         with masking(self._known, self._secrets):
-            self.pm.hook.mogrun_session_finished(config=config, results=results,
-                                                 exit_code=exit_code, secrets=self._secrets)
+            if each is None:
+                self.pm.hook.mogrun_session_finished(**kwargs)
+                return
+            for name, call in self._one_by_one("mogrun_session_finished"):
+                with each(name):
+                    call(**kwargs)
 
     # --- calling -----------------------------------------------------------------------
+
+    def _one_by_one(self, hook: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+        """Each plugin implementing ``hook``, in pluggy's calling order: its name,
+        and a caller of its implementation alone (a subset caller without the others)."""
+        names = {id(plugin): name for name, plugin in self._registered.items()}
+        impls = getattr(self.pm.hook, hook).get_hookimpls()[::-1]
+        for impl in impls:
+            others = [other.plugin for other in impls if other is not impl]
+            yield (names.get(id(impl.plugin), impl.plugin_name),
+                   self.pm.subset_hook_caller(hook, others))
 
     def _chain(self, hook: str, name: str, value: Any, **kwargs: Any) -> Any:
         """pluggy has no chaining call: call each implementation alone, through

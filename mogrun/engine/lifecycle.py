@@ -241,13 +241,23 @@ class HooksObserver(Observer):
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int, rerun: str | None = None) -> None:
-        """The plugins' end of session (notify waits for its deliveries there), said
-        as a wait once it takes longer than a moment: the summary comes after it."""
-        names = self.hooks.implementers("mogrun_session_finished")
-        with _SlowAnnounce(self.on_wait if names else None, Wait(
-                WaitKind.PLUGINS, f"waiting for {'plugin' if len(names) == 1 else 'plugins'} "
-                f"{', '.join(names)} to finish (such as notifications being delivered)")):
-            self.hooks.session_finished(config=config, results=results, exit_code=exit_code)
+        """The plugins' end of session (notify waits for its deliveries there): each
+        plugin whose part takes longer than a moment is said as a wait, naming it
+        alone, since the summary comes after it."""
+        self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
+                                    each=self._said_if_slow)
+
+    def _said_if_slow(self, plugin: str) -> _SlowAnnounce:
+        return _SlowAnnounce(self.on_wait, plugins_wait(plugin))
+
+
+def plugins_wait(plugin: str) -> Wait:
+    """The wait for ``plugin``'s end of session. A plugin's hook gives mogrun no
+    end, and mogrun does not cut it off (a notifier bounds its own deliveries),
+    so the wait says it has none, and how to leave without it."""
+    return Wait(WaitKind.PLUGINS, f"waiting for plugin {plugin} to finish its end-of-session "
+                "work (such as notifications being delivered); no end is known: "
+                "Ctrl-C twice leaves without it")
 
 
 class _SlowAnnounce:

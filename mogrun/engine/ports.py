@@ -10,6 +10,7 @@ the lifecycle channel (``lifecycle.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.models import (
@@ -117,10 +118,10 @@ class Hooks(Protocol):
                      outcome: str) -> None: ...
 
     def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],
-                         exit_code: int) -> None: ...
+                         exit_code: int,
+                         each: Callable[[str], AbstractContextManager[object]] | None = None,
+                         ) -> None:
+        """Every plugin's end of session; ``each(plugin)`` wraps each one's call."""
+        ...
 
     def wait(self, wait: Wait) -> None: ...
-
-    def implementers(self, hook: str) -> list[str]:
-        """The names of the plugins implementing ``hook`` (for messages)."""
-        ...

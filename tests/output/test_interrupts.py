@@ -235,7 +235,7 @@ def test_one_ctrl_c_while_a_notifier_delivers_still_exits_130(emulator, tmp_path
     hook = StallingWebhook()
     try:
         proc, lines = spawn_notifying(emulator, tmp_path, hook)
-        lines.wait_for_out("waiting for plugins")  # in the last hooks now
+        lines.wait_for_out("waiting for plugin notify")  # in the last hooks now
         proc.send_signal(signal.SIGINT)
         lines.wait_for_err("interrupted")
     finally:
@@ -255,7 +255,7 @@ def test_a_ctrl_c_while_a_notifier_delivers_sets_the_github_exit_code_output(emu
     try:
         proc, lines = spawn_notifying(emulator, tmp_path, hook, env={
             "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs)})
-        lines.wait_for_out("waiting for plugins")
+        lines.wait_for_out("waiting for plugin notify")
         proc.send_signal(signal.SIGINT)
         lines.wait_for_out("::warning::interrupted")  # GitHub: notices are annotations
     finally:
