@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mogrun.durations import format_duration
 from mogrun.engine.outcome import DETACHED, job_outcome
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.threads import start_without_signals
@@ -168,9 +169,9 @@ class Scheduler:
             if dep.announced or dep.state != "pending":
                 continue
             dep.announced = True
-            open_needs = [n for n in dep.needs if self._by_name[n].state != "done"]
-            self.on_wait(Wait(WaitKind.NEEDS, f"waiting for {', '.join(open_needs)}",
-                              job=dep.job.name))
+            open_needs = [self._by_name[n].job for n in dep.needs
+                          if self._by_name[n].state != "done"]
+            self.on_wait(needs_wait(dep.job.name, open_needs))
 
     def _skip_reason(self, js: _JobState) -> str | None:
         if self.stop.is_set():
@@ -261,3 +262,15 @@ class Scheduler:
             if dep.waiting == 0 or not passed:
                 self._candidates.append(dep)
         self.on_job_done(js.job, results, js.outcome)
+
+
+def needs_wait(job: str, needs: Sequence[ResolvedJob]) -> Wait:
+    """The wait of ``job`` for the jobs it needs that are not done. Its end cannot
+    be known when it is said: a needed job's timeout counts from its start's 202,
+    and the start itself may wait (for its own needs, the start limit, a sandbox
+    slot). So the wait has no ``ends_at``, and says so, with the one bound there is:
+    each needed job's timeout once started."""
+    names = ", ".join(need.name for need in needs)
+    limits = ", ".join(f"{need.name} {format_duration(need.timeout)}" for need in needs)
+    return Wait(WaitKind.NEEDS, f"waiting for {names}; no end is known yet: each may run "
+                f"up to its timeout once started ({limits})", job=job)

@@ -216,8 +216,10 @@ def test_a_job_waiting_on_its_needs_is_announced_once_when_a_need_starts():
     waits = []
     jobs = [job("a"), job("b"), job("c", needs=["a", "b"]), job("d", needs=["c"])]
     schedule(jobs, Recorder(delay=0.05), on_wait=waits.append)
-    assert [(w.kind, w.job, w.reason) for w in waits] == [
-        ("needs", "c", "waiting for a, b"), ("needs", "d", "waiting for c")]
+    bound = "; no end is known yet: each may run up to its timeout once started"
+    assert [(w.kind, w.job, w.reason, w.ends_at) for w in waits] == [
+        ("needs", "c", f"waiting for a, b{bound} (a 1m, b 1m)", None),
+        ("needs", "d", f"waiting for c{bound} (c 1m)", None)]
 
 
 def test_a_run_that_can_start_at_once_goes_before_one_that_would_wait():
