@@ -24,6 +24,7 @@ class WaitKind(StrEnum):
     START_LIMIT = "start_limit"  # pacing starts inside the run-start budget
     RATE_LIMITED = "rate_limited"  # a 429's Retry-After
     REQUEST_BUDGET = "request_budget"  # pacing requests inside 60/min
+    POLL_INTERVAL = "poll_interval"  # a poll interval set by MOGRUN_POLL_INTERVAL
     CAPACITY = "capacity"  # no free sandbox slot on the account
     NEEDS = "needs"  # needs not yet done
     RETRY = "retry"  # a retry after a transport error or a 5xx
@@ -34,8 +35,8 @@ class WaitKind(StrEnum):
     @property
     def holds_requests(self) -> bool:
         """Whether it holds requests (a started run's polls too), not only starts."""
-        return self in (WaitKind.RATE_LIMITED, WaitKind.REQUEST_BUDGET, WaitKind.RETRY,
-                        WaitKind.ANSWER)
+        return self in (WaitKind.RATE_LIMITED, WaitKind.REQUEST_BUDGET, WaitKind.POLL_INTERVAL,
+                        WaitKind.RETRY, WaitKind.ANSWER)
 
 
 ANNOUNCE_AFTER = 1.0  # waits shorter than this are not worth a line

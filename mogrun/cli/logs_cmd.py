@@ -208,15 +208,16 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
 def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[str],
               runs: int, stop: threading.Event | None = None) -> Any:
     from mogrun.engine.automation_kind import reader_for
-    from mogrun.engine.follower import Follower
-    from mogrun.engine.session import poll_override
+    from mogrun.engine.follower import Follower, Pace
+    from mogrun.engine.session import overridden_pace, poll_override
     from mogrun.models import RunState
 
     override = poll_override(state.env)
     return Follower(reader_for(client, target.automation), None,
                     RunState(run_id=target.run_id, status=""),
                     _LogSink(state, target, secrets), stop=stop,
-                    interval=lambda: override or client.budget.poll_interval(runs))
+                    interval=lambda: overridden_pace(override) if override else Pace(
+                        client.budget.poll_interval(runs)))
 
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],

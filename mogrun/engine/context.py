@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mogrun.engine.capacity import SandboxSlots
+from mogrun.engine.follower import Pace
 from mogrun.engine.history import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
@@ -44,7 +45,7 @@ class SessionDeps:
     invocation: str
     stop: threading.Event
     abort: threading.Event
-    interval: Callable[[int], float]
+    interval: Callable[[int], Pace]  # the pace of polls, by the runs followed
     interrupt_code: Callable[[], int] = lambda: 130
     armed: Callable[[], AbstractContextManager[None]] = _unarmed
     detach_jobs: frozenset[str] = frozenset()
@@ -81,7 +82,7 @@ class SessionProgress:
     cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
     left: set[str] = field(default_factory=set)  # run ids left going (--detach, a timeout...)
 
-    def follow_interval(self, deps: SessionDeps) -> float:
+    def follow_interval(self, deps: SessionDeps) -> Pace:
         with self.lock:
             active = self.active
         return deps.interval(active)

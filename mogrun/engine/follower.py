@@ -52,6 +52,17 @@ SLOW_POLL_REASON = ("the next poll of this run waits for the request budget ([mo
                     "requests_per_minute, shared by every run followed)")
 
 
+@dataclass(frozen=True)
+class Pace:
+    """The time between two polls of a run, and what sets it: the wait said when
+    it is long names that (the request budget, or a poll interval the environment
+    set), not the budget whatever it is."""
+
+    seconds: float
+    kind: WaitKind = WaitKind.REQUEST_BUDGET
+    reason: str = SLOW_POLL_REASON
+
+
 class EventSource(Protocol):
     """The part of ``MogplexClient`` a follower needs."""
 
@@ -95,7 +106,7 @@ class Follower:
         state: RunState,
         sink: FollowSink,
         *,
-        interval: Callable[[], float],
+        interval: Callable[[], Pace | float],
         deadline: float | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -215,25 +226,29 @@ class Follower:
         deadline or an interrupt): the time a poll spent waiting for the budget
         or the server is not added to the gap between two polls."""
         now = self.clock()
-        wait = max(0.0, self.interval() - (now - self._polled_at))
+        pace = self.interval()
+        if not isinstance(pace, Pace):  # a plain number of seconds: the budget's
+            pace = Pace(pace)
+        wait = max(0.0, pace.seconds - (now - self._polled_at))
         if self.deadline is not None:
             remaining = self.deadline - now
             if remaining <= 0:
                 return self._outcome("timeout")
             wait = min(wait, remaining)
-        self._say_pause(wait)
+        self._say_pause(wait, pace)
         if self.stop.wait(wait):
             return self._outcome("interrupted")
         if self.deadline is not None and self.clock() >= self.deadline:
             return self._outcome("timeout")
         return None
 
-    def _say_pause(self, wait: float) -> None:
+    def _say_pause(self, wait: float, pace: Pace) -> None:
+        """Say a long pause before the next poll, as what sets it (``pace``)."""
         if wait < SLOW_POLL or (wait < RESAY_PAUSE and self._said_pause
                                 and abs(wait - self._said_pause) <= self._said_pause / 4):
             return
         self._said_pause = wait
-        self.sink.wait(Wait.for_seconds(WaitKind.REQUEST_BUDGET, SLOW_POLL_REASON, wait))
+        self.sink.wait(Wait.for_seconds(pace.kind, pace.reason, wait))
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mogrun.durations import format_duration
 from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.context import SessionDeps, SessionProgress
+from mogrun.engine.follower import Pace
 from mogrun.engine.history import History, HistoryRow, new_invocation_id
 from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
@@ -40,6 +42,7 @@ from mogrun.models import ResolvedJob, RunPlan, RunResult, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 from mogrun.threads import start_without_signals
+from mogrun.waits import WaitKind
 
 if TYPE_CHECKING:
     from mogrun.output.base import Reporter
@@ -144,17 +147,26 @@ def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> froze
 OVERRIDE_UP_TO = 1.5  # MOGRUN_POLL_INTERVAL applies while the budget allows this often
 
 
-def _interval_fn(budget: Budget, override: float | None) -> Callable[[int], float]:
-    """Seconds between polls of each run; ``override`` (tests) applies only while the
-    budget would poll at least every 1.5 s."""
+def _interval_fn(budget: Budget, override: float | None) -> Callable[[int], Pace]:
+    """The pace of each run's polls; ``override`` (tests) applies only while the
+    budget would poll at least every 1.5 s, and a long pause it makes is said
+    as that setting's, not the budget's."""
 
-    def interval(active: int) -> float:
+    def interval(active: int) -> Pace:
         wanted = float(budget.poll_interval(active))
         if override is not None and wanted <= OVERRIDE_UP_TO:
-            return override
-        return wanted
+            return overridden_pace(override)
+        return Pace(wanted)
 
     return interval
+
+
+def overridden_pace(seconds: float) -> Pace:
+    """The pace ``MOGRUN_POLL_INTERVAL`` sets (``poll_override``): a long pause is
+    this setting's doing, and its wait says so."""
+    return Pace(seconds, WaitKind.POLL_INTERVAL,
+                f"the next poll of this run waits the poll interval {POLL_INTERVAL_ENV} "
+                f"sets ({format_duration(seconds)})")
 
 
 @dataclass(frozen=True)
@@ -325,7 +337,7 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
     return SandboxSlots(
         cap,
         lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline),
-        interval=lambda: deps.interval(progress.active + 1), stop=deps.stop, names=names,
+        interval=lambda: deps.interval(progress.active + 1).seconds, stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"),
         share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None,
         name_of=lambda repo_id: deps.client.repo_name(

@@ -58,11 +58,12 @@ def test_latest_invocation_of_a_job(tmp_path):
 def test_poll_interval_is_set_by_the_budget_and_grows_with_runs():
     budget = RequestBudget()
     interval = _interval_fn(budget, None)
-    assert 1.0 <= interval(1) < 1.5  # one run may use the whole 60/min
-    assert interval(30) > 30.0  # 30 runs share 60 requests a minute
+    assert 1.0 <= interval(1).seconds < 1.5  # one run may use the whole 60/min
+    assert interval(30).seconds > 30.0  # 30 runs share 60 requests a minute
+    assert interval(30).kind == "request_budget"
     fast = _interval_fn(budget, 0.1)  # the test-only floor
-    assert fast(1) == 0.1
-    assert fast(30) == interval(30)  # the budget still holds
+    assert (fast(1).seconds, fast(1).kind) == (0.1, "poll_interval")
+    assert fast(30) == interval(30)  # the budget still holds, and says so
 
 
 def test_a_row_written_survives_mogrun_being_killed(tmp_path):

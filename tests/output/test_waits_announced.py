@@ -62,7 +62,8 @@ class Mogrun:
         full = {k: v for k, v in os.environ.items()
                 if not k.startswith(("MOGRUN_", "GITHUB_")) and k != "NO_COLOR"}
         full.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-                    MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1", **(env or {}))
+                    MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+        full.update(env or {})
         self.proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path,
                                      env=full, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -195,3 +196,31 @@ def test_a_429s_wait_names_the_job_and_the_run_it_holds_back(emulator, tmp_path,
         mogrun.stop() if mogrun.proc.poll() is None else None
     wait = json.loads(line)
     assert (wait["job"], wait["run"]) == ("first", "first:acme/api"), wait
+
+
+LONG_RUN = """\
+[jobs.first]
+repo = "acme/api"
+prompt = "@emulator duration=never"
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_long_pause_set_by_mogrun_poll_interval_is_said_as_that_setting(
+        emulator, tmp_path, mode):
+    """The budget would poll every second; MOGRUN_POLL_INTERVAL=15 makes each run
+    wait 15 s between polls, and the wait says so, not that the budget holds it."""
+    args, env = MODES[mode]
+    mogrun = Mogrun(emulator, tmp_path, LONG_RUN, *args, "first",
+                    env={**env, "MOGRUN_POLL_INTERVAL": "15"})
+    try:
+        line, _ = mogrun.wait_for(wait_line(mode, "poll_interval"))
+    finally:
+        mogrun.stop()
+    assert not any("request_budget" in seen for seen in mogrun.seen), mogrun.seen
+    text = json.loads(line)["reason"] if mode == "json" else line
+    assert "the next poll of this run waits the poll interval MOGRUN_POLL_INTERVAL sets " \
+           "(15s)" in text, line
+    if mode == "json":
+        wait = json.loads(line)
+        assert (wait["job"], wait["run"]) == ("first", "first:acme/api") and wait["seconds"] > 10
