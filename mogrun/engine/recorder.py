@@ -126,7 +126,9 @@ class HistoryObserver(Observer):
             self._going.pop(id(track), None)
         fields: dict[str, Any] = {"outcome": result.outcome, "exit_code": result.exit_code,
                                   "finished_at": now_iso(), "message": result.message}
-        if result.status is not None:
+        if result.status is not None and track.state is not None:
+            # Without a run of its own, the result names the refused run of an earlier
+            # attempt (whose row has its status): this attempt's row has none.
             fields["status"] = result.status
         if result.gates:
             fields["gates"] = gates_json(result.gates, track.secrets)

@@ -48,6 +48,9 @@ class RunTrack:
     ``"capacity"`` after a refusal for want of a sandbox, ``"rerun"``.
     ``began`` is the monotonic time of the start's 202: the timeout counts from
     there, never from waits for needs, the start budget or a sandbox slot.
+    ``refused`` is the run of the latest attempt the server refused for capacity:
+    while the current attempt has made no run, the result names that one, the
+    run that exists (its id was in the refusal's notice), not none at all.
     """
 
     job: ResolvedJob
@@ -62,6 +65,7 @@ class RunTrack:
     events: tuple[Event, ...] = ()
     request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
     automation_id: str | None = None  # an automation job's, once its start resolved it
+    refused: RunState | None = None
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
@@ -113,19 +117,24 @@ class RunTrack:
     def next_attempt(self, why: str) -> None:
         """Forget the refused run; the next start sends the next attempt's key."""
         self.attempt, self.why = self.attempt + 1, why
+        self.refused = self.state or self.refused
         self.rebase(self.base)
         self.state, self.attached, self.began, self.events = None, False, None, ()
         self.request_changed = False  # the next attempt's row is written from ``base``
 
     def result(self, outcome: str, *, verdicts: tuple[Any, ...] = (), message: str = "",
                exit_code: int | None = None) -> RunResult:
-        """The run's result; its duration by the server's clock once it is terminal."""
+        """The run's result; its duration by the server's clock once it is terminal.
+        An attempt that made no run after a refused one names the refused run."""
         state = self.state
         code = Outcome(outcome).exit_code if exit_code is None else exit_code
         message = mask(message, self.secrets)
         if state is None:
+            earlier = self.refused
             return RunResult(job=self.job.name, repo=self.plan.repo, outcome=outcome,
-                             message=message, exit_code=code)
+                             message=message, exit_code=code,
+                             run_id=earlier.run_id if earlier is not None else None,
+                             status=earlier.status if earlier is not None else None)
         duration = server_duration(state) if state.terminal else None
         if duration is None and self.began is not None:
             duration = time.monotonic() - self.began

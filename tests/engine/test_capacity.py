@@ -442,3 +442,31 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
     gone = mogrun("status", "--exit-status")
     assert gone.exit_code == 1, gone  # its mogrun was killed: never started, not going
     assert "waiting" not in gone.stdout
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_refused_run_whose_next_attempt_finds_no_slot_is_named_in_the_summary(
+        project, mogrun, mogrun_emulator):
+    """The summary showed `-` as the run id: the refused run (named in the notice
+    above it) exists; the next attempt, which found no slot, made none."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "1s"
+    """, header=HEADER + "sandboxes = 6\n")  # mogrun thinks there is room: refused
+    result = mogrun("--json", "run", "one")
+    assert result.exit_code == 1, result
+    (refused,) = mogrun_emulator.runs
+    assert f"run {refused} was refused for capacity" in result.stderr
+    (summary,) = json_lines(result.stdout)[-1]["results"]
+    assert (summary["run_id"], summary["status"], summary["outcome"]) == (
+        refused, "failed", "failed")
+    assert "no sandbox slot freed within the job's capacity_wait" in summary["message"]
+    plain = mogrun("run", "one")
+    assert plain.exit_code == 1, plain
+    table = plain.stdout.split("job  repo", 1)[1]
+    assert f"one  acme/r01  {mogrun_emulator.runs[-1]}  failed" in table, plain.stdout
+    rows = [r for r in history_rows(mogrun) if r["attempt"] == 2]
+    assert [(r["run_id"], r["status"]) for r in rows] == [(None, None)] * 2  # made no run
