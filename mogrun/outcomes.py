@@ -45,6 +45,10 @@ class Outcome(StrEnum):
     Declaration order of the failing members is their precedence: when a
     job's runs end differently, the first failing outcome present names the
     job (an ``error`` outweighs a ``timeout``, which outweighs ``failed``...).
+
+    ``refused`` is an attempt's, never a run's: the server refused the attempt
+    for capacity and the next attempt followed, so it is recorded (the history
+    keeps every attempt) but fails nothing and takes no part in a job's outcome.
     """
 
     ERROR = "error"
@@ -55,6 +59,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     SUCCESS = "success"
     DETACHED = "detached"  # started with --detach (or left going): not judged
+    REFUSED = "refused"  # an attempt refused for capacity, followed by the next one
 
     @property
     def passed(self) -> bool:
@@ -63,7 +68,9 @@ class Outcome(StrEnum):
 
     @property
     def failing(self) -> bool:
-        return self not in (Outcome.SUCCESS, Outcome.DETACHED)
+        """A failure of the run, and so of the invocation: not a pass, a detached
+        start, or an attempt refused for capacity (the next attempt is the run)."""
+        return self not in (Outcome.SUCCESS, Outcome.DETACHED, Outcome.REFUSED)
 
     @property
     def exit_code(self) -> int:
@@ -80,8 +87,9 @@ class Outcome(StrEnum):
     @classmethod
     def of_job(cls, outcomes: Iterable[str]) -> Outcome:
         """A job passes only when every run passes (fan-out included); otherwise
-        the failing outcome of highest precedence names it. No runs: skipped."""
-        present = {cls(outcome) for outcome in outcomes}
+        the failing outcome of highest precedence names it. No runs: skipped.
+        A refused attempt is not a run's result: it is left out."""
+        present = {cls(outcome) for outcome in outcomes} - {cls.REFUSED}
         for outcome in cls:
             if outcome.failing and outcome in present:
                 return outcome
@@ -92,7 +100,7 @@ class Outcome(StrEnum):
 
 # What a notifier's ``on`` may name: every outcome a person is told about, plus "always".
 NOTIFY_OUTCOMES: tuple[str, ...] = tuple(
-    str(o) for o in Outcome if o not in (Outcome.ERROR, Outcome.DETACHED))
+    str(o) for o in Outcome if o not in (Outcome.ERROR, Outcome.DETACHED, Outcome.REFUSED))
 
 
 def left_going_message(cancel_sent: bool) -> str:

@@ -171,12 +171,14 @@ def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str]) -> list[Hi
 
 def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
     """Rows that did not pass, and detached ones not yet seen to end (read first:
-    one that has since failed, or failed its gates, is rerun)."""
+    one that has since failed, or failed its gates, is rerun). A refused attempt
+    that is the latest one recorded never had its next attempt (mogrun was killed
+    in between): it did not pass either."""
     from mogrun.outcomes import Outcome, RunStatus
 
     return [row for row in rows
             if row.outcome is None or row.outcome not in {o.value for o in Outcome}
-            or Outcome(row.outcome).failing
+            or Outcome(row.outcome).failing or row.outcome == Outcome.REFUSED
             or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 

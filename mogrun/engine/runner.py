@@ -207,8 +207,8 @@ class RunExecutor:
         reason = _error_text(state)
         self.progress.run_ended(track.run_id)
         deps.channel.run_finished(track, track.result(
-            Outcome.FAILED, message=f"{reason} (refused for capacity; attempt "
-                                    f"{track.attempt + 1} follows)"))
+            Outcome.REFUSED, message=f"{reason} (refused for capacity; attempt "
+                                     f"{track.attempt + 1} follows)"))
         if deps.slots is not None and not track.attached:  # a replay says nothing of today
             with deps.armed():
                 learnt = deps.slots.refused(track.job)

@@ -116,8 +116,9 @@ def test_runs_refused_for_capacity_get_new_attempts_and_a_lost_answer_no_extra_r
     rows = history_rows(mogrun)
     attempts = [(r["repo"], r["attempt"], r["why"]) for r in rows if r["attempt"] > 1]
     assert attempts and all(why == "capacity" for _, _, why in attempts)
-    refused = [r for r in rows if r["attempt"] == 1 and r["outcome"] == "failed"]
-    assert all("refused for capacity" in r["message"] for r in refused)
+    refused = [r for r in rows if r["outcome"] == "refused"]
+    assert refused and all("refused for capacity" in r["message"] for r in refused)
+    assert not [r for r in rows if r["outcome"] == "failed"]
     assert not [o for o in json_lines(result.stdout)
                 if o["type"] == "job_finished" and o.get("outcome") != "success"]
 
@@ -470,3 +471,31 @@ def test_a_refused_run_whose_next_attempt_finds_no_slot_is_named_in_the_summary(
     assert f"one  acme/r01  {mogrun_emulator.runs[-1]}  failed" in table, plain.stdout
     rows = [r for r in history_rows(mogrun) if r["attempt"] == 2]
     assert [(r["run_id"], r["status"]) for r in rows] == [(None, None)] * 2  # made no run
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_history_shows_a_refused_and_retried_attempt_as_refused_not_failed(
+        project, mogrun, mogrun_emulator):
+    """`history` listed the refused attempt of an invocation that passed as
+    `failed` (exit 1): it failed nothing, the next attempt was the run."""
+    mogrun_emulator.occupy_sandboxes(3, busy=1.0, repo="acme/r12")
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "20s"
+    """, header=HEADER + "sandboxes = 6\n")  # mogrun thinks there is room: refused once
+    result = mogrun("one")
+    assert result.exit_code == 0, result
+    refused, passed = mogrun_emulator.runs
+    rows = {r["attempt"]: r for r in history_rows(mogrun)}
+    assert (rows[1]["run_id"], rows[1]["status"], rows[1]["outcome"], rows[1]["exit_code"]) \
+        == (refused, "failed", "refused", 0)
+    assert rows[1]["message"] == (
+        "Too many active sandboxes (refused for capacity; attempt 2 follows)")
+    assert (rows[2]["run_id"], rows[2]["outcome"], rows[2]["why"]) == (
+        passed, "success", "capacity")
+    table = mogrun("history").stdout
+    assert f"{refused}  failed   refused  0" in table, table
+    assert mogrun("status", "--exit-status").exit_code == 0  # the latest attempt: passed
+    assert "nothing to rerun" in mogrun("rerun").stderr

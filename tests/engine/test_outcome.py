@@ -35,6 +35,16 @@ def test_job_outcome_passes_only_when_every_run_passes():
     assert job_outcome([result("detached")]) == "detached"
 
 
+def test_a_refused_attempt_fails_nothing_and_is_no_runs_result():
+    from mogrun.outcomes import NOTIFY_OUTCOMES, Outcome
+
+    assert not Outcome.REFUSED.failing and not Outcome.REFUSED.passed
+    assert Outcome.REFUSED.exit_code == 0
+    assert job_outcome([result("refused"), result("success")]) == "success"
+    assert job_outcome([result("refused")]) == "skipped"  # no run's result at all
+    assert "refused" not in NOTIFY_OUTCOMES  # nothing to tell a person: attempt 2 follows
+
+
 def test_exit_codes():
     assert [outcome_exit_code(o) for o in ("success", "detached")] == [0, 0]
     assert {outcome_exit_code(o) for o in ("failed", "cancelled", "timeout", "gate_failed",
