@@ -323,14 +323,27 @@ class SandboxSlots:
         return min(base, max(0.25, soonest + 0.05)) if soonest > 0 else min(base, 1.0)
 
     def describe(self) -> str:
-        """``waiting for a sandbox slot: 3 of 3 busy (acme/api@main running, ...)``."""
+        """``waiting for a sandbox slot: 3 of 3 busy (acme/api@main running, ...)``.
+        Our starts not yet listed fill the free slots as booting; any beyond the cap
+        (in flight when a refusal taught a lower cap) are said apart, as starts the
+        server may refuse: never "4 of 3 busy"."""
         with self._lock:
-            busy, used = list(self._busy), self._used()
+            busy, used, cap = list(self._busy), self._used(), self.cap
         self._look_up(busy[:SHOWN])
         names = [self._name(b) for b in busy[:SHOWN]] + (["..."] if len(busy) > SHOWN else [])
-        if used > len(busy):
-            names.append(f"{used - len(busy)} booting for this invocation")
-        return f"waiting for a sandbox slot: {used} of {self.cap} busy ({', '.join(names)})"
+        ours = used - len(busy)
+        booting = min(ours, max(0, cap - len(busy)))
+        if booting:
+            names.append(f"{booting} booting for this invocation")
+        text = f"waiting for a sandbox slot: {len(busy) + booting} of {cap} busy"
+        if names:
+            text += f" ({', '.join(names)})"
+        beyond = ours - booting
+        if beyond:
+            starts = "start" if beyond == 1 else "starts"
+            text += (f"; {beyond} more {starts} of this invocation in flight, which the "
+                     "server may refuse")
+        return text
 
     def exhausted(self) -> str:
         """The failure: which sandboxes are busy and when they free."""

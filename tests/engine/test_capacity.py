@@ -499,3 +499,25 @@ def test_history_shows_a_refused_and_retried_attempt_as_refused_not_failed(
     assert f"{refused}  failed   refused  0" in table, table
     assert mogrun("status", "--exit-status").exit_code == 0  # the latest attempt: passed
     assert "nothing to rerun" in mogrun("rerun").stderr
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_capacity_wait_never_counts_more_busy_than_the_cap_it_learnt(
+        project, mogrun, mogrun_emulator):
+    """A refusal taught the cap (3) while another start was still in flight: the
+    wait read "4 of 3 busy". Three are busy; the fourth is a start on its way,
+    which the server may yet refuse."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    mogrun_emulator.add_fault("start", "delay", delay=2.0)  # one start stays in flight
+    fan_out(project, 'capacity_wait = "1s"', header_extra="sandboxes = 5\n",
+            repos=REPOS[:2])
+    result = mogrun("--json", "run", "-j", "2", "fan")
+    assert result.exit_code == 1, result
+    assert "taking 3 as the account's sandbox cap" in result.stderr
+    reasons = [o["reason"] for o in json_lines(result.stdout)
+               if o["type"] == "wait" and o["kind"] == "capacity"]
+    assert reasons, result.stdout
+    assert not [r for r in reasons if " of 3 busy" in r and not r.startswith(
+        "waiting for a sandbox slot: 3 of 3 busy")], reasons
+    assert any(r.endswith("; 1 more start of this invocation in flight, which the server "
+                          "may refuse") for r in reasons), reasons
