@@ -10,6 +10,11 @@ ones plus the sandboxes this invocation's own starts are booting. A run that
 shares a triple already active never waits. When the account is full the run
 waits — announced as a CAPACITY wait — re-reading the list each poll
 interval, until a slot frees or its ``capacity_wait`` runs out.
+
+The server refuses a boot for three reasons (``BootRefusal``): the account's
+active sandboxes are at the cap, or a boot window (120 an hour, 10,000 a day)
+is spent. Only the first says anything of the cap; after the others a new
+sandbox is held back for a while (doubling), whatever slots are free.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from mogrun.durations import parse_moment
+from mogrun.durations import format_duration, parse_moment
 from mogrun.engine.kinds import Sandbox
 from mogrun.errors import Interrupted, MogrunError
 from mogrun.taskfile.limits import server_root
@@ -37,6 +43,34 @@ SHOWN = 5  # busy sandboxes a message names
 BLIND_HOLD = 5.0
 BLIND_HOLD_MAX = 60.0
 RESAY = 30.0  # seconds between looks at whether a capacity wait's reason changed
+# After a boot refused for a boot window, no new sandbox for BOOT_HOLD, doubling at each
+# such refusal up to BOOT_HOLD_MAX: the window frees as its oldest boot ages out, which
+# the server does not say, and every try costs a start (30 an hour) and a failed run.
+BOOT_HOLD = 60.0
+BOOT_HOLD_MAX = 900.0
+
+
+class BootRefusal(StrEnum):
+    """Why the server refused to boot a sandbox, as the refused run's ``error`` says
+    (casefolded; the server checks them in this order)."""
+
+    CAP = "too many active sandboxes"
+    HOURLY = "sandbox boot rate limit exceeded"
+    DAILY = "daily sandbox boot quota exceeded"
+
+    @classmethod
+    def of(cls, error: str) -> BootRefusal | None:
+        """The refusal ``error`` names, or ``None`` for any other failure."""
+        try:
+            return cls(error.strip().casefold())
+        except ValueError:
+            return None
+
+    @property
+    def limit(self) -> str:
+        """The server's limit that refused it, as messages name it."""
+        return {BootRefusal.CAP: "sandbox cap", BootRefusal.HOURLY: "boot rate limit",
+                BootRefusal.DAILY: "daily boot quota"}[self]
 
 
 class NoSlot(MogrunError):
@@ -130,6 +164,11 @@ class SandboxSlots:
         self._listed_at = -1e9  # when the listing was read (monotonic)
         self._reading = threading.Lock()  # one GET /sandboxes at a time
         self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
+        # A boot refused for a boot window: no new sandbox before this time (monotonic),
+        # that hold (doubled at each such refusal), and the refusal (limit, error).
+        self._boot_hold_until = 0.0
+        self._boot_hold = 0.0
+        self._boot_refusal: tuple[BootRefusal, str] | None = None
 
     def acquire(self, owner: object, want: Sandbox, deadline: float,
                 announce: Callable[[Wait], None], label: str = "", job: Any = None) -> None:
@@ -160,9 +199,11 @@ class SandboxSlots:
     def can_start_now(self, want: Sandbox) -> bool:
         """Whether a run needing ``want`` would start without waiting (as last seen)."""
         with self._lock:
-            if self._blind or self._shared(want):
+            if self._shared(want) or self._ours(want):
                 return True
-            return self._ours(want) or self._used() < self.cap
+            if self._boot_held(time.monotonic()):
+                return False
+            return self._blind or self._used() < self.cap
 
     def release(self, owner: object, *, booted: bool = True) -> None:
         """``owner``'s run ended: its sandbox, if any, stays active on the server
@@ -176,9 +217,14 @@ class SandboxSlots:
                 self._released.add(want)
                 self._pending.add(want)
 
-    def refused(self, job: Any = None) -> str | None:
-        """The server refused a boot: it counts fewer slots than ``cap``. Re-read the
-        list and take what is active now as the cap (a message when it is lower)."""
+    def refused(self, job: Any = None, error: str = "") -> str | None:
+        """The server refused a boot (``error``, the run's). For want of a slot, it
+        counts fewer than ``cap``: re-read the list and take what is active now as
+        the cap (a message when it is lower). For a boot window, the cap stands: new
+        sandboxes are held back instead (a message saying so)."""
+        why = BootRefusal.of(error)
+        if why is not None and why is not BootRefusal.CAP:
+            return self._hold_boots(why, error.strip())
         with self._lock:
             if self._blind:  # each refusal waits longer: a start spent is a start lost
                 self._blind_hold = min(BLIND_HOLD_MAX, max(BLIND_HOLD, self.interval(),
@@ -196,17 +242,34 @@ class SandboxSlots:
         return (f"the server refused a sandbox with {active} active: taking {active} as the "
                 "account's sandbox cap (set [mogplex] sandboxes to match)")
 
+    def _hold_boots(self, why: BootRefusal, error: str) -> str:
+        """A boot window is spent: no new sandbox for a while, longer at each such
+        refusal. How long the window stays spent the server does not say."""
+        with self._lock:
+            self._boot_hold = min(BOOT_HOLD_MAX, max(BOOT_HOLD, 2 * self._boot_hold))
+            self._boot_hold_until = time.monotonic() + self._boot_hold
+            self._boot_refusal = (why, error)
+            hold = self._boot_hold
+        return (f"the server refused to boot a sandbox for its {why.limit} ({error}), not "
+                f"for want of a slot: new sandboxes wait {format_duration(hold)}, longer "
+                "after each such refusal")
+
+    def _boot_held(self, now: float) -> bool:
+        return now < self._boot_hold_until
+
     def _try(self, owner: object, want: Sandbox, max_age: float) -> bool:
         with self._lock:
+            now = time.monotonic()
             if self._blind:
-                now = time.monotonic()
-                if now < self._hold_until or now >= self._read_again_at:
+                if (now < self._hold_until or now >= self._read_again_at
+                        or self._boot_held(now)):
                     return False  # held back, or the list is to be tried again first
                 self._claim(owner, want)
                 return True
             shares = self._shared(want) or self._ours(want)
-            fresh = time.monotonic() - self._listed_at < max_age
-            if shares or (fresh and self._used() < self.cap and self._within_share()):
+            fresh = now - self._listed_at < max_age
+            if shares or (fresh and not self._boot_held(now) and self._used() < self.cap
+                          and self._within_share()):
                 self._claim(owner, want)
                 return True
             return False
@@ -327,6 +390,9 @@ class SandboxSlots:
         Our starts not yet listed fill the free slots as booting; any beyond the cap
         (in flight when a refusal taught a lower cap) are said apart, as starts the
         server may refuse: never "4 of 3 busy"."""
+        held = self._held_text()
+        if held is not None:
+            return f"waiting to boot a sandbox: {held[0]}; next try in {held[1]}"
         with self._lock:
             busy, used, cap = list(self._busy), self._used(), self.cap
         self._look_up(busy[:SHOWN])
@@ -345,8 +411,23 @@ class SandboxSlots:
                      "server may refuse")
         return text
 
+    def _held_text(self) -> tuple[str, str] | None:
+        """While new sandboxes are held back after a boot-window refusal: why, and
+        how long yet."""
+        with self._lock:
+            refusal, left = self._boot_refusal, self._boot_hold_until - time.monotonic()
+        if refusal is None or left <= 0:
+            return None
+        why, error = refusal
+        return f"the server's {why.limit} was reached ({error})", format_duration(left)
+
     def exhausted(self) -> str:
-        """The failure: which sandboxes are busy and when they free."""
+        """The failure: which sandboxes are busy and when they free (or which boot
+        window the server said was spent)."""
+        held = self._held_text()
+        if held is not None:
+            return (f"no sandbox could boot within the job's capacity_wait: {held[0]}; it "
+                    "frees as the boots of its window age out")
         with self._lock:
             busy = sorted(self._busy, key=lambda b: b.last_active)[:SHOWN]
         self._look_up(busy)

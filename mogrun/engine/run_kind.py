@@ -2,8 +2,8 @@
 
 Capacity: every run needs a sandbox for its (repo, working branch, root
 directory); a boot the server refused makes the run fail moments after its
-202 with one of the errors below — recognised from that error, never from
-timing — and the engine then starts a new attempt once a slot is free.
+202 with one of the errors of ``BootRefusal`` — recognised from that error,
+never from timing — and the engine then starts a new attempt once a slot is free.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mogrun.engine.capacity import BootRefusal
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.ports import ApiClient
 from mogrun.engine.track import RunTrack
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
 # from its key and body (mogplex/external/...); NUL is in no branch name, so no listed
 # sandbox serves it.
 NEW_BRANCH = "\0new:"
-CAPACITY_ERRORS = (
-    "too many active sandboxes",
-    "sandbox boot rate limit exceeded",
-    "daily sandbox boot quota exceeded",
-)
 
 
 def error_text(state: RunState) -> str:
@@ -104,4 +100,4 @@ class RunKind:
         if state.status != RunStatus.FAILED:
             return None
         text = error_text(state)
-        return text if text.strip().casefold() in CAPACITY_ERRORS else None
+        return text if BootRefusal.of(text) is not None else None

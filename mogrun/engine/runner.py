@@ -211,11 +211,11 @@ class RunExecutor:
                                      f"{track.attempt + 1} follows)"))
         if deps.slots is not None and not track.attached:  # a replay says nothing of today
             with deps.armed():
-                learnt = deps.slots.refused(track.job)
+                learnt = deps.slots.refused(track.job, reason)
             if learnt is not None:
                 deps.channel.notice(learnt, track=track, level="warning")
         deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "
-                            f"attempt {track.attempt + 1} starts when a sandbox slot frees",
+                            f"attempt {track.attempt + 1} starts when a sandbox can boot",
                             track=track)
         track.next_attempt("capacity")
         deps.channel.run_pending(track)

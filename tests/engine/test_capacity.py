@@ -521,3 +521,34 @@ def test_a_capacity_wait_never_counts_more_busy_than_the_cap_it_learnt(
         "waiting for a sandbox slot: 3 of 3 busy")], reasons
     assert any(r.endswith("; 1 more start of this invocation in flight, which the server "
                           "may refuse") for r in reasons), reasons
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=0.3,
+                                           reap=0.1, boots=((1, 3600.0),)), repos=REPOS)
+def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
+        project, mogrun, mogrun_emulator, monkeypatch):
+    """The server refuses a boot for its hourly boot rate too ("Sandbox boot rate
+    limit exceeded"): it was read as a cap ("taking 1 as the account's sandbox
+    cap") though two slots were free. It is the boot rate: the cap stands, and
+    the next attempt waits (growing) for the rate's window, not for a slot."""
+    from mogrun.engine import capacity
+
+    monkeypatch.setattr(capacity, "BOOT_HOLD", 0.4)
+    fan_out(project, 'capacity_wait = "1s"', repos=REPOS[:2])
+    result = mogrun("--json", "run", "-j", "1", "fan")
+    assert result.exit_code == 1, result
+    assert "as the account's sandbox cap" not in result.stderr
+    assert ("the server refused to boot a sandbox for its boot rate limit (Sandbox boot rate "
+            "limit exceeded), not for want of a slot: new sandboxes wait 400ms") in result.stderr
+    waits = [o["reason"] for o in json_lines(result.stdout)
+             if o["type"] == "wait" and o["kind"] == "capacity"]
+    assert waits and waits[0].startswith(
+        "waiting to boot a sandbox: the server's boot rate limit was reached (Sandbox boot "
+        "rate limit exceeded); next try in "), waits
+    errors = [mogrun_emulator.run_detail(r)["error"] for r in mogrun_emulator.runs]
+    assert errors[0] is None and set(errors[1:]) == {"Sandbox boot rate limit exceeded"}
+    assert 2 <= len(errors) <= 4  # held back 0.4s, then 0.8s: not a start per poll
+    (_, refused) = json_lines(result.stdout)[-1]["results"]
+    assert refused["message"].startswith(
+        "no sandbox could boot within the job's capacity_wait: the server's boot rate limit "
+        "was reached (Sandbox boot rate limit exceeded)"), refused

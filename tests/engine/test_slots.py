@@ -223,3 +223,27 @@ def test_a_blind_start_after_the_pause_reads_the_list_first(monkeypatch) -> None
         slots.acquire(object(), Sandbox("mine", None, None), time.monotonic() + 0.2,
                       announce=lambda wait: None)
     assert not slots._blind
+
+
+def test_only_a_refusal_for_want_of_a_slot_teaches_the_cap() -> None:
+    """The server's three refusals of a boot: only "Too many active sandboxes" is
+    about slots. A spent boot window (hourly or daily) keeps the cap and holds
+    new sandboxes back, longer at each refusal; a run sharing one still starts."""
+    from mogrun.engine.capacity import BOOT_HOLD, BootRefusal
+
+    box = Busy("sb", "r1", "main", "main", None, "running", "2026-01-01T00:00:00Z")
+    assert BootRefusal.of(" Daily sandbox boot quota EXCEEDED\n") is BootRefusal.DAILY
+    assert BootRefusal.of("Sandbox exploded") is None
+    slots = slots_listing([box], cap=3)
+    said = slots.refused(error="Daily sandbox boot quota exceeded")
+    assert said is not None and "daily boot quota" in said and slots.cap == 3
+    held_for = slots._boot_hold
+    assert held_for == BOOT_HOLD
+    assert not slots.can_start_now(Sandbox("r2", "main", None))  # a new sandbox: held
+    assert slots.can_start_now(Sandbox("r1", "main", None))  # r1's own: no boot
+    assert slots.describe().startswith("waiting to boot a sandbox: the server's daily boot "
+                                       "quota was reached (Daily sandbox boot quota exceeded)")
+    slots.refused(error="Sandbox boot rate limit exceeded")
+    assert slots._boot_hold == 2 * held_for and slots.cap == 3
+    assert "taking 1 as the account's sandbox cap" in (
+        slots.refused(error="Too many active sandboxes") or "")
