@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mogrun.engine.capacity import BootRefusal
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.ports import ApiClient
 from mogrun.engine.track import RunTrack
@@ -100,4 +99,6 @@ class RunKind:
         if state.status != RunStatus.FAILED:
             return None
         text = error_text(state)
+        from mogrun.engine.capacity import BootRefusal  # lazy: show and check never need it
+
         return text if BootRefusal.of(text) is not None else None
