@@ -98,7 +98,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     if not names:
         state.echo(NO_LONGER_IN_FILE, err=True)
         return 0
-    selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps)
+    selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
+                          whole=slice_ is None)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
 
@@ -219,9 +220,11 @@ class Selection:
     rerun only if it did not pass. Called without (``-n``), nothing is read."""
 
     def __init__(self, state: CliState, taskfile: Any, retry: Sequence[HistoryRow],
-                 labels: Mapping[int, str], *, use_needs: bool = True) -> None:
+                 labels: Mapping[int, str], *, use_needs: bool = True,
+                 whole: bool = True) -> None:
         from mogrun.outcomes import RunStatus
 
+        self.whole = whole  # the jobs it is given hold every run (no --shard slice)
         self.state = state
         self.taskfile = taskfile
         self.retry = list(retry)
@@ -271,7 +274,23 @@ class Selection:
                     attempts[plan.label] = (row.attempt + (not again), "rerun")
             if runs:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
+        self._say_removed(jobs, wanted)
         return chosen, attempts
+
+    def _say_removed(self, jobs: Sequence[ResolvedJob],
+                     wanted: Mapping[tuple[str, str], HistoryRow]) -> None:
+        """Each run to rerun whose repo its job no longer lists is said, as a job
+        removed from the file is (``_in_task_file``): it cannot be started again.
+        Under ``--shard`` the jobs hold only this leg's runs: nothing can be told."""
+        if not self.whole:
+            return
+        from mogrun.masking import mask
+
+        listed = {(job.name, mask(plan.repo, job.secrets)) for job in jobs for plan in job.runs}
+        names = {job.name for job in jobs}
+        for (job, repo), row in wanted.items():
+            if job in names and (job, repo) not in listed:
+                self._say(f"{self.labels[row.id]}: no longer in the task file; not rerun")
 
     def _settle(self, client: Any, history: History | None
                 ) -> tuple[list[HistoryRow], set[str]]:

@@ -193,7 +193,8 @@ def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
     before = len(mogrun_emulator.runs)
     result = mogrun("rerun")
     assert (result.exit_code, result.stdout) == (0, ""), result
-    assert result.stderr == ("nothing to rerun: the runs that did not pass are no longer in "
+    assert result.stderr == ("fan:acme/web: no longer in the task file; not rerun\n"
+                             "nothing to rerun: the runs that did not pass are no longer in "
                              "the task file\n")
     assert len(mogrun_emulator.runs) == before
 
@@ -252,3 +253,26 @@ def test_the_rerun_hint_of_a_no_deps_run_keeps_no_deps(project, mogrun,
     result = mogrun("--no-deps", "y")
     assert result.exit_code == 1, result
     assert "rerun what did not pass: mogrun rerun --no-deps y" in result.output, result
+
+
+def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
+                                                                mogrun_emulator) -> None:
+    """A failed run whose repo the job no longer lists was dropped without a word
+    (a removed job is said): the rerun looked like it reran all that had failed."""
+    project("""
+        [jobs.a]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("a").exit_code == 1
+    project("""
+        [jobs.a]
+        repo = ["acme/api", "acme/worker"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun")
+    assert result.exit_code == 0, result
+    assert "a:acme/web: no longer in the task file; not rerun" in result.stderr
+    assert "acme/api: no longer" not in result.stderr
+    assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
