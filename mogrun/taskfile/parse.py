@@ -58,13 +58,14 @@ class TaskFile:
         table = self.jobs[name]
         return {**inherited(self.defaults, table), **table}
 
-    def location(self, *keys: str) -> Location:
-        """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``) is written in the file."""
+    def location(self, *keys: str | int) -> Location:
+        """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``; an ``int`` is an array
+        index: ``"jobs", "x", "needs", 1``) is written in the file."""
         from mogrun.taskfile.positions import locate
 
         return locate(str(self.path), self.text, keys)
 
-    def error(self, message: str, *keys: str, job: str | None = None,
+    def error(self, message: str, *keys: str | int, job: str | None = None,
               context: tuple[str, ...] | list[str] = (), key: str | None = None) -> TaskFileError:
         """A ``TaskFileError`` located at ``keys``; ``key``: the key it is about when
         ``keys`` goes deeper (``gates``, located at ``gates.max_duration``)."""
@@ -72,13 +73,14 @@ class TaskFile:
                              key=key or _key_of(keys), context=context)
 
 
-def _key_of(keys: tuple[str, ...]) -> str | None:
-    """The key a problem located at ``keys`` is about: the last one, except a job's
-    name (a problem of the job table itself is about no key, and a job may be
-    named like one: ``[jobs.needs]``)."""
-    if not keys or (len(keys) == 2 and keys[0] == "jobs"):
+def _key_of(keys: tuple[str | int, ...]) -> str | None:
+    """The key a problem located at ``keys`` is about: the last one that is not an
+    array index, except a job's name (a problem of the job table itself is about
+    no key, and a job may be named like one: ``[jobs.needs]``)."""
+    names = [key for key in keys if isinstance(key, str)]
+    if not names or (len(names) == 2 and names[0] == "jobs"):
         return None
-    return keys[-1]
+    return names[-1]
 
 
 def load_task_file(path: Path) -> TaskFile:

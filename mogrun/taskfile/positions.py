@@ -2,11 +2,15 @@
 
 tomllib gives values without positions, so on the error path (never for a
 valid file) this small scanner walks the TOML text and records the line and
-column of every key, tables, dotted keys and inline tables included. Array
-indexes are not part of a path: ``notify[0].webhook`` is
-``("jobs", "x", "notify", "webhook")`` and the first occurrence wins. It also
-keeps every key/value and header with its span of text (``entries``), which
-is how a key written twice is found (``mogrun.taskfile.syntax``).
+column of every key, tables, dotted keys and inline tables included, and of
+every element of an array: an index (an ``int``, from 0) is a part of a path,
+so ``needs[1]`` is ``("jobs", "x", "needs", 1)`` and ``notify[1].on`` is
+``("jobs", "x", "notify", 1, "on")``, in an inline array as in one written
+over many lines or as ``[[jobs.x.notify]]`` tables. Each such path is also
+known without its indexes (``("jobs", "x", "notify", "on")``), where the
+first occurrence wins. It also keeps every key/value and header with its
+span of text (``entries``, paths without indexes), which is how a key
+written twice is found (``mogrun.taskfile.syntax``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 from mogrun.errors import Location
 
-Path_ = tuple[str, ...]
+Path_ = tuple[str | int, ...]  # an int is an array index
 # Character classes are sets, never strings: at the end of the text ``peek``
 # returns "", and "" is "in" every string.
 _QUOTES = frozenset("\"'")
@@ -72,8 +76,8 @@ class Entry:
     written in (``inline`` when that is an inline table) and the span of text
     from the key (or ``[``) to the end of the value (or of the header's key)."""
 
-    path: Path_
-    table: Path_
+    path: tuple[str, ...]
+    table: tuple[str, ...]
     start: int
     end: int
     kind: str  # "table", "key" or "inline"
@@ -90,6 +94,7 @@ class _Scanner:
         self.pos = 0
         self.found: dict[Path_, tuple[int, int]] = {}
         self.entries: list[Entry] = []
+        self.tables_of_arrays: dict[Path_, int] = {}  # [[x]] headers seen, per path
         self.point = source_text(text).point
 
     def peek(self) -> str:
@@ -142,8 +147,15 @@ class _Scanner:
         path = base
         for name, start in parts:
             path = (*path, name)
-            self.found.setdefault(path, self.point(start))
+            self.mark(path, start)
         return path
+
+    def mark(self, path: Path_, start: int) -> None:
+        """``path`` (and, if it holds indexes, ``path`` without them) starts at ``start``."""
+        point = self.point(start)
+        self.found.setdefault(path, point)
+        if any(isinstance(part, int) for part in path):
+            self.found.setdefault(_without_indexes(path), point)
 
     def value(self, path: Path_) -> None:
         """Skip one value, recording the keys of inline tables inside it."""
@@ -152,22 +164,30 @@ class _Scanner:
         if char in _QUOTES:
             self.skip_string()
         elif char == "[":
-            self.pos += 1
-            while self.pos < len(self.text):
-                self.skip_blank(newlines=True)
-                if self.peek() in ("]", ""):
-                    self.pos += 1
-                    return
-                if self.peek() == ",":
-                    self.pos += 1
-                    continue
-                before = self.pos
-                self.value(path)
-                self.pos += self.pos == before  # a stray "}": step over it
+            self.array(path)
         elif char == "{":
             self.inline_table(path)
         else:
             self.pos = _SCALAR.match(self.text, self.pos).end()  # type: ignore[union-attr]
+
+    def array(self, path: Path_) -> None:
+        """Skip an array, recording where each element starts (``(*path, index)``)."""
+        self.pos += 1
+        index = 0
+        while self.pos < len(self.text):
+            self.skip_blank(newlines=True)
+            if self.peek() in ("]", ""):
+                self.pos += 1
+                return
+            if self.peek() == ",":
+                self.pos += 1
+                continue
+            before = self.pos
+            if self.peek() != "}":
+                self.mark((*path, index), before)
+                self.value((*path, index))
+                index += 1
+            self.pos += self.pos == before  # a stray "}": step over it
 
     def inline_table(self, path: Path_) -> None:
         self.pos += 1
@@ -190,7 +210,17 @@ class _Scanner:
         """The value of a key/value pair whose ``=`` is behind, and its entry."""
         path = self.record(table, parts)
         self.value(path)
-        self.entries.append(Entry(path, table, parts[0][1], self.pos, kind))
+        self.entries.append(Entry(_without_indexes(path), _without_indexes(table),
+                                  parts[0][1], self.pos, kind))
+
+    def element_table(self, path: Path_, start: int) -> Path_:
+        """The path of the element a ``[[path]]`` header opens: the next index of
+        ``path`` (counted over the whole file: a ``[[a.b]]`` under several ``[[a]]``
+        is located by its key, not by its index)."""
+        index = self.tables_of_arrays.get(path, 0)
+        self.tables_of_arrays[path] = index + 1
+        self.mark((*path, index), start)
+        return (*path, index)
 
     def scan(self) -> _Scanner:
         table: Path_ = ()
@@ -198,9 +228,14 @@ class _Scanner:
             self.skip_blank(newlines=True)
             if self.peek() == "[":
                 start = self.pos
-                self.pos += 2 if self.text.startswith("[[", self.pos) else 1
-                table = self.record((), self.key())
-                self.entries.append(Entry(table, (), start, self.pos, "table"))
+                of_array = self.text.startswith("[[", self.pos)
+                self.pos += 2 if of_array else 1
+                header = self.record((), self.key())
+                self.entries.append(Entry(_without_indexes(header), (), start, self.pos,
+                                          "table"))
+                table = header
+                if of_array:
+                    table = self.element_table(table, start)
             else:
                 parts = self.key()
                 if parts and self.peek() == "=":
@@ -215,6 +250,10 @@ class _Scanner:
 def scanned(text: str) -> _Scanner:
     """The one scan of ``text`` (cached: ``check`` may report many errors in one file)."""
     return _Scanner(text).scan()
+
+
+def _without_indexes(path: Path_) -> tuple[str, ...]:
+    return tuple(part for part in path if isinstance(part, str))
 
 
 def _quoted_key(written: str) -> str:
@@ -242,7 +281,7 @@ def entries(text: str) -> list[Entry]:
     return scanned(text).entries
 
 
-def locate(path: str, text: str, keys: Sequence[str]) -> Location:
+def locate(path: str, text: str, keys: Sequence[str | int]) -> Location:
     """The location of ``keys`` (or of its longest prefix that exists) in the file."""
     found = key_positions(text)
     wanted = tuple(keys)

@@ -216,3 +216,38 @@ def test_a_quoted_key_is_found_by_the_name_toml_reads(job: str, key: str, s1: in
     text = f'# a job\n[jobs.{_written(job, s1)}]\n{_written(key, s2)} = 1\n\n'
     assert tomllib.loads(text)["jobs"] == {job: {key: 1}}
     assert key_positions(text)[("jobs", job, key)] == (3, 1)
+
+
+def test_every_array_element_is_placed_where_it_starts() -> None:
+    text = ('[jobs.docs]\nneeds = [\n  "build",  # first\n\t"lint",\n]\n'
+            'notify = [\n  { webhook = "a" },\n  { webhook = "b", on = ["faild"] },\n]\n'
+            '[[jobs.e.notify]]\nwebhook = "c"\n[[jobs.e.notify]]\non = ["x"]\n')
+    tomllib.loads(text)  # the fixture is valid TOML
+    found = key_positions(text)
+    assert found[("jobs", "docs", "needs", 1)] == (4, 2)
+    assert found[("jobs", "docs", "notify", 1, "on")] == (8, 20)
+    assert found[("jobs", "docs", "notify", 1, "on", 0)] == (8, 26)
+    assert found[("jobs", "e", "notify", 1, "on")] == (13, 1)
+    # Without indexes, as before: the first occurrence.
+    assert found[("jobs", "docs", "notify", "webhook")] == (7, 5)
+    where = locate("f.toml", text, ("jobs", "docs", "needs", 5))  # no such element
+    assert str(where) == "f.toml:2:1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(one_line_values(), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from(["", "  # note", "\t# ]"]), st.sampled_from(["", "  ", "\t"]),
+       st.booleans())
+def test_every_element_of_a_multi_line_array_is_placed_at_its_own_line(
+        values: list[str], newline: str, comment: str, indent: str, blank: bool) -> None:
+    lines = ["[jobs.c]", "key = [", *(f"{indent}{value},{comment}" for value in values), "]"]
+    if blank:
+        lines.insert(2, "")
+    text = newline.join(lines) + newline + newline
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assume(False)
+    found = key_positions(text)
+    for i in range(len(values)):
+        assert found[("jobs", "c", "key", i)] == (i + 3 + blank, len(indent) + 1), text
