@@ -130,17 +130,39 @@ class PluginHost:
         return host
 
     def _register(self, candidates: Sequence[pluginload.Candidate]) -> None:
+        """Register ``candidates``, all or none: when one is refused (a hook typo
+        is found only once it is in), those of this call are taken out again, so
+        that ``check``, which loads the task file's plugins one by one, blames the
+        next one for nothing."""
         late = [c for c in self._candidates if c.source == pluginload.SOURCE_OPTION]
         for cand in late:  # -p plugins go last again (first in pluggy's call order)
-            self.pm.unregister(self._registered.pop(cand.name))
-            self._candidates.remove(cand)
-        for cand in [*candidates, *late]:
+            self._unregister(cand)
+        before = len(self._candidates)
+        try:
+            self._add([*candidates, *late])
+        except PluginError:
+            for cand in self._candidates[before:]:
+                self._unregister(cand)
+            held = {id(plugin) for plugin in self._registered.values()}
+            for _, plugin in self.pm.list_name_plugin():  # one pluggy refused half-way
+                if plugin is not None and id(plugin) not in held:
+                    self.pm.unregister(plugin)
+            self._add(late)
+            raise
+        finally:
+            self._key_specs = None
+
+    def _add(self, candidates: Sequence[pluginload.Candidate]) -> None:
+        for cand in candidates:
             guarded = pluginload.register(self.pm, cand, self._candidates, self._guard)
             if guarded is not None:
                 self._candidates.append(cand)
                 self._registered[cand.name] = guarded
         pluginload.check_pending(self.pm)
-        self._key_specs = None
+
+    def _unregister(self, cand: pluginload.Candidate) -> None:
+        self.pm.unregister(self._registered.pop(cand.name))
+        self._candidates.remove(cand)
 
     def _guard(self, cand: pluginload.Candidate, hooks: dict[str, tuple[str, Any]]) -> Any:
         return GuardedPlugin(cand.plugin, cand.name, hooks, self.warn)

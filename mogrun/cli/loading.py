@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.state import CliState
-from mogrun.errors import MogrunError, TaskFileError
+from mogrun.errors import MogrunError, PluginError, TaskFileError
 from mogrun.taskfile.discovery import find_task_file
 from mogrun.taskfile.parse import TaskFile, load_task_file
 
@@ -107,15 +107,47 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
 def load_host(state: CliState, taskfile: TaskFile | None,
               extra_plugins: Sequence[str] = ()) -> PluginHost:
     """The invocation's host with the task file's ``plugins`` added, unless the
-    command runs no code from the repository (``state.repository_code``)."""
-    host = plugin_host(state, extra_plugins)
-    if taskfile is not None:
-        if state.repository_code:
-            host.add_plugins(project_dir=taskfile.project_dir,
-                             task_file_plugins=taskfile.plugins, no_plugins=state.no_plugins,
-                             env=state.env)
-        host.learn_secrets(taskfile_secrets(state, taskfile))
+    command runs no code from the repository (``state.repository_code``); the
+    first of them that cannot load stops the command, located at its entry."""
+    host, problems = checked_host(state, taskfile, extra_plugins)
+    if problems:
+        raise problems[0]
     return host
+
+
+def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequence[str] = (),
+                 ) -> tuple[PluginHost, list[PluginError]]:
+    """``load_host``, with the problems of the task file's plugins returned rather
+    than raised: ``check`` lists them with the file's other problems, and judges
+    the file with the plugins that did load. (A ``-p`` plugin is no part of the
+    file: one that cannot load stops ``check`` too, unlocated.)"""
+    host = plugin_host(state, extra_plugins)
+    problems: list[PluginError] = []
+    if taskfile is not None:
+        if state.repository_code and not state.no_plugins:
+            problems = add_task_file_plugins(state, host, taskfile)
+        host.learn_secrets(taskfile_secrets(state, taskfile))
+    return host, problems
+
+
+def add_task_file_plugins(state: CliState, host: PluginHost,
+                          taskfile: TaskFile) -> list[PluginError]:
+    """Load the task file's plugins one by one, so that one that cannot load hides
+    neither the others nor their keys; each one's problem is located at its string
+    in ``[mogplex].plugins``. A path ``check`` refuses anyway is not tried."""
+    from mogrun.taskfile.validation import plugin_entry_problem
+
+    problems = []
+    for index, spec in taskfile.plugin_entries:
+        if plugin_entry_problem(taskfile, spec):
+            continue
+        try:
+            host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
+                             env=state.env)
+        except PluginError as error:
+            problems.append(error.evolve(key="plugins",
+                                         location=taskfile.location("mogplex", "plugins", index)))
+    return problems
 
 
 def taskfile_secrets(state: CliState, taskfile: TaskFile | None) -> frozenset[str]:

@@ -26,16 +26,17 @@ if TYPE_CHECKING:
 def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
     """``mogrun check``: every problem of the task file; 0 (clean) or 2."""
     from mogrun.cli.commands import COMMANDS
-    from mogrun.cli.loading import check_config, load_host
+    from mogrun.cli.loading import check_config, checked_host
     from mogrun.taskfile.checking import validate
 
     loaded: TaskFile | None = None
     try:
         taskfile = loaded = load_taskfile(state, judge_sets=False)  # validate lists it
-        host = load_host(state, taskfile, plugins)
+        host, unloaded = checked_host(state, taskfile, plugins)
         host.configure(check_config(state, taskfile))
         report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
-                          command_names=list(COMMANDS), secrets=host.known_secrets)
+                          command_names=list(COMMANDS), secrets=host.known_secrets,
+                          found=unloaded)
     except Interrupted:
         raise
     except MogrunError as caught:

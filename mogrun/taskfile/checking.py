@@ -37,17 +37,20 @@ class Report:
 
 def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
              sets: Mapping[str, str] | None = None, command_names: Collection[str] = (),
-             secrets: Collection[str] = ()) -> Report:
+             secrets: Collection[str] = (), found: Collection[MogrunError] = ()) -> Report:
     """Every problem of the file, in file order, and warnings.
 
     ``command_names`` are the CLI's commands (the core does not import the CLI):
     a job named like one gets a warning. ``secrets``: the invocation's (its token,
     the values of the ``env.*`` names the file uses), masked in what is judged
-    outside any job (a ``[defaults]`` key no job inherits).
+    outside any job (a ``[defaults]`` key no job inherits). ``found``: problems
+    the caller found already (a plugin of the file that did not load), listed
+    with the rest.
     """
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
-    errors: list[MogrunError] = [*set_problems(taskfile, sets), *keyed, *graph_errors(taskfile)]
+    errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
+                                 *graph_errors(taskfile)]
     warnings = (command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
                 + uncancellable_warnings(taskfile))
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):

@@ -46,8 +46,16 @@ class TaskFile:
 
     @property
     def plugins(self) -> list[str]:
+        return [spec for _, spec in self.plugin_entries]
+
+    @property
+    def plugin_entries(self) -> list[tuple[int, str]]:
+        """Each plugin of ``[mogplex].plugins`` with its index in the array, which
+        locates a problem of that plugin at its own string."""
         plugins = self.settings.get("plugins", [])
-        return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else []
+        if not isinstance(plugins, list):
+            return []
+        return [(index, spec) for index, spec in enumerate(plugins) if isinstance(spec, str)]
 
     @property
     def job_names(self) -> list[str]:

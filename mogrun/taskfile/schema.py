@@ -131,7 +131,9 @@ def _not_json(value: Any, where: str) -> list[str]:
 
 
 def _plugins(value: Any) -> str | None:
-    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+    """The array as a whole; each entry is judged at its own string
+    (``validation.plugin_entry_problem``)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return None
     return "must be a list of plugin names or .py paths"
 

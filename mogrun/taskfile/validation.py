@@ -87,10 +87,11 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
             problem = check(taskfile.settings[key])
             if problem:
                 errors.append(taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key))
-    for plugin in taskfile.plugins:
-        problem = path_problem(taskfile.project_dir, plugin) if plugin.endswith(".py") else None
+    for index, plugin in taskfile.plugin_entries:
+        problem = plugin_entry_problem(taskfile, plugin)
         if problem:
-            errors.append(taskfile.error(f"[mogplex] plugins: {problem}", "mogplex", "plugins"))
+            errors.append(taskfile.error(f"[mogplex] plugins: {problem}",
+                                         "mogplex", "plugins", index))
     url = taskfile.settings.get("url")
     if isinstance(url, str):
         problem = _url_problem(url)
@@ -98,6 +99,18 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
             errors.append(taskfile.error(f"[mogplex] url {toml_repr(url)} is refused: {problem}",
                                          "mogplex", "url"))
     return errors
+
+
+def plugin_entry_problem(taskfile: TaskFile, spec: str) -> str | None:
+    """What is wrong with an entry of ``[mogplex].plugins`` before any plugin is
+    loaded (an empty name; a ``.py`` path that is absolute or leaves the task
+    file's folder): said here, with the file's other problems, even with
+    ``--no-plugins``, so the plugin loader does not try it and say it again."""
+    if not spec.strip():
+        return "empty plugin name"
+    if spec.endswith(".py") or "\0" in spec:  # a NUL: in no path and no module name
+        return path_problem(taskfile.project_dir, spec)
+    return None
 
 
 def _url_problem(url: str) -> str | None:

@@ -178,14 +178,17 @@ def test_task_file_plugin_paths_may_not_leave_the_project(tmp_path, spec):
 @pytest.mark.parametrize("spec", ["a\\u0000b.py", "a\\u0000b"])
 def test_a_nul_in_a_task_file_plugin_name_is_an_error_not_a_traceback(tmp_path, mogrun_cli,
                                                                        spec):
-    """A path with a NUL made realpath raise ValueError: check ended in a traceback."""
+    """A path with a NUL made realpath raise ValueError: check ended in a traceback.
+    (``check`` says it at the entry's string, with the file's other problems.)"""
     (tmp_path / "mogplex.toml").write_text(
         f'[mogplex]\r\nplugins = ["{spec}"]  # hand-written\r\n\r\n'
         '[jobs.t]\r\nrepo = "acme/api"\r\nprompt = "p"\r\n\r\n', encoding="utf-8")
     result = mogrun_cli("check", cwd=tmp_path)
     assert result.exit_code == 2, result
-    assert result.stderr.startswith("Error: plugin name 'a\\x00b"), result
-    assert "holds a NUL character" in result.stderr and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: [mogplex] plugins: 'a\\x00b"), result
+    assert "may not contain a NUL character" in result.stderr
+    assert f"{tmp_path / 'mogplex.toml'}:2:12" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_symlink_out_of_the_project_is_refused(tmp_path):

@@ -73,10 +73,12 @@ def test_misspelled_hook_exits_2_naming_plugin_and_hook(project, capsys):
     project("mogrun_gatee")
     assert run_cli(["plugins"]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [
+    lines = err.splitlines()
+    assert [lines[0], *lines[4:]] == [
         'Error: plugin "team_gate" implements unknown hook "mogrun_gatee"',
         'Did you mean "mogrun_gate"?',
     ]
+    assert lines[1].endswith("mogplex.toml:3:12")  # at the plugin's entry in the file
     assert "Traceback" not in err
 
 

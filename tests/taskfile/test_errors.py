@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mogrun.taskfile.schema import JOB_KEYS
+from tests.taskfile.styles import STYLES, write
 
 
 def check(project, text: str) -> str:
@@ -516,6 +517,87 @@ def test_plugin_paths_may_not_leave_the_project(project) -> None:
         f"Error: [mogplex] plugins: '../evil.py' may not contain \"..\" (paths stay inside "
         f"{project.root})")
     assert project.run("check", plugins=True).code == 2  # the plugin host refuses it too
+
+
+PLUGIN_TEXT = ('# plugins of the team\n[mogplex]\nplugins = [\n  "plugins/owners.py",\n'
+               '\t"plugins/ownrs.py",  # a typo\n  {entry}\n]\n\n'
+               '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\ntmeout = "5m"\n\n\n')
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize(("entry", "message"), [
+    ('"plugins/broken.py"', 'plugin "broken" failed to import: ModuleNotFoundError: '
+                            "No module named 'nosuch'"),
+    ('"no_such_module"', 'plugin "no_such_module" failed to import: ModuleNotFoundError: '
+                         "No module named 'no_such_module'"),
+    ('"../shared/gate.py"', "[mogplex] plugins: '../shared/gate.py' may not contain \"..\" "
+                            "(paths stay inside {root})"),
+    ('"/abs/p.py"', "[mogplex] plugins: '/abs/p.py' must be a path relative to the task "
+                    "file's directory"),
+    ('""', "[mogplex] plugins: empty plugin name"),
+])
+def test_check_locates_each_plugin_that_cannot_load_and_lists_the_rest(
+        project, entry: str, message: str, style: str) -> None:
+    # A plugin of the file that could not load stopped check with no file:line:column,
+    # hiding every other problem (the tmeout below); --json had "line": null.
+    project.write("from mogrun.plugin import hookimpl\n", name="plugins/owners.py")
+    project.write("import nosuch\n", name="plugins/broken.py")
+    write(project, PLUGIN_TEXT.format(entry=entry), style)
+    result = project.run("check", plugins=True)
+    assert result.code == 2, result
+    path = project.path.resolve()
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        f'Error: plugin "ownrs" not found: no file {project.root.resolve()}/plugins/ownrs.py',
+        f"Error: {message.format(root=project.root.resolve())}",
+        'Error: unknown key "tmeout" in job "a"',
+    ]
+    lines = result.err.splitlines()
+    assert lines[1:4] == [f"  --> {path}:5:2", '  5 |  "plugins/ownrs.py",  # a typo',
+                          " " * 7 + "^"]
+    second = lines.index(errors[1])
+    assert lines[second + 1:second + 4] == [f"  --> {path}:6:3", f"  6 |   {entry}",
+                                            " " * 8 + "^"]
+    assert lines[-1] == f"3 problems in {path}"
+    report = json.loads(project.run("--json", "check", plugins=True).out)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(5, 2), (6, 3), (12, 1)]
+
+
+def test_a_plugin_refused_once_registered_is_blamed_alone(project) -> None:
+    # check loads the file's plugins one by one: a hook typo (found only once the plugin
+    # is in) must not stay registered and be blamed on the next one, whose keys count.
+    project.write("from mogrun.plugin import hookimpl\n\n@hookimpl\ndef mogrun_gatee():\n"
+                  "    pass\n", name="typo.py")
+    project.write("from mogrun.plugin import hookimpl\n\n@hookimpl\n"
+                  "def mogrun_job_keys(register):\n    register('owner', str)\n",
+                  name="keys.py")
+    project.write('[mogplex]\nplugins = ["typo.py", "keys.py"]\n\n'
+                  '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nowner = "me"\n')
+    result = project.run("check", plugins=True)
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == ['Error: plugin "typo" implements unknown hook "mogrun_gatee"']
+    assert f"{project.path.resolve()}:2:12" in result.err
+
+
+@pytest.mark.parametrize("command", [["show", "a"], ["--local", "run", "a"]])
+def test_show_and_run_refuse_a_plugin_that_cannot_load_located(project, command) -> None:
+    project.write(PLUGIN_TEXT.format(entry='"plugins/owners.py"').replace("tmeout", "timeout"))
+    project.write("from mogrun.plugin import hookimpl\n", name="plugins/owners.py")
+    result = project.run(*command, plugins=True)
+    assert result.code == 2, result
+    assert result.err.splitlines()[:2] == [
+        f'Error: plugin "ownrs" not found: no file {project.root.resolve()}/plugins/ownrs.py',
+        f"  --> {project.path.resolve()}:5:2"]
+
+
+def test_a_plugin_named_with_p_is_no_part_of_the_file(project) -> None:
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("check", "-p", "plugins/nope.py", plugins=True)
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        f'Error: plugin "nope" not found: no file {project.root.resolve()}/plugins/nope.py',
+        "From: -p/--plugin option"]
 
 
 @pytest.mark.parametrize("ending", ["\n\n", "\n# the end\n", "\n# no newline after me",
