@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import re
 
+from mogrun.tomltext import toml_repr
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
 _SECONDS = r"\d+(?:\.\d+)?"  # a bare number: seconds, as a TOML number is
@@ -36,7 +38,7 @@ _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m"
 def parse_duration(value: str | int | float) -> float:
     """Seconds for a duration value; ``ValueError`` with a clear message otherwise."""
     if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
     if isinstance(value, int | float):
         try:
             seconds = float(value)
@@ -44,15 +46,15 @@ def parse_duration(value: str | int | float) -> float:
             seconds = math.inf
         return _check_number(seconds, value)
     if not isinstance(value, str):
-        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
     text = value.strip()
     if _NO_WAIT.fullmatch(text):
-        raise ValueError(f"invalid duration {value!r}: {_NOT_A_WAIT}")
+        raise ValueError(f"invalid duration {toml_repr(value)}: {_NOT_A_WAIT}")
     if not text or _PATTERN.fullmatch(text) is None:
         if text and _ANY_PARTS.fullmatch(text):
-            raise ValueError(f"invalid duration {value!r}: write each unit once, largest "
+            raise ValueError(f"invalid duration {toml_repr(value)}: write each unit once, largest "
                              'first ("1h30m", not "30m1h" or "30m30m")')
-        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
     if _BARE.fullmatch(text):
         return _check_number(float(text), value)
     total = sum(float(number) * _UNITS[unit] for number, unit in _PARTS.findall(text))
@@ -62,7 +64,7 @@ def parse_duration(value: str | int | float) -> float:
 def _check_number(seconds: float, original: object) -> float:
     """Reject what cannot be a wait: negative, infinite or NaN."""
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
-        raise ValueError(f"invalid duration {original!r}: {_NOT_A_WAIT}")
+        raise ValueError(f"invalid duration {toml_repr(original)}: {_NOT_A_WAIT}")
     return seconds
 
 

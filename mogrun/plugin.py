@@ -13,7 +13,8 @@ and may change. ::
 What is here: ``hookimpl``; the value objects hooks receive and return; the
 errors a plugin raises (``GateError`` to veto a start, ``NotifyError`` when a
 notifier could not deliver, ``ValueError`` from a key validator); the outcome
-and status vocabulary; durations and masking as mogrun writes them;
+and status vocabulary; durations, masking and values (``toml_repr``) as
+mogrun writes them;
 ``post_json`` for webhooks; and the validators of job-key tables, whose
 messages name the sub-key like the bundled plugins' do.
 
@@ -65,6 +66,7 @@ from mogrun.plugintables import (
     web_url,
 )
 from mogrun.threads import start_without_signals
+from mogrun.tomltext import toml_repr
 from mogrun.waits import Wait, WaitKind
 
 __all__ = [
@@ -109,6 +111,7 @@ __all__ = [
     "start_without_signals",
     "strings",
     "table",
+    "toml_repr",
     "type_name",
     "web_url",
 ]

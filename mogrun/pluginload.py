@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import PluginError
+from mogrun.tomltext import toml_repr
 
 if TYPE_CHECKING:
     import pluggy
@@ -96,7 +97,8 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
     if not spec:
         raise PluginError(f"empty plugin name in {_where(source)}")
     if "\0" in spec:  # no path or module name holds one (the OS would refuse it)
-        raise PluginError(f"plugin name {spec!r} in the {_where(source)} holds a NUL character")
+        raise PluginError(f"plugin name {toml_repr(spec)} in the {_where(source)} holds a "
+                          "NUL character")
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         path = _plugin_path(spec, source, base_dir, confined=confined)
         return Candidate(path.stem, source, str(path), _import_path(path, source))

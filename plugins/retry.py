@@ -18,7 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mogrun.plugin import Problems, duration, format_duration, hookimpl, is_retryable, table
+from mogrun.plugin import (
+    Problems,
+    duration,
+    format_duration,
+    hookimpl,
+    is_retryable,
+    table,
+    toml_repr,
+)
 
 KEY = "retry"
 DEFAULT_ATTEMPTS = 5
@@ -61,7 +69,7 @@ def validate(value: Any) -> dict[str, Any]:
 
 def _attempts(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"retry.attempts must be a whole number >= 1, not {value!r}")
+        raise ValueError(f"retry.attempts must be a whole number >= 1, not {toml_repr(value)}")
     return value
 
 

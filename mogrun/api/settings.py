@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
 from mogrun.loopback import NOT_HTTP, is_loopback_host, url_refusal
+from mogrun.tomltext import toml_repr
 
 DEFAULT_URL = "https://mogplex.com"
 API_PREFIX = "/api/v1/mogplex"
@@ -71,7 +72,7 @@ def check_file_url(url: str) -> None:
         return
     raise ValueError(
         f"a task file may only name {TRUSTED_DOMAIN}, its subdomains or loopback, "
-        f"not {host!r} (remove it, and give another host with --url or MOGPLEX_URL)"
+        f"not {toml_repr(host)} (remove it, and give another host with --url or MOGPLEX_URL)"
     )
 
 
@@ -100,7 +101,7 @@ def resolve_endpoint(
         try:
             check_file_url(file_url)
         except ValueError as exc:
-            raise TaskFileError(f"[mogplex] url {file_url!r} is refused: {exc}",
+            raise TaskFileError(f"[mogplex] url {toml_repr(file_url)} is refused: {exc}",
                                 key="url") from exc
         url, source = file_url.strip(), "task file"
     else:

@@ -29,7 +29,7 @@ from mogrun.plugintables import problems_of
 from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
-from mogrun.taskfile.parse import TaskFile, inherited, toml_repr
+from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
@@ -40,6 +40,7 @@ from mogrun.taskfile.templates import (
     unset_env_error,
 )
 from mogrun.textsafety import escape_agent_text
+from mogrun.tomltext import toml_repr
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,13 @@ class _Job:
 
     def masked(self, message: str) -> str:
         """``message`` with the job's secrets masked: messages quote rendered
-        values, and env.* values in them are secrets, raw or repr'd; so is the
+        values, and env.* values in them are secrets, raw or quoted (by ``toml_repr``,
+        or a plugin's ``repr``); so is the
         API token (a plugin key's validator may quote it)."""
         from mogrun.masking import mask
         secrets = {*self.secrets, self.ctx.env.get(TOKEN_NAME) or ""} - {""}
-        return mask(message, {*secrets, *(repr(s)[1:-1] for s in secrets)})
+        return mask(message, {*secrets, *(spelled[1:-1] for s in secrets
+                                          for spelled in (repr(s), toml_repr(s)))})
 
     def record(self, error: MogrunError) -> None:
         """Record ``error`` once: a fan-out renders most keys once per repo."""
@@ -257,7 +260,7 @@ def _name_problem(repo: str) -> str | None:
     wrong = wrong_name_characters(repo)
     if not wrong:
         return None
-    shown = ", ".join(escape_agent_text(repr(c)) for c in wrong)
+    shown = ", ".join(escape_agent_text(toml_repr(c)) for c in wrong)
     return (f"{escape_agent_text(toml_repr(repo))} is not a GitHub owner/name: owner and name "
             f'hold only ASCII letters, digits, "-", "_" and ".", not {shown}')
 

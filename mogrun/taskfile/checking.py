@@ -122,7 +122,7 @@ def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:
     line to point at."""
     from mogrun.taskfile.gitrefs import ref_problem
     from mogrun.taskfile.limits import root_problem
-    from mogrun.taskfile.parse import toml_repr
+    from mogrun.tomltext import toml_repr
 
     judges = {"root": root_problem, "branch": ref_problem, "base_branch": ref_problem}
     errors: list[MogrunError] = []

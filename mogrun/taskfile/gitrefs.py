@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import string
 
+from mogrun.tomltext import toml_repr
+
 _FORBIDDEN = set(" ~^:?*[\\")
 _SERVER_CHARS = frozenset(string.ascii_letters + string.digits + "_./-")
 MAX_LENGTH = 255  # the server refuses longer names
@@ -26,10 +28,10 @@ def ref_problem(name: str) -> str | None:
         return 'cannot be "HEAD"'
     bad = sorted({c for c in name if c in _FORBIDDEN or ord(c) < 32 or ord(c) == 127})
     if bad:
-        return "contains " + ", ".join(repr(c) for c in bad)
+        return "contains " + ", ".join(map(toml_repr, bad))
     odd = sorted({c for c in name if c not in _SERVER_CHARS})
     if odd:
-        return ("contains " + ", ".join(repr(c) for c in odd)
+        return ("contains " + ", ".join(map(toml_repr, odd))
                 + ' (the API takes only letters a-z, A-Z, digits, "_", ".", "/" and "-")')
     for fragment, why in (("..", '".."'), ("@{", '"@{"'), ("//", '"//"')):
         if fragment in name:

@@ -8,8 +8,8 @@ import re
 
 from mogrun.models import MAX_KEY, StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
-from mogrun.taskfile.parse import toml_repr
 from mogrun.taskfile.schema import JOB_KEYS
+from mogrun.tomltext import toml_repr
 
 MAX_PROMPT = 100_000
 
@@ -61,7 +61,7 @@ def _key_problem(request: StartRequest) -> tuple[str, str] | None:
     if unsendable:
         return "idempotency_key", ("the idempotency key is sent as an HTTP header and may "
                                    "hold only printable ASCII characters, not "
-                                   + ", ".join(repr(c) for c in unsendable))
+                                   + ", ".join(map(toml_repr, unsendable)))
     return None
 
 

@@ -179,18 +179,6 @@ def type_name(value: Any) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-def toml_repr(value: Any) -> str:
-    """A value as the task file spells it, for messages: ``true``, not Python's
-    ``True``; a string with a backslash quoted as TOML's literal strings quote
-    it (``'C:\\p'``), not with Python's doubled backslashes."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and "'" not in value and not any(
-            ord(c) < 32 or ord(c) == 127 for c in value):
-        return f"'{value}'"
-    return repr(value)
-
-
 def inherited(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
     """The keys of ``defaults`` a job of ``table`` takes: those it does not set
     itself, and none of ``WHAT_TO_DO`` if it sets one of them."""

@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mogrun.taskfile.parse import toml_repr
+from mogrun.tomltext import toml_repr
 
 if TYPE_CHECKING:
     from mogrun.taskfile.parse import TaskFile

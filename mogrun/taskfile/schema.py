@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.durations import JSON_PATTERN, parse_duration
-from mogrun.taskfile.parse import SECTIONS, TaskFile, toml_repr, type_name
+from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
+from mogrun.tomltext import toml_repr
 
 HARNESSES = ("codex", "claude-code")
 ON_TIMEOUT = ("cancel", "detach")
@@ -100,7 +101,7 @@ def _input(value: Any) -> str | None:
     problems = []
     reserved = [key for key in value if key in RESERVED_INPUT]
     if reserved:
-        problems.append(f"sets {', '.join(repr(k) for k in reserved)}, which the server "
+        problems.append(f"sets {', '.join(map(toml_repr, reserved))}, which the server "
                         "reserves (it overwrites them with its own values)")
     problems += _not_json(value, "")
     return "; ".join(problems) or None  # every one at once: fixing one shows no next
@@ -122,7 +123,7 @@ def _not_json(value: Any, where: str) -> list[str]:
         elif isinstance(item, list):
             pending += reversed([(f"{path}[{n}]", v) for n, v in enumerate(item)])
         elif isinstance(item, float) and not math.isfinite(item):
-            problems.append(f"holds {item!r} at {path}, which JSON cannot carry: "
+            problems.append(f"holds {toml_repr(item)} at {path}, which JSON cannot carry: "
                             "quote it as a string")
         elif not isinstance(item, str | int | float | bool):
             problems.append(f"holds {type_name(item)} at {path}, which JSON cannot carry: "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import Location, MogrunError, TemplateError, UsageError
+from mogrun.tomltext import toml_repr
 
 if TYPE_CHECKING:
     from mogrun.taskfile.parse import TaskFile
@@ -177,7 +178,7 @@ def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, 
 def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key: str,
             secrets: set[str], unset: dict[str, str]) -> str:
     if not _NAME.fullmatch(name):
-        raise _error(f"invalid template name {name!r} in {placeholder}", scope, key)
+        raise _error(f"invalid template name {toml_repr(name)} in {placeholder}", scope, key)
     if name.startswith("env."):
         if name[4:].upper() == TOKEN_NAME:  # with a default too: set or not, never a template
             raise _error(f"{placeholder} is refused: the API token never goes into a template",

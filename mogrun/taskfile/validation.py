@@ -16,7 +16,7 @@ from typing import Any
 from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
-from mogrun.taskfile.parse import SECTIONS, TaskFile, toml_repr, type_name
+from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.taskfile.paths import path_problem
 from mogrun.taskfile.schema import (
     JOB_KEYS,
@@ -28,6 +28,7 @@ from mogrun.taskfile.schema import (
     unknown_top_level,
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
+from mogrun.tomltext import toml_repr
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").

@@ -115,7 +115,7 @@ def test_attempts_counts_consecutive_failures(host, top_of_range):
 
 @pytest.mark.parametrize(("value", "message"), [
     ({"attempts": 0}, "retry.attempts must be a whole number >= 1, not 0"),
-    ({"attempts": True}, "retry.attempts must be a whole number >= 1, not True"),
+    ({"attempts": True}, "retry.attempts must be a whole number >= 1, not true"),
     ({"attempts": "3"}, "retry.attempts must be a whole number >= 1, not '3'"),
     ({"max_delay": "soon"}, "retry.max_delay: invalid duration 'soon'"),
     ({"stall_timeout": 0}, "retry.stall_timeout must be longer than 0s"),

@@ -185,7 +185,7 @@ def test_a_nul_in_a_task_file_plugin_name_is_an_error_not_a_traceback(tmp_path, 
         '[jobs.t]\r\nrepo = "acme/api"\r\nprompt = "p"\r\n\r\n', encoding="utf-8")
     result = mogrun_cli("check", cwd=tmp_path)
     assert result.exit_code == 2, result
-    assert result.stderr.startswith("Error: [mogplex] plugins: 'a\\x00b"), result
+    assert result.stderr.startswith('Error: [mogplex] plugins: "a\\u0000b'), result
     assert "may not contain a NUL character" in result.stderr
     assert f"{tmp_path / 'mogplex.toml'}:2:12" in result.stderr
     assert "Traceback" not in result.output

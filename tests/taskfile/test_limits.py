@@ -52,7 +52,7 @@ def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) ->
         'Error: job "a", key "idempotency_key": the idempotency key is sent as an HTTP header '
         "and may hold only printable ASCII characters, not '日', '本'",
         'Error: job "b", key "idempotency_key": the idempotency key is sent as an HTTP header '
-        "and may hold only printable ASCII characters, not '\\n'",
+        'and may hold only printable ASCII characters, not "\\n"',
     ]
 
 

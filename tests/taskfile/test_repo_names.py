@@ -34,8 +34,8 @@ def test_control_characters_and_quotes_in_a_repo_are_refused_escaped(
     result = project.run("check")
     assert result.code == 2, result
     assert result.errors == [
-        f"Error: job \"b\", key \"repo\": 'acme/\\x1b[31mx' is not a GitHub owner/name: "
-        f"{ALLOWED}, not '\\x1b', '['",
+        f"Error: job \"b\", key \"repo\": \"acme/\\u001b[31mx\" is not a GitHub owner/name: "
+        f"{ALLOWED}, not \"\\u001b\", '['",
         f"Error: job \"c\", key \"repo\": 'acme/a\"b' is not a GitHub owner/name: {ALLOWED}, "
         "not '\"'"]
     assert "\x1b" not in result.out + result.err

@@ -115,7 +115,7 @@ def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> No
     errors = result.errors
     assert errors == [
         "Error: job \"a\", key \"branch\": 'b-***' is not a valid git branch name: it contains "
-        "' ', '\\\\'",
+        "' ', '\\'",
         "Error: job \"b\", key \"repo\": '***' is not a repo (owner/name or id)",
         "Error: job \"c\", key \"root\": root '/***' must be relative to the repo",
     ]
