@@ -22,8 +22,9 @@ T = TypeVar("T")
 class KeyProblems(ValueError):
     """Every problem of one key's value, raised together so that ``check`` lists
     them in one go (fixing one does not reveal the next). ``problems`` are
-    ``(sub-key, message)`` pairs: the sub-key (``"max_duration"``) is where the
-    problem is written, ``""`` the value as a whole."""
+    ``(sub-key, message)`` pairs: the sub-key (``"max_duration"``; a dotted path
+    whose numbers index arrays, ``"1.on"``) is where the problem is written,
+    ``""`` the value as a whole."""
 
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems = tuple(problems)
@@ -38,11 +39,15 @@ class Problems:
         self.found: list[tuple[str, str]] = []
 
     def judge(self, sub_key: str, check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """``check(*args, **kwargs)``, or ``None`` with its problem kept."""
+        """``check(*args, **kwargs)``, or ``None`` with its problem kept. The sub-keys
+        of a ``KeyProblems`` it raises are read under ``sub_key`` (``judge("1", ...)``
+        of an array's item, whose ``on`` is wrong: ``"1.on"``), so each problem is
+        located where it is written."""
         try:
             return check(*args, **kwargs)
         except ValueError as exc:
-            self.found += [(sub or sub_key, message) for sub, message in problems_of(exc)]
+            self.found += [(".".join(filter(None, (sub_key, sub))), message)
+                           for sub, message in problems_of(exc)]
             return None
 
     def add(self, sub_key: str, message: str) -> None:

@@ -66,7 +66,9 @@ def validate(value: Any) -> list[dict[str, Any]]:
         raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
                          f'on = ["failed"] }}], not {type_name(value)}')
     found = Problems()
-    targets = [found.judge("", _target, item, i) for i, item in enumerate(items, 1)]
+    # Each item's problems are located under its index (a lone table has none).
+    targets = [found.judge(str(i - 1) if items is value else "", _target, item, i)
+               for i, item in enumerate(items, 1)]
     found.done()
     return [target for target in targets if target is not None]
 

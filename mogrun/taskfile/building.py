@@ -103,10 +103,10 @@ class _Job:
     def locator(self, key: str) -> Callable[[], Location]:
         return lambda: self.ctx.taskfile.location(*self.where(key))
 
-    def error(self, key: str, message: str, sub_key: str = "") -> TaskFileError:
-        """A problem of ``key`` (at its ``sub_key`` when given: ``gates.max_duration``
-        written as a dotted key has a line of its own)."""
-        where = (*self.where(key), sub_key) if sub_key else self.where(key)
+    def error(self, key: str, message: str, *sub: str | int) -> TaskFileError:
+        """A problem of ``key`` (at its ``sub`` path when given: ``gates.max_duration``
+        written as a dotted key has a line of its own, ``notify[1].on`` too)."""
+        where = (*self.where(key), *sub)
         return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {self.masked(message)}',
                                        *where, job=self.name, key=key)
 
@@ -432,7 +432,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             options[key] = spec.validate(value)
         except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
-                job.problems += [job.error(key, message, locatable(value, sub))
+                job.problems += [job.error(key, message, *sub_path(value, sub))
                                  for sub, message in problems_of(exc)]
             continue
         except MogrunError as exc:
@@ -445,11 +445,21 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
     return options
 
 
-def locatable(value: Any, sub_key: str) -> str:
-    """``sub_key`` where it names one place: in a list of tables (``notify``) every
-    item has the same sub-keys, and the file's positions know only the first one's,
-    so a problem there is located at the key itself (its message names the item)."""
-    return "" if isinstance(value, list) else sub_key
+def sub_path(value: Any, sub_key: str) -> tuple[str | int, ...]:
+    """Where a validator's ``sub_key`` is in ``value``, as parts of a location path:
+    a dotted path whose numbers index arrays (``"1.on"``: ``notify[1].on``),
+    followed as far as ``value`` has it (the rest is located at what holds it)."""
+    path: list[str | int] = []
+    for part in sub_key.split(".") if sub_key else ():
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            path.append(int(part))
+            value = value[int(part)]
+        elif isinstance(value, Mapping) and part in value:
+            path.append(part)
+            value = value[part]
+        else:
+            break
+    return tuple(path)
 
 
 def option_problems(ctx: Context, name: str) -> list[MogrunError]:

@@ -17,8 +17,8 @@ from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
     buildable_jobs,
     key_clashes,
-    locatable,
     said_once,
+    sub_path,
 )
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
@@ -106,7 +106,7 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
             spec.validate(value)
         except ValueError as exc:
             errors += [taskfile.error(f'[defaults] key "{key}": {mask(message, secrets)}',
-                                      "defaults", key, *filter(None, [locatable(value, sub)]),
+                                      "defaults", key, *sub_path(value, sub),
                                       key=key)
                        for sub, message in problems_of(exc)]
         except MogrunError as exc:  # the validator's crash (PluginError) or its own error

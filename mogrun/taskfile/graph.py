@@ -11,8 +11,16 @@ from mogrun.taskfile.parse import TaskFile
 
 def needs_of(taskfile: TaskFile, name: str) -> list[str]:
     """The jobs ``name`` needs, as written (an invalid value counts as none)."""
+    return [need for _, need in indexed_needs(taskfile, name)]
+
+
+def indexed_needs(taskfile: TaskFile, name: str) -> list[tuple[int, str]]:
+    """``needs_of`` with each one's index in the array, which locates a problem
+    of one need at its own string."""
     needs = taskfile.jobs.get(name, {}).get("needs", [])
-    return [n for n in needs if isinstance(n, str)] if isinstance(needs, list) else []
+    if not isinstance(needs, list):
+        return []
+    return [(index, need) for index, need in enumerate(needs) if isinstance(need, str)]
 
 
 def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
@@ -21,15 +29,16 @@ def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
 
     errors = []
     for name in taskfile.jobs:
-        for need in needs_of(taskfile, name):
+        for index, need in indexed_needs(taskfile, name):
             if need not in taskfile.jobs:
                 hint = closest(need, taskfile.jobs)
                 errors.append(taskfile.error(
-                    f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", job=name,
-                    context=[f'did you mean "{hint}"?'] if hint else []))
+                    f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", index,
+                    job=name, context=[f'did you mean "{hint}"?'] if hint else []))
     for cycle in find_cycles(taskfile):
-        errors.append(taskfile.error(
-            "needs cycle: " + " -> ".join(cycle), "jobs", cycle[0], "needs", job=cycle[0]))
+        index = next(i for i, need in indexed_needs(taskfile, cycle[0]) if need == cycle[1])
+        errors.append(taskfile.error("needs cycle: " + " -> ".join(cycle),
+                                     "jobs", cycle[0], "needs", index, job=cycle[0]))
     return errors
 
 

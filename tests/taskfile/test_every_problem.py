@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from .styles import STYLES, write
 from .test_errors import check
 
 
@@ -30,11 +33,11 @@ def test_every_sub_key_problem_of_the_plugin_tables_at_once(project) -> None:
         ("retry.max_delay: invalid durat", "4:25"),
         ('gates.status: unknown value "s', "5:11"),
         ("gates.max_duration: invalid du", "5:32"),
-        # A list of tables: the file's positions know only its first item's sub-keys,
-        # so each problem is located at the key, and its message names the item.
-        ('notify[1].on: unknown value "n', "6:1"),
-        ("notify[1].webhook must use htt", "6:1"),
-        ("notify[2].slack must be an htt", "6:1"),
+        # A list of tables: each problem at its item's own sub-key (it was at the
+        # key, "6:1", for all three: the positions knew only the first item's).
+        ("notify[1].webhook must use htt", "6:13"),
+        ('notify[1].on: unknown value "n', "6:35"),
+        ("notify[2].slack must be an htt", "6:54"),
     ]
     assert err.endswith("7 problems in " + str(project.path.resolve()) + "\n")
 
@@ -109,3 +112,22 @@ def test_a_problem_of_a_later_item_of_a_list_is_not_put_on_the_first_items_line(
     """)
     (where,) = [where for _, where in located(err)]
     assert not where.startswith(("6:", "7:")), err  # not the first item's lines
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_problem_of_one_element_of_a_multi_line_array_is_located_at_it(
+        project, style: str) -> None:
+    # Both were located at the array's key ("8:1", "12:1"), lines away from the element.
+    write(project, '[defaults]\nrepo = "acme/api"\nprompt = "Do {{ job }}."\n\n'
+                   '[jobs.build]\n\n[jobs.docs]\nneeds = [\n  "build",  # first\n\t"lint",\n]\n'
+                   'notify = [\n  { webhook = "https://example.com/a" },\n'
+                   '  { webhook = "https://example.com/b", on = ["faild"] },\n]\n\n'
+                   '[jobs.x]\nneeds = ["docs", "y"]\n[jobs.y]\nneeds = ["x"]\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert [(message[:40], where) for message, where in located(result.err)] == [
+        ('Error: job "docs" needs unknown job "lin', "10:2"),
+        ('Error: job "docs", key "notify": notify[', "14:40"),
+        ("Error: needs cycle: x -> y -> x", "18:18"),
+    ]
+    assert '  10 |  "lint",' in result.err
