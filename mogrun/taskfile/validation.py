@@ -73,11 +73,24 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
             continue
         hint = closest(key, known)
         said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
+        context = [f'did you mean "{hint}"?'] if hint else []
+        if not hint and len(where) == 2 and where[0] == "jobs" and isinstance(table[key], dict):
+            context = [_quoting_hint(where[1], key)]
         errors.append(UnknownKeyError(
             said, location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
-            context=[f'did you mean "{hint}"?'] if hint else []))
+            context=context))
     return errors
+
+
+def _quoting_hint(job: str, key: str) -> str:
+    """A table inside a job, named like no key, is most likely a job whose name
+    holds a ".": ``[jobs.release.v1]`` is job ``release`` with a table ``v1``."""
+    from mogrun.taskfile.positions import quote_key
+
+    return (f"A job name holding \".\" is quoted: write [jobs.{quote_key(f'{job}.{key}')}] "
+            f"(without quotes, [jobs.{quote_key(job)}.{quote_key(key)}] is a table "
+            f'"{key}" inside job "{job}").')
 
 
 def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError]:

@@ -1043,3 +1043,22 @@ def test_a_backslash_that_starts_no_escape_is_pointed_at_and_explained(
     assert lines[1].endswith(f":{where}"), result.err
     assert lines[3].index("^") == caret and lines[2][caret] == "\\", result.err
     assert "write \\\\ for one backslash, or use single quotes" in lines[4], result.err
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_dotted_job_header_suggests_quoting_the_name(project, style: str) -> None:
+    # Job names may hold ".": [jobs.release.v1] is job "release" with a table "v1",
+    # and the unknown key "v1" gave no hint of that.
+    write(project, '# releases\n[jobs.release.v1]\nrepo = "acme/api"\nprompt = "x"\n\n'
+                   '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretri = { attempts = 2 }\n',
+          style)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    v1 = lines.index('Error: unknown key "v1" in job "release"')
+    assert lines[v1 + 1].endswith("mogplex.toml:2:15")
+    assert lines[v1 + 4] == ('A job name holding "." is quoted: write [jobs."release.v1"] '
+                             '(without quotes, [jobs.release.v1] is a table "v1" inside job '
+                             '"release").')
+    retri = lines.index('Error: unknown key "retri" in job "a"')
+    assert lines[retri + 4] == 'did you mean "retry"?'  # a typo of a key keeps its hint
