@@ -43,13 +43,27 @@ def list_automations(api: Api, request: Request, parts: list[str], token: Token,
     """``created_at DESC, id DESC``; ``nextCursor`` only when more rows exist."""
     limit = list_limit(request, default=50, most=100)
     rows = sorted((a for a in api.state.automations.automations.values()
-                   if a.user == token.user), key=lambda a: (a.created, a.id), reverse=True)
+                   if a.user == token.user), key=_place, reverse=True)
     after = _cursor(request)
     if after is not None:
-        rows = [a for a in rows if (a.created, a.id) < after]
+        rows = [a for a in rows if _place(a) < after]
     page, more = rows[:limit], len(rows) > limit
     cursor = _encode(page[-1]) if more and page else None
     return ok({"automations": [a.summary() for a in page], "nextCursor": cursor})
+
+
+def _place(automation: Automation) -> tuple[float, str]:
+    """Where an automation sorts: its ``createdAt`` as listed (milliseconds, as a
+    cursor carries it), then its id. By the exact time instead, a row whose time
+    rounds up to the cursor's millisecond sorted before its own cursor and came
+    again on the next page."""
+    return _moment(automation.summary()["createdAt"]), automation.id
+
+
+def _moment(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _encode(automation: Automation) -> str:
@@ -64,14 +78,12 @@ def _cursor(request: Request) -> tuple[float, str] | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        from datetime import datetime
-
-        moment = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
+        moment = _moment(str(data["createdAt"]))
         if not UUID.fullmatch(str(data["id"])):
             raise ValueError("not a uuid")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise Invalid(400, "BAD_REQUEST", "Invalid cursor") from None
-    return moment.timestamp(), str(data["id"])
+    return moment, str(data["id"])
 
 
 def get_automation(api: Api, request: Request, parts: list[str], token: Token,

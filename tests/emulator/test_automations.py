@@ -56,6 +56,22 @@ def test_list_pages_with_a_cursor_newest_first(api, mogrun_emulator):
     assert (bad.status, bad.code, bad.message) == (400, "BAD_REQUEST", "Invalid cursor")
 
 
+def test_a_page_never_repeats_a_row_whose_time_rounds_up_to_its_cursor(api, mogrun_emulator):
+    """The list sorted by the exact creation time, the cursor by the millisecond
+    it lists: a row created a hair before a millisecond (listed as that
+    millisecond) sorted before its own cursor and came again on the next page
+    (the one way found for the paging test above to fail, as it did once)."""
+    ids = [mogrun_emulator.add_automation(f"a{i}") for i in range(5)]
+    rows = mogrun_emulator._state.automations.automations
+    for k, automation_id in enumerate(ids):  # each 0.4 us short of a millisecond
+        rows[automation_id].created = 1_000_000 + k * 0.001 + 0.0009996
+    first = api.call("GET", "/automations?limit=2").data
+    second = api.call("GET", f"/automations?limit=2&cursor={first['nextCursor']}").data
+    third = api.call("GET", f"/automations?limit=2&cursor={second['nextCursor']}").data
+    listed = [a["id"] for page in (first, second, third) for a in page["automations"]]
+    assert listed == ids[::-1]
+
+
 def test_get_automation_and_its_errors(api, mogrun_emulator):
     automation_id = mogrun_emulator.add_automation("triage", published=False)
     got = api.call("GET", f"/automations/{automation_id}").data["automation"]
