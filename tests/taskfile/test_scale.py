@@ -2,9 +2,11 @@
 resolving a chain cost O(size), so a 10,000-job file with an error is as quick
 to check as a clean one (bench/scale.py measures the CLI end to end).
 
-Each test times a size and four times that size in CPU seconds (other
-processes' load does not count) and allows a ratio of 10: linear is 4,
-quadratic 16.
+Each test times a size and ``factor`` times that size in CPU seconds (other
+processes' load does not count) and allows a ratio of ``factor`` x 2.5:
+linear is ``factor``, quadratic its square (4: 16; 8: 64). The small walks
+take a few milliseconds, where the caches alone move a ratio by half: those
+compare 8 times the size, so a loaded machine stays far from the bound.
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ def cpu_seconds(work: Callable[[], object]) -> float:
     return best
 
 
-def assert_linear(make: Callable[[int], Callable[[], object]], size: int = 2_000) -> None:
-    small, large = make(size), make(4 * size)
+def assert_linear(make: Callable[[int], Callable[[], object]], size: int = 2_000,
+                  factor: int = 4) -> None:
+    small, large = make(size), make(factor * size)
     ratio = cpu_seconds(large) / max(cpu_seconds(small), 1e-4)
-    assert ratio < 10, f"4x the size cost {ratio:.1f}x the time"
+    assert ratio < 2.5 * factor, f"{factor}x the size cost {ratio:.1f}x the time"
 
 
 def loaded(tmp_path: Path, size: int):
@@ -77,7 +80,7 @@ def test_finding_cycles_and_ordering_a_long_chain_is_linear(tmp_path) -> None:
     def make(size: int) -> Callable[[], object]:
         taskfile = loaded(tmp_path, size)
         return lambda: (find_cycles(taskfile), job_order(taskfile, ["j0"]))
-    assert_linear(make)
+    assert_linear(make, factor=8)  # a few ms at 2,000 jobs: see the module's docstring
 
 
 def test_resolving_a_long_chain_is_linear(tmp_path) -> None:
