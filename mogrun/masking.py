@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mogrun.errors import MogrunError
+
+E = TypeVar("E", bound="MogrunError")
 
 MASK = "***"
 
@@ -27,6 +32,16 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     if not secrets:  # most jobs have none (an empty frozenset, tuple or list)
         return text
     return _mask_with(text, maskable(secrets))
+
+
+def masked_error(error: E, secrets: Iterable[str], **changes: Any) -> E:
+    """``error`` with each secret masked in its message and context (``changes``:
+    other fields to set): the token and the job's secrets never reach a message,
+    whatever a server echoed or a plugin raised."""
+    ordered = maskable(secrets)
+    return error.evolve(message=_mask_with(error.message, ordered),
+                        context=tuple(_mask_with(line, ordered) for line in error.context),
+                        **changes)
 
 
 def mask_data(value: Any, secrets: Iterable[str] = (), *,

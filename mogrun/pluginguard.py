@@ -39,7 +39,7 @@ SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_config
 VETO_HOOK = "mogrun_start_request"
 ADJUST_HOOK = "mogrun_adjust_job"
 GATE_HOOK = "mogrun_gate"
-_EXPECTED = {"mogrun_retry_delay": "seconds, False or None",
+_EXPECTED = {"mogrun_retry_delay": "seconds (a year at most), False or None",
              "mogrun_watch": "a reason string or None"}
 
 # What a plugin can do wrong: raise anything, sys.exit() and an asyncio
@@ -71,10 +71,15 @@ def finite(value: Any) -> bool:
 
 
 def describe_exc(exc: BaseException) -> str:
-    """An exception in one line: a mogrun error's own message, else type and text."""
+    """An exception in one line: a mogrun error's own message, else type and text.
+    A plugin's exception whose own ``__str__`` fails (a field it never set) is
+    still one line, its type: that failure was a traceback and a lost run."""
     if isinstance(exc, MogrunError):
         return exc.message
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:  # whatever a plugin's __str__ raises
+        return f"{type(exc).__name__} (its message could not be read)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -349,10 +354,16 @@ def _no_problem(answer: Any) -> str | None:
 
 
 def _finite_delay(answer: Any) -> str | None:
-    """``True`` is no delay, and an endless one is no answer."""
+    """``True`` is no delay, and an endless one is no answer; nor is one longer
+    than ``MAX_RETRY_DELAY`` (1e12 s: no clock can wait it, nor a date show it)."""
     if answer is True or (not isinstance(answer, bool) and not finite(answer)):
         return "not a delay"
+    if not isinstance(answer, bool) and float(answer) > MAX_RETRY_DELAY:
+        return f"longer than {MAX_RETRY_DELAY // 86400:.0f} days"
     return None
+
+
+MAX_RETRY_DELAY = 365 * 86400.0  # a retry delay mogrun waits at most (a year)
 
 
 def _reason(answer: Any) -> str | None:

@@ -156,10 +156,12 @@ def _import_path(path: Path, source: str) -> ModuleType:
 
 
 def _import_failed(name: str, source: str, exc: BaseException) -> PluginError:
-    return PluginError(
-        f'plugin "{name}" failed to import: {type(exc).__name__}: {exc}',
-        context=[f"From: {_where(source)}"],
-    )
+    """What a plugin's import raised, in one line (``describe_exc``: even an
+    exception whose text cannot be read). Secrets are masked by the host."""
+    from mogrun.pluginguard import describe_exc
+
+    return PluginError(f'plugin "{name}" failed to import: {describe_exc(exc)}',
+                       context=[f"From: {_where(source)}"])
 
 
 def _where(source: str) -> str:

@@ -77,12 +77,24 @@ class Wait:
         left = self.remaining(now)
         if left is None:
             return self.reason
+        moment = self._end()
         shape = "%H:%M:%SZ" if left < 86400 else "%Y-%m-%d %H:%M:%SZ"
-        clock = datetime.fromtimestamp(self.ends_at or 0, UTC).strftime(shape)
+        clock = moment.strftime(shape) if moment else "a time past any calendar"
         return f"{self.reason}; ends in {format_duration(math.ceil(left))} ({clock})"
 
     def as_json(self, now: float | None = None) -> dict[str, object]:
-        ends = (None if self.ends_at is None else
-                datetime.fromtimestamp(self.ends_at, UTC).isoformat().replace("+00:00", "Z"))
+        """``ends_at`` is ``null`` for an end no calendar holds (a plugin's delay of
+        1e12 s, a ``capacity_wait`` as long): ``seconds`` still says it."""
+        moment = self._end()
+        ends = moment.isoformat().replace("+00:00", "Z") if moment else None
         return {"kind": str(self.kind), "reason": self.reason, "ends_at": ends,
                 "seconds": self.remaining(now), "job": self.job, "run": self.run}
+
+    def _end(self) -> datetime | None:
+        """``ends_at`` as a UTC time; ``None`` when unknown or past year 9999."""
+        if self.ends_at is None:
+            return None
+        try:
+            return datetime.fromtimestamp(self.ends_at, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None

@@ -7,7 +7,8 @@ load the task file, load plugins, configure them, resolve and adjust jobs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,15 +94,30 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
 
     extra = plugin_specs(state, extra_plugins)
     state.divert_plugin_stdout()  # before any plugin is imported: --json keeps stdout NDJSON
-    if state.plugin_host is None:
-        state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
-                                            no_plugins=state.no_plugins, env=state.env)
-    else:
-        state.plugin_host.add_plugins(project_dir=None, extra=extra,
-                                      no_plugins=state.no_plugins, env=state.env)
+    token = [state.env.get("MOGPLEX_API_KEY", "")]
+    with _masked_load_errors(token):
+        if state.plugin_host is None:
+            state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
+                                                no_plugins=state.no_plugins, env=state.env)
+        else:
+            state.plugin_host.add_plugins(project_dir=None, extra=extra,
+                                          no_plugins=state.no_plugins, env=state.env)
     host: PluginHost = state.plugin_host
-    host.learn_secrets([state.env.get("MOGPLEX_API_KEY", "")])
+    host.learn_secrets(token)
     return host
+
+
+@contextlib.contextmanager
+def _masked_load_errors(secrets: Iterable[str]) -> Iterator[None]:
+    """A plugin that fails to load may quote what it read from the environment
+    (the token, an ``env.*`` value) in its error: masked before anyone sees it,
+    as a hook's error is."""
+    from mogrun.masking import masked_error
+
+    try:
+        yield
+    except PluginError as error:
+        raise masked_error(error, secrets) from error
 
 
 def load_host(state: CliState, taskfile: TaskFile | None,
@@ -138,12 +154,14 @@ def add_task_file_plugins(state: CliState, host: PluginHost,
     from mogrun.taskfile.validation import plugin_entry_problem
 
     problems = []
+    secrets = taskfile_secrets(state, taskfile)
     for index, spec in taskfile.plugin_entries:
         if plugin_entry_problem(taskfile, spec):
             continue
         try:
-            host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
-                             env=state.env)
+            with _masked_load_errors(secrets):
+                host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
+                                 env=state.env)
         except PluginError as error:
             problems.append(error.evolve(key="plugins",
                                          location=taskfile.location("mogplex", "plugins", index)))

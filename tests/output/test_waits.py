@@ -99,3 +99,14 @@ def test_a_wait_of_a_day_or_more_names_the_date_it_ends():
     assert wait.describe(now) == "retrying; ends in 72h00m05s (2027-01-18 08:00:05Z)"
     assert Wait(WaitKind.RETRY, "retrying", ends_at=now + 5).describe(now) == (
         "retrying; ends in 5s (08:00:05Z)")
+
+
+def test_a_wait_ending_past_any_calendar_is_still_said():
+    """A capacity_wait of 1e12 s (the task file takes it) crashed the wait's line
+    with 'year 33715 is out of range': a traceback and a lost run."""
+    from mogrun.waits import Wait, WaitKind
+
+    wait = Wait.for_seconds(WaitKind.CAPACITY, "waiting for a sandbox slot", 1e12)
+    assert wait.describe().endswith("(a time past any calendar)")
+    shown = wait.as_json()
+    assert shown["ends_at"] is None and shown["seconds"] > 9e11

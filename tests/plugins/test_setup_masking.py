@@ -202,3 +202,62 @@ def test_a_job_s_validator_quoting_the_token_is_masked(tmp_path, mogrun_cli, mon
     assert result.exit_code in (1, 2), result
     assert "TOPSECRET42" not in result.output, result
     assert "key=***" in result.stderr, result
+
+
+LEAKY_IMPORT = '''
+import os
+raise RuntimeError("cannot reach " + os.environ["PAGER_URL"] + " key="
+                   + os.environ["MOGPLEX_API_KEY"])
+'''
+
+
+@pytest.mark.parametrize("command", [("check",), ("plugins",), ("show", "page"),
+                                     ("run", "page")])
+def test_a_plugin_failing_to_import_masks_the_env_value_and_the_token(
+        tmp_path, mogrun_cli, monkeypatch, command):
+    """A hook's error was masked, an import's was printed as raised: the env.*
+    value and the API token the plugin quoted, in clear."""
+    env = {"PAGER_URL": SECRET, "MOGPLEX_API_KEY": "mog_live_abcdef123456"}
+    for name, value in env.items():  # the plugin reads them as it is imported, in-process
+        monkeypatch.setenv(name, value)
+    root = _project(tmp_path, LEAKY_IMPORT, key="description")
+    result = mogrun_cli(*command, cwd=root, env=env)
+    assert result.exit_code == 2, result
+    assert "TOPSECRET42" not in result.output and "abcdef123456" not in result.output
+    assert ('plugin "x" failed to import: RuntimeError: cannot reach *** key=***'
+            in result.stderr), result
+
+
+UNREADABLE = '''
+from mogrun.hookspecs import hookimpl
+
+class DeliveryError(Exception):
+    def __init__(self, response):
+        self.response = response
+
+    def __str__(self):
+        return f"chat answered HTTP {self.response.status}"
+
+@hookimpl
+def mogrun_job_finished():
+    raise DeliveryError(None)
+
+@hookimpl
+def mogrun_event():
+    raise DeliveryError(None)
+'''
+
+
+def test_an_exception_whose_text_cannot_be_read_is_still_one_warning(tmp_path, mogrun_cli):
+    """A plugin's exception whose own __str__ fails: mogrun crashed with a traceback
+    (mogrun_job_finished: no summary, exit 1 for a run that passed; mogrun_event:
+    an internal error that lost the run)."""
+    root = _project(tmp_path, UNREADABLE, key="description")
+    (root / "mogplex.toml").write_text((root / "mogplex.toml").read_text().replace(
+        'prompt = "hi"', 'prompt = "hi\\n@emulator duration=0.2s events=2"'))
+    result = mogrun_cli("--local", "run", "page", cwd=root, env={"PAGER_URL": SECRET})
+    assert result.exit_code == 0, result
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert ('warning: plugin "x" failed in mogrun_job_finished: DeliveryError (its message '
+            "could not be read)") in result.stderr
+    assert "1 passed, 0 failed" in result.output
