@@ -97,11 +97,11 @@ class PluginHost:
                                            confined=True)
                  for spec in task_file_plugins
                  if pluginload.spec_name(spec) not in off
-                 and not self._has(pluginload.SOURCE_TASK_FILE, spec)]
+                 and not self._has(pluginload.SOURCE_TASK_FILE, spec, project_dir)]
         found += [pluginload.spec_candidate(spec, pluginload.SOURCE_OPTION, None, confined=False)
                   for spec in extra
                   if pluginload.spec_name(spec) not in off
-                  and not self._has(pluginload.SOURCE_OPTION, spec)]
+                  and not self._has(pluginload.SOURCE_OPTION, spec, None)]
         if found:
             self._register(found)
 
@@ -167,8 +167,11 @@ class PluginHost:
     def _guard(self, cand: pluginload.Candidate, hooks: dict[str, tuple[str, Any]]) -> Any:
         return GuardedPlugin(cand.plugin, cand.name, hooks, self.warn)
 
-    def _has(self, source: str, spec: str) -> bool:
-        return any(c.source == source and pluginload.spec_name(spec) == c.name
+    def _has(self, source: str, spec: str, base_dir: Path | None) -> bool:
+        """The very plugin ``spec`` names is in already (from ``source``); another
+        of its name is not, and loading it says that two plugins share one name."""
+        name, origin = pluginload.spec_name(spec), pluginload.spec_origin(spec, base_dir)
+        return any(c.source == source and c.name == name and c.origin == origin
                    for c in self._candidates)
 
     # --- introspection ---------------------------------------------------------

@@ -87,6 +87,21 @@ def spec_name(spec: str) -> str:
     return spec
 
 
+def spec_origin(spec: str, base_dir: Path | None) -> str:
+    """Where a spec's plugin comes from, as its ``Candidate.origin`` says, without
+    importing it: two files of one name (``lint/check.py``, ``tests/check.py``)
+    are two plugins, not one named twice."""
+    spec = spec.strip()
+    if not (spec.endswith(".py") or "/" in spec or "\\" in spec):
+        return spec
+    from mogrun.taskfile.discovery import resolved
+
+    try:
+        return str(resolved(resolved(base_dir or Path.cwd()) / spec))
+    except OSError:  # a loop: not one already in (its own error comes when it is loaded)
+        return ""
+
+
 def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Candidate:
     """A plugin named by a task file or ``-p``: a ``.py`` path or a module name.
 

@@ -44,6 +44,21 @@ def test_task_file_py_plugin_loads_relative_to_project(tmp_path, plugin_file):
                                    str(tmp_path / rel))
 
 
+def test_two_task_file_plugins_of_one_name_are_an_error_not_one_skipped(tmp_path, plugin_file):
+    """lint/check.py and tests/check.py: the second was taken for the first (loaded
+    already) and never loaded, so its failing gate never ran and the run passed."""
+    first = plugin_file("check", "@hookimpl\ndef mogrun_event(event):\n    pass\n", "lint")
+    second = plugin_file("check", "@hookimpl\ndef mogrun_gate(events):\n    return []\n",
+                         "tests")
+    with pytest.raises(PluginError, match='two plugins are named "check"'):
+        load(tmp_path, [first, second])
+    host = load(tmp_path, [first])  # one by one, as the task file's are loaded
+    host.add_plugins(project_dir=tmp_path, task_file_plugins=[first])  # the same one again
+    assert [i.name for i in host.describe()].count("check") == 1
+    with pytest.raises(PluginError, match='two plugins are named "check"'):
+        host.add_plugins(project_dir=tmp_path, task_file_plugins=[second])
+
+
 def test_task_file_module_name_and_dash_p_plugins_load(tmp_path, plugin_file, monkeypatch):
     plugin_file("mogrun_pagerduty_fake", """
         @hookimpl
