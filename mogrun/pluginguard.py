@@ -24,9 +24,10 @@ import functools
 import inspect
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from mogrun.errors import GateError, Interrupted, LeaveNow, MogrunError, PluginError
 from mogrun.masking import mask
@@ -51,6 +52,28 @@ PLUGIN_FAULTS = (BaseException,)
 NOT_PLUGIN_FAULTS = (KeyboardInterrupt, LeaveNow)
 
 _plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
+
+
+class RunningHook(NamedTuple):
+    """A plugin's hook call still going: which, since when (``time.monotonic``),
+    and the job and run it was called for (if any). A tuple: one is made at
+    every hook call."""
+
+    plugin: str
+    hook: str
+    since: float
+    job: str | None = None
+    run: str | None = None
+
+
+# Thread id -> the hook call it is in (the innermost): what ``running_hooks`` reads,
+# so that a hook that blocks (a notifier's network call, a sleep) is said, not silent.
+_RUNNING: dict[int, RunningHook] = {}
+
+
+def running_hooks() -> list[RunningHook]:
+    """The plugins' hook calls going on now, one per thread."""
+    return list(dict(_RUNNING).values())  # a copy in C: no thread changes it midway
 # The groups of secrets the running hook's messages mask, joined only when a message
 # is made (a failure, a wrong answer), never on the way into every hook call.
 _secrets: ContextVar[tuple[Iterable[str], ...]] = ContextVar("mogrun_secrets", default=())
@@ -149,11 +172,19 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
     (pluggy reads the parameters through ``__wrapped__``) and the hookimpl marks."""
 
     params = _parameter_names(function)
+    job_at, run_at = (params.index(n) if n in params else None for n in ("job", "run"))
     warned: list[str] = []  # a wrong answer is said once per plugin and hook
 
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         token = _plugin.set(plugin)
+        thread = threading.get_ident()
+        outer = _RUNNING.get(thread)
+        _RUNNING[thread] = RunningHook(plugin, hook, time.monotonic(),
+                                       getattr(_argument(args, kwargs, job_at, "job"), "name",
+                                               None),
+                                       getattr(_argument(args, kwargs, run_at, "run"), "label",
+                                               None))
         try:
             answer = function(*args, **kwargs)
         except Interrupted:
@@ -175,10 +206,22 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
             return _crashed(hook, plugin, exc, warn)
         finally:
             _plugin.reset(token)
+            if outer is None:
+                _RUNNING.pop(thread, None)
+            else:
+                _RUNNING[thread] = outer
         given = {**dict(zip(params, args, strict=False)), **kwargs}
         return _checked(hook, plugin, answer, warn, given, warned)
 
     return guarded
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], at: int | None,
+              name: str) -> Any:
+    """The argument ``name`` a hook was called with (pluggy passes them by place)."""
+    if at is not None and at < len(args):
+        return args[at]
+    return kwargs.get(name)
 
 
 def _parameter_names(function: Any) -> list[str]:

@@ -21,7 +21,7 @@ from mogrun import pluginload
 from mogrun.errors import PluginError
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
-from mogrun.pluginguard import GuardedPlugin, finite, masking
+from mogrun.pluginguard import GuardedPlugin, RunningHook, finite, masking, running_hooks
 
 if TYPE_CHECKING:
     import pluggy
@@ -294,6 +294,11 @@ class PluginHost:
         if hook.get_hookimpls():
             with masking(self._known, job.secrets):
                 hook(job=job, run=run, old=old, state=state)
+
+    def running_hooks(self) -> list[RunningHook]:
+        """The plugins' hook calls going on now (one per thread): the engine says
+        one that runs long (``engine.slowhooks``)."""
+        return running_hooks()
 
     def wait(self, wait: Wait) -> None:
         """Tell observers that something of this invocation waits."""

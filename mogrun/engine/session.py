@@ -35,6 +35,7 @@ from mogrun.engine.signals import (
     first_signal_message,
     left_going_lines,
 )
+from mogrun.engine.slowhooks import SlowHooks
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError, TaskFileError, UsageError, combine_exit_codes
 from mogrun.masking import mask
@@ -219,8 +220,10 @@ def run_session(
         progress = SessionProgress()
         watch.on_first = lambda code: _first_signal(deps, progress, code)
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
+        slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait)
         try:
-            code, results = _run(jobs, deps, progress, options, watch, attempts)
+            with slow:
+                code, results = _run(jobs, deps, progress, options, watch, attempts)
             prefix = rerun_command
             if not _recorded(channel) and unrecorded_command is not None:  # asked first:
                 prefix = unrecorded_command  # a history deleted midway is said either way

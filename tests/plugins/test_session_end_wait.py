@@ -32,3 +32,51 @@ def test_only_the_plugin_still_at_work_is_named_and_the_wait_has_no_end(
     assert said[0]["reason"].startswith("waiting for plugin upload to finish"), said
     assert "no end is known" in said[0]["reason"], said
     assert (said[0]["ends_at"], said[0]["seconds"]) == (None, None), said
+
+
+SLOW_GATE = '''
+import time
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_gate(job, run):
+    time.sleep(1.6)  # a gate that asks a slow service
+    return []
+'''
+
+
+def test_a_hook_that_runs_long_mid_session_is_said_naming_the_plugin_job_and_run(
+        tmp_path, mogrun_emulator, mogrun_cli):
+    """A hook that blocked (a gate asking a slow service, a notifier's network
+    call) held its run with nothing on screen: only the end of session was said."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slowgate.py").write_text(SLOW_GATE)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/slowgate.py"]\n\n'
+                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
+    result = mogrun_cli("--json", "run", "fix", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    said = [json.loads(line) for line in result.stdout.splitlines()
+            if '"type": "wait"' in line and '"plugins"' in line]
+    assert len(said) == 1, said  # once, however long it runs
+    assert said[0]["reason"].startswith("waiting for plugin slowgate's mogrun_gate (running "
+                                        "for "), said
+    assert (said[0]["job"], said[0]["run"], said[0]["ends_at"]) == (
+        "fix", "fix:acme/api", None), said
+
+
+def test_each_slow_hook_call_is_said_once_and_quick_ones_never():
+    from mogrun.engine.slowhooks import SlowHooks
+    from mogrun.pluginguard import RunningHook
+
+    calls = [RunningHook("a", "mogrun_event", 10.0, "fix", "fix:acme/api"),
+             RunningHook("b", "mogrun_watch", 10.9, "fix"),
+             RunningHook("c", "mogrun_session_finished", 0.0)]  # said by its own wait
+    said: list = []
+    slow = SlowHooks(lambda: calls, said.append)
+    slow.look(11.5)
+    slow.look(12.5)
+    assert [(w.reason.split(" (")[0], w.job, w.run) for w in said] == [
+        ("waiting for plugin a's mogrun_event", "fix", "fix:acme/api"),
+        ("waiting for plugin b's mogrun_watch", "fix", None)]

@@ -1,0 +1,68 @@
+"""A plugin's hook that runs long is said as a wait, never a silent terminal.
+
+Hooks run on the engine's threads and mogrun cannot cut one short: a notifier
+blocked on a network call, a gate that sleeps, held its run (and its timeout,
+and a first Ctrl-C's cancel) with nothing on screen. ``SlowHooks`` looks at
+the hook calls going on (``pluginguard.running_hooks``) every ``LOOK_EVERY``
+and says each one past ``ANNOUNCE_AFTER`` once, naming the plugin, the hook,
+the job and the run. The plugins' end of session is said by its own wait
+(``lifecycle.plugins_wait``), so it is left out here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from mogrun.durations import format_duration
+from mogrun.threads import start_without_signals
+from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
+
+LOOK_EVERY = 0.5  # seconds between looks at the hooks going on
+SAID_ELSEWHERE = frozenset({"mogrun_session_finished"})
+
+
+class SlowHooks:
+    """While open, a daemon thread says each hook call that runs past a moment."""
+
+    def __init__(self, running: Callable[[], list[Any]] | None,
+                 on_wait: Callable[[Wait], None]) -> None:
+        self.running = running
+        self.on_wait = on_wait
+        self._done = threading.Event()
+        self._said: set[tuple[str, str, float]] = set()
+
+    def __enter__(self) -> SlowHooks:
+        if self.running is not None:
+            start_without_signals(self._watch, "mogrun-slow-hooks")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(LOOK_EVERY):
+            self.look(time.monotonic())
+
+    def look(self, now: float) -> None:
+        """Say each hook call past ``ANNOUNCE_AFTER`` not said before."""
+        assert self.running is not None
+        for call in self.running():
+            key = (call.plugin, call.hook, call.since)
+            if (call.hook in SAID_ELSEWHERE or key in self._said
+                    or now - call.since < ANNOUNCE_AFTER):
+                continue
+            self._said.add(key)
+            self.on_wait(slow_hook_wait(call, now - call.since))
+
+
+def slow_hook_wait(call: Any, running: float) -> Wait:
+    """The wait for one hook call that runs long: it has no end mogrun can set."""
+    return Wait(WaitKind.PLUGINS,
+                f"waiting for plugin {call.plugin}'s {call.hook} (running for "
+                f"{format_duration(max(1, round(running)))}); a plugin's hook has no end "
+                "mogrun can set: Ctrl-C twice leaves without it", job=call.job, run=call.run)
