@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mogrun.taskfile.schema import JOB_KEYS
-from tests.taskfile.styles import STYLES, write
+
+from .styles import STYLES, write
 
 
 def check(project, text: str) -> str:
