@@ -15,18 +15,24 @@ def mogrun_session_finished(results):
 '''
 
 
-def test_only_the_plugin_still_at_work_is_named_and_the_wait_has_no_end(
-        tmp_path, mogrun_emulator, mogrun_cli):
+def waits_with_plugin(tmp_path, mogrun_cli, name: str, source: str) -> list[dict]:
+    """The wait objects of ``run --json fix`` (it passes) with the task-file plugin
+    ``name`` of ``source``."""
     from mogrun.testing import write_taskfile
 
     (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "upload.py").write_text(SLOW_REPORT)
-    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/upload.py"]\n\n'
+    (tmp_path / "plugins" / f"{name}.py").write_text(source)
+    write_taskfile(tmp_path, f'[mogplex]\nplugins = ["plugins/{name}.py"]\n\n'
                    '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
     result = mogrun_cli("--json", "run", "fix", cwd=tmp_path)
     assert result.exit_code == 0, result
-    waits = [json.loads(line) for line in result.stdout.splitlines()
-             if '"type": "wait"' in line]
+    return [json.loads(line) for line in result.stdout.splitlines()
+            if '"type": "wait"' in line]
+
+
+def test_only_the_plugin_still_at_work_is_named_and_the_wait_has_no_end(
+        tmp_path, mogrun_emulator, mogrun_cli):
+    waits = waits_with_plugin(tmp_path, mogrun_cli, "upload", SLOW_REPORT)
     said = [wait for wait in waits if wait["kind"] == "plugins"]
     assert len(said) == 1, waits  # junit (no --junit) and notify (nothing sent) were quick
     assert said[0]["reason"].startswith("waiting for plugin upload to finish"), said
@@ -49,16 +55,8 @@ def test_a_hook_that_runs_long_mid_session_is_said_naming_the_plugin_job_and_run
         tmp_path, mogrun_emulator, mogrun_cli):
     """A hook that blocked (a gate asking a slow service, a notifier's network
     call) held its run with nothing on screen: only the end of session was said."""
-    from mogrun.testing import write_taskfile
-
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "slowgate.py").write_text(SLOW_GATE)
-    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/slowgate.py"]\n\n'
-                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
-    result = mogrun_cli("--json", "run", "fix", cwd=tmp_path)
-    assert result.exit_code == 0, result
-    said = [json.loads(line) for line in result.stdout.splitlines()
-            if '"type": "wait"' in line and '"plugins"' in line]
+    said = [wait for wait in waits_with_plugin(tmp_path, mogrun_cli, "slowgate", SLOW_GATE)
+            if wait["kind"] == "plugins"]
     assert len(said) == 1, said  # once, however long it runs
     assert said[0]["reason"].startswith("waiting for plugin slowgate's mogrun_gate (running "
                                         "for "), said
