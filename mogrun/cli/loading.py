@@ -8,7 +8,7 @@ load the task file, load plugins, configure them, resolve and adjust jobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
     extra = plugin_specs(state, extra_plugins)
     state.divert_plugin_stdout()  # before any plugin is imported: --json keeps stdout NDJSON
     token = [state.env.get("MOGPLEX_API_KEY", "")]
-    with _masked_load_errors(token):
+    with _masked_load_errors(lambda: [*token, *_file_secrets(state)]):
         if state.plugin_host is None:
             state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
                                                 no_plugins=state.no_plugins, env=state.env)
@@ -108,16 +108,26 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
 
 
 @contextlib.contextmanager
-def _masked_load_errors(secrets: Iterable[str]) -> Iterator[None]:
+def _masked_load_errors(secrets: Callable[[], Iterable[str]]) -> Iterator[None]:
     """A plugin that fails to load may quote what it read from the environment
     (the token, an ``env.*`` value) in its error: masked before anyone sees it,
-    as a hook's error is."""
+    as a hook's error is. ``secrets`` is asked only then."""
     from mogrun.masking import masked_error
 
     try:
         yield
     except PluginError as error:
-        raise masked_error(error, secrets) from error
+        raise masked_error(error, secrets()) from error
+
+
+def _file_secrets(state: CliState) -> frozenset[str]:
+    """The ``env.*`` values of the task file, when a ``-p`` plugin fails to load
+    before the file is read (``run`` loads them first): read for the error alone;
+    none where the file cannot be read (its own error comes next)."""
+    try:
+        return taskfile_secrets(state, load_taskfile(state, judge_sets=False))
+    except MogrunError:
+        return frozenset()
 
 
 def load_host(state: CliState, taskfile: TaskFile | None,
@@ -159,7 +169,7 @@ def add_task_file_plugins(state: CliState, host: PluginHost,
         if plugin_entry_problem(taskfile, spec):
             continue
         try:
-            with _masked_load_errors(secrets):
+            with _masked_load_errors(lambda: secrets):
                 host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
                                  env=state.env)
         except PluginError as error:

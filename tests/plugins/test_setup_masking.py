@@ -213,14 +213,20 @@ raise RuntimeError("cannot reach " + os.environ["PAGER_URL"] + " key="
 
 @pytest.mark.parametrize("command", [("check",), ("plugins",), ("show", "page"),
                                      ("run", "page")])
+@pytest.mark.parametrize("how", ["task file", "-p"])
 def test_a_plugin_failing_to_import_masks_the_env_value_and_the_token(
-        tmp_path, mogrun_cli, monkeypatch, command):
+        tmp_path, mogrun_cli, monkeypatch, command, how):
     """A hook's error was masked, an import's was printed as raised: the env.*
-    value and the API token the plugin quoted, in clear."""
+    value and the API token the plugin quoted, in clear (a -p plugin loads
+    before the task file is read: its env.* names are read for the error)."""
     env = {"PAGER_URL": SECRET, "MOGPLEX_API_KEY": "mog_live_abcdef123456"}
     for name, value in env.items():  # the plugin reads them as it is imported, in-process
         monkeypatch.setenv(name, value)
     root = _project(tmp_path, LEAKY_IMPORT, key="description")
+    if how == "-p":
+        (root / "mogplex.toml").write_text((root / "mogplex.toml").read_text()
+                                           .replace('plugins = ["plugins/x.py"]', ""))
+        command = ("-p", "plugins/x.py", *command)
     result = mogrun_cli(*command, cwd=root, env=env)
     assert result.exit_code == 2, result
     assert "TOPSECRET42" not in result.output and "abcdef123456" not in result.output
