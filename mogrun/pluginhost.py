@@ -55,6 +55,10 @@ class PluginHost:
         self._secrets: frozenset[str] = frozenset()
         self._known: frozenset[str] = frozenset()  # see learn_secrets
         self._options: tuple[tuple[Any, ...], list[OptionSpec]] | None = None
+        # id(job.options) -> (their shape, a copy, the options themselves) as
+        # adjust_job left them: what the gates and notifiers judge by (``_as_kept``).
+        self._kept: dict[int, tuple[Any, Any, Any]] = {}
+        self._said_changed: set[int] = set()
 
     # --- loading -------------------------------------------------------------
 
@@ -250,7 +254,24 @@ class PluginHost:
         with masking(self._known, job.secrets):
             adjusted: ResolvedJob = self._chain("mogrun_adjust_job", "job", job)
         self._secrets |= job.secrets | adjusted.secrets
+        options = adjusted.options
+        self._kept[id(options)] = (_options_shape(adjusted), _copied(options), options)
         return adjusted
+
+    def _as_kept(self, job: ResolvedJob, hook: str) -> ResolvedJob:
+        """``job`` with its options as ``mogrun_adjust_job`` left them. A plugin that
+        changed them in place during the run (a gate's statuses widened in
+        ``mogrun_run_started``) made a failed run pass: the gates and notifiers
+        judge by the kept ones, and the change is warned of once per job."""
+        kept = self._kept.get(id(job.options))
+        if kept is None or _options_shape(job) == kept[0]:
+            return job
+        if id(job.options) not in self._said_changed:
+            self._said_changed.add(id(job.options))
+            self.warn(f'a plugin changed job "{job.name}"\'s options in place during the run; '
+                      f"{hook} and the hooks after it use them as mogrun_adjust_job left "
+                      "them (return a copy from mogrun_adjust_job to change them)")
+        return replace(job, options=_copied(kept[1]))
 
     def start_request(self, job: ResolvedJob, run: RunPlan, request: StartRequest) -> StartRequest:
         """Chain ``mogrun_start_request``; a ``GateError`` is the veto and
@@ -317,6 +338,7 @@ class PluginHost:
     def gates(self, *, job: ResolvedJob, run: RunPlan, result: RunResult,
               state: RunState | None, events: tuple[Event, ...]) -> tuple[GateVerdict, ...]:
         """Every verdict of every gate; a crashing gate is a failing verdict."""
+        job = self._as_kept(job, "mogrun_gate")
         with masking(self._known, job.secrets):
             answers = self.pm.hook.mogrun_gate(job=job, run=run, result=result, state=state,
                                                events=events)
@@ -324,6 +346,7 @@ class PluginHost:
 
     def job_finished(self, *, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:
+        job = self._as_kept(job, "mogrun_job_finished")
         with masking(self._known, job.secrets):
             self.pm.hook.mogrun_job_finished(job=job, results=results, outcome=outcome)
 

@@ -196,3 +196,34 @@ def test_an_async_hook_is_refused_not_silently_never_run() -> None:
     assert caught.value.message == ('plugin "sloppy" declares mogrun_job_finished with '
                                     "async def; mogrun calls hooks as plain functions, so it "
                                     "would never run")
+
+
+WIDENS_THE_GATE = '''
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_run_started(job):
+    job.options.setdefault("gates", {"status": ["success"]})
+    job.options["gates"]["status"].append("failed")
+'''
+
+
+@pytest.mark.parametrize("gates", ["", 'gates = { status = ["success"] }\n'])
+def test_options_changed_in_place_mid_run_never_turn_a_failed_run_into_a_pass(
+        tmp_path, mogrun_cli, gates) -> None:
+    """A plugin widening the gate's statuses in mogrun_run_started (in place, which
+    only mogrun_adjust_job was checked for) made a failed run pass: exit 0,
+    --json status failed with outcome success."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "widen.py").write_text(WIDENS_THE_GATE)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["widen.py"]\n\n[jobs.fix]\n'
+                   'repo = "acme/api"\nprompt = "x\\n@emulator duration=0.2s status=failed"\n'
+                   + gates)
+    result = mogrun_cli("--local", "--json", "run", "fix", cwd=tmp_path)
+    assert result.exit_code == 1, result
+    (summary,) = [json.loads(line) for line in result.stdout.splitlines()
+                  if '"type": "summary"' in line]
+    assert [(r["status"], r["outcome"]) for r in summary["results"]] == [("failed", "failed")]
+    assert ('warning: a plugin changed job "fix"\'s options in place during the run'
+            in result.stderr), result
