@@ -106,7 +106,7 @@ class Follower:
         state: RunState,
         sink: FollowSink,
         *,
-        interval: Callable[[], Pace | float],
+        interval: Callable[[], Pace],
         deadline: float | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -227,8 +227,6 @@ class Follower:
         or the server is not added to the gap between two polls."""
         now = self.clock()
         pace = self.interval()
-        if not isinstance(pace, Pace):  # a plain number of seconds: the budget's
-            pace = Pace(pace)
         wait = max(0.0, pace.seconds - (now - self._polled_at))
         if self.deadline is not None:
             remaining = self.deadline - now

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, GAP_NOTICE, Follower
+from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, GAP_NOTICE, Follower, Pace
 from mogrun.models import Event, RunState
 
 
@@ -69,7 +69,7 @@ def follow(responses, *, sink=None, deadline=None, stop=None, clock=None, status
     sink = sink or Sink()
     kwargs = {"clock": clock} if clock else {}
     follower = Follower(source, None, RunState(run_id="r_1", status=status), sink,
-                        interval=lambda: 0.0, deadline=deadline, stop=stop, **kwargs)
+                        interval=lambda: Pace(0.0), deadline=deadline, stop=stop, **kwargs)
     return follower.follow(), sink, source
 
 
@@ -197,7 +197,7 @@ def test_events_without_ids_are_told_apart_by_content():
 
     sink = Sink()
     follower = Follower(NoIds([("streaming", [1, 2]), ("success", [1, 2, 3])]), None,
-                        RunState(run_id="r", status="pending"), sink, interval=lambda: 0.0)
+                        RunState(run_id="r", status="pending"), sink, interval=lambda: Pace(0.0))
     follower.follow()
     assert len(sink.events) == 3
 
@@ -233,7 +233,7 @@ def test_polls_keep_their_cadence_when_a_poll_is_slow():
 
     source.get_events = slow
     follower = Follower(source, None, RunState(run_id="r_1", status="queued"), Sink(),
-                        interval=lambda: 1.0, stop=time, clock=time)
+                        interval=lambda: Pace(1.0), stop=time, clock=time)
     assert follower.follow().reason == "terminal"
     assert began == [1.0, 2.0, 3.0]
     assert time.waits == [1.0, 0.6, 0.6]
@@ -261,7 +261,7 @@ def test_a_long_pause_between_polls_is_said_once_while_it_stays_and_each_time_pa
     pauses = iter([5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0])
     source, sink, stop = Script([("streaming", [])] * 6 + [("success", [])]), Sink(), Instant()
     follower = Follower(source, None, RunState(run_id="r_1", status="pending"), sink,
-                        interval=lambda: next(pauses), stop=stop, clock=lambda: 0.0)
+                        interval=lambda: Pace(next(pauses)), stop=stop, clock=lambda: 0.0)
     assert follower.follow().reason == "terminal"
     assert stop.waited == [5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0]
     assert [w.kind for w in sink.waits] == [WaitKind.REQUEST_BUDGET] * 4

@@ -4,7 +4,7 @@ later ones, so a plain log never goes back in time."""
 
 from __future__ import annotations
 
-from mogrun.engine.follower import Follower
+from mogrun.engine.follower import Follower, Pace
 from mogrun.models import Event, RunState
 
 
@@ -41,7 +41,7 @@ class Log:
 def poll(state, events):
     log = Log()
     Follower(Source(state, events), None, RunState("r_1", "pending"), log,
-             interval=lambda: 0.0).poll_once()
+             interval=lambda: Pace(0.0)).poll_once()
     return log.lines
 
 
