@@ -33,6 +33,7 @@ class SlowHooks:
         self.running = running
         self.on_wait = on_wait
         self._done = threading.Event()
+        self._lock = threading.Lock()  # no wait is said once the session has left
         self._said: set[tuple[str, str, float]] = set()
 
     def __enter__(self) -> SlowHooks:
@@ -42,22 +43,28 @@ class SlowHooks:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._done.set()
+        with self._lock:
+            self._done.set()
 
     def _watch(self) -> None:
         while not self._done.wait(LOOK_EVERY):
             self.look(time.monotonic())
 
     def look(self, now: float) -> None:
-        """Say each hook call past ``ANNOUNCE_AFTER`` not said before."""
+        """Say each hook call past ``ANNOUNCE_AFTER`` not said before, and still
+        going as it is said (a call that ended since the first look is left out:
+        a stale line would say a wait that is over)."""
         assert self.running is not None
-        for call in self.running():
-            key = (call.plugin, call.hook, call.since)
-            if (call.hook in SAID_ELSEWHERE or key in self._said
-                    or now - call.since < ANNOUNCE_AFTER):
-                continue
-            self._said.add(key)
-            self.on_wait(slow_hook_wait(call, now - call.since))
+        with self._lock:
+            if self._done.is_set():
+                return
+            for call in self.running():
+                key = (call.plugin, call.hook, call.since)
+                if (call.hook in SAID_ELSEWHERE or key in self._said
+                        or now - call.since < ANNOUNCE_AFTER or call not in self.running()):
+                    continue
+                self._said.add(key)
+                self.on_wait(slow_hook_wait(call, now - call.since))
 
 
 def slow_hook_wait(call: Any, running: float) -> Wait:

@@ -78,3 +78,19 @@ def test_each_slow_hook_call_is_said_once_and_quick_ones_never():
     assert [(w.reason.split(" (")[0], w.job, w.run) for w in said] == [
         ("waiting for plugin a's mogrun_event", "fix", "fix:acme/api"),
         ("waiting for plugin b's mogrun_watch", "fix", None)]
+
+
+def test_no_slow_hook_is_said_once_the_session_has_left_or_the_call_has_ended():
+    from mogrun.engine.slowhooks import SlowHooks
+    from mogrun.pluginguard import RunningHook
+
+    call = RunningHook("a", "mogrun_event", 10.0, "fix")
+    views = iter([[call], []])  # going at the first look, ended by the second
+    said: list = []
+    SlowHooks(lambda: next(views), said.append).look(12.0)
+    assert said == []
+    slow = SlowHooks(lambda: [call], said.append)
+    with slow:
+        pass
+    slow.look(12.0)  # the session has left: its summary may be on screen already
+    assert said == []
