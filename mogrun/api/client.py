@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
-from mogrun.api.failures import clock_in, masked, short_cause, source_words
+from mogrun.api.failures import clock_in, short_cause, source_words
 from mogrun.api.repos import RepoCache, find_repos, like_literal, listed_id, repo_id_of
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
@@ -41,7 +41,7 @@ from mogrun.errors import (
     UsageError,
     is_retryable,
 )
-from mogrun.masking import mask, with_url_forms
+from mogrun.masking import mask, masked_error, with_url_forms
 from mogrun.models import Event, ResolvedJob, RunState, StartRequest
 from mogrun.reponames import is_full_name
 from mogrun.waits import Wait, WaitKind
@@ -416,13 +416,13 @@ class MogplexClient:
         except TransportError as error:
             if tracer:
                 tracer.failure(info, started, error, secrets)
-            raise masked(error, secrets, request=info) from error
+            raise masked_error(error, secrets, request=info) from error
         if tracer:
             tracer.response(info, started, response, secrets)
         try:
             return unwrap(response, info)
         except MogrunError as error:
-            raise masked(error, secrets) from error
+            raise masked_error(error, secrets) from error
 
     def _wait_or_raise(self, error: MogrunError, at: _Attempt) -> None:
         """Sleep before the next attempt, or raise ``error`` (completed) to give up.

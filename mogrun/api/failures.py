@@ -17,13 +17,6 @@ from mogrun.errors import (
     StartInterrupted,
     TransportError,
 )
-from mogrun.masking import masked_error
-
-
-def masked(error: MogrunError, secrets: tuple[str, ...], **changes: Any) -> MogrunError:
-    """The token and the job's secrets (env.* values, say) never reach a message,
-    whatever the server echoed."""
-    return masked_error(error, secrets, **changes)
 
 
 def source_words(source: str) -> str:
