@@ -82,9 +82,24 @@ def entry_point_candidates(skip: frozenset[str] = frozenset()) -> list[Candidate
 def spec_name(spec: str) -> str:
     """The name a plugin spec registers under: a path's stem, else the module name."""
     spec = spec.strip()
-    if spec.endswith(".py") or "/" in spec or "\\" in spec:
-        return Path(spec).stem
-    return spec
+    return Path(spec).stem if _is_path(spec) else spec
+
+
+def _is_path(spec: str) -> bool:
+    """A ``.py`` file's path, not a module name."""
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def _resolved(spec: str, base_dir: Path | None) -> tuple[Path, Path | None]:
+    """The folder a path spec is relative to, and the file it names through its
+    links (``None``: a symlink loop): what a candidate's ``origin`` is made of."""
+    from mogrun.taskfile.discovery import resolved
+
+    base = (base_dir or Path.cwd()).resolve()
+    try:
+        return base, resolved(base / spec)
+    except OSError:
+        return base, None
 
 
 def spec_origin(spec: str, base_dir: Path | None) -> str:
@@ -92,14 +107,10 @@ def spec_origin(spec: str, base_dir: Path | None) -> str:
     importing it: two files of one name (``lint/check.py``, ``tests/check.py``)
     are two plugins, not one named twice."""
     spec = spec.strip()
-    if not (spec.endswith(".py") or "/" in spec or "\\" in spec):
+    if not _is_path(spec):
         return spec
-    from mogrun.taskfile.discovery import resolved
-
-    try:
-        return str(resolved(resolved(base_dir or Path.cwd()) / spec))
-    except OSError:  # a loop: not one already in (its own error comes when it is loaded)
-        return ""
+    path = _resolved(spec, base_dir)[1]
+    return "" if path is None else str(path)  # a loop: never one in (its error comes next)
 
 
 def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Candidate:
@@ -114,7 +125,7 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
     if "\0" in spec:  # no path or module name holds one (the OS would refuse it)
         raise PluginError(f"plugin name {toml_repr(spec)} in the {_where(source)} holds a "
                           "NUL character")
-    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+    if _is_path(spec):
         path = _plugin_path(spec, source, base_dir, confined=confined)
         return Candidate(path.stem, source, str(path), _import_path(path, source))
     return Candidate(spec, source, spec, _import_module(spec, spec, source))
@@ -122,21 +133,17 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
 
 def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Path:
     raw = Path(spec)
-    base = (base_dir or Path.cwd()).resolve()
     if confined and (raw.is_absolute() or ".." in raw.parts):
         raise PluginError(
             f'plugin path "{spec}" in the {_where(source)} must be relative to the task '
             "file's folder and may not leave it (no absolute paths, no ..)"
         )
-    from mogrun.taskfile.discovery import file_problem, resolved
+    from mogrun.taskfile.discovery import file_problem
 
-    try:
-        path = resolved(base / raw)
-    except OSError:  # a symlink loop: said as ``file_problem`` says it
-        path = base / raw
-    else:
-        if confined and not path.is_relative_to(base):
-            raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
+    base, found = _resolved(spec, base_dir)
+    path = base / raw if found is None else found  # a loop: said as ``file_problem`` says it
+    if found is not None and confined and not path.is_relative_to(base):
+        raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
     problem = file_problem(path)
     if problem == "does not exist":
         raise PluginError(f'plugin "{raw.stem}" not found: no file {path}',
