@@ -24,7 +24,7 @@ from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job, check_options, hidden_problems
 from mogrun.taskfile.templates import TemplateClock, set_problems
-from mogrun.taskfile.validation import key_errors
+from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,11 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     """
     sets = sets or {}
     keyed = key_errors(taskfile, key_specs)
+    misdotted = misdotted_jobs(taskfile, key_specs)
+    meant = names_meant(taskfile, misdotted)
+    taskfile = without_jobs(taskfile, misdotted)  # said once, by key_errors
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
-                                 *graph_errors(taskfile)]
+                                 *graph_errors(taskfile, meant)]
     warnings = (command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
                 + uncancellable_warnings(taskfile))
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):

@@ -3,7 +3,7 @@ topological order of a set of requested jobs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from mogrun.errors import TaskFileError, UsageError
 from mogrun.taskfile.parse import TaskFile
@@ -23,14 +23,16 @@ def indexed_needs(taskfile: TaskFile, name: str) -> list[tuple[int, str]]:
     return [(index, need) for index, need in enumerate(needs) if isinstance(need, str)]
 
 
-def graph_errors(taskfile: TaskFile) -> list[TaskFileError]:
-    """Every unknown need, then every distinct cycle of the needs graph."""
+def graph_errors(taskfile: TaskFile, meant: Collection[str] = ()) -> list[TaskFileError]:
+    """Every unknown need, then every distinct cycle of the needs graph. A need
+    of a name ``meant`` by a header written without its quotes is not said again
+    (``validation.misdotted_jobs``)."""
     from mogrun.taskfile.schema import closest
 
     errors = []
     for name in taskfile.jobs:
         for index, need in indexed_needs(taskfile, name):
-            if need not in taskfile.jobs:
+            if need not in taskfile.jobs and need not in meant:
                 hint = closest(need, taskfile.jobs)
                 errors.append(taskfile.error(
                     f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", index,

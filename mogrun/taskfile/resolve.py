@@ -25,7 +25,7 @@ from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.hidden import independent, without_wrong_keys
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.templates import Scope, TemplateClock, render, set_problems
-from mogrun.taskfile.validation import structural_errors
+from mogrun.taskfile.validation import misdotted_jobs, structural_errors, without_jobs
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
     A job that is not asked for is not built: its unset ``env`` names or
     missing prompt file do not stop the others."""
     refused = [*set_problems(taskfile, sets), *structural_errors(taskfile, key_specs)]
+    # A header that meant a name holding "." made no job: none to build or need.
+    taskfile = without_jobs(taskfile, misdotted_jobs(taskfile, key_specs))
     try:
         order = job_order(taskfile, names, with_needs)
     except UsageError:

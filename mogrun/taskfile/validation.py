@@ -10,7 +10,8 @@ puts both together for ``check``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from mogrun.errors import TaskFileError, UnknownKeyError
@@ -37,7 +38,38 @@ JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with 
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
     """Every problem of the file that can be found without rendering templates."""
-    return key_errors(taskfile, key_specs) + graph_errors(taskfile)
+    misdotted = misdotted_jobs(taskfile, key_specs)
+    return key_errors(taskfile, key_specs) + graph_errors(
+        without_jobs(taskfile, misdotted), meant=names_meant(taskfile, misdotted))
+
+
+def misdotted_jobs(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[str]:
+    """The "jobs" that are only the first part of a job name holding "." written
+    unquoted (``[jobs.release.v1]`` is a table ``v1`` in a job ``release``): every
+    key of theirs is such a table. No job at all: their one problem is the
+    quoting (``_quoting_hint``), not a missing repo or prompt."""
+    known = job_key_names(key_specs)
+    return [name for name, table in taskfile.jobs.items()
+            if table and all(_name_part(key, value, known) for key, value in table.items())]
+
+
+def names_meant(taskfile: TaskFile, misdotted: Collection[str]) -> set[str]:
+    """The job names the ``misdotted`` headers meant (``release.v1``): a need of one
+    is no second problem, the header's hint fixes both."""
+    return {f"{name}.{key}" for name in misdotted for key in taskfile.jobs[name]}
+
+
+def without_jobs(taskfile: TaskFile, names: Collection[str]) -> TaskFile:
+    """``taskfile`` judged as if it had no jobs ``names`` (``misdotted_jobs``)."""
+    if not names:
+        return taskfile
+    return replace(taskfile, jobs={n: t for n, t in taskfile.jobs.items() if n not in names})
+
+
+def _name_part(key: str, value: Any, known: Collection[str]) -> bool:
+    """Whether ``key`` of a job's table is more likely the rest of the job's name:
+    a table named like no key (nor close to one)."""
+    return isinstance(value, dict) and key not in known and closest(key, known) is None
 
 
 def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
@@ -49,7 +81,11 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[Tas
     errors += _settings_errors(taskfile, secret)
     errors += _vars_errors(taskfile)
     errors += _table_errors(taskfile, taskfile.defaults, ("defaults",), key_specs, secret)
+    misdotted = misdotted_jobs(taskfile, key_specs)
     for name, table in taskfile.jobs.items():
+        if name in misdotted:  # only the hint to quote the name: the rest follows from it
+            errors += _table_errors(taskfile, table, ("jobs", name), key_specs, secret)
+            continue
         errors += _job_errors(taskfile, name, table, key_specs, secret)
     return errors
 
@@ -74,7 +110,7 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         hint = closest(key, known)
         said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
         context = [f'did you mean "{hint}"?'] if hint else []
-        if not hint and len(where) == 2 and where[0] == "jobs" and isinstance(table[key], dict):
+        if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
             context = [_quoting_hint(where[1], key)]
         errors.append(UnknownKeyError(
             said, location=taskfile.location(*where, key), key=key,

@@ -1063,3 +1063,28 @@ def test_a_dotted_job_header_suggests_quoting_the_name(project, style: str) -> N
                              '"release").')
     retri = lines.index('Error: unknown key "retri" in job "a"')
     assert lines[retri + 4] == 'did you mean "retry"?'  # a typo of a key keeps its hint
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_dotted_job_header_is_one_error_not_three(project, style: str) -> None:
+    # [jobs.release.v1] made a job "release" that also "has no repo" and "has no
+    # prompt", and a need of "release.v1" an unknown job: all one mistake.
+    write(project, '# releases\n[jobs.release.v1]\t# the first one\nrepo = "acme/api"\n'
+                   'prompt = "x"\ntimeout = "25m"\n\n[jobs.notes]\nprompt = "Write notes."\n'
+                   'needs = ["release.v1", "relase"]\n\n'
+                   '[jobs.real]\nrepo = "acme/api"\nprompt = "x"\n[jobs.real.v2]\nrepo = "a/b"\n',
+          style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: unknown key "v1" in job "release"',
+        'Error: job "notes" has no repo',  # the file's other problems are still said
+        'Error: job "notes" needs unknown job "relase"',
+        'Error: unknown key "v2" in job "real"',  # a real job: only the table is wrong
+    ]
+    assert result.err.count('A job name holding "." is quoted') == 2, result.err
+    assert result.err.endswith(f"4 problems in {project.path.resolve()}\n"), result.err
+    shown = project.run("show", "notes")  # show counts the same problems, and no traceback
+    assert shown.code == 2 and "Traceback" not in shown.err, shown
+    assert shown.errors == ['Error: unknown key "v1" in job "release"'], shown
+    assert "(3 more problems: run `mogrun check` to see them all)" in shown.err, shown
