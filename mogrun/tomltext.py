@@ -1,8 +1,11 @@
 r"""Values as a task file spells them, for messages: the one home of that rule.
 
 A message about a value quotes it the way the user wrote it in TOML
-(``true``, ``2026-01-01T00:00:00+00:00``, ``{}``, ``"\u0001"``), never as
+(``true``, ``2026-01-01T00:00:00Z``, ``{}``, ``"\u0001"``), never as
 Python's ``repr`` would (``True``, ``datetime.datetime(...)``, ``'\x01'``).
+A number or a date read from the task file is quoted as its text there
+(``1e300``, not ``1e+300``; ``07:32:00.5``, not ``07:32:00.500000``) while
+``spelled_by`` says where that text is: tomllib keeps no spelling.
 Stdlib only: every layer's messages use it, plugins too (``mogrun.plugin``).
 """
 
@@ -11,8 +14,14 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+# What the file wrote for a value read from it (by identity), or None.
+Spelling = Callable[[object], str | None]
+_SPELLING: ContextVar[Spelling | None] = ContextVar("mogrun_toml_spelling", default=None)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"',
@@ -27,16 +36,49 @@ def toml_repr(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return _string(value)
+    spelled = _as_written(value)
+    if spelled is not None:
+        return spelled
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
+        return _moment(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(map(toml_repr, value)) + "]"
     if isinstance(value, Mapping):
         pairs = ", ".join(f"{_key(str(k))} = {toml_repr(v)}" for k, v in value.items())
         return "{ " + pairs + " }" if pairs else "{}"
     return repr(value)  # int and float: Python writes them as TOML does
+
+
+@contextmanager
+def spelled_by(spelling: Spelling) -> Iterator[None]:
+    """Inside it, ``toml_repr`` of a number or date ``spelling`` knows (a value
+    read from the task file, by identity) is the text the file wrote."""
+    token = _SPELLING.set(spelling)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
+
+def _as_written(value: Any) -> str | None:
+    if not isinstance(value, float | datetime.date | datetime.time):
+        return None  # a string or a boolean has one meaning per spelling; an int is shared
+    spelling = _SPELLING.get()
+    return spelling(value) if spelling is not None else None
+
+
+def _moment(value: datetime.date | datetime.time) -> str:
+    """A date or time as TOML's own examples write it: UTC as ``Z`` (tomllib
+    reads ``Z`` and ``+00:00`` alike), a fraction of a second without the zeros
+    Python pads it with."""
+    text = value.isoformat()
+    if isinstance(value, datetime.datetime | datetime.time) and value.microsecond:
+        whole, _, rest = text.partition(".")
+        digits, offset = rest[:6].rstrip("0"), rest[6:]
+        text = f"{whole}.{digits}{offset}"
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def _string(value: str) -> str:

@@ -47,7 +47,14 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
     the caller found already (a plugin of the file that did not load), listed
     with the rest.
     """
-    sets = sets or {}
+    with taskfile.spelled():
+        return _validate(taskfile, key_specs, env, sets=sets or {}, command_names=command_names,
+                         secrets=secrets, found=found)
+
+
+def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
+              sets: Mapping[str, str], command_names: Collection[str],
+              secrets: Collection[str], found: Collection[MogrunError]) -> Report:
     keyed = key_errors(taskfile, key_specs)
     misdotted = misdotted_jobs(taskfile, key_specs)
     meant = names_meant(taskfile, misdotted)

@@ -9,6 +9,7 @@ starts fast, and finds positions only when it reports an error.
 from __future__ import annotations
 
 import tomllib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,14 @@ class TaskFile:
         """Job ``name``'s keys with those it takes from ``[defaults]``."""
         table = self.jobs[name]
         return {**inherited(self.defaults, table), **table}
+
+    def spelled(self) -> AbstractContextManager[None]:
+        """Within it, a message quotes a number or date of this file as the file
+        wrote it (``mogrun.tomltext.toml_repr``)."""
+        from mogrun.taskfile.positions import spellings
+        from mogrun.tomltext import spelled_by
+
+        return spelled_by(spellings(self.text, self.data))
 
     def location(self, *keys: str | int) -> Location:
         """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``; an ``int`` is an array

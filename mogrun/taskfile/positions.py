@@ -16,12 +16,15 @@ written twice is found (``mogrun.taskfile.syntax``).
 from __future__ import annotations
 
 import bisect
+import datetime
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mogrun.errors import Location
+from mogrun.tomltext import Spelling
 
 Path_ = tuple[str | int, ...]  # an int is an array index
 # Character classes are sets, never strings: at the end of the text ``peek``
@@ -81,6 +84,8 @@ class Entry:
     start: int
     end: int
     kind: str  # "table", "key" or "inline"
+    at: Path_ = ()  # a key/value's path with its array indexes
+    value: int = -1  # where a key/value's value starts
 
 
 class _Scanner:
@@ -209,9 +214,11 @@ class _Scanner:
     def pair(self, table: Path_, parts: list[tuple[str, int]], kind: str) -> None:
         """The value of a key/value pair whose ``=`` is behind, and its entry."""
         path = self.record(table, parts)
+        self.skip_blank(newlines=False)
+        begin = self.pos
         self.value(path)
         self.entries.append(Entry(_without_indexes(path), _without_indexes(table),
-                                  parts[0][1], self.pos, kind))
+                                  parts[0][1], self.pos, kind, path, begin))
 
     def element_table(self, path: Path_, start: int) -> Path_:
         """The path of the element a ``[[path]]`` header opens: the next index of
@@ -279,6 +286,39 @@ def entries(text: str) -> list[Entry]:
     """Every key/value and table header of ``text``, in the order written.
     Callers must not modify the result."""
     return scanned(text).entries
+
+
+def spellings(text: str, data: Mapping[str, Any]) -> Spelling:
+    """What ``text`` wrote for each number and date of its key/values, by the
+    identity of the value tomllib read (``data``), for ``tomltext.spelled_by``.
+    Scanned on the first question (an error's message), never for a valid file."""
+    written: dict[int, tuple[object, str]] | None = None
+
+    def spelling(value: object) -> str | None:
+        nonlocal written
+        if written is None:
+            written = _written_values(text, data)
+        hit = written.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    return spelling
+
+
+def _written_values(text: str, data: Mapping[str, Any]) -> dict[int, tuple[object, str]]:
+    written: dict[int, tuple[object, str]] = {}
+    for entry in entries(text):
+        if entry.value < 0:
+            continue
+        value: Any = data
+        for part in entry.at:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                break
+        else:
+            if isinstance(value, float | datetime.date | datetime.time):
+                written[id(value)] = (value, text[entry.value:entry.end].strip())
+    return written
 
 
 def locate(path: str, text: str, keys: Sequence[str | int]) -> Location:

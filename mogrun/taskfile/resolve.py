@@ -71,6 +71,16 @@ def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str,
 
     A job that is not asked for is not built: its unset ``env`` names or
     missing prompt file do not stop the others."""
+    with taskfile.spelled():
+        return _resolve(taskfile, names, key_specs=key_specs, sets=sets, env=env, clock=clock,
+                        with_needs=with_needs, timeout_override=timeout_override,
+                        rerun_suffix=rerun_suffix)
+
+
+def _resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str, KeySpec],
+             sets: Mapping[str, str], env: Mapping[str, str], clock: TemplateClock,
+             with_needs: bool, timeout_override: float | None,
+             rerun_suffix: str | None) -> Resolution:
     refused = [*set_problems(taskfile, sets), *structural_errors(taskfile, key_specs)]
     # A header that meant a name holding "." made no job: none to build or need.
     taskfile = without_jobs(taskfile, misdotted_jobs(taskfile, key_specs))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import tomllib
 
 from hypothesis import given, settings
@@ -35,8 +36,9 @@ def test_what_python_spells_its_own_way() -> None:
         "true", "['cancel']", "{}", "inf", "-inf", '"it\'s\\n"', "'C:\\p'",
         "{ 'a b' = [1.5, false] }"]
     assert toml_repr(math.nan) == "nan"
-    assert toml_repr(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) == (
-        "2026-01-01T00:00:00+00:00")
+    # Without the file's text at hand: UTC as TOML's examples write it, no padded zeros.
+    assert toml_repr(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) == "2026-01-01T00:00:00Z"
+    assert toml_repr(datetime.time(7, 32, 0, 500000)) == "07:32:00.5"
 
 
 def test_check_quotes_wrong_values_as_toml(project) -> None:
@@ -50,7 +52,7 @@ def test_check_quotes_wrong_values_as_toml(project) -> None:
         assert result.code == 2, result
         assert result.errors == [
             'Error: job "a", key "harness" must be one of \'codex\', \'claude-code\', not '
-            "2026-01-01T00:00:00+00:00",
+            "2026-01-01T00:00:00Z",
             'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not true',
             'Error: job "a", key "on_timeout" must be one of \'cancel\', \'detach\', not '
             "['cancel']",
@@ -60,3 +62,33 @@ def test_check_quotes_wrong_values_as_toml(project) -> None:
             'Error: job "b", key "retry": retry.max_delay: invalid duration [1]: use a number '
             'of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         ], style
+
+
+WRITTEN = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00+00:00", "2026-01-01 00:00:00z",
+           "1979-05-27T00:32:00.50-07:00", "07:32:00.250", "2026-01-01", "1e300", "+1_000.0",
+           "-0.5e1", "2026-01-01t00:00:00"]
+
+
+def test_a_number_or_date_is_quoted_as_the_file_wrote_it(project) -> None:
+    # tomllib reads "Z" and "+00:00" alike, and 1e300 as 1e+300: the message showed
+    # Python's spelling, not the file's (it said +00:00 where the file said Z).
+    for style in STYLES:
+        jobs = "".join(f'[jobs.j{n}]\nrepo = "acme/api"\nprompt = "x"\t# job {n}\n'
+                       f"harness = {value}   # wrong\n\n" for n, value in enumerate(WRITTEN))
+        write(project, jobs + '[jobs.k]\nrepo = "acme/api"\nprompt = "x"\n'
+                       "timeout = -1.50e1\nretry = { max_delay = -2E1 }\n", style)
+        result = project.run("check")
+        assert result.code == 2, result
+        shown = [re.sub(r"^Error: job \"j\d+\", key \"harness\" must be one of 'codex', "
+                        "'claude-code', not ", "", line) for line in result.errors]
+        assert shown == [*WRITTEN, *shown[len(WRITTEN):]], (style, result)
+        assert result.errors[len(WRITTEN):] == [
+            "Error: job \"k\", key \"timeout\" invalid duration -1.50e1: must be a finite, "
+            "non-negative time",
+            'Error: job "k", key "retry": retry.max_delay: invalid duration -2E1: must be a '
+            "finite, non-negative time"], style
+        write(project, '[jobs.j]  # one\nrepo = "acme/api"\nprompt = "x"\non_timeout = '
+                       "2026-01-01T00:00:00+00:00\n", style)
+        shown = project.run("show", "j")  # show and run say it the same way
+        assert shown.errors == ['Error: job "j", key "on_timeout" must be one of \'cancel\', '
+                                "'detach', not 2026-01-01T00:00:00+00:00"], (style, shown)
