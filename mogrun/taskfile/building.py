@@ -30,6 +30,7 @@ from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
+from mogrun.taskfile.positions import sub_path
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
@@ -443,23 +444,6 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
         if spec.secrets is not None:
             job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
     return options
-
-
-def sub_path(value: Any, sub_key: str) -> tuple[str | int, ...]:
-    """Where a validator's ``sub_key`` is in ``value``, as parts of a location path:
-    a dotted path whose numbers index arrays (``"1.on"``: ``notify[1].on``),
-    followed as far as ``value`` has it (the rest is located at what holds it)."""
-    path: list[str | int] = []
-    for part in sub_key.split(".") if sub_key else ():
-        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            path.append(int(part))
-            value = value[int(part)]
-        elif isinstance(value, Mapping) and part in value:
-            path.append(part)
-            value = value[part]
-        else:
-            break
-    return tuple(path)
 
 
 def option_problems(ctx: Context, name: str) -> list[MogrunError]:

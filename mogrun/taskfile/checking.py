@@ -18,10 +18,10 @@ from mogrun.taskfile.building import (
     buildable_jobs,
     key_clashes,
     said_once,
-    sub_path,
 )
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
+from mogrun.taskfile.positions import sub_path
 from mogrun.taskfile.resolve import check_job, check_options, hidden_problems
 from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs

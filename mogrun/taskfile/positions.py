@@ -220,10 +220,22 @@ class _Scanner:
         self.entries.append(Entry(_without_indexes(path), _without_indexes(table),
                                   parts[0][1], self.pos, kind, path, begin))
 
+    def header(self, parts: list[tuple[str, int]]) -> Path_:
+        """A header's path, recorded: a part naming an array of tables opened
+        before (``[[a]]``) is its latest element, as TOML reads it, so ``[[a.b]]``
+        or ``[a.c]`` under the second ``[[a]]`` is ``("a", 1, "b")``."""
+        path: Path_ = ()
+        for number, (name, start) in enumerate(parts, 1):
+            path = (*path, name)
+            if number < len(parts) and path in self.tables_of_arrays:
+                path = (*path, self.tables_of_arrays[path] - 1)
+            self.mark(path, start)
+        return path
+
     def element_table(self, path: Path_, start: int) -> Path_:
         """The path of the element a ``[[path]]`` header opens: the next index of
-        ``path`` (counted over the whole file: a ``[[a.b]]`` under several ``[[a]]``
-        is located by its key, not by its index)."""
+        ``path`` (``path`` holds the indexes of the elements it is in, so each
+        ``[[a]]`` element counts its own ``[[a.b]]`` from 0)."""
         index = self.tables_of_arrays.get(path, 0)
         self.tables_of_arrays[path] = index + 1
         self.mark((*path, index), start)
@@ -237,7 +249,7 @@ class _Scanner:
                 start = self.pos
                 of_array = self.text.startswith("[[", self.pos)
                 self.pos += 2 if of_array else 1
-                header = self.record((), self.key())
+                header = self.header(self.key())
                 self.entries.append(Entry(_without_indexes(header), (), start, self.pos,
                                           "table"))
                 table = header
@@ -319,6 +331,23 @@ def _written_values(text: str, data: Mapping[str, Any]) -> dict[int, tuple[objec
             if isinstance(value, float | datetime.date | datetime.time):
                 written[id(value)] = (value, text[entry.value:entry.end].strip())
     return written
+
+
+def sub_path(value: Any, sub_key: str) -> tuple[str | int, ...]:
+    """Where a validator's ``sub_key`` is in ``value``, as parts of a location path:
+    a dotted path whose numbers index arrays (``"1.on"``: ``notify[1].on``),
+    followed as far as ``value`` has it (the rest is located at what holds it)."""
+    path: list[str | int] = []
+    for part in sub_key.split(".") if sub_key else ():
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            path.append(int(part))
+            value = value[int(part)]
+        elif isinstance(value, Mapping) and part in value:
+            path.append(part)
+            value = value[part]
+        else:
+            break
+    return tuple(path)
 
 
 def locate(path: str, text: str, keys: Sequence[str | int]) -> Location:

@@ -101,33 +101,40 @@ def _input(value: Any) -> str | None:
     problems = []
     reserved = [key for key in value if key in RESERVED_INPUT]
     if reserved:
-        problems.append(f"sets {', '.join(map(toml_repr, reserved))}, which the server "
-                        "reserves (it overwrites them with its own values)")
-    problems += _not_json(value, "")
-    return "; ".join(problems) or None  # every one at once: fixing one shows no next
+        problems.append(("", f"sets {', '.join(map(toml_repr, reserved))}, which the server "
+                             "reserves (it overwrites them with its own values)"))
+    problems += _not_json(value)
+    if problems:  # every one at once, each where it is written: fixing one shows no next
+        from mogrun.plugintables import KeyProblems
+
+        raise KeyProblems(problems)
+    return None
 
 
-def _not_json(value: Any, where: str) -> list[str]:
-    """What in ``value`` JSON cannot carry (TOML dates and times, nan, inf): the
-    input is sent as JSON, and ``json.dumps`` would crash on a date or write
-    ``NaN``, which no server parses. Iterative: a deep table is no recursion risk."""
+def _not_json(value: Any) -> list[tuple[str, str]]:
+    """What in ``value`` JSON cannot carry (TOML dates and times, nan, inf), as
+    (sub-key, problem) pairs: the input is sent as JSON, and ``json.dumps`` would
+    crash on a date or write ``NaN``, which no server parses. Iterative: a deep
+    table is no recursion risk."""
     import math
 
     problems = []
-    pending: list[tuple[str, Any]] = [(where, value)]
+    # (sub-key: dotted, numbers index arrays; the path as the message says it; the value)
+    pending: list[tuple[str, str, Any]] = [("", "", value)]
     while pending:
-        path, item = pending.pop()
+        sub, path, item = pending.pop()
         if isinstance(item, dict):
-            pending += reversed([(f"{path}.{key}" if path else str(key), v)
+            pending += reversed([(f"{sub}.{key}" if sub else str(key),
+                                  f"{path}.{key}" if path else str(key), v)
                                  for key, v in item.items()])  # the first in the file first
         elif isinstance(item, list):
-            pending += reversed([(f"{path}[{n}]", v) for n, v in enumerate(item)])
+            pending += reversed([(f"{sub}.{n}", f"{path}[{n}]", v) for n, v in enumerate(item)])
         elif isinstance(item, float) and not math.isfinite(item):
-            problems.append(f"holds {toml_repr(item)} at {path}, which JSON cannot carry: "
-                            "quote it as a string")
+            problems.append((sub, f"holds {toml_repr(item)} at {path}, which JSON cannot "
+                                  "carry: quote it as a string"))
         elif not isinstance(item, str | int | float | bool):
-            problems.append(f"holds {type_name(item)} at {path}, which JSON cannot carry: "
-                            "quote it as a string")
+            problems.append((sub, f"holds {type_name(item)} at {path}, which JSON cannot "
+                                  "carry: quote it as a string"))
     return problems
 
 
@@ -151,7 +158,21 @@ class Rule:
     help: str = ""
 
     def __call__(self, value: Any) -> str | None:
-        return self.check(value)
+        return "; ".join(problem for _, problem in key_problems(self.check, value)) or None
+
+
+def key_problems(check: Checker, value: Any) -> list[tuple[str, str]]:
+    """What ``check`` says of ``value`` as (sub-key, problem) pairs, as plugin
+    validators say it (``mogrun.plugintables.KeyProblems``): a check that finds
+    problems inside a table (``input``) raises them, each located where it is
+    written; ``""`` is the value as a whole."""
+    try:
+        problem = (check.check if isinstance(check, Rule) else check)(value)
+    except ValueError as exc:
+        from mogrun.plugintables import problems_of
+
+        return list(problems_of(exc))
+    return [("", problem)] if problem else []
 
 
 _STRING: dict[str, Any] = {"type": "string"}

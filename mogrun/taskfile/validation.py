@@ -26,6 +26,7 @@ from mogrun.taskfile.schema import (
     SETTINGS_KEYS,
     closest,
     job_key_names,
+    key_problems,
     unknown_top_level,
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
@@ -204,11 +205,18 @@ def _table_errors(taskfile: TaskFile, table: Mapping[str, Any], where: tuple[str
             errors.append(taskfile.error(f'"{key}" cannot be set in [defaults]; set it per job',
                                          *where, key))
         elif key in JOB_KEYS:
-            problem = JOB_KEYS[key](value)
-            if problem:
-                errors.append(taskfile.error(f"{_owner(job)}key \"{key}\" {problem}",
-                                             *where, key, job=job))
+            errors += [taskfile.error(f"{_owner(job)}key \"{key}\" {problem}",
+                                      *where, key, *_sub_path(value, sub), job=job, key=key)
+                       for sub, problem in key_problems(JOB_KEYS[key], value)]
     return errors
+
+
+def _sub_path(value: Any, sub: str) -> tuple[str | int, ...]:
+    if not sub:
+        return ()
+    from mogrun.taskfile.positions import sub_path  # a problem inside a table: rare
+
+    return sub_path(value, sub)
 
 
 def _owner(job: str | None) -> str:

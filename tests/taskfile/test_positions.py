@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from mogrun.taskfile.positions import key_positions, locate, source_line
 
+from .styles import STYLES, write
+
 
 def valid_positions(text: str) -> dict:
     """``key_positions`` of a generated file TOML accepts; any other is skipped."""
@@ -252,3 +254,44 @@ def test_every_element_of_a_multi_line_array_is_placed_at_its_own_line(
     found = valid_positions(text)
     for i in range(len(values)):
         assert found[("jobs", "c", "key", i)] == (i + 3 + blank, len(indent) + 1), text
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_nested_array_of_tables_is_placed_under_the_element_it_is_in(newline: str) -> None:
+    # [[a.b]] belongs to the latest [[a]]: its elements were counted over the whole
+    # file, so steps[1].sub[0] had no place of its own and fell back to the key.
+    text = newline.join([
+        "[jobs.x]", 'automation = "triage"', "[[jobs.x.input.steps]]  # one", 'name = "a"',
+        "[[jobs.x.input.steps.sub]]", "v = 1", "", "[[jobs.x.input.steps]]", "\tname = 'b'",
+        "[jobs.x.input.steps.opts]", "deep = true", "[[jobs.x.input.steps.sub]]", "v = 2",
+        "[[jobs.x.input.steps.sub]]", "v = 3", "", ""])
+    assert tomllib.loads(text)["jobs"]["x"]["input"]["steps"][1]["sub"][1] == {"v": 3}
+    found = key_positions(text)
+    steps = ("jobs", "x", "input", "steps")
+    assert found[(*steps, 0, "sub", 0, "v")] == (6, 1)
+    assert found[(*steps, 1)] == (8, 1)
+    assert found[(*steps, 1, "name")] == (9, 2)
+    assert found[(*steps, 1, "opts", "deep")] == (11, 1)
+    assert found[(*steps, 1, "sub", 0)] == (12, 1)
+    assert found[(*steps, 1, "sub", 1, "v")] == (15, 1)
+    assert (*steps, 0, "sub", 1) not in found  # the first step has one sub
+    assert found[(*steps, "sub", "v")] == (6, 1)  # without indexes: the first, as before
+
+
+def test_a_problem_inside_a_nested_array_of_tables_points_at_its_own_line(project) -> None:
+    for style in STYLES:
+        write(project, '[jobs.x]\nrepo = "acme/api"\nautomation = "triage"\n\n'
+                       '[[jobs.x.input.steps]]\t# the first\nname = "a"\n\n'
+                       '[[jobs.x.input.steps]]\nname = "b"\nwhen = 2026-01-01T00:00:00Z\n\n'
+                       "[[jobs.x.input.steps.sub]]\nv = 1\n[[jobs.x.input.steps.sub]]\n"
+                       "v = nan  # not JSON\n", style)
+        result = project.run("check")
+        assert result.code == 2, result
+        assert result.errors == [
+            'Error: job "x", key "input" holds a datetime at steps[1].when, which JSON cannot '
+            "carry: quote it as a string",
+            'Error: job "x", key "input" holds nan at steps[1].sub[1].v, which JSON cannot '
+            "carry: quote it as a string"], (style, result)
+        places = [line.rsplit(":", 2)[1:] for line in result.err.splitlines()
+                  if line.startswith("  --> ")]
+        assert places == [["10", "1"], ["15", "1"]], (style, result.err)
