@@ -32,11 +32,33 @@ _NO_WAIT = re.compile(rf"-\s*(?:{_PATTERN.pattern})|[+-]?(?:inf(?:inity)?|nan)",
 # The same grammar for a JSON Schema "pattern" (ECMA-262), as `mogrun schema` writes it.
 JSON_PATTERN = rf"^\s*(?:{_SECONDS}|{_COMPOUND})\s*$"
 _NOT_A_WAIT = "must be a finite, non-negative time"
+# The longest any duration may be (a retry's delay, a gate's max_duration, a
+# capacity_wait): a week covers a queue for sandbox slots over a weekend;
+# beyond it is a typo (1e12), which would wait for ever and overflow deadlines.
+LONGEST = 7 * 86400.0
+# The longest a run's timeout may be: a Mogplex sandbox lives at most 5 hours,
+# so a day is already more than any run can take.
+LONGEST_TIMEOUT = 86400.0
 _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
 
 
-def parse_duration(value: str | int | float) -> float:
-    """Seconds for a duration value; ``ValueError`` with a clear message otherwise."""
+def parse_duration(value: str | int | float, *, longest: float = LONGEST) -> float:
+    """Seconds for a duration value of at most ``longest`` seconds; ``ValueError``
+    with a clear message otherwise."""
+    seconds = _seconds(value)
+    if seconds > longest:
+        raise ValueError(f"invalid duration {toml_repr(value)}: longer than the longest "
+                         f"allowed ({longest_said(longest)})")
+    return seconds
+
+
+def longest_said(seconds: float) -> str:
+    """A bound as people say it: ``24h``, ``7 days``."""
+    days, rest = divmod(seconds, 86400)
+    return f"{days:.0f} days" if days > 1 and not rest else format_duration(seconds)
+
+
+def _seconds(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
     if isinstance(value, int | float):

@@ -30,7 +30,7 @@ from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import DEFAULT_TIMEOUT
+from mogrun.taskfile.schema import DEFAULT_TIMEOUT, LONGEST
 
 DEFAULT_PARALLEL = 4  # `mogrun run`'s -j default: runs at once per invocation
 DEFAULT_CAPACITY_WAIT = 1800.0  # the SPEC's default wait for a sandbox slot
@@ -217,9 +217,9 @@ def _repos(taskfile: TaskFile, name: str) -> list[Any]:
     return repo if isinstance(repo, list) else [repo]
 
 
-def _seconds(value: Any, default: float) -> float:
+def _seconds(value: Any, default: float, longest: float) -> float:
     try:
-        return parse_duration(value) if value is not None else default
+        return parse_duration(value, longest=longest) if value is not None else default
     except (TypeError, ValueError):
         return default
 
@@ -232,8 +232,9 @@ def _job_seconds(taskfile: TaskFile, name: str, shards: int = 1) -> float:
     merged = taskfile.job_keys(name)
     runs = math.ceil(len(_repos(taskfile, name)) / shards)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
-    return (waves * _seconds(merged.get("timeout"), DEFAULT_TIMEOUT)
-            + _seconds(merged.get("capacity_wait"), DEFAULT_CAPACITY_WAIT)
+    return (waves * _seconds(merged.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"])
+            + _seconds(merged.get("capacity_wait"), DEFAULT_CAPACITY_WAIT,
+                       LONGEST["capacity_wait"])
             + start_pacing(taskfile.settings, runs, shards))
 
 

@@ -202,10 +202,10 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
 def parse_timeout(value: str | None) -> float | None:
     if value is None:
         return None
-    from mogrun.durations import parse_duration
+    from mogrun.durations import LONGEST_TIMEOUT, parse_duration
 
     try:
-        seconds = parse_duration(value.strip())
+        seconds = parse_duration(value.strip(), longest=LONGEST_TIMEOUT)
     except ValueError as exc:
         raise UsageError(f"--timeout: {exc}") from exc
     if seconds <= 0:

@@ -31,7 +31,7 @@ from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.positions import sub_path
-from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT
+from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
     Scope,
@@ -218,7 +218,7 @@ def _seconds(job: _Job, key: str, default: float) -> float:
     """A duration key; a wrong one is a problem of the job, never an exception
     (validation stops such a job before it is built; this holds if it ever does not)."""
     try:
-        return parse_duration(job.merged.get(key, default))
+        return parse_duration(job.merged.get(key, default), longest=LONGEST[key])
     except ValueError as exc:
         raise job.fail(key, str(exc)) from None
 

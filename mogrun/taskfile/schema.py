@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mogrun.durations import JSON_PATTERN, parse_duration
+from mogrun.durations import JSON_PATTERN, LONGEST_TIMEOUT, parse_duration
+from mogrun.durations import LONGEST as LONGEST_WAIT
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.tomltext import toml_repr
 
@@ -48,14 +49,18 @@ def _choice(choices: tuple[str, ...]) -> Checker:
     return check
 
 
-def _timeout(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return f'must be a duration like "90s", "25m" or "2h", not {type_name(value)}'
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        return str(exc)
-    return None if seconds > 0 else "must be longer than zero"
+def _duration(longest: float) -> Checker:
+    """A duration key: longer than zero, at most ``longest`` (``mogrun.durations``
+    holds the bounds and says why)."""
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return f'must be a duration like "90s", "25m" or "2h", not {type_name(value)}'
+        try:
+            seconds = parse_duration(value, longest=longest)
+        except ValueError as exc:
+            return str(exc)
+        return None if seconds > 0 else "must be longer than zero"
+    return check
 
 
 def _names(value: Any) -> str | None:
@@ -176,8 +181,16 @@ def key_problems(check: Checker, value: Any) -> list[tuple[str, str]]:
 
 
 _STRING: dict[str, Any] = {"type": "string"}
-_DURATION: dict[str, Any] = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                                       {"type": "string", "pattern": JSON_PATTERN}]}
+
+
+def _duration_rule(longest: float, help: str) -> Rule:
+    return Rule(_duration(longest), {"anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": longest},
+        {"type": "string", "pattern": JSON_PATTERN}]}, help)
+
+
+# The longest each duration key may be (seconds): building reads them with the same bound.
+LONGEST = {"timeout": LONGEST_TIMEOUT, "capacity_wait": LONGEST_WAIT}
 _REPO: dict[str, Any] = {"anyOf": [
     {"type": "string", "minLength": 1},
     {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}]}
@@ -198,8 +211,8 @@ JOB_KEYS: dict[str, Checker] = {
     "create_branch": Rule(_bool, {"type": "boolean"}, "Create the working branch."),
     "root": _text("The directory inside the repo the agent works in."),
     "idempotency_key": _text("One run per key, however often it is retried (templated)."),
-    "timeout": Rule(_timeout, _DURATION, 'How long the job may take: "90s", "25m", "2h", or '
-                    'seconds (60 or "60").'),
+    "timeout": _duration_rule(LONGEST["timeout"], 'How long the job may take: "90s", "25m", '
+                              '"2h", or seconds (60 or "60"); at most 24h.'),
     "on_timeout": Rule(_choice(ON_TIMEOUT), {"enum": list(ON_TIMEOUT)},
                        "What happens to a run at the timeout."),
     "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},
@@ -213,8 +226,9 @@ JOB_KEYS: dict[str, Checker] = {
     "input": Rule(_input, {"type": "object", "not": {"anyOf": [
         {"required": [key]} for key in RESERVED_INPUT]}},
         "The automation's input (string values templated); the server's own keys refused."),
-    "capacity_wait": Rule(_timeout, _DURATION, "How long a run may wait for a sandbox slot "
-                          '(default "30m"; not part of timeout).'),
+    "capacity_wait": _duration_rule(LONGEST["capacity_wait"], "How long a run may wait for a "
+                                    'sandbox slot (default "30m"; not part of timeout); at most '
+                                    "7 days."),
 }
 # Keys a job may not take from [defaults]: they only make sense per job.
 JOB_ONLY = ("description", "needs")

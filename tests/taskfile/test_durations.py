@@ -91,3 +91,63 @@ def test_task_file_still_refuses_what_is_no_wait(project, value: str, message: s
     result = project.run("check")
     assert result.code == 2
     assert result.errors == [message]
+
+
+def test_an_absurd_duration_is_refused_naming_the_longest_allowed(project) -> None:
+    # capacity_wait = 1e12 or timeout = 1e300 was accepted: a wait for ever, and a
+    # deadline past any clock.
+    write_crlf(project, """
+        [defaults]
+        capacity_wait = 1e12\t# a typo for 1e2?
+
+        [jobs.x]
+        repo = "acme/api"
+        prompt = "Tidy up."
+        timeout = 1e300
+        gates = { max_duration = "200h" }   # 8 days and more
+
+        [jobs.y]
+        repo = "acme/api"
+        prompt = "Tidy up."
+        timeout = "99999999h"
+        capacity_wait = "168h"  # a week: the longest allowed
+        retry = { max_delay = 604801, stall_timeout = "24h" }
+
+        [jobs.z]
+        repo = "acme/api"
+        prompt = "Tidy up."
+        timeout = "24h"  # the longest allowed
+        capacity_wait = "1m"
+    """.replace("\n        ", "\n"))
+    result = project.run("check", plugins=True)
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: [defaults] key "capacity_wait" invalid duration 1e12: longer than the longest '
+        "allowed (7 days)",
+        'Error: job "x", key "timeout" invalid duration 1e300: longer than the longest allowed '
+        "(24h)",
+        "Error: job \"x\", key \"gates\": gates.max_duration: invalid duration '200h': longer "
+        "than the longest allowed (7 days)",
+        "Error: job \"y\", key \"timeout\" invalid duration '99999999h': longer than the longest "
+        "allowed (24h)",
+        'Error: job "y", key "retry": retry.max_delay: invalid duration 604801: longer than the '
+        "longest allowed (7 days)",
+    ], result
+    assert [line for line in result.err.splitlines() if line.startswith("  --> ")] == [
+        f"  --> {project.path.resolve()}:{n}" for n in ("2:1", "7:1", "8:11", "13:1", "15:11")]
+    shown = project.run("show", "z", plugins=True)  # show and run refuse the file too
+    assert shown.code == 2 and shown.errors == result.errors[:1], shown
+    write_crlf(project, '[jobs.x]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "24h"\n'
+                        'capacity_wait = "168h"\n')
+    assert show_json(project)["timeout_seconds"] == 86400.0
+
+
+@pytest.mark.parametrize("value", ["25h", "86401", "1e300", "99999999h"])
+def test_timeout_option_refuses_more_than_a_day(project, value: str) -> None:
+    write_crlf(project, '[jobs.x]\nrepo = "acme/api"\nprompt = "p"\n')
+    result = project.run("-n", "--timeout", value, "x")
+    assert result.code == 2, result
+    assert result.errors == [f"Error: --timeout: invalid duration '{value}': "
+                             + ("longer than the longest allowed (24h)" if value != "1e300" else
+                                'use a number of seconds or a string like "500ms", "90s", "25m",'
+                                ' "1h30m" or "2h"')], result

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mogrun.durations import format_duration, parse_duration
+from mogrun.durations import LONGEST, LONGEST_TIMEOUT, format_duration, parse_duration
 from mogrun.errors import TemplateError
 from mogrun.taskfile.templates import Scope, TemplateClock, render, template_names
 
@@ -92,17 +92,30 @@ def test_clock_names_are_fixed_formats(moment: datetime.datetime) -> None:
        st.sampled_from([("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]))
 def test_duration_units(count: int, unit: tuple[str, float]) -> None:
     suffix, size = unit
-    assert parse_duration(f"{count}{suffix}") == pytest.approx(count * size)
+    assert parse_duration(f"{count}{suffix}", longest=math.inf) == pytest.approx(count * size)
 
 
-@given(st.floats(min_value=0, max_value=1e9, allow_nan=False) | st.integers(0, 10**9))
+@given(st.floats(min_value=0, max_value=LONGEST, allow_nan=False) | st.integers(0, int(LONGEST)))
 def test_numbers_are_seconds(value: float) -> None:
     assert parse_duration(value) == float(value)
 
 
-@given(st.integers(min_value=1, max_value=10**6))
+@given(st.integers(min_value=1, max_value=int(LONGEST)))
 def test_format_then_parse_round_trips(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.floats(min_value=LONGEST, exclude_min=True, allow_infinity=False)
+       | st.integers(int(LONGEST) + 1).map(lambda n: n if n < 10**30 else str(n))
+       | st.integers(LONGEST // 3600 + 1, 10**12).map(lambda n: f"{n}h"),
+       st.sampled_from([LONGEST, LONGEST_TIMEOUT]))
+def test_a_duration_longer_than_the_bound_is_refused_naming_it(value, longest: float) -> None:
+    # 1e300 or "99999999h" was taken as a wait: for ever, and past every deadline.
+    with pytest.raises(ValueError) as caught:
+        parse_duration(value, longest=longest)
+    said = "7 days" if longest == LONGEST else "24h"
+    assert str(caught.value).endswith(f": longer than the longest allowed ({said})")
+    assert str(caught.value).startswith("invalid duration ")
 
 
 @settings(max_examples=300)
@@ -137,7 +150,8 @@ def test_a_negative_or_endless_duration_says_so(value: str | float) -> None:
         parse_duration(value)
 
 
-@given(st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False))
+@given(st.decimals(min_value=0, max_value=int(LONGEST), places=3, allow_nan=False,
+                   allow_infinity=False))
 def test_a_number_written_as_a_string_is_the_same_number(value) -> None:
     text = format(value, "f")
     assert parse_duration(text) == pytest.approx(float(text))
