@@ -57,7 +57,7 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
               secrets: Collection[str], found: Collection[MogrunError]) -> Report:
     keyed = key_errors(taskfile, key_specs)
     misdotted = misdotted_jobs(taskfile, key_specs)
-    meant = names_meant(taskfile, misdotted)
+    meant = names_meant(taskfile, misdotted, key_specs)
     taskfile = without_jobs(taskfile, misdotted)  # said once, by key_errors
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
                                  *graph_errors(taskfile, meant)]

@@ -41,7 +41,7 @@ def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> l
     """Every problem of the file that can be found without rendering templates."""
     misdotted = misdotted_jobs(taskfile, key_specs)
     return key_errors(taskfile, key_specs) + graph_errors(
-        without_jobs(taskfile, misdotted), meant=names_meant(taskfile, misdotted))
+        without_jobs(taskfile, misdotted), meant=names_meant(taskfile, misdotted, key_specs))
 
 
 def misdotted_jobs(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[str]:
@@ -54,10 +54,13 @@ def misdotted_jobs(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list
             if table and all(_name_part(key, value, known) for key, value in table.items())]
 
 
-def names_meant(taskfile: TaskFile, misdotted: Collection[str]) -> set[str]:
+def names_meant(taskfile: TaskFile, misdotted: Collection[str],
+                key_specs: Mapping[str, KeySpec]) -> set[str]:
     """The job names the ``misdotted`` headers meant (``release.v1``): a need of one
     is no second problem, the header's hint fixes both."""
-    return {f"{name}.{key}" for name in misdotted for key in taskfile.jobs[name]}
+    known = job_key_names(key_specs)
+    return {".".join((name, *_name_rest(key, value, known)))
+            for name in misdotted for key, value in taskfile.jobs[name].items()}
 
 
 def without_jobs(taskfile: TaskFile, names: Collection[str]) -> TaskFile:
@@ -112,7 +115,7 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
         context = [f'did you mean "{hint}"?'] if hint else []
         if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
-            context = [_quoting_hint(where[1], key)]
+            context = [_quoting_hint(where[1], _name_rest(key, table[key], known))]
         errors.append(UnknownKeyError(
             said, location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
@@ -120,14 +123,28 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
     return errors
 
 
-def _quoting_hint(job: str, key: str) -> str:
+def _name_rest(key: str, value: dict[str, Any], known: Collection[str]) -> tuple[str, ...]:
+    """The rest of a job name written unquoted: ``("b", "c")`` of ``[jobs.a.b.c]``,
+    down through tables that hold only one table named like no key."""
+    rest: tuple[str, ...] = (key,)
+    while len(value) == 1:
+        (inner, inner_value), = value.items()
+        if not _name_part(inner, inner_value, known):
+            break
+        rest, value = (*rest, inner), inner_value
+    return rest
+
+
+def _quoting_hint(job: str, rest: tuple[str, ...]) -> str:
     """A table inside a job, named like no key, is most likely a job whose name
     holds a ".": ``[jobs.release.v1]`` is job ``release`` with a table ``v1``."""
     from mogrun.taskfile.positions import quote_key
 
-    return (f"A job name holding \".\" is quoted: write [jobs.{quote_key(f'{job}.{key}')}] "
-            f"(without quotes, [jobs.{quote_key(job)}.{quote_key(key)}] is a table "
-            f'"{key}" inside job "{job}").')
+    meant = ".".join((job, *rest))
+    written = ".".join(quote_key(part) for part in (job, *rest))
+    return (f"A job name holding \".\" is quoted: write [jobs.{quote_key(meant)}] "
+            f"(without quotes, [jobs.{written}] is a table "
+            f'"{rest[0]}" inside job "{job}").')
 
 
 def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError]:

@@ -1088,3 +1088,18 @@ def test_a_dotted_job_header_is_one_error_not_three(project, style: str) -> None
     assert shown.code == 2 and "Traceback" not in shown.err, shown
     assert shown.errors == ['Error: unknown key "v1" in job "release"'], shown
     assert "(3 more problems: run `mogrun check` to see them all)" in shown.err, shown
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_name_with_two_dots_is_quoted_whole(project, style: str) -> None:
+    # [jobs.a.b.c] was told to write [jobs."a.b"], and a need of "a.b.c" was a
+    # second problem: the hint names the whole name the header meant.
+    write(project, '[jobs.deploy.eu.west]  # one region\nrepo = "acme/api"\nprompt = "x"\n\n'
+                   '[jobs.notes]\nrepo = "acme/api"\nprompt = "x"\nneeds = ["deploy.eu.west"]\n',
+          style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == ['Error: unknown key "eu" in job "deploy"'], result
+    assert ('write [jobs."deploy.eu.west"] (without quotes, [jobs.deploy.eu.west] is a '
+            'table "eu" inside job "deploy")') in result.err, result.err
+
