@@ -69,15 +69,17 @@ def problems_of(error: ValueError) -> tuple[tuple[str, str], ...]:
 
 
 def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
-    """``value`` must be a table whose keys are all in ``allowed``."""
+    """``value`` must be a table whose keys are all in ``allowed`` (``KeyProblems``
+    naming each key that is not, where it is written)."""
     allowed = list(allowed)
     if not isinstance(value, Mapping):
         raise ValueError(f"{key} must be a table like {{ {allowed[0]} = ... }}, "
                          f"not {type_name(value)}")
-    for name in value:
-        if name not in allowed:
-            raise ValueError(f'unknown {key} setting "{name}"{_guess(str(name), allowed)}; '
-                             f"valid: {', '.join(allowed)}")
+    unknown = [(str(name), f'unknown {key} setting "{name}"{_guess(str(name), allowed)}; '
+                           f"valid: {', '.join(allowed)}")
+               for name in value if name not in allowed]
+    if unknown:  # each located at its own key, every one said at once
+        raise KeyProblems(unknown)
     return value
 
 

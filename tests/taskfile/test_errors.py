@@ -1103,3 +1103,22 @@ def test_a_name_with_two_dots_is_quoted_whole(project, style: str) -> None:
     assert ('write [jobs."deploy.eu.west"] (without quotes, [jobs.deploy.eu.west] is a '
             'table "eu" inside job "deploy")') in result.err, result.err
 
+
+@pytest.mark.parametrize("style", STYLES)
+def test_each_unknown_plugin_setting_is_said_at_its_own_key(project, style: str) -> None:
+    # An unknown setting was said at the table's header (or the key's start),
+    # and only the first of several: each is now said where it is written.
+    write(project, '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                   'gates = { status = ["success"], colour = 1, sise = 2 }\n\n'
+                   '[[jobs.a.notify]]\nwebhook = "https://example.com/h"\n'
+                   '# the team\'s\n\tchannel = "#ops"\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    said = {line: lines[index + 1] for index, line in enumerate(lines)
+            if line.startswith("Error:")}
+    assert [line.split(": ", 2)[2].split(";")[0] for line in said] == [
+        'unknown gates setting "colour"', 'unknown gates setting "sise"',
+        'unknown notify[1] setting "channel"'], result.err
+    assert [where.rsplit(":", 2)[-2:] for where in said.values()] == [
+        ["4", "33"], ["4", "45"], ["9", "2"]], result.err

@@ -137,6 +137,7 @@ def assert_located(project, result) -> None:
         if 'key "' in headline or line.lstrip().startswith("["):
             # A plugin table's problem points at its sub-key (``retry.attempts``).
             subs = re.findall(rf"{re.escape(names[0])}(?:\[\d+\])?\.(\w+)", headline)
+            subs += re.findall(r'setting "(\w+)"', headline)  # an unknown one: at itself
             assert at.startswith((names[0], f'"{names[0]}"', *subs)), result
 
 
