@@ -14,7 +14,7 @@ interval, until a slot frees or its ``capacity_wait`` runs out.
 The server refuses a boot for three reasons (``BootRefusal``): the account's
 active sandboxes are at the cap, or a boot window (120 an hour, 10,000 a day)
 is spent. Only the first says anything of the cap; after the others a new
-sandbox is held back for a while (doubling), whatever slots are free.
+sandbox is held back for a while (``BootHold``), whatever slots are free.
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ from enum import StrEnum
 from typing import Any
 
 from mogrun.durations import format_duration, parse_moment
+from mogrun.engine.boothold import BootHold
 from mogrun.engine.kinds import Sandbox
+from mogrun.engine.lifecycle import Observer
+from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError
+from mogrun.models import RunState
 from mogrun.taskfile.limits import server_root
 from mogrun.waits import Wait, WaitKind
 
@@ -43,11 +47,6 @@ SHOWN = 5  # busy sandboxes a message names
 BLIND_HOLD = 5.0
 BLIND_HOLD_MAX = 60.0
 RESAY = 30.0  # seconds between looks at whether a capacity wait's reason changed
-# After a boot refused for a boot window, no new sandbox for BOOT_HOLD, doubling at each
-# such refusal up to BOOT_HOLD_MAX: the window frees as its oldest boot ages out, which
-# the server does not say, and every try costs a start (30 an hour) and a failed run.
-BOOT_HOLD = 60.0
-BOOT_HOLD_MAX = 900.0
 
 
 class BootRefusal(StrEnum):
@@ -118,6 +117,32 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def sandbox_placed(state: RunState) -> bool:
+    """Whether the run has its sandbox: it streams (or has passed), or its RunDetail
+    names a sandbox record. A run refused a boot stays ``pending`` with none, then
+    fails."""
+    return state.status in ("streaming", "success") or bool(state.raw.get("sandboxRecordId"))
+
+
+class BootWatch(Observer):
+    """Tells ``slots`` when a run this invocation started has its sandbox (a
+    status, or the start's answer, says so): a boot that succeeded ends the
+    doubling of the boot hold. A run only attached to booted nothing now."""
+
+    def __init__(self, slots: SandboxSlots) -> None:
+        self.slots = slots
+
+    def run_started(self, track: RunTrack) -> None:
+        self._seen(track, track.state)
+
+    def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
+        self._seen(track, state)
+
+    def _seen(self, track: RunTrack, state: RunState | None) -> None:
+        if state is not None and not track.attached and sandbox_placed(state):
+            self.slots.booted(track)
+
+
 def _key(want: Sandbox) -> _Triple:
     return (want.repo_id, server_root(want.root_directory), want.working_branch)
 
@@ -164,11 +189,10 @@ class SandboxSlots:
         self._listed_at = -1e9  # when the listing was read (monotonic)
         self._reading = threading.Lock()  # one GET /sandboxes at a time
         self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
-        # A boot refused for a boot window: no new sandbox before this time (monotonic),
-        # that hold (doubled at each such refusal), and the refusal (limit, error).
-        self._boot_hold_until = 0.0
-        self._boot_hold = 0.0
-        self._boot_refusal: tuple[BootRefusal, str] | None = None
+        # A boot refused for a boot window holds new sandboxes back; a claim that boots
+        # one (id(owner) -> when claimed), once booted, ends the hold's doubling.
+        self.boot_hold = BootHold()
+        self._boot_claims: dict[int, float] = {}
 
     def acquire(self, owner: object, want: Sandbox, deadline: float,
                 announce: Callable[[Wait], None], label: str = "", job: Any = None) -> None:
@@ -201,7 +225,7 @@ class SandboxSlots:
         with self._lock:
             if self._shared(want) or self._ours(want):
                 return True
-            if self._boot_held(time.monotonic()):
+            if self.boot_hold.held(time.monotonic()):
                 return False
             return self._blind or self._used() < self.cap
 
@@ -246,29 +270,31 @@ class SandboxSlots:
         """A boot window is spent: no new sandbox for a while, longer at each such
         refusal. How long the window stays spent the server does not say."""
         with self._lock:
-            self._boot_hold = min(BOOT_HOLD_MAX, max(BOOT_HOLD, 2 * self._boot_hold))
-            self._boot_hold_until = time.monotonic() + self._boot_hold
-            self._boot_refusal = (why, error)
-            hold = self._boot_hold
+            hold = self.boot_hold.refused(why.limit, error, time.monotonic())
         return (f"the server refused to boot a sandbox for its {why.limit} ({error}), not "
                 f"for want of a slot: new sandboxes wait {format_duration(hold)}, longer "
-                "after each such refusal")
+                "after each such refusal until a sandbox boots")
 
-    def _boot_held(self, now: float) -> bool:
-        return now < self._boot_hold_until
+    def booted(self, owner: object) -> None:
+        """``owner``'s run has its sandbox: if its start booted a new one, a boot
+        window has room again (``BootHold.booted``)."""
+        with self._lock:
+            claimed_at = self._boot_claims.pop(id(owner), None)
+            if claimed_at is not None:
+                self.boot_hold.booted(claimed_at)
 
     def _try(self, owner: object, want: Sandbox, max_age: float) -> bool:
         with self._lock:
             now = time.monotonic()
             if self._blind:
                 if (now < self._hold_until or now >= self._read_again_at
-                        or self._boot_held(now)):
+                        or self.boot_hold.held(now)):
                     return False  # held back, or the list is to be tried again first
                 self._claim(owner, want)
                 return True
             shares = self._shared(want) or self._ours(want)
             fresh = now - self._listed_at < max_age
-            if shares or (fresh and not self._boot_held(now) and self._used() < self.cap
+            if shares or (fresh and not self.boot_hold.held(now) and self._used() < self.cap
                           and self._within_share()):
                 self._claim(owner, want)
                 return True
@@ -290,12 +316,15 @@ class SandboxSlots:
 
     def _claim(self, owner: object, want: Sandbox) -> None:
         self._unclaim(owner)
+        if not (self._shared(want) or self._ours(want)):  # its start boots a sandbox
+            self._boot_claims[id(owner)] = time.monotonic()
         self._claims[id(owner)] = want
         self._claimed[want] = self._claimed.get(want, 0) + 1
         if _key(want) not in self._serves:
             self._pending.add(want)
 
     def _unclaim(self, owner: object) -> Sandbox | None:
+        self._boot_claims.pop(id(owner), None)
         want = self._claims.pop(id(owner), None)
         if want is not None:
             left = self._claimed.pop(want) - 1
@@ -415,11 +444,7 @@ class SandboxSlots:
         """While new sandboxes are held back after a boot-window refusal: why, and
         how long yet."""
         with self._lock:
-            refusal, left = self._boot_refusal, self._boot_hold_until - time.monotonic()
-        if refusal is None or left <= 0:
-            return None
-        why, error = refusal
-        return f"the server's {why.limit} was reached ({error})", format_duration(left)
+            return self.boot_hold.reason(time.monotonic())
 
     def exhausted(self) -> str:
         """The failure: which sandboxes are busy and when they free (or which boot

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mogrun.durations import format_duration
-from mogrun.engine.capacity import SandboxSlots
+from mogrun.engine.capacity import BootWatch, SandboxSlots
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import Pace
 from mogrun.engine.history import History, HistoryRow, new_invocation_id
@@ -293,7 +293,9 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         raise
     except Interrupted:
         pass  # the scheduler now skips every job as interrupted
-    deps = dataclasses.replace(deps, slots=sandbox_slots(jobs, deps, progress))
+    slots = sandbox_slots(jobs, deps, progress)
+    deps = dataclasses.replace(deps, slots=slots)
+    deps.channel.register(BootWatch(slots))  # a boot that succeeds ends the hold's doubling
     executor = RunExecutor(deps, progress, kinds, attempts)
     channel = deps.channel
     scheduler = Scheduler(

@@ -531,9 +531,9 @@ def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
     limit exceeded"): it was read as a cap ("taking 1 as the account's sandbox
     cap") though two slots were free. It is the boot rate: the cap stands, and
     the next attempt waits (growing) for the rate's window, not for a slot."""
-    from mogrun.engine import capacity
+    from mogrun.engine import boothold
 
-    monkeypatch.setattr(capacity, "BOOT_HOLD", 0.4)
+    monkeypatch.setattr(boothold, "BOOT_HOLD", 0.4)
     fan_out(project, 'capacity_wait = "1s"', repos=REPOS[:2])
     result = mogrun("--json", "run", "-j", "1", "fan")
     assert result.exit_code == 1, result
@@ -552,3 +552,25 @@ def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
     assert refused["message"].startswith(
         "no sandbox could boot within the job's capacity_wait: the server's boot rate limit "
         "was reached (Sandbox boot rate limit exceeded)"), refused
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=6, idle=30,
+                                           reap=0.1, boots=((1, 2.0),)), repos=REPOS)
+def test_a_boot_that_succeeds_after_a_boot_hold_resets_it(project, mogrun, mogrun_emulator,
+                                                          monkeypatch):
+    """After a boot-rate refusal, a hold, and a boot that went through, the next
+    refusal held new sandboxes back twice as long as the last hold: the window had
+    room again, and the doubling kept growing (to 15 min) over a long fan-out."""
+    from mogrun.engine import boothold
+
+    monkeypatch.setattr(boothold, "BOOT_HOLD", 2.5)  # one boot per 2 s on the emulator
+    fan_out(project, 'capacity_wait = "30s"', repos=REPOS[:3])
+    result = mogrun("run", "-j", "1", "fan")
+    assert result.exit_code == 0, result
+    errors = [mogrun_emulator.run_detail(r)["error"] for r in mogrun_emulator.runs]
+    assert errors == [None, "Sandbox boot rate limit exceeded", None,
+                      "Sandbox boot rate limit exceeded", None], result
+    holds = [line.split("new sandboxes wait ", 1)[1].split(",", 1)[0]
+             for line in result.stderr.splitlines() if "new sandboxes wait " in line]
+    assert holds == ["2.5s", "2.5s"], result.stderr
+

@@ -229,7 +229,8 @@ def test_only_a_refusal_for_want_of_a_slot_teaches_the_cap() -> None:
     """The server's three refusals of a boot: only "Too many active sandboxes" is
     about slots. A spent boot window (hourly or daily) keeps the cap and holds
     new sandboxes back, longer at each refusal; a run sharing one still starts."""
-    from mogrun.engine.capacity import BOOT_HOLD, BootRefusal
+    from mogrun.engine.boothold import BOOT_HOLD
+    from mogrun.engine.capacity import BootRefusal
 
     box = Busy("sb", "r1", "main", "main", None, "running", "2026-01-01T00:00:00Z")
     assert BootRefusal.of(" Daily sandbox boot quota EXCEEDED\n") is BootRefusal.DAILY
@@ -237,13 +238,35 @@ def test_only_a_refusal_for_want_of_a_slot_teaches_the_cap() -> None:
     slots = slots_listing([box], cap=3)
     said = slots.refused(error="Daily sandbox boot quota exceeded")
     assert said is not None and "daily boot quota" in said and slots.cap == 3
-    held_for = slots._boot_hold
+    held_for = slots.boot_hold.seconds
     assert held_for == BOOT_HOLD
     assert not slots.can_start_now(Sandbox("r2", "main", None))  # a new sandbox: held
     assert slots.can_start_now(Sandbox("r1", "main", None))  # r1's own: no boot
     assert slots.describe().startswith("waiting to boot a sandbox: the server's daily boot "
                                        "quota was reached (Daily sandbox boot quota exceeded)")
     slots.refused(error="Sandbox boot rate limit exceeded")
-    assert slots._boot_hold == 2 * held_for and slots.cap == 3
+    assert slots.boot_hold.seconds == 2 * held_for and slots.cap == 3
     assert "taking 1 as the account's sandbox cap" in (
         slots.refused(error="Too many active sandboxes") or "")
+
+
+def test_a_boot_claimed_after_a_boot_window_refusal_resets_the_hold() -> None:
+    """A boot that succeeds after a boot-window refusal shows the window has room:
+    the next refusal holds BOOT_HOLD again. One claimed before the refusal says
+    nothing (its boot may have come first), and a run sharing a sandbox boots none."""
+    from mogrun.engine.boothold import BOOT_HOLD
+
+    box = Busy("sb", "r1", "main", "main", None, "running", "2026-01-01T00:00:00Z")
+    slots = slots_listing([box], cap=5)
+    early, shared, late = object(), object(), object()
+    slots._claim(early, Sandbox("r2", "main", None))  # claimed before the refusal
+    slots.refused(error="Sandbox boot rate limit exceeded")
+    slots._claim(shared, Sandbox("r1", "main", None))  # r1's sandbox: no boot
+    slots.booted(early)
+    slots.booted(shared)
+    slots.refused(error="Sandbox boot rate limit exceeded")
+    assert slots.boot_hold.seconds == 2 * BOOT_HOLD
+    slots._claim(late, Sandbox("r3", "main", None))  # a new sandbox, after the refusals
+    slots.booted(late)
+    slots.refused(error="Daily sandbox boot quota exceeded")
+    assert slots.boot_hold.seconds == BOOT_HOLD
