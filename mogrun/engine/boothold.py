@@ -46,6 +46,10 @@ class BootHold:
     def held(self, now: float) -> bool:
         return now < self.until
 
+    def outlasts(self, deadline: float) -> bool:
+        """Whether the hold still runs at ``deadline`` (a wait's end)."""
+        return self.until > deadline
+
     def reason(self, now: float) -> tuple[str, str] | None:
         """While held: ``the server's boot rate limit was reached (...)`` and the time
         left, as a duration."""

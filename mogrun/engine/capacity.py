@@ -117,6 +117,12 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _capacity_wait(job: Any) -> str:
+    """``capacity_wait (10m)``: the job's, as a failure names it."""
+    wait = getattr(job, "capacity_wait", None)
+    return "capacity_wait" if wait is None else f"capacity_wait ({format_duration(wait)})"
+
+
 def sandbox_placed(state: RunState) -> bool:
     """Whether the run has its sandbox: it streams (or has passed), or its RunDetail
     names a sandbox record. A run refused a boot stays ``pending`` with none, then
@@ -209,7 +215,11 @@ class SandboxSlots:
             now = time.monotonic()
             left = deadline - now
             if left <= 0:
-                raise NoSlot(self.exhausted())
+                raise NoSlot(self.exhausted(job))
+            with self._lock:
+                outlasts = self.boot_hold.outlasts(deadline)
+            if outlasts:  # it cannot boot in time: said now, not after a silent wait
+                raise NoSlot(self.held_past(deadline, job))
             if not said or now - said_at >= RESAY:  # a long wait says what it waits for now
                 described = self.describe()
                 if described != said:
@@ -446,20 +456,33 @@ class SandboxSlots:
         with self._lock:
             return self.boot_hold.reason(time.monotonic())
 
-    def exhausted(self) -> str:
+    def exhausted(self, job: Any = None) -> str:
         """The failure: which sandboxes are busy and when they free (or which boot
         window the server said was spent)."""
         held = self._held_text()
         if held is not None:
-            return (f"no sandbox could boot within the job's capacity_wait: {held[0]}; it "
-                    "frees as the boots of its window age out")
+            return (f"no sandbox could boot within the job's {_capacity_wait(job)}: "
+                    f"{held[0]}; it frees as the boots of its window age out")
         with self._lock:
             busy = sorted(self._busy, key=lambda b: b.last_active)[:SHOWN]
         self._look_up(busy)
         names = "; ".join(f"{self._name(b)}, last active {b.last_active or '?'}"
                           for b in busy)
-        return (f"no sandbox slot freed within the job's capacity_wait: {len(busy)} of "
-                f"{self.cap} busy: {names}; {IDLE_HINT}")
+        return (f"no sandbox slot freed within the job's {_capacity_wait(job)}: {len(busy)} "
+                f"of {self.cap} busy: {names}; {IDLE_HINT}")
+
+    def held_past(self, deadline: float, job: Any = None) -> str:
+        """The failure when the boot hold ends after the wait's ``deadline``: no try
+        could come in time, so none is waited for."""
+        from mogrun.api.failures import clock_in
+
+        now = time.monotonic()
+        with self._lock:
+            until, why = self.boot_hold.until, self.boot_hold.reason(now)
+        reached = why[0] if why is not None else "a boot window was spent"
+        return (f"no sandbox can boot within the job's {_capacity_wait(job)}, which ends "
+                f"at {clock_in(deadline - now)}: {reached}, and new sandboxes are held back "
+                f"until {clock_in(until - now)} (in {format_duration(until - now)})")
 
     def _look_up(self, busy: list[Busy]) -> None:
         """Name the repos of ``busy`` the task file does not (the account's other

@@ -7,6 +7,7 @@ a 12-repo fan-out goes through its waves in seconds.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 
@@ -137,8 +138,8 @@ def test_a_cap_that_never_frees_ends_in_a_bounded_failure_naming_the_busy_sandbo
     assert result.exit_code == 1, result
     assert mogrun_emulator.runs == []  # nothing was started into a full account
     # acme/r12 is not one of the job's repos: named by one GET /repos?id=, not by its id
-    assert ("one: could not start: no sandbox slot freed within the job's capacity_wait: "
-            "3 of 3 busy: acme/r12@interactive/") in result.stderr
+    assert ("one: could not start: no sandbox slot freed within the job's capacity_wait "
+            "(1.5s): 3 of 3 busy: acme/r12@interactive/") in result.stderr
     assert "waiting for a sandbox slot: 3 of 3 busy (acme/r12@interactive/" in result.stdout
     other = mogrun_emulator.repo_id("acme/r12")
     assert other not in result.stdout + result.stderr
@@ -549,9 +550,10 @@ def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
     assert errors[0] is None and set(errors[1:]) == {"Sandbox boot rate limit exceeded"}
     assert 2 <= len(errors) <= 4  # held back 0.4s, then 0.8s: not a start per poll
     (_, refused) = json_lines(result.stdout)[-1]["results"]
-    assert refused["message"].startswith(
-        "no sandbox could boot within the job's capacity_wait: the server's boot rate limit "
-        "was reached (Sandbox boot rate limit exceeded)"), refused
+    assert refused["message"].startswith(  # the last hold outlasts the wait: no try left
+        "no sandbox can boot within the job's capacity_wait (1s), which ends at "), refused
+    assert ("the server's boot rate limit was reached (Sandbox boot rate limit exceeded), "
+            "and new sandboxes are held back until ") in refused["message"], refused
 
 
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=6, idle=30,
@@ -574,3 +576,36 @@ def test_a_boot_that_succeeds_after_a_boot_hold_resets_it(project, mogrun, mogru
              for line in result.stderr.splitlines() if "new sandboxes wait " in line]
     assert holds == ["2.5s", "2.5s"], result.stderr
 
+
+@pytest.mark.parametrize("json_output", [False, True])
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=30,
+                                           reap=0.1, boots=((1, 3600.0),)), repos=REPOS)
+def test_a_boot_hold_past_the_capacity_wait_fails_at_once_saying_why(
+        project, mogrun, mogrun_emulator, monkeypatch, json_output):
+    """A boot hold that ends after the job's capacity_wait left the run waiting out
+    its capacity_wait (its wait line said "next try in 10s; ends in 4s"), then
+    failing: no try could come in time. It fails at once, naming both ends."""
+    from mogrun.engine import boothold
+
+    monkeypatch.setattr(boothold, "BOOT_HOLD", 10.0)
+    fan_out(project, 'capacity_wait = "4s"', repos=REPOS[:2])
+    began = time.monotonic()
+    result = mogrun(*(["--json"] if json_output else []), "run", "-j", "1", "fan")
+    took = time.monotonic() - began
+    assert result.exit_code == 1, result
+    assert took < 4.0, (took, result)  # r02's capacity_wait alone was 4 s
+    assert len(mogrun_emulator.runs) == 2  # r01, and r02's refused attempt: no other try
+    why = (r"no sandbox can boot within the job's capacity_wait \(4s\), which ends at "
+           r"\d\d:\d\d:\d\dZ: the server's boot rate limit was reached \(Sandbox boot rate "
+           r"limit exceeded\), and new sandboxes are held back until \d\d:\d\d:\d\dZ "
+           r"\(in \d")
+    assert re.search("fan:acme/r02: could not start: " + why, result.stderr), result.stderr
+    if json_output:
+        lines = json_lines(result.stdout)
+        assert not [o for o in lines if o["type"] == "wait"], lines
+        (_, failed) = lines[-1]["results"]
+        assert re.match(why, failed["message"]), failed
+    else:
+        assert "  wait  capacity  " not in result.stdout, result.stdout
+        assert re.search(r"fan:acme/r02  failed \([0-9a-f-]+\): " + why, result.stdout), (
+            result.stdout)
