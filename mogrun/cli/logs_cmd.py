@@ -25,9 +25,11 @@ from mogrun.cli.state_cmds import (
     Target,
     api_client,
     echo_json,
+    never_started,
     open_state,
     record_status,
     row_label,
+    rows_for,
     targets_for,
     with_automations,
 )
@@ -83,19 +85,49 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
 def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None,
                 secrets: frozenset[str]) -> list[Target]:
     """The runs to show; a job whose latest start was refused shows the latest runs
-    that did start, saying so on stderr."""
+    that did start, saying so on stderr. A run whose latest attempt never started
+    after a capacity refusal is said (``_never_started``), and shows the refused run."""
     if target is None:
-        rows = _latest_invocation(history)
+        rows = _latest_invocation(history)  # every attempt: the refused ones are in it
         if not rows:
             raise UsageError("no runs recorded yet against this API",
                              context=[f"History: {history.path} ({history.base_url})"])
+        _never_started(state, history, rows)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
-    targets = targets_for(history, taskfile, target, secrets)
+    rows = rows_for(history, taskfile, target, secrets)
+    if not rows:  # a run id history has not seen
+        return targets_for(history, taskfile, target, secrets)
+    refused = _never_started(state, history, rows)
+    targets = [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
+    targets += [t for t in refused if t.run_id not in {s.run_id for s in targets}]
     if targets or ":" in target:
         if not targets:
             raise NotStartedError(f"no started runs recorded for {target!r}")
         return targets
     return _last_started(state, history, target)
+
+
+def _never_started(state: CliState, history: Any, rows: Sequence[Any]) -> list[Target]:
+    """Each run whose latest attempt never started after the server refused the one
+    before for capacity, said (on stderr; with ``--json`` a ``not_started`` object);
+    returns the refused runs, the last each of them made."""
+    refused = []
+    for row in rows:
+        note = never_started(history, row)
+        if note is None:
+            continue
+        label = row_label(history, row)
+        if state.json_output:
+            echo_json({"type": "not_started", "job": row.job, "repo": row.repo,
+                       "label": label, "attempt": row.attempt, "message": note}, state)
+        else:
+            from mogrun.textsafety import escape_agent_text
+
+            state.echo(escape_agent_text(f"note: {label}: {note}"), err=True)
+        before = history.attempt_before(row)
+        if before is not None and before.run_id:
+            refused.append(Target(before.run_id, label, before))
+    return refused
 
 
 def _latest_invocation(history: Any) -> list[Any]:

@@ -99,7 +99,7 @@ def open_state(state: CliState, *, lenient: bool = True,
         return taskfile, History.in_memory(key, taskfile.path.name)
 
 
-def _rows_for(history: Any, taskfile: Any, target: str,
+def rows_for(history: Any, taskfile: Any, target: str,
               secrets: frozenset[str] = frozenset()) -> list[Any]:
     """A run id's row, else the runs of a job's latest invocation (also a job since
     removed from the task file); ``[]`` for a run id mogrun never recorded. A repo
@@ -166,7 +166,7 @@ def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageE
 
 def targets_for(history: Any, taskfile: Any, target: str,
              secrets: frozenset[str] = frozenset()) -> list[Target]:
-    rows = _rows_for(history, taskfile, target, secrets)
+    rows = rows_for(history, taskfile, target, secrets)
     if not rows:
         return [Target(target, target)]
     return [Target(row.run_id, row_label(history, row), row) for row in rows if row.run_id]
@@ -260,7 +260,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         try:
             rows = (history.latest_per_job() if target is None
-                    else _rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+                    else rows_for(history, taskfile, target, env_secrets(state, taskfile)))
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
@@ -279,7 +279,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
-        _show_status(state, rows)
+        _show_status(state, rows, history)
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
@@ -510,25 +510,51 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
     return shlex.join([*parts, *argv])
 
 
-def _show_status(state: CliState, rows: Sequence[Any]) -> None:
+def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
+    """The table, then a line for each run whose latest attempt never started after
+    the server refused the one before for capacity (``--json``: its ``note``)."""
+    notes = [never_started(history, row) for row in rows]
     if state.json_output:
-        for row in rows:
-            echo_json(_shown_row(row))
+        for row, note in zip(rows, notes, strict=True):
+            echo_json({**_shown_row(row), "note": note})
         return
     if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
            [[row.job or "-", row.repo or "-", row.run_id or "-", _shown_status(row),
              row.outcome or "-", row.started_at] for row in rows])
+    for row, note in zip(rows, notes, strict=True):
+        if note is not None:
+            _echo_safe(f"{row_label(history, row)}: {note}")
+
+
+def never_started(history: Any, row: Any) -> str | None:
+    """``run 3f9c... (attempt 1) was refused for capacity (Too many active sandboxes);
+    attempt 2 never started: no sandbox slot freed within ...``: what happened to a
+    run whose latest attempt, made after a capacity refusal, never started (no slot
+    within its capacity_wait, an interrupt); ``None`` for any other row."""
+    if row.run_id or row.why != "capacity" or row.outcome is None:
+        return None  # it started, was not made after a refusal, or is still to start
+    before = history.attempt_before(row)
+    refused = ""
+    if before is not None and before.run_id:
+        error = before.message.partition(" (refused for capacity")[0] or before.status
+        refused = (f"run {before.run_id} (attempt {before.attempt}) was refused for capacity "
+                   f"({error}); ")
+    return f"{refused}attempt {row.attempt} never started: {row.message or row.outcome}"
 
 
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).
 WAITING = "waiting"
+NOT_STARTED = "not started"  # a row with no run, and no mogrun left to start it
 
 
 def _shown_status(row: Any) -> str:
-    """A row's status as status and history show it: a waiting one says so."""
-    return WAITING if row.waiting else row.status or "-"
+    """A row's status as status and history show it: a waiting one says so, and
+    one that never started too."""
+    if row.waiting:
+        return WAITING
+    return row.status or ("-" if row.run_id else NOT_STARTED)
 
 
 def _shown_row(row: Any) -> dict[str, Any]:
@@ -556,7 +582,7 @@ def cancel_command(state: CliState, target: str) -> int:
         secrets = env_secrets(state, taskfile)
         targets = targets_for(history, taskfile, target, secrets)
         if not targets:
-            waiting = [row for row in _rows_for(history, taskfile, target, secrets)
+            waiting = [row for row in rows_for(history, taskfile, target, secrets)
                        if row.waiting]
             if waiting:  # not started: the mogrun that will start it is the one to stop
                 pid = waiting[0].owner_pid

@@ -505,6 +505,14 @@ class History:
         rows = self._query("invocation = ?", (last[0].invocation,), None, last[0].task_file)
         return latest_attempts(reversed(rows))
 
+    def attempt_before(self, row: HistoryRow) -> HistoryRow | None:
+        """The attempt of ``row``'s run made just before it in its invocation: the
+        one the server refused for capacity, when ``row.why`` is ``"capacity"``."""
+        rows = self._query("invocation = ? AND job = ? AND repo = ? AND attempt = ?",
+                           (row.invocation, row.job, row.repo, row.attempt - 1), 1,
+                           row.task_file)
+        return rows[0] if rows else None
+
     def is_fan_out(self, row: HistoryRow) -> bool:
         """Whether ``row``'s job ran more than one run in that invocation."""
         rows = self._query("invocation = ? AND job = ?", (row.invocation, row.job), None,

@@ -609,3 +609,42 @@ def test_a_boot_hold_past_the_capacity_wait_fails_at_once_saying_why(
         assert "  wait  capacity  " not in result.stdout, result.stdout
         assert re.search(r"fan:acme/r02  failed \([0-9a-f-]+\): " + why, result.stdout), (
             result.stdout)
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_status_and_logs_say_a_refused_run_whose_next_attempt_found_no_slot(
+        project, mogrun, mogrun_emulator):
+    """`status` showed `-  -  failed` for a run the server refused for capacity whose
+    next attempt then found no slot, and `logs` showed the refused run's events as
+    if they were the run's (or said the invocation "started no run")."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    project("""
+        # mogrun thinks there is room: the server refuses the boot
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "1s"
+    """, header=HEADER + "sandboxes = 6\n")
+    assert mogrun("run", "one").exit_code == 1
+    (refused,) = mogrun_emulator.runs
+    said = (f"run {refused} (attempt 1) was refused for capacity (Too many active "
+            "sandboxes); attempt 2 never started: no sandbox slot freed within the job's "
+            "capacity_wait (1s): 3 of 3 busy: acme/r12@interactive/")
+    status = mogrun("status")
+    assert status.exit_code == 0, status
+    assert "one  acme/r01  -       not started  failed" in status.stdout, status.stdout
+    assert f"\none: {said}" in status.stdout, status.stdout
+    (row,) = json_lines(mogrun("--json", "status", "one").stdout)
+    assert (row["run_id"], row["status"], row["attempt"]) == (None, None, 2), row
+    assert row["note"].startswith(said), row
+    assert mogrun("status", "--exit-status").exit_code == 1  # it did not pass
+    logs = mogrun("logs", "one")
+    assert logs.exit_code == 0, logs
+    assert f"note: one: {said}" in logs.stderr, logs.stderr
+    assert "started no run" not in logs.stderr
+    assert "  one  failed  -  External Mogplex run failed" in logs.stdout, logs.stdout
+    assert f"note: one: {said}" in mogrun("logs").stderr  # the latest invocation's runs
+    first, *events = json_lines(mogrun("--json", "logs", "one").stdout)
+    assert (first["type"], first["label"], first["attempt"]) == ("not_started", "one", 2)
+    assert first["message"].startswith(said), first
+    assert events and {e["run_id"] for e in events} == {refused}, events
