@@ -21,13 +21,16 @@ import functools
 import itertools
 import queue
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mogrun.durations import format_duration
+from mogrun.engine.lifecycle import Observer
 from mogrun.engine.outcome import DETACHED, job_outcome
+from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
@@ -50,6 +53,8 @@ class _JobState:
     outcome: str | None = None
     waiting: int = 0  # needs not yet done
     announced: bool = False  # its NEEDS wait was emitted
+    said_end: float | None = None  # the end its NEEDS wait said last (None: unknown)
+    ends: dict[str, float] = field(default_factory=dict)  # run label -> latest end, started
 
 
 class Scheduler:
@@ -105,12 +110,16 @@ class Scheduler:
         self._active = 0
         self._left = len(self._jobs)  # jobs not yet done
         self._swept: set[str] = set()  # "stop", "halt": every pending job looked at once
+        # (job, run label, latest end or None) as runs start or start again: workers put,
+        # this thread takes (a NEEDS wait's end is known once every needed run started).
+        self._bounds: queue.SimpleQueue[tuple[str, str, float | None]] = queue.SimpleQueue()
 
     def run(self) -> list[RunResult]:
         """Schedule until every job is done or skipped; results in finishing order."""
         try:
             while True:
                 self._sweep()
+                self._take_bounds()
                 self._promote()
                 self._launch()
                 if self._active == 0 and not self._ready and self._left == 0:
@@ -132,6 +141,42 @@ class Scheduler:
     @property
     def active(self) -> int:
         return self._active
+
+    def run_bound(self, job: str, label: str, ends_at: float | None) -> None:
+        """A run of ``job`` started and ends by ``ends_at`` (epoch seconds: its
+        timeout from the 202) at the latest, or is to start again (``None``: a new
+        attempt after a capacity refusal). Any thread may call it."""
+        self._bounds.put((job, label, ends_at))
+
+    def _take_bounds(self) -> None:
+        """Each job waiting on a run just started says its wait again when its end
+        became known (or changed, or is unknown again)."""
+        touched: dict[str, _JobState] = {}
+        while True:
+            try:
+                job, label, ends_at = self._bounds.get_nowait()
+            except queue.Empty:
+                break
+            js = self._by_name.get(job)
+            if js is None:
+                continue
+            if ends_at is None:
+                js.ends.pop(label, None)
+            else:
+                js.ends[label] = ends_at
+            touched[job] = js
+        for js in touched.values():
+            for dep in self._dependents[js.job.name]:
+                if dep.announced and dep.state == "pending":
+                    self._say_needs(dep)
+
+    def _say_needs(self, dep: _JobState) -> None:
+        """``dep``'s NEEDS wait, when its end is not what was said last."""
+        open_needs = [self._by_name[n] for n in dep.needs if self._by_name[n].state != "done"]
+        ends = _latest_end(open_needs)
+        if ends != dep.said_end and open_needs and self.on_wait is not None:
+            dep.said_end = ends
+            self.on_wait(needs_wait(dep.job.name, [n.job for n in open_needs], ends))
 
     @property
     def halted(self) -> bool:
@@ -169,9 +214,10 @@ class Scheduler:
             if dep.announced or dep.state != "pending":
                 continue
             dep.announced = True
-            open_needs = [self._by_name[n].job for n in dep.needs
+            open_needs = [self._by_name[n] for n in dep.needs
                           if self._by_name[n].state != "done"]
-            self.on_wait(needs_wait(dep.job.name, open_needs))
+            dep.said_end = _latest_end(open_needs)
+            self.on_wait(needs_wait(dep.job.name, [n.job for n in open_needs], dep.said_end))
 
     def _skip_reason(self, js: _JobState) -> str | None:
         if self.stop.is_set():
@@ -264,13 +310,50 @@ class Scheduler:
         self.on_job_done(js.job, results, js.outcome)
 
 
-def needs_wait(job: str, needs: Sequence[ResolvedJob]) -> Wait:
-    """The wait of ``job`` for the jobs it needs that are not done. Its end cannot
-    be known when it is said: a needed job's timeout counts from its start's 202,
-    and the start itself may wait (for its own needs, the start limit, a sandbox
-    slot). So the wait has no ``ends_at``, and says so, with the one bound there is:
-    each needed job's timeout once started."""
+class NeedsClock(Observer):
+    """Tells the scheduler when each run ends at the latest (its timeout, from its
+    202), or that it is to start (again): what a job waiting on it can say of
+    its wait's end."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def run_pending(self, track: RunTrack) -> None:
+        self.scheduler.run_bound(track.job.name, track.label, None)
+
+    def run_started(self, track: RunTrack) -> None:
+        left = track.deadline() - time.monotonic()
+        self.scheduler.run_bound(track.job.name, track.label, time.time() + left)
+
+
+def _latest_end(needs: Sequence[_JobState]) -> float | None:
+    """When the last of ``needs`` ends at the latest: known once every run of each
+    that has not ended has started (its timeout counts from its 202); ``None`` while
+    one is still to start (its start may wait for its own needs, the start limit or
+    a sandbox slot, and a capacity refusal starts it again)."""
+    ends = []
+    for need in needs:
+        if need.state != "running":
+            return None
+        for index, plan in enumerate(need.job.runs):
+            if index in need.results:
+                continue
+            end = need.ends.get(plan.label)
+            if end is None:
+                return None
+            ends.append(end)
+    return max(ends, default=None)
+
+
+def needs_wait(job: str, needs: Sequence[ResolvedJob], ends_at: float | None = None) -> Wait:
+    """The wait of ``job`` for the jobs it needs that are not done, with the one
+    bound there is: each needed job's timeout, counted from its start's 202. Until
+    every needed run has started that gives no end (a start may itself wait), and
+    the wait says so; then ``ends_at`` is when the last of them times out."""
     names = ", ".join(need.name for need in needs)
     limits = ", ".join(f"{need.name} {format_duration(need.timeout)}" for need in needs)
+    if ends_at is not None:
+        return Wait(WaitKind.NEEDS, f"waiting for {names}; all started: each ends by its "
+                    f"timeout at the latest ({limits})", ends_at=ends_at, job=job)
     return Wait(WaitKind.NEEDS, f"waiting for {names}; no end is known yet: each may run "
                 f"up to its timeout once started ({limits})", job=job)

@@ -26,7 +26,7 @@ from mogrun.engine.ports import ApiClient, Budget, Hooks
 from mogrun.engine.recorder import HistoryObserver
 from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.runner import RunExecutor
-from mogrun.engine.scheduler import Scheduler
+from mogrun.engine.scheduler import NeedsClock, Scheduler
 from mogrun.engine.signals import (
     CANCEL_GRACE,
     ForcedExit,
@@ -305,6 +305,7 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         abort=deps.abort, on_crash=channel.internal_error, on_wait=channel.wait,
         prefer=_prefer(deps, kinds),
     )
+    channel.register(NeedsClock(scheduler))  # a needs wait learns its end as runs start
     results = tuple(scheduler.run())
     codes = [r.exit_code for r in results]
     if watch.exit_code is not None:

@@ -222,6 +222,41 @@ def test_a_job_waiting_on_its_needs_is_announced_once_when_a_need_starts():
         ("needs", "d", f"waiting for c{bound} (c 1m)", None)]
 
 
+def test_a_needs_wait_says_its_end_once_every_needed_run_started():
+    """The NEEDS wait kept ends_at null for good, though once every run it waits on
+    has started, each ends by its timeout at the latest: the wait is said again
+    with that end, and again (unknown) when a capacity refusal starts a run anew."""
+    waits = []
+    fan = job("a", repos=("acme/x", "acme/y"))
+    y_started = threading.Event()
+
+    def run(j, plan):
+        if plan.repo == "acme/x":
+            sched.run_bound("a", plan.label, 1000.0)
+            y_started.wait(5)
+            time.sleep(0.5)
+        else:
+            time.sleep(0.5)  # a start that waits (the start limit, a sandbox slot)
+            sched.run_bound("a", plan.label, 2000.0)
+            y_started.set()
+            time.sleep(0.5)
+            sched.run_bound("a", plan.label, None)  # refused: attempt 2 is to start
+            time.sleep(0.5)
+            sched.run_bound("a", plan.label, 3000.0)
+            time.sleep(0.5)
+        return RunResult(job=j.name, repo=plan.repo, outcome="success", exit_code=0)
+
+    rec = Recorder()
+    sched = Scheduler([fan, job("c", needs=["a"])], run_fn=run, skip_fn=rec.skip,
+                      on_job_done=rec.job_done, on_wait=waits.append)
+    sched.run()
+    assert [(w.job, w.ends_at) for w in waits] == [
+        ("c", None), ("c", 2000.0), ("c", None), ("c", 3000.0)]
+    assert waits[1].reason == ("waiting for a; all started: each ends by its timeout at "
+                               "the latest (a 1m)")
+    assert waits[2].reason.startswith("waiting for a; no end is known yet: ")
+
+
 def test_a_run_that_can_start_at_once_goes_before_one_that_would_wait():
     """`prefer` (the session: it shares an active sandbox, or a slot is free) picks
     the next run to launch; otherwise the order is the file's."""
