@@ -56,14 +56,15 @@ _plugin: ContextVar[str] = ContextVar("mogrun_plugin", default="a plugin")
 
 class RunningHook(NamedTuple):
     """A plugin's hook call still going: which, since when (``time.monotonic``),
-    and the job and run it was called for (if any). A tuple: one is made at
-    every hook call."""
+    the job and run it was called for (if any), and on which thread (the engine
+    ends a run whose worker a hook holds). A tuple: one is made at every hook call."""
 
     plugin: str
     hook: str
     since: float
     job: str | None = None
     run: str | None = None
+    thread: int = 0
 
 
 # Thread id -> the hook call it is in (the innermost): what ``running_hooks`` reads,
@@ -184,7 +185,7 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
                                        getattr(_argument(args, kwargs, job_at, "job"), "name",
                                                None),
                                        getattr(_argument(args, kwargs, run_at, "run"), "label",
-                                               None))
+                                               None), thread)
         try:
             answer = function(*args, **kwargs)
         except Interrupted:

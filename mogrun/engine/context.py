@@ -21,6 +21,7 @@ from mogrun.engine.history import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
 from mogrun.engine.rerun import RERUN, rerun_for
+from mogrun.engine.track import RunTrack
 
 
 def _unarmed() -> AbstractContextManager[None]:
@@ -150,6 +151,16 @@ class SessionProgress:
         finally:
             with self.lock:
                 self.cancelling.discard(run_id)
+
+    def claim(self, track: RunTrack) -> bool:
+        """Claim the end of ``track``'s current attempt (its cancel, its result) for
+        this thread: exactly one of its worker and a rescue ends a run. ``True`` if
+        this thread holds it now (again, or first)."""
+        me = threading.get_ident()
+        with self.lock:
+            if track.ender is None:
+                track.ender = me
+            return track.ender == me
 
     def cancels_in_flight(self) -> frozenset[str]:
         with self.lock:

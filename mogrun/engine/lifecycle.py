@@ -219,20 +219,31 @@ class HooksObserver(Observer):
         # held the exit once per event of the backlog: minutes for one Ctrl-C.
         self.stop = stop
 
+    # A run ended by a rescue (``engine.rescue``: a plugin's hook held its worker)
+    # is not heard of again; a worker let go by that hook leaves (``let_go``).
+
     def run_started(self, track: RunTrack) -> None:
         assert track.state is not None
-        self.hooks.run_started(job=track.job, run=track.plan, state=track.state,
-                               attached=track.attached)
+        if not track.rescued:
+            self.hooks.run_started(job=track.job, run=track.plan, state=track.state,
+                                   attached=track.attached)
+            track.let_go()
 
     def event(self, track: RunTrack, event: Event) -> None:
-        if self.stop is None or not self.stop.is_set():
+        if (self.stop is None or not self.stop.is_set()) and not track.rescued:
             self.hooks.event(job=track.job, run=track.plan, event=event)
+            track.let_go()
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
-        self.hooks.status_changed(job=track.job, run=track.plan, old=old, state=state)
+        if not track.rescued:
+            self.hooks.status_changed(job=track.job, run=track.plan, old=old, state=state)
+            track.let_go()
 
     def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
-        self.hooks.wait(wait)
+        if track is None or not track.rescued:
+            self.hooks.wait(wait)
+            if track is not None:
+                track.let_go()
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:

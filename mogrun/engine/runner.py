@@ -10,8 +10,10 @@ plugins all observe. What is started — an agent run today — is the job's
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot
@@ -27,7 +29,7 @@ from mogrun.engine.kinds import JobKind, kind_of
 from mogrun.engine.outcome import gated_outcome, judged_message
 from mogrun.engine.recorder import conflict_hint
 from mogrun.engine.signals import CANCEL_GRACE
-from mogrun.engine.track import RunTrack
+from mogrun.engine.track import RunTrack, TakenOver
 from mogrun.errors import (
     GateError,
     IdempotencyConflictError,
@@ -66,12 +68,21 @@ class _TrackSink:
         self.deps.channel.notice(message, track=self.track, level=level)
 
     def watch(self, state: RunState, unchanged_for: float) -> str | None:
-        return self.deps.hooks.watch(job=self.track.job, run=self.track.plan, state=state,
-                                     unchanged_for=unchanged_for)
+        reason = self.deps.hooks.watch(job=self.track.job, run=self.track.plan, state=state,
+                                       unchanged_for=unchanged_for)
+        self.track.let_go()
+        return reason
 
     def wait(self, wait: Wait) -> None:
         self.deps.channel.wait(dataclasses.replace(wait, job=self.track.job.name,
                                                    run=self.track.label), self.track)
+
+
+class Busy(NamedTuple):
+    """A worker's run: what a rescue needs to end it when a plugin holds the worker."""
+
+    track: RunTrack
+    kind: JobKind
 
 
 class RunExecutor:
@@ -86,14 +97,58 @@ class RunExecutor:
                  attempts: Mapping[str, tuple[int, str]] | None = None) -> None:
         self.deps, self.progress, self.kinds = deps, progress, kinds
         self.attempts = dict(attempts or {})
+        self._busy: dict[int, Busy] = {}  # worker thread -> its run (``busy``)
 
-    def execute(self, job: ResolvedJob, plan: RunPlan) -> RunResult:
-        track = RunTrack.of(job, plan, *self.attempts.get(plan.label, (1, "")))
+    def execute(self, job: ResolvedJob, plan: RunPlan) -> RunResult | None:
+        """The run's result; ``None`` when a rescue ended it while a plugin's hook
+        held this worker (the rescue handed its result over)."""
+        track, kind = RunTrack.of(job, plan, *self.attempts.get(plan.label, (1, ""))), \
+            kind_of(job, self.kinds)
+        thread = threading.get_ident()
+        self._busy[thread] = Busy(track, kind)
         try:
-            return self._run(track, kind_of(job, self.kinds))
+            return self._run(track, kind)
+        except TakenOver:
+            return None
         except Exception as exc:  # a bug: the scheduler reports it; history still closes
             self._finish(track, Outcome.ERROR, message=f"internal error: {exc!r}", exit_code=1)
             raise
+        finally:
+            self._busy.pop(thread, None)
+
+    def busy(self) -> dict[int, Busy]:
+        """Worker thread -> the run it works on now."""
+        return dict(self._busy)  # a copy in C: no thread changes it midway
+
+    def take_over(self, busy: Busy, held: str, why: str) -> RunResult | None:
+        """End ``busy``'s run on this thread, its worker held by a plugin's hook
+        (``held`` names it): at a signal (``why`` ``"signal"``) it is cancelled like
+        every run started here, at its timeout as its timeout says. ``None``: its
+        worker claimed its end first (it is ending it)."""
+        track, kind = busy
+        if not self.progress.claim(track):
+            return None
+        track.rescued = True
+        when = "after the signal" if why == "signal" else "at the run's timeout"
+        self.deps.channel.notice(mask(f"{held} is still running {when}; ending run "
+                                      f"{track.run_id} without waiting for it", track.secrets),
+                                 track=track, level="warning")
+        if self.deps.slots is not None:
+            self.deps.slots.release(track)
+        try:
+            if why == "signal":
+                return self._interrupted(track, kind)
+            assert track.state is not None
+            return self._timed_out(track, kind, FollowOutcome(track.state, track.events,
+                                                              "timeout"))
+        except Exception as exc:  # a bug: said and recorded; the session goes on
+            return self._finish(track, Outcome.ERROR, message=f"internal error: {exc!r}",
+                                exit_code=1)
+
+    def _own(self, track: RunTrack) -> None:
+        """Claim the end of the run for this worker; leave if a rescue holds it."""
+        if not self.progress.claim(track):
+            raise TakenOver()
 
     def _run(self, track: RunTrack, kind: JobKind) -> RunResult:
         try:
@@ -204,6 +259,7 @@ class RunExecutor:
         attempt is recorded as refused, and the next one waits for a slot."""
         deps, state = self.deps, track.state
         assert state is not None
+        self._own(track)
         reason = _error_text(state)
         self.progress.run_ended(track.run_id)
         deps.channel.run_finished(track, track.result(
@@ -236,6 +292,7 @@ class RunExecutor:
         return followed
 
     def _conclude(self, track: RunTrack, kind: JobKind, followed: FollowOutcome) -> RunResult:
+        self._own(track)
         if followed.reason == "terminal":
             return self._judge(track)
         if followed.reason == INTERRUPT_STOP:
@@ -318,6 +375,7 @@ class RunExecutor:
         """Cancel runs this invocation started; leave attached ones going. What the
         first signal does is said before any run's cancel is (it is said on the main
         thread as this worker wakes: a cancel refused at once came first)."""
+        self._own(track)
         deps, code = self.deps, self.deps.interrupt_code()
         deps.said.wait(SAID_WAIT)
         if track.attached:
@@ -373,6 +431,7 @@ class RunExecutor:
                 going: bool = False, lost: bool = False) -> RunResult:
         """``going``: left going on purpose (not ended here); ``lost``: following
         failed, so it may be going too. A failing run left so is ``left_going``."""
+        self._own(track)
         result = track.result(outcome, verdicts=verdicts, message=message, exit_code=exit_code)
         if (going or lost) and Outcome(outcome).failing and not self.deps.local \
                 and track.state is not None and not track.state.terminal:

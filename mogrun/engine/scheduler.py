@@ -10,6 +10,8 @@ Workers are daemon threads, not an executor: a second Ctrl-C must be able to
 leave the process at once without joining runs that are still being followed.
 A worker whose run ended takes the next ready run (a fan-out of 1,000 runs at
 ``-j 200`` starts 200 threads, not 1,000) and leaves when the session ends.
+A run whose worker a plugin's hook holds may be ended by another thread, which
+hands its result over (``hand_over``): that worker leaves once it is let go.
 The scheduler itself runs in the calling (main) thread, waiting in short
 slices so signal handlers run promptly.
 """
@@ -35,7 +37,8 @@ from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
 
-RunFn = Callable[[ResolvedJob, RunPlan], RunResult]
+# ``None``: the run's result was handed over by another thread (``Scheduler.hand_over``)
+RunFn = Callable[[ResolvedJob, RunPlan], RunResult | None]
 SkipFn = Callable[[ResolvedJob, RunPlan, str], RunResult]
 JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
 CrashFn = Callable[[ResolvedJob, RunPlan, str], None]
@@ -102,7 +105,8 @@ class Scheduler:
         self.finished: list[RunResult] = []
         self._ready: deque[tuple[_JobState, int]] = deque()
         self._candidates: deque[_JobState] = deque(js for js in self._jobs if not js.waiting)
-        self._done: queue.Queue[tuple[_JobState, int, RunResult]] = queue.Queue()
+        # (job, run, result, whether its worker is free to take another run)
+        self._done: queue.Queue[tuple[_JobState, int, RunResult, bool]] = queue.Queue()
         # Runs handed to idle workers (None: leave). A worker is idle from the moment
         # its result is taken off ``_done`` (only this thread counts them).
         self._handed: queue.SimpleQueue[tuple[_JobState, int] | None] = queue.SimpleQueue()
@@ -125,11 +129,11 @@ class Scheduler:
                 if self._active == 0 and not self._ready and self._left == 0:
                     return self.finished
                 try:
-                    js, index, result = self._done.get(timeout=0.2)
+                    js, index, result, freed = self._done.get(timeout=0.2)
                 except queue.Empty:
                     continue
                 self._active -= 1
-                self._idle += 1
+                self._idle += freed
                 self._record(js, index, result)
         finally:
             # Every worker leaves: an idle one now, a busy one (a session left by an
@@ -137,6 +141,14 @@ class Scheduler:
             for _ in range(self._idle + self._active):
                 self._handed.put(None)
             self._idle = 0
+
+    def hand_over(self, job: ResolvedJob, plan: RunPlan, result: RunResult) -> None:
+        """``plan``'s result, from a thread other than its worker (which a plugin's
+        hook holds: its ``run_fn`` returns ``None`` if it ever returns, and it leaves).
+        Any thread may call it, once per run its worker will not finish."""
+        js = self._by_name[job.name]
+        index = next(i for i, p in enumerate(js.job.runs) if p is plan)
+        self._done.put((js, index, result, False))
 
     @property
     def active(self) -> int:
@@ -261,11 +273,12 @@ class Scheduler:
     def _worker(self, js: _JobState, index: int) -> None:
         """Run ``js``'s run ``index``, then each run handed over, until told to leave."""
         item: tuple[_JobState, int] | None = (js, index)
-        while item is not None:
-            self._work(*item)
+        while item is not None and self._work(*item):
             item = self._handed.get()
 
-    def _work(self, js: _JobState, index: int) -> None:
+    def _work(self, js: _JobState, index: int) -> bool:
+        """Run one run; ``False`` when its result was handed over by another thread
+        (this worker is no longer counted: it leaves)."""
         try:
             result = self.run_fn(js.job, js.job.runs[index])
         except BaseException as exc:  # a bug must not hang the scheduler
@@ -273,7 +286,10 @@ class Scheduler:
             result = RunResult(job=js.job.name, repo=plan.repo, outcome="error",
                                message=f"internal error: {exc!r}", exit_code=1)
             self._report_crash(js.job, plan, exc)
-        self._done.put((js, index, result))
+        if result is None:
+            return False
+        self._done.put((js, index, result, True))
+        return True
 
     def _report_crash(self, job: ResolvedJob, plan: RunPlan, exc: BaseException) -> None:
         """A bug keeps its traceback (STYLE): the run's result only says "internal error"."""

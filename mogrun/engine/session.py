@@ -25,6 +25,7 @@ from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
 from mogrun.engine.ports import ApiClient, Budget, Hooks
 from mogrun.engine.recorder import HistoryObserver
 from mogrun.engine.rerun import RERUN, rerun_for
+from mogrun.engine.rescue import Rescue
 from mogrun.engine.runner import RunExecutor
 from mogrun.engine.scheduler import NeedsClock, Scheduler
 from mogrun.engine.signals import (
@@ -306,7 +307,9 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         prefer=_prefer(deps, kinds),
     )
     channel.register(NeedsClock(scheduler))  # a needs wait learns its end as runs start
-    results = tuple(scheduler.run())
+    with Rescue(getattr(deps.hooks, "running_hooks", None), executor, scheduler.hand_over,
+                deps, progress):
+        results = tuple(scheduler.run())
     codes = [r.exit_code for r in results]
     if watch.exit_code is not None:
         codes.append(watch.exit_code)

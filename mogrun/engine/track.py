@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.engine.outcome import server_duration
+from mogrun.errors import LeaveNow
 from mogrun.masking import mask
 from mogrun.models import (
     Event,
@@ -32,6 +33,12 @@ from mogrun.models import (
     fitted_key,
 )
 from mogrun.outcomes import Outcome
+
+
+class TakenOver(LeaveNow):
+    """Raised on a run's worker as a plugin's hook lets it go, after another thread
+    ended that run without it (``engine.rescue``): the worker leaves, saying nothing
+    more of the run. Not an ``Exception``: no ``except Exception`` on the way stops it."""
 
 
 def attempt_key(base: str, attempt: int) -> str:
@@ -66,6 +73,16 @@ class RunTrack:
     request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
     automation_id: str | None = None  # an automation job's, once its start resolved it
     refused: RunState | None = None
+    # The thread ending the current attempt (its cancel, its result): the worker, or a
+    # rescue when a plugin's hook holds the worker (``SessionProgress.claim``).
+    ender: int | None = None
+    rescued: bool = False  # ended by a rescue: the plugins hear nothing more of it
+
+    def let_go(self) -> None:
+        """After a plugin's hook returns on this run's worker: leave if the run was
+        ended without it meanwhile (the rescue never calls the hooks of its run)."""
+        if self.rescued:
+            raise TakenOver()
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
@@ -120,6 +137,7 @@ class RunTrack:
         self.refused = self.state or self.refused
         self.rebase(self.base)
         self.state, self.attached, self.began, self.events = None, False, None, ()
+        self.ender = None  # the next attempt's end is claimed afresh
         self.request_changed = False  # the next attempt's row is written from ``base``
 
     def result(self, outcome: str, *, verdicts: tuple[Any, ...] = (), message: str = "",

@@ -264,3 +264,32 @@ def test_a_run_that_can_start_at_once_goes_before_one_that_would_wait():
     fan = job("fan", repos=("acme/a", "acme/b", "acme/c"))
     schedule([fan], rec, max_parallel=1, prefer=lambda j, plan: plan.repo == "acme/c")
     assert rec.started == ["fan:acme/c", "fan:acme/a", "fan:acme/b"]
+
+
+def test_a_run_handed_over_frees_its_slot_but_never_its_held_worker():
+    """A plugin's hook holds job a's worker; a rescue ends the run and hands its result
+    over. With -j 1, job b still starts, on a worker of its own: handed to the held
+    worker, it would wait for that hook (600 s). The held worker, let go, leaves."""
+    held, let_go, workers = threading.Event(), threading.Event(), {}
+    rec = Recorder()
+    scheduler = None
+
+    def run(j, plan):
+        workers[j.name] = threading.current_thread()
+        if j.name != "a":
+            return rec.run(j, plan)
+        held.set()
+        scheduler.hand_over(j, plan, RunResult(job="a", repo=plan.repo, outcome="cancelled",
+                                               exit_code=143))
+        let_go.wait(30)
+        return None  # its result was handed over
+
+    scheduler = Scheduler([job("a"), job("b")], run_fn=run, skip_fn=rec.skip,
+                          on_job_done=rec.job_done, max_parallel=1, keep_going=True)
+    results = scheduler.run()
+    assert held.is_set() and not let_go.is_set()
+    assert [(r.job, r.outcome) for r in results] == [("a", "cancelled"), ("b", "success")]
+    assert workers["b"] is not workers["a"]
+    let_go.set()
+    workers["a"].join(5)
+    assert not workers["a"].is_alive()  # it took no other run and left

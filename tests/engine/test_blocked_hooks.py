@@ -1,0 +1,114 @@
+"""A plugin's hook that blocks the run's worker: a real `python -m mogrun` subprocess.
+
+The first signal's cancel and a run's timeout were sent from the run's own
+worker, which the hook held: SIGTERM waited for the hook (a second signal left
+the run going on the server), and the timeout waited too."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from mogrun.emulator import Emulator
+
+from .conftest import json_lines
+from .test_signals import interrupt, mogrun_after, running, spawn, until
+
+# A plugin as people write one: a comment, tabs, blank lines at the end. It says when
+# its hook is entered (a file), then blocks until its end of session lets it go.
+BLOCKING = """\
+# holds the run's worker, as an audit POST to a dead server would
+import pathlib
+import threading
+from mogrun.plugin import hookimpl
+
+_let_go = threading.Event()
+
+
+@hookimpl
+def {hook}({args}):
+\tpathlib.Path("entered").write_text("{hook}")
+\t_let_go.wait(600)
+
+
+@hookimpl
+def mogrun_session_finished():
+\t_let_go.set()  # the worker comes back: it must end nothing twice
+\tthreading.Event().wait(1.0)
+
+
+"""
+
+JOB = """\
+plugins = ["./slow.py"]  # a local plugin
+
+[jobs.long]
+repo = "acme/api"
+prompt = "@emulator duration=never interval=0.2s"
+{extra}
+"""
+
+
+@pytest.fixture
+def emulator():
+    with Emulator(default_duration=0.5) as emu:
+        yield emu
+
+
+def blocking_project(tmp_path: Path, hook: str, args: str) -> None:
+    (tmp_path / "slow.py").write_text(BLOCKING.format(hook=hook, args=args))
+
+
+def entered(tmp_path: Path, proc) -> None:
+    until(lambda: (tmp_path / "entered").exists(), "the plugin's hook was entered", proc)
+
+
+def history_row(emulator, tmp_path) -> dict:
+    (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
+    return row
+
+
+@pytest.mark.parametrize(("hook", "args"), [("mogrun_run_started", "job, run"),
+                                            ("mogrun_event", "event")])
+def test_sigterm_cancels_a_run_whose_worker_a_plugin_hook_holds(emulator, tmp_path, hook, args):
+    blocking_project(tmp_path, hook, args)
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        entered(tmp_path, proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM, timeout=20)
+    (run_id,) = emulator.runs
+    assert proc.returncode == 143, (out, err)
+    assert took < 8.0, (took, err)  # the hook's grace, then the cancel: not the hook's 600 s
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1  # the worker sent none later
+    assert (f"warning: long: plugin slow's {hook} is still running after the signal; "
+            f"ending run {run_id} without waiting for it") in err.splitlines(), err
+    assert f"cancel of run {run_id} got through" in err
+    assert "left going" not in err and "Traceback" not in err + out
+    assert out.count("result  -  cancelled") == 1, out  # one result, after the hook let go
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "cancelled", "cancelled", 143)
+    assert row["finished_at"]
+
+
+def test_a_runs_timeout_cancels_it_while_a_plugin_hook_holds_its_worker(emulator, tmp_path):
+    blocking_project(tmp_path, "mogrun_event", "event")
+    began = time.monotonic()
+    with running(spawn(emulator, tmp_path, "long",
+                       jobs=JOB.format(extra='timeout = "3s"\t# short'))) as proc:
+        out, err = proc.communicate(timeout=20)
+    took = time.monotonic() - began
+    (run_id,) = emulator.runs
+    assert proc.returncode == 1, (out, err)
+    assert took < 10.0, (took, err)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1
+    assert (f"warning: long: plugin slow's mogrun_event is still running at the run's "
+            f"timeout; ending run {run_id} without waiting for it") in err.splitlines(), err
+    assert f"warning: long: timed out after 3s; cancelled run {run_id}" in err.splitlines()
+    row = history_row(emulator, tmp_path)
+    assert (row["status"], row["outcome"]) == ("cancelled", "timeout")
+    assert row["finished_at"]
