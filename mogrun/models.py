@@ -247,3 +247,13 @@ class KeySpec:
     # The key's JSON Schema fragment for `mogrun schema` (editors); never
     # stricter than ``validate``, and remember strings are templated first.
     schema: Mapping[str, Any] | None = None
+
+    def judge(self, value: Any) -> tuple[Any, frozenset[str]]:
+        """``value`` as the job keeps it, and the secrets in it: the one rule for a
+        value of this key, whether the task file wrote it or ``mogrun_adjust_job``
+        returned it. ``ValueError``: the value is wrong (a crash of the plugin's
+        is its ``PluginError``)."""
+        kept = self.validate(value)
+        if self.secrets is None:
+            return kept, frozenset()
+        return kept, frozenset(s for s in self.secrets(kept) if isinstance(s, str) and s)

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun import pluginload
 from mogrun.errors import PluginError
+from mogrun.masking import mask
 from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
 from mogrun.pluginguard import GuardedPlugin, RunningHook, finite, masking, running_hooks
+from mogrun.plugintables import problems_of
 
 if TYPE_CHECKING:
     import pluggy
@@ -395,8 +397,52 @@ class PluginHost:
                              "with a copy.deepcopy of the options it changes (the job's "
                              "values are checked only then)."])
             if answers:
-                value = answers[0]
+                value = answers[0] if before is None else \
+                    self._judged(impl.plugin_name, value, answers[0])
         return value
+
+    def _judged(self, plugin: str, given: ResolvedJob, job: ResolvedJob) -> ResolvedJob:
+        """``job`` as ``mogrun_adjust_job`` returned it, each plugin key's value it set
+        or changed judged as the task file's are (``KeySpec.judge``): kept as the
+        key's validate gives it, its secrets added to the job's; a wrong one is the
+        returning plugin's error (exit 2), not the declaring plugin's crash later."""
+        specs, options, secrets = self.key_specs(), dict(job.options), set(job.secrets)
+        for key, value in job.options.items():
+            spec = specs.get(key)
+            if spec is None or (key in given.options and _same(given.options[key], value)):
+                continue
+            try:
+                options[key], found = spec.judge(value)
+            except ValueError as exc:
+                shown = self._known | given.secrets | job.secrets | _secrets_in(spec, value)
+                raise PluginError(mask(
+                    f'plugin "{plugin}" failed in mogrun_adjust_job: it returned a job whose '
+                    f"{key} is wrong: " + "; ".join(m for _, m in problems_of(exc)), shown),
+                    context=[f'Job key "{key}" is declared by plugin "{spec.plugin}"; a '
+                             "value set in mogrun_adjust_job is checked as the task file's "
+                             "is."]) from exc
+            secrets |= found
+        if options == job.options and secrets == job.secrets:
+            return job
+        return replace(job, options=options, secrets=frozenset(secrets))
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether a job key's value is the one the hook was given (or equal to it: a
+    deep copy of the options keeps the values the task file's checks took)."""
+    try:
+        return before is after or bool(before == after)
+    except Exception:  # a plugin's object whose == fails: judged as changed
+        return False
+
+
+def _secrets_in(spec: KeySpec, value: Any) -> frozenset[str]:
+    """The secrets a wrong value may hold, as far as its key can list them."""
+    try:
+        return frozenset(s for s in (spec.secrets(value) if spec.secrets else ())
+                         if isinstance(s, str) and s)
+    except Exception:  # a value its key cannot read: nothing more is known
+        return frozenset()
 
 
 def _copied(value: Any) -> Any:

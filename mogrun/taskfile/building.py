@@ -430,7 +430,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
         if key in job.unrendered:
             continue
         try:
-            options[key] = spec.validate(value)
+            options[key], secrets = spec.judge(value)
         except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
                 job.problems += [job.error(key, message, *sub_path(value, sub))
@@ -441,8 +441,7 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             # either may quote the rendered value, env.* values and all: mask them.
             raise exc.evolve(message=job.masked(exc.message),
                              context=[job.masked(line) for line in exc.context]) from exc
-        if spec.secrets is not None:
-            job.secrets |= {s for s in spec.secrets(options[key]) if isinstance(s, str) and s}
+        job.secrets |= secrets
     return options
 
 
