@@ -4,7 +4,7 @@ Hooks run on the run's own worker thread, and mogrun cannot cut one short: a
 ``mogrun_run_started`` or ``mogrun_event`` that sleeps held its run's timeout
 and a first Ctrl-C's cancel (sent from that worker) until a second signal left
 the run going on the server. ``Rescue`` looks at the hook calls going on
-(``pluginguard.running_hooks``) every ``LOOK_EVERY``; a worker still inside one
+(``pluginguard.running_hooks``) every ``slowhooks.LOOK_EVERY``; a worker still inside one
 ``HOOK_GRACE`` after a signal, or past its run's timeout, has its run ended on
 another thread (``RunExecutor.take_over``: the cancel, the history row, the
 result handed to the scheduler). Exactly one of the two ends a run
@@ -15,46 +15,32 @@ result handed to the scheduler). Exactly one of the two ends a run
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.runner import Busy, RunExecutor
+from mogrun.engine.slowhooks import HookWatch
 from mogrun.models import ResolvedJob, RunPlan, RunResult
 from mogrun.threads import start_without_signals
 
-LOOK_EVERY = 0.5  # seconds between looks at the hooks going on
 HOOK_GRACE = 2.0  # seconds a worker may stay in a hook after a signal before its run is ended
 
 HandOver = Callable[[ResolvedJob, RunPlan, RunResult], None]
 
 
-class Rescue:
+class Rescue(HookWatch):
     """While open, a daemon thread ends the runs whose workers plugins hold."""
+
+    thread_name = "mogrun-rescue"
 
     def __init__(self, running: Callable[[], list[Any]] | None, executor: RunExecutor,
                  hand_over: HandOver, deps: SessionDeps, progress: SessionProgress) -> None:
-        self.running, self.executor, self.hand_over = running, executor, hand_over
+        super().__init__(running)
+        self.executor, self.hand_over = executor, hand_over
         self.deps, self.progress = deps, progress
-        self._done = threading.Event()
         self._signalled: float | None = None  # when the look first saw the stop
         self._taken: set[int] = set()  # id() of each track a rescue was started for
-
-    def __enter__(self) -> Rescue:
-        if self.running is not None:
-            start_without_signals(self._watch, "mogrun-rescue")
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._done.set()
-
-    def _watch(self) -> None:
-        while not self._done.wait(LOOK_EVERY):
-            self.look(time.monotonic())
 
     def look(self, now: float) -> None:
         """Start a rescue for each run due one (``due``), once per run."""

@@ -6,7 +6,9 @@ and a first Ctrl-C's cancel) with nothing on screen. ``SlowHooks`` looks at
 the hook calls going on (``pluginguard.running_hooks``) every ``LOOK_EVERY``
 and says each one past ``ANNOUNCE_AFTER`` once, naming the plugin, the hook,
 the job and the run. The plugins' end of session is said by its own wait
-(``lifecycle.plugins_wait``), so it is left out here.
+(``lifecycle.plugins_wait``), so it is left out here. ``HookWatch`` is the
+looking loop it shares with ``engine.rescue`` (which ends the runs such a
+hook holds past a signal or their timeout).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from mogrun.durations import format_duration
 from mogrun.threads import start_without_signals
@@ -25,30 +27,50 @@ LOOK_EVERY = 0.5  # seconds between looks at the hooks going on
 SAID_ELSEWHERE = frozenset({"mogrun_session_finished"})
 
 
-class SlowHooks:
-    """While open, a daemon thread says each hook call that runs past a moment."""
+class HookWatch:
+    """While open, a daemon thread calls ``look(now)`` every ``LOOK_EVERY``: the one
+    loop of the engine's looks at the hook calls going on (``running``), which
+    says slow ones (``SlowHooks``) and ends runs they hold (``engine.rescue``)."""
 
-    def __init__(self, running: Callable[[], list[Any]] | None,
-                 on_wait: Callable[[Wait], None]) -> None:
+    thread_name = "mogrun-hook-watch"
+
+    def __init__(self, running: Callable[[], list[Any]] | None) -> None:
         self.running = running
-        self.on_wait = on_wait
         self._done = threading.Event()
-        self._lock = threading.Lock()  # no wait is said once the session has left
-        self._said: set[tuple[str, str, float]] = set()
 
-    def __enter__(self) -> SlowHooks:
+    def __enter__(self) -> Self:
         if self.running is not None:
-            start_without_signals(self._watch, "mogrun-slow-hooks")
+            start_without_signals(self._watch, self.thread_name)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        with self._lock:
-            self._done.set()
+        self._done.set()
 
     def _watch(self) -> None:
         while not self._done.wait(LOOK_EVERY):
             self.look(time.monotonic())
+
+    def look(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class SlowHooks(HookWatch):
+    """While open, a daemon thread says each hook call that runs past a moment."""
+
+    thread_name = "mogrun-slow-hooks"
+
+    def __init__(self, running: Callable[[], list[Any]] | None,
+                 on_wait: Callable[[Wait], None]) -> None:
+        super().__init__(running)
+        self.on_wait = on_wait
+        self._lock = threading.Lock()  # no wait is said once the session has left
+        self._said: set[tuple[str, str, float]] = set()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        with self._lock:
+            super().__exit__(kind, error, trace)
 
     def look(self, now: float) -> None:
         """Say each hook call past ``ANNOUNCE_AFTER`` not said before, and still
