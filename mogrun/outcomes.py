@@ -108,3 +108,17 @@ def left_going_message(cancel_sent: bool) -> str:
     whose cancel was sent and not answered may well have been cancelled."""
     return ("interrupted again; its cancel was sent, not yet answered" if cancel_sent
             else "interrupted again; left going")
+
+
+_REFUSED_MARK = " (refused for capacity; attempt "
+
+
+def refused_message(reason: str, next_attempt: int) -> str:
+    """The recorded message of an attempt the server refused for capacity (``reason``,
+    the run's error), which ``refusal_reason`` reads back."""
+    return f"{reason}{_REFUSED_MARK}{next_attempt} follows)"
+
+
+def refusal_reason(message: str) -> str:
+    """The server's reason in a ``refused_message`` (the whole message otherwise)."""
+    return message.partition(_REFUSED_MARK)[0]

@@ -538,7 +538,9 @@ def never_started(history: Any, row: Any) -> str | None:
     before = history.attempt_before(row)
     refused = ""
     if before is not None and before.run_id:
-        error = before.message.partition(" (refused for capacity")[0] or before.status
+        from mogrun.outcomes import refusal_reason
+
+        error = refusal_reason(before.message) or before.status
         refused = (f"run {before.run_id} (attempt {before.attempt}) was refused for capacity "
                    f"({error}); ")
     return f"{refused}attempt {row.attempt} never started: {row.message or row.outcome}"

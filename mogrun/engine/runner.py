@@ -39,7 +39,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.outcomes import Outcome
+from mogrun.outcomes import Outcome, refused_message
 from mogrun.waits import Wait
 
 INTERRUPT_STOP = "interrupted"
@@ -263,8 +263,7 @@ class RunExecutor:
         reason = _error_text(state)
         self.progress.run_ended(track.run_id)
         deps.channel.run_finished(track, track.result(
-            Outcome.REFUSED, message=f"{reason} (refused for capacity; attempt "
-                                     f"{track.attempt + 1} follows)"))
+            Outcome.REFUSED, message=refused_message(reason, track.attempt + 1)))
         if deps.slots is not None and not track.attached:  # a replay says nothing of today
             with deps.armed():
                 learnt = deps.slots.refused(track.job, reason)
