@@ -88,7 +88,7 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     that did start, saying so on stderr. A run whose latest attempt never started
     after a capacity refusal is said (``_never_started``), and shows the refused run."""
     if target is None:
-        rows = _latest_invocation(history)  # every attempt: the refused ones are in it
+        rows = history.latest_invocation()  # each run's latest attempt, as status's
         if not rows:
             raise UsageError("no runs recorded yet against this API",
                              context=[f"History: {history.path} ({history.base_url})"])
@@ -128,14 +128,6 @@ def _never_started(state: CliState, history: Any, rows: Sequence[Any]) -> list[T
         if before is not None and before.run_id:
             refused.append(Target(before.run_id, label, before))
     return refused
-
-
-def _latest_invocation(history: Any) -> list[Any]:
-    newest = history.recent(limit=1)
-    if not newest:
-        return []
-    rows = [r for r in history.recent(limit=10_000) if r.invocation == newest[0].invocation]
-    return rows[::-1]
 
 
 def _last_started(state: CliState, history: Any, job: str) -> list[Target]:

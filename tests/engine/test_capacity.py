@@ -500,6 +500,12 @@ def test_history_shows_a_refused_and_retried_attempt_as_refused_not_failed(
     assert f"{refused}  failed   refused  0" in table, table
     assert mogrun("status", "--exit-status").exit_code == 0  # the latest attempt: passed
     assert "nothing to rerun" in mogrun("rerun").stderr
+    # logs of the latest invocation act on the same latest attempts as status: the
+    # refused attempt's "failed" made `logs --follow` exit 1 for a run that passed
+    plain, followed = mogrun("logs"), mogrun("logs", "--follow")
+    assert plain.exit_code == 0 and "External Mogplex run failed" not in plain.stdout, plain
+    assert followed.exit_code == 0, followed
+    assert refused not in followed.stdout and f"{passed}  success" in followed.stdout, followed
 
 
 @pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
