@@ -66,8 +66,8 @@ def github_command(state: CliState, output: str | None, check: bool,
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output and not to_stdout else root / DEFAULT_OUTPUT
     shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
-    if shards is None:
-        shards = _kept_shards(target, shown)
+    if shards is None:  # `-o -` reads no file: the count is --shards', else 1
+        shards = 1 if to_stdout else _kept_shards(target, shown)
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
                               shards=shards, default_output=output is None or to_stdout,
                               secrets=host.known_secrets)
