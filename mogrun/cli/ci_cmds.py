@@ -66,6 +66,8 @@ def github_command(state: CliState, output: str | None, check: bool,
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output and not to_stdout else root / DEFAULT_OUTPUT
     shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
+    if not to_stdout:
+        _refuse_folder(output, target, shown)
     if shards is None:  # `-o -` reads no file: the count is --shards', else 1
         shards = 1 if to_stdout else _kept_shards(target, shown)
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
@@ -98,6 +100,23 @@ def _shown(path: Path, cwd: Path) -> str:
         return os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def _refuse_folder(output: str | None, target: Path, shown: str) -> None:
+    """The workflow is a file: a folder at the path is refused, and so is a path
+    typed as a folder's (``newdir/``, which ``Path`` reads as ``newdir``: it
+    wrote a file named like the folder the user meant)."""
+    import os
+    import stat
+
+    typed = output or ""
+    if typed.endswith(tuple(filter(None, (os.sep, os.altsep, "/")))) \
+            or os.path.basename(typed) in (".", ".."):
+        raise UsageError(f"{typed} names a directory; give -o a file path "
+                         f"(e.g. {os.path.join(typed, DEFAULT_OUTPUT.name)})")
+    mode = _mode(target, shown)
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"{shown} is a directory; give -o a file path")
 
 
 def _kept_shards(target: Path, shown: str) -> int:
@@ -202,14 +221,10 @@ def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
 
 
 def _write(target: Path, shown: str, text: str) -> None:
-    import stat
-
     from mogrun.atomic import write_atomically
 
-    mode = _mode(target, shown)
-    if mode is not None and stat.S_ISDIR(mode):
-        raise UsageError(f"{shown} is a directory; give -o a file path")
     _refuse_no_regular_file(target, shown)
+    mode = _mode(target, shown)
     refusal = _not_ours(_read(target, shown), text, shown) if mode is not None else None
     if refusal is not None:
         raise refusal

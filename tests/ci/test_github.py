@@ -426,6 +426,25 @@ def test_dash_is_not_refused_for_a_file_it_does_not_write(project, junk) -> None
     assert path.read_bytes() == junk
 
 
+@pytest.mark.parametrize("check", [(), ("--check",)])
+@pytest.mark.parametrize(("output", "message"), [
+    ("newdir/", "newdir/ names a directory; give -o a file path (e.g. newdir/mogrun.yml)"),
+    ("newdir/.", "newdir/. names a directory; give -o a file path (e.g. newdir/./mogrun.yml)"),
+    ("made/", "made/ names a directory; give -o a file path (e.g. made/mogrun.yml)"),
+    ("made", "made is a directory; give -o a file path"),
+])
+def test_a_folder_as_the_output_is_refused(project, output, message, check) -> None:
+    """``-o newdir/`` wrote a FILE named newdir, while an existing folder was
+    refused ("is a directory"), and ``--check`` said it could not read one."""
+    project.write(BIG)
+    (project.root / "made").mkdir()
+    result = project.run("ci", "github", "-o", output, *check)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == f"Error: {message}\n"
+    assert not (project.root / "newdir").exists()
+    assert list((project.root / "made").iterdir()) == []
+
+
 def test_another_task_file_s_workflow_is_never_overwritten(project) -> None:
     """Two task files of one repository took turns overwriting one workflow, each
     saying only "wrote", and each one's --check then failed."""
