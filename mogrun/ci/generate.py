@@ -31,17 +31,19 @@ def repository_root(task_file: Path) -> Path:
 
 def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path,
              output: Path, shards: int = 1, default_output: bool = True,
-             secrets: Collection[str] = ()) -> tuple[str, list[str]]:
+             secrets: Collection[str] = (), shards_from: str | None = None,
+             ) -> tuple[str, list[str]]:
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
     for a file that cannot be scheduled as it is (``secrets``: the invocation's,
-    masked as ``check`` masks them)."""
+    masked as ``check`` masks them; ``shards_from``: the file whose header gave
+    ``shards``, when no ``--shards`` did)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
     from mogrun.ci.workflow import render
 
     refuse_what_check_refuses(taskfile, key_specs, secrets)
     _refuse_names_one_to_github(taskfile)
-    _refuse_too_many_legs(taskfile, shards)
+    _refuse_too_many_legs(taskfile, shards, shards_from)
     built = plan(taskfile, shards)
     if not built.jobs:
         raise UsageError(f"no job in {taskfile.path} has a schedule, so there is nothing to "
@@ -58,17 +60,26 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
 
 
-def _refuse_too_many_legs(taskfile: TaskFile, shards: int) -> None:
+def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | None) -> None:
     """More legs than the token's limits can be split into, or than one GitHub
-    matrix may run; the message names whichever binds, and so the real maximum."""
-    from mogrun.ci.shard import most_legs, shared_settings
+    matrix may run; the message names whichever binds, and so the real maximum,
+    and where the count came from: ``--shards``, or (``shards_from``) the
+    header of the workflow being regenerated, which the user did not type."""
+    from mogrun.ci.shard import most_legs, too_many_legs
 
     most = most_legs(taskfile.settings)
+    problem = too_many_legs(taskfile.settings, shards)
     if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):
-        raise UsageError(f"--shards {shards}: a GitHub Actions matrix runs at most "
-                         f"{GITHUB_MAX_MATRIX} jobs; use at most {GITHUB_MAX_MATRIX} shards")
-    if shards > 1:
-        shared_settings(taskfile.settings, shards)  # refuses more legs than the limits allow
+        problem = f"a GitHub Actions matrix runs at most {GITHUB_MAX_MATRIX} jobs", \
+            GITHUB_MAX_MATRIX
+    if problem is None:
+        return
+    reason, most = problem
+    if shards_from is None:
+        raise UsageError(f"--shards {shards}: {reason}; use at most {most} shards")
+    fewer = f"--shards {most}" + (" (or --shards 1: unsharded)" if most > 1 else " (unsharded)")
+    raise UsageError(f"{shards_from} was generated with --shards {shards} (its header's "
+                     f"command), and {reason}", context=[f"Regenerate it with {fewer}."])
 
 
 def _refuse_expression_in(task_file: str) -> None:

@@ -70,20 +70,30 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     down, so N legs together never exceed the token's limits): what each leg
     gets. The request budget applies the same division (``shards``); this is
     where too many legs are refused, by the limit that cannot be split."""
+    problem = too_many_legs(settings, count)
+    if problem is not None:
+        reason, most = problem
+        raise UsageError(f"--shard .../{count}: {reason}; use at most {most} shards")
     limits = _limits(settings)
-    # The smallest limit binds: the maximum suggested is one every limit accepts.
-    binding = min(limits, key=limits.__getitem__, default=None)
-    if binding is not None and limits[binding] < count:
-        value = limits[binding]
-        what = ("the account's sandbox slots" if binding == "sandboxes"
-                else f"the token's {binding.replace('_', ' ')}")
-        raise UsageError(f"--shard .../{count}: {what} ({value}) cannot be split {count} "
-                         f"ways; use at most {value} shards")
     shared = dict(settings)
     for name, value in limits.items():
         if name in settings or count > 1:
             shared[name] = value // count
     return shared
+
+
+def too_many_legs(settings: Mapping[str, Any], count: int) -> tuple[str, int] | None:
+    """Why ``count`` legs are too many (the limit that cannot be split), and the
+    most legs there can be; ``None`` when they fit. The smallest limit binds:
+    the maximum suggested is one every limit accepts."""
+    limits = _limits(settings)
+    binding = min(limits, key=limits.__getitem__, default=None)
+    if binding is None or limits[binding] >= count:
+        return None
+    value = limits[binding]
+    what = ("the account's sandbox slots" if binding == "sandboxes"
+            else f"the token's {binding.replace('_', ' ')}")
+    return f"{what} ({value}) cannot be split {count} ways", value
 
 
 def _limits(settings: Mapping[str, Any]) -> dict[str, int]:

@@ -68,11 +68,12 @@ def github_command(state: CliState, output: str | None, check: bool,
     shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
     if not to_stdout:
         _refuse_folder(output, target, shown)
-    if shards is None:  # `-o -` reads no file: the count is --shards', else 1
-        shards = 1 if to_stdout else _kept_shards(target, shown)
+    kept = shards is None and not to_stdout  # `-o -` reads no file: --shards', else 1
+    if shards is None:
+        shards = _kept_shards(target, shown) if kept else 1
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
                               shards=shards, default_output=output is None or to_stdout,
-                              secrets=host.known_secrets)
+                              secrets=host.known_secrets, shards_from=shown if kept else None)
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written

@@ -531,7 +531,7 @@ def test_more_shards_than_the_limits_allow_is_exit_2_with_the_real_maximum(proje
     result = project.run("ci", "github", "--shards", shards)
     assert result.code == 2
     assert result.err.splitlines()[0] == (
-        f"Error: --shard .../{shards}: the account's sandbox slots (3) cannot be split "
+        f"Error: --shards {shards}: the account's sandbox slots (3) cannot be split "
         f"{shards} ways; use at most 3 shards")
     assert project.run("ci", "github", "--shards", "3").code == 0
 
@@ -565,7 +565,7 @@ def test_more_shards_than_a_github_matrix_runs_is_exit_2(project, args) -> None:
     assert flow["jobs"]["big"]["strategy"]["matrix"]["shard"] == list(range(1, 257))
     project.write(LARGE_LIMITS.format(sandboxes=5, repos=repos))  # a smaller limit binds first
     result = project.run("ci", "github", "--shards", "300", *args)
-    assert result.err.startswith("Error: --shard .../300: the account's sandbox slots (5)")
+    assert result.err.startswith("Error: --shards 300: the account's sandbox slots (5)")
 
 
 def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:
@@ -623,6 +623,28 @@ def test_a_sharded_workflow_keeps_its_shards_unless_told_otherwise(project) -> N
     assert project.run("ci", "github", "--shards", "1").code == 0  # said: dropped
     assert header(path.read_text())[2] == "#   mogrun ci github"
     assert project.run("ci", "github", "--check").code == 0
+
+
+@pytest.mark.parametrize("check", [(), ("--check",)])
+@pytest.mark.parametrize(("slots", "advice"), [
+    (2, "Regenerate it with --shards 2 (or --shards 1: unsharded)."),
+    (1, "Regenerate it with --shards 1 (unsharded)."),
+])
+def test_a_kept_shard_count_the_limits_refuse_says_where_it_came_from(project, slots, advice,
+                                                                      check) -> None:
+    """The count a plain ``ci github`` took from the workflow's header was refused
+    as ``--shard .../3``: an option of ``run``'s, and one the user never typed."""
+    project.write(BIG)
+    assert project.run("ci", "github", "--shards", "3").code == 0
+    project.write(f"# fewer slots now\r\n[mogplex]\r\nsandboxes = {slots}\r\n"
+                  + BIG.replace("[mogplex]\n", ""), raw=True)
+    result = project.run("ci", "github", *check)
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err.splitlines() == [
+        f"Error: {WORKFLOW} was generated with --shards 3 (its header's command), and the "
+        f"account's sandbox slots ({slots}) cannot be split 3 ways", advice]
+    assert project.run("ci", "github", "--shards", str(slots)).code == 0
+    assert project.run("ci", "github", *check).code == 0
 
 
 def test_a_group_of_many_long_names_gets_an_id_yaml_readers_take(project) -> None:
