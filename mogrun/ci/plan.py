@@ -224,18 +224,20 @@ def _seconds(value: Any, default: float, longest: float) -> float:
         return default
 
 
-def _job_seconds(taskfile: TaskFile, name: str, shards: int = 1) -> float:
-    """One job's bound: its runs go ``-j`` at a time, each up to ``timeout``; one
-    ``capacity_wait`` for a sandbox slot (a later wave mostly waits for slots its
-    own earlier runs free, inside their timeouts); and the wait before the last
-    start fits the start windows (starts are paced, never sent into a 429)."""
-    merged = taskfile.job_keys(name)
-    runs = math.ceil(len(_repos(taskfile, name)) / shards)
+def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> float:
+    """The bound of a phase in which the runs of ``names`` (a job, and those that
+    may run alongside it in its invocation) share the pool: they go ``-j`` at a
+    time, each up to the longest of their ``timeout``s; one ``capacity_wait`` (the
+    longest) for a sandbox slot (a later wave mostly waits for slots its own
+    earlier runs free, inside their timeouts); and the wait before the last start
+    fits the start windows (starts are paced, never sent into a 429)."""
+    keys = [taskfile.job_keys(name) for name in names]
+    runs = sum(math.ceil(len(_repos(taskfile, name)) / shards) for name in names)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
-    return (waves * _seconds(merged.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"])
-            + _seconds(merged.get("capacity_wait"), DEFAULT_CAPACITY_WAIT,
-                       LONGEST["capacity_wait"])
-            + start_pacing(taskfile.settings, runs, shards))
+    timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
+    wait = max(_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+               for k in keys)
+    return waves * timeout + wait + start_pacing(taskfile.settings, runs, shards)
 
 
 def start_pacing(settings: Mapping[str, Any], runs: int, shards: int = 1) -> float:
@@ -251,22 +253,46 @@ def start_pacing(settings: Mapping[str, Any], runs: int, shards: int = 1) -> flo
 
 
 def _path_minutes(taskfile: TaskFile, names: list[str]) -> int:
-    """The longest chain of needs ending at one of ``names`` (the critical path),
-    in minutes with set-up; in needs-first order, so no chain is too long."""
+    """``timeout-minutes`` for ``mogrun run NAMES`` (needs included), with set-up:
+    the longest chain of needs ending at one of ``names`` (the critical path),
+    each job on it a phase shared with the jobs that may run alongside it (one
+    ``-j`` pool for the whole invocation). In needs-first order, so no chain is
+    too long."""
+    order = job_order(taskfile, names)
+    alongside = _alongside(taskfile, order)
     path: dict[str, float] = {}
-    for name in job_order(taskfile, names):
+    for name in order:
         before = [path[n] for n in needs_of(taskfile, name) if n in path]
-        path[name] = max(before, default=0.0) + _job_seconds(taskfile, name)
+        path[name] = max(before, default=0.0) + _phase_seconds(taskfile, [name, *alongside[name]])
     return _minutes(max(path[n] for n in names))
 
 
+def _alongside(taskfile: TaskFile, order: list[str]) -> dict[str, list[str]]:
+    """For each job of an invocation (``order``: needs first), the others that may
+    run at the same time: neither needed by it nor needing it, directly or not.
+    Sets of jobs are bit masks, so a long chain costs no quadratic sets."""
+    index = {name: k for k, name in enumerate(order)}
+    below = {name: 0 for name in order}  # what each job needs, directly or not
+    above = {name: 0 for name in order}  # what needs it
+    for name in order:
+        for need in needs_of(taskfile, name):
+            if need in index:
+                below[name] |= below[need] | 1 << index[need]
+    for name in reversed(order):
+        for need in needs_of(taskfile, name):
+            if need in index:
+                above[need] |= above[name] | 1 << index[name]
+    every = (1 << len(order)) - 1
+    found = {}
+    for k, name in enumerate(order):
+        others = every & ~below[name] & ~above[name] & ~(1 << k)
+        found[name] = [order[j] for j in range(others.bit_length()) if others >> j & 1]
+    return found
+
+
 def _job_seconds_minutes(taskfile: TaskFile, name: str, shards: int) -> int:
-    return _minutes(_job_seconds(taskfile, name, shards))
-
-
-def bound_minutes(taskfile: TaskFile, name: str) -> int:
-    """``timeout-minutes`` for ``mogrun run NAME``: its critical path plus set-up."""
-    return _path_minutes(taskfile, [name])
+    """A job run alone (``--no-deps``; a matrix leg), at 1/``shards`` of the limits."""
+    return _minutes(_phase_seconds(taskfile, [name], shards))
 
 
 def _minutes(seconds: float) -> int:

@@ -152,6 +152,71 @@ def test_a_bound_over_six_hours_is_capped_with_a_warning(project) -> None:
         "timeout-minutes"] == 360
 
 
+SHARED_POOL = """
+[jobs.prep]
+repo = "acme/api"
+prompt = "prepare"
+timeout = "5m"
+capacity_wait = "1m"
+
+[jobs.a]
+repo = ["acme/api", "acme/web", "acme/worker", "acme/x"]
+prompt = "a"
+needs = ["prep"]
+timeout = "1h"
+capacity_wait = "1m"
+schedule = "17 6 * * 1"
+
+[jobs.b]	# the same shape as a
+repo = ["acme/api", "acme/web", "acme/worker", "acme/x"]
+prompt = "b"
+needs = ["prep"]
+timeout = "1h"
+capacity_wait = "1m"
+schedule = "17 6 * * 1"
+
+"""
+
+
+def test_a_group_s_bound_counts_its_jobs_runs_in_one_pool(project) -> None:
+    """``mogrun run a b`` got the bound of ``a`` alone (77 minutes), though its 8
+    runs go through one -j 4 pool: two waves of up to an hour each."""
+    project.write(SHARED_POOL)
+    jobs = generated(project)[0]["jobs"]
+    assert step(jobs["a_b"], "mogrun run")["run"] == "mogrun run a b --junit mogrun-junit.xml"
+    # prep (5 + 1), then a's and b's 8 runs in 2 waves (2 x 60 + 1), then set-up.
+    assert jobs["a_b"]["timeout-minutes"] == (5 + 1) + (2 * 60 + 1) + 10
+    # Dispatched by name, a runs alone with prep: one wave, as before.
+    assert jobs["a"]["timeout-minutes"] == jobs["b"]["timeout-minutes"] == 6 + 61 + 10
+
+
+def test_a_group_over_six_hours_is_capped_with_a_warning_naming_it(project) -> None:
+    project.write(SHARED_POOL.replace('"1h"', '"3h"'))
+    result = project.run("ci", "github")
+    assert result.code == 0, result
+    assert result.err.splitlines()[0] == (
+        'Warning: job "a + b" may need 377 minutes, more than the 360 a GitHub-hosted '
+        "runner allows; the workflow uses 360 (shorten its timeouts, or shard it)")
+    assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["a_b"][
+        "timeout-minutes"] == 360
+
+
+def test_needs_that_run_side_by_side_share_the_pool_too(project) -> None:
+    """``mogrun run d`` with two needs of 4 runs each: 8 runs, two waves, where the
+    bound counted one (the longer need's)."""
+    project.write(SHARED_POOL.replace("[jobs.b]", "[jobs.d]\nneeds = [\"a\", \"b\"]\n"
+                                      "repo = \"acme/api\"\nprompt = \"d\"\n"
+                                      "schedule = \"19 6 * * 2\"\n\n[jobs.b]"))
+    jobs = generated(project)[0]["jobs"]
+    # prep, then a and b side by side (8 runs, 2 waves), then d (the default 30m + 30m).
+    assert jobs["d"]["timeout-minutes"] == (5 + 1) + (2 * 60 + 1) + (30 + 30) + 10
+    # A sharded leg runs its own slice alone: 2 of a's runs, at 1/2 of the limits.
+    jobs = generated(project, "--shards", "2")[0]["jobs"]
+    assert jobs["a_b-a"]["strategy"]["matrix"]["shard"] == [1, 2]
+    assert jobs["a_b-a"]["timeout-minutes"] == 60 + 1 + 10
+    assert jobs["a_b-needs"]["timeout-minutes"] == 5 + 1 + 10
+
+
 def test_output_is_byte_stable_wherever_it_is_run_from(project, monkeypatch) -> None:
     project.write(BIG)
     _, first = generated(project, "--shards", "3")
