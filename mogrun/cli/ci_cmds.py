@@ -5,7 +5,8 @@ The file goes to ``.github/workflows/mogrun.yml`` in the repository that
 holds the task file (the nearest directory above it with a ``.git``; the
 task file's own directory when there is none). ``-o PATH`` (relative to the
 current directory) writes elsewhere. A file that does not start with the
-generator's marker is never overwritten.
+generator's marker is never overwritten, nor, without ``--force``, one whose
+body no longer matches the digest its header recorded (a hand edit).
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def ci_group() -> None:
 @click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
               help="Run jobs with at least 2N repos as N matrix legs, each with 1/N of the "
               "token's limits (default: as the existing file was generated, else 1).")
+@click.option("--force", is_flag=True, help="Overwrite a workflow mogrun wrote even when it "
+              "was edited by hand since (the edits are lost).")
 @click.pass_obj
 def github_command(state: CliState, output: str | None, check: bool,
-                   shards: int | None) -> int:
+                   shards: int | None, force: bool) -> int:
     from mogrun.ci.generate import generate, regenerating_command, repository_root
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
@@ -83,8 +86,9 @@ def github_command(state: CliState, output: str | None, check: bool,
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                        default_output=output is None)
-        return _check(state, target, shown, text, _hint(command, root, state.cwd))
-    _write(target, shown, text)
+        return _check(state, target, shown, text, _hint(command, root, state.cwd),
+                      _hint(f"{command} --force", root, state.cwd))
+    _write(target, shown, text, force=force)
     state.echo(f"wrote {shown}", err=True)
     return 0
 
@@ -142,20 +146,28 @@ def _hint(command: str, root: Path, cwd: Path) -> str:
     return f"From the repository root ({_shown(root, cwd)}), run `{command}` and commit the result."
 
 
-def _check(state: CliState, target: Path, shown: str, text: str, hint: str) -> int:
+def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
+           forced: str) -> int:
+    """``--check``: 0 when current; else the diff and what to run (``forced``: the
+    hint with ``--force``, for a file edited by hand, which regenerating keeps)."""
+    from mogrun.ci.workflow import hand_edited
+
     exists = _mode(target, shown) is not None
     current = _read(target, shown) if exists else ""
     if current == text:
         state.echo(f"{shown} is current", err=True)
         return 0
     refusal = _not_ours(current, text, shown) if exists else None
+    context = [hint]
     if refusal is not None:  # regenerating would refuse too: say what would work
-        hint = refusal.context[0]
+        context = [refusal.context[0]]
+    elif hand_edited(current):
+        context = [HAND_EDITED, forced]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
     state.stdout.write("".join(diff))
     what = "does not exist" if not exists else "is out of date"
-    raise NotCurrent(f"{shown} {what}", context=[hint])
+    raise NotCurrent(f"{shown} {what}", context=context)
 
 
 def _read(target: Path, shown: str) -> str:
@@ -221,14 +233,24 @@ def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
     return None
 
 
-def _write(target: Path, shown: str, text: str) -> None:
+HAND_EDITED = "It was edited by hand since mogrun wrote it: put what the edits do in the " \
+    "task file (or a workflow of your own), or they are lost."
+
+
+def _write(target: Path, shown: str, text: str, *, force: bool) -> None:
     from mogrun.atomic import write_atomically
+    from mogrun.ci.workflow import hand_edited
 
     _refuse_no_regular_file(target, shown)
-    mode = _mode(target, shown)
-    refusal = _not_ours(_read(target, shown), text, shown) if mode is not None else None
-    if refusal is not None:
-        raise refusal
+    if _mode(target, shown) is not None:
+        current = _read(target, shown)
+        refusal = _not_ours(current, text, shown)
+        if refusal is not None:
+            raise refusal
+        if not force and current != text and hand_edited(current):
+            raise UsageError(f"{shown} was edited by hand since mogrun ci github wrote it; "
+                             "refusing to overwrite the edits",
+                             context=[HAND_EDITED, "Then run again with --force."])
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, text.encode("utf-8"))
