@@ -51,7 +51,7 @@ def ci_group() -> None:
               "1 with a unified diff if not.")
 @click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
               help="Run jobs with at least 2N repos as N matrix legs, each with 1/N of the "
-              "token's limits (default: as the existing file was generated, else 1).")
+              "token's limits (default: as the existing file was generated, else 1; 1 with -o -).")
 @click.option("--force", is_flag=True, help="Overwrite a workflow mogrun wrote even when it "
               "was edited by hand since (the edits are lost).")
 @click.pass_obj
