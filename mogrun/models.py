@@ -98,6 +98,13 @@ class ResolvedJob:
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
     automation: str | None = None  # id or name: the job triggers it instead of a run
+    automation_secret: bool = False  # named from env.*: a secret however short
+
+    @property
+    def automation_shown(self) -> str:
+        """The automation as a message, ``show`` or the history may spell it: one
+        named from ``env.*`` is ``***`` (masking skips values under 4 characters)."""
+        return "***" if self.automation_secret else (self.automation or "")
 
 
 @dataclass(frozen=True)

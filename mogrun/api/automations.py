@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
 from mogrun.errors import RequestInfo, UsageError
-from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunState
 
 if TYPE_CHECKING:
@@ -233,8 +232,10 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
 
 
 def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
-    """The automation whose id is ``wanted``, else whose name is (case-insensitively);
-    an unknown or ambiguous name is a usage error naming the close ones."""
+    """The automation whose id is ``wanted``, else whose name is
+    (case-insensitively); an unknown or ambiguous name is a usage error naming the
+    close ones, unless the name is a secret (``job.automation_secret``): then it is
+    never quoted, and no close name hints at it."""
     every = list_automations(api, **options)
     for automation in every:
         if automation.id == wanted:
@@ -242,19 +243,25 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     named = [a for a in every if a.name.casefold() == wanted.casefold()]
     if len(named) == 1:
         return named[0]
-    job = options.get("job")  # a name from env.* is a secret: never quoted, nor repr'd
-    secrets = job.secrets if job is not None else ()
-    shown = "'***'" if mask(wanted, secrets) != wanted else repr(wanted)
+    job = options.get("job")
+    secret = job is not None and job.automation_secret
+    shown = "'***'" if secret else repr(wanted)
     if named:
         ids = ", ".join(a.id for a in named)
         raise UsageError(f"automation name {shown} is ambiguous ({ids})",
                          context=["Name the automation by its id instead."])
+    raise UsageError(f"no automation named {shown} on this account",
+                     context=[_close_names(wanted, every) if not secret else _LIST_THEM])
+
+
+_LIST_THEM = "Run `mogrun automations` to list this token's automations."
+
+
+def _close_names(wanted: str, every: Sequence[Automation]) -> str:
     import difflib  # the not-found path only: `show` imports this module
 
     close = difflib.get_close_matches(wanted, [a.name for a in every], n=3, cutoff=0.5)
-    hint = (f"Did you mean {', '.join(repr(c) for c in close)}?" if close else
-            "Run `mogrun automations` to list this token's automations.")
-    raise UsageError(f"no automation named {shown} on this account", context=[hint])
+    return f"Did you mean {', '.join(repr(c) for c in close)}?" if close else _LIST_THEM
 
 
 def trigger_body(repo_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def job_document(session: Any, job: ResolvedJob,
             # is left going whatever the key says.
             "on_timeout": "detach" if job.automation is not None else job.on_timeout,
             "options": _plain(job.options), "runs": runs,
-            **({"automation": job.automation} if job.automation is not None else {})}
+            **({"automation": job.automation_shown} if job.automation is not None else {})}
 
 
 def _request_document(session: Any, described: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError, RequestRefusedError, UsageError
-from mogrun.masking import mask
 from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 from mogrun.waits import Wait, WaitKind
 
@@ -106,13 +105,13 @@ class AutomationKind:
             unready = f"is {found.status}: activate it"
         else:
             return
-        name = mask(job.automation or found.id, job.secrets)
+        name = found.id if job.automation_secret else job.automation or found.id
         raise UsageError(f"automation {name!r} of job {job.name!r} {unready} in Mogplex "
                          "before a job triggers it",
                          context=["Run mogrun automations to see each one's status."])
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
-        return describe_trigger(plan, job.automation or "")
+        return describe_trigger(plan, job.automation_shown)
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         return None  # job runs execute on the automation runtime, not in a sandbox slot

@@ -39,6 +39,12 @@ def request_json(track: RunTrack) -> str:
     return mask(json.dumps(body, sort_keys=True), track.secrets)
 
 
+def recorded_automation(job: ResolvedJob) -> str:
+    """The automation a row keeps before the run has an id: as the job names it,
+    masked (a name from env.* is a secret however short)."""
+    return mask(job.automation_shown, job.secrets)
+
+
 class HistoryObserver(Observer):
     """Keeps one history row per attempt of every run of the session."""
 
@@ -63,7 +69,7 @@ class HistoryObserver(Observer):
         planned = [(job, plan) for job in jobs for plan in job.runs]
         try:
             rows = history.record_planned(self.invocation, [
-                (job.name, mask(plan.repo, job.secrets), mask(job.automation or "", job.secrets))
+                (job.name, mask(plan.repo, job.secrets), recorded_automation(job))
                 for job, plan in planned])
         except MogrunError as exc:
             self._failed(exc)
@@ -88,7 +94,7 @@ class HistoryObserver(Observer):
                 row = history.record_start(
                     self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
                     key, attempt=track.attempt, why=track.why, request=request_json(track),
-                    automation=mask(track.job.automation or "", track.secrets))
+                    automation=recorded_automation(track.job))
         except MogrunError as exc:
             self._failed(exc)
             return
@@ -105,8 +111,7 @@ class HistoryObserver(Observer):
                                   "attached": track.attached}
         if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
             fields["request"] = request_json(track)
-        automation = track.job.automation
-        if track.automation_id and automation and mask(automation, track.secrets) != automation:
+        if track.automation_id and recorded_automation(track.job) != track.job.automation:
             # Named from env.* (a secret, kept masked): status, logs and rerun read the
             # run through its automation, so the row keeps the automation's id.
             fields["automation"] = track.automation_id

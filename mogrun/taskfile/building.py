@@ -34,6 +34,7 @@ from mogrun.taskfile.positions import sub_path
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
+    Rendered,
     Scope,
     TemplateClock,
     render,
@@ -146,6 +147,11 @@ class _Job:
         return self.stop(self.error(key, message))
 
     def render(self, text: str, key: str, repo: str | None, reason: str) -> str:
+        return self.rendered(text, key, repo, reason).text
+
+    def rendered(self, text: str, key: str, repo: str | None, reason: str) -> Rendered:
+        """``text`` rendered, with the ``env.*`` values it used (``text`` itself
+        when a template is wrong: the problem is recorded)."""
         scope = Scope(job=self.name, clock=self.ctx.clock, vars=self.ctx.vars, env=self.ctx.env,
                       repo=repo, repo_reason=reason, location=self.locator(key))
         try:
@@ -156,14 +162,14 @@ class _Job:
             for each in getattr(error, "errors", (error,)):
                 self.record(each)
             self.unrendered.add(key)
-            return text
+            return Rendered(text)
         self.secrets |= out.secrets
         self.env_names |= out.env_names
         for name, placeholder in out.unset_env.items():
             self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
         if out.unset_env:
             self.unset_in.add(key)
-        return out.text
+        return out
 
 
 def _same(error: MogrunError, other: MogrunError) -> bool:
@@ -188,9 +194,11 @@ def _build(job: _Job) -> ResolvedJob:
     merged = job.merged
     repos = _repos(job)  # a wrong one is recorded: the other keys are judged all the same
     options = _options(job, None if job.wrong_repo else repos)
-    automation = merged.get("automation")
+    automation, secret = merged.get("automation"), False
     if automation is not None:
-        automation = job.render(automation, "automation", None, "in automation").strip()
+        named = job.rendered(automation, "automation", None, "in automation")
+        # From env.* it is a secret however short (masking skips short values).
+        automation, secret = named.text.strip(), any(named.secrets)
         if not automation:
             raise job.fail("automation", "empty: give a published automation's id or name "
                                          "(`mogrun automations` lists them)")
@@ -204,7 +212,8 @@ def _build(job: _Job) -> ResolvedJob:
         on_timeout=merged.get("on_timeout", "cancel"),
         capacity_wait=_seconds(job, "capacity_wait", DEFAULT_CAPACITY_WAIT),
         harness=merged.get("harness") if automation is None else None,
-        options=options, secrets=_with_token(job), automation=automation)
+        options=options, secrets=_with_token(job), automation=automation,
+        automation_secret=secret)
 
 
 def _with_token(job: _Job) -> frozenset[str]:
