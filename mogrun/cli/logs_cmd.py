@@ -341,10 +341,13 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         sink.notice(exc.message, "error")
         return _unfollowed(target, exc.message)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
+        from mogrun.cli.run_cmd import command_prefix
+
         if target.row is not None:
             record_status(history, target.row, done.state)
         sink.notice(f"{target.run_id} is {AWAITING_INPUT_WHY}; answer it in Mogplex, or "
-                    f"cancel it with: mogrun cancel {target.run_id}", "warning")
+                    f"cancel it with: {command_prefix(state)} cancel {target.run_id}",
+                    "warning")
         return _unfollowed(target, AWAITING_INPUT_WHY, done.state.status, Outcome.FAILED)
     if not done.state.terminal:
         return _unfollowed(target, status=done.state.status)

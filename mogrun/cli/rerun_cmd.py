@@ -25,6 +25,7 @@ from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.run_cmd import (
     RunCommand,
+    command_prefix,
     parse_shard_option,
     parse_timeout,
     plugin_options,
@@ -323,9 +324,10 @@ class Selection:
                 going.add(row.job)
                 dropped.add(row.id)
                 self.held.append(label)
-                way_on = (f"answer it in Mogplex, or cancel it with: mogrun cancel {run_id}"
+                command = command_prefix(self.state)
+                way_on = (f"answer it in Mogplex, or cancel it with: {command} cancel {run_id}"
                           if run.status == RunStatus.AWAITING_INPUT else  # follow: no end
-                          f"follow it with: mogrun logs --follow {run_id}")
+                          f"follow it with: {command} logs --follow {run_id}")
                 self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
                           f"{way_on}")
                 continue

@@ -269,7 +269,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts,
+                           attempts=attempts, command=command_prefix(state),
                            rerun_command=rerun_command(state, plugins, options, shard=shard,
                                                        no_deps=not session_options.use_needs),
                            # where the runs are not recorded, rerun would not find them
@@ -333,13 +333,7 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
     not recorded (``rerun`` finds what to retry in the history)."""
     import shlex
 
-    parts = ["mogrun"]
-    if state.file:
-        parts += ["-f", shlex.quote(str(state.file))]
-    if state.local:
-        parts.append("--local")
-    elif state.url:
-        parts += ["--url", shlex.quote(state.url)]
+    parts = [command_prefix(state)]
     for name, value in state.sets.items():
         parts += ["--set", shlex.quote(f"{name}={value}")]
     if state.no_plugins:
@@ -359,12 +353,28 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
     return " ".join(parts)
 
 
+def command_prefix(state: CliState) -> str:
+    """``mogrun [-f FILE] [--local | --url URL]``: how every command this invocation
+    suggests (rerun, logs --follow, status, cancel) finds the same task file,
+    history and API; without the ``-f`` a folder with no mogplex.toml fails it."""
+    import shlex
+
+    parts = ["mogrun"]
+    if state.file:
+        parts += ["-f", shlex.quote(str(state.file))]
+    if state.local:
+        parts.append("--local")
+    elif state.url:
+        parts += ["--url", shlex.quote(state.url)]
+    return " ".join(parts)
+
+
 def new_reporter(state: CliState) -> Any:
     from mogrun.output.base import make_reporter
 
     return make_reporter(stdout=state.stdout, stderr=state.stderr, json=state.json_output,
                          quiet=state.quiet, color=not state.no_color,
-                         env=state.env)
+                         env=state.env, command=command_prefix(state))
 
 
 def open_history(state: CliState, taskfile: Any, reporter: Any) -> Any:

@@ -57,12 +57,17 @@ class SessionDeps:
     give_up: threading.Event = field(default_factory=threading.Event)
     said: threading.Event = field(default_factory=threading.Event)  # the first signal's line
     rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it
+    command: str = "mogrun"  # `mogrun [-f FILE] [--url URL]`: how every hint's command starts
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:
         """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
         if self.local:
             return "the --local emulator stops when mogrun exits, and the run with it"
-        return f"{verb} with: mogrun logs --follow {run_id}"
+        return f"{verb} with: {self.command} logs --follow {run_id}"
+
+    def cancel_hint(self, run_id: str) -> str:
+        """The command that cancels a run left going."""
+        return f"{self.command} cancel {run_id}"
 
     def rerun_hint(self, job: str) -> str:
         """How to start a fresh attempt of ``job``: the summary's rerun line for it."""

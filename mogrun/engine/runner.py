@@ -307,7 +307,7 @@ class RunExecutor:
         (it did not finish its work)."""
         why = AWAITING_INPUT_WHY
         hint = (self.deps.resume_hint(track.run_id) if self.deps.local else
-                f"answer it in Mogplex, or cancel it with: mogrun cancel {track.run_id}")
+                f"answer it in Mogplex, or cancel it with: {self.deps.cancel_hint(track.run_id)}")
         self.deps.channel.notice(f"{why}; left going — {hint}", track=track, level="warning")
         return self._finish(track, Outcome.FAILED, message=why, going=True)
 
@@ -335,7 +335,7 @@ class RunExecutor:
             with self.progress.cancel_in_flight(track.run_id):
                 cancel = kind.cancel(track)
         except MogrunError as exc:
-            deps.channel.notice(_cancel_failed(track, exc, why), track=track, level="error")
+            deps.channel.notice(_cancel_failed(deps, track, exc, why), track=track, level="error")
             return self._finish(track, Outcome.TIMEOUT, going=True,
                                 message=f"{why}; the cancel did not get through")
         if cancel is None:
@@ -386,7 +386,7 @@ class RunExecutor:
             with self.progress.cancel_in_flight(track.run_id):
                 cancel = kind.cancel(track, deadline=time.monotonic() + CANCEL_GRACE)
         except MogrunError as exc:
-            deps.channel.notice(_cancel_failed(track, exc), track=track, level="error")
+            deps.channel.notice(_cancel_failed(deps, track, exc), track=track, level="error")
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
                                 message="interrupted; the cancel did not get through")
         if cancel is None:
@@ -469,10 +469,10 @@ def _shown(track: RunTrack) -> str:
     return mask(track.label if len(track.job.runs) > 1 else track.job.name, track.secrets)
 
 
-def _cancel_failed(track: RunTrack, exc: MogrunError, why: str = "") -> str:
+def _cancel_failed(deps: SessionDeps, track: RunTrack, exc: MogrunError, why: str = "") -> str:
     """A cancel (at the timeout, ``why``, or at a signal) that did not get through."""
     text = (f"the cancel did not get through ({exc.message}); run {track.run_id} may still "
-            f"be going — cancel it with: mogrun cancel {track.run_id}")
+            f"be going — cancel it with: {deps.cancel_hint(track.run_id)}")
     return mask(f"{why}; {text}" if why else text, track.secrets)
 
 

@@ -194,6 +194,7 @@ def run_session(
     attempts: Mapping[str, tuple[int, str]] | None = None,
     rerun_command: str | None = None,
     unrecorded_command: str | None = None,
+    command: str = "mogrun",
 ) -> int:
     """Run ``jobs`` (topological order) and return the invocation's exit code.
 
@@ -201,7 +202,8 @@ def run_session(
     in the summary when the history stopped recording (rerun would not find the
     runs). ``attempts`` (run label -> first attempt, why) continues runs already
     attempted (``mogrun rerun``); ``rerun_command`` (``mogrun rerun``) is how a
-    failing invocation's summary says to retry what did not pass."""
+    failing invocation's summary says to retry what did not pass; ``command``
+    (``mogrun -f FILE``) how every other command it suggests starts."""
     stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
         invocation = new_invocation_id()
@@ -216,7 +218,7 @@ def run_session(
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
             sandbox_cap=options.sandboxes or _sandbox_cap(config),
             recall=_recall(ports.history, invocation),
-            rerun_command=rerun_command or RERUN, said=watch.said,
+            rerun_command=rerun_command or RERUN, said=watch.said, command=command,
         )
         progress = SessionProgress()
         watch.on_first = lambda code: _first_signal(deps, progress, code)
@@ -403,4 +405,5 @@ def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) ->
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
     return error.evolve(context=tuple(left_going_lines(going, deps.local, starting,
                                                        progress.cannot_cancel(),
-                                                       progress.cancels_in_flight())))
+                                                       progress.cancels_in_flight(),
+                                                       deps.command)))

@@ -90,21 +90,23 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
 def left_going_lines(going: Mapping[str, str], local: bool = False,
                      starting: Mapping[str, str] | None = None,
                      uncancellable: Collection[str] = (),
-                     cancelling: Collection[str] = ()) -> list[str]:
+                     cancelling: Collection[str] = (),
+                     command: str = "mogrun") -> list[str]:
     """At a second Ctrl-C: each run left going (run id -> label), with the command
     that cancels it (a ``--local`` run ends with mogrun's own emulator; an
     automation run has no cancel; a run whose cancel was sent and not answered
     may have been cancelled: said so), and each start left unanswered (label ->
-    Idempotency-Key), whose run may exist."""
+    Idempotency-Key), whose run may exist. ``command``: ``mogrun -f FILE``, how
+    this invocation found its task file."""
     starting = starting or {}
     if not going and not starting:
         return ["no runs were left going"]
     lines = [(f"cancel sent, not yet answered: {run_id} ({label}); see whether it "
-              f"ended with: mogrun status {run_id}") if run_id in cancelling and not local
+              f"ended with: {command} status {run_id}") if run_id in cancelling and not local
              else f"left going: {run_id} ({label}); " + (
                  "automation runs cannot be cancelled" if run_id in uncancellable else
                  "it ends with the --local emulator" if local else
-                 f"cancel it with: mogrun cancel {run_id}") for run_id, label in going.items()]
+                 f"cancel it with: {command} cancel {run_id}") for run_id, label in going.items()]
     return lines + [f"left unanswered: the start of {label} (Idempotency-Key {key}); "
                     "it may have made a run, left going" for label, key in starting.items()]
 

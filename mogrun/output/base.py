@@ -123,6 +123,7 @@ def make_reporter(
     color: bool = True,
     env: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
+    command: str = "mogrun",
 ) -> Reporter:
     """The reporter this invocation asked for.
 
@@ -131,7 +132,8 @@ def make_reporter(
     display, in colour unless ``color`` is false (the CLI's ``--no-color`` and
     ``NO_COLOR``, read once: ``CliState.no_color``). ``secrets`` are masked from the first
     line on (each job's own are learnt as it reports), e.g. for plugin warnings
-    printed before any job starts.
+    printed before any job starts. ``command`` (``mogrun -f night.toml``) starts
+    every command a summary suggests.
     """
     secrets = tuple(secrets)
     env = os.environ if env is None else env
@@ -142,18 +144,20 @@ def make_reporter(
     if env.get("GITHUB_ACTIONS") == "true":
         from mogrun.output.github import GithubReporter
 
-        return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets)
+        return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets,
+                              command=command)
     if is_terminal(stdout):
         from mogrun.output.live import LiveReporter
         from mogrun.tables import columns_from
 
         return LiveReporter(
             stdout=stdout, stderr=stderr, quiet=quiet, color=color, secrets=secrets,
-            width=columns_from(env, stdout),
+            width=columns_from(env, stdout), command=command,
         )
     from mogrun.output.plain import PlainReporter
 
-    return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
+    return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
+                         command=command)
 
 
 def is_terminal(stream: TextIO) -> bool:

@@ -202,8 +202,10 @@ class GithubReporter(PlainReporter):
         quiet: bool = False,
         secrets: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
+        command: str = "mogrun",
     ) -> None:
-        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
+        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
+                         command=command)
         self._env = dict(env or {})
         self._token = secrets_module.token_hex(16)
         self._stopped = False

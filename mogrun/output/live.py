@@ -72,8 +72,10 @@ class LiveReporter(PlainReporter):
         force_terminal: bool | None = None,
         width: int | None = None,
         refresh_per_second: float = 5,
+        command: str = "mogrun",
     ) -> None:
-        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
+        super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
+                         command=command)
         self.console = Console(
             file=stdout,
             force_terminal=force_terminal,

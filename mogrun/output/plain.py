@@ -48,8 +48,10 @@ class PlainReporter:
     reason_limit: int | None = None  # characters of a summary reason (None: whole)
 
     def __init__(
-        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
+        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = (),
+        command: str = "mogrun",
     ) -> None:
+        self._command = command  # `mogrun -f FILE`: what the summary's hints start with
         self._out = stdout
         self._err = stderr
         self._quiet = quiet
@@ -168,7 +170,8 @@ class PlainReporter:
         elapsed = time.monotonic() - self._began
         with self._lock:
             secrets = tuple(self._secrets)
-        return summary_tail(results, exit_code, elapsed, rerun, secrets, self.reason_limit)
+        return summary_tail(results, exit_code, elapsed, rerun, secrets, self.reason_limit,
+                            self._command)
 
     def learn_secrets(self, job: ResolvedJob | None) -> None:
         """Remember a job's secrets so that job-less lines (the summary) mask them too."""

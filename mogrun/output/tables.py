@@ -167,9 +167,10 @@ def usage_line(results: Iterable[RunResult]) -> str | None:
 
 def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
                  rerun: str | None, secrets: Iterable[str] = (),
-                 limit: int | None = None) -> list[str]:
+                 limit: int | None = None, command: str = "mogrun") -> list[str]:
     """What follows the table in every text mode: reasons (each cut to
-    ``limit``), totals, rerun, exit code."""
+    ``limit``), totals, runs still going (their hints start with ``command``),
+    rerun, exit code."""
     secrets = tuple(secrets)
     lines = reason_lines(results, secrets, limit)
     if results:
@@ -177,28 +178,30 @@ def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
     usage = usage_line(results)
     if usage:
         lines.append(usage)
-    lines += going_lines(results, secrets)
+    lines += going_lines(results, secrets, command)
     if rerun and exit_code != 0:
         lines.append("rerun what did not pass: " + safe_cell(rerun, secrets))
     lines.append(f"exit code {exit_code}")
     return lines
 
 
-def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = ()) -> list[str]:
+def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
+                command: str = "mogrun") -> list[str]:
     """``still going: job (id); follow with: mogrun logs --follow id`` for each run
-    that did not pass but was left going: ``rerun`` leaves it alone while it goes."""
+    that did not pass but was left going: ``rerun`` leaves it alone while it goes.
+    ``command``: ``mogrun -f FILE``, how this invocation found its task file."""
     per_job: dict[str, int] = {}
     for result in results:
         per_job[result.job] = per_job.get(result.job, 0) + 1
-    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1)), secrets)
+    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1), command), secrets)
             for r in results if r.left_going and r.run_id]
 
 
-def _going_line(result: RunResult, label: str) -> str:
+def _going_line(result: RunResult, label: str, command: str) -> str:
     if result.status == RunStatus.AWAITING_INPUT:  # following it would only wait
         return (f"awaiting input: {label} ({result.run_id}); answer it in Mogplex, or "
-                f"cancel it with: mogrun cancel {result.run_id}")
-    follow = f"mogrun logs --follow {result.run_id}"
+                f"cancel it with: {command} cancel {result.run_id}")
+    follow = f"{command} logs --follow {result.run_id}"
     return f"still going: {label} ({result.run_id}); follow with: {follow}"
 
 

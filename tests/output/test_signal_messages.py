@@ -45,3 +45,12 @@ def test_runs_already_left_going_are_said_to_stay_going_not_cancelled():
     assert first_signal_message(2, 0, left=3) == (
         "cancelling 2 runs started here; Ctrl-C again to leave them going; 3 runs already "
         "left going (--detach, a timeout) stay going")
+
+
+def test_left_going_commands_start_as_the_invocation_did():
+    """``mogrun cancel ID`` alone fails where the task file is not mogplex.toml."""
+    assert left_going_lines({"run_a": "x", "run_b": "y"}, cancelling={"run_b"},
+                            command="mogrun -f night.toml") == [
+        "left going: run_a (x); cancel it with: mogrun -f night.toml cancel run_a",
+        "cancel sent, not yet answered: run_b (y); see whether it ended with: "
+        "mogrun -f night.toml status run_b"]
