@@ -116,12 +116,17 @@ class AutomationKind:
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         return None  # job runs execute on the automation runtime, not in a sandbox slot
 
+    def sent_key(self, track: RunTrack) -> str:
+        """The trigger's key (the automation is resolved by ``validate``, before any start)."""
+        repo_id = track.request.repo_id or track.request.repo
+        return trigger_key(track.key, self.automation_id(track.job), repo_id, track.job.name)
+
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
         automation_id = self.automation_id(track.job)
         track.automation_id = automation_id  # history keeps it: the name may be a secret
         repo_id = track.request.repo_id or track.request.repo
-        key = trigger_key(track.key, automation_id, repo_id, track.job.name)
+        key = self.sent_key(track)
         give_up = self.clock() + track.job.capacity_wait
         pause = CAP_RETRY[0]
         while True:

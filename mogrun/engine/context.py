@@ -84,7 +84,8 @@ class SessionProgress:
     going: dict[str, str] = field(default_factory=dict)
     attached: set[str] = field(default_factory=set)  # run ids this invocation did not start
     uncancellable: set[str] = field(default_factory=set)  # run ids no cancel can stop
-    starting: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> keys
+    # label -> (key, masked key, whether a cancel can stop the run it makes)
+    starting: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
     cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
     left: set[str] = field(default_factory=set)  # run ids left going (--detach, a timeout...)
 
@@ -122,15 +123,18 @@ class SessionProgress:
             left = sum(run_id in self.left for run_id in own)
             stuck = sum(run_id in self.uncancellable and run_id not in self.left
                         for run_id in own)
-            return GoingCounts(len(own) - stuck - left, len(attached), len(self._sent(sending)),
-                               stuck, left)
+            sent = [self.starting[label][2] for label in self._sent(sending)]
+            return GoingCounts(len(own) - stuck - left, len(attached), sum(sent), stuck, left,
+                               len(sent) - sum(sent))
 
     @contextmanager
-    def start_in_flight(self, label: str, key: str, shown_key: str) -> Iterator[None]:
+    def start_in_flight(self, label: str, key: str, shown_key: str,
+                        cancellable: bool = True) -> Iterator[None]:
         """While a start is unanswered: the run it makes may exist, its id unknown,
-        once its request is on the wire (``sending``)."""
+        once its request is on the wire (``sending``); ``cancellable``: whether
+        a cancel can stop that run (an automation trigger's cannot be)."""
         with self.lock:
-            self.starting[label] = (key, shown_key)
+            self.starting[label] = (key, shown_key, cancellable)
         try:
             yield
         finally:
@@ -143,7 +147,8 @@ class SessionProgress:
             return self._sent(sending)
 
     def _sent(self, sending: frozenset[str]) -> dict[str, str]:
-        return {label: shown for label, (key, shown) in self.starting.items() if key in sending}
+        return {label: shown for label, (key, shown, _) in self.starting.items()
+                if key in sending}
 
     @contextmanager
     def cancel_in_flight(self, run_id: str) -> Iterator[None]:
@@ -199,3 +204,4 @@ class GoingCounts(NamedTuple):
     starting: int  # starts on the wire, their runs perhaps made
     uncancellable: int  # runs started here that no cancel can stop: left going
     left: int = 0  # runs started here already left going (--detach, a timeout): stay so
+    triggering: int = 0  # starts on the wire whose runs no cancel can stop: left going

@@ -75,6 +75,10 @@ class JobKind(Protocol):
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         """The sandbox the run needs (capacity-aware starts), or ``None``."""
 
+    def sent_key(self, track: RunTrack) -> str:
+        """The Idempotency-Key ``start`` sends: what a signal looks for on the wire."""
+        ...
+
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
         """Start the current attempt (``track.request``); retries reuse its key. A

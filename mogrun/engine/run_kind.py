@@ -71,6 +71,9 @@ class RunKind:
         return Sandbox(repo, working,
                        root if root is not None else self.client.default_root(repo))
 
+    def sent_key(self, track: RunTrack) -> str:
+        return track.key
+
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
         started = self.client.start_run(track.request, job=track.job, deadline=deadline,

@@ -185,9 +185,10 @@ class RunExecutor:
             with deps.armed():
                 self._wait_for_slot(track, kind, slot_deadline)
                 # Unanswered after a signal, a start is waited for until ``give_up``: its
-                # answer names the run to cancel.
-                with self.progress.start_in_flight(_shown(track), track.key,
-                                                   mask(track.key, track.secrets)):
+                # answer names the run to cancel (or, with no cancel, to leave going).
+                key = kind.sent_key(track)
+                with self.progress.start_in_flight(_shown(track), key, mask(key, track.secrets),
+                                                   cancellable=kind.cancellable):
                     started = kind.start(track, stop=deps.give_up)
         except StartInterrupted:
             return self._recover(track, kind)

@@ -50,21 +50,24 @@ class ForcedExit(LeaveNow):
 
 
 def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
-                         starting: int = 0, uncancellable: int = 0, left: int = 0) -> str:
+                         starting: int = 0, uncancellable: int = 0, left: int = 0,
+                         triggering: int = 0) -> str:
     """What the first signal does, said the moment it lands (``exit_code`` 143:
     a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press).
     ``starting``: starts sent and unanswered, whose runs may exist: their answers
     are waited for (``CANCEL_GRACE``) so that those runs are cancelled too.
     ``uncancellable``: runs started here that no cancel can stop (automation runs):
     never promised a cancel. ``left``: runs started here and already left going (their
-    ``--detach`` or timeout line said how to follow them): they stay going."""
+    ``--detach`` or timeout line said how to follow them): they stay going.
+    ``triggering``: automation triggers sent and unanswered: their answers are waited
+    for too, to record the runs, which no cancel can stop: they are left going."""
     named = _NAMED.get(exit_code)
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"
                 if named is None else f"{named}: cancelling {runs} started here; "
                 f"a second signal leaves {_them(started)} going")
-    elif starting or uncancellable or left:
+    elif starting or uncancellable or left or triggering:
         text = named or "interrupted"
     else:
         text = "interrupted; no run started here is going, stopping"
@@ -77,14 +80,28 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
         one = left == 1
         text += (f"; {left} run{'' if one else 's'} already left going (--detach, a timeout) "
                  f"{'stays' if one else 'stay'} going")
-    if starting:
-        starts = f"{starting} start{'s' if starting != 1 else ''}"
-        text += (f"; waiting up to {CANCEL_GRACE:g}s for {starts} in flight to answer, "
-                 f"to cancel what {'they' if starting != 1 else 'it'} started")
+    awaited = _awaited(starting, triggering)
+    if awaited:
+        text += f"; waiting up to {CANCEL_GRACE:g}s for " + ", and for ".join(awaited)
     if attached:
         text += (f" ({attached} attached run{'s' if attached != 1 else ''} "
                  "not started here left going)")
     return text
+
+
+def _awaited(starting: int, triggering: int) -> list[str]:
+    """The starts in flight a signal waits for: a run's to cancel what it made, an
+    automation trigger's only to know its run (which no cancel stops)."""
+    awaited = []
+    if starting:
+        awaited.append(f"{starting} start{'s' if starting != 1 else ''} in flight to "
+                       f"answer, to cancel what {'they' if starting != 1 else 'it'} started")
+    if triggering:
+        one = triggering == 1
+        awaited.append(f"{triggering} automation trigger{'' if one else 's'} in flight to "
+                       f"answer: the run{'' if one else 's'} {'it makes' if one else 'they make'}"
+                       f" cannot be cancelled and {'is' if one else 'are'} left going")
+    return awaited
 
 
 def left_going_lines(going: Mapping[str, str], local: bool = False,

@@ -501,3 +501,23 @@ def test_the_first_signals_line_comes_before_a_cancel_refused_at_once(emulator, 
     assert proc.returncode == 130, (out, err)
     said = err.index("cancelling 1 run started here")
     assert said < err.index("the cancel did not get through"), err
+
+
+def test_ctrl_c_while_a_trigger_is_unanswered_says_its_run_is_left_going(tmp_path):
+    """It said "no run started here is going, stopping", then reported the run the
+    trigger made as started, and as left going since it cannot be cancelled."""
+    with Emulator(default_duration=0.5, automations=["triage"]) as emulator:
+        emulator.add_fault("trigger", "delay", delay=3.0)
+        job = ('[jobs.triage]\t# the nightly triage\nrepo = "acme/api"\n'
+               'automation = "triage"\ninput = { note = "@emulator duration=20s" }\n\n')
+        with running(spawn(emulator, tmp_path, "triage", jobs=job)) as proc:
+            until(lambda: emulator.count("GET", "/automations") > 0, "the look-up", proc)
+            time.sleep(0.5)  # the trigger is now held in the emulator's delay
+            out, err, elapsed = interrupt(proc)
+        assert proc.returncode == 130, (out, err)
+        assert ("interrupted; waiting up to 10s for 1 automation trigger in flight to "
+                "answer: the run it makes cannot be cancelled and is left going") in err
+        assert "no run started here is going" not in err
+        (run_id,) = emulator.job_runs()
+        assert emulator.job_run_detail(run_id)["status"] in ("pending", "running")
+        assert elapsed < 8.0

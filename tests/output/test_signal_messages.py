@@ -54,3 +54,14 @@ def test_left_going_commands_start_as_the_invocation_did():
         "left going: run_a (x); cancel it with: mogrun -f night.toml cancel run_a",
         "cancel sent, not yet answered: run_b (y); see whether it ended with: "
         "mogrun -f night.toml status run_b"]
+
+
+def test_triggers_in_flight_are_counted_and_said_to_be_left_going():
+    assert first_signal_message(0, 0, triggering=1) == (
+        "interrupted; waiting up to 10s for 1 automation trigger in flight to answer: the "
+        "run it makes cannot be cancelled and is left going")
+    assert first_signal_message(1, 0, starting=1, triggering=2) == (
+        "cancelling 1 run started here; Ctrl-C again to leave it going; waiting up to 10s "
+        "for 1 start in flight to answer, to cancel what it started, and for 2 automation "
+        "triggers in flight to answer: the runs they make cannot be cancelled and are left "
+        "going")
