@@ -413,9 +413,11 @@ def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulat
     assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
     assert project("logs", unknown).exit_code == project("cancel", unknown).exit_code == 1
     # An automation's job run started from another checkout is such an id too: the API
-    # reads it only through its automation, which the id does not name.
-    hint = ("A run of an automation job is read through its automation: ask from the "
-            "project whose history recorded it (where it was started).")
+    # reads it only through its automation, which the id does not name (the task
+    # file's automations were asked: tests/automations/test_unrecorded_runs.py).
+    hint = ("A run of an automation job is read through its automation, and none this "
+            "task file names has it: ask from the project whose history recorded it "
+            "(where it was started).")
     assert hint in lines
     assert hint in project("logs", unknown).stderr.splitlines()
 

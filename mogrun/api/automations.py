@@ -237,12 +237,9 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     close ones, unless the name is a secret (``job.automation_secret``): then it is
     never quoted, and no close name hints at it."""
     every = list_automations(api, **options)
-    for automation in every:
-        if automation.id == wanted:
-            return automation
-    named = [a for a in every if a.name.casefold() == wanted.casefold()]
-    if len(named) == 1:
-        return named[0]
+    found, named = _matching(every, wanted)
+    if found is not None:
+        return found
     job = options.get("job")
     secret = job is not None and job.automation_secret
     shown = "'***'" if secret else repr(wanted)
@@ -252,6 +249,22 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
                          context=["Name the automation by its id instead."])
     raise UsageError(f"no automation named {shown} on this account",
                      context=[_close_names(wanted, every) if not secret else _LIST_THEM])
+
+
+def find_automation(every: Sequence[Automation], wanted: str) -> Automation | None:
+    """The automation of ``every`` that ``wanted`` names (by id, else by a name only
+    one has), as ``resolve_automation`` finds it; ``None`` when none or several do."""
+    return _matching(every, wanted)[0]
+
+
+def _matching(every: Sequence[Automation], wanted: str
+              ) -> tuple[Automation | None, list[Automation]]:
+    """(the one ``wanted`` names, or ``None``; every automation with that name)."""
+    for automation in every:
+        if automation.id == wanted:
+            return automation, [automation]
+    named = [a for a in every if a.name.casefold() == wanted.casefold()]
+    return (named[0] if len(named) == 1 else None), named
 
 
 _LIST_THEM = "Run `mogrun automations` to list this token's automations."

@@ -25,6 +25,7 @@ from mogrun.cli.state_cmds import (
     Target,
     api_client,
     echo_json,
+    located,
     never_started,
     open_state,
     record_status,
@@ -73,6 +74,7 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         if state.local:
             return _print_kept(state, taskfile, targets, secrets)
         client = api_client(state, taskfile)
+        targets = located(client, taskfile, history, targets)
         if not follow:
             return print_logs(state, client, targets, secrets)
         gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])

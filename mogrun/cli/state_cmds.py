@@ -248,7 +248,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
-    read from the API and shown, not recorded. Runs are kept per API
+    read from the API and shown, not recorded (an automation's job run
+    through the automations the task file names). Runs are kept per API
     (--local runs apart): with none here, the APIs that have some are named
     (mogrun --local status). When the API cannot be reached, the runs are
     shown as last recorded, with a warning, and the exit code is 69.
@@ -340,9 +341,51 @@ class UnrecordedRun:
 
 
 # The API reads an automation's job run only through its automation, which a run id
-# alone does not name: only the history that recorded the run knows it.
-AUTOMATION_RUN_HINT = ("A run of an automation job is read through its automation: ask "
-                       "from the project whose history recorded it (where it was started).")
+# alone does not name: the history that recorded the run knows it, else the task
+# file's automations are asked.
+AUTOMATION_RUN_HINT = ("A run of an automation job is read through its automation, and none "
+                       "this task file names has it: ask from the project whose history "
+                       "recorded it (where it was started).")
+
+
+def named_automations(taskfile: Any) -> list[str]:
+    """The automations the task file's jobs name, as written (one named through a
+    template is rendered only by a run: left out)."""
+    from mogrun.taskfile.resolve import job_automation
+
+    names = (job_automation(taskfile, job) for job in taskfile.job_names)
+    return [name for name in names if name and "{{" not in name]
+
+
+def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
+                   ) -> tuple[Any, str | None]:
+    """(its state, its automation or ``None``) of a run id history never recorded:
+    ``GET /runs/{id}``, and on its 404 the automations the task file names (an
+    automation's job run is read only through it); the 404 when none has it."""
+    from mogrun.engine.automation_kind import automation_of_run
+
+    try:
+        return client.get_run(run_id), None
+    except RequestRefusedError as exc:
+        if exc.status != 404:
+            raise
+        found = automation_of_run(client, named_automations(taskfile), run_id)
+        if found is None:
+            raise exc.evolve(context=[*exc.context, f"{run_id} is not in this project's "
+                                      f"history either ({history.path})", AUTOMATION_RUN_HINT]
+                             ) from exc
+        return found[1].state, found[0]
+
+
+def located(client: Any, taskfile: Any, history: Any, targets: Sequence[Target]
+            ) -> list[Target]:
+    """``targets``, a run id history never recorded knowing its automation if it is
+    an automation's job run (``logs`` and ``cancel`` then act through it)."""
+    import dataclasses
+
+    return [dataclasses.replace(t, automation=unrecorded_run(client, taskfile, history,
+                                                             t.run_id)[1])
+            if t.row is None and t.automation is None else t for t in targets]
 
 
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
@@ -352,15 +395,7 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
     if state.local:
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
-    client = api_client(state, taskfile)
-    try:
-        run = client.get_run(run_id)
-    except RequestRefusedError as exc:
-        if exc.status != 404:
-            raise
-        raise exc.evolve(context=[*exc.context, f"{run_id} is not in this project's "
-                                  f"history either ({history.path})", AUTOMATION_RUN_HINT]
-                         ) from exc
+    run, _ = unrecorded_run(api_client(state, taskfile), taskfile, history, run_id)
     return UnrecordedRun(history.base_url, run)
 
 
@@ -596,7 +631,7 @@ def cancel_command(state: CliState, target: str) -> int:
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
         client = api_client(state, taskfile)
-        return _cancel_all(state, client, history, targets)
+        return _cancel_all(state, client, history, located(client, taskfile, history, targets))
     finally:
         history.close()
 

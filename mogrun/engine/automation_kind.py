@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from mogrun.api import automations as api
@@ -243,6 +243,27 @@ class AutomationReader:
         read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                             deadline=deadline, kind="poll", stop=stop, run=run)
         return read.state, list(read.events)
+
+
+def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: str
+                      ) -> tuple[str, api.AutomationRun] | None:
+    """The automation among ``wanted`` (ids or names, as a task file names them) that
+    job run ``run_id`` belongs to, and the run: a run history never recorded is
+    read only through its automation, which its id alone does not name. One
+    listing, then one read per automation (each a 404 until the right one), all
+    inside the client's request budget; ``None`` when none has it."""
+    wanted = [name for name in dict.fromkeys(wanted) if name]
+    if not wanted:
+        return None
+    every = api.list_automations(client)
+    found = (api.find_automation(every, name) for name in wanted)
+    for automation_id in dict.fromkeys(a.id for a in found if a is not None):
+        try:
+            return automation_id, api.read_run(client, automation_id, run_id)
+        except RequestRefusedError as exc:
+            if exc.status != 404:
+                raise
+    return None
 
 
 def reader_for(client: Any, automation: str | None) -> Any:

@@ -1,0 +1,70 @@
+"""``status``, ``logs`` and ``cancel`` of an automation's job run this checkout's
+history never recorded (another checkout, or CI, started it): the API reads such
+a run only through its automation, so the task file's automations are asked
+once ``GET /runs/{id}`` says 404 (they failed with "Run not found")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mogrun.testing import MogrunProject
+
+pytestmark = pytest.mark.mogrun_emulator(automations=["triage", "issue-triage"],
+                                         repos=["acme/api"])
+
+# Two automations: the run's is the second asked. Written as people write files.
+TASK_FILE = ("[mogplex]\r\nrequests_per_minute = 600\r\n\r\n"
+             '[jobs.weekly]\t# the old one\r\nrepo = "acme/api"\r\nautomation = "triage"\r\n\r\n'
+             "# the team's own\r\n"
+             '[jobs.nightly]\r\nrepo = "acme/api"\r\nautomation = "issue-triage"\r\n'
+             'input = { note = "@emulator duration=20s" }\r\n\r\n')
+
+
+@pytest.fixture
+def started(mogrun_project, mogrun_emulator, tmp_path):
+    """(a second checkout with an empty history, the run id the first one started)."""
+    mogrun_project.env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    mogrun_project.write(TASK_FILE)
+    assert mogrun_project.run("run", "--detach", "nightly").exit_code == 0
+    [run_id] = mogrun_emulator.job_runs()
+    other = MogrunProject(tmp_path / "ci-checkout", env=mogrun_project.env)
+    other.root.mkdir()
+    other.write(TASK_FILE)
+    return other, run_id
+
+
+def test_status_of_an_unrecorded_automation_run_reads_it_through_its_automation(started):
+    other, run_id = started
+    result = other.run("--json", "status", run_id)
+    assert result.exit_code == 0, result
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["run_id"], row["status"]) == (run_id, "running")
+
+
+def test_logs_of_an_unrecorded_automation_run_shows_its_events(started):
+    other, run_id = started
+    result = other.run("logs", run_id)
+    assert result.exit_code == 0, result
+    assert "node_" in result.stdout or "enqueue_queued" in result.stdout, result
+
+
+def test_cancel_of_an_unrecorded_automation_run_says_it_has_no_cancel(started):
+    other, run_id = started
+    result = other.run("cancel", run_id)
+    assert result.exit_code == 1, result
+    assert "the Mogplex API has no cancel for automation runs" in result.stderr, result
+
+
+def test_a_run_no_automation_has_keeps_the_not_found_error(started, mogrun_emulator):
+    other, _ = started
+    unknown = "0b8f5c1e-2d3a-4b6c-9e7f-8a1b2c3d4e5f"
+    result = other.run("status", unknown)
+    assert result.exit_code != 0, result
+    assert "Run not found" in result.stderr, result
+    assert "none this task file names has it" in result.stderr, result
+    # One listing, then each automation asked once: inside the budget, never looping.
+    assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
+    assert sum(r.path.endswith(f"/runs/{unknown}") and "/automations/" in r.path
+               for r in mogrun_emulator.requests) == 2
