@@ -25,7 +25,7 @@ ONLY_FOR = {"drop_after_commit": ("start", "trigger"), "conflict": ("cancel",),
 
 _KIND_WORD = "|".join(sorted(KINDS, key=len, reverse=True))
 _SPEC = re.compile(
-    r"^(?P<endpoint>[a-z*]+):(?P<kind>" + _KIND_WORD + r"|[a-z0-9_]+?)"
+    r"^(?P<endpoint>[a-z_*]+):(?P<kind>" + _KIND_WORD + r"|[a-z0-9_]+?)"
     r"(?:=(?P<delay>\d*\.?\d+(?:ms|s)?))?"
     r"(?:x(?P<count>\d+))?"
     r"(?:@(?P<retry>\d*\.?\d+(?:ms|s|m|h)?))?$"

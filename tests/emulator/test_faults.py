@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mogrun.emulator.faults import Fault, parse_faults
+from mogrun.emulator.faults import ENDPOINTS, Fault, parse_faults
 
 
 @pytest.mark.parametrize(("kind", "status", "code"), [
@@ -171,6 +171,13 @@ def test_parse_faults_syntax():
     ]
     assert parse_faults("*:html,cancel:conflictx3") == [Fault("*", "html"),
                                                          Fault("cancel", "conflict", 3)]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_every_fault_endpoint_can_be_given_as_a_spec(endpoint):
+    """``automation_runs:500x3`` was a "bad fault": the spec's endpoint had no ``_``."""
+    assert parse_faults(f" {endpoint}:500x3 ,{endpoint}:delay=1s") == [
+        Fault(endpoint, "500", 3), Fault(endpoint, "delay", delay=1.0)]
 
 
 @pytest.mark.parametrize(("spec", "message"), [
