@@ -636,6 +636,15 @@ def cancel_command(state: CliState, target: str) -> int:
         history.close()
 
 
+NO_PUBLIC_CANCEL = "NO_PUBLIC_CANCEL"  # an automation run's cancel, refused by mogrun itself
+
+
+def _named(target: Target) -> str:
+    """``ID (job:owner/name)``; a run id alone (history never recorded it) once."""
+    return target.run_id if target.label == target.run_id else (
+        f"{target.run_id} ({target.label})")
+
+
 def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Target]) -> int:
     """Every run gets its cancel even when the server refuses one (a run it no longer
     knows): that one is an error line, the rest go on, and the exit code is 1."""
@@ -648,7 +657,9 @@ def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Ta
             _cancel_one(state, client, history, target)
         except RequestRefusedError as exc:
             failed = True
-            _echo_safe(f"error: {target.run_id} ({target.label}): {exc.message}", err=True)
+            said = (exc.message if exc.code == NO_PUBLIC_CANCEL  # it names the run itself
+                    else f"{_named(target)}: {exc.message}")
+            _echo_safe(f"error: {said}", err=True)
     return 1 if failed else 0
 
 
@@ -657,9 +668,9 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
         if _automation_run_ended(state, client, history, target):
             return
         raise RequestRefusedError(
-            f"{target.run_id} ({target.label}) is a run of automation {target.automation!r}: "
+            f"{_named(target)} is a run of automation {target.automation!r}: "
             "the Mogplex API has no cancel for automation runs; it is left going",
-            status=0, code="NO_PUBLIC_CANCEL")
+            status=0, code=NO_PUBLIC_CANCEL)
     outcome = client.cancel_run(target.run_id)
     if target.row is not None:  # an ended run's row is completed, outcome included
         record_status(history, target.row, outcome.state)
@@ -686,9 +697,9 @@ def _say_cancelled(state: CliState, target: Target, status: str | None,
         echo_json({"run_id": target.run_id, "label": target.label, "status": status,
                     "already_terminal": already_terminal})
     elif already_terminal:
-        _echo_safe(f"{target.run_id} ({target.label}) had already ended: {status}")
+        _echo_safe(f"{_named(target)} had already ended: {status}")
     else:
-        _echo_safe(f"{target.run_id} ({target.label}) {status}")
+        _echo_safe(f"{_named(target)} {status}")
 
 
 # --- history --------------------------------------------------------------------

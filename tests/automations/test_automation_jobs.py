@@ -309,6 +309,22 @@ def test_cancel_says_it_cannot_cancel_a_going_automation_run(project):
     assert row["status"] == "running", row
 
 
+def test_cancel_of_a_fan_out_names_each_automation_run_once(project):
+    """It said "error: ID (job:repo): ID (job:repo) is a run of automation ..."."""
+    project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"],
+                                          note="@emulator duration=never"))
+    assert project.run("run", "--detach", "triage-all").exit_code == 0
+    cancel = project.run("cancel", "triage-all")
+    assert cancel.exit_code == 1, cancel
+    lines = cancel.stderr.splitlines()
+    assert len(lines) == 2, cancel
+    for line in lines:
+        run_id = line.split()[1]
+        assert re.fullmatch(rf"error: {run_id} \(triage-all:acme/(api|web)\) is a run of "
+                            r"automation 'triage': the Mogplex API has no cancel for "
+                            r"automation runs; it is left going", line), line
+
+
 def test_an_automation_run_is_read_after_its_job_left_the_task_file(project):
     project.write(automation_job(repo=["acme/api"], note="@emulator duration=0.2s"))
     assert project.run("run", "triage-all").exit_code == 0

@@ -68,3 +68,14 @@ def test_a_run_no_automation_has_keeps_the_not_found_error(started, mogrun_emula
     assert mogrun_emulator.count("GET", f"/runs/{unknown}") == 1
     assert sum(r.path.endswith(f"/runs/{unknown}") and "/automations/" in r.path
                for r in mogrun_emulator.requests) == 2
+
+
+
+def test_cancel_of_an_unrecorded_automation_run_names_it_once(started, mogrun_emulator):
+    """It said "ID (ID) is a run of automation ...": the label of a bare id is the id."""
+    other, run_id = started
+    [automation] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "issue-triage"]
+    result = other.run("cancel", run_id)
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {run_id} is a run of automation {automation!r}: the Mogplex API has no "
+        "cancel for automation runs; it is left going"), result

@@ -104,7 +104,7 @@ def test_cancel_shows_a_hostile_status_escaped(project, mogrun):
     assert result.exit_code == 0, result
     assert "\x1b" not in result.stdout and "\n::error::" not in result.stdout
     assert result.stdout.strip() == (
-        f"{ODD} ({ODD}) " + r"cancelled\x1b]0;owned\x07\n::error::forged")
+        f"{ODD} " + r"cancelled\x1b]0;owned\x07\n::error::forged")  # the id once
 
 
 def test_run_timestamps_that_are_not_strings_give_a_result_not_a_crash(project, mogrun):
