@@ -232,7 +232,7 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
 
 
 def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
-    """The automation whose id is ``wanted``, else whose name is
+    """The automation whose id is ``wanted`` (in any case), else whose name is
     (case-insensitively); an unknown or ambiguous name is a usage error naming the
     close ones, unless the name is a secret (``job.automation_secret``): then it is
     never quoted, and no close name hints at it."""
@@ -259,11 +259,13 @@ def find_automation(every: Sequence[Automation], wanted: str) -> Automation | No
 
 def _matching(every: Sequence[Automation], wanted: str
               ) -> tuple[Automation | None, list[Automation]]:
-    """(the one ``wanted`` names, or ``None``; every automation with that name)."""
+    """(the one ``wanted`` names, or ``None``; every automation with that name). An
+    id matches in any case, as the server's UUID cast takes it."""
+    folded = wanted.casefold()
     for automation in every:
-        if automation.id == wanted:
+        if automation.id.casefold() == folded:
             return automation, [automation]
-    named = [a for a in every if a.name.casefold() == wanted.casefold()]
+    named = [a for a in every if a.name.casefold() == folded]
     return (named[0] if len(named) == 1 else None), named
 
 

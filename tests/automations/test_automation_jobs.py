@@ -325,6 +325,15 @@ def test_cancel_of_a_fan_out_names_each_automation_run_once(project):
                             r"automation runs; it is left going", line), line
 
 
+def test_an_automation_named_by_its_id_in_capitals_is_found(project, mogrun_emulator):
+    """It was "no automation named ...", though the server's UUID cast takes it."""
+    [automation] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    project.write(automation_job(repo=["acme/api"], automation=automation.upper()))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.job_runs(automation)) == 1
+
+
 def test_an_automation_run_is_read_after_its_job_left_the_task_file(project):
     project.write(automation_job(repo=["acme/api"], note="@emulator duration=0.2s"))
     assert project.run("run", "triage-all").exit_code == 0
