@@ -87,6 +87,9 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
     modules = loaded(tmp_path, *argv)
     assert imported(modules, ("click", "rich", "rich_click")) == []
     assert "mogrun.taskfile.checking" in modules or "show" in argv
+    # A valid file's check scans no positions (only a problem needs its place, or
+    # its value as the file wrote it).
+    assert imported(modules, ("mogrun.taskfile.positions",)) == []
     # Nothing of a run session: show describes the job kinds, it runs nothing.
     assert imported(modules, ("mogrun.engine.history", "mogrun.engine.context",
                               "mogrun.engine.capacity", "mogrun.engine.lifecycle")) == []

@@ -30,7 +30,6 @@ from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
-from mogrun.taskfile.positions import sub_path
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
@@ -442,6 +441,8 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
             options[key], secrets = spec.judge(value)
         except ValueError as exc:
             if set(job.unset) == unset_before:  # else judged once the env name is set
+                from mogrun.taskfile.positions import sub_path  # a wrong value: rare
+
                 job.problems += [job.error(key, message, *sub_path(value, sub))
                                  for sub, message in problems_of(exc)]
             continue

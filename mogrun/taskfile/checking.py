@@ -21,7 +21,6 @@ from mogrun.taskfile.building import (
 )
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.positions import sub_path
 from mogrun.taskfile.resolve import check_job, check_options, hidden_problems
 from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
@@ -115,6 +114,8 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
         try:
             spec.validate(value)
         except ValueError as exc:
+            from mogrun.taskfile.positions import sub_path  # a wrong value: rare
+
             errors += [taskfile.error(f'[defaults] key "{key}": {mask(message, secrets)}',
                                       "defaults", key, *sub_path(value, sub),
                                       key=key)

@@ -9,6 +9,7 @@ starts fast, and finds positions only when it reports an error.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +71,9 @@ class TaskFile:
     def spelled(self) -> AbstractContextManager[None]:
         """Within it, a message quotes a number or date of this file as the file
         wrote it (``mogrun.tomltext.toml_repr``)."""
-        from mogrun.taskfile.positions import spellings
         from mogrun.tomltext import spelled_by
 
-        return spelled_by(spellings(self.text, self.data))
+        return spelled_by(_spelling(self.text, self.data))
 
     def location(self, *keys: str | int) -> Location:
         """Where ``keys`` (e.g. ``"jobs", "x", "timeout"``; an ``int`` is an array
@@ -88,6 +88,24 @@ class TaskFile:
         ``keys`` goes deeper (``gates``, located at ``gates.max_duration``)."""
         return TaskFileError(message, location=self.location(*keys), job=job,
                              key=key or _key_of(keys), context=context)
+
+
+def _spelling(text: str, data: Mapping[str, Any]) -> Callable[[object], str | None]:
+    """What ``text`` wrote for a number or date of ``data``, by identity: the file
+    is scanned (and the scanner imported) on the first question, an error's
+    message, never for a valid file."""
+    written: dict[int, tuple[object, str]] | None = None
+
+    def spelling(value: object) -> str | None:
+        nonlocal written
+        if written is None:
+            from mogrun.taskfile.positions import written_values
+
+            written = written_values(text, data)
+        hit = written.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    return spelling
 
 
 def _key_of(keys: tuple[str | int, ...]) -> str | None:

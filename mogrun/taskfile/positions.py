@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.errors import Location
-from mogrun.tomltext import Spelling
 
 Path_ = tuple[str | int, ...]  # an int is an array index
 # Character classes are sets, never strings: at the end of the text ``peek``
@@ -300,23 +299,9 @@ def entries(text: str) -> list[Entry]:
     return scanned(text).entries
 
 
-def spellings(text: str, data: Mapping[str, Any]) -> Spelling:
+def written_values(text: str, data: Mapping[str, Any]) -> dict[int, tuple[object, str]]:
     """What ``text`` wrote for each number and date of its key/values, by the
-    identity of the value tomllib read (``data``), for ``tomltext.spelled_by``.
-    Scanned on the first question (an error's message), never for a valid file."""
-    written: dict[int, tuple[object, str]] | None = None
-
-    def spelling(value: object) -> str | None:
-        nonlocal written
-        if written is None:
-            written = _written_values(text, data)
-        hit = written.get(id(value))
-        return hit[1] if hit is not None and hit[0] is value else None
-
-    return spelling
-
-
-def _written_values(text: str, data: Mapping[str, Any]) -> dict[int, tuple[object, str]]:
+    identity of the value tomllib read (``data``): ``id -> (value, its text)``."""
     written: dict[int, tuple[object, str]] = {}
     for entry in entries(text):
         if entry.value < 0:
