@@ -199,11 +199,13 @@ def recorded_base_key(row: HistoryRow) -> str | None:
     """The key a recorded run's attempt 1 was sent under (an attempt's key is it plus
     ``~attempt-N``), which its next attempt derives its own from: a default key
     (``mogrun-JOB-<nonce>``) or one of ``{{ date }}`` is not the same today.
-    ``None`` when it cannot be told: masked, or shortened with a digest."""
+    ``None`` when it cannot be told: masked, shortened with a digest, or not a key
+    mogrun could have sent (an edited history: not a header's printable ASCII)."""
     from mogrun.engine.track import attempt_key
+    from mogrun.models import MAX_KEY
 
     key = row.idempotency_key
-    if not key or "***" in key:
+    if not key or "***" in key or len(key) > MAX_KEY or not all(" " <= c <= "~" for c in key):
         return None
     suffix = attempt_key("", row.attempt)
     if not key.endswith(suffix):

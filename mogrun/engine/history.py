@@ -565,13 +565,50 @@ def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
     return list(latest.values())
 
 
+_OPTIONAL_TEXT = ("run_id", "idempotency_key", "status", "outcome", "finished_at")
+_TEXT = ("invocation", "base_url", "job", "repo", "started_at", "message", "why", "request",
+         "task_file", "automation", "owner")
+
+
 def _row(values: Sequence[Any]) -> HistoryRow:
+    """A row as its columns' types promise, whatever the file holds: sqlite keeps
+    any value in any column (a hand edit, another tool), and a read must never
+    fail on one. A value that cannot be what its column means reads as the
+    column's default (attempt 1, no exit code, no gates)."""
     data = dict(zip(_COLUMNS, values, strict=True))
-    try:
-        gates = tuple(json.loads(data["gates"] or "[]"))
-    except ValueError:
-        gates = ()
-    data["gates"] = gates
-    data["attached"] = bool(data["attached"])
-    data["message"] = data["message"] or ""
+    for name in _TEXT:
+        data[name] = _text(data[name])
+    for name in _OPTIONAL_TEXT:
+        data[name] = None if data[name] is None else _text(data[name])
+    data["gates"] = _gates(data["gates"])
+    data["attached"] = _whole(data["attached"]) not in (None, 0)
+    attempt = _whole(data["attempt"])
+    data["attempt"] = attempt if attempt is not None and attempt >= 1 else 1
+    code = _whole(data["exit_code"])
+    data["exit_code"] = code if code is not None and 0 <= code <= 255 else None
+    id_ = _whole(data["id"])
+    data["id"] = 0 if id_ is None else id_
     return HistoryRow(**data)
+
+
+def _text(value: Any) -> str:
+    """A text column's value as text (a blob decoded, a number written out)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _whole(value: Any) -> int | None:
+    """An integer column's value, or ``None`` when it holds no whole number."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _gates(value: Any) -> tuple[dict[str, Any], ...]:
+    """The gates' verdicts kept as a JSON list of objects; anything else is none."""
+    try:
+        gates = json.loads(_text(value) or "[]")
+    except ValueError:
+        return ()
+    return tuple(g for g in gates if isinstance(g, dict)) if isinstance(gates, list) else ()
