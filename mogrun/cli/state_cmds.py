@@ -726,6 +726,12 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     apart are listed for every one. Runs are kept per API (--local runs
     apart): with none here, the APIs that have some are named, with the
     command that lists them (mogrun --local history).
+
+    The exit column is each run's own exit code: 0 passed, 1 did not,
+    130/143/129 when a signal cut the run short. The invocation's exit code
+    is the worst of its runs' and can differ: a signal that lands after a
+    run ended (while a notify is sent, or as the cancel finds it already
+    ended) makes mogrun exit 130 while the run's row keeps 0 or 1.
     """
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
