@@ -88,6 +88,9 @@ class SessionProgress:
     starting: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
     cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
     left: set[str] = field(default_factory=set)  # run ids left going (--detach, a timeout...)
+    # run id -> the terminal status its end was seen with (a cancel's answer), while its
+    # result is still to be written: a second signal records that, not "left going".
+    ended: dict[str, str] = field(default_factory=dict)
 
     def follow_interval(self, deps: SessionDeps) -> Pace:
         with self.lock:
@@ -182,9 +185,17 @@ class SessionProgress:
         with self.lock:
             self.left.add(run_id)
 
-    def run_ended(self, run_id: str) -> None:
+    def run_ended(self, run_id: str, status: str | None = None) -> None:
+        """``run_id`` is no longer going (``status``: the terminal one it ended with)."""
         with self.lock:
             self.going.pop(run_id, None)
+            if status is not None:
+                self.ended[run_id] = status
+
+    def ended_statuses(self) -> dict[str, str]:
+        """Run id -> terminal status of each run seen to end (see ``ended``)."""
+        with self.lock:
+            return dict(self.ended)
 
     def still_going(self) -> dict[str, str]:
         with self.lock:

@@ -16,7 +16,7 @@ implements only what it cares about (``Observer`` does nothing by default).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mogrun.engine.track import RunTrack
@@ -69,9 +69,11 @@ class Observer:
                          exit_code: int, rerun: str | None = None) -> None:
         """The invocation is over."""
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """A second signal: the process leaves now, runs still going (``cancelling``:
-        the run ids whose cancel was sent and not answered: they may not be)."""
+        the run ids whose cancel was sent and not answered: they may not be; ``ended``:
+        run id -> the terminal status of runs seen to end, their results unwritten)."""
 
     def session_failed(self, message: str, exit_code: int) -> None:
         """The invocation stopped before its runs started (a repo not found)."""
@@ -148,14 +150,15 @@ class Lifecycle(Observer):
         for o in self.observers:
             o.session_failed(message, exit_code)
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """The last thing the channel says: the process leaves without waiting for
         its workers, and whatever they still emit (a cancel's catch-up) is heard
         by no one, as it would reach a closed history or a finished output."""
         observers = self.observers
         self.observers, self._on_event, self._on_status = [], [], []
         for o in observers:
-            o.left_going(exit_code, cancelling)
+            o.left_going(exit_code, cancelling, ended)
 
 
 class ReporterObserver(Observer):
@@ -203,7 +206,8 @@ class ReporterObserver(Observer):
             exit_code = self.settle(exit_code)
         self.reporter.summary(results, exit_code, rerun=rerun)
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         self.reporter.left_going(exit_code, cancelling)
 
 

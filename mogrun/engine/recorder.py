@@ -12,7 +12,7 @@ never a lost result: recording stops, the runs go on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from mogrun.engine.history import History, HistoryRow, gates_json, now_iso
@@ -139,14 +139,21 @@ class HistoryObserver(Observer):
             fields["gates"] = gates_json(result.gates, track.secrets)
         self._update(row, **fields)
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
-        """A second signal: no worker will finish these rows, so close them now."""
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
+        """A second signal: no worker will finish these rows, so close them now, each
+        as mogrun said it: a run whose end was seen (its cancel got through) with the
+        status it ended with, not as left going."""
         with self._lock:
             rows = list(self._going.values())
             planned = list(self._planned.values())
             self._going.clear()
             self._planned.clear()
         for row, run_id in rows:
+            status = (ended or {}).get(run_id or "")
+            if status is not None:
+                self._update(row, finished_at=now_iso(), **_seen_to_end(status, exit_code))
+                continue
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=left_going_message(run_id in cancelling))
         for row in planned:
@@ -198,6 +205,20 @@ class HistoryObserver(Observer):
                 return
             self.history = None
         self.warn(f"{exc.message}; runs are no longer recorded")
+
+
+def _seen_to_end(status: str, exit_code: int) -> dict[str, Any]:
+    """The row of a run seen to end as a second signal cut its result short: one
+    cancelled is recorded as the result would have recorded it; one that ended on its
+    own was never judged (its gates), so it is an error that says so (``rerun``
+    starts it again)."""
+    from mogrun.outcomes import Outcome, RunStatus
+
+    if status == RunStatus.CANCELLED:
+        return {"status": status, "outcome": str(Outcome.CANCELLED), "exit_code": exit_code,
+                "message": "interrupted"}
+    return {"status": status, "outcome": str(Outcome.ERROR), "exit_code": exit_code,
+            "message": f"interrupted again as the run ended ({status}); it was not judged"}
 
 
 def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> str:

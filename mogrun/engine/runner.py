@@ -358,7 +358,7 @@ class RunExecutor:
         as its cancel went out is judged with them (a ``finished`` event a gate
         requires may be among them), and a cancelled one shows what it did since the
         last poll and the cancel's own events (its history and ``logs`` keep them)."""
-        self.progress.run_ended(track.run_id)  # ended: a second Ctrl-C leaves it out
+        self.progress.run_ended(track.run_id, final.status)  # a second Ctrl-C leaves it out
         try:
             state, events = kind.get_events(track.run_id, job=track.job, deadline=deadline,
                                             run=track.label)

@@ -401,7 +401,7 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
 def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:
     going = progress.still_going()
     starting = progress.starts_in_flight(deps.client.sending_keys())
-    deps.channel.left_going(exit_code, progress.cancels_in_flight())
+    deps.channel.left_going(exit_code, progress.cancels_in_flight(), progress.ended_statuses())
     error = Interrupted(exit_code, "interrupted again; exiting without waiting for runs")
     return error.evolve(context=tuple(left_going_lines(going, deps.local, starting,
                                                        progress.cannot_cancel(),

@@ -20,7 +20,7 @@ class Heard(Observer):
     def notice(self, message, *, track=None, level="info"):
         self.heard.append(f"notice {message}")
 
-    def left_going(self, exit_code, cancelling=()):
+    def left_going(self, exit_code, cancelling=(), ended=None):
         self.heard.append(f"left going {exit_code}")
 
 

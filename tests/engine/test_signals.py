@@ -521,3 +521,37 @@ def test_ctrl_c_while_a_trigger_is_unanswered_says_its_run_is_left_going(tmp_pat
         (run_id,) = emulator.job_runs()
         assert emulator.job_run_detail(run_id)["status"] in ("pending", "running")
         assert elapsed < 8.0
+
+
+def test_second_ctrl_c_after_a_cancel_got_through_records_the_run_cancelled(tmp_path):
+    """The second signal came while the cancelled run's last events were read: stderr
+    said the cancel got through and that no runs were left going, but the row said
+    ``pending``/``error`` (left going). It says what was said: cancelled."""
+    import threading
+
+    with Emulator(default_duration=0.5) as emulator:
+        with running(spawn(emulator, tmp_path, "long")) as proc:
+            (run_id,) = wait_following(emulator)
+            lines: list[str] = []
+            reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+            reader.start()
+            proc.send_signal(signal.SIGINT)
+            # The cancel's catch-up (GET /runs/{id}/events) is held: the second signal
+            # lands after "got through", before the worker writes the result.
+            emulator.add_fault("events", "delay", count=5, delay=5.0)
+            until(lambda: any("got through" in line for line in lines), "the cancel's line",
+                  proc)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+            reader.join(timeout=5)
+        assert proc.returncode == 130, lines
+        assert any("no runs were left going" in line for line in lines), lines
+        assert emulator.run_detail(run_id)["status"] == "cancelled"
+        history = subprocess.run(
+            [sys.executable, "-m", "mogrun", "--json", "history"], cwd=tmp_path, text=True,
+            capture_output=True, env={**os.environ, "MOGPLEX_URL": emulator.url,
+                                      "MOGPLEX_API_KEY": emulator.write_token}, check=True)
+    (row,) = json_lines(history.stdout)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "cancelled", "cancelled", 130), row
+    assert row["message"] == "interrupted" and row["finished_at"]
