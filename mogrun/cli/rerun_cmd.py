@@ -118,6 +118,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                    timeout_override=timeout_override, shard=slice_, select=selection)
 
 
+PASSED_SINCE = ("nothing to rerun: every run of the latest invocation has passed (those "
+                "left going ended well since)")
 NO_LONGER_IN_FILE = ("nothing to rerun: the runs that did not pass are no longer in the "
                      "task file")
 
@@ -234,6 +236,7 @@ class Selection:
         self.labels = labels
         self.use_needs = use_needs
         self.held: list[str] = []  # what was not rerun because it (or a need) is going
+        self.passed_since: list[str] = []  # left going, read back ended well: not rerun
         # Another mogrun on this machine is still to start these (waiting for needs or a
         # slot): started here too, they would take its keys and slots.
         self.waiting = [row for row in retry if row.waiting]
@@ -341,6 +344,7 @@ class Selection:
                     self._say(f"warning: {exc.message}")
             if ended.passed:
                 dropped.add(row.id)
+                self.passed_since.append(label)
             how = run.status if ended == Outcome.of_status(run.status) else (
                 f"{run.status}, {ended}")  # its gates failed it
             self._say(f"{label}: run {run_id} has since ended {how}; "
@@ -379,6 +383,10 @@ class Selection:
                     "is); follow it as said above")
         if leg is not None:
             return f"{leg}: none of the runs to rerun fall in this leg; nothing to do"
+        if self.passed_since:  # the rest (if any) were said to be gone from the file
+            return PASSED_SINCE if len(self.passed_since) == len(self.retry) else (
+                "nothing to rerun: the runs that did not pass have since ended well or "
+                "are no longer in the task file")
         return NO_LONGER_IN_FILE
 
     def _say(self, text: str) -> None:
