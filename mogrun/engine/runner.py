@@ -39,7 +39,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, RunState
-from mogrun.outcomes import Outcome, refused_message
+from mogrun.outcomes import Outcome, RunStatus, refused_message
 from mogrun.waits import Wait
 
 INTERRUPT_STOP = "interrupted"
@@ -332,9 +332,13 @@ class RunExecutor:
             deps.channel.notice(f"{why}; {left} — {deps.resume_hint(track.run_id)}",
                                 track=track, level="warning")
             return self._finish(track, Outcome.TIMEOUT, message=why, going=True)
-        try:
+        if kind.cancellable:  # said before the cancel: a stalled server holds it a while
+            deps.channel.notice(f"{why}; cancelling run {track.run_id} (waiting up to "
+                                f"{CANCEL_GRACE:g}s for its cancel)", track=track)
+        grace = time.monotonic() + CANCEL_GRACE  # as Ctrl-C's: a stalled server must not
+        try:  # hold the exit for minutes (retries included)
             with self.progress.cancel_in_flight(track.run_id):
-                cancel = kind.cancel(track)
+                cancel = kind.cancel(track, deadline=grace)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(deps, track, exc, why), track=track, level="error")
             return self._finish(track, Outcome.TIMEOUT, going=True,
@@ -344,8 +348,11 @@ class RunExecutor:
                                 f"{deps.resume_hint(track.run_id)}", track=track,
                                 level="warning")
             return self._finish(track, Outcome.TIMEOUT, message=why, going=True)
-        if cancel.already_terminal:  # it ended on its own just as time ran out
-            self._catch_up(track, kind, cancel.state)
+        if cancel.already_terminal and not _cancelled(cancel.state):
+            # it ended on its own just as time ran out (cancelled: an earlier send of
+            # this cancel got through, its answer lost): judged as it ended, with its
+            # last events read within what is left of the cancel's grace
+            self._catch_up(track, kind, cancel.state, max(grace, time.monotonic() + TAIL_GRACE))
             return self._judge(track)
         deps.channel.notice(f"{why}; cancelled run {track.run_id}", track=track,
                             level="warning")
@@ -468,6 +475,10 @@ def _shown(track: RunTrack) -> str:
     other line names it: the job alone unless it fans out; a repo named from
     ``env.*`` is a secret."""
     return mask(track.label if len(track.job.runs) > 1 else track.job.name, track.secrets)
+
+
+def _cancelled(state: RunState) -> bool:
+    return state.status == RunStatus.CANCELLED
 
 
 def _cancel_failed(deps: SessionDeps, track: RunTrack, exc: MogrunError, why: str = "") -> str:
