@@ -119,23 +119,25 @@ class MogplexClient:
 
     def list_repos(
         self, query: str | None = None, limit: int = 200, *, job: ResolvedJob | None = None,
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str] = (), stop: threading.Event | None = None,
     ) -> list[dict[str, Any]]:
         """The account's repos whose owner/name contains ``query`` (``secrets``: what
-        to mask in traces and errors, as the query may be a repo named from env.*)."""
+        to mask in traces and errors, as the query may be a repo named from env.*;
+        ``stop``: given up, ``Interrupted``, once it is set)."""
         params: dict[str, Any] = {"limit": max(1, min(200, limit))}
         if query:
             params = {"q": like_literal(query), **params}
-        answer = self._call("GET", "/repos", params=params, job=job, secrets=secrets)
+        answer = self._call("GET", "/repos", params=params, job=job, secrets=secrets, stop=stop)
         repos = failures.payload_field(answer.data, "repos", list, answer.info)
         return [repo for repo in repos if isinstance(repo, dict)]
 
-    def resolve_repos(self, names: Iterable[str], *,
-                      secrets: Iterable[str] = ()) -> dict[str, str]:
+    def resolve_repos(self, names: Iterable[str], *, secrets: Iterable[str] = (),
+                      stop: threading.Event | None = None) -> dict[str, str]:
         """``{owner/name: repo id}`` for every owner/name of ``names`` (other values are
         ids already and are left out), from the cache of ids seen before, else in as
-        few ``GET /repos`` as the API allows (see ``mogrun.api.repos``)."""
-        found = self._find(names, tuple(secrets))
+        few ``GET /repos`` as the API allows (see ``mogrun.api.repos``). Given up,
+        ``Interrupted``, once ``stop`` is set (a signal before any run started)."""
+        found = self._find(names, tuple(secrets), stop)
         return {name: repo["id"] for name, repo in found.items()}
 
     def default_root(self, repo_id: str) -> str | None:
@@ -158,10 +160,13 @@ class MogplexClient:
         return None
 
     def list_sandboxes(self, *, limit: int = 200, job: ResolvedJob | None = None,
-                       deadline: float | None = None) -> list[dict[str, Any]]:
-        """``GET /sandboxes``: the account's sandboxes, newest ``last_active_at`` first."""
+                       deadline: float | None = None,
+                       stop: threading.Event | None = None) -> list[dict[str, Any]]:
+        """``GET /sandboxes``: the account's sandboxes, newest ``last_active_at`` first
+        (given up, ``Interrupted``, once ``stop`` is set: a start waits for it)."""
         params = {"limit": max(1, min(200, limit))}
-        answer = self._call("GET", "/sandboxes", params=params, job=job, deadline=deadline)
+        answer = self._call("GET", "/sandboxes", params=params, job=job, deadline=deadline,
+                            stop=stop)
         boxes = failures.payload_field(answer.data, "sandboxes", list, answer.info)
         return [box for box in boxes if isinstance(box, dict)]
 
@@ -171,14 +176,16 @@ class MogplexClient:
             return {"id": name}
         return self._find([name], tuple(job.secrets) if job is not None else ())[name]
 
-    def _find(self, names: Iterable[str], secrets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    def _find(self, names: Iterable[str], secrets: tuple[str, ...],
+              stop: threading.Event | None = None) -> dict[str, dict[str, Any]]:
         wanted = list(dict.fromkeys(n for n in names if is_full_name(n)))
         repos = {name: {"id": cached, "full_name": name} for name in wanted
                  if (cached := self._cached_id(name)) is not None}
         missing = [name for name in wanted if name not in repos]
         if missing:
             found, listed = find_repos(
-                missing, lambda query: self.list_repos(query, limit=200, secrets=secrets))
+                missing, lambda query: self.list_repos(query, limit=200, secrets=secrets,
+                                                       stop=stop))
             for name in missing:
                 repo_id = listed_id(name, found, listed, secrets)
                 repos[name] = {**found[name.casefold()], "id": repo_id}

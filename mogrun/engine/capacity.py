@@ -372,6 +372,8 @@ class SandboxSlots:
         """One ``GET /sandboxes`` under the job's retry policy and deadline."""
         try:
             boxes = self.lister(job, deadline)
+        except Interrupted:  # a signal (the listing is given up then): no start follows
+            raise
         except MogrunError as exc:
             if exc.exit_code in (64, 65):
                 raise

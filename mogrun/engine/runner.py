@@ -184,6 +184,8 @@ class RunExecutor:
         try:
             with deps.armed():
                 self._wait_for_slot(track, kind, slot_deadline)
+                if deps.stop.is_set():  # a signal during the wait: nothing is sent now
+                    raise Interrupted(deps.interrupt_code(), NEVER_STARTED)
                 # Unanswered after a signal, a start is waited for until ``give_up``: its
                 # answer names the run to cancel (or, with no cancel, to leave going).
                 key = kind.sent_key(track)

@@ -97,11 +97,13 @@ def poll_override(env: Mapping[str, str]) -> float | None:
 MAX_POLL_OVERRIDE = 60.0  # slower than this, a run's end goes unseen for minutes
 
 
-def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob]) -> list[ResolvedJob]:
-    """Every owner/name resolved to its id once, before the first run starts."""
+def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob],
+                  stop: threading.Event | None = None) -> list[ResolvedJob]:
+    """Every owner/name resolved to its id once, before the first run starts (given
+    up at a signal, ``stop``: a stalled look-up must not hold the exit)."""
     ids = client.resolve_repos(
         [plan.request.repo for job in jobs for plan in job.runs if plan.request.repo_id is None],
-        secrets=frozenset().union(*(job.secrets for job in jobs)))
+        secrets=frozenset().union(*(job.secrets for job in jobs)), stop=stop)
     resolved = [_with_repo_ids(job, ids) for job in jobs]
     for job in resolved:
         _refuse_one_repo_twice(job)
@@ -289,7 +291,7 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
     kinds = kinds_for(deps.client, deps.rerun_command)
     try:
         with deps.armed():
-            jobs = resolve_repos(deps.client, jobs)
+            jobs = resolve_repos(deps.client, jobs, deps.stop)
             for job in jobs:
                 kind_of(job, kinds).validate(job)
     except ForcedExit:
@@ -347,7 +349,8 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
     shards = getattr(deps.client.budget, "shards", 1)  # --shard I/N: 1/N of the slots
     return SandboxSlots(
         cap,
-        lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline),
+        lambda job, deadline: deps.client.list_sandboxes(limit=200, job=job, deadline=deadline,
+                                                         stop=deps.stop),
         interval=lambda: deps.interval(progress.active + 1).seconds, stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"),
         share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None,

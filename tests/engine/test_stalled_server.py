@@ -5,6 +5,7 @@ for longer than any grace mogrun gives them (the request timeout is 30 s)."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mogrun.emulator import Emulator
 
 from .conftest import json_lines
-from .test_signals import mogrun_after, running, spawn
+from .test_signals import interrupt, mogrun_after, running, spawn, until
 
 # A run that never ends by itself, as a user writes it (a comment, a blank line).
 TIMED_JOB = """
@@ -79,3 +80,34 @@ def test_a_timeout_whose_cancel_finds_the_run_cancelled_is_still_a_timeout(
     assert f"long: timed out after 3s; cancelled run {run_id}" in err
     (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
     assert (row["outcome"], row["exit_code"]) == ("timeout", 1)
+
+
+def test_a_signal_during_the_repo_look_up_exits_at_once(emulator, tmp_path):
+    """The look-up of the job's repo waited out its 30 s read timeout after Ctrl-C."""
+    emulator.add_fault("repos", "delay", count=5, delay=60.0)
+    with running(spawn(emulator, tmp_path, "long", jobs=TIMED_JOB)) as proc:
+        time.sleep(2.0)  # the look-up is held in the emulator's delay
+        out, err, elapsed = interrupt(proc, timeout=40.0)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 8.0, (elapsed, err)
+    assert "interrupted; no run started here is going, stopping" in err
+    assert emulator.runs == [] and "Traceback" not in err
+
+
+def test_a_signal_during_the_sandbox_listing_starts_nothing_and_says_so(emulator, tmp_path):
+    """The listing waited out its 30 s read timeout after the SIGTERM, was then taken
+    for a server that cannot list sandboxes ("starting without knowing the free
+    slots"), and the job said its start was unanswered though none was sent."""
+    emulator.add_fault("sandboxes", "delay", count=2, delay=60.0)
+    with running(spawn(emulator, tmp_path, "long", jobs=TIMED_JOB)) as proc:
+        until(lambda: emulator.count("GET", "/repos") > 0, "the repo was looked up", proc)
+        time.sleep(1.0)  # the listing is held in the emulator's delay
+        out, err, elapsed = interrupt(proc, signum=signal.SIGTERM, timeout=40.0)
+    assert proc.returncode == 143, (out, err)
+    assert elapsed < 8.0, (elapsed, err)
+    assert "starting without knowing" not in err
+    assert "unanswered" not in err and "Idempotency-Key" not in err
+    assert emulator.count("POST", path="/runs") == 0 and emulator.runs == []
+    (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
+    assert (row["outcome"], row["exit_code"]) == ("skipped", 143)
+    assert row["message"] == "interrupted before it started"
