@@ -350,12 +350,13 @@ class MogplexClient:
                 ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
                 self._on_wire(info.idempotency_key, True)
                 timeout = self._timeout(deadline)
+                unsent = stop is not None and stop.is_set()  # the transport sends nothing
                 try:
                     return Answer(self._send(info, body, secrets, timeout, stop,
                                              self._slow_notice(info, job, run, timeout)),
                                   attempt, first_sent, info)
                 except Interrupted:  # given up at a signal: never retried
-                    sent = True  # though it may have reached the server
+                    sent = sent or not unsent  # though it may have reached the server
                     raise
                 except MogrunError as error:
                     failure = error

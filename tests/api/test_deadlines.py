@@ -12,9 +12,12 @@ from contextlib import contextmanager
 
 import pytest
 
+from mogrun.api.budget import RequestBudget
+from mogrun.api.client import MogplexClient
 from mogrun.api.transport import Urllib3Transport
-from mogrun.errors import Interrupted, TransportError
+from mogrun.errors import Interrupted, StartInterrupted, TransportError
 from mogrun.http import post_json
+from mogrun.models import StartRequest
 
 
 @contextmanager
@@ -132,3 +135,20 @@ def test_a_trickling_webhook_cannot_outlast_post_json_timeout():
         elapsed = time.monotonic() - started
     assert elapsed < 3.0  # the trickle alone takes 6 s
     assert "secret-part" not in caught.value.message
+
+
+def test_a_start_given_up_before_it_was_sent_is_not_one_that_may_have_made_a_run(
+        mogrun_emulator):
+    """A start whose stop event was set before its first attempt went out was refused
+    by the transport unsent, and still taken for one whose run may exist
+    (``StartInterrupted``): the job then told the user to look for its key."""
+    client = MogplexClient(mogrun_emulator.api_url, mogrun_emulator.write_token,
+                           transport=Urllib3Transport(), budget=RequestBudget())
+    stop = threading.Event()
+    stop.set()
+    request = StartRequest(repo="acme/api", repo_id=mogrun_emulator.repo_id("acme/api"),
+                           prompt="p", idempotency_key="k-unsent")
+    with pytest.raises(Interrupted) as caught:
+        client.start_run(request, stop=stop)
+    assert not isinstance(caught.value, StartInterrupted)
+    assert mogrun_emulator.count("POST", path="/runs") == 0 and mogrun_emulator.runs == []
