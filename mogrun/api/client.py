@@ -53,6 +53,19 @@ MIN_REQUEST_TIMEOUT = 0.5  # seconds: a request near its deadline still gets a c
 CANCEL_TRIES = 3  # sends of one cancel the server asks to retry ("Run state changed")
 
 
+class DueStop(threading.Event):
+    """A stop event that will be set by a known time (``due``: monotonic, and how to
+    say it) once that is known: a start in flight at a signal is given up a grace
+    after it, and the wait for its answer says so, not its read timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due: tuple[float, str] | None = None
+
+    def set_by(self, when: float, said: str) -> None:
+        self.due = (when, said)
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     """What a start answered. ``attached``: the run predates this invocation
@@ -353,7 +366,7 @@ class MogplexClient:
                 unsent = stop is not None and stop.is_set()  # the transport sends nothing
                 try:
                     return Answer(self._send(info, body, secrets, timeout, stop,
-                                             self._slow_notice(info, job, run, timeout)),
+                                             self._slow_notice(info, job, run, timeout, stop)),
                                   attempt, first_sent, info)
                 except Interrupted:  # given up at a signal: never retried
                     sent = sent or not unsent  # though it may have reached the server
@@ -392,18 +405,21 @@ class MogplexClient:
         return max(MIN_REQUEST_TIMEOUT, min(self.timeout, deadline - self.budget.clock()))
 
     def _slow_notice(self, info: RequestInfo, job: ResolvedJob | None, run: str | None,
-                     timeout: float) -> Callable[[], None]:
+                     timeout: float, stop: threading.Event | None = None) -> Callable[[], None]:
         """What says that ``info`` is still unanswered a while after it was sent (the
         transport's ``SLOW_ANSWER``): a stalled server held a poll for 30 s with
-        nothing on screen."""
+        nothing on screen. A ``DueStop`` due sooner ends the wait then."""
         sent = time.monotonic()
 
         def say() -> None:
-            waited = time.monotonic() - sent
+            now = time.monotonic()
+            waited, due = now - sent, stop.due if isinstance(stop, DueStop) else None
+            left, until = timeout - waited, f"{format_duration(timeout)} after it was sent"
+            if due is not None and due[0] - now < left:
+                left, until = due[0] - now, due[1]
             self.waits.emit(Wait.for_seconds(
                 WaitKind.ANSWER, f"{self._endpoint(info)}: no answer yet after "
-                f"{format_duration(round(waited))}; waiting for it (given up "
-                f"{format_duration(timeout)} after it was sent)", timeout - waited,
+                f"{format_duration(round(waited))}; waiting for it (given up {until})", left,
                 job=job.name if job is not None else None, run=run))
         return say
 

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from mogrun.api.client import DueStop
 from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.follower import Pace
 from mogrun.engine.history import HistoryRow
@@ -54,7 +55,7 @@ class SessionDeps:
     sandbox_cap: int = 3  # [mogplex] sandboxes
     slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
     recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
-    give_up: threading.Event = field(default_factory=threading.Event)
+    give_up: DueStop = field(default_factory=DueStop)
     said: threading.Event = field(default_factory=threading.Event)  # the first signal's line
     rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it
     command: str = "mogrun"  # `mogrun [-f FILE] [--url URL]`: how every hint's command starts

@@ -389,6 +389,8 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
     """Say what the first signal does; starts still unanswered in ``CANCEL_GRACE``
     are given up on then (a timer: the signal handler must not wait)."""
     counts = progress.going_counts(deps.client.sending_keys())
+    deps.give_up.set_by(time.monotonic() + CANCEL_GRACE, f"{CANCEL_GRACE:g}s after the signal")
+
     def give_up() -> None:  # a thread: the signal handler must not wait
         if not deps.give_up.wait(CANCEL_GRACE):
             deps.give_up.set()

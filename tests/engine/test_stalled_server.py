@@ -111,3 +111,18 @@ def test_a_signal_during_the_sandbox_listing_starts_nothing_and_says_so(emulator
     (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
     assert (row["outcome"], row["exit_code"]) == ("skipped", 143)
     assert row["message"] == "interrupted before it started"
+
+
+def test_a_start_in_flight_at_a_signal_says_when_it_is_given_up(emulator, tmp_path):
+    """The wait for the start's answer said "given up 30s after it was sent; ends in
+    25s" after the signal, though the start is given up 10 s after the signal."""
+    emulator.add_fault("start", "delay", delay=40.0)
+    with running(spawn(emulator, tmp_path, "long", jobs=TIMED_JOB)) as proc:
+        until(lambda: emulator.count("GET", "/sandboxes") > 0, "the start was sent", proc)
+        time.sleep(1.0)  # the start is held in the emulator's delay
+        out, err, elapsed = interrupt(proc, timeout=40.0)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 20.0, (elapsed, err)
+    (line,) = [line for line in out.splitlines() if "POST /runs: no answer yet" in line]
+    assert "waiting for it (given up 10s after the signal); ends in " in line, line
+    assert "after it was sent" not in line
