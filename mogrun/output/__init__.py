@@ -9,7 +9,9 @@ protocol (``base.py``) from worker threads:
   drawn from ``board.Board``: every run of the invocation and its phase.
 - ``ndjson.NdjsonReporter``: ``--json``, one object per line on stdout.
 - ``github.GithubReporter``: plain lines in groups inside ``::stop-commands::``,
-  ``::error::`` annotations, ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``.
+  ``::error::`` annotations.
+- ``stepfiles.StepFiles``: ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``, written
+  under GitHub Actions by both of the last two (they are files, not stdout).
 
 ``mogrun.tables.render_table`` prints aligned plain tables for other commands.
 Nothing here is imported until a command needs it; rich loads only with ``live``.

@@ -127,7 +127,8 @@ def make_reporter(
 ) -> Reporter:
     """The reporter this invocation asked for.
 
-    ``--json`` wins (NDJSON on stdout, notices on stderr); then GitHub Actions
+    ``--json`` wins (NDJSON on stdout, notices on stderr; under GitHub Actions the
+    step summary and outputs too, which are files); then GitHub Actions
     (plain lines plus workflow commands); then a terminal gets the live
     display, in colour unless ``color`` is false (the CLI's ``--no-color`` and
     ``NO_COLOR``, read once: ``CliState.no_color``). ``secrets`` are masked from the first
@@ -137,11 +138,13 @@ def make_reporter(
     """
     secrets = tuple(secrets)
     env = os.environ if env is None else env
+    github = env.get("GITHUB_ACTIONS") == "true"
     if json:
         from mogrun.output.ndjson import NdjsonReporter
 
-        return NdjsonReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets)
-    if env.get("GITHUB_ACTIONS") == "true":
+        return NdjsonReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
+                              step_env=env if github else None, command=command)
+    if github:
         from mogrun.output.github import GithubReporter
 
         return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets,

@@ -19,39 +19,31 @@ not a warning plus an error). The warning's text line is shown at once.
 
 from __future__ import annotations
 
-import re
 import secrets as secrets_module
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from mogrun import errors
-from mogrun.ci.names import github_name, same_name_key
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState
 from mogrun.output.base import SoFar, escape_agent_text
-from mogrun.output.paced import settled_exit_code, write_line
+from mogrun.output.paced import write_line
 from mogrun.output.plain import PlainReporter, result_detail
-from mogrun.output.tables import (
-    SUMMARY_HEADERS,
-    clip,
-    is_failing,
-    render_summary,
-    summary_rows,
+from mogrun.output.stepfiles import (
+    StepFiles,
+    append_to_step_file,
+    markdown_cell,
+    output_name,
 )
+from mogrun.output.tables import clip, is_failing, render_summary
 from mogrun.waits import Wait
+
+__all__ = ["GithubReporter", "markdown_cell", "output_name", "report_failure"]
 
 _COMMAND = "command"
 _TEXT = "text"
 
-# GitHub drops a step summary over 1 MiB whole ("$GITHUB_STEP_SUMMARY upload
-# aborted, supports content up to a size of 1024k"), and an agent's error has
-# no size: every piece of it shown here is cut (saying how much), and the
-# reasons past the budget are left out (the log keeps them whole).
 ANNOTATION_LIMIT = 4000  # characters of one ::error::/::warning:: message
-REASON_LIMIT = 1000  # characters of one reason line of the step summary
-CELL_LIMIT = 200  # characters of one cell of its table (a gate's reason)
-SUMMARY_BUDGET = 512 * 1024  # bytes of the whole step summary, half GitHub's cap
 
 
 def command_data(text: str) -> str:
@@ -62,41 +54,6 @@ def command_data(text: str) -> str:
 def command_property(text: str) -> str:
     """Escape a workflow command property (``title=...``): also ``:`` and ``,``."""
     return command_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def output_name(job: str) -> str:
-    """A job name as a step output name: letters, digits, ``_`` and ``-`` only."""
-    return github_name(job, prefix="_")
-
-
-def _shared_output_names(results: Sequence[RunResult]) -> dict[str, list[str]]:
-    """Output names that more than one job maps to, with those jobs. GitHub's
-    outputs ignore case, so ``Lint`` and ``lint`` share one (keyed by
-    ``same_name_key``; the name shown is the first job's)."""
-    owners: dict[str, tuple[str, list[str]]] = {}
-    for result in results:
-        name = output_name(result.job)
-        _, jobs = owners.setdefault(same_name_key(name), (name, []))
-        if result.job not in jobs:
-            jobs.append(result.job)
-    return {name: jobs for name, jobs in owners.values() if len(jobs) > 1}
-
-
-def safe_run_id(run_id: str) -> str:
-    """A run id fit for ``$GITHUB_OUTPUT``: a forged newline could set other outputs."""
-    return re.sub(r"[^A-Za-z0-9_.:-]", "", run_id)
-
-
-def markdown_cell(text: str) -> str:
-    """Text shown as written in the step summary: it cannot end a table cell or row,
-    open HTML, or make a link, an image, emphasis or code (agent text wrote
-    '[Approve](https://evil.example)'; a mask '***' became emphasis and vanished)."""
-    return _MARKDOWN.sub(r"\\\g<0>", text).replace("<", "&lt;")
-
-
-# Each shown literally once backslash-escaped; an underscore inside a word (gate_failed,
-# a run id) makes no emphasis, so it stays as it is.
-_MARKDOWN = re.compile(r"[\\`*\[\]!~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 
 
 def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
@@ -124,41 +81,6 @@ def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
         problem = append_to_step_file(env, variable, text)
         if problem:
             write_line(stdout, "::warning::" + command_data(mask(problem, secrets)))
-
-
-def append_to_step_file(env: Mapping[str, str], variable: str, text: str) -> str | None:
-    """Append ``text`` to the file ``$variable`` names (none set: nothing to do);
-    the problem, if it could not be written. After a line an earlier step left
-    unfinished, a line break first: ``prev=value`` then ``run_ids=...`` would be
-    one line, and an unfinished heredoc delimiter would fail the step. A file it
-    cannot write is output lost: the exit code says it (``paced.note_lost``)."""
-    from mogrun.output.paced import note_lost
-
-    path = env.get(variable)
-    if not path:
-        return None
-    try:
-        with Path(path).open("ab+") as handle:
-            if not _ends_a_line(handle):
-                text = "\n" + text
-            handle.write(text.encode("utf-8"))
-    except OSError as exc:
-        if variable == "GITHUB_OUTPUT":  # later steps read it; the summary is for people
-            note_lost(exc)
-        return f"cannot write ${variable} ({path}): {exc.strerror or exc}"
-    return None
-
-
-def _ends_a_line(handle: BinaryIO) -> bool:
-    """Whether the file is empty or ends with a line break (a pipe: taken as yes)."""
-    try:
-        size = handle.seek(0, 2)
-        if not size:
-            return True
-        handle.seek(size - 1)
-        return handle.read(1) == b"\n"
-    except OSError:
-        return True
 
 
 _SECRET_STEP = "`env: MOGPLEX_API_KEY: ${{ secrets.MOGPLEX_API_KEY }}`"
@@ -192,8 +114,6 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
 class GithubReporter(PlainReporter):
     """Plain lines in ``::group::`` blocks; failures as ``::error::``; step summary and outputs."""
 
-    reason_limit = REASON_LIMIT
-
     def __init__(
         self,
         *,
@@ -214,8 +134,14 @@ class GithubReporter(PlainReporter):
         self._finished: set[str] = set()
         self._opened: set[str] = set()
         self._warnings: dict[str, list[str]] = {}  # job -> annotations held until it ends
-        self.summarized = False  # the step summary and outputs are written
+        self._files = StepFiles(self._env, self)
         self._so_far = SoFar()  # for a second signal's summary and outputs
+
+    @property
+    def summarized(self) -> bool:
+        """Whether the step summary and outputs are written (the session ended
+        its own way: the CLI's failure summary is not needed)."""
+        return self._files.written
 
     @property
     def token(self) -> str:
@@ -253,29 +179,15 @@ class GithubReporter(PlainReporter):
     def summary(self, results: tuple[RunResult, ...], exit_code: int,
                 rerun: str | None = None) -> None:
         results = self.ordered(results)
-        # The step log lost lines (a full disk): the process exits 74, and so says
-        # $GITHUB_OUTPUT's exit_code, which later steps branch on; then the summary
-        # says what the process will (a lost $GITHUB_OUTPUT makes it 74 too).
-        exit_code = settled_exit_code(exit_code)
-        shared = _shared_output_names(results)
         with self._lock:
-            self._append_file("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))
-            exit_code = settled_exit_code(exit_code)
-            tail = self.summary_tail(results, exit_code, rerun)
+            _, tail, warnings = self._files.write(results, exit_code, rerun)
             self._flush_all_groups()
             if results:
                 self._text("")
                 self._text(render_summary(results, self._secrets))
             self._text("\n".join(tail))
-            self._append_file("GITHUB_STEP_SUMMARY", self._markdown(results, tail))
-            self.summarized = True
-            for name, jobs in shared.items():
-                said = " and ".join(f'"{self._safe(job)}"' for job in jobs)
-                case = "" if len({output_name(job) for job in jobs}) == 1 else \
-                    " (GitHub ignores case)"
-                self._put(_COMMAND, "::warning::" + command_data(
-                    f"jobs {said} share the step output name {name}{case}: their "
-                    f"{name}_run_ids and {name}_branches are left out; rename one of them"))
+            for warning in warnings:
+                self._put(_COMMAND, "::warning::" + command_data(self._safe(warning)))
 
     def close(self) -> None:
         with self._lock:
@@ -384,76 +296,3 @@ class GithubReporter(PlainReporter):
             self._put(_TEXT, line.replace(self._token, "***"))
 
     # -- files -----------------------------------------------------------------
-
-    def _markdown(self, results: tuple[RunResult, ...], tail: list[str]) -> str:
-        """The step summary: the table, then the reasons, totals, rerun and exit code.
-
-        Cells and reasons come cut (``CELL_LIMIT``, ``REASON_LIMIT``); the table,
-        totals, rerun command and exit code are always kept, and the reasons
-        that would take the summary past ``SUMMARY_BUDGET`` bytes are left out,
-        saying how many."""
-        rows = summary_rows(results, self._secrets)
-        lines = ["## mogrun", "", "| " + " | ".join(SUMMARY_HEADERS) + " |"]
-        lines.append("|" + " --- |" * len(SUMMARY_HEADERS))
-        lines += ["| " + " | ".join(markdown_cell(clip(c, CELL_LIMIT)) for c in row) + " |"
-                  for row in rows]
-        if not rows:  # a shard leg with nothing to do: a sentence, not an empty table
-            lines[2:] = ["No runs: nothing to do here."]
-        count = sum(1 for result in results if is_failing(result))
-        reasons = [f"- {markdown_cell(line)}" for line in tail[:count]]
-        ends = [f"- {markdown_cell(line)}" for line in tail[count:-1]]
-        last = ["", tail[-1].replace("code", "code:"), ""]
-
-        def size(parts: list[str]) -> int:
-            return len(("\n".join(parts) + "\n").encode("utf-8"))
-
-        budget = SUMMARY_BUDGET - size([*lines, "", "- " + "9" * 90, *ends, *last])
-        kept: list[str] = []
-        for reason in reasons:
-            budget -= len(reason.encode("utf-8")) + 1
-            if budget < 0:
-                break
-            kept.append(reason)
-        if len(kept) < len(reasons):
-            kept.append(f"- {len(reasons) - len(kept)} more reasons left out to keep this "
-                        f"summary under {SUMMARY_BUDGET} bytes; the step's log has them all")
-        return "\n".join([*lines, "", *kept, *ends, *last]) + "\n"
-
-    def _outputs(self, results: tuple[RunResult, ...], exit_code: int,
-                 shared: Mapping[str, list[str]]) -> str:
-        """Run ids and working branches, all and per job, space-separated in
-        graph order (a branch name holds no space: git refuses one); a run on its
-        base branch has no working branch, so ``branches`` lists fewer than
-        ``run_ids`` then. A per-job
-        name that two jobs share (``a.b`` and ``a_b``, ``Lint`` and ``lint``) is left
-        out, not mixed."""
-        ids: dict[str, list[str]] = {}
-        branches: dict[str, list[str]] = {}
-        for result in results:
-            name = output_name(result.job)
-            if result.run_id and safe_run_id(result.run_id):
-                ids.setdefault(name, []).append(safe_run_id(result.run_id))
-            if result.branch and self._safe_value(result.branch):
-                branches.setdefault(name, []).append(self._safe_value(result.branch))
-            ids.setdefault(name, [])
-            branches.setdefault(name, [])  # every job has both: a step reads either blind
-        lines = [f"run_ids={' '.join(v for vs in ids.values() for v in vs)}",
-                 f"branches={' '.join(v for vs in branches.values() for v in vs)}",
-                 f"exit_code={exit_code}"]
-        left_out = {same_name_key(name) for name in shared}
-        lines += [f"{name}_run_ids={' '.join(values)}" for name, values in ids.items()
-                  if same_name_key(name) not in left_out]
-        lines += [f"{name}_branches={' '.join(values)}" for name, values in branches.items()
-                  if same_name_key(name) not in left_out]
-        return "\n".join(lines) + "\n"
-
-    def _safe_value(self, text: str) -> str:
-        """A value fit for one ``$GITHUB_OUTPUT`` line: masked, no whitespace or controls."""
-        return re.sub(r"[\s\x00-\x1f\x7f]", "", self._safe(text))
-
-    def _append_file(self, variable: str, text: str) -> None:
-        """Append to the file a GitHub variable names; a failure is an annotation (and
-        exit 74 where it would be 0: what later steps read is lost), not a crash."""
-        problem = append_to_step_file(self._env, variable, text)
-        if problem:
-            self._put(_COMMAND, "::warning::" + command_data(self._safe(problem)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.masking import json_forms, mask_data, maskable
 from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
@@ -20,6 +20,9 @@ from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
 from mogrun.textsafety import inert_json
 from mogrun.waits import Wait
+
+if TYPE_CHECKING:
+    from mogrun.output.stepfiles import StepFiles
 
 
 def event_dict(event: Event) -> dict[str, Any]:
@@ -53,10 +56,13 @@ def result_dict(result: RunResult) -> dict[str, Any]:
 
 
 class NdjsonReporter:
-    """Every object one ``json.dumps`` line, written whole under a lock."""
+    """Every object one ``json.dumps`` line, written whole under a lock. Under GitHub
+    Actions (``step_env``: the environment naming the step's files) the step summary
+    and outputs are written as without ``--json``: they are files, not stdout."""
 
     def __init__(
-        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = ()
+        self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = (),
+        step_env: Mapping[str, str] | None = None, command: str = "mogrun",
     ) -> None:
         # Re-entrant: a signal's notice, handled on the main thread, flushes these
         # lines, perhaps while that thread was writing one.
@@ -69,7 +75,14 @@ class NdjsonReporter:
         self._so_far = SoFar()  # for a second signal's summary
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
-        self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets)
+        self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets,
+                                      command=command)
+        self._files = None if step_env is None else _step_files(step_env, self._notices)
+
+    @property
+    def summarized(self) -> bool:
+        """Whether the GitHub step summary and outputs are written."""
+        return self._files is not None and self._files.written
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
         """No object of its own (the stream's types are fixed); it sets the summary's order."""
@@ -131,16 +144,23 @@ class NdjsonReporter:
 
     def summary(self, results: tuple[RunResult, ...], exit_code: int,
                 rerun: str | None = None) -> None:
+        results = self._notices.ordered(results)
+        warnings: list[str] = []
+        if self._files is not None and not self._files.written:
+            # The exit code the step's outputs say (74 for one lost), so the line says it too.
+            exit_code, _, warnings = self._files.write(results, exit_code, rerun)
         obj = {
             "type": "summary",
             "exit_code": exit_code,
-            "results": [result_dict(r) for r in self._notices.ordered(results)],
+            "results": [result_dict(r) for r in results],
             "rerun": rerun if exit_code != 0 else None,
         }
         usage = total_usage(results)
         if usage is not None:
             obj["usage"] = usage
         self._emit(None, obj)
+        for warning in warnings:  # stdout stays JSON: no ::warning:: annotation there
+            self.notice(warning, level="warning")
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """The stream still ends with a ``summary``: the results so far, then each run
@@ -186,6 +206,12 @@ class NdjsonReporter:
             self._secrets.update(job.secrets)
             self._masks = maskable(self._secrets)
             self._forms = json_forms(self._masks)
+
+
+def _step_files(env: Mapping[str, str], lines: PlainReporter) -> StepFiles:
+    from mogrun.output.stepfiles import StepFiles
+
+    return StepFiles(env, lines)
 
 
 def _jsonable(value: Any) -> Any:

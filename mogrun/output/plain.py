@@ -45,8 +45,6 @@ def notice_text(message: str, label: str | None, level: str) -> str:
 class PlainReporter:
     """Lines on ``stdout``, notices on ``stderr``; every write whole, under a lock."""
 
-    reason_limit: int | None = None  # characters of a summary reason (None: whole)
-
     def __init__(
         self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = (),
         command: str = "mogrun",
@@ -165,13 +163,21 @@ class PlainReporter:
         return graph_order(results, jobs)
 
     def summary_tail(self, results: tuple[RunResult, ...], exit_code: int,
-                     rerun: str | None) -> list[str]:
-        """Reasons, totals, the rerun command and the exit code: every text mode's end."""
+                     rerun: str | None, *, reason_limit: int | None = None) -> list[str]:
+        """Reasons, totals, the rerun command and the exit code: every text mode's end
+        (and the step summary's, whose ``reason_limit`` cuts each reason: None, whole)."""
         elapsed = time.monotonic() - self._began
+        return summary_tail(results, exit_code, elapsed, rerun, self.seen_secrets(),
+                            reason_limit, self._command)
+
+    def seen_secrets(self) -> tuple[str, ...]:
+        """Every secret seen so far (the session's and each job's)."""
         with self._lock:
-            secrets = tuple(self._secrets)
-        return summary_tail(results, exit_code, elapsed, rerun, secrets, self.reason_limit,
-                            self._command)
+            return tuple(self._secrets)
+
+    def safe(self, text: str) -> str:
+        """``text`` masked and escaped onto one line, as every line here is."""
+        return self._safe(text)
 
     def learn_secrets(self, job: ResolvedJob | None) -> None:
         """Remember a job's secrets so that job-less lines (the summary) mask them too."""

@@ -155,9 +155,9 @@ def test_long_agent_errors_keep_the_step_summary_under_githubs_cap(mogrun_projec
 def test_reasons_past_the_summary_budget_are_left_out_and_said(mogrun_project,
                                                                mogrun_emulator, tmp_path,
                                                                github_env, monkeypatch):
-    from mogrun.output import github
+    from mogrun.output import stepfiles
 
-    monkeypatch.setattr(github, "SUMMARY_BUDGET", 4000)
+    monkeypatch.setattr(stepfiles, "SUMMARY_BUDGET", 4000)
     result = fan_out_of_long_errors(mogrun_project, github_env)
     assert result.exit_code == 1, result.stderr
     summary = read(tmp_path / "summary.md")
