@@ -36,6 +36,10 @@ DEFAULT_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150,
 # lifted: past it, polling costs more CPU than the latency it saves.
 MAX_POLLS_PER_SECOND = 250.0
 MIN_POLL_INTERVAL = 0.05  # a floor for one run alone on a lifted budget
+# A start that must wait says so only this long after it joined the queue, so the
+# starts that came with it (a fan-out's workers, all at once) are in the count:
+# "1 run queued" was said when a second came a millisecond later.
+START_GATHER = 0.25  # seconds; a start-limit wait is a second or more
 
 _SETTING_WINDOWS = (
     ("starts_per_minute", 60.0),
@@ -188,6 +192,7 @@ class RequestBudget:
             if self._wait(starting, self.clock()) <= 0:  # room now: every request, mostly
                 return self._record(starting, poll=kind == "poll")
             self._start_waiters += starting
+        gathered = not starting  # a start's first wait lets the starts beside it join
         try:
             while True:
                 with self._lock:
@@ -204,12 +209,16 @@ class RequestBudget:
                             self._settled.wait(timeout=0.05)
                         finally:
                             self._blocked -= 1
-                    else:
+                    elif gathered:
                         wait_notice = self._notice(starting, now, wait)
                 if blocked:
                     # A signal ends this wait too (sleep is interruptible when armed): a
                     # poll no longer runs on a thread its follower can walk away from.
                     self.sleep(0)
+                    continue
+                if not gathered:
+                    gathered = True
+                    self.sleep(min(wait, START_GATHER))
                     continue
                 if wait_notice is not None:
                     self.waits.emit(wait_notice)

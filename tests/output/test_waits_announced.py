@@ -224,3 +224,39 @@ def test_a_long_pause_set_by_mogrun_poll_interval_is_said_as_that_setting(
     if mode == "json":
         wait = json.loads(line)
         assert (wait["job"], wait["run"]) == ("first", "first:acme/api") and wait["seconds"] > 10
+
+
+# A fan-out of twelve under the real start limit (10 a minute), twelve workers at
+# once: two runs wait for it.
+TWELVE = [f"acme/r{n}" for n in range(1, 13)]
+TWELVE_REPOS = """\
+[mogplex]
+requests_per_minute = 600
+sandboxes = 20\t# room for all twelve: only the start limit holds any back
+
+[jobs.fan]
+repo = [REPOS]
+prompt = "@emulator duration=never"
+
+""".replace("REPOS", ", ".join(f'"{repo}"' for repo in TWELVE))
+
+
+@pytest.mark.parametrize("mode", ["plain", "json"])
+def test_a_start_limit_wait_counts_every_run_it_holds(tmp_path, mode):
+    """The first run to wait said "1 run queued" at once, and the run that joined it
+    a millisecond later was never counted (a later line for the same end is held back)."""
+    args, env = MODES[mode]
+    with Emulator(default_duration=0.5, repos=TWELVE) as emulator:
+        mogrun = Mogrun(emulator, tmp_path, TWELVE_REPOS, *args, "fan", "-j", "12", env=env)
+        try:
+            line, _ = mogrun.wait_for(wait_line(mode, "start_limit"))
+            time.sleep(1.0)  # any line that corrects it would come by now
+        finally:
+            err = mogrun.stop()
+    while not mogrun.lines.empty():
+        mogrun.seen.append(mogrun.lines.get())
+    said = [seen for seen in mogrun.seen if re.search(wait_line(mode, "start_limit"), seen)]
+    reason = json.loads(line)["reason"] if mode == "json" else line
+    assert "2 runs queued for the start limit (10/min)" in reason, mogrun.seen
+    assert len(said) == 1, said
+    assert "Traceback" not in err
