@@ -109,15 +109,16 @@ class MogrunApp:
                         error: BaseException | None = None) -> None:
         """Under GitHub Actions, a ``run``/``rerun`` that failed before (or outside)
         its session's summary still ends with an annotation, a step summary and
-        ``exit_code`` (SPEC: failures are ``::error::`` annotations)."""
-        if (not state.github_failures or state.json_output
-                or state.env.get("GITHUB_ACTIONS") != "true"):
+        ``exit_code`` (SPEC: failures are ``::error::`` annotations); with ``--json``
+        the files alone, since stdout is JSON lines."""
+        if not state.github_failures or state.env.get("GITHUB_ACTIONS") != "true":
             return
         from mogrun.output.github import report_failure
 
         report_failure(stdout=self.stdout, env=state.env, command=state.github_failures,
                        lines=lines, exit_code=code, error=error,
-                       secrets=[state.env.get("MOGPLEX_API_KEY", "")])
+                       secrets=[state.env.get("MOGPLEX_API_KEY", "")],
+                       json_stderr=self.stderr if state.json_output else None)
 
     def _report(self, error: MogrunError) -> None:
         from mogrun.textsafety import escape_agent_text

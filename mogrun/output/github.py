@@ -58,18 +58,21 @@ def command_property(text: str) -> str:
 
 def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
                    lines: Sequence[str], exit_code: int, error: BaseException | None = None,
-                   secrets: Iterable[str] = ()) -> None:
+                   secrets: Iterable[str] = (), json_stderr: TextIO | None = None) -> None:
     """A ``run``/``rerun`` that failed without a session summary (no token, a
     refused token, a task-file error, a bad option): what the session would
     have said, in short. One ``::error::`` with the message, a step summary
     saying what failed and what to do, and ``exit_code`` (with empty
     ``run_ids`` and ``branches``) in ``$GITHUB_OUTPUT``. ``lines``: the
-    message, then its context lines; masked with ``secrets`` and escaped."""
+    message, then its context lines; masked with ``secrets`` and escaped.
+    ``json_stderr`` (``--json``: stdout is JSON lines alone): no annotation, and the
+    files are written all the same, a problem with one a ``warning:`` line there."""
     secrets = tuple(secrets)
     said = [clip(mask(escape_agent_text(mask(line, secrets)), secrets), ANNOTATION_LIMIT)
             for line in lines] or ["failed"]
     title = command_property(f"mogrun {command}")
-    write_line(stdout, f"::error title={title}::{command_data(chr(10).join(said))}")
+    if json_stderr is None:
+        write_line(stdout, f"::error title={title}::{command_data(chr(10).join(said))}")
     hint = failure_hint(error, exit_code)
     summary = ["## mogrun", "", f"`mogrun {command}` failed: {markdown_cell(said[0])}", ""]
     summary += [f"- {markdown_cell(line)}" for line in said[1:]]
@@ -79,7 +82,9 @@ def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
     for variable, text in (("GITHUB_STEP_SUMMARY", "\n".join(summary) + "\n"),
                            ("GITHUB_OUTPUT", outputs)):
         problem = append_to_step_file(env, variable, text)
-        if problem:
+        if problem and json_stderr is not None:
+            write_line(json_stderr, "warning: " + escape_agent_text(mask(problem, secrets)))
+        elif problem:
             write_line(stdout, "::warning::" + command_data(mask(problem, secrets)))
 
 

@@ -98,3 +98,18 @@ def test_json_says_a_step_file_it_cannot_write_on_stderr(mogrun_project, mogrun_
     assert re.search(r"^warning: cannot write \$GITHUB_OUTPUT \(.*a-dir\): ", proc.stderr,
                      re.MULTILINE), proc.stderr
     assert (tmp_path / "summary.md").read_text().rstrip().endswith("\nexit code: 74")
+
+
+def test_json_failing_before_its_session_still_writes_the_step_files(mogrun_project,
+                                                                    tmp_path, github_env):
+    """No token: the step's exit_code output was lost with --json, and an ::error::
+    annotation on stdout would not be JSON."""
+    (mogrun_project.root / "mogplex.toml").write_bytes(TASK_FILE.encode())
+    result = mogrun_project.run("--json", "run", "fan",
+                                env={**github_env, "MOGPLEX_API_KEY": None})
+    assert result.exit_code == 64, result
+    assert result.stdout == "", result.stdout
+    assert result.stderr.startswith("Error: no API token"), result.stderr
+    assert (tmp_path / "output.txt").read_text() == "run_ids=\nbranches=\nexit_code=64\n"
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "`mogrun run` failed: no API token" in markdown and "exit code: 64" in markdown
