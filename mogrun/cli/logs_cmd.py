@@ -31,7 +31,6 @@ from mogrun.cli.state_cmds import (
     record_status,
     row_label,
     rows_for,
-    targets_for,
     with_automations,
 )
 from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
@@ -97,8 +96,8 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
         _never_started(state, history, rows)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets)
-    if not rows:  # a run id history has not seen
-        return targets_for(history, taskfile, target, secrets)
+    if not rows:  # a run id history has not seen: asked of the API as it is
+        return [Target(target, target)]
     refused = _never_started(state, history, rows)
     targets = [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     targets += [t for t in refused if t.run_id not in {s.run_id for s in targets}]

@@ -54,8 +54,8 @@ def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[
 def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
               sets: Mapping[str, str], command_names: Collection[str],
               secrets: Collection[str], found: Collection[MogrunError]) -> Report:
-    keyed = key_errors(taskfile, key_specs)
     misdotted = misdotted_jobs(taskfile, key_specs)
+    keyed = key_errors(taskfile, key_specs, misdotted)
     meant = names_meant(taskfile, misdotted, key_specs)
     taskfile = without_jobs(taskfile, misdotted)  # said once, by key_errors
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,

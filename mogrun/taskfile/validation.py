@@ -40,7 +40,7 @@ JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
     """Every problem of the file that can be found without rendering templates."""
     misdotted = misdotted_jobs(taskfile, key_specs)
-    return key_errors(taskfile, key_specs) + graph_errors(
+    return key_errors(taskfile, key_specs, misdotted) + graph_errors(
         without_jobs(taskfile, misdotted), meant=names_meant(taskfile, misdotted, key_specs))
 
 
@@ -76,8 +76,10 @@ def _name_part(key: str, value: Any, known: Collection[str]) -> bool:
     return isinstance(value, dict) and key not in known and closest(key, known) is None
 
 
-def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:
-    """Problems of sections, keys and values (everything but the needs graph)."""
+def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
+               misdotted: Collection[str] | None = None) -> list[TaskFileError]:
+    """Problems of sections, keys and values (everything but the needs graph);
+    ``misdotted``: ``misdotted_jobs`` when the caller has it already."""
     secret_paths = list(secret_key_paths(taskfile.data))
     errors = [_secret_error(taskfile, path) for path in secret_paths]
     secret = {path[-1] for path in secret_paths}
@@ -85,7 +87,8 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[Tas
     errors += _settings_errors(taskfile, secret)
     errors += _vars_errors(taskfile)
     errors += _table_errors(taskfile, taskfile.defaults, ("defaults",), key_specs, secret)
-    misdotted = misdotted_jobs(taskfile, key_specs)
+    if misdotted is None:
+        misdotted = misdotted_jobs(taskfile, key_specs)
     for name, table in taskfile.jobs.items():
         if name in misdotted:  # only the hint to quote the name: the rest follows from it
             errors += _table_errors(taskfile, table, ("jobs", name), key_specs, secret)
