@@ -117,7 +117,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _capacity_wait(job: Any) -> str:
+def capacity_wait_said(job: Any) -> str:
     """``capacity_wait (10m)``: the job's, as a failure names it."""
     wait = getattr(job, "capacity_wait", None)
     return "capacity_wait" if wait is None else f"capacity_wait ({format_duration(wait)})"
@@ -463,14 +463,14 @@ class SandboxSlots:
         window the server said was spent)."""
         held = self._held_text()
         if held is not None:
-            return (f"no sandbox could boot within the job's {_capacity_wait(job)}: "
+            return (f"no sandbox could boot within the job's {capacity_wait_said(job)}: "
                     f"{held[0]}; it frees as the boots of its window age out")
         with self._lock:
             busy = sorted(self._busy, key=lambda b: b.last_active)[:SHOWN]
         self._look_up(busy)
         names = "; ".join(f"{self._name(b)}, last active {b.last_active or '?'}"
                           for b in busy)
-        return (f"no sandbox slot freed within the job's {_capacity_wait(job)}: {len(busy)} "
+        return (f"no sandbox slot freed within the job's {capacity_wait_said(job)}: {len(busy)} "
                 f"of {self.cap} busy: {names}; {IDLE_HINT}")
 
     def held_past(self, deadline: float, job: Any = None) -> str:
@@ -482,7 +482,7 @@ class SandboxSlots:
         with self._lock:
             until, why = self.boot_hold.until, self.boot_hold.reason(now)
         reached = why[0] if why is not None else "a boot window was spent"
-        return (f"no sandbox can boot within the job's {_capacity_wait(job)}, which ends "
+        return (f"no sandbox can boot within the job's {capacity_wait_said(job)}, which ends "
                 f"at {clock_in(deadline - now)}: {reached}, and new sandboxes are held back "
                 f"until {clock_in(until - now)} (in {format_duration(until - now)})")
 

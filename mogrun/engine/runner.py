@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from mogrun.durations import format_duration
-from mogrun.engine.capacity import NoSlot
+from mogrun.engine.capacity import NoSlot, capacity_wait_said
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import (
     AWAITING_INPUT,
@@ -273,8 +273,8 @@ class RunExecutor:
             if learnt is not None:
                 deps.channel.notice(learnt, track=track, level="warning")
         deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "
-                            f"attempt {track.attempt + 1} starts when a sandbox can boot",
-                            track=track)
+                            f"attempt {track.attempt + 1} starts if a sandbox can boot within "
+                            f"the job's {capacity_wait_said(track.job)}", track=track)
         track.next_attempt("capacity")
         deps.channel.run_pending(track)
 

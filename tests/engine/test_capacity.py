@@ -606,6 +606,11 @@ def test_a_boot_hold_past_the_capacity_wait_fails_at_once_saying_why(
            r"limit exceeded\), and new sandboxes are held back until \d\d:\d\d:\d\dZ "
            r"\(in \d")
     assert re.search("fan:acme/r02: could not start: " + why, result.stderr), result.stderr
+    # the refusal's line promises no attempt it cannot make ("attempt 2 starts when a
+    # sandbox can boot" came just before the failure)
+    said = result.stderr.index("attempt 2 starts if a sandbox can boot within the job's "
+                               "capacity_wait (4s)")
+    assert said < result.stderr.index("could not start"), result.stderr
     if json_output:
         lines = json_lines(result.stdout)
         assert not [o for o in lines if o["type"] == "wait"], lines
