@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from mogrun.durations import parse_duration
 from mogrun.loopback import NOT_HTTP, url_refusal
@@ -125,7 +125,24 @@ def web_url(value: Any, where: str) -> str:
         raise ValueError(f"{where} must be an http(s) URL")
     if refusal is not None:
         raise ValueError(f"{where} must use https:// (plain http only to loopback)")
+    problem = _unsendable(parts, host) if parts is not None and host is not None else None
+    if problem:  # said by check, not by the delivery after the runs
+        raise ValueError(f"{where} is not a URL a request can go to: {problem}")
     return str(value)  # a str: urlsplit above only ran on one
+
+
+def _unsendable(parts: SplitResult, host: str) -> str | None:
+    """Why a URL that parsed cannot be sent to: a port that is no port, a host
+    with blanks in it (the URL itself is a secret: its parts are not quoted)."""
+    try:
+        port = parts.port  # raises for "99999" and "abc"
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    if any(c.isspace() for c in host) or not host:
+        return "its host is empty or has blanks in it"
+    return None
 
 
 def type_name(value: Any) -> str:

@@ -49,6 +49,10 @@ def failure_message(result: Any) -> str:
     return f"{text}: {'; '.join(reasons)}" if reasons else text
 
 
+# A run started with --detach: its result is not known, so it neither passes nor fails.
+DETACHED = "detached: started, not followed to its end"
+
+
 def testcase(result: Any) -> ET.Element:
     import xml.etree.ElementTree as ET
 
@@ -62,9 +66,11 @@ def testcase(result: Any) -> ET.Element:
             ET.SubElement(properties, "property", name=name, value=str(value))
     if result.outcome == Outcome.SKIPPED:
         ET.SubElement(case, "skipped", message=result.message or "skipped")
+    elif result.outcome == Outcome.DETACHED:  # started, never judged: no pass, no failure
+        ET.SubElement(case, "skipped", message=DETACHED)
     elif result.outcome == Outcome.ERROR:
         ET.SubElement(case, "error", message=failure_message(result), type="error")
-    elif not result.passed:
+    elif Outcome(result.outcome).failing:
         failure = ET.SubElement(case, "failure", message=failure_message(result),
                                 type=result.outcome)
         failure.text = details(result)
@@ -87,10 +93,10 @@ def report(results: Iterable[Any], secrets: Iterable[str] = ()) -> ET.ElementTre
     results = list(results)
     counts = {
         "tests": len(results),
-        "failures": sum(1 for r in results if not r.passed and r.outcome not in
+        "failures": sum(1 for r in results if Outcome(r.outcome).failing and r.outcome not in
                         (Outcome.SKIPPED, Outcome.ERROR)),
         "errors": sum(1 for r in results if r.outcome == Outcome.ERROR),
-        "skipped": sum(1 for r in results if r.outcome == Outcome.SKIPPED),
+        "skipped": sum(1 for r in results if r.outcome in (Outcome.SKIPPED, Outcome.DETACHED)),
     }
     total = sum(r.duration or 0.0 for r in results)
     attrib = {"name": SUITE, "time": f"{total:.3f}", **{k: str(v) for k, v in counts.items()}}
@@ -119,8 +125,13 @@ def mogrun_add_options(register: Callable[..., None]) -> None:
 def mogrun_configure(config: Any) -> None:
     """Refuse an unusable path before any run starts, not after they all finished."""
     path = (config.options or {}).get(OPTION)
-    if not path:
+    if path is None:
         return
+    if not path.strip():  # `--junit "$REPORT"` with REPORT unset: no report, said
+        raise UsageError("--junit needs a file path, got an empty one")
+    if path.endswith(("/", os.sep)):
+        raise UsageError(f"--junit {path}: names a directory; give a file path "
+                         f"(e.g. {path.rstrip('/' + os.sep)}/junit.xml)")
     target = Path(config.cwd or ".") / path  # the invocation's directory, not the process's
     if target.is_dir():
         raise UsageError(f"--junit {path}: is a directory; give a file path")

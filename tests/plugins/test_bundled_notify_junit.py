@@ -116,6 +116,13 @@ def test_undeliverable_notification_is_a_masked_warning():
      "failed, cancelled, gate_failed, skipped, success, always"),
     ([{"webhook": "https://x.example.com", "channel": "#ops"}],
      'unknown notify[1] setting "channel"'),
+    # parsed, but no request can go there: said by check, not after the runs
+    ([{"webhook": "https://127.0.0.1:99999/x"}], "notify[1].webhook is not a URL a request "
+     "can go to: its port is not a number from 1 to 65535"),
+    ([{"webhook": "https://hooks.example.com:abc/x"}], "notify[1].webhook is not a URL"),
+    ([{"slack": "https://hooks.example.com:0/x"}], "notify[1].slack is not a URL"),
+    ([{"webhook": "https://host with space/x"}], "notify[1].webhook is not a URL a request "
+     "can go to: its host is empty or has blanks in it"),
 ])
 def test_notify_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:
@@ -207,6 +214,35 @@ def test_junit_to_a_directory_is_refused_before_runs(tmp_path):
 
     with pytest.raises(UsageError, match="is a directory"):
         PluginHost.bundled_only().configure(config_with(tmp_path))
+
+
+@pytest.mark.parametrize("path", ["", "  ", "reports/", "new/reports/"])
+def test_an_empty_or_folder_junit_path_is_refused_before_runs(tmp_path, path):
+    # `--junit "$REPORT"` with REPORT unset wrote nothing and said nothing (exit 0);
+    # `--junit reports/` wrote a file named "reports"
+    from mogrun.errors import UsageError
+
+    config = SessionConfig(task_file=None, project_dir=None, base_url=None,
+                           options={"junit": path}, cwd=str(tmp_path))
+    with pytest.raises(UsageError, match=r"empty|names a directory"):
+        PluginHost.bundled_only().configure(config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_detached_run_is_skipped_not_failed(tmp_path):
+    # --detach exits 0, but its runs were each a <failure>: a red report for a green step
+    target = tmp_path / "mogrun.xml"
+    results = (make_result("long", "acme/api", "detached", run_id="r1", status="pending"),
+               make_result("long", "acme/web", "success", run_id="r2", duration=1.0))
+    PluginHost.bundled_only().session_finished(config=config_with(target), results=results,
+                                               exit_code=0)
+    suite = ET.parse(target).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"),
+            suite.get("skipped")) == ("2", "0", "0", "1")
+    detached, passed = suite.findall("testcase")
+    assert detached.find("failure") is None
+    assert detached.find("skipped").get("message") == junit.DETACHED
+    assert passed.find("failure") is None and passed.find("skipped") is None
 
 
 def test_unwritable_junit_path_is_a_warning(tmp_path):
