@@ -1122,3 +1122,19 @@ def test_each_unknown_plugin_setting_is_said_at_its_own_key(project, style: str)
         'unknown notify[1] setting "channel"'], result.err
     assert [where.rsplit(":", 2)[-2:] for where in said.values()] == [
         ["4", "33"], ["4", "45"], ["9", "2"]], result.err
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_an_unknown_table_value_hints_at_a_plugin_not_a_dotted_name(project, style: str) -> None:
+    # `edit_gate = { ... }` (the examples/edit-gate file without its plugin) was told
+    # to quote a job name "fix.edit_gate": no header or dotted key wrote a name there.
+    write(project, '[jobs.fix]\nrepo = "acme/api"\nprompt = "x"\n'
+                   '\t"edit_gate" = { tool = "edit_file" }  # the team\'s plugin\n\n'
+                   '[jobs]\nrelease.v1.repo = "acme/api"\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert 'Error: unknown key "edit_gate" in job "fix"' in result.errors, result
+    assert ("A job key a plugin declares needs that plugin loaded: [mogplex] plugins, -p, "
+            "or the plugin installed") in result.err, result.err
+    assert 'write [jobs."fix.edit_gate"]' not in result.err, result.err
+    assert 'write [jobs."release.v1"]' in result.err, result.err  # a dotted key: a name
