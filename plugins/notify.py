@@ -62,9 +62,11 @@ SCHEMA = {"anyOf": [_ENTRY, {"type": "array", "minItems": 1, "items": _ENTRY}]}
 def validate(value: Any) -> list[dict[str, Any]]:
     """A list of ``{kind: url, "on": [...]}`` targets."""
     items = [value] if isinstance(value, dict) else value
-    if not isinstance(items, list) or not items:
-        raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
-                         f'on = ["failed"] }}], not {type_name(value)}')
+    like = '[{ webhook = "https://...", on = ["failed"] }]'
+    if items == []:  # "not an array" would be wrong: it is one, with nothing in it
+        raise ValueError(f"notify needs at least one entry, like {like}")
+    if not isinstance(items, list):
+        raise ValueError(f"notify must be a list of tables like {like}, not {type_name(value)}")
     found = Problems()
     # Each item's problems are located under its index (a lone table has none).
     targets = [found.judge(str(i - 1) if items is value else "", _target, item, i)

@@ -104,7 +104,8 @@ def test_undeliverable_notification_is_a_masked_warning():
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ([], "notify must be a list of tables"),
+    ([], 'notify needs at least one entry, like [{ webhook = "https://...", on = '
+         '["failed"] }]'),  # it said "not an array" of an empty one
     ("https://x.example.com", "notify must be a list of tables"),
     ([{"on": ["failed"]}], "notify[1] needs exactly one of webhook = URL or slack = URL"),
     ([{"webhook": "a", "slack": "b"}], "notify[1] needs exactly one of"),
