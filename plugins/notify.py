@@ -56,17 +56,18 @@ _ENTRY = {"type": "object", "additionalProperties": False,
           "properties": {"webhook": {"type": "string"}, "slack": {"type": "string"},
                          "on": {"type": "array", "items": {"type": "string", "minLength": 1}}},
           "oneOf": [{"required": ["webhook"]}, {"required": ["slack"]}]}
-SCHEMA = {"anyOf": [_ENTRY, {"type": "array", "minItems": 1, "items": _ENTRY}]}
+SCHEMA = {"anyOf": [_ENTRY, {"type": "array", "items": _ENTRY}]}
 
 
 def validate(value: Any) -> list[dict[str, Any]]:
-    """A list of ``{kind: url, "on": [...]}`` targets."""
+    """A list of ``{kind: url, "on": [...]}`` targets; ``[]`` (none) switches off a
+    ``[defaults]`` notify for one job."""
     items = [value] if isinstance(value, dict) else value
-    like = '[{ webhook = "https://...", on = ["failed"] }]'
-    if items == []:  # "not an array" would be wrong: it is one, with nothing in it
-        raise ValueError(f"notify needs at least one entry, like {like}")
     if not isinstance(items, list):
-        raise ValueError(f"notify must be a list of tables like {like}, not {type_name(value)}")
+        raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
+                         f'on = ["failed"] }}], not {type_name(value)}')
+    if not items:  # a job's way to switch off the notify it takes from [defaults]
+        return []
     found = Problems()
     # Each item's problems are located under its index (a lone table has none).
     targets = [found.judge(str(i - 1) if items is value else "", _target, item, i)

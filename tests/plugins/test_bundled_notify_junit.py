@@ -104,8 +104,6 @@ def test_undeliverable_notification_is_a_masked_warning():
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ([], 'notify needs at least one entry, like [{ webhook = "https://...", on = '
-         '["failed"] }]'),  # it said "not an array" of an empty one
     ("https://x.example.com", "notify must be a list of tables"),
     ([{"on": ["failed"]}], "notify[1] needs exactly one of webhook = URL or slack = URL"),
     ([{"webhook": "a", "slack": "b"}], "notify[1] needs exactly one of"),
@@ -129,6 +127,23 @@ def test_notify_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:
         notify.validate(value)
     assert str(info.value).startswith(message)
+
+
+def test_an_empty_notify_switches_off_the_defaults_one(tmp_path):
+    # `notify = []` was refused ("not an array", then "needs an entry"), so a job
+    # could not leave out the notify every job takes from [defaults]
+    from mogrun.testing import run_mogrun
+
+    assert notify.validate([]) == []
+    (tmp_path / "mogplex.toml").write_text(
+        '[defaults]\r\nnotify = [{ webhook = "https://hooks.example.com/x" }]\r\n\r\n'
+        '[jobs.quiet]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nnotify = []  # none here\r\n'
+        '\r\n[jobs.loud]\r\nrepo = "acme/api"\r\nprompt = "y"\r\n\r\n', newline="")
+    shown = run_mogrun("--json", "show", "quiet", "loud", cwd=tmp_path)
+    assert shown.exit_code == 0, shown
+    jobs = {o["job"]: o for o in map(json.loads, shown.stdout.splitlines())}
+    assert jobs["quiet"]["options"]["notify"] == [], jobs["quiet"]
+    assert len(jobs["loud"]["options"]["notify"]) == 1, jobs["loud"]
 
 
 def test_a_client_error_is_not_retried():
