@@ -261,6 +261,10 @@ class KeySpec:
         returned it. ``ValueError``: the value is wrong (a crash of the plugin's
         is its ``PluginError``)."""
         kept = self.validate(value)
+        return kept, self.secrets_in(kept)
+
+    def secrets_in(self, value: Any) -> frozenset[str]:
+        """The secrets ``secrets`` lists for ``value`` (its non-empty strings)."""
         if self.secrets is None:
-            return kept, frozenset()
-        return kept, frozenset(s for s in self.secrets(kept) if isinstance(s, str) and s)
+            return frozenset()
+        return frozenset(s for s in self.secrets(value) if isinstance(s, str) and s)

@@ -439,8 +439,7 @@ def _same(before: Any, after: Any) -> bool:
 def _secrets_in(spec: KeySpec, value: Any) -> frozenset[str]:
     """The secrets a wrong value may hold, as far as its key can list them."""
     try:
-        return frozenset(s for s in (spec.secrets(value) if spec.secrets else ())
-                         if isinstance(s, str) and s)
+        return spec.secrets_in(value)
     except Exception:  # a value its key cannot read: nothing more is known
         return frozenset()
 
