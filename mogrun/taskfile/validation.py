@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mogrun.errors import Location, TaskFileError, UnknownKeyError
+from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
@@ -117,12 +117,11 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         hint = closest(key, known)
         said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
         context = [f'did you mean "{hint}"?'] if hint else []
-        location = taskfile.location(*where, key)
         if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
-            context = [PLUGIN_KEY_HINT if _written_as_value(location) else
+            context = [PLUGIN_KEY_HINT if _written_as_value(taskfile, (*where, key)) else
                        _quoting_hint(where[1], _name_rest(key, table[key], known))]
         errors.append(UnknownKeyError(
-            said, location=location, key=key,
+            said, location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,
             context=context))
     return errors
@@ -134,15 +133,12 @@ PLUGIN_KEY_HINT = ("A job key a plugin declares needs that plugin loaded: [mogpl
                    "-p, or the plugin installed (mogrun plugins lists what is loaded).")
 
 
-def _written_as_value(location: Location) -> bool:
-    """Whether the key at ``location`` is followed by ``=`` (``key = { ... }``), not
-    by ``.`` or ``]``: a value of the job, not part of a dotted job name."""
-    line, column = location.source_line, location.column
-    if line is None or column is None:
-        return False
-    rest = line[column - 1:]
-    token = re.match(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+', rest)
-    return token is not None and rest[token.end():].lstrip().startswith("=")
+def _written_as_value(taskfile: TaskFile, path: tuple[str, ...]) -> bool:
+    """Whether ``path`` is written as ``key = value`` in the file, not made by a
+    header or a dotted key (``[jobs.a.b]``, ``a.b.repo = ...``) that names it."""
+    from mogrun.taskfile.positions import entries  # an unknown key's hint: rare
+
+    return any(entry.path == path and entry.kind != "table" for entry in entries(taskfile.text))
 
 
 def _name_rest(key: str, value: dict[str, Any], known: Collection[str]) -> tuple[str, ...]:
