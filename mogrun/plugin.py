@@ -15,7 +15,8 @@ errors a plugin raises (``GateError`` to veto a start, ``NotifyError`` when a
 notifier could not deliver, ``ValueError`` from a key validator); the outcome
 and status vocabulary; durations, masking and values (``toml_repr``) as
 mogrun writes them;
-``post_json`` for webhooks; and the validators of job-key tables, whose
+``post_json`` for webhooks; ``write_file`` for a report written whole or not at
+all; and the validators of job-key tables, whose
 messages name the sub-key like the bundled plugins' do.
 
 One rule for plugins that catch broadly: let ``Interrupted`` (and
@@ -23,6 +24,8 @@ One rule for plugins that catch broadly: let ``Interrupted`` (and
 """
 
 from __future__ import annotations
+
+import os
 
 from mogrun.durations import format_duration, parse_duration
 from mogrun.errors import (
@@ -114,4 +117,17 @@ __all__ = [
     "toml_repr",
     "type_name",
     "web_url",
+    "write_file",
 ]
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Put ``data`` at ``path`` whole or not at all (a temporary file beside it,
+    renamed over it): a full disk or a Ctrl-C mid-write leaves the old file, never
+    half a report. ``OSError`` when it cannot be done, with nothing left behind.
+    Imported when called: ``check`` and ``show`` load every plugin."""
+    from pathlib import Path
+
+    from mogrun.atomic import write_atomically
+
+    write_atomically(Path(path), data)

@@ -4,7 +4,8 @@ One ``<testcase>`` per run (classname = job, name = repo, time = duration),
 so CI dashboards (GitLab, Jenkins, GitHub test reporters) show each run as a
 test. A failed, cancelled, timed-out or gate-failed run carries a
 ``<failure>`` whose message is its outcome, status and failing gate reasons;
-a skipped run is ``<skipped/>``; an error before the run started is
+a skipped run is ``<skipped/>``; a run whose result is an error (it never
+started, or mogrun lost the API while following it: its end is unknown) is
 ``<error>``. The path comes from ``config.options["junit"]`` in
 ``mogrun_session_finished``, so the plugin keeps no state between sessions.
 
@@ -16,13 +17,14 @@ in agent text), so the report always parses and never leaks.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mogrun.plugin import Outcome, UsageError, hookimpl, mask
+from mogrun.plugin import Outcome, UsageError, hookimpl, mask, write_file
 
 if TYPE_CHECKING:  # imported where a report is made: `check` and `show` load this plugin too
     import xml.etree.ElementTree as ET
@@ -129,6 +131,9 @@ def mogrun_configure(config: Any) -> None:
         return
     if not path.strip():  # `--junit "$REPORT"` with REPORT unset: no report, said
         raise UsageError("--junit needs a file path, got an empty one")
+    if path == "-":  # stdout carries the run's own output (or its --json lines)
+        raise UsageError("--junit -: the report cannot go to standard output; give a file "
+                         "path (e.g. --junit mogrun-junit.xml)")
     if path.endswith(("/", os.sep)):
         raise UsageError(f"--junit {path}: names a directory; give a file path "
                          f"(e.g. {path.rstrip('/' + os.sep)}/junit.xml)")
@@ -164,4 +169,7 @@ def mogrun_session_finished(config: Any, results: tuple[Any, ...],
     ET.indent(tree)
     target = Path(config.cwd or ".") / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(target, encoding="utf-8", xml_declaration=True)
+    # Whole or not at all: a CI step that uploads the report never reads half of one.
+    document = io.BytesIO()
+    tree.write(document, encoding="utf-8", xml_declaration=True)
+    write_file(target, document.getvalue())

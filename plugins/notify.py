@@ -84,6 +84,10 @@ def _target(item: Any, index: int) -> dict[str, Any] | None:
     found = Problems()
     on = found.judge("on", strings, raw.get("on", list(DEFAULT_ON)), f"{where}.on",
                      choices=(*NOTIFY_OUTCOMES, ALWAYS))
+    if on == []:  # a target that can never be sent is a mistake, not a switch
+        found.add("on", f"{where}.on is empty, so this target is never sent; name the outcomes "
+                        f"to send on ({', '.join((*NOTIFY_OUTCOMES, ALWAYS))}), or remove it "
+                        "(notify = [] switches off a [defaults] notify)")
     kinds = [kind for kind in KINDS if kind in raw]
     if len(kinds) != 1:
         found.add("", f"{where} needs exactly one of webhook = URL or slack = URL")

@@ -122,6 +122,9 @@ def test_undeliverable_notification_is_a_masked_warning():
     ([{"slack": "https://hooks.example.com:0/x"}], "notify[1].slack is not a URL"),
     ([{"webhook": "https://host with space/x"}], "notify[1].webhook is not a URL a request "
      "can go to: its host is empty or has blanks in it"),
+    # passed check, and the target could never be sent
+    ([{"webhook": "https://x.example.com", "on": []}],
+     "notify[1].on is empty, so this target is never sent; name the outcomes to send on"),
 ])
 def test_notify_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:
@@ -144,6 +147,21 @@ def test_an_empty_notify_switches_off_the_defaults_one(tmp_path):
     jobs = {o["job"]: o for o in map(json.loads, shown.stdout.splitlines())}
     assert jobs["quiet"]["options"]["notify"] == [], jobs["quiet"]
     assert len(jobs["loud"]["options"]["notify"]) == 1, jobs["loud"]
+
+
+def test_check_locates_a_target_that_is_never_sent(tmp_path):
+    from mogrun.testing import run_mogrun
+
+    (tmp_path / "mogplex.toml").write_text(
+        '\ufeff# team jobs\r\n\r\n[jobs.nightly]  # every night\r\nrepo = "acme/api"\r\n'
+        'prompt = "x"\r\nnotify = [\r\n\t# the ops channel\r\n'
+        '\t{ webhook = "https://hooks.example.com/x", on = [] },  # muted\r\n]\r\n\r\n\r\n',
+        encoding="utf-8", newline="")
+    checked = run_mogrun("check", cwd=tmp_path)
+    assert checked.exit_code == 2, checked
+    assert "mogplex.toml:8:" in checked.stderr, checked.stderr
+    assert "notify[1].on is empty, so this target is never sent" in checked.stderr
+    assert "Traceback" not in checked.stderr
 
 
 def test_a_client_error_is_not_retried():
@@ -259,6 +277,30 @@ def test_a_detached_run_is_skipped_not_failed(tmp_path):
     assert detached.find("failure") is None
     assert detached.find("skipped").get("message") == junit.DETACHED
     assert passed.find("failure") is None and passed.find("skipped") is None
+
+
+def test_junit_to_standard_output_is_refused_before_runs(tmp_path):
+    # `--junit -` wrote a file named "-" in the project
+    from mogrun.errors import UsageError
+
+    config = SessionConfig(task_file=None, project_dir=None, base_url=None,
+                           options={"junit": "-"}, cwd=str(tmp_path))
+    with pytest.raises(UsageError, match="cannot go to standard output; give a file path"):
+        PluginHost.bundled_only().configure(config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_junit_report_replaces_the_old_one_whole(tmp_path):
+    # The report was rewritten in place: a reader (a CI upload) that had the old file
+    # open saw it truncated mid-write. A new file renamed over it leaves that one whole.
+    target = tmp_path / "mogrun.xml"
+    target.write_text("<old/>", encoding="utf-8")
+    with target.open(encoding="utf-8") as reader:
+        PluginHost.bundled_only().session_finished(config=config_with(target),
+                                                   results=RESULTS, exit_code=1)
+        assert reader.read() == "<old/>"
+    assert ET.parse(target).getroot().find("testsuite").get("tests") == "4"
+    assert [p.name for p in tmp_path.iterdir()] == ["mogrun.xml"]  # no temporary left
 
 
 def test_unwritable_junit_path_is_a_warning(tmp_path):
