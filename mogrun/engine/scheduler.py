@@ -239,15 +239,22 @@ class Scheduler:
             if need.state == "done" and need.outcome not in ("success", DETACHED):
                 return f"needs {name}, which did not pass ({need.outcome})"
         if self.halted and js.waiting == 0:
-            return "not started after an earlier failure (use -k to keep going)"
+            return self._halt_reason()
         return None
+
+    def _halt_reason(self) -> str:
+        """Why nothing more starts: ``-k`` helps after a failure, not after the API
+        refused the token (401/403), where no start can succeed."""
+        if self.abort.is_set():
+            return "not started: the API refused the token, so no run can start with it"
+        return "not started after an earlier failure (use -k to keep going)"
 
     def _launch(self) -> None:
         while self._ready and self._active < self.max_parallel:
             js, index = self._next_ready()
             if self.stop.is_set() or self.halted:
-                why = "interrupted before it started" if self.stop.is_set() else (
-                    "not started after an earlier failure (use -k to keep going)")
+                why = ("interrupted before it started" if self.stop.is_set()
+                       else self._halt_reason())
                 self._record(js, index, self.skip_fn(js.job, js.job.runs[index], why))
                 continue
             self._active += 1

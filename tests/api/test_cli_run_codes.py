@@ -25,6 +25,29 @@ def test_a_read_only_token_cannot_start_exit_65(mogrun_cli, mogrun_emulator, tmp
     assert mogrun_emulator.runs == []
 
 
+def test_with_keep_going_a_refused_token_says_why_the_rest_did_not_start(
+        mogrun_cli, mogrun_emulator, tmp_path):
+    # The skipped job said "use -k to keep going" though -k was given: after a 401/403
+    # nothing can start, and the reason is the token, not a missing -k.
+    write_taskfile(tmp_path, """
+        # two independent jobs, one slot: the second waits for the first
+        [defaults]
+        repo = "acme/api"
+        prompt = "hi\\n@emulator duration=0.2s"
+
+        [jobs.first]
+
+        [jobs.second]
+
+    """)
+    result = mogrun_cli("-k", "-j", "1", "first", "second", cwd=tmp_path,
+                        env={"MOGPLEX_API_KEY": mogrun_emulator.read_token})
+    assert result.exit_code == 65, result
+    assert "the API refused the token, so no run can start with it" in result.output
+    assert "use -k" not in result.output
+    assert mogrun_emulator.runs == []
+
+
 def test_an_unknown_token_exits_64(mogrun_cli, mogrun_emulator, tmp_path):
     write_taskfile(tmp_path, TASKS)
     result = mogrun_cli("hello", cwd=tmp_path, env={"MOGPLEX_API_KEY": "mog_unknown"})
