@@ -19,8 +19,8 @@ from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
 from mogrun.tables import cell_width, render_table
 
-SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]
-STATUS_COLUMN = 3
+SUMMARY_HEADERS = ["job", "repo", "run id", "result", "duration", "branch", "gates"]
+RESULT_COLUMN = 3
 
 
 def gates_cell(result: RunResult) -> str:

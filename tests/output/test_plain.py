@@ -47,7 +47,7 @@ def test_lines_have_the_event_shape():
     assert re.fullmatch(CLOCK + r"  build  result  -  success \(r_1\)", lines[3])
     assert lines[4:] == [
         "",
-        "job    repo      run id  status   duration  branch  gates",
+        "job    repo      run id  result   duration  branch  gates",
         "-----  --------  ------  -------  --------  ------  ------",
         "build  acme/api  r_1     success  12s       -       passed",
         "1 passed, 0 failed in 0s",
