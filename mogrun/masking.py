@@ -39,9 +39,43 @@ def masked_error(error: E, secrets: Iterable[str], **changes: Any) -> E:
     other fields to set): the token and the job's secrets never reach a message,
     whatever a server echoed or a plugin raised."""
     ordered = maskable(secrets)
+    location = getattr(error, "location", None)
+    if location is not None and ordered and "location" not in changes:
+        changes["location"] = _masked_location(location, ordered)
     return error.evolve(message=_mask_with(error.message, ordered),
                         context=tuple(_mask_with(line, ordered) for line in error.context),
                         **changes)
+
+
+def _masked_location(location: Any, ordered: tuple[str, ...]) -> Any:
+    """A task file's location with its quoted source line masked (a token pasted into
+    the file shows in its excerpt), the column moved so the caret still points at
+    the same character (at the mask when it pointed inside a secret)."""
+    from dataclasses import replace
+
+    line, column = location.source_line, location.column
+    if line is None or not any(secret in line for secret in ordered):
+        return replace(location, path=_mask_with(location.path, ordered))
+    index = len(line) if column is None else column - 1
+    shown, moved = _mask_at(line, index, ordered)
+    return replace(location, path=_mask_with(location.path, ordered), source_line=shown,
+                   column=None if column is None else moved + 1)
+
+
+def _mask_at(line: str, index: int, ordered: tuple[str, ...]) -> tuple[str, int]:
+    """``line`` masked left to right (longest secret first at each place), and where
+    the character at ``index`` is in the result."""
+    parts: list[str] = []
+    at, moved, size = 0, None, 0
+    while at < len(line):
+        found = next((secret for secret in ordered if line.startswith(secret, at)), None)
+        step = len(found) if found else 1
+        if moved is None and at <= index < at + step:
+            moved = size
+        parts.append(MASK if found else line[at])
+        size += len(parts[-1])
+        at += step
+    return "".join(parts), size if moved is None else moved
 
 
 def mask_data(value: Any, secrets: Iterable[str] = (), *,

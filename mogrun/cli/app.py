@@ -72,7 +72,7 @@ class MogrunApp:
 
             return list_jobs(state)
         except MogrunError as error:
-            self._report(error)
+            self._report(state, error)
             return error.exit_code
 
     def _invoke(self, state: CliState, argv: list[str]) -> int:
@@ -89,8 +89,9 @@ class MogrunApp:
             with cli.make_context("mogrun", argv, obj=state) as ctx:
                 result = cli.invoke(ctx)
         except MogrunError as error:
-            self._report(error)
-            self._github_failure(state, error.lines(), error.exit_code, error)
+            self._report(state, error)
+            self._github_failure(state, state.shown_error(error).lines(), error.exit_code,
+                                 error)
             return error.exit_code
         except click.exceptions.Exit as done:
             return done.exit_code
@@ -117,14 +118,11 @@ class MogrunApp:
 
         report_failure(stdout=self.stdout, env=state.env, command=state.github_failures,
                        lines=lines, exit_code=code, error=error,
-                       secrets=[state.env.get("MOGPLEX_API_KEY", "")],
+                       secrets=state.secrets,
                        json_stderr=self.stderr if state.json_output else None)
 
-    def _report(self, error: MogrunError) -> None:
-        from mogrun.textsafety import escape_agent_text
-
-        # Messages quote task files and servers: nothing in them may act on the terminal.
-        lines = [escape_agent_text(line) for line in error.lines()]
+    def _report(self, state: CliState, error: MogrunError) -> None:
+        lines = state.error_lines(error)  # masked and escaped, as check's problems are
         # A full stderr must not turn the error's own exit code into a traceback.
         with contextlib.suppress(OSError, ValueError):
             self.stderr.write(f"Error: {lines[0]}\n")

@@ -15,9 +15,11 @@ import contextlib
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from mogrun.errors import UsageError
+from mogrun.errors import MogrunError, UsageError
+
+E = TypeVar("E", bound=MogrunError)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,6 +107,32 @@ class CliState:
             raise UsageError("--local and --url cannot be used together",
                              context=["--local always talks to the embedded emulator."])
         return self
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """What no message may show: the token (however short or unset: ``mask``
+        skips what is too short to matter) and the secrets the plugin host learnt
+        (the task file's ``env.*`` values)."""
+        token = (self.env.get("MOGPLEX_API_KEY") or "").strip()
+        known = self.plugin_host.known_secrets if self.plugin_host is not None else frozenset()
+        return frozenset({token, *known} - {""})
+
+    def shown_error(self, error: E) -> E:
+        """``error`` as it may be reported: every error (``Error:``, ``check``'s problems,
+        its JSON) goes through here, so a token quoted from the task file's text or
+        a ``--set`` name is masked whatever built the message."""
+        from mogrun.masking import masked_error
+
+        secrets = self.secrets
+        return masked_error(error, secrets) if secrets else error
+
+    def error_lines(self, error: MogrunError) -> list[str]:
+        """The lines that report ``error`` (after ``Error: ``): masked, and escaped,
+        because messages quote task files and servers: nothing in them may act on
+        the terminal."""
+        from mogrun.textsafety import escape_agent_text
+
+        return [escape_agent_text(line) for line in self.shown_error(error).lines()]
 
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
         """Write a line to the invocation's stdout (``err``: stderr); escape

@@ -50,28 +50,31 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         # reported as JSON.
         location = error.location
         path = str(loaded.path) if loaded else location.path if location else _found(state)
-        state.echo(json.dumps({"ok": False, "file": path, "errors": [_error_json(error)],
-                               "warnings": []}))
+        state.echo(json.dumps({"ok": False, "file": path,
+                               "errors": [_error_json(state, error)], "warnings": []}))
         return 2
     if state.json_output:
+        from mogrun.masking import mask_data
+
         state.echo(json.dumps({"ok": not report.errors, "file": str(taskfile.path),
-                               "errors": [_error_json(e) for e in report.errors],
-                               "warnings": report.warnings}))
+                               "errors": [_error_json(state, e) for e in report.errors],
+                               "warnings": mask_data(report.warnings, state.secrets)}))
     else:
         _print_report(state, taskfile, report)
     return 2 if report.errors else 0
 
 
 def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
+    from mogrun.masking import mask
     from mogrun.textsafety import escape_agent_text
 
     for error in report.errors:
-        lines = [escape_agent_text(line) for line in error.lines()]
+        lines = state.error_lines(error)
         state.echo(f"Error: {lines[0]}", err=True)
         for line in lines[1:]:
             state.echo(line, err=True)
     for warning in report.warnings:
-        state.echo(f"Warning: {escape_agent_text(warning)}", err=True)
+        state.echo(f"Warning: {escape_agent_text(mask(warning, state.secrets))}", err=True)
     if report.errors:
         count = len(report.errors)
         state.echo(f"{count} problem{'s' * (count > 1)} in {taskfile.path}", err=True)
@@ -80,10 +83,12 @@ def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
         state.echo(f"{taskfile.path}: ok ({count} job{'s' * (count != 1)})")
 
 
-def _error_json(error: MogrunError) -> dict[str, Any]:
-    location = getattr(error, "location", None)
-    return {"message": error.message, "context": list(error.context),
-            "file": location.path if location else None,
+def _error_json(state: CliState, error: MogrunError) -> dict[str, Any]:
+    location = getattr(error, "location", None)  # the file's own column, not the masked one
+    shown = state.shown_error(error)
+    shown_location = getattr(shown, "location", None)
+    return {"message": shown.message, "context": list(shown.context),
+            "file": shown_location.path if shown_location else None,
             "line": location.line if location else None,
             "column": location.column if location else None}
 

@@ -120,3 +120,46 @@ def test_limit_errors_mask_values_that_came_from_env(project, monkeypatch) -> No
         "Error: job \"c\", key \"root\": root '/***' must be relative to the repo",
     ]
     assert "secret" not in result.out + result.err
+
+
+TOKEN = "mog_SUPERSECRET1234"
+
+
+@pytest.mark.parametrize(("text", "command"), [
+    # A value of the file (quoted in the message and in the source excerpt).
+    ('[jobs.p]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
+     f'harness = "{TOKEN}"   # pasted by mistake\r\n\r\n', ("check",)),
+    (f'[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n\tharness = "{TOKEN}"\n\n', ("--json", "check")),
+    # tomllib's error: the excerpt is the raw line.
+    (f'# the job\n[jobs.p]\nrepo = "acme/api"\nprompt = "use {TOKEN}\n\n', ("list",)),
+    # A --set name is quoted back.
+    ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n', ("--set", f"{TOKEN}=1", "show", "p")),
+    ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n',
+     ("--set", f"{TOKEN}=1", "--url", "https://mogplex.com", "show", "p")),
+])
+def test_no_error_shows_the_api_token(project, text: str, command: tuple[str, ...]) -> None:
+    project.path.write_text(text, encoding="utf-8", newline="")
+    result = project.run(*command, env={"MOGPLEX_API_KEY": f" {TOKEN}\n"})
+    assert result.code == 2, result
+    assert TOKEN not in result.err + result.out, result
+    assert "***" in result.err + result.out, result
+
+
+def test_a_masked_excerpt_keeps_its_caret_on_the_character(project) -> None:
+    project.path.write_text(f'[jobs.p]\nrepo = "acme/api"\nprompt = "{TOKEN}"\nx = [{TOKEN}]\n')
+    result = project.run("check", env={"MOGPLEX_API_KEY": TOKEN})
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    quoted = next(i for i, line in enumerate(lines) if line.startswith("  4 | "))
+    assert lines[quoted] == "  4 | x = [***]"
+    assert lines[quoted + 1].index("^") == lines[quoted].index("***"), result.err
+    as_json = project.run("--json", "check", env={"MOGPLEX_API_KEY": TOKEN})
+    assert '"line": 4, "column": 6' in as_json.out, as_json  # the file's own column
+
+
+@pytest.mark.parametrize("token", ["", "   ", "x", "mog"])
+def test_an_unset_or_short_token_masks_nothing(project, token: str) -> None:
+    project.path.write_text('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\nharness = "xmogx"\n')
+    result = project.run("check", env={"MOGPLEX_API_KEY": token})
+    assert result.code == 2, result
+    assert 'not \'xmogx\'' in result.err and "***" not in result.err, result
