@@ -45,7 +45,9 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range
     except ValueError as exc:
-        return f"it is not a valid URL ({exc})"
+        # urllib's text quotes the "port", which is a password's piece when the
+        # userinfo holds a '#', '?' or '/': never shown.
+        return _unreadable(url, exc)
     if port == 0:
         return "it names port 0, which no server listens on"
     refusal = url_refusal(parts.scheme, parts.hostname)
@@ -58,6 +60,25 @@ def url_problem(url: str) -> str | None:
     if refusal is not None:
         return "plain http:// is only allowed for loopback; tokens travel over HTTPS"
     return None
+
+
+def _unreadable(url: str, error: ValueError) -> str:
+    """Why urllib could not read ``url``, in our words only."""
+    if _userinfo_end(url) is not None:
+        return "it must not carry credentials (user@host)"
+    if "out of range" in str(error):
+        return "it is not a valid URL (its port is out of range 0-65535)"
+    return "it is not a valid URL (its host or port cannot be read)"
+
+
+def _userinfo_end(url: str) -> int | None:
+    """Where the userinfo a URL may carry ends (its last '@' after '://', or after
+    the start without a scheme), or ``None``: a password may hold '#', '?' or
+    '/', after which urllib sees no userinfo at all."""
+    start = url.find("://")
+    start = 0 if start < 0 else start + 3
+    at = url.rfind("@")
+    return at if at >= start else None
 
 
 def check_file_url(url: str) -> None:
@@ -125,14 +146,14 @@ def _normalised(url: str) -> str:
 
 
 def _shown(url: str) -> str:
-    """A URL for a message, without credentials a user may have put in it."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url[:60]
-    if "@" in parts.netloc:
-        return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-    return url
+    """A URL for a message, without credentials a user may have put in it: all
+    between '://' and the last '@' is masked, whatever urllib makes of it."""
+    end = _userinfo_end(url)
+    if end is None:
+        return url
+    scheme = url.find("://")
+    start = 0 if scheme < 0 else scheme + 3
+    return url[:start] + "***" + url[end:]
 
 
 def token_from_env(env: Mapping[str, str]) -> str:

@@ -178,3 +178,29 @@ def test_odd_urls_cannot_smuggle_plain_http_past_the_loopback_rule(url, no_socke
     with pytest.raises(UsageError):
         Urllib3Transport().send("POST", url, headers={}, body=b"{}", timeout=1)
     assert no_sockets == []
+
+
+@pytest.mark.parametrize("url", [
+    "https://user:s3cr3t#x@mogplex.com", "https://user:s3cr3t?x@mogplex.com",
+    "https://user:s3cr3t/x@mogplex.com", "https://user:s3cr3t@x@mogplex.com",
+    "  https://user:s3cr3t#x@mogplex.com:99999 ", "user:s3cr3t@mogplex.com",
+])
+@pytest.mark.parametrize("source", ["cli", "env"])
+def test_a_refused_url_never_shows_its_password(url, source):
+    kwargs = {"cli_url": url if source == "cli" else None,
+              "env": {"MOGPLEX_URL": url} if source == "env" else {}, "file_url": None}
+    with pytest.raises(UsageError) as caught:
+        resolve_endpoint(**kwargs)
+    assert "s3cr3t" not in "\n".join(caught.value.lines()), caught.value.message
+    assert "***@" in caught.value.message
+
+
+def test_a_password_with_a_hash_is_refused_through_the_cli(tmp_path):
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, '[jobs.a]  # the one job\nrepo = "acme/api"\nprompt = "x"\n\n')
+    result = run_mogrun("--url", "https://user:s3cr3t#x@mogplex.com", "show", "a", cwd=tmp_path,
+                        env={"MOGPLEX_API_KEY": "mog_x"})
+    assert result.code == 2, result
+    assert "s3cr3t" not in result.err, result
+    assert "'https://***@mogplex.com' refused: it must not carry credentials" in result.err
