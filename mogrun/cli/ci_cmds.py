@@ -63,6 +63,8 @@ def github_command(state: CliState, output: str | None, check: bool,
     to_stdout = output == "-"
     if to_stdout and check:
         raise UsageError("--check compares with a file: give -o a path, not -")
+    # Before any plugin is imported: a plugin's print must not corrupt the workflow.
+    state.stdout_is_data = to_stdout
     taskfile = load_taskfile(state)
     host = load_host(state, taskfile)
     host.configure(check_config(state, taskfile))  # as ``check`` does: plugins may refuse
@@ -80,7 +82,6 @@ def github_command(state: CliState, output: str | None, check: bool,
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
-        state.stdout_is_data = True
         state.stdout.write(text)
         return 0
     if check:
