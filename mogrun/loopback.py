@@ -28,15 +28,22 @@ def is_loopback_host(host: str | None) -> bool:
 
 NOT_HTTP = "not an http(s) URL with a host"
 PLAIN_HTTP = "plain http:// is only for loopback"
+# ``localhost.`` is no name the resolver keeps local: glibc asks DNS for it, so a
+# plain-http token could go to whoever answers.
+DOTTED_LOOPBACK = ("plain http:// needs loopback named without a trailing dot "
+                   "(the resolver asks DNS for it): use localhost or 127.0.0.1")
 
 
 def url_refusal(scheme: str | None, host: str | None) -> str | None:
-    """Why mogrun must not send a request to ``scheme://host`` (``NOT_HTTP`` or
-    ``PLAIN_HTTP``), or ``None``: only http(s) is spoken, and plain ``http://``
-    only to loopback, since tokens and webhook URLs travel over HTTPS."""
+    """Why mogrun must not send a request to ``scheme://host`` (``NOT_HTTP``,
+    ``PLAIN_HTTP`` or ``DOTTED_LOOPBACK``), or ``None``: only http(s) is spoken,
+    and plain ``http://`` only to loopback that no resolver is asked about, since
+    tokens and webhook URLs travel over HTTPS."""
     scheme = (scheme or "").lower()
     if scheme not in ("http", "https") or not host:
         return NOT_HTTP
     if scheme == "http" and not is_loopback_host(host):
         return PLAIN_HTTP
+    if scheme == "http" and host.strip("[]").endswith("."):
+        return DOTTED_LOOPBACK
     return None

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from mogrun.durations import parse_duration
-from mogrun.loopback import NOT_HTTP, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, url_refusal
 
 T = TypeVar("T")
 
@@ -123,6 +123,8 @@ def web_url(value: Any, where: str) -> str:
     refusal = url_refusal(parts.scheme if parts is not None else None, host)
     if refusal == NOT_HTTP:
         raise ValueError(f"{where} must be an http(s) URL")
+    if refusal == DOTTED_LOOPBACK:
+        raise ValueError(f"{where}: {refusal}")
     if refusal is not None:
         raise ValueError(f"{where} must use https:// (plain http only to loopback)")
     problem = _unsendable(parts, host) if parts is not None and host is not None else None

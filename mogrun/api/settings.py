@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
-from mogrun.loopback import NOT_HTTP, is_loopback_host, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, is_loopback_host, url_refusal
 from mogrun.tomltext import toml_repr
 
 DEFAULT_URL = "https://mogplex.com"
@@ -57,6 +57,8 @@ def url_problem(url: str) -> str | None:
         return "it must not carry credentials (user@host)"
     if parts.query or parts.fragment:
         return "it must not have a query or fragment"
+    if refusal == DOTTED_LOOPBACK:
+        return refusal
     if refusal is not None:
         return "plain http:// is only allowed for loopback; tokens travel over HTTPS"
     return None

@@ -34,7 +34,7 @@ from mogrun.errors import (
     TransportError,
     UsageError,
 )
-from mogrun.loopback import NOT_HTTP, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, url_refusal
 from mogrun.threads import start_without_signals
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ def _refuse_by_urllib3(url: str) -> None:
 def _refuse(refusal: str | None, url: str, host: str | None) -> None:
     if refusal == NOT_HTTP:
         raise UsageError(f"not an http(s) URL: {origin_of(url)!r}")
+    if refusal == DOTTED_LOOPBACK:
+        raise UsageError(f"refusing {origin_of(url)!r}: {refusal}")
     if refusal is not None:
         raise UsageError(f"refusing plain http:// to {host}: only loopback may use http",
                          context=["Use an https:// URL."])

@@ -8,7 +8,7 @@ import pytest
 from mogrun.api.settings import url_problem
 from mogrun.api.transport import refuse_insecure_url
 from mogrun.errors import UsageError
-from mogrun.loopback import NOT_HTTP, PLAIN_HTTP, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, PLAIN_HTTP, url_refusal
 from mogrun.plugintables import web_url
 
 CASES = [
@@ -17,7 +17,11 @@ CASES = [
     ("http://127.0.0.1:8080", None),
     ("http://localhost", None),
     ("http://[::1]:9", None),
-    ("HTTP://LOCALHOST.", None),
+    # glibc asks DNS for "localhost.": the token could go over http to whoever answers.
+    ("HTTP://LOCALHOST.", DOTTED_LOOPBACK),
+    ("http://localhost.:8080/api", DOTTED_LOOPBACK),
+    ("http://127.0.0.1.:8080", DOTTED_LOOPBACK),
+    ("https://localhost.:8443", None),
     ("http://203.0.113.7", PLAIN_HTTP),
     ("http://mogplex.com", PLAIN_HTTP),
     ("http://127.0.0.1.example.com", PLAIN_HTTP),
@@ -62,3 +66,13 @@ def test_a_message_names_an_ipv6_origin_with_its_brackets(url, shown):
     from mogrun.api.transport import origin_of
 
     assert origin_of(url) == shown
+
+
+@pytest.mark.parametrize("url", ["http://localhost.:8080", "http://LOCALHOST."])
+def test_a_dotted_loopback_name_is_refused_saying_what_to_use(url):
+    assert "use localhost or 127.0.0.1" in (url_problem(url) or "")
+    with pytest.raises(UsageError) as caught:
+        refuse_insecure_url(url + "/api/v1/mogplex/runs")
+    assert "use localhost or 127.0.0.1" in caught.value.message
+    with pytest.raises(ValueError, match=r"use localhost or 127\.0\.0\.1"):
+        web_url(url, "notify.url")
