@@ -17,7 +17,13 @@ BROKEN_LINK = "is a broken symlink"
 
 
 def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
-    """The task file's path; ``TaskFileError`` (exit 2) when there is none."""
+    """The task file's path; ``TaskFileError`` (exit 2) when there is none.
+
+    However it is named, the path is its folder resolved plus its own name, not
+    what a symlinked file points to: a task file linked into several projects
+    reads each one's prompt files and keeps each one's history (as ``make`` and
+    ``just`` read a linked Makefile). Edits still reach the real file
+    (``atomic.write_atomically`` follows the link)."""
     refuse_empty(explicit)
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
@@ -25,7 +31,8 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
             problem = file_problem(path)  # before resolving: /dev/fd/N resolves to no path
             if problem:
                 _refuse(f"{given} (from {origin})", problem)
-            return path.resolve()  # (a loop is a problem above: never met here)
+            # (a loop is a problem above: never met here)
+            return resolved(path.parent) / path.name
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         candidate = folder / FILE_NAME
         problem = file_problem(candidate)

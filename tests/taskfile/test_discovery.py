@@ -97,3 +97,37 @@ def test_a_plugin_file_that_is_a_symlink_loop_is_a_clear_error(project, how) -> 
     assert result.code == 2, result
     assert result.errors == [f"Error: plugin file {project.root.resolve() / 'loop.py'} is a "
                              "symlink loop"]
+
+
+def _linked_projects(root):
+    """``real/mogplex.toml`` linked into ``proj/``; each folder has its own prompt."""
+    (root / "real").mkdir()
+    (root / "proj").mkdir()
+    (root / "real" / "mogplex.toml").write_text(
+        '# shared between projects\r\n[jobs.p]\r\nrepo = "acme/api"\r\n'
+        'prompt_file = "prompt.md"\t# beside the file as named\r\n\r\n')
+    (root / "real" / "prompt.md").write_text("REAL prompt\n")
+    (root / "proj" / "prompt.md").write_text("PROJ prompt\n\n")
+    (root / "proj" / "mogplex.toml").symlink_to("../real/mogplex.toml")
+    return root / "proj"
+
+
+@pytest.mark.parametrize("how", ["found", "-f", "MOGRUN_FILE", "-f absolute"])
+def test_a_linked_task_file_is_the_file_as_named_however_it_is_named(
+        project, monkeypatch, how: str) -> None:
+    proj = _linked_projects(project.root)
+    monkeypatch.chdir(proj)
+    args: tuple[str, ...] = ()
+    if how == "MOGRUN_FILE":
+        monkeypatch.setenv("MOGRUN_FILE", "mogplex.toml")
+    elif how != "found":
+        args = ("-f", str(proj / "mogplex.toml") if how.endswith("absolute") else "mogplex.toml")
+    result = project.run(*args, "--json", "show", "p")
+    assert result.code == 0, result
+    assert "PROJ prompt" in result.out and "REAL prompt" not in result.out, result
+    checked = project.run(*args, "--json", "check")
+    assert f'"file": "{proj.resolve() / "mogplex.toml"}"' in checked.out, checked
+    added = project.run(*args, "add", "q", "--repo", "acme/web", "--prompt", "hi")
+    assert added.code == 0, added
+    assert (proj / "mogplex.toml").is_symlink()  # the real file was edited, the link kept
+    assert "[jobs.q]" in (project.root / "real" / "mogplex.toml").read_text()
