@@ -115,7 +115,11 @@ def resolve_endpoint(
     *, cli_url: str | None, env: Mapping[str, str], file_url: str | None
 ) -> Endpoint:
     """The API endpoint by precedence; refused URLs exit 2 before any socket."""
-    env_url = (env.get("MOGPLEX_URL") or "").strip()
+    env_url = env.get("MOGPLEX_URL") or ""  # empty is unset, as for MOGRUN_FILE
+    if env_url and not env_url.strip():  # blank is no URL, as a blank MOGRUN_FILE is no file
+        raise UsageError("MOGPLEX_URL is blank: unset it or give a URL",
+                         context=["Unset, the task file's url or https://mogplex.com is used."])
+    env_url = env_url.strip()
     if cli_url:
         url, source = cli_url.strip(), "--url"
     elif env_url:

@@ -60,6 +60,9 @@ def github_command(state: CliState, output: str | None, check: bool,
     from mogrun.ci.generate import generate, regenerating_command, repository_root
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
+    if output is not None and not output.strip():  # a script's unset variable
+        raise UsageError("-o/--output needs a file path (or - for standard output), "
+                         "got an empty one")
     to_stdout = output == "-"
     if to_stdout and check:
         raise UsageError("--check compares with a file: give -o a path, not -")

@@ -204,3 +204,28 @@ def test_a_password_with_a_hash_is_refused_through_the_cli(tmp_path):
     assert result.code == 2, result
     assert "s3cr3t" not in result.err, result
     assert "'https://***@mogplex.com' refused: it must not carry credentials" in result.err
+
+
+@pytest.mark.parametrize("url", ["", "  ", "\t"])
+@pytest.mark.parametrize("command", [("show", "a"), ("list",), ("check",)])
+def test_an_empty_url_option_is_refused_not_ignored(tmp_path, url, command):
+    """`--url "$API"` with API unset fell back to the task file's url or mogplex.com,
+    while `-f ""` is refused."""
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    result = run_mogrun("--url", url, *command, cwd=tmp_path, env={"MOGPLEX_API_KEY": "mog_x"})
+    assert result.code == 2, result
+    assert result.err.startswith("Error: --url needs a URL, not an empty string\n"), result
+
+
+def test_an_empty_mogplex_url_is_unset_and_a_blank_one_is_refused():
+    """As for MOGRUN_FILE: empty is unset; blank names nothing, and is said."""
+    empty = resolve_endpoint(cli_url=None, env={"MOGPLEX_URL": ""}, file_url=None)
+    assert empty.source == "default"
+    for blank in ("  ", "\t\n"):
+        with pytest.raises(UsageError) as caught:
+            resolve_endpoint(cli_url=None, env={"MOGPLEX_URL": blank},
+                             file_url="https://eu.mogplex.com")
+        assert caught.value.message == "MOGPLEX_URL is blank: unset it or give a URL"
+        assert caught.value.exit_code == 2
