@@ -70,7 +70,8 @@ def github_command(state: CliState, output: str | None, check: bool,
     state.stdout_is_data = to_stdout
     taskfile = load_taskfile(state)
     host = load_host(state, taskfile)
-    host.configure(check_config(state, taskfile))  # as ``check`` does: plugins may refuse
+    # As ``check`` does (plugins may refuse), but the workflow sends nothing: no URL needed.
+    host.configure(check_config(state, taskfile, honours_url=False))
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output and not to_stdout else root / DEFAULT_OUTPUT
     shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)

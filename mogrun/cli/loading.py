@@ -271,12 +271,19 @@ def session_config(state: CliState, taskfile: TaskFile, command: str,
     return _config(state, taskfile, command, options, base_url(state, taskfile))
 
 
-def check_config(state: CliState, taskfile: TaskFile) -> SessionConfig:
-    """``session_config`` for ``check``: a refused URL is not fatal here, because
-    ``check`` reports it with the file's other problems (plugins see no URL)."""
+def check_config(state: CliState, taskfile: TaskFile, *, honours_url: bool = True,
+                 ) -> SessionConfig:
+    """``session_config`` for ``check``: the task file's refused url is not fatal
+    here, because ``check`` reports it with the file's other problems (plugins see
+    no URL); one from ``--url`` or ``MOGPLEX_URL`` is (exit 2), as ``run`` says it.
+    ``honours_url=False``: a command that sends nothing (``ci github``) ignores both."""
     try:
         url = base_url(state, taskfile)
+    except TaskFileError:
+        url = None
     except MogrunError:
+        if honours_url:
+            raise
         url = None
     return _config(state, taskfile, "check", {}, url)
 

@@ -229,3 +229,21 @@ def test_an_empty_mogplex_url_is_unset_and_a_blank_one_is_refused():
                              file_url="https://eu.mogplex.com")
         assert caught.value.message == "MOGPLEX_URL is blank: unset it or give a URL"
         assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("how", ["--url", "MOGPLEX_URL"])
+@pytest.mark.parametrize("json_output", [False, True])
+def test_check_refuses_the_url_run_would_refuse(tmp_path, how, json_output):
+    """`check` honours --url (its help says so) but swallowed a refused one: exit 0."""
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, '# one job\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    args = ("--url", "http://evil.example") if how == "--url" else ()
+    env = {"MOGPLEX_URL": "http://evil.example"} if how == "MOGPLEX_URL" else {}
+    result = run_mogrun(*args, *(["--json"] if json_output else []), "check", cwd=tmp_path,
+                        env=env)
+    assert result.code == 2, result
+    said = f"{how} URL 'http://evil.example' refused: plain http:// is only allowed for loopback"
+    assert said in (result.out if json_output else result.err), result
+    generated = run_mogrun(*args, "ci", "github", "-o", "-", cwd=tmp_path, env=env)
+    assert "nothing to put in a workflow" in generated.err, generated  # ci sends nothing
