@@ -164,10 +164,11 @@ def _shown(url: str) -> str:
 
 def token_from_env(env: Mapping[str, str]) -> str:
     """The API token from ``MOGPLEX_API_KEY`` (the only place it may come from)."""
-    token = (env.get("MOGPLEX_API_KEY") or "").strip()
+    given = env.get("MOGPLEX_API_KEY") or ""
+    token = given.strip()
     if not token:
         raise NoTokenError(
-            "no API token: MOGPLEX_API_KEY is not set",
+            f"no API token: MOGPLEX_API_KEY is {'blank' if given else 'not set'}",
             context=["Set it in the environment: export MOGPLEX_API_KEY=mog_...",
                      "(or try the embedded emulator with --local)"],
         )

@@ -247,3 +247,12 @@ def test_check_refuses_the_url_run_would_refuse(tmp_path, how, json_output):
     assert said in (result.out if json_output else result.err), result
     generated = run_mogrun(*args, "ci", "github", "-o", "-", cwd=tmp_path, env=env)
     assert "nothing to put in a workflow" in generated.err, generated  # ci sends nothing
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("", "not set"), ("   ", "blank"), ("\t\n", "blank"),
+])
+def test_a_blank_token_is_said_to_be_blank_not_unset(value, said):
+    with pytest.raises(NoTokenError) as caught:
+        token_from_env({"MOGPLEX_API_KEY": value})
+    assert caught.value.message == f"no API token: MOGPLEX_API_KEY is {said}"
