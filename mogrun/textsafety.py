@@ -39,6 +39,18 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one word a user pastes into bash or zsh: ``shlex.quote``, but
+    ``$'...'`` (ANSI-C quoting) for text ``escape_agent_text`` would escape, whose
+    escapes (``\\n``, ``\\x1b``) mean the characters there and nothing inside
+    ``'...'``. The one way a hint quotes a name (a task file, a job, a value)."""
+    if escape_agent_text(text) == text:
+        import shlex
+
+        return shlex.quote(text)
+    return "$'" + escape_agent_text(text.replace("\\", "\\\\").replace("'", "\\'")) + "'"
+
+
 def inert_json(line: str) -> str:
     """An encoded JSON line with the same value but no ``##[`` in it: the GitHub
     Actions runner takes ``##[command]`` for a workflow command anywhere in a line,

@@ -331,11 +331,11 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
     limits while the other legs run; without the --no-deps, a rerun of a job
     would rerun its needs first). ``verb``: ``run --rerun`` where the runs are
     not recorded (``rerun`` finds what to retry in the history)."""
-    import shlex
+    from mogrun.textsafety import shell_word
 
     parts = [command_prefix(state)]
     for name, value in state.sets.items():
-        parts += ["--set", shlex.quote(f"{name}={value}")]
+        parts += ["--set", shell_word(f"{name}={value}")]
     if state.no_plugins:
         parts.append("--no-plugins")
     parts += verb.split()
@@ -344,12 +344,12 @@ def rerun_command(state: CliState, plugins: Sequence[str] = (),
     if shard is not None:
         parts += ["--shard", str(shard)]
     for name in plugins:
-        parts += ["-p", shlex.quote(name)]
+        parts += ["-p", shell_word(name)]
     for name, value in (options or {}).items():
         if value is True:
             parts.append(f"--{name}")
         elif value is not None and value is not False:
-            parts += [f"--{name}", shlex.quote(str(value))]
+            parts += [f"--{name}", shell_word(str(value))]
     return " ".join(parts)
 
 
@@ -357,15 +357,15 @@ def command_prefix(state: CliState) -> str:
     """``mogrun [-f FILE] [--local | --url URL]``: how every command this invocation
     suggests (rerun, logs --follow, status, cancel) finds the same task file,
     history and API; without the ``-f`` a folder with no mogplex.toml fails it."""
-    import shlex
+    from mogrun.textsafety import shell_word
 
     parts = ["mogrun"]
     if state.file:
-        parts += ["-f", shlex.quote(str(state.file))]
+        parts += ["-f", shell_word(str(state.file))]
     if state.local:
         parts.append("--local")
     elif state.url:
-        parts += ["--url", shlex.quote(state.url)]
+        parts += ["--url", shell_word(state.url)]
     return " ".join(parts)
 
 

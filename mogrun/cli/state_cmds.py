@@ -524,10 +524,9 @@ def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequenc
 def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) -> str:
     """``mogrun [-f FILE] [--local | --url URL] ARGV``: this command against ``url``'s
     runs (no ``--url`` for the URL mogrun uses without one)."""
-    import shlex
-
     from mogrun.api.settings import resolve_endpoint
     from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.textsafety import shell_word
 
     parts = ["mogrun"]
     if state.file:
@@ -542,7 +541,7 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
             default = None
         if url != default:
             parts += ["--url", url]
-    return shlex.join([*parts, *argv])
+    return " ".join(["mogrun", *(shell_word(word) for word in [*parts[1:], *argv])])
 
 
 def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:

@@ -12,6 +12,6 @@ RERUN = "mogrun rerun"  # the rerun command line when the caller gives none
 def rerun_for(command: str, jobs: Sequence[str]) -> str:
     """``mogrun -f v7.toml rerun a b``: ``command`` (how this invocation is rerun,
     with its ``-f`` and ``--local``) and the jobs, quoted for a shell."""
-    import shlex
+    from mogrun.textsafety import shell_word
 
-    return " ".join([command, *(shlex.quote(job) for job in jobs)])
+    return " ".join([command, *(shell_word(job) for job in jobs)])
