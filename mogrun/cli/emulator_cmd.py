@@ -45,7 +45,8 @@ def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
 def emulator_command(state: CliState, **options: Any) -> int:
     """Serve the Mogplex API emulator on loopback until Ctrl-C.
 
-    Prints the URL and tokens to use. Every request is traced on stderr unless -q.
+    Prints the URL and tokens to use (--json: one JSON object). Every request is
+    traced on stderr unless -q.
 
     A line in a prompt scripts the run (values parsed like a shell line; a typo
     refuses the start with 400):
@@ -144,6 +145,11 @@ def _repos(text: str) -> list[str]:
 
 
 def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
+    """What to use it with: lines for a person, or with ``--json`` one object (a
+    script starting it in the background reads its first line)."""
+    if state.json_output:
+        _announce_json(state, emulator, options)
+        return
     limits = emulator.limits
     lines = [
         f"Mogplex API emulator serving {emulator.url}",
@@ -164,6 +170,21 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
               f"  export MOGPLEX_API_KEY={emulator.write_token}",
               "", "Press Ctrl-C to stop."]
     state.echo("\n".join(lines))
+    state.stdout.flush()
+
+
+def _announce_json(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
+    import json
+
+    limits = emulator.limits
+    state.echo(json.dumps({
+        "type": "emulator", "url": emulator.url, "api_url": emulator.api_url,
+        "write_token": emulator.write_token, "read_token": emulator.read_token,
+        "repos": [r["full_name"] for r in emulator.repos],
+        "limits": limits.describe() if limits else None,
+        "faults": options["faults_spec"], "occupied": options["occupy_spec"],
+        "automations": [{"id": a["id"], "name": a["name"]} for a in emulator.automations],
+    }))
     state.stdout.flush()
 
 

@@ -163,3 +163,26 @@ def test_a_repeated_spec_option_adds_to_the_first():
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
+
+
+def test_json_announces_one_object_a_script_can_read():
+    # `mogrun --json emulator` printed its human banner on stdout, which --json keeps
+    # for JSON only: a script starting it in the background could not read its URL.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mogrun", "--json", "emulator", "--port", "0",
+         "--repos", "team/one", "--automations", "triage"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        announced = json.loads(process.stdout.readline())
+        assert announced["type"] == "emulator" and announced["repos"] == ["team/one"]
+        assert [a["name"] for a in announced["automations"]] == ["triage"]
+        status, body = _get(announced["api_url"] + "/repos", announced["read_token"])
+        assert (status, [r["full_name"] for r in body["data"]["repos"]]) == (200, ["team/one"])
+        assert announced["write_token"].startswith("mog_")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert rest == ""  # nothing but the one object on stdout
+    assert "Emulator stopped." in err
