@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
-from mogrun.errors import TaskFileError, UsageError
+from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
     from mogrun.taskfile.parse import TaskFile
@@ -227,23 +227,46 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
     The job is judged as the file will be, without ``--set`` (a name given only
     on this line would be unknown to every later command), though a ``--set``
     no template uses is a typo here as for every command; its plugins load as
-    for ``check`` (``--no-plugins`` leaves them out)."""
-    from mogrun.cli.loading import load_host, refuse_unused_sets
+    for ``check`` (``--no-plugins`` leaves them out): one that cannot load is a
+    warning, the job judged with the others, unless the job would inherit a key
+    no loaded plugin declares."""
+    from mogrun.cli.loading import checked_host, refuse_unused_sets
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
 
     added = parse_task_file(path, text)
     refuse_unused_sets(state, added)
-    host = load_host(state, added)
+    host, unloaded = checked_host(state, added)
     report = validate(added, host.key_specs(), state.env, sets={},
-                      secrets=host.known_secrets)
-    problems = [e for e in report.errors if getattr(e, "job", None) == job]
+                      secrets=host.known_secrets, found=unloaded)
+    problems = [e for e in report.errors if _is_of_the_job(e, added, job, bool(unloaded))]
     if problems:
         first, more = problems[0], len(problems) - 1
         extra = [f"({more} more problem{'s' * (more > 1)} in this job)"] if more else []
-        raise TaskFileError(first.message, context=[*first.context, *extra,
-                                                    f"Nothing was written to {path}."])
+        # The new job's lines are not written: only a line already in the file is shown.
+        ours = getattr(first, "job", None) == job
+        inherited = [] if ours else [f'Job "{job}" would inherit it.']
+        shown = None if ours else getattr(first, "location", None)
+        raise TaskFileError(first.message, location=shown,
+                            context=[*inherited, *first.context, *extra,
+                                     f"Nothing was written to {path}."])
+    for problem in unloaded:  # the file's problem, not the new job's: check lists it
+        where = f" ({problem.location})" if problem.location else ""
+        state.echo(f"Warning: {problem.message}{where}", err=True)
     return added
+
+
+def _is_of_the_job(error: MogrunError, taskfile: TaskFile, job: str, unloaded: bool) -> bool:
+    """A problem of ``job``, or (a plugin of the file did not load) an unknown
+    ``[defaults]`` key it inherits: most likely that plugin's, and the job cannot be
+    judged without it."""
+    from mogrun.errors import UnknownKeyError
+
+    if getattr(error, "job", None) == job:
+        return True
+    key = getattr(error, "key", None)
+    return (unloaded and isinstance(error, UnknownKeyError) and getattr(error, "job", None) is None
+            and key in taskfile.defaults and key not in taskfile.jobs[job])
 
 
 def _write(path: Path, text: str, create: bool = False) -> None:

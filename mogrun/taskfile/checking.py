@@ -89,7 +89,25 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors += unused_default_errors(taskfile, key_specs, secrets)
     errors += unused_default_request_errors(taskfile)
     errors.sort(key=_place)
-    return Report(errors=errors, warnings=warnings)
+    return Report(errors=_unloaded_plugin_hints(errors, found), warnings=warnings)
+
+
+def _unloaded_plugin_hints(errors: list[MogrunError],
+                           found: Collection[MogrunError]) -> list[MogrunError]:
+    """An unknown key while a plugin of the file did not load is most likely one
+    that plugin declares: said with the key, which alone reads like a typo (one
+    close to a known key is a typo: its "did you mean" says so)."""
+    from mogrun.errors import PluginError, UnknownKeyError
+
+    unloaded = [e for e in found if isinstance(e, PluginError)]
+    if not unloaded:
+        return errors
+    where = f" (line {unloaded[0].location.line})" if unloaded[0].location else ""
+    hint = (f"A plugin of [mogplex].plugins did not load{where}: a key it declares is "
+            "unknown until it does.")
+    return [e.evolve(context=[*e.context, hint]) if isinstance(e, UnknownKeyError)
+            and not any(line.startswith("did you mean") for line in e.context) else e
+            for e in errors]
 
 
 def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

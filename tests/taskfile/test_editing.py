@@ -184,3 +184,37 @@ def test_add_refuses_an_automation_job_check_would_refuse(project, args, said) -
     assert result.code == 2, result
     assert result.err.splitlines()[0] == f"Error: {said}", result
     assert project.path.read_bytes() == before
+
+
+def test_add_is_not_blocked_by_a_plugin_of_the_file_that_does_not_load(project) -> None:
+    # add stopped at the plugin's error (rc 2, nothing else said) though check judges
+    # the file with the plugins that do load and the new job had nothing wrong.
+    project.write('# team\r\n[mogplex]\r\nplugins = ["plugins/team_gate.py"]  # ours\r\n\r\n'
+                  '[jobs.hello]\r\nrepo = "acme/api"\r\n\tprompt = "Say hello."\r\n\r\n')
+    result = project.run("add", "lint", "--repo", "acme/api", "--prompt", "Fix lint.",
+                         plugins=True)
+    assert result.code == 0, result
+    assert result.err.startswith('Warning: plugin "team_gate" not found'), result
+    assert f"({project.path.resolve()}:3:12)" in result.err
+    assert "[jobs.lint]" in project.path.read_text()
+
+
+def test_add_refuses_a_job_inheriting_a_key_only_a_plugin_that_did_not_load_knows(
+        project) -> None:
+    project.write('[mogplex]\nplugins = ["plugins/team_gate.py"]\n\n[defaults]\n'
+                  'team_gate = "platform"  # the plugin\'s key\n\n'
+                  '[jobs.hello]\nrepo = "acme/api"\nprompt = "Say hello."\n\n\n')
+    before = project.path.read_bytes()
+    result = project.run("add", "lint", "--repo", "acme/api", "--prompt", "Fix lint.",
+                         plugins=True)
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert lines[0] == 'Error: unknown key "team_gate" in [defaults]'
+    assert lines[1] == f"  --> {project.path.resolve()}:5:1"
+    assert 'Job "lint" would inherit it.' in lines
+    assert ("A plugin of [mogplex].plugins did not load (line 2): a key it declares is "
+            "unknown until it does.") in lines
+    assert project.path.read_bytes() == before
+    checked = project.run("check", plugins=True)
+    assert ("A plugin of [mogplex].plugins did not load (line 2): a key it declares is "
+            "unknown until it does.") in checked.err.splitlines()
