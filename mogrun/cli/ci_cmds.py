@@ -119,9 +119,10 @@ def _refuse_folder(output: str | None, target: Path, shown: str) -> None:
     import os
     import stat
 
+    from mogrun.taskfile.discovery import typed_as_folder
+
     typed = output or ""
-    if typed.endswith(tuple(filter(None, (os.sep, os.altsep, "/")))) \
-            or os.path.basename(typed) in (".", ".."):
+    if typed_as_folder(typed):
         raise UsageError(f"{typed} names a directory; give -o a file path "
                          f"(e.g. {os.path.join(typed, DEFAULT_OUTPUT.name)})")
     mode = _mode(target, shown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,13 +29,17 @@ Examples:
 @click.command("init", help=INIT_HELP)
 @click.pass_obj
 def init_command(state: CliState) -> int:
-    from mogrun.taskfile.discovery import FILE_NAME, refuse_empty
+    from mogrun.taskfile.discovery import FILE_NAME, refuse_empty, typed_as_folder
     from mogrun.taskfile.editing import starter_text
     from mogrun.textsafety import escape_agent_text
 
     refuse_empty(state.file)
     # Where every other command will look first: -f, then MOGRUN_FILE.
     given = state.file or state.env.get("MOGRUN_FILE") or FILE_NAME
+    if typed_as_folder(given):  # newdir/ made a file named newdir
+        named = "-f" if state.file else "MOGRUN_FILE"
+        raise UsageError(f"{given} names a directory; give {named} a file path "
+                         f"(e.g. {os.path.join(given, FILE_NAME)})")
     target = _new_file(state.cwd / given, given)
     try:  # -f ci/mogplex.toml on a fresh checkout: the folder is made, as git init does
         target.parent.mkdir(parents=True, exist_ok=True)

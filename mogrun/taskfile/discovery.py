@@ -28,7 +28,8 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = cwd / given
-            problem = file_problem(path)  # before resolving: /dev/fd/N resolves to no path
+            # Before resolving: /dev/fd/N resolves to no path.
+            problem = "names a directory" if typed_as_folder(given) else file_problem(path)
             if problem:
                 _refuse(f"{given} (from {origin})", problem)
             # (a loop is a problem above: never met here)
@@ -48,6 +49,14 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     )
 
 
+def typed_as_folder(typed: str) -> bool:
+    """Whether a path as typed names a folder (``newdir/``, ``.``): ``Path`` drops
+    the trailing separator and reads ``newdir/`` as a file's name, so a command
+    writing there made a file named like the folder the user meant."""
+    ends = tuple(filter(None, (os.sep, os.altsep, "/")))
+    return typed.endswith(ends) or os.path.basename(typed) in (".", "..")
+
+
 def refuse_empty(explicit: str | None) -> None:
     """``-f ''`` (a script's unset variable) names no file, for every command
     (``init`` would otherwise write the default one)."""
@@ -62,7 +71,7 @@ _IN_THE_WAY = ("is a directory", "is not a regular file", LOOP, BROKEN_LINK)
 def _refuse(named: str, problem: str) -> NoReturn:
     """The task file named (by the user, or found by its name) is no file; said
     the same whichever way it was named."""
-    if problem == "is a directory":
+    if problem in ("is a directory", "names a directory"):
         problem += f"; name the {FILE_NAME} inside it"
     hint = [text for start, text in _HINTS.items() if problem.startswith(start)]
     raise TaskFileError(f"task file {named} {problem}", context=hint)

@@ -218,3 +218,24 @@ def test_add_refuses_a_job_inheriting_a_key_only_a_plugin_that_did_not_load_know
     checked = project.run("check", plugins=True)
     assert ("A plugin of [mogplex].plugins did not load (line 2): a key it declares is "
             "unknown until it does.") in checked.err.splitlines()
+
+
+@pytest.mark.parametrize("typed", ["newdir/", "ci/newdir/"])
+def test_init_refuses_a_path_typed_as_a_folder(project, typed: str) -> None:
+    # init -f newdir/ wrote a regular file named newdir ("Created .../newdir", rc 0).
+    project.path.unlink(missing_ok=True)
+    result = project.run("-f", typed, "init")
+    assert (result.code, result.err) == (
+        2, f"Error: {typed} names a directory; give -f a file path (e.g. {typed}mogplex.toml)\n")
+    assert not (project.root / typed.rstrip("/")).exists()
+
+
+def test_add_refuses_a_task_file_typed_as_a_folder(project) -> None:
+    # -f mogplex.toml/ read (and add wrote) the file: Path drops the trailing slash.
+    project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    before = project.path.read_bytes()
+    result = project.run("-f", "mogplex.toml/", "add", "b", "--repo", "a/b", "--prompt", "y")
+    assert (result.code, result.err) == (
+        2, "Error: task file mogplex.toml/ (from -f/--file) names a directory; name the "
+           "mogplex.toml inside it\n")
+    assert project.path.read_bytes() == before
