@@ -212,12 +212,12 @@ def _existing(path: Path) -> tuple[str, list[str], bool]:
     whether it starts with a byte order mark. A file of nothing but blank space
     (as a bare ``touch`` leaves it) has no job, and adding the first is what it
     needs: only other commands refuse it as empty."""
-    from mogrun.taskfile.parse import load_task_file, parse_task_file
+    from mogrun.taskfile.parse import NotUtf8, load_task_file, parse_task_file, utf8_text
 
     try:
         raw = path.read_bytes()
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except (OSError, UnicodeDecodeError):
+        text = utf8_text(raw)
+    except (OSError, NotUtf8):
         load_task_file(path)  # says what is wrong, located
         raise
     bom = raw.startswith(b"\xef\xbb\xbf")

@@ -169,14 +169,34 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise TaskFileError(f"cannot read task file {path}: {exc.strerror or exc}") from exc
     try:
-        # A UTF-8 byte order mark (Windows editors write one) is not part of the TOML.
+        return utf8_text(raw)
+    except NotUtf8 as exc:
+        raise TaskFileError(f"task file {exc}", location=Location(str(path), exc.line)) from exc
+
+
+class NotUtf8(ValueError):
+    """Bytes that are not UTF-8 text: ``str()`` says why, after the file's name."""
+
+    def __init__(self, why: str, line: int) -> None:
+        super().__init__(why)
+        self.line = line
+
+
+def utf8_text(raw: bytes) -> str:
+    """The one way the files a task file is made of (it, its prompt files) are
+    decoded: UTF-8, a byte order mark dropped (Windows editors write one, and it
+    is no part of the text). ``NotUtf8`` says the first byte that is not, or that
+    the file is UTF-16 (Notepad's "Unicode", PowerShell 5's ``>``)."""
+    try:
         return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            width = "32" if raw.startswith(b"\xff\xfe\x00\x00") else "16"
+            raise NotUtf8(f"is UTF-{width} text, not UTF-8 (it starts with a UTF-{width} "
+                          "byte order mark): save it as UTF-8", 1) from exc
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise TaskFileError(
-            f"task file is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
-            location=Location(str(path), line),
-        ) from exc
+        raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
+                      line) from exc
 
 
 def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:

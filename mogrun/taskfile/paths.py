@@ -34,14 +34,21 @@ class PromptFileError(ValueError):
 
 def read_prompt_file(project_dir: Path, relative: str) -> str:
     """The one way a prompt file is read: checked first (``prompt_file_problem``),
-    then decoded as UTF-8, an editor's byte order mark dropped, as with the task file."""
+    then decoded as the task file is (``parse.utf8_text``), its lines ending in \\n."""
     problem = prompt_file_problem(project_dir, relative)
     if problem:
         raise PromptFileError(problem)
+    from mogrun.taskfile.parse import NotUtf8, utf8_text
+
     try:
-        return (project_dir / relative).read_text(encoding="utf-8").removeprefix("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PromptFileError(f"cannot read prompt file {relative}: {exc}") from exc
+        text = utf8_text((project_dir / relative).read_bytes())
+    except OSError as exc:
+        raise PromptFileError(f"cannot read prompt file {relative}: "
+                              f"{exc.strerror or exc}") from exc
+    except NotUtf8 as exc:
+        raise PromptFileError(f"prompt file {relative} {exc}") from exc
+    # Lines end in \n whatever the editor wrote (as text mode reads them).
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def prompt_file_texts(taskfile: TaskFile) -> list[str]:

@@ -1138,3 +1138,25 @@ def test_an_unknown_table_value_hints_at_a_plugin_not_a_dotted_name(project, sty
             "or the plugin installed") in result.err, result.err
     assert 'write [jobs."fix.edit_gate"]' not in result.err, result.err
     assert 'write [jobs."release.v1"]' in result.err, result.err  # a dotted key: a name
+
+
+def test_a_prompt_file_that_is_not_utf8_is_said_as_the_task_file_is(project) -> None:
+    # Python's codec error came through: "'utf-8' codec can't decode byte 0xff in
+    # position 0: invalid start byte".
+    (project.root / "u16.md").write_bytes("Say hi.\r\n".encode("utf-16"))  # Notepad's "Unicode"
+    (project.root / "latin1.md").write_bytes(b"# Prompt\r\n\tCaf\xe9 menu\r\n\r\n")
+    project.write('# prompts\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt_file = "u16.md"\r\n\r\n'
+                  '[jobs.b]\r\nrepo = "acme/api"\r\nprompt_file = "latin1.md"  # old\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        'Error: job "a", key "prompt_file": prompt file u16.md is UTF-16 text, not UTF-8 (it '
+        "starts with a UTF-16 byte order mark): save it as UTF-8",
+        'Error: job "b", key "prompt_file": prompt file latin1.md is not UTF-8 text (byte 0xe9 '
+        "on line 2)"]
+    project.path.write_bytes('[jobs.a]\r\nrepo = "acme/api"\r\n'.encode("utf-16"))
+    result = project.run("check")
+    assert (result.code, result.err.splitlines()[0]) == (
+        2, "Error: task file is UTF-16 text, not UTF-8 (it starts with a UTF-16 byte order "
+           "mark): save it as UTF-8")
