@@ -92,7 +92,7 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
     for need in job.needs:
         if need not in existing_jobs:
             raise UsageError(f'--needs names unknown job "{need}"')
-    newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"  # the file's own
+    newline = line_ending(text)  # the file's own
     separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
     result = text + separator + job_text(job).replace("\n", newline)
     try:
@@ -109,12 +109,23 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
     return result
 
 
+def line_ending(text: str) -> str:
+    """The line ending to write into ``text``: the one most of its lines use, on a
+    tie the last line's, as editors pick it for a file with mixed endings
+    (LF for a file of one unfinished line)."""
+    lines, crlf = text.count("\n"), text.count("\r\n")
+    if crlf * 2 != lines:
+        return "\r\n" if crlf * 2 > lines else "\n"
+    last = text.rfind("\n")  # a tie (or no line at all): the last line's ending
+    return "\r\n" if last > 0 and text[last - 1] == "\r" else "\n"
+
+
 def with_gitignore_entry(text: str) -> str | None:
     """``.gitignore`` text with ``.mogrun/`` added, or ``None`` if a line already
     decides about it: one that ignores it, or a ``!`` one that keeps it on purpose."""
     if gitignore_rule(text) is not None:
         return None
-    eol = "\r\n" if "\r\n" in text else "\n"  # as the file ends its lines
+    eol = line_ending(text)  # as the file ends its lines
     body = text.removeprefix("\ufeff")
     newline = "" if not body or body.endswith("\n") else eol
     return f"{text}{newline}{GITIGNORE_ENTRY}{eol}"

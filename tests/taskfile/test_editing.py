@@ -239,3 +239,28 @@ def test_add_refuses_a_task_file_typed_as_a_folder(project) -> None:
         2, "Error: task file mogplex.toml/ (from -f/--file) names a directory; name the "
            "mogplex.toml inside it\n")
     assert project.path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("base", "ending"), [
+    # Saved as CRLF but for a first line pasted with LF: add wrote the job with LF.
+    (b'# team jobs\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n', b"\r\n"),
+    # An LF file whose first line came from Windows: add wrote CRLF into it.
+    (b'# from Windows\r\n[jobs.a]\nrepo = "acme/api"\n\tprompt = "x"\n', b"\n"),
+    # A tie: the last line's ending.
+    (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\r\n# end\r\n', b"\r\n"),
+])
+def test_add_writes_the_line_ending_most_lines_use(project, base: bytes, ending: bytes) -> None:
+    project.path.write_bytes(base)
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "y")
+    assert result.code == 0, result
+    added = project.path.read_bytes().removeprefix(base)
+    assert added.count(ending) == 4, added
+    assert b"\r" not in added.replace(ending, b"") and b"\n" not in added.replace(ending, b"")
+
+
+def test_init_adds_to_a_gitignore_with_the_ending_most_lines_use(project) -> None:
+    project.path.unlink(missing_ok=True)
+    gitignore = project.root / ".gitignore"
+    gitignore.write_bytes(b"# from a template\r\nbuild/\ndist/\n*.pyc\n")
+    assert project.run("init").code == 0
+    assert gitignore.read_bytes() == b"# from a template\r\nbuild/\ndist/\n*.pyc\n.mogrun/\n"
