@@ -143,8 +143,16 @@ def gitignore_rule(text: str) -> str | None:
 def _patterns(text: str) -> list[str]:
     """The pattern lines as git reads them: without a leading byte order mark
     (an editor's, not part of the first pattern), comments or blank lines."""
-    lines = (line.strip() for line in text.removeprefix("\ufeff").split("\n"))
+    lines = (_git_pattern(line) for line in text.removeprefix("\ufeff").split("\n"))
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def _git_pattern(line: str) -> str:
+    """A line as git takes it: its CR and trailing spaces dropped (a space after a
+    backslash is kept), anything else kept (`` .mogrun/`` is another name)."""
+    line = line.removesuffix("\r")
+    pattern = line.rstrip(" ")
+    return pattern + " " if pattern.endswith("\\") and pattern != line else pattern
 
 
 # Patterns that ignore the .mogrun/ beside the task file, or all it holds.

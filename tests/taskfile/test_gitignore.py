@@ -65,3 +65,18 @@ def test_init_says_nothing_of_a_gitignore_that_ignores_mogrun(project) -> None:
 ])
 def test_the_gitignore_line_is_added_where_no_line_decides(text: str, added: str | None) -> None:
     assert with_gitignore_entry(text) == added
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("line", [" .mogrun/", "\t.mogrun/", ".mogrun/\t", ".mogrun\\ "])
+def test_init_adds_the_entry_beside_a_line_git_reads_as_another_name(
+        project, line: str, style: str) -> None:
+    # " .mogrun/" was taken as ignoring .mogrun/: git keeps leading blanks (and
+    # tabs, and an escaped trailing space), so the history was committed.
+    gitignore = project.root / ".gitignore"
+    before = styled(f"# ours\n{line}\nbuild/\n", style)
+    gitignore.write_bytes(before)
+    result = project.run("init")
+    assert result.code == 0, result
+    eol = b"\r\n" if style == "crlf" else b"\n"
+    assert gitignore.read_bytes() == before + b".mogrun/" + eol
