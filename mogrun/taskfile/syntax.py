@@ -46,7 +46,8 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
                          context=[*_invisible(_raw_line(text, line)),
-                                  *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else [])])
+                                  *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else []),
+                                  *_pasted(text, reason, index)])
 
 
 def _raw_line(text: str, line: int) -> str:
@@ -73,6 +74,78 @@ def _invisible(line: str) -> list[str]:
             f"Column {column} holds U+{ord(char):04X} {unicodedata.name(char, 'a control')}, "
             "which looks like a space or nothing: retype it as a plain space (or delete it)."
             for char, column in seen.items()]
+
+
+# Quotes a word processor or a chat puts in for " and ': TOML knows only straight ones.
+_TYPOGRAPHIC = "\u201c\u201d\u2018\u2019\u201e\u201a\u00ab\u00bb\u2039\u203a"
+_KEY_STOPS = ("Invalid statement", "Expected '=' after a key",
+              "Invalid initial character for a key part", "Expected ']")
+
+
+def _pasted(text: str, reason: str, index: int) -> list[str]:
+    """What a paste or a word processor left where tomllib stopped: typographic
+    quotes, a bare key with letters TOML does not allow bare, an array never
+    closed (tomllib says so only at the line after it, or the file's end)."""
+    char = text[index] if index < len(text) else ""
+    if char and char in _TYPOGRAPHIC:
+        return ["The value uses typographic quotes (\u201c \u201d \u2018 \u2019), as word "
+                "processors and chats write them: use straight ones (\" or ')."]
+    if reason.startswith(_KEY_STOPS) and not char.isascii() and char.isprintable() \
+            and not char.isspace():
+        return ["A bare key is made of A-Za-z0-9_- only: quote a key with other letters "
+                f"(write {quote_key(_key_part(text, index))})."]
+    opened = _open_array(text, index)
+    if opened is not None and (reason == "Unclosed array" or not text[index:].strip()):
+        line = source_text(text).point(opened)[0]
+        return [f"The array opened on line {line} is not closed: end it with ]."]
+    return []
+
+
+def _key_part(text: str, index: int) -> str:
+    """The part of a key around ``index``, as written (up to a blank, ``.``, ``=``...)."""
+    stops = " \t\r\n=.[]\"'#"
+    start = index
+    while start > 0 and text[start - 1] not in stops:
+        start -= 1
+    end = index
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    return text[start:end]
+
+
+def _open_array(text: str, index: int) -> int | None:
+    """Where the outermost ``[`` still open at ``index`` is (outside strings and
+    comments), or ``None``: a table header opens and closes on its line."""
+    opened: list[int] = []
+    at = 0
+    while at < index:
+        char = text[at]
+        if char == "#":
+            at = _after(text, "\n", at)
+        elif text.startswith(('"""', "'''"), at):
+            at = _after(text, text[at:at + 3], at + 3, escapes=char == '"')
+        elif char in "\"'":
+            at = _after(text, char, at + 1, escapes=char == '"', line=True)
+        else:
+            if char == "[":
+                opened.append(at)
+            elif char == "]" and opened:
+                opened.pop()
+            at += 1
+    return opened[0] if opened else None
+
+
+def _after(text: str, end: str, at: int, *, escapes: bool = False, line: bool = False) -> int:
+    """The index after ``end`` from ``at`` (a backslash escapes in ``"`` strings; a
+    one-line string ends at its line's end too), or the end of ``text``."""
+    while at < len(text):
+        if escapes and text[at] == "\\":
+            at += 2
+        elif text.startswith(end, at) or (line and text[at] == "\n"):
+            return at + len(end)
+        else:
+            at += 1
+    return len(text)
 
 
 def _index(text: str, match: re.Match[str]) -> int:

@@ -1019,6 +1019,39 @@ def test_an_invisible_character_that_breaks_the_toml_is_named(project, written, 
     assert said in result.err
 
 
+BARE_KEY_HINT = "A bare key is made of A-Za-z0-9_- only: quote a key with other letters (write {})."
+QUOTES_HINT = ("The value uses typographic quotes (\u201c \u201d \u2018 \u2019), as word "
+               "processors and chats write them: use straight ones (\" or ').")
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nharness = \u201ccodex\u201d\r\n',
+     QUOTES_HINT),
+    ("[jobs.a]\n\trepo = [\u2018acme/api\u2019]  # ours\n", QUOTES_HINT),
+    ('# vars\n[vars]\n\u00e9quipe = "platform"\n\n',
+     BARE_KEY_HINT.format('"\u00e9quipe"')),
+    ('[vars]\r\ncaf\u00e9 = 1\r\n',
+     BARE_KEY_HINT.format('"caf\u00e9"')),
+    ('[jobs.caf\u00e9]\nrepo = "acme/api"\n',
+     BARE_KEY_HINT.format('"caf\u00e9"')),
+    ('[jobs.a]\r\nrepo = [\r\n  "acme/api",  # [web] later\r\n  "acme/web]"\r\n\r\n\r\n',
+     "The array opened on line 2 is not closed: end it with ]."),
+    ('[jobs.a]\nrepo = ["acme/api",\n\t"acme/web"\nprompt = "x"\n',
+     "The array opened on line 2 is not closed: end it with ]."),
+    ('[jobs.a]\nprompt = "x"\nrepo = ["acme/api",\n\n',
+     "The array opened on line 3 is not closed: end it with ]."),
+])
+def test_a_paste_mistake_that_breaks_the_toml_is_explained(project, written: str,
+                                                             said: str) -> None:
+    """Quotes from a word processor, a key with an accent, an array never closed:
+    "Invalid value" or "Invalid statement" alone did not say what to change."""
+    project.path.write_bytes(written.encode())
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.err.startswith("Error: invalid TOML:"), result
+    assert result.err.splitlines()[-1] == said, result
+
+
 def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(project) -> None:
     project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x" x\r\n')
     result = project.run("check")
