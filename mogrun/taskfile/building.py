@@ -557,6 +557,17 @@ def inherits_a_wrong_default(taskfile: TaskFile, table: dict[str, Any]) -> bool:
                for key, value in inherited(taskfile.defaults, table).items())
 
 
+def in_file_order(errors: list[MogrunError]) -> list[MogrunError]:
+    """``errors`` in file order (line, then column; those without a line first,
+    else as found): ``check`` lists them so, and ``show`` and ``run`` stop at the
+    first of them, the same one."""
+    def place(error: MogrunError) -> tuple[int, int]:
+        location = getattr(error, "location", None)
+        return (0, 0) if location is None else (location.line or 0, location.column or 0)
+
+    return sorted(errors, key=place)
+
+
 def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunError]:
     """A problem of a ``[defaults]`` key is found in every job that inherits it:
     it is said once, for the first of them, naming the others."""

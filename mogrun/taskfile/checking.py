@@ -16,6 +16,7 @@ from mogrun.models import KeySpec
 from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
     buildable_jobs,
+    in_file_order,
     key_clashes,
     said_once,
 )
@@ -88,8 +89,8 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors += key_clashes(taskfile, results)
     errors += unused_default_errors(taskfile, key_specs, secrets)
     errors += unused_default_request_errors(taskfile)
-    errors.sort(key=_place)
-    return Report(errors=_unloaded_plugin_hints(errors, found), warnings=warnings)
+    return Report(errors=_unloaded_plugin_hints(in_file_order(errors), found),
+                  warnings=warnings)
 
 
 def _unloaded_plugin_hints(errors: list[MogrunError],
@@ -166,14 +167,6 @@ def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:
             errors.append(taskfile.error(f'[defaults] key "{key}": {toml_repr(value)} '
                                          f"{what}{problem}", "defaults", key))
     return errors
-
-
-def _place(error: MogrunError) -> tuple[int, int]:
-    """Errors are listed in file order (line, then column); those without a line first."""
-    location = getattr(error, "location", None)
-    if location is None:
-        return (0, 0)
-    return (location.line or 0, location.column or 0)
 
 
 def github_name_warnings(taskfile: TaskFile) -> list[str]:

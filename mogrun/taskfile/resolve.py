@@ -17,6 +17,7 @@ from mogrun.taskfile.building import (
     JobResult,
     build_job,
     buildable_jobs,
+    in_file_order,
     key_clashes,
     option_problems,
     said_once,
@@ -30,9 +31,9 @@ from mogrun.taskfile.validation import misdotted_jobs, structural_errors, withou
 
 @dataclass(frozen=True)
 class Resolution:
-    """The jobs resolved (needs first) and the problems that stop a run, in the
-    order found: the file's structural ones, then each job's (an unset ``env``
-    name first: a placeholder in its place may cause the others)."""
+    """The jobs resolved (needs first) and the problems that stop a run: an unset
+    ``env`` name first (a placeholder in its place may cause the others), then
+    in file order, as ``check`` lists them."""
 
     jobs: list[ResolvedJob] = field(default_factory=list)
     problems: list[MogrunError] = field(default_factory=list)
@@ -98,15 +99,18 @@ def _resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str
     ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
                   timeout_override=timeout_override, rerun_suffix=rerun_suffix)
     results = [build_job(ctx, name) for name in order]
-    problems = said_once(taskfile, [p for r in results
-                                    for p in (*r.unset_env.values(), *r.problems)])
+    # An unset env name first (its placeholder may cause the others), then the rest
+    # in file order, as check lists them: the first said is check's first.
+    unset = said_once(taskfile, [p for r in results for p in r.unset_env.values()])
+    problems = said_once(taskfile, [p for r in results for p in r.problems])
     problems += key_clashes(taskfile, results)
     if unbuilt:  # their other keys' problems too, as ``check`` counts them
         problems += said_once(taskfile, hidden_problems(
             taskfile, refused, order, key_specs=key_specs, env=env, sets=sets, clock=clock,
             names=set(unbuilt)))
+    problems = [*unset, *in_file_order([*refused, *problems])]
     if refused:
-        return Resolution(problems=[*refused, *problems])
+        return Resolution(problems=problems)
     included = set(order)
     jobs = [replace(r.job, needs=tuple(n for n in r.job.needs if n in included))
             for r in results if r.job is not None]

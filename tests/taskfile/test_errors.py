@@ -118,8 +118,9 @@ def test_a_key_typo_does_not_hide_the_jobs_template_problems(project) -> None:
         'Error: unknown key "timout" in job "a"',
     ]
     assert "2 problems in" in err
-    shown = project.run("show", "a")
-    assert shown.errors == ['Error: unknown key "timout" in job "a"']
+    shown = project.run("show", "a")  # stops at the first check lists
+    assert shown.errors == [
+        'Error: job "a", key "prompt": unknown template name "tema" in {{ tema }}']
     assert "(1 more problem: run `mogrun check` to see them all)" in shown.err
 
 
@@ -152,7 +153,7 @@ def test_show_counts_what_a_wrong_key_hides_as_check_does(project, newline) -> N
     assert "3 problems in" in project.run("check").err
     shown = project.run("show", "a")
     assert shown.code == 2, shown
-    assert shown.err.startswith('Error: job "a", key "timeout" invalid duration')
+    assert shown.err.startswith('Error: job "a", key "prompt": unknown template name "nope"')
     assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
 
 
@@ -1193,3 +1194,22 @@ def test_a_prompt_file_that_is_not_utf8_is_said_as_the_task_file_is(project) -> 
     assert (result.code, result.err.splitlines()[0]) == (
         2, "Error: task file is UTF-16 text, not UTF-8 (it starts with a UTF-16 byte order "
            "mark): save it as UTF-8")
+
+
+@pytest.mark.parametrize("written", [
+    # show named "description" (a type error, found first) where check lists the
+    # missing repo above it first.
+    '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n[jobs.b]\nprompt = "x"\ndescription = 5\n',
+    '# ours\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n[jobs.b]\r\n'
+    '\tprompt = "x"  # no repo\r\n\ttimeout = "soon"\r\nneeds = 3\r\n\r\n',
+    '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nneeds = ["b"]\n\n[jobs.b]\nrepo = "acme/web"\n'
+    'prompt = "{{ nope }}"\n[jobs.c]\nrepo = "x/y"\nprompt = "y"\nharness = 1\n\n\n',
+])
+def test_show_stops_at_the_problem_check_lists_first(project, written: str) -> None:
+    project.path.write_bytes(written.encode())
+    checked, shown = project.run("check"), project.run("show", "a")
+    assert checked.code == shown.code == 2, (checked, shown)
+    first = checked.err.splitlines()[0]
+    assert shown.err.splitlines()[0] == first, (checked.err, shown.err)
+    count = int(checked.err.splitlines()[-1].split()[0])
+    assert f"({count - 1} more problem" in shown.err
