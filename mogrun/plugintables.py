@@ -100,15 +100,21 @@ def duration(value: Any, where: str) -> float:
 
 
 def strings(value: Any, where: str, *, choices: Iterable[str] | None = None) -> list[str]:
-    """A list of non-empty strings (optionally from ``choices``)."""
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    """A list of non-empty strings (optionally from ``choices``); each item that
+    is not is a problem of its own, located at the item (sub-key: its index), as
+    ``needs`` is."""
+    if not isinstance(value, list):
         raise ValueError(f"{where} must be a list of strings, not {type_name(value)}")
-    if choices is not None:
-        choices = list(choices)
-        for item in value:
-            if item not in choices:
-                raise ValueError(f'{where}: unknown value "{item}"{_guess(item, choices)}; '
-                                 f"valid: {', '.join(choices)}")
+    allowed = None if choices is None else list(choices)
+    found = Problems()
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:  # counted from 1, as notify[1] is
+            said = "must not be empty" if item == "" else f"must be a string, not {type_name(item)}"
+            found.add(str(index), f"{where}[{index + 1}] {said}")
+        elif allowed is not None and item not in allowed:
+            found.add(str(index), f'{where}: unknown value "{item}"{_guess(item, allowed)}; '
+                                  f"valid: {', '.join(allowed)}")
+    found.done()
     return list(value)
 
 

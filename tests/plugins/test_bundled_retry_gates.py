@@ -198,7 +198,7 @@ def test_require_and_forbid_events_with_tool_names(host):
     ({"max_duration": "forever"}, "gates.max_duration: invalid duration 'forever'"),
     ({"require_event": ["x"]}, 'unknown gates setting "require_event" (did you mean '
                                '"require_events"?)'),
-    ({"forbid_events": [1]}, "gates.forbid_events must be a list of strings"),
+    ({"forbid_events": [1]}, "gates.forbid_events[1] must be a string, not an integer"),
 ])
 def test_gates_key_is_validated(value, message):
     with pytest.raises(ValueError) as info:

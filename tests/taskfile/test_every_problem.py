@@ -31,12 +31,12 @@ def test_every_sub_key_problem_of_the_plugin_tables_at_once(project) -> None:
     assert found == [
         ("retry.attempts must be a whole", "4:11"),
         ("retry.max_delay: invalid durat", "4:25"),
-        ('gates.status: unknown value "s', "5:11"),
+        ('gates.status: unknown value "s', "5:21"),  # at the value, as needs is
         ("gates.max_duration: invalid du", "5:32"),
         # A list of tables: each problem at its item's own sub-key (it was at the
         # key, "6:1", for all three: the positions knew only the first item's).
         ("notify[1].webhook must use htt", "6:13"),
-        ('notify[1].on: unknown value "n', "6:35"),
+        ('notify[1].on: unknown value "n', "6:41"),
         ("notify[2].slack must be an htt", "6:54"),
     ]
     assert err.endswith("7 problems in " + str(project.path.resolve()) + "\n")
@@ -117,7 +117,8 @@ def test_a_problem_of_a_later_item_of_a_list_is_not_put_on_the_first_items_line(
 @pytest.mark.parametrize("style", STYLES)
 def test_a_problem_of_one_element_of_a_multi_line_array_is_located_at_it(
         project, style: str) -> None:
-    # Both were located at the array's key ("8:1", "12:1"), lines away from the element.
+    # Both were located at the array's key ("8:1", "12:1"), lines away from the element;
+    # the notify one then at its "on" key, not at the value.
     write(project, '[defaults]\nrepo = "acme/api"\nprompt = "Do {{ job }}."\n\n'
                    '[jobs.build]\n\n[jobs.docs]\nneeds = [\n  "build",  # first\n\t"lint",\n]\n'
                    'notify = [\n  { webhook = "https://example.com/a" },\n'
@@ -127,7 +128,25 @@ def test_a_problem_of_one_element_of_a_multi_line_array_is_located_at_it(
     assert result.code == 2, result
     assert [(message[:40], where) for message, where in located(result.err)] == [
         ('Error: job "docs" needs unknown job "lin', "10:2"),
-        ('Error: job "docs", key "notify": notify[', "14:40"),
+        ('Error: job "docs", key "notify": notify[', "14:46"),  # at "faild" itself
         ("Error: needs cycle: x -> y -> x", "18:18"),
     ]
     assert '  10 |  "lint",' in result.err
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_wrong_value_of_a_multi_line_notify_on_is_located_at_it(
+        project, style: str) -> None:
+    # All were said as one problem at "on = [" (the first wrong value alone), while
+    # a wrong element of needs is located at the element.
+    write(project, '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n[[jobs.a.notify]]\n'
+                   'slack = "https://hooks.slack.com/services/T/B/x"\non = [\n'
+                   '  "failure",  # as in CI\n\t"success",\n  3,\n]\n\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert [(message.split(": ", 2)[2][:40], where)
+            for message, where in located(result.err)] == [
+        ('notify[1].on: unknown value "failure" (d', "8:3"),
+        ("notify[1].on[3] must be a string, not an", "10:3"),
+    ]
+    assert '  10 |   3,' in result.err
