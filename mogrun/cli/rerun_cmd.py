@@ -12,8 +12,9 @@ A run that may still be going (its following failed, it was left going at its
 timeout or at Ctrl-C: recorded with a failing outcome and a status that is not
 terminal) is never started again while it goes: its state is read first
 (``GET /runs/{id}/events``, inside the request budget). Still going, it is left alone
-(with the command that follows it), and so is a job that needs its job; ended,
-it is judged as it ended. ``--local`` runs ended with their emulator.
+(with the command that follows it), and so is a job that needs its job (recorded
+skipped in this invocation, so the next rerun finds it and reads its need
+again); ended, it is judged as it ended. ``--local`` runs ended with their emulator.
 """
 
 from __future__ import annotations
@@ -54,9 +55,12 @@ nightly.toml) has its own history.
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
 mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
-it ended (rerun if it did not pass). When nothing is started because of
-such a run, the exit code is 1: what did not pass has not passed yet. So
-is a run another mogrun on this machine is still to start.
+it ended (rerun if it did not pass). A job so held back is recorded as
+skipped (saying why) and named in the rerun line: the next rerun reads its
+need again and starts it once the need has passed. When nothing is started
+because of such a run, or a job is held back, the exit code is 1: what did
+not pass has not passed yet. So is a run another mogrun on this machine is
+still to start.
 
 \b
 Examples:
@@ -86,8 +90,9 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     history = project_history(state, taskfile)
     try:
         rows = _latest_rows(history, jobs)
-        if jobs and not no_deps:
-            rows += _needs_rows(history, taskfile, jobs)
+        if not no_deps:
+            rows += _needs_rows(history, taskfile, jobs or _held_back(taskfile, rows),
+                                {*jobs, *(row.job for row in rows)})
         retry = _not_passed(rows)
         labels = {row.id: _label(history, row) for row in retry}
     finally:
@@ -161,16 +166,29 @@ def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
     return found
 
 
-def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str]) -> list[HistoryRow]:
-    """The rows of the latest invocation of each job the named ones need, directly or
-    not (and not named themselves), as run takes needs first: a need that did not
-    pass is rerun before them, one still going holds them back. A need never run
-    here has nothing to rerun."""
+def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str],
+                have: set[str]) -> list[HistoryRow]:
+    """The rows of the latest invocation of each job ``jobs`` need, directly or not
+    (and not in ``have``, the rows already read), as run takes needs first: a need
+    that did not pass is rerun before them, one still going holds them back. A
+    need never run here has nothing to rerun."""
     from mogrun.taskfile.graph import job_order
 
-    named = set(jobs)
-    return [row for name in job_order(taskfile, jobs) if name not in named
+    return [row for name in job_order(taskfile, jobs) if name not in have
             for row in history.latest_invocation_of(name)]
+
+
+def _held_back(taskfile: Any, rows: Sequence[HistoryRow]) -> list[str]:
+    """The jobs of the latest invocation not started for a need outside it: a rerun
+    held them back while a need it did not rerun was still going. Their needs'
+    latest runs are read again (still going, they stay held; ended, judged)."""
+    from mogrun.outcomes import Outcome
+    from mogrun.taskfile.graph import needs_of
+
+    ran, names = {row.job for row in rows}, set(taskfile.job_names)
+    return list(dict.fromkeys(
+        row.job for row in rows if row.outcome == Outcome.SKIPPED and row.job in names
+        and any(need not in ran for need in needs_of(taskfile, row.job))))
 
 
 def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
@@ -236,6 +254,9 @@ class Selection:
         self.labels = labels
         self.use_needs = use_needs
         self.held: list[str] = []  # what was not rerun because it (or a need) is going
+        # The jobs (with the runs to rerun) held back behind a need still going, and
+        # why: recorded as not started in this invocation, so the next rerun finds them.
+        self.held_back: list[tuple[ResolvedJob, str]] = []
         self.passed_since: list[str] = []  # left going, read back ended well: not rerun
         # Another mogrun on this machine is still to start these (waiting for needs or a
         # slot): started here too, they would take its keys and slots.
@@ -256,10 +277,11 @@ class Selection:
             retry, going = self._settle(client, history)
         if self.waiting:
             retry, going = self._not_yet_started(retry, going)
-        held = self._needing(jobs, going) if self.use_needs else set()
-        wanted = {(row.job, row.repo): row for row in retry if row.job not in held}
+        held = self._needing(jobs, going) if self.use_needs else {}
+        wanted = {(row.job, row.repo): row for row in retry}
         chosen: list[ResolvedJob] = []
         attempts: dict[str, tuple[int, str]] = {}
+        self.held_back = []
         for job in jobs:
             runs = []
             for plan in job.runs:
@@ -270,6 +292,9 @@ class Selection:
                         plan = dataclasses.replace(plan, request=dataclasses.replace(
                             plan.request, idempotency_key=base))
                     runs.append(plan)
+                    if job.name in held:  # recorded not started: no attempt made
+                        attempts[plan.label] = (row.attempt, row.why)
+                        continue
                     again = unanswered(row)
                     if again:
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
@@ -278,9 +303,12 @@ class Selection:
                                   "under that key, which attaches to such a run, never "
                                   "doubles it")
                     attempts[plan.label] = (row.attempt + (not again), "rerun")
-            if runs:
+            if runs and job.name in held:
+                self.held_back.append((dataclasses.replace(job, runs=tuple(runs)),
+                                       held[job.name]))
+            elif runs:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
-        self._say_removed(jobs, wanted)
+        self._say_removed(jobs, {at: row for at, row in wanted.items() if at[0] not in held})
         return chosen, attempts
 
     def _say_removed(self, jobs: Sequence[ResolvedJob],
@@ -363,17 +391,18 @@ class Selection:
                       "machine is still to start it (waiting for its needs or a sandbox slot)")
         return [row for row in retry if row.id not in waiting], going
 
-    def _needing(self, jobs: Sequence[ResolvedJob], going: set[str]) -> set[str]:
-        """The jobs (graph order) that need, directly or not, a job still going."""
-        held: set[str] = set()
+    def _needing(self, jobs: Sequence[ResolvedJob], going: set[str]) -> dict[str, str]:
+        """The jobs (graph order) that need, directly or not, a job still going, and
+        why each is not started (its row says it: the next rerun finds it there)."""
+        held: dict[str, str] = {}
         candidates = {row.job for row in self.retry}
         for job in jobs:
             busy = [need for need in job.needs if need in going or need in held]
             if busy and job.name not in going:
-                held.add(job.name)
+                held[job.name] = f"not rerun while its need {busy[0]} is still going"
                 if job.name in candidates:
                     self.held.append(job.name)
-                    self._say(f"{job.name}: not rerun while its need {busy[0]} is still going")
+                    self._say(f"{job.name}: {held[job.name]}")
         return held
 
     def nothing_left(self, leg: str | None) -> str:

@@ -39,6 +39,12 @@ if TYPE_CHECKING:
             """The jobs held back behind a run still going."""
             ...
 
+        @property
+        def held_back(self) -> Sequence[tuple[ResolvedJob, str]]:
+            """The jobs (their runs to rerun) held back behind a need still going, and
+            why: recorded as not started, so the next rerun finds them."""
+            ...
+
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
 code a script can trust.
 
@@ -266,10 +272,16 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             # Held back behind a run still going: what did not pass has not passed
             # (`mogrun rerun && deploy` must not go ahead), as `run` says of a skip.
             return 1 if select.held else 0
+        held_back = () if select is None else select.held_back
+        held = {job.name: why for job, why in held_back}
+        if held:  # in graph order with the rest, recorded as not started
+            order = {job.name: at for at, job in enumerate(loaded.jobs)}
+            jobs = sorted([*jobs, *(job for job, _ in held_back)],
+                          key=lambda job: order[job.name])
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts, command=command_prefix(state),
+                           attempts=attempts, held=held, command=command_prefix(state),
                            rerun_command=rerun_command(state, plugins, options, shard=shard,
                                                        no_deps=not session_options.use_needs),
                            # where the runs are not recorded, rerun would not find them

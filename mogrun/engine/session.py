@@ -194,6 +194,7 @@ def run_session(
     config: SessionConfig,
     options: SessionOptions = SessionOptions(),
     attempts: Mapping[str, tuple[int, str]] | None = None,
+    held: Mapping[str, str] | None = None,
     rerun_command: str | None = None,
     unrecorded_command: str | None = None,
     command: str = "mogrun",
@@ -203,7 +204,9 @@ def run_session(
     ``unrecorded_command`` (``mogrun run --rerun``) takes ``rerun_command``'s place
     in the summary when the history stopped recording (rerun would not find the
     runs). ``attempts`` (run label -> first attempt, why) continues runs already
-    attempted (``mogrun rerun``); ``rerun_command`` (``mogrun rerun``) is how a
+    attempted (``mogrun rerun``); ``held`` (job -> why) are jobs of ``jobs`` not
+    started but recorded skipped (``rerun``: a need is still going), so the next
+    rerun finds them; ``rerun_command`` (``mogrun rerun``) is how a
     failing invocation's summary says to retry what did not pass; ``command``
     (``mogrun -f FILE``) how every other command it suggests starts."""
     stop = ports.stop or threading.Event()
@@ -228,7 +231,8 @@ def run_session(
         slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait)
         try:
             with slow:
-                code, results = _run(jobs, deps, progress, options, watch, attempts)
+                code, results = _run(jobs, deps, progress, options, watch, attempts,
+                                     held or {})
             prefix = rerun_command
             if not _recorded(channel) and unrecorded_command is not None:  # asked first:
                 prefix = unrecorded_command  # a history deleted midway is said either way
@@ -286,7 +290,8 @@ def _channel(ports: SessionPorts, invocation: str,
 
 def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgress,
          options: SessionOptions, watch: SignalWatch,
-         attempts: Mapping[str, tuple[int, str]] | None) -> tuple[int, tuple[RunResult, ...]]:
+         attempts: Mapping[str, tuple[int, str]] | None,
+         held: Mapping[str, str]) -> tuple[int, tuple[RunResult, ...]]:
     deps.channel.session_started(jobs)
     kinds = kinds_for(deps.client, deps.rerun_command)
     try:
@@ -303,6 +308,8 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
     deps.channel.register(BootWatch(slots))  # a boot that succeeds ends the hold's doubling
     executor = RunExecutor(deps, progress, kinds, attempts)
     channel = deps.channel
+    skipped = _held_back(jobs, held, executor, channel)
+    jobs = [job for job in jobs if job.name not in held]
     scheduler = Scheduler(
         jobs, run_fn=executor.execute, skip_fn=executor.skipped,
         on_job_done=channel.job_finished, max_parallel=options.max_parallel,
@@ -313,29 +320,35 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
     channel.register(NeedsClock(scheduler))  # a needs wait learns its end as runs start
     with Rescue(getattr(deps.hooks, "running_hooks", None), executor, scheduler.hand_over,
                 deps, progress):
-        results = tuple(scheduler.run())
+        results = (*skipped, *scheduler.run())
     codes = [r.exit_code for r in results]
     if watch.exit_code is not None:
         codes.append(watch.exit_code)
     return combine_exit_codes(codes), results
 
 
+def _held_back(jobs: Sequence[ResolvedJob], held: Mapping[str, str], executor: RunExecutor,
+               channel: Lifecycle) -> list[RunResult]:
+    """Each run of a ``held`` job recorded skipped, with why, before any start."""
+    results: list[RunResult] = []
+    for job in jobs:
+        if job.name in held:
+            mine = tuple(executor.skipped(job, plan, held[job.name]) for plan in job.runs)
+            channel.job_finished(job, mine, Outcome.SKIPPED)
+            results.extend(mine)
+    return results
+
+
 def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],
                results: Sequence[RunResult]) -> str | None:
     """``mogrun rerun a b``: the jobs (graph order) with a run that did not pass, but
-    not for a run left going (rerun would not start it again: it is followed), nor
-    a job that needs such a job, directly or not (``rerun`` holds it back too; named
-    here, it would start without its need)."""
+    not for a run left going (rerun would not start it again: it is followed). A
+    job skipped because it needs such a job is in it: ``rerun`` reads its need
+    first (still going, it holds the job back; ended well, it starts it)."""
     if prefix is None:
         return None
     failing = {r.job for r in results if Outcome(r.outcome).failing and not r.left_going}
-    held = {r.job for r in results if r.left_going}
-    names = []
-    for job in jobs:  # graph order: a job's needs come first
-        if any(need in held for need in job.needs):
-            held.add(job.name)
-        elif job.name in failing:
-            names.append(job.name)
+    names = [job.name for job in jobs if job.name in failing]  # graph order
     return rerun_for(prefix, names) if names else None
 
 

@@ -39,9 +39,8 @@ def test_a_run_awaiting_input_ends_the_follow_at_once_and_is_left_going(
     assert (f"awaiting input: ask ({run_id}); answer it in Mogplex, or cancel it with: "
             f"mogrun cancel {run_id}") in result.stdout
     assert "after  skipped: needs ask, which did not pass (failed)" in result.stdout
-    # `mogrun rerun after` would start after without its need, still going: not named
-    # (rerun holds it back); ask, left going, is not rerun either
-    assert "rerun what did not pass" not in result.stdout
+    # after did not pass: named (rerun reads its need first); ask, left going, is not
+    assert "rerun what did not pass: mogrun rerun after" in result.stdout.splitlines()
     rows = {row["job"]: row for row in history_rows(mogrun)}
     assert (rows["ask"]["status"], rows["ask"]["outcome"]) == ("awaiting_input", "failed")
     status = mogrun("status", "--exit-status", "ask")
@@ -51,6 +50,10 @@ def test_a_run_awaiting_input_ends_the_follow_at_once_and_is_left_going(
     assert rerun.exit_code == 1, rerun
     assert (f"ask: run {run_id} is still going (awaiting_input), not rerun; answer it in "
             f"Mogplex, or cancel it with: mogrun cancel {run_id}") in rerun.stderr, rerun
+    assert mogrun_emulator.runs == [run_id]
+    named = mogrun("rerun", "after")  # as the summary says: after stays held back
+    assert named.exit_code == 1, named
+    assert "after: not rerun while its need ask is still going" in named.stderr, named
     assert mogrun_emulator.runs == [run_id]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from .conftest import history_rows
+from .conftest import history_rows, runs_by_repo
 
 SLOW = """
     [jobs.slow]
@@ -184,3 +184,81 @@ def test_status_judges_a_run_left_going_as_it_ended_so_rerun_leaves_it(
     rerun = mogrun("rerun")
     assert rerun.exit_code == 0, rerun
     assert mogrun_emulator.runs == [run_id]
+
+
+HELD = """
+    [jobs.after]
+    repo = "acme/web"
+    prompt = "@emulator duration=0.2s"   # runs once slow has passed
+    needs = ["slow"]
+
+    [jobs.other]
+    repo = "acme/worker"
+    prompt = "@emulator duration=0.1s{status}"
+"""
+
+
+def _held(slow: str, other_status: str = "") -> str:
+    """slow (left going at its timeout), after (needs it), other (on its own)."""
+    return slow + HELD.format(status=f" status={other_status}" if other_status else "")
+
+
+def _summary_line(result, start: str) -> str:
+    [line] = [line for line in result.stdout.splitlines() if line.startswith(start)]
+    return line
+
+
+def test_a_job_held_behind_a_need_still_going_stays_for_the_next_rerun(
+        project, mogrun, mogrun_emulator) -> None:
+    """A rerun that holds ``after`` back (its need slow still goes) records it as not
+    started, with why: the next plain rerun finds it, and starts it once slow passed.
+    The summaries' rerun line names it too (rerun reads slow before starting it)."""
+    project(_held(_slow("3s"), "failed"))
+    first = mogrun("-k", "after", "other")
+    assert first.exit_code == 1, first
+    slow_id, _ = runs_by_repo(mogrun_emulator, "acme/api", "acme/worker")
+    assert _summary_line(first, "rerun what did not pass") == \
+        "rerun what did not pass: mogrun rerun after other", first
+
+    project(_held(_slow("3s")))  # other passes from now on
+    rerun = mogrun("rerun")
+    assert "after: not rerun while its need slow is still going" in rerun.stderr, rerun
+    assert rerun.exit_code == 1, rerun  # after has not run: `rerun && deploy` must stop
+    assert len(mogrun_emulator.runs) == 3  # other, again; neither slow nor after
+    assert _summary_line(rerun, "rerun what did not pass") == \
+        "rerun what did not pass: mogrun rerun after", rerun
+    latest = history_rows(mogrun)[:2]  # the rerun's invocation: other, and after held
+    assert len({row["invocation"] for row in latest}) == 1
+    held = next(row for row in latest if row["job"] == "after")
+    assert (held["outcome"], held["run_id"], held["message"]) == (
+        "skipped", None, "not rerun while its need slow is still going"), held
+
+    assert _until_ended(mogrun_emulator, slow_id) == "success"
+    again = mogrun("rerun")
+    assert again.exit_code == 0, again
+    assert f"slow: run {slow_id} has since ended success; not rerun" in again.stderr, again
+    assert len(mogrun_emulator.runs) == 4  # after, at last
+    [after] = [row for row in history_rows(mogrun) if row["job"] == "after" and row["run_id"]]
+    assert (after["outcome"], after["attempt"]) == ("success", 2), after
+    last = mogrun("rerun")
+    assert (last.exit_code, last.stderr.strip()) == (
+        0, "nothing to rerun: every run of the latest invocation passed"), last
+
+
+def test_a_job_held_behind_a_need_that_then_failed_reruns_the_need_first(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_held(_slow("2s", "failed"), "failed"))
+    assert mogrun("-k", "after", "other").exit_code == 1  # slow left going, after skipped
+    project(_held(_slow("2s", "failed")))
+    slow_id, _ = runs_by_repo(mogrun_emulator, "acme/api", "acme/worker")
+    assert mogrun("rerun").exit_code == 1  # other passes; after held while slow goes
+    assert len(mogrun_emulator.runs) == 3
+    assert _until_ended(mogrun_emulator, slow_id) == "failed"
+    again = mogrun("rerun")
+    assert f"slow: run {slow_id} has since ended failed; rerun" in again.stderr, again
+    assert again.exit_code == 1, again  # slow, attempt 2, left going again
+    assert len(mogrun_emulator.runs) == 4  # slow again; not after, without slow passing
+    slow = [row for row in history_rows(mogrun) if row["job"] == "slow"]
+    assert [row["attempt"] for row in slow] == [2, 1], slow
+    assert _summary_line(again, "rerun what did not pass") == \
+        "rerun what did not pass: mogrun rerun after", again
