@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ Examples:
 def init_command(state: CliState) -> int:
     from mogrun.taskfile.discovery import FILE_NAME, refuse_empty, typed_as_folder
     from mogrun.taskfile.editing import starter_text
-    from mogrun.textsafety import escape_agent_text
+    from mogrun.textsafety import shell_word
 
     refuse_empty(state.file)
     # Where every other command will look first: -f, then MOGRUN_FILE.
@@ -49,14 +48,22 @@ def init_command(state: CliState) -> int:
     except OSError as exc:
         raise TaskFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
     _write(target, starter_text(), create=True)
-    # The path is the user's: a name with escape codes in it must not act on the terminal.
-    click.echo(escape_agent_text(f"Created {target}"))
+    _say(state, f"Created {target}")
     _ignore_history(state, target.parent / ".gitignore")
     # -f is needed again where discovery (here and above) would not find the file.
-    named = f"-f {shlex.quote(state.file)} " if state.file else ""
-    click.echo(escape_agent_text(
-        f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello"))
+    named = f"-f {shell_word(state.file)} " if state.file else ""
+    _say(state, f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello")
     return 0
+
+
+def _say(state: CliState, text: str) -> None:
+    """One line of what ``init`` or ``add`` did. Paths are the user's: a name with
+    escape codes in it must not act on the terminal. Under ``--json`` (which these
+    commands have no objects for) on stderr: stdout then holds JSON only, as the
+    option promises, and is empty."""
+    from mogrun.textsafety import escape_agent_text
+
+    state.echo(escape_agent_text(text), err=state.json_output)
 
 
 def _new_file(path: Path, given: str) -> Path:
@@ -97,26 +104,25 @@ def _ignore_history(state: CliState, gitignore: Path) -> None:
         text = gitignore.read_bytes().decode("utf-8", "surrogateescape")
         updated = with_gitignore_entry(text)
         if updated is None:
-            _say_if_kept(gitignore, text)
+            _say_if_kept(state, gitignore, text)
             return
         _write(gitignore, updated)
     except (OSError, TaskFileError) as exc:
         reason = exc.message if isinstance(exc, TaskFileError) else (exc.strerror or str(exc))
         state.echo(f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {reason}", err=True)
         return
-    click.echo(f"Added {GITIGNORE_ENTRY} to {gitignore}")
+    _say(state, f"Added {GITIGNORE_ENTRY} to {gitignore}")
 
 
-def _say_if_kept(gitignore: Path, text: str) -> None:
+def _say_if_kept(state: CliState, gitignore: Path, text: str) -> None:
     """A ``!.mogrun/`` line un-ignores the history on purpose: the user hears why
     ``init`` left the file alone, rather than nothing (or a line undoing theirs)."""
     from mogrun.taskfile.editing import GITIGNORE_ENTRY, gitignore_rule
-    from mogrun.textsafety import escape_agent_text
 
     rule = gitignore_rule(text)
     if rule is not None and rule.startswith("!"):
-        click.echo(escape_agent_text(f"Not adding {GITIGNORE_ENTRY} to {gitignore}: its line "
-                                     f"{rule} keeps it in git on purpose"))
+        _say(state, f"Not adding {GITIGNORE_ENTRY} to {gitignore}: its line {rule} keeps it "
+                    "in git on purpose")
 
 
 ADD_HELP = """Append a job to the task file, keeping every comment and blank line.
@@ -169,7 +175,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
         if bom:
             text = "\ufeff" + text  # the byte order mark the file was read without
         _write(path, text)
-    click.echo(f'Added job "{job}" to {path}')
+    _say(state, f'Added job "{job}" to {path}')
     _warn_of_a_command_name(state, added, job)
     return 0
 

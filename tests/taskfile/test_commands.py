@@ -207,6 +207,37 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(project) -> None:
     assert (project.root / ".gitignore").read_text() == "build/\n.mogrun/\n"
 
 
+def test_init_and_add_keep_stdout_json_only_under_json(project) -> None:
+    # `mogrun --json init` and `--json add` printed "Created ..." / "Added ..." on
+    # stdout, which --json keeps for JSON lines only: a pipe into jq broke.
+    project.path.unlink(missing_ok=True)
+    (project.root / ".gitignore").write_bytes(b"build/\r\n")
+    made = project.run("--json", "init")
+    assert made.code == 0, made
+    assert made.out == ""
+    assert "Created " in made.err and "Added .mogrun/ to " in made.err and "Next: " in made.err
+    added = project.run("add", "lint", "--repo", "acme/api", "--prompt", "x", "--json")
+    assert added.code == 0, added
+    assert added.out == "" and f'Added job "lint" to {project.path}' in added.err
+    plain = project.run("add", "docs", "--repo", "acme/api", "--prompt", "y")
+    assert plain.out.startswith('Added job "docs"')  # without --json: stdout, as before
+
+
+def test_init_next_hint_quotes_a_file_name_a_shell_can_paste(project) -> None:
+    # The hint quoted a name holding a newline as 'a\nb.toml', which bash reads as
+    # a backslash and an n: the pasted command named another file.
+    import subprocess
+
+    made = project.run("-f", "a\nb.toml", "init")
+    assert made.code == 0, made
+    hint = next(line for line in made.out.splitlines() if line.startswith("Next: "))
+    word = hint.split("mogrun -f ", 1)[1].split(" list,", 1)[0]
+    assert word == "$'a\\nb.toml'"
+    echoed = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
+                            text=True, check=True).stdout
+    assert echoed == "a\nb.toml" and (project.root / echoed).is_file()
+
+
 def test_add_appends_and_keeps_every_byte(project) -> None:
     original = ("# top comment\r\n\r\n[vars]  # trailing\r\nteam = 'x'\r\n\r\n\r\n"
                 "[jobs.hello]\r\nrepo = \"a/b\"\r\nprompt = \"\"\"\r\nmulti\r\n\"\"\"")
