@@ -12,9 +12,10 @@ A run that may still be going (its following failed, it was left going at its
 timeout or at Ctrl-C: recorded with a failing outcome and a status that is not
 terminal) is never started again while it goes: its state is read first
 (``GET /runs/{id}/events``, inside the request budget). Still going, it is left alone
-(with the command that follows it), and so is a job that needs its job (recorded
-skipped in this invocation, so the next rerun finds it and reads its need
-again); ended, it is judged as it ended. ``--local`` runs ended with their emulator.
+(with the command that follows it) but recorded again in this invocation as it
+stands (its run id, a failing outcome, why), and so is a job that needs its job
+(recorded skipped): the next rerun finds both and reads the run again; ended,
+it is judged as it ended. ``--local`` runs ended with their emulator.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from mogrun.errors import NothingRecordedError, UsageError
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
     from mogrun.errors import MogrunError
-    from mogrun.models import ResolvedJob
+    from mogrun.models import ResolvedJob, RunState
 
 RERUN_HELP = """Start new attempts of the runs of the latest invocation that did not pass.
 
@@ -55,12 +56,13 @@ nightly.toml) has its own history.
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
 mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
-it ended (rerun if it did not pass). A job so held back is recorded as
-skipped (saying why) and named in the rerun line: the next rerun reads its
-need again and starts it once the need has passed. When nothing is started
-because of such a run, or a job is held back, the exit code is 1: what did
-not pass has not passed yet. So is a run another mogrun on this machine is
-still to start.
+it ended (rerun if it did not pass). A run still going is recorded again in
+this rerun's invocation, with its run id and a message saying why, and a
+job so held back as skipped (named in the rerun line): the next rerun reads
+that run again, reruns it if it ended without passing, and starts the job
+once its need has passed. When such a run is still going, or a job is held
+back, the exit code is 1: what did not pass has not passed yet. So is a
+run another mogrun on this machine is still to start.
 
 \b
 Examples:
@@ -257,6 +259,11 @@ class Selection:
         # The jobs (with the runs to rerun) held back behind a need still going, and
         # why: recorded as not started in this invocation, so the next rerun finds them.
         self.held_back: list[tuple[ResolvedJob, str]] = []
+        # The runs left going that still go (run label -> their state now, and why they
+        # are not started): recorded as they stand in this invocation, with their run,
+        # so the next rerun reads them again (they are what it has not passed yet).
+        self.going: dict[str, tuple[RunState, str]] = {}
+        self._still: dict[tuple[str, str], tuple[HistoryRow, RunState]] = {}
         self.passed_since: list[str] = []  # left going, read back ended well: not rerun
         # Another mogrun on this machine is still to start these (waiting for needs or a
         # slot): started here too, they would take its keys and slots.
@@ -273,6 +280,7 @@ class Selection:
         from mogrun.masking import mask
 
         retry, going = self.retry, set[str]()
+        self._still = {}
         if client is not None and self.unsettled:
             retry, going = self._settle(client, history)
         if self.waiting:
@@ -281,18 +289,22 @@ class Selection:
         wanted = {(row.job, row.repo): row for row in retry}
         chosen: list[ResolvedJob] = []
         attempts: dict[str, tuple[int, str]] = {}
-        self.held_back = []
+        self.held_back, self.going = [], {}
         for job in jobs:
             runs = []
             for plan in job.runs:
-                row = wanted.get((job.name, mask(plan.repo, job.secrets)))
+                at = (job.name, mask(plan.repo, job.secrets))
+                kept = self._still.get(at)
+                row = wanted.get(at) if kept is None else kept[0]
                 if row is not None:
                     base = recorded_base_key(row)
                     if base is not None:  # derived from the run's own key, not today's
                         plan = dataclasses.replace(plan, request=dataclasses.replace(
                             plan.request, idempotency_key=base))
                     runs.append(plan)
-                    if job.name in held:  # recorded not started: no attempt made
+                    if kept is not None:  # recorded as it stands: no attempt made
+                        self.going[plan.label] = (kept[1], left_alone(row))
+                    if job.name in held or kept is not None:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
                     again = unanswered(row)
@@ -356,6 +368,7 @@ class Selection:
             if not run.terminal:
                 going.add(row.job)
                 dropped.add(row.id)
+                self._still[(row.job, row.repo)] = (row, run)
                 self.held.append(label)
                 command = command_prefix(self.state)
                 way_on = (f"answer it in Mogplex, or cancel it with: {command} cancel {run_id}"
@@ -405,6 +418,11 @@ class Selection:
                     self._say(f"{job.name}: {held[job.name]}")
         return held
 
+    def starts(self, jobs: Sequence[ResolvedJob]) -> bool:
+        """Whether ``jobs`` (as this selection chose them) start a run: not when every
+        run is one still going, kept as it stands."""
+        return any(plan.label not in self.going for job in jobs for plan in job.runs)
+
     def nothing_left(self, leg: str | None) -> str:
         """Why nothing is started, when the selection picked no run (of ``leg``)."""
         if self.held:
@@ -422,6 +440,13 @@ class Selection:
         from mogrun.output.base import escape_agent_text
 
         self.state.echo(escape_agent_text(text), err=True)
+
+
+def left_alone(row: HistoryRow) -> str:
+    """Why a run left going is in a rerun's invocation, not started again: the row
+    ``history`` shows beside the one that left it going."""
+    return (f"left going by invocation {row.invocation}; not rerun while it is "
+            "still going")
 
 
 def _undecided(exc: MogrunError, run_id: str) -> MogrunError:

@@ -18,7 +18,7 @@ from mogrun.errors import MogrunError, UsageError
 if TYPE_CHECKING:
     from mogrun.ci.shard import Shard
     from mogrun.engine.history import History
-    from mogrun.models import ResolvedJob
+    from mogrun.models import ResolvedJob, RunState
 
 
     class Select(Protocol):
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
             """Why no run is chosen (in this ``leg`` of a ``--shard``)."""
             ...
 
+        def starts(self, jobs: Sequence[ResolvedJob]) -> bool:
+            """Whether the chosen ``jobs`` start a run (not only keep ``going`` ones)."""
+            ...
+
         @property
         def held(self) -> Sequence[str]:
             """The jobs held back behind a run still going."""
@@ -43,6 +47,12 @@ if TYPE_CHECKING:
         def held_back(self) -> Sequence[tuple[ResolvedJob, str]]:
             """The jobs (their runs to rerun) held back behind a need still going, and
             why: recorded as not started, so the next rerun finds them."""
+            ...
+
+        @property
+        def going(self) -> Mapping[str, tuple[RunState, str]]:
+            """The runs (by label) of the chosen jobs left going that still go, their
+            state and why: recorded as they stand, not started again."""
             ...
 
 RUN_HELP = """Start the jobs (their needs first), follow them, apply gates, exit with a
@@ -266,7 +276,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         history = open_history(state, loaded.taskfile, reporter)
         jobs, attempts = (loaded.jobs, None) if select is None else select(
             loaded.jobs, history, connection.client)
-        if select is not None and not any(job.runs for job in jobs):
+        if select is not None and not select.starts(jobs):
             click.echo(select.nothing_left(None if shard is None else f"shard {shard}"),
                        err=True)
             # Held back behind a run still going: what did not pass has not passed
@@ -281,7 +291,9 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
         return run_session(jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts, held=held, command=command_prefix(state),
+                           attempts=attempts, held=held,
+                           going={} if select is None else select.going,
+                           command=command_prefix(state),
                            rerun_command=rerun_command(state, plugins, options, shard=shard,
                                                        no_deps=not session_options.use_needs),
                            # where the runs are not recorded, rerun would not find them

@@ -460,7 +460,20 @@ def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) 
     """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
     (``outcome`` when gates were applied, else the status's own) and exit code. A
     run recorded while it was still going (detached, or left going at a timeout, an
-    interrupt or a failed follow) is judged as it ended, not as it was left."""
+    interrupt or a failed follow) is judged as it ended, not as it was left. Every
+    other row of the run not yet seen to end (a rerun recorded it again while it
+    went) learns it too: no row of it goes on reading as going."""
+    from mogrun.outcomes import RunStatus
+
+    fresh = _record_one(history, row, run, outcome)
+    for other in history.also_of_run(row):
+        if not RunStatus.is_terminal(other.status):
+            _record_one(history, other, run, outcome)
+    return fresh
+
+
+def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
+    """``record_status`` of one row."""
     import dataclasses
 
     from mogrun.outcomes import Outcome, RunStatus

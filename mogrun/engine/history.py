@@ -529,6 +529,14 @@ class History:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None
 
+    def also_of_run(self, row: HistoryRow) -> list[HistoryRow]:
+        """The other rows of ``row``'s run (a rerun that left it alone while it went
+        recorded it again, in its own invocation), newest first: what is learnt of
+        the run is true of each."""
+        if not row.run_id:
+            return []
+        return self._select("run_id = ? AND id != ?", (row.run_id, row.id))
+
     def elsewhere(self, job: str | None = None,
                   repo: str | None = None) -> list[tuple[str, int]]:
         """The other API base URLs (``"local"`` among them) this task file recorded runs

@@ -133,8 +133,9 @@ class HistoryObserver(Observer):
                                   "finished_at": now_iso(), "message": result.message}
         if result.status is not None and track.state is not None:
             # Without a run of its own, the result names the refused run of an earlier
-            # attempt (whose row has its status): this attempt's row has none.
-            fields["status"] = result.status
+            # attempt (whose row has its status): this attempt's row has none. A run
+            # ``rerun`` left alone (still going) is never started: its id comes here.
+            fields.update(status=result.status, run_id=track.state.run_id)
         if result.gates:
             fields["gates"] = gates_json(result.gates, track.secrets)
         self._update(row, **fields)

@@ -467,6 +467,16 @@ class RunExecutor:
         self.deps.channel.run_pending(track)
         return self._skip(track, reason)
 
+    def left_alone(self, job: ResolvedJob, plan: RunPlan, state: RunState,
+                   reason: str) -> RunResult:
+        """A run an earlier invocation left going that still goes (``rerun`` does not
+        start it again): recorded in this invocation with its run, as it stands and as
+        left going, so ``status`` shows it and the next rerun reads it again."""
+        track = RunTrack.of(job, plan, *self.attempts.get(plan.label, (1, "")))
+        track.state = state
+        self.deps.channel.run_pending(track)
+        return self._finish(track, Outcome.ERROR, message=reason, exit_code=1, going=True)
+
     def _skip(self, track: RunTrack, reason: str) -> RunResult:
         code = self.deps.interrupt_code() if self.deps.stop.is_set() else 1
         return self._finish(track, Outcome.SKIPPED, message=reason, exit_code=code)

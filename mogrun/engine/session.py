@@ -40,7 +40,7 @@ from mogrun.engine.slowhooks import SlowHooks
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError, TaskFileError, UsageError, combine_exit_codes
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunPlan, RunResult, SessionConfig
+from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 from mogrun.threads import start_without_signals
@@ -195,6 +195,7 @@ def run_session(
     options: SessionOptions = SessionOptions(),
     attempts: Mapping[str, tuple[int, str]] | None = None,
     held: Mapping[str, str] | None = None,
+    going: Mapping[str, tuple[RunState, str]] | None = None,
     rerun_command: str | None = None,
     unrecorded_command: str | None = None,
     command: str = "mogrun",
@@ -206,7 +207,10 @@ def run_session(
     runs). ``attempts`` (run label -> first attempt, why) continues runs already
     attempted (``mogrun rerun``); ``held`` (job -> why) are jobs of ``jobs`` not
     started but recorded skipped (``rerun``: a need is still going), so the next
-    rerun finds them; ``rerun_command`` (``mogrun rerun``) is how a
+    rerun finds them; ``going`` (run label -> its state, why) are runs of ``jobs``
+    an earlier invocation left going that still go (``rerun`` leaves them alone):
+    recorded as they stand, with their run, and said as left going, so the next
+    rerun reads them again; ``rerun_command`` (``mogrun rerun``) is how a
     failing invocation's summary says to retry what did not pass; ``command``
     (``mogrun -f FILE``) how every other command it suggests starts."""
     stop = ports.stop or threading.Event()
@@ -232,7 +236,7 @@ def run_session(
         try:
             with slow:
                 code, results = _run(jobs, deps, progress, options, watch, attempts,
-                                     held or {})
+                                     held or {}, going or {})
             prefix = rerun_command
             if not _recorded(channel) and unrecorded_command is not None:  # asked first:
                 prefix = unrecorded_command  # a history deleted midway is said either way
@@ -291,7 +295,8 @@ def _channel(ports: SessionPorts, invocation: str,
 def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgress,
          options: SessionOptions, watch: SignalWatch,
          attempts: Mapping[str, tuple[int, str]] | None,
-         held: Mapping[str, str]) -> tuple[int, tuple[RunResult, ...]]:
+         held: Mapping[str, str], going: Mapping[str, tuple[RunState, str]]
+         ) -> tuple[int, tuple[RunResult, ...]]:
     deps.channel.session_started(jobs)
     kinds = kinds_for(deps.client, deps.rerun_command)
     try:
@@ -308,8 +313,8 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
     deps.channel.register(BootWatch(slots))  # a boot that succeeds ends the hold's doubling
     executor = RunExecutor(deps, progress, kinds, attempts)
     channel = deps.channel
-    skipped = _held_back(jobs, held, executor, channel)
-    jobs = [job for job in jobs if job.name not in held]
+    skipped = [*_left_alone(jobs, going, executor), *_held_back(jobs, held, executor, channel)]
+    jobs = _to_start(jobs, held, going)
     scheduler = Scheduler(
         jobs, run_fn=executor.execute, skip_fn=executor.skipped,
         on_job_done=channel.job_finished, max_parallel=options.max_parallel,
@@ -337,6 +342,22 @@ def _held_back(jobs: Sequence[ResolvedJob], held: Mapping[str, str], executor: R
             channel.job_finished(job, mine, Outcome.SKIPPED)
             results.extend(mine)
     return results
+
+
+def _left_alone(jobs: Sequence[ResolvedJob], going: Mapping[str, tuple[RunState, str]],
+                executor: RunExecutor) -> list[RunResult]:
+    """Each run left going that still goes recorded as it stands, before any start.
+    Its job is not said to finish (the plugins heard of its end when it was left)."""
+    return [executor.left_alone(job, plan, *going[plan.label])
+            for job in jobs for plan in job.runs if plan.label in going]
+
+
+def _to_start(jobs: Sequence[ResolvedJob], held: Mapping[str, str],
+              going: Mapping[str, tuple[RunState, str]]) -> list[ResolvedJob]:
+    """The jobs with runs to start: not those ``held``, nor the runs ``going``."""
+    kept = [dataclasses.replace(job, runs=tuple(p for p in job.runs if p.label not in going))
+            for job in jobs if job.name not in held]
+    return [job for job in kept if job.runs]
 
 
 def rerun_line(prefix: str | None, jobs: Sequence[ResolvedJob],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from .conftest import history_rows, runs_by_repo
+from .conftest import history_rows, json_lines, runs_by_repo
 
 SLOW = """
     [jobs.slow]
@@ -259,6 +259,83 @@ def test_a_job_held_behind_a_need_that_then_failed_reruns_the_need_first(
     assert again.exit_code == 1, again  # slow, attempt 2, left going again
     assert len(mogrun_emulator.runs) == 4  # slow again; not after, without slow passing
     slow = [row for row in history_rows(mogrun) if row["job"] == "slow"]
-    assert [row["attempt"] for row in slow] == [2, 1], slow
+    # attempt 1 twice: left going, then kept (still going) by the rerun that held after
+    assert [row["attempt"] for row in slow] == [2, 1, 1], slow
     assert _summary_line(again, "rerun what did not pass") == \
         "rerun what did not pass: mogrun rerun after", again
+
+
+ON_ITS_OWN = """
+    [jobs.other]   # no need: it reruns while slow goes on
+    repo = "acme/worker"
+    prompt = "@emulator duration=0.1s{status}"
+"""
+
+
+def _beside(slow: str, other_status: str = "") -> str:
+    return slow + ON_ITS_OWN.format(status=f" status={other_status}" if other_status else "")
+
+
+def _left_alone(mogrun, slow_id: str) -> dict:
+    """The row the rerun kept of slow (left going, still going), in its invocation."""
+    rows = history_rows(mogrun)
+    latest = [row for row in rows if row["invocation"] == rows[0]["invocation"]]
+    [kept] = [row for row in latest if row["job"] == "slow"]
+    assert kept["run_id"] == slow_id, latest
+    return kept
+
+
+def test_a_run_left_going_and_still_going_stays_in_the_reruns_invocation(
+        project, mogrun, mogrun_emulator) -> None:
+    """A rerun that starts other but leaves slow alone (still going) keeps slow in its
+    own invocation: it exits 1 (slow has not passed), its summary says how to follow
+    slow (not to rerun it), status shows it, and the next plain rerun reads slow
+    first and reruns it once it has ended failed."""
+    project(_beside(_slow("2s", "failed"), "failed"))
+    assert mogrun("-k", "slow", "other").exit_code == 1  # slow left going, other failed
+    slow_id, _ = runs_by_repo(mogrun_emulator, "acme/api", "acme/worker")
+    project(_beside(_slow("2s", "failed")))  # other passes from now on
+
+    rerun = mogrun("rerun")
+    assert f"slow: run {slow_id} is still going (" in rerun.stderr, rerun
+    assert rerun.exit_code == 1, rerun  # slow has not passed: `rerun && deploy` must stop
+    assert len(mogrun_emulator.runs) == 3  # other, again; not slow
+    assert f"still going: slow ({slow_id}); follow with: mogrun logs --follow {slow_id}" \
+        in rerun.stdout.splitlines(), rerun
+    assert "rerun what did not pass" not in rerun.stdout, rerun  # nothing to rerun now
+    kept = _left_alone(mogrun, slow_id)
+    assert kept["status"] in ("pending", "streaming"), kept
+    assert (kept["outcome"], kept["exit_code"], kept["attempt"]) == ("error", 1, 1), kept
+    assert kept["message"].endswith("; not rerun while it is still going"), kept
+    status = mogrun("--json", "status")
+    assert slow_id in {row["run_id"] for row in json_lines(status.stdout)}, status
+
+    assert _until_ended(mogrun_emulator, slow_id) == "failed"
+    again = mogrun("rerun")
+    assert f"slow: run {slow_id} has since ended failed; rerun" in again.stderr, again
+    assert len(mogrun_emulator.runs) == 4  # slow, attempt 2 (left going again)
+    slow = [row for row in history_rows(mogrun) if row["job"] == "slow"]
+    assert [(row["attempt"], row["run_id"] == slow_id) for row in slow] == [
+        (2, False), (1, True), (1, True)], slow
+    # Both rows of slow's first run say how it ended: neither reads as still going.
+    assert [(row["status"], row["outcome"]) for row in slow[1:]] == [
+        ("failed", "failed"), ("failed", "failed")], slow
+
+
+def test_a_run_left_alone_that_then_passed_is_not_rerun_and_status_says_so(
+        project, mogrun, mogrun_emulator) -> None:
+    project(_beside(_slow("2s"), "failed"))
+    assert mogrun("-k", "slow", "other").exit_code == 1
+    slow_id, _ = runs_by_repo(mogrun_emulator, "acme/api", "acme/worker")
+    project(_beside(_slow("2s")))
+    assert mogrun("rerun").exit_code == 1
+    assert _until_ended(mogrun_emulator, slow_id) == "success"
+    status = mogrun("status", "--exit-status")  # reads slow: it has passed since
+    assert status.exit_code == 0, status
+    slow = [row for row in history_rows(mogrun) if row["job"] == "slow"]
+    assert [(row["status"], row["outcome"], row["exit_code"]) for row in slow] == [
+        ("success", "success", 0)] * 2, slow
+    again = mogrun("rerun")
+    assert (again.exit_code, again.stderr.strip()) == (
+        0, "nothing to rerun: every run of the latest invocation passed"), again
+    assert len(mogrun_emulator.runs) == 3
