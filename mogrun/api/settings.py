@@ -53,7 +53,9 @@ def url_problem(url: str) -> str | None:
     refusal = url_refusal(parts.scheme, parts.hostname)
     if refusal == NOT_HTTP:
         return "it must be an http(s) URL with a host, like https://mogplex.com"
-    if "@" in parts.netloc:
+    if "@" in parts.netloc or _userinfo_end(url) is not None:
+        # (an '@' in the path too: "https://u:123/w@host" is a password, "123/w",
+        # that urllib reads as a port and a path, and would send to host "u")
         return "it must not carry credentials (user@host)"
     if parts.query or parts.fragment:
         return "it must not have a query or fragment"

@@ -184,6 +184,9 @@ def test_odd_urls_cannot_smuggle_plain_http_past_the_loopback_rule(url, no_socke
     "https://user:s3cr3t#x@mogplex.com", "https://user:s3cr3t?x@mogplex.com",
     "https://user:s3cr3t/x@mogplex.com", "https://user:s3cr3t@x@mogplex.com",
     "  https://user:s3cr3t#x@mogplex.com:99999 ", "user:s3cr3t@mogplex.com",
+    # a password of digits then '/': urllib reads port 123 and a path, and refused
+    # nothing, so the password was printed and the token would go to host "u"
+    "https://u:123/s3cr3t@mogplex.com", "https://u:123/s3cr3t@127.0.0.1",
 ])
 @pytest.mark.parametrize("source", ["cli", "env"])
 def test_a_refused_url_never_shows_its_password(url, source):
