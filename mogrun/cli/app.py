@@ -96,7 +96,7 @@ class MogrunApp:
         except click.exceptions.Exit as done:
             return done.exit_code
         except click.ClickException as error:
-            error.show(file=self.stderr)
+            self._show_click_error(state, error)
             code = 2 if error.exit_code == 1 else error.exit_code
             self._github_failure(state, [error.format_message()], code, error)
             return code
@@ -120,6 +120,17 @@ class MogrunApp:
                        lines=lines, exit_code=code, error=error,
                        secrets=state.secrets,
                        json_stderr=self.stderr if state.json_output else None)
+
+    def _show_click_error(self, state: CliState, error: Any) -> None:
+        """click's own usage error, masked as every other error is: it echoes what was
+        typed (``-j "$MOGPLEX_API_KEY"`` by mistake)."""
+        from mogrun.masking import mask
+
+        shown = io.StringIO()
+        error.show(file=shown)
+        with contextlib.suppress(OSError, ValueError):
+            self.stderr.write(mask(shown.getvalue(), state.secrets))
+            self.stderr.flush()
 
     def _report(self, state: CliState, error: MogrunError) -> None:
         lines = state.error_lines(error)  # masked and escaped, as check's problems are

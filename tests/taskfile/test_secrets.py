@@ -136,6 +136,9 @@ TOKEN = "mog_SUPERSECRET1234"
     ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n', ("--set", f"{TOKEN}=1", "show", "p")),
     ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n',
      ("--set", f"{TOKEN}=1", "--url", "https://mogplex.com", "show", "p")),
+    # click's own usage errors echo what was typed
+    ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n', ("run", "-j", TOKEN, "p")),
+    ('[jobs.p]\nrepo = "acme/api"\nprompt = "x"\n', (f"--{TOKEN}", "p")),
 ])
 def test_no_error_shows_the_api_token(project, text: str, command: tuple[str, ...]) -> None:
     project.path.write_text(text, encoding="utf-8", newline="")
