@@ -131,7 +131,7 @@ def mogrun_configure(config: Any) -> None:
         return
     if not path.strip():  # `--junit "$REPORT"` with REPORT unset: no report, said
         raise UsageError("--junit needs a file path, got an empty one")
-    if path == "-":  # stdout carries the run's own output (or its --json lines)
+    if path.strip() == "-":  # stdout carries the run's own output (or its --json lines)
         raise UsageError("--junit -: the report cannot go to standard output; give a file "
                          "path (e.g. --junit mogrun-junit.xml)")
     if path.endswith(("/", os.sep)):

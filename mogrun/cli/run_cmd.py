@@ -114,9 +114,10 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
         if dest in names:  # mogrun's own names are refused when registered
             continue
         names[dest] = spec.name
-        params.append(click.Option([f"--{spec.name}", dest], is_flag=spec.flag,
-                                   metavar=None if spec.flag else spec.metavar,
-                                   help=spec.help or None))
+        # is_flag only when it is one: click 8.5 reads an explicit is_flag=False
+        # option's value "--" (`--junit=--`) as no value at all, silently.
+        kind: dict[str, Any] = {"is_flag": True} if spec.flag else {"metavar": spec.metavar}
+        params.append(click.Option([f"--{spec.name}", dest], help=spec.help or None, **kind))
     ctx.meta[_PLUGIN_META] = (params, names)
     return params
 
