@@ -48,7 +48,24 @@ def shell_word(text: str) -> str:
         import shlex
 
         return shlex.quote(text)
-    return "$'" + escape_agent_text(text.replace("\\", "\\\\").replace("'", "\\'")) + "'"
+    return "$'" + "".join(map(_ansi_c, text)) + "'"
+
+
+def _ansi_c(ch: str) -> str:
+    """One character inside ``$'...'``. What must be escaped is written as its UTF-8
+    bytes (``\\xc2\\xa0``): bash reads ``\\xHH`` as that byte in every locale, while
+    ``\\u00a0`` depends on the locale and ``\\xa0`` alone is not UTF-8."""
+    if ch in "\\'":
+        return "\\" + ch
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
+        return ch
+    try:  # a name's undecodable byte is a surrogate-escaped one: that byte again
+        data = ch.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = ch.encode("utf-8", "surrogatepass")
+    return "".join(f"\\x{byte:02x}" for byte in data)
 
 
 def inert_json(line: str) -> str:
