@@ -126,6 +126,8 @@ def _open_array(text: str, index: int) -> int | None:
             at = _after(text, text[at:at + 3], at + 3, escapes=char == '"')
         elif char in "\"'":
             at = _after(text, char, at + 1, escapes=char == '"', line=True)
+        elif char == "[" and not opened and not text[text.rfind("\n", 0, at) + 1:at].strip():
+            at = _after(text, "\n", at)  # a table header (`[jobs.b` cut short is not an array)
         else:
             if char == "[":
                 opened.append(at)

@@ -1053,6 +1053,18 @@ def test_a_paste_mistake_that_breaks_the_toml_is_explained(project, written: str
     assert result.err.splitlines()[-1] == said, result
 
 
+@pytest.mark.parametrize("written", [
+    '[jobs.a]\nrepo = "acme/api"\nprompt = "hi"\n[jobs.b',  # a header cut off at the end
+    '[jobs.a]\r\nrepo = "acme/api"\r\n\t[jobs.b # next\r\n\r\n',
+])
+def test_a_table_header_left_open_is_not_said_to_be_an_array(project, written: str) -> None:
+    # "The array opened on line 4 is not closed" was said of `[jobs.b` at the end
+    project.path.write_bytes(written.encode())
+    result = project.run("check")
+    assert result.code == 2 and "invalid TOML" in result.err, result
+    assert "array" not in result.err, result
+
+
 def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(project) -> None:
     project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x" x\r\n')
     result = project.run("check")
