@@ -32,7 +32,7 @@ def init_command(state: CliState) -> int:
     from mogrun.taskfile.editing import starter_text
     from mogrun.textsafety import shell_word
 
-    refuse_empty(state.file)
+    refuse_empty(state.file, state.env)
     # Where every other command will look first: -f, then MOGRUN_FILE.
     given = state.file or state.env.get("MOGRUN_FILE") or FILE_NAME
     if typed_as_folder(given):  # newdir/ made a file named newdir

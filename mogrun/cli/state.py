@@ -104,7 +104,8 @@ class CliState:
         self.no_color = bool(options.get("no_color")) or bool(self.env.get("NO_COLOR"))
         self.no_plugins = bool(options.get("no_plugins"))
         if self.url is not None and not self.url.strip():  # a script's unset variable
-            raise UsageError("--url needs a URL, not an empty string",
+            raise UsageError(f"--url needs a URL, not {'a blank' if self.url else 'an empty'} "
+                             "string",
                              context=["Leave it out to use MOGPLEX_URL, the task file's url "
                                       "or https://mogplex.com."])
         if self.local and self.url:

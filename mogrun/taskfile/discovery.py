@@ -24,12 +24,12 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     reads each one's prompt files and keeps each one's history (as ``make`` and
     ``just`` read a linked Makefile). Edits still reach the real file
     (``atomic.write_atomically`` follows the link)."""
-    refuse_empty(explicit)
+    refuse_empty(explicit, env)
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = cwd / given
             # Before resolving: /dev/fd/N resolves to no path.
-            problem = "names a directory" if typed_as_folder(given) else file_problem(path)
+            problem = _typed_problem(cwd, given) if typed_as_folder(given) else file_problem(path)
             if problem:
                 _refuse(f"{given} (from {origin})", problem)
             # (a loop is a problem above: never met here)
@@ -57,11 +57,24 @@ def typed_as_folder(typed: str) -> bool:
     return typed.endswith(ends) or os.path.basename(typed) in (".", "..")
 
 
-def refuse_empty(explicit: str | None) -> None:
+def _typed_problem(cwd: Path, given: str) -> str:
+    """What is wrong with a name typed as a folder's (``mogplex.toml/``): a file's
+    name with a ``/`` after it is said so, not sent looking for a file inside it."""
+    if (cwd / os.path.normpath(given)).is_file():
+        return "names a file with a / after it; leave out the /"
+    return "names a directory"
+
+
+def refuse_empty(explicit: str | None, env: Mapping[str, str] | None = None) -> None:
     """``-f ''`` (a script's unset variable) names no file, for every command
-    (``init`` would otherwise write the default one)."""
+    (``init`` would otherwise write the default one); nor does a blank ``-f`` or
+    ``MOGRUN_FILE`` (an empty ``MOGRUN_FILE`` is unset, as environment variables go):
+    said so, not as a missing file named ``"  "`` (or one ``init`` makes)."""
     if explicit == "":
         raise TaskFileError("-f/--file needs a path, not an empty string")
+    for given, origin in ((explicit, "-f/--file"), ((env or {}).get("MOGRUN_FILE"), "MOGRUN_FILE")):
+        if given and not given.strip():
+            raise TaskFileError(f"{origin} is blank: it names no task file")
 
 
 # What ``file_problem`` says of something under the name that is no file.

@@ -28,6 +28,34 @@ def test_an_empty_file_option_is_an_error_not_ignored(project) -> None:
     assert (result.code, result.err) == (2, "Error: -f/--file needs a path, not an empty string\n")
 
 
+@pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
+@pytest.mark.parametrize("command", [["list"], ["init"]])
+def test_a_blank_file_name_is_said_blank(project, monkeypatch, how, command) -> None:
+    # MOGRUN_FILE="  " read "task file    (from MOGRUN_FILE) does not exist", and
+    # `-f "  " init` made a file named "  "
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    if how == "-f":
+        result = project.run("-f", "  ", *command)
+    else:
+        monkeypatch.setenv("MOGRUN_FILE", " \t")
+        result = project.run(*command)
+    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
+    assert (result.code, result.err) == (2, f"Error: {origin} is blank: it names no task file\n")
+    assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
+
+
+@pytest.mark.parametrize("typed", ["mogplex.toml/", "mogplex.toml/.", "./mogplex.toml//"])
+def test_a_file_name_typed_with_a_slash_after_it_is_said_so(project, typed) -> None:
+    # "names a directory; name the mogplex.toml inside it" was said of the file itself
+    project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    before = project.path.read_bytes()
+    result = project.run("-f", typed, "add", "b", "--repo", "acme/web", "--prompt", "y")
+    assert (result.code, result.err) == (
+        2, f"Error: task file {typed} (from -f/--file) names a file with a / after it; "
+           "leave out the /\n")
+    assert project.path.read_bytes() == before
+
+
 LONG_NAME = "x" * 300  # over the 255 bytes a file name may have
 
 

@@ -230,17 +230,6 @@ def test_init_refuses_a_path_typed_as_a_folder(project, typed: str) -> None:
     assert not (project.root / typed.rstrip("/")).exists()
 
 
-def test_add_refuses_a_task_file_typed_as_a_folder(project) -> None:
-    # -f mogplex.toml/ read (and add wrote) the file: Path drops the trailing slash.
-    project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
-    before = project.path.read_bytes()
-    result = project.run("-f", "mogplex.toml/", "add", "b", "--repo", "a/b", "--prompt", "y")
-    assert (result.code, result.err) == (
-        2, "Error: task file mogplex.toml/ (from -f/--file) names a directory; name the "
-           "mogplex.toml inside it\n")
-    assert project.path.read_bytes() == before
-
-
 @pytest.mark.parametrize(("base", "ending"), [
     # Saved as CRLF but for a first line pasted with LF: add wrote the job with LF.
     (b'# team jobs\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n', b"\r\n"),
