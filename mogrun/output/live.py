@@ -31,7 +31,7 @@ from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.paced import FLUSH_DELAY, flush_quietly
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import (
-    RESULT_COLUMN,
+    STATUS_COLUMN,
     SUMMARY_HEADERS,
     render_stacked,
     summary_rows,
@@ -203,7 +203,7 @@ class LiveReporter(PlainReporter):
         table = Table(*SUMMARY_HEADERS, box=None, pad_edge=False, header_style="bold")
         for result, cells in zip(results, summary_rows(results, self._secrets), strict=True):
             style = OUTCOME_STYLES.get(result.outcome, "")
-            table.add_row(*(Text(c, style=style if i == RESULT_COLUMN else "")
+            table.add_row(*(Text(c, style=style if i == STATUS_COLUMN else "")
                             for i, c in enumerate(cells)))
         return table
 

@@ -19,8 +19,8 @@ from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
 from mogrun.tables import cell_width, render_table
 
-SUMMARY_HEADERS = ["job", "repo", "run id", "result", "duration", "branch", "gates"]
-RESULT_COLUMN = 3
+SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]
+STATUS_COLUMN = 3
 
 
 def gates_cell(result: RunResult) -> str:
@@ -33,13 +33,23 @@ def gates_cell(result: RunResult) -> str:
     return "; ".join(f"{g.gate}: {g.reason}" if g.reason else g.gate for g in failed)
 
 
+def status_cell(result: RunResult) -> str:
+    """The run's outcome, as its gates judged it; a run they passed whose own status
+    is another (``gates = { status = ["failed"] }``) says that status too, so
+    the column never reads "success" alone for a run that failed."""
+    cell = result.outcome
+    if result.outcome == Outcome.SUCCESS and result.status not in (None, RunStatus.SUCCESS):
+        cell += f" (run {result.status})"
+    return cell + (" (attached)" if result.attached else "")
+
+
 def summary_row(result: RunResult) -> list[str]:
     """One result as the summary's cells, unescaped and unmasked."""
     return [
         result.job,
         result.repo,
         result.run_id or "-",
-        result.outcome + (" (attached)" if result.attached else ""),
+        status_cell(result),
         format_duration(result.duration),
         result.branch or "-",
         gates_cell(result),

@@ -151,7 +151,7 @@ def test_step_summary_is_appended_as_markdown(tmp_path):
     assert (tmp_path / "summary.md").read_text() == (
         "earlier step\n"
         "## mogrun\n\n"
-        "| job | repo | run id | result | duration | branch | gates |\n"
+        "| job | repo | run id | status | duration | branch | gates |\n"
         "| --- | --- | --- | --- | --- | --- | --- |\n"
         "| alpha | acme/api | r_a | success | 3s | mogrun/a | - |\n"
         "| beta.build | acme/x | r_b1 | failed | - | - | - |\n"

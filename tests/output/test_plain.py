@@ -47,7 +47,7 @@ def test_lines_have_the_event_shape():
     assert re.fullmatch(CLOCK + r"  build  result  -  success \(r_1\)", lines[3])
     assert lines[4:] == [
         "",
-        "job    repo      run id  result   duration  branch  gates",
+        "job    repo      run id  status   duration  branch  gates",
         "-----  --------  ------  -------  --------  ------  ------",
         "build  acme/api  r_1     success  12s       -       passed",
         "1 passed, 0 failed in 0s",
@@ -165,3 +165,19 @@ def test_a_runs_lines_never_go_back_in_time_even_after_a_wait_line():
     assert clocks[0] == "05:06:00" and clocks[1] == clocks[2] != "05:06:01", lines
     assert lines[3] == "05:06:01  other  log  -  its own time"
     assert lines[4] == "--:--:--  build  log  -  no time"
+
+
+def test_a_run_its_gates_accept_shows_its_own_status_too(tmp_path):
+    # gates = { status = ["failed"] }: the run failed and the job passed, and the
+    # summary's status column read "success" alone (history said status failed)
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, '[jobs.f]  # expected to fail\r\nrepo = "acme/api"\r\n'
+                             'prompt = "x\\n@emulator status=failed duration=0.1s"\r\n'
+                             'gates = { status = ["failed"] }\r\n\r\n')
+    result = run_mogrun("--local", "f", cwd=tmp_path)
+    assert result.code == 0, result
+    header = next(line for line in result.out.splitlines() if line.startswith("job "))
+    row = next(line for line in result.out.splitlines() if line.startswith("f "))
+    assert header.split()[:5] == ["job", "repo", "run", "id", "status"]
+    assert "success (run failed)" in row, result.out
