@@ -46,9 +46,9 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     partial file on failure. Otherwise the data goes to a temporary file beside
     the target, flushed to disk, then renamed over it: the target keeps its mode,
     a symlink keeps pointing at it, and a read-only file stays unwritten (as an
-    editor would refuse it). A file that does not exist yet is made as ``create``
-    makes it (mode from the umask; without touching the process's umask, which
-    other threads' files depend on)."""
+    editor would refuse it). A file that does not exist yet is written the same
+    way, with the mode any new file gets (from the umask; without touching the
+    process's umask, which other threads' files depend on)."""
     if create:
         _create(path, data)
         return
@@ -56,11 +56,8 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        try:  # a new file: made as any file is (the umask applies), removed if cut short
-            _create(target, data)
-            return
-        except FileExistsError:  # made meanwhile: replaced like any existing file
-            mode = stat.S_IMODE(target.stat().st_mode)
+        _create_beside(target, data)  # a new file appears whole too (a report CI uploads)
+        return
     if not os.access(target, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -70,6 +67,30 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _create_beside(target: Path, data: bytes) -> None:
+    """A new file, whole or not at all: written under a temporary name beside it,
+    made as any new file is (mode 0666 less the umask, which ``open`` applies
+    without the process's umask being touched), then renamed into place."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # another writer's name: draw again
+            continue
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -144,6 +144,27 @@ def test_a_new_file_takes_its_mode_from_the_umask(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yml"]
 
 
+def test_a_new_file_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    # A new file (a first JUnit report, a cache) was written in place under its own
+    # name: a CI step reading it meanwhile, or a kill mid-write, saw half of it.
+    # Watched at the one moment it can appear: the rename.
+    from mogrun.atomic import write_atomically
+
+    target, data = tmp_path / "report.xml", b"<testsuites>" + b"x" * 100_000 + b"</testsuites>"
+    renamed: list[tuple[bool, bytes]] = []
+    real_replace = os.replace
+
+    def watched(source, destination):
+        renamed.append((Path(destination).exists(), Path(source).read_bytes()))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", watched)
+    write_atomically(target, data)
+    assert renamed == [(False, data)]  # absent until then, and whole
+    assert target.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xml"]
+
+
 @pytest.mark.parametrize("named", ["-f", "MOGRUN_FILE"])
 def test_init_makes_the_folder_it_is_told_to_write_in(project, monkeypatch, named) -> None:
     """``mogrun -f ci/mogplex.toml init`` on a fresh checkout, as its --help shows."""
