@@ -188,7 +188,7 @@ def utf8_text(raw: bytes) -> str:
     is no part of the text). ``NotUtf8`` says the first byte that is not, or that
     the file is UTF-16 (Notepad's "Unicode", PowerShell 5's ``>``)."""
     try:
-        return raw.decode("utf-8").removeprefix("\ufeff")
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             width = "32" if raw.startswith(b"\xff\xfe\x00\x00") else "16"
@@ -197,6 +197,11 @@ def utf8_text(raw: bytes) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
                       line) from exc
+    if "\x00" in text:  # UTF-16 without a byte order mark decodes, one NUL a letter
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise NotUtf8(f"is not UTF-8 text (a NUL byte on line {line}: UTF-16 without a byte "
+                      "order mark?): save it as UTF-8", line)
+    return text
 
 
 def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:

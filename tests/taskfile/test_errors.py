@@ -1208,6 +1208,19 @@ def test_a_prompt_file_that_is_not_utf8_is_said_as_the_task_file_is(project) -> 
            "mark): save it as UTF-8")
 
 
+@pytest.mark.parametrize("command", [("check",), ("show", "a")])
+def test_a_utf16_prompt_file_without_a_byte_order_mark_is_refused(project, command) -> None:
+    # UTF-16LE of ASCII text is valid UTF-8 with a NUL after each letter: check passed
+    # and show sent "h\u0000i\u0000..." as the prompt
+    (project.root / "p.md").write_bytes("Fix it.\r\nThen test.\r\n".encode("utf-16-le"))
+    project.write('[jobs.a]  # nightly\r\nrepo = "acme/api"\r\nprompt_file = "p.md"\r\n\r\n')
+    result = project.run(*command)
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: job "a", key "prompt_file": prompt file p.md is not UTF-8 text (a NUL byte on '
+        "line 1: UTF-16 without a byte order mark?): save it as UTF-8"], result
+
+
 @pytest.mark.parametrize("written", [
     # show named "description" (a type error, found first) where check lists the
     # missing repo above it first.
