@@ -408,11 +408,17 @@ class Selection:
         """The jobs (graph order) that need, directly or not, a job still going, and
         why each is not started (its row says it: the next rerun finds it there)."""
         held: dict[str, str] = {}
+        root: dict[str, str] = {}  # held job -> the job still going it waits for
         candidates = {row.job for row in self.retry}
         for job in jobs:
             busy = [need for need in job.needs if need in going or need in held]
             if busy and job.name not in going:
-                held[job.name] = f"not rerun while its need {busy[0]} is still going"
+                need = busy[0]
+                root[job.name] = need if need in going else root[need]
+                # a need held itself is not going: say what it waits for
+                held[job.name] = (f"not rerun while its need {need} is still going"
+                                  if need in going else f"not rerun while its need {need} "
+                                  f"waits for {root[job.name]}, still going")
                 if job.name in candidates:
                     self.held.append(job.name)
                     self._say(f"{job.name}: {held[job.name]}")

@@ -245,6 +245,21 @@ def test_a_job_held_behind_a_need_still_going_stays_for_the_next_rerun(
         0, "nothing to rerun: every run of the latest invocation passed"), last
 
 
+def test_a_job_held_behind_a_held_need_says_what_that_need_waits_for(
+        project, mogrun, mogrun_emulator) -> None:
+    # "last: not rerun while its need after is still going": after was not going,
+    # it was held itself, behind slow
+    last = '\n[jobs.last]  # after after\nrepo = "acme/api"\nprompt = "x"\nneeds = ["after"]\n'
+    project(_held(_slow("3s"), "failed") + last)
+    assert mogrun("-k", "last", "other").exit_code == 1
+    project(_held(_slow("3s")) + last)
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 1, rerun
+    assert "after: not rerun while its need slow is still going" in rerun.stderr, rerun
+    assert "last: not rerun while its need after waits for slow, still going" in \
+        rerun.stderr, rerun
+
+
 def test_a_job_held_behind_a_need_that_then_failed_reruns_the_need_first(
         project, mogrun, mogrun_emulator) -> None:
     project(_held(_slow("2s", "failed"), "failed"))
