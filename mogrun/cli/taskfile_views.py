@@ -50,13 +50,16 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         # reported as JSON.
         location = error.location
         path = str(loaded.path) if loaded else location.path if location else _found(state)
-        state.echo(json.dumps({"ok": False, "file": path,
+        from mogrun.masking import mask
+
+        state.echo(json.dumps({"ok": False, "file": mask(path, state.secrets),
                                "errors": [_error_json(state, error)], "warnings": []}))
         return 2
     if state.json_output:
-        from mogrun.masking import mask_data
+        from mogrun.masking import mask, mask_data
 
-        state.echo(json.dumps({"ok": not report.errors, "file": str(taskfile.path),
+        state.echo(json.dumps({"ok": not report.errors,
+                               "file": mask(str(taskfile.path), state.secrets),
                                "errors": [_error_json(state, e) for e in report.errors],
                                "warnings": mask_data(report.warnings, state.secrets)}))
     else:
@@ -75,12 +78,13 @@ def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
             state.echo(line, err=True)
     for warning in report.warnings:
         state.echo(f"Warning: {escape_agent_text(mask(warning, state.secrets))}", err=True)
+    path = escape_agent_text(mask(str(taskfile.path), state.secrets))  # as in each location
     if report.errors:
         count = len(report.errors)
-        state.echo(f"{count} problem{'s' * (count > 1)} in {taskfile.path}", err=True)
+        state.echo(f"{count} problem{'s' * (count > 1)} in {path}", err=True)
     else:
         count = len(taskfile.jobs)
-        state.echo(f"{taskfile.path}: ok ({count} job{'s' * (count != 1)})")
+        state.echo(f"{path}: ok ({count} job{'s' * (count != 1)})")
 
 
 def _error_json(state: CliState, error: MogrunError) -> dict[str, Any]:

@@ -148,6 +148,25 @@ def test_no_error_shows_the_api_token(project, text: str, command: tuple[str, ..
     assert "***" in result.err + result.out, result
 
 
+@pytest.mark.parametrize("broken", [True, False])
+def test_a_token_in_the_task_files_path_is_masked_everywhere_check_says_it(
+        tmp_path, broken: bool) -> None:
+    # The location said ".../dir_***/mogplex.toml:4:1" and the last line, and the
+    # JSON's "file", the same path in clear
+    from mogrun.testing import run_mogrun
+
+    folder = tmp_path / f"dir_{TOKEN}"
+    folder.mkdir()
+    (folder / "mogplex.toml").write_text(
+        '[jobs.p]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n' + ("tmeout = 1\r\n" * broken),
+        newline="")
+    env = {"MOGPLEX_API_KEY": TOKEN}
+    for args in (("check",), ("--json", "check")):
+        result = run_mogrun(*args, cwd=folder, env=env)
+        assert result.code == (2 if broken else 0), result
+        assert TOKEN not in result.out + result.err, result
+
+
 def test_a_masked_excerpt_keeps_its_caret_on_the_character(project) -> None:
     project.path.write_text(f'[jobs.p]\nrepo = "acme/api"\nprompt = "{TOKEN}"\nx = [{TOKEN}]\n')
     result = project.run("check", env={"MOGPLEX_API_KEY": TOKEN})
