@@ -52,7 +52,8 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         path = str(loaded.path) if loaded else location.path if location else _found(state)
         from mogrun.masking import mask
 
-        state.echo(json.dumps({"ok": False, "file": mask(path, state.secrets),
+        state.echo(json.dumps({"ok": False,
+                               "file": None if path is None else mask(path, state.secrets),
                                "errors": [_error_json(state, error)], "warnings": []}))
         return 2
     if state.json_output:
