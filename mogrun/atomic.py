@@ -8,7 +8,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,19 +53,20 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
         return
     target = Path(os.path.realpath(path))
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        _create_beside(target, data)  # a new file appears whole too (a report CI uploads)
-        return
-    if not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        mode = None  # a new file appears whole too (a report CI uploads)
+    else:
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    fd, tmp = _temporary_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -74,28 +74,17 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
         raise
 
 
-def _create_beside(target: Path, data: bytes) -> None:
-    """A new file, whole or not at all: written under a temporary name beside it,
-    made as any new file is (mode 0666 less the umask, which ``open`` applies
-    without the process's umask being touched), then renamed into place."""
+def _temporary_beside(target: Path) -> tuple[int, Path]:
+    """A new file under a temporary name beside ``target``, open for writing, made as
+    any new file is (mode 0666 less the umask, which ``open`` applies without the
+    process's umask being touched)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}.tmp"
         try:
-            fd = os.open(tmp, flags, 0o666)
-            break
+            return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:  # another writer's name: draw again
             continue
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _create(path: Path, data: bytes) -> None:
