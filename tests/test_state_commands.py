@@ -154,8 +154,43 @@ def test_status_never_loads_the_task_files_plugins(mogrun_project, mogrun_emulat
     wait_until_ended(mogrun_emulator)
     mogrun_emulator.add_fault("events", "503", count=1, retry_after=0)
     result = mogrun_project("status", "g", "--exit-status")
-    assert result.exit_code == 0, result
+    assert result.exit_code == 1, result  # ended; what its plugins say is not known here
     assert not (mogrun_project.root / "loaded").exists()
+
+
+TEAM_GATE = ("# the team's own gate\r\n"
+             "from mogrun.plugin import GateVerdict, hookimpl\r\n\r\n"
+             "@hookimpl\r\n"
+             "def mogrun_gate(job, events):\r\n"
+             "\treturn GateVerdict('team_gate', False, 'team gate always fails')\r\n\r\n")
+
+
+def test_status_leaves_a_run_its_plugins_judge_to_logs_and_rerun(mogrun_project,
+                                                                 mogrun_emulator) -> None:
+    """``status`` (which loads no repository code) judged a detached run without the
+    task file's plugin gate and recorded it "success": ``--exit-status`` said 0 and
+    ``rerun`` found nothing to rerun, where ``run`` and ``logs --follow`` say
+    gate_failed. Now it shows the run ended, says who judges it, and records nothing."""
+    (mogrun_project.root / "plugins").mkdir()
+    (mogrun_project.root / "plugins" / "team_gate.py").write_bytes(TEAM_GATE.encode())
+    mogrun_project.write(task_file(job("fix", prompt="Fix.\n@emulator duration=0.5s"),
+                                   mogplex={**LIMITS, "plugins": ["plugins/team_gate.py"]}))
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("--detach", "fix").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    result = mogrun_project("status", "--exit-status")
+    assert result.exit_code == 1, result
+    assert result.stdout.splitlines()[2].split()[3:5] == ["success", "detached"], result
+    assert ("fix: ended success; its gates are judged by the task file's plugins, which "
+            "status does not load: mogrun logs --follow fix (or mogrun rerun) judges it"
+            ) in result.stdout
+    row = json.loads(mogrun_project("--json", "history", "-n", "1").stdout)
+    assert (row["status"], row["outcome"]) == ("pending", "detached")
+    again = json.loads(mogrun_project("--json", "status", "fix").stdout)
+    assert again["note"].startswith("ended success; its gates are judged"), again
+    rerun = mogrun_project("rerun")
+    assert "has since ended success, gate_failed; rerun" in rerun.stderr, rerun
+    assert len(mogrun_emulator.runs) == 2
 
 
 def test_a_half_edited_task_file_does_not_stop_status_or_cancel(project,

@@ -2,7 +2,10 @@
 going, followed by ``logs --follow``, found ended by ``status`` or ``rerun``) by
 its job's gates, as ``run`` judges the runs it follows: a run that ended
 ``success`` but took longer than ``max_duration`` is ``gate_failed`` whichever
-command first sees it end.
+command first sees it end — unless that command loads none of the plugins the
+task file names (``status`` runs no code from the repository): their gates may
+fail the run, so its judgement is not the run's, and the run is left for one
+that loads them (``logs --follow``, ``rerun``) to judge and record.
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ class GateJudge:
         self.host = loaded.host
         return {job.name: job for job in loaded.jobs}
 
+    def verdict(self, row: Any, run: Any, events: Sequence[Any], taskfile: Any) -> str | None:
+        """``outcome``, or ``None`` where it would not be the run's: the task file
+        names plugins (repository code, whose gates may fail the run) and this
+        command does not load them. Such a run is left unjudged (``awaits_judgement``)."""
+        if taskfile.plugin_entries and not self.state.repository_code:
+            return None
+        return self.outcome(row, run, events)
+
     def outcome(self, row: Any, run: Any, events: Sequence[Any]) -> str:
         """The outcome of ``row``'s ended ``run`` with these ``events``."""
         return self.result(row, run, events).outcome
@@ -77,3 +88,11 @@ class GateJudge:
         return dataclasses.replace(draft, outcome=outcome, gates=verdicts,
                                    message=judged_message(run, outcome),
                                    exit_code=Outcome(outcome).exit_code)
+
+
+def awaits_judgement(row: Any) -> bool:
+    """Whether ``row``'s run is seen to have ended but not judged yet (left to a
+    command that loads the task file's plugins): not passed, as far as is known."""
+    from mogrun.outcomes import Outcome, RunStatus
+
+    return RunStatus.is_terminal(row.status) and row.outcome in (None, Outcome.DETACHED)

@@ -224,7 +224,9 @@ EXIT_STATUS_HELP = """\b
   0  every shown run passed
   1  a shown run did not pass (failed, cancelled, gate failed, never started;
      timed out or interrupted, even if it goes on on the server; unknown to
-     the server), or no run is recorded at all
+     the server), is not known to have passed (ended, but its gates are the
+     task file's plugins, which status does not load: logs --follow or rerun
+     judges it), or no run is recorded at all
   3  none failed, but one is still going (pending, streaming, detached, or
      waiting to start in a mogrun still running on this machine)
 """
@@ -400,8 +402,9 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:
-    """0 all passed, 1 one did not, or is unknown to the server (it wins), 3 one is
-    still going."""
+    """0 all passed, 1 one did not, is unknown to the server or ended with its
+    gates still to judge (it wins), 3 one is still going."""
+    from mogrun.cli.judging import awaits_judgement
     from mogrun.outcomes import Outcome, RunStatus
 
     going = False
@@ -409,7 +412,8 @@ def exit_status_code(rows: Sequence[Any]) -> int:
         if row.waiting:  # not started yet, by a mogrun still running here: going
             going = True
             continue
-        if not row.run_id or row.status == UNKNOWN_TO_SERVER or (
+        # Ended, its gates still to judge: status never will (3 would poll forever).
+        if not row.run_id or row.status == UNKNOWN_TO_SERVER or awaits_judgement(row) or (
                 row.outcome not in (None, Outcome.DETACHED) and not Outcome(row.outcome).passed):
             return EXIT_NOT_PASSED
         if not RunStatus.is_terminal(row.status):
@@ -423,7 +427,9 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     """Rows with the current status of every run not yet known to have ended (one
     ``GET /runs/{id}/events`` each; a terminal row is never asked again). A detached
     run found ended is judged by its job's gates, as ``run`` would have, and
-    completed in history: status, outcome, end, exit code."""
+    completed in history: status, outcome, end, exit code — unless the task file
+    names plugins (``GateJudge.verdict``): then it is shown ended, and left in
+    history for ``logs --follow`` or ``rerun`` to judge."""
     from mogrun.outcomes import RunStatus
 
     live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
@@ -446,7 +452,10 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
             if exc.status == 404:  # not going, as far as anyone can tell: not passed either
                 fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
             continue
-        outcome = judge.outcome(row, run, events) if run.terminal else None
+        outcome = judge.verdict(row, run, events, taskfile) if run.terminal else None
+        if run.terminal and outcome is None:  # its gates are the plugins': shown, not kept
+            fresh[row.id] = dataclasses.replace(row, status=run.status)
+            continue
         fresh[row.id] = record_status(history, row, run, outcome)
     return [fresh.get(row.id, row) for row in rows]
 
@@ -560,7 +569,7 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     """The table, then a line for each run whose latest attempt never started after
     the server refused the one before for capacity (``--json``: its ``note``)."""
-    notes = [never_started(history, row) for row in rows]
+    notes = [never_started(history, row) or unjudged(state, history, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
             echo_json({**_shown_row(row), "note": note})
@@ -591,6 +600,21 @@ def never_started(history: Any, row: Any) -> str | None:
         refused = (f"run {before.run_id} (attempt {before.attempt}) was refused for capacity "
                    f"({error}); ")
     return f"{refused}attempt {row.attempt} never started: {row.message or row.outcome}"
+
+
+def unjudged(state: CliState, history: Any, row: Any) -> str | None:
+    """``ended success; its gates are judged by the task file's plugins, which status
+    does not load: mogrun logs --follow fix (or mogrun rerun) judges it``; ``None``
+    for a row that is judged or still going."""
+    from mogrun.cli.judging import awaits_judgement
+    from mogrun.cli.run_cmd import command_prefix
+
+    if not awaits_judgement(row):
+        return None
+    command = command_prefix(state)
+    return (f"ended {row.status}; its gates are judged by the task file's plugins, which "
+            f"status does not load: {command} logs --follow {row_label(history, row)} "
+            f"(or {command} rerun) judges it")
 
 
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).
