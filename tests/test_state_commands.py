@@ -119,6 +119,26 @@ def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emu
     assert mogrun_emulator.count("GET", f"/runs/{run_id}") == before
 
 
+def test_a_detached_row_has_no_end_or_exit_code_until_its_end_is_seen(
+        project, mogrun_emulator) -> None:
+    """A detached row said finished_at = the moment of detaching and exit 0: ``history``
+    showed running runs as passed (``jq 'select(.exit_code==0)'`` counted them), and
+    the end was never corrected. Now both are null until a command sees it end."""
+    assert project("--detach", "fanout").exit_code == 0
+    rows = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    assert [(r["outcome"], r["finished_at"], r["exit_code"]) for r in rows] == [
+        ("detached", None, None)] * 2
+    table = project("history").stdout.splitlines()[2:]
+    assert [line.split()[5:7] for line in table] == [["detached", "-"]] * 2, table
+    wait_until_ended(mogrun_emulator)
+    assert project("status", "--exit-status").exit_code == 0
+    ended = {run_id: mogrun_emulator.run_detail(run_id)["updatedAt"]
+             for run_id in mogrun_emulator.runs}
+    rows = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    assert [(r["outcome"], r["exit_code"]) for r in rows] == [("success", 0)] * 2
+    assert {r["run_id"]: r["finished_at"] for r in rows} == ended
+
+
 @pytest.mark.parametrize("gate", [{"max_duration": "1s"},
                                   {"require_events": ["pull_request_opened"]}])
 def test_a_detached_run_found_ended_is_judged_by_its_gates(mogrun_project, mogrun_emulator,

@@ -764,7 +764,9 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     command that lists them (mogrun --local history).
 
     The exit column is each run's own exit code: 0 passed, 1 did not,
-    130/143/129 when a signal cut the run short. The invocation's exit code
+    130/143/129 when a signal cut the run short, - for a detached run not yet
+    seen to end (--json: exit_code and finished_at null until status, logs
+    --follow or rerun sees it end). The invocation's exit code
     is the worst of its runs' and can differ: a signal that lands after a
     run ended (while a notify is sent, or as the cancel finds it already
     ended) makes mogrun exit 130 while the run's row keeps 0 or 1.

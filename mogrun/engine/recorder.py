@@ -21,7 +21,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunResult, RunState
-from mogrun.outcomes import left_going_message
+from mogrun.outcomes import Outcome, left_going_message
 
 Warn = Callable[[str], None]
 
@@ -129,8 +129,10 @@ class HistoryObserver(Observer):
         with self._lock:
             row = self._rows.get(id(track))
             self._going.pop(id(track), None)
-        fields: dict[str, Any] = {"outcome": result.outcome, "exit_code": result.exit_code,
-                                  "finished_at": now_iso(), "message": result.message}
+        fields: dict[str, Any] = {"outcome": result.outcome, "message": result.message}
+        if result.outcome != Outcome.DETACHED:  # a detached run's end is still to come:
+            # it gets its finished_at and exit code when a command sees it end
+            fields.update(exit_code=result.exit_code, finished_at=now_iso())
         if result.status is not None and track.state is not None:
             # Without a run of its own, the result names the refused run of an earlier
             # attempt (whose row has its status): this attempt's row has none. A run
