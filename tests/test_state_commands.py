@@ -568,3 +568,31 @@ def test_a_refused_url_is_one_error_not_a_warning_that_it_goes_on(mogrun_project
         assert result.exit_code == 2, result
         assert "going on without it" not in result.stderr
         assert result.stderr.count("refused") == 1, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated", "directory"])
+def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogrun_emulator,
+                                                                   kind) -> None:
+    """A history there but unreadable read as empty: ``status`` said "No runs
+    recorded yet." and exited 0, and ``logs JOB``/``cancel JOB`` named the history
+    ``:memory:``. Now they say it cannot be read, where and why (exit 1, as
+    ``history`` does); a run id is still found through the API."""
+    assert project("lint").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    path = project.root / ".mogrun" / "history.db"
+    if kind == "text":
+        path.write_bytes(b"# runs\r\nlint\tsuccess\r\n\r\n")
+    elif kind == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    else:
+        path.unlink()
+        path.mkdir()
+    for argv in (["status"], ["status", "--exit-status"], ["status", "lint"],
+                 ["logs", "lint"], ["cancel", "lint"], ["logs"], ["history"]):
+        result = project(*argv)
+        assert result.exit_code == 1, (argv, result)
+        assert result.stderr.startswith(f"Error: cannot open run history {path}: "), (argv, result)
+        assert "No runs recorded" not in result.stderr and ":memory:" not in result.stderr
+    by_id = project("status", run_id)
+    assert by_id.exit_code == 0, by_id
+    assert f"warning: cannot open run history {path}: " in by_id.stderr

@@ -70,7 +70,9 @@ def open_state(state: CliState, *, lenient: bool = True,
     ``env.*`` values, which only the file names). ``by_id``: the command can act on
     a run id alone, so a history that cannot be opened (a read-only folder,
     ``.mogrun`` a file) is a warning and an empty one: the run a ``--detach`` there
-    started can still be followed and cancelled."""
+    started can still be followed and cancelled. One that is there but cannot be
+    read (not a database, a directory) is that error for a job's runs
+    (``History.stand_in``), and a warning for a run id."""
     from mogrun.cli.loading import history_key, load_taskfile, project_history
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.parse import stand_in
@@ -92,11 +94,18 @@ def open_state(state: CliState, *, lenient: bool = True,
     except MogrunError as exc:
         if not by_id:
             raise
-        from mogrun.engine.history import History
+        from mogrun.engine.history import History, history_path
 
-        _echo_safe(f"warning: {exc.message}; going on without it (a run is found by its "
-                   "id only)", err=True)
-        return taskfile, History.in_memory(key, taskfile.path.name)
+        history = History.stand_in(history_path(taskfile.project_dir), exc, key,
+                                   taskfile.path.name)
+        if history.unreadable is None:  # none there (.mogrun a file): no runs to miss
+            _going_on_without(exc)
+        return taskfile, history
+
+
+def _going_on_without(error: MogrunError) -> None:
+    _echo_safe(f"warning: {error.message}; going on without it (a run is found by its "
+               "id only)", err=True)
 
 
 def rows_for(history: Any, taskfile: Any, target: str,
@@ -109,6 +118,9 @@ def rows_for(history: Any, taskfile: Any, target: str,
     row = None if sep else history.by_run_id(target)
     if row is not None:
         return [row]
+    if history.unreadable is not None and not sep and looks_like_run_id(target):
+        _going_on_without(history.unreadable)  # a job's runs: its error (``_scoped``)
+        return []
     rows = history.latest_invocation_of(job)
     if not rows and job not in taskfile.job_names and (
             sep or not looks_like_run_id(target) or _closest_job(job, taskfile, history)):
@@ -373,9 +385,10 @@ def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
             raise
         found = automation_of_run(client, named_automations(taskfile), run_id)
         if found is None:
-            raise exc.evolve(context=[*exc.context, f"{run_id} is not in this project's "
-                                      f"history either ({history.path})", AUTOMATION_RUN_HINT]
-                             ) from exc
+            looked = (f"this project's history, which cannot be read, was not looked in "
+                      f"({history.path})" if history.unreadable is not None else
+                      f"{run_id} is not in this project's history either ({history.path})")
+            raise exc.evolve(context=[*exc.context, looked, AUTOMATION_RUN_HINT]) from exc
         return found[1].state, found[0]
 
 

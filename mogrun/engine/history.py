@@ -237,6 +237,8 @@ class History:
         self.path = Path(path)
         self.base_url = base_url
         self.task_file = task_file
+        # A stand-in's: the error opening the project's history, which it stands in for.
+        self.unreadable: MogrunError | None = None
         self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
@@ -331,6 +333,20 @@ class History:
         """An empty history that keeps nothing: for a command that can act on a run
         id without the project's history (which cannot be opened)."""
         return cls(IN_MEMORY, base_url, task_file)
+
+    @classmethod
+    def stand_in(cls, path: Path | str, error: MogrunError, base_url: str,
+                 task_file: str | None = None) -> History:
+        """``in_memory``, for a command that can act on a run id without the project's
+        history at ``path``, which cannot be opened (``error``). Where that file is
+        there (text, a truncated database, a directory), what the project did is not
+        known: asking is ``error`` again (``unreadable``), never "no runs", and the
+        history is named by its path, never sqlite's ``:memory:``."""
+        history = cls.in_memory(base_url, task_file)
+        history.path = Path(path)
+        if os.path.lexists(path):
+            history.unreadable = error
+        return history
 
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str,
@@ -455,6 +471,8 @@ class History:
         first. One query per file, merged here: each is a range of ``runs_by_file``
         read newest first and stopped at ``limit``, where ``task_file IN (?, '')``
         would sort every row of the job first."""
+        if self.unreadable is not None:
+            raise self.unreadable
         if self.task_file is None:
             return self._query(where, params, limit)
         rows = [row for file in dict.fromkeys((self.task_file, ""))
@@ -543,6 +561,8 @@ class History:
         under (of ``job``, and of its ``repo`` as stored), each with how many, the
         latest first: what to point at when this base URL has none. Asked only then,
         so a scan of the table is fine."""
+        if self.unreadable is not None:
+            raise self.unreadable
         sql = "SELECT base_url, COUNT(*) FROM runs WHERE base_url != ?"
         params: list[Any] = [self.base_url]
         if self.task_file is not None:
