@@ -596,3 +596,27 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
     by_id = project("status", run_id)
     assert by_id.exit_code == 0, by_id
     assert f"warning: cannot open run history {path}: " in by_id.stderr
+
+
+def test_status_of_a_local_run_id_names_the_scope_that_has_it(project, mogrun_emulator) -> None:
+    """``status ID`` of a ``--local`` run (without --local) asked the API, and said
+    the 404, that the id was not in this project's history "either" (it is, under
+    --local) and a sentence about automation jobs. Now: where it was recorded, and
+    the command that shows it, with no request; and the other way round."""
+    assert project("--local", "lint").exit_code == 0
+    local = json.loads(project("--local", "--json", "history", "-n", "1").stdout)["run_id"]
+    mogrun_emulator.clear_requests()
+    result = project("status", local)
+    assert result.exit_code == 1, result
+    assert result.stderr.splitlines() == [
+        f"Error: run {local} was recorded with --local, not against this API",
+        f"See it with: mogrun --local status {local} "
+        "(local runs end with the emulator that ran them)"], result
+    assert mogrun_emulator.requests == []
+    assert project("lint").exit_code == 0
+    served = json.loads(project("--json", "history", "-n", "1").stdout)["run_id"]
+    result = project("--local", "status", served)
+    assert result.exit_code == 1, result
+    assert result.stderr.splitlines() == [
+        f"Error: run {served} was recorded against {mogrun_emulator.url}, "
+        "not against this API", f"See it with: mogrun status {served}"], result

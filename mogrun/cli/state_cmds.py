@@ -265,8 +265,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     read from the API and shown, not recorded (an automation's job run
     through the automations the task file names). Runs are kept per API
     (--local runs apart): with none here, the APIs that have some are named
-    (mogrun --local status). When the API cannot be reached, the runs are
-    shown as last recorded, with a warning, and the exit code is 69.
+    (mogrun --local status), and so is the one a run id was recorded under.
+    When the API cannot be reached, the runs are shown as last recorded,
+    with a warning, and the exit code is 69.
     """
     state.hold_github_commands()  # server and agent text follows
     state.repository_code = False  # no task-file plugin, even for a retry or a gate
@@ -406,12 +407,38 @@ def located(client: Any, taskfile: Any, history: Any, targets: Sequence[Target]
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
     """``status RUN_ID`` of a run this project never recorded: ``GET /runs/{id}``
     (as ``logs`` and ``cancel`` ask for it); the API's 404 says it, and that
-    history does not know it either. ``--local`` runs exist only in history."""
+    history does not know it either. ``--local`` runs exist only in history; one
+    recorded there (or under another URL) is said with the command that shows it
+    (``--local``: no request, no API has it)."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    there = history.recorded_under(run_id)
+    if there is not None and (state.local or there == LOCAL_BASE_URL):
+        raise _recorded_elsewhere(state, taskfile, run_id, there)
     if state.local:
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
-    run, _ = unrecorded_run(api_client(state, taskfile), taskfile, history, run_id)
+    try:
+        run, _ = unrecorded_run(api_client(state, taskfile), taskfile, history, run_id)
+    except RequestRefusedError as exc:
+        if exc.status != 404 or there is None:
+            raise
+        raise _recorded_elsewhere(state, taskfile, run_id, there) from exc
     return UnrecordedRun(history.base_url, run)
+
+
+def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str) -> MogrunError:
+    """``run X was recorded with --local: mogrun --local status X``: a run id this API's
+    history has not, found in another's (exit 1, as the API's 404 of it)."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    local = url == LOCAL_BASE_URL
+    how = "with --local" if local else f"against {url}"
+    see = _command_for(state, taskfile, url, ["status", run_id])
+    return MogrunError(f"run {run_id} was recorded {how}, not against this API",
+                       context=[f"See it with: {see}" + (
+                           " (local runs end with the emulator that ran them)" if local
+                           else "")])
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:

@@ -547,6 +547,15 @@ class History:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None
 
+    def recorded_under(self, run_id: str) -> str | None:
+        """The other API base URL (``"local"``, another URL) ``run_id`` was recorded
+        under, if any: where to point a run id this base URL has no row of."""
+        if self.unreadable is not None:
+            return None
+        rows = self._read("SELECT base_url FROM runs WHERE run_id = ? AND base_url != ? "
+                          "ORDER BY id DESC LIMIT 1", (run_id, self.base_url))
+        return str(rows[0][0]) if rows else None
+
     def also_of_run(self, row: HistoryRow) -> list[HistoryRow]:
         """The other rows of ``row``'s run (a rerun that left it alone while it went
         recorded it again, in its own invocation), newest first: what is learnt of
