@@ -97,6 +97,32 @@ def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
 
 
+def unmasked(masked: str, like: str, secrets: Iterable[str]) -> str | None:
+    """``masked`` with each ``***`` filled, in order, by the secret ``like`` holds at
+    its own masks (``like``: the same text made again now, with the secrets at hand),
+    or ``None`` unless that fills every mask and masks back to ``masked`` exactly.
+    How a recorded key that hides a secret is told again without storing the secret."""
+    ordered = maskable(secrets)
+    fills = _secrets_in(like, ordered)
+    parts = masked.split(MASK)
+    if not fills or len(parts) != len(fills) + 1:
+        return None
+    text = parts[0] + "".join(fill + part for fill, part in zip(fills, parts[1:], strict=True))
+    return text if _mask_with(text, ordered) == masked else None
+
+
+def _secrets_in(text: str, ordered: tuple[str, ...]) -> list[str]:
+    """The secrets ``text`` holds, left to right (longest first at each place)."""
+    found: list[str] = []
+    at = 0
+    while at < len(text):
+        secret = next((s for s in ordered if text.startswith(s, at)), None)
+        if secret:
+            found.append(secret)
+        at += len(secret) if secret else 1
+    return found
+
+
 def json_forms(ordered: tuple[str, ...]) -> tuple[str, ...]:
     """Each secret as it reads inside a JSON string written ASCII-only. The
     encoding maps each character on its own, so a line that holds none of

@@ -206,28 +206,36 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 
-def unanswered(row: HistoryRow) -> bool:
+def unanswered(row: HistoryRow, base: str | None) -> bool:
     """Whether ``row``'s start may have made a run whose id was never learnt: the
     mogrun that sent it was killed (or is still waiting to send it, in another
     terminal), or was interrupted with the start unanswered. Its next attempt
-    sends the same key (the server replays such a run), not a new one."""
+    sends the same key (the server replays such a run), not a new one: only when
+    that key is known (``base``, from ``recorded_base_key``)."""
     from mogrun.engine.runner import MAYBE_STARTED
 
-    return (not row.run_id and recorded_base_key(row) is not None
+    return (not row.run_id and base is not None
             and (row.outcome is None or row.message == MAYBE_STARTED))
 
 
-def recorded_base_key(row: HistoryRow) -> str | None:
+def recorded_base_key(row: HistoryRow, now: str = "",
+                      secrets: Iterable[str] = ()) -> str | None:
     """The key a recorded run's attempt 1 was sent under (an attempt's key is it plus
     ``~attempt-N``), which its next attempt derives its own from: a default key
     (``mogrun-JOB-<nonce>``) or one of ``{{ date }}`` is not the same today.
-    ``None`` when it cannot be told: masked, shortened with a digest, or not a key
-    mogrun could have sent (an edited history: not a header's printable ASCII)."""
+    History keeps keys masked: a mask is filled with the secret the job's key
+    resolved ``now`` holds at that place (``secrets``: the job's), when that masks
+    back to what was recorded. ``None`` when it cannot be told: masked and the key
+    now differs, shortened with a digest, or not a key mogrun could have sent (an
+    edited history: not a header's printable ASCII)."""
     from mogrun.engine.track import attempt_key
+    from mogrun.masking import MASK, unmasked
     from mogrun.models import MAX_KEY
 
     key = row.idempotency_key
-    if not key or "***" in key or len(key) > MAX_KEY or not all(" " <= c <= "~" for c in key):
+    if key and MASK in key:
+        key = unmasked(key, now, secrets)
+    if not key or len(key) > MAX_KEY or not all(" " <= c <= "~" for c in key):
         return None
     suffix = attempt_key("", row.attempt)
     if not key.endswith(suffix):
@@ -297,17 +305,19 @@ class Selection:
                 kept = self._still.get(at)
                 row = wanted.get(at) if kept is None else kept[0]
                 if row is not None:
-                    base = recorded_base_key(row)
+                    base = recorded_base_key(row, plan.request.idempotency_key, job.secrets)
                     if base is not None:  # derived from the run's own key, not today's
                         plan = dataclasses.replace(plan, request=dataclasses.replace(
                             plan.request, idempotency_key=base))
+                    elif kept is None and job.name not in held:
+                        self._say_masked(row)
                     runs.append(plan)
                     if kept is not None:  # recorded as it stands: no attempt made
                         self.going[plan.label] = (kept[1], left_alone(row))
                     if job.name in held or kept is not None:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
-                    again = unanswered(row)
+                    again = unanswered(row, base)
                     if again:
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{row.idempotency_key}) was never answered, so it may "
@@ -322,6 +332,17 @@ class Selection:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
         self._say_removed(jobs, {at: row for at, row in wanted.items() if at[0] not in held})
         return chosen, attempts
+
+    def _say_masked(self, row: HistoryRow) -> None:
+        """A recorded key that hides a secret the job's key no longer holds the same
+        way (the job changed): its next attempt cannot derive from it, and says so."""
+        from mogrun.masking import MASK
+
+        if row.idempotency_key and MASK in row.idempotency_key:
+            self._say(f"{self.labels[row.id]}: its recorded Idempotency-Key "
+                      f"({row.idempotency_key}) hides a secret the job's key no longer "
+                      f"holds the same way: attempt {row.attempt + 1} is sent under a key "
+                      "derived from today's")
 
     def _say_removed(self, jobs: Sequence[ResolvedJob],
                      wanted: Mapping[tuple[str, str], HistoryRow]) -> None:

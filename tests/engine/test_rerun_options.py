@@ -276,3 +276,60 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     assert "a:acme/web: no longer in the task file; not rerun" in result.stderr
     assert "acme/api: no longer" not in result.stderr
     assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
+
+
+def test_a_rerun_s_key_derives_from_a_key_that_hides_a_secret(
+        project, mogrun, mogrun_emulator) -> None:
+    """History keeps a key masked (repo from env.*: ``mogrun-s-<nonce>:***/api``), and
+    rerun then sent a fresh random base: a lost start never replayed, two reruns at
+    once started two runs each. The mask is filled from the key resolved now."""
+    root = project("""
+        # the owner is a secret: every key names it
+        [jobs.s]
+        repo = ["{{ env.OWNER }}/api", "{{ env.OWNER }}/web"]
+        prompt = \"\"\"t {{ env.SECRETVAL }}
+        @emulator status=failed duration=0.2s\"\"\"
+
+    """)
+    env = {"OWNER": "acme", "SECRETVAL": "s3cr3t"}
+    assert mogrun("s", env=env).exit_code == 1
+    first = {row["repo"]: row["idempotency_key"] for row in history_rows(mogrun)}
+    assert first.keys() == {"***/api", "***/web"}
+    mogrun_emulator.clear_requests()
+    assert mogrun("rerun", env=env).exit_code == 1
+    sent = sorted(r.idempotency_key for r in mogrun_emulator.requests
+                  if r.method == "POST" and r.path.endswith("/runs"))
+    assert sent == sorted(first[repo].replace("***", "acme") + "~attempt-2"
+                          for repo in first)
+    keys = {row["idempotency_key"] for row in history_rows(mogrun)}
+    assert {key + "~attempt-2" for key in first.values()} <= keys
+    runs = len(mogrun_emulator.runs)
+    assert mogrun("rerun", "s", env=env).exit_code == 1  # attempt 3, derived likewise
+    assert {key + "~attempt-3" for key in first.values()} <= {
+        row["idempotency_key"] for row in history_rows(mogrun)}
+    assert len(mogrun_emulator.runs) == runs + 2
+    stored = b"".join(path.read_bytes() for path in (root / ".mogrun").glob("history.db*"))
+    assert b"acme" not in stored and b"s3cr3t" not in stored  # never written to disk
+
+
+def test_a_masked_key_the_job_no_longer_matches_is_said(project, mogrun,
+                                                        mogrun_emulator) -> None:
+    project("""
+        [jobs.s]
+        repo = "{{ env.OWNER }}/api"
+        idempotency_key = "k-{{ env.OWNER }}"
+        prompt = "@emulator status=failed duration=0.2s"
+    """)
+    assert mogrun("s", env={"OWNER": "acme"}).exit_code == 1
+    project("""
+        [jobs.s]
+        repo = "{{ env.OWNER }}/api"
+        idempotency_key = "k2-fixed"
+        prompt = "@emulator status=failed duration=0.2s"
+    """)
+    result = mogrun("rerun", env={"OWNER": "acme"})
+    assert result.exit_code == 1
+    assert ("s: its recorded Idempotency-Key (k-***) hides a secret the job's key "
+            "no longer holds the same way: attempt 2 is sent under a key derived from "
+            "today's") in result.stderr, result
+    assert history_rows(mogrun)[0]["idempotency_key"] == "k2-fixed~attempt-2"
