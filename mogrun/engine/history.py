@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -446,7 +446,7 @@ class History:
 
     # --- reading ----------------------------------------------------------
 
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """Every row of a query; a file damaged past what opening it checks (a
         page overwritten) is one clear error, not sqlite's traceback."""
         import sqlite3
@@ -586,11 +586,43 @@ class History:
 
     def latest_per_job(self) -> list[HistoryRow]:
         """For each job, the runs of its latest invocation (newest job first)."""
-        seen: list[str] = []
-        for row in self._scoped():
-            if row.job not in seen:
-                seen.append(row.job)
-        return [row for job in seen for row in self.latest_invocation_of(job)]
+        newest: dict[str, int] = {}
+        for file in self._task_files():
+            for job, last in self._read(_JOBS_OF_FILE, {"url": self.base_url, "file": file}):
+                newest[job] = max(newest.get(job, 0), int(last))
+        jobs = sorted(newest, key=newest.__getitem__, reverse=True)
+        return [row for job in jobs for row in self.latest_invocation_of(job)]
+
+    def _task_files(self) -> list[str]:
+        """The task files whose rows are this history's (``_scoped``'s): its own and
+        rows from before rows knew theirs; every file, for a history of none."""
+        if self.task_file is not None:
+            return list(dict.fromkeys((self.task_file, "")))
+        return [str(file) for (file,) in self._read(_TASK_FILES, {"url": self.base_url})]
+
+
+# Each job of a task file and its newest row id, found by seeking ``runs_by_file``
+# (a skip scan: one seek per job, then one for its newest id), not by reading every
+# row: ``status`` with no job asks this, and a history holds every run ever made.
+_JOBS_OF_FILE = """
+WITH RECURSIVE jobs(job) AS (
+    SELECT MIN(job) FROM runs WHERE base_url = :url AND task_file = :file
+    UNION ALL
+    SELECT (SELECT MIN(job) FROM runs
+            WHERE base_url = :url AND task_file = :file AND job > jobs.job)
+    FROM jobs WHERE jobs.job IS NOT NULL)
+SELECT job, (SELECT MAX(id) FROM runs WHERE base_url = :url AND task_file = :file
+             AND job = jobs.job)
+FROM jobs WHERE job IS NOT NULL
+"""
+_TASK_FILES = """
+WITH RECURSIVE files(file) AS (
+    SELECT MIN(task_file) FROM runs WHERE base_url = :url
+    UNION ALL
+    SELECT (SELECT MIN(task_file) FROM runs WHERE base_url = :url AND task_file > files.file)
+    FROM files WHERE files.file IS NOT NULL)
+SELECT file FROM files WHERE file IS NOT NULL
+"""
 
 
 def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
