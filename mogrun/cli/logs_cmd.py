@@ -49,6 +49,9 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     """A run's events (every run of a job's latest invocation; no name: the
     latest invocation).
 
+    With --follow, Ctrl-C or SIGTERM stops following (the runs go on), says
+    how each run stands, and exits 130 or 143 (--json: after the summary).
+
     \b
     Examples:
       mogrun logs                      the runs of the latest invocation
@@ -247,7 +250,12 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
                secrets: frozenset[str], gates: GateJudge) -> int:
-    """Follow every run at once; 0 only if each ended and passed its gates."""
+    """Follow every run at once; 0 only if each ended and passed its gates. A signal
+    (Ctrl-C, SIGTERM, SIGHUP) stops following, as ``run`` stops: the runs go on, the
+    results and the summary are said, and the exit code is the signal's (a second
+    one leaves without waiting for the followers)."""
+    from mogrun.engine.signals import ForcedExit, SignalWatch
+
     stop = threading.Event()
     verdicts = _Verdicts(state, targets, secrets)
 
@@ -256,16 +264,28 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
                                          _follower(state, client, target, secrets,
                                                    len(targets), stop)))
 
-    threads = [start_without_signals(functools.partial(follow, target), f"mogrun-logs-{n}")
-               for n, target in enumerate(targets, 1)]
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        raise
-    return verdicts.finish()
+    with SignalWatch(stop, on_first=lambda code: _say_stopping(state, code, len(targets))
+                     ) as watch:
+        threads = [start_without_signals(functools.partial(follow, target),
+                                         f"mogrun-logs-{n}")
+                   for n, target in enumerate(targets, 1)]
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except ForcedExit as forced:
+            return verdicts.finish(forced.exit_code)
+    return verdicts.finish(watch.exit_code)
+
+
+def _say_stopping(state: CliState, exit_code: int, count: int) -> None:
+    """At the first signal: following stops; the runs (not started here) go on."""
+    from mogrun.engine.signals import signal_name
+
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    with _LogSink.lock:
+        state.echo(f"warning: {signal_name(exit_code)}: stopping following {runs}, left "
+                   "going (not started here); a second signal leaves at once", err=True)
 
 
 class _Verdicts:
@@ -296,13 +316,23 @@ class _Verdicts:
             self._json({"type": "job_finished", "job": job, "outcome": job_outcome(ended),
                         "runs": _as_json(ended)})
 
-    def finish(self) -> int:
-        """The exit code (0: every run passed), after the ``--json`` summary."""
-        ended = [self.results.get(t.run_id) or _unfollowed(t) for t in self.targets]
+    def finish(self, signalled: int | None = None) -> int:
+        """The exit code (0: every run passed; a signal's, ``signalled``, when one
+        stopped the following), after the ``--json`` summary; a signal's is said
+        as ``run`` says it."""
+        from mogrun.errors import combine_exit_codes
+
+        with self.lock:
+            ended = [self.results.get(t.run_id) or _unfollowed(t) for t in self.targets]
         code = max((r.exit_code for r in ended), default=0)
+        if signalled is not None:
+            code = combine_exit_codes([code, signalled])
         if self.state.json_output:
             self._json({"type": "summary", "exit_code": code,
                         "results": _as_json(ended), "rerun": None})
+        elif signalled is not None:
+            with _LogSink.lock:
+                self.state.echo(f"exit code {code}", err=True)
         return code
 
     def _json(self, data: dict[str, Any]) -> None:

@@ -684,6 +684,10 @@ def _shown_row(row: Any) -> dict[str, Any]:
 def cancel_command(state: CliState, target: str) -> int:
     """Request cancellation of a run (every run of a job's latest invocation).
 
+    Ctrl-C or SIGTERM sends no more cancels (the one sent is answered; a
+    second signal leaves at once), names each run whose cancel was not sent
+    or not answered, with the command for it, and exits 130 or 143.
+
     \b
     Examples:
       mogrun cancel 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
@@ -723,20 +727,73 @@ def _named(target: Target) -> str:
 
 def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Target]) -> int:
     """Every run gets its cancel even when the server refuses one (a run it no longer
-    knows): that one is an error line, the rest go on, and the exit code is 1."""
-    if len(targets) == 1:
-        _cancel_one(state, client, history, targets[0])
-        return 0
+    knows): that one is an error line, the rest go on, and the exit code is 1. A
+    signal sends no more cancels (the one in flight is answered; a second signal
+    leaves it): each run whose cancel was not sent, or not answered, is named with
+    its command, and the exit code is the signal's, as ``run`` does."""
+    from mogrun.engine.signals import ForcedExit, SignalWatch
+
+    pending = list(targets)  # pending[0] is in flight while a cancel is sent
+    with SignalWatch(on_first=lambda code: _say_cancel_signal(code, pending)) as watch:
+        try:
+            code = _cancel_each(state, client, history, pending, watch)
+        except ForcedExit as forced:
+            return _cancels_left(state, pending, forced.exit_code, in_flight=True)
+    if watch.exit_code is None:
+        return code
+    return _cancels_left(state, pending, watch.exit_code, worst=code)
+
+
+def _cancel_each(state: CliState, client: Any, history: Any, pending: list[Target],
+                 watch: Any) -> int:
+    """Send the cancels of ``pending`` in turn, each removed once answered, until all
+    are or a signal lands (``watch``). One run's refusal is an error (exit 1)."""
     failed = False
-    for target in targets:
+    single = len(pending) == 1
+    while pending and not watch.interrupted:
+        target = pending[0]
         try:
             _cancel_one(state, client, history, target)
         except RequestRefusedError as exc:
+            if single:
+                raise
             failed = True
             said = (exc.message if exc.code == NO_PUBLIC_CANCEL  # it names the run itself
                     else f"{_named(target)}: {exc.message}")
             _echo_safe(f"error: {said}", err=True)
+        pending.pop(0)
     return 1 if failed else 0
+
+
+def _say_cancel_signal(exit_code: int, pending: Sequence[Target]) -> None:
+    """At the first signal: no more cancels are sent; the one in flight is waited for."""
+    from mogrun.engine.signals import signal_name
+
+    rest = len(pending) - 1
+    more = f"; {rest} more not sent" if rest > 0 else ""
+    _echo_safe(f"warning: {signal_name(exit_code)}: sending no more cancels; waiting for "
+               f"the answer to the cancel sent{more} (a second signal leaves at once)",
+               err=True)
+
+
+def _cancels_left(state: CliState, pending: Sequence[Target], exit_code: int, *,
+                  in_flight: bool = False, worst: int = 0) -> int:
+    """Name each run a signal left without a cancel (or with one unanswered), with
+    the command for it; the exit code, said as ``run`` says it."""
+    from mogrun.cli.run_cmd import command_prefix
+    from mogrun.errors import combine_exit_codes
+
+    command = command_prefix(state)
+    for n, target in enumerate(pending):
+        if in_flight and n == 0:
+            _echo_safe(f"cancel sent, not yet answered: {_named(target)}; see whether it "
+                       f"ended with: {command} status {target.run_id}", err=True)
+        else:
+            _echo_safe(f"cancel not sent: {_named(target)}; cancel it with: {command} "
+                       f"cancel {target.run_id}", err=True)
+    code = combine_exit_codes([worst, exit_code])
+    _echo_safe(f"exit code {code}", err=True)
+    return code
 
 
 def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:

@@ -40,6 +40,12 @@ def is_interrupt_code(code: int | None) -> bool:
     return code in _INTERRUPT_CODES
 
 
+def signal_name(exit_code: int) -> str:
+    """How a signal's exit code is said where it lands: ``SIGTERM``, ``SIGHUP``;
+    a Ctrl-C (130) is ``interrupted``."""
+    return _NAMED.get(exit_code, "interrupted")
+
+
 class ForcedExit(LeaveNow):
     """A second signal: leave now, without waiting for the workers. Not an
     ``Exception``, so no ``except Exception`` (a plugin's, a notifier's) stops it."""
@@ -61,7 +67,7 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
     ``--detach`` or timeout line said how to follow them): they stay going.
     ``triggering``: automation triggers sent and unanswered: their answers are waited
     for too, to record the runs, which no cancel can stop: they are left going."""
-    named = _NAMED.get(exit_code)
+    named = _NAMED.get(exit_code)  # signal_name, with no word for a Ctrl-C
     if started:
         runs = f"{started} run{'s' if started != 1 else ''}"
         text = (f"cancelling {runs} started here; Ctrl-C again to leave {_them(started)} going"

@@ -555,3 +555,55 @@ def test_second_ctrl_c_after_a_cancel_got_through_records_the_run_cancelled(tmp_
     assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
         run_id, "cancelled", "cancelled", 130), row
     assert row["message"] == "interrupted" and row["finished_at"]
+
+
+def test_sigterm_stops_logs_follow_as_it_stops_run(emulator, tmp_path):
+    """``logs --follow`` had no SIGTERM handler: it died by the default action, with
+    nothing said, no --json summary, exit -15 (run says why and exits 143)."""
+    jobs = LONG_JOB.replace('idempotency_key = "long-{{ date }}"\n', "") + "\n# left going\n"
+    spawn(emulator, tmp_path, "run", "long", "--detach", jobs=jobs).communicate(timeout=20)
+    (run_id,) = emulator.runs
+    with running(spawn(emulator, tmp_path, "--json", "logs", "--follow", "long",
+                       jobs=jobs)) as proc:
+        until(lambda: emulator.count("GET", f"/runs/{run_id}/events") > 1, "following", proc)
+        out, err, _ = interrupt(proc, signum=signal.SIGTERM)
+    assert proc.returncode == 143, (out, err)
+    assert ("warning: SIGTERM: stopping following 1 run, left going (not started here); "
+            "a second signal leaves at once") in err.splitlines(), err
+    summary = json_lines(out)[-1]
+    assert (summary["type"], summary["exit_code"]) == ("summary", 143), summary
+    assert [r["run_id"] for r in summary["results"]] == [run_id]
+    assert emulator.run_detail(run_id)["status"] not in ("cancelled", "success")  # going
+    assert "Traceback" not in err
+
+
+FAN = """
+[jobs.fan]
+repo = ["acme/api", "acme/web", "acme/worker"]
+prompt = "@emulator duration=never interval=0.2s"
+
+"""
+
+
+def test_ctrl_c_during_cancel_names_the_cancels_sent_and_not_sent(emulator, tmp_path):
+    """Ctrl-C while ``cancel fan`` sent the first of three (slow) cancels said only
+    "Interrupted." (130): not which runs were cancelled and which never were."""
+    spawn(emulator, tmp_path, "run", "fan", "--detach", jobs=FAN).communicate(timeout=20)
+    assert len(emulator.runs) == 3
+    emulator.add_fault("cancel", "delay", count=3, delay=2.0)
+    with running(spawn(emulator, tmp_path, "cancel", "fan", jobs=FAN)) as proc:
+        # the emulator logs a request once answered: the second cancel is in flight
+        until(lambda: any(r.path.endswith("/cancel") for r in emulator.requests),
+              "a cancel answered", proc)
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    lines = err.splitlines()
+    assert ("warning: interrupted: sending no more cancels; waiting for the answer to the "
+            "cancel sent; 1 more not sent (a second signal leaves at once)") in lines, err
+    [not_sent] = [line for line in lines if line.startswith("cancel not sent: ")]
+    [left] = [r for r in emulator.runs if emulator.run_detail(r)["status"] != "cancelled"]
+    assert not_sent == (f"cancel not sent: {left} (fan:acme/worker); cancel it with: "
+                        f"mogrun cancel {left}"), err
+    assert [line.split()[-1] for line in out.splitlines()] == ["cancelled"] * 2, out
+    assert lines[-1] == "exit code 130", err
+    assert "Interrupted." not in err and "Traceback" not in err
