@@ -284,7 +284,8 @@ def unknown_top_level(name: str, value: Any) -> str:
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The most similar valid key, for ``did you mean``; a short form a key begins
-    with (``desc`` for ``description``) counts too."""
+    with (``desc`` for ``description``) counts too, and case does not count
+    (``OK`` for ``ok``: no two letters of them are alike to difflib)."""
     import difflib
 
     candidates = list(candidates)
@@ -292,6 +293,10 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     if matches:
         return matches[0]
     folded = name.casefold()
+    by_fold = {c.casefold(): c for c in reversed(candidates)}  # the first of a fold wins
+    matches = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.6)
+    if matches:
+        return by_fold[matches[0]]
     started = [c for c in candidates if len(folded) >= 3 and c.casefold().startswith(folded)]
     return started[0] if len(started) == 1 else None
 

@@ -1,0 +1,36 @@
+"""Names typed wrong on the command line: a job in the wrong case gets its "did you
+mean" (from the one place suggestions are made), an empty --job is refused as an
+empty -f is, never taken for "every job"."""
+
+from __future__ import annotations
+
+import pytest
+
+from mogrun.testing import job, task_file
+
+JOBS = task_file(job("ok"), job("slow"), job("fanout", repo=["acme/api", "acme/web"]))
+
+
+@pytest.fixture
+def project(mogrun_project, mogrun_emulator):
+    mogrun_project.write(JOBS + "\n# trailing comment\n\n")
+    return mogrun_project
+
+
+@pytest.mark.parametrize("argv", [["status", "OK"], ["logs", "OK"], ["run", "OK"],
+                                  ["history", "--job", "OK"], ["status", "SLOW"]])
+def test_a_job_name_in_the_wrong_case_gets_its_did_you_mean(project, mogrun_emulator,
+                                                            argv) -> None:
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    assert f'did you mean "{argv[-1].lower()}"?' in result.stderr.splitlines(), result
+    assert mogrun_emulator.requests == []
+
+
+def test_closest_ignores_case_but_prefers_the_same_case() -> None:
+    from mogrun.taskfile.schema import closest
+
+    assert closest("OK", ["ok", "slow"]) == "ok"
+    assert closest("Prompt", ["prompt", "repo"]) == "prompt"
+    assert closest("xyz", ["ok"]) is None
+
