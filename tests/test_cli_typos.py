@@ -34,3 +34,12 @@ def test_closest_ignores_case_but_prefers_the_same_case() -> None:
     assert closest("Prompt", ["prompt", "repo"]) == "prompt"
     assert closest("xyz", ["ok"]) is None
 
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_job_for_history_is_refused(project, value) -> None:
+    assert project("fanout").exit_code == 0
+    result = project("history", "--job", value)
+    assert result.exit_code == 2, result
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[0] == (
+        f"Error: --job needs a job name, not {'a blank' if value else 'an empty'} string")

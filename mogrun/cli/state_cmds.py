@@ -868,6 +868,9 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     run ended (while a notify is sent, or as the cancel finds it already
     ended) makes mogrun exit 130 while the run's row keeps 0 or 1.
     """
+    if job_name is not None and not job_name.strip():  # a script's unset variable
+        raise UsageError(f"--job needs a job name, not {'a blank' if job_name else 'an empty'}"
+                         " string", context=["Leave it out to list the runs of every job."])
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = (job_name or "").partition(":")
