@@ -590,11 +590,12 @@ def test_ctrl_c_during_cancel_names_the_cancels_sent_and_not_sent(emulator, tmp_
     "Interrupted." (130): not which runs were cancelled and which never were."""
     spawn(emulator, tmp_path, "run", "fan", "--detach", jobs=FAN).communicate(timeout=20)
     assert len(emulator.runs) == 3
-    emulator.add_fault("cancel", "delay", count=3, delay=2.0)
+    emulator.add_fault("cancel", "delay", count=3, delay=3.0)
     with running(spawn(emulator, tmp_path, "cancel", "fan", jobs=FAN)) as proc:
         # the emulator logs a request once answered: the second cancel is in flight
         until(lambda: any(r.path.endswith("/cancel") for r in emulator.requests),
               "a cancel answered", proc)
+        time.sleep(0.5)  # its answer read, mogrun sends the next one (3 s to answer)
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     lines = err.splitlines()
