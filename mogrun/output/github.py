@@ -20,7 +20,8 @@ not a warning plus an error). The warning's text line is shown at once.
 from __future__ import annotations
 
 import secrets as secrets_module
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TextIO
 
 from mogrun import errors
@@ -44,6 +45,9 @@ _COMMAND = "command"
 _TEXT = "text"
 
 ANNOTATION_LIMIT = 4000  # characters of one ::error::/::warning:: message
+# Seconds a job's line may wait for the open group's job to let go of it: then
+# the group is handed over (and continued later), so no job is hidden for longer.
+HAND_OVER = 1.0
 
 
 def command_data(text: str) -> str:
@@ -128,9 +132,12 @@ class GithubReporter(PlainReporter):
         secrets: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
         command: str = "mogrun",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
+        self._clock = clock
+        self._held_since: dict[str, float] = {}  # job -> when its oldest held line came
         self._env = dict(env or {})
         self._token = secrets_module.token_hex(16)
         self._stopped = False
@@ -215,8 +222,8 @@ class GithubReporter(PlainReporter):
     def _wait_write(self, wait: Wait, line: str) -> None:
         with self._lock:
             line = line.replace(self._token, "***")
-            if wait.job is not None:
-                self._to_job(wait.job, _TEXT, line)
+            if wait.job is not None:  # said now, in its job's group (SPEC: never silent)
+                self._to_job(wait.job, _TEXT, line, at_once=True)
             else:
                 self._put(_TEXT, line)
 
@@ -239,14 +246,36 @@ class GithubReporter(PlainReporter):
                 else:
                     self._put(kind, line)
 
-    def _to_job(self, job_name: str, kind: str, line: str) -> None:
-        """Stream a job's line if it owns the group (or can), else buffer it."""
+    def _to_job(self, job_name: str, kind: str, line: str, *, at_once: bool = False) -> None:
+        """Stream a job's line if it owns the group (or can), else hold it, for
+        ``HAND_OVER`` at most: a job blocked on its needs owned the group while
+        another ran for minutes, whose lines and waits all came at its end. A wait
+        (``at_once``) takes the group at once."""
+        now = self._clock()
         if self._owner is None and job_name not in self._finished:
             self._open_group(job_name)
         if self._owner == job_name:
             self._put(kind, line)
         else:
             self._waiting.setdefault(job_name, []).append((kind, line))
+            self._held_since.setdefault(job_name, now)
+            if at_once:
+                self._hand_over(job_name)
+        overdue = [name for name, since in self._held_since.items() if now - since >= HAND_OVER]
+        if overdue:
+            self._hand_over(min(overdue, key=self._held_since.__getitem__))
+
+    def _hand_over(self, job_name: str) -> None:
+        """Close the open group and show ``job_name``'s held lines in its own (its
+        owner's next line continues the one it had): a finished job's group is
+        closed at once, as ``_close_group`` shows it."""
+        if self._owner is not None:
+            self._put(_COMMAND, "::endgroup::")
+            self._owner = None
+        self._open_group(job_name)
+        if job_name in self._finished:
+            self._put(_COMMAND, "::endgroup::")
+            self._owner = None
 
     def _open_group(self, job_name: str) -> None:
         self._owner = job_name
@@ -255,6 +284,7 @@ class GithubReporter(PlainReporter):
             name += " (continued)"
         self._opened.add(job_name)
         self._put(_COMMAND, f"::group::{command_data(name)}")
+        self._held_since.pop(job_name, None)
         for kind, line in self._waiting.pop(job_name, []):
             self._put(kind, line)
 

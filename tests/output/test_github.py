@@ -308,3 +308,43 @@ def test_agent_text_in_the_step_summary_is_shown_as_written(agent, shown):
     from mogrun.output.github import markdown_cell
 
     assert markdown_cell(agent) == shown
+
+
+def test_a_job_blocked_on_its_needs_does_not_hide_the_one_running(tmp_path):
+    # deploy (waiting for build) opened the group with its needs wait, and build's
+    # lines and waits were held until deploy's group closed: 15 minutes of nothing
+    # in a CI log. A held line waits HAND_OVER at most; a wait takes the group at once.
+    from mogrun.output.github import HAND_OVER
+    from mogrun.waits import Wait, WaitKind
+
+    now = [0.0]
+    out = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+           "GITHUB_OUTPUT": str(tmp_path / "o.txt")}
+    rep = GithubReporter(stdout=out, stderr=io.StringIO(), env=env, clock=lambda: now[0])
+    build = make_job("build")
+    rep.wait(Wait.for_seconds(WaitKind.NEEDS, "needs build", None, job="deploy"))
+    rep.job_started(build, build.runs[0], RunState("r_b", "pending"), False)
+    now[0] = HAND_OVER / 2
+    rep.event(build, build.runs[0], make_event("first"))
+    shown = out.getvalue()
+    assert "::group::build" not in shown and "first" not in shown  # held, for now
+    now[0] = HAND_OVER * 1.1
+    rep.event(build, build.runs[0], make_event("second"))
+    shown = out.getvalue()
+    assert shown.index("::group::build") < shown.index("first") < shown.index("second")
+    now[0] = HAND_OVER * 1.2  # deploy's wait changes: said at once, in deploy's group
+    rep.wait(Wait.for_seconds(WaitKind.NEEDS, "needs build, still going", None, job="deploy"))
+    tail = out.getvalue()[len(shown):]
+    assert tail.index("::endgroup::") < tail.index("::group::deploy (continued)") < \
+        tail.index("still going")
+    rep.close()
+    group = None
+    for line in out.getvalue().splitlines():  # never nested, each line in its job's group
+        if line.startswith("::group::"):
+            assert group is None
+            group = line.removeprefix("::group::").removesuffix(" (continued)")
+        elif line == "::endgroup::":
+            group = None
+        elif re.match(r"\d\d:\d\d:\d\d  ", line):
+            assert line.split("  ")[1] == group, line
