@@ -103,8 +103,8 @@ def format_duration(seconds: float | None) -> str:
     if 0 < seconds < 1:
         ms = round(seconds * 1000)
         return f"{ms}ms" if ms else "<1ms"  # not 0ms: a 1e-9 s timeout is not none
-    if seconds < 10 and seconds != int(seconds):
-        return f"{seconds:.1f}s"
+    if seconds < 10 and seconds != int(seconds) and round(seconds, 1) < 10:
+        return f"{seconds:.1f}s"  # (9.96 s is 10s, as 10.0 s is, not "10.0s")
     whole = round(seconds)
     if whole < 60:
         return f"{whole}s"

@@ -38,6 +38,8 @@ def test_wide_characters_count_twice():
         (1e-9, "<1ms"),
         (2, "2s"),
         (9.94, "9.9s"),
+        (9.96, "10s"),  # was "10.0s": a cancel's 9.999 s timeout read so, where 10s is said
+        (9.99996, "10s"),
         (45.4, "45s"),
         (65, "1m05s"),
         (125, "2m05s"),
