@@ -161,6 +161,11 @@ class LiveReporter(PlainReporter):
 
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
                       run: RunPlan | None = None) -> None:
+        """Above the live area when stderr is this screen; a ``2>file`` gets its own
+        (notices go to stderr in every mode), as ``trace`` does."""
+        if not self._err_on_screen:
+            super()._write_notice(text, job, level, run=run)
+            return
         self._print_line(Text(text, style=LEVEL_STYLES.get(level, "")))
 
     def _print_line(self, text: Text) -> None:

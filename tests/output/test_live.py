@@ -168,7 +168,22 @@ def test_quiet_shows_no_live_area_and_no_events():
     rep.close()
     shown = plain_text(out)
     assert rep._live is None
-    assert "noise" not in shown and "warning: kept" in shown and "exit code 0" in shown
+    assert "noise" not in shown and "exit code 0" in shown
+    assert "warning: kept" in rep._err.getvalue()  # stderr is not this screen: its own
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_notice_goes_to_a_stderr_that_is_not_the_screen(quiet):
+    # `mogrun fan 2>err.log` on a terminal: warnings (a cancel at Ctrl-C) were drawn
+    # on the screen and err.log stayed empty; -v trace lines did go there
+    rep, out = live(quiet=quiet)
+    job = make_job()
+    rep.job_started(job, job.runs[0], RunState("r_1", "pending"), False)
+    rep.notice("cancelling 1 run started here", level="warning")
+    rep.summary((make_result(),), 0)
+    rep.close()
+    assert "cancelling 1 run" not in plain_text(out)
+    assert "warning: cancelling 1 run started here" in rep._err.getvalue()
 
 
 def test_threads_and_the_refresh_thread_do_not_deadlock_or_split_lines():
