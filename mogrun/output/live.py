@@ -203,7 +203,9 @@ class LiveReporter(PlainReporter):
     def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
         """A table when it fits the terminal; else one block per run, so that
         no cell (a run id above all) is cut into a look-alike."""
-        if table_width(results, self._secrets) > self.console.width:
+        # the screen's own width, as the rows are measured (a COLUMNS exported by a
+        # wider shell made a 200-column table wrap on an 80-column screen)
+        if table_width(results, self._secrets) > self._screen_size()[0]:
             return Text(render_stacked(results, self._secrets))
         table = Table(*SUMMARY_HEADERS, box=None, pad_edge=False, header_style="bold")
         for result, cells in zip(results, summary_rows(results, self._secrets), strict=True):
