@@ -354,6 +354,9 @@ def _unfollowed(target: Target, message: str = "following ended before the run d
     """The result of a run ``logs --follow`` did not see end (its follow failed, it
     awaits input): not passed, and perhaps still going on the server."""
     row = target.row
+    # the last status known: seen by the follow, else recorded (a follow stopped
+    # before its first poll saw none: its result said "status": "")
+    status = status or (row.status if row is not None else None) or None
     return RunResult(job=row.job if row is not None else "",
                      repo=row.repo if row is not None else "", outcome=outcome,
                      run_id=target.run_id, status=status, message=message,
@@ -370,7 +373,7 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         done = follower.follow()
     except MogrunError as exc:
         sink.notice(exc.message, "error")
-        return _unfollowed(target, exc.message)
+        return _unfollowed(target, exc.message, follower.state.status)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
         from mogrun.cli.run_cmd import command_prefix
 

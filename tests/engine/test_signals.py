@@ -577,6 +577,23 @@ def test_sigterm_stops_logs_follow_as_it_stops_run(emulator, tmp_path):
     assert "Traceback" not in err
 
 
+def test_logs_follow_stopped_before_its_first_poll_gives_the_status_recorded(
+        emulator, tmp_path):
+    # the result said "status": "" when the signal came in the first pause
+    jobs = LONG_JOB.replace('idempotency_key = "long-{{ date }}"\n', "")
+    spawn(emulator, tmp_path, "run", "long", "--detach", jobs=jobs).communicate(timeout=20)
+    (run_id,) = emulator.runs
+    asked = len(emulator.requests)
+    with running(spawn(emulator, tmp_path, "--json", "logs", "--follow", "long", jobs=jobs,
+                       MOGRUN_POLL_INTERVAL="60")) as proc:
+        time.sleep(1.5)  # started, in its first pause (a minute)
+        out, err, _ = interrupt(proc, signum=signal.SIGTERM)
+    assert proc.returncode == 143, (out, err)
+    assert emulator.count("GET", f"/runs/{run_id}/events") == 0, emulator.requests[asked:]
+    summary = json_lines(out)[-1]
+    assert summary["results"][0]["status"] == "pending", summary
+
+
 FAN = """
 [jobs.fan]
 repo = ["acme/api", "acme/web", "acme/worker"]
