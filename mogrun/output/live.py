@@ -281,7 +281,8 @@ class LiveReporter(PlainReporter):
             size = os.get_terminal_size(self.console.file.fileno())
         except (AttributeError, OSError, ValueError):
             return self.console.width, self.console.height
-        return size.columns, size.lines
+        # a terminal that never had its size set (a bare pty) says 0: unknown
+        return size.columns or self.console.width, size.lines or self.console.height
 
 
 def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:
