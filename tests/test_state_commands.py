@@ -598,6 +598,24 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
     assert f"warning: cannot open run history {path}: " in by_id.stderr
 
 
+@pytest.mark.parametrize(("command", "shown"), [("logs", "logs"), ("cancel", "status")])
+def test_logs_and_cancel_of_a_local_run_id_name_the_scope_that_has_it(
+        project, mogrun_emulator, command: str, shown: str) -> None:
+    """``logs ID`` and ``cancel ID`` of a ``--local`` run (without --local) said the
+    API's plain 404, as ``status ID`` did before 2113ae4. A local run ended with its
+    emulator: ``cancel`` points at ``status``, never at a cancel that cannot be."""
+    assert project("--local", "lint").exit_code == 0
+    local = json.loads(project("--local", "--json", "history", "-n", "1").stdout)["run_id"]
+    mogrun_emulator.clear_requests()
+    result = project(command, local)
+    assert result.exit_code == 1, result
+    assert result.stderr.splitlines() == [
+        f"Error: run {local} was recorded with --local, not against this API",
+        f"See it with: mogrun --local {shown} {local} "
+        "(local runs end with the emulator that ran them)"], result
+    assert mogrun_emulator.requests == []
+
+
 def test_status_of_a_local_run_id_names_the_scope_that_has_it(project, mogrun_emulator) -> None:
     """``status ID`` of a ``--local`` run (without --local) asked the API, and said
     the 404, that the id was not in this project's history "either" (it is, under

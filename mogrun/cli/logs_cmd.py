@@ -76,7 +76,7 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         if state.local:
             return _print_kept(state, taskfile, targets, secrets)
         client = api_client(state, taskfile)
-        targets = located(client, taskfile, history, targets)
+        targets = located(state, client, taskfile, history, targets, "logs")
         if not follow:
             return print_logs(state, client, targets, secrets)
         gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])

@@ -393,15 +393,32 @@ def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
         return found[1].state, found[0]
 
 
-def located(client: Any, taskfile: Any, history: Any, targets: Sequence[Target]
-            ) -> list[Target]:
+def located(state: CliState, client: Any, taskfile: Any, history: Any,
+            targets: Sequence[Target], command: str) -> list[Target]:
     """``targets``, a run id history never recorded knowing its automation if it is
-    an automation's job run (``logs`` and ``cancel`` then act through it)."""
+    an automation's job run (``logs`` and ``cancel`` then act through it). One this
+    API's history has not but another's has (``--local``, another URL) is said
+    with the ``command`` that reaches it, as ``status`` says it."""
     import dataclasses
 
-    return [dataclasses.replace(t, automation=unrecorded_run(client, taskfile, history,
-                                                             t.run_id)[1])
-            if t.row is None and t.automation is None else t for t in targets]
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    found = []
+    for target in targets:
+        if target.row is not None or target.automation is not None:
+            found.append(target)
+            continue
+        there = history.recorded_under(target.run_id)
+        if there == LOCAL_BASE_URL:  # no API has it: no request
+            raise _recorded_elsewhere(state, taskfile, target.run_id, there, command)
+        try:
+            automation = unrecorded_run(client, taskfile, history, target.run_id)[1]
+        except RequestRefusedError as exc:
+            if exc.status != 404 or there is None:
+                raise
+            raise _recorded_elsewhere(state, taskfile, target.run_id, there, command) from exc
+        found.append(dataclasses.replace(target, automation=automation))
+    return found
 
 
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
@@ -427,14 +444,18 @@ def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> Un
     return UnrecordedRun(history.base_url, run)
 
 
-def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str) -> MogrunError:
+def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str,
+                        command: str = "status") -> MogrunError:
     """``run X was recorded with --local: mogrun --local status X``: a run id this API's
-    history has not, found in another's (exit 1, as the API's 404 of it)."""
+    history has not, found in another's (exit 1, as the API's 404 of it). A local
+    run ended with its emulator: there is none to cancel, so ``cancel`` points at
+    ``status``."""
     from mogrun.engine.history import LOCAL_BASE_URL
 
     local = url == LOCAL_BASE_URL
     how = "with --local" if local else f"against {url}"
-    see = _command_for(state, taskfile, url, ["status", run_id])
+    shown = "status" if local and command == "cancel" else command
+    see = _command_for(state, taskfile, url, [shown, run_id])
     return MogrunError(f"run {run_id} was recorded {how}, not against this API",
                        context=[f"See it with: {see}" + (
                            " (local runs end with the emulator that ran them)" if local
@@ -711,7 +732,8 @@ def cancel_command(state: CliState, target: str) -> int:
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
         client = api_client(state, taskfile)
-        return _cancel_all(state, client, history, located(client, taskfile, history, targets))
+        return _cancel_all(state, client, history,
+                           located(state, client, taskfile, history, targets, "cancel"))
     finally:
         history.close()
 
