@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,52 +396,41 @@ def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
 def located(state: CliState, client: Any, taskfile: Any, history: Any,
             targets: Sequence[Target], command: str) -> list[Target]:
     """``targets``, a run id history never recorded knowing its automation if it is
-    an automation's job run (``logs`` and ``cancel`` then act through it). One this
-    API's history has not but another's has (``--local``, another URL) is said
-    with the ``command`` that reaches it, as ``status`` says it."""
+    an automation's job run (``logs`` and ``cancel`` then act through it)."""
     import dataclasses
 
-    from mogrun.engine.history import LOCAL_BASE_URL
-
-    found = []
-    for target in targets:
-        if target.row is not None or target.automation is not None:
-            found.append(target)
-            continue
-        there = history.recorded_under(target.run_id)
-        if there == LOCAL_BASE_URL:  # no API has it: no request
-            raise _recorded_elsewhere(state, taskfile, target.run_id, there, command)
-        try:
-            automation = unrecorded_run(client, taskfile, history, target.run_id)[1]
-        except RequestRefusedError as exc:
-            if exc.status != 404 or there is None:
-                raise
-            raise _recorded_elsewhere(state, taskfile, target.run_id, there, command) from exc
-        found.append(dataclasses.replace(target, automation=automation))
-    return found
+    return [dataclasses.replace(t, automation=_unrecorded_run(
+                state, lambda: client, taskfile, history, t.run_id, command)[1])
+            if t.row is None and t.automation is None else t for t in targets]
 
 
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
-    """``status RUN_ID`` of a run this project never recorded: ``GET /runs/{id}``
-    (as ``logs`` and ``cancel`` ask for it); the API's 404 says it, and that
-    history does not know it either. ``--local`` runs exist only in history; one
-    recorded there (or under another URL) is said with the command that shows it
-    (``--local``: no request, no API has it)."""
+    """``status RUN_ID`` of a run this project never recorded (see ``_unrecorded_run``)."""
+    run, _ = _unrecorded_run(state, lambda: api_client(state, taskfile), taskfile, history,
+                             run_id, "status")
+    return UnrecordedRun(history.base_url, run)
+
+
+def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, history: Any,
+                    run_id: str, command: str) -> tuple[Any, Any]:
+    """``unrecorded_run`` of a run id this API's history has not: ``GET /runs/{id}``,
+    whose 404 says it. One recorded under another API (``--local``, another URL) is
+    said with the ``command`` that reaches it (``--local``: no request, no API has
+    it); ``--local`` runs exist only in history."""
     from mogrun.engine.history import LOCAL_BASE_URL
 
     there = history.recorded_under(run_id)
     if there is not None and (state.local or there == LOCAL_BASE_URL):
-        raise _recorded_elsewhere(state, taskfile, run_id, there)
+        raise _recorded_elsewhere(state, taskfile, run_id, there, command)
     if state.local:
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
     try:
-        run, _ = unrecorded_run(api_client(state, taskfile), taskfile, history, run_id)
+        return unrecorded_run(client(), taskfile, history, run_id)
     except RequestRefusedError as exc:
         if exc.status != 404 or there is None:
             raise
-        raise _recorded_elsewhere(state, taskfile, run_id, there) from exc
-    return UnrecordedRun(history.base_url, run)
+        raise _recorded_elsewhere(state, taskfile, run_id, there, command) from exc
 
 
 def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str,
