@@ -4,7 +4,7 @@ mogrun prints or stores."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -66,16 +66,23 @@ def _mask_at(line: str, index: int, ordered: tuple[str, ...]) -> tuple[str, int]
     """``line`` masked left to right (longest secret first at each place), and where
     the character at ``index`` is in the result."""
     parts: list[str] = []
-    at, moved, size = 0, None, 0
-    while at < len(line):
-        found = next((secret for secret in ordered if line.startswith(secret, at)), None)
-        step = len(found) if found else 1
-        if moved is None and at <= index < at + step:
+    moved, size = None, 0
+    for at, found in _scanned(line, ordered):
+        if moved is None and at <= index < at + (len(found) if found else 1):
             moved = size
         parts.append(MASK if found else line[at])
         size += len(parts[-1])
-        at += step
     return "".join(parts), size if moved is None else moved
+
+
+def _scanned(text: str, ordered: tuple[str, ...]) -> Iterator[tuple[int, str | None]]:
+    """``text`` read left to right: at each place, the secret that starts there
+    (the longest, ``ordered`` being longest first) or ``None`` for one character."""
+    at = 0
+    while at < len(text):
+        found = next((secret for secret in ordered if text.startswith(secret, at)), None)
+        yield at, found
+        at += len(found) if found else 1
 
 
 def mask_data(value: Any, secrets: Iterable[str] = (), *,
@@ -113,14 +120,7 @@ def unmasked(masked: str, like: str, secrets: Iterable[str]) -> str | None:
 
 def _secrets_in(text: str, ordered: tuple[str, ...]) -> list[str]:
     """The secrets ``text`` holds, left to right (longest first at each place)."""
-    found: list[str] = []
-    at = 0
-    while at < len(text):
-        secret = next((s for s in ordered if text.startswith(s, at)), None)
-        if secret:
-            found.append(secret)
-        at += len(secret) if secret else 1
-    return found
+    return [found for _, found in _scanned(text, ordered) if found]
 
 
 def json_forms(ordered: tuple[str, ...]) -> tuple[str, ...]:
