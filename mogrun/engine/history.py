@@ -475,7 +475,7 @@ class History:
             raise self.unreadable
         if self.task_file is None:
             return self._query(where, params, limit)
-        rows = [row for file in dict.fromkeys((self.task_file, ""))
+        rows = [row for file in self._task_files()
                 for row in self._query(where, params, limit, file)]
         rows.sort(key=lambda row: row.id, reverse=True)
         return rows if limit is None else rows[:max(int(limit), 0)]
