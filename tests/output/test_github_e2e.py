@@ -169,3 +169,35 @@ def test_reasons_past_the_summary_budget_are_left_out_and_said(mogrun_project,
             "4000 bytes; the step's log has them all") in summary
     assert "- 0 passed, 6 failed in " in summary and "- rerun what did not pass: " in summary
     assert summary.endswith("exit code: 1\n\n")
+
+
+def test_a_job_waiting_on_its_needs_does_not_hide_the_running_one(tmp_path):
+    """Under GitHub Actions, deploy (waiting for build) owned the log group from its
+    first wait line, and build's lines came only at build's end: a whole job with
+    nothing in the log. Read as a workflow's log is, as it is written: build's
+    group opens well before its result line."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from mogrun.testing import write_taskfile
+
+    write_taskfile(tmp_path, '[jobs.build]  # three seconds of work\r\nrepo = "acme/api"\r\n'
+                             'prompt = "x\\n@emulator duration=3s events=6"\r\n\r\n'
+                             '[jobs.deploy]\r\nrepo = "acme/web"\r\nneeds = ["build"]\r\n'
+                             'prompt = "y\\n@emulator duration=0.2s"\r\n\r\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGPLEX_", "MOGRUN_"))}
+    env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(tmp_path / "s.md"),
+               GITHUB_OUTPUT=str(tmp_path / "o.txt"), MOGRUN_POLL_INTERVAL="0.1")
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "deploy"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    seen: dict[str, float] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("::group::build") and "group" not in seen:
+            seen["group"] = time.monotonic()
+        if "  build  result  " in line:
+            seen["result"] = time.monotonic()
+    assert proc.wait(timeout=30) == 0
+    assert seen["result"] - seen["group"] > 1.5, seen  # shown as it ran, not all at its end
