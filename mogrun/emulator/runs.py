@@ -26,7 +26,11 @@ def iso(epoch: float) -> str:
 class StartSpec:
     """A validated, normalised start request (defaults applied): what is hashed.
     ``conversation_id``, ``workspace_session_id`` and ``mode`` only count for
-    idempotency: the server stores them, and no answer shows them."""
+    idempotency: the server stores them, and no answer shows them.
+
+    ``repo_id`` is the repo's id as stored (a UUID column gives it back in lower
+    case): it places the run and every answer shows it. ``sent_repo_id`` is the
+    ``repoId`` as sent, trimmed, which the server hashes (None: the same)."""
 
     repo_id: str
     prompt: str
@@ -38,6 +42,7 @@ class StartSpec:
     conversation_id: str | None = None
     workspace_session_id: str | None = None
     mode: str | None = None
+    sent_repo_id: str | None = None
 
 
 class Run:

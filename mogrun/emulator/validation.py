@@ -159,10 +159,10 @@ def start_spec(body: Mapping[str, Any], repos: Mapping[str, Mapping[str, Any]]) 
     create = body.get("createBranch") is True
     root = _root(body, repo.get("root_directory"))
     working = optional_string(body.get("workingBranch"))
-    return StartSpec(repo_id, prompt, harness, base, working, create, root,
+    return StartSpec(repo["id"], prompt, harness, base, working, create, root,
                      conversation_id=optional_string(body.get("conversationId")),
                      workspace_session_id=optional_string(body.get("workspaceSessionId")),
-                     mode=optional_string(body.get("mode")))
+                     mode=optional_string(body.get("mode")), sent_repo_id=repo_id)
 
 
 def launch_body(raw: bytes) -> dict[str, Any]:
@@ -213,9 +213,11 @@ def request_hash(spec: StartSpec) -> str:
     """The server's ``hashRequest`` of its normalised request: sha256 of
     ``stableStringify`` (keys sorted, no spaces) of the request under the
     server's own camelCase names. A spec with no working branch yet hashes as
-    the server's ``preliminary`` request, which has no ``workingBranch`` key."""
+    the server's ``preliminary`` request, which has no ``workingBranch`` key.
+    The ``repoId`` hashed is the one sent: in capitals, it is another request."""
+    sent = spec.repo_id if spec.sent_repo_id is None else spec.sent_repo_id
     fields: dict[str, Any] = {
-        "repoId": spec.repo_id, "prompt": spec.prompt, "harness": spec.harness,
+        "repoId": sent, "prompt": spec.prompt, "harness": spec.harness,
         "baseBranch": spec.base_branch, "createBranch": spec.create_branch,
         "rootDirectory": spec.root_directory, "conversationId": spec.conversation_id,
         "workspaceSessionId": spec.workspace_session_id, "mode": spec.mode}

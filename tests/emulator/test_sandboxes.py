@@ -77,6 +77,22 @@ def test_runs_of_one_triple_share_a_sandbox(api):
     assert _final(api, refused.data["runId"])["run"]["error"] == "Too many active sandboxes"
 
 
+@pytest.mark.mogrun_emulator(limits=CAP2)
+def test_a_repo_id_in_capitals_is_the_stored_repo_and_shares_its_sandbox(api, mogrun_emulator):
+    """The server's repo_id columns are UUIDs: Postgres finds the active sandbox
+    whatever the case of the id sent, and gives the id back in lower case."""
+    stored = mogrun_emulator.repo_id("acme/api")
+    first = api.start(NEVER, key="a").data
+    second = api.call("POST", "/runs", {"repoId": f" {stored.upper()}\n", "prompt": NEVER},
+                      key="b").data
+    assert (second["sandboxRecordId"], second["repoId"]) == (first["sandboxRecordId"], stored)
+    assert api.call("GET", f"/runs/{second['runId']}").data["run"]["repoId"] == stored
+    assert mogrun_emulator.active_sandboxes() == 1
+    # What the server hashes is the repoId as sent: in capitals, another request.
+    again = api.call("POST", "/runs", {"repoId": stored.upper(), "prompt": NEVER}, key="a")
+    assert (again.status, again.code) == (409, "IDEMPOTENCY_CONFLICT")
+
+
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=1.5,
                                            reap=0.25))
 def test_an_idle_sandbox_is_reaped_and_frees_its_slot(api, mogrun_emulator):
