@@ -165,8 +165,14 @@ class Api:
 
     def list_sandboxes(self, request: Request, parts: list[str], token: Token,
                        fault: Fault | None) -> Reply:
+        """``repo_id`` filters on the server's UUID column: in any case, and any
+        other string fails the query (its 500: the route does not guard it, as
+        the repos route does)."""
+        repo_id = param(request, "repo_id")
+        if repo_id is not None:
+            require_uuid(repo_id, "Failed to list sandboxes")
         return ok({"sandboxes": self.state.sandboxes.listing(
-            token.user, self.clock(), repo_id=param(request, "repo_id"),
+            token.user, self.clock(), repo_id=repo_id and repo_id.lower(),
             status=param(request, "status"), limit=list_limit(request))})
 
     def launch_sandbox(self, request: Request, parts: list[str], token: Token,

@@ -175,6 +175,20 @@ def test_occupants_over_the_control_endpoint(api, mogrun_emulator):
     assert len(api.call("GET", "/_emulator/sandboxes", api=False, token=None).json) == 4
 
 
+def test_the_repo_id_filter_is_a_uuid_as_on_the_server(api, mogrun_emulator):
+    """The server filters on its UUID column, unguarded: an id in capitals is the
+    repo's, and a value that is no UUID fails the query, answered 500."""
+    stored = mogrun_emulator.repo_id("acme/api")
+    api.start(NEVER)
+    listed = api.call("GET", f"/sandboxes?repo_id=%20{stored.upper()}%0A").data["sandboxes"]
+    assert [s["repo_id"] for s in listed] == [stored]
+    for value in ("acme/api", "repo_nope"):
+        answer = api.call("GET", f"/sandboxes?repo_id={value}")
+        assert (answer.status, answer.code, answer.message) == (
+            500, "INTERNAL_ERROR", "Failed to list sandboxes")
+    assert len(api.call("GET", "/sandboxes?repo_id=%20").data["sandboxes"]) == 1  # blank: none
+
+
 def test_sandboxes_listing_can_be_faulted(api, mogrun_emulator):
     mogrun_emulator.add_fault("sandboxes", "503")
     assert api.call("GET", "/sandboxes").status == 503
