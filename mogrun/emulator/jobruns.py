@@ -9,7 +9,7 @@ from typing import Any
 
 from mogrun.emulator.aicalls import ai_call, dispatch_events
 from mogrun.emulator.automations import TERMINAL, JobScript
-from mogrun.emulator.runs import iso
+from mogrun.emulator.runs import iso, trigger_run_id
 
 DEFERRED_TEXT = "Installation concurrency limit reached"
 START_FAILED = "Trigger.dev runtime is not configured"
@@ -33,7 +33,7 @@ class JobRun:
     start_source: str = "api"
     start_error: str | None = None  # a deferred or failed first start attempt
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    runtime_id: str = field(default_factory=lambda: "run_" + uuid.uuid4().hex[:20])
+    runtime_id: str = field(default_factory=trigger_run_id)
     duplicates: list[float] = field(default_factory=list)  # times the key was reused
 
     # ---- time line -----------------------------------------------------------------

@@ -22,6 +22,11 @@ def iso(epoch: float) -> str:
     return text.replace("+00:00", "Z")
 
 
+def trigger_run_id() -> str:
+    """The id Trigger.dev gives a task the server queues: a run's, a job run's."""
+    return "run_" + uuid.uuid4().hex[:20]
+
+
 @dataclass(frozen=True)
 class StartSpec:
     """A validated, normalised start request (defaults applied): what is hashed.
@@ -59,6 +64,7 @@ class Run:
         self.cancelled_at: float | None = None
         self.ended_at: float | None = None
         self._suffix = uuid.uuid4().hex[:12]
+        self.runtime_id = trigger_run_id()
         self.sandbox: Any = None  # its Sandbox (see sandboxes.py), once acquired
         self.reused = False  # True when that sandbox was already active at the start
 
@@ -237,8 +243,9 @@ class Run:
             "createdAt": iso(self.created),
             "updatedAt": iso(self._updated(now)),
             "error": self._error_text() if status == "failed" else None,
-            "runtime": {"provider": "emulator" if started else None,
-                        "runId": "rt_" + self._suffix if started else None},
+            # The server queues the run on Trigger.dev and records the handle
+            # before it answers the 202: the runtime is known from the start.
+            "runtime": {"provider": "trigger", "runId": self.runtime_id},
         }
 
 
@@ -248,7 +255,9 @@ REFUSAL_DELAY = 0.2  # "moments later": how long a refused run stays pending
 class RefusedRun(Run):
     """A run whose sandbox could not boot: accepted (202), then ``failed`` with
     the refusal as its error, exactly as the server does it — a ``started``
-    event ("External Mogplex run accepted"), then a ``failed`` one."""
+    event ("External Mogplex run accepted"), then a ``failed`` one. It was
+    queued like any run (its ``runtime`` is set): the queued task's sandbox
+    launch is what is refused."""
 
     def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
                  api_url: str, refusal: str) -> None:
@@ -288,5 +297,4 @@ class RefusedRun(Run):
         end = self.end()
         done = end is not None and now >= end
         return {**detail, "sandboxRecordId": None, "sandboxId": None,
-                "updatedAt": iso(end if done and end is not None else self.created),
-                "runtime": {"provider": None, "runId": None}}
+                "updatedAt": iso(end if done and end is not None else self.created)}

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from mogrun.emulator import Emulator
+from mogrun.emulator import Emulator, Limits
 
 from .conftest import Http
 
@@ -75,6 +75,23 @@ def test_start_returns_202_run_detail(api, mogrun_emulator):
     assert run["eventsUrl"] == f"/api/v1/mogplex/runs/{run['runId']}/events"  # a path
     assert run["createdAt"].endswith("Z") and len(run["createdAt"]) == 24
     assert mogrun_emulator.runs == [run["runId"]]
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1))
+def test_the_202_carries_the_runtime_the_server_queued_the_run_on(api, mogrun_emulator):
+    """startMogplexApiRun queues the run on Trigger.dev and records the handle
+    (markExternalAgentRunQueued) before the 202: a refused run was queued too."""
+    started = api.start("@emulator duration=never pending=5s").data
+    runtime = started["runtime"]
+    assert runtime["provider"] == "trigger" and runtime["runId"].startswith("run_")
+    assert api.call("GET", f"/runs/{started['runId']}").data["run"]["runtime"] == runtime
+    assert api.start("@emulator duration=never pending=5s").data["runtime"] == runtime  # replay
+    refused = api.start("go", key="key-2", repo="acme/web").data
+    assert refused["runtime"]["provider"] == "trigger"
+    assert refused["runtime"]["runId"] not in (None, runtime["runId"])
+    time.sleep(0.3)  # failed by now
+    failed = api.call("GET", f"/runs/{refused['runId']}").data["run"]
+    assert (failed["status"], failed["runtime"]) == ("failed", refused["runtime"])
 
 
 def test_run_progresses_over_wall_clock_time(api):
