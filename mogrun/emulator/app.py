@@ -1,7 +1,8 @@
 """The API's behaviour, independent of the socket: a ``Request`` in, a ``Reply``
 out. Order of checks follows the server: route, token, rate limit, scope, then
 each handler's own (``POST /runs``: key, JSON, start limit, body, idempotency;
-``POST /sandboxes``: body, repo, branches and root, reuse, boot limits)."""
+``POST /sandboxes``: body, repo, branches and root, reuse, boot limits). A body
+the HTTP layer left unread is 400 where the handler reads it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from mogrun.emulator.placement import create_run, place
 from mogrun.emulator.replies import (
     Reply,
     Request,
+    UnreadBody,
     error,
     js_trim,
     list_limit,
@@ -119,6 +121,8 @@ class Api:
                 return method(self, request, parts, token_or_reply, fault)
             except Invalid as exc:
                 return error(exc.status, exc.code, exc.message)
+            except UnreadBody as exc:  # the emulator's own limit (the server's code has none)
+                return error(400, "BAD_REQUEST", str(exc))
 
     def _authorise(self, request: Request, scope: str | None) -> Token | Reply:
         """The server's ``resolveMogplexApiUser``: ``Bearer mog_...`` exactly (the

@@ -1,8 +1,10 @@
 """The emulator's HTTP/1.1 server on loopback (stdlib ``http.server``).
 
 Keep-alive works as urllib3 expects: every answer carries an exact
-Content-Length, request bodies are always read, and ``close_connections()``
-closes the pooled connections so a stopped emulator really is gone.
+Content-Length, request bodies are read (one too large or of a length that
+cannot be made out is left unread for the API to answer, and its connection
+closed), and ``close_connections()`` closes the pooled connections so a
+stopped emulator really is gone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from mogrun.emulator.replies import Reply, Request, json_reply
+from mogrun.emulator.replies import Reply, Request
 from mogrun.threads import start_without_signals
 
 
@@ -28,7 +30,7 @@ MAX_REQUEST_BODY = 4 * 2**20
 
 
 class _TooLarge(Exception):
-    """A request body longer than MAX_REQUEST_BODY: refused before it is read."""
+    """A request body longer than MAX_REQUEST_BODY: never read into memory."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,21 +53,27 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _serve(self) -> None:
+        body, unread = self._read_body()
+        url = urlsplit(self.path)
+        request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
+                          {k.lower(): v for k, v in self.headers.items()}, body, url.query,
+                          unread)
+        self._send(self.server.answer(request))
+
+    def _read_body(self) -> tuple[bytes, str | None]:
+        """The body, or why it was left unread (the handler that reads it answers
+        that, after the token check). Then the connection closes: what is left
+        of the body is still on it."""
         try:
             body = self._body()
         except _TooLarge:
-            body, problem = None, "Request body too large"
+            problem = "Request body too large"
         else:
+            if body is not None:
+                return body, None
             problem = "Unreadable request body"
-        if body is None:
-            self.close_connection = True
-            self._send(json_reply(400, {"ok": False, "error": {
-                "code": "BAD_REQUEST", "message": problem}}))
-            return
-        url = urlsplit(self.path)
-        request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in self.headers.items()}, body, url.query)
-        self._send(self.server.answer(request))
+        self.close_connection = True
+        return b"", problem
 
     def _body(self) -> bytes | None:
         """The request body (Content-Length or chunked); None if malformed."""

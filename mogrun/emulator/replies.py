@@ -10,14 +10,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class UnreadBody(ValueError):
+    """A body the HTTP layer left unread (too large, or a length it could not
+    make out), met where a handler reads it: 400 with this message."""
+
+
 @dataclass(frozen=True)
 class Request:
+    """One request. ``unread`` says why its body was not read: the request is
+    routed, authorised and recorded like any other (the server's handlers check
+    the token before they read a body), and reading ``body`` raises ``UnreadBody``."""
+
     method: str
     path: str
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]  # lower-case names
-    body: bytes = b""
+    raw_body: bytes = b""
     raw_query: str = ""
+    unread: str | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self.unread is not None:
+            raise UnreadBody(self.unread)
+        return self.raw_body
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,9 @@ def test_a_method_it_does_not_know_is_a_405_envelope(api):
 def test_a_negative_chunk_size_is_a_400(mogrun_emulator):
     url = urlsplit(mogrun_emulator.url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
-        conn.sendall(b"POST /api/v1/mogplex/runs HTTP/1.1\r\nHost: x\r\n"
+        auth = f"Authorization: Bearer {mogrun_emulator.write_token}\r\n".encode()
+        conn.sendall(b"POST /api/v1/mogplex/runs HTTP/1.1\r\nHost: x\r\n" + auth +
+                     b"Idempotency-Key: k\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n")
         assert conn.recv(100).startswith(b"HTTP/1.1 400 ")
 
