@@ -36,6 +36,7 @@ from mogrun.taskfile.templates import (
     Rendered,
     Scope,
     TemplateClock,
+    VarTemplateError,
     render,
     template_names,
     unset_env_error,
@@ -55,6 +56,15 @@ class Context:
     clock: TemplateClock
     timeout_override: float | None = None
     rerun_suffix: str | None = None
+    templated: frozenset[str] = frozenset()  # the vars whose values are templates
+
+    def scope(self, job: str, **kwargs: Any) -> Scope:
+        """A template scope of job ``job`` (the vars located in the file)."""
+        return Scope(job=job, clock=self.clock, vars=self.vars, env=self.env,
+                     templated=self.templated, var_location=self._var_location, **kwargs)
+
+    def _var_location(self, name: str) -> Location:
+        return self.taskfile.location("vars", name)
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,8 @@ class _Job:
         self.unset: dict[str, TemplateError] = {}
         self.env_names: set[str] = set()
         self.problems: list[MogrunError] = []
+        self.seen: set[tuple[str, object]] = set()  # what ``record`` has: one lookup each
+        self.seen_upto = 0  # problems[:seen_upto] are in ``seen``
         self.unrendered: set[str] = set()  # keys with a template problem
         self.unset_in: set[str] = set()  # keys that use an unset env name
         self.run_keys: tuple[tuple[str | None, str], ...] = ()
@@ -122,8 +134,12 @@ class _Job:
                                           for spelled in (repr(s), toml_repr(s)))})
 
     def record(self, error: MogrunError) -> None:
-        """Record ``error`` once: a fan-out renders most keys once per repo."""
-        if not any(_same(error, seen) for seen in self.problems):
+        """Record ``error`` once: a fan-out renders most keys once per repo (a set:
+        a prompt with a thousand problems must not compare each with the others)."""
+        for seen in self.problems[self.seen_upto:]:  # those appended without ``record``
+            self.seen.add(_identity(seen))
+        self.seen_upto = len(self.problems)
+        if _identity(error) not in self.seen:
             self.problems.append(error)
 
     def stop(self, error: MogrunError) -> _Stop:
@@ -151,8 +167,8 @@ class _Job:
     def rendered(self, text: str, key: str, repo: str | None, reason: str) -> Rendered:
         """``text`` rendered, with the ``env.*`` values it used (``text`` itself
         when a template is wrong: the problem is recorded)."""
-        scope = Scope(job=self.name, clock=self.ctx.clock, vars=self.ctx.vars, env=self.ctx.env,
-                      repo=repo, repo_reason=reason, location=self.locator(key))
+        scope = self.ctx.scope(self.name, repo=repo, repo_reason=reason,
+                               location=self.locator(key))
         try:
             out = render(text, scope, key)
         except TemplateError as error:
@@ -171,9 +187,9 @@ class _Job:
         return out
 
 
-def _same(error: MogrunError, other: MogrunError) -> bool:
-    return (error.message, getattr(error, "location", None)) == (
-        other.message, getattr(other, "location", None))
+def _identity(error: MogrunError) -> tuple[str, object]:
+    """What makes two problems one: the same message at the same place."""
+    return error.message, getattr(error, "location", None)
 
 
 def build_job(ctx: Context, name: str) -> JobResult:
@@ -570,10 +586,17 @@ def in_file_order(errors: list[MogrunError]) -> list[MogrunError]:
 
 def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunError]:
     """A problem of a ``[defaults]`` key is found in every job that inherits it:
-    it is said once, for the first of them, naming the others."""
+    it is said once, for the first of them, naming the others. A problem of a
+    ``[vars]`` value is found in every job that uses the var: said once."""
     kept: list[MogrunError] = []
     also: dict[tuple[object, ...], tuple[int, list[str]]] = {}
+    var_problems: set[tuple[str, object]] = set()
     for problem in problems:
+        if isinstance(problem, VarTemplateError):  # a var's own: the same in every job
+            if _identity(problem) not in var_problems:
+                var_problems.add(_identity(problem))
+                kept.append(problem)
+            continue
         job, key = getattr(problem, "job", None), getattr(problem, "key", None)
         if not (job and key and key in taskfile.defaults and key not in taskfile.jobs[job]):
             kept.append(problem)

@@ -22,7 +22,7 @@ from mogrun.taskfile.building import (
 )
 from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.resolve import check_job, check_options, hidden_problems
+from mogrun.taskfile.resolve import check_job, check_options, hidden_problems, var_problems_of
 from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
 
@@ -83,6 +83,7 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
         problems += result.problems
         warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
                      "this job runs)" for n in sorted(result.unset_env)]
+    problems += var_problems_of(taskfile, env=env, sets=sets, clock=clock)
     problems += hidden_problems(taskfile, keyed, built, key_specs=key_specs, env=env, sets=sets,
                                 clock=clock)
     errors += said_once(taskfile, problems)

@@ -318,6 +318,13 @@ def written_values(text: str, data: Mapping[str, Any]) -> dict[int, tuple[object
     return written
 
 
+def values_as_written(text: str, table: tuple[str, ...]) -> dict[str, str]:
+    """The text ``text`` writes for each key/value of ``table`` (``("vars",)``),
+    comments and blanks around it left out."""
+    return {entry.path[-1]: text[entry.value:entry.end].strip() for entry in entries(text)
+            if entry.value >= 0 and entry.path[:-1] == table}
+
+
 def sub_path(value: Any, sub_key: str) -> tuple[str | int, ...]:
     """Where a validator's ``sub_key`` is in ``value``, as parts of a location path:
     a dotted path whose numbers index arrays (``"1.on"``: ``notify[1].on``),
@@ -347,11 +354,13 @@ def locate(path: str, text: str, keys: Sequence[str | int]) -> Location:
     return Location(path, line, column, source_line(text, line))
 
 
+@functools.lru_cache(maxsize=64)
 def source_line(text: str, line: int) -> str | None:
     """The text of a 1-based line (TOML lines end at ``\\n``), if it exists and
     holds no secret-looking key, safe to print: a tab becomes a space and any
     other character a terminal would act on becomes U+FFFD, one for one, so the
-    caret under it still lines up."""
+    caret under it still lines up. Cached: a line with a
+    thousand problems is made safe once, not once per problem."""
     raw = source_text(text).line(line)
     if raw is None or line in secret_lines(text):
         return None

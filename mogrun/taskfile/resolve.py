@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 from mogrun.models import KeySpec, ResolvedJob
@@ -25,7 +26,7 @@ from mogrun.taskfile.building import (
 from mogrun.taskfile.graph import job_order
 from mogrun.taskfile.hidden import independent, without_wrong_keys
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.templates import Scope, TemplateClock, render, set_problems
+from mogrun.taskfile.templates import TemplateClock, render, set_problems, var_problems
 from mogrun.taskfile.validation import misdotted_jobs, structural_errors, without_jobs
 
 
@@ -58,10 +59,37 @@ def _with_context(error: MogrunError, line: str) -> MogrunError:
 
 
 def template_vars(taskfile: TaskFile, sets: Mapping[str, str]) -> dict[str, str]:
-    """``[vars]`` as strings (TOML spelling for booleans), ``--set`` winning."""
+    """``[vars]`` as strings, ``--set`` winning: a number as the file writes it
+    (``3.10``, ``0x10``, ``1e300``: Python would say ``3.1``, ``16``, ``1e+300``),
+    a boolean as TOML spells it."""
+    numbers = [k for k, v in taskfile.vars.items()
+               if isinstance(v, int | float) and not isinstance(v, bool)]
     values = {k: (str(v).lower() if isinstance(v, bool) else str(v))
               for k, v in taskfile.vars.items()}
+    if numbers:
+        from mogrun.taskfile.positions import values_as_written  # scans the file: numbers only
+
+        written = values_as_written(taskfile.text, ("vars",))
+        values.update((k, written[k]) for k in numbers if written.get(k))
     return {**values, **sets}
+
+
+def context(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], sets: Mapping[str, str],
+            env: Mapping[str, str], clock: TemplateClock, **options: Any) -> Context:
+    """What the jobs of one resolution share: the vars rendered where they are used
+    (the file's values are templates; a ``--set`` value is taken as given)."""
+    templated = frozenset(name for name, value in taskfile.vars.items()
+                          if isinstance(value, str) and "{{" in value and name not in sets)
+    return Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
+                   templated=templated, **options)
+
+
+def var_problems_of(taskfile: TaskFile, *, env: Mapping[str, str], sets: Mapping[str, str],
+                    clock: TemplateClock) -> list[MogrunError]:
+    """The problems of the ``[vars]`` values themselves, used by a job or not
+    (``check``; ``show`` and ``run`` find those of the vars their jobs use)."""
+    ctx = context(taskfile, {}, sets, env, clock)
+    return list(var_problems(ctx.scope("", repo="owner/name")))
 
 
 def resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str, KeySpec],
@@ -96,12 +124,13 @@ def _resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str
         buildable = set(buildable_jobs(taskfile, refused, key_specs))
         unbuilt = [name for name in order if name not in buildable]
         order = [name for name in order if name in buildable]
-    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock,
-                  timeout_override=timeout_override, rerun_suffix=rerun_suffix)
+    ctx = context(taskfile, key_specs, sets, env, clock, timeout_override=timeout_override,
+                  rerun_suffix=rerun_suffix)
     results = [build_job(ctx, name) for name in order]
     # An unset env name first (its placeholder may cause the others), then the rest
     # in file order, as check lists them: the first said is check's first.
-    unset = said_once(taskfile, [p for r in results for p in r.unset_env.values()])
+    unset = in_file_order(said_once(taskfile, [p for r in results
+                                               for p in r.unset_env.values()]))
     problems = said_once(taskfile, [p for r in results for p in r.problems])
     problems += key_clashes(taskfile, results)
     if unbuilt:  # their other keys' problems too, as ``check`` counts them
@@ -133,7 +162,7 @@ def check_job(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeySpec]
               env: Mapping[str, str], sets: Mapping[str, str],
               clock: TemplateClock) -> JobResult:
     """Build one job as ``check`` does: its problems and unset ``env`` names."""
-    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
+    ctx = context(taskfile, key_specs, sets, env, clock)
     return build_job(ctx, name)
 
 
@@ -157,7 +186,7 @@ def check_options(taskfile: TaskFile, name: str, *, key_specs: Mapping[str, KeyS
                   env: Mapping[str, str], sets: Mapping[str, str],
                   clock: TemplateClock) -> list[MogrunError]:
     """The plugin keys of a job ``check`` cannot build, judged on their own."""
-    ctx = Context(taskfile, key_specs, template_vars(taskfile, sets), env, clock)
+    ctx = context(taskfile, key_specs, sets, env, clock)
     return option_problems(ctx, name)
 
 
@@ -180,15 +209,14 @@ def _rendered(taskfile: TaskFile, key: str, sets: Mapping[str, str] | None,
               env: Mapping[str, str] | None) -> list[str]:
     """Every non-empty string of ``key`` (or in its list) in the jobs, rendered and
     stripped, once each; one whose template fails or uses an unset env name is left out."""
-    clock = TemplateClock.now()
-    variables = template_vars(taskfile, sets or {})
+    ctx = context(taskfile, {}, sets or {}, env or {}, TemplateClock.now())
     found: list[str] = []
     for name in taskfile.jobs:
         raw = taskfile.job_keys(name).get(key, [])
         for value in raw if isinstance(raw, list) else [raw]:
             if not isinstance(value, str):
                 continue
-            scope = Scope(job=name, clock=clock, vars=variables, env=env or {})
+            scope = ctx.scope(name)
             try:
                 rendered = render(value, scope, key)
             except TaskFileError:

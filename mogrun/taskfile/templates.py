@@ -4,14 +4,16 @@ Names: ``job``, ``repo``, ``date``, ``week``, ``now``, any ``[vars]`` entry
 and ``env.NAME``; ``{{ name | default("text") }}`` makes a name optional;
 ``{{{{`` writes a literal ``{{``. The time names come from
 one ``TemplateClock`` per invocation, so a retried start renders the very
-same idempotency key.
+same idempotency key. A ``[vars]`` value is a template too, rendered where it
+is used with the same names (as make and just expand a variable that names
+others); a ``--set`` value is taken as given, never rendered.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import Location, MogrunError, TemplateError, UsageError
@@ -22,7 +24,10 @@ if TYPE_CHECKING:
 
 BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
-_TOKEN = re.compile(r"\{\{\{\{|\{\{(.*?)\}\}|\{\{", re.DOTALL)
+# A name runs to its ``}}`` on the same line, never into another ``{{``: one that
+# does not get there is an unclosed ``{{`` (not a name holding the next one).
+_TOKEN = re.compile(r"\{\{\{\{|\{\{((?:(?!\{\{)[^\n])*?)\}\}|\{\{")
+_LITERAL_HINT = "(write {{{{ for a literal {{)"
 # What {{ name }} can name: a [vars] entry, a built-in, or env.NAME.
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 VAR_NAME_RULE = 'ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
@@ -68,6 +73,10 @@ def _nowhere() -> Location | None:
     return None
 
 
+def _no_var_location(name: str) -> Location | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a template may name while rendering one key of one job.
@@ -75,6 +84,9 @@ class Scope:
     ``repo`` is ``None`` where it may not be used (inside ``repo`` itself, or a
     fan-out's job-wide keys); ``location`` says where the key is written, asked
     only when an error is raised (finding positions costs a scan of the file).
+    ``templated`` are the vars whose values are templates (the file's; a
+    ``--set`` value never is), ``var_location`` where each var is written, and
+    ``through`` the vars being rendered, outermost first (a cycle comes back).
     """
 
     job: str
@@ -84,6 +96,9 @@ class Scope:
     repo: str | None = None
     repo_reason: str = "inside repo itself"
     location: Callable[[], Location | None] = _nowhere
+    templated: frozenset[str] = frozenset()
+    var_location: Callable[[str], Location | None] = _no_var_location
+    through: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,12 +107,38 @@ class Rendered:
     ``env`` names it used (each with its placeholder as written), rendered as
     ``unset-env-NAME``: whether that is an error is the caller's to decide
     (``run`` refuses, ``check`` warns). ``env_names`` is every ``env`` name it
-    reads, set or not, with a default or not: what a CI job must be given."""
+    reads, set or not, with a default or not: what a CI job must be given.
+    All of these through the vars it names too."""
 
     text: str
     secrets: frozenset[str] = frozenset()
     unset_env: Mapping[str, str] = field(default_factory=dict)
     env_names: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Found:
+    """What rendering one text collects, through its vars too; each var is
+    rendered once per text (a var naming another twice, ten deep, stays cheap)."""
+
+    secrets: set[str] = field(default_factory=set)
+    unset: dict[str, str] = field(default_factory=dict)
+    env_names: set[str] = field(default_factory=set)
+    vars: dict[str, str | TemplateError] = field(default_factory=dict)
+
+
+class VarTemplateError(TemplateError):
+    """A problem of a ``[vars]`` value itself, located there: the same whichever
+    job uses the var, so said once (``building.said_once``)."""
+
+
+class _VarProblems(TemplateError):
+    """The problems of a var's value, each located already, passed up through the
+    texts that name the var."""
+
+    def __init__(self, errors: list[TemplateError]) -> None:
+        super().__init__(errors[0].message)
+        self.errors = tuple(errors)
 
 
 def template_names(text: str) -> list[str]:
@@ -108,12 +149,15 @@ def template_names(text: str) -> list[str]:
 
 def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
-    secrets: set[str] = set()
-    unset: dict[str, str] = {}
-    env_names: set[str] = set()
+    found = _Found()
+    out = _render(text, scope, key, found)
+    return Rendered(out, frozenset(found.secrets), found.unset, frozenset(found.env_names))
+
+
+def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
     pieces: list[str] = []
     problems: list[TemplateError] = []
-    several_lines = "\n" in text.rstrip("\n")
+    lines = _Lines(text, key, scope) if "\n" in text.rstrip("\n") else None
     last = 0
     for match in _TOKEN.finditer(text):
         pieces.append(text[last : match.start()])
@@ -123,19 +167,22 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
             continue
         try:
             if match.group(1) is None:
-                raise _error("unclosed {{ (write {{{{ for a literal {{)", scope, key,
-                             None if several_lines else text)
+                raise _error(f"unclosed {{{{ {_LITERAL_HINT}", scope, key,
+                             None if lines else text)
             name, default = _parse(match.group(1), match.group(0), scope, key)
-            pieces.append(_lookup(name, default, match.group(0), scope, key, secrets, unset))
+            pieces.append(_lookup(name, default, match.group(0), scope, key, found))
+        except _VarProblems as exc:  # each located in its var already
+            problems.extend(exc.errors)
+            continue
         except TemplateError as exc:  # the next ones too: check lists them all at once
-            problems.append(_on_line(exc, text, match.start(), key) if several_lines else exc)
+            problems.append(lines.on(exc, match.start()) if lines else exc)
             continue
         if name.startswith("env."):
-            env_names.add(name[4:])
+            found.env_names.add(name[4:])
     if problems:
         raise problems[0] if len(problems) == 1 else TemplateProblems(problems)
     pieces.append(text[last:])
-    return Rendered("".join(pieces), frozenset(secrets), unset, frozenset(env_names))
+    return "".join(pieces)
 
 
 class TemplateProblems(TemplateError):
@@ -151,17 +198,27 @@ class TemplateProblems(TemplateError):
         self.errors = tuple(errors)
 
 
-def _on_line(error: TemplateError, text: str, offset: int, key: str) -> TemplateError:
-    """``error`` saying which line of a text of several lines it is on, and that
-    line (a prompt file of a hundred lines is located only at its key)."""
-    number = text.count("\n", 0, offset) + 1
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    line = text[start:end if end >= 0 else len(text)].rstrip("\r").strip()
-    shown = line if len(line) <= 100 else line[:99] + "…"
-    what = "the prompt file" if key == "prompt_file" else f"the {key}"
-    return error.evolve(context=[f"It is on line {number} of {what}: {shown}",
-                                 *error.context])
+class _Lines:
+    """Says which line of a text of several lines an error is on, and that line
+    (a prompt file of a hundred lines is located only at its key). The errors come
+    in text order: lines are counted once, from the last one, so a text with a
+    problem on each of its lines stays linear."""
+
+    def __init__(self, text: str, key: str, scope: Scope) -> None:
+        self.text, self.number, self.counted = text, 1, 0
+        self.what = ("the prompt file" if key == "prompt_file" else f"the {key}"
+                     ) if not scope.through else f"[vars] {scope.through[-1]}"
+
+    def on(self, error: TemplateError, offset: int) -> TemplateError:
+        text = self.text
+        self.number += text.count("\n", self.counted, offset)
+        self.counted = offset
+        start = text.rfind("\n", 0, offset) + 1
+        end = text.find("\n", offset)
+        line = text[start:end if end >= 0 else len(text)].rstrip("\r").strip()
+        shown = line if len(line) <= 100 else line[:99] + "…"
+        return error.evolve(context=[f"It is on line {self.number} of {self.what}: {shown}",
+                                     *error.context])
 
 
 def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:
@@ -176,40 +233,74 @@ def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, 
 
 
 def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key: str,
-            secrets: set[str], unset: dict[str, str]) -> str:
+            found: _Found) -> str:
     if not _NAME.fullmatch(name):
-        raise _error(f"invalid template name {toml_repr(name)} in {placeholder}", scope, key)
+        raise _error(f"invalid template name {toml_repr(name)} in {placeholder} "
+                     f"{_LITERAL_HINT}", scope, key)
     if name.startswith("env."):
         if name[4:].upper() == TOKEN_NAME:  # with a default too: set or not, never a template
             raise _error(f"{placeholder} is refused: the API token never goes into a template",
                          scope, key)
         if default is not None and scope.env.get(name[4:]) is None:
             return default
-        return _env_value(name[4:], placeholder, scope, key, secrets, unset)
+        return _env_value(name[4:], placeholder, scope, key, found)
     if name == "repo":
         if scope.repo is None:
-            raise _error(f"{{{{ repo }}}} cannot be used {scope.repo_reason}", scope, key)
+            raise _error(f"{{{{ repo }}}} cannot be used {scope.repo_reason}", scope, key,
+                         in_job=True)
         return scope.repo
     builtin = {"job": scope.job, "date": scope.clock.date, "week": scope.clock.week,
                "now": scope.clock.timestamp}
     if name in builtin:
         return builtin[name]
     if name in scope.vars:
-        return str(scope.vars[name])
+        return _var_value(name, scope, key, found)
     if default is not None:
         return default
     raise _error(f'unknown template name "{name}" in {placeholder}', scope, key,
                  context=_suggest(name, scope))
 
 
-def _env_value(name: str, placeholder: str, scope: Scope, key: str,
-               secrets: set[str], unset: dict[str, str]) -> str:
+def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
+    """Var ``name``'s value, its own templates rendered with the same scope (once
+    per text); a ``_VarProblems`` when they cannot be."""
+    value = str(scope.vars[name])
+    if name not in scope.templated or "{{" not in value:
+        return value
+    if name in scope.through:
+        raise _cycle_error(name, scope, key)
+    done = found.vars.get(name)
+    if done is None:
+        try:
+            done = _render(value, replace(scope, through=(*scope.through, name)), key, found)
+        except TemplateError as exc:
+            done = _VarProblems(list(getattr(exc, "errors", (exc,))))
+        found.vars[name] = done
+    if isinstance(done, TemplateError):
+        raise done
+    return done
+
+
+def _cycle_error(name: str, scope: Scope, key: str) -> TemplateError:
+    """Vars that name each other in a circle, told from the one written first
+    (the same error whichever of them a job names)."""
+    members = list(scope.through[scope.through.index(name):])
+    order = {var: index for index, var in enumerate(scope.vars)}
+    first = members.index(min(members, key=lambda var: order.get(var, 0)))
+    circle = [*members[first:], *members[:first]]
+    return _error(f"the vars name each other in a cycle: {' -> '.join([*circle, circle[0]])}",
+                  scope, key, var=circle[0],
+                  context=["A var's value may name other vars, but not itself through them."])
+
+
+def _env_value(name: str, placeholder: str, scope: Scope, key: str, found: _Found) -> str:
     if name.upper() == TOKEN_NAME:  # any casing: some environments ignore case
         raise _error(f"{placeholder} is refused: the API token never goes into a template",
                      scope, key)
     value = scope.env.get(name)
     if value is None:
-        unset.setdefault(name, placeholder)
+        where = f" in [vars] {scope.through[-1]}" if scope.through else ""
+        found.unset.setdefault(name, placeholder + where)
         return f"unset-env-{name}"
     if not _is_text(value):  # bytes the locale could not decode: no request could carry them
         raise _error(f"environment variable {name} (used by {placeholder}) is not valid "
@@ -217,7 +308,7 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str,
     if value and value == scope.env.get(TOKEN_NAME):
         raise _error(f"{placeholder} is refused: it holds the API token ({TOKEN_NAME}), which "
                      "never goes into a template", scope, key)
-    secrets.add(value)
+    found.secrets.add(value)
     return value
 
 
@@ -245,11 +336,33 @@ def unset_env_error(name: str, placeholder: str, scope: Scope, key: str) -> Temp
 
 
 def _error(message: str, scope: Scope, key: str, text: str | None = None,
-           context: list[str] | None = None) -> TemplateError:
-    where = f'job "{scope.job}", key "{key}"'
+           context: list[str] | None = None, *, var: str | None = None,
+           in_job: bool = False) -> TemplateError:
+    """A template problem of job ``scope.job``'s ``key``; one inside a var's value
+    is that var's (``VarTemplateError``, located there, naming no job), but for
+    one of the job's use of it (``in_job``: ``{{ repo }}`` inside repo)."""
     extra = [f"Template: {text}"] if text is not None else []
+    owner = var or (scope.through[-1] if scope.through and not in_job else None)
+    if owner is not None:
+        return VarTemplateError(f"[vars] {owner}: {message}", location=scope.var_location(owner),
+                                job=scope.job, context=[*extra, *(context or [])])
+    if scope.through:
+        message += f" (through [vars] {' -> '.join(scope.through)})"
+    where = f'job "{scope.job}", key "{key}"'
     return TemplateError(f"{where}: {message}", location=scope.location(), job=scope.job,
                          key=key, context=[*extra, *(context or [])])
+
+
+def var_problems(scope: Scope) -> list[TemplateError]:
+    """The problems of the ``[vars]`` values themselves, whether a job uses them or
+    not (``check`` lists them once; ``scope`` stands for any job, with a repo)."""
+    problems: list[TemplateError] = []
+    for name in scope.vars:
+        try:
+            _var_value(name, scope, "", _Found())
+        except TemplateError as exc:
+            problems.extend(getattr(exc, "errors", (exc,)))
+    return problems
 
 
 def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunError]:

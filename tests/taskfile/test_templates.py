@@ -117,3 +117,50 @@ def test_every_template_problem_of_one_text_at_once(project) -> None:
     shown = project.run("show", "a")
     assert shown.code == 2
     assert "(2 more problems: run `mogrun check` to see them all)" in shown.err
+
+
+def test_an_invalid_name_points_at_the_escape(project) -> None:
+    """GitHub's ${{ github.ref }} and Helm's {{ .Values.image }} were told as an
+    invalid name, with no word of {{{{, the escape for a literal {{."""
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "Deploy ${{ github.ref }} with {{ .Values.image }}"
+    """)
+    result = project.run("check")
+    assert result.errors == [
+        'Error: job "a", key "prompt": invalid template name \'github.ref\' in '
+        "{{ github.ref }} (write {{{{ for a literal {{)",
+        'Error: job "a", key "prompt": invalid template name \'.Values.image\' in '
+        "{{ .Values.image }} (write {{{{ for a literal {{)"]
+
+
+def test_a_name_that_runs_into_the_next_template_is_an_unclosed_one(project) -> None:
+    """"Mark with {{ here.\\nThen {{ team }}" was the invalid name "here.\\nThen
+    do it for {{ team": the first {{ is the one left open."""
+    project.write('[vars]\nteam = "p"\n\n[jobs.a]\nrepo = "acme/api"\n'
+                  'prompt = """Mark with {{ here.\nThen do it for {{ team }}."""\n\n'
+                  '[jobs.b]\nrepo = "acme/api"\nprompt = "x {{ y {{ team }}"\n')
+    result = project.run("check")
+    assert result.errors == [
+        'Error: job "a", key "prompt": unclosed {{ (write {{{{ for a literal {{)',
+        'Error: job "b", key "prompt": unclosed {{ (write {{{{ for a literal {{)'], result
+    assert "It is on line 1 of the prompt: Mark with {{ here." in result.err
+    assert "Template: x {{ y {{ team }}" in result.err
+
+
+def test_show_stops_at_the_problem_written_first(project) -> None:
+    """show said the idempotency key's unset env name first, the order the keys
+    are rendered in, not the repo's or the prompt's written above it."""
+    project.write("""
+        [jobs.a]
+        repo = "{{ env.RR }}"
+        prompt = "x {{ env.PP }}"
+        idempotency_key = "{{ env.KK }}"
+        branch = "{{ env.BB }}"
+    """)
+    shown = project.run("show", "a", env={"RR": "acme/api"})
+    assert shown.code == 2, shown
+    assert shown.errors[0] == ('Error: job "a", key "prompt": environment variable PP is not '
+                               "set (used by {{ env.PP }})")
+    assert "(2 more problems" in shown.err
