@@ -28,6 +28,9 @@ TOKEN_NAME = "MOGPLEX_API_KEY"
 # does not get there is an unclosed ``{{`` (not a name holding the next one).
 _TOKEN = re.compile(r"\{\{\{\{|\{\{((?:(?!\{\{)[^\n])*?)\}\}|\{\{")
 _LITERAL_HINT = "(write {{{{ for a literal {{)"
+# A var rendered longer than this is refused: ten times the longest text any key
+# accepts (a prompt: 100,000), and vars naming vars twice over cannot double on.
+MAX_VAR_TEXT = 1_000_000
 # What {{ name }} can name: a [vars] entry, a built-in, or env.NAME.
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 VAR_NAME_RULE = 'ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
@@ -271,8 +274,13 @@ def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
         raise _cycle_error(name, scope, key)
     done = found.vars.get(name)
     if done is None:
+        inner = replace(scope, through=(*scope.through, name))
         try:
-            done = _render(value, replace(scope, through=(*scope.through, name)), key, found)
+            done = _render(value, inner, key, found)
+            if len(done) > MAX_VAR_TEXT:  # each var is capped, so no text outgrows twice this
+                raise _error(f"the value renders to {len(done):,} characters, more than the "
+                             f"{MAX_VAR_TEXT:,} a var may hold (its vars name others many "
+                             "times over)", inner, key, var=name)
         except TemplateError as exc:
             done = _VarProblems(list(getattr(exc, "errors", (exc,))))
         found.vars[name] = done

@@ -218,3 +218,26 @@ def test_a_number_var_renders_as_written(project) -> None:
     project.write(inline + NUMBERS[NUMBERS.index("\n\n"):])
     assert request_of(project.run("--json", "show", "a"))["body"]["prompt"] == (
         "3.10 0x1F 1e300 1_000 42 true")
+
+
+def test_vars_that_double_each_other_are_refused_before_they_fill_memory(project) -> None:
+    # Forty vars each naming the next twice would render 2**40 characters: every
+    # var is capped as it is rendered, so the text never outgrows twice the cap.
+    depth = 40
+    chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}{{{{ v{i + 1} }}}}"  # doubles'
+                      for i in range(depth))
+    project.write(f'''
+        [vars]
+        {chain}
+        v{depth} = "xy"
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{{{ v0 }}}}"
+
+    ''')
+    for command in (("check",), ("show", "a")):
+        result = project.run(*command)
+        assert result.code == 2, result
+        assert "more than the 1,000,000 a var may hold" in result.err
+        assert result.err.count("Error:") == 1 and "Traceback" not in result.err
