@@ -98,7 +98,9 @@ def mogrun_adjust_job(job: ResolvedJob) -> ResolvedJob | None:
 
     Called for each job about to be shown or run, after defaults, templates
     and validation. Implementations are chained: each sees the previous
-    one's replacement. Use ``dataclasses.replace`` on the frozen job.
+    one's replacement. Use ``dataclasses.replace`` on the frozen job. The
+    replacement keeps the job's ``name`` and ``needs``: the run graph is
+    planned from the task file before this hook is asked.
     """
 
 

@@ -319,6 +319,9 @@ def _job_problem(job: Any, given: Any) -> str | None:
 
     if given is not None and job.name != given.name:
         return f"name is changed ({given.name!r} to {job.name!r}): a job keeps its name"
+    if given is not None and job.needs != given.needs:
+        return (f"needs is changed ({given.needs!r} to {job.needs!r}): a job keeps its "
+                "needs (the run graph is planned from the task file: change needs there)")
     for name in ("timeout", "capacity_wait"):
         value = getattr(job, name)
         if isinstance(value, bool) or not isinstance(value, int | float) \
