@@ -11,7 +11,9 @@ annotation of its spec in ``hookspecs``:
 - ``mogrun_start_request``: a crash or a bad request vetoes the run (``GateError``);
 - ``mogrun_gate``: a crash or a wrong answer is a failing verdict;
 - every other hook: a crash or a wrong answer is a warning, and pluggy moves
-  on to the next implementation as if this one had no answer.
+  on to the next implementation as if this one had no answer. A wrong answer is
+  said once per plugin and hook, and so is a crash of a hook asked at every
+  poll or event (``REPEATED_HOOKS``).
 
 An interrupt (Ctrl-C, ``Interrupted`` and the engine's forced exit) is never
 contained: a second Ctrl-C while a notifier delivers leaves at once.
@@ -40,7 +42,11 @@ SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_config
 VETO_HOOK = "mogrun_start_request"
 ADJUST_HOOK = "mogrun_adjust_job"
 GATE_HOOK = "mogrun_gate"
-_EXPECTED = {"mogrun_retry_delay": "seconds (a year at most), False or None",
+# Hooks asked at every poll, event, wait or failed request: a plugin failing in one
+# fails at each call, and its warning is said once (the first), not at every call.
+REPEATED_HOOKS = frozenset({"mogrun_retry_delay", "mogrun_event", "mogrun_status_changed",
+                            "mogrun_wait", "mogrun_watch"})
+_EXPECTED = {"mogrun_retry_delay": "seconds (0 to a year), False or None",
              "mogrun_watch": "a reason string or None"}
 
 # What a plugin can do wrong: raise anything, sys.exit() and an asyncio
@@ -175,6 +181,7 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
     params = _parameter_names(function)
     job_at, run_at = (params.index(n) if n in params else None for n in ("job", "run"))
     warned: list[str] = []  # a wrong answer is said once per plugin and hook
+    crashed: list[str] = []  # ...and so is a crash of a hook asked at every poll or event
 
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -195,16 +202,16 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
                 # The plugin's own, deliberate error (a set-up refusal, the veto),
                 # shown as it wrote it, but for the secrets it may quote.
                 raise _masked_error(exc) from exc
-            return _crashed(hook, plugin, exc, warn)  # a veto too, naming the plugin
+            return _crashed(hook, plugin, exc, warn, crashed)  # a veto too, naming the plugin
         except KeyboardInterrupt as exc:
             if threading.current_thread() is threading.main_thread():
                 raise  # the user's Ctrl-C
             # No Ctrl-C reaches a worker thread: this one is the plugin's own raise.
-            return _crashed(hook, plugin, exc, warn)
+            return _crashed(hook, plugin, exc, warn, crashed)
         except NOT_PLUGIN_FAULTS:
             raise  # mogrun's own way out (a second signal)
         except PLUGIN_FAULTS as exc:
-            return _crashed(hook, plugin, exc, warn)
+            return _crashed(hook, plugin, exc, warn, crashed)
         finally:
             _plugin.reset(token)
             if outer is None:
@@ -233,7 +240,10 @@ def _parameter_names(function: Any) -> list[str]:
         return []
 
 
-def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], None]) -> Any:
+def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], None],
+             said: list[str]) -> Any:
+    """The hook's fallback for a crash (see the module's docstring). ``said``: not
+    empty once this plugin's hook, one of ``REPEATED_HOOKS``, was warned of a crash."""
     secrets = _masked()
     text = mask(f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}', secrets)
     if hook in SETUP_HOOKS:
@@ -243,6 +253,11 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
     if hook == GATE_HOOK:
         reason = mask(f"gate crashed: {describe_exc(exc)}", secrets)
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
+    if hook in REPEATED_HOOKS:
+        if said:  # 24 identical warnings in 5 s of polls said nothing the first did not
+            return None
+        said.append(hook)
+        text += f" (said once: its later failures in {hook} are not repeated)"
     warn(text)
     return None
 
@@ -267,7 +282,7 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
         if hook == VETO_HOOK:
             _keeps_repo(plugin, answer, given)
         elif isinstance(answer, str):  # a reason (``mogrun_watch``): printed and kept
-            return mask(answer, _masked())
+            return _cut(mask(answer, _masked()), _REASON_MAX)
         return answer
     if hook in SETUP_HOOKS:
         raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} from {hook}, '
@@ -282,6 +297,9 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
 
 
 _REPR_MAX = 80
+# A watch hook's reason is shown in the cancel notice, the result line, the summary
+# and --json: a line's worth of it (100,000 characters were printed whole five times).
+_REASON_MAX = 200
 
 
 def _short_repr(answer: Any) -> str:
@@ -292,7 +310,12 @@ def _short_repr(answer: Any) -> str:
         text = mask(repr(answer), _masked())
     except Exception:  # a plugin's object whose __repr__ fails is still named
         return f"a {type(answer).__name__}"
-    return text if len(text) <= _REPR_MAX else f"{text[:_REPR_MAX - 3]}..."
+    return _cut(text, _REPR_MAX)
+
+
+def _cut(text: str, limit: int) -> str:
+    """The start of a plugin's long text, ``...`` saying it goes on (mask it first)."""
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _adjusted(plugin: str, job: Any, given: Any) -> Any:
@@ -402,11 +425,14 @@ def _no_problem(answer: Any) -> str | None:
 
 def _finite_delay(answer: Any) -> str | None:
     """``True`` is no delay, and an endless one is no answer; nor is one longer
-    than ``MAX_RETRY_DELAY`` (1e12 s: no clock can wait it, nor a date show it)."""
+    than ``MAX_RETRY_DELAY`` (1e12 s: no clock can wait it, nor a date show it),
+    nor a negative one (a sign slip, not "at once": that is 0)."""
     if answer is True or (not isinstance(answer, bool) and not finite(answer)):
         return "not a delay"
     if not isinstance(answer, bool) and float(answer) > MAX_RETRY_DELAY:
         return f"longer than {MAX_RETRY_DELAY // 86400:.0f} days"
+    if not isinstance(answer, bool) and answer < 0:
+        return "negative"
     return None
 
 

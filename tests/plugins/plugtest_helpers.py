@@ -10,6 +10,8 @@ from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, StartReques
 from mogrun.pluginhost import PluginHost
 
 TOKEN = "mog_live_abcdef123456"
+# How the first warning of a hook asked at every poll or event (``% hook``) ends.
+ONCE = " (said once: its later failures in %s are not repeated)"
 
 
 def host_with_token(plugin: object, name: str) -> PluginHost:
