@@ -103,7 +103,9 @@ class PluginHost:
                                            confined=True)
                  for spec in task_file_plugins
                  if pluginload.spec_name(spec) not in off
-                 and not self._has(pluginload.SOURCE_TASK_FILE, spec, project_dir)]
+                 and not self._has(pluginload.SOURCE_TASK_FILE, spec, project_dir)
+                 # in already with -p: loaded before parsing, so its options exist
+                 and not self._has(pluginload.SOURCE_OPTION, spec, project_dir)]
         found += [pluginload.spec_candidate(spec, pluginload.SOURCE_OPTION, None, confined=False)
                   for spec in extra
                   if pluginload.spec_name(spec) not in off
@@ -228,6 +230,13 @@ class PluginHost:
                 self.pm.hook.mogrun_add_options(register=option_registrar(options))
             self._options = (plugins, list(options.values()))
         return list(self._options[1])
+
+    def late_options(self) -> list[tuple[OptionSpec, pluginload.Candidate]]:
+        """The options the task file's plugins register, each with its plugin: they
+        load after the command line is parsed, so no command has them."""
+        late = {c.name: c for c in self._candidates if c.source == pluginload.SOURCE_TASK_FILE}
+        return [(spec, late[spec.plugin]) for spec in self.cli_options()
+                if spec.plugin in late]
 
     def key_specs(self) -> dict[str, KeySpec]:
         """Job keys declared through ``mogrun_job_keys`` (computed once)."""

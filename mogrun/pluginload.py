@@ -46,8 +46,45 @@ class Candidate:
 
 def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
     """Names listed in ``MOGRUN_DISABLE_PLUGINS=name1,name2``."""
+    return frozenset(_disabled_listed(env))
+
+
+def _disabled_listed(env: Mapping[str, str] | None) -> list[str]:
+    """``disabled_names`` in the order written, each once (for messages)."""
     raw = (env or {}).get(DISABLE_ENV, "")
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+    return list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+
+
+def entry_point_names() -> list[str]:
+    """The names of the external plugins the ``mogrun`` entry-point group offers,
+    without importing any (a disabled one may be broken)."""
+    from mogrun.entrypoints import entry_points
+
+    return [ep.name for ep in entry_points(ENTRY_POINT_GROUP)
+            if not ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + ".")]
+
+
+def unmatched_disabled(env: Mapping[str, str] | None, external: Sequence[str]) -> list[str]:
+    """A warning for each name of ``MOGRUN_DISABLE_PLUGINS`` that leaves out nothing:
+    a bundled plugin's (always loaded), a typo, ``1`` taken for a switch. ``external``:
+    the names of the plugins it can leave out (entry points, the task file's, ``-p``)."""
+    from mogrun.taskfile.schema import closest
+
+    notes = []
+    for name in _disabled_listed(env):
+        if name in external:
+            continue
+        if name in BUNDLED:
+            notes.append(f'{DISABLE_ENV} names "{name}", a bundled plugin: bundled plugins '
+                         "always load (their job keys are part of the task-file format)")
+            continue
+        guess = closest(name, sorted(set(external)))
+        hint = (f'did you mean "{guess}"?' if guess else
+                "it takes plugin names, comma-separated; --no-plugins leaves out every "
+                "external plugin")
+        notes.append(f'{DISABLE_ENV} names "{name}", which is no external plugin here, so '
+                     f"it leaves out nothing ({hint})")
+    return notes
 
 
 def bundled_candidates() -> list[Candidate]:

@@ -138,7 +138,57 @@ def load_host(state: CliState, taskfile: TaskFile | None,
     host, problems = checked_host(state, taskfile, extra_plugins)
     if problems:
         raise problems[0]
+    from mogrun.textsafety import escape_agent_text
+
+    for note in plugin_notes(state, host, taskfile, extra_plugins):  # a name from anywhere
+        state.echo(escape_agent_text(f"warning: {note}"), err=True)
     return host
+
+
+def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
+                 extra_plugins: Sequence[str] = ()) -> list[str]:
+    """What was asked of the plugins that loading them silently did not do, once per
+    invocation (``load_host`` says it on stderr, ``check`` lists it): an option a
+    task file's plugin registers (it loads too late to add one), a
+    ``MOGRUN_DISABLE_PLUGINS`` name that leaves out nothing, ``-p`` under
+    ``--no-plugins``."""
+    from mogrun import pluginload
+
+    if state.plugin_notes_said:
+        return []
+    state.plugin_notes_said = True
+    notes = []
+    off = pluginload.disabled_names(state.env)
+    if state.no_plugins:
+        if extra_plugins:
+            notes.append(f"--no-plugins loads only the bundled plugins, so it leaves out -p "
+                         f"{', '.join(extra_plugins)} (--no-plugins wins over -p)")
+    elif off:
+        specs = [*(taskfile.plugins if taskfile is not None else ()), *extra_plugins]
+        external = [*pluginload.entry_point_names(), *map(pluginload.spec_name, specs)]
+        notes += pluginload.unmatched_disabled(state.env, external)
+        notes += [f"{pluginload.DISABLE_ENV} leaves out -p {spec} (the variable wins over -p)"
+                  for spec in extra_plugins if pluginload.spec_name(spec) in off]
+    late: dict[str, tuple[Any, list[str]]] = {}
+    for spec, cand in host.late_options():
+        late.setdefault(cand.name, (cand, []))[1].append(f'"--{spec.name}"')
+    return notes + [late_option_note(state, cand, names) for cand, names in late.values()]
+
+
+def late_option_note(state: CliState, plugin: Any, options: Sequence[str]) -> str:
+    """Why a task file's ``plugin`` (a ``Candidate``) adds none of the ``options`` it
+    registers, and how it can: ``-p`` with its path from here, or an entry point."""
+    import os
+    import shlex
+
+    origin = plugin.origin
+    if os.path.isabs(origin):
+        relative = os.path.relpath(origin, state.cwd)
+        origin = origin if relative.startswith("..") else relative
+    return (f'plugin "{plugin.name}" of the task file registers option'
+            f"{'s' * (len(options) > 1)} {', '.join(options)}, which mogrun run does not "
+            "have: a task file's plugins load after the command line is parsed (load it "
+            f"with mogrun run -p {shlex.quote(origin)}, or install it with an entry point)")
 
 
 def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequence[str] = (),

@@ -139,6 +139,10 @@ class MogrunGroup(click.Group):
         """An option an implied ``run`` does not know is reported against ``mogrun``
         (the user typed no command), suggesting the root's options, and run's
         only when the line names jobs (``mogrun --jbos 2 a``)."""
+        from mogrun.cli.run_cmd import LateOptionError
+
+        if isinstance(error, LateOptionError):
+            return LateOptionError(error.option_name, error.message, ctx=ctx)
         params = list(self.get_params(ctx))
         if ctx.meta[_IMPLIED_RUN] and error.ctx is not None:
             params += error.ctx.command.get_params(error.ctx)

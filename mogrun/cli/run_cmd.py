@@ -87,17 +87,48 @@ def _scan_plugins(args: Sequence[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+class LateOptionError(click.exceptions.NoSuchOption):
+    """No such option, but a task file's plugin registers it (too late): its message
+    says so, and no "did you mean" follows (the option is spelt right)."""
+
+
 class RunCommand(click.Command):
     """``run`` plus the options of plugins that load before parsing."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["mogrun.extra_plugins"] = _scan_plugins(args)
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoSuchOption as error:
+            why = _late_option(ctx, error.option_name)
+            if why is None:
+                raise
+            raise LateOptionError(error.option_name, f"{error.message}\n{why}",
+                                  ctx=error.ctx) from None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         params = super().get_params(ctx)
         extra = _plugin_params(ctx)
         return params[:-1] + extra + params[-1:] if extra else params
+
+
+def _late_option(ctx: click.Context, name: str) -> str | None:
+    """Why ``name`` is no option when a task file's plugin registers it (it loads
+    after parsing): the task file's plugins are loaded for this error alone, and
+    anything that keeps them from loading leaves the error as click said it."""
+    from mogrun.cli.loading import checked_host, late_option_note, optional_taskfile
+
+    state = state_of(ctx)
+    try:
+        taskfile = optional_taskfile(state)
+        if taskfile is None or not taskfile.plugins or state.no_plugins:
+            return None
+        host = checked_host(state, taskfile, ctx.meta.get("mogrun.extra_plugins", ()))[0]
+        late = host.late_options()
+    except MogrunError:
+        return None
+    found = [cand for spec, cand in late if f"--{spec.name}" == name]
+    return late_option_note(state, found[0], [f'"{name}"']) if found else None
 
 
 def _plugin_params(ctx: click.Context) -> list[click.Parameter]:

@@ -75,6 +75,8 @@ class CliState:
     # The invocation's one plugin host (a ``PluginHost``), built on first use
     # by ``cli.loading.plugin_host``.
     plugin_host: Any = None
+    # Whether ``cli.loading.plugin_notes`` was asked already: said once per invocation.
+    plugin_notes_said: bool = False
     # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
     """``mogrun check``: every problem of the task file; 0 (clean) or 2."""
     from mogrun.cli.commands import COMMANDS
-    from mogrun.cli.loading import check_config, checked_host
+    from mogrun.cli.loading import check_config, checked_host, plugin_notes
     from mogrun.taskfile.checking import validate
 
     loaded: TaskFile | None = None
@@ -37,6 +37,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
                           command_names=list(COMMANDS), secrets=host.known_secrets,
                           found=unloaded)
+        report.warnings[:0] = plugin_notes(state, host, taskfile, plugins)
     except Interrupted:
         raise
     except MogrunError as caught:
