@@ -89,8 +89,9 @@ class SessionProgress:
     starting: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
     cancelling: set[str] = field(default_factory=set)  # run ids whose cancel is unanswered
     left: set[str] = field(default_factory=set)  # run ids left going (--detach, a timeout...)
-    # run id -> the terminal status its end was seen with (a cancel's answer), while its
-    # result is still to be written: a second signal records that, not "left going".
+    # run id -> the terminal status its end was seen with (a poll, a cancel's answer),
+    # while its result is still to be written (its gates judge it): a second signal
+    # records that, not "left going".
     ended: dict[str, str] = field(default_factory=dict)
 
     def follow_interval(self, deps: SessionDeps) -> Pace:

@@ -213,15 +213,16 @@ class HistoryObserver(Observer):
 def _seen_to_end(status: str, exit_code: int) -> dict[str, Any]:
     """The row of a run seen to end as a second signal cut its result short: one
     cancelled is recorded as the result would have recorded it; one that ended on its
-    own was never judged (its gates), so it is an error that says so (``rerun``
-    starts it again)."""
+    own was never judged (the signal came before or while its gates ran), so it is an
+    error that says so (``rerun`` starts it again)."""
     from mogrun.outcomes import Outcome, RunStatus
 
     if status == RunStatus.CANCELLED:
         return {"status": status, "outcome": str(Outcome.CANCELLED), "exit_code": exit_code,
                 "message": "interrupted"}
     return {"status": status, "outcome": str(Outcome.ERROR), "exit_code": exit_code,
-            "message": f"interrupted again as the run ended ({status}); it was not judged"}
+            "message": f"interrupted again once the run had ended ({status}), before its "
+                       "gates judged it"}
 
 
 def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> str:

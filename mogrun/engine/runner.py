@@ -315,9 +315,12 @@ class RunExecutor:
         return self._finish(track, Outcome.FAILED, message=why, going=True)
 
     def _judge(self, track: RunTrack) -> RunResult:
-        """Gates run only for runs that reached a terminal status."""
+        """Gates run only for runs that reached a terminal status. The run is no longer
+        going while they judge it (a slow gate): a signal then has nothing to cancel,
+        and a second one records the status it ended with, never "left going"."""
         assert track.state is not None
         state = track.state
+        self.progress.run_ended(track.run_id, state.status)
         draft = track.result(gated_outcome(state.status, ()))
         verdicts = self.deps.hooks.gates(job=track.job, run=track.plan, result=draft,
                                          state=state, events=track.events)

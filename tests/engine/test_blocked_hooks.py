@@ -112,3 +112,57 @@ def test_a_runs_timeout_cancels_it_while_a_plugin_hook_holds_its_worker(emulator
     row = history_row(emulator, tmp_path)
     assert (row["status"], row["outcome"]) == ("cancelled", "timeout")
     assert row["finished_at"]
+
+
+# A gate that takes its time (a CI check it polls), until the test lets it go.
+SLOW_GATE = """\
+import pathlib
+import time
+from mogrun.plugin import hookimpl
+
+
+@hookimpl
+def mogrun_gate(job):
+    pathlib.Path("entered").write_text("mogrun_gate")
+    for _ in range(600):  # in slices: a second Ctrl-C must land
+        if pathlib.Path("release").exists():
+            return None
+        time.sleep(0.05)
+
+"""
+
+QUICK = """\
+plugins = ["./gate.py"]
+
+[jobs.fix]
+repo = "acme/api"
+prompt = \"\"\"Fix it.
+@emulator duration=0.3s events=2
+\"\"\"
+
+"""
+
+
+def slow_gate_project(tmp_path: Path) -> None:
+    (tmp_path / "gate.py").write_text(SLOW_GATE)
+
+
+def test_a_second_ctrl_c_while_a_gate_judges_an_ended_run_leaves_nothing_going(
+        emulator, tmp_path):
+    """The run had ended (streaming -> success) and a slow gate judged it: the first
+    Ctrl-C said it was cancelling it, the second named it "left going" with a cancel
+    command, and history recorded it `streaming`, as if it still went."""
+    slow_gate_project(tmp_path)
+    with running(spawn(emulator, tmp_path, "fix", jobs=QUICK)) as proc:
+        entered(tmp_path, proc)
+        out, err, _ = interrupt(proc, times=2, gap=1.0)
+    (run_id,) = emulator.runs
+    assert proc.returncode == 130, (out, err)
+    assert "cancelling" not in err and "left going:" not in err, err
+    assert "no runs were left going" in err.splitlines(), err
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "success", "error", 130), row
+    assert row["message"] == ("interrupted again once the run had ended (success), before "
+                              "its gates judged it"), row
