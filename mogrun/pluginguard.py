@@ -138,20 +138,32 @@ def current_plugin() -> str:
     return _plugin.get()
 
 
+# The job name and run label of the hook call going on (``masking``): a slow call is
+# said naming them, whichever parameters its implementation takes.
+_subject: ContextVar[tuple[str | None, str | None]] = ContextVar(
+    "mogrun_subject", default=(None, None))
+
+
 class masking:
     """Secrets that the messages of this hook call must mask (the invocation's: its
-    token and the task file's ``env.*`` values; the job's). A class, not a
-    generator: hooks are called for every run, event and poll."""
+    token and the task file's ``env.*`` values; the job's), and the job and run the
+    call is about (``job``, ``run``: a name and a label), as the call passes them:
+    ``def mogrun_event(event)`` takes neither, yet its slow call names both. A
+    class, not a generator: hooks are called for every run, event and poll."""
 
-    __slots__ = ("_groups", "_token")
+    __slots__ = ("_about", "_groups", "_subject", "_token")
 
-    def __init__(self, *groups: Iterable[str]) -> None:
+    def __init__(self, *groups: Iterable[str], job: str | None = None,
+                 run: str | None = None) -> None:
         self._groups = groups
+        self._subject = (job, run)
 
     def __enter__(self) -> None:
         self._token = _secrets.set(self._groups)
+        self._about = _subject.set(self._subject)
 
     def __exit__(self, *exc: object) -> None:
+        _subject.reset(self._about)
         _secrets.reset(self._token)
 
 
@@ -179,7 +191,6 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
     (pluggy reads the parameters through ``__wrapped__``) and the hookimpl marks."""
 
     params = _parameter_names(function)
-    job_at, run_at = (params.index(n) if n in params else None for n in ("job", "run"))
     warned: list[str] = []  # a wrong answer is said once per plugin and hook
     crashed: list[str] = []  # ...and so is a crash of a hook asked at every poll or event
 
@@ -188,11 +199,8 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
         token = _plugin.set(plugin)
         thread = threading.get_ident()
         outer = _RUNNING.get(thread)
-        _RUNNING[thread] = RunningHook(plugin, hook, time.monotonic(),
-                                       getattr(_argument(args, kwargs, job_at, "job"), "name",
-                                               None),
-                                       getattr(_argument(args, kwargs, run_at, "run"), "label",
-                                               None), thread)
+        _RUNNING[thread] = RunningHook(plugin, hook, time.monotonic(), *_subject.get(),
+                                       thread)
         try:
             answer = function(*args, **kwargs)
         except Interrupted:
@@ -222,14 +230,6 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
         return _checked(hook, plugin, answer, warn, given, warned)
 
     return guarded
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], at: int | None,
-              name: str) -> Any:
-    """The argument ``name`` a hook was called with (pluggy passes them by place)."""
-    if at is not None and at < len(args):
-        return args[at]
-    return kwargs.get(name)
 
 
 def _parameter_names(function: Any) -> list[str]:

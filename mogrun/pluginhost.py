@@ -262,7 +262,7 @@ class PluginHost:
 
     def adjust_job(self, job: ResolvedJob) -> ResolvedJob:
         """Chain ``mogrun_adjust_job``: each plugin sees the previous replacement."""
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name):
             adjusted: ResolvedJob = self._chain("mogrun_adjust_job", "job", job)
         self._secrets |= job.secrets | adjusted.secrets
         options = adjusted.options
@@ -288,7 +288,7 @@ class PluginHost:
         """Chain ``mogrun_start_request``; a ``GateError`` is the veto and
         propagates; any other crash, or a request the server would refuse,
         vetoes the run with the plugin's name."""
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name, run=run.label):
             chained: StartRequest = self._chain("mogrun_start_request", "request", request,
                                                 job=job, run=run)
         return chained
@@ -300,7 +300,8 @@ class PluginHost:
         request: RequestInfo, retry_after: float | None,
     ) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up (first answer wins)."""
-        with masking(self._known, job.secrets if job is not None else ()):
+        with masking(self._known, job.secrets if job is not None else (),
+                     job=job.name if job is not None else None):
             delay = self.pm.hook.mogrun_retry_delay(
                 error=error, attempt=attempt, job=job, request=request, retry_after=retry_after)
         if delay is None or delay is False or not finite(delay):
@@ -309,7 +310,7 @@ class PluginHost:
 
     def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
                     attached: bool) -> None:
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name, run=run.label):
             self.pm.hook.mogrun_run_started(job=job, run=run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
@@ -317,14 +318,14 @@ class PluginHost:
         if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
             if getattr(event, "payload", None):  # the plugins' own copy: the output and
                 event = replace(event, payload=_copied(event.payload))  # history show it next
-            with masking(self._known, job.secrets):
+            with masking(self._known, job.secrets, job=job.name, run=run.label):
                 hook(job=job, run=run, event=event)
 
     def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
                        state: RunState) -> None:
         hook = self.pm.hook.mogrun_status_changed
         if hook.get_hookimpls():
-            with masking(self._known, job.secrets):
+            with masking(self._known, job.secrets, job=job.name, run=run.label):
                 hook(job=job, run=run, old=old, state=state)
 
     def running_hooks(self) -> list[RunningHook]:
@@ -334,12 +335,13 @@ class PluginHost:
 
     def wait(self, wait: Wait) -> None:
         """Tell observers that something of this invocation waits."""
-        self.pm.hook.mogrun_wait(wait=wait)
+        with masking(self._known, job=wait.job, run=wait.run):
+            self.pm.hook.mogrun_wait(wait=wait)
 
     def watch(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
               unchanged_for: float) -> str | None:
         """A reason to stop following (treated as timed out), or ``None``."""
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name, run=run.label):
             reason: str | None = self.pm.hook.mogrun_watch(
                 job=job, run=run, state=state, unchanged_for=unchanged_for)
         return reason
@@ -350,7 +352,7 @@ class PluginHost:
               state: RunState | None, events: tuple[Event, ...]) -> tuple[GateVerdict, ...]:
         """Every verdict of every gate; a crashing gate is a failing verdict."""
         job = self._as_kept(job, "mogrun_gate")
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name, run=run.label):
             answers = self.pm.hook.mogrun_gate(job=job, run=run, result=result, state=state,
                                                events=events)
         return tuple(verdict for answer in answers for verdict in answer)
@@ -358,7 +360,7 @@ class PluginHost:
     def job_finished(self, *, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:
         job = self._as_kept(job, "mogrun_job_finished")
-        with masking(self._known, job.secrets):
+        with masking(self._known, job.secrets, job=job.name):
             self.pm.hook.mogrun_job_finished(job=job, results=results, outcome=outcome)
 
     def session_finished(self, *, config: SessionConfig, results: tuple[RunResult, ...],

@@ -64,6 +64,33 @@ def test_a_hook_that_runs_long_mid_session_is_said_naming_the_plugin_job_and_run
         "fix", "fix:acme/api", None), said
 
 
+SLOW_EVENT_HOOK = '''
+import time
+from mogrun.hookspecs import hookimpl
+
+_slept = []
+
+
+@hookimpl
+def mogrun_event(event):  # takes neither job nor run, as the docs allow
+    if not _slept:
+        _slept.append(event.id)
+        time.sleep(1.6)  # an audit POST to a slow server
+
+'''
+
+
+def test_a_slow_hook_that_takes_no_job_or_run_is_said_naming_them_all_the_same(
+        tmp_path, mogrun_emulator, mogrun_cli):
+    """They were read from the implementation's parameters: ``def mogrun_event(event)``
+    was said as ``"job": null, "run": null`` (``mogrun  wait  plugins``)."""
+    said = [wait for wait in waits_with_plugin(tmp_path, mogrun_cli, "audit", SLOW_EVENT_HOOK)
+            if wait["kind"] == "plugins"]
+    assert len(said) == 1, said
+    assert said[0]["reason"].startswith("waiting for plugin audit's mogrun_event"), said
+    assert (said[0]["job"], said[0]["run"]) == ("fix", "fix:acme/api"), said
+
+
 def test_each_slow_hook_call_is_said_once_and_quick_ones_never():
     from mogrun.engine.slowhooks import SlowHooks
     from mogrun.pluginguard import RunningHook
