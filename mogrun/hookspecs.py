@@ -168,9 +168,12 @@ def mogrun_wait(wait: Wait) -> None:
     limit, a 429's Retry-After, no free sandbox slot, needs not yet done, a
     retry after a transport error, a deferred automation trigger.
 
-    Called (from worker threads) each time a wait begins, with a
-    ``mogrun.waits.Wait`` naming its kind, reason, job/run and when it ends.
-    Observers only; all implementations are called and answers are ignored.
+    Called each time a wait begins, with a ``mogrun.waits.Wait`` naming its
+    kind, reason, job/run and when it ends: on a thread of its own, after
+    mogrun has shown the wait, in the order the waits came (a slow hook holds
+    neither the wait nor the run); every wait is heard before
+    ``mogrun_session_finished``. Observers only; all implementations are
+    called and answers are ignored.
     """
 
 

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 
 
 class Observer:
-    """A listener on the channel; every method is optional (a no-op here)."""
+    """A listener on the channel; every method is optional (a no-op here).
+    ``plugins``: whether it hands waits to the plugins' ``mogrun_wait`` (a wait
+    about that hook itself being slow is kept from it: ``Lifecycle.wait``)."""
+
+    plugins = False
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
         """Every job of the invocation, in graph order, before anything starts."""
@@ -119,9 +123,13 @@ class Lifecycle(Observer):
         for hear in self._on_status:
             hear(track, old, state)
 
-    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
+    def wait(self, wait: Wait, track: RunTrack | None = None, *,
+             to_plugins: bool = True) -> None:
+        """``to_plugins=False``: a wait the plugins' ``mogrun_wait`` must not hear
+        (one that says that very hook is slow would be fed to it, and said again)."""
         for o in self.observers:
-            o.wait(wait, track)
+            if to_plugins or not o.plugins:
+                o.wait(wait, track)
 
     def notice(self, message: str, *, track: RunTrack | None = None,
                level: str = "info") -> None:
@@ -215,9 +223,13 @@ class HooksObserver(Observer):
     """The plugins' observer hooks (``mogrun_run_started``, ``mogrun_event``, ...)."""
 
     def __init__(self, hooks: Hooks, on_wait: Callable[[Wait], None] | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 waits_heard: Callable[[], None] | None = None) -> None:
         self.hooks = hooks
         self.on_wait = on_wait  # how a slow end of session is said (the channel's wait)
+        # Until the plugins have heard every wait (``pluginwaits.PluginWaits.drain``:
+        # ``mogrun_wait`` is called on a thread of its own): before their end of session.
+        self.waits_heard = waits_heard
         # Set at a signal: from then on, the events a cancel catches up on go to the
         # output and history only. A slow mogrun_event (an audit POST per event)
         # held the exit once per event of the backlog: minutes for one Ctrl-C.
@@ -243,12 +255,6 @@ class HooksObserver(Observer):
             self.hooks.status_changed(job=track.job, run=track.plan, old=old, state=state)
             track.let_go()
 
-    def wait(self, wait: Wait, track: RunTrack | None = None) -> None:
-        if track is None or not track.rescued:
-            self.hooks.wait(wait)
-            if track is not None:
-                track.let_go()
-
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:
         if outcome != Outcome.DETACHED:
@@ -258,7 +264,13 @@ class HooksObserver(Observer):
                          exit_code: int, rerun: str | None = None) -> None:
         """The plugins' end of session (notify waits for its deliveries there): each
         plugin whose part takes longer than a moment is said as a wait, naming it
-        alone, since the summary comes after it."""
+        alone, since the summary comes after it. The waits still to be heard are
+        heard first (said too if that takes a while)."""
+        if self.waits_heard is not None:
+            from mogrun.engine.pluginwaits import waits_unheard_wait
+
+            with _SlowAnnounce(self.on_wait, waits_unheard_wait()):
+                self.waits_heard()
         self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
                                     each=self._said_if_slow)
 

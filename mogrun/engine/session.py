@@ -22,6 +22,7 @@ from mogrun.engine.follower import Pace
 from mogrun.engine.history import History, HistoryRow, new_invocation_id
 from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
+from mogrun.engine.pluginwaits import PluginWaits
 from mogrun.engine.ports import ApiClient, Budget, Hooks
 from mogrun.engine.recorder import HistoryObserver
 from mogrun.engine.rerun import RERUN, rerun_for
@@ -232,7 +233,8 @@ def run_session(
         progress = SessionProgress()
         watch.on_first = lambda code: _first_signal(deps, progress, code)
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
-        slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait)
+        slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait,
+                         unheard=lambda wait: channel.wait(wait, to_plugins=False))
         try:
             with slow:
                 code, results = _run(jobs, deps, progress, options, watch, attempts,
@@ -277,7 +279,8 @@ def _recorded(channel: Lifecycle) -> bool:
 
 def _channel(ports: SessionPorts, invocation: str,
              settle: Callable[[int], int], stop: threading.Event) -> Lifecycle:
-    """History first (nothing known is lost), then plugins, then what the user sees;
+    """History first (nothing known is lost), then plugins, then what the user sees,
+    then the plugins' ``mogrun_wait`` (a slow one holds neither a wait nor its line);
     ``settle`` gives the summary the exit code as it stands after the plugins' end,
     ``stop`` (set at a signal) ends the plugins' event hooks."""
     channel = Lifecycle()
@@ -286,9 +289,11 @@ def _channel(ports: SessionPorts, invocation: str,
         channel.register(HistoryObserver(
             ports.history, invocation, lambda text: reporter.notice(text, level="warning"),
             stop=stop))
+    waits = PluginWaits(ports.hooks.wait)
     channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait),
-                                   stop=stop))
+                                   stop=stop, waits_heard=waits.drain))
     channel.register(ReporterObserver(reporter, settle))
+    channel.register(waits)  # after the reporter, on a thread of its own: see pluginwaits
     return channel
 
 

@@ -25,6 +25,7 @@ from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 
 LOOK_EVERY = 0.5  # seconds between looks at the hooks going on
 SAID_ELSEWHERE = frozenset({"mogrun_session_finished"})
+WAIT_HOOK = "mogrun_wait"  # its own slowness is not told to it (see ``SlowHooks``)
 
 
 class HookWatch:
@@ -61,9 +62,13 @@ class SlowHooks(HookWatch):
     thread_name = "mogrun-slow-hooks"
 
     def __init__(self, running: Callable[[], list[Any]] | None,
-                 on_wait: Callable[[Wait], None]) -> None:
+                 on_wait: Callable[[Wait], None],
+                 unheard: Callable[[Wait], None] | None = None) -> None:
         super().__init__(running)
         self.on_wait = on_wait
+        # How a slow mogrun_wait is said: to everyone but the plugins' mogrun_wait,
+        # which would be handed its own slowness and be slow again, said again...
+        self.unheard = unheard or on_wait
         self._lock = threading.Lock()  # no wait is said once the session has left
         self._said: set[tuple[str, str, float]] = set()
 
@@ -86,7 +91,8 @@ class SlowHooks(HookWatch):
                         or now - call.since < ANNOUNCE_AFTER or call not in self.running()):
                     continue
                 self._said.add(key)
-                self.on_wait(slow_hook_wait(call, now - call.since))
+                say = self.unheard if call.hook == WAIT_HOOK else self.on_wait
+                say(slow_hook_wait(call, now - call.since))
 
 
 def slow_hook_wait(call: Any, running: float) -> Wait:
