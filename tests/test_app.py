@@ -75,3 +75,32 @@ def test_a_stream_closed_at_start_discards_output_and_the_exit_code_stands(
         said = other.read().decode()
     assert proc.returncode == 0, said
     assert "Traceback" not in said
+
+
+def _reader_leaves_after_one_line(tmp_path, *argv: str) -> int:
+    """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS")}
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", *argv], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # head has its line and leaves
+    return proc.wait(timeout=60)
+
+
+# Enough problems that their lines outlast the pipe's buffer once the reader has left.
+MANY_PROBLEMS = JOBS + "".join(
+    f'\n# job {n}, copied from a template\n[jobs.copy{n}]\nrepo = "acme/api"\r\n'
+    f'promt = "typo"\n\n' for n in range(3000))
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["check"], 2),  # its verdict was known
+                                            (["list"], 1)])  # no verdict: a pipe's 1
+def test_a_reader_that_leaves_keeps_a_verdict_already_known(tmp_path, argv, code) -> None:
+    """`check 2>&1 | head -1` found problems yet exited 1 (a broken pipe), where
+    check exits 0 or 2; a broken pipe still never reads as passed."""
+    write_taskfile(tmp_path, MANY_PROBLEMS)
+    assert _reader_leaves_after_one_line(tmp_path, *argv) == code

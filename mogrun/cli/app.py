@@ -27,6 +27,15 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
 
 
+class ReaderLeft(BrokenPipeError):
+    """The output's reader left (``| head``) after the command's verdict was known
+    (``CliState.verdict``): the exit code is that verdict, not a broken pipe's 1."""
+
+    def __init__(self, verdict: int) -> None:
+        super().__init__()
+        self.verdict = verdict
+
+
 @dataclass
 class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
@@ -51,6 +60,10 @@ class MogrunApp:
         except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
             self.stderr.write("Interrupted.\n")
             return 130
+        except BrokenPipeError as exc:
+            if state.verdict is None:
+                raise
+            raise ReaderLeft(state.verdict) from exc
         finally:
             state.close()
 
@@ -273,10 +286,12 @@ def run_cli(argv: list[str] | None = None) -> int:
                     stdin=sys.stdin)
     try:
         code = app(args)
-    except BrokenPipeError:
-        # `mogrun list | head`: the reader left; not an error worth a traceback.
+    except BrokenPipeError as exc:
+        # `mogrun list | head`: the reader left; not an error worth a traceback. Its
+        # exit code is 1 unless the command's verdict was known (`check` found problems:
+        # 2), so `status --exit-status | head` never reads as passed.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return exc.verdict if isinstance(exc, ReaderLeft) else 1
     except OSError as exc:
         from mogrun.output.paced import NO_ROOM
 

@@ -80,6 +80,11 @@ class CliState:
     # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None
+    # The command's exit code, once it is known before the output that says it (``check``
+    # has judged the file): a reader that leaves meanwhile (``check 2>&1 | head -1``)
+    # does not change it. None: not known (``status --exit-status | head`` exits 1 then,
+    # never 0: a pipe that broke must not read as passed).
+    verdict: int | None = None
     _cleanups: list[Any] = field(default_factory=list)
     # Under GitHub Actions, the token of the stop a command that prints agent or
     # server text asked for (``hold_github_commands``); None: none.
