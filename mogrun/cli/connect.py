@@ -82,7 +82,7 @@ def connect(
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )
     if show_waits:  # -q too: no wait is silent
-        client.waits.subscribe(functools.partial(_wait_line, state))
+        client.waits.subscribe(state.say_wait)
     return Connection(client=client, endpoint=endpoint, emulator=emulator)
 
 
@@ -147,14 +147,6 @@ def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None) -> Call
         return loaded[0].retry_delay(**kwargs)
 
     return retry
-
-
-def _wait_line(state: CliState, wait: Any) -> None:
-    """``wait rate_limited: 429 ...; ends in 6s (04:20:11Z)`` on stderr (stdout may
-    be a table or JSON that a script reads)."""
-    from mogrun.textsafety import escape_agent_text
-
-    stderr_line(state, escape_agent_text(f"wait {wait.kind}: {wait.describe()}"))
 
 
 def stderr_line(state: CliState, line: str) -> None:

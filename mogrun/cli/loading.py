@@ -99,12 +99,25 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
         if state.plugin_host is None:
             state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
                                                 no_plugins=state.no_plugins, env=state.env)
+            _say_slow_setup(state, state.plugin_host)
         else:
             state.plugin_host.add_plugins(project_dir=None, extra=extra,
                                           no_plugins=state.no_plugins, env=state.env)
     host: PluginHost = state.plugin_host
     host.learn_secrets(token)
     return host
+
+
+def _say_slow_setup(state: CliState, host: PluginHost) -> None:
+    """A set-up hook (``mogrun_configure``, ``mogrun_adjust_job``...) runs before
+    any output: one still at work after a moment is said on stderr, as a run's
+    slow hook is, not left as silence before the first line."""
+    from mogrun.engine.slowhooks import SlowHooks
+    from mogrun.pluginguard import SETUP_HOOKS
+
+    watch = SlowHooks(host.running_hooks, state.say_wait, only=SETUP_HOOKS)
+    watch.__enter__()
+    state.add_cleanup(lambda: watch.__exit__(None, None, None))
 
 
 @contextlib.contextmanager

@@ -183,6 +183,14 @@ class CliState:
 
         self.add_cleanup(resume)
 
+    def say_wait(self, wait: Any) -> None:
+        """``wait rate_limited: 429 ...; ends in 6s (04:20:11Z)`` on stderr, for a wait
+        no reporter shows (stdout may be a table or JSON that a script reads)."""
+        from mogrun.textsafety import escape_agent_text
+
+        self.stderr.write(escape_agent_text(f"wait {wait.kind}: {wait.describe()}") + "\n")
+        self.stderr.flush()
+
     def add_cleanup(self, callback: Any) -> None:
         """Run ``callback()`` when the command ends (e.g. stop the emulator)."""
         self._cleanups.append(callback)

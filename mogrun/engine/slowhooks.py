@@ -6,7 +6,9 @@ and a first Ctrl-C's cancel) with nothing on screen. ``SlowHooks`` looks at
 the hook calls going on (``pluginguard.running_hooks``) every ``LOOK_EVERY``
 and says each one past ``ANNOUNCE_AFTER`` once, naming the plugin, the hook,
 the job and the run. The plugins' end of session is said by its own wait
-(``lifecycle.plugins_wait``), so it is left out here. ``HookWatch`` is the
+(``lifecycle.plugins_wait``), so it is left out here. The CLI watches the
+set-up hooks (``mogrun_configure``, ``mogrun_adjust_job``...) the same way,
+before any output exists (``cli.loading``). ``HookWatch`` is the
 looking loop it shares with ``engine.rescue`` (which ends the runs such a
 hook holds past a signal or their timeout).
 """
@@ -63,9 +65,11 @@ class SlowHooks(HookWatch):
 
     def __init__(self, running: Callable[[], list[Any]] | None,
                  on_wait: Callable[[Wait], None],
-                 unheard: Callable[[Wait], None] | None = None) -> None:
+                 unheard: Callable[[Wait], None] | None = None,
+                 only: frozenset[str] | None = None) -> None:
         super().__init__(running)
         self.on_wait = on_wait
+        self.only = only  # the hooks said (the CLI's set-up hooks), else every one
         # How a slow mogrun_wait is said: to everyone but the plugins' mogrun_wait,
         # which would be handed its own slowness and be slow again, said again...
         self.unheard = unheard or on_wait
@@ -88,6 +92,7 @@ class SlowHooks(HookWatch):
             for call in self.running():
                 key = (call.plugin, call.hook, call.since)
                 if (call.hook in SAID_ELSEWHERE or key in self._said
+                        or (self.only is not None and call.hook not in self.only)
                         or now - call.since < ANNOUNCE_AFTER or call not in self.running()):
                     continue
                 self._said.add(key)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 SLOW_REPORT = '''
 import time
 from mogrun.hookspecs import hookimpl
@@ -121,3 +123,35 @@ def test_no_slow_hook_is_said_once_the_session_has_left_or_the_call_has_ended():
         pass
     slow.look(12.0)  # the session has left: its summary may be on screen already
     assert said == []
+
+
+SLOW_SETUP = '''
+import time
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_{hook}({arg}):
+    time.sleep(1.6)  # reads a team config from a slow share
+'''
+
+
+@pytest.mark.parametrize(("hook", "arg", "argv"), [
+    ("configure", "config", ("check",)),
+    ("adjust_job", "job", ("--json", "run", "fix"))])
+def test_a_slow_set_up_hook_is_said_on_stderr_before_the_first_line(
+        tmp_path, mogrun_emulator, mogrun_cli, hook, arg, argv):
+    """A run's hook was said after a second; a set-up hook (before any output) left
+    the terminal silent for as long as it took."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "setup.py").write_text(SLOW_SETUP.format(hook=hook, arg=arg))
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/setup.py"]\n\n'
+                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
+    result = mogrun_cli(*argv, cwd=tmp_path)
+    assert result.exit_code == 0, result
+    said = [line for line in result.stderr.splitlines() if line.startswith("wait plugins: ")]
+    assert said == [line for line in said if f"plugin setup's mogrun_{hook} (running for "
+                    in line] and len(said) == 1, result
+    if "--json" in argv:  # stdout stays NDJSON
+        assert all(json.loads(line) for line in result.stdout.splitlines()), result
