@@ -876,8 +876,11 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     seen to end (--json: exit_code and finished_at null until status, logs
     --follow or rerun sees it end). The invocation's exit code
     is the worst of its runs' and can differ: a signal that lands after a
-    run ended (while a notify is sent, or as the cancel finds it already
-    ended) makes mogrun exit 130 while the run's row keeps 0 or 1.
+    run ended (while its gates judge it, while a notify is sent, or as the
+    cancel finds it already ended) makes mogrun exit 130 while the run's row
+    keeps 0 or 1; so does a KeyboardInterrupt a plugin's notifier raises,
+    taken as a Ctrl-C. The summary says both: each run's result, and the
+    exit code.
     """
     if job_name is not None and not job_name.strip():  # a script's unset variable
         raise UsageError(f"--job needs a job name, not {'a blank' if job_name else 'an empty'}"

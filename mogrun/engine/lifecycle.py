@@ -15,8 +15,9 @@ implements only what it cares about (``Observer`` does nothing by default).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mogrun.engine.track import RunTrack
@@ -224,8 +225,12 @@ class HooksObserver(Observer):
 
     def __init__(self, hooks: Hooks, on_wait: Callable[[Wait], None] | None = None,
                  stop: threading.Event | None = None,
-                 waits_heard: Callable[[], None] | None = None) -> None:
+                 waits_heard: Callable[[], None] | None = None,
+                 interrupted: Callable[[], None] | None = None) -> None:
         self.hooks = hooks
+        # A KeyboardInterrupt a hook raised on the main thread, taken as the Ctrl-C it
+        # stands for (``SignalWatch.interrupt``); without it, it propagates.
+        self.interrupted = interrupted
         self.on_wait = on_wait  # how a slow end of session is said (the channel's wait)
         # Until the plugins have heard every wait (``pluginwaits.PluginWaits.drain``:
         # ``mogrun_wait`` is called on a thread of its own): before their end of session.
@@ -258,7 +263,8 @@ class HooksObserver(Observer):
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...],
                      outcome: str) -> None:
         if outcome != Outcome.DETACHED:
-            self.hooks.job_finished(job=job, results=results, outcome=outcome)
+            with self._ctrl_c():
+                self.hooks.job_finished(job=job, results=results, outcome=outcome)
 
     def session_finished(self, config: SessionConfig, results: tuple[RunResult, ...],
                          exit_code: int, rerun: str | None = None) -> None:
@@ -271,8 +277,21 @@ class HooksObserver(Observer):
 
             with _SlowAnnounce(self.on_wait, waits_unheard_wait()):
                 self.waits_heard()
-        self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
-                                    each=self._said_if_slow)
+        with self._ctrl_c():
+            self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
+                                        each=self._said_if_slow)
+
+    @contextlib.contextmanager
+    def _ctrl_c(self) -> Iterator[None]:
+        """A hook on the main thread (a notifier) that raised ``KeyboardInterrupt``:
+        handled as a Ctrl-C is there, so the job's result line, the summary and the
+        history still say how the invocation ended, and its exit code 130."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            if self.interrupted is None:
+                raise
+            self.interrupted()
 
     def _said_if_slow(self, plugin: str) -> _SlowAnnounce:
         return _SlowAnnounce(self.on_wait, plugins_wait(plugin))

@@ -217,7 +217,8 @@ def run_session(
     stop = ports.stop or threading.Event()
     with SignalWatch(stop) as watch:
         invocation = new_invocation_id()
-        channel = _channel(ports, invocation, lambda code: _settled(watch, code), stop)
+        channel = _channel(ports, invocation, lambda code: _settled(watch, code), stop,
+                           watch.interrupt)
         sleeper = ports.sleeper
         deps = SessionDeps(
             client=ports.client, hooks=ports.hooks, channel=channel, invocation=invocation,
@@ -277,12 +278,13 @@ def _recorded(channel: Lifecycle) -> bool:
     return any(isinstance(o, HistoryObserver) and o.kept() for o in channel.observers)
 
 
-def _channel(ports: SessionPorts, invocation: str,
-             settle: Callable[[int], int], stop: threading.Event) -> Lifecycle:
+def _channel(ports: SessionPorts, invocation: str, settle: Callable[[int], int],
+             stop: threading.Event, interrupt: Callable[[], None]) -> Lifecycle:
     """History first (nothing known is lost), then plugins, then what the user sees,
     then the plugins' ``mogrun_wait`` (a slow one holds neither a wait nor its line);
     ``settle`` gives the summary the exit code as it stands after the plugins' end,
-    ``stop`` (set at a signal) ends the plugins' event hooks."""
+    ``stop`` (set at a signal) ends the plugins' event hooks; ``interrupt`` is how a
+    ``KeyboardInterrupt`` out of a hook on the main thread is taken (as a Ctrl-C)."""
     channel = Lifecycle()
     reporter = ports.reporter
     if ports.history is not None:
@@ -291,7 +293,8 @@ def _channel(ports: SessionPorts, invocation: str,
             stop=stop))
     waits = PluginWaits(ports.hooks.wait)
     channel.register(HooksObserver(ports.hooks, on_wait=lambda wait: channel.wait(wait),
-                                   stop=stop, waits_heard=waits.drain))
+                                   stop=stop, waits_heard=waits.drain,
+                                   interrupted=interrupt))
     channel.register(ReporterObserver(reporter, settle))
     channel.register(waits)  # after the reporter, on a thread of its own: see pluginwaits
     return channel

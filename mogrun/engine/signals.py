@@ -165,6 +165,13 @@ class SignalWatch:
     def interrupted(self) -> bool:
         return self.exit_code is not None
 
+    def interrupt(self) -> None:
+        """A Ctrl-C that came as a ``KeyboardInterrupt`` out of a plugin's hook on the
+        main thread (where, while this watch is on, no real Ctrl-C raises one): taken
+        as the signal would be (the first stops the session, which still ends with its
+        summary and history; a second leaves at once), not as an exit with neither."""
+        self._handle(signal.SIGINT, None)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.exit_code is not None:
             raise ForcedExit(self.exit_code)

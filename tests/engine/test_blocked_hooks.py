@@ -166,3 +166,23 @@ def test_a_second_ctrl_c_while_a_gate_judges_an_ended_run_leaves_nothing_going(
         run_id, "success", "error", 130), row
     assert row["message"] == ("interrupted again once the run had ended (success), before "
                               "its gates judged it"), row
+
+
+def test_one_ctrl_c_while_a_gate_judges_an_ended_run_cancels_nothing(emulator, tmp_path):
+    """It said "cancelling 1 run started here" though the run had ended; the gate
+    still judges it, and its row keeps the run's own exit code (docs/cli.md: the
+    exit column is per run) while the invocation, as its summary says, exits 130."""
+    slow_gate_project(tmp_path)
+    with running(spawn(emulator, tmp_path, "fix", jobs=QUICK)) as proc:
+        entered(tmp_path, proc)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        (tmp_path / "release").write_text("")
+        out, err = proc.communicate(timeout=20)
+    (run_id,) = emulator.runs
+    assert proc.returncode == 130, (out, err)
+    assert "warning: interrupted; no run started here is going, stopping" in err.splitlines()
+    assert "cancelling" not in err and emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+    assert f"fix  result  -  success ({run_id})" in out and "exit code 130" in out, out
+    row = history_row(emulator, tmp_path)
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0), row

@@ -141,3 +141,34 @@ def test_a_slow_delivery_at_the_session_end_is_said_before_the_summary(tmp_path,
         "being delivered); no end is known: Ctrl-C twice leaves without it\n"), said
     assert "1 passed" in out  # the summary came after the wait line
     assert "s3cr3t-token" not in said + out + err
+
+
+RUDE_NOTIFIER = '''
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_{hook}():
+    raise KeyboardInterrupt  # a notifier's own Ctrl-C handling, gone wrong
+
+'''
+
+
+@pytest.mark.parametrize("hook", ["job_finished", "session_finished"])
+def test_a_keyboard_interrupt_from_a_notifier_is_a_ctrl_c_with_a_summary(
+        tmp_path, mogrun_emulator, mogrun_cli, hook):
+    """On the main thread it is taken as the user's Ctrl-C: mogrun exited 130 with
+    `Interrupted.` and no summary (nor the job's result line), while the history
+    said success 0. Now it ends as a Ctrl-C does: result, summary, exit code 130,
+    and the run's row its own 0 (docs/cli.md: the exit column is per run)."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "rude.py").write_text(RUDE_NOTIFIER.format(hook=hook))
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["rude.py"]\n\n[jobs.fix]\n'
+                   'repo = "acme/api"\nprompt = "Fix it."\n\n')
+    result = mogrun_cli("run", "fix", cwd=tmp_path, env={"MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == 130, result
+    assert "Interrupted." not in result.stderr, result
+    assert "fix  result  -  success" in result.stdout, result
+    assert "1 passed, 0 failed" in result.stdout and "exit code 130" in result.stdout, result
+    history = mogrun_cli("--json", "history", cwd=tmp_path)
+    assert '"outcome": "success"' in history.stdout and '"exit_code": 0' in history.stdout
