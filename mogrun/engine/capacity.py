@@ -159,11 +159,12 @@ class SandboxSlots:
     def __init__(self, cap: int, lister: Lister, *, interval: Callable[[], float],
                  stop: threading.Event, names: Mapping[str, str] | None = None,
                  warn: Callable[[str], None] = lambda text: None,
-                 share: int | None = None, name_of: Namer | None = None) -> None:
+                 legs: int = 1, name_of: Namer | None = None) -> None:
         self.cap = max(1, cap)
-        # One of N shard legs sharing the account: at most this many of the slots may
-        # hold this leg's own repos (``names``), so the legs never race for the last one.
-        self.share = share
+        # One of N shard legs sharing the account: at most 1/N of the slots may hold
+        # this leg's own repos (``names``), so the legs never race for the last one.
+        self.legs = legs
+        self.share = max(1, self.cap // legs) if legs > 1 else None
         self.lister = lister
         self.interval = interval
         self.stop = stop
@@ -347,10 +348,22 @@ class SandboxSlots:
     def _within_share(self) -> bool:
         """A shard leg's own sandboxes (its repos' listed ones and its claims) are
         fewer than its share of the slots; always true for an unsharded run."""
-        if self.share is None:
-            return True
+        return self.share is None or self._own_used() < self.share
+
+    def _own_used(self) -> int:
+        """This leg's sandboxes: its repos' listed ones plus its claims not listed yet."""
         listed = sum(1 for b in self._busy if b.repo_id in self.names)
-        return listed + len(self._unlisted(self._own_serve)) < self.share
+        return listed + len(self._unlisted(self._own_serve))
+
+    def _share_binds(self) -> bool:
+        """A shard leg waits for its share, not the account (which has a free slot)."""
+        with self._lock:
+            return not self._within_share() and self._used() < self.cap
+
+    def _share_said(self) -> str:
+        """``a leg of --shard .../2 takes 1 of the account's 3 slots``."""
+        return (f"a leg of --shard .../{self.legs} takes {self.share} of the account's "
+                f"{self.cap} slots")
 
     def _used(self) -> int:
         """Active sandboxes listed, plus ours the listing does not show yet."""
@@ -434,6 +447,8 @@ class SandboxSlots:
         held = self._held_text()
         if held is not None:
             return f"waiting to boot a sandbox: {held[0]}; next try in {held[1]}"
+        if self._share_binds():
+            return self._describe_share()
         with self._lock:
             busy, used, cap = list(self._busy), self._used(), self.cap
         self._look_up(busy[:SHOWN])
@@ -452,6 +467,20 @@ class SandboxSlots:
                      "server may refuse")
         return text
 
+    def _describe_share(self) -> str:
+        """``waiting for a sandbox slot of this leg's share: 1 of its 1 in use (...)``:
+        the account has a free slot, but this leg holds all it may."""
+        with self._lock:
+            own = [b for b in self._busy if b.repo_id in self.names]
+            booting = len(self._unlisted(self._own_serve))
+        self._look_up(own[:SHOWN])
+        names = [self._name(b) for b in own[:SHOWN]] + (["..."] if len(own) > SHOWN else [])
+        if booting:
+            names.append(f"{booting} booting for this invocation")
+        listed = f" ({', '.join(names)})" if names else ""
+        return (f"waiting for a sandbox slot of this leg's share: {len(own) + booting} of "
+                f"its {self.share} in use{listed}; {self._share_said()}")
+
     def _held_text(self) -> tuple[str, str] | None:
         """While new sandboxes are held back after a boot-window refusal: why, and
         how long yet."""
@@ -465,12 +494,20 @@ class SandboxSlots:
         if held is not None:
             return (f"no sandbox could boot within the job's {capacity_wait_said(job)}: "
                     f"{held[0]}; it frees as the boots of its window age out")
+        share = self._share_binds()
         with self._lock:
-            busy = sorted(self._busy, key=lambda b: b.last_active)[:SHOWN]
-        self._look_up(busy)
-        names = "; ".join(f"{self._name(b)}, last active {b.last_active or '?'}"
-                          for b in busy)
-        return (f"no sandbox slot freed within the job's {capacity_wait_said(job)}: {len(busy)} "
+            busy = sorted((b for b in self._busy if not share or b.repo_id in self.names),
+                          key=lambda b: b.last_active)
+            booting = len(self._unlisted(self._own_serve)) if share else 0
+        self._look_up(busy[:SHOWN])
+        names = "; ".join([f"{self._name(b)}, last active {b.last_active or '?'}"
+                           for b in busy[:SHOWN]] + ([f"{booting} booting"] if booting else []))
+        waited = f"the job's {capacity_wait_said(job)}"
+        if share:
+            return (f"no sandbox slot of this leg's share freed within {waited}: "
+                    f"{len(busy) + booting} of its {self.share} in use: {names}; "
+                    f"{self._share_said()}; {IDLE_HINT}")
+        return (f"no sandbox slot freed within {waited}: {len(busy)} "
                 f"of {self.cap} busy: {names}; {IDLE_HINT}")
 
     def held_past(self, deadline: float, job: Any = None) -> str:

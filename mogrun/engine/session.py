@@ -395,7 +395,7 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
                                                          stop=deps.stop),
         interval=lambda: deps.interval(progress.active + 1).seconds, stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"),
-        share=max(1, cap // shards) if isinstance(shards, int) and shards > 1 else None,
+        legs=shards if isinstance(shards, int) else 1,
         name_of=lambda repo_id: deps.client.repo_name(
             repo_id, deadline=time.monotonic() + NAME_LOOKUP_TIME))
 

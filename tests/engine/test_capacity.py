@@ -659,3 +659,30 @@ def test_status_and_logs_say_a_refused_run_whose_next_attempt_found_no_slot(
     assert (first["type"], first["label"], first["attempt"]) == ("not_started", "one", 2)
     assert first["message"].startswith(said), first
     assert events and {e["run_id"] for e in events} == {refused}, events
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=30.0,
+                                           reap=0.1), repos=REPOS)
+def test_a_shard_leg_waiting_for_its_share_says_so_not_that_the_account_is_full(
+        project, mogrun, mogrun_emulator):
+    """--shard 1/2 of 3 slots takes 1: with the account's other two free, what holds
+    acme/r03 is the leg's share, and the wait and the failure both say that."""
+    project("""
+        [jobs.fan]
+        repo = ["acme/r01", "acme/r02", "acme/r03"]   # leg 1 of 2: r01 and r03
+        prompt = "@emulator duration=3s events=3"
+        capacity_wait = "1.5s"
+
+    """)
+    result = mogrun("run", "fan", "--shard", "1/2")
+    assert result.exit_code == 1, result
+    waits = [line for line in result.stdout.splitlines() if "  wait  capacity  " in line]
+    assert waits, result.stdout
+    assert "waiting for a sandbox slot of this leg's share: 1 of its 1 in use (" in waits[0]
+    assert "; a leg of --shard .../2 takes 1 of the account's 3 slots; ends in " in waits[0]
+    assert "of 3 busy" not in result.stdout + result.stderr
+    assert ("fan:acme/r03: could not start: no sandbox slot of this leg's share freed within "
+            "the job's capacity_wait (1.5s): 1 of its 1 in use: acme/r01@main running, last "
+            "active 20") in result.stderr
+    assert "; a leg of --shard .../2 takes 1 of the account's 3 slots; a sandbox frees" in (
+        result.stderr)
