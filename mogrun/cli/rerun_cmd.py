@@ -112,8 +112,11 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
         from mogrun.cli.taskfile_views import show_jobs
 
         for row in selection.unsettled:
-            state.echo(f"{labels[row.id]}: run {row.run_id} was left going ({row.status}); a "
-                       f"rerun first reads its state (GET /runs/{row.run_id}/events) and starts "
+            pid = follower_pid(row)
+            how = ("was left going" if pid is None else
+                   f"is followed by mogrun (pid {pid}) on this machine")
+            state.echo(f"{labels[row.id]}: run {row.run_id} {how} ({row.status}); a rerun "
+                       f"first reads its state (GET /runs/{row.run_id}/events) and starts "
                        f"attempt {row.attempt + 1} only if it has ended without passing",
                        err=True)
         return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,
@@ -206,6 +209,18 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 
+def follower_pid(row: HistoryRow) -> int | None:
+    """The pid of the mogrun on this machine following ``row``'s run now: the one
+    that recorded its start, still running and yet to record how it ended (the
+    liveness test ``HistoryRow.waiting`` makes of a run not yet started)."""
+    from mogrun.engine.history import _a_mogrun
+
+    pid = row.owner_pid
+    if not row.run_id or row.outcome is not None or pid is None:
+        return None
+    return pid if _a_mogrun(pid) else None
+
+
 def unanswered(row: HistoryRow, base: str | None) -> bool:
     """Whether ``row``'s start may have made a run whose id was never learnt: the
     mogrun that sent it was killed (or is still waiting to send it, in another
@@ -264,6 +279,9 @@ class Selection:
         self.labels = labels
         self.use_needs = use_needs
         self.held: list[str] = []  # what was not rerun because it (or a need) is going
+        self.ways_said = False  # a run still going was said with how to follow it
+        # The other mogruns on this machine that follow, or are still to start, what is held.
+        self.others: dict[int, None] = {}
         # The jobs (with the runs to rerun) held back behind a need still going, and
         # why: recorded as not started in this invocation, so the next rerun finds them.
         self.held_back: list[tuple[ResolvedJob, str]] = []
@@ -395,8 +413,13 @@ class Selection:
                 way_on = (f"answer it in Mogplex, or cancel it with: {command} cancel {run_id}"
                           if run.status == RunStatus.AWAITING_INPUT else  # follow: no end
                           f"follow it with: {command} logs --follow {run_id}")
-                self._say(f"{label}: run {run_id} is still going ({run.status}), not rerun; "
-                          f"{way_on}")
+                self.ways_said = True
+                pid = follower_pid(row)
+                if pid is not None:
+                    self.others[pid] = None
+                by = "" if pid is None else f", followed by mogrun (pid {pid}) on this machine"
+                self._say(f"{label}: run {run_id} is still going ({run.status}){by}, not "
+                          f"rerun; {way_on}")
                 continue
             ended = Outcome(judge.outcome(row, run, events))
             if history is not None:
@@ -420,6 +443,8 @@ class Selection:
         waiting = {row.id for row in self.waiting}
         for row in self.waiting:
             going.add(row.job)
+            if row.owner_pid is not None:
+                self.others[row.owner_pid] = None
             self.held.append(self.labels[row.id])
             self._say(f"{self.labels[row.id]}: not rerun: mogrun (pid {row.owner_pid}) on this "
                       "machine is still to start it (waiting for its needs or a sandbox slot)")
@@ -454,7 +479,7 @@ class Selection:
         """Why nothing is started, when the selection picked no run (of ``leg``)."""
         if self.held:
             return ("nothing to rerun now: what did not pass is still going (or needs what "
-                    "is); follow it as said above")
+                    f"is); {self._way_on()}")
         if leg is not None:
             return f"{leg}: none of the runs to rerun fall in this leg; nothing to do"
         if self.passed_since:  # the rest (if any) were said to be gone from the file
@@ -462,6 +487,17 @@ class Selection:
                 "nothing to rerun: the runs that did not pass have since ended well or "
                 "are no longer in the task file")
         return NO_LONGER_IN_FILE
+
+    def _way_on(self) -> str:
+        """What to do about what is held: follow it (as said), and rerun once the other
+        mogruns here that hold some of it have ended."""
+        ways = ["follow it as said above"] if self.ways_said else []
+        if self.others:
+            pids = ", ".join(str(pid) for pid in self.others)
+            ways.append(f"rerun once mogrun (pid {pids}) on this machine has ended"
+                        if len(self.others) == 1 else
+                        f"rerun once the mogruns (pids {pids}) on this machine have ended")
+        return "; ".join(ways) or "rerun once it has ended"
 
     def _say(self, text: str) -> None:
         from mogrun.output.base import escape_agent_text

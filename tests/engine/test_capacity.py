@@ -437,6 +437,10 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
         assert rerun.exit_code == 1, rerun
         assert (f"not rerun: mogrun (pid {other.pid}) on this machine is still to start it"
                 in rerun.stderr), rerun
+        # nothing above says how to follow a run not started: the last line says what to do
+        assert rerun.stderr.splitlines()[-1] == (
+            "nothing to rerun now: what did not pass is still going (or needs what is); "
+            f"rerun once mogrun (pid {other.pid}) on this machine has ended"), rerun
         assert not mogrun_emulator.count("POST", "/runs"), rerun
     finally:
         other.send_signal(signal.SIGKILL)

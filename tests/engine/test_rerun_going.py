@@ -354,3 +354,50 @@ def test_a_run_left_alone_that_then_passed_is_not_rerun_and_status_says_so(
     assert (again.exit_code, again.stderr.strip()) == (
         0, "nothing to rerun: every run of the latest invocation passed"), again
     assert len(mogrun_emulator.runs) == 3
+
+
+def test_a_run_another_mogrun_here_follows_is_said_to_be_followed_by_it(
+        project, mogrun, mogrun_emulator) -> None:
+    """A second terminal's rerun (and its -n) named a run the first mogrun was still
+    following "left going": it is followed by that mogrun, and the closing line
+    says both ways on (follow it; rerun once that mogrun has ended)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = project("""
+        [jobs.slow]   # followed in the other terminal until it is killed
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "2m"
+
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGPLEX_URL=mogrun_emulator.url, MOGPLEX_API_KEY=mogrun_emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1")
+    other = subprocess.Popen([sys.executable, "-m", "mogrun", "run", "slow"], cwd=root, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(row["run_id"] for row in history_rows(mogrun)):
+            assert time.monotonic() < deadline and other.poll() is None
+            time.sleep(0.1)
+        [run_id] = mogrun_emulator.runs
+        by = f"followed by mogrun (pid {other.pid}) on this machine"
+        preview = mogrun("rerun", "-n")
+        assert f"slow: run {run_id} is {by} (" in preview.stderr, preview
+        assert "left going" not in preview.stderr, preview
+        rerun = mogrun("rerun")
+        assert rerun.exit_code == 1, rerun
+        assert f"slow: run {run_id} is still going (" in rerun.stderr, rerun
+        assert (f"), {by}, not rerun; follow it with: mogrun logs --follow {run_id}"
+                in rerun.stderr), rerun
+        assert rerun.stderr.splitlines()[-1] == (
+            "nothing to rerun now: what did not pass is still going (or needs what is); "
+            f"follow it as said above; rerun once mogrun (pid {other.pid}) on this machine "
+            "has ended"), rerun
+        assert len(mogrun_emulator.runs) == 1
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait(timeout=20)
