@@ -217,6 +217,14 @@ def _echo_safe(text: str, err: bool = False) -> None:
     click.echo(escape_agent_text(text), err=err)
 
 
+def _outcome_cell(row: Any) -> str:
+    """A row's outcome as the run summary says it: ``success (attached)`` for a run
+    the invocation attached to, so two rows of one run are told apart."""
+    from mogrun.output.tables import attached_mark
+
+    return attached_mark(row.outcome or "-", row.attached)
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> None:
     from mogrun.output.base import escape_agent_text
     from mogrun.tables import render_table
@@ -325,6 +333,7 @@ class UnrecordedRun:
         return ""
 
     waiting = False  # the API has it: it started
+    attached = False  # only history knows whether an invocation attached to it
 
     @property
     def repo(self) -> str:
@@ -628,7 +637,7 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
            [[row.job or "-", row.repo or "-", row.run_id or "-", _shown_status(row),
-             row.outcome or "-", row.started_at] for row in rows])
+             _outcome_cell(row), row.started_at] for row in rows])
     for row, note in zip(rows, notes, strict=True):
         if note is not None:
             _echo_safe(f"{row_label(history, row)}: {note}")
@@ -909,7 +918,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
            [[row.started_at, row.job, row.repo, row.run_id or "-", _shown_status(row),
-             row.outcome or "-", "-" if row.exit_code is None else str(row.exit_code),
+             _outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
              row.invocation] for row in rows])
     return 0
 

@@ -40,7 +40,13 @@ def status_cell(result: RunResult) -> str:
     cell = result.outcome
     if result.outcome == Outcome.SUCCESS and result.status not in (None, RunStatus.SUCCESS):
         cell += f" (run {result.status})"
-    return cell + (" (attached)" if result.attached else "")
+    return attached_mark(cell, result.attached)
+
+
+def attached_mark(cell: str, attached: bool) -> str:
+    """``success (attached)``: the outcome of a run an invocation only attached to (its
+    key matched a run already there), told apart from the run's own starter's."""
+    return cell + (" (attached)" if attached else "")
 
 
 def summary_row(result: RunResult) -> list[str]:

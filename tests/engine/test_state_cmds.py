@@ -273,3 +273,26 @@ def test_asked_whether_a_job_that_never_started_passed_the_answer_is_no(project,
     assert status.exit_code == 1, status
     assert "no recorded runs of 'never'" in status.stderr
     assert mogrun("status", "never").exit_code == 2
+
+
+def test_history_and_status_mark_a_run_an_invocation_only_attached_to(project, mogrun,
+                                                                        mogrun_emulator):
+    """Two invocations of one fixed key are two rows of one run, both success: the
+    second only attached to it, and the tables say so as its summary did."""
+    project("""
+        [jobs.daily]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+        idempotency_key = "daily-fixed"   # the same run, whoever starts it
+
+    """)
+    assert mogrun("daily").exit_code == 0
+    again = mogrun("daily")
+    assert again.exit_code == 0 and "success (attached)" in again.stdout, again
+    [run_id] = mogrun_emulator.runs
+    shown = [line.split() for line in mogrun("history").stdout.splitlines()[2:]]
+    assert [(cells[3], cells[5:7]) for cells in shown] == [
+        (run_id, ["success", "(attached)"]), (run_id, ["success", "0"])]
+    assert [r["attached"] for r in history_rows(mogrun)] == [True, False]
+    status = mogrun("status").stdout.splitlines()
+    assert "  success (attached)  " in status[2], status
