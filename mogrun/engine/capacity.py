@@ -357,8 +357,8 @@ class SandboxSlots:
 
     def _share_binds(self) -> bool:
         """A shard leg waits for its share, not the account (which has a free slot)."""
-        with self._lock:
-            return not self._within_share() and self._used() < self.cap
+        with self._lock:  # blind, no start waits for the share (``_try``)
+            return not self._blind and not self._within_share() and self._used() < self.cap
 
     def _share_said(self) -> str:
         """``a leg of --shard .../2 takes 1 of the account's 3 slots``."""
