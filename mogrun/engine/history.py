@@ -38,6 +38,7 @@ LOCAL_BASE_URL = "local"
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
 T = TypeVar("T")
+FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 
 _SCHEMA = """
@@ -86,6 +87,11 @@ _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFA
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message", "request", "automation"})
+
+
+class HistoryLocked(MogrunError):
+    """A write gave up on another process's write lock (past its patience, or at
+    ``stop``): the file is sound, so the write can be made once the lock is let go."""
 
 
 def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
@@ -361,7 +367,7 @@ class History:
 
     def record_start(self, invocation: str, job: str, repo: str, key: str | None, *,
                      attempt: int = 1, why: str = "", request: str = "",
-                     automation: str = "") -> int:
+                     automation: str = "", patience: float | None = None) -> int:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
@@ -369,10 +375,11 @@ class History:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
              self.task_file or "", automation, owner()),
+            patience,
         )
 
-    def record_planned(self, invocation: str, runs: Sequence[tuple[str, str, str]]
-                       ) -> list[int]:
+    def record_planned(self, invocation: str, runs: Sequence[tuple[str, str, str]],
+                       patience: float | None = None) -> list[int]:
         """A row for each run (job, repo, automation) the invocation will start,
         before any starts: one still waiting for its needs when mogrun is killed
         is then recorded (``rerun`` starts it). The first attempt's
@@ -387,16 +394,16 @@ class History:
                 (invocation, self.base_url, job, repo, stamp, self.task_file or "",
                  automation, by)).lastrowid or 0) for job, repo, automation in runs]
 
-        return self._committed(insert)
+        return self._committed(insert, patience)
 
     def claim(self, row_id: int, key: str | None, *, attempt: int = 1, why: str = "",
-              request: str = "") -> None:
+              request: str = "", patience: float | None = None) -> None:
         """A planned row's run is about to start: what ``record_start`` records."""
         self._write("UPDATE runs SET idempotency_key = ?, started_at = ?, attempt = ?, why = ?,"
                     " request = ? WHERE id = ?",
-                    (key, now_iso(), attempt, why, request, row_id))
+                    (key, now_iso(), attempt, why, request, row_id), patience)
 
-    def update(self, row_id: int, **fields: Any) -> None:
+    def update(self, row_id: int, *, patience: float | None = None, **fields: Any) -> None:
         """Change some columns of one row (run_id, status, outcome, ...)."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -406,21 +413,26 @@ class History:
         names = sorted(fields)
         values = [int(v) if isinstance(v, bool) else v for v in map(fields.__getitem__, names)]
         sets = " = ?, ".join(names)
-        self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id))
+        self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id), patience)
 
-    def _write(self, sql: str, params: Sequence[Any]) -> int:
-        return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0))
+    def _write(self, sql: str, params: Sequence[Any], patience: float | None = None) -> int:
+        return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0),
+                               patience)
 
-    def _committed(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _committed(self, work: Callable[[sqlite3.Connection], T],
+                   patience: float | None = None) -> T:
         """``work`` done and committed. Another process holding the write lock (a
         mogrun in another terminal mid-write, a sqlite shell left in a transaction)
-        is waited for, ``LOCK_PATIENCE`` at most (or until ``stop`` is set: Ctrl-C),
-        and the wait is said once through ``on_busy`` after the first second:
+        is waited for, ``patience`` at most (``FOREVER``: until it is let go; in
+        either case until ``stop`` is set: Ctrl-C), and the wait is said once
+        through ``on_busy`` after the first second. A wait given up on is
+        ``HistoryLocked``: the caller keeps the write for later (``recorder``), so
         nothing is lost to a lock that is let go."""
         import contextlib
         import sqlite3
         import time
 
+        patience = LOCK_PATIENCE if patience is None else patience
         began = time.monotonic()
         said = False
         while True:
@@ -434,14 +446,16 @@ class History:
                         self._db.rollback()
                     waited = time.monotonic() - began
                     stopped = self.stop is not None and self.stop.is_set()
-                    if "locked" not in str(exc) or waited >= LOCK_PATIENCE or stopped:
-                        raise MogrunError(f"cannot write run history {self.path}: {exc}"
-                                          + (f" (waited {waited:.0f} s)" if waited >= 1 else "")
-                                          ) from exc
+                    locked = "locked" in str(exc)
+                    if not locked or waited >= patience or stopped:
+                        raise (HistoryLocked if locked else MogrunError)(
+                            f"cannot write run history {self.path}: {exc}"
+                            + (f" (waited {waited:.0f} s)" if waited >= 1 else "")) from exc
             if not said and self.on_busy is not None:
                 said = True
+                up_to = "" if patience == FOREVER else f" up to {patience:.0f} s"
                 self.on_busy(f"the run history {self.path} is locked by another process; "
-                             f"waiting up to {LOCK_PATIENCE:.0f} s to record the runs")
+                             f"waiting{up_to} to record the runs")
             time.sleep(0.05)
 
     # --- reading ----------------------------------------------------------

@@ -6,16 +6,21 @@ the run (or a new attempt of it, with a row of its own) is about to start,
 and updated as its run id, status and result become known, so a crash of
 mogrun loses nothing already known. Every attempt has its own row (number, key, why
 it was made). A history that stops being writable mid-session is a warning,
-never a lost result: recording stops, the runs go on.
+never a lost result: the runs go on. A write lock another process holds too long
+holds the writes back until it is let go (``HistoryObserver``); any other error
+stops recording. Either way the session's end names the runs the history lacks.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from mogrun.engine.history import History, HistoryRow, gates_json, now_iso
+from mogrun.engine import history as history_module
+from mogrun.engine.history import FOREVER, History, HistoryLocked, HistoryRow, gates_json, now_iso
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
@@ -45,61 +50,104 @@ def recorded_automation(job: ResolvedJob) -> str:
     return mask(job.automation_shown, job.secrets)
 
 
+@dataclass
+class _Row:
+    """One attempt's history row as the session knows it: its id once written, and
+    what names its run where it never is (``unrecorded``)."""
+
+    job: str
+    repo: str
+    key: str | None = None
+    run_id: str | None = None
+    id: int | None = None
+
+
+Write = Callable[[History, float], None]  # a write of the session, made with a patience
+
+
 class HistoryObserver(Observer):
-    """Keeps one history row per attempt of every run of the session."""
+    """Keeps one history row per attempt of every run of the session.
+
+    Writes are made in order through a backlog. One that waited its patience
+    (``LOCK_PATIENCE``) on another process's write lock stays there, with every
+    write after it, and later writes try the file once (no wait) on their way:
+    the first that gets through makes the backlog's writes first. The session's
+    end (``kept``) makes what is left, waiting as long as the lock is held
+    (announced; Ctrl-C stops the wait), and names each run not in the history.
+
+    Durability before a start: the row that records a start's idempotency key
+    (``run_pending``) is written before the start is sent, so a mogrun killed
+    after sending it leaves the key for ``rerun``. A lock holds a start up to
+    ``LOCK_PATIENCE`` for that; once a write has outwaited it, later writes
+    (starts' too) try the file once and do not wait, so one lock holds the
+    session that long at most, as before. A start past that is sent anyway, its
+    row kept in the backlog: the lock holder is another process, and holding
+    paid-for runs until it lets go would be worse than a window in which only a
+    kill of mogrun (not Ctrl-C: the end waits) loses those rows. Once the
+    backlog is written, the next lock is waited for afresh.
+
+    Any other error (a broken file, a full disk) stops recording, as said; the
+    runs go on and are named at the end as not recorded."""
 
     def __init__(self, history: History, invocation: str, warn: Warn,
                  stop: threading.Event | None = None) -> None:
         self.history: History | None = history
         self.invocation = invocation
         self.warn = warn
+        self.stop = stop
         history.on_busy = warn  # a write waiting for another process's lock is said
         history.stop = stop  # ... and given up on at a signal
         self._lock = threading.Lock()
-        self._rows: dict[int, int] = {}  # id(track) -> row of its current attempt
+        self._flushing = threading.Lock()  # one thread makes the backlog's writes at a time
+        self._backlog: list[tuple[_Row | None, Write]] = []  # writes not made yet, in order
+        self._every_planned: list[_Row] = []  # the rows ``session_started`` writes
+        self._path = history.path
+        self._held_back = False  # a write outwaited a lock: later ones try once, no wait
+        self._rows: dict[int, _Row] = {}  # id(track) -> row of its current attempt
         # id(track) -> (row, run id), started and not finished
-        self._going: dict[int, tuple[int, str | None]] = {}
-        self._planned: dict[tuple[str, str], int] = {}  # (job, label) -> row not yet claimed
+        self._going: dict[int, tuple[_Row, str | None]] = {}
+        self._planned: dict[tuple[str, str], _Row] = {}  # (job, label) -> row not yet claimed
 
     def session_started(self, jobs: Sequence[ResolvedJob]) -> None:
         """A row for every run, before any starts (see ``History.record_planned``)."""
-        history = self.history
-        if history is None:
-            return
         planned = [(job, plan) for job in jobs for plan in job.runs]
-        try:
-            rows = history.record_planned(self.invocation, [
-                (job.name, mask(plan.repo, job.secrets), recorded_automation(job))
-                for job, plan in planned])
-        except MogrunError as exc:
-            self._failed(exc)
-            return
+        rows = [_Row(job.name, mask(plan.repo, job.secrets)) for job, plan in planned]
+        runs = [(row.job, row.repo, recorded_automation(job))
+                for row, (job, _) in zip(rows, planned, strict=True)]
+
+        def write(history: History, patience: float) -> None:
+            for row, written in zip(rows, history.record_planned(self.invocation, runs,
+                                                                 patience), strict=True):
+                row.id = written
+
         with self._lock:
+            self._every_planned = rows
             self._planned = {(job.name, plan.label): row
                              for (job, plan), row in zip(planned, rows, strict=True)}
+        self._write(None, write)
 
     def run_pending(self, track: RunTrack) -> None:
-        history = self.history
-        if history is None:
-            return
         with self._lock:
             planned = self._planned.pop((track.job.name, track.plan.label), None)
-        key = mask(track.key, track.secrets)
-        try:
+        key, attempt, why = mask(track.key, track.secrets), track.attempt, track.why
+        request = request_json(track)  # as it is now: the write may be made later
+        row = planned or _Row(track.job.name, mask(track.plan.repo, track.secrets))
+        row.key = key
+
+        def write(history: History, patience: float) -> None:
             if planned is not None:
-                history.claim(planned, key, attempt=track.attempt, why=track.why,
-                              request=request_json(track))
-                row = planned
-            else:
-                row = history.record_start(
-                    self.invocation, track.job.name, mask(track.plan.repo, track.secrets),
-                    key, attempt=track.attempt, why=track.why, request=request_json(track),
-                    automation=recorded_automation(track.job))
-        except MogrunError as exc:
-            self._failed(exc)
-            return
+                assert row.id is not None  # its planned row was written before it
+                history.claim(row.id, key, attempt=attempt, why=why, request=request,
+                              patience=patience)
+                return
+            row.id = history.record_start(
+                self.invocation, row.job, row.repo, key, attempt=attempt, why=why,
+                request=request, automation=recorded_automation(track.job),
+                patience=patience)
+
         with self._lock:
             self._rows[id(track)] = row
+        self._write(row, write)
 
     def run_started(self, track: RunTrack) -> None:
         assert track.state is not None
@@ -107,6 +155,7 @@ class HistoryObserver(Observer):
             row = self._rows.get(id(track))
             if row is not None:
                 self._going[id(track)] = (row, track.state.run_id)
+                row.run_id = track.state.run_id
         fields: dict[str, Any] = {"run_id": track.state.run_id, "status": track.state.status,
                                   "attached": track.attached}
         if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
@@ -174,41 +223,132 @@ class HistoryObserver(Observer):
         for row in planned:
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=f"not started: {message}")
+        self.settle()
+        self._said_unrecorded()
 
     def kept(self) -> bool:
-        """Whether the history still holds this session's rows. A file deleted or
-        replaced while the runs went on is said (once), and recording stops."""
+        """Whether the history holds every row of this session, once the writes a
+        lock held back are made (``settle``); the runs it does not hold are named.
+        A file deleted or replaced while the runs went on is said (once), and
+        recording stops."""
         history = self.history
-        if history is None:
+        if history is not None and not history.still_on_disk():
+            with self._lock:
+                self.history = None
+                self._backlog.clear()  # not to be written to a file no one reads
+            self.warn(f"the run history {history.path} was deleted or replaced while the "
+                      "runs went on: this invocation's runs are not in it")
             return False
-        if history.still_on_disk():
-            return True
-        with self._lock:
-            self.history = None
-        self.warn(f"the run history {history.path} was deleted or replaced while the runs "
-                  "went on: this invocation's runs are not in it")
-        return False
+        self.settle()
+        return not self._said_unrecorded() and self.history is not None
 
-    def _row(self, track: RunTrack) -> int | None:
+    def settle(self) -> None:
+        """The writes a lock held back, made now: the session has ended, so this
+        waits until the lock is let go (said, with the way out) or Ctrl-C. After
+        a Ctrl-C that came before, the file is tried once: the user asked to leave."""
+        history = self.history
+        with self._lock:
+            waiting = len(self._backlog)
+        if history is None or not waiting:
+            return
+        stopped = self.stop is not None and self.stop.is_set()
+        if not stopped:
+            self.warn(f"{waiting} write(s) of this session's runs wait for the run history "
+                      f"{history.path} to be let go by another process; waiting for it "
+                      "(Ctrl-C to stop: the runs not recorded are then named)")
+        history.on_busy = None  # said just above
+        try:
+            with self._flushing:
+                self._flush(0.0 if stopped else FOREVER)
+        finally:
+            history.on_busy = self.warn
+
+    def _said_unrecorded(self) -> bool:
+        """Each run with a write never made, named (job, repo, run id, key as kept):
+        ``status`` and ``rerun`` cannot see it, or see it stop short. Whether any."""
+        with self._lock:
+            pending = list(self._backlog)
+        if not pending:
+            return False
+        named: dict[int, _Row] = {}
+        for row, _ in pending:  # ``None``: the planned rows, never written
+            for one in [row] if row is not None else self._every_planned:
+                named.setdefault(id(one), one)
+        runs = "; ".join(
+            f"{row.job}:{row.repo} ({'run ' + row.run_id if row.run_id else 'no run'}, key "
+            f"{row.key or 'none'}{'' if row.id is None else ', its last changes'})"
+            for row in named.values())
+        self.warn(f"not recorded in the run history {self._path} (status and rerun cannot "
+                  f"see them): {runs}")
+        return True
+
+    def _row(self, track: RunTrack) -> _Row | None:
         with self._lock:
             return self._rows.get(id(track))
 
-    def _update(self, row: int | None, **fields: Any) -> None:
-        history = self.history
-        if history is None or row is None:
+    def _update(self, row: _Row | None, **fields: Any) -> None:
+        if row is None:
             return
-        try:
-            history.update(row, **fields)
-        except MogrunError as exc:
-            self._failed(exc)
+        if fields.get("run_id"):
+            row.run_id = fields["run_id"]
+
+        def write(history: History, patience: float) -> None:
+            assert row.id is not None  # written before: the backlog keeps order
+            history.update(row.id, patience=patience, **fields)
+
+        self._write(row, write)
+
+    def _write(self, row: _Row | None, write: Write) -> None:
+        """``write`` made after every write before it, waiting ``LOCK_PATIENCE`` for
+        a lock; while one is held past it (``_held_back``), tried once on its way."""
+        began = time.monotonic()
+        with self._lock:
+            self._backlog.append((row, write))
+            if self.history is None:
+                return
+            patience = 0.0 if self._held_back else history_module.LOCK_PATIENCE
+        if self._flushing.acquire(timeout=patience):
+            try:
+                self._flush(max(0.0, patience - (time.monotonic() - began)))
+            finally:
+                self._flushing.release()
+
+    def _flush(self, patience: float) -> None:
+        """The backlog's writes made in order (``_flushing`` held) until one is held
+        back (kept, with every one after it) or fails for good (recording stops)."""
+        began = time.monotonic()
+        while True:
+            with self._lock:
+                history = self.history
+                if not self._backlog:
+                    self._held_back = False  # let go: the next lock is waited for again
+                if history is None or not self._backlog:
+                    return
+                _, write = self._backlog[0]
+            try:
+                write(history, max(0.0, patience - (time.monotonic() - began)))
+            except HistoryLocked as exc:
+                self._held(exc)
+                return
+            except MogrunError as exc:
+                self._failed(exc)
+                return
+            with self._lock:
+                self._backlog.pop(0)
+
+    def _held(self, exc: MogrunError) -> None:
+        with self._lock:
+            said, self._held_back = self._held_back, True
+        if not said:
+            self.warn(f"{exc.message}; the runs' rows are kept and written once it is let go")
 
     def _failed(self, exc: MogrunError) -> None:
         with self._lock:
             if self.history is None:
                 return
+            self._path = self.history.path
             self.history = None
         self.warn(f"{exc.message}; runs are no longer recorded")
-
 
 def _seen_to_end(status: str, exit_code: int) -> dict[str, Any]:
     """The row of a run seen to end as a second signal cut its result short: one

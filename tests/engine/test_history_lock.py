@@ -1,0 +1,140 @@
+"""A write lock on the history held by another process past the writes' patience:
+the session's rows are kept and written once it is let go, and any never written
+are named. Patience is shortened (``LOCK_PATIENCE``) so a test waits seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mogrun.engine import history
+from mogrun.testing import MogrunProject
+
+TASKS = ('# one run that outlives a short lock\r\n[jobs.ok]\r\nrepo = "acme/api"\r\n'
+         'prompt = "@emulator duration=3s events=4"\r\n\r\n')
+
+
+def _project(tmp_path: Path) -> MogrunProject:
+    project = MogrunProject(tmp_path)
+    project.write(TASKS.replace("duration=3s", "duration=0.2s"))
+    assert project.run("--local", "-q", "ok").exit_code == 0  # the history exists
+    project.write(TASKS)
+    return project
+
+
+def _hold(path: Path, seconds: float) -> threading.Thread:
+    """Another connection's write lock, as a sqlite shell mid-transaction holds it."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE runs SET message = message WHERE id = 1")
+
+    def let_go() -> None:
+        time.sleep(seconds)
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    thread = threading.Thread(target=let_go, daemon=True)
+    thread.start()
+    return thread
+
+
+def _latest(project: MogrunProject) -> dict[str, object]:
+    shown = project.run("--local", "--json", "history", "-n", "3")
+    assert shown.exit_code == 0, shown
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert len(rows) == 2, rows
+    return rows[0]
+
+
+def test_a_lock_let_go_mid_run_loses_none_of_its_rows(tmp_path, monkeypatch):
+    """Held past the patience: mogrun said "runs are no longer recorded" and the run
+    (real, paid for) never reached the history though the file was free for most of
+    it."""
+    monkeypatch.setattr(history, "LOCK_PATIENCE", 1.0)
+    project = _project(tmp_path)
+    _hold(tmp_path / ".mogrun" / "history.db", 2.0)
+    result = project.run("--local", "ok")
+    assert result.exit_code == 0, result
+    assert "no longer recorded" not in result.stderr, result
+    assert ("database is locked (waited 1 s); the runs' rows are kept and written once it "
+            "is let go") in result.stderr, result
+    assert "not recorded in the run history" not in result.stderr, result
+    row = _latest(project)
+    assert row["outcome"] == "success" and row["status"] == "success", row
+    assert str(row["run_id"]).strip() and row["idempotency_key"], row
+    assert row["exit_code"] == 0 and row["finished_at"], row
+
+
+def test_a_lock_held_past_the_runs_is_waited_for_at_the_end(tmp_path, monkeypatch):
+    """The session's end waits, said, for the lock to be let go and then writes it all."""
+    monkeypatch.setattr(history, "LOCK_PATIENCE", 0.5)
+    project = _project(tmp_path)
+    began = time.monotonic()
+    _hold(tmp_path / ".mogrun" / "history.db", 10.0)
+    result = project.run("--local", "ok")
+    assert time.monotonic() - began >= 10.0
+    assert result.exit_code == 0, result
+    assert ("write(s) of this session's runs wait for the run history "
+            in result.stderr), result
+    assert "(Ctrl-C to stop: the runs not recorded are then named)" in result.stderr
+    assert "not recorded in the run history" not in result.stderr, result
+    assert _latest(project)["outcome"] == "success"
+
+
+def test_ctrl_c_at_the_end_wait_names_the_runs_not_recorded(tmp_path):
+    """A lock never let go: the summary did not say which runs the history lacks."""
+    _project(tmp_path)
+    db = tmp_path / ".mogrun" / "history.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    code = ("import sys; from mogrun.engine import history; history.LOCK_PATIENCE = 0.5; "
+            "from mogrun.cli.app import main; sys.argv = ['mogrun', '--local', 'ok']; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = ""
+        while "wait for the run history" not in said:  # the end's wait is said
+            line = proc.stderr.readline()
+            assert line, (said, proc.stdout.read())
+            said += line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        holder.execute("ROLLBACK")
+    said += err
+    assert "no longer recorded" not in said, said
+    named = [line for line in said.splitlines() if "not recorded in the run history" in line]
+    assert len(named) == 1, said
+    assert f"not recorded in the run history {db} (status and rerun cannot see them): " \
+           "ok:acme/api (run " in named[0], named
+    assert ", key mogrun-ok-" in named[0], named
+    assert "Traceback" not in said + out
+
+
+def test_a_history_that_breaks_names_the_runs_it_lost(tmp_path, monkeypatch):
+    """A non-lock error stops recording (as before) and the end names the runs."""
+    project = _project(tmp_path)
+    real = history.History.update
+
+    def broken(self, row_id, **fields):
+        if "run_id" in fields:
+            raise history.MogrunError(f"cannot write run history {self.path}: disk I/O error")
+        return real(self, row_id, **fields)
+
+    monkeypatch.setattr(history.History, "update", broken)
+    result = project.run("--local", "ok")
+    assert result.exit_code == 0, result
+    assert "disk I/O error; runs are no longer recorded" in result.stderr, result
+    assert "not recorded in the run history" in result.stderr, result
+    assert "ok:acme/api (run " in result.stderr, result
+
