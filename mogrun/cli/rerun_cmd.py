@@ -213,12 +213,7 @@ def follower_pid(row: HistoryRow) -> int | None:
     """The pid of the mogrun on this machine following ``row``'s run now: the one
     that recorded its start, still running and yet to record how it ended (the
     liveness test ``HistoryRow.waiting`` makes of a run not yet started)."""
-    from mogrun.engine.history import _a_mogrun
-
-    pid = row.owner_pid
-    if not row.run_id or row.outcome is not None or pid is None:
-        return None
-    return pid if _a_mogrun(pid) else None
+    return row.live_owner if row.run_id else None
 
 
 def unanswered(row: HistoryRow, base: str | None) -> bool:

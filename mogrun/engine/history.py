@@ -157,12 +157,19 @@ class HistoryRow:
         return int(pid) if host == _host() and pid.isascii() and pid.isdecimal() else None
 
     @property
+    def live_owner(self) -> int | None:
+        """The pid of the mogrun on this machine that wrote the row, while it still
+        runs and has not recorded how the run ended: it will start (``waiting``)
+        or is following the run."""
+        pid = self.owner_pid
+        if self.outcome is not None or pid is None:
+            return None
+        return pid if _a_mogrun(pid) else None
+
+    @property
     def waiting(self) -> bool:
         """Not started, and the mogrun that will start it still runs on this machine."""
-        if self.run_id or self.outcome is not None:
-            return False
-        pid = self.owner_pid
-        return pid is not None and _a_mogrun(pid)
+        return not self.run_id and self.live_owner is not None
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _COLUMNS if name != "owner"}
