@@ -160,6 +160,7 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
 def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
     pieces: list[str] = []
     problems: list[TemplateError] = []
+    from_vars: set[int] = set()  # the vars' problems taken (their errors are shared)
     lines = _Lines(text, key, scope) if "\n" in text.rstrip("\n") else None
     last = 0
     for match in _TOKEN.finditer(text):
@@ -174,8 +175,10 @@ def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
                              None if lines else text)
             name, default = _parse(match.group(1), match.group(0), scope, key)
             pieces.append(_lookup(name, default, match.group(0), scope, key, found))
-        except _VarProblems as exc:  # each located in its var already
-            problems.extend(exc.errors)
+        except _VarProblems as exc:  # each located in its var already, and taken once:
+            fresh = [e for e in exc.errors if id(e) not in from_vars]  # a var named twice
+            from_vars.update(map(id, fresh))  # ... ten deep must not say it 2**10 times
+            problems.extend(fresh)
             continue
         except TemplateError as exc:  # the next ones too: check lists them all at once
             problems.append(lines.on(exc, match.start()) if lines else exc)
