@@ -4,6 +4,7 @@ task file, run through the CLI in-process against the emulator over loopback."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def history_rows(mogrun, *args: str) -> list[dict]:
     result = mogrun("--json", "history", *args)
     assert result.exit_code == 0, result
     return json_lines(result.stdout)
+
+
+def subprocess_env(emulator=None, **extra: str) -> dict[str, str]:
+    """The environment of a mogrun started as another process: this machine's, less
+    what a test must not inherit (``MOGRUN_*``, ``GITHUB_*``), aimed at ``emulator``
+    (polled every 0.1 s) when one is given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    if emulator is not None:
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+                   MOGRUN_POLL_INTERVAL="0.1")
+    return {**env, **extra}
 
 
 def runs_by_repo(emulator, *repos: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import pytest
 
 from mogrun.emulator import Limits
 
-from .conftest import history_rows, json_lines
+from .conftest import history_rows, json_lines, subprocess_env
 
 REPOS = [f"acme/r{n:02d}" for n in range(1, 13)]
 CAPPED = Limits(requests=0, starts=(), sandboxes=3, idle=0.3, reap=0.1)
@@ -402,7 +402,6 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
     """status --exit-status said 1 (did not pass) for a run another mogrun was still
     waiting to start: a CI poller called a job failed that then ran and passed.
     Once that mogrun is gone (killed), the row is no longer waiting."""
-    import os
     import signal
     import subprocess
     import sys
@@ -414,9 +413,7 @@ def test_a_run_waiting_for_a_slot_in_another_terminal_is_going_not_failed(
         prompt = "@emulator duration=0.3s"
         capacity_wait = "60s"
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-    env.update(MOGPLEX_URL=mogrun_emulator.url, MOGPLEX_API_KEY=mogrun_emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1")
+    env = subprocess_env(mogrun_emulator)
     other = subprocess.Popen([sys.executable, "-m", "mogrun", "run", "one"], cwd=root, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -9,6 +9,8 @@ from mogrun.api.budget import RequestBudget
 from mogrun.engine.history import History
 from mogrun.engine.session import _interval_fn
 
+from .conftest import subprocess_env
+
 
 def test_parallel_writers_lose_nothing(tmp_path):
     history = History.for_project(tmp_path, "https://mogplex.com")
@@ -330,7 +332,6 @@ def test_a_history_that_cannot_be_written_is_still_read_and_run_goes_on(tmp_path
 def test_ctrl_c_while_a_write_waits_for_a_lock_leaves_at_once(tmp_path):
     """It said "stopping" and then waited out the lock (up to 60 s); the summary then
     named `mogrun rerun`, which could not find the runs the history never kept."""
-    import os
     import signal
     import subprocess
     import sys
@@ -343,7 +344,7 @@ def test_ctrl_c_while_a_write_waits_for_a_lock_leaves_at_once(tmp_path):
     assert project.run("--local", "-q", "ok").exit_code == 0
     holder = sqlite3.connect(tmp_path / ".mogrun" / "history.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env = subprocess_env()
     proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "ok"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

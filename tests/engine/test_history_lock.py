@@ -5,7 +5,6 @@ are named. Patience is shortened (``LOCK_PATIENCE``) so a test waits seconds."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from mogrun.engine import history
 from mogrun.testing import MogrunProject
+
+from .conftest import subprocess_env
 
 TASKS = ('# one run that outlives a short lock\r\n[jobs.ok]\r\nrepo = "acme/api"\r\n'
          'prompt = "@emulator duration=3s events=4"\r\n\r\n')
@@ -94,7 +95,7 @@ def test_ctrl_c_at_the_end_wait_names_the_runs_not_recorded(tmp_path):
     db = tmp_path / ".mogrun" / "history.db"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env = subprocess_env()
     code = ("import sys; from mogrun.engine import history; history.LOCK_PATIENCE = 0.5; "
             "from mogrun.cli.app import main; sys.argv = ['mogrun', '--local', 'ok']; main()")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,

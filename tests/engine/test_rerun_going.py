@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from .conftest import history_rows, json_lines, runs_by_repo
+from .conftest import history_rows, json_lines, runs_by_repo, subprocess_env
 
 SLOW = """
     [jobs.slow]
@@ -361,7 +361,6 @@ def test_a_run_another_mogrun_here_follows_is_said_to_be_followed_by_it(
     """A second terminal's rerun (and its -n) named a run the first mogrun was still
     following "left going": it is followed by that mogrun, and the closing line
     says both ways on (follow it; rerun once that mogrun has ended)."""
-    import os
     import signal
     import subprocess
     import sys
@@ -373,9 +372,7 @@ def test_a_run_another_mogrun_here_follows_is_said_to_be_followed_by_it(
         timeout = "2m"
 
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-    env.update(MOGPLEX_URL=mogrun_emulator.url, MOGPLEX_API_KEY=mogrun_emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1")
+    env = subprocess_env(mogrun_emulator)
     other = subprocess.Popen([sys.executable, "-m", "mogrun", "run", "slow"], cwd=root, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from mogrun.emulator import Emulator
 
-from .conftest import HEADER, json_lines
+from .conftest import HEADER, json_lines, subprocess_env
 
 LONG_JOB = """
 [jobs.long]
@@ -209,9 +209,7 @@ def test_ctrl_c_while_a_start_waits_for_the_budget_starts_nothing_more(emulator,
     (tmp_path / "mogplex.toml").write_text(
         "[mogplex]\nstarts_per_minute = 1\n" + LONG_JOB
         + '\n[jobs.other]\nrepo = "acme/web"\nprompt = "@emulator duration=never"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1")
+    env = subprocess_env(emulator)
     with running(subprocess.Popen(
             [sys.executable, "-m", "mogrun", "long", "other"], cwd=tmp_path, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)) as proc:
