@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs as a dict; a pair without ``=``, or a name whose value
     would be ignored (a built-in, an ``env.`` name), is a usage error."""
+    if not pairs:  # the usual case: ``list`` and ``--help`` never import templates
+        return {}
     from mogrun.taskfile.templates import BUILTIN_NAMES
 
     result: dict[str, str] = {}
