@@ -181,7 +181,7 @@ class _Job:
         self.secrets |= out.secrets
         self.env_names |= out.env_names
         for name, placeholder in out.unset_env.items():
-            self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key))
+            self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key, text))
         if out.unset_env:
             self.unset_in.add(key)
         return out

@@ -181,7 +181,10 @@ def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
             problems.extend(fresh)
             continue
         except TemplateError as exc:  # the next ones too: check lists them all at once
-            problems.append(lines.on(exc, match.start()) if lines else exc)
+            own = bool(scope.through) == isinstance(exc, VarTemplateError)  # located at text
+            problems.append(lines.on(exc, match.start()) if lines
+                            else _pointed(exc, match.group(0), text, match.start()) if own
+                            else exc)
             continue
         if name.startswith("env."):
             found.env_names.add(name[4:])
@@ -189,6 +192,24 @@ def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
         raise problems[0] if len(problems) == 1 else TemplateProblems(problems)
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def _pointed(error: TemplateError, token: str, text: str, start: int) -> TemplateError:
+    """``error`` with its caret on the template ``token`` at ``start`` of ``text``,
+    a one-line value, when its source line holds that template as often as the
+    value does (escapes or other values on the line leave the caret at the key)."""
+    where = error.location
+    if where is None or where.source_line is None or where.column is None:
+        return error
+    line = where.source_line
+    if line.count(token) != text.count(token):
+        return error
+    column = -1
+    for _ in range(text.count(token, 0, start) + 1):
+        column = line.find(token, column + 1)
+    if column < where.column - 1:  # before the key: not this value's
+        return error
+    return error.evolve(location=replace(where, column=column + 1))
 
 
 class TemplateProblems(TemplateError):
@@ -273,8 +294,8 @@ def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
     value = str(scope.vars[name])
     if name not in scope.templated or "{{" not in value:
         return value
-    if name in scope.through:
-        raise _cycle_error(name, scope, key)
+    if name in scope.through:  # the var's problem, not this template's: located there
+        raise _VarProblems([_cycle_error(name, scope, key)])
     done = found.vars.get(name)
     if done is None:
         inner = replace(scope, through=(*scope.through, name))
@@ -341,9 +362,15 @@ def _suggest(name: str, scope: Scope) -> list[str]:
     return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]
 
 
-def unset_env_error(name: str, placeholder: str, scope: Scope, key: str) -> TemplateError:
-    """The error for an unset ``env`` name, for a job that is about to run."""
-    return _error(f"environment variable {name} is not set (used by {placeholder})", scope, key)
+def unset_env_error(name: str, placeholder: str, scope: Scope, key: str,
+                    text: str = "") -> TemplateError:
+    """The error for an unset ``env`` name, for a job that is about to run; under
+    its template when ``text``, the key's one-line value, holds it (not a var's)."""
+    error = _error(f"environment variable {name} is not set (used by {placeholder})", scope, key)
+    at = text.find(placeholder)
+    if at < 0 or "\n" in text.rstrip("\n"):
+        return error
+    return _pointed(error, placeholder, text, at)
 
 
 def _error(message: str, scope: Scope, key: str, text: str | None = None,

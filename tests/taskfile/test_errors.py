@@ -372,11 +372,32 @@ def test_unknown_template_name_names_job_key_and_template(project) -> None:
     """)
     assert err.splitlines()[:5] == [
         'Error: job "a", key "prompt": unknown template name "tema" in {{ tema }}',
-        f"  --> {project.path.resolve()}:5:1",
+        f"  --> {project.path.resolve()}:5:15",  # the caret under the template
         '  5 | prompt = "for {{ tema }}"',
-        "      ^",
+        "                    ^",
         'did you mean "team"?',
     ]
+
+
+@pytest.mark.parametrize(("text", "where", "caret"), [
+    # a var's own template, the second of two alike, an escape before it: under the template
+    ('[vars]\nwho = "team {{ nope }}"\n[jobs.a]\nrepo = "acme/api"\nprompt = "{{ who }}"\n',
+     "2:13", "                  ^"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "{{ job }} {{ nope | x }}"\n', "3:21",
+     "                          ^"),
+    ('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "\\t{{ nope }}"  # why\r\n\r\n', "3:13",
+     "                  ^"),
+    # on a line the template is written on as often as elsewhere: the key
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nnotify = { url = "http://{{ nope }}", '
+     'on = "{{ nope }}" }\n', "4:1", "      ^"),
+])
+def test_a_template_problem_is_pointed_at_on_its_line(project, text: str, where: str,
+                                                      caret: str) -> None:
+    # The caret stood under the key (column 1) whatever the value's length.
+    project.path.write_bytes(text.encode())
+    lines = project.run("check").err.splitlines()
+    assert lines[1] == f"  --> {project.path.resolve()}:{where}"
+    assert lines[3] == caret
 
 
 def test_api_key_is_refused_in_templates(project) -> None:
@@ -697,7 +718,7 @@ def test_an_escaped_quote_in_a_multi_line_string_does_not_move_later_errors(proj
     # The position scanner took \""" for the end of the string: 1:2 [jobs.c] instead of 8:1.
     err = check(project, '[jobs.c]\nrepo = "x/y"\nprompt = """Say \\"""hi\\""" please.\n'
                          '"""\n\n[jobs.d]\nrepo = "x/y"\nprompt = "{{ nope }}"\n')
-    assert err.splitlines()[1:3] == [f"  --> {project.path.resolve()}:8:1",
+    assert err.splitlines()[1:3] == [f"  --> {project.path.resolve()}:8:11",
                                      '  8 | prompt = "{{ nope }}"']
 
 
@@ -759,7 +780,7 @@ def test_a_huge_line_is_quoted_around_the_caret(project) -> None:
     err = check(project, f'[jobs.a]\nrepo = "acme/api"\nprompt = "{{{{ nope }}}}{big}"\n')
     quoted, caret = err.splitlines()[2:4]
     assert quoted.startswith('  3 | prompt = "{{ nope }}xxx') and quoted.endswith("x…")
-    assert caret == "      ^"
+    assert caret == "                ^"  # under the template
     err = check(project, f'[jobs.a]\nrepo = "acme/api"\nprompt = "{big}')
     quoted, caret = err.splitlines()[2:4]
     assert quoted.startswith("  3 | …xxx") and quoted.endswith("xxx")
