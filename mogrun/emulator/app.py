@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -106,9 +106,14 @@ class Api:
         target = _ROUTES.get(_shape(parts))
         if target is None:
             return error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+        allow = _allowed(target)
         handler = target.get(request.method)
+        if handler is None and "GET" in target:  # what Next.js implements for a route
+            if request.method == "OPTIONS":      # module: before any check, no token needed
+                return Reply(204, headers={"Allow": allow})
+            if request.method == "HEAD":  # the GET handler itself; the wire drops the body
+                handler = target["GET"]
         if handler is None:
-            allow = ", ".join(sorted(target))
             return error(405, "METHOD_NOT_ALLOWED",
                          f"{request.method} is not allowed here (allowed: {allow})",
                          {"Allow": allow})
@@ -313,6 +318,13 @@ def _shape(parts: list[str]) -> tuple[str, ...]:
     if len(parts) == 4 and parts[0] == "automations" and parts[2] == "runs" and parts[3]:
         shape[3] = "{id}"
     return tuple(shape)
+
+
+def _allowed(target: Mapping[str, object]) -> str:
+    """A route's ``Allow``: its methods, and where it has GET, the HEAD and OPTIONS
+    Next.js answers for it (HEAD by the GET handler, OPTIONS with a 204)."""
+    extra = {"HEAD", "OPTIONS"} if "GET" in target else set()
+    return ", ".join(sorted({*target, *extra}))
 
 
 _ROUTES: dict[tuple[str, ...], dict[str, tuple[str | None, Callable[..., Reply]]]] = {

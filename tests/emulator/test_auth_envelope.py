@@ -105,16 +105,34 @@ def test_paths_outside_the_api_prefix_are_404(api):
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
-    ("POST", "/repos", "GET"),
+    ("POST", "/repos", "GET, HEAD, OPTIONS"),
     ("DELETE", "/runs", "POST"),
     ("GET", "/runs/run_x/cancel", "POST"),
-    ("PUT", "/runs/run_x", "GET"),
+    ("PUT", "/runs/run_x", "GET, HEAD, OPTIONS"),
+    ("OPTIONS", "/runs/run_x/cancel", "POST"),  # no GET: Next.js implements neither
+    ("HEAD", "/runs", "POST"),
 ])
 def test_wrong_method_is_405_envelope(api, method, path, allow):
     answer = api.call(method, path)
     assert answer.status == 405
-    assert answer.code == "METHOD_NOT_ALLOWED"
+    assert method == "HEAD" or answer.code == "METHOD_NOT_ALLOWED"  # HEAD: headers only
     assert answer.headers["allow"] == allow
+
+
+def test_options_on_a_route_with_get_is_a_204_naming_its_methods_before_the_token(api):
+    # Next.js answers OPTIONS itself for a route module with GET: no handler, no token.
+    for path, allow in (("/repos", "GET, HEAD, OPTIONS"), ("/runs/run_x", "GET, HEAD, OPTIONS"),
+                        ("/sandboxes", "GET, HEAD, OPTIONS, POST")):
+        answer = api.call("OPTIONS", path, token=None)
+        assert (answer.status, answer.headers["allow"], answer.body) == (204, allow, b"")
+
+
+def test_head_is_the_get_handler_without_its_body(api):
+    get, head = api.call("GET", "/repos"), api.call("HEAD", "/repos")
+    assert (head.status, head.body) == (200, b"")
+    assert head.headers["content-length"] == get.headers["content-length"]
+    refused = api.call("HEAD", "/repos", token=None)  # the same checks as GET
+    assert (refused.status, refused.body) == (401, b"")
 
 
 def test_every_answer_is_a_json_envelope_with_content_length(api):
