@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NoReturn
 
 from mogrun.tomltext import toml_repr
 
@@ -22,13 +23,13 @@ _SECONDS = r"\d+(?:\.\d+)?"  # a bare number: seconds, as a TOML number is
 # Each unit at most once, largest first: "30m30m" or "1s1h" is a slip, not an hour.
 _COMPOUND = (rf"(?=\d)(?:{_SECONDS}\s*h\s*)?(?:{_SECONDS}\s*m(?!s)\s*)?"
              rf"(?:{_SECONDS}\s*s\s*)?(?:{_SECONDS}\s*ms\s*)?")
-_BARE = re.compile(_SECONDS, re.ASCII)
-_PATTERN = re.compile(rf"{_SECONDS}|{_COMPOUND}", re.ASCII)
-_ANY_PARTS = re.compile(rf"(?:{_PART}\s*)+", re.ASCII)
-_PARTS = re.compile(_PART, re.ASCII)
+# Patterns, not compiled ones: re compiles (and caches) each on its first use, so
+# a line that reads no duration (list) compiles none, and a valid one never the
+# slowest (_NO_WAIT): compiling is slow beside a start-up.
+_PATTERN = rf"{_SECONDS}|{_COMPOUND}"
+_ANY_PARTS = rf"(?:{_PART}\s*)+"
 # Written as a number but no wait: said so, not answered with the grammar.
-_NO_WAIT = re.compile(rf"-\s*(?:{_PATTERN.pattern})|[+-]?(?:inf(?:inity)?|nan)",
-                      re.ASCII | re.IGNORECASE)
+_NO_WAIT = rf"-\s*(?:{_PATTERN})|[+-]?(?:inf(?:inity)?|nan)"
 # The same grammar for a JSON Schema "pattern" (ECMA-262), as `mogrun schema` writes it.
 JSON_PATTERN = rf"^\s*(?:{_SECONDS}|{_COMPOUND})\s*$"
 _NOT_A_WAIT = "must be a finite, non-negative time"
@@ -70,17 +71,23 @@ def _seconds(value: str | int | float) -> float:
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
     text = value.strip()
-    if _NO_WAIT.fullmatch(text):
-        raise ValueError(f"invalid duration {toml_repr(value)}: {_NOT_A_WAIT}")
-    if not text or _PATTERN.fullmatch(text) is None:
-        if text and _ANY_PARTS.fullmatch(text):
-            raise ValueError(f"invalid duration {toml_repr(value)}: write each unit once, largest "
-                             'first ("1h30m", not "30m1h" or "30m30m")')
-        raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
-    if _BARE.fullmatch(text):
+    if not text or re.fullmatch(_PATTERN, text, re.ASCII) is None:
+        _refuse(value, text)
+    if re.fullmatch(_SECONDS, text, re.ASCII):
         return _check_number(float(text), value)
-    total = sum(float(number) * _UNITS[unit] for number, unit in _PARTS.findall(text))
+    total = sum(float(number) * _UNITS[unit]
+                for number, unit in re.findall(_PART, text, re.ASCII))
     return _check_number(total, value)
+
+
+def _refuse(value: str, text: str) -> NoReturn:
+    """Why ``value`` (``text`` stripped), which the grammar does not read, is no duration."""
+    if re.fullmatch(_NO_WAIT, text, re.ASCII | re.IGNORECASE):
+        raise ValueError(f"invalid duration {toml_repr(value)}: {_NOT_A_WAIT}")
+    if text and re.fullmatch(_ANY_PARTS, text, re.ASCII):
+        raise ValueError(f"invalid duration {toml_repr(value)}: write each unit once, largest "
+                         'first ("1h30m", not "30m1h" or "30m30m")')
+    raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
 
 
 def _check_number(seconds: float, original: object) -> float:

@@ -31,13 +31,14 @@ if TYPE_CHECKING:  # imported where a report is made: `check` and `show` load th
 
 OPTION = "junit"
 SUITE = "mogrun"
-# Characters XML 1.0 cannot hold at all; agent text may contain them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 cannot hold at all; agent text may contain them. A pattern that
+# re compiles on first use (a report): check and show load this plugin too.
+_NOT_XML = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 
 
 def clean(text: str) -> str:
     """Agent text made safe for XML: forbidden characters become U+FFFD."""
-    return _NOT_XML.sub("\ufffd", text)
+    return re.sub(_NOT_XML, "\ufffd", text)
 
 
 def failure_message(result: Any) -> str:
