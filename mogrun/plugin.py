@@ -26,6 +26,7 @@ One rule for plugins that catch broadly: let ``Interrupted`` (and
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from mogrun.durations import format_duration, parse_duration
 from mogrun.errors import (
@@ -70,7 +71,9 @@ from mogrun.plugintables import (
 )
 from mogrun.threads import start_without_signals
 from mogrun.tomltext import toml_repr
-from mogrun.waits import Wait, WaitKind
+
+if TYPE_CHECKING:  # imported on first use (``__getattr__``); type checkers read them here
+    from mogrun.waits import Wait, WaitKind
 
 __all__ = [
     "MASK",
@@ -131,3 +134,15 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
     from mogrun.atomic import write_atomically
 
     write_atomically(Path(path), data)
+
+
+def __getattr__(name: str) -> Any:
+    """What only a run meets (``pluginspec.ON_FIRST_USE``: waits...), imported when a
+    plugin first asks for it: check and show load every plugin, and need none."""
+    from mogrun.pluginspec import first_use
+
+    try:
+        value = globals()[name] = first_use(name)
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return value

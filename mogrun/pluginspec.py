@@ -35,12 +35,35 @@ def field_hints(cls: Any) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+# The value types only a run meets, and their homes: imported when first named (an
+# annotation resolved here, a plugin's ``from mogrun.plugin import Wait``), as check
+# and show resolve their hooks' answers and load every plugin without them.
+ON_FIRST_USE = {"Wait": "mogrun.waits", "WaitKind": "mogrun.waits"}
+
+
+class _Names(dict[str, Any]):
+    """What the specs and models name only under ``TYPE_CHECKING``; a name of
+    ``ON_FIRST_USE`` is imported as an annotation names it."""
+
+    def __missing__(self, name: str) -> Any:
+        return first_use(name)
+
+
+def first_use(name: str) -> Any:
+    """The value of ``ON_FIRST_USE`` ``name``, its module imported now; ``KeyError``
+    when it is none of them."""
+    import importlib
+
+    home = ON_FIRST_USE[name]
+    return getattr(importlib.import_module(home), name)
+
+
 def _names() -> dict[str, Any]:
     """What the specs and models name only under ``TYPE_CHECKING``."""
-    from mogrun import errors, models, waits
+    from mogrun import errors, models
 
-    names: dict[str, Any] = {}
-    for module in (errors, models, waits):
+    names = _Names()
+    for module in (errors, models):
         names.update({k: v for k, v in vars(module).items() if isinstance(v, type)})
     return names
 

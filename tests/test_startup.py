@@ -96,6 +96,29 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
                               "mogrun.engine.capacity", "mogrun.engine.lifecycle")) == []
 
 
+# What only a run meets: waits, the API's automation values, a run's track and ports.
+RUN_VALUES = ("mogrun.waits", "mogrun.api.automations", "mogrun.engine.track",
+              "mogrun.engine.ports")
+
+
+@pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["--json", "show", "a"]])
+def test_checking_and_showing_load_none_of_a_runs_values(tmp_path, argv) -> None:
+    # Each module of dataclasses costs ~1 ms a class to create: show asks the job kinds
+    # to describe a start, and every plugin is loaded, without them.
+    assert imported(loaded(tmp_path, *argv), RUN_VALUES) == []
+
+
+def test_the_plugin_module_gives_a_runs_values_when_asked() -> None:
+    import mogrun.plugin
+    from mogrun import pluginspec, waits
+
+    assert (mogrun.plugin.Wait, mogrun.plugin.WaitKind) == (waits.Wait, waits.WaitKind)
+    assert set(pluginspec.ON_FIRST_USE) <= set(mogrun.plugin.__all__)
+    assert pluginspec.return_hint("mogrun_wait") is type(None)  # its spec names a Wait
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        mogrun.plugin.Nothing  # noqa: B018
+
+
 @pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["status", "--help"], ["--help"],
                                   ["check", "-v"]])
 def test_other_lines_skip_metadata_and_hashlib(tmp_path, argv) -> None:

@@ -25,35 +25,35 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mogrun.api import automations as api
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.rerun import RERUN, rerun_for
-from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError, RequestRefusedError, UsageError
-from mogrun.models import Event, ResolvedJob, RunPlan, RunState
-from mogrun.waits import Wait, WaitKind
+from mogrun.models import RunState
+
+if TYPE_CHECKING:  # what running needs is imported there: show only describes a trigger
+    from mogrun.api import automations as api
+    from mogrun.engine.track import RunTrack
+    from mogrun.models import Event, ResolvedJob, RunPlan
+    from mogrun.waits import Wait
+
+    class _Sleeper(Protocol):
+        def sleep(self, seconds: float) -> None: ...
+
+    class _WaitSink(Protocol):
+        def emit(self, wait: Wait) -> None: ...
+
+    class AutomationClient(api.Caller, Protocol):
+        """What this kind needs of the API client: requests, its waits, its budget."""
+
+        @property
+        def budget(self) -> _Sleeper: ...
+
+        @property
+        def waits(self) -> _WaitSink: ...
 
 CAP_RETRY = (2.0, 30.0)  # first and longest pause between triggers a pending cap suppresses
-
-
-class _Sleeper(Protocol):
-    def sleep(self, seconds: float) -> None: ...
-
-
-class _WaitSink(Protocol):
-    def emit(self, wait: Wait) -> None: ...
-
-
-class AutomationClient(api.Caller, Protocol):
-    """What this kind needs of the API client: requests, its waits, its budget."""
-
-    @property
-    def budget(self) -> _Sleeper: ...
-
-    @property
-    def waits(self) -> _WaitSink: ...
 
 
 def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str) -> str:
@@ -123,6 +123,8 @@ class AutomationKind:
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None) -> Started:
+        from mogrun.api import automations as api
+
         automation_id = self.automation_id(track.job)
         track.automation_id = automation_id  # history keeps it: the name may be a secret
         repo_id = track.request.repo_id or track.request.repo
@@ -172,6 +174,8 @@ class AutomationKind:
             return Started(self._read_back(track, automation_id, answer.job_run_id).state,
                            attached=not answer.retried)
         if answer.deferred:  # followed from now: the job's timeout bounds the wait
+            from mogrun.waits import Wait, WaitKind
+
             self.client.waits.emit(Wait.for_seconds(
                 WaitKind.DEFERRED, "deferred by the installation's concurrency limit (8 "
                 "running); it starts when one of them ends, or the job's timeout ends "
@@ -181,6 +185,8 @@ class AutomationKind:
 
     def _read_back(self, track: RunTrack, automation_id: str, run_id: str) -> api.AutomationRun:
         """A duplicate key's run is ours only if it is this automation's."""
+        from mogrun.api import automations as api
+
         try:
             return api.read_run(self.client, automation_id, run_id, job=track.job, run=track.label)
         except RequestRefusedError as exc:
@@ -194,6 +200,8 @@ class AutomationKind:
 
     def _wait_for_cap(self, track: RunTrack, answer: api.TriggerAnswer, give_up: float,
                       pause: float) -> None:
+        from mogrun.waits import Wait, WaitKind
+
         left = give_up - self.clock()
         if left <= 0:
             raise MogrunError(f"the trigger was suppressed by {answer.reason} for longer "
@@ -229,6 +237,8 @@ class AutomationReader:
         """The automation as the account lists it (looked up once)."""
         with self._lock:
             if self._found is None:
+                from mogrun.api import automations as api
+
                 self._found = api.resolve_automation(self.client, self.automation, job=job)
             return self._found
 
@@ -240,6 +250,8 @@ class AutomationReader:
                    deadline: float | None = None, stop: threading.Event | None = None,
                    known: Collection[str] = (),
                    run: str | None = None) -> tuple[RunState, list[Event]]:
+        from mogrun.api import automations as api
+
         read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                             deadline=deadline, kind="poll", stop=stop, run=run)
         return read.state, list(read.events)
@@ -255,6 +267,8 @@ def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: s
     wanted = [name for name in dict.fromkeys(wanted) if name]
     if not wanted:
         return None
+    from mogrun.api import automations as api
+
     every = api.list_automations(client)
     found = (api.find_automation(every, name) for name in wanted)
     for automation_id in dict.fromkeys(a.id for a in found if a is not None):

@@ -16,13 +16,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from mogrun.models import Event, ResolvedJob, RunPlan, RunState
-
 if TYPE_CHECKING:
     import threading
 
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
+    from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
-from mogrun.engine.ports import ApiClient
-from mogrun.engine.track import RunTrack
-from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 from mogrun.outcomes import RunStatus
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # show describes a start with this kind, and needs none of these
     import threading
+
+    from mogrun.engine.ports import ApiClient
+    from mogrun.engine.track import RunTrack
+    from mogrun.models import Event, ResolvedJob, RunPlan, RunState
 
 # The working branch of a createBranch start that names none: the server makes one
 # from its key and body (mogplex/external/...); NUL is in no branch name, so no listed

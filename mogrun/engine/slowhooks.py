@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from mogrun.durations import format_duration
 from mogrun.threads import start_without_signals
-from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
+
+if TYPE_CHECKING:  # imported on the watching thread: check and show start a watch, but
+    from mogrun.waits import Wait  # a hook slow enough to be said is rare
 
 LOOK_EVERY = 0.5  # seconds between looks at the hooks going on
 SAID_ELSEWHERE = frozenset({"mogrun_session_finished"})
@@ -85,6 +87,8 @@ class SlowHooks(HookWatch):
         """Say each hook call past ``ANNOUNCE_AFTER`` not said before, and still
         going as it is said (a call that ended since the first look is left out:
         a stale line would say a wait that is over)."""
+        from mogrun.waits import ANNOUNCE_AFTER
+
         assert self.running is not None
         with self._lock:
             if self._done.is_set():
@@ -102,6 +106,8 @@ class SlowHooks(HookWatch):
 
 def slow_hook_wait(call: Any, running: float) -> Wait:
     """The wait for one hook call that runs long: it has no end mogrun can set."""
+    from mogrun.waits import Wait, WaitKind
+
     return Wait(WaitKind.PLUGINS,
                 f"waiting for plugin {call.plugin}'s {call.hook} (running for "
                 f"{format_duration(max(1, round(running)))}); a plugin's hook has no end "
