@@ -3,8 +3,11 @@ Nothing it does reaches the process's own streams, environment or directory."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -77,17 +80,26 @@ def test_a_stream_closed_at_start_discards_output_and_the_exit_code_stands(
     assert "Traceback" not in said
 
 
-def _reader_leaves_after_one_line(tmp_path, *argv: str) -> int:
-    """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left."""
-    import subprocess
-    import sys
+def _env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))},
+            **extra}
 
-    env = {k: v for k, v in os.environ.items() if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS")}
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", *argv], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    assert proc.stdout.readline()
-    proc.stdout.close()  # head has its line and leaves
+
+def _reader_leaves_after_one_line(tmp_path, *argv: str, **env: str) -> int:
+    """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left.
+    A real pipe, made as small as Linux allows, read a byte at a time as ``head``
+    does: the output past its first line is written after the reader left."""
+    import fcntl
+
+    read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError):  # F_SETPIPE_SZ: Linux only
+        fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", *argv], cwd=tmp_path, env=_env(**env),
+                            stdout=write_fd, stderr=subprocess.STDOUT)
+    os.close(write_fd)
+    while os.read(read_fd, 1) not in (b"\n", b""):
+        pass
+    os.close(read_fd)  # head has its line and leaves
     return proc.wait(timeout=60)
 
 
@@ -97,10 +109,51 @@ MANY_PROBLEMS = JOBS + "".join(
     f'promt = "typo"\n\n' for n in range(3000))
 
 
-@pytest.mark.parametrize(("argv", "code"), [(["check"], 2),  # its verdict was known
-                                            (["list"], 1)])  # no verdict: a pipe's 1
-def test_a_reader_that_leaves_keeps_a_verdict_already_known(tmp_path, argv, code) -> None:
+@pytest.mark.parametrize(("argv", "code"), [(["check"], 2), (["--json", "check"], 2),
+                                            (["list"], 0), (["--json", "list"], 0)])
+def test_a_reader_that_leaves_changes_no_exit_code(tmp_path, argv, code) -> None:
     """`check 2>&1 | head -1` found problems yet exited 1 (a broken pipe), where
-    check exits 0 or 2; a broken pipe still never reads as passed."""
+    check exits 0 or 2; `list | head -1` exited 1 where it lists: the code is the
+    command's own, whether its reader stays to the end or not."""
     write_taskfile(tmp_path, MANY_PROBLEMS)
     assert _reader_leaves_after_one_line(tmp_path, *argv) == code
+
+
+@pytest.mark.parametrize("argv", [["logs", "chatty"], ["--json", "logs", "chatty"],
+                                  ["logs"], ["logs", "--follow", "chatty"]])
+def test_logs_whose_reader_leaves_exits_as_it_would_have(tmp_path, mogrun_emulator,
+                                                         argv) -> None:
+    """`mogrun logs RUN | head -1` exited 1: a broken pipe, not the command's answer."""
+    write_taskfile(tmp_path, '[jobs.chatty]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=0.3s events=150"\n\n')
+    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
+           "MOGRUN_POLL_INTERVAL": "0.1"}
+    assert _reader_leaves_after_one_line(tmp_path, "run", "chatty", **env) == 0
+    assert _reader_leaves_after_one_line(tmp_path, *argv, **env) == 0
+
+
+FAN_OUT = [f"acme/r{n:03}" for n in range(120)]  # a status table past the pipe's buffer
+
+
+@pytest.mark.mogrun_emulator(repos=FAN_OUT)
+@pytest.mark.parametrize(("status", "code"), [("success", 0), ("failed", 1)])
+def test_state_commands_keep_their_answer_when_their_reader_leaves(
+        tmp_path, mogrun_emulator, status, code) -> None:
+    """`--json status | head -1` and `--json history | head -1` exited 1 whatever
+    the runs did; `status --exit-status` says whether they passed either way, and
+    still never reads as passed when one did not."""
+    repos = ", ".join(f'"{repo}"' for repo in FAN_OUT)
+    write_taskfile(tmp_path, '[mogplex]\r\nrequests_per_minute = 100000\r\n'
+                   'starts_per_minute = 1000\r\nstarts_per_hour = 1000\r\n\r\n'
+                   f'[jobs.wide]\r\nrepo = [{repos}]\r\n'
+                   f'prompt = "@emulator duration=0.1s status={status}"\r\n')
+    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
+           "MOGRUN_POLL_INTERVAL": "0.1", "MOGRUN_SANDBOXES": "10000"}
+    ran = subprocess.run([sys.executable, "-m", "mogrun", "run", "-q", "-j", "120", "wide"],
+                         cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
+    assert ran.returncode == code, ran.stderr
+    codes = {" ".join(argv): _reader_leaves_after_one_line(tmp_path, *argv, **env)
+             for argv in (["status", "--exit-status"], ["--json", "status", "--exit-status"],
+                          ["--json", "status"], ["--json", "history"], ["history"])}
+    assert codes == {"status --exit-status": code, "--json status --exit-status": code,
+                     "--json status": 0, "--json history": 0, "history": 0}

@@ -27,15 +27,6 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
 
 
-class ReaderLeft(BrokenPipeError):
-    """The output's reader left (``| head``) after the command's verdict was known
-    (``CliState.verdict``): the exit code is that verdict, not a broken pipe's 1."""
-
-    def __init__(self, verdict: int) -> None:
-        super().__init__()
-        self.verdict = verdict
-
-
 @dataclass
 class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
@@ -60,10 +51,6 @@ class MogrunApp:
         except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
             self.stderr.write("Interrupted.\n")
             return 130
-        except BrokenPipeError as exc:
-            if state.verdict is None:
-                raise
-            raise ReaderLeft(state.verdict) from exc
         finally:
             state.close()
 
@@ -286,18 +273,24 @@ def run_cli(argv: list[str] | None = None) -> int:
                     stdin=sys.stdin)
     try:
         code = app(args)
-    except BrokenPipeError as exc:
-        # `mogrun list | head`: the reader left; not an error worth a traceback. Its
-        # exit code is 1 unless the command's verdict was known (`check` found problems:
-        # 2), so `status --exit-status | head` never reads as passed.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return exc.verdict if isinstance(exc, ReaderLeft) else 1
+    except BrokenPipeError:
+        # `mogrun list | head`: the reader left; not an error worth a traceback. The
+        # command's own output (`CliState.echo`) keeps its exit code; a pipe broken
+        # anywhere else gives 1, never 0: it may have lost what said the command failed.
+        _reader_left()
+        return 1
     except OSError as exc:
         from mogrun.output.paced import NO_ROOM
 
         if exc.errno not in NO_ROOM:
             raise
         return _output_lost(exc)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # its reader left: the command's exit code stands
+        _reader_left()
+    except ValueError:  # closed: it holds nothing
+        pass
     if "mogrun.output.paced" not in sys.modules:  # never loaded: nothing was lost
         return code
     from mogrun.output.paced import lost_output, settled_exit_code
@@ -307,6 +300,14 @@ def run_cli(argv: list[str] | None = None) -> int:
     if settled != code and lost is not None:
         _say_lost(lost)
     return settled
+
+
+def _reader_left() -> None:
+    """Descriptor 1 goes nowhere from now on, so that the lines still in
+    ``sys.stdout``'s buffer after its reader left cannot fail again (with a
+    warning) as Python exits."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _output_lost(error: OSError) -> int:

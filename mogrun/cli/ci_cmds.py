@@ -86,7 +86,7 @@ def github_command(state: CliState, output: str | None, check: bool,
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
-        state.stdout.write(text)
+        state.echo(text, nl=False)
         return 0
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
@@ -171,7 +171,7 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
         context = [HAND_EDITED, forced]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
-    state.stdout.write("".join(diff))
+    state.echo("".join(diff), nl=False)
     what = "does not exist" if not exists else "is out of date"
     raise NotCurrent(f"{shown} {what}", context=context)
 

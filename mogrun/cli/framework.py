@@ -44,13 +44,17 @@ __all__ = [
 def echo(message: Any = None, file: Any = None, nl: bool = True, err: bool = False,
          color: bool | None = None) -> None:
     """``click.echo`` onto the streams of the invocation being run (the app's,
-    found through click's context), not the process's ``sys.stdout``."""
+    found through click's context), not the process's ``sys.stdout``: through
+    ``CliState.echo``, so a reader that left is treated as everywhere else."""
     if file is None:
         ctx = get_current_context(silent=True)
         if ctx is not None:
             from mogrun.cli.state import state_of
 
             state = state_of(ctx)
+            if color is None and (message is None or isinstance(message, str)):
+                state.echo(message or "", err=err, nl=nl)
+                return
             file = state.stderr if err else state.stdout
     _click_echo(message, file=file, nl=nl, err=err, color=color)
 

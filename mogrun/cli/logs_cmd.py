@@ -214,9 +214,12 @@ class _LogSink:
 def print_logs(state: CliState, client: Any, targets: Sequence[Target],
                secrets: frozenset[str]) -> int:
     """Each run's events so far, in turn. A run the server refuses (one it no longer
-    knows) is an error line when there are others, which are still shown (exit 1)."""
+    knows) is an error line when there are others, which are still shown (exit 1);
+    once the reader left, the exit code is the one reached."""
     code = 0
     for target in targets:
+        if "stdout" in state.readers_left:  # `logs | head`: no request for unread events
+            break
         follower = _follower(state, client, target, secrets, len(targets))
         try:
             follower.poll_once()

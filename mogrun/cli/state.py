@@ -82,11 +82,8 @@ class CliState:
     # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None
-    # The command's exit code, once it is known before the output that says it (``check``
-    # has judged the file): a reader that leaves meanwhile (``check 2>&1 | head -1``)
-    # does not change it. None: not known (``status --exit-status | head`` exits 1 then,
-    # never 0: a pipe that broke must not read as passed).
-    verdict: int | None = None
+    # The streams whose reader left (``| head``): what is echoed to them goes nowhere.
+    readers_left: set[str] = field(default_factory=set)
     _cleanups: list[Any] = field(default_factory=list)
     # Under GitHub Actions, the token of the stop a command that prints agent or
     # server text asked for (``hold_github_commands``); None: none.
@@ -152,16 +149,26 @@ class CliState:
         """Write a line to the invocation's stdout (``err``: stderr); escape
         codes are dropped when that stream is not a terminal, as click does
         (click is imported only then: ``mogrun list`` never loads it)."""
+        name = "stderr" if err else "stdout"
+        if name in self.readers_left:
+            return
         stream = self.stderr if err else self.stdout
         if self._github_stop:  # the stop's token never shows: no text can end it
             text = text.replace(self._github_stop, "***")
-        if "\x1b" in text:
-            import click
+        try:
+            if "\x1b" in text:
+                import click
 
-            click.echo(text, file=stream, nl=nl)
-            return
-        stream.write(text + "\n" if nl else text)
-        stream.flush()
+                click.echo(text, file=stream, nl=nl)
+                return
+            stream.write(text + "\n" if nl else text)
+            stream.flush()
+        except BrokenPipeError:
+            # A reader that left (``logs RUN | head -1``) is not an error: the command
+            # goes on to its own exit code, as ``run`` does, so a pipe never changes it
+            # (``status --exit-status | head`` still fails when a run did, passes when
+            # every one passed). The rest of this stream's output goes nowhere.
+            self.readers_left.add(name)
 
     def hold_github_commands(self) -> None:
         """This command prints agent or server text (``logs``, ``status``...): under

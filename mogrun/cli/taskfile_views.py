@@ -53,12 +53,10 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         path = str(loaded.path) if loaded else location.path if location else _found(state)
         from mogrun.masking import mask
 
-        state.verdict = 2
         state.echo(json.dumps({"ok": False,
                                "file": None if path is None else mask(path, state.secrets),
                                "errors": [_error_json(state, error)], "warnings": []}))
         return 2
-    state.verdict = 2 if report.errors else 0  # whether its reader stays to read it or not
     if state.json_output:
         from mogrun.masking import mask, mask_data
 
