@@ -190,18 +190,22 @@ def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
 
 def late_option_note(state: CliState, plugin: Any, options: Sequence[str]) -> str:
     """Why a task file's ``plugin`` (a ``Candidate``) adds none of the ``options`` it
-    registers, and how it can: ``-p`` with its path from here, or an entry point."""
+    registers, and how it can: ``-p`` with its path from here, or an entry point, on
+    the command typed (``rerun`` takes ``run``'s options; any other says ``run``)."""
     import os
     import shlex
+
+    command = state.command if state.command in ("run", "rerun") else "run"
 
     origin = plugin.origin
     if os.path.isabs(origin):
         relative = os.path.relpath(origin, state.cwd)
         origin = origin if relative.startswith("..") else relative
     return (f'plugin "{plugin.name}" of the task file registers option'
-            f"{'s' * (len(options) > 1)} {', '.join(options)}, which mogrun run does not "
-            "have: a task file's plugins load after the command line is parsed (load it "
-            f"with mogrun run -p {shlex.quote(origin)}, or install it with an entry point)")
+            f"{'s' * (len(options) > 1)} {', '.join(options)}, which mogrun {command} does "
+            "not have: a task file's plugins load after the command line is parsed (load it "
+            f"with mogrun {command} -p {shlex.quote(origin)}, or install it with an entry "
+            "point)")
 
 
 def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequence[str] = (),

@@ -119,11 +119,12 @@ class MogrunGroup(click.Group):
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         state = state_of(ctx)
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
-            state.github_failures = "run"
+            state.github_failures = state.command = "run"
             _refuse_mistyped_command(ctx, args[0])
             ctx.meta[_IMPLIED_RUN] = True
             return "run", self.get_command(ctx, "run"), args
-        state.github_failures = args[0] if args and args[0] in ("run", "rerun") else None
+        state.command = args[0] if args else None
+        state.github_failures = state.command if state.command in ("run", "rerun") else None
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:

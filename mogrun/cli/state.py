@@ -79,6 +79,8 @@ class CliState:
     plugin_host: Any = None
     # Whether ``cli.loading.plugin_notes`` was asked already: said once per invocation.
     plugin_notes_said: bool = False
+    # The command being run, once the line is parsed ("run" for ``mogrun JOB``).
+    command: str | None = None
     # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
     # that no session summary reported is annotated and summarised by ``MogrunApp``.
     github_failures: str | None = None

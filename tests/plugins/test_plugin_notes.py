@@ -84,6 +84,15 @@ def test_no_such_option_says_a_task_file_plugin_declares_it(team, mogrun_emulato
     assert mogrun_emulator.runs == []
 
 
+def test_the_late_option_hint_names_the_command_typed(team, mogrun_emulator, mogrun_cli):
+    """`rerun --pager P fix` was told to load the plugin with `mogrun run -p`."""
+    assert mogrun_cli("run", "fix", cwd=team, env=POLL).exit_code == 0
+    result = mogrun_cli("rerun", "--pager", "P", "fix", cwd=team)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[-1] == LATE.replace(
+        'options "--pager", "--dry-page"', 'option "--pager"').replace("mogrun run", "mogrun rerun")
+
+
 def test_the_option_works_when_the_plugin_is_loaded_with_p(team, mogrun_emulator, mogrun_cli):
     result = mogrun_cli("run", "-p", "plugins/pager.py", "--pager", "P", "fix", cwd=team,
                         env=POLL)
