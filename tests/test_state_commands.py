@@ -89,6 +89,22 @@ def test_a_run_id_mogrun_never_recorded_is_still_asked_for(project, mogrun_emula
     assert mogrun_emulator.count("GET", "/runs/00000000-0000-4000-8000-000000000000") == 1
 
 
+def test_a_run_never_recorded_here_is_not_attached(project, mogrun_project, tmp_path) -> None:
+    """`status --json RUN` of a run another checkout started said "attached": null, where
+    the table marks no "(attached)": no invocation of this history attached to it."""
+    assert project("run", "lint").exit_code == 0
+    run_id = json.loads(project("--json", "status", "lint").stdout)["run_id"]
+    elsewhere = tmp_path / "other-checkout"
+    elsewhere.mkdir()
+    (elsewhere / "mogplex.toml").write_text(JOBS)
+    result = mogrun_project.run("--json", "status", run_id, cwd=elsewhere, env=FAST)
+    assert result.exit_code == 0, result
+    row = json.loads(result.stdout)
+    assert (row["invocation"], row["job"], row["attached"]) == (None, None, False)
+    table = mogrun_project.run("status", run_id, cwd=elsewhere, env=FAST)
+    assert "(attached)" not in table.stdout
+
+
 @pytest.mark.parametrize("jobs, code", [(["lint"], 0), (["lint", "broken"], 1)])
 def test_status_exit_status_after_runs_ended(project, jobs, code) -> None:
     project("-k", *jobs)

@@ -271,7 +271,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
     read from the API and shown, not recorded (an automation's job run
-    through the automations the task file names). Runs are kept per API
+    through the automations the task file names; with --json, what only
+    history knows is null: job, invocation, idempotency_key; attached is
+    false, gates []). Runs are kept per API
     (--local runs apart): with none here, the APIs that have some are named
     (mogrun --local status), and so is the one a run id was recorded under.
     When the API cannot be reached, the runs are shown as last recorded,
@@ -315,7 +317,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 class UnrecordedRun:
     """A run ``status`` read from the API alone, shaped as a history row for the
     table, ``--json`` and ``--exit-status``: what only history knows (its job,
-    invocation, key, gates) is null, its repo is the run's ``repoId``."""
+    invocation, key) is null, its repo is the run's ``repoId``, and no invocation
+    of this history attached to it."""
 
     base_url: str
     run: Any  # RunState
@@ -333,7 +336,9 @@ class UnrecordedRun:
         return ""
 
     waiting = False  # the API has it: it started
-    attached = False  # only history knows whether an invocation attached to it
+    # No invocation here attached to it (none here recorded it): the table shows no
+    # "(attached)", and --json says false, as for a run one of ours started.
+    attached = False
 
     @property
     def repo(self) -> str:
@@ -356,7 +361,7 @@ class UnrecordedRun:
         from mogrun.outcomes import Outcome
 
         known = {"base_url": self.base_url, "repo": self.repo or None, "run_id": self.run_id,
-                 "status": self.status, "outcome": self.outcome,
+                 "status": self.status, "outcome": self.outcome, "attached": self.attached,
                  "started_at": self.run.created_at,
                  "finished_at": self.run.updated_at if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
