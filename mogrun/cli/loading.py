@@ -368,18 +368,30 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
                  with_needs: bool = True, extra_plugins: Sequence[str] = (),
                  options: Mapping[str, Any] | None = None, timeout_override: float | None = None,
                  rerun: bool = False) -> LoadedSession:
-    """Load, configure and resolve ``names`` (plus needs): nothing is sent yet."""
-    from mogrun.taskfile.resolve import resolve_jobs
+    """Load, configure and resolve ``names`` (plus needs): nothing is sent yet. A
+    refused task-file url is said after a problem of the jobs that comes before it
+    in the file, as ``check`` lists them."""
+    from mogrun.taskfile.resolve import resolve
     from mogrun.taskfile.templates import TemplateClock
 
-    taskfile = load_taskfile(state, judge_sets=False)  # resolve_jobs lists it with the rest
+    taskfile = load_taskfile(state, judge_sets=False)  # resolve lists it with the rest
     host = load_host(state, taskfile, extra_plugins)
-    config = host.configure(session_config(state, taskfile, command, options or {}))
     clock = TemplateClock.now()
-    jobs = resolve_jobs(taskfile, names, key_specs=host.key_specs(), sets=state.sets,
-                        env=state.env, clock=clock, with_needs=with_needs,
-                        timeout_override=timeout_override,
-                        rerun_suffix=rerun_suffix(clock) if rerun else None)
+
+    def resolution() -> Any:
+        return resolve(taskfile, names, key_specs=host.key_specs(), sets=state.sets,
+                       env=state.env, clock=clock, with_needs=with_needs,
+                       timeout_override=timeout_override,
+                       rerun_suffix=rerun_suffix(clock) if rerun else None)
+
+    try:
+        settings = session_config(state, taskfile, command, options or {})
+    except TaskFileError as refused:
+        if any(_line(problem) < _line(refused) for problem in resolution().problems):
+            resolution().jobs_or_first_problem()
+        raise
+    config = host.configure(settings)
+    jobs = resolution().jobs_or_first_problem()
     return LoadedSession(taskfile=taskfile, host=host, config=config,
                          jobs=[host.adjust_job(job) for job in jobs], clock=clock)
 
@@ -401,6 +413,13 @@ def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSess
         state.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
                    err=True)
     return leg
+
+
+def _line(error: MogrunError) -> float:
+    """Where in the task file ``error`` is (an unlocated one: after everything)."""
+    location = getattr(error, "location", None)
+    line = location.line if location is not None else None
+    return float("inf") if line is None else line
 
 
 def rerun_suffix(clock: TemplateClock) -> str:

@@ -150,3 +150,26 @@ def test_every_wrong_value_of_a_multi_line_notify_on_is_located_at_it(
         ("notify[1].on[3] must be a string, not an", "10:3"),
     ]
     assert '  10 |   3,' in result.err
+
+
+URL_AFTER_A_JOB = ('# the team\'s jobs\r\n[jobs.a]\r\nrepo = "acme/api"\r\npromt = "x"\r\n\r\n'
+                   '[mogplex]\r\nurl = "http://example.com"  # a staging host\r\n\r\n')
+
+
+@pytest.mark.parametrize("argv", [("show", "a"), ("run", "a"), ("check",)])
+def test_show_and_run_say_first_what_comes_first_in_the_file(project, argv) -> None:
+    """`show a` stopped at a refused [mogplex] url before the problem of job a
+    above it, which `check` lists first."""
+    project.write(URL_AFTER_A_JOB)
+    result = project.run(*argv)
+    assert result.code == 2, result
+    assert located(result.err)[0] == (
+        'Error: job "a" has no prompt: set prompt, prompt_file or automation', "2:7")
+
+
+def test_a_refused_url_before_the_jobs_is_still_said_first(project) -> None:
+    project.write('[mogplex]\nurl = "http://example.com"\n\n[jobs.a]\nrepo = "acme/api"\n'
+                  'promt = "x"\n')
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert located(result.err)[0][0].startswith("Error: [mogplex] url 'http://example.com' is")
