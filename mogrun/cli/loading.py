@@ -387,8 +387,9 @@ def load_session(state: CliState, *, command: str, names: Sequence[str],
     try:
         settings = session_config(state, taskfile, command, options or {})
     except TaskFileError as refused:
-        if any(_line(problem) < _line(refused) for problem in resolution().problems):
-            resolution().jobs_or_first_problem()
+        resolved = resolution()
+        if any(_line(problem) < _line(refused) for problem in resolved.problems):
+            resolved.jobs_or_first_problem()
         raise
     config = host.configure(settings)
     jobs = resolution().jobs_or_first_problem()
