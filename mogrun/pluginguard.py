@@ -245,7 +245,7 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
     """The hook's fallback for a crash (see the module's docstring). ``said``: not
     empty once this plugin's hook, one of ``REPEATED_HOOKS``, was warned of a crash."""
     secrets = _masked()
-    text = mask(f'plugin "{plugin}" failed in {hook}: {describe_exc(exc)}', secrets)
+    text = mask(f'plugin "{plugin}" failed in {hook}{_about()}: {describe_exc(exc)}', secrets)
     if hook in SETUP_HOOKS:
         raise PluginError(text) from exc
     if hook == VETO_HOOK:
@@ -260,6 +260,17 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
         text += f" (said once: its later failures in {hook} are not repeated)"
     warn(text)
     return None
+
+
+def _about() -> str:
+    """`` (job a, run a:acme/api)``: what the hook call going on was about, as its
+    caller said (``masking``), whichever parameters the plugin's function takes;
+    nothing when it was about no job (the session's hooks)."""
+    job, run = _subject.get()
+    if run is not None and run != job:
+        return f" (run {run})" if job is None or run.startswith(f"{job}:") else \
+            f" (job {job}, run {run})"
+    return f" (job {job})" if job is not None else ""
 
 
 def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],

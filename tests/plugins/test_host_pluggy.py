@@ -135,7 +135,8 @@ def test_crash_messages_mask_the_job_secrets():
     host = PluginHost.from_plugins(("leaky", Leaky()), bundled=False)
     job = make_job(secrets={"sekrit-value"})
     host.event(job=job, run=job.runs[0], event=None)
-    assert host.warnings == ['plugin "leaky" failed in mogrun_event: RuntimeError: '
+    assert host.warnings == ['plugin "leaky" failed in mogrun_event (run nightly:acme/api): '
+                             "RuntimeError: "
                              "posting to https://hooks.example/T0/*** failed"
                              f"{ONCE % 'mogrun_event'}"]
 

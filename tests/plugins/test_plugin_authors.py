@@ -106,7 +106,9 @@ def test_a_keyboard_interrupt_raised_on_a_worker_thread_is_the_plugin_s_fault(wh
         assert got == [(GateVerdict("team", False, "gate crashed: KeyboardInterrupt"),)]
     else:
         assert got == [None]
-        assert host.warnings == ['plugin "team" failed in mogrun_run_started: KeyboardInterrupt']
+        assert host.warnings == ['plugin "team" failed in mogrun_run_started '
+                                 "(run nightly:acme/api): "
+                                 "KeyboardInterrupt"]
 
 
 def test_a_keyboard_interrupt_on_the_main_thread_is_still_the_user_s() -> None:

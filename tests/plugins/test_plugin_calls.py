@@ -115,13 +115,16 @@ def test_raising_observers_become_warnings_and_others_still_run():
     host.session_finished(config=CONFIG, results=(), exit_code=1)
     assert host.watch(job=job, run=run, state=make_state("streaming"), unchanged_for=1) is None
     assert host.warnings == [
-        'plugin "crasher" failed in mogrun_event: RuntimeError: boom in event'
+        'plugin "crasher" failed in mogrun_event (run nightly:acme/api): '
+        "RuntimeError: boom in event"
         f"{ONCE % 'mogrun_event'}",
-        'plugin "crasher" failed in mogrun_status_changed: RuntimeError: boom in status'
+        'plugin "crasher" failed in mogrun_status_changed (run nightly:acme/api): '
+        "RuntimeError: boom in status"
         f"{ONCE % 'mogrun_status_changed'}",
-        'plugin "crasher" failed in mogrun_job_finished: RuntimeError: webhook down ***',
+        'plugin "crasher" failed in mogrun_job_finished (job nightly): '
+        "RuntimeError: webhook down ***",
         'plugin "crasher" failed in mogrun_session_finished: OSError: disk full',
-        'plugin "crasher" failed in mogrun_watch: ValueError: watch broke'
+        'plugin "crasher" failed in mogrun_watch (run nightly:acme/api): ValueError: watch broke'
         f"{ONCE % 'mogrun_watch'}",
     ]
     assert seen == host.warnings
@@ -207,7 +210,8 @@ def test_adjust_job_crash_or_wrong_type_is_a_plugin_error():
 
     with pytest.raises(PluginError) as info:
         host_with(("crash", Crash())).adjust_job(make_job())
-    assert info.value.message == 'plugin "crash" failed in mogrun_adjust_job: ValueError: nope'
+    assert info.value.message == ('plugin "crash" failed in mogrun_adjust_job (job nightly): '
+                                  "ValueError: nope")
 
 
 def test_start_request_is_adjusted_or_vetoed():
@@ -241,7 +245,8 @@ def test_start_request_crash_vetoes_with_plugin_name():
     job = make_job()
     with pytest.raises(GateError) as info:
         host.start_request(job=job, run=job.runs[0], request=job.runs[0].request)
-    assert info.value.message == 'plugin "crash" failed in mogrun_start_request: TypeError: bad'
+    assert info.value.message == ('plugin "crash" failed in mogrun_start_request '
+                                  "(run nightly:acme/api): TypeError: bad")
 
 
 ERROR = RateLimitedError("slow down", status=429, code="RATE_LIMITED", retry_after=2.0)

@@ -39,7 +39,8 @@ def test_sys_exit_in_hooks_is_contained():
     host = PluginHost.from_plugins(("exiter", Exiter()), bundled=False)
     job = make_job()
     host.job_finished(job=job, results=(make_result(),), outcome="success")
-    assert host.warnings == ['plugin "exiter" failed in mogrun_job_finished: SystemExit: 3']
+    assert host.warnings == ['plugin "exiter" failed in mogrun_job_finished (job nightly): '
+                             "SystemExit: 3"]
     verdicts = host.gates(job=job, run=job.runs[0], result=make_result(), state=None,
                           events=())
     assert verdicts == (GateVerdict("exiter", False, "gate crashed: SystemExit: 3"),)

@@ -165,9 +165,11 @@ def test_crashing_observer_and_notifier_are_warnings(tmp_path, mogrun_emulator, 
     root = project(tmp_path, job(), {"crashers": CRASHERS})
     result = cli("run", "fix", cwd=root)
     assert result.exit_code == 0, result
-    assert 'plugin "crashers" failed in mogrun_event: RuntimeError: observer broke' \
+    assert ('plugin "crashers" failed in mogrun_event (run fix:acme/api): '
+            "RuntimeError: observer broke") \
         in result.stderr
-    assert 'plugin "crashers" failed in mogrun_job_finished: RuntimeError: notifier broke' \
+    assert ('plugin "crashers" failed in mogrun_job_finished (job fix): '
+            "RuntimeError: notifier broke") \
         in result.stderr
     history = cli("--json", "history", cwd=root)
     assert history.exit_code == 0 and '"success"' in history.stdout

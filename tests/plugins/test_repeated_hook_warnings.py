@@ -43,7 +43,8 @@ def test_a_hook_failing_at_every_call_is_warned_of_once(tmp_path, mogrun_emulato
     result = mogrun_cli("run", "fix", cwd=tmp_path, env=POLL)
     assert result.exit_code == 0, result  # a warning; the result stands
     said = [line for line in result.stderr.splitlines() if "boom" in line]
-    assert said == [f'warning: plugin "odd" failed in {hook}: RuntimeError: boom in '
+    assert said == [f'warning: plugin "odd" failed in {hook} (run fix:acme/api): '
+                    f"RuntimeError: boom in "
                     f"{hook} (said once: its later failures in {hook} are not repeated)"]
 
 

@@ -21,7 +21,7 @@ def test_adjust_job_crash_masks_the_jobs_secrets():
     with pytest.raises(PluginError) as info:
         PluginHost.from_plugins(("leaky", Leaky())).adjust_job(job)
     assert "very-secret" not in info.value.message
-    assert info.value.message == 'plugin "leaky" failed in mogrun_adjust_job: ' \
+    assert info.value.message == 'plugin "leaky" failed in mogrun_adjust_job (job nightly): ' \
                                  "RuntimeError: cannot reach ***"
 
 
@@ -264,6 +264,7 @@ def test_an_exception_whose_text_cannot_be_read_is_still_one_warning(tmp_path, m
     result = mogrun_cli("--local", "run", "page", cwd=root, env={"PAGER_URL": SECRET})
     assert result.exit_code == 0, result
     assert "Traceback" not in result.output and "internal error" not in result.output
-    assert ('warning: plugin "x" failed in mogrun_job_finished: DeliveryError (its message '
+    assert ('warning: plugin "x" failed in mogrun_job_finished (job page): '
+            "DeliveryError (its message "
             "could not be read)") in result.stderr
     assert "1 passed, 0 failed" in result.output

@@ -33,7 +33,7 @@ def test_a_base_exception_in_a_notifier_is_a_warning(fault) -> None:
 
     host = host_of(Notifier())
     host.job_finished(job=make_job(), results=(make_result(),), outcome="success")
-    assert host.warnings == [f'plugin "sloppy" failed in mogrun_job_finished: '
+    assert host.warnings == [f'plugin "sloppy" failed in mogrun_job_finished (job nightly): '
                              f"{type(fault).__name__}"]  # no ": " before an empty text
 
 
@@ -70,7 +70,8 @@ def test_a_usage_error_in_a_start_request_is_a_veto_naming_the_plugin() -> None:
     job = make_job()
     with pytest.raises(GateError) as caught:
         host_of(Veto()).start_request(job, job.runs[0], make_request("acme/api"))
-    assert caught.value.message == ('plugin "sloppy" failed in mogrun_start_request: '
+    assert caught.value.message == ('plugin "sloppy" failed in mogrun_start_request '
+                                    "(run nightly:acme/api): "
                                     "not on Fridays")
 
 
