@@ -138,7 +138,10 @@ def assert_located(project, result) -> None:
             # A plugin table's problem points at its sub-key (``retry.attempts``).
             subs = re.findall(rf"{re.escape(names[0])}(?:\[\d+\])?\.(\w+)", headline)
             subs += re.findall(r'setting "(\w+)"', headline)  # an unknown one: at itself
-            assert at.startswith((names[0], f'"{names[0]}"', *subs)), result
+            # A template problem points at the template, on the line of its key.
+            in_value = at.startswith("{{") and line.lstrip().startswith(
+                (names[0], f'"{names[0]}"'))
+            assert in_value or at.startswith((names[0], f'"{names[0]}"', *subs)), result
 
 
 def assert_commands_clean(project) -> None:
