@@ -50,8 +50,9 @@ class Observer:
 
 
 def dispatch_us(calls: int) -> tuple[float, float]:
-    from mogrun.models import Event, ResolvedJob, RunPlan, StartRequest
+    from mogrun.models import ResolvedJob, RunPlan, StartRequest
     from mogrun.pluginhost import PluginHost
+    from mogrun.runs import Event
 
     host = PluginHost.from_plugins(*((f"obs{i}", Observer()) for i in range(3)))
     plan = RunPlan("job", "acme/api", StartRequest("acme/api", "p", "k"))
@@ -71,8 +72,9 @@ def dispatch_us(calls: int) -> tuple[float, float]:
 def gates_us(calls: int) -> float:
     from mogrun_plugins import gates
 
-    from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+    from mogrun.models import ResolvedJob, RunPlan, StartRequest
     from mogrun.pluginhost import PluginHost
+    from mogrun.runs import Event, RunResult, RunState
 
     host = PluginHost.bundled_only()
     plan = RunPlan("job", "acme/api", StartRequest("acme/api", "p", "k"))

@@ -135,7 +135,8 @@ def chain_seconds(jobs: int, runs: int) -> float:
     import time
 
     from mogrun.engine.scheduler import Scheduler
-    from mogrun.models import ResolvedJob, RunPlan, RunResult, StartRequest
+    from mogrun.models import ResolvedJob, RunPlan, StartRequest
+    from mogrun.runs import RunResult
 
     def job(k: int) -> ResolvedJob:
         name = f"j{k}"

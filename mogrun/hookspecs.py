@@ -23,16 +23,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from mogrun.errors import MogrunError, RequestInfo
-    from mogrun.models import (
-        Event,
-        GateVerdict,
-        ResolvedJob,
-        RunPlan,
-        RunResult,
-        RunState,
-        SessionConfig,
-        StartRequest,
-    )
+    from mogrun.models import ResolvedJob, RunPlan, SessionConfig, StartRequest
+    from mogrun.runs import Event, GateVerdict, RunResult, RunState
     from mogrun.waits import Wait
 
 PROJECT = "mogrun"

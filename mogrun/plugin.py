@@ -49,16 +49,7 @@ from mogrun.errors import (
 from mogrun.hookspecs import hookimpl
 from mogrun.http import post_json
 from mogrun.masking import MASK, mask, mask_data
-from mogrun.models import (
-    Event,
-    GateVerdict,
-    ResolvedJob,
-    RunPlan,
-    RunResult,
-    RunState,
-    SessionConfig,
-    StartRequest,
-)
+from mogrun.models import ResolvedJob, RunPlan, SessionConfig, StartRequest
 from mogrun.outcomes import NOTIFY_OUTCOMES, Outcome, RunStatus
 from mogrun.plugintables import (
     KeyProblems,
@@ -73,6 +64,7 @@ from mogrun.threads import start_without_signals
 from mogrun.tomltext import toml_repr
 
 if TYPE_CHECKING:  # imported on first use (``__getattr__``); type checkers read them here
+    from mogrun.runs import Event, GateVerdict, RunResult, RunState
     from mogrun.waits import Wait, WaitKind
 
 __all__ = [
@@ -137,8 +129,9 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """What only a run meets (``pluginspec.ON_FIRST_USE``: waits...), imported when a
-    plugin first asks for it: check and show load every plugin, and need none."""
+    """What only a run meets (``pluginspec.ON_FIRST_USE``: a run's state, events and
+    result, waits), imported when a plugin first asks for it: check and show load
+    every plugin, and need none."""
     from mogrun.pluginspec import first_use
 
     try:

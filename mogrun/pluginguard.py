@@ -29,13 +29,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import GateError, Interrupted, LeaveNow, MogrunError, PluginError
 from mogrun.masking import mask
-from mogrun.models import GateVerdict
 from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint, type_label
 from mogrun.reponames import is_repo_id
+
+if TYPE_CHECKING:  # a gate's answer: imported where a gate is judged (check and show judge none)
+    from mogrun.runs import GateVerdict
 
 SETUP_HOOKS = frozenset({"mogrun_add_options", "mogrun_job_keys", "mogrun_configure",
                          "mogrun_adjust_job"})
@@ -251,6 +253,8 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
     if hook == VETO_HOOK:
         raise GateError(text) from exc
     if hook == GATE_HOOK:
+        from mogrun.runs import GateVerdict
+
         reason = mask(f"gate crashed: {describe_exc(exc)}", secrets)
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
     if hook in REPEATED_HOOKS:
@@ -377,6 +381,8 @@ def _job_problem(job: Any, given: Any) -> str | None:
 
 def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
     """A gate's answer as a list; anything else is a failing verdict naming the gate."""
+    from mogrun.runs import GateVerdict
+
     items = list(answer) if isinstance(answer, list | tuple) else [answer]
     if conforms(answer, hint, deep=True):
         return items

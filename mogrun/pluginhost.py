@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mogrun import pluginload
 from mogrun.errors import PluginError
 from mogrun.masking import mask
-from mogrun.models import GateVerdict, KeySpec, ResolvedJob, StartRequest
+from mogrun.models import KeySpec, ResolvedJob, StartRequest
 from mogrun.plugindecl import OptionSpec, key_registrar, option_registrar
 from mogrun.pluginguard import GuardedPlugin, RunningHook, finite, masking, running_hooks
 from mogrun.plugintables import problems_of
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     import pluggy
 
     from mogrun.errors import MogrunError, RequestInfo
-    from mogrun.models import Event, RunPlan, RunResult, RunState, SessionConfig
+    from mogrun.models import RunPlan, SessionConfig
+    from mogrun.runs import Event, GateVerdict, RunResult, RunState
     from mogrun.waits import Wait
 
 

@@ -38,7 +38,10 @@ def field_hints(cls: Any) -> dict[str, Any]:
 # The value types only a run meets, and their homes: imported when first named (an
 # annotation resolved here, a plugin's ``from mogrun.plugin import Wait``), as check
 # and show resolve their hooks' answers and load every plugin without them.
-ON_FIRST_USE = {"Wait": "mogrun.waits", "WaitKind": "mogrun.waits"}
+ON_FIRST_USE = {
+    "Event": "mogrun.runs", "GateVerdict": "mogrun.runs", "RunResult": "mogrun.runs",
+    "RunState": "mogrun.runs", "Wait": "mogrun.waits", "WaitKind": "mogrun.waits",
+}
 
 
 class _Names(dict[str, Any]):

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.plugin import (
-    GateVerdict,
     Problems,
     RunStatus,
     duration,
@@ -25,6 +24,9 @@ from mogrun.plugin import (
     strings,
     table,
 )
+
+if TYPE_CHECKING:  # a run's value, made where a run is judged: check and show load this plugin too
+    from mogrun.plugin import GateVerdict
 
 KEY = "gates"
 DEFAULT_STATUS = (str(RunStatus.SUCCESS),)
@@ -68,12 +70,18 @@ def matches(event: Any, pattern: str) -> bool:
     return event.type == kind and (not tool or event.tool_name == tool)
 
 
+def _verdict(gate: str, passed: bool, reason: str) -> GateVerdict:
+    from mogrun.plugin import GateVerdict
+
+    return GateVerdict(gate, passed, reason)
+
+
 def status_verdict(status: str | None, allowed: Iterable[str]) -> GateVerdict:
     allowed = list(allowed)
     shown = status or "none"
     if status in allowed:
-        return GateVerdict("status", True, f"status {shown}")
-    return GateVerdict("status", False, f"status {shown}, expected {' or '.join(allowed)}")
+        return _verdict("status", True, f"status {shown}")
+    return _verdict("status", False, f"status {shown}, expected {' or '.join(allowed)}")
 
 
 def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:
@@ -81,11 +89,11 @@ def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:
     if seconds is None:
         seconds = getattr(result, "duration", None)
     if seconds is None:
-        return GateVerdict("max_duration", False, "duration unknown: no server timestamps")
+        return _verdict("max_duration", False, "duration unknown: no server timestamps")
     took, cap = format_duration(round(seconds, 3)), format_duration(limit)
     if seconds <= limit:
-        return GateVerdict("max_duration", True, f"took {took} (max {cap})")
-    return GateVerdict("max_duration", False, f"took {took}, longer than max_duration {cap}")
+        return _verdict("max_duration", True, f"took {took} (max {cap})")
+    return _verdict("max_duration", False, f"took {took}, longer than max_duration {cap}")
 
 
 def server_duration(state: Any) -> float | None:
@@ -106,11 +114,11 @@ def events_verdicts(events: Iterable[Any], required: list[str],
     for pattern in required:
         seen = any(matches(e, pattern) for e in events)
         reason = f"saw {pattern}" if seen else f"no {pattern} event"
-        verdicts.append(GateVerdict("require_events", seen, reason))
+        verdicts.append(_verdict("require_events", seen, reason))
     for pattern in forbidden:
         count = sum(1 for e in events if matches(e, pattern))
         reason = f"no {pattern} event" if not count else f"{count} forbidden {pattern} event(s)"
-        verdicts.append(GateVerdict("forbid_events", not count, reason))
+        verdicts.append(_verdict("forbid_events", not count, reason))
     return verdicts
 
 

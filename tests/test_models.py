@@ -1,6 +1,6 @@
 """Value objects read from API payloads: null fields are unknown, not "None"."""
 
-from mogrun.models import RunState
+from mogrun.runs import RunState
 
 
 def test_null_run_fields_are_empty_not_the_string_none() -> None:

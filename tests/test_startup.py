@@ -98,7 +98,7 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
 
 # What only a run meets: waits, the API's automation values, a run's track and ports.
 RUN_VALUES = ("mogrun.waits", "mogrun.api.automations", "mogrun.engine.track",
-              "mogrun.engine.ports")
+              "mogrun.engine.ports", "mogrun.runs")
 
 
 @pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["--json", "show", "a"]])
@@ -110,9 +110,11 @@ def test_checking_and_showing_load_none_of_a_runs_values(tmp_path, argv) -> None
 
 def test_the_plugin_module_gives_a_runs_values_when_asked() -> None:
     import mogrun.plugin
-    from mogrun import pluginspec, waits
+    from mogrun import pluginspec, runs, waits
 
     assert (mogrun.plugin.Wait, mogrun.plugin.WaitKind) == (waits.Wait, waits.WaitKind)
+    assert (mogrun.plugin.GateVerdict, mogrun.plugin.RunResult) == (runs.GateVerdict,
+                                                                   runs.RunResult)
     assert set(pluginspec.ON_FIRST_USE) <= set(mogrun.plugin.__all__)
     assert pluginspec.return_hint("mogrun_wait") is type(None)  # its spec names a Wait
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):

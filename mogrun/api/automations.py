@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
 from mogrun.errors import RequestInfo, UsageError
-from mogrun.models import Event, ResolvedJob, RunState
+from mogrun.models import ResolvedJob
+from mogrun.runs import Event, RunState
 
 if TYPE_CHECKING:
     import threading

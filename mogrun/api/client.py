@@ -42,8 +42,9 @@ from mogrun.errors import (
     is_retryable,
 )
 from mogrun.masking import mask, masked_error, with_url_forms
-from mogrun.models import Event, ResolvedJob, RunState, StartRequest
+from mogrun.models import ResolvedJob, StartRequest
 from mogrun.reponames import is_full_name
+from mogrun.runs import Event, RunState
 from mogrun.waits import Wait, WaitKind
 
 RetryPolicy = Callable[..., "float | bool | None"]

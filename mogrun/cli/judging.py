@@ -17,7 +17,7 @@ from typing import Any
 
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
-from mogrun.models import RunResult
+from mogrun.runs import RunResult
 
 
 class GateJudge:

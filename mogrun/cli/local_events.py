@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mogrun.models import Event
+from mogrun.runs import Event
 
 
 def events_path(project_dir: Path | str) -> Path:

@@ -34,8 +34,8 @@ from mogrun.cli.state_cmds import (
     with_automations,
 )
 from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
-from mogrun.models import RunResult
 from mogrun.outcomes import Outcome
+from mogrun.runs import RunResult
 from mogrun.threads import start_without_signals
 
 
@@ -241,7 +241,7 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
     from mogrun.engine.automation_kind import reader_for
     from mogrun.engine.follower import Follower, Pace
     from mogrun.engine.session import overridden_pace, poll_override
-    from mogrun.models import RunState
+    from mogrun.runs import RunState
 
     override = poll_override(state.env)
     return Follower(reader_for(client, target.automation), None,

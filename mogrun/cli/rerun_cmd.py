@@ -40,7 +40,8 @@ from mogrun.errors import NothingRecordedError, UsageError
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
     from mogrun.errors import MogrunError
-    from mogrun.models import ResolvedJob, RunState
+    from mogrun.models import ResolvedJob
+    from mogrun.runs import RunState
 
 RERUN_HELP = """Start new attempts of the runs of the latest invocation that did not pass.
 

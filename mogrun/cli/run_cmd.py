@@ -18,7 +18,8 @@ from mogrun.errors import MogrunError, UsageError
 if TYPE_CHECKING:
     from mogrun.ci.shard import Shard
     from mogrun.engine.history import History
-    from mogrun.models import ResolvedJob, RunState
+    from mogrun.models import ResolvedJob
+    from mogrun.runs import RunState
 
 
     class Select(Protocol):

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.errors import MogrunError, RequestRefusedError, UsageError
-from mogrun.models import RunState
 
 if TYPE_CHECKING:  # what running needs is imported there: show only describes a trigger
     from mogrun.api import automations as api
     from mogrun.engine.track import RunTrack
-    from mogrun.models import Event, ResolvedJob, RunPlan
+    from mogrun.models import ResolvedJob, RunPlan
+    from mogrun.runs import Event, RunState
     from mogrun.waits import Wait
 
     class _Sleeper(Protocol):
@@ -180,6 +180,8 @@ class AutomationKind:
                 WaitKind.DEFERRED, "deferred by the installation's concurrency limit (8 "
                 "running); it starts when one of them ends, or the job's timeout ends "
                 "the wait", track.job.timeout, job=track.job.name, run=track.label))
+        from mogrun.runs import RunState
+
         raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
         return Started(RunState.from_api(raw), attached=False)
 

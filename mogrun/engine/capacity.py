@@ -32,7 +32,7 @@ from mogrun.engine.kinds import Sandbox
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError
-from mogrun.models import RunState
+from mogrun.runs import RunState
 from mogrun.taskfile.limits import server_root
 from mogrun.waits import Wait, WaitKind
 

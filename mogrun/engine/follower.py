@@ -26,8 +26,9 @@ from typing import Protocol
 
 from mogrun.durations import parse_moment
 from mogrun.errors import Interrupted, MogrunError
-from mogrun.models import Event, ResolvedJob, RunState
+from mogrun.models import ResolvedJob
 from mogrun.outcomes import RunStatus
+from mogrun.runs import Event, RunState
 from mogrun.waits import Wait, WaitKind
 
 EVENT_LIMIT = 200

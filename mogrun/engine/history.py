@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
-from mogrun.models import GateVerdict
+from mogrun.runs import GateVerdict
 
 if TYPE_CHECKING:
     import sqlite3

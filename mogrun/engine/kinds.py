@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
-    from mogrun.models import Event, ResolvedJob, RunPlan, RunState
+    from mogrun.models import ResolvedJob, RunPlan
+    from mogrun.runs import Event, RunState
 
 
 @dataclass(frozen=True)

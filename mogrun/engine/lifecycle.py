@@ -21,8 +21,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mogrun.engine.track import RunTrack
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
+from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
+from mogrun.runs import Event, RunResult, RunState
 from mogrun.threads import start_without_signals
 from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 

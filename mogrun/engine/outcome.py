@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from mogrun.models import GateVerdict, RunResult, RunState
 from mogrun.outcomes import Outcome
+from mogrun.runs import GateVerdict, RunResult, RunState
 
 DETACHED = Outcome.DETACHED
 

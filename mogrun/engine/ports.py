@@ -13,16 +13,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mogrun.models import (
-    Event,
-    GateVerdict,
-    ResolvedJob,
-    RunPlan,
-    RunResult,
-    RunState,
-    SessionConfig,
-    StartRequest,
-)
+from mogrun.models import ResolvedJob, RunPlan, SessionConfig, StartRequest
+from mogrun.runs import Event, GateVerdict, RunResult, RunState
 
 if TYPE_CHECKING:
     import threading

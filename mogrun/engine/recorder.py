@@ -25,8 +25,9 @@ from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunResult, RunState
+from mogrun.models import ResolvedJob
 from mogrun.outcomes import Outcome, left_going_message
+from mogrun.runs import RunResult, RunState
 
 Warn = Callable[[str], None]
 

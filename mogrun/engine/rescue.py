@@ -21,7 +21,8 @@ from typing import Any
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.runner import Busy, RunExecutor
 from mogrun.engine.slowhooks import HookWatch
-from mogrun.models import ResolvedJob, RunPlan, RunResult
+from mogrun.models import ResolvedJob, RunPlan
+from mogrun.runs import RunResult
 from mogrun.threads import start_without_signals
 
 HOOK_GRACE = 2.0  # seconds a worker may stay in a hook after a signal before its run is ended

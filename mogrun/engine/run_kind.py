@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # show describes a start with this kind, and needs none of th
 
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
-    from mogrun.models import Event, ResolvedJob, RunPlan, RunState
+    from mogrun.models import ResolvedJob, RunPlan
+    from mogrun.runs import Event, RunState
 
 # The working branch of a createBranch start that names none: the server makes one
 # from its key and body (mogplex/external/...); NUL is in no branch name, so no listed

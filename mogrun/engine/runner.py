@@ -38,8 +38,9 @@ from mogrun.errors import (
     StartInterrupted,
 )
 from mogrun.masking import mask
-from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.outcomes import Outcome, RunStatus, refused_message
+from mogrun.runs import Event, GateVerdict, RunResult, RunState
 from mogrun.waits import Wait
 
 INTERRUPT_STOP = "interrupted"

@@ -33,7 +33,8 @@ from mogrun.durations import format_duration
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.outcome import DETACHED, job_outcome
 from mogrun.engine.track import RunTrack
-from mogrun.models import ResolvedJob, RunPlan, RunResult
+from mogrun.models import ResolvedJob, RunPlan
+from mogrun.runs import RunResult
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait, WaitKind
 

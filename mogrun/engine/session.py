@@ -41,8 +41,9 @@ from mogrun.engine.slowhooks import SlowHooks
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError, TaskFileError, UsageError, combine_exit_codes
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, SessionConfig
+from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
+from mogrun.runs import RunResult, RunState
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 from mogrun.threads import start_without_signals
 from mogrun.waits import WaitKind

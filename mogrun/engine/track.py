@@ -23,16 +23,9 @@ from typing import Any
 from mogrun.engine.outcome import server_duration
 from mogrun.errors import LeaveNow
 from mogrun.masking import mask
-from mogrun.models import (
-    Event,
-    ResolvedJob,
-    RunPlan,
-    RunResult,
-    RunState,
-    StartRequest,
-    fitted_key,
-)
+from mogrun.models import ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.outcomes import Outcome
+from mogrun.runs import Event, RunResult, RunState
 
 
 class TakenOver(LeaveNow):

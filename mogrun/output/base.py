@@ -16,7 +16,8 @@ from typing import Protocol, TextIO
 
 from mogrun.durations import parse_moment
 from mogrun.masking import mask
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
+from mogrun.runs import Event, RunResult, RunState
 from mogrun.textsafety import escape_agent_text
 from mogrun.waits import Wait
 

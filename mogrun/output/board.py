@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mogrun.durations import format_duration, parse_moment
-from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import run_label
+from mogrun.runs import RunResult, RunState
 from mogrun.waits import Wait, WaitKind
 
 QUEUED, BLOCKED, WAITING, RUNNING, DONE = "queued", "blocked", "waiting", "running", "done"

@@ -26,7 +26,7 @@ from typing import TextIO
 
 from mogrun import errors
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import SoFar, escape_agent_text
 from mogrun.output.paced import write_line
 from mogrun.output.plain import PlainReporter, result_detail
@@ -37,6 +37,7 @@ from mogrun.output.stepfiles import (
     output_name,
 )
 from mogrun.output.tables import clip, is_failing, render_summary
+from mogrun.runs import RunResult, RunState
 from mogrun.waits import Wait
 
 __all__ = ["GithubReporter", "markdown_cell", "output_name", "report_failure"]

@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import is_terminal, run_label
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.paced import FLUSH_DELAY, flush_quietly
@@ -37,6 +37,7 @@ from mogrun.output.tables import (
     summary_rows,
     table_width,
 )
+from mogrun.runs import Event, RunResult, RunState
 from mogrun.tables import cell_width
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait

@@ -13,11 +13,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.masking import json_forms, mask_data, maskable
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import SoFar
 from mogrun.output.paced import PacedLines
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
+from mogrun.runs import Event, RunResult, RunState
 from mogrun.textsafety import inert_json
 from mogrun.waits import Wait
 

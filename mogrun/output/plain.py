@@ -19,7 +19,7 @@ from typing import TextIO
 
 from mogrun.durations import parse_moment
 from mogrun.masking import mask
-from mogrun.models import Event, ResolvedJob, RunPlan, RunResult, RunState
+from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import (
     UNKNOWN_CLOCK,
     escape_agent_text,
@@ -30,6 +30,7 @@ from mogrun.output.base import (
 )
 from mogrun.output.paced import PacedLines, flush_quietly, write_line
 from mogrun.output.tables import render_summary, result_detail, summary_tail
+from mogrun.runs import Event, RunResult, RunState
 from mogrun.waits import Wait
 
 __all__ = ["PlainReporter", "notice_text", "result_detail"]

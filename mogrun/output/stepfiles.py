@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mogrun.ci.names import github_name, same_name_key
-from mogrun.models import RunResult
 from mogrun.output.paced import note_lost, settled_exit_code
 from mogrun.output.tables import SUMMARY_HEADERS, clip, is_failing, summary_rows
+from mogrun.runs import RunResult
 
 # GitHub drops a step summary over 1 MiB whole ("$GITHUB_STEP_SUMMARY upload
 # aborted, supports content up to a size of 1024k"), and an agent's error has

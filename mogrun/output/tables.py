@@ -14,9 +14,9 @@ from typing import Any
 
 from mogrun.durations import format_duration
 from mogrun.masking import mask
-from mogrun.models import RunResult
 from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
+from mogrun.runs import RunResult
 from mogrun.tables import cell_width, render_table
 
 SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]

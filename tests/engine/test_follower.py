@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, GAP_NOTICE, Follower, Pace
-from mogrun.models import Event, RunState
+from mogrun.runs import Event, RunState
 
 
 def ev(n: int, kind: str = "log") -> Event:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mogrun.cli.local_events import LocalEventLog
 from mogrun.engine.lifecycle import Lifecycle, Observer
-from mogrun.models import Event, RunState
+from mogrun.runs import Event, RunState
 
 
 class Heard(Observer):

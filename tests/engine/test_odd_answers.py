@@ -75,8 +75,8 @@ def test_events_with_odd_field_types_are_shown_not_a_crash(project, mogrun, mode
 
 
 def test_live_view_takes_events_whose_fields_are_not_strings():
-    from mogrun.models import Event, RunState
     from mogrun.output.live import LiveReporter
+    from mogrun.runs import Event, RunState
 
     out = io.StringIO()
     live = job("live")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mogrun.engine.outcome import gated_outcome, job_outcome, outcome_exit_code
-from mogrun.models import GateVerdict, RunResult
+from mogrun.runs import GateVerdict, RunResult
 
 PASS, FAIL = GateVerdict("status", True), GateVerdict("max_duration", False, "too slow")
 

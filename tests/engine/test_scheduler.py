@@ -6,7 +6,8 @@ import threading
 import time
 
 from mogrun.engine.scheduler import Scheduler
-from mogrun.models import ResolvedJob, RunPlan, RunResult, StartRequest
+from mogrun.models import ResolvedJob, RunPlan, StartRequest
+from mogrun.runs import RunResult
 
 
 def job(name, needs=(), repos=("acme/api",)):

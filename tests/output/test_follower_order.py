@@ -5,7 +5,7 @@ later ones, so a plain log never goes back in time."""
 from __future__ import annotations
 
 from mogrun.engine.follower import Follower, Pace
-from mogrun.models import Event, RunState
+from mogrun.runs import Event, RunState
 
 
 def ev(n: int, second: int) -> Event:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from mogrun.models import GateVerdict, RunState
 from mogrun.output.base import make_reporter
 from mogrun.output.github import GithubReporter, output_name
+from mogrun.runs import GateVerdict, RunState
 
 from .values import SECRET, make_event, make_job, make_result
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mogrun.models import GateVerdict, RunState
 from mogrun.output.live import LiveReporter
+from mogrun.runs import GateVerdict, RunState
 from mogrun.waits import Wait, WaitKind
 
 from .values import SECRET, make_event, make_job, make_result

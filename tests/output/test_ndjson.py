@@ -6,8 +6,8 @@ import io
 import json
 import threading
 
-from mogrun.models import GateVerdict, RunState
 from mogrun.output.ndjson import NdjsonReporter
+from mogrun.runs import GateVerdict, RunState
 
 from .values import SECRET, ChunkyStream, make_event, make_job, make_result
 

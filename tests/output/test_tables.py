@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mogrun.durations import format_duration
-from mogrun.models import GateVerdict
 from mogrun.output.tables import gates_cell, reason_lines, render_summary
+from mogrun.runs import GateVerdict
 from mogrun.tables import render_table
 
 from .values import SECRET, make_result

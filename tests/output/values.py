@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import time
 
-from mogrun.models import Event, GateVerdict, ResolvedJob, RunPlan, RunResult, StartRequest
+from mogrun.models import ResolvedJob, RunPlan, StartRequest
+from mogrun.runs import Event, GateVerdict, RunResult
 
 SECRET = "hunter2-sekrit"
 

@@ -6,8 +6,9 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mogrun.models import ResolvedJob, RunPlan, RunResult, RunState, StartRequest
+from mogrun.models import ResolvedJob, RunPlan, StartRequest
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import RunResult, RunState
 
 TOKEN = "mog_live_abcdef123456"
 # How the first warning of a hook asked at every poll or event (``% hook``) ends.

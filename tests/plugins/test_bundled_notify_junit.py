@@ -10,8 +10,9 @@ import pytest
 from mogrun_plugins import junit, notify
 from plugtest_helpers import Receiver, make_job, make_result
 
-from mogrun.models import GateVerdict, SessionConfig
+from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import GateVerdict
 
 
 @pytest.fixture

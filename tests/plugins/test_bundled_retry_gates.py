@@ -21,8 +21,8 @@ from mogrun.errors import (
     TransportError,
     UnauthorizedError,
 )
-from mogrun.models import Event, GateVerdict
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import Event, GateVerdict
 
 REQ = RequestInfo("GET", "http://127.0.0.1/api/v1/mogplex/runs/r1")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from mogrun_plugins import gates
 from plugtest_helpers import make_job, make_result, make_state
 
-from mogrun.models import GateVerdict
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import GateVerdict
 
 
 def test_naive_and_aware_timestamps_fall_back_to_the_local_duration():

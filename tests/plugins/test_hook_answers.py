@@ -28,7 +28,7 @@ def test_watch_answer_that_is_not_a_reason_is_ignored_with_a_warning(answer):
 def test_gate_verdict_with_fields_of_the_wrong_type_is_a_failing_verdict():
     from plugtest_helpers import make_result
 
-    from mogrun.models import GateVerdict
+    from mogrun.runs import GateVerdict
 
     class Sloppy:
         @hookimpl

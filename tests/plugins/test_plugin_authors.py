@@ -21,8 +21,9 @@ from plugtest_helpers import (
 
 from mogrun.errors import GateError, MogrunError, PluginError
 from mogrun.hookspecs import hookimpl
-from mogrun.models import Event, GateVerdict, SessionConfig
+from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import Event, GateVerdict
 
 
 def host_of(plugin: object) -> PluginHost:

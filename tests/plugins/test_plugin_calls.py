@@ -9,8 +9,9 @@ from plugtest_helpers import ONCE, make_job, make_result, make_state
 
 from mogrun.errors import GateError, PluginError, RateLimitedError, RequestInfo
 from mogrun.hookspecs import hookimpl
-from mogrun.models import Event, GateVerdict, SessionConfig
+from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import Event, GateVerdict
 
 
 class Recorder:

@@ -11,8 +11,9 @@ from plugtest_helpers import make_job, make_result
 
 from mogrun.errors import PluginError
 from mogrun.hookspecs import hookimpl
-from mogrun.models import GateVerdict, SessionConfig
+from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
+from mogrun.runs import GateVerdict
 
 CONFIG = SessionConfig(task_file="/p/mogplex.toml", project_dir="/p", base_url="http://x")
 

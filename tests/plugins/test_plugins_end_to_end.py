@@ -115,7 +115,7 @@ def test_every_hook_is_called_at_its_time(tmp_path, mogrun_emulator, cli):
 
 EDIT_GATE = '''
 from mogrun.hookspecs import hookimpl
-from mogrun.models import GateVerdict
+from mogrun.runs import GateVerdict
 
 @hookimpl
 def mogrun_gate(events):
