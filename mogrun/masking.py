@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from mogrun.errors import MogrunError
+    from mogrun.errors import Location, MogrunError
 
 E = TypeVar("E", bound="MogrunError")
 
@@ -47,19 +47,17 @@ def masked_error(error: E, secrets: Iterable[str], **changes: Any) -> E:
                         **changes)
 
 
-def _masked_location(location: Any, ordered: tuple[str, ...]) -> Any:
+def _masked_location(location: Location, ordered: tuple[str, ...]) -> Location:
     """A task file's location with its quoted source line masked (a token pasted into
     the file shows in its excerpt), the column moved so the caret still points at
     the same character (at the mask when it pointed inside a secret)."""
-    from dataclasses import replace
-
     line, column = location.source_line, location.column
     if line is None or not any(secret in line for secret in ordered):
-        return replace(location, path=_mask_with(location.path, ordered))
+        return location._replace(path=_mask_with(location.path, ordered))
     index = len(line) if column is None else column - 1
     shown, moved = _mask_at(line, index, ordered)
-    return replace(location, path=_mask_with(location.path, ordered), source_line=shown,
-                   column=None if column is None else moved + 1)
+    return location._replace(path=_mask_with(location.path, ordered), source_line=shown,
+                             column=None if column is None else moved + 1)
 
 
 def _mask_at(line: str, index: int, ordered: tuple[str, ...]) -> tuple[str, int]:

@@ -20,11 +20,13 @@ import pytest
 from mogrun.testing import job, task_file
 
 PROBE = """
-import json, sys
+import sys
 from mogrun.cli.app import run_cli
 code = run_cli(sys.argv[1:])
+modules = sorted(sys.modules)
+import json
 sys.stdout.flush()
-sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+sys.stderr.write("\\nMODULES " + json.dumps(modules) + "\\n")
 sys.exit(code)
 """
 
@@ -62,6 +64,14 @@ def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
 def test_listing_the_jobs_loads_nothing_heavy(tmp_path, argv) -> None:
     # Templates too (four dataclasses and six patterns): only a --set needs them.
     assert imported(loaded(tmp_path, *argv), (*LIST_NEVER, "mogrun.taskfile.templates")) == []
+
+
+@pytest.mark.parametrize("site", [True, False])
+def test_listing_the_jobs_creates_no_dataclass(tmp_path, site) -> None:
+    # dataclasses imports inspect (ast, dis, tokenize): ~12 ms of a ~80 ms list here.
+    modules = loaded(tmp_path, "list", site=site)
+    assert imported(modules, ("dataclasses", "inspect", "json")) == []
+    assert "json" in loaded(tmp_path, "-l", "--json", site=site)
 
 
 def test_listing_a_file_with_problems_warns_and_loads_nothing_heavy(tmp_path) -> None:

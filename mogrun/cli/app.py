@@ -20,22 +20,22 @@ import io
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
 
 
-@dataclass
 class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
 
-    cwd: str | os.PathLike[str]
-    env: Mapping[str, str]
-    stdout: TextIO
-    stderr: TextIO
-    stdin: TextIO = field(default_factory=io.StringIO)
+    def __init__(self, *, cwd: str | os.PathLike[str], env: Mapping[str, str],
+                 stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> None:
+        self.cwd = cwd
+        self.env = env
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdin: TextIO = io.StringIO() if stdin is None else stdin
 
     def __call__(self, argv: Sequence[str]) -> int:
         state = CliState(env=dict(self.env), workdir=os.fspath(self.cwd), stdout=self.stdout,

@@ -11,13 +11,14 @@ from mogrun.errors import MogrunError
 
 def job_names(ctx: Any) -> list[str]:
     """The task file's job names, honouring a ``-f`` already on the command line."""
-    import dataclasses
+    import copy
 
     from mogrun.cli.state import state_of
 
     root = ctx.find_root() if ctx is not None else None
     params = getattr(root, "params", None) or {}
-    state = dataclasses.replace(state_of(ctx), file=params.get("file"))
+    state = copy.copy(state_of(ctx))  # the shell's line, not the state's: its -f
+    state.file = params.get("file")
     try:
         from mogrun.cli.loading import load_taskfile
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mogrun.errors import MogrunError, UsageError
@@ -50,46 +49,54 @@ def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     return result
 
 
-@dataclass
 class CliState:
-    """The global options plus caches; one per invocation."""
+    """The global options plus caches; one per invocation. (A plain class: ``list``
+    imports it, and ``dataclasses`` imports ``inspect``, ~12 ms of its start.)"""
 
-    file: str | None = None
-    url: str | None = None
-    local: bool = False
-    sets: dict[str, str] = field(default_factory=dict)
-    json_output: bool = False
-    # The command's stdout is data whatever the options (``schema``'s JSON Schema):
-    # what plugins print goes to stderr, as under --json.
-    stdout_is_data: bool = False
-    # Whether the task file's plugins (code from the repository) may load: not for
-    # ``status`` (its retry policy and gates are mogrun's and the installed plugins').
-    repository_code: bool = True
-    quiet: bool = False
-    verbose: bool = False
-    no_color: bool = False
-    no_plugins: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
-    workdir: str = "."  # the invocation's working directory (``cwd`` as a Path)
-    stdout: TextIO = field(default_factory=io.StringIO)
-    stderr: TextIO = field(default_factory=io.StringIO)
-    stdin: TextIO = field(default_factory=io.StringIO)
-    # The invocation's one plugin host (a ``PluginHost``), built on first use
-    # by ``cli.loading.plugin_host``.
-    plugin_host: Any = None
-    # Whether ``cli.loading.plugin_notes`` was asked already: said once per invocation.
-    plugin_notes_said: bool = False
-    # The command being run, once the line is parsed ("run" for ``mogrun JOB``).
-    command: str | None = None
-    # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its failure
-    # that no session summary reported is annotated and summarised by ``MogrunApp``.
-    github_failures: str | None = None
-    # The streams whose reader left (``| head``): what is echoed to them goes nowhere.
-    readers_left: set[str] = field(default_factory=set)
-    _cleanups: list[Any] = field(default_factory=list)
-    # Under GitHub Actions, the token of the stop a command that prints agent or
-    # server text asked for (``hold_github_commands``); None: none.
-    _github_stop: str | None = None
+    def __init__(self, *, env: Mapping[str, str] | None = None, workdir: str = ".",
+                 stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 stdin: TextIO | None = None, file: str | None = None,
+                 local: bool = False) -> None:
+        # The global options, as ``apply_options`` takes them from the command line.
+        self.file = file
+        self.url: str | None = None
+        self.local = local
+        self.sets: dict[str, str] = {}
+        self.json_output = False
+        self.quiet = False
+        self.verbose = False
+        self.no_color = False
+        self.no_plugins = False
+        # The command's stdout is data whatever the options (``schema``'s JSON Schema):
+        # what plugins print goes to stderr, as under --json.
+        self.stdout_is_data = False
+        # Whether the task file's plugins (code from the repository) may load: not for
+        # ``status`` (its retry policy and gates are mogrun's and the installed plugins').
+        self.repository_code = True
+        # The invocation's world: nothing below the app reads os.environ, the process's
+        # cwd or sys.stdout.
+        self.env: Mapping[str, str] = {} if env is None else env
+        self.workdir = workdir  # the invocation's working directory (``cwd`` as a Path)
+        self.stdout: TextIO = io.StringIO() if stdout is None else stdout
+        self.stderr: TextIO = io.StringIO() if stderr is None else stderr
+        self.stdin: TextIO = io.StringIO() if stdin is None else stdin
+        # The invocation's one plugin host (a ``PluginHost``), built on first use
+        # by ``cli.loading.plugin_host``.
+        self.plugin_host: Any = None
+        # Whether ``cli.loading.plugin_notes`` was asked already: said once per invocation.
+        self.plugin_notes_said = False
+        # The command being run, once the line is parsed ("run" for ``mogrun JOB``).
+        self.command: str | None = None
+        # "run" or "rerun" (named or implied) once parsed: under GitHub Actions its
+        # failure that no session summary reported is annotated and summarised by
+        # ``MogrunApp``.
+        self.github_failures: str | None = None
+        # The streams whose reader left (``| head``): what is echoed to them goes nowhere.
+        self.readers_left: set[str] = set()
+        self._cleanups: list[Any] = []
+        # Under GitHub Actions, the token of the stop a command that prints agent or
+        # server text asked for (``hold_github_commands``); None: none.
+        self._github_stop: str | None = None
 
     @property
     def cwd(self) -> Path:

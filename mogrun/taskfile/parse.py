@@ -11,9 +11,8 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mogrun.errors import EmptyTaskFileError, Location, TaskFileError
 
@@ -25,17 +24,18 @@ WHAT_TO_DO = ("prompt", "prompt_file", "automation")
 MAX_DEPTH = 50  # far beyond any real task file, well within Python's recursion limit
 
 
-@dataclass(frozen=True)
-class TaskFile:
-    """A parsed task file. ``jobs`` maps each job name to its raw table."""
+class TaskFile(NamedTuple):
+    """A parsed task file. ``jobs`` maps each job name to its raw table. (A named
+    tuple, not a dataclass: ``list`` imports this module, and ``dataclasses``
+    imports ``inspect``, ~12 ms of its start.)"""
 
     path: Path
     text: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    defaults: dict[str, Any] = field(default_factory=dict)
-    vars: dict[str, Any] = field(default_factory=dict)
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any]  # [mogplex]
+    defaults: dict[str, Any]
+    vars: dict[str, Any]
+    jobs: dict[str, dict[str, Any]]
+    data: dict[str, Any]  # the whole document
 
     @property
     def project_dir(self) -> Path:
@@ -147,7 +147,7 @@ def stand_in(path: Path) -> TaskFile:
     """A task file with nothing in it, at ``path``: what the commands that read the
     history beside a file (``status``, ``cancel``, ``history``) go on with while
     that file does not parse (being edited)."""
-    return TaskFile(path=path, text="", data={})
+    return _tables(path, "", {})
 
 
 def _depth(data: Any) -> int:
@@ -205,7 +205,7 @@ def utf8_text(raw: bytes) -> str:
 
 
 def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
-    draft = TaskFile(path=path, text=text, data=data)
+    draft = _tables(path, text, data)
     tables = {}
     for name in SECTIONS:
         value = data.get(name, {})
@@ -222,6 +222,11 @@ def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
     return TaskFile(path=path, text=text, settings=tables["mogplex"],
                     defaults=tables["defaults"], vars=tables["vars"], jobs=tables["jobs"],
                     data=data)
+
+
+def _tables(path: Path, text: str, data: dict[str, Any]) -> TaskFile:
+    """A task file with its sections not yet read (each its own empty table)."""
+    return TaskFile(path=path, text=text, settings={}, defaults={}, vars={}, jobs={}, data=data)
 
 
 def type_name(value: Any) -> str:

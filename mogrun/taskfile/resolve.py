@@ -176,7 +176,7 @@ def hidden_problems(taskfile: TaskFile, keyed: Sequence[MogrunError], built: lis
     for name, table, wrong in without_wrong_keys(taskfile, keyed, built):
         if names is not None and name not in names:
             continue
-        repaired = replace(taskfile, jobs={**taskfile.jobs, name: table})
+        repaired = taskfile._replace(jobs={**taskfile.jobs, name: table})
         result = check_job(repaired, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
         problems += [p for p in result.problems if independent(p, wrong)]
     return problems

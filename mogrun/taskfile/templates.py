@@ -209,7 +209,7 @@ def _pointed(error: TemplateError, token: str, text: str, start: int) -> Templat
         column = line.find(token, column + 1)
     if column < where.column - 1:  # before the key: not this value's
         return error
-    return error.evolve(location=replace(where, column=column + 1))
+    return error.evolve(location=where._replace(column=column + 1))
 
 
 class TemplateProblems(TemplateError):

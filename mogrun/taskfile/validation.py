@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 from typing import Any
 
 from mogrun.errors import TaskFileError, UnknownKeyError
@@ -67,7 +66,7 @@ def without_jobs(taskfile: TaskFile, names: Collection[str]) -> TaskFile:
     """``taskfile`` judged as if it had no jobs ``names`` (``misdotted_jobs``)."""
     if not names:
         return taskfile
-    return replace(taskfile, jobs={n: t for n, t in taskfile.jobs.items() if n not in names})
+    return taskfile._replace(jobs={n: t for n, t in taskfile.jobs.items() if n not in names})
 
 
 def _name_part(key: str, value: Any, known: Collection[str]) -> bool:
