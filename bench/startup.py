@@ -11,7 +11,9 @@ its commands run in the same loop, so the table shows before and after.
 
 `--venv DIR` reuses (or creates) DIR instead of a temporary venv and reinstalls
 this checkout into it (faster when run often). Targets (issue 13): list <= 5x,
---help <= 10x, check and show <= 8x; --strict exits 1 if one is missed.
+--help <= 10x, check and show <= 8x; --strict exits 1 if one is missed. Also
+printed: a one-option rich-click command's --help in the same loop, the floor
+under any help rich-click renders (click and rich are most of --help).
 """
 
 from __future__ import annotations
@@ -79,10 +81,22 @@ def timed(argv: list[str], cwd: Path) -> float:
     return elapsed
 
 
+# The floor of any help rich-click renders: a one-option command's --help, in the same
+# venv. mogrun's --help (a dozen commands, panels) cannot be cheaper than this.
+RICH_CLICK_FLOOR = """import rich_click
+@rich_click.command()
+@rich_click.option("--name", help="Who to greet.")
+def hello(name):
+    pass
+hello(["--help"])
+"""
+
+
 def commands(pythons: dict[str, Path]) -> dict[tuple[str, str], list[str]]:
     """(build, command) -> argv; the console script of each venv, as users run it."""
     base = next(iter(pythons.values()))
-    table = {("", "python -c pass"): [str(base), "-c", "pass"]}
+    table = {("", "python -c pass"): [str(base), "-c", "pass"],
+             ("", "rich-click floor"): [str(base), "-c", RICH_CLICK_FLOOR]}
     for name, args in ARGS.items():
         for build, python in pythons.items():
             table[(build, name)] = [str(python.with_name("mogrun")), *args]
@@ -118,6 +132,9 @@ def report(medians: dict[tuple[str, str], float], builds: list[str], runs: int) 
         verdict = "ok" if ratio <= target else "MISSED"
         print(f"  {name:<14}" + "".join(f"  {c:>22}" for c in cells) +
               f"   <= {target:g}x {verdict}")
+    floor = medians[("", "rich-click floor")]
+    print(f"  a one-option rich-click command's --help (the floor of --help): "
+          f"{floor * 1000:.1f} ms = {floor / base:.1f}x")
     return missed
 
 

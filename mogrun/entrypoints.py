@@ -11,12 +11,10 @@ at module level but ``os``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """``name = module:attr`` of one group, loadable like importlib's."""
 
     name: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mogrun.errors import MogrunError, PluginError
 from mogrun.models import KeySpec
@@ -34,8 +33,7 @@ RESERVED_OPTIONS = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(NamedTuple):
     """An extra ``mogrun run`` option declared through ``mogrun_add_options``."""
 
     name: str

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun import pluginload
 from mogrun.errors import PluginError
@@ -34,8 +34,7 @@ if TYPE_CHECKING:
     from mogrun.waits import Wait
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """What ``mogrun plugins`` shows about one loaded plugin."""
 
     name: str

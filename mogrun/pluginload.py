@@ -12,10 +12,9 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import PluginError
 from mogrun.tomltext import toml_repr
@@ -34,8 +33,7 @@ SOURCE_TASK_FILE = "task file"
 SOURCE_OPTION = "-p"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A plugin found but not yet registered: its name, source and object."""
 
     name: str

@@ -106,6 +106,34 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
                               "mogrun.engine.capacity", "mogrun.engine.lifecycle")) == []
 
 
+DATACLASSES = """
+import dataclasses, json, sys
+from mogrun.cli.app import run_cli
+code = run_cli(sys.argv[1:])
+found = sorted(f"{name}.{k}" for name, module in list(sys.modules.items())
+               if name.startswith("mogrun") for k, v in vars(module).items()
+               if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == name)
+sys.stdout.flush()
+sys.stderr.write("\\nDATACLASSES " + json.dumps(found) + "\\n")
+sys.exit(code)
+"""
+# The public values of a job before it runs (plugins build and replace them).
+JOB_VALUES = [f"mogrun.models.{name}" for name in
+              ("KeySpec", "ResolvedJob", "RunPlan", "SessionConfig", "StartRequest")]
+
+
+@pytest.mark.parametrize("argv", [["check"], ["show", "b"], ["--json", "show", "a", "b"]])
+def test_checking_and_showing_create_only_the_job_values(tmp_path, argv) -> None:
+    # Each dataclass costs ~1 ms to create (its methods are compiled at import): the
+    # records on these paths are named tuples or plain classes (docs/architecture.md).
+    (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
+    done = subprocess.run([sys.executable, "-c", DATACLASSES, *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", **PYTHONPATH})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr.rpartition("DATACLASSES ")[2]) == JOB_VALUES
+
+
 # What only a run meets: waits, the API's automation values, a run's track and ports.
 RUN_VALUES = ("mogrun.waits", "mogrun.api.automations", "mogrun.engine.track",
               "mogrun.engine.ports", "mogrun.runs")

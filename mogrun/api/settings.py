@@ -14,7 +14,7 @@ Import-cheap on purpose: ``check`` calls ``check_file_url`` without network.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
@@ -26,8 +26,7 @@ API_PREFIX = "/api/v1/mogplex"
 TRUSTED_DOMAIN = "mogplex.com"
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where API requests go: ``base_url`` (a MOGPLEX_URL), ``api_url`` (with
     the API prefix) and ``source`` (``--url``, ``MOGPLEX_URL``, ``task file``,
     ``default`` or ``--local``), which messages name."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DISPATCH_ALL = "all"  # the workflow_dispatch choice that runs every scheduled job
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]")
@@ -31,8 +31,7 @@ def same_name_key(name: str) -> str:
     return name.casefold()
 
 
-@dataclass(frozen=True)
-class JobNameProblem:
+class JobNameProblem(NamedTuple):
     """A job name the workflow cannot carry: ``ci github`` refuses it, ``check``
     warns of it."""
 

@@ -9,7 +9,7 @@ must be set when the job runs), an error for ``run``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mogrun.errors import MogrunError
 from mogrun.models import KeySpec
@@ -27,12 +27,11 @@ from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     """Everything ``check`` found: errors (exit 2) and warnings (exit 0)."""
 
-    errors: list[MogrunError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    errors: list[MogrunError]
+    warnings: list[str]
 
 
 def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,

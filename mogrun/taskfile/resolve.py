@@ -8,8 +8,8 @@ problem it found, as data. ``run`` and ``show`` refuse on the first problem
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 from mogrun.models import KeySpec, ResolvedJob
@@ -30,14 +30,13 @@ from mogrun.taskfile.templates import TemplateClock, render, set_problems, var_p
 from mogrun.taskfile.validation import misdotted_jobs, structural_errors, without_jobs
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """The jobs resolved (needs first) and the problems that stop a run: an unset
     ``env`` name first (a placeholder in its place may cause the others), then
     in file order, as ``check`` lists them."""
 
-    jobs: list[ResolvedJob] = field(default_factory=list)
-    problems: list[MogrunError] = field(default_factory=list)
+    jobs: list[ResolvedJob]
+    problems: list[MogrunError]
 
     def jobs_or_first_problem(self) -> list[ResolvedJob]:
         """The jobs, or the first problem raised (saying how many more there are)."""
@@ -117,7 +116,7 @@ def _resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str
         order = job_order(taskfile, names, with_needs)
     except UsageError:
         if refused:  # the file's problems come first
-            return Resolution(problems=refused)
+            return Resolution(jobs=[], problems=refused)
         raise
     unbuilt: list[str] = []
     if refused:  # the jobs that can still be built are, so the count says every problem
@@ -139,7 +138,7 @@ def _resolve(taskfile: TaskFile, names: Sequence[str], *, key_specs: Mapping[str
             names=set(unbuilt)))
     problems = [*unset, *in_file_order([*refused, *problems])]
     if refused:
-        return Resolution(problems=problems)
+        return Resolution(jobs=[], problems=problems)
     included = set(order)
     jobs = [replace(r.job, needs=tuple(n for n in r.job.needs if n in included))
             for r in results if r.job is not None]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import Location, MogrunError, TemplateError, UsageError
 from mogrun.tomltext import toml_repr
@@ -41,9 +41,10 @@ _FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*(?P<filter>[A-Za-z_]*)\s*"
                        r"(?:\(\s*(?P<q>[\"'])(?P<default>.*?)(?P=q)\s*\))?\s*", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class TemplateClock:
-    """The time names and the random part of default keys, fixed per invocation."""
+class TemplateClock(NamedTuple):
+    """The time names and the random part of default keys, fixed per invocation.
+    (The records of this module are named tuples and plain classes: each dataclass
+    costs ~1 ms to create at import here, and check, show and run import it.)"""
 
     date: str
     week: str
@@ -80,8 +81,7 @@ def _no_var_location(name: str) -> Location | None:
     return None
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """What a template may name while rendering one key of one job.
 
     ``repo`` is ``None`` where it may not be used (inside ``repo`` itself, or a
@@ -104,8 +104,7 @@ class Scope:
     through: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     """A rendered string, the ``env.*`` values it used (secrets), and the unset
     ``env`` names it used (each with its placeholder as written), rendered as
     ``unset-env-NAME``: whether that is an error is the caller's to decide
@@ -115,19 +114,21 @@ class Rendered:
 
     text: str
     secrets: frozenset[str] = frozenset()
-    unset_env: Mapping[str, str] = field(default_factory=dict)
+    unset_env: Mapping[str, str] = MappingProxyType({})
     env_names: frozenset[str] = frozenset()
 
 
-@dataclass
 class _Found:
     """What rendering one text collects, through its vars too; each var is
     rendered once per text (a var naming another twice, ten deep, stays cheap)."""
 
-    secrets: set[str] = field(default_factory=set)
-    unset: dict[str, str] = field(default_factory=dict)
-    env_names: set[str] = field(default_factory=set)
-    vars: dict[str, str | TemplateError] = field(default_factory=dict)
+    __slots__ = ("env_names", "secrets", "unset", "vars")
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+        self.unset: dict[str, str] = {}
+        self.env_names: set[str] = set()
+        self.vars: dict[str, str | TemplateError] = {}
 
 
 class VarTemplateError(TemplateError):
@@ -298,7 +299,7 @@ def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
         raise _VarProblems([_cycle_error(name, scope, key)])
     done = found.vars.get(name)
     if done is None:
-        inner = replace(scope, through=(*scope.through, name))
+        inner = scope._replace(through=(*scope.through, name))
         try:
             done = _render(value, inner, key, found)
             if len(done) > MAX_VAR_TEXT:  # each var is capped, so no text outgrows twice this

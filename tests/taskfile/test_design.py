@@ -54,5 +54,5 @@ def test_errors_are_not_changed_after_they_are_made() -> None:
 def test_rendering_has_no_hidden_mode_switch() -> None:
     from mogrun.taskfile.templates import Scope
 
-    assert "missing_env" not in Scope.__dataclass_fields__
+    assert "missing_env" not in Scope._fields
     assert 'command != "check"' not in (CLI / "loading.py").read_text(encoding="utf-8")
