@@ -306,8 +306,11 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
         raise GateError(_request_refused(plugin, answer, problem))
     if not warned:  # once: a watch hook is asked at every poll, and would fill the screen
         warned.append(hook)
-        warn(mask(f'plugin "{plugin}" returned {_short_repr(answer)} from {hook}; ignored '
-                  f"(expected {_EXPECTED.get(hook, type_label(hint))})", _masked()))
+        text = (f'plugin "{plugin}" returned {_short_repr(answer)} from {hook}{_about()}; '
+                f"ignored (expected {_EXPECTED.get(hook, type_label(hint))})")
+        if hook in REPEATED_HOOKS:
+            text += " (said once: its later wrong answers are not repeated)"
+        warn(mask(text, _masked()))
     return None
 
 

@@ -21,8 +21,9 @@ def test_watch_answer_that_is_not_a_reason_is_ignored_with_a_warning(answer):
     reason = host.watch(job=job, run=job.runs[0], state=make_state("streaming"),
                         unchanged_for=1.0)
     assert reason is None  # a run is never stopped for "False"
-    assert host.warnings == [f'plugin "wrong" returned {answer!r} from mogrun_watch; '
-                             "ignored (expected a reason string or None)"]
+    assert host.warnings == [f'plugin "wrong" returned {answer!r} from mogrun_watch '
+                             f"(run {job.runs[0].label}); ignored (expected a reason string "
+                             "or None) (said once: its later wrong answers are not repeated)"]
 
 
 def test_gate_verdict_with_fields_of_the_wrong_type_is_a_failing_verdict():

@@ -61,7 +61,8 @@ def test_a_crashing_or_wrong_answer_passes_the_turn_to_the_next_plugin():
     assert retry(host) == 1.5
     assert host.warnings == [
         "plugin \"wrong\" returned 'soon' from mogrun_retry_delay; ignored "
-        "(expected seconds (0 to a year), False or None)",
+        "(expected seconds (0 to a year), False or None) (said once: its later wrong answers "
+        "are not repeated)",
         'plugin "crashes" failed in mogrun_retry_delay: RuntimeError: oops'
         f"{ONCE % 'mogrun_retry_delay'}"]
 
@@ -76,7 +77,8 @@ def test_a_delay_that_is_not_a_number_of_seconds_is_ignored(answer):
     host = PluginHost.from_plugins(("odd", Odd()), bundled=False)
     assert retry(host) is None
     assert host.warnings == [f'plugin "odd" returned {answer!r} from mogrun_retry_delay; '
-                             "ignored (expected seconds (0 to a year), False or None)"]
+                             "ignored (expected seconds (0 to a year), False or None)"
+                             " (said once: its later wrong answers are not repeated)"]
 
 
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), ForcedExit(130),

@@ -55,8 +55,9 @@ def test_a_negative_retry_delay_is_a_wrong_answer(tmp_path, mogrun_emulator, mog
     result = mogrun_cli("run", "fix", cwd=tmp_path, env=POLL)
     assert result.exit_code == 0, result  # the bundled retry policy decided
     said = [line for line in result.stderr.splitlines() if "retry_delay" in line]
-    assert said == ['warning: plugin "odd" returned -5 from mogrun_retry_delay; ignored '
-                    "(expected seconds (0 to a year), False or None)"]
+    assert said == ['warning: plugin "odd" returned -5 from mogrun_retry_delay (job fix); '
+                    "ignored (expected seconds (0 to a year), False or None)"
+                    " (said once: its later wrong answers are not repeated)"]
 
 
 @pytest.mark.parametrize("json_out", [False, True])
