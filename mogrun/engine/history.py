@@ -262,7 +262,11 @@ class History:
                 ignore = self.path.parent / ".gitignore"
                 if not ignore.exists():
                     ignore.write_text("*\n", encoding="utf-8")
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+            # Autocommit: a write of one statement is its own transaction, so it costs
+            # one step of sqlite, not a BEGIN, the statement and a COMMIT (each of them
+            # lets go of the GIL, which 200 polling threads then fight over).
+            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0,
+                                       isolation_level=None)
             # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
             # (the WAL is in the OS's hands at commit); only a power cut can lose the
             # last rows, and no run waits for an fsync at each status change.
@@ -395,6 +399,7 @@ class History:
         stamp, by = now_iso(), owner()
 
         def insert(db: sqlite3.Connection) -> list[int]:
+            db.execute("BEGIN")  # every row or none, in one commit
             return [int(db.execute(
                 "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
                 " automation, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -446,7 +451,7 @@ class History:
             with self._lock:
                 try:
                     result = work(self._db)
-                    self._db.commit()
+                    self._db.commit()  # a transaction ``work`` began; nothing after one statement
                     return result
                 except sqlite3.Error as exc:
                     with contextlib.suppress(sqlite3.Error):  # a broken file may refuse it too
