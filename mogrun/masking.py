@@ -98,7 +98,20 @@ def mask_data(value: Any, secrets: Iterable[str] = (), *,
 
 
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
-    """The secrets worth masking, longest first (sorted once, not per string)."""
+    """The secrets worth masking, longest first (sorted once, not per string). A job's
+    secrets (a frozenset, the same for each of its runs' results, rows and hook calls)
+    are sorted once per set."""
+    if type(secrets) is frozenset:
+        return _maskable_set(secrets)
+    return _sorted_maskable(secrets)
+
+
+@functools.lru_cache(maxsize=256)
+def _maskable_set(secrets: frozenset[str]) -> tuple[str, ...]:
+    return _sorted_maskable(secrets)
+
+
+def _sorted_maskable(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
 
 

@@ -228,6 +228,8 @@ def _guard(function: Any, hook: str, plugin: str, warn: Callable[[str], None]) -
                 _RUNNING.pop(thread, None)
             else:
                 _RUNNING[thread] = outer
+        if answer is None:  # an observer's, a watch's "go on": nothing to check
+            return None
         given = {**dict(zip(params, args, strict=False)), **kwargs}
         return _checked(hook, plugin, answer, warn, given, warned)
 

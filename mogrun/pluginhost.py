@@ -310,8 +310,10 @@ class PluginHost:
 
     def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
                     attached: bool) -> None:
-        with masking(self._known, job.secrets, job=job.name, run=run.label):
-            self.pm.hook.mogrun_run_started(job=job, run=run, state=state, attached=attached)
+        hook = self.pm.hook.mogrun_run_started
+        if hook.get_hookimpls():  # once per run: no call when no plugin listens
+            with masking(self._known, job.secrets, job=job.name, run=run.label):
+                hook(job=job, run=run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         hook = self.pm.hook.mogrun_event

@@ -72,6 +72,7 @@ class NdjsonReporter:
         self._secrets: set[str] = set(secrets)
         self._masks = maskable(self._secrets)  # sorted once, not per line
         self._forms = json_forms(self._masks)
+        self._learned: set[frozenset[str]] = set()  # the jobs' secrets taken in
         self._run_ids: dict[str, str] = {}  # run label -> run id, for events
         self._so_far = SoFar()  # for a second signal's summary
         # Notices are plain lines on stderr; quiet drops the info ones there only:
@@ -189,7 +190,8 @@ class NdjsonReporter:
         ``obj["run_id"]`` takes (an event does not carry it). The path of every
         event of a fan-out: no call it can do without."""
         with self._lock:
-            if job is not None and job.secrets:
+            fresh = job is not None and bool(job.secrets) and job.secrets not in self._learned
+            if fresh and job is not None:
                 self._learn(job)
             if run_of:
                 obj["run_id"] = self._run_ids.get(run_of)
@@ -198,11 +200,12 @@ class NdjsonReporter:
                 line = _ENCODER.encode(mask_data(obj, ordered=self._masks))
             # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
             self._lines.write(inert_json(line))
-        if job is not None and job.secrets:
+        if fresh and job is not None:
             self._notices.learn_secrets(job)
 
     def _learn(self, job: ResolvedJob) -> None:
-        """Take in ``job``'s secrets (lock held)."""
+        """Take in ``job``'s secrets (lock held); each set once, not at every line."""
+        self._learned.add(job.secrets)
         if not self._secrets.issuperset(job.secrets):
             self._secrets.update(job.secrets)
             self._masks = maskable(self._secrets)
