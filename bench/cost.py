@@ -202,6 +202,11 @@ def main() -> int:
     parser.add_argument("--part", action="append", default=[], metavar="module:Class.method",
                         help="also time this method as a part of its own (repeatable)")
     args = parser.parse_args()
+    for part in args.part:  # the child would fail on it after a whole fan-out's wait
+        module, _, qualified = part.partition(":")
+        if not module or "." not in qualified:
+            parser.error(f"--part {part}: expected module:Class.method (a module's own "
+                         "function cannot be timed: its callers hold it by name)")
     found = measure(args)
     import mogrun
 
