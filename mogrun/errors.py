@@ -88,9 +88,8 @@ class UsageError(MogrunError):
 
 
 class Location(NamedTuple):
-    """Where in a task file something is; line and column are 1-based. (Values
-    of this module are named tuples, not dataclasses: ``list`` imports it, and
-    ``dataclasses`` imports ``inspect``, ~12 ms of a ~80 ms start.)"""
+    """Where in a task file something is; line and column are 1-based.
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     path: str
     line: int | None = None

@@ -28,9 +28,8 @@ if TYPE_CHECKING:
 
 
 class LoadedSession(NamedTuple):
-    """Everything a command needs once the task file and plugins are loaded. (A
-    named tuple: ``list`` imports this module, and ``dataclasses`` imports
-    ``inspect``, ~12 ms of its start.)"""
+    """Everything a command needs once the task file and plugins are loaded.
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     taskfile: TaskFile
     host: PluginHost

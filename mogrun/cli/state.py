@@ -50,8 +50,8 @@ def parse_sets(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 class CliState:
-    """The global options plus caches; one per invocation. (A plain class: ``list``
-    imports it, and ``dataclasses`` imports ``inspect``, ~12 ms of its start.)"""
+    """The global options plus caches; one per invocation.
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     def __init__(self, *, env: Mapping[str, str] | None = None, workdir: str = ".",
                  stdout: TextIO | None = None, stderr: TextIO | None = None,

@@ -28,8 +28,7 @@ class Started(NamedTuple):
     """A start's answer: the run's first state; ``attached`` when it predates this
     invocation (the first attempt that could have reached the server was a replay).
     ``repo_id``: the repo's id now, when the request's was stale and looked up again.
-    (The answers are named tuples: each dataclass costs ~1 ms to create at import,
-    and ``show`` imports this module to describe a start.)"""
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     state: RunState
     attached: bool = False

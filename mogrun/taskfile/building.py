@@ -46,8 +46,8 @@ from mogrun.tomltext import toml_repr
 
 
 class Context(NamedTuple):
-    """What every job of one resolution shares. (Named tuples here: each dataclass
-    costs ~1 ms to create at import, and check, show and run import this.)"""
+    """What every job of one resolution shares.
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     taskfile: TaskFile
     key_specs: Mapping[str, KeySpec]

@@ -25,9 +25,8 @@ MAX_DEPTH = 50  # far beyond any real task file, well within Python's recursion 
 
 
 class TaskFile(NamedTuple):
-    """A parsed task file. ``jobs`` maps each job name to its raw table. (A named
-    tuple, not a dataclass: ``list`` imports this module, and ``dataclasses``
-    imports ``inspect``, ~12 ms of its start.)"""
+    """A parsed task file. ``jobs`` maps each job name to its raw table.
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     path: Path
     text: str

@@ -154,8 +154,7 @@ class Rule:
     """What a key may hold, said once: the check ``check`` runs (a problem or
     ``None``) and the JSON Schema ``mogrun schema`` writes for editors, which
     must never be stricter than the check. A plain function is a rule too
-    (its schema then allows anything). A plain class: ``list`` imports this
-    module, and ``dataclasses`` would import ``inspect`` (~12 ms of its start)."""
+    (its schema then allows anything). (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     __slots__ = ("check", "help", "json")
 

@@ -43,8 +43,7 @@ _FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*(?P<filter>[A-Za-z_]*)\s*"
 
 class TemplateClock(NamedTuple):
     """The time names and the random part of default keys, fixed per invocation.
-    (The records of this module are named tuples and plain classes: each dataclass
-    costs ~1 ms to create at import here, and check, show and run import it.)"""
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
 
     date: str
     week: str
