@@ -9,7 +9,6 @@ webhook URL is itself a secret.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,8 @@ def post_json(
     """POST ``payload`` as JSON to ``url``; returns the HTTP status (3xx included,
     never followed). Raises ``TransportError`` when no answer came, and
     ``UsageError`` for a URL mogrun refuses (non-loopback ``http://``)."""
+    import json  # here: mogrun.plugin re-exports this, and check and show import that
+
     try:
         body = json.dumps(payload, default=str).encode("utf-8")
     except (TypeError, ValueError) as exc:

@@ -104,6 +104,8 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
     # Nothing of a run session: show describes the job kinds, it runs nothing.
     assert imported(modules, ("mogrun.engine.history", "mogrun.engine.context",
                               "mogrun.engine.capacity", "mogrun.engine.lifecycle")) == []
+    # json (~3 ms) only where JSON is printed: show's request bodies, --json.
+    assert ("json" in modules) == (argv != ["check"])
 
 
 DATACLASSES = """

@@ -9,7 +9,6 @@ here, so they print the same.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -53,20 +52,27 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         path = str(loaded.path) if loaded else location.path if location else _found(state)
         from mogrun.masking import mask
 
-        state.echo(json.dumps({"ok": False,
-                               "file": None if path is None else mask(path, state.secrets),
-                               "errors": [_error_json(state, error)], "warnings": []}))
+        _echo_json(state, {"ok": False,
+                           "file": None if path is None else mask(path, state.secrets),
+                           "errors": [_error_json(state, error)], "warnings": []})
         return 2
     if state.json_output:
         from mogrun.masking import mask, mask_data
 
-        state.echo(json.dumps({"ok": not report.errors,
-                               "file": mask(str(taskfile.path), state.secrets),
-                               "errors": [_error_json(state, e) for e in report.errors],
-                               "warnings": mask_data(report.warnings, state.secrets)}))
+        _echo_json(state, {"ok": not report.errors,
+                           "file": mask(str(taskfile.path), state.secrets),
+                           "errors": [_error_json(state, e) for e in report.errors],
+                           "warnings": mask_data(report.warnings, state.secrets)})
     else:
         _print_report(state, taskfile, report)
     return 2 if report.errors else 0
+
+
+def _echo_json(state: CliState, document: Any) -> None:
+    """One line of ``--json`` output (json imported here: a plain check needs none)."""
+    import json
+
+    state.echo(json.dumps(document))
 
 
 def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
@@ -122,7 +128,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
-            state.echo(json.dumps(document))
+            _echo_json(state, document)
         else:
             state.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
     return 0
@@ -180,6 +186,8 @@ def _at_timeout(doc: dict[str, Any]) -> str:
 
 def job_text(doc: dict[str, Any]) -> list[str]:
     """``show``'s human form of a job document."""
+    import json
+
     lines = [f"job {doc['job']}"]
     for label, value in (("description", doc["description"]),
                          ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),

@@ -130,6 +130,39 @@ def test_a_key_schema_that_is_no_json_is_refused_where_it_is_declared() -> None:
         in caught.value.message
 
 
+def _cyclic() -> dict:
+    schema: dict = {"type": "object"}
+    schema["items"] = [schema]
+    return schema
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": {1, 2}}, {"minimum": float("nan")}, {"maximum": float("inf")},
+    {"enum": [object()]}, {1: "integer key"}, ["type", "string"], _cyclic(),
+    {"deep": [{"a": {"b": {"c": b"bytes"}}}]},
+])
+def test_every_kind_of_schema_json_cannot_write_is_refused(schema) -> None:
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, schema=schema)
+
+    with pytest.raises(PluginError, match="with a schema that is not a JSON object"):
+        host_of(Keys()).key_specs()
+
+
+def test_a_schema_of_plain_json_values_is_kept_as_declared() -> None:
+    shared = {"type": "string", "minLength": 1}
+    schema = {"anyOf": [shared, shared, {"type": "null"}], "enum": ("a", 1, 2.5, True, None)}
+
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, schema=schema)
+
+    assert host_of(Keys()).key_specs()["owner"].schema == schema
+
+
 PRINTS = '''
 from mogrun.plugin import hookimpl
 print("IMPORT PRINT")
