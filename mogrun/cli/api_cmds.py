@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
@@ -30,7 +29,7 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
     repos = connection.client.list_repos(query, limit=limit)
     if state.json_output:
         for repo in repos:
-            click.echo(json.dumps(repo, sort_keys=True))
+            state.echo_json(repo, sort_keys=True)
         return 0
     if not repos:
         where = f" matching {query!r}" if query else ""
@@ -63,9 +62,9 @@ def automations_command(state: CliState, query: str | None) -> int:
     found = list_automations(connection.client, query)
     if state.json_output:
         for automation in found:
-            click.echo(json.dumps({"id": automation.id, "name": automation.name,
-                                   "status": automation.status,
-                                   "published": automation.published}, sort_keys=True))
+            state.echo_json({"id": automation.id, "name": automation.name,
+                             "status": automation.status, "published": automation.published},
+                            sort_keys=True)
         return 0
     if not found:
         where = f" matching {query!r}" if query else ""

@@ -174,17 +174,15 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
 
 
 def _announce_json(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
-    import json
-
     limits = emulator.limits
-    state.echo(json.dumps({
+    state.echo_json({
         "type": "emulator", "url": emulator.url, "api_url": emulator.api_url,
         "write_token": emulator.write_token, "read_token": emulator.read_token,
         "repos": [r["full_name"] for r in emulator.repos],
         "limits": limits.describe() if limits else None,
         "faults": options["faults_spec"], "occupied": options["occupy_spec"],
         "automations": [{"id": a["id"], "name": a["name"]} for a in emulator.automations],
-    }))
+    })
     state.stdout.flush()
 
 

@@ -24,7 +24,6 @@ from mogrun.cli.state_cmds import (
     AUTOMATION_RUN_HINT,
     Target,
     api_client,
-    echo_json,
     located,
     never_started,
     open_state,
@@ -122,8 +121,8 @@ def _never_started(state: CliState, history: Any, rows: Sequence[Any]) -> list[T
             continue
         label = row_label(history, row)
         if state.json_output:
-            echo_json({"type": "not_started", "job": row.job, "repo": row.repo,
-                       "label": label, "attempt": row.attempt, "message": note}, state)
+            state.echo_json({"type": "not_started", "job": row.job, "repo": row.repo,
+                             "label": label, "attempt": row.attempt, "message": note})
         else:
             from mogrun.textsafety import escape_agent_text
 
@@ -180,7 +179,7 @@ class _LogSink:
 
     def _json(self, data: dict[str, Any]) -> None:
         with self.lock:
-            echo_json(data, self.state)
+            self.state.echo_json(data)
 
     def status(self, old: str | None, state: Any) -> None:
         if self.state.json_output:
@@ -342,7 +341,7 @@ class _Verdicts:
         from mogrun.masking import mask_data
 
         with _LogSink.lock:
-            echo_json(mask_data(data, self.secrets), self.state)
+            self.state.echo_json(mask_data(data, self.secrets))
 
 
 def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ reported exactly as ``run`` would report it (exit 2).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
@@ -40,7 +39,7 @@ def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
     rows = plugin_rows(host)
     if state.json_output:
         for row in rows:
-            click.echo(json.dumps(row))
+            state.echo_json(row)
         return 0
     from mogrun.tables import render_table
 

@@ -179,6 +179,18 @@ class CliState:
             # every one passed). The rest of this stream's output goes nowhere.
             self.readers_left.add(name)
 
+    def echo_json(self, data: Any, *, sort_keys: bool = False) -> None:
+        """One NDJSON line on stdout, the one way every ``--json`` object is printed:
+        ASCII, and no ``##[`` in its text (``textsafety.inert_json``: the GitHub
+        Actions runner takes one for a workflow command anywhere in a line, and a
+        repo, an automation or a prompt may hold one). json is imported here: a
+        plain ``list`` or ``check`` prints none."""
+        import json
+
+        from mogrun.textsafety import inert_json
+
+        self.echo(inert_json(json.dumps(data, ensure_ascii=True, sort_keys=sort_keys)))
+
     def hold_github_commands(self) -> None:
         """This command prints agent or server text (``logs``, ``status``...): under
         GitHub Actions its output runs inside ``::stop-commands::`` from here to its

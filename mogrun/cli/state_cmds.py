@@ -10,7 +10,6 @@ history is shown as recorded.
 
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from collections.abc import Callable, Sequence
@@ -197,17 +196,6 @@ def api_client(state: CliState, taskfile: Any) -> Any:
     from mogrun.cli.connect import connect
 
     return connect(state, taskfile=taskfile).client
-
-
-def echo_json(data: dict[str, Any], state: CliState | None = None) -> None:
-    """One NDJSON line (onto ``state``'s stdout when given: any thread may call it)."""
-    from mogrun.textsafety import inert_json
-
-    line = inert_json(json.dumps(data, ensure_ascii=True))  # agent text: no ``##[``
-    if state is not None:
-        state.echo(line)
-    else:
-        click.echo(line)
 
 
 def _echo_safe(text: str, err: bool = False) -> None:
@@ -636,7 +624,7 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     notes = [never_started(history, row) or unjudged(state, history, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
-            echo_json({**_shown_row(row), "note": note})
+            state.echo_json({**_shown_row(row), "note": note})
         return
     if not rows:  # said by nothing_recorded
         return
@@ -852,8 +840,8 @@ def _automation_run_ended(state: CliState, client: Any, history: Any, target: Ta
 def _say_cancelled(state: CliState, target: Target, status: str | None,
                    already_terminal: bool) -> None:
     if state.json_output:
-        echo_json({"run_id": target.run_id, "label": target.label, "status": status,
-                    "already_terminal": already_terminal})
+        state.echo_json({"run_id": target.run_id, "label": target.label, "status": status,
+                         "already_terminal": already_terminal})
     elif already_terminal:
         _echo_safe(f"{_named(target)} had already ended: {status}")
     else:
@@ -919,7 +907,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
         history.close()
     if state.json_output:
         for row in rows:
-            echo_json(_shown_row(row))
+            state.echo_json(_shown_row(row))
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
            [[row.started_at, row.job, row.repo, row.run_id or "-", _shown_status(row),

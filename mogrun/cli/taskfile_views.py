@@ -52,27 +52,20 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         path = str(loaded.path) if loaded else location.path if location else _found(state)
         from mogrun.masking import mask
 
-        _echo_json(state, {"ok": False,
-                           "file": None if path is None else mask(path, state.secrets),
-                           "errors": [_error_json(state, error)], "warnings": []})
+        state.echo_json({"ok": False,
+                         "file": None if path is None else mask(path, state.secrets),
+                         "errors": [_error_json(state, error)], "warnings": []})
         return 2
     if state.json_output:
         from mogrun.masking import mask, mask_data
 
-        _echo_json(state, {"ok": not report.errors,
-                           "file": mask(str(taskfile.path), state.secrets),
-                           "errors": [_error_json(state, e) for e in report.errors],
-                           "warnings": mask_data(report.warnings, state.secrets)})
+        state.echo_json({"ok": not report.errors,
+                         "file": mask(str(taskfile.path), state.secrets),
+                         "errors": [_error_json(state, e) for e in report.errors],
+                         "warnings": mask_data(report.warnings, state.secrets)})
     else:
         _print_report(state, taskfile, report)
     return 2 if report.errors else 0
-
-
-def _echo_json(state: CliState, document: Any) -> None:
-    """One line of ``--json`` output (json imported here: a plain check needs none)."""
-    import json
-
-    state.echo(json.dumps(document))
 
 
 def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
@@ -128,7 +121,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
-            _echo_json(state, document)
+            state.echo_json(document)
         else:
             state.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
     return 0

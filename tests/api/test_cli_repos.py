@@ -175,3 +175,22 @@ def test_local_and_url_are_refused_together(mogrun_cli, tmp_path):
     result = mogrun_cli("--local", "--url", "https://mogplex.com", "repos", cwd=tmp_path)
     assert result.exit_code == 2
     assert "--local and --url cannot be used together" in result.stderr
+
+
+def test_every_json_listing_keeps_workflow_commands_inert(mogrun_cli, mogrun_emulator,
+                                                          tmp_path):
+    """The GitHub Actions runner takes ``##[command]`` for a workflow command anywhere
+    in a line: `automations --json` printed an automation's name (the account's text)
+    as it came, and `list`, `show` and `check` --json a task file's text so; the
+    lines of `logs` and `status` already made it inert."""
+    mogrun_emulator.add_automation("triage ##[error]not ours")
+    write_taskfile(tmp_path, '# edited by hand\r\n[jobs.fix]\r\ndescription = "x ##[warning]y"'
+                             '\r\nrepo = "acme/api"\r\nprompt = "say ##[group]z"\r\n\r\n')
+    for argv in (["automations"], ["list"], ["show", "fix"], ["check"]):
+        result = mogrun_cli("--json", *argv, cwd=tmp_path)
+        assert result.exit_code == 0, (argv, result)
+        assert "##[" not in result.stdout, argv
+        assert result.stdout.strip(), argv
+        assert all(json.loads(line) for line in result.stdout.splitlines())
+    shown = json.loads(mogrun_cli("--json", "show", "fix", cwd=tmp_path).stdout)
+    assert "say ##[group]z" in json.dumps(shown, ensure_ascii=False)  # the same value
