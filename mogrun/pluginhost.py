@@ -310,25 +310,28 @@ class PluginHost:
 
     def run_started(self, *, job: ResolvedJob, run: RunPlan, state: RunState,
                     attached: bool) -> None:
-        hook = self.pm.hook.mogrun_run_started
-        if hook.get_hookimpls():  # once per run: no call when no plugin listens
-            with masking(self._known, job.secrets, job=job.name, run=run.label):
-                hook(job=job, run=run, state=state, attached=attached)
+        self._tell_run("mogrun_run_started", job, run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        hook = self.pm.hook.mogrun_event
-        if hook.get_hookimpls():  # the commonest notice: no call when no plugin listens
-            if getattr(event, "payload", None):  # the plugins' own copy: the output and
-                event = replace(event, payload=_copied(event.payload))  # history show it next
-            with masking(self._known, job.secrets, job=job.name, run=run.label):
-                hook(job=job, run=run, event=event)
+        if getattr(event, "payload", None) and self._heard("mogrun_event"):
+            # The plugins' own copy: the output and history show the event next.
+            event = replace(event, payload=_copied(event.payload))
+        self._tell_run("mogrun_event", job, run, event=event)
 
     def status_changed(self, *, job: ResolvedJob, run: RunPlan, old: str | None,
                        state: RunState) -> None:
-        hook = self.pm.hook.mogrun_status_changed
-        if hook.get_hookimpls():
+        self._tell_run("mogrun_status_changed", job, run, old=old, state=state)
+
+    def _heard(self, name: str) -> bool:
+        """Whether a plugin implements hook ``name``."""
+        return bool(getattr(self.pm.hook, name).get_hookimpls())
+
+    def _tell_run(self, name: str, job: ResolvedJob, run: RunPlan, **kwargs: Any) -> None:
+        """Tell observers of hook ``name`` about one run: asked at every run, event and
+        status, so no pluggy call (nor masking) when no plugin listens."""
+        if self._heard(name):
             with masking(self._known, job.secrets, job=job.name, run=run.label):
-                hook(job=job, run=run, old=old, state=state)
+                getattr(self.pm.hook, name)(job=job, run=run, **kwargs)
 
     def running_hooks(self) -> list[RunningHook]:
         """The plugins' hook calls going on now (one per thread): the engine says
