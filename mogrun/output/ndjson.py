@@ -190,9 +190,10 @@ class NdjsonReporter:
         ``obj["run_id"]`` takes (an event does not carry it). The path of every
         event of a fan-out: no call it can do without."""
         with self._lock:
-            fresh = job is not None and bool(job.secrets) and job.secrets not in self._learned
-            if fresh and job is not None:
-                self._learn(job)
+            # A job whose secrets are not taken in yet (each set once, not at every line).
+            fresh = job if job and job.secrets and job.secrets not in self._learned else None
+            if fresh is not None:
+                self._learn(fresh)
             if run_of:
                 obj["run_id"] = self._run_ids.get(run_of)
             line = _ENCODER.encode(obj)
@@ -200,8 +201,8 @@ class NdjsonReporter:
                 line = _ENCODER.encode(mask_data(obj, ordered=self._masks))
             # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
             self._lines.write(inert_json(line))
-        if fresh and job is not None:
-            self._notices.learn_secrets(job)
+        if fresh is not None:
+            self._notices.learn_secrets(fresh)
 
     def _learn(self, job: ResolvedJob) -> None:
         """Take in ``job``'s secrets (lock held); each set once, not at every line."""
