@@ -1,7 +1,8 @@
 """Local run history in ``.mogrun/history.db`` beside the task file.
 
 Written as things happen (a row when a run starts, updated at each status
-change and at the end) so a crash loses nothing already known. One
+change and at the end) so a crash loses nothing already known; a burst of
+updates from many runs is one transaction (``together``). One
 connection guarded by a lock serves every worker thread; WAL mode lets a
 second mogrun read while this one writes. Rows are keyed by API base URL
 (``"local"`` for ``--local``) so emulator runs never mix with real ones, and
@@ -255,6 +256,7 @@ class History:
         self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
+        self._grouping: int | None = None  # the thread whose ``together`` holds a transaction
         self._read_columns = ", ".join(_COLUMNS)  # what a read selects (``_read_only``)
         try:
             if str(path) != IN_MEMORY:
@@ -399,7 +401,8 @@ class History:
         stamp, by = now_iso(), owner()
 
         def insert(db: sqlite3.Connection) -> list[int]:
-            db.execute("BEGIN")  # every row or none, in one commit
+            if not db.in_transaction:  # ``together``'s, when grouped
+                db.execute("BEGIN")  # every row or none, in one commit
             return [int(db.execute(
                 "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
                 " automation, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -427,6 +430,27 @@ class History:
         sets = " = ?, ".join(names)
         self._write(f"UPDATE runs SET {sets} = ? WHERE id = ?", (*values, row_id), patience)
 
+    def together(self, writes: Sequence[Callable[[], object]],
+                 patience: float | None = None) -> None:
+        """``writes`` (calls of this history's writing methods, made on this thread)
+        in one transaction, every one or none: the status changes of many runs that
+        came while one was being written cost one commit, not one each (and let go
+        of the GIL once, not at every statement)."""
+        if len(writes) == 1:
+            writes[0]()
+            return
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN")
+            self._grouping = threading.get_ident()
+            try:
+                for write in writes:
+                    write()
+            finally:
+                self._grouping = None
+
+        self._committed(work, patience)
+
     def _write(self, sql: str, params: Sequence[Any], patience: float | None = None) -> int:
         return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0),
                                patience)
@@ -440,6 +464,8 @@ class History:
         through ``on_busy`` after the first second. A wait given up on is
         ``HistoryLocked``: the caller keeps the write for later (``recorder``), so
         nothing is lost to a lock that is let go."""
+        if self._grouping == threading.get_ident():  # in ``together``: its lock and commit
+            return work(self._db)
         import contextlib
         import sqlite3
         import time
@@ -463,6 +489,10 @@ class History:
                         raise (HistoryLocked if locked else MogrunError)(
                             f"cannot write run history {self.path}: {exc}"
                             + (f" (waited {waited:.0f} s)" if waited >= 1 else "")) from exc
+                except BaseException:  # not sqlite's (a bad column in ``together``):
+                    with contextlib.suppress(sqlite3.Error):  # no transaction left open
+                        self._db.rollback()
+                    raise
             if not said and self.on_busy is not None:
                 said = True
                 up_to = "" if patience == FOREVER else f" up to {patience:.0f} s"

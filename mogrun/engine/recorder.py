@@ -13,6 +13,7 @@ stops recording. Either way the session's end names the runs the history lacks.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -88,7 +89,13 @@ class HistoryObserver(Observer):
     backlog is written, the next lock is waited for afresh.
 
     Any other error (a broken file, a full disk) stops recording, as said; the
-    runs go on and are named at the end as not recorded."""
+    runs go on and are named at the end as not recorded.
+
+    Who writes: the rows made before a start is sent (``session_started``,
+    ``run_pending``) by the thread sending it, which waits its turn; a run's id,
+    status and result by whichever thread is writing when they come (``_drain``),
+    all that waits in one transaction, so 200 runs' status changes do not queue
+    on one lock a commit each."""
 
     def __init__(self, history: History, invocation: str, warn: Warn,
                  stop: threading.Event | None = None) -> None:
@@ -165,13 +172,13 @@ class HistoryObserver(Observer):
             # Named from env.* (a secret, kept masked): status, logs and rerun read the
             # run through its automation, so the row keeps the automation's id.
             fields["automation"] = track.automation_id
-        self._update(row, **fields)
+        self._update(row, wait=False, **fields)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
         """A status on the way; a terminal one is written with the run's result
         (``run_finished`` follows on every path): one commit fewer per run."""
         if not state.terminal:
-            self._update(self._row(track), status=state.status)
+            self._update(self._row(track), wait=False, status=state.status)
 
     def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
         if track is None:
@@ -190,7 +197,7 @@ class HistoryObserver(Observer):
             fields.update(status=result.status, run_id=track.state.run_id)
         if result.gates:
             fields["gates"] = gates_json(result.gates, track.secrets)
-        self._update(row, **fields)
+        self._update(row, wait=False, **fields)
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = (),
                    ended: Mapping[str, str] | None = None) -> None:
@@ -287,7 +294,7 @@ class HistoryObserver(Observer):
         with self._lock:
             return self._rows.get(id(track))
 
-    def _update(self, row: _Row | None, **fields: Any) -> None:
+    def _update(self, row: _Row | None, *, wait: bool = True, **fields: Any) -> None:
         if row is None:
             return
         if fields.get("run_id"):
@@ -297,26 +304,47 @@ class HistoryObserver(Observer):
             assert row.id is not None  # written before: the backlog keeps order
             history.update(row.id, patience=patience, **fields)
 
-        self._write(row, write)
+        self._write(row, write, wait=wait)
 
-    def _write(self, row: _Row | None, write: Write) -> None:
-        """``write`` made after every write before it, waiting ``LOCK_PATIENCE`` for
-        a lock; while one is held past it (``_held_back``), tried once on its way."""
+    def _write(self, row: _Row | None, write: Write, *, wait: bool = True) -> None:
+        """``write`` made after every write before it. ``wait``: by this thread, which
+        waits ``LOCK_PATIENCE`` for a lock (while one is held past it, ``_held_back``,
+        the file is tried once); else by whichever thread is writing when it comes
+        (``_drain``), and this one goes on."""
         began = time.monotonic()
         with self._lock:
             self._backlog.append((row, write))
             if self.history is None:
                 return
             patience = 0.0 if self._held_back else history_module.LOCK_PATIENCE
-        if self._flushing.acquire(timeout=patience):
+        if wait:
+            if not self._flushing.acquire(timeout=patience):
+                return
             try:
                 self._flush(max(0.0, patience - (time.monotonic() - began)))
             finally:
                 self._flushing.release()
+        self._drain(patience)
+
+    def _drain(self, patience: float) -> None:
+        """The backlog's writes made here unless another thread is making them: that
+        one looks again once it lets go (this loop), so a write added while it
+        wrote is never left behind for the session's end."""
+        while True:
+            with self._lock:
+                if not self._backlog or self.history is None or self._held_back:
+                    return
+            if not self._flushing.acquire(blocking=False):
+                return
+            try:
+                self._flush(patience)
+            finally:
+                self._flushing.release()
 
     def _flush(self, patience: float) -> None:
-        """The backlog's writes made in order (``_flushing`` held) until one is held
-        back (kept, with every one after it) or fails for good (recording stops)."""
+        """The backlog's writes made in order (``_flushing`` held), each batch of them
+        in one transaction, until one is held back (kept, with every one after it)
+        or fails for good (recording stops)."""
         began = time.monotonic()
         while True:
             with self._lock:
@@ -325,9 +353,11 @@ class HistoryObserver(Observer):
                     self._held_back = False  # let go: the next lock is waited for again
                 if history is None or not self._backlog:
                     return
-                _, write = self._backlog[0]
+                writes = [write for _, write in self._backlog]
+            left = max(0.0, patience - (time.monotonic() - began))
             try:
-                write(history, max(0.0, patience - (time.monotonic() - began)))
+                history.together([functools.partial(write, history, left) for write in writes],
+                                 left)
             except HistoryLocked as exc:
                 self._held(exc)
                 return
@@ -335,7 +365,7 @@ class HistoryObserver(Observer):
                 self._failed(exc)
                 return
             with self._lock:
-                self._backlog.pop(0)
+                del self._backlog[:len(writes)]
 
     def _held(self, exc: MogrunError) -> None:
         with self._lock:

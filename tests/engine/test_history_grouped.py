@@ -1,0 +1,95 @@
+"""Writes made together (``History.together``) and status updates that do not
+wait for another thread's write (``HistoryObserver``): a 200-run fan-out's
+status changes cost one commit per burst, and none is left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import threading
+
+import pytest
+
+from mogrun.engine.history import History
+from mogrun.engine.recorder import HistoryObserver
+from mogrun.engine.track import RunTrack
+from mogrun.errors import MogrunError
+from mogrun.models import ResolvedJob, RunPlan, StartRequest
+from mogrun.runs import RunState
+
+
+def make_job(*repos: str) -> ResolvedJob:
+    runs = tuple(RunPlan("build", repo, StartRequest(repo, "do it", f"key-{repo}"))
+                 for repo in repos)
+    return ResolvedJob("build", "", (), runs, 60.0)
+
+
+def _status(path, row_id: int) -> str | None:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT status FROM runs WHERE id = ?", (row_id,)).fetchone()[0]
+
+
+def test_writes_made_together_are_every_one_or_none(tmp_path):
+    history = History(tmp_path / "h.db", "local")
+    first = history.record_start("inv", "build", "acme/api", "k1")
+    second = history.record_start("inv", "build", "acme/web", "k2")
+    with pytest.raises(MogrunError, match="cannot write run history"):
+        history.together([
+            lambda: history.update(first, status="running"),
+            lambda: history.record_start("inv", None, "acme/x", "k3"),  # NOT NULL: refused
+        ])
+    assert _status(history.path, first) is None  # the update before it was not kept
+    with pytest.raises(ValueError, match="not history columns"):  # not sqlite's error
+        history.together([lambda: history.update(first, status="queued"),
+                           lambda: history.update(second, bogus=1)])
+    assert _status(history.path, first) is None
+    # No transaction was left open: the next writes, alone or together, are made.
+    history.update(second, status="queued")
+    history.together([lambda: history.update(first, status="running"),
+                      lambda: history.update(second, status="success")])
+    assert (_status(history.path, first), _status(history.path, second)) == (
+        "running", "success")
+    with sqlite3.connect(history.path) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
+
+
+class _SlowClaim(History):
+    """A history whose claim of one row holds its write until told to go on."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writing, self.go_on = threading.Event(), threading.Event()
+
+    def claim(self, row_id, key, **kwargs) -> None:
+        if key == "slow":
+            self.writing.set()
+            assert self.go_on.wait(10)
+        super().claim(row_id, key, **kwargs)
+
+
+def test_a_status_change_does_not_wait_for_another_thread_s_write(tmp_path):
+    """Every status change of a fan-out waited its turn at the history: 200 threads
+    queued on one lock. Now the thread writing makes it, and the run goes on."""
+    history = _SlowClaim(tmp_path / "h.db", "local")
+    job = make_job("acme/api", "acme/web")
+    observer = HistoryObserver(history, "inv", warn=lambda message: None)
+    observer.session_started([job])
+    slow, quick = (RunTrack.of(job, plan) for plan in job.runs)
+    slow.rebase(dataclasses.replace(slow.base, idempotency_key="slow"))
+    observer.run_pending(quick)
+    claiming = threading.Thread(target=observer.run_pending, args=(slow,))
+    claiming.start()
+    assert history.writing.wait(10)
+    went_on = threading.Event()
+
+    def change() -> None:
+        observer.status(quick, "queued", RunState("r_2", "running"))
+        went_on.set()
+
+    threading.Thread(target=change, daemon=True).start()
+    assert went_on.wait(5), "the status change waited for the other thread's write"
+    history.go_on.set()
+    claiming.join(10)
+    # Made by the thread that was writing, once its write ended: not left for the end.
+    quick_row = observer._rows[id(quick)].id
+    assert _status(history.path, quick_row) == "running"
