@@ -29,6 +29,7 @@ from mogrun.masking import mask
 from mogrun.models import ResolvedJob
 from mogrun.outcomes import Outcome, left_going_message
 from mogrun.runs import RunResult, RunState
+from mogrun.threads import start_without_signals
 
 Warn = Callable[[str], None]
 
@@ -65,6 +66,10 @@ class _Row:
 
 
 Write = Callable[[History, float], None]  # a write of the session, made with a patience
+# A write no thread waits for (an id, a status, a result) is made this long after it
+# comes at most, with every other one that came meanwhile, in one transaction.
+WRITE_DELAY = 0.05
+WRITER_IDLE = 1.0  # seconds without such a write before the writing thread ends
 
 
 class HistoryObserver(Observer):
@@ -93,9 +98,10 @@ class HistoryObserver(Observer):
 
     Who writes: the rows made before a start is sent (``session_started``,
     ``run_pending``) by the thread sending it, which waits its turn; a run's id,
-    status and result by whichever thread is writing when they come (``_drain``),
-    all that waits in one transaction, so 200 runs' status changes do not queue
-    on one lock a commit each."""
+    status and result by the next thread that writes or by the writing thread
+    within ``WRITE_DELAY``, all that waits in one transaction, so 200 runs'
+    status changes do not queue on one lock a commit each. Only a kill of
+    mogrun within ``WRITE_DELAY`` loses one; the session's end makes the rest."""
 
     def __init__(self, history: History, invocation: str, warn: Warn,
                  stop: threading.Event | None = None) -> None:
@@ -107,6 +113,9 @@ class HistoryObserver(Observer):
         history.stop = stop  # ... and given up on at a signal
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one thread makes the backlog's writes at a time
+        self._due = threading.Event()  # set while a write waits for the writing thread
+        self._writer: threading.Thread | None = None  # that thread, while it runs
+        self._closed = False  # the session has ended: every write is made at once
         self._backlog: list[tuple[_Row | None, Write]] = []  # writes not made yet, in order
         self._every_planned: list[_Row] = []  # the rows ``session_started`` writes
         self._path = history.path
@@ -253,13 +262,20 @@ class HistoryObserver(Observer):
     def settle(self) -> None:
         """The writes a lock held back, made now: the session has ended, so this
         waits until the lock is let go (said, with the way out) or Ctrl-C. After
-        a Ctrl-C that came before, the file is tried once: the user asked to leave."""
+        a Ctrl-C that came before, the file is tried once: the user asked to leave.
+        The writes the writing thread had not made yet are made first, as any write."""
+        stopped = self.stop is not None and self.stop.is_set()
+        with self._lock:
+            self._closed = True  # every later write is made at once
+            self._due.set()  # the writing thread leaves
+            patience = 0.0 if stopped else self._patience()
+        with self._flushing:
+            self._flush(patience)
         history = self.history
         with self._lock:
             waiting = len(self._backlog)
         if history is None or not waiting:
             return
-        stopped = self.stop is not None and self.stop.is_set()
         if not stopped:
             self.warn(f"{waiting} write(s) of this session's runs wait for the run history "
                       f"{history.path} to be let go by another process; waiting for it "
@@ -309,14 +325,21 @@ class HistoryObserver(Observer):
     def _write(self, row: _Row | None, write: Write, *, wait: bool = True) -> None:
         """``write`` made after every write before it. ``wait``: by this thread, which
         waits ``LOCK_PATIENCE`` for a lock (while one is held past it, ``_held_back``,
-        the file is tried once); else by whichever thread is writing when it comes
-        (``_drain``), and this one goes on."""
+        the file is tried once); else by the next thread that writes, or by the
+        writing thread within ``WRITE_DELAY`` (``_write_when_due``), and this one
+        goes on."""
         began = time.monotonic()
         with self._lock:
             self._backlog.append((row, write))
             if self.history is None:
                 return
-            patience = 0.0 if self._held_back else history_module.LOCK_PATIENCE
+            patience = self._patience()
+            if not wait and not self._closed:
+                self._due.set()
+                if self._writer is None:
+                    self._writer = start_without_signals(self._write_when_due,
+                                                         "mogrun-history")
+                return
         if wait:
             if not self._flushing.acquire(timeout=patience):
                 return
@@ -325,6 +348,28 @@ class HistoryObserver(Observer):
             finally:
                 self._flushing.release()
         self._drain(patience)
+
+    def _patience(self) -> float:
+        """How long a write waits for another process's lock (``_lock`` held)."""
+        return 0.0 if self._held_back else history_module.LOCK_PATIENCE
+
+    def _write_when_due(self) -> None:
+        """The writing thread: the writes no thread waits for, gathered for
+        ``WRITE_DELAY`` and made in one transaction. It ends once none has come for
+        ``WRITER_IDLE``, or at the session's end (``settle`` makes what is left)."""
+        while True:
+            woke = self._due.wait(WRITER_IDLE)
+            if woke and not self._closed:
+                time.sleep(WRITE_DELAY)
+            with self._lock:
+                due = self._due.is_set()
+                self._due.clear()
+                if not due or self._closed:
+                    self._writer = None
+                    return
+                patience = self._patience()
+            with self._flushing:
+                self._flush(patience)
 
     def _drain(self, patience: float) -> None:
         """The backlog's writes made here unless another thread is making them: that

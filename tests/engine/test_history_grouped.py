@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+import time
 
 import pytest
 
+from mogrun.engine import recorder
 from mogrun.engine.history import History
 from mogrun.engine.recorder import HistoryObserver
 from mogrun.engine.track import RunTrack
@@ -93,3 +95,44 @@ def test_a_status_change_does_not_wait_for_another_thread_s_write(tmp_path):
     # Made by the thread that was writing, once its write ended: not left for the end.
     quick_row = observer._rows[id(quick)].id
     assert _status(history.path, quick_row) == "running"
+
+
+def test_a_status_change_alone_is_written_within_a_moment_and_its_thread_ends(tmp_path):
+    """No other write comes to make it: the writing thread does, within WRITE_DELAY
+    (a status read from another terminal is never stale for long), then ends."""
+    history = History(tmp_path / "h.db", "local")
+    job = make_job("acme/api")
+    observer = HistoryObserver(history, "inv", warn=lambda message: None)
+    observer.session_started([job])
+    track = RunTrack.of(job, job.runs[0])
+    observer.run_pending(track)
+    row = observer._rows[id(track)].id
+    observer.status(track, "queued", RunState("r_1", "running"))
+    assert _status(history.path, row) is None  # not made by the run's own thread
+    deadline = time.monotonic() + 5
+    while _status(history.path, row) != "running":
+        assert time.monotonic() < deadline, "never written"
+        time.sleep(0.01)
+    while any(thread.name == "mogrun-history" for thread in threading.enumerate()):
+        assert time.monotonic() < deadline + recorder.WRITER_IDLE, "the thread stayed"
+        time.sleep(0.05)
+
+
+def test_the_session_s_end_makes_the_writes_still_waiting(tmp_path, monkeypatch):
+    """Whatever the writing thread had not made yet is made by ``kept``, before the
+    command says what the history holds, and no lock wait is said for it."""
+    monkeypatch.setattr(recorder, "WRITE_DELAY", 30.0)  # the thread would come late
+    said: list[str] = []
+    history = History(tmp_path / "h.db", "local")
+    job = make_job("acme/api", "acme/web")
+    observer = HistoryObserver(history, "inv", warn=said.append)
+    observer.session_started([job])
+    tracks = [RunTrack.of(job, plan) for plan in job.runs]
+    for track in tracks:
+        observer.run_pending(track)
+        observer.status(track, "queued", RunState(f"r_{track.label}", "running"))
+    began = time.monotonic()
+    assert observer.kept()
+    assert time.monotonic() - began < 5 and said == []
+    assert [_status(history.path, observer._rows[id(t)].id) for t in tracks] == [
+        "running", "running"]
