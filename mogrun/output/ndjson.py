@@ -189,8 +189,8 @@ class NdjsonReporter:
         """Write ``obj`` as one line; ``run_of``: the label of the run whose id
         ``obj["run_id"]`` takes (an event does not carry it). The path of every
         event of a fan-out: no call it can do without, and the line is made
-        outside the lock (200 threads queued on it cost 6% of a fan-out's CPU);
-        only its write, which keeps the lines whole and in order, is inside."""
+        outside the lock a fan-out's 200 threads share; only its write, which
+        keeps the lines whole and in order, is inside."""
         # A job whose secrets are not taken in yet (each set once, not at every line).
         fresh = job if job and job.secrets and job.secrets not in self._learned else None
         if fresh is not None:
@@ -211,11 +211,12 @@ class NdjsonReporter:
 
     def _learn(self, job: ResolvedJob) -> None:
         """Take in ``job``'s secrets (lock held); each set once, not at every line."""
-        self._learned.add(job.secrets)
         if not self._secrets.issuperset(job.secrets):
             self._secrets.update(job.secrets)
             masks = maskable(self._secrets)
             self._masking = masks, json_forms(masks)  # one value: read together, unlocked
+        # Last: a thread that finds the job learned (unlocked) then reads its masks.
+        self._learned.add(job.secrets)
 
 
 def _step_files(env: Mapping[str, str], lines: PlainReporter) -> StepFiles:

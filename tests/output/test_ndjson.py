@@ -174,3 +174,35 @@ def test_a_set_is_a_list_with_or_without_secrets():
         rep.event(job, job.runs[0], make_event(payload={"set": {1}}))
         (obj,) = objects(out)
         assert obj["event"]["payload"]["set"] == [1]
+
+
+def test_a_line_made_while_another_thread_takes_in_its_job_s_secrets_is_masked(monkeypatch):
+    """Lines are made outside the lock: a thread that found the job's secrets taken
+    in while another was still building their masks wrote the secret in clear."""
+    from mogrun.output import ndjson
+
+    learning, go_on = threading.Event(), threading.Event()
+    real = ndjson.json_forms
+
+    def slow_forms(masks):
+        learning.set()
+        assert go_on.wait(10)
+        return real(masks)
+
+    out = io.StringIO()
+    rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+    monkeypatch.setattr(ndjson, "json_forms", slow_forms)
+    job = make_job()
+    run = job.runs[0]
+    first = threading.Thread(target=rep.event, args=(job, run, make_event("one")))
+    first.start()
+    assert learning.wait(10)  # the first line's thread is taking the secrets in
+    second = threading.Thread(target=rep.event, args=(job, run, make_event(f"two {SECRET}")))
+    second.start()
+    second.join(0.3)  # not done before the masks are: it waits for them
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    rep.close()
+    assert SECRET not in out.getvalue()
+    assert sorted(o["event"]["message"] for o in objects(out)) == ["one", "two ***"]
