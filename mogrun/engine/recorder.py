@@ -399,18 +399,26 @@ class HistoryObserver(Observer):
                 if history is None or not self._backlog:
                     return
                 writes = [write for _, write in self._backlog]
+                # The row ids this batch may give out: taken back if it is rolled back.
+                ids = [(row, row.id) for row in self._rows_of(self._backlog)]
             left = max(0.0, patience - (time.monotonic() - began))
             try:
                 history.together([functools.partial(write, history, left) for write in writes],
                                  left)
-            except HistoryLocked as exc:
-                self._held(exc)
-                return
             except MogrunError as exc:
-                self._failed(exc)
+                for row, before in ids:
+                    row.id = before
+                (self._held if isinstance(exc, HistoryLocked) else self._failed)(exc)
                 return
             with self._lock:
                 del self._backlog[:len(writes)]
+
+    def _rows_of(self, writes: list[tuple[_Row | None, Write]]) -> list[_Row]:
+        """The rows ``writes`` are of (``None``: the session's planned rows; lock held)."""
+        rows = {id(row): row for row, _ in writes if row is not None}
+        if any(row is None for row, _ in writes):
+            rows.update((id(row), row) for row in self._every_planned)
+        return list(rows.values())
 
     def _held(self, exc: MogrunError) -> None:
         with self._lock:

@@ -136,3 +136,50 @@ def test_the_session_s_end_makes_the_writes_still_waiting(tmp_path, monkeypatch)
     assert time.monotonic() - began < 5 and said == []
     assert [_status(history.path, observer._rows[id(t)].id) for t in tracks] == [
         "running", "running"]
+
+
+class _BrokenUpdate(History):
+    """A history whose record_start of one key waits to be told to go on, and whose
+    status updates fail as a full disk would."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writing, self.go_on = threading.Event(), threading.Event()
+
+    def record_start(self, invocation, job, repo, key, **kwargs) -> int:
+        if key == "slow":
+            self.writing.set()
+            assert self.go_on.wait(10)
+        return super().record_start(invocation, job, repo, key, **kwargs)
+
+    def update(self, row_id, **fields) -> None:
+        if fields.get("status") == "running":
+            raise MogrunError(f"cannot write run history {self.path}: disk I/O error")
+        super().update(row_id, **fields)
+
+
+def test_a_batch_that_fails_takes_back_the_rows_it_gave_out(tmp_path):
+    """A row inserted in a batch rolled back has no id: the end names its run as not
+    in the history at all, not as a row missing only its last changes."""
+    said: list[str] = []
+    history = _BrokenUpdate(tmp_path / "h.db", "local")
+    job = make_job("acme/api", "acme/web")
+    observer = HistoryObserver(history, "inv", warn=said.append)
+    slow, other = (RunTrack.of(job, plan) for plan in job.runs)  # no planned rows
+    slow.rebase(dataclasses.replace(slow.base, idempotency_key="slow"))
+    first = threading.Thread(target=observer.run_pending, args=(slow,))
+    first.start()
+    assert history.writing.wait(10)
+    second = threading.Thread(target=observer.run_pending, args=(other,))
+    second.start()
+    observer.status(other, "queued", RunState("r_2", "running"))  # joins the same batch
+    time.sleep(0.2)  # the second start's write waits its turn behind the first
+    history.go_on.set()
+    first.join(10)
+    second.join(10)
+    assert observer._rows[id(other)].id is None  # the batch's INSERT was rolled back
+    assert not observer.kept()
+    assert any("runs are no longer recorded" in line for line in said), said
+    unrecorded = [line for line in said if line.startswith("not recorded")]
+    assert len(unrecorded) == 1 and "build:acme/web (no run, key key-acme/web)" in (
+        unrecorded[0]), unrecorded
