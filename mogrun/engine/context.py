@@ -55,6 +55,8 @@ class SessionDeps:
     sandbox_cap: int = 3  # [mogplex] sandboxes
     slots: SandboxSlots | None = None  # the account's sandbox slots (capacity-aware starts)
     recall: Callable[[str], HistoryRow | None] = lambda key: None  # an earlier start of a key
+    # Whether another invocation sent a (masked) key: its start replays, needing no sandbox.
+    sent_before: Callable[[str], bool] = lambda key: False
     give_up: DueStop = field(default_factory=DueStop)
     said: threading.Event = field(default_factory=threading.Event)  # the first signal's line
     rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it

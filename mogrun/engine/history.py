@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
 T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
+_IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 
 _SCHEMA = """
@@ -598,6 +599,20 @@ class History:
         rows = self._select("idempotency_key = ? AND invocation != ? AND request != ''",
                             (key, invocation), limit=1)
         return rows[0] if rows else None
+
+    def keys_sent_before(self, keys: Collection[str], invocation: str) -> frozenset[str]:
+        """Those of ``keys`` another invocation sent with a body (``earlier_start``'s
+        rows), read ``_IN_CHUNK`` keys a query: a fan-out asks once for all its runs,
+        not once before each start."""
+        wanted, found = sorted(keys), set[str]()
+        for at in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[at:at + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.update(values[0] for values in self._read(
+                "SELECT DISTINCT idempotency_key FROM runs WHERE base_url = ? AND"
+                f" idempotency_key IN ({marks}) AND invocation != ? AND request != ''",
+                (self.base_url, *chunk, invocation)))
+        return frozenset(found)
 
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)

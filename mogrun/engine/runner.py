@@ -253,8 +253,8 @@ class RunExecutor:
         invocation already sent: the start replays (attaches to) that run, and
         needs no sandbox (a {{ date }} key's CI retry of a job done today)."""
         slots, want = self.deps.slots, kind.sandbox(track)
-        if slots is not None and want is not None and self.deps.recall(
-                mask(track.key, track.secrets)) is None:
+        if slots is not None and want is not None and not self.deps.sent_before(
+                mask(track.key, track.secrets)):
             slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
                           label=track.label, job=track.job)
 

@@ -1,6 +1,7 @@
-"""Writes made together (``History.together``) and status updates that do not
-wait for another thread's write (``HistoryObserver``): a 200-run fan-out's
-status changes cost one commit per burst, and none is left behind."""
+"""The history work a fan-out no longer does on each run's thread: writes made
+together (``History.together``), status updates that do not wait for another
+thread's write (``HistoryObserver``), and the keys sent before read once for all
+the planned runs (``session._sent_before``)."""
 
 from __future__ import annotations
 
@@ -183,3 +184,40 @@ def test_a_batch_that_fails_takes_back_the_rows_it_gave_out(tmp_path):
     unrecorded = [line for line in said if line.startswith("not recorded")]
     assert len(unrecorded) == 1 and "build:acme/web (no run, key key-acme/web)" in (
         unrecorded[0]), unrecorded
+
+
+class _CountedReads(History):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads = 0
+
+    def _read(self, sql, params):
+        self.reads += 1
+        return super()._read(sql, params)
+
+
+def test_keys_sent_before_are_read_for_a_whole_fan_out_at_once(tmp_path):
+    """A 1,000-run fan-out read the history before each start (is its key an earlier
+    invocation's, whose start only replays?): now once per 500 planned keys, and a
+    key that is not planned (a later attempt's) is still read when asked."""
+    from mogrun.engine.session import _sent_before
+
+    history = _CountedReads(tmp_path / "h.db", "local")
+    repos = [f"acme/r{i:04d}" for i in range(1200)]
+    job = make_job(*repos)
+    # An earlier invocation sent two of the keys (with a body); a third it only planned.
+    for repo in repos[:2]:
+        history.claim(history.record_start("old", "build", repo, None), f"key-{repo}",
+                      request='{"prompt": "do it"}')
+    history.record_planned("old", [("build", repos[2], "")])
+    history.claim(history.record_start("inv", "build", repos[3], None), f"key-{repos[3]}",
+                  request='{"prompt": "do it"}')  # this invocation's own: not earlier
+    history.reads = 0
+    sent_before = _sent_before(history, "inv", [job])
+    assert history.reads == 3  # 1,200 keys, 500 a query
+    assert [sent_before(f"key-{repo}") for repo in repos[:5]] == [
+        True, True, False, False, False]
+    assert [sent_before(f"key-{repo}") for repo in repos].count(True) == 2
+    assert history.reads == 3
+    assert not sent_before("key-acme/r0000~attempt-2")
+    assert history.reads == 4  # not planned: read when asked
