@@ -4,11 +4,12 @@ Runs ``python -m mogrun`` as a subprocess (real defaults: no test poll
 interval) against an in-process emulator (every limit lifted, the sandbox cap
 too, and raised to N in the task file), and prints wall time as a ratio to
 the ideal (N x D s / J slots), client CPU ms and context switches per run,
-requests per run, repo look-ups and the peak RSS of the mogrun process. Beside it, in alternating
-rounds, the same fan-out by ``bench/minimal_client.py`` (bare urllib3: starts
-and polls at mogrun's interval, nothing else), so CPU is also shown as a
-ratio to that floor: this VM's speed drifts by 2x between minutes, so only
-numbers measured in the same rounds compare. With ``--before REV`` (repeatable) the
+requests per run, repo look-ups and the peak RSS of the mogrun process.
+Beside it, in alternating rounds, the same fan-out by
+``bench/minimal_client.py`` (bare urllib3: starts and polls at mogrun's
+interval, nothing else), so CPU is also shown as a ratio to that floor: this
+VM's speed drifts by 2x between minutes, so only numbers measured in the same
+rounds compare. With ``--before REV`` (repeatable) the
 mogrun of git revision REV (a temporary worktree) runs in the same rounds too.
 ``--output plain`` measures mogrun's default (human) output instead of ``--json``.
 
@@ -130,8 +131,8 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
         "wall time s": wall,
         **timeline(runs, requests, launched, args.jobs),
         "CPU ms per run": cpu * 1000 / args.runs,
-        # Each a thread put to sleep (a lock, the GIL, I/O) or pre-empted: where 200
-        # threads contend, the count follows the CPU.
+        # Each a thread put to sleep (a lock, the GIL, I/O) or pre-empted: more than
+        # the minimal client's is CPU spent on threads contending, not on work.
         "context switches per run": (usage.ru_nvcsw + usage.ru_nivcsw) / args.runs,
         "requests per run": len(requests) / args.runs,
         "repo look-ups": sum(1 for r in requests if r.path.endswith("/repos")),
