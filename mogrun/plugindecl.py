@@ -7,7 +7,6 @@ Kept apart from ``pluginhost`` (which calls the hooks) so each stays small.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -15,7 +14,7 @@ from typing import Any, NamedTuple
 from mogrun.errors import MogrunError, PluginError
 from mogrun.models import KeySpec
 from mogrun.pluginguard import NOT_PLUGIN_FAULTS, PLUGIN_FAULTS, current_plugin, describe_exc
-from mogrun.taskfile.schema import JOB_KEYS
+from mogrun.taskfile.schema import JOB_KEYS, json_problems
 
 # Keys the task file itself owns; a plugin may not declare them.
 BUILTIN_JOB_KEYS = frozenset(JOB_KEYS)
@@ -108,36 +107,8 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
 
 
 def _is_json(schema: object) -> bool:
-    """Whether ``schema`` is a JSON object ``mogrun schema`` can write as it is: dicts
-    with string keys, lists, strings, finite numbers, booleans and None, at most
-    ``_JSON_DEPTH`` deep (a cycle never ends). Walked by hand, not ``json.dumps``:
-    check and show declare every key, and json is ~3 ms of their start."""
-    pending: list[tuple[object, int]] = [(schema, 0)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > _JSON_DEPTH:
-            return False
-        if isinstance(value, dict):
-            if not all(isinstance(key, str) for key in value):
-                return False
-            pending += [(item, depth + 1) for item in value.values()]
-        elif depth == 0:
-            return False  # the fragment itself is an object
-        elif isinstance(value, list | tuple):
-            pending += [(item, depth + 1) for item in value]
-        elif not _json_scalar(value):
-            return False
-    return True
-
-
-def _json_scalar(value: object) -> bool:
-    """A string, a finite number, a boolean or None (a bool is an int)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, str | int)
-
-
-_JSON_DEPTH = 100  # far beyond any schema fragment
+    """Whether ``schema`` is a JSON object ``mogrun schema`` can write as it is."""
+    return isinstance(schema, dict) and next(json_problems(schema), None) is None
 
 
 def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> Callable[..., Any]:
