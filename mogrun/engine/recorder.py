@@ -99,8 +99,8 @@ class HistoryObserver(Observer):
     Who writes: the rows made before a start is sent (``session_started``,
     ``run_pending``) by the thread sending it, which waits its turn; a run's id,
     status and result by the next thread that writes or by the writing thread
-    within ``WRITE_DELAY``, all that waits in one transaction, so 200 runs'
-    status changes do not queue on one lock a commit each. Only a kill of
+    within ``WRITE_DELAY``, all that waits in one transaction, so a status
+    change costs its run's thread an append, not a commit. Only a kill of
     mogrun within ``WRITE_DELAY`` loses one; the session's end makes the rest."""
 
     def __init__(self, history: History, invocation: str, warn: Warn,
