@@ -229,8 +229,8 @@ def run_session(
             armed=sleeper.armed if sleeper is not None else SessionDeps.armed,
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
             sandbox_cap=options.sandboxes or _sandbox_cap(config),
-            recall=_recall(ports.history, invocation),
-            sent_before=_sent_before(ports.history, invocation, jobs),
+            recall=(recall := _recall(ports.history, invocation)),
+            sent_before=_sent_before(ports.history, invocation, jobs, recall),
             rerun_command=rerun_command or RERUN, said=watch.said, command=command,
         )
         progress = SessionProgress()
@@ -423,12 +423,13 @@ def _recall(history: History | None, invocation: str) -> Callable[[str], History
     return lambda key: history.earlier_start(key, invocation)
 
 
-def _sent_before(history: History | None, invocation: str,
-                 jobs: Sequence[ResolvedJob]) -> Callable[[str], bool]:
+def _sent_before(history: History | None, invocation: str, jobs: Sequence[ResolvedJob],
+                 recall: Callable[[str], HistoryRow | None]) -> Callable[[str], bool]:
     """Whether an earlier invocation sent a (masked) key. The planned runs' own keys
     are read at once here (one query per 500: a 1,000-run fan-out read the history
-    before each start); any other (a later attempt's, one a plugin's hook set) when
-    asked. A key another process sends meanwhile is found by its start's replay."""
+    before each start); any other (a later attempt's, one a plugin's hook set) is
+    looked up with ``recall`` when asked. A key another process sends meanwhile is
+    found by its start's replay."""
     if history is None:
         return lambda key: False
     planned = {mask(plan.request.idempotency_key, job.secrets)
@@ -441,7 +442,7 @@ def _sent_before(history: History | None, invocation: str,
     def sent_before(key: str) -> bool:
         if key in planned:
             return key in sent
-        return history.earlier_start(key, invocation) is not None
+        return recall(key) is not None
 
     return sent_before
 

@@ -213,7 +213,8 @@ def test_keys_sent_before_are_read_for_a_whole_fan_out_at_once(tmp_path):
     history.claim(history.record_start("inv", "build", repos[3], None), f"key-{repos[3]}",
                   request='{"prompt": "do it"}')  # this invocation's own: not earlier
     history.reads = 0
-    sent_before = _sent_before(history, "inv", [job])
+    sent_before = _sent_before(history, "inv", [job],
+                               lambda key: history.earlier_start(key, "inv"))
     assert history.reads == 3  # 1,200 keys, 500 a query
     assert [sent_before(f"key-{repo}") for repo in repos[:5]] == [
         True, True, False, False, False]
