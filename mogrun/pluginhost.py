@@ -50,6 +50,9 @@ class PluginHost:
         self.pm = pm
         self._candidates: list[pluginload.Candidate] = []
         self._registered: dict[str, Any] = {}  # plugin name -> what pluggy holds
+        # Hook name -> whether a plugin implements it: asked at every run, event and
+        # status of a fan-out, and the answer changes only when plugins come or go.
+        self._heard_of: dict[str, bool] = {}
         self.warnings: list[str] = []
         self.on_warning: Callable[[str], None] | None = None
         self._key_specs: dict[str, KeySpec] | None = None
@@ -159,6 +162,7 @@ class PluginHost:
             raise
         finally:
             self._key_specs = None
+            self._heard_of.clear()
 
     def _add(self, candidates: Sequence[pluginload.Candidate]) -> None:
         for cand in candidates:
@@ -171,6 +175,7 @@ class PluginHost:
     def _unregister(self, cand: pluginload.Candidate) -> None:
         self.pm.unregister(self._registered.pop(cand.name))
         self._candidates.remove(cand)
+        self._heard_of.clear()
 
     def _guard(self, cand: pluginload.Candidate, hooks: dict[str, tuple[str, Any]]) -> Any:
         return GuardedPlugin(cand.plugin, cand.name, hooks, self.warn)
@@ -323,8 +328,11 @@ class PluginHost:
         self._tell_run("mogrun_status_changed", job, run, old=old, state=state)
 
     def _heard(self, name: str) -> bool:
-        """Whether a plugin implements hook ``name``."""
-        return bool(getattr(self.pm.hook, name).get_hookimpls())
+        """Whether a plugin implements hook ``name`` (remembered until plugins change)."""
+        heard = self._heard_of.get(name)
+        if heard is None:
+            heard = self._heard_of[name] = bool(getattr(self.pm.hook, name).get_hookimpls())
+        return heard
 
     def _tell_run(self, name: str, job: ResolvedJob, run: RunPlan, **kwargs: Any) -> None:
         """Tell observers of hook ``name`` about one run: asked at every run, event and

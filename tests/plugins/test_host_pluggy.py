@@ -203,3 +203,23 @@ def test_tryfirst_and_trylast_keep_their_meaning_through_the_guard():
                                    bundled=False)
     assert retry(host) == 3.0
     assert calls == ["first", "plain", "last"]
+
+
+def test_a_hook_no_plugin_heard_is_heard_once_a_task_file_plugin_adds_it(tmp_path):
+    """Whether anyone hears a run's events is remembered (a fan-out asks at every
+    event), and learnt again when the task file's plugins come in after the first
+    runs were told (``run`` adds them once the file is read)."""
+    from mogrun.runs import Event
+
+    (tmp_path / "audit.py").write_text(
+        "from mogrun.plugin import hookimpl\n\nHEARD = []\n\n@hookimpl\n"
+        "def mogrun_event(event):\n    HEARD.append(event.id)\n\n", encoding="utf-8")
+    host = PluginHost.bundled_only()
+    job = make_job()
+    host.event(job=job, run=job.runs[0], event=Event("e1", "log", "2026-01-01T00:00:00Z",
+                                                     payload={"n": 1}))
+    host.add_plugins(project_dir=tmp_path, task_file_plugins=["audit.py"])
+    host.event(job=job, run=job.runs[0], event=Event("e2", "log", "2026-01-01T00:00:01Z",
+                                                     payload={"n": 2}))
+    audit = next(p for name, p in host.pm.list_name_plugin() if name == "audit")
+    assert audit.plugin.HEARD == ["e2"]
