@@ -424,6 +424,8 @@ class _Watch:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
+        if self.done:  # each answer ends its watch twice: after its body, and after all
+            return
         with self._lock:
             self.done = True
             self._conn = None

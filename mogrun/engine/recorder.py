@@ -335,7 +335,8 @@ class HistoryObserver(Observer):
                 return
             patience = self._patience()
             if not wait and not self._closed:
-                self._due.set()
+                if not self._due.is_set():  # (setting it again takes its lock to wake none)
+                    self._due.set()
                 if self._writer is None:
                     self._writer = start_without_signals(self._write_when_due,
                                                          "mogrun-history")
