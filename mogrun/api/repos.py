@@ -165,7 +165,7 @@ def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[di
     first failure, in query order, is raised once every listing has ended."""
     if len(queries) < 2:
         return [list_repos(query) for query in queries]
-    from mogrun.threads import start_without_signals
+    from mogrun.threads import NoThread, start_without_signals
 
     answers: list[Any] = [None] * len(queries)
     turns = iter(range(len(queries)))
@@ -182,8 +182,13 @@ def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[di
             except BaseException as exc:  # handed to the caller's thread
                 answers[index] = exc
 
-    helpers = [start_without_signals(work, "mogrun-repos")
-               for _ in range(min(AT_ONCE, len(queries)))]
+    helpers = []
+    for _ in range(min(AT_ONCE, len(queries))):
+        try:
+            helpers.append(start_without_signals(work, "mogrun-repos"))
+        except NoThread:  # the system's thread limit: this thread lists too
+            work()
+            break
     for helper in helpers:
         helper.join()
     for answer in answers:

@@ -35,7 +35,7 @@ from mogrun.errors import (
     UsageError,
 )
 from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, url_refusal
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 
 if TYPE_CHECKING:
     import urllib3
@@ -486,8 +486,10 @@ class _Watchdogs:
                 said, entry.on_slow = entry.on_slow, None  # once; its deadline comes next
                 heapq.heappush(heap, (entry.deadline, next(self._made), entry))
                 # On a thread of its own (slow requests are few): the notice prints, and
-                # output held up (a paused pager) must never hold up the deadlines.
-                start_without_signals(_quietly(said, entry), "mogrun-slow-answer")
+                # output held up (a paused pager) must never hold up the deadlines. With
+                # no thread to be had, the notice is dropped, never the deadlines.
+                with contextlib.suppress(NoThread):
+                    start_without_signals(_quietly(said, entry), "mogrun-slow-answer")
 
     def _check_stops(self) -> None:
         self._stoppable = [entry for entry in self._stoppable if not entry.done]

@@ -24,7 +24,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import Event, RunResult, RunState
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import ANNOUNCE_AFTER, Wait, WaitKind
 
 if TYPE_CHECKING:
@@ -320,8 +320,9 @@ class _SlowAnnounce:
         self._ended = threading.Event()
 
     def __enter__(self) -> None:
-        if self._say is not None:
-            start_without_signals(self._watch, "mogrun-slow-announce")
+        if self._say is not None:  # with no thread to be had, the call is not said
+            with contextlib.suppress(NoThread):
+                start_without_signals(self._watch, "mogrun-slow-announce")
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:

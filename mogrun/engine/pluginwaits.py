@@ -14,13 +14,14 @@ heard after it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import Wait, WaitKind
 
 DRAIN_SLICE = 0.1  # the end of session waits in slices: a second Ctrl-C must land
@@ -44,16 +45,30 @@ class PluginWaits(Observer):
             if self._closed:
                 return
             self._queue.append((wait, track))
-            if self._thread is None:
-                self._thread = start_without_signals(self._deliver, "mogrun-plugin-waits")
+            self._start()
             self._changed.notify_all()
 
     def drain(self) -> None:
-        """Until every wait posted has been heard; none is taken after this."""
-        with self._changed:
-            self._closed = True
-            while self._queue or self._busy:
-                self._changed.wait(DRAIN_SLICE)
+        """Until every wait posted has been heard; none is taken after this. Waits no
+        thread could be started for are heard here, in their order."""
+        while True:
+            with self._changed:
+                self._closed = True
+                if not (self._queue or self._busy):
+                    return
+                if self._thread is not None or not self._queue:
+                    self._changed.wait(DRAIN_SLICE)
+                    continue
+                wait, track = self._queue.popleft()
+            if track is None or not track.rescued:
+                self.hear(wait)
+
+    def _start(self) -> None:
+        """A delivering thread, unless one runs (``_changed`` held). None to be had (the
+        system's thread limit): the waits stay queued for the next try, or ``drain``."""
+        if self._thread is None:
+            with contextlib.suppress(NoThread):
+                self._thread = start_without_signals(self._deliver, "mogrun-plugin-waits")
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = (),
                    ended: Mapping[str, str] | None = None) -> None:
@@ -85,7 +100,7 @@ class PluginWaits(Observer):
             self._busy = False
             self._thread = None
             if self._queue:
-                self._thread = start_without_signals(self._deliver, "mogrun-plugin-waits")
+                self._start()
             self._changed.notify_all()
 
 

@@ -29,7 +29,7 @@ from mogrun.masking import mask
 from mogrun.models import ResolvedJob
 from mogrun.outcomes import Outcome, left_going_message
 from mogrun.runs import RunResult, RunState
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 
 Warn = Callable[[str], None]
 
@@ -338,9 +338,13 @@ class HistoryObserver(Observer):
                 if not self._due.is_set():  # (setting it again takes its lock to wake none)
                     self._due.set()
                 if self._writer is None:
-                    self._writer = start_without_signals(self._write_when_due,
-                                                         "mogrun-history")
-                return
+                    try:
+                        self._writer = start_without_signals(self._write_when_due,
+                                                             "mogrun-history")
+                    except NoThread:  # no thread to leave it to: this one makes it
+                        wait = True
+                if not wait:
+                    return
         if wait:
             if not self._flushing.acquire(timeout=patience):
                 return

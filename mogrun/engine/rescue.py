@@ -23,7 +23,7 @@ from mogrun.engine.runner import Busy, RunExecutor
 from mogrun.engine.slowhooks import HookWatch
 from mogrun.models import ResolvedJob, RunPlan
 from mogrun.runs import RunResult
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 
 HOOK_GRACE = 2.0  # seconds a worker may stay in a hook after a signal before its run is ended
 
@@ -56,8 +56,11 @@ class Rescue(HookWatch):
                 continue
             self._taken.add(id(work.track))
             held = f"plugin {call.plugin}'s {call.hook}"
-            start_without_signals(functools.partial(self._rescue, work, held, why),
-                                  "mogrun-rescue-run")
+            rescue = functools.partial(self._rescue, work, held, why)
+            try:
+                start_without_signals(rescue, "mogrun-rescue-run")
+            except NoThread:  # none to be had: on this thread, the later looks wait
+                rescue()
 
     def due(self, work: Busy, now: float) -> str | None:
         """Why ``work``'s run must end without its worker: ``"signal"`` (``HOOK_GRACE``

@@ -12,6 +12,9 @@ A worker whose run ended takes the next ready run (a fan-out of 1,000 runs at
 ``-j 200`` starts 200 threads, not 1,000) and leaves when the session ends.
 A run whose worker a plugin's hook holds may be ended by another thread, which
 hands its result over (``hand_over``): that worker leaves once it is let go.
+When the system refuses a worker thread (a container's process limit), the
+runs going are as many as run at once from then on, and that is said; with
+none going, the run is skipped with the reason: never a traceback.
 The scheduler itself runs in the calling (main) thread, waiting in short
 slices so signal handlers run promptly.
 """
@@ -35,7 +38,7 @@ from mogrun.engine.outcome import DETACHED, job_outcome
 from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan
 from mogrun.runs import RunResult
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import Wait, WaitKind
 
 # ``None``: the run's result was handed over by another thread (``Scheduler.hand_over``)
@@ -45,6 +48,7 @@ JobDoneFn = Callable[[ResolvedJob, tuple[RunResult, ...], str], None]
 CrashFn = Callable[[ResolvedJob, RunPlan, str], None]
 WaitFn = Callable[[Wait], None]
 PreferFn = Callable[[ResolvedJob, RunPlan], bool]
+NoticeFn = Callable[[str], None]
 LOOK_AHEAD = 64  # ready runs looked at for one that can start at once
 
 
@@ -84,6 +88,7 @@ class Scheduler:
         on_crash: CrashFn | None = None,
         on_wait: WaitFn | None = None,
         prefer: PreferFn | None = None,
+        on_notice: NoticeFn | None = None,
     ) -> None:
         names = {job.name for job in jobs}
         self._jobs = [
@@ -98,6 +103,7 @@ class Scheduler:
                 self._dependents[name].append(js)
         self.run_fn, self.skip_fn, self.on_job_done = run_fn, skip_fn, on_job_done
         self.on_crash, self.on_wait, self.prefer = on_crash, on_wait, prefer
+        self.on_notice = on_notice
         self.max_parallel = max(1, max_parallel)
         self.keep_going = keep_going
         self.stop = stop or threading.Event()
@@ -263,9 +269,25 @@ class Scheduler:
                 self._idle -= 1
                 self._handed.put((js, index))
             else:
-                # Workers take no signals: the main thread gets every Ctrl-C at once.
-                start_without_signals(functools.partial(self._worker, js, index),
-                                      f"mogrun-worker-{self._active}")
+                try:  # workers take no signals: the main thread gets every Ctrl-C at once
+                    start_without_signals(functools.partial(self._worker, js, index),
+                                          f"mogrun-worker-{self._active}")
+                except NoThread as refused:
+                    self._active -= 1
+                    if self._active == 0:  # no worker to wait for: it cannot run at all
+                        self._record(js, index, self.skip_fn(js.job, js.job.runs[index],
+                                                             f"not started: {refused.message}"))
+                        continue
+                    self._ready.appendleft((js, index))  # first in line for a free worker
+                    self._fewer_at_once(refused)
+                    return
+
+    def _fewer_at_once(self, refused: NoThread) -> None:
+        """No more workers than those going now: each takes the next run as its own ends."""
+        self.max_parallel = self._active
+        if self.on_notice is not None:
+            self.on_notice(f"{refused.message}: running at most {self._active} at a time "
+                           "from now on")
 
     def _next_ready(self) -> tuple[_JobState, int]:
         """The oldest ready run that can start at once (``prefer``: it shares an active

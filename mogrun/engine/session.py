@@ -45,7 +45,7 @@ from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import WaitKind
 
 if TYPE_CHECKING:
@@ -331,6 +331,7 @@ def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgre
         keep_going=options.keep_going, use_needs=options.use_needs, stop=deps.stop,
         abort=deps.abort, on_crash=channel.internal_error, on_wait=channel.wait,
         prefer=_prefer(deps, kinds),
+        on_notice=lambda text: channel.notice(text, level="warning"),
     )
     channel.register(NeedsClock(scheduler))  # a needs wait learns its end as runs start
     with Rescue(getattr(deps.hooks, "running_hooks", None), executor, scheduler.hand_over,
@@ -463,7 +464,10 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
         if not deps.give_up.wait(CANCEL_GRACE):
             deps.give_up.set()
 
-    start_without_signals(give_up, "mogrun-give-up")
+    try:
+        start_without_signals(give_up, "mogrun-give-up")
+    except NoThread:  # no timer to be had: the unanswered starts are given up now
+        deps.give_up.set()
     deps.channel.notice(first_signal_message(counts.started, counts.attached, exit_code,
                                              starting=counts.starting,
                                              uncancellable=counts.uncancellable,

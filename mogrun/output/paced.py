@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 
 FLUSH_DELAY = 0.05  # seconds a line may wait for the next batch's write
 # A line this long (a fan-out's job_finished or summary object: ~300 bytes a run)
@@ -57,7 +57,11 @@ class PacedLines:
             return
         self._due.set()
         if self._thread is None:
-            self._thread = start_without_signals(self._flush_when_due, "mogrun-lines")
+            try:
+                self._thread = start_without_signals(self._flush_when_due, "mogrun-lines")
+            except NoThread:  # no thread to batch them: each line is written at once
+                self._now = True
+                self.flush()
 
     def flush(self) -> None:
         """Write and flush the pending lines now (before a line on another stream)."""

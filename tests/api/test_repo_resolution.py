@@ -93,6 +93,29 @@ def test_the_first_failure_in_query_order_is_raised_after_every_listing_ended():
     assert sorted(asked) == ["a", "b", "c", "d"]
 
 
+def test_listings_with_no_thread_to_be_had_are_asked_on_the_callers(monkeypatch):
+    """The system's thread limit (a container's): the calling thread lists them all,
+    in order, rather than failing the session."""
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if thread.name == "mogrun-repos":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    asked: list[tuple[str | None, str]] = []
+
+    def lister(query: str | None) -> list[dict[str, str]]:
+        asked.append((query, threading.current_thread().name))
+        return [{"full_name": f"{query}x", "id": str(query)}]
+
+    assert list_each(["a", "b", "c"], lister) == [
+        [{"full_name": "ax", "id": "a"}], [{"full_name": "bx", "id": "b"}],
+        [{"full_name": "cx", "id": "c"}]]
+    assert asked == [(q, threading.current_thread().name) for q in ("a", "b", "c")]
+
+
 UNDERSCORED = [f"acme/svc-{i:03d}" for i in range(300)] + ["acme/svc_x", "acme/svc_y"]
 
 

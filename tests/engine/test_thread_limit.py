@@ -1,0 +1,107 @@
+"""The system may refuse a thread (a container's process limit, ``ulimit -u``):
+CPython then raises ``RuntimeError("can't start new thread")``. A fan-out runs
+fewer runs at a time and says so; the threads mogrun can do without (the
+history's writer, the output's batching, the plugins' waits, a slow call's
+notice) are done without; nothing ends in a traceback."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from .conftest import history_rows, json_lines
+
+REPOS = ("acme/api", "acme/web", "acme/worker")
+FAN = f"""
+    [jobs.fan]
+    repo = [{", ".join(f'"{r}"' for r in REPOS)}]
+    prompt = "@emulator duration=0.4s events=3"
+"""
+
+
+@pytest.fixture
+def refuse_threads(monkeypatch):
+    """``refuse_threads(workers=N, names=(...))``: from now on the system refuses a
+    run worker while ``N`` are alive, and every thread whose name starts with one of
+    ``names``, as ``pthread_create`` failing makes CPython refuse it."""
+
+    def refuse(*, workers: int | None = None, names: tuple[str, ...] = ()) -> list[str]:
+        refused: list[str] = []
+        start = threading.Thread.start
+
+        def limited(thread: threading.Thread) -> None:
+            worker = thread.name.startswith("mogrun-worker")
+            alive = sum(t.name.startswith("mogrun-worker") for t in threading.enumerate())
+            if thread.name.startswith(names) or (
+                    worker and workers is not None and alive >= workers):
+                refused.append(thread.name)
+                raise RuntimeError("can't start new thread")
+            start(thread)
+
+        monkeypatch.setattr(threading.Thread, "start", limited)
+        return refused
+
+    return refuse
+
+
+def test_a_fan_out_refused_a_worker_runs_fewer_at_a_time_and_says_so(project, mogrun,
+                                                                      refuse_threads):
+    project(FAN)
+    refused = refuse_threads(workers=1)
+    result = mogrun("-j", "3", "fan")
+    assert result.exit_code == 0, result
+    assert any(name.startswith("mogrun-worker") for name in refused)
+    assert "the system refused to start another thread" in result.stderr
+    assert "running at most 1 at a time from now on" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(row["outcome"] for row in history_rows(mogrun)) == ["success"] * 3
+
+
+def test_no_worker_to_be_had_skips_the_run_with_the_reason(project, mogrun, refuse_threads):
+    project(FAN)
+    refuse_threads(workers=0)
+    result = mogrun("--json", "fan")
+    assert result.exit_code == 1, result
+    assert "Traceback" not in result.stderr + result.stdout
+    summary = json_lines(result.stdout)[-1]
+    assert summary["type"] == "summary"
+    assert [r["outcome"] for r in summary["results"]] == ["skipped"] * 3
+    first, *rest = [r["message"] for r in summary["results"]]
+    assert first.startswith("not started: the system refused to start another thread")
+    assert rest == ["not started after an earlier failure (use -k to keep going)"] * 2
+
+
+@pytest.mark.parametrize("mode", ["--json", "-q"])
+def test_threads_mogrun_can_do_without_are_done_without(project, mogrun, refuse_threads,
+                                                       mode):
+    """The history's writer, the output's batching (a pipe) and the plugins' waits
+    each have a way without their thread: the run passes, every row and line is
+    written."""
+    project(FAN)
+    refused = refuse_threads(names=("mogrun-history", "mogrun-lines", "mogrun-plugin-waits"))
+    result = mogrun(mode, "-j", "3", "fan")
+    assert result.exit_code == 0, result
+    assert "Traceback" not in result.stderr + result.stdout
+    assert {"mogrun-history"} <= set(refused)
+    if mode == "--json":
+        lines = json_lines(result.stdout)
+        assert lines[-1]["type"] == "summary"
+        assert sum(line["type"] == "event" for line in lines) == 9  # 3 events, 3 runs
+    rows = history_rows(mogrun)
+    assert sorted((row["outcome"], row["status"]) for row in rows) == [("success",
+                                                                        "success")] * 3
+
+
+def test_waits_no_thread_could_deliver_are_heard_when_the_session_drains(refuse_threads):
+    from mogrun.engine.pluginwaits import PluginWaits
+    from mogrun.waits import Wait, WaitKind
+
+    refuse_threads(names=("mogrun-plugin-waits",))
+    heard: list[str] = []
+    waits = PluginWaits(lambda wait: heard.append(wait.reason))
+    for reason in ("first", "second"):
+        waits.wait(Wait(WaitKind.RETRY, reason))
+    assert heard == []  # queued: no thread took them
+    waits.drain()
+    assert heard == ["first", "second"]
