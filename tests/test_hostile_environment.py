@@ -192,3 +192,33 @@ def test_a_lone_surrogate_in_an_argument_is_refused_with_an_escape() -> None:
     assert _argv_refusal(["status", "a\ud800b"]) == (
         "argument 'a\\ud800b' is not UTF-8 text; mogrun takes UTF-8 names and paths")
     assert _argv_refusal(["status", "café", "--json"]) is None
+
+
+
+def test_a_mogrun_folder_another_user_made_private_is_said_not_a_traceback(tmp_path) -> None:
+    """``.mogrun/`` made by someone else with umask 077 (a CI container run as
+    root, a colleague's checkout): history, status and run ended in a traceback
+    from probing the history file they may not look at."""
+    import shutil
+
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # root reads anything: without the capabilities that let it
+        if shutil.which("setpriv") is None:
+            pytest.skip("root, and no setpriv to give up reading what it may not")
+        as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    write_taskfile(tmp_path, CAFE)
+    (tmp_path / ".mogrun").mkdir(mode=0o000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    said = f"cannot open run history {tmp_path / '.mogrun' / 'history.db'}: Permission denied"
+    try:
+        for args, code, how in ((["history"], 1, "Error: "), (["status"], 0, "warning: "),
+                                (["--local", "hello"], 0, "warning: ")):
+            result = subprocess.run([*as_user, sys.executable, "-m", "mogrun", *args],
+                                    cwd=tmp_path, env=env, capture_output=True, text=True,
+                                    timeout=120)
+            assert "Traceback" not in result.stderr, result.stderr
+            assert result.returncode == code, (args, result.stderr)
+            assert how + said in result.stderr, (args, result.stderr)
+    finally:
+        (tmp_path / ".mogrun").chmod(0o700)

@@ -237,6 +237,18 @@ def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str
     ])
 
 
+def _why(failed: Exception, path: Path) -> str:
+    """Why a history could not be opened, in words: an OS error's reason, and the
+    file it is about when that is not the history (its folder, the .gitignore
+    beside it); never ``[Errno 13] ...`` with a quoted path."""
+    if not isinstance(failed, OSError) or not failed.strerror:
+        return str(failed)
+    named = failed.filename
+    if isinstance(failed, FileExistsError | NotADirectoryError) and named:
+        return f"{named} is not a folder"  # .mogrun is a file
+    return failed.strerror if named in (None, str(path)) else f"{failed.strerror} ({named})"
+
+
 class History:
     """The history database of one project, shared by every worker thread.
 
@@ -311,8 +323,9 @@ class History:
 
         with contextlib.suppress(AttributeError, sqlite3.Error):  # the one that failed
             self._db.close()
-        error = MogrunError(f"cannot open run history {self.path}: {failed}")
-        if str(self.path) == IN_MEMORY or not self.path.is_file():
+        error = MogrunError(f"cannot open run history {self.path}: {_why(failed, self.path)}")
+        # os.path: Path.is_file raises where the folder may not be searched (EACCES).
+        if str(self.path) == IN_MEMORY or not os.path.isfile(self.path):
             raise error from failed
         try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
             db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
