@@ -197,7 +197,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         lines += ["", f"  run {run['run']}{attempt}", f"    {request['method']} {where}"]
         lines += [f"    {name}: {value}" for name, value in request["headers"].items()]
         body = json.dumps(request["body"], indent=2, ensure_ascii=False)
-        lines += ["    " + line for line in body.splitlines()]
+        # split("\n"), not splitlines(): a prompt's U+2028 or NEL is text of its line.
+        lines += ["    " + line for line in body.split("\n")]
         if run["resolves_repo"]:
             lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
                          "to the repo's id through GET /repos when the job runs")

@@ -161,6 +161,19 @@ def test_show_prints_the_exact_request_with_secrets_masked(project, monkeypatch)
     assert fan_part.count("note: repoId") == 1  # a repo id needs no resolving
 
 
+def test_show_keeps_a_pasted_line_separator_inside_its_line_of_the_body(project) -> None:
+    """A prompt pasted from a web page or a word processor holds U+2028 (or NEL,
+    U+0085): show split the request body there, so the "exact request" read as
+    a prompt of three lines, none of them the JSON that is sent."""
+    project.write('[jobs.docs]\nrepo = "acme/api"\n'
+                  'prompt = "Fix the docs.\u2028Then the tests.\\u0085Done."\n\n')
+    result = project.run("show", "docs")
+    assert result.code == 0, result
+    lines = result.out.split("\n")
+    assert '      "prompt": "Fix the docs.\\u2028Then the tests.\\x85Done.",' in lines, result
+    assert not set(result.out) & {"\u2028", "\x85"}
+
+
 def test_show_json_one_object_per_job_needs_first(project, monkeypatch) -> None:
     monkeypatch.setenv("HOOK", "https://hooks.example.com/T0/secret")
     project.write(TEAM.replace("custom_plugin_key = 1\n", ""))
