@@ -180,18 +180,23 @@ def _read(target: Path, shown: str) -> str:
     """The file as mogrun would have written it: what a checkout or an editor
     adds without changing it (CRLF line ends, a leading BOM) does not count,
     for ``--check`` as for knowing the file is ours."""
+    from mogrun.taskfile.parse import NotUtf8, utf8_text
+
     _refuse_no_regular_file(target, shown)
     try:
         with target.open("rb") as handle:
             raw = handle.read(MAX_WORKFLOW + 1)
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {shown}: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from exc
     if len(raw) > MAX_WORKFLOW:
         raise UsageError(f"{shown} is over {MAX_WORKFLOW // 1024} KiB: not a workflow mogrun "
                          "ci github wrote; refusing to overwrite it",
                          context=["Move it away, or write elsewhere with -o PATH."])
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+    try:
+        text = utf8_text(raw)  # as a task file's bytes are judged and said
+    except NotUtf8 as exc:
+        raise UsageError(f"cannot read {shown}: it {exc}") from exc
+    return text.replace("\r\n", "\n")
 
 
 MAX_WORKFLOW = 1024 * 1024  # mogrun's workflows are a few KiB; a bigger file is not one
