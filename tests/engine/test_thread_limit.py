@@ -105,3 +105,89 @@ def test_waits_no_thread_could_deliver_are_heard_when_the_session_drains(refuse_
     assert heard == []  # queued: no thread took them
     waits.drain()
     assert heard == ["first", "second"]
+
+
+# For a real ``python -m mogrun``: the system refuses the threads named in
+# MOGRUN_TEST_REFUSED_THREADS (comma-separated prefixes).
+REFUSING_SITE = """\
+import os
+import threading
+
+_names = tuple(n for n in os.environ.get("MOGRUN_TEST_REFUSED_THREADS", "").split(",") if n)
+_start = threading.Thread.start
+
+
+def _limited(thread):
+    if _names and thread.name.startswith(_names):
+        raise RuntimeError("can't start new thread")
+    _start(thread)
+
+
+threading.Thread.start = _limited
+"""
+
+
+def refusing_env(tmp_path, *names: str) -> dict[str, str]:
+    """The environment that makes a spawned mogrun's system refuse ``names``."""
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(REFUSING_SITE, encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "MOGRUN_TEST_REFUSED_THREADS": ",".join(names)}
+
+
+def test_a_signal_with_no_timer_to_be_had_gives_the_unanswered_start_up_at_once(tmp_path):
+    """The first signal gives starts still unanswered 10 s (a timer thread); with no
+    thread for the timer, they are given up at once, never waited for in full."""
+    import time
+
+    from mogrun.emulator import Emulator
+
+    from .test_signals import interrupt, running, spawn, until
+
+    with Emulator() as emulator:
+        emulator.add_fault("start", "delay", delay=40.0)
+        job = '\n[jobs.long]\nrepo = "acme/api"\nprompt = "@emulator duration=never"\n'
+        env = refusing_env(tmp_path, "mogrun-give-up")
+        with running(spawn(emulator, tmp_path, "long", jobs=job, **env)) as proc:
+            until(lambda: emulator.count("GET", "/sandboxes") > 0, "the start was sent", proc)
+            time.sleep(1.0)  # the start is held in the emulator's delay
+            out, err, elapsed = interrupt(proc, timeout=40.0)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 8.0, (elapsed, err)
+    assert "Traceback" not in out + err
+
+
+def test_a_hook_holding_a_worker_at_its_timeout_is_rescued_with_no_thread_to_be_had(
+        tmp_path):
+    """The run a plugin's hook holds is ended at its timeout on the hook watch's own
+    thread when no rescue thread can be started."""
+    from mogrun.emulator import Emulator
+
+    from .test_blocked_hooks import JOB, blocking_project
+    from .test_signals import running, spawn
+
+    blocking_project(tmp_path, "mogrun_event", "event")
+    with Emulator(default_duration=0.5) as emulator:
+        env = refusing_env(tmp_path, "mogrun-rescue-run")
+        with running(spawn(emulator, tmp_path, "long",
+                           jobs=JOB.format(extra='timeout = "3s"'), **env)) as proc:
+            out, err = proc.communicate(timeout=20)
+        (run_id,) = emulator.runs
+        assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in out + err
+    assert f"timed out after 3s; cancelled run {run_id}" in err, err
+
+
+def test_a_slow_call_with_no_thread_to_say_it_is_not_said(refuse_threads):
+    from mogrun.engine.lifecycle import _SlowAnnounce
+    from mogrun.waits import Wait, WaitKind
+
+    refused = refuse_threads(names=("mogrun-slow-announce",))
+    said: list[Wait] = []
+    with _SlowAnnounce(said.append, Wait(WaitKind.PLUGINS, "a plugin's end")):
+        pass
+    assert refused == ["mogrun-slow-announce"] and said == []
