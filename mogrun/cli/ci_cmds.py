@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import NamedTuple
 
 from mogrun.ci.generate import DEFAULT_OUTPUT
 from mogrun.cli import framework as click
@@ -163,17 +164,17 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
     if current == text:
         state.echo(f"{shown} is current", err=True)
         return 0
-    refusal = _not_ours(current, text, shown) if exists else None
+    foreign = _not_ours(current, text, shown) if exists else None
     context = [hint]
-    if refusal is not None:  # regenerating would refuse too: say what would work
-        context = [refusal.context[0]]
+    what = f"{shown} {'does not exist' if not exists else 'is out of date'}"
+    if foreign is not None:  # not this file's workflow, stale or not: said as it is
+        what, context = foreign.why, [foreign.todo]
     elif hand_edited(current):
         context = [HAND_EDITED, forced]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
     state.echo("".join(diff), nl=False)
-    what = "does not exist" if not exists else "is out of date"
-    raise NotCurrent(f"{shown} {what}", context=context)
+    raise NotCurrent(what, context=context)
 
 
 def _read(target: Path, shown: str) -> str:
@@ -225,22 +226,30 @@ def _mode(target: Path, shown: str) -> int | None:
         raise UsageError(f"cannot use {shown}: {exc.strerror or exc}") from exc
 
 
-def _not_ours(current: str, text: str, shown: str) -> UsageError | None:
+class _Foreign(NamedTuple):
+    """A file at the workflow's path that is not this task file's workflow."""
+
+    why: str  # what it is
+    refusing: str  # what writing over it would do, refused
+    todo: str  # what works instead
+
+
+def _not_ours(current: str, text: str, shown: str) -> _Foreign | None:
     """Why ``current`` (the file at ``shown``) is not to be replaced by ``text``: it
     was not written by ``mogrun ci github``, or was for another task file (two
     task files of one repository would take turns overwriting one workflow)."""
     from mogrun.ci.workflow import MARKER, source_of
 
     if not current.startswith(MARKER):
-        return UsageError(f"{shown} was not written by mogrun ci github (its first line is "
-                          f'not "{MARKER} ..."); refusing to overwrite it',
-                          context=["Move it away, or write elsewhere with -o PATH."])
+        return _Foreign(f'{shown} was not written by mogrun ci github (its first line is not '
+                        f'"{MARKER} ...")', "refusing to overwrite it",
+                        "Move it away, or write elsewhere with -o PATH.")
     theirs, ours = source_of(current), source_of(text)
     if theirs is not None and theirs != ours:
-        return UsageError(f"{shown} was generated from {theirs}, not {ours}; refusing to "
-                          "overwrite another task file's workflow",
-                          context=["Give this one its own file with -o PATH (e.g. "
-                                   ".github/workflows/mogrun-nightly.yml)."])
+        return _Foreign(f"{shown} was generated from {theirs}, not {ours}",
+                        "refusing to overwrite another task file's workflow",
+                        "Give this one its own file with -o PATH (e.g. "
+                        ".github/workflows/mogrun-nightly.yml).")
     return None
 
 
@@ -255,9 +264,9 @@ def _write(target: Path, shown: str, text: str, *, force: bool) -> None:
     _refuse_no_regular_file(target, shown)
     if _mode(target, shown) is not None:
         current = _read(target, shown)
-        refusal = _not_ours(current, text, shown)
-        if refusal is not None:
-            raise refusal
+        foreign = _not_ours(current, text, shown)
+        if foreign is not None:
+            raise UsageError(f"{foreign.why}; {foreign.refusing}", context=[foreign.todo])
         if not force and current != text and hand_edited(current):
             raise UsageError(f"{shown} was edited by hand since mogrun ci github wrote it; "
                              "refusing to overwrite the edits",
