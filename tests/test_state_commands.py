@@ -283,6 +283,29 @@ def test_logs_follow_follows_a_fan_out_at_once(project, mogrun_emulator) -> None
     assert {(r["status"], r["outcome"]) for r in rows} == {("success", "success")}
 
 
+def test_logs_follow_with_one_thread_to_be_had_follows_the_runs_in_turn(
+        project, mogrun_emulator, monkeypatch) -> None:
+    """The system's thread limit (a container's): one follower thread, and the other
+    run is followed once the first ended, never a traceback."""
+    import threading
+
+    assert project("--detach", "fanout").exit_code == 0
+    start = threading.Thread.start
+
+    def limited(thread: threading.Thread) -> None:
+        if thread.name.startswith("mogrun-logs-") and thread.name != "mogrun-logs-1":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", limited)
+    result = project("logs", "--follow", "fanout")
+    assert result.exit_code == 0, result
+    assert "following at most 1 run at a time (the others in turn)" in result.stderr, result
+    assert "Traceback" not in result.stderr
+    ends = [line for line in result.stdout.splitlines() if line.endswith("success")]
+    assert sorted(line.split()[0] for line in ends) == ["fanout:acme/api", "fanout:acme/web"]
+
+
 def test_logs_follow_applies_the_jobs_gates(mogrun_project, mogrun_emulator) -> None:
     mogrun_project.write(task_file(
         job("gated", repo=["acme/api", "acme/web"], prompt="@emulator duration=0.6s",

@@ -10,9 +10,9 @@ objects). ``--local`` runs are shown from the events kept when they ran.
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mogrun.cli import framework as click
@@ -261,16 +261,21 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     stop = threading.Event()
     verdicts = _Verdicts(state, targets, secrets)
 
-    def follow(target: Target) -> None:
-        verdicts.add(target, _follow_one(state, client, history, target, secrets, gates,
-                                         _follower(state, client, target, secrets,
-                                                   len(targets), stop)))
+    left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
+
+    def follow() -> None:
+        while True:
+            try:
+                target = left.popleft()
+            except IndexError:
+                return
+            verdicts.add(target, _follow_one(state, client, history, target, secrets, gates,
+                                             _follower(state, client, target, secrets,
+                                                       len(targets), stop)))
 
     with SignalWatch(stop, on_first=lambda code: _say_stopping(state, code, len(targets))
                      ) as watch:
-        threads = [start_without_signals(functools.partial(follow, target),
-                                         f"mogrun-logs-{n}")
-                   for n, target in enumerate(targets, 1)]
+        threads = _followers(state, follow, len(targets))
         try:
             for thread in threads:
                 while thread.is_alive():
@@ -278,6 +283,26 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
         except ForcedExit as forced:
             return verdicts.finish(forced.exit_code)
     return verdicts.finish(watch.exit_code)
+
+
+def _followers(state: CliState, follow: Callable[[], None], count: int) -> list[threading.Thread]:
+    """``count`` threads running ``follow``, or as many as the system allows (said
+    once: the runs left are followed in turn as the first ones end)."""
+    from mogrun.threads import NoThread
+
+    threads: list[threading.Thread] = []
+    for n in range(1, count + 1):
+        try:
+            threads.append(start_without_signals(follow, f"mogrun-logs-{n}"))
+        except NoThread as refused:
+            if not threads:
+                raise
+            with _LogSink.lock:
+                runs = f"{len(threads)} run{'s' if len(threads) != 1 else ''}"
+                state.echo(f"warning: {refused.message}: following at most {runs} at a time "
+                           "(the others in turn)", err=True)
+            break
+    return threads
 
 
 def _say_stopping(state: CliState, exit_code: int, count: int) -> None:
