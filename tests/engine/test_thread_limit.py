@@ -75,11 +75,11 @@ def test_no_worker_to_be_had_skips_the_run_with_the_reason(project, mogrun, refu
 @pytest.mark.parametrize("mode", ["--json", "-q"])
 def test_threads_mogrun_can_do_without_are_done_without(project, mogrun, refuse_threads,
                                                        mode):
-    """The history's writer, the output's batching (a pipe) and the plugins' waits
-    each have a way without their thread: the run passes, every row and line is
-    written."""
+    """The history's writer has a way without its thread: the run passes, every row
+    and line is written. (Output here is not a pipe, so its batching thread is not
+    asked for: ``PacedLines`` is tried below on a real pipe.)"""
     project(FAN)
-    refused = refuse_threads(names=("mogrun-history", "mogrun-lines", "mogrun-plugin-waits"))
+    refused = refuse_threads(names=("mogrun-history", "mogrun-plugin-waits"))
     result = mogrun(mode, "-j", "3", "fan")
     assert result.exit_code == 0, result
     assert "Traceback" not in result.stderr + result.stdout
@@ -191,3 +191,23 @@ def test_a_slow_call_with_no_thread_to_say_it_is_not_said(refuse_threads):
     with _SlowAnnounce(said.append, Wait(WaitKind.PLUGINS, "a plugin's end")):
         pass
     assert refused == ["mogrun-slow-announce"] and said == []
+
+
+def test_lines_for_a_pipe_with_no_thread_to_batch_them_are_written_at_once(refuse_threads):
+    import os
+    import threading as threads
+
+    from mogrun.output.paced import PacedLines
+
+    refused = refuse_threads(names=("mogrun-lines",))
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)  # nothing written yet: BlockingIOError, not a hang
+    with os.fdopen(write_end, "w", encoding="utf-8") as stream:
+        lock = threads.RLock()
+        lines = PacedLines(stream, lock)
+        with lock:
+            lines.write("first")
+            lines.write("second")
+        assert refused == ["mogrun-lines"]  # asked for once: then every line goes at once
+        assert os.read(read_end, 100) == b"first\nsecond\n"  # before any close or flush
+    os.close(read_end)
