@@ -35,7 +35,7 @@ from mogrun.cli.state_cmds import (
 from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult
-from mogrun.threads import start_without_signals
+from mogrun.threads import NoThread, start_without_signals
 
 
 @click.command("logs")
@@ -288,8 +288,6 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 def _followers(state: CliState, follow: Callable[[], None], count: int) -> list[threading.Thread]:
     """``count`` threads running ``follow``, or as many as the system allows (said
     once: the runs left are followed in turn as the first ones end)."""
-    from mogrun.threads import NoThread
-
     threads: list[threading.Thread] = []
     for n in range(1, count + 1):
         try:
