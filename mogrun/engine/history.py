@@ -41,6 +41,9 @@ BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
 T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
+# A key's row an earlier start wrote: another invocation's (its one parameter), with
+# the body it sent (a planned row not yet claimed has none).
+_SENT_ELSEWHERE = "invocation != ? AND request != ''"
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 
 _SCHEMA = """
@@ -609,8 +612,8 @@ class History:
 
     def earlier_start(self, key: str, invocation: str) -> HistoryRow | None:
         """The latest row of another invocation that sent ``key`` with a body."""
-        rows = self._select("idempotency_key = ? AND invocation != ? AND request != ''",
-                            (key, invocation), limit=1)
+        rows = self._select(f"idempotency_key = ? AND {_SENT_ELSEWHERE}", (key, invocation),
+                            limit=1)
         return rows[0] if rows else None
 
     def keys_sent_before(self, keys: Collection[str], invocation: str) -> frozenset[str]:
@@ -623,7 +626,7 @@ class History:
             marks = ", ".join("?" * len(chunk))
             found.update(values[0] for values in self._read(
                 "SELECT DISTINCT idempotency_key FROM runs WHERE base_url = ? AND"
-                f" idempotency_key IN ({marks}) AND invocation != ? AND request != ''",
+                f" idempotency_key IN ({marks}) AND {_SENT_ELSEWHERE}",
                 (self.base_url, *chunk, invocation)))
         return frozenset(found)
 
