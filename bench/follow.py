@@ -25,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fanout import run_child
 
 import mogrun
 from mogrun.emulator import Emulator
@@ -42,14 +44,12 @@ LIMITS_LIFTED = ("[mogplex]\nrequests_per_minute = 1000000\nstarts_per_minute = 
 
 
 def child_cpu(command: list[str], cwd: str, env: dict[str, str]) -> float:
-    """Seconds of CPU (user + system) the command took; it must exit 0."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+    """Seconds of CPU (user + system) the command took itself (``fanout.run_child``'s
+    ``wait4``); it must exit 0."""
+    done, usage, _ = run_child(command, cwd=cwd, env=env)
     if done.returncode != 0:
         sys.exit(f"{command[1]} exited {done.returncode}: {done.stderr[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(name: str, seconds: float, runs: int, args: argparse.Namespace) -> tuple[float, int]:
