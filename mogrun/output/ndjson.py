@@ -189,8 +189,8 @@ class NdjsonReporter:
         """Write ``obj`` as one line; ``run_of``: the label of the run whose id
         ``obj["run_id"]`` takes (an event does not carry it). The path of every
         event of a fan-out: no call it can do without, and the line is made
-        outside the lock a fan-out's 200 threads share; only its write, which
-        keeps the lines whole and in order, is inside."""
+        without the lock a fan-out's 200 threads share (``PacedLines.write``
+        appends it; their order is the order of the calls)."""
         # A job whose secrets are not taken in yet (each set once, not at every line).
         fresh = job if job and job.secrets and job.secrets not in self._learned else None
         if fresh is not None:
@@ -204,8 +204,7 @@ class NdjsonReporter:
             line = _ENCODER.encode(mask_data(obj, ordered=masks))
         # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
         line = inert_json(line)
-        with self._lock:
-            self._lines.write(line)
+        self._lines.write(line)  # takes no lock for a line that waits for its batch
         if fresh is not None:
             self._notices.learn_secrets(fresh)
 

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import threading
 import time
+from collections import deque
 from typing import Any, TextIO
 
 from mogrun.threads import NoThread, start_without_signals
@@ -34,29 +35,43 @@ LONG_LINE = 65536
 
 
 class PacedLines:
-    """Lines on ``stream``, written under the writer's ``lock`` (which every
-    method but ``__init__`` expects held, and the flushing thread takes)."""
+    """Lines on ``stream``. ``lock`` is the writer's (re-entrant): ``flush`` and
+    ``close`` expect it held; the flushing thread takes it. ``write`` may be called
+    with it or without: a line that waits for its batch is only appended (a deque's
+    append needs no lock), so the threads of a fan-out do not queue on one lock for
+    every line. Lines that go out at once take it themselves."""
 
     def __init__(self, stream: TextIO, lock: Any, *, paced: bool = True) -> None:
         self.stream = stream
         self._lock = lock
         self._now = not (paced and _batched(stream))
-        self._pending: list[str] = []  # lines not yet written
+        self._pending: deque[str] = deque()  # lines not yet written, oldest first
         self._due = threading.Event()  # set while lines are pending
         self._thread: threading.Thread | None = None
 
     def write(self, text: str) -> None:
         """``text`` as one line; the lines of a batch go out in one ``write``, so
-        no other writer splits one."""
+        no other writer splits one, in the order their ``write`` calls were made."""
         if self._now or len(text) > LONG_LINE:
-            self.flush()  # the lines before it first
-            write_line(self.stream, text)
+            with self._lock:
+                self.flush()  # the lines before it first
+                write_line(self.stream, text)
             return
         self._pending.append(text)
-        if self._due.is_set():
-            return
+        if self._now:  # closed (or left without a thread) since the check above
+            with self._lock:
+                self.flush()
+        elif not self._due.is_set():  # ``flush`` clears it before it takes the lines
+            self._wake()
+
+    def _wake(self) -> None:
+        """The flushing thread writes the pending lines within ``FLUSH_DELAY``."""
         self._due.set()
-        if self._thread is None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is not None:  # another line's write started it meanwhile
+                return
             try:
                 self._thread = start_without_signals(self._flush_when_due, "mogrun-lines")
             except NoThread:  # no thread to batch them: each line is written at once
@@ -64,22 +79,27 @@ class PacedLines:
                 self.flush()
 
     def flush(self) -> None:
-        """Write and flush the pending lines now (before a line on another stream)."""
-        if self._pending:
-            lines, self._pending = self._pending, []
-            try:
-                write_line(self.stream, "\n".join(lines))
-            except RuntimeError:  # see flush_quietly: the lines wait for the next flush
-                self._pending[:0] = lines
-                return
+        """Write and flush the pending lines now (before a line on another stream).
+        ``_due`` is cleared before the lines are taken: a line appended after that
+        sets it again, so none is left waiting with no flush to come."""
         if self._due.is_set():
             self._due.clear()
+        if not self._pending:
+            return
+        lines = []
+        with contextlib.suppress(IndexError):  # taken in order, as they were appended
+            while True:
+                lines.append(self._pending.popleft())
+        try:
+            write_line(self.stream, "\n".join(lines))
+        except RuntimeError:  # see flush_quietly: the lines wait for the next flush
+            self._pending.extendleft(reversed(lines))
 
     def close(self) -> None:
         """Flush; any later line is written at once, and the flushing thread ends."""
+        self._now = True  # first: a line appended after the flush below flushes itself
         self.flush()
         flush_quietly(self.stream)
-        self._now = True
         self._due.set()  # wakes the thread, which sees ``_now`` and ends
 
     def _flush_when_due(self) -> None:

@@ -209,9 +209,10 @@ class PlainReporter:
             if not now_if_unknown:
                 return UNKNOWN_CLOCK
             moment = time.time()
-        with self._lock:
-            moment = max(moment, self._last.get(label, moment))
-            self._last[label] = moment
+        # No lock: a label's lines come from its run's thread (another's, a wait's,
+        # is ordered against them by neither the stamp nor the write anyway).
+        moment = max(moment, self._last.get(label, moment))
+        self._last[label] = moment
         return line_clock(moment)
 
     def _wait_write(self, wait: Wait, line: str) -> None:
@@ -220,9 +221,9 @@ class PlainReporter:
             self._write(self._out, line)
 
     def _job_write(self, job_name: str, line: str) -> None:
-        """A line that belongs to one job (the GitHub flavour groups them)."""
-        with self._lock:
-            self._write(self._out, line)
+        """A line that belongs to one job (the GitHub flavour groups them). No lock:
+        a line that waits for its batch is only appended (``PacedLines.write``)."""
+        self._lines.write(line)
 
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
                       run: RunPlan | None = None) -> None:

@@ -82,7 +82,7 @@ class CountingStream(io.StringIO):
 
 def test_a_pipe_gets_a_line_within_the_delay_and_many_lines_in_one_write(merged):
     read_fd, out, _ = merged
-    lock = threading.Lock()
+    lock = threading.RLock()  # re-entrant, as every writer's is
     lines = PacedLines(out, lock)
     with lock:
         lines.write("first")
@@ -102,7 +102,7 @@ def test_a_terminal_gets_every_line_at_once():
     primary, secondary = pty.openpty()
     tty = open(secondary, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
-        lines = PacedLines(tty, threading.Lock())
+        lines = PacedLines(tty, threading.RLock())
         lines.write("now")
         ready = select.select([primary], [], [], 1.0)[0]
         assert ready and b"now" in os.read(primary, 1024)
@@ -163,7 +163,7 @@ def test_a_broken_pipe_is_never_an_error(monkeypatch):
 
 def test_a_stream_without_a_descriptor_shows_each_line_at_once():
     stream = io.StringIO()
-    lines = PacedLines(stream, threading.Lock())
+    lines = PacedLines(stream, threading.RLock())
     lines.write("now")
     assert stream.getvalue() == "now\n" and lines._thread is None
 
@@ -172,7 +172,7 @@ def test_a_long_line_goes_out_at_once_after_the_lines_before_it():
     """A fan-out's summary is one line of ~300 bytes a run: held for a batch and
     joined into it, it would be copied twice more."""
     stream = CountingStream(fd=2)
-    lock = threading.Lock()
+    lock = threading.RLock()  # re-entrant, as every writer's is
     lines = PacedLines(stream, lock)
     long = "x" * (LONG_LINE + 1)
     with lock:
@@ -251,3 +251,46 @@ def test_a_refused_write_keeps_its_lines_for_the_next_flush():
         lines.write("second")
         lines.flush()
     assert stream.getvalue() == "first\nsecond\n"
+
+
+
+@pytest.mark.parametrize("reporter", [NdjsonReporter, PlainReporter])
+def test_an_event_line_is_not_held_by_a_write_a_full_pipe_blocks(reporter):
+    """``| slow-consumer``: the flushing thread blocks in ``write`` on a full pipe,
+    holding the writer's lock. The runs' threads only append their lines: an
+    event is not held up until the reader reads, so polls and timeouts go on;
+    once it reads, every line arrives whole and in order."""
+    read_fd, write_fd = os.pipe()
+    out = open(write_fd, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    rep = reporter(stdout=out, stderr=io.StringIO())
+    job = make_job(secrets=())
+    for n in range(200):  # more than a pipe holds (64 KiB on Linux)
+        rep.event(job, job.runs[0], make_event(f"line-{n:03d} " + "x" * 500))
+    time.sleep(FLUSH_DELAY * 4)  # the flushing thread is now stuck in its write
+    done = threading.Event()
+
+    def one_more() -> None:
+        rep.event(job, job.runs[0], make_event("line-200 one more"))
+        done.set()
+
+    threading.Thread(target=one_more, daemon=True).start()
+    waited = done.wait(2.0)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.extend(read_to_end(read_fd)), daemon=True)
+    reader.start()
+    done.wait(10)  # read now: on the code before, the line went out only now
+    rep.close()
+    out.close()
+    reader.join(10)
+    lines = b"".join(received).decode().splitlines()
+    assert [re.findall(r"line-\d{3}", line) for line in lines] == [
+        [f"line-{n:03d}"] for n in range(201)]
+    assert waited, "an event's line waited for the pipe's reader"
+
+
+def read_to_end(fd: int) -> list[bytes]:
+    chunks = []
+    with open(fd, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            chunks.append(chunk)
+    return chunks
