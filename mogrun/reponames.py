@@ -9,6 +9,12 @@ import string
 
 # What GitHub lets owner and repository names hold.
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-_.")
+OWNER_LONGEST = 39
+NAME_LONGEST = 100
+OWNER_RULE = (f'an owner is at most {OWNER_LONGEST} ASCII letters, digits, "-" and "_", '
+              'not starting with "-"')
+NAME_RULE = (f'a name is at most {NAME_LONGEST} ASCII letters, digits, "-", "_" and ".", '
+             'other than "." and ".."')
 _HEX = "[0-9a-fA-F]"
 _REPO_ID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
@@ -24,6 +30,34 @@ def wrong_name_characters(name: str) -> list[str]:
     (sorted): anything else would only fail later, at ``GET /repos`` or in a
     header the name goes into (a fan-out's idempotency key suffix)."""
     return sorted({c for c in name if c not in _NAME_CHARS and c != "/"})
+
+
+def owner_fault(owner: str) -> str | None:
+    """What keeps the owner of an ``owner/name`` (its characters already GitHub's)
+    from being a GitHub account, or ``None``: ``../..`` would otherwise go to
+    ``GET /repos`` as a name. Lenient where GitHub's rule is uncertain: ``_``
+    passes (Enterprise Managed Users are ``handle_shortcode``), and so do ``--``
+    and a trailing ``-`` (older accounts have them); only what no account can
+    be is refused."""
+    if "." in owner:
+        return 'holds "."'
+    if owner.startswith("-"):
+        return 'starts with "-"'
+    if len(owner) > OWNER_LONGEST:
+        return f"is {len(owner)} characters"
+    return None
+
+
+def name_fault(name: str) -> str | None:
+    """What keeps the name of an ``owner/name`` (its characters already GitHub's)
+    from being a GitHub repository, or ``None``: GitHub refuses ``.`` and ``..``
+    (path segments, not names). Names of dots only beyond those pass: whether
+    GitHub keeps them is not certain."""
+    if name in (".", ".."):
+        return "is reserved"
+    if len(name) > NAME_LONGEST:
+        return f"is {len(name)} characters"
+    return None
 
 
 def is_repo_id(value: str) -> bool:

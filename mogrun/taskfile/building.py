@@ -26,7 +26,15 @@ from mogrun.errors import (
 )
 from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.plugintables import problems_of
-from mogrun.reponames import is_full_name, is_repo_id, wrong_name_characters
+from mogrun.reponames import (
+    NAME_RULE,
+    OWNER_RULE,
+    is_full_name,
+    is_repo_id,
+    name_fault,
+    owner_fault,
+    wrong_name_characters,
+)
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
@@ -257,7 +265,7 @@ def _repos(job: _Job) -> list[str]:
         # about the name), nor is what is made from it.
         job.wrong_repo = True
         return repos
-    problems = [problem for problem in map(_repo_problem, repos) if problem]
+    problems = [problem for repo in repos if (problem := _repo_problem(repo, job.masked))]
     if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
         problems.append("the same repo is listed twice after templating")
     for problem in problems:
@@ -266,11 +274,12 @@ def _repos(job: _Job) -> list[str]:
     return repos
 
 
-def _repo_problem(repo: str) -> str | None:
+def _repo_problem(repo: str, masked: Callable[[str], str]) -> str | None:
     """Why a rendered repo cannot be one, judged here only: templates and env
-    values make repos that the file does not show as written."""
+    values make repos that the file does not show as written (``masked``: the
+    job's secrets hidden, as the message will show the repo)."""
     if repo and is_full_name(repo):
-        return _name_problem(repo)
+        return _name_problem(repo, hidden=masked(repo) != repo)
     if not repo or any(c.isspace() for c in repo):
         return f"{toml_repr(repo)} is not a repo (owner/name or id)"
     if not is_full_name(repo) and not is_repo_id(repo):
@@ -279,14 +288,24 @@ def _repo_problem(repo: str) -> str | None:
     return None
 
 
-def _name_problem(repo: str) -> str | None:
-    """An owner/name with characters no GitHub name holds (``reponames``)."""
+def _name_problem(repo: str, *, hidden: bool) -> str | None:
+    """An owner/name no GitHub repo can have (``reponames`` holds the rules):
+    characters no name holds, then an owner or a name that cannot be one. The
+    owner or name is not quoted when part of ``repo`` is a secret (``hidden``):
+    masking the whole would not hide its parts."""
+    shown = escape_agent_text(toml_repr(repo))
     wrong = wrong_name_characters(repo)
-    if not wrong:
-        return None
-    shown = ", ".join(escape_agent_text(toml_repr(c)) for c in wrong)
-    return (f"{escape_agent_text(toml_repr(repo))} is not a GitHub owner/name: owner and name "
-            f'hold only ASCII letters, digits, "-", "_" and ".", not {shown}')
+    if wrong:
+        chars = ", ".join(escape_agent_text(toml_repr(c)) for c in wrong)
+        return (f"{shown} is not a GitHub owner/name: owner and name hold only ASCII letters, "
+                f'digits, "-", "_" and ".", not {chars}')
+    owner, _, name = repo.partition("/")
+    for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
+                                     ("name", name, name_fault(name), NAME_RULE)):
+        if fault:
+            named = f"its {part}" if hidden else f"the {part} {toml_repr(value)}"
+            return f"{shown} is not a GitHub owner/name: {named} {fault}; {rule}"
+    return None
 
 
 def _prompt_source(job: _Job) -> str:

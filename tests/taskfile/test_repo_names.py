@@ -88,3 +88,84 @@ def test_a_repo_from_an_unset_env_name_is_a_warning_in_check(project, repo: str)
     assert shown.code == 2 and shown.errors == [
         'Error: job "b", key "repo": environment variable REPO_UNSET is not set '
         "(used by {{ env.REPO_UNSET }})"], shown
+
+
+OWNER_RULE = ('an owner is at most 39 ASCII letters, digits, "-" and "_", not starting '
+              'with "-"')
+NAME_RULE = ('a name is at most 100 ASCII letters, digits, "-", "_" and ".", other than '
+             '"." and ".."')
+NOT_A_NAME = [  # each with the line check says of it
+    ("../..", "the owner '..' holds \".\"; " + OWNER_RULE),
+    ("./api", "the owner '.' holds \".\"; " + OWNER_RULE),
+    ("acme.io/api", "the owner 'acme.io' holds \".\"; " + OWNER_RULE),
+    ("-acme/api", "the owner '-acme' starts with \"-\"; " + OWNER_RULE),
+    ("a" * 40 + "/api", f"the owner '{'a' * 40}' is 40 characters; " + OWNER_RULE),
+    ("acme/..", "the name '..' is reserved; " + NAME_RULE),
+    ("acme/.", "the name '.' is reserved; " + NAME_RULE),
+    ("acme/" + "n" * 101, f"the name '{'n' * 101}' is 101 characters; " + NAME_RULE),
+]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize(("repo", "why"), NOT_A_NAME)
+def test_an_owner_or_name_github_cannot_have_is_refused_on_its_line(
+        project, repo: str, why: str, style: str) -> None:
+    # "../.." passed check (its characters are GitHub's) and was sent to
+    # GET /repos as a name: only the run failed.
+    write(project, '# nightly\n[jobs.b]\n# the repo to fix\n'
+                   f'repo = ["acme/api", "{repo}"]  # fan out\nprompt = "x"\n', style)
+    for command in (("check",), ("--local", "b")):
+        result = project.run(*command)
+        assert result.code == 2, (command, result)
+        assert result.errors == [
+            f"Error: job \"b\", key \"repo\": '{repo}' is not a GitHub owner/name: {why}"]
+        assert "mogplex.toml:4:1" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("repo", ["a/b/c", "acme//api", "/x", "x/", ".", "..", "acme api"])
+def test_what_is_neither_owner_name_nor_an_id_is_refused(
+        project, repo: str, style: str) -> None:
+    write(project, f'[jobs.b]\nrepo = "{repo}"\nprompt = "x"\n', style)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert len(result.errors) == 1 and f"'{repo}' is " in result.errors[0], result
+    assert "owner/name" in result.errors[0] and "mogplex.toml:2:1" in result.err
+
+
+@pytest.mark.parametrize("repo", [
+    "a/b", "a-b/c", "a--b/c", "legacy-/c", "mona_acme/api", "a" * 39 + "/api",
+    "acme/" + "n" * 100, "acme/.github", "acme/...", "acme/-x", "acme/_x", "acme/api.git",
+    "Acme/API", "0/0", " acme/api ", "acme/api\\n"])
+def test_owner_names_github_allows_pass(project, repo: str) -> None:
+    # Lenient where GitHub's rule is uncertain: "_" (Enterprise Managed Users),
+    # "--" and a trailing "-" (older accounts). Blanks around a repo are dropped,
+    # as everywhere a repo is read.
+    write(project, f'[jobs.b]\nrepo = "{repo}"\nprompt = "x"\n', "crlf")
+    result = project.run("check")
+    assert result.code == 0, result
+
+
+@pytest.mark.parametrize("repo", ["{{ env.REPO_OWNER }}/api", "{{ env.REPO_FULL }}"])
+def test_an_owner_from_an_env_value_is_not_quoted(project, repo: str) -> None:
+    # Masking the whole repo does not hide its parts: "the owner '...'" would.
+    secret = "acme-private-org-name-that-is-too-long-x"
+    project.write(f'[jobs.b]\nrepo = "{repo}"\nprompt = "x"\n')
+    result = project.run("check", env={"REPO_OWNER": secret, "REPO_FULL": f"{secret}/api"})
+    assert result.code == 2, result
+    shown = "***" if "FULL" in repo else "***/api"
+    assert result.errors == [
+        f"Error: job \"b\", key \"repo\": '{shown}' is not a GitHub owner/name: its owner is "
+        f"40 characters; {OWNER_RULE}"]
+    assert secret not in result.out + result.err
+
+
+def test_add_refuses_a_repo_github_cannot_have(project) -> None:
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    before = project.path.read_bytes()
+    result = project.run("add", "b", "--repo", "acme/api", "--repo", "../..", "--prompt", "x")
+    assert result.code == 2, result
+    assert result.errors == [
+        "Error: job \"b\", key \"repo\": '../..' is not a GitHub owner/name: the owner '..' "
+        f"holds \".\"; {OWNER_RULE}"]
+    assert project.path.read_bytes() == before
