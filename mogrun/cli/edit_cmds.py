@@ -94,24 +94,72 @@ def _file_on_the_way(target: Path) -> Path:
 
 def _ignore_history(state: CliState, gitignore: Path) -> None:
     """Add ``.mogrun/`` to an existing ``.gitignore``. The task file is written by
-    now, so a ``.gitignore`` that cannot be read or written is a warning, not a failure."""
+    now, and ``.mogrun/`` ignores itself, so a ``.gitignore`` that cannot take the
+    line (not a file, unreadable, not text) is one warning line, not a failure."""
     from mogrun.taskfile.editing import GITIGNORE_ENTRY, with_gitignore_entry
 
     try:
-        if not gitignore.is_file():
+        text = _gitignore_text(gitignore)
+        if text is None:
             return
-        # Bytes that are not UTF-8 go back exactly as they were (surrogateescape).
-        text = gitignore.read_bytes().decode("utf-8", "surrogateescape")
         updated = with_gitignore_entry(text)
         if updated is None:
             _say_if_kept(state, gitignore, text)
             return
         _write(gitignore, updated)
     except (OSError, TaskFileError) as exc:
-        reason = exc.message if isinstance(exc, TaskFileError) else (exc.strerror or str(exc))
-        state.echo(f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {reason}", err=True)
+        _not_added(state, gitignore, _why(exc))
+        return
+    except _CannotAdd as exc:
+        _not_added(state, gitignore, str(exc))
         return
     _say(state, f"Added {GITIGNORE_ENTRY} to {gitignore}")
+
+
+class _CannotAdd(Exception):
+    """Why a ``.gitignore`` that is there cannot take the line: a warning, and
+    ``init`` goes on."""
+
+
+def _gitignore_text(gitignore: Path) -> str | None:
+    """The text of ``gitignore`` (``None``: there is none). Bytes that are not
+    UTF-8 go back exactly as they were (surrogateescape); NUL bytes (UTF-16, as
+    PowerShell writes it) would make the added line one git does not match."""
+    if not os.path.lexists(gitignore):
+        return None
+    if not gitignore.is_file():  # read no pipe or device: it could block init
+        raise _CannotAdd(_not_a_file(gitignore))
+    raw = gitignore.read_bytes()
+    if b"\0" in raw:
+        raise _CannotAdd("it is not UTF-8 text (it holds NUL bytes, as UTF-16 does)")
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _not_a_file(path: Path) -> str:
+    """What ``path``, there but not a regular file, is instead."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.is_symlink():
+        return "it is a symbolic link to nothing"
+    return "it is not a regular file"
+
+
+def _why(exc: OSError | TaskFileError) -> str:
+    """The system's reason, without the path ``_write``'s message repeats."""
+    cause = exc.__cause__ if isinstance(exc, TaskFileError) else exc
+    if isinstance(cause, OSError):
+        return cause.strerror or str(cause)
+    return exc.message if isinstance(exc, TaskFileError) else str(exc)
+
+
+def _not_added(state: CliState, gitignore: Path, why: str) -> None:
+    """The one line saying the history is not in ``gitignore``, and what to do."""
+    from mogrun.taskfile.editing import GITIGNORE_ENTRY
+    from mogrun.textsafety import escape_agent_text
+
+    state.echo(escape_agent_text(
+        f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {why}; add the line "
+        f"{GITIGNORE_ENTRY} to your ignore rules by hand"), err=True)
 
 
 def _say_if_kept(state: CliState, gitignore: Path, text: str) -> None:

@@ -60,7 +60,9 @@ def test_init_warns_when_gitignore_cannot_be_read(project) -> None:
     result = project.run("init")
     assert result.code == 0, result
     assert "Traceback" not in result.err
-    assert result.err.startswith("Warning: could not add .mogrun/ to ")
+    assert result.err == (f"Warning: could not add .mogrun/ to {project.root / '.gitignore'}: "
+                          "Input/output error; add the line .mogrun/ to your ignore rules by "
+                          "hand\n")
     assert project.run("check").code == 0
 
 
