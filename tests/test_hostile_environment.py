@@ -175,15 +175,6 @@ def test_a_columns_no_terminal_has_is_not_taken_at_its_word(tmp_path, columns) -
     assert code == 0 and b"Usage:" in seen
 
 
-@pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0", "-1", "abc"])
-def test_a_poll_interval_no_run_could_be_followed_by_is_refused(tmp_path, value) -> None:
-    """inf was taken: a 3-second job printed nothing until killed."""
-    write_taskfile(tmp_path, CAFE)
-    result = mogrun("--local", "hello", cwd=tmp_path, MOGRUN_POLL_INTERVAL=value)
-    assert result.returncode == 2, result.stderr
-    assert "MOGRUN_POLL_INTERVAL must be a number of seconds" in result.stderr
-
-
 def test_a_lone_surrogate_in_an_argument_is_refused_with_an_escape() -> None:
     """Not from a locale (an embedder's argv): still one message, not a traceback
     while the refusal itself is written."""

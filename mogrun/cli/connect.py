@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mogrun.api.settings import Endpoint, token_from_env
-from mogrun.errors import UsageError
+from mogrun.envnumbers import env_number
 
 if TYPE_CHECKING:
     from mogrun.api.client import MogplexClient
@@ -89,14 +89,8 @@ def connect(
 def _limit_window_scale(env: Mapping[str, str]) -> float:
     """``MOGRUN_LIMIT_WINDOW_SCALE`` (test-only): the budget's windows times this,
     to pace against an emulator started with short ``--limits`` windows."""
-    raw = env.get("MOGRUN_LIMIT_WINDOW_SCALE")
-    try:
-        scale = float(raw) if raw else 1.0
-    except ValueError:
-        scale = 0.0
-    if not 0 < scale <= 1:
-        raise UsageError(f"MOGRUN_LIMIT_WINDOW_SCALE must be a number in (0, 1], got {raw!r}")
-    return scale
+    scale = env_number(env, "MOGRUN_LIMIT_WINDOW_SCALE", float, 0.0, 1.0)
+    return 1.0 if scale is None else scale
 
 
 def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> Any:

@@ -39,12 +39,13 @@ from mogrun.engine.signals import (
 )
 from mogrun.engine.slowhooks import SlowHooks
 from mogrun.engine.track import RunTrack
-from mogrun.errors import Interrupted, MogrunError, TaskFileError, UsageError, combine_exit_codes
+from mogrun.envnumbers import env_number
+from mogrun.errors import Interrupted, MogrunError, TaskFileError, combine_exit_codes
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
-from mogrun.taskfile.schema import DEFAULT_SANDBOXES
+from mogrun.taskfile.schema import DEFAULT_SANDBOXES, MAX_LIMIT
 from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import WaitKind
 
@@ -72,28 +73,15 @@ NAME_LOOKUP_TIME = 5.0  # naming another client's busy repo never holds a wait l
 
 def sandboxes_override(env: Mapping[str, str]) -> int | None:
     """``MOGRUN_SANDBOXES``: the account's sandbox slots for this environment (a CI
-    runner on a bigger plan, an uncapped test server), over ``[mogplex] sandboxes``."""
-    raw = (env.get(SANDBOXES_ENV) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdecimal() or int(raw) < 1:
-        raise UsageError(f"{SANDBOXES_ENV} must be a positive whole number, got {raw!r}")
-    return int(raw)
+    runner on a bigger plan, an uncapped test server), over ``[mogplex] sandboxes``
+    and within its bounds."""
+    return env_number(env, SANDBOXES_ENV, int, 1, MAX_LIMIT)
 
 
 def poll_override(env: Mapping[str, str]) -> float | None:
     """``MOGRUN_POLL_INTERVAL`` (seconds), for tests of short emulated runs."""
-    raw = env.get(POLL_INTERVAL_ENV)
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise UsageError(f"{POLL_INTERVAL_ENV} must be a number of seconds, got {raw!r}") from exc
-    if not 0 < value <= MAX_POLL_OVERRIDE:  # nan and inf too: a run never seen to end
-        raise UsageError(f"{POLL_INTERVAL_ENV} must be a number of seconds over 0 and at "
-                         f"most {MAX_POLL_OVERRIDE:g}, got {raw!r}")
-    return value
+    return env_number(env, POLL_INTERVAL_ENV, float, 0.0, MAX_POLL_OVERRIDE,
+                      noun="number of seconds")
 
 
 MAX_POLL_OVERRIDE = 60.0  # slower than this, a run's end goes unseen for minutes
