@@ -192,8 +192,8 @@ class HistoryObserver(Observer):
     def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
         if track is None:
             return
-        with self._lock:
-            row = self._rows.get(id(track))
+        with self._lock:  # its last write: no handle is kept for each run that ended
+            row = self._rows.pop(id(track), None)
             self._going.pop(id(track), None)
         fields: dict[str, Any] = {"outcome": result.outcome, "message": result.message}
         if result.outcome != Outcome.DETACHED:  # a detached run's end is still to come:
@@ -416,7 +416,10 @@ class HistoryObserver(Observer):
                 (self._held if isinstance(exc, HistoryLocked) else self._failed)(exc)
                 return
             with self._lock:
+                planned = any(row is None for row, _ in self._backlog[:len(writes)])
                 del self._backlog[:len(writes)]
+                if planned:  # the planned rows are written: each run's own write names it
+                    self._every_planned = []
 
     def _rows_of(self, writes: list[tuple[_Row | None, Write]]) -> list[_Row]:
         """The rows ``writes`` are of (``None``: the session's planned rows; lock held)."""

@@ -6,9 +6,11 @@ the planned runs (``session._sent_before``)."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import sqlite3
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -137,6 +139,32 @@ def test_the_session_s_end_makes_the_writes_still_waiting(tmp_path, monkeypatch)
     assert time.monotonic() - began < 5 and said == []
     assert [_status(history.path, observer._rows[id(t)].id) for t in tracks] == [
         "running", "running"]
+
+
+
+def test_no_row_handle_is_kept_for_a_run_that_ended(tmp_path):
+    """A long fan-out's memory per run: once a run's result is recorded, and once
+    the planned rows are written, the observer keeps no handle of its row; every
+    row is still written whole."""
+    history = History(tmp_path / "h.db", "local")
+    job = make_job(*(f"acme/r{n}" for n in range(5)))
+    observer = HistoryObserver(history, "inv", warn=lambda message: None)
+    observer.session_started([job])
+    tracks = [RunTrack.of(job, plan) for plan in job.runs]
+    handles = []
+    for n, track in enumerate(tracks):
+        observer.run_pending(track)
+        track.started(RunState(f"r_{n}", "queued"), attached=False)
+        observer.run_started(track)
+        handles.append(weakref.ref(observer._rows[id(track)]))
+        track.state = RunState(f"r_{n}", "success")
+        observer.run_finished(track, track.result("success"))
+    assert observer.kept()
+    gc.collect()
+    assert [handle() for handle in handles] == [None] * len(tracks)
+    with sqlite3.connect(history.path) as db:
+        rows = db.execute("SELECT repo, run_id, outcome FROM runs ORDER BY id").fetchall()
+    assert rows == [(f"acme/r{n}", f"r_{n}", "success") for n in range(5)]
 
 
 class _BrokenUpdate(History):
