@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.masking import json_forms, mask_data, maskable
@@ -141,8 +141,8 @@ class NdjsonReporter:
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self._so_far.finished(results)
-        runs = [result_dict(r) for r in results]
-        self._emit(job, {"type": "job_finished", "job": job.name, "outcome": outcome, "runs": runs})
+        self._emit_listing(job, {"type": "job_finished", "job": job.name, "outcome": outcome},
+                           "runs", results)
 
     def summary(self, results: tuple[RunResult, ...], exit_code: int,
                 rerun: str | None = None) -> None:
@@ -151,16 +151,12 @@ class NdjsonReporter:
         if self._files is not None and not self._files.written:
             # The exit code the step's outputs say (74 for one lost), so the line says it too.
             exit_code, _, warnings = self._files.write(results, exit_code, rerun)
-        obj = {
-            "type": "summary",
-            "exit_code": exit_code,
-            "results": [result_dict(r) for r in results],
-            "rerun": rerun if exit_code != 0 else None,
-        }
+        after: dict[str, Any] = {"rerun": rerun if exit_code != 0 else None}
         usage = total_usage(results)
         if usage is not None:
-            obj["usage"] = usage
-        self._emit(None, obj)
+            after["usage"] = usage
+        self._emit_listing(None, {"type": "summary", "exit_code": exit_code}, "results",
+                           results, after)
         for warning in warnings:  # stdout stays JSON: no ::warning:: annotation there
             self.notice(warning, level="warning")
 
@@ -191,22 +187,52 @@ class NdjsonReporter:
         event of a fan-out: no call it can do without, and the line is made
         without the lock a fan-out's 200 threads share (``PacedLines.write``
         appends it; their order is the order of the calls)."""
-        # A job whose secrets are not taken in yet (each set once, not at every line).
+        fresh = self._take_in(job)
+        if run_of:
+            obj["run_id"] = self._run_ids.get(run_of)
+        self._lines.write(self._line(obj))  # no lock taken for a line that waits its batch
+        if fresh is not None:
+            self._notices.learn_secrets(fresh)
+
+    def _emit_listing(self, job: ResolvedJob | None, before: dict[str, Any], key: str,
+                      results: Sequence[RunResult], after: Mapping[str, Any] | None = None
+                      ) -> None:
+        """``{**before, key: [each result], **after}`` as one line, made and written
+        a result at a time (``PacedLines.write_pieces``): for a fan-out of thousands
+        of runs, their dicts and the whole line are never in memory at once."""
+        fresh = self._take_in(job)
+        head = self._line(before)
+        tail = self._line(after) if after else "{}"  # the keys after the list
+        results_lines = (self._line(result_dict(r)) for r in results)
+
+        def pieces() -> Iterator[str]:
+            yield head[:-1] + f", {_ENCODER.encode(key)}: ["
+            for n, line in enumerate(results_lines):
+                yield line if n == 0 else ", " + line
+            yield "]" + ("}" if tail == "{}" else ", " + tail[1:])
+
+        self._lines.write_pieces(pieces())
+        if fresh is not None:
+            self._notices.learn_secrets(fresh)
+
+    def _take_in(self, job: ResolvedJob | None) -> ResolvedJob | None:
+        """``job`` if its secrets were not taken in yet (each set once, not at every
+        line): now they are, and the caller hands them to the notices after its line."""
         fresh = job if job and job.secrets and job.secrets not in self._learned else None
         if fresh is not None:
             with self._lock:
                 self._learn(fresh)
-        if run_of:
-            obj["run_id"] = self._run_ids.get(run_of)
-        masks, forms = self._masking  # taken in before: every secret of this job is in it
+        return fresh
+
+    def _line(self, obj: Mapping[str, Any]) -> str:
+        """``obj`` as one JSON line: secrets masked (the masks are taken in before: every
+        secret of its job is among them) and, for agent text, no ``##[`` (a GitHub
+        Actions workflow command) in it."""
+        masks, forms = self._masking
         line = _ENCODER.encode(obj)
         if any(form in line for form in forms):  # rare: walk it, mask each string
             line = _ENCODER.encode(mask_data(obj, ordered=masks))
-        # Agent text: its line carries no ``##[`` (a GitHub Actions workflow command).
-        line = inert_json(line)
-        self._lines.write(line)  # takes no lock for a line that waits for its batch
-        if fresh is not None:
-            self._notices.learn_secrets(fresh)
+        return inert_json(line)
 
     def _learn(self, job: ResolvedJob) -> None:
         """Take in ``job``'s secrets (lock held); each set once, not at every line."""

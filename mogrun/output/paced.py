@@ -23,6 +23,7 @@ import errno
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from mogrun.threads import NoThread, start_without_signals
@@ -78,6 +79,14 @@ class PacedLines:
                 self._now = True
                 self.flush()
 
+    def write_pieces(self, pieces: Iterable[str]) -> None:
+        """One line made of ``pieces``, taken as they come and written in chunks of
+        about ``LONG_LINE`` (never joined whole): a fan-out's ``summary`` is ~300
+        bytes a run, and made whole it was three copies of itself at the end."""
+        with self._lock:
+            self.flush()  # the lines before it first
+            write_line(self.stream, pieces)
+
     def flush(self) -> None:
         """Write and flush the pending lines now (before a line on another stream).
         ``_due`` is cleared before the lines are taken: a line appended after that
@@ -122,12 +131,17 @@ def _batched(stream: TextIO) -> bool:
         return False
 
 
-def write_line(stream: TextIO, text: str) -> None:
+def write_line(stream: TextIO, text: str | Iterable[str]) -> None:
     """One write per line (or batch of lines), so that other writers on the stream
-    cannot split one; a closed or broken stream (``| head``) must never crash the runs.
-    A stream with no room left (a full disk) is remembered: the exit code says it."""
+    cannot split one; a line given in pieces (longer than a pipe writes at once
+    anyway) is written in chunks of about ``LONG_LINE``. A closed or broken stream
+    (``| head``) must never crash the runs. A stream with no room left (a full
+    disk) is remembered: the exit code says it."""
     try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
-        stream.write(text + "\n")
+        if isinstance(text, str):
+            stream.write(text + "\n")
+        else:
+            _write_chunked(stream, text)
         stream.flush()
     except OSError as exc:
         if exc.errno in NO_ROOM:
@@ -135,6 +149,19 @@ def write_line(stream: TextIO, text: str) -> None:
         flush_quietly(stream)
     except ValueError:
         flush_quietly(stream)
+
+
+def _write_chunked(stream: TextIO, pieces: Iterable[str]) -> None:
+    chunk: list[str] = []
+    size = 0
+    for piece in pieces:
+        chunk.append(piece)
+        size += len(piece)
+        if size >= LONG_LINE:
+            stream.write("".join(chunk))
+            chunk, size = [], 0
+    chunk.append("\n")
+    stream.write("".join(chunk))
 
 
 # Write errors that lose output a reader wanted (a reader that left, EPIPE, did not).

@@ -206,3 +206,57 @@ def test_a_line_made_while_another_thread_takes_in_its_job_s_secrets_is_masked(m
     rep.close()
     assert SECRET not in out.getvalue()
     assert sorted(o["event"]["message"] for o in objects(out)) == ["one", "two ***"]
+
+
+def _results(count: int, secret: str = SECRET):
+    return tuple(make_result(repo=f"acme/r{n}", run_id=f"r_{n}", message=f"##[group]{secret} {n}",
+                             usage={"inputTokens": n}, gates=(GateVerdict("g", True, "ok"),))
+                 for n in range(count))
+
+
+def test_a_listing_line_is_the_whole_object_masked_and_inert():
+    """``job_finished`` and ``summary`` are made a result at a time: the line is
+    still the one object, with every key, secrets masked and no ``##[``."""
+    from mogrun.output.ndjson import result_dict
+    from mogrun.output.tables import total_usage
+
+    for count in (0, 1, 3):
+        out = io.StringIO()
+        rep = NdjsonReporter(stdout=out, stderr=io.StringIO(), secrets=[SECRET])
+        job = make_job()
+        results = _results(count)
+        rep.job_finished(job, results, "success")
+        rep.summary(results, 1, rerun="mogrun rerun")
+        rep.close()
+        text = out.getvalue()
+        assert SECRET not in text and "##[" not in text
+        finished, summary = objects(out)
+        listed = [json.loads(json.dumps(result_dict(r)).replace(SECRET, "***"))
+                  for r in results]
+        assert finished == {"type": "job_finished", "job": "build", "outcome": "success",
+                            "runs": listed}
+        assert summary == {"type": "summary", "exit_code": 1, "results": listed,
+                           "rerun": "mogrun rerun",
+                           **({"usage": total_usage(results)} if count else {})}
+
+
+def test_a_fan_out_s_summary_is_written_without_the_whole_line_in_memory(tmp_path):
+    """4,000 results make a ~1.2 MB line; made whole (with every result's dict) it
+    took six times that (7.7 MB) at the very end of the run, the process's peak.
+    What is left is the results' order (a sort key each: ~0.4 MB)."""
+    import tracemalloc
+
+    results = _results(4000, secret="s3cret-value")
+    with open(tmp_path / "out.ndjson", "w", encoding="utf-8") as out:  # a file: paced
+        rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            rep.summary(results, 0)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+        rep.close()
+    line = (tmp_path / "out.ndjson").read_text(encoding="utf-8")
+    assert len(json.loads(line)["results"]) == 4000
+    assert peak < len(line), (peak, len(line))
