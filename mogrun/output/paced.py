@@ -49,6 +49,7 @@ class PacedLines:
         self._pending: deque[str] = deque()  # lines not yet written, oldest first
         self._due = threading.Event()  # set while lines are pending
         self._thread: threading.Thread | None = None
+        self._taking = False  # a flush is taking the lines (only one, under the lock)
 
     def write(self, text: str) -> None:
         """``text`` as one line; the lines of a batch go out in one ``write``, so
@@ -91,18 +92,23 @@ class PacedLines:
         """Write and flush the pending lines now (before a line on another stream).
         ``_due`` is cleared before the lines are taken: a line appended after that
         sets it again, so none is left waiting with no flush to come."""
+        if self._taking:  # a signal's notice, on this thread, inside this very flush:
+            return  # the lines it did not take wait for the next one, in their order
         if self._due.is_set():
             self._due.clear()
         if not self._pending:
             return
-        lines = []
-        with contextlib.suppress(IndexError):  # taken in order, as they were appended
-            while True:
-                lines.append(self._pending.popleft())
+        lines: list[str] = []
+        self._taking = True
         try:
+            with contextlib.suppress(IndexError):  # taken in order, as they were appended
+                while True:
+                    lines.append(self._pending.popleft())
             write_line(self.stream, "\n".join(lines))
         except RuntimeError:  # see flush_quietly: the lines wait for the next flush
             self._pending.extendleft(reversed(lines))
+        finally:
+            self._taking = False
 
     def close(self) -> None:
         """Flush; any later line is written at once, and the flushing thread ends."""

@@ -11,6 +11,7 @@ import re
 import select
 import threading
 import time
+from collections import deque
 
 import pytest
 
@@ -294,3 +295,33 @@ def read_to_end(fd: int) -> list[bytes]:
         while chunk := pipe.read(65536):
             chunks.append(chunk)
     return chunks
+
+
+class _SignalInsideTheTaking(deque):
+    """The pending lines, where a signal's handler (a notice) flushes once, on the
+    same thread, while a flush is taking them one by one."""
+
+    def __init__(self, lines: PacedLines) -> None:
+        super().__init__()
+        self.lines, self.fired = lines, False
+
+    def popleft(self) -> str:
+        line = super().popleft()
+        if not self.fired:
+            self.fired = True
+            self.lines.flush()
+        return line
+
+
+def test_a_flush_inside_a_flush_keeps_the_lines_in_order():
+    stream = CountingStream(fd=2)
+    lock = threading.RLock()
+    lines = PacedLines(stream, lock)
+    lines._pending = _SignalInsideTheTaking(lines)
+    with lock:
+        for n in range(4):
+            lines.write(f"line {n}")
+        lines.flush()
+        lines.write("line 4")
+        lines.flush()
+    assert stream.getvalue().splitlines() == [f"line {n}" for n in range(5)]
