@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 
@@ -52,12 +52,21 @@ def columns_from(env: Mapping[str, str], stream: Any = None) -> int | None:
 def render_table(headers: list[str], rows: list[list[str]]) -> str:
     """``headers`` and ``rows`` as left-aligned columns two spaces apart, with a
     dashed rule under the headers; no trailing spaces, no final newline."""
+    return "\n".join(table_lines(headers, rows))
+
+
+def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
+    """``render_table``'s lines, each made as it is taken: a fan-out's summary has
+    thousands, and made whole (then joined, then split) it was copies of itself."""
     columns = max([len(headers), *(len(row) for row in rows)])
-    table = [_padded(headers, columns), *(_padded(row, columns) for row in rows)]
-    widths = [max(cell_width(row[i]) for row in table) for i in range(columns)]
-    rule = ["-" * width for width in widths]
-    lines = [_join(cells, widths) for cells in (table[0], rule, *table[1:])]
-    return "\n".join(lines)
+    widths = [0] * columns
+    for row in (headers, *rows):
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], cell_width(str(cell)))
+    yield _join(_padded(headers, columns), widths)
+    yield _join(["-" * width for width in widths], widths)
+    for row in rows:
+        yield _join(_padded(row, columns), widths)
 
 
 def _padded(row: list[str], columns: int) -> list[str]:

@@ -36,7 +36,7 @@ from mogrun.output.stepfiles import (
     markdown_cell,
     output_name,
 )
-from mogrun.output.tables import clip, is_failing, render_summary
+from mogrun.output.tables import clip, is_failing, summary_lines
 from mogrun.runs import RunResult, RunState
 from mogrun.waits import Wait
 
@@ -197,7 +197,7 @@ class GithubReporter(PlainReporter):
             self._flush_all_groups()
             if results:
                 self._text("")
-                self._text(render_summary(results, self._secrets))
+                self._text_lines(summary_lines(results, self._secrets))
             self._text("\n".join(tail))
             for warning in warnings:
                 self._put(_COMMAND, "::warning::" + command_data(self._safe(warning)))
@@ -328,7 +328,10 @@ class GithubReporter(PlainReporter):
         self._lines.write(line)
 
     def _text(self, text: str) -> None:
-        for line in text.split("\n"):
+        self._text_lines(text.split("\n"))
+
+    def _text_lines(self, lines: Iterable[str]) -> None:
+        for line in lines:
             self._put(_TEXT, line.replace(self._token, "***"))
 
     # -- files -----------------------------------------------------------------

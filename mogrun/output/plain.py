@@ -29,7 +29,7 @@ from mogrun.output.base import (
     run_label,
 )
 from mogrun.output.paced import PacedLines, flush_quietly, write_line
-from mogrun.output.tables import render_summary, result_detail, summary_tail
+from mogrun.output.tables import result_detail, summary_lines, summary_tail
 from mogrun.runs import Event, RunResult, RunState
 from mogrun.waits import Wait
 
@@ -142,8 +142,9 @@ class PlainReporter:
                 rerun: str | None = None) -> None:
         results = self.ordered(results)
         with self._lock:
-            if results:
-                self._write(self._out, "\n" + render_summary(results, self._secrets))
+            if results:  # a blank line, then the table, written as its lines are made
+                self._lines.write_pieces(
+                    "\n" + line for line in summary_lines(results, self._secrets))
             for line in self.summary_tail(results, exit_code, rerun):
                 self._write(self._out, line)
 

@@ -9,7 +9,7 @@ that retries what did not pass when the engine gives one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mogrun.durations import format_duration
@@ -17,7 +17,7 @@ from mogrun.masking import mask
 from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
 from mogrun.runs import RunResult
-from mogrun.tables import cell_width, render_table
+from mogrun.tables import cell_width, table_lines
 
 SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]
 STATUS_COLUMN = 3
@@ -78,7 +78,12 @@ def safe_cell(text: str, secrets: Iterable[str]) -> str:
 
 def render_summary(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
     """The plain summary table of a session."""
-    return render_table(SUMMARY_HEADERS, summary_rows(results, secrets))
+    return "\n".join(summary_lines(results, secrets))
+
+
+def summary_lines(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> Iterator[str]:
+    """``render_summary``'s lines, each made as it is written (``table_lines``)."""
+    return table_lines(SUMMARY_HEADERS, summary_rows(results, secrets))
 
 
 def render_stacked(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
@@ -96,8 +101,7 @@ def render_stacked(results: Iterable[RunResult], secrets: Iterable[str] = ()) ->
 
 def table_width(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> int:
     """Columns the plain table needs: its widest line."""
-    return max((cell_width(line) for line in render_summary(results, secrets).split("\n")),
-               default=0)
+    return max((cell_width(line) for line in summary_lines(results, secrets)), default=0)
 
 
 def result_why(result: RunResult) -> str:
