@@ -1,8 +1,9 @@
 """Memory per run: what one more run of a fan-out adds to mogrun's peak RSS.
 
-The fan-out of ``fanout.py`` (runs of D s, ``-j J``, limits lifted, ``--json``)
-at two sizes, ``--small`` and ``--large`` runs: the slope of the child's peak
-RSS (VmHWM) between them is the memory each run adds, since ``-j`` (the runs
+The fan-out of ``fanout.py`` (runs of D s, ``-j J``, limits lifted, ``--json``,
+or the human lines a CI log gets with ``--output plain``) at two sizes,
+``--small`` and ``--large`` runs: the slope of the child's peak RSS (VmHWM)
+between them is the memory each run adds, since ``-j`` (the runs
 in flight, their threads and buffers) is the same at both. Beside it, in
 alternating rounds, the same slope for ``minimal_client.py`` (bare urllib3,
 which keeps nothing of a run), and with ``--before REV`` the mogrun of that
@@ -11,6 +12,7 @@ file's repo list) are what mogrun must keep; anything else a run leaves
 behind shows here as a slope above the minimal client's.
 
     python bench/memory.py [--small 500] [--large 2000] [--repeat 3] [--before REV]...
+                           [--output json|plain]
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
     parser.add_argument("--before", metavar="REV", action="append", default=[],
                         help="also measure git revision REV (repeatable)")
+    parser.add_argument("--output", choices=("json", "plain"), default="json",
+                        help="mogrun's output: --json (default) or the human lines (CI's)")
     args = parser.parse_args()
-    args.output = "json"
     if not 0 < args.small < args.large:
         parser.error("--small must be at least 1 and under --large")
     samples: dict[str, list[dict[str, float]]] = {}
@@ -67,7 +70,8 @@ def main() -> int:
                 samples.setdefault(name, []).append(slope(args, source))
             order = order[1:] + order[:1]
     print(f"fan-outs of {args.small} and {args.large} runs of {args.duration:g} s and "
-          f"{args.events} events, -j {args.jobs}, limits lifted, --json; medians of "
+          f"{args.events} events, -j {args.jobs}, limits lifted, "
+          f"{'--json' if args.output == 'json' else 'plain'} output; medians of "
           f"{args.repeat} alternating rounds; {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}; python -m mogrun from "
           f"{'an editable' if 'site-packages' not in mogrun.__file__ else 'a regular'} install")
