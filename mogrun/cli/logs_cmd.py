@@ -72,7 +72,8 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         except NotStartedError as exc:  # --follow asks whether it passed: it did not
             raise exc.as_not_passed() if follow else exc from exc
         targets = with_automations(found, taskfile)
-        if state.local:
+        if state.local:  # a run id it never recorded is refused, as status refuses it
+            targets = located(state, None, taskfile, history, targets, "logs")
             return _print_kept(state, taskfile, targets, secrets)
         client = api_client(state, taskfile)
         targets = located(state, client, taskfile, history, targets, "logs")
