@@ -54,10 +54,25 @@ def with_automations(targets: Sequence[Target], taskfile: Any) -> list[Target]:
 
 def row_automation(row: Any, taskfile: Any) -> str | None:
     """The automation a recorded run belongs to (``None``: a run): as the run
-    rendered it, else (a row from before rows knew) as the task file names it."""
+    rendered it, else (a row from before rows knew) as the task file names it;
+    never for a row whose request was a run's (the job may be an automation's now)."""
     from mogrun.taskfile.resolve import job_automation
 
-    return row.automation or job_automation(taskfile, row.job)
+    if row.automation:
+        return str(row.automation)
+    return None if _run_request(row.request) else job_automation(taskfile, row.job)
+
+
+def _run_request(request: str) -> bool:
+    """Whether a recorded request is ``POST /runs``'s: it has a prompt, which a
+    trigger's (``repoId`` and ``input``) never has."""
+    import json
+
+    try:
+        body = json.loads(request)
+    except ValueError:  # none recorded (an old row, or one that never started)
+        return False
+    return isinstance(body, dict) and "prompt" in body
 
 
 def open_state(state: CliState, *, lenient: bool = True,

@@ -420,3 +420,18 @@ def test_the_history_keeps_what_the_trigger_sent(project, mogrun_emulator):
     assert json.loads(row["request"]) == {
         "repoId": mogrun_emulator.repo_id("acme/api"),
         "input": {"ticket": "PLAT-7", "note": "@emulator duration=0.4s"}}
+
+
+def test_a_run_stays_readable_after_its_job_became_an_automation_job(project):
+    """A prompt job's runs were read through the automation the job names once the
+    file was edited to trigger one: ``logs`` said "Run not found" (HTTP 404) for
+    each. A row that recorded a run's request is a run, whatever the job is now."""
+    prompt_job = ('[jobs.k]\r\nrepo = "acme/api"  # one repo\r\n'
+                  'prompt = "@emulator duration=0.2s"\r\n')
+    project.write(LIFTED.replace("\n", "\r\n") + prompt_job + "\r\n")
+    assert project.run("k").exit_code == 0
+    project.write(LIFTED + automation_job("k", repo=["acme/api"]) + "\n\n")
+    logs = project.run("logs", "k")
+    assert logs.exit_code == 0, logs
+    assert "Run not found" not in logs.stderr
+    assert logs.stdout.splitlines()[-1].endswith("  k  finished  -  Run finished"), logs
