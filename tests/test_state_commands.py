@@ -696,3 +696,18 @@ def test_local_logs_of_a_run_id_it_never_recorded_is_refused(project, mogrun_emu
     assert result.stderr.splitlines() == [
         f"Error: run {served} was recorded against {mogrun_emulator.url}, "
         "not against this API", f"See it with: mogrun logs {served}"], result
+
+
+def test_a_run_id_in_capitals_is_the_recorded_run(project) -> None:
+    """A run id pasted in capitals (the server takes it so) was not found in history:
+    ``status`` showed it with no job (``-``), ``logs`` labelled it by the id and judged
+    it by no gates."""
+    assert project("lint").exit_code == 0
+    run_id = json.loads(project("--json", "history", "-n", "1").stdout)["run_id"]
+    status = project("--json", "status", run_id.upper())
+    assert status.exit_code == 0, status
+    row = json.loads(status.stdout)
+    assert (row["job"], row["run_id"]) == ("lint", run_id), row
+    logs = project("logs", run_id.upper())
+    assert logs.exit_code == 0, logs
+    assert logs.stdout.splitlines()[-1].split()[1] == "lint", logs

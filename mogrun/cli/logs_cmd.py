@@ -30,6 +30,7 @@ from mogrun.cli.state_cmds import (
     record_status,
     row_label,
     rows_for,
+    run_id_case,
     with_automations,
 )
 from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
@@ -40,7 +41,7 @@ from mogrun.threads import NoThread, start_without_signals
 
 @click.command("logs")
 @click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
-                shell_complete=complete_jobs)
+                shell_complete=complete_jobs, callback=run_id_case)
 @click.option("-f", "--follow", is_flag=True, help="Follow every run to its end; exit 0 if "
               "each passed its job's gates, 1 otherwise.")
 @click.pass_obj

@@ -171,6 +171,12 @@ def looks_like_run_id(text: str) -> bool:
     return _UUID.fullmatch(text) is not None
 
 
+def run_id_case(_ctx: Any, _param: Any, value: str | None) -> str | None:
+    """A ``[JOB|RUN_ID]`` argument with a run id in lower case, as the server writes
+    ids and history keys them: one pasted in capitals is the same run."""
+    return value.lower() if value is not None and looks_like_run_id(value) else value
+
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -257,7 +263,7 @@ EXIT_STATUS_HELP = """\b
 
 @click.command("status", epilog=EXIT_STATUS_HELP)
 @click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
-                shell_complete=complete_jobs)
+                shell_complete=complete_jobs, callback=run_id_case)
 @click.option("--exit-status", is_flag=True, help="Exit 0 if every shown run passed, 1 if "
               "one did not, 3 while one is still going.")
 @click.pass_obj
@@ -706,7 +712,8 @@ def _shown_row(row: Any) -> dict[str, Any]:
 
 
 @click.command("cancel")
-@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs)
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs,
+                callback=run_id_case)
 @click.pass_obj
 def cancel_command(state: CliState, target: str) -> int:
     """Request cancellation of a run (every run of a job's latest invocation).
