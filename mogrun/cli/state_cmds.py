@@ -365,7 +365,7 @@ class UnrecordedRun:
         return str(self.run.created_at or "")
 
     def as_dict(self) -> dict[str, Any]:
-        from mogrun.engine.history import HistoryRow
+        from mogrun.engine.history import SHOWN_COLUMNS
         from mogrun.engine.run_kind import error_text
         from mogrun.outcomes import Outcome
 
@@ -375,7 +375,7 @@ class UnrecordedRun:
                  "finished_at": self.run.updated_at if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
                  "gates": [], "message": error_text(self.run)}
-        return {name: known.get(name) for name in HistoryRow.__dataclass_fields__}
+        return {name: known.get(name) for name in SHOWN_COLUMNS}
 
 
 # The API reads an automation's job run only through its automation, which a run id

@@ -85,6 +85,9 @@ _COLUMNS = (
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
     "attempt", "why", "request", "task_file", "automation", "owner",
 )
+# What ``--json`` shows of a row: ``owner`` (host and pid of the mogrun that
+# writes it) is this machine's bookkeeping, not the run's.
+SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name != "owner")
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
@@ -177,7 +180,7 @@ class HistoryRow:
         return not self.run_id and self.live_owner is not None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in _COLUMNS if name != "owner"}
+        data = {name: getattr(self, name) for name in SHOWN_COLUMNS}
         data["gates"] = list(self.gates)
         return data
 
