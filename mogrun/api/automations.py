@@ -261,12 +261,14 @@ def find_automation(every: Sequence[Automation], wanted: str) -> Automation | No
 def _matching(every: Sequence[Automation], wanted: str
               ) -> tuple[Automation | None, list[Automation]]:
     """(the one ``wanted`` names, or ``None``; every automation with that name). An
-    id matches in any case, as the server's UUID cast takes it."""
+    id matches in any case, as the server's UUID cast takes it; a name in any case
+    too, but one spelled exactly as written wins (``Triage`` beside ``triage``)."""
     folded = wanted.casefold()
     for automation in every:
         if automation.id.casefold() == folded:
             return automation, [automation]
     named = [a for a in every if a.name.casefold() == folded]
+    named = [a for a in named if a.name == wanted] or named
     return (named[0] if len(named) == 1 else None), named
 
 

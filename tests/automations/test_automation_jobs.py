@@ -435,3 +435,15 @@ def test_a_run_stays_readable_after_its_job_became_an_automation_job(project):
     assert logs.exit_code == 0, logs
     assert "Run not found" not in logs.stderr
     assert logs.stdout.splitlines()[-1].endswith("  k  finished  -  Run finished"), logs
+
+
+def test_a_name_spelled_exactly_wins_over_one_in_another_case(project, mogrun_emulator):
+    """Names match in any case, so ``Triage`` beside ``triage`` made a job naming
+    either exactly "ambiguous" (exit 2): the one spelled as written is meant."""
+    exact = mogrun_emulator.add_automation("Triage")
+    project.write(LIFTED + automation_job("t", repo=["acme/api"], automation="Triage"))
+    result = project.run("--json", "t")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.job_runs(exact)) == 1
+    project.write(LIFTED + automation_job("t", repo=["acme/api"], automation="TRIAGE"))
+    assert "is ambiguous" in project.run("t").stderr  # neither spelled so: still refused
