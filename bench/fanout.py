@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mogrun
@@ -215,6 +215,24 @@ def median_of(samples: list[dict[str, float]]) -> dict[str, float]:
             else statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
+def alternating(before: list[str], repeat: int,
+                measure_one: Callable[[str | None], dict[str, float]]
+                ) -> dict[str, list[dict[str, float]]]:
+    """``measure_one(source)`` for the minimal client, each ``before`` revision and this
+    checkout, ``repeat`` rounds each, by column name: alternating, so the machine's
+    drift hits every column, and rotating, so no column always runs first or last."""
+    samples: dict[str, list[dict[str, float]]] = {}
+    with checkouts(before) as paths:
+        sources = {"minimal urllib3": MINIMAL,
+                   **{f"before ({rev})": path for rev, path in paths.items()}, "now": None}
+        order = list(sources.items())
+        for _ in range(repeat):
+            for name, source in order:
+                samples.setdefault(name, []).append(measure_one(source))
+            order = order[1:] + order[:1]
+    return samples
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -228,15 +246,7 @@ def main() -> int:
     parser.add_argument("--output", choices=("json", "plain"), default="json",
                         help="mogrun's output: --json (default) or the human lines")
     args = parser.parse_args()
-    samples: dict[str, list[dict[str, float]]] = {}
-    with checkouts(args.before) as paths:
-        sources = {"minimal urllib3": MINIMAL,
-                   **{f"before ({rev})": path for rev, path in paths.items()}, "now": None}
-        order = list(sources.items())
-        for _ in range(args.repeat):  # alternating: the machine's drift hits every column
-            for name, source in order:
-                samples.setdefault(name, []).append(measure(args, source))
-            order = order[1:] + order[:1]  # and no column always runs first or last
+    samples = alternating(args.before, args.repeat, lambda source: measure(args, source))
     columns = {name: median_of(runs) for name, runs in samples.items()}
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
           "limits lifted; "

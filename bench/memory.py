@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import MINIMAL, checkouts, measure
+from fanout import alternating, measure
 
 import mogrun
 
@@ -60,15 +60,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 0 < args.small < args.large:
         parser.error("--small must be at least 1 and under --large")
-    samples: dict[str, list[dict[str, float]]] = {}
-    with checkouts(args.before) as paths:
-        sources = {"minimal urllib3": MINIMAL,
-                   **{f"before ({rev})": path for rev, path in paths.items()}, "now": None}
-        order = list(sources.items())
-        for _ in range(args.repeat):  # alternating: the machine's drift hits every column
-            for name, source in order:
-                samples.setdefault(name, []).append(slope(args, source))
-            order = order[1:] + order[:1]
+    samples = alternating(args.before, args.repeat, lambda source: slope(args, source))
     print(f"fan-outs of {args.small} and {args.large} runs of {args.duration:g} s and "
           f"{args.events} events, -j {args.jobs}, limits lifted, "
           f"{'--json' if args.output == 'json' else 'plain'} output; medians of "

@@ -9,7 +9,7 @@ import threading
 from mogrun.output.ndjson import NdjsonReporter
 from mogrun.runs import GateVerdict, RunState
 
-from .values import SECRET, ChunkyStream, make_event, make_job, make_result
+from .values import SECRET, ChunkyStream, make_event, make_job, make_result, summary_peak
 
 
 def drive(rep):
@@ -244,19 +244,7 @@ def test_a_fan_out_s_summary_is_written_without_the_whole_line_in_memory(tmp_pat
     """4,000 results make a ~1.2 MB line; made whole (with every result's dict) it
     took six times that (7.7 MB) at the very end of the run, the process's peak.
     What is left is the results' order (a sort key each: ~0.4 MB)."""
-    import tracemalloc
-
-    results = _results(4000, secret="s3cret-value")
-    with open(tmp_path / "out.ndjson", "w", encoding="utf-8") as out:  # a file: paced
-        rep = NdjsonReporter(stdout=out, stderr=io.StringIO())
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            rep.summary(results, 0)
-            peak = tracemalloc.get_traced_memory()[1] - before
-        finally:
-            tracemalloc.stop()
-        rep.close()
-    line = (tmp_path / "out.ndjson").read_text(encoding="utf-8")
+    peak, line = summary_peak(NdjsonReporter, _results(4000, secret="s3cret-value"),
+                              tmp_path / "out.ndjson")
     assert len(json.loads(line)["results"]) == 4000
     assert peak < len(line), (peak, len(line))

@@ -9,7 +9,7 @@ import threading
 from mogrun.output.plain import PlainReporter
 from mogrun.runs import GateVerdict, RunState
 
-from .values import SECRET, ChunkyStream, make_event, make_job, make_result
+from .values import SECRET, ChunkyStream, make_event, make_job, make_result, summary_peak
 
 CLOCK = r"\d\d:\d\d:\d\d"
 
@@ -187,22 +187,10 @@ def test_a_fan_out_s_table_is_written_as_its_lines_are_made(tmp_path):
     """4,000 runs make a ~250 KB table; made whole, joined and copied it took
     8x that (2 MB) at the very end of the run; now the rows' cells and the
     results' order are most of what it takes."""
-    import tracemalloc
-
     from mogrun.output.tables import render_summary
 
     results = tuple(make_result(repo=f"acme/r{n}", run_id=f"r_{n}", message=f"m {n}",
                                 gates=(GateVerdict("g", True, "ok"),)) for n in range(4000))
-    with open(tmp_path / "out.txt", "w", encoding="utf-8") as out:  # a file: paced
-        rep = PlainReporter(stdout=out, stderr=io.StringIO())
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            rep.summary(results, 0)
-            peak = tracemalloc.get_traced_memory()[1] - before
-        finally:
-            tracemalloc.stop()
-        rep.close()
-    text = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    peak, text = summary_peak(PlainReporter, results, tmp_path / "out.txt")
     assert text.startswith("\n" + render_summary(results) + "\n")
     assert peak < 6 * len(text), (peak, len(text))  # 4.3x now, 8.1x before

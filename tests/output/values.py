@@ -36,7 +36,26 @@ def make_result(job: str = "build", repo: str = "acme/api", outcome: str = "succ
     return RunResult(job=job, repo=repo, outcome=outcome, **kw)
 
 
-__all__ = ["SECRET", "ChunkyStream", "GateVerdict", "make_event", "make_job", "make_result"]
+def summary_peak(reporter: type, results: tuple[RunResult, ...], path) -> tuple[int, str]:
+    """``reporter``'s summary of ``results`` written into the file ``path`` (a file is
+    paced, as a pipe is): the tracemalloc peak the summary took, and the text."""
+    import tracemalloc
+
+    with open(path, "w", encoding="utf-8") as out:
+        rep = reporter(stdout=out, stderr=io.StringIO())
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            rep.summary(results, 0)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+        rep.close()
+    return peak, path.read_text(encoding="utf-8")
+
+
+__all__ = ["SECRET", "ChunkyStream", "GateVerdict", "make_event", "make_job", "make_result",
+           "summary_peak"]
 
 
 class ChunkyStream(io.StringIO):
