@@ -5,7 +5,9 @@ fan-outs with gates, and ``--local`` runs kept after their emulator is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 
 import pytest
@@ -614,7 +616,7 @@ def test_a_refused_url_is_one_error_not_a_warning_that_it_goes_on(mogrun_project
         assert result.stderr.count("refused") == 1, result.stderr
 
 
-@pytest.mark.parametrize("kind", ["text", "truncated", "directory"])
+@pytest.mark.parametrize("kind", ["text", "truncated", "directory", "another schema"])
 def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogrun_emulator,
                                                                    kind) -> None:
     """A history there but unreadable read as empty: ``status`` said "No runs
@@ -628,6 +630,11 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
         path.write_bytes(b"# runs\r\nlint\tsuccess\r\n\r\n")
     elif kind == "truncated":
         path.write_bytes(path.read_bytes()[:1000])
+    elif kind == "another schema":  # another tool's database at mogrun's path
+        path.unlink()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)")
+            db.commit()
     else:
         path.unlink()
         path.mkdir()
@@ -637,6 +644,11 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
         assert result.exit_code == 1, (argv, result)
         assert result.stderr.startswith(f"Error: cannot open run history {path}: "), (argv, result)
         assert "No runs recorded" not in result.stderr and ":memory:" not in result.stderr
+        if kind == "another schema":  # not sqlite's "no such column: base_url"
+            assert result.stderr.splitlines()[:2] == [
+                f"Error: cannot open run history {path}: it is not a run history mogrun "
+                "wrote (its runs table has other columns)",
+                f"Move it away to start a new one: mv {path} {path}.broken"], result
     by_id = project("status", run_id)
     assert by_id.exit_code == 0, by_id
     assert f"warning: cannot open run history {path}: " in by_id.stderr

@@ -342,6 +342,12 @@ class History:
         added = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
         if not set(_COLUMNS) - set(added) <= have:  # not a history mogrun ever wrote
             db.close()
+            if have:  # sqlite's "no such column: base_url" named what mogrun looked for
+                error = MogrunError(
+                    f"cannot open run history {self.path}: it is not a run history mogrun "
+                    "wrote (its runs table has other columns)",
+                    context=[f"Move it away to start a new one: mv {self.path} "
+                             f"{self.path}.broken"])
             raise error from failed
         # An older file it cannot upgrade: the columns added since read as their default.
         self._read_columns = ", ".join(name if name in have else f"{added[name]} AS {name}"
