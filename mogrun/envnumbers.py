@@ -9,7 +9,8 @@ newline of ``$(cat file)``) is ignored; a whole number is ASCII digits only
 any other number is a plain decimal, with an optional exponent (``0.5``,
 ``5e-2``), never ``inf``, ``nan``, ``1_0`` or non-ASCII digits; a value out of
 bounds or of another form is a ``UsageError`` (exit 2) naming the variable,
-the value as given and what is accepted. Stdlib only: every layer may use it.
+the value as given and what is accepted. A leaf (the standard library and
+``mogrun.errors``): every layer may use it.
 """
 
 from __future__ import annotations

@@ -689,30 +689,24 @@ def test_status_of_a_local_run_id_names_the_scope_that_has_it(project, mogrun_em
     assert mogrun_emulator.requests == []
     assert project("lint").exit_code == 0
     served = json.loads(project("--json", "history", "-n", "1").stdout)["run_id"]
-    result = project("--local", "status", served)
-    assert result.exit_code == 1, result
-    assert result.stderr.splitlines() == [
-        f"Error: run {served} was recorded against {mogrun_emulator.url}, "
-        "not against this API", f"See it with: mogrun status {served}"], result
+    for command in ("status", "logs"):  # --local logs ID printed nothing, exit 0
+        result = project("--local", command, served)
+        assert result.exit_code == 1, result
+        assert result.stderr.splitlines() == [
+            f"Error: run {served} was recorded against {mogrun_emulator.url}, "
+            "not against this API", f"See it with: mogrun {command} {served}"], result
 
 
-def test_local_logs_of_a_run_id_it_never_recorded_is_refused(project, mogrun_emulator) -> None:
-    """``--local logs ID`` of an id no --local run has (a typo, or a run of the API)
-    printed nothing and exited 0, as if the run had no events; ``--local status ID``
-    refused it. Now both say where the run is, or that it is nowhere."""
+def test_local_logs_of_a_run_id_it_never_recorded_is_refused(project) -> None:
+    """``--local logs ID`` of an id no --local run has (a typo) printed nothing and
+    exited 0, as if the run had no events; ``--local status ID`` refused it. Now
+    both say it is nowhere (the API's runs: the test above)."""
     assert project("--local", "lint").exit_code == 0  # the kept events exist
     unknown = "00000000-0000-0000-0000-000000000000"
     result = project("--local", "logs", unknown)
     assert result.exit_code == 2, result
     assert result.stdout == ""
     assert result.stderr.startswith(f"Error: no recorded run '{unknown}' against this API\n")
-    assert project("lint").exit_code == 0
-    served = json.loads(project("--json", "history", "-n", "1").stdout)["run_id"]
-    result = project("--local", "logs", served)
-    assert result.exit_code == 1, result
-    assert result.stderr.splitlines() == [
-        f"Error: run {served} was recorded against {mogrun_emulator.url}, "
-        "not against this API", f"See it with: mogrun logs {served}"], result
 
 
 def test_a_run_id_in_capitals_is_the_recorded_run(project) -> None:

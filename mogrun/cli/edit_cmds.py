@@ -107,11 +107,8 @@ def _ignore_history(state: CliState, gitignore: Path) -> None:
             _say_if_kept(state, gitignore, text)
             return
         _write(gitignore, updated)
-    except (OSError, TaskFileError) as exc:
+    except (OSError, TaskFileError, _CannotAdd) as exc:
         _not_added(state, gitignore, _why(exc))
-        return
-    except _CannotAdd as exc:
-        _not_added(state, gitignore, str(exc))
         return
     _say(state, f"Added {GITIGNORE_ENTRY} to {gitignore}")
 
@@ -144,7 +141,7 @@ def _not_a_file(path: Path) -> str:
     return "it is not a regular file"
 
 
-def _why(exc: OSError | TaskFileError) -> str:
+def _why(exc: OSError | TaskFileError | _CannotAdd) -> str:
     """The system's reason, without the path ``_write``'s message repeats."""
     cause = exc.__cause__ if isinstance(exc, TaskFileError) else exc
     if isinstance(cause, OSError):

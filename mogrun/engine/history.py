@@ -345,9 +345,7 @@ class History:
             if have:  # sqlite's "no such column: base_url" named what mogrun looked for
                 error = MogrunError(
                     f"cannot open run history {self.path}: it is not a run history mogrun "
-                    "wrote (its runs table has other columns)",
-                    context=[f"Move it away to start a new one: mv {self.path} "
-                             f"{self.path}.broken"])
+                    "wrote (its runs table has other columns)", context=self._way_out())
             raise error from failed
         # An older file it cannot upgrade: the columns added since read as their default.
         self._read_columns = ", ".join(name if name in have else f"{added[name]} AS {name}"
@@ -537,9 +535,12 @@ class History:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise MogrunError(f"cannot read run history {self.path}: {exc}", context=[
-                    f"Move it away to start a new one: mv {self.path} {self.path}.broken"]
-                ) from exc
+                raise MogrunError(f"cannot read run history {self.path}: {exc}",
+                                  context=self._way_out()) from exc
+
+    def _way_out(self) -> list[str]:
+        """What to do with a file mogrun cannot use as its history."""
+        return [f"Move it away to start a new one: mv {self.path} {self.path}.broken"]
 
     def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
                 ) -> list[HistoryRow]:

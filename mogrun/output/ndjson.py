@@ -201,15 +201,15 @@ class NdjsonReporter:
         a result at a time (``PacedLines.write_pieces``): for a fan-out of thousands
         of runs, their dicts and the whole line are never in memory at once."""
         fresh = self._take_in(job)
-        head = self._line(before)
-        tail = self._line(after) if after else "{}"  # the keys after the list
-        results_lines = (self._line(result_dict(r)) for r in results)
+        opening = self._line(before)[:-1] + f", {_ENCODER.encode(key)}: ["
+        closing = "]" + (", " + self._line(after)[1:] if after else "}")
 
         def pieces() -> Iterator[str]:
-            yield head[:-1] + f", {_ENCODER.encode(key)}: ["
-            for n, line in enumerate(results_lines):
+            yield opening
+            for n, result in enumerate(results):
+                line = self._line(result_dict(result))
                 yield line if n == 0 else ", " + line
-            yield "]" + ("}" if tail == "{}" else ", " + tail[1:])
+            yield closing
 
         self._lines.write_pieces(pieces())
         if fresh is not None:

@@ -76,13 +76,9 @@ def safe_cell(text: str, secrets: Iterable[str]) -> str:
     return mask(escape_agent_text(mask(text, secrets)), secrets)
 
 
-def render_summary(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> str:
-    """The plain summary table of a session."""
-    return "\n".join(summary_lines(results, secrets))
-
-
 def summary_lines(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> Iterator[str]:
-    """``render_summary``'s lines, each made as it is written (``table_lines``)."""
+    """The lines of a session's plain summary table, each made as it is written
+    (``table_lines``)."""
     return table_lines(SUMMARY_HEADERS, summary_rows(results, secrets))
 
 

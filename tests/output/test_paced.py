@@ -254,7 +254,6 @@ def test_a_refused_write_keeps_its_lines_for_the_next_flush():
     assert stream.getvalue() == "first\nsecond\n"
 
 
-
 @pytest.mark.parametrize("reporter", [NdjsonReporter, PlainReporter])
 def test_an_event_line_is_not_held_by_a_write_a_full_pipe_blocks(reporter):
     """``| slow-consumer``: the flushing thread blocks in ``write`` on a full pipe,

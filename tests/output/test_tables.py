@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mogrun.durations import format_duration
-from mogrun.output.tables import gates_cell, reason_lines, render_summary
+from mogrun.output.tables import gates_cell, reason_lines, summary_lines
 from mogrun.runs import GateVerdict
 from mogrun.tables import render_table
 
@@ -67,7 +67,7 @@ def test_summary_cells_are_masked_and_escaped():
         attached=True,
         run_id=None,
     )
-    table = render_summary([result], [SECRET])
+    table = "\n".join(summary_lines([result], [SECRET]))
     assert (
         table.splitlines()[2]
         == "build  acme/\\x1b[31mx  -       success (attached)  -         -       g: ***\\nx"
