@@ -233,18 +233,24 @@ def alternating(before: list[str], repeat: int,
     return samples
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
+def fanout_arguments(parser: argparse.ArgumentParser, *, duration: float) -> None:
+    """The options ``measure`` and ``alternating`` read (all but ``--runs``), for
+    every bench that runs this fan-out."""
     parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--duration", type=float, default=duration)
     parser.add_argument("--events", type=int, default=6,
                         help="events of each run (each poll reads all of them so far)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
     parser.add_argument("--before", metavar="REV", action="append", default=[],
                         help="also measure git revision REV (repeatable)")
     parser.add_argument("--output", choices=("json", "plain"), default="json",
-                        help="mogrun's output: --json (default) or the human lines")
+                        help="mogrun's output: --json (default) or the human lines (CI's)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    fanout_arguments(parser, duration=2.0)
     args = parser.parse_args()
     samples = alternating(args.before, args.repeat, lambda source: measure(args, source))
     columns = {name: median_of(runs) for name, runs in samples.items()}

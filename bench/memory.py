@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import alternating, measure
+from fanout import alternating, fanout_arguments, measure
 
 import mogrun
 
@@ -49,14 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=500)
     parser.add_argument("--large", type=int, default=2000)
-    parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=1.0)
-    parser.add_argument("--events", type=int, default=6)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds, medians shown")
-    parser.add_argument("--before", metavar="REV", action="append", default=[],
-                        help="also measure git revision REV (repeatable)")
-    parser.add_argument("--output", choices=("json", "plain"), default="json",
-                        help="mogrun's output: --json (default) or the human lines (CI's)")
+    fanout_arguments(parser, duration=1.0)
     args = parser.parse_args()
     if not 0 < args.small < args.large:
         parser.error("--small must be at least 1 and under --large")
