@@ -16,7 +16,7 @@ OWNER_RULE = (f'an owner is at most {OWNER_LONGEST} ASCII letters, digits, "-" a
 NAME_RULE = (f'a name is at most {NAME_LONGEST} ASCII letters, digits, "-", "_" and ".", '
              'other than "." and ".."')
 _HEX = "[0-9a-fA-F]"
-_REPO_ID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
+_UUID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
 
 def is_full_name(name: str) -> bool:
@@ -64,4 +64,9 @@ def is_repo_id(value: str) -> bool:
     """A repo id as the server has them: a UUID. The server's start limit casts the
     repoId to a UUID before it validates the body, so anything else is answered
     503 (retried, exit 69) rather than 'Repo not found'."""
-    return _REPO_ID.fullmatch(value) is not None
+    return is_uuid(value)
+
+
+def is_uuid(text: str) -> bool:
+    """A UUID, in either case: how the server keys its repos and its runs."""
+    return _UUID.fullmatch(text) is not None

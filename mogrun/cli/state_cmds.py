@@ -10,7 +10,6 @@ history is shown as recorded.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -168,16 +167,15 @@ def looks_like_run_id(text: str) -> bool:
     """Run ids are UUIDs (the server's runs table keys them so, and answers any
     other id with a 500 after its query fails): anything else is a mistyped job
     or id, refused before a request (and its retries) is spent on it."""
-    return _UUID.fullmatch(text) is not None
+    from mogrun.reponames import is_uuid
+
+    return is_uuid(text)
 
 
 def run_id_case(_ctx: Any, _param: Any, value: str | None) -> str | None:
     """A ``[JOB|RUN_ID]`` argument with a run id in lower case, as the server writes
     ids and history keys them: one pasted in capitals is the same run."""
     return value.lower() if value is not None and looks_like_run_id(value) else value
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _closest_job(name: str, taskfile: Any, history: Any) -> str | None:
