@@ -270,3 +270,33 @@ def test_a_boot_claimed_after_a_boot_window_refusal_resets_the_hold() -> None:
     slots.booted(late)
     slots.refused(error="Daily sandbox boot quota exceeded")
     assert slots.boot_hold.seconds == BOOT_HOLD
+
+
+def _as_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+fields = st.one_of(st.none(), st.text(max_size=8), st.integers(), st.booleans(), st.floats(),
+                   st.lists(st.integers(), max_size=2))
+
+
+@given(st.fixed_dictionaries({}, optional={
+    **dict.fromkeys(("id", "repo_id", "working_branch", "base_branch", "root_directory",
+                     "last_active_at"), fields),
+    "status": st.one_of(fields, st.sampled_from(["running", "creating", "installing", "paused"])),
+}))
+def test_a_listed_sandbox_is_read_as_text_whatever_types_the_server_sent(box: dict) -> None:
+    """Each field as text, ``None`` for a missing optional one and "" for a missing
+    id, repo or time; only an active status is kept."""
+    slots = SandboxSlots(100, lambda job, deadline: [box], interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    status = str(box.get("status") or "")
+    if status not in ("creating", "installing", "running"):
+        assert slots._busy == []
+        return
+    assert slots._busy == [Busy(
+        _as_text(box.get("id")) or "", _as_text(box.get("repo_id")) or "",
+        _as_text(box.get("working_branch")), _as_text(box.get("base_branch")),
+        _as_text(box.get("root_directory")), status,
+        _as_text(box.get("last_active_at")) or "")]
