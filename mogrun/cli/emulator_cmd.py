@@ -141,7 +141,37 @@ def _repos(text: str) -> list[str]:
     repos = [name.strip() for name in text.split(",") if name.strip()]
     if not repos:
         raise ValueError("--repos needs at least one owner/name")
+    for spec in repos:
+        full_name = spec.partition("#")[0].partition("@")[0]
+        fault = _name_fault(full_name)
+        if fault:  # a repo the task file's check refuses is one no account has
+            raise ValueError(f"{full_name!r} is not a GitHub owner/name: {fault}")
     return repos
+
+
+def _name_fault(full_name: str) -> str | None:
+    """What keeps ``full_name`` from being a GitHub repository, by ``reponames``'
+    rules (``None`` too for what is not ``owner/name``: the emulator says that)."""
+    from mogrun.reponames import (
+        NAME_RULE,
+        OWNER_RULE,
+        is_full_name,
+        name_fault,
+        owner_fault,
+        wrong_name_characters,
+    )
+
+    if not is_full_name(full_name):
+        return None
+    wrong = wrong_name_characters(full_name)
+    if wrong:
+        return f"it holds {', '.join(map(repr, wrong))}; {OWNER_RULE}; {NAME_RULE}"
+    owner, _, name = full_name.partition("/")
+    for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
+                                     ("name", name, name_fault(name), NAME_RULE)):
+        if fault:
+            return f"the {part} {value!r} {fault}; {rule}"
+    return None
 
 
 def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:

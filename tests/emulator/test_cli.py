@@ -96,6 +96,14 @@ def test_non_loopback_host_is_refused(host):
     (["--repos", "acme/api@bad branch"], "Error: a repo's default branch must be a valid "
                                          "branch name, got 'bad branch'"),
     (["--repos", "acme/api@HEAD"], "Error: a repo's default branch must be a valid branch"),
+    # Accepted before, though the task file's check refuses each: no server has them.
+    (["--repos", "acme/api,-x/y"], "Error: '-x/y' is not a GitHub owner/name: the owner '-x' "
+                                   'starts with "-"; an owner is at most 39'),
+    (["--repos", "acme/.."], "Error: 'acme/..' is not a GitHub owner/name: the name '..' is "
+                             'reserved; a name is at most 100'),
+    (["--repos", "ac me/api"], "Error: 'ac me/api' is not a GitHub owner/name: it holds ' '; "),
+    (["--repos", "a.b/api"], "Error: 'a.b/api' is not a GitHub owner/name: the owner 'a.b' "
+                             'holds "."'),
 ])
 def test_bad_options_exit_2(args, message):
     result = run_mogrun("emulator", *args)
