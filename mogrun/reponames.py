@@ -15,6 +15,7 @@ OWNER_RULE = (f'an owner is at most {OWNER_LONGEST} ASCII letters, digits, "-" a
               'not starting with "-"')
 NAME_RULE = (f'a name is at most {NAME_LONGEST} ASCII letters, digits, "-", "_" and ".", '
              'other than "." and ".."')
+CHARS_RULE = 'owner and name hold only ASCII letters, digits, "-", "_" and "."'
 _HEX = "[0-9a-fA-F]"
 _UUID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
@@ -57,6 +58,18 @@ def name_fault(name: str) -> str | None:
         return "is reserved"
     if len(name) > NAME_LONGEST:
         return f"is {len(name)} characters"
+    return None
+
+
+def part_fault(full_name: str) -> tuple[str, str, str, str] | None:
+    """The first part of an ``owner/name`` (its characters already GitHub's) that
+    no GitHub repository can have: ``(part, value, fault, rule)``, such as
+    ``("owner", "-x", 'starts with "-"', OWNER_RULE)``; ``None`` if neither."""
+    owner, _, name = full_name.partition("/")
+    for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
+                                     ("name", name, name_fault(name), NAME_RULE)):
+        if fault:
+            return part, value, fault, rule
     return None
 
 

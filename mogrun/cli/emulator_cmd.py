@@ -152,26 +152,18 @@ def _repos(text: str) -> list[str]:
 def _name_fault(full_name: str) -> str | None:
     """What keeps ``full_name`` from being a GitHub repository, by ``reponames``'
     rules (``None`` too for what is not ``owner/name``: the emulator says that)."""
-    from mogrun.reponames import (
-        NAME_RULE,
-        OWNER_RULE,
-        is_full_name,
-        name_fault,
-        owner_fault,
-        wrong_name_characters,
-    )
+    from mogrun.reponames import CHARS_RULE, is_full_name, part_fault, wrong_name_characters
 
     if not is_full_name(full_name):
         return None
     wrong = wrong_name_characters(full_name)
     if wrong:
-        return f"it holds {', '.join(map(repr, wrong))}; {OWNER_RULE}; {NAME_RULE}"
-    owner, _, name = full_name.partition("/")
-    for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
-                                     ("name", name, name_fault(name), NAME_RULE)):
-        if fault:
-            return f"the {part} {value!r} {fault}; {rule}"
-    return None
+        return f"{CHARS_RULE}, not {', '.join(map(repr, wrong))}"
+    broken = part_fault(full_name)
+    if broken is None:
+        return None
+    part, value, fault, rule = broken
+    return f"the {part} {value!r} {fault}; {rule}"
 
 
 def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:

@@ -96,7 +96,7 @@ class Busy(NamedTuple):
         sid, repo, working, base, root, active = (
             get("id"), get("repo_id"), get("working_branch"), get("base_branch"),
             get("root_directory"), get("last_active_at"))
-        return tuple.__new__(cls, (  # the fields in order, as ``cls(...)`` would, at half the cost
+        return tuple.__new__(cls, (  # the fields in order, without the generated __new__
             sid if type(sid) is str else _text(sid) or "",
             repo if type(repo) is str else _text(repo) or "",
             working if type(working) is str else _text(working),

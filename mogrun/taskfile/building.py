@@ -27,12 +27,10 @@ from mogrun.errors import (
 from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.plugintables import problems_of
 from mogrun.reponames import (
-    NAME_RULE,
-    OWNER_RULE,
+    CHARS_RULE,
     is_full_name,
     is_repo_id,
-    name_fault,
-    owner_fault,
+    part_fault,
     wrong_name_characters,
 )
 from mogrun.taskfile.graph import needs_of
@@ -297,15 +295,13 @@ def _name_problem(repo: str, *, hidden: bool) -> str | None:
     wrong = wrong_name_characters(repo)
     if wrong:
         chars = ", ".join(escape_agent_text(toml_repr(c)) for c in wrong)
-        return (f"{shown} is not a GitHub owner/name: owner and name hold only ASCII letters, "
-                f'digits, "-", "_" and ".", not {chars}')
-    owner, _, name = repo.partition("/")
-    for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
-                                     ("name", name, name_fault(name), NAME_RULE)):
-        if fault:
-            named = f"its {part}" if hidden else f"the {part} {toml_repr(value)}"
-            return f"{shown} is not a GitHub owner/name: {named} {fault}; {rule}"
-    return None
+        return f"{shown} is not a GitHub owner/name: {CHARS_RULE}, not {chars}"
+    broken = part_fault(repo)
+    if broken is None:
+        return None
+    part, value, fault, rule = broken
+    named = f"its {part}" if hidden else f"the {part} {toml_repr(value)}"
+    return f"{shown} is not a GitHub owner/name: {named} {fault}; {rule}"
 
 
 def _prompt_source(job: _Job) -> str:

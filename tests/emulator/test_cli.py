@@ -101,7 +101,9 @@ def test_non_loopback_host_is_refused(host):
                                    'starts with "-"; an owner is at most 39'),
     (["--repos", "acme/.."], "Error: 'acme/..' is not a GitHub owner/name: the name '..' is "
                              'reserved; a name is at most 100'),
-    (["--repos", "ac me/api"], "Error: 'ac me/api' is not a GitHub owner/name: it holds ' '; "),
+    (["--repos", "ac me/api"], "Error: 'ac me/api' is not a GitHub owner/name: owner and "
+                               'name hold only ASCII letters, digits, "-", "_" and ".", '
+                               "not ' '"),
     (["--repos", "a.b/api"], "Error: 'a.b/api' is not a GitHub owner/name: the owner 'a.b' "
                              'holds "."'),
 ])
