@@ -113,6 +113,13 @@ def main() -> int:
     print(f"{'':10}{'per poll':>12}{'per run besides polls':>24}{'start-up and exit':>20}")
     for name, (per_poll, per_run, start) in found.items():
         print(f"{name:10}{per_poll * 1e6:9.0f} us{per_run * 1e6:21.0f} us{start * 1e3:17.1f} ms")
+    if any(figure <= 0 for figures in found.values() for figure in figures):
+        # Each figure is a difference of medians: a machine busy with something else
+        # between rounds can swing a median by more than the difference itself.
+        print("a figure came out at or below zero: the machine's drift was larger than what "
+              "it measures; no ratio shown (run again on a quiet machine, or with more "
+              "--repeat and --runs)")
+        return 1
     ratios = [found["mogrun"][i] / found["minimal"][i] for i in range(3)]
     print(f"{'ratio':10}{ratios[0]:11.2f}x{ratios[1]:23.2f}x{ratios[2]:19.2f}x")
     return 0
