@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mogrun.engine.capacity import Busy, SandboxSlots, _key
@@ -285,6 +285,8 @@ fields = st.one_of(st.none(), st.text(max_size=8), st.integers(), st.booleans(),
                      "last_active_at"), fields),
     "status": st.one_of(fields, st.sampled_from(["running", "creating", "installing", "paused"])),
 }))
+@example({"status": "running", "id": 5, "repo_id": None, "working_branch": 7,
+          "base_branch": 1.5, "root_directory": [1], "last_active_at": False})
 def test_a_listed_sandbox_is_read_as_text_whatever_types_the_server_sent(box: dict) -> None:
     """Each field as text, ``None`` for a missing optional one and "" for a missing
     id, repo or time; only an active status is kept."""
