@@ -1,0 +1,156 @@
+"""What each feature of a fan-out costs: the same fan-out with it taken away.
+
+``cost.py`` times each part on its thread's clock, which leaves out what a part
+costs the others: the context switches its locks and its GIL hand-overs cause,
+the caches it evicts. Here the fan-out of ``fanout.py`` (N runs of D s, ``-j J``,
+limits lifted, ``--json``) runs with whole features replaced by no-ops in the
+child, and its process CPU and context switches are set beside the run with
+nothing taken away, in alternating rounds (each ratio is to that round's own
+full run: the machine's drift is larger than most of these differences).
+
+    python bench/ablate.py [--without history --without json-lines ...]
+                           [--runs 1000] [--repeat 4]
+
+Features (``--without`` takes a comma list for one variant, and repeats):
+
+- ``history``: no run's rows are written (``HistoryObserver``'s run methods);
+- ``json-lines``: no ``--json`` line of a run or event is made (``_emit``);
+- ``plugins``: no plugin hook is asked for a run (start request, watch,
+  gates, observers); the bundled plugins are always loaded, so
+  ``MOGRUN_DISABLE_PLUGINS`` takes none of them away.
+
+A variant's results are not a mogrun anyone would run; they say how much of
+``fanout.py``'s ratio a feature makes, not how fast mogrun could be without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FEATURES = ("history", "json-lines", "plugins")
+CHILD = "--ablated-child"
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def take_away(features: frozenset[str]) -> None:
+    """Replace ``features`` with no-ops in this process (the child, before mogrun runs)."""
+    if "history" in features:
+        from mogrun.engine.recorder import HistoryObserver
+
+        for method in ("session_started", "run_pending", "run_started", "status",
+                       "run_finished"):
+            setattr(HistoryObserver, method, _nothing)
+    if "json-lines" in features:
+        from mogrun.output.ndjson import NdjsonReporter
+
+        NdjsonReporter._emit = _nothing
+    if "plugins" in features:
+        from mogrun.pluginhost import PluginHost
+
+        PluginHost.start_request = lambda self, job, run, request: request
+        PluginHost.gates = lambda self, **kwargs: ()
+        for method in ("watch", "run_started", "event", "status_changed"):
+            setattr(PluginHost, method, _nothing)
+
+
+def child() -> None:
+    """``ablate.py --ablated-child FEATURES mogrun-args...``: mogrun, features taken away."""
+    features = frozenset(filter(None, sys.argv[2].split(",")))
+    sys.argv = ["mogrun", *sys.argv[3:]]
+    take_away(features)
+    from mogrun.cli.app import main
+
+    main()
+
+
+def measure(args: argparse.Namespace, features: frozenset[str]) -> dict[str, float]:
+    """One fan-out by this checkout's mogrun without ``features``: CPU ms and context
+    switches per run."""
+    sys.path.insert(0, str(HERE))
+    from fanout import run_child, task_file
+
+    from mogrun.emulator import Emulator
+
+    repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
+    with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs,
+                                                       args.events))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
+        command = [sys.executable, __file__, CHILD, ",".join(sorted(features)), "--json",
+                   "run", "-j", str(args.jobs), "fan"]
+        done, usage, _ = run_child(command, cwd=tmp, env=env)
+    if done.returncode != 0:
+        sys.exit(f"the fan-out without {sorted(features) or 'nothing'} exited "
+                 f"{done.returncode}: {done.stderr[-2000:]}")
+    return {"CPU ms per run": (usage.ru_utime + usage.ru_stime) * 1000 / args.runs,
+            "context switches per run": (usage.ru_nvcsw + usage.ru_nivcsw) / args.runs}
+
+
+def variants(without: list[str]) -> dict[str, frozenset[str]]:
+    """The variants by name: the full run first, then each ``--without`` value."""
+    found = {"nothing taken away": frozenset()}
+    for value in without:
+        features = frozenset(part.strip() for part in value.split(",") if part.strip())
+        unknown = sorted(features - set(FEATURES))
+        if unknown or not features:
+            raise SystemExit(f"--without {value!r}: choose from {', '.join(FEATURES)}")
+        found["without " + " + ".join(sorted(features))] = features
+    return found
+
+
+def rounds(named: dict[str, frozenset[str]], repeat: int,
+           one: Callable[[frozenset[str]], dict[str, float]]) -> dict[str, list[dict[str, float]]]:
+    """Every variant once a round, the order rotating: no variant always first."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in named}
+    order = list(named.items())
+    for _ in range(repeat):
+        for name, features in order:
+            samples[name].append(one(features))
+        order = order[1:] + order[:1]
+    return samples
+
+
+def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == CHILD:
+        child()
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--without", action="append", metavar="FEATURE[,FEATURE]",
+                        help=f"a variant without these ({', '.join(FEATURES)}); repeatable")
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--events", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=4, help="rounds, medians shown")
+    args = parser.parse_args()
+    named = variants(args.without or list(FEATURES))
+    samples = rounds(named, args.repeat, lambda features: measure(args, features))
+    full = samples["nothing taken away"]
+    print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
+          f"limits lifted, --json; medians of {args.repeat} rotating rounds; "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"{'':42}{'CPU ms/run':>12}{'/ full run':>12}{'rounds':>16}{'switches/run':>14}")
+    for name, runs in samples.items():
+        ratios = [s["CPU ms per run"] / f["CPU ms per run"] for s, f in zip(runs, full,
+                                                                           strict=True)]
+        print(f"{name:42}{statistics.median(s['CPU ms per run'] for s in runs):12.2f}"
+              f"{statistics.median(ratios):11.2f}x{min(ratios):8.2f}-{max(ratios):.2f}x"
+              f"{statistics.median(s['context switches per run'] for s in runs):14.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
