@@ -77,7 +77,8 @@ def child() -> None:
 def measure(args: argparse.Namespace, features: frozenset[str]) -> dict[str, float]:
     """One fan-out by this checkout's mogrun without ``features``: CPU ms and context
     switches per run."""
-    sys.path.insert(0, str(HERE))
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
     from fanout import run_child, task_file
 
     from mogrun.emulator import Emulator
