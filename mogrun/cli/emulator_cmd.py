@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from mogrun.cli import framework as click
@@ -67,16 +69,20 @@ def emulator_command(state: CliState, **options: Any) -> int:
     """
     trace = None if state.quiet else functools.partial(_trace, state)
     emulator = _build(options, trace=trace)
-    try:
-        emulator.start()
-    except OSError as exc:
-        raise MogrunError(f"cannot listen on {options['host']}:{options['port']}: "
-                          f"{exc.strerror or exc}") from exc
-    _announce(state, emulator, options)
-    try:
-        _wait_for_signal()
-    finally:
-        emulator.stop()
+    # Caught from before the announcement: a script that stops the emulator as soon
+    # as it has read the URL got SIGTERM's default (exit -15, nothing said) while the
+    # handlers were set only after it.
+    with _signals_caught() as stop:
+        try:
+            emulator.start()
+        except OSError as exc:
+            raise MogrunError(f"cannot listen on {options['host']}:{options['port']}: "
+                              f"{exc.strerror or exc}") from exc
+        try:
+            _announce(state, emulator, options)
+            _wait(stop)
+        finally:
+            emulator.stop()
     state.echo("Emulator stopped.", err=True)
     return 0
 
@@ -222,18 +228,26 @@ def _trace(state: CliState, record: Any) -> None:
     state.echo(escape_agent_text(line), err=True)
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM (either ends the emulator cleanly)."""
+@contextlib.contextmanager
+def _signals_caught() -> Iterator[threading.Event]:
+    """An event SIGINT or SIGTERM sets (either ends the emulator cleanly) while the
+    block runs; the handlers before are put back after it."""
     stop = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _wait(stop: threading.Event) -> None:
+    """Block until ``stop`` is set (a signal); a KeyboardInterrupt ends it too."""
+    try:
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
         pass
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

@@ -196,3 +196,21 @@ def test_json_announces_one_object_a_script_can_read():
     assert process.returncode == 0, err
     assert rest == ""  # nothing but the one object on stdout
     assert "Emulator stopped." in err
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_signal_right_after_the_announcement_stops_it_cleanly(json_output):
+    # The handlers were set only after the URL and tokens were printed: a script that
+    # stopped the emulator as soon as it read them (or a test on a busy machine) got
+    # SIGTERM's default, an exit of -15 with no "Emulator stopped.".
+    for _ in range(10):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mogrun", *(["--json"] if json_output else []), "emulator",
+             "--port", "0", "-q" if not json_output else "--repos=acme/api"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        process.stdout.readline()  # the first line of the announcement: ready, it says
+        process.send_signal(signal.SIGTERM)
+        _rest, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "Emulator stopped." in err
