@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 
 # What GitHub lets owner and repository names hold.
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -61,15 +62,22 @@ def name_fault(name: str) -> str | None:
     return None
 
 
-def part_fault(full_name: str) -> tuple[str, str, str, str] | None:
-    """The first part of an ``owner/name`` (its characters already GitHub's) that
-    no GitHub repository can have: ``(part, value, fault, rule)``, such as
-    ``("owner", "-x", 'starts with "-"', OWNER_RULE)``; ``None`` if neither."""
+def name_problem(full_name: str, quote: Callable[[str], str] = repr, *,
+                 hidden: bool = False) -> str | None:
+    """What keeps ``owner/name`` from being a GitHub repository, as the words after
+    "is not a GitHub owner/name: ", or ``None``: characters no name holds, then an
+    owner or a name that cannot be one. ``quote`` shows a character or a part;
+    ``hidden``: the part is named, not shown (``full_name`` holds a secret, and
+    masking the whole would not hide its parts)."""
+    wrong = wrong_name_characters(full_name)
+    if wrong:
+        return f"{CHARS_RULE}, not {', '.join(map(quote, wrong))}"
     owner, _, name = full_name.partition("/")
     for part, value, fault, rule in (("owner", owner, owner_fault(owner), OWNER_RULE),
                                      ("name", name, name_fault(name), NAME_RULE)):
         if fault:
-            return part, value, fault, rule
+            named = f"its {part}" if hidden else f"the {part} {quote(value)}"
+            return f"{named} {fault}; {rule}"
     return None
 
 

@@ -144,32 +144,17 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
 
 
 def _repos(text: str) -> list[str]:
+    from mogrun.reponames import is_full_name, name_problem
+
     repos = [name.strip() for name in text.split(",") if name.strip()]
     if not repos:
         raise ValueError("--repos needs at least one owner/name")
     for spec in repos:
         full_name = spec.partition("#")[0].partition("@")[0]
-        fault = _name_fault(full_name)
-        if fault:  # a repo the task file's check refuses is one no account has
-            raise ValueError(f"{full_name!r} is not a GitHub owner/name: {fault}")
+        problem = name_problem(full_name) if is_full_name(full_name) else None
+        if problem:  # a repo the task file's check refuses is one no account has
+            raise ValueError(f"{full_name!r} is not a GitHub owner/name: {problem}")
     return repos
-
-
-def _name_fault(full_name: str) -> str | None:
-    """What keeps ``full_name`` from being a GitHub repository, by ``reponames``'
-    rules (``None`` too for what is not ``owner/name``: the emulator says that)."""
-    from mogrun.reponames import CHARS_RULE, is_full_name, part_fault, wrong_name_characters
-
-    if not is_full_name(full_name):
-        return None
-    wrong = wrong_name_characters(full_name)
-    if wrong:
-        return f"{CHARS_RULE}, not {', '.join(map(repr, wrong))}"
-    broken = part_fault(full_name)
-    if broken is None:
-        return None
-    part, value, fault, rule = broken
-    return f"the {part} {value!r} {fault}; {rule}"
 
 
 def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:

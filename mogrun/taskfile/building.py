@@ -26,13 +26,7 @@ from mogrun.errors import (
 )
 from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.plugintables import problems_of
-from mogrun.reponames import (
-    CHARS_RULE,
-    is_full_name,
-    is_repo_id,
-    part_fault,
-    wrong_name_characters,
-)
+from mogrun.reponames import is_full_name, is_repo_id, name_problem
 from mogrun.taskfile.graph import needs_of
 from mogrun.taskfile.limits import request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
@@ -287,21 +281,12 @@ def _repo_problem(repo: str, masked: Callable[[str], str]) -> str | None:
 
 
 def _name_problem(repo: str, *, hidden: bool) -> str | None:
-    """An owner/name no GitHub repo can have (``reponames`` holds the rules):
-    characters no name holds, then an owner or a name that cannot be one. The
-    owner or name is not quoted when part of ``repo`` is a secret (``hidden``):
-    masking the whole would not hide its parts."""
-    shown = escape_agent_text(toml_repr(repo))
-    wrong = wrong_name_characters(repo)
-    if wrong:
-        chars = ", ".join(escape_agent_text(toml_repr(c)) for c in wrong)
-        return f"{shown} is not a GitHub owner/name: {CHARS_RULE}, not {chars}"
-    broken = part_fault(repo)
-    if broken is None:
+    """An owner/name no GitHub repo can have (``reponames`` holds the rules). The
+    owner or name is not quoted when part of ``repo`` is a secret (``hidden``)."""
+    problem = name_problem(repo, lambda text: escape_agent_text(toml_repr(text)), hidden=hidden)
+    if problem is None:
         return None
-    part, value, fault, rule = broken
-    named = f"its {part}" if hidden else f"the {part} {toml_repr(value)}"
-    return f"{shown} is not a GitHub owner/name: {named} {fault}; {rule}"
+    return f"{escape_agent_text(toml_repr(repo))} is not a GitHub owner/name: {problem}"
 
 
 def _prompt_source(job: _Job) -> str:
