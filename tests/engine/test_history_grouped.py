@@ -141,7 +141,6 @@ def test_the_session_s_end_makes_the_writes_still_waiting(tmp_path, monkeypatch)
         "running", "running"]
 
 
-
 def test_no_row_handle_is_kept_for_a_run_that_ended(tmp_path):
     """A long fan-out's memory per run: once a run's result is recorded, and once
     the planned rows are written, the observer keeps no handle of its row; every
