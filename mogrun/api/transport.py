@@ -217,7 +217,11 @@ class Urllib3Transport:
         From the moment a connection is taken, a watch shuts its socket at the
         deadline (a server that trickles bytes would outlast every read timeout)
         or once ``stop`` is set: a poll a stalled server holds must not hold
-        Ctrl-C's cancels back, and it is made on the follower's own thread."""
+        Ctrl-C's cancels back, and it is made on the follower's own thread.
+        Only connecting has a socket timeout of its own (the watch has no socket
+        to shut before there is one): once connected, the socket blocks and the
+        watch alone bounds the request, so no send or read first waits in a
+        ``poll`` (two system calls, and two turns of the GIL, per request)."""
         refuse_insecure_url(url)
         if stop is not None and stop.is_set():
             raise Interrupted(130, INTERRUPTED_POLL)
@@ -225,7 +229,7 @@ class Urllib3Transport:
 
         all_headers = {"User-Agent": self.user_agent, **headers}
         deadline = time.monotonic() + timeout
-        limits = _timeouts(min(self.connect_timeout, timeout), timeout)
+        limits = _timeouts(min(self.connect_timeout, timeout))
         request = RequestInfo(method, url)
         slow = (time.monotonic() + SLOW_ANSWER, on_slow) if on_slow and timeout > SLOW_ANSWER \
             else None
@@ -257,12 +261,13 @@ class Urllib3Transport:
 
 
 @functools.lru_cache(maxsize=64)
-def _timeouts(connect: float, read: float) -> urllib3.Timeout:
-    """urllib3's Timeout for these bounds, built once (the pool clones it for each
-    request): a fan-out's requests nearly all share the client's."""
+def _timeouts(connect: float) -> urllib3.Timeout:
+    """urllib3's Timeout for a request, built once (the pool clones it for each
+    request): a bound on connecting, none on reading (the request's watch bounds
+    the whole answer, see ``Urllib3Transport.send``)."""
     import urllib3
 
-    return urllib3.Timeout(connect=connect, read=read)
+    return urllib3.Timeout(connect=connect, read=None)
 
 
 @functools.cache
@@ -286,7 +291,7 @@ def _request_uri(rest: str) -> str:
 def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: float,
                watch: _Watch) -> bytes:
     """The whole body; a cut-off answer still shows its status and first bytes.
-    The read timeout only bounds each read: ``watch`` bounds them all. A body whose
+    ``watch`` bounds the reads (the socket has no timeout of its own). A body whose
     Content-Length is within the limit (nearly every answer) is read in one go;
     any other, in chunks counted against the limit as they are decoded."""
     import urllib3
@@ -365,6 +370,8 @@ def _watched_pools() -> dict[str, type]:
     def watched(base: type[Any]) -> type[Any]:
         def request(self: Any, *args: Any, **kwargs: Any) -> None:
             _bind(self)
+            if self.sock is not None:  # connected before: its watch bounds the send
+                self.timeout = None
             base.request(self, *args, **kwargs)
 
         return type(f"Watched{base.__name__}", (base,), {"request": request})

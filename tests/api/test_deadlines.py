@@ -127,6 +127,57 @@ def test_a_trickled_answer_cannot_outlast_the_transport_timeout():
     assert "within 500ms" in caught.value.message
 
 
+@contextmanager
+def answers_once_then_silent() -> Iterator[tuple[str, list[socket.socket]]]:
+    """Answers the first request of a connection (kept alive), then reads the next
+    and never answers it; yields its URL and the connections it accepted."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted: list[socket.socket] = []
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            conn.recv(65536)  # the next request on it: read, never answered
+        except OSError:
+            pass
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_a_kept_alive_connection_the_server_stops_answering_is_given_up_at_the_timeout():
+    # Once connected, a socket has no timeout of its own: the request's watch alone
+    # bounds the answer, on a connection used again as on a new one.
+    transport = Urllib3Transport()
+    with answers_once_then_silent() as (url, accepted):
+        assert transport.send("GET", url + "/a", headers={}, body=None, timeout=5.0).body == b"{}"
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            transport.send("GET", url + "/b", headers={}, body=None, timeout=1.0)
+        elapsed = time.monotonic() - started
+        assert len(accepted) == 1  # the same connection, used again
+    transport.close()
+    assert 0.9 <= elapsed < 3.0
+    assert "within 1s" in caught.value.message
+
+
 def test_a_trickling_webhook_cannot_outlast_post_json_timeout():
     with trickling_server() as url:
         started = time.monotonic()
