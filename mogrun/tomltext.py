@@ -24,6 +24,7 @@ Spelling = Callable[[object], str | None]
 _SPELLING: ContextVar[Spelling | None] = ContextVar("mogrun_toml_spelling", default=None)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # what a literal (single-quoted) string cannot hold
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"',
             "\\": "\\\\"}
 
@@ -82,7 +83,7 @@ def _moment(value: datetime.date | datetime.time) -> str:
 
 
 def _string(value: str) -> str:
-    if "'" not in value and not any(_is_control(c) for c in value):
+    if "'" not in value and not _CONTROL.search(value):
         return f"'{value}'"
     return '"' + "".join(_escaped(c) for c in value) + '"'
 
@@ -90,11 +91,7 @@ def _string(value: str) -> str:
 def _escaped(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    return f"\\u{ord(char):04x}" if _is_control(char) else char
-
-
-def _is_control(char: str) -> bool:
-    return ord(char) < 32 or ord(char) == 127
+    return f"\\u{ord(char):04x}" if _CONTROL.match(char) else char
 
 
 def _key(name: str) -> str:

@@ -15,8 +15,11 @@ MAX_PROMPT = 100_000
 
 
 def server_length(text: str) -> int:
-    """``text.length`` as the server's JavaScript counts it: UTF-16 code units."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    """``text.length`` as the server's JavaScript counts it: UTF-16 code units (a
+    lone surrogate, which only a file read with ``surrogateescape`` holds, is one)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def request_problem(request: StartRequest) -> tuple[str, str] | None:

@@ -4,6 +4,8 @@ branches, durations and request budgets."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 
 def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
@@ -182,3 +184,15 @@ def test_an_absurd_request_budget_is_refused_by_check(project) -> None:
     assert result.code == 2, result
     assert result.err.splitlines()[0].startswith("Error: [mogplex] requests_per_minute must be "
                                                  "a positive integer of at most 1,000,000, not ")
+
+
+@given(st.text(st.characters(blacklist_categories=()), max_size=40))
+@example("\U0001f600 emoji")
+@example("\udcff lone surrogate")
+@example("plain ascii")
+def test_a_prompts_length_is_javascripts_in_utf16_code_units(text) -> None:
+    # The server counts `prompt.length`: a character past U+FFFF is two units, a
+    # lone surrogate (a file read with surrogateescape holds one) is one.
+    from mogrun.taskfile.limits import server_length
+
+    assert server_length(text) == sum(2 if ord(char) > 0xFFFF else 1 for char in text)
