@@ -398,6 +398,26 @@ def test_an_empty_scope_names_the_api_scopes_that_have_runs(mogrun_project, comm
     assert result.stderr == "No runs recorded yet.\n", result
 
 
+@pytest.mark.parametrize(("command", "see"), [
+    (["status", "hello"], "status hello"), (["logs", "hello"], "logs hello"),
+    (["logs", "hello:acme/api"], "logs hello:acme/api"), (["logs"], "logs"),
+    (["cancel", "hello"], "status hello"),  # a local run ended with its emulator
+    (["rerun", "hello"], "rerun hello"), (["rerun"], "rerun")])
+def test_a_job_run_only_with_local_is_pointed_at_by_each_command(mogrun_project, command,
+                                                                  see) -> None:
+    """`mogrun --local hello` then `mogrun logs hello` (no --local) said only that
+    hello had no recorded runs, as if it had never run."""
+    mogrun_project.write(task_file(job("hello")))
+    assert mogrun_project.run("--local", "hello", env=FAST).exit_code == 0
+    result = mogrun_project.run(*command)
+    assert result.exit_code == 2, result
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: "), result
+    assert "project's history" not in lines[0], result  # it holds the local run
+    assert f"1 run is recorded with --local: see mogrun --local {see}" in lines, result
+
+
 @pytest.mark.parametrize("args", [(), ("--json",), ("--local",)])
 def test_exit_status_with_nothing_recorded_is_not_green(mogrun_project, args) -> None:
     """It exited 0 ("every shown run passed"), so `status --exit-status && deploy` on

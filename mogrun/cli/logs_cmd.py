@@ -28,6 +28,7 @@ from mogrun.cli.state_cmds import (
     never_started,
     open_state,
     record_status,
+    recorded_elsewhere,
     row_label,
     rows_for,
     run_id_case,
@@ -95,11 +96,12 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     if target is None:
         rows = history.latest_invocation()  # each run's latest attempt, as status's
         if not rows:
-            raise UsageError("no runs recorded yet against this API",
-                             context=[f"History: {history.path} ({history.base_url})"])
+            raise UsageError("no runs recorded yet against this API", context=[
+                *recorded_elsewhere(state, taskfile, history, ["logs"]),
+                f"History: {history.path} ({history.base_url})"])
         _never_started(state, history, rows)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
-    rows = rows_for(history, taskfile, target, secrets)
+    rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")
     if not rows:  # a run id history has not seen: asked of the API as it is
         return [Target(target, target)]
     refused = _never_started(state, history, rows)

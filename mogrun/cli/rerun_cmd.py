@@ -92,7 +92,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     check_job_names(taskfile, jobs)  # a typo gets run's "did you mean", not "never run"
     history = project_history(state, taskfile)
     try:
-        rows = _latest_rows(history, jobs)
+        rows = _latest_rows(state, taskfile, history, jobs)
         if not no_deps:
             rows += _needs_rows(history, taskfile, jobs or _held_back(taskfile, rows),
                                 {*jobs, *(row.job for row in rows)})
@@ -153,21 +153,29 @@ def _label(history: History, row: HistoryRow) -> str:
     return str(row_label(history, row))
 
 
-def _latest_rows(history: History, jobs: Sequence[str]) -> list[HistoryRow]:
-    """The latest attempt of each run of the latest invocation (of each named job)."""
+def _latest_rows(state: CliState, taskfile: Any, history: History,
+                 jobs: Sequence[str]) -> list[HistoryRow]:
+    """The latest attempt of each run of the latest invocation (of each named job).
+    None here: where else they ran (``--local``, another URL), if anywhere."""
+    from mogrun.cli.state_cmds import recorded_elsewhere
+
     if not jobs:
         rows = history.latest_invocation()
         if not rows:
+            elsewhere = recorded_elsewhere(state, taskfile, history, ["rerun"])
             raise NothingRecordedError(
-                "nothing to rerun: no run is recorded in this project's history",
-                context=["See: mogrun history"])
+                "nothing to rerun: " + ("no run is recorded against this API" if elsewhere
+                                        else "no run is recorded in this project's history"),
+                context=[*elsewhere, "See: mogrun history"])
         return rows
     found: list[HistoryRow] = []
     for name in dict.fromkeys(jobs):
         rows = history.latest_invocation_of(name)
         if not rows:
             raise UsageError(f"nothing to rerun for {name!r}: it has never run here",
-                             context=["See: mogrun history"])
+                             context=[*recorded_elsewhere(state, taskfile, history,
+                                                          ["rerun", name], name),
+                                      "See: mogrun history"])
         found.extend(rows)
     return found
 

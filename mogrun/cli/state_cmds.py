@@ -122,11 +122,14 @@ def _going_on_without(error: MogrunError) -> None:
 
 
 def rows_for(history: Any, taskfile: Any, target: str,
-              secrets: frozenset[str] = frozenset()) -> list[Any]:
+             secrets: frozenset[str] = frozenset(), *, state: CliState | None = None,
+             command: str = "status") -> list[Any]:
     """A run id's row, else the runs of a job's latest invocation (also a job since
     removed from the task file); ``[]`` for a run id mogrun never recorded. A repo
     named from ``env.*`` is stored masked, so ``JOB:owner/name`` matches it masked too.
-    A name that is neither a job nor a run id is refused here, before any request."""
+    A name that is neither a job nor a run id is refused here, before any request; a
+    job with no run here names the other APIs it ran against (``state``: the
+    ``command`` to see them with)."""
     job, sep, repo = target.partition(":")
     row = None if sep else history.by_run_id(target)
     if row is not None:
@@ -144,8 +147,10 @@ def rows_for(history: Any, taskfile: Any, target: str,
             raise _unknown_repo(target, repo, rows, history)
         rows = picked
     if not rows and (sep or job in taskfile.job_names):
-        raise NotStartedError(f"no recorded runs of {target!r} against this API",
-                              context=[f"History: {history.path} ({history.base_url})"])
+        raise NotStartedError(f"no recorded runs of {target!r} against this API", context=[
+            *recorded_elsewhere(state, taskfile, history, [command, target], job,
+                                repo if sep else None),
+            f"History: {history.path} ({history.base_url})"])
     return rows
 
 
@@ -195,8 +200,9 @@ def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageE
 
 
 def targets_for(history: Any, taskfile: Any, target: str,
-             secrets: frozenset[str] = frozenset()) -> list[Target]:
-    rows = rows_for(history, taskfile, target, secrets)
+                secrets: frozenset[str] = frozenset(), *,
+                state: CliState | None = None, command: str = "status") -> list[Target]:
+    rows = rows_for(history, taskfile, target, secrets, state=state, command=command)
     if not rows:
         return [Target(target, target)]
     return [Target(row.run_id, row_label(history, row), row) for row in rows if row.run_id]
@@ -293,7 +299,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         try:
             rows = (history.latest_per_job() if target is None
-                    else rows_for(history, taskfile, target, env_secrets(state, taskfile)))
+                    else rows_for(history, taskfile, target, env_secrets(state, taskfile),
+                                  state=state))
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
@@ -598,20 +605,38 @@ def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequenc
     many, and the command that shows them (``argv``: this command's own words)."""
     from mogrun.engine.history import LOCAL_BASE_URL
 
-    elsewhere = history.elsewhere(job, repo)
+    elsewhere = recorded_elsewhere(state, taskfile, history, argv, job, repo)
     if not elsewhere:
         if not state.json_output:
             click.echo("No runs recorded yet.", err=True)
         return
     here = ("with --local" if history.base_url == LOCAL_BASE_URL
             else f"against {history.base_url}")
-    lines = [f"No runs recorded yet {here}."]
-    for url, count in elsewhere:
+    for line in [f"No runs recorded yet {here}.", *elsewhere]:  # a URL is the user's text:
+        _echo_safe(line, err=True)  # shown escaped
+
+
+def recorded_elsewhere(state: CliState | None, taskfile: Any, history: Any,
+                       argv: Sequence[str], job: str | None = None,
+                       repo: str | None = None) -> list[str]:
+    """``1 run is recorded with --local: see mogrun --local logs hello``: a line for
+    each other API (``--local``, another URL) this task file recorded runs under (of
+    ``job``, on ``repo``), with ``argv`` as the command against it. What a command
+    that found nothing here says: `mogrun --local hello` then `mogrun logs hello` is
+    the usual slip. A local run ended with its emulator: ``cancel`` points at
+    ``status``. None without ``state``."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    if state is None:
+        return []
+    lines = []
+    for url, count in history.elsewhere(job, repo):
         runs = "1 run is" if count == 1 else f"{count} runs are"
-        there = "with --local" if url == LOCAL_BASE_URL else f"against {url}"
-        lines.append(f"{runs} recorded {there}: see {_command_for(state, taskfile, url, argv)}")
-    for line in lines:  # a URL is the user's text: shown escaped
-        _echo_safe(line, err=True)
+        local = url == LOCAL_BASE_URL
+        there = "with --local" if local else f"against {url}"
+        words = ["status", *argv[1:]] if local and argv[:1] == ["cancel"] else argv
+        lines.append(f"{runs} recorded {there}: see {_command_for(state, taskfile, url, words)}")
+    return lines
 
 
 def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) -> str:
@@ -729,7 +754,8 @@ def cancel_command(state: CliState, target: str) -> int:
     taskfile, history = open_state(state)
     try:
         secrets = env_secrets(state, taskfile)
-        targets = targets_for(history, taskfile, target, secrets)
+        targets = targets_for(history, taskfile, target, secrets, state=state,
+                              command="cancel")
         if not targets:
             waiting = [row for row in rows_for(history, taskfile, target, secrets)
                        if row.waiting]
