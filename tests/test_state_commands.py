@@ -418,6 +418,20 @@ def test_a_job_run_only_with_local_is_pointed_at_by_each_command(mogrun_project,
     assert f"1 run is recorded with --local: see mogrun --local {see}" in lines, result
 
 
+@pytest.mark.parametrize("command", [["status"], ["logs"], ["logs", "--follow"], ["cancel"],
+                                     ["history", "--job"]])
+@pytest.mark.parametrize("target", ["fanout:", "fanout: "])
+def test_a_colon_with_no_repo_after_it_is_refused_as_such(project, command, target) -> None:
+    """`mogrun logs "fanout:$REPO"` with REPO unset said fanout had no recorded runs
+    (it had: the empty repo matched none of them)."""
+    assert project("fanout").exit_code == 0
+    result = project(*command, target)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines() == [
+        f"Error: no repo after the colon of {target!r}",
+        'Name the job ("fanout") or one of its runs ("fanout:owner/name").'], result
+
+
 @pytest.mark.parametrize("args", [(), ("--json",), ("--local",)])
 def test_exit_status_with_nothing_recorded_is_not_green(mogrun_project, args) -> None:
     """It exited 0 ("every shown run passed"), so `status --exit-status && deploy` on

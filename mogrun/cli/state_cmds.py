@@ -130,7 +130,7 @@ def rows_for(history: Any, taskfile: Any, target: str,
     A name that is neither a job nor a run id is refused here, before any request; a
     job with no run here names the other APIs it ran against (``state``: the
     ``command`` to see them with)."""
-    job, sep, repo = target.partition(":")
+    job, sep, repo = job_and_repo(target)
     row = None if sep else history.by_run_id(target)
     if row is not None:
         return [row]
@@ -152,6 +152,18 @@ def rows_for(history: Any, taskfile: Any, target: str,
                                 repo if sep else None),
             f"History: {history.path} ({history.base_url})"])
     return rows
+
+
+def job_and_repo(target: str) -> tuple[str, str, str]:
+    """``JOB:owner/name`` as (job, ":", repo), a job alone as (job, "", ""). A colon with
+    no repo after it (``hello:``, a script's unset variable) is refused (exit 2): it
+    names no run, and read as a repo it matched none."""
+    job, sep, repo = target.partition(":")
+    if sep and job and not repo.strip():
+        raise UsageError(f"no repo after the colon of {target!r}",
+                         context=[f'Name the job ("{job}") or one of its runs '
+                                  f'("{job}:owner/name").'])
+    return job, sep, repo
 
 
 def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> UsageError:
@@ -935,7 +947,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
                          " string", context=["Leave it out to list the runs of every job."])
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
-    job, sep, repo = (job_name or "").partition(":")
+    job, sep, repo = job_and_repo(job_name or "")
     try:
         rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
         if job_name is not None and not rows:
