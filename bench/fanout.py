@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import mogrun
@@ -93,9 +93,11 @@ def checkout(rev: str) -> Iterator[str]:
                        check=False)
 
 
-def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
+def measure(args: argparse.Namespace, source: str | None,
+            wrap: Sequence[str] = ()) -> dict[str, float]:
     """One fan-out by the mogrun at ``source`` (None: this checkout), or by the
-    minimal urllib3 client (``source == MINIMAL``)."""
+    minimal urllib3 client (``source == MINIMAL``); ``wrap``: a command the child
+    runs under (``bench/syscalls.py``'s strace)."""
     repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(
@@ -117,7 +119,7 @@ def measure(args: argparse.Namespace, source: str | None) -> dict[str, float]:
                        "fan"]
         launched = time.time()
         began = time.monotonic()
-        proc, usage, peak_mib = run_child(command, cwd=tmp, env=env)
+        proc, usage, peak_mib = run_child([*wrap, *command], cwd=tmp, env=env)
         wall = time.monotonic() - began
         requests = emulator.requests
         runs = [emulator.run_detail(run_id) for run_id in emulator.runs]

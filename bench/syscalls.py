@@ -1,0 +1,88 @@
+"""System calls per request of a fan-out, mogrun beside the bare urllib3 client.
+
+The fan-out of ``fanout.py`` (runs of D s, ``-j J``, limits lifted,
+``--json``), its child run under ``strace -f -c``: how many of each system
+call it made, divided by the requests the emulator answered. Unlike CPU
+milliseconds on a VM whose speed drifts by 2x between minutes, these counts
+barely move between rounds, so a change of a few percent in the work each
+request costs shows here first. ``poll``, ``sendto`` and ``recvfrom`` are the
+requests' own (each is a release and a retake of the GIL among the fan-out's
+threads); ``futex`` counts threads waiting on each other and moves with load.
+strace slows the child down: its CPU is not measured here (``fanout.py`` is
+the bench for that).
+
+    python bench/syscalls.py [--runs 200] [--jobs 50] [--duration 2] [--events 6]
+                             [--repeat 1] [--before REV]...
+
+Measured when this was written (stop 41, 100 runs, -j 50): poll() per request
+3.13 before 0d357b3 (every send and recv on a socket with a timeout waits in
+poll first), 1.05 after it, where the bare client makes 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fanout import alternating, fanout_arguments, measure
+
+CALLS = ("poll", "sendto", "recvfrom", "futex", "write", "pwrite64")
+
+
+def counted(args: argparse.Namespace, source: str | None) -> dict[str, float]:
+    """One fan-out under strace: each of ``CALLS`` per request answered."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp, "strace.txt")
+        sample = measure(args, source, wrap=["strace", "-f", "-c", "-o", str(out),
+                                             "-e", "trace=" + ",".join(CALLS)])
+        calls = strace_counts(out.read_text())
+    requests = sample["requests per run"] * args.runs
+    return {"exit code": sample["exit code"], "requests per run": sample["requests per run"],
+            **{f"{call} per request": calls.get(call, 0) / requests for call in CALLS}}
+
+
+def strace_counts(summary: str) -> dict[str, int]:
+    """``strace -c``'s table as {syscall: calls} (its errors column may be blank)."""
+    counts = {}
+    for line in summary.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[-1] in CALLS and fields[3].isdigit():
+            counts[fields[-1]] = int(fields[3])
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    fanout_arguments(parser, duration=2.0)
+    parser.set_defaults(jobs=50, repeat=1)
+    args = parser.parse_args()
+    if shutil.which("strace") is None:
+        print("syscalls.py needs strace (Debian: apt install strace)", file=sys.stderr)
+        return 2
+    samples = alternating(args.before, args.repeat, lambda source: counted(args, source))
+    columns = {name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
+               for name, runs in samples.items()}
+    print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
+          f"limits lifted, under strace -f -c; medians of {args.repeat} round(s)")
+    print(f"{'':22}" + "".join(f"{name:>22}" for name in columns))
+    floor = columns["minimal urllib3"]
+    for key in next(iter(columns.values())):
+        cells = "".join(f"{c[key]:>22.0f}" if key == "exit code" else f"{c[key]:>22.2f}"
+                        for c in columns.values())
+        # A call the bare client hardly makes (writes: mogrun's output and history) has
+        # no ratio worth showing.
+        ratio = (f"   now / minimal {columns['now'][key] / floor[key]:.2f}x"
+                 if key.endswith("per request") and floor[key] >= 0.5 else "")
+        print(f"{key:22}{cells}{ratio}")
+    return max(int(c["exit code"]) for c in columns.values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
