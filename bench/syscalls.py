@@ -6,8 +6,10 @@ call it made, divided by the requests the emulator answered. Unlike CPU
 milliseconds on a VM whose speed drifts by 2x between minutes, these counts
 barely move between rounds, so a change of a few percent in the work each
 request costs shows here first. ``poll``, ``sendto`` and ``recvfrom`` are the
-requests' own (each is a release and a retake of the GIL among the fan-out's
-threads); ``futex`` counts threads waiting on each other and moves with load.
+requests' own, ``ioctl`` mostly urllib3's two ``settimeout`` calls a request
+(each of these is a release and a retake of the GIL among the fan-out's
+threads); ``fcntl`` and ``pwrite64`` are the run history's file locks and WAL
+writes; ``futex`` counts threads waiting on each other and moves with load.
 strace slows the child down: its CPU is not measured here (``fanout.py`` is
 the bench for that).
 
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fanout import alternating, fanout_arguments, measure
 
-CALLS = ("poll", "sendto", "recvfrom", "futex", "write", "pwrite64")
+CALLS = ("poll", "sendto", "recvfrom", "ioctl", "fcntl", "futex", "write", "pwrite64")
 
 
 def counted(args: argparse.Namespace, source: str | None) -> dict[str, float]:
