@@ -186,7 +186,7 @@ def test_an_absurd_request_budget_is_refused_by_check(project) -> None:
                                                  "a positive integer of at most 1,000,000, not ")
 
 
-@given(st.text(st.characters(blacklist_categories=()), max_size=40))
+@given(st.text(st.characters(exclude_categories=()), max_size=40))
 @example("\U0001f600 emoji")
 @example("\udcff lone surrogate")
 @example("plain ascii")
