@@ -479,6 +479,28 @@ def test_a_mistyped_repo_of_a_fan_out_suggests_the_run(project, mogrun_emulator,
     assert mogrun_emulator.requests == []
 
 
+@pytest.mark.parametrize("command", ["status", "logs", "cancel"])
+def test_a_mistyped_repo_of_a_job_that_never_ran_is_checked_against_the_task_file(
+        mogrun_project, command) -> None:
+    """It said only "no recorded runs of 'fanout:acme/wbe'", as for the right repo."""
+    repos = ["acme/api", "acme/web", *(f"acme/svc{i:02d}" for i in range(12))]
+    mogrun_project.write(task_file(job("fanout", repo=repos), job("templated",
+                                                                    repo="{{ env.REPO }}")))
+    result = mogrun_project.run(command, "fanout:acme/wbe")
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines() == [
+        "Error: job 'fanout' has no repo 'acme/wbe'",
+        'did you mean "fanout:acme/web"?',
+        "Its repos: acme/api, acme/web, acme/svc00, acme/svc01, acme/svc02, acme/svc03, "
+        "acme/svc04, acme/svc05, acme/svc06, acme/svc07 and 4 more"], result
+    # One of its repos in another case (names resolve in any case), or a repo the
+    # file names through a template: nothing to check it against, nothing recorded.
+    for target in ("fanout:ACME/Web", "templated:acme/api"):
+        result = mogrun_project.run(command, target)
+        assert result.exit_code == 2, result
+        assert result.stderr.startswith(f"Error: no recorded runs of {target!r}"), result
+
+
 def test_a_detached_run_cancelled_by_mogrun_cancel_is_completed_as_cancelled(
         project, mogrun_emulator) -> None:
     """cancel wrote only the status: the row kept outcome "detached" for ever, since

@@ -146,6 +146,10 @@ def rows_for(history: Any, taskfile: Any, target: str,
         if rows and not picked:
             raise _unknown_repo(target, repo, rows, history)
         rows = picked
+    if not rows and sep and job in taskfile.job_names:
+        not_its = _not_its_repo(target, job, repo, taskfile)
+        if not_its is not None:
+            raise not_its
     if not rows and (sep or job in taskfile.job_names):
         raise NotStartedError(f"no recorded runs of {target!r} against this API", context=[
             *recorded_elsewhere(state, taskfile, history, [command, target], job,
@@ -176,8 +180,34 @@ def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> Usag
     context = [f'did you mean "{labels[hint]}"?'] if hint else []
     return UsageError(f"no recorded runs of {target!r} against this API",
                       # sorted: a fan-out's runs are recorded in whatever order they start
-                      context=[*context, "Runs: " + ", ".join(sorted(labels.values())),
+                      context=[*context, "Runs: " + _listed(sorted(labels.values())),
                                f"History: {history.path} ({history.base_url})"])
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    """``a, b, c and 997 more``: a fan-out's runs or repos in a message's line."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError | None:
+    """``JOB:owner/name`` for a job that has not run here, naming a repo its task-file
+    entry does not list: the closest of those it does (exit 2, as ``_unknown_repo``
+    says for a job that ran). ``None`` when its repos are not plain names there (a
+    template, or ``[defaults]`` that are not read here): it cannot be told."""
+    from mogrun.taskfile.schema import closest
+
+    listed = taskfile.jobs.get(job, {}).get("repo")
+    names = [listed] if isinstance(listed, str) else listed
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and "{" not in n for n in names)):
+        return None
+    if repo.casefold() in {n.casefold() for n in names}:  # names resolve in any case
+        return None
+    hint = closest(repo, names)
+    return UsageError(f"job {job!r} has no repo {repo!r}", context=[
+        *([f'did you mean "{job}:{hint}"?'] if hint else []),
+        f"Its repos: {_listed(names)}"])
 
 
 def looks_like_run_id(text: str) -> bool:
