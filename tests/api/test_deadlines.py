@@ -58,13 +58,22 @@ def trickling_server() -> Iterator[str]:
 
 
 @contextmanager
-def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
-    """Accepts connections, reads the request, never answers; yields its URL and
-    the connections it accepted."""
+def silent_server(first: bytes | None = None) -> Iterator[tuple[str, list[socket.socket]]]:
+    """Accepts connections and never answers; yields its URL and the connections it
+    accepted. With ``first``: answers the first request of each connection with it
+    (the connection kept alive), then reads the next and never answers that."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     accepted: list[socket.socket] = []
+
+    def answer_once(conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(first or b"")
+            conn.recv(65536)  # the next request on it: read, never answered
+        except OSError:
+            pass
 
     def accept() -> None:
         while True:
@@ -73,6 +82,8 @@ def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
             except OSError:
                 return
             accepted.append(conn)
+            if first is not None:
+                threading.Thread(target=answer_once, args=(conn,), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     try:
@@ -127,46 +138,12 @@ def test_a_trickled_answer_cannot_outlast_the_transport_timeout():
     assert "within 500ms" in caught.value.message
 
 
-@contextmanager
-def answers_once_then_silent() -> Iterator[tuple[str, list[socket.socket]]]:
-    """Answers the first request of a connection (kept alive), then reads the next
-    and never answers it; yields its URL and the connections it accepted."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    accepted: list[socket.socket] = []
-
-    def serve(conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            conn.recv(65536)  # the next request on it: read, never answered
-        except OSError:
-            pass
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
-    finally:
-        listener.close()
-        for conn in accepted:
-            conn.close()
-
-
 def test_a_kept_alive_connection_the_server_stops_answering_is_given_up_at_the_timeout():
     # Once connected, a socket has no timeout of its own: the request's watch alone
     # bounds the answer, on a connection used again as on a new one.
     transport = Urllib3Transport()
-    with answers_once_then_silent() as (url, accepted):
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    with silent_server(first=answer) as (url, accepted):
         assert transport.send("GET", url + "/a", headers={}, body=None, timeout=5.0).body == b"{}"
         started = time.monotonic()
         with pytest.raises(TransportError) as caught:
