@@ -484,8 +484,9 @@ def test_a_mistyped_repo_of_a_job_that_never_ran_is_checked_against_the_task_fil
         mogrun_project, command) -> None:
     """It said only "no recorded runs of 'fanout:acme/wbe'", as for the right repo."""
     repos = ["acme/api", "acme/web", *(f"acme/svc{i:02d}" for i in range(12))]
-    mogrun_project.write(task_file(job("fanout", repo=repos), job("templated",
-                                                                    repo="{{ env.REPO }}")))
+    mogrun_project.write(task_file(
+        job("fanout", repo=repos), job("templated", repo="{{ env.REPO }}"),
+        job("by-id", repo=["acme/api", "0b6f3c1e-4a5d-4e8f-9c2b-7d1e2f3a4b5c"])))
     result = mogrun_project.run(command, "fanout:acme/wbe")
     assert result.exit_code == 2, result
     assert result.stderr.splitlines() == [
@@ -493,9 +494,10 @@ def test_a_mistyped_repo_of_a_job_that_never_ran_is_checked_against_the_task_fil
         'did you mean "fanout:acme/web"?',
         "Its repos: acme/api, acme/web, acme/svc00, acme/svc01, acme/svc02, acme/svc03, "
         "acme/svc04, acme/svc05, acme/svc06, acme/svc07 and 4 more"], result
-    # One of its repos in another case (names resolve in any case), or a repo the
-    # file names through a template: nothing to check it against, nothing recorded.
-    for target in ("fanout:ACME/Web", "templated:acme/api"):
+    # One of its repos in another case (names resolve in any case), or a job whose
+    # repos the file names through a template or by id: nothing recorded, and
+    # nothing to check the name against.
+    for target in ("fanout:ACME/Web", "templated:acme/api", "by-id:acme/web"):
         result = mogrun_project.run(command, target)
         assert result.exit_code == 2, result
         assert result.stderr.startswith(f"Error: no recorded runs of {target!r}"), result

@@ -193,14 +193,16 @@ def _listed(names: Sequence[str], shown: int = 10) -> str:
 def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError | None:
     """``JOB:owner/name`` for a job that has not run here, naming a repo its task-file
     entry does not list: the closest of those it does (exit 2, as ``_unknown_repo``
-    says for a job that ran). ``None`` when its repos are not plain names there (a
-    template, or ``[defaults]`` that are not read here): it cannot be told."""
+    says for a job that ran). ``None`` when its repos are not all plain names there
+    (a template, a repo id whose name only the API knows, or ``[defaults]``, which
+    are not read here): it cannot be told."""
+    from mogrun.reponames import is_uuid
     from mogrun.taskfile.schema import closest
 
     listed = taskfile.jobs.get(job, {}).get("repo")
     names = [listed] if isinstance(listed, str) else listed
-    if (not isinstance(names, list) or not names
-            or not all(isinstance(n, str) and "{" not in n for n in names)):
+    if (not isinstance(names, list) or not names or not all(
+            isinstance(n, str) and "{" not in n and not is_uuid(n) for n in names)):
         return None
     if repo.casefold() in {n.casefold() for n in names}:  # names resolve in any case
         return None
