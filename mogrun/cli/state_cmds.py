@@ -193,16 +193,16 @@ def _listed(names: Sequence[str], shown: int = 10) -> str:
 def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError | None:
     """``JOB:owner/name`` for a job that has not run here, naming a repo its task-file
     entry does not list: the closest of those it does (exit 2, as ``_unknown_repo``
-    says for a job that ran). ``None`` when its repos are not all plain names there
+    says for a job that ran). ``None`` when its repos are not all owner/names there
     (a template, a repo id whose name only the API knows, or ``[defaults]``, which
     are not read here): it cannot be told."""
-    from mogrun.reponames import is_uuid
+    from mogrun.reponames import is_full_name, name_problem
     from mogrun.taskfile.schema import closest
 
     listed = taskfile.jobs.get(job, {}).get("repo")
     names = [listed] if isinstance(listed, str) else listed
-    if (not isinstance(names, list) or not names or not all(
-            isinstance(n, str) and "{" not in n and not is_uuid(n) for n in names)):
+    if not isinstance(names, list) or not names or not all(
+            isinstance(n, str) and is_full_name(n) and name_problem(n) is None for n in names):
         return None
     if repo.casefold() in {n.casefold() for n in names}:  # names resolve in any case
         return None
@@ -513,14 +513,11 @@ def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str,
     ``status``."""
     from mogrun.engine.history import LOCAL_BASE_URL
 
-    local = url == LOCAL_BASE_URL
-    how = "with --local" if local else f"against {url}"
-    shown = "status" if local and command == "cancel" else command
-    see = _command_for(state, taskfile, url, [shown, run_id])
-    return MogrunError(f"run {run_id} was recorded {how}, not against this API",
+    see = _command_for(state, taskfile, url, [command, run_id])
+    return MogrunError(f"run {run_id} was recorded {_scope(url)}, not against this API",
                        context=[f"See it with: {see}" + (
-                           " (local runs end with the emulator that ran them)" if local
-                           else "")])
+                           " (local runs end with the emulator that ran them)"
+                           if url == LOCAL_BASE_URL else "")])
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:
@@ -647,17 +644,13 @@ def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequenc
     """``No runs recorded yet.`` (on stderr; not with ``--json``) — unless this task
     file recorded runs under another API (``--local``, another URL): then that, how
     many, and the command that shows them (``argv``: this command's own words)."""
-    from mogrun.engine.history import LOCAL_BASE_URL
-
     elsewhere = recorded_elsewhere(state, taskfile, history, argv, job, repo)
     if not elsewhere:
         if not state.json_output:
             click.echo("No runs recorded yet.", err=True)
         return
-    here = ("with --local" if history.base_url == LOCAL_BASE_URL
-            else f"against {history.base_url}")
-    for line in [f"No runs recorded yet {here}.", *elsewhere]:  # a URL is the user's text:
-        _echo_safe(line, err=True)  # shown escaped
+    for line in [f"No runs recorded yet {_scope(history.base_url)}.", *elsewhere]:
+        _echo_safe(line, err=True)  # a URL is the user's text: shown escaped
 
 
 def recorded_elsewhere(state: CliState | None, taskfile: Any, history: Any,
@@ -667,25 +660,28 @@ def recorded_elsewhere(state: CliState | None, taskfile: Any, history: Any,
     each other API (``--local``, another URL) this task file recorded runs under (of
     ``job``, on ``repo``), with ``argv`` as the command against it. What a command
     that found nothing here says: `mogrun --local hello` then `mogrun logs hello` is
-    the usual slip. A local run ended with its emulator: ``cancel`` points at
-    ``status``. None without ``state``."""
-    from mogrun.engine.history import LOCAL_BASE_URL
-
+    the usual slip. None without ``state``."""
     if state is None:
         return []
     lines = []
     for url, count in history.elsewhere(job, repo):
         runs = "1 run is" if count == 1 else f"{count} runs are"
-        local = url == LOCAL_BASE_URL
-        there = "with --local" if local else f"against {url}"
-        words = ["status", *argv[1:]] if local and argv[:1] == ["cancel"] else argv
-        lines.append(f"{runs} recorded {there}: see {_command_for(state, taskfile, url, words)}")
+        lines.append(f"{runs} recorded {_scope(url)}: "
+                     f"see {_command_for(state, taskfile, url, argv)}")
     return lines
+
+
+def _scope(url: str) -> str:
+    """``with --local`` or ``against URL``: where runs were recorded, as messages say."""
+    from mogrun.engine.history import LOCAL_BASE_URL
+
+    return "with --local" if url == LOCAL_BASE_URL else f"against {url}"
 
 
 def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) -> str:
     """``mogrun [-f FILE] [--local | --url URL] ARGV``: this command against ``url``'s
-    runs (no ``--url`` for the URL mogrun uses without one)."""
+    runs (no ``--url`` for the URL mogrun uses without one). A local run ended with
+    its emulator: there is none to cancel, so ``cancel`` becomes ``status``."""
     from mogrun.api.settings import resolve_endpoint
     from mogrun.engine.history import LOCAL_BASE_URL
     from mogrun.textsafety import shell_word
@@ -695,6 +691,8 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
         parts += ["-f", str(state.file)]
     if url == LOCAL_BASE_URL:
         parts.append("--local")
+        if argv[:1] == ["cancel"]:
+            argv = ["status", *argv[1:]]
     else:
         try:
             default = resolve_endpoint(cli_url=None, env=state.env,
