@@ -144,13 +144,14 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
 
 
 def _repos(text: str) -> list[str]:
+    from mogrun.emulator.state import repo_spec
     from mogrun.reponames import is_full_name, name_problem
 
     repos = [name.strip() for name in text.split(",") if name.strip()]
     if not repos:
         raise ValueError("--repos needs at least one owner/name")
     for spec in repos:
-        full_name = spec.partition("#")[0].partition("@")[0]
+        full_name = repo_spec(spec)[0]
         problem = name_problem(full_name) if is_full_name(full_name) else None
         if problem:  # a repo the task file's check refuses is one no account has
             raise ValueError(f"{full_name!r} is not a GitHub owner/name: {problem}")

@@ -49,12 +49,19 @@ class Token:
     user: str
 
 
-def repo_entry(spec: str, index: int) -> dict[str, Any]:
-    """A repo from ``owner/name[@default-branch][#root-directory]`` (a monorepo's
-    repo can name the directory its runs work in), with a stable id; ``index``
-    numbers its GitHub installation (one per owner: see ``installation``)."""
+def repo_spec(spec: str) -> tuple[str, str, str]:
+    """``owner/name[@default-branch][#root-directory]`` as (full name, branch, root
+    directory), "" for a part it leaves out (a monorepo's repo can name the
+    directory its runs work in)."""
     named, _, root = spec.strip().partition("#")
     full_name, _, branch = named.partition("@")
+    return full_name, branch, root
+
+
+def repo_entry(spec: str, index: int) -> dict[str, Any]:
+    """A repo from ``repo_spec``'s form, with a stable id; ``index`` numbers its
+    GitHub installation (one per owner: see ``installation``)."""
+    full_name, branch, root = repo_spec(spec)
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
         raise ValueError(f"a repo must be owner/name, got {spec!r}")
