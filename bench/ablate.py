@@ -29,7 +29,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,10 @@ def take_away(features: frozenset[str]) -> None:
 
 
 def child() -> None:
-    """``ablate.py --ablated-child FEATURES mogrun-args...``: mogrun, features taken away."""
+    """``ablate.py --ablated-child FEATURES PYTHON -m mogrun ARGS...`` (the command
+    ``fanout.measure`` runs, under this one): mogrun, features taken away."""
     features = frozenset(filter(None, sys.argv[2].split(",")))
-    sys.argv = ["mogrun", *sys.argv[3:]]
+    sys.argv = ["mogrun", *sys.argv[6:]]
     take_away(features)
     from mogrun.cli.app import main
 
@@ -75,29 +75,17 @@ def child() -> None:
 
 
 def measure(args: argparse.Namespace, features: frozenset[str]) -> dict[str, float]:
-    """One fan-out by this checkout's mogrun without ``features``: CPU ms and context
-    switches per run."""
+    """One fan-out of ``fanout.py`` by this checkout's mogrun without ``features``."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
-    from fanout import run_child, task_file
+    import fanout
 
-    from mogrun.emulator import Emulator
-
-    repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
-    with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs,
-                                                       args.events))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
-        command = [sys.executable, __file__, CHILD, ",".join(sorted(features)), "--json",
-                   "run", "-j", str(args.jobs), "fan"]
-        done, usage, _ = run_child(command, cwd=tmp, env=env)
-    if done.returncode != 0:
+    sample = fanout.measure(args, None, wrap=[sys.executable, __file__, CHILD,
+                                               ",".join(sorted(features))])
+    if sample["exit code"] != 0:
         sys.exit(f"the fan-out without {sorted(features) or 'nothing'} exited "
-                 f"{done.returncode}: {done.stderr[-2000:]}")
-    return {"CPU ms per run": (usage.ru_utime + usage.ru_stime) * 1000 / args.runs,
-            "context switches per run": (usage.ru_nvcsw + usage.ru_nivcsw) / args.runs}
+                 f"{sample['exit code']}")
+    return sample
 
 
 def variants(without: list[str]) -> dict[str, frozenset[str]]:
@@ -136,6 +124,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--events", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=4, help="rounds, medians shown")
+    parser.set_defaults(output="json")  # fanout.measure's: the --json lines
     args = parser.parse_args()
     named = variants(args.without or list(FEATURES))
     samples = rounds(named, args.repeat, lambda features: measure(args, features))

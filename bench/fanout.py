@@ -97,7 +97,7 @@ def measure(args: argparse.Namespace, source: str | None,
             wrap: Sequence[str] = ()) -> dict[str, float]:
     """One fan-out by the mogrun at ``source`` (None: this checkout), or by the
     minimal urllib3 client (``source == MINIMAL``); ``wrap``: a command the child
-    runs under (``bench/syscalls.py``'s strace)."""
+    runs under (``syscalls.py``'s strace, ``ablate.py``'s features taken away)."""
     repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(
@@ -217,6 +217,14 @@ def median_of(samples: list[dict[str, float]]) -> dict[str, float]:
             else statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
+def print_columns(columns: dict[str, dict[str, float]], width: int = 20) -> None:
+    """A column per client (or revision), a row per figure."""
+    print(f"{'':{width}}" + "".join(f"{name:>22}" for name in columns))
+    for key in next(iter(columns.values())):
+        print(f"{key:{width}}" + "".join(f"{c[key]:>22.2f}" if isinstance(c[key], float)
+                                         else f"{c[key]:>22}" for c in columns.values()))
+
+
 def alternating(before: list[str], repeat: int,
                 measure_one: Callable[[str | None], dict[str, float]]
                 ) -> dict[str, list[dict[str, float]]]:
@@ -263,10 +271,7 @@ def main() -> int:
           f"load {os.getloadavg()[0]:.1f}; python -m mogrun from "
           f"{'an editable' if 'site-packages' not in mogrun.__file__ else 'a regular'} install, "
           f"{'--json' if args.output == 'json' else 'plain'} output")
-    print(f"{'':20}" + "".join(f"{name:>22}" for name in columns))
-    for key in next(iter(columns.values())):
-        print(f"{key:20}" + "".join(f"{c[key]:>22.2f}" if isinstance(c[key], float)
-                                    else f"{c[key]:>22}" for c in columns.values()))
+    print_columns(columns)
     floors = [sample["CPU ms per run"] for sample in samples["minimal urllib3"]]
     for name, runs in samples.items():
         if name != "minimal urllib3":  # each round's own ratio: the drift between rounds cancels

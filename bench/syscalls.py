@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import alternating, fanout_arguments, measure
+from fanout import alternating, fanout_arguments, measure, median_of, print_columns
 
 CALLS = ("poll", "sendto", "recvfrom", "ioctl", "fcntl", "futex", "write", "pwrite64")
 
@@ -69,20 +68,15 @@ def main() -> int:
         print("syscalls.py needs strace (Debian: apt install strace)", file=sys.stderr)
         return 2
     samples = alternating(args.before, args.repeat, lambda source: counted(args, source))
-    columns = {name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
-               for name, runs in samples.items()}
+    columns = {name: median_of(runs) for name, runs in samples.items()}
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
           f"limits lifted, under strace -f -c; medians of {args.repeat} round(s)")
-    print(f"{'':22}" + "".join(f"{name:>22}" for name in columns))
-    floor = columns["minimal urllib3"]
-    for key in next(iter(columns.values())):
-        cells = "".join(f"{c[key]:>22.0f}" if key == "exit code" else f"{c[key]:>22.2f}"
-                        for c in columns.values())
-        # A call the bare client hardly makes (writes: mogrun's output and history) has
-        # no ratio worth showing.
-        ratio = (f"   now / minimal {columns['now'][key] / floor[key]:.2f}x"
-                 if key.endswith("per request") and floor[key] >= 0.5 else "")
-        print(f"{key:22}{cells}{ratio}")
+    print_columns(columns, width=22)
+    floor, now = columns["minimal urllib3"], columns["now"]
+    for call in CALLS:
+        key = f"{call} per request"
+        if floor[key] >= 0.5:  # one the bare client hardly makes (writes) has no ratio
+            print(f"{key}, now / minimal urllib3 client: {now[key] / floor[key]:.2f}x")
     return max(int(c["exit code"]) for c in columns.values())
 
 
