@@ -145,6 +145,9 @@ def test_a_kept_alive_connection_the_server_stops_answering_is_given_up_at_the_t
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
     with silent_server(first=answer) as (url, accepted):
         assert transport.send("GET", url + "/a", headers={}, body=None, timeout=5.0).body == b"{}"
+        [pool] = transport._origins.values()
+        [kept] = [conn for conn in pool.pool.queue if conn is not None]  # urllib3's idle ones
+        assert kept.sock.gettimeout() is None  # blocking: no poll() before each send and read
         started = time.monotonic()
         with pytest.raises(TransportError) as caught:
             transport.send("GET", url + "/b", headers={}, body=None, timeout=1.0)
