@@ -15,7 +15,6 @@ import functools
 import heapq
 import itertools
 import math
-import re
 import socket
 import threading
 import time
@@ -280,20 +279,10 @@ def _no_retries() -> urllib3.Retry:
     return urllib3.Retry(total=False, redirect=False)
 
 
-# A path and query urllib3 sends as they are: nothing to percent-encode, no dot
-# segment to remove, no fragment to drop (every path mogrun makes of a UUID run id).
-_PLAIN_URI = re.compile(r"/[A-Za-z0-9_~/?=&-]*").fullmatch
-
-
+@functools.lru_cache(maxsize=1024)
 def _request_uri(rest: str) -> str:
     """The request line's path and query of a URL's part after its origin, as
-    urllib3's ``PoolManager`` would send it. A plain one is itself: each run's
-    polls have a path of their own, and urllib3's parser costs a run 30 us."""
-    return rest if _PLAIN_URI(rest) else _parsed_uri(rest)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parsed_uri(rest: str) -> str:
+    urllib3's ``PoolManager`` would send it (remembered: polls repeat theirs)."""
     from urllib3.util import parse_url
 
     return parse_url("http://origin" + rest).request_uri
