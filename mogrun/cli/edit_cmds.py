@@ -12,6 +12,7 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
+    from mogrun.taskfile.checking import Report
     from mogrun.taskfile.parse import TaskFile
 
 INIT_HELP = """Write a commented starter mogplex.toml in the current directory
@@ -177,6 +178,7 @@ Examples:
   mogrun add lint-fix --repo acme/api --prompt "Fix every lint warning."
   mogrun add codemod --repo acme/api --repo acme/web --prompt "..." --needs lint-fix
   mogrun add triage --repo acme/api --automation issue-triage --input label=bug
+  mogrun add nightly --repo acme/api --prompt "..." --schedule "0 3 * * *"
 """
 
 
@@ -192,10 +194,18 @@ Examples:
 @click.option("--needs", multiple=True, metavar="JOB", help="A job that must pass first "
               "(repeatable).")
 @click.option("--description", metavar="TEXT", help="Shown by `mogrun list`.")
+@click.option("--harness", metavar="NAME", help="The agent: codex or claude-code (default: "
+              "[defaults], else the server's).")
+@click.option("--timeout", metavar="DURATION", help="How long mogrun follows the run, as 25m or "
+              "1h30m (default: [defaults], else 30m).")
+@click.option("--schedule", "schedules", multiple=True, metavar="CRON",
+              help='When `mogrun ci github` runs it, five fields in UTC, as "0 3 * * 1" '
+              "(repeatable).")
 @click.pass_obj
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str | None,
                 automation: str | None, inputs: tuple[str, ...], needs: tuple[str, ...],
-                description: str | None) -> int:
+                description: str | None, harness: str | None, timeout: str | None,
+                schedules: tuple[str, ...]) -> int:
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
@@ -212,16 +222,18 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
         unique.setdefault(repo.casefold(), repo)
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
                  needs=tuple(dict.fromkeys(needs)), description=description,
-                 automation=automation, inputs=_input_pairs(inputs))
+                 automation=automation, inputs=_input_pairs(inputs), harness=harness,
+                 timeout=timeout, schedules=tuple(dict.fromkeys(schedules)))
     with editing(path):  # another add at once waits: each adds to what the other wrote
-        original, names, bom = _existing(path)
-        text = append_job(original, names, new)
-        added = _refuse_what_check_refuses(state, path, text, job)
+        original, before, bom = _existing(path)
+        text = append_job(original, before.job_names if before else [], new)
+        warnings = _refuse_what_check_refuses(state, path, text, job, before)
         if bom:
             text = "\ufeff" + text  # the byte order mark the file was read without
         _write(path, text)
     _say(state, f'Added job "{job}" to {path}')
-    _warn_of_a_command_name(state, added, job)
+    for warning in warnings:
+        state.echo(f"Warning: {warning}", err=True)
     return 0
 
 
@@ -249,20 +261,11 @@ def _input_pairs(inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs.items())
 
 
-def _warn_of_a_command_name(state: CliState, taskfile: TaskFile, job: str) -> None:
-    """The warning ``check`` gives a job named like a command, said when it is made."""
-    from mogrun.cli.commands import COMMANDS
-    from mogrun.taskfile.checking import command_name_warnings
-
-    for warning in command_name_warnings(taskfile, COMMANDS.keys() & {job}):
-        state.echo(f"Warning: {warning}", err=True)
-
-
-def _existing(path: Path) -> tuple[str, list[str], bool]:
-    """The text of the task file at ``path`` (read once), its job names, and
+def _existing(path: Path) -> tuple[str, TaskFile | None, bool]:
+    """The text of the task file at ``path`` (read once), the file it makes, and
     whether it starts with a byte order mark. A file of nothing but blank space
-    (as a bare ``touch`` leaves it) has no job, and adding the first is what it
-    needs: only other commands refuse it as empty."""
+    (as a bare ``touch`` leaves it) has no job (``None``), and adding the first is
+    what it needs: only other commands refuse it as empty."""
     from mogrun.taskfile.parse import NotUtf8, load_task_file, parse_task_file, utf8_text
 
     try:
@@ -273,19 +276,23 @@ def _existing(path: Path) -> tuple[str, list[str], bool]:
         raise
     bom = raw.startswith(b"\xef\xbb\xbf")
     if not text.strip():
-        return text, [], bom
-    return text, parse_task_file(path, text).job_names, bom
+        return text, None, bom
+    return text, parse_task_file(path, text), bom
 
 
-def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str) -> TaskFile:
+def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,
+                               before: TaskFile | None) -> list[str]:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its.
+    What ``check`` would warn of that the file ``before`` it did not warn of (a
+    schedule at minute 0, a job named like a command) is returned, to be said.
     The job is judged as the file will be, without ``--set`` (a name given only
     on this line would be unknown to every later command), though a ``--set``
     no template uses is a typo here as for every command; its plugins load as
     for ``check`` (``--no-plugins`` leaves them out): one that cannot load is a
     warning, the job judged with the others, unless the job would inherit a key
     no loaded plugin declares."""
+    from mogrun.cli.commands import COMMANDS
     from mogrun.cli.loading import checked_host, refuse_unused_sets
     from mogrun.taskfile.checking import validate
     from mogrun.taskfile.parse import parse_task_file
@@ -293,8 +300,13 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
     added = parse_task_file(path, text)
     refuse_unused_sets(state, added)
     host, unloaded = checked_host(state, added)
-    report = validate(added, host.key_specs(), state.env, sets={},
-                      secrets=host.known_secrets, found=unloaded)
+
+    def judged(taskfile: TaskFile) -> Report:
+        return validate(taskfile, host.key_specs(), state.env, sets={},
+                        command_names=COMMANDS.keys(), secrets=host.known_secrets,
+                        found=unloaded)
+
+    report = judged(added)
     problems = [e for e in report.errors if _is_of_the_job(e, added, job, bool(unloaded))]
     if problems:
         first, more = problems[0], len(problems) - 1
@@ -309,7 +321,9 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str)
     for problem in unloaded:  # the file's problem, not the new job's: check lists it
         where = f" ({problem.location})" if problem.location else ""
         state.echo(f"Warning: {problem.message}{where}", err=True)
-    return added
+    # The new job is appended: the lines before it, and what they are warned of, stay.
+    known = set(judged(before).warnings) if before is not None and report.warnings else set()
+    return [warning for warning in report.warnings if warning not in known]
 
 
 def _is_of_the_job(error: MogrunError, taskfile: TaskFile, job: str, unloaded: bool) -> bool:

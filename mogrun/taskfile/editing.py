@@ -24,6 +24,9 @@ class NewJob:
     description: str | None = None
     automation: str | None = None
     inputs: tuple[tuple[str, str], ...] = ()  # the automation's input, as given
+    harness: str | None = None
+    timeout: str | None = None  # as typed ("25m"): check's rules judge it
+    schedules: tuple[str, ...] = ()  # cron lines for ``mogrun ci github``
 
 
 def starter_text() -> str:
@@ -78,6 +81,13 @@ def job_text(job: NewJob) -> str:
         table.add("input", inputs)
     if job.needs:
         table.add("needs", list(job.needs))
+    if job.harness is not None:
+        table.add("harness", job.harness)
+    if job.timeout is not None:
+        table.add("timeout", job.timeout)
+    if job.schedules:
+        table.add("schedule", job.schedules[0] if len(job.schedules) == 1
+                  else list(job.schedules))
     jobs = tomlkit.table(is_super_table=True)
     jobs.add(job.name, table)
     doc = tomlkit.document()

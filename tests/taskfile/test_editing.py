@@ -253,3 +253,78 @@ def test_init_adds_to_a_gitignore_with_the_ending_most_lines_use(project) -> Non
     gitignore.write_bytes(b"# from a template\r\nbuild/\ndist/\n*.pyc\n")
     assert project.run("init").code == 0
     assert gitignore.read_bytes() == b"# from a template\r\nbuild/\ndist/\n*.pyc\n.mogrun/\n"
+
+
+def test_add_writes_a_scheduled_job_that_ci_github_runs(project) -> None:
+    """A scheduled job had to be finished by hand: `add` took no --schedule,
+    --harness or --timeout ("No such option '--schedule'. Did you mean '--help'?")."""
+    project.path.write_bytes(b'# ours\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    result = project.run("add", "nightly", "--repo", "acme/api", "--prompt", "Tidy up.",
+                         "--harness", "claude-code", "--timeout", "1h30m",
+                         "--schedule", "17 3 * * *", "--schedule", "45 12 * * 1-5",
+                         "--schedule", "17 3 * * *")
+    assert (result.code, result.err) == (0, ""), result
+    data = project.path.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n")
+    job = tomllib.loads(data.decode())["jobs"]["nightly"]
+    assert job == {"repo": "acme/api", "prompt": "Tidy up.", "harness": "claude-code",
+                   "timeout": "1h30m", "schedule": ["17 3 * * *", "45 12 * * 1-5"]}
+    assert project.run("check").code == 0
+    shown = project.run("--json", "show", "nightly")
+    assert '"harness": "claude-code"' in shown.out and '"timeout_seconds": 5400' in shown.out, shown
+    assert project.run("ci", "github").code == 0
+    workflow = (project.root / ".github" / "workflows" / "mogrun.yml").read_text()
+    assert '- cron: "17 3 * * *"' in workflow and '- cron: "45 12 * * 1-5"' in workflow
+    one = project.run("add", "weekly", "--repo", "acme/web", "--prompt", "y",
+                      "--schedule", "17 6 * * 1")
+    assert one.code == 0, one
+    assert tomllib.loads(project.path.read_text())["jobs"]["weekly"]["schedule"] == "17 6 * * 1"
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--prompt", "p", "--schedule", "* * * * *"],
+     'job "b", key "schedule" is "* * * * *", which runs every 1 minute; GitHub runs a '
+     "schedule at most every 5 minutes"),
+    (["--prompt", "p", "--schedule", ""],
+     'job "b", key "schedule" is "", which has 0 fields; a schedule has five: minute hour '
+     "day-of-month month day-of-week (UTC)"),
+    (["--prompt", "p", "--timeout", "soon"],
+     "job \"b\", key \"timeout\" invalid duration 'soon': use a number of seconds or a string "
+     'like "500ms", "90s", "25m", "1h30m" or "2h"'),
+    (["--prompt", "p", "--harness", "gpt"],
+     "job \"b\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'"),
+    (["--automation", "t", "--harness", "codex"],
+     'job "b", key "harness" does not apply to an automation job (the automation decides how '
+     "its agents run)"),
+])
+def test_add_refuses_a_schedule_timeout_or_harness_check_would_refuse(project, args,
+                                                                      said) -> None:
+    before = b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "b", "--repo", "acme/api", *args)
+    assert result.code == 2, result
+    assert result.err.splitlines()[:2] == [
+        f"Error: {said}", f"Nothing was written to {project.path.resolve()}."], result
+    assert project.path.read_bytes() == before
+
+
+def test_add_says_what_check_warns_of_the_new_job_and_only_that(project) -> None:
+    # add said only a command's name: a schedule at minute 0 or an env name unset here
+    # was heard of first from check (or CI). The file's own warnings are not repeated.
+    project.write('[jobs.old]\nrepo = "acme/api"\nprompt = "x {{ env.OLD_UNSET }}"\n'
+                  'schedule = "0 5 * * *"\n\n\n')
+    result = project.run("add", "list", "--repo", "acme/web", "--prompt",
+                         "y {{ env.NEW_UNSET }}", "--schedule", "0 4 * * *")
+    assert result.code == 0, result
+    where = f"{project.path.resolve()}:11:1"  # its schedule line
+    assert result.err.splitlines() == [
+        'Warning: job "list" has the name of a command: `mogrun list` runs the command; '
+        "use `mogrun run list`",
+        f'Warning: {where}: job "list", key "schedule": "0 4 * * *" runs at minute 0, when '
+        "GitHub's scheduled workflows are most often delayed or dropped under load; pick "
+        "another minute (e.g. 17)",
+        'Warning: job "list" uses env.NEW_UNSET, which is not set here (it must be set when '
+        "this job runs)"], result
+    assert project.run("check").err.count("Warning:") == 5
+    quiet = project.run("add", "fine", "--repo", "acme/web", "--prompt", "z")
+    assert (quiet.code, quiet.err) == (0, ""), quiet

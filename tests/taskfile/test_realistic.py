@@ -172,7 +172,12 @@ def test_hand_written_task_files(project, text: str, crlf: bool, bom: bool) -> N
 @given(st.lists(st.tuples(st.sampled_from(["j1", "j2", "hello", "x3"]),
                           st.sampled_from(["acme/api", "a/b", "Acme/API"]),
                           st.sampled_from(["Fix it.", "Line one\nline two", "{{ team }} ✓",
-                                           "{{ tem }}", "{{{{ x", "a\r\nb"])),
+                                           "{{ tem }}", "{{{{ x", "a\r\nb"]),
+                          st.sampled_from([[], ["--schedule", "17 6 * * 1"],
+                                           ["--schedule", "0 3 * * *", "--schedule", "0 3 * * 1"],
+                                           ["--schedule", "* * * * *"], ["--timeout", "1h30m"],
+                                           ["--timeout", "soon"], ["--harness", "claude-code"],
+                                           ["--harness", "gpt", "--timeout", "90"]])),
                 max_size=3),
        key_lines(), st.booleans())
 def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: bool) -> None:
@@ -180,8 +185,8 @@ def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: b
     assert project.run("init").code == 0
     if crlf:
         project.path.write_bytes(project.path.read_bytes().replace(b"\n", b"\r\n"))
-    for name, repo, prompt in adds:
-        assert_clean(project.run("add", name, "--repo", repo, "--prompt", prompt))
+    for name, repo, prompt, options in adds:
+        assert_clean(project.run("add", name, "--repo", repo, "--prompt", prompt, *options))
     newline = "\r\n" if crlf else "\n"
     edited = newline.join(["", "# edited by hand", *edits, "# done", ""])
     with project.path.open("a", encoding="utf-8", newline="") as handle:
