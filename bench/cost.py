@@ -207,6 +207,11 @@ def main() -> int:
         if not module or "." not in qualified:
             parser.error(f"--part {part}: expected module:Class.method (a module's own "
                          "function cannot be timed: its callers hold it by name)")
+        cls, _, method = qualified.partition(".")
+        try:
+            getattr(getattr(importlib.import_module(module), cls), method)
+        except (ImportError, AttributeError) as exc:
+            parser.error(f"--part {part}: {exc}")
     found = measure(args)
     import mogrun
 
