@@ -43,3 +43,23 @@ def test_an_empty_job_for_history_is_refused(project, value) -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines()[0] == (
         f"Error: --job needs a job name, not {'a blank' if value else 'an empty'} string")
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    # click offered "--help" beside the option meant: "one of: '--help', '--schedule'".
+    (["add", "x", "--repo", "a/b", "--prompt", "p", "--schedul", "17 3 * * *"],
+     "Error: No such option '--schedul'. Did you mean '--schedule'?"),
+    (["run", "--detch", "ok"], "Error: No such option '--detch'. Did you mean '--detach'?"),
+    (["add", "x", "--descriptio", "d"],
+     "Error: No such option '--descriptio'. Did you mean '--description'?"),
+    # Where --help is the closest guess it stays, with the others click found.
+    (["add", "x", "--hlep"],
+     "Error: No such option '--hlep'. (Did you mean one of: '--help', '--repo', '--schedule'?)"),
+    (["--hel"], "Error: No such option '--hel'. (Did you mean one of: '--help', '--set', "
+                "'--url'?)"),
+])
+def test_an_option_typo_is_not_offered_help_in_place_of_the_option_meant(project, argv,
+                                                                         said) -> None:
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[-1] == said, result

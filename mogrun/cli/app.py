@@ -96,6 +96,7 @@ class MogrunApp:
         except click.exceptions.Exit as done:
             return done.exit_code
         except click.ClickException as error:
+            error = _help_not_guessed(error)
             self._show_click_error(state, error)
             code = 2 if error.exit_code == 1 else error.exit_code
             self._github_failure(state, [error.format_message()], code, error)
@@ -196,6 +197,20 @@ def quick_line(args: list[str]) -> QuickLine | None:
     if (command == "show") != bool(own["jobs"]):
         return None  # show needs job names: the parser says so
     return command, options, own
+
+
+def _help_not_guessed(error: Any) -> Any:
+    """click's usage ``error``, its "did you mean" without ``--help`` where another
+    option is the closer guess: for ``--schedul`` it offered ``--help`` and
+    ``--schedule``. ``--help`` stays where it is the closest (``--hlep``)."""
+    import click
+
+    guesses = getattr(error, "possibilities", None) or []  # the closest first
+    if not isinstance(error, click.exceptions.NoSuchOption) or "--help" not in guesses[1:]:
+        return error
+    others = [guess for guess in guesses if guess != "--help"]
+    return click.exceptions.NoSuchOption(error.option_name, error.message,
+                                         possibilities=others, ctx=error.ctx)
 
 
 def main(argv: list[str] | None = None) -> None:
