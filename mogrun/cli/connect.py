@@ -108,14 +108,17 @@ def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.server import DEFAULT_REPOS
 
-    repos, automations = list(DEFAULT_REPOS), []
+    repos: list[str] = list(DEFAULT_REPOS)
+    automations: list[tuple[str, str | None]] = []
     if taskfile is not None:
         from mogrun.taskfile import automations_named, repos_named
 
         repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
                   {known.casefold() for known in repos}]
         automations = automations_named(taskfile, state.sets, state.env)
-    emulator = Emulator(repos=tuple(repos), limits=Limits.local(), automations=automations)
+    emulator = Emulator(repos=tuple(repos), limits=Limits.local())
+    for name, home in automations:  # on the installation of the repos it runs in
+        emulator.add_automation(name, repo=home)
     emulator.start()
     state.add_cleanup(emulator.stop)
     return emulator

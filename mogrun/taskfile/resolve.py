@@ -198,18 +198,36 @@ def repos_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
 
 
 def automations_named(taskfile: TaskFile, sets: Mapping[str, str] | None = None,
-                      env: Mapping[str, str] | None = None) -> list[str]:
+                      env: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
     """Every automation the file's jobs name, rendered as ``repos_named`` renders
-    repos (for ``--local``, whose emulator then has a published automation of each)."""
-    return _rendered(taskfile, "automation", sets, env)
+    repos, each with the first owner/name of the first job naming it (``None``:
+    it names none). For ``--local``: its emulator puts a published automation of
+    each on that repo's GitHub installation, as the server's automation is on the
+    installation of the repos it runs in."""
+    repos = _rendered_by_job(taskfile, "repo", sets, env)
+    found: dict[str, str | None] = {}
+    for job, names in _rendered_by_job(taskfile, "automation", sets, env).items():
+        home = next((repo for repo in repos.get(job, ()) if "/" in repo), None)
+        for name in names:
+            found.setdefault(name, home)
+    return list(found.items())
 
 
 def _rendered(taskfile: TaskFile, key: str, sets: Mapping[str, str] | None,
               env: Mapping[str, str] | None) -> list[str]:
     """Every non-empty string of ``key`` (or in its list) in the jobs, rendered and
-    stripped, once each; one whose template fails or uses an unset env name is left out."""
+    stripped, once each (``_rendered_by_job``)."""
+    return list(dict.fromkeys(text for texts in _rendered_by_job(taskfile, key, sets, env)
+                              .values() for text in texts))
+
+
+def _rendered_by_job(taskfile: TaskFile, key: str, sets: Mapping[str, str] | None,
+                     env: Mapping[str, str] | None) -> dict[str, list[str]]:
+    """Each job's non-empty strings of ``key`` (or in its list), rendered and
+    stripped, in order; one whose template fails or uses an unset env name is left
+    out."""
     ctx = context(taskfile, {}, sets or {}, env or {}, TemplateClock.now())
-    found: list[str] = []
+    found: dict[str, list[str]] = {}
     for name in taskfile.jobs:
         raw = taskfile.job_keys(name).get(key, [])
         for value in raw if isinstance(raw, list) else [raw]:
@@ -221,8 +239,8 @@ def _rendered(taskfile: TaskFile, key: str, sets: Mapping[str, str] | None,
             except TaskFileError:
                 continue
             text = rendered.text.strip()
-            if text and not rendered.unset_env and text not in found:
-                found.append(text)
+            if text and not rendered.unset_env:
+                found.setdefault(name, []).append(text)
     return found
 
 

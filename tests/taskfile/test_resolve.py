@@ -307,6 +307,40 @@ def test_local_knows_repos_named_through_set_and_env(project, monkeypatch) -> No
     assert "from-env" not in result.out + result.err
 
 
+def test_local_puts_each_automation_on_the_installation_of_its_job_s_repos(project) -> None:
+    # --local made every automation on the installation of its first repo (acme's):
+    # a job of another owner's repos failed, "Repository is outside this
+    # automation's GitHub installation" (HTTP 400), so it could never pass locally.
+    project.write("""
+        [jobs.triage]
+        repo = ["zorg/tool", "zorg/site"]
+        automation = "issue triage, v2: bugs"  # a comma and a colon, as names may have
+        [jobs.plain]
+        repo = "acme/api"
+        prompt = "x\\n@emulator status=success duration=0s events=1"
+
+
+    """)
+    result = project.run("--local", "-q", "run", "-k", "triage", "plain")
+    assert result.code == 0, result
+    assert "3 passed, 0 failed" in result.out, result
+    # Two owners for one automation: the server refuses the other owner's repo, and
+    # so does the emulator (the first job naming the automation decides its home).
+    project.write("""
+        [jobs.a]
+        repo = "zorg/tool"
+        automation = "triage"
+        [jobs.b]
+        repo = "acme/web"
+        automation = "triage"
+    """)
+    mixed = project.run("--local", "-q", "run", "-k", "a", "b")
+    assert mixed.code == 1, mixed
+    assert "b  error: Repository is outside this automation's GitHub installation" in (
+        mixed.out), mixed
+    assert "1 passed, 1 failed" in mixed.out, mixed
+
+
 def test_a_var_no_template_can_name_is_refused_where_it_is_written(project) -> None:
     """"my.var" and "é" were accepted; the mistake showed only where a template
     tried to use them (as an unknown name, with no hint why)."""
