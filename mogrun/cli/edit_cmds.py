@@ -186,7 +186,10 @@ Examples:
 @click.argument("job")
 @click.option("--repo", "repos", multiple=True, required=True, metavar="OWNER/NAME",
               help="Repo to run in (repeat to fan out over several).")
-@click.option("--prompt", metavar="TEXT", help="The agent's instructions (or --automation).")
+@click.option("--prompt", metavar="TEXT", help="The agent's instructions (or --prompt-file, "
+              "or --automation).")
+@click.option("--prompt-file", metavar="PATH", help="A file holding them, relative to the "
+              "task file (templated as a prompt).")
 @click.option("--automation", metavar="NAME", help="Trigger this published automation "
               "instead of starting a run (its name or id; see mogrun automations).")
 @click.option("--input", "inputs", multiple=True, metavar="KEY=VALUE",
@@ -194,6 +197,12 @@ Examples:
 @click.option("--needs", multiple=True, metavar="JOB", help="A job that must pass first "
               "(repeatable).")
 @click.option("--description", metavar="TEXT", help="Shown by `mogrun list`.")
+@click.option("--branch", metavar="NAME", help="The working branch (a template, as "
+              "fix/{{ date }}; default: the server's).")
+@click.option("--base-branch", metavar="NAME", help="The branch to start from (default: the "
+              "repo's default branch).")
+@click.option("--create-branch", is_flag=True, default=None,
+              help="Create the working branch.")
 @click.option("--harness", metavar="NAME", help="The agent: codex or claude-code (default: "
               "[defaults], else the server's).")
 @click.option("--timeout", metavar="DURATION", help="How long mogrun follows the run, as 25m or "
@@ -203,9 +212,10 @@ Examples:
               "(repeatable).")
 @click.pass_obj
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str | None,
-                automation: str | None, inputs: tuple[str, ...], needs: tuple[str, ...],
-                description: str | None, harness: str | None, timeout: str | None,
-                schedules: tuple[str, ...]) -> int:
+                prompt_file: str | None, automation: str | None, inputs: tuple[str, ...],
+                needs: tuple[str, ...], description: str | None, branch: str | None,
+                base_branch: str | None, create_branch: bool | None, harness: str | None,
+                timeout: str | None, schedules: tuple[str, ...]) -> int:
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
@@ -215,12 +225,14 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
         raise UsageError(f'invalid job name "{job}": {JOB_NAME_RULE}')
     if any(not r.strip() for r in repos):  # the rest of a repo's form is check's to judge
         raise UsageError("--repo expects owner/name or a repo id")
-    _one_of_prompt_or_automation(prompt, automation, inputs)
+    _one_of_prompt_or_automation({"--prompt": prompt, "--prompt-file": prompt_file,
+                                  "--automation": automation}, inputs)
     path = find_task_file(state.file, state.env, state.cwd)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
         unique.setdefault(repo.casefold(), repo)
-    new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt,
+    new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt, prompt_file=prompt_file,
+                 branch=branch, base_branch=base_branch, create_branch=create_branch,
                  needs=tuple(dict.fromkeys(needs)), description=description,
                  automation=automation, inputs=_input_pairs(inputs), harness=harness,
                  timeout=timeout, schedules=tuple(dict.fromkeys(schedules)))
@@ -237,16 +249,18 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     return 0
 
 
-def _one_of_prompt_or_automation(prompt: str | None, automation: str | None,
+def _one_of_prompt_or_automation(given: dict[str, str | None],
                                  inputs: tuple[str, ...]) -> None:
-    """A job starts a run (``--prompt``) or triggers an automation, not both."""
-    if (prompt is None) == (automation is None):
-        raise UsageError("give --prompt (an agent run) or --automation (trigger an "
-                         "automation), one of them")
-    given, flag = (prompt, "--prompt") if prompt is not None else (automation, "--automation")
-    if not (given or "").strip():
+    """A job starts a run (``--prompt`` or ``--prompt-file``) or triggers an
+    automation: one of the three (``given``: each flag's value)."""
+    named = [(flag, value) for flag, value in given.items() if value is not None]
+    if len(named) != 1:
+        raise UsageError("give --prompt or --prompt-file (an agent run) or --automation "
+                         "(trigger an automation), one of them")
+    flag, value = named[0]
+    if not value.strip():
         raise UsageError(f"{flag} must not be empty")
-    if inputs and automation is None:
+    if inputs and flag != "--automation":
         raise UsageError("--input is an automation's input: give --automation too")
 
 

@@ -19,11 +19,15 @@ class NewJob:
 
     name: str
     repos: tuple[str, ...]
-    prompt: str | None  # None: the job triggers ``automation`` instead
+    prompt: str | None  # None: ``prompt_file`` holds it, or the job triggers ``automation``
     needs: tuple[str, ...] = ()
     description: str | None = None
     automation: str | None = None
     inputs: tuple[tuple[str, str], ...] = ()  # the automation's input, as given
+    prompt_file: str | None = None  # in place of ``prompt``
+    branch: str | None = None
+    base_branch: str | None = None
+    create_branch: bool | None = None
     harness: str | None = None
     timeout: str | None = None  # as typed ("25m"): check's rules judge it
     schedules: tuple[str, ...] = ()  # cron lines for ``mogrun ci github``
@@ -73,6 +77,8 @@ def job_text(job: NewJob) -> str:
         # A multi-line string cannot hold \r (TOML reads its line breaks as \n).
         multiline = "\n" in job.prompt and "\r" not in job.prompt and '"""' not in job.prompt
         table.add("prompt", tomlkit.string(job.prompt, multiline=multiline))
+    if job.prompt_file is not None:
+        table.add("prompt_file", job.prompt_file)
     if job.automation is not None:
         table.add("automation", job.automation)
     if job.inputs:
@@ -81,8 +87,10 @@ def job_text(job: NewJob) -> str:
         table.add("input", inputs)
     if job.needs:
         table.add("needs", list(job.needs))
-    if job.harness is not None:
-        table.add("harness", job.harness)
+    for key, value in (("branch", job.branch), ("base_branch", job.base_branch),
+                       ("create_branch", job.create_branch), ("harness", job.harness)):
+        if value is not None:
+            table.add(key, value)
     if job.timeout is not None:
         table.add("timeout", job.timeout)
     if job.schedules:

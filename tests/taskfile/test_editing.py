@@ -3,6 +3,7 @@ line endings, byte order marks, other bytes, inline jobs."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pytest
@@ -165,10 +166,17 @@ def test_add_writes_an_automation_job_that_check_accepts(project) -> None:
     assert project.run("check").code == 0
 
 
+ONE_OF = ("give --prompt or --prompt-file (an agent run) or --automation (trigger an "
+          "automation), one of them")
+
+
 @pytest.mark.parametrize(("args", "said"), [
-    ([], "give --prompt (an agent run) or --automation (trigger an automation), one of them"),
-    (["--prompt", "p", "--automation", "t"],
-     "give --prompt (an agent run) or --automation (trigger an automation), one of them"),
+    ([], ONE_OF),
+    (["--prompt", "p", "--automation", "t"], ONE_OF),
+    (["--prompt", "p", "--prompt-file", "p.md"], ONE_OF),
+    (["--prompt-file", " "], "--prompt-file must not be empty"),
+    (["--prompt-file", "p.md", "--input", "a=b"],
+     "--input is an automation's input: give --automation too"),
     (["--prompt", "p", "--input", "a=b"],
      "--input is an automation's input: give --automation too"),
     (["--automation", "t", "--input", "novalue"], "--input expects KEY=VALUE, not 'novalue'"),
@@ -328,3 +336,42 @@ def test_add_says_what_check_warns_of_the_new_job_and_only_that(project) -> None
     assert project.run("check").err.count("Warning:") == 5
     quiet = project.run("add", "fine", "--repo", "acme/web", "--prompt", "z")
     assert (quiet.code, quiet.err) == (0, ""), quiet
+
+
+def test_add_writes_a_prompt_file_job_on_a_branch_of_its_own(project) -> None:
+    """`add` could not name a prompt file or a branch: a job that reviews on a branch
+    of its own was written by hand."""
+    (project.root / "prompts").mkdir()
+    (project.root / "prompts" / "review.md").write_text("Review {{ repo }}.\n")
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("add", "review", "--repo", "acme/web", "--prompt-file",
+                         "prompts/review.md", "--branch", "review/{{ job }}",
+                         "--base-branch", "develop", "--create-branch")
+    assert (result.code, result.err) == (0, ""), result
+    job = tomllib.loads(project.path.read_text())["jobs"]["review"]
+    assert job == {"repo": "acme/web", "prompt_file": "prompts/review.md",
+                   "branch": "review/{{ job }}", "base_branch": "develop",
+                   "create_branch": True}
+    shown = project.run("--json", "show", "review")
+    assert shown.code == 0, shown
+    body = json.loads(shown.out.splitlines()[0])["runs"][0]["request"]["body"]
+    assert (body["prompt"], body["workingBranch"], body["baseBranch"], body["createBranch"]) == (
+        "Review acme/web.\n", "review/review", "develop", True)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--prompt-file", "missing.md"],
+     'job "b", key "prompt_file": prompt file missing.md does not exist (relative to {root})'),
+    (["--prompt", "p", "--branch", "a..b"],
+     'job "b", key "branch": \'a..b\' is not a valid git branch name: it contains ".."'),
+    (["--automation", "t", "--branch", "x"],
+     'job "b", key "branch" does not apply to an automation job (the automation decides how '
+     "its agents run)"),
+])
+def test_add_refuses_a_prompt_file_or_branch_check_would_refuse(project, args, said) -> None:
+    before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "b", "--repo", "acme/api", *args)
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == "Error: " + said.format(root=project.root.resolve())
+    assert project.path.read_bytes() == before

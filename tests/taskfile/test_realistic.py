@@ -177,7 +177,9 @@ def test_hand_written_task_files(project, text: str, crlf: bool, bom: bool) -> N
                                            ["--schedule", "0 3 * * *", "--schedule", "0 3 * * 1"],
                                            ["--schedule", "* * * * *"], ["--timeout", "1h30m"],
                                            ["--timeout", "soon"], ["--harness", "claude-code"],
-                                           ["--harness", "gpt", "--timeout", "90"]])),
+                                           ["--harness", "gpt", "--timeout", "90"],
+                                           ["--branch", "fix/{{ date }}", "--create-branch"],
+                                           ["--base-branch", "bad branch"]])),
                 max_size=3),
        key_lines(), st.booleans())
 def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: bool) -> None:
