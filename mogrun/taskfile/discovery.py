@@ -31,7 +31,8 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
             # Before resolving: /dev/fd/N resolves to no path.
             problem = _typed_problem(cwd, given) if typed_as_folder(given) else file_problem(path)
             if problem:
-                _refuse(f"{given} (from {origin})", problem)
+                _refuse(f"{given} (from {origin})", problem,
+                        _missing_hint(path, given, origin) if problem == MISSING else [])
             # (a loop is a problem above: never met here)
             return resolved(path.parent) / path.name
     for folder in (cwd.resolve(), *cwd.resolve().parents):
@@ -77,17 +78,35 @@ def refuse_empty(explicit: str | None, env: Mapping[str, str] | None = None) -> 
             raise TaskFileError(f"{origin} is blank: it names no task file")
 
 
+MISSING = "does not exist"  # what ``file_problem`` says of a name with nothing there
 # What ``file_problem`` says of something under the name that is no file.
 _IN_THE_WAY = ("is a directory", "is not a regular file", LOOP, BROKEN_LINK)
 
 
-def _refuse(named: str, problem: str) -> NoReturn:
+def _refuse(named: str, problem: str, hint: list[str] | None = None) -> NoReturn:
     """The task file named (by the user, or found by its name) is no file; said
     the same whichever way it was named."""
     if problem in ("is a directory", "names a directory"):
         problem += f"; name the {FILE_NAME} inside it"
-    hint = [text for start, text in _HINTS.items() if problem.startswith(start)]
+    hint = hint or [text for start, text in _HINTS.items() if problem.startswith(start)]
     raise TaskFileError(f"task file {named} {problem}", context=hint)
+
+
+def _missing_hint(path: Path, given: str, origin: str) -> list[str]:
+    """A task file named that is not there: the ``.toml`` file of a close name in
+    its folder (a typo, ``-f mogplx.toml``), else how to create it."""
+    from mogrun.taskfile.schema import closest
+    from mogrun.textsafety import shell_word
+
+    try:  # by their stems: ".toml" alone made "x.toml" close to "mogplex.toml"
+        stems = [p.stem for p in path.parent.iterdir() if p.suffix == ".toml" and p.is_file()]
+    except OSError:  # no such folder (init makes it), or one that cannot be listed
+        stems = []
+    near = closest(Path(path.name).stem, stems)
+    if near is not None:
+        return [f"did you mean {shell_word(str(Path(given).with_name(near + '.toml')))}?"]
+    named = f" -f {shell_word(given)}" if origin == "-f/--file" else ""  # init reads MOGRUN_FILE
+    return [f"Create it with `mogrun init{named}`."]
 
 
 _HINTS = {
@@ -112,7 +131,7 @@ def file_problem(path: Path) -> str | None:
         # prompt files and .mogrun/ that live beside a task file cannot be beside it.
         if path.exists():
             return "is not a regular file"
-        return _link_problem(path) or "does not exist"
+        return _link_problem(path) or MISSING
     except OSError as exc:
         return f"cannot be used: {exc.strerror or exc}"
 

@@ -491,7 +491,34 @@ def test_no_task_file(project) -> None:
     assert result.code == 2
     assert result.err.startswith(f"Error: no mogplex.toml found in {project.root} or any parent")
     result = project.run("-f", "nope.toml", "list")
-    assert result.err == "Error: task file nope.toml (from -f/--file) does not exist\n"
+    assert result.err == ("Error: task file nope.toml (from -f/--file) does not exist\n"
+                          "Create it with `mogrun init -f nope.toml`.\n")
+
+
+@pytest.mark.parametrize(("typed", "hint"), [
+    ("mogplx.toml", "did you mean mogplex.toml?"),  # a typo of a file that is there
+    ("Team.toml", "did you mean team.toml?"),
+    ("team.tml", "did you mean team.toml?"),
+    ("sub/mogplex.tml", "did you mean sub/mogplex.toml?"),
+    ("x.toml", "Create it with `mogrun init -f x.toml`."),  # ".toml" alone is no likeness
+    ("new dir/jobs.toml", "Create it with `mogrun init -f 'new dir/jobs.toml'`."),
+])
+def test_a_task_file_named_that_is_not_there_gets_the_way_on(project, typed, hint) -> None:
+    # -f mogplx.toml said only "does not exist", with the file one letter away.
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    (project.root / "team.toml").write_text(project.path.read_text())
+    (project.root / "sub").mkdir()
+    (project.root / "sub" / "mogplex.toml").write_text(project.path.read_text())
+    (project.root / "notes.txt").write_text("not a task file")
+    adding = ["add", "b", "--repo", "a/b", "--prompt", "p"]
+    for argv in (["-f", typed, "list"], ["-f", typed, *adding]):
+        result = project.run(*argv)
+        assert result.code == 2, result
+        assert result.err.splitlines() == [
+            f"Error: task file {typed} (from -f/--file) does not exist", hint], result
+    named = project.run("check", env={"MOGRUN_FILE": typed})
+    assert named.err.splitlines()[1] == (hint if "did you" in hint
+                                         else "Create it with `mogrun init`."), named
 
 
 def test_json_check_without_a_task_file_answers_json(project) -> None:
