@@ -35,7 +35,8 @@ def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
 @click.option("--occupy", "occupy_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Sandboxes held by other work, e.g. 2@30s or acme/web:1@never.")
 @click.option("--automations", "automations_spec", metavar="SPEC", multiple=True, callback=_joined,
-              help="Automations the account has, e.g. triage,nightly-fix:unpublished.")
+              help="Automations the account has, e.g. triage,nightly-fix:unpublished "
+              "(NAME@OWNER/NAME: on that repo's installation; default: the first repo's).")
 @click.option("--taken-keys", "taken_keys", metavar="KEY,...", multiple=True, callback=_joined,
               help="Automation trigger keys someone else has already used.")
 @click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
@@ -131,9 +132,12 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
             emulator.occupy_sandboxes(item.count, busy=item.busy, repo=item.repo)
     except ValueError as exc:
         raise UsageError(f"--occupy: {exc}") from exc
-    for automation in automations:
-        emulator.add_automation(automation.name, published=automation.published,
-                                active=automation.active)
+    try:
+        for automation in automations:
+            emulator.add_automation(automation.name, published=automation.published,
+                                    active=automation.active, repo=automation.repo)
+    except ValueError as exc:
+        raise UsageError(f"--automations: {exc}") from exc
     try:
         for key in (k.strip() for k in (options["taken_keys"] or "").split(",")):
             if key:

@@ -3,7 +3,10 @@ Python, the command line and the control endpoint.
 
 Automation spec (``mogrun emulator --automations``)::
 
-    NAME[:unpublished][:inactive][,...]     triage,nightly-fix:unpublished
+    NAME[@OWNER/NAME][:unpublished][:inactive][,...]
+    triage,nightly-fix@zorg/tool:unpublished
+
+``@OWNER/NAME``: on that repo's GitHub installation (default: the first repo's).
 """
 
 from __future__ import annotations
@@ -57,12 +60,16 @@ def parse_automations(spec: str) -> list[AutomationSpec]:
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
-        name, *flags = item.split(":")
+        named, *flags = item.split(":")
+        name, at, repo = named.rpartition("@")
+        if not at or "/" not in repo:  # an "@" of the name itself
+            name, repo = named, ""
         bad = [flag for flag in flags if flag not in FLAGS]
         if bad or not name.strip():
-            raise ValueError(f"bad automation {item!r}: expected NAME[:unpublished][:inactive]")
+            raise ValueError(f"bad automation {item!r}: expected "
+                             "NAME[@OWNER/NAME][:unpublished][:inactive]")
         found.append(AutomationSpec(name.strip(), "unpublished" not in flags,
-                                    "inactive" not in flags))
+                                    "inactive" not in flags, repo=repo.strip() or None))
     return found
 
 

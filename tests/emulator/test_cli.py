@@ -87,7 +87,10 @@ def test_non_loopback_host_is_refused(host):
     (["--occupy", "no/such:1"], "Error: --occupy: no repo 'no/such' on the emulator"),
     (["--limits", "sandboxes=-1"], "Error: sandboxes must be a whole number of at least 1"),
     (["--automations", "triage:draft"],
-     "Error: bad automation 'triage:draft': expected NAME[:unpublished][:inactive]"),
+     "Error: bad automation 'triage:draft': expected NAME[@OWNER/NAME][:unpublished][:inactive]"),
+    (["--automations", "triage@zorg/nope"],
+     "Error: --automations: no repo 'zorg/nope' on the emulator (repos: acme/api, acme/web, "
+     "acme/worker)"),
     (["--taken-keys", "k1,k1"], "Error: --taken-keys: the key 'k1' is already taken"),
     # Accepted before: a typo's count took hours to set up, a bad branch made every
     # start that names no branch a 400.
@@ -145,18 +148,26 @@ def test_occupied_sandboxes_and_sandbox_limits_from_the_command_line():
 
 
 def test_automations_and_taken_keys_from_the_command_line():
-    process, seen = _serve("--automations", "triage,draft:unpublished", "--taken-keys", "k1",
-                           quiet=True)
+    # @OWNER/NAME: an automation of another installation than the first repo's (the
+    # only one there was, so a job over zorg's repos could never trigger it).
+    process, seen = _serve("--repos", "acme/api,zorg/tool", "--automations",
+                           "triage,draft:unpublished,fix@zorg/tool,me@home", "--taken-keys",
+                           "k1", quiet=True)
     try:
         status, body = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/automations", seen["read"])
+        _, repos = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/repos", seen["read"])
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
     assert status == 200
     listed = body["data"]["automations"]
     assert [(a["name"], a["publishedVersionId"] is not None) for a in listed] == [
-        ("draft", False), ("triage", True)]
-    assert seen["automation"].endswith("triage") or seen["automation"].endswith("draft")
+        ("me@home", True), ("fix", True), ("draft", False), ("triage", True)]
+    installations = {r["full_name"]: r["installation_id"] for r in repos["data"]["repos"]}
+    assert {a["name"]: a["installationId"] for a in listed} == {
+        "me@home": installations["acme/api"], "fix": installations["zorg/tool"],
+        "draft": installations["acme/api"], "triage": installations["acme/api"]}
+    assert seen["automation"].endswith(("triage", "draft", "fix", "me@home"))
 
 
 def test_a_repeated_spec_option_adds_to_the_first():
