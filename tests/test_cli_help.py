@@ -8,3 +8,41 @@ def test_root_help_keeps_bracketed_words(mogrun_cli, tmp_path) -> None:
     assert "Override a [vars] entry (repeatable)." in result.stdout
     for panel in ("Run jobs", "Task file", "Mogplex"):
         assert panel in result.stdout
+
+
+def _commands():
+    """Every command below the root, as the words that name it."""
+    import click
+
+    from mogrun.cli.main import cli
+
+    def walk(command, path):
+        if path:
+            yield path, command
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                yield from walk(command.get_command(ctx, name), [*path, name])
+
+    return list(walk(cli, []))
+
+
+def test_every_command_s_help_keeps_its_bracketed_words(mogrun_cli, tmp_path) -> None:
+    """`add --help` said "(default: , else the server's)": "[defaults]" in an
+    option's help was read as a style tag, as "[vars]" was in the root's. Every
+    bracketed word a command's help or its options' help holds is shown."""
+    import re
+
+    checked = []
+    for path, command in _commands():
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        words = {m.group(1) for text in texts for m in re.finditer(r"\\?(\[[^\]\s]+\])", text)}
+        if not words:
+            continue
+        result = mogrun_cli(*path, "--help", cwd=tmp_path, env={"COLUMNS": "1000"})
+        assert result.exit_code == 0, result
+        shown = " ".join(result.stdout.split())
+        for word in words:
+            checked.append((" ".join(path), word))
+            assert word in shown, (path, word)
+    assert ("add", "[defaults]") in checked

@@ -204,9 +204,9 @@ Examples:
 @click.option("--create-branch", is_flag=True, default=None,
               help="Create the working branch.")
 @click.option("--harness", metavar="NAME", help="The agent: codex or claude-code (default: "
-              "[defaults], else the server's).")
+              r"\[defaults], else the server's).")
 @click.option("--timeout", metavar="DURATION", help="How long mogrun follows the run, as 25m or "
-              "1h30m (default: [defaults], else 30m).")
+              r"1h30m (default: \[defaults], else 30m).")
 @click.option("--schedule", "schedules", multiple=True, metavar="CRON",
               help='When `mogrun ci github` runs it, five fields in UTC, as "0 3 * * 1" '
               "(repeatable).")
