@@ -246,7 +246,23 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     _say(state, f'Added job "{job}" to {path}')
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
+    _say(state, _next_for(state, job, scheduled=bool(schedules)))
     return 0
+
+
+def _next_for(state: CliState, job: str, *, scheduled: bool) -> str:
+    """What to try with the job just added, as ``init`` says it of ``hello``: -f
+    again where discovery would not find the file, ``run`` before a job named like
+    a command, and ``ci github`` for a schedule."""
+    from mogrun.cli.commands import COMMANDS
+    from mogrun.textsafety import shell_word
+
+    named = f"-f {shell_word(state.file)} " if state.file else ""
+    running = f"run {job}" if job in COMMANDS else job
+    steps = [f"mogrun {named}show {job}", f"mogrun {named}--local {running}"]
+    if scheduled:
+        steps.append(f"mogrun {named}ci github")
+    return "Next: " + ", ".join(steps)
 
 
 def _one_of_prompt_or_automation(given: dict[str, str | None],

@@ -375,3 +375,22 @@ def test_add_refuses_a_prompt_file_or_branch_check_would_refuse(project, args, s
     assert result.code == 2, result
     assert result.err.splitlines()[0] == "Error: " + said.format(root=project.root.resolve())
     assert project.path.read_bytes() == before
+
+
+def test_add_says_what_to_try_next_as_init_does(project) -> None:
+    """`add` said where it wrote and stopped: `init` names the commands to try."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    added = project.run("add", "nightly", "--repo", "acme/web", "--prompt", "y",
+                        "--schedule", "17 3 * * *")
+    assert added.out.splitlines() == [
+        f'Added job "nightly" to {project.path.resolve()}',
+        "Next: mogrun show nightly, mogrun --local nightly, mogrun ci github"], added
+    named = project.run("-f", "mogplex.toml", "add", "list", "--repo", "acme/web",
+                        "--prompt", "y")
+    assert named.out.splitlines()[-1] == (
+        "Next: mogrun -f mogplex.toml show list, mogrun -f mogplex.toml --local run list"), named
+    # The line's commands work as said (`--local run list` starts the job, not the
+    # command: a dry run shows which).
+    assert project.run("show", "nightly").code == 0
+    dry = project.run("-f", "mogplex.toml", "--local", "run", "-n", "list")
+    assert dry.code == 0 and "list" in dry.out and "POST" in dry.out, dry
