@@ -304,15 +304,24 @@ def test_add_writes_a_scheduled_job_that_ci_github_runs(project) -> None:
     (["--automation", "t", "--harness", "codex"],
      'job "b", key "harness" does not apply to an automation job (the automation decides how '
      "its agents run)"),
+    (["--prompt-file", "missing.md"],
+     'job "b", key "prompt_file": prompt file missing.md does not exist (relative to {root})'),
+    (["--prompt", "p", "--branch", "a..b"],
+     'job "b", key "branch": \'a..b\' is not a valid git branch name: it contains ".."'),
+    (["--automation", "t", "--branch", "x"],
+     'job "b", key "branch" does not apply to an automation job (the automation decides how '
+     "its agents run)"),
 ])
-def test_add_refuses_a_schedule_timeout_or_harness_check_would_refuse(project, args,
-                                                                      said) -> None:
-    before = b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n'
+@pytest.mark.parametrize("before", [b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n',
+                                    b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'])
+def test_add_refuses_a_value_of_its_options_check_would_refuse(project, args, said,
+                                                               before) -> None:
     project.path.write_bytes(before)
     result = project.run("add", "b", "--repo", "acme/api", *args)
     assert result.code == 2, result
     assert result.err.splitlines()[:2] == [
-        f"Error: {said}", f"Nothing was written to {project.path.resolve()}."], result
+        "Error: " + said.format(root=project.root.resolve()),
+        f"Nothing was written to {project.path.resolve()}."], result
     assert project.path.read_bytes() == before
 
 
@@ -357,24 +366,6 @@ def test_add_writes_a_prompt_file_job_on_a_branch_of_its_own(project) -> None:
     body = json.loads(shown.out.splitlines()[0])["runs"][0]["request"]["body"]
     assert (body["prompt"], body["workingBranch"], body["baseBranch"], body["createBranch"]) == (
         "Review acme/web.\n", "review/review", "develop", True)
-
-
-@pytest.mark.parametrize(("args", "said"), [
-    (["--prompt-file", "missing.md"],
-     'job "b", key "prompt_file": prompt file missing.md does not exist (relative to {root})'),
-    (["--prompt", "p", "--branch", "a..b"],
-     'job "b", key "branch": \'a..b\' is not a valid git branch name: it contains ".."'),
-    (["--automation", "t", "--branch", "x"],
-     'job "b", key "branch" does not apply to an automation job (the automation decides how '
-     "its agents run)"),
-])
-def test_add_refuses_a_prompt_file_or_branch_check_would_refuse(project, args, said) -> None:
-    before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
-    project.path.write_bytes(before)
-    result = project.run("add", "b", "--repo", "acme/api", *args)
-    assert result.code == 2, result
-    assert result.err.splitlines()[0] == "Error: " + said.format(root=project.root.resolve())
-    assert project.path.read_bytes() == before
 
 
 def test_add_says_what_to_try_next_as_init_does(project) -> None:
