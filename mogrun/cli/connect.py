@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,20 +102,31 @@ def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> An
     return RepoCache(taskfile.project_dir / ".mogrun" / "repos.json", endpoint.api_url, token)
 
 
+def emulated_world(state: CliState, taskfile: TaskFile | None, repos: Sequence[str]
+                   ) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """What an emulator serves for ``taskfile``: ``repos`` (emulator specs, as
+    ``acme/api@dev``) plus every owner/name it names that they lack (case
+    ignored), and every automation its jobs name with the repo on whose GitHub
+    installation it is made (``automations_named``)."""
+    found = list(repos)
+    if taskfile is None:
+        return found, []
+    from mogrun.emulator.state import repo_spec
+    from mogrun.taskfile import automations_named, repos_named
+
+    known = {repo_spec(spec)[0].casefold() for spec in found}
+    found += [r for r in dict.fromkeys(repos_named(taskfile, state.sets, state.env))
+              if r.casefold() not in known]
+    return found, automations_named(taskfile, state.sets, state.env)
+
+
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     """The in-process emulator for ``--local``: every repo (and every automation,
     published) the task file names exists."""
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.server import DEFAULT_REPOS
 
-    repos: list[str] = list(DEFAULT_REPOS)
-    automations: list[tuple[str, str | None]] = []
-    if taskfile is not None:
-        from mogrun.taskfile import automations_named, repos_named
-
-        repos += [r for r in repos_named(taskfile, state.sets, state.env) if r.casefold() not in
-                  {known.casefold() for known in repos}]
-        automations = automations_named(taskfile, state.sets, state.env)
+    repos, automations = emulated_world(state, taskfile, DEFAULT_REPOS)
     emulator = Emulator(repos=tuple(repos), limits=Limits.local())
     for name, home in automations:  # on the installation of the repos it runs in
         emulator.add_automation(name, repo=home)

@@ -68,8 +68,14 @@ def emulator_command(state: CliState, **options: Any) -> int:
     error     the failed run's error text
     interval  with duration=never: time between events
     """
+    from mogrun.cli.loading import optional_taskfile
+
     trace = None if state.quiet else functools.partial(_trace, state)
-    emulator = _build(options, trace=trace)
+    # Named with -f or MOGRUN_FILE: its repos and automations are served, as --local
+    # serves them (found by discovery alone, a folder's file changes nothing here).
+    named = state.file or state.env.get("MOGRUN_FILE")
+    emulator = _build(state, options, trace=trace,
+                      taskfile=optional_taskfile(state) if named else None)
     # Caught from before the announcement: a script that stops the emulator as soon
     # as it has read the URL got SIGTERM's default (exit -15, nothing said) while the
     # handlers were set only after it.
@@ -98,7 +104,8 @@ def _seconds(param: Any, value: float) -> float:
         raise click.exceptions.BadParameter(str(exc), param=param) from exc
 
 
-def _build(options: dict[str, Any], *, trace: Any) -> Any:
+def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: Any) -> Any:
+    from mogrun.cli.connect import emulated_world
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.automation_seed import parse_automations
     from mogrun.emulator.faults import parse_faults
@@ -117,7 +124,8 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
         faults = parse_faults(options["faults_spec"] or "")
         occupants = parse_occupants(options["occupy_spec"] or "")
         automations = parse_automations(options["automations_spec"] or "")
-        repos = _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS
+        repos, served = emulated_world(
+            state, taskfile, _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS)
         emulator = Emulator(repos=repos, limits=limits, host=options["host"],
                             port=options["port"], default_duration=options["duration"],
                             default_events=options["events"],
@@ -138,6 +146,10 @@ def _build(options: dict[str, Any], *, trace: Any) -> Any:
                                     active=automation.active, repo=automation.repo)
     except ValueError as exc:
         raise UsageError(f"--automations: {exc}") from exc
+    given = {automation.name for automation in automations}  # --automations wins
+    for name, home in served:
+        if name not in given:
+            emulator.add_automation(name, repo=home)
     try:
         for key in (k.strip() for k in (options["taken_keys"] or "").split(",")):
             if key:

@@ -225,3 +225,29 @@ def test_a_signal_right_after_the_announcement_stops_it_cleanly(json_output):
         _rest, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "Emulator stopped." in err
+
+
+def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
+    """`mogrun -f mogplex.toml emulator` took -f and did nothing with it: the task
+    file's repos were unknown (404 at each start) until typed again in --repos."""
+    path = tmp_path / "jobs.toml"
+    path.write_bytes(b'\xef\xbb\xbf# ours\r\n[jobs.fix]\r\nrepo = ["zorg/tool", "Acme/API"]\r\n'
+                     b'prompt = "x"\r\n\r\n[jobs.triage]\r\nrepo = "zorg/tool"\r\n'
+                     b'automation = "triage"  # on zorg\'s installation\r\n\r\n\r\n')
+    process, seen = _serve("-f", str(path), "--repos", "acme/api@dev", "--automations",
+                           "draft:unpublished", quiet=True)
+    try:
+        _, repos = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/repos", seen["read"])
+        _, automations = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/automations", seen["read"])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    served = {r["full_name"]: r for r in repos["data"]["repos"]}
+    assert sorted(served) == ["acme/api", "zorg/tool"]  # Acme/API is acme/api
+    assert served["acme/api"]["default_branch"] == "dev"  # --repos' own spec kept
+    homes = {a["name"]: a["installationId"] for a in automations["data"]["automations"]}
+    assert homes == {"triage": served["zorg/tool"]["installation_id"],
+                     "draft": served["acme/api"]["installation_id"]}
+    missing = run_mogrun("-f", str(tmp_path / "nope.toml"), "emulator")
+    assert missing.exit_code == 2, missing
+    assert missing.stderr.startswith("Error: task file ") and "does not exist" in missing.stderr
