@@ -35,6 +35,21 @@ def _serve(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], dict
     raise AssertionError(f"emulator did not start: {process.stderr.read()}")  # type: ignore
 
 
+def _account(*args: str) -> tuple[list[dict], list[dict], dict[str, str]]:
+    """The repos and automations an emulator served with ``args`` lists (each
+    answered 200), and what it printed."""
+    process, seen = _serve(*args, quiet=True)
+    try:
+        listed = [_get(f"{seen['MOGPLEX_URL']}/api/v1/mogplex/{what}", seen["read"])
+                  for what in ("repos", "automations")]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert [status for status, _ in listed] == [200, 200], listed
+    (_, repos), (_, automations) = listed
+    return repos["data"]["repos"], automations["data"]["automations"], seen
+
+
 def _get(url: str, token: str) -> tuple[int, dict]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
@@ -150,20 +165,12 @@ def test_occupied_sandboxes_and_sandbox_limits_from_the_command_line():
 def test_automations_and_taken_keys_from_the_command_line():
     # @OWNER/NAME: an automation of another installation than the first repo's (the
     # only one there was, so a job over zorg's repos could never trigger it).
-    process, seen = _serve("--repos", "acme/api,zorg/tool", "--automations",
-                           "triage,draft:unpublished,fix@zorg/tool,me@home", "--taken-keys",
-                           "k1", quiet=True)
-    try:
-        status, body = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/automations", seen["read"])
-        _, repos = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/repos", seen["read"])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
-    assert status == 200
-    listed = body["data"]["automations"]
+    repos, listed, seen = _account("--repos", "acme/api,zorg/tool", "--automations",
+                                   "triage,draft:unpublished,fix@zorg/tool,me@home",
+                                   "--taken-keys", "k1")
     assert [(a["name"], a["publishedVersionId"] is not None) for a in listed] == [
         ("me@home", True), ("fix", True), ("draft", False), ("triage", True)]
-    installations = {r["full_name"]: r["installation_id"] for r in repos["data"]["repos"]}
+    installations = {r["full_name"]: r["installation_id"] for r in repos}
     assert {a["name"]: a["installationId"] for a in listed} == {
         "me@home": installations["acme/api"], "fix": installations["zorg/tool"],
         "draft": installations["acme/api"], "triage": installations["acme/api"]}
@@ -234,18 +241,12 @@ def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf# ours\r\n[jobs.fix]\r\nrepo = ["zorg/tool", "Acme/API"]\r\n'
                      b'prompt = "x"\r\n\r\n[jobs.triage]\r\nrepo = "zorg/tool"\r\n'
                      b'automation = "triage"  # on zorg\'s installation\r\n\r\n\r\n')
-    process, seen = _serve("-f", str(path), "--repos", "acme/api@dev", "--automations",
-                           "draft:unpublished", quiet=True)
-    try:
-        _, repos = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/repos", seen["read"])
-        _, automations = _get(seen["MOGPLEX_URL"] + "/api/v1/mogplex/automations", seen["read"])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
-    served = {r["full_name"]: r for r in repos["data"]["repos"]}
+    repos, automations, _ = _account("-f", str(path), "--repos", "acme/api@dev",
+                                     "--automations", "draft:unpublished")
+    served = {r["full_name"]: r for r in repos}
     assert sorted(served) == ["acme/api", "zorg/tool"]  # Acme/API is acme/api
     assert served["acme/api"]["default_branch"] == "dev"  # --repos' own spec kept
-    homes = {a["name"]: a["installationId"] for a in automations["data"]["automations"]}
+    homes = {a["name"]: a["installationId"] for a in automations}
     assert homes == {"triage": served["zorg/tool"]["installation_id"],
                      "draft": served["acme/api"]["installation_id"]}
     missing = run_mogrun("-f", str(tmp_path / "nope.toml"), "emulator")
