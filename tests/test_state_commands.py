@@ -501,6 +501,14 @@ def test_a_mistyped_repo_of_a_job_that_never_ran_is_checked_against_the_task_fil
         result = mogrun_project.run(command, target)
         assert result.exit_code == 2, result
         assert result.stderr.startswith(f"Error: no recorded runs of {target!r}"), result
+    # Repos a job takes from [defaults] are its repos too (they were not read).
+    mogrun_project.write('[defaults]\nrepo = ["acme/api", "acme/web"]\n\n'
+                         '[jobs.fan]\nprompt = "x"  # its repos: the defaults\n\n')
+    inherited = mogrun_project.run(command, "fan:acme/wbe")
+    assert inherited.exit_code == 2, inherited
+    assert inherited.stderr.splitlines() == [
+        "Error: job 'fan' has no repo 'acme/wbe'", 'did you mean "fan:acme/web"?',
+        "Its repos: acme/api, acme/web"], inherited
 
 
 def test_a_detached_run_cancelled_by_mogrun_cancel_is_completed_as_cancelled(

@@ -192,14 +192,14 @@ def _listed(names: Sequence[str], shown: int = 10) -> str:
 
 def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError | None:
     """``JOB:owner/name`` for a job that has not run here, naming a repo its task-file
-    entry does not list: the closest of those it does (exit 2, as ``_unknown_repo``
-    says for a job that ran). ``None`` when its repos are not all owner/names there
-    (a template, a repo id whose name only the API knows, or ``[defaults]``, which
-    are not read here): it cannot be told."""
+    entry lists (its own or ``[defaults]``'): the closest of those it does (exit 2, as
+    ``_unknown_repo`` says for a job that ran). ``None`` when its repos are not all
+    owner/names there (a template, or a repo id whose name only the API knows): it
+    cannot be told."""
     from mogrun.reponames import is_full_name, name_problem
     from mogrun.taskfile.schema import closest
 
-    listed = taskfile.jobs.get(job, {}).get("repo")
+    listed = taskfile.job_keys(job).get("repo")
     names = [listed] if isinstance(listed, str) else listed
     if not isinstance(names, list) or not names or not all(
             isinstance(n, str) and is_full_name(n) and name_problem(n) is None for n in names):
