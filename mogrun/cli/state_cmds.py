@@ -122,14 +122,14 @@ def _going_on_without(error: MogrunError) -> None:
 
 
 def rows_for(history: Any, taskfile: Any, target: str,
-             secrets: frozenset[str] = frozenset(), *, state: CliState | None = None,
+             secrets: frozenset[str] = frozenset(), *, state: CliState,
              command: str = "status") -> list[Any]:
     """A run id's row, else the runs of a job's latest invocation (also a job since
     removed from the task file); ``[]`` for a run id mogrun never recorded. A repo
     named from ``env.*`` is stored masked, so ``JOB:owner/name`` matches it masked too.
     A name that is neither a job nor a run id is refused here, before any request; a
-    job with no run here names the other APIs it ran against (``state``: the
-    ``command`` to see them with)."""
+    job with no run here names the other APIs it ran against, and the ``command`` to
+    see them with."""
     job, sep, repo = job_and_repo(target)
     row = None if sep else history.by_run_id(target)
     if row is not None:
@@ -245,7 +245,7 @@ def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageE
 
 def targets_for(history: Any, taskfile: Any, target: str,
                 secrets: frozenset[str] = frozenset(), *,
-                state: CliState | None = None, command: str = "status") -> list[Target]:
+                state: CliState, command: str = "status") -> list[Target]:
     rows = rows_for(history, taskfile, target, secrets, state=state, command=command)
     if not rows:
         return [Target(target, target)]
@@ -653,16 +653,14 @@ def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequenc
         _echo_safe(line, err=True)  # a URL is the user's text: shown escaped
 
 
-def recorded_elsewhere(state: CliState | None, taskfile: Any, history: Any,
+def recorded_elsewhere(state: CliState, taskfile: Any, history: Any,
                        argv: Sequence[str], job: str | None = None,
                        repo: str | None = None) -> list[str]:
     """``1 run is recorded with --local: see mogrun --local logs hello``: a line for
     each other API (``--local``, another URL) this task file recorded runs under (of
     ``job``, on ``repo``), with ``argv`` as the command against it. What a command
     that found nothing here says: `mogrun --local hello` then `mogrun logs hello` is
-    the usual slip. None without ``state``."""
-    if state is None:
-        return []
+    the usual slip."""
     lines = []
     for url, count in history.elsewhere(job, repo):
         runs = "1 run is" if count == 1 else f"{count} runs are"
@@ -799,7 +797,7 @@ def cancel_command(state: CliState, target: str) -> int:
         targets = targets_for(history, taskfile, target, secrets, state=state,
                               command="cancel")
         if not targets:
-            waiting = [row for row in rows_for(history, taskfile, target, secrets)
+            waiting = [row for row in rows_for(history, taskfile, target, secrets, state=state)
                        if row.waiting]
             if waiting:  # not started: the mogrun that will start it is the one to stop
                 pid = waiting[0].owner_pid
