@@ -493,7 +493,7 @@ def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, h
 
     there = history.recorded_under(run_id)
     if there is not None and (state.local or there == LOCAL_BASE_URL):
-        raise _recorded_elsewhere(state, taskfile, run_id, there, command)
+        raise _run_recorded_elsewhere(state, taskfile, run_id, there, command)
     if state.local:
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
@@ -502,11 +502,11 @@ def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, h
     except RequestRefusedError as exc:
         if exc.status != 404 or there is None:
             raise
-        raise _recorded_elsewhere(state, taskfile, run_id, there, command) from exc
+        raise _run_recorded_elsewhere(state, taskfile, run_id, there, command) from exc
 
 
-def _recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str,
-                        command: str = "status") -> MogrunError:
+def _run_recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: str,
+                            command: str = "status") -> MogrunError:
     """``run X was recorded with --local: mogrun --local status X``: a run id this API's
     history has not, found in another's (exit 1, as the API's 404 of it). A local
     run ended with its emulator: there is none to cancel, so ``cancel`` points at
