@@ -173,14 +173,14 @@ def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: boo
             f'plugin path "{spec}" in the {_where(source)} must be relative to the task '
             "file's folder and may not leave it (no absolute paths, no ..)"
         )
-    from mogrun.taskfile.discovery import file_problem
+    from mogrun.taskfile.discovery import MISSING, file_problem
 
     base, found = _resolved(spec, base_dir)
     path = base / raw if found is None else found  # a loop: said as ``file_problem`` says it
     if found is not None and confined and not path.is_relative_to(base):
         raise PluginError(f'plugin path "{spec}" leaves the task file\'s folder')
     problem = file_problem(path)
-    if problem == "does not exist":
+    if problem == MISSING:
         raise PluginError(f'plugin "{raw.stem}" not found: no file {path}',
                           context=[f"From: {_where(source)}"])
     if problem:
