@@ -107,7 +107,7 @@ def _seconds(param: Any, value: float) -> float:
 def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: Any) -> Any:
     from mogrun.cli.connect import emulated_world
     from mogrun.emulator import Emulator, Limits
-    from mogrun.emulator.automation_seed import parse_automations
+    from mogrun.emulator.automation_seed import AutomationSpec, parse_automations
     from mogrun.emulator.faults import parse_faults
     from mogrun.emulator.occupants import parse_occupants
     from mogrun.emulator.server import DEFAULT_REPOS
@@ -140,16 +140,14 @@ def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: An
             emulator.occupy_sandboxes(item.count, busy=item.busy, repo=item.repo)
     except ValueError as exc:
         raise UsageError(f"--occupy: {exc}") from exc
+    given = {automation.name for automation in automations}  # --automations wins
+    automations += [AutomationSpec(name, repo=home) for name, home in served if name not in given]
     try:
         for automation in automations:
             emulator.add_automation(automation.name, published=automation.published,
                                     active=automation.active, repo=automation.repo)
     except ValueError as exc:
         raise UsageError(f"--automations: {exc}") from exc
-    given = {automation.name for automation in automations}  # --automations wins
-    for name, home in served:
-        if name not in given:
-            emulator.add_automation(name, repo=home)
     try:
         for key in (k.strip() for k in (options["taken_keys"] or "").split(",")):
             if key:
