@@ -30,10 +30,9 @@ from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import DEFAULT_TIMEOUT, LONGEST
+from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 
 DEFAULT_PARALLEL = 4  # `mogrun run`'s -j default: runs at once per invocation
-DEFAULT_CAPACITY_WAIT = 1800.0  # the SPEC's default wait for a sandbox slot
 SETUP_MINUTES = 10  # checkout, setup-python, pip install, resolving repos
 GITHUB_MAX_MINUTES = 360  # a job on a GitHub-hosted runner is stopped at 6 hours
 _START_WINDOWS = (("starts_per_minute", 60.0), ("starts_per_hour", 3600.0),
