@@ -203,10 +203,18 @@ Examples:
               "repo's default branch).")
 @click.option("--create-branch", is_flag=True, default=None,
               help="Create the working branch.")
+@click.option("--root", metavar="PATH", help="The directory inside the repo the agent works "
+              "in (a monorepo's package; default: the repo's root).")
 @click.option("--harness", metavar="NAME", help="The agent: codex or claude-code (default: "
               r"\[defaults], else the server's).")
 @click.option("--timeout", metavar="DURATION", help="How long mogrun follows the run, as 25m or "
               r"1h30m (default: \[defaults], else 30m).")
+@click.option("--on-timeout", metavar="ACTION", help="At the timeout: cancel the run, or "
+              r"detach (leave it going, stop following it); default: \[defaults], else cancel.")
+@click.option("--capacity-wait", metavar="DURATION", help="How long a start may wait for a "
+              r"free sandbox (default: \[defaults], else 30m).")
+@click.option("--idempotency-key", metavar="KEY", help="One run per key, however often the job "
+              'is retried (a template, as "nightly-{{ date }}"; default: a new key each time).')
 @click.option("--schedule", "schedules", multiple=True, metavar="CRON",
               help='When `mogrun ci github` runs it, five fields in UTC, as "0 3 * * 1" '
               "(repeatable).")
@@ -214,8 +222,10 @@ Examples:
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str | None,
                 prompt_file: str | None, automation: str | None, inputs: tuple[str, ...],
                 needs: tuple[str, ...], description: str | None, branch: str | None,
-                base_branch: str | None, create_branch: bool | None, harness: str | None,
-                timeout: str | None, schedules: tuple[str, ...]) -> int:
+                base_branch: str | None, create_branch: bool | None, root: str | None,
+                harness: str | None, timeout: str | None, on_timeout: str | None,
+                capacity_wait: str | None, idempotency_key: str | None,
+                schedules: tuple[str, ...]) -> int:
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
@@ -234,8 +244,10 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt, prompt_file=prompt_file,
                  branch=branch, base_branch=base_branch, create_branch=create_branch,
                  needs=tuple(dict.fromkeys(needs)), description=description,
-                 automation=automation, inputs=_input_pairs(inputs), harness=harness,
-                 timeout=timeout, schedules=tuple(dict.fromkeys(schedules)))
+                 automation=automation, inputs=_input_pairs(inputs), root=root,
+                 harness=harness, timeout=timeout, on_timeout=on_timeout,
+                 capacity_wait=capacity_wait, idempotency_key=idempotency_key,
+                 schedules=tuple(dict.fromkeys(schedules)))
     with editing(path):  # another add at once waits: each adds to what the other wrote
         original, before, bom = _existing(path)
         text = append_job(original, before.job_names if before else [], new)

@@ -155,6 +155,8 @@ def job_document(session: Any, job: ResolvedJob,
             # What happens at the timeout: an automation run, which has no public cancel,
             # is left going whatever the key says.
             "on_timeout": "detach" if job.automation is not None else job.on_timeout,
+            "capacity_wait": format_duration(job.capacity_wait),
+            "capacity_wait_seconds": job.capacity_wait,
             "options": _plain(job.options), "runs": runs,
             **({"automation": job.automation_shown} if job.automation is not None else {})}
 
@@ -177,6 +179,15 @@ def _at_timeout(doc: dict[str, Any]) -> str:
         doc["on_timeout"])
 
 
+def _capacity_wait(doc: dict[str, Any]) -> str | None:
+    """How long a start waits for a sandbox, said where the job sets it: the
+    default would be one more line on every job."""
+    from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT
+
+    return None if doc["capacity_wait_seconds"] == DEFAULT_CAPACITY_WAIT else (
+        f"{doc['capacity_wait']} for a free sandbox")
+
+
 def job_text(doc: dict[str, Any]) -> list[str]:
     """``show``'s human form of a job document."""
     import json
@@ -185,7 +196,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
     for label, value in (("description", doc["description"]),
                          ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),
                          ("automation", doc.get("automation")),
-                         ("timeout", f"{doc['timeout']} (then {_at_timeout(doc)})")):
+                         ("timeout", f"{doc['timeout']} (then {_at_timeout(doc)})"),
+                         ("capacity wait", _capacity_wait(doc))):
         if value:
             lines.append(f"  {label}: {value}")
     for key, value in doc["options"].items():

@@ -30,6 +30,10 @@ class NewJob:
     create_branch: bool | None = None
     harness: str | None = None
     timeout: str | None = None  # as typed ("25m"): check's rules judge it
+    on_timeout: str | None = None
+    capacity_wait: str | None = None  # as typed, as ``timeout``
+    root: str | None = None
+    idempotency_key: str | None = None
     schedules: tuple[str, ...] = ()  # cron lines for ``mogrun ci github``
 
 
@@ -88,11 +92,12 @@ def job_text(job: NewJob) -> str:
     if job.needs:
         table.add("needs", list(job.needs))
     for key, value in (("branch", job.branch), ("base_branch", job.base_branch),
-                       ("create_branch", job.create_branch), ("harness", job.harness)):
+                       ("create_branch", job.create_branch), ("root", job.root),
+                       ("harness", job.harness), ("timeout", job.timeout),
+                       ("on_timeout", job.on_timeout), ("capacity_wait", job.capacity_wait),
+                       ("idempotency_key", job.idempotency_key)):
         if value is not None:
             table.add(key, value)
-    if job.timeout is not None:
-        table.add("timeout", job.timeout)
     if job.schedules:
         table.add("schedule", job.schedules[0] if len(job.schedules) == 1
                   else list(job.schedules))

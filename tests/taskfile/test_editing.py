@@ -289,6 +289,30 @@ def test_add_writes_a_scheduled_job_that_ci_github_runs(project) -> None:
     assert tomllib.loads(project.path.read_text())["jobs"]["weekly"]["schedule"] == "17 6 * * 1"
 
 
+def test_add_writes_a_ci_job_that_reattaches_and_waits_its_own_way(project) -> None:
+    """`add` took no --idempotency-key, --root, --on-timeout or --capacity-wait: the
+    job the README shows for CI (retries re-attach, never start twice) was finished
+    by hand."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n# last line, no newline')
+    result = project.run("add", "nightly", "--repo", "acme/api", "--prompt", "Tidy up.",
+                         "--root", "services/api", "--on-timeout", "detach",
+                         "--capacity-wait", "45m", "--idempotency-key", "nightly-{{ job }}")
+    assert (result.code, result.err) == (0, ""), result
+    job = tomllib.loads(project.path.read_text())["jobs"]["nightly"]
+    assert job == {"repo": "acme/api", "prompt": "Tidy up.", "root": "services/api",
+                   "on_timeout": "detach", "capacity_wait": "45m",
+                   "idempotency_key": "nightly-{{ job }}"}
+    shown = json.loads(project.run("--json", "show", "nightly").out.splitlines()[0])
+    request = shown["runs"][0]["request"]
+    assert (shown["on_timeout"], shown["capacity_wait"], shown["capacity_wait_seconds"]) == (
+        "detach", "45m", 2700.0)
+    assert request["headers"]["Idempotency-Key"] == "nightly-nightly"
+    assert request["body"]["rootDirectory"] == "services/api"
+    text = project.run("show", "nightly").out
+    assert "  timeout: 30m (then detach)\n  capacity wait: 45m for a free sandbox\n" in text
+    assert "capacity wait" not in project.run("show", "a").out  # the default is not said
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (["--prompt", "p", "--schedule", "* * * * *"],
      'job "b", key "schedule" is "* * * * *", which runs every 1 minute; GitHub runs a '
@@ -311,6 +335,13 @@ def test_add_writes_a_scheduled_job_that_ci_github_runs(project) -> None:
     (["--automation", "t", "--branch", "x"],
      'job "b", key "branch" does not apply to an automation job (the automation decides how '
      "its agents run)"),
+    (["--prompt", "p", "--root", "../x"],
+     "job \"b\", key \"root\": root '../x' may not contain \"..\""),
+    (["--prompt", "p", "--on-timeout", "later"],
+     "job \"b\", key \"on_timeout\" must be one of 'cancel', 'detach', not 'later'"),
+    (["--prompt", "p", "--capacity-wait", "soon"],
+     "job \"b\", key \"capacity_wait\" invalid duration 'soon': use a number of seconds or a "
+     'string like "500ms", "90s", "25m", "1h30m" or "2h"'),
 ])
 @pytest.mark.parametrize("before", [b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n',
                                     b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'])

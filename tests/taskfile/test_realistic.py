@@ -179,7 +179,11 @@ def test_hand_written_task_files(project, text: str, crlf: bool, bom: bool) -> N
                                            ["--timeout", "soon"], ["--harness", "claude-code"],
                                            ["--harness", "gpt", "--timeout", "90"],
                                            ["--branch", "fix/{{ date }}", "--create-branch"],
-                                           ["--base-branch", "bad branch"]])),
+                                           ["--base-branch", "bad branch"],
+                                           ["--root", "services/api", "--idempotency-key",
+                                            "k-{{ job }}-{{ date }}"],
+                                           ["--capacity-wait", "45m", "--on-timeout", "detach"],
+                                           ["--on-timeout", "later"], ["--root", "../up"]])),
                 max_size=3),
        key_lines(), st.booleans())
 def test_files_written_by_init_and_add_then_edited(project, adds, edits, crlf: bool) -> None:
