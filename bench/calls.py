@@ -35,6 +35,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CHILD = "--profiled-child"
+if str(HERE) not in sys.path:  # fanout.py and ablate.py beside it, however this is run
+    sys.path.insert(0, str(HERE))
 
 
 def profiled(out: str, features: frozenset[str], command: list[str]) -> None:
@@ -56,7 +58,6 @@ def profiled(out: str, features: frozenset[str], command: list[str]) -> None:
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
     if features:
-        sys.path.insert(0, str(HERE))
         from ablate import take_away
 
         take_away(features)
@@ -90,8 +91,6 @@ def profiled(out: str, features: frozenset[str], command: list[str]) -> None:
 def counted(args: argparse.Namespace, source: str | None,
             features: frozenset[str] = frozenset()) -> tuple[dict[str, float], pstats.Stats]:
     """One fan-out of ``fanout.measure`` under the profiler: its sample and stats."""
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
     import fanout
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,7 +122,6 @@ def top_functions(stats: pstats.Stats, runs: int, count: int) -> list[tuple[floa
 
 def variants(args: argparse.Namespace) -> dict[str, frozenset[str]]:
     """Each ``--without`` value as the features it takes away."""
-    sys.path.insert(0, str(HERE))
     from ablate import variants as named
 
     return {name: features for name, features in named(args.without).items()
@@ -149,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 1 or args.jobs < 1:
         parser.error("--runs and --jobs must be at least 1")
-    sys.path.insert(0, str(HERE))
+    without = variants(args)  # a bad --without refused now, not after the fan-outs
     import fanout
 
     rows: dict[str, tuple[dict[str, float], pstats.Stats]] = {
@@ -158,7 +156,7 @@ def main() -> int:
         for rev, path in paths.items():
             rows[f"before ({rev})"] = counted(args, path)
     rows["now"] = counted(args, None)
-    for name, features in variants(args).items():
+    for name, features in without.items():
         rows[f"now {name}"] = counted(args, None, features)
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
           f"limits lifted, --json; every thread's calls counted by cProfile; "
