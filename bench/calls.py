@@ -108,11 +108,12 @@ def total_calls(stats: pstats.Stats) -> int:
 
 
 def top_functions(stats: pstats.Stats, runs: int, count: int) -> list[tuple[float, str]]:
-    """mogrun's own functions (``mogrun/`` and the bundled plugins) with the most calls."""
+    """mogrun's own functions (``mogrun/`` and the bundled plugins: ``plugins/`` in a
+    checkout, ``mogrun_plugins/`` installed) with the most calls."""
     found = []
     for (path, line, name), entry in stats.stats.items():  # type: ignore[attr-defined]
         parts = Path(path).parts
-        for root in ("mogrun", "plugins"):
+        for root in ("mogrun", "plugins", "mogrun_plugins"):
             if root in parts:
                 where = "/".join(parts[len(parts) - parts[::-1].index(root) - 1:])
                 found.append((entry[1] / runs, f"{where}:{line} {name}"))
