@@ -10,22 +10,22 @@ fraction of a Python function's, and under 200 threads each call costs
 several times what it costs alone (``cost.py``). Whether the CPU followed is for
 ``fanout.py`` to show.
 
-The fan-out is ``fanout.py``'s (limits lifted, ``--json``), smaller by default
-(the profiler slows every call): the bare client (``minimal_client.py``), this
+The fan-out is ``fanout.py``'s, with its options, smaller by default (the
+profiler slows every call): the bare client (``minimal_client.py``), this
 checkout's mogrun, each ``--without`` variant and each ``--before`` revision,
-once each. Each prints calls per run, requests per run and calls per request,
-and its ratio to the bare client; ``--top N`` lists the N functions of mogrun
+in alternating rounds (one by default: the counts barely move). A column each:
+calls per run, requests per run and calls per request; then each one's calls
+as a ratio to the bare client's. ``--top N`` lists the N functions of mogrun
 (this checkout) with the most calls per run, as ``module:line function``.
 
     python bench/calls.py [--runs 400] [--jobs 100] [--without FEATURE[,FEATURE]]...
-                          [--before REV]... [--top 25]
+                          [--before REV]... [--repeat 1] [--output json|plain] [--top 25]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import runpy
 import sys
@@ -89,17 +89,24 @@ def profiled(out: str, features: frozenset[str], command: list[str]) -> None:
 
 
 def counted(args: argparse.Namespace, source: str | None,
-            features: frozenset[str] = frozenset()) -> tuple[dict[str, float], pstats.Stats]:
-    """One fan-out of ``fanout.measure`` under the profiler: its sample and stats."""
-    import fanout
+            features: frozenset[str] = frozenset(),
+            keep: list[pstats.Stats] | None = None) -> dict[str, float]:
+    """One fan-out of ``fanout.measure`` under the profiler: its exit code, requests
+    per run and calls per run and per request; its stats appended to ``keep``."""
+    from fanout import measure
 
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp, "calls.prof"))
-        sample = fanout.measure(args, source, wrap=[
+        sample = measure(args, source, wrap=[
             sys.executable, __file__, CHILD, out, ",".join(sorted(features))])
         if sample["exit code"] != 0:
             sys.exit(f"the fan-out exited {sample['exit code']}")
-        return sample, pstats.Stats(out)
+        stats = pstats.Stats(out)
+    if keep is not None:
+        keep.append(stats)
+    calls, requests = total_calls(stats) / args.runs, sample["requests per run"]
+    return {"exit code": sample["exit code"], "requests per run": requests,
+            "calls per run": calls, "calls per request": calls / requests}
 
 
 def total_calls(stats: pstats.Stats) -> int:
@@ -133,45 +140,38 @@ def main() -> int:
     if len(sys.argv) > 3 and sys.argv[1] == CHILD:
         profiled(sys.argv[2], frozenset(filter(None, sys.argv[3].split(","))), sys.argv[4:])
         return 0
+    from fanout import alternating, fanout_arguments, median_of, print_columns
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
-    parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--duration", type=float, default=2.0)
-    parser.add_argument("--events", type=int, default=6)
+    fanout_arguments(parser, duration=2.0)
+    parser.set_defaults(jobs=100, repeat=1)  # counts barely move: one round is enough
     parser.add_argument("--without", action="append", default=[], metavar="FEATURE[,FEATURE]",
                         help="also a variant without these (ablate.py's features); repeatable")
-    parser.add_argument("--before", action="append", default=[], metavar="REV",
-                        help="also measure git revision REV (repeatable)")
     parser.add_argument("--top", type=int, default=0, metavar="N",
                         help="list mogrun's N functions with the most calls per run")
-    parser.set_defaults(output="json")  # fanout.measure's: the --json lines
     args = parser.parse_args()
-    if args.runs < 1 or args.jobs < 1:
-        parser.error("--runs and --jobs must be at least 1")
+    if args.runs < 1 or args.jobs < 1 or args.repeat < 1:
+        parser.error("--runs, --jobs and --repeat must be at least 1")
     without = variants(args)  # a bad --without refused now, not after the fan-outs
-    import fanout
-
-    rows: dict[str, tuple[dict[str, float], pstats.Stats]] = {
-        "minimal urllib3": counted(args, fanout.MINIMAL)}
-    with fanout.checkouts(args.before) as paths:
-        for rev, path in paths.items():
-            rows[f"before ({rev})"] = counted(args, path)
-    rows["now"] = counted(args, None)
+    kept: list[pstats.Stats] = []  # this checkout's, for --top
+    samples = alternating(args.before, args.repeat, lambda source: counted(
+        args, source, keep=kept if source is None else None))
     for name, features in without.items():
-        rows[f"now {name}"] = counted(args, None, features)
+        samples[f"now {name}"] = [counted(args, None, features) for _ in range(args.repeat)]
+    columns = {name: median_of(runs) for name, runs in samples.items()}
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
-          f"limits lifted, --json; every thread's calls counted by cProfile; "
-          f"{os.cpu_count()} CPUs")
-    floor = total_calls(rows["minimal urllib3"][1]) / args.runs
-    print(f"{'':42}{'calls/run':>11}{'requests/run':>14}{'calls/request':>15}{'ratio':>8}")
-    for name, (sample, stats) in rows.items():
-        per_run = total_calls(stats) / args.runs
-        requests = sample["requests per run"]
-        print(f"{name:42}{per_run:11.0f}{requests:14.2f}{per_run / requests:15.0f}"
-              f"{per_run / floor:7.2f}x")
+          f"limits lifted, {'--json' if args.output == 'json' else 'plain'} output; every "
+          f"thread's calls counted by cProfile; medians of {args.repeat} round(s)")
+    print_columns(columns, width=20)
+    floor = columns["minimal urllib3"]["calls per run"]
+    for name, column in columns.items():
+        if name != "minimal urllib3":
+            print(f"calls per run, {name} / minimal urllib3 client: "
+                  f"{column['calls per run'] / floor:.2f}x")
     if args.top:
-        print("\nmogrun's functions with the most calls per run (now):")
-        for per_run, where in top_functions(rows["now"][1], args.runs, args.top):
+        print("\nmogrun's functions with the most calls per run (now, its last round):")
+        for per_run, where in top_functions(kept[-1], args.runs, args.top):
             print(f"{per_run:9.1f}  {where}")
     return 0
 
