@@ -115,8 +115,10 @@ def emulated_world(state: CliState, taskfile: TaskFile | None, repos: Sequence[s
     from mogrun.taskfile import automations_named, repos_named
 
     known = {repo_spec(spec)[0].casefold() for spec in found}
-    found += [r for r in dict.fromkeys(repos_named(taskfile, state.sets, state.env))
-              if r.casefold() not in known]
+    for repo in repos_named(taskfile, state.sets, state.env):
+        if repo.casefold() not in known:  # Zorg/Tool in one job is zorg/tool in another
+            known.add(repo.casefold())
+            found.append(repo)
     return found, automations_named(taskfile, state.sets, state.env)
 
 

@@ -240,11 +240,13 @@ def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
     path = tmp_path / "jobs.toml"
     path.write_bytes(b'\xef\xbb\xbf# ours\r\n[jobs.fix]\r\nrepo = ["zorg/tool", "Acme/API"]\r\n'
                      b'prompt = "x"\r\n\r\n[jobs.triage]\r\nrepo = "zorg/tool"\r\n'
-                     b'automation = "triage"  # on zorg\'s installation\r\n\r\n\r\n')
+                     b'automation = "triage"  # on zorg\'s installation\r\n\r\n'
+                     b'[jobs.shout]\r\nrepo = "ZORG/Tool"  # another job\'s zorg/tool\r\n'
+                     b'prompt = "y"\r\n\r\n\r\n')
     repos, automations, _ = _account("-f", str(path), "--repos", "acme/api@dev",
                                      "--automations", "draft:unpublished")
     served = {r["full_name"]: r for r in repos}
-    assert sorted(served) == ["acme/api", "zorg/tool"]  # Acme/API is acme/api
+    assert sorted(served) == ["acme/api", "zorg/tool"]  # Acme/API is acme/api, one repo
     assert served["acme/api"]["default_branch"] == "dev"  # --repos' own spec kept
     homes = {a["name"]: a["installationId"] for a in automations}
     assert homes == {"triage": served["zorg/tool"]["installation_id"],
