@@ -81,7 +81,9 @@ def status_verdict(status: str | None, allowed: Iterable[str]) -> GateVerdict:
     shown = status or "none"
     if status in allowed:
         return _verdict("status", True, f"status {shown}")
-    return _verdict("status", False, f"status {shown}, expected {' or '.join(allowed)}")
+    # "gate status: ended failed, ..." (the gate's name is said before its reason).
+    ended = "no status" if status is None else f"ended {status}"
+    return _verdict("status", False, f"{ended}, expected {' or '.join(allowed)}")
 
 
 def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:

@@ -89,7 +89,7 @@ def test_logs_follow_exits_by_the_runs_end(project, mogrun, mogrun_emulator):
     assert bad.exit_code == 1, bad
     assert ok.stdout.splitlines()[-1].endswith("  success  success")
     assert bad.stdout.splitlines()[-1].endswith(
-        "  failed  failed: The agent run failed; gate status: status failed, expected success")
+        "  failed  failed: The agent run failed; gate status: ended failed, expected success")
 
 
 def test_status_of_unknown_job_or_run_is_a_clear_error(project, mogrun):

@@ -65,7 +65,7 @@ def test_json_keeps_the_step_summary_and_outputs(mogrun_project, mogrun_emulator
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.startswith("## mogrun\n\n| job | repo | run id |"), markdown
     assert f"| broken | acme/api | {ids[2]} | failed |" in markdown
-    assert re.search(r"^- broken  failed \(.*status failed, expected success$", markdown,
+    assert re.search(r"^- broken  failed \(.*ended failed, expected success$", markdown,
                      re.MULTILINE), markdown
     assert markdown.rstrip().endswith("\nexit code: 1"), markdown
 

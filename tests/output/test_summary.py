@@ -37,11 +37,11 @@ ROWS = [
     r"fan\s+acme/web\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/web\s+passed",
     r"fan\s+acme/api\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/api\s+passed",
     r"fan\s+acme/worker\s+[-0-9a-f]+\s+success\s+\S+\s+mogrun/fan-acme/worker\s+passed",
-    r"broken\s+acme/api\s+[-0-9a-f]+\s+failed\s+\S+\s+-\s+status: status failed, expected success",
+    r"broken\s+acme/api\s+[-0-9a-f]+\s+failed\s+\S+\s+-\s+status: ended failed, expected success",
     r"after\s+acme/api\s+-\s+skipped\s+-\s+-\s+-",
 ]
 TAIL = [
-    r"broken  failed \([-0-9a-f]+\): .*gate status: status failed, expected success",
+    r"broken  failed \([-0-9a-f]+\): .*gate status: ended failed, expected success",
     r"after  skipped: needs broken, which did not pass \(failed\)",
     r"3 passed, 1 failed, 1 skipped in \d+s",
     r"rerun what did not pass: mogrun rerun broken after",

@@ -200,7 +200,7 @@ RESULTS = (
     make_result("build", "acme/api", "success", run_id="r1", duration=61.25,
                 gates=(GateVerdict("status", True, "status success"),)),
     make_result("build", "acme/web", "failed", run_id="r2", duration=3.0,
-                gates=(GateVerdict("status", False, "status failed, expected success"),)),
+                gates=(GateVerdict("status", False, "ended failed, expected success"),)),
     make_result("deploy", "acme/api", "skipped", message="need build failed"),
     make_result("lint", "acme/api", "timeout", run_id="r3", status="streaming",
                 message="no change for 10m (stall_timeout)\x1b[31m"),
@@ -226,7 +226,7 @@ def test_junit_report_has_one_case_per_run(tmp_path):
         ("deploy", "acme/api", "0.000"), ("lint", "acme/api", "0.000")]
     assert cases[0].find("failure") is None and cases[0].find("skipped") is None
     assert cases[1].find("failure").get("message") == \
-        "failed: status: status failed, expected success"
+        "failed: status: ended failed, expected success"
     assert cases[2].find("skipped").get("message") == "need build failed"
     timeout = cases[3].find("failure")
     assert timeout.get("type") == "timeout"

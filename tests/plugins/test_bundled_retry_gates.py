@@ -155,13 +155,19 @@ def judge(host, job, status="success", events=(), state=..., result=None):
 def test_default_gate_is_status_success_even_without_the_key(host):
     assert judge(host, make_job()) == (GateVerdict("status", True, "status success"),)
     assert judge(host, make_job(), "failed") == (
-        GateVerdict("status", False, "status failed, expected success"),)
+        GateVerdict("status", False, "ended failed, expected success"),)
 
 
 def test_status_gate_allows_listed_statuses(host):
     job = make_job(options={"gates": gates.validate({"status": ["success", "cancelled"]})})
     assert judge(host, job, "cancelled")[0].passed
-    assert judge(host, job, "failed")[0].reason == "status failed, expected success or cancelled"
+    assert judge(host, job, "failed")[0].reason == "ended failed, expected success or cancelled"
+
+
+def test_status_gate_reason_says_how_the_run_ended_without_repeating_the_gate():
+    assert gates.status_verdict("failed", ["success"]).reason == "ended failed, expected success"
+    assert gates.status_verdict(None, ["success"]) == GateVerdict(
+        "status", False, "no status, expected success")
 
 
 def test_max_duration_uses_server_timestamps(host):
