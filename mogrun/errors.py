@@ -36,7 +36,8 @@ EXIT_PRECEDENCE: tuple[int, ...] = (2, 64, 65, 130, 143, 129, 69, 75, 1)
 
 
 def combine_exit_codes(codes: list[int] | tuple[int, ...]) -> int:
-    """The invocation's exit code from each job's: SPEC precedence, else 0."""
+    """The invocation's exit code from each job's, by the precedence the README's
+    "Exit codes" gives; 0 when there is none."""
     present = set(codes)
     for code in EXIT_PRECEDENCE:
         if code in present:

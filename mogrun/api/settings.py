@@ -1,4 +1,4 @@
-"""Which host gets the token, and where the token comes from (SPEC "Safety").
+"""Which host gets the token, and where the token comes from (docs/taskfile.md, "[mogplex]").
 
 Import-cheap on purpose: ``check`` calls ``check_file_url`` without network.
 

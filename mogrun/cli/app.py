@@ -111,7 +111,7 @@ class MogrunApp:
                         error: BaseException | None = None) -> None:
         """Under GitHub Actions, a ``run``/``rerun`` that failed before (or outside)
         its session's summary still ends with an annotation, a step summary and
-        ``exit_code`` (SPEC: failures are ``::error::`` annotations); with ``--json``
+        ``exit_code`` (docs/output.md: failures are ``::error::`` annotations); with ``--json``
         the files alone, since stdout is JSON lines."""
         if not state.github_failures or state.env.get("GITHUB_ACTIONS") != "true":
             return

@@ -281,7 +281,7 @@ def plugin_specs(state: CliState, specs: Sequence[str]) -> tuple[str, ...]:
 
 
 def base_url(state: CliState, taskfile: TaskFile) -> str | None:
-    """The API base URL by the SPEC's precedence; ``None`` for ``--local`` (the
+    """The API base URL by the precedence docs/taskfile.md gives; ``None`` for ``--local`` (the
     emulator's address is only known once it is started)."""
     if state.local:
         return None
@@ -289,7 +289,7 @@ def base_url(state: CliState, taskfile: TaskFile) -> str | None:
 
 
 def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
-    """The API endpoint by the SPEC's precedence; a task file's refused url is an
+    """The API endpoint by the precedence docs/taskfile.md gives; a task file's refused url is an
     error located at its line, as ``check`` says it."""
     from mogrun.api.settings import resolve_endpoint
 

@@ -230,7 +230,7 @@ class CliState:
             self._cleanups.pop()()
 
     def divert_plugin_stdout(self) -> None:
-        """With ``--json``, stdout holds NDJSON only (SPEC): for the rest of the
+        """With ``--json``, stdout holds NDJSON only (docs/output.md): for the rest of the
         invocation, what plugins write to ``sys.stdout`` (a ``print`` in a hook,
         on whichever thread) goes to stderr. mogrun's own output is written to
         ``self.stdout``, never through ``sys.stdout``, so it is unaffected.

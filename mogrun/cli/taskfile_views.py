@@ -40,7 +40,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
     except Interrupted:
         raise
     except MogrunError as caught:
-        # check's answer is 0 or 2 (SPEC): a plugin's own error (from a key's validate,
+        # check's answer is 0 or 2 (docs/cli.md): a plugin's own error (from a key's validate,
         # its configure) or a missing file is a problem of what is checked, too.
         error = caught if isinstance(caught, TaskFileError) else TaskFileError(
             caught.message, context=caught.context)

@@ -3,7 +3,7 @@
 It resolves every owner/name once before anything starts, schedules the
 jobs, lets each worker start and follow its run, turns results into job
 outcomes for the hooks and the reporter, and combines the exit codes by the
-SPEC's precedence. Signals are handled here (see ``signals.py``).
+precedence the README's "Exit codes" gives. Signals are handled here (see ``signals.py``).
 """
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ class GithubReporter(PlainReporter):
     def _wait_write(self, wait: Wait, line: str) -> None:
         with self._lock:
             line = line.replace(self._token, "***")
-            if wait.job is not None:  # said now, in its job's group (SPEC: never silent)
+            if wait.job is not None:  # said now, in its job's group (never silent: docs/output.md)
                 self._to_job(wait.job, _TEXT, line, at_once=True)
             else:
                 self._put(_TEXT, line)
@@ -231,7 +231,7 @@ class GithubReporter(PlainReporter):
     def _write_notice(self, text: str, job: ResolvedJob | None, level: str, *,
                       run: RunPlan | None = None) -> None:
         """A warning or an error is also an annotation, but not a run's own error:
-        its result is that run's one ``::error::`` (SPEC), with the reason."""
+        its result is that run's one ``::error::`` (docs/output.md), with the reason."""
         with self._lock:
             entries = [(_TEXT, text)]
             if level == "warning" or (level == "error" and run is None):

@@ -1,5 +1,5 @@
 """The server's limits on a start request, checked before any request so that
-a 400 can never be the first sign of a mistake (mogplex-api.md, POST /runs)."""
+a 400 can never be the first sign of a mistake (docs/taskfile.md lists them)."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def plugin_entry_problem(taskfile: TaskFile, spec: str) -> str | None:
 
 
 def _url_problem(url: str) -> str | None:
-    """The SPEC's rule for a committed file's URL (mogplex.com or loopback only)."""
+    """The rule for a committed file's URL (docs/taskfile.md) (mogplex.com or loopback only)."""
     from mogrun.api.settings import check_file_url
 
     try:

@@ -159,7 +159,7 @@ def mogrun_job_keys(register):
 
 @pytest.mark.parametrize("json_output", [False, True])
 def test_check_answers_2_for_a_validators_own_mogrun_error(tmp_path, mogrun_cli, json_output):
-    """check exits 0 or 2 (SPEC), its --json is JSON: a plugin's own error from a
+    """check exits 0 or 2 (docs/cli.md), its --json is JSON: a plugin's own error from a
     key's validate is a problem of the file, shown as it is, secrets masked."""
     from mogrun.testing import write_taskfile
 

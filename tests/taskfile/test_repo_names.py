@@ -77,7 +77,7 @@ def test_a_bad_repo_from_an_env_value_is_refused_without_showing_it(
 
 @pytest.mark.parametrize("repo", ['"{{ env.REPO_UNSET }}"', '["{{ env.REPO_UNSET }}", "a/b"]'])
 def test_a_repo_from_an_unset_env_name_is_a_warning_in_check(project, repo: str) -> None:
-    # SPEC: `check` reports unset env names as warnings. The stand-in for the
+    # `check` reports unset env names as warnings (docs/taskfile.md). The stand-in for the
     # unset name was judged as the repo and refused.
     project.write(f'[jobs.b]\nrepo = {repo}\nprompt = "x"\n'
                   'idempotency_key = "k-{{ repo }}"\n')
