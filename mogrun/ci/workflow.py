@@ -72,12 +72,22 @@ def render(plan: Plan, *, version: str, task_file: str, command: str) -> str:
 
 
 def _digest(body: str) -> str:
-    """What the body was when mogrun wrote it. Blanks at line ends and at the end
-    of the file do not count: an editor that trims them has changed nothing."""
+    """What the body was when mogrun wrote it, but for blanks (``_unblanked``)."""
     import hashlib
 
-    kept = "\n".join(line.rstrip() for line in body.rstrip().split("\n"))
-    return hashlib.sha256(kept.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(_unblanked(body).encode("utf-8")).hexdigest()[:16]
+
+
+def _unblanked(text: str) -> str:
+    """``text`` without blanks at line ends and at the end of the file: an editor
+    that trims them, or leaves a few, has changed nothing."""
+    return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
+
+
+def same_workflow(committed: str, generated: str) -> bool:
+    """Whether ``committed`` (CRLF and a BOM already dropped) is ``generated`` but
+    for blanks: ``--check`` calls it current, as ``hand_edited`` calls it no edit."""
+    return committed == generated or _unblanked(committed) == _unblanked(generated)
 
 
 def hand_edited(text: str) -> bool:

@@ -157,11 +157,11 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
            forced: str) -> int:
     """``--check``: 0 when current; else the diff and what to run (``forced``: the
     hint with ``--force``, for a file edited by hand, which regenerating keeps)."""
-    from mogrun.ci.workflow import hand_edited
+    from mogrun.ci.workflow import hand_edited, same_workflow
 
     exists = _mode(target, shown) is not None
     current = _read(target, shown) if exists else ""
-    if current == text:
+    if exists and same_workflow(current, text):
         state.echo(f"{shown} is current", err=True)
         return 0
     foreign = _not_ours(current, text, shown) if exists else None
