@@ -29,11 +29,11 @@ Examples:
 @click.command("init", help=INIT_HELP)
 @click.pass_obj
 def init_command(state: CliState) -> int:
-    from mogrun.taskfile.discovery import FILE_NAME, refuse_empty, typed_as_folder
+    from mogrun.taskfile.discovery import FILE_NAME, refuse_no_file_name, typed_as_folder
     from mogrun.taskfile.editing import starter_text
     from mogrun.textsafety import shell_word
 
-    refuse_empty(state.file, state.env)
+    refuse_no_file_name(state.file, state.env)
     # Where every other command will look first: -f, then MOGRUN_FILE.
     given = state.file or state.env.get("MOGRUN_FILE") or FILE_NAME
     if typed_as_folder(given):  # newdir/ made a file named newdir

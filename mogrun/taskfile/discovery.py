@@ -24,7 +24,7 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
     reads each one's prompt files and keeps each one's history (as ``make`` and
     ``just`` read a linked Makefile). Edits still reach the real file
     (``atomic.write_atomically`` follows the link)."""
-    refuse_empty(explicit, env)
+    refuse_no_file_name(explicit, env)
     for given, origin in ((explicit, "-f/--file"), (env.get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given:
             path = cwd / given
@@ -66,16 +66,23 @@ def _typed_problem(cwd: Path, given: str) -> str:
     return "names a directory"
 
 
-def refuse_empty(explicit: str | None, env: Mapping[str, str] | None = None) -> None:
+def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = None) -> None:
     """``-f ''`` (a script's unset variable) names no file, for every command
     (``init`` would otherwise write the default one); nor does a blank ``-f`` or
     ``MOGRUN_FILE`` (an empty ``MOGRUN_FILE`` is unset, as environment variables go):
-    said so, not as a missing file named ``"  "`` (or one ``init`` makes)."""
+    said so, not as a missing file named ``"  "`` (or one ``init`` makes). Nor does
+    ``-`` (standard input, as ``ci github -o -`` is standard output): a task file's
+    prompt files and ``.mogrun/`` are found beside it, so it is read from a path."""
     if explicit == "":
         raise TaskFileError("-f/--file needs a path, not an empty string")
     for given, origin in ((explicit, "-f/--file"), ((env or {}).get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given and not given.strip():
             raise TaskFileError(f"{origin} is blank: it names no task file")
+        if given == "-":
+            raise TaskFileError(
+                f"{origin} is -, standard input: a task file is read from its path (its "
+                "prompt files and .mogrun/ history are beside it)",
+                context=["Save it as a file and name that; a file named - is ./-."])
 
 
 MISSING = "does not exist"  # what ``file_problem`` says of a name with nothing there

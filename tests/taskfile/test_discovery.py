@@ -44,6 +44,35 @@ def test_a_blank_file_name_is_said_blank(project, monkeypatch, how, command) -> 
     assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
 
 
+@pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
+@pytest.mark.parametrize("command", [["check"], ["init"], ["add", "b", "--repo", "a/b",
+                                                           "--prompt", "x"]])
+def test_a_dash_file_name_is_standard_input_which_is_not_read(
+        project, monkeypatch, how, command) -> None:
+    # `-f - check < mogplex.toml` said "task file - does not exist" and advised
+    # `mogrun init -f -`, which then made a file named "-".
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    if how == "-f":
+        result = project.run("-f", "-", *command)
+    else:
+        monkeypatch.setenv("MOGRUN_FILE", "-")
+        result = project.run(*command)
+    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        f"Error: {origin} is -, standard input: a task file is read from its path (its prompt "
+        "files and .mogrun/ history are beside it)",
+        "Save it as a file and name that; a file named - is ./-."]
+    assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
+
+
+def test_a_file_named_dash_is_still_read_by_its_path(project) -> None:
+    (project.root / "-").write_text('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    result = project.run("-f", "./-", "list")
+    assert result.code == 0, result
+    assert result.out.splitlines()[-1].startswith("a ")
+
+
 @pytest.mark.parametrize("typed", ["mogplex.toml/", "mogplex.toml/.", "./mogplex.toml//"])
 def test_a_file_name_typed_with_a_slash_after_it_is_said_so(project, typed) -> None:
     # "names a directory; name the mogplex.toml inside it" was said of the file itself
