@@ -205,6 +205,17 @@ class PluginError(TaskFileError):
     """A plugin failed to load, or implements a hook that does not exist."""
 
 
+class ValidatorCrash(PluginError):
+    """A plugin's ``validate`` of a job key crashed (the plugin's fault, not the
+    value's). Where the key is written, it is that key's problem (``crash``: what
+    to say after its job and key), so ``check`` goes on to the others."""
+
+    def __init__(self, plugin: str, key: str, detail: str) -> None:
+        super().__init__(f'plugin "{plugin}" failed validating job key "{key}": {detail}',
+                         key=key)
+        self.crash = f'plugin "{plugin}" failed validating it: {detail}'
+
+
 class RequestInfo(NamedTuple):
     """Which request failed, for messages (never carries the token)."""
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from mogrun.errors import MogrunError, PluginError
+from mogrun.errors import MogrunError, PluginError, ValidatorCrash
 from mogrun.models import KeySpec
 from mogrun.pluginguard import NOT_PLUGIN_FAULTS, PLUGIN_FAULTS, current_plugin, describe_exc
 from mogrun.taskfile.schema import JOB_KEYS, json_problems
@@ -122,8 +122,7 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
         except (ValueError, MogrunError, *NOT_PLUGIN_FAULTS):
             raise
         except PLUGIN_FAULTS as exc:
-            raise PluginError(f'plugin "{plugin}" failed validating job key "{key}": '
-                              f"{describe_exc(exc)}") from exc
+            raise ValidatorCrash(plugin, key, describe_exc(exc)) from exc
 
     return checked
 

@@ -23,6 +23,7 @@ from mogrun.errors import (
     TaskFileError,
     TemplateError,
     UnknownKeyError,
+    ValidatorCrash,
 )
 from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, fitted_key
 from mogrun.plugintables import problems_of
@@ -461,9 +462,13 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
                 job.problems += [job.error(key, message, *sub_path(value, sub))
                                  for sub, message in problems_of(exc)]
             continue
+        except ValidatorCrash as exc:  # the plugin's fault, but this key's problem
+            if set(job.unset) == unset_before:
+                job.problems.append(job.error(key, exc.crash))
+            continue
         except MogrunError as exc:
-            # A crash (PluginError) or the validator's own refusal (a UsageError...):
-            # either may quote the rendered value, env.* values and all: mask them.
+            # The validator's own refusal (a UsageError...): it may quote the
+            # rendered value, env.* values and all: mask them.
             raise exc.evolve(message=job.masked(exc.message),
                              context=[job.masked(line) for line in exc.context]) from exc
         job.secrets |= secrets

@@ -121,6 +121,7 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
     mogrun error of its own) is masked with the invocation's ``secrets``, as a
     crash of ``mogrun_configure`` is. The value itself is not known to be secret:
     a key's ``secrets`` callback lists those of a value its validator accepted."""
+    from mogrun.errors import ValidatorCrash
     from mogrun.masking import mask
 
     errors: list[MogrunError] = []
@@ -139,7 +140,10 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
                                       "defaults", key, *sub_path(value, sub),
                                       key=key)
                        for sub, message in problems_of(exc)]
-        except MogrunError as exc:  # the validator's crash (PluginError) or its own error
+        except ValidatorCrash as exc:
+            errors.append(taskfile.error(f'[defaults] key "{key}": {mask(exc.crash, secrets)}',
+                                         "defaults", key, key=key))
+        except MogrunError as exc:  # the validator's own error
             raise exc.evolve(message=mask(exc.message, secrets),
                              context=[mask(line, secrets) for line in exc.context]) from exc
     return errors

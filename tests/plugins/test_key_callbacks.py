@@ -138,7 +138,7 @@ def test_a_validator_raising_type_error_is_the_plugins_fault_not_the_task_files(
                    'route = "{{ env.PAGER_URL }}"\n')
     result = mogrun_cli(*command, cwd=tmp_path, env={"PAGER_URL": SECRET})
     assert result.exit_code == 2, result
-    assert result.errors == ['Error: plugin "x" failed validating job key "route": '
+    assert result.errors == ['Error: job "page", key "route": plugin "x" failed validating it: '
                              "TypeError: cannot route ***"]
     assert "TOPSECRET42" not in result.output
     assert "Traceback" not in result.output
@@ -192,7 +192,7 @@ def test_a_default_validated_alone_crashing_is_the_plugins_fault(tmp_path, mogru
                    '[jobs.page]\nrepo = "acme/api"\nprompt = "hi"\nowner = { team = "b" }\n')
     result = mogrun_cli("check", cwd=tmp_path)
     assert result.exit_code == 2, result
-    assert result.errors == ['Error: plugin "x" failed validating job key "owner": '
+    assert result.errors == ['Error: [defaults] key "owner": plugin "x" failed validating it: '
                              "TypeError: string indices must be integers, not 'str'"]
 
 
@@ -213,5 +213,40 @@ def test_json_check_reports_a_crashing_validator_as_json(tmp_path, mogrun_cli):
     report = json.loads(result.stdout)
     assert report["ok"] is False
     assert [e["message"] for e in report["errors"]] == [
-        'plugin "x" failed validating job key "route": TypeError: cannot route ***']
+        'job "page", key "route": plugin "x" failed validating it: TypeError: cannot route ***']
     assert "TOPSECRET42" not in result.output
+
+
+CRASHES_ON_A_NUMBER = """
+from mogrun.plugin import hookimpl
+
+def validate(value):
+    return value.lower()  # the plugin's bug: an AttributeError for a number
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("owner", validate)
+"""
+
+
+def test_a_validator_crash_is_its_keys_problem_and_hides_no_other(tmp_path, mogrun_cli):
+    """A crash validating job b's key stopped ``check`` there: job a's unknown key
+    (earlier in the file) went unsaid, the crash had no line, and ``add`` of an
+    unrelated job was refused for it."""
+    (tmp_path / "x.py").write_text(CRASHES_ON_A_NUMBER)
+    text = ('\ufeff[mogplex]\r\nplugins = ["x.py"]  # ours\r\n\r\n'
+            '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\ntmeout = "5m"\r\n\r\n'
+            '[jobs.b]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nowner = 5\t# a number\r\n\r\n')
+    (tmp_path / "mogplex.toml").write_bytes(text.encode())
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == [
+        'Error: unknown key "tmeout" in job "a"',
+        'Error: job "b", key "owner": plugin "x" failed validating it: AttributeError: '
+        "'int' object has no attribute 'lower'"]
+    assert f"  --> {tmp_path / 'mogplex.toml'}:12:1" in result.stderr.splitlines()
+    report = json.loads(mogrun_cli("--json", "check", cwd=tmp_path).stdout)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(7, 1), (12, 1)]
+    added = mogrun_cli("add", "c", "--repo", "acme/web", "--prompt", "y", cwd=tmp_path)
+    assert added.exit_code == 0, added
+    assert (tmp_path / "mogplex.toml").read_bytes().startswith(text.encode())

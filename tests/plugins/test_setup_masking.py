@@ -73,7 +73,7 @@ def test_a_crashing_key_validator_masks_the_env_value(tmp_path, mogrun_cli, comm
     assert result.exit_code == 2, result
     assert SECRET not in result.output
     assert "TOPSECRET42" not in result.output
-    assert 'plugin "x" failed validating job key "route": KeyError' in result.stderr
+    assert 'job "page", key "route": plugin "x" failed validating it: KeyError' in result.stderr
 
 
 @pytest.mark.parametrize("command", [("check",), ("show", "page"), ("run", "page")])
@@ -167,7 +167,7 @@ def test_a_crash_on_a_default_no_job_inherits_masks_the_invocations_secrets(
                         env={"PAGER_URL": SECRET, "MOGPLEX_API_KEY": "mog_TOPSECRET42"})
     assert result.exit_code == 2, result
     assert "TOPSECRET42" not in result.output
-    assert result.errors == ['Error: plugin "x" failed validating job key "route": '
+    assert result.errors == ['Error: [defaults] key "route": plugin "x" failed validating it: '
                              "RuntimeError: cannot reach ***"], result
 
 
