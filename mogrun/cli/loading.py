@@ -64,12 +64,14 @@ def refuse_unused_sets(state: CliState, taskfile: TaskFile) -> None:
         raise problems[0]
 
 
-def optional_taskfile(state: CliState) -> TaskFile | None:
+def optional_taskfile(state: CliState, unreadable: Callable[[TaskFileError], None] | None = None,
+                      ) -> TaskFile | None:
     """The task file when there is one (for commands that work without one,
     like ``repos`` and ``plugins``). A file named with ``-f`` or
     ``MOGRUN_FILE`` must exist and parse; with neither, finding no
     ``mogplex.toml`` here or above simply means none. An empty file declares
-    nothing: none too (``touch mogplex.toml && mogrun schema``)."""
+    nothing: none too (``touch mogplex.toml && mogrun schema``). ``unreadable``:
+    told why a file that is there cannot be read (``schema``), which is then none."""
     from mogrun.errors import EmptyTaskFileError
 
     try:
@@ -81,6 +83,11 @@ def optional_taskfile(state: CliState) -> TaskFile | None:
     try:
         taskfile = load_task_file(path)
     except EmptyTaskFileError:
+        return None
+    except TaskFileError as error:
+        if unreadable is None:
+            raise
+        unreadable(error)
         return None
     refuse_unused_sets(state, taskfile)
     return taskfile
@@ -150,11 +157,17 @@ def load_host(state: CliState, taskfile: TaskFile | None,
     host, problems = checked_host(state, taskfile, extra_plugins)
     if problems:
         raise problems[0]
+    say_plugin_notes(state, host, taskfile, extra_plugins)
+    return host
+
+
+def say_plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
+                     extra_plugins: Sequence[str] = ()) -> None:
+    """``plugin_notes`` as warnings on stderr."""
     from mogrun.textsafety import escape_agent_text
 
     for note in plugin_notes(state, host, taskfile, extra_plugins):  # a name from anywhere
         state.echo(escape_agent_text(f"warning: {note}"), err=True)
-    return host
 
 
 def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,

@@ -113,3 +113,30 @@ def test_an_empty_task_file_beside_it_is_no_task_file(project, content) -> None:
     assert json.loads(result.out)["title"] == "mogplex.toml"
     checked = project.run("check")
     assert checked.code == 2 and "is empty" in checked.err
+
+
+def test_a_file_being_fixed_still_gets_the_schema_of_the_plugins_that_load(project) -> None:
+    """An editor asks for the schema while the file is broken: a TOML syntax error
+    or a plugin that cannot load refused it (exit 2, nothing on stdout)."""
+    project.path.write_bytes(b"\xef\xbb\xbf# being edited\r\n[jobs.a\r\n\r\n")
+    broken = project.run("schema")
+    assert broken.code == 0, broken
+    assert "notify" in json.loads(broken.out)["properties"]["jobs"]["additionalProperties"][
+        "properties"]  # the bundled plugins' keys
+    assert broken.err.splitlines()[0] == (
+        "warning: invalid TOML: Expected ']' at the end of a table declaration (the keys its "
+        "plugins declare are not in the schema)")
+    (project.root / "ok.py").write_text(
+        "from mogrun.plugin import hookimpl\n\n@hookimpl\ndef mogrun_job_keys(register):\n"
+        "    register('owner', lambda value: value)\n")
+    project.path.write_text('[mogplex]\r\nplugins = ["nope.py", "ok.py"]  # two\r\n\r\n'
+                            '[jobs.a]\r\nrepo = "a/b"\r\nprompt = "x"\r\n\r\n', newline="")
+    half = project.run("schema", plugins=True)
+    assert half.code == 0, half
+    keys = json.loads(half.out)["properties"]["jobs"]["additionalProperties"]["properties"]
+    assert "owner" in keys
+    assert half.err.splitlines()[0].startswith('warning: plugin "nope" not found: ')
+    assert half.err.splitlines()[0].endswith(
+        "(the keys this plugin declares are not in the schema)")
+    assert project.run("-f", "missing.toml", "schema").code == 2  # named, not there
+    assert project.run("schema", "-p", "nope_module", plugins=True).code == 2  # on the line
