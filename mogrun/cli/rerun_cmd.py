@@ -5,8 +5,9 @@ is read from the task file's history. Every run of it that did not pass — fail
 cancelled, timed out, gate failed, skipped, never started — starts again as
 its next attempt, under a key derived from the run's own key and the attempt
 number (so a lost answer replays that attempt); passed runs are not repeated.
-A job skipped because a need failed runs once that need passes. Options and
-exit codes are those of ``run``.
+A job skipped because a need failed runs once that need passes; a need the
+task file gives it now that never ran here runs first, as its first attempt.
+Options and exit codes are those of ``run``.
 
 A run that may still be going (its following failed, it was left going at its
 timeout or at Ctrl-C: recorded with a failing outcome and a status that is not
@@ -50,7 +51,9 @@ Passed runs are not repeated; failed, cancelled, timed-out, gate-failed,
 skipped and never-started runs start again as their next attempt (a new
 Idempotency-Key derived from the run's own). With JOB names, the latest
 invocation of each, and of each job they need (rerun first where it did not
-pass; not with --no-deps); without, every job of the latest invocation.
+pass; not with --no-deps); without, every job of the latest invocation. The
+needs are the task file's now: one never run here (added since, or left out
+by --no-deps) starts first too, as its first attempt.
 Latest means of this task file: each task file in a folder (-f
 nightly.toml) has its own history.
 
@@ -91,12 +94,19 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     taskfile = load_taskfile(state)
     check_job_names(taskfile, jobs)  # a typo gets run's "did you mean", not "never run"
     history = project_history(state, taskfile)
+    fresh: dict[str, str] = {}
     try:
         rows = _latest_rows(state, taskfile, history, jobs)
         if not no_deps:
             rows += _needs_rows(history, taskfile, jobs or _held_back(taskfile, rows),
-                                {*jobs, *(row.job for row in rows)})
+                                {*jobs, *(row.job for row in rows)})[0]
         retry = _not_passed(rows)
+        if not no_deps and retry:
+            # The needs the task file gives the jobs to rerun now (it may have been
+            # edited, or they ran with --no-deps): each must pass first, as in run.
+            more, fresh = _needs_rows(history, taskfile, _in_file(taskfile, retry),
+                                      {row.job for row in rows})
+            retry += _not_passed(more)
         labels = {row.id: _label(history, row) for row in retry}
     finally:
         history.close()
@@ -107,8 +117,9 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     if not names:
         state.echo(NO_LONGER_IN_FILE, err=True)
         return 0
+    names += [name for name in fresh if name not in names]
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
-                          whole=slice_ is None)
+                          whole=slice_ is None, fresh=fresh)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
 
@@ -181,15 +192,32 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
 
 
 def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str],
-                have: set[str]) -> list[HistoryRow]:
+                have: set[str]) -> tuple[list[HistoryRow], dict[str, str]]:
     """The rows of the latest invocation of each job ``jobs`` need, directly or not
     (and not in ``have``, the rows already read), as run takes needs first: a need
-    that did not pass is rerun before them, one still going holds them back. A
-    need never run here has nothing to rerun."""
-    from mogrun.taskfile.graph import job_order
+    that did not pass is rerun before them, one still going holds them back. And
+    the needs never run here (each with a job that needs it): started first, as
+    their first attempt, since they have not passed either."""
+    from mogrun.taskfile.graph import job_order, needs_of
 
-    return [row for name in job_order(taskfile, jobs) if name not in have
-            for row in history.latest_invocation_of(name)]
+    rows: list[HistoryRow] = []
+    fresh: dict[str, str] = {}
+    for name in job_order(taskfile, jobs):
+        if name in have or name in jobs:
+            continue
+        found = history.latest_invocation_of(name)
+        if found:
+            rows += found
+        else:
+            fresh[name] = next(job for job in job_order(taskfile, jobs)
+                               if name in needs_of(taskfile, job))
+    return rows, fresh
+
+
+def _in_file(taskfile: Any, rows: Sequence[HistoryRow]) -> list[str]:
+    """The jobs of ``rows`` the task file still has (in the rows' order)."""
+    names = set(taskfile.job_names)
+    return list(dict.fromkeys(row.job for row in rows if row.job in names))
 
 
 def _held_back(taskfile: Any, rows: Sequence[HistoryRow]) -> list[str]:
@@ -273,10 +301,13 @@ class Selection:
 
     def __init__(self, state: CliState, taskfile: Any, retry: Sequence[HistoryRow],
                  labels: Mapping[int, str], *, use_needs: bool = True,
-                 whole: bool = True) -> None:
+                 whole: bool = True, fresh: Mapping[str, str] | None = None) -> None:
         from mogrun.outcomes import RunStatus
 
         self.whole = whole  # the jobs it is given hold every run (no --shard slice)
+        # Needs never run here (job -> a job to rerun that needs it): every run of
+        # each starts, as its first attempt, before the jobs that need it.
+        self.fresh = dict(fresh or {})
         self.state = state
         self.taskfile = taskfile
         self.retry = list(retry)
@@ -321,6 +352,14 @@ class Selection:
         attempts: dict[str, tuple[int, str]] = {}
         self.held_back, self.going = [], {}
         for job in jobs:
+            if job.name in self.fresh:
+                self._say(f"{job.name}: never run here, and {self.fresh[job.name]} needs it: "
+                          "started first")
+                if job.name in held:
+                    self.held_back.append((job, held[job.name]))
+                else:
+                    chosen.append(job)
+                continue
             runs = []
             for plan in job.runs:
                 at = (job.name, mask(plan.repo, job.secrets))

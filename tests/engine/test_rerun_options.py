@@ -8,6 +8,8 @@ import contextlib
 import json
 import sqlite3
 
+import pytest
+
 from .conftest import history_rows
 
 JOBS = """
@@ -333,3 +335,59 @@ def test_a_masked_key_the_job_no_longer_matches_is_said(project, mogrun,
             "no longer holds the same way: attempt 2 is sent under a key derived from "
             "today's") in result.stderr, result
     assert history_rows(mogrun)[0]["idempotency_key"] == "k2-fixed~attempt-2"
+
+
+EDITED_NEEDS = """
+    [jobs.a]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.2s status=failed"
+
+    [jobs.c]
+    repo = "acme/web"
+    prompt = "@emulator duration=0.2s status=failed"
+
+    [jobs.b]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.2s"
+    needs = ["a"]
+"""
+
+
+@pytest.mark.parametrize("named", [(), ("b",)])
+def test_a_need_the_task_file_gave_since_runs_first_in_a_rerun(
+        project, mogrun, mogrun_emulator, named) -> None:
+    """b was skipped for a; its needs were then edited to c, which never ran: rerun
+    started b at once, beside a's attempt, and b passed without c (which fails)."""
+    project(EDITED_NEEDS)
+    assert mogrun("b").exit_code == 1  # a failed, b skipped
+    project(EDITED_NEEDS.replace('needs = ["a"]', 'needs = ["c"]'))
+    preview = mogrun("rerun", "-n", *named)
+    assert "  run c:acme/web (attempt 1)" in preview.stdout, preview
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", *named)
+    assert result.exit_code == 1, result
+    assert "c: never run here, and b needs it: started first" in result.stderr
+    assert "b  skipped: needs c, which did not pass (failed)" in result.stdout
+    # c; and a's attempt 2 unless b alone is named (it no longer needs a)
+    assert len(mogrun_emulator.runs) == before + (1 if named else 2)
+    c_passes = 'duration=0.2s"\n\n    [jobs.b]'
+    project(EDITED_NEEDS.replace('needs = ["a"]', 'needs = ["c"]')
+            .replace('duration=0.2s status=failed"\n\n    [jobs.b]', c_passes))
+    again = mogrun("rerun", "b")
+    assert again.exit_code == 0, again  # c passes now (attempt 2), then b
+    assert [r["job"] for r in history_rows(mogrun, "-n", "2")] == ["b", "c"]
+
+
+def test_a_rerun_of_a_job_run_with_no_deps_runs_its_need_never_run_first(
+        project, mogrun, mogrun_emulator) -> None:
+    """`mogrun --no-deps b` then `mogrun rerun b`: b's need a never ran here, so
+    it has not passed: it runs first, as `mogrun b` would run it."""
+    project(EDITED_NEEDS.replace('prompt = "@emulator duration=0.2s"\n    needs',
+                                 'prompt = "@emulator duration=0.2s status=failed"\n    needs'))
+    assert mogrun("--no-deps", "b").exit_code == 1
+    result = mogrun("rerun", "b")
+    assert result.exit_code == 1, result
+    assert "a: never run here, and b needs it: started first" in result.stderr
+    assert [r["job"] for r in history_rows(mogrun, "-n", "2")] == ["b", "a"]
+    assert history_rows(mogrun, "-n", "2")[0]["outcome"] == "skipped"
+    assert mogrun("rerun", "--no-deps", "b").exit_code == 1  # as asked: b alone, failing
