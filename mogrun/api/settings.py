@@ -136,7 +136,8 @@ def resolve_endpoint(
         url, source = DEFAULT_URL, "default"
     problem = url_problem(url)
     if problem is not None:
-        raise UsageError(f"{source} URL {_shown(url)!r} refused: {problem}")
+        named = source if source in ("--url", "MOGPLEX_URL") else f"{source} URL"
+        raise UsageError(f"{named} {_shown(url)!r} refused: {problem}")
     url = _normalised(url)
     return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)
 

@@ -113,7 +113,7 @@ def test_non_loopback_http_exits_2_with_no_socket(mogrun_cli, tmp_path, no_socke
     result = mogrun_cli(*args, "repos", cwd=tmp_path,
                         env={"MOGPLEX_API_KEY": "mog_secret", **env})
     assert result.exit_code == 2, result
-    assert result.stderr.startswith(f"Error: {how} URL 'http://10.255.255.1' refused: plain "
+    assert result.stderr.startswith(f"Error: {how} 'http://10.255.255.1' refused: plain "
                                     "http:// is only allowed for loopback")
     assert no_sockets == []
 

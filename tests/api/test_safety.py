@@ -247,7 +247,7 @@ def test_check_refuses_the_url_run_would_refuse(tmp_path, how, json_output):
     result = run_mogrun(*args, *(["--json"] if json_output else []), "check", cwd=tmp_path,
                         env=env)
     assert result.code == 2, result
-    said = f"{how} URL 'http://evil.example' refused: plain http:// is only allowed for loopback"
+    said = f"{how} 'http://evil.example' refused: plain http:// is only allowed for loopback"
     assert said in (result.out if json_output else result.err), result
     generated = run_mogrun(*args, "ci", "github", "-o", "-", cwd=tmp_path, env=env)
     assert "nothing to put in a workflow" in generated.err, generated  # ci sends nothing
