@@ -277,7 +277,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
                                              _follower(state, client, target, secrets,
                                                        len(targets), stop)))
 
-    with SignalWatch(stop, on_first=lambda code: _say_stopping(state, code, len(targets))
+    with SignalWatch(stop, on_first=lambda code: _say_stopping(state, code, verdicts.going())
                      ) as watch:
         threads = _followers(state, follow, len(targets))
         try:
@@ -345,6 +345,11 @@ class _Verdicts:
             self._json({"type": "job_finished", "job": job, "outcome": job_outcome(ended),
                         "runs": _as_json(ended)})
 
+    def going(self) -> int:
+        """How many of the runs followed have not ended (nor their following)."""
+        with self.lock:
+            return len(self.targets) - len(self.results)
+
     def finish(self, signalled: int | None = None) -> int:
         """The exit code (0: every run passed; a signal's, ``signalled``, when one
         stopped the following), after the ``--json`` summary; a signal's is said
@@ -359,8 +364,13 @@ class _Verdicts:
         if self.state.json_output:
             self._json({"type": "summary", "exit_code": code,
                         "results": _as_json(ended), "rerun": None})
-        elif signalled is not None:
+        elif signalled is not None:  # how each run stands, as run says it at a signal
+            from mogrun.cli.run_cmd import command_prefix
+            from mogrun.output.tables import going_lines
+
             with _LogSink.lock:
+                for line in going_lines(tuple(ended), self.secrets, command_prefix(self.state)):
+                    self.state.echo(line, err=True)
                 self.state.echo(f"exit code {code}", err=True)
         return code
 

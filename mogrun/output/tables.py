@@ -209,7 +209,9 @@ def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
     per_job: dict[str, int] = {}
     for result in results:
         per_job[result.job] = per_job.get(result.job, 0) + 1
-    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1), command), secrets)
+    # (a run id ``logs --follow`` was given that no history recorded is of no job)
+    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1) or "run", command),
+                      secrets)
             for r in results if r.left_going and r.run_id]
 
 

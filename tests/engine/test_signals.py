@@ -575,6 +575,38 @@ def test_sigterm_stops_logs_follow_as_it_stops_run(emulator, tmp_path):
     assert "Traceback" not in err
 
 
+ONE_SLOW_THREE_QUICK = """
+[jobs.slow]
+repo = "acme/api"
+prompt = "@emulator duration=never interval=0.2s"
+
+[jobs.fan]
+repo = ["acme/api", "acme/web", "acme/worker"]
+prompt = "@emulator duration=0.3s"
+"""
+
+
+def test_logs_follow_stopped_counts_and_names_the_runs_still_going(emulator, tmp_path):
+    """At Ctrl-C, ``logs --follow`` said it stopped following 4 runs when 3 had
+    ended, and (plain output) never said which run was still going nor how to
+    follow it, as ``run`` says it."""
+    jobs = ONE_SLOW_THREE_QUICK
+    spawn(emulator, tmp_path, "run", "--detach", "slow", "fan", jobs=jobs).communicate(timeout=20)
+    slow = emulator.runs[0]
+    with running(spawn(emulator, tmp_path, "logs", "--follow", jobs=jobs)) as proc:
+        until(lambda: all(emulator.run_detail(r)["status"] == "success"
+                          for r in emulator.runs[1:]), "the fan-out's end", proc)
+        time.sleep(1.0)  # its three results said
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert err.splitlines() == [
+        "warning: interrupted: stopping following 1 run, left going (not started here); "
+        "a second signal leaves at once",
+        f"still going: slow ({slow}); follow with: mogrun logs --follow {slow}",
+        "exit code 130"], err
+    assert out.count("  success  success") == 3, out
+
+
 def test_logs_follow_stopped_before_its_first_poll_gives_the_status_recorded(
         emulator, tmp_path):
     # the result said "status": "" when the signal came in the first pause
