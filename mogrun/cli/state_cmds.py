@@ -941,7 +941,8 @@ def _say_cancelled(state: CliState, target: Target, status: str | None,
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
               help="How many runs to list, newest first.")
 @click.option("--job", "job_name", metavar="JOB", help="Only runs of this job (or of one "
-              "of its runs: JOB:owner/name, as logs takes it).", shell_complete=complete_jobs)
+              "of its runs: JOB:owner/name, as logs takes it, or a run id: its rows).",
+              shell_complete=complete_jobs)
 @click.pass_obj
 def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     """Past runs recorded locally in .mogrun/history.db (newest first).
@@ -977,7 +978,12 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = job_and_repo(job_name or "")
     try:
-        rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
+        run = (history.by_run_id(job_name.lower()) if job_name and job not in taskfile.job_names
+               and looks_like_run_id(job_name) else None)
+        if run is not None:  # every row of that run (a rerun that left it going has two)
+            rows = sorted([run, *history.also_of_run(run)], key=lambda r: -r.id)[:limit]
+        else:
+            rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
         if job_name is not None and not rows:
             known = history.recent(200, job=job)
             if not known and job not in taskfile.job_names:

@@ -224,6 +224,19 @@ def test_history_of_one_run_label_as_logs_takes_it(project, mogrun, mogrun_emula
     assert mogrun("cancel", "fan").exit_code == 0
 
 
+def test_history_of_one_run_by_its_id(project, mogrun, mogrun_emulator):
+    """``history --job ID`` said 'unknown job or run' for a run this history holds."""
+    project(JOBS)
+    assert mogrun("run", "--detach", "fan").exit_code == 0
+    _, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    only = json_lines(mogrun("--json", "history", "--job", web_run.upper()).stdout)
+    assert [(r["job"], r["repo"], r["run_id"]) for r in only] == [("fan", "acme/web", web_run)]
+    other = "00000000-0000-4000-8000-000000000000"
+    unknown = mogrun("history", "--job", other)
+    assert unknown.exit_code == 2 and f'unknown job or run "{other}"' in unknown.stderr
+    assert mogrun("cancel", "fan").exit_code == 0
+
+
 def test_status_and_logs_say_what_they_wait_for(project, mogrun, mogrun_emulator):
     """They sat silent through a 503's Retry-After (60 s on the real server) or a
     429's; run announced the same waits."""
