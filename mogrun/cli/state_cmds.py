@@ -142,7 +142,9 @@ def rows_for(history: Any, taskfile: Any, target: str,
             sep or not looks_like_run_id(target) or _closest_job(job, taskfile, history)):
         raise unknown_target(target, job, taskfile, history)
     if sep:
-        picked = [row for row in rows if row.repo in (repo, mask(repo, secrets))]
+        # owner/name in any case, as GitHub (and the task file) take it
+        named = {repo.casefold(), mask(repo, secrets).casefold()}
+        picked = [row for row in rows if row.repo.casefold() in named]
         if rows and not picked:
             raise _unknown_repo(target, repo, rows, history)
         rows = picked

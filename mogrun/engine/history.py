@@ -581,9 +581,10 @@ class History:
     def recent(self, limit: int = 50, job: str | None = None,
                repo: str | None = None) -> list[HistoryRow]:
         """The newest runs first (of one job when ``job`` is given, and of one of
-        its repos, as stored, when ``repo`` is too)."""
-        if job is not None and repo is not None:
-            return self._scoped("job = ? AND repo = ?", (job, repo), limit=limit)
+        its repos, in any case, when ``repo`` is too)."""
+        if job is not None and repo is not None:  # (owner/name is ASCII: NOCASE folds it)
+            return self._scoped("job = ? AND repo = ? COLLATE NOCASE", (job, repo),
+                                limit=limit)
         if job is not None:
             return self._scoped("job = ?", (job,), limit=limit)
         return self._scoped(limit=limit)

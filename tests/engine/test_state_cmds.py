@@ -216,6 +216,12 @@ def test_history_of_one_run_label_as_logs_takes_it(project, mogrun, mogrun_emula
     _, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
     only = json_lines(mogrun("--json", "history", "--job", "fan:acme/web").stdout)
     assert [(r["job"], r["repo"], r["run_id"]) for r in only] == [("fan", "acme/web", web_run)]
+    # owner/name in any case, as the task file takes it ("no recorded runs" before)
+    assert json_lines(mogrun("--json", "history", "--job", "fan:Acme/WEB").stdout) == only
+    status = mogrun("status", "fan:ACME/Web")
+    assert status.exit_code == 0 and web_run in status.stdout, status
+    logs = mogrun("logs", "fan:ACME/Web")
+    assert logs.exit_code == 0 and "fan:acme/web  started" in logs.stdout, logs
     typo = mogrun("history", "--job", "fan:acme/wbe")
     assert typo.exit_code == 2, typo
     assert 'did you mean "fan:acme/web"?' in typo.stderr
