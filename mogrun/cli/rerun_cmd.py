@@ -550,7 +550,11 @@ class Selection:
 
 def left_alone(row: HistoryRow) -> str:
     """Why a run left going is in a rerun's invocation, not started again: the row
-    ``history`` shows beside the one that left it going."""
+    ``history`` shows beside the one that left it going (or that still follows it)."""
+    pid = follower_pid(row)
+    if pid is not None:
+        return (f"followed by mogrun (pid {pid}) on this machine, invocation "
+                f"{row.invocation}; not rerun while it is still going")
     return (f"left going by invocation {row.invocation}; not rerun while it is "
             "still going")
 

@@ -398,3 +398,42 @@ def test_a_run_another_mogrun_here_follows_is_said_to_be_followed_by_it(
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait(timeout=20)
+
+
+def test_the_row_a_rerun_keeps_of_a_run_another_mogrun_follows_says_so(
+        project, mogrun, mogrun_emulator) -> None:
+    """The rerun said on stderr that slow was followed by the other mogrun, but the
+    row it recorded (history, its summary) said 'left going by invocation ...'."""
+    import signal
+    import subprocess
+    import sys
+
+    root = project("""
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.1s"
+        timeout = "2m"
+
+        [jobs.fail]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.1s status=failed"
+    """)
+    env = subprocess_env(mogrun_emulator)
+    other = subprocess.Popen([sys.executable, "-m", "mogrun", "run", "-k", "slow", "fail"],
+                             cwd=root, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(row["job"] == "fail" and row["outcome"] for row in history_rows(mogrun)):
+            assert time.monotonic() < deadline and other.poll() is None
+            time.sleep(0.1)
+        slow_id = next(row["run_id"] for row in history_rows(mogrun) if row["job"] == "slow")
+        rerun = mogrun("rerun")
+        assert rerun.exit_code == 1, rerun
+        kept = _left_alone(mogrun, slow_id)
+        assert kept["message"].startswith(
+            f"followed by mogrun (pid {other.pid}) on this machine, invocation "), kept
+        assert kept["message"].endswith("; not rerun while it is still going"), kept
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait(timeout=20)
