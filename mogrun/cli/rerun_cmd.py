@@ -66,7 +66,9 @@ job so held back as skipped (named in the rerun line): the next rerun reads
 that run again, reruns it if it ended without passing, and starts the job
 once its need has passed. When such a run is still going, or a job is held
 back, the exit code is 1: what did not pass has not passed yet. So is a
-run another mogrun on this machine is still to start.
+run another mogrun on this machine is still to start. Nothing to rerun is
+exit 0 (every run passed, or the jobs of those that did not are no longer
+in the task file: said, nothing can start them), no run recorded exit 2.
 
 \b
 Examples:
