@@ -413,7 +413,16 @@ class UnrecordedRun:
 
     @property
     def started_at(self) -> str:
-        return str(self.run.created_at or "")
+        """The server's ``createdAt`` as history writes its rows' (to the second, UTC):
+        ``2026-12-04T23:01:19+00:00``, not ``...19.964Z`` among them."""
+        from datetime import UTC, datetime
+
+        from mogrun.durations import parse_moment
+
+        moment = parse_moment(self.run.created_at)
+        if moment is None:
+            return str(self.run.created_at or "")
+        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
     def as_dict(self) -> dict[str, Any]:
         from mogrun.engine.history import SHOWN_COLUMNS
@@ -422,7 +431,7 @@ class UnrecordedRun:
 
         known = {"base_url": self.base_url, "repo": self.repo or None, "run_id": self.run_id,
                  "status": self.status, "outcome": self.outcome, "attached": self.attached,
-                 "started_at": self.run.created_at,
+                 "started_at": self.started_at or None,
                  "finished_at": self.run.updated_at if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
                  "gates": [], "message": error_text(self.run)}
