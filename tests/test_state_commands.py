@@ -555,6 +555,7 @@ def test_status_of_a_run_id_not_in_history_reads_it_from_the_api(project,
     # started as history writes it (its rows beside), not the server's "...19.964Z"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown["started_at"]), shown
     assert cells[5] == shown["started_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown["finished_at"]), shown
     assert project("status", "--exit-status", run_id).exit_code == 1
     assert project("--json", "history").stdout == ""  # looked at, not recorded here
     # The keys of a recorded run, no more: an "owner" key (this machine's bookkeeping,

@@ -373,6 +373,20 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         history.close()
 
 
+def _as_recorded(stamp: object) -> str:
+    """A server's timestamp as history writes its rows' (UTC, to the second):
+    ``2026-12-04T23:01:19+00:00``, not ``...19.964Z`` among them; an unreadable
+    one as it came."""
+    from datetime import UTC, datetime
+
+    from mogrun.durations import parse_moment
+
+    moment = parse_moment(stamp)
+    if moment is None:
+        return str(stamp or "")
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
 @dataclass(frozen=True)
 class UnrecordedRun:
     """A run ``status`` read from the API alone, shaped as a history row for the
@@ -413,26 +427,19 @@ class UnrecordedRun:
 
     @property
     def started_at(self) -> str:
-        """The server's ``createdAt`` as history writes its rows' (to the second, UTC):
-        ``2026-12-04T23:01:19+00:00``, not ``...19.964Z`` among them."""
-        from datetime import UTC, datetime
-
-        from mogrun.durations import parse_moment
-
-        moment = parse_moment(self.run.created_at)
-        if moment is None:
-            return str(self.run.created_at or "")
-        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+        return _as_recorded(self.run.created_at)
 
     def as_dict(self) -> dict[str, Any]:
         from mogrun.engine.history import SHOWN_COLUMNS
         from mogrun.engine.run_kind import error_text
         from mogrun.outcomes import Outcome
 
-        known = {"base_url": self.base_url, "repo": self.repo or None, "run_id": self.run_id,
+        known: dict[str, Any] = {
+                 "base_url": self.base_url, "repo": self.repo or None, "run_id": self.run_id,
                  "status": self.status, "outcome": self.outcome, "attached": self.attached,
                  "started_at": self.started_at or None,
-                 "finished_at": self.run.updated_at if self.run.terminal else None,
+                 "finished_at": _as_recorded(self.run.updated_at) or None
+                 if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
                  "gates": [], "message": error_text(self.run)}
         return {name: known.get(name) for name in SHOWN_COLUMNS}
