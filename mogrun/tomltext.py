@@ -85,6 +85,12 @@ def _moment(value: datetime.date | datetime.time) -> str:
 def _string(value: str) -> str:
     if "'" not in value and not _CONTROL.search(value):
         return f"'{value}'"
+    return basic_string(value)
+
+
+def basic_string(value: str) -> str:
+    """``value`` in double quotes, escaped as TOML writes it: a name said in a
+    message as ``"a\\"b"``, not ``"a"b"``."""
     return '"' + "".join(_escaped(c) for c in value) + '"'
 
 

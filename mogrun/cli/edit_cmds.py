@@ -230,9 +230,10 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
     from mogrun.taskfile.validation import JOB_NAME, JOB_NAME_RULE
+    from mogrun.tomltext import basic_string
 
     if not JOB_NAME.fullmatch(job):
-        raise UsageError(f'invalid job name "{job}": {JOB_NAME_RULE}')
+        raise UsageError(f"invalid job name {basic_string(job)}: {JOB_NAME_RULE}")
     if any(not r.strip() for r in repos):  # the rest of a repo's form is check's to judge
         raise UsageError("--repo expects owner/name or a repo id")
     _one_of_prompt_or_automation({"--prompt": prompt, "--prompt-file": prompt_file,

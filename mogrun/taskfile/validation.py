@@ -29,7 +29,7 @@ from mogrun.taskfile.schema import (
     unknown_top_level,
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
-from mogrun.tomltext import toml_repr
+from mogrun.tomltext import basic_string, toml_repr
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
@@ -262,7 +262,8 @@ def _job_errors(taskfile: TaskFile, name: str, table: dict[str, Any],
     where = ("jobs", name)
     errors = []
     if not JOB_NAME.fullmatch(name):
-        errors.append(taskfile.error(f'invalid job name "{name}": {JOB_NAME_RULE}', *where))
+        errors.append(taskfile.error(f"invalid job name {basic_string(name)}: {JOB_NAME_RULE}",
+                                     *where))
     errors += _table_errors(taskfile, table, where, key_specs, secret)
     merged = taskfile.job_keys(name)
     if "repo" not in merged:

@@ -314,6 +314,16 @@ def test_a_non_ascii_job_name_gets_one_rule_from_add_and_check(project) -> None:
     assert result.err.splitlines()[0] == f'Error: invalid job name "héllo": {rule}'
 
 
+def test_a_job_name_with_a_quote_is_said_escaped(project) -> None:
+    # 'invalid job name "a"b"' did not say where the name ended
+    project.write(MINIMAL)
+    result = project.run("add", "--repo", "a/b", "--prompt", "x", "--", 'a"b\t')
+    assert result.err.startswith('Error: invalid job name "a\\"b\\t": '), result
+    project.write(MINIMAL + '[jobs."a\\"b"]  # pasted\r\nrepo = "a/b"\r\nprompt = "x"\r\n\r\n')
+    checked = project.run("check")
+    assert checked.err.splitlines()[0].startswith('Error: invalid job name "a\\"b": '), checked
+
+
 def test_example_file_checks_and_its_fan_out_is_keyed_per_repo(project, monkeypatch) -> None:
     shutil.copy(REPO_ROOT / "mogplex.toml.example", project.path)
     shutil.copytree(REPO_ROOT / "prompts", project.root / "prompts")
