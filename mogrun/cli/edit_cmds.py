@@ -41,6 +41,12 @@ def init_command(state: CliState) -> int:
         raise UsageError(f"{given} names a directory; give {named} a file path "
                          f"(e.g. {os.path.join(given, FILE_NAME)})")
     target = _new_file(state.cwd / given, given)
+    if os.path.islink(state.cwd / given) and not target.parent.is_dir():
+        # A link to a file to be is written through, as an editor would; the folders
+        # of its target, anywhere on disk, are not made for it.
+        raise TaskFileError(f"cannot write {given}: it is a symlink to {target}, whose "
+                            "folder does not exist",
+                            context=["Make that folder first, or point the link elsewhere."])
     try:  # -f ci/mogplex.toml on a fresh checkout: the folder is made, as git init does
         target.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:

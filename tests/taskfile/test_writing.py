@@ -189,6 +189,23 @@ def test_init_makes_the_folder_it_is_told_to_write_in(project, monkeypatch, name
     assert listed.code == 0, listed
 
 
+def test_init_through_a_link_makes_no_folder_where_it_points(project, tmp_path) -> None:
+    """A dangling link to /elsewhere/dir/x.toml made /elsewhere/dir, anywhere on disk;
+    a link to a file to be in a folder that is there is written through."""
+    project.path.unlink(missing_ok=True)
+    away = tmp_path / "away" / "deeper" / "x.toml"
+    (project.root / "dangling.toml").symlink_to(away)
+    result = project.run("-f", "dangling.toml", "init")
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        f"Error: cannot write dangling.toml: it is a symlink to {away}, whose folder does "
+        "not exist", "Make that folder first, or point the link elsewhere."]
+    assert not (tmp_path / "away").exists()
+    away.parent.mkdir(parents=True)
+    assert project.run("-f", "dangling.toml", "init").code == 0
+    assert away.is_file() and (project.root / "dangling.toml").is_symlink()
+
+
 def test_init_under_a_file_says_so(project) -> None:
     (project.root / "ci").write_text("not a folder")
     result = project.run("-f", "ci/mogplex.toml", "init")
