@@ -159,6 +159,9 @@ class AutomationRun:
     state: RunState
     events: tuple[Event, ...]
     usage: Usage
+    # A pending run whose last start failed on the server: (why, when it was tried).
+    # The server's repair restarts it later; a follower says so, never silent.
+    start_failed: tuple[str, str] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -177,7 +180,21 @@ def run_from_api(data: Mapping[str, Any]) -> AutomationRun:
            "usage": usage.as_json()}
     state = RunState.from_api(raw)
     return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
-                         events=tuple(_events(data, calls)), usage=usage)
+                         events=tuple(_events(data, calls)), usage=usage,
+                         start_failed=_start_failed(data))
+
+
+def _start_failed(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(why, when) of a pending run whose newest start event is ``start_failed``
+    (not ``deferred``: a concurrency limit, said when triggered)."""
+    if _text(data.get("status")) != "pending":
+        return None
+    starts = [e for e in _dicts(data.get("dispatch_events")) if e.get("event_kind") == "start"]
+    last = max(starts, key=lambda e: _text(e.get("created_at")), default=None)
+    if last is None or last.get("outcome") != "start_failed":
+        return None
+    why = _text(last.get("reason")) or _text(data.get("last_start_error")) or "no reason given"
+    return why, _text(data.get("last_start_attempt_at")) or _text(last.get("created_at"))
 
 
 def _events(data: Mapping[str, Any], calls: Sequence[Mapping[str, Any]]) -> Iterator[Event]:

@@ -54,6 +54,9 @@ if TYPE_CHECKING:  # what running needs is imported there: show only describes a
         def waits(self) -> _WaitSink: ...
 
 CAP_RETRY = (2.0, 30.0)  # first and longest pause between triggers a pending cap suppresses
+# The server's repair cron runs every 5 minutes and restarts a pending job run once
+# its last start attempt is 2 minutes old.
+REPAIR_AFTER, REPAIR_EVERY = 120.0, 300.0
 
 
 def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str) -> str:
@@ -225,6 +228,7 @@ class AutomationReader:
         self.client, self.automation = client, automation
         self._found: api.Automation | None = None
         self._lock = threading.Lock()  # runs of a fan-out resolve the name once
+        self._said_failed: dict[str, tuple[str, str]] = {}  # run id -> the failed start said
 
     @property
     def budget(self) -> Any:
@@ -256,7 +260,32 @@ class AutomationReader:
 
         read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                             deadline=deadline, kind="poll", stop=stop, run=run)
+        if read.start_failed is not None:
+            self._say_start_failed(run_id, read.start_failed, job, run)
         return read.state, list(read.events)
+
+    def _say_start_failed(self, run_id: str, failed: tuple[str, str],
+                          job: ResolvedJob | None, run: str | None) -> None:
+        """A start the server tried and failed leaves the run pending until its repair
+        cron (every 5 minutes, for runs 2 minutes past their last attempt) or a queue
+        release starts it: said once per failed attempt, with the latest it can be."""
+        from mogrun.durations import parse_moment
+        from mogrun.waits import Wait, WaitKind
+
+        with self._lock:
+            if self._said_failed.get(run_id) == failed:
+                return
+            self._said_failed[run_id] = failed
+        why, tried = failed
+        moment = parse_moment(tried)
+        latest = None if moment is None else moment + REPAIR_AFTER + REPAIR_EVERY
+        due = latest is not None and latest <= time.time()
+        self.client.waits.emit(Wait(
+            WaitKind.DEFERRED, f"its start failed on the server ({why}); the server's repair "
+            "starts it again 2 to 7 minutes after that attempt, or a job of its repo or "
+            "installation ending does" + ("; due now" if due else ""),
+            ends_at=None if due else latest, job=job.name if job is not None else None,
+            run=run))
 
 
 def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: str

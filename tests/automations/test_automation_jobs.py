@@ -94,12 +94,32 @@ def test_a_500_after_the_run_exists_is_retried_into_the_same_run(project, mogrun
     assert len(mogrun_emulator.job_runs()) == 1
 
 
+def test_a_run_whose_start_failed_on_the_server_is_said_waiting_for_its_repair(
+        project, mogrun_emulator):
+    """Pending after a failed start, the run waited for the server's repair cron (up
+    to 7 minutes on the real server) with no line after its start_failed event."""
+    mogrun_emulator.set_job_caps(JobCaps(repair=2.5))
+    mogrun_emulator.add_fault("trigger", "500_after_commit")
+    project.write(automation_job(repo=["acme/api"]))
+    result = project.run("--json", "run", "triage-all")
+    assert result.exit_code == 0, result
+    waits = [o for o in ndjson(result) if o["type"] == "wait" and o["kind"] == "deferred"]
+    assert len(waits) == 1, waits  # once per failed attempt, not at every poll
+    [wait] = waits
+    assert wait["reason"].startswith("its start failed on the server (Trigger.dev runtime "
+                                     "is not configured); the server's repair starts it "
+                                     "again 2 to 7 minutes after that attempt"), wait
+    assert wait["run"] == "triage-all:acme/api" and wait["ends_at"], wait
+    assert 400 < wait["seconds"] <= 420, wait  # 7 minutes from the attempt, at most
+
+
 def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emulator):
     mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
     project.write(LIFTED + automation_job(note="@emulator duration=0.5s"))
     result = project.run("run", "-j", "3", "triage-all")
     assert result.exit_code == 0, result
     assert "deferred by the installation's concurrency limit" in result.output
+    assert "its start failed" not in result.output  # deferred is no failed start
     # Bounded by the job's timeout (30m by default), and said so: it had no end.
     assert re.search(r"the job's timeout ends the wait; ends in 30m \(\d\d:\d\d:\d\dZ\)",
                      result.output), result.output
