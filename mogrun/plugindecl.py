@@ -91,7 +91,9 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
             raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
                               "which is one of mogrun's own keys")
         if name in sink:
-            raise PluginError(f'job key "{name}" is declared by both plugin '
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" twice'
+                              if sink[name].plugin == plugin else
+                              f'job key "{name}" is declared by both plugin '
                               f'"{sink[name].plugin}" and plugin "{plugin}"')
         if not callable(validate):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" '

@@ -250,3 +250,15 @@ def test_a_validator_crash_is_its_keys_problem_and_hides_no_other(tmp_path, mogr
     added = mogrun_cli("add", "c", "--repo", "acme/web", "--prompt", "y", cwd=tmp_path)
     assert added.exit_code == 0, added
     assert (tmp_path / "mogplex.toml").read_bytes().startswith(text.encode())
+
+
+def test_a_key_one_plugin_declares_twice_is_said_so():
+    # 'job key "k" is declared by both plugin "keys" and plugin "keys"'
+    class Twice:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("k", lambda v: v)
+            register("k", lambda v: v)
+
+    with pytest.raises(PluginError, match=r'^plugin "twice" declares job key "k" twice$'):
+        PluginHost.from_plugins(("twice", Twice()), bundled=False).key_specs()
