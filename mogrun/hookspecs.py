@@ -162,7 +162,9 @@ def mogrun_wait(wait: Wait) -> None:
 
     Called each time a wait begins, with a ``mogrun.waits.Wait`` naming its
     kind, reason, job/run and when it ends: on a thread of its own, after
-    mogrun has shown the wait, in the order the waits came (a slow hook holds
+    mogrun has handed the wait to its output (a pipe's lines go out in
+    batches: a plugin's own print may come first), in the order the waits
+    came (a slow hook holds
     neither the wait nor the run); every wait is heard before
     ``mogrun_session_finished``. Observers only; all implementations are
     called and answers are ignored.
