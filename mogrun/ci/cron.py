@@ -87,13 +87,31 @@ def overlaps(expressions: list[str]) -> list[tuple[str, str, Meaning]]:
 
 def overlap_warning(job: str, one: str, other: str, shared: Meaning, now: datetime) -> str:
     """``check``'s warning for two of a job's schedules that run at the same moments."""
+    return (f'job "{job}", key "schedule": "{one}" and "{other}" both run at '
+            f"{_moments(shared, now)}: GitHub starts the job twice at each; take those "
+            "moments out of one of them")
+
+
+def shared_run_warning(first: tuple[str, str], second: tuple[str, str], runs: list[str],
+                       shared: Meaning, now: datetime) -> str:
+    """``check``'s warning for two jobs (each ``(job, cron)``) whose schedules differ
+    but run at some same moments, and that both run ``runs`` (one needs the other,
+    or both need them): two workflow runs start then, and each runs those jobs."""
+    named = ", ".join(f'"{r}"' for r in runs[:3]) + (
+        f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+    return (f'job "{first[0]}" ("{first[1]}") and job "{second[0]}" ("{second[1]}") both run '
+            f"at {_moments(shared, now)}, and both run {named}: GitHub starts two workflow "
+            f"runs then, each running {'it' if len(runs) == 1 else 'them'}; give both jobs "
+            "one schedule, or take those moments out of one of them")
+
+
+def _moments(shared: Meaning, now: datetime) -> str:
+    """``17:06 UTC on some of the same days (next: Mon 2026-12-07 06:17)``."""
     times = [t.strftime("%H:%M") for t in shared.times()]
     shown = ", ".join(times[:3]) + (f" and {len(times) - 3} more times" if len(times) > 3 else "")
     following = shared.next_after(now)
     when = f" (next: {following:%a %Y-%m-%d %H:%M})" if following else ""
-    return (f'job "{job}", key "schedule": "{one}" and "{other}" both run at {shown} UTC on '
-            f"some of the same days{when}: GitHub starts the job twice at each; take those "
-            "moments out of one of them")
+    return f"{shown} UTC on some of the same days{when}"
 
 
 def expression_problem(expression: str) -> str | None:

@@ -57,7 +57,11 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
                                    default_output=default_output)
     text = render(built, version=__version__, task_file=task_file, command=command)
-    return text, [*built.warnings, *env_names.warnings, *_plugin_warnings(taskfile)]
+    from mogrun.ci.schedules import schedule_warnings
+
+    # check's warnings of the schedules are the workflow's: a job GitHub starts twice
+    return text, [*schedule_warnings(taskfile), *built.warnings, *env_names.warnings,
+                  *_plugin_warnings(taskfile)]
 
 
 def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | None) -> None:

@@ -80,7 +80,7 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     own = workflow_schedules(taskfile)
     scheduled = list(own)
     crons = sorted({c for name in scheduled for c in own[name]})
-    closures = _Closures(taskfile)
+    closures = Closures(taskfile)
     triggers: dict[tuple[str, ...], _Triggers] = {}
     firings: list[tuple[str | None, str | None, list[str]]] = [
         *((cron, None, [n for n in scheduled if cron in own[n]]) for cron in crons),
@@ -110,7 +110,7 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     return Plan(tuple(jobs), tuple(crons), tuple(scheduled), tuple(warnings))
 
 
-class _Closures:
+class Closures:
     """Every job a job needs, directly or not, each job's computed once."""
 
     def __init__(self, taskfile: TaskFile) -> None:
@@ -130,7 +130,7 @@ class _Closures:
         return self._found[name]
 
 
-def _groups(selected: list[str], closures: _Closures) -> list[tuple[str, ...]]:
+def _groups(selected: list[str], closures: Closures) -> list[tuple[str, ...]]:
     """A firing's groups: its targets (the selected jobs no other selected job
     needs), those whose runs overlap joined; each in ``selected``'s order."""
     targets = [n for n in selected if not any(n in closures(k) for k in selected if k != n)]

@@ -74,7 +74,39 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[s
                   for e in expressions if cron.at_minute_zero(e)]
         found += [f"{location}: {cron.overlap_warning(job, *pair, now or datetime.now(UTC))}"
                   for pair in cron.overlaps(expressions)]
-    return found
+    return found + shared_run_warnings(taskfile, now or datetime.now(UTC))
+
+
+def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
+    """Two jobs with schedules that differ but run at some same moment start two
+    workflow runs then (the workflow merges only one schedule's jobs): a job both
+    run, one needing the other or both needing it, runs twice at that moment."""
+    import itertools
+
+    from mogrun.ci import cron
+    from mogrun.ci.cronmeaning import meaning
+    from mogrun.ci.plan import Closures
+
+    own = workflow_schedules(taskfile)
+    closures = Closures(taskfile)
+    runners: dict[str, list[str]] = {}  # a job -> the scheduled jobs whose runs hold it
+    for job in own:
+        for ran in (job, *closures(job)):
+            runners.setdefault(ran, []).append(job)
+    pairs = {(a, b) for found in runners.values() for a, b in itertools.combinations(found, 2)}
+    order = {job: k for k, job in enumerate(own)}
+    warnings = []
+    for first, second in sorted(pairs, key=lambda p: (order[p[0]], order[p[1]])):
+        runs = [j for j in taskfile.jobs if j in ({first} | closures(first))
+                and j in ({second} | closures(second))]
+        for one, other in itertools.product(own[first], own[second]):
+            a, b = meaning(one), meaning(other)
+            shared = a.shared(b) if a is not None and b is not None and a != b else None
+            if shared is not None:
+                location = taskfile.location(*where(taskfile, second))
+                warnings.append(f"{location}: " + cron.shared_run_warning(
+                    (first, one), (second, other), runs, shared, now))
+    return warnings
 
 
 def next_run_field(taskfile: TaskFile, job: str, now: datetime | None = None) -> str | None:

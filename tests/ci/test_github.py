@@ -848,7 +848,7 @@ def test_crons_spelled_apart_only_by_case_or_zeros_are_one_schedule(project) -> 
 
 @pytest.mark.parametrize(("first", "second"), [
     ("17 6 * * 1", "17 6 * * MON"), ("17 6 * * SUN", "17 6 * * 0"),
-    ("*/5 3 * * *", "0-55/5 3 * * *"), ("17 6 1-1 * *", "17 6 1 * *"),
+    ("1-59/5 3 * * *", "1-56/5 3 * * *"), ("17 6 1-1 * *", "17 6 1 * *"),
     ("17 6 * JAN-DEC *", "17 6 * * 0-6"), ("17 6 1,15 * *", "17 6 15,1 * *"),
 ])
 def test_crons_that_run_at_the_same_moments_are_one_schedule(project, first, second) -> None:
@@ -884,6 +884,37 @@ def test_crons_cron_readers_take_apart_are_never_one_schedule(project, first, se
     project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   f'schedule = ["{first}", "{second}"]\n')
     assert "lists a cron expression twice" not in project.run("check").err
+
+
+NEED_ON_ITS_OWN_SCHEDULE = (
+    '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "a"\r\nschedule = "17 6 * * 1"  # Mondays\r\n\r\n'
+    '[jobs.b]\r\nrepo = "acme/web"\r\nprompt = "b"\r\nneeds = ["a"]\r\n'
+    'schedule = "17 6 * * *"\r\n\r\n'
+    '[jobs.c]\r\nrepo = "acme/web"\r\nprompt = "c"\r\nneeds = ["a"]\r\n'
+    'schedule = "17 6 * * MON"\r\n\r\n'
+    '[jobs.d]\r\nrepo = "acme/web"\r\nprompt = "d"\r\nschedule = "17 6 * * *"\r\n\r\n')
+
+
+def test_a_need_two_schedules_run_at_one_moment_is_a_warning(project) -> None:
+    """a ("17 6 * * 1") and b needing it ("17 6 * * *") are two on.schedule entries
+    that both fire on Mondays at 06:17: two workflow runs, a in each (with two keys),
+    and neither check nor ci github said so. c (the same moments as a) is one entry
+    with a; d runs nothing a or b does."""
+    project.write(NEED_ON_ITS_OWN_SCHEDULE)
+    path = project.root / "mogplex.toml"
+    said = [
+        f'{path}:10:1: job "a" ("17 6 * * 1") and job "b" ("17 6 * * *") both run at 06:17 UTC '
+        f"on some of the same days (next: {next_monday_at('06:17')}), and both run \"a\": "
+        "GitHub starts two workflow runs then, each running it; give both jobs one schedule, "
+        "or take those moments out of one of them",
+        f'{path}:16:1: job "b" ("17 6 * * *") and job "c" ("17 6 * * 1") both run at 06:17 UTC '
+        f"on some of the same days (next: {next_monday_at('06:17')}), and both run \"a\": "
+        "GitHub starts two workflow runs then, each running it; give both jobs one schedule, "
+        "or take those moments out of one of them"]
+    checked = project.run("check")
+    assert checked.code == 0, checked
+    assert checked.err.splitlines() == [f"Warning: {line}" for line in said]
+    generated(project, warnings=tuple(said))  # ci github says it too
 
 
 def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project) -> None:
