@@ -574,6 +574,16 @@ def test_status_of_a_going_run_not_in_history_exit_status_3(project, mogrun_emul
     assert (shown["outcome"], shown["finished_at"], shown["exit_code"]) == (None, None, None)
 
 
+def test_logs_follow_of_a_run_not_in_history_has_no_job_or_repo_null(
+        project, mogrun_emulator) -> None:
+    """Its --json summary said "job": "" and "repo": "" where status says null."""
+    run_id = started_elsewhere(project, "broken")
+    followed = project("--json", "logs", "--follow", run_id)
+    assert followed.exit_code == 1, followed  # broken failed
+    [result] = json.loads(followed.stdout.splitlines()[-1])["results"]
+    assert (result["job"], result["repo"], result["run_id"]) == (None, None, run_id), result
+
+
 def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulator) -> None:
     unknown = "00000000-0000-4000-8000-000000000000"
     result = project("status", unknown)

@@ -361,10 +361,20 @@ class _Verdicts:
         code = max((r.exit_code for r in ended), default=0)
         if signalled is not None:
             code = combine_exit_codes([code, signalled])
-        if self.state.json_output:
-            self._json({"type": "summary", "exit_code": code,
-                        "results": _as_json(ended), "rerun": None})
-        elif signalled is not None:  # how each run stands, as run says it at a signal
+        if self.state.json_output:  # as run's summary, usage (automation runs) included
+            from mogrun.output.tables import total_usage
+
+            usage = total_usage(ended)
+            self._json({"type": "summary", "exit_code": code, "results": _as_json(ended),
+                        "rerun": None, **({"usage": usage} if usage is not None else {})})
+        else:
+            from mogrun.output.tables import usage_line
+
+            cost = usage_line(ended)  # what the automation runs cost, as run says it
+            if cost is not None:
+                with _LogSink.lock:
+                    self.state.echo(cost)
+        if signalled is not None and not self.state.json_output:  # as run says at a signal
             from mogrun.cli.run_cmd import command_prefix
             from mogrun.output.tables import going_lines
 
@@ -382,10 +392,13 @@ class _Verdicts:
 
 
 def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """Results as ``run --json``'s ``job_finished`` and ``summary`` list them."""
+    """Results as ``run --json``'s ``job_finished`` and ``summary`` list them; a run
+    id no history recorded has no job or repo known here: ``null``, as ``status``
+    says it, not ``""``."""
     from mogrun.output.ndjson import result_dict
 
-    return [result_dict(result) for result in results]
+    return [{**shown, "job": shown["job"] or None, "repo": shown["repo"] or None}
+            for shown in map(result_dict, results)]
 
 
 def _unfollowed(target: Target, message: str = "following ended before the run did",

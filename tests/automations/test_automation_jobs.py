@@ -315,6 +315,23 @@ def test_status_and_logs_read_automation_runs_and_cancel_sees_them_ended(
     assert cancel.stdout == f"{row['run_id']} (triage-all) had already ended: success\n"
 
 
+def test_logs_follow_totals_what_automation_runs_cost_as_run_does(project):
+    """run's summary totals usage (plain and --json); logs --follow listed each run's
+    usage in --json but no total, and said nothing of it in plain output."""
+    note = "@emulator duration=0.5s tokens=3000 cost=0.06"
+    project.write(automation_job(repo=["acme/api", "acme/web"], note=note))
+    assert project.run("run", "--detach", "triage-all").exit_code == 0
+    followed = project.run("--json", "logs", "--follow", "triage-all")
+    assert followed.exit_code == 0, followed
+    summary = ndjson(followed)[-1]
+    assert summary["type"] == "summary", summary
+    assert summary["usage"]["total_tokens"] == 6000, summary
+    assert summary["usage"]["cost_usd"] == pytest.approx(0.12)
+    plain = project.run("logs", "--follow", "triage-all")
+    assert plain.stdout.splitlines()[-1].startswith("usage: "), plain
+    assert "6000 tokens" in plain.stdout.splitlines()[-1]
+
+
 def test_cancel_says_it_cannot_cancel_a_going_automation_run(project):
     """It said so of an ended run too, with exit 1, where a run's cancel says
     "had already ended" and exits 0."""
