@@ -3,7 +3,7 @@ the regenerating command, and the plan rendered."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,11 +32,12 @@ def repository_root(task_file: Path) -> Path:
 def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path,
              output: Path, shards: int = 1, default_output: bool = True,
              secrets: Collection[str] = (), shards_from: str | None = None,
-             ) -> tuple[str, list[str]]:
+             installed_plugins: Sequence[str] = ()) -> tuple[str, list[str]]:
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
     for a file that cannot be scheduled as it is (``secrets``: the invocation's,
     masked as ``check`` masks them; ``shards_from``: the file whose header gave
-    ``shards``, when no ``--shards`` did)."""
+    ``shards``, when no ``--shards`` did; ``installed_plugins``: the plugins loaded
+    here through entry points, which the runner will not have)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
     from mogrun.ci.workflow import render
@@ -61,7 +62,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
 
     # check's warnings of the schedules are the workflow's: a job GitHub starts twice
     return text, [*schedule_warnings(taskfile), *built.warnings, *env_names.warnings,
-                  *_plugin_warnings(taskfile)]
+                  *_plugin_warnings(taskfile, installed_plugins)]
 
 
 def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | None) -> None:
@@ -153,10 +154,22 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
     return shlex.join(parts)
 
 
-def _plugin_warnings(taskfile: TaskFile) -> list[str]:
-    """Plugins named as modules must be installed on the runner too."""
+def _plugin_warnings(taskfile: TaskFile, installed: Sequence[str] = ()) -> list[str]:
+    """Plugins the runner will not have: the task file's named as modules, and those
+    installed here (``installed``: loaded through their entry points). The workflow
+    installs only mogrun, and a step added by hand is an edit regenerating refuses."""
     modules = [p for p in taskfile.plugins if not p.endswith(".py")]
-    if not modules:
-        return []
-    return [f"the task file loads plugin module(s) {', '.join(modules)}; the workflow installs "
-            "only mogrun, so add a step that installs them"]
+    found = []
+    if modules:
+        found.append(f"the task file loads plugin module(s) {', '.join(modules)}, which the "
+                     "workflow does not install (it installs only mogrun)")
+    if installed:
+        found.append(f"plugin(s) {', '.join(installed)} are installed here (loaded through "
+                     "their entry points), not on the runner: the workflow installs only "
+                     "mogrun, so its jobs run without them")
+    if found:
+        found[-1] += ("; put a plugin in the repository and name it by its .py path in "
+                      "[mogplex].plugins (the checkout brings it), or run these jobs from a "
+                      "workflow of your own (an install step added to this one is an edit "
+                      "that regenerating refuses)")
+    return found

@@ -81,9 +81,13 @@ def github_command(state: CliState, output: str | None, check: bool,
     kept = shards is None and not to_stdout  # `-o -` reads no file: --shards', else 1
     if shards is None:
         shards = _kept_shards(target, shown) if kept else 1
+    from mogrun.pluginload import SOURCE_ENTRY_POINT
+
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
                               shards=shards, default_output=output is None or to_stdout,
-                              secrets=host.known_secrets, shards_from=shown if kept else None)
+                              secrets=host.known_secrets, shards_from=shown if kept else None,
+                              installed_plugins=[p.name for p in host.describe()
+                                                 if p.source == SOURCE_ENTRY_POINT])
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
