@@ -90,6 +90,14 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
         if name in BUILTIN_JOB_KEYS:
             raise PluginError(f'plugin "{plugin}" declares job key "{name}", '
                               "which is one of mogrun's own keys")
+        from mogrun.taskfile.secretkeys import is_secret_key
+
+        if is_secret_key(name):  # check refuses such a key, whatever its value
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}", which looks like '
+                              "a secret's: a task file refuses every such key (it is "
+                              "committed)", context=[
+                                  "Name it otherwise (webhook, not webhook_token): a user "
+                                  "gives its value as {{ env.NAME }}, masked as a secret."])
         if name in sink:
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" twice'
                               if sink[name].plugin == plugin else

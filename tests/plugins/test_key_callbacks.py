@@ -262,3 +262,18 @@ def test_a_key_one_plugin_declares_twice_is_said_so():
 
     with pytest.raises(PluginError, match=r'^plugin "twice" declares job key "k" twice$'):
         PluginHost.from_plugins(("twice", Twice()), bundled=False).key_specs()
+
+
+@pytest.mark.parametrize("name", ["webhook_token", "api_key", "password"])
+def test_a_key_named_like_a_secret_is_refused_when_declared(name):
+    """check refuses every secret-looking key, whatever its value ({{ env.X }} too),
+    with advice for mogrun's own token: a plugin could declare one no task file
+    could ever set, and its user was told to set MOGPLEX_API_KEY."""
+    with pytest.raises(PluginError) as caught:
+        specs_of(name=name, validate=lambda v: v)
+    assert caught.value.message == (
+        f'plugin "keys" declares job key "{name}", which looks like a secret\'s: a task '
+        "file refuses every such key (it is committed)")
+    assert caught.value.context == (
+        "Name it otherwise (webhook, not webhook_token): a user gives its value as "
+        "{{ env.NAME }}, masked as a secret.",)
