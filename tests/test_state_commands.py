@@ -544,12 +544,13 @@ def test_status_of_a_run_id_not_in_history_reads_it_from_the_api(project,
     [header, _, row] = result.stdout.splitlines()
     assert header.split() == ["job", "repo", "run", "id", "status", "outcome", "started"]
     cells = row.split()
-    assert cells[:5] == ["-", mogrun_emulator.repo_id("acme/api"), run_id, "failed", "failed"]
+    # its repo by name, as every row says it (one GET /repos?id=), not its id
+    assert cells[:5] == ["-", "acme/api", run_id, "failed", "failed"]
     assert mogrun_emulator.count("GET", f"/runs/{run_id}") == 1
     shown = json.loads(project("--json", "status", run_id).stdout)
     assert {k: shown[k] for k in ("job", "repo", "run_id", "status", "outcome", "exit_code",
                                   "invocation")} == {
-        "job": None, "repo": mogrun_emulator.repo_id("acme/api"), "run_id": run_id,
+        "job": None, "repo": "acme/api", "run_id": run_id,
         "status": "failed", "outcome": "failed", "exit_code": 1, "invocation": None}
     assert shown["started_at"] and shown["finished_at"]
     # started as history writes it (its rows beside), not the server's "...19.964Z"

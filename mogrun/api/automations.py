@@ -172,7 +172,10 @@ def run_from_api(data: Mapping[str, Any]) -> AutomationRun:
     """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows."""
     calls = [c for c in _list(data.get("ai_calls")) if isinstance(c, dict)]
     usage = Usage.of_calls(calls)
+    repo = data.get("repo")
     raw = {"runId": _text(data.get("id")), "status": _text(data.get("status")),
+           # its repo's owner/name, said where no history has it (status RUN_ID)
+           "repoName": _text(repo.get("full_name")) or None if isinstance(repo, dict) else None,
            "createdAt": data.get("created_at"),
            "updatedAt": data.get("completed_at") or data.get("started_at"),
            "error": data.get("error") or data.get("last_start_error"),

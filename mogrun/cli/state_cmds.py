@@ -330,9 +330,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
     read from the API and shown, not recorded (an automation's job run
-    through the automations the task file names; with --json, what only
-    history knows is null: job, invocation, idempotency_key; attached is
-    false, gates []). Runs are kept per API
+    through the automations the task file names; its repo by owner/name, one
+    GET /repos?id= for a run; with --json, what only history knows is null:
+    job, invocation, idempotency_key; attached is false, gates []). Runs are
+    kept per API
     (--local runs apart): with none here, the APIs that have some are named
     (mogrun --local status), and so is the one a run id was recorded under.
     When the API cannot be reached, the runs are shown as last recorded,
@@ -391,11 +392,14 @@ def _as_recorded(stamp: object) -> str:
 class UnrecordedRun:
     """A run ``status`` read from the API alone, shaped as a history row for the
     table, ``--json`` and ``--exit-status``: what only history knows (its job,
-    invocation, key) is null, its repo is the run's ``repoId``, and no invocation
-    of this history attached to it."""
+    invocation, key) is null, its repo is the repo's owner/name when the server
+    lists it (else the run's ``repoId``), its automation the one it was read
+    through, and no invocation of this history attached to it."""
 
     base_url: str
     run: Any  # RunState
+    repo_name: str | None = None
+    automation: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -416,7 +420,7 @@ class UnrecordedRun:
 
     @property
     def repo(self) -> str:
-        repo = self.run.raw.get("repoId")
+        repo = self.repo_name or self.run.raw.get("repoId")
         return repo if isinstance(repo, str) else ""
 
     @property
@@ -441,7 +445,7 @@ class UnrecordedRun:
                  "finished_at": _as_recorded(self.run.updated_at) or None
                  if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
-                 "gates": [], "message": error_text(self.run)}
+                 "gates": [], "message": error_text(self.run), "automation": self.automation}
         return {name: known.get(name) for name in SHOWN_COLUMNS}
 
 
@@ -496,9 +500,33 @@ def located(state: CliState, client: Any, taskfile: Any, history: Any,
 
 def _unrecorded(state: CliState, taskfile: Any, history: Any, run_id: str) -> UnrecordedRun:
     """``status RUN_ID`` of a run this project never recorded (see ``_unrecorded_run``)."""
-    run, _ = _unrecorded_run(state, lambda: api_client(state, taskfile), taskfile, history,
-                             run_id, "status")
-    return UnrecordedRun(history.base_url, run)
+    made: list[Any] = []  # the client, made only once a request is to be sent
+
+    def client() -> Any:
+        if not made:
+            made.append(api_client(state, taskfile))
+        return made[0]
+
+    run, automation = _unrecorded_run(state, client, taskfile, history, run_id, "status")
+    return UnrecordedRun(history.base_url, run, _repo_name(client(), run), automation)
+
+
+def _repo_name(client: Any, run: Any) -> str | None:
+    """The owner/name of an unrecorded run's repo: an automation's run says it; a
+    run names only ``repoId``, which one ``GET /repos?id=`` turns into a name (none
+    when the server does not answer it: the id is shown instead)."""
+    from mogrun.reponames import is_uuid
+
+    named = run.raw.get("repoName")
+    if isinstance(named, str) and named:
+        return named
+    repo_id = run.raw.get("repoId")
+    if not isinstance(repo_id, str) or not is_uuid(repo_id):
+        return None
+    try:
+        return client.repo_name(repo_id)  # type: ignore[no-any-return]
+    except MogrunError:
+        return None
 
 
 def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, history: Any,

@@ -35,12 +35,19 @@ def started(mogrun_project, mogrun_emulator, tmp_path):
     return other, run_id
 
 
-def test_status_of_an_unrecorded_automation_run_reads_it_through_its_automation(started):
+def test_status_of_an_unrecorded_automation_run_reads_it_through_its_automation(
+        started, mogrun_emulator):
     other, run_id = started
     result = other.run("--json", "status", run_id)
     assert result.exit_code == 0, result
     [row] = [json.loads(line) for line in result.stdout.splitlines()]
     assert (row["run_id"], row["status"]) == (run_id, "running")
+    # its repo by name and the automation it was read through ("repo": null and
+    # "automation": null before, where a run's said its repo's id)
+    assert row["repo"] == "acme/api", row
+    [issue_triage] = [a["id"] for a in mogrun_emulator.automations
+                      if a["name"] == "issue-triage"]
+    assert row["automation"] == issue_triage, row
 
 
 def test_logs_of_an_unrecorded_automation_run_shows_its_events(started):
