@@ -204,15 +204,15 @@ def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str],
 
     rows: list[HistoryRow] = []
     fresh: dict[str, str] = {}
-    for name in job_order(taskfile, jobs):
-        if name in have or name in jobs:
+    order, given = job_order(taskfile, jobs), set(jobs)
+    for name in order:
+        if name in have or name in given:
             continue
         found = history.latest_invocation_of(name)
         if found:
             rows += found
         else:
-            fresh[name] = next(job for job in job_order(taskfile, jobs)
-                               if name in needs_of(taskfile, job))
+            fresh[name] = next(job for job in order if name in needs_of(taskfile, job))
     return rows, fresh
 
 
@@ -356,7 +356,7 @@ class Selection:
         for job in jobs:
             if job.name in self.fresh:
                 self._say(f"{job.name}: never run here, and {self.fresh[job.name]} needs it: "
-                          "started first")
+                          "it starts first")
                 if job.name in held:
                     self.held_back.append((job, held[job.name]))
                 else:

@@ -366,7 +366,7 @@ def test_a_need_the_task_file_gave_since_runs_first_in_a_rerun(
     before = len(mogrun_emulator.runs)
     result = mogrun("rerun", *named)
     assert result.exit_code == 1, result
-    assert "c: never run here, and b needs it: started first" in result.stderr
+    assert "c: never run here, and b needs it: it starts first" in result.stderr
     assert "b  skipped: needs c, which did not pass (failed)" in result.stdout
     # c; and a's attempt 2 unless b alone is named (it no longer needs a)
     assert len(mogrun_emulator.runs) == before + (1 if named else 2)
@@ -387,7 +387,7 @@ def test_a_rerun_of_a_job_run_with_no_deps_runs_its_need_never_run_first(
     assert mogrun("--no-deps", "b").exit_code == 1
     result = mogrun("rerun", "b")
     assert result.exit_code == 1, result
-    assert "a: never run here, and b needs it: started first" in result.stderr
+    assert "a: never run here, and b needs it: it starts first" in result.stderr
     assert [r["job"] for r in history_rows(mogrun, "-n", "2")] == ["b", "a"]
     assert history_rows(mogrun, "-n", "2")[0]["outcome"] == "skipped"
     assert mogrun("rerun", "--no-deps", "b").exit_code == 1  # as asked: b alone, failing
