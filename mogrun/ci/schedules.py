@@ -88,17 +88,19 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
     from mogrun.ci.plan import Closures
 
     own = workflow_schedules(taskfile)
+    if len({cron for crons in own.values() for cron in crons}) < 2:
+        return []  # one schedule (a [defaults] one, say): one entry, needs run once
     closures = Closures(taskfile)
     runners: dict[str, list[str]] = {}  # a job -> the scheduled jobs whose runs hold it
     for job in own:
         for ran in (job, *closures(job)):
             runners.setdefault(ran, []).append(job)
     pairs = {(a, b) for found in runners.values() for a, b in itertools.combinations(found, 2)}
-    order = {job: k for k, job in enumerate(own)}
+    order = {job: k for k, job in enumerate(taskfile.jobs)}
     warnings = []
     for first, second in sorted(pairs, key=lambda p: (order[p[0]], order[p[1]])):
-        runs = [j for j in taskfile.jobs if j in ({first} | closures(first))
-                and j in ({second} | closures(second))]
+        both = ({first} | closures(first)) & ({second} | closures(second))
+        runs = sorted(both, key=order.__getitem__)  # file order
         for one, other in itertools.product(own[first], own[second]):
             a, b = meaning(one), meaning(other)
             shared = a.shared(b) if a is not None and b is not None and a != b else None
