@@ -139,7 +139,9 @@ class LiveReporter(PlainReporter):
         with self._lock:
             if results:
                 self.console.print()
-                self.console.print(self._summary_table(results))
+                # drawn at the width it was laid out for: a COLUMNS narrower than the
+                # screen cut every run id to three characters
+                self.console.print(self._summary_table(results), width=self._screen_size()[0])
             for line in self.summary_tail(results, exit_code, rerun)[:-1]:
                 self.console.print(Text(line))
             self.console.print(Text(f"exit code {exit_code}", style=_exit_style(exit_code)))
@@ -199,7 +201,7 @@ class LiveReporter(PlainReporter):
         lines, self._batch = self._batch, []
         self._due.clear()
         if lines:
-            self.console.print(Group(*lines))
+            self.console.print(Group(*lines), width=self._screen_size()[0])
 
     def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
         """A table when it fits the terminal; else one block per run, so that

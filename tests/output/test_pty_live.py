@@ -129,12 +129,23 @@ def test_a_narrow_terminal_keeps_rows_and_summary_inside_60_columns(emulator, tm
                            extra_env=env)
     assert code == 0, raw
     lines = screen_lines(raw)
-    if not env:  # (with COLUMNS, rich lays the lines above the area out wider: the
-        # terminal wraps those itself; the summary must still be the screen's)
-        assert max(len(x) for x in lines) <= 60, [x for x in lines if len(x) > 60]
+    # the lines above the area too: laid out at the screen's width, whatever COLUMNS says
+    assert max(len(x) for x in lines) <= 60, [x for x in lines if len(x) > 60]
     for run_id in emulator.runs:  # one block per run: whole, never cut
         assert any(f"run {run_id}" in x for x in lines), (run_id, raw)
     assert any(re.fullmatch(r"\d/3 done · \d running · \d queued.*", x) for x in lines)
+
+
+def test_a_columns_narrower_than_the_screen_cuts_no_run_id(emulator, tmp_path):
+    """COLUMNS=40 left over in a 120-column terminal: the summary was laid out as a
+    table for 120 columns and drawn at 40, every run id cut to three characters."""
+    (tmp_path / "mogplex.toml").write_text(TASKS)
+    code, raw = run_in_pty(emulator, tmp_path, "-j", "4", "lint", "test", columns=120,
+                           extra_env={"COLUMNS": "40"})
+    assert code == 0, raw
+    lines = screen_lines(raw)
+    for run_id in emulator.runs:
+        assert any(run_id in x for x in lines), (run_id, raw)
 
 
 def test_a_run_held_by_the_start_limit_shows_waiting_with_its_countdown(emulator, tmp_path):
