@@ -351,6 +351,16 @@ class RequestBudget:
 
     # --- following ---------------------------------------------------------------
 
+    def used(self) -> float:
+        """The share of the request window now taken (0 to 1 or more)."""
+        with self._lock:
+            now = self.clock()
+            cutoff = now - self._requests.span
+            tickets = self._requests.tickets
+            while tickets and tickets[0].time <= cutoff:
+                tickets.popleft()
+            return len(tickets) / self.requests_per_minute
+
     def poll_interval(self, active_runs: int) -> float:
         """How often each of ``active_runs`` runs may poll.
 

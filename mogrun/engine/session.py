@@ -139,16 +139,21 @@ def detached_jobs(jobs: Sequence[ResolvedJob], options: SessionOptions) -> froze
 
 
 OVERRIDE_UP_TO = 1.5  # MOGRUN_POLL_INTERVAL applies while the budget allows this often
+# ...and while polls have taken less than this share of the request window: past
+# it, faster polls would spend the window (a run's end and a cancel then waited
+# most of a minute for room).
+OVERRIDE_SHARE = 0.5
 
 
 def _interval_fn(budget: Budget, override: float | None) -> Callable[[int], Pace]:
     """The pace of each run's polls; ``override`` (tests) applies only while the
-    budget would poll at least every 1.5 s, and a long pause it makes is said
-    as that setting's, not the budget's."""
+    budget would poll at least every 1.5 s and has half its window free, and a
+    long pause it makes is said as that setting's, not the budget's."""
 
     def interval(active: int) -> Pace:
         wanted = float(budget.poll_interval(active))
-        if override is not None and wanted <= OVERRIDE_UP_TO:
+        if override is not None and wanted <= OVERRIDE_UP_TO and (
+                override >= wanted or budget.used() < OVERRIDE_SHARE):
             return overridden_pace(override)
         return Pace(wanted)
 

@@ -68,6 +68,22 @@ def test_poll_interval_is_set_by_the_budget_and_grows_with_runs():
     assert fast(30) == interval(30)  # the budget still holds, and says so
 
 
+def test_the_test_poll_interval_leaves_half_the_request_window_free():
+    """MOGRUN_POLL_INTERVAL=0.2 polled one run 5 times a second at 60/min: the
+    window filled, the run's end went unseen ~50 s and a cancel found no room."""
+    now = [0.0]
+    budget = RequestBudget(clock=lambda: now[0], sleep=lambda s: None)
+    fast = _interval_fn(budget, 0.2)
+    for _ in range(29):  # polls every 0.2 s: under half of 60 in the window
+        assert fast(1).kind == "poll_interval"
+        budget.settle(budget.reserve("poll"))
+        now[0] += 0.2
+    budget.settle(budget.reserve("poll"))  # the 30th: half the window now
+    assert fast(1) == _interval_fn(budget, None)(1)  # the budget's pace from here
+    now[0] += 61.0  # the window empties: fast again
+    assert fast(1).seconds == 0.2
+
+
 def test_a_row_written_survives_mogrun_being_killed(tmp_path):
     """synchronous=NORMAL under WAL: a committed row is in the OS's hands, so a
     crash (here SIGKILL) of mogrun right after the write loses nothing."""
