@@ -500,7 +500,8 @@ def _cancelled(state: RunState) -> bool:
 def _cancel_failed(deps: SessionDeps, track: RunTrack, exc: MogrunError, why: str = "") -> str:
     """A cancel (at the timeout, ``why``, or at a signal) that did not get through."""
     text = (f"the cancel did not get through ({exc.message}); run {track.run_id} may still "
-            f"be going — cancel it with: {deps.cancel_hint(track.run_id)}")
+            "be going — " + (deps.resume_hint(track.run_id) if deps.local else
+                             f"cancel it with: {deps.cancel_hint(track.run_id)}"))
     return mask(f"{why}; {text}" if why else text, track.secrets)
 
 

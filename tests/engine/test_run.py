@@ -514,3 +514,25 @@ def test_local_detached_runs_get_no_resume_command_that_cannot_work(project, mog
     assert "mogrun --local logs" not in detached.stderr
     refused = mogrun("--local", "logs", "--follow", "long")
     assert refused.exit_code == 2  # which is why no such command is suggested
+
+
+def test_a_local_cancel_that_did_not_get_through_names_no_command_that_cannot_work():
+    """Under --local, 'cancel it with: mogrun --local cancel ID' was said, which is
+    refused (--local runs end with the invocation that started them)."""
+    from types import SimpleNamespace
+
+    from mogrun.engine.context import SessionDeps
+    from mogrun.engine.runner import _cancel_failed
+    from mogrun.errors import MogrunError
+
+    track = SimpleNamespace(run_id="r-1", secrets=frozenset())
+    for local, said in ((True, "the --local emulator stops when mogrun exits, and the run "
+                                "with it"),
+                        (False, "cancel it with: mogrun cancel r-1")):
+        deps = SimpleNamespace(local=local, command="mogrun")
+        deps.resume_hint = lambda run_id, verb="resume", d=deps: SessionDeps.resume_hint(
+            d, run_id, verb)
+        deps.cancel_hint = lambda run_id, d=deps: SessionDeps.cancel_hint(d, run_id)
+        text = _cancel_failed(deps, track, MogrunError("no room"), "interrupted")
+        assert text == ("interrupted; the cancel did not get through (no room); run r-1 may "
+                        f"still be going — {said}")
