@@ -262,6 +262,8 @@ class LiveReporter(PlainReporter):
             rows, hidden = self.board.rows(max(0, room - len(progress)))
             progress = self._progress_lines(hidden, columns)[:room - len(rows)]
         widths = [max((cell_width(r[i]) for r in rows), default=0) for i in range(4)]
+        # phase, status and elapsed keep their width: a long job:owner/name gives way
+        widths[0] = max(LABEL_LEAST, min(widths[0], columns - sum(widths[1:]) - 8))
         return Group(*(_row_text(row, widths, columns) for row in rows), *progress)
 
     def _progress_lines(self, hidden: int, columns: int) -> list[Text]:
@@ -288,11 +290,15 @@ class LiveReporter(PlainReporter):
         return size.columns or self.console.width, size.lines or self.console.height
 
 
+LABEL_LEAST = 12  # the fewest cells a row's label is cut to on a narrow screen
+
+
 def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:
     """``label  phase  status  elapsed  detail``: the first four keep their
     width, the detail (the last event, a wait's reason) takes what is left; a
     screen too narrow for even those cuts the row. One line, never wrapped."""
     label, phase, status, elapsed, detail = row
+    label = _shortened(label, widths[0])
     text = Text(no_wrap=True, overflow="ellipsis")
     styles = ("bold", PHASE_STYLES.get(phase, ""), OUTCOME_STYLES.get(status, ""), "dim")
     for cell, width, style in zip((label, phase, status, elapsed), widths, styles, strict=True):
@@ -303,6 +309,26 @@ def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:
     text.append(detail)
     text.rstrip()
     return _cut(text, columns)
+
+
+def _shortened(label: str, width: int) -> str:
+    """``label`` in ``width`` cells, cut in the middle when longer: the end of
+    ``job:owner/name`` is what tells a fan-out's rows apart (``…-backend`` and
+    ``…-frontend``), so the job's start and the repo's end stay."""
+    if cell_width(label) <= width:
+        return label
+    head_room = max(1, (width - 1) // 3)
+    head = ""
+    for char in label:
+        if cell_width(head + char) > head_room:
+            break
+        head += char
+    tail = ""
+    for char in reversed(label):
+        if cell_width(head + "…" + char + tail) > width:
+            break
+        tail = char + tail
+    return head + "…" + tail
 
 
 def _cut(text: Text, columns: int) -> Text:

@@ -254,3 +254,28 @@ def test_lines_that_come_together_are_printed_with_one_redraw_of_the_area(emulat
     frames = [x for x in lines if re.match(r"\d/1 done · ", x)]
     assert len(events) >= 200, raw
     assert len(frames) < len(events) / 4, (len(frames), len(events))
+
+
+LONG_NAMES = ["acme-corporation/payments-service-backend",
+              "acme-corporation/payments-service-frontend"]
+
+
+def test_a_long_label_gives_way_and_status_and_elapsed_stay(tmp_path):
+    """A fan-out with long repo names on an 80-column screen: the rows read
+    'dependency-upgrade:acme-corporation/payments-service-backend   running  streami…',
+    elapsed gone; longer still, every row read the same. The label is cut in its
+    middle now, so each row keeps its repo's end, its status and its elapsed time."""
+    (tmp_path / "mogplex.toml").write_text(
+        "[mogplex]\nrequests_per_minute = 600\nstarts_per_minute = 100\n\n"
+        f"[jobs.dependency-upgrade]\nrepo = {LONG_NAMES!r}\n".replace("'", '"')
+        + 'prompt = "@emulator duration=2s events=4 interval=0.3s"\n')
+    with Emulator(default_duration=0.5, repos=LONG_NAMES) as emulator:
+        code, raw = run_in_pty(emulator, tmp_path, "dependency-upgrade", columns=60)
+    assert code == 0, raw
+    rows = [x for x in screen_lines(raw) if "streaming" in x and x.startswith("dependency")]
+    assert rows, raw
+    for row in rows:
+        assert len(row) <= 60 and re.search(r"streaming\s+\d+s", row), row
+    assert any(row.startswith("dependency-") and "…" in row and "-backend " in row
+               for row in rows), rows
+    assert any("-frontend " in row for row in rows), rows
