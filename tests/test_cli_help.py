@@ -46,3 +46,23 @@ def test_every_command_s_help_keeps_its_bracketed_words(mogrun_cli, tmp_path) ->
             checked.append((" ".join(path), word))
             assert word in shown, (path, word)
     assert ("add", "[defaults]") in checked
+
+
+def test_help_as_a_word_is_the_help_unless_a_job_has_the_name(mogrun_cli, tmp_path) -> None:
+    """`mogrun help` (git's and gh's habit) said 'unknown job "help"', did you mean
+    "hello"?; `mogrun help run` the same."""
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.hello]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    root = mogrun_cli("--help", cwd=tmp_path, env={"COLUMNS": "120"})
+    said = mogrun_cli("help", cwd=tmp_path, env={"COLUMNS": "120"})
+    assert (said.exit_code, said.stdout) == (0, root.stdout), said
+    run = mogrun_cli("help", "run", cwd=tmp_path, env={"COLUMNS": "120"})
+    assert run.exit_code == 0, run
+    assert run.stdout == mogrun_cli("run", "--help", cwd=tmp_path,
+                                    env={"COLUMNS": "120"}).stdout
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.help]\nrepo = "acme/api"\nprompt = "x"\n')  # a job of that name is run
+    shown = mogrun_cli("-n", "help", cwd=tmp_path)
+    assert shown.exit_code == 0 and "job help" in shown.stdout, shown
+    job = mogrun_cli("help", "--local", cwd=tmp_path)
+    assert "Usage:" not in job.stdout, job

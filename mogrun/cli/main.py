@@ -118,6 +118,13 @@ class MogrunGroup(click.Group):
     ) -> tuple[str | None, Any, list[str]]:
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         state = state_of(ctx)
+        if args and args[0] == "help" and _no_job_named_help(ctx):  # `git help`, `gh help`
+            named = next((a for a in args[1:] if a in COMMANDS), None)
+            if named is not None:
+                state.command = named
+                return named, self.get_command(ctx, named), ["--help"]
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):
             state.github_failures = state.command = "run"
             _refuse_mistyped_command(ctx, args[0])
@@ -164,6 +171,13 @@ class MogrunGroup(click.Group):
             return items
         return items + [CompletionItem(name) for name in job_names(ctx)
                         if name.startswith(incomplete) and name not in COMMANDS]
+
+
+def _no_job_named_help(ctx: click.Context) -> bool:
+    """``mogrun help`` is the help, unless the task file has a job of that name."""
+    from mogrun.cli.completion import job_names
+
+    return "help" not in job_names(ctx)
 
 
 def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
