@@ -52,11 +52,15 @@ def test_an_empty_job_for_history_is_refused(project, value) -> None:
     (["run", "--detch", "ok"], "Error: No such option '--detch'. Did you mean '--detach'?"),
     (["add", "x", "--descriptio", "d"],
      "Error: No such option '--descriptio'. Did you mean '--description'?"),
-    # Where --help is the closest guess it stays, with the others click found.
-    (["add", "x", "--hlep"],
-     "Error: No such option '--hlep'. (Did you mean one of: '--help', '--repo', '--schedule'?)"),
-    (["--hel"], "Error: No such option '--hel'. (Did you mean one of: '--help', '--set', "
-                "'--url'?)"),
+    # Where --help is the closest guess it is the one offered.
+    (["add", "x", "--hlep"], "Error: No such option '--hlep'. Did you mean '--help'?"),
+    (["--hel"], "Error: No such option '--hel'. Did you mean '--help'?"),
+    # A global option after a command, which may stand anywhere: no guess was made, and
+    # with the dashes counted '--set' was offered for '--tmeout'.
+    (["run", "--locl", "ok"], "Error: No such option '--locl'. Did you mean '--local'?"),
+    (["status", "--jsn"], "Error: No such option '--jsn'. Did you mean '--json'?"),
+    (["list", "--no-colr"], "Error: No such option '--no-colr'. Did you mean '--no-color'?"),
+    (["list", "--tmeout"], "Error: No such option '--tmeout'."),
 ])
 def test_an_option_typo_is_not_offered_help_in_place_of_the_option_meant(project, argv,
                                                                          said) -> None:

@@ -138,8 +138,14 @@ class MogrunGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.exceptions.NoSuchOption as error:
-            if _IMPLIED_RUN not in ctx.meta or error.ctx is None or error.ctx.parent is not ctx:
+            if error.ctx is None or error.ctx.parent is not ctx:
                 raise
+            if _IMPLIED_RUN not in ctx.meta:  # `mogrun run --locl`: globals stand anywhere
+                raise click.exceptions.NoSuchOption(
+                    error.option_name, ctx=error.ctx, possibilities=_meant(
+                        error.option_name, [*self.get_params(ctx),
+                                            *error.ctx.command.get_params(error.ctx)])
+                ) from None
             raise self._no_such_option(ctx, error) from None
 
     def _no_such_option(self, ctx: click.Context,
@@ -154,11 +160,8 @@ class MogrunGroup(click.Group):
         params = list(self.get_params(ctx))
         if ctx.meta[_IMPLIED_RUN] and error.ctx is not None:
             params += error.ctx.command.get_params(error.ctx)
-        names = [name for param in params if isinstance(param, click.Option)
-                 for name in (*param.opts, *param.secondary_opts) if name.startswith("--")]
-        long = error.option_name.startswith("--")
         return click.exceptions.NoSuchOption(error.option_name, ctx=ctx,
-                                             possibilities=names if long else None)
+                                             possibilities=_meant(error.option_name, params))
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
         """Commands and options (click's), plus job names: `mogrun JOB` runs a job."""
@@ -171,6 +174,20 @@ class MogrunGroup(click.Group):
             return items
         return items + [CompletionItem(name) for name in job_names(ctx)
                         if name.startswith(incomplete) and name not in COMMANDS]
+
+
+def _meant(typed: str, params: list[click.Parameter]) -> list[str] | None:
+    """The ``--long`` option of ``params`` a mistyped ``--long`` one most likely
+    meant (none for a short one), judged without the dashes every one shares:
+    with them, ``--set`` was offered for ``--tmeout``."""
+    from mogrun.taskfile.schema import closest
+
+    if not typed.startswith("--"):
+        return None
+    names = [name for param in params if isinstance(param, click.Option)
+             for name in (*param.opts, *param.secondary_opts) if name.startswith("--")]
+    found = closest(typed[2:], [name[2:] for name in names])
+    return None if found is None else [f"--{found}"]
 
 
 def _no_job_named_help(ctx: click.Context) -> bool:
