@@ -592,10 +592,13 @@ def test_logs_follow_stopped_counts_and_names_the_runs_still_going(emulator, tmp
     follow it, as ``run`` says it."""
     jobs = ONE_SLOW_THREE_QUICK
     spawn(emulator, tmp_path, "run", "--detach", "slow", "fan", jobs=jobs).communicate(timeout=20)
-    slow = emulator.runs[0]
+    # (the runs start side by side: which one came first is not known)
+    listed, _ = spawn(emulator, tmp_path, "--json", "history", jobs=jobs).communicate(timeout=20)
+    [slow] = [row["run_id"] for row in json_lines(listed) if row["job"] == "slow"]
+    fan = [r for r in emulator.runs if r != slow]
     with running(spawn(emulator, tmp_path, "logs", "--follow", jobs=jobs)) as proc:
-        until(lambda: all(emulator.run_detail(r)["status"] == "success"
-                          for r in emulator.runs[1:]), "the fan-out's end", proc)
+        until(lambda: all(emulator.run_detail(r)["status"] == "success" for r in fan),
+              "the fan-out's end", proc)
         time.sleep(1.0)  # its three results said
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
