@@ -197,6 +197,8 @@ def _start_failed(data: Mapping[str, Any]) -> tuple[str, str] | None:
     if last is None or last.get("outcome") != "start_failed":
         return None
     why = _text(last.get("reason")) or _text(data.get("last_start_error")) or "no reason given"
+    if len(why) > 200:  # the server's text, in a wait line: one line, not a page
+        why = why[:199] + "…"
     return why, _text(data.get("last_start_attempt_at")) or _text(last.get("created_at"))
 
 
