@@ -14,6 +14,7 @@ from mogrun.errors import (
     MogrunError,
     RateLimitedError,
     RequestInfo,
+    ServiceUnavailableError,
     StartInterrupted,
     TransportError,
 )
@@ -51,8 +52,11 @@ def interrupted(stop: Interrupted, info: RequestInfo, sent: bool) -> Interrupted
 
 
 def never_processed(error: MogrunError) -> bool:
-    """The server surely did not act on this attempt (refused at the door)."""
-    return isinstance(error, ConnectError | RateLimitedError)
+    """The server surely did not act on this attempt (refused at the door): no
+    connection, a 429, or a 503 (the server's limit service down, which it asks
+    before a run is made; a proxy's 503 has no server behind it). A signal while
+    only such attempts were made leaves no run to find: none is started then."""
+    return isinstance(error, ConnectError | RateLimitedError | ServiceUnavailableError)
 
 
 def payload_field(data: Any, name: str, kind: type, info: RequestInfo) -> Any:

@@ -242,6 +242,22 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     assert "never started" not in out + err and "Traceback" not in err
 
 
+def test_ctrl_c_in_a_503s_retry_wait_starts_no_run(emulator, tmp_path):
+    """A start answered 503 (the server's limit service down: asked before any run
+    is made) and held by its Retry-After when Ctrl-C lands: the start was sent
+    again after the signal 'to find the run', made one, and cancelled it, where
+    no run is to be started after a signal."""
+    emulator.add_fault("start", "503", retry_after=30)
+    with running(spawn(emulator, tmp_path, "long")) as proc:
+        until(lambda: emulator.count("POST", "/runs", 503, path="/runs"), "the 503")
+        time.sleep(0.5)  # in its retry wait
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert emulator.runs == [], err
+    assert emulator.count("POST", "/runs", path="/runs") == 1, emulator.requests
+    assert " run  -  started " not in out and "Traceback" not in err, out
+
+
 def test_second_ctrl_c_closes_the_history_rows_of_runs_left_going(tmp_path):
     with Emulator(default_duration=0.5) as emulator:
         emulator.add_fault("cancel", "delay", count=1, delay=5.0)
