@@ -49,6 +49,7 @@ END_EVENTS = frozenset({"finished", "failed", "cancelled"})  # the last event of
 # many runs sets it): the run may end meanwhile, and the screen must not go quiet.
 # Said once while it stays about the same, and every time from RESAY_PAUSE on.
 SLOW_POLL, RESAY_PAUSE = 10.0, 30.0
+RECHECK_PACE = 10.0  # a pause longer than this is asked again this often (``_pause``)
 SLOW_POLL_REASON = ("the next poll of this run waits for the request budget ([mogplex] "
                     "requests_per_minute, shared by every run followed)")
 
@@ -225,21 +226,33 @@ class Follower:
     def _pause(self) -> FollowOutcome | None:
         """Wait until one interval after the last poll began (cut short by the
         deadline or an interrupt): the time a poll spent waiting for the budget
-        or the server is not added to the gap between two polls."""
-        now = self.clock()
-        pace = self.interval()
-        wait = max(0.0, pace.seconds - (now - self._polled_at))
-        if self.deadline is not None:
-            remaining = self.deadline - now
-            if remaining <= 0:
+        or the server is not added to the gap between two polls. A long pause is
+        asked again every ``RECHECK_PACE``: the budget frees as a start burst
+        ages out of its window, and a pace set during the burst (one poll a
+        minute each) would keep every run's end unseen for minutes."""
+        said_end: float | None = None
+        while True:
+            now = self.clock()
+            pace = self.interval()
+            wait = max(0.0, pace.seconds - (now - self._polled_at))
+            if self.deadline is not None:
+                remaining = self.deadline - now
+                if remaining <= 0:
+                    return self._outcome("timeout")
+                wait = min(wait, remaining)
+            if said_end is None:
+                self._say_pause(wait, pace)
+            elif said_end - (now + wait) >= SLOW_POLL and wait >= SLOW_POLL:
+                self._said_pause = 0.0  # sooner than said: said again, with its end
+                self._say_pause(wait, pace)
+            said_end = now + wait if said_end is None else min(said_end, now + wait)
+            step = min(wait, RECHECK_PACE)
+            if self.stop.wait(step):
+                return self._outcome("interrupted")
+            if self.deadline is not None and self.clock() >= self.deadline:
                 return self._outcome("timeout")
-            wait = min(wait, remaining)
-        self._say_pause(wait, pace)
-        if self.stop.wait(wait):
-            return self._outcome("interrupted")
-        if self.deadline is not None and self.clock() >= self.deadline:
-            return self._outcome("timeout")
-        return None
+            if step >= wait:
+                return None
 
     def _say_pause(self, wait: float, pace: Pace) -> None:
         """Say a long pause before the next poll, as what sets it (``pace``)."""

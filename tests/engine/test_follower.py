@@ -258,12 +258,33 @@ def test_a_long_pause_between_polls_is_said_once_while_it_stays_and_each_time_pa
     from mogrun.engine.follower import SLOW_POLL_REASON
     from mogrun.waits import WaitKind
 
-    pauses = iter([5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0])
-    source, sink, stop = Script([("streaming", [])] * 6 + [("success", [])]), Sink(), Instant()
+    pauses = [5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0]  # before each poll
+    source, sink, time = Script([("streaming", [])] * 6 + [("success", [])]), Sink(), FakeTime()
     follower = Follower(source, None, RunState(run_id="r_1", status="pending"), sink,
-                        interval=lambda: Pace(next(pauses)), stop=stop, clock=lambda: 0.0)
+                        interval=lambda: Pace(pauses[source.calls]), stop=time, clock=time)
     assert follower.follow().reason == "terminal"
-    assert stop.waited == [5.0, 12.0, 12.0, 14.0, 40.0, 40.0, 16.0]
+    # (a long pause is asked again every 10 s: the same pace, the same end)
+    assert time.waits == [5.0, 10.0, 2.0, 10.0, 2.0, 10.0, 4.0, 10.0, 10.0, 10.0, 10.0,
+                          10.0, 10.0, 10.0, 10.0, 10.0, 6.0]
     assert [w.kind for w in sink.waits] == [WaitKind.REQUEST_BUDGET] * 4
     assert {w.reason for w in sink.waits} == {SLOW_POLL_REASON}
     assert [round(w.remaining() or 0) for w in sink.waits] == [12, 40, 40, 16]
+
+
+def test_a_long_pause_set_in_a_start_burst_shortens_as_the_budget_frees():
+    """A fan-out's starts filled a 6/min window, so each run's first pause was set to
+    minutes (one poll a minute each) and kept, though the starts left the window
+    within it: runs that had ended were noticed up to three minutes late."""
+    time, sink = FakeTime(), Sink()
+    source = Script([("streaming", []), ("success", [])])
+
+    def pace():  # minutes while the burst is in the window, 30 s once it has left it
+        return Pace(183.0 if time.now < 60.0 else 30.0)
+
+    follower = Follower(source, None, RunState(run_id="r_1", status="pending"), sink,
+                        interval=pace, stop=time, clock=time)
+    assert follower.follow().reason == "terminal"
+    # asked every 10 s: once the window has freed (at 60 s) the first poll, due 30 s
+    # after the start, is overdue and goes at once (not at 183 s); the next 30 s later
+    assert time.waits == [10.0] * 6 + [0.0] + [10.0] * 3 and time.now == 90.0
+    assert [round(w.remaining() or 0) for w in sink.waits] == [183, 30]
