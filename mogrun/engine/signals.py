@@ -76,7 +76,8 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
     elif starting or uncancellable or left or triggering:
         text = named or "interrupted"
     else:
-        text = "interrupted; no run started here is going, stopping"
+        text = (f"{named}: " if named else "interrupted; ") + \
+            "no run started here is going, stopping"
     if uncancellable:
         one = uncancellable == 1
         text += (f"; {uncancellable} run{'' if one else 's'} started here cannot be cancelled "

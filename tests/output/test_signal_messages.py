@@ -12,6 +12,9 @@ def test_first_signal_message_counts_runs_and_names_the_next_step():
         "cancelling 1 run started here; Ctrl-C again to leave it going "
         "(2 attached runs not started here left going)")
     assert first_signal_message(0, 0) == "interrupted; no run started here is going, stopping"
+    # a SIGTERM (CI cancelling the job) or a SIGHUP is named as when runs are going
+    assert first_signal_message(0, 0, 143) == "SIGTERM: no run started here is going, stopping"
+    assert first_signal_message(0, 0, 129) == "SIGHUP: no run started here is going, stopping"
     assert first_signal_message(2, 0, 143) == (
         "SIGTERM: cancelling 2 runs started here; a second signal leaves them going")
 
