@@ -55,7 +55,9 @@ pass; not with --no-deps); without, every job of the latest invocation. The
 needs are the task file's now: one never run here (added since, or left out
 by --no-deps) starts first too, as its first attempt.
 Latest means of this task file: each task file in a folder (-f
-nightly.toml) has its own history.
+nightly.toml) has its own history. With --shard I/N, each run of the leg
+is judged by its latest attempt, whichever invocation made it (another
+leg may have run here since).
 
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
@@ -99,6 +101,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     fresh: dict[str, str] = {}
     try:
         rows = _latest_rows(state, taskfile, history, jobs)
+        if slice_ is not None:  # this leg's runs may be older than another leg's
+            rows = _latest_per_run(history, rows)
         if not no_deps:
             rows += _needs_rows(history, taskfile, jobs or _held_back(taskfile, rows),
                                 {*jobs, *(row.job for row in rows)})[0]
@@ -191,6 +195,15 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
                                       "See: mogrun history"])
         found.extend(rows)
     return found
+
+
+def _latest_per_run(history: History, rows: Sequence[HistoryRow]) -> list[HistoryRow]:
+    """For ``--shard I/N``: the latest attempt of every run of the jobs of ``rows``,
+    from any of their invocations. The legs of a CI matrix run as invocations of
+    their own, so once another leg has run here the job's latest invocation holds
+    none of this leg's runs, and the rerun its failed run printed found nothing."""
+    return [row for job in dict.fromkeys(row.job for row in rows)
+            for row in history.latest_runs_of(job)]
 
 
 def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str],

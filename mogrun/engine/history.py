@@ -599,6 +599,12 @@ class History:
                            last[0].task_file)
         return latest_attempts(reversed(rows))
 
+    def latest_runs_of(self, job: str) -> list[HistoryRow]:
+        """The latest attempt of each run (each repo) of ``job``, whichever of its
+        invocations made it, oldest first: what a leg of ``--shard I/N`` last did,
+        when another leg of the job has run here since."""
+        return latest_attempts(reversed(self._scoped("job = ?", (job,))))
+
     def latest_invocation(self) -> list[HistoryRow]:
         """The latest attempt of every run of the newest invocation, oldest first."""
         last = self._scoped(limit=1)

@@ -184,6 +184,32 @@ def test_a_failed_legs_rerun_hint_keeps_its_shard(project, mogrun) -> None:
     assert "rerun what did not pass: mogrun rerun --shard 2/2 fan" in result.output, result
 
 
+@pytest.mark.parametrize("named", [("fan",), ()])
+def test_a_legs_rerun_finds_its_failed_run_after_another_leg_ran(
+        project, mogrun, mogrun_emulator, named) -> None:
+    """Leg 1 failed and printed 'mogrun rerun --shard 1/2 fan'; leg 2 then ran here
+    and passed: the rerun took the job's latest invocation (leg 2's) and said
+    'nothing to rerun: every run of the latest invocation passed'."""
+    fan = """
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s{status}"
+    """
+    project(fan.format(status=" status=failed"))
+    first = mogrun("run", "fan", "--shard", "1/2")  # acme/api
+    assert "rerun what did not pass: mogrun rerun --shard 1/2 fan" in first.output, first
+    project(fan.format(status=""))
+    assert mogrun("run", "fan", "--shard", "2/2").exit_code == 0  # acme/web
+    before = len(mogrun_emulator.runs)
+    rerun = mogrun("rerun", "--shard", "1/2", *named)
+    assert rerun.exit_code == 0, rerun
+    assert len(mogrun_emulator.runs) == before + 1
+    [row] = history_rows(mogrun, "-n", "1")
+    assert (row["repo"], row["attempt"], row["outcome"]) == ("acme/api", 2, "success"), row
+    assert mogrun("rerun", "--shard", "2/2", *named).exit_code == 0  # its leg: all passed
+    assert len(mogrun_emulator.runs) == before + 1
+
+
 def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
         project, mogrun, mogrun_emulator) -> None:
     fan_out_where_web_failed(project, mogrun)
