@@ -28,18 +28,22 @@ def test_an_empty_file_option_is_an_error_not_ignored(project) -> None:
     assert (result.code, result.err) == (2, "Error: -f/--file needs a path, not an empty string\n")
 
 
+def named_by(project, monkeypatch, how: str, name: str, command: list[str]):
+    """``command`` with the task file named ``name`` by ``-f`` or ``MOGRUN_FILE``
+    (``how``): its result, and the origin its messages name."""
+    if how == "-f":
+        return project.run("-f", name, *command), "-f/--file"
+    monkeypatch.setenv("MOGRUN_FILE", name)
+    return project.run(*command), "MOGRUN_FILE"
+
+
 @pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
 @pytest.mark.parametrize("command", [["list"], ["init"]])
 def test_a_blank_file_name_is_said_blank(project, monkeypatch, how, command) -> None:
     # MOGRUN_FILE="  " read "task file    (from MOGRUN_FILE) does not exist", and
     # `-f "  " init` made a file named "  "
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
-    if how == "-f":
-        result = project.run("-f", "  ", *command)
-    else:
-        monkeypatch.setenv("MOGRUN_FILE", " \t")
-        result = project.run(*command)
-    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
+    result, origin = named_by(project, monkeypatch, how, "  " if how == "-f" else " \t", command)
     assert (result.code, result.err) == (2, f"Error: {origin} is blank: it names no task file\n")
     assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
 
@@ -52,12 +56,7 @@ def test_a_dash_file_name_is_standard_input_which_is_not_read(
     # `-f - check < mogplex.toml` said "task file - does not exist" and advised
     # `mogrun init -f -`, which then made a file named "-".
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
-    if how == "-f":
-        result = project.run("-f", "-", *command)
-    else:
-        monkeypatch.setenv("MOGRUN_FILE", "-")
-        result = project.run(*command)
-    origin = "-f/--file" if how == "-f" else "MOGRUN_FILE"
+    result, origin = named_by(project, monkeypatch, how, "-", command)
     assert result.code == 2, result
     assert result.err.splitlines() == [
         f"Error: {origin} is -, standard input: a task file is read from its path (its prompt "
