@@ -138,8 +138,12 @@ class MogrunGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.exceptions.NoSuchOption as error:
+            from mogrun.cli.run_cmd import LateOptionError
+
             if error.ctx is None or error.ctx.parent is not ctx:
                 raise
+            if _IMPLIED_RUN not in ctx.meta and isinstance(error, LateOptionError):
+                raise  # says which plugin registers it, and how to load that one earlier
             if _IMPLIED_RUN not in ctx.meta:  # `mogrun run --locl`: globals stand anywhere
                 raise click.exceptions.NoSuchOption(
                     error.option_name, ctx=error.ctx, possibilities=_meant(
