@@ -14,11 +14,12 @@ refresh thread holds its own lock while it asks ``_render`` for the rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -93,6 +94,7 @@ class LiveReporter(PlainReporter):
         self._err_on_screen = is_terminal(stderr)  # the screen the live area is on
         self._batch: list[Text] = []  # lines waiting to go above the area together
         self._due = threading.Event()  # set while some do
+        self._suspend_before = _on_suspend(stdout, lambda: self._live is not None)
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
 
@@ -150,6 +152,9 @@ class LiveReporter(PlainReporter):
         self._stop_live()
         with self._lock:
             flush_quietly(self.console.file)
+        if self._suspend_before is not None:
+            _restore_suspend(self._suspend_before)
+            self._suspend_before = None
         super().close()
 
     # -- printing through the console ------------------------------------------
@@ -291,6 +296,54 @@ class LiveReporter(PlainReporter):
 
 
 LABEL_LEAST = 12  # the fewest cells a row's label is cut to on a narrow screen
+
+
+SHOW_CURSOR, HIDE_CURSOR = b"\x1b[?25h", b"\x1b[?25l"
+
+
+def _on_suspend(stdout: TextIO, live: Callable[[], bool]) -> Any:
+    """Ctrl-Z (SIGTSTP) while the live area is up: the cursor it hid is shown before
+    the process stops (the shell's prompt came back without one) and hidden again
+    when it goes on. Only bytes are written, no lock is taken: the signal may land
+    while a thread holds the reporter's. Returns the handler it replaced (``None``
+    where none is set: no terminal, not the main thread, no SIGTSTP)."""
+    import signal
+
+    tstp = getattr(signal, "SIGTSTP", None)
+    if tstp is None or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not os.isatty(fd):
+        return None
+
+    def suspend(signum: int, frame: Any) -> None:
+        shown = live()
+        if shown:
+            _write_quietly(fd, SHOW_CURSOR)
+        signal.signal(tstp, signal.SIG_DFL)
+        os.kill(os.getpid(), tstp)  # stopped here until the shell's fg or bg (SIGCONT)
+        signal.signal(tstp, suspend)
+        if shown and live():
+            _write_quietly(fd, HIDE_CURSOR)
+
+    try:
+        return signal.signal(tstp, suspend)
+    except (OSError, ValueError):
+        return None
+
+
+def _restore_suspend(before: Any) -> None:
+    import signal
+
+    signal.signal(signal.SIGTSTP, before)
+
+
+def _write_quietly(fd: int, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # a terminal gone: nothing to show the cursor on
+        os.write(fd, data)
 
 
 def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:

@@ -279,3 +279,49 @@ def test_a_long_label_gives_way_and_status_and_elapsed_stay(tmp_path):
     assert any(row.startswith("dependency-") and "…" in row and "-backend " in row
                for row in rows), rows
     assert any("-frontend " in row for row in rows), rows
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_ctrl_z_shows_the_cursor_while_stopped_and_the_run_goes_on_after_fg(emulator,
+                                                                          tmp_path):
+    """Ctrl-Z in the live view left the shell's prompt with no cursor: the live area
+    had hidden it and nothing showed it before the process stopped."""
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.slowish]\nrepo = "acme/api"\nprompt = "@emulator duration=3s events=3"\n')
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES")) and k != "NO_COLOR"}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+               MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color")
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "slowish"], cwd=tmp_path, env=env,
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
+    reader.start()
+    try:
+        _await_text(chunks, "slowish")
+        time.sleep(0.5)  # the live area is up, the cursor hidden
+        before = len(b"".join(chunks))
+        proc.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 10
+        while _state(proc.pid) != "T":
+            assert time.monotonic() < deadline, "never stopped"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert b"\x1b[?25h" in b"".join(chunks)[before:]  # shown before it stopped
+        proc.send_signal(signal.SIGCONT)
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    reader.join(timeout=5)
+    os.close(master)
+    raw = b"".join(chunks).decode("utf-8", "replace")
+    assert code == 0, raw
+    assert any(re.fullmatch(r"1 passed, 0 failed in \d+s", x) for x in screen_lines(raw)), raw
