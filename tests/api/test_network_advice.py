@@ -101,6 +101,6 @@ def test_a_retry_wait_says_one_consistent_time(mogrun_cli, tmp_path, dead_url):
     assert result.exit_code == 69, result
     waits = [line for line in result.output.splitlines() if "  wait  retry  " in line]
     assert waits, result.output
-    for line in waits:
-        assert re.search(r"  wait  retry  connection refused; retry [123]; ends in 1s "
+    for line in waits:  # (a jittered backoff of a few ms has ended when it is said: 0s)
+        assert re.search(r"  wait  retry  connection refused; retry [123]; ends in [01]s "
                          r"\(\d\d:\d\d:\d\dZ\)$", line), line
