@@ -96,7 +96,7 @@ class MogrunApp:
         except click.exceptions.Exit as done:
             return done.exit_code
         except click.ClickException as error:
-            error = _help_not_guessed(error)
+            error = _one_guess(error)
             self._show_click_error(state, error)
             code = 2 if error.exit_code == 1 else error.exit_code
             self._github_failure(state, [error.format_message()], code, error)
@@ -199,18 +199,19 @@ def quick_line(args: list[str]) -> QuickLine | None:
     return command, options, own
 
 
-def _help_not_guessed(error: Any) -> Any:
-    """click's usage ``error``, its "did you mean" without ``--help`` where another
-    option is the closer guess: for ``--schedul`` it offered ``--help`` and
-    ``--schedule``. ``--help`` stays where it is the closest (``--hlep``)."""
+def _one_guess(error: Any) -> Any:
+    """click's usage ``error`` with one "did you mean" (``option_guess``) where
+    click offered several close options (``--help`` among them, for ``--schedul``)."""
     import click
 
-    guesses = getattr(error, "possibilities", None) or []  # the closest first
-    if not isinstance(error, click.exceptions.NoSuchOption) or "--help" not in guesses[1:]:
+    guesses = getattr(error, "possibilities", None) or []
+    if not isinstance(error, click.exceptions.NoSuchOption) or len(guesses) < 2:
         return error
-    others = [guess for guess in guesses if guess != "--help"]
+    from mogrun.cli.main import option_guess
+
     return click.exceptions.NoSuchOption(error.option_name, error.message,
-                                         possibilities=others, ctx=error.ctx)
+                                         possibilities=option_guess(error.option_name, guesses),
+                                         ctx=error.ctx)
 
 
 def main(argv: list[str] | None = None) -> None:

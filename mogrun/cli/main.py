@@ -9,6 +9,7 @@ emulator) inside functions, so `mogrun list` and `mogrun --help` start fast.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any
 
 from mogrun import __version__
@@ -181,16 +182,21 @@ class MogrunGroup(click.Group):
 
 
 def _meant(typed: str, params: list[click.Parameter]) -> list[str] | None:
-    """The ``--long`` option of ``params`` a mistyped ``--long`` one most likely
-    meant (none for a short one), judged without the dashes every one shares:
-    with them, ``--set`` was offered for ``--tmeout``."""
+    """``option_guess`` among the options of ``params``."""
+    return option_guess(typed, [name for param in params if isinstance(param, click.Option)
+                                for name in (*param.opts, *param.secondary_opts)])
+
+
+def option_guess(typed: str, names: Iterable[str]) -> list[str] | None:
+    """The one ``--long`` name of ``names`` a mistyped ``--long`` option most likely
+    meant (none for a short one), judged as task-file keys are, without the dashes
+    every one shares: with them, ``--set`` was offered for ``--tmeout``, and click
+    offered ``--help`` beside ``--schedule`` for ``--schedul``."""
     from mogrun.taskfile.schema import closest
 
     if not typed.startswith("--"):
         return None
-    names = [name for param in params if isinstance(param, click.Option)
-             for name in (*param.opts, *param.secondary_opts) if name.startswith("--")]
-    found = closest(typed[2:], [name[2:] for name in names])
+    found = closest(typed[2:], [name[2:] for name in names if name.startswith("--")])
     return None if found is None else [f"--{found}"]
 
 
