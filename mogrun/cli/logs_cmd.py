@@ -392,13 +392,10 @@ class _Verdicts:
 
 
 def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """Results as ``run --json``'s ``job_finished`` and ``summary`` list them; a run
-    id no history recorded has no job or repo known here: ``null``, as ``status``
-    says it, not ``""``."""
+    """Results as ``run --json``'s ``job_finished`` and ``summary`` list them."""
     from mogrun.output.ndjson import result_dict
 
-    return [{**shown, "job": shown["job"] or None, "repo": shown["repo"] or None}
-            for shown in map(result_dict, results)]
+    return [result_dict(result) for result in results]
 
 
 def _unfollowed(target: Target, message: str = "following ended before the run did",

@@ -378,14 +378,11 @@ def _as_recorded(stamp: object) -> str:
     """A server's timestamp as history writes its rows' (UTC, to the second):
     ``2026-12-04T23:01:19+00:00``, not ``...19.964Z`` among them; an unreadable
     one as it came."""
-    from datetime import UTC, datetime
-
     from mogrun.durations import parse_moment
+    from mogrun.engine.history import iso_of
 
     moment = parse_moment(stamp)
-    if moment is None:
-        return str(stamp or "")
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+    return str(stamp or "") if moment is None else iso_of(moment)
 
 
 @dataclass(frozen=True)

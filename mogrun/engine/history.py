@@ -226,6 +226,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def iso_of(moment: float) -> str:
+    """Epoch seconds as history writes its rows' times (``now_iso``'s form)."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
 def new_invocation_id() -> str:
     """A sortable, unique id for one mogrun invocation."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

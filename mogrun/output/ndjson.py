@@ -39,10 +39,12 @@ def event_dict(event: Event) -> dict[str, Any]:
 
 
 def result_dict(result: RunResult) -> dict[str, Any]:
-    """One run's result, as ``job_finished`` and ``summary`` list it."""
+    """One run's result, as ``job_finished`` and ``summary`` list it; a job or repo
+    not known (a run id ``logs --follow`` was given that no history recorded) is
+    ``null``, as ``status`` says it."""
     return {
-        "job": result.job,
-        "repo": result.repo,
+        "job": result.job or None,
+        "repo": result.repo or None,
         "run_id": result.run_id,
         "outcome": result.outcome,
         "status": result.status,
