@@ -51,10 +51,11 @@ def emulator():
         yield emu
 
 
-def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None, extra_env=None):
+def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None, extra_env=None,
+               meanwhile=None):
     """Run mogrun on a pty of ``columns`` x ``rows``; return (exit code, screen text).
     ``interrupt_on``: Ctrl-C (SIGINT) once the screen shows that text; ``extra_env``: more
-    variables."""
+    variables; ``meanwhile(proc, chunks)``: called while it runs (the bytes so far)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items()
@@ -71,6 +72,8 @@ def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None, ex
         if interrupt_on is not None:
             _await_text(chunks, interrupt_on)
             proc.send_signal(signal.SIGINT)
+        if meanwhile is not None:
+            meanwhile(proc, chunks)
         code = proc.wait(timeout=60)
     finally:
         proc.kill()
@@ -293,19 +296,8 @@ def test_ctrl_z_shows_the_cursor_while_stopped_and_the_run_goes_on_after_fg(emul
     had hidden it and nothing showed it before the process stopped."""
     (tmp_path / "mogplex.toml").write_text(
         '[jobs.slowish]\nrepo = "acme/api"\nprompt = "@emulator duration=3s events=3"\n')
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES")) and k != "NO_COLOR"}
-    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
-               MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color")
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "slowish"], cwd=tmp_path, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
-    reader.start()
-    try:
+
+    def suspend_and_resume(proc, chunks):
         _await_text(chunks, "slowish")
         time.sleep(0.5)  # the live area is up, the cursor hidden
         before = len(b"".join(chunks))
@@ -317,11 +309,7 @@ def test_ctrl_z_shows_the_cursor_while_stopped_and_the_run_goes_on_after_fg(emul
         time.sleep(0.3)
         assert b"\x1b[?25h" in b"".join(chunks)[before:]  # shown before it stopped
         proc.send_signal(signal.SIGCONT)
-        code = proc.wait(timeout=60)
-    finally:
-        proc.kill()
-    reader.join(timeout=5)
-    os.close(master)
-    raw = b"".join(chunks).decode("utf-8", "replace")
+
+    code, raw = run_in_pty(emulator, tmp_path, "slowish", meanwhile=suspend_and_resume)
     assert code == 0, raw
     assert any(re.fullmatch(r"1 passed, 0 failed in \d+s", x) for x in screen_lines(raw)), raw
