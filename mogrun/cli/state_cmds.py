@@ -430,9 +430,14 @@ class UnrecordedRun:
     def started_at(self) -> str:
         return _as_recorded(self.run.created_at)
 
+    @property
+    def message(self) -> str:
+        from mogrun.engine.run_kind import error_text
+
+        return error_text(self.run)
+
     def as_dict(self) -> dict[str, Any]:
         from mogrun.engine.history import SHOWN_COLUMNS
-        from mogrun.engine.run_kind import error_text
         from mogrun.outcomes import Outcome
 
         known: dict[str, Any] = {
@@ -442,7 +447,7 @@ class UnrecordedRun:
                  "finished_at": _as_recorded(self.run.updated_at) or None
                  if self.run.terminal else None,
                  "exit_code": Outcome(self.outcome).exit_code if self.outcome else None,
-                 "gates": [], "message": error_text(self.run), "automation": self.automation}
+                 "gates": [], "message": self.message, "automation": self.automation}
         return {name: known.get(name) for name in SHOWN_COLUMNS}
 
 
@@ -655,6 +660,11 @@ def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
         final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
         fields.update(outcome=str(final), exit_code=_judged_exit_code(row, final),
                       finished_at=row.finished_at or run.updated_at)
+        from mogrun.engine.run_kind import error_text
+
+        refused = refusal_of(error_text(run)) if final == Outcome.FAILED else None
+        if refused and not row.message:  # a fixed text of the server's: no secret in it
+            fields["message"] = refused  # what ``refused_unfollowed`` says
     changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
     if changed:
         try:
@@ -748,7 +758,8 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     """The table, then a line for each run whose latest attempt never started after
     the server refused the one before for capacity (``--json``: its ``note``)."""
-    notes = [never_started(history, row) or unjudged(state, history, row) for row in rows]
+    notes = [never_started(history, row) or refused_unfollowed(state, history, row)
+             or unjudged(state, history, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
             state.echo_json({**_shown_row(row), "note": note})
@@ -779,6 +790,27 @@ def never_started(history: Any, row: Any) -> str | None:
         refused = (f"run {before.run_id} (attempt {before.attempt}) was refused for capacity "
                    f"({error}); ")
     return f"{refused}attempt {row.attempt} never started: {row.message or row.outcome}"
+
+
+def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
+    """``run 3f9c... was refused for capacity (Too many active sandboxes): it never
+    ran; mogrun rerun starts it again``: a run no mogrun followed to its end
+    (``--detach``, left going) that the server refused after its start, which a
+    followed run would have retried by itself; ``None`` for any other row."""
+    if (row.outcome != "failed" or not row.run_id or not row.job  # rerun knows no other
+            or refusal_of(row.message) is None):
+        return None
+    from mogrun.cli.run_cmd import command_prefix
+
+    return (f"run {row.run_id} was refused for capacity ({row.message}): it never ran; "
+            f"{command_prefix(state)} rerun starts it again")
+
+
+def refusal_of(error: str) -> str | None:
+    """``error`` when it is the server's refusal of a run for capacity, else ``None``."""
+    from mogrun.engine.capacity import BootRefusal
+
+    return error if error and BootRefusal.of(error) is not None else None
 
 
 def unjudged(state: CliState, history: Any, row: Any) -> str | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import time
 
-from .conftest import history_rows, json_lines, runs_by_repo
+import pytest
+
+from mogrun.emulator import Limits
+
+from .conftest import HEADER, history_rows, json_lines, runs_by_repo
 
 JOBS = """
     [jobs.hello]
@@ -315,3 +319,34 @@ def test_history_and_status_mark_a_run_an_invocation_only_attached_to(project, m
     assert [r["attached"] for r in history_rows(mogrun)] == [True, False]
     status = mogrun("status").stdout.splitlines()
     assert "  success (attached)  " in status[2], status
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=30.0,
+                                           reap=0.1))
+def test_status_says_a_detached_run_was_refused_for_capacity(project, mogrun,
+                                                             mogrun_emulator):
+    """The server has one slot where the file says three: the second start of a
+    detached fan-out is refused after it was made. A followed run retries that by
+    itself; a detached one was shown as a plain failure, its reason nowhere."""
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+    """, header=HEADER + "sandboxes = 3\n")
+    assert mogrun("run", "--detach", "-j", "1", "fan").exit_code == 0
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    deadline = time.monotonic() + 10
+    while mogrun_emulator.run_detail(web_run)["status"] != "failed":
+        assert time.monotonic() < deadline, mogrun_emulator.run_detail(web_run)
+        time.sleep(0.05)
+    result = mogrun("status")
+    assert result.exit_code == 0, result
+    assert (f"fan:acme/web: run {web_run} was refused for capacity (Too many active "
+            "sandboxes): it never ran; mogrun rerun starts it again") in result.stdout
+    assert f"fan:acme/api: run {api_run}" not in result.stdout
+    rows = {row["repo"]: row for row in json_lines(mogrun("--json", "status").stdout)}
+    assert rows["acme/web"]["outcome"] == "failed"
+    assert rows["acme/web"]["message"] == "Too many active sandboxes"
+    assert rows["acme/web"]["note"].startswith(f"run {web_run} was refused for capacity")
+    assert rows["acme/api"]["note"] is None
+    assert mogrun("cancel", api_run).exit_code == 0
