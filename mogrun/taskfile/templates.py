@@ -356,7 +356,7 @@ def _is_text(value: str) -> bool:
 def _suggest(name: str, scope: Scope) -> list[str]:
     from mogrun.taskfile.schema import closest
 
-    known = [*BUILTIN_NAMES, *scope.vars]
+    known = [*BUILTIN_NAMES, *(var for var in scope.vars if var not in BUILTIN_NAMES)]
     close = closest(name, known)
     hint = [f'did you mean "{close}"?'] if close else []
     return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]

@@ -261,6 +261,17 @@ def test_vars_and_set_may_not_take_a_built_in_name(project) -> None:
     assert result.err.splitlines()[0] == ('Error: [vars] date is a built-in template name '
                                           "(job, repo, date, week, now); choose another name")
     project.write("""
+        [vars]
+        date = "2026-01-05"
+        team = "web"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ nope }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result  # the names a template may use, each once
+    assert "Names: job, repo, date, week, now, team, env.NAME" in result.err.splitlines()
+    project.write("""
         [jobs.a]
         repo = "acme/api"
         prompt = "x"
