@@ -49,28 +49,38 @@ _LEADING_ZEROS = re.compile(r"\b0+(\d)")
 def key_problem(value: Any) -> str | None:
     """Why a ``schedule`` value is wrong (``None`` when it is right), worded to
     follow ``key "schedule"``."""
+    return "; ".join(problem for _, problem in key_problems(value)) or None
+
+
+def key_problems(value: Any) -> list[tuple[str, str]]:
+    """``key_problem``'s problems, each with where it is written: ``""`` the value
+    as a whole, ``"2"`` the third expression of a list (``check`` points at it)."""
     if isinstance(value, str):
-        return expression_problem(value)
+        problem = expression_problem(value)
+        return [("", problem)] if problem else []
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        return "must be a cron expression (UTC) or a non-empty list of them"
-    problems = [problem for problem in map(expression_problem, value) if problem]
+        return [("", "must be a cron expression (UTC) or a non-empty list of them")]
     # every one at once: fixing one shows no next
-    return "; ".join(problems) if problems else _listed_twice(value)
+    problems = [(str(index), problem) for index, expression in enumerate(value)
+                if (problem := expression_problem(expression))]
+    return problems or _listed_twice(value)
 
 
-def _listed_twice(expressions: list[str]) -> str | None:
-    """Two expressions that run at the same moments, however spelled (``1`` and
-    ``MON``, ``*/5`` and ``0-55/5``): GitHub would start the job twice at each."""
-    seen: dict[Meaning | None, str] = {}
-    for index, expression in enumerate(map(normalize, expressions)):
-        first = seen.setdefault(meaning(expression), expression)
-        if len(seen) == index + 1:
+def _listed_twice(expressions: list[str]) -> list[tuple[str, str]]:
+    """Each expression that runs at the same moments as one before it, however
+    spelled (``1`` and ``MON``, ``*/5`` and ``0-55/5``), by its index: GitHub
+    would start the job twice at each."""
+    seen: dict[Meaning | None, int] = {}
+    found = []
+    for index, written in enumerate(expressions):
+        earlier = seen.setdefault(meaning(normalize(written)), index)
+        if earlier == index:  # the first to run at these moments
             continue
-        if first == expression:
-            return "lists a cron expression twice"
-        return (f'lists a cron expression twice: "{first}" and "{expression}" run at the '
-                "same moments")
-    return None
+        first = expressions[earlier]
+        found.append((str(index), f'lists "{written}" twice' if first == written else
+                      f'lists a cron expression twice: "{first}" and "{written}" run at '
+                      "the same moments"))
+    return found
 
 
 def overlaps(expressions: list[str]) -> list[tuple[str, str, Meaning]]:

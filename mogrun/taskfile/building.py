@@ -113,8 +113,8 @@ class _Job:
         in_job = key in self.table or key not in self.ctx.taskfile.defaults
         return ("jobs", self.name, key) if in_job else ("defaults", key)
 
-    def locator(self, key: str) -> Callable[[], Location]:
-        return lambda: self.ctx.taskfile.location(*self.where(key))
+    def locator(self, key: str, *sub: str | int) -> Callable[[], Location]:
+        return lambda: self.ctx.taskfile.location(*self.where(key), *sub)
 
     def error(self, key: str, message: str, *sub: str | int) -> TaskFileError:
         """A problem of ``key`` (at its ``sub`` path when given: ``gates.max_duration``
@@ -161,14 +161,17 @@ class _Job:
     def fail(self, key: str, message: str) -> _Stop:
         return self.stop(self.error(key, message))
 
-    def render(self, text: str, key: str, repo: str | None, reason: str) -> str:
-        return self.rendered(text, key, repo, reason).text
+    def render(self, text: str, key: str, repo: str | None, reason: str,
+               *sub: str | int) -> str:
+        return self.rendered(text, key, repo, reason, *sub).text
 
-    def rendered(self, text: str, key: str, repo: str | None, reason: str) -> Rendered:
+    def rendered(self, text: str, key: str, repo: str | None, reason: str,
+                 *sub: str | int) -> Rendered:
         """``text`` rendered, with the ``env.*`` values it used (``text`` itself
-        when a template is wrong: the problem is recorded)."""
+        when a template is wrong: the problem is recorded, located at ``key``'s
+        ``sub`` path when given: an entry of a list)."""
         scope = self.ctx.scope(self.name, repo=repo, repo_reason=reason,
-                               location=self.locator(key))
+                               location=self.locator(key, *sub))
         try:
             out = render(text, scope, key)
         except TemplateError as error:
@@ -249,8 +252,11 @@ def _seconds(job: _Job, key: str, default: float) -> float:
 
 def _repos(job: _Job) -> list[str]:
     raw = job.merged["repo"]
-    listed = raw if isinstance(raw, list) else [raw]
-    repos = [job.render(r, "repo", None, "inside repo itself").strip() for r in listed]
+    # Each entry of a list is located at itself: a fan-out lists dozens, one per line.
+    listed = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+    at = {index: () if entry is None else (entry,) for index, (entry, _) in enumerate(listed)}
+    repos = [job.render(r, "repo", None, "inside repo itself", *at[i]).strip()
+             for i, (_, r) in enumerate(listed)]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
     if "repo" in job.unset_in:
@@ -258,11 +264,14 @@ def _repos(job: _Job) -> list[str]:
         # about the name), nor is what is made from it.
         job.wrong_repo = True
         return repos
-    problems = [problem for repo in repos if (problem := _repo_problem(repo, job.masked))]
-    if len({r.casefold() for r in repos}) != len(repos):  # owner/name resolves ignoring case
-        problems.append("the same repo is listed twice after templating")
-    for problem in problems:
-        job.record(job.error("repo", problem))
+    problems = [(at[i], problem) for i, repo in enumerate(repos)
+                if (problem := _repo_problem(repo, job.masked))]
+    if not problems:  # owner/name resolves ignoring case
+        from mogrun.taskfile.schema import listed_twice
+
+        problems = [(at[i], twice) for i, twice in listed_twice(repos, " (templated)")]
+    for sub, problem in problems:
+        job.record(job.error("repo", problem, *sub))
     job.wrong_repo = bool(problems)
     return repos
 

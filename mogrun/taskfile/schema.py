@@ -29,11 +29,33 @@ def _string(value: Any) -> str | None:
 def _repo(value: Any) -> str | None:
     if isinstance(value, str):
         return None if value.strip() else "must not be empty"
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        if len({v.strip().casefold() for v in value}) != len(value):  # GitHub ignores case
-            return "lists a repo twice"
-        return None if all(v.strip() for v in value) else "must not contain an empty name"
-    return "must be a repo (owner/name or id) or a non-empty list of them"
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return "must be a repo (owner/name or id) or a non-empty list of them"
+    # Each entry's problem located at the entry: a fan-out lists dozens, one per line.
+    problems = [(str(index), "must not contain an empty name")
+                for index, repo in enumerate(value) if not repo.strip()]
+    problems += [(str(index), twice) for index, twice in listed_twice(value)]
+    if problems:
+        from mogrun.plugintables import KeyProblems
+
+        raise KeyProblems(problems)
+    return None
+
+
+def listed_twice(repos: list[str], how: str = "") -> list[tuple[int, str]]:
+    """Each repo that repeats one listed before it (GitHub ignores case), by its
+    index: ``lists 'Acme/API' twice (as 'acme/api' before it; GitHub ignores
+    case)``; ``how`` says what the repos are (``" templated"``)."""
+    first: dict[str, str] = {}
+    found = []
+    for index, repo in enumerate(repos):
+        seen = first.setdefault(repo.strip().casefold(), repo)
+        if seen is not repo and repo.strip():
+            same = seen.strip() == repo.strip()
+            found.append((index, f"lists{how} {toml_repr(repo)} twice" if same else
+                          f"lists{how} {toml_repr(repo)} twice (as {toml_repr(seen)} before "
+                          "it; GitHub ignores case)"))
+    return found
 
 
 def _bool(value: Any) -> str | None:
@@ -86,9 +108,14 @@ def _limit(value: Any) -> str | None:
 
 
 def _schedule(value: Any) -> str | None:
-    from mogrun.ci.cron import key_problem  # the cron reader loads only for files with schedules
+    from mogrun.ci.cron import key_problems  # the cron reader loads only for files with schedules
 
-    return key_problem(value)
+    problems = key_problems(value)
+    if any(sub for sub, _ in problems):  # an expression of a list: located at it
+        from mogrun.plugintables import KeyProblems
+
+        raise KeyProblems(problems)
+    return problems[0][1] if problems else None
 
 
 # Keys the server writes over an automation's input (mogplex trigger, "How input is stored").

@@ -69,7 +69,6 @@ def scheduled(value: str) -> str:
     ("[]", "must be a cron expression (UTC) or a non-empty list of them"),
     ("17", "must be a cron expression (UTC) or a non-empty list of them"),
     ('["17 6 * * 1", 5]', "must be a cron expression (UTC) or a non-empty list of them"),
-    ('["17 6 * * 1", "17  6 * * 1"]', "lists a cron expression twice"),
 ])
 def test_check_refuses_bad_schedules_at_their_line(project, value, message) -> None:
     project.write("# team jobs\n\n" + scheduled(value), raw=True)
@@ -78,6 +77,32 @@ def test_check_refuses_bad_schedules_at_their_line(project, value, message) -> N
     lines = result.err.splitlines()
     assert lines[0] == f'Error: job "nightly", key "schedule" {message}'
     assert lines[1] == f"  --> {project.root / 'mogplex.toml'}:6:1"
+
+
+def test_an_expression_of_a_list_is_refused_at_its_own_line(project) -> None:
+    """A wrong or repeated expression of a list written one per line was pointed
+    at the ``schedule = [`` line, not at the one to fix."""
+    project.write('[jobs.nightly]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nschedule = [\r\n'
+                  '  "17 3 * * *",  # nightly\r\n\t"61 3 * * *",\r\n  "17 6 * * 1",\r\n'
+                  '  "17  6 * * MON",\r\n  "17 3 * * *",\r\n]\r\n\r\n', raw=True)
+    result = project.run("check")
+    assert result.code == 2, result
+    path = project.root / "mogplex.toml"
+    assert [line for line in result.err.splitlines() if line.startswith(("Error", "  -->"))] == [
+        'Error: job "nightly", key "schedule" is "61 3 * * *", whose minute field \'61\' is out '
+        "of range 0-59",
+        f"  --> {path}:6:2",
+    ]
+    path.write_bytes(path.read_bytes().replace(b"61 3", b"16 3"))
+    result = project.run("check")
+    assert result.code == 2, result
+    assert [line for line in result.err.splitlines() if line.startswith(("Error", "  -->"))] == [
+        'Error: job "nightly", key "schedule" lists a cron expression twice: "17 6 * * 1" and '
+        '"17  6 * * MON" run at the same moments',
+        f"  --> {path}:8:3",
+        'Error: job "nightly", key "schedule" lists "17 3 * * *" twice',
+        f"  --> {path}:9:3",
+    ]
 
 
 def test_schedule_as_people_write_it_crlf_bom_tabs_comments(project) -> None:

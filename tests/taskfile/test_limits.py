@@ -18,7 +18,9 @@ def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
     """)
     result = project.run("check")
     assert result.code == 2, result
-    assert 'Error: job "a", key "repo" lists a repo twice' in result.err
+    assert ('Error: job "a", key "repo" lists \'Acme/API\' twice (as \'acme/api\' before it; '
+            "GitHub ignores case)") in result.err
+    assert "mogplex.toml:2:21" in result.err  # at the entry that repeats
     project.write("""
         [vars]
         owner = "ACME"
@@ -28,8 +30,9 @@ def test_a_repo_listed_twice_in_another_case_is_refused(project) -> None:
     """)
     b = project.run("show", "b")
     assert b.code == 2, b
-    assert b.err.splitlines()[0] == ('Error: job "b", key "repo": the same repo is listed '
-                                     "twice after templating")
+    assert b.err.splitlines()[0] == ('Error: job "b", key "repo": lists (templated) '
+                                     "'ACME/api' twice (as 'acme/api' before it; GitHub "
+                                     "ignores case)")
 
 
 def test_an_idempotency_key_that_cannot_be_an_http_header_is_refused(project) -> None:
