@@ -31,6 +31,14 @@ _RUNNER_ENV = frozenset({"CI", "HOME", "LANG", "PATH", "PWD", "SHELL", "TMPDIR",
 _RUNNER_PREFIXES = ("RUNNER_", "ACTIONS_")
 # GitHub's rule for secret and variable names (it ignores case).
 _GITHUB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What bash, the run step's shell, sets or reads itself: given in the step's env,
+# such a name reaches mogrun as bash's value (RANDOM a number, LINENO a line), not
+# the secret's, or changes the shell (BASH_ENV is a file it sources, SHELLOPTS its
+# options). Measured with bash 5.2: ``env NAME=x bash -c 'python3 -c ...'``.
+_SHELL_OWNED = frozenset({
+    "_", "ENV", "EPOCHREALTIME", "EPOCHSECONDS", "HISTCMD", "IFS", "LINENO", "OLDPWD",
+    "OPTERR", "OPTIND", "PPID", "PS4", "RANDOM", "SHELLOPTS", "SHLVL", "SRANDOM",
+    "COMP_WORDBREAKS"})
 
 
 def github_name_problem(name: str) -> str | None:
@@ -42,6 +50,9 @@ def github_name_problem(name: str) -> str | None:
     if name.upper().startswith("GITHUB_"):
         return ("no GitHub secret or variable name starts with GITHUB_; rename it, unless "
                 "it is one the runner sets itself (such as GITHUB_RUN_ID)")
+    if name in _SHELL_OWNED or name.startswith("BASH"):
+        return (f"bash, the step's shell, sets or reads {name} itself, so mogrun would not "
+                "see the secret's value; rename it")
     return None
 
 
@@ -51,10 +62,10 @@ def run_line(command: str, names: Iterable[str]) -> str:
     while a template reads an empty value as set: unset, it reads it as on any
     machine (``default(...)`` applies, a missing one is check's clear error).
     Secrets and variables cannot be empty, so an empty one was never set."""
-    listed = " ".join(sorted(set(names)))
-    if not listed:
-        return command
-    return f"for name in {listed}; do [[ -n ${{!name}} ]] || unset $name; done; {command}"
+    # One test per name, no loop: a loop's variable would be a name too, and a
+    # template reading env.name got the loop's last word instead of its secret.
+    tests = [f"[[ -n ${name} ]] || unset {name}; " for name in sorted(set(names))]
+    return "".join(tests) + command
 
 
 def _runner_sets(name: str) -> bool:

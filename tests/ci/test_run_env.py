@@ -104,4 +104,38 @@ def test_names_the_runner_sets_itself_are_not_passed(project) -> None:
     flow, _ = generated(project)
     run = step(flow["jobs"]["j"], "mogrun run")
     assert run["env"] == passed("TICKET")
-    assert run["run"].startswith("for name in TICKET; do")
+    assert run["run"].startswith("[[ -n $TICKET ]] || unset TICKET; mogrun run j")
+
+
+def test_the_run_line_gives_each_name_its_own_value_in_bash(project, tmp_path) -> None:
+    """The line unset names that came out empty in a loop whose variable was
+    ``name``: a template reading env.name got the loop's last word, never its
+    secret, and an unset one was never unset."""
+    import os
+    import subprocess
+    import sys
+
+    project.write("""
+        [jobs.j]
+        repo = "acme/api"
+        prompt = "{{ env.name }} {{ env.other | default('-') }} {{ env.RANDOM }} {{ env.BASH_ENV }}"
+        schedule = "23 3 * * *"
+    """)
+    flow, _ = generated(project, warnings=tuple(
+        f'job "j" uses env.{shells}, which the workflow cannot pass: bash, the step\'s shell, '
+        f"sets or reads {shells} itself, so mogrun would not see the secret's value; rename it"
+        for shells in ("BASH_ENV", "RANDOM")))
+    run = step(flow["jobs"]["j"], "mogrun run")
+    assert run["env"] == passed("name", "other")  # the shell's own names are not passed
+    # The line as the runner runs it (bash -e), mogrun stood in for by a script
+    # that prints what it was given.
+    shown = tmp_path / "bin" / "mogrun"
+    shown.parent.mkdir()
+    shown.write_text(f"#!{sys.executable}\nimport os\n"
+                     "print(repr(os.environ.get('name')), repr(os.environ.get('other')))\n")
+    shown.chmod(0o755)
+    env = {"PATH": f"{shown.parent}{os.pathsep}{os.environ['PATH']}", "name": "alice",
+           "other": ""}  # a secret that does not exist is '' in a step
+    done = subprocess.run(["bash", "-e", "-c", run["run"]], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout == "'alice' None\n"
