@@ -16,7 +16,7 @@ from mogrun.emulator import automation_api
 from mogrun.emulator.directives import DirectiveError, parse_script
 from mogrun.emulator.faults import Fault, endpoint_of
 from mogrun.emulator.limits import retry_after_header
-from mogrun.emulator.placement import create_run, place
+from mogrun.emulator.placement import create_run, create_unqueued_run, place
 from mogrun.emulator.replies import (
     Reply,
     Request,
@@ -211,7 +211,11 @@ class Api:
         Any JSON value passes the JSON check. The handler reads ``body.repoId`` off
         it: a ``null`` body throws there (Next.js's bare 500, before the limit); on
         an array, a string, a number or a boolean it is undefined, so such a body
-        takes a start slot and is then 400 ``repoId is required``."""
+        takes a start slot and is then 400 ``repoId is required``.
+
+        ``500_after_commit`` (the queue throws) changes only the last step: the run
+        is stored failed with its key, and the answer is the route's 500. Every
+        earlier answer, a replay included, is as without it (the fault is used up)."""
         key = idempotency_key(request.headers.get("idempotency-key"))
         parsed = parse_json_body(request.body)
         if parsed is None:
@@ -238,8 +242,12 @@ class Api:
             script = parse_script(spec.prompt, self.state.default_script)
         except DirectiveError as exc:
             raise Invalid(400, "BAD_REQUEST", str(exc)) from exc
-        run = create_run(self.state, spec, script, token.user, now, self.api_url())
+        unqueued = fault is not None and fault.kind == "500_after_commit"
+        create = create_unqueued_run if unqueued else create_run
+        run = create(self.state, spec, script, token.user, now, self.api_url())
         self.state.keys[(token.user, key)] = (digest, run.id)
+        if unqueued:
+            return _queue_failed()
         return ok({**run.detail(now), "replayed": False}, 202)
 
     def _run(self, parts: list[str], token: Token, failed: str) -> Run:
@@ -280,6 +288,14 @@ class Api:
             run.cancel(now)
         detail = run.detail(now)
         return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+def _queue_failed() -> Reply:
+    """The route's answer when ``startMogplexApiRun`` throws a plain error (here,
+    the queue's, after the run was stored and failed): ``toRunErrorResponse``
+    hides it behind one 500, so the client learns the run's fate only by asking
+    again with the same key (the replay of the failed run)."""
+    return error(500, "INTERNAL_ERROR", "Failed to start run")
 
 
 def _start_refused(wait: float, window: float) -> Reply:

@@ -21,7 +21,7 @@ KINDS = ("500", "502", "503", "504", "429", "html", "empty", "truncated", "delay
          "drop_after_commit", "drop", "conflict", "not_ready", "changed", "500_after_commit")
 ONLY_FOR = {"drop_after_commit": ("start", "trigger"), "conflict": ("cancel",),
             "not_ready": ("cancel",), "changed": ("cancel",),
-            "500_after_commit": ("trigger",)}
+            "500_after_commit": ("start", "trigger")}
 
 _KIND_WORD = "|".join(sorted(KINDS, key=len, reverse=True))
 _SPEC = re.compile(

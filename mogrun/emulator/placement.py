@@ -4,14 +4,15 @@ branch, root), else a new one if the account may boot one now, else nowhere.
 A run and a ``POST /sandboxes`` launch are placed by the same rule, as on the
 server, where both go through its sandbox launch (``app/api/sandbox/route.ts``):
 a refused run is accepted and fails moments later with the server's reason; a
-refused launch is answered with it."""
+refused launch is answered with it. A run the server could not queue
+(``create_unqueued_run``) never gets as far as a sandbox launch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mogrun.emulator.directives import Script
-from mogrun.emulator.runs import RefusedRun, Run, StartSpec
+from mogrun.emulator.runs import RefusedRun, Run, StartSpec, UnqueuedRun
 from mogrun.emulator.sandboxes import Sandbox, Triple
 from mogrun.emulator.state import State
 
@@ -55,5 +56,21 @@ def create_run(state: State, spec: StartSpec, script: Script, user: str, now: fl
         run.reused = placed.reused
         run.sandbox = placed.sandbox
         placed.sandbox.add(run)
+    state.runs[run.id] = run
+    return run
+
+
+def create_unqueued_run(state: State, spec: StartSpec, script: Script, user: str, now: float,
+                        api_url: str) -> Run:
+    """Create and register a run whose queueing failed (caller holds the lock): it
+    takes no sandbox and boots none, since the launch is the queued task's work;
+    it only names the active sandbox the server looked up before storing it."""
+    sandboxes = state.sandboxes
+    found = sandboxes.find(user, triple_of(spec), now)
+    ids = None
+    if found is not None:
+        row = found.as_json(now, sandboxes.policy, sandboxes.epoch)
+        ids = (row["id"], row["sandbox_id"])
+    run = UnqueuedRun(spec, script, user, now, api_url, ids)
     state.runs[run.id] = run
     return run

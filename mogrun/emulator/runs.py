@@ -298,3 +298,51 @@ class RefusedRun(Run):
         done = end is not None and now >= end
         return {**detail, "sandboxRecordId": None, "sandboxId": None,
                 "updatedAt": iso(end if done and end is not None else self.created)}
+
+
+QUEUE_FAILURE = "Trigger.dev runtime is not configured"  # queueExternalAgentRun's first throw
+
+
+class UnqueuedRun(Run):
+    """A run the server stored, then could not queue (``start:500_after_commit``).
+
+    ``startMogplexApiRun`` inserts the run, appends its accepted event, then asks
+    Trigger.dev to queue it; when that throws, ``markExternalAgentRunFailed`` sets
+    ``status`` failed and ``error`` to the thrown error's message, and the error
+    goes on to the route's 500. The update appends no event, so the accepted one
+    stays the only one; the run never reached a runtime (``runtime`` stays null)
+    and no sandbox was launched for it. The row still names the active sandbox the
+    server found for it before the insert, if there was one: that sandbox is only
+    named, never used, so it does not keep it busy.
+
+    ``updatedAt`` is its creation time: the server's update trigger stamps the
+    failure a few milliseconds later, in the same request."""
+
+    def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
+                 api_url: str, found: tuple[str, str] | None = None) -> None:
+        super().__init__(spec, script, user, created, api_url)
+        # (id, sandbox_id) of the sandbox findActiveSandbox returned, as the row
+        # copied them at the insert ("pending" while it was creating), or None.
+        self.found = found
+
+    def _pass_end(self) -> float | None:
+        return self.created
+
+    def _ends_for_good(self) -> bool:
+        return True  # failed before its prompt could script anything
+
+    def status(self, now: float) -> str:
+        return "failed"  # terminal from the start: a cancel finds it alreadyTerminal
+
+    def events(self, now: float, limit: int) -> list[dict[str, Any]]:
+        return [self.accepted()][:limit]
+
+    def _error_text(self) -> str:
+        return QUEUE_FAILURE
+
+    def detail(self, now: float) -> dict[str, Any]:
+        detail = super().detail(now)
+        record_id, sandbox_id = self.found or (None, None)
+        return {**detail, "sandboxRecordId": record_id, "sandboxId": sandbox_id,
+                "updatedAt": iso(self.created),
+                "runtime": {"provider": None, "runId": None}}  # markRunQueued never ran
