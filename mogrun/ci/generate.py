@@ -21,8 +21,10 @@ GITHUB_MAX_MATRIX = 256  # jobs one matrix may generate, per workflow run (GitHu
 
 def repository_root(task_file: Path) -> Path:
     """The nearest directory at or above the task file's with a ``.git`` (a
-    directory, or a file in a worktree or submodule); else the task file's own."""
-    start = task_file.resolve().parent
+    directory, or a file in a worktree or submodule); else the task file's own.
+    A task file that is a symlink is where it is named, as everywhere in mogrun:
+    the repository that holds the link, not the one its target is in."""
+    start = _named(task_file).parent
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
@@ -53,7 +55,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     env_names = EnvNames(taskfile, key_specs)
     built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
                                       for job in built.jobs))
-    task_file = _relative(taskfile.path.resolve(), root)
+    task_file = _relative(taskfile.path, root)
     _refuse_expression_in(task_file)
     command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
                                    default_output=default_output)
@@ -128,10 +130,20 @@ def _first(errors: list[MogrunError]) -> MogrunError:
 
 
 def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    """``path`` from ``root``, as named (a symlink is not followed out of it)."""
+    for named, base in ((_named(path), _named(root)), (path.resolve(), root.resolve())):
+        try:
+            return named.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return _named(path).as_posix()
+
+
+def _named(path: Path) -> Path:
+    """``path`` made absolute without following symlinks (``..`` read as written)."""
+    import os
+
+    return Path(os.path.abspath(path))
 
 
 def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: int = 1,
@@ -141,7 +153,7 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
     that it can be pasted as it is."""
     import shlex
 
-    task_file = _relative(task_path.resolve(), root)
+    task_file = _relative(task_path, root)
     output_path = None if default_output else _relative(output, root)
     parts = ["mogrun"]
     if task_file != "mogplex.toml":

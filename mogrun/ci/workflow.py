@@ -42,12 +42,13 @@ def recorded_shards(text: str) -> int | None:
     import itertools
     import shlex
 
-    lines = text.split("\n", 3)
-    if len(lines) < 3 or not lines[0].startswith(MARKER) \
-            or not lines[2].startswith(COMMAND_LINE):
+    if not text.startswith(MARKER):
+        return None
+    command = next((line for line in _header(text)[1] if line.startswith(COMMAND_LINE)), None)
+    if command is None:
         return None
     try:
-        words = shlex.split(lines[2].removeprefix(COMMAND_LINE))
+        words = shlex.split(command.removeprefix(COMMAND_LINE))
     except ValueError:  # a hand edit broke the quoting
         return None
     for flag, value in itertools.pairwise(words):
@@ -80,8 +81,9 @@ def _digest(body: str) -> str:
 
 def _unblanked(text: str) -> str:
     """``text`` without blanks at line ends and at the end of the file: an editor
-    that trims them, or leaves a few, has changed nothing."""
-    return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
+    that trims them, or leaves a few, has changed nothing. Blanks as YAML reads
+    them (space and tab): a no-break space ends a value, and changes it."""
+    return "\n".join(line.rstrip(" \t") for line in text.rstrip(" \t\n").split("\n"))
 
 
 def same_workflow(committed: str, generated: str) -> bool:
@@ -92,11 +94,28 @@ def same_workflow(committed: str, generated: str) -> bool:
 
 def hand_edited(text: str) -> bool:
     """Whether a workflow mogrun wrote was edited since: its body is no longer the
-    one its header's digest names. A file from before digests has none: never."""
-    head = text.split("\n", 5)
-    if len(head) < 6 or not head[4].startswith(DIGEST_LINE):
+    one its header's digest names. The header is the comment lines the file
+    starts with, however many a hand added or took out; a file from before
+    digests has none: never."""
+    body, header = _header(text)
+    digest = next((line for line in header if line.startswith(DIGEST_LINE)), None)
+    if digest is None:
         return False
-    return head[4].removeprefix(DIGEST_LINE).strip() != _digest(head[5])
+    return digest.removeprefix(DIGEST_LINE).strip() != _digest(body)
+
+
+def _header(text: str) -> tuple[str, list[str]]:
+    """The body (what follows the digest line, else the leading comments) and
+    the leading comment lines: a line a hand adds to the header moves the rest."""
+    lines = text.split("\n")
+    header: list[str] = []
+    for index, line in enumerate(lines):
+        if not line.startswith("#"):
+            return "\n".join(lines[index:]), header
+        header.append(line)
+        if line.startswith(DIGEST_LINE):
+            return "\n".join(lines[index + 1:]), header
+    return "", header
 
 
 def _workflow(plan: Plan, version: str, task_file: str) -> dict[str, Any]:

@@ -279,4 +279,19 @@ def _write(target: Path, shown: str, text: str, *, force: bool) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, text.encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot write {shown}: {_write_failure(target, exc)}") from exc
+
+
+def _write_failure(target: Path, exc: OSError) -> str:
+    """Why ``target`` could not be written, in words: a folder of its path that is
+    a file made mkdir say "File exists", of the file being written."""
+    for folder in target.parents:
+        if folder.is_dir():
+            break
+        if folder.exists() or folder.is_symlink():
+            try:
+                named = folder.relative_to(Path.cwd())
+            except ValueError:
+                named = folder
+            return f"{named} is not a folder"
+    return str(exc.strerror or exc)
