@@ -184,7 +184,7 @@ Examples:
   mogrun add lint-fix --repo acme/api --prompt "Fix every lint warning."
   mogrun add codemod --repo acme/api --repo acme/web --prompt "..." --needs lint-fix
   mogrun add triage --repo acme/api --automation issue-triage --input label=bug
-  mogrun add nightly --repo acme/api --prompt "..." --schedule "0 3 * * *"
+  mogrun add nightly --repo acme/api --prompt "..." --schedule "17 3 * * *"
 """
 
 
@@ -222,7 +222,7 @@ Examples:
 @click.option("--idempotency-key", metavar="KEY", help="One run per key, however often the job "
               'is retried (a template, as "nightly-{{ date }}"; default: a new key each time).')
 @click.option("--schedule", "schedules", multiple=True, metavar="CRON",
-              help='When `mogrun ci github` runs it, five fields in UTC, as "0 3 * * 1" '
+              help='When `mogrun ci github` runs it, five fields in UTC, as "17 3 * * 1" '
               "(repeatable).")
 @click.pass_obj
 def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str | None,
