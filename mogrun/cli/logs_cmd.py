@@ -260,8 +260,10 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     (Ctrl-C, SIGTERM, SIGHUP) stops following, as ``run`` stops: the runs go on, the
     results and the summary are said, and the exit code is the signal's (a second
     one leaves without waiting for the followers)."""
+    from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
 
+    poll_override(state.env)  # a wrong value is one line (exit 2) here, not in every thread
     stop = threading.Event()
     verdicts = _Verdicts(state, targets, secrets)
 

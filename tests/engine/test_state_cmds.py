@@ -350,3 +350,20 @@ def test_status_says_a_detached_run_was_refused_for_capacity(project, mogrun,
     assert rows["acme/web"]["note"].startswith(f"run {web_run} was refused for capacity")
     assert rows["acme/api"]["note"] is None
     assert mogrun("cancel", api_run).exit_code == 0
+
+
+def test_logs_follow_says_a_bad_poll_interval_once_before_any_thread(project, mogrun):
+    """Read in each run's follower thread: a traceback per run, exit 1."""
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("-q", "fan").exit_code == 0
+    for args in (("logs", "--follow", "fan"), ("logs", "fan")):
+        result = mogrun(*args, env={"MOGRUN_POLL_INTERVAL": "abc"})
+        assert result.exit_code == 2, result
+        assert result.stderr.splitlines() == [
+            "Error: MOGRUN_POLL_INTERVAL must be a number of seconds over 0 and at most 60 "
+            "(such as 0.5), got 'abc'"], result
+        assert result.stdout == ""
