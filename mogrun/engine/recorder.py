@@ -215,6 +215,8 @@ class HistoryObserver(Observer):
         status it ended with, not as left going."""
         with self._lock:
             rows = list(self._going.values())
+            # Claimed, not started: a start sent (or about to be) and unanswered.
+            sending = [row for key, row in self._rows.items() if key not in self._going]
             planned = list(self._planned.values())
             self._going.clear()
             self._planned.clear()
@@ -225,6 +227,11 @@ class HistoryObserver(Observer):
                 continue
             self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
                          message=left_going_message(run_id in cancelling))
+        from mogrun.engine.runner import MAYBE_STARTED
+
+        for row in sending:  # as one signal records it: rerun sends its key again
+            self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
+                         message=MAYBE_STARTED)
         for row in planned:
             self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
                          message="interrupted again before it started")

@@ -313,6 +313,18 @@ def test_second_ctrl_c_names_a_start_left_unanswered_with_its_key(emulator, tmp_
     assert "no runs were left going" not in err
     assert "left unanswered: the start of long (Idempotency-Key long-" in err
     assert "it may have made a run, left going" in err
+    # Its row is closed as one signal closes it (it read "not started" for ever,
+    # with no exit code), and rerun sends its key again: it attaches, never doubles.
+    (row,) = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
+    assert (row["run_id"], row["outcome"], row["exit_code"], row["message"]) == (
+        None, "skipped", 130, "interrupted while its start was unanswered: it may have made "
+        "a run")
+    assert row["finished_at"]
+    until(lambda: len(emulator.runs) == 1, "the delayed start made its run")
+    rerun = mogrun_after(emulator, tmp_path, "rerun", "--detach")
+    assert rerun.returncode == 0, rerun
+    assert "was never answered, so it may have made a run" in rerun.stdout + rerun.stderr
+    assert len(emulator.runs) == 1  # attached
 
 
 def test_second_ctrl_c_masks_a_repo_named_from_env(emulator, tmp_path):
