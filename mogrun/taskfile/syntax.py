@@ -94,9 +94,13 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
             and not char.isspace():
         return ["A bare key is made of A-Za-z0-9_- only: quote a key with other letters "
                 f"(write {quote_key(_key_part(text, index))})."]
-    opened = _open_array(text, index)
-    if opened is not None and (reason == "Unclosed array" or not text[index:].strip()):
-        line = source_text(text).point(opened)[0]
+    arrays, string = _open_at(text, index)
+    if string is not None and not text[index:].strip():
+        line, quotes = source_text(text).point(string)[0], text[string:string + 3]
+        return [f"The multi-line string opened on line {line} is not closed: end it with "
+                f"{quotes}."]
+    if arrays and (reason == "Unclosed array" or not text[index:].strip()):
+        line = source_text(text).point(arrays[0])[0]
         return [f"The array opened on line {line} is not closed: end it with ]."]
     return []
 
@@ -113,9 +117,10 @@ def _key_part(text: str, index: int) -> str:
     return text[start:end]
 
 
-def _open_array(text: str, index: int) -> int | None:
-    """Where the outermost ``[`` still open at ``index`` is (outside strings and
-    comments), or ``None``: a table header opens and closes on its line."""
+def _open_at(text: str, index: int) -> tuple[list[int], int | None]:
+    """Where each ``[`` still open at ``index`` is (outside strings and comments;
+    a table header opens and closes on its line), and where a multi-line string
+    still open there starts (``None`` if none is): tomllib names neither."""
     opened: list[int] = []
     at = 0
     while at < index:
@@ -123,7 +128,9 @@ def _open_array(text: str, index: int) -> int | None:
         if char == "#":
             at = _after(text, "\n", at)
         elif text.startswith(('"""', "'''"), at):
-            at = _after(text, text[at:at + 3], at + 3, escapes=char == '"')
+            start, at = at, _after(text, text[at:at + 3], at + 3, escapes=char == '"')
+            if at >= len(text) and not text.endswith(text[start:start + 3], start + 3):
+                return opened, start
         elif char in "\"'":
             at = _after(text, char, at + 1, escapes=char == '"', line=True)
         elif char == "[" and not opened and not text[text.rfind("\n", 0, at) + 1:at].strip():
@@ -134,7 +141,7 @@ def _open_array(text: str, index: int) -> int | None:
             elif char == "]" and opened:
                 opened.pop()
             at += 1
-    return opened[0] if opened else None
+    return opened, None
 
 
 def _after(text: str, end: str, at: int, *, escapes: bool = False, line: bool = False) -> int:
@@ -166,12 +173,16 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
     if twice:
         entry = _entry_at(text, index, "table")
         if entry is not None:
-            return f"table {_header(text, entry)} is declared twice", entry.start
+            return _declared_twice_reason(text, entry), entry.start
     elif reopened := _REOPENED.fullmatch(reason):
         entry = _entry_at(text, index, "key", "inline")
         said = None if entry is None else _reopened_reason(text, entry, *reopened.groups())
         if entry is not None and said is not None:
             return said, entry.start
+        header = _entry_at(text, index, "table")
+        said = None if header is None else _header_into_value(text, header)
+        if header is not None and said is not None:
+            return said, header.start
     elif reason in _BAD_ESCAPE:
         # tomllib stops past the backslash and its escape's letter (a line break too,
         # CRLF's two characters: a backslash ending a line of a one-line string).
@@ -187,6 +198,61 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
             return (f"table {_header(text, entry)} cannot be declared: a key on its path "
                     "already holds a value", entry.start)
     return dotted_keys(reason), index
+
+
+def _declared_twice_reason(text: str, header: Entry) -> str:
+    """A header tomllib says declares its table twice. It may be the first of its
+    name: what came before is then a key that already holds the table (an inline
+    table or an array) or made it (a dotted key), and that is what to name."""
+    if any(e.kind == "table" and e.path == header.path and e.start < header.start
+           for e in entries(text)):
+        return f"table {_header(text, header)} is declared twice"
+    said = _header_into_value(text, header) or _header_after_dotted_key(text, header)
+    return said or f"table {_header(text, header)} is declared twice"
+
+
+def _header_into_value(text: str, header: Entry) -> str | None:
+    """A ``[header]`` or ``[[header]]`` at or under a key written before it as a
+    whole value: an inline table or an array is complete as written, and TOML
+    lets no header add to it. ``None`` when no such key is found."""
+    whole = _whole_value_before(text, header)
+    if whole is None:
+        return None
+    key = _toml_key(whole.path[len(whole.table):])
+    line = source_text(text).point(whole.value)[0]
+    shown = _header(text, header)
+    if text.startswith("{", whole.value):
+        return (f"{key} was written inline on line {line}; {shown} cannot add to it: "
+                "an inline table is complete as written")
+    return f"{key} is already set on line {line} as an array; {shown} cannot add to it"
+
+
+def _whole_value_before(text: str, header: Entry) -> Entry | None:
+    """The latest key/value before ``header`` (not inside an inline table) whose
+    path ``header`` starts with and whose value is an inline table or an array."""
+    found = None
+    for entry in entries(text):
+        if entry.start >= header.start:
+            break
+        if (entry.kind == "key" and header.path[:len(entry.path)] == entry.path
+                and text.startswith(("{", "["), entry.value)):
+            found = entry
+    return found
+
+
+def _header_after_dotted_key(text: str, header: Entry) -> str | None:
+    """A ``[header]`` naming a table a dotted key already made (``hello.repo = ...``
+    in ``[jobs]``, then ``[jobs.hello]``): TOML lets no header declare it again."""
+    dotted = next((e for e in entries(text) if e.kind == "key" and e.start < header.start
+                   and len(e.table) < len(header.path) < len(e.path)
+                   and e.path[:len(header.path)] == header.path), None)
+    if dotted is None:
+        return None
+    written = _toml_key(dotted.path[len(dotted.table):])
+    line = source_text(text).point(dotted.start)[0]
+    shown = _header(text, header)
+    return (f'table {shown} is already defined by the dotted key "{written}" on line {line}; '
+            f'write "{_toml_key(dotted.path[len(header.path):])}" under {shown} instead')
 
 
 def _reopened_reason(text: str, entry: Entry, how: str, namespace: str) -> str | None:
