@@ -71,6 +71,8 @@ back, the exit code is 1: what did not pass has not passed yet. So is a
 run another mogrun on this machine is still to start. Nothing to rerun is
 exit 0 (every run passed, or the jobs of those that did not are no longer
 in the task file: said, nothing can start them), no run recorded exit 2.
+A one-repo job whose repo was edited since is rerun on its repo now (said);
+a fan-out's run whose repo the list no longer has is not (said too).
 
 \b
 Examples:
@@ -363,6 +365,8 @@ class Selection:
             retry, going = self._not_yet_started(retry, going)
         held = self._needing(jobs, going) if self.use_needs else {}
         wanted = {(row.job, row.repo): row for row in retry}
+        if self.whole:
+            wanted = self._moved(jobs, wanted)
         chosen: list[ResolvedJob] = []
         attempts: dict[str, tuple[int, str]] = {}
         self.held_back, self.going = [], {}
@@ -408,6 +412,30 @@ class Selection:
                 chosen.append(dataclasses.replace(job, runs=tuple(runs)))
         self._say_removed(jobs, {at: row for at, row in wanted.items() if at[0] not in held})
         return chosen, attempts
+
+    def _moved(self, jobs: Sequence[ResolvedJob],
+               wanted: dict[tuple[str, str], HistoryRow]) -> dict[tuple[str, str], HistoryRow]:
+        """``wanted`` with the run of a one-repo job whose repo was edited since taken
+        as that job's run now, said: the job did not pass and is still in the file
+        (its prompt or timeout edited would be rerun as they are now too). A run of
+        a fan-out whose repo was taken out is another matter: that run is gone."""
+        from mogrun.masking import mask
+
+        moved = dict(wanted)
+        for job in jobs:
+            if len(job.runs) != 1:
+                continue
+            now = (job.name, mask(job.runs[0].repo, job.secrets))
+            rows = [(at, row) for at, row in wanted.items() if at[0] == job.name]
+            if now in wanted or len(rows) != 1:
+                continue
+            (at, row), = rows
+            if self.labels[row.id] != row.job:  # recorded as a fan-out's run
+                continue
+            del moved[at]
+            moved[now] = row
+            self._say(f"{self.labels[row.id]}: its job's repo is now {now[1]}; rerun there")
+        return moved
 
     def _say_masked(self, row: HistoryRow) -> None:
         """A recorded key that hides a secret the job's key no longer holds the same

@@ -306,6 +306,32 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
 
 
+def test_a_rerun_of_a_one_repo_job_whose_repo_was_edited_runs_it_there(
+        project, mogrun, mogrun_emulator) -> None:
+    """It said "s: no longer in the task file; not rerun" and exited 0 (nothing to
+    rerun), while list showed the job and status --exit-status said 1."""
+    project("""
+        [jobs.s]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("s").exit_code == 1
+    project("""
+        # moved to the web repo
+        [jobs.s]
+        repo = "acme/web"   # was acme/api
+        prompt = "@emulator duration=0.2s"
+    """)
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun")
+    assert result.exit_code == 0, result
+    assert "s: its job's repo is now acme/web; rerun there" in result.stderr
+    assert "no longer in the task file" not in result.stderr
+    assert len(mogrun_emulator.runs) == before + 1
+    [row] = history_rows(mogrun, "-n", "1")
+    assert (row["repo"], row["attempt"], row["outcome"]) == ("acme/web", 2, "success"), row
+
+
 def test_a_rerun_s_key_derives_from_a_key_that_hides_a_secret(
         project, mogrun, mogrun_emulator) -> None:
     """History keeps a key masked (repo from env.*: ``mogrun-s-<nonce>:***/api``), and
