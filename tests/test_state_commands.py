@@ -466,6 +466,44 @@ def test_local_logs_follow_is_a_usage_error(mogrun_project) -> None:
     assert result.stderr.startswith("Error: --local runs end with the invocation")
 
 
+def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_project) -> None:
+    """Its row read "streaming" for ever, and status --exit-status said 3 (still
+    going) for ever: a script polling until it stops being 3 never stopped. The
+    run ended with the emulator of the mogrun that was killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    mogrun_project.write(task_file(job("long", prompt="@emulator duration=30s")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "MOGPLEX_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "--local", "-q", "long"],
+                            cwd=mogrun_project.root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # until its run is recorded started
+            shown = mogrun_project.run("--local", "--json", "status")
+            if shown.exit_code == 0 and '"run_id": "' in shown.stdout:
+                break
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.1)
+        going = mogrun_project.run("--local", "status", "--exit-status")
+        assert going.exit_code == 3, going  # its mogrun runs: going, as it is
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    result = mogrun_project.run("--local", "status", "--exit-status")
+    assert result.exit_code == 1, result
+    assert "  unknown  " in result.stdout
+    assert ("long: its --local emulator ended with the mogrun that ran it, before the run's "
+            "end was seen: mogrun --local rerun starts it again") in result.stdout
+    [row] = [json.loads(line) for line in
+             mogrun_project.run("--local", "--json", "status").stdout.splitlines()]
+    assert (row["status"], row["outcome"]) == ("unknown", None)  # shown so, not recorded
+    assert row["note"].startswith("its --local emulator ended")
+
+
 @pytest.mark.parametrize("command", ["status", "logs", "cancel"])
 def test_a_mistyped_repo_of_a_fan_out_suggests_the_run(project, mogrun_emulator,
                                                        command) -> None:

@@ -336,6 +336,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     kept per API
     (--local runs apart): with none here, the APIs that have some are named
     (mogrun --local status), and so is the one a run id was recorded under.
+    A --local run recorded as going whose mogrun is gone (killed) is shown
+    unknown: its emulator ended with that mogrun, and the run with it.
     When the API cannot be reached, the runs are shown as last recorded,
     with a warning, and the exit code is 69.
     """
@@ -597,12 +599,16 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     completed in history: status, outcome, end, exit code — unless the task file
     names plugins (``GateJudge.verdict``): then it is shown ended, and left in
     history for ``logs --follow`` or ``rerun`` to judge."""
+    import dataclasses
+
     from mogrun.outcomes import RunStatus
 
     live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
-    if state.local or not live:
+    if state.local:  # no API to ask: a run whose mogrun is gone ended with its emulator
+        return [dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
+                if row in live and row.live_owner is None else row for row in rows]
+    if not live:
         return list(rows)
-    import dataclasses
 
     from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
@@ -759,7 +765,7 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     """The table, then a line for each run whose latest attempt never started after
     the server refused the one before for capacity (``--json``: its ``note``)."""
     notes = [never_started(history, row) or refused_unfollowed(state, history, row)
-             or unjudged(state, history, row) for row in rows]
+             or unjudged(state, history, row) or ended_unseen(state, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
             state.echo_json({**_shown_row(row), "note": note})
@@ -804,6 +810,18 @@ def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
 
     return (f"run {row.run_id} was refused for capacity ({row.message}): it never ran; "
             f"{command_prefix(state)} rerun starts it again")
+
+
+def ended_unseen(state: CliState, row: Any) -> str | None:
+    """What a ``--local`` run recorded as going, whose mogrun is gone (killed), is
+    now: its emulator ended with that mogrun, and the run with it. It read as
+    going for ever, and ``status --exit-status`` said 3 for ever."""
+    if not state.local or row.status != UNKNOWN_TO_SERVER:
+        return None
+    from mogrun.cli.run_cmd import command_prefix
+
+    return ("its --local emulator ended with the mogrun that ran it, before the run's end "
+            f"was seen: {command_prefix(state)} rerun starts it again")
 
 
 def refusal_of(error: str) -> str | None:
