@@ -372,8 +372,8 @@ class SandboxSlots:
             return not self._blind and not self._within_share() and self._used() < self.cap
 
     def _share_said(self) -> str:
-        """``a leg of --shard .../2 takes 1 of the account's 3 slots``."""
-        return (f"a leg of --shard .../{self.legs} takes {self.share} of the account's "
+        """``each of --shard's 2 legs takes 1 of the account's 3 slots``."""
+        return (f"each of --shard's {self.legs} legs takes {self.share} of the account's "
                 f"{self.cap} slots")
 
     def _used(self) -> int:

@@ -680,10 +680,10 @@ def test_a_shard_leg_waiting_for_its_share_says_so_not_that_the_account_is_full(
     waits = [line for line in result.stdout.splitlines() if "  wait  capacity  " in line]
     assert waits, result.stdout
     assert "waiting for a sandbox slot of this leg's share: 1 of its 1 in use (" in waits[0]
-    assert "; a leg of --shard .../2 takes 1 of the account's 3 slots; ends in " in waits[0]
+    assert "; each of --shard's 2 legs takes 1 of the account's 3 slots; ends in " in waits[0]
     assert "of 3 busy" not in result.stdout + result.stderr
     assert ("fan:acme/r03: could not start: no sandbox slot of this leg's share freed within "
             "the job's capacity_wait (1.5s): 1 of its 1 in use: acme/r01@main running, last "
             "active 20") in result.stderr
-    assert "; a leg of --shard .../2 takes 1 of the account's 3 slots; a sandbox frees" in (
+    assert "; each of --shard's 2 legs takes 1 of the account's 3 slots; a sandbox frees" in (
         result.stderr)
