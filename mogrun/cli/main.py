@@ -126,7 +126,13 @@ class MogrunGroup(click.Group):
                 return named, self.get_command(ctx, named), ["--help"]
             click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
-        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+        if args and args[0].startswith("-"):
+            # Options are parsed by now: a word like this came after `--`
+            # (`mogrun -- -q`), so it is a job name, as `make -- -q` takes it.
+            state.github_failures = state.command = "run"
+            ctx.meta[_IMPLIED_RUN] = True
+            return "run", self.get_command(ctx, "run"), ["--", *args]
+        if args and args[0] not in COMMANDS:
             state.github_failures = state.command = "run"
             _refuse_mistyped_command(ctx, args[0])
             ctx.meta[_IMPLIED_RUN] = True
