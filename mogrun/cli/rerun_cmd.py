@@ -70,7 +70,9 @@ once its need has passed. When such a run is still going, or a job is held
 back, the exit code is 1: what did not pass has not passed yet. So is a
 run another mogrun on this machine is still to start. Nothing to rerun is
 exit 0 (every run passed, or the jobs of those that did not are no longer
-in the task file: said, nothing can start them), no run recorded exit 2.
+in the task file: said, nothing can start them), no run recorded exit 2;
+with nothing to rerun, it still ends with the summary every session gives
+(--json's summary line, GitHub's step outputs and summary).
 A one-repo job whose repo was edited since is rerun on its repo now (said);
 a fan-out's run whose repo the list no longer has is not (said too).
 
@@ -118,13 +120,15 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
         labels = {row.id: _label(history, row) for row in retry}
     finally:
         history.close()
+    from mogrun.cli.run_cmd import no_runs
+
     if not retry:
         state.echo("nothing to rerun: every run of the latest invocation passed", err=True)
-        return 0
+        return 0 if dry_run else no_runs(state)
     names = _in_task_file(state, taskfile, dict.fromkeys(row.job for row in retry))
     if not names:
         state.echo(NO_LONGER_IN_FILE, err=True)
-        return 0
+        return 0 if dry_run else no_runs(state)
     names += [name for name in fresh if name not in names]
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
                           whole=slice_ is None, fresh=fresh)

@@ -284,7 +284,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     if shard is not None:
         loaded = this_leg(state, loaded, shard)
         if not loaded.jobs:  # no request to make, but the outputs a step reads, all the same
-            return _empty_leg(state)
+            return no_runs(state)
     stop = threading.Event()
     sleeper = InterruptibleSleep(stop, time.sleep)  # budget waits end at the first signal
     reporter: Any = None
@@ -314,7 +314,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                        err=True)
             # Held back behind a run still going: what did not pass has not passed
             # (`mogrun rerun && deploy` must not go ahead), as `run` says of a skip.
-            return 1 if select.held else 0
+            code = 1 if select.held else 0
+            reporter.session_started(())  # the summary every session gives (no_runs)
+            reporter.summary((), code)
+            return code
         held_back = () if select is None else select.held_back
         held = {job.name: why for job, why in held_back}
         if held:  # in graph order with the rest, recorded as not started
@@ -341,17 +344,20 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             state.github_failures = None  # its summary said how the session ended
 
 
-def _empty_leg(state: CliState) -> int:
-    """A shard leg with no run (a hand-written matrix wider than the fan-out): no
-    connection (no token needed), and the summary every leg gives (``--json``'s
-    line, ``$GITHUB_OUTPUT``'s exit code) for the steps that read it."""
+def no_runs(state: CliState, exit_code: int = 0) -> int:
+    """An invocation that starts no run (a shard leg a hand-written matrix left
+    empty, a rerun with nothing to rerun): no connection (no token needed), and
+    the summary every session gives (``--json``'s line, ``$GITHUB_OUTPUT``'s
+    exit code, the step summary) for the steps that read it."""
     reporter = new_reporter(state)
     try:
         reporter.session_started(())
-        reporter.summary((), 0)
+        reporter.summary((), exit_code)
     finally:
         reporter.close()
-    return 0
+    if getattr(reporter, "summarized", False):
+        state.github_failures = None  # its summary said how the invocation ended
+    return exit_code
 
 
 def _session_reporter(state: CliState, project_dir: Any) -> Any:

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from .conftest import history_rows
+from .conftest import history_rows, json_lines
 
 JOBS = """
     [jobs.ok]
@@ -109,7 +109,7 @@ def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
     shard = "1/2" if said[0] is legs[0] else "2/2"
     assert said[0].stderr == (f"shard {shard}: none of the runs to rerun fall in this leg; "
                               "nothing to do\n"), said[0]
-    assert said[0].stdout == ""
+    assert said[0].stdout == "exit code 0\n"  # the summary every leg gives, as run's
     assert len(mogrun_emulator.runs) == before + 1  # the other leg reran web's run
 
 
@@ -220,7 +220,7 @@ def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
     """)
     before = len(mogrun_emulator.runs)
     result = mogrun("rerun")
-    assert (result.exit_code, result.stdout) == (0, ""), result
+    assert (result.exit_code, result.stdout) == (0, "exit code 0\n"), result
     assert result.stderr == ("fan:acme/web: no longer in the task file; not rerun\n"
                              "nothing to rerun: the runs that did not pass are no longer in "
                              "the task file\n")
@@ -304,6 +304,29 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     assert "a:acme/web: no longer in the task file; not rerun" in result.stderr
     assert "acme/api: no longer" not in result.stderr
     assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
+
+
+def test_nothing_to_rerun_still_gives_a_ci_step_its_outputs(project, mogrun, tmp_path) -> None:
+    """It wrote no $GITHUB_OUTPUT and no step summary (a later step reading
+    steps.X.outputs.exit_code got ''), and --json ended with no summary line."""
+    project("""
+        [jobs.ok]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("ok").exit_code == 0
+    outputs, summary = tmp_path / "outputs.txt", tmp_path / "summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    result = mogrun("rerun", env=env)
+    assert result.exit_code == 0, result
+    assert "nothing to rerun: every run of the latest invocation passed" in result.stderr
+    assert outputs.read_text().splitlines() == ["run_ids=", "branches=", "exit_code=0"]
+    assert "No runs: nothing to do here." in summary.read_text()
+    assert "::error" not in result.stdout
+    lines = json_lines(mogrun("--json", "rerun").stdout)
+    assert lines == [{"type": "summary", "exit_code": 0, "results": [], "rerun": None}]
+    assert mogrun("rerun", "-n").stdout == ""  # a dry run shows what would be sent: nothing
 
 
 def test_a_rerun_of_a_one_repo_job_whose_repo_was_edited_runs_it_there(
