@@ -139,23 +139,43 @@ def mogrun_configure(config: Any) -> None:
         raise UsageError(f"--junit {path}: names a directory; give a file path "
                          f"(e.g. {path.rstrip('/' + os.sep)}/junit.xml)")
     target = Path(config.cwd or ".") / path  # the invocation's directory, not the process's
-    if target.is_dir():
-        raise UsageError(f"--junit {path}: is a directory; give a file path")
-    problem = unwritable(target)
+    try:
+        if target.is_dir():
+            raise UsageError(f"--junit {path}: is a directory; give a file path")
+        if target.exists() and not target.is_file():
+            # The report is renamed over the path: /dev/null (as root) would be replaced.
+            raise UsageError(f"--junit {path}: is not a regular file (a device, a FIFO); "
+                             "give a file path")
+        problem = unwritable(target)
+    except OSError as exc:  # a name too long for the file system, say
+        raise UsageError(f"--junit {path}: cannot write there ({exc.strerror or exc})") \
+            from None
     if problem:
         raise UsageError(f"--junit {path}: cannot write there ({problem})")
 
 
 def unwritable(target: Path) -> str | None:
-    """Why ``target`` could not be written at the end, checked without writing."""
+    """Why ``target`` could not be written at the end: its folder is made now (the
+    report would make it anyway) and a file tried in it, since permission bits say
+    nothing to root, nor of /proc. ``OSError`` for a path the system refuses."""
+    import tempfile
+
     folder = target.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        return f"{folder} is not a folder"
-    if target.exists():
-        return None if os.access(target, os.W_OK) else f"{target} is not writable"
-    return None if os.access(folder, os.W_OK | os.X_OK) else f"{folder} is not writable"
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if target.exists() and not os.access(target, os.W_OK):
+        return f"{target} is not writable"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name[:100]}.",
+                                         suffix=".tmp"):
+            pass
+    except OSError as exc:
+        return f"{folder}: {exc.strerror or exc}"
+    return None
 
 
 @hookimpl
@@ -169,8 +189,12 @@ def mogrun_session_finished(config: Any, results: tuple[Any, ...],
     tree = report(results, secrets)
     ET.indent(tree)
     target = Path(config.cwd or ".") / path
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Whole or not at all: a CI step that uploads the report never reads half of one.
     document = io.BytesIO()
     tree.write(document, encoding="utf-8", xml_declaration=True)
-    write_file(target, document.getvalue())
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_file(target, document.getvalue())
+    except OSError as exc:  # checked at the start; the disk or the folder changed since
+        raise UsageError(f"--junit {path}: the report could not be written "
+                         f"({exc.strerror or exc})") from None

@@ -50,3 +50,39 @@ def test_a_dash_with_blanks_is_refused_as_a_dash(tmp_path):
     assert result.code == 2, result
     assert "the report cannot go to standard output" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mogplex.toml"]
+
+
+def test_a_device_or_fifo_is_refused_never_replaced(tmp_path):
+    """The report is renamed over its path: --junit /dev/null as root (a container
+    job) replaced the system's /dev/null with a regular file, exit 0."""
+    import os
+    import stat
+
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    write_taskfile(tmp_path, '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    for path in (str(fifo), "/dev/null"):
+        result = run_mogrun("-q", "--local", "run", "a", "--junit", path, cwd=tmp_path)
+        assert result.code == 2, result
+        assert result.err == (f"Error: --junit {path}: is not a regular file (a device, a "
+                              "FIFO); give a file path\n"), result
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_name_the_file_system_refuses_is_one_clear_line(tmp_path):
+    """It was 'plugin "junit" failed in mogrun_configure: OSError: [Errno 36] ...'."""
+    target = tmp_path / ("x" * 300 + ".xml")
+    with pytest.raises(UsageError) as caught:
+        PluginHost.bundled_only().configure(config_with(target))
+    assert caught.value.message == f"--junit {target}: cannot write there (File name too long)"
+
+
+def test_a_folder_no_one_can_make_is_refused_before_runs():
+    """Permission bits say nothing to root, nor of /proc: --junit /proc/x/j.xml
+    passed the check, the runs ran, and the report was a warning at the end."""
+    with pytest.raises(UsageError) as caught:
+        PluginHost.bundled_only().configure(config_with("/proc/mogrun-nowhere/j.xml"))
+    assert caught.value.message.startswith("--junit /proc/mogrun-nowhere/j.xml: cannot write "
+                                           "there (/proc/mogrun-nowhere: ")
