@@ -603,10 +603,13 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
 
     from mogrun.outcomes import RunStatus
 
-    live = [row for row in rows if row.run_id and not RunStatus.is_terminal(row.status)]
+    def going(row: Any) -> bool:
+        return bool(row.run_id) and not RunStatus.is_terminal(row.status)
+
     if state.local:  # no API to ask: a run whose mogrun is gone ended with its emulator
         return [dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
-                if row in live and row.live_owner is None else row for row in rows]
+                if going(row) and row.live_owner is None else row for row in rows]
+    live = [row for row in rows if going(row)]
     if not live:
         return list(rows)
 
@@ -762,8 +765,10 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 
 
 def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
-    """The table, then a line for each run whose latest attempt never started after
-    the server refused the one before for capacity (``--json``: its ``note``)."""
+    """The table, then a note under it for each run that needs one (``--json``: its
+    ``note``): its latest attempt never started after a capacity refusal, the
+    server refused it unfollowed, its gates are still to judge, or its --local
+    emulator ended before it did."""
     notes = [never_started(history, row) or refused_unfollowed(state, history, row)
              or unjudged(state, history, row) or ended_unseen(state, row) for row in rows]
     if state.json_output:
@@ -803,7 +808,9 @@ def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
     ran; mogrun rerun starts it again``: a run no mogrun followed to its end
     (``--detach``, left going) that the server refused after its start, which a
     followed run would have retried by itself; ``None`` for any other row."""
-    if (row.outcome != "failed" or not row.run_id or not row.job  # rerun knows no other
+    from mogrun.outcomes import Outcome
+
+    if (row.outcome != Outcome.FAILED or not row.run_id or not row.job  # rerun knows no other
             or refusal_of(row.message) is None):
         return None
     from mogrun.cli.run_cmd import command_prefix
