@@ -445,7 +445,7 @@ class MogplexClient:
         if tracer:
             tracer.response(info, started, response, secrets)
         try:
-            return unwrap(response, info)
+            return unwrap(response, info, secrets)
         except MogrunError as error:
             raise masked_error(error, secrets) from error
 

@@ -12,7 +12,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import chain, compress
 from typing import Any
@@ -75,18 +75,21 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return max(0.0, seconds)
 
 
-def unwrap(response: Response, request: RequestInfo) -> Any:
-    """The payload of a successful answer; else raise the matching error."""
+def unwrap(response: Response, request: RequestInfo, secrets: Sequence[str] = ()) -> Any:
+    """The payload of a successful answer; else raise the matching error (what it
+    quotes of the answer cut after ``secrets`` are masked: an echoed token cut in
+    two would escape the masking the message gets later)."""
     status = response.status
     if 300 <= status < 400:
-        raise redirect_error(response, request)
-    document = _decode(response, request)
+        raise redirect_error(response, request, secrets)
+    document = _decode(response, request, secrets)
     if document.get("ok") is True and 200 <= status < 300:
         return document.get("data")
-    raise api_error(response, document, request)
+    raise api_error(response, document, request, secrets)
 
 
-def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
+def _decode(response: Response, request: RequestInfo,
+            secrets: Sequence[str] = ()) -> dict[str, Any]:
     body = response.body
     try:
         document = sanitised(json.loads(body.decode("utf-8")), body)
@@ -102,7 +105,7 @@ def _decode(response: Response, request: RequestInfo) -> dict[str, Any]:
         # A proxy's error page may still say when to come back; honour it.
         raise TransportError(
             f"HTTP {response.status} from {request.method} {_path(request)} carried "
-            f"{reason}: {preview(body)}",
+            f"{reason}: {preview(body, secrets)}",
             request=request, status=response.status,
             retry_after=parse_retry_after(response.header("retry-after")),
             context=[f"request: {request}"],
@@ -176,13 +179,14 @@ def _whole(text: str) -> str:
 _LONE = re.compile("[\ud800-\udfff]")  # a valid pair is decoded into one character
 
 
-def api_error(response: Response, document: dict[str, Any], request: RequestInfo) -> ApiError:
+def api_error(response: Response, document: dict[str, Any], request: RequestInfo,
+              secrets: Sequence[str] = ()) -> ApiError:
     """The typed error for an error envelope (code first, then HTTP status)."""
     status = response.status
     raw_error = document.get("error")
     error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = str(error.get("code") or f"HTTP_{status}")
-    message = escape_text(str(error.get("message") or "no message"), limit=500)
+    message = escape_text(str(error.get("message") or "no message"), 500, secrets)
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 or status < 400 else RequestRefusedError
@@ -197,9 +201,10 @@ def api_error(response: Response, document: dict[str, Any], request: RequestInfo
                request=request, retry_after=retry_after, context=context)
 
 
-def redirect_error(response: Response, request: RequestInfo) -> ApiError:
+def redirect_error(response: Response, request: RequestInfo,
+                   secrets: Sequence[str] = ()) -> ApiError:
     """A 3xx is never followed: the token must only go to the configured host."""
-    location = escape_text(response.header("location") or "(no Location)", limit=200)
+    location = escape_text(response.header("location") or "(no Location)", 200, secrets)
     return ApiError(
         f"the server answered HTTP {response.status} redirecting to {location}; "
         "mogrun does not follow redirects",

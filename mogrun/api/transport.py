@@ -247,7 +247,7 @@ class Urllib3Transport:
                 raise (_cut_short(watch, request, timeout)
                        or translate_error(exc, method, url, timeout)) from exc
             return Response(status=raw.status, headers=raw.headers,
-                            body=_read_body(raw, request, timeout, watch))
+                            body=_read_body(raw, request, timeout, watch, headers))
         finally:
             _SENDING.watch = None
             watch.cancel()
@@ -288,10 +288,18 @@ def _request_uri(rest: str) -> str:
     return parse_url("http://origin" + rest).request_uri
 
 
+def _bearer(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The token the request carries: what a preview of its answer masks before it
+    cuts (a server may echo it; cut in two, later masking would not find it)."""
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    return (token,) if scheme == "Bearer" and token else ()
+
+
 def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: float,
-               watch: _Watch) -> bytes:
+               watch: _Watch, headers: Mapping[str, str] | None = None) -> bytes:
     """The whole body; a cut-off answer still shows its status and first bytes.
-    ``watch`` bounds the reads (the socket has no timeout of its own). A body whose
+    ``watch`` bounds the reads (the socket has no timeout of its own); ``headers``,
+    the request's, give the token a preview masks. A body whose
     Content-Length is within the limit (nearly every answer) is read in one go;
     any other, in chunks counted against the limit as they are decoded."""
     import urllib3
@@ -307,9 +315,10 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > MAX_BODY:
+                    shown = preview(b"".join(chunks), _bearer(headers or {}))
                     raise TransportError(
                         f"HTTP {raw.status} answer from {origin_of(request.url)} is larger "
-                        f"than {MAX_BODY // 2**20} MiB: {preview(b''.join(chunks))}",
+                        f"than {MAX_BODY // 2**20} MiB: {shown}",
                         request=request, status=raw.status)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
@@ -318,7 +327,7 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
             translate_error(TimeoutError(), request.method, request.url, timeout) if timed_out
             else TransportError(
                 f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
-                f"{len(came)} bytes: {preview(came)}",
+                f"{len(came)} bytes: {preview(came, _bearer(headers or {}))}",
                 request=request, status=raw.status)) from exc
     finally:
         watch.cancel()  # before the connection goes back to the pool

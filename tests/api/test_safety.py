@@ -260,3 +260,58 @@ def test_a_blank_token_is_said_to_be_blank_not_unset(value, said):
     with pytest.raises(NoTokenError) as caught:
         token_from_env({"MOGPLEX_API_KEY": value})
     assert caught.value.message == f"no API token: MOGPLEX_API_KEY is {said}"
+
+
+TOKEN = "mog_supersecret_ABCDEF1234567890"
+
+
+@pytest.mark.parametrize(("status", "headers", "body"), [
+    # Not JSON: the error quotes the first 80 bytes, and the token straddled them.
+    (502, {"Content-Type": "text/html"}, ("x" * 60 + TOKEN + " tail").encode()),
+    # An error envelope whose message is cut at 500 characters, mid-token.
+    (400, {"Content-Type": "application/json"},
+     b'{"ok": false, "error": {"code": "BAD_REQUEST", "message": "' + b"y" * 490
+     + TOKEN.encode() + b'"}}'),
+    # A redirect's Location, cut at 200 characters.
+    (302, {"Location": "https://elsewhere.example/" + "z" * 160 + TOKEN}, b""),
+])
+def test_a_token_the_server_echoes_is_masked_before_any_cut(mogrun_cli, tmp_path, status,
+                                                            headers, body):
+    """The quoted part of an answer was cut first and masked after: the token, cut
+    in two, was no longer found, and its first 20 characters were printed."""
+    with loopback_server(status, headers, body) as server:
+        result = mogrun_cli("repos", cwd=tmp_path,
+                            env={"MOGPLEX_URL": server.url, "MOGPLEX_API_KEY": TOKEN})
+    assert result.exit_code != 0, result
+    assert "mog_supersecret" not in result.output, result
+    assert "***" in result.output, result
+
+
+def test_a_cut_off_answer_masks_the_token_before_it_cuts(mogrun_cli, tmp_path):
+    """The transport's own preview of a body cut off mid-way, as the envelope's."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(8):  # the retries of a cut-off answer
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"
+                             + b"x" * 60 + TOKEN.encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        result = mogrun_cli("repos", cwd=tmp_path,
+                            env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": TOKEN})
+    finally:
+        listener.close()
+    assert result.exit_code == 69, result
+    assert "was cut off after" in result.output, result
+    assert "mog_supersecret" not in result.output and "***" in result.output, result
