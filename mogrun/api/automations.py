@@ -56,7 +56,8 @@ class Caller(Protocol):
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
                 deadline: float | None = None, kind: str = "request",
-                stop: threading.Event | None = None, run: str | None = None) -> Answer: ...
+                stop: threading.Event | None = None, run: str | None = None,
+                retry: bool = True) -> Answer: ...
 
 
 @dataclass(frozen=True)

@@ -226,9 +226,10 @@ class MogplexClient:
     def start_run(
         self, request: StartRequest, *, job: ResolvedJob | None = None,
         deadline: float | None = None, stop: threading.Event | None = None,
-        run: str | None = None,
+        run: str | None = None, retry: bool = True,
     ) -> StartOutcome:
-        """``POST /runs``; every attempt sends the same Idempotency-Key and body. Given
+        """``POST /runs``; every attempt sends the same Idempotency-Key and body
+        (``retry=False``: one attempt, as a signal's last look for the run). Given
         up once ``stop`` is set (``StartInterrupted``: the run may exist). A 404 for a
         repo id from the cache is the cache's mistake, not the user's: the name is
         looked up again and the start sent once more (the server checks the repo
@@ -238,7 +239,7 @@ class MogplexClient:
             try:
                 answer = self._call("POST", "/runs", body=body, key=request.idempotency_key,
                                     kind="start", job=job, deadline=deadline, stop=stop,
-                                    run=run)
+                                    run=run, retry=retry)
                 break
             except RequestRefusedError as error:
                 fresh = self._stale_repo(error, request, job)
@@ -327,15 +328,16 @@ class MogplexClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
         deadline: float | None = None, kind: str = "request",
-        stop: threading.Event | None = None, run: str | None = None,
+        stop: threading.Event | None = None, run: str | None = None, retry: bool = True,
     ) -> Answer:
         """Any endpoint through the same budget, retries and masking (the
         automation calls of ``mogrun.api.automations`` use it); ``kind`` and
-        ``stop`` as for ``get_events`` when it is a follower's poll."""
+        ``stop`` as for ``get_events`` when it is a follower's poll; ``retry`` as
+        for ``start_run``."""
         body = (None if json_body is None else
                 json.dumps(json_body, separators=(",", ":")).encode("utf-8"))
         return self._call(method, path, params=params, body=body, key=key, job=job,
-                          deadline=deadline, kind=kind, stop=stop, run=run)
+                          deadline=deadline, kind=kind, stop=stop, run=run, retry=retry)
 
     # --- the request loop --------------------------------------------------------
 
@@ -349,11 +351,12 @@ class MogplexClient:
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
         secrets: Iterable[str] = (), stop: threading.Event | None = None,
-        run: str | None = None,
+        run: str | None = None, retry: bool = True,
     ) -> Answer:
-        """One request through the budget, the transport and the retry policy.
-        ``job`` and ``run`` (the run's label) are what the request is for: each
-        wait it announces (a 429, a retry, a slow answer) names them."""
+        """One request through the budget, the transport and the retry policy
+        (``retry=False``: one attempt). ``job`` and ``run`` (the run's label) are what
+        the request is for: each wait it announces (a 429, a retry, a slow answer)
+        names them."""
         info = self._info(method, path, params, key=key)
         secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
                                   *secrets))
@@ -382,8 +385,10 @@ class MogplexClient:
                 if failures.never_processed(failure) and first_sent == attempt:
                     first_sent = attempt + 1
                 sent = sent or attempt >= first_sent
-                self._wait_or_raise(failure, _Attempt(attempt, kind, job, info, deadline,
-                                                      secrets, run))
+                at = _Attempt(attempt, kind, job, info, deadline, secrets, run)
+                if not retry:
+                    raise self._gave_up(failure, at, "")
+                self._wait_or_raise(failure, at)
             except Interrupted as stop:
                 raise failures.interrupted(stop, info, sent) from stop
 

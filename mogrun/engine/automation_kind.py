@@ -125,7 +125,7 @@ class AutomationKind:
         return trigger_key(track.key, self.automation_id(track.job), repo_id, track.job.name)
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
-              stop: threading.Event | None = None) -> Started:
+              stop: threading.Event | None = None, retry: bool = True) -> Started:
         from mogrun.api import automations as api
 
         automation_id = self.automation_id(track.job)
@@ -136,7 +136,8 @@ class AutomationKind:
         pause = CAP_RETRY[0]
         while True:
             answer = api.trigger(self.client, automation_id, repo_id, track.plan.inputs, key,
-                                 job=track.job, deadline=deadline, stop=stop, run=track.label)
+                                 job=track.job, deadline=deadline, stop=stop, run=track.label,
+                                 retry=retry)
             if not answer.capped:
                 return self._started(track, automation_id, answer)
             self._wait_for_cap(track, answer, give_up, pause)

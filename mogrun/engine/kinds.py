@@ -77,8 +77,9 @@ class JobKind(Protocol):
         ...
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
-              stop: threading.Event | None = None) -> Started:
-        """Start the current attempt (``track.request``); retries reuse its key. A
+              stop: threading.Event | None = None, retry: bool = True) -> Started:
+        """Start the current attempt (``track.request``); retries reuse its key
+        (``retry=False``: one request, a signal's last look for the run). A
         request in flight is given up on (``Interrupted``) once ``stop`` is set."""
 
     def get_events(self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,

@@ -70,7 +70,7 @@ class ApiClient(Protocol):
 
     def start_run(self, request: StartRequest, *, job: ResolvedJob | None = None,
                   deadline: float | None = None, stop: threading.Event | None = None,
-                  run: str | None = None) -> StartOutcome: ...
+                  run: str | None = None, retry: bool = True) -> StartOutcome: ...
 
     def get_run(self, run_id: str, *, job: ResolvedJob | None = None,
                 deadline: float | None = None, run: str | None = None) -> RunState: ...
@@ -86,7 +86,8 @@ class ApiClient(Protocol):
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,
                 deadline: float | None = None, kind: str = "request",
-                stop: threading.Event | None = None, run: str | None = None) -> Answer: ...
+                stop: threading.Event | None = None, run: str | None = None,
+                retry: bool = True) -> Answer: ...
 
 
 class Hooks(Protocol):

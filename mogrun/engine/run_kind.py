@@ -77,9 +77,9 @@ class RunKind:
         return track.key
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
-              stop: threading.Event | None = None) -> Started:
+              stop: threading.Event | None = None, retry: bool = True) -> Started:
         started = self.client.start_run(track.request, job=track.job, deadline=deadline,
-                                        stop=stop, run=track.label)
+                                        stop=stop, run=track.label, retry=retry)
         sent = started.request.repo_id
         return Started(started.state, bool(started.attached),
                        sent if sent != track.request.repo_id else None)

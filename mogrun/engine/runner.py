@@ -233,7 +233,8 @@ class RunExecutor:
         try:
             if deps.give_up.is_set():
                 raise MogrunError(f"no answer within {CANCEL_GRACE:g}s of the signal")
-            started = kind.start(track, deadline=time.monotonic() + CANCEL_GRACE)
+            # Sent once more, not retried: one look for a run an earlier attempt made.
+            started = kind.start(track, deadline=time.monotonic() + CANCEL_GRACE, retry=False)
         except MogrunError as exc:
             deps.channel.notice(mask(
                 f"interrupted while its start was unanswered; whether the run exists is "

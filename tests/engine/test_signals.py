@@ -242,6 +242,23 @@ def test_ctrl_c_while_a_lost_start_is_retried_finds_the_run_and_cancels_it(emula
     assert "never started" not in out + err and "Traceback" not in err
 
 
+def test_ctrl_c_while_a_dropped_start_is_retried_sends_it_once_more_only(emulator, tmp_path):
+    """After the signal the start was sent 'once more' through a whole new retry
+    cycle (retry 1 ... retry 5 again): 9 POSTs where the policy allows 6, and
+    seconds more before the exit."""
+    emulator.add_fault("start", "drop", count=50)
+    with running(spawn(emulator, tmp_path, "long")) as proc:
+        until(lambda: emulator.count("POST", "/runs", path="/runs") >= 2, "a retry", proc)
+        before = emulator.count("POST", "/runs", path="/runs")
+        out, err, elapsed = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    sent = emulator.count("POST", "/runs", path="/runs") - before
+    assert sent <= 2, emulator.requests  # the attempt in flight, and the one look after
+    assert "whether the run exists is unknown" in err
+    assert elapsed < 5.0
+    assert emulator.runs == []
+
+
 def test_ctrl_c_in_a_503s_retry_wait_starts_no_run(emulator, tmp_path):
     """A start answered 503 (the server's limit service down: asked before any run
     is made) and held by its Retry-After when Ctrl-C lands: the start was sent
