@@ -908,9 +908,20 @@ def cancel_command(state: CliState, target: str) -> int:
                              "starts nothing more, and cancels what it started."])
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
-        client = api_client(state, taskfile)
+        import threading
+        import time
+
+        from mogrun.cli.connect import connect
+        from mogrun.engine.signals import InterruptibleSleep
+
+        if state.local:
+            api_client(state, taskfile)  # --local: said as for status and logs
+        stop = threading.Event()  # set at the first signal: a retry's wait ends there
+        sleeper = InterruptibleSleep(stop, time.sleep)
+        client = connect(state, taskfile=taskfile, sleep=sleeper).client
         return _cancel_all(state, client, history,
-                           located(state, client, taskfile, history, targets, "cancel"))
+                           located(state, client, taskfile, history, targets, "cancel"),
+                           stop, sleeper)
     finally:
         history.close()
 
@@ -924,35 +935,44 @@ def _named(target: Target) -> str:
         f"{target.run_id} ({target.label})")
 
 
-def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Target]) -> int:
+def _cancel_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
+                stop: Any, sleeper: Any) -> int:
     """Every run gets its cancel even when the server refuses one (a run it no longer
     knows): that one is an error line, the rest go on, and the exit code is 1. A
-    signal sends no more cancels (the one in flight is answered; a second signal
-    leaves it): each run whose cancel was not sent, or not answered, is named with
-    its command, and the exit code is the signal's, as ``run`` does."""
+    signal sends no more cancels, nor retries of one (``stop`` ends a retry's wait,
+    ``sleeper``'s; the request in flight is answered; a second signal leaves it):
+    each run whose cancel was not sent, or not answered, is named with its command,
+    and the exit code is the signal's, as ``run`` does."""
     from mogrun.engine.signals import ForcedExit, SignalWatch
 
     pending = list(targets)  # pending[0] is in flight while a cancel is sent
-    with SignalWatch(on_first=lambda code: _say_cancel_signal(code, pending)) as watch:
+    in_flight = [False]  # its cancel was sent, its answer (or retry) cut short
+    with SignalWatch(stop, on_first=lambda code: _say_cancel_signal(code, pending)) as watch:
         try:
-            code = _cancel_each(state, client, history, pending, watch)
+            code = _cancel_each(state, client, history, pending, watch, sleeper, in_flight)
         except ForcedExit as forced:
             return _cancels_left(state, pending, forced.exit_code, in_flight=True)
     if watch.exit_code is None:
         return code
-    return _cancels_left(state, pending, watch.exit_code, worst=code)
+    return _cancels_left(state, pending, watch.exit_code, worst=code, in_flight=in_flight[0])
 
 
 def _cancel_each(state: CliState, client: Any, history: Any, pending: list[Target],
-                 watch: Any) -> int:
+                 watch: Any, sleeper: Any, in_flight: list[bool]) -> int:
     """Send the cancels of ``pending`` in turn, each removed once answered, until all
     are or a signal lands (``watch``). One run's refusal is an error (exit 1)."""
+    from mogrun.errors import Interrupted
+
     failed = False
     single = len(pending) == 1
     while pending and not watch.interrupted:
         target = pending[0]
         try:
-            _cancel_one(state, client, history, target)
+            with sleeper.armed():
+                _cancel_one(state, client, history, target)
+        except Interrupted:  # a signal during a retry's wait: no more tries
+            in_flight[0] = True
+            break
         except RequestRefusedError as exc:
             if single:
                 raise

@@ -259,6 +259,25 @@ def test_ctrl_c_while_a_dropped_start_is_retried_sends_it_once_more_only(emulato
     assert emulator.runs == []
 
 
+def test_ctrl_c_during_a_cancels_retry_wait_exits_with_the_signals_code(emulator, tmp_path):
+    """`mogrun cancel` said "sending no more cancels", then sent every retry of the
+    one it was retrying (503s) and exited 69 some 14 s later, not 130."""
+    detached = spawn(emulator, tmp_path, "run", "--detach", "long")
+    assert detached.wait(timeout=20) == 0, detached.communicate()
+    (run_id,) = emulator.runs
+    emulator.add_fault("cancel", "503", count=50, retry_after=3)
+    with running(spawn(emulator, tmp_path, "cancel", run_id)) as proc:
+        until(lambda: emulator.count("POST", f"/runs/{run_id}/cancel"), "the first cancel", proc)
+        time.sleep(0.3)  # in its retry's wait
+        out, err, elapsed = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 2.0
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1  # no retry after the signal
+    assert f"cancel sent, not yet answered: {run_id} (long); see whether it ended with: " \
+           f"mogrun status {run_id}" in err, err
+    assert err.splitlines()[-1] == "exit code 130", err
+
+
 def test_ctrl_c_in_a_503s_retry_wait_starts_no_run(emulator, tmp_path):
     """A start answered 503 (the server's limit service down: asked before any run
     is made) and held by its Retry-After when Ctrl-C lands: the start was sent
