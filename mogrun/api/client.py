@@ -516,7 +516,9 @@ class MogplexClient:
             lines.append(f"The API URL is {self.api_url} (from {source_words(self.url_source)}); "
                          "check it and that the server is reachable.")
         retry_after = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimitedError) and retry_after is not None:
+        if retry_after is not None and (isinstance(error, RateLimitedError)
+                                        or retry_after >= LONG_RETRY_AFTER):
+            # A 503 asking for an hour was given up at once, without a word of it.
             message += (f"; try again after {clock_in(retry_after)} "
                         f"(in {format_duration(math.ceil(retry_after))})")
         return error.evolve(message=message, context=tuple(lines))
@@ -527,6 +529,11 @@ class MogplexClient:
     ) -> RequestInfo:
         url = self.api_url + path + (f"?{_query(params)}" if params else "")
         return RequestInfo(method, url, key)
+
+
+# A Retry-After this long on an answer other than a 429 (a 503's, a proxy's) is said
+# when the request is given up: no retry policy waits it, and it says when to come back.
+LONG_RETRY_AFTER = 60.0
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,20 @@ def test_a_retry_after_past_max_delay_gives_that_job_up_and_holds_back_no_other(
     assert mogrun_emulator.count("POST", "/runs", status=202) == 1  # the next job ran
 
 
+@pytest.mark.parametrize("command", [("repos",), ("run", "first")])
+def test_a_503_asking_for_an_hour_says_when_to_come_back(mogrun_cli, mogrun_emulator, tmp_path,
+                                                        command):
+    """It was given up at once with 'Gave up after 1 attempt.' and no word of the
+    hour the server asked for, where a 429 says when to try again."""
+    write_taskfile(tmp_path, GIVE_UP)
+    mogrun_emulator.add_fault("repos", "503", retry_after=3600)
+    mogrun_emulator.add_fault("start", "503", retry_after=3600)
+    result = mogrun_cli(*command, cwd=tmp_path, env=FAST)
+    assert result.exit_code in (1, 69), result
+    assert "HTTP 503); try again after " in result.output and "(in 1h)" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.mogrun_emulator(limits=Limits(requests=2, window=2.0, starts=((100, 60.0),)))
 def test_a_request_limit_429_on_a_start_is_called_the_request_limit(mogrun_cli, mogrun_emulator,
                                                                     tmp_path):
