@@ -94,15 +94,16 @@ def backoff_delay(
 
     A server's Retry-After is honoured exactly (up to ``max_delay``); otherwise
     exponential backoff with full jitter: uniform(0, min(max_delay, 0.5 * 2**(n-1))).
-    A Retry-After of 0 (a proxy's; the server never says less than 1) says no
-    more than none does: taken at its word, every attempt would go in one second.
+    A Retry-After under a second (a proxy's ``0`` or ``0.001``; the server never
+    says less than 1) says no more than none does: taken at its word, every
+    attempt would go in one second. The backoff then waits at least that long.
     """
     if attempt > attempts:
         return None
-    if retry_after is not None and retry_after > 0:
+    if retry_after is not None and retry_after >= 1:
         return None if retry_after > max_delay else float(retry_after)
     ceiling = min(max_delay, BASE_DELAY * 2 ** min(attempt - 1, 62))
-    return uniform(0.0, ceiling)
+    return max(uniform(0.0, ceiling), retry_after or 0.0)
 
 
 @hookimpl

@@ -484,7 +484,9 @@ class MogplexClient:
         what = "" if at.job is not None else f"{self._endpoint(at.info)}: "
         if isinstance(error, RateLimitedError):
             limit = "start limit" if _start_limit(error, at.kind) else "request limit"
-            said = " after its Retry-After" if getattr(error, "retry_after", None) else ""
+            # Under a second it is a proxy's, backed off (the retry plugin's rule).
+            said = " after its Retry-After" if (getattr(error, "retry_after", None) or 0) >= 1 \
+                else ""
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
                 f"{at.number}{said}", wait, job=at.job_name, run=at.run)

@@ -223,10 +223,20 @@ def test_backoff_delay_properties(attempt, attempts, max_delay, retry_after, see
                               retry_after=retry_after, uniform=rng.uniform)
     if attempt > attempts:
         assert got is None
-    elif retry_after:
+    elif retry_after is not None and retry_after >= 1:  # the server's, honoured exactly
         assert got == (None if retry_after > max_delay else retry_after)
-    else:
-        assert 0.0 <= got <= min(max_delay, 0.5 * 2 ** (attempt - 1))
+    else:  # none, or a proxy's under a second: the backoff, and at least that
+        floor = retry_after or 0.0
+        assert floor <= got <= max(floor, min(max_delay, 0.5 * 2 ** (attempt - 1)))
+
+
+@pytest.mark.parametrize("retry_after", [0.001, 0.5])
+def test_a_sub_second_retry_after_is_backed_off_not_taken_at_its_word(retry_after):
+    """Retry-After: 0.001 spent all six attempts in 10 ms, each announced as a
+    retry 'after its Retry-After'."""
+    waits = [retry.backoff_delay(attempt=n, attempts=5, max_delay=30.0, retry_after=retry_after,
+                                 uniform=lambda low, high: high) for n in range(1, 6)]
+    assert waits == [max(retry_after, 0.5 * 2 ** (n - 1)) for n in range(1, 6)]
 
 
 def test_a_proxys_retry_after_0_is_backed_off_end_to_end(tmp_path, mogrun_emulator, mogrun_cli,
