@@ -168,9 +168,17 @@ class GithubReporter(PlainReporter):
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
         """The step still gets its summary and outputs: ``run_ids`` names the runs left
-        going too, which an ``if: always()`` step may want to cancel."""
-        if not self.summarized:
-            self.summary(self._so_far.at_exit(cancelling), exit_code)
+        going too, which an ``if: always()`` step may want to cancel; and each run
+        that did not pass, of a job not finished, its ``::error::`` (GitHub cancels
+        a job with SIGINT, then SIGTERM: this is how its runs end there)."""
+        if self.summarized:
+            return
+        results = self._so_far.at_exit(cancelling)
+        with self._lock:
+            for result in results:
+                if result.job not in self._finished and is_failing(result):
+                    self._to_job(result.job, _COMMAND, self._error_annotation(result))
+        self.summary(results, exit_code)
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self._so_far.finished(results)
@@ -179,15 +187,19 @@ class GithubReporter(PlainReporter):
             warnings = self._warnings.pop(job.name, [])
             failed = [result for result in results if is_failing(result)]
             for result in failed:
-                title = command_property(f"mogrun: {result.job}")
-                detail = clip(self._safe(f"{result.job} {result.repo}: "
-                                         f"{result_detail(result)}"), ANNOTATION_LIMIT)
-                self._to_job(job.name, _COMMAND, f"::error title={title}::{command_data(detail)}")
+                self._to_job(job.name, _COMMAND, self._error_annotation(result))
             for warning in [] if failed else warnings:
                 self._to_job(job.name, _COMMAND, warning)
             self._finished.add(job.name)
             if self._owner == job.name or job.name in self._waiting:
                 self._close_group()
+
+    def _error_annotation(self, result: RunResult) -> str:
+        """A run that did not pass, as its one ``::error::``, with the reason."""
+        title = command_property(f"mogrun: {result.job}")
+        detail = clip(self._safe(f"{result.job} {result.repo}: {result_detail(result)}"),
+                      ANNOTATION_LIMIT)
+        return f"::error title={title}::{command_data(detail)}"
 
     def summary(self, results: tuple[RunResult, ...], exit_code: int,
                 rerun: str | None = None) -> None:

@@ -189,6 +189,10 @@ def test_second_ctrl_c_under_github_actions_still_gives_the_runs_ids(emulator, t
     assert sorted(outputs["run_ids"].split()) == sorted(runs), outputs
     assert outputs["exit_code"] == "130"
     assert (tmp_path / "summary.md").read_text().count("## mogrun") == 1
+    # Each run left going is annotated, as a failed run is (there were none).
+    errors = [line for line in out.splitlines() if line.startswith("::error ")]
+    assert sorted(e.split("::", 2)[2].split(":", 1)[0] for e in errors) == [
+        "long acme/api", "long acme/web"], out
 
 
 def test_second_ctrl_c_exits_at_once_naming_runs_left_going(emulator, tmp_path):
