@@ -25,7 +25,7 @@ from mogrun.engine.history import FOREVER, History, HistoryLocked, HistoryRow, g
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
-from mogrun.masking import mask
+from mogrun.masking import mask, mask_data
 from mogrun.models import ResolvedJob
 from mogrun.outcomes import Outcome, left_going_message
 from mogrun.runs import RunResult, RunState
@@ -44,7 +44,9 @@ def request_json(track: RunTrack) -> str:
         from mogrun.api.automations import trigger_body
 
         body = trigger_body(track.request.repo_id or track.request.repo, track.plan.inputs)
-    return mask(json.dumps(body, sort_keys=True), track.secrets)
+    # Masked as data, then written: a secret holding '"', '\\' or a non-ASCII letter
+    # reads escaped in JSON text, where masking the text would not find it.
+    return json.dumps(mask_data(body, track.secrets), sort_keys=True)
 
 
 def recorded_automation(job: ResolvedJob) -> str:

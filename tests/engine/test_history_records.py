@@ -4,6 +4,8 @@ is one warning, not a lost result; a repo named from env is stored masked."""
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import history_rows, json_lines
 
 VETO_PLUGIN = """
@@ -102,6 +104,31 @@ def test_the_token_pasted_into_a_prompt_is_masked_everywhere(project, mogrun,
         stored = " ".join(str(value) for row in db.execute("SELECT * FROM runs")
                           for value in row)
     assert token not in stored
+
+
+@pytest.mark.parametrize("secret", ['pa"ssSecret123', "back\\slash99", "p\u00e4ssw\u00f6rd",
+                                    'hunter2"XYZ\n'])
+def test_a_secret_json_writes_escaped_is_masked_in_the_stored_request(project, mogrun, secret):
+    """The request was masked as JSON text: a secret holding a quote, a backslash
+    or a non-ASCII letter reads escaped there (pa\\"ss, p\\u00e4ss), was not found,
+    and was kept in history.db and shown by history --json. An automation's
+    input is stored the same way."""
+    import json
+    import sqlite3
+
+    root = project("""
+        [jobs.leak]
+        repo = "acme/api"
+        prompt = "token {{ env.MY_SECRET }}\\n@emulator duration=0.2s"
+    """)
+    env = {"MY_SECRET": secret}
+    assert mogrun("leak", env=env).exit_code == 0
+    [row] = history_rows(mogrun)
+    assert json.loads(row["request"])["prompt"].startswith("token ***")
+    with sqlite3.connect(root / ".mogrun" / "history.db") as db:
+        stored = " ".join(str(value) for row in db.execute("SELECT * FROM runs")
+                          for value in row)
+    assert secret not in stored and json.dumps(secret)[1:-1] not in stored, stored
 
 
 def test_a_finished_run_keeps_its_terminal_status_with_its_result(project, mogrun):
