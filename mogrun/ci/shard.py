@@ -16,7 +16,7 @@ the dependants with ``--no-deps`` (the generated workflow does exactly that).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -111,24 +111,36 @@ def most_legs(settings: Mapping[str, Any]) -> int | None:
     return min(_limits(settings).values(), default=None)
 
 
-def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any],
-             shard: Shard) -> list[ResolvedJob]:
+# How the refusal of a leg with needs spells its two commands: the needs' run, and
+# the leg's own once they passed (``mogrun run JOB --no-deps --shard I/N``).
+Spelling = Callable[[Sequence[str]], str]
+
+
+def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any], shard: Shard, *,
+             needs_run: Spelling | None = None, then: Spelling | None = None
+             ) -> list[ResolvedJob]:
     """``--shard I/N``: the jobs with only this leg's runs, as ``run`` and its dry run
     both take them: more legs than a limit of the token can be split into is exit 2
-    for either, so the dry run says what the run would."""
+    for either, so the dry run says what the run would. ``needs_run`` and ``then``
+    spell the commands a leg with needs is told to use (the invocation's own
+    options, ``rerun``'s verb)."""
     shared_settings(settings, shard.count)  # refuses too many legs
-    return slice_jobs(jobs, shard)
+    return slice_jobs(jobs, shard, needs_run=needs_run, then=then)
 
 
-def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard) -> list[ResolvedJob]:
+def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard, *, needs_run: Spelling | None = None,
+               then: Spelling | None = None) -> list[ResolvedJob]:
     """Each job with only this leg's runs; jobs left with no run are dropped."""
-    _refuse_needs(jobs, shard)
+    _refuse_needs(jobs, shard, needs_run or (lambda names: f"mogrun run {' '.join(names)}"),
+                  then or (lambda names: f"mogrun run {' '.join(names)} --no-deps "
+                                         f"--shard {shard}"))
     sliced = [replace(job, runs=tuple(run for k, run in enumerate(job.runs) if shard.owns(k)))
               for job in jobs]
     return [job for job in sliced if job.runs]
 
 
-def _refuse_needs(jobs: Sequence[ResolvedJob], shard: Shard) -> None:
+def _refuse_needs(jobs: Sequence[ResolvedJob], shard: Shard, needs_run: Spelling,
+                  then: Spelling) -> None:
     names = {job.name for job in jobs}
     for job in jobs:
         needed = [n for n in job.needs if n in names]
@@ -136,5 +148,5 @@ def _refuse_needs(jobs: Sequence[ResolvedJob], shard: Shard) -> None:
             raise UsageError(
                 f'--shard {shard}: job "{job.name}" needs "{needed[0]}", and a leg cannot wait '
                 "for the other legs' runs of it",
-                context=[f"Run the needs first (mogrun run {' '.join(needed)}), then "
-                         f"mogrun run {job.name} --no-deps --shard {shard}."])
+                context=[f"Run the needs first ({needs_run(needed)}), then "
+                         f"{then([job.name])}."])

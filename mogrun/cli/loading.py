@@ -419,7 +419,18 @@ def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSess
     slots = sandboxes_override(state.env)  # the slots the session will share out
     if slots is not None:
         settings["sandboxes"] = slots
-    leg = loaded._replace(jobs=leg_jobs(loaded.jobs, settings, shard))
+    from mogrun.cli.run_cmd import rerun_command
+    from mogrun.textsafety import shell_word
+
+    def spelled(verb: str, **options: Any) -> Callable[[Sequence[str]], str]:
+        # The invocation's -f, --url, --set ...: what shaped its requests (rerun_command).
+        prefix = rerun_command(state, verb=verb, **options)
+        return lambda names: " ".join([prefix, *map(shell_word, names)])
+
+    verb = "rerun" if state.command == "rerun" else "run"
+    leg = loaded._replace(jobs=leg_jobs(
+        loaded.jobs, settings, shard, needs_run=spelled("run"),
+        then=spelled(verb, shard=shard, no_deps=True)))
     if not leg.jobs:
         state.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",
                    err=True)

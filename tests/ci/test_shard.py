@@ -234,7 +234,8 @@ def test_a_sharded_job_with_its_needs_is_refused_with_the_way_out(project) -> No
     assert result.err.splitlines() == [
         "Error: --shard 2/3: job \"fan\" needs \"prep\", and a leg cannot wait for the other "
         "legs' runs of it",
-        "Run the needs first (mogrun run prep), then mogrun run fan --no-deps --shard 2/3."]
+        "Run the needs first (mogrun --no-plugins run prep), then mogrun --no-plugins run "
+        "--no-deps --shard 2/3 fan."]  # with the options that shaped it (here --no-plugins)
 
 
 @pytest.mark.parametrize("dry_run", [(), ("-n",)])

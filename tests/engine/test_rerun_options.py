@@ -306,6 +306,33 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
 
 
+def test_a_rerun_leg_with_needs_is_told_to_rerun_not_run(project, mogrun,
+                                                          mogrun_emulator) -> None:
+    """Refused for its needs, a rerun leg was told 'then mogrun run dep --no-deps
+    --shard 1/3': a run that starts every run of the leg under new keys (the
+    passed ones too), without the --set that shaped the failed requests."""
+    project("""
+        [vars]
+        st = "success"
+        [jobs.prep]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.1s"
+        [jobs.dep]
+        repo = ["acme/api", "acme/web", "acme/worker"]
+        prompt = "@emulator duration=0.1s status={{ st }}"
+        needs = ["prep"]
+    """)
+    first = mogrun("--set", "st=failed", "run", "dep", "--no-deps", "--shard", "1/3")
+    assert first.exit_code == 1, first
+    before = len(mogrun_emulator.runs)
+    result = mogrun("--set", "st=failed", "rerun", "--shard", "1/3")
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[-1] == (
+        "Run the needs first (mogrun --set st=failed run prep), then mogrun --set st=failed "
+        "rerun --no-deps --shard 1/3 dep.")
+    assert len(mogrun_emulator.runs) == before
+
+
 def test_nothing_to_rerun_still_gives_a_ci_step_its_outputs(project, mogrun, tmp_path) -> None:
     """It wrote no $GITHUB_OUTPUT and no step summary (a later step reading
     steps.X.outputs.exit_code got ''), and --json ended with no summary line."""
