@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from mogrun.textsafety import escape_agent_text
 
 PREVIEW_BYTES = 80
 
 
-def escape_text(text: str, limit: int | None = None, secrets: Iterable[str] = ()) -> str:
+def escape_text(text: str, limit: int | None = None, secrets: Sequence[str] = ()) -> str:
     """Text from the network made safe to print, cut to ``limit`` characters, with
     ``secrets`` masked first: a token the server echoes, cut in two by the limit,
     is no longer found by the masking every message gets later."""
@@ -18,7 +18,7 @@ def escape_text(text: str, limit: int | None = None, secrets: Iterable[str] = ()
     return escape_agent_text(text)
 
 
-def preview(body: bytes, secrets: Iterable[str] = ()) -> str:
+def preview(body: bytes, secrets: Sequence[str] = ()) -> str:
     """The first bytes of a body, escaped, for an error message (``secrets`` masked
     before the cut, as ``escape_text`` masks them)."""
     if not body:
@@ -29,11 +29,11 @@ def preview(body: bytes, secrets: Iterable[str] = ()) -> str:
     return f'"{escape_text(head)}"{more}'
 
 
-def _longest(secrets: Iterable[str]) -> int:
+def _longest(secrets: Sequence[str]) -> int:
     return max((len(secret) for secret in secrets), default=0)
 
 
-def _masked(text: str, secrets: Iterable[str]) -> str:
+def _masked(text: str, secrets: Sequence[str]) -> str:
     from mogrun.masking import mask
 
     return mask(text, secrets)
