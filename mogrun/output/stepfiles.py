@@ -86,8 +86,9 @@ class StepFiles:
         lines.append("|" + " --- |" * len(SUMMARY_HEADERS))
         lines += ["| " + " | ".join(markdown_cell(clip(c, CELL_LIMIT)) for c in row) + " |"
                   for row in rows]
-        if not rows:  # a shard leg with nothing to do: a sentence, not an empty table
-            lines[2:] = ["No runs: nothing to do here."]
+        if not rows:  # an empty shard leg, a rerun with none to start: a sentence, not an
+            # empty table ("nothing to do" would be wrong where what failed is still going)
+            lines[2:] = ["No run was started."]
         count = sum(1 for result in results if is_failing(result))
         reasons = [f"- {markdown_cell(line)}" for line in tail[:count]]
         ends = [f"- {markdown_cell(line)}" for line in tail[count:-1]]

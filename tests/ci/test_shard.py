@@ -259,7 +259,7 @@ def test_a_leg_with_no_runs_still_writes_its_outputs(project, tmp_path) -> None:
     assert result.code == 0, result
     assert outputs.read_text().splitlines() == ["run_ids=", "branches=", "exit_code=0"]
     # The step summary says so, rather than show a table with no rows.
-    assert "No runs: nothing to do here." in (tmp_path / "summary.md").read_text()
+    assert "No run was started." in (tmp_path / "summary.md").read_text()
     assert "| job |" not in (tmp_path / "summary.md").read_text()
     summary = project.run("--json", "run", "prep", "--shard", "2/2")
     assert [json.loads(line) for line in summary.out.splitlines()] == [

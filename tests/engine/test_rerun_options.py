@@ -349,7 +349,7 @@ def test_nothing_to_rerun_still_gives_a_ci_step_its_outputs(project, mogrun, tmp
     assert result.exit_code == 0, result
     assert "nothing to rerun: every run of the latest invocation passed" in result.stderr
     assert outputs.read_text().splitlines() == ["run_ids=", "branches=", "exit_code=0"]
-    assert "No runs: nothing to do here." in summary.read_text()
+    assert "No run was started." in summary.read_text()
     assert "::error" not in result.stdout
     lines = json_lines(mogrun("--json", "rerun").stdout)
     assert lines == [{"type": "summary", "exit_code": 0, "results": [], "rerun": None}]
