@@ -46,11 +46,12 @@ def listed_twice(repos: list[str], how: str = "") -> list[tuple[int, str]]:
     """Each repo that repeats one listed before it (GitHub ignores case), by its
     index: ``lists 'Acme/API' twice (as 'acme/api' before it; GitHub ignores
     case)``; ``how`` says what the repos are (``" templated"``)."""
-    first: dict[str, str] = {}
+    first: dict[str, int] = {}
     found = []
     for index, repo in enumerate(repos):
-        seen = first.setdefault(repo.strip().casefold(), repo)
-        if seen is not repo and repo.strip():
+        earlier = first.setdefault(repo.strip().casefold(), index)
+        if earlier != index and repo.strip():
+            seen = repos[earlier]
             same = seen.strip() == repo.strip()
             found.append((index, f"lists{how} {toml_repr(repo)} twice" if same else
                           f"lists{how} {toml_repr(repo)} twice (as {toml_repr(seen)} before "

@@ -199,3 +199,14 @@ def test_a_prompts_length_is_javascripts_in_utf16_code_units(text) -> None:
     from mogrun.taskfile.limits import server_length
 
     assert server_length(text) == sum(2 if ord(char) > 0xFFFF else 1 for char in text)
+
+
+def test_a_repo_repeated_as_the_very_same_string_is_found() -> None:
+    """The repeat was told by identity: the same str object twice (what one
+    rendering of one template can give) read as no repeat at all."""
+    from mogrun.taskfile.schema import listed_twice
+
+    repo = "acme/api"
+    assert listed_twice([repo, repo, "Acme/API"]) == [
+        (1, "lists 'acme/api' twice"),
+        (2, "lists 'Acme/API' twice (as 'acme/api' before it; GitHub ignores case)")]
