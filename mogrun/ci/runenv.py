@@ -38,7 +38,7 @@ _GITHUB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHELL_OWNED = frozenset({
     "_", "ENV", "EPOCHREALTIME", "EPOCHSECONDS", "HISTCMD", "IFS", "LINENO", "OLDPWD",
     "OPTERR", "OPTIND", "PPID", "PS4", "RANDOM", "SHELLOPTS", "SHLVL", "SRANDOM",
-    "COMP_WORDBREAKS"})
+    "COMP_WORDBREAKS", "BASH", "BASHOPTS", "BASHPID"})
 
 
 def github_name_problem(name: str) -> str | None:
@@ -50,7 +50,7 @@ def github_name_problem(name: str) -> str | None:
     if name.upper().startswith("GITHUB_"):
         return ("no GitHub secret or variable name starts with GITHUB_; rename it, unless "
                 "it is one the runner sets itself (such as GITHUB_RUN_ID)")
-    if name in _SHELL_OWNED or name.startswith("BASH"):
+    if name in _SHELL_OWNED or name.startswith("BASH_"):  # not BASHFUL_TOKEN: not bash's
         return (f"bash, the step's shell, sets or reads {name} itself, so mogrun would not "
                 "see the secret's value; rename it")
     return None

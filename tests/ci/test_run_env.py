@@ -118,7 +118,8 @@ def test_the_run_line_gives_each_name_its_own_value_in_bash(project, tmp_path) -
     project.write("""
         [jobs.j]
         repo = "acme/api"
-        prompt = "{{ env.name }} {{ env.other | default('-') }} {{ env.RANDOM }} {{ env.BASH_ENV }}"
+        prompt = '''{{ env.name }} {{ env.other | default("-") }}
+        {{ env.RANDOM }} {{ env.BASH_ENV }} {{ env.BASHFUL }}'''
         schedule = "23 3 * * *"
     """)
     flow, _ = generated(project, warnings=tuple(
@@ -126,7 +127,7 @@ def test_the_run_line_gives_each_name_its_own_value_in_bash(project, tmp_path) -
         f"sets or reads {shells} itself, so mogrun would not see the secret's value; rename it"
         for shells in ("BASH_ENV", "RANDOM")))
     run = step(flow["jobs"]["j"], "mogrun run")
-    assert run["env"] == passed("name", "other")  # the shell's own names are not passed
+    assert run["env"] == passed("BASHFUL", "name", "other")  # not the shell's own names
     # The line as the runner runs it (bash -e), mogrun stood in for by a script
     # that prints what it was given.
     shown = tmp_path / "bin" / "mogrun"
