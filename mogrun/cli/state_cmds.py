@@ -259,14 +259,15 @@ def row_label(history: Any, row: Any) -> str:
     return f"{row.job}:{row.repo}" if history.is_fan_out(row) else row.job
 
 
-def api_client(state: CliState, taskfile: Any) -> Any:
-    """The client of ``status``, ``logs``, ``cancel``."""
+def api_client(state: CliState, taskfile: Any, sleep: Any = None) -> Any:
+    """The client of ``status``, ``logs``, ``cancel`` (``sleep``: how its retries
+    wait, ``cancel``'s ended by a signal)."""
     if state.local:
         raise UsageError("--local runs live only inside the invocation that started them",
                          context=["Their recorded state: mogrun --local status"])
     from mogrun.cli.connect import connect
 
-    return connect(state, taskfile=taskfile).client
+    return connect(state, taskfile=taskfile, sleep=sleep).client
 
 
 def _echo_safe(text: str, err: bool = False) -> None:
@@ -911,14 +912,11 @@ def cancel_command(state: CliState, target: str) -> int:
         import threading
         import time
 
-        from mogrun.cli.connect import connect
         from mogrun.engine.signals import InterruptibleSleep
 
-        if state.local:
-            api_client(state, taskfile)  # --local: said as for status and logs
         stop = threading.Event()  # set at the first signal: a retry's wait ends there
         sleeper = InterruptibleSleep(stop, time.sleep)
-        client = connect(state, taskfile=taskfile, sleep=sleeper).client
+        client = api_client(state, taskfile, sleeper)
         return _cancel_all(state, client, history,
                            located(state, client, taskfile, history, targets, "cancel"),
                            stop, sleeper)
