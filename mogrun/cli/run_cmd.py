@@ -314,10 +314,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                        err=True)
             # Held back behind a run still going: what did not pass has not passed
             # (`mogrun rerun && deploy` must not go ahead), as `run` says of a skip.
-            code = 1 if select.held else 0
-            reporter.session_started(())  # the summary every session gives (no_runs)
-            reporter.summary((), code)
-            return code
+            return _summary_of_none(reporter, 1 if select.held else 0)
         held_back = () if select is None else select.held_back
         held = {job.name: why for job, why in held_back}
         if held:  # in graph order with the rest, recorded as not started
@@ -351,12 +348,19 @@ def no_runs(state: CliState, exit_code: int = 0) -> int:
     exit code, the step summary) for the steps that read it."""
     reporter = new_reporter(state)
     try:
-        reporter.session_started(())
-        reporter.summary((), exit_code)
+        _summary_of_none(reporter, exit_code)
     finally:
         reporter.close()
     if getattr(reporter, "summarized", False):
         state.github_failures = None  # its summary said how the invocation ended
+    return exit_code
+
+
+def _summary_of_none(reporter: Any, exit_code: int) -> int:
+    """A session of no run, summarized: ``exit code N``, ``--json``'s summary line,
+    GitHub's step outputs and summary."""
+    reporter.session_started(())
+    reporter.summary((), exit_code)
     return exit_code
 
 
