@@ -470,13 +470,16 @@ class MogplexClient:
         wait = max(0.0 if delay is True else float(delay), retry_after or 0.0)
         if at.deadline is not None and self.budget.clock() + wait > at.deadline:
             raise self._gave_up(error, at, f"waiting {wait:.1f} s would pass the deadline")
-        self._announce(error, at, wait)
+        # What the wait says is what set it: the server's Retry-After, or the policy's
+        # backoff (which a proxy's sub-second Retry-After leaves to it).
+        self._announce(error, at, wait, honoured=bool(retry_after) and wait == retry_after)
         if isinstance(error, RateLimitedError):
             self.budget.pause(wait, starts_only=_start_limit(error, at.kind))
         if wait > 0:
             self.budget.sleep(wait)
 
-    def _announce(self, error: MogrunError, at: _Attempt, wait: float) -> None:
+    def _announce(self, error: MogrunError, at: _Attempt, wait: float, *,
+                  honoured: bool) -> None:
         if self._tracer:
             self._tracer.note(f"retrying {at.info} in {wait:.1f} s (attempt {at.number + 1})",
                               at.secrets)
@@ -484,9 +487,7 @@ class MogplexClient:
         what = "" if at.job is not None else f"{self._endpoint(at.info)}: "
         if isinstance(error, RateLimitedError):
             limit = "start limit" if _start_limit(error, at.kind) else "request limit"
-            # Under a second it is a proxy's, backed off (the retry plugin's rule).
-            said = " after its Retry-After" if (getattr(error, "retry_after", None) or 0) >= 1 \
-                else ""
+            said = " after its Retry-After" if honoured else ""
             notice = Wait.for_seconds(
                 WaitKind.RATE_LIMITED, f"{what}the API answered 429 ({limit}); retry "
                 f"{at.number}{said}", wait, job=at.job_name, run=at.run)
