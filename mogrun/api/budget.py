@@ -86,21 +86,25 @@ class _Window:
     def others(self, now: float) -> int:
         """Requests other than polls still counted (in flight or answered within
         the span; one in flight at the head keeps later ones counted a little longer)."""
-        cutoff = now - self.span
-        others = self.other_tickets
-        while others and others[0].time <= cutoff:
-            others.popleft()
-        return len(others)
+        return len(self._aged_out(self.other_tickets, now))
 
-    def wait(self, now: float) -> float:
-        """Seconds until one more fits (0 now; +inf while only in-flight ones block).
+    def counted(self, now: float) -> int:
+        """Requests still counted, polls included."""
+        return len(self._aged_out(self.tickets, now))
 
-        Tickets are kept in send order; the answered ones at the head leave as
-        they age out, so the common case costs O(1) even with a lifted limit."""
+    def _aged_out(self, tickets: deque[Ticket], now: float) -> deque[Ticket]:
+        """``tickets`` without those at the head answered a span ago or more.
+        Tickets are kept in send order, so the common case costs O(1) even with a
+        lifted limit."""
         cutoff = now - self.span
-        tickets = self.tickets
         while tickets and tickets[0].time <= cutoff:
             tickets.popleft()
+        return tickets
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more fits (0 now; +inf while only in-flight ones block)."""
+        cutoff = now - self.span
+        tickets = self._aged_out(self.tickets, now)
         if len(tickets) < self.limit:
             return 0.0
         times = sorted(t.time for t in tickets if t.time > cutoff)
@@ -354,12 +358,7 @@ class RequestBudget:
     def used(self) -> float:
         """The share of the request window now taken (0 to 1 or more)."""
         with self._lock:
-            now = self.clock()
-            cutoff = now - self._requests.span
-            tickets = self._requests.tickets
-            while tickets and tickets[0].time <= cutoff:
-                tickets.popleft()
-            return len(tickets) / self.requests_per_minute
+            return self._requests.counted(self.clock()) / self.requests_per_minute
 
     def poll_interval(self, active_runs: int) -> float:
         """How often each of ``active_runs`` runs may poll.
