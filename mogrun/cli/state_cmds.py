@@ -670,9 +670,9 @@ def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
         final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
         fields.update(outcome=str(final), exit_code=_judged_exit_code(row, final),
                       finished_at=row.finished_at or run.updated_at)
-        from mogrun.engine.run_kind import error_text
+        from mogrun.engine.run_kind import capacity_refusal
 
-        refused = refusal_of(error_text(run)) if final == Outcome.FAILED else None
+        refused = capacity_refusal(run)
         if refused and not row.message:  # a fixed text of the server's: no secret in it
             fields["message"] = refused  # what ``refused_unfollowed`` says
     changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
@@ -809,10 +809,11 @@ def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
     ran; mogrun rerun starts it again``: a run no mogrun followed to its end
     (``--detach``, left going) that the server refused after its start, which a
     followed run would have retried by itself; ``None`` for any other row."""
+    from mogrun.engine.capacity import BootRefusal
     from mogrun.outcomes import Outcome
 
     if (row.outcome != Outcome.FAILED or not row.run_id or not row.job  # rerun knows no other
-            or refusal_of(row.message) is None):
+            or BootRefusal.of(row.message or "") is None):  # as capacity_refusal recorded it
         return None
     from mogrun.cli.run_cmd import command_prefix
 
@@ -830,13 +831,6 @@ def ended_unseen(state: CliState, row: Any) -> str | None:
 
     return ("its --local emulator ended with the mogrun that ran it, before the run's end "
             f"was seen: {command_prefix(state)} rerun starts it again")
-
-
-def refusal_of(error: str) -> str | None:
-    """``error`` when it is the server's refusal of a run for capacity, else ``None``."""
-    from mogrun.engine.capacity import BootRefusal
-
-    return error if error and BootRefusal.of(error) is not None else None
 
 
 def unjudged(state: CliState, history: Any, row: Any) -> str | None:

@@ -101,9 +101,15 @@ class RunKind:
         return Cancelled(state, answer.already_terminal)
 
     def refusal(self, state: RunState) -> str | None:
-        if state.status != RunStatus.FAILED:
-            return None
-        text = error_text(state)
-        from mogrun.engine.capacity import BootRefusal  # lazy: show and check never need it
+        return capacity_refusal(state)
 
-        return text if BootRefusal.of(text) is not None else None
+
+def capacity_refusal(state: RunState) -> str | None:
+    """The server's reason when it refused ``state``'s run for capacity (it failed
+    with ``Too many active sandboxes`` or a boot-rate error), else ``None``."""
+    if state.status != RunStatus.FAILED:
+        return None
+    text = error_text(state)
+    from mogrun.engine.capacity import BootRefusal  # lazy: show and check never need it
+
+    return text if BootRefusal.of(text) is not None else None
