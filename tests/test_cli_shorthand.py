@@ -102,10 +102,12 @@ def test_run_named_keeps_runs_own_usage(mogrun_cli, tmp_path) -> None:
 
 
 def test_a_word_after_double_dash_is_a_job_name(mogrun_cli, tmp_path) -> None:
-    """``mogrun -- -q`` was click's "No such command '-q'" with its usage block:
-    after ``--`` nothing is an option, so it is a job name, said as any unknown one."""
+    """``mogrun -- -q`` was click's "No such command '-q'" with its usage block,
+    and ``mogrun -- a -q`` "No such option '-q'": after ``--`` nothing is an
+    option or a command, so each word is a job name, said as any unknown one."""
     write_taskfile(tmp_path, JOBS)
-    for args, word in ((("--", "-q"), "-q"), (("-q", "--", "--help"), "--help")):
+    for args, word in ((("--", "-q"), "-q"), (("-q", "--", "--help"), "--help"),
+                       (("--", "a", "-q"), "-q"), (("-q", "--", "list"), "list")):
         result = mogrun_cli(*args, cwd=tmp_path)
         assert result.exit_code == 2, result
         assert result.stderr.splitlines() == [f'Error: unknown job "{word}" in mogplex.toml',

@@ -38,36 +38,42 @@ def _is_short_cluster(token: str, table: dict[str, bool]) -> bool:
     return all(table.get("-" + letter) is False for letter in token[1:])
 
 
-def command_index(args: list[str], group: dict[str, bool]) -> int | None:
-    """Where the command word (or first job name) is, after the group's options;
-    ``None`` when an option the group does not know comes first."""
+def _group_options_end(args: list[str], group: dict[str, bool]) -> int:
+    """Where the group's own options end in ``args``: at the first word, ``--``,
+    option the group does not know, or the end."""
     index = 0
     while index < len(args):
         token = args[index]
-        if token == "--":
-            return None
-        if not token.startswith("-"):
+        if token == "--" or not token.startswith("-"):
             return index
         width = _width(token, group)
         if not width:
-            return None
+            return index
         index += width
-    return None
+    return index
+
+
+def command_index(args: list[str], group: dict[str, bool]) -> int | None:
+    """Where the command word (or first job name) is, after the group's options;
+    ``None`` when an option the group does not know (or ``--``) comes first."""
+    index = _group_options_end(args, group)
+    return index if index < len(args) and not args[index].startswith("-") else None
+
+
+def jobs_after_dashes(args: list[str], group: dict[str, bool]) -> bool:
+    """The group's options end at ``--`` (``mogrun --local -- a -q``): every word
+    after it is a job name, as ``make -- -q`` takes it."""
+    index = _group_options_end(args, group)
+    return index < len(args) and args[index] == "--"
 
 
 def route_run_options(args: list[str], group: dict[str, bool]) -> list[str]:
     """``args`` with ``run`` inserted before the first option that is not one of
     the group's own (``-j 8``, ``--detach``, ``-k``...), so the shorthand
     ``mogrun [OPTIONS] JOB...`` takes run's options as ``mogrun run`` does."""
-    index = 0
-    while index < len(args):
-        token = args[index]
-        if not token.startswith("-") or token == "--":
-            return args
-        width = _width(token, group)
-        if not width:
-            return [*args[:index], "run", *args[index:]]
-        index += width
+    index = _group_options_end(args, group)
+    if index < len(args) and args[index].startswith("-") and args[index] != "--":
+        return [*args[:index], "run", *args[index:]]
     return args
 
 

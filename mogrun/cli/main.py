@@ -72,6 +72,7 @@ def command_of(ctx: click.Context) -> str:
 # ctx.meta key: `run` was not typed but implied (`mogrun -k a`, `mogrun a`, or an
 # option the root does not know); its value says whether the line names jobs.
 _IMPLIED_RUN = "mogrun.implied_run"
+_AFTER_DASHES = "mogrun.after_dashes"  # the group's options ended at `--`
 
 
 def _names_jobs(words: list[str]) -> bool:
@@ -98,9 +99,16 @@ class MogrunGroup(click.Group):
         return getattr(module, entry[1])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        from mogrun.cli.argv import command_index, hoist_globals, option_table, route_run_options
+        from mogrun.cli.argv import (
+            command_index,
+            hoist_globals,
+            jobs_after_dashes,
+            option_table,
+            route_run_options,
+        )
 
         group = option_table(self.get_params(ctx))
+        ctx.meta[_AFTER_DASHES] = jobs_after_dashes(args, group)
         # `mogrun -k a b` and `mogrun --detach JOB` are short for `mogrun run ...` too.
         routed = route_run_options(args, group)
         if len(routed) > len(args):
@@ -126,9 +134,9 @@ class MogrunGroup(click.Group):
                 return named, self.get_command(ctx, named), ["--help"]
             click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
-        if args and args[0].startswith("-"):
-            # Options are parsed by now: a word like this came after `--`
-            # (`mogrun -- -q`), so it is a job name, as `make -- -q` takes it.
+        if args and (args[0].startswith("-") or ctx.meta.get(_AFTER_DASHES)):
+            # Options are parsed by now: these words came after `--` (`mogrun -- -q`,
+            # `mogrun -- a -q`), so they are job names, as `make -- -q` takes them.
             state.github_failures = state.command = "run"
             ctx.meta[_IMPLIED_RUN] = True
             return "run", self.get_command(ctx, "run"), ["--", *args]
