@@ -21,6 +21,11 @@ wall ~ first start + waves x (duration + notice lag + hand-over) + exit.
 
     python bench/fanout.py [--runs 1000] [--jobs 200] [--duration 2] [--events 6]
                            [--repeat 3] [--before REV]... [--output json|plain]
+                           [--pollers W]
+
+``--pollers W`` adds a column: the minimal client with W threads sharing every
+run's starts and polls from one queue, the design of an engine with one poller
+in place of a thread per run, to see whether that design alone lowers the CPU.
 
 Targets (issue 13): <= 3 ms of client CPU per run (where the minimal client
 takes 2.0-2.4 ms) and <= 1.3x the ideal wall time for 1,000 runs of 2 s with
@@ -53,6 +58,7 @@ from mogrun.emulator.state import RequestRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = "minimal"  # measure bench/minimal_client.py instead of a mogrun
+POOLED = "pooled"  # ... in its pooled mode: ``--pollers`` threads share every run's polls
 
 
 def task_file(repos: list[str], duration: float, runs: int, events: int = 6) -> str:
@@ -105,12 +111,13 @@ def measure(args: argparse.Namespace, source: str | None,
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an install has it
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
-        if source == MINIMAL:
+        if source in (MINIMAL, POOLED):
             Path(tmp, "ids.json").write_text(json.dumps([emulator.repo_id(r) for r in repos]))
             command = [sys.executable, str(ROOT / "bench" / "minimal_client.py"),
                        emulator.api_url, emulator.write_token, str(Path(tmp, "ids.json")),
                        str(args.jobs), str(args.jobs / MAX_POLLS_PER_SECOND), f"{args.duration:g}",
-                       str(args.events)]
+                       str(args.events), str(getattr(args, "pollers", 0) if source == POOLED
+                                             else 0)]
         else:
             if source is not None:
                 env["PYTHONPATH"] = source
@@ -226,14 +233,16 @@ def print_columns(columns: dict[str, dict[str, float]], width: int = 20) -> None
 
 
 def alternating(before: list[str], repeat: int,
-                measure_one: Callable[[str | None], dict[str, float]]
+                measure_one: Callable[[str | None], dict[str, float]], *, pollers: int = 0
                 ) -> dict[str, list[dict[str, float]]]:
-    """``measure_one(source)`` for the minimal client, each ``before`` revision and this
-    checkout, ``repeat`` rounds each, by column name: alternating, so the machine's
-    drift hits every column, and rotating, so no column always runs first or last."""
+    """``measure_one(source)`` for the minimal client (and its pooled mode with
+    ``pollers``), each ``before`` revision and this checkout, ``repeat`` rounds each,
+    by column name: alternating, so the machine's drift hits every column, and
+    rotating, so no column always runs first or last."""
     samples: dict[str, list[dict[str, float]]] = {}
     with checkouts(before) as paths:
         sources = {"minimal urllib3": MINIMAL,
+                   **({f"pooled ({pollers} pollers)": POOLED} if pollers else {}),
                    **{f"before ({rev})": path for rev, path in paths.items()}, "now": None}
         order = list(sources.items())
         for _ in range(repeat):
@@ -260,9 +269,13 @@ def fanout_arguments(parser: argparse.ArgumentParser, *, duration: float) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--pollers", type=int, default=0, metavar="W",
+                        help="also measure the minimal client with W threads sharing every "
+                             "run's polls (one poller's design), not a thread per run")
     fanout_arguments(parser, duration=2.0)
     args = parser.parse_args()
-    samples = alternating(args.before, args.repeat, lambda source: measure(args, source))
+    samples = alternating(args.before, args.repeat, lambda source: measure(args, source),
+                          pollers=args.pollers)
     columns = {name: median_of(runs) for name, runs in samples.items()}
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
           "limits lifted; "
