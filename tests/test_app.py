@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -85,17 +86,19 @@ def _env(**extra: str) -> dict[str, str]:
             **extra}
 
 
-def _reader_leaves_after_one_line(tmp_path, *argv: str, **env: str) -> int:
+def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None, **env: str) -> int:
     """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left.
     A real pipe, made as small as Linux allows, read a byte at a time as ``head``
-    does: the output past its first line is written after the reader left."""
+    does: the output past its first line is written after the reader left. With
+    ``stdout`` (a file), only stderr goes to the pipe: ``2>&1 >FILE | head -1``."""
     import fcntl
 
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(OSError):  # F_SETPIPE_SZ: Linux only
         fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
     proc = subprocess.Popen([sys.executable, "-m", "mogrun", *argv], cwd=tmp_path, env=_env(**env),
-                            stdout=write_fd, stderr=subprocess.STDOUT)
+                            stdout=write_fd if stdout is None else stdout,
+                            stderr=subprocess.STDOUT if stdout is None else write_fd)
     os.close(write_fd)
     while os.read(read_fd, 1) not in (b"\n", b""):
         pass
@@ -130,6 +133,20 @@ def test_logs_whose_reader_leaves_exits_as_it_would_have(tmp_path, mogrun_emulat
            "MOGRUN_POLL_INTERVAL": "0.1"}
     assert _reader_leaves_after_one_line(tmp_path, "run", "chatty", **env) == 0
     assert _reader_leaves_after_one_line(tmp_path, *argv, **env) == 0
+
+
+def test_a_reader_of_stderr_that_leaves_changes_neither_code_nor_stdout(tmp_path) -> None:
+    """`-v repos 2>&1 >repos.txt | head -1` exited 1 with repos.txt empty, and an
+    unreachable API's `repos 2>&1 | head -1` 1 where it gives 69: the -v trace and
+    the retry waits were written past the one guard every other line has."""
+    write_taskfile(tmp_path, JOBS)
+    listed = tmp_path / "repos.txt"
+    with listed.open("w") as out:
+        code = _reader_leaves_after_one_line(tmp_path, "--local", "-v", "repos", stdout=out)
+    assert code == 0
+    assert "acme/api" in listed.read_text()
+    assert _reader_leaves_after_one_line(tmp_path, "--url", "http://127.0.0.1:1", "repos",
+                                         MOGPLEX_API_KEY="mog_x") == 69
 
 
 FAN_OUT = [f"acme/r{n:03}" for n in range(120)]  # a status table past the pipe's buffer

@@ -160,6 +160,6 @@ def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None) -> Call
 
 
 def stderr_line(state: CliState, line: str) -> None:
-    """A ``-v`` trace line (from any thread of the run, so straight onto the stream)."""
-    state.stderr.write(line + "\n")
-    state.stderr.flush()
+    """A ``-v`` trace line (from any thread of the run): through ``echo``, so a
+    reader of stderr that left (``2>&1 >out | head -1``) changes no exit code."""
+    state.echo(line, err=True)

@@ -218,8 +218,7 @@ class CliState:
         no reporter shows (stdout may be a table or JSON that a script reads)."""
         from mogrun.textsafety import escape_agent_text
 
-        self.stderr.write(escape_agent_text(f"wait {wait.kind}: {wait.describe()}") + "\n")
-        self.stderr.flush()
+        self.echo(escape_agent_text(f"wait {wait.kind}: {wait.describe()}"), err=True)
 
     def add_cleanup(self, callback: Any) -> None:
         """Run ``callback()`` when the command ends (e.g. stop the emulator)."""
