@@ -116,3 +116,26 @@ def test_a_group_command_lists_the_global_options_of_its_group(mogrun_project) -
         assert option in panel
     for option in ("--url", "--local", "--set", "--json", "--quiet", "--verbose", "--no-color"):
         assert option not in panel
+
+
+@pytest.mark.parametrize(("argv", "typed"), [
+    (["run", "-j", "\u0663", "lint"], "\u0663"), (["run", "-j", "1_000", "lint"], "1_000"),
+    (["history", "-n", "\uff13"], "\uff13"),
+    (["ci", "github", "-o", "-", "--shards", "\u0662"], "\u0662"),
+    (["repos", "--local", "--limit", "2_0"], "2_0"),
+])
+def test_a_number_option_reads_ascii_digits_only(mogrun_project, argv, typed) -> None:
+    """``-j ٣`` ran three at a time and ``-j 1_000`` a thousand (Python's int()
+    reads both), where ``--timeout`` and ``--shard`` refuse them: every number
+    typed is read by one rule, ASCII digits."""
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run(*argv, env=FAST)
+    assert result.exit_code == 2, result
+    assert f"{typed!r} is not a valid integer" in result.stderr, result
+
+
+def test_a_number_option_still_reads_a_plain_number(mogrun_project) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run("run", "--local", "-q", "-j", " 2", "lint", env=FAST)
+    assert result.exit_code == 0, result
+    assert mogrun_project.run("history", "-n", "+1").exit_code == 0
