@@ -18,14 +18,16 @@ def raw_schedule(taskfile: TaskFile, job: str) -> Any:
 
 
 def job_schedules(taskfile: TaskFile, job: str) -> list[str]:
-    """The job's cron expressions, spelled as the workflow writes them; ``[]`` when
-    it has none (or the value is not a string or list of them)."""
+    """The job's cron expressions, spelled as the workflow writes them (one it
+    refuses as written: ``list`` shows ``@daily``, not ``@DAILY``, beside its
+    ``invalid``); ``[]`` when it has none (or the value is not a string or list
+    of them)."""
     value = raw_schedule(taskfile, job)
     if value is None:
         return []
-    from mogrun.ci.cron import normalize, schedules
+    from mogrun.ci.cron import expression_problem, normalize, schedules
 
-    return [normalize(e) for e in schedules(value)]
+    return [e if expression_problem(e) else normalize(e) for e in schedules(value)]
 
 
 def scheduled_jobs(taskfile: TaskFile) -> list[str]:

@@ -167,6 +167,18 @@ def test_list_json_has_schedule_and_next_run_only_for_scheduled_jobs(project) ->
     assert rows[2]["next_run"] == "invalid"
 
 
+def test_list_json_shows_a_refused_schedule_as_written(project) -> None:
+    """``@daily`` was listed as ``@DAILY`` and a ``CRON_TZ=`` prefix upper-cased:
+    the workflow's spelling (capitals) is for expressions it writes, and a refused
+    one is quoted as ``check`` quotes it; a good one beside it is still spelled."""
+    project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                  'schedule = [\r\n  "CRON_TZ=Europe/Paris 17 6 * * *",  # local time\r\n'
+                  '  "@daily",\r\n  "17  06 * * mon",\r\n]\r\n\r\n')
+    row = json.loads(project.run("--json", "list").out)
+    assert row["schedule"] == ["CRON_TZ=Europe/Paris 17 6 * * *", "@daily", "17 6 * * MON"]
+    assert row["next_run"] == "invalid"
+
+
 def test_next_run_is_utc_and_strictly_after() -> None:
     at = datetime(2026, 12, 7, 6, 17, tzinfo=UTC)  # a Monday, exactly at the run
     assert next_run("17 6 * * 1", at) == datetime(2026, 12, 14, 6, 17, tzinfo=UTC)
