@@ -13,10 +13,33 @@ from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
 
+# What each comma-list option needs, and what leaving it out gives.
+_NEEDS = {
+    "--repos": ("at least one owner/name", "Leave it out to serve {default_repos}."),
+    "--limits": ("a SPEC such as 60/60s,starts=10/60s",
+                 "Leave it out for the real limits, or lift them with --no-limits."),
+    "--faults": ("at least one fault such as start:503x2", "Leave it out to inject none."),
+    "--occupy": ("at least one sandbox occupant such as 2@30s", "Leave it out to occupy none."),
+    "--automations": ("at least one automation name",
+                      "Leave it out for none (a task file named with -f still adds its own)."),
+    "--taken-keys": ("at least one key", "Leave it out to take none."),
+}
+
 
 def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
     """A repeated option adds to the first (each is a comma list): ``--faults a
-    --faults b`` dropped ``a`` without a word, which defeats a test that needs it."""
+    --faults b`` dropped ``a`` without a word, which defeats a test that needs it.
+    A value of no item (``''``, ``' '``, ``','``) is refused: it is a script's unset
+    variable, and was silently the default (or an empty ``faults:`` line)."""
+    for value in values:
+        if not value.replace(",", " ").strip():
+            from mogrun.emulator.server import DEFAULT_REPOS
+
+            option = param.opts[0]
+            needs, hint = _NEEDS[option]
+            got = "an empty value" if not value else repr(value)
+            raise UsageError(f"{option} needs {needs}, got {got}",
+                             context=[hint.format(default_repos=", ".join(DEFAULT_REPOS))])
     return ",".join(values) if values else None
 
 
@@ -124,6 +147,7 @@ def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: An
         faults = parse_faults(options["faults_spec"] or "")
         occupants = parse_occupants(options["occupy_spec"] or "")
         automations = parse_automations(options["automations_spec"] or "")
+        _check_automation_names(automations)
         repos, served = emulated_world(
             state, taskfile, _repos(options["repos"]) if options["repos"] else DEFAULT_REPOS)
         emulator = Emulator(repos=repos, limits=limits, host=options["host"],
@@ -157,6 +181,18 @@ def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: An
     return emulator
 
 
+def _check_automation_names(automations: list[Any]) -> None:
+    """A name is one line of printable text, as the server shows it (its list, a
+    trigger's hint): a control character, an escape sequence, a line break or a bidi
+    override is refused (it was made, and printed raw in the announcement)."""
+    from mogrun.textsafety import escape_agent_text
+
+    for automation in automations:
+        if escape_agent_text(automation.name) != automation.name:
+            raise ValueError(f"--automations: bad automation name {automation.name!r}: a "
+                             "name is printable text (no control characters or line breaks)")
+
+
 def _repos(text: str) -> list[str]:
     from mogrun.emulator.state import repo_spec
     from mogrun.reponames import is_full_name, name_problem
@@ -175,6 +211,8 @@ def _repos(text: str) -> list[str]:
 def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
     """What to use it with: lines for a person, or with ``--json`` one object (a
     script starting it in the background reads its first line)."""
+    from mogrun.textsafety import escape_agent_text
+
     if state.json_output:
         _announce_json(state, emulator, options)
         return
@@ -188,11 +226,12 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
         f"  read token:   {emulator.read_token}",
     ]
     if options["faults_spec"]:
-        lines.append(f"  faults:       {options['faults_spec']}")
+        lines.append(f"  faults:       {escape_agent_text(options['faults_spec'])}")
     if options["occupy_spec"]:
-        lines.append(f"  occupied:     {options['occupy_spec']}")
-    for automation in emulator.automations:
-        lines.append(f"  automation:   {automation['id']}  {automation['name']}")
+        lines.append(f"  occupied:     {escape_agent_text(options['occupy_spec'])}")
+    for automation in emulator.automations:  # a task file's names too: escaped all the same
+        lines.append(f"  automation:   {automation['id']}  "
+                     f"{escape_agent_text(automation['name'])}")
     lines += ["", "Use it from another shell:",
               f"  export MOGPLEX_URL={emulator.url}",
               f"  export MOGPLEX_API_KEY={emulator.write_token}",

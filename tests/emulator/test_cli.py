@@ -254,3 +254,52 @@ def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
     missing = run_mogrun("-f", str(tmp_path / "nope.toml"), "emulator")
     assert missing.exit_code == 2, missing
     assert missing.stderr.startswith("Error: task file ") and "does not exist" in missing.stderr
+
+
+@pytest.mark.timeout(30)  # before the fix each of these served until killed
+@pytest.mark.parametrize("value", ["", " ", ",", " , "])
+@pytest.mark.parametrize(("option", "needs"), [
+    ("--repos", "at least one owner/name"),
+    ("--limits", "a SPEC such as 60/60s,starts=10/60s"),
+    ("--faults", "at least one fault such as start:503x2"),
+    ("--occupy", "at least one sandbox occupant such as 2@30s"),
+    ("--automations", "at least one automation name"),
+    ("--taken-keys", "at least one key"),
+])
+def test_an_empty_or_blank_spec_option_is_refused(option, needs, value):
+    """A script's unset variable (``--faults "$FAULTS"``): ``--repos ''`` served the
+    default repos and the others were ignored, ``--faults ' '`` printed an empty
+    ``faults:`` line, while ``--repos ' '`` was refused."""
+    result = run_mogrun("emulator", option, value)
+    assert result.exit_code == 2, result
+    got = "an empty value" if not value else repr(value)
+    assert result.stderr.splitlines()[0] == f"Error: {option} needs {needs}, got {got}"
+    assert result.stderr.splitlines()[1].startswith("Leave it out ")
+    assert result.stdout == ""
+
+
+@pytest.mark.timeout(30)
+def test_an_empty_value_among_repeated_ones_is_refused():
+    result = run_mogrun("emulator", "--faults", "start:503", "--faults", "")
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith("Error: --faults needs at least one fault such as "
+                                    "start:503x2, got an empty value\n")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", ["tri\x1b]0;PWNED\x07\x1b[2Jage", "tri\nage", "tri\tage",
+                                  "tri\x7fage", "tri\x9b2Jage", "tri\u202eage", "tri\u2028age"])
+def test_an_automation_name_with_control_characters_is_refused(name):
+    """It was made and printed raw in the announcement (``automation:   ID  tri^[]0;...``):
+    the terminal's title set, its screen cleared."""
+    result = run_mogrun("emulator", "--automations", f"ok,{name}:unpublished")
+    assert result.exit_code == 2, result
+    assert result.stderr == (f"Error: --automations: bad automation name {name!r}: a name is "
+                             "printable text (no control characters or line breaks)\n")
+    assert result.stdout == ""
+
+
+def test_an_automation_name_of_printable_unicode_is_kept():
+    _repos, listed, seen = _account("--automations", "prüfen-ß,トリアージ")
+    assert [a["name"] for a in listed] == ["トリアージ", "prüfen-ß"]
+    assert seen["automation"].endswith("トリアージ")
