@@ -16,7 +16,7 @@ from mogrun.errors import MogrunError, UsageError
 # What each comma-list option needs, and what leaving it out gives.
 _NEEDS = {
     "--repos": ("at least one owner/name", "Leave it out to serve {default_repos}."),
-    "--limits": ("a SPEC such as 60/60s,starts=10/60s",
+    "--limits": ("limits such as 60/60s,starts=10/60s",
                  "Leave it out for the real limits, or lift them with --no-limits."),
     "--faults": ("at least one fault such as start:503x2", "Leave it out to inject none."),
     "--occupy": ("at least one sandbox occupant such as 2@30s", "Leave it out to occupy none."),

@@ -260,7 +260,7 @@ def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
 @pytest.mark.parametrize("value", ["", " ", ",", " , "])
 @pytest.mark.parametrize(("option", "needs"), [
     ("--repos", "at least one owner/name"),
-    ("--limits", "a SPEC such as 60/60s,starts=10/60s"),
+    ("--limits", "limits such as 60/60s,starts=10/60s"),
     ("--faults", "at least one fault such as start:503x2"),
     ("--occupy", "at least one sandbox occupant such as 2@30s"),
     ("--automations", "at least one automation name"),
