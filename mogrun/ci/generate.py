@@ -34,16 +34,20 @@ def repository_root(task_file: Path) -> Path:
 def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path,
              output: Path, shards: int = 1, default_output: bool = True,
              secrets: Collection[str] = (), shards_from: str | None = None,
-             installed_plugins: Sequence[str] = ()) -> tuple[str, list[str]]:
+             installed_plugins: Sequence[str] = (),
+             install: str | None = None) -> tuple[str, list[str]]:
     """The workflow's text and warnings; ``TaskFileError``/``UsageError`` (exit 2)
     for a file that cannot be scheduled as it is (``secrets``: the invocation's,
     masked as ``check`` masks them; ``shards_from``: the file whose header gave
     ``shards``, when no ``--shards`` did; ``installed_plugins``: the plugins loaded
-    here through entry points, which the runner will not have)."""
+    here through entry points, which the runner will not have; ``install``: what
+    the workflow's ``pip install`` installs, ``None`` for this version of mogrun)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
     from mogrun.ci.workflow import render
 
+    if install is not None:  # for any caller (the CLI judged it first, saying where it came from)
+        install = install_requirement(install)
     refuse_what_check_refuses(taskfile, key_specs, secrets)
     _refuse_names_one_to_github(taskfile)
     _refuse_too_many_legs(taskfile, shards, shards_from)
@@ -58,8 +62,9 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     task_file = _relative(taskfile.path, root)
     _refuse_expression_in(task_file)
     command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
-                                   default_output=default_output)
-    text = render(built, version=__version__, task_file=task_file, command=command)
+                                   default_output=default_output, install=install)
+    text = render(built, version=__version__, task_file=task_file, command=command,
+                  install=install)
     from mogrun.ci.schedules import schedule_warnings
 
     # check's warnings of the schedules are the workflow's: a job GitHub starts twice
@@ -97,6 +102,68 @@ def _refuse_expression_in(task_file: str) -> None:
         raise UsageError(f"the task file's path, {task_file}, holds \"${{{{\", which GitHub "
                          "reads as the start of an expression in the workflow's name and "
                          "MOGRUN_FILE", context=["Rename the folder or the file."])
+
+
+INSTALL_EXAMPLES = ("mogrun==0.2.0 (from an index), git+https://github.com/acme/mogrun@v0.1.0 "
+                    "(a tag or commit of a repository) or a wheel's URL")
+
+
+def install_requirement(value: str, *, recorded_in: str | None = None) -> str:
+    """``--install``'s value as the workflow installs it (without surrounding
+    blanks), or ``UsageError`` (exit 2) for one it cannot install: the workflow
+    runs ``python -m pip install <value>`` with the value shell-quoted as one
+    word, so it must be one requirement (not a pip option), on one line, with
+    no GitHub expression. ``recorded_in``: the workflow whose header's command
+    gave it (the user typed no ``--install``), which the message names."""
+    import shlex
+
+    problem = _install_problem(value)
+    if problem is None:
+        return value.strip()
+    shown = _escaped(shlex.quote(value))
+    if recorded_in is None:
+        raise UsageError(f"--install {shown} {problem}",
+                         context=[f"Give what pip installs: {INSTALL_EXAMPLES}."])
+    raise UsageError(f"{recorded_in} was generated with --install {shown} (its header's "
+                     f"command), which {problem}",
+                     context=[f"Regenerate it with --install REQUIREMENT (--install "
+                              f"mogrun=={__version__} for the default)."])
+
+
+def _install_problem(value: str) -> str | None:
+    """Why the workflow cannot ``pip install`` ``value`` (``None``: it can)."""
+    if not value.strip():
+        return "is empty, not a requirement"
+    odd = next((c for c in value if _unwritable(c)), None)
+    if odd is not None:
+        return (f"holds U+{ord(odd):04X}, a line break or another control or invisible "
+                "character, which no requirement holds")
+    if value.strip().startswith("-"):
+        return "is a pip option, not a requirement"
+    if "${{" in value:
+        return ("holds \"${{\", which GitHub reads as the start of an expression in the "
+                "step's run line")
+    return None
+
+
+def _unwritable(char: str) -> bool:
+    """A character a requirement has no use for and the workflow would hold other
+    than as written: control and format characters (a line break, a tab, a
+    right-to-left override), line and paragraph separators, surrogates (bytes
+    that were no UTF-8), and those a YAML comment writes escaped (U+FFFE)."""
+    import unicodedata
+
+    from mogrun.ci.yamltext import in_comment
+
+    return unicodedata.category(char) in {"Cc", "Cf", "Cs", "Zl", "Zp"} \
+        or in_comment(char) != char
+
+
+def _escaped(text: str) -> str:
+    """``text`` to show in a message: what ``_unwritable`` refuses written as an escape."""
+    import json
+
+    return "".join(json.dumps(c)[1:-1] if _unwritable(c) else c for c in text)
 
 
 def refuse_what_check_refuses(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
@@ -147,11 +214,13 @@ def _named(path: Path) -> Path:
 
 
 def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: int = 1,
-                         default_output: bool = True) -> str:
+                         default_output: bool = True, install: str | None = None) -> str:
     """The command that regenerates the file (the header's, and ``--check``'s
     hint), spelled from the repository root and quoted for a POSIX shell, so
-    that it can be pasted as it is."""
+    that it can be pasted as it is. ``install`` is named unless it is the default."""
     import shlex
+
+    from mogrun.ci.workflow import default_install
 
     task_file = _relative(task_path, root)
     output_path = None if default_output else _relative(output, root)
@@ -163,6 +232,8 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
         parts += ["-o", output_path]
     if shards > 1:
         parts += ["--shards", str(shards)]
+    if install is not None and install != default_install(__version__):
+        parts += ["--install", install]
     return shlex.join(parts)
 
 

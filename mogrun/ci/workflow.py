@@ -7,7 +7,7 @@ line is the marker by which ``mogrun ci github`` knows a file is its own.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from mogrun.ci.names import DISPATCH_ALL
 from mogrun.ci.plan import GitHubJob, Plan
@@ -36,10 +36,24 @@ def source_of(text: str) -> str | None:
     return path.removesuffix(".") if sep and head.startswith(MARKER) else None
 
 
-def recorded_shards(text: str) -> int | None:
-    """The ``--shards`` a generated workflow was written with, read from its
-    header's command (1 when it names none); ``None`` for a file not ours."""
-    import itertools
+class Recorded(NamedTuple):
+    """The options a generated workflow's header's command records."""
+
+    shards: int = 1
+    install: str | None = None  # what ``--install`` gave; ``None``: none (the default)
+    unreadable: str | None = None  # why the command could not be read (then: the defaults)
+
+
+# The regenerating command's options that take a value: their values are no options.
+_VALUED = frozenset({"-f", "-o", "--shards", "--install"})
+
+
+def recorded_options(text: str) -> Recorded | None:
+    """The options a generated workflow was written with, read from its header's
+    command (the defaults for those it names none of, or none valid, and for a
+    command a hand edit broke the quoting of: ``unreadable`` says so); ``None``
+    for a file not ours, or without the command. The values are as written:
+    ``--install``'s is judged where it is used."""
     import shlex
 
     if not text.startswith(MARKER):
@@ -49,19 +63,32 @@ def recorded_shards(text: str) -> int | None:
         return None
     try:
         words = shlex.split(command.removeprefix(COMMAND_LINE))
-    except ValueError:  # a hand edit broke the quoting
-        return None
-    for flag, value in itertools.pairwise(words):
-        if flag == "--shards" and value.isdecimal() and int(value) >= 1:
-            return int(value)
-    return 1
+    except ValueError as exc:  # a hand edit broke the quoting
+        return Recorded(unreadable=str(exc))
+    shards: int | None = None
+    install: str | None = None
+    flag = None
+    for word in words:
+        if flag == "--shards" and shards is None and word.isdecimal() and int(word) >= 1:
+            shards = int(word)
+        elif flag == "--install" and install is None:
+            install = word
+        flag = word if flag is None and word in _VALUED else None
+    return Recorded(shards or 1, install)
 
 
-def render(plan: Plan, *, version: str, task_file: str, command: str) -> str:
+def default_install(version: str) -> str:
+    """What the workflow installs unless ``--install`` says otherwise."""
+    return f"mogrun=={version}"
+
+
+def render(plan: Plan, *, version: str, task_file: str, command: str,
+           install: str | None = None) -> str:
     """The workflow file's text. ``task_file`` is relative to the repository root;
-    ``command`` is the one that regenerates the file."""
+    ``command`` is the one that regenerates the file; ``install`` is what every
+    job's ``pip install`` installs (``None``: this version of mogrun)."""
     path, command = in_comment(task_file), in_comment(command)
-    body = dump(_workflow(plan, version, task_file))
+    body = dump(_workflow(plan, task_file, install or default_install(version)))
     header = [
         f"{MARKER} (mogrun {version}) from {path}.",
         "# Do not edit: change the task file, then run",
@@ -118,7 +145,7 @@ def _header(text: str) -> tuple[str, list[str]]:
     return "", header
 
 
-def _workflow(plan: Plan, version: str, task_file: str) -> dict[str, Any]:
+def _workflow(plan: Plan, task_file: str, install: str) -> dict[str, Any]:
     name = "mogrun" if task_file == "mogplex.toml" else f"mogrun ({task_file})"
     return {
         "name": name,
@@ -134,7 +161,7 @@ def _workflow(plan: Plan, version: str, task_file: str) -> dict[str, Any]:
         },
         "permissions": {"contents": "read"},
         "env": {"MOGRUN_FILE": task_file},
-        "jobs": {job.id: _job(job, version) for job in plan.jobs},
+        "jobs": {job.id: _job(job, install) for job in plan.jobs},
     }
 
 
@@ -147,7 +174,7 @@ def trigger(job: GitHubJob) -> str:
         + [f"(github.event_name == 'workflow_dispatch' && ({chosen}))"] * bool(chosen))
 
 
-def _job(job: GitHubJob, version: str) -> dict[str, Any]:
+def _job(job: GitHubJob, install: str) -> dict[str, Any]:
     body: dict[str, Any] = {"name": job.name if job.shards == 1 else
                             f"{job.name} (shard ${{{{ matrix.shard }}}}/{job.shards})"}
     if job.needs or job.after:
@@ -167,16 +194,18 @@ def _job(job: GitHubJob, version: str) -> dict[str, Any]:
     body["concurrency"] = {"group": f"${{{{ github.workflow }}}}/{job.group}{leg}",
                            "cancel-in-progress": False}
     artifact = f"mogrun-junit-{job.id}" + (".shard-${{ matrix.shard }}" if job.shards > 1 else "")
-    body["steps"] = _steps(job, version, artifact)
+    body["steps"] = _steps(job, install, artifact)
     return body
 
 
-def _steps(job: GitHubJob, version: str, artifact: str) -> list[dict[str, Any]]:
+def _steps(job: GitHubJob, install: str, artifact: str) -> list[dict[str, Any]]:
+    import shlex
+
     command = run_line(" ".join(["mogrun", *job.command, "--junit", JUNIT]), job.env)
     return [
         {"uses": CHECKOUT, "with": {"persist-credentials": False}},
         {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON}},
-        {"name": "Install mogrun", "run": f"python -m pip install mogrun=={version}"},
+        {"name": "Install mogrun", "run": f"python -m pip install {shlex.quote(install)}"},
         {"name": " ".join(["mogrun", *job.command]), "run": command, "env": step_env(job.env)},
         {"name": "Upload the JUnit report", "if": "always()", "uses": UPLOAD,
          "with": {"name": artifact, "path": JUNIT,

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mogrun.ci.generate import DEFAULT_OUTPUT
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
+
+if TYPE_CHECKING:
+    from mogrun.ci.workflow import Recorded
 
 CI_HELP = """Generate CI configuration from the task file."""
 
@@ -31,6 +34,8 @@ Examples:
   mogrun ci github --check         exit 1 (with a diff) if the committed one is stale
   mogrun ci github --shards 3      big fan-outs as a 3-leg matrix of one token
   mogrun ci github -o -            print it instead of writing it
+  mogrun ci github --install git+https://github.com/acme/mogrun@v0.1.0
+                                   install mogrun from a fork's tag, not PyPI
 """
 
 
@@ -53,17 +58,29 @@ def ci_group() -> None:
 @click.option("--shards", type=click.IntRange(min=1), default=None, metavar="N",
               help="Run jobs with at least 2N repos as N matrix legs, each with 1/N of the "
               "token's limits (default: as the existing file was generated, else 1; 1 with -o -).")
+@click.option("--install", metavar="REQUIREMENT", default=None,
+              help="What the workflow's pip install installs: a git URL with a tag or commit "
+              "(git+https://github.com/acme/mogrun@v0.1.0), a wheel's URL, or mogrun==0.2.0 "
+              "from an index (default: as the existing file was generated, else this mogrun's "
+              "own version, mogrun==X; mogrun==X with -o -).")
 @click.option("--force", is_flag=True, help="Overwrite a workflow mogrun wrote even when it "
               "was edited by hand since (the edits are lost).")
 @click.pass_obj
 def github_command(state: CliState, output: str | None, check: bool,
-                   shards: int | None, force: bool) -> int:
-    from mogrun.ci.generate import generate, regenerating_command, repository_root
+                   shards: int | None, install: str | None, force: bool) -> int:
+    from mogrun.ci.generate import (
+        generate,
+        install_requirement,
+        regenerating_command,
+        repository_root,
+    )
     from mogrun.cli.loading import check_config, load_host, load_taskfile
 
     if output is not None and not output.strip():  # a script's unset variable
         raise UsageError("-o/--output needs a file path (or - for standard output), "
                          "got an empty one")
+    if install is not None:  # before the task file: the command line's mistake first
+        install = install_requirement(install)
     to_stdout = output == "-"
     if to_stdout and check:
         raise UsageError("--check compares with a file: give -o a path, not -")
@@ -78,16 +95,27 @@ def github_command(state: CliState, output: str | None, check: bool,
     shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
     if not to_stdout:
         _refuse_folder(output, target, shown)
-    kept = shards is None and not to_stdout  # `-o -` reads no file: --shards', else 1
+    # What is not given is kept from the existing file's header; `-o -` reads no
+    # file: --shards', else 1, and --install's, else this version's.
+    kept = shards is None and not to_stdout
+    recorded = None if to_stdout or (shards is not None and install is not None) \
+        else _recorded(target, shown)
+    if recorded and recorded.unreadable:
+        state.echo(f"Warning: the command in the header of {shown} cannot be read "
+                   f"({recorded.unreadable}), so the --shards and --install it may name are "
+                   "not kept: give them again", err=True)
     if shards is None:
-        shards = _kept_shards(target, shown) if kept else 1
+        shards = recorded.shards if recorded else 1
+    if install is None and recorded and recorded.install is not None:
+        install = install_requirement(recorded.install, recorded_in=shown)
     from mogrun.pluginload import SOURCE_ENTRY_POINT
 
     text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
                               shards=shards, default_output=output is None or to_stdout,
                               secrets=host.known_secrets, shards_from=shown if kept else None,
                               installed_plugins=[p.name for p in host.describe()
-                                                 if p.source == SOURCE_ENTRY_POINT])
+                                                 if p.source == SOURCE_ENTRY_POINT],
+                              install=install)
     for warning in warnings:
         state.echo(f"Warning: {warning}", err=True)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
@@ -95,7 +123,7 @@ def github_command(state: CliState, output: str | None, check: bool,
         return 0
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
-                                       default_output=output is None)
+                                       default_output=output is None, install=install)
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
                       _hint(f"{command} --force", root, state.cwd))
     _write(target, shown, text, force=force)
@@ -135,18 +163,18 @@ def _refuse_folder(output: str | None, target: Path, shown: str) -> None:
         raise UsageError(f"{shown} is a directory; give -o a file path")
 
 
-def _kept_shards(target: Path, shown: str) -> int:
-    """The shard count the existing file was generated with: a plain ``ci github``
-    or ``--check`` (the pull-request step) neither drops a workflow's sharding
-    nor calls a sharded one stale."""
+def _recorded(target: Path, shown: str) -> Recorded:
+    """The options (``--shards``, ``--install``) the existing file was generated
+    with: a plain ``ci github`` or ``--check`` (the pull-request step) neither
+    drops a workflow's sharding or install nor calls such a workflow stale."""
     import stat
 
-    from mogrun.ci.workflow import recorded_shards
+    from mogrun.ci.workflow import Recorded, recorded_options
 
     mode = _mode(target, shown)
     if mode is None or not stat.S_ISREG(mode):
-        return 1
-    return recorded_shards(_read(target, shown)) or 1
+        return Recorded()
+    return recorded_options(_read(target, shown)) or Recorded()
 
 
 def _hint(command: str, root: Path, cwd: Path) -> str:
