@@ -92,7 +92,12 @@ def github_command(state: CliState, output: str | None, check: bool,
     host.configure(check_config(state, taskfile, honours_url=False))
     root = repository_root(taskfile.path)
     target = (state.cwd / output) if output and not to_stdout else root / DEFAULT_OUTPUT
-    shown = output if output and Path(output).is_absolute() else _shown(target, state.cwd)
+    from mogrun.textsafety import escape_agent_text
+
+    # Escaped once, here: every line that names the file (``wrote``, ``is current``,
+    # the diff's headers, the errors) quotes it, and nothing in it may act on a terminal.
+    shown = escape_agent_text(output if output and Path(output).is_absolute()
+                              else _shown(target, state.cwd))
     if not to_stdout:
         _refuse_folder(output, target, shown)
     # What is not given is kept from the existing file's header; `-o -` reads no
