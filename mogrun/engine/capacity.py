@@ -45,6 +45,10 @@ SHOWN = 5  # busy sandboxes a message names
 # refused for capacity holds the next one back BLIND_HOLD, doubling to BLIND_HOLD_MAX.
 BLIND_HOLD = 5.0
 BLIND_HOLD_MAX = 60.0
+# The least time a listing is fresh, and between two: a poll interval of 1 us
+# (MOGRUN_POLL_INTERVAL=0.000001 is accepted) made each listing stale before
+# it was read, and every start waited on "0 of 10 busy".
+LISTING_FLOOR = 0.05
 RESAY = 30.0  # seconds between looks at whether a capacity wait's reason changed
 
 
@@ -218,7 +222,8 @@ class SandboxSlots:
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         said, said_at = "", 0.0  # the wait as last announced, and when
         while True:
-            max_age = self.interval()  # a listing serves every start for one poll interval
+            # A listing serves every start for one poll interval.
+            max_age = max(LISTING_FLOOR, self.interval())
             if self._try(owner, want, max_age):
                 return
             self._refresh(max_age, job, deadline)  # one listing per interval, all waiters
@@ -440,7 +445,7 @@ class SandboxSlots:
     def _next_look(self) -> float:
         """When to read the list again: each poll interval, or sooner when a listed
         sandbox's idle time (learnt) is about to run out."""
-        base = max(0.05, self.interval())
+        base = max(LISTING_FLOOR, self.interval())
         with self._lock:
             idle, busy = self.idle, list(self._busy)
         if idle is None or not busy:

@@ -76,6 +76,19 @@ def test_a_capped_fan_out_with_busy_sandboxes_passes_and_never_exceeds_the_cap(
     assert "failed" not in result.stderr
 
 
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_tiny_poll_interval_waits_for_no_free_sandbox(project, mogrun, mogrun_emulator):
+    """MOGRUN_POLL_INTERVAL=0.000001 (accepted: over 0) made each sandbox listing
+    stale before it was read: every start waited "0 of 3 busy", listing again and
+    again. A listing is fresh for at least a few hundredths of a second."""
+    fan_out(project, repos=REPOS[:3])
+    result = mogrun("--json", "run", "-j", "3", "fan", env={"MOGRUN_POLL_INTERVAL": "0.000001"})
+    assert result.exit_code == 0, result
+    waits = [o for o in json_lines(result.stdout) if o["type"] == "wait"]
+    assert [w for w in waits if w["kind"] == "capacity"] == [], waits
+    assert mogrun_emulator.count("GET", "/sandboxes") <= 2
+
+
 @pytest.mark.parametrize("mode", ["plain", "github"])
 @pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
 def test_a_capacity_wait_is_a_line_in_plain_and_github_output(project, mogrun, mogrun_emulator,
