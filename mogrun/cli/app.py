@@ -314,7 +314,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     settled = settled_exit_code(code)  # `run --json > file` on a full disk: 74, not 0
     lost = lost_output()
     if settled != code and lost is not None:
-        _say_lost(lost)
+        _say_lost(lost.error, lost.what)
     return settled
 
 
@@ -335,11 +335,15 @@ def _output_lost(error: OSError) -> int:
     return settled_exit_code(0)
 
 
-def _say_lost(error: OSError) -> None:
+def _say_lost(error: OSError, what: str = "the output") -> None:
     """Why the exit code is 74, on stderr if it can be: a script reading the output
-    must not take an empty file for a success."""
+    must not take an empty file for a success. ``what`` was lost: the output, or a
+    file it names (``$GITHUB_OUTPUT (/tmp)``)."""
+    from mogrun.textsafety import escape_agent_text
+
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(f"Error: cannot write the output: {error.strerror or error}\n")
+        sys.stderr.write(escape_agent_text(f"Error: cannot write {what}: "
+                                           f"{error.strerror or error}") + "\n")
         sys.stderr.flush()
 
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from mogrun.threads import NoThread, start_without_signals
 
@@ -172,22 +172,30 @@ def _write_chunked(stream: TextIO, pieces: Iterable[str]) -> None:
 
 # Write errors that lose output a reader wanted (a reader that left, EPIPE, did not).
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
-_LOST: list[OSError] = []  # the first such error, on any stream of the process
+_LOST: list[Lost] = []  # the first such error, on any stream or file of the process
 
 
 OUTPUT_LOST = 74  # sysexits EX_IOERR: the command's output could not be written
 
 
-def lost_output() -> OSError | None:
-    """The error that lost some lines (stdout's, an NDJSON copy of it, stderr's, a
-    GitHub step file's)."""
+class Lost(NamedTuple):
+    """Output that could not be written: why, and what it was (said at the exit)."""
+
+    error: OSError
+    what: str = "the output"
+
+
+def lost_output() -> Lost | None:
+    """The first output lost (stdout's, an NDJSON copy of it, stderr's, a GitHub
+    step file's), if any."""
     return _LOST[0] if _LOST else None
 
 
-def note_lost(error: OSError) -> None:
-    """Output that could not be written, whatever the stream or file: remembered."""
+def note_lost(error: OSError, what: str = "the output") -> None:
+    """Output that could not be written, whatever the stream or file: remembered,
+    with ``what`` it was (``$GITHUB_OUTPUT (/tmp/out)``) for the exit's message."""
     if not _LOST:
-        _LOST.append(error)
+        _LOST.append(Lost(error, what))
 
 
 def forget_lost() -> None:

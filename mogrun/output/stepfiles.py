@@ -193,7 +193,7 @@ def append_to_step_file(env: Mapping[str, str], variable: str, text: str) -> str
             handle.write(text.encode("utf-8"))
     except OSError as exc:
         if variable == "GITHUB_OUTPUT":  # later steps read it; the summary is for people
-            note_lost(exc)
+            note_lost(exc, f"${variable} ({path})")
         return f"cannot write ${variable} ({path}): {exc.strerror or exc}"
     return None
 

@@ -55,6 +55,10 @@ def test_an_output_file_that_cannot_be_written_is_annotated_and_not_a_success(
                if line.startswith("::warning::cannot write $GITHUB_OUTPUT")]
     assert warning, proc.stdout  # an annotation, outside the stopped commands
     assert (tmp_path / "summary.md").read_text().rstrip().endswith("exit code: 74")
+    # Why 74, as the last line: the file it could not write, not stdout ("cannot write
+    # the output", which stdout's own loss says), which was written in full.
+    assert proc.stderr.splitlines()[-1] == (
+        f"Error: cannot write $GITHUB_OUTPUT ({tmp_path / 'a-dir'}): Is a directory"), proc
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
