@@ -43,6 +43,15 @@ class PluginInfo(NamedTuple):
     origin: str = ""
 
 
+class KeySpecs(dict[str, KeySpec]):
+    """The job keys plugins declared (``PluginHost.key_specs``), and ``left_out``:
+    what left external plugins out of this invocation, in words (``--no-plugins``,
+    or ``MOGRUN_DISABLE_PLUGINS`` and the names it left out), or ``None``. An
+    unknown job key's hint says it: the key may be a left-out plugin's."""
+
+    left_out: str | None = None
+
+
 class PluginHost:
     """Owns the pluggy ``PluginManager`` and calls its hooks."""
 
@@ -64,6 +73,12 @@ class PluginHost:
         # adjust_job left them: what the gates and notifiers judge by (``_as_kept``).
         self._kept: dict[int, tuple[Any, Any, Any]] = {}
         self._said_changed: set[int] = set()
+        # The origins of plugins that failed to load (``add_plugins``): one named twice
+        # (``./p.py`` and ``p.py`` too) is tried, and said, once, as it loads once.
+        self._failed: set[str] = set()
+        # What left external plugins out (``KeySpecs.left_out``).
+        self._no_plugins = False
+        self._disabled: list[str] = []  # the names MOGRUN_DISABLE_PLUGINS left out
 
     # --- loading -------------------------------------------------------------
 
@@ -81,12 +96,26 @@ class PluginHost:
         """Bundled plugins always; external ones unless switched off by
         ``no_plugins`` or ``MOGRUN_DISABLE_PLUGINS`` in ``env`` (pass the
         invocation's environment; ``None`` disables nothing)."""
-        found = pluginload.bundled_candidates()
+        failed: list[PluginError] = []  # every plugin's problem is said at once
+        skipped: list[str] = []
+        external = []
         if not no_plugins and use_entry_points:
-            found += pluginload.entry_point_candidates(skip=pluginload.disabled_names(env))
-        host = cls.from_candidates(found)
-        host.add_plugins(project_dir=project_dir, task_file_plugins=task_file_plugins,
-                         extra=extra, no_plugins=no_plugins, env=env)
+            external = pluginload.entry_point_candidates(
+                skip=pluginload.disabled_names(env), failed=failed, skipped=skipped)
+        host = cls.from_candidates(pluginload.bundled_candidates())
+        host._left_out(skipped)
+        for cand in external:  # one by one: one refused hides no other's problem
+            try:
+                host._register([cand])
+            except PluginError as error:
+                failed.append(error)
+        try:
+            host.add_plugins(project_dir=project_dir, task_file_plugins=task_file_plugins,
+                             extra=extra, no_plugins=no_plugins, env=env)
+        except PluginError as error:
+            failed.append(error)
+        if failed:
+            raise pluginload.together(failed)
         return host
 
     def add_plugins(self, *, project_dir: Path | None, task_file_plugins: Sequence[str] = (),
@@ -100,21 +129,54 @@ class PluginHost:
         re-registered last, so they keep their place ahead in pluggy's order.
         """
         if no_plugins:
+            self._no_plugins = True
             return
         off = pluginload.disabled_names(env)  # skipped before import: they may be broken
-        found = [pluginload.spec_candidate(spec, pluginload.SOURCE_TASK_FILE, project_dir,
-                                           confined=True)
-                 for spec in task_file_plugins
-                 if pluginload.spec_name(spec) not in off
-                 and not self._has(pluginload.SOURCE_TASK_FILE, spec, project_dir)
+        named = [(spec, pluginload.SOURCE_TASK_FILE, project_dir) for spec in task_file_plugins
+                 if not self._has(pluginload.SOURCE_TASK_FILE, spec, project_dir)
                  # in already with -p: loaded before parsing, so its options exist
                  and not self._has(pluginload.SOURCE_OPTION, spec, project_dir)]
-        found += [pluginload.spec_candidate(spec, pluginload.SOURCE_OPTION, None, confined=False)
-                  for spec in extra
-                  if pluginload.spec_name(spec) not in off
-                  and not self._has(pluginload.SOURCE_OPTION, spec, None)]
+        named += [(spec, pluginload.SOURCE_OPTION, None) for spec in extra
+                  if not self._has(pluginload.SOURCE_OPTION, spec, None)]
+        found: list[pluginload.Candidate] = []
+        failed: list[PluginError] = []
+        for spec, source, base in named:
+            if pluginload.spec_name(spec) in off:
+                self._left_out([pluginload.spec_name(spec)])
+                continue
+            origin = pluginload.spec_origin(spec, base)
+            if origin and origin in self._failed:
+                continue  # said when it was first named
+            try:
+                found.append(pluginload.spec_candidate(
+                    spec, source, base, confined=source == pluginload.SOURCE_TASK_FILE))
+            except PluginError as error:
+                if origin:
+                    self._failed.add(origin)
+                failed.append(error)
+        if failed:
+            failed += self._problems_of(found)
+            raise pluginload.together(failed)
         if found:
             self._register(found)
+
+    def _problems_of(self, candidates: Sequence[pluginload.Candidate]) -> list[PluginError]:
+        """What registering ``candidates`` would refuse, with none of them left in:
+        when another plugin of the same load failed to import, theirs are said with
+        its (the load fails anyway)."""
+        before = {id(cand) for cand in self._candidates}
+        try:
+            self._register(candidates)
+        except PluginError as error:
+            return [error]
+        for cand in [c for c in self._candidates if id(c) not in before]:
+            self._unregister(cand)
+        self._key_specs = None
+        return []
+
+    def _left_out(self, names: Iterable[str]) -> None:
+        """``names`` were left out by ``MOGRUN_DISABLE_PLUGINS``."""
+        self._disabled += [name for name in names if name not in self._disabled]
 
     @classmethod
     def bundled_only(cls) -> PluginHost:
@@ -166,7 +228,11 @@ class PluginHost:
 
     def _add(self, candidates: Sequence[pluginload.Candidate]) -> None:
         for cand in candidates:
-            guarded = pluginload.register(self.pm, cand, self._candidates, self._guard)
+            try:
+                guarded = pluginload.register(self.pm, cand, self._candidates, self._guard)
+            except PluginError:
+                self._failed.add(cand.origin)  # named again, it is not said again
+                raise
             if guarded is not None:
                 self._candidates.append(cand)
                 self._registered[cand.name] = guarded
@@ -243,14 +309,23 @@ class PluginHost:
         return [(spec, late[spec.plugin]) for spec in self.cli_options()
                 if spec.plugin in late]
 
-    def key_specs(self) -> dict[str, KeySpec]:
-        """Job keys declared through ``mogrun_job_keys`` (computed once)."""
+    def key_specs(self) -> KeySpecs:
+        """Job keys declared through ``mogrun_job_keys`` (computed once), and what
+        left external plugins out (``KeySpecs.left_out``)."""
         if self._key_specs is None:
             specs: dict[str, KeySpec] = {}
             with masking(self._known):
                 self.pm.hook.mogrun_job_keys(register=key_registrar(specs))
             self._key_specs = specs
-        return dict(self._key_specs)
+        found = KeySpecs(self._key_specs)
+        if self._no_plugins:
+            found.left_out = ("--no-plugins left out every plugin but the bundled ones "
+                              "([mogplex] plugins, -p and entry points)")
+        elif self._disabled:
+            found.left_out = (f"{pluginload.DISABLE_ENV} left out plugin"
+                              f"{'s' * (len(self._disabled) > 1)} "
+                              + ", ".join(f'"{name}"' for name in self._disabled))
+        return found
 
     def configure(self, config: SessionConfig) -> SessionConfig:
         """Hand plugins the session's settings; a crash here stops before any run.

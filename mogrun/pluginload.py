@@ -95,21 +95,35 @@ def bundled_candidates() -> list[Candidate]:
     return found
 
 
-def entry_point_candidates(skip: frozenset[str] = frozenset()) -> list[Candidate]:
+def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
+                           failed: list[PluginError] | None = None,
+                           skipped: list[str] | None = None) -> list[Candidate]:
     """Plugins of the ``mogrun`` entry-point group, minus the bundled ones and
-    those named in ``skip`` (never imported: a disabled plugin may be broken)."""
+    those named in ``skip`` (never imported: a disabled plugin may be broken;
+    their names are added to ``skipped``). One that fails to import is raised,
+    or with ``failed``, added there and the others still imported (so that
+    every broken one is said at once)."""
     from mogrun.entrypoints import entry_points  # importlib.metadata costs ~20 ms of imports
 
     found = []
-    seen: set[str] = set(skip)
+    seen: set[str] = set()
     for ep in entry_points(ENTRY_POINT_GROUP):
         if ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + ".") or ep.name in seen:
             continue
         seen.add(ep.name)
+        if ep.name in skip:
+            if skipped is not None:
+                skipped.append(ep.name)
+            continue
         try:
             plugin = ep.load()
         except (Exception, SystemExit) as exc:
-            raise _import_failed(ep.name, SOURCE_ENTRY_POINT, exc) from exc
+            error = _import_failed(ep.name, SOURCE_ENTRY_POINT, exc)
+            if failed is None:
+                raise error from exc
+            error.__cause__ = exc
+            failed.append(error)
+            continue
         found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin))
     return found
 
@@ -232,18 +246,25 @@ def _where(source: str) -> str:
 def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate],
              guard: Callable[[Candidate, dict[str, tuple[str, Any]]], Any]) -> Any:
     """Register one plugin through ``guard`` (which wraps its hook functions);
-    returns what was registered, or None when the very same plugin is already in."""
+    returns what was registered, or None when the very same plugin is already in.
+    Every problem found before registering (its name taken, a hook not decorated,
+    misspelled, taking a parameter never given...) is said in one ``PluginError``
+    (``together``): fixing one does not reveal the next."""
     import pluggy
 
     if any(c.plugin is cand.plugin or c.origin == cand.origin for c in kept):
         return None
+    problems: list[_Problem] = []
     if pm.has_plugin(cand.name):
         other = next(c for c in kept if c.name == cand.name)
-        raise PluginError(f'two plugins are named "{cand.name}" '
-                          f"({other.source} {other.origin} and {cand.source} {cand.origin})")
-    _refuse_undecorated(cand)
-    _check_parameters(pm, cand)
-    hooks = hook_impls(pm, cand)
+        problems.append((0, PluginError(
+            f'two plugins are named "{cand.name}" '
+            f"({other.source} {other.origin} and {cand.source} {cand.origin})")))
+    problems += _undecorated(cand)
+    problems += _parameter_problems(pm, cand)
+    hooks = hook_impls(pm, cand, problems)
+    if problems:
+        raise together([error for _, error in sorted(problems, key=lambda p: p[0])])
     guarded = guard(cand, hooks)
     try:
         pm.register(guarded, name=cand.name)
@@ -253,9 +274,41 @@ def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate
     return guarded
 
 
-def hook_impls(pm: pluggy.PluginManager, cand: Candidate) -> dict[str, tuple[str, Any]]:
-    """``{attribute: (hook name, function)}`` of every ``@hookimpl`` of a plugin;
-    a wrapper is refused (mogrun's containment works per implementation)."""
+# A problem of a plugin found while loading it, with the line of the function it
+# is about (0: the plugin as a whole): a plugin's problems are said in its order.
+_Problem = tuple[int, PluginError]
+
+
+def together(problems: Sequence[PluginError]) -> PluginError:
+    """Several problems as one error: the first as it is, each other after it as
+    ``Also: `` and its message, then its own context lines (a plugin's problems,
+    or those of the plugins of one load, are said at once)."""
+    first, *more = problems
+    if not more:
+        return first
+    context = [*first.context]
+    for problem in more:
+        context += [f"Also: {problem.message}", *problem.context]
+    return first.evolve(context=context)
+
+
+def _line(function: Any) -> int:
+    """The line of the plugin's file where ``function`` is defined (0: unknown)."""
+    import inspect
+
+    try:
+        code = getattr(inspect.unwrap(function), "__code__", None)
+    except ValueError:  # a __wrapped__ cycle
+        return 0
+    line = getattr(code, "co_firstlineno", 0)
+    return line if isinstance(line, int) else 0
+
+
+def hook_impls(pm: pluggy.PluginManager, cand: Candidate,
+               problems: list[_Problem]) -> dict[str, tuple[str, Any]]:
+    """``{attribute: (hook name, function)}`` of every ``@hookimpl`` of a plugin.
+    A wrapper is refused (mogrun's containment works per implementation), and so
+    are an ``async def`` and a hook that does not exist: each kept in ``problems``."""
     found: dict[str, tuple[str, Any]] = {}
     for attr in dir(cand.plugin):
         try:
@@ -265,17 +318,47 @@ def hook_impls(pm: pluggy.PluginManager, cand: Candidate) -> dict[str, tuple[str
         if opts is None:
             continue
         hook = opts.get("specname") or attr
-        if opts.get("wrapper") or opts.get("hookwrapper"):
-            raise PluginError(f'plugin "{cand.name}" declares {hook} as a '
-                              "wrapper; mogrun hooks do not support wrappers")
         function = getattr(cand.plugin, attr)
-        if _is_async(function):
-            raise PluginError(f'plugin "{cand.name}" declares {hook} with async def; mogrun '
-                              "calls hooks as plain functions, so it would never run",
-                              context=["Make it a plain def (asyncio.run(...) inside it, if "
-                                       "it needs an event loop)."])
+        problem = _impl_problem(pm, cand, hook, opts, function)
+        if problem is not None:
+            problems.append((_line(function), problem))
+            continue
         found[attr] = (hook, function)
     return found
+
+
+def _impl_problem(pm: pluggy.PluginManager, cand: Candidate, hook: str, opts: Mapping[str, Any],
+                  function: Any) -> PluginError | None:
+    if opts.get("wrapper") or opts.get("hookwrapper"):
+        return PluginError(f'plugin "{cand.name}" declares {hook} as a '
+                           "wrapper; mogrun hooks do not support wrappers")
+    if _is_async(function):
+        return PluginError(f'plugin "{cand.name}" declares {hook} with async def; mogrun '
+                           "calls hooks as plain functions, so it would never run",
+                           context=["Make it a plain def (asyncio.run(...) inside it, if "
+                                    "it needs an event loop)."])
+    caller = getattr(pm.hook, hook, None)
+    # ``optionalhook=True`` is pluggy's way of implementing a hook another plugin may
+    # declare; here only mogrun declares hooks, so a mogrun_* name that matches none is
+    # still a typo (a gate that would silently never run).
+    if (caller is None or not caller.has_spec()) \
+            and not (opts.get("optionalhook") and not hook.startswith("mogrun_")):
+        return unknown_hook(cand.name, hook)
+    return None
+
+
+def unknown_hook(plugin: str, hook: str) -> PluginError:
+    """``plugin implements unknown hook "mogrun_gatee"``, with the hook it most
+    likely meant. Every hook's name starts ``mogrun_``, which made any name look
+    close to some hook (``mogrun_notify``: "mogrun_event"?): the names are
+    compared without it."""
+    from mogrun.hookspecs import hook_names
+    from mogrun.taskfile.schema import closest  # a misspelled hook's path only
+
+    prefix = "mogrun_"
+    guess = closest(hook.removeprefix(prefix), [h.removeprefix(prefix) for h in hook_names()])
+    hint = [f'Did you mean "{prefix}{guess}"?'] if guess else []
+    return PluginError(f'plugin "{plugin}" implements unknown hook "{hook}"', context=hint)
 
 
 def _is_async(function: Any) -> bool:
@@ -298,74 +381,78 @@ def _hook_functions(plugin: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def _check_parameters(pm: pluggy.PluginManager, cand: Candidate) -> None:
-    """Name a parameter the hook does not pass, in words a plugin author reads
-    at a glance (pluggy's own message is a multi-line dump)."""
-    import inspect
-
+def _parameter_problems(pm: pluggy.PluginManager, cand: Candidate) -> list[_Problem]:
+    """For each hook function, a parameter the hook does not pass, in words a
+    plugin author reads at a glance (pluggy's own message is a multi-line dump)."""
+    found = []
     for attr, func in _hook_functions(cand.plugin):
         caller = getattr(pm.hook, attr, None)
         if caller is None or caller.spec is None or not callable(func):
             continue
-        allowed = caller.spec.argnames
-        called = (f"It is called as {attr}({', '.join(allowed)}); take any of those, by "
-                  "name, as ordinary (not keyword-only) parameters.")
-        params = inspect.signature(func).parameters.values()
-        _refuse_catch_all_only(cand.name, attr, params, allowed, called)
-        for param in params:
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                continue
-            if param.kind is param.KEYWORD_ONLY and param.name in allowed:  # default or not
-                raise PluginError(f'plugin "{cand.name}": {attr} takes "{param.name}" as a '
-                                  "keyword-only parameter, which is never given",
-                                  context=[called])
-            if param.default is not param.empty:
-                continue
-            if param.kind is param.KEYWORD_ONLY or param.name not in allowed:
-                raise PluginError(
-                    f'plugin "{cand.name}": {attr} has no parameter "{param.name}"',
-                    context=[called])
+        problem = _parameter_problem(cand.name, attr, func, caller.spec.argnames)
+        if problem is not None:
+            found.append((_line(func), problem))
+    return found
 
 
-def _refuse_catch_all_only(plugin: str, attr: str, params: Any, allowed: Any,
-                           called: str) -> None:
+def _parameter_problem(plugin: str, attr: str, func: Any,
+                       allowed: Sequence[str]) -> PluginError | None:
+    """The first parameter of ``func`` that hook ``attr`` never gives, or ``None``."""
+    import inspect
+
+    called = (f"It is called as {attr}({', '.join(allowed)}); take any of those, by "
+              "name, as ordinary (not keyword-only) parameters.")
+    params = inspect.signature(func).parameters.values()
+    catch_all = _catch_all_only(plugin, attr, params, allowed, called)
+    if catch_all is not None:
+        return catch_all
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.kind is param.KEYWORD_ONLY and param.name in allowed:  # default or not
+            return PluginError(f'plugin "{plugin}": {attr} takes "{param.name}" as a '
+                               "keyword-only parameter, which is never given",
+                               context=[called])
+        if param.default is not param.empty:
+            continue
+        if param.kind is param.KEYWORD_ONLY or param.name not in allowed:
+            return PluginError(f'plugin "{plugin}": {attr} has no parameter "{param.name}"',
+                               context=[called])
+    return None
+
+
+def _catch_all_only(plugin: str, attr: str, params: Any, allowed: Any,
+                    called: str) -> PluginError | None:
     """pluggy passes only the parameters an implementation names: one that takes
     its arguments through ``*args``/``**kwargs`` alone is called with nothing."""
     catch_all = [p for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if catch_all and not any(p.name in allowed and p.kind is not p.KEYWORD_ONLY
                              for p in params):
         star = "*" if catch_all[0].kind is catch_all[0].VAR_POSITIONAL else "**"
-        raise PluginError(f'plugin "{plugin}": {attr} takes {star}{catch_all[0].name}, '
-                          "which is never given anything", context=[called])
+        return PluginError(f'plugin "{plugin}": {attr} takes {star}{catch_all[0].name}, '
+                           "which is never given anything", context=[called])
+    return None
 
 
-def _refuse_undecorated(cand: Candidate) -> None:
+def _undecorated(cand: Candidate) -> list[_Problem]:
     """A ``mogrun_*`` function without ``@hookimpl`` would be silently ignored."""
     from mogrun.hookspecs import PROJECT
 
-    for attr, value in _hook_functions(cand.plugin):
-        if callable(value) and not hasattr(value, f"{PROJECT}_impl"):
-            raise PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
-                              context=["Decorate it: from mogrun.plugin import hookimpl"])
+    return [(_line(value), PluginError(f'plugin "{cand.name}" defines {attr} without @hookimpl',
+                                       context=["Decorate it: from mogrun.plugin import "
+                                                "hookimpl"]))
+            for attr, value in _hook_functions(cand.plugin)
+            if callable(value) and not hasattr(value, f"{PROJECT}_impl")]
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:
-    """An implementation matching no spec is a typo: name the plugin and hook."""
-    from mogrun.hookspecs import hook_names
-
+    """An implementation matching no spec is a typo: name the plugin and hook
+    (``register`` says it first; this is what pluggy itself holds)."""
     for name, caller in vars(pm.hook).items():
         if name.startswith("_") or caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
-            # ``optionalhook=True`` is pluggy's way of implementing a hook another plugin
-            # may declare; here only mogrun declares hooks, so a mogrun_* name that
-            # matches none is still a typo (a gate that would silently never run).
             if impl.optionalhook and not name.startswith("mogrun_"):
                 continue
-            from mogrun.taskfile.schema import closest  # a misspelled hook's path only
-
-            guess = closest(name, hook_names())
-            hint = [f'Did you mean "{guess}"?'] if guess else []
-            raise PluginError(f'plugin "{impl.plugin_name}" implements unknown hook "{name}"',
-                              context=hint)
+            raise unknown_hook(impl.plugin_name, name)
     pm.check_pending()

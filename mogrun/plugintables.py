@@ -68,9 +68,13 @@ def problems_of(error: ValueError) -> tuple[tuple[str, str], ...]:
     return (("", str(error)),)
 
 
-def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
+def table(value: Any, key: str, allowed: Iterable[str],
+          problems: Problems | None = None) -> Mapping[str, Any]:
     """``value`` must be a table whose keys are all in ``allowed`` (``KeyProblems``
-    naming each key that is not, where it is written)."""
+    naming each key that is not, where it is written). With ``problems``, those
+    are kept there instead, and the table is returned: its known sub-keys are
+    then judged too, so ``check`` says an unknown key and a wrong value of the
+    same table at once (``problems.done()`` raises them all)."""
     allowed = list(allowed)
     if not isinstance(value, Mapping):
         raise ValueError(f"{key} must be a table like {{ {allowed[0]} = ... }}, "
@@ -78,7 +82,10 @@ def table(value: Any, key: str, allowed: Iterable[str]) -> Mapping[str, Any]:
     unknown = [(str(name), f'unknown {key} setting "{name}"{_guess(str(name), allowed)}; '
                            f"valid: {', '.join(allowed)}")
                for name in value if name not in allowed]
-    if unknown:  # each located at its own key, every one said at once
+    if problems is not None:
+        for sub_key, message in unknown:
+            problems.add(sub_key, message)
+    elif unknown:  # each located at its own key, every one said at once
         raise KeyProblems(unknown)
     return value
 

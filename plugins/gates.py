@@ -40,10 +40,10 @@ SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
 
 def validate(value: Any) -> dict[str, Any]:
     """The ``gates`` table, normalised; a table without ``status`` keeps the default."""
-    raw = table(value, KEY, ("status", "max_duration", "require_events",
-                                     "forbid_events"))
+    found = Problems()  # an unknown sub-key is one more problem: the others are still said
+    raw = table(value, KEY, ("status", "max_duration", "require_events", "forbid_events"),
+                found)
     gates: dict[str, Any] = {"status": list(DEFAULT_STATUS)}
-    found = Problems()
     if "status" in raw:
         gates["status"] = found.judge("status", _status, raw["status"])
     if "max_duration" in raw:

@@ -80,8 +80,8 @@ def _target(item: Any, index: int) -> dict[str, Any] | None:
     """One target, or ``None`` when its URL rendered empty (the whole entry is
     still checked, so a typo in ``on`` is caught where the URL is set)."""
     where = f"notify[{index}]"
-    raw = table(item, where, (*KINDS, "on"))
-    found = Problems()
+    found = Problems()  # an unknown sub-key is one more problem: the others are still said
+    raw = table(item, where, (*KINDS, "on"), found)
     on = found.judge("on", strings, raw.get("on", list(DEFAULT_ON)), f"{where}.on",
                      choices=(*NOTIFY_OUTCOMES, ALWAYS))
     if on == []:  # a target that can never be sent is a mistake, not a switch

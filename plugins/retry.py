@@ -53,9 +53,9 @@ def default_policy() -> dict[str, Any]:
 
 def validate(value: Any) -> dict[str, Any]:
     """The ``retry`` table as a plain dict of numbers (seconds for durations)."""
-    raw = table(value, KEY, ("attempts", "max_delay", "stall_timeout"))
+    found = Problems()  # an unknown sub-key is one more problem: the others are still said
+    raw = table(value, KEY, ("attempts", "max_delay", "stall_timeout"), found)
     policy = default_policy()
-    found = Problems()
     if "attempts" in raw:
         policy["attempts"] = found.judge("attempts", _attempts, raw["attempts"])
     if "max_delay" in raw:

@@ -106,9 +106,10 @@ def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
 
 
 def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tuple[str, ...],
-             what: str, secret: set[str]) -> list[TaskFileError]:
+             what: str, secret: set[str], left_out: str | None = None) -> list[TaskFileError]:
     """A problem per key of ``table`` not ``known``: ``unknown key "K" {what}`` (at the
-    top level, ``what`` is empty: ``unknown_top_level`` says it)."""
+    top level, ``what`` is empty: ``unknown_top_level`` says it). ``left_out``: what
+    left plugins out, if anything (``plugin_key_hint``)."""
     errors: list[TaskFileError] = []
     for key in table:
         if key in known or key in secret:
@@ -117,7 +118,7 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         said = f'unknown key "{key}" {what}' if what else unknown_top_level(key, table[key])
         context = [f'did you mean "{hint}"?'] if hint else []
         if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
-            context = [PLUGIN_KEY_HINT if _written_as_value(taskfile, (*where, key)) else
+            context = [plugin_key_hint(left_out) if _written_as_value(taskfile, (*where, key)) else
                        _quoting_hint(where[1], _name_rest(key, table[key], known))]
         errors.append(UnknownKeyError(
             said, location=taskfile.location(*where, key), key=key,
@@ -130,6 +131,15 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
 # a plugin that is not loaded, most likely (no header wrote it: no name to quote).
 PLUGIN_KEY_HINT = ("A job key a plugin declares needs that plugin loaded: [mogplex] plugins, "
                    "-p, or the plugin installed (mogrun plugins lists what is loaded).")
+
+
+def plugin_key_hint(left_out: str | None) -> str:
+    """``PLUGIN_KEY_HINT``, or when plugins were left out (``--no-plugins``,
+    ``MOGRUN_DISABLE_PLUGINS``: ``left_out`` says which, as the plugin host put it),
+    that: the key's plugin may well be listed, and left out."""
+    if left_out is None:
+        return PLUGIN_KEY_HINT
+    return f"A job key a plugin declares needs that plugin loaded: {left_out}."
 
 
 def _written_as_value(taskfile: TaskFile, path: tuple[str, ...]) -> bool:
@@ -233,7 +243,9 @@ def _table_errors(taskfile: TaskFile, table: Mapping[str, Any], where: tuple[str
     job = where[1] if len(where) > 1 else None
     label = f'in job "{job}"' if job else "in [defaults]"
     known = job_key_names(key_specs)
-    errors = _unknown(taskfile, table, known, where, label, secret)
+    # What left plugins out, as the plugin host's ``KeySpecs`` says (a plain mapping: nothing).
+    left_out = getattr(key_specs, "left_out", None)
+    errors = _unknown(taskfile, table, known, where, label, secret, left_out)
     for key, value in table.items():
         if job is None and key in JOB_ONLY:
             errors.append(taskfile.error(f'"{key}" cannot be set in [defaults]; set it per job',

@@ -554,6 +554,9 @@ def test_every_plugin_key_problem_of_a_job_is_listed_in_file_order(project) -> N
     errors = [line for line in err.splitlines() if line.startswith("Error:")]
     assert errors == [
         'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not 0',
+        # An unknown key hides no other problem of its table: this entry has no URL either.
+        'Error: job "a", key "notify": notify[1] needs exactly one of webhook = URL or slack = '
+        "URL",
         'Error: job "a", key "notify": unknown notify[1] setting "email"; valid: webhook, slack, '
         "on",
     ]
@@ -1225,13 +1228,18 @@ def test_an_unknown_table_value_hints_at_a_plugin_not_a_dotted_name(project, sty
     write(project, '[jobs.fix]\nrepo = "acme/api"\nprompt = "x"\n'
                    '\t"edit_gate" = { tool = "edit_file" }  # the team\'s plugin\n\n'
                    '[jobs]\nrelease.v1.repo = "acme/api"\n', style)
-    result = project.run("check")
+    result = project.run("check", plugins=True)
     assert result.code == 2, result
     assert 'Error: unknown key "edit_gate" in job "fix"' in result.errors, result
     assert ("A job key a plugin declares needs that plugin loaded: [mogplex] plugins, -p, "
             "or the plugin installed") in result.err, result.err
     assert 'write [jobs."fix.edit_gate"]' not in result.err, result.err
     assert 'write [jobs."release.v1"]' in result.err, result.err  # a dotted key: a name
+    # With --no-plugins, that is what left every plugin out: the hint says so.
+    result = project.run("check")
+    assert result.code == 2, result
+    assert ("A job key a plugin declares needs that plugin loaded: --no-plugins left out "
+            "every plugin but the bundled ones") in result.err, result.err
 
 
 def test_a_prompt_file_that_is_not_utf8_is_said_as_the_task_file_is(project) -> None:

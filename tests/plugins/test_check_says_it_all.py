@@ -1,0 +1,277 @@
+"""`check` says every problem at once: no problem of a plugin key's table, of a
+plugin's file or of the installed plugins hides another, and none is said twice.
+And what it says of a plugin key left unknown names what left its plugin out."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from mogrun.errors import PluginError
+from mogrun.pluginhost import PluginHost
+from mogrun.plugintables import KeyProblems
+
+# A job as people write them: comments, blank lines, a trailing blank line.
+TABLES = """\
+# nightly checks of the API
+[jobs.a]
+repo = "acme/api"
+prompt = "x"
+
+# only a clean finish counts
+gates = { status = ["succes"], forbid = ["log"] }
+retry = { attempts = 0, extra = 1 }  # retry less
+notify = [{ webhook = "ftp://x.example.com", on = ["fail"], email = "me@example.com" }]
+
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_an_unknown_sub_key_hides_no_other_problem_of_its_table(tmp_path, mogrun_cli,
+                                                                  newline):
+    # Only the three unknown keys were said; the four other problems came after
+    # removing them.
+    (tmp_path / "mogplex.toml").write_bytes(TABLES.replace("\n", newline).encode())
+    result = mogrun_cli("--no-plugins", "check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert [line.split('": ', 1)[1].split(";")[0] for line in result.errors] == [
+        'gates.status: unknown value "succes" (did you mean "success"?)',
+        'unknown gates setting "forbid" (did you mean "forbid_events"?)',
+        "retry.attempts must be a whole number >= 1, not 0",
+        'unknown retry setting "extra"',
+        "notify[1].webhook must be an http(s) URL",
+        'notify[1].on: unknown value "fail" (did you mean "failed"?)',
+        'unknown notify[1] setting "email"',
+    ], result
+    where = [line.rsplit(":", 2)[-2:] for line in result.stderr.splitlines()
+             if line.lstrip().startswith("--> ")]
+    assert where == [["7", "21"], ["7", "32"], ["8", "11"], ["8", "25"], ["9", "13"],
+                     ["9", "52"], ["9", "61"]], result
+    assert result.stderr.endswith("7 problems in " + str(tmp_path / "mogplex.toml") + "\n")
+
+
+def test_the_bundled_validators_keep_an_unknown_key_with_the_other_problems():
+    from mogrun_plugins import gates, notify, retry
+
+    with pytest.raises(KeyProblems) as info:
+        gates.validate({"status": [], "max_duration": "soon", "colour": 1})
+    assert [sub for sub, _ in info.value.problems] == ["colour", "status", "max_duration"]
+    with pytest.raises(KeyProblems) as info:
+        retry.validate({"stall_timeout": 0, "atempts": 2})
+    assert [sub for sub, _ in info.value.problems] == ["atempts", "stall_timeout"]
+    with pytest.raises(KeyProblems) as info:
+        notify.validate([{"slack": "https://hooks.example.com/x", "on": [], "url": "y"}])
+    assert [sub for sub, _ in info.value.problems] == ["0.url", "0.on"]
+
+
+def test_table_without_problems_still_raises_its_unknown_keys():
+    """Outside plugins call ``table(value, key, allowed)`` as before."""
+    from mogrun.plugin import Problems, table
+
+    with pytest.raises(KeyProblems) as info:
+        table({"team": "core", "tem": 1}, "owners", ("team",))
+    assert [sub for sub, _ in info.value.problems] == ["tem"]
+    found = Problems()
+    assert table({"team": "core", "tem": 1}, "owners", ("team",), found) == {
+        "team": "core", "tem": 1}
+    assert [sub for sub, _ in found.found] == ["tem"]
+
+
+OWNERS = """\
+from mogrun.plugin import hookimpl, table
+
+
+def validate(value):
+    return table(value, "owners", ("team",))
+
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("owners", validate)
+"""
+
+OWNED = """\
+# the team's own plugin
+[mogplex]
+plugins = ["plugins/owners.py"]
+
+[jobs.a]
+repo = "acme/api"
+prompt = "x"
+owners = { team = "core" }  # who is paged
+
+"""
+HINT = "A job key a plugin declares needs that plugin loaded: "
+
+
+@pytest.mark.parametrize(("args", "env", "said"), [
+    (("--no-plugins",), {}, "--no-plugins left out every plugin but the bundled ones "
+                            "([mogplex] plugins, -p and entry points)."),
+    ((), {"MOGRUN_DISABLE_PLUGINS": "owners"}, 'MOGRUN_DISABLE_PLUGINS left out plugin '
+                                                '"owners".'),
+], ids=["no-plugins", "disable-env"])
+def test_a_key_of_a_plugin_left_out_says_what_left_it_out(tmp_path, mogrun_cli, args, env,
+                                                          said):
+    # It said "needs that plugin loaded: [mogplex] plugins, -p, or the plugin
+    # installed", of a plugin listed in [mogplex] plugins.
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "owners.py").write_text(OWNERS)
+    (tmp_path / "mogplex.toml").write_bytes(OWNED.replace("\n", "\r\n").encode())
+    assert mogrun_cli("check", cwd=tmp_path).exit_code == 0  # loaded, the key is known
+    result = mogrun_cli(*args, "check", cwd=tmp_path, env=env)
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: unknown key "owners" in job "a"'], result
+    assert HINT + said in result.stderr.splitlines(), result
+    assert "[mogplex] plugins, -p, or the plugin installed" not in result.stderr, result
+    shown = mogrun_cli(*args, "show", "a", cwd=tmp_path, env=env)  # run and show say it too
+    assert shown.exit_code == 2, shown
+    assert HINT + said in shown.stderr.splitlines(), shown
+
+
+def load(tmp_path, plugins=(), **kw):
+    kw.setdefault("use_entry_points", False)
+    return PluginHost.load(project_dir=tmp_path, task_file_plugins=plugins, **kw)
+
+
+@pytest.mark.parametrize(("hook", "guess"), [
+    ("mogrun_notify", None), ("mogrun_custom", None), ("mogrun_foo", None),
+    ("mogrun_gatee", "mogrun_gate"), ("mogrun_sesion_finished", "mogrun_session_finished"),
+    ("gate", "mogrun_gate"),
+])
+def test_an_unknown_hook_is_compared_without_the_prefix_every_hook_has(tmp_path, plugin_file,
+                                                                       hook, guess):
+    # "mogrun_notify" got "did you mean mogrun_event", "mogrun_custom"
+    # "mogrun_adjust_job", "mogrun_foo" "mogrun_wait": the shared prefix made any
+    # name look close to some hook.
+    rel = plugin_file("team", f"""
+        # the team's hooks
+
+        @hookimpl
+        def {hook}(job):
+            return None
+
+    """)
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel])
+    assert info.value.message == f'plugin "team" implements unknown hook "{hook}"'
+    assert info.value.context == ((f'Did you mean "{guess}"?',) if guess else ())
+
+
+IMPFAIL = "# broken on purpose\n\nraise RuntimeError('boom')\n\n"
+PARAM = "\n@hookimpl\ndef mogrun_gate(evnts):  # a typo\n    return []\n\n"
+
+
+@pytest.mark.parametrize(("entries", "source", "said"), [
+    ('"plugins/impfail.py", "plugins/impfail.py"', IMPFAIL,
+     'Error: plugin "impfail" failed to import: RuntimeError: boom'),
+    ('"plugins/param.py", "./plugins/param.py"', PARAM,
+     'Error: plugin "param": mogrun_gate has no parameter "evnts"'),
+], ids=["import-fails", "bad-parameter"])
+def test_a_plugin_listed_twice_that_cannot_load_is_said_once(tmp_path, mogrun_cli, plugin_file,
+                                                             entries, source, said):
+    name = "impfail" if "impfail" in entries else "param"
+    plugin_file(name, source)
+    (tmp_path / "mogplex.toml").write_bytes(
+        (f'# plugins of the team\r\n[mogplex]\r\nplugins = [\r\n  {entries.split(", ")[0]},\r\n'
+         f'  {entries.split(", ")[1]},  # again\r\n]\r\n\r\n'
+         '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n').encode())
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == [said], result
+    assert f"{tmp_path / 'mogplex.toml'}:4:3" in result.stderr, result  # at the first entry
+    assert "Also:" not in result.stderr, result
+    assert result.stderr.endswith("1 problem in " + str(tmp_path / "mogplex.toml") + "\n")
+
+
+@pytest.mark.parametrize("source", [IMPFAIL, PARAM], ids=["import-fails", "bad-parameter"])
+def test_a_plugin_file_named_twice_is_tried_once(tmp_path, plugin_file, source):
+    """As ``check`` loads the task file's plugins: one by one, into one host."""
+    rel = plugin_file("twice", source)
+    host = load(tmp_path)
+    with pytest.raises(PluginError, match=r'^plugin "twice"'):
+        host.add_plugins(project_dir=tmp_path, task_file_plugins=[rel])
+    host.add_plugins(project_dir=tmp_path, task_file_plugins=[f"./{rel}"])  # said already
+    host.add_plugins(project_dir=tmp_path, task_file_plugins=[f" {rel} "])
+    assert "twice" not in host.plugin_names()
+    with pytest.raises(PluginError) as info:  # in one load too
+        load(tmp_path, [rel, f"./{rel}"])
+    assert "Also:" not in " ".join(info.value.context)
+
+
+TWO_PROBLEMS = """
+    # the team's gate
+
+    @hookimpl
+    def mogrun_gatee(job):  # a typo
+        return []
+
+
+    def mogrun_event(event):  # not decorated
+        pass
+
+
+    @hookimpl
+    def mogrun_watch(stat):
+        return None
+
+"""
+
+
+def test_every_problem_of_a_plugin_file_is_said_at_once(tmp_path, mogrun_cli, plugin_file):
+    # Only the missing @hookimpl was said; the unknown hook came once it was fixed.
+    plugin_file("two", TWO_PROBLEMS)
+    (tmp_path / "mogplex.toml").write_text(
+        '# the team\'s plugins\n[mogplex]\nplugins = ["plugins/two.py"]\n\n'
+        '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: plugin "two" implements unknown hook "mogrun_gatee"'], result
+    lines = result.stderr.splitlines()
+    start = lines.index('Did you mean "mogrun_gate"?')
+    assert lines[start:start + 5] == [  # in the plugin file's order
+        'Did you mean "mogrun_gate"?',
+        'Also: plugin "two" defines mogrun_event without @hookimpl',
+        "Decorate it: from mogrun.plugin import hookimpl",
+        'Also: plugin "two": mogrun_watch has no parameter "stat"',
+        "It is called as mogrun_watch(job, run, state, unchanged_for); take any of those, by "
+        "name, as ordinary (not keyword-only) parameters.",
+    ], result
+
+
+def test_a_plugin_with_one_problem_is_said_as_before(tmp_path, plugin_file):
+    rel = plugin_file("team_gate", "\n@hookimpl\ndef mogrun_gatee(job):\n    return []\n")
+    with pytest.raises(PluginError) as info:
+        load(tmp_path, [rel])
+    assert info.value.message == 'plugin "team_gate" implements unknown hook "mogrun_gatee"'
+    assert info.value.context == ('Did you mean "mogrun_gate"?',)
+
+
+def test_every_broken_entry_point_is_said_at_once(tmp_path, monkeypatch):
+    # An entry point that failed to import hid a second one's name clash.
+    site = tmp_path / "site"
+    dist = site / "mogrun_two_eps-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-two-eps\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[mogrun]\nbad_ep = mogrun_two_eps_missing\ngates = mogrun_two_eps_gates\n")
+    (site / "mogrun_two_eps_gates.py").write_text(textwrap.dedent("""
+        from mogrun.plugin import hookimpl
+
+        @hookimpl
+        def mogrun_event(event):
+            pass
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        with pytest.raises(PluginError) as info:
+            PluginHost.load(project_dir=None, use_entry_points=True)
+    finally:
+        sys.modules.pop("mogrun_two_eps_gates", None)
+    assert info.value.message.startswith(
+        'plugin "bad_ep" failed to import: ModuleNotFoundError'), info.value
+    assert info.value.context == (
+        'From: entry-point group "mogrun"',
+        'Also: two plugins are named "gates" (bundled mogrun_plugins.gates and entry point '
+        "mogrun_two_eps_gates)"), info.value
