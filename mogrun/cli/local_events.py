@@ -105,8 +105,12 @@ def recording(reporter: Any, project_dir: Path | str) -> Any:
     be opened (a read-only checkout runs without it, as without history)."""
     import sqlite3
 
+    from mogrun.engine.history import why_unopened
+
+    path = events_path(project_dir)
     try:
-        return RecordingReporter(reporter, LocalEventLog(events_path(project_dir)))
-    except (OSError, sqlite3.Error) as exc:
-        reporter.notice(f"cannot keep the --local runs' events: {exc}", level="warning")
+        return RecordingReporter(reporter, LocalEventLog(path))
+    except (OSError, sqlite3.Error) as exc:  # said as the history says it, beside it
+        reporter.notice(f"cannot keep the --local runs' events: {why_unopened(exc, path)}",
+                        level="warning")
         return reporter

@@ -248,10 +248,11 @@ def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str
     ])
 
 
-def _why(failed: Exception, path: Path) -> str:
-    """Why a history could not be opened, in words: an OS error's reason, and the
-    file it is about when that is not the history (its folder, the .gitignore
-    beside it); never ``[Errno 13] ...`` with a quoted path."""
+def why_unopened(failed: Exception, path: Path) -> str:
+    """Why a history (or the --local events' log beside it) could not be opened,
+    in words: an OS error's reason, and the file it is about when that is not
+    ``path`` (its folder, the .gitignore beside it); never ``[Errno 13] ...``
+    with a quoted path."""
     if not isinstance(failed, OSError) or not failed.strerror:
         return str(failed)
     named = failed.filename
@@ -334,7 +335,8 @@ class History:
 
         with contextlib.suppress(AttributeError, sqlite3.Error):  # the one that failed
             self._db.close()
-        error = MogrunError(f"cannot open run history {self.path}: {_why(failed, self.path)}")
+        error = MogrunError(
+            f"cannot open run history {self.path}: {why_unopened(failed, self.path)}")
         # os.path: Path.is_file raises where the folder may not be searched (EACCES).
         if str(self.path) == IN_MEMORY or not os.path.isfile(self.path):
             raise error from failed

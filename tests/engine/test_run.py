@@ -409,6 +409,19 @@ def test_read_only_project_still_runs_with_a_warning(project, mogrun, tmp_path):
     assert "runs will not be recorded" in result.stderr
 
 
+def test_a_local_run_where_mogrun_is_a_file_says_why_in_words(mogrun_project, tmp_path):
+    """The --local events' log said "[Errno 17] File exists: '/.../.mogrun'" where
+    the history's warning beside it says ".mogrun is not a folder"."""
+    mogrun_project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n\n')
+    (mogrun_project.root / ".mogrun").write_text("not a directory\n")
+    result = mogrun_project.run("--local", "a", env={"MOGRUN_POLL_INTERVAL": "0.1"})
+    assert result.exit_code == 0, result
+    folder = mogrun_project.root / ".mogrun"
+    assert f"warning: cannot keep the --local runs' events: {folder} is not a folder\n" \
+        in result.stderr, result
+    assert "Errno" not in result.stderr, result
+
+
 def test_a_run_ending_as_its_timeouts_cancel_goes_out_is_judged_with_its_last_events(
         project, mogrun, mogrun_emulator):
     """The cancel answers 409 CONFLICT (the run had just ended on its own): the run is
