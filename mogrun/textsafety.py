@@ -32,6 +32,8 @@ def _escape_char(ch: str) -> str:
     if ch.isprintable() and ch not in _EXTRA_UNSAFE:
         return ch
     code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte no UTF-8 (a path's, surrogate-escaped): that byte
+        code -= 0xDC00
     if code < 0x100:
         return f"\\x{code:02x}"
     if code < 0x10000:

@@ -101,6 +101,17 @@ def test_an_argument_that_is_not_utf8_is_refused_up_front(tmp_path, args) -> Non
     assert (tmp_path / "mogplex.toml").read_bytes() == before
 
 
+def test_a_folder_whose_name_is_not_utf8_is_named_by_its_bytes(tmp_path) -> None:
+    """``check`` in a folder named with byte 0xE9 (Latin-1's é) said
+    ``bad\\udce9byte``, Python's stand-in for the byte; ``-f`` says ``\\xe9``."""
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xe9byte"))
+    folder.mkdir()
+    write_taskfile(folder, '[jobs.hello]\nrepo = "acme/api"\nprompt = "hi"\n\n')
+    result = mogrun("check", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path}/bad\\xe9byte/mogplex.toml: ok (1 job)\n", result
+
+
 def test_an_env_value_that_is_not_utf8_is_a_task_file_error(tmp_path) -> None:
     write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "Fix {{ env.FOO }}"\n')
     for args in (["check"], ["--local", "hello"]):
