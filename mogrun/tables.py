@@ -58,6 +58,10 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
     """``render_table``'s lines, each made as it is taken: a fan-out's summary has
     thousands, and made whole (then joined, then split) it was copies of itself."""
+    narrow = _narrow_encoding()
+    if narrow is not None:  # measured as printed: é is written as \\xe9, four columns
+        headers = _as_printed(headers, narrow)
+        rows = [_as_printed(row, narrow) for row in rows]
     columns = max([len(headers), *(len(row) for row in rows)])
     widths = [0] * columns
     for row in (headers, *rows):
@@ -67,6 +71,25 @@ def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
     yield _join(["-" * width for width in widths], widths)
     for row in rows:
         yield _join(_padded(row, columns), widths)
+
+
+def _narrow_encoding() -> str | None:
+    """stdout's encoding when it cannot carry every character (``PYTHONIOENCODING=
+    ascii``, a latin-1 locale), else ``None``: such a stream writes what it cannot
+    as escapes (``app`` sets ``backslashreplace``), wider than the characters."""
+    import codecs
+    import sys
+
+    try:
+        name = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
+    except LookupError:
+        return None
+    return None if name.startswith("utf") else name
+
+
+def _as_printed(row: Sequence[Any], encoding: str) -> list[str]:
+    """``row``'s cells as a stream in ``encoding`` prints them (its escapes written)."""
+    return [str(cell).encode(encoding, "backslashreplace").decode(encoding) for cell in row]
 
 
 def _padded(row: list[str], columns: int) -> list[str]:

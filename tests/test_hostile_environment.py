@@ -50,6 +50,23 @@ def test_a_stream_that_cannot_encode_a_character_gets_an_escape(tmp_path, encodi
         assert "Caf\\xe9" in shown.stdout or "Café" in shown.stdout
 
 
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_table_of_escaped_cells_keeps_its_columns(tmp_path, encoding) -> None:
+    """On an ASCII stream "Déjà vu ☕" is printed "D\\xe9j\\xe0 vu \\u2615", wider
+    than its characters, and the table measured the characters: that row's later
+    columns stood out of line with the others."""
+    write_taskfile(tmp_path, '# two jobs\n[jobs.one]\n'
+                   'description = "D\u00e9j\u00e0 vu \u2615 na\u00efve"\n'
+                   'repo = "acme/api"\nprompt = "x"\n\n[jobs.two]\n'
+                   'description = "plain"\nrepo = "acme/web"\nprompt = "x"\n\n')
+    shown = mogrun("list", cwd=tmp_path, PYTHONIOENCODING=encoding)
+    assert shown.returncode == 0, shown.stderr
+    header, rule, one, two = shown.stdout.splitlines()
+    assert "\\u2615" in one
+    assert {line.index("acme/") for line in (one, two)} == {header.index("repos")}
+    assert rule.split("  ")[1] == "-" * (header.index("repos") - header.index("description") - 2)
+
+
 def on_a_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, bytes]:
     """``python -m mogrun ARGS`` on a pseudo-terminal: its exit code and all it drew."""
     import pty
