@@ -73,18 +73,18 @@ def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
         yield _join(_padded(row, columns), widths)
 
 
-def _narrow_encoding() -> str | None:
-    """stdout's encoding when it cannot carry every character (``PYTHONIOENCODING=
-    ascii``, a latin-1 locale), else ``None``: such a stream writes what it cannot
-    as escapes (``app`` sets ``backslashreplace``), wider than the characters."""
-    import codecs
-    import sys
+_NARROW: list[str] = []  # stdout's encoding, once the CLI made it escape (``escaping``)
 
-    try:
-        name = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
-    except LookupError:
-        return None
-    return None if name.startswith("utf") else name
+
+def escaping(encoding: str) -> None:
+    """stdout cannot carry every character (``PYTHONIOENCODING=ascii``, a latin-1
+    locale) and writes the others as escapes (the CLI sets ``backslashreplace``),
+    wider than the characters: tables measure their cells as printed."""
+    _NARROW[:] = [encoding]
+
+
+def _narrow_encoding() -> str | None:
+    return _NARROW[0] if _NARROW else None
 
 
 def _as_printed(row: Sequence[Any], encoding: str) -> list[str]:

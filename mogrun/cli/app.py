@@ -366,6 +366,10 @@ def _escape_what_streams_cannot_encode() -> None:
         if encoding != "utf-8" and reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):  # closed, or not to be changed
                 reconfigure(errors="backslashreplace")
+                if stream is sys.stdout:
+                    from mogrun.tables import escaping
+
+                    escaping(encoding)
 
 
 def _argv_refusal(args: list[str]) -> str | None:
