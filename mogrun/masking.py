@@ -61,15 +61,22 @@ def _masked_location(location: Location, ordered: tuple[str, ...]) -> Location:
 
 
 def _mask_at(line: str, index: int, ordered: tuple[str, ...]) -> tuple[str, int]:
-    """``line`` masked left to right (longest secret first at each place), and where
-    the character at ``index`` is in the result."""
+    """``line`` masked as ``_mask_with`` masks it, and where the character at
+    ``index`` is in the result (at the mask when it was inside a secret)."""
+    present = [secret for secret in ordered if secret in line]
     parts: list[str] = []
-    moved, size = None, 0
-    for at, found in _scanned(line, ordered):
-        if moved is None and at <= index < at + (len(found) if found else 1):
-            moved = size
-        parts.append(MASK if found else line[at])
-        size += len(parts[-1])
+    moved, size, at = None, 0, 0
+    for start, end in [*(_spans(line, present) if present else []), (len(line), len(line))]:
+        if moved is None and at <= index < start:
+            moved = size + index - at
+        parts.append(line[at:start])
+        size += start - at
+        if start < end:
+            if moved is None and start <= index < end:
+                moved = size
+            parts.append(MASK)
+            size += len(MASK)
+        at = end
     return "".join(parts), size if moved is None else moved
 
 
@@ -145,10 +152,39 @@ def json_forms(ordered: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
-    for secret in ordered:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """``text`` with each secret of ``ordered`` it holds masked. Two that overlap
+    there (``AAAA-BBBB`` and ``BBBB-CCCC`` in ``AAAA-BBBB-CCCC``) are masked as one:
+    replaced one after the other, the first masked took the second's match away
+    and left its other half showing."""
+    present = [secret for secret in ordered if secret in text]
+    if not present:
+        return text
+    if len(present) == 1:
+        return text.replace(present[0], MASK)
+    parts, at = [], 0
+    for start, end in _spans(text, present):
+        parts += [text[at:start], MASK]
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _spans(text: str, secrets: list[str]) -> list[tuple[int, int]]:
+    """Where ``secrets`` occur in ``text``, overlapping occurrences merged, in order."""
+    found = []
+    for secret in secrets:
+        start = text.find(secret)
+        while start >= 0:
+            found.append((start, start + len(secret)))
+            start = text.find(secret, start + 1)
+    found.sort()
+    merged = [found[0]]
+    for start, end in found[1:]:
+        if start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _walk(value: Any, ordered: tuple[str, ...]) -> Any:

@@ -1,0 +1,35 @@
+"""Masking as a whole: no secret is left showing in what mogrun masks, however
+the secrets overlap, nest or repeat (``mogrun.masking``)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mogrun.masking import MASK, _mask_at, mask, mask_data
+
+SECRET = st.text(alphabet="ab-", min_size=4, max_size=9)
+
+
+@given(text=st.text(alphabet="ab- x", max_size=60), secrets=st.sets(SECRET, max_size=4))
+def test_no_secret_is_left_in_masked_text(text: str, secrets: set[str]) -> None:
+    """Replaced one after another, a secret masked first took an overlapping one's
+    match away and left half of it showing (``AAAA-***`` or ``***-CCCC``)."""
+    masked = mask(text, frozenset(secrets))
+    assert not [secret for secret in secrets if secret in masked]
+    assert mask_data({"k": [text]}, secrets) == {"k": [masked]}
+
+
+def test_overlapping_secrets_are_one_mask_whichever_order_they_come_in() -> None:
+    text = "token AAAA-BBBB-CCCC here"
+    for secrets in (["AAAA-BBBB", "BBBB-CCCC"], ["BBBB-CCCC", "AAAA-BBBB"]):
+        assert mask(text, secrets) == f"token {MASK} here"
+    assert mask("abcdabcd and abcd", ["abcd", "bcda"]) == f"{MASK} and {MASK}"
+
+
+def test_an_excerpt_with_overlapping_secrets_keeps_its_caret() -> None:
+    line = 'prompt = "AAAA-BBBB-CCCC" # x'
+    shown, column = _mask_at(line, line.index("#"), ("AAAA-BBBB", "BBBB-CCCC"))
+    assert shown == f'prompt = "{MASK}" # x'
+    assert shown[column] == "#"
+    assert _mask_at(line, line.index("C"), ("AAAA-BBBB", "BBBB-CCCC"))[1] == line.index("A")
