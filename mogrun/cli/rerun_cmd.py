@@ -41,7 +41,7 @@ from mogrun.errors import NothingRecordedError, UsageError
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
     from mogrun.errors import MogrunError
-    from mogrun.models import ResolvedJob
+    from mogrun.models import ResolvedJob, RunPlan
     from mogrun.runs import RunState
 
 RERUN_HELP = """Start new attempts of the runs of the latest invocation that did not pass.
@@ -312,6 +312,45 @@ def recorded_base_key(row: HistoryRow, now: str = "",
     return base if attempt_key(base, row.attempt) == key else None
 
 
+# The fields of a run's start a rerun sends again as recorded (StartRequest's names).
+_SENT_FIELDS = {"prompt": "prompt", "harness": "harness", "baseBranch": "base_branch",
+                "workingBranch": "working_branch", "rootDirectory": "root_directory"}
+
+
+def as_sent(plan: RunPlan, row: HistoryRow, secrets: Iterable[str] = ()) -> RunPlan:
+    """``plan`` with the start ``row`` recorded, for an attempt sent again under
+    its key: the server takes the same key only with the same request, and a
+    ``{{ date }}`` or ``{{ now }}`` renders differently today (409
+    IDEMPOTENCY_CONFLICT, then a new key and a second run). History keeps the
+    body masked: a mask is filled with the secret the field holds now, when
+    that masks back to what was recorded; a field it cannot tell stays as now
+    (the conflict's hint then says what changed)."""
+    import dataclasses
+    import json
+
+    from mogrun.masking import MASK, unmasked
+
+    try:
+        recorded = json.loads(row.request) if row.request else None
+    except ValueError:
+        return plan
+    if not isinstance(recorded, dict) or plan.inputs:  # an automation's trigger: as now
+        return plan
+    now = plan.request.body()
+    changes: dict[str, Any] = {}
+    for key, name in _SENT_FIELDS.items():
+        was, current = recorded.get(key), now.get(key)
+        if not isinstance(was, str) or was == current:
+            continue
+        if MASK in was:
+            was = unmasked(was, current if isinstance(current, str) else "", secrets)
+        if was is not None:
+            changes[name] = was
+    if isinstance(recorded.get("createBranch"), bool):
+        changes["create_branch"] = recorded["createBranch"]
+    return dataclasses.replace(plan, request=dataclasses.replace(plan.request, **changes))
+
+
 class Selection:
     """The runs to start again (by masked label) and the attempt each starts at.
 
@@ -395,13 +434,15 @@ class Selection:
                             plan.request, idempotency_key=base))
                     elif kept is None and job.name not in held:
                         self._say_masked(row)
+                    again = kept is None and job.name not in held and unanswered(row, base)
+                    if again:  # the same key must carry the same request
+                        plan = as_sent(plan, row, job.secrets)
                     runs.append(plan)
                     if kept is not None:  # recorded as it stands: no attempt made
                         self.going[plan.label] = (kept[1], left_alone(row))
                     if job.name in held or kept is not None:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
-                    again = unanswered(row, base)
                     if again:
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{row.idempotency_key}) was never answered, so it may "

@@ -483,6 +483,41 @@ def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
 
 
 
+TIMED_JOB = """
+[jobs.long]
+repo = "acme/api"
+# The time and a secret in the prompt: rendered again by the rerun, both differ.
+prompt = "Started at {{ now }} for {{ env.TEAM_TOKEN }}\\n@emulator duration=never interval=0.2s"
+"""
+
+
+def test_a_rerun_sends_an_unanswered_start_again_with_the_request_it_sent(emulator, tmp_path):
+    """The start's key was sent again with the prompt rendered anew: its {{ now }}
+    (or {{ date }} after midnight) differed, the server refused the key with 409
+    IDEMPOTENCY_CONFLICT ("the job's prompt changed"), and the next rerun made a
+    second run under a new key. The request is the one recorded (its masked
+    secret filled again from the environment)."""
+    emulator.add_fault("start", "delay", delay=2.0)
+    secret = {"TEAM_TOKEN": "tok-s3cr3t-value"}
+    with running(spawn(emulator, tmp_path, "long", jobs=TIMED_JOB, **secret)) as proc:
+        wait_start_in_flight(emulator)
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while not emulator.runs:  # the server still answers the start it was holding
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (made,) = emulator.runs
+    time.sleep(1.1)  # {{ now }} is another second now
+    with running(spawn(emulator, tmp_path, "rerun", "--detach", jobs=TIMED_JOB,
+                       **secret)) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert emulator.runs == [made], err
+    assert f"attached to existing run {made}" in err
+    assert "tok-s3cr3t-value" not in out + err
+
+
 NEEDS_JOBS = """
 [jobs.up]
 repo = "acme/api"
