@@ -67,3 +67,20 @@ def test_an_option_typo_is_not_offered_help_in_place_of_the_option_meant(project
     result = project(*argv)
     assert result.exit_code == 2, result
     assert result.stderr.splitlines()[-1] == said, result
+
+
+@pytest.mark.parametrize("word", ["long", "stauts"])
+def test_a_word_near_a_command_with_a_broken_task_file_says_the_file(mogrun_project,
+                                                                      word) -> None:
+    """`mogrun long` with a task file that does not parse said 'unknown command or
+    job "long"; did you mean "logs"?': the job is there, the file was the problem,
+    and only `mogrun run long` said so."""
+    mogrun_project.path.write_text('# jobs\r\n[jobs.long]\r\nrepo = "acme/api"\r\n'
+                                   'prompt = "a\nb"\r\n\r\n', encoding="utf-8", newline="")
+    result = mogrun_project.run(word)
+    assert result.exit_code == 2, result
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: invalid TOML"), result
+    assert "unknown command" not in result.stderr, result
+    hint = {"long": "logs", "stauts": "status"}[word]
+    assert lines[-1] == f'(if "{word}" is no job: did you mean the command "{hint}"?)', result

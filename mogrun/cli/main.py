@@ -229,12 +229,23 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     hint = closest(word, COMMANDS)
     if hint is None:
         return
-    from mogrun.cli.completion import job_names
+    import copy
 
-    jobs = job_names(ctx)
+    from mogrun.cli.loading import load_taskfile
+    from mogrun.errors import MogrunError, TaskFileError, UsageError
+
+    try:
+        jobs = load_taskfile(copy.copy(state_of(ctx))).job_names
+    except TaskFileError as exc:
+        if exc.location is not None:  # a task file that does not read: said, not hidden
+            guess = f'(if "{word}" is no job: did you mean the command "{hint}"?)'
+            raise exc.evolve(context=[*exc.context, guess]) from None  # not hidden behind
+            # the guess alone ("logs" for a job named "long")
+        jobs = []
+    except (MogrunError, OSError):
+        jobs = []
     if word in jobs or closest(word, jobs):  # a job (or its typo): run says which
         return
-    from mogrun.errors import UsageError
 
     raise UsageError(f'unknown command or job "{word}"',
                      context=[f'did you mean "{hint}"?', "Commands: " + ", ".join(COMMANDS)])
