@@ -129,8 +129,8 @@ def resolve_endpoint(
         try:
             check_file_url(file_url)
         except ValueError as exc:
-            raise TaskFileError(f"[mogplex] url {toml_repr(file_url)} is refused: {exc}",
-                                key="url") from exc
+            raise TaskFileError(f"[mogplex] url {toml_repr(_shown(file_url))} is refused: "
+                                f"{exc}", key="url") from exc
         url, source = file_url.strip(), "task file"
     else:
         url, source = DEFAULT_URL, "default"
@@ -156,12 +156,21 @@ def _normalised(url: str) -> str:
 def _shown(url: str) -> str:
     """A URL for a message, without credentials a user may have put in it: all
     between '://' and the last '@' is masked, whatever urllib makes of it."""
+    userinfo = credentials(url)
+    return url if userinfo is None else url.replace(userinfo + "@", "***@", 1)
+
+
+shown_url = _shown
+
+
+def credentials(url: str) -> str | None:
+    """The credentials a URL carries (all between '://' and its last '@'), if any:
+    a secret, however the URL is refused (a task file's line quoting it too)."""
     end = _userinfo_end(url)
     if end is None:
-        return url
+        return None
     scheme = url.find("://")
-    start = 0 if scheme < 0 else scheme + 3
-    return url[:start] + "***" + url[end:]
+    return url[0 if scheme < 0 else scheme + 3:end]
 
 
 def token_from_env(env: Mapping[str, str]) -> str:

@@ -312,10 +312,13 @@ def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
     except TaskFileError as error:
         if taskfile is None or error.key != "url":
             raise
-        raise taskfile.error(error.message, "mogplex", "url",
-                             context=["Only mogplex.com, its subdomains and loopback may be "
-                                      "named in a task file: remove the url, and give another "
-                                      "host with --url or MOGPLEX_URL."]) from error
+        from mogrun.taskfile.validation import refused_url
+
+        problem = error.message.partition(" is refused: ")[2]
+        raise refused_url(taskfile, file_url or "", problem,
+                          context=["Only mogplex.com, its subdomains and loopback may be "
+                                   "named in a task file: remove the url, and give another "
+                                   "host with --url or MOGPLEX_URL."]) from error
 
 
 def history_key(state: CliState, taskfile: TaskFile) -> str:

@@ -191,9 +191,22 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
     if isinstance(url, str):
         problem = _url_problem(url)
         if problem:
-            errors.append(taskfile.error(f"[mogplex] url {toml_repr(url)} is refused: {problem}",
-                                         "mogplex", "url"))
+            errors.append(refused_url(taskfile, url, problem))
     return errors
+
+
+def refused_url(taskfile: TaskFile, url: str, problem: str,
+                context: tuple[str, ...] | list[str] = ()) -> TaskFileError:
+    """``[mogplex] url`` refused, located at its line: the credentials a URL may
+    carry are masked in the message and in the line it quotes (``check`` and
+    every command that reads the url say it this one way)."""
+    from mogrun.api.settings import credentials, shown_url
+    from mogrun.masking import masked_error
+
+    error = taskfile.error(f"[mogplex] url {toml_repr(shown_url(url))} is refused: {problem}",
+                           "mogplex", "url", context=context)
+    userinfo = credentials(url)
+    return masked_error(error, [userinfo]) if userinfo else error
 
 
 def plugin_entry_problem(taskfile: TaskFile, spec: str) -> str | None:

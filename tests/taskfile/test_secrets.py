@@ -185,3 +185,26 @@ def test_an_unset_or_short_token_masks_nothing(project, token: str) -> None:
     result = project.run("check", env={"MOGPLEX_API_KEY": token})
     assert result.code == 2, result
     assert 'not \'xmogx\'' in result.err and "***" not in result.err, result
+
+
+@pytest.mark.parametrize("url", ["http://user:TFPW-S3CR3T@127.0.0.1:18765",
+                                 "https://deploy:TFPW-S3CR3T@mogplex.com",
+                                 "https://u:TFPW/S3CR3T@mogplex.com"])  # '/' in a password
+@pytest.mark.parametrize("command", [("check",), ("--json", "check"), ("show", "a"), ("a",)])
+def test_credentials_in_the_task_files_url_are_refused_and_never_shown(
+        project, monkeypatch, url, command) -> None:
+    """--url and MOGPLEX_URL showed such a URL as http://***@host; the task file's
+    url was quoted whole in check, run and the line each error quotes."""
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_x")
+    project.write(f"""
+        [mogplex]
+        url = "{url}"  # pasted from a browser
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+    """ + "\n")
+    result = project.run(*command)
+    assert result.code == 2, result
+    assert "S3CR3T" not in result.out + result.err, result
+    assert "***@" in result.out + result.err, result
