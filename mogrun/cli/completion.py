@@ -10,21 +10,26 @@ from mogrun.errors import MogrunError
 
 
 def job_names(ctx: Any) -> list[str]:
-    """The task file's job names, honouring a ``-f`` already on the command line."""
+    """The task file's job names, honouring a ``-f`` already on the command line
+    (none when it cannot be read)."""
+    try:
+        return line_job_names(ctx)
+    except (MogrunError, OSError):
+        return []
+
+
+def line_job_names(ctx: Any) -> list[str]:
+    """``job_names``, raising what keeps the task file from being read."""
     import copy
 
+    from mogrun.cli.loading import load_taskfile
     from mogrun.cli.state import state_of
 
     root = ctx.find_root() if ctx is not None else None
     params = getattr(root, "params", None) or {}
     state = copy.copy(state_of(ctx))  # the shell's line, not the state's: its -f
     state.file = params.get("file")
-    try:
-        from mogrun.cli.loading import load_taskfile
-
-        return load_taskfile(state).job_names
-    except (MogrunError, OSError):
-        return []
+    return load_taskfile(state).job_names
 
 
 def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:

@@ -229,13 +229,11 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     hint = closest(word, COMMANDS)
     if hint is None:
         return
-    import copy
-
-    from mogrun.cli.loading import load_taskfile
+    from mogrun.cli.completion import line_job_names
     from mogrun.errors import MogrunError, TaskFileError, UsageError
 
     try:
-        jobs = load_taskfile(copy.copy(state_of(ctx))).job_names
+        jobs = line_job_names(ctx)
     except TaskFileError as exc:
         if exc.location is not None:  # a task file that does not read: said, not hidden
             guess = f'(if "{word}" is no job: did you mean the command "{hint}"?)'
