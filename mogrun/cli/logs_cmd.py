@@ -44,7 +44,8 @@ from mogrun.threads import NoThread, start_without_signals
 @click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
                 shell_complete=complete_jobs, callback=run_id_case)
 @click.option("-f", "--follow", is_flag=True, help="Follow every run to its end; exit 0 if "
-              "each passed its job's gates, 1 otherwise.")
+              "each passed its job's gates, else as run would (1: one did not; 64, 65, "
+              "69, 75: the API refused the following).")
 @click.pass_obj
 def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     """A run's events (every run of a job's latest invocation; no name: the
@@ -360,9 +361,9 @@ class _Verdicts:
 
         with self.lock:
             ended = [self.results.get(t.run_id) or _unfollowed(t) for t in self.targets]
-        code = max((r.exit_code for r in ended), default=0)
-        if signalled is not None:
-            code = combine_exit_codes([code, signalled])
+        # as run combines its jobs' codes: a bad token (64) outranks a 429 (75)
+        code = combine_exit_codes([*(r.exit_code for r in ended),
+                                   *([signalled] if signalled is not None else [])])
         if self.state.json_output:  # as run's summary, usage (automation runs) included
             from mogrun.output.tables import total_usage
 
@@ -401,9 +402,12 @@ def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:
 
 
 def _unfollowed(target: Target, message: str = "following ended before the run did",
-                status: str | None = None, outcome: Outcome = Outcome.ERROR) -> RunResult:
+                status: str | None = None, outcome: Outcome = Outcome.ERROR,
+                exit_code: int = 1) -> RunResult:
     """The result of a run ``logs --follow`` did not see end (its follow failed, it
-    awaits input): not passed, and perhaps still going on the server."""
+    awaits input): not passed, and perhaps still going on the server. ``exit_code``:
+    a failed follow's error's own (64 a bad token, 75 rate limited...), as ``run``
+    exits when its following fails."""
     row = target.row
     # the last status known: seen by the follow, else recorded (a follow stopped
     # before its first poll saw none: its result said "status": "")
@@ -411,7 +415,7 @@ def _unfollowed(target: Target, message: str = "following ended before the run d
     return RunResult(job=row.job if row is not None else "",
                      repo=row.repo if row is not None else "", outcome=outcome,
                      run_id=target.run_id, status=status, message=message,
-                     exit_code=1, left_going=True)
+                     exit_code=exit_code, left_going=True)
 
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
@@ -424,7 +428,8 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         done = follower.follow()
     except MogrunError as exc:
         sink.notice(exc.message, "error")
-        return _unfollowed(target, exc.message, follower.state.status)
+        return _unfollowed(target, exc.message, follower.state.status,
+                           exit_code=exc.exit_code)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
         from mogrun.cli.run_cmd import command_prefix
 
