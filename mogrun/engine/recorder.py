@@ -469,18 +469,27 @@ def _seen_to_end(status: str, exit_code: int) -> dict[str, Any]:
 def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> str:
     """Why the server said IDEMPOTENCY_CONFLICT: which fields of the start differ
     from the one an earlier invocation sent under the same key, and the way out
-    (``rerun``: the command line that starts a fresh attempt of the job)."""
+    (``rerun``: the command line that starts a fresh attempt of the job).
+
+    When none differs (that invocation was itself refused for the same key, the
+    request the server holds was sent by an earlier one, another checkout or
+    machine, or what changed is a masked secret), that is said: the server holds
+    another request under the key."""
     import json
 
     way_out = f"start a fresh attempt with: {rerun} (or give the job a new idempotency_key)"
-    if earlier is None:
-        return f"the key was used before with a different request; {way_out}"
     try:
-        before = json.loads(earlier.request)
-    except ValueError:
-        before = {}
+        before = json.loads(earlier.request) if earlier is not None else None
+    except (TypeError, ValueError):
+        before = None
+    if earlier is None or not isinstance(before, dict):
+        return f"the key was used before with a different request; {way_out}"
     now = json.loads(request_json(track))
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-    what = ", ".join(changed) if changed else "the request"
-    return (f"the job's {what} changed since invocation {earlier.invocation} sent this key "
-            f"({earlier.started_at}); {way_out}")
+    if not changed:
+        return (f"the request is the one invocation {earlier.invocation} sent under this key "
+                f"({earlier.started_at}), but the server holds a different one under it (sent "
+                "by an earlier invocation before the job changed, from another checkout or "
+                f"machine, or with another value of a secret); {way_out}")
+    return (f"the job's {', '.join(changed)} changed since invocation {earlier.invocation} "
+            f"sent this key ({earlier.started_at}); {way_out}")
