@@ -2,8 +2,12 @@
 
 Every answer is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error":
 {"code", "message"}}``. Anything else (an HTML error page from a proxy, an
-empty or truncated body, JSON without ``ok``) is a ``TransportError`` that
-shows the HTTP status and the first bytes, and is retried like a 5xx.
+empty or truncated body, JSON without ``ok``) shows the HTTP status and the
+first bytes, and its status decides what it is: a 4xx is the error an
+envelope of that status would be (401 ``UnauthorizedError``, 403
+``ForbiddenError``, 429 ``RateLimitedError``, any other 4xx
+``RequestRefusedError``), anything else a ``TransportError``, retried like a
+5xx.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import datetime
 from itertools import chain, compress
 from typing import Any
 
+from mogrun.api.failures import scope_hint
 from mogrun.api.text import escape_text, preview
 from mogrun.api.transport import Response
 from mogrun.errors import (
@@ -102,14 +107,14 @@ def _decode(response: Response, request: RequestInfo,
     else:
         reason = "JSON without the envelope's 'ok' field"
     if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
+        message = (f"HTTP {response.status} from {request.method} {_path(request)} carried "
+                   f"{reason}: {preview(body, secrets)}")
         # A proxy's error page may still say when to come back; honour it.
-        raise TransportError(
-            f"HTTP {response.status} from {request.method} {_path(request)} carried "
-            f"{reason}: {preview(body, secrets)}",
-            request=request, status=response.status,
-            retry_after=parse_retry_after(response.header("retry-after")),
-            context=[f"request: {request}"],
-        )
+        retry_after = parse_retry_after(response.header("retry-after"))
+        if 400 <= response.status < 500:  # the status says it all: a 401 is a 401
+            raise _by_status(response.status, message, request, retry_after)
+        raise TransportError(message, request=request, status=response.status,
+                             retry_after=retry_after, context=[f"request: {request}"])
     return document
 
 
@@ -187,18 +192,39 @@ def api_error(response: Response, document: dict[str, Any], request: RequestInfo
     error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = str(error.get("code") or f"HTTP_{status}")
     message = escape_text(str(error.get("message") or "no message"), 500, secrets)
-    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    cls = _BY_CODE.get(code) or _status_class(status)
+    retry_after = parse_retry_after(response.header("retry-after"))
+    return _typed(cls, f"{message} ({code}, HTTP {status})", status, code, request, retry_after)
+
+
+def _status_class(status: int) -> type[ApiError]:
+    """The error an answer of ``status`` is when no code says otherwise."""
+    cls = _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 or status < 400 else RequestRefusedError
-    retry_after = parse_retry_after(response.header("retry-after"))
+    return cls
+
+
+def _by_status(status: int, message: str, request: RequestInfo,
+               retry_after: float | None) -> ApiError:
+    """A 4xx whose body is not the envelope (a proxy's or an auth gateway's page):
+    the error its status means, as an envelope without a code would be, so a
+    401 exits 64, a 403 65, a 429 is retried after its Retry-After and a 400 is
+    never retried (it is not a transport failure: an answer came)."""
+    return _typed(_status_class(status), message, status, f"HTTP_{status}", request,
+                  retry_after)
+
+
+def _typed(cls: type[ApiError], message: str, status: int, code: str, request: RequestInfo,
+           retry_after: float | None) -> ApiError:
     context = [f"request: {request}"]
-    if cls in _HINTS:
-        context.append(_HINTS[cls])
+    if cls in _HINTS:  # a 403's names the scope its message names, when it names one
+        context.append((scope_hint(message) if cls is ForbiddenError else None) or _HINTS[cls])
     if request.idempotency_key and cls is IdempotencyConflictError:
         context.append(f"Idempotency-Key {request.idempotency_key!r} was used before with a "
                        "different request; use --rerun or another idempotency_key.")
-    return cls(f"{message} ({code}, HTTP {status})", status=status, code=code,
-               request=request, retry_after=retry_after, context=context)
+    return cls(message, status=status, code=code, request=request, retry_after=retry_after,
+               context=context)
 
 
 def redirect_error(response: Response, request: RequestInfo,

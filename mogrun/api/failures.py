@@ -5,6 +5,7 @@ Helpers of the client's request loop, kept apart so the loop stays short.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,25 @@ def clock_in(seconds: float) -> str:
     except OverflowError:
         return "a time too far away to show"
     return when.strftime("%H:%M:%SZ") if seconds < 86400 else when.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+# The scope a 403's message names: "Missing required scope: read." (the server's),
+# "scope 'read'", "the 'read' scope". A name is a word (read, write, runs:read).
+_SCOPE_NAMED = re.compile(
+    r"\bscope:\s*[\"'`]?(?P<a>\w[\w:.-]{0,39})"
+    r"|\bscope\s+[\"'`](?P<b>\w[\w:.-]{0,39})[\"'`]"
+    r"|[\"'`](?P<c>\w[\w:.-]{0,39})[\"'`]\s+scope\b", re.IGNORECASE)
+
+
+def scope_hint(message: str) -> str | None:
+    """What a 403 asks of the token when the server's ``message`` names the scope
+    (``Missing required scope: read.``); None when it names none (the envelope's
+    hint then says what starts and cancels need)."""
+    found = _SCOPE_NAMED.search(message)
+    if found is None:
+        return None
+    scope = (found.group("a") or found.group("b") or found.group("c")).rstrip(".:-")
+    return f"The token lacks the '{scope}' scope this needs."
 
 
 def short_cause(error: MogrunError) -> str:
