@@ -213,3 +213,22 @@ def _url_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
         if secret:
             forms += [secret, quote(secret, safe=""), quote_plus(secret), quote(secret)]
     return tuple(dict.fromkeys(forms))
+
+
+def with_wire_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret plus every form it takes on the wire: inside a URL (as
+    ``with_url_forms``) and inside a JSON string (``json_forms``, and as a server
+    that writes non-ASCII text as is re-encodes it: ``pa\\"ss``, ``s\\u00e9cret``
+    and ``sécret``), so a server quoting a request body back in an error is
+    masked too. What the client masks in every error and trace line."""
+    return _wire_forms(tuple(secrets))
+
+
+@functools.lru_cache(maxsize=256)
+def _wire_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Remembered, as ``_url_forms``: every request of a job asks with the same secrets."""
+    import json
+
+    present = tuple(secret for secret in secrets if secret)
+    unicode = (json.dumps(secret, ensure_ascii=False)[1:-1] for secret in present)
+    return tuple(dict.fromkeys([*_url_forms(present), *json_forms(present), *unicode]))

@@ -33,3 +33,33 @@ def test_an_excerpt_with_overlapping_secrets_keeps_its_caret() -> None:
     assert shown == f'prompt = "{MASK}" # x'
     assert shown[column] == "#"
     assert _mask_at(line, line.index("C"), ("AAAA-BBBB", "BBBB-CCCC"))[1] == line.index("A")
+
+
+def test_wire_forms_hold_each_secret_as_a_url_and_a_json_string_carry_it() -> None:
+    import json
+    from urllib.parse import quote, quote_plus
+
+    from mogrun.masking import with_url_forms, with_wire_forms
+
+    secrets = ("mog_token", 'pa"ss\\wd-Q1', "line1\nline2-NL9", "sécret-E7x", "")
+    forms = with_wire_forms(secrets)
+    assert set(with_url_forms(secrets)) <= set(forms)
+    for secret in secrets[:-1]:
+        assert {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1]} <= set(forms)
+    assert {'pa\\"ss\\\\wd-Q1', "line1\\nline2-NL9", "s\\u00e9cret-E7x"} <= set(forms)
+    assert "" not in forms and len(forms) == len(set(forms))
+    assert with_wire_forms(list(secrets)) is forms  # remembered: every request asks
+
+
+def test_a_body_quoted_back_json_escaped_is_masked_with_the_wire_forms() -> None:
+    import json
+
+    from mogrun.masking import with_wire_forms
+
+    secrets = ('pa"ss\\wd-Q1', "line1\nline2-NL9", "sécret-E7x", "tab\there-T4")
+    body = json.dumps({"prompt": " ".join(secrets)})
+    again = json.dumps({"prompt": " ".join(secrets)}, ensure_ascii=False)
+    for quoted in (body, again):
+        masked = mask(f"Invalid body: {quoted}", with_wire_forms(secrets))
+        assert not any(tail in masked for tail in ("wd-Q1", "2-NL9", "t-E7x", "re-T4")), masked

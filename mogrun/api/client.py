@@ -24,7 +24,14 @@ from mogrun.api import failures
 from mogrun.api.budget import RequestBudget
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, short_cause, source_words
-from mogrun.api.repos import RepoCache, find_repos, like_literal, listed_id, repo_id_of
+from mogrun.api.repos import (
+    RepoCache,
+    find_repos,
+    like_literal,
+    listed_id,
+    repo_id_of,
+    secret_parts,
+)
 from mogrun.api.text import escape_text
 from mogrun.api.trace import Tracer
 from mogrun.api.transport import Response, Transport
@@ -41,7 +48,7 @@ from mogrun.errors import (
     UsageError,
     is_retryable,
 )
-from mogrun.masking import mask, masked_error, with_url_forms
+from mogrun.masking import mask, masked_error, with_wire_forms
 from mogrun.models import ResolvedJob, StartRequest
 from mogrun.reponames import is_full_name
 from mogrun.runs import Event, RunState
@@ -141,6 +148,7 @@ class MogplexClient:
         params: dict[str, Any] = {"limit": max(1, min(200, limit))}
         if query:
             params = {"q": like_literal(query), **params}
+            secrets = (*secrets, *secret_parts(query, secrets))
         answer = self._call("GET", "/repos", params=params, job=job, secrets=secrets, stop=stop)
         repos = failures.payload_field(answer.data, "repos", list, answer.info)
         return [repo for repo in repos if isinstance(repo, dict)]
@@ -358,8 +366,8 @@ class MogplexClient:
         the request is for: each wait it announces (a 429, a retry, a slow answer)
         names them."""
         info = self._info(method, path, params, key=key)
-        secrets = with_url_forms((self._token, *(job.secrets if job is not None else ()),
-                                  *secrets))
+        secrets = with_wire_forms((self._token, *(job.secrets if job is not None else ()),
+                                   *secrets))
         attempt, first_sent, sent = 0, 1, False  # sent: an attempt may have reached it
         while True:
             attempt += 1

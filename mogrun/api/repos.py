@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +227,28 @@ def like_literal(text: str) -> str:
     and ``%`` are wildcards and a backslash escapes. (``*``, PostgREST's alias
     for ``%``, cannot be escaped; no GitHub name contains one.)"""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def secret_parts(query: str, secrets: Iterable[str]) -> list[str]:
+    """The parts of ``secrets`` a ``GET /repos?q=`` query holds, as it is sent and
+    as it is written: a repo named from ``env.*`` is looked up lower-cased and
+    escaped (``like_literal``), or by the start it shares with other names (a
+    group's prefix, which ends inside the secret). Masked in that request's trace
+    and errors; a part under four characters is not (``masking.maskable``)."""
+    asked = query.casefold()
+    parts: list[str] = []
+    for secret in secrets:
+        folded = secret.casefold()
+        if not folded:
+            continue
+        if folded in asked:
+            parts.append(folded)
+            continue
+        for size in range(min(len(asked), len(folded)) - 1, 3, -1):
+            if asked.endswith(folded[:size]):
+                parts.append(folded[:size])
+                break
+    return [form for part in parts for form in (part, like_literal(part))]
 
 
 def listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],

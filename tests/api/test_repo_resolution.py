@@ -287,3 +287,26 @@ def test_one_repo_by_name_and_by_id_is_refused_before_any_start(mogrun_cli, mogr
     assert [(r["outcome"], r["exit_code"]) for r in rows] == [("error", 2)] * 2
     assert all(r["message"].startswith('not started: job "both" lists one repo twice')
                for r in rows)
+
+
+@pytest.mark.parametrize(("query", "secret"), [
+    ("acme/sec_und3r", "sec_und3r"),  # escaped: q=acme%2Fsec%5C_und3r
+    ("acme/sec-mixedcase9", "Sec-MixedCase9"),  # lower-cased
+    ("acme/secret-prj-", "secret-prj-one"),  # the prefix two secret names share
+])
+def test_an_env_repo_looked_up_by_query_is_masked_in_the_form_it_is_sent(query, secret):
+    """A QA pass's scripted server (every name its own query) saw the -v trace show
+    q=acme%2Fsec%5C_und3r, q=acme%2Fsec-mixedcase9 and q=acme%2Fsecret-prj-: only
+    each secret as written (and URL-encoded) was masked."""
+    from urllib.parse import urlencode
+
+    from mogrun.api.repos import like_literal, secret_parts
+    from mogrun.masking import mask, with_wire_forms
+
+    line = "> GET https://mogplex.com/api/v1/mogplex/repos?" + urlencode(
+        {"q": like_literal(query), "limit": 200})
+    secrets = (secret, *secret_parts(query, [secret]))
+    shown = mask(line, with_wire_forms(secrets)).casefold()
+    assert "***" in shown
+    for leak in ("und3r", "mixedcase9", "secret-prj"):
+        assert leak not in shown, shown
