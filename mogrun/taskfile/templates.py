@@ -35,10 +35,12 @@ MAX_VAR_TEXT = 1_000_000
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 VAR_NAME_RULE = 'ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
 _NAME = re.compile(rf"(env\.)?{VAR_NAME.pattern}")
-# name | default("text"): the text (either quote, no escapes) stands in for an
-# unset env name or a name that is not a [vars] entry.
-_FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*(?P<filter>[A-Za-z_]*)\s*"
-                       r"(?:\(\s*(?P<q>[\"'])(?P<default>.*?)(?P=q)\s*\))?\s*", re.DOTALL)
+# name | default("text"): the text (either quote, no escapes, so not that quote)
+# stands in for an unset env name or a name that is not a [vars] entry. Exactly
+# one filter, with exactly one quoted argument: anything after its ")" (a second
+# filter, a second argument) is no match, never part of the text.
+_FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*default\s*\(\s*"
+                       r"(?:\"(?P<double>[^\"]*)\"|'(?P<single>[^']*)')\s*\)")
 
 
 class TemplateClock(NamedTuple):
@@ -253,10 +255,11 @@ def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, 
     if "|" not in inside:
         return inside.strip(), None
     match = _FILTERED.fullmatch(inside.strip())
-    if match is None or match.group("filter") != "default" or match.group("q") is None:
+    if match is None:
         raise _error(f'invalid filter in {placeholder}: the one filter is default("text")',
                      scope, key)
-    return match.group("name"), match.group("default")
+    default = match.group("double")
+    return match.group("name"), match.group("single") if default is None else default
 
 
 def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key: str,
