@@ -100,16 +100,20 @@ def _check_number(seconds: float, original: object) -> float:
 def format_duration(seconds: float | None) -> str:
     """``500ms``, ``3.2s``, ``45s``, ``2m05s``, ``25m``, ``1h02m05s``, ``2h``; ``-`` if unknown.
 
+    Under a second, whole milliseconds, at least ``1ms`` (a 1e-9 s timeout is not
+    none, and ``0ms`` would say so); one that rounds to 1000 ms is ``1.0s``.
     Under a minute, tenths are kept below 10 s (a 2 s run reads ``2.0s``
     in a summary); above, whole seconds. Zero parts at the end are dropped.
+    Each string is one ``parse_duration`` reads, to within that precision.
     """
     if seconds is None or math.isnan(seconds) or seconds < 0:
         return "-"
     if math.isinf(seconds):
         return "∞"
     if 0 < seconds < 1:
-        ms = round(seconds * 1000)
-        return f"{ms}ms" if ms else "<1ms"  # not 0ms: a 1e-9 s timeout is not none
+        ms = max(1, round(seconds * 1000))  # not 0ms (nor "<1ms", which no one reads back)
+        if ms < 1000:  # 0.9995 s is 1.0s, not "1000ms"
+            return f"{ms}ms"
     if seconds < 10 and seconds != int(seconds) and round(seconds, 1) < 10:
         return f"{seconds:.1f}s"  # (9.96 s is 10s, as 10.0 s is, not "10.0s")
     whole = round(seconds)
@@ -138,3 +142,16 @@ def parse_moment(stamp: object) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def server_span(start: object, end: object) -> float | None:
+    """Seconds from one server timestamp to a later one (a run's ``createdAt`` to
+    its ``updatedAt``), each read by ``parse_moment``: the one rule for a run's
+    length by the server's clock. ``None`` (unknown) when either is missing or
+    unreadable, or ``end`` is before ``start``: a clock that went back says
+    nothing of how long a run took, and a made-up ``0`` would pass any
+    ``max_duration``."""
+    began, ended = parse_moment(start), parse_moment(end)
+    if began is None or ended is None or ended < began:
+        return None
+    return ended - began

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from mogrun.durations import format_duration, parse_duration
+from mogrun.durations import format_duration, parse_duration, server_span
 from mogrun.errors import (
     ApiError,
     ConnectError,
@@ -106,6 +106,7 @@ __all__ = [
     "mask_data",
     "parse_duration",
     "post_json",
+    "server_span",
     "start_without_signals",
     "strings",
     "table",

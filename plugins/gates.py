@@ -12,7 +12,6 @@ from the server's own timestamps (``createdAt`` to the terminal
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mogrun.plugin import (
@@ -21,6 +20,7 @@ from mogrun.plugin import (
     duration,
     format_duration,
     hookimpl,
+    server_span,
     strings,
     table,
 )
@@ -90,8 +90,12 @@ def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:
     seconds = server_duration(state)
     if seconds is None:
         seconds = getattr(result, "duration", None)
-    if seconds is None:
-        return _verdict("max_duration", False, "duration unknown: no server timestamps")
+    if seconds is None:  # unknown fails: no run is passed on a length made up
+        created, updated = (getattr(state, name, None) for name in ("created_at", "updated_at"))
+        if not created or not updated:
+            return _verdict("max_duration", False, "duration unknown: no server timestamps")
+        return _verdict("max_duration", False, "duration unknown: the server's timestamps "
+                        f"give none (createdAt {created}, updatedAt {updated})")
     took, cap = format_duration(round(seconds, 3)), format_duration(limit)
     if seconds <= limit:
         return _verdict("max_duration", True, f"took {took} (max {cap})")
@@ -99,14 +103,10 @@ def duration_verdict(state: Any, result: Any, limit: float) -> GateVerdict:
 
 
 def server_duration(state: Any) -> float | None:
-    """Seconds from ``createdAt`` to ``updatedAt`` as the server wrote them."""
-    try:
-        start = datetime.fromisoformat(state.created_at)
-        end = datetime.fromisoformat(state.updated_at)
-        took = (end - start).total_seconds()  # TypeError: one has a zone, one not
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return max(0.0, took)
+    """Seconds from ``createdAt`` to ``updatedAt`` as the server wrote them
+    (``server_span``: no offset is UTC; ``None`` when one is missing or
+    unreadable, or ``updatedAt`` is before ``createdAt``)."""
+    return server_span(getattr(state, "created_at", None), getattr(state, "updated_at", None))
 
 
 def events_verdicts(events: Iterable[Any], required: list[str],

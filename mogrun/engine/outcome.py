@@ -9,8 +9,8 @@ the run passes (a team may accept ``failed``); a failing verdict turns a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
+from mogrun.durations import server_span
 from mogrun.outcomes import Outcome
 from mogrun.runs import GateVerdict, RunResult, RunState
 
@@ -50,25 +50,10 @@ def outcome_exit_code(outcome: str) -> int:
     return Outcome(outcome).exit_code
 
 
-def parse_time(value: object) -> datetime | None:
-    """An ISO 8601 timestamp from the server; anything else (a number, null) is unknown."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def server_duration(state: RunState) -> float | None:
-    """Seconds between the run's createdAt and updatedAt, from the server's clock."""
-    start, end = parse_time(state.created_at), parse_time(state.updated_at)
-    if start is None or end is None:
-        return None
-    try:
-        return max(0.0, (end - start).total_seconds())
-    except TypeError:  # one aware, one naive
-        return None
+    """Seconds between the run's createdAt and updatedAt, from the server's clock
+    (``mogrun.durations.server_span``: no offset is UTC; backwards is unknown)."""
+    return server_span(state.created_at, state.updated_at)
 
 
 def failed_gate_reasons(verdicts: Iterable[GateVerdict]) -> list[str]:

@@ -35,7 +35,8 @@ def test_wide_characters_count_twice():
         (None, "-"),
         (-1, "-"),
         (0.04, "40ms"),
-        (1e-9, "<1ms"),
+        (1e-9, "1ms"),  # was "<1ms", which parse_duration cannot read
+        (0.9995, "1.0s"),  # was "1000ms"
         (2, "2s"),
         (9.94, "9.9s"),
         (9.96, "10s"),  # was "10.0s": a cancel's 9.999 s timeout read so, where 10s is said
