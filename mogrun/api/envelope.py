@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain, compress
 from typing import Any
 
@@ -61,7 +61,8 @@ _HINTS: dict[type[ApiError], str] = {
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """``Retry-After`` in seconds, from delta-seconds or an HTTP-date."""
+    """``Retry-After`` in seconds, from delta-seconds or an HTTP-date (any of its
+    three forms, RFC 9110: IMF-fixdate, RFC 850's and asctime's, all GMT)."""
     if value is None or not value.strip():
         return None
     value = value.strip()
@@ -72,8 +73,8 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
             when: datetime = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        if when.tzinfo is None:
-            return None
+        if when.tzinfo is None:  # asctime's form, or "-0000": an HTTP-date is GMT
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now()
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None

@@ -170,3 +170,12 @@ def test_retry_after_as_http_date_and_seconds():
     assert parse_retry_after(email.utils.formatdate(now - 60, usegmt=True)) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_retry_after_in_each_http_date_form_rfc_9110_names():
+    """asctime's form (and a "-0000" zone) read as no date at all: an HTTP-date
+    is GMT in all three forms a recipient must accept."""
+    now = email.utils.parsedate_to_datetime("Sat, 05 Dec 2026 03:46:00 GMT").timestamp()
+    for stamp in ("Sat, 05 Dec 2026 03:46:50 GMT", "Saturday, 05-Dec-26 03:46:50 GMT",
+                  "Sat Dec  5 03:46:50 2026", "Sat, 05 Dec 2026 03:46:50 -0000"):
+        assert parse_retry_after(stamp, now=lambda: now) == pytest.approx(50), stamp
