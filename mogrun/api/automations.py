@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
-from mogrun.errors import RequestInfo, UsageError
+from mogrun.api.text import escape_text
+from mogrun.errors import RequestInfo, TransportError, UsageError
 from mogrun.models import ResolvedJob
 from mogrun.runs import Event, RunState
 
@@ -241,6 +242,7 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
     whose name or id contains ``query`` (case-insensitive)."""
     found: list[Automation] = []
     cursor: str | None = None
+    seen: set[str] = set()
     for _ in range(10_000):  # a server that never ends its pages cannot loop us forever
         params: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
         data = api.request("GET", "/automations", params=params, **options).data
@@ -249,6 +251,12 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
         cursor = data.get("nextCursor")
         if not isinstance(cursor, str) or not cursor:
             break
+        if cursor in seen:  # the same page again: paging on would never end
+            raise TransportError(
+                f"GET /automations answered a nextCursor it gave before "
+                f"({escape_text(cursor, 80)}): its list cannot be read to the end",
+                request=RequestInfo("GET", "/automations"))
+        seen.add(cursor)
     if query:
         folded = query.casefold()
         found = [a for a in found if folded in a.name.casefold() or folded in a.id.casefold()]

@@ -310,3 +310,4 @@ def test_an_env_repo_looked_up_by_query_is_masked_in_the_form_it_is_sent(query, 
     assert "***" in shown
     for leak in ("und3r", "mixedcase9", "secret-prj"):
         assert leak not in shown, shown
+
