@@ -13,12 +13,13 @@ raises them, translating lower-level errors at its boundary with
     ├── ApiError                        HTTP error answered by the server (envelope)
     │   ├── UnauthorizedError           64  401
     │   ├── ForbiddenError              65  403
-    │   ├── RequestRefusedError         1   400 / 404 / 409 (never retried)
+    │   ├── RequestRefusedError         1   400 / 404 / 409 / other 4xx (never retried)
     │   │   └── IdempotencyConflictError 1  409 IDEMPOTENCY_CONFLICT
     │   ├── RateLimitedError            75  429 (carries retry_after)
     │   ├── ServiceUnavailableError     69  503 (carries retry_after)
     │   └── ServerError                 69  500 / 502 / 504 and unknown 5xx
-    ├── TransportError                  69  no usable answer: connection, timeout, non-JSON body
+    ├── TransportError                  69  no usable answer: connection, timeout, a 2xx/5xx
+    │                                       body that is not the envelope (a 4xx one: its status)
     │   └── ConnectError                69  the request never reached the server
     ├── RepoNotFoundError               2   owner/name not on the account (lists close names)
     ├── GateError                       1   a gate or start veto refused the job
