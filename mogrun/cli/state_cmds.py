@@ -1015,7 +1015,18 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
             f"{_named(target)} is a run of automation {target.automation!r}: "
             "the Mogplex API has no cancel for automation runs; it is left going",
             status=0, code=NO_PUBLIC_CANCEL)
-    outcome = client.cancel_run(target.run_id)
+    try:
+        outcome = client.cancel_run(target.run_id)
+    except RequestRefusedError as exc:
+        if exc.status != 409:
+            raise
+        from mogrun.cli.run_cmd import command_prefix
+
+        # (a conflict the client could not settle: "Sandbox is not ready", a run
+        # starting). The server's words alone left the run's fate unsaid.
+        raise exc.evolve(context=[*exc.context, (
+            f"Nothing was cancelled: the run goes on. Cancel it again in a moment with: "
+            f"{command_prefix(state)} cancel {target.run_id}")]) from exc
     if target.row is not None:  # an ended run's row is completed, outcome included
         record_status(history, target.row, outcome.state)
     _say_cancelled(state, target, outcome.state.status, outcome.already_terminal)

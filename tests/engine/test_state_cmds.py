@@ -181,6 +181,22 @@ def test_cancel_job_goes_on_past_a_run_the_server_no_longer_knows(project, mogru
     mogrun("cancel", api_run)
 
 
+def test_a_cancel_the_server_refuses_as_a_conflict_says_the_run_goes_on(
+        project, mogrun, mogrun_emulator):
+    """409 "Sandbox is not ready" was said in the server's words alone: nothing said
+    the run was not cancelled, nor how to try again."""
+    api_run, _web_run = detached_fan(project, mogrun, mogrun_emulator)
+    mogrun_emulator.add_fault("cancel", "not_ready", count=100)
+    result = mogrun("cancel", api_run)
+    assert result.exit_code == 1, result
+    assert "(CONFLICT, HTTP 409)" in result.stderr, result
+    assert "Nothing was cancelled: the run goes on. Cancel it again in a moment with: " \
+        f"mogrun cancel {api_run}" in result.stderr, result
+    assert mogrun_emulator.run_detail(api_run)["status"] != "cancelled"
+    mogrun_emulator.clear_faults()
+    assert mogrun("cancel", "fan").exit_code == 0
+
+
 def test_status_exit_status_of_a_run_the_server_no_longer_knows_is_not_going(
         project, mogrun, mogrun_emulator, tmp_path):
     """It said 3 (still going) for ever: a CI loop polling until it is not 3 spun."""
