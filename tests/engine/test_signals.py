@@ -459,13 +459,11 @@ def test_one_ctrl_c_does_not_feed_the_backlog_through_a_slow_event_hook(emulator
     assert out.count("audited") <= 4, out
 
 
-def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
-        emulator, tmp_path):
-    """mogrun was killed while its start was unanswered; the server made the run.
-    The row held the key but no run id, and rerun sent a new key (~attempt-2):
-    a second run of the same job, the first one followed by no one."""
+def killed_with_its_start_held(emulator, tmp_path, **spawned) -> str:
+    """``mogrun long`` killed while the server holds its start, which then makes the
+    run anyway: that run's id (the history has its key, no run id)."""
     emulator.add_fault("start", "delay", delay=2.0)
-    with running(spawn(emulator, tmp_path, "long")) as proc:
+    with running(spawn(emulator, tmp_path, "long", **spawned)) as proc:
         wait_start_in_flight(emulator)
         proc.kill()
         proc.wait()
@@ -474,13 +472,21 @@ def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     (made,) = emulator.runs
+    return made
+
+
+def test_a_rerun_after_a_kill_with_the_start_unanswered_attaches_to_its_run(
+        emulator, tmp_path):
+    """mogrun was killed while its start was unanswered; the server made the run.
+    The row held the key but no run id, and rerun sent a new key (~attempt-2):
+    a second run of the same job, the first one followed by no one."""
+    made = killed_with_its_start_held(emulator, tmp_path)
     with running(spawn(emulator, tmp_path, "rerun", "--detach")) as proc:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
     assert emulator.runs == [made], err
     assert "was never answered, so it may have made a run: attempt 1 is sent again" in err
     assert f"attached to existing run {made}" in err
-
 
 
 TIMED_JOB = """
@@ -497,17 +503,8 @@ def test_a_rerun_sends_an_unanswered_start_again_with_the_request_it_sent(emulat
     IDEMPOTENCY_CONFLICT ("the job's prompt changed"), and the next rerun made a
     second run under a new key. The request is the one recorded (its masked
     secret filled again from the environment)."""
-    emulator.add_fault("start", "delay", delay=2.0)
     secret = {"TEAM_TOKEN": "tok-s3cr3t-value"}
-    with running(spawn(emulator, tmp_path, "long", jobs=TIMED_JOB, **secret)) as proc:
-        wait_start_in_flight(emulator)
-        proc.kill()
-        proc.wait()
-    deadline = time.monotonic() + 10
-    while not emulator.runs:  # the server still answers the start it was holding
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    (made,) = emulator.runs
+    made = killed_with_its_start_held(emulator, tmp_path, jobs=TIMED_JOB, **secret)
     time.sleep(1.1)  # {{ now }} is another second now
     with running(spawn(emulator, tmp_path, "rerun", "--detach", jobs=TIMED_JOB,
                        **secret)) as proc:
