@@ -197,15 +197,9 @@ def _walk(value: Any, ordered: tuple[str, ...]) -> Any:
     return value
 
 
-def with_url_forms(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret plus the forms it takes inside a URL (percent-encoded, ``+`` for
-    spaces), so a repo named from ``env.*`` is masked in a traced query string too."""
-    return _url_forms(tuple(secrets))
-
-
 @functools.lru_cache(maxsize=256)
 def _url_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
-    """Remembered: every request masks its token and its job's secrets this way."""
+    """Each secret and the forms it takes inside a URL (``with_wire_forms``'s)."""
     from urllib.parse import quote, quote_plus
 
     forms: list[str] = []
@@ -216,8 +210,8 @@ def _url_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def with_wire_forms(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret plus every form it takes on the wire: inside a URL (as
-    ``with_url_forms``) and inside a JSON string (``json_forms``, and as a server
+    """Each secret plus every form it takes on the wire: inside a URL
+    (percent-encoded, ``+`` for spaces) and inside a JSON string (``json_forms``, and as a server
     that writes non-ASCII text as is re-encodes it: ``pa\\"ss``, ``s\\u00e9cret``
     and ``sécret``), so a server quoting a request body back in an error is
     masked too. What the client masks in every error and trace line."""
