@@ -62,8 +62,12 @@ def run_in_pty(emulator, cwd, *args, columns=100, rows=30, interrupt_on=None, ex
            if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES")) and k != "NO_COLOR"}
     env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
                MOGRUN_POLL_INTERVAL="0.1", TERM="xterm-256color", **(extra_env or {}))
+    # A process group of its own, as a shell runs a job: the kernel discards a Ctrl-Z
+    # (SIGTSTP) sent to a group that no parent in the session watches over (an
+    # "orphaned" one, as the tests' own may be under a CI runner), so it never stops.
     proc = subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=cwd, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                            process_group=0)
     os.close(slave)
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
