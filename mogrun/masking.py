@@ -159,7 +159,7 @@ def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
     present = [secret for secret in ordered if secret in text]
     if not present:
         return text
-    if len(present) == 1:
+    if len(present) == 1 and not _overlaps_itself(present[0]):
         return text.replace(present[0], MASK)
     parts, at = [], 0
     for start, end in _spans(text, present):
@@ -167,6 +167,14 @@ def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
         at = end
     parts.append(text[at:])
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _overlaps_itself(secret: str) -> bool:
+    """Whether two occurrences of ``secret`` can overlap (it ends as it starts:
+    ``aaaa`` in ``aaaaa``, ``abab`` in ``ababab``): a plain replace masks the
+    first and leaves the rest of the second showing."""
+    return any(secret.startswith(secret[cut:]) for cut in range(1, len(secret)))
 
 
 def _spans(text: str, secrets: list[str]) -> list[tuple[int, int]]:

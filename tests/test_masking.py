@@ -20,11 +20,38 @@ def test_no_secret_is_left_in_masked_text(text: str, secrets: set[str]) -> None:
     assert mask_data({"k": [text]}, secrets) == {"k": [masked]}
 
 
+def _masked_by_coverage(text: str, secrets: set[str]) -> str:
+    """The rule spelled out: every occurrence of every secret, at every index;
+    occurrences that overlap are one ``***``, the rest of the text as it is."""
+    found = sorted((at, at + len(secret)) for secret in secrets for at in range(len(text))
+                   if text.startswith(secret, at))
+    runs: list[list[int]] = []
+    for begin, end in found:
+        if runs and begin < runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([begin, end])
+    out, at = [], 0
+    for begin, end in runs:
+        out += [text[at:begin], MASK]
+        at = end
+    return "".join([*out, text[at:]])
+
+
+@given(text=st.text(alphabet="ab- x", max_size=60), secrets=st.sets(SECRET, max_size=3))
+def test_masking_is_the_rule_character_by_character(text: str, secrets: set[str]) -> None:
+    """A secret that overlaps itself (``aaaa`` in ``aaaaa``) was masked once and
+    left its last character showing."""
+    assert mask(text, frozenset(secrets)) == _masked_by_coverage(text, secrets)
+
+
 def test_overlapping_secrets_are_one_mask_whichever_order_they_come_in() -> None:
     text = "token AAAA-BBBB-CCCC here"
     for secrets in (["AAAA-BBBB", "BBBB-CCCC"], ["BBBB-CCCC", "AAAA-BBBB"]):
         assert mask(text, secrets) == f"token {MASK} here"
     assert mask("abcdabcd and abcd", ["abcd", "bcda"]) == f"{MASK} and {MASK}"
+    assert mask("aaaaa ababab", ["aaaa"]) == f"{MASK} ababab"
+    assert mask("ababab", ["abab"]) == MASK
 
 
 def test_an_excerpt_with_overlapping_secrets_keeps_its_caret() -> None:
