@@ -27,6 +27,13 @@ def fitted_key(base: str, suffix: str = "") -> str:
     return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
 
 
+# The start's body fields after ``repoId`` (JSON key, StartRequest field), in the
+# order ``body`` writes them: the one map between the API's names and ours.
+_BODY_FIELDS = (("prompt", "prompt"), ("harness", "harness"), ("baseBranch", "base_branch"),
+                ("workingBranch", "working_branch"), ("createBranch", "create_branch"),
+                ("rootDirectory", "root_directory"))
+
+
 @dataclass(frozen=True)
 class StartRequest:
     """Exactly what ``POST /runs`` sends: the body plus its Idempotency-Key.
@@ -47,17 +54,22 @@ class StartRequest:
 
     def body(self) -> dict[str, Any]:
         """The JSON body, omitting fields left to the server's defaults."""
-        body: dict[str, Any] = {"repoId": self.repo_id or self.repo, "prompt": self.prompt}
-        if self.harness is not None:
-            body["harness"] = self.harness
-        if self.base_branch is not None:
-            body["baseBranch"] = self.base_branch
-        if self.working_branch is not None:
-            body["workingBranch"] = self.working_branch
-        body["createBranch"] = self.create_branch
-        if self.root_directory is not None:
-            body["rootDirectory"] = self.root_directory
+        body: dict[str, Any] = {"repoId": self.repo_id or self.repo}
+        for key, name in _BODY_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                body[key] = value
         return body
+
+    def with_body(self, body: Mapping[str, Any]) -> StartRequest:
+        """This request with the fields ``body`` (one ``body()`` gave) sets, each of
+        the type it has here (the repo stays: it is resolved again)."""
+        import dataclasses
+
+        kinds = {"create_branch": bool}
+        return dataclasses.replace(self, **{
+            name: body[key] for key, name in _BODY_FIELDS
+            if key in body and isinstance(body[key], kinds.get(name, str))})
 
 
 @dataclass(frozen=True)

@@ -312,11 +312,6 @@ def recorded_base_key(row: HistoryRow, now: str = "",
     return base if attempt_key(base, row.attempt) == key else None
 
 
-# The fields of a run's start a rerun sends again as recorded (StartRequest's names).
-_SENT_FIELDS = {"prompt": "prompt", "harness": "harness", "baseBranch": "base_branch",
-                "workingBranch": "working_branch", "rootDirectory": "root_directory"}
-
-
 def as_sent(plan: RunPlan, row: HistoryRow, secrets: Iterable[str] = ()) -> RunPlan:
     """``plan`` with the start ``row`` recorded, for an attempt sent again under
     its key: the server takes the same key only with the same request, and a
@@ -337,18 +332,16 @@ def as_sent(plan: RunPlan, row: HistoryRow, secrets: Iterable[str] = ()) -> RunP
     if not isinstance(recorded, dict) or plan.inputs:  # an automation's trigger: as now
         return plan
     now = plan.request.body()
-    changes: dict[str, Any] = {}
-    for key, name in _SENT_FIELDS.items():
-        was, current = recorded.get(key), now.get(key)
-        if not isinstance(was, str) or was == current:
-            continue
-        if MASK in was:
-            was = unmasked(was, current if isinstance(current, str) else "", secrets)
-        if was is not None:
-            changes[name] = was
-    if isinstance(recorded.get("createBranch"), bool):
-        changes["create_branch"] = recorded["createBranch"]
-    return dataclasses.replace(plan, request=dataclasses.replace(plan.request, **changes))
+    sent = {key: value for key, value in recorded.items() if key != "repoId"}
+    for key, was in recorded.items():
+        if isinstance(was, str) and MASK in was:
+            current = now.get(key)
+            filled = unmasked(was, current if isinstance(current, str) else "", secrets)
+            if filled is None:
+                del sent[key]
+            else:
+                sent[key] = filled
+    return dataclasses.replace(plan, request=plan.request.with_body(sent))
 
 
 class Selection:
