@@ -129,7 +129,7 @@ def resolve_endpoint(
         try:
             check_file_url(file_url)
         except ValueError as exc:
-            raise TaskFileError(f"[mogplex] url {toml_repr(_shown(file_url))} is refused: "
+            raise TaskFileError(f"[mogplex] url {toml_repr(shown_url(file_url))} is refused: "
                                 f"{exc}", key="url") from exc
         url, source = file_url.strip(), "task file"
     else:
@@ -137,7 +137,7 @@ def resolve_endpoint(
     problem = url_problem(url)
     if problem is not None:
         named = source if source in ("--url", "MOGPLEX_URL") else f"{source} URL"
-        raise UsageError(f"{named} {_shown(url)!r} refused: {problem}")
+        raise UsageError(f"{named} {shown_url(url)!r} refused: {problem}")
     url = _normalised(url)
     return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)
 
@@ -153,14 +153,11 @@ def _normalised(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """A URL for a message, without credentials a user may have put in it: all
     between '://' and the last '@' is masked, whatever urllib makes of it."""
     userinfo = credentials(url)
     return url if userinfo is None else url.replace(userinfo + "@", "***@", 1)
-
-
-shown_url = _shown
 
 
 def credentials(url: str) -> str | None:

@@ -314,11 +314,12 @@ def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
             raise
         from mogrun.taskfile.validation import refused_url
 
-        problem = error.message.partition(" is refused: ")[2]
-        raise refused_url(taskfile, file_url or "", problem,
-                          context=["Only mogplex.com, its subdomains and loopback may be "
-                                   "named in a task file: remove the url, and give another "
-                                   "host with --url or MOGPLEX_URL."]) from error
+        refused = refused_url(taskfile, context=[
+            "Only mogplex.com, its subdomains and loopback may be named in a task file: "
+            "remove the url, and give another host with --url or MOGPLEX_URL."])
+        if refused is None:
+            raise
+        raise refused from error
 
 
 def history_key(state: CliState, taskfile: TaskFile) -> str:

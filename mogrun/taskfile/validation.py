@@ -187,19 +187,22 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
         if problem:
             errors.append(taskfile.error(f"[mogplex] plugins: {problem}",
                                          "mogplex", "plugins", index))
-    url = taskfile.settings.get("url")
-    if isinstance(url, str):
-        problem = _url_problem(url)
-        if problem:
-            errors.append(refused_url(taskfile, url, problem))
+    refused = refused_url(taskfile)
+    if refused is not None:
+        errors.append(refused)
     return errors
 
 
-def refused_url(taskfile: TaskFile, url: str, problem: str,
-                context: tuple[str, ...] | list[str] = ()) -> TaskFileError:
-    """``[mogplex] url`` refused, located at its line: the credentials a URL may
-    carry are masked in the message and in the line it quotes (``check`` and
-    every command that reads the url say it this one way)."""
+def refused_url(taskfile: TaskFile,
+                context: tuple[str, ...] | list[str] = ()) -> TaskFileError | None:
+    """The task file's ``[mogplex] url`` refused, located at its line (``None``: none,
+    or one it may name): the credentials a URL may carry are masked in the message
+    and in the line it quotes. ``check`` and every command that reads the url say
+    it this one way."""
+    url = taskfile.url
+    problem = None if url is None else _url_problem(url)
+    if url is None or problem is None:
+        return None
     from mogrun.api.settings import credentials, shown_url
     from mogrun.masking import masked_error
 
