@@ -297,17 +297,21 @@ def test_one_repo_by_name_and_by_id_is_refused_before_any_start(mogrun_cli, mogr
 def test_an_env_repo_looked_up_by_query_is_masked_in_the_form_it_is_sent(query, secret):
     """A QA pass's scripted server (every name its own query) saw the -v trace show
     q=acme%2Fsec%5C_und3r, q=acme%2Fsec-mixedcase9 and q=acme%2Fsecret-prj-: only
-    each secret as written (and URL-encoded) was masked."""
-    from urllib.parse import urlencode
+    each secret as written (and URL-encoded) was masked. The look-up's own request
+    and trace, over HTTP."""
+    from tests.api.loopback import loopback_server
 
-    from mogrun.api.repos import like_literal, secret_parts
-    from mogrun.masking import mask, with_wire_forms
-
-    line = "> GET https://mogplex.com/api/v1/mogplex/repos?" + urlencode(
-        {"q": like_literal(query), "limit": 200})
-    secrets = (secret, *secret_parts(query, [secret]))
-    shown = mask(line, with_wire_forms(secrets)).casefold()
-    assert "***" in shown
+    traced: list[str] = []
+    page = json.dumps({"ok": True, "data": {"repos": []}}).encode()
+    with loopback_server(body=page, headers={"Content-Type": "application/json"}) as server:
+        client = MogplexClient(server.url + "/api/v1/mogplex", "mog_x", trace=traced.append,
+                               transport=Urllib3Transport(),
+                               budget=RequestBudget(requests_per_minute=100_000))
+        assert client.list_repos(query, secrets=[secret]) == []
+        sent = server.received[0][1]
+    assert "q=acme%2F" in sent  # it went out by query
+    shown = "\n".join(traced).casefold()
+    assert "q=***" in shown or "q=acme%2f***" in shown, traced
     for leak in ("und3r", "mixedcase9", "secret-prj"):
-        assert leak not in shown, shown
+        assert leak not in shown, traced
 
