@@ -41,13 +41,12 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     masked as ``check`` masks them; ``shards_from``: the file whose header gave
     ``shards``, when no ``--shards`` did; ``installed_plugins``: the plugins loaded
     here through entry points, which the runner will not have; ``install``: what
-    the workflow's ``pip install`` installs, ``None`` for this version of mogrun)."""
+    the workflow's ``pip install`` installs, as ``install_requirement`` judged it,
+    ``None`` for this version of mogrun)."""
     from mogrun.ci.plan import plan
     from mogrun.ci.runenv import EnvNames
     from mogrun.ci.workflow import render
 
-    if install is not None:  # for any caller (the CLI judged it first, saying where it came from)
-        install = install_requirement(install)
     refuse_what_check_refuses(taskfile, key_specs, secrets)
     _refuse_names_one_to_github(taskfile)
     _refuse_too_many_legs(taskfile, shards, shards_from)
