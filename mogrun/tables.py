@@ -58,7 +58,7 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
     """``render_table``'s lines, each made as it is taken: a fan-out's summary has
     thousands, and made whole (then joined, then split) it was copies of itself."""
-    narrow = _narrow_encoding()
+    narrow = _NARROW[0] if _NARROW else None
     if narrow is not None:  # measured as printed: é is written as \\xe9, four columns
         headers = _as_printed(headers, narrow)
         rows = [_as_printed(row, narrow) for row in rows]
@@ -81,10 +81,6 @@ def escaping(encoding: str) -> None:
     locale) and writes the others as escapes (the CLI sets ``backslashreplace``),
     wider than the characters: tables measure their cells as printed."""
     _NARROW[:] = [encoding]
-
-
-def _narrow_encoding() -> str | None:
-    return _NARROW[0] if _NARROW else None
 
 
 def _as_printed(row: Sequence[Any], encoding: str) -> list[str]:
