@@ -19,6 +19,8 @@ from mogrun.api.transport import Urllib3Transport
 from mogrun.errors import RepoNotFoundError, TransportError
 from mogrun.testing import write_taskfile
 
+from .loopback import loopback_server
+
 BENCH = [f"bench/repo{i:03d}" for i in range(1000)]
 OWNERS = [f"org{k}/svc{i:02d}" for k in range(5) for i in range(90)]
 
@@ -299,8 +301,6 @@ def test_an_env_repo_looked_up_by_query_is_masked_in_the_form_it_is_sent(query, 
     q=acme%2Fsec%5C_und3r, q=acme%2Fsec-mixedcase9 and q=acme%2Fsecret-prj-: only
     each secret as written (and URL-encoded) was masked. The look-up's own request
     and trace, over HTTP."""
-    from tests.api.loopback import loopback_server
-
     traced: list[str] = []
     page = json.dumps({"ok": True, "data": {"repos": []}}).encode()
     with loopback_server(body=page, headers={"Content-Type": "application/json"}) as server:
