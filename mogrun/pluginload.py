@@ -279,17 +279,33 @@ def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate
 _Problem = tuple[int, PluginError]
 
 
+class PluginProblems(PluginError):
+    """Several problems said as one error (``together``). ``problems`` keeps each
+    as it was raised (unmasked: whoever shows one masks it), so that ``check``
+    lists and counts them one by one (``plugin_problems``), as it does a plugin
+    key's ``KeyProblems``."""
+
+    def __init__(self, problems: Sequence[PluginError]) -> None:
+        first, *more = problems
+        context = [*first.context]
+        for problem in more:
+            context += [f"Also: {problem.message}", *problem.context]
+        super().__init__(first.message, location=first.location, job=first.job,
+                         key=first.key, context=context)
+        self.problems = tuple(problems)
+
+
 def together(problems: Sequence[PluginError]) -> PluginError:
     """Several problems as one error: the first as it is, each other after it as
     ``Also: `` and its message, then its own context lines (a plugin's problems,
     or those of the plugins of one load, are said at once)."""
-    first, *more = problems
-    if not more:
-        return first
-    context = [*first.context]
-    for problem in more:
-        context += [f"Also: {problem.message}", *problem.context]
-    return first.evolve(context=context)
+    parts = [part for problem in problems for part in plugin_problems(problem)]
+    return parts[0] if len(parts) == 1 else PluginProblems(parts)
+
+
+def plugin_problems(error: PluginError) -> tuple[PluginError, ...]:
+    """Each problem ``error`` says (one, unless ``together`` made it of several)."""
+    return error.problems if isinstance(error, PluginProblems) else (error,)
 
 
 def _line(function: Any) -> int:

@@ -67,7 +67,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     from mogrun.ci.schedules import schedule_warnings
 
     # check's warnings of the schedules are the workflow's: a job GitHub starts twice
-    return text, [*schedule_warnings(taskfile), *built.warnings, *env_names.warnings,
+    return text, [*map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
                   *_plugin_warnings(taskfile, installed_plugins)]
 
 

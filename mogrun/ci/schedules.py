@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mogrun.taskfile.checking import CheckWarning
     from mogrun.taskfile.parse import TaskFile
 
 
@@ -57,11 +58,14 @@ def where(taskfile: TaskFile, job: str) -> tuple[str, ...]:
         "defaults", "schedule")
 
 
-def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[str]:
+def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[CheckWarning]:
     """``check``'s warnings: valid schedules that run at minute 0 of an hour, and
     two schedules of one job that run at some same moment (``"17 7 * * 1"`` and
-    ``"17 7 * * 1-5"``: GitHub starts the job twice on Mondays)."""
-    found: list[str] = []
+    ``"17 7 * * 1-5"``: GitHub starts the job twice on Mondays); each at the
+    ``schedule`` it is about."""
+    from mogrun.taskfile.checking import CheckWarning
+
+    found: list[CheckWarning] = []
     for job in taskfile.jobs:
         value = raw_schedule(taskfile, job)
         if value is None:
@@ -72,14 +76,14 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[s
             continue  # reported as an error
         location = taskfile.location(*where(taskfile, job))
         expressions = job_schedules(taskfile, job)
-        found += [f"{location}: {cron.minute_zero_warning(job, e)}"
+        found += [CheckWarning(cron.minute_zero_warning(job, e), location)
                   for e in expressions if cron.at_minute_zero(e)]
-        found += [f"{location}: {cron.overlap_warning(job, *pair, now or datetime.now(UTC))}"
+        found += [CheckWarning(cron.overlap_warning(job, *pair, now or datetime.now(UTC)), location)
                   for pair in cron.overlaps(expressions)]
     return found + shared_run_warnings(taskfile, now or datetime.now(UTC))
 
 
-def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
+def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[CheckWarning]:
     """Two jobs with schedules that differ but run at some same moment start two
     workflow runs then (the workflow merges only one schedule's jobs): a job both
     run, one needing the other or both needing it, runs twice at that moment."""
@@ -88,6 +92,7 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
     from mogrun.ci import cron
     from mogrun.ci.cronmeaning import meaning
     from mogrun.ci.plan import Closures
+    from mogrun.taskfile.checking import CheckWarning
 
     own = workflow_schedules(taskfile)
     if len({cron for crons in own.values() for cron in crons}) < 2:
@@ -99,7 +104,7 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
             runners.setdefault(ran, []).append(job)
     pairs = {(a, b) for found in runners.values() for a, b in itertools.combinations(found, 2)}
     order = {job: k for k, job in enumerate(taskfile.jobs)}
-    warnings = []
+    warnings: list[CheckWarning] = []
     for first, second in sorted(pairs, key=lambda p: (order[p[0]], order[p[1]])):
         both = ({first} | closures(first)) & ({second} | closures(second))
         runs = sorted(both, key=order.__getitem__)  # file order
@@ -108,8 +113,8 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[str]:
             shared = a.shared(b) if a is not None and b is not None and a != b else None
             if shared is not None:
                 location = taskfile.location(*where(taskfile, second))
-                warnings.append(f"{location}: " + cron.shared_run_warning(
-                    (first, one), (second, other), runs, shared, now))
+                warnings.append(CheckWarning(cron.shared_run_warning(
+                    (first, one), (second, other), runs, shared, now), location))
     return warnings
 
 

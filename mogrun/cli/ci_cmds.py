@@ -106,9 +106,9 @@ def github_command(state: CliState, output: str | None, check: bool,
     recorded = None if to_stdout or (shards is not None and install is not None) \
         else _recorded(target, shown)
     if recorded and recorded.unreadable:
-        state.echo(f"Warning: the command in the header of {shown} cannot be read "
+        state.warn(f"the command in the header of {shown} cannot be read "
                    f"({recorded.unreadable}), so the --shards and --install it may name are "
-                   "not kept: give them again", err=True)
+                   "not kept: give them again")
     if shards is None:
         shards = recorded.shards if recorded else 1
     if install is None and recorded and recorded.install is not None:
@@ -122,7 +122,7 @@ def github_command(state: CliState, output: str | None, check: bool,
                                                  if p.source == SOURCE_ENTRY_POINT],
                               install=install)
     for warning in warnings:
-        state.echo(f"Warning: {warning}", err=True)
+        state.warn(warning)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
         state.echo(text, nl=False)
         return 0

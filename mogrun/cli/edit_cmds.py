@@ -12,7 +12,7 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
-    from mogrun.taskfile.checking import Report
+    from mogrun.taskfile.checking import CheckWarning, Report
     from mogrun.taskfile.parse import TaskFile
 
 INIT_HELP = """Write a commented starter mogplex.toml in the current directory
@@ -159,11 +159,9 @@ def _why(exc: OSError | TaskFileError | _CannotAdd) -> str:
 def _not_added(state: CliState, gitignore: Path, why: str) -> None:
     """The one line saying the history is not in ``gitignore``, and what to do."""
     from mogrun.taskfile.editing import GITIGNORE_ENTRY
-    from mogrun.textsafety import escape_agent_text
 
-    state.echo(escape_agent_text(
-        f"Warning: could not add {GITIGNORE_ENTRY} to {gitignore}: {why}; add the line "
-        f"{GITIGNORE_ENTRY} to your ignore rules by hand"), err=True)
+    state.warn(f"could not add {GITIGNORE_ENTRY} to {gitignore}: {why}; add the line "
+               f"{GITIGNORE_ENTRY} to your ignore rules by hand")
 
 
 def _say_if_kept(state: CliState, gitignore: Path, text: str) -> None:
@@ -264,7 +262,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
         _write(path, text)
     _say(state, f'Added job "{job}" to {path}')
     for warning in warnings:
-        state.echo(f"Warning: {warning}", err=True)
+        state.warn(str(warning))
     _say(state, _next_for(state, job, scheduled=bool(schedules)))
     return 0
 
@@ -330,7 +328,7 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool]:
 
 
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,
-                               before: TaskFile | None) -> list[str]:
+                               before: TaskFile | None) -> list[CheckWarning]:
     """``add`` writes nothing that ``check`` would refuse in the new job (a
     template typo, a server limit); problems elsewhere in the file are not its.
     What ``check`` would warn of that the file ``before`` it did not warn of (a
@@ -369,7 +367,7 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,
                                      f"Nothing was written to {path}."])
     for problem in unloaded:  # the file's problem, not the new job's: check lists it
         where = f" ({problem.location})" if problem.location else ""
-        state.echo(f"Warning: {problem.message}{where}", err=True)
+        state.warn(f"{problem.message}{where}")
     # The new job is appended: the lines before it, and what they are warned of, stay.
     known = set(judged(before).warnings) if before is not None and report.warnings else set()
     return [warning for warning in report.warnings if warning not in known]

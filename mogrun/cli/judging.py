@@ -48,8 +48,7 @@ class GateJudge:
             loaded = load_session(self.state, command="logs", names=self.names,
                                   with_needs=False)
         except MogrunError as exc:
-            self.state.echo(f"warning: gates not applied ({exc.message}); judging runs by "
-                            "their status", err=True)
+            self.state.warn(f"gates not applied ({exc.message}); judging runs by their status")
             return {}
         self.host = loaded.host
         return {job.name: job for job in loaded.jobs}

@@ -39,10 +39,7 @@ def warn_problems(state: CliState, taskfile: TaskFile) -> None:
     named = ", ".join(found[:2])
     if len(found) > 2:
         named += f" and {len(found) - 2} more"
-    from mogrun.textsafety import escape_agent_text
-
-    state.echo(escape_agent_text(f"Warning: {taskfile.path} has problems: {named}; run "
-                                 "`mogrun check` to see them all"), err=True)
+    state.warn(f"{taskfile.path} has problems: {named}; run `mogrun check` to see them all")
 
 
 def _other_plugins(taskfile: TaskFile) -> Callable[[], bool]:

@@ -164,10 +164,8 @@ def load_host(state: CliState, taskfile: TaskFile | None,
 def say_plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
                      extra_plugins: Sequence[str] = ()) -> None:
     """``plugin_notes`` as warnings on stderr."""
-    from mogrun.textsafety import escape_agent_text
-
     for note in plugin_notes(state, host, taskfile, extra_plugins):  # a name from anywhere
-        state.echo(escape_agent_text(f"warning: {note}"), err=True)
+        state.warn(note)
 
 
 def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
@@ -238,8 +236,11 @@ def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequ
 def add_task_file_plugins(state: CliState, host: PluginHost,
                           taskfile: TaskFile) -> list[PluginError]:
     """Load the task file's plugins one by one, so that one that cannot load hides
-    neither the others nor their keys; each one's problem is located at its string
-    in ``[mogplex].plugins``. A path ``check`` refuses anyway is not tried."""
+    neither the others nor their keys; each problem of one (several: each said and
+    counted on its own) is located at its string in ``[mogplex].plugins``. A path
+    ``check`` refuses anyway is not tried."""
+    from mogrun.masking import masked_error
+    from mogrun.pluginload import plugin_problems
     from mogrun.taskfile.validation import plugin_entry_problem
 
     problems = []
@@ -248,12 +249,12 @@ def add_task_file_plugins(state: CliState, host: PluginHost,
         if plugin_entry_problem(taskfile, spec):
             continue
         try:
-            with _masked_load_errors(lambda: secrets):
-                host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
-                                 env=state.env)
-        except PluginError as error:
-            problems.append(error.evolve(key="plugins",
-                                         location=taskfile.location("mogplex", "plugins", index)))
+            host.add_plugins(project_dir=taskfile.project_dir, task_file_plugins=[spec],
+                             env=state.env)
+        except PluginError as error:  # each of its problems is one of check's, masked
+            where = taskfile.location("mogplex", "plugins", index)
+            problems += [masked_error(part, secrets, key="plugins", location=where)
+                         for part in plugin_problems(error)]
     return problems
 
 
@@ -344,7 +345,7 @@ def project_history(state: CliState, taskfile: TaskFile) -> History:
     history = History.for_project(taskfile.project_dir, history_key(state, taskfile),
                                   task_file=taskfile.path.name)
     # A write waiting for another process's lock is said (run's recorder says it its way).
-    history.on_busy = lambda message: state.echo(f"warning: {message}", err=True)
+    history.on_busy = state.warn
     return history
 
 

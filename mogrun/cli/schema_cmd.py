@@ -44,6 +44,6 @@ def _warn(state: CliState, error: TaskFileError, consequence: str) -> None:
     from mogrun.textsafety import escape_agent_text
 
     lines = error.lines()
-    state.echo(escape_agent_text(f"warning: {lines[0]} ({consequence})"), err=True)
+    state.warn(f"{lines[0]} ({consequence})")
     for line in lines[1:]:
         state.echo(escape_agent_text(line), err=True)

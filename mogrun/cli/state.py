@@ -179,6 +179,15 @@ class CliState:
             # every one passed). The rest of this stream's output goes nowhere.
             self.readers_left.add(name)
 
+    def warn(self, message: str) -> None:
+        """``warning: message`` on stderr: every command's warning is said here, in
+        the form the run's reporters give one (``output.plain.notice_text``), masked
+        and escaped, since warnings quote task files, plugins and servers."""
+        from mogrun.masking import mask
+        from mogrun.textsafety import escape_agent_text
+
+        self.echo(escape_agent_text(mask(f"warning: {message}", self.secrets)), err=True)
+
     def echo_json(self, data: Any, *, sort_keys: bool = False) -> None:
         """One NDJSON line on stdout, the one way every ``--json`` object is printed:
         ASCII, and no ``##[`` in its text (``textsafety.inert_json``: the GitHub

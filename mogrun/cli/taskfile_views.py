@@ -19,14 +19,16 @@ from mogrun.errors import Interrupted, MogrunError, TaskFileError
 from mogrun.taskfile.parse import TaskFile
 
 if TYPE_CHECKING:
+    from mogrun.errors import Location
     from mogrun.models import ResolvedJob
+    from mogrun.taskfile.checking import CheckWarning
 
 
 def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
     """``mogrun check``: every problem of the task file; 0 (clean) or 2."""
     from mogrun.cli.commands import COMMANDS
     from mogrun.cli.loading import check_config, checked_host, plugin_notes
-    from mogrun.taskfile.checking import validate
+    from mogrun.taskfile.checking import CheckWarning, validate
 
     loaded: TaskFile | None = None
     try:
@@ -36,7 +38,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
         report = validate(taskfile, host.key_specs(), state.env, sets=state.sets,
                           command_names=list(COMMANDS), secrets=host.known_secrets,
                           found=unloaded)
-        report.warnings[:0] = plugin_notes(state, host, taskfile, plugins)
+        report.warnings[:0] = map(CheckWarning, plugin_notes(state, host, taskfile, plugins))
     except Interrupted:
         raise
     except MogrunError as caught:
@@ -57,12 +59,12 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
                          "errors": [_error_json(state, error)], "warnings": []})
         return 2
     if state.json_output:
-        from mogrun.masking import mask, mask_data
+        from mogrun.masking import mask
 
         state.echo_json({"ok": not report.errors,
                          "file": mask(str(taskfile.path), state.secrets),
                          "errors": [_error_json(state, e) for e in report.errors],
-                         "warnings": mask_data(report.warnings, state.secrets)})
+                         "warnings": [_warning_json(state, w) for w in report.warnings]})
     else:
         _print_report(state, taskfile, report)
     return 2 if report.errors else 0
@@ -78,7 +80,7 @@ def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
         for line in lines[1:]:
             state.echo(line, err=True)
     for warning in report.warnings:
-        state.echo(f"Warning: {escape_agent_text(mask(warning, state.secrets))}", err=True)
+        state.warn(str(warning))
     path = escape_agent_text(mask(str(taskfile.path), state.secrets))  # as in each location
     if report.errors:
         count = len(report.errors)
@@ -92,8 +94,24 @@ def _error_json(state: CliState, error: MogrunError) -> dict[str, Any]:
     location = getattr(error, "location", None)  # the file's own column, not the masked one
     shown = state.shown_error(error)
     shown_location = getattr(shown, "location", None)
-    return {"message": shown.message, "context": list(shown.context),
-            "file": shown_location.path if shown_location else None,
+    return _problem_json(shown.message, shown.context,
+                         shown_location.path if shown_location else None, location)
+
+
+def _warning_json(state: CliState, warning: CheckWarning) -> dict[str, Any]:
+    """A warning in an error's shape: ``file``, ``line`` and ``column`` are null when
+    it is about no one place of the file."""
+    from mogrun.masking import mask
+
+    location = warning.location
+    return _problem_json(mask(warning.message, state.secrets), (),
+                         mask(location.path, state.secrets) if location else None, location)
+
+
+def _problem_json(message: str, context: Sequence[str], path: str | None,
+                  location: Location | None) -> dict[str, Any]:
+    """The one shape of ``check --json``'s errors and warnings."""
+    return {"message": message, "context": list(context), "file": path,
             "line": location.line if location else None,
             "column": location.column if location else None}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
-from mogrun.errors import MogrunError
+from mogrun.errors import Location, MogrunError
 from mogrun.models import KeySpec
 from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
@@ -27,11 +27,24 @@ from mogrun.taskfile.templates import TemplateClock, set_problems
 from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
 
 
+class CheckWarning(NamedTuple):
+    """One of ``check``'s warnings, and where in the file it points when it is about
+    one place there (``--json`` gives that as it gives an error's location).
+    (Not a dataclass: start-up, see docs/architecture.md.)"""
+
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        """As ``check`` prints it: ``path:line:column: message`` when located."""
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
 class Report(NamedTuple):
     """Everything ``check`` found: errors (exit 2) and warnings (exit 0)."""
 
     errors: list[MogrunError]
-    warnings: list[str]
+    warnings: list[CheckWarning]
 
 
 def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
@@ -60,8 +73,9 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     taskfile = without_jobs(taskfile, misdotted)  # said once, by key_errors
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
                                  *graph_errors(taskfile, meant)]
-    warnings = (command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
-                + uncancellable_warnings(taskfile))
+    warnings = [CheckWarning(text) for text in (
+        command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
+        + uncancellable_warnings(taskfile))]
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
 
@@ -80,8 +94,8 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
         result = check_job(taskfile, name, key_specs=key_specs, env=env, sets=sets, clock=clock)
         results.append(result)
         problems += result.problems
-        warnings += [f'job "{name}" uses env.{n}, which is not set here (it must be set when '
-                     "this job runs)" for n in sorted(result.unset_env)]
+        warnings += [CheckWarning(f'job "{name}" uses env.{n}, which is not set here (it must '
+                                  "be set when this job runs)") for n in sorted(result.unset_env)]
     problems += var_problems_of(taskfile, env=env, sets=sets, clock=clock)
     problems += hidden_problems(taskfile, keyed, built, key_specs=key_specs, env=env, sets=sets,
                                 clock=clock)

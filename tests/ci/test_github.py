@@ -146,7 +146,7 @@ def test_a_bound_over_six_hours_is_capped_with_a_warning(project) -> None:
     result = project.run("ci", "github")
     assert result.code == 0, result
     assert result.err.splitlines()[0] == (
-        'Warning: job "long" may need 400 minutes, more than the 360 a GitHub-hosted runner '
+        'warning: job "long" may need 400 minutes, more than the 360 a GitHub-hosted runner '
         "allows; the workflow uses 360 (shorten its timeouts, or shard it)")
     assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["long"][
         "timeout-minutes"] == 360
@@ -195,7 +195,7 @@ def test_a_group_over_six_hours_is_capped_with_a_warning_naming_it(project) -> N
     result = project.run("ci", "github")
     assert result.code == 0, result
     assert result.err.splitlines()[0] == (
-        'Warning: job "a + b" may need 377 minutes, more than the 360 a GitHub-hosted '
+        'warning: job "a + b" may need 377 minutes, more than the 360 a GitHub-hosted '
         "runner allows; the workflow uses 360 (shorten its timeouts, or shard it)")
     assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["a_b"][
         "timeout-minutes"] == 360
@@ -783,7 +783,7 @@ def test_a_long_needs_chain_is_bounded_without_recursion(project) -> None:
     project.write(chain + 'schedule = "5 1 * * *"\n')
     result = project.run("ci", "github")
     assert result.code == 0, result
-    assert result.err.startswith('Warning: job "j1499" may need 46510 minutes, more than')
+    assert result.err.startswith('warning: job "j1499" may need 46510 minutes, more than')
 
 
 def test_check_hints_the_command_of_the_header(project, monkeypatch) -> None:
@@ -972,7 +972,7 @@ def test_a_need_two_schedules_run_at_one_moment_is_a_warning(project) -> None:
         "or take those moments out of one of them"]
     checked = project.run("check")
     assert checked.code == 0, checked
-    assert checked.err.splitlines() == [f"Warning: {line}" for line in said]
+    assert checked.err.splitlines() == [f"warning: {line}" for line in said]
     generated(project, warnings=tuple(said))  # ci github says it too
 
 
@@ -982,7 +982,7 @@ def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project
     checked = project.run("check")
     assert checked.code == 0, checked
     assert checked.err.splitlines() == [
-        f'Warning: {project.root / "mogplex.toml"}:4:1: job "a", key "schedule": "17 7 * * 1" '
+        f'warning: {project.root / "mogplex.toml"}:4:1: job "a", key "schedule": "17 7 * * 1" '
         'and "17 7,9 * * 1-5" both run at 07:17 UTC on some of the same days (next: '
         f"{next_monday_at('07:17')}): GitHub starts the job twice at each; take those moments "
         "out of one of them"]
@@ -1088,9 +1088,9 @@ def test_plugins_the_runner_will_not_have_are_said_with_a_way_that_works(
                         env={"MOGRUN_FILE": None, "MOGRUN_DISABLE_PLUGINS": None})
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        "Warning: the task file loads plugin module(s) team_pager, which the workflow does "
+        "warning: the task file loads plugin module(s) team_pager, which the workflow does "
         "not install (it installs only mogrun)",
-        "Warning: plugin(s) owners are installed here (loaded through their entry points), "
+        "warning: plugin(s) owners are installed here (loaded through their entry points), "
         "not on the runner: the workflow installs only mogrun, so its jobs run without them; "
         "put a plugin in the repository and name it by its .py path in [mogplex].plugins "
         "(the checkout brings it), or run these jobs from a workflow of your own (an install "

@@ -214,14 +214,14 @@ def test_a_header_command_whose_quoting_a_hand_broke_is_a_warning_not_a_crash(
     project.write(BIG)
     generated(project, "--shards", "3", "--install", FORK)
     hand_edit_command(project, command)
-    warning = (f"Warning: the command in the header of {WORKFLOW} cannot be read (No closing "
+    warning = (f"warning: the command in the header of {WORKFLOW} cannot be read (No closing "
                "quotation), so the --shards and --install it may name are not kept: give "
                "them again")
     checked = project.run("ci", "github", "--check")
     assert checked.code == 1, checked
     assert checked.err.splitlines()[:2] == [warning, f"Error: {WORKFLOW} is out of date"]
     assert checked.err.splitlines()[-1] == "Run `mogrun ci github` and commit the result."
-    flow, text = generated(project, warnings=(warning.removeprefix("Warning: "),))
+    flow, text = generated(project, warnings=(warning.removeprefix("warning: "),))
     assert header(text)[2] == "#   mogrun ci github"
     assert set(installs(flow)) == {f"python -m pip install mogrun=={__version__}"}
     given_ = project.run("ci", "github", "--shards", "3", "--install", FORK, "--check")

@@ -124,8 +124,8 @@ def test_minute_zero_is_a_warning_with_its_location(project) -> None:
     tail = ("runs at minute 0, when GitHub's scheduled workflows are most often delayed or "
             "dropped under load; pick another minute (e.g. 17)")
     assert result.err.splitlines() == [
-        f'Warning: {where}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
-        f'Warning: {where}: job "nightly", key "schedule": "0,30 13 * * *" {tail}',
+        f'warning: {where}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
+        f'warning: {where}: job "nightly", key "schedule": "0,30 13 * * *" {tail}',
     ]
 
 

@@ -51,7 +51,7 @@ def generated(project: Any, *args: str, warnings: tuple[str, ...] = ()) -> tuple
     """``ci github ARGS`` in ``project``: the valid workflow read back, and its text."""
     result = project.run("ci", "github", *args)
     assert result.code == 0, result
-    assert result.err == "".join(f"Warning: {w}\n" for w in warnings) + f"wrote {WORKFLOW}\n"
+    assert result.err == "".join(f"warning: {w}\n" for w in warnings) + f"wrote {WORKFLOW}\n"
     path = project.root / WORKFLOW
     return assert_valid_workflow(path), path.read_text(encoding="utf-8")
 

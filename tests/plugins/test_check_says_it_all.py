@@ -4,6 +4,7 @@ And what it says of a plugin key left unknown names what left its plugin out."""
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 
@@ -227,17 +228,36 @@ def test_every_problem_of_a_plugin_file_is_said_at_once(tmp_path, mogrun_cli, pl
         '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n')
     result = mogrun_cli("check", cwd=tmp_path)
     assert result.exit_code == 2, result
-    assert result.errors == ['Error: plugin "two" implements unknown hook "mogrun_gatee"'], result
-    lines = result.stderr.splitlines()
-    start = lines.index('Did you mean "mogrun_gate"?')
-    assert lines[start:start + 5] == [  # in the plugin file's order
-        'Did you mean "mogrun_gate"?',
-        'Also: plugin "two" defines mogrun_event without @hookimpl',
-        "Decorate it: from mogrun.plugin import hookimpl",
-        'Also: plugin "two": mogrun_watch has no parameter "stat"',
-        "It is called as mogrun_watch(job, run, state, unchanged_for); take any of those, by "
-        "name, as ordinary (not keyword-only) parameters.",
+    assert result.errors == [  # in the plugin file's order, each one problem
+        'Error: plugin "two" implements unknown hook "mogrun_gatee"',
+        'Error: plugin "two" defines mogrun_event without @hookimpl',
+        'Error: plugin "two": mogrun_watch has no parameter "stat"',
     ], result
+    lines = result.stderr.splitlines()
+    # each located at the plugin's entry (the line, its caret), then its own hint
+    assert [lines[lines.index(error) + 4] for error in result.errors] == [
+        'Did you mean "mogrun_gate"?', "Decorate it: from mogrun.plugin import hookimpl",
+        "It is called as mogrun_watch(job, run, state, unchanged_for); take any of those, by "
+        "name, as ordinary (not keyword-only) parameters."], result
+    assert "Also:" not in result.stderr, result
+
+
+def test_each_problem_of_a_plugin_file_is_counted(tmp_path, mogrun_cli, plugin_file):
+    # Three problems were listed, under "1 problem in ..." (one error, two "Also:" lines).
+    plugin_file("two", TWO_PROBLEMS)
+    (tmp_path / "mogplex.toml").write_bytes(
+        b'# the team\'s plugins\r\n[mogplex]\r\nplugins = ["plugins/two.py"]\r\n\r\n'
+        b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\ntimeot = "5m"  # a typo\r\n\r\n')
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert len(result.errors) == 4, result
+    assert result.stderr.endswith(f"4 problems in {tmp_path / 'mogplex.toml'}\n"), result
+    report = json.loads(mogrun_cli("--json", "check", cwd=tmp_path).stdout)
+    assert [(e["message"], e["line"], e["column"]) for e in report["errors"]] == [
+        ('plugin "two" implements unknown hook "mogrun_gatee"', 3, 12),
+        ('plugin "two" defines mogrun_event without @hookimpl', 3, 12),
+        ('plugin "two": mogrun_watch has no parameter "stat"', 3, 12),
+        ('unknown key "timeot" in job "a"', 8, 1)], report
 
 
 def test_a_plugin_with_one_problem_is_said_as_before(tmp_path, plugin_file):

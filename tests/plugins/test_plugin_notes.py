@@ -66,9 +66,10 @@ def test_an_option_of_a_task_file_plugin_is_warned_of(team, mogrun_emulator, mog
 def test_check_lists_an_option_of_a_task_file_plugin(team, mogrun_cli):
     result = mogrun_cli("check", cwd=team)
     assert result.exit_code == 0, result
-    assert warnings_of(result) == [f"Warning: {LATE}"]
+    assert warnings_of(result) == [f"warning: {LATE}"]
     result = mogrun_cli("--json", "check", cwd=team)
-    assert json.loads(result.stdout)["warnings"] == [LATE]
+    assert json.loads(result.stdout)["warnings"] == [
+        {"message": LATE, "context": [], "file": None, "line": None, "column": None}]
 
 
 @pytest.mark.parametrize("line", [("run", "--pager", "P", "fix"), ("--pager", "P", "fix"),

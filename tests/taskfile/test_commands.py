@@ -74,12 +74,37 @@ def test_check_warns_about_unset_env_and_command_names(project) -> None:
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        'Warning: job "list" has the name of a command: `mogrun list` runs the command; use '
+        'warning: job "list" has the name of a command: `mogrun list` runs the command; use '
         "`mogrun run list`",
-        'Warning: job "weekly" uses env.HOOK, which is not set here (it must be set when this '
+        'warning: job "weekly" uses env.HOOK, which is not set here (it must be set when this '
         "job runs)",
     ]
     assert result.out == f"{project.path.resolve()}: ok (3 jobs)\n"
+
+
+def test_check_json_gives_warnings_in_the_shape_of_errors(project) -> None:
+    """Errors were objects (message, context, file, line, column), warnings bare
+    strings, a schedule's with its place written into its text."""
+    project.path.write_bytes(
+        b"# the team's jobs\r\n[jobs.list]  # named like a command\r\n"
+        b'repo = "acme/api"\r\nprompt = "Say hello."\r\n'
+        b'schedule = "0 6 * * *"  # on the hour\r\n\r\n\r\n')
+    result = project.run("--json", "check")
+    assert result.code == 0, result
+    report = json.loads(result.out)
+    path = str(project.path.resolve())
+    assert report["warnings"] == [
+        {"message": 'job "list" has the name of a command: `mogrun list` runs the command; '
+                    "use `mogrun run list`",
+         "context": [], "file": None, "line": None, "column": None},
+        {"message": 'job "list", key "schedule": "0 6 * * *" runs at minute 0, when GitHub\'s '
+                    "scheduled workflows are most often delayed or dropped under load; pick "
+                    "another minute (e.g. 17)",
+         "context": [], "file": path, "line": 5, "column": 1},
+    ], report
+    # The plain form is as before: the place starts the schedule's line.
+    said = project.run("check").err.splitlines()
+    assert said[1].startswith(f'warning: {path}:5:1: job "list", key "schedule": '), said
 
 
 def test_check_warns_of_job_names_that_differ_only_in_case(project) -> None:
@@ -90,7 +115,7 @@ def test_check_warns_of_job_names_that_differ_only_in_case(project) -> None:
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        f'Warning: jobs "weekly" and "{name}" differ only in case, and GitHub compares names '
+        f'warning: jobs "weekly" and "{name}" differ only in case, and GitHub compares names '
         "ignoring case: a workflow could not start one without the other (`mogrun ci github` "
         "refuses it)" for name in ("Weekly", "WEEKLY")]
 
@@ -104,7 +129,7 @@ def test_check_warns_of_a_scheduled_job_named_like_the_all_choice(project, name)
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        f'Warning: job "{name}" is scheduled, and "all" is the name of the workflow\'s manual '
+        f'warning: job "{name}" is scheduled, and "all" is the name of the workflow\'s manual '
         "choice that runs every scheduled job: choosing the job would run them all "
         "(`mogrun ci github` refuses it)"]
     project.write(f'[defaults]\nrepo = "acme/api"\nprompt = "x"\n\n[jobs.{name}]\n')
@@ -125,7 +150,7 @@ def test_check_warns_of_cancel_on_timeout_written_for_an_automation_job(project)
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        'Warning: job "triage" sets on_timeout = "cancel", but an automation\'s runs cannot be '
+        'warning: job "triage" sets on_timeout = "cancel", but an automation\'s runs cannot be '
         "cancelled (the API has none for them): at the timeout the run is left running; "
         'write on_timeout = "detach" to say so']
 

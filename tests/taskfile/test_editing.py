@@ -202,7 +202,7 @@ def test_add_is_not_blocked_by_a_plugin_of_the_file_that_does_not_load(project) 
     result = project.run("add", "lint", "--repo", "acme/api", "--prompt", "Fix lint.",
                          plugins=True)
     assert result.code == 0, result
-    assert result.err.startswith('Warning: plugin "team_gate" not found'), result
+    assert result.err.startswith('warning: plugin "team_gate" not found'), result
     assert f"({project.path.resolve()}:3:12)" in result.err
     assert "[jobs.lint]" in project.path.read_text()
 
@@ -366,14 +366,14 @@ def test_add_says_what_check_warns_of_the_new_job_and_only_that(project) -> None
     assert result.code == 0, result
     where = f"{project.path.resolve()}:11:1"  # its schedule line
     assert result.err.splitlines() == [
-        'Warning: job "list" has the name of a command: `mogrun list` runs the command; '
+        'warning: job "list" has the name of a command: `mogrun list` runs the command; '
         "use `mogrun run list`",
-        f'Warning: {where}: job "list", key "schedule": "0 4 * * *" runs at minute 0, when '
+        f'warning: {where}: job "list", key "schedule": "0 4 * * *" runs at minute 0, when '
         "GitHub's scheduled workflows are most often delayed or dropped under load; pick "
         "another minute (e.g. 17)",
-        'Warning: job "list" uses env.NEW_UNSET, which is not set here (it must be set when '
+        'warning: job "list" uses env.NEW_UNSET, which is not set here (it must be set when '
         "this job runs)"], result
-    assert project.run("check").err.count("Warning:") == 5
+    assert project.run("check").err.count("warning:") == 5
     quiet = project.run("add", "fine", "--repo", "acme/web", "--prompt", "z")
     assert (quiet.code, quiet.err) == (0, ""), quiet
 

@@ -88,7 +88,7 @@ def test_init_adds_the_entry_beside_a_line_git_reads_as_another_name(
 
 def said_of(gitignore, why: str) -> str:
     """The one line ``init`` writes when ``gitignore`` cannot take the entry."""
-    return (f"Warning: could not add .mogrun/ to {gitignore}: {why}; add the line .mogrun/ to "
+    return (f"warning: could not add .mogrun/ to {gitignore}: {why}; add the line .mogrun/ to "
             "your ignore rules by hand\n")
 
 

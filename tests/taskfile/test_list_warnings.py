@@ -38,7 +38,7 @@ def test_list_warns_once_about_problems_and_still_lists(project) -> None:
     assert result.code == 0, result
     assert [line.split()[0] for line in result.out.splitlines()[2:]] == ["a"]
     assert result.err.splitlines() == [
-        f'Warning: {project.path} has problems: unknown key "timeot" in [defaults], unknown '
+        f'warning: {project.path} has problems: unknown key "timeot" in [defaults], unknown '
         "table [job]; run `mogrun check` to see them all"]
 
 
@@ -57,7 +57,7 @@ def test_a_file_whose_only_job_is_misspelt_says_why_there_are_no_jobs(project) -
     result = project.run("list")
     assert result.code == 0
     assert result.err.splitlines()[-1] == (
-        f"Warning: {project.path} has problems: unknown table [job]; run `mogrun check` to "
+        f"warning: {project.path} has problems: unknown table [job]; run `mogrun check` to "
         "see them all")
 
 
@@ -73,7 +73,7 @@ def test_many_problems_are_counted_not_all_named(project) -> None:
     """)
     result = project.run("list")
     assert result.code == 0
-    assert result.err == (f'Warning: {project.path} has problems: unknown key "urll" in '
+    assert result.err == (f'warning: {project.path} has problems: unknown key "urll" in '
                           '[mogplex], unknown key "prmpt" in job "a" and 2 more; run `mogrun '
                           "check` to see them all\n")
 

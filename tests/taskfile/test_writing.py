@@ -60,7 +60,7 @@ def test_init_warns_when_gitignore_cannot_be_read(project) -> None:
     result = project.run("init")
     assert result.code == 0, result
     assert "Traceback" not in result.err
-    assert result.err == (f"Warning: could not add .mogrun/ to {project.root / '.gitignore'}: "
+    assert result.err == (f"warning: could not add .mogrun/ to {project.root / '.gitignore'}: "
                           "Input/output error; add the line .mogrun/ to your ignore rules by "
                           "hand\n")
     assert project.run("check").code == 0
@@ -127,7 +127,7 @@ def test_add_warns_of_a_job_named_like_a_command_as_check_does(project) -> None:
     project.write(MINIMAL)
     result = project.run("add", "list", "--repo", "acme/api", "--prompt", "x")
     assert result.code == 0, result
-    warning = ('Warning: job "list" has the name of a command: `mogrun list` runs the '
+    warning = ('warning: job "list" has the name of a command: `mogrun list` runs the '
                "command; use `mogrun run list`")
     assert result.err.splitlines() == [warning]
     assert warning in project.run("check").err
