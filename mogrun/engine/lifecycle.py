@@ -298,13 +298,19 @@ class HooksObserver(Observer):
         return _SlowAnnounce(self.on_wait, plugins_wait(plugin))
 
 
-def plugins_wait(plugin: str) -> Wait:
+def said_if_slow(on_wait: Callable[[Wait], None], leave: str) -> Callable[[str], _SlowAnnounce]:
+    """Each plugin's end of session, said as a wait if it takes a while (``leave``:
+    how to leave without it), for the end a second signal still gives them."""
+    return lambda plugin: _SlowAnnounce(on_wait, plugins_wait(plugin, leave))
+
+
+def plugins_wait(plugin: str, leave: str = "Ctrl-C twice") -> Wait:
     """The wait for ``plugin``'s end of session. A plugin's hook gives mogrun no
     end, and mogrun does not cut it off (a notifier bounds its own deliveries),
     so the wait says it has none, and how to leave without it."""
     return Wait(WaitKind.PLUGINS, f"waiting for plugin {plugin} to finish its end-of-session "
-                "work (such as notifications being delivered); no end is known: "
-                "Ctrl-C twice leaves without it")
+                f"work (such as notifications being delivered); no end is known: "
+                f"{leave} leaves without it")
 
 
 class _SlowAnnounce:

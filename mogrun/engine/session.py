@@ -8,6 +8,7 @@ precedence the README's "Exit codes" gives. Signals are handled here (see ``sign
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -32,6 +33,7 @@ from mogrun.engine.scheduler import NeedsClock, Scheduler
 from mogrun.engine.signals import (
     CANCEL_GRACE,
     ForcedExit,
+    HeardSoFar,
     InterruptibleSleep,
     SignalWatch,
     first_signal_message,
@@ -47,7 +49,7 @@ from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES, MAX_LIMIT
 from mogrun.threads import NoThread, start_without_signals
-from mogrun.waits import WaitKind
+from mogrun.waits import Wait, WaitKind
 
 if TYPE_CHECKING:
     from mogrun.output.base import Reporter
@@ -227,6 +229,9 @@ def run_session(
             rerun_command=rerun_command or RERUN, said=watch.said, command=command,
         )
         progress = SessionProgress()
+        heard = HeardSoFar()  # the plugins' end of session at a second signal
+        channel.register(heard)
+        ending = False  # whether the plugins' end of session has begun
         watch.on_first = lambda code: _first_signal(deps, progress, code)
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
         slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait,
@@ -239,9 +244,15 @@ def run_session(
             if not _recorded(channel) and unrecorded_command is not None:  # asked first:
                 prefix = unrecorded_command  # a history deleted midway is said either way
             rerun = rerun_line(prefix, jobs, results) if code else None
+            ending = True
             channel.session_finished(config, results, code, rerun)
             return _signalled_at_the_end(deps, watch, code)
         except ForcedExit as forced:
+            if not ending:  # a signal that lands in it leaves without it
+                _plugins_end(deps, config, heard.at_exit(
+                    jobs, forced.exit_code, progress.cancels_in_flight(),
+                    progress.starts_in_flight(deps.client.sending_keys())), forced.exit_code,
+                    channel.wait)
             raise _left_going(deps, progress, forced.exit_code) from None
         except MogrunError as error:  # before any start: resolving repos, a kind's checks
             channel.session_failed(error.message, error.exit_code)
@@ -466,6 +477,19 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
                                              uncancellable=counts.uncancellable,
                                              left=counts.left, triggering=counts.triggering),
                         level="warning")
+
+
+def _plugins_end(deps: SessionDeps, config: SessionConfig, results: tuple[RunResult, ...],
+                 exit_code: int, on_wait: Callable[[Wait], None]) -> None:
+    """A second signal still gives the plugins their end of session, as the first
+    does (a ``--junit`` report of every run, those left going as errors), a slow one
+    said; a further signal (or a hook's own ``KeyboardInterrupt``, taken as one)
+    leaves without it."""
+    from mogrun.engine.lifecycle import said_if_slow
+
+    with contextlib.suppress(ForcedExit, KeyboardInterrupt):
+        deps.hooks.session_finished(config=config, results=results, exit_code=exit_code,
+                                    each=said_if_slow(on_wait, "one more Ctrl-C"))
 
 
 def _left_going(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> Interrupted:

@@ -8,7 +8,9 @@ terminal closed, an SSH connection dropped). It is said at once
 stalled server cannot hold the exit for minutes; whether it got through is
 said. A second signal raises ``ForcedExit`` in the main thread so the
 session can leave at once, naming the runs it leaves going with the
-``mogrun cancel`` command for each (``left_going_lines``).
+``mogrun cancel`` command for each (``left_going_lines``). The plugins still
+get their end of session first, with every run as ``HeardSoFar`` knows it:
+a ``--junit`` report is written at either signal.
 
 ``ForcedExit`` is a ``BaseException``, like ``KeyboardInterrupt``: the
 notifier delivering a webhook in the main thread, or the plugin host's
@@ -25,7 +27,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from mogrun.engine.lifecycle import Observer
+from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, LeaveNow
+from mogrun.models import ResolvedJob
+from mogrun.outcomes import Outcome, left_going_message
+from mogrun.runs import RunResult
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Signals no key sends: said by name, with no "Ctrl-C again" to offer.
@@ -137,6 +144,56 @@ def left_going_lines(going: Mapping[str, str], local: bool = False,
 
 def _them(count: int) -> str:
     return "them" if count != 1 else "it"
+
+
+# As the history records a run a second signal came before (``recorder.left_going``).
+NOT_STARTED = "interrupted again before it started"
+
+
+class HeardSoFar(Observer):
+    """Each run's result as the channel hears it, and each run started. At a second
+    signal the session's own results never come: the plugins' end of session (a
+    JUnit report) is given these instead (``at_exit``). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[str, RunResult] = {}  # run label -> its result
+        self._started: dict[str, str] = {}  # run label -> its run id
+
+    def run_started(self, track: RunTrack) -> None:
+        with self._lock:
+            self._started[track.label] = track.run_id
+
+    def run_finished(self, track: RunTrack | None, result: RunResult) -> None:
+        if result.outcome == Outcome.REFUSED:  # an attempt, not the run's result
+            return
+        with self._lock:
+            self._results[f"{result.job}:{result.repo}"] = result
+
+    def at_exit(self, jobs: Collection[ResolvedJob], exit_code: int,
+                cancelling: Collection[str] = (),
+                starting: Collection[str] = ()) -> tuple[RunResult, ...]:
+        """Every run of ``jobs``: the results heard, in the order heard, then each run
+        started and not finished as left going (``cancelling``: run ids whose cancel
+        is unanswered), then each other run as skipped (``starting``: the labels
+        whose start is unanswered, which may have made a run)."""
+        from mogrun.engine.runner import MAYBE_STARTED  # the runner imports this module
+
+        with self._lock:
+            results, started = dict(self._results), dict(self._started)
+        made = []
+        for plan in (plan for job in jobs for plan in job.runs if plan.label not in results):
+            run_id = started.get(plan.label)
+            if run_id is not None:
+                made.append(RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
+                                      run_id=run_id or None, exit_code=exit_code,
+                                      left_going=True,
+                                      message=left_going_message(run_id in cancelling)))
+            else:
+                made.append(RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.SKIPPED,
+                                      exit_code=exit_code, message=MAYBE_STARTED
+                                      if plan.label in starting else NOT_STARTED))
+        return (*results.values(), *made)
 
 
 class SignalWatch:

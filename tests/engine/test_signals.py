@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -758,3 +759,59 @@ def test_ctrl_c_during_cancel_names_the_cancels_sent_and_not_sent(emulator, tmp_
     assert [line.split()[-1] for line in out.splitlines()] == ["cancelled"] * 2, out
     assert lines[-1] == "exit code 130", err
     assert "Interrupted." not in err and "Traceback" not in err
+
+
+def test_second_ctrl_c_still_writes_the_junit_report(emulator, tmp_path):
+    """--junit wrote no file when a second Ctrl-C left without waiting for the runs:
+    the report a CI step uploads was missing exactly when a job was cut short."""
+    emulator.add_fault("cancel", "delay", count=1, delay=5.0)
+    jobs = (LONG_JOB + "\n# done before the Ctrl-C\n[jobs.quick]\nrepo = \"acme/web\"\n"
+            'prompt = "@emulator duration=0.1s"\n\n'
+            '[jobs.after]\nrepo = "acme/worker"\nprompt = "x"\nneeds = ["long"]\n\n')
+    report = tmp_path / "reports" / "junit.xml"
+    with running(spawn(emulator, tmp_path, "--junit", "reports/junit.xml", "long", "quick",
+                       "after", jobs=jobs)) as proc:
+        wait_following(emulator, count=2)
+        until(lambda: any(emulator.run_detail(r)["status"] == "success" for r in emulator.runs),
+              "a run succeeded", proc)
+        time.sleep(0.5)  # quick's end is seen
+        out, err, elapsed = interrupt(proc, times=2)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 3.0, err  # it still leaves at once
+    cases = {case.get("classname"): case for case in ET.parse(report).iter("testcase")}
+    assert sorted(cases) == ["after", "long", "quick"], report.read_text()
+    assert [child.tag for child in cases["quick"]] == ["properties"]  # it passed
+    [error] = cases["long"].findall("error")
+    assert error.get("message") == ("error: interrupted again; its cancel was sent, "
+                                    "not yet answered")
+    assert cases["after"].find("skipped") is not None  # skipped at the first signal
+    assert "Traceback" not in err
+
+
+SLOW_END = '''
+import time
+
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_session_finished():
+    time.sleep(3)  # a notifier's deliveries, say
+'''
+
+
+def test_a_slow_plugin_end_after_a_second_ctrl_c_is_said_with_the_way_out(emulator, tmp_path):
+    """The second signal still gives the plugins their end of session (the JUnit
+    report): one that takes a while is said, naming the one more Ctrl-C that
+    leaves without it, not a silent wait after "exits at once"."""
+    emulator.add_fault("cancel", "delay", count=1, delay=5.0)  # the run is still going
+    (tmp_path / "slow_end.py").write_text(SLOW_END)
+    header = HEADER.replace("[mogplex]\n", '[mogplex]\nplugins = ["slow_end.py"]\n', 1)
+    assert header != HEADER
+    with running(spawn(emulator, tmp_path, "long", header=header)) as proc:
+        wait_following(emulator)
+        out, err, _elapsed = interrupt(proc, times=2)
+    assert proc.returncode == 130, (out, err)
+    assert ("waiting for plugin slow_end to finish its end-of-session work (such as "
+            "notifications being delivered); no end is known: one more Ctrl-C leaves "
+            "without it") in out + err, (out, err)
+    assert "Traceback" not in err
