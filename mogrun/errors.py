@@ -14,13 +14,19 @@ raises them, translating lower-level errors at its boundary with
     │   ├── UnauthorizedError           64  401
     │   ├── ForbiddenError              65  403
     │   ├── RequestRefusedError         1   400 / 404 / 409 / other 4xx (never retried)
+    │   │   ├── NotFoundError           1   404 NOT_FOUND: the only answer that says "no such run"
     │   │   └── IdempotencyConflictError 1  409 IDEMPOTENCY_CONFLICT
     │   ├── RateLimitedError            75  429 (carries retry_after)
     │   ├── ServiceUnavailableError     69  503 (carries retry_after)
     │   └── ServerError                 69  500 / 502 / 504 and unknown 5xx
     ├── TransportError                  69  no usable answer: connection, timeout, a 2xx/5xx
-    │                                       body that is not the envelope (a 4xx one: its status)
-    │   └── ConnectError                69  the request never reached the server
+    │                                       or 408 body that is not the envelope (another 4xx
+    │                                       one: its status)
+    │   ├── ConnectError                69  the request never reached the server
+    │   └── ProtocolError               69  an answer the API would not give: a 404 that is not
+    │       │                               its envelope (never retried: asked again, the same)
+    │       └── UnconfirmedStartError   69  a start accepted (2xx) without its run id: the run
+    │                                       may exist (never retried, never "not started")
     ├── RepoNotFoundError               2   owner/name not on the account (lists close names)
     ├── GateError                       1   a gate or start veto refused the job
     ├── NotifyError                     1   a notifier could not deliver (reported as a warning)
@@ -264,6 +270,12 @@ class RequestRefusedError(ApiError):
     exit_code = 1
 
 
+class NotFoundError(RequestRefusedError):
+    """The API's own 404 ``NOT_FOUND`` envelope: the run (repo, automation) does not
+    exist, or is not the caller's. Nothing else says so: a 404 that is not that
+    envelope (a proxy's page, a URL that is not the API's) is a ``ProtocolError``."""
+
+
 class IdempotencyConflictError(RequestRefusedError):
     """The key was used before with a different request body."""
 
@@ -308,6 +320,19 @@ class ConnectError(TransportError):
     timeout): a retried start cannot have been processed by this attempt."""
 
 
+class ProtocolError(TransportError):
+    """An answer came that the API would not give (a 404 page of a proxy, or of a URL
+    that is not the API's; a start accepted without its run id): never taken for
+    the API's word on the request, and never retried, as the same request gets
+    the same answer (or, for a start, could make a second run)."""
+
+
+class UnconfirmedStartError(ProtocolError):
+    """The server accepted a start (2xx) but named no run: the run may exist. Never
+    retried, nor recorded as a start that made no run: the next attempt must send
+    the same Idempotency-Key, which the server replays with the run's id."""
+
+
 class RepoNotFoundError(MogrunError):
     """An owner/name in the task file is not one of the account's repos."""
 
@@ -350,7 +375,8 @@ class StartInterrupted(Interrupted):
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Transient failures the retry policy may retry; 400/401/403/404/409 never."""
+    """Transient failures the retry policy may retry; 400/401/403/404/409 never, nor
+    an answer that is not the API's (asked again, it is the same)."""
     return isinstance(
         error, RateLimitedError | ServiceUnavailableError | ServerError | TransportError
-    )
+    ) and not isinstance(error, ProtocolError)

@@ -41,6 +41,7 @@ from mogrun.errors import (
     ConnectError,
     Interrupted,
     MogrunError,
+    NotFoundError,
     RateLimitedError,
     RequestInfo,
     RequestRefusedError,
@@ -241,7 +242,8 @@ class MogplexClient:
         up once ``stop`` is set (``StartInterrupted``: the run may exist). A 404 for a
         repo id from the cache is the cache's mistake, not the user's: the name is
         looked up again and the start sent once more (the server checks the repo
-        before it stores the key, so the key is still free)."""
+        before it stores the key, so the key is still free). An answer accepting the
+        start without naming its run is ``UnconfirmedStartError``, never sent again."""
         while True:
             body = json.dumps(request.body(), separators=(",", ":")).encode("utf-8")
             try:
@@ -254,10 +256,9 @@ class MogplexClient:
                 if fresh is None:
                     raise
                 request = dataclasses.replace(request, repo_id=fresh)
-        info = self._info("POST", "/runs", key=request.idempotency_key)
         run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
         if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
-            raise failures.bad_payload(info, "a RunDetail with runId")  # not a run to follow
+            raise failures.unconfirmed_start(answer.info)  # accepted: the run may exist
         replayed = bool(answer.data.get("replayed"))
         attached = replayed and answer.attempts == answer.first_sent
         return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts,
@@ -323,7 +324,8 @@ class MogplexClient:
         forgotten and the name looked up again (``RepoNotFoundError`` if it is gone
         for good). ``None``: the 404 is the server's word on a fresh id."""
         repo_id = request.repo_id
-        if error.status != 404 or repo_id is None or repo_id not in self._ids_from_cache:
+        if not isinstance(error, NotFoundError) or repo_id is None \
+                or repo_id not in self._ids_from_cache:
             return None
         self._ids_from_cache.discard(repo_id)
         if self.repo_cache is not None:

@@ -3,11 +3,13 @@
 Every answer is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error":
 {"code", "message"}}``. Anything else (an HTML error page from a proxy, an
 empty or truncated body, JSON without ``ok``) shows the HTTP status and the
-first bytes, and its status decides what it is: a 4xx is the error an
-envelope of that status would be (401 ``UnauthorizedError``, 403
+first bytes, and its status decides what it is (``_unenveloped``): a 4xx is
+the error an envelope of that status would be (401 ``UnauthorizedError``, 403
 ``ForbiddenError``, 429 ``RateLimitedError``, any other 4xx
-``RequestRefusedError``), anything else a ``TransportError``, retried like a
-5xx.
+``RequestRefusedError``), but for a 404, which is not the API's (only its
+``NOT_FOUND`` envelope, ``NotFoundError``, says that a run does not exist): a
+``ProtocolError`` naming where it came from. A 408 (the Request Timeout of a
+proxy), like anything else, is a ``TransportError``, retried like a 5xx.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from typing import Any
 
 from mogrun.api.failures import scope_hint
 from mogrun.api.text import escape_text, preview
-from mogrun.api.transport import Response
+from mogrun.api.transport import Response, origin_of
 from mogrun.errors import (
     ApiError,
     ForbiddenError,
     IdempotencyConflictError,
+    MogrunError,
+    NotFoundError,
+    ProtocolError,
     RateLimitedError,
     RequestInfo,
     RequestRefusedError,
@@ -39,7 +44,7 @@ from mogrun.errors import (
 
 _BY_CODE: dict[str, type[ApiError]] = {
     "BAD_REQUEST": RequestRefusedError,
-    "NOT_FOUND": RequestRefusedError,
+    "NOT_FOUND": NotFoundError,
     "CONFLICT": RequestRefusedError,
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
     "INTERNAL_ERROR": ServerError,
@@ -108,15 +113,35 @@ def _decode(response: Response, request: RequestInfo,
     else:
         reason = "JSON without the envelope's 'ok' field"
     if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
-        message = (f"HTTP {response.status} from {request.method} {_path(request)} carried "
-                   f"{reason}: {preview(body, secrets)}")
-        # A proxy's error page may still say when to come back; honour it.
-        retry_after = parse_retry_after(response.header("retry-after"))
-        if 400 <= response.status < 500:  # the status says it all: a 401 is a 401
-            raise _by_status(response.status, message, request, retry_after)
-        raise TransportError(message, request=request, status=response.status,
-                             retry_after=retry_after, context=[f"request: {request}"])
+        raise _unenveloped(response, request, f"{reason}: {preview(body, secrets)}")
     return document
+
+
+# A 4xx without the envelope that asks to be sent again: a proxy's Request Timeout
+# (it waited too long for the request) is a timeout like any other. (A 429 is one
+# too, but has its own error: ``RateLimitedError``, which pauses the budget.)
+_TRANSIENT_4XX = frozenset({408})
+
+
+def _unenveloped(response: Response, request: RequestInfo, carried: str) -> MogrunError:
+    """The error an answer without the envelope is (``carried``: what its body was,
+    and its first bytes): see the module's docstring."""
+    status = response.status
+    # A proxy's error page may still say when to come back; honour it.
+    retry_after = parse_retry_after(response.header("retry-after"))
+    context = [f"request: {request}"]
+    if status == 404:  # no "no such run": the API says that with NOT_FOUND
+        return ProtocolError(
+            f"HTTP 404 from {origin_of(request.url)} is not the Mogplex API's answer: "
+            f"{request.method} {_path(request)} carried {carried}", request=request,
+            status=status, context=[*context, "Only the API's own NOT_FOUND answer says that "
+                                    "something does not exist; this one came from elsewhere "
+                                    "(a proxy, or a URL that is not the API's)."])
+    message = f"HTTP {status} from {request.method} {_path(request)} carried {carried}"
+    if 400 <= status < 500 and status not in _TRANSIENT_4XX:  # a 401 is a 401
+        return _by_status(status, message, request, retry_after)
+    return TransportError(message, request=request, status=status, retry_after=retry_after,
+                          context=context)
 
 
 class TooDeep(ValueError):

@@ -18,6 +18,7 @@ from mogrun.errors import (
     ServiceUnavailableError,
     StartInterrupted,
     TransportError,
+    UnconfirmedStartError,
 )
 
 
@@ -90,3 +91,15 @@ def bad_payload(info: RequestInfo, wanted: str) -> TransportError:
         f"the answer to {info.method} {info.url} lacks {wanted}",
         request=info, context=["The server's payload does not match the Mogplex v1 API."],
     )
+
+
+def unconfirmed_start(info: RequestInfo) -> UnconfirmedStartError:
+    """A start the server accepted (2xx) without naming its run: not one that could
+    not start, as it may have made a run; sent again under a new key, it could make
+    a second."""
+    return UnconfirmedStartError(
+        f"the server accepted the start ({info.method} {info.url}) but named no run (its "
+        "answer has no runId): the run may have started", request=info,
+        context=["The server's payload does not match the Mogplex v1 API.",
+                 "Check for the run before starting it again: under a new Idempotency-Key, "
+                 "a second run could start."])

@@ -34,7 +34,13 @@ from mogrun.cli.state_cmds import (
     run_id_case,
     with_automations,
 )
-from mogrun.errors import MogrunError, NotStartedError, RequestRefusedError, UsageError
+from mogrun.errors import (
+    MogrunError,
+    NotFoundError,
+    NotStartedError,
+    RequestRefusedError,
+    UsageError,
+)
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult
 from mogrun.threads import NoThread, start_without_signals
@@ -228,7 +234,7 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
         try:
             follower.poll_once()
         except RequestRefusedError as exc:
-            if len(targets) == 1 and exc.status == 404 and target.row is None:
+            if len(targets) == 1 and isinstance(exc, NotFoundError) and target.row is None:
                 raise exc.evolve(context=[*exc.context, AUTOMATION_RUN_HINT]) from exc
             if len(targets) == 1:
                 raise

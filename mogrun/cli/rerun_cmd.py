@@ -277,13 +277,14 @@ def follower_pid(row: HistoryRow) -> int | None:
 def unanswered(row: HistoryRow, base: str | None) -> bool:
     """Whether ``row``'s start may have made a run whose id was never learnt: the
     mogrun that sent it was killed (or is still waiting to send it, in another
-    terminal), or was interrupted with the start unanswered. Its next attempt
-    sends the same key (the server replays such a run), not a new one: only when
-    that key is known (``base``, from ``recorded_base_key``)."""
-    from mogrun.engine.runner import MAYBE_STARTED
+    terminal), was interrupted with the start unanswered, or the server accepted
+    it without naming its run. Its next attempt sends the same key (the server
+    replays such a run), not a new one: only when that key is known (``base``,
+    from ``recorded_base_key``)."""
+    from mogrun.engine.runner import may_have_started
 
     return (not row.run_id and base is not None
-            and (row.outcome is None or row.message == MAYBE_STARTED))
+            and (row.outcome is None or may_have_started(row.message)))
 
 
 def recorded_base_key(row: HistoryRow, now: str = "",
@@ -391,6 +392,7 @@ class Selection:
                  ) -> tuple[list[ResolvedJob], Mapping[str, tuple[int, str]]]:
         import dataclasses
 
+        from mogrun.engine.runner import UNCONFIRMED
         from mogrun.masking import mask
 
         retry, going = self.retry, set[str]()
@@ -437,8 +439,10 @@ class Selection:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
                     if again:
+                        how = ("was accepted without a run id" if row.message == UNCONFIRMED
+                               else "was never answered")
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
-                                  f"{row.idempotency_key}) was never answered, so it may "
+                                  f"{row.idempotency_key}) {how}, so it may "
                                   f"have made a run: attempt {row.attempt} is sent again "
                                   "under that key, which attaches to such a run, never "
                                   "doubles it")
@@ -509,7 +513,7 @@ class Selection:
         from mogrun.cli.judging import GateJudge
         from mogrun.cli.state_cmds import record_status, row_automation
         from mogrun.engine.automation_kind import reader_for
-        from mogrun.errors import MogrunError, RequestRefusedError
+        from mogrun.errors import MogrunError, NotFoundError
         from mogrun.outcomes import Outcome, RunStatus
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
@@ -520,9 +524,7 @@ class Selection:
             try:
                 run, events = reader_for(client, row_automation(row, self.taskfile)
                                          ).get_events(run_id)
-            except RequestRefusedError as exc:
-                if exc.status != 404:
-                    raise _undecided(exc, run_id) from exc
+            except NotFoundError as exc:  # the API's word: no such run (no proxy's 404)
                 self._say(f"{label}: run {run_id} is unknown to the server ({exc.message}), "
                           "so not going; rerun")
                 continue

@@ -21,6 +21,7 @@ from mogrun.cli.loading import env_secrets
 from mogrun.cli.state import CliState
 from mogrun.errors import (
     MogrunError,
+    NotFoundError,
     NotStartedError,
     RequestRefusedError,
     ServerError,
@@ -480,9 +481,7 @@ def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
 
     try:
         return client.get_run(run_id), None
-    except RequestRefusedError as exc:
-        if exc.status != 404:
-            raise
+    except NotFoundError as exc:
         found = automation_of_run(client, named_automations(taskfile), run_id)
         if found is None:
             looked = (f"this project's history, which cannot be read, was not looked in "
@@ -550,8 +549,8 @@ def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, h
                          context=[f"History: {history.path} ({history.base_url})"])
     try:
         return unrecorded_run(client(), taskfile, history, run_id)
-    except RequestRefusedError as exc:
-        if exc.status != 404 or there is None:
+    except NotFoundError as exc:
+        if there is None:
             raise
         raise _run_recorded_elsewhere(state, taskfile, run_id, there, command) from exc
 
@@ -626,7 +625,7 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
                 row.run_id)
         except RequestRefusedError as exc:
             click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
-            if exc.status == 404:  # not going, as far as anyone can tell: not passed either
+            if isinstance(exc, NotFoundError):  # not going, nor passed, as far as known
                 fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
             continue
         outcome = judge.verdict(row, run, events, taskfile) if run.terminal else None
@@ -637,7 +636,7 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     return [fresh.get(row.id, row) for row in rows]
 
 
-# What ``status`` shows (never records) for a run the server answers 404 for: an
+# What ``status`` shows (never records) for a run the API answers NOT_FOUND for: an
 # ``--exit-status`` poller waiting for it to stop being 3 would wait forever.
 UNKNOWN_TO_SERVER = "unknown"
 
@@ -768,10 +767,11 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
 def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     """The table, then a note under it for each run that needs one (``--json``: its
     ``note``): its latest attempt never started after a capacity refusal, the
-    server refused it unfollowed, its gates are still to judge, or its --local
-    emulator ended before it did."""
+    server refused it unfollowed, its gates are still to judge, its --local
+    emulator ended before it did, or its start may have made a run never named."""
     notes = [never_started(history, row) or refused_unfollowed(state, history, row)
-             or unjudged(state, history, row) or ended_unseen(state, row) for row in rows]
+             or unjudged(state, history, row) or ended_unseen(state, row)
+             or unconfirmed(state, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
             state.echo_json({**_shown_row(row), "note": note})
@@ -848,17 +848,38 @@ def unjudged(state: CliState, history: Any, row: Any) -> str | None:
             f"(or {command} rerun) judges it")
 
 
+def unconfirmed(state: CliState, row: Any) -> str | None:
+    """``its start may have made a run whose id is unknown: mogrun rerun sends ...``:
+    a row without a run whose start the server accepted without naming the run (or
+    a signal left unanswered); ``None`` for any other row."""
+    from mogrun.engine.runner import may_have_started
+
+    if row.run_id or not may_have_started(row.message):
+        return None
+    from mogrun.cli.run_cmd import command_prefix
+
+    return (f"its start may have made a run whose id is unknown: {command_prefix(state)} "
+            f"rerun sends its Idempotency-Key ({row.idempotency_key}) again, which finds "
+            "such a run rather than starting a second")
+
+
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).
 WAITING = "waiting"
 NOT_STARTED = "not started"  # a row with no run, and no mogrun left to start it
+UNCONFIRMED_START = "unconfirmed"  # a row with no run id whose start may have made a run
 
 
 def _shown_status(row: Any) -> str:
-    """A row's status as status and history show it: a waiting one says so, and
-    one that never started too."""
+    """A row's status as status and history show it: a waiting one says so, one
+    that never started too, and one whose start may have made a run (its id never
+    learnt) does not read as never started."""
     if row.waiting:
         return WAITING
-    return row.status or ("-" if row.run_id else NOT_STARTED)
+    if row.status or row.run_id:
+        return row.status or "-"
+    from mogrun.engine.runner import may_have_started
+
+    return UNCONFIRMED_START if may_have_started(row.message) else NOT_STARTED
 
 
 def _shown_row(row: Any) -> dict[str, Any]:

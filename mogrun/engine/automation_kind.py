@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.engine.rerun import RERUN, rerun_for
-from mogrun.errors import MogrunError, RequestRefusedError, UsageError
+from mogrun.errors import MogrunError, NotFoundError, UsageError
 
 if TYPE_CHECKING:  # what running needs is imported there: show only describes a trigger
     from mogrun.api import automations as api
@@ -195,9 +195,7 @@ class AutomationKind:
 
         try:
             return api.read_run(self.client, automation_id, run_id, job=track.job, run=track.label)
-        except RequestRefusedError as exc:
-            if exc.status != 404:
-                raise
+        except NotFoundError as exc:  # the API's word (a proxy's 404 is a ProtocolError)
             raise MogrunError(
                 f"the trigger key of {track.label} is already used by a job run outside "
                 f"automation {automation_id}; it was not taken as this job's run",
@@ -306,9 +304,8 @@ def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: s
     for automation_id in dict.fromkeys(a.id for a in found if a is not None):
         try:
             return automation_id, api.read_run(client, automation_id, run_id)
-        except RequestRefusedError as exc:
-            if exc.status != 404:
-                raise
+        except NotFoundError:  # not this automation's run: the next one may have it
+            continue
     return None
 
 

@@ -19,8 +19,11 @@ class Recorder:
     received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""
     by_method: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # POST: (202, b"")
+    queued: list[tuple[int, bytes]] = field(default_factory=list)  # the next answers, in turn
 
     def answer_for(self, method: str) -> tuple[int, bytes]:
+        if self.queued:
+            return self.queued.pop(0)
         return self.by_method.get(method, (self.status, self.body))
 
 

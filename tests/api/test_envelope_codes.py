@@ -42,16 +42,24 @@ def test_internal_error_in_an_odd_status_is_a_server_error():
             client.list_repos()
 
 
-@pytest.mark.parametrize("run_id", [None, "", {}])
-def test_a_start_answer_without_a_usable_run_id_is_a_clear_error(run_id):
-    from mogrun.errors import TransportError
+@pytest.mark.parametrize("data", [{"runId": None}, {"runId": ""}, {"runId": {}},
+                                  {"status": "pending"}, []])
+def test_a_start_accepted_without_a_usable_run_id_may_have_started_and_is_sent_once(data):
+    """The server accepted the start: the run may exist, and a second start could
+    double it (``test_unconfirmed_start``: what run and rerun make of it)."""
+    from mogrun.errors import UnconfirmedStartError
     from mogrun.models import StartRequest
 
-    body = json.dumps({"ok": True, "data": {"runId": run_id, "status": "pending"}}).encode()
+    policy = QuickRetry(delay=0.0)
+    body = json.dumps({"ok": True, "data": data}).encode()
     with loopback_server(202, {"Content-Type": "application/json"}, body) as srv:
         client = MogplexClient(srv.url + "/api/v1/mogplex", "mog_x",
-                               transport=Urllib3Transport(), budget=RequestBudget())
-        with pytest.raises(TransportError) as caught:
+                               transport=Urllib3Transport(), budget=RequestBudget(),
+                               retry=policy)
+        with pytest.raises(UnconfirmedStartError) as caught:
             client.start_run(StartRequest(repo="a/b", repo_id="r1", prompt="p",
                                           idempotency_key="k"))
-    assert caught.value.message.endswith("lacks a RunDetail with runId")
+    assert len(srv.received) == 1 and policy.calls == []
+    assert caught.value.exit_code == 69
+    assert caught.value.message.endswith("named no run (its answer has no runId): the run may "
+                                         "have started")

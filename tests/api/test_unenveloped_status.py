@@ -1,9 +1,11 @@
 """An answer whose body is not the envelope (a proxy's or an auth gateway's HTML
 page, JSON without ``ok``) is what its HTTP status says: a 401 is a bad token
 (64), a 403 a missing scope (65), a 429 is rate limited (retried after its
-Retry-After, 75 when given up), any other 4xx a refusal never retried (1). Only
-a 5xx (or a 2xx) without the envelope is a transport failure, retried (69).
-Real HTTP, through loopback servers that serve exactly those answers."""
+Retry-After, 75 when given up), any other 4xx a refusal never retried (1) —
+but a 404, which is not the API's (``test_stray_not_found``). A 5xx, a 408 (a
+proxy's Request Timeout) or a 2xx without the envelope is a transport failure,
+retried (69). Real HTTP, through loopback servers that serve exactly those
+answers."""
 
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ def _client(server, policy: QuickRetry) -> MogplexClient:
     (401, UnauthorizedError, 64),
     (403, ForbiddenError, 65),
     (400, RequestRefusedError, 1),
-    (404, RequestRefusedError, 1),
     (409, RequestRefusedError, 1),
+    (413, RequestRefusedError, 1),
     (422, RequestRefusedError, 1),
 ])
 @pytest.mark.parametrize("body", [b"", b"<html>refused</html>", b'{"error": "refused"}',
@@ -72,14 +74,35 @@ def test_a_429_without_the_envelope_is_rate_limited_after_its_retry_after():
     assert (caught.value.exit_code, caught.value.status) == (75, 429)
 
 
-@pytest.mark.parametrize("status", [200, 500, 502, 503])
-def test_a_2xx_or_5xx_without_the_envelope_is_still_a_transport_error(status):
+@pytest.mark.parametrize("status", [200, 408, 500, 502, 503])
+def test_a_2xx_408_or_5xx_without_the_envelope_is_still_a_transport_error(status):
     policy = QuickRetry(attempts=2, delay=0.0)
     with (loopback_server(status, HTML, _page(status)) as server,
           pytest.raises(TransportError) as caught):
         _client(server, policy).list_repos()
     assert len(server.received) == 3
     assert (caught.value.exit_code, caught.value.status) == (69, status)
+
+
+def test_a_408_without_the_envelope_is_retried_after_its_retry_after():
+    policy = QuickRetry(attempts=2, delay=0.0)
+    with (loopback_server(408, {**HTML, "Retry-After": "0.05"}, _page(408)) as server,
+          pytest.raises(TransportError) as caught):
+        _client(server, policy).list_repos()
+    assert len(server.received) == 3  # the first attempt and the policy's 2 retries
+    assert [call["retry_after"] for call in policy.calls] == [0.05] * 3
+    assert (caught.value.exit_code, caught.value.status) == (69, 408)
+
+
+def test_a_start_answered_by_an_html_408_is_retried_under_its_key():
+    policy = QuickRetry(attempts=1, delay=0.0)
+    run = {"runId": RUN_ID, "status": "pending", "replayed": True}
+    with loopback_server(408, HTML, _page(408)) as server:
+        server.queued = [(408, _page(408)), (202, json.dumps({"ok": True, "data": run}).encode())]
+        outcome = _client(server, policy).start_run(StartRequest(
+            repo="acme/api", repo_id="r1", prompt="p", idempotency_key="k-408"))
+    assert [headers["idempotency-key"] for *_, headers, _ in server.received] == ["k-408"] * 2
+    assert outcome.state.run_id == RUN_ID and not outcome.attached  # its own run, replayed
 
 
 def test_a_start_refused_by_an_html_400_is_sent_once():
@@ -97,8 +120,8 @@ def test_a_start_refused_by_an_html_400_is_sent_once():
     (401, 64, "Check MOGPLEX_API_KEY"),
     (403, 65, "lacks the scope"),
     (400, 1, None),
-    (404, 1, None),
     (409, 1, None),
+    (413, 1, None),
     (422, 1, None),
 ])
 def test_repos_against_an_html_4xx_exits_with_its_code_after_one_request(
@@ -129,6 +152,18 @@ def test_repos_against_an_html_429_waits_its_retry_after_and_exits_75(mogrun_cli
                and "after its Retry-After" in line for line in waits)
     assert "Gave up after 6 attempts." in result.stderr
     assert "try again after " in result.stderr
+
+
+def test_repos_against_an_html_408_waits_its_retry_after_and_exits_69(mogrun_cli, tmp_path):
+    with loopback_server(408, {**HTML, "Retry-After": "1"}, _page(408)) as server:
+        result = mogrun_cli("--url", server.url, "repos", cwd=tmp_path,
+                            env={"MOGPLEX_API_KEY": "mog_x"})
+    assert result.exit_code == 69, result
+    assert len(server.received) == 6  # the bundled retry policy: 5 retries
+    waits = [line for line in result.stderr.splitlines() if line.startswith("wait ")]
+    assert len(waits) == 5 and all(line.startswith("wait retry: GET /repos: HTTP 408 ")
+                                   for line in waits), waits
+    assert "Gave up after 6 attempts." in result.stderr
 
 
 def test_repos_against_an_html_502_is_retried_and_exits_69(mogrun_cli, tmp_path):
