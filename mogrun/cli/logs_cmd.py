@@ -310,8 +310,8 @@ def _followers(state: CliState, follow: Callable[[], None], count: int) -> list[
                 raise
             with _LogSink.lock:
                 runs = f"{len(threads)} run{'s' if len(threads) != 1 else ''}"
-                state.echo(f"warning: {refused.message}: following at most {runs} at a time "
-                           "(the others in turn)", err=True)
+                state.warn(f"{refused.message}: following at most {runs} at a time "
+                           "(the others in turn)")
             break
     return threads
 
@@ -322,8 +322,8 @@ def _say_stopping(state: CliState, exit_code: int, count: int) -> None:
 
     runs = f"{count} run{'s' if count != 1 else ''}"
     with _LogSink.lock:
-        state.echo(f"warning: {signal_name(exit_code)}: stopping following {runs}, left "
-                   "going (not started here); a second signal leaves at once", err=True)
+        state.warn(f"{signal_name(exit_code)}: stopping following {runs}, left going (not "
+                   "started here); a second signal leaves at once")
 
 
 class _Verdicts:

@@ -99,9 +99,9 @@ def open_state(state: CliState, *, lenient: bool = True,
             raise
         taskfile = stand_in(path)
         where = exc.location or path
-        click.echo(f"warning: the task file cannot be read ({exc.message}, at {where}); "
-                   "going on with the history beside it, as recorded (job names, the API URL "
-                   "and secrets to mask need the file)", err=True)
+        state.warn(f"the task file cannot be read ({exc.message}, at {where}); going on "
+                   "with the history beside it, as recorded (job names, the API URL and "
+                   "secrets to mask need the file)")
     key = history_key(state, taskfile)  # a refused API URL is an error here, not a warning
     try:
         return taskfile, project_history(state, taskfile)
@@ -363,8 +363,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             except (TransportError, ServiceUnavailableError, ServerError) as exc:
                 # The API cannot be asked now: what history knows is still worth showing.
                 unreachable = exc
-                click.echo(f"warning: cannot refresh from the API ({exc.message}); showing "
-                           "the runs as last recorded", err=True)
+                state.warn(f"cannot refresh from the API ({exc.message}); showing the runs "
+                           "as last recorded")
         if not rows:
             nothing_recorded(state, taskfile, history, ["status"])
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
@@ -624,7 +624,7 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
             run, events = reader_for(client, row_automation(row, taskfile)).get_events(
                 row.run_id)
         except RequestRefusedError as exc:
-            click.echo(f"warning: {row.run_id}: {exc.message}", err=True)
+            state.warn(f"{row.run_id}: {exc.message}")
             if isinstance(exc, NotFoundError):  # not going, nor passed, as far as known
                 fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
             continue
