@@ -64,14 +64,19 @@ def test_a_4xx_without_the_envelope_is_its_status_and_never_retried(status, erro
     assert caught.value.message.startswith(f"HTTP {status} from GET /repos?limit=200 carried ")
 
 
-def test_a_429_without_the_envelope_is_rate_limited_after_its_retry_after():
+@pytest.mark.parametrize(("status", "error", "exit_code"), [
+    (429, RateLimitedError, 75),  # rate limited: the budget pauses
+    (408, TransportError, 69),  # a proxy's Request Timeout: a timeout like any other
+])
+def test_a_429_or_408_without_the_envelope_is_retried_after_its_retry_after(status, error,
+                                                                             exit_code):
     policy = QuickRetry(attempts=2, delay=0.0)
-    with (loopback_server(429, {**HTML, "Retry-After": "0.05"}, _page(429)) as server,
-          pytest.raises(RateLimitedError) as caught):
+    with (loopback_server(status, {**HTML, "Retry-After": "0.05"}, _page(status)) as server,
+          pytest.raises(error) as caught):
         _client(server, policy).list_repos()
     assert len(server.received) == 3  # the first attempt and the policy's 2 retries
     assert [call["retry_after"] for call in policy.calls] == [0.05] * 3
-    assert (caught.value.exit_code, caught.value.status) == (75, 429)
+    assert (caught.value.exit_code, caught.value.status) == (exit_code, status)
 
 
 @pytest.mark.parametrize("status", [200, 408, 500, 502, 503])
@@ -82,16 +87,6 @@ def test_a_2xx_408_or_5xx_without_the_envelope_is_still_a_transport_error(status
         _client(server, policy).list_repos()
     assert len(server.received) == 3
     assert (caught.value.exit_code, caught.value.status) == (69, status)
-
-
-def test_a_408_without_the_envelope_is_retried_after_its_retry_after():
-    policy = QuickRetry(attempts=2, delay=0.0)
-    with (loopback_server(408, {**HTML, "Retry-After": "0.05"}, _page(408)) as server,
-          pytest.raises(TransportError) as caught):
-        _client(server, policy).list_repos()
-    assert len(server.received) == 3  # the first attempt and the policy's 2 retries
-    assert [call["retry_after"] for call in policy.calls] == [0.05] * 3
-    assert (caught.value.exit_code, caught.value.status) == (69, 408)
 
 
 def test_a_start_answered_by_an_html_408_is_retried_under_its_key():
@@ -140,29 +135,22 @@ def test_repos_against_an_html_4xx_exits_with_its_code_after_one_request(
         assert hint in result.stderr
 
 
-def test_repos_against_an_html_429_waits_its_retry_after_and_exits_75(mogrun_cli, tmp_path):
-    with loopback_server(429, {**HTML, "Retry-After": "1"}, _page(429)) as server:
+@pytest.mark.parametrize(("status", "exit_code", "wait"), [
+    (429, 75, "wait rate_limited: GET /repos: the API answered 429 "),
+    (408, 69, "wait retry: GET /repos: HTTP 408 "),  # a proxy's Request Timeout
+])
+def test_repos_against_an_html_429_or_408_waits_its_retry_after(mogrun_cli, tmp_path, status,
+                                                                exit_code, wait):
+    with loopback_server(status, {**HTML, "Retry-After": "1"}, _page(status)) as server:
         result = mogrun_cli("--url", server.url, "repos", cwd=tmp_path,
                             env={"MOGPLEX_API_KEY": "mog_x"})
-    assert result.exit_code == 75, result
+    assert result.exit_code == exit_code, result
     assert len(server.received) == 6  # the bundled retry policy: 5 retries
     waits = [line for line in result.stderr.splitlines() if line.startswith("wait ")]
-    assert len(waits) == 5
-    assert all(line.startswith("wait rate_limited: GET /repos: the API answered 429 ")
-               and "after its Retry-After" in line for line in waits)
-    assert "Gave up after 6 attempts." in result.stderr
-    assert "try again after " in result.stderr
-
-
-def test_repos_against_an_html_408_waits_its_retry_after_and_exits_69(mogrun_cli, tmp_path):
-    with loopback_server(408, {**HTML, "Retry-After": "1"}, _page(408)) as server:
-        result = mogrun_cli("--url", server.url, "repos", cwd=tmp_path,
-                            env={"MOGPLEX_API_KEY": "mog_x"})
-    assert result.exit_code == 69, result
-    assert len(server.received) == 6  # the bundled retry policy: 5 retries
-    waits = [line for line in result.stderr.splitlines() if line.startswith("wait ")]
-    assert len(waits) == 5 and all(line.startswith("wait retry: GET /repos: HTTP 408 ")
-                                   for line in waits), waits
+    assert len(waits) == 5 and all(line.startswith(wait) for line in waits), waits
+    if status == 429:
+        assert all("after its Retry-After" in line for line in waits), waits
+        assert "try again after " in result.stderr
     assert "Gave up after 6 attempts." in result.stderr
 
 
