@@ -48,6 +48,8 @@ from mogrun.emulator.validation import (
 API_PREFIX = "/api/v1/mogplex"
 CONTROL_PREFIX = "/_emulator"
 MCP_RESOURCE_METADATA = "/.well-known/oauth-protected-resource/api/v1/mogplex/mcp"
+# The methods a Next.js route module can export (its HTTP_METHODS).
+NEXT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"})
 
 
 class Api:
@@ -86,7 +88,9 @@ class Api:
             self.sleep(1.0 if fault.delay is None else fault.delay)
             return _with_retry_after(self._route(request, parts, None), fault)
         if fault.kind in ("drop_after_commit", "conflict", "not_ready", "changed",
-                          "500_after_commit"):
+                          "500_after_commit") or (
+                fault.kind in START_ROUTE_FAULTS
+                and endpoint_of(request.method, parts) == "start"):
             reply = self._route(request, parts, fault)
             return replace(reply, action="drop") if fault.kind == "drop_after_commit" else reply
         return fault_reply(fault)
@@ -114,9 +118,10 @@ class Api:
             if request.method == "HEAD":  # the GET handler itself; the wire drops the body
                 handler = target["GET"]
         if handler is None:
-            return error(405, "METHOD_NOT_ALLOWED",
-                         f"{request.method} is not allowed here (allowed: {allow})",
-                         {"Allow": allow})
+            # Next.js answers these itself, before any code of the route: a method the
+            # route does not export with a bare 405 (no body, no Allow), one that is
+            # no HTTP method it knows (BREW) with a bare 400.
+            return Reply(405 if request.method in NEXT_METHODS else 400)
         scope, method = handler
         with self.state.lock:
             token_or_reply = self._authorise(request, scope)
@@ -226,9 +231,13 @@ class Api:
             return error(503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable",
                          {"Retry-After": "60"})
         now = self.clock()
+        if fault is not None and fault.kind in ("503", "429"):
+            return _start_fault(fault)  # the route's own answer, and no slot taken
         wait, window = self.state.limiter.take_start(f"{token.user}:{_secret(request)}", now)
         if wait > 0:
             return _start_refused(wait, window)
+        if fault is not None and fault.kind == "500":
+            return _with_retry_after(_queue_failed(), fault)  # it threw, nothing stored
         spec = normalised(start_spec(body, self.state.repos), key)
         digest = request_hash(spec)
         known = self.state.keys.get((token.user, key))
@@ -288,6 +297,24 @@ class Api:
             run.cancel(now)
         detail = run.detail(now)
         return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+# Injected into POST /runs where the route answers them itself, after the token,
+# scope, Idempotency-Key and JSON checks: its limiter unavailable (503), refusing
+# (429), or the start throwing (500).
+START_ROUTE_FAULTS = ("503", "429", "500")
+
+
+def _start_fault(fault: Fault) -> Reply:
+    """The route's ``toRateLimitUnavailableResponse`` (503) word for word, or
+    ``toRateLimitResponse`` (429; its message says it was injected, which a client's
+    tests read, as for every other injected 429). ``Retry-After`` is the fault's
+    (default 1 s, so tests stay quick; the route's 503 says 60: ``start:503@60``)."""
+    retry = _seconds(fault.retry_after if fault.retry_after is not None else 1.0)
+    if fault.kind == "503":
+        return error(503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable",
+                     {"Retry-After": retry})
+    return error(429, "RATE_LIMITED", _FAULT_ERRORS["429"][2], {"Retry-After": retry})
 
 
 def _queue_failed() -> Reply:

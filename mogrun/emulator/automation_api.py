@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mogrun.emulator.automations import Automation, script_for
@@ -30,11 +32,14 @@ RESERVED = ("source", "source_type", "dispatch_source", "flow_id", "flow_version
 
 
 def _owned(api: Api, automation_id: str, token: Token, fallback: str) -> Automation:
-    """The caller's automation; a non-UUID id fails the Postgres cast: 500."""
+    """The caller's automation, loaded as the server loads it (``loadOwnedFlow``,
+    which repairs its row first). A non-UUID id fails the Postgres cast: 500; a
+    UUID in capitals is the same UUID (the column gives it back in lower case)."""
     require_uuid(automation_id, fallback)
-    automation = api.state.automations.automations.get(automation_id)
+    automation = api.state.automations.automations.get(automation_id.lower())
     if automation is None or automation.user != token.user:
         raise Invalid(404, "NOT_FOUND", "Automation not found")
+    automation.repair(api.clock())
     return automation
 
 
@@ -61,8 +66,6 @@ def _place(automation: Automation) -> tuple[float, str]:
 
 
 def _moment(stamp: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
@@ -71,19 +74,46 @@ def _encode(automation: Automation) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+# automations.types.ts: ISO_CURSOR_DATE_PATTERN (its \d is ASCII, and $ is the end).
+_CURSOR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                          r"(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/_-]")
+
+
 def _cursor(request: Request) -> tuple[float, str] | None:
+    """``parseMogplexApiAutomationCursor`` on the raw parameter (never trimmed: a
+    blank one is no first page but a cursor that decodes to nothing, 400).
+    ``Buffer.from(raw, "base64url")`` skips what is not of the alphabet (spaces
+    included); the JSON must hold a ``createdAt`` of the ISO pattern that
+    JavaScript's Date reads, and a UUID ``id``."""
     values = request.query.get("cursor")
-    text = values[0].strip() if values else ""
-    if not text:
+    raw = values[0] if values else ""
+    if not raw:
         return None
+    text = _NOT_BASE64.sub("", raw)
     try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        moment = _moment(str(data["createdAt"]))
-        if not UUID.fullmatch(str(data["id"])):
+        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+                          .decode("utf-8", "replace"), parse_constant=_not_json)
+        created, found = data["createdAt"], data["id"]
+        if not isinstance(found, str) or not UUID.fullmatch(found):
             raise ValueError("not a uuid")
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        moment = _cursor_moment(created)
+    except (ValueError, KeyError, TypeError, IndexError, binascii.Error):
         raise Invalid(400, "BAD_REQUEST", "Invalid cursor") from None
-    return moment, str(data["id"])
+    return moment, found.lower()  # Postgres compares UUIDs, not their text
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # JSON.parse has no NaN or Infinity
+
+
+def _cursor_moment(stamp: Any) -> float:
+    """The cursor's ``createdAt``: ValueError unless it matches the server's pattern
+    (ASCII digits, a zone) and is a real moment (a February 31 is refused as the
+    cursor, a guess at the server's outcome: its Date and Postgres disagree there)."""
+    if not isinstance(stamp, str) or _CURSOR_DATE.fullmatch(stamp) is None:
+        raise ValueError("not an ISO date")
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def get_automation(api: Api, request: Request, parts: list[str], token: Token,

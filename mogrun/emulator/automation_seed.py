@@ -29,7 +29,7 @@ class AutomationSpec:
 
     name: str
     published: bool = True
-    active: bool = True
+    active: bool | None = None  # None: as the server makes it (active once published)
     script: str = ""
     repo: str | None = None
     description: str | None = None
@@ -48,9 +48,9 @@ class AutomationSpec:
         if not isinstance(data.get("name"), str):
             raise ValueError("an automation needs a name (a string)")
         for flag in ("published", "active"):
-            if not isinstance(data.get(flag, True), bool):
+            if flag in data and not isinstance(data[flag], bool):
                 raise ValueError(f"{flag} must be true or false")
-        return cls(data["name"], data.get("published", True), data.get("active", True),
+        return cls(data["name"], data.get("published", True), data.get("active"),
                    str(data.get("script") or ""), data.get("repo"), data.get("description"))
 
 
@@ -69,18 +69,23 @@ def parse_automations(spec: str) -> list[AutomationSpec]:
             raise ValueError(f"bad automation {item!r}: expected "
                              "NAME[@OWNER/NAME][:unpublished][:inactive]")
         found.append(AutomationSpec(name.strip(), "unpublished" not in flags,
-                                    "inactive" not in flags, repo=repo.strip() or None))
+                                    False if "inactive" in flags else None,
+                                    repo=repo.strip() or None))
     return found
 
 
 def add_automation(state: State, spec: AutomationSpec, user: str = DEFAULT_USER) -> Automation:
     """Create it (caller holds the lock); each is 1 ms newer than the last, so the
-    list order is the order of creation, newest first."""
+    list order is the order of creation, newest first. Unless ``active`` is given,
+    it is made as the server makes one: a new flow is ``inactive``, and publishing
+    it makes it ``active``. ``active=True`` without a published version is the
+    inconsistent row the server repairs on the next read that loads it."""
     repo = state.repo_named(spec.repo)
     existing = [a.created for a in state.automations.automations.values()]
     created = max([time.time(), *(t + 0.001 for t in existing)])
     automation = Automation(new_id(), user, spec.name, int(repo["installation_id"]), created,
-                            spec.published, spec.active, spec.description, spec.script)
+                            spec.published, spec.published if spec.active is None else spec.active,
+                            spec.description, spec.script)
     state.automations.automations[automation.id] = automation
     return automation
 

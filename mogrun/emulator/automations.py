@@ -110,6 +110,16 @@ class Automation:
     active: bool = True
     description: str | None = None
     script: str = ""
+    updated: float | None = None  # when its row was last written (None: at creation)
+
+    def repair(self, now: float) -> None:
+        """The server's ``repairFlowPublicationConsistency``, run by every read that
+        loads the automation (get, trigger, its runs and run detail; never the
+        list): an ``active`` row with no published version gets the latest version
+        attached or, having none, is set ``inactive``. On the emulator an
+        unpublished automation has no version at all, so it goes ``inactive``."""
+        if self.active and not self.published:
+            self.active, self.updated = False, now
 
     def summary(self) -> dict[str, Any]:
         """As ``GET /automations`` lists it."""
@@ -117,7 +127,8 @@ class Automation:
                 "description": self.description,
                 "status": "active" if self.active else "inactive",
                 "publishedVersionId": self.version_id if self.published else None,
-                "createdAt": iso(self.created), "updatedAt": iso(self.created)}
+                "createdAt": iso(self.created),
+                "updatedAt": iso(self.created if self.updated is None else self.updated)}
 
     @property
     def version_id(self) -> str:

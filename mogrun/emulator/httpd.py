@@ -46,8 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
     def __getattr__(self, name: str) -> Any:
-        """Any other method (``BREW``) is the API's to answer (a 405 envelope), not
-        the standard library's HTML 501 page."""
+        """Any other method (``BREW``) is the API's to answer (as Next.js does: a
+        bare 400), not the standard library's HTML 501 page."""
         if name.startswith("do_"):
             return self.do_GET
         raise AttributeError(name)

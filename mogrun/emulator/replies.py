@@ -85,13 +85,24 @@ def param(request: Request, name: str) -> str | None:
     return value or None
 
 
-_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+# JavaScript's parseInt(value, 10) after its own leading trim (which is js_trim's):
+# ASCII digits only (Python's \d also takes full-width and Arabic-Indic ones).
+_LEADING_INT = re.compile(r"([+-]?)0*([0-9]+)")
 
 
 def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
-    """``limit`` as the server's ``parseInt`` reads it: leading digits count
-    ("12abc" is 12), no number gives the default, the rest is clamped to 1..most."""
+    """``limit`` as the server's ``Number.parseInt(value, 10)`` reads it: leading
+    ASCII digits count ("12abc" is 12), no number — or one too long for a double,
+    which parseInt makes Infinity — gives the default, the rest is clamped to 1..most."""
     match = _LEADING_INT.match(param(request, "limit") or "")
     if match is None:
         return default
-    return min(most, max(1, int(match.group(1))))
+    sign, digits = match.groups()
+    if len(digits) > 310:  # past any double (and Python's own int-from-text limit)
+        return default
+    value = int(sign + digits)
+    try:
+        float(value)
+    except OverflowError:  # Infinity: not finite, so the default
+        return default
+    return min(most, max(1, value))

@@ -5,6 +5,7 @@ ending it early only records a time; everything else is computed on read."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 import uuid
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Run:
         self.cancelled_at: float | None = None
         self.ended_at: float | None = None
         self._suffix = uuid.uuid4().hex[:12]
+        self.ai_call_id = str(uuid.uuid4())  # the server's ai_calls table keys by UUID
         self.runtime_id = trigger_run_id()
         self.sandbox: Any = None  # its Sandbox (see sandboxes.py), once acquired
         self.reused = False  # True when that sandbox was already active at the start
@@ -206,18 +208,28 @@ class Run:
 
     def _make(self, k: int, at: float, kind: str, tool: str | None, message: str | None,
               payload: dict[str, Any]) -> dict[str, Any]:
-        return {"id": f"evt_{self.id[4:]}_{k:05d}", "type": kind, "toolName": tool,
+        return {"id": self._event_id(k), "type": kind, "toolName": tool,
                 "message": message, "payload": payload, "createdAt": iso(at)}
+
+    def _event_id(self, k: int) -> str:
+        """The k-th event's id: a UUID, as the server's events table keys them, and
+        the same on every read (events are computed, not stored)."""
+        digest = hashlib.sha256(f"{self.id}/event/{k}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def _error_text(self) -> str:
         return self.script.error or "The agent run failed"
 
     def _updated(self, now: float) -> float:
+        """When the server last wrote the run's row: its creation (and queueing, a
+        few milliseconds later), the moment it went streaming, then its end. Its
+        events live in another table, so they never move it
+        (``executeExternalAgentRun`` updates the row only at those points)."""
         end = self._pass_end()
         if end is not None and now >= end:
             return end
-        count = self._count(now)
-        return self.created + self._time(count - 1) if count else self.created
+        streaming = self.created + self.script.pending_time
+        return streaming if now >= streaming else self.created
 
     def detail(self, now: float) -> dict[str, Any]:
         """The RunDetail object as the API returns it."""
@@ -229,7 +241,7 @@ class Run:
         url = f"/api/v1/mogplex/runs/{self.id}"  # the server's are paths, not URLs
         return {
             "runId": self.id,
-            "aiCallId": "aic_" + self._suffix,
+            "aiCallId": self.ai_call_id,
             "sandboxRecordId": self.sandbox.id if placed else None,
             "sandboxId": self.sandbox.provider_id if placed else None,
             "repoId": self.spec.repo_id,

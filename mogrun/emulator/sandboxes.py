@@ -72,7 +72,7 @@ class Sandbox:
 
     def __init__(self, user: str, triple: Triple, base_branch: str, created: float,
                  boot: float, busy_until: float | None = None) -> None:
-        self.id = "sbr_" + uuid.uuid4().hex[:16]
+        self.id = str(uuid.uuid4())  # the server's sandboxes table keys by UUID
         self.provider_id = "sbx_" + uuid.uuid4().hex[:16]
         self.user = user
         self.triple = triple

@@ -254,23 +254,31 @@ class Emulator:
 
     # ---- automations -------------------------------------------------------------
 
-    def add_automation(self, name: str, *, published: bool = True, active: bool = True,
+    def add_automation(self, name: str, *, published: bool = True, active: bool | None = None,
                        script: str = "", repo: str | None = None,
                        description: str | None = None) -> str:
         """Create an automation of the default user on the GitHub installation of
         ``repo`` (default: the first repo); ``script`` holds ``@emulator`` lines
-        for its job runs. Returns its id (a UUID)."""
+        for its job runs. Returns its id (a UUID). ``active`` None: as the server
+        makes it, active if published, else inactive; ``active=True`` with
+        ``published=False`` is an inconsistent row, which the first read that loads
+        it (get, trigger, runs) repairs to ``inactive``, as the server does."""
         spec = AutomationSpec(name, published, active, script, repo, description)
         with self._state.lock:
             return add_automation(self._state, spec).id
 
     def set_automation(self, automation_id: str, *, published: bool | None = None,
                        active: bool | None = None) -> None:
-        """Publish/unpublish, activate/deactivate an automation (KeyError if unknown)."""
+        """Publish/unpublish, activate/deactivate an automation (KeyError if unknown).
+        Publishing makes it active unless ``active`` says otherwise, as on the server;
+        unpublishing an active one leaves the row the next read repairs (inactive)."""
         with self._state.lock:
             automation = self._state.automations.automations[automation_id]
             automation.published = automation.published if published is None else published
+            if active is None and published:
+                active = True
             automation.active = automation.active if active is None else active
+            automation.updated = time.time()
 
     @property
     def automations(self) -> list[dict[str, Any]]:

@@ -68,8 +68,9 @@ def _not_json(name: str) -> Any:
 def is_valid_ref(name: str) -> bool:
     """The server's ``isValidSandboxBranchName`` (narrower than git's rules: only
     ASCII word characters, ``.``, ``/`` and ``-``; but a leading ``-`` or a
-    component starting with ``.`` passes it)."""
-    if not name or len(name) > 255 or name in ("@", "HEAD"):
+    component starting with ``.`` passes it). It has no length limit: a name of
+    any length passes (mogrun's own check holds names to 255 characters)."""
+    if not name or name in ("@", "HEAD"):
         return False
     if name.startswith("/") or name.endswith(("/", ".", ".lock")):
         return False

@@ -11,7 +11,11 @@ from mogrun.tomltext import toml_repr
 
 _FORBIDDEN = set(" ~^:?*[\\")
 _SERVER_CHARS = frozenset(string.ascii_letters + string.digits + "_./-")
-MAX_LENGTH = 255  # the server refuses longer names
+# Not the server's rule (its isValidSandboxBranchName sets no length): git keeps
+# a branch as a file under refs/heads/, and most file systems refuse a file name
+# over 255 bytes. A whole name held to 255 characters (ASCII only, by the rule
+# above) can have no component longer than that.
+MAX_LENGTH = 255
 
 
 def ref_problem(name: str) -> str | None:

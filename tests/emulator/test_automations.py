@@ -3,8 +3,11 @@ server's checks and outcomes, runs list and run detail progressing over time."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 
@@ -72,10 +75,49 @@ def test_a_page_never_repeats_a_row_whose_time_rounds_up_to_its_cursor(api, mogr
     assert listed == ids[::-1]
 
 
+def _cursor_of(created_at, automation_id, raw: str | None = None) -> str:
+    text = raw if raw is not None else json.dumps({"createdAt": created_at, "id": automation_id})
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_the_cursor_is_read_as_the_server_reads_it(api, mogrun_emulator):
+    """parseMogplexApiAutomationCursor: the raw value (not trimmed), createdAt of
+    its ISO pattern (ASCII digits, a zone), a UUID id in any case.
+    The emulator trimmed it and took any date Python's fromisoformat reads."""
+    ids = [mogrun_emulator.add_automation(f"a{i}") for i in range(3)]
+    first = api.call("GET", "/automations?limit=1").data
+    stamp = first["automations"][0]["createdAt"]
+    expected = [a["id"] for a in api.call("GET", "/automations").data["automations"][1:]]
+    assert expected == ids[::-1][1:]
+
+    def page(cursor: str):
+        return api.call("GET", "/automations?" + urlencode({"cursor": cursor}))
+
+    assert [a["id"] for a in page(_cursor_of(stamp, ids[-1].upper())).data[
+        "automations"]] == expected
+    assert [a["id"] for a in page(" " + first["nextCursor"] + "\n").data[
+        "automations"]] == expected  # Node's base64 decoder skips the whitespace
+    for bad in ["  ", _cursor_of("2026-01-01", ids[0]),
+                _cursor_of("2026-01-01T00:00:00", ids[0]),
+                _cursor_of("2026-01-01 00:00:00Z", ids[0]),
+                _cursor_of("\uff12\uff10\uff12\uff16-01-01T00:00:00Z", ids[0]),
+                _cursor_of("2026-13-01T00:00:00Z", ids[0]),
+                _cursor_of("2026-02-31T00:00:00Z", ids[0]),
+                _cursor_of("2026-01-01T00:00:00Z\n", ids[0]),
+                _cursor_of(stamp, "triage"),
+                _cursor_of(None, None, raw=f'{{"createdAt": "{stamp}", "id": "{ids[0]}", '
+                                           '"n": NaN}')]:
+        answer = page(bad)
+        assert (answer.status, answer.code, answer.message) == (
+            400, "BAD_REQUEST", "Invalid cursor"), bad
+    late = page(_cursor_of("2999-01-01T23:00:00.5+02:00", ids[0])).data["automations"]
+    assert [a["id"] for a in late] == ids[::-1]
+
+
 def test_get_automation_and_its_errors(api, mogrun_emulator):
     automation_id = mogrun_emulator.add_automation("triage", published=False)
     got = api.call("GET", f"/automations/{automation_id}").data["automation"]
-    assert (got["name"], got["status"], got["publishedVersion"]) == ("triage", "active", None)
+    assert (got["name"], got["status"], got["publishedVersion"]) == ("triage", "inactive", None)
     assert got["runSummary"] == {"lastRunId": None, "lastRunStatus": None, "runningCount": 0,
                                  "pendingCount": 0, "failed24h": 0}
     missing = api.call("GET", f"/automations/{uuid.uuid4()}")
@@ -85,6 +127,53 @@ def test_get_automation_and_its_errors(api, mogrun_emulator):
     mogrun_emulator.add_token("mog_other", user="other")
     api.token = "mog_other"
     assert api.call("GET", f"/automations/{automation_id}").status == 404
+
+
+def test_an_automation_id_in_capitals_is_the_same_uuid(api, mogrun_emulator):
+    """Postgres compares UUIDs, not text: the id in capitals finds the automation
+    (it answered 404 "Automation not found"), and answers show it in lower case."""
+    automation_id = mogrun_emulator.add_automation("triage")
+    loud = automation_id.upper()
+    got = api.call("GET", f"/automations/{loud}").data["automation"]
+    assert got["id"] == automation_id
+    started = _trigger(api, loud, key="caps-1")
+    assert started.status == 202, started
+    job_id = started.data["run"]["jobRunId"]
+    assert started.data["run"]["automationId"] == automation_id
+    runs = api.call("GET", f"/automations/{loud}/runs").data["runs"]
+    assert [r["id"] for r in runs] == [job_id]
+    assert _detail(api, loud, job_id.upper())["id"] == job_id
+
+
+def test_no_automation_shows_active_without_a_published_version(api, mogrun_emulator):
+    """A new flow is inactive until published; an active row with no published
+    version (here: one unpublished while active) is repaired by the next read that
+    loads it (``repairFlowPublicationConsistency``), never by the list. It showed
+    ``active`` with ``publishedVersionId: null`` for ever."""
+    draft = mogrun_emulator.add_automation("draft", published=False)
+    [listed] = api.call("GET", "/automations").data["automations"]
+    assert (listed["status"], listed["publishedVersionId"]) == ("inactive", None)
+    assert listed["updatedAt"] == listed["createdAt"]
+    added = api.call("POST", "/_emulator/automations", {"spec": "spec-draft:unpublished"},
+                     api=False, token=None).json
+    assert [(a["name"], a["status"]) for a in added if a["name"] == "spec-draft"] == [
+        ("spec-draft", "inactive")]
+    mogrun_emulator.set_automation(draft, published=True)  # publishing activates it
+    assert api.call("GET", f"/automations/{draft}").data["automation"]["status"] == "active"
+    broken = mogrun_emulator.add_automation("broken", published=False, active=True)
+    raw = {a["id"]: a for a in api.call("GET", "/automations").data["automations"]}[broken]
+    assert (raw["status"], raw["publishedVersionId"]) == ("active", None)  # as stored
+    time.sleep(0.01)
+    got = api.call("GET", f"/automations/{broken}").data["automation"]
+    assert (got["status"], got["publishedVersion"]) == ("inactive", None)
+    assert got["updatedAt"] > got["createdAt"]  # the repair wrote the row
+    fixed = {a["id"]: a for a in api.call("GET", "/automations").data["automations"]}[broken]
+    assert (fixed["status"], fixed["updatedAt"]) == ("inactive", got["updatedAt"])
+    mogrun_emulator.set_automation(draft, published=False)
+    refused = _trigger(api, draft, key="draft-1")
+    assert (refused.status, refused.message) == (
+        409, "Publish the automation before triggering it")
+    assert api.call("GET", f"/automations/{draft}").data["automation"]["status"] == "inactive"
 
 
 def test_trigger_checks_in_the_servers_order(api, mogrun_emulator):

@@ -59,6 +59,25 @@ def test_repos_limit_is_clamped_not_rejected(api):
     assert len(api.call("GET", "/repos?limit=2abc").data["repos"]) == 2
 
 
+@pytest.mark.parametrize("digit", ["\uff12", "\u0662", "\u06f2", "\u0968"])
+def test_limit_reads_only_ascii_digits_as_parseint_does(api, digit):
+    """Number.parseInt(value, 10) reads 0-9 only: a full-width, Arabic-Indic or
+    Devanagari 2 is no number, so the default (Python's int() read them as 2)."""
+    assert len(api.call("GET", "/repos?" + urlencode({"limit": digit})).data["repos"]) == 3
+    assert len(api.call("GET", "/repos?" + urlencode({"limit": "1" + digit})).data[
+        "repos"]) == 1  # "1" then a non-digit: 1
+
+
+def test_a_limit_too_long_for_a_double_is_the_default(api):
+    """parseInt of 400 digits is Infinity, not finite: the default (100), not 200."""
+    run_id = api.start("@emulator duration=0.05s events=250").data["runId"]
+    time.sleep(0.3)
+    events = api.call("GET", f"/runs/{run_id}/events?limit={'9' * 400}").data["events"]
+    assert len(events) == 100
+    padded = api.call("GET", f"/runs/{run_id}/events?limit={'0' * 5000}150").data["events"]
+    assert len(padded) == 150  # leading zeros are no part of the number's size
+
+
 def test_start_returns_202_run_detail(api, mogrun_emulator):
     answer = api.start("hello\n@emulator duration=0.3s")
     assert answer.status == 202
@@ -172,3 +191,24 @@ def test_the_docs_give_acme_api_the_id_the_emulator_gives_it():
     assert stated is not None
     with Emulator(repos=["acme/api"]) as emulator:
         assert stated.group(1) == emulator.repo_id("acme/api")
+
+
+def test_ai_call_sandbox_record_and_event_ids_are_uuids(api, mogrun_emulator):
+    """The server's ai_calls, sandboxes and events tables key their rows by UUID
+    (the emulator sent aic_..., sbr_... and evt_... ids); event ids stay the same
+    on every read."""
+    uuid_shape = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+    run_id = api.start("@emulator duration=0.3s events=5").data["runId"]
+    deadline = time.monotonic() + 5
+    while (run := api.call("GET", f"/runs/{run_id}").data["run"])["status"] != "success":
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+    assert uuid_shape.fullmatch(run["aiCallId"]), run["aiCallId"]
+    assert uuid_shape.fullmatch(run["sandboxRecordId"]), run["sandboxRecordId"]
+    [sandbox] = api.call("GET", "/sandboxes").data["sandboxes"]
+    assert sandbox["id"] == run["sandboxRecordId"]
+    events = api.call("GET", f"/runs/{run_id}/events").data["events"]
+    assert len({e["id"] for e in events}) == 5
+    assert all(uuid_shape.fullmatch(e["id"]) for e in events), events
+    assert [e["id"] for e in api.call("GET", f"/runs/{run_id}/events").data["events"]] == [
+        e["id"] for e in events]

@@ -49,6 +49,30 @@ def test_events_appear_over_time_and_ids_are_stable(api):
     assert final[: len(early)] == early
 
 
+def test_updated_at_moves_only_when_the_run_row_is_written(api):
+    """The server writes a run's row when it is created (and queued), when it goes
+    streaming and when it ends (``executeExternalAgentRun``); its events live in
+    another table. updatedAt used to follow the newest event while it streamed."""
+    run_id = api.start("@emulator duration=1.2s pending=0.3s events=12").data["runId"]
+    pending = _events(api, run_id)
+    assert pending["run"]["status"] == "pending"
+    assert pending["run"]["updatedAt"] == pending["run"]["createdAt"]
+    seen = []
+    while len(seen) < 2:
+        data = _events(api, run_id)
+        if data["run"]["status"] != "streaming":
+            assert data["run"]["status"] == "pending", data["run"]
+        elif len(data["events"]) >= 3 + len(seen):  # events beyond status_changed
+            seen.append(data)
+        time.sleep(0.05)
+    went_streaming = seen[0]["events"][1]
+    assert went_streaming["type"] == "status_changed"
+    assert [d["run"]["updatedAt"] for d in seen] == [went_streaming["createdAt"]] * 2
+    assert seen[1]["events"][-1]["createdAt"] > went_streaming["createdAt"]
+    final = _events(api, _wait_terminal(api, run_id)["runId"])
+    assert final["run"]["updatedAt"] == final["events"][-1]["createdAt"]
+
+
 def test_failed_run_has_error_and_failed_event(api):
     prompt = '@emulator status=failed duration=0.1s error="tests are red"'
     run_id = api.start(prompt).data["runId"]

@@ -46,6 +46,36 @@ def test_count_applies_to_the_next_n_requests(api, mogrun_emulator):
     assert len(mogrun_emulator.runs) == 1
 
 
+def test_a_start_fault_answers_as_the_route_does_after_the_token(api, mogrun_emulator):
+    """The route's limiter (503 unavailable, 429) and its start (500) answer after the
+    token, scope, Idempotency-Key and JSON checks, in the route's words: a start
+    without a token is 401, as on the server (it was the fault's 503 "Service
+    unavailable (injected)", no token needed)."""
+    mogrun_emulator.add_fault("start", "503", count=3)
+    repo_id = mogrun_emulator.repo_id("acme/api")
+    body = {"repoId": repo_id, "prompt": "x"}
+    unauthorised = api.call("POST", "/runs", body, key="k", token=None)
+    assert (unauthorised.status, unauthorised.code) == (401, "UNAUTHORIZED")
+    read_only = api.call("POST", "/runs", body, key="k", token=mogrun_emulator.read_token)
+    assert read_only.status == 403
+    answer = api.start(key="k")
+    assert (answer.status, answer.code, answer.message) == (
+        503, "SERVICE_UNAVAILABLE", "External Mogplex run rate limit unavailable")
+    assert answer.headers["retry-after"] == "1"  # the fault's default: tests stay quick
+    mogrun_emulator.add_fault("start", "503", retry_after=60)
+    assert api.start(key="k").headers["retry-after"] == "60"  # the route's own
+    mogrun_emulator.add_fault("start", "429", retry_after=30)
+    limited = api.start(key="k")
+    assert (limited.status, limited.code, limited.message, limited.headers["retry-after"]) == (
+        429, "RATE_LIMITED", "Too many requests (injected)", "30")
+    mogrun_emulator.add_fault("*", "500")
+    failed = api.start(key="k")
+    assert (failed.status, failed.code, failed.message) == (
+        500, "INTERNAL_ERROR", "Failed to start run")
+    assert mogrun_emulator.runs == []
+    assert api.start(key="k").status == 202
+
+
 def test_fault_only_hits_its_endpoint(api, mogrun_emulator):
     mogrun_emulator.add_fault("events", "500")
     run_id = api.start().data["runId"]

@@ -178,6 +178,18 @@ def test_valid_branch_names(api, name):
     assert api.start(workingBranch=name).status == 202
 
 
+def test_a_branch_name_of_any_length_passes_the_servers_rule(api, mogrun_emulator):
+    """isValidSandboxBranchName sets no length (the emulator refused more than 255
+    characters); mogrun's own check refuses such names before any request."""
+    long = "feature/" + "b" * 300
+    assert api.start(workingBranch=long, key="k-1").status == 202
+    assert api.start(baseBranch="c" * 256, workingBranch="x", key="k-2").status == 202
+    launched = api.call("POST", "/sandboxes", {"repoId": mogrun_emulator.repo_id("acme/api"),
+                                               "workingBranch": "d" * 256})
+    assert launched.status == 202, launched
+    assert launched.data["sandbox"]["working_branch"] == "d" * 256
+
+
 @pytest.mark.parametrize(("sent", "stored"), [
     ("./apps/web/", "apps/web"), ("/apps//web", "apps/web"), (" apps ", "apps"),
     (".", None), ("", None), (None, None),

@@ -113,9 +113,9 @@ def test_a_key_pushed_over_the_limit_by_rerun_says_so(project) -> None:
         "with the --rerun suffix; the server accepts at most 200 (shorten it)")
 
 
-def test_branch_rules_the_server_enforces_are_checked_first(project) -> None:
-    # Branch names longer than 255 characters used to pass `check` and end in a
-    # 400 at start.
+def test_a_branch_name_git_cannot_store_is_refused_by_check(project) -> None:
+    # Branch names longer than 255 characters used to pass `check`; the server
+    # takes them, but git keeps a branch as a file, and a push of one fails.
     long = "b" * 256
     project.write(f"""
         [jobs.long]
