@@ -32,6 +32,8 @@ from mogrun.cli.state_cmds import (
     row_label,
     rows_for,
     run_id_case,
+    shown_status,
+    still_to_start,
     with_automations,
 )
 from mogrun.errors import (
@@ -59,6 +61,10 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
 
     With --follow, Ctrl-C or SIGTERM stops following (the runs go on), says
     how each run stands, and exits 130 or 143 (--json: after the summary).
+    A job whose latest invocation has started none of its runs while a
+    mogrun on this machine still waits to start them (for their needs or a
+    sandbox slot) is said so, as cancel says it (exit 1): an older
+    invocation's runs do not stand for them.
 
     \b
     Examples:
@@ -98,7 +104,8 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
 def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None,
                 secrets: frozenset[str]) -> list[Target]:
     """The runs to show; a job whose latest start was refused shows the latest runs
-    that did start, saying so on stderr. A run whose latest attempt never started
+    that did start, saying so on stderr, unless a mogrun here is still to start it
+    (``still_to_start``: said, as ``cancel`` says it). A run whose latest attempt never started
     after a capacity refusal is said (``_never_started``), and shows the refused run."""
     if target is None:
         rows = history.latest_invocation()  # each run's latest attempt, as status's
@@ -114,6 +121,12 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     refused = _never_started(state, history, rows)
     targets = [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     targets += [t for t in refused if t.run_id not in {s.run_id for s in targets}]
+    from mogrun.cli.run_cmd import command_prefix
+
+    waiting = None if targets else still_to_start(
+        target, rows, f"{command_prefix(state)} logs --follow")
+    if waiting is not None:  # not an older invocation's runs: this one's are to come
+        raise waiting
     if targets or ":" in target:
         if not targets:
             raise NotStartedError(f"no started runs recorded for {target!r}")
@@ -159,7 +172,9 @@ def _last_started(state: CliState, history: Any, job: str) -> list[Target]:
 
 
 def _why(row: Any) -> str:
-    return f"{row.outcome or 'not started'}" + (f": {row.message}" if row.message else "")
+    """How a run that started none stands: its outcome, else as ``status`` shows it
+    (``unconfirmed`` when its start may have made a run)."""
+    return f"{row.outcome or shown_status(row)}" + (f": {row.message}" if row.message else "")
 
 
 class _LogSink:

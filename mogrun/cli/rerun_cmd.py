@@ -16,7 +16,8 @@ terminal) is never started again while it goes: its state is read first
 (with the command that follows it) but recorded again in this invocation as it
 stands (its run id, a failing outcome, why), and so is a job that needs its job
 (recorded skipped): the next rerun finds both and reads the run again; ended,
-it is judged as it ended. ``--local`` runs ended with their emulator.
+it is judged as it ended. ``--local`` runs ended with their emulator, unless
+the mogrun that started one still runs: it follows the run there, so it is held.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ job so held back as skipped (named in the rerun line): the next rerun reads
 that run again, reruns it if it ended without passing, and starts the job
 once its need has passed. When such a run is still going, or a job is held
 back, the exit code is 1: what did not pass has not passed yet. So is a
-run another mogrun on this machine is still to start. Nothing to rerun is
+run another mogrun on this machine is still to start, or (--local: its
+emulator is that mogrun's) still follows. Nothing to rerun is
 exit 0 (every run passed, or the jobs of those that did not are no longer
 in the task file: said, nothing can start them), no run recorded exit 2;
 with nothing to rerun, it still ends with the summary every session gives
@@ -275,16 +277,13 @@ def follower_pid(row: HistoryRow) -> int | None:
 
 
 def unanswered(row: HistoryRow, base: str | None) -> bool:
-    """Whether ``row``'s start may have made a run whose id was never learnt: the
-    mogrun that sent it was killed (or is still waiting to send it, in another
-    terminal), was interrupted with the start unanswered, or the server accepted
-    it without naming its run. Its next attempt sends the same key (the server
-    replays such a run), not a new one: only when that key is known (``base``,
-    from ``recorded_base_key``)."""
-    from mogrun.engine.runner import may_have_started
+    """Whether ``row``'s start may have made a run whose id was never learnt
+    (``state_cmds.start_unanswered``: the rule ``status`` shows ``unconfirmed``
+    by). Its next attempt sends the same key (the server replays such a run), not
+    a new one: only when that key is known (``base``, from ``recorded_base_key``)."""
+    from mogrun.cli.state_cmds import start_unanswered
 
-    return (not row.run_id and base is not None
-            and (row.outcome is None or may_have_started(row.message)))
+    return base is not None and start_unanswered(row)
 
 
 def recorded_base_key(row: HistoryRow, now: str = "",
@@ -381,9 +380,12 @@ class Selection:
         self._still: dict[tuple[str, str], tuple[HistoryRow, RunState]] = {}
         self.passed_since: list[str] = []  # left going, read back ended well: not rerun
         # Another mogrun on this machine is still to start these (waiting for needs or a
-        # slot): started here too, they would take its keys and slots.
-        self.waiting = [row for row in retry if row.waiting]
-        # --local runs ended with the emulator of the invocation that started them.
+        # slot), or follows them in its own --local emulator, where no other mogrun can
+        # read them: started here too, they would take its keys and slots, or double.
+        self.owned = [row for row in retry
+                      if row.waiting or (state.local and follower_pid(row) is not None)]
+        # --local runs live in the emulator of the invocation that started them: one
+        # whose mogrun is gone ended with it (one whose mogrun runs is ``owned``).
         self.unsettled = [] if state.local else [
             row for row in retry if row.run_id and not RunStatus.is_terminal(row.status)]
 
@@ -399,8 +401,8 @@ class Selection:
         self._still = {}
         if client is not None and self.unsettled:
             retry, going = self._settle(client, history)
-        if self.waiting:
-            retry, going = self._not_yet_started(retry, going)
+        if self.owned:
+            retry, going = self._owned_elsewhere(retry, going)
         held = self._needing(jobs, going) if self.use_needs else {}
         wanted = {(row.job, row.repo): row for row in retry}
         if self.whole:
@@ -562,19 +564,23 @@ class Selection:
                       + ("not rerun" if ended.passed else "rerun"))
         return [row for row in self.retry if row.id not in dropped], going
 
-    def _not_yet_started(self, retry: list[HistoryRow], going: set[str]
+    def _owned_elsewhere(self, retry: list[HistoryRow], going: set[str]
                          ) -> tuple[list[HistoryRow], set[str]]:
-        """Hold back the runs another mogrun here is still to start, as runs still
-        going are (and with them, every job that needs theirs)."""
-        waiting = {row.id for row in self.waiting}
-        for row in self.waiting:
+        """Hold back the runs another mogrun here is still to start, or follows in its
+        --local emulator, as runs still going are (and with them, every job that
+        needs theirs)."""
+        owned = {row.id for row in self.owned}
+        for row in self.owned:
             going.add(row.job)
             if row.owner_pid is not None:
                 self.others[row.owner_pid] = None
             self.held.append(self.labels[row.id])
-            self._say(f"{self.labels[row.id]}: not rerun: mogrun (pid {row.owner_pid}) on this "
-                      "machine is still to start it (waiting for its needs or a sandbox slot)")
-        return [row for row in retry if row.id not in waiting], going
+            by = f"mogrun (pid {row.owner_pid}) on this machine"
+            self._say(f"{self.labels[row.id]}: run {row.run_id} is still going ({row.status}), "
+                      f"followed by {by} in its --local emulator, not rerun" if row.run_id
+                      else f"{self.labels[row.id]}: not rerun: {by} is still to start it "
+                      "(waiting for its needs or a sandbox slot)")
+        return [row for row in retry if row.id not in owned], going
 
     def _needing(self, jobs: Sequence[ResolvedJob], going: set[str]) -> dict[str, str]:
         """The jobs (graph order) that need, directly or not, a job still going, and

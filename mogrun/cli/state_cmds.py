@@ -666,9 +666,10 @@ def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
     fields: dict[str, Any] = {"status": run.status}
     if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)
                          or not RunStatus.is_terminal(row.status)):
+        from mogrun.engine.history import ended_fields
+
         final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
-        fields.update(outcome=str(final), exit_code=_judged_exit_code(row, final),
-                      finished_at=row.finished_at or run.updated_at)
+        fields.update(ended_fields(row, run.status, str(final), run.updated_at))
         from mogrun.engine.run_kind import capacity_refusal
 
         refused = capacity_refusal(run)
@@ -684,16 +685,6 @@ def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
                 _echo_safe(f"warning: {exc.message}; what the API said is shown, not "
                            "recorded", err=True)
     return dataclasses.replace(row, **changed)
-
-
-def _judged_exit_code(row: Any, final: Any) -> int:
-    """The exit code of a row whose run is judged as it ended: its outcome's, unless
-    a signal interrupted the invocation that recorded it (130, 143, 129). That one is
-    kept: ``history`` goes on saying the invocation was interrupted (as it exited),
-    not that the run it cancelled, or left going, later failed (1)."""
-    from mogrun.engine.signals import is_interrupt_code
-
-    return row.exit_code if is_interrupt_code(row.exit_code) else int(final.exit_code)
 
 
 # The histories a failed write was said of, once each. Weak: an id() kept here could
@@ -779,7 +770,7 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job or "-", row.repo or "-", row.run_id or "-", _shown_status(row),
+           [[row.job or "-", row.repo or "-", row.run_id or "-", shown_status(row),
              _outcome_cell(row), row.started_at] for row in rows])
     for row, note in zip(rows, notes, strict=True):
         if note is not None:
@@ -848,13 +839,31 @@ def unjudged(state: CliState, history: Any, row: Any) -> str | None:
             f"(or {command} rerun) judges it")
 
 
-def unconfirmed(state: CliState, row: Any) -> str | None:
-    """``its start may have made a run whose id is unknown: mogrun rerun sends ...``:
-    a row without a run whose start the server accepted without naming the run (or
-    a signal left unanswered); ``None`` for any other row."""
+def start_unanswered(row: Any) -> bool:
+    """Whether ``row``'s start may have made a run whose id was never learnt: the
+    server accepted it without naming the run, a signal left it unanswered (its
+    message says either), or the mogrun that recorded its key was killed before
+    recording how it ended (no outcome, and that mogrun gone). A key is recorded
+    just before the start is sent, and also before a sandbox slot is waited for:
+    the history cannot tell those apart, so such a start may have been sent. A
+    row that never got a key (killed while it waited for its needs) sent nothing;
+    one whose mogrun still runs is ``waiting``. The one rule of ``status`` and
+    ``history`` (``unconfirmed``) and of ``rerun`` (``rerun_cmd.unanswered``: its
+    next attempt sends the same key)."""
     from mogrun.engine.runner import may_have_started
 
-    if row.run_id or not may_have_started(row.message):
+    if row.run_id:
+        return False
+    if row.outcome is None:
+        return bool(row.idempotency_key) and row.live_owner is None
+    return may_have_started(row.message)
+
+
+def unconfirmed(state: CliState, row: Any) -> str | None:
+    """``its start may have made a run whose id is unknown: mogrun rerun sends ...``:
+    a row without a run whose start may have made one (``start_unanswered``);
+    ``None`` for any other row."""
+    if not start_unanswered(row):
         return None
     from mogrun.cli.run_cmd import command_prefix
 
@@ -869,7 +878,7 @@ NOT_STARTED = "not started"  # a row with no run, and no mogrun left to start it
 UNCONFIRMED_START = "unconfirmed"  # a row with no run id whose start may have made a run
 
 
-def _shown_status(row: Any) -> str:
+def shown_status(row: Any) -> str:
     """A row's status as status and history show it: a waiting one says so, one
     that never started too, and one whose start may have made a run (its id never
     learnt) does not read as never started."""
@@ -877,9 +886,7 @@ def _shown_status(row: Any) -> str:
         return WAITING
     if row.status or row.run_id:
         return row.status or "-"
-    from mogrun.engine.runner import may_have_started
-
-    return UNCONFIRMED_START if may_have_started(row.message) else NOT_STARTED
+    return UNCONFIRMED_START if start_unanswered(row) else NOT_STARTED
 
 
 def _shown_row(row: Any) -> dict[str, Any]:
@@ -913,15 +920,10 @@ def cancel_command(state: CliState, target: str) -> int:
         targets = targets_for(history, taskfile, target, secrets, state=state,
                               command="cancel")
         if not targets:
-            waiting = [row for row in rows_for(history, taskfile, target, secrets, state=state)
-                       if row.waiting]
-            if waiting:  # not started: the mogrun that will start it is the one to stop
-                pid = waiting[0].owner_pid
-                raise MogrunError(
-                    f"{target!r} has not started yet: mogrun (pid {pid}) on this machine is "
-                    "waiting to start it (for its needs or a sandbox slot)",
-                    context=[f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it "
-                             "starts nothing more, and cancels what it started."])
+            waiting = still_to_start(
+                target, rows_for(history, taskfile, target, secrets, state=state), "cancel")
+            if waiting is not None:
+                raise waiting
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
         import threading
@@ -937,6 +939,27 @@ def cancel_command(state: CliState, target: str) -> int:
                            stop, sleeper)
     finally:
         history.close()
+
+
+def still_to_start(target: str, rows: Sequence[Any], command: str) -> MogrunError | None:
+    """``'b' has not started yet: mogrun (pid N) on this machine is waiting to start
+    it``, when ``target``'s latest invocation started none of ``rows`` and one is
+    ``waiting``: no older invocation's run stands for it (``cancel``, ``logs``,
+    ``command``: what to do, cancel's stop that mogrun, logs' try once it starts).
+    ``None`` otherwise."""
+    if any(row.run_id for row in rows):
+        return None
+    waiting = [row for row in rows if row.waiting]
+    if not waiting:
+        return None
+    pid = waiting[0].owner_pid
+    return MogrunError(
+        f"{target!r} has not started yet: mogrun (pid {pid}) on this machine is "
+        "waiting to start it (for its needs or a sandbox slot)",
+        context=[f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it starts nothing "
+                 "more, and cancels what it started." if command == "cancel" else
+                 f"Its output is in that mogrun's terminal; once it has started, "
+                 f"{command} {target} follows it here."])
 
 
 NO_PUBLIC_CANCEL = "NO_PUBLIC_CANCEL"  # an automation run's cancel, refused by mogrun itself
@@ -1146,7 +1169,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
             state.echo_json(_shown_row(row))
         return 0
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
-           [[row.started_at, row.job, row.repo, row.run_id or "-", _shown_status(row),
+           [[row.started_at, row.job, row.repo, row.run_id or "-", shown_status(row),
              _outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
              row.invocation] for row in rows])
     return 0

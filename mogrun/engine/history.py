@@ -45,6 +45,11 @@ _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 paramete
 # the body it sent (a planned row not yet claimed has none).
 _SENT_ELSEWHERE = "invocation != ? AND request != ''"
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
+# How a connection decodes a TEXT value: sqlite keeps any bytes (a hand edit, another
+# tool), and its own strict decode raised before ``_row`` saw the value, making the
+# whole history unreadable for one bad byte. Replaced (U+FFFD), not surrogateescape:
+# a lone surrogate fails again where the text is printed or written as UTF-8.
+_TOLERANT_TEXT = functools.partial(str, encoding="utf-8", errors="replace")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -294,6 +299,7 @@ class History:
             # lets go of the GIL, which 200 polling threads then fight over).
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0,
                                        isolation_level=None)
+            self._db.text_factory = _TOLERANT_TEXT
             # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
             # (the WAL is in the OS's hands at commit); only a power cut can lose the
             # last rows, and no run waits for an fsync at each status change.
@@ -343,6 +349,7 @@ class History:
         try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
             db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
                                  uri=True, check_same_thread=False)
+            db.text_factory = _TOLERANT_TEXT
             have = _columns(db)
         except sqlite3.Error:
             raise error from failed
@@ -536,9 +543,12 @@ class History:
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """Every row of a query; a file damaged past what opening it checks (a
         page overwritten) is one clear error, not sqlite's traceback."""
+        import contextlib
         import sqlite3
 
-        with self._lock:
+        # In ``together`` (a write that reads, ``also_ended``): its lock, its transaction.
+        grouped = self._grouping == threading.get_ident()
+        with contextlib.nullcontext() if grouped else self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
@@ -671,9 +681,28 @@ class History:
         """The other rows of ``row``'s run (a rerun that left it alone while it went
         recorded it again, in its own invocation), newest first: what is learnt of
         the run is true of each."""
-        if not row.run_id:
+        return self._others_of_run(row.run_id, row.id)
+
+    def _others_of_run(self, run_id: str | None, row_id: int) -> list[HistoryRow]:
+        if not run_id:
             return []
-        return self._select("run_id = ? AND id != ?", (row.run_id, row.id))
+        return self._select("run_id = ? AND id != ?", (run_id, row_id))
+
+    def also_ended(self, row_id: int, run_id: str, status: str, outcome: str,
+                   patience: float | None = None) -> None:
+        """The end of ``run_id`` (``status``, judged ``outcome``) that row ``row_id``
+        recorded, written to the run's other rows not yet seen to end
+        (``also_of_run``'s): one whose mogrun was killed while it followed the run,
+        which another invocation then attached to, read as going for ever. Made as
+        part of the write it follows (in ``together``, one transaction); an indexed
+        read that finds no row for nearly every run."""
+        from mogrun.outcomes import RunStatus
+
+        stamp = now_iso()
+        for other in self._others_of_run(run_id, row_id):
+            if not RunStatus.is_terminal(other.status):
+                self.update(other.id, patience=patience,
+                            **ended_fields(other, status, outcome, stamp))
 
     def elsewhere(self, job: str | None = None,
                   repo: str | None = None) -> list[tuple[str, int]]:
@@ -734,6 +763,23 @@ WITH RECURSIVE files(file) AS (
     FROM files WHERE files.file IS NOT NULL)
 SELECT file FROM files WHERE file IS NOT NULL
 """
+
+
+def ended_fields(row: HistoryRow, status: str, outcome: str,
+                 finished_at: str | None) -> dict[str, Any]:
+    """What ``row`` learns when its run is seen to end (``status``, judged
+    ``outcome``) by another command or invocation (``state_cmds.record_status``,
+    ``History.also_ended``): that status and outcome, its end (one it had is
+    kept), and the outcome's exit code, unless a signal ended the invocation that
+    recorded it (130, 143, 129): that stays, so ``history`` goes on saying that
+    invocation was interrupted, not that the run it left later failed (1)."""
+    from mogrun.engine.signals import is_interrupt_code
+    from mogrun.outcomes import Outcome
+
+    kept = row.exit_code if is_interrupt_code(row.exit_code) else None
+    return {"status": status, "outcome": outcome,
+            "exit_code": int(Outcome(outcome).exit_code) if kept is None else kept,
+            "finished_at": row.finished_at or finished_at}
 
 
 def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:

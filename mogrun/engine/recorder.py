@@ -27,7 +27,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask, mask_data
 from mogrun.models import ResolvedJob
-from mogrun.outcomes import Outcome, left_going_message
+from mogrun.outcomes import Outcome, RunStatus, left_going_message
 from mogrun.runs import RunResult, RunState
 from mogrun.threads import NoThread, start_without_signals
 
@@ -209,6 +209,20 @@ class HistoryObserver(Observer):
         if result.gates:
             fields["gates"] = gates_json(result.gates, track.secrets)
         self._update(row, wait=False, **fields)
+        if (row is not None and track.state is not None and track.state.run_id
+                and RunStatus.is_terminal(result.status) and result.outcome != Outcome.DETACHED):
+            self._also_ended(row, track.state.run_id, str(result.status), str(result.outcome))
+
+    def _also_ended(self, row: _Row, run_id: str, status: str, outcome: str) -> None:
+        """The run's other rows not yet seen to end learn it ended (``History.also_ended``):
+        one an invocation killed while following it wrote, say, when this one attached.
+        After the row's own write, in its batch (one transaction)."""
+
+        def write(history: History, patience: float) -> None:
+            assert row.id is not None  # written before: the backlog keeps order
+            history.also_ended(row.id, run_id, status, outcome, patience=patience)
+
+        self._write(row, write, wait=False)
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = (),
                    ended: Mapping[str, str] | None = None) -> None:

@@ -89,3 +89,26 @@ def test_a_key_mogrun_could_not_have_sent_is_not_derived_from(project, mogrun) -
     preview = mogrun("rerun", "-n")
     assert preview.exit_code == 0, preview
     assert "Idempotency-Key: fail-key~attempt-2" in preview.stdout, preview
+
+
+@pytest.mark.parametrize("column", ["message", "repo", "invocation"])
+def test_a_row_with_bytes_that_are_not_utf8_reads_with_them_replaced(
+        project, mogrun, column) -> None:
+    """sqlite's own decode raised (``Could not decode to UTF-8 column``) before
+    ``_row`` saw the value: one bad byte made the whole history unreadable to
+    ``history``, ``status`` and ``rerun``. The row reads with U+FFFD, the rest as kept."""
+    root = project(JOBS)
+    assert mogrun("failing").exit_code == 1
+    assert mogrun("failing").exit_code == 1
+    with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
+        first = db.execute("SELECT MIN(id) FROM runs").fetchone()[0]
+        db.execute(f"UPDATE runs SET {column} = CAST(X'6261649f6279746573' AS TEXT)"
+                   " WHERE id = ?", (first,))
+
+    older, newer = reversed(history_rows(mogrun))
+    assert older[column] == "bad\ufffdbytes", older
+    assert newer["repo"] == "acme/web" and newer["outcome"] == "failed", newer
+    for command in (["history"], ["status"], ["status", "failing"], ["rerun", "-n"]):
+        result = mogrun(*command)
+        assert result.exit_code in (0, 1), (command, result)
+        assert "Traceback" not in result.output and "decode" not in result.output, result
