@@ -17,7 +17,6 @@ REAL_BOOTS: tuple[tuple[int, float], ...] = ((120, 3600.0), (10_000, 86400.0))
 REAL_IDLE = 1800.0  # the workspace idle timeout's default: 30 minutes
 REAPER_PERIOD = 300.0  # the server's sandbox reaper runs every 5 minutes
 LOCAL_IDLE = 2.0  # ``mogrun --local``: sandboxes free up seconds after their run
-LOCAL_SANDBOXES = 10  # ``mogrun --local``: room for every job of a task file at once
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,11 @@ class Limits:
 
     @classmethod
     def local(cls) -> Limits:
-        """``mogrun --local``: the real rate limits, but room for 10 sandboxes that
-        free up seconds after their run, so every job of a task file — needs
-        chains and fan-outs included — runs in seconds, whatever the client does
-        about capacity. ``mogrun emulator --limits`` shows the real cap."""
-        return cls(sandboxes=LOCAL_SANDBOXES, idle=LOCAL_IDLE)
+        """``mogrun --local``: the real limits, the cap of 3 active sandboxes
+        included, but an idle sandbox freed seconds after its run, not half an
+        hour: a fan-out wider than the cap, or a needs chain, waits for a slot as
+        it would on the server (and says so), for seconds."""
+        return cls(idle=LOCAL_IDLE)
 
     @property
     def reaper_period(self) -> float:

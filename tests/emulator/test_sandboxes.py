@@ -230,14 +230,17 @@ def test_limits_parse_sandbox_items():
         Limits.parse("sandbox=3")
 
 
-def test_local_limits_leave_room_for_a_whole_task_file():
+def test_local_limits_keep_the_real_cap_with_idle_sandboxes_freed_in_seconds():
     local = Limits.local()
-    assert (local.sandboxes, local.idle, local.starts) == (10, 2.0, Limits.real().starts)
+    assert (local.sandboxes, local.idle, local.starts) == (3, 2.0, Limits.real().starts)
+    assert local.sandboxes == Limits.real().sandboxes
 
 
 def test_every_job_of_the_example_runs_with_local(tmp_path, mogrun_cli):
     """The needs chain weekly-cleanup -> codemod (3 repos) -> docs-sync holds more
-    sandboxes than the server's cap while they idle: --local leaves room."""
+    sandboxes than the server's cap while they idle: --local, which keeps the cap,
+    frees an idle one in seconds, so the chain waits for slots seconds, not half an
+    hour."""
     import shutil
     from pathlib import Path
 
@@ -248,3 +251,18 @@ def test_every_job_of_the_example_runs_with_local(tmp_path, mogrun_cli):
                         env={"SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
     assert result.exit_code == 0, result
     assert "5 passed, 0 failed" in result.stdout
+
+
+def test_a_local_fan_out_wider_than_the_cap_waits_for_slots_and_says_so(tmp_path, mogrun_cli):
+    """--local had room for 10 sandboxes: a fan-out never met the server's cap of 3
+    there, so the waits it makes on the server were never seen before CI."""
+    (tmp_path / "mogplex.toml").write_text(
+        "# five repos, three slots\r\n[jobs.fan]\r\n"
+        'repo = ["acme/r1", "acme/r2", "acme/r3", "acme/r4", "acme/r5"]\r\n'
+        'prompt = "@emulator duration=0.2s"   # quick\r\n\r\n\r\n')
+    result = mogrun_cli("--local", "fan", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    assert "5 passed, 0 failed" in result.stdout
+    waits = [line for line in result.stdout.splitlines() if "  wait  capacity  " in line]
+    assert len(waits) >= 2, result.stdout  # the 4th and 5th runs, at least
+    assert all("waiting for a sandbox slot: 3 of 3 busy" in line for line in waits), waits
