@@ -160,9 +160,18 @@ def _workflow(plan: Plan, task_file: str, install: str) -> dict[str, Any]:
             }}},
         },
         "permissions": {"contents": "read"},
+        # A firing waits for the one before it of the same schedule (or dispatch
+        # choice) to end whole: a sharded job's needs job and its legs hold groups of
+        # their own, so without this the next firing's needs ran while this one's legs
+        # did, and a third firing cancelled the second's pending legs after its needs
+        # had run. ":" is in no job-level group (job names hold none): no collision.
+        "concurrency": {"group": FIRING_GROUP, "cancel-in-progress": False},
         "env": {"MOGRUN_FILE": task_file},
         "jobs": {job.id: _job(job, install) for job in plan.jobs},
     }
+
+
+FIRING_GROUP = "${{ github.workflow }}/firing:${{ github.event.schedule || inputs.job }}"
 
 
 def trigger(job: GitHubJob) -> str:

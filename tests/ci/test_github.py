@@ -65,6 +65,10 @@ def test_the_example_gives_a_valid_workflow_with_what_the_file_says(project) -> 
     assert (job_input["type"], job_input["default"]) == ("choice", "all")
     assert job_input["options"] == ["all", "weekly-cleanup", "nightly-tests"]
     assert flow["permissions"] == {"contents": "read"}
+    # A firing waits for the last one of its schedule (or dispatch choice) to end whole.
+    assert flow["concurrency"] == {
+        "group": "${{ github.workflow }}/firing:${{ github.event.schedule || inputs.job }}",
+        "cancel-in-progress": False}
     assert list(flow["jobs"]) == ["weekly-cleanup", "nightly-tests"]
     weekly = flow["jobs"]["weekly-cleanup"]
     assert weekly["if"] == (
@@ -263,7 +267,7 @@ def test_a_task_file_path_with_line_breaks_stays_in_the_comments(project, folder
     result = project.run("-f", f"{folder}/mogplex.toml", "ci", "github")
     assert result.code == 0, result
     flow = assert_valid_workflow(project.root / WORKFLOW)
-    assert list(flow) == ["name", "on", "permissions", "env", "jobs"]
+    assert list(flow) == ["name", "on", "permissions", "concurrency", "env", "jobs"]
     assert flow["env"] == {"MOGRUN_FILE": f"{folder}/mogplex.toml"}
     lines = (project.root / WORKFLOW).read_bytes().decode("utf-8").split("\n")
     assert all(line.startswith("#") for line in lines[:5]) and lines[5].startswith("name: ")

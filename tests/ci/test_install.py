@@ -323,4 +323,5 @@ def test_every_requirement_it_takes_reads_back_as_itself(value) -> None:
     assert recorded_options(text) == Recorded(install=expected)
     flow = load_yaml(text)
     assert shlex.split(installs(flow)[0]) == [*PIP, requirement]
-    assert list(flow) == ["name", "on", "permissions", "env", "jobs"]  # nothing got out
+    # nothing got out
+    assert list(flow) == ["name", "on", "permissions", "concurrency", "env", "jobs"]
