@@ -34,11 +34,23 @@ _GITHUB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What bash, the run step's shell, sets or reads itself: given in the step's env,
 # such a name reaches mogrun as bash's value (RANDOM a number, LINENO a line), not
 # the secret's, or changes the shell (BASH_ENV is a file it sources, SHELLOPTS its
-# options). Measured with bash 5.2: ``env NAME=x bash -c 'python3 -c ...'``.
+# options). Measured with bash 5.2, set and empty (the run line's test reads an
+# empty one): ``env NAME=x bash -eo pipefail -c '[[ -n $NAME ]] || unset NAME; ...'``.
+# A non-interactive bash drops PS1 and PS2; an empty SECONDS reads as its counter,
+# so the line never unsets it and a default(...) never applies.
 _SHELL_OWNED = frozenset({
     "_", "ENV", "EPOCHREALTIME", "EPOCHSECONDS", "HISTCMD", "IFS", "LINENO", "OLDPWD",
-    "OPTERR", "OPTIND", "PPID", "PS4", "RANDOM", "SHELLOPTS", "SHLVL", "SRANDOM",
-    "COMP_WORDBREAKS", "BASH", "BASHOPTS", "BASHPID"})
+    "OPTERR", "OPTIND", "PPID", "PS1", "PS2", "PS4", "RANDOM", "SECONDS", "SHELLOPTS",
+    "SHLVL", "SRANDOM", "COMP_WORDBREAKS", "BASH", "BASHOPTS", "BASHPID"})
+# What the runner sets in every step, named GITHUB_ (a workflow cannot overwrite
+# them): a template reading one gets the runner's value, as it reads env.HOME.
+_RUNNER_GITHUB = frozenset(f"GITHUB_{name}" for name in (
+    "ACTION", "ACTION_PATH", "ACTION_REPOSITORY", "ACTIONS", "ACTOR", "ACTOR_ID", "API_URL",
+    "BASE_REF", "ENV", "EVENT_NAME", "EVENT_PATH", "GRAPHQL_URL", "HEAD_REF", "JOB",
+    "OUTPUT", "PATH", "REF", "REF_NAME", "REF_PROTECTED", "REF_TYPE", "REPOSITORY",
+    "REPOSITORY_ID", "REPOSITORY_OWNER", "REPOSITORY_OWNER_ID", "RETENTION_DAYS",
+    "RUN_ATTEMPT", "RUN_ID", "RUN_NUMBER", "SERVER_URL", "SHA", "STEP_SUMMARY",
+    "TRIGGERING_ACTOR", "WORKFLOW", "WORKFLOW_REF", "WORKFLOW_SHA", "WORKSPACE"))
 
 
 def github_name_problem(name: str) -> str | None:
@@ -47,9 +59,9 @@ def github_name_problem(name: str) -> str | None:
     if not _GITHUB_NAME.fullmatch(name):
         return ("GitHub secret and variable names hold only letters, digits and _ and do "
                 "not start with a digit; rename it")
-    if name.upper().startswith("GITHUB_"):
-        return ("no GitHub secret or variable name starts with GITHUB_; rename it, unless "
-                "it is one the runner sets itself (such as GITHUB_RUN_ID)")
+    if name.upper().startswith("GITHUB_") and name not in _RUNNER_GITHUB:
+        return ("no GitHub secret or variable name starts with GITHUB_, and the runner "
+                "sets no such variable; rename it")
     if name in _SHELL_OWNED or name.startswith("BASH_"):  # not BASHFUL_TOKEN: not bash's
         return (f"bash, the step's shell, sets or reads {name} itself, so mogrun would not "
                 "see the secret's value; rename it")
@@ -69,7 +81,7 @@ def run_line(command: str, names: Iterable[str]) -> str:
 
 
 def _runner_sets(name: str) -> bool:
-    return name in _RUNNER_ENV or name.startswith(_RUNNER_PREFIXES)
+    return name in _RUNNER_ENV or name in _RUNNER_GITHUB or name.startswith(_RUNNER_PREFIXES)
 
 
 def step_env(names: Iterable[str]) -> dict[str, str]:

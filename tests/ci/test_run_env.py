@@ -42,13 +42,12 @@ def test_a_name_github_cannot_hold_is_a_warning_and_not_passed(project) -> None:
     project.write("""
         [jobs.j]
         repo = "acme/api"
-        prompt = "{{ env.SLACK-HOOK }} {{ env.GITHUB_RUN_ID }} {{ env.Ticket }} {{ env.TICKET }}"
+        prompt = "{{ env.SLACK-HOOK }} {{ env.GITHUB_RUN_ADDR }} {{ env.Ticket }} {{ env.TICKET }}"
         schedule = "7 4 * * *"
     """)
     flow, _ = generated(project, warnings=(
-        'job "j" uses env.GITHUB_RUN_ID, which the workflow cannot pass: no GitHub secret or '
-        "variable name starts with GITHUB_; rename it, unless it is one the runner sets itself "
-        "(such as GITHUB_RUN_ID)",
+        'job "j" uses env.GITHUB_RUN_ADDR, which the workflow cannot pass: no GitHub secret or '
+        "variable name starts with GITHUB_, and the runner sets no such variable; rename it",
         'job "j" uses env.SLACK-HOOK, which the workflow cannot pass: GitHub secret and variable '
         "names hold only letters, digits and _ and do not start with a digit; rename it",
         'job "j" uses env.Ticket, which differs from env.TICKET only in case: GitHub takes them '
@@ -99,6 +98,7 @@ def test_names_the_runner_sets_itself_are_not_passed(project) -> None:
         [jobs.j]
         repo = "acme/api"
         prompt = "{{ env.HOME }} {{ env.RUNNER_OS }} {{ env.CI | default('') }} {{ env.TICKET }}"
+        idempotency_key = "j-{{ env.GITHUB_RUN_ID | default('local') }}"  # no warning either
         schedule = "23 3 * * *"
     """)
     flow, _ = generated(project)
@@ -119,13 +119,14 @@ def test_the_run_line_gives_each_name_its_own_value_in_bash(project, tmp_path) -
         [jobs.j]
         repo = "acme/api"
         prompt = '''{{ env.name }} {{ env.other | default("-") }}
-        {{ env.RANDOM }} {{ env.BASH_ENV }} {{ env.BASHFUL }}'''
+        {{ env.RANDOM }} {{ env.BASH_ENV }} {{ env.BASHFUL }} {{ env.SECONDS | default("") }}
+        {{ env.PS1 | default("") }}'''
         schedule = "23 3 * * *"
     """)
     flow, _ = generated(project, warnings=tuple(
         f'job "j" uses env.{shells}, which the workflow cannot pass: bash, the step\'s shell, '
         f"sets or reads {shells} itself, so mogrun would not see the secret's value; rename it"
-        for shells in ("BASH_ENV", "RANDOM")))
+        for shells in ("BASH_ENV", "PS1", "RANDOM", "SECONDS")))
     run = step(flow["jobs"]["j"], "mogrun run")
     assert run["env"] == passed("BASHFUL", "name", "other")  # not the shell's own names
     # The line as the runner runs it (bash -e), mogrun stood in for by a script
