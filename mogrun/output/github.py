@@ -33,6 +33,7 @@ from mogrun.output.plain import PlainReporter, result_detail
 from mogrun.output.stepfiles import (
     StepFiles,
     append_to_step_file,
+    markdown_block,
     markdown_cell,
     output_name,
 )
@@ -80,7 +81,7 @@ def report_failure(*, stdout: TextIO, env: Mapping[str, str], command: str,
         write_line(stdout, f"::error title={title}::{command_data(chr(10).join(said))}")
     hint = failure_hint(error, exit_code)
     summary = ["## mogrun", "", f"`mogrun {command}` failed: {markdown_cell(said[0])}", ""]
-    summary += [f"- {markdown_cell(line)}" for line in said[1:]]
+    summary += markdown_block(said[1:]) if said[1:] else []
     summary += ["", f"**What to do:** {hint}"] if hint else []
     summary += ["", f"exit code: {exit_code}", ""]
     outputs = f"run_ids=\nbranches=\nexit_code={exit_code}\n"
@@ -115,7 +116,9 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
                 "JOB...` (new runs even where a key was used before).")
     if exit_code == 2:
         return ("fix the task file or the command line of this step; `mogrun check` finds "
-                "task-file errors before a push.")
+                "task-file errors before a push. A workflow `mogrun ci github` wrote may be "
+                "older than the task file: run it again (`mogrun ci github --check` in a pull "
+                "request's checks catches that).")
     if exit_code in (69, 75):
         return "the Mogplex API could not serve the request now: re-run the job later."
     return None

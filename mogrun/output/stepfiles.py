@@ -172,6 +172,15 @@ def markdown_cell(text: str) -> str:
     return _MARKDOWN.sub(r"\\\g<0>", text).replace("<", "&lt;")
 
 
+def markdown_block(lines: Sequence[str]) -> list[str]:
+    """``lines`` as a fenced code block: shown as written, spaces kept (a task-file
+    excerpt's caret under its column; as list items, Markdown folded them). The
+    fence is longer than any run of backticks in the text, so none can close it."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", *lines, fence]
+
+
 # Each shown literally once backslash-escaped; an underscore inside a word (gate_failed,
 # a run id) makes no emphasis, so it stays as it is.
 _MARKDOWN = re.compile(r"[\\`*\[\]!~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")

@@ -201,3 +201,21 @@ def test_a_job_waiting_on_its_needs_does_not_hide_the_running_one(tmp_path):
             seen["result"] = time.monotonic()
     assert proc.wait(timeout=30) == 0
     assert seen["result"] - seen["group"] > 1.5, seen  # shown as it ran, not all at its end
+
+
+def test_a_task_file_error_keeps_its_excerpt_in_the_summary(mogrun_project, tmp_path,
+                                                            github_env):
+    """The excerpt under a located error was written as list items: Markdown folded
+    its spaces and the caret no longer pointed at the column. And the advice never
+    said the likeliest cause in a workflow: one older than the task file."""
+    mogrun_project.write('# edited since the workflow was written\r\n[jobs.lint]\r\n'
+                         'repo = "acme/api"\r\nprompt = "x"\r\ntimeout = "soon"  # `oops`\r\n\r\n')
+    result = mogrun_project.run("run", "lint", env=github_env)
+    summary = assert_failure_reported(result, tmp_path, 2, "timeout")
+    block = summary.split("```text\n", 1)[1].split("\n```\n", 1)[0].splitlines()
+    source = next(line for line in block if "| timeout = " in line)
+    caret = block[block.index(source) + 1]
+    assert caret.strip() == "^" and source[caret.index("^")] == "t", (source, caret)
+    said = result.output.splitlines()  # as a terminal shows it: the same lines
+    assert said[said.index(source.rstrip()) + 1].rstrip() == caret.rstrip(), result.output
+    assert "mogrun ci github --check" in summary
