@@ -110,6 +110,10 @@ def left_going_message(cancel_sent: bool) -> str:
             else "interrupted again; left going")
 
 
+# What a run never started says when a second signal leaves (history, JUnit).
+NOT_STARTED_AGAIN = "interrupted again before it started"
+
+
 _REFUSED_MARK = " (refused for capacity; attempt "
 
 

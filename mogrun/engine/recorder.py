@@ -27,7 +27,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask, mask_data
 from mogrun.models import ResolvedJob
-from mogrun.outcomes import Outcome, RunStatus, left_going_message
+from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, RunStatus, left_going_message
 from mogrun.runs import RunResult, RunState
 from mogrun.threads import NoThread, start_without_signals
 
@@ -250,7 +250,7 @@ class HistoryObserver(Observer):
                          message=MAYBE_STARTED)
         for row in planned:
             self._update(row, outcome="skipped", exit_code=exit_code, finished_at=now_iso(),
-                         message="interrupted again before it started")
+                         message=NOT_STARTED_AGAIN)
 
     def session_failed(self, message: str, exit_code: int) -> None:
         """No run will claim its row: each says why it never started (``status``

@@ -31,7 +31,7 @@ from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, LeaveNow
 from mogrun.models import ResolvedJob
-from mogrun.outcomes import Outcome, left_going_message
+from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_going_message
 from mogrun.runs import RunResult
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -146,10 +146,6 @@ def _them(count: int) -> str:
     return "them" if count != 1 else "it"
 
 
-# As the history records a run a second signal came before (``recorder.left_going``).
-NOT_STARTED = "interrupted again before it started"
-
-
 class HeardSoFar(Observer):
     """Each run's result as the channel hears it, and each run started. At a second
     signal the session's own results never come: the plugins' end of session (a
@@ -192,7 +188,7 @@ class HeardSoFar(Observer):
             else:
                 made.append(RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.SKIPPED,
                                       exit_code=exit_code, message=MAYBE_STARTED
-                                      if plan.label in starting else NOT_STARTED))
+                                      if plan.label in starting else NOT_STARTED_AGAIN))
         return (*results.values(), *made)
 
 
