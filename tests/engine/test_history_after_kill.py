@@ -48,28 +48,6 @@ def test_a_start_unanswered_when_mogrun_was_killed_shows_unconfirmed(tmp_path):
     assert "Traceback" not in status.stderr + history.stderr
 
 
-NEEDS = """
-[jobs.up]
-repo = "acme/api"
-prompt = "@emulator duration=5s"
-
-[jobs.down]
-repo = "acme/web"
-prompt = "@emulator duration=0.2s"
-needs = ["up"]
-"""
-
-
-def test_a_run_killed_while_it_waited_for_its_needs_shows_not_started(tmp_path):
-    """Its row never got a key: nothing was sent, so it is not ``unconfirmed``."""
-    with Emulator(default_duration=0.5) as emulator:
-        with running(spawn(emulator, tmp_path, "down", jobs=NEEDS)) as proc:
-            wait_following(emulator)
-            killed(proc)
-        status = mogrun_after(emulator, tmp_path, "status", "down")
-    assert "not started" in status.stdout and "unconfirmed" not in status.stdout, status
-
-
 def needs_jobs(up: str, down: str) -> str:
     return f"""
 [jobs.a]
@@ -81,6 +59,16 @@ repo = "acme/web"
 prompt = "@emulator {down} duration=0.2s"
 needs = ["a"]
 """
+
+
+def test_a_run_killed_while_it_waited_for_its_needs_shows_not_started(tmp_path):
+    """Its row never got a key: nothing was sent, so it is not ``unconfirmed``."""
+    with Emulator(default_duration=0.5) as emulator:
+        with running(spawn(emulator, tmp_path, "b", jobs=needs_jobs("5s", ""))) as proc:
+            wait_following(emulator)
+            killed(proc)
+        status = mogrun_after(emulator, tmp_path, "status", "b")
+    assert "not started" in status.stdout and "unconfirmed" not in status.stdout, status
 
 
 def test_logs_follow_of_a_run_still_to_start_says_so_not_an_older_result(tmp_path):
