@@ -45,6 +45,7 @@ def test_a_start_unanswered_when_mogrun_was_killed_shows_unconfirmed(tmp_path):
     assert "rerun sends its Idempotency-Key (long-fixed) again" in status.stdout, status
     assert "unconfirmed" in history.stdout and "not started" not in history.stdout, history
     assert shown["note"] and "may have made a run" in shown["note"], shown
+    assert shown["status"] == "unconfirmed", shown  # not a null read as "never started"
     assert "Traceback" not in status.stderr + history.stderr
 
 
