@@ -260,14 +260,17 @@ class AutomationReader:
         read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                             deadline=deadline, kind="poll", stop=stop, run=run)
         if read.start_failed is not None:
-            self._say_start_failed(run_id, read.start_failed, job, run)
+            ends = None if deadline is None else time.time() + deadline - self.budget.clock()
+            self._say_start_failed(run_id, read.start_failed, job, run, ends)
         return read.state, list(read.events)
 
     def _say_start_failed(self, run_id: str, failed: tuple[str, str],
-                          job: ResolvedJob | None, run: str | None) -> None:
+                          job: ResolvedJob | None, run: str | None,
+                          timeout_at: float | None = None) -> None:
         """A start the server tried and failed leaves the run pending until its repair
         cron (every 5 minutes, for runs 2 minutes past their last attempt) or a queue
-        release starts it: said once per failed attempt, with the latest it can be."""
+        release starts it: said once per failed attempt, with the latest it can be —
+        or the job's timeout (``timeout_at``, epoch seconds), when that comes first."""
         from mogrun.durations import parse_moment
         from mogrun.waits import Wait, WaitKind
 
@@ -279,12 +282,14 @@ class AutomationReader:
         moment = parse_moment(tried)
         latest = None if moment is None else moment + REPAIR_AFTER + REPAIR_EVERY
         due = latest is not None and latest <= time.time()
+        cut = timeout_at is not None and not due and (latest is None or timeout_at < latest)
         self.client.waits.emit(Wait(
             WaitKind.DEFERRED, f"its start failed on the server ({why}); the server's repair "
             "starts it again 2 to 7 minutes after that attempt, or a job of its repo or "
-            "installation ending does" + ("; due now" if due else ""),
-            ends_at=None if due else latest, job=job.name if job is not None else None,
-            run=run))
+            "installation ending does" + ("; due now" if due else "")
+            + ("; the job's timeout ends the wait first" if cut else ""),
+            ends_at=timeout_at if cut else None if due else latest,
+            job=job.name if job is not None else None, run=run))
 
 
 def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: str

@@ -113,6 +113,20 @@ def test_a_run_whose_start_failed_on_the_server_is_said_waiting_for_its_repair(
     assert 300 < wait["seconds"] <= 420, wait  # 7 minutes from the attempt, at most
 
 
+def test_a_failed_start_within_a_short_timeout_says_the_timeout_ends_the_wait(
+        project, mogrun_emulator):
+    """The wait said the repair's latest (7 minutes on) for a job whose 3 s timeout
+    would end it long before: an end the job never reaches, as if unbounded."""
+    mogrun_emulator.set_job_caps(JobCaps(repair=30))
+    mogrun_emulator.add_fault("trigger", "500_after_commit")
+    project.write(automation_job(repo=["acme/api"], timeout="3s"))
+    result = project.run("--json", "run", "triage-all")
+    assert result.exit_code == 1, result  # timed out, waiting for the repair
+    [wait] = [o for o in ndjson(result) if o["type"] == "wait" and o["kind"] == "deferred"]
+    assert wait["reason"].endswith("; the job's timeout ends the wait first"), wait
+    assert 0 < wait["seconds"] <= 3, wait
+
+
 def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emulator):
     mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
     project.write(LIFTED + automation_job(note="@emulator duration=0.5s"))
