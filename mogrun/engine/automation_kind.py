@@ -22,6 +22,7 @@ It differs from a run in how it starts and is read, nothing else (see
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -59,13 +60,16 @@ CAP_RETRY = (2.0, 30.0)  # first and longest pause between triggers a pending ca
 REPAIR_AFTER, REPAIR_EVERY = 120.0, 300.0
 
 
-def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str) -> str:
+def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str,
+                project: str = "") -> str:
     """The key the trigger sends: ``mogrun-`` and a digest of what makes this
-    job's run this job's (never the bare user string: keys are server-global)."""
+    job's run this job's (never the bare user string: keys are server-global),
+    the project included when it has an identity (``projectkey``: two task files
+    of one account with the same job, key, automation and repo are two runs)."""
     import hashlib  # only when a trigger is sent: show and check need no digest
 
-    material = "\n".join(("mogrun", automation_id, repo_id, job, track_key))
-    return "mogrun-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+    parts = ("mogrun", automation_id, repo_id, job, track_key, *((project,) if project else ()))
+    return "mogrun-" + hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:40]
 
 
 def describe_trigger(plan: RunPlan, automation: str) -> dict[str, Any]:
@@ -87,9 +91,12 @@ class AutomationKind:
 
     def __init__(self, client: AutomationClient,
                  clock: Callable[[], float] = time.monotonic,
-                 rerun_command: str | None = None) -> None:
+                 rerun_command: str | None = None,
+                 project: Callable[[], str] | None = None) -> None:
         self.client, self.clock = client, clock
         self.rerun_command = rerun_command or RERUN  # how a fresh attempt is started
+        # The project's identity (``projectkey``), asked of git at the first trigger only.
+        self._project = functools.cache(project) if project is not None else None
         self._readers: dict[str, AutomationReader] = {}  # automation as written -> reader
         self._lock = threading.Lock()
 
@@ -122,7 +129,9 @@ class AutomationKind:
     def sent_key(self, track: RunTrack) -> str:
         """The trigger's key (the automation is resolved by ``validate``, before any start)."""
         repo_id = track.request.repo_id or track.request.repo
-        return trigger_key(track.key, self.automation_id(track.job), repo_id, track.job.name)
+        project = self._project() if self._project is not None else ""
+        return trigger_key(track.key, self.automation_id(track.job), repo_id, track.job.name,
+                           project)
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None, retry: bool = True) -> Started:

@@ -12,7 +12,7 @@ with its class plus one line in ``kinds_for`` (see docs/architecture.md,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 if TYPE_CHECKING:
@@ -99,14 +99,17 @@ class JobKind(Protocol):
         attempt once a slot frees), or ``None`` for a real result."""
 
 
-def kinds_for(client: ApiClient, rerun_command: str | None = None) -> tuple[JobKind, ...]:
+def kinds_for(client: ApiClient, rerun_command: str | None = None,
+              project: Callable[[], str] | None = None) -> tuple[JobKind, ...]:
     """Every kind, most specific first; the run kind, which claims all, last.
     ``rerun_command`` (``mogrun -f FILE rerun``) is how their messages say to
-    start a fresh attempt."""
+    start a fresh attempt; ``project``, what tells this project's automation
+    trigger keys from another's (``projectkey.project_identity``)."""
     from mogrun.engine.automation_kind import AutomationKind
     from mogrun.engine.run_kind import RunKind
 
-    return (AutomationKind(client, rerun_command=rerun_command), RunKind(client))
+    return (AutomationKind(client, rerun_command=rerun_command, project=project),
+            RunKind(client))
 
 
 def describing_kinds() -> tuple[JobKind, ...]:

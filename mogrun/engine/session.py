@@ -239,7 +239,7 @@ def run_session(
         try:
             with slow:
                 code, results = _run(jobs, deps, progress, options, watch, attempts,
-                                     held or {}, going or {})
+                                     held or {}, going or {}, config)
             prefix = rerun_command
             if not _recorded(channel) and unrecorded_command is not None:  # asked first:
                 prefix = unrecorded_command  # a history deleted midway is said either way
@@ -309,10 +309,13 @@ def _channel(ports: SessionPorts, invocation: str, settle: Callable[[int], int],
 def _run(jobs: Sequence[ResolvedJob], deps: SessionDeps, progress: SessionProgress,
          options: SessionOptions, watch: SignalWatch,
          attempts: Mapping[str, tuple[int, str]] | None,
-         held: Mapping[str, str], going: Mapping[str, tuple[RunState, str]]
-         ) -> tuple[int, tuple[RunResult, ...]]:
+         held: Mapping[str, str], going: Mapping[str, tuple[RunState, str]],
+         config: SessionConfig) -> tuple[int, tuple[RunResult, ...]]:
+    from mogrun.projectkey import project_identity
+
     deps.channel.session_started(jobs)
-    kinds = kinds_for(deps.client, deps.rerun_command)
+    kinds = kinds_for(deps.client, deps.rerun_command,
+                      project=lambda: project_identity(config.project_dir, config.task_file))
     try:
         with deps.armed():
             jobs = resolve_repos(deps.client, jobs, deps.stop)

@@ -498,3 +498,49 @@ def test_a_name_spelled_exactly_wins_over_one_in_another_case(project, mogrun_em
     assert len(mogrun_emulator.job_runs(exact)) == 1
     project.write(LIFTED + automation_job("t", repo=["acme/api"], automation="TRIAGE"))
     assert "is ambiguous" in project.run("t").stderr  # neither spelled so: still refused
+
+
+def _clone(root, name: str, origin: str | None, text: str):
+    """A folder holding ``text`` as its task file, a git repository with ``origin``."""
+    import subprocess
+
+    folder = root / name
+    folder.mkdir()
+    (folder / "mogplex.toml").write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    if origin is not None:
+        subprocess.run(["git", "-C", str(folder), "remote", "add", "origin", origin], check=True)
+    return folder
+
+
+def test_two_projects_with_one_job_and_key_trigger_two_runs(project, mogrun_emulator):
+    """Two repositories' task files with the same job, key, automation and repo sent
+    one trigger key: the second project's job attached to the first's run and never
+    ran. A second clone of one repository (a CI runner, over SSH) still attaches."""
+    text = ("# copied from the example\n"
+            + automation_job(repo=["acme/api"], idempotency_key="triage-{{ week }}") + "\n\n")
+    ops = _clone(project.root, "ops", "https://ci-token@github.com/Acme/ops.git", text)
+    web = _clone(project.root, "web", "git@github.com:acme/web.git", text)
+    again = _clone(project.root, "ops-ssh", "ssh://git@github.com/acme/ops", text)
+    for folder in (ops, web):
+        result = project.run("run", "triage-all", cwd=folder)
+        assert result.exit_code == 0, result
+        assert "attached" not in result.output, result
+    assert len(mogrun_emulator.job_runs()) == 2
+    retried = project.run("run", "triage-all", cwd=again)
+    assert retried.exit_code == 0 and "attached to existing run" in retried.output, retried
+    assert len(mogrun_emulator.job_runs()) == 2
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://github.com/acme/ops.git", "github.com/acme/ops"),
+    ("https://x-access-token:ghs_secret@GitHub.com/acme/ops", "github.com/acme/ops"),
+    ("git@github.com:acme/ops.git", "github.com/acme/ops"),
+    ("ssh://git@github.com:22/acme/ops/", "github.com/acme/ops"),
+    ("/srv/git/ops.git", "/srv/git/ops"),
+])
+def test_a_remote_is_one_project_however_it_is_written(url, expected):
+    from mogrun.projectkey import normalised_remote
+
+    assert normalised_remote(url) == expected
+    assert "secret" not in normalised_remote(url)
