@@ -22,7 +22,6 @@ It differs from a run in how it starts and is read, nothing else (see
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -95,8 +94,8 @@ class AutomationKind:
                  project: Callable[[], str] | None = None) -> None:
         self.client, self.clock = client, clock
         self.rerun_command = rerun_command or RERUN  # how a fresh attempt is started
-        # The project's identity (``projectkey``), asked of git at the first trigger only.
-        self._project = functools.cache(project) if project is not None else None
+        self._project = project  # its identity (``projectkey``): asked once, see _identity
+        self._identity: str | None = None
         self._readers: dict[str, AutomationReader] = {}  # automation as written -> reader
         self._lock = threading.Lock()
 
@@ -129,9 +128,16 @@ class AutomationKind:
     def sent_key(self, track: RunTrack) -> str:
         """The trigger's key (the automation is resolved by ``validate``, before any start)."""
         repo_id = track.request.repo_id or track.request.repo
-        project = self._project() if self._project is not None else ""
         return trigger_key(track.key, self.automation_id(track.job), repo_id, track.job.name,
-                           project)
+                           self._project_identity())
+
+    def _project_identity(self) -> str:
+        """The project's identity, asked of git once, under the lock: a fan-out's
+        first triggers come from many threads at once, and each would start git."""
+        with self._lock:
+            if self._identity is None:
+                self._identity = self._project() if self._project is not None else ""
+            return self._identity
 
     def start(self, track: RunTrack, *, deadline: float | None = None,
               stop: threading.Event | None = None, retry: bool = True) -> Started:

@@ -544,3 +544,29 @@ def test_a_remote_is_one_project_however_it_is_written(url, expected):
 
     assert normalised_remote(url) == expected
     assert "secret" not in normalised_remote(url)
+
+
+def test_the_project_identity_is_asked_once_however_many_triggers_start_at_once():
+    """A fan-out's first triggers come from many worker threads at once: each
+    asked git for the project's identity (two processes each)."""
+    import threading
+    import time
+
+    from mogrun.engine.automation_kind import AutomationKind
+
+    asked = []
+
+    def identity() -> str:
+        asked.append(1)
+        time.sleep(0.05)  # git takes a moment: the others arrive meanwhile
+        return "github.com/acme/ops:mogplex.toml"
+
+    kind = AutomationKind(None, project=identity)  # type: ignore[arg-type]
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(kind._project_identity()))
+               for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(asked) == 1 and got == ["github.com/acme/ops:mogplex.toml"] * 20
