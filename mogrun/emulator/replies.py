@@ -4,6 +4,7 @@ the query parameters read as the server reads them."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ def param(request: Request, name: str) -> str | None:
 
 # JavaScript's parseInt(value, 10) after its own leading trim (which is js_trim's):
 # ASCII digits only (Python's \d also takes full-width and Arabic-Indic ones).
-_LEADING_INT = re.compile(r"([+-]?)0*([0-9]+)")
+_LEADING_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
@@ -95,14 +96,5 @@ def list_limit(request: Request, default: int = 100, most: int = 200) -> int:
     ASCII digits count ("12abc" is 12), no number — or one too long for a double,
     which parseInt makes Infinity — gives the default, the rest is clamped to 1..most."""
     match = _LEADING_INT.match(param(request, "limit") or "")
-    if match is None:
-        return default
-    sign, digits = match.groups()
-    if len(digits) > 310:  # past any double (and Python's own int-from-text limit)
-        return default
-    value = int(sign + digits)
-    try:
-        float(value)
-    except OverflowError:  # Infinity: not finite, so the default
-        return default
-    return min(most, max(1, value))
+    number = float(match.group()) if match else math.inf  # a double, as JavaScript's
+    return min(most, max(1, int(number))) if math.isfinite(number) else default
