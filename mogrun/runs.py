@@ -123,3 +123,8 @@ class RunResult:
     @property
     def passed(self) -> bool:
         return self.outcome == "success"
+
+    @property
+    def label(self) -> str:
+        """``job:owner/name``: its run's ``RunPlan.label``."""
+        return f"{self.job}:{self.repo}"

@@ -164,7 +164,7 @@ class HeardSoFar(Observer):
         if result.outcome == Outcome.REFUSED:  # an attempt, not the run's result
             return
         with self._lock:
-            self._results[f"{result.job}:{result.repo}"] = result
+            self._results[result.label] = result
 
     def at_exit(self, jobs: Collection[ResolvedJob], exit_code: int,
                 cancelling: Collection[str] = (),

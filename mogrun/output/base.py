@@ -100,7 +100,7 @@ class SoFar:
         with self._lock:
             self._results += results
             for result in results:
-                self._going.pop(f"{result.job}:{result.repo}", None)
+                self._going.pop(result.label, None)
 
     def at_exit(self, cancelling: Collection[str] = ()) -> tuple[RunResult, ...]:
         """The results so far, then the runs left going (``cancelling``: those whose

@@ -131,7 +131,7 @@ class PlainReporter:
         if self._quiet:
             return
         for result in results:
-            label = f"{result.job}:{result.repo}" if len(results) > 1 else result.job
+            label = result.label if len(results) > 1 else result.job
             self._job_line(job, label, "result", result_detail(result))
         if len(results) > 1:
             passed = sum(r.passed for r in results)

@@ -119,7 +119,7 @@ def result_detail(result: RunResult) -> str:
 
 
 def result_label(result: RunResult, fan_out: bool) -> str:
-    return f"{result.job}:{result.repo}" if fan_out else result.job
+    return result.label if fan_out else result.job
 
 
 def clip(text: str, limit: int | None) -> str:
