@@ -124,7 +124,8 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     from mogrun.cli.run_cmd import command_prefix
 
     waiting = None if targets else still_to_start(
-        target, rows, f"{command_prefix(state)} logs --follow")
+        target, rows, lambda _pid: "Its output is in that mogrun's terminal; once it has "
+        f"started, {command_prefix(state)} logs --follow {target} follows it here.")
     if waiting is not None:  # not an older invocation's runs: this one's are to come
         raise waiting
     if targets or ":" in target:

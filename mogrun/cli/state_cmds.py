@@ -924,7 +924,9 @@ def cancel_command(state: CliState, target: str) -> int:
                               command="cancel")
         if not targets:
             waiting = still_to_start(
-                target, rows_for(history, taskfile, target, secrets, state=state), "cancel")
+                target, rows_for(history, taskfile, target, secrets, state=state),
+                lambda pid: f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it starts "
+                "nothing more, and cancels what it started.")
             if waiting is not None:
                 raise waiting
             raise UsageError(f"no started runs recorded for {target!r}")
@@ -944,11 +946,12 @@ def cancel_command(state: CliState, target: str) -> int:
         history.close()
 
 
-def still_to_start(target: str, rows: Sequence[Any], command: str) -> MogrunError | None:
+def still_to_start(target: str, rows: Sequence[Any],
+                   advice: Callable[[int | None], str]) -> MogrunError | None:
     """``'b' has not started yet: mogrun (pid N) on this machine is waiting to start
     it``, when ``target``'s latest invocation started none of ``rows`` and one is
-    ``waiting``: no older invocation's run stands for it (``cancel``, ``logs``,
-    ``command``: what to do, cancel's stop that mogrun, logs' try once it starts).
+    ``waiting``: no older invocation's run stands for it (``cancel``, ``logs``).
+    ``advice(pid)``: the caller's line of what to do about that mogrun.
     ``None`` otherwise."""
     if any(row.run_id for row in rows):
         return None
@@ -956,13 +959,9 @@ def still_to_start(target: str, rows: Sequence[Any], command: str) -> MogrunErro
     if not waiting:
         return None
     pid = waiting[0].owner_pid
-    return MogrunError(
-        f"{target!r} has not started yet: mogrun (pid {pid}) on this machine is "
-        "waiting to start it (for its needs or a sandbox slot)",
-        context=[f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it starts nothing "
-                 "more, and cancels what it started." if command == "cancel" else
-                 f"Its output is in that mogrun's terminal; once it has started, "
-                 f"{command} {target} follows it here."])
+    return MogrunError(f"{target!r} has not started yet: mogrun (pid {pid}) on this machine "
+                       "is waiting to start it (for its needs or a sandbox slot)",
+                       context=[advice(pid)])
 
 
 NO_PUBLIC_CANCEL = "NO_PUBLIC_CANCEL"  # an automation run's cancel, refused by mogrun itself
