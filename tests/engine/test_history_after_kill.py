@@ -89,6 +89,8 @@ def test_logs_follow_of_a_run_still_to_start_says_so_not_an_older_result(tmp_pat
             assert proc.poll() is None  # all of it while b was still to start
     said = f"'b' has not started yet: mogrun (pid {proc.pid}) on this machine is waiting"
     assert said in cancel.stderr, cancel
+    assert f"kill -INT {proc.pid}" in cancel.stderr, cancel  # cancel's way: stop it
+    assert "logs --follow b follows it here" in logs.stderr, logs  # logs': wait for it
     for result in (logs, plain):
         assert result.returncode == cancel.returncode != 0, result
         assert said in result.stderr, result
