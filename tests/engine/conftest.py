@@ -20,6 +20,13 @@ HEADER = """\
 requests_per_minute = 600
 starts_per_minute = 100
 """
+# A fan-out whose runs never end (each prompt names its repo): for status, logs and
+# cancel while runs are going.
+FAN_GOING = """
+    [jobs.fan]
+    repo = ["acme/api", "acme/web"]
+    prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
+"""
 
 
 @pytest.fixture

@@ -9,16 +9,13 @@ import pytest
 
 from mogrun.testing import loopback_api
 
-from .conftest import json_lines
+from .conftest import FAN_GOING, json_lines
 
 GOING = """
     [jobs.going]
     repo = "acme/api"
     prompt = "@emulator duration=never interval=0.2s"
-    [jobs.fan]
-    repo = ["acme/api", "acme/web"]
-    prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
-"""
+""" + FAN_GOING
 
 
 @pytest.mark.parametrize("by", ["job", "run id"])

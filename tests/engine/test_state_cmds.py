@@ -9,16 +9,13 @@ import pytest
 
 from mogrun.emulator import Limits
 
-from .conftest import HEADER, history_rows, json_lines, runs_by_repo
+from .conftest import FAN_GOING, HEADER, history_rows, json_lines, runs_by_repo
 
 JOBS = """
     [jobs.hello]
     repo = "acme/api"
     prompt = "@emulator duration=0.3s message='hello from the agent'"
-    [jobs.fan]
-    repo = ["acme/api", "acme/web"]
-    prompt = "{{ repo }}\\n@emulator duration=never interval=0.2s"
-"""
+""" + FAN_GOING
 
 GONE = "00000000-0000-4000-8000-000000000000"  # a run id (a UUID) the server does not know
 
