@@ -196,9 +196,10 @@ class AutomationKind:
             from mogrun.waits import Wait, WaitKind
 
             self.client.waits.emit(Wait.for_seconds(
-                WaitKind.DEFERRED, "deferred by the installation's concurrency limit (8 "
-                "running); it starts when one of them ends, or the job's timeout ends "
-                "the wait", track.job.timeout, job=track.job.name, run=track.label))
+                WaitKind.DEFERRED, "deferred: the installation runs as many job runs as "
+                "its concurrency limit allows; it starts when one of them ends, or the "
+                "job's timeout ends the wait", track.job.timeout, job=track.job.name,
+                run=track.label))
         from mogrun.runs import RunState
 
         raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
