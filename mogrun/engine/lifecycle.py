@@ -280,7 +280,7 @@ class HooksObserver(Observer):
                 self.waits_heard()
         with self._ctrl_c():
             self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
-                                        each=self._said_if_slow)
+                                        each=said_if_slow(self.on_wait))
 
     @contextlib.contextmanager
     def _ctrl_c(self) -> Iterator[None]:
@@ -294,17 +294,15 @@ class HooksObserver(Observer):
                 raise
             self.interrupted()
 
-    def _said_if_slow(self, plugin: str) -> _SlowAnnounce:
-        return _SlowAnnounce(self.on_wait, plugins_wait(plugin))
 
-
-def said_if_slow(on_wait: Callable[[Wait], None], leave: str) -> Callable[[str], _SlowAnnounce]:
+def said_if_slow(on_wait: Callable[[Wait], None] | None,
+                 leave: str = "Ctrl-C twice") -> Callable[[str], _SlowAnnounce]:
     """Each plugin's end of session, said as a wait if it takes a while (``leave``:
-    how to leave without it), for the end a second signal still gives them."""
+    how to leave without it; after a first signal, one more Ctrl-C)."""
     return lambda plugin: _SlowAnnounce(on_wait, plugins_wait(plugin, leave))
 
 
-def plugins_wait(plugin: str, leave: str = "Ctrl-C twice") -> Wait:
+def plugins_wait(plugin: str, leave: str) -> Wait:
     """The wait for ``plugin``'s end of session. A plugin's hook gives mogrun no
     end, and mogrun does not cut it off (a notifier bounds its own deliveries),
     so the wait says it has none, and how to leave without it."""
