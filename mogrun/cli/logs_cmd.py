@@ -114,6 +114,9 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
                 *recorded_elsewhere(state, taskfile, history, ["logs"]),
                 f"History: {history.path} ({history.base_url})"])
         _never_started(state, history, rows)
+        for row in rows:  # no events to show: said, not left out without a word
+            if not row.run_id and never_started(history, row) is None:
+                _say_not_started(state, history, row, f"no run to show ({_why(row)})")
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")
     if not rows:  # a run id history has not seen: asked of the API as it is
@@ -144,18 +147,23 @@ def _never_started(state: CliState, history: Any, rows: Sequence[Any]) -> list[T
         note = never_started(history, row)
         if note is None:
             continue
-        label = row_label(history, row)
-        if state.json_output:
-            state.echo_json({"type": "not_started", "job": row.job, "repo": row.repo,
-                             "label": label, "attempt": row.attempt, "message": note})
-        else:
-            from mogrun.textsafety import escape_agent_text
-
-            state.echo(escape_agent_text(f"note: {label}: {note}"), err=True)
+        _say_not_started(state, history, row, note)
         before = history.attempt_before(row)
         if before is not None and before.run_id:
-            refused.append(Target(before.run_id, label, before))
+            refused.append(Target(before.run_id, row_label(history, row), before))
     return refused
+
+
+def _say_not_started(state: CliState, history: Any, row: Any, note: str) -> None:
+    """``note: job:owner/name: ...`` on stderr; with ``--json`` a ``not_started`` object."""
+    label = row_label(history, row)
+    if state.json_output:
+        state.echo_json({"type": "not_started", "job": row.job, "repo": row.repo,
+                         "label": label, "attempt": row.attempt, "message": note})
+    else:
+        from mogrun.textsafety import escape_agent_text
+
+        state.echo(escape_agent_text(f"note: {label}: {note}"), err=True)
 
 
 def _last_started(state: CliState, history: Any, job: str) -> list[Target]:

@@ -380,3 +380,30 @@ def test_logs_follow_says_a_bad_poll_interval_once_before_any_thread(project, mo
             "Error: MOGRUN_POLL_INTERVAL must be a number of seconds over 0 and at most 60 "
             "(such as 0.5), got 'abc'"], result
         assert result.stdout == ""
+
+
+def test_logs_of_the_latest_invocation_names_each_run_it_has_no_events_of(project, mogrun):
+    """A run of the invocation that never started (skipped for its needs) was left
+    out of ``logs`` without a word: it is said on stderr, a ``not_started`` object
+    with --json, and the runs that did start are shown as before."""
+    project("""
+        [jobs.bad]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed message='from bad'"
+
+        [jobs.after]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+        needs = ["bad"]
+    """)
+    assert mogrun("after").exit_code == 1
+    plain = mogrun("logs")
+    assert plain.exit_code == 0, plain
+    assert "from bad" in plain.stdout
+    assert ("note: after: no run to show (skipped: needs bad, which did not pass (failed))"
+            in plain.stderr), plain.stderr
+    said = [o for o in json_lines(mogrun("--json", "logs").stdout) if o["type"] == "not_started"]
+    assert said == [{"type": "not_started", "job": "after", "repo": "acme/web",
+                     "label": "after", "attempt": 1,
+                     "message": "no run to show (skipped: needs bad, which did not pass "
+                                "(failed))"}]
