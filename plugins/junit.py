@@ -146,12 +146,26 @@ def mogrun_configure(config: Any) -> None:
             # The report is renamed over the path: /dev/null (as root) would be replaced.
             raise UsageError(f"--junit {path}: is not a regular file (a device, a FIFO); "
                              "give a file path")
+        if target.is_file() and not _a_report(target):
+            # `--junit mogplex.toml` replaced the task file (exit 0), and a path under
+            # .mogrun/ the run history: only a report, here before, is written over.
+            raise UsageError(f"--junit {path}: is a file that is not a JUnit report; mogrun "
+                             "writes over only a report (one it wrote before): give "
+                             "another path")
         problem = unwritable(target)
     except OSError as exc:  # a name too long for the file system, say
         raise UsageError(f"--junit {path}: cannot write there ({exc.strerror or exc})") \
             from None
     if problem:
         raise UsageError(f"--junit {path}: cannot write there ({problem})")
+
+
+def _a_report(target: Path) -> bool:
+    """Whether ``target`` is empty or XML (a report this plugin, or another tool, wrote
+    before): what a CI step that writes its report to one path each time finds."""
+    with target.open("rb") as handle:
+        start = handle.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()
+    return not start or start.startswith((b"<?xml", b"<testsuite"))
 
 
 def unwritable(target: Path) -> str | None:

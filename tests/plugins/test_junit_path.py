@@ -86,3 +86,30 @@ def test_a_folder_no_one_can_make_is_refused_before_runs():
         PluginHost.bundled_only().configure(config_with("/proc/mogrun-nowhere/j.xml"))
     assert caught.value.message.startswith("--junit /proc/mogrun-nowhere/j.xml: cannot write "
                                            "there (/proc/mogrun-nowhere: ")
+
+
+def test_a_file_that_is_not_a_report_is_refused_never_replaced(tmp_path):
+    """`--junit mogplex.toml` wrote the report over the task file (exit 0), and a path
+    under .mogrun/ over the run history; a report written before, an empty file and
+    another tool's JUnit XML are still written over."""
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    task = '[jobs.a]\nrepo = "acme/api"\nprompt = "x\\n@emulator duration=0.1s"\n\n'
+    write_taskfile(tmp_path, task)
+    assert run_mogrun("-q", "--local", "a", cwd=tmp_path).code == 0  # the history exists
+    history = tmp_path / ".mogrun" / "history.db"
+    kept = history.read_bytes()
+    for path in ("mogplex.toml", ".mogrun/history.db"):
+        result = run_mogrun("-q", "--local", "run", "a", "--junit", path, cwd=tmp_path)
+        assert result.code == 2, result
+        assert result.err == (f"Error: --junit {path}: is a file that is not a JUnit report; "
+                              "mogrun writes over only a report (one it wrote before): give "
+                              "another path\n"), result
+    assert (tmp_path / "mogplex.toml").read_text() == task
+    assert history.read_bytes()[:16] == kept[:16] == b"SQLite format 3\x00"
+    (tmp_path / "empty.xml").write_bytes(b"")
+    (tmp_path / "other.xml").write_bytes(b'\xef\xbb\xbf\n<testsuites name="pytest"/>\n')
+    for path in ("report.xml", "report.xml", "empty.xml", "other.xml"):
+        result = run_mogrun("-q", "--local", "run", "a", "--junit", path, cwd=tmp_path)
+        assert result.code == 0, result
+        assert (tmp_path / path).read_bytes().startswith(b"<?xml"), path
