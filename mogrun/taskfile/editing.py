@@ -114,7 +114,11 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
         raise UsageError(f'job "{job.name}" already exists; choose another name')
     for need in job.needs:
         if need not in existing_jobs:
-            raise UsageError(f'--needs names unknown job "{need}"')
+            from mogrun.taskfile.schema import closest
+
+            hint = closest(need, existing_jobs)
+            raise UsageError(f'--needs names unknown job "{need}"',
+                             context=[f'did you mean "{hint}"?'] if hint else [])
     newline = line_ending(text)  # the file's own
     separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
     result = text + separator + job_text(job).replace("\n", newline)

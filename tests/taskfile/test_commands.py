@@ -323,6 +323,9 @@ def test_add_refuses_duplicates_and_unknown_needs(project) -> None:
                                             "name\n")
     result = project.run("add", "new", "--repo", "a/b", "--prompt", "x", "--needs", "nope")
     assert (result.code, result.err) == (2, 'Error: --needs names unknown job "nope"\n')
+    result = project.run("add", "new", "--repo", "a/b", "--prompt", "x", "--needs", "HELLO")
+    assert (result.code, result.err) == (2, 'Error: --needs names unknown job "HELLO"\n'
+                                            'did you mean "hello"?\n')
     assert project.path.read_bytes() == before
 
 
