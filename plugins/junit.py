@@ -184,11 +184,14 @@ def unwritable(target: Path) -> str | None:
         return f"{target} is not writable"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{folder} cannot be made: {exc.strerror or exc}"
+    try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name[:100]}.",
                                          suffix=".tmp"):
             pass
-    except OSError as exc:
-        return f"{folder}: {exc.strerror or exc}"
+    except OSError as exc:  # /proc is a folder, and says ENOENT of a file made in it
+        return f"no file can be made in {folder}: {exc.strerror or exc}"
     return None
 
 

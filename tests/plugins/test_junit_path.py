@@ -85,7 +85,11 @@ def test_a_folder_no_one_can_make_is_refused_before_runs():
     with pytest.raises(UsageError) as caught:
         PluginHost.bundled_only().configure(config_with("/proc/mogrun-nowhere/j.xml"))
     assert caught.value.message.startswith("--junit /proc/mogrun-nowhere/j.xml: cannot write "
-                                           "there (/proc/mogrun-nowhere: ")
+                                           "there (/proc/mogrun-nowhere cannot be made: ")
+    with pytest.raises(UsageError) as caught:  # it said "/proc: No such file or directory"
+        PluginHost.bundled_only().configure(config_with("/proc/j.xml"))
+    assert caught.value.message.startswith("--junit /proc/j.xml: cannot write there (no file "
+                                           "can be made in /proc: "), caught.value.message
 
 
 def test_a_file_that_is_not_a_report_is_refused_never_replaced(tmp_path):
