@@ -17,6 +17,7 @@ secrets, and no token or webhook URL is ever passed in.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -266,6 +267,22 @@ def why_unopened(failed: Exception, path: Path) -> str:
     return failed.strerror if named in (None, str(path)) else f"{failed.strerror} ({named})"
 
 
+def _ignore_everything(ignore: Path) -> None:
+    """``.mogrun/.gitignore`` holding ``*``, so git never sees the history: written
+    whole or not at all, since a full disk left an empty one that was taken as
+    written for good (git then listed history.db); an empty one is written again."""
+    from mogrun.atomic import write_atomically
+
+    try:
+        if ignore.stat().st_size:
+            return
+        ignore.unlink()  # empty: a write the disk cut short
+    except FileNotFoundError:
+        pass
+    with contextlib.suppress(FileExistsError):  # another mogrun made it meanwhile
+        write_atomically(ignore, b"*\n", create=True)
+
+
 class History:
     """The history database of one project, shared by every worker thread.
 
@@ -291,9 +308,7 @@ class History:
         try:
             if str(path) != IN_MEMORY:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                ignore = self.path.parent / ".gitignore"
-                if not ignore.exists():
-                    ignore.write_text("*\n", encoding="utf-8")
+                _ignore_everything(self.path.parent / ".gitignore")
             # Autocommit: a write of one statement is its own transaction, so it costs
             # one step of sqlite, not a BEGIN, the statement and a COMMIT (each of them
             # lets go of the GIL, which 200 polling threads then fight over).

@@ -470,3 +470,18 @@ def test_latest_per_job_fetches_no_row_of_older_invocations(tmp_path, monkeypatc
     plan = " ".join(str(step) for step in history._db.execute(
         "EXPLAIN QUERY PLAN " + module._JOBS_OF_FILE, {"url": "u", "file": "mogplex.toml"}))
     assert "runs_by_file" in plan and "SCAN runs" not in plan, plan
+
+
+def test_an_empty_gitignore_a_full_disk_left_is_written_again(tmp_path):
+    """A full disk cut the first write of .mogrun/.gitignore short: the empty file was
+    taken as written for good, and git listed history.db ever after. One a user
+    wrote is left as it is."""
+    folder = tmp_path / ".mogrun"
+    folder.mkdir()
+    (folder / ".gitignore").write_bytes(b"")
+    History.for_project(tmp_path, "https://mogplex.com").close()
+    assert (folder / ".gitignore").read_bytes() == b"*\n"
+    (folder / ".gitignore").write_bytes(b"history.db\n")
+    History.for_project(tmp_path, "https://mogplex.com").close()
+    assert (folder / ".gitignore").read_bytes() == b"history.db\n"
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == []
