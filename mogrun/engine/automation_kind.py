@@ -68,7 +68,10 @@ def trigger_key(track_key: str, automation_id: str, repo_id: str, job: str,
     import hashlib  # only when a trigger is sent: show and check need no digest
 
     parts = ("mogrun", automation_id, repo_id, job, track_key, *((project,) if project else ()))
-    return "mogrun-" + hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:40]
+    # surrogateescape: a task file's path in a folder named in latin-1 is the bytes
+    # the file system gave (it was an internal error, a UnicodeEncodeError).
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape"))
+    return "mogrun-" + digest.hexdigest()[:40]
 
 
 def describe_trigger(plan: RunPlan, automation: str) -> dict[str, Any]:
