@@ -14,12 +14,13 @@ refresh thread holds its own lock while it asks ``_render`` for the rows.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -44,7 +45,6 @@ from mogrun.threads import start_without_signals
 from mogrun.waits import Wait
 
 LAST_EVENT_WIDTH = 60
-PROGRESS_SEP = " · "
 LINE_BATCH = FLUSH_DELAY  # seconds a line may wait to go above the area with others
 PHASE_STYLES = {RUNNING: "cyan", WAITING: "yellow", DONE: "dim"}
 OUTCOME_STYLES = {
@@ -95,6 +95,7 @@ class LiveReporter(PlainReporter):
         self._batch: list[Text] = []  # lines waiting to go above the area together
         self._due = threading.Event()  # set while some do
         self._suspend_before = _on_suspend(stdout, lambda: self._live is not None)
+        self._marks = marks_for(stdout)
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
 
@@ -128,7 +129,7 @@ class LiveReporter(PlainReporter):
         if self._quiet or not self._err_on_screen:
             super().trace(line)
         else:
-            self._print_line(Text(line))
+            self._print_line(Text(self._marks.printed(line)))
 
     def job_finished(self, job: ResolvedJob, results: tuple[RunResult, ...], outcome: str) -> None:
         self.board.finished(job, results)
@@ -160,7 +161,7 @@ class LiveReporter(PlainReporter):
     # -- printing through the console ------------------------------------------
 
     def _job_write(self, job_name: str, line: str) -> None:
-        text = Text(line)
+        text = Text(self._marks.printed(line))  # wrapped as it will be written
         text.highlight_regex(LINE_PATTERN)
         self._print_line(text)
 
@@ -174,7 +175,7 @@ class LiveReporter(PlainReporter):
         if not self._err_on_screen:
             super()._write_notice(text, job, level, run=run)
             return
-        self._print_line(Text(text, style=LEVEL_STYLES.get(level, "")))
+        self._print_line(Text(self._marks.printed(text), style=LEVEL_STYLES.get(level, "")))
 
     def _print_line(self, text: Text) -> None:
         """One line above the live area (rich clears the area, prints, redraws it),
@@ -261,27 +262,35 @@ class LiveReporter(PlainReporter):
         copies in the scrollback at every frame."""
         columns, height = self._screen_size()
         room = max(1, height - 2)  # the area's lines: a short screen may show no row
-        rows, hidden = self.board.rows(room - 1)
+        rows, hidden = self._rows(room - 1)
         progress = self._progress_lines(hidden, columns)
         if len(rows) + len(progress) > room:  # a narrow screen: fewer rows, so it fits
-            rows, hidden = self.board.rows(max(0, room - len(progress)))
+            rows, hidden = self._rows(max(0, room - len(progress)))
             progress = self._progress_lines(hidden, columns)[:room - len(rows)]
         widths = [max((cell_width(r[i]) for r in rows), default=0) for i in range(4)]
         # phase, status and elapsed keep their width: a long job:owner/name gives way
         widths[0] = max(LABEL_LEAST, min(widths[0], columns - sum(widths[1:]) - 8))
-        return Group(*(_row_text(row, widths, columns) for row in rows), *progress)
+        return Group(*(_row_text(row, widths, columns, self._marks) for row in rows),
+                     *progress)
+
+    def _rows(self, limit: int) -> tuple[list[tuple[str, ...]], int]:
+        """The board's rows as the stream writes them (``caf\\xe9`` on an ASCII one),
+        so that they are measured as they will take the screen."""
+        rows, hidden = self.board.rows(limit)
+        return [tuple(self._marks.printed(cell) for cell in row) for row in rows], hidden
 
     def _progress_lines(self, hidden: int, columns: int) -> list[Text]:
         """The progress line, wrapped at its ``·`` on a narrow screen (the count
         of rows not shown must stay in sight), each line cut to fit."""
-        progress = self.board.progress() + (f" · {hidden} more not shown" if hidden else "")
+        sep = self._marks.sep
+        progress = self.board.progress(sep) + (f"{sep}{hidden} more not shown" if hidden else "")
         lines: list[str] = []
-        for part in progress.split(PROGRESS_SEP):
-            if lines and cell_width(lines[-1] + PROGRESS_SEP + part) <= columns:
-                lines[-1] += PROGRESS_SEP + part
+        for part in progress.split(sep):
+            if lines and cell_width(lines[-1] + sep + part) <= columns:
+                lines[-1] += sep + part
             else:
                 lines.append(part)
-        return [_cut(Text(line, style="bold"), columns) for line in lines]
+        return [_cut(Text(line, style="bold"), columns, self._marks.ellipsis) for line in lines]
 
     def _screen_size(self) -> tuple[int, int]:
         """The terminal's own columns and lines, asked at each frame (a resize
@@ -346,31 +355,31 @@ def _write_quietly(fd: int, data: bytes) -> None:
         os.write(fd, data)
 
 
-def _row_text(row: tuple[str, ...], widths: list[int], columns: int) -> Text:
+def _row_text(row: tuple[str, ...], widths: list[int], columns: int, marks: Marks) -> Text:
     """``label  phase  status  elapsed  detail``: the first four keep their
     width, the detail (the last event, a wait's reason) takes what is left; a
     screen too narrow for even those cuts the row. One line, never wrapped."""
     label, phase, status, elapsed, detail = row
-    label = _shortened(label, widths[0])
+    label = _shortened(label, widths[0], marks.ellipsis)
     text = Text(no_wrap=True, overflow="ellipsis")
     styles = ("bold", PHASE_STYLES.get(phase, ""), OUTCOME_STYLES.get(status, ""), "dim")
     for cell, width, style in zip((label, phase, status, elapsed), widths, styles, strict=True):
         text.append(cell, style=style)
         text.append(" " * (width - cell_width(cell) + 2))
     if phase != WAITING and len(detail) > LAST_EVENT_WIDTH:
-        detail = detail[: LAST_EVENT_WIDTH - 1] + "…"
+        detail = detail[: LAST_EVENT_WIDTH - len(marks.ellipsis)] + marks.ellipsis
     text.append(detail)
     text.rstrip()
-    return _cut(text, columns)
+    return _cut(text, columns, marks.ellipsis)
 
 
-def _shortened(label: str, width: int) -> str:
+def _shortened(label: str, width: int, ellipsis: str) -> str:
     """``label`` in ``width`` cells, cut in the middle when longer: the end of
     ``job:owner/name`` is what tells a fan-out's rows apart (``…-backend`` and
     ``…-frontend``), so the job's start and the repo's end stay."""
     if cell_width(label) <= width:
         return label
-    head_room = max(1, (width - 1) // 3)
+    head_room = max(1, (width - len(ellipsis)) // 3)
     head = ""
     for char in label:
         if cell_width(head + char) > head_room:
@@ -378,17 +387,60 @@ def _shortened(label: str, width: int) -> str:
         head += char
     tail = ""
     for char in reversed(label):
-        if cell_width(head + "…" + char + tail) > width:
+        if cell_width(head + ellipsis + char + tail) > width:
             break
         tail = char + tail
-    return head + "…" + tail
+    return head + ellipsis + tail
 
 
-def _cut(text: Text, columns: int) -> Text:
-    """``text`` on one line of at most ``columns`` cells, its end an ellipsis if cut."""
-    text.no_wrap, text.overflow = True, "ellipsis"
-    text.truncate(max(1, columns), overflow="ellipsis")
+def _cut(text: Text, columns: int, ellipsis: str) -> Text:
+    """``text`` on one line of at most ``columns`` cells, its end ``ellipsis`` if cut
+    (rich's own is always ``…``, which an ASCII stream writes as six characters)."""
+    text.no_wrap, text.overflow = True, "ellipsis" if ellipsis == UNICODE.ellipsis else "crop"
+    if text.cell_len > columns:
+        text.truncate(max(0, columns - cell_width(ellipsis)), overflow="crop")
+        text.append(ellipsis)
+        text.truncate(max(1, columns), overflow="crop")  # a screen narrower than the ellipsis
     return text
+
+
+class Marks(NamedTuple):
+    """The view's own decorations, in characters its stream can write, and how
+    that stream writes the rest: a row is cut to the screen's width as it will
+    be printed. On an ASCII stream ``…`` was written ``\\u2026`` after the row was
+    cut to fit, and every row wrapped, leaving stale copies at each redraw."""
+
+    ellipsis: str
+    sep: str
+    encoding: str | None = None  # a stream that escapes what it cannot encode
+
+    def printed(self, text: str) -> str:
+        """``text`` as the stream writes it (the CLI has it ``backslashreplace``)."""
+        if self.encoding is None:
+            return text
+        return text.encode(self.encoding, "backslashreplace").decode(self.encoding)
+
+
+UNICODE = Marks("…", " · ")
+
+
+def marks_for(stream: TextIO) -> Marks:
+    """``UNICODE``'s marks where ``stream``'s encoding has them, else ASCII ones."""
+    try:
+        encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+    except LookupError:
+        encoding = "ascii"
+    if encoding == "utf-8":
+        return UNICODE
+
+    def writable(mark: str, instead: str) -> str:
+        try:
+            mark.encode(encoding)
+        except UnicodeEncodeError:
+            return instead
+        return mark
+
+    return Marks(writable(UNICODE.ellipsis, "..."), writable(UNICODE.sep, " - "), encoding)
 
 
 def _exit_style(exit_code: int) -> str:

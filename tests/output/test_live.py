@@ -237,3 +237,21 @@ def test_a_wait_on_requests_holds_a_running_run_until_its_next_event():
     assert "0/1 done · 1 running · 0 queued (1 waiting)" in text
     rep.event(job, job.runs[0], make_event("moved on"))
     assert re.search(r"one\s+running\s+streaming\s+\d+s\s+log moved on", render(rep))
+
+
+def test_a_row_is_cut_to_the_screen_as_a_stream_that_cannot_encode_it_writes_it():
+    """On an ASCII stream a row cut to 50 columns with `…` was written 55 wide
+    (`\\u2026`), and wrapped: stale rows at every redraw; `·` became `\\xb7`. The
+    marks are the stream's own, and agent text is escaped before it is measured."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="backslashreplace")
+    rep = LiveReporter(stdout=stream, stderr=io.StringIO(), quiet=True, force_terminal=True,
+                       width=60)
+    job = make_job()
+    rep.session_started([job])
+    rep.job_started(job, job.runs[0], RunState("r_1", "streaming"), False)
+    rep.event(job, job.runs[0], make_event("café ☕ " * 10))
+    text = render(rep, width=60)
+    assert text.isascii(), text
+    assert max(len(line) for line in text.splitlines()) <= 60, text
+    assert "caf\\xe9 \\u2615" in text and text.splitlines()[0].endswith("..."), text
+    assert " - 1 running - " in text, text

@@ -320,3 +320,17 @@ def test_ctrl_z_shows_the_cursor_while_stopped_and_the_run_goes_on_after_fg(emul
     code, raw = run_in_pty(emulator, tmp_path, "slowish", meanwhile=suspend_and_resume)
     assert code == 0, raw
     assert any(re.fullmatch(r"1 passed, 0 failed in \d+s", x) for x in screen_lines(raw)), raw
+
+
+def test_rows_on_a_terminal_whose_stream_is_ascii_are_cut_never_wrapped(emulator, tmp_path):
+    """PYTHONIOENCODING=ascii on a 50-column screen: each row was cut to 50 with
+    `…`, which the stream then wrote as `\\u2026`: 55 columns, wrapped."""
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.wide]\nrepo = "acme/api"\nprompt = "@emulator duration=1.5s events=6"\n')
+    code, raw = run_in_pty(emulator, tmp_path, "wide", columns=50,
+                           extra_env={"PYTHONIOENCODING": "ascii"})
+    assert code == 0, raw
+    shown = [x for x in screen_lines(raw) if re.match(r"wide\s+(running|done)|\d/1 done", x)]
+    assert any(x.endswith("...") for x in shown), raw
+    assert max(len(x) for x in shown) <= 50, [x for x in shown if len(x) > 50]
+    assert "\\u2026" not in raw and "\\xb7" not in raw, raw
