@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -174,3 +175,91 @@ def test_state_commands_keep_their_answer_when_their_reader_leaves(
                           ["--json", "status"], ["--json", "history"], ["history"])}
     assert codes == {"status --exit-status": code, "--json status --exit-status": code,
                      "--json status": 0, "--json history": 0, "history": 0}
+
+
+def _mogrun_into(cwd, argv: list[str], stdout: Any, **env: str) -> tuple[int, str]:
+    """``mogrun ARGV >STDOUT``: its exit code and what it said on stderr."""
+    proc = subprocess.run([sys.executable, "-m", "mogrun", *argv], cwd=cwd,
+                          env=_env(MOGRUN_POLL_INTERVAL="0.1", **env), stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=120, check=False)
+    return proc.returncode, proc.stderr.decode()
+
+
+COMPLETE = {"_MOGRUN_COMPLETE": "bash_complete", "COMP_WORDS": "mogrun ", "COMP_CWORD": "1"}
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_completion_with_no_cwd_or_no_room_gives_no_completions_and_no_traceback(
+        tmp_path) -> None:
+    """The shell's <TAB> in a deleted directory, or with stdout full, printed a
+    traceback onto the user's command line."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(  # the shell's cwd deleted under it
+        ["sh", "-c", 'cd "$0" && rmdir "$0" && exec "$@"', str(gone), sys.executable, "-m",
+         "mogrun"], env=_env(**COMPLETE), capture_output=True, timeout=60, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, b"", b"")
+    with open("/dev/full", "w") as full:
+        assert _mogrun_into(tmp_path, [], full, **COMPLETE) == (1, "")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_disk_turns_only_a_0_into_74(tmp_path) -> None:
+    """`status --exit-status >full` and `check >full` exited 74 where the runs had
+    failed (1) or the file had problems (2): 74 replaces a 0, never a failure."""
+    write_taskfile(tmp_path, '[jobs.bad]\nrepo = "acme/api"\n'
+                   'prompt = "x\\n@emulator status=failed duration=0.2s"\n')
+    (tmp_path / "broken.toml").write_text('[jobs.x]\nrepo="acme/api"\nprompt="a"\nbogus=1\n')
+    lost = "Error: cannot write the output: No space left on device\n"
+    with open("/dev/full", "w") as full:
+        assert _mogrun_into(tmp_path, ["--local", "bad"], full)[0] == 1
+        for argv in (["--local", "status", "--exit-status"],
+                     ["--local", "--json", "status", "--exit-status"]):
+            assert _mogrun_into(tmp_path, argv, full) == (1, ""), argv
+        for argv in (["-f", "broken.toml", "check"], ["-f", "broken.toml", "--json", "check"]):
+            assert _mogrun_into(tmp_path, argv, full)[0] == 2, argv
+        assert _mogrun_into(tmp_path, ["--local", "status"], full) == (74, lost)
+        assert _mogrun_into(tmp_path, ["check"], full) == (74, lost)
+
+
+@pytest.mark.parametrize("argv", [["list"], ["--json", "check"], ["--local", "hello"],
+                                  ["--local", "--json", "hello"], ["schema"]])
+def test_a_stdout_that_cannot_be_written_is_said_and_exits_74(tmp_path, argv) -> None:
+    """`mogrun list 1<file` (a descriptor open for reading: EBADF) ended in a
+    traceback; `run` lost every line and exited 0."""
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\n'
+                   'prompt = "hi\\n@emulator duration=0.2s"\n')
+    (tmp_path / "in.txt").write_text("x\n")
+    with open(tmp_path / "in.txt") as read_only:
+        assert _mogrun_into(tmp_path, argv, read_only) == (
+            74, "Error: cannot write the output: Bad file descriptor\n")
+
+
+def test_a_pipe_its_parent_left_non_blocking_gets_every_line(tmp_path) -> None:
+    """A parent (node, ssh) that left the pipe non-blocking: a reader a moment late
+    got the first 64 KiB of a long `list`, and mogrun exited 0. The writes wait
+    for room, as on any pipe, and the parent's flag is given back."""
+    import fcntl
+    import time
+
+    write_taskfile(tmp_path, "".join(f'[jobs.j{n}]\nrepo = "acme/api"\nprompt = "do {n}"\n\n'
+                                     for n in range(3000)))
+    whole = subprocess.run([sys.executable, "-m", "mogrun", "list"], cwd=tmp_path, env=_env(),
+                           capture_output=True, timeout=60, check=True).stdout
+    read_fd, write_fd = os.pipe()
+    fcntl.fcntl(write_fd, fcntl.F_SETFL, fcntl.fcntl(write_fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "list"], cwd=tmp_path,
+                            env=_env(), stdout=write_fd, stderr=subprocess.PIPE)
+    time.sleep(1)  # the reader is late: the pipe fills
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(
+        iter(lambda: os.read(read_fd, 65536), b"")))
+    reader.start()
+    code, said = proc.wait(timeout=60), proc.stderr.read()  # type: ignore[union-attr]
+    blocking = os.get_blocking(write_fd)
+    os.close(write_fd)  # the reader sees the end
+    reader.join(timeout=60)
+    os.close(read_fd)
+    assert (code, said) == (0, b"")
+    assert b"".join(chunks) == whole
+    assert not blocking  # the parent's flag, as it left it

@@ -218,13 +218,26 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place that reads the process's argv,
     environment, cwd and streams, and exits."""
     if "_MOGRUN_COMPLETE" in os.environ:
-        from mogrun.cli.completion import complete_from_process
-        from mogrun.cli.main import cli
-
-        sys.exit(complete_from_process(cli, os.environ, os.getcwd(), sys.stdout, sys.stderr))
+        sys.exit(_complete())
     code = run_cli(argv)
     _after_the_output()
     sys.exit(code)
+
+
+def _complete() -> int:
+    """The shell's completion request answered. What it writes lands on the user's
+    command line, so a deleted working directory or a stdout that cannot be
+    written (``>/dev/full``) gives no completions and exit 1, never a traceback."""
+    from mogrun.cli.completion import complete_from_process
+    from mogrun.cli.main import cli
+
+    try:
+        code = complete_from_process(cli, os.environ, os.getcwd(), sys.stdout, sys.stderr)
+        sys.stdout.flush()
+    except OSError:
+        _reader_left()  # what stays in the buffer must not fail again at the exit
+        return 1
+    return code
 
 
 def _after_the_output() -> None:
@@ -287,26 +300,11 @@ def run_cli(argv: list[str] | None = None) -> int:
         return 2
     app = MogrunApp(cwd=cwd, env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
                     stdin=sys.stdin)
+    unhurried = _wait_for_room()
     try:
-        code = app(args)
-    except BrokenPipeError:
-        # `mogrun list | head`: the reader left; not an error worth a traceback. The
-        # command's own output (`CliState.echo`) keeps its exit code; a pipe broken
-        # anywhere else gives 1, never 0: it may have lost what said the command failed.
-        _reader_left()
-        return 1
-    except OSError as exc:
-        from mogrun.output.paced import NO_ROOM
-
-        if exc.errno not in NO_ROOM:
-            raise
-        return _output_lost(exc)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:  # its reader left: the command's exit code stands
-        _reader_left()
-    except ValueError:  # closed: it holds nothing
-        pass
+        code = _run_app(app, args)
+    finally:
+        _restore_non_blocking(unhurried)
     if "mogrun.output.paced" not in sys.modules:  # never loaded: nothing was lost
         return code
     from mogrun.output.paced import lost_output, settled_exit_code
@@ -316,6 +314,55 @@ def run_cli(argv: list[str] | None = None) -> int:
     if settled != code and lost is not None:
         _say_lost(lost.error, lost.what)
     return settled
+
+
+def _run_app(app: MogrunApp, args: list[str]) -> int:
+    """``app``'s exit code once its output is flushed. A write that failed outside
+    ``CliState.echo`` (which keeps the command's exit code) ended the command:
+    1 for a reader that left, else 74, said."""
+    try:
+        code = app(args)
+    except BrokenPipeError:
+        # `mogrun list | head`: the reader left; not an error worth a traceback. A pipe
+        # broken outside `CliState.echo` gives 1, never 0: it may have lost what said
+        # the command failed.
+        _reader_left()
+        return 1
+    except OSError as exc:  # a full disk, a descriptor opened for reading (`1<file`)
+        return _output_lost(exc)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # its reader left: the command's exit code stands
+        _reader_left()
+    except OSError as exc:  # lost: a 0 becomes 74 (the caller settles it)
+        from mogrun.output.paced import note_lost
+
+        note_lost(exc)
+        _reader_left()
+    except ValueError:  # closed: it holds nothing
+        pass
+    return code
+
+
+def _wait_for_room() -> list[int]:
+    """stdout and stderr made to wait for room, as a pipe does unless the parent
+    left it non-blocking (node, ssh): then a write the reader was slow to make
+    room for failed with EAGAIN, and the buffered stream dropped the rest (a
+    long ``list`` stopped at 64 KiB). Returns the descriptors changed, whose flag
+    ``_restore_non_blocking`` gives back: it is the parent's pipe."""
+    changed: list[int] = []
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):  # closed, or not a descriptor that has one
+            if not os.get_blocking(fd):
+                os.set_blocking(fd, True)
+                changed.append(fd)
+    return changed
+
+
+def _restore_non_blocking(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, False)
 
 
 def _reader_left() -> None:

@@ -91,7 +91,8 @@ class CliState:
         # failure that no session summary reported is annotated and summarised by
         # ``MogrunApp``.
         self.github_failures: str | None = None
-        # The streams whose reader left (``| head``): what is echoed to them goes nowhere.
+        # The streams whose reader left (``| head``) or that failed (a full disk): what
+        # is echoed to them goes nowhere.
         self.readers_left: set[str] = set()
         self._cleanups: list[Any] = []
         # Under GitHub Actions, the token of the stop a command that prints agent or
@@ -172,12 +173,20 @@ class CliState:
                 return
             stream.write(text + "\n" if nl else text)
             stream.flush()
-        except BrokenPipeError:
-            # A reader that left (``logs RUN | head -1``) is not an error: the command
-            # goes on to its own exit code, as ``run`` does, so a pipe never changes it
-            # (``status --exit-status | head`` still fails when a run did, passes when
-            # every one passed). The rest of this stream's output goes nowhere.
-            self.readers_left.add(name)
+        except OSError as exc:
+            self._cannot_write(name, exc)
+
+    def _cannot_write(self, name: str, error: OSError) -> None:
+        """The command goes on to its own exit code whatever its output met, as
+        ``run`` does: a reader that left (``logs RUN | head -1``) is no error
+        (``status --exit-status | head`` still fails when a run did), and other
+        output lost (a full disk) only makes a 0 a 74 (``paced.settled_exit_code``):
+        ``check > full`` still says 2. The rest of this stream's output goes nowhere."""
+        from mogrun.output.paced import lost_by, note_lost
+
+        self.readers_left.add(name)
+        if lost_by(error):
+            note_lost(error)
 
     def warn(self, message: str) -> None:
         """``warning: message`` on stderr: every command's warning is said here, in
@@ -211,9 +220,9 @@ class CliState:
             return
         import secrets
 
-        token = self._github_stop = secrets.token_hex(16)
-        self.stdout.write(f"::stop-commands::{token}\n")
-        self.stdout.flush()
+        token = secrets.token_hex(16)
+        self.echo(f"::stop-commands::{token}")  # before the token is set: echo hides it
+        self._github_stop = token
 
         def resume() -> None:
             with contextlib.suppress(OSError, ValueError):

@@ -141,8 +141,8 @@ def write_line(stream: TextIO, text: str | Iterable[str]) -> None:
     """One write per line (or batch of lines), so that other writers on the stream
     cannot split one; a line given in pieces (longer than a pipe writes at once
     anyway) is written in chunks of about ``LONG_LINE``. A closed or broken stream
-    (``| head``) must never crash the runs. A stream with no room left (a full
-    disk) is remembered: the exit code says it."""
+    (``| head``) must never crash the runs. Output lost otherwise (a full
+    disk, ``lost_by``) is remembered: the exit code says it."""
     try:  # not suppress(): a fan-out writes thousands of lines, each a context manager
         if isinstance(text, str):
             stream.write(text + "\n")
@@ -150,7 +150,7 @@ def write_line(stream: TextIO, text: str | Iterable[str]) -> None:
             _write_chunked(stream, text)
         stream.flush()
     except OSError as exc:
-        if exc.errno in NO_ROOM:
+        if lost_by(exc):
             note_lost(exc)
         flush_quietly(stream)
     except ValueError:
@@ -170,8 +170,8 @@ def _write_chunked(stream: TextIO, pieces: Iterable[str]) -> None:
     stream.write("".join(chunk))
 
 
-# Write errors that lose output a reader wanted (a reader that left, EPIPE, did not).
-NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+# The one write error that loses nothing a reader wanted: the reader left (``| head``).
+READER_LEFT = frozenset({errno.EPIPE})
 _LOST: list[Lost] = []  # the first such error, on any stream or file of the process
 
 
@@ -189,6 +189,13 @@ def lost_output() -> Lost | None:
     """The first output lost (stdout's, an NDJSON copy of it, stderr's, a GitHub
     step file's), if any."""
     return _LOST[0] if _LOST else None
+
+
+def lost_by(error: OSError) -> bool:
+    """Whether a write's ``error`` lost output a reader wanted: every one but a
+    reader that left. Not only a full disk (ENOSPC, EDQUOT, EFBIG, EIO): a
+    descriptor opened for reading (``1<file``: EBADF) lost every line with exit 0."""
+    return error.errno not in READER_LEFT
 
 
 def note_lost(error: OSError, what: str = "the output") -> None:
