@@ -33,7 +33,42 @@ def test_hoist_globals(argv, expected) -> None:
     assert hoist_globals(argv, start, GROUP, LOGS) == expected
 
 
+RUN = {"-k": False, "-n": False, "-j": True, "--jobs": True, "-h": False}
+
+
+@pytest.mark.parametrize("argv, command, expected", [
+    (["logs", "x", "-fv"], LOGS, ["-v", "logs", "x", "-f"]),       # logs' -f, then global -v
+    (["logs", "-vf", "x"], LOGS, ["-v", "logs", "-f", "x"]),
+    (["logs", "-qvz"], LOGS, ["-qv", "logs", "-z"]),              # -z: click names it
+    (["run", "-kq", "-n", "a"], RUN, ["-q", "run", "-k", "-n", "a"]),
+    (["run", "-qj", "8", "a"], RUN, ["-q", "run", "-j", "8", "a"]),  # -j takes the next word
+    (["run", "-qj8", "a"], RUN, ["-q", "run", "-j8", "a"]),
+    (["run", "-kfx.toml", "a"], RUN, ["-fx.toml", "run", "-k", "a"]),  # -f takes the rest
+    (["run", "-kf", "x.toml", "a"], RUN, ["-f", "x.toml", "run", "-k", "a"]),
+    (["run", "-fk", "a"], RUN, ["-fk", "run", "a"]),              # the file named k, as click
+])
+def test_hoist_globals_splits_a_mixed_cluster(argv, command, expected) -> None:
+    """A cluster of the command's and global short flags was taken whole by one
+    table: ``logs -fv`` read v as the task file, ``run -kq`` had no -q."""
+    assert hoist_globals(argv, 0, GROUP, command) == expected
+
+
 @pytest.mark.parametrize("argv, expected", [
+    (["show", "-f"], ["-f"]),
+    (["-v", "show", "x", "--local", "--file"], ["-v", "--local", "--file"]),
+    (["run", "-kqf"], ["-qf"]),
+])
+def test_hoist_globals_for_completion_ends_at_an_option_missing_its_value(argv,
+                                                                          expected) -> None:
+    """Completing that value is the root's, as before the command (it raised)."""
+    start = command_index(argv, GROUP)
+    assert start is not None
+    assert hoist_globals(argv, start, GROUP, RUN, resilient=True) == expected
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-vf", "x.toml", "a"], ["-vf", "x.toml", "a"]),             # the group's own cluster
+    (["-kq", "a"], ["run", "-kq", "a"]),
     (["-j", "8", "a"], ["run", "-j", "8", "a"]),
     (["-q", "--detach", "a"], ["-q", "run", "--detach", "a"]),
     (["-fx.toml", "-k", "a"], ["-fx.toml", "run", "-k", "a"]),

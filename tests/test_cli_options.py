@@ -3,6 +3,8 @@ that shows what each command honours — as gh, just and task users type them.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mogrun.testing import job, task_file
@@ -39,6 +41,39 @@ def test_a_commands_own_option_wins_a_shared_spelling(mogrun_project) -> None:
     result = mogrun_project.run("logs", "-f", "nope")
     assert result.exit_code == 2, result
     assert 'unknown job or run "nope"' in result.stderr
+
+
+@pytest.mark.parametrize(("clustered", "spelled"), [
+    (["logs", "-fv", "nope"], ["logs", "--follow", "--verbose", "nope"]),
+    (["logs", "-vf", "nope"], ["logs", "--follow", "--verbose", "nope"]),
+    (["run", "-kq", "-n", "lint"], ["run", "--keep-going", "--quiet", "-n", "lint"]),
+    (["-kq", "-n", "lint"], ["run", "--keep-going", "--quiet", "-n", "lint"]),
+    (["-qk", "-n", "lint"], ["run", "--keep-going", "--quiet", "-n", "lint"]),
+    (["show", "-qfmogplex.toml", "lint"], ["show", "-q", "-f", "mogplex.toml", "lint"]),
+])
+def test_a_cluster_of_own_and_global_short_flags(mogrun_project, clustered, spelled) -> None:
+    """``logs -fv`` read v as the task file; ``run -kq``: "No such option '-q'"."""
+    mogrun_project.write(JOBS)
+    short, long = mogrun_project.run(*clustered), mogrun_project.run(*spelled)
+    assert (short.exit_code, _any_key(short.stdout), short.stderr) == (
+        long.exit_code, _any_key(long.stdout), long.stderr)
+    assert "No such option" not in short.stderr and "does not exist" not in short.stderr
+
+
+def _any_key(text: str) -> str:
+    """Each invocation draws its own idempotency key (``mogrun-JOB-<random>``)."""
+    return re.sub(r"(mogrun-lint)-[0-9a-f]{10}", r"\1-KEY", text)
+
+
+@pytest.mark.parametrize(("argv", "unknown"), [(["run", "-kx", "lint"], "-x"),
+                                               (["run", "-xq", "lint"], "-x"),
+                                               (["-qx", "lint"], "-x"),
+                                               (["status", "-vz"], "-z")])
+def test_a_cluster_letter_no_one_knows_is_named(mogrun_project, argv, unknown) -> None:
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run(*argv)
+    assert result.exit_code == 2, result
+    assert result.stderr.strip().splitlines()[-1] == f"Error: No such option '{unknown}'."
 
 
 def test_nothing_after_double_dash_moves(mogrun_project) -> None:

@@ -95,3 +95,51 @@ def test_tab_after_a_mistyped_command_offers_nothing_and_prints_no_traceback(tmp
                  "_MOGRUN_COMPLETE=bash_complete", str(MOGRUN))
     assert "Traceback" not in done.stderr + done.stdout, done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("shell_kind", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize(("after", "before"), [
+    ("mogrun show -f nightly.t", "mogrun -f nightly.t"),
+    ("mogrun status --file ", "mogrun --file "),
+    ("mogrun status --url ", "mogrun --url "),
+    ("mogrun show hello --set ", "mogrun --set "),
+    ("mogrun show hello -qf ", "mogrun -qf "),
+])
+def test_tab_on_a_global_options_value_after_the_command(tmp_path, shell_kind, after,
+                                                          before) -> None:
+    """Answered as before the command; it printed a traceback ("Option '-f'
+    requires an argument") onto the line."""
+    (tmp_path / "mogplex.toml").write_text(task_file(job("hello")))
+    (tmp_path / "nightly.toml").write_text(task_file(job("night")))
+
+    def complete(words: str) -> subprocess.CompletedProcess[str]:
+        count = len(words.split()) - (0 if words.endswith(" ") else 1)
+        partial = words.split(" ")[-1]  # fish gives the word, the others its index
+        cword = partial if shell_kind == "fish" else count
+        return shell(tmp_path, "env", f"COMP_WORDS={words}", f"COMP_CWORD={cword}",
+                     f"_MOGRUN_COMPLETE={shell_kind}_complete", str(MOGRUN))
+
+    done, expected = complete(after), complete(before)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (done.returncode, done.stdout, done.stderr) == (
+        expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_a_usage_error_while_completing_is_no_traceback(tmp_path, monkeypatch) -> None:
+    """Whatever click refuses while reading the line answers nothing (exit 1)."""
+    import io
+
+    import click
+
+    from mogrun.cli.completion import complete_from_process
+
+    class Refusing(click.Command):
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            raise click.BadOptionUsage("-f", "Option '-f' requires an argument.")
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setenv("COMP_WORDS", "mogrun -f")  # click reads the shell's words there
+    monkeypatch.setenv("COMP_CWORD", "2")
+    env = {"_MOGRUN_COMPLETE": "bash_complete"}
+    assert complete_from_process(Refusing("mogrun"), env, str(tmp_path), out, err) == 1
+    assert (out.getvalue(), err.getvalue()) == ("", "")

@@ -40,6 +40,7 @@ def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
 def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any) -> int:
     """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
     script ``mogrun completion SHELL`` prints); called by ``main`` only."""
+    from click import ClickException
     from click.shell_completion import shell_complete
 
     from mogrun.cli.state import CliState
@@ -49,8 +50,8 @@ def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any
     try:
         return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
                               env["_MOGRUN_COMPLETE"])
-    except MogrunError:  # `mogrun sho <TAB>`: no completions, never a traceback on the line
-        return 1
+    except (MogrunError, ClickException):  # `mogrun sho <TAB>`: no completions, never a
+        return 1  # traceback on the line
 
 
 SHELLS = ("bash", "zsh", "fish")

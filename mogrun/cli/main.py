@@ -119,7 +119,7 @@ class MogrunGroup(click.Group):
             command = self.get_command(ctx, args[index]) or self.get_command(ctx, "run")
             assert command is not None
             own = option_table([*command.params, *filter(None, [command.get_help_option(ctx)])])
-            args = hoist_globals(args, index, group, own)
+            args = hoist_globals(args, index, group, own, resilient=ctx.resilient_parsing)
         return super().parse_args(ctx, args)
 
     def resolve_command(
