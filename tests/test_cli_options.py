@@ -130,6 +130,7 @@ def test_usage_line_shows_the_job_shorthand(mogrun_project) -> None:
     ("run", ["--local", "--set", "--quiet", "--no-plugins"], []),
     ("status", ["--local", "--json", "--url", "--file"], ["--set", "--quiet"]),
     ("list", ["--file", "--json"], ["--local", "--url"]),
+    ("emulator", ["--file", "--set", "--json", "--quiet"], ["--url", "--local", "--verbose"]),
 ])
 def test_each_commands_help_lists_the_global_options_it_honours(
         mogrun_project, command, honoured, ignored) -> None:

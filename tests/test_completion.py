@@ -52,6 +52,7 @@ def test_bash_completes_commands_and_jobs_as_the_first_word(tmp_path) -> None:
     ("mogrun run --lo", ["--local"]),
     ("mogrun run lint --js", ["--json"]),
     ("mogrun status --exit", ["--exit-status"]),  # its own still come first
+    ("mogrun emulator --fi", ["--file"]),         # it serves the file -f names
 ])
 def test_bash_completes_global_options_after_a_command(tmp_path, words, offered) -> None:
     """Global options may stand anywhere; after a command they were not offered."""

@@ -46,7 +46,7 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
         "repos": "sets quiet no_color no_plugins",
         "automations": "sets quiet no_color no_plugins",
         "plugins": "url local sets quiet verbose no_color",
-        "emulator": "file url local sets verbose no_color no_plugins",
+        "emulator": "url local verbose no_color no_plugins",
         "completion": "url local sets json_output quiet verbose no_color no_plugins",
     }.items()
 }
