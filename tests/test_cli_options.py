@@ -92,11 +92,24 @@ def test_list_flag_lists_the_jobs(mogrun_project, flag) -> None:
     assert mogrun_project.run("--json", flag).stdout.startswith('{"job": "lint"')
 
 
-def test_list_flag_with_a_command_is_a_usage_error(mogrun_project) -> None:
+@pytest.mark.parametrize("argv", [["-l", "status"], ["-l", "help", "status"]])
+def test_list_flag_with_a_command_is_a_usage_error(mogrun_project, argv) -> None:
     mogrun_project.write(JOBS)
-    result = mogrun_project.run("-l", "status")
+    result = mogrun_project.run(*argv)
     assert result.exit_code == 2
     assert result.stderr == "Error: --list lists the jobs; it takes no command (got 'status')\n"
+
+
+@pytest.mark.parametrize(("argv", "typed"), [(["-l", "lint"], "lint"),
+                                             (["-l", "--", "lint"], "lint"),
+                                             (["-l", "-k", "lint"], "-k"),
+                                             (["lint", "--list"], "lint")])
+def test_list_flag_with_jobs_names_what_was_typed(mogrun_project, argv, typed) -> None:
+    """The ``run`` a job name implies was named: "(got 'run')", a word never typed."""
+    mogrun_project.write(JOBS)
+    result = mogrun_project.run(*argv)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --list lists the jobs; it runs none (got {typed!r})\n"
 
 
 def test_a_mistyped_command_suggests_the_command(mogrun_project) -> None:

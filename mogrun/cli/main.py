@@ -73,6 +73,7 @@ def command_of(ctx: click.Context) -> str:
 # option the root does not know); its value says whether the line names jobs.
 _IMPLIED_RUN = "mogrun.implied_run"
 _AFTER_DASHES = "mogrun.after_dashes"  # the group's options ended at `--`
+_TYPED = "mogrun.typed"  # the words typed after the group's options (not a `run` put there)
 
 
 def _names_jobs(words: list[str]) -> bool:
@@ -127,6 +128,8 @@ class MogrunGroup(click.Group):
     ) -> tuple[str | None, Any, list[str]]:
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         state = state_of(ctx)
+        # What was typed: not the `run` parse_args put there (`mogrun -k a`).
+        ctx.meta.setdefault(_TYPED, args[1:] if _IMPLIED_RUN in ctx.meta else args)
         if args and args[0] == "help" and _no_job_named_help(ctx):  # `git help`, `gh help`
             named = next((a for a in args[1:] if a in COMMANDS), None)
             if named is not None:
@@ -284,12 +287,20 @@ def cli(ctx: click.Context, list_jobs: bool, **options: Any) -> None:
     if list_jobs and ctx.invoked_subcommand is not None:
         from mogrun.errors import UsageError
 
-        raise UsageError(f"--list lists the jobs; it takes no command "
-                         f"(got {ctx.invoked_subcommand!r})")
+        raise UsageError(_list_refusal(ctx, ctx.invoked_subcommand))
     if ctx.invoked_subcommand is None:
         listing = MogrunGroup.get_command(cli, ctx, "list")
         assert listing is not None
         ctx.invoke(listing)
+
+
+def _list_refusal(ctx: click.Context, command: str) -> str:
+    """``--list`` beside a command, naming what was typed: ``mogrun -l a`` runs a job
+    with a ``run`` no one typed (it said "got 'run'")."""
+    typed = ctx.meta.get(_TYPED) or [command]
+    if _IMPLIED_RUN not in ctx.meta:
+        return f"--list lists the jobs; it takes no command (got {command!r})"
+    return f"--list lists the jobs; it runs none (got {typed[0]!r})"
 
 
 def _show_version(ctx: click.Context, value: bool) -> None:
