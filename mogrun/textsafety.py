@@ -17,6 +17,20 @@ _EXTRA_UNSAFE = frozenset(
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def not_utf8(text: str) -> str | None:
+    """``text`` as the bytes it was (``caf\\xe9``) when it is no UTF-8 text (bytes
+    the locale could not decode come back as lone surrogates), else ``None``: an
+    argument or ``MOGRUN_FILE`` so named is refused, never a traceback later."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # the bytes as typed (the locale's undecodable ones come back)
+            return text.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        except UnicodeEncodeError:  # a lone surrogate no locale made
+            return ascii(text)[1:-1]
+    return None
+
+
 def escape_agent_text(text: str) -> str:
     """``text`` made safe for one terminal line: control characters and escape
     sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never

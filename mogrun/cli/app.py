@@ -425,14 +425,12 @@ def _argv_refusal(args: list[str]) -> str | None:
     records: refused up front, rather than a traceback from the history or a
     task file ``add`` wrote and can no longer read."""
     for arg in args:
-        try:
-            arg.encode("utf-8")
-        except UnicodeEncodeError:
-            try:  # the bytes as typed (the locale's undecodable ones come back)
-                shown = arg.encode("utf-8", "surrogateescape").decode("ascii",
-                                                                      "backslashreplace")
-            except UnicodeEncodeError:  # a lone surrogate no locale made
-                shown = ascii(arg)[1:-1]
+        if arg.isascii():
+            continue
+        from mogrun.textsafety import not_utf8
+
+        shown = not_utf8(arg)
+        if shown is not None:
             return f"argument '{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
     return None
 

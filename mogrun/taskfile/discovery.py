@@ -78,11 +78,21 @@ def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = No
     for given, origin in ((explicit, "-f/--file"), ((env or {}).get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given and not given.strip():
             raise TaskFileError(f"{origin} is blank: it names no task file")
+        shown = _not_utf8(given) if given and not given.isascii() else None
+        if shown is not None:  # -f is refused so as an argument: MOGRUN_FILE failed later
+            raise TaskFileError(f"{origin} '{shown}' is not UTF-8 text; mogrun takes UTF-8 "
+                                "names and paths")
         if given == "-":
             raise TaskFileError(
                 f"{origin} is -, standard input: a task file is read from its path (its "
                 "prompt files and .mogrun/ history are beside it)",
                 context=["Save it as a file and name that; a file named - is ./-."])
+
+
+def _not_utf8(text: str) -> str | None:
+    from mogrun.textsafety import not_utf8
+
+    return not_utf8(text)
 
 
 MISSING = "does not exist"  # what ``file_problem`` says of a name with nothing there

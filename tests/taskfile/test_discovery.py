@@ -48,6 +48,20 @@ def test_a_blank_file_name_is_said_blank(project, monkeypatch, how, command) -> 
     assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
 
 
+@pytest.mark.parametrize("command", [["list"], ["init"], ["--local", "history"]])
+def test_a_file_name_that_is_no_utf_8_is_refused_from_the_environment_too(
+        project, monkeypatch, command) -> None:
+    """-f with a latin-1 name is refused as every such argument is; MOGRUN_FILE so
+    named reached the history and ended in a UnicodeEncodeError traceback."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    monkeypatch.setenv("MOGRUN_FILE", "caf\udce9.toml")  # os.environ's b"caf\xe9.toml"
+    result = project.run(*command)
+    assert (result.code, result.err) == (
+        2, "Error: MOGRUN_FILE 'caf\\xe9.toml' is not UTF-8 text; mogrun takes UTF-8 names "
+           "and paths\n"), result
+    assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
+
+
 @pytest.mark.parametrize("how", ["-f", "MOGRUN_FILE"])
 @pytest.mark.parametrize("command", [["check"], ["init"], ["add", "b", "--repo", "a/b",
                                                            "--prompt", "x"]])
