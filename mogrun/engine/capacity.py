@@ -471,7 +471,7 @@ class SandboxSlots:
         self._look_up(busy[:SHOWN])
         names = [self._name(b) for b in busy[:SHOWN]] + (["..."] if len(busy) > SHOWN else [])
         ours = used - len(busy)
-        booting = min(ours, max(0, cap - len(busy)))
+        booting = self._booting(len(busy), used)
         if booting:
             names.append(f"{booting} booting for this invocation")
         text = f"waiting for a sandbox slot: {len(busy) + booting} of {cap} busy"
@@ -483,6 +483,11 @@ class SandboxSlots:
             text += (f"; {beyond} more {starts} of this invocation in flight, which the "
                      "server may refuse")
         return text
+
+    def _booting(self, listed: int, used: int) -> int:
+        """Our starts the listing does not show yet that fill a free slot: what a
+        wait or its failure says is booting for this invocation (never "4 of 3")."""
+        return min(used - listed, max(0, self.cap - listed))
 
     def _describe_share(self) -> str:
         """``waiting for a sandbox slot of this leg's share: 1 of its 1 in use (...)``:
@@ -515,16 +520,20 @@ class SandboxSlots:
         with self._lock:
             busy = sorted((b for b in self._busy if not share or b.repo_id in self.names),
                           key=lambda b: b.last_active)
-            booting = len(self._unlisted(self._own_serve)) if share else 0
+            # Ours the listing does not show yet, as the wait said them: the slot this
+            # invocation's own run holds ("0 of 1 busy: ;" when the list was read before it).
+            booting = (len(self._unlisted(self._own_serve)) if share
+                       else self._booting(len(busy), self._used()))
         self._look_up(busy[:SHOWN])
         names = "; ".join([f"{self._name(b)}, last active {b.last_active or '?'}"
-                           for b in busy[:SHOWN]] + ([f"{booting} booting"] if booting else []))
+                           for b in busy[:SHOWN]]
+                          + ([f"{booting} booting for this invocation"] if booting else []))
         waited = f"the job's {capacity_wait_said(job)}"
         if share:
             return (f"no sandbox slot of this leg's share freed within {waited}: "
                     f"{len(busy) + booting} of its {self.share} in use: {names}; "
                     f"{self._share_said()}; {IDLE_HINT}")
-        return (f"no sandbox slot freed within {waited}: {len(busy)} "
+        return (f"no sandbox slot freed within {waited}: {len(busy) + booting} "
                 f"of {self.cap} busy: {names}; {IDLE_HINT}")
 
     def held_past(self, deadline: float, job: Any = None) -> str:

@@ -302,3 +302,17 @@ def test_a_listed_sandbox_is_read_as_text_whatever_types_the_server_sent(box: di
         _as_text(box.get("working_branch")), _as_text(box.get("base_branch")),
         _as_text(box.get("root_directory")), status,
         _as_text(box.get("last_active_at")) or "")]
+
+
+def test_a_slot_this_invocation_holds_is_named_when_the_wait_runs_out() -> None:
+    """The only slot held by this invocation's own start, not listed yet: the wait
+    said "1 of 1 busy (1 booting for this invocation)", and its failure, when the
+    wait ran out before the next listing, "0 of 1 busy: ;"."""
+    slots = slots_listing([], cap=1)
+    owner = object()  # alive: a claim is keyed by its owner's id
+    slots._claim(owner, Sandbox("r1", None, None))
+    assert slots.describe() == ("waiting for a sandbox slot: 1 of 1 busy (1 booting for "
+                                "this invocation)")
+    assert slots.exhausted().startswith(
+        "no sandbox slot freed within the job's capacity_wait: 1 of 1 busy: 1 booting "
+        "for this invocation; a sandbox frees"), slots.exhausted()
