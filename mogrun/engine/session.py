@@ -478,7 +478,8 @@ def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) 
     deps.channel.notice(first_signal_message(counts.started, counts.attached, exit_code,
                                              starting=counts.starting,
                                              uncancellable=counts.uncancellable,
-                                             left=counts.left, triggering=counts.triggering),
+                                             left=counts.left, triggering=counts.triggering,
+                                             local=deps.local),
                         level="warning")
 
 

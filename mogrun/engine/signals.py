@@ -64,14 +64,15 @@ class ForcedExit(LeaveNow):
 
 def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
                          starting: int = 0, uncancellable: int = 0, left: int = 0,
-                         triggering: int = 0) -> str:
+                         triggering: int = 0, local: bool = False) -> str:
     """What the first signal does, said the moment it lands (``exit_code`` 143:
     a SIGTERM, from CI cancelling the job, where there is no Ctrl-C to press).
     ``starting``: starts sent and unanswered, whose runs may exist: their answers
     are waited for (``CANCEL_GRACE``) so that those runs are cancelled too.
     ``uncancellable``: runs started here that no cancel can stop (automation runs):
     never promised a cancel. ``left``: runs started here and already left going (their
-    ``--detach`` or timeout line said how to follow them): they stay going.
+    ``--detach`` or timeout line said how to follow them): they stay going, but for
+    ``local`` ones, which end with this mogrun's emulator (as that line said).
     ``triggering``: automation triggers sent and unanswered: their answers are waited
     for too, to record the runs, which no cancel can stop: they are left going."""
     named = _NAMED.get(exit_code)  # signal_name, with no word for a Ctrl-C
@@ -92,8 +93,9 @@ def first_signal_message(started: int, attached: int, exit_code: int = 130, *,
                  f"{'is' if one else 'are'} left going")
     if left:
         one = left == 1
-        text += (f"; {left} run{'' if one else 's'} already left going (--detach, a timeout) "
-                 f"{'stays' if one else 'stay'} going")
+        fate = (f"{'ends' if one else 'end'} with the --local emulator as mogrun exits"
+                if local else f"{'stays' if one else 'stay'} going")
+        text += f"; {left} run{'' if one else 's'} already left going (--detach, a timeout) {fate}"
     awaited = _awaited(starting, triggering)
     if awaited:
         text += f"; waiting up to {CANCEL_GRACE:g}s for " + ", and for ".join(awaited)

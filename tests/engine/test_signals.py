@@ -589,6 +589,22 @@ def test_ctrl_c_after_a_run_was_detached_says_it_stays_going(emulator, tmp_path)
     assert emulator.run_detail(run_id)["status"] != "cancelled"
 
 
+def test_ctrl_c_after_a_local_run_was_detached_says_it_ends_with_mogrun(emulator, tmp_path):
+    """Under --local the detach line says the run ends with mogrun's emulator; the
+    first signal's line then said it "stays going"."""
+    one_start = HEADER.replace("starts_per_minute = 100", "starts_per_minute = 1")
+    with running(spawn(emulator, tmp_path, "--local", "run", "--detach", "-j", "2", "first",
+                       "second", jobs=TWO_DETACHED, header=one_start)) as proc:
+        until(lambda: (tmp_path / ".mogrun" / "history.db").exists(), "a run recorded", proc)
+        time.sleep(2.0)  # the first started; the second waits a minute for the budget
+        out, err, _ = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "the --local emulator stops when mogrun exits" in out + err, (out, err)
+    assert ("1 run already left going (--detach, a timeout) ends with the --local emulator "
+            "as mogrun exits") in err, err
+    assert "stays going" not in err, err
+
+
 def test_the_first_signals_line_comes_before_a_cancel_refused_at_once(emulator, tmp_path):
     """A 429's pause leaves no room for the cancel, which fails without a request:
     its error line came before the line saying what the signal does."""
