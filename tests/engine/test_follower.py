@@ -288,3 +288,30 @@ def test_a_long_pause_set_in_a_start_burst_shortens_as_the_budget_frees():
     # after the start, is overdue and goes at once (not at 183 s); the next 30 s later
     assert time.waits == [10.0] * 6 + [0.0] + [10.0] * 3 and time.now == 90.0
     assert [round(w.remaining() or 0) for w in sink.waits] == [183, 30]
+
+
+def test_a_poll_failing_just_before_the_deadline_times_out_at_the_deadline():
+    """A poll that failed 0.6 s before the deadline (its retry's pause would pass it)
+    ended the follow at once: the run was cancelled early, said as "timed out after
+    3s" at 2.4 s. It now ends at the deadline; a signal meanwhile is an interrupt."""
+    from mogrun.errors import TransportError
+
+    time = FakeTime()
+
+    class Failing(Script):
+        def get_events(self, run_id, **kwargs):
+            time.now = 2.4
+            raise TransportError("connection reset by the server")
+
+    follower = Follower(Failing([]), None, RunState(run_id="r", status="streaming"), Sink(),
+                        interval=lambda: Pace(1.0), deadline=3.0, stop=time, clock=time)
+    assert follower.follow().reason == "timeout"
+    assert time.now == pytest.approx(3.0)
+    assert time.waits[-1] == pytest.approx(0.6)
+
+    stop = threading.Event()
+    stop.set()
+    follower = Follower(Failing([]), None, RunState(run_id="r", status="streaming"), Sink(),
+                        interval=lambda: Pace(0.0), deadline=1e9, stop=stop,
+                        clock=lambda: 1e9 - 0.5)
+    assert follower._time_up().reason == "interrupted"
