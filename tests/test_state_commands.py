@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from mogrun.durations import parse_moment
+from mogrun.engine.history import iso_of
 from mogrun.testing import job, task_file
 
 FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}
@@ -151,11 +153,30 @@ def test_a_detached_row_has_no_end_or_exit_code_until_its_end_is_seen(
     assert [line.split()[5:7] for line in table] == [["detached", "-"]] * 2, table
     wait_until_ended(mogrun_emulator)
     assert project("status", "--exit-status").exit_code == 0
-    ended = {run_id: mogrun_emulator.run_detail(run_id)["updatedAt"]
+    # The server's end, in history's own form (its started_at's): one form per column.
+    ended = {run_id: iso_of(parse_moment(mogrun_emulator.run_detail(run_id)["updatedAt"]))
              for run_id in mogrun_emulator.runs}
     rows = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
     assert [(r["outcome"], r["exit_code"]) for r in rows] == [("success", 0)] * 2
     assert {r["run_id"]: r["finished_at"] for r in rows} == ended
+
+
+def test_a_run_left_going_at_its_timeout_ends_when_the_run_did(mogrun_project,
+                                                                mogrun_emulator) -> None:
+    """on_timeout = "detach": the row kept the moment mogrun stopped following as its
+    finished_at after status saw the run succeed, seconds before the run's end."""
+    mogrun_project.write(task_file(job("d", prompt="@emulator duration=2.5s", timeout="1s",
+                                       on_timeout="detach"), mogplex=LIMITS))
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("d").exit_code == 1
+    left = json.loads(mogrun_project("--json", "history").stdout)
+    wait_until_ended(mogrun_emulator)
+    assert mogrun_project("status", "--exit-status").exit_code == 0
+    (run_id,) = mogrun_emulator.runs
+    row = json.loads(mogrun_project("--json", "history").stdout)
+    ended = iso_of(parse_moment(mogrun_emulator.run_detail(run_id)["updatedAt"]))
+    assert (row["outcome"], row["exit_code"], row["finished_at"]) == ("success", 0, ended)
+    assert row["finished_at"] > left["finished_at"], (left, row)
 
 
 @pytest.mark.parametrize("gate", [{"max_duration": "1s"},
