@@ -151,6 +151,45 @@ def json_forms(ordered: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(json.dumps(secret, ensure_ascii=True)[1:-1] for secret in ordered)
 
 
+def repr_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret plus the forms it takes inside Python's ``repr`` of a string and
+    inside a JSON string (``json_forms``): an exception that quotes a secret
+    (``KeyError('C:\\temp\\key')``) doubles its backslashes, so the raw value alone
+    no longer matches."""
+    return _repr_forms(tuple(secrets))
+
+
+@functools.lru_cache(maxsize=256)
+def _repr_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    present = tuple(secret for secret in secrets if secret)
+    quoted = (repr(secret)[1:-1] for secret in present)
+    return tuple(dict.fromkeys([*present, *quoted, *json_forms(present)]))
+
+
+def host_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret plus its lower-cased form: a host name ignores case and is shown
+    lower-cased (``urlsplit().hostname``, a connection error), so a secret that is
+    (part of) a URL's host reads lower-cased there. For text that names hosts."""
+    return tuple(dict.fromkeys(form for secret in secrets if secret
+                               for form in (secret, secret.lower())))
+
+
+def clear_cut(text: str, size: int, candidates: Iterable[str]) -> str:
+    """``text``'s first ``size`` characters, or fewer: when the cut falls inside one
+    of ``candidates`` it falls where that one starts. For text cut before it is
+    masked, by code that cannot tell which values are secrets (``candidates``: every
+    value that may be one): the later masking cannot mask a secret's first
+    characters, cut from the rest (mask first, then cut, where the secrets are known)."""
+    if len(text) <= size:
+        return text
+    straddling = [c for c in maskable(candidates) if c in text]
+    cut = size
+    for start, end in _spans(text, straddling) if straddling else []:
+        if start < cut < end:
+            cut = start
+    return text[:cut]
+
+
 def _mask_with(text: str, ordered: tuple[str, ...]) -> str:
     """``text`` with each secret of ``ordered`` it holds masked. Two that overlap
     there (``AAAA-BBBB`` and ``BBBB-CCCC`` in ``AAAA-BBBB-CCCC``) are masked as one:

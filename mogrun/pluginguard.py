@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import GateError, Interrupted, LeaveNow, MogrunError, PluginError
-from mogrun.masking import mask
+from mogrun.masking import host_forms, mask, repr_forms
 from mogrun.pluginspec import conforms, field_labels, field_problem, return_hint, type_label
 from mogrun.reponames import is_repo_id
 
@@ -89,8 +89,17 @@ _secrets: ContextVar[tuple[Iterable[str], ...]] = ContextVar("mogrun_secrets", d
 
 
 def _masked() -> frozenset[str]:
-    """The secrets the running hook's messages mask."""
-    return frozenset().union(*_secrets.get())
+    """The secrets the running hook's messages mask, in every form a plugin's message
+    may quote them: an exception's ``repr`` (``KeyError``) and JSON text
+    (``repr_forms``), and lower-cased, as a URL's host shows in a connection error
+    (``host_forms``: a webhook host taken from ``env.*``)."""
+    return _quoted_forms(frozenset().union(*_secrets.get()))
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted_forms(secrets: frozenset[str]) -> frozenset[str]:
+    """Remembered: a job's hook calls fail with the same secrets."""
+    return frozenset(repr_forms(host_forms(secrets)))
 
 
 def finite(value: Any) -> bool:

@@ -16,13 +16,14 @@ event text is escaped and masked by the reporters like any agent text.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mogrun.api.failures import payload_field
 from mogrun.api.text import escape_text
 from mogrun.errors import RequestInfo, TransportError, UsageError
+from mogrun.masking import mask, with_wire_forms
 from mogrun.models import ResolvedJob
 from mogrun.runs import Event, RunState
 
@@ -170,8 +171,9 @@ class AutomationRun:
         return self.state.status in TERMINAL
 
 
-def run_from_api(data: Mapping[str, Any]) -> AutomationRun:
-    """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows."""
+def run_from_api(data: Mapping[str, Any], secrets: Iterable[str] = ()) -> AutomationRun:
+    """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows (``secrets``:
+    the job's, masked in what is cut here before it is shown)."""
     calls = [c for c in _list(data.get("ai_calls")) if isinstance(c, dict)]
     usage = Usage.of_calls(calls)
     repo = data.get("repo")
@@ -186,12 +188,13 @@ def run_from_api(data: Mapping[str, Any]) -> AutomationRun:
     state = RunState.from_api(raw)
     return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
                          events=tuple(_events(data, calls)), usage=usage,
-                         start_failed=_start_failed(data))
+                         start_failed=_start_failed(data, secrets))
 
 
-def _start_failed(data: Mapping[str, Any]) -> tuple[str, str] | None:
+def _start_failed(data: Mapping[str, Any], secrets: Iterable[str]) -> tuple[str, str] | None:
     """(why, when) of a pending run whose newest start event is ``start_failed``
-    (not ``deferred``: a concurrency limit, said when triggered)."""
+    (not ``deferred``: a concurrency limit, said when triggered). The server's reason
+    is masked before it is cut: a secret cut in two is masked by neither half."""
     if _text(data.get("status")) != "pending":
         return None
     starts = [e for e in _dicts(data.get("dispatch_events")) if e.get("event_kind") == "start"]
@@ -199,6 +202,7 @@ def _start_failed(data: Mapping[str, Any]) -> tuple[str, str] | None:
     if last is None or last.get("outcome") != "start_failed":
         return None
     why = _text(last.get("reason")) or _text(data.get("last_start_error")) or "no reason given"
+    why = mask(why, with_wire_forms(secrets))  # the trigger's input may hold env.* values
     if len(why) > 200:  # the server's text, in a wait line: one line, not a page
         why = why[:199] + "…"
     return why, _text(data.get("last_start_attempt_at")) or _text(last.get("created_at"))
@@ -336,7 +340,9 @@ def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -
     automation's (which is how a foreign duplicate key is recognised)."""
     path = f"/automations/{_segment(automation_id)}/runs/{_segment(job_run_id)}"
     data = api.request("GET", path, **options).data
-    return run_from_api(payload_field(data, "run", dict, RequestInfo("GET", path)))
+    job = options.get("job")
+    return run_from_api(payload_field(data, "run", dict, RequestInfo("GET", path)),
+                        job.secrets if job is not None else ())
 
 
 # --- small readers ---------------------------------------------------------------

@@ -244,7 +244,7 @@ def secret_parts(query: str, secrets: Iterable[str]) -> list[str]:
         if folded in asked:
             parts.append(folded)
             continue
-        for size in range(min(len(asked), len(folded)) - 1, 3, -1):
+        for size in range(min(len(asked), len(folded)), 3, -1):  # the whole query too
             if asked.endswith(folded[:size]):
                 parts.append(folded[:size])
                 break

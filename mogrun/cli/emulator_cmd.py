@@ -91,14 +91,16 @@ def emulator_command(state: CliState, **options: Any) -> int:
     error     the failed run's error text
     interval  with duration=never: time between events
     """
-    from mogrun.cli.loading import optional_taskfile
+    from mogrun.cli.loading import optional_taskfile, taskfile_secrets
 
     trace = None if state.quiet else functools.partial(_trace, state)
     # Named with -f or MOGRUN_FILE: its repos and automations are served, as --local
     # serves them (found by discovery alone, a folder's file changes nothing here).
     named = state.file or state.env.get("MOGRUN_FILE")
-    emulator = _build(state, options, trace=trace,
-                      taskfile=optional_taskfile(state) if named else None)
+    taskfile = optional_taskfile(state) if named else None
+    emulator = _build(state, options, trace=trace, taskfile=taskfile)
+    # The emulated account holds the real names; what is printed masks its env.* ones.
+    options = {**options, "secrets": taskfile_secrets(state, taskfile)}
     # Caught from before the announcement: a script that stops the emulator as soon
     # as it has read the URL got SIGTERM's default (exit -15, nothing said) while the
     # handlers were set only after it.
@@ -220,7 +222,7 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
     lines = [
         f"Mogplex API emulator serving {emulator.url}",
         f"  API:          {emulator.api_url}",
-        f"  repos:        {', '.join(r['full_name'] for r in emulator.repos)}",
+        f"  repos:        {', '.join(_names(emulator.repos, options))}",
         f"  limits:       {limits.describe() if limits else 'lifted'}",
         f"  write token:  {emulator.write_token}",
         f"  read token:   {emulator.read_token}",
@@ -231,7 +233,7 @@ def _announce(state: CliState, emulator: Any, options: dict[str, Any]) -> None:
         lines.append(f"  occupied:     {escape_agent_text(options['occupy_spec'])}")
     for automation in emulator.automations:  # a task file's names too: escaped all the same
         lines.append(f"  automation:   {automation['id']}  "
-                     f"{escape_agent_text(automation['name'])}")
+                     f"{escape_agent_text(_names([automation], options, 'name')[0])}")
     lines += ["", "Use it from another shell:",
               f"  export MOGPLEX_URL={emulator.url}",
               f"  export MOGPLEX_API_KEY={emulator.write_token}",
@@ -245,12 +247,23 @@ def _announce_json(state: CliState, emulator: Any, options: dict[str, Any]) -> N
     state.echo_json({
         "type": "emulator", "url": emulator.url, "api_url": emulator.api_url,
         "write_token": emulator.write_token, "read_token": emulator.read_token,
-        "repos": [r["full_name"] for r in emulator.repos],
+        "repos": _names(emulator.repos, options),
         "limits": limits.describe() if limits else None,
         "faults": options["faults_spec"], "occupied": options["occupy_spec"],
-        "automations": [{"id": a["id"], "name": a["name"]} for a in emulator.automations],
+        "automations": [{"id": a["id"], "name": name} for a, name in
+                        zip(emulator.automations, _names(emulator.automations, options, "name"),
+                            strict=True)],
     })
     state.stdout.flush()
+
+
+def _names(items: Any, options: dict[str, Any], field: str = "full_name") -> list[str]:
+    """Each item's ``field`` as printed: a repo or automation the task file names from
+    ``env.*`` is a secret, masked wherever mogrun prints it."""
+    from mogrun.masking import mask
+
+    secrets = options.get("secrets") or ()
+    return [mask(item[field], secrets) for item in items]
 
 
 def _trace(state: CliState, record: Any) -> None:

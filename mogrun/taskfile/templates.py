@@ -235,6 +235,7 @@ class _Lines:
 
     def __init__(self, text: str, key: str, scope: Scope) -> None:
         self.text, self.number, self.counted = text, 1, 0
+        self.env = scope.env
         self.what = ("the prompt file" if key == "prompt_file" else f"the {key}"
                      ) if not scope.through else f"[vars] {scope.through[-1]}"
 
@@ -245,9 +246,16 @@ class _Lines:
         start = text.rfind("\n", 0, offset) + 1
         end = text.find("\n", offset)
         line = text[start:end if end >= 0 else len(text)].rstrip("\r").strip()
-        shown = line if len(line) <= 100 else line[:99] + "…"
+        shown = line if len(line) <= 100 else self.cut(line, 99) + "…"
         return error.evolve(context=[f"It is on line {self.number} of {self.what}: {shown}",
                                      *error.context])
+
+    def cut(self, line: str, size: int) -> str:
+        """``line`` cut before it is masked (the secrets are known later): never inside
+        a value of the environment, as any may be a secret (the token, an ``env.*``)."""
+        from mogrun.masking import clear_cut
+
+        return clear_cut(line, size, self.env.values())
 
 
 def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, str | None]:
