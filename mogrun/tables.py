@@ -49,6 +49,12 @@ def columns_from(env: Mapping[str, str], stream: Any = None) -> int | None:
     return size if size > MIN_COLUMNS else FALLBACK_COLUMNS
 
 
+def listed(names: Sequence[str], shown: int = 10) -> str:
+    """``a, b, c and 997 more``: a fan-out's runs or repos in one line or one cell."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 def render_table(headers: list[str], rows: list[list[str]]) -> str:
     """``headers`` and ``rows`` as left-aligned columns two spaces apart, with a
     dashed rule under the headers; no trailing spaces, no final newline."""

@@ -55,6 +55,9 @@ def _other_plugins(taskfile: TaskFile) -> Callable[[], bool]:
     return other
 
 
+REPOS_SHOWN = 3  # of a fan-out's repos, in its row of ``list``
+
+
 def _list(state: CliState, taskfile: TaskFile) -> int:
     rows = [job_summary(taskfile, name) for name in taskfile.job_names]
     if state.json_output:
@@ -64,11 +67,13 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     if not rows:
         state.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
         return 0
-    from mogrun.tables import render_table
+    from mogrun.tables import listed, render_table
     from mogrun.textsafety import escape_agent_text
 
     headers = ["job", "description", "repos", "harness", "needs"]
-    table = [[r["job"], r["description"], ", ".join(r["repos"]), r["harness"] or "-",
+    # A fan-out's cell names its first repos and counts the rest (--json has them all):
+    # 1,000 repos made every row 12,000 characters wide.
+    table = [[r["job"], r["description"], listed(r["repos"], REPOS_SHOWN), r["harness"] or "-",
               ", ".join(r["needs"]) or "-"] for r in rows]
     if any("next_run" in r for r in rows):  # the column only for files with schedules
         headers.append("next run (UTC)")

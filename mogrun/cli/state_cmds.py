@@ -31,6 +31,7 @@ from mogrun.errors import (
     UsageError,
 )
 from mogrun.masking import mask
+from mogrun.tables import listed
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,8 @@ def _unknown_repo(target: str, repo: str, rows: list[Any], history: Any) -> Usag
     context = [f'did you mean "{labels[hint]}"?'] if hint else []
     return UsageError(f"no recorded runs of {target!r} against this API",
                       # sorted: a fan-out's runs are recorded in whatever order they start
-                      context=[*context, "Runs: " + _listed(sorted(labels.values())),
+                      context=[*context, "Runs: " + listed(sorted(labels.values())),
                                f"History: {history.path} ({history.base_url})"])
-
-
-def _listed(names: Sequence[str], shown: int = 10) -> str:
-    """``a, b, c and 997 more``: a fan-out's runs or repos in a message's line."""
-    more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError | None:
@@ -202,8 +197,8 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     from mogrun.reponames import is_full_name, name_problem
     from mogrun.taskfile.schema import closest
 
-    listed = taskfile.job_keys(job).get("repo")
-    names = [listed] if isinstance(listed, str) else listed
+    written = taskfile.job_keys(job).get("repo")
+    names = [written] if isinstance(written, str) else written
     if not isinstance(names, list) or not names or not all(
             isinstance(n, str) and is_full_name(n) and name_problem(n) is None for n in names):
         return None
@@ -212,7 +207,7 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     hint = closest(repo, names)
     return UsageError(f"job {job!r} has no repo {repo!r}", context=[
         *([f'did you mean "{job}:{hint}"?'] if hint else []),
-        f"Its repos: {_listed(names)}"])
+        f"Its repos: {listed(names)}"])
 
 
 def looks_like_run_id(text: str) -> bool:

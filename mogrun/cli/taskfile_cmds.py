@@ -14,6 +14,9 @@ from mogrun.cli.state import CliState
 
 LIST_HELP = """List the jobs of the task file.
 
+A fan-out's row names its first three repos and counts the rest; --json
+lists them all.
+
 \b
 Examples:
   mogrun list

@@ -548,11 +548,10 @@ def _clash(taskfile: TaskFile, key: str,
     context = []
     if there != here:
         context.append(f"{named(runs[0])} sets it on line {taskfile.location(*there).line}.")
-    others = [named(run) for run in runs[2:7]]
-    if others:
-        more = len(runs) - 2 - len(others)
-        listed = ", ".join(others) + (f" and {more} more" if more else "")
-        context.append(f"Also {listed}.")
+    if len(runs) > 2:
+        from mogrun.tables import listed
+
+        context.append(f"Also {listed([named(run) for run in runs[2:]], 5)}.")
     context.append("One key is one run: the later start attaches to the earlier one's run (or "
                    "fails with IDEMPOTENCY_CONFLICT). Make the key differ per job, e.g. "
                    '"{{ job }}-{{ date }}".')

@@ -52,6 +52,22 @@ def test_list_json_is_one_object_per_job(project) -> None:
     assert len(rows) == 2
 
 
+def test_a_big_fan_out_is_one_short_row_of_list(project) -> None:
+    """A 1,000-repo fan-out put every repo in its cell: each row of the table was
+    12,000 characters wide. The cell names three and counts the rest; --json keeps
+    them all."""
+    repos = ", ".join(f'"acme/r{n:04d}"' for n in range(1000))
+    project.write(f'[jobs.big]\nrepo = [{repos}]\nprompt = "x"\n\n'
+                  '[jobs.one]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("list")
+    assert result.code == 0, result
+    rows = result.out.splitlines()
+    assert "acme/r0000, acme/r0001, acme/r0002 and 997 more" in rows[2], rows
+    assert max(map(len, rows)) < 100, rows
+    listed = json.loads(project.run("--json", "list").out.splitlines()[0])
+    assert len(listed["repos"]) == 1000
+
+
 def test_bare_mogrun_lists(project) -> None:
     project.write(MINIMAL)
     assert project.run().out.startswith("job    description  repos")
