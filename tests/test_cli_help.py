@@ -66,3 +66,26 @@ def test_help_as_a_word_is_the_help_unless_a_job_has_the_name(mogrun_cli, tmp_pa
     assert shown.exit_code == 0 and "job help" in shown.stdout, shown
     job = mogrun_cli("help", "--local", cwd=tmp_path)
     assert "Usage:" not in job.stdout, job
+
+
+def test_help_keeps_click_s_paragraphs(mogrun_cli, tmp_path) -> None:
+    """rich-click joined every line of an epilog (completion's install line per shell,
+    status's exit codes ran into one paragraph) and dedented what follows the first
+    paragraph (the Examples of the root's help and of add lost their indent)."""
+    def lines(*argv: str) -> list[str]:
+        result = mogrun_cli(*argv, "--help", cwd=tmp_path, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result
+        return [line.rstrip() for line in result.stdout.splitlines()]
+
+    completion = lines("completion")
+    for shell in ("bash", "zsh", "fish"):
+        assert any(line.split()[:4] == [shell, "mogrun", "completion", shell]
+                   for line in completion), completion
+    status = lines("status")
+    assert any(line.lstrip().startswith("3  none failed") for line in status), status
+    for argv, example in ((), "mogrun weekly-cleanup"), (("add",), "mogrun add lint-fix"):
+        shown = lines(*argv)
+        (line,) = [line for line in shown if example in line]
+        heading = next(i for i, text in enumerate(shown) if text.strip().startswith("Examples"))
+        assert len(line) - len(line.lstrip()) > len(shown[heading]) - len(
+            shown[heading].lstrip()), (line, shown[heading])

@@ -154,7 +154,61 @@ def _twin(command: click.Command, link: click.Context, *, is_target: bool) -> cl
     if isinstance(command, click.Group):
         methods["list_commands"] = lambda self, ctx: command.list_commands(link)
         methods["get_command"] = lambda self, ctx, name: _summary(command, link, name)
+    methods["format_help_text"] = lambda self, ctx, formatter: _write_help_text(
+        command.help, formatter)
     cls = type("HelpTwin", (base,), methods)
-    return cls(name=command.name, params=params, help=command.help, epilog=command.epilog,
-               short_help=command.short_help, options_metavar=command.options_metavar,
-               hidden=command.hidden, deprecated=command.deprecated)
+    return cls(name=command.name, params=params, help=command.help,
+               epilog=_epilog(command.epilog), short_help=command.short_help,
+               options_metavar=command.options_metavar, hidden=command.hidden,
+               deprecated=command.deprecated)
+
+
+def _epilog(text: str | None) -> Any:
+    """``text`` as rich-click shows an epilog, but with click's paragraphs
+    (``_paragraphs``): rich-click joins every line of an epilog, which ran an install
+    command per shell, or the list of exit codes, into one paragraph. A rich
+    ``Text``, which rich-click prints as it is."""
+    if not text:
+        return text
+    from rich.text import Text
+
+    return Text(_paragraphs(text))
+
+
+def _write_help_text(text: str | None, formatter: Any) -> None:
+    """The help text as rich-click writes it (its first line, then the rest in the
+    help text's style, rich markup read), but with click's paragraphs: rich-click
+    dedents all that follows the first paragraph, so an Examples block lost its
+    indent whenever nothing unindented came after it (root help, ``add``)."""
+    if not text:
+        return
+    import inspect
+
+    from rich.align import Align
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    config = formatter.config
+    first, _, rest = inspect.cleandoc(text).partition("\n\n")
+    parts: list[Any] = [Padding(formatter.rich_text(" ".join(first.split()),
+                                                    config.style_helptext_first_line),
+                                config.padding_helptext_first_line,
+                                style=config.style_padding_helptext)]
+    if rest:  # after a blank line, as click's own help has it
+        parts.append(formatter.highlighter(Text.from_markup("\n" + _paragraphs(rest),
+                                                            style=config.style_helptext)))
+    formatter.write(Padding(Align(Group(*parts), pad=False), config.padding_helptext,
+                            style=config.style_padding_helptext))
+
+
+def _paragraphs(text: str) -> str:
+    """click's paragraphs: a ``\\b`` one keeps its lines and their indent, any other is
+    one line (the terminal wraps it), with a blank line between them."""
+    import inspect
+
+    paragraphs = []
+    for block in inspect.cleandoc(text).split("\n\n"):
+        kept = block.startswith("\b\n")
+        paragraphs.append(block[2:] if kept else " ".join(block.split()))
+    return "\n\n".join(paragraphs)
