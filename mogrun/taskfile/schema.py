@@ -88,6 +88,8 @@ def _duration(longest: float) -> Checker:
 def _names(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return None
+    if isinstance(value, str):  # `needs = "lint"`, as `repo` takes one name
+        return f"must be a list of job names: needs = [{toml_repr(value)}]"
     return "must be a list of job names"
 
 

@@ -39,6 +39,22 @@ def test_unknown_key_names_file_line_column_and_suggests(project) -> None:
     assert err.endswith(f"1 problem in {path}\n")
 
 
+def test_needs_written_as_one_name_shows_the_list_it_takes(project) -> None:
+    """``needs = "lint"`` (repo takes one name so): said only "must be a list"."""
+    err = check(project, """
+        [jobs.lint]
+        repo = "acme/api"
+        prompt = "x"
+
+        [jobs.deploy]
+        repo = "acme/api"
+        prompt = "y"
+        needs = "lint"
+    """)
+    assert err.startswith('Error: job "deploy", key "needs" must be a list of job names: '
+                          "needs = ['lint']\n"), err
+
+
 @pytest.mark.parametrize("written, meant", [("desc", "description"), ("Desc", "description"),
                                              ("idem", "idempotency_key")])
 def test_a_short_form_of_a_key_suggests_the_key(project, written, meant) -> None:
