@@ -84,3 +84,16 @@ def test_a_word_near_a_command_with_a_broken_task_file_says_the_file(mogrun_proj
     assert "unknown command" not in result.stderr, result
     hint = {"long": "logs", "stauts": "status"}[word]
     assert lines[-1] == f'(if "{word}" is no job: did you mean the command "{hint}"?)', result
+
+
+@pytest.mark.parametrize(("word", "meant"), [("hist", "history"), ("ls", "list"),
+                                             ("ps", "status"), ("stauts", "status"),
+                                             ("automat", "automations")])
+def test_a_mistyped_command_gets_the_command_it_begins_or_a_habit_s(project, word,
+                                                                     meant) -> None:
+    """``hist`` was offered "list" (difflib's nearest) and ``ls`` "logs": a command the
+    word begins, then a shell habit, come before spelling."""
+    result = project(word)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[:2] == [f'Error: unknown command or job "{word}"',
+                                              f'did you mean "{meant}"?'], result

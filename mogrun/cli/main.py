@@ -227,13 +227,12 @@ def _no_job_named_help(ctx: click.Context) -> bool:
 def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     """``mogrun stauts``: a word close to a command and to no job of the task file
     is a mistyped command (exit 2), not a job ``run`` would call unknown."""
-    from mogrun.taskfile.schema import closest
-
-    hint = closest(word, COMMANDS)
+    hint = _meant_command(word)
     if hint is None:
         return
     from mogrun.cli.completion import line_job_names
     from mogrun.errors import MogrunError, TaskFileError, UsageError
+    from mogrun.taskfile.schema import closest
 
     try:
         jobs = line_job_names(ctx)
@@ -250,6 +249,22 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
 
     raise UsageError(f'unknown command or job "{word}"',
                      context=[f'did you mean "{hint}"?', "Commands: " + ", ".join(COMMANDS)])
+
+
+# Words other tools' users type for a command (``ls`` read as "logs": as close to it).
+_HABITS = {"ls": "list", "ps": "status"}
+
+
+def _meant_command(word: str) -> str | None:
+    """The command ``word`` most likely meant: one it begins (``hist``: history, which
+    difflib took for "list"), a shell habit's, else the closest by spelling."""
+    from mogrun.taskfile.schema import closest
+
+    folded = word.casefold()
+    begun = [name for name in COMMANDS if len(folded) >= 3 and name.startswith(folded)]
+    if len(begun) == 1:
+        return begun[0]
+    return _HABITS.get(folded) or closest(word, COMMANDS)
 
 
 def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
