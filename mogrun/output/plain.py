@@ -143,8 +143,10 @@ class PlainReporter:
         results = self.ordered(results)
         with self._lock:
             if results:  # a blank line, then the table, written as its lines are made
+                lines = summary_lines(results, self._secrets)  # -q: the table comes first
                 self._lines.write_pieces(
-                    "\n" + line for line in summary_lines(results, self._secrets))
+                    line if self._quiet and at == 0 else "\n" + line
+                    for at, line in enumerate(lines))
             for line in self.summary_tail(results, exit_code, rerun):
                 self._write(self._out, line)
 
