@@ -46,8 +46,26 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
             _refuse(str(candidate), problem)
     raise TaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
-        context=["Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],
+        context=[*_named_otherwise(cwd),
+                 "Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],
     )
+
+
+def _named_otherwise(cwd: Path) -> list[str]:
+    """``Task files here under another name: mogplex.toml.example (mogrun -f ...)``:
+    after the README's first command (``-f mogplex.toml.example``) the next one, with
+    no ``-f``, was told only to create a file."""
+    from mogrun.textsafety import shell_word
+
+    try:
+        named = sorted(p.name for p in cwd.iterdir()
+                       if p.name.startswith("mogplex") and p.name != FILE_NAME and p.is_file())
+    except OSError:
+        return []
+    if not named:
+        return []
+    return [f"Task files here under another name: {', '.join(named[:5])} "
+            f"(name one: mogrun -f {shell_word(named[0])} ...)"]
 
 
 def typed_as_folder(typed: str) -> bool:

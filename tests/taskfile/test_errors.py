@@ -502,6 +502,17 @@ def test_bytes_that_are_not_utf8_and_empty_files(project) -> None:
     assert result.err.splitlines()[0] == f"Error: task file {project.path.resolve()} is empty"
 
 
+def test_no_task_file_names_the_ones_here_under_another_name(project) -> None:
+    """After the README's first command (-f mogplex.toml.example), the next one, with
+    no -f, was told only to create a file beside the one it had just run."""
+    (project.root / "mogplex.toml.example").write_text('[jobs.a]\nrepo = "acme/api"\n')
+    result = project.run("--local", "status")
+    assert result.code == 2
+    assert result.err.splitlines()[1] == (
+        "Task files here under another name: mogplex.toml.example (name one: mogrun -f "
+        "mogplex.toml.example ...)"), result.err
+
+
 def test_no_task_file(project) -> None:
     result = project.run("list")
     assert result.code == 2
