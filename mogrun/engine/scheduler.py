@@ -398,8 +398,11 @@ def needs_wait(job: str, needs: Sequence[ResolvedJob], ends_at: float | None = N
     the wait says so; then ``ends_at`` is when the last of them times out."""
     names = ", ".join(need.name for need in needs)
     limits = ", ".join(f"{need.name} {format_duration(need.timeout)}" for need in needs)
+    one = len(needs) == 1 and len(needs[0].runs) == 1  # one run: "it", not "each"
     if ends_at is not None:
-        return Wait(WaitKind.NEEDS, f"waiting for {names}; all started: each ends by its "
-                    f"timeout at the latest ({limits})", ends_at=ends_at, job=job)
-    return Wait(WaitKind.NEEDS, f"waiting for {names}; no end is known yet: each may run "
-                f"up to its timeout once started ({limits})", job=job)
+        started = "started: it ends" if one else "all started: each ends"
+        return Wait(WaitKind.NEEDS, f"waiting for {names}; {started} by its timeout at the "
+                    f"latest ({limits})", ends_at=ends_at, job=job)
+    return Wait(WaitKind.NEEDS, f"waiting for {names}; no end is known yet: "
+                f"{'it' if one else 'each'} may run up to its timeout once started ({limits})",
+                job=job)
