@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -56,11 +57,25 @@ def init_command(state: CliState) -> int:
         raise TaskFileError(f"cannot write {target}: {exc.strerror or exc}") from exc
     _write(target, starter_text(), create=True)
     _say(state, f"Created {target}")
+    hidden = _found_until_now(target) if target.name == FILE_NAME else None
+    if hidden is not None:  # every command run here took it, and now takes this one
+        _say(state, f"note: {hidden} is no longer found from {target.parent}: this one "
+                    "comes first there")
     _ignore_history(state, target.parent / ".gitignore")
     # -f is needed again where discovery (here and above) would not find the file.
     named = f"-f {shell_word(state.file)} " if state.file else ""
     _say(state, f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello")
     return 0
+
+
+def _found_until_now(target: Path) -> Path | None:
+    """The task file of a folder above ``target``'s that discovery found from there
+    until ``target`` was made (``init`` in a subfolder of a project)."""
+    for folder in target.parent.parents:
+        with contextlib.suppress(OSError):
+            if (folder / target.name).is_file():
+                return folder / target.name
+    return None
 
 
 def _say(state: CliState, text: str) -> None:

@@ -261,6 +261,19 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(project) -> None:
     assert (project.root / ".gitignore").read_text() == "build/\n.mogrun/\n"
 
 
+def test_init_in_a_subfolder_says_the_task_file_above_is_no_longer_found(project) -> None:
+    """Every command run in sub/ took ../mogplex.toml; init there made sub/ its own
+    without a word, and the next `mogrun list` showed another file's jobs."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    (project.root / "sub").mkdir()
+    made = project.run("init", cwd=project.root / "sub")
+    assert made.code == 0, made
+    assert (f"note: {project.path} is no longer found from {project.root / 'sub'}: this one "
+            "comes first there") in made.out.splitlines(), made.out
+    alone = project.run("-f", "solo.toml", "init", cwd=project.root / "sub")
+    assert "no longer found" not in alone.out  # another name: nothing is hidden
+
+
 def test_init_and_add_keep_stdout_json_only_under_json(project) -> None:
     # `mogrun --json init` and `--json add` printed "Created ..." / "Added ..." on
     # stdout, which --json keeps for JSON lines only: a pipe into jq broke.
