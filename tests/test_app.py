@@ -263,3 +263,18 @@ def test_a_pipe_its_parent_left_non_blocking_gets_every_line(tmp_path) -> None:
     assert (code, said) == (0, b"")
     assert b"".join(chunks) == whole
     assert not blocking  # the parent's flag, as it left it
+
+
+def test_an_oserror_that_is_not_the_outputs_is_not_called_lost_output(monkeypatch) -> None:
+    """Only what a write meets ends a command as "cannot write the output" (74): a
+    read a command failed to guard (EACCES) is a bug, and keeps its traceback."""
+    import pytest
+
+    from mogrun.cli import app
+
+    def denied(self, args):
+        raise PermissionError(13, "Permission denied", "/etc/secret")
+
+    monkeypatch.setattr(app.MogrunApp, "__call__", denied)
+    with pytest.raises(PermissionError):
+        app.run_cli(["list"])

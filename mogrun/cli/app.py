@@ -329,6 +329,10 @@ def _run_app(app: MogrunApp, args: list[str]) -> int:
         _reader_left()
         return 1
     except OSError as exc:  # a full disk, a descriptor opened for reading (`1<file`)
+        from mogrun.output.paced import WRITE_FAILURES
+
+        if exc.errno not in WRITE_FAILURES:  # not the output's: a bug, with its traceback
+            raise
         return _output_lost(exc)
     try:
         sys.stdout.flush()

@@ -172,6 +172,10 @@ def _write_chunked(stream: TextIO, pieces: Iterable[str]) -> None:
 
 # The one write error that loses nothing a reader wanted: the reader left (``| head``).
 READER_LEFT = frozenset({errno.EPIPE})
+# What a write to a stream meets (a full disk, ``1<file``, a non-blocking pipe): an
+# OSError that ends a command with one of these is its output's, any other is a bug.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF,
+                            errno.EAGAIN, errno.EWOULDBLOCK})
 _LOST: list[Lost] = []  # the first such error, on any stream or file of the process
 
 
