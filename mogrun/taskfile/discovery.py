@@ -55,6 +55,7 @@ def _named_otherwise(cwd: Path) -> list[str]:
     """``Task files here under another name: mogplex.toml.example (mogrun -f ...)``:
     after the README's first command (``-f mogplex.toml.example``) the next one, with
     no ``-f``, was told only to create a file."""
+    from mogrun.tables import listed
     from mogrun.textsafety import shell_word
 
     try:
@@ -64,7 +65,7 @@ def _named_otherwise(cwd: Path) -> list[str]:
         return []
     if not named:
         return []
-    return [f"Task files here under another name: {', '.join(named[:5])} "
+    return [f"Task files here under another name: {listed(named, 5)} "
             f"(name one: mogrun -f {shell_word(named[0])} ...)"]
 
 
@@ -96,7 +97,12 @@ def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = No
     for given, origin in ((explicit, "-f/--file"), ((env or {}).get("MOGRUN_FILE"), "MOGRUN_FILE")):
         if given and not given.strip():
             raise TaskFileError(f"{origin} is blank: it names no task file")
-        shown = _not_utf8(given) if given and not given.isascii() else None
+        if given and not given.isascii():
+            from mogrun.textsafety import not_utf8
+
+            shown = not_utf8(given)
+        else:
+            shown = None
         if shown is not None:  # -f is refused so as an argument: MOGRUN_FILE failed later
             raise TaskFileError(f"{origin} '{shown}' is not UTF-8 text; mogrun takes UTF-8 "
                                 "names and paths")
@@ -105,12 +111,6 @@ def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = No
                 f"{origin} is -, standard input: a task file is read from its path (its "
                 "prompt files and .mogrun/ history are beside it)",
                 context=["Save it as a file and name that; a file named - is ./-."])
-
-
-def _not_utf8(text: str) -> str | None:
-    from mogrun.textsafety import not_utf8
-
-    return not_utf8(text)
 
 
 MISSING = "does not exist"  # what ``file_problem`` says of a name with nothing there
