@@ -560,7 +560,7 @@ def _clash(taskfile: TaskFile, key: str,
     return taskfile.error(message, *here, job=second.name, context=context)
 
 
-def buildable_jobs(taskfile: TaskFile, problems: list[MogrunError],
+def buildable_jobs(taskfile: TaskFile, problems: Sequence[MogrunError],
                    key_specs: Mapping[str, KeySpec]) -> list[str]:
     """Jobs that can be built despite the file's ``problems``: not one with a
     problem (nor one that inherits a wrongly typed key from ``[defaults]``,

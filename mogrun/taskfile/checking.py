@@ -85,7 +85,16 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     problems: list[MogrunError] = []
     results = []
     buildable = set(built)
+    # A job held back only by a wrongly typed [defaults] key (said there) is checked
+    # without it: fixing the default revealed the job's own problems in a second round.
+    repaired = _without_wrong_defaults(taskfile)
+    held_back = set() if repaired is taskfile else set(buildable_jobs(
+        repaired, key_errors(repaired, key_specs, misdotted), key_specs)) - buildable
     for name in taskfile.jobs:  # in file order: said_once names the first job
+        if name in held_back:  # plugin keys included, as for any job built
+            problems += check_job(repaired, name, key_specs=key_specs, env=env, sets=sets,
+                                  clock=clock).problems
+            continue
         if name not in buildable:
             # Its plugin keys are judged now, not once its core problems are fixed.
             problems += check_options(taskfile, name, key_specs=key_specs, env=env, sets=sets,
@@ -105,6 +114,16 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors += unused_default_request_errors(taskfile)
     return Report(errors=_unloaded_plugin_hints(in_file_order(errors), found),
                   warnings=warnings)
+
+
+def _without_wrong_defaults(taskfile: TaskFile) -> TaskFile:
+    """``taskfile`` without the ``[defaults]`` keys of a wrong type (each said where
+    it is written): what its jobs are checked against once they are fixed."""
+    from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY
+
+    kept = {key: value for key, value in taskfile.defaults.items()
+            if not (key in JOB_KEYS and key not in JOB_ONLY and JOB_KEYS[key](value))}
+    return taskfile if len(kept) == len(taskfile.defaults) else taskfile._replace(defaults=kept)
 
 
 def _unloaded_plugin_hints(errors: list[MogrunError],

@@ -1321,3 +1321,22 @@ def test_show_stops_at_the_problem_check_lists_first(project, written: str) -> N
     assert shown.err.splitlines()[0] == first, (checked.err, shown.err)
     count = int(checked.err.splitlines()[-1].split()[0])
     assert f"({count - 1} more problem" in shown.err
+
+
+@pytest.mark.parametrize("default", ['timeout = "30 min"', 'harness = "claude"'])
+def test_a_wrong_default_hides_no_problem_of_the_jobs_inheriting_it(project, default) -> None:
+    """The jobs inheriting a wrongly typed [defaults] key were not checked at all:
+    fixing the default revealed their own problems in a second round, where the docs
+    promise every problem in one go."""
+    jobs = """
+        [jobs.hello]
+        repo = "api"
+        promt = "Say hello."
+        prompt_file = "missing.md"
+    """
+    first = check(project, f"[defaults]\n{default}\n" + jobs)
+    assert "4 problems in" in first, first
+    second = check(project, jobs)
+    assert "3 problems in" in second, second
+    said = [line for line in second.splitlines() if line.startswith("Error: ")]
+    assert all(line in first.splitlines() for line in said), (said, first)
