@@ -863,3 +863,19 @@ def test_a_run_id_in_capitals_is_the_recorded_run(project) -> None:
     logs = project("logs", run_id.upper())
     assert logs.exit_code == 0, logs
     assert logs.stdout.splitlines()[-1].split()[1] == "lint", logs
+
+
+@pytest.mark.parametrize("command", ["status", "logs", "cancel"])
+def test_a_short_run_id_is_answered_with_the_whole_one(project, mogrun_emulator,
+                                                       command) -> None:
+    """``logs dbdd4d23`` (a short id, as git takes them) said only "unknown job or run":
+    the run ids it begins are named, and nothing is asked of the server."""
+    assert project("lint").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    mogrun_emulator.clear_requests()
+    result = project(command, run_id[:8])
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[:2] == [
+        f'Error: unknown job or run "{run_id[:8]}"',
+        f"a run id is its whole UUID: did you mean {run_id}?"], result
+    assert mogrun_emulator.requests == []

@@ -234,9 +234,13 @@ def _closest_job(name: str, taskfile: Any, history: Any) -> str | None:
 
 
 def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageError:
-    """``unknown job or run "fanuot"`` with the closest job name (exit 2)."""
-    hint = _closest_job(job, taskfile, history)
+    """``unknown job or run "fanuot"`` with the closest job name, or the run ids a
+    short one begins (``dbdd4d23``, as git and a summary's narrow column read): exit 2."""
+    started = history.run_ids_starting(target.lower()) if len(target) >= 4 else []
+    hint = None if started else _closest_job(job, taskfile, history)
     context = [f'did you mean "{hint}"?'] if hint else []
+    if started:
+        context.append(f"a run id is its whole UUID: did you mean {' or '.join(started)}?")
     return UsageError(f'unknown job or run "{target}"',
                       context=[*context, f"Jobs: {', '.join(taskfile.job_names) or '(none)'}"])
 

@@ -694,6 +694,15 @@ class History:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None
 
+    def run_ids_starting(self, prefix: str, limit: int = 3) -> list[str]:
+        """The run ids recorded here that begin with ``prefix`` (hex digits and
+        dashes only), newest first: what a pasted short id meant."""
+        if self.unreadable is not None or not all(c in "0123456789abcdef-" for c in prefix):
+            return []
+        found = self._read("SELECT run_id FROM runs WHERE base_url = ? AND run_id LIKE ? "
+                           "ORDER BY id DESC", (self.base_url, prefix + "%"))
+        return list(dict.fromkeys(values[0] for values in found))[:limit]
+
     def recorded_under(self, run_id: str) -> str | None:
         """The other API base URL (``"local"``, another URL) ``run_id`` was recorded
         under, if any: where to point a run id this base URL has no row of."""
