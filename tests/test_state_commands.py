@@ -879,3 +879,23 @@ def test_a_short_run_id_is_answered_with_the_whole_one(project, mogrun_emulator,
         f'Error: unknown job or run "{run_id[:8]}"',
         f"a run id is its whole UUID: did you mean {run_id}?"], result
     assert mogrun_emulator.requests == []
+
+
+def test_json_history_streams_every_row_a_page_at_a_time(project, monkeypatch) -> None:
+    """--json history held every row it printed at once (350 MB for 120,000): it now
+    reads a page at a time, and prints the same rows, newest first, -n and --job kept."""
+    from mogrun.cli import state_cmds
+
+    assert project("fanout").exit_code == 0
+    assert project("lint").exit_code == 0
+    assert project("fanout").exit_code == 0
+    whole = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    monkeypatch.setattr(state_cmds, "HISTORY_PAGE", 2)
+    paged = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    assert [r["run_id"] for r in paged] == [r["run_id"] for r in whole] and len(whole) == 5
+    three = [json.loads(line) for line in project("--json", "history", "-n", "3").stdout
+             .splitlines()]
+    assert [r["run_id"] for r in three] == [r["run_id"] for r in whole[:3]]
+    fan = [json.loads(line) for line in project("--json", "history", "--job", "fanout").stdout
+           .splitlines()]
+    assert [r["run_id"] for r in fan] == [r["run_id"] for r in whole if r["job"] == "fanout"]

@@ -612,15 +612,21 @@ class History:
         return [_row(values) for values in self._read(sql, (*first, *params))]
 
     def recent(self, limit: int = 50, job: str | None = None,
-               repo: str | None = None) -> list[HistoryRow]:
+               repo: str | None = None, before: int | None = None) -> list[HistoryRow]:
         """The newest runs first (of one job when ``job`` is given, and of one of
-        its repos, in any case, when ``repo`` is too)."""
-        if job is not None and repo is not None:  # (owner/name is ASCII: NOCASE folds it)
-            return self._scoped("job = ? AND repo = ? COLLATE NOCASE", (job, repo),
-                                limit=limit)
+        its repos, in any case, when ``repo`` is too; older than row ``before``)."""
+        where: list[str] = []
+        params: list[Any] = []
         if job is not None:
-            return self._scoped("job = ?", (job,), limit=limit)
-        return self._scoped(limit=limit)
+            where.append("job = ?")
+            params.append(job)
+        if job is not None and repo is not None:  # (owner/name is ASCII: NOCASE folds it)
+            where.append("repo = ? COLLATE NOCASE")
+            params.append(repo)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        return self._scoped(" AND ".join(where), params, limit=limit)
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:
         """The latest attempt of every run of ``job``'s latest invocation, oldest first
