@@ -10,8 +10,9 @@ history is shown as recorded.
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1105,8 +1106,6 @@ def _say_cancelled(state: CliState, target: Target, status: str | None,
 # --- history --------------------------------------------------------------------
 
 
-HISTORY_PAGE = 20_000  # rows --json history reads at a time (each read sorts the file's rows)
-
 
 @click.command("history")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
@@ -1148,16 +1147,17 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = job_and_repo(job_name or "")
-    # --json streams its rows a page at a time: a year's history (-n 1000000) held
-    # every row at once, 350 MB for 120,000 of them. The table needs all for widths.
-    page = min(limit, HISTORY_PAGE) if state.json_output else limit
+    rest: Iterator[Any] = iter(())  # --json's rows after the first, read as printed
     try:
         run = (history.by_run_id(job_name.lower()) if job_name and job not in taskfile.job_names
                and looks_like_run_id(job_name) else None)
         if run is not None:  # every row of that run (a rerun that left it going has two)
             rows = sorted([run, *history.also_of_run(run)], key=lambda r: -r.id)[:limit]
-        else:
-            rows = history.recent(limit=page, job=job or None, repo=repo if sep else None)
+        elif state.json_output:  # streamed: a year's history held at once took 310 MB
+            rest = history.stream_recent(limit, job=job or None, repo=repo if sep else None)
+            rows = list(itertools.islice(rest, 1))
+        else:  # the table reads them all, for its widths
+            rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
         if job_name is not None and not rows:
             known = history.recent(200, job=job)
             if not known and job not in taskfile.job_names:
@@ -1169,15 +1169,10 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
                              ["history", *(["--job", job_name] if job_name else [])],
                              job or None, repo if sep else None)
             return 0
-        shown = 0
-        while state.json_output:
-            for row in rows:
+        if state.json_output:
+            for row in itertools.chain(rows, rest):
                 state.echo_json(_shown_row(row))
-            shown += len(rows)
-            if run is not None or len(rows) < page or shown >= limit:
-                return 0
-            rows = history.recent(limit=min(page, limit - shown), job=job or None,
-                                  repo=repo if sep else None, before=rows[-1].id)
+            return 0
     finally:
         history.close()
     _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
