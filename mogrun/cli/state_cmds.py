@@ -1106,7 +1106,6 @@ def _say_cancelled(state: CliState, target: Target, status: str | None,
 # --- history --------------------------------------------------------------------
 
 
-
 @click.command("history")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=30, show_default=True,
               help="How many runs to list, newest first.")
