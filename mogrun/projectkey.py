@@ -55,8 +55,11 @@ def normalised_remote(url: str) -> str:
 
 def _git(cwd: str, *args: str) -> str:
     try:
+        # surrogateescape: a folder named in latin-1 is the bytes git printed (strict
+        # decoding raised UnicodeDecodeError, an internal error, for such a clone).
         done = subprocess.run(["git", "-C", cwd, *args], capture_output=True, text=True,
-                              timeout=5, check=False, stdin=subprocess.DEVNULL)
+                              errors="surrogateescape", timeout=5, check=False,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""

@@ -574,13 +574,16 @@ def test_the_project_identity_is_asked_once_however_many_triggers_start_at_once(
     assert len(asked) == 1 and got == ["github.com/acme/ops:mogplex.toml"] * 20
 
 
-def test_a_task_file_in_a_folder_named_in_latin_1_triggers(project, mogrun_emulator):
+@pytest.mark.parametrize("where", ["inside", "the clone"])
+def test_a_task_file_in_a_folder_named_in_latin_1_triggers(project, mogrun_emulator, where):
     """The project's identity holds the task file's path in its repository: a folder
-    named in latin-1 (bytes that are no UTF-8) made its key an internal error."""
+    named in latin-1 (bytes that are no UTF-8) made its key an internal error, both
+    where it digested the path and where it read git's answer of a clone so named."""
     text = automation_job(repo=["acme/api"]) + "\n"
-    repository = _clone(project.root, "ops", "https://github.com/acme/ops.git", text)
-    folder = repository / "caf\udce9"  # b"caf\xe9" on disk
-    folder.mkdir()
+    name = "ops" if where == "inside" else "caf\udce9"  # b"caf\xe9" on disk
+    repository = _clone(project.root, name, "https://github.com/acme/ops.git", text)
+    folder = repository / "caf\udce9" if where == "inside" else repository
+    folder.mkdir(exist_ok=True)
     (folder / "mogplex.toml").write_text(text, encoding="utf-8")
     result = project.run("run", "triage-all", cwd=folder)
     assert result.exit_code == 0, result
