@@ -91,7 +91,13 @@ def escaping(encoding: str) -> None:
 
 def _as_printed(row: Sequence[Any], encoding: str) -> list[str]:
     """``row``'s cells as a stream in ``encoding`` prints them (its escapes written)."""
-    return [str(cell).encode(encoding, "backslashreplace").decode(encoding) for cell in row]
+    return [as_printed(str(cell), encoding) for cell in row]
+
+
+def as_printed(text: str, encoding: str) -> str:
+    """``text`` as a stream in ``encoding`` writes it: what it cannot encode as the
+    escapes the CLI's ``backslashreplace`` writes (``caf\\xe9``), wider than it."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def _padded(row: list[str], columns: int) -> list[str]:

@@ -40,7 +40,7 @@ from mogrun.output.tables import (
     table_width,
 )
 from mogrun.runs import Event, RunResult, RunState
-from mogrun.tables import cell_width
+from mogrun.tables import as_printed, cell_width
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait
 
@@ -416,9 +416,7 @@ class Marks(NamedTuple):
 
     def printed(self, text: str) -> str:
         """``text`` as the stream writes it (the CLI has it ``backslashreplace``)."""
-        if self.encoding is None:
-            return text
-        return text.encode(self.encoding, "backslashreplace").decode(self.encoding)
+        return text if self.encoding is None else as_printed(text, self.encoding)
 
 
 UNICODE = Marks("…", " · ")
