@@ -352,7 +352,6 @@ class History:
         """The history as it is, where it cannot be written (a read-only folder or
         file, a CI cache): ``history`` and ``status`` still read it, and a write is
         then the error run's recorder warns of. Else the error opening it."""
-        import contextlib
         import sqlite3
         from urllib.parse import quote
 
@@ -521,7 +520,6 @@ class History:
         nothing is lost to a lock that is let go."""
         if self._grouping == threading.get_ident():  # in ``together``: its lock and commit
             return work(self._db)
-        import contextlib
         import sqlite3
         import time
 
@@ -560,7 +558,6 @@ class History:
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """Every row of a query; a file damaged past what opening it checks (a
         page overwritten) is one clear error, not sqlite's traceback."""
-        import contextlib
         import sqlite3
 
         # In ``together`` (a write that reads, ``also_ended``): its lock, its transaction.
