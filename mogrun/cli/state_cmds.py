@@ -893,8 +893,9 @@ def _shown_row(row: Any) -> dict[str, Any]:
     """A row as ``--json`` status and history show it: a waiting one says so, and
     so does one whose start may have made a run (a script deciding whether to
     start it again reads that, not a null it would take for "never started")."""
-    word = WAITING if row.waiting else UNCONFIRMED_START if start_unanswered(row) else None
-    return {**row.as_dict(), **({"status": word} if word else {})}
+    word = shown_status(row)  # the one rule; "not started" stays JSON's null
+    return {**row.as_dict(), **({"status": word} if word in (WAITING, UNCONFIRMED_START)
+                                else {})}
 
 
 # --- cancel ---------------------------------------------------------------------
