@@ -97,3 +97,36 @@ def test_a_mistyped_command_gets_the_command_it_begins_or_a_habit_s(project, wor
     assert result.exit_code == 2, result
     assert result.stderr.splitlines()[:2] == [f'Error: unknown command or job "{word}"',
                                               f'did you mean "{meant}"?'], result
+
+
+@pytest.mark.parametrize(("argv", "meant"), [
+    (["-n", "show", "ok"], "mogrun show ok"),  # -n made the line a run: "show" a job
+    (["-j", "2", "list"], "mogrun list"),
+    (["run", "status", "ok"], "mogrun status ok"),
+    (["-k", "ok", "logs"], "mogrun logs"),
+])
+def test_a_command_word_after_run_options_says_the_line_meant(project, mogrun_emulator,
+                                                               argv, meant) -> None:
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    word = meant.split()[1]
+    lines = result.stderr.splitlines()
+    assert lines[0] == f'Error: unknown job "{word}" in mogplex.toml', result
+    assert f'did you mean "{meant}"?' in lines[1], result
+    assert lines[2] == "Jobs: ok, slow, fanout", result
+    assert mogrun_emulator.requests == []  # nothing started: not even "ok"
+
+
+def test_a_job_named_as_a_command_still_runs(mogrun_project, mogrun_emulator) -> None:
+    mogrun_project.write(task_file(job("show")) + "\r\n")
+    result = mogrun_project("-n", "show")
+    assert result.exit_code == 0, result
+    assert "show" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [["-n", "--", "history"], ["run", "--", "status"]])
+def test_after_double_dash_a_command_word_is_only_an_unknown_job(project, argv) -> None:
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines() == [f'Error: unknown job "{argv[-1]}" in mogplex.toml',
+                                          "Jobs: ok, slow, fanout"], result

@@ -217,6 +217,11 @@ def option_guess(typed: str, names: Iterable[str]) -> list[str] | None:
     return None if found is None else [f"--{found}"]
 
 
+def words_after_dashes(ctx: click.Context) -> bool:
+    """Whether the line's words came after ``--``, where none is a command."""
+    return bool(ctx.meta.get(_AFTER_DASHES)) or "--" in (ctx.meta.get(_TYPED) or ())
+
+
 def _no_job_named_help(ctx: click.Context) -> bool:
     """``mogrun help`` is the help, unless the task file has a job of that name."""
     from mogrun.cli.completion import job_names

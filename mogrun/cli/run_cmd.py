@@ -234,6 +234,7 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
     state: CliState = ctx.obj
     if not jobs:
         raise UsageError("run needs at least one job name", context=["See: mogrun list"])
+    refuse_command_words(ctx, state, jobs)
     timeout_override = parse_timeout(timeout)
     slice_ = parse_shard_option(shard)
     if dry_run:
@@ -246,6 +247,32 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
                                                 no_deps=no_deps),
                    plugins=plugins, options=plugin_options(ctx, plugin_values),
                    timeout_override=timeout_override, rerun=rerun, shard=slice_)
+
+
+def refuse_command_words(ctx: click.Context, state: CliState, jobs: Sequence[str]) -> None:
+    """``mogrun -n show hello``: a command word after run's options is taken for a job
+    (the options made the line a run). One that names no job is refused as unknown,
+    as any, and the line the user most likely meant is said: the command first
+    (not after ``--``, which makes every word a job's name)."""
+    from mogrun.cli.commands import COMMANDS
+    from mogrun.cli.main import words_after_dashes
+
+    word = next((name for name in jobs if name in COMMANDS), None)
+    if word is None or words_after_dashes(ctx):
+        return
+    from mogrun.cli.loading import load_taskfile
+    from mogrun.taskfile.graph import jobs_line
+
+    try:
+        taskfile = load_taskfile(state)
+    except MogrunError:
+        return  # the run's own loading says what is wrong with the task file
+    if word in taskfile.jobs:
+        return
+    line = " ".join(["mogrun", word, *jobs[jobs.index(word) + 1:]])
+    raise UsageError(f'unknown job "{word}" in {taskfile.path.name}', context=[
+        f'"{word}" is a command, which comes first, before any option of run: did you '
+        f'mean "{line}"?', jobs_line(taskfile)])
 
 
 def parse_timeout(value: str | None) -> float | None:

@@ -242,8 +242,9 @@ def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageE
     context = [f'did you mean "{hint}"?'] if hint else []
     if started:
         context.append(f"a run id is its whole UUID: did you mean {' or '.join(started)}?")
-    return UsageError(f'unknown job or run "{target}"',
-                      context=[*context, f"Jobs: {', '.join(taskfile.job_names) or '(none)'}"])
+    from mogrun.taskfile.graph import jobs_line
+
+    return UsageError(f'unknown job or run "{target}"', context=[*context, jobs_line(taskfile)])
 
 
 def targets_for(history: Any, taskfile: Any, target: str,

@@ -83,9 +83,13 @@ def check_job_names(taskfile: TaskFile, names: Sequence[str]) -> None:
         if name not in taskfile.jobs:
             hint = closest(name, taskfile.jobs)
             context = [f'did you mean "{hint}"?'] if hint else []
-            known = ", ".join(taskfile.jobs) or "(none)"
             raise UsageError(f'unknown job "{name}" in {taskfile.path.name}',
-                             context=[*context, f"Jobs: {known}"])
+                             context=[*context, jobs_line(taskfile)])
+
+
+def jobs_line(taskfile: TaskFile) -> str:
+    """The task file's jobs, as a message naming an unknown one lists them."""
+    return "Jobs: " + (", ".join(taskfile.jobs) or "(none)")
 
 
 def job_order(taskfile: TaskFile, names: Sequence[str], with_needs: bool = True) -> list[str]:
