@@ -9,15 +9,17 @@ import json
 import signal
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from mogrun.api import automations
+from mogrun.api.budget import RequestBudget
+from mogrun.api.client import MogplexClient
 from mogrun.api.repos import secret_parts
+from mogrun.api.transport import Urllib3Transport
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob
-from mogrun.testing import write_taskfile
+from mogrun.testing import loopback_api, write_taskfile
 
 SECRET = "PASTEDSECRETVALUE0123456789"
 TOKEN = "mog_TOKENSECRETVALUE0123456789"
@@ -85,29 +87,23 @@ def test_the_v_trace_of_a_prefix_look_up_masks_the_shared_prefix(mogrun_cli, mog
 # --- 3. an automation's start failure, said by the server --------------------------
 
 
-class _Answer:
-    def __init__(self, data: Any) -> None:
-        self.data, self.attempts, self.first_sent = data, 1, 1
-
-
-class _Server:
-    """A job run pending after a failed start whose reason quotes the trigger's input."""
-
-    def request(self, method: str, path: str, **options: Any) -> _Answer:
-        reason = "Trigger.dev failed for input " + "x" * 160 + f" {SECRET} tail"
-        return _Answer({"run": {
-            "id": "r1", "status": "pending", "flow_id": "a1",
-            "dispatch_events": [{"id": "e1", "event_kind": "start", "outcome": "start_failed",
-                                 "reason": reason, "created_at": "2026-01-01T00:00:00Z"}]}})
-
-
 def test_a_start_failure_reason_is_masked_before_it_is_cut():
-    """Cut at 199 characters first, it showed ``... AUTOSECRE…`` in the wait line."""
+    """Cut at 199 characters first, it showed ``... AUTOSECRE…`` in the wait line;
+    and the API token a server quoted there was not masked at all (only the job's
+    secrets were handed down). Read over HTTP, from a server that quotes both:
+    masked, the reason fits; cut first, it is cut inside the job's secret."""
+    reason = f"Trigger.dev failed for key {TOKEN}, input " + "x" * 150 + f" {SECRET} tail"
+    run = {"id": "r1", "status": "pending", "flow_id": "a1",
+           "dispatch_events": [{"id": "e1", "event_kind": "start", "outcome": "start_failed",
+                                "reason": reason, "created_at": "2026-01-01T00:00:00Z"}]}
     job = ResolvedJob("aut", "", (), (), 60.0, secrets=frozenset({SECRET}))
-    read = automations.read_run(_Server(), "a1", "r1", job=job)  # type: ignore[arg-type]
+    with loopback_api(lambda method, path: (200, {"run": run})) as url:
+        client = MogplexClient(url + "/api/v1/mogplex", TOKEN,
+                               transport=Urllib3Transport(),
+                               budget=RequestBudget(requests_per_minute=100_000))
+        read = automations.read_run(client, "a1", "r1", job=job)
     assert read.start_failed is not None
-    why = read.start_failed[0]
-    assert SECRET[:5] not in why and why.endswith("*** tail"), why
+    assert read.start_failed[0] == reason.replace(TOKEN, "***").replace(SECRET, "***")
 
 
 # --- 4. the emulator's banner for a task file --------------------------------------

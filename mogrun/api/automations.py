@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mogrun.api.failures import payload_field
 from mogrun.api.text import escape_text
 from mogrun.errors import RequestInfo, TransportError, UsageError
-from mogrun.masking import mask, with_wire_forms
+from mogrun.masking import mask
 from mogrun.models import ResolvedJob
 from mogrun.runs import Event, RunState
 
@@ -49,6 +49,9 @@ class Answer(Protocol):
 
     @property
     def first_sent(self) -> int: ...
+
+    @property
+    def masks(self) -> tuple[str, ...]: ...  # what server text shown from ``data`` masks
 
 
 class Caller(Protocol):
@@ -171,9 +174,10 @@ class AutomationRun:
         return self.state.status in TERMINAL
 
 
-def run_from_api(data: Mapping[str, Any], secrets: Iterable[str] = ()) -> AutomationRun:
-    """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows (``secrets``:
-    the job's, masked in what is cut here before it is shown)."""
+def run_from_api(data: Mapping[str, Any], masks: Iterable[str] = ()) -> AutomationRun:
+    """``{run: AutomationRunDetail}``'s run, reduced to what mogrun shows (``masks``:
+    its request's, the token and the job's secrets, masked in what is cut here
+    before it is shown)."""
     calls = [c for c in _list(data.get("ai_calls")) if isinstance(c, dict)]
     usage = Usage.of_calls(calls)
     repo = data.get("repo")
@@ -188,10 +192,10 @@ def run_from_api(data: Mapping[str, Any], secrets: Iterable[str] = ()) -> Automa
     state = RunState.from_api(raw)
     return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
                          events=tuple(_events(data, calls)), usage=usage,
-                         start_failed=_start_failed(data, secrets))
+                         start_failed=_start_failed(data, masks))
 
 
-def _start_failed(data: Mapping[str, Any], secrets: Iterable[str]) -> tuple[str, str] | None:
+def _start_failed(data: Mapping[str, Any], masks: Iterable[str]) -> tuple[str, str] | None:
     """(why, when) of a pending run whose newest start event is ``start_failed``
     (not ``deferred``: a concurrency limit, said when triggered). The server's reason
     is masked before it is cut: a secret cut in two is masked by neither half."""
@@ -202,7 +206,7 @@ def _start_failed(data: Mapping[str, Any], secrets: Iterable[str]) -> tuple[str,
     if last is None or last.get("outcome") != "start_failed":
         return None
     why = _text(last.get("reason")) or _text(data.get("last_start_error")) or "no reason given"
-    why = mask(why, with_wire_forms(secrets))  # the trigger's input may hold env.* values
+    why = mask(why, masks)  # the trigger's input may hold env.* values; the server, the token
     if len(why) > 200:  # the server's text, in a wait line: one line, not a page
         why = why[:199] + "…"
     return why, _text(data.get("last_start_attempt_at")) or _text(last.get("created_at"))
@@ -339,10 +343,9 @@ def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -
     """``GET /automations/{id}/runs/{jobRunId}``: 404 when the run is not this
     automation's (which is how a foreign duplicate key is recognised)."""
     path = f"/automations/{_segment(automation_id)}/runs/{_segment(job_run_id)}"
-    data = api.request("GET", path, **options).data
-    job = options.get("job")
-    return run_from_api(payload_field(data, "run", dict, RequestInfo("GET", path)),
-                        job.secrets if job is not None else ())
+    answer = api.request("GET", path, **options)
+    return run_from_api(payload_field(answer.data, "run", dict, RequestInfo("GET", path)),
+                        answer.masks)
 
 
 # --- small readers ---------------------------------------------------------------

@@ -105,6 +105,9 @@ class Answer:
     attempts: int
     first_sent: int  # the first attempt that may have reached the server
     info: RequestInfo  # the request (its URL, for errors about the payload)
+    # What the request masked in its errors (the token and its job's secrets, in their
+    # wire forms): what a caller masks in server text it shows from ``data``.
+    masks: tuple[str, ...] = ()
 
 
 class MogplexClient:
@@ -381,7 +384,7 @@ class MogplexClient:
                 try:
                     return Answer(self._send(info, body, secrets, timeout, stop,
                                              self._slow_notice(info, job, run, timeout, stop)),
-                                  attempt, first_sent, info)
+                                  attempt, first_sent, info, secrets)
                 except Interrupted:  # given up at a signal: never retried
                     sent = sent or not unsent  # though it may have reached the server
                     raise
