@@ -899,3 +899,21 @@ def test_json_history_streams_every_row_a_batch_at_a_time(project, monkeypatch) 
     fan = [json.loads(line) for line in project("--json", "history", "--job", "fanout").stdout
            .splitlines()]
     assert [r["run_id"] for r in fan] == [r["run_id"] for r in whole if r["job"] == "fanout"]
+
+
+def test_a_run_that_never_started_shows_no_start_time_in_status(mogrun_project,
+                                                               mogrun_emulator) -> None:
+    """A run skipped because its need failed was "not started" beside a started
+    time (when its row was recorded), in the column saying when it started.
+    ``history`` keeps the time: it orders the invocation's rows by it."""
+    mogrun_project.write(task_file(
+        job("broken", prompt="@emulator duration=0.2s status=failed"),
+        job("after", needs=["broken"]), mogplex=LIMITS) + "\n\n")
+    mogrun_project.env.update(FAST)
+    assert mogrun_project("after").exit_code == 1
+    result = mogrun_project("status")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
+    assert rows["after"][-3:] == ["started", "skipped", "-"], result  # "not started"
+    assert parse_moment(rows["broken"][-1]) is not None, result
+    history = mogrun_project("history").stdout.splitlines()[2:]
+    assert all(parse_moment(line.split()[0]) is not None for line in history), history

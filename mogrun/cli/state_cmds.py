@@ -771,8 +771,9 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
     if not rows:  # said by nothing_recorded
         return
     _table(["job", "repo", "run id", "status", "outcome", "started"],
-           [[row.job or "-", row.repo or "-", row.run_id or "-", shown_status(row),
-             _outcome_cell(row), row.started_at] for row in rows])
+           [[row.job or "-", row.repo or "-", row.run_id or "-", shown, _outcome_cell(row),
+             "-" if shown in (NOT_STARTED, WAITING) else row.started_at]
+            for row in rows for shown in [shown_status(row)]])
     for row, note in zip(rows, notes, strict=True):
         if note is not None:
             _echo_safe(f"{row_label(history, row)}: {note}")
