@@ -374,40 +374,48 @@ class MogplexClient:
         secrets = with_wire_forms((self._token, *(job.secrets if job is not None else ()),
                                    *secrets))
         attempt, first_sent, sent = 0, 1, False  # sent: an attempt may have reached it
-        while True:
-            attempt += 1
-            try:
-                ticket = self.budget.reserve(kind, deadline=deadline)  # may raise: no request
-                self._on_wire(info.idempotency_key, True)
-                timeout = self._timeout(deadline)
-                unsent = stop is not None and stop.is_set()  # the transport sends nothing
+        try:
+            while True:
+                attempt += 1
                 try:
-                    return Answer(self._send(info, body, secrets, timeout, stop,
-                                             self._slow_notice(info, job, run, timeout, stop)),
-                                  attempt, first_sent, info, secrets)
-                except Interrupted:  # given up at a signal: never retried
-                    sent = sent or not unsent  # though it may have reached the server
-                    raise
-                except MogrunError as error:
-                    failure = error
-                    if isinstance(error, RateLimitedError):
-                        self.budget.refused(ticket, starts_only=_start_limit(error, kind))
-                finally:
-                    self._on_wire(info.idempotency_key, False)
-                    self.budget.settle(ticket)
-                if failures.never_processed(failure) and first_sent == attempt:
-                    first_sent = attempt + 1
-                sent = sent or attempt >= first_sent
-                at = _Attempt(attempt, kind, job, info, deadline, secrets, run)
-                if not retry:
-                    raise self._gave_up(failure, at, "")
-                self._wait_or_raise(failure, at)
-            except Interrupted as stop:
-                raise failures.interrupted(stop, info, sent) from stop
+                    ticket = self.budget.reserve(kind, deadline=deadline)  # may raise
+                    self._on_wire(info.idempotency_key, True)
+                    timeout = self._timeout(deadline)
+                    unsent = stop is not None and stop.is_set()  # the transport sends nothing
+                    try:
+                        return Answer(self._send(info, body, secrets, timeout, stop,
+                                                 self._slow_notice(info, job, run, timeout,
+                                                                   stop)),
+                                      attempt, first_sent, info, secrets)
+                    except Interrupted:  # given up at a signal: never retried
+                        sent = sent or not unsent  # though it may have reached the server
+                        raise
+                    except MogrunError as error:
+                        failure = error
+                        if isinstance(error, RateLimitedError):
+                            self.budget.refused(ticket, starts_only=_start_limit(error, kind))
+                    finally:
+                        self.budget.settle(ticket)
+                    if failures.never_processed(failure) and first_sent == attempt:
+                        first_sent = attempt + 1
+                    sent = sent or attempt >= first_sent
+                    # Until it is answered, a start that may have reached the server stays
+                    # "on the wire" through the pause before its retry: its run may exist
+                    # (a 500 after the server stored it), so a signal then waits for it.
+                    self._on_wire(info.idempotency_key, sent)
+                    at = _Attempt(attempt, kind, job, info, deadline, secrets, run)
+                    if not retry:
+                        raise self._gave_up(failure, at, "")
+                    self._wait_or_raise(failure, at)
+                except Interrupted as stop:
+                    raise failures.interrupted(stop, info, sent) from stop
+        finally:
+            self._on_wire(info.idempotency_key, False)
 
     def sending_keys(self) -> frozenset[str]:
         """The Idempotency-Keys of requests sent and not yet answered: a start whose
-        run may exist (not one still waiting for the request budget)."""
+        run may exist (not one still waiting for the request budget, unless an earlier
+        attempt of it may have reached the server)."""
         with self._sending_lock:
             return frozenset(self._sending)
 

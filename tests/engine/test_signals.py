@@ -831,3 +831,23 @@ def test_a_slow_plugin_end_after_a_second_ctrl_c_is_said_with_the_way_out(emulat
             "notifications being delivered); no end is known: one more Ctrl-C leaves "
             "without it") in out + err, (out, err)
     assert "Traceback" not in err
+
+
+def test_a_signal_while_a_failed_start_waits_for_its_retry_waits_for_its_run(emulator,
+                                                                            tmp_path):
+    """Between a start's 500 and its retry the key was no longer "on the wire", so
+    SIGTERM said "no run started here is going, stopping", then sent the start once
+    more (to find the run a 500 may have stored) and cancelled what it made. The
+    run may exist through the pause: the signal's line says it waits for it."""
+    emulator.add_fault("start", "500", count=1, retry_after=8)
+    with running(spawn(emulator, tmp_path, "long")) as proc:
+        until(lambda: emulator.count("POST", "/runs", status=500), "the start's 500", proc)
+        time.sleep(0.5)  # in the retry's 8 s pause
+        out, err, elapsed = interrupt(proc, signum=signal.SIGTERM)
+    assert proc.returncode == 143, (out, err)
+    assert "no run started here is going" not in err, err
+    assert ("SIGTERM; waiting up to 10s for 1 start in flight to answer, to cancel what it "
+            "started") in err, err
+    (run_id,) = emulator.runs  # the last look made it (the 500 stored nothing)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert elapsed < 8.0
