@@ -204,8 +204,8 @@ def list_runs(api: Api, request: Request, parts: list[str], token: Token,
 
 def get_run(api: Api, request: Request, parts: list[str], token: Token,
             fault: Fault | None) -> Reply:
-    automation = _owned(api, parts[1], token, "Failed to load automation run")
-    require_uuid(parts[3], "Failed to load automation run")
+    automation = _owned(api, parts[1], token, "Failed to load automation run logs")
+    require_uuid(parts[3], "Failed to load automation run logs")
     job = api.state.automations.jobs.get(parts[3].lower())
     if job is None or job.automation_id != automation.id:
         raise Invalid(404, "NOT_FOUND", "Run not found")

@@ -131,7 +131,7 @@ _ENCODED_DOTS = re.compile(r"(?:^|/)%2e(?:%2e)?(?:/|$)", re.IGNORECASE)
 def normalize_root(value: str) -> str | None:
     """The server's ``normalizeRootDirectory``: trimmed, no leading ``./`` or ``/``,
     runs of ``/`` as one, no trailing ``/``; ``None`` for ``""`` and ``"."``."""
-    text = re.sub(r"^\./+", "", value.strip()).lstrip("/")
+    text = re.sub(r"^\./+", "", js_trim(value)).lstrip("/")
     text = re.sub(r"/+", "/", text).rstrip("/")
     return None if text in ("", ".") else text
 

@@ -425,3 +425,11 @@ def test_the_trigger_reads_its_body_as_post_runs_does(api, mogrun_emulator):
     nan = f'{{"repoId": "{repo}", "input": {{"n": NaN}}}}'.encode()
     answer = api.call("POST", path, raw=nan, key="nan")
     assert (answer.status, answer.message) == (400, "repoId is required")
+
+
+def test_a_run_id_that_is_not_a_uuid_is_the_run_logs_routes_500(api, mogrun_emulator):
+    """The route's fallback names what it loads: the run's logs."""
+    automation_id = mogrun_emulator.add_automation("triage")
+    bad = api.call("GET", f"/automations/{automation_id}/runs/not-a-uuid")
+    assert (bad.status, bad.code, bad.message) == (
+        500, "INTERNAL_ERROR", "Failed to load automation run logs")

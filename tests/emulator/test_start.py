@@ -193,6 +193,8 @@ def test_a_branch_name_of_any_length_passes_the_servers_rule(api, mogrun_emulato
 @pytest.mark.parametrize(("sent", "stored"), [
     ("./apps/web/", "apps/web"), ("/apps//web", "apps/web"), (" apps ", "apps"),
     (".", None), ("", None), (None, None),
+    # JavaScript's trim(), as everywhere else: a BOM goes, U+001F and U+0085 stay.
+    ("\ufeffapps/web", "apps/web"), ("\x1fapps", "\x1fapps"), ("apps\x85", "apps\x85"),
 ])
 def test_a_root_directory_is_stored_as_the_server_normalises_it(api, sent, stored):
     run = api.start(rootDirectory=sent).data
