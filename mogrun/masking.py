@@ -104,6 +104,15 @@ def mask_data(value: Any, secrets: Iterable[str] = (), *,
     return _walk(value, ordered) if ordered else value
 
 
+def mask_in_place(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each secret replaced by as many ``*`` as it has characters: a
+    quoted source line keeps its columns, so the caret under it still points at
+    the problem."""
+    for secret in maskable(secrets):
+        text = text.replace(secret, "*" * len(secret))
+    return text
+
+
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
     """The secrets worth masking, longest first (sorted once, not per string). A job's
     secrets (a frozenset, the same for each of its runs' results, rows and hook calls)

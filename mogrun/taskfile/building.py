@@ -114,14 +114,32 @@ class _Job:
         return ("jobs", self.name, key) if in_job else ("defaults", key)
 
     def locator(self, key: str, *sub: str | int) -> Callable[[], Location]:
-        return lambda: self.ctx.taskfile.location(*self.where(key), *sub)
+        return lambda: self.location(key, *sub)
+
+    def location(self, key: str, *sub: str | int) -> Location:
+        """Where ``key`` (its ``sub`` path) is written. When the key's plugin lists
+        secrets in its values (a webhook URL), its line is quoted with those written
+        out in the file masked in place (a caret under it still lines up; a template
+        is no secret, its env value is never in the file), or not at all when the
+        plugin cannot list them in this value."""
+        where = self.ctx.taskfile.location(*self.where(key), *sub)
+        spec = self.ctx.key_specs.get(key)
+        if spec is None or spec.secrets is None or where.source_line is None:
+            return where
+        from mogrun.masking import mask_in_place
+
+        try:
+            written = spec.secrets_in(self.merged.get(key))
+        except Exception:  # a value its plugin cannot read: the line is not quoted
+            return where._replace(source_line=None)
+        hidden = [secret for secret in written if "{{" not in secret]
+        return where._replace(source_line=mask_in_place(where.source_line, hidden))
 
     def error(self, key: str, message: str, *sub: str | int) -> TaskFileError:
         """A problem of ``key`` (at its ``sub`` path when given: ``gates.max_duration``
         written as a dotted key has a line of its own, ``notify[1].on`` too)."""
-        where = (*self.where(key), *sub)
-        return self.ctx.taskfile.error(f'job "{self.name}", key "{key}": {self.masked(message)}',
-                                       *where, job=self.name, key=key)
+        return TaskFileError(f'job "{self.name}", key "{key}": {self.masked(message)}',
+                             location=self.location(key, *sub), job=self.name, key=key)
 
     def masked(self, message: str) -> str:
         """``message`` with the job's secrets masked: messages quote rendered

@@ -208,3 +208,34 @@ def test_credentials_in_the_task_files_url_are_refused_and_never_shown(
     assert result.code == 2, result
     assert "S3CR3T" not in result.out + result.err, result
     assert "***@" in result.out + result.err, result
+
+
+@pytest.mark.parametrize("entry", [
+    '{ webhook = "https://hooks.example/T0/B0/s3cr3tXYZ", on = ["bogus"] }',  # wrong `on`
+    '{ webhook = "http://hooks.example/T0/B0/s3cr3tXYZ" }',  # not https
+    '{ slack = "https://hooks.slack.com/services/T0/B0/s3cr3tXYZ", on = ["failed"], x = 1 }',
+])
+@pytest.mark.parametrize("command", [["check"], ["show", "a"], ["-n", "a"], ["a"]])
+def test_a_problem_of_a_notify_entry_never_quotes_its_url(project, entry, command) -> None:
+    """The URLs are secrets (masked in show, -v, --json, history), but a problem of
+    the entry quoted its line, URL and all, into the terminal and the CI log."""
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\r\n\nnotify = [{entry}]\n\n')
+    result = project.run(*command)
+    assert result.code == 2, result
+    assert 'key "notify"' in result.err and "mogplex.toml:5:" in result.err, result
+    assert "s3cr3t" not in result.out + result.err, result
+
+
+def test_a_notify_line_is_quoted_with_its_url_masked_in_place(project) -> None:
+    """Masked to as many stars as it has characters, the line keeps its columns:
+    the caret still points at the wrong value."""
+    url = "https://hooks.example/T0/B0/s3cr3tXYZ"
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  f'notify = [{{ webhook = "{url}", on = ["bogus"] }}]\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    quoted = next(line for line in lines if line.startswith("  4 | "))
+    assert quoted == f'  4 | notify = [{{ webhook = "{"*" * len(url)}", on = ["bogus"] }}]'
+    caret = lines[lines.index(quoted) + 1]
+    assert quoted[caret.index("^")] == '"' and quoted[caret.index("^") + 1] == "b", result
