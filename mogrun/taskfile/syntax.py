@@ -39,6 +39,7 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
         return TaskFileError(f"invalid TOML: {dotted_keys(reason)}", location=Location(str(path)))
     index = _index(text, match)
     reason, index = _named(text, reason, index)
+    reason = _line_break_as_written(text, reason, index)
     line, column = source_text(text).point(index)
     src = source_line(text, line)
     if src is not None:
@@ -48,6 +49,14 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
                          context=[*_invisible(_raw_line(text, line)),
                                   *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else []),
                                   *_pasted(text, reason, index)])
+
+
+def _line_break_as_written(text: str, reason: str, index: int) -> str:
+    """tomllib's ``'\\n'`` as the file writes its line break: in a CRLF file tomllib
+    points at the ``\\r`` of ``'\\r\\n'``, where the caret then stands."""
+    if reason.endswith("character '\\n'") and text.startswith("\r\n", index):
+        return reason.removesuffix("'\\n'") + "'\\r\\n'"
+    return reason
 
 
 def _raw_line(text: str, line: int) -> str:
@@ -95,6 +104,10 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
         return ["A bare key is made of A-Za-z0-9_- only: quote a key with other letters "
                 f"(write {quote_key(_key_part(text, index))})."]
     arrays, string = _open_at(text, index)
+    if string is not None and not text.startswith(('"""', "'''"), string):
+        column, quote = source_text(text).point(string)[1], text[string]
+        return [f"The string opened at column {column} is not closed: end it with {quote} "
+                f"on its line (or write {quote * 3} around a string of several lines)."]
     if string is not None and not text[index:].strip():
         line, quotes = source_text(text).point(string)[0], text[string:string + 3]
         return [f"The multi-line string opened on line {line} is not closed: end it with "
@@ -119,8 +132,10 @@ def _key_part(text: str, index: int) -> str:
 
 def _open_at(text: str, index: int) -> tuple[list[int], int | None]:
     """Where each ``[`` still open at ``index`` is (outside strings and comments;
-    a table header opens and closes on its line), and where a multi-line string
-    still open there starts (``None`` if none is): tomllib names neither."""
+    a table header opens and closes on its line), and where a string still open
+    there starts (``None`` if none is): tomllib names neither. A one-line string
+    counts only when ``index`` is its line's end (or the file's): what is wrong
+    is then that it is not closed."""
     opened: list[int] = []
     at = 0
     while at < index:
@@ -132,7 +147,10 @@ def _open_at(text: str, index: int) -> tuple[list[int], int | None]:
             if at >= len(text) and not text.endswith(text[start:start + 3], start + 3):
                 return opened, start
         elif char in "\"'":
-            at = _after(text, char, at + 1, escapes=char == '"', line=True)
+            start, at = at, _after(text, char, at + 1, escapes=char == '"', line=True)
+            if at >= index and text[index:index + 1] in ("", "\r", "\n") \
+                    and not (at - 1 > start and text[at - 1] == char):
+                return opened, start
         elif char == "[" and not opened and not text[text.rfind("\n", 0, at) + 1:at].strip():
             at = _after(text, "\n", at)  # a table header (`[jobs.b` cut short is not an array)
         else:

@@ -126,3 +126,30 @@ def test_an_unclosed_multi_line_string_names_the_line_it_opened_on(
                        f"  --> {project.path.resolve()}:{line}:{column}"]
     opened_on = _line(3 if "[\n" not in text else 4, how)
     assert err[4:] == ["The multi-line string opened " + opened.format(opened_on)]
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: "-".join(filter(None, form)))
+@pytest.mark.parametrize(("text", "message", "where", "opened"), [
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "Say hello.\ntimeout = "5m"\n',
+     "Illegal character", (3, 21), (10, '"')),
+    ("[jobs.a]\nrepo = 'acme/api\nprompt = 'Say hello.'\n",
+     "Found invalid character", (2, 17), (8, "'")),
+    ('[jobs.a]\nrepo = "acme/api"\nneeds = ["lint,\n  "test"]\nprompt = "x"\n',
+     "Illegal character", (3, 16), (10, '"')),
+], ids=["basic", "literal", "in-an-array"])
+def test_an_unclosed_one_line_string_names_the_column_it_opened_at(
+        project, text: str, message: str, where: tuple[int, int], opened: tuple[int, str],
+        form: tuple[str, str]) -> None:
+    # tomllib's "Illegal character '\n'" came with no word of the string left open; in a
+    # CRLF file the caret sat on the '\r' while the message named '\n'.
+    style, how = form
+    err = _check(project, text, form)
+    line, column = _line(where[0], how), _column(where[1], how)
+    line_break = r"'\r\n'" if style == "crlf" else r"'\n'"
+    assert err[:2] == [f"Error: invalid TOML: {message} {line_break}",
+                       f"  --> {project.path.resolve()}:{line}:{column}"]
+    assert err[3] == " " * len(err[2]) + "^"  # the caret on the line break
+    quote = opened[1]
+    assert err[4:] == [f"The string opened at column {_column(opened[0], how)} is not closed: "
+                       f"end it with {quote} on its line (or write {quote * 3} around a string "
+                       "of several lines)."]
