@@ -113,6 +113,9 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
     if job.name in existing_jobs:
         raise UsageError(f'job "{job.name}" already exists; choose another name')
     for need in job.needs:
+        if need == job.name:  # check's words for it, as the file would hold it
+            raise UsageError(f'--needs names job "{need}" itself: a job cannot need itself '
+                             f"(needs cycle: {need} -> {need})")
         if need not in existing_jobs:
             from mogrun.taskfile.schema import closest
 

@@ -416,3 +416,18 @@ def test_add_says_what_to_try_next_as_init_does(project) -> None:
     assert project.run("show", "nightly").code == 0
     dry = project.run("-f", "mogplex.toml", "--local", "run", "-n", "list")
     assert dry.code == 0 and "list" in dry.out and "POST" in dry.out, dry
+
+
+def test_add_says_a_job_cannot_need_itself_in_check_s_words(project) -> None:
+    # It said '--needs names unknown job "b"', of the job being added.
+    before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "y", "--needs", "a",
+                         "--needs", "b")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == ('Error: --needs names job "b" itself: a job cannot '
+                                          "need itself (needs cycle: b -> b)")
+    assert project.path.read_bytes() == before
+    project.path.write_bytes(before + b'[jobs.b]\r\nrepo = "acme/web"\r\nprompt = "y"\r\n'
+                                      b'needs = ["b"]\r\n')
+    assert "Error: needs cycle: b -> b" in project.run("check").err
