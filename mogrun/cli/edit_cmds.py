@@ -248,7 +248,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
-    from mogrun.taskfile.validation import JOB_NAME, JOB_NAME_RULE
+    from mogrun.taskfile.schema import JOB_NAME, JOB_NAME_RULE
     from mogrun.tomltext import basic_string
 
     if not JOB_NAME.fullmatch(job):
@@ -260,7 +260,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     path = find_task_file(state.file, state.env, state.cwd)
     unique: dict[str, str] = {}
     for repo in repos:  # owner/name ignores case: Acme/API is acme/api
-        unique.setdefault(repo.casefold(), repo)
+        unique.setdefault(repo.strip().casefold(), repo.strip())  # stripped, as it is sent
     new = NewJob(name=job, repos=tuple(unique.values()), prompt=prompt, prompt_file=prompt_file,
                  branch=branch, base_branch=base_branch, create_branch=create_branch,
                  needs=tuple(dict.fromkeys(needs)), description=description,

@@ -71,10 +71,14 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     from mogrun.textsafety import escape_agent_text
 
     headers = ["job", "description", "repos", "harness", "needs"]
+    with taskfile.spelled():  # a wrong value is shown as the file wrote it
+        shown = [{field: _cell(taskfile, r, field) for field in _KEYS} for r in rows]
     # A fan-out's cell names its first repos and counts the rest (--json has them all):
     # 1,000 repos made every row 12,000 characters wide.
-    table = [[r["job"], r["description"], listed(r["repos"], REPOS_SHOWN), r["harness"] or "-",
-              ", ".join(r["needs"]) or "-"] for r in rows]
+    table = [[r["job"], c["description"], c["repos"] if isinstance(c["repos"], str)
+              else listed(c["repos"], REPOS_SHOWN), c["harness"] or "-",
+              c["needs"] if isinstance(c["needs"], str) else ", ".join(c["needs"]) or "-"]
+             for r, c in zip(rows, shown, strict=True)]
     if any("next_run" in r for r in rows):  # the column only for files with schedules
         headers.append("next run (UTC)")
         for cells, r in zip(table, rows, strict=True):
@@ -85,22 +89,45 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     return 0
 
 
-def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
-    """One job as ``list`` shows it: raw values, defaults applied, nothing rendered."""
+# Each field of a job's row that shows a key's value, and that key.
+_KEYS = {"description": "description", "repos": "repo", "harness": "harness", "needs": "needs"}
+
+
+def _cell(taskfile: TaskFile, row: dict[str, Any], field: str) -> Any:
+    """The field of ``row`` to show: a value the file has but ``--json`` gives as
+    ``null`` (not what the key takes: ``glance`` warns of it) as TOML writes it."""
+    value = row[field]
+    if value is not None:
+        return value
+    raw = _merged(taskfile, row["job"]).get(_KEYS[field])
+    from mogrun.tomltext import toml_repr
+
+    return None if raw is None else toml_repr(raw)
+
+
+def _merged(taskfile: TaskFile, name: str) -> dict[str, Any]:
+    """The job's keys as ``list`` reads them: ``[defaults]`` applied, but not to
+    the keys only a job has (``description``, ``needs``)."""
     from mogrun.taskfile.schema import JOB_ONLY
 
-    merged = {k: v for k, v in taskfile.job_keys(name).items()
-              if k not in JOB_ONLY or k in taskfile.jobs[name]}
-    repo = merged.get("repo", [])
-    repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
-    needs = merged.get("needs", [])
+    return {k: v for k, v in taskfile.job_keys(name).items()
+            if k not in JOB_ONLY or k in taskfile.jobs[name]}
+
+
+def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
+    """One job as ``list`` shows it: raw values, defaults applied, nothing rendered;
+    a value of the wrong type is ``null`` (never a string a script would take for
+    a description or a repo), and repos are stripped, as they are sent."""
+    merged = _merged(taskfile, name)
+    description, repo = merged.get("description", ""), merged.get("repo", [])
     harness = merged.get("harness")
     automation = merged.get("automation")
     if isinstance(automation, str):  # the automation decides how its agents run
         harness = f"automation {automation}"
-    summary = {"job": name, "description": str(merged.get("description", "")),
-               "repos": repos, "harness": harness if isinstance(harness, str) else None,
-               "needs": [str(n) for n in needs] if isinstance(needs, list) else []}
+    summary = {"job": name, "description": description if isinstance(description, str) else None,
+               "repos": _strings([repo] if isinstance(repo, str) else repo, str.strip),
+               "harness": harness if isinstance(harness, str) else None,
+               "needs": _strings(merged.get("needs", []))}
     if isinstance(automation, str):
         summary["automation"] = automation
     if "schedule" in merged:  # the cron reader loads only for a job with a schedule
@@ -111,3 +138,8 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
     return summary
 
 
+def _strings(value: Any, shown: Callable[[str], str] = str) -> list[str] | None:
+    """A list of strings, each as ``shown``; ``None`` for anything else."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    return [shown(item) for item in value]

@@ -4,13 +4,14 @@ so validation stays strict without knowing every key in advance."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mogrun.durations import JSON_PATTERN, LONGEST_TIMEOUT, parse_duration
 from mogrun.durations import LONGEST as LONGEST_WAIT
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
-from mogrun.tomltext import toml_repr
+from mogrun.tomltext import basic_string, toml_repr
 
 HARNESSES = ("codex", "claude-code")
 ON_TIMEOUT = ("cancel", "detach")
@@ -20,6 +21,10 @@ DEFAULT_SANDBOXES = 3  # the account's sandbox cap ([mogplex] sandboxes)
 LIMIT_KEYS = ("requests_per_minute", "starts_per_minute", "starts_per_hour", "starts_per_day")
 
 Checker = Callable[[Any], str | None]
+
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
+JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
 
 
 def _string(value: Any) -> str | None:
@@ -298,28 +303,45 @@ BUNDLED_JOB_KEYS = ("retry", "gates", "notify")
 
 def glance(taskfile: TaskFile, other_plugins: Callable[[], bool]) -> list[str]:
     """What ``list`` can tell is wrong at a glance, without plugins or templates:
-    unknown tables and keys, each said briefly (``check`` says all, and how to
-    fix it). A job key unknown to the core and the bundled plugins counts only
-    when ``other_plugins()`` says no other plugin could declare it (asked only
-    then). One look at each key: no cost worth the name for a clean file."""
-    known = (JOB_KEYS, BUNDLED_JOB_KEYS)
+    unknown tables and keys, invalid job names and wrong values of the keys it
+    shows, each said briefly (``check`` says all, and how to fix it). A job key
+    unknown to the core and the bundled plugins counts only when
+    ``other_plugins()`` says no other plugin could declare it (asked only then).
+    One look at each key: no cost worth the name for a clean file."""
     found: list[tuple[str, bool]] = []  # (problem, whether a plugin may declare the key)
     for section, value in taskfile.data.items():  # tables in the order they first appear
         if section == "mogplex":
             found += [(f'unknown key "{key}" in [mogplex]', False)
                       for key in taskfile.settings if key not in SETTINGS_KEYS]
         elif section == "defaults":
-            found += [(f'unknown key "{key}" in [defaults]', True)
-                      for key in taskfile.defaults if not any(key in k for k in known)]
+            found += _glanced_keys(taskfile.defaults, "[defaults]")
         elif section == "jobs":
-            found += [(f'unknown key "{key}" in job "{name}"', True)
-                      for name, table in taskfile.jobs.items()
-                      for key in table if not any(key in k for k in known)]
+            for name, table in taskfile.jobs.items():
+                if not JOB_NAME.fullmatch(name):
+                    found.append((f"invalid job name {basic_string(name)}", False))
+                found += _glanced_keys(table, f'job "{name}"')
         elif section not in SECTIONS:
             found.append((unknown_top_level(section, value), False))
     if any(maybe for _, maybe in found) and other_plugins():
         return [problem for problem, maybe in found if not maybe]
     return [problem for problem, _ in found]
+
+
+# The job keys whose values ``list`` shows (a job's row, or ``--json list``).
+LISTED_KEYS = ("description", "repo", "harness", "needs", "automation")
+
+
+def _glanced_keys(table: Mapping[str, Any], where: str) -> list[tuple[str, bool]]:
+    """``glance`` of a job's (or ``[defaults]``') keys: each unknown one, and each
+    that ``list`` shows with a value ``check`` refuses (it is shown as written)."""
+    known = (JOB_KEYS, BUNDLED_JOB_KEYS)
+    found = []
+    for key, value in table.items():
+        if not any(key in k for k in known):
+            found.append((f'unknown key "{key}" in {where}', True))
+        elif key in LISTED_KEYS and key_problems(JOB_KEYS[key], value):
+            found.append((f'invalid "{key}" in {where}', False))
+    return found
 
 
 def unknown_top_level(name: str, value: Any) -> str:

@@ -9,7 +9,6 @@ puts both together for ``check``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -20,6 +19,8 @@ from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.taskfile.paths import path_problem
 from mogrun.taskfile.schema import (
     JOB_KEYS,
+    JOB_NAME,
+    JOB_NAME_RULE,
     JOB_ONLY,
     RUN_ONLY_KEYS,
     SETTINGS_KEYS,
@@ -30,10 +31,6 @@ from mogrun.taskfile.schema import (
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
 from mogrun.tomltext import basic_string, toml_repr
-
-JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-# The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
-JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
 
 
 def structural_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list[TaskFileError]:

@@ -418,6 +418,16 @@ def test_add_says_what_to_try_next_as_init_does(project) -> None:
     assert dry.code == 0 and "list" in dry.out and "POST" in dry.out, dry
 
 
+def test_add_writes_a_repo_stripped_as_it_is_sent(project) -> None:
+    # add wrote repo = " acme/web" (show sends it stripped), and kept both spellings.
+    project.path.write_bytes(b'# team jobs\r\n[jobs.a]\r\nrepo = "acme/api"\r\n'
+                             b'prompt = "x"\r\n\r\n')
+    result = project.run("add", "b", "--repo", " acme/web", "--repo", "acme/web\t", "--repo",
+                         "acme/api ", "--prompt", "y")
+    assert result.code == 0, result
+    assert b'repo = ["acme/web", "acme/api"]\r\n' in project.path.read_bytes()
+
+
 def test_add_says_a_job_cannot_need_itself_in_check_s_words(project) -> None:
     # It said '--needs names unknown job "b"', of the job being added.
     before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 # A realistic file: CRLF, comments, a table typo'd as [job.b], a [defaults] typo.
 TYPOS = (
     "# team jobs\r\n"
@@ -109,3 +111,65 @@ def test_list_knows_the_keys_of_the_bundled_plugins() -> None:
     from mogrun.taskfile.schema import BUNDLED_JOB_KEYS
 
     assert sorted(BUNDLED_JOB_KEYS) == sorted(PluginHost.bundled_only().key_specs())
+
+
+# Values of the keys list shows, each of a type check refuses: CRLF, comments, a trailing
+# blank line, as a hand-edited file has them.
+WRONG_TYPES = (
+    "# a job written by hand\r\n"
+    "[jobs.a]\r\n"
+    "repo = [1, {x=1}]   # not repos\r\n"
+    'prompt = "x"\r\n'
+    'description = ["d"]\r\n'
+    "needs = [1, [2]]\r\n"
+    "\r\n"
+)
+
+
+def test_list_shows_a_wrongly_typed_value_as_toml_and_warns(project) -> None:
+    # list showed Python's ['d'] and {'x': 1} with no warning; --json gave "['d']".
+    write(project, WRONG_TYPES)
+    result = project.run("list")
+    assert result.code == 0, result
+    assert result.out.splitlines()[2].split() == ["a", "['d']", "[1,", "{", "x", "=", "1", "}]",
+                                                  "-", "[1,", "[2]]"]
+    assert result.err == (f'warning: {project.path} has problems: invalid "repo" in job "a", '
+                          'invalid "description" in job "a" and 1 more; run `mogrun check` to '
+                          "see them all\n")
+
+
+def test_json_list_gives_a_wrongly_typed_value_as_null_never_a_string(project) -> None:
+    write(project, WRONG_TYPES)
+    result = project.run("--json", "list")
+    assert result.code == 0, result
+    assert json.loads(result.out) == {"job": "a", "description": None, "repos": None,
+                                      "harness": None, "needs": None}
+    assert "run `mogrun check`" in result.err
+
+
+@pytest.mark.parametrize("name", ["héllo", "a b", ""])
+def test_list_warns_of_a_job_name_check_refuses(project, name: str) -> None:
+    # check exits 2 with "invalid job name"; list said nothing at all.
+    write(project, f'# jobs\r\n[jobs."{name}"]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    result = project.run("list")
+    assert result.code == 0, result
+    assert result.err == (f'warning: {project.path} has problems: invalid job name "{name}"; '
+                          "run `mogrun check` to see them all\n")
+
+
+def test_json_list_gives_repos_stripped_as_they_are_sent(project) -> None:
+    write(project, '[jobs.a]\nrepo = " acme/api "\nprompt = "x"\n\n[jobs.b]\n'
+                   'repo = ["acme/web\\t", " acme/api"]\nprompt = "x"\n')
+    rows = [json.loads(line) for line in project.run("--json", "list").out.splitlines()]
+    assert [row["repos"] for row in rows] == [["acme/api"], ["acme/web", "acme/api"]]
+
+
+def test_json_list_gives_needs_written_as_one_string_as_null(project) -> None:
+    # repo takes one string; needs does not (check: "must be a list of job names").
+    write(project, '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n[jobs.b]\r\n'
+                   'repo = "acme/api"\r\nprompt = "x"\r\nneeds = "a"  # should be ["a"]\r\n')
+    rows = [json.loads(line) for line in project.run("--json", "list").out.splitlines()]
+    assert [row["needs"] for row in rows] == [[], None]
+    result = project.run("list")
+    assert result.out.splitlines()[3].split()[-1] == "'a'"
+    assert 'invalid "needs" in job "b"' in result.err
