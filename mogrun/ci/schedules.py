@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mogrun.errors import Location
     from mogrun.taskfile.checking import CheckWarning
     from mogrun.taskfile.parse import TaskFile
 
@@ -74,13 +75,24 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[C
 
         if cron.key_problem(value) is not None:
             continue  # reported as an error
-        location = taskfile.location(*where(taskfile, job))
-        expressions = job_schedules(taskfile, job)
-        found += [CheckWarning(cron.minute_zero_warning(job, e), location)
-                  for e in expressions if cron.at_minute_zero(e)]
-        found += [CheckWarning(cron.overlap_warning(job, *pair, now or datetime.now(UTC)), location)
+        expressions = job_schedules(taskfile, job)  # one for one with a list's entries
+        found += [CheckWarning(cron.minute_zero_warning(job, e), _at(taskfile, job, value, i))
+                  for i, e in enumerate(expressions) if cron.at_minute_zero(e)]
+        found += [CheckWarning(cron.overlap_warning(job, *pair, now or datetime.now(UTC)),
+                               _at(taskfile, job, value, _last_index(expressions, pair[1])))
                   for pair in cron.overlaps(expressions)]
     return found + shared_run_warnings(taskfile, now or datetime.now(UTC))
+
+
+def _at(taskfile: TaskFile, job: str, value: Any, index: int) -> Location:
+    """Where the job's schedule entry ``index`` is written (the key, when it holds
+    one string): a warning points at the entry it is about, as an error does."""
+    return taskfile.location(*where(taskfile, job), *([index] if isinstance(value, list) else []))
+
+
+def _last_index(items: list[str], item: str) -> int:
+    """Where ``item`` is last in ``items``: an overlap is said at its later entry."""
+    return len(items) - 1 - items[::-1].index(item)
 
 
 def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[CheckWarning]:

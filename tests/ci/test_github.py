@@ -985,8 +985,10 @@ def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project
                   'schedule = ["17 7 * * 1", "17 7,9 * * 1-5", "23 7 * * 2"]\n')
     checked = project.run("check")
     assert checked.code == 0, checked
+    column = len('schedule = ["17 7 * * 1", ') + 1  # at the second of the two
     assert checked.err.splitlines() == [
-        f'warning: {project.root / "mogplex.toml"}:4:1: job "a", key "schedule": "17 7 * * 1" '
+        f'warning: {project.root / "mogplex.toml"}:4:{column}: job "a", key "schedule": '
+        '"17 7 * * 1" '
         'and "17 7,9 * * 1-5" both run at 07:17 UTC on some of the same days (next: '
         f"{next_monday_at('07:17')}): GitHub starts the job twice at each; take those moments "
         "out of one of them"]

@@ -116,17 +116,33 @@ def test_schedule_as_people_write_it_crlf_bom_tabs_comments(project) -> None:
     assert rows["schedule"] == ["17 6 * * 1-5", "43 */6 * * *"]
 
 
-def test_minute_zero_is_a_warning_with_its_location(project) -> None:
-    project.write(scheduled('["0 6 * * 1", "30 */2 * * *", "0,30 13 * * *"]'))
+def test_minute_zero_is_a_warning_at_its_entry(project) -> None:
+    """It pointed at the key (4:1) whichever entry it was about; an error in the
+    same list is pointed at its entry."""
+    line = 'schedule = ["0 6 * * 1", "30 */2 * * *", "0,30 13 * * *"]'
+    project.write(scheduled(line[len("schedule = "):]))
     result = project.run("check")
     assert result.code == 0, result
-    where = f"{project.root / 'mogplex.toml'}:4:1"
+    file = project.root / "mogplex.toml"
     tail = ("runs at minute 0, when GitHub's scheduled workflows are most often delayed or "
             "dropped under load; pick another minute (e.g. 17)")
+    first, third = line.index('"0 6') + 1, line.index('"0,30') + 1
     assert result.err.splitlines() == [
-        f'warning: {where}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
-        f'warning: {where}: job "nightly", key "schedule": "0,30 13 * * *" {tail}',
+        f'warning: {file}:4:{first}: job "nightly", key "schedule": "0 6 * * 1" {tail}',
+        f'warning: {file}:4:{third}: job "nightly", key "schedule": "0,30 13 * * *" {tail}',
     ]
+
+
+def test_schedule_warnings_point_at_their_entries_in_a_list_as_people_write_it(
+        project) -> None:
+    project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nschedule = [\r\n'
+                  '  "17 3 * * *",\r\n\t"0 4 * * *",   # nightly\r\n  "17 3 * * 1",\r\n]\r\n\r\n',
+                  raw=True)
+    result = project.run("--json", "check")
+    assert result.code == 0, result
+    warnings = json.loads(result.out)["warnings"]
+    assert [(w["line"], w["column"]) for w in warnings] == [(6, 2), (7, 3)], warnings
+    assert "minute 0" in warnings[0]["message"] and "both run" in warnings[1]["message"]
 
 
 def test_a_default_schedule_applies_to_every_job(project) -> None:
