@@ -523,6 +523,13 @@ def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_projec
              mogrun_project.run("--local", "--json", "status").stdout.splitlines()]
     assert (row["status"], row["outcome"]) == ("unknown", None)  # shown so, not recorded
     assert row["note"].startswith("its --local emulator ended")
+    # logs says it as status does: it showed the run "streaming", a run that never ends
+    logs = mogrun_project.run("--local", "logs", "long")
+    assert logs.exit_code == 0, logs
+    label, _, status, outcome = logs.stdout.splitlines()[-2].split()
+    assert (label, status, outcome) == ("long", "unknown", "-"), logs
+    assert logs.stdout.splitlines()[-1].startswith(
+        "long: its --local emulator ended with the mogrun that ran it"), logs
 
 
 @pytest.mark.parametrize("command", ["status", "logs", "cancel"])

@@ -24,6 +24,8 @@ from mogrun.cli.state_cmds import (
     AUTOMATION_RUN_HINT,
     Target,
     api_client,
+    as_left_locally,
+    ended_unseen,
     located,
     never_started,
     open_state,
@@ -494,9 +496,13 @@ def _print_kept(state: CliState, taskfile: Any, targets: Sequence[Target],
             sink = _LogSink(state, target, secrets)
             for event in log.events(target.run_id):
                 sink.event(event)
-            if target.row is not None and not state.json_output:
-                sink._line(f"{target.label}  {target.run_id}  {target.row.status or '-'}  "
-                           f"{target.row.outcome or '-'}")
+            row = None if target.row is None else as_left_locally(target.row)
+            if row is not None and not state.json_output:  # as status shows it
+                sink._line(f"{target.label}  {target.run_id}  {row.status or '-'}  "
+                           f"{row.outcome or '-'}")
+                note = ended_unseen(state, row)
+                if note is not None:
+                    sink._line(f"{target.label}: {note}")
     finally:
         log.close()
     return 0

@@ -607,9 +607,8 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     def going(row: Any) -> bool:
         return bool(row.run_id) and not RunStatus.is_terminal(row.status)
 
-    if state.local:  # no API to ask: a run whose mogrun is gone ended with its emulator
-        return [dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
-                if going(row) and row.live_owner is None else row for row in rows]
+    if state.local:  # no API to ask
+        return [as_left_locally(row) for row in rows]
     live = [row for row in rows if going(row)]
     if not live:
         return list(rows)
@@ -635,6 +634,19 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
             continue
         fresh[row.id] = record_status(history, row, run, outcome)
     return [fresh.get(row.id, row) for row in rows]
+
+
+def as_left_locally(row: Any) -> Any:
+    """A ``--local`` row as it stands: recorded as going, with no mogrun of this
+    machine following it any more, its run ended with that mogrun's emulator, its
+    end unseen (``UNKNOWN_TO_SERVER``); any other row as recorded."""
+    import dataclasses
+
+    from mogrun.outcomes import RunStatus
+
+    if row.run_id and not RunStatus.is_terminal(row.status) and row.live_owner is None:
+        return dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
+    return row
 
 
 # What ``status`` shows (never records) for a run the API answers NOT_FOUND for: an
