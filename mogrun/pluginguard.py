@@ -266,7 +266,7 @@ def _crashed(hook: str, plugin: str, exc: BaseException, warn: Callable[[str], N
     if hook == GATE_HOOK:
         from mogrun.runs import GateVerdict
 
-        reason = mask(f"gate crashed: {describe_exc(exc)}", secrets)
+        reason = _kept_text(f"gate crashed: {describe_exc(exc)}")
         return [GateVerdict(gate=plugin, passed=False, reason=reason)]
     if hook in REPEATED_HOOKS:
         if said:  # 24 identical warnings in 5 s of polls said nothing the first did not
@@ -298,7 +298,7 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
     if answer is None or hint is type(None):
         return None
     if hook == GATE_HOOK:
-        return _secret_free(_verdicts(plugin, answer, hint))
+        return [_kept_verdict(v) for v in _verdicts(plugin, answer, hint)]
     if hook == ADJUST_HOOK and conforms(answer, hint, deep=False):
         return _adjusted(plugin, answer, given.get("job"))
     problem = None if conforms(answer, hint, deep=False) else "type"
@@ -308,7 +308,7 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
         if hook == VETO_HOOK:
             _keeps_repo(plugin, answer, given)
         elif isinstance(answer, str):  # a reason (``mogrun_watch``): printed and kept
-            return _cut(mask(answer, _masked()), _REASON_MAX)
+            return _kept_text(answer)
         return answer
     if hook in SETUP_HOOKS:
         raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} from {hook}, '
@@ -326,8 +326,11 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
 
 
 _REPR_MAX = 80
-# A watch hook's reason is shown in the cancel notice, the result line, the summary
-# and --json: a line's worth of it (100,000 characters were printed whole five times).
+# A plugin's reason (a watch hook's, a gate verdict's, and a verdict's gate name) is
+# shown in the cancel notice (a watch's), the result line, the summary, --json and
+# JUnit, and kept in the history: a line's worth of it (100,000 characters were
+# printed whole five times; a 5 MB verdict reason was 20 MB of output and a 5 MB
+# history row).
 _REASON_MAX = 200
 
 
@@ -345,6 +348,12 @@ def _short_repr(answer: Any) -> str:
 def _cut(text: str, limit: int) -> str:
     """The start of a plugin's long text, ``...`` saying it goes on (mask it first)."""
     return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def _kept_text(text: str) -> str:
+    """A plugin's reason (or gate name) as mogrun shows and records it: masked, then
+    cut to ``_REASON_MAX`` (a secret cut in two is no longer recognised)."""
+    return _cut(mask(text, _masked()), _REASON_MAX)
 
 
 def _adjusted(plugin: str, job: Any, given: Any) -> Any:
@@ -409,14 +418,13 @@ def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
     return [GateVerdict(gate=plugin, passed=False, reason=reason)]
 
 
-def _secret_free(verdicts: list[GateVerdict]) -> list[GateVerdict]:
-    """Verdicts as they are shown and recorded: a gate's name or reason may quote
-    the token or an ``env.*`` value."""
-    secrets = _masked()
-    if not secrets:
-        return verdicts
-    return [dataclasses.replace(v, gate=mask(v.gate, secrets), reason=mask(v.reason, secrets))
-            for v in verdicts]
+def _kept_verdict(verdict: GateVerdict) -> GateVerdict:
+    """A verdict as it is shown and recorded: a gate's name or reason may quote the
+    token or an ``env.*`` value, and may be of any length (``_kept_text``)."""
+    gate, reason = _kept_text(verdict.gate), _kept_text(verdict.reason)
+    if gate == verdict.gate and reason == verdict.reason:
+        return verdict
+    return dataclasses.replace(verdict, gate=gate, reason=reason)
 
 
 def _request_refused(plugin: str, answer: Any, problem: str) -> str:
