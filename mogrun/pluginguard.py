@@ -376,7 +376,7 @@ def _adjusted(plugin: str, job: Any, given: Any) -> Any:
 
 def _job_problem(job: Any, given: Any) -> str | None:
     from mogrun.models import RunPlan, StartRequest
-    from mogrun.taskfile.schema import ON_TIMEOUT
+    from mogrun.taskfile.schema import JOB_KEYS, ON_TIMEOUT
 
     if given is not None and job.name != given.name:
         return f"name is changed ({given.name!r} to {job.name!r}): a job keeps its name"
@@ -388,6 +388,9 @@ def _job_problem(job: Any, given: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not finite(value) or value <= 0:
             return f"{name} must be a positive number of seconds, not {value!r}"
+        bound = JOB_KEYS[name](value)  # the task file's rule: at most its longest
+        if bound is not None:
+            return f"{name} is wrong: {bound}"
     if job.on_timeout not in ON_TIMEOUT:
         return f"on_timeout must be {' or '.join(map(repr, ON_TIMEOUT))}, not {job.on_timeout!r}"
     if not isinstance(job.runs, tuple) or not all(
