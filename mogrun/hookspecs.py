@@ -9,9 +9,9 @@ every answer against them (``mogrun.pluginspec``), and ``firstresult=True``
 stops at the first non-``None`` answer because the host calls through pluggy.
 Plugin authors import ``hookimpl`` from ``mogrun.plugin``.
 
-Phases: set-up (options, keys, configure) -> resolving (adjust each job and
-start request) -> running (retry, started, events, status, watch) ->
-finishing (gates, job finished, session finished).
+Phases: set-up (options, configure, keys: called in that order) -> resolving
+(adjust each job, then each start request) -> running (retry, started, events,
+status, watch) -> finishing (gates, job finished, session finished).
 """
 
 from __future__ import annotations

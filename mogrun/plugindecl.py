@@ -54,7 +54,9 @@ def option_registrar(sink: dict[str, OptionSpec]) -> Callable[..., None]:
             raise PluginError(f'plugin "{plugin}" registers option "--{name}", '
                               "which is one of mogrun's own options")
         if name in sink:
-            raise PluginError(f'option "--{name}" is registered by both plugin '
+            raise PluginError(f'plugin "{plugin}" registers option "--{name}" twice'
+                              if sink[name].plugin == plugin else
+                              f'option "--{name}" is registered by both plugin '
                               f'"{sink[name].plugin}" and plugin "{plugin}"')
         problem = _option_problem(help, metavar, flag)
         if problem:

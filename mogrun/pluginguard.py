@@ -6,7 +6,7 @@ each plugin through a ``GuardedPlugin``: the same hook functions, each wrapped
 once in the containment rule of its hook and checked against the return
 annotation of its spec in ``hookspecs``:
 
-- set-up hooks (options, keys, configure, adjust_job): a crash is a
+- set-up hooks (options, configure, keys, adjust_job): a crash is a
   ``PluginError`` (exit 2) before any run starts;
 - ``mogrun_start_request``: a crash or a bad request vetoes the run (``GateError``);
 - ``mogrun_gate``: a crash or a wrong answer is a failing verdict;

@@ -347,6 +347,17 @@ def test_duplicate_and_malformed_options_are_refused(tmp_path, plugin_file):
         load(tmp_path, [bad]).cli_options()
 
 
+def test_an_option_one_plugin_registers_twice_is_said_so(tmp_path, mogrun_cli):
+    """As a job key declared twice is: not "by both plugin "bad" and plugin "bad"."""
+    (tmp_path / "bad.py").write_text(
+        "from mogrun.plugin import hookimpl\n\n\n@hookimpl\ndef mogrun_add_options(register):"
+        '\n    register("foo")\n    register("foo", flag=True)\n')
+    (tmp_path / "mogplex.toml").write_text('[jobs.a]\nrepo = "acme/api"\nprompt = "go"\n')
+    result = mogrun_cli("run", "-p", "bad.py", "a", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[0] == 'Error: plugin "bad" registers option "--foo" twice'
+
+
 def test_same_file_named_twice_loads_once(tmp_path, plugin_file):
     rel = plugin_file("team_gate", "@hookimpl\ndef mogrun_event(event):\n    pass\n")
     host = load(tmp_path, [rel, rel], extra=[str(tmp_path / rel)])

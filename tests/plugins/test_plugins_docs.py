@@ -42,3 +42,52 @@ def test_examples_import_only_the_public_module():
                 for name in re.findall(r"^\s*(?:from|import) (mogrun[\w.]*)", block, re.M)}
     # the testing section shows the test fixtures; its unit test calls the hook itself
     assert imported == {"mogrun.plugin", "mogrun.testing"}
+
+
+SETUP_ORDER = """\
+import pathlib
+
+from mogrun.plugin import hookimpl
+
+
+def called(hook):
+    with pathlib.Path(__file__).with_name("called.txt").open("a") as out:
+        out.write(hook + "\\n")
+
+
+@hookimpl
+def mogrun_add_options(register):
+    called("mogrun_add_options")
+
+
+@hookimpl
+def mogrun_configure(config):
+    called("mogrun_configure")
+
+
+@hookimpl
+def mogrun_job_keys(register):
+    called("mogrun_job_keys")
+
+
+@hookimpl
+def mogrun_adjust_job(job):
+    called("mogrun_adjust_job")
+"""
+
+
+def test_the_set_up_order_said_is_the_order_called(tmp_path, mogrun_cli):
+    """The module's docstring said "set-up (options, keys, configure)"; configure
+    is called before job_keys."""
+    import mogrun.hookspecs
+
+    (tmp_path / "order.py").write_text(SETUP_ORDER)
+    (tmp_path / "mogplex.toml").write_text('[jobs.a]\nrepo = "acme/api"\nprompt = "go"\n')
+    result = mogrun_cli("show", "-p", "order.py", "a", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    called = (tmp_path / "called.txt").read_text().splitlines()
+    assert called == ["mogrun_add_options", "mogrun_configure", "mogrun_job_keys",
+                      "mogrun_adjust_job"]
+    said = " ".join((mogrun.hookspecs.__doc__ or "").split())
+    assert "set-up (options, configure, keys: called in that order)" in said
+    assert ", ".join(f"`{hook}`" for hook in called[:3]) in " ".join(TEXT.split())
