@@ -367,6 +367,13 @@ def test_logs_follow_json_says_which_gate_failed(mogrun_project, mogrun_emulator
         failed = [g for g in run["gates"] if not g["passed"]]
         assert [g["gate"] for g in failed] == ["max_duration"], run
         assert "longer than max_duration 100ms" in failed[0]["reason"]
+    # Its events and statuses name a run as run --json's do (job, repo, run_id, label),
+    # and a status not known before is null, as elsewhere (it was "").
+    lines = [o for o in objects if o["type"] in ("event", "status")]
+    assert lines and all({"job", "repo", "run_id", "label"} <= set(o) for o in lines), lines
+    assert {(o["job"], o["repo"], o["label"]) for o in lines} == {
+        ("gated", "acme/api", "gated:acme/api"), ("gated", "acme/web", "gated:acme/web")}
+    assert all(o["old"] != "" for o in lines if o["type"] == "status"), lines
     bad = mogrun_project.run("--json", "logs", "--follow", "bad", env=FAST)
     (run,) = json.loads(bad.stdout.splitlines()[-1])["results"]
     assert (bad.exit_code, run["outcome"], run["message"]) == (1, "failed",

@@ -206,9 +206,8 @@ class _LogSink:
             from mogrun.masking import mask_data
             from mogrun.output.ndjson import event_dict
 
-            self._json(mask_data({"type": "event", "run_id": self.target.run_id,
-                                  "label": self.target.label, "event": event_dict(event)},
-                                 self.secrets))
+            self._json(mask_data({"type": "event", **self._names(),
+                                  "event": event_dict(event)}, self.secrets))
             return
         from mogrun.output.base import format_event_line
 
@@ -218,10 +217,16 @@ class _LogSink:
         with self.lock:
             self.state.echo_json(data)
 
+    def _names(self) -> dict[str, Any]:
+        """What names the run in a line about it, as ``run``'s lines name it."""
+        row = self.target.row
+        return {"job": None if row is None else row.job, "repo": None if row is None else row.repo,
+                "run_id": self.target.run_id, "label": self.target.label}
+
     def status(self, old: str | None, state: Any) -> None:
-        if self.state.json_output:
-            self._json({"type": "status", "run_id": self.target.run_id,
-                        "label": self.target.label, "old": old, "status": state.status})
+        if self.state.json_output:  # a status not known before is null, as elsewhere
+            self._json({"type": "status", **self._names(), "old": old or None,
+                        "status": state.status})
 
     def finished(self, result: RunResult) -> None:
         """``label  run id  status  outcome`` and, when it did not pass, why: the

@@ -36,7 +36,11 @@ def schema_command(state: CliState, extra: tuple[str, ...]) -> int:
     for problem in problems:  # the keys of the plugins that loaded are still there
         _warn(state, problem, "the keys this plugin declares are not in the schema")
     say_plugin_notes(state, host, taskfile, extra)
-    state.echo(json.dumps(json_schema(host.key_specs()), indent=2))
+    schema = json_schema(host.key_specs())
+    if state.json_output:  # one object on one line, as every --json output is
+        state.echo_json(schema)
+    else:
+        state.echo(json.dumps(schema, indent=2))
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.masking import json_forms, mask_data, maskable
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import SoFar
+from mogrun.output.base import SoFar, run_label
 from mogrun.output.paced import PacedLines
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
@@ -105,21 +105,22 @@ class NdjsonReporter:
             job,
             {
                 "type": "job_started",
-                **_run_ids(run, state.run_id),
+                **_run_ids(job, run, state.run_id),
                 "status": state.status,
                 "attached": attached,
             },
         )
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        obj = {"type": "event", **_run_ids(run, None), "event": event_dict(event)}
+        obj = {"type": "event", **_run_ids(job, run, None), "event": event_dict(event)}
         self._emit(job, obj, run_of=run.label)  # run_id filled in under the write lock
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
         self._remember(run, state)
         self._emit(
             job,
-            {"type": "status", **_run_ids(run, state.run_id), "old": old, "status": state.status},
+            {"type": "status", **_run_ids(job, run, state.run_id), "old": old,
+             "status": state.status},
         )
 
     def notice(
@@ -262,5 +263,6 @@ def _jsonable(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(ensure_ascii=True, default=_jsonable)
 
 
-def _run_ids(run: RunPlan, run_id: str | None) -> dict[str, Any]:
-    return {"job": run.job, "repo": run.repo, "run_id": run_id}
+def _run_ids(job: ResolvedJob, run: RunPlan, run_id: str | None) -> dict[str, Any]:
+    """What names a run in a line about it: as ``logs`` names it too (``label``)."""
+    return {"job": run.job, "repo": run.repo, "run_id": run_id, "label": run_label(job, run)}

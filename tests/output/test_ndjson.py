@@ -57,10 +57,12 @@ def test_every_line_parses_with_the_right_types_and_fields():
         "job": "build",
         "repo": "acme/api",
         "run_id": "r_1",
+        "label": "build",  # one repo: the job, as logs and the plain lines name it
         "status": "pending",
         "attached": True,
     }
     assert event["run_id"] == "r_1" and event["job"] == "build" and event["repo"] == "acme/api"
+    assert event["label"] == "build"  # as logs names it
     assert event["event"] == {
         "id": "e1",
         "type": "log",
@@ -74,6 +76,7 @@ def test_every_line_parses_with_the_right_types_and_fields():
         "job": "build",
         "repo": "acme/api",
         "run_id": "r_1",
+        "label": "build",  # one repo: the job, as logs and the plain lines name it
         "old": "pending",
         "status": "success",
     }

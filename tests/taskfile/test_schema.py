@@ -140,3 +140,12 @@ def test_a_file_being_fixed_still_gets_the_schema_of_the_plugins_that_load(proje
         "(the keys this plugin declares are not in the schema)")
     assert project.run("-f", "missing.toml", "schema").code == 2  # named, not there
     assert project.run("schema", "-p", "nope_module", plugins=True).code == 2  # on the line
+
+
+def test_json_schema_is_one_object_on_one_line(project) -> None:
+    """--json is one object per line on stdout; schema printed its pretty form."""
+    pretty = project.run("schema", plugins=True)
+    result = project.run("--json", "schema", plugins=True)
+    assert result.code == 0, result
+    [line] = result.out.splitlines()
+    assert json.loads(line) == json.loads(pretty.out)
