@@ -9,7 +9,12 @@ nothing taken away, in alternating rounds (each ratio is to that round's own
 full run: the machine's drift is larger than most of these differences).
 
     python bench/ablate.py [--without history --without json-lines ...]
-                           [--runs 1000] [--repeat 4]
+                           [--runs 1000] [--repeat 4] [--bare]
+
+``--bare`` adds the bare urllib3 client (``minimal_client.py``, as ``fanout.py``
+runs it) to the same rounds, and a column of each variant's CPU as a ratio to
+it: how much of ``fanout.py``'s ratio is the engine's core (every feature
+taken away) and how much the features add.
 
 Features (``--without`` takes a comma list for one variant, and repeats):
 
@@ -74,12 +79,18 @@ def child() -> None:
     main()
 
 
+BARE = frozenset({"the bare client"})  # --bare's variant: not mogrun at all
+
+
 def measure(args: argparse.Namespace, features: frozenset[str]) -> dict[str, float]:
-    """One fan-out of ``fanout.py`` by this checkout's mogrun without ``features``."""
+    """One fan-out of ``fanout.py`` by this checkout's mogrun without ``features``
+    (``BARE``: by the bare urllib3 client)."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     import fanout
 
+    if features == BARE:
+        return fanout.measure(args, fanout.MINIMAL)
     sample = fanout.measure(args, None, wrap=[sys.executable, __file__, CHILD,
                                                ",".join(sorted(features))])
     if sample["exit code"] != 0:
@@ -124,22 +135,33 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--events", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=4, help="rounds, medians shown")
+    parser.add_argument("--bare", action="store_true",
+                        help="the bare urllib3 client in the same rounds, and ratios to it")
     parser.set_defaults(output="json")  # fanout.measure's: the --json lines
     args = parser.parse_args()
     named = variants(args.without or list(FEATURES))
+    if args.bare:
+        named["bare urllib3 client"] = BARE
     samples = rounds(named, args.repeat, lambda features: measure(args, features))
-    full = samples["nothing taken away"]
     print(f"{args.runs} runs of {args.duration:g} s and {args.events} events, -j {args.jobs}, "
           f"limits lifted, --json; medians of {args.repeat} rotating rounds; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    print(f"{'':42}{'CPU ms/run':>12}{'/ full run':>12}{'rounds':>16}{'switches/run':>14}")
+    bare = f"{'/ bare':>12}{'rounds':>16}" if args.bare else ""
+    print(f"{'':42}{'CPU ms/run':>12}{'/ full run':>12}{'rounds':>16}{'switches/run':>14}{bare}")
     for name, runs in samples.items():
-        ratios = [s["CPU ms per run"] / f["CPU ms per run"] for s, f in zip(runs, full,
-                                                                           strict=True)]
-        print(f"{name:42}{statistics.median(s['CPU ms per run'] for s in runs):12.2f}"
-              f"{statistics.median(ratios):11.2f}x{min(ratios):8.2f}-{max(ratios):.2f}x"
-              f"{statistics.median(s['context switches per run'] for s in runs):14.1f}")
+        line = (f"{name:42}{statistics.median(s['CPU ms per run'] for s in runs):12.2f}"
+                f"{_ratios(runs, samples['nothing taken away'])}"
+                f"{statistics.median(s['context switches per run'] for s in runs):14.1f}")
+        if args.bare:
+            line += _ratios(runs, samples["bare urllib3 client"])
+        print(line)
     return 0
+
+
+def _ratios(runs: list[dict[str, float]], to: list[dict[str, float]]) -> str:
+    """The median of each round's CPU ratio of ``runs`` to ``to``, and their range."""
+    ratios = [s["CPU ms per run"] / t["CPU ms per run"] for s, t in zip(runs, to, strict=True)]
+    return f"{statistics.median(ratios):11.2f}x{min(ratios):8.2f}-{max(ratios):.2f}x"
 
 
 if __name__ == "__main__":
