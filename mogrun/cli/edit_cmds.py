@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from pathlib import Path
@@ -70,12 +69,17 @@ def init_command(state: CliState) -> int:
 
 def _found_until_now(target: Path) -> Path | None:
     """The task file of a folder above ``target``'s that discovery found from there
-    until ``target`` was made (``init`` in a subfolder of a project)."""
-    for folder in target.parent.parents:
-        with contextlib.suppress(OSError):
-            if (folder / target.name).is_file():
-                return folder / target.name
-    return None
+    until ``target`` was made (``init`` in a subfolder of a project): discovery's
+    own answer from the folder above."""
+    from mogrun.taskfile.discovery import find_task_file
+
+    above = target.parent.parent
+    if above == target.parent:  # the root has no folder above
+        return None
+    try:
+        return find_task_file(None, {}, above)
+    except TaskFileError:  # none above, or something in the way of one
+        return None
 
 
 def _say(state: CliState, text: str) -> None:
