@@ -566,8 +566,12 @@ class History:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise MogrunError(f"cannot read run history {self.path}: {exc}",
-                                  context=self._way_out()) from exc
+                raise self._unreadable(exc) from exc
+
+    def _unreadable(self, exc: Exception) -> MogrunError:
+        """A read sqlite refused (a page overwritten), as one clear error."""
+        return MogrunError(f"cannot read run history {self.path}: {exc}",
+                           context=self._way_out())
 
     def _way_out(self) -> list[str]:
         """What to do with a file mogrun cannot use as its history."""
@@ -651,8 +655,7 @@ class History:
                     return
                 yield from map(_row, batch)
         except sqlite3.Error as exc:
-            raise MogrunError(f"cannot read run history {self.path}: {exc}",
-                              context=self._way_out()) from exc
+            raise self._unreadable(exc) from exc
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:
         """The latest attempt of every run of ``job``'s latest invocation, oldest first
