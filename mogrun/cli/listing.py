@@ -72,7 +72,7 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
 
     headers = ["job", "description", "repos", "harness", "needs"]
     with taskfile.spelled():  # a wrong value is shown as the file wrote it
-        shown = [{field: _cell(taskfile, r, field) for field in _KEYS} for r in rows]
+        shown = [_shown(taskfile, r) for r in rows]
     # A fan-out's cell names its first repos and counts the rest (--json has them all):
     # 1,000 repos made every row 12,000 characters wide.
     table = [[r["job"], c["description"], c["repos"] if isinstance(c["repos"], str)
@@ -93,16 +93,18 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
 _KEYS = {"description": "description", "repos": "repo", "harness": "harness", "needs": "needs"}
 
 
-def _cell(taskfile: TaskFile, row: dict[str, Any], field: str) -> Any:
-    """The field of ``row`` to show: a value the file has but ``--json`` gives as
-    ``null`` (not what the key takes: ``glance`` warns of it) as TOML writes it."""
-    value = row[field]
-    if value is not None:
-        return value
-    raw = _merged(taskfile, row["job"]).get(_KEYS[field])
+def _shown(taskfile: TaskFile, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as its table row shows it: a value the file has but ``--json`` gives as
+    ``null`` (not what the key takes: ``glance`` warns of it) as TOML writes it. The
+    job's keys are merged again only for a row with such a ``null`` (or no harness)."""
+    missing = [field for field in _KEYS if row[field] is None]
+    if not missing:
+        return row
     from mogrun.tomltext import toml_repr
 
-    return None if raw is None else toml_repr(raw)
+    merged = _merged(taskfile, row["job"])
+    written = {field: merged.get(_KEYS[field]) for field in missing}
+    return {**row, **{field: toml_repr(raw) for field, raw in written.items() if raw is not None}}
 
 
 def _merged(taskfile: TaskFile, name: str) -> dict[str, Any]:
