@@ -116,6 +116,11 @@ class ResolvedJob:
         named from ``env.*`` is ``***`` (masking skips values under 4 characters)."""
         return "***" if self.automation_secret else (self.automation or "")
 
+    def label_of(self, run: RunPlan) -> str:
+        """How every line names ``run``: the job alone for a single-repo job,
+        ``job:owner/name`` for a run of a fan-out."""
+        return run.label if len(self.runs) > 1 else self.name
+
 
 @dataclass(frozen=True)
 class SessionConfig:

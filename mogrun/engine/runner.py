@@ -513,7 +513,7 @@ def _shown(track: RunTrack) -> str:
     """The run's label as a second Ctrl-C prints it (outside any reporter), as every
     other line names it: the job alone unless it fans out; a repo named from
     ``env.*`` is a secret."""
-    return mask(track.label if len(track.job.runs) > 1 else track.job.name, track.secrets)
+    return mask(track.job.label_of(track.plan), track.secrets)
 
 
 def _cancelled(state: RunState) -> bool:

@@ -215,4 +215,4 @@ def format_event_line(label: str, event: Event, secrets: Iterable[str] = (),
 
 def run_label(job: ResolvedJob, run: RunPlan) -> str:
     """``job`` for a single-repo job, ``job:owner/name`` for a run of a fan-out."""
-    return run.label if len(job.runs) > 1 else job.name
+    return job.label_of(run)
