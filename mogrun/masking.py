@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import re
+
     from mogrun.errors import Location, MogrunError
 
 E = TypeVar("E", bound="MogrunError")
@@ -111,6 +113,34 @@ def mask_in_place(text: str, secrets: Iterable[str]) -> str:
     for secret in maskable(secrets):
         text = text.replace(secret, "*" * len(secret))
     return text
+
+
+def urls_masked_in_place(text: str) -> str:
+    """``text`` with every URL's credentials, path and query masked in place (``*``
+    for each character; scheme and host kept): a line quoted before its values
+    are read (a TOML syntax error's) cannot ask which are secrets, and a webhook
+    URL is one."""
+    if "://" not in text:
+        return text
+
+    def hide(match: re.Match[str]) -> str:
+        shown = match.group(0)
+        for part in (1, 2):  # ``user:pass@``; what follows the host
+            if match.group(part) is None:
+                continue
+            start, end = match.start(part) - match.start(), match.end(part) - match.start()
+            shown = shown[:start] + "*" * (end - start) + shown[end:]
+        return shown
+
+    return _url_parts().sub(hide, text)
+
+
+@functools.cache
+def _url_parts() -> re.Pattern[str]:
+    """A URL, its credentials (group 1) and all after its host (group 2)."""
+    import re
+
+    return re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s\"'@/]*@)?[^\s\"'/?#]*([^\s\"']*)")
 
 
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 from mogrun.errors import Location, TaskFileError
+from mogrun.masking import urls_masked_in_place
 from mogrun.taskfile.positions import Entry, entries, quote_key, source_line, source_text
 
 _AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
@@ -44,6 +45,7 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     src = source_line(text, line)
     if src is not None:
         column = min(column, len(src) + 1)
+        src = urls_masked_in_place(src)  # its values are not read: which are secrets is not known
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
                          context=[*_invisible(_raw_line(text, line)),
