@@ -100,6 +100,7 @@ def github_command(state: CliState, output: str | None, check: bool,
                               else _shown(target, state.cwd))
     if not to_stdout:
         _refuse_folder(output, target, shown)
+        _warn_if_never_read(state, target, root)
     # What is not given is kept from the existing file's header; `-o -` reads no
     # file: --shards', else 1, and --install's, else this version's.
     kept = shards is None and not to_stdout
@@ -126,12 +127,14 @@ def github_command(state: CliState, output: str | None, check: bool,
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
         state.echo(text, nl=False)
         return 0
+    command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
+                                   default_output=output is None, install=install)
+    example = _shown(root / DEFAULT_OUTPUT.with_name(f"mogrun-{_slug(taskfile.path, root)}.yml"),
+                     state.cwd)
     if check:
-        command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
-                                       default_output=output is None, install=install)
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
-                      _hint(f"{command} --force", root, state.cwd))
-    _write(target, shown, text, force=force)
+                      _hint(f"{command} --force", root, state.cwd), example)
+    _write(target, shown, text, example, force=force)
     state.echo(f"wrote {shown}", err=True)
     return 0
 
@@ -148,6 +151,42 @@ def _shown(path: Path, cwd: Path) -> str:
         return os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def _slug(task_file: Path, root: Path) -> str:
+    """A name for the task file's own workflow: its folder and stem under the
+    repository root, a plain ``mogplex.toml`` by its folder alone (``ops``,
+    ``nightly``, ``ci-nightly``)."""
+    import re
+
+    try:
+        parts = list(task_file.relative_to(root).parts)
+    except ValueError:
+        parts = [task_file.name]
+    parts[-1] = Path(parts[-1]).stem
+    if parts[-1] == "mogplex" and len(parts) > 1:
+        parts.pop()
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(parts)).strip("-.") or "other"
+
+
+def _warn_if_never_read(state: CliState, target: Path, root: Path) -> None:
+    """A workflow written to a ``.github/workflows`` folder below the repository's
+    root (``-o`` typed from the task file's folder) is one GitHub never runs."""
+    folder = target.parent
+    if folder.name == "workflows" and folder.parent.name == ".github" \
+            and _resolved(folder.parent.parent) != _resolved(root):
+        where = _shown(root / DEFAULT_OUTPUT.parent, state.cwd)
+        state.warn(f"GitHub runs only the workflows in {where} (the repository's root), "
+                   f"not in {_shown(folder, state.cwd)}: this one will never run")
+
+
+def _resolved(path: Path) -> Path:
+    from mogrun.taskfile.discovery import resolved
+
+    try:
+        return resolved(path)
+    except OSError:  # a symlink loop: as given
+        return path
 
 
 def _refuse_folder(output: str | None, target: Path, shown: str) -> None:
@@ -191,7 +230,7 @@ def _hint(command: str, root: Path, cwd: Path) -> str:
 
 
 def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
-           forced: str) -> int:
+           forced: str, example: str) -> int:
     """``--check``: 0 when current; else the diff and what to run (``forced``: the
     hint with ``--force``, for a file edited by hand, which regenerating keeps)."""
     from mogrun.ci.workflow import hand_edited, same_workflow
@@ -201,7 +240,7 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
     if exists and same_workflow(current, text):
         state.echo(f"{shown} is current", err=True)
         return 0
-    foreign = _not_ours(current, text, shown) if exists else None
+    foreign = _not_ours(current, text, shown, example) if exists else None
     context = [hint]
     what = f"{shown} {'does not exist' if not exists else 'is out of date'}"
     if foreign is not None:  # not this file's workflow, stale or not: said as it is
@@ -271,10 +310,11 @@ class _Foreign(NamedTuple):
     todo: str  # what works instead
 
 
-def _not_ours(current: str, text: str, shown: str) -> _Foreign | None:
+def _not_ours(current: str, text: str, shown: str, example: str) -> _Foreign | None:
     """Why ``current`` (the file at ``shown``) is not to be replaced by ``text``: it
     was not written by ``mogrun ci github``, or was for another task file (two
-    task files of one repository would take turns overwriting one workflow)."""
+    task files of one repository would take turns overwriting one workflow);
+    ``example``: a file of its own for this one, as typed from here."""
     from mogrun.ci.workflow import MARKER, source_of
 
     if not current.startswith(MARKER):
@@ -285,8 +325,7 @@ def _not_ours(current: str, text: str, shown: str) -> _Foreign | None:
     if theirs is not None and theirs != ours:
         return _Foreign(f"{shown} was generated from {theirs}, not {ours}",
                         "refusing to overwrite another task file's workflow",
-                        "Give this one its own file with -o PATH (e.g. "
-                        ".github/workflows/mogrun-nightly.yml).")
+                        f"Give this one its own file with -o PATH (e.g. {example}).")
     return None
 
 
@@ -294,14 +333,14 @@ HAND_EDITED = "It was edited by hand since mogrun wrote it: put what the edits d
     "task file (or a workflow of your own), or they are lost."
 
 
-def _write(target: Path, shown: str, text: str, *, force: bool) -> None:
+def _write(target: Path, shown: str, text: str, example: str, *, force: bool) -> None:
     from mogrun.atomic import write_atomically
     from mogrun.ci.workflow import hand_edited
 
     _refuse_no_regular_file(target, shown)
     if _mode(target, shown) is not None:
         current = _read(target, shown)
-        foreign = _not_ours(current, text, shown)
+        foreign = _not_ours(current, text, shown, example)
         if foreign is not None:
             raise UsageError(f"{foreign.why}; {foreign.refusing}", context=[foreign.todo])
         if not force and current != text and hand_edited(current):

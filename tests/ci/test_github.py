@@ -676,6 +676,37 @@ def test_another_task_file_s_workflow_is_never_overwritten(project) -> None:
     assert own.code == 0, own
 
 
+def test_the_way_out_of_another_s_workflow_works_from_the_task_file_s_folder(tmp_path) -> None:
+    """From ops/ (beside its task file) the refusal said "-o
+    .github/workflows/mogrun-nightly.yml", which wrote ops/.github/workflows/...,
+    a folder GitHub never reads, and said only "wrote"."""
+    from mogrun.testing import run_mogrun
+
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    for team in ("team", "ops"):
+        (root / team).mkdir()
+        (root / team / "mogplex.toml").write_text(
+            '[jobs.n]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 3 * * *"\n\n')
+    env = {"MOGRUN_FILE": None, "MOGRUN_DISABLE_PLUGINS": None}
+    assert run_mogrun("ci", "github", cwd=root / "team", env=env).code == 0
+    refused = run_mogrun("ci", "github", cwd=root / "ops", env=env)
+    assert refused.code == 2, refused
+    assert refused.err.splitlines()[-1] == (
+        "Give this one its own file with -o PATH (e.g. ../.github/workflows/mogrun-ops.yml).")
+    followed = run_mogrun("ci", "github", "-o", "../.github/workflows/mogrun-ops.yml",
+                          cwd=root / "ops", env=env)
+    assert (followed.code, followed.err) == (0, "wrote ../.github/workflows/mogrun-ops.yml\n")
+    assert (root / ".github/workflows/mogrun-ops.yml").is_file()
+    nested = run_mogrun("ci", "github", "-o", ".github/workflows/x.yml", cwd=root / "ops",
+                        env=env)
+    assert nested.code == 0, nested
+    assert nested.err.splitlines() == [
+        "warning: GitHub runs only the workflows in ../.github/workflows (the repository's "
+        "root), not in .github/workflows: this one will never run",
+        "wrote .github/workflows/x.yml"]
+
+
 def test_its_own_file_is_rewritten(project) -> None:
     project.write(BIG)
     generated(project)
