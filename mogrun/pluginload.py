@@ -131,11 +131,12 @@ def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
 def spec_name(spec: str) -> str:
     """The name a plugin spec registers under: a path's stem, else the module name."""
     spec = spec.strip()
-    return Path(spec).stem if _is_path(spec) else spec
+    return Path(spec).stem if is_path_spec(spec) else spec
 
 
-def _is_path(spec: str) -> bool:
-    """A ``.py`` file's path, not a module name."""
+def is_path_spec(spec: str) -> bool:
+    """A ``.py`` file's path, not a module name (``plugins/team.py/`` too: a path
+    typed as a folder's, which the task file's check refuses)."""
     return spec.endswith(".py") or "/" in spec or "\\" in spec
 
 
@@ -156,7 +157,7 @@ def spec_origin(spec: str, base_dir: Path | None) -> str:
     importing it: two files of one name (``lint/check.py``, ``tests/check.py``)
     are two plugins, not one named twice."""
     spec = spec.strip()
-    if not _is_path(spec):
+    if not is_path_spec(spec):
         return spec
     path = _resolved(spec, base_dir)[1]
     return "" if path is None else str(path)  # a loop: never one in (its error comes next)
@@ -174,7 +175,7 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
     if "\0" in spec:  # no path or module name holds one (the OS would refuse it)
         raise PluginError(f"plugin name {toml_repr(spec)} in the {_where(source)} holds a "
                           "NUL character")
-    if _is_path(spec):
+    if is_path_spec(spec):
         path = _plugin_path(spec, source, base_dir, confined=confined)
         return Candidate(path.stem, source, str(path), _import_path(path, source))
     return Candidate(spec, source, spec, _import_module(spec, spec, source))

@@ -73,6 +73,8 @@ def path_problem(project_dir: Path, relative: str) -> str | None:
         return f"{toml_repr(relative)} must be a path relative to the task file's directory"
     if ".." in path.parts:
         return f'{toml_repr(relative)} may not contain ".." (paths stay inside {project_dir})'
+    if relative.endswith("/"):  # ``Path`` drops it: the file was read all the same
+        return f"{toml_repr(relative)} ends with a /, which names a folder: leave out the /"
     from mogrun.taskfile.discovery import resolved
 
     try:

@@ -216,7 +216,9 @@ def plugin_entry_problem(taskfile: TaskFile, spec: str) -> str | None:
     ``--no-plugins``, so the plugin loader does not try it and say it again."""
     if not spec.strip():
         return "empty plugin name"
-    if spec.endswith(".py") or "\0" in spec:  # a NUL: in no path and no module name
+    from mogrun.pluginload import is_path_spec
+
+    if is_path_spec(spec) or "\0" in spec:  # a NUL: in no path and no module name
         return path_problem(taskfile.project_dir, spec)
     return None
 

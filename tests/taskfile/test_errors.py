@@ -513,6 +513,17 @@ def test_no_task_file_names_the_ones_here_under_another_name(project) -> None:
         "mogplex.toml.example ...)"), result.err
 
 
+def test_a_prompt_file_typed_as_a_folder_is_refused(project) -> None:
+    project.write("Hello\n", name="prompts/p.md")
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "prompts/p.md/"\n')
+    for argv in (("check",), ("show", "a")):
+        result = project.run(*argv)
+        assert result.code == 2, result
+        assert result.err.splitlines()[0] == (
+            "Error: job \"a\", key \"prompt_file\": 'prompts/p.md/' ends with a /, which "
+            "names a folder: leave out the /"), result
+
+
 def test_no_task_file(project) -> None:
     result = project.run("list")
     assert result.code == 2
@@ -615,6 +626,9 @@ PLUGIN_TEXT = ('# plugins of the team\n[mogplex]\nplugins = [\n  "plugins/owners
     ('"/abs/p.py"', "[mogplex] plugins: '/abs/p.py' must be a path relative to the task "
                     "file's directory"),
     ('""', "[mogplex] plugins: empty plugin name"),
+    # Path drops a / at the end: the file was loaded (a prompt file read) all the same.
+    ('"plugins/broken.py/"', "[mogplex] plugins: 'plugins/broken.py/' ends with a /, which "
+                             "names a folder: leave out the /"),
 ])
 def test_check_locates_each_plugin_that_cannot_load_and_lists_the_rest(
         project, entry: str, message: str, style: str) -> None:
