@@ -60,7 +60,8 @@ def _named_otherwise(cwd: Path) -> list[str]:
 
     try:
         named = sorted(p.name for p in cwd.iterdir()
-                       if p.name.startswith("mogplex") and p.name != FILE_NAME and p.is_file())
+                       if p.name.lower().startswith("mogplex") and p.name != FILE_NAME
+                       and p.is_file())  # ``Mogplex.toml``, found on a macOS disk, not here
     except OSError:
         return []
     if not named:

@@ -513,6 +513,17 @@ def test_no_task_file_names_the_ones_here_under_another_name(project) -> None:
         "mogplex.toml.example ...)"), result.err
 
 
+def test_no_task_file_names_one_spelt_with_capitals(project) -> None:
+    """Mogplex.toml (found on a case-insensitive disk, so on a laptop, not in Linux CI)
+    was not named, though mogplex.TOML and mogplex.toml.example were."""
+    (project.root / "Mogplex.toml").write_text('[jobs.a]\nrepo = "acme/api"\n')
+    result = project.run("list")
+    assert result.code == 2
+    assert result.err.splitlines()[1] == (
+        "Task files here under another name: Mogplex.toml (name one: mogrun -f "
+        "Mogplex.toml ...)"), result.err
+
+
 def test_a_prompt_file_typed_as_a_folder_is_refused(project) -> None:
     project.write("Hello\n", name="prompts/p.md")
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "prompts/p.md/"\n')
