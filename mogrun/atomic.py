@@ -59,7 +59,12 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     else:
         if not os.access(target, os.W_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-    fd, tmp = _temporary_beside(target)
+    try:
+        fd, tmp = _temporary_beside(target)
+    except PermissionError as exc:  # the file may be writable: its folder is not
+        raise PermissionError(exc.errno, f"{exc.strerror} to create a file in its folder "
+                              f"{target.parent} (a file is written whole beside it, then "
+                              "renamed over it)", str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -241,3 +241,33 @@ def test_a_mogrun_folder_another_user_made_private_is_said_not_a_traceback(tmp_p
             assert how + said in result.stderr, (args, result.stderr)
     finally:
         (tmp_path / ".mogrun").chmod(0o700)
+
+
+def test_a_folder_that_may_not_be_written_is_named_not_its_writable_file(tmp_path) -> None:
+    """``add`` beside a writable task file in a read-only folder said "cannot write
+    .../mogplex.toml: Permission denied" while the file was writable: the file is
+    written whole beside itself, so the folder is what refuses."""
+    import shutil
+
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # root writes anything: without the capability that lets it
+        if shutil.which("setpriv") is None:
+            pytest.skip("root, and no setpriv to give up writing what it may not")
+        as_user = ["setpriv", "--bounding-set=-dac_override", "--"]
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    task = write_taskfile(folder, CAFE)
+    before = task.read_bytes()
+    folder.chmod(0o555)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    try:
+        result = subprocess.run([*as_user, sys.executable, "-m", "mogrun", "add", "b", "--repo",
+                                 "acme/api", "--prompt", "y"], cwd=folder, env=env,
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"Error: cannot write {task}: Permission denied to create a file in its folder "
+        f"{folder} (a file is written whole beside it, then renamed over it)"), result.stderr
+    assert task.read_bytes() == before
