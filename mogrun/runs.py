@@ -125,6 +125,16 @@ class RunResult:
         return self.outcome == "success"
 
     @property
+    def why(self) -> str:
+        """Why the run ended as it did: its own message (a failed run's error), then
+        each failed gate with its reason (``""``: nothing to say). The one wording of
+        the terminal's result line, the summary, ``logs`` and a Slack message: the
+        gates alone would hide the error (a failed run fails the default status gate)."""
+        reasons = [f"gate {g.gate}: {g.reason}" if g.reason else f"gate {g.gate} failed"
+                   for g in self.gates if not g.passed]
+        return "; ".join([m for m in [self.message, *reasons] if m])
+
+    @property
     def label(self) -> str:
         """``job:owner/name``: its run's ``RunPlan.label``."""
         return f"{self.job}:{self.repo}"

@@ -231,9 +231,9 @@ class _LogSink:
     def finished(self, result: RunResult) -> None:
         """``label  run id  status  outcome`` and, when it did not pass, why: the
         failed gates and their reasons, as ``run``'s result line gives them."""
-        from mogrun.output.tables import result_why, safe_cell
+        from mogrun.output.tables import safe_cell
 
-        why = result_why(result) if result.outcome != Outcome.SUCCESS else ""
+        why = result.why if result.outcome != Outcome.SUCCESS else ""
         self._line(safe_cell(f"{self.target.label}  {self.target.run_id}  {result.status}  "
                              f"{result.outcome}" + (f": {why}" if why else ""), self.secrets))
 

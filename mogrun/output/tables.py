@@ -100,20 +100,9 @@ def table_width(results: Iterable[RunResult], secrets: Iterable[str] = ()) -> in
     return max((cell_width(line) for line in summary_lines(results, secrets)), default=0)
 
 
-def result_why(result: RunResult) -> str:
-    """Why a run ended as it did: its message and each failed gate with its reason
-    (``""`` when there is nothing to say)."""
-    reasons = [
-        f"gate {g.gate}: {g.reason}" if g.reason else f"gate {g.gate} failed"
-        for g in result.gates
-        if not g.passed
-    ]
-    return "; ".join([m for m in [result.message, *reasons] if m])
-
-
 def result_detail(result: RunResult) -> str:
     """``outcome`` plus why, for a finished line, an annotation or the summary."""
-    detail = result_why(result)
+    detail = result.why
     run = f" ({result.run_id})" if result.run_id else ""
     return f"{result.outcome}{run}" + (f": {detail}" if detail else "")
 
