@@ -4,22 +4,26 @@
 ``http://`` only to loopback, a ``mogrun/<version>`` User-Agent) but never
 sends the API token and never spends the API's request budget: a webhook is
 not a Mogplex request. Errors name only the URL's scheme and host, because a
-webhook URL is itself a secret.
+webhook URL is itself a secret; so does the ``-v`` trace of each post
+(``trace_posts``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mogrun.errors import RequestInfo, TransportError
 
 if TYPE_CHECKING:
+    from mogrun.api.trace import Tracer
     from mogrun.api.transport import Urllib3Transport
 
 _lock = threading.Lock()
 _transport: Urllib3Transport | None = None
+_tracer: Tracer | None = None  # where each post is traced (-v); None: not traced
 
 
 def _shared_transport() -> Urllib3Transport:
@@ -32,13 +36,27 @@ def _shared_transport() -> Urllib3Transport:
         return _transport
 
 
+def trace_posts(write: Callable[[str], None] | None) -> None:
+    """Trace each post through ``write`` as the API's requests are traced (``-v``),
+    or no more (``None``): a plugin's post is a request of the invocation too."""
+    global _tracer
+    from mogrun.api.trace import Tracer
+
+    _tracer = None if write is None else Tracer(write, token="")  # no token is sent
+
+
 def post_json(
     url: str, payload: Any, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None
 ) -> int:
-    """POST ``payload`` as JSON to ``url``; returns the HTTP status (3xx included,
-    never followed). Raises ``TransportError`` when no answer came, and
-    ``UsageError`` for a URL mogrun refuses (non-loopback ``http://``)."""
+    """POST ``payload`` as JSON to ``url``; returns the HTTP status as soon as it
+    came (3xx included, never followed). The body is not read: a post that got a
+    status was delivered, and a body that is huge, cut off or slow must not make
+    it look undelivered (and be posted again). Raises ``TransportError`` when no
+    status came within ``timeout``, and ``UsageError`` for a URL mogrun refuses
+    (non-loopback ``http://``)."""
     import json  # here: mogrun.plugin re-exports this, and check and show import that
+
+    from mogrun.api.transport import origin_of
 
     try:
         body = json.dumps(payload, default=str).encode("utf-8")
@@ -48,11 +66,16 @@ def post_json(
     for name, value in (headers or {}).items():
         if name.lower() != "authorization" or "mog_" not in value:
             sent[name] = value
+    shown = RequestInfo("POST", origin_of(url))  # the full URL is a secret: never shown
+    tracer, started = _tracer, time.perf_counter()
     try:
-        response = _shared_transport().send("POST", url, headers=sent, body=body, timeout=timeout)
+        response = _shared_transport().send("POST", url, headers=sent, body=body,
+                                            timeout=timeout, read_body=False)
     except TransportError as error:
-        from mogrun.api.transport import origin_of
-
-        # the full URL is a secret: the error names only its scheme and host
-        raise error.evolve(request=RequestInfo("POST", origin_of(url))) from error
+        failed = error.evolve(request=shown)
+        if tracer is not None:
+            tracer.failure(shown, started, failed)
+        raise failed from error
+    if tracer is not None:
+        tracer.response(shown, started, response)
     return response.status

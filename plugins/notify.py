@@ -21,13 +21,14 @@ the job's result stands.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from mogrun.plugin import (
     NOTIFY_OUTCOMES,
     Interrupted,
+    KeyProblems,
     MogrunError,
     NotifyError,
     Outcome,
@@ -61,14 +62,26 @@ SCHEMA = {"anyOf": [_ENTRY, {"type": "array", "items": _ENTRY}]}
 
 def validate(value: Any) -> list[dict[str, Any]]:
     """A list of ``{kind: url, "on": [...]}`` targets; ``[]`` (none) switches off a
-    ``[defaults]`` notify for one job."""
+    ``[defaults]`` notify for one job. A problem never quotes a string of the value
+    (``secrets``): a URL in the wrong place (``notify = "URL"``) is still a secret."""
+    try:
+        return _targets(value)
+    except KeyProblems as problems:
+        hidden = secrets(value)
+        raise KeyProblems([(where, mask(message, hidden))
+                           for where, message in problems.problems]) from None
+
+
+def _targets(value: Any) -> list[dict[str, Any]]:
+    """The targets of ``validate``; ``KeyProblems`` for every problem."""
     items = [value] if isinstance(value, dict) else value
+    found = Problems()
     if not isinstance(items, list):
-        raise ValueError('notify must be a list of tables like [{ webhook = "https://...", '
-                         f'on = ["failed"] }}], not {type_name(value)}')
+        found.add("", 'notify must be a list of tables like [{ webhook = "https://...", '
+                      f'on = ["failed"] }}], not {type_name(value)}')
+        found.done()
     if not items:  # a job's way to switch off the notify it takes from [defaults]
         return []
-    found = Problems()
     # Each item's problems are located under its index (a lone table has none).
     targets = [found.judge(str(i - 1) if items is value else "", _target, item, i)
                for i, item in enumerate(items, 1)]
@@ -101,9 +114,18 @@ def _target(item: Any, index: int) -> dict[str, Any] | None:
     return {kind: url, "on": on}
 
 
-def secrets(value: Iterable[dict[str, Any]]) -> list[str]:
-    """Every webhook URL: a Slack hook URL is a bearer credential."""
-    return [target[kind] for target in value for kind in KINDS if kind in target]
+def secrets(value: Any) -> list[str]:
+    """Every string of the value but the outcome names under ``on``: the webhook
+    URLs of a valid value (a Slack hook URL is a bearer credential), and of a
+    malformed one wherever they were written (``notify = ["URL"]``,
+    ``{ webhok = URL }``), as its error and the line it quotes show it."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() if key != "on" for s in secrets(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in secrets(item)]
+    return []
 
 
 def wants(target: dict[str, Any], outcome: str) -> bool:
@@ -132,10 +154,9 @@ def slack_payload(job: Any, results: tuple[Any, ...], outcome: str) -> dict[str,
     """Slack's incoming-webhook shape: ``{"text": ...}``."""
     lines = [f"mogrun: job *{slack_escape(job.name)}* {outcome}"]
     for r in results:
-        failed = "; ".join(g.reason for g in r.gates if not g.passed)
-        detail = f" ({failed})" if failed else (f" ({r.message})" if r.message else "")
+        why = r.why  # the terminal's words: the run's error, then each failed gate
         run = f" run {r.run_id}" if r.run_id else ""
-        lines.append(slack_escape(f"• {r.repo}{run}: {r.outcome}{detail}"))
+        lines.append(slack_escape(f"• {r.repo}{run}: {r.outcome}" + (f" ({why})" if why else "")))
     return {"text": "\n".join(lines)}
 
 

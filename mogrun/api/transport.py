@@ -211,8 +211,12 @@ class Urllib3Transport:
         timeout: float,
         stop: threading.Event | None = None,
         on_slow: Callable[[], None] | None = None,
+        read_body: bool = True,
     ) -> Response:
         """Send one request; any answer (even 3xx/5xx) is returned, never followed.
+        ``read_body=False``: returned once its status line and headers came, its body
+        not read (a caller that wants only the status: a webhook post is delivered
+        then, whatever its body does).
 
         From the moment a connection is taken, a watch shuts its socket at the
         deadline (a server that trickles bytes would outlast every read timeout)
@@ -246,6 +250,9 @@ class Urllib3Transport:
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 raise (_cut_short(watch, request, timeout)
                        or translate_error(exc, method, url, timeout)) from exc
+            if not read_body:
+                _hang_up(raw, watch)
+                return Response(status=raw.status, headers=raw.headers)
             return Response(status=raw.status, headers=raw.headers,
                             body=_read_body(raw, request, timeout, watch, headers))
         finally:
@@ -336,6 +343,15 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
     if cut is not None:
         raise cut
     return b"".join(chunks)  # one chunk: that bytes object itself, not a copy
+
+
+def _hang_up(raw: urllib3.BaseHTTPResponse, watch: _Watch) -> None:
+    """Close an answer's connection with its body unread (the next request on it
+    would read that body), and give its place back to the pool, its watch let go
+    first (as ``_read_body`` does: the pool may hand it to another request)."""
+    watch.cancel()
+    raw.close()
+    raw.release_conn()
 
 
 def _partial(exc: BaseException) -> bytes:

@@ -57,6 +57,7 @@ def connect(
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
     from mogrun.api.transport import Urllib3Transport
+    from mogrun.http import trace_posts
 
     if budget_settings is None and taskfile is not None:
         budget_settings = taskfile.settings
@@ -73,11 +74,13 @@ def connect(
 
         endpoint = task_file_endpoint(state, taskfile)
         token = token_from_env(state.env)
+    trace = (trace or functools.partial(stderr_line, state)) if state.verbose else None
+    trace_posts(trace)  # the plugins' webhook posts are this invocation's requests too
     client = MogplexClient(
         endpoint.api_url, token,
         transport=Urllib3Transport(), budget=budget,
         retry=_retry_policy(state, host, taskfile),
-        trace=(trace or functools.partial(stderr_line, state)) if state.verbose else None,
+        trace=trace,
         url_source=endpoint.source,
         repo_cache=_repo_cache(taskfile, endpoint, token) if emulator is None else None,
     )

@@ -159,13 +159,12 @@ def test_a_kept_alive_connection_the_server_stops_answering_is_given_up_at_the_t
 
 
 def test_a_trickling_webhook_cannot_outlast_post_json_timeout():
+    # Its 200 came at once: delivered. The body is not read, so it is not waited for.
     with trickling_server() as url:
         started = time.monotonic()
-        with pytest.raises(TransportError) as caught:
-            post_json(url + "/hooks/secret-part", {"a": 1}, timeout=0.5)
+        assert post_json(url + "/hooks/secret-part", {"a": 1}, timeout=0.5) == 200
         elapsed = time.monotonic() - started
-    assert elapsed < 3.0  # the trickle alone takes 6 s
-    assert "secret-part" not in caught.value.message
+    assert elapsed < 0.5  # the trickle alone takes 6 s
 
 
 def test_a_start_given_up_before_it_was_sent_is_not_one_that_may_have_made_a_run(

@@ -55,7 +55,8 @@ def test_webhook_and_slack_receive_the_job_outcome(receiver):
                             {"gate": "require_events", "passed": False,
                              "reason": "no tool_finished event"}]}]}
     assert slack["json"] == {"text": "mogrun: job *nightly* gate_failed\n"
-                                     "• acme/api run run_9: gate_failed (no tool_finished event)"}
+                                     "• acme/api run run_9: gate_failed "
+                                     "(gate require_events: no tool_finished event)"}
     for request in (hook, slack):
         assert request["headers"]["Content-Type"] == "application/json"
         assert "Authorization" not in request["headers"]
