@@ -19,10 +19,10 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TextIO
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleDimensions, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -78,7 +78,7 @@ class LiveReporter(PlainReporter):
     ) -> None:
         super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
-        self.console = Console(
+        self.console = ScreenConsole(
             file=stdout,
             force_terminal=force_terminal,
             width=width,
@@ -90,11 +90,12 @@ class LiveReporter(PlainReporter):
         )
         self._refresh = refresh_per_second
         self.board = Board()
-        self._live: Live | None = None
+        self._live: LiveArea | None = None
         self._err_on_screen = is_terminal(stderr)  # the screen the live area is on
         self._batch: list[Text] = []  # lines waiting to go above the area together
         self._due = threading.Event()  # set while some do
-        self._suspend_before = _on_suspend(stdout, lambda: self._live is not None)
+        self._tty = _tty_fd(stdout)
+        self._suspend_before = _on_suspend(self._tty, self._stopped)
         self._marks = marks_for(stdout)
 
     # -- the Reporter protocol (lines come from PlainReporter) -------------------
@@ -142,9 +143,7 @@ class LiveReporter(PlainReporter):
         with self._lock:
             if results:
                 self.console.print()
-                # drawn at the width it was laid out for: a COLUMNS narrower than the
-                # screen cut every run id to three characters
-                self.console.print(self._summary_table(results), width=self._screen_size()[0])
+                self.console.print(self._summary_table(results))
             for line in self.summary_tail(results, exit_code, rerun)[:-1]:
                 self.console.print(Text(line))
             self.console.print(Text(f"exit code {exit_code}", style=_exit_style(exit_code)))
@@ -207,14 +206,13 @@ class LiveReporter(PlainReporter):
         lines, self._batch = self._batch, []
         self._due.clear()
         if lines:
-            self.console.print(Group(*lines), width=self._screen_size()[0])
+            self.console.print(Group(*lines))
 
     def _summary_table(self, results: tuple[RunResult, ...]) -> Table | Text:
         """A table when it fits the terminal; else one block per run, so that
-        no cell (a run id above all) is cut into a look-alike."""
-        # the screen's own width, as the rows are measured (a COLUMNS exported by a
-        # wider shell made a 200-column table wrap on an 80-column screen)
-        if table_width(results, self._secrets) > self._screen_size()[0]:
+        no cell (a run id above all) is cut into a look-alike. Judged by the
+        console's width, the one it is drawn at (``ScreenConsole``)."""
+        if table_width(results, self._secrets) > self.console.width:
             return Text(render_stacked(results, self._secrets))
         table = Table(*SUMMARY_HEADERS, box=None, pad_edge=False, header_style="bold")
         for result, cells in zip(results, summary_rows(results, self._secrets), strict=True):
@@ -236,7 +234,7 @@ class LiveReporter(PlainReporter):
             return
         with self._lock:
             if self._live is None:
-                self._live = Live(
+                self._live = LiveArea(
                     console=self.console,
                     get_renderable=self._render,
                     refresh_per_second=self._refresh,
@@ -293,50 +291,129 @@ class LiveReporter(PlainReporter):
         return [_cut(Text(line, style="bold"), columns, self._marks.ellipsis) for line in lines]
 
     def _screen_size(self) -> tuple[int, int]:
-        """The terminal's own columns and lines, asked at each frame (a resize
-        counts at once; a ``COLUMNS`` wider than the screen must not make rows
-        wrap); the console's size when stdout is no terminal (a test's buffer)."""
-        try:
-            size = os.get_terminal_size(self.console.file.fileno())
-        except (AttributeError, OSError, ValueError):
-            return self.console.width, self.console.height
-        # a terminal that never had its size set (a bare pty) says 0: unknown
-        return size.columns or self.console.width, size.lines or self.console.height
+        """The columns and lines every row is cut to: the console's, which are the
+        screen's own (``ScreenConsole``), so a frame is drawn at the width it was
+        laid out for."""
+        size = self.console.size
+        return size.width, size.height
+
+    @contextlib.contextmanager
+    def _stopped(self) -> Iterator[None]:
+        """Around the stop of Ctrl-Z (SIGTSTP). Before it, the live area is erased and
+        the cursor it hid is shown: the frozen board stayed above the shell's
+        ``Stopped`` line, which came back without a cursor. After ``fg`` the area's
+        old height is forgotten, so the next frame starts below what the shell
+        printed meanwhile: moving up over the old area erased ``$ fg`` and the
+        prompt. The printing locks are held throughout, so that no frame is drawn
+        between the erase and the stop, nor over the shell's lines after it."""
+        live = self._live
+        if live is None or self._tty is None:
+            yield
+            return
+        with _held(self._lock), _held(live.lock):
+            _write_quietly(self._tty, live.erasing() + SHOW_CURSOR)
+            try:
+                yield
+            finally:
+                live.forget_height()
+                if self._live is live:
+                    _write_quietly(self._tty, HIDE_CURSOR)
 
 
 LABEL_LEAST = 12  # the fewest cells a row's label is cut to on a narrow screen
 
 
+class ScreenConsole(Console):
+    """A Console as wide as the screen it writes to, asked at each use (a resize
+    counts at once): a summary is judged to fit by the width it is drawn at, and
+    every line is laid out at it. rich's own takes ``COLUMNS`` at its word (one
+    narrower than the screen cut run ids, a wider one wrapped rows) and fixes a
+    dumb terminal at 80 columns, which cut a table judged for 100. Where the file
+    is no terminal (a test's buffer) or one that says 0 (a bare pty), rich's size."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        try:
+            screen = os.get_terminal_size(self.file.fileno())
+        except (AttributeError, OSError, ValueError):
+            return super().size
+        if screen.columns and screen.lines:
+            return ConsoleDimensions(screen.columns, screen.lines)
+        own = super().size
+        return ConsoleDimensions(screen.columns or own.width, screen.lines or own.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self.width, self.height = new_size
+
+
+class LiveArea(Live):
+    """rich's Live, with what Ctrl-Z needs of it that rich keeps to itself."""
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by rich while it draws a frame."""
+        return self._lock
+
+    def erasing(self) -> bytes:
+        """The bytes that erase the area last drawn, leaving the cursor at its top
+        (none from a rich without the parts this reads: a signal's handler must not
+        raise)."""
+        try:
+            return self._live_render.position_cursor().segment.text.encode()
+        except AttributeError:
+            return b""
+
+    def forget_height(self) -> None:
+        """The next frame is drawn where the cursor is, erasing nothing above it."""
+        with contextlib.suppress(AttributeError):
+            self._live_render._shape = None
+
+
 SHOW_CURSOR, HIDE_CURSOR = b"\x1b[?25h", b"\x1b[?25l"
+LOCK_PATIENCE = 0.5  # seconds Ctrl-Z waits for a frame being drawn to be done
 
 
-def _on_suspend(stdout: TextIO, live: Callable[[], bool]) -> Any:
-    """Ctrl-Z (SIGTSTP) while the live area is up: the cursor it hid is shown before
-    the process stops (the shell's prompt came back without one) and hidden again
-    when it goes on. Only bytes are written, no lock is taken: the signal may land
-    while a thread holds the reporter's. Returns the handler it replaced (``None``
-    where none is set: no terminal, not the main thread, no SIGTSTP)."""
+def _tty_fd(stream: TextIO) -> int | None:
+    """``stream``'s file descriptor when it is a terminal, else ``None``."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if os.isatty(fd) else None
+
+
+@contextlib.contextmanager
+def _held(lock: threading.RLock) -> Iterator[None]:
+    """``lock``, if it comes within ``LOCK_PATIENCE``: in a signal handler, this
+    thread may hold what the holder waits for (the board's lock), so Ctrl-Z goes
+    on without it rather than never stopping."""
+    got = lock.acquire(timeout=LOCK_PATIENCE)
+    try:
+        yield
+    finally:
+        if got:
+            lock.release()
+
+
+def _on_suspend(fd: int | None,
+                around_stop: Callable[[], contextlib.AbstractContextManager[None]]) -> Any:
+    """Ctrl-Z (SIGTSTP) on a terminal: the process stops inside ``around_stop()``,
+    which readies the screen for the shell and for the return. Returns the
+    handler it replaced (``None`` where none is set: no terminal, not the main
+    thread, no SIGTSTP)."""
     import signal
 
     tstp = getattr(signal, "SIGTSTP", None)
-    if tstp is None or threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        fd = stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-    if not os.isatty(fd):
+    if (tstp is None or fd is None
+            or threading.current_thread() is not threading.main_thread()):
         return None
 
     def suspend(signum: int, frame: Any) -> None:
-        shown = live()
-        if shown:
-            _write_quietly(fd, SHOW_CURSOR)
-        signal.signal(tstp, signal.SIG_DFL)
-        os.kill(os.getpid(), tstp)  # stopped here until the shell's fg or bg (SIGCONT)
-        signal.signal(tstp, suspend)
-        if shown and live():
-            _write_quietly(fd, HIDE_CURSOR)
+        with around_stop():
+            signal.signal(tstp, signal.SIG_DFL)
+            os.kill(os.getpid(), tstp)  # stopped here until the shell's fg or bg (SIGCONT)
+            signal.signal(tstp, suspend)
 
     try:
         return signal.signal(tstp, suspend)
