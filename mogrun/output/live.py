@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO, cast
 
 from rich.console import Console, ConsoleDimensions, Group
 from rich.live import Live
@@ -30,7 +30,7 @@ from rich.text import Text
 from mogrun.models import ResolvedJob, RunPlan
 from mogrun.output.base import is_terminal, run_label
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
-from mogrun.output.paced import FLUSH_DELAY, flush_quietly
+from mogrun.output.paced import FLUSH_DELAY, UnfailingStream, flush_quietly
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import (
     STATUS_COLUMN,
@@ -79,7 +79,9 @@ class LiveReporter(PlainReporter):
         super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
         self.console = ScreenConsole(
-            file=stdout,
+            # a write rich makes that fails (a terminal closed under it: EIO) is output
+            # lost, said by the exit code, never an error out of the session
+            file=cast(TextIO, UnfailingStream(stdout)),  # (the stream's own, passed on)
             force_terminal=force_terminal,
             width=width,
             no_color=not color,

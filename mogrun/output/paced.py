@@ -157,6 +157,39 @@ def write_line(stream: TextIO, text: str | Iterable[str]) -> None:
         flush_quietly(stream)
 
 
+class UnfailingStream:
+    """``stream`` for a writer mogrun does not own (rich's ``Console``), whose
+    writes fail as ``write_line``'s never do: output lost is remembered (the exit
+    code says it), a reader that left or a closed stream is let go, and nothing
+    raises into the run. A terminal closed under the live view (EIO at its last
+    frame) must not replace the session's exit code (129 for that SIGHUP)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            if lost_by(exc):
+                note_lost(exc)
+        except ValueError:  # closed
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if lost_by(exc):
+                note_lost(exc)
+        except ValueError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the stream's
+        return getattr(self._stream, name)
+
+
 def _write_chunked(stream: TextIO, pieces: Iterable[str]) -> None:
     chunk: list[str] = []
     size = 0

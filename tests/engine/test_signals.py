@@ -104,6 +104,46 @@ def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum,
     assert f'"exit_code": {code}' in history.stdout
 
 
+def test_a_closed_terminal_exits_129_not_74(emulator, tmp_path):
+    """Closing the terminal (an SSH connection dropped) sends SIGHUP, and then every
+    write to it fails (EIO): the live view's last frame raised out of the session,
+    which exited 74 ("cannot write the output") while the history said 129. A
+    ``kill -HUP`` with the terminal still there gave 129."""
+    import fcntl
+    import pty
+    import termios
+
+    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS", "NO_COLOR")}
+    env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
+                "MOGRUN_POLL_INTERVAL": "0.1", "TERM": "xterm"})
+    terminal, screen = pty.openpty()
+
+    def own_terminal() -> None:  # a session of its own, the pty its controlling terminal
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long"], cwd=tmp_path, env=env,
+                            stdin=screen, stdout=screen, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=own_terminal)
+    os.close(screen)
+    try:
+        with running(proc):
+            (run_id,) = wait_following(emulator)
+            with contextlib.suppress(OSError):
+                os.read(terminal, 65536)  # the live view is up
+            os.close(terminal)  # the terminal window closed
+            terminal = -1
+            _, err = proc.communicate(timeout=30)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+    assert proc.returncode == 129, err
+    assert "SIGHUP" in err and "Traceback" not in err, err
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+
+
 def mogrun_after(emulator, tmp_path, *args):
     """A later ``python -m mogrun ARGS`` in the project, against ``emulator``."""
     env = {**os.environ, "MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token}
