@@ -12,8 +12,9 @@ Fixtures:
   other arguments to ``Emulator``.
 - ``mogrun_emulator_session``: one such emulator for the whole session.
 - ``mogrun_cli``: ``run(*args, cwd=None, env=None, input=None) -> MogrunResult``
-  runs ``mogrun`` in-process; when the test also uses ``mogrun_emulator``,
-  ``MOGPLEX_URL`` and ``MOGPLEX_API_KEY`` point at it.
+  runs ``mogrun`` in-process, the machine's variables unset (``ISOLATED_ENV``);
+  when the test also uses ``mogrun_emulator``, ``MOGPLEX_URL`` and
+  ``MOGPLEX_API_KEY`` point at it. ``run_mogrun`` is the same without a fixture.
 - ``mogrun_project``: a ``MogrunProject`` in ``tmp_path``: ``write()`` a task
   file (or any file), ``run()`` mogrun inside it (wired like ``mogrun_cli``).
 
@@ -44,9 +45,11 @@ if TYPE_CHECKING:
 __all__ = ["Emulator", "MogrunProject", "MogrunResult", "job", "loopback_api", "run_mogrun",
            "task_file", "write_taskfile"]
 
-# Variables from the machine that would make a test depend on where it runs.
+# Variables from the machine that would make a test depend on where it runs (a
+# developer's real token and URL above all), unset unless a test gives them.
 ISOLATED_ENV = ("MOGPLEX_URL", "MOGPLEX_API_KEY", "MOGRUN_FILE", "MOGRUN_DISABLE_PLUGINS",
-                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "MOGRUN_SANDBOXES")
+                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "MOGRUN_SANDBOXES",
+                "MOGRUN_POLL_INTERVAL", "MOGRUN_LIMIT_WINDOW_SCALE")
 FIXTURE_DURATION = 0.5
 EMULATOR_FIXTURES = ("mogrun_emulator", "mogrun_emulator_session")
 
@@ -219,12 +222,15 @@ def run_mogrun(*args: str, cwd: str | os.PathLike[str] | None = None,
                env: Mapping[str, str | None] | None = None,
                input: str | None = None) -> MogrunResult:
     """Run ``mogrun ARGS`` in-process through ``MogrunApp``: its own streams,
-    this process's environment with ``env`` applied (None unsets a variable),
-    ``cwd`` (default: the current directory). Process globals are left alone."""
+    ``cwd`` (default: the current directory), and this process's environment
+    with the machine's variables unset (``ISOLATED_ENV``: a developer's real
+    token must not reach a test) and ``env`` applied (None unsets a variable).
+    ``os.environ`` is that environment for the call, as a mogrun process's is (a
+    plugin reads it there), and is given back after it."""
     from mogrun.cli.app import MogrunApp
 
     environment = {**os.environ}
-    for name, value in (env or {}).items():
+    for name, value in {**dict.fromkeys(ISOLATED_ENV), **(env or {})}.items():
         if value is None:
             environment.pop(name, None)
         else:
@@ -232,8 +238,22 @@ def run_mogrun(*args: str, cwd: str | os.PathLike[str] | None = None,
     out, err, stdin = _stream(), _stream(), _stream(input or "")
     app = MogrunApp(cwd=Path(os.getcwd() if cwd is None else cwd), env=environment,
                     stdout=out, stderr=err, stdin=stdin)
-    code = app([str(arg) for arg in args])
+    with _environ(environment):
+        code = app([str(arg) for arg in args])
     return MogrunResult(code, _read(out), _read(err))
+
+
+@contextmanager
+def _environ(environment: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` as ``environment`` inside, as it was after."""
+    before = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 def _emulator_for(request: pytest.FixtureRequest) -> Emulator:

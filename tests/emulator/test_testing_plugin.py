@@ -110,3 +110,46 @@ def test_module_is_cheap_to_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_run_mogrun_leaves_the_developers_token_and_url_out(monkeypatch, tmp_path):
+    """``run_mogrun`` (what a module-scoped fixture reaches for: ``mogrun_cli`` is
+    per test) sent the developer's exported token to the URL they had exported:
+    it unsets the machine's variables as ``mogrun_cli`` does."""
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_developers_real_token")
+    monkeypatch.setenv("MOGPLEX_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MOGRUN_POLL_INTERVAL", "bogus")  # exported for a real project
+    result = run_mogrun("repos", cwd=tmp_path)
+    assert result.exit_code == 64, result  # no token: nothing was sent anywhere
+    assert "MOGPLEX_API_KEY" in result.stderr and "127.0.0.1:9" not in result.output
+
+
+PLUGIN_READS_ENVIRON = '''
+import os
+from pathlib import Path
+
+from mogrun.plugin import hookimpl
+
+
+@hookimpl
+def mogrun_configure(config):
+    seen = [os.environ.get(name, "-") for name in ("AUDIT_TEAM", "MOGPLEX_API_KEY")]
+    Path("seen.txt").write_text(" ".join(seen))
+'''
+
+
+def test_a_plugin_sees_the_calls_environment_in_os_environ(mogrun_emulator, mogrun_cli,
+                                                           monkeypatch, tmp_path):
+    """A plugin reads ``os.environ``, as it does in a mogrun process: it saw the
+    developer's real token (and called the real API with it) and not the test's
+    ``env``."""
+    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_developers_real_token")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "audit.py").write_text(PLUGIN_READS_ENVIRON)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["audit.py"]\n\n'
+                   '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = mogrun_cli("check", cwd=tmp_path, env={"AUDIT_TEAM": "platform"})
+    assert result.exit_code == 0, result
+    assert (tmp_path / "seen.txt").read_text() == f"platform {mogrun_emulator.write_token}"
+    assert os.environ["MOGPLEX_API_KEY"] == "mog_developers_real_token"  # given back
+    assert "AUDIT_TEAM" not in os.environ

@@ -79,14 +79,13 @@ def test_the_token_is_refused_in_templates_in_any_casing(project, monkeypatch) -
 
 def test_the_token_is_refused_under_another_env_name(project, monkeypatch) -> None:
     # env.TOKEN_COPY holding the token put it into a prompt sent to the server.
-    monkeypatch.setenv("MOGPLEX_API_KEY", "mog_thetokenvalue")
     monkeypatch.setenv("TOKEN_COPY", "mog_thetokenvalue")
     project.write("""
         [jobs.a]
         repo = "acme/api"
         prompt = "use {{ env.TOKEN_COPY }}"
     """)
-    result = project.run("show", "a")
+    result = project.run("show", "a", env={"MOGPLEX_API_KEY": "mog_thetokenvalue"})
     assert result.code == 2, result
     assert result.err.splitlines()[0] == (
         'Error: job "a", key "prompt": {{ env.TOKEN_COPY }} is refused: it holds the API token '

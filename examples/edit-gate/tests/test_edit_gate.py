@@ -62,7 +62,7 @@ def test_run_with_edits_passes_and_stays_quiet(tmp_path, mogrun_emulator, mogrun
     url, received = chat
     result = mogrun_cli("--json", "run", "-p", PLUGIN, "fix", cwd=project(tmp_path, EDITS),
                         env={**ENV, "EDITS_WEBHOOK": url})
-    assert result.exit_code == 0, result
+    assert result.exit_code == 0, str(result)
     summary = json.loads(result.stdout.splitlines()[-1])
     [verdict] = [g for g in summary["results"][0]["gates"] if g["gate"] == "edit_gate"]
     assert verdict["passed"] and verdict["reason"].endswith("edit_file call(s)")
@@ -74,7 +74,7 @@ def test_run_without_edits_fails_and_tells_the_chat(tmp_path, mogrun_emulator, m
     url, received = chat
     result = mogrun_cli("run", "-p", PLUGIN, "fix", cwd=project(tmp_path, NO_EDITS),
                         env={**ENV, "EDITS_WEBHOOK": url})
-    assert result.exit_code == 1, result
+    assert result.exit_code == 1, str(result)
     assert "no file edited: 0 edit_file call(s), need 1" in result.stdout
     [message] = received
     assert message["text"].startswith("fix: acme/api run ")
@@ -91,14 +91,14 @@ def test_jobs_without_the_key_are_not_gated(tmp_path, mogrun_emulator, mogrun_cl
         """
     ''')
     result = mogrun_cli("run", "-p", PLUGIN, "plain", cwd=tmp_path, env=ENV)
-    assert result.exit_code == 0, result
+    assert result.exit_code == 0, str(result)
     assert "run_tests" in result.stdout and "edit_file" not in result.stdout  # no edits
 
 
 def test_a_bad_setting_is_a_task_file_error(tmp_path, mogrun_cli):
     result = mogrun_cli("run", "-p", PLUGIN, "fix", cwd=project(tmp_path, EDITS, "{ min = 0 }"),
                         env=ENV)
-    assert result.exit_code == 2, result
+    assert result.exit_code == 2, str(result)
     assert "edit_gate.min must be a whole number >= 1" in result.stderr
 
 
@@ -116,7 +116,7 @@ def test_an_empty_webhook_means_no_chat(tmp_path, mogrun_emulator, mogrun_cli):
     gate = '''{ webhook = "{{ env.EDITS_WEBHOOK | default('') }}" }'''
     result = mogrun_cli("run", "-p", PLUGIN, "fix", cwd=project(tmp_path, NO_EDITS, gate),
                         env={**ENV, "EDITS_WEBHOOK": None})
-    assert result.exit_code == 1, result
+    assert result.exit_code == 1, str(result)
     assert "no file edited: 0 edit_file call(s), need 1" in result.stdout
     assert "webhook" not in result.stderr
 
@@ -127,5 +127,5 @@ def test_the_shipped_task_file_runs_without_a_webhook(mogrun_emulator, mogrun_cl
     result = mogrun_cli("show", "-p", PLUGIN, "-f", str(here / "mogplex.toml"),
                         "fix-flaky-test", cwd=here.parents[1],
                         env={**ENV, "EDITS_WEBHOOK": None})
-    assert result.exit_code == 0, result
+    assert result.exit_code == 0, str(result)
     assert "edit_gate" in result.stdout
