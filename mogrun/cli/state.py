@@ -252,13 +252,22 @@ class CliState:
         on whichever thread) goes to stderr. mogrun's own output is written to
         ``self.stdout``, never through ``sys.stdout``, so it is unaffected.
         When ``self.stdout`` is the process's file descriptor 1, that descriptor
-        is diverted too (``_divert_fd1``)."""
+        is diverted too (``_divert_fd1``). Without ``--json``, a plugin's print goes
+        where mogrun's output goes: to ``self.stdout`` when that is not the
+        process's own (an embedder's, a test's: a team asserts on what its
+        notifier printed)."""
         import sys
 
-        if not (self.json_output or self.stdout_is_data) or isinstance(sys.stdout, _ToStream):
+        if isinstance(sys.stdout, _ToStream):
             return
-        self._divert_fd1()
-        previous, diverted = sys.stdout, _ToStream(self.stderr)
+        if self.json_output or self.stdout_is_data:
+            self._divert_fd1()
+            target = self.stderr
+        elif self.stdout is sys.stdout or self.stdout is sys.__stdout__:
+            return
+        else:
+            target = self.stdout
+        previous, diverted = sys.stdout, _ToStream(target)
         sys.stdout = diverted
 
         def restore() -> None:

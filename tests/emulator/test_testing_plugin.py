@@ -153,3 +153,27 @@ def test_a_plugin_sees_the_calls_environment_in_os_environ(mogrun_emulator, mogr
     assert (tmp_path / "seen.txt").read_text() == f"platform {mogrun_emulator.write_token}"
     assert os.environ["MOGPLEX_API_KEY"] == "mog_developers_real_token"  # given back
     assert "AUDIT_TEAM" not in os.environ
+
+
+PLUGIN_PRINTS = '''
+from mogrun.plugin import hookimpl
+
+
+@hookimpl
+def mogrun_configure(config):
+    print("configured by the team's plugin")
+'''
+
+
+@pytest.mark.parametrize(("argv", "stream"), [(("check",), "stdout"),
+                                              (("--json", "check"), "stderr")])
+def test_a_plugins_print_is_in_the_result(mogrun_cli, tmp_path, argv, stream):
+    """A hook's print goes to stdout (stderr with --json, whose stdout is NDJSON):
+    in-process it went to pytest's own capture, so a team could not assert on
+    what its notifier printed."""
+    (tmp_path / "team.py").write_text(PLUGIN_PRINTS)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["team.py"]\n\n'
+                   '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = mogrun_cli(*argv, cwd=tmp_path)
+    assert result.exit_code == 0, str(result)
+    assert "configured by the team's plugin" in getattr(result, stream), str(result)
