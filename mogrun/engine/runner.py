@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from mogrun.durations import format_duration
@@ -344,6 +344,8 @@ class RunExecutor:
         deps = self.deps
         why = followed.detail or f"timed out after {format_duration(track.job.timeout)}"
         if track.job.on_timeout == "detach" or track.attached:
+            if self._ended_after_all(track, kind):  # ended since its last poll
+                return self._judge(track)
             left = "left running" if not track.attached else (
                 "left running (this invocation only attached to it)")
             deps.channel.notice(f"{why}; {left} — {deps.resume_hint(track.run_id)}",
@@ -376,6 +378,33 @@ class RunExecutor:
         self._catch_up(track, kind, cancel.state, time.monotonic() + TAIL_GRACE)
         return self._finish(track, Outcome.TIMEOUT, message=why)
 
+    def _ended_after_all(self, track: RunTrack, kind: JobKind) -> bool:
+        """Whether a run about to be left going at its timeout has ended: polled at
+        the request budget's pace (a 30-repo fan-out: every half minute), a run
+        that ended since its last poll was said "left running" and failed its job,
+        its dependents skipped. One more read says (its last events taken in); a
+        read that fails leaves it as it was: going."""
+        try:
+            state, events = kind.get_events(track.run_id, job=track.job,
+                                            deadline=time.monotonic() + TAIL_GRACE,
+                                            run=track.label)
+        except MogrunError:
+            return False
+        if not state.terminal:
+            return False
+        self.progress.run_ended(track.run_id, state.status)
+        self._take_in(track, events)
+        self._announce(track, state)
+        return True
+
+    def _take_in(self, track: RunTrack, events: Sequence[Event]) -> None:
+        """``events`` not seen before, passed on and kept, in the server's order."""
+        seen = {event_identity(e) for e in track.events}
+        fresh = [e for e in events if event_identity(e) not in seen]
+        for event in fresh:
+            self.deps.channel.event(track, event)
+        track.events = (*track.events, *fresh)
+
     def _catch_up(self, track: RunTrack, kind: JobKind, final: RunState,
                   deadline: float | None = None) -> None:
         """The run's last events, shown once its end is known: a run that ended just
@@ -388,11 +417,7 @@ class RunExecutor:
                                             run=track.label)
         except MogrunError:
             state, events = final, []
-        seen = {event_identity(e) for e in track.events}
-        fresh = [e for e in events if event_identity(e) not in seen]
-        for event in fresh:
-            self.deps.channel.event(track, event)
-        track.events = (*track.events, *fresh)
+        self._take_in(track, events)
         self._announce(track, state if state.terminal else final)
 
     def _interrupted(self, track: RunTrack, kind: JobKind) -> RunResult:

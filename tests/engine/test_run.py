@@ -93,6 +93,31 @@ def test_timeout_detach_leaves_the_run_going(project, mogrun, mogrun_emulator):
     assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel") == 0
 
 
+def test_timeout_detach_judges_a_run_that_ended_since_its_last_poll(project, mogrun,
+                                                                    mogrun_emulator):
+    """Polled at the request budget's pace (every ~30 s in a 30-repo fan-out), a run
+    that ended after its last poll was said "timed out; left running" at the
+    deadline: its job failed and the jobs needing it were skipped, while status
+    showed it a success. Here the first poll is due after the deadline."""
+    project("""
+        [jobs.quick]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+        timeout = "1s"
+        on_timeout = "detach"
+        [jobs.after]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.1s"
+        needs = ["quick"]
+    """)
+    result = mogrun("after", env={"MOGRUN_POLL_INTERVAL": "3"})
+    assert result.exit_code == 0, result
+    assert "left running" not in result.stderr
+    assert len(mogrun_emulator.runs) == 2  # the job needing it ran
+    rows = history_rows(mogrun, "--job", "quick")
+    assert [(row["outcome"], row["status"]) for row in rows] == [("success", "success")]
+
+
 def test_lost_start_response_makes_exactly_one_run(project, mogrun, mogrun_emulator):
     project("""
         [jobs.hello]
