@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -238,9 +239,23 @@ def run_mogrun(*args: str, cwd: str | os.PathLike[str] | None = None,
     out, err, stdin = _stream(), _stream(), _stream(input or "")
     app = MogrunApp(cwd=Path(os.getcwd() if cwd is None else cwd), env=environment,
                     stdout=out, stderr=err, stdin=stdin)
+    _signals_taken()  # none owed from an earlier call
     with _environ(environment):
         code = app([str(arg) for arg in args])
+    for signum in _signals_taken():  # mogrun is done: the test run is owed the signal
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signum)  # to pytest's handler (or the default), restored
     return MogrunResult(code, _read(out), _read(err))
+
+
+def _signals_taken() -> tuple[int, ...]:
+    """The signals mogrun took during a call (a Ctrl-C, a CI cancel's SIGTERM): it
+    cancels its runs and returns 130/143, but the test run must stop too."""
+    import sys
+
+    signals = sys.modules.get("mogrun.engine.signals")  # never loaded: none taken
+    return () if signals is None else signals.taken_signals()
 
 
 @contextmanager

@@ -39,6 +39,19 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 _NAMED = {143: "SIGTERM", 129: "SIGHUP"}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 _INTERRUPT_CODES = frozenset(EXIT_CODES.values())
+# The operating system's signals the watches of this process took: an embedder (a test
+# running mogrun in-process) is owed them once mogrun is done (``taken_signals``).
+_TAKEN: list[int] = []
+
+
+def taken_signals(forget: bool = True) -> tuple[int, ...]:
+    """The signals this process's watches took since the last ``forget``; a signal
+    mogrun handled in-process still has to reach whoever embeds it (pytest's
+    Ctrl-C, a CI cancel's SIGTERM), which its handlers never saw."""
+    taken = tuple(_TAKEN)
+    if forget:
+        _TAKEN.clear()
+    return taken
 
 
 def is_interrupt_code(code: int | None) -> bool:
@@ -229,6 +242,8 @@ class SignalWatch:
         self._handle(signal.SIGINT, None)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if frame is not None:  # the system's, not ``interrupt``'s
+            _TAKEN.append(signum)
         if self.exit_code is not None:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)

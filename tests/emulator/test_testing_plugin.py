@@ -4,9 +4,11 @@ through the installed ``pytest11`` entry point), and its helpers."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -177,3 +179,56 @@ def test_a_plugins_print_is_in_the_result(mogrun_cli, tmp_path, argv, stream):
     result = mogrun_cli(*argv, cwd=tmp_path)
     assert result.exit_code == 0, str(result)
     assert "configured by the team's plugin" in getattr(result, stream), str(result)
+
+
+SIGNALLED_TESTS = '''
+import pathlib
+
+import pytest
+
+from mogrun.testing import job, task_file, write_taskfile
+
+TASKS = task_file(job("h", timeout="20s", prompt="@emulator duration=never interval=0.2s"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_hang(n, mogrun_emulator, mogrun_cli, tmp_path):
+    write_taskfile(tmp_path, TASKS)
+    pathlib.Path(__file__).with_name(f"began-{n}").touch()
+    mogrun_cli("run", "h", cwd=tmp_path, env={"MOGRUN_POLL_INTERVAL": "0.2"})
+'''
+
+
+def _as_from_a_shell() -> None:
+    """SIGINT delivered and handled as in a shell's child: a test worker (xdist's)
+    may hand its children SIGINT ignored or blocked."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.mark.parametrize(("signum", "ended"), [(signal.SIGINT, "KeyboardInterrupt"),
+                                               (signal.SIGTERM, None)])
+def test_a_signal_during_an_in_process_run_stops_the_test_run(tmp_path, signum, ended):
+    """mogrun took the Ctrl-C (or a CI cancel's SIGTERM), cancelled its run and
+    returned 130, and pytest went on to the next test: the signal never reached it."""
+    (tmp_path / "test_signalled.py").write_text(SIGNALLED_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         str(tmp_path)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_as_from_a_shell)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "began-1").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "the test never began"
+            time.sleep(0.05)
+        time.sleep(1.0)  # its run is being followed
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+    assert not (tmp_path / "began-2").exists(), out
+    assert proc.returncode != 0, out
+    if ended:
+        assert ended in out, out
