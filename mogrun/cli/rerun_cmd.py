@@ -5,6 +5,8 @@ is read from the task file's history. Every run of it that did not pass — fail
 cancelled, timed out, gate failed, skipped, never started — starts again as
 its next attempt, under a key derived from the run's own key and the attempt
 number (so a lost answer replays that attempt); passed runs are not repeated.
+A run whose key was never sent (skipped) starts under it: the start it never
+made. A fan-out's repo added since, never run here, starts as its first attempt.
 A job skipped because a need failed runs once that need passes; a need the
 task file gives it now that never ran here runs first, as its first attempt.
 Options and exit codes are those of ``run``.
@@ -22,7 +24,7 @@ the mogrun that started one still runs: it follows the run there, so it is held.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
@@ -50,11 +52,15 @@ RERUN_HELP = """Start new attempts of the runs of the latest invocation that did
 \b
 Passed runs are not repeated; failed, cancelled, timed-out, gate-failed,
 skipped and never-started runs start again as their next attempt (a new
-Idempotency-Key derived from the run's own). With JOB names, the latest
-invocation of each, and of each job they need (rerun first where it did not
-pass; not with --no-deps); without, every job of the latest invocation. The
-needs are the task file's now: one never run here (added since, or left out
-by --no-deps) starts first too, as its first attempt.
+Idempotency-Key derived from the run's own). A run that never sent its key
+(skipped: a need failed, say) starts under that key, as its first start:
+a later run of the job under the same key (idempotency_key =
+"verify-{{ date }}") attaches to it rather than starting another.
+With JOB names, the latest invocation of each, and of each job they need
+(rerun first where it did not pass; not with --no-deps); without, every
+job of the latest invocation. The needs are the task file's now: one
+never run here (added since, or left out by --no-deps) starts first too,
+as its first attempt.
 Latest means of this task file: each task file in a folder (-f
 nightly.toml) has its own history. With --shard I/N, each run of the leg
 is judged by its latest attempt, whichever invocation made it (another
@@ -76,7 +82,9 @@ in the task file: said, nothing can start them), no run recorded exit 2;
 with nothing to rerun, it still ends with the summary every session gives
 (--json's summary line, GitHub's step outputs and summary).
 A one-repo job whose repo was edited since is rerun on its repo now (said);
-a fan-out's run whose repo the list no longer has is not (said too).
+a fan-out's run whose repo the list no longer has is not (said too), and
+one of a repo it has gained since (never run here) starts, as its first
+attempt (said): the job passes only with it, and a job that needs it waits.
 
 \b
 Examples:
@@ -118,8 +126,10 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
             # edited, or they ran with --no-deps): each must pass first, as in run.
             more, fresh = _needs_rows(history, taskfile, _in_file(taskfile, retry),
                                       {row.job for row in rows})
+            rows += more
             retry += _not_passed(more)
         labels = {row.id: _label(history, row) for row in retry}
+        unsent = _keys_never_sent(history, retry)
     finally:
         history.close()
     from mogrun.cli.run_cmd import no_runs
@@ -133,7 +143,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
         return 0 if dry_run else no_runs(state)
     names += [name for name in fresh if name not in names]
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
-                          whole=slice_ is None, fresh=fresh)
+                          whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent)
     if dry_run:
         from mogrun.cli.taskfile_views import show_jobs
 
@@ -269,6 +279,54 @@ def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
             or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
 
 
+def never_sent(row: HistoryRow) -> bool:
+    """Whether ``row``'s start surely never went out: skipped (a need did not pass,
+    a signal came before it was sent, a rerun held it back) with no run, and not a
+    start a signal left unanswered (``may_have_started``). Its key is recorded
+    (just before a start would be sent), yet no server has seen it."""
+    from mogrun.engine.runner import may_have_started
+    from mogrun.outcomes import Outcome
+
+    return (not row.run_id and row.outcome == Outcome.SKIPPED
+            and not may_have_started(row.message))
+
+
+def _keys_never_sent(history: History, rows: Sequence[HistoryRow]) -> frozenset[int]:
+    """The ids of ``rows`` whose key no start has carried: neither the row's own
+    (``never_sent``) nor any other row's of its job here (a rerun that holds a job
+    back records it again under the key it held), nor the latest of another
+    invocation (of any job, any task file: keys are per account) unless that one is
+    the run's own, never sent either. Such a run's next start is its first: under
+    that key, so a later run under the same key (``verify-{{ date }}``) attaches to
+    it. Any doubt leaves the row out (its next attempt gets a key of its own)."""
+    candidates = [row for row in rows if row.idempotency_key and never_sent(row)]
+    unsent: set[int] = set()
+    for job in dict.fromkeys(row.job for row in candidates):
+        mine = [row for row in candidates if row.job == job]
+        sent = _keys_sent_by(history, job, {str(row.idempotency_key) for row in mine})
+        unsent.update(row.id for row in mine if row.idempotency_key not in sent
+                      and not _sent_elsewhere(history, row))
+    return frozenset(unsent)
+
+
+def _keys_sent_by(history: History, job: str, keys: set[str]) -> set[str]:
+    """Those of ``keys`` a row of ``job`` here (any invocation) may have sent."""
+    import sys
+
+    return {str(row.idempotency_key) for row in history.stream_recent(sys.maxsize, job)
+            if row.idempotency_key in keys and not never_sent(row)}
+
+
+def _sent_elsewhere(history: History, row: HistoryRow) -> bool:
+    """Whether the latest start another invocation recorded under ``row``'s key may
+    have been sent: one that never was counts only if it is of ``row``'s run and
+    task file (``_keys_sent_by`` read every row of those: a file's and older ones')."""
+    earlier = history.earlier_start(str(row.idempotency_key), row.invocation)
+    return earlier is not None and not (
+        never_sent(earlier) and (earlier.job, earlier.repo) == (row.job, row.repo)
+        and earlier.task_file in (row.task_file, ""))
+
+
 def follower_pid(row: HistoryRow) -> int | None:
     """The pid of the mogrun on this machine following ``row``'s run now: the one
     that recorded its start, still running and yet to record how it ended (the
@@ -354,13 +412,19 @@ class Selection:
 
     def __init__(self, state: CliState, taskfile: Any, retry: Sequence[HistoryRow],
                  labels: Mapping[int, str], *, use_needs: bool = True,
-                 whole: bool = True, fresh: Mapping[str, str] | None = None) -> None:
+                 whole: bool = True, fresh: Mapping[str, str] | None = None,
+                 read: Sequence[HistoryRow] = (), unsent: Collection[int] = ()) -> None:
         from mogrun.outcomes import RunStatus
 
         self.whole = whole  # the jobs it is given hold every run (no --shard slice)
         # Needs never run here (job -> a job to rerun that needs it): every run of
         # each starts, as its first attempt, before the jobs that need it.
         self.fresh = dict(fresh or {})
+        # The runs of the invocations read (passed ones too), and each job's invocation:
+        # a run of a fan-out in neither may be one of a repo added since (``_added``).
+        self.recorded = {(row.job, row.repo) for row in read}
+        self.invocations = {row.job: row.invocation for row in read}
+        self.unsent = frozenset(unsent)  # rows of ``retry`` whose key was never sent
         self.state = state
         self.taskfile = taskfile
         self.retry = list(retry)
@@ -407,6 +471,7 @@ class Selection:
         wanted = {(row.job, row.repo): row for row in retry}
         if self.whole:
             wanted = self._moved(jobs, wanted)
+        added = self._added(jobs, wanted, held, history)
         chosen: list[ResolvedJob] = []
         attempts: dict[str, tuple[int, str]] = {}
         self.held_back, self.going = [], {}
@@ -432,6 +497,8 @@ class Selection:
                     elif kept is None and job.name not in held:
                         self._say_masked(row)
                     again = kept is None and job.name not in held and unanswered(row, base)
+                    # A key never sent is the run's first start still to make: under it.
+                    unsent = base is not None and row.id in self.unsent
                     if again:  # the same key must carry the same request
                         plan = as_sent(plan, row, job.secrets)
                     runs.append(plan)
@@ -448,7 +515,9 @@ class Selection:
                                   f"have made a run: attempt {row.attempt} is sent again "
                                   "under that key, which attaches to such a run, never "
                                   "doubles it")
-                    attempts[plan.label] = (row.attempt + (not again), "rerun")
+                    attempts[plan.label] = (row.attempt + (not (again or unsent)), "rerun")
+                elif at in added:  # its first attempt, as run would start it
+                    runs.append(plan)
             if runs and job.name in held:
                 self.held_back.append((dataclasses.replace(job, runs=tuple(runs)),
                                        held[job.name]))
@@ -480,6 +549,64 @@ class Selection:
             moved[now] = row
             self._say(f"{self.labels[row.id]}: its job's repo is now {now[1]}; rerun there")
         return moved
+
+    def _added(self, jobs: Sequence[ResolvedJob], wanted: Mapping[tuple[str, str], HistoryRow],
+               held: Mapping[str, str], history: History | None) -> set[tuple[str, str]]:
+        """The runs of fan-outs whose repos were added to their list since (``_new_runs``).
+        Each starts, as its first attempt (said unless its job is held back): a fan-out
+        passes only if all its runs pass, so neither it nor a job that needs it has
+        passed without them. Under ``--shard`` the jobs hold only this leg's runs, and
+        another leg's may have run elsewhere: nothing can be told."""
+        from mogrun.masking import mask
+
+        added: set[tuple[str, str]] = set()
+        for job in jobs if self.whole else ():
+            for at, plan in self._new_runs(job, wanted, history).items():
+                added.add(at)
+                if job.name not in held:
+                    self._say(f"{mask(job.label_of(plan), job.secrets)}: never run here "
+                              "(added to its job's repos since invocation "
+                              f"{self.invocations[job.name]}): it starts, as its first attempt")
+        return added
+
+    def _new_runs(self, job: ResolvedJob, wanted: Mapping[tuple[str, str], HistoryRow],
+                  history: History | None) -> dict[tuple[str, str], RunPlan]:
+        """The runs of ``job``, a fan-out read here, that neither the invocation read
+        nor any before it holds. A one-repo job edited to another repo is ``_moved``;
+        a job never run here is ``fresh``."""
+        from mogrun.masking import mask
+
+        if job.name not in self.invocations or len(job.runs) < 2:
+            return {}
+        missing = {at: plan for plan in job.runs
+                   if (at := (job.name, mask(plan.repo, job.secrets))) not in wanted
+                   and at not in self.recorded}
+        ran = self._ran_here(history, job.name) if missing else set()
+        if ran is None:  # unknown: none is taken for new
+            return {}
+        return {at: plan for at, plan in missing.items() if at[1].lower() not in ran}
+
+    def _ran_here(self, history: History | None, job: str) -> set[str] | None:
+        """The repos (case folded, as owner/name is) ``job`` has rows of here, in any
+        invocation: a rerun's invocation holds only the runs it made. ``-n`` passes no
+        history: the one rerun read is opened again. ``None``: it cannot be read."""
+        from mogrun.errors import MogrunError
+
+        if history is None:
+            from mogrun.cli.loading import project_history
+
+            try:
+                opened = project_history(self.state, self.taskfile)
+            except MogrunError:
+                return None
+            try:
+                return self._ran_here(opened, job)
+            finally:
+                opened.close()
+        try:
+            return {row.repo.lower() for row in history.latest_runs_of(job)}
+        except MogrunError:
+            return None
 
     def _say_masked(self, row: HistoryRow) -> None:
         """A recorded key that hides a secret the job's key no longer holds the same

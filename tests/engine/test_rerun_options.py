@@ -303,7 +303,8 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     assert result.exit_code == 0, result
     assert "a:acme/web: no longer in the task file; not rerun" in result.stderr
     assert "acme/api: no longer" not in result.stderr
-    assert len(mogrun_emulator.runs) == before + 1  # acme/api's attempt 2 alone
+    assert "a:acme/worker: never run here (added to its job's repos since" in result.stderr
+    assert len(mogrun_emulator.runs) == before + 2  # acme/api's attempt 2, worker's first
 
 
 def test_a_rerun_leg_with_needs_is_told_to_rerun_not_run(project, mogrun,
