@@ -19,6 +19,7 @@ sandbox is held back for a while (``BootHold``), whatever slots are free.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -268,14 +269,16 @@ class SandboxSlots:
                 self._released.add(want)
                 self._pending.add(want)
 
-    def refused(self, job: Any = None, error: str = "") -> str | None:
-        """The server refused a boot (``error``, the run's). For want of a slot, it
-        counts fewer than ``cap``: re-read the list and take what is active now as
-        the cap (a message when it is lower). For a boot window, the cap stands: new
-        sandboxes are held back instead (a message saying so)."""
+    def refused(self, job: Any = None, error: str = "",
+                sent_at: float | None = None) -> str | None:
+        """The server refused a boot (``error``, the run's, whose start was answered
+        at ``sent_at``). For want of a slot, it counts fewer than ``cap``: re-read the
+        list and take what is active now as the cap (a message when it is lower). For
+        a boot window, the cap stands: new sandboxes are held back instead (a message
+        saying so)."""
         why = BootRefusal.of(error)
         if why is not None and why is not BootRefusal.CAP:
-            return self._hold_boots(why, error.strip())
+            return self._hold_boots(why, error.strip(), math.inf if sent_at is None else sent_at)
         with self._lock:
             if self._blind:  # each refusal waits longer: a start spent is a start lost
                 self._blind_hold = min(BLIND_HOLD_MAX, max(BLIND_HOLD, self.interval(),
@@ -293,11 +296,12 @@ class SandboxSlots:
         return (f"the server refused a sandbox with {active} active: taking {active} as the "
                 "account's sandbox cap (set [mogplex] sandboxes to match)")
 
-    def _hold_boots(self, why: BootRefusal, error: str) -> str:
+    def _hold_boots(self, why: BootRefusal, error: str, sent_at: float) -> str:
         """A boot window is spent: no new sandbox for a while, longer at each such
-        refusal. How long the window stays spent the server does not say."""
+        refusal of a start sent after the last. How long the window stays spent the
+        server does not say."""
         with self._lock:
-            hold = self.boot_hold.refused(why.limit, error, time.monotonic())
+            hold = self.boot_hold.refused(why.limit, error, time.monotonic(), sent_at)
         return (f"the server refused to boot a sandbox for its {why.limit} ({error}), not "
                 f"for want of a slot: new sandboxes wait {format_duration(hold)}, longer "
                 "after each such refusal until a sandbox boots")

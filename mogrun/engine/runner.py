@@ -281,7 +281,7 @@ class RunExecutor:
             Outcome.REFUSED, message=refused_message(reason, track.attempt + 1)))
         if deps.slots is not None and not track.attached:  # a replay says nothing of today
             with deps.armed():
-                learnt = deps.slots.refused(track.job, reason)
+                learnt = deps.slots.refused(track.job, reason, sent_at=track.began)
             if learnt is not None:
                 deps.channel.notice(learnt, track=track, level="warning")
         deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "

@@ -597,6 +597,28 @@ def test_a_boot_that_succeeds_after_a_boot_hold_resets_it(project, mogrun, mogru
     assert holds == ["2.5s", "2.5s"], result.stderr
 
 
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=6, idle=30,
+                                           reap=0.1, boots=((2, 3.0),)), repos=REPOS)
+def test_a_burst_of_starts_refused_together_holds_boots_once(project, mogrun, mogrun_emulator,
+                                                             monkeypatch):
+    """Starts sent together and refused together for the boot rate doubled the hold
+    once each: six at once held the next boot 8 minutes for a window that had room
+    again in one, and runs failed for a capacity_wait the window would have met.
+    Only a refusal of a start sent after the last refusal came says something new."""
+    from mogrun.engine import boothold
+
+    monkeypatch.setattr(boothold, "BOOT_HOLD", 3.5)  # two boots per 3 s on the emulator
+    fan_out(project, 'capacity_wait = "6s"', repos=REPOS[:4])
+    result = mogrun("run", "-j", "4", "fan", env={"MOGRUN_SANDBOXES": "6"})
+    assert result.exit_code == 0, result
+    refused = [r for r in mogrun_emulator.runs
+               if mogrun_emulator.run_detail(r)["error"] == "Sandbox boot rate limit exceeded"]
+    assert len(refused) == 2, result  # the two over the window, refused together
+    holds = [line.split("new sandboxes wait ", 1)[1].split(",", 1)[0]
+             for line in result.stderr.splitlines() if "new sandboxes wait " in line]
+    assert holds and all(float(h.rstrip("s")) <= 3.5 for h in holds), result.stderr
+
+
 @pytest.mark.parametrize("json_output", [False, True])
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=30,
                                            reap=0.1, boots=((1, 3600.0),)), repos=REPOS)
