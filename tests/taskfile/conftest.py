@@ -21,6 +21,10 @@ class Project(MogrunProject):
 
     def run(self, *args: str, plugins: bool = False, **kwargs) -> MogrunResult:  # type: ignore[override]
         kwargs.setdefault("cwd", os.getcwd())
+        # run_mogrun unsets the machine's variables; the fixture unset them already, so
+        # one set now was set by the test itself (MOGRUN_FILE, say): the call gets it
+        kwargs["env"] = {**{name: os.environ[name] for name in ISOLATED_ENV
+                            if name in os.environ}, **(kwargs.get("env") or {})}
         return super().run(*(args if plugins else ("--no-plugins", *args)), **kwargs)
 
 
