@@ -104,7 +104,7 @@ def emulator_command(state: CliState, **options: Any) -> int:
     # Caught from before the announcement: a script that stops the emulator as soon
     # as it has read the URL got SIGTERM's default (exit -15, nothing said) while the
     # handlers were set only after it.
-    with _signals_caught() as stop:
+    with _signals_caught() as caught:
         try:
             emulator.start()
         except OSError as exc:
@@ -112,7 +112,7 @@ def emulator_command(state: CliState, **options: Any) -> int:
                               f"{exc.strerror or exc}") from exc
         try:
             _announce(state, emulator, options)
-            _wait(stop)
+            _wait(caught)
         finally:
             emulator.stop()
     state.echo("Emulator stopped.", err=True)
@@ -281,25 +281,29 @@ def _trace(state: CliState, record: Any) -> None:
 
 
 @contextlib.contextmanager
-def _signals_caught() -> Iterator[threading.Event]:
-    """An event SIGINT or SIGTERM sets (either ends the emulator cleanly) while the
-    block runs; the handlers before are put back after it."""
-    stop = threading.Event()
+def _signals_caught() -> Iterator[list[int]]:
+    """The SIGINTs and SIGTERMs that came (either ends the emulator cleanly) while the
+    block runs; the handlers before are put back after it. A handler only notes the
+    signal: one that set a ``threading.Event`` hung for good when it landed while
+    this thread held that event's lock in its own wait (about 1 start in 200)."""
+    caught: list[int] = []
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+            previous[signum] = signal.signal(signum, lambda number, _: caught.append(number))
     try:
-        yield stop
+        yield caught
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def _wait(stop: threading.Event) -> None:
-    """Block until ``stop`` is set (a signal); a KeyboardInterrupt ends it too."""
+def _wait(caught: list[int]) -> None:
+    """Block until a signal came; a KeyboardInterrupt ends it too."""
+    import time
+
     try:
-        while not stop.wait(0.2):
-            pass
+        while not caught:
+            time.sleep(0.1)
     except KeyboardInterrupt:
         pass
