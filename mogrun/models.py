@@ -109,6 +109,13 @@ class ResolvedJob:
     secrets: frozenset[str] = frozenset()
     automation: str | None = None  # id or name: the job triggers it instead of a run
     automation_secret: bool = False  # named from env.*: a secret however short
+    # Its repos are several (a fan-out): its runs are named job:owner/name, also when a
+    # rerun keeps one of them (``runs`` then holds one). Taken from ``runs`` if not given.
+    fan_out: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.fan_out is None:
+            object.__setattr__(self, "fan_out", len(self.runs) > 1)
 
     @property
     def automation_shown(self) -> str:
@@ -119,7 +126,7 @@ class ResolvedJob:
     def label_of(self, run: RunPlan) -> str:
         """How every line names ``run``: the job alone for a single-repo job,
         ``job:owner/name`` for a run of a fan-out."""
-        return run.label if len(self.runs) > 1 else self.name
+        return run.label if self.fan_out else self.name
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,10 @@ class PlainReporter:
         """Reasons, totals, the rerun command and the exit code: every text mode's end
         (and the step summary's, whose ``reason_limit`` cuts each reason: None, whole)."""
         elapsed = time.monotonic() - self._began
+        with self._lock:
+            fan_outs = [job.name for job in self._jobs if job.fan_out]
         return summary_tail(results, exit_code, elapsed, rerun, self.seen_secrets(),
-                            reason_limit, self._command)
+                            reason_limit, self._command, fan_outs)
 
     def seen_secrets(self) -> tuple[str, ...]:
         """Every secret seen so far (the session's and each job's)."""

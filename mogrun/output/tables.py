@@ -9,7 +9,7 @@ that retries what did not pass when the engine gives one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from mogrun.durations import format_duration
@@ -120,16 +120,24 @@ def clip(text: str, limit: int | None) -> str:
     return f"{text[:limit]} … ({len(text) - limit:,} more characters cut)"
 
 
+def fanned(results: Iterable[RunResult], fan_outs: Collection[str] = ()) -> set[str]:
+    """The jobs whose results are named ``job:owner/name``: those with several here,
+    and ``fan_outs`` (the session's fan-outs: a rerun of one of their runs has one)."""
+    seen: set[str] = set()
+    several = set(fan_outs)
+    for result in results:
+        (several if result.job in seen else seen).add(result.job)
+    return several
+
+
 def reason_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
-                 limit: int | None = None) -> list[str]:
+                 limit: int | None = None, fan_outs: Collection[str] = ()) -> list[str]:
     """``label  outcome (run): why`` for every run that did not pass (skips
     included), each cut to ``limit`` characters (GitHub's step summary)."""
-    per_job: dict[str, int] = {}
-    for result in results:
-        per_job[result.job] = per_job.get(result.job, 0) + 1
+    named = fanned(results, fan_outs)
     failing = [r for r in results if is_failing(r)]
     return [
-        clip(safe_cell(f"{result_label(r, per_job[r.job] > 1)}  {result_detail(r)}", secrets),
+        clip(safe_cell(f"{result_label(r, r.job in named)}  {result_detail(r)}", secrets),
              limit)
         for r in failing
     ]
@@ -172,18 +180,19 @@ def usage_line(results: Iterable[RunResult]) -> str | None:
 
 def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
                  rerun: str | None, secrets: Iterable[str] = (),
-                 limit: int | None = None, command: str = "mogrun") -> list[str]:
+                 limit: int | None = None, command: str = "mogrun",
+                 fan_outs: Collection[str] = ()) -> list[str]:
     """What follows the table in every text mode: reasons (each cut to
     ``limit``), totals, runs still going (their hints start with ``command``),
-    rerun, exit code."""
+    rerun, exit code. ``fan_outs``: the session's fan-out jobs (``fanned``)."""
     secrets = tuple(secrets)
-    lines = reason_lines(results, secrets, limit)
+    lines = reason_lines(results, secrets, limit, fan_outs)
     if results:
         lines.append(totals_line(results, elapsed))
     usage = usage_line(results)
     if usage:
         lines.append(usage)
-    lines += going_lines(results, secrets, command)
+    lines += going_lines(results, secrets, command, fan_outs)
     if rerun and exit_code != 0:
         lines.append("rerun what did not pass: " + safe_cell(rerun, secrets))
     lines.append(f"exit code {exit_code}")
@@ -191,15 +200,13 @@ def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
 
 
 def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
-                command: str = "mogrun") -> list[str]:
+                command: str = "mogrun", fan_outs: Collection[str] = ()) -> list[str]:
     """``still going: job (id); follow with: mogrun logs --follow id`` for each run
     that did not pass but was left going: ``rerun`` leaves it alone while it goes.
     ``command``: ``mogrun -f FILE``, how this invocation found its task file."""
-    per_job: dict[str, int] = {}
-    for result in results:
-        per_job[result.job] = per_job.get(result.job, 0) + 1
+    named = fanned(results, fan_outs)
     # (a run id ``logs --follow`` was given that no history recorded is of no job)
-    return [safe_cell(_going_line(r, result_label(r, per_job[r.job] > 1) or "run", command),
+    return [safe_cell(_going_line(r, result_label(r, r.job in named) or "run", command),
                       secrets)
             for r in results if r.left_going and r.run_id]
 
