@@ -433,8 +433,16 @@ def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSess
         return lambda names: " ".join([prefix, *map(shell_word, names)])
 
     verb = "rerun" if state.command == "rerun" else "run"
+    run, rerun = spelled("run"), spelled("rerun")
+
+    def needs_first(names: Sequence[str]) -> str:
+        """For a rerun leg: `run` would start the needs' passed runs again, and a
+        need never run here has nothing to rerun (it is told apart by the history,
+        which a leg does not read)."""
+        return f"{rerun(names)}, or {run(names)} for one never run here"
+
     leg = loaded._replace(jobs=leg_jobs(
-        loaded.jobs, settings, shard, needs_run=spelled("run"),
+        loaded.jobs, settings, shard, needs_run=needs_first if verb == "rerun" else run,
         then=spelled(verb, shard=shard, no_deps=True)))
     if not leg.jobs:
         state.echo(f"shard {shard}: no runs of these jobs fall in this leg; nothing to do",

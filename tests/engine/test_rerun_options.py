@@ -329,8 +329,9 @@ def test_a_rerun_leg_with_needs_is_told_to_rerun_not_run(project, mogrun,
     result = mogrun("--set", "st=failed", "rerun", "--shard", "1/3")
     assert result.exit_code == 2, result
     assert result.stderr.splitlines()[-1] == (
-        "Run the needs first (mogrun --set st=failed run prep), then mogrun --set st=failed "
-        "rerun --no-deps --shard 1/3 dep.")
+        "Run the needs first (mogrun --set st=failed rerun prep, or mogrun --set st=failed "
+        "run prep for one never run here), then mogrun --set st=failed rerun --no-deps "
+        "--shard 1/3 dep.")
     assert len(mogrun_emulator.runs) == before
 
 
