@@ -78,3 +78,24 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def notify_job(targets: object) -> ResolvedJob:
+    """A job with the bundled notify plugin's ``targets``, their URLs its secrets."""
+    from mogrun_plugins import notify
+
+    options = {"notify": notify.validate(targets)}
+    return make_job(options=options, secrets=frozenset(notify.secrets(options["notify"])))
+
+
+def notified(host: PluginHost, job: ResolvedJob, results: tuple[RunResult, ...],
+             outcome: str) -> PluginHost:
+    """The job's end, then the session's: the deliveries (sent on their own threads
+    as the job ends) are waited for and their failures reported then."""
+    from mogrun.models import SessionConfig
+
+    host.job_finished(job=job, results=results, outcome=outcome)
+    host.session_finished(config=SessionConfig(task_file=None, project_dir=None, base_url=None,
+                                               options={"junit": None}),
+                          results=results, exit_code=0)
+    return host

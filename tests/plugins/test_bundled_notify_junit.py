@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from mogrun_plugins import junit, notify
-from plugtest_helpers import Receiver, make_job, make_result
+from plugtest_helpers import Receiver, make_result, notified, notify_job
 
 from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
@@ -20,18 +20,6 @@ def receiver():
     rec = Receiver()
     yield rec
     rec.close()
-
-
-def notify_job(targets):
-    options = {"notify": notify.validate(targets)}
-    return make_job(options=options, secrets=frozenset(notify.secrets(options["notify"])))
-
-
-def notified(host, job, results, outcome):
-    """The job's end, then the session's: the deliveries (sent on their own threads
-    as the job ends) are waited for and their failures reported then."""
-    host.job_finished(job=job, results=results, outcome=outcome)
-    host.session_finished(config=config_with(None), results=results, exit_code=0)
 
 
 FAILED = make_result(outcome="gate_failed", status="success", run_id="run_9", duration=12.5,

@@ -5,7 +5,6 @@ malformed notify value never shows its URL, and ``-v`` traces each post."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import threading
@@ -15,11 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from mogrun_plugins import notify
-from plugtest_helpers import make_job, make_result
+from plugtest_helpers import Receiver, make_result, notified, notify_job
 
 from mogrun import http
 from mogrun.errors import TransportError
-from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
 from mogrun.runs import GateVerdict
 from mogrun.testing import run_mogrun
@@ -96,21 +94,6 @@ def bad_bodies() -> Iterator[BadBodies]:
     receiver.close()
 
 
-def notify_job(targets: object):
-    options = {"notify": notify.validate(targets)}
-    return make_job(options=options, secrets=frozenset(notify.secrets(options["notify"])))
-
-
-def notified(job, results, outcome) -> PluginHost:
-    """The job's end, then the session's (which waits for the deliveries)."""
-    host = PluginHost.bundled_only()
-    host.job_finished(job=job, results=results, outcome=outcome)
-    host.session_finished(config=SessionConfig(task_file=None, project_dir=None,
-                                               base_url=None, options={"junit": None}),
-                          results=results, exit_code=0)
-    return host
-
-
 # --- 1. a post that got its status was delivered ----------------------------------
 
 
@@ -120,8 +103,8 @@ def test_a_2xx_is_delivered_once_whatever_its_body_does(bad_bodies, monkeypatch,
     undelivered: "HTTP 200 answer ... is larger than 32 MiB" / "was cut off"."""
     monkeypatch.setattr(notify, "TIMEOUT", 1.0)  # a trickle outlasted it, then was retried
     started = time.monotonic()
-    host = notified(notify_job([{"slack": bad_bodies.url(mode), "on": ["always"]}]),
-                    (make_result(outcome="failed"),), "failed")
+    job = notify_job([{"slack": bad_bodies.url(mode), "on": ["always"]}])
+    host = notified(PluginHost.bundled_only(), job, (make_result(outcome="failed"),), "failed")
     assert host.warnings == []
     assert len(bad_bodies.paths) == 1, bad_bodies.paths
     assert time.monotonic() - started < 1.0  # the body was not waited for
@@ -138,35 +121,6 @@ def test_post_json_still_gives_up_on_a_status_that_does_not_come(bad_bodies):
 # --- 2. a failed run's Slack line says why it failed --------------------------------
 
 
-class Receiver:
-    """Records each POST's path and JSON body; answers 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()
@@ -180,8 +134,9 @@ def test_a_failed_runs_slack_line_says_its_error_and_its_failed_gates(receiver):
     failed = make_result(outcome="failed", run_id="run_9", message="npm test: 3 tests failed",
                          gates=(GateVerdict("status", False, "ended failed, expected success"),
                                 GateVerdict("max_duration", True, "took 2m")))
-    notified(notify_job({"slack": receiver.origin + "/s"}), (failed,), "failed")
-    [(_, payload)] = receiver.received
+    notified(PluginHost.bundled_only(), notify_job({"slack": receiver.url("/s")}), (failed,),
+             "failed")
+    [payload] = [post["json"] for post in receiver.received]
     assert payload["text"] == (
         "mogrun: job *nightly* failed\n• acme/api run run_9: failed "
         "(npm test: 3 tests failed; gate status: ended failed, expected success)")
@@ -190,8 +145,9 @@ def test_a_failed_runs_slack_line_says_its_error_and_its_failed_gates(receiver):
 def test_a_slack_line_names_a_failed_gate_without_a_reason(receiver):
     result = make_result(outcome="gate_failed", status="success",
                          gates=(GateVerdict("edit_gate", False, ""),))
-    notified(notify_job({"slack": receiver.origin + "/s"}), (result,), "gate_failed")
-    [(_, payload)] = receiver.received
+    notified(PluginHost.bundled_only(), notify_job({"slack": receiver.url("/s")}), (result,),
+             "gate_failed")
+    [payload] = [post["json"] for post in receiver.received]
     assert payload["text"].endswith("• acme/api: gate_failed (gate edit_gate failed)")
 
 
@@ -237,10 +193,10 @@ def test_each_post_is_traced_with_its_url_cut_to_scheme_and_host(receiver, trace
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}/services/{SECRET}"
-    job = notify_job([{"webhook": f"{receiver.origin}/services/{SECRET}"}, {"slack": dead}])
-    notified(job, (make_result(outcome="failed"),), "failed")
+    job = notify_job([{"webhook": receiver.url(f"/services/{SECRET}")}, {"slack": dead}])
+    notified(PluginHost.bundled_only(), job, (make_result(outcome="failed"),), "failed")
     assert len(traced) == 3, traced  # the webhook once; the dead one, and its retry
-    origin = re.escape(receiver.origin)
+    origin = re.escape(receiver.url(""))
     assert [line for line in traced if re.fullmatch(rf"< 200 POST {origin} \d+ ms", line)]
     failures = [line for line in traced if line.startswith("< --- POST http://127.0.0.1:")]
     assert len(failures) == 2 and all("cannot connect to" in line for line in failures)
@@ -254,9 +210,9 @@ def test_verbose_run_traces_each_webhook_post(tmp_path, mogrun_emulator, mogrun_
 
     receiver = Receiver()
     try:
+        hook = receiver.url(f"/hooks/T0/{SECRET}")
         write_taskfile(tmp_path, '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n'
-                       f'notify = [{{ webhook = "{receiver.origin}/hooks/T0/{SECRET}", '
-                       'on = ["always"] }]\n')
+                       f'notify = [{{ webhook = "{hook}", on = ["always"] }}]\n')
         env = {"MOGRUN_POLL_INTERVAL": "0.1"}
         result = mogrun_cli("-v", "run", "fix", cwd=tmp_path, env=env)
         quiet = mogrun_cli("run", "fix", cwd=tmp_path, env=env)
@@ -264,7 +220,7 @@ def test_verbose_run_traces_each_webhook_post(tmp_path, mogrun_emulator, mogrun_
         receiver.close()
     assert result.exit_code == 0, result
     assert len(receiver.received) == 2
-    assert re.search(rf"< 200 POST {re.escape(receiver.origin)} \d+ ms", result.stderr), \
+    assert re.search(rf"< 200 POST {re.escape(receiver.url(''))} \d+ ms", result.stderr), \
         result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert "POST" not in quiet.stderr, quiet.stderr
