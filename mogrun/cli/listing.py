@@ -8,7 +8,7 @@ no rich, no HTTP code — and so does not reject plugin keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mogrun.cli.loading import load_taskfile
@@ -59,7 +59,8 @@ REPOS_SHOWN = 3  # of a fan-out's repos, in its row of ``list``
 
 
 def _list(state: CliState, taskfile: TaskFile) -> int:
-    rows = [job_summary(taskfile, name) for name in taskfile.job_names]
+    read = [job_summary(taskfile, name) for name in taskfile.job_names]
+    rows = [row for row, _ in read]
     if state.json_output:
         for row in rows:
             state.echo_json(row)
@@ -72,7 +73,7 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
 
     headers = ["job", "description", "repos", "harness", "needs"]
     with taskfile.spelled():  # a wrong value is shown as the file wrote it
-        shown = [_shown(taskfile, r) for r in rows]
+        shown = [_shown(row, merged) for row, merged in read]
     # A fan-out's cell names its first repos and counts the rest (--json has them all):
     # 1,000 repos made every row 12,000 characters wide.
     table = [[r["job"], c["description"], c["repos"] if isinstance(c["repos"], str)
@@ -93,17 +94,13 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
 _KEYS = {"description": "description", "repos": "repo", "harness": "harness", "needs": "needs"}
 
 
-def _shown(taskfile: TaskFile, row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` as its table row shows it: a value the file has but ``--json`` gives as
-    ``null`` (not what the key takes: ``glance`` warns of it) as TOML writes it. The
-    job's keys are merged again only for a row with such a ``null`` (or no harness)."""
-    missing = [field for field in _KEYS if row[field] is None]
-    if not missing:
-        return row
+def _shown(row: dict[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` as its table row shows it: a value the file has (in the job's
+    ``merged`` keys) but ``--json`` gives as ``null`` (not what the key takes:
+    ``glance`` warns of it) as TOML writes it."""
     from mogrun.tomltext import toml_repr
 
-    merged = _merged(taskfile, row["job"])
-    written = {field: merged.get(_KEYS[field]) for field in missing}
+    written = {field: merged.get(key) for field, key in _KEYS.items() if row[field] is None}
     return {**row, **{field: toml_repr(raw) for field, raw in written.items() if raw is not None}}
 
 
@@ -116,10 +113,11 @@ def _merged(taskfile: TaskFile, name: str) -> dict[str, Any]:
             if k not in JOB_ONLY or k in taskfile.jobs[name]}
 
 
-def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
+def job_summary(taskfile: TaskFile, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """One job as ``list`` shows it: raw values, defaults applied, nothing rendered;
     a value of the wrong type is ``null`` (never a string a script would take for
-    a description or a repo), and repos are stripped, as they are sent."""
+    a description or a repo), and repos are stripped, as they are sent. With it,
+    the job's keys it was read from (``_shown`` writes a wrong value from them)."""
     merged = _merged(taskfile, name)
     description, repo = merged.get("description", ""), merged.get("repo", [])
     harness = merged.get("harness")
@@ -137,7 +135,7 @@ def job_summary(taskfile: TaskFile, name: str) -> dict[str, Any]:
 
         summary["schedule"] = job_schedules(taskfile, name)
         summary["next_run"] = next_run_field(taskfile, name)
-    return summary
+    return summary, merged
 
 
 def _strings(value: Any, shown: Callable[[str], str] = str) -> list[str] | None:
