@@ -211,8 +211,3 @@ def format_event_line(label: str, event: Event, secrets: Iterable[str] = (),
     safe = [escape_agent_text(mask(str(value), secrets)) for value in fields]
     line = "  ".join([clock or event_clock(event.created_at), *safe]).rstrip()
     return mask(line, secrets)
-
-
-def run_label(job: ResolvedJob, run: RunPlan) -> str:
-    """``job`` for a single-repo job, ``job:owner/name`` for a run of a fan-out."""
-    return job.label_of(run)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from mogrun.durations import format_duration, parse_moment
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import run_label
 from mogrun.runs import RunResult, RunState
 from mogrun.waits import Wait, WaitKind
 
@@ -62,7 +61,7 @@ class Board:
             for job in jobs:
                 for run in job.runs:
                     self._rows.setdefault(run.label, BoardRow(
-                        run_label(job, run), job.name, tuple(job.needs),
+                        job.label_of(run), job.name, tuple(job.needs),
                         phase=BLOCKED if job.needs else QUEUED))
 
     def started(self, job: ResolvedJob, run: RunPlan, label: str, state: RunState) -> None:

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import is_terminal, run_label
+from mogrun.output.base import is_terminal
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.paced import FLUSH_DELAY, UnfailingStream, flush_quietly
 from mogrun.output.plain import PlainReporter
@@ -109,7 +109,7 @@ class LiveReporter(PlainReporter):
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         state = self._safe_state(state, job)
-        self.board.started(job, run, self._safe(run_label(job, run), job.secrets), state)
+        self.board.started(job, run, self._safe(job.label_of(run), job.secrets), state)
         self._ensure_live()
         super().job_started(job, run, state, attached)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mogrun.masking import json_forms, mask_data, maskable
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import SoFar, run_label
+from mogrun.output.base import SoFar
 from mogrun.output.paced import PacedLines
 from mogrun.output.plain import PlainReporter
 from mogrun.output.tables import total_usage
@@ -265,4 +265,4 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, default=_jsonable)
 
 def _run_ids(job: ResolvedJob, run: RunPlan, run_id: str | None) -> dict[str, Any]:
     """What names a run in a line about it: as ``logs`` names it too (``label``)."""
-    return {"job": run.job, "repo": run.repo, "run_id": run_id, "label": run_label(job, run)}
+    return {"job": run.job, "repo": run.repo, "run_id": run_id, "label": job.label_of(run)}

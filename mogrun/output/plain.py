@@ -26,7 +26,6 @@ from mogrun.output.base import (
     format_event_line,
     graph_order,
     line_clock,
-    run_label,
 )
 from mogrun.output.paced import PacedLines, flush_quietly, write_line
 from mogrun.output.tables import result_detail, summary_lines, summary_tail
@@ -70,24 +69,24 @@ class PlainReporter:
             self._began = time.monotonic()
             # A wait names its run ``job:owner/name``; its line takes the label the
             # run's other lines have (the job alone when it has one run).
-            self._labels = {plan.label: run_label(job, plan) for job in jobs for plan in job.runs}
+            self._labels = {plan.label: job.label_of(plan) for job in jobs for plan in job.runs}
         for job in jobs:
             self.learn_secrets(job)
 
     def job_started(self, job: ResolvedJob, run: RunPlan, state: RunState, attached: bool) -> None:
         verb = "attached to" if attached else "started"
         text = f"{verb} {state.run_id} ({state.status})"
-        self._job_line(job, run_label(job, run), "run", text, at=state.created_at)
+        self._job_line(job, job.label_of(run), "run", text, at=state.created_at)
 
     def event(self, job: ResolvedJob, run: RunPlan, event: Event) -> None:
         self.learn_secrets(job)
         if not self._quiet:
-            label = run_label(job, run)
+            label = job.label_of(run)
             clock = self._stamp(label, event.created_at, now_if_unknown=False)
             self._job_write(job.name, format_event_line(label, event, job.secrets, clock))
 
     def status(self, job: ResolvedJob, run: RunPlan, old: str | None, state: RunState) -> None:
-        self._job_line(job, run_label(job, run), "status", f"{old or '-'} -> {state.status}",
+        self._job_line(job, job.label_of(run), "status", f"{old or '-'} -> {state.status}",
                        at=state.updated_at)
 
     def wait(self, wait: Wait) -> None:
@@ -113,7 +112,7 @@ class PlainReporter:
         self.learn_secrets(job)
         if self._quiet and level == "info":
             return
-        label = run_label(job, run) if job and run else job.name if job else None
+        label = job.label_of(run) if job and run else job.name if job else None
         self._write_notice(self._safe(notice_text(message, label, level)), job, level, run=run)
 
     def trace(self, line: str) -> None:
