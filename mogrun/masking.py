@@ -122,25 +122,16 @@ def urls_masked_in_place(text: str) -> str:
     URL is one."""
     if "://" not in text:
         return text
-
-    def hide(match: re.Match[str]) -> str:
-        shown = match.group(0)
-        for part in (1, 2):  # ``user:pass@``; what follows the host
-            if match.group(part) is None:
-                continue
-            start, end = match.start(part) - match.start(), match.end(part) - match.start()
-            shown = shown[:start] + "*" * (end - start) + shown[end:]
-        return shown
-
-    return _url_parts().sub(hide, text)
+    return _url_parts().sub(
+        lambda m: f"{m[1]}{'*' * len(m[2] or '')}{m[3]}{'*' * len(m[4])}", text)
 
 
 @functools.cache
 def _url_parts() -> re.Pattern[str]:
-    """A URL, its credentials (group 1) and all after its host (group 2)."""
+    """A URL: its scheme, credentials, host and all after the host, as groups 1-4."""
     import re
 
-    return re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s\"'@/]*@)?[^\s\"'/?#]*([^\s\"']*)")
+    return re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'@/]*@)?([^\s\"'/?#]*)([^\s\"']*)")
 
 
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
