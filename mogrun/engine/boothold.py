@@ -28,13 +28,13 @@ class BootHold:
         self.since = -math.inf  # when the last boot-window refusal came
         self.why: tuple[str, str] | None = None  # (the limit, the server's error)
 
-    def refused(self, limit: str, error: str, now: float, sent_at: float = math.inf) -> float:
+    def refused(self, limit: str, error: str, now: float, sent_at: float | None = None) -> float:
         """A boot refused for ``limit`` (``error``, the server's) of a start sent at
         ``sent_at``: the hold begins (or grows); returns what is left of it. A start
         sent before the last refusal came says nothing new (a burst of starts refused
         together): the hold stands, not doubled for each of them (six refused at
         once held the next boot 8 minutes for a window free again in one)."""
-        if sent_at < self.since and now < self.until:
+        if sent_at is not None and sent_at < self.since and now < self.until:
             return self.until - now
         self.seconds = min(BOOT_HOLD_MAX, max(BOOT_HOLD, 2 * self.seconds))
         self.until, self.since, self.why = now + self.seconds, now, (limit, error)

@@ -19,7 +19,6 @@ sandbox is held back for a while (``BootHold``), whatever slots are free.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -278,7 +277,7 @@ class SandboxSlots:
         saying so)."""
         why = BootRefusal.of(error)
         if why is not None and why is not BootRefusal.CAP:
-            return self._hold_boots(why, error.strip(), math.inf if sent_at is None else sent_at)
+            return self._hold_boots(why, error.strip(), sent_at)
         with self._lock:
             if self._blind:  # each refusal waits longer: a start spent is a start lost
                 self._blind_hold = min(BLIND_HOLD_MAX, max(BLIND_HOLD, self.interval(),
@@ -296,7 +295,7 @@ class SandboxSlots:
         return (f"the server refused a sandbox with {active} active: taking {active} as the "
                 "account's sandbox cap (set [mogplex] sandboxes to match)")
 
-    def _hold_boots(self, why: BootRefusal, error: str, sent_at: float) -> str:
+    def _hold_boots(self, why: BootRefusal, error: str, sent_at: float | None) -> str:
         """A boot window is spent: no new sandbox for a while, longer at each such
         refusal of a start sent after the last. How long the window stays spent the
         server does not say."""
