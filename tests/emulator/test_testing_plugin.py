@@ -120,10 +120,18 @@ def test_run_mogrun_leaves_the_developers_token_and_url_out(monkeypatch, tmp_pat
     it unsets the machine's variables as ``mogrun_cli`` does."""
     monkeypatch.setenv("MOGPLEX_API_KEY", "mog_developers_real_token")
     monkeypatch.setenv("MOGPLEX_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("MOGRUN_POLL_INTERVAL", "bogus")  # exported for a real project
     result = run_mogrun("repos", cwd=tmp_path)
     assert result.exit_code == 64, result  # no token: nothing was sent anywhere
     assert "MOGPLEX_API_KEY" in result.stderr and "127.0.0.1:9" not in result.output
+
+
+def test_a_poll_interval_exported_for_a_real_project_stays_out(monkeypatch, tmp_path):
+    """An exported MOGRUN_POLL_INTERVAL (the docs tell people to set one) failed every
+    test that ran a job (=bogus) or made it wait its interval (=20)."""
+    monkeypatch.setenv("MOGRUN_POLL_INTERVAL", "bogus")
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "@emulator duration=0s"\n')
+    result = run_mogrun("--local", "hello", cwd=tmp_path)
+    assert result.exit_code == 0, str(result)
 
 
 PLUGIN_READS_ENVIRON = '''
