@@ -20,6 +20,7 @@ containment of hook crashes, must not swallow it as a failure of theirs.
 from __future__ import annotations
 
 import contextlib
+import queue
 import signal
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -33,12 +34,15 @@ from mogrun.errors import Interrupted, LeaveNow
 from mogrun.models import ResolvedJob
 from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_going_message
 from mogrun.runs import RunResult
+from mogrun.threads import NoThread, start_without_signals
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Signals no key sends: said by name, with no "Ctrl-C again" to offer.
 _NAMED = {143: "SIGTERM", 129: "SIGHUP"}
 CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries included
 _INTERRUPT_CODES = frozenset(EXIT_CODES.values())
+# Seconds the end of a watch waits for the first signal's line still being said.
+RESPONSE_WAIT = 5.0
 # The operating system's signals the watches of this process took: an embedder (a test
 # running mogrun in-process) is owed them once mogrun is done (``taken_signals``).
 _TAKEN: list[int] = []
@@ -209,7 +213,14 @@ class HeardSoFar(Observer):
 
 class SignalWatch:
     """Installs the handlers for the duration of a ``with`` block (main thread only).
-    ``on_first(exit_code)`` runs at the first signal, to say what happens now."""
+    ``on_first(exit_code)`` runs at the first signal, to say what happens now.
+
+    The handler itself only notes the signal: it runs on the main thread between
+    two of its bytecodes, maybe while that thread holds a lock (the live board's,
+    the history's, a queue's), and taking that lock again there would freeze the
+    very Ctrl-C that asks to stop. Setting ``stop`` and saying the line are a
+    thread's (``_respond``); a second signal raises ``ForcedExit`` at once, which
+    takes no lock."""
 
     def __init__(self, stop: threading.Event | None = None,
                  on_first: Callable[[int], None] | None = None) -> None:
@@ -218,9 +229,18 @@ class SignalWatch:
         self.said = threading.Event()  # set once the first signal's line is out
         self.exit_code: int | None = None
         self._previous: dict[int, Any] = {}
+        # The first signal's exit code, for the responder; None: the watch has ended.
+        # (``SimpleQueue.put`` is reentrant: a signal handler may call it.)
+        self._heard: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._responder: threading.Thread | None = None
 
     def __enter__(self) -> SignalWatch:
         if threading.current_thread() is threading.main_thread():
+            try:
+                self._responder = start_without_signals(self._respond_when_heard,
+                                                        "mogrun-signals")
+            except NoThread:  # none to be had: the handler answers the signal itself
+                self._responder = None
             for signum in EXIT_CODES:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -229,6 +249,12 @@ class SignalWatch:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+        if self._responder is not None:
+            self._heard.put(None)
+            # A signal that landed just now still has its line said before the
+            # caller's own last lines (bounded: the responder may wait on a lock).
+            self._responder.join(RESPONSE_WAIT)
+            self._responder = None
 
     @property
     def interrupted(self) -> bool:
@@ -238,20 +264,36 @@ class SignalWatch:
         """A Ctrl-C that came as a ``KeyboardInterrupt`` out of a plugin's hook on the
         main thread (where, while this watch is on, no real Ctrl-C raises one): taken
         as the signal would be (the first stops the session, which still ends with its
-        summary and history; a second leaves at once), not as an exit with neither."""
-        self._handle(signal.SIGINT, None)
+        summary and history; a second leaves at once), not as an exit with neither.
+        Answered here and now: this is no signal handler, and the caller goes on
+        expecting ``stop`` set."""
+        if self.exit_code is not None:
+            raise ForcedExit(self.exit_code)
+        self.exit_code = 130
+        self._respond(self.exit_code)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if frame is not None:  # the system's, not ``interrupt``'s
-            _TAKEN.append(signum)
+        _TAKEN.append(signum)
         if self.exit_code is not None:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)
+        if self._responder is not None:
+            self._heard.put(self.exit_code)
+        else:
+            self._respond(self.exit_code)
+
+    def _respond_when_heard(self) -> None:
+        code = self._heard.get()
+        if code is not None:
+            self._respond(code)
+
+    def _respond(self, exit_code: int) -> None:
+        """Stop the session and say so (the first signal's work, off its handler)."""
         self.stop.set()
         try:
             if self.on_first is not None:
                 with contextlib.suppress(Exception):  # saying it must never stop the stop
-                    self.on_first(self.exit_code)
+                    self.on_first(exit_code)
         finally:
             self.said.set()
 
