@@ -185,6 +185,26 @@ def _link_problem(path: Path) -> str | None:
     return f"{BROKEN_LINK} (to {os.readlink(path)})"
 
 
+def outer_task_file_with_job(taskfile: Path, job: str) -> Path | None:
+    """The nearest task file above ``taskfile``'s folder whose jobs include ``job``
+    (``mogrun top`` typed in a nested project, whose own task file is found first
+    and lacks it); ``None`` when there is none. Only an unknown job's message asks,
+    so the files are read then, and one that cannot be read is passed over."""
+    import tomllib
+
+    for folder in taskfile.parent.parents:
+        candidate = folder / FILE_NAME
+        if file_problem(candidate) is not None:
+            continue
+        try:
+            jobs = tomllib.loads(candidate.read_text(encoding="utf-8-sig")).get("jobs")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if isinstance(jobs, dict) and job in jobs:
+            return candidate
+    return None
+
+
 def resolved(path: Path) -> Path:
     """``path.resolve()``, with a symlink loop an ``OSError`` like every other name
     the system cannot follow (pathlib raises ``RuntimeError`` for it before Python

@@ -82,9 +82,22 @@ def check_job_names(taskfile: TaskFile, names: Sequence[str]) -> None:
     for name in names:
         if name not in taskfile.jobs:
             hint = closest(name, taskfile.jobs)
-            context = [f'did you mean "{hint}"?'] if hint else []
+            context = [f'did you mean "{hint}"?'] if hint else _outer_hint(taskfile, name)
             raise UsageError(f'unknown job "{name}" in {taskfile.path.name}',
                              context=[*context, jobs_line(taskfile)])
+
+
+def _outer_hint(taskfile: TaskFile, name: str) -> list[str]:
+    """Where ``name`` is a job after all: a task file further up, which this nested
+    project's own file hides (the search for a task file stops at the first)."""
+    from mogrun.taskfile.discovery import outer_task_file_with_job
+    from mogrun.textsafety import shell_word
+
+    outer = outer_task_file_with_job(taskfile.path, name)
+    if outer is None:
+        return []
+    return [f'"{name}" is a job of {outer}, an outer project\'s task file that the '
+            f"nearer {taskfile.path.name} hides: -f {shell_word(str(outer))} names it"]
 
 
 def jobs_line(taskfile: TaskFile) -> str:

@@ -64,3 +64,32 @@ def test_a_broken_link_named_mogplex_toml_is_refused_not_passed_over(project, ta
         assert result.errors[0] == f"Error: task file {sub / 'mogplex.toml'} {said}"
         assert "parent" not in result.out
     assert project.path.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("top",), ("show", "top"), ("run", "--dry-run", "top")])
+def test_a_job_of_an_outer_project_is_named_where_the_nearer_file_hides_it(
+        project, command: tuple[str, ...]) -> None:
+    """In a nested project, the nearer task file is the one read: a job of the outer
+    one was only "unknown", with no word of the file that has it."""
+    project.path.write_bytes(b"\xef\xbb\xbf" + PARENT_FILE.replace(b"parent", b"top") +
+                             b"# the outer project's\r\n")
+    sub = project.root / "tools" / "inner"
+    sub.mkdir(parents=True)
+    (sub / "mogplex.toml").write_text('[jobs.inner]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    result = project.run(*command, cwd=sub)
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        'Error: unknown job "top" in mogplex.toml',
+        f'"top" is a job of {project.path}, an outer project\'s task file that the nearer '
+        f"mogplex.toml hides: -f {project.path} names it",
+        "Jobs: inner"]
+
+
+def test_an_unknown_job_no_outer_file_has_is_only_unknown(project) -> None:
+    project.path.write_text("# not TOML [\n")  # an outer file that cannot be read is passed over
+    sub = project.root / "inner"
+    sub.mkdir()
+    (sub / "mogplex.toml").write_text('[jobs.inner]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("show", "top", cwd=sub)
+    assert (result.code, result.err.splitlines()) == (
+        2, ['Error: unknown job "top" in mogplex.toml', "Jobs: inner"]), result
