@@ -142,6 +142,18 @@ def resolve_endpoint(
     return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)
 
 
+def normalised_base(url: str) -> str | None:
+    """The one spelling ``resolve_endpoint`` gives a base URL a history row may hold
+    in another (an older mogrun stored it as typed: ``https://Mogplex.com:443``);
+    ``None`` for a value that is no such URL (``local``, a hand edit)."""
+    if "://" not in url:
+        return None
+    try:
+        return _base_of(_normalised(url))
+    except (KeyError, ValueError):  # another scheme, a port that is no number
+        return None
+
+
 def _normalised(url: str) -> str:
     """One spelling per API (history is keyed by it): scheme and host in lower
     case, no default port, no trailing slashes. The path keeps its case."""

@@ -153,8 +153,35 @@ def test_an_older_database_opened_by_many_at_once_is_upgraded_once(tmp_path):
         assert (row.job, row.attempt, row.automation) == ("j", 1, "")
 
 
-def _old_history(path):
-    """A history as mogrun 0.1 left it (before attempt, why, request, ...)."""
+def test_rows_an_older_mogrun_keyed_by_the_url_as_typed_are_found_again(tmp_path):
+    """mogrun 0.1 stored the API's URL as typed; one spelling per API came later, and
+    rows under ``https://Mogplex.com:443`` were never found again after an upgrade:
+    ``history`` pointed at ``--url https://Mogplex.com:443``, which is spelt the new
+    way too, and said the same again."""
+    path = tmp_path / ".mogrun" / "history.db"
+    _old_history(path, base_urls=("https://Mogplex.com:443", "HTTP://LocalHost:80/x",
+                                  "local", "https://mogplex.com", "https://h:99999"))
+    rows = History.for_project(tmp_path, "https://mogplex.com").recent()
+    assert [row.invocation for row in rows] == ["i3", "i0"]
+    assert [r.invocation for r in History.for_project(tmp_path, "http://localhost/x").recent()
+            ] == ["i1"]
+    assert [r.invocation for r in History.for_project(tmp_path, "local").recent()] == ["i2"]
+    stored = sqlite3.connect(path).execute("SELECT base_url FROM runs ORDER BY id").fetchall()
+    assert stored == [("https://mogplex.com",), ("http://localhost/x",), ("local",),
+                      ("https://mogplex.com",), ("https://h:99999",)]  # (no URL: left as is)
+
+
+def test_a_history_of_one_spelling_is_not_written_on_open(tmp_path):
+    _old_history(tmp_path / ".mogrun" / "history.db", base_urls=("https://mogplex.com", "local"))
+    History.for_project(tmp_path, "u").close()  # (the columns added: a write, once)
+    history = History.for_project(tmp_path, "u")
+    assert history._db.total_changes == 0
+    history.close()
+
+
+def _old_history(path, base_urls=("u",)):
+    """A history as mogrun 0.1 left it (before attempt, why, request, ...), a row
+    under each of ``base_urls`` (invocation ``i0``, ``i1``...)."""
     path.parent.mkdir(parents=True)
     old = sqlite3.connect(path)
     old.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, invocation TEXT NOT "
@@ -162,8 +189,10 @@ def _old_history(path):
                 "TEXT, idempotency_key TEXT, status TEXT, outcome TEXT, attached INTEGER NOT "
                 "NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,"
                 " gates TEXT NOT NULL DEFAULT '[]', message TEXT NOT NULL DEFAULT '')")
-    old.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at) "
-                "VALUES ('i', 'u', 'j', 'acme/api', '2026-01-01T00:00:00+00:00')")
+    for index, url in enumerate(base_urls):
+        old.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at) "
+                    "VALUES (?, ?, 'j', 'acme/api', '2026-01-01T00:00:00+00:00')",
+                    ("i" if base_urls == ("u",) else f"i{index}", url))
     old.commit()
     old.close()
 
