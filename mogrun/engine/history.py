@@ -319,6 +319,7 @@ class History:
         self._grouping: int | None = None  # the thread whose ``together`` holds a transaction
         self._read_columns = ", ".join(_COLUMNS)  # what a read selects (``_read_only``)
         self._fan_outs: dict[tuple[str, str, str | None], bool] = {}  # ``is_fan_out``'s
+        self._legacy_end: int | None = None  # ``_before_files``'s, once known
         try:
             if str(path) != IN_MEMORY:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -644,6 +645,9 @@ class History:
         if task_file is not None:
             sql += " AND task_file = ?"
             first += (task_file,)
+            if task_file == "":
+                sql += " AND id < ?"
+                first += (self._before_files(),)
         if where:
             sql += f" AND ({where})"
         sql += " ORDER BY id DESC"
@@ -832,8 +836,11 @@ class History:
         """For each job, the runs of its latest invocation (newest job first)."""
         newest: dict[str, int] = {}
         for file in self._task_files():
-            for job, last in self._read(_JOBS_OF_FILE, {"url": self.base_url, "file": file}):
-                newest[job] = max(newest.get(job, 0), int(last))
+            end = self._before_files() if file == "" else _SQLITE_MAX_INT
+            for job, last in self._read(_JOBS_OF_FILE, {"url": self.base_url, "file": file,
+                                                        "end": end}):
+                if last is not None:  # (a job of late '' rows only: not this file's)
+                    newest[job] = max(newest.get(job, 0), int(last))
         jobs = sorted(newest, key=newest.__getitem__, reverse=True)
         return [row for job in jobs for row in self.latest_invocation_of(job)]
 
@@ -843,6 +850,20 @@ class History:
         if self.task_file is not None:
             return list(dict.fromkeys((self.task_file, "")))
         return [str(file) for (file,) in self._read(_TASK_FILES, {"url": self.base_url})]
+
+    def _before_files(self) -> int:
+        """The id before which a row without a task file (``''``) is one recorded
+        before rows knew theirs, and so every task file's: the first row that knew
+        its file. A ``''`` row after it was written by an older mogrun sharing this
+        history (a teammate's pin, a CI cache) from a task file nobody can tell:
+        counted as this file's, another file's run became this project's latest
+        invocation, and ``rerun`` retried nothing and exited 0. Read once, from the
+        start of the table (the old rows come first), only where ``''`` rows are."""
+        if self._legacy_end is None:
+            found = self._read(_FIRST_KNOWING_ROW, {"url": self.base_url})
+            self._legacy_end = int(found[0][0]) if found and found[0][0] is not None \
+                else _SQLITE_MAX_INT
+        return self._legacy_end
 
 
 # Each job of a task file and its newest row id, found by seeking ``runs_by_file``
@@ -856,8 +877,17 @@ WITH RECURSIVE jobs(job) AS (
             WHERE base_url = :url AND task_file = :file AND job > jobs.job)
     FROM jobs WHERE jobs.job IS NOT NULL)
 SELECT job, (SELECT MAX(id) FROM runs WHERE base_url = :url AND task_file = :file
-             AND job = jobs.job)
+             AND job = jobs.job AND id < :end)
 FROM jobs WHERE job IS NOT NULL
+"""
+# The first row under :url that knew its task file, when rows that did not exist (each
+# a seek of runs_by_file; then the table in id order from its start, which the older
+# rows are, not every row of the history).
+_FIRST_KNOWING_ROW = """
+SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE base_url = :url AND task_file = '')
+    THEN (SELECT id FROM runs NOT INDEXED WHERE base_url = :url AND task_file != ''
+          ORDER BY id LIMIT 1)
+END
 """
 _TASK_FILES = """
 WITH RECURSIVE files(file) AS (

@@ -239,6 +239,36 @@ def test_what_a_project_did_is_read_from_its_task_file_s_rows(tmp_path):
     assert [r.run_id for r in History.for_project(tmp_path, "u").recent()] == ["r3", "r2", "r1"]
 
 
+def test_rows_an_older_mogrun_writes_after_the_upgrade_are_no_file_s(tmp_path):
+    """A teammate's older mogrun (or a CI leg pinned to one) writes rows without
+    their task file (``''``) after this one has written rows that know theirs: read
+    as every file's, its nightly.toml run became mogplex.toml's latest invocation,
+    and ``rerun`` retried nothing and exited 0 while mogplex.toml's job had failed."""
+    path = tmp_path / ".mogrun" / "history.db"
+    History(path, "u").close()
+
+    def older_mogrun(invocation: str, job: str, run_id: str) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute("INSERT INTO runs (invocation, base_url, job, repo, started_at, run_id)"
+                       " VALUES (?, 'u', ?, 'acme/api', '2026-01-01', ?)",
+                       (invocation, job, run_id))
+
+    older_mogrun("before", "bad", "r0")  # before the upgrade: every file's
+    main = History(path, "u", task_file="mogplex.toml")
+    main.update(main.record_start("mine", "bad", "acme/web", "k"), run_id="r1")
+    older_mogrun("theirs", "nbad", "r2")  # nightly.toml's, by an older mogrun, since
+    for history in (main, History(path, "u", task_file="mogplex.toml")):
+        assert [r.run_id for r in history.latest_invocation()] == ["r1"]
+        assert [r.run_id for r in history.recent()] == ["r1", "r0"]
+        assert [r.run_id for r in history.latest_per_job()] == ["r1"]
+        assert history.latest_invocation_of("nbad") == []
+        assert [r.run_id for r in history.stream_recent(10)] == ["r1", "r0"]
+    nightly = History(path, "u", task_file="nightly.toml")
+    assert [r.run_id for r in nightly.recent()] == ["r0"]
+    assert main.by_run_id("r2") is not None  # a run id is still the server's truth
+    assert [r.run_id for r in History(path, "u").recent()] == ["r2", "r1", "r0"]
+
+
 def test_rows_from_before_task_files_are_every_file_s(tmp_path):
     """An upgrade loses nothing: rows recorded before the column (``''``) are
     read by every task file, newest first among its own."""
@@ -497,7 +527,8 @@ def test_latest_per_job_fetches_no_row_of_older_invocations(tmp_path, monkeypatc
     assert [row.run_id for row in rows] == ["r-job2", "r-job1", "r-job0", None]
     assert len(built) <= 3 * len(rows), len(built)  # not 3000
     plan = " ".join(str(step) for step in history._db.execute(
-        "EXPLAIN QUERY PLAN " + module._JOBS_OF_FILE, {"url": "u", "file": "mogplex.toml"}))
+        "EXPLAIN QUERY PLAN " + module._JOBS_OF_FILE, {"url": "u", "file": "mogplex.toml",
+                                                  "end": 2**63 - 1}))
     assert "runs_by_file" in plan and "SCAN runs" not in plan, plan
 
 
