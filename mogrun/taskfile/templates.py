@@ -31,6 +31,9 @@ _LITERAL_HINT = "(write {{{{ for a literal {{)"
 # A var rendered longer than this is refused: ten times the longest text any key
 # accepts (a prompt: 100,000), and vars naming vars twice over cannot double on.
 MAX_VAR_TEXT = 1_000_000
+# Vars naming vars naming vars... at most this deep: each level is a few frames of
+# Python's stack, which 500 levels ran out of (a traceback, not a message).
+MAX_VAR_DEPTH = 32
 # What {{ name }} can name: a [vars] entry, a built-in, or env.NAME.
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 VAR_NAME_RULE = 'ASCII letters, digits, "_" and "-", not starting with a digit or "-"'
@@ -302,6 +305,8 @@ def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key:
 def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
     """Var ``name``'s value, its own templates rendered with the same scope (once
     per text); a ``_VarProblems`` when they cannot be."""
+    if len(scope.through) >= MAX_VAR_DEPTH:  # (``_var_depths`` counts every var named)
+        raise _VarProblems([_too_deep_error(scope.through[0], scope, key)])
     value = str(scope.vars[name])
     if name not in scope.templated or "{{" not in value:
         return value
@@ -334,6 +339,39 @@ def _cycle_error(name: str, scope: Scope, key: str) -> TemplateError:
     return _error(f"the vars name each other in a cycle: {' -> '.join([*circle, circle[0]])}",
                   scope, key, var=circle[0],
                   context=["A var's value may name other vars, but not itself through them."])
+
+
+def _too_deep_error(head: str, scope: Scope, key: str) -> TemplateError:
+    """Var ``head`` names vars that name vars more than ``MAX_VAR_DEPTH`` deep: the
+    same error whether a job's template or ``check``'s look at the vars finds it."""
+    return _error(f"its value names vars that name vars more than {MAX_VAR_DEPTH} deep",
+                  scope, key, var=head,
+                  context=[f"A template goes through at most {MAX_VAR_DEPTH} vars, each "
+                           "naming the next; put the text of the deepest ones in directly."])
+
+
+def _var_depths(scope: Scope) -> dict[str, int]:
+    """How deep each var's value names vars (1: it names none), found without
+    recursion (the chain may be as long as the file); a cycle counts once around
+    (it is an error of its own)."""
+    names = {var: [n for n in template_names(str(scope.vars[var])) if n in scope.vars]
+             if var in scope.templated else [] for var in scope.vars}
+    depth: dict[str, int] = {}
+    for start in names:
+        if start in depth:
+            continue
+        stack, on_path = [(start, iter(names[start]))], {start}
+        while stack:
+            var, pending = stack[-1]
+            nxt = next((n for n in pending if n not in on_path), None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(var)
+                depth[var] = 1 + max((depth.get(n, 0) for n in names[var]), default=0)
+            elif nxt not in depth:
+                stack.append((nxt, iter(names[nxt])))
+                on_path.add(nxt)
+    return depth
 
 
 def _env_value(name: str, placeholder: str, scope: Scope, key: str, found: _Found) -> str:
@@ -406,7 +444,14 @@ def var_problems(scope: Scope) -> list[TemplateError]:
     """The problems of the ``[vars]`` values themselves, whether a job uses them or
     not (``check`` lists them once; ``scope`` stands for any job, with a repo)."""
     problems: list[TemplateError] = []
+    depth = _var_depths(scope)
+    deep = {var for var, levels in depth.items() if levels > MAX_VAR_DEPTH}
+    named_by_deep = {n for var in deep for n in template_names(str(scope.vars[var]))}
     for name in scope.vars:
+        if name in deep:  # said once, at the head of its chain (each var below it is deep)
+            if name not in named_by_deep:
+                problems.append(_too_deep_error(name, scope, ""))
+            continue
         try:
             _var_value(name, scope, "", _Found())
         except TemplateError as exc:

@@ -221,9 +221,9 @@ def test_a_number_var_renders_as_written(project) -> None:
 
 
 def test_vars_that_double_each_other_are_refused_before_they_fill_memory(project) -> None:
-    # Forty vars each naming the next twice would render 2**40 characters: every
+    # Thirty vars each naming the next twice would render 2**30 characters: every
     # var is capped as it is rendered, so the text never outgrows twice the cap.
-    depth = 40
+    depth = 30
     chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}{{{{ v{i + 1} }}}}"  # doubles'
                       for i in range(depth))
     project.write(f'''
@@ -241,3 +241,30 @@ def test_vars_that_double_each_other_are_refused_before_they_fill_memory(project
         assert result.code == 2, result
         assert "more than the 1,000,000 a var may hold" in result.err
         assert result.err.count("Error:") == 1 and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("length", [32, 33, 600])
+def test_a_chain_of_vars_deeper_than_a_template_goes_is_one_error_not_a_traceback(
+        project, length: int) -> None:
+    # 500 vars each naming the next ran out of Python's stack: a RecursionError's
+    # traceback, exit 1, and under GitHub Actions no step summary or exit_code.
+    chain = "\n".join(f'v{i} = "<{{{{ v{i + 1} }}}}>"\t# the next' for i in range(length - 1))
+    project.write(f'''
+        [vars]
+        {chain}
+        v{length - 1} = "end"
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{{{ v0 }}}}"
+
+    ''')
+    for command in (("check",), ("show", "a"), ("--local", "a")):
+        result = project.run(*command)
+        assert "Traceback" not in result.err
+        if length <= 32:  # thirty-two vars deep renders
+            assert result.code == 0, result
+            continue
+        assert result.code == 2, result
+        assert result.errors == ["Error: [vars] v0: its value names vars that name vars "
+                                 "more than 32 deep"], result
