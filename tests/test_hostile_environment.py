@@ -271,3 +271,17 @@ def test_a_folder_that_may_not_be_written_is_named_not_its_writable_file(tmp_pat
         f"Error: cannot write {task}: Permission denied to create a file in its folder "
         f"{folder} (a file is written whole beside it, then renamed over it)"), result.stderr
     assert task.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("list",), ("history",), ("show", "hello")])
+def test_python_m_mogrun_imports_no_module_of_the_working_directory(tmp_path, command) -> None:
+    """``python -m`` puts the working directory first on sys.path: a ``tomllib.py``
+    a pull request committed beside its task file ran in ``list`` and ``history``,
+    which load no code of the repository (``mogrun list`` did not)."""
+    write_taskfile(tmp_path, CAFE)
+    for module in ("tomllib", "tomlkit", "click", "rich_click", "sqlite3", "json"):
+        (tmp_path / f"{module}.py").write_text(
+            f"open({str(tmp_path / 'RAN')!r}, 'a').write({module!r} + '\\n')\n")
+    result = mogrun(*command, cwd=tmp_path, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    assert not (tmp_path / "RAN").exists(), (tmp_path / "RAN").read_text()
+    assert result.returncode == 0, result.stderr
