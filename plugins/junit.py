@@ -140,6 +140,12 @@ def mogrun_configure(config: Any) -> None:
                          f"(e.g. {path.rstrip('/' + os.sep)}/junit.xml)")
     target = Path(config.cwd or ".") / path  # the invocation's directory, not the process's
     try:
+        if target.is_symlink():
+            # A link committed at the report's path (by a pull request) had the report
+            # written wherever it leads: the CI runner's own files, past the checkout.
+            raise UsageError(f"--junit {path}: is a symlink (to {os.readlink(target)}); the "
+                             "report is written through no link: remove it, or give "
+                             "another path")
         if target.is_dir():
             raise UsageError(f"--junit {path}: is a directory; give a file path")
         if target.exists() and not target.is_file():

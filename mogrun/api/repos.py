@@ -95,7 +95,10 @@ class RepoCache:
         return self._ids
 
     def _read(self) -> dict[str, Any]:
+        from mogrun.statefolder import refuse_links
+
         try:
+            refuse_links(self.path)  # (and so never written either: see ``_save``)
             document = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
@@ -110,8 +113,10 @@ class RepoCache:
         document[self._scope] = ids
         document[self._roots_scope] = dict(self._roots)
         from mogrun.atomic import write_atomically
+        from mogrun.statefolder import refuse_links
 
         with contextlib.suppress(OSError):  # a cache: not written, looked up again next time
+            refuse_links(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(self.path, json.dumps(document, sort_keys=True).encode("utf-8"))
 

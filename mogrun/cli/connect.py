@@ -101,8 +101,9 @@ def _repo_cache(taskfile: TaskFile | None, endpoint: Endpoint, token: str) -> An
     if taskfile is None:
         return None
     from mogrun.api.repos import RepoCache
+    from mogrun.statefolder import STATE_FOLDER
 
-    return RepoCache(taskfile.project_dir / ".mogrun" / "repos.json", endpoint.api_url, token)
+    return RepoCache(taskfile.project_dir / STATE_FOLDER / "repos.json", endpoint.api_url, token)
 
 
 def emulated_world(state: CliState, taskfile: TaskFile | None, repos: Sequence[str]

@@ -17,7 +17,9 @@ from mogrun.runs import Event
 
 
 def events_path(project_dir: Path | str) -> Path:
-    return Path(project_dir) / ".mogrun" / "local-events.db"
+    from mogrun.statefolder import STATE_FOLDER
+
+    return Path(project_dir) / STATE_FOLDER / "local-events.db"
 
 
 class LocalEventLog:
@@ -26,6 +28,9 @@ class LocalEventLog:
     def __init__(self, path: Path) -> None:
         import sqlite3
 
+        from mogrun.statefolder import refuse_links
+
+        refuse_links(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mogrun.errors import MogrunError
 from mogrun.masking import mask
 from mogrun.runs import GateVerdict
+from mogrun.statefolder import STATE_FOLDER, LinkedState, refuse_links
 
 if TYPE_CHECKING:
     import sqlite3
@@ -256,7 +257,7 @@ def new_invocation_id() -> str:
 
 
 def history_path(project_dir: Path | str) -> Path:
-    return Path(project_dir) / ".mogrun" / "history.db"
+    return Path(project_dir) / STATE_FOLDER / "history.db"
 
 
 def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str:
@@ -274,6 +275,8 @@ def why_unopened(failed: Exception, path: Path) -> str:
     with a quoted path."""
     if not isinstance(failed, OSError) or not failed.strerror:
         return str(failed)
+    if isinstance(failed, LinkedState):  # names the link itself
+        return failed.strerror
     named = failed.filename
     if isinstance(failed, FileExistsError | NotADirectoryError) and named:
         return f"{named} is not a folder"  # .mogrun is a file
@@ -322,6 +325,7 @@ class History:
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
         try:
             if str(path) != IN_MEMORY:
+                refuse_links(self.path)
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 _ignore_everything(self.path.parent / ".gitignore")
             # Autocommit: a write of one statement is its own transaction, so it costs
@@ -374,7 +378,8 @@ class History:
         error = MogrunError(
             f"cannot open run history {self.path}: {why_unopened(failed, self.path)}")
         # os.path: Path.is_file raises where the folder may not be searched (EACCES).
-        if str(self.path) == IN_MEMORY or not os.path.isfile(self.path):
+        if str(self.path) == IN_MEMORY or isinstance(failed, LinkedState) or \
+                not os.path.isfile(self.path):
             raise error from failed
         try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
             db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
