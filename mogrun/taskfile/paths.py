@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
     """Why a prompt file cannot be used: outside the project, missing, or not a
     regular file (a pipe would block whoever reads it)."""
-    problem = path_problem(project_dir, relative)
+    problem = path_problem(project_dir, relative) or _private_problem(project_dir, relative)
     if problem:
         return problem
     from mogrun.taskfile.discovery import file_problem
@@ -25,6 +25,30 @@ def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
     problem = file_problem(project_dir / relative)
     if problem:
         return f"prompt file {relative} {problem} (relative to {project_dir})"
+    return None
+
+
+# Folders inside the project that are not its files: git's own data (a checkout
+# keeps its credentials in .git/config: actions/checkout's token, by default) and
+# mogrun's state. A prompt is sent to the API, shown by ``show`` and kept in history.
+_PRIVATE = (".git", ".mogrun")
+
+
+def _private_problem(project_dir: Path, relative: str) -> str | None:
+    """A prompt file in ``.git`` or ``.mogrun``, as written or where a link leads."""
+    from mogrun.taskfile.discovery import resolved
+
+    try:
+        inside = resolved(project_dir / relative).relative_to(resolved(project_dir)).parts
+    except (OSError, ValueError):  # said by the checks of the path and the file
+        inside = ()
+    for parts, where in ((Path(relative).parts, "is inside"), (inside, "leads into")):
+        folder = next((p for p in parts[:-1] if p.casefold() in _PRIVATE), None)
+        if folder is not None:
+            what = ("git's own data, not the project's files (a checkout keeps its "
+                    "credentials there)" if folder.casefold() == ".git" else
+                    "mogrun's state, not the project's files")
+            return f"prompt file {toml_repr(relative)} {where} {folder}, which holds {what}"
     return None
 
 

@@ -201,3 +201,30 @@ def test_a_linked_task_file_is_the_file_as_named_however_it_is_named(
     assert added.code == 0, added
     assert (proj / "mogplex.toml").is_symlink()  # the real file was edited, the link kept
     assert "[jobs.q]" in (project.root / "real" / "mogplex.toml").read_text()
+
+
+@pytest.mark.parametrize(("written", "link"), [
+    (".git/config", None), ("./.GIT/config", None), ("notes.md", ".git/config"),
+    (".mogrun/repos.json", None)])
+@pytest.mark.parametrize("command", [["check"], ["show", "a"], ["--local", "a"]])
+def test_a_prompt_file_in_git_s_or_mogrun_s_own_folder_is_refused(project, command, written,
+                                                                 link) -> None:
+    """``prompt_file = ".git/config"``: a pull request's task file sent the token a
+    checkout keeps there to the API as the prompt; ``show`` printed it and the
+    history kept it, unmasked (nothing knew it was a secret)."""
+    for folder in (".git", ".mogrun"):
+        (project.root / folder).mkdir()
+        (project.root / folder / ("config" if folder == ".git" else "repos.json")).write_text(
+            "[http]\n\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW4=\n")
+    if link is not None:
+        (project.root / written).symlink_to(link)
+    project.write(f'[jobs.a]\r\nrepo = "acme/api"\r\nprompt_file = "{written}"  # hm\r\n\r\n')
+    result = project.run(*command)
+    assert result.code == 2, result
+    folder = written.split("/")[1] if written.startswith("./") else \
+        (link or written).split("/")[0]
+    where = "leads into" if link else "is inside"
+    (error,) = result.errors
+    assert error.startswith(f'Error: job "a", key "prompt_file": prompt file \'{written}\' '
+                            f"{where} {folder}, which holds "), result
+    assert "extraheader" not in result.out + result.err
