@@ -42,6 +42,17 @@ class Candidate(NamedTuple):
     plugin: Any
 
 
+# MOGRUN_DISABLE_PLUGINS set to one of these is a switch, as --no-plugins: the
+# pytest-style "=1" a CI author writes to keep a pull request's code out. Read as a
+# name, it left out nothing, and the task file's plugin had run before the warning.
+SWITCH_WORDS = frozenset({"1", "true", "yes", "on", "all", "*"})
+
+
+def disables_every_plugin(env: Mapping[str, str] | None) -> bool:
+    """Whether ``MOGRUN_DISABLE_PLUGINS`` is a switch (``SWITCH_WORDS``), not names."""
+    return (env or {}).get(DISABLE_ENV, "").strip().casefold() in SWITCH_WORDS
+
+
 def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
     """Names listed in ``MOGRUN_DISABLE_PLUGINS=name1,name2``."""
     return frozenset(_disabled_listed(env))

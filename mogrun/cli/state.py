@@ -107,6 +107,15 @@ class CliState:
 
         return Path(self.workdir)
 
+    def _plugins_switched_off(self) -> bool:
+        """``MOGRUN_DISABLE_PLUGINS=1`` (``true``, ``all``...), taken as ``--no-plugins``
+        (``pluginload.SWITCH_WORDS``); imported only when the variable is set."""
+        if not self.env.get("MOGRUN_DISABLE_PLUGINS"):
+            return False
+        from mogrun.pluginload import disables_every_plugin
+
+        return disables_every_plugin(self.env)
+
     def apply_options(self, options: Mapping[str, Any]) -> CliState:
         """Take the global options parsed from the command line."""
         self.file = options.get("file")
@@ -118,7 +127,7 @@ class CliState:
         self.verbose = bool(options.get("verbose"))
         # NO_COLOR counts when set and not empty (no-color.org), as rich reads it.
         self.no_color = bool(options.get("no_color")) or bool(self.env.get("NO_COLOR"))
-        self.no_plugins = bool(options.get("no_plugins"))
+        self.no_plugins = bool(options.get("no_plugins")) or self._plugins_switched_off()
         if self.url is not None and not self.url.strip():  # a script's unset variable
             raise UsageError(f"--url needs a URL, not {'a blank' if self.url else 'an empty'} "
                              "string",

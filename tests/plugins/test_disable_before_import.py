@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from mogrun.pluginhost import PluginHost
 from mogrun.pluginload import BUNDLED
 
@@ -29,3 +31,23 @@ def test_a_disabled_broken_task_file_plugin_is_never_imported(tmp_path, plugin_f
                            extra=["broken_module_xyz"], use_entry_points=False,
                            env={"MOGRUN_DISABLE_PLUGINS": "broken_team,broken_module_xyz"})
     assert host.plugin_names() == list(BUNDLED)
+
+
+@pytest.mark.parametrize("value", ["1", "true", " TRUE ", "yes", "on", "all", "*"])
+@pytest.mark.parametrize("command", [["check"], ["show", "a"], ["--local", "a"], ["plugins"]])
+def test_a_switch_word_leaves_every_external_plugin_out_before_any_import(tmp_path, value,
+                                                                          command):
+    """``MOGRUN_DISABLE_PLUGINS=1``, as a CI author keeps a pull request's code out
+    (pytest's PYTEST_DISABLE_PLUGIN_AUTOLOAD=1): read as a plugin's name, it left
+    out nothing, and the task file's plugin had run before the warning said so."""
+    from mogrun.testing import run_mogrun
+
+    (tmp_path / "evil.py").write_text(f"open({str(tmp_path / 'RAN')!r}, 'w').close()\n")
+    (tmp_path / "mogplex.toml").write_text(
+        '[mogplex]\nplugins = ["evil.py"]\n\n[jobs.a]\nrepo = "acme/api"\n'
+        'prompt = "@emulator duration=0.1s"\n')
+    result = run_mogrun(*command, cwd=tmp_path, env={"MOGRUN_DISABLE_PLUGINS": value,
+                                                     "MOGRUN_POLL_INTERVAL": "0.05"})
+    assert result.exit_code == 0, result
+    assert not (tmp_path / "RAN").exists()
+    assert "warning" not in result.stderr

@@ -106,9 +106,10 @@ def test_the_option_works_when_the_plugin_is_loaded_with_p(team, mogrun_emulator
 
 
 @pytest.mark.parametrize(("names", "said"), [
-    ("1", ['MOGRUN_DISABLE_PLUGINS names "1", which is no external plugin here, so it '
-           "leaves out nothing (it takes plugin names, comma-separated; --no-plugins leaves "
-           "out every external plugin)"]),
+    ("1", []),  # a switch: every external plugin left out (none named), none warned of
+    ("nope", ['MOGRUN_DISABLE_PLUGINS names "nope", which is no external plugin here, so it '
+              "leaves out nothing (it takes plugin names, comma-separated; --no-plugins leaves "
+              "out every external plugin)"]),
     (" pagr ,pager", ['MOGRUN_DISABLE_PLUGINS names "pagr", which is no external plugin '
                       'here, so it leaves out nothing (did you mean "pager"?)']),
     ("retry", ['MOGRUN_DISABLE_PLUGINS names "retry", a bundled plugin: bundled plugins '
