@@ -55,11 +55,26 @@ class Meaning:
         return [datetime.time(h, m) for h in self.hours for m in self.minutes]
 
     def shared(self, other: Meaning) -> Meaning | None:
-        """The moments both run at (``None``: none)."""
-        minutes = tuple(m for m in self.minutes if m in other.minutes)
-        hours = tuple(h for h in self.hours if h in other.hours)
+        """The moments both run at (``None``: none). ``check`` asks this of every
+        pair of scheduled jobs that run a job in common (a needs chain of a thousand
+        is half a million pairs): minutes and hours are compared as bits first, and
+        the days (years of them) only for two that share a time of day."""
+        if not (self._bits & other._bits) or not (self._hour_bits & other._hour_bits):
+            return None
         days = self.days & other.days
-        return Meaning(minutes, hours, days) if minutes and hours and days else None
+        if not days:
+            return None
+        return Meaning(tuple(m for m in self.minutes if m in other.minutes),
+                       tuple(h for h in self.hours if h in other.hours), days)
+
+    @functools.cached_property
+    def _bits(self) -> int:
+        """The minutes, as the bits of an int."""
+        return sum(1 << minute for minute in self.minutes)
+
+    @functools.cached_property
+    def _hour_bits(self) -> int:
+        return sum(1 << hour for hour in self.hours)
 
     def next_after(self, after: datetime.datetime) -> datetime.datetime | None:
         """The first run strictly after ``after`` (UTC; a naive time is taken as UTC),

@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mogrun.ci.cronmeaning import Meaning
+    from mogrun.ci.plan import Closures
     from mogrun.errors import Location
     from mogrun.taskfile.checking import CheckWarning
     from mogrun.taskfile.parse import TaskFile
@@ -95,6 +99,11 @@ def _last_index(items: list[str], item: str) -> int:
     return len(items) - 1 - items[::-1].index(item)
 
 
+# Warnings of schedules that start a job twice said one by one; the rest are counted
+# (a needs chain of 1,200 scheduled jobs printed 21,560 of them, 8 MB, in CI's log).
+MAX_SHARED_RUN_WARNINGS = 20
+
+
 def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[CheckWarning]:
     """Two jobs with schedules that differ but run at some same moment start two
     workflow runs then (the workflow merges only one schedule's jobs): a job both
@@ -102,7 +111,6 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[CheckWarning]
     import itertools
 
     from mogrun.ci import cron
-    from mogrun.ci.cronmeaning import meaning
     from mogrun.ci.plan import Closures
     from mogrun.taskfile.checking import CheckWarning
 
@@ -110,24 +118,66 @@ def shared_run_warnings(taskfile: TaskFile, now: datetime) -> list[CheckWarning]
     if len({cron for crons in own.values() for cron in crons}) < 2:
         return []  # one schedule (a [defaults] one, say): one entry, needs run once
     closures = Closures(taskfile)
-    runners: dict[str, list[str]] = {}  # a job -> the scheduled jobs whose runs hold it
-    for job in own:
-        for ran in (job, *closures(job)):
-            runners.setdefault(ran, []).append(job)
-    pairs = {(a, b) for found in runners.values() for a, b in itertools.combinations(found, 2)}
     order = {job: k for k, job in enumerate(taskfile.jobs)}
+    means = _meanings(own)
     warnings: list[CheckWarning] = []
-    for first, second in sorted(pairs, key=lambda p: (order[p[0]], order[p[1]])):
+    unsaid = 0  # pairs past MAX_SHARED_RUN_WARNINGS, counted
+    for first, second in _sharing_pairs(sorted(own, key=order.__getitem__), closures):
+        found = [(one, other, shared) for (one, a), (other, b)
+                 in itertools.product(means[first], means[second])
+                 if (shared := a.shared(b)) is not None and a != b]
+        if not found:
+            continue
+        if len(warnings) >= MAX_SHARED_RUN_WARNINGS:
+            unsaid += len(found)
+            continue
+        # The jobs both run: only for a pair that warns (a needs chain of N scheduled
+        # jobs is N*N/2 pairs, each closure up to N jobs long).
         both = ({first} | closures(first)) & ({second} | closures(second))
         runs = sorted(both, key=order.__getitem__)  # file order
-        for one, other in itertools.product(own[first], own[second]):
-            a, b = meaning(one), meaning(other)
-            shared = a.shared(b) if a is not None and b is not None and a != b else None
-            if shared is not None:
-                location = taskfile.location(*where(taskfile, second))
-                warnings.append(CheckWarning(cron.shared_run_warning(
-                    (first, one), (second, other), runs, shared, now), location))
+        location = taskfile.location(*where(taskfile, second))
+        warnings += [CheckWarning(cron.shared_run_warning((first, one), (second, other), runs,
+                                                          shared, now), location)
+                     for one, other, shared in found]
+    if unsaid:
+        warnings.append(CheckWarning(
+            f"and {unsaid:,} more pair{'s' * (unsaid != 1)} of schedules of jobs that run a "
+            "job in common run at some same moment, not said one by one: give the jobs "
+            "that share their needs one schedule"))
     return warnings
+
+
+def _sharing_pairs(scheduled: list[str], closures: Closures) -> Iterator[tuple[str, str]]:
+    """Each pair of ``scheduled`` jobs (in that order, the earlier first) whose runs
+    hold a job in common: one needs the other, or both need a third. A set of the
+    jobs is an int's bits, so a needs chain of N scheduled jobs (every pair shares)
+    costs N*N/2 pairs, not the N**3/6 a list of each job's runners gave."""
+    index = {job: i for i, job in enumerate(scheduled)}
+    holders: dict[str, int] = {}  # a job -> the scheduled jobs whose runs hold it
+    for job in scheduled:
+        bit = 1 << index[job]
+        for ran in (job, *closures(job)):
+            holders[ran] = holders.get(ran, 0) | bit
+    for at, job in enumerate(scheduled):
+        sharing = 0
+        for ran in (job, *closures(job)):
+            sharing |= holders[ran]
+        bits = bin(sharing >> (at + 1))[:1:-1]  # the later ones, lowest bit first
+        found = bits.find("1")
+        while found >= 0:
+            yield job, scheduled[at + 1 + found]
+            found = bits.find("1", found + 1)
+
+
+def _meanings(own: dict[str, list[str]]) -> dict[str, list[tuple[str, Meaning]]]:
+    """Each scheduled job's schedules with what they mean, each found once
+    (``meaning``'s cache holds 1,024: a file of more schedules would find them again
+    for every pair of jobs); one that means nothing (an error) is left out."""
+    from mogrun.ci.cronmeaning import meaning
+
+    found = {cron: meaning(cron) for crons in own.values() for cron in crons}
+    return {job: [(cron, means) for cron in crons if (means := found[cron]) is not None]
+            for job, crons in own.items()}
 
 
 def next_run_field(taskfile: TaskFile, job: str, now: datetime | None = None) -> str | None:

@@ -1011,6 +1011,30 @@ def test_a_need_two_schedules_run_at_one_moment_is_a_warning(project) -> None:
     generated(project, warnings=tuple(said))  # ci github says it too
 
 
+@pytest.mark.parametrize("jobs", [30, 120])
+def test_a_chain_of_scheduled_jobs_says_twenty_double_starts_and_counts_the_rest(
+        project, jobs: int) -> None:
+    """A needs chain of scheduled jobs: every pair runs the first job. 1,200 of them
+    took check 595 s (each job's runners listed every pair again, N**3/6 of them)
+    and printed 21,560 warnings, 8 MB of a pull request's CI log."""
+    blocks = []
+    for i in range(jobs):  # even jobs every 2 hours, odd ones every 3: 00:17, 06:17... shared
+        needs = f'needs = ["j{i - 1}"]   # the chain\r\n' if i else ""
+        blocks.append(f'[jobs.j{i}]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n{needs}'
+                      f'schedule = "17 */{2 + i % 2} * * *"\r\n\r\n')
+    project.write("".join(blocks))
+    checked = project.run("check")
+    assert checked.code == 0, checked
+    lines = checked.err.splitlines()
+    evens, odds = (jobs + 1) // 2, jobs // 2
+    assert len(lines) == 21 and all("both run at" in line for line in lines[:20]), lines
+    assert lines[20] == (f"warning: and {evens * odds - 20:,} more pairs of schedules of jobs "
+                         "that run a job in common run at some same moment, not said one by "
+                         "one: give the jobs that share their needs one schedule")
+    assert lines[0].startswith(f'warning: {project.root / "mogplex.toml"}:')
+    assert 'job "j0" ("17 */2 * * *") and job "j1" ("17 */3 * * *")' in lines[0]
+
+
 def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project) -> None:
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   'schedule = ["17 7 * * 1", "17 7,9 * * 1-5", "23 7 * * 2"]\n')
