@@ -1035,6 +1035,24 @@ def test_a_chain_of_scheduled_jobs_says_twenty_double_starts_and_counts_the_rest
     assert 'job "j0" ("17 */2 * * *") and job "j1" ("17 */3 * * *")' in lines[0]
 
 
+def test_two_jobs_of_long_schedule_lists_say_twenty_double_starts_too(project) -> None:
+    """The cap counted pairs of jobs, not lines: two jobs of long schedule lists (a
+    15 KB file) printed 5,880 warnings and no count."""
+    hourly = ", ".join(f'"{m} * * * *"' for m in range(1, 60, 5))  # 12 minutes of each hour
+    daily = ", ".join(f'"1-56/5 {h} * * *"' for h in range(24))  # every 5 minutes, per hour
+    project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = [{hourly}]\n\n'
+                  f'[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nneeds = ["a"]\n'
+                  f'schedule = [{daily}]\n\n')
+    checked = project.run("check")
+    assert checked.code == 0, checked
+    lines = checked.err.splitlines()
+    assert sum('and job "b"' in line for line in lines) == 20, checked.err
+    assert (f"warning: and {12 * 24 - 20} more pairs of schedules of jobs that run a job in "
+            "common run at some same moment, not said one by one: give the jobs that share "
+            "their needs one schedule") in lines
+    assert len(lines) == 21, lines
+
+
 def test_two_crons_of_a_job_that_share_moments_are_a_warning_naming_them(project) -> None:
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   'schedule = ["17 7 * * 1", "17 7,9 * * 1-5", "23 7 * * 2"]\n')
