@@ -305,13 +305,13 @@ def _lookup(name: str, default: str | None, placeholder: str, scope: Scope, key:
 def _var_value(name: str, scope: Scope, key: str, found: _Found) -> str:
     """Var ``name``'s value, its own templates rendered with the same scope (once
     per text); a ``_VarProblems`` when they cannot be."""
+    if name in scope.through:  # the var's problem, not this template's: located there
+        raise _VarProblems([_cycle_error(name, scope, key)])
     if len(scope.through) >= MAX_VAR_DEPTH:  # (``_var_depths`` counts every var named)
         raise _VarProblems([_too_deep_error(scope.through[0], scope, key)])
     value = str(scope.vars[name])
     if name not in scope.templated or "{{" not in value:
         return value
-    if name in scope.through:  # the var's problem, not this template's: located there
-        raise _VarProblems([_cycle_error(name, scope, key)])
     done = found.vars.get(name)
     if done is None:
         inner = scope._replace(through=(*scope.through, name))

@@ -268,3 +268,25 @@ def test_a_chain_of_vars_deeper_than_a_template_goes_is_one_error_not_a_tracebac
         assert result.code == 2, result
         assert result.errors == ["Error: [vars] v0: its value names vars that name vars "
                                  "more than 32 deep"], result
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_said_as_the_cycle(project) -> None:
+    """Thirty vars, then two naming each other: the chain is within the limit and the
+    cycle is the error, but the depth was reached going round it and said instead."""
+    chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}"' for i in range(30))
+    project.write(f'''
+        [vars]
+        {chain}
+        v30 = "{{{{ v31 }}}}"
+        v31 = "{{{{ v30 }}}}"
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{{{ v0 }}}}"
+
+    ''')
+    for command in (("check",), ("show", "a")):
+        result = project.run(*command)
+        assert result.code == 2, result
+        assert result.errors == ["Error: [vars] v30: the vars name each other in a cycle: "
+                                 "v30 -> v31 -> v30"], result
