@@ -46,6 +46,9 @@ class Candidate(NamedTuple):
 # pytest-style "=1" a CI author writes to keep a pull request's code out. Read as a
 # name, it left out nothing, and the task file's plugin had run before the warning.
 SWITCH_WORDS = frozenset({"1", "true", "yes", "on", "all", "*"})
+# ... and set to one of these, the switch off: nothing left out, and no plugin of that
+# name warned of (a CI matrix's MOGRUN_DISABLE_PLUGINS=0 for the leg that keeps them).
+OFF_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def disables_every_plugin(env: Mapping[str, str] | None) -> bool:
@@ -61,6 +64,8 @@ def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
 def _disabled_listed(env: Mapping[str, str] | None) -> list[str]:
     """``disabled_names`` in the order written, each once (for messages)."""
     raw = (env or {}).get(DISABLE_ENV, "")
+    if raw.strip().casefold() in OFF_WORDS:
+        return []
     return list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
 
 

@@ -107,6 +107,7 @@ def test_the_option_works_when_the_plugin_is_loaded_with_p(team, mogrun_emulator
 
 @pytest.mark.parametrize(("names", "said"), [
     ("1", []),  # a switch: every external plugin left out (none named), none warned of
+    (" False ", []),  # the switch off: nothing left out, nothing warned of
     ("nope", ['MOGRUN_DISABLE_PLUGINS names "nope", which is no external plugin here, so it '
               "leaves out nothing (it takes plugin names, comma-separated; --no-plugins leaves "
               "out every external plugin)"]),
