@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from mogrun.errors import RequestInfo, TransportError
 
 if TYPE_CHECKING:
+    from mogrun.api.proxies import Proxies
     from mogrun.api.trace import Tracer
     from mogrun.api.transport import Urllib3Transport
 
 _lock = threading.Lock()
 _transport: Urllib3Transport | None = None
 _tracer: Tracer | None = None  # where each post is traced (-v); None: not traced
+_proxies: Proxies | None = None  # what posts go through (the invocation's environment)
 
 
 def _shared_transport() -> Urllib3Transport:
@@ -32,8 +34,19 @@ def _shared_transport() -> Urllib3Transport:
         if _transport is None:
             from mogrun.api.transport import Urllib3Transport
 
-            _transport = Urllib3Transport(connect_timeout=5.0, read_timeout=10.0)
+            _transport = Urllib3Transport(connect_timeout=5.0, read_timeout=10.0,
+                                          proxies=_proxies)
         return _transport
+
+
+def use_proxies(proxies: Proxies) -> None:
+    """Posts go through ``proxies`` (``https_proxy`` & co.), as the API's requests do:
+    a webhook behind a mandatory proxy was never delivered, every run, said only as a
+    warning. Another invocation in this process with other ones gets its own transport."""
+    global _transport, _proxies
+    with _lock:
+        if proxies != _proxies:
+            _proxies, _transport = proxies, None
 
 
 def trace_posts(write: Callable[[str], None] | None) -> None:

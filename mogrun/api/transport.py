@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
+from mogrun.api.proxies import Proxies
+from mogrun.api.proxies import shown as shown_proxy
 from mogrun.api.text import preview
 from mogrun.durations import format_duration
 from mogrun.errors import (
     ConnectError,
     Interrupted,
     MogrunError,
+    ProtocolError,
     RequestInfo,
     TransportError,
     UsageError,
@@ -164,25 +167,45 @@ class Urllib3Transport:
         read_timeout: float = 30.0,
         *,
         maxsize: int = 64,
+        proxies: Proxies | None = None,
     ) -> None:
         self.user_agent = user_agent
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._maxsize = maxsize
-        self._pool: urllib3.PoolManager | None = None
+        self.proxies = proxies or Proxies()  # https_proxy & co. (``api.proxies``)
+        self._managers: dict[str | None, urllib3.PoolManager] = {}  # proxy URL -> its manager
         self._origins: dict[str, urllib3.HTTPConnectionPool] = {}  # origin -> its pool
         self._lock = threading.Lock()
 
-    def _manager(self) -> urllib3.PoolManager:
+    def _manager(self, proxy: str | None = None) -> urllib3.PoolManager:
+        """The pool manager of requests that go direct (``proxy`` ``None``), or through
+        the proxy ``proxy``, whose credentials (``user:password@``) it is given."""
         with self._lock:
-            if self._pool is None:
+            manager = self._managers.get(proxy)
+            if manager is None:
                 import urllib3
 
-                self._pool = urllib3.PoolManager(
-                    num_pools=16, maxsize=self._maxsize, block=False, retries=False
-                )
-                self._pool.pool_classes_by_scheme = _watched_pools()
-            return self._pool
+                if proxy is None:
+                    manager = urllib3.PoolManager(
+                        num_pools=16, maxsize=self._maxsize, block=False, retries=False)
+                else:
+                    from urllib.parse import unquote
+
+                    auth = urllib3.util.parse_url(proxy).auth  # as written: %40 for "@"
+                    manager = urllib3.ProxyManager(
+                        proxy, num_pools=16, maxsize=self._maxsize, block=False, retries=False,
+                        proxy_headers=urllib3.make_headers(proxy_basic_auth=unquote(auth))
+                        if auth else None)
+                manager.pool_classes_by_scheme = _watched_pools()
+                self._managers[proxy] = manager
+            return manager
+
+    def _through(self, url: str) -> str:
+        """How a message names the proxy ``url`` goes through (empty: none)."""
+        proxy = self.proxies.for_url(url)
+        return "" if proxy is None else (
+            f" through the proxy {shown_proxy(proxy)} (from {self.proxies.variable})")
 
     def _pool_for(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
         """The connection pool of ``url``'s origin and the path to ask it for.
@@ -196,7 +219,9 @@ class Urllib3Transport:
         origin, rest = (url, "/") if cut < 0 else (url[:cut], url[cut:])
         pool = self._origins.get(origin)
         if pool is None or pool.pool is None:  # a pool the manager evicted is closed
-            pool = self._manager().connection_from_url(origin)
+            # Through a proxy, an https:// request is tunnelled (CONNECT): the pool for the
+            # origin still takes the path alone.
+            pool = self._manager(self.proxies.for_url(origin)).connection_from_url(origin)
             with self._lock:
                 self._origins[origin] = pool
         return pool, _request_uri(rest)
@@ -249,7 +274,8 @@ class Urllib3Transport:
                 )
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 raise (_cut_short(watch, request, timeout)
-                       or translate_error(exc, method, url, timeout)) from exc
+                       or translate_error(exc, method, url, timeout,
+                                          through=self._through(url))) from exc
             if not read_body:
                 _hang_up(raw, watch)
                 return Response(status=raw.status, headers=raw.headers)
@@ -263,8 +289,8 @@ class Urllib3Transport:
         """Close pooled connections (tests; long-lived processes)."""
         with self._lock:
             self._origins.clear()
-            if self._pool is not None:
-                self._pool.clear()
+            for manager in self._managers.values():
+                manager.clear()
 
 
 @functools.lru_cache(maxsize=64)
@@ -545,8 +571,10 @@ def _quietly(call: Callable[[], None], watch: _Watch) -> Callable[[], None]:
 _WATCHDOGS = _Watchdogs()
 
 
-def translate_error(exc: BaseException, method: str, url: str, timeout: float) -> TransportError:
-    """urllib3's error as a TransportError naming the real cause."""
+def translate_error(exc: BaseException, method: str, url: str, timeout: float,
+                    through: str = "") -> TransportError:
+    """urllib3's error as a TransportError naming the real cause; ``through``: the
+    proxy the request went through, as a message says it (``Urllib3Transport._through``)."""
     from urllib3 import exceptions as u3
 
     cause = exc
@@ -554,13 +582,26 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float) -
         cause = cause.reason
     where = origin_of(url)
     request = RequestInfo(method, url)
+    if isinstance(cause, u3.ProxyError):  # the proxy refused, or could not be reached
+        reason = _proxy_reason(cause)
+        if reason.startswith(_PROXY_ANSWERED):  # its own answer: the same if asked again
+            return ProtocolError(f"cannot connect to {where}{through}: {reason}",
+                                 request=request)
+        return ConnectError(f"cannot connect to {where}{through}: {reason}", request=request)
+    if isinstance(cause, u3.SSLError) and _CERTIFICATE_REFUSED in _reason_text(cause):
+        # Not the network's hiccup: the same certificate comes again, so never retried.
+        return ProtocolError(
+            f"TLS failure talking to {where}{through}: {_reason_text(cause)}", request=request,
+            context=["This machine does not trust the server's certificate. Behind a proxy "
+                     "that inspects TLS, point SSL_CERT_FILE at its CA certificate (a PEM "
+                     "file); Python reads that, not REQUESTS_CA_BUNDLE."])
     if isinstance(cause, u3.NewConnectionError | u3.ConnectTimeoutError):
         reason = _reason_text(cause)
         if isinstance(cause, u3.NameResolutionError):
             reason = "the host name does not resolve"
         elif not isinstance(cause, u3.NewConnectionError):
             reason = "connect timed out"
-        return ConnectError(f"cannot connect to {where}: {reason}", request=request)
+        return ConnectError(f"cannot connect to {where}{through}: {reason}", request=request)
     if isinstance(cause, u3.ReadTimeoutError | TimeoutError):
         return TransportError(
             f"no answer from {where} within {format_duration(timeout)} (read timed out)",
@@ -575,6 +616,24 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float) -
             f"{_reason_text(cause)}", request=request)
     return TransportError(f"HTTP request to {where} failed: {_reason_text(cause)}",
                           request=request)
+
+
+def _proxy_reason(error: BaseException) -> str:
+    """Why a proxy did not tunnel: its own answer (``407 Proxy Authentication
+    Required``: its credentials go in the variable's URL), or why it was not reached."""
+    reason = _reason_text(error)
+    answer = reason.removeprefix(_TUNNEL_FAILED)
+    if answer == reason:
+        return f"the proxy cannot be reached ({reason})"
+    if answer.startswith("407"):
+        return (f"{_PROXY_ANSWERED}{answer}: it asks for credentials; give them in its URL, "
+                "http://user:password@host:port")
+    return f"{_PROXY_ANSWERED}{answer}"
+
+
+_TUNNEL_FAILED = "Tunnel connection failed: "  # http.client's, for a CONNECT not answered 200
+_PROXY_ANSWERED = "the proxy answered "
+_CERTIFICATE_REFUSED = "CERTIFICATE_VERIFY_FAILED"  # OpenSSL's, in ssl's message
 
 
 def _reason_text(exc: BaseException) -> str:

@@ -56,8 +56,9 @@ def connect(
     (stderr unless given; ``run``'s reporter prints them above its live view)."""
     from mogrun.api.budget import RequestBudget
     from mogrun.api.client import MogplexClient
+    from mogrun.api.proxies import Proxies
     from mogrun.api.transport import Urllib3Transport
-    from mogrun.http import trace_posts
+    from mogrun.http import trace_posts, use_proxies
 
     if budget_settings is None and taskfile is not None:
         budget_settings = taskfile.settings
@@ -76,9 +77,13 @@ def connect(
         token = token_from_env(state.env)
     trace = (trace or functools.partial(stderr_line, state)) if state.verbose else None
     trace_posts(trace)  # the plugins' webhook posts are this invocation's requests too
+    proxies = Proxies.from_env(state.env)
+    if proxies.problem:
+        state.warn(proxies.problem)
+    use_proxies(proxies)  # ... and go through the same proxy
     client = MogplexClient(
         endpoint.api_url, token,
-        transport=Urllib3Transport(), budget=budget,
+        transport=Urllib3Transport(proxies=proxies), budget=budget,
         retry=_retry_policy(state, host, taskfile),
         trace=trace,
         url_source=endpoint.source,

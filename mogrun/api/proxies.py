@@ -1,0 +1,84 @@
+"""Which proxy a request goes through, read from the environment as curl, pip
+and gh read it: ``https_proxy`` (or ``HTTPS_PROXY``), else ``all_proxy`` (or
+``ALL_PROXY``), unless ``no_proxy`` (or ``NO_PROXY``) names the host.
+
+Only ``https://`` requests go through one: mogrun sends plain ``http://`` to
+loopback alone (the emulator), and loopback never goes through a proxy, so a
+``--local`` run works on a machine whose proxy cannot reach it. The request is
+tunnelled (``CONNECT``): the proxy sees the host, never the token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from mogrun.loopback import is_loopback_host
+
+# The variables read, in order: the first that is set and not blank wins.
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+NO_PROXY_VARIABLES = ("no_proxy", "NO_PROXY")
+
+
+class Proxies(NamedTuple):
+    """The proxy for ``https://`` requests (``None``: none), the variable that named
+    it, the hosts that go direct (``no_proxy``'s entries), and why a proxy variable
+    that is set is not used (``problem``: a SOCKS proxy, no URL), for a warning:
+    such a variable was always passed over, and a ``--local`` run needs none."""
+
+    url: str | None = None
+    variable: str = ""
+    direct: tuple[str, ...] = ()
+    problem: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Proxies:
+        """The environment's proxy."""
+        variable, value = next(((name, env[name].strip()) for name in PROXY_VARIABLES
+                                if (env.get(name) or "").strip()), ("", ""))
+        direct = next(((env[name]) for name in NO_PROXY_VARIABLES if env.get(name)), "")
+        entries = tuple(entry.strip().lower() for entry in direct.split(",") if entry.strip())
+        if not value:
+            return cls(direct=entries)
+        url = value if "://" in value else f"http://{value}"  # host:port, as curl takes it
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (a port that is no number raises here)
+        except ValueError as exc:
+            return cls(direct=entries, problem=f"{variable} is not a proxy URL: {shown(url)} "
+                       f"({exc}); mogrun goes direct")
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return cls(direct=entries, problem=(
+                f"{variable} {shown(url)}: mogrun goes through an http:// or https:// proxy "
+                "only (a SOCKS proxy is not supported), so it goes direct"))
+        return cls(url, variable, entries)
+
+    def for_url(self, url: str) -> str | None:
+        """The proxy ``url`` goes through, or ``None`` to go direct."""
+        if self.url is None or not url.startswith("https://"):
+            return None
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        if is_loopback_host(host) or self.bypasses(host):
+            return None
+        return self.url
+
+    def bypasses(self, host: str) -> bool:
+        """Whether ``no_proxy`` sends ``host`` direct: ``*``, the host itself, or a
+        domain it is under (``example.com`` and ``.example.com`` both take
+        ``api.example.com``)."""
+        for entry in self.direct:
+            if entry == "*":
+                return True
+            name = entry.lstrip("*").lstrip(".")
+            if name.count(":") == 1:  # host:port: the port is not told apart
+                name = name.partition(":")[0]
+            if name and (host == name.strip("[]") or host.endswith("." + name)):
+                return True
+        return False
+
+
+def shown(url: str) -> str:
+    """A proxy URL for a message: its credentials (``user:password@``) masked."""
+    scheme, sep, rest = url.partition("://")
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at else url
