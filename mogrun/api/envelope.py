@@ -137,6 +137,13 @@ def _unenveloped(response: Response, request: RequestInfo, carried: str) -> Mogr
             status=status, context=[*context, "Only the API's own NOT_FOUND answer says that "
                                     "something does not exist; this one came from elsewhere "
                                     "(a proxy, or a URL that is not the API's)."])
+    if status == 407:  # Proxy Authentication Required: a proxy's, never the API's
+        return ProtocolError(
+            f"HTTP 407 from {origin_of(request.url)}: a proxy between here and the API asks "
+            f"for credentials ({request.method} {_path(request)} carried {carried})",
+            request=request, status=status,
+            context=[*context, "Give the proxy's address and credentials in https_proxy: "
+                     "https_proxy=http://user:password@host:port (percent-encoded)."])
     message = f"HTTP {status} from {request.method} {_path(request)} carried {carried}"
     if 400 <= status < 500 and status not in _TRANSIENT_4XX:  # a 401 is a 401
         return _by_status(status, message, request, retry_after)

@@ -180,3 +180,21 @@ def test_cancel_answered_by_an_html_400_is_sent_once_and_exits_1(mogrun_cli, tmp
     posts = [path for method, path, *_ in server.received if method == "POST"]
     assert posts == [f"/api/v1/mogplex/runs/{RUN_ID}/cancel"]
     assert f"HTTP 400 from POST /runs/{RUN_ID}/cancel carried" in result.stderr
+
+
+def test_a_407_names_the_proxy_that_asks_for_credentials_and_is_not_retried():
+    """A proxy in the way that wants credentials (answering a request sent direct)
+    exited 1 with "a body that is not valid JSON" and no word of a proxy."""
+    from mogrun.errors import ProtocolError
+
+    policy = QuickRetry(delay=0.0)
+    page = b"<html>407 Proxy Authentication Required</html>"
+    with loopback_server(407, HTML, page) as server, pytest.raises(ProtocolError) as caught:
+        _client(server, policy).list_repos()
+    assert len(server.received) == 1 and policy.calls == []
+    assert caught.value.exit_code == 69
+    assert caught.value.message.startswith(
+        f"HTTP 407 from {server.url}: a proxy between here and the API asks for credentials")
+    assert ("Give the proxy's address and credentials in https_proxy: "
+            "https_proxy=http://user:password@host:port (percent-encoded).") in \
+        caught.value.context
