@@ -87,7 +87,10 @@ class Transport(Protocol):
 
 MAX_BODY = 32 * 2**20  # no API answer comes near this; a misbehaving server might
 STOP_CHECK = 0.1  # seconds between looks at the stop events of requests in flight
-SLOW_ANSWER = 5.0  # seconds without an answer before the wait for one is said
+# Seconds without an answer before the wait for one is said: past the connect timeout
+# (5 s), so an attempt that cannot connect ends (its retry said) before a wait that
+# would promise 25 s more.
+SLOW_ANSWER = 6.0
 
 
 def refuse_insecure_url(url: str) -> None:
@@ -275,7 +278,9 @@ class Urllib3Transport:
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 raise (_cut_short(watch, request, timeout)
                        or translate_error(exc, method, url, timeout,
-                                          through=self._through(url))) from exc
+                                          through=self._through(url),
+                                          elapsed=time.monotonic() - deadline + timeout)
+                       ) from exc
             if not read_body:
                 _hang_up(raw, watch)
                 return Response(status=raw.status, headers=raw.headers)
@@ -401,9 +406,15 @@ def _partial(exc: BaseException) -> bytes:
 
 def _cut_short(watch: _Watch, request: RequestInfo, timeout: float) -> MogrunError | None:
     """Why ``watch`` cut its request short (``stop`` was set, or the deadline
-    passed), or ``None`` when it did not."""
+    passed), or ``None`` when it did not. A deadline that came before there was a
+    connection (a resolver that hangs) is no read timeout: nothing was sent."""
     if watch.stopped:
         return Interrupted(130, INTERRUPTED_POLL)
+    if watch.fired and watch.unconnected:
+        return ConnectError(
+            f"cannot connect to {origin_of(request.url)}: no connection within "
+            f"{format_duration(timeout)} (the host name was still being resolved, or the "
+            "connection still opening)", request=request)
     if watch.fired:
         return translate_error(TimeoutError(), request.method, request.url, timeout)
     return None
@@ -446,7 +457,8 @@ class _Watch:
     heap): ``fire`` shuts the socket of the connection it is bound to, unless
     the request ended first."""
 
-    __slots__ = ("_conn", "_lock", "deadline", "done", "fired", "on_slow", "stop", "stopped")
+    __slots__ = ("_conn", "_lock", "deadline", "done", "fired", "on_slow", "stop", "stopped",
+                 "unconnected")
 
     def __init__(self, stop: threading.Event | None, deadline: float = math.inf,
                  on_slow: Callable[[], None] | None = None) -> None:
@@ -455,6 +467,7 @@ class _Watch:
         self.on_slow = on_slow  # said once, at its place in the heap before the deadline
         self.fired = False
         self.stopped = False  # fired because ``stop`` was set (else: the deadline)
+        self.unconnected = False  # fired before its request had a connected socket
         self._conn: object | None = None
         self._lock = threading.Lock()
         self.done = False
@@ -473,6 +486,7 @@ class _Watch:
                 return
             if not self.fired:
                 self.fired, self.stopped = True, stopped
+                self.unconnected = getattr(self._conn, "sock", None) is None
             self._shut()
 
     def _shut(self) -> None:
@@ -572,9 +586,11 @@ _WATCHDOGS = _Watchdogs()
 
 
 def translate_error(exc: BaseException, method: str, url: str, timeout: float,
-                    through: str = "") -> TransportError:
+                    through: str = "", elapsed: float | None = None) -> TransportError:
     """urllib3's error as a TransportError naming the real cause; ``through``: the
-    proxy the request went through, as a message says it (``Urllib3Transport._through``)."""
+    proxy the request went through, as a message says it (``Urllib3Transport._through``);
+    ``elapsed``: how long the attempt took (a timeout well before ``timeout`` is the
+    connect timeout's: the connection or its TLS handshake stalled)."""
     from urllib3 import exceptions as u3
 
     cause = exc
@@ -602,6 +618,11 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float,
         elif not isinstance(cause, u3.NewConnectionError):
             reason = "connect timed out"
         return ConnectError(f"cannot connect to {where}{through}: {reason}", request=request)
+    if isinstance(cause, u3.ReadTimeoutError | TimeoutError) and elapsed is not None \
+            and elapsed < timeout - 1:  # no answer is waited for with a socket timeout
+        return ConnectError(
+            f"cannot connect to {where}{through}: the connection or its TLS handshake stalled "
+            f"(no progress within {format_duration(round(elapsed))})", request=request)
     if isinstance(cause, u3.ReadTimeoutError | TimeoutError):
         return TransportError(
             f"no answer from {where} within {format_duration(timeout)} (read timed out)",

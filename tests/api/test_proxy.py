@@ -316,3 +316,25 @@ def test_a_socks_proxy_is_passed_over_with_a_warning(tmp_path, certs, network) -
 ])
 def test_which_requests_go_through_which_proxy(env, url, through) -> None:
     assert Proxies.from_env(env).for_url(url) == through
+
+
+def test_a_tls_handshake_that_stalls_is_said_as_such_not_as_a_slow_answer(tmp_path, certs,
+                                                                         network) -> None:
+    """A middlebox that takes the connection and never answers its TLS handshake:
+    each attempt ended at the 5 s connect timeout, said as "no answer within 30s
+    (read timed out)", after a wait line that promised 25 s more."""
+    emulator, _, _ = network
+    tarpit = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never answers
+    port = tarpit.getsockname()[1]
+    repo = emulator.repo_id("acme/api")
+    (tmp_path / "extra.toml").write_text(
+        f'[jobs.once]\nrepo = "{repo}"\nprompt = "x"\nretry = {{ attempts = 1 }}\n')
+    try:
+        done = mogrun(tmp_path, certs, emulator, "-f", "extra.toml", "once",
+                      MOGPLEX_URL=f"https://127.0.0.1:{port}")
+    finally:
+        tarpit.close()
+    assert done.returncode == 69, done.stderr
+    assert (f"cannot connect to https://127.0.0.1:{port}: the connection "
+            "or its TLS handshake stalled (no progress within 5s)") in done.stderr, done.stderr
+    assert "read timed out" not in done.stderr and "no answer yet" not in done.stderr
