@@ -363,10 +363,8 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
         came = b"".join(chunks) or _partial(exc)
         raise _cut_short(watch, request, timeout) or (
             translate_error(TimeoutError(), request.method, request.url, timeout) if timed_out
-            else TransportError(
-                f"HTTP {raw.status} answer from {origin_of(request.url)} was cut off after "
-                f"{len(came)} bytes: {preview(came, _bearer(headers or {}))}",
-                request=request, status=raw.status)) from exc
+            else TransportError(_cut_off(raw.status, request, came, exc, headers),
+                                request=request, status=raw.status)) from exc
     finally:
         watch.cancel()  # before the connection goes back to the pool
         raw.release_conn()
@@ -374,6 +372,17 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
     if cut is not None:
         raise cut
     return b"".join(chunks)  # one chunk: that bytes object itself, not a copy
+
+
+def _cut_off(status: int, request: RequestInfo, came: bytes, error: BaseException,
+             headers: Mapping[str, str] | None) -> str:
+    """An answer whose body was cut off: what came of it, and why (a reset keeps no
+    partial body to show: its bytes were read, then lost with the error)."""
+    why = _reason_text(error)
+    answer = f"HTTP {status} answer from {origin_of(request.url)} was cut off"
+    if not came:
+        return f"{answer} before its body could be read ({why})"
+    return f"{answer} after {len(came)} bytes ({why}): {preview(came, _bearer(headers or {}))}"
 
 
 def _hang_up(raw: urllib3.BaseHTTPResponse, watch: _Watch) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,9 +65,11 @@ def loopback_server(status: int = 200, headers: dict[str, str] | None = None,
 
 
 @contextmanager
-def raw_server(answer: bytes, *, close_after: bool = True) -> Iterator[str]:
+def raw_server(answer: bytes, *, close_after: bool = True,
+               reset: bool = False) -> Iterator[str]:
     """A loopback server that reads one request head and writes ``answer`` as is
-    (then closes the connection): answers no well-behaved server would give."""
+    (then closes the connection; ``reset``: with an RST, as a load balancer that
+    drops it does): answers no well-behaved server would give."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -85,7 +88,10 @@ def raw_server(answer: bytes, *, close_after: bool = True) -> Iterator[str]:
                         break
                     data += more
                 conn.sendall(answer)
-                if close_after:
+                if reset:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                elif close_after:
                     conn.shutdown(socket.SHUT_RDWR)
 
     thread = threading.Thread(target=serve, daemon=True)

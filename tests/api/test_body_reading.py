@@ -57,6 +57,18 @@ def test_a_cut_off_body_is_a_transport_error_showing_its_first_bytes(answer: byt
     assert caught.value.status == 200
 
 
+def test_a_body_cut_off_by_a_reset_says_so() -> None:
+    """A reset mid-body was "cut off after 0 bytes: (empty body)", its cause dropped
+    (the bytes that came are lost with the error: none is said to have come)."""
+    with raw_server(head("Content-Length: 500") + BODY, reset=True) as url, \
+            pytest.raises(TransportError) as caught:
+        send(url)
+    message = caught.value.message
+    assert message.startswith("HTTP 200 answer from http://127.0.0.1"), message
+    assert "was cut off" in message and "reset by peer" in message, message
+    assert "after 0 bytes" not in message
+
+
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_a_body_larger_than_the_limit_is_refused(framing: str, monkeypatch) -> None:
     monkeypatch.setattr(transport_module, "MAX_BODY", 1024)
