@@ -885,9 +885,9 @@ SELECT job, (SELECT MAX(id) FROM runs WHERE base_url = :url AND task_file = :fil
              AND job = jobs.job AND id < :end)
 FROM jobs WHERE job IS NOT NULL
 """
-# The first row under :url that knew its task file, when rows that did not exist (each
-# a seek of runs_by_file; then the table in id order from its start, which the older
-# rows are, not every row of the history).
+# The first row under :url that knew its task file, asked only where rows that did not
+# know theirs are (a seek of runs_by_file); then the table is read in id order from its
+# start, where the older rows are, up to that first row, not through every row.
 _FIRST_KNOWING_ROW = """
 SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE base_url = :url AND task_file = '')
     THEN (SELECT id FROM runs NOT INDEXED WHERE base_url = :url AND task_file != ''

@@ -185,16 +185,24 @@ def mogrun(tmp_path: Path, certs: Path, emulator, *args: str, **env: str):
                           capture_output=True, text=True, timeout=120)
 
 
+def through(proxy: ConnectProxy, tmp_path: Path, certs: Path, emulator, *args: str,
+            proxy_url: str | None = None, variable: str = "HTTPS_PROXY", **env: str):
+    """``mogrun`` with ``variable`` naming ``proxy`` (``proxy_url``: as written), then
+    the proxy closed."""
+    try:
+        return mogrun(tmp_path, certs, emulator, *args,
+                      **{variable: proxy_url or f"http://127.0.0.1:{proxy.port}"}, **env)
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
 def test_a_run_goes_through_the_proxy_and_the_proxy_sees_no_token(tmp_path, certs, network,
                                                                     variable) -> None:
     emulator, fronts, _ = network
     proxy = ConnectProxy(fronts)
-    try:
-        done = mogrun(tmp_path, certs, emulator, "hello",
-                      **{variable: f"127.0.0.1:{proxy.port}"})  # host:port, as curl takes it
-    finally:
-        proxy.close()
+    done = through(proxy, tmp_path, certs, emulator, "hello", variable=variable,
+                   proxy_url=f"127.0.0.1:{proxy.port}")  # host:port, as curl takes it
     assert done.returncode == 0, done.stderr
     assert proxy.seen and {line.rsplit(" ", 1)[0] for line, _ in proxy.seen} == {
         f"CONNECT {API_HOST}:443"}
@@ -205,11 +213,8 @@ def test_a_run_goes_through_the_proxy_and_the_proxy_sees_no_token(tmp_path, cert
 def test_a_proxy_s_credentials_go_in_its_url_percent_encoded(tmp_path, certs, network) -> None:
     emulator, fronts, _ = network
     proxy = ConnectProxy(fronts, credentials="corp\\me:p@ss word")
-    try:
-        done = mogrun(tmp_path, certs, emulator, "hello",
-                      HTTPS_PROXY=f"http://corp%5Cme:p%40ss%20word@127.0.0.1:{proxy.port}")
-    finally:
-        proxy.close()
+    done = through(proxy, tmp_path, certs, emulator, "hello",
+                   proxy_url=f"http://corp%5Cme:p%40ss%20word@127.0.0.1:{proxy.port}")
     assert done.returncode == 0, done.stderr
     assert "p@ss" not in done.stdout + done.stderr
 
@@ -218,11 +223,8 @@ def test_a_proxy_that_asks_for_credentials_is_said_at_once_not_retried(tmp_path,
                                                                       network) -> None:
     emulator, fronts, _ = network
     proxy = ConnectProxy(fronts, credentials="corp:secret")
-    try:
-        done = mogrun(tmp_path, certs, emulator, "hello",
-                      HTTPS_PROXY=f"http://corp:wrong@127.0.0.1:{proxy.port}")
-    finally:
-        proxy.close()
+    done = through(proxy, tmp_path, certs, emulator, "hello",
+                   proxy_url=f"http://corp:wrong@127.0.0.1:{proxy.port}")
     assert done.returncode == 69, done.stderr
     assert (f"cannot connect to https://{API_HOST} through the proxy http://***@127.0.0.1:"
             f"{proxy.port} (from HTTPS_PROXY): the proxy answered 407 Proxy Authentication "
@@ -251,11 +253,7 @@ def test_an_untrusted_certificate_is_said_with_the_way_to_trust_it_and_not_retri
         tmp_path, certs, network) -> None:
     emulator, _, stray = network
     proxy = ConnectProxy({f"{API_HOST}:443": stray})
-    try:
-        done = mogrun(tmp_path, certs, emulator, "hello",
-                      HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}")
-    finally:
-        proxy.close()
+    done = through(proxy, tmp_path, certs, emulator, "hello")
     assert done.returncode == 69, done.stderr
     assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
     assert "point SSL_CERT_FILE at its CA certificate" in done.stderr
@@ -276,11 +274,7 @@ def test_no_proxy_and_loopback_go_direct(tmp_path, certs, network) -> None:
 def test_a_webhook_goes_through_the_proxy_too(tmp_path, certs, network) -> None:
     emulator, fronts, _ = network
     proxy = ConnectProxy(fronts)
-    try:
-        done = mogrun(tmp_path, certs, emulator, "told",
-                      HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}")
-    finally:
-        proxy.close()
+    done = through(proxy, tmp_path, certs, emulator, "told")
     assert done.returncode == 0, done.stderr
     assert f"CONNECT {HOOK_HOST}:443" in [line.rsplit(" ", 1)[0] for line, _ in proxy.seen]
     assert "s3cr3t-hook-path" not in str(proxy.seen) + done.stderr  # the path is tunnelled

@@ -220,22 +220,26 @@ def test_a_number_var_renders_as_written(project) -> None:
         "3.10 0x1F 1e300 1_000 42 true")
 
 
-def test_vars_that_double_each_other_are_refused_before_they_fill_memory(project) -> None:
-    # Thirty vars each naming the next twice would render 2**30 characters: every
-    # var is capped as it is rendered, so the text never outgrows twice the cap.
-    depth = 30
-    chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}{{{{ v{i + 1} }}}}"  # doubles'
-                      for i in range(depth))
+def write_chain(project, lines: str) -> None:
+    """A task file of ``lines`` as its ``[vars]`` and one job whose prompt is ``v0``."""
     project.write(f'''
         [vars]
-        {chain}
-        v{depth} = "xy"
+        {lines}
 
         [jobs.a]
         repo = "acme/api"
         prompt = "{{{{ v0 }}}}"
 
     ''')
+
+
+def test_vars_that_double_each_other_are_refused_before_they_fill_memory(project) -> None:
+    # Thirty vars each naming the next twice would render 2**30 characters: every
+    # var is capped as it is rendered, so the text never outgrows twice the cap.
+    depth = 30
+    chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}{{{{ v{i + 1} }}}}"  # doubles'
+                      for i in range(depth))
+    write_chain(project, f'{chain}\n        v{depth} = "xy"')
     for command in (("check",), ("show", "a")):
         result = project.run(*command)
         assert result.code == 2, result
@@ -249,16 +253,7 @@ def test_a_chain_of_vars_deeper_than_a_template_goes_is_one_error_not_a_tracebac
     # 500 vars each naming the next ran out of Python's stack: a RecursionError's
     # traceback, exit 1, and under GitHub Actions no step summary or exit_code.
     chain = "\n".join(f'v{i} = "<{{{{ v{i + 1} }}}}>"\t# the next' for i in range(length - 1))
-    project.write(f'''
-        [vars]
-        {chain}
-        v{length - 1} = "end"
-
-        [jobs.a]
-        repo = "acme/api"
-        prompt = "{{{{ v0 }}}}"
-
-    ''')
+    write_chain(project, f'{chain}\n        v{length - 1} = "end"')
     for command in (("check",), ("show", "a"), ("--local", "a")):
         result = project.run(*command)
         assert "Traceback" not in result.err
@@ -274,17 +269,7 @@ def test_a_cycle_at_the_end_of_a_long_chain_is_said_as_the_cycle(project) -> Non
     """Thirty vars, then two naming each other: the chain is within the limit and the
     cycle is the error, but the depth was reached going round it and said instead."""
     chain = "\n".join(f'v{i} = "{{{{ v{i + 1} }}}}"' for i in range(30))
-    project.write(f'''
-        [vars]
-        {chain}
-        v30 = "{{{{ v31 }}}}"
-        v31 = "{{{{ v30 }}}}"
-
-        [jobs.a]
-        repo = "acme/api"
-        prompt = "{{{{ v0 }}}}"
-
-    ''')
+    write_chain(project, chain + '\n        v30 = "{{ v31 }}"\n        v31 = "{{ v30 }}"')
     for command in (("check",), ("show", "a")):
         result = project.run(*command)
         assert result.code == 2, result
