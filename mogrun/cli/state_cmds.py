@@ -727,9 +727,16 @@ def recorded_elsewhere(state: CliState, taskfile: Any, history: Any,
     ``job``, on ``repo``), with ``argv`` as the command against it. What a command
     that found nothing here says: `mogrun --local hello` then `mogrun logs hello` is
     the usual slip."""
+    from mogrun.api.settings import normalised_base
+
     lines = []
     for url, count in history.elsewhere(job, repo):
         runs = "1 run is" if count == 1 else f"{count} runs are"
+        if normalised_base(url) == history.base_url:  # no --url reaches them: it is respelt
+            lines.append(f"{runs} recorded against {url}, this API as an older mogrun spelt "
+                         "it; a history it can write is respelt when opened, and this one "
+                         "cannot be written: make it writable, then run this again")
+            continue
         lines.append(f"{runs} recorded {_scope(url)}: "
                      f"see {_command_for(state, taskfile, url, argv)}")
     return lines

@@ -321,6 +321,9 @@ class History:
         self._lock = threading.Lock()
         self._grouping: int | None = None  # the thread whose ``together`` holds a transaction
         self._read_columns = ", ".join(_COLUMNS)  # what a read selects (``_read_only``)
+        # Whether rows know their task file: not in a read-only history older than the
+        # column (``_read_only``), whose rows are then every task file's.
+        self._files_known = True
         self._fan_outs: dict[tuple[str, str, str | None], bool] = {}  # ``is_fan_out``'s
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
         try:
@@ -397,6 +400,7 @@ class History:
                     "wrote (its runs table has other columns)", context=self._way_out())
             raise error from failed
         # An older file it cannot upgrade: the columns added since read as their default.
+        self._files_known = "task_file" in have  # every query asks the column otherwise
         self._read_columns = ", ".join(name if name in have else f"{added[name]} AS {name}"
                                        for name in _COLUMNS)
         return db
@@ -647,7 +651,7 @@ class History:
                     task_file: str | None) -> tuple[str, tuple[Any, ...]]:
         sql = f"SELECT {self._read_columns} FROM runs WHERE base_url = ?"
         first: tuple[Any, ...] = (self.base_url,)
-        if task_file is not None:
+        if task_file is not None and self._files_known:
             sql += " AND task_file = ?"
             first += (task_file,)
             if task_file == "":
@@ -743,7 +747,7 @@ class History:
             sql = ("SELECT COUNT(DISTINCT repo) FROM runs WHERE base_url = ? AND invocation = ?"
                    " AND job = ?")
             params: tuple[Any, ...] = (self.base_url, row.invocation, row.job)
-            if row.task_file is not None:  # an invocation reads one task file
+            if row.task_file is not None and self._files_known:  # one task file's
                 sql, params = sql + " AND task_file = ?", (*params, row.task_file)
             known = self._fan_outs[asked] = self._read(sql, params)[0][0] > 1
         return known
@@ -827,7 +831,7 @@ class History:
             raise self.unreadable
         sql = "SELECT base_url, COUNT(*) FROM runs WHERE base_url != ?"
         params: list[Any] = [self.base_url]
-        if self.task_file is not None:
+        if self.task_file is not None and self._files_known:
             sql += " AND task_file IN (?, '')"
             params.append(self.task_file)
         for column, value in (("job", job), ("repo", repo)):
@@ -842,7 +846,8 @@ class History:
         newest: dict[str, int] = {}
         for file in self._task_files():
             end = self._before_files() if file == "" else _SQLITE_MAX_INT
-            for job, last in self._read(_JOBS_OF_FILE, {"url": self.base_url, "file": file,
+            for job, last in self._read(_JOBS_OF_FILE if self._files_known else _JOBS,
+                                        {"url": self.base_url, "file": file,
                                                         "end": end}):
                 if last is not None:  # (a job of late '' rows only: not this file's)
                     newest[job] = max(newest.get(job, 0), int(last))
@@ -852,6 +857,8 @@ class History:
     def _task_files(self) -> list[str]:
         """The task files whose rows are this history's (``_scoped``'s): its own and
         rows from before rows knew theirs; every file, for a history of none."""
+        if not self._files_known:  # rows before the column: each is every file's
+            return [""]
         if self.task_file is not None:
             return list(dict.fromkeys((self.task_file, "")))
         return [str(file) for (file,) in self._read(_TASK_FILES, {"url": self.base_url})]
@@ -864,6 +871,8 @@ class History:
         counted as this file's, another file's run became this project's latest
         invocation, and ``rerun`` retried nothing and exited 0. Read once, from the
         start of the table (the old rows come first), only where ``''`` rows are."""
+        if self._legacy_end is None and not self._files_known:
+            self._legacy_end = _SQLITE_MAX_INT  # no row knows its file: every one is legacy
         if self._legacy_end is None:
             found = self._read(_FIRST_KNOWING_ROW, {"url": self.base_url})
             self._legacy_end = int(found[0][0]) if found and found[0][0] is not None \
@@ -893,6 +902,16 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE base_url = :url AND task_file 
     THEN (SELECT id FROM runs NOT INDEXED WHERE base_url = :url AND task_file != ''
           ORDER BY id LIMIT 1)
 END
+"""
+# ``_JOBS_OF_FILE`` in a read-only history older than the task_file column: every row.
+_JOBS = """
+WITH RECURSIVE jobs(job) AS (
+    SELECT MIN(job) FROM runs WHERE base_url = :url
+    UNION ALL
+    SELECT (SELECT MIN(job) FROM runs WHERE base_url = :url AND job > jobs.job)
+    FROM jobs WHERE jobs.job IS NOT NULL)
+SELECT job, (SELECT MAX(id) FROM runs WHERE base_url = :url AND job = jobs.job AND id < :end)
+FROM jobs WHERE job IS NOT NULL
 """
 _TASK_FILES = """
 WITH RECURSIVE files(file) AS (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+import pytest
+
 from mogrun.api.budget import RequestBudget
 from mogrun.engine.history import History
 from mogrun.engine.session import _interval_fn
@@ -562,3 +564,62 @@ def test_a_fan_outs_runs_are_labelled_with_one_read_per_job(tmp_path):
     history.close()
     assert fanned == {**{f"acme/r{n:03d}": True for n in range(40)}, "acme/api": False}
     assert len([s for s in statements if s.startswith("SELECT")]) == 2, statements
+
+
+def test_a_read_only_history_of_old_spellings_says_how_to_reach_them(tmp_path):
+    """A read-only history (a CI cache, a mount) cannot be respelt on open: its hint
+    named ``--url HTTP://Host/``, which is spelt the new way too, and said the same
+    again, round and round."""
+    import shutil
+    import subprocess
+
+    from mogrun.testing import run_mogrun
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr makes a file read-only even for root")
+    (tmp_path / "mogplex.toml").write_text('[jobs.quick]\nrepo = "acme/api"\nprompt = "q"\n')
+    path = tmp_path / ".mogrun" / "history.db"
+    _old_history(path, base_urls=("HTTPS://Mogplex.COM:443/",))
+    folder = path.parent
+    locked = subprocess.run(["chattr", "+i", str(path), str(folder)], capture_output=True)
+    if locked.returncode != 0:
+        pytest.skip(f"chattr +i refused here: {locked.stderr.decode().strip()}")
+    try:
+        result = run_mogrun("history", cwd=tmp_path, env={"MOGPLEX_URL": ""})
+    finally:
+        subprocess.run(["chattr", "-i", str(path), str(folder)], check=True)
+    assert result.exit_code == 0, result
+    assert ("1 run is recorded against HTTPS://Mogplex.COM:443/, this API as an older mogrun "
+            "spelt it; a history it can write is respelt when opened, and this one cannot be "
+            "written: make it writable, then run this again") in result.output, result
+    assert "--url" not in result.output
+
+
+
+@pytest.mark.parametrize("command", [["history"], ["status"], ["status", "quick"],
+                                     ["history", "--job", "quick"]])
+def test_a_read_only_history_older_than_task_files_is_read(tmp_path, command):
+    """A read-only history (a CI cache, a mount) from before rows knew their task file
+    cannot gain the column: ``status`` said "no such column: task_file" and to move
+    the history away; this stop's reads had ``history`` say it too."""
+    import shutil
+    import subprocess
+
+    from mogrun.testing import run_mogrun
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr makes a file read-only even for root")
+    (tmp_path / "mogplex.toml").write_text('[jobs.quick]\nrepo = "acme/api"\nprompt = "q"\n')
+    path = tmp_path / ".mogrun" / "history.db"
+    _old_history(path, base_urls=("https://mogplex.com",))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET job = 'quick', run_id = 'r-1', status = 'success'")
+    locked = subprocess.run(["chattr", "+i", str(path), str(path.parent)], capture_output=True)
+    if locked.returncode != 0:
+        pytest.skip(f"chattr +i refused here: {locked.stderr.decode().strip()}")
+    try:
+        result = run_mogrun(*command, cwd=tmp_path, env={"MOGPLEX_URL": ""})
+    finally:
+        subprocess.run(["chattr", "-i", str(path), str(path.parent)], check=True)
+    assert result.exit_code == 0, result
+    assert "r-1" in result.output and "quick" in result.output, result
