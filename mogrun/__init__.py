@@ -3,4 +3,4 @@
 Kept import-free on purpose: `mogrun list` and `mogrun --help` must start fast.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
