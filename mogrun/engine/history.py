@@ -904,15 +904,7 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE base_url = :url AND task_file 
 END
 """
 # ``_JOBS_OF_FILE`` in a read-only history older than the task_file column: every row.
-_JOBS = """
-WITH RECURSIVE jobs(job) AS (
-    SELECT MIN(job) FROM runs WHERE base_url = :url
-    UNION ALL
-    SELECT (SELECT MIN(job) FROM runs WHERE base_url = :url AND job > jobs.job)
-    FROM jobs WHERE jobs.job IS NOT NULL)
-SELECT job, (SELECT MAX(id) FROM runs WHERE base_url = :url AND job = jobs.job AND id < :end)
-FROM jobs WHERE job IS NOT NULL
-"""
+_JOBS = _JOBS_OF_FILE.replace(" AND task_file = :file", "")
 _TASK_FILES = """
 WITH RECURSIVE files(file) AS (
     SELECT MIN(task_file) FROM runs WHERE base_url = :url
