@@ -609,9 +609,9 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float,
     request = RequestInfo(method, url)
     if isinstance(cause, u3.ProxyError):  # the proxy refused, or could not be reached
         reason = _proxy_reason(cause)
-        if reason.startswith(_PROXY_ANSWERED):  # its own answer: the same if asked again
+        if reason.startswith(_PROXY_ANSWERED + "4"):  # its refusal: the same if asked again
             return ProtocolError(f"cannot connect to {where}{through}: {reason}",
-                                 request=request)
+                                 request=request)  # (a 502, 503: the far side, retried)
         return ConnectError(f"cannot connect to {where}{through}: {reason}", request=request)
     if isinstance(cause, u3.SSLError) and _CERTIFICATE_REFUSED in _reason_text(cause):
         # Not the network's hiccup: the same certificate comes again, so never retried.

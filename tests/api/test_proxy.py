@@ -233,6 +233,20 @@ def test_a_proxy_that_asks_for_credentials_is_said_at_once_not_retried(tmp_path,
     assert "wrong" not in done.stderr and len(proxy.seen) == 1  # asked once: no retry
 
 
+def test_a_proxy_that_cannot_reach_the_host_is_retried(tmp_path, certs, network) -> None:
+    """A 502 to the CONNECT is the far side's failure, which may pass: retried, unlike
+    the proxy's own refusal (a 4xx)."""
+    emulator, _, _ = network
+    proxy = ConnectProxy({})  # routes nothing: a 502 to every CONNECT
+    repo = emulator.repo_id("acme/api")
+    (tmp_path / "extra.toml").write_text(
+        f'[jobs.once]\nrepo = "{repo}"\nprompt = "x"\nretry = {{ attempts = 2 }}\n')
+    done = through(proxy, tmp_path, certs, emulator, "-f", "extra.toml", "once")
+    assert done.returncode == 69, done.stderr
+    assert "the proxy answered 502 Bad Gateway" in done.stderr, done.stderr
+    assert len(proxy.seen) > 1, proxy.seen
+
+
 def test_a_proxy_that_cannot_be_reached_is_named(tmp_path, certs, network) -> None:
     emulator, _, _ = network
     dead = socket.create_server(("127.0.0.1", 0))
