@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from mogrun.api.settings import shown_url
 from mogrun.loopback import is_loopback_host
 
 # The variables read, in order: the first that is set and not blank wins.
@@ -45,11 +46,11 @@ class Proxies(NamedTuple):
             parts = urlsplit(url)
             parts.port  # noqa: B018  (a port that is no number raises here)
         except ValueError as exc:
-            return cls(direct=entries, problem=f"{variable} is not a proxy URL: {shown(url)} "
+            return cls(direct=entries, problem=f"{variable} is not a proxy URL: {shown_url(url)} "
                        f"({exc}); mogrun goes direct")
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return cls(direct=entries, problem=(
-                f"{variable} {shown(url)}: mogrun goes through an http:// or https:// proxy "
+                f"{variable} {shown_url(url)}: mogrun goes through an http:// or https:// proxy "
                 "only (a SOCKS proxy is not supported), so it goes direct"))
         return cls(url, variable, entries)
 
@@ -76,9 +77,3 @@ class Proxies(NamedTuple):
                 return True
         return False
 
-
-def shown(url: str) -> str:
-    """A proxy URL for a message: its credentials (``user:password@``) masked."""
-    scheme, sep, rest = url.partition("://")
-    _, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}***@{host}" if at else url

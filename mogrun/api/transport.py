@@ -25,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
 from mogrun.api.proxies import Proxies
-from mogrun.api.proxies import shown as shown_proxy
+from mogrun.api.settings import shown_url
 from mogrun.api.text import preview
 from mogrun.durations import format_duration
 from mogrun.errors import (
@@ -208,7 +208,7 @@ class Urllib3Transport:
         """How a message names the proxy ``url`` goes through (empty: none)."""
         proxy = self.proxies.for_url(url)
         return "" if proxy is None else (
-            f" through the proxy {shown_proxy(proxy)} (from {self.proxies.variable})")
+            f" through the proxy {shown_url(proxy)} (from {self.proxies.variable})")
 
     def _pool_for(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
         """The connection pool of ``url``'s origin and the path to ask it for.
