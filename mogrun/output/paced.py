@@ -23,7 +23,7 @@ import errno
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TextIO
 
 from mogrun.threads import NoThread, start_without_signals
@@ -168,22 +168,20 @@ class UnfailingStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        self._quietly(self._stream.write, text)
+        return len(text)  # (a text stream's count, whether it got there or not)
+
+    def flush(self) -> None:
+        self._quietly(self._stream.flush)
+
+    @staticmethod
+    def _quietly(call: Callable[..., object], *args: str) -> None:
         try:
-            return self._stream.write(text)
+            call(*args)
         except OSError as exc:
             if lost_by(exc):
                 note_lost(exc)
         except ValueError:  # closed
-            pass
-        return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError as exc:
-            if lost_by(exc):
-                note_lost(exc)
-        except ValueError:
             pass
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the stream's
