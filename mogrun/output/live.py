@@ -260,7 +260,9 @@ class LiveReporter(PlainReporter):
         Every line fits the screen as it is now, so rich's redraw (cursor up
         one line a row) lands on the area it drew: a wrapped row left stale
         copies in the scrollback at every frame."""
-        columns, height = self._screen_size()
+        # the screen's own size (``ScreenConsole``): a frame is drawn at the width it
+        # was laid out for
+        columns, height = self.console.size
         room = max(1, height - 2)  # the area's lines: a short screen may show no row
         rows, hidden = self._rows(room - 1)
         progress = self._progress_lines(hidden, columns)
@@ -291,13 +293,6 @@ class LiveReporter(PlainReporter):
             else:
                 lines.append(part)
         return [_cut(Text(line, style="bold"), columns, self._marks.ellipsis) for line in lines]
-
-    def _screen_size(self) -> tuple[int, int]:
-        """The columns and lines every row is cut to: the console's, which are the
-        screen's own (``ScreenConsole``), so a frame is drawn at the width it was
-        laid out for."""
-        size = self.console.size
-        return size.width, size.height
 
     @contextlib.contextmanager
     def _stopped(self) -> Iterator[None]:
