@@ -1,6 +1,7 @@
 """HTTP for plugins (webhooks, chat notifications) over mogrun's own transport.
 
-``post_json`` shares the transport's rules (no redirects followed, plain
+``post_json`` (and ``post_json_answer``, which also gives the answer's
+``Retry-After``) shares the transport's rules (no redirects followed, plain
 ``http://`` only to loopback, a ``mogrun/<version>`` User-Agent) but never
 sends the API token and never spends the API's request budget: a webhook is
 not a Mogplex request. Errors name only the URL's scheme and host, because a
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import RequestInfo, TransportError
 
@@ -58,6 +59,15 @@ def trace_posts(write: Callable[[str], None] | None) -> None:
     _tracer = None if write is None else Tracer(write, token="")  # no token is sent
 
 
+class PostAnswer(NamedTuple):
+    """What a post got: its HTTP status, and the seconds its ``Retry-After`` asks
+    for (a 429's, a 503's), ``None`` without one: a webhook that is rate-limited
+    says when to come back, and a retry sooner is refused again."""
+
+    status: int
+    retry_after: float | None
+
+
 def post_json(
     url: str, payload: Any, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None
 ) -> int:
@@ -67,6 +77,13 @@ def post_json(
     it look undelivered (and be posted again). Raises ``TransportError`` when no
     status came within ``timeout``, and ``UsageError`` for a URL mogrun refuses
     (non-loopback ``http://``)."""
+    return post_json_answer(url, payload, timeout=timeout, headers=headers).status
+
+
+def post_json_answer(
+    url: str, payload: Any, *, timeout: float = 5.0, headers: Mapping[str, str] | None = None
+) -> PostAnswer:
+    """``post_json``, with the answer's ``Retry-After`` too (``PostAnswer``)."""
     import json  # here: mogrun.plugin re-exports this, and check and show import that
 
     from mogrun.api.transport import origin_of
@@ -91,4 +108,6 @@ def post_json(
         raise failed from error
     if tracer is not None:
         tracer.response(shown, started, response)
-    return response.status
+    from mogrun.api.envelope import parse_retry_after
+
+    return PostAnswer(response.status, parse_retry_after(response.header("Retry-After")))

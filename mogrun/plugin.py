@@ -15,9 +15,10 @@ errors a plugin raises (``GateError`` to veto a start, ``NotifyError`` when a
 notifier could not deliver, ``ValueError`` from a key validator); the outcome
 and status vocabulary; durations, masking and values (``toml_repr``) as
 mogrun writes them;
-``post_json`` for webhooks; ``write_file`` for a report written whole or not at
-all; and the validators of job-key tables, whose
-messages name the sub-key like the bundled plugins' do.
+``post_json`` for webhooks (``post_json_answer`` also gives the answer's
+Retry-After); ``write_file`` for a report written whole or not at all; and
+the validators of job-key tables, whose messages name the sub-key like the
+bundled plugins' do.
 
 One rule for plugins that catch broadly: let ``Interrupted`` (and
 ``KeyboardInterrupt``) through — it is the user's Ctrl-C.
@@ -49,7 +50,7 @@ from mogrun.errors import (
     is_retryable,
 )
 from mogrun.hookspecs import hookimpl
-from mogrun.http import post_json
+from mogrun.http import PostAnswer, post_json, post_json_answer
 from mogrun.masking import MASK, mask, mask_data
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig, StartRequest
 from mogrun.outcomes import NOTIFY_OUTCOMES, Outcome, RunStatus
@@ -84,6 +85,7 @@ __all__ = [
     "NotifyError",
     "Outcome",
     "PluginError",
+    "PostAnswer",
     "Problems",
     "ProtocolError",
     "RateLimitedError",
@@ -110,6 +112,7 @@ __all__ = [
     "mask_data",
     "parse_duration",
     "post_json",
+    "post_json_answer",
     "server_span",
     "start_without_signals",
     "strings",

@@ -7,20 +7,23 @@ success is sent. An entry whose URL is empty (``{{ env.SLACK_WEBHOOK_URL |
 default("") }}`` where the variable is unset) is skipped: notifications can be
 optional per environment. The URLs are secrets: mogrun masks them wherever it prints or
 stores them. Messages go through mogrun's own HTTP layer
-(``mogrun.plugin.post_json``) with a short timeout and one retry, and never carry
-the API token.
+(``mogrun.plugin.post_json_answer``) with a short timeout and one retry (after
+the webhook's Retry-After), and never carry the API token.
 
 They are sent as each job ends, each on its own thread: a webhook that does not
 answer holds neither the job's result line nor the jobs after it (the job's end
 is on the scheduler's thread), and three of them take one timeout, not three.
-The session's end waits for them (at most ``TRIES`` x ``TIMEOUT``); one that
+The session's end waits for them (at most ``TRIES`` x ``TIMEOUT`` and a
+``Retry-After`` of up to ``LONGEST_RETRY_AFTER``); one that
 could not be delivered is raised then, and the host reports it as a warning:
 the job's result stands.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,12 +35,14 @@ from mogrun.plugin import (
     MogrunError,
     NotifyError,
     Outcome,
+    PostAnswer,
     Problems,
     TransportError,
+    format_duration,
     hookimpl,
     mask,
     mask_data,
-    post_json,
+    post_json_answer,
     start_without_signals,
     strings,
     table,
@@ -51,6 +56,8 @@ ALWAYS = "always"
 DEFAULT_ON = tuple(o for o in NOTIFY_OUTCOMES if o != Outcome.SUCCESS)
 TIMEOUT = 5.0
 TRIES = 2
+RETRY_PAUSE = 1.0  # seconds before retrying a refused post that named no Retry-After
+LONGEST_RETRY_AFTER = 10.0  # a Retry-After longer than this is not waited for
 JOIN_SLICE = 0.1  # seconds: how late a second Ctrl-C during deliveries can be noticed
 # For `mogrun schema` (editors): never stricter than validate (URLs are templated).
 _ENTRY = {"type": "object", "additionalProperties": False,
@@ -165,13 +172,18 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str | None:
+def deliver(url: str, payload: dict[str, Any], post: Callable[..., PostAnswer],
+            sleep: Callable[[float], None] = time.sleep) -> str | None:
     """Post, retrying once what may pass (no answer, 429, 5xx); ``None`` on
-    success, else why it failed."""
+    success, else why it failed. A refused post is retried after its
+    ``Retry-After`` (``RETRY_PAUSE`` without one): Slack answers a burst of posts
+    (a fan-out's jobs ending together) with 429s, and one retried at once was
+    refused again and lost. A Retry-After past ``LONGEST_RETRY_AFTER`` is not
+    waited: the post fails at once, saying when the webhook would take it."""
     problem = None
-    for _ in range(TRIES):
+    for attempt in range(1, TRIES + 1):
         try:
-            status = post(url, payload, timeout=TIMEOUT)
+            answer = post(url, payload, timeout=TIMEOUT)
         except TransportError as exc:
             problem = exc.message
             continue
@@ -179,11 +191,18 @@ def deliver(url: str, payload: dict[str, Any], post: Callable[..., int]) -> str 
             raise  # Ctrl-C again while delivering: the user wants out now
         except MogrunError as exc:  # a URL mogrun refuses: retrying cannot help
             return exc.message
+        status = answer.status
         if 200 <= status < 300:
             return None
         problem = f"HTTP {status}"
         if status < 500 and status != 429:
             break
+        pause = RETRY_PAUSE if answer.retry_after is None else answer.retry_after
+        if pause > LONGEST_RETRY_AFTER:
+            return (f"{problem}, asked to retry after {format_duration(math.ceil(pause))} "
+                    f"(a notification waits {format_duration(LONGEST_RETRY_AFTER)} at most)")
+        if attempt < TRIES:
+            sleep(pause)
     return problem
 
 
@@ -203,7 +222,7 @@ class _Sending:
 
     def send(self, job: Any, what: str, url: str, payload: dict[str, Any]) -> None:
         def deliver_it() -> None:
-            problem = deliver(url, payload, post_json)
+            problem = deliver(url, payload, post_json_answer)
             if problem is not None:
                 with self.lock:
                     self.failures.append(f'{what} of job "{job.name}": '

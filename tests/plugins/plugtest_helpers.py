@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from mogrun.models import ResolvedJob, RunPlan, StartRequest
@@ -46,7 +47,9 @@ def make_result(job: str = "nightly", repo: str = "acme/api", outcome: str = "su
 
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records every POST it gets."""
+    """A webhook endpoint on 127.0.0.1 that records every POST it gets (and when),
+    answering with ``statuses`` in turn, then 200: each a status, or a (status,
+    headers) pair."""
 
     def __init__(self, statuses=()):
         self.received: list[dict] = []
@@ -57,9 +60,12 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append({"path": self.path, "headers": dict(self.headers),
-                                          "json": json.loads(body)})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                                          "json": json.loads(body), "at": time.monotonic()})
+                answer = receiver.statuses.pop(0) if receiver.statuses else 200
+                status, headers = answer if isinstance(answer, tuple) else (answer, {})
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -10,6 +10,7 @@ import pytest
 from mogrun_plugins import junit, notify
 from plugtest_helpers import Receiver, make_result, notified, notify_job
 
+from mogrun import http
 from mogrun.models import SessionConfig
 from mogrun.pluginhost import PluginHost
 from mogrun.runs import GateVerdict
@@ -69,6 +70,50 @@ def test_one_retry_after_a_failed_delivery():
                  (make_result(outcome="failed"),), "failed")
         assert len(rec.received) == 2
         assert host.warnings == []
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize(("answer", "least", "most"), [
+    ((429, {"Retry-After": "2"}), 1.9, 4.0),  # Slack's rate limit says when
+    ((503, {"Retry-After": "0"}), 0.0, 0.9),  # ... and may say "now"
+    (502, 0.9, 3.0),  # none said: a second (notify.RETRY_PAUSE)
+])
+def test_a_refused_post_is_retried_after_its_retry_after(answer, least, most):
+    rec = Receiver(statuses=[answer])
+    try:
+        host = PluginHost.bundled_only()
+        notified(host, notify_job({"slack": rec.url("/burst")}),
+                 (make_result(outcome="failed"),), "failed")
+        first, second = rec.received
+        assert least <= second["at"] - first["at"] <= most
+        assert host.warnings == []
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_a_retry_after_longer_than_a_notification_waits_is_said_not_waited(retry_after):
+    rec = Receiver(statuses=[(429, {"Retry-After": retry_after})])
+    try:
+        host = PluginHost.bundled_only()
+        notified(host, notify_job({"webhook": rec.url("/limited")}),
+                 (make_result(outcome="failed"),), "failed")
+        assert len(rec.received) == 1  # not retried: it would be refused again
+        [warning] = host.warnings
+        assert 'webhook #1 (127.0.0.1) of job "nightly": HTTP 429, asked to retry after ' \
+            in warning
+        assert "(a notification waits 10s at most)" in warning
+    finally:
+        rec.close()
+
+
+def test_post_json_answer_gives_the_status_and_the_retry_after():
+    rec = Receiver(statuses=[(429, {"Retry-After": "7"}), 204])
+    try:
+        assert http.post_json_answer(rec.url("/a"), {"x": 1}) == http.PostAnswer(429, 7.0)
+        assert http.post_json_answer(rec.url("/a"), {"x": 1}) == http.PostAnswer(204, None)
+        assert http.post_json(rec.url("/a"), {"x": 1}) == 200  # the status alone, as before
     finally:
         rec.close()
 
