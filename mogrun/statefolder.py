@@ -20,14 +20,17 @@ class LinkedState(OSError):
     """A state file, or the folder holding it, is a symlink."""
 
 
-def refuse_links(path: Path) -> None:
-    """``LinkedState`` when ``path`` or its folder is a symlink; ``path`` may not
-    exist yet (it is about to be made)."""
+def refuse_links(path: Path, why: str = "mogrun writes its state through no link: remove it"
+                 ) -> None:
+    """``LinkedState`` when ``path`` or its folder is a symlink, saying ``why``;
+    ``path`` may not exist yet (it is about to be made). Also for a file of the
+    project's beside the state (``init``'s ``.gitignore``): the same link, the same
+    write anywhere."""
     for each, named in ((path.parent, f"its folder {path.parent}"), (path, "it")):
         if os.path.islink(each):
             try:
                 target = os.readlink(each)
             except OSError:
                 target = "?"
-            raise LinkedState(errno.ELOOP, f"{named} is a symlink (to {target}); mogrun "
-                              "writes its state through no link: remove it", str(each))
+            raise LinkedState(errno.ELOOP, f"{named} is a symlink (to {target}); {why}",
+                              str(each))

@@ -146,6 +146,12 @@ def mogrun_configure(config: Any) -> None:
             raise UsageError(f"--junit {path}: is a symlink (to {os.readlink(target)}); the "
                              "report is written through no link: remove it, or give "
                              "another path")
+        cwd = Path(config.cwd or ".")
+        linked = _linked_folder(target, cwd)
+        if linked is not None:
+            raise UsageError(f"--junit {path}: its folder {linked} is a symlink (to "
+                             f"{os.readlink(cwd / linked)}); the report is written through "
+                             "no link: remove it, or give another path")
         if target.is_dir():
             raise UsageError(f"--junit {path}: is a directory; give a file path")
         if target.exists() and not target.is_file():
@@ -164,6 +170,23 @@ def mogrun_configure(config: Any) -> None:
             from None
     if problem:
         raise UsageError(f"--junit {path}: cannot write there ({problem})")
+
+
+def _linked_folder(target: Path, cwd: Path) -> Path | None:
+    """The first folder of ``target`` below the working directory that is a symlink,
+    as typed from there: a checkout can commit one (``reports`` linked past it put
+    the report, and the folders made for it, wherever it leads). The folders above
+    are the machine's own (macOS's ``/tmp`` is a link), and ``..`` is not folded
+    away (``reports/../x.xml`` goes through ``reports`` too)."""
+    try:
+        below = target.relative_to(cwd)
+    except ValueError:  # an absolute path elsewhere: chosen by the workflow, not the checkout
+        return None
+    for depth in range(1, len(below.parts)):
+        folder = Path(*below.parts[:depth])
+        if (cwd / folder).is_symlink():
+            return folder
+    return None
 
 
 def _a_report(target: Path) -> bool:

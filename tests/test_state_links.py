@@ -89,3 +89,33 @@ def test_a_junit_path_that_is_a_link_is_refused_before_any_run(project, mogrun_e
                              "another path"]
     assert (target.read_bytes() if target.exists() else None) == content
     assert mogrun_emulator.runs == []
+
+
+@pytest.mark.parametrize("typed", ["reports/junit.xml", "reports/ci/junit.xml",
+                                   "reports/../junit.xml", "{root}/reports/junit.xml"])
+def test_a_junit_path_in_a_linked_folder_is_refused_before_any_run(project, mogrun_emulator,
+                                                                   typed) -> None:
+    # A folder of the report's path committed as a link had the report (and the folders
+    # made for it) written wherever it led, past the checkout.
+    folder = project.outside / "elsewhere"
+    folder.mkdir()
+    (project.root / "reports").symlink_to(folder)
+    typed = typed.format(root=project.root)
+    result = project("run", "--junit", typed, "lint")
+    assert result.exit_code == 2, result
+    assert result.errors == [f"Error: --junit {typed}: its folder reports is a symlink (to "
+                             f"{folder}); the report is written through no link: remove it, "
+                             "or give another path"]
+    assert os.listdir(folder) == [] and mogrun_emulator.runs == []
+    assert not (project.outside / "junit.xml").exists()  # reports/.. is its parent
+
+
+def test_a_junit_path_through_links_above_the_working_directory_is_written(
+        project, tmp_path_factory) -> None:
+    # The folders above the working directory are the machine's (macOS's /tmp is a link).
+    real = tmp_path_factory.mktemp("real")
+    linked = tmp_path_factory.mktemp("links") / "tmp"
+    linked.symlink_to(real)
+    result = project("run", "--junit", str(linked / "junit.xml"), "lint")
+    assert result.exit_code == 0, result
+    assert (real / "junit.xml").read_bytes().startswith(b"<?xml")

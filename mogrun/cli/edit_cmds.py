@@ -121,7 +121,9 @@ def _file_on_the_way(target: Path) -> Path:
 def _ignore_history(state: CliState, gitignore: Path) -> None:
     """Add ``.mogrun/`` to an existing ``.gitignore``. The task file is written by
     now, and ``.mogrun/`` ignores itself, so a ``.gitignore`` that cannot take the
-    line (not a file, unreadable, not text) is one warning line, not a failure."""
+    line (not a file, unreadable, not text, a symlink: a checkout's link would have
+    the line written wherever it leads) is one warning line, not a failure."""
+    from mogrun.statefolder import refuse_links
     from mogrun.taskfile.editing import GITIGNORE_ENTRY, with_gitignore_entry
 
     try:
@@ -132,6 +134,7 @@ def _ignore_history(state: CliState, gitignore: Path) -> None:
         if updated is None:
             _say_if_kept(state, gitignore, text)
             return
+        refuse_links(gitignore, "init writes through no link")  # as .mogrun's own files
         _write(gitignore, updated)
     except (OSError, TaskFileError, _CannotAdd) as exc:
         _not_added(state, gitignore, _why(exc))

@@ -1,7 +1,7 @@
 """``init`` adds ``.mogrun/`` to a ``.gitignore`` once: never again beside a line
 that already ignores it (whatever the file's BOM or line endings), and never
 after a ``!`` line that keeps it on purpose. A ``.gitignore`` that cannot take
-the line (a directory, a dangling link, a pipe, UTF-16) is left alone and said
+the line (a directory, a link, a pipe, UTF-16) is left alone and said
 in one warning line; init still succeeds."""
 
 from __future__ import annotations
@@ -143,3 +143,20 @@ def test_init_adds_to_a_gitignore_that_is_not_utf8_keeping_its_bytes(
     assert result.code == 0 and result.err == "", result
     eol = b"\r\n" if style == "crlf" else b"\n"
     assert gitignore.read_bytes() == before + b".mogrun/" + eol
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_init_writes_through_no_gitignore_link(project, tmp_path_factory, style: str) -> None:
+    # A .gitignore committed as a link (a pull request can commit one) had init
+    # write its line wherever the link led, outside the project.
+    outside = tmp_path_factory.mktemp("outside") / "victim"
+    before = styled("# the runner's own file\nbuild/\n", style)
+    outside.write_bytes(before)
+    gitignore = project.root / ".gitignore"
+    gitignore.symlink_to(outside)
+    result = project.run("init")
+    assert result.code == 0, result  # the task file is written: the line is said, not added
+    assert result.err == said_of(gitignore, f"it is a symlink (to {outside}); init writes "
+                                            "through no link"), result
+    assert outside.read_bytes() == before and gitignore.is_symlink()
+    assert "Added .mogrun/" not in result.out and project.path.is_file()
