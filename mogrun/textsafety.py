@@ -90,3 +90,16 @@ def inert_json(line: str) -> str:
     and an agent's text may hold one (``\\u0023`` is ``#`` to every JSON parser).
     A JSON line cannot begin with ``::``, the other syntax, so that needs nothing."""
     return line.replace("##[", "\\u0023#[") if "##[" in line else line
+
+
+def inert_text(line: str) -> str:
+    """One plain line that the GitHub Actions runner cannot take for a workflow
+    command: the first character of a ``::`` at its start (after blanks, which
+    the runner skips) and of every ``##[`` is shown escaped, as
+    ``escape_agent_text`` shows a character (``\\x3a:``, ``\\x23#[``). For stderr,
+    which no ``::stop-commands::`` reliably covers: the runner reads it apart
+    from stdout and handles each batch's stderr lines first."""
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        line = line[:len(line) - len(stripped)] + "\\x3a" + stripped[1:]
+    return line.replace("##[", "\\x23#[") if "##[" in line else line

@@ -74,5 +74,6 @@ def automations_command(state: CliState, query: str | None) -> int:
 
     rows = [[escape_text(a.id), escape_text(a.name), escape_text(a.status or "-"),
              "yes" if a.published else "no"] for a in found]
+    state.hold_github_commands()  # the account's text, as --json makes it inert
     click.echo(render_table(["id", "name", "status", "published"], rows))
     return 0

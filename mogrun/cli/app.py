@@ -117,6 +117,7 @@ class MogrunApp:
             return
         from mogrun.output.github import report_failure
 
+        state.resume_github_commands()  # `run --dry-run` held them: the ::error:: must act
         report_failure(stdout=self.stdout, env=state.env, command=state.github_failures,
                        lines=lines, exit_code=code, error=error,
                        secrets=state.secrets,

@@ -249,7 +249,10 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
         context = [HAND_EDITED, forced]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                 fromfile=f"{shown} (committed)", tofile=f"{shown} (generated)")
-    state.echo("".join(diff), nl=False)
+    # Both sides are a pull request's text in its checks; `-o -` (YAML) is not held.
+    state.hold_github_commands()
+    shown_diff = "".join(diff)  # its own line ends; a last line without one gets one
+    state.echo(shown_diff, nl=bool(shown_diff) and not shown_diff.endswith("\n"))
     raise NotCurrent(what, context=context)
 
 

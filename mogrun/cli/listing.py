@@ -86,6 +86,7 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
             cells.append(r.get("next_run") or "-")
     # One line per job, and text from the file never acts on the terminal.
     table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
+    state.hold_github_commands()  # the file's text: a pull request's, in CI
     state.echo(render_table(headers, table))
     return 0
 

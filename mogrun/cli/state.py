@@ -159,10 +159,20 @@ class CliState:
     def error_lines(self, error: MogrunError) -> list[str]:
         """The lines that report ``error`` (after ``Error: ``): masked, and escaped,
         because messages quote task files and servers: nothing in them may act on
-        the terminal."""
+        the terminal, nor on a GitHub Actions runner (``_inert``)."""
         from mogrun.textsafety import escape_agent_text
 
-        return [escape_agent_text(line) for line in self.shown_error(error).lines()]
+        return [self._inert(escape_agent_text(line)) for line in self.shown_error(error).lines()]
+
+    def _inert(self, line: str) -> str:
+        """A stderr line under GitHub Actions, where it is read for workflow commands
+        too (``textsafety.inert_text``): a stop that ``hold_github_commands`` said on
+        stdout may be read after it."""
+        if self.env.get("GITHUB_ACTIONS") != "true":
+            return line
+        from mogrun.textsafety import inert_text
+
+        return inert_text(line)
 
     def echo(self, text: str = "", *, err: bool = False, nl: bool = True) -> None:
         """Write a line to the invocation's stdout (``err``: stderr); escape
@@ -204,7 +214,8 @@ class CliState:
         from mogrun.masking import mask
         from mogrun.textsafety import escape_agent_text
 
-        self.echo(escape_agent_text(mask(f"warning: {message}", self.secrets)), err=True)
+        self.echo(self._inert(escape_agent_text(mask(f"warning: {message}", self.secrets))),
+                  err=True)
 
     def echo_json(self, data: Any, *, sort_keys: bool = False) -> None:
         """One NDJSON line on stdout, the one way every ``--json`` object is printed:
@@ -219,7 +230,7 @@ class CliState:
         self.echo(inert_json(json.dumps(data, ensure_ascii=True, sort_keys=sort_keys)))
 
     def hold_github_commands(self) -> None:
-        """This command prints agent or server text (``logs``, ``status``...): under
+        """This command prints agent, server or task-file text (``logs``, ``list``...): under
         GitHub Actions its output runs inside ``::stop-commands::`` from here to its
         end, as ``run``'s does, so that no ``::error::`` or ``##[error]`` in that text
         can issue a workflow command. Not with ``--json``: its lines carry no
@@ -232,13 +243,17 @@ class CliState:
         token = secrets.token_hex(16)
         self.echo(f"::stop-commands::{token}")  # before the token is set: echo hides it
         self._github_stop = token
+        self.add_cleanup(self.resume_github_commands)
 
-        def resume() -> None:
-            with contextlib.suppress(OSError, ValueError):
-                self.stdout.write(f"::{token}::\n")
-                self.stdout.flush()
-
-        self.add_cleanup(resume)
+    def resume_github_commands(self) -> None:
+        """End ``hold_github_commands``'s stop: at the command's end, or before a
+        failure's ``::error::`` (``MogrunApp._github_failure``), which must act."""
+        token, self._github_stop = self._github_stop, None
+        if token is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            self.stdout.write(f"::{token}::\n")
+            self.stdout.flush()
 
     def say_wait(self, wait: Any) -> None:
         """``wait rate_limited: 429 ...; ends in 6s (04:20:11Z)`` on stderr, for a wait

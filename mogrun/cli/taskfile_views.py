@@ -74,6 +74,7 @@ def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:
     from mogrun.masking import mask
     from mogrun.textsafety import escape_agent_text
 
+    state.hold_github_commands()  # before the problems, which quote the file
     for error in report.errors:
         lines = state.error_lines(error)
         state.echo(f"Error: {lines[0]}", err=True)
@@ -136,6 +137,7 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     jobs, attempts = (session.jobs, None) if select is None else select(session.jobs, None)
     if select is not None and not any(job.runs for job in jobs):  # as the rerun would say
         state.echo(select.nothing_left(None if shard is None else f"shard {shard}"), err=True)
+    state.hold_github_commands()  # the file's text (a prompt): a pull request's, in CI
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
