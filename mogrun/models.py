@@ -27,6 +27,11 @@ def fitted_key(base: str, suffix: str = "") -> str:
     return f"{base[:MAX_KEY - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
 
 
+# The working branch of a createBranch start that names none: the server makes one
+# from its key and body (mogplex/external/...); NUL is in no branch name, so no listed
+# sandbox serves it (``StartRequest.sandbox_branch``).
+NEW_BRANCH = "\0new:"
+
 # The start's body fields after ``repoId`` (JSON key, StartRequest field), in the
 # order ``body`` writes them: the one map between the API's names and ours.
 _BODY_FIELDS = (("prompt", "prompt"), ("harness", "harness"), ("baseBranch", "base_branch"),
@@ -60,6 +65,16 @@ class StartRequest:
             if value is not None:
                 body[key] = value
         return body
+
+    def sandbox_branch(self) -> str | None:
+        """The working branch of the sandbox this start needs, by the server's rules
+        (``normalizeStartRequest``): ``workingBranch``, else the base branch, or with
+        ``createBranch`` a branch the server makes for this start, which no sandbox
+        serves yet (``NEW_BRANCH`` and the key: one of its own). ``None``: the
+        repo's default branch (a sandbox whose two branches agree serves it)."""
+        if self.working_branch is not None:
+            return self.working_branch
+        return NEW_BRANCH + self.idempotency_key if self.create_branch else self.base_branch
 
     def with_body(self, body: Mapping[str, Any]) -> StartRequest:
         """This request with the fields ``body`` (one ``body()`` gave) sets, each of

@@ -23,11 +23,6 @@ if TYPE_CHECKING:  # show describes a start with this kind, and needs none of th
     from mogrun.models import ResolvedJob, RunPlan
     from mogrun.runs import Event, RunState
 
-# The working branch of a createBranch start that names none: the server makes one
-# from its key and body (mogplex/external/...); NUL is in no branch name, so no listed
-# sandbox serves it.
-NEW_BRANCH = "\0new:"
-
 
 def error_text(state: RunState) -> str:
     """The run's ``error`` as text (a string, or a dict's message/code)."""
@@ -66,11 +61,7 @@ class RunKind:
         request = track.request
         repo = request.repo_id or request.repo
         root = request.root_directory
-        working = request.working_branch
-        if working is None:
-            working = (NEW_BRANCH + request.idempotency_key if request.create_branch
-                       else request.base_branch)
-        return Sandbox(repo, working,
+        return Sandbox(repo, request.sandbox_branch(),
                        root if root is not None else self.client.default_root(repo))
 
     def sent_key(self, track: RunTrack) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 from mogrun.errors import Location, MogrunError
-from mogrun.models import KeySpec
+from mogrun.models import KeySpec, ResolvedJob
 from mogrun.plugintables import problems_of
 from mogrun.taskfile.building import (
     buildable_jobs,
@@ -105,6 +105,7 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
         problems += result.problems
         warnings += [CheckWarning(f'job "{name}" uses env.{n}, which is not set here (it must '
                                   "be set when this job runs)") for n in sorted(result.unset_env)]
+    warnings += slot_wait_warnings(taskfile, [r.job for r in results if r.job is not None])
     problems += var_problems_of(taskfile, env=env, sets=sets, clock=clock)
     problems += hidden_problems(taskfile, keyed, built, key_specs=key_specs, env=env, sets=sets,
                                 clock=clock)
@@ -225,6 +226,27 @@ def uncancellable_warnings(taskfile: TaskFile) -> list[str]:
             'write on_timeout = "detach" to say so' for name, table in taskfile.jobs.items()
             if isinstance(table, dict) and table.get("on_timeout") == "cancel"  # its own
             and "automation" in taskfile.job_keys(name)]
+
+
+def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob]) -> list[CheckWarning]:
+    """Jobs whose runs beyond the account's sandbox slots will most likely give up
+    waiting for one (``limits.slot_wait_problem``), each located at its
+    ``capacity_wait`` when it sets one, else at its ``repo``."""
+    from mogrun.taskfile.limits import slot_wait_problem
+    from mogrun.taskfile.schema import DEFAULT_SANDBOXES
+
+    cap = taskfile.settings.get("sandboxes", DEFAULT_SANDBOXES)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        return []  # said as the setting's own error
+    warnings = []
+    for job in jobs:
+        problem = slot_wait_problem(job, cap)
+        if problem is not None:
+            table = taskfile.jobs.get(job.name, {})
+            key = next((k for k in ("capacity_wait", "repo") if k in table), None)
+            warnings.append(CheckWarning(problem, taskfile.location("jobs", job.name, key)
+                                         if key is not None else None))
+    return warnings
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:

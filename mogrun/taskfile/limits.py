@@ -6,12 +6,17 @@ from __future__ import annotations
 import functools
 import re
 
-from mogrun.models import MAX_KEY, StartRequest
+from mogrun.durations import format_duration
+from mogrun.models import MAX_KEY, ResolvedJob, StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
 from mogrun.taskfile.schema import JOB_KEYS
 from mogrun.tomltext import toml_repr
 
 MAX_PROMPT = 100_000
+# By default a sandbox slot frees 35-40 min after its run ends: the workspace's idle
+# timeout (30m), then the reaper, which sweeps every 5 minutes and stops a sandbox on
+# its second idle sighting.
+SLOT_FREES_AFTER = 40 * 60.0
 
 
 def server_length(text: str) -> int:
@@ -118,3 +123,25 @@ def server_root(root: str | None) -> str | None:
     text = re.sub(r"^\./+", "", root.strip()).lstrip("/")
     text = re.sub(r"/+", "/", text).rstrip("/")
     return None if text in ("", ".") else text
+
+
+def slot_wait_problem(job: ResolvedJob, cap: int) -> str | None:
+    """Why ``job``'s runs beyond the account's ``cap`` sandbox slots will most likely
+    give up waiting for one, or ``None``: they need more sandboxes than ``cap`` (runs
+    of one repo, branch and root share one), and a slot frees later than their
+    ``capacity_wait`` lets them wait, by default. Said before the first run: a
+    fan-out over more repos than slots otherwise failed its extra runs 30 minutes in."""
+    if job.automation is not None or job.capacity_wait >= SLOT_FREES_AFTER:
+        return None
+    needed = {(plan.request.repo.casefold(), plan.request.sandbox_branch(),
+               server_root(plan.request.root_directory)) for plan in job.runs}
+    if len(needed) <= cap:
+        return None
+    other = len(needed) - cap
+    runs = "run waits" if other == 1 else "runs wait"
+    return (f'job "{job.name}" needs {len(needed)} sandboxes and the account has {cap} '
+            f"([mogplex] sandboxes): its other {other} {runs} for a slot, "
+            "which frees 35-40 min after a run ends by default (the idle timeout, 30m, "
+            "then the reaper), later than its capacity_wait "
+            f"{format_duration(job.capacity_wait)}; set capacity_wait = \"1h\" or more "
+            "(a bound: a slot that frees sooner is taken at once)")

@@ -1,0 +1,72 @@
+"""``check`` warns of a fan-out wider than the account's sandbox slots whose
+``capacity_wait`` ends before a slot can free: on the real server a slot frees
+35-40 min after a run ends (30m idle, then the reaper), so with the default 30m
+every run past the cap failed half an hour in, and nothing said so before."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .styles import STYLES, write
+
+FIVE = ('# nightly fan-out\n[jobs.fan]\t# five repos\nrepo = ["acme/a", "acme/b", "acme/c",'
+        ' "acme/d", "acme/e"]  # one sandbox each\nprompt = "Fix the lint."\n')
+
+
+def warnings_of(project) -> list[str]:
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.out.endswith(": ok (1 job)\n"), result
+    return [line for line in result.err.splitlines() if "sandboxes and the account" in line]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_fan_out_past_the_cap_that_would_give_up_is_warned_at_its_repo(project, style):
+    write(project, FIVE, style)
+    [warning] = warnings_of(project)
+    assert warning == (
+        f'warning: {project.path.resolve()}:3:1: job "fan" needs 5 sandboxes and the account '
+        "has 3 ([mogplex] sandboxes): its other 2 runs wait for a slot, which frees 35-40 min "
+        "after a run ends by default (the idle timeout, 30m, then the reaper), later than its "
+        'capacity_wait 30m; set capacity_wait = "1h" or more (a bound: a slot that frees '
+        "sooner is taken at once)")
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ('capacity_wait = "39m"', "39m"),  # short of the 40 minutes a slot may take
+    ('capacity_wait = "40m"', None),
+    ('capacity_wait = "1h"', None),
+])
+def test_a_capacity_wait_that_outlasts_a_slots_freeing_is_not_warned(project, setting, said):
+    write(project, FIVE + setting + "  # long enough?\n", "crlf")
+    found = warnings_of(project)
+    if said is None:
+        assert found == []
+    else:  # pointed at the capacity_wait the job sets, the one to change
+        [warning] = found
+        assert "mogplex.toml:5:1: job " in warning and f"capacity_wait {said};" in warning
+
+
+@pytest.mark.parametrize(("slots", "said"), [
+    (4, "its other 1 run waits for a slot"), (5, None), (50, None)])
+def test_the_cap_is_the_accounts_as_the_task_file_sets_it(project, slots, said):
+    write(project, f"[mogplex]\nsandboxes = {slots}\n\n" + FIVE, "trailing-blank-lines")
+    found = warnings_of(project)
+    assert (found == []) if said is None else (said in found[0])
+
+
+def test_a_capacity_wait_from_defaults_is_judged_in_each_job_and_said_at_its_repo(project):
+    write(project, '[defaults]\ncapacity_wait = "20m"\n\n' + FIVE + '\n[jobs.one]\n'
+          'repo = "acme/a"\nprompt = "x"\n', "lf")
+    result = project.run("--json", "check")
+    assert result.code == 0, result
+    [warning] = json.loads(result.out)["warnings"]
+    assert warning["line"] == 6 and "capacity_wait 20m;" in warning["message"]
+
+
+def test_an_automation_job_is_not_warned(project):
+    write(project, '[jobs.fan]\nautomation = "nightly"\nrepo = ["acme/a", "acme/b", '
+          '"acme/c", "acme/d"]\n', "bom")
+    assert warnings_of(project) == []
