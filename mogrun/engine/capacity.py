@@ -201,6 +201,8 @@ class SandboxSlots:
         # server (idle until reaped), so still counted until a listing says otherwise.
         self._released: set[Sandbox] = set()
         self._pending: set[Sandbox] = set()  # claimed or released, not in the listing
+        # id(owner) of each run waiting for a new slot, in the order they came to wait.
+        self._waiting: dict[int, None] = {}
         self.warn = warn
         # The list could not be read: start, and let refusals tell; read it again
         # after a while, and at once after a refusal (a burst of 503s is not forever).
@@ -221,31 +223,35 @@ class SandboxSlots:
         """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         said, said_at = "", 0.0  # the wait as last announced, and when
-        while True:
-            # A listing serves every start for one poll interval.
-            max_age = max(LISTING_FLOOR, self.interval())
-            if self._try(owner, want, max_age):
-                return
-            self._refresh(max_age, job, deadline)  # one listing per interval, all waiters
-            if self._try(owner, want, max_age):
-                return
-            now = time.monotonic()
-            left = deadline - now
-            if left <= 0:
-                raise NoSlot(self.exhausted(job))
+        try:
+            while True:
+                # A listing serves every start for one poll interval.
+                max_age = max(LISTING_FLOOR, self.interval())
+                if self._try(owner, want, max_age):
+                    return
+                self._refresh(max_age, job, deadline)  # one listing per interval, all waiters
+                if self._try(owner, want, max_age):
+                    return
+                now = time.monotonic()
+                left = deadline - now
+                if left <= 0:
+                    raise NoSlot(self.exhausted(job))
+                with self._lock:
+                    outlasts = self.boot_hold.outlasts(deadline)
+                if outlasts:  # it cannot boot in time: said now, not after a silent wait
+                    raise NoSlot(self.held_past(deadline, job))
+                if not said or now - said_at >= RESAY:  # a long wait says what it waits for
+                    described = self.describe()
+                    if described != said:
+                        announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
+                                                  run=label or None,
+                                                  job=getattr(job, "name", None)))
+                    said, said_at = described, now
+                if self.stop.wait(min(self._next_look(), left)):
+                    raise Interrupted(130, "interrupted while waiting for a sandbox slot")
+        finally:
             with self._lock:
-                outlasts = self.boot_hold.outlasts(deadline)
-            if outlasts:  # it cannot boot in time: said now, not after a silent wait
-                raise NoSlot(self.held_past(deadline, job))
-            if not said or now - said_at >= RESAY:  # a long wait says what it waits for now
-                described = self.describe()
-                if described != said:
-                    announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
-                                              run=label or None,
-                                              job=getattr(job, "name", None)))
-                said, said_at = described, now
-            if self.stop.wait(min(self._next_look(), left)):
-                raise Interrupted(130, "interrupted while waiting for a sandbox slot")
+                self._waiting.pop(id(owner), None)
 
     def can_start_now(self, want: Sandbox) -> bool:
         """Whether a run needing ``want`` would start without waiting (as last seen)."""
@@ -254,7 +260,7 @@ class SandboxSlots:
                 return True
             if self.boot_hold.held(time.monotonic()):
                 return False
-            return self._blind or self._used() < self.cap
+            return self._blind or self._used() + len(self._waiting) < self.cap
 
     def release(self, owner: object, *, booted: bool = True) -> None:
         """``owner``'s run ended: its sandbox, if any, stays active on the server
@@ -324,11 +330,23 @@ class SandboxSlots:
                 return True
             shares = self._shared(want) or self._ours(want)
             fresh = now - self._listed_at < max_age
-            if shares or (fresh and not self.boot_hold.held(now) and self._used() < self.cap
+            if shares or (fresh and not self.boot_hold.held(now)
+                          and self._ahead(owner) < self.cap - self._used()
                           and self._within_share()):
                 self._claim(owner, want)
                 return True
+            self._waiting.setdefault(id(owner), None)  # in line from its first look
             return False
+
+    def _ahead(self, owner: object) -> int:
+        """How many runs wait for a new slot ahead of ``owner`` (all of them when it
+        is not in line yet; lock held): a freed slot goes to the run that has waited
+        longest, not to whichever looks first, which left an early run to give up at
+        its ``capacity_wait`` while later ones started."""
+        for ahead, waiter in enumerate(self._waiting):
+            if waiter == id(owner):
+                return ahead
+        return len(self._waiting)
 
     def _shared(self, want: Sandbox) -> bool:
         """A listed sandbox serves ``want``, and the server never refused to boot one

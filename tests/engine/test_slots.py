@@ -9,14 +9,16 @@ end is in test_capacity.py."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mogrun.engine.capacity import Busy, SandboxSlots, _key
+from mogrun.engine.capacity import Busy, NoSlot, SandboxSlots, _key
 from mogrun.engine.kinds import Sandbox
-from mogrun.errors import MogrunError
+from mogrun.errors import Interrupted, MogrunError
 
 names = st.sampled_from(["r1", "r2", "r3"])
 branches = st.sampled_from([None, "", "main", "fix"])
@@ -104,6 +106,50 @@ def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
     slots.release(refused, booted=False)
     slots.release(ran)
     assert slots._used() == 1  # r2's sandbox idles until reaped; r1 never had one
+
+
+def test_a_freed_slot_goes_to_the_run_that_has_waited_longest() -> None:
+    """Runs waiting for a new slot take freed ones in the order they came to wait: a
+    late run that looked first took the slot while an early one gave up at its
+    capacity_wait. A run that shares a listed sandbox needs no slot and waits for none."""
+    busy = Busy("sb0", "r0", "main", "main", None, "running", "2026-01-01T00:00:00Z")
+    listing = [_row(busy)]
+    slots = SandboxSlots(2, lambda job, deadline: listing, interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    early, middle, late, sharing = object(), object(), object(), object()
+    assert slots._try(early, Sandbox("r1", None, None), 10.0)  # the second slot
+    assert not slots._try(middle, Sandbox("r2", None, None), 10.0)  # both busy: in line
+    assert not slots._try(late, Sandbox("r3", None, None), 10.0)
+    assert not slots.can_start_now(Sandbox("r4", None, None))
+    listing.clear()  # sb0 was reaped: one slot free (r1's claim still holds the other)
+    slots._refresh(0.0, None, None)
+    assert not slots.can_start_now(Sandbox("r4", None, None))  # two wait ahead of it
+    assert not slots._try(late, Sandbox("r3", None, None), 10.0)  # looked first
+    assert not slots._try(object(), Sandbox("r4", None, None), 10.0)  # newly come
+    assert slots._try(middle, Sandbox("r2", None, None), 10.0)  # longest in line
+    slots._waiting.pop(id(middle))  # what acquire does once its run has the slot
+    assert slots._try(sharing, Sandbox("r2", None, None), 10.0)  # shares r2's: no slot
+
+
+def test_a_run_that_stops_waiting_leaves_the_line() -> None:
+    """A run that gives up (its capacity_wait, a signal) holds no place in line."""
+    listing = [_row(Busy("sb0", "r0", "main", "main", None, "running",
+                         "2026-01-01T00:00:00Z"))]
+    stop = threading.Event()
+    slots = SandboxSlots(1, lambda job, deadline: listing, interval=lambda: 1.0, stop=stop)
+    gave_up = object()
+    with pytest.raises(NoSlot):
+        slots.acquire(gave_up, Sandbox("r1", None, None), time.monotonic() + 0.05,
+                      announce=lambda wait: None)
+    stop.set()
+    with pytest.raises(Interrupted):
+        slots.acquire(object(), Sandbox("r2", None, None), time.monotonic() + 60,
+                      announce=lambda wait: None)
+    assert slots._waiting == {}
+    listing.clear()
+    slots._refresh(0.0, None, None)
+    assert slots.can_start_now(Sandbox("r3", None, None))
 
 
 def test_other_work_is_named_once_per_repo_and_a_failed_look_up_keeps_the_id() -> None:
