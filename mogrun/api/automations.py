@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mogrun.api.failures import payload_field
+from mogrun.api.failures import payload_field, run_detail
 from mogrun.api.text import escape_text
 from mogrun.errors import RequestInfo, TransportError, UsageError
 from mogrun.masking import mask
@@ -344,7 +344,7 @@ def read_run(api: Caller, automation_id: str, job_run_id: str, **options: Any) -
     automation's (which is how a foreign duplicate key is recognised)."""
     path = f"/automations/{_segment(automation_id)}/runs/{_segment(job_run_id)}"
     answer = api.request("GET", path, **options)
-    return run_from_api(payload_field(answer.data, "run", dict, RequestInfo("GET", path)),
+    return run_from_api(run_detail(answer.data, job_run_id, RequestInfo("GET", path), "id"),
                         answer.masks)
 
 

@@ -274,7 +274,7 @@ class MogplexClient:
         """``GET /runs/{id}``: the run's current state."""
         path = f"/runs/{_segment(run_id)}"
         answer = self._call("GET", path, job=job, deadline=deadline, run=run)
-        return RunState.from_api(failures.payload_field(answer.data, "run", dict, answer.info))
+        return RunState.from_api(failures.run_detail(answer.data, run_id, answer.info))
 
     def get_events(
         self, run_id: str, *, limit: int = 200, job: ResolvedJob | None = None,
@@ -289,7 +289,7 @@ class MogplexClient:
         params = {"limit": max(1, min(200, limit))}
         answer = self._call("GET", path, params=params, kind="poll", job=job, deadline=deadline,
                             stop=stop, run=run)
-        detail = failures.payload_field(answer.data, "run", dict, answer.info)
+        detail = failures.run_detail(answer.data, run_id, answer.info)
         events = failures.payload_field(answer.data, "events", list, answer.info)
         return RunState.from_api(detail), [Event.from_api(e) for e in events if isinstance(e, dict)
                                            and not _known(e.get("id"), known)]
@@ -317,7 +317,7 @@ class MogplexClient:
                     return CancelOutcome(state, True)
                 if attempt == CANCEL_TRIES or "retry cancellation" not in error.message:
                     raise
-        detail = failures.payload_field(answer.data, "run", dict, answer.info)
+        detail = failures.run_detail(answer.data, run_id, answer.info)
         return CancelOutcome(RunState.from_api(detail), bool(answer.data.get("alreadyTerminal")))
 
     def _stale_repo(self, error: RequestRefusedError, request: StartRequest,

@@ -13,6 +13,7 @@ from mogrun.errors import (
     ConnectError,
     Interrupted,
     MogrunError,
+    ProtocolError,
     RateLimitedError,
     RequestInfo,
     ServiceUnavailableError,
@@ -84,6 +85,23 @@ def payload_field(data: Any, name: str, kind: type, info: RequestInfo) -> Any:
     if not isinstance(data, dict) or not isinstance(data.get(name), kind):
         raise bad_payload(info, f"'{name}'")
     return data[name]
+
+
+def run_detail(data: Any, run_id: str, info: RequestInfo, id_field: str = "runId") -> Any:
+    """The answer's ``run``, which must be the run asked for: one whose ``id_field``
+    names another (a cache or a balancer that mixed two answers up) is a
+    ``ProtocolError``, never taken for this run's state, which had a failing run
+    judged by another's success. One that names none is this run's (a server that
+    leaves the id out)."""
+    detail = payload_field(data, "run", dict, info)
+    named = detail.get(id_field)
+    if isinstance(named, str) and named and named.casefold() != run_id.casefold():
+        raise ProtocolError(
+            f"the answer to {info.method} {info.url} is about run {named!r}, not run "
+            f"{run_id!r}", request=info,
+            context=["A proxy or cache between mogrun and the API mixed two answers up; "
+                     "the run's state is not known."])
+    return detail
 
 
 def bad_payload(info: RequestInfo, wanted: str) -> TransportError:

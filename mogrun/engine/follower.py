@@ -163,7 +163,8 @@ class Follower:
         in the order they happened: a status change goes after the events the
         server had recorded by its ``updatedAt`` and before later ones."""
         state, events = self._fetch()
-        if state.run_id != self.state.run_id:  # the run asked for, whatever the answer says
+        if state.run_id != self.state.run_id:  # an answer naming none (the client refuses
+            # one that names another run): the run asked for
             state = dataclasses.replace(state, run_id=self.state.run_id)
         seen_before = len(self._seen)
         fresh = self._fresh(events)

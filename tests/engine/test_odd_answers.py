@@ -153,6 +153,60 @@ def test_follower_keeps_its_run_id_when_an_answer_lacks_it(project, mogrun):
     assert [(r["run_id"], r["outcome"]) for r in summary["results"]] == [(ODD, "success")]
 
 
+OTHER = "0the0000-0000-4000-8000-000000000000"  # another run's id
+
+
+def test_an_answer_about_another_run_is_refused_not_taken_for_this_one(project, mogrun):
+    """A cache or balancer that mixed two answers up: the run's poll answered with
+    another run's body, a success. It was taken as this run's, and a run that went on
+    to fail passed its job with exit 0. Now the run is lost, said, and left going."""
+    project("""
+        [jobs.deploy]
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
+        prompt = "go"
+    """)
+
+    def answer(method, path):
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        if path.startswith(f"/api/v1/mogplex/runs/{ODD}"):
+            return 200, {"run": {**_run_detail("success"), "runId": OTHER},
+                         "events": [{"id": "x1", "type": "finished", "message": "done",
+                                     "createdAt": "2026-01-01T00:00:05Z"}]}
+        return 404, None
+
+    with fake_api(answer) as url:
+        env = {"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"}
+        result = mogrun("--json", "deploy", env=env)
+        status = mogrun("status", "deploy", "--exit-status", env=env)
+    assert result.exit_code == 69, result
+    summary = json_lines(result.stdout)[-1]
+    [run] = summary["results"]
+    assert (run["run_id"], run["outcome"], run["left_going"]) == (ODD, "error", True)
+    assert f"is about run '{OTHER}', not run '{ODD}'" in run["message"]
+    assert not [line for line in json_lines(result.stdout) if line["type"] == "event"]
+    assert status.exit_code == 69, status  # never recorded as the other run's success
+    assert "success" not in status.stdout and "is about run" in status.stderr
+    assert "Traceback" not in result.stderr + status.stderr
+
+
+def test_an_answer_naming_its_run_in_another_case_is_the_run_asked_for(project, mogrun):
+    project("""
+        [jobs.odd]
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
+        prompt = "go"
+    """)
+
+    def answer(method, path):
+        if method == "POST":
+            return 202, {**_run_detail("pending"), "replayed": False}
+        return 200, {"run": {**_run_detail("success"), "runId": ODD.upper()}, "events": []}
+
+    with fake_api(answer) as url:
+        result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 0, result
+
+
 def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mogrun):
     project("""
         [jobs.odd]
