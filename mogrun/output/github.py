@@ -39,6 +39,7 @@ from mogrun.output.stepfiles import (
 )
 from mogrun.output.tables import clip, is_failing, summary_lines
 from mogrun.runs import RunResult, RunState
+from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import Wait
 
 __all__ = ["GithubReporter", "markdown_cell", "output_name", "report_failure"]
@@ -152,6 +153,8 @@ class GithubReporter(PlainReporter):
         self._warnings: dict[str, list[str]] = {}  # job -> annotations held until it ends
         self._files = StepFiles(self._env, self)
         self._so_far = SoFar()  # for a second signal's summary and outputs
+        self._handing: bool = False  # a thread hands held lines over when due
+        self._closed = False
 
     @property
     def summarized(self) -> bool:
@@ -219,6 +222,7 @@ class GithubReporter(PlainReporter):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._flush_all_warnings()
             self._flush_all_groups()
             if self._stopped:
@@ -277,9 +281,41 @@ class GithubReporter(PlainReporter):
             self._held_since.setdefault(job_name, now)
             if at_once:
                 self._hand_over(job_name)
+            self._hand_over_when_due()
+        self._hand_over_overdue(now)
+
+    def _hand_over_overdue(self, now: float) -> None:
+        """Hand the group to the job whose line has been held longest, once that is
+        ``HAND_OVER`` or more (lock held)."""
         overdue = [name for name, since in self._held_since.items() if now - since >= HAND_OVER]
         if overdue:
             self._hand_over(min(overdue, key=self._held_since.__getitem__))
+
+    def _hand_over_when_due(self) -> None:
+        """A thread that hands the group over once a held line is due, though no other
+        line comes (lock held): agents go quiet for minutes, and a job's line held
+        behind another's quiet group was shown only at the next line anyone wrote
+        (58 s in a QA run). Without a thread to be had, the next line does it."""
+        if self._handing or self._closed:
+            return
+        try:
+            start_without_signals(self._watch_held, "mogrun-github-groups")
+        except NoThread:
+            return
+        self._handing = True
+
+    def _watch_held(self) -> None:
+        while True:
+            with self._lock:
+                if not self._held_since or self._closed:
+                    self._handing = False
+                    return
+                now = self._clock()
+                due = min(self._held_since.values()) + HAND_OVER
+                if now >= due:
+                    self._hand_over_overdue(now)
+                    continue
+            time.sleep(min(max(due - now, 0.05), HAND_OVER))
 
     def _hand_over(self, job_name: str) -> None:
         """Close the open group and show ``job_name``'s held lines in its own (its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 
@@ -308,6 +309,30 @@ def test_agent_text_in_the_step_summary_is_shown_as_written(agent, shown):
     from mogrun.output.github import markdown_cell
 
     assert markdown_cell(agent) == shown
+
+
+def test_a_held_line_is_handed_over_when_due_though_no_other_line_comes(tmp_path):
+    """a's group was open and a went quiet (an agent thinking for minutes): b's
+    line waited for the next line anyone wrote, 58 s in a QA run. Now it is shown
+    once it has waited HAND_OVER, with no other line to carry it."""
+    from mogrun.output.github import HAND_OVER
+
+    out = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+           "GITHUB_OUTPUT": str(tmp_path / "o.txt")}
+    rep = GithubReporter(stdout=out, stderr=io.StringIO(), env=env)
+    a, b = make_job("a"), make_job("b")
+    rep.job_started(a, a.runs[0], RunState("r_a", "pending"), False)
+    rep.job_started(b, b.runs[0], RunState("r_b", "pending"), False)
+    rep.event(b, b.runs[0], make_event("b's news"))
+    assert "b's news" not in out.getvalue()  # a owns the group: held, for now
+    deadline = time.monotonic() + HAND_OVER + 5
+    while "b's news" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shown = out.getvalue()
+    assert "b's news" in shown, shown
+    assert shown.index("::endgroup::") < shown.index("::group::b") < shown.index("b's news")
+    rep.close()
 
 
 def test_a_job_blocked_on_its_needs_does_not_hide_the_one_running(tmp_path):
