@@ -309,8 +309,9 @@ EXIT_STATUS_HELP = """\b
      the server), is not known to have passed (ended, but its gates are the
      task file's plugins, which status does not load: logs --follow or rerun
      judges it), or no run is recorded at all
-  3  none failed, but one is still going (pending, streaming, detached, or
-     waiting to start in a mogrun still running on this machine)
+  3  none failed, but one is still going (pending, streaming, detached,
+     left when following it failed, or waiting to start in a mogrun still
+     running on this machine)
 """
 
 
@@ -579,7 +580,7 @@ def exit_status_code(rows: Sequence[Any]) -> int:
 
     going = False
     for row in rows:
-        if row.waiting:  # not started yet, by a mogrun still running here: going
+        if row.waiting or _lost_going(row):  # judged once it ends
             going = True
             continue
         # Ended, its gates still to judge: status never will (3 would poll forever).
@@ -591,6 +592,19 @@ def exit_status_code(rows: Sequence[Any]) -> int:
         elif row.status != RunStatus.SUCCESS and row.outcome != Outcome.SUCCESS:
             return EXIT_NOT_PASSED
     return EXIT_GOING if going else EXIT_PASSED
+
+
+def _lost_going(row: Any) -> bool:
+    """A run still going whose mogrun stopped following it for its own reasons (the
+    server failed, a bug), not the user's (a timeout, a signal): not known to have
+    failed, so going. It was 1, then 0 once it passed: a CI loop waiting for "not 3"
+    stopped at a failure the run never had."""
+    from mogrun.engine.signals import is_interrupt_code
+    from mogrun.outcomes import Outcome, RunStatus
+
+    return (bool(row.run_id) and row.outcome == Outcome.ERROR
+            and not RunStatus.is_terminal(row.status) and row.status != UNKNOWN_TO_SERVER
+            and not is_interrupt_code(row.exit_code))
 
 
 def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> list[Any]:

@@ -85,6 +85,29 @@ def test_a_run_whose_following_failed_is_not_started_again(
     assert f"follow it with: mogrun logs --follow {run_id}" in rerun.stderr, rerun
 
 
+def test_status_says_a_run_whose_following_failed_is_going_until_it_ends(
+        project, mogrun, mogrun_emulator) -> None:
+    """Its row's outcome is mogrun's error, not the run's: ``--exit-status`` said 1
+    ("did not pass") while it went on, then 0 once it passed, and a CI loop waiting
+    for "not 3" stopped at a failure the run never had."""
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=3s interval=0.1s"
+        timeout = "20s"
+    """)
+    mogrun_emulator.add_fault("events", "429", retry_after=30)  # past the timeout: given up
+    first = mogrun("a")
+    assert first.exit_code == 75, first
+    [run_id] = mogrun_emulator.runs
+    mogrun_emulator.clear_faults()
+    going = mogrun("status", "--exit-status", "a")
+    assert going.exit_code == 3, going
+    assert _until_ended(mogrun_emulator, run_id) == "success"
+    ended = mogrun("status", "--exit-status", "a")
+    assert ended.exit_code == 0, ended
+
+
 def test_a_run_left_going_that_has_since_failed_is_rerun(
         project, mogrun, mogrun_emulator) -> None:
     project(_slow("1s", "failed"))
