@@ -207,15 +207,18 @@ class PlainReporter:
     def _stamp(self, label: str, stamp: str | None = None, *,
                now_if_unknown: bool = True) -> str:
         """The clock of a line about ``label``: the server's ``stamp`` (now when
-        there is none), but never earlier than that label's previous line."""
+        there is none), but never earlier than that label's previous line, nor later
+        than now: one event dated in the future (a server's clock glitch) held every
+        later line of its run, mogrun's own result too, at that time."""
+        now = time.time()
         moment = parse_moment(stamp) if stamp is not None else None
         if moment is None:
             if not now_if_unknown:
                 return UNKNOWN_CLOCK
-            moment = time.time()
+            moment = now
         # No lock: a label's lines come from its run's thread (another's, a wait's,
         # is ordered against them by neither the stamp nor the write anyway).
-        moment = max(moment, self._last.get(label, moment))
+        moment = max(min(moment, now), self._last.get(label, 0.0))
         self._last[label] = moment
         return line_clock(moment)
 

@@ -194,3 +194,29 @@ def test_a_fan_out_s_table_is_written_as_its_lines_are_made(tmp_path):
     peak, text = summary_peak(PlainReporter, results, tmp_path / "out.txt")
     assert text.startswith("\n" + "\n".join(summary_lines(results)) + "\n")
     assert peak < 6 * len(text), (peak, len(text))  # 4.3x now, 8.1x before
+
+
+def test_an_event_dated_in_the_future_holds_no_later_line_at_its_time():
+    """A server clock glitch dated one event 2030: every later line of its run, the
+    result line mogrun prints itself too, read 09:09:09 (QA pass). No line is later
+    than the moment it is printed, and none goes back before the previous one."""
+    import time
+
+    from mogrun.output.base import line_clock
+
+    rep, out, _ = reporter()
+    job = make_job()
+    run = job.runs[0]
+    rep.job_started(job, run, RunState("r_1", "pending", "2026-03-04T05:06:05Z"), False)
+    rep.event(job, run, make_event("from the future", at="2030-01-01T09:09:09Z"))
+    rep.event(job, run, make_event("an old one", id="e2", at="2026-03-04T05:06:08Z"))
+    rep.job_finished(job, (make_result(),), "success")
+    rep.close()
+    lines = out.getvalue().splitlines()
+    later = [line for line in lines if "from the future" in line or "an old one" in line
+             or " result " in line]
+    assert len(later) == 3, lines
+    now = time.time()
+    printed = {line_clock(now - back) for back in range(0, 5)}
+    assert all(line[:8] in printed for line in later), later
+    assert "09:09:09" not in out.getvalue()
