@@ -35,7 +35,8 @@ class SessionDeps:
 
     ``armed()`` is the interruptible wait: budget and retry waits inside it end
     at the first signal (passed in by the caller that built the budget with it).
-    ``abort`` is set by a 401/403: nothing new may start. ``give_up`` is set
+    ``abort`` is set by a 401, or a start refused 401/403: nothing new may start
+    (a 403 on one run's read loses that run only). ``give_up`` is set
     ``CANCEL_GRACE`` after the first signal: a start still unanswered then is
     given up on (its answer would name the run to cancel, so it is waited for
     until then).

@@ -465,8 +465,11 @@ class RunExecutor:
         return self._finish(track, Outcome.DETACHED, going=True)
 
     def _lost(self, track: RunTrack, exc: MogrunError) -> RunResult:
-        """Following failed (the server, the network): the run may still be going."""
-        if exc.exit_code in (64, 65):
+        """Following failed (the server, the network): the run may still be going. A
+        refused token (401) stops every start; a 403 is about this run's read (its
+        repo left the token's reach), and the other jobs still start: a start the
+        token's scope refuses says so itself (``_refused``)."""
+        if exc.exit_code == 64:
             self.deps.abort.set()
         self.deps.channel.notice(
             mask(f"{exc.message}; run {track.run_id} may still be going — "

@@ -107,7 +107,7 @@ class Scheduler:
         self.max_parallel = max(1, max_parallel)
         self.keep_going = keep_going
         self.stop = stop or threading.Event()
-        self.abort = abort or threading.Event()  # 401/403: nothing new may start
+        self.abort = abort or threading.Event()  # the token refused: nothing may start
         self._halted = False
         self.finished: list[RunResult] = []
         self._ready: deque[tuple[_JobState, int]] = deque()

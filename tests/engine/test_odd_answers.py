@@ -275,3 +275,37 @@ def test_a_repo_listing_without_ids_is_a_clear_error(project, mogrun, repos, lis
     assert result.exit_code == 69, result
     assert result.stderr.startswith("Error: ") and "acme/api" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_403_on_one_runs_read_loses_that_run_and_the_next_job_still_starts(project, mogrun):
+    """Its repo left the token's reach: a's poll answered 403. Every other job was
+    skipped, "the API refused the token, so no run can start with it", though the
+    token still started and read runs of other repos. A 401 still stops every start."""
+    project("""
+        [jobs.a]
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
+        prompt = "go"
+
+        [jobs.b]
+        repo = "5c0ffee0-1234-4321-8abc-0123456789ac"
+        prompt = "go"
+    """)
+    other = "0dd00000-0000-4000-8000-0000000000bb"
+
+    def answer(method, path):
+        if method == "POST":
+            started = ODD if not starts else other
+            starts.append(started)
+            return 202, {**_run_detail("pending"), "runId": started, "replayed": False}
+        if path.startswith(f"/api/v1/mogplex/runs/{ODD}"):
+            return 403, {"code": "FORBIDDEN", "message": "Forbidden"}
+        return 200, {"run": {**_run_detail("success"), "runId": other}, "events": []}
+
+    starts: list[str] = []
+    with fake_api(answer) as url:
+        result = mogrun("--json", "-k", "-j", "1", "a", "b",
+                        env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
+    assert result.exit_code == 65, result  # the first of the codes that apply
+    outcomes = {r["job"]: r["outcome"] for r in json_lines(result.stdout)[-1]["results"]}
+    assert outcomes == {"a": "error", "b": "success"}, result
+    assert "refused the token" not in result.output
