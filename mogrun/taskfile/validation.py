@@ -117,6 +117,10 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
             context = [plugin_key_hint(left_out) if _written_as_value(taskfile, (*where, key)) else
                        _quoting_hint(where[1], _name_rest(key, table[key], known))]
+        elif len(where) == 2 and where[0] == "jobs" and left_out is not None:
+            # Plugins were left out: any value may be a left-out plugin's key
+            # (``owner = "@team"``), not only a table, whatever its spelling is close to.
+            context.append(plugin_key_hint(left_out))
         errors.append(UnknownKeyError(
             said, location=taskfile.location(*where, key), key=key,
             job=where[1] if where[:1] == ("jobs",) and len(where) > 1 else None,

@@ -131,6 +131,35 @@ def test_a_key_of_a_plugin_left_out_says_what_left_it_out(tmp_path, mogrun_cli, 
     assert HINT + said in shown.stderr.splitlines(), shown
 
 
+@pytest.mark.parametrize("value", ['"core"', '["core", "infra"]', "3", "true"])
+@pytest.mark.parametrize(("args", "env"), [
+    (("--no-plugins",), {}), ((), {"MOGRUN_DISABLE_PLUGINS": "owners"})])
+def test_a_left_out_plugins_key_of_any_value_says_what_left_it_out(tmp_path, mogrun_cli, args,
+                                                                   env, value):
+    # Only a table's unknown key had the hint: `owner = "@platform-team"`, the doc's own
+    # example, said a bare unknown key, and one close to a loaded plugin's key only
+    # "did you mean" that other key.
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "owners.py").write_text(OWNERS)
+    (tmp_path / "mogplex.toml").write_text(
+        OWNED.replace('owners = { team = "core" }', f"owners = {value}"))
+    result = mogrun_cli(*args, "check", cwd=tmp_path, env=env)
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: unknown key "owners" in job "a"'], result
+    assert any(line.startswith(HINT) and "left out" in line
+               for line in result.stderr.splitlines()), result
+
+
+def test_an_unknown_scalar_key_with_nothing_left_out_is_a_typo_not_a_plugin(tmp_path,
+                                                                            mogrun_cli):
+    (tmp_path / "mogplex.toml").write_text(OWNED.replace(
+        '[mogplex]\nplugins = ["plugins/owners.py"]\n', "").replace(
+        'owners = { team = "core" }', 'promt = "x"'))
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert HINT not in result.stderr and 'did you mean "prompt"?' in result.stderr, result
+
+
 def load(tmp_path, plugins=(), **kw):
     kw.setdefault("use_entry_points", False)
     return PluginHost.load(project_dir=tmp_path, task_file_plugins=plugins, **kw)
