@@ -114,10 +114,27 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
         line, quotes = source_text(text).point(string)[0], text[string:string + 3]
         return [f"The multi-line string opened on line {line} is not closed: end it with "
                 f"{quotes}."]
-    if arrays and (reason == "Unclosed array" or not text[index:].strip()):
+    if arrays and (reason == "Unclosed array" or not text[index:].strip()
+                   or (reason == "Invalid value" and _an_entry_begins(text, index))):
         line = source_text(text).point(arrays[0])[0]
         return [f"The array opened on line {line} is not closed: end it with ]."]
     return []
+
+
+# The start of a line that begins a key's entry or a table header, not an array's item.
+_ENTRY_START = re.compile(r"[ \t]*(?:\[|(?:[A-Za-z0-9_-]+|\"[^\"\n]*\"|'[^'\n]*')"
+                          r"(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"[^\"\n]*\"|'[^'\n]*'))*"
+                          r"[ \t]*=)")
+
+
+def _an_entry_begins(text: str, index: int) -> bool:
+    """Whether tomllib's "Invalid value" at ``index`` is the next key's line (or a
+    table's) where an array's next item was wanted: the array was never closed,
+    its last item written with a comma after it (the usual style of a list of
+    one item per line), which tomllib says only as an invalid value there."""
+    start = text.rfind("\n", 0, index) + 1
+    return (text[start:index].strip() in ("", "[", "[[")  # a header's name, past its [
+            and _ENTRY_START.match(text, start) is not None)
 
 
 def _key_part(text: str, index: int) -> str:

@@ -1162,6 +1162,14 @@ QUOTES_HINT = ("The value uses typographic quotes (\u201c \u201d \u2018 \u2019),
      "The array opened on line 2 is not closed: end it with ]."),
     ('[jobs.a]\nprompt = "x"\nrepo = ["acme/api",\n\n',
      "The array opened on line 3 is not closed: end it with ]."),
+    # One item a line, each with its comma, the last one too: "Invalid value" at the
+    # next key (or table) was all tomllib said.
+    ('[jobs.a]\nrepo = [\n  "acme/api",\n  "acme/web",\nprompt = "x"\n',
+     "The array opened on line 2 is not closed: end it with ]."),
+    ('[jobs.a]\r\nrepo = [\r\n  "acme/api",  # first\r\n\r\n[jobs.b]\r\nrepo = "x"\r\n\r\n',
+     "The array opened on line 2 is not closed: end it with ]."),
+    ('\ufeff[jobs.a]\nrepo = ["acme/api",\n\tjob.timeout = "5m"\n',
+     "The array opened on line 2 is not closed: end it with ]."),
 ])
 def test_a_paste_mistake_that_breaks_the_toml_is_explained(project, written: str,
                                                              said: str) -> None:
@@ -1184,6 +1192,17 @@ def test_a_table_header_left_open_is_not_said_to_be_an_array(project, written: s
     result = project.run("check")
     assert result.code == 2 and "invalid TOML" in result.err, result
     assert "array" not in result.err, result
+
+
+@pytest.mark.parametrize("written", [
+    '[jobs.a]\nrepo = [\n  "acme/api",\n  acme,\n]\n',  # a bare item: not a key's line
+    '[jobs.a]\r\nrepo = [\r\n  "acme/api",\r\n  acme/web,  # unquoted\r\n]\r\n\r\n',
+])
+def test_a_bad_item_of_a_closed_array_is_not_said_to_be_unclosed(project, written) -> None:
+    project.path.write_bytes(written.encode())
+    result = project.run("check")
+    assert result.code == 2 and "invalid TOML" in result.err, result
+    assert "is not closed" not in result.err, result
 
 
 def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(project) -> None:
