@@ -305,17 +305,22 @@ class GithubReporter(PlainReporter):
         self._handing = True
 
     def _watch_held(self) -> None:
+        """``_hand_over_when_due``'s thread: it ends once nothing is held (or the
+        reporter closed, or a write failed: the next line is then the one to try)."""
         while True:
             with self._lock:
-                if not self._held_since or self._closed:
+                try:
+                    now = self._clock()
+                    if self._held_since and not self._closed:
+                        self._hand_over_overdue(now)
+                    if not self._held_since or self._closed:
+                        self._handing = False
+                        return
+                    wait = min(self._held_since.values()) + HAND_OVER - now
+                except Exception:
                     self._handing = False
                     return
-                now = self._clock()
-                due = min(self._held_since.values()) + HAND_OVER
-                if now >= due:
-                    self._hand_over_overdue(now)
-                    continue
-            time.sleep(min(max(due - now, 0.05), HAND_OVER))
+            time.sleep(min(max(wait, 0.05), HAND_OVER))
 
     def _hand_over(self, job_name: str) -> None:
         """Close the open group and show ``job_name``'s held lines in its own (its
