@@ -268,12 +268,14 @@ class Emulator:
             return add_automation(self._state, spec).id
 
     def set_automation(self, automation_id: str, *, published: bool | None = None,
-                       active: bool | None = None) -> None:
-        """Publish/unpublish, activate/deactivate an automation (KeyError if unknown).
-        Publishing makes it active unless ``active`` says otherwise, as on the server;
-        unpublishing an active one leaves the row the next read repairs (inactive)."""
+                       active: bool | None = None, name: str | None = None) -> None:
+        """Publish/unpublish, activate/deactivate or rename an automation (KeyError if
+        unknown), as its owner does in the web app. Publishing makes it active unless
+        ``active`` says otherwise, as on the server; unpublishing an active one
+        leaves the row the next read repairs (inactive)."""
         with self._state.lock:
             automation = self._state.automations.automations[automation_id]
+            automation.name = automation.name if name is None else name
             automation.published = automation.published if published is None else published
             if active is None and published:
                 active = True

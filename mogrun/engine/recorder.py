@@ -179,9 +179,11 @@ class HistoryObserver(Observer):
                                   "attached": track.attached}
         if track.request_changed:  # a fresh repo id: what a conflict's hint compares with
             fields["request"] = request_json(track)
-        if track.automation_id and recorded_automation(track.job) != track.job.automation:
-            # Named from env.* (a secret, kept masked): status, logs and rerun read the
-            # run through its automation, so the row keeps the automation's id.
+        if track.automation_id and track.automation_id != recorded_automation(track.job):
+            # status, logs, cancel and rerun read the run through its automation: the row
+            # keeps the automation's id, not its name, which may be renamed (or taken by
+            # a new automation, whose 404 for the run had rerun trigger it again), or
+            # come from env.* (a secret, kept masked).
             fields["automation"] = track.automation_id
         self._update(row, wait=False, **fields)
 

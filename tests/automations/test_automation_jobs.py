@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import tomllib
 import xml.etree.ElementTree as ET
 
@@ -348,22 +349,25 @@ def test_logs_follow_totals_what_automation_runs_cost_as_run_does(project):
     assert "6000 tokens" in plain.stdout.splitlines()[-1]
 
 
-def test_cancel_says_it_cannot_cancel_a_going_automation_run(project):
+def test_cancel_says_it_cannot_cancel_a_going_automation_run(project, mogrun_emulator):
     """It said so of an ended run too, with exit 1, where a run's cancel says
-    "had already ended" and exits 0."""
+    "had already ended" and exits 0. The automation is named by its id, which the
+    run's row keeps (a name may be renamed)."""
     project.write("# as edited by hand\r\n" + automation_job(
         repo=["acme/api"], note="@emulator duration=never").replace("\n", "\r\n") + "\r\n")
     assert project.run("run", "--detach", "triage-all").exit_code == 0
     cancel = project.run("cancel", "triage-all")
     assert cancel.exit_code == 1, cancel
     assert "no cancel for automation runs" in cancel.output
-    assert "'triage'" in cancel.output, cancel.output
+    [triage] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    assert f"is a run of automation {triage!r}" in cancel.output, cancel.output
     [row] = [json.loads(line) for line in project.run("--json", "status").stdout.splitlines()]
     assert row["status"] == "running", row
 
 
-def test_cancel_of_a_fan_out_names_each_automation_run_once(project):
+def test_cancel_of_a_fan_out_names_each_automation_run_once(project, mogrun_emulator):
     """It said "error: ID (job:repo): ID (job:repo) is a run of automation ..."."""
+    [triage] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
     project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"],
                                           note="@emulator duration=never"))
     assert project.run("run", "--detach", "triage-all").exit_code == 0
@@ -374,7 +378,7 @@ def test_cancel_of_a_fan_out_names_each_automation_run_once(project):
     for line in lines:
         run_id = line.split()[1]
         assert re.fullmatch(rf"error: {run_id} \(triage-all:acme/(api|web)\) is a run of "
-                            r"automation 'triage': the Mogplex API has no cancel for "
+                            rf"automation '{triage}': the Mogplex API has no cancel for "
                             r"automation runs; it is left going", line), line
 
 
@@ -589,3 +593,32 @@ def test_a_task_file_in_a_folder_named_in_latin_1_triggers(project, mogrun_emula
     assert result.exit_code == 0, result
     assert "internal error" not in result.output
     assert len(mogrun_emulator.job_runs()) == 1
+
+
+@pytest.mark.parametrize("then", ["renamed", "its name taken by a new one"])
+def test_a_renamed_automations_recorded_runs_are_still_read_and_never_run_again(
+        project, mogrun_emulator, then):
+    """History kept the automation's name, and looked it up at every read: once it
+    was renamed, status, logs and rerun exited 2 ("no automation named ..."), and
+    once a new automation took the old name, rerun read the runs as unknown (that
+    one's 404) and triggered them all again, though they had passed."""
+    project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"],
+                                          note="@emulator duration=1.5s"))
+    first = project.run("run", "--detach", "triage-all")
+    assert first.exit_code == 0, first  # left going
+    runs = mogrun_emulator.job_runs()
+    [triage] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    mogrun_emulator.set_automation(triage, name="triage-v1")
+    if then != "renamed":
+        mogrun_emulator.add_automation("triage")
+    for command in (("status", "triage-all"), ("logs", "triage-all")):
+        read = project.run(*command)
+        assert read.exit_code in (0, 3), (command, read)
+        assert "no automation named" not in read.output and "404" not in read.output, read
+    deadline = time.monotonic() + 10
+    while {mogrun_emulator.job_run_detail(r)["status"] for r in runs} != {"success"}:
+        assert time.monotonic() < deadline, "the job runs did not end"
+        time.sleep(0.1)
+    rerun = project.run("rerun")
+    assert mogrun_emulator.job_runs() == runs, rerun  # nothing triggered again
+    assert project.run("status", "--exit-status", "triage-all").exit_code == 0
