@@ -244,6 +244,7 @@ class LiveReporter(PlainReporter):
                     redirect_stdout=False,
                     redirect_stderr=False,
                 )
+                self._live.tty = self._tty
                 self._live.start()
                 start_without_signals(self._print_batches, "mogrun-live-lines")
 
@@ -313,8 +314,10 @@ class LiveReporter(PlainReporter):
                 yield
             finally:
                 live.forget_height()
-                if self._live is live:
+                if self._live is live and live.in_foreground():
                     _write_quietly(self._tty, HIDE_CURSOR)
+                elif self._live is live:  # `bg`: the shell owns the screen, and its cursor
+                    live.went_away()
 
 
 LABEL_LEAST = 12  # the fewest cells a row's label is cut to on a narrow screen
@@ -345,7 +348,57 @@ class ScreenConsole(Console):
 
 
 class LiveArea(Live):
-    """rich's Live, with what Ctrl-Z needs of it that rich keeps to itself."""
+    """rich's Live, with what Ctrl-Z needs of it that rich keeps to itself, drawn
+    only while mogrun is its terminal's foreground job: after Ctrl-Z and ``bg``
+    (or ``mogrun ... &``) the shell owns the screen, and each frame moved the
+    cursor up over its prompt and what it printed, erasing the user's own lines,
+    with the cursor hidden. In the background lines go out plain, no area is
+    drawn and the cursor stays shown; back in front (``fg``), the area is drawn
+    anew below what the shell printed meanwhile."""
+
+    tty: int | None = None  # the terminal's descriptor (``None``: always in front)
+    _away = False  # in the background when last looked
+
+    def in_foreground(self) -> bool:
+        """Whether this process's group is its terminal's foreground one."""
+        if self.tty is None:
+            return True
+        try:
+            return os.tcgetpgrp(self.tty) == os.getpgrp()
+        except OSError:  # no longer a terminal of ours: draw as before
+            return True
+
+    def went_away(self) -> None:
+        """In the background now: nothing drawn is moved over again, and the
+        cursor rich hid is the shell's to show (it is shown, by whoever left)."""
+        self._away = True
+        self.forget_height()
+
+    def refresh(self) -> None:
+        with self._lock:
+            if self._here():
+                super().refresh()
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        """Lines printed in the background go out as they are, with no area."""
+        with self._lock:
+            here = self._here()
+        return super().process_renderables(renderables) if here else renderables
+
+    def _here(self) -> bool:
+        """Whether to draw (the lock held); what a move to or from the foreground
+        asks of the screen is done as it is seen."""
+        front = self.in_foreground()
+        if self.tty is None or front != self._away:
+            return front  # no move
+        if front:
+            self._away = False
+            self.forget_height()
+            _write_quietly(self.tty, HIDE_CURSOR)
+        else:
+            self.went_away()
+            _write_quietly(self.tty, SHOW_CURSOR)
+        return front
 
     @property
     def lock(self) -> threading.RLock:
