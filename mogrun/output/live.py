@@ -269,7 +269,8 @@ class LiveReporter(PlainReporter):
         progress = self._progress_lines(hidden, columns)
         if len(rows) + len(progress) > room:  # a narrow screen: fewer rows, so it fits
             rows, hidden = self._rows(max(0, room - len(progress)))
-            progress = self._progress_lines(hidden, columns)[:room - len(rows)]
+            progress = _fitted(self._progress_lines(hidden, columns), room - len(rows),
+                               keep_last=bool(hidden))
         widths = [max((cell_width(r[i]) for r in rows), default=0) for i in range(4)]
         # phase, status and elapsed keep their width: a long job:owner/name gives way
         widths[0] = max(LABEL_LEAST, min(widths[0], columns - sum(widths[1:]) - 8))
@@ -321,6 +322,15 @@ class LiveReporter(PlainReporter):
 
 
 LABEL_LEAST = 12  # the fewest cells a row's label is cut to on a narrow screen
+
+
+def _fitted(lines: list[Text], room: int, *, keep_last: bool) -> list[Text]:
+    """The first ``room`` of the progress line's ``lines``, but with its last one,
+    the count of rows not shown, kept in sight (``keep_last``): on a short, narrow
+    screen it was the one cut, and every row was hidden with nothing saying so."""
+    if len(lines) <= room or not keep_last:
+        return lines[:room]
+    return [*lines[:max(0, room - 1)], lines[-1]] if room > 0 else []
 
 
 class ScreenConsole(Console):

@@ -144,6 +144,23 @@ def test_the_area_never_takes_more_lines_than_a_tiny_screen_leaves(columns, line
     assert len(text.splitlines()) <= max(1, lines - 2), text
 
 
+@pytest.mark.parametrize(("columns", "lines"), [(20, 5), (20, 4), (12, 6), (16, 5)])
+def test_a_short_narrow_screen_still_says_how_many_rows_it_hides(columns, lines):
+    """At 20x5 with 40 runs the progress line broke over four lines and was cut to
+    the three there was room for: the count of rows not shown, its last part, was
+    the one cut, and every run was hidden with nothing saying so (QA pass)."""
+    rep, _ = live(quiet=True)
+    rep.console.width, rep.console.height = columns, lines
+    jobs = [make_job(f"job{i}") for i in range(40)]
+    rep.session_started(jobs)
+    for job in jobs:
+        rep.job_started(job, job.runs[0], RunState(f"r_{job.name}", "pending"), False)
+    shown = render(rep, width=columns).splitlines()
+    assert len(shown) <= max(1, lines - 2), shown
+    assert shown[-1].startswith("40 more not"), shown  # (cut to the screen's width)
+    assert shown[0].startswith("0/40 done") or len(shown) == 1, shown
+
+
 def test_the_summary_at_60_columns_keeps_every_run_id_whole():
     rep, out = live(color=False)
     rep.console.width = 60
