@@ -188,6 +188,12 @@ def _why(row: Any) -> str:
     return f"{row.outcome or shown_status(row)}" + (f": {row.message}" if row.message else "")
 
 
+# On a terminal, a followed run that goes this long without a line says it is still
+# going, again as long again: `run` shows its elapsed time each second, and a quiet
+# agent left `logs --follow` looking like a hang (17 s of nothing in a QA pass).
+QUIET_SAID = 10.0
+
+
 class _LogSink:
     """Prints what one follower sees on the invocation's streams, secrets masked;
     lines are whole even when several followers print at once."""
@@ -195,7 +201,11 @@ class _LogSink:
     lock = threading.Lock()
 
     def __init__(self, state: CliState, target: Target, secrets: frozenset[str]) -> None:
+        from mogrun.output.base import is_terminal
+
         self.state, self.target, self.secrets = state, target, secrets
+        self._on_screen = not state.json_output and is_terminal(state.stderr)
+        self._quiet_said = 0.0  # the quiet time last said (0: none since the last change)
 
     def _line(self, text: str, err: bool = False) -> None:
         with self.lock:
@@ -243,6 +253,18 @@ class _LogSink:
         self._line(escape_agent_text(f"{level}: {self.target.label}: {message}"), err=True)
 
     def watch(self, state: Any, unchanged_for: float) -> None:
+        """After each poll: on a terminal, a run quiet for ``QUIET_SAID`` (then for as
+        long again) says so on stderr, with its status."""
+        if unchanged_for < self._quiet_said or not self._on_screen:
+            self._quiet_said = 0.0  # it changed: said afresh from now
+        if self._on_screen and unchanged_for >= max(QUIET_SAID, 2 * self._quiet_said):
+            from mogrun.durations import format_duration
+            from mogrun.textsafety import escape_agent_text
+
+            self._quiet_said = unchanged_for
+            self._line(escape_agent_text(
+                f"{self.target.label}: still {state.status or 'going'}, nothing new for "
+                f"{format_duration(round(unchanged_for))}"), err=True)
         return None
 
     def wait(self, wait: Any) -> None:

@@ -93,3 +93,30 @@ def test_a_forbidden_follow_exits_65(project, mogrun):
     assert plain.exit_code == 65, plain
     assert result.exit_code == 65, result
     assert "HTTP 403" in result.stderr
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_quiet_run_followed_on_a_terminal_says_it_is_still_going(
+        project, mogrun, mogrun_emulator, monkeypatch, terminal):
+    """`logs --follow` printed nothing for 17 s of a quiet run (QA pass in a pty),
+    where `run` shows the elapsed time each second: a hang, to the user. On a
+    terminal it says the run is still going once it has been quiet QUIET_SAID, then
+    as long again each time; in a pipe (a CI log) it stays as it was."""
+    from mogrun.cli import logs_cmd
+
+    project("""
+        [jobs.quiet]
+        repo = "acme/api"
+        prompt = "@emulator duration=2.5s events=1"
+    """)
+    monkeypatch.setattr(logs_cmd, "QUIET_SAID", 0.5)
+    monkeypatch.setattr("mogrun.output.base.is_terminal", lambda stream: terminal)
+    assert mogrun("-q", "run", "--detach", "quiet").exit_code == 0
+    result = mogrun("logs", "--follow", "quiet")
+    assert result.exit_code == 0, result
+    said = [line for line in result.stderr.splitlines() if "nothing new for" in line]
+    if not terminal:
+        assert said == [], result
+        return
+    assert 1 <= len(said) <= 3, result  # at 0.5 s, then 1 s, then 2 s: never each poll
+    assert all(line.startswith("quiet: still streaming, nothing new for ") for line in said), said
