@@ -31,6 +31,7 @@ def fitted_key(base: str, suffix: str = "") -> str:
 # from its key and body (mogplex/external/...); NUL is in no branch name, so no listed
 # sandbox serves it (``StartRequest.sandbox_branch``).
 NEW_BRANCH = "\0new:"
+CREATED_BRANCH_PREFIX = "mogplex/external/"  # how the server names a branch it makes
 
 # The start's body fields after ``repoId`` (JSON key, StartRequest field), in the
 # order ``body`` writes them: the one map between the API's names and ours.

@@ -31,6 +31,7 @@ from mogrun.engine.kinds import Sandbox
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, MogrunError
+from mogrun.models import CREATED_BRANCH_PREFIX, NEW_BRANCH
 from mogrun.runs import RunState
 from mogrun.taskfile.limits import server_root
 from mogrun.waits import Wait, WaitKind
@@ -174,7 +175,8 @@ class SandboxSlots:
     def __init__(self, cap: int, lister: Lister, *, interval: Callable[[], float],
                  stop: threading.Event, names: Mapping[str, str] | None = None,
                  warn: Callable[[str], None] = lambda text: None,
-                 legs: int = 1, name_of: Namer | None = None) -> None:
+                 legs: int = 1, name_of: Namer | None = None,
+                 branches: Mapping[str, frozenset[str | None]] | None = None) -> None:
         self.cap = max(1, cap)
         # One of N shard legs sharing the account: at most 1/N of the slots may hold
         # this leg's own repos (``names``), so the legs never race for the last one.
@@ -184,6 +186,10 @@ class SandboxSlots:
         self.interval = interval
         self.stop = stop
         self.names = dict(names or {})  # repo id -> owner/name, for messages
+        # repo id -> the working branches this leg's runs there work on (their
+        # ``sandbox_branch``): a listed sandbox on one of its repos is the leg's own only
+        # on one of them (``_is_own``); ``None``: any sandbox on its repos is.
+        self.branches = dict(branches) if branches is not None else None
         # The account's other repos, named once each when a message shows them.
         self._name_of = name_of
         self._other_names: dict[str, str | None] = {}
@@ -389,8 +395,25 @@ class SandboxSlots:
 
     def _own_used(self) -> int:
         """This leg's sandboxes: its repos' listed ones plus its claims not listed yet."""
-        listed = sum(1 for b in self._busy if b.repo_id in self.names)
+        listed = sum(1 for b in self._busy if self._is_own(b))
         return listed + len(self._unlisted(self._own_serve))
+
+    def _is_own(self, box: Busy) -> bool:
+        """Whether a listed sandbox counts against this leg's share: one on its repos,
+        on a branch its runs work on. Another sandbox on one of its repos (the user's
+        own session on another branch) is the account's, as another repo's is: the
+        leg counted it as its whole share and started nothing, for hours, while the
+        account had slots free."""
+        if box.repo_id not in self.names:
+            return False
+        if self.branches is None:
+            return True
+        wanted = self.branches.get(box.repo_id, frozenset())
+        working = box.working_branch
+        return (working in wanted
+                or (None in wanted and working == box.base_branch)
+                or (NEW_BRANCH in wanted and working is not None
+                    and working.startswith(CREATED_BRANCH_PREFIX)))
 
     def _share_binds(self) -> bool:
         """A shard leg waits for its share, not the account (which has a free slot)."""
@@ -441,7 +464,7 @@ class SandboxSlots:
         for box in busy:  # each box's keys once: a listing holds up to 200
             keys = box.serving()
             serves.update(keys)
-            if box.repo_id in self.names:
+            if self._is_own(box):
                 own.update(keys)
         with self._lock:
             self._blind, self._blind_hold, self._hold_until = False, 0.0, 0.0
@@ -514,7 +537,7 @@ class SandboxSlots:
         """``waiting for a sandbox slot of this leg's share: 1 of its 1 in use (...)``:
         the account has a free slot, but this leg holds all it may."""
         with self._lock:
-            own = [b for b in self._busy if b.repo_id in self.names]
+            own = [b for b in self._busy if self._is_own(b)]
             booting = len(self._unlisted(self._own_serve))
         self._look_up(own[:SHOWN])
         names = [self._name(b) for b in own[:SHOWN]] + (["..."] if len(own) > SHOWN else [])
@@ -539,7 +562,7 @@ class SandboxSlots:
                     f"{held[0]}; it frees as the boots of its window age out")
         share = self._share_binds()
         with self._lock:
-            busy = sorted((b for b in self._busy if not share or b.repo_id in self.names),
+            busy = sorted((b for b in self._busy if not share or self._is_own(b)),
                           key=lambda b: b.last_active)
             # Ours the listing does not show yet, as the wait said them: the slot this
             # invocation's own run holds ("0 of 1 busy: ;" when the list was read before it).

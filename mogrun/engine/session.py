@@ -44,7 +44,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.envnumbers import env_number
 from mogrun.errors import Interrupted, MogrunError, TaskFileError, combine_exit_codes
 from mogrun.masking import mask
-from mogrun.models import ResolvedJob, RunPlan, SessionConfig
+from mogrun.models import NEW_BRANCH, ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES, MAX_LIMIT
@@ -398,6 +398,14 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
     cap = deps.sandbox_cap
     names = {plan.request.repo_id: mask(plan.repo, job.secrets)
              for job in jobs for plan in job.runs if plan.request.repo_id}
+    branches: dict[str, set[str | None]] = {}  # the branches its runs work on, per repo
+    for job in jobs:
+        for plan in job.runs:
+            if plan.request.repo_id:
+                branch = plan.request.sandbox_branch()
+                branches.setdefault(plan.request.repo_id, set()).add(
+                    NEW_BRANCH if branch is not None and branch.startswith(NEW_BRANCH)
+                    else branch)
     shards = getattr(deps.client.budget, "shards", 1)  # --shard I/N: 1/N of the slots
     return SandboxSlots(
         cap,
@@ -406,6 +414,7 @@ def sandbox_slots(jobs: Sequence[ResolvedJob], deps: SessionDeps,
         interval=lambda: deps.interval(progress.active + 1).seconds, stop=deps.stop, names=names,
         warn=lambda text: deps.channel.notice(text, level="warning"),
         legs=shards if isinstance(shards, int) else 1,
+        branches={repo: frozenset(wanted) for repo, wanted in branches.items()},
         name_of=lambda repo_id: deps.client.repo_name(
             repo_id, deadline=time.monotonic() + NAME_LOOKUP_TIME))
 

@@ -305,3 +305,30 @@ def test_legs_share_the_sandbox_slots_so_none_is_refused_a_boot(tmp_path) -> Non
     for first, second in legs:  # a leg's share is one slot: its runs never overlap
         a, b = sorted((details[first], details[second]), key=lambda d: d["createdAt"])
         assert b["createdAt"] >= a["updatedAt"], (a, b)
+
+
+def test_a_leg_is_not_starved_by_other_work_on_one_of_its_repos(tmp_path) -> None:
+    """The user's own session held a sandbox of acme/box0 on another branch: leg 1,
+    whose repo that is, counted it as its whole share (1 of 3 slots), started
+    nothing and failed at capacity_wait though two slots were free (QA pass). Now
+    that sandbox counts against the account, not the leg."""
+    repos = [f"acme/box{k}" for k in range(3)]
+    text = fan_file(repos).replace("sandboxes = 90  # the emulator has no cap here: 30 slots "
+                                   "a leg", "sandboxes = 3\nrequests_per_minute = 600")
+    text += 'capacity_wait = "6s"\n'
+    (tmp_path / "mogplex.toml").write_text(text, encoding="utf-8")
+    limits = Limits(requests=1000, window=1.0, starts=((1000, 1.0),), sandboxes=3, idle=30.0,
+                    reap=0.1)
+    with Emulator(repos=repos, limits=limits, default_duration=1.0) as emulator:
+        env = {**legs_env(emulator), "MOGRUN_LIMIT_WINDOW_SCALE": "1"}
+        plan = subprocess.run([sys.executable, "-m", "mogrun", "--json", "run", "-n", "fan",
+                               "--shard", "1/3"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+        [leg_repo] = [r["repo"] for r in json.loads(plan.stdout.splitlines()[0])["runs"]]
+        emulator.occupy_sandboxes(1, busy="never", repo=leg_repo)
+        leg = subprocess.run([sys.executable, "-m", "mogrun", "--json", "run", "fan",
+                              "--shard", "1/3"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert leg.returncode == 0, leg.stderr[-3000:]
+    [result] = json.loads(leg.stdout.splitlines()[-1])["results"]
+    assert (result["repo"], result["outcome"]) == (leg_repo, "success")

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from mogrun.engine.capacity import Busy, NoSlot, SandboxSlots, _key
 from mogrun.engine.kinds import Sandbox
 from mogrun.errors import Interrupted, MogrunError
+from mogrun.models import NEW_BRANCH
 
 names = st.sampled_from(["r1", "r2", "r3"])
 branches = st.sampled_from([None, "", "main", "fix"])
@@ -150,6 +151,28 @@ def test_a_run_that_stops_waiting_leaves_the_line() -> None:
     listing.clear()
     slots._refresh(0.0, None, None)
     assert slots.can_start_now(Sandbox("r3", None, None))
+
+
+def test_a_legs_share_counts_only_its_runs_sandboxes_not_other_work_on_its_repos() -> None:
+    """Leg 1 of 3 (1 slot of 3) whose repo r1 also held the user's own session on
+    another branch counted that sandbox as its whole share: it started nothing and
+    failed at capacity_wait while two slots were free (QA pass, real legs)."""
+    session = Busy("sb1", "r1", "interactive/1", "main", None, "running", "2026-01-01T00:00:00Z")
+    own = Busy("sb2", "r1", "main", "main", None, "running", "2026-01-01T00:00:00Z")
+    made = Busy("sb3", "r1", "mogplex/external/ab12cd34-ef567890", "main", None, "running",
+                "2026-01-01T00:00:00Z")
+
+    def leg(busy: list[Busy], branches: frozenset) -> SandboxSlots:
+        return slots_listing(busy, cap=3, legs=3, names={"r1": "acme/r1", "r2": "acme/r2"},
+                             branches={"r1": branches, "r2": branches})
+
+    assert leg([session], frozenset({None}))._try(object(), Sandbox("r2", None, None), 10.0)
+    assert not leg([own], frozenset({None}))._try(object(), Sandbox("r2", None, None), 10.0)
+    assert not leg([session], frozenset({"interactive/1"}))._try(  # its runs' branch
+        object(), Sandbox("r2", "interactive/1", None), 10.0)
+    assert not leg([made], frozenset({NEW_BRANCH}))._try(  # a branch the server made for it
+        object(), Sandbox("r2", NEW_BRANCH + "k2", None), 10.0)
+    assert leg([made], frozenset({None}))._try(object(), Sandbox("r2", None, None), 10.0)
 
 
 def test_other_work_is_named_once_per_repo_and_a_failed_look_up_keeps_the_id() -> None:
