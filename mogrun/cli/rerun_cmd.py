@@ -145,14 +145,18 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
                           whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent)
     if dry_run:
+        from mogrun.cli.state_cmds import row_automation
         from mogrun.cli.taskfile_views import show_jobs
 
         for row in selection.unsettled:
             pid = follower_pid(row)
             how = ("was left going" if pid is None else
                    f"is followed by mogrun (pid {pid}) on this machine")
+            automation = row_automation(row, taskfile)  # its runs are read through it
+            read = (f"GET /runs/{row.run_id}/events" if automation is None else
+                    f"GET /automations/{automation}/runs/{row.run_id}")
             state.echo(f"{labels[row.id]}: run {row.run_id} {how} ({row.status}); a rerun "
-                       f"first reads its state (GET /runs/{row.run_id}/events) and starts "
+                       f"first reads its state ({read}) and starts "
                        f"attempt {row.attempt + 1} only if it has ended without passing",
                        err=True)
         return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,

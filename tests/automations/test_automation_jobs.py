@@ -622,3 +622,15 @@ def test_a_renamed_automations_recorded_runs_are_still_read_and_never_run_again(
     rerun = project.run("rerun")
     assert mogrun_emulator.job_runs() == runs, rerun  # nothing triggered again
     assert project.run("status", "--exit-status", "triage-all").exit_code == 0
+
+
+def test_rerun_dry_run_says_an_automation_run_is_read_through_its_automation(
+        project, mogrun_emulator):
+    """It said it would read `GET /runs/{id}/events`, which has no automation run."""
+    project.write(LIFTED + automation_job(repo=["acme/api"], note="@emulator duration=never"))
+    assert project.run("run", "--detach", "triage-all").exit_code == 0
+    [run_id] = mogrun_emulator.job_runs()
+    [triage] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    dry = project.run("rerun", "-n")
+    assert f"(GET /automations/{triage}/runs/{run_id})" in dry.stderr, dry
+    assert "/events" not in dry.stderr, dry
