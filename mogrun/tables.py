@@ -61,6 +61,35 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(table_lines(headers, rows))
 
 
+def render_fitted(headers: list[str], rows: list[list[str]], columns: int | None) -> str:
+    """``render_table`` when it fits ``columns`` (``None``: no width is known, a pipe);
+    else one block per row, each ``header: value`` whole on its line: a terminal
+    wraps a wider table, and cut a run id across two lines (``history`` at 80
+    columns), half of which looks like an id of its own."""
+    lines = list(table_lines(headers, rows))
+    if columns is None or max(map(cell_width, lines), default=0) <= columns:
+        return "\n".join(lines)
+    return "\n".join(_blocks(headers, rows, columns))
+
+
+def _blocks(headers: list[str], rows: Sequence[list[str]], columns: int) -> Iterator[str]:
+    """Each row as its ``header: value`` pairs, as many to a line as fit, a blank
+    line between rows."""
+    for number, row in enumerate(rows):
+        if number:
+            yield ""
+        line = ""
+        for header, cell in zip(headers, _padded(row, len(headers)), strict=False):
+            pair = f"{header}: {cell}"
+            if line and cell_width(line) + 2 + cell_width(pair) > columns:
+                yield line
+                line = pair
+            else:
+                line = f"{line}  {pair}" if line else pair
+        if line:
+            yield line
+
+
 def table_lines(headers: list[str], rows: Sequence[list[str]]) -> Iterator[str]:
     """``render_table``'s lines, each made as it is taken: a fan-out's summary has
     thousands, and made whole (then joined, then split) it was copies of itself."""

@@ -11,6 +11,7 @@ history is shown as recorded.
 from __future__ import annotations
 
 import itertools
+import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -287,12 +288,31 @@ def _outcome_cell(row: Any) -> str:
     return attached_mark(row.outcome or "-", row.attached)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> None:
+def _table(state: CliState, headers: list[str], rows: list[list[str]]) -> None:
+    """A table of runs; wider than the terminal, a block per run (``render_fitted``)."""
     from mogrun.output.base import escape_agent_text
-    from mogrun.tables import render_table
+    from mogrun.tables import render_fitted
 
     safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
-    click.echo(render_table(headers, safe))
+    click.echo(render_fitted(headers, safe, _screen_columns(state)))
+
+
+def _screen_columns(state: CliState) -> int | None:
+    """The width a table must fit on a terminal: ``COLUMNS`` as it is taken
+    everywhere (``tables.columns_from``), else the terminal's. ``None`` in a pipe,
+    whatever ``COLUMNS`` says: a script reading the table gets the table."""
+    from mogrun.output.base import is_terminal
+    from mogrun.tables import columns_from
+
+    if not is_terminal(state.stdout):
+        return None
+    columns = columns_from(state.env, state.stdout)
+    if columns is not None:
+        return columns
+    try:
+        return os.get_terminal_size(state.stdout.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 # --- status ---------------------------------------------------------------------
@@ -803,7 +823,7 @@ def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
         return
     if not rows:  # said by nothing_recorded
         return
-    _table(["job", "repo", "run id", "status", "outcome", "started"],
+    _table(state, ["job", "repo", "run id", "status", "outcome", "started"],
            [[row.job or "-", row.repo or "-", row.run_id or "-", shown, _outcome_cell(row),
              "-" if shown in (NOT_STARTED, WAITING) else row.started_at]
             for row in rows for shown in [shown_status(row)]])
@@ -1210,7 +1230,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
             return 0
     finally:
         history.close()
-    _table(["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
+    _table(state, ["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
            [[row.started_at, row.job, row.repo, row.run_id or "-", shown_status(row),
              _outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
              row.invocation] for row in rows])

@@ -407,3 +407,31 @@ def test_logs_of_the_latest_invocation_names_each_run_it_has_no_events_of(projec
                      "label": "after", "attempt": 1,
                      "message": "no run to show (skipped: needs bad, which did not pass "
                                 "(failed))"}]
+
+
+@pytest.mark.parametrize("command", ["history", "status"])
+def test_a_table_wider_than_the_terminal_is_shown_a_block_per_run(project, mogrun, command,
+                                                                  monkeypatch):
+    """At 80 columns history's table took 105 and the terminal wrapped it, cutting
+    each run id across two lines, half of which reads as an id (QA pass in a pty).
+    Wider than the screen, each run is its `header: value` pairs, every one whole;
+    in a pipe the table stays a table, whatever COLUMNS says."""
+    project("""
+        [jobs.nightly-dependency-cleanup]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("run", "nightly-dependency-cleanup").exit_code == 0
+    [row] = history_rows(mogrun)
+    piped = mogrun(command, env={"COLUMNS": "80"})
+    assert row["run_id"] in piped.stdout.splitlines()[2], piped  # a table, as it was
+    monkeypatch.setattr("mogrun.output.base.is_terminal", lambda stream: True)
+    narrow = mogrun(command, env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow
+    lines = narrow.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert any(f"run id: {row['run_id']}" in line for line in lines), lines
+    assert "job: nightly-dependency-cleanup" in narrow.stdout
+    wide = mogrun(command, env={"COLUMNS": "200"})
+    assert wide.stdout.splitlines()[0].startswith(("started", "job")), wide  # the table
+    assert row["run_id"] in wide.stdout.splitlines()[2], wide
