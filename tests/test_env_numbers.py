@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mogrun.cli.connect import _limit_window_scale
-from mogrun.engine.session import poll_override, sandboxes_override
+from mogrun.engine.session import poll_override
 from mogrun.errors import UsageError
+from mogrun.taskfile.limits import sandboxes_override
 from mogrun.testing import job, task_file
 
 JOBS = task_file(job("lint"), job("fan", repo=["acme/api", "acme/web"]))

@@ -418,7 +418,7 @@ def this_leg(state: CliState, loaded: LoadedSession, shard: Shard) -> LoadedSess
     """``--shard I/N``: the session with only this leg's runs, as ``run`` and its dry
     run both take it (``ci.shard.leg_jobs``); a leg left with none says so."""
     from mogrun.ci.shard import leg_jobs
-    from mogrun.engine.session import sandboxes_override
+    from mogrun.taskfile.limits import sandboxes_override
 
     settings = dict(loaded.taskfile.settings)
     slots = sandboxes_override(state.env)  # the slots the session will share out

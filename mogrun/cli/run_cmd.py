@@ -201,7 +201,8 @@ def run_options(f: F) -> F:
 def session_options(state: CliState, *, parallel: int, keep_going: bool, detach: bool,
                     no_deps: bool) -> Any:
     """The ``SessionOptions`` of ``run``'s and ``rerun``'s options."""
-    from mogrun.engine.session import SessionOptions, poll_override, sandboxes_override
+    from mogrun.engine.session import SessionOptions, poll_override
+    from mogrun.taskfile.limits import sandboxes_override
 
     return SessionOptions(
         max_parallel=parallel, keep_going=keep_going, detach=detach, use_needs=not no_deps,

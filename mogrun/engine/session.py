@@ -47,7 +47,7 @@ from mogrun.masking import mask
 from mogrun.models import NEW_BRANCH, ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
-from mogrun.taskfile.schema import DEFAULT_SANDBOXES, MAX_LIMIT
+from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import Wait, WaitKind
 
@@ -69,15 +69,7 @@ class SessionOptions:
     sandboxes: int | None = None  # MOGRUN_SANDBOXES: the account's slots, over the file's
 
 
-SANDBOXES_ENV = "MOGRUN_SANDBOXES"
 NAME_LOOKUP_TIME = 5.0  # naming another client's busy repo never holds a wait line longer
-
-
-def sandboxes_override(env: Mapping[str, str]) -> int | None:
-    """``MOGRUN_SANDBOXES``: the account's sandbox slots for this environment (a CI
-    runner on a bigger plan, an uncapped test server), over ``[mogplex] sandboxes``
-    and within its bounds."""
-    return env_number(env, SANDBOXES_ENV, int, 1, MAX_LIMIT)
 
 
 def poll_override(env: Mapping[str, str]) -> float | None:

@@ -105,7 +105,8 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
         problems += result.problems
         warnings += [CheckWarning(f'job "{name}" uses env.{n}, which is not set here (it must '
                                   "be set when this job runs)") for n in sorted(result.unset_env)]
-    warnings += slot_wait_warnings(taskfile, [r.job for r in results if r.job is not None])
+    warnings += slot_wait_warnings(taskfile, [r.job for r in results if r.job is not None],
+                                   env)
     problems += var_problems_of(taskfile, env=env, sets=sets, clock=clock)
     problems += hidden_problems(taskfile, keyed, built, key_specs=key_specs, env=env, sets=sets,
                                 clock=clock)
@@ -228,19 +229,28 @@ def uncancellable_warnings(taskfile: TaskFile) -> list[str]:
             and "automation" in taskfile.job_keys(name)]
 
 
-def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob]) -> list[CheckWarning]:
-    """Jobs whose runs beyond the account's sandbox slots will most likely give up
-    waiting for one (``limits.slot_wait_problem``), each located at its
-    ``capacity_wait`` when it sets one, else at its ``repo``."""
-    from mogrun.taskfile.limits import slot_wait_problem
-    from mogrun.taskfile.schema import DEFAULT_SANDBOXES
+def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob],
+                       env: Mapping[str, str]) -> list[CheckWarning]:
+    """Jobs whose runs beyond the account's sandbox slots (``limits.account_slots``:
+    ``MOGRUN_SANDBOXES`` wins, as for ``run``) will most likely give up waiting for
+    one (``limits.slot_wait_problem``), each located at its ``capacity_wait`` when
+    it sets one, else at its ``repo``."""
+    from mogrun.errors import UsageError
+    from mogrun.taskfile.limits import (
+        SANDBOXES_ENV,
+        account_slots,
+        sandboxes_override,
+        slot_wait_problem,
+    )
 
-    cap = taskfile.settings.get("sandboxes", DEFAULT_SANDBOXES)
-    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
-        return []  # said as the setting's own error
+    try:
+        cap, source = account_slots(taskfile.settings, env), (
+            SANDBOXES_ENV if sandboxes_override(env) is not None else "[mogplex] sandboxes")
+    except UsageError:  # a wrong MOGRUN_SANDBOXES: run says so; check judges the file
+        cap, source = account_slots(taskfile.settings, {}), "[mogplex] sandboxes"
     warnings = []
     for job in jobs:
-        problem = slot_wait_problem(job, cap)
+        problem = slot_wait_problem(job, cap, source)
         if problem is not None:
             table = taskfile.jobs.get(job.name, {})
             key = next((k for k in ("capacity_wait", "repo") if k in table), None)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from mogrun.durations import format_duration
+from mogrun.envnumbers import env_number
 from mogrun.models import MAX_KEY, ResolvedJob, StartRequest
 from mogrun.taskfile.gitrefs import ref_problem
-from mogrun.taskfile.schema import JOB_KEYS
+from mogrun.taskfile.schema import DEFAULT_SANDBOXES, JOB_KEYS, MAX_LIMIT
 from mogrun.tomltext import toml_repr
 
 MAX_PROMPT = 100_000
@@ -125,7 +128,30 @@ def server_root(root: str | None) -> str | None:
     return None if text in ("", ".") else text
 
 
-def slot_wait_problem(job: ResolvedJob, cap: int) -> str | None:
+SANDBOXES_ENV = "MOGRUN_SANDBOXES"
+
+
+def sandboxes_override(env: Mapping[str, str]) -> int | None:
+    """``MOGRUN_SANDBOXES``: the account's sandbox slots for this environment (a CI
+    runner on a bigger plan, an uncapped test server), over ``[mogplex] sandboxes``
+    and within its bounds (``UsageError`` for a value out of them)."""
+    return env_number(env, SANDBOXES_ENV, int, 1, MAX_LIMIT)
+
+
+def account_slots(settings: Mapping[str, Any], env: Mapping[str, str]) -> int:
+    """The account's sandbox slots a session counts on: ``MOGRUN_SANDBOXES``, else
+    ``[mogplex] sandboxes``, else the server's 3 (a value of the wrong type is the
+    task file's error, said where it is read)."""
+    override = sandboxes_override(env)
+    if override is not None:
+        return override
+    cap = settings.get("sandboxes", DEFAULT_SANDBOXES)
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 \
+        else DEFAULT_SANDBOXES
+
+
+def slot_wait_problem(job: ResolvedJob, cap: int,
+                      source: str = "[mogplex] sandboxes") -> str | None:
     """Why ``job``'s runs beyond the account's ``cap`` sandbox slots will most likely
     give up waiting for one, or ``None``: they need more sandboxes than ``cap`` (runs
     of one repo, branch and root share one), and a slot frees later than their
@@ -140,7 +166,7 @@ def slot_wait_problem(job: ResolvedJob, cap: int) -> str | None:
     other = len(needed) - cap
     runs = "run waits" if other == 1 else "runs wait"
     return (f'job "{job.name}" needs {len(needed)} sandboxes and the account has {cap} '
-            f"([mogplex] sandboxes): its other {other} {runs} for a slot, "
+            f"({source}): its other {other} {runs} for a slot, "
             "which frees 35-40 min after a run ends by default (the idle timeout, 30m, "
             "then the reaper), later than its capacity_wait "
             f"{format_duration(job.capacity_wait)}; set capacity_wait = \"1h\" or more "

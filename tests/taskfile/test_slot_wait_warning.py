@@ -70,3 +70,21 @@ def test_an_automation_job_is_not_warned(project):
     write(project, '[jobs.fan]\nautomation = "nightly"\nrepo = ["acme/a", "acme/b", '
           '"acme/c", "acme/d"]\n', "bom")
     assert warnings_of(project) == []
+
+
+@pytest.mark.parametrize(("file_slots", "env_slots", "said"), [
+    (None, "10", None),  # a bigger plan for this environment: no warning
+    ("10", "2", "has 2 (MOGRUN_SANDBOXES)"),  # the environment's fewer slots bind
+    (None, "", "has 3 ([mogplex] sandboxes)"),  # empty: unset, as for run
+    (None, "lots", "has 3 ([mogplex] sandboxes)"),  # run refuses it; check judges the file
+])
+def test_the_slots_are_those_run_counts_on_mogrun_sandboxes_first(project, file_slots,
+                                                                  env_slots, said):
+    """check read only [mogplex] sandboxes, though MOGRUN_SANDBOXES wins for run:
+    a false warning where CI sets a bigger plan, none where it sets fewer slots."""
+    header = f"[mogplex]\nsandboxes = {file_slots}\n\n" if file_slots else ""
+    write(project, header + FIVE, "lf")
+    result = project.run("check", env={"MOGRUN_SANDBOXES": env_slots})
+    assert result.code == 0, result
+    found = [line for line in result.err.splitlines() if "sandboxes and the account" in line]
+    assert (found == []) if said is None else (len(found) == 1 and said in found[0]), result
