@@ -184,6 +184,8 @@ class CliState:
         stream = self.stderr if err else self.stdout
         if self._github_stop:  # the stop's token never shows: no text can end it
             text = text.replace(self._github_stop, "***")
+        if err:  # every stderr line, a server's text in logs' included (``_inert``)
+            text = "\n".join(map(self._inert, text.split("\n")))
         try:
             if "\x1b" in text:
                 import click
@@ -214,8 +216,7 @@ class CliState:
         from mogrun.masking import mask
         from mogrun.textsafety import escape_agent_text
 
-        self.echo(self._inert(escape_agent_text(mask(f"warning: {message}", self.secrets))),
-                  err=True)
+        self.echo(escape_agent_text(mask(f"warning: {message}", self.secrets)), err=True)
 
     def echo_json(self, data: Any, *, sort_keys: bool = False) -> None:
         """One NDJSON line on stdout, the one way every ``--json`` object is printed:

@@ -159,3 +159,25 @@ def test_automations_and_a_stale_workflow_diff_stop_workflow_commands(
     assert result.exit_code == 1, result
     stopped_throughout(result.stdout)
     assert "-##[error]boom" in result.stdout
+
+
+@pytest.mark.parametrize("github", [True, False])
+def test_every_stderr_line_of_a_command_is_inert_under_github_actions(github) -> None:
+    """error and warning lines were made inert, but not the other stderr lines a
+    command writes itself: `logs`' per-run notices quote the server's messages
+    (second read). Every line written to stderr is now, one line at a time."""
+    import io
+
+    from mogrun.cli.state import CliState
+
+    err = io.StringIO()
+    state = CliState(env={"GITHUB_ACTIONS": "true"} if github else {}, stderr=err)
+    state.echo("error: a:acme/api: Not found ##[error]forged\n::set-output name=x::y", err=True)
+    state.echo("::warning::plain stdout is the stop's to hold", err=False)
+    said = err.getvalue().splitlines()
+    if github:
+        assert said == ["error: a:acme/api: Not found \\x23#[error]forged",
+                        "\\x3a:set-output name=x::y"], said
+    else:
+        assert said == ["error: a:acme/api: Not found ##[error]forged",
+                        "::set-output name=x::y"], said
