@@ -1,6 +1,8 @@
 """The root help renders through rich-click markup: text in square brackets
 must survive it (an unescaped "[vars]" is read as a style tag and vanishes)."""
 
+import pytest
+
 
 def test_root_help_keeps_bracketed_words(mogrun_cli, tmp_path) -> None:
     result = mogrun_cli("--help", cwd=tmp_path, env={"COLUMNS": "200"})
@@ -89,3 +91,17 @@ def test_help_keeps_click_s_paragraphs(mogrun_cli, tmp_path) -> None:
         heading = next(i for i, text in enumerate(shown) if text.strip().startswith("Examples"))
         assert len(line) - len(line.lstrip()) > len(shown[heading]) - len(
             shown[heading].lstrip()), (line, shown[heading])
+
+
+@pytest.mark.parametrize("columns", ["21", "30", "49"])
+def test_help_on_a_narrow_screen_never_cuts_an_option_name(mogrun_cli, tmp_path, columns):
+    """At 20-30 columns rich-click cut option names to `--…` and `--ver…` (--verbose
+    or --version?), the one thing help is read for (QA pass in a pty). Help is laid
+    out at 50 columns at least; the terminal wraps what is wider."""
+    for argv in ([], ["run"], ["status"]):
+        result = mogrun_cli(*argv, "--help", cwd=tmp_path, env={"COLUMNS": columns})
+        assert result.exit_code == 0, result
+        assert "--…" not in result.stdout and "-…" not in result.stdout, result.stdout
+    root = mogrun_cli("--help", cwd=tmp_path, env={"COLUMNS": columns}).stdout
+    for name in ("--verbose", "--version", "--no-color", "--no-plugins", "--local"):
+        assert name in root, (name, root)

@@ -8,6 +8,7 @@ sub-command's help also lists the global options it honours, in their own panel.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -68,10 +69,24 @@ def _chain(ctx: click.Context) -> list[click.Context]:
     return links[::-1]
 
 
+# The narrowest help is laid out at: below it rich-click cut every option's name to
+# `--…` (at 30 columns `--ver…`, `--verbose` or `--version`), the one thing a reader
+# of help looks for. A narrower terminal wraps the lines; the names stay whole.
+HELP_LEAST = 50
+
+
 def _width(env: Any, stream: Any = None) -> int | None:
+    """The help's width: ``COLUMNS`` or the terminal's (``None``: rich's own, for a
+    stream that is neither), never under ``HELP_LEAST``."""
     from mogrun.tables import columns_from
 
-    return columns_from(env, stream)
+    width = columns_from(env, stream)
+    if width is None:
+        try:
+            width = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return None
+    return max(width, HELP_LEAST)
 
 
 def _rich_context(twin: click.Command, link: click.Context, parent: Any,
