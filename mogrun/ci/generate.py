@@ -78,8 +78,10 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
     header of the workflow being regenerated, which the user did not type."""
     from mogrun.ci.shard import most_legs, too_many_legs
 
-    most = most_legs(taskfile.settings)
-    problem = too_many_legs(taskfile.settings, shards)
+    # Agent runs in the file take slots and starts; automations' take neither.
+    runs = any("automation" not in taskfile.job_keys(name) for name in taskfile.jobs)
+    most = most_legs(taskfile.settings, runs=runs)
+    problem = too_many_legs(taskfile.settings, shards, runs=runs)
     if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):
         problem = f"a GitHub Actions matrix runs at most {GITHUB_MAX_MATRIX} jobs", \
             GITHUB_MAX_MATRIX

@@ -65,12 +65,14 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdecimal()
 
 
-def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
+def shared_settings(settings: Mapping[str, Any], count: int, *,
+                    runs: bool = True) -> dict[str, Any]:
     """``[mogplex]`` with every per-token limit divided by ``count`` (rounded
     down, so N legs together never exceed the token's limits): what each leg
     gets. The request budget applies the same division (``shards``); this is
-    where too many legs are refused, by the limit that cannot be split."""
-    problem = too_many_legs(settings, count)
+    where too many legs are refused, by the limit that cannot be split (``runs``:
+    whether the legs start agent runs, as ``too_many_legs`` takes it)."""
+    problem = too_many_legs(settings, count, runs=runs)
     if problem is not None:
         reason, most = problem
         raise UsageError(f"--shard .../{count}: {reason}; use at most {most} shards")
@@ -82,11 +84,14 @@ def shared_settings(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     return shared
 
 
-def too_many_legs(settings: Mapping[str, Any], count: int) -> tuple[str, int] | None:
+def too_many_legs(settings: Mapping[str, Any], count: int, *,
+                  runs: bool = True) -> tuple[str, int] | None:
     """Why ``count`` legs are too many (the limit that cannot be split), and the
     most legs there can be; ``None`` when they fit. The smallest limit binds:
-    the maximum suggested is one every limit accepts."""
-    limits = _limits(settings)
+    the maximum suggested is one every limit accepts. ``runs=False``: the legs
+    only trigger automations, which take no sandbox slot and no run start, so
+    only the request budget is split."""
+    limits = _limits(settings, runs=runs)
     binding = min(limits, key=limits.__getitem__, default=None)
     if binding is None or limits[binding] >= count:
         return None
@@ -96,9 +101,11 @@ def too_many_legs(settings: Mapping[str, Any], count: int) -> tuple[str, int] | 
     return f"{what} ({value}) cannot be split {count} ways", value
 
 
-def _limits(settings: Mapping[str, Any]) -> dict[str, int]:
+def _limits(settings: Mapping[str, Any], *, runs: bool = True) -> dict[str, int]:
     limits = {}
     for name, default in SHARED_LIMITS:
+        if not runs and name != "requests_per_minute":  # triggers: requests, not starts
+            continue
         value = settings.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             continue  # a bad value is the task file's error, reported where it is read
@@ -106,9 +113,9 @@ def _limits(settings: Mapping[str, Any]) -> dict[str, int]:
     return limits
 
 
-def most_legs(settings: Mapping[str, Any]) -> int | None:
+def most_legs(settings: Mapping[str, Any], *, runs: bool = True) -> int | None:
     """The most legs the token's limits can be split into (``None``: no limit)."""
-    return min(_limits(settings).values(), default=None)
+    return min(_limits(settings, runs=runs).values(), default=None)
 
 
 # How the refusal of a leg with needs spells its two commands: the needs' run, and
@@ -124,7 +131,8 @@ def leg_jobs(jobs: Sequence[ResolvedJob], settings: Mapping[str, Any], shard: Sh
     for either, so the dry run says what the run would. ``needs_run`` and ``then``
     spell the commands a leg with needs is told to use (the invocation's own
     options, ``rerun``'s verb)."""
-    shared_settings(settings, shard.count)  # refuses too many legs
+    # refuses too many legs; an automation job's runs take no slot and no start
+    shared_settings(settings, shard.count, runs=any(job.automation is None for job in jobs))
     return slice_jobs(jobs, shard, needs_run=needs_run, then=then)
 
 

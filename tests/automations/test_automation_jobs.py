@@ -634,3 +634,19 @@ def test_rerun_dry_run_says_an_automation_run_is_read_through_its_automation(
     dry = project.run("rerun", "-n")
     assert f"(GET /automations/{triage}/runs/{run_id})" in dry.stderr, dry
     assert "/events" not in dry.stderr, dry
+
+
+def test_an_automation_fan_out_splits_into_more_legs_than_there_are_slots(project):
+    """Refused past 3 legs, for the account's 3 sandbox slots, which an automation's
+    runs never take (nor run starts): only the request budget binds them (QA pass).
+    A file with an agent-run job is still refused, by the slots."""
+    fan = LIFTED + automation_job(repo=["acme/api", "acme/web", "acme/worker", "acme/api2"])
+    project.write(fan)
+    real = {"MOGRUN_SANDBOXES": None}  # the account's 3 slots, not the fixture's lifted cap
+    leg = project.run("--json", "run", "-n", "triage-all", "--shard", "4/4", env=real)
+    assert leg.exit_code == 0, leg
+    assert [r["repo"] for d in ndjson(leg) for r in d["runs"]] == ["acme/api2"], leg
+    project.write(fan + '\n[jobs.fix]\nrepo = "acme/api"\nprompt = "x"\n')
+    refused = project.run("run", "-n", "triage-all", "fix", "--shard", "4/4", env=real)
+    assert refused.exit_code == 2, refused
+    assert "sandbox slots (3) cannot be split 4 ways" in refused.output, refused

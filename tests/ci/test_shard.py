@@ -332,3 +332,20 @@ def test_a_leg_is_not_starved_by_other_work_on_one_of_its_repos(tmp_path) -> Non
     assert leg.returncode == 0, leg.stderr[-3000:]
     [result] = json.loads(leg.stdout.splitlines()[-1])["results"]
     assert (result["repo"], result["outcome"]) == (leg_repo, "success")
+
+
+def test_ci_github_splits_automation_jobs_alone_past_the_sandbox_slots(tmp_path) -> None:
+    """Only the request budget binds legs that trigger automations (QA pass)."""
+    from mogrun.testing import run_mogrun
+
+    base = ('[mogplex]\nrequests_per_minute = 600\n\n[jobs.triage]\n'
+            'repo = ["acme/a", "acme/b", "acme/c", "acme/d"]\nautomation = "triage"\n'
+            'schedule = "17 6 * * 1"\n')
+    (tmp_path / "mogplex.toml").write_text(base, encoding="utf-8")
+    env = {"MOGRUN_SANDBOXES": None}
+    assert run_mogrun("ci", "github", "--shards", "4", "-o", "-", cwd=tmp_path,
+                      env=env).exit_code == 0
+    (tmp_path / "mogplex.toml").write_text(base + '\n[jobs.fix]\nrepo = "acme/a"\n'
+                                           'prompt = "x"\nschedule = "17 7 * * 1"\n')
+    refused = run_mogrun("ci", "github", "--shards", "4", "-o", "-", cwd=tmp_path, env=env)
+    assert refused.exit_code == 2 and "sandbox slots (3)" in refused.stderr, refused
