@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from mogrun.runs import RunState
 
+from .ptys import read_all
 from .values import make_event, make_job
 
 UP, ERASE_LINE = b"\x1b[1A", b"\x1b[2K"
@@ -59,19 +59,7 @@ def test_in_the_background_the_area_is_not_drawn_and_the_cursor_stays_shown() ->
             _child()
         finally:
             os._exit(0)
-    seen = b""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed its side
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_all(master, 20)
     os.waitpid(pid, 0)
     os.close(master)
     before, _, rest = seen.partition(b"<<AWAY>>")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 
 from mogrun.testing import write_taskfile
 
+from .ptys import read_all
 from .test_cli_output import SECRET_VALUE, TASKFILE
 
 
@@ -20,22 +19,10 @@ def run_in_pty(args, cwd, env, timeout=30.0) -> tuple[int, str]:
         args, cwd=cwd, env=env, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True
     )
     os.close(secondary)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(primary, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
+    shown = read_all(primary, timeout, ended=lambda: proc.poll() is not None)
     os.close(primary)
     code = proc.wait(timeout=10)
-    return code, b"".join(chunks).decode("utf-8", "replace")
+    return code, shown.decode("utf-8", "replace")
 
 
 def test_a_terminal_gets_spinner_rows_escaped_agent_text_and_the_summary(tmp_path):
