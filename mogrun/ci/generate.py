@@ -76,10 +76,12 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
     matrix may run; the message names whichever binds, and so the real maximum,
     and where the count came from: ``--shards``, or (``shards_from``) the
     header of the workflow being regenerated, which the user did not type."""
+    from mogrun.ci.plan import is_sharded
     from mogrun.ci.shard import most_legs, too_many_legs
 
-    # Agent runs in the file take slots and starts; automations' take neither.
-    runs = any("automation" not in taskfile.job_keys(name) for name in taskfile.jobs)
+    # The legs' agent runs take slots and starts; automations' take neither.
+    runs = any("automation" not in taskfile.job_keys(name) for name in taskfile.jobs
+               if is_sharded(taskfile, name, shards))
     most = most_legs(taskfile.settings, runs=runs)
     problem = too_many_legs(taskfile.settings, shards, runs=runs)
     if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):

@@ -154,7 +154,7 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: 
         rest.setdefault("job", label)
         return GitHubJob(job_id, name, command, schedules=crons, dispatch=dispatch, **rest)
 
-    sharded = [n for n in group if shards > 1 and len(_repos(taskfile, n)) >= 2 * shards]
+    sharded = [n for n in group if shards > 1 and is_sharded(taskfile, n, shards)]
     if not sharded:
         minutes = _bounded(label, _path_minutes(taskfile, list(group)), warnings)
         return [github_job(base, label, ("run", *group), timeout_minutes=minutes, group=key,
@@ -209,6 +209,12 @@ def _unique_id(name: str, taken: set[str]) -> str:
         candidate = f"{base}_{count}"
     taken.add(same_name_key(candidate))
     return candidate
+
+
+def is_sharded(taskfile: TaskFile, name: str, shards: int) -> bool:
+    """Whether ``--shards N`` makes job ``name`` a matrix of N legs: its fan-out has
+    at least 2N repos (fewer stay one job)."""
+    return len(_repos(taskfile, name)) >= 2 * shards
 
 
 def _repos(taskfile: TaskFile, name: str) -> list[Any]:

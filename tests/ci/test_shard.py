@@ -335,17 +335,24 @@ def test_a_leg_is_not_starved_by_other_work_on_one_of_its_repos(tmp_path) -> Non
 
 
 def test_ci_github_splits_automation_jobs_alone_past_the_sandbox_slots(tmp_path) -> None:
-    """Only the request budget binds legs that trigger automations (QA pass)."""
+    """Only the request budget binds legs that trigger automations (QA pass), whatever
+    the file's unsharded jobs are (a one-repo agent job needing them runs as one
+    job); a sharded agent-run fan-out is still refused by the slots."""
     from mogrun.testing import run_mogrun
 
-    base = ('[mogplex]\nrequests_per_minute = 600\n\n[jobs.triage]\n'
-            'repo = ["acme/a", "acme/b", "acme/c", "acme/d"]\nautomation = "triage"\n'
-            'schedule = "17 6 * * 1"\n')
-    (tmp_path / "mogplex.toml").write_text(base, encoding="utf-8")
+    eight = ", ".join(f'"acme/r{k}"' for k in range(8))  # 2 x 4: sharded 4 ways
+    base = (f'[mogplex]\nrequests_per_minute = 600\n\n[jobs.triage]\nrepo = [{eight}]\n'
+            'automation = "triage"\nschedule = "17 6 * * 1"\n')
     env = {"MOGRUN_SANDBOXES": None}
-    assert run_mogrun("ci", "github", "--shards", "4", "-o", "-", cwd=tmp_path,
-                      env=env).exit_code == 0
-    (tmp_path / "mogplex.toml").write_text(base + '\n[jobs.fix]\nrepo = "acme/a"\n'
-                                           'prompt = "x"\nschedule = "17 7 * * 1"\n')
-    refused = run_mogrun("ci", "github", "--shards", "4", "-o", "-", cwd=tmp_path, env=env)
-    assert refused.exit_code == 2 and "sandbox slots (3)" in refused.stderr, refused
+    for extra, code in (
+            ("", 0),
+            ('\n[jobs.fix]\nrepo = "acme/a"\nprompt = "x"\nneeds = ["triage"]\n'
+             'schedule = "17 7 * * 1"\n', 0),
+            (f'\n[jobs.fix]\nrepo = [{eight}]\nprompt = "x"\nschedule = "17 7 * * 1"\n', 2)):
+        (tmp_path / "mogplex.toml").write_text(base + extra, encoding="utf-8")
+        made = run_mogrun("ci", "github", "--shards", "4", "-o", "-", cwd=tmp_path, env=env)
+        assert made.exit_code == code, (extra, made)
+        if code == 2:
+            assert "sandbox slots (3) cannot be split 4 ways" in made.stderr, made
+        else:
+            assert "--shard ${{ matrix.shard }}/4" in made.stdout, made
