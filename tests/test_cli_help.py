@@ -93,15 +93,39 @@ def test_help_keeps_click_s_paragraphs(mogrun_cli, tmp_path) -> None:
             shown[heading].lstrip()), (line, shown[heading])
 
 
-@pytest.mark.parametrize("columns", ["21", "30", "49"])
+@pytest.mark.parametrize("columns", ["21", "30", "50", "63"])
 def test_help_on_a_narrow_screen_never_cuts_an_option_name(mogrun_cli, tmp_path, columns):
     """At 20-30 columns rich-click cut option names to `--…` and `--ver…` (--verbose
-    or --version?), the one thing help is read for (QA pass in a pty). Help is laid
-    out at 50 columns at least; the terminal wraps what is wider."""
-    for argv in ([], ["run"], ["status"]):
-        result = mogrun_cli(*argv, "--help", cwd=tmp_path, env={"COLUMNS": columns})
+    or --version?), and at 50 `add`'s to `--idempoten…`: the one thing help is read
+    for (QA pass in a pty, second read). Every option of every command is whole."""
+    for path, command in [([], None), *_commands()]:
+        result = mogrun_cli(*path, "--help", cwd=tmp_path, env={"COLUMNS": columns})
         assert result.exit_code == 0, result
-        assert "--…" not in result.stdout and "-…" not in result.stdout, result.stdout
-    root = mogrun_cli("--help", cwd=tmp_path, env={"COLUMNS": columns}).stdout
-    for name in ("--verbose", "--version", "--no-color", "--no-plugins", "--local"):
-        assert name in root, (name, root)
+        names = [n for p in (command.params if command else []) for n in p.opts
+                 if n.startswith("--")]
+        missing = [n for n in names if n not in result.stdout]
+        assert not missing and "…" not in result.stdout.replace("...", ""), (path, missing)
+
+
+def test_a_terminal_that_says_0_columns_gets_richs_own_width_not_the_least():
+    """A pty that says 0x0 (`docker exec -t` before its first resize) is a width not
+    known, as the tables take it: rich's 80, not HELP_LEAST (second read)."""
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    from mogrun.cli.helptext import HELP_LEAST, _width
+
+    primary, secondary = os.openpty()
+    try:
+        with os.fdopen(secondary, "w", closefd=False) as stream:
+            fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+            assert _width({}, stream) is None
+            fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 10, 30, 0, 0))
+            assert _width({}, stream) == HELP_LEAST
+            fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 10, 120, 0, 0))
+            assert _width({}, stream) == 120
+    finally:
+        os.close(primary)
+        os.close(secondary)

@@ -69,15 +69,17 @@ def _chain(ctx: click.Context) -> list[click.Context]:
     return links[::-1]
 
 
-# The narrowest help is laid out at: below it rich-click cut every option's name to
-# `--…` (at 30 columns `--ver…`, `--verbose` or `--version`), the one thing a reader
-# of help looks for. A narrower terminal wraps the lines; the names stay whole.
-HELP_LEAST = 50
+# The narrowest help is laid out at: below it rich-click cut option names to `--…`
+# (at 30 columns `--ver…`, `--verbose` or `--version`; at 50 `add`'s
+# `--idempoten…`), the one thing a reader of help looks for. A narrower terminal
+# wraps the lines; the names stay whole.
+HELP_LEAST = 64
 
 
 def _width(env: Any, stream: Any = None) -> int | None:
-    """The help's width: ``COLUMNS`` or the terminal's (``None``: rich's own, for a
-    stream that is neither), never under ``HELP_LEAST``."""
+    """The help's width: ``COLUMNS`` or the terminal's, never under ``HELP_LEAST``;
+    ``None`` (rich's own: 80 where it cannot tell) for a stream that is no
+    terminal, or one that says 0 columns (``docker exec -t`` before a resize)."""
     from mogrun.tables import columns_from
 
     width = columns_from(env, stream)
@@ -85,6 +87,8 @@ def _width(env: Any, stream: Any = None) -> int | None:
         try:
             width = os.get_terminal_size(stream.fileno()).columns
         except (AttributeError, OSError, ValueError):
+            return None
+        if not width:
             return None
     return max(width, HELP_LEAST)
 
