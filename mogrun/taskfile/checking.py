@@ -248,6 +248,8 @@ def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob],
             SANDBOXES_ENV if sandboxes_override(env) is not None else "[mogplex] sandboxes")
     except UsageError:  # a wrong MOGRUN_SANDBOXES: run says so; check judges the file
         cap, source = account_slots(taskfile.settings, {}), "[mogplex] sandboxes"
+    if cap is None:  # a wrong [mogplex] sandboxes, said as its own error
+        return []
     warnings = []
     for job in jobs:
         problem = slot_wait_problem(job, cap, source)

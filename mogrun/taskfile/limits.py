@@ -138,16 +138,16 @@ def sandboxes_override(env: Mapping[str, str]) -> int | None:
     return env_number(env, SANDBOXES_ENV, int, 1, MAX_LIMIT)
 
 
-def account_slots(settings: Mapping[str, Any], env: Mapping[str, str]) -> int:
+def account_slots(settings: Mapping[str, Any], env: Mapping[str, str]) -> int | None:
     """The account's sandbox slots a session counts on: ``MOGRUN_SANDBOXES``, else
-    ``[mogplex] sandboxes``, else the server's 3 (a value of the wrong type is the
-    task file's error, said where it is read)."""
+    ``[mogplex] sandboxes``, else the server's 3; ``None`` when the file's value is
+    wrong (the task file's error, said where it is read: no count is said beside it)."""
     override = sandboxes_override(env)
     if override is not None:
         return override
     cap = settings.get("sandboxes", DEFAULT_SANDBOXES)
-    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1 \
-        else DEFAULT_SANDBOXES
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and 1 <= cap <= MAX_LIMIT \
+        else None
 
 
 def slot_wait_problem(job: ResolvedJob, cap: int,

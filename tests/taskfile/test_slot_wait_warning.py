@@ -88,3 +88,13 @@ def test_the_slots_are_those_run_counts_on_mogrun_sandboxes_first(project, file_
     assert result.code == 0, result
     found = [line for line in result.err.splitlines() if "sandboxes and the account" in line]
     assert (found == []) if said is None else (len(found) == 1 and said in found[0]), result
+
+
+@pytest.mark.parametrize("value", ["0", '"2"', "true", "2000000"])
+def test_a_wrong_sandboxes_value_is_its_own_error_with_no_count_beside_it(project, value):
+    """It was an error, then a warning that "the account has 3": a count the file
+    does not say, beside the error that says its value is wrong (second read)."""
+    write(project, f"[mogplex]\nsandboxes = {value}\n\n" + FIVE, "crlf")
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "sandboxes and the account" not in result.err, result
