@@ -79,9 +79,11 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
     from mogrun.ci.plan import is_sharded
     from mogrun.ci.shard import most_legs, too_many_legs
 
-    # The legs' agent runs take slots and starts; automations' take neither.
-    runs = any("automation" not in taskfile.job_keys(name) for name in taskfile.jobs
-               if is_sharded(taskfile, name, shards))
+    # The legs' agent runs take slots and starts; automations' take neither. With no
+    # job made a matrix at all, every job is judged: what fits is what N legs would.
+    sharded = [name for name in taskfile.jobs if is_sharded(taskfile, name, shards)]
+    runs = any("automation" not in taskfile.job_keys(name)
+               for name in sharded or taskfile.jobs)
     most = most_legs(taskfile.settings, runs=runs)
     problem = too_many_legs(taskfile.settings, shards, runs=runs)
     if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):
