@@ -42,11 +42,22 @@ def columns_from(env: Mapping[str, str], stream: Any = None) -> int | None:
         return int(raw)
     if not raw:
         return None
-    try:
-        size = os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        size = 0
+    size = terminal_columns(stream) or 0
     return size if size > MIN_COLUMNS else FALLBACK_COLUMNS
+
+
+def screen_columns(env: Mapping[str, str], stream: Any) -> int | None:
+    """The width ``stream``'s screen gives: ``columns_from``'s, else the terminal's
+    own; ``None`` when neither is known (a pipe, a terminal that says 0 columns)."""
+    return columns_from(env, stream) or terminal_columns(stream)
+
+
+def terminal_columns(stream: Any) -> int | None:
+    """``stream``'s terminal's width, ``None`` for no terminal or one that says 0."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def listed(names: Sequence[str], shown: int = 10) -> str:

@@ -8,7 +8,6 @@ sub-command's help also lists the global options it honours, in their own panel.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -80,17 +79,10 @@ def _width(env: Any, stream: Any = None) -> int | None:
     """The help's width: ``COLUMNS`` or the terminal's, never under ``HELP_LEAST``;
     ``None`` (rich's own: 80 where it cannot tell) for a stream that is no
     terminal, or one that says 0 columns (``docker exec -t`` before a resize)."""
-    from mogrun.tables import columns_from
+    from mogrun.tables import screen_columns
 
-    width = columns_from(env, stream)
-    if width is None:
-        try:
-            width = os.get_terminal_size(stream.fileno()).columns
-        except (AttributeError, OSError, ValueError):
-            return None
-        if not width:
-            return None
-    return max(width, HELP_LEAST)
+    width = screen_columns(env, stream)
+    return None if width is None else max(width, HELP_LEAST)
 
 
 def _rich_context(twin: click.Command, link: click.Context, parent: Any,

@@ -11,7 +11,6 @@ history is shown as recorded.
 from __future__ import annotations
 
 import itertools
-import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -302,17 +301,9 @@ def _screen_columns(state: CliState) -> int | None:
     everywhere (``tables.columns_from``), else the terminal's. ``None`` in a pipe,
     whatever ``COLUMNS`` says: a script reading the table gets the table."""
     from mogrun.output.base import is_terminal
-    from mogrun.tables import columns_from
+    from mogrun.tables import screen_columns
 
-    if not is_terminal(state.stdout):
-        return None
-    columns = columns_from(state.env, state.stdout)
-    if columns is not None:
-        return columns
-    try:
-        return os.get_terminal_size(state.stdout.fileno()).columns or None
-    except (AttributeError, OSError, ValueError):
-        return None
+    return screen_columns(state.env, state.stdout) if is_terminal(state.stdout) else None
 
 
 # --- status ---------------------------------------------------------------------
