@@ -24,6 +24,7 @@ from itertools import chain, compress
 from typing import Any
 
 from mogrun.api.failures import scope_hint
+from mogrun.api.proxies import CREDENTIALS_FORM
 from mogrun.api.text import escape_text, preview
 from mogrun.api.transport import Response, origin_of
 from mogrun.errors import (
@@ -143,7 +144,7 @@ def _unenveloped(response: Response, request: RequestInfo, carried: str) -> Mogr
             f"for credentials ({request.method} {_path(request)} carried {carried})",
             request=request, status=status,
             context=[*context, "Give the proxy's address and credentials in https_proxy: "
-                     "https_proxy=http://user:password@host:port (percent-encoded)."])
+                     f"https_proxy={CREDENTIALS_FORM} (percent-encoded)."])
     message = f"HTTP {status} from {request.method} {_path(request)} carried {carried}"
     if 400 <= status < 500 and status not in _TRANSIENT_4XX:  # a 401 is a 401
         return _by_status(status, message, request, retry_after)

@@ -19,6 +19,8 @@ from mogrun.loopback import is_loopback_host
 # The variables read, in order: the first that is set and not blank wins.
 PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 NO_PROXY_VARIABLES = ("no_proxy", "NO_PROXY")
+# How a proxy's credentials are given, wherever a proxy asks for them (its 407).
+CREDENTIALS_FORM = "http://user:password@host:port"
 
 
 class Proxies(NamedTuple):

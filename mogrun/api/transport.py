@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from mogrun import __version__
-from mogrun.api.proxies import Proxies
+from mogrun.api.proxies import CREDENTIALS_FORM, Proxies
 from mogrun.api.settings import shown_url
 from mogrun.api.text import preview
 from mogrun.durations import format_duration
@@ -657,7 +657,7 @@ def _proxy_reason(error: BaseException) -> str:
         return f"the proxy cannot be reached ({reason})"
     if answer.startswith("407"):
         return (f"{_PROXY_ANSWERED}{answer}: it asks for credentials; give them in its URL, "
-                "http://user:password@host:port")
+                f"{CREDENTIALS_FORM}")
     return f"{_PROXY_ANSWERED}{answer}"
 
 
