@@ -190,23 +190,6 @@ def test_an_answer_about_another_run_is_refused_not_taken_for_this_one(project, 
     assert "Traceback" not in result.stderr + status.stderr
 
 
-def test_an_answer_naming_its_run_in_another_case_is_the_run_asked_for(project, mogrun):
-    project("""
-        [jobs.odd]
-        repo = "5c0ffee0-1234-4321-8abc-0123456789ab"
-        prompt = "go"
-    """)
-
-    def answer(method, path):
-        if method == "POST":
-            return 202, {**_run_detail("pending"), "replayed": False}
-        return 200, {"run": {**_run_detail("success"), "runId": ODD.upper()}, "events": []}
-
-    with fake_api(answer) as url:
-        result = mogrun("--json", "odd", env={"MOGPLEX_URL": url, "MOGPLEX_API_KEY": "mog_t"})
-    assert result.exit_code == 0, result
-
-
 def test_a_cancel_answer_without_run_id_keeps_the_run_in_the_result(project, mogrun):
     project("""
         [jobs.odd]
