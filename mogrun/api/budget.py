@@ -166,12 +166,8 @@ class RequestBudget:
 
         ``time_scale`` shrinks every window (tests against an emulator whose
         ``--limits`` count per seconds instead of per minute/hour/day)."""
-        settings = settings or {}
-        rpm = _positive_int(settings, "requests_per_minute", 60)
-        starts = tuple(
-            (_positive_int(settings, key, default), span * time_scale)
-            for (key, span), (default, _) in zip(_SETTING_WINDOWS, DEFAULT_STARTS, strict=True)
-        )
+        rpm, declared = declared_rates(settings)
+        starts = tuple((limit, span * time_scale) for limit, span in declared)
         if time_scale != 1.0:
             kwargs.setdefault("window", 60.0 * time_scale)
         return cls(requests_per_minute=rpm, starts=starts, **kwargs)
@@ -381,6 +377,17 @@ class RequestBudget:
         usable = max(1, rpm - max(reserve, others))
         by_budget = (self.window + self.margin) * runs / usable
         return max(MIN_POLL_INTERVAL, by_budget, runs / MAX_POLLS_PER_SECOND)
+
+
+def declared_rates(settings: Mapping[str, Any] | None
+                   ) -> tuple[int, tuple[tuple[int, float], ...]]:
+    """The token's request limit per minute and its start windows (count, seconds)
+    as the task file's ``[mogplex]`` table declares them, the server's where it
+    is silent (``TaskFileError`` for a value that is not a positive integer)."""
+    settings = settings or {}
+    return _positive_int(settings, "requests_per_minute", 60), tuple(
+        (_positive_int(settings, key, default), span)
+        for (key, span), (default, _) in zip(_SETTING_WINDOWS, DEFAULT_STARTS, strict=True))
 
 
 def _rate_name(limit: int, span: float) -> str:

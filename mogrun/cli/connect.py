@@ -131,14 +131,30 @@ def emulated_world(state: CliState, taskfile: TaskFile | None, repos: Sequence[s
     return found, automations_named(taskfile, state.sets, state.env)
 
 
+def emulated_limits(state: CliState, taskfile: TaskFile | None, limits: Any) -> Any:
+    """``limits`` (the emulator's ``Limits``) raised to the plan the task file
+    declares where it is bigger than the server's: its ``[mogplex]``
+    ``requests_per_minute``, ``starts_per_*`` and sandboxes (``MOGRUN_SANDBOXES``,
+    else ``sandboxes``). A team on a bigger plan then meets offline the limits
+    its account has, not 429s and slot waits its account never gives."""
+    if taskfile is None:
+        return limits
+    from mogrun.api.budget import declared_rates
+    from mogrun.taskfile.limits import account_slots
+
+    requests, starts = declared_rates(taskfile.settings)
+    return limits.at_least(requests, starts, account_slots(taskfile.settings, state.env))
+
+
 def _start_emulator(state: CliState, taskfile: TaskFile | None) -> Any:
     """The in-process emulator for ``--local``: every repo (and every automation,
-    published) the task file names exists."""
+    published) the task file names exists, under its plan's limits."""
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.server import DEFAULT_REPOS
 
     repos, automations = emulated_world(state, taskfile, DEFAULT_REPOS)
-    emulator = Emulator(repos=tuple(repos), limits=Limits.local())
+    emulator = Emulator(repos=tuple(repos),
+                        limits=emulated_limits(state, taskfile, Limits.local()))
     for name, home in automations:  # on the installation of the repos it runs in
         emulator.add_automation(name, repo=home)
     emulator.start()

@@ -52,7 +52,8 @@ def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
               help="Repositories the account has (default: acme/api,acme/web,acme/worker).")
 @click.option("--no-limits", is_flag=True, help="Lift the rate limits.")
 @click.option("--limits", "limits_spec", metavar="SPEC", multiple=True, callback=_joined,
-              help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real ones).")
+              help="Rate limits, e.g. 60/60s,starts=10/60s,starts=30/1h (default: the real "
+                   "ones, raised to the plan of a task file given with -f).")
 @click.option("--faults", "faults_spec", metavar="SPEC", multiple=True, callback=_joined,
               help="Faults to inject, e.g. start:503x2,events:429@3,run:delay=2s.")
 @click.option("--occupy", "occupy_spec", metavar="SPEC", multiple=True, callback=_joined,
@@ -130,7 +131,7 @@ def _seconds(param: Any, value: float) -> float:
 
 
 def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: Any) -> Any:
-    from mogrun.cli.connect import emulated_world
+    from mogrun.cli.connect import emulated_limits, emulated_world
     from mogrun.emulator import Emulator, Limits
     from mogrun.emulator.automation_seed import AutomationSpec, parse_automations
     from mogrun.emulator.faults import parse_faults
@@ -145,7 +146,8 @@ def _build(state: CliState, options: dict[str, Any], *, trace: Any, taskfile: An
         raise UsageError("--no-limits and --limits cannot be used together")
     try:
         limits = None if options["no_limits"] else (
-            Limits.parse(options["limits_spec"]) if options["limits_spec"] else Limits.real())
+            Limits.parse(options["limits_spec"]) if options["limits_spec"]
+            else emulated_limits(state, taskfile, Limits.real()))
         faults = parse_faults(options["faults_spec"] or "")
         occupants = parse_occupants(options["occupy_spec"] or "")
         automations = parse_automations(options["automations_spec"] or "")

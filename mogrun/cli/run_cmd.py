@@ -327,7 +327,6 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
     connection = connect(state, taskfile=loaded.taskfile, host=loaded.host,
                          budget_settings=loaded.taskfile.settings, sleep=sleeper,
                          shards=shard.count if shard else 1, show_waits=False, trace=trace)
-    session_options = _local_slots(session_options, connection)
     reporter = _session_reporter(state, loaded.taskfile.project_dir)
     history = None
     try:
@@ -401,17 +400,6 @@ def _session_reporter(state: CliState, project_dir: Any) -> Any:
     from mogrun.cli.local_events import recording
 
     return recording(reporter, project_dir)
-
-
-def _local_slots(session_options: Any, connection: Any) -> Any:
-    """``--local``: the embedded emulator's sandbox cap is known; use it."""
-    from dataclasses import replace
-
-    emulator = getattr(connection, "emulator", None)
-    limits = getattr(emulator, "limits", None)
-    if session_options.sandboxes is not None or limits is None or limits.sandboxes <= 0:
-        return session_options
-    return replace(session_options, sandboxes=limits.sandboxes)
 
 
 def rerun_command(state: CliState, plugins: Sequence[str] = (),

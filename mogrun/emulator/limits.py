@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from mogrun.durations import format_duration
@@ -49,6 +50,22 @@ class Limits:
         hour: a fan-out wider than the cap, or a needs chain, waits for a slot as
         it would on the server (and says so), for seconds."""
         return cls(idle=LOCAL_IDLE)
+
+    def at_least(self, requests: int, starts: Sequence[tuple[int, float]],
+                 sandboxes: int | None) -> Limits:
+        """These limits raised to an account's plan where it is bigger: ``requests``
+        per minute, ``starts`` (count, seconds) for the windows these have, and
+        ``sandboxes`` (``None``: not known). A smaller value is a client's own
+        restraint, not the server's limit: it is left as it is. A lifted limit
+        stays lifted."""
+        declared = dict((span, count) for count, span in starts)
+        raised = replace(self, starts=tuple((max(count, declared.get(span, 0)), span)
+                                            for count, span in self.starts))
+        if self.requests > 0 and self.window == 60.0:
+            raised = replace(raised, requests=max(self.requests, requests))
+        if sandboxes is not None and self.sandboxes > 0:
+            raised = replace(raised, sandboxes=max(self.sandboxes, sandboxes))
+        return raised
 
     @property
     def reaper_period(self) -> float:

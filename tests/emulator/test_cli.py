@@ -256,6 +256,21 @@ def test_a_task_file_named_with_f_is_served_as_local_serves_it(tmp_path):
     assert missing.stderr.startswith("Error: task file ") and "does not exist" in missing.stderr
 
 
+def test_a_served_task_file_brings_its_plan_unless_limits_are_given(tmp_path):
+    """`mogrun -f FILE emulator` serves the file as --local does: its bigger
+    plan's limits too; ``--limits`` still says exactly what to serve."""
+    path = tmp_path / "mogplex.toml"
+    path.write_text("[mogplex]\nrequests_per_minute = 90  # our plan\nsandboxes = 5\n\n"
+                    '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    for args, limits in ((("-f", str(path)), "90/60s,starts=10/60s,"),
+                         (("-f", str(path), "--limits", "60/60s"), "60/60s,starts=10/60s,")):
+        process, seen = _serve(*args, quiet=True)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+        assert seen["limits"].startswith(limits), seen
+        assert ("sandboxes=5," in seen["limits"]) == ("--limits" not in args), seen
+
+
 @pytest.mark.timeout(30)  # before the fix each of these served until killed
 @pytest.mark.parametrize("value", ["", " ", ",", " , "])
 @pytest.mark.parametrize(("option", "needs"), [

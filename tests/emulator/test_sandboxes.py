@@ -236,6 +236,49 @@ def test_local_limits_keep_the_real_cap_with_idle_sandboxes_freed_in_seconds():
     assert local.sandboxes == Limits.real().sandboxes
 
 
+def test_limits_are_raised_to_a_bigger_plan_and_never_lowered():
+    """``at_least``: a task file's bigger plan is what --local serves; a smaller
+    value is mogrun's own restraint, not the server's limit."""
+    real = Limits.real()
+    raised = real.at_least(120, ((20, 60.0), (5, 3600.0), (500, 86400.0)), 8)
+    assert (raised.requests, raised.starts, raised.sandboxes) == (
+        120, ((20, 60.0), (30, 3600.0), (500, 86400.0)), 8)
+    assert real.at_least(30, ((2, 60.0),), 1) == real
+    assert real.at_least(60, (), None) == real
+    lifted = Limits.parse("requests=none,starts=none,sandboxes=none")
+    assert lifted.at_least(500, ((99, 60.0),), 50) == lifted
+    per_second = Limits.parse("5/1s")  # not a per-minute limit: the plan's is not its
+    assert per_second.at_least(500, (), None).requests == 5
+
+
+def test_local_serves_the_plan_the_task_file_declares(tmp_path, mogrun_cli):
+    """--local served the server's default limits whatever the file declared: a
+    team whose plan has 6 sandboxes and 20 starts a minute (``[mogplex]``) met
+    slot waits ("3 of 3 busy") and start-limit 429s its account never gives, and a
+    fan-out of a few seconds took over a minute offline."""
+    (tmp_path / "mogplex.toml").write_text(
+        "[mogplex]   # our plan\r\nrequests_per_minute = 200\r\nstarts_per_minute = 20\r\n"
+        "sandboxes = 12\r\n\r\n[jobs.fan]\r\n"
+        "repo = [" + ", ".join(f'"acme/r{i}"' for i in range(12)) + "]\r\n"
+        'prompt = "@emulator duration=0.2s"\r\n\r\n')
+    result = mogrun_cli("--local", "-j", "12", "fan", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    assert "12 passed, 0 failed" in result.stdout
+    assert "  wait  " not in result.stdout, result.stdout  # no slot wait, no 429
+
+
+def test_local_keeps_a_smaller_sandboxes_as_mogruns_own_restraint(tmp_path, mogrun_cli):
+    """``sandboxes = 2`` under --local: mogrun keeps to 2 slots (the emulator's 3
+    were used instead), as it does against the server."""
+    (tmp_path / "mogplex.toml").write_text(
+        "[mogplex]\nsandboxes = 2\n\n[jobs.fan]\n"
+        'repo = ["acme/r1", "acme/r2", "acme/r3"]\nprompt = "@emulator duration=0.2s"\n')
+    result = mogrun_cli("--local", "fan", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    waits = [line for line in result.stdout.splitlines() if "  wait  capacity  " in line]
+    assert waits and all("2 of 2 busy" in line for line in waits), result.stdout
+
+
 def test_every_job_of_the_example_runs_with_local(tmp_path, mogrun_cli):
     """The needs chain weekly-cleanup -> codemod (3 repos) -> docs-sync holds more
     sandboxes than the server's cap while they idle: --local, which keeps the cap,
