@@ -141,7 +141,13 @@ def emulated_limits(state: CliState, taskfile: TaskFile | None, limits: Any) -> 
         return limits
     from mogrun.api.budget import declared_rates
     from mogrun.taskfile.limits import account_slots
+    from mogrun.taskfile.schema import LIMIT_KEYS
+    from mogrun.taskfile.validation import setting_error
 
+    for key in (*LIMIT_KEYS, "sandboxes"):  # said where it is, as check says it
+        error = setting_error(taskfile, key)
+        if error is not None:
+            raise error
     requests, starts = declared_rates(taskfile.settings)
     return limits.at_least(requests, starts, account_slots(taskfile.settings, state.env))
 

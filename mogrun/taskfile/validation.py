@@ -178,11 +178,7 @@ def _quoting_hint(job: str, rest: tuple[str, ...]) -> str:
 def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError]:
     errors = _unknown(taskfile, taskfile.settings, SETTINGS_KEYS, ("mogplex",), "in [mogplex]",
                       secret)
-    for key, check in SETTINGS_KEYS.items():
-        if key in taskfile.settings:
-            problem = check(taskfile.settings[key])
-            if problem:
-                errors.append(taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key))
+    errors += filter(None, (setting_error(taskfile, key) for key in SETTINGS_KEYS))
     for index, plugin in taskfile.plugin_entries:
         problem = plugin_entry_problem(taskfile, plugin)
         if problem:
@@ -192,6 +188,14 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
     if refused is not None:
         errors.append(refused)
     return errors
+
+
+def setting_error(taskfile: TaskFile, key: str) -> TaskFileError | None:
+    """``[mogplex] key`` refused, located at its line (``None``: unset or right)."""
+    if key not in taskfile.settings:
+        return None
+    problem = SETTINGS_KEYS[key](taskfile.settings[key])
+    return taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key) if problem else None
 
 
 def refused_url(taskfile: TaskFile,

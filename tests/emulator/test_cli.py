@@ -269,6 +269,11 @@ def test_a_served_task_file_brings_its_plan_unless_limits_are_given(tmp_path):
         process.communicate(timeout=10)
         assert seen["limits"].startswith(limits), seen
         assert ("sandboxes=5," in seen["limits"]) == ("--limits" not in args), seen
+    path.write_text('[mogplex]\nsandboxes = "5"\n\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    wrong = run_mogrun("-f", str(path), "emulator")
+    assert wrong.exit_code == 2, wrong
+    assert wrong.stderr.startswith(  # located, as check says it
+        "Error: [mogplex] sandboxes must be a positive integer, not '5'\n  --> "), wrong.stderr
 
 
 @pytest.mark.timeout(30)  # before the fix each of these served until killed
