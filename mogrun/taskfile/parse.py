@@ -137,9 +137,46 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
         raise syntax_error(path, text, exc) from exc
     except RecursionError as exc:  # tomllib recurses once per nesting level
         raise too_deep from exc
-    if _depth(data) > MAX_DEPTH:  # every later walk of the data recurses too
+    except ValueError as exc:  # int() of a decimal of over 4,300 digits (Python's limit)
+        raise _out_of_range(path, text, _long_number(path, text)) from exc
+    depth, huge = _walk(data)
+    if depth > MAX_DEPTH:  # every later walk of the data recurses too
         raise too_deep
+    if huge:  # a hex one tomllib reads: str() of it would fail later
+        from mogrun.taskfile.positions import locate
+
+        raise _out_of_range(path, text, locate(str(path), text, _keys_of_huge(data)))
     return _build(path, text, data)
+
+
+# TOML's integers are 64-bit, but tomllib reads any: one too long for Python to
+# print (over 4,300 digits, ``sys.get_int_max_str_digits``) is refused here, since
+# every later message, listing and request would fail on it; a shorter one outside
+# the range is judged by its key's own rule ("at most 1,000,000").
+INT_RANGE = (-(2**63), 2**63 - 1)
+UNPRINTABLE_BITS = 14_000  # 10**4300 is about 2**14284
+_LONG_NUMBER = r"(?:^|[=\[,{])[ \t]*([+-]?[0-9][0-9_]{4299,})"
+
+
+def _out_of_range(path: Path, text: str, location: Location | None) -> TaskFileError:
+    return TaskFileError(
+        f"task file {path} holds an integer of thousands of digits; TOML's integers are "
+        f"64-bit ({INT_RANGE[0]} to {INT_RANGE[1]})", location=location)
+
+
+def _long_number(path: Path, text: str) -> Location:
+    """Where the first value of 4,300 digits or more is written (the file, when none
+    is found where a value starts)."""
+    import re
+
+    from mogrun.taskfile.positions import source_line
+
+    found = re.search(_LONG_NUMBER, text, re.MULTILINE)
+    if found is None:
+        return Location(str(path))
+    line = text.count("\n", 0, found.start(1)) + 1
+    column = found.start(1) - (text.rfind("\n", 0, found.start(1)) + 1) + 1
+    return Location(str(path), line, column, source_line(text, line))
 
 
 def stand_in(path: Path) -> TaskFile:
@@ -149,9 +186,10 @@ def stand_in(path: Path) -> TaskFile:
     return _tables(path, "", {})
 
 
-def _depth(data: Any) -> int:
-    """How deeply tables and arrays nest in ``data`` (counted without recursion)."""
-    deepest, stack = 0, [(data, 0)]
+def _walk(data: Any) -> tuple[int, bool]:
+    """How deeply tables and arrays nest in ``data``, and whether an integer in it is
+    too long to print, found without recursion."""
+    deepest, huge, stack = 0, False, [(data, 0)]
     while stack:
         value, depth = stack.pop()
         deepest = max(deepest, depth)
@@ -159,7 +197,23 @@ def _depth(data: Any) -> int:
             stack += [(v, depth + 1) for v in value.values()]
         elif isinstance(value, list):
             stack += [(v, depth + 1) for v in value]
-    return deepest
+        elif type(value) is int and value.bit_length() > UNPRINTABLE_BITS:
+            huge = True
+    return deepest, huge
+
+
+def _keys_of_huge(data: Any) -> tuple[str | int, ...]:
+    """The keys of the first integer too long to print in ``data`` (there is one)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, keys = stack.pop(0)
+        if isinstance(value, dict):
+            stack += [(v, (*keys, k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, (*keys, i)) for i, v in enumerate(value)]
+        elif type(value) is int and value.bit_length() > UNPRINTABLE_BITS:
+            return keys
+    return ()
 
 
 def _read_text(path: Path) -> str:

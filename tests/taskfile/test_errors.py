@@ -779,6 +779,45 @@ def test_deeply_nested_values_are_a_task_file_error(project) -> None:
                    "deep\n"), result
 
 
+@pytest.mark.parametrize(("value", "column"), [
+    ("1" + "0" * 4300, 22),  # past Python's 4,300-digit limit: a ValueError out of tomllib
+    ("-1_" + "0" * 4400, 22),  # (located at the number: no key is known yet)
+    ("0x" + "f" * 3600, 11),  # read, then str() of it failed in list, show, run -n
+])
+def test_an_integer_out_of_tomls_range_is_a_located_task_file_error(project, value,
+                                                                    column) -> None:
+    """A huge number crashed every command with a traceback (exit 1), or passed
+    check and crashed show and run: TOML's integers are 64-bit, so it is refused
+    where it is written, by every command that reads the file."""
+    project.write('# ours\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                  f"retry = {{ attempts = {value} }}\r\n\r\n")
+    for command in ("check", "list", "show a", "--json check"):
+        result = project.run(*command.split())
+        assert result.code == 2, result
+        if command.startswith("--json"):
+            continue
+        assert result.errors == [f"Error: task file {project.path.resolve()} holds an integer "
+                                 "of thousands of digits; TOML's integers are 64-bit "
+                                 "(-9223372036854775808 to 9223372036854775807)"], result
+        assert f"mogplex.toml:5:{column}\n" in result.err, result
+
+
+def test_a_long_integer_python_can_print_is_left_to_its_keys_rule(project) -> None:
+    project.write(f"""
+        [vars]
+        low = -9223372036854775808
+        high = 0x{"f" * 3000}
+
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{{{ low }}}}"
+        retry = {{ attempts = 0x{"f" * 3000} }}
+    """)
+    result = project.run("show", "a")
+    assert result.code == 0, result
+    assert '"prompt": "-9223372036854775808"' in result.out
+
+
 def test_a_plugin_key_of_defaults_no_job_inherits_is_still_judged(project) -> None:
     # It was judged only in the jobs that inherit it: with none, check said ok.
     project.write("""
