@@ -476,21 +476,22 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
     for key, spec in job.ctx.key_specs.items():
         if key not in job.merged:
             continue
-        unset_before = set(job.unset)
-        value = _render_value(job, job.merged[key], key, repo, reason)
+        unset: list[tuple[str | int, ...]] = []  # where a value used an unset env name
+        value = _render_value(job, job.merged[key], key, repo, reason, (), unset)
         if key in job.unrendered:
             continue
         try:
             options[key], secrets = spec.judge(value)
         except ValueError as exc:
-            if set(job.unset) == unset_before:  # else judged once the env name is set
-                from mogrun.taskfile.positions import sub_path  # a wrong value: rare
+            from mogrun.taskfile.positions import sub_path  # a wrong value: rare
 
-                job.problems += [job.error(key, message, *sub_path(value, sub))
-                                 for sub, message in problems_of(exc)]
+            for sub, message in problems_of(exc):
+                where = sub_path(value, sub)
+                if not _of_unset(where, unset):  # those are judged once the name is set
+                    job.problems.append(job.error(key, message, *where))
             continue
         except ValidatorCrash as exc:  # the plugin's fault, but this key's problem
-            if set(job.unset) == unset_before:
+            if not unset:
                 job.problems.append(job.error(key, exc.crash))
             continue
         except MogrunError as exc:
@@ -522,14 +523,31 @@ def option_problems(ctx: Context, name: str) -> list[MogrunError]:
             and isinstance(problem, TaskFileError) and problem.key in ctx.key_specs]
 
 
-def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str) -> Any:
+def _render_value(job: _Job, value: Any, key: str, repo: str | None, reason: str,
+                  path: tuple[str | int, ...] = (),
+                  unset: list[tuple[str | int, ...]] | None = None) -> Any:
+    """``value`` with its strings rendered; the path of each that used an unset
+    ``env`` name (a stand-in took its place) added to ``unset``."""
     if isinstance(value, str):
-        return job.render(value, key, repo, reason)
+        rendered = job.rendered(value, key, repo, reason)
+        if unset is not None and rendered.unset_env:
+            unset.append(path)
+        return rendered.text
     if isinstance(value, list):
-        return [_render_value(job, v, key, repo, reason) for v in value]
+        return [_render_value(job, v, key, repo, reason, (*path, i), unset)
+                for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _render_value(job, v, key, repo, reason) for k, v in value.items()}
+        return {k: _render_value(job, v, key, repo, reason, (*path, k), unset)
+                for k, v in value.items()}
     return value
+
+
+def _of_unset(where: tuple[str | int, ...], unset: list[tuple[str | int, ...]]) -> bool:
+    """Whether a plugin's problem located at ``where`` may be the stand-in's of an
+    unset env name: at or inside a value that used one, or at no place at all
+    while one did. A problem elsewhere (a typo in ``on`` beside a webhook from
+    env) is the file's whatever the environment: ``check`` says it."""
+    return any(where[:len(path)] == path for path in unset) or (not where and bool(unset))
 
 
 def key_clashes(taskfile: TaskFile, results: Sequence[JobResult]) -> list[TaskFileError]:

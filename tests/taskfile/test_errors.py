@@ -1043,15 +1043,54 @@ def test_core_and_plugin_key_problems_are_listed_in_one_check_in_file_order(proj
     assert "8 problems in" in result.err
 
 
-def test_a_plugin_key_of_an_unbuildable_job_using_an_unset_env_name_is_not_judged(
+@pytest.mark.parametrize(("key", "said"), [
+    ('notify = [{ webhook = "{{ env.HOOK }}", on = ["faild"] }]', 'unknown value "faild"'),
+    ('notify = [{ webhook = "{{ env.HOOK }}", bogus = 1 }]', 'setting "bogus"'),
+    ('notify = [{ webhook = "{{ env.HOOK }}", slack = "x" }]', "needs exactly one of"),
+    ('notify = [\r\n  { webhook = "{{ env.HOOK }}" },\r\n'
+     '  { webhook = "https://h.example/x", on = ["faild"] },  # the second\r\n]',
+     'notify[2].on: unknown value "faild"'),
+    ('retry = { attempts = 0, max_delay = "{{ env.HOOK }}" }', "attempts must be a whole"),
+    ('gates = { status = ["sucess"], max_duration = "{{ env.HOOK }}" }',
+     'unknown value "sucess"'),
+])
+def test_an_unset_env_name_in_a_plugin_key_leaves_its_other_values_judged(
+        project, key, said) -> None:
+    """A webhook from `{{ env.HOOK }}`, unset where check and ci github run (the
+    docs keep it in a CI secret), switched off every check of its key: a typo in
+    `on` passed check and failed only at the scheduled run. What the stand-in
+    for the unset value may cause is still left until the name is set."""
+    project.path.write_bytes(f'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n{key}\r\n'
+                             "\r\n".encode())
+    result = project.run("check", env={"HOOK": None})
+    assert result.code == 2, result
+    assert len(result.errors) == 1 and said in result.errors[0], result
+
+
+def test_an_unset_env_name_alone_in_a_plugin_key_is_still_only_a_warning(project) -> None:
+    project.write("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "x"
+        notify = [{ webhook = "{{ env.HOOK }}", on = ["failed"] }]  # set in CI
+        gates = { max_duration = "{{ env.LIMIT }}" }
+        retry = "{{ env.POLICY }}"
+    """)
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.count("which is not set here") == 3, result
+
+
+def test_a_plugin_key_of_an_unbuildable_job_using_an_unset_env_name_is_judged(
         project) -> None:
     project.path.write_bytes(MIXED.encode("utf-8"))
     result = project.run("check", env={"SLACK_WEBHOOK_URL": None})
     assert result.code == 2
     assert 'key "retry"' in result.err and 'key "gates"' in result.err
-    # As in a job that builds: judged once the env name is set (not guessed).
-    assert 'key "notify"' not in result.err
-    assert "7 problems in" in result.err
+    # As in a job that builds: its `on` typo is the file's whatever the environment
+    # (the webhook from env is judged once the name is set, not guessed).
+    assert 'key "notify": notify[1].on: unknown value "failure"' in result.err
+    assert "8 problems in" in result.err
 
 
 def test_a_plugin_key_is_judged_in_a_job_stopped_by_its_repo_or_by_defaults(project) -> None:
