@@ -103,6 +103,9 @@ class Location(NamedTuple):
     line: int | None = None
     column: int | None = None
     source_line: str | None = None
+    # The column the caret goes under in ``source_line`` when that is not the file's
+    # line as written (a secret on it masked): ``column`` stays the file's.
+    caret: int | None = None
 
     def __str__(self) -> str:
         if self.line is None:
@@ -120,7 +123,7 @@ class Location(NamedTuple):
         line = self.source_line.rstrip("\n")
         if self.column is None:
             return [gutter + _clipped(line, 0)[0]]
-        shown, offset = _clipped(line, self.column - 1)
+        shown, offset = _clipped(line, (self.caret or self.column) - 1)
         return [gutter + shown, " " * (len(gutter) + offset) + "^"]
 
 

@@ -51,15 +51,16 @@ def masked_error(error: E, secrets: Iterable[str], **changes: Any) -> E:
 
 def _masked_location(location: Location, ordered: tuple[str, ...]) -> Location:
     """A task file's location with its quoted source line masked (a token pasted into
-    the file shows in its excerpt), the column moved so the caret still points at
-    the same character (at the mask when it pointed inside a secret)."""
+    the file shows in its excerpt), its caret moved so it still points at the same
+    character (at the mask when it pointed inside a secret); the column the
+    location names stays the file's, where an editor finds it."""
     line, column = location.source_line, location.column
     if line is None or not any(secret in line for secret in ordered):
         return location._replace(path=_mask_with(location.path, ordered))
-    index = len(line) if column is None else column - 1
+    index = len(line) if column is None else (location.caret or column) - 1
     shown, moved = _mask_at(line, index, ordered)
     return location._replace(path=_mask_with(location.path, ordered), source_line=shown,
-                             column=None if column is None else moved + 1)
+                             caret=None if column is None else moved + 1)
 
 
 def _mask_at(line: str, index: int, ordered: tuple[str, ...]) -> tuple[str, int]:

@@ -176,6 +176,21 @@ def test_a_masked_excerpt_keeps_its_caret_on_the_character(project) -> None:
     assert lines[quoted + 1].index("^") == lines[quoted].index("***"), result.err
     as_json = project.run("--json", "check", env={"MOGPLEX_API_KEY": TOKEN})
     assert '"line": 4, "column": 6' in as_json.out, as_json  # the file's own column
+    assert "mogplex.toml:4:6\n" in result.err, result.err  # ... in the text's --> too
+
+
+def test_a_location_after_an_env_secret_names_the_files_column(project) -> None:
+    """`--> file:6:16` where the file has `../..` at 6:30: the column was moved to fit
+    the masked excerpt, so an editor jumped into the secret's place."""
+    project.path.write_bytes(b'[jobs.a]\r\nrepo = "{{ env.SECRETREPO }}"\r\nprompt = "x"\r\n'
+                             b'\r\n[jobs.b]   # b\r\nrepo = ["acme/api-internal", "../.."]\r\n'
+                             b'prompt = "x"\r\n\r\n')
+    result = project.run("check", env={"SECRETREPO": "acme/api-internal"})
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert lines[1].endswith("mogplex.toml:6:30"), result.err
+    assert lines[2] == '  6 | repo = ["***", "../.."]'
+    assert lines[3].index("^") == lines[2].index('"../.."'), result.err
 
 
 @pytest.mark.parametrize("token", ["", "   ", "x", "mog"])
