@@ -11,6 +11,7 @@ others); a ``--set`` value is taken as given, never rendered.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -206,15 +207,27 @@ def _pointed(error: TemplateError, token: str, text: str, start: int) -> Templat
     where = error.location
     if where is None or where.source_line is None or where.column is None:
         return error
-    line = where.source_line
-    if line.count(token) != text.count(token):
+    import bisect
+
+    in_line, in_text = _places(where.source_line, token), _places(text, token)
+    if len(in_line) != len(in_text):
         return error
-    column = -1
-    for _ in range(text.count(token, 0, start) + 1):
-        column = line.find(token, column + 1)
+    column = in_line[bisect.bisect_left(in_text, start)]
     if column < where.column - 1:  # before the key: not this value's
         return error
     return error.evolve(location=where._replace(column=column + 1))
+
+
+@functools.lru_cache(maxsize=16)
+def _places(text: str, token: str) -> tuple[int, ...]:
+    """Where ``token`` starts in ``text``, each place (overlapping too): remembered,
+    as every problem of a line asks again (thousands of ``{{`` in one value were
+    quadratic)."""
+    found, at = [], text.find(token)
+    while at >= 0:
+        found.append(at)
+        at = text.find(token, at + 1)
+    return tuple(found)
 
 
 class TemplateProblems(TemplateError):
