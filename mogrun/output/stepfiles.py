@@ -167,9 +167,13 @@ def safe_run_id(run_id: str) -> str:
 
 def markdown_cell(text: str) -> str:
     """Text shown as written in the step summary: it cannot end a table cell or row,
-    open HTML, or make a link, an image, emphasis or code (agent text wrote
-    '[Approve](https://evil.example)'; a mask '***' became emphasis and vanished)."""
-    return _MARKDOWN.sub(r"\\\g<0>", text).replace("<", "&lt;")
+    open HTML, write a character by its entity (`&#x202E;`, a right-to-left
+    override), or make a link, an image, emphasis or code (agent text wrote
+    '[Approve](https://evil.example)'; a mask '***' became emphasis and vanished).
+    A bare URL or www. address is not made a link either (GitHub's autolinks); an
+    e-mail address still is, showing where it goes."""
+    escaped = _MARKDOWN.sub(r"\\\g<0>", text).replace("&", "&amp;").replace("<", "&lt;")
+    return _AUTOLINK.sub(r"\\\g<0>", escaped)
 
 
 def markdown_block(lines: Sequence[str]) -> list[str]:
@@ -184,6 +188,8 @@ def markdown_block(lines: Sequence[str]) -> list[str]:
 # Each shown literally once backslash-escaped; an underscore inside a word (gate_failed,
 # a run id) makes no emphasis, so it stays as it is.
 _MARKDOWN = re.compile(r"[\\`*\[\]!~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# What GitHub's Markdown makes a link of unasked: escaped, "://" and "www." are text.
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=www)\.", re.IGNORECASE)
 
 
 def append_to_step_file(env: Mapping[str, str], variable: str, text: str) -> str | None:

@@ -7,9 +7,11 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mogrun.output.base import make_reporter
-from mogrun.output.github import GithubReporter, output_name
+from mogrun.output.github import GithubReporter, markdown_cell, output_name
 from mogrun.runs import GateVerdict, RunState
 
 from .values import SECRET, make_event, make_job, make_result
@@ -296,8 +298,10 @@ def test_a_runs_own_error_is_one_annotation_from_its_result(tmp_path):
 
 
 @pytest.mark.parametrize(("agent", "shown"), [
-    ("[Approve](https://evil.example/x)", r"\[Approve\](https://evil.example/x)"),
-    ("![t](https://evil.example/pixel.png)", r"\!\[t\](https://evil.example/pixel.png)"),
+    ("[Approve](https://evil.example/x)", r"\[Approve\](https\://evil.example/x)"),
+    ("![t](https://evil.example/pixel.png)", r"\!\[t\](https\://evil.example/pixel.png)"),
+    ("&#x202E;gnp.exe &amp;", "&amp;#x202E;gnp.exe &amp;amp;"),  # no entity: as written
+    ("see www.evil.example or HTTP://x.y", r"see www\.evil.example or HTTP\://x.y"),
     ("**URGENT** ***x***", r"\*\*URGENT\*\* \*\*\*x\*\*\*"),
     ("`code` ~~gone~~ _em_", r"\`code\` \~\~gone\~\~ \_em\_"),
     ("a|b <script>", r"a\|b &lt;script>"),
@@ -306,9 +310,31 @@ def test_a_runs_own_error_is_one_annotation_from_its_result(tmp_path):
 def test_agent_text_in_the_step_summary_is_shown_as_written(agent, shown):
     """A reason made a clickable link, a remote image (a tracking pixel) and bold
     text, and a mask (***) turned into emphasis and vanished."""
-    from mogrun.output.github import markdown_cell
-
     assert markdown_cell(agent) == shown
+
+
+MARKDOWN_PIECES = [*"ab_*`[]()!~|<>&#;:/.wW@\\ -x12$^{}='\"+", "https://", "www.", "**", "__",
+                   "~~", "&#x202E;", "&amp;", "&lt;", "<script>", "![", "](", "\u202e"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=14).map("".join))
+def test_github_renders_an_escaped_cell_as_the_text_it_was(agent):
+    """Rendered by cmark-gfm, GitHub's own Markdown, in a summary's table: the text
+    as written (no entity decoded: `&#x202E;` had become a real right-to-left
+    override), with no tag but an e-mail address's link (no link, image,
+    emphasis, code or strike-through; `https://` and `www.` were linked)."""
+    import html
+
+    import cmarkgfm
+
+    page = cmarkgfm.github_flavored_markdown_to_html(
+        f"| reason |\n| --- |\n| {markdown_cell(agent)} |\n")
+    cell = re.search(r"<tbody>\s*<tr>\s*<td>(.*)</td>\s*</tr>", page, re.DOTALL)
+    assert cell is not None, page  # one row, one cell: no | or line ended it
+    shown = re.sub(r'<a href="mailto:[^"]*">([^<]*)</a>', r"\1", cell.group(1))
+    assert "<" not in shown, shown
+    assert html.unescape(shown) == agent.strip(), shown  # a cell's edges are trimmed
 
 
 def test_a_held_line_is_handed_over_when_due_though_no_other_line_comes(tmp_path):
