@@ -193,13 +193,10 @@ class Urllib3Transport:
                     manager = urllib3.PoolManager(
                         num_pools=16, maxsize=self._maxsize, block=False, retries=False)
                 else:
-                    from urllib.parse import unquote
-
                     auth = urllib3.util.parse_url(proxy).auth  # as written: %40 for "@"
                     manager = urllib3.ProxyManager(
                         proxy, num_pools=16, maxsize=self._maxsize, block=False, retries=False,
-                        proxy_headers=urllib3.make_headers(proxy_basic_auth=unquote(auth))
-                        if auth else None)
+                        proxy_headers=_proxy_authorization(auth) if auth else None)
                 manager.pool_classes_by_scheme = _watched_pools()
                 self._managers[proxy] = manager
             return manager
@@ -296,6 +293,17 @@ class Urllib3Transport:
             self._origins.clear()
             for manager in self._managers.values():
                 manager.clear()
+
+
+def _proxy_authorization(auth: str) -> dict[str, str]:
+    """The proxy's Basic credentials from a URL's ``user:password`` as written: the
+    bytes its percent-escapes give (UTF-8 for a letter written as it is), as curl
+    sends them; urllib3's ``make_headers`` sent Latin-1 (``ü`` went as one byte a
+    proxy reading UTF-8 refused, and ``€`` failed every request)."""
+    from base64 import b64encode
+    from urllib.parse import unquote_to_bytes
+
+    return {"proxy-authorization": f"Basic {b64encode(unquote_to_bytes(auth)).decode()}"}
 
 
 @functools.lru_cache(maxsize=64)

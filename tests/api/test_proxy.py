@@ -219,6 +219,19 @@ def test_a_proxy_s_credentials_go_in_its_url_percent_encoded(tmp_path, certs, ne
     assert "p@ss" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("written", ["j%C3%BCrgen:p%C3%A4%E2%82%ACss", "jürgen:pä€ss"])
+def test_a_proxy_s_credentials_beyond_ascii_go_as_utf8_as_curl_sends_them(
+        tmp_path, certs, network, written) -> None:
+    """They went as Latin-1: `ü` one byte a proxy reading UTF-8 refused (407), and
+    `€` failed every request as "server unreachable" (exit 69 after retries)."""
+    emulator, fronts, _ = network
+    proxy = ConnectProxy(fronts, credentials="jürgen:pä€ss")
+    done = through(proxy, tmp_path, certs, emulator, "hello",
+                   proxy_url=f"http://{written}@127.0.0.1:{proxy.port}")
+    assert done.returncode == 0, done.stderr
+    assert "pä€ss" not in done.stdout + done.stderr and "p%C3%A4" not in done.stderr
+
+
 def test_a_proxy_that_asks_for_credentials_is_said_at_once_not_retried(tmp_path, certs,
                                                                       network) -> None:
     emulator, fronts, _ = network
