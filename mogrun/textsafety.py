@@ -10,8 +10,10 @@ screen, reorder text or forge extra lines.
 from __future__ import annotations
 
 # Characters that are not control characters by category but still reorder or
-# break a terminal line: bidi overrides/isolates and the Unicode line breaks.
-_EXTRA_UNSAFE = frozenset(
+# break a terminal line: bidi overrides/isolates and the Unicode line breaks
+# (``tomltext`` writes them escaped into a task file too: `cat` and `git diff`
+# would show its line reordered).
+LINE_UNSAFE = frozenset(
     [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -35,7 +37,7 @@ def escape_agent_text(text: str) -> str:
     """``text`` made safe for one terminal line: control characters and escape
     sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never
     passed through."""
-    if text.isprintable() and not _EXTRA_UNSAFE.intersection(text):
+    if text.isprintable() and not LINE_UNSAFE.intersection(text):
         return text
     return "".join(_escape_char(ch) for ch in text)
 
@@ -43,7 +45,7 @@ def escape_agent_text(text: str) -> str:
 def _escape_char(ch: str) -> str:
     if ch in _NAMED:
         return _NAMED[ch]
-    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
+    if ch.isprintable() and ch not in LINE_UNSAFE:
         return ch
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:  # a byte no UTF-8 (a path's, surrogate-escaped): that byte
@@ -75,7 +77,7 @@ def _ansi_c(ch: str) -> str:
         return "\\" + ch
     if ch in _NAMED:
         return _NAMED[ch]
-    if ch.isprintable() and ch not in _EXTRA_UNSAFE:
+    if ch.isprintable() and ch not in LINE_UNSAFE:
         return ch
     try:  # a name's undecodable byte is a surrogate-escaped one: that byte again
         data = ch.encode("utf-8", "surrogateescape")

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from mogrun.textsafety import LINE_UNSAFE
+
 # What the file wrote for a value read from it (by identity), or None.
 Spelling = Callable[[object], str | None]
 _SPELLING: ContextVar[Spelling | None] = ContextVar("mogrun_toml_spelling", default=None)
@@ -83,7 +85,7 @@ def _moment(value: datetime.date | datetime.time) -> str:
 
 
 def _string(value: str) -> str:
-    if "'" not in value and not _CONTROL.search(value):
+    if "'" not in value and not _CONTROL.search(value) and not LINE_UNSAFE.intersection(value):
         return f"'{value}'"
     return basic_string(value)
 
@@ -97,7 +99,7 @@ def basic_string(value: str) -> str:
 def _escaped(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    return f"\\u{ord(char):04x}" if _CONTROL.match(char) else char
+    return f"\\u{ord(char):04x}" if _CONTROL.match(char) or char in LINE_UNSAFE else char
 
 
 def _key(name: str) -> str:

@@ -43,6 +43,21 @@ def test_add_accepts_a_prompt_with_carriage_returns(project) -> None:
     assert '"prompt": "one\\r\\ntwo"' in shown.out
 
 
+def test_add_writes_a_bidi_override_escaped_and_it_reads_back(project) -> None:
+    """U+202E went into the file raw (C0 controls were escaped): `cat` and `git diff`
+    showed the job's line reversed, Trojan Source style."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = project.run("add", "b", "--repo", "acme/web", "--description",
+                         "ok \u202e}*tixe{", "--prompt", "Fix \u2066it\u2069\nline two")
+    assert result.code == 0, result
+    text = project.path.read_text(encoding="utf-8")
+    assert 'description = "ok \\u202e}*tixe{"' in text, text
+    assert 'prompt = """Fix \\u2066it\\u2069\nline two"""' in text, text
+    shown = json.loads(project.run("--json", "show", "b").out)
+    assert shown["description"] == "ok \u202e}*tixe{"
+    assert shown["runs"][0]["request"]["body"]["prompt"] == "Fix \u2066it\u2069\nline two"
+
+
 def test_add_does_not_write_a_repo_twice_in_another_case(project) -> None:
     # add kept acme/api and Acme/API, a job that check then refuses ("lists a repo twice").
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
@@ -106,7 +121,8 @@ BASES = [b'[jobs.hello]\nrepo = "acme/api"\nprompt = "x"\n',
          b'prompt = "y"\n',
          b'[jobs]\nhello = { repo = "acme/api", prompt = "x" }\n']
 TYPED = st.text(alphabet=st.sampled_from([*"ab \"'\\\n\t{}#[]=.-_/$`\r", "\u00fc", "\u00e9",
-                                          "\U0001f389", "\u2028"]), min_size=1, max_size=20) | (
+                                          "\U0001f389", "\u2028", "\u202e", "\u2066",
+                                          "\u2069", "\x01"]), min_size=1, max_size=20) | (
     st.sampled_from(["one\r\ntwo", 'say """hi"""', "tab\tend\n", "a\\nb", "  padded  "]))
 
 
@@ -140,6 +156,9 @@ def test_add_appends_exactly_what_was_typed_or_writes_nothing(
         assert after == base
         return
     assert after.startswith(base)  # what was there stays, byte for byte
+    added = after[len(base):].decode("utf-8")  # nothing reorders or breaks its lines on show
+    assert not any(char in added for char in "\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+                   "\u2066\u2067\u2068\u2069"), added
     job = tomllib.loads(after.decode("utf-8-sig"))["jobs"][name]
     unique = list(dict.fromkeys(repos))
     assert job["repo"] == (unique[0] if len(unique) == 1 else unique), job
