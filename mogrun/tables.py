@@ -14,18 +14,22 @@ from typing import Any
 
 
 def cell_width(text: str) -> int:
-    """Terminal columns ``text`` takes: wide East Asian characters count twice.
-    ASCII (nearly every cell) is one column a character: no per-character look-up."""
+    """Terminal columns ``text`` takes: wide East Asian characters count twice, marks
+    that sit on the letter before them (Thai vowels, enclosing marks), format
+    characters and an emoji's skin tone none. ASCII (nearly every cell) is one
+    column a character: no per-character look-up."""
     if text.isascii():
         return len(text)
-    return sum(
-        0
-        if unicodedata.combining(ch)
-        else 2
-        if unicodedata.east_asian_width(ch) in ("W", "F")
-        else 1
-        for ch in text
-    )
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.category(ch) in _ZERO_WIDTH or "\U0001f3fb" <= ch <= "\U0001f3ff":
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+_ZERO_WIDTH = frozenset(("Mn", "Me", "Cf"))  # non-spacing and enclosing marks, format
 
 
 MIN_COLUMNS = 20  # narrower than this, nothing mogrun draws is readable
