@@ -102,7 +102,16 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
 def _refuse_expression_in(task_file: str) -> None:
     """GitHub evaluates ``${{ ... }}`` anywhere in ``MOGRUN_FILE``'s value, and
     allows none in the workflow's ``name``, both of which hold the task file's
-    path: a folder named ``${{ github.actor }}`` would become the actor's."""
+    path: a folder named ``${{ github.actor }}`` would become the actor's. A path
+    that is not UTF-8 (a folder named in Latin-1) is refused too: YAML holds no such
+    bytes, and mogrun refuses it as ``MOGRUN_FILE``, so every run would fail."""
+    from mogrun.textsafety import not_utf8
+
+    shown = not_utf8(task_file)
+    if shown is not None:
+        raise UsageError(f"the task file's path, {shown}, is not UTF-8 text, which a workflow "
+                         "cannot hold (and mogrun refuses as MOGRUN_FILE)",
+                         context=["Rename the folder or the file."])
     if "${{" in task_file:
         raise UsageError(f"the task file's path, {task_file}, holds \"${{{{\", which GitHub "
                          "reads as the start of an expression in the workflow's name and "

@@ -291,6 +291,20 @@ def test_a_task_file_path_with_an_expression_is_refused(project, folder) -> None
     assert not (project.root / WORKFLOW).exists()
 
 
+def test_a_task_file_path_that_is_not_utf8_is_refused(project, monkeypatch) -> None:
+    """A folder named in Latin-1 was written as "ci-\\udcff" into MOGRUN_FILE: a
+    path mogrun itself refuses there, so every scheduled run failed; exit 0."""
+    folder = "ci-\udcff"  # the byte 0xff, as the locale hands it over
+    project.write(BIG, name=f"{folder}/mogplex.toml")
+    monkeypatch.chdir(project.root / folder)
+    result = project.run("ci", "github")
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err == ("Error: the task file's path, ci-\\xff/mogplex.toml, is not UTF-8 "
+                          "text, which a workflow cannot hold (and mogrun refuses as "
+                          "MOGRUN_FILE)\nRename the folder or the file.\n"), result
+    assert not (project.root / WORKFLOW).exists()
+
+
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "-o", ".github/workflows/agents.yml")
