@@ -135,8 +135,14 @@ def resolve_endpoint(
     else:
         url, source = DEFAULT_URL, "default"
     problem = url_problem(url)
+    named = source if source in ("--url", "MOGPLEX_URL") else f"{source} URL"
+    if not url.isascii():  # bytes the locale could not decode: sent mangled (%ED%B3%BF)
+        from mogrun.textsafety import not_utf8
+
+        as_bytes = not_utf8(url)
+        if as_bytes is not None:
+            raise UsageError(f"{named} '{shown_url(as_bytes)}' refused: it is not UTF-8 text")
     if problem is not None:
-        named = source if source in ("--url", "MOGPLEX_URL") else f"{source} URL"
         raise UsageError(f"{named} {shown_url(url)!r} refused: {problem}")
     url = _normalised(url)
     return Endpoint(base_url=_base_of(url), api_url=_api_url(url), source=source)

@@ -223,6 +223,22 @@ def test_an_empty_url_option_is_refused_not_ignored(tmp_path, url, command):
     assert result.err.startswith(f"Error: --url needs a URL, not {said} string\n"), result
 
 
+def test_a_mogplex_url_that_is_not_utf8_is_refused_as_url_refuses_it(tmp_path):
+    """The byte 0xff in MOGPLEX_URL went out as %ED%B3%BF (the lone surrogate the
+    locale made of it), where --url with the same value was refused."""
+    import os
+
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n')
+    url = os.fsdecode(b"http://u:pw@127.0.0.1:9/x\xff")
+    result = run_mogrun("repos", cwd=tmp_path, env={"MOGPLEX_URL": url,
+                                                    "MOGPLEX_API_KEY": "mog_x"})
+    assert result.code == 2, result
+    assert result.err == ("Error: MOGPLEX_URL 'http://***@127.0.0.1:9/x\\xff' refused: it is "
+                          "not UTF-8 text\n"), result
+
+
 def test_an_empty_mogplex_url_is_unset_and_a_blank_one_is_refused():
     """As for MOGRUN_FILE: empty is unset; blank names nothing, and is said."""
     empty = resolve_endpoint(cli_url=None, env={"MOGPLEX_URL": ""}, file_url=None)
