@@ -17,6 +17,10 @@ LINE_UNSAFE = frozenset(
     [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Format characters that only join or part the letters beside them: Persian and
+# Urdu write the non-joiner in nearly every sentence, emoji sequences the joiner.
+# They neither move the cursor nor reorder text, so they are shown as they are.
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def not_utf8(text: str) -> str | None:
@@ -45,7 +49,7 @@ def escape_agent_text(text: str) -> str:
 def _escape_char(ch: str) -> str:
     if ch in _NAMED:
         return _NAMED[ch]
-    if ch.isprintable() and ch not in LINE_UNSAFE:
+    if (ch.isprintable() and ch not in LINE_UNSAFE) or ch in _JOINERS:
         return ch
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:  # a byte no UTF-8 (a path's, surrogate-escaped): that byte

@@ -21,6 +21,10 @@ from .values import SECRET, make_event
         ("osc \x1b]0;title\x07", "osc \\x1b]0;title\\x07"),
         ("bidi \u202egnp.exe", "bidi \\u202egnp.exe"),
         ("sep\u2028x", "sep\\u2028x"),
+        # Persian's non-joiner and an emoji sequence's joiner only join or part letters
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \U0001f468\u200d\U0001f469",
+         "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \U0001f468\u200d\U0001f469"),
+        ("zero width space\u200b soft\u00adhyphen", "zero width space\\u200b soft\\xadhyphen"),
     ],
 )
 def test_escape_agent_text(raw, shown):
