@@ -138,14 +138,14 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     except RecursionError as exc:  # tomllib recurses once per nesting level
         raise too_deep from exc
     except ValueError as exc:  # int() of a decimal of over 4,300 digits (Python's limit)
-        raise _out_of_range(path, text, _long_number(path, text)) from exc
+        raise _out_of_range(path, _long_number(path, text)) from exc
     depth, huge = _walk(data)
     if depth > MAX_DEPTH:  # every later walk of the data recurses too
         raise too_deep
     if huge:  # a hex one tomllib reads: str() of it would fail later
         from mogrun.taskfile.positions import locate
 
-        raise _out_of_range(path, text, locate(str(path), text, _keys_of_huge(data)))
+        raise _out_of_range(path, locate(str(path), text, _keys_of_huge(data)))
     return _build(path, text, data)
 
 
@@ -158,7 +158,7 @@ UNPRINTABLE_BITS = 14_000  # 10**4300 is about 2**14284
 _LONG_NUMBER = r"(?:^|[=\[,{])[ \t]*([+-]?[0-9][0-9_]{4299,})"
 
 
-def _out_of_range(path: Path, text: str, location: Location | None) -> TaskFileError:
+def _out_of_range(path: Path, location: Location) -> TaskFileError:
     return TaskFileError(
         f"task file {path} holds an integer of thousands of digits; TOML's integers are "
         f"64-bit ({INT_RANGE[0]} to {INT_RANGE[1]})", location=location)
@@ -203,10 +203,10 @@ def _walk(data: Any) -> tuple[int, bool]:
 
 
 def _keys_of_huge(data: Any) -> tuple[str | int, ...]:
-    """The keys of the first integer too long to print in ``data`` (there is one)."""
+    """The keys of an integer too long to print in ``data`` (there is one)."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack:
-        value, keys = stack.pop(0)
+        value, keys = stack.pop()
         if isinstance(value, dict):
             stack += [(v, (*keys, k)) for k, v in value.items()]
         elif isinstance(value, list):
