@@ -98,7 +98,8 @@ def _cursor(request: Request) -> tuple[float, str] | None:
         if not isinstance(found, str) or not UUID.fullmatch(found):
             raise ValueError("not a uuid")
         moment = _cursor_moment(created)
-    except (ValueError, KeyError, TypeError, IndexError, binascii.Error):
+    # RecursionError: JSON nested deeper than Python's parser goes (a cursor of "[[[...")
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, binascii.Error):
         raise Invalid(400, "BAD_REQUEST", "Invalid cursor") from None
     return moment, found.lower()  # Postgres compares UUIDs, not their text
 

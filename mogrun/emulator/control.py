@@ -1,13 +1,14 @@
 """``/_emulator/*``: the emulator's own control endpoints (no token, never logged):
-read the request log, inject faults, list runs. Plain JSON, not the envelope."""
+read the request log, inject faults, list runs. Plain JSON, not the envelope.
+Only this machine's clients may use them: a web page's request (a foreign
+``Origin``) or a DNS-rebound name (a foreign ``Host``) is refused."""
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import asdict, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from mogrun.emulator.automation_seed import (
     AutomationSpec,
@@ -15,14 +16,20 @@ from mogrun.emulator.automation_seed import (
     parse_automations,
     seed_key,
 )
+from mogrun.emulator.durations import MAX_SECONDS
 from mogrun.emulator.faults import Fault, parse_faults
 from mogrun.emulator.occupants import Occupants, occupy, parse_occupants, release
 from mogrun.emulator.replies import Reply, Request, json_reply
 from mogrun.emulator.state import State
+from mogrun.emulator.validation import Invalid, parse_json_body
+from mogrun.loopback import is_loopback_host
 
 
 def handle_control(state: State, request: Request) -> Reply:
     """Answer a control request; unknown ones get 404 with the list of known ones."""
+    refusal = foreign_caller(request)
+    if refusal is not None:
+        return json_reply(403, {"error": refusal})
     name = request.path.rstrip("/").rsplit("/", 1)[-1]
     route = _ROUTES.get((request.method, name))
     if route is None:
@@ -36,10 +43,38 @@ def handle_control(state: State, request: Request) -> Reply:
     try:
         with state.lock:
             return json_reply(200, route(state, request))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: a number past a double
         return json_reply(400, {"error": str(exc)})
     except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type
         return json_reply(400, {"error": f"a field has the wrong type ({exc})"})
+
+
+def foreign_caller(request: Request) -> str | None:
+    """Why a control request comes from no client of this machine, or None. A
+    browser sends ``Origin`` with a cross-site POST (a page's no-cors ``fetch``
+    needs no preflight) and the page's own name as ``Host`` after DNS
+    rebinding; a client of this machine sends neither so. A dotless ``Host``
+    (``Host: x``, from raw sockets) passes: a rebinding needs a name in public
+    DNS, which always has a dot."""
+    origin = request.headers.get("origin")
+    if origin is not None and not is_loopback_host(_host_name(origin, "")):
+        return (f"refused: Origin {origin!r} is not loopback (the control endpoints "
+                "take requests from this machine only)")
+    host = request.headers.get("host")
+    name = _host_name(host, "//") if host is not None else ""
+    if host is not None and ("." in name or ":" in name) and not is_loopback_host(name):
+        return (f"refused: Host {host!r} is not loopback (the control endpoints "
+                "take requests from this machine only)")
+    return None
+
+
+def _host_name(text: str, prefix: str) -> str:
+    """The host of an origin (``http://127.0.0.1:8765``) or of a ``Host`` value
+    (``prefix`` ``//``); "" when it has none (``Origin: null``)."""
+    try:
+        return urlsplit(prefix + text).hostname or ""
+    except ValueError:  # an unbalanced "[" or the like: no host at all
+        return ""
 
 
 def _requests(state: State, request: Request) -> list[dict[str, Any]]:
@@ -59,7 +94,7 @@ def _add_faults(state: State, request: Request) -> list[dict[str, Any]]:
     """Body: a fault object, a list of them, or ``{"spec": "start:503x2,..."}``."""
     body = _json(request)
     if isinstance(body, dict) and set(body) == {"spec"}:
-        faults = parse_faults(str(body["spec"]))
+        faults = parse_faults(_spec(body, "start:503x2"))
     elif isinstance(body, dict):
         faults = [Fault.from_json(body)]
     elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
@@ -72,10 +107,21 @@ def _add_faults(state: State, request: Request) -> list[dict[str, Any]]:
 
 
 def _json(request: Request) -> Any:
+    """The body as the API reads one (nested past Python's parser, or an int of
+    thousands of digits, included); ValueError when it is no JSON."""
     try:
-        return json.loads(request.body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body must be JSON: {exc}") from exc
+        return parse_json_body(request.body)
+    except Invalid as exc:
+        raise ValueError(f"body must be JSON ({exc.message})") from None
+
+
+def _spec(body: dict[str, Any], example: str) -> str:
+    """A body's ``spec``: a string with at least one item, as the command line
+    refuses an empty one (``str()`` made ``null`` an automation named "None")."""
+    spec = body["spec"]
+    if not isinstance(spec, str) or not spec.replace(",", " ").strip():
+        raise ValueError(f'"spec" must be a non-empty string, such as "{example}"')
+    return spec
 
 
 def _clear_faults(state: State, request: Request) -> list[dict[str, Any]]:
@@ -100,7 +146,7 @@ def _occupy(state: State, request: Request) -> list[dict[str, Any]]:
     """Body: ``{"spec": "2@30s"}``, or ``{"count"?, "busy"?, "repo"?}``, or a list."""
     body = _json(request)
     if isinstance(body, dict) and set(body) == {"spec"}:
-        wanted = parse_occupants(str(body["spec"]))
+        wanted = parse_occupants(_spec(body, "2@30s"))
     elif isinstance(body, dict):
         wanted = [Occupants.from_json(body)]
     elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
@@ -128,7 +174,7 @@ def _add_automations(state: State, request: Request) -> list[dict[str, Any]]:
     (``{"name", "published"?, "active"?, "script"?, "repo"?, "description"?}``) or a list."""
     body = _json(request)
     if isinstance(body, dict) and set(body) == {"spec"}:
-        wanted = parse_automations(str(body["spec"]))
+        wanted = parse_automations(_spec(body, "triage,draft:unpublished"))
     elif isinstance(body, dict):
         wanted = [AutomationSpec.from_json(body)]
     elif isinstance(body, list) and all(isinstance(item, dict) for item in body):
@@ -163,11 +209,22 @@ def _job_caps(state: State, request: Request) -> dict[str, Any]:
     body = _json(request)
     if not isinstance(body, dict) or set(body) - set(asdict(state.automations.caps)):
         raise ValueError(f"expected an object with {', '.join(asdict(state.automations.caps))}")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
-               for v in body.values()):  # nor inf (1e400): JSON could not carry it back
-        raise ValueError("job caps are finite numbers, at least 0")
+    if not all(_job_cap(v) for v in body.values()):
+        raise ValueError(f"job caps are finite numbers from 0 to {MAX_JOB_CAP:,} "
+                         "(a year in seconds)")
     state.automations.caps = replace(state.automations.caps, **body)
     return asdict(state.automations.caps)
+
+
+MAX_JOB_CAP = int(MAX_SECONDS)  # past any count or repair delay a test wants
+
+
+def _job_cap(value: Any) -> bool:
+    """A cap the emulator can count and date with: not inf (1e400, which JSON
+    could not carry back), nor an int of 400 digits (a repair that far ahead
+    overflowed the next trigger's date)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and 0 <= value <= MAX_JOB_CAP)
 
 
 _ROUTES = {

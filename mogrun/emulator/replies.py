@@ -49,8 +49,24 @@ class Reply:
 
 
 def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
+    try:
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a caller's Infinity (JSON.parse reads 1e400 so) kept in a value
+        text = json.dumps(_js_finite(payload), separators=(",", ":"))
+    return Reply(status, text.encode("utf-8"),
+                 {"Content-Type": "application/json", **(headers or {})})
+
+
+def _js_finite(value: Any) -> Any:
+    """``value`` as ``JSON.stringify`` writes it: a number that is not finite as
+    ``null`` (Python would write ``Infinity``, which no JSON parser reads)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _js_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_js_finite(item) for item in value]
+    return value
 
 
 def ok(payload: Any, status: int = 200) -> Reply:

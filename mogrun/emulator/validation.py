@@ -54,7 +54,7 @@ def parse_json_body(raw: bytes) -> Any:
     ``Infinity``, which Python's parser would take — is 400 ``Invalid JSON body``."""
     text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return json.loads(text, parse_constant=_not_json, parse_int=_js_int)
     # json.JSONDecodeError is a ValueError; RecursionError: deeper than Python's
     # parser goes (~1,000 levels)
     except (ValueError, RecursionError) as exc:
@@ -63,6 +63,17 @@ def parse_json_body(raw: bytes) -> Any:
 
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _js_int(digits: str) -> int | float:
+    """A JSON integer. JavaScript reads any as a double (one past a double's
+    range is Infinity); Python's ``int`` refuses more than 4,300 digits, which
+    would have made a valid body 400 ``Invalid JSON body``. Shorter ones stay
+    exact ints (a count must be a whole number)."""
+    try:
+        return int(digits)
+    except ValueError:  # past the digit limit: far past a double's range
+        return float(digits)
 
 
 def is_valid_ref(name: str) -> bool:
