@@ -234,12 +234,15 @@ def report_error(exc: BaseException, where: str) -> None:
     """One line on stderr for an error the emulator did not expect: whoever
     develops it sees what and where, without a traceback per request. Never
     fatal itself (stderr closed, full or a closed pipe)."""
+    import logging
+
     frames = traceback.extract_tb(exc.__traceback__)
     at = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     line = escape_agent_text(f"{where}  internal error: {type(exc).__name__}: {exc}{at}")
-    if sys.stderr is not None:  # print(file=None) would write to stdout
-        with contextlib.suppress(OSError, ValueError):
-            print(line, file=sys.stderr, flush=True)
+    # Through logging, not print: the emulator is a library too (tests, --local), and
+    # only the CLI writes to the streams; unconfigured, logging's last resort says it
+    # on stderr, and it never raises for a stream that is closed or full.
+    logging.getLogger("mogrun.emulator").error("%s", line)
 
 
 class Server(ThreadingHTTPServer):
