@@ -117,6 +117,19 @@ def test_status_exit_status_after_runs_ended(project, jobs, code) -> None:
     assert result.exit_code == code, result
 
 
+def test_a_job_removed_from_the_task_file_no_longer_holds_status_back(project) -> None:
+    """`status --exit-status && deploy` never passed again once a failed job was
+    deleted from the file (rerun said there was nothing to rerun), and plain
+    status listed every job ever recorded: 315 after a year, beside 5."""
+    assert project("-k", "lint", "broken").exit_code == 1
+    assert project("status", "--exit-status").exit_code == 1
+    project.write(task_file(job("lint"), mogplex=LIMITS) + "\n# broken: gone\n\n")
+    result = project("status", "--exit-status")
+    assert result.exit_code == 0, result
+    assert "lint" in result.stdout and "broken" not in result.stdout, result
+    assert "broken" in project("history").stdout  # its runs are still recorded
+
+
 def test_status_exit_status_is_3_while_a_run_is_going(project, mogrun_emulator) -> None:
     assert project("--detach", "slow").exit_code == 0
     going = project("status", "--exit-status", "slow")

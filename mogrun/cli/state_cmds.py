@@ -337,10 +337,13 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 
     \b
     Examples:
-      mogrun status                    the latest runs of every job
+      mogrun status                    the latest runs of every job of the file
       mogrun status codemod            every run of codemod's latest invocation
       mogrun --json status 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun status --exit-status nightly && echo all green
+
+    A job no longer in the task file (removed, renamed) is not shown, nor
+    judged by --exit-status; mogrun history still has its runs.
 
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
@@ -362,7 +365,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         try:
-            rows = (history.latest_per_job() if target is None
+            rows = (history.latest_per_job(set(taskfile.jobs) or None) if target is None
                     else rows_for(history, taskfile, target, env_secrets(state, taskfile),
                                   state=state))
         except NotStartedError as exc:  # --exit-status: what never ran has not passed

@@ -841,8 +841,9 @@ class History:
         sql += " GROUP BY base_url ORDER BY MAX(id) DESC"
         return [(str(url), int(count)) for url, count in self._read(sql, params)]
 
-    def latest_per_job(self) -> list[HistoryRow]:
-        """For each job, the runs of its latest invocation (newest job first)."""
+    def latest_per_job(self, jobs: Collection[str] | None = None) -> list[HistoryRow]:
+        """For each job (of ``jobs`` only, when given: the task file's), the runs of
+        its latest invocation (newest job first)."""
         newest: dict[str, int] = {}
         for file in self._task_files():
             end = self._before_files() if file == "" else _SQLITE_MAX_INT
@@ -851,8 +852,9 @@ class History:
                                                         "end": end}):
                 if last is not None:  # (a job of late '' rows only: not this file's)
                     newest[job] = max(newest.get(job, 0), int(last))
-        jobs = sorted(newest, key=newest.__getitem__, reverse=True)
-        return [row for job in jobs for row in self.latest_invocation_of(job)]
+        shown = sorted((job for job in newest if jobs is None or job in jobs),
+                       key=newest.__getitem__, reverse=True)
+        return [row for job in shown for row in self.latest_invocation_of(job)]
 
     def _task_files(self) -> list[str]:
         """The task files whose rows are this history's (``_scoped``'s): its own and
