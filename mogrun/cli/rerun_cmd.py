@@ -315,10 +315,8 @@ def _keys_never_sent(history: History, rows: Sequence[HistoryRow]) -> frozenset[
 
 def _keys_sent_by(history: History, job: str, keys: set[str]) -> set[str]:
     """Those of ``keys`` a row of ``job`` here (any invocation) may have sent."""
-    import sys
-
-    return {str(row.idempotency_key) for row in history.stream_recent(sys.maxsize, job)
-            if row.idempotency_key in keys and not never_sent(row)}
+    return {str(row.idempotency_key) for row in history.rows_keyed(job, keys)
+            if not never_sent(row)}
 
 
 def _sent_elsewhere(history: History, row: HistoryRow) -> bool:

@@ -772,6 +772,26 @@ class History:
                 (self.base_url, *chunk, invocation)))
         return frozenset(found)
 
+    def rows_keyed(self, job: str, keys: Collection[str]) -> list[HistoryRow]:
+        """The rows of ``job`` in this history's scope (``_scoped``'s) whose key is one
+        of ``keys``, looked up by key (``runs_by_key``, ``_IN_CHUNK`` keys a query):
+        ``rerun`` read every row the job ever had for this, 3.5 s on a year's
+        history of a million rows."""
+        if self.unreadable is not None:
+            raise self.unreadable
+        files = (set(self._task_files()) if self.task_file is not None and self._files_known
+                 else None)
+        before = self._before_files() if files is not None and "" in files else 0
+        wanted, found = sorted(keys), list[HistoryRow]()
+        for at in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[at:at + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found += map(_row, self._read(
+                f"SELECT {self._read_columns} FROM runs WHERE base_url = ? AND"
+                f" idempotency_key IN ({marks}) AND job = ?", (self.base_url, *chunk, job)))
+        return [row for row in found if files is None or (
+            row.task_file in files and (row.task_file != "" or row.id < before))]
+
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)
         return rows[0] if rows else None

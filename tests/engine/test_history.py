@@ -49,6 +49,28 @@ def test_rows_are_kept_apart_by_base_url(tmp_path):
     assert real.by_run_id("r_local") is None
 
 
+def test_rows_keyed_finds_the_jobs_rows_of_this_file_and_api_by_key(tmp_path):
+    """rerun's look-up of the keys a job sent: by key, through runs_by_key, where it
+    read every row the job ever had (3.5 s on a million rows)."""
+    path = tmp_path / "history.db"
+    ours = History(path, "https://mogplex.com", "mogplex.toml")
+    for job, repo, key in (("fan", "acme/a", "k1"), ("fan", "acme/b", "k2"),
+                           ("lint", "acme/a", "k3")):
+        ours.record_start("inv1", job, repo, key)
+    History(path, "https://mogplex.com", "nightly.toml").record_start("inv2", "fan", "x/y", "k4")
+    History(path, "http://127.0.0.1:9", "mogplex.toml").record_start("inv3", "fan", "x/z", "k5")
+    ours.record_start("inv4", "fan", "acme/a", "k1")  # a later attempt under the same key
+    found = ours.rows_keyed("fan", {"k1", "k2", "k3", "k4", "k5", "nope"})
+    assert sorted((row.invocation, row.idempotency_key) for row in found) == [
+        ("inv1", "k1"), ("inv1", "k2"), ("inv4", "k1")]
+    many = {f"k{n}" for n in range(1200)}  # past one query's _IN_CHUNK keys
+    assert {row.idempotency_key for row in ours.rows_keyed("fan", many)} == {"k1", "k2"}
+    plan = ours._db.execute(
+        f"EXPLAIN QUERY PLAN SELECT {ours._read_columns} FROM runs WHERE base_url = ? AND"
+        " idempotency_key IN (?, ?) AND job = ?", ("u", "a", "b", "j")).fetchall()
+    assert "runs_by_key" in str(plan), plan
+
+
 def test_latest_invocation_of_a_job(tmp_path):
     history = History.for_project(tmp_path, "u")
     history.update(history.record_start("old", "fan", "acme/api", "k"), run_id="r0")
