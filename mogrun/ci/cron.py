@@ -9,6 +9,7 @@ means (its minutes, hours and days) is ``mogrun.ci.cronmeaning``'s.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable
@@ -124,6 +125,7 @@ def _moments(shared: Meaning, now: datetime) -> str:
     return f"{shown} UTC on some of the same days{when}"
 
 
+@functools.lru_cache(maxsize=4096)
 def expression_problem(expression: str) -> str | None:
     """Why one cron expression cannot be a GitHub schedule: ``is "...", which ...``."""
     shown = " ".join(expression.split()) or expression  # as written, spaces tidied
