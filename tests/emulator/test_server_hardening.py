@@ -10,28 +10,18 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from mogrun.emulator import Emulator
 
+from .conftest import Answer
+
 RUNS = "/api/v1/mogplex/runs"
 REPOS = "/api/v1/mogplex/repos"
 
 
-@dataclass(frozen=True)
-class Raw:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-def _raw(emulator: Emulator, data: bytes, timeout: float = 5) -> Raw:
+def _raw(emulator: Emulator, data: bytes, timeout: float = 5) -> Answer:
     """``data`` sent as is; the whole answer, read until the emulator closes."""
     with socket.create_connection(("127.0.0.1", emulator.port), timeout=timeout) as conn:
         conn.sendall(data)
@@ -42,7 +32,7 @@ def _raw(emulator: Emulator, data: bytes, timeout: float = 5) -> Raw:
     status_line, *lines = head.decode("latin-1").split("\r\n")
     assert status_line.startswith("HTTP/1.1 "), answer[:200]
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return Raw(int(status_line.split()[1]), headers, body)
+    return Answer(int(status_line.split()[1]), headers, body)
 
 
 def _request(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
