@@ -135,4 +135,6 @@ def test_checking_many_template_problems_is_linear(tmp_path, template) -> None:
             _places.cache_clear()
             assert len(validate(taskfile, {}, {}).errors) == size
         return work
-    assert_linear(make, size=500)
+    # 1,000 and 4,000: at 500 and 2,000 the repeated template's quadratic caret still
+    # came in under the bound (7.7x), and the test could not fail on it.
+    assert_linear(make, size=1_000)
