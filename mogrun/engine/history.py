@@ -760,37 +760,36 @@ class History:
 
     def keys_sent_before(self, keys: Collection[str], invocation: str) -> frozenset[str]:
         """Those of ``keys`` another invocation sent with a body (``earlier_start``'s
-        rows), read ``_IN_CHUNK`` keys a query: a fan-out asks once for all its runs,
+        rows), looked up by key (``_by_keys``): a fan-out asks once for all its runs,
         not once before each start."""
-        wanted, found = sorted(keys), set[str]()
-        for at in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[at:at + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            found.update(values[0] for values in self._read(
-                "SELECT DISTINCT idempotency_key FROM runs WHERE base_url = ? AND"
-                f" idempotency_key IN ({marks}) AND {_SENT_ELSEWHERE}",
-                (self.base_url, *chunk, invocation)))
-        return frozenset(found)
+        return frozenset(values[0] for values in self._by_keys(
+            "SELECT DISTINCT idempotency_key", keys, f"AND {_SENT_ELSEWHERE}", (invocation,)))
 
     def rows_keyed(self, job: str, keys: Collection[str]) -> list[HistoryRow]:
         """The rows of ``job`` in this history's scope (``_scoped``'s) whose key is one
-        of ``keys``, looked up by key (``runs_by_key``, ``_IN_CHUNK`` keys a query):
-        ``rerun`` read every row the job ever had for this, 3.5 s on a year's
-        history of a million rows."""
+        of ``keys``, looked up by key (``_by_keys``): ``rerun`` read every row the job
+        ever had for this, 3.5 s on a year's history of a million rows."""
         if self.unreadable is not None:
             raise self.unreadable
         files = (set(self._task_files()) if self.task_file is not None and self._files_known
                  else None)
         before = self._before_files() if files is not None and "" in files else 0
-        wanted, found = sorted(keys), list[HistoryRow]()
-        for at in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[at:at + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            found += map(_row, self._read(
-                f"SELECT {self._read_columns} FROM runs WHERE base_url = ? AND"
-                f" idempotency_key IN ({marks}) AND job = ?", (self.base_url, *chunk, job)))
+        found = map(_row, self._by_keys(f"SELECT {self._read_columns}", keys, "AND job = ?",
+                                        (job,)))
         return [row for row in found if files is None or (
             row.task_file in files and (row.task_file != "" or row.id < before))]
+
+    def _by_keys(self, select: str, keys: Collection[str], where: str,
+                 params: Sequence[Any]) -> Iterator[Any]:
+        """``select ... FROM runs`` of this API's rows whose key is one of ``keys`` and
+        that meet ``where`` (``params``), through ``runs_by_key``, ``_IN_CHUNK`` keys a
+        query (sqlite caps a statement's parameters)."""
+        wanted = sorted(keys)
+        for at in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[at:at + _IN_CHUNK]
+            yield from self._read(
+                f"{select} FROM runs WHERE base_url = ? AND idempotency_key IN"
+                f" ({', '.join('?' * len(chunk))}) {where}", (self.base_url, *chunk, *params))
 
     def by_run_id(self, run_id: str) -> HistoryRow | None:
         rows = self._select("run_id = ?", (run_id,), limit=1)
