@@ -99,7 +99,20 @@ def basic_string(value: str) -> str:
 def _escaped(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    return f"\\u{ord(char):04x}" if _CONTROL.match(char) or char in LINE_UNSAFE else char
+    return _unicode(char) if _CONTROL.match(char) or char in LINE_UNSAFE else char
+
+
+def _unicode(char: str) -> str:
+    return f"\\u{ord(char):04x}"
+
+
+def line_safe(text: str) -> str:
+    """TOML text whose strings are all basic ones (tomlkit's) with each character
+    that reorders or breaks a line written as its escape, as ``toml_repr`` writes
+    it: raw, a bidi override made `cat` and `git diff` show the line reversed."""
+    if LINE_UNSAFE.isdisjoint(text):
+        return text
+    return "".join(_unicode(char) if char in LINE_UNSAFE else char for char in text)
 
 
 def _key(name: str) -> str:

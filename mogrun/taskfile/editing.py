@@ -105,19 +105,9 @@ def job_text(job: NewJob) -> str:
     jobs.add(job.name, table)
     doc = tomlkit.document()
     doc.add("jobs", jobs)
-    return _escape_reordering(tomlkit.dumps(doc))
+    from mogrun.tomltext import line_safe
 
-
-def _escape_reordering(text: str) -> str:
-    """tomlkit's TOML with each character that reorders or breaks a line written
-    as its escape: raw, a bidi override made `cat` and `git diff` show the line
-    reversed. Every string tomlkit writes here is a basic one (``"..."``), where
-    ``\\uXXXX`` is the character."""
-    from mogrun.textsafety import LINE_UNSAFE
-
-    if LINE_UNSAFE.isdisjoint(text):
-        return text
-    return "".join(f"\\u{ord(char):04x}" if char in LINE_UNSAFE else char for char in text)
+    return line_safe(tomlkit.dumps(doc))  # every string tomlkit writes here is a basic one
 
 
 def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
