@@ -83,11 +83,14 @@ def test_a_cut_reason_never_shows_part_of_a_secret():
     assert reason_lines((result,), [SECRET]) == [f"build  failed (r_1): {'x' * 90}***{'y' * 500}"]
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
 def test_cell_width_takes_the_ascii_short_cut_only_where_it_agrees(text):
+    """ASCII text is measured by its length, with no look-up per character: that
+    must be what the look-up would have said (non-ASCII text is the look-up's, see
+    the cases below)."""
     from mogrun.tables import _char_width, cell_width
 
-    assert cell_width(text) == sum(_char_width(ch) for ch in text)
+    assert cell_width(text) == len(text) == sum(_char_width(ch) for ch in text)
 
 
 @pytest.mark.parametrize(("text", "columns"), [
