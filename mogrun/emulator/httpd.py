@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from mogrun.emulator.replies import Reply, Request, error
+from mogrun.emulator.replies import Reply, Request, error, uncaught
 from mogrun.textsafety import escape_agent_text
 from mogrun.threads import start_without_signals
 
@@ -133,10 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.answer(Request(
                 self.command, url.path, parse_qs(url.query, keep_blank_values=True),
                 self._headers(), body, url.query, unread))
-        except Exception as exc:  # a bug of the emulator's: the client still gets an answer
-            report_error(exc, f"{self.command} {self.path} -> 500")
+        except Exception as exc:  # a bug of the emulator's: the client still gets an answer,
+            report_error(exc, f"{self.command} {self.path} -> 500")  # the server's to a throw
             self.close_connection = True
-            reply = error(500, "INTERNAL_ERROR", "Internal server error")
+            reply = uncaught()
         self._send(reply)
 
     def _headers(self) -> dict[str, str]:
