@@ -169,13 +169,12 @@ def _long_number(path: Path, text: str) -> Location:
     is found where a value starts)."""
     import re
 
-    from mogrun.taskfile.positions import source_line
+    from mogrun.taskfile.positions import source_line, source_text
 
     found = re.search(_LONG_NUMBER, text, re.MULTILINE)
     if found is None:
         return Location(str(path))
-    line = text.count("\n", 0, found.start(1)) + 1
-    column = found.start(1) - (text.rfind("\n", 0, found.start(1)) + 1) + 1
+    line, column = source_text(text).point(found.start(1))
     return Location(str(path), line, column, source_line(text, line))
 
 
