@@ -47,6 +47,7 @@ from mogrun.masking import mask
 from mogrun.models import NEW_BRANCH, ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult, RunState
+from mogrun.taskfile.limits import account_slots
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES
 from mogrun.threads import NoThread, start_without_signals
 from mogrun.waits import Wait, WaitKind
@@ -215,7 +216,9 @@ def run_session(
             interrupt_code=lambda: watch.exit_code or 130,
             armed=sleeper.armed if sleeper is not None else SessionDeps.armed,
             detach_jobs=detached_jobs(jobs, options), local=bool(config.local),
-            sandbox_cap=options.sandboxes or _sandbox_cap(config),
+            # MOGRUN_SANDBOXES (options), else the file's (checked with it), else the server's
+            sandbox_cap=(options.sandboxes or account_slots(config.settings, {})
+                         or DEFAULT_SANDBOXES),
             recall=(recall := _recall(ports.history, invocation)),
             sent_before=_sent_before(ports.history, invocation, jobs, recall),
             rerun_command=rerun_command or RERUN, said=watch.said, command=command,
@@ -454,12 +457,6 @@ def _sent_before(history: History | None, invocation: str, jobs: Sequence[Resolv
         return recall(key) is not None
 
     return sent_before
-
-
-def _sandbox_cap(config: SessionConfig) -> int:
-    """``[mogplex] sandboxes`` (checked with the task file), else the server's 3."""
-    cap = config.settings.get("sandboxes", DEFAULT_SANDBOXES)
-    return cap if isinstance(cap, int) and not isinstance(cap, bool) else DEFAULT_SANDBOXES
 
 
 def _first_signal(deps: SessionDeps, progress: SessionProgress, exit_code: int) -> None:
