@@ -138,7 +138,8 @@ def mogrun_configure(config: Any) -> None:
     if path.endswith(("/", os.sep)):
         raise UsageError(f"--junit {path}: names a directory; give a file path "
                          f"(e.g. {path.rstrip('/' + os.sep)}/junit.xml)")
-    target = Path(config.cwd or ".") / path  # the invocation's directory, not the process's
+    cwd = Path(config.cwd or ".")  # the invocation's directory, not the process's
+    target = cwd / path
     try:
         if target.is_symlink():
             # A link committed at the report's path (by a pull request) had the report
@@ -146,7 +147,6 @@ def mogrun_configure(config: Any) -> None:
             raise UsageError(f"--junit {path}: is a symlink (to {os.readlink(target)}); the "
                              "report is written through no link: remove it, or give "
                              "another path")
-        cwd = Path(config.cwd or ".")
         linked = _linked_folder(target, cwd)
         if linked is not None:
             raise UsageError(f"--junit {path}: its folder {linked} is a symlink (to "

@@ -255,7 +255,7 @@ class _LogSink:
     def watch(self, state: Any, unchanged_for: float) -> None:
         """After each poll: on a terminal, a run quiet for ``QUIET_SAID`` (then for as
         long again) says so on stderr, with its status."""
-        if unchanged_for < self._quiet_said or not self._on_screen:
+        if unchanged_for < self._quiet_said:
             self._quiet_said = 0.0  # it changed: said afresh from now
         if self._on_screen and unchanged_for >= max(QUIET_SAID, 2 * self._quiet_said):
             from mogrun.durations import format_duration
