@@ -230,7 +230,7 @@ def _closest_job(name: str, taskfile: Any, history: Any) -> str | None:
     """The job of the file (or of the history) ``name`` is probably a typo of."""
     from mogrun.taskfile.schema import closest
 
-    known = list(dict.fromkeys([*taskfile.job_names, *(r.job for r in history.recent(200))]))
+    known = list(dict.fromkeys([*taskfile.job_names, *history.job_names()]))
     return closest(name, known)
 
 
