@@ -120,6 +120,7 @@ SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name != "owner")
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
           ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"))
+_ADDED_DEFAULTS = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message", "request", "automation"})
@@ -334,6 +335,7 @@ class History:
         self._files_known = True
         self._fan_outs: dict[tuple[str, str, str | None], bool] = {}  # ``is_fan_out``'s
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
+        self._upgrade_due = False  # held back by another process's lock: at the first write
         try:
             if str(path) != IN_MEMORY:
                 refuse_links(self.path)
@@ -351,15 +353,38 @@ class History:
             _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._migrate()
-            self._db.executescript(_INDEXES)
-            self._respell_base_urls()  # (through an index the line above may have made)
-            self._db.commit()
             # Writes from now on wait a second at a time, so that a long wait is said.
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+            self._upgrade_or_defer()
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
         self._file = self._identity()  # the file opened (``still_on_disk``)
+
+    def _upgrade_or_defer(self) -> None:
+        """Bring an older file up to this mogrun's columns, indexes and URL spellings
+        now, or, while another process holds its write lock, at the first write
+        (``_committed``), which waits for that lock as long as any write does and
+        says so. Waited for here, the lock held mogrun silently for 10 s, then
+        lost every row of the session to a read-only stand-in of the file."""
+        import sqlite3
+
+        try:
+            self._upgrade()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            self._upgrade_due = True
+            self._read_as_it_is(_columns(self._db))
+
+    def _upgrade(self) -> None:
+        """The columns an older file lacks, then the indexes, then the URL spellings
+        (read through an index the indexes may have made); nothing when none is due."""
+        self._migrate()
+        self._db.executescript(_INDEXES)
+        self._respell_base_urls()
+        self._db.commit()
+        self._upgrade_due = False
+        self._read_as_it_is(set(_COLUMNS))
 
     def _identity(self) -> tuple[int, int] | None:
         """The file's (device, inode), or ``None`` where there is none to stat."""
@@ -399,19 +424,23 @@ class History:
             have = _columns(db)
         except sqlite3.Error:
             raise error from failed
-        added = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
-        if not set(_COLUMNS) - set(added) <= have:  # not a history mogrun ever wrote
+        if not set(_COLUMNS) - set(_ADDED_DEFAULTS) <= have:  # not a history mogrun ever wrote
             db.close()
             if have:  # sqlite's "no such column: base_url" named what mogrun looked for
                 error = MogrunError(
                     f"cannot open run history {self.path}: it is not a run history mogrun "
                     "wrote (its runs table has other columns)", context=self._way_out())
             raise error from failed
-        # An older file it cannot upgrade: the columns added since read as their default.
-        self._files_known = "task_file" in have  # every query asks the column otherwise
-        self._read_columns = ", ".join(name if name in have else f"{added[name]} AS {name}"
-                                       for name in _COLUMNS)
+        self._read_as_it_is(have)  # an older file it cannot upgrade
         return db
+
+    def _read_as_it_is(self, have: Collection[str]) -> None:
+        """Reads of a file with only the columns ``have``: those added since read as
+        their default, and without ``task_file`` every row is every task file's."""
+        self._files_known = "task_file" in have  # every query asks the column otherwise
+        self._read_columns = ", ".join(
+            name if name in have else f"{_ADDED_DEFAULTS[name]} AS {name}" for name in _COLUMNS)
+        self._legacy_end = None  # (``_before_files``: read again as the file now reads)
 
     def _migrate(self) -> None:
         """Add the columns an older history lacks, in one write transaction: six
@@ -581,6 +610,8 @@ class History:
         while True:
             with self._lock:
                 try:
+                    if self._upgrade_due:  # (its lock is waited for as this write's)
+                        self._upgrade()
                     result = work(self._db)
                     self._db.commit()  # a transaction ``work`` began; nothing after one statement
                     return result

@@ -139,3 +139,29 @@ def test_a_history_that_breaks_names_the_runs_it_lost(tmp_path, monkeypatch):
     assert "not recorded in the run history" in result.stderr, result
     assert "ok:acme/api (run " in result.stderr, result
 
+
+
+def test_an_older_file_locked_at_open_is_upgraded_at_the_first_write_said(tmp_path):
+    """An older file (a column and two indexes short) met another process's lock at
+    open: mogrun waited 10 s saying nothing, then fell back to a read-only copy of
+    the file and lost every row of the session. The upgrade now waits with the
+    first write, as long as a write waits, and says so."""
+    project = _project(tmp_path)
+    db = tmp_path / ".mogrun" / "history.db"
+    older = sqlite3.connect(db, isolation_level=None)
+    older.executescript("DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency;"
+                        "ALTER TABLE runs DROP COLUMN owner;")
+    older.close()
+    _hold(db, 3.0)
+    result = project.run("--local", "ok")
+    assert result.exit_code == 0, result
+    assert "is locked by another process; waiting up to 60 s to record the runs" \
+        in result.stderr, result
+    assert "not recorded" not in result.stderr and "cannot" not in result.stderr, result
+    row = _latest(project)
+    assert row["outcome"] == "success" and row["run_id"], row
+    upgraded = sqlite3.connect(db)
+    assert {"runs_by_invocation", "runs_by_recency"} <= {
+        name for _, name, *_ in upgraded.execute("PRAGMA index_list(runs)")}
+    assert "owner" in {column[1] for column in upgraded.execute("PRAGMA table_info(runs)")}
+    upgraded.close()
