@@ -131,6 +131,12 @@ class HistoryLocked(MogrunError):
     ``stop``): the file is sound, so the write can be made once the lock is let go."""
 
 
+class HistoryFull(HistoryLocked):
+    """A write the disk had no room for (``SQLITE_FULL``; a fan-out's WAL takes a few
+    MB whatever the file's size): sqlite took it back whole, the file is sound, so it
+    can be made once there is room. Not waited for: room rarely comes in seconds."""
+
+
 def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
     """Switch to WAL, which takes the whole file: a file other mogruns open at the
     same moment refuses the switch at once ("database is locked", no busy wait),
@@ -620,6 +626,9 @@ class History:
                         self._db.rollback()
                     waited = time.monotonic() - began
                     stopped = self.stop is not None and self.stop.is_set()
+                    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                        raise HistoryFull(f"cannot write run history {self.path}: {exc}") \
+                            from exc
                     locked = "locked" in str(exc)
                     if not locked or waited >= patience or stopped:
                         raise (HistoryLocked if locked else MogrunError)(

@@ -7,8 +7,9 @@ and updated as its run id, status and result become known, so a crash of
 mogrun loses nothing already known. Every attempt has its own row (number, key, why
 it was made). A history that stops being writable mid-session is a warning,
 never a lost result: the runs go on. A write lock another process holds too long
-holds the writes back until it is let go (``HistoryObserver``); any other error
-stops recording. Either way the session's end names the runs the history lacks.
+holds the writes back until it is let go, a full disk until there is room
+(``HistoryObserver``); any other error stops recording. Either way the session's
+end names the runs the history lacks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.engine import history as history_module
-from mogrun.engine.history import FOREVER, History, HistoryLocked, HistoryRow, gates_json, now_iso
+from mogrun.engine.history import (
+    FOREVER,
+    History,
+    HistoryFull,
+    HistoryLocked,
+    HistoryRow,
+    gates_json,
+    now_iso,
+)
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
@@ -122,6 +131,7 @@ class HistoryObserver(Observer):
         self._every_planned: list[_Row] = []  # the rows ``session_started`` writes
         self._path = history.path
         self._held_back = False  # a write outwaited a lock: later ones try once, no wait
+        self._held_full = False  # ... or found the disk full (not waited for at the end)
         self._rows: dict[int, _Row] = {}  # id(track) -> row of its current attempt
         # id(track) -> (row, run id), started and not finished
         self._going: dict[int, tuple[_Row, str | None]] = {}
@@ -299,7 +309,8 @@ class HistoryObserver(Observer):
         history = self.history
         with self._lock:
             waiting = len(self._backlog)
-        if history is None or not waiting:
+            full = self._held_full
+        if history is None or not waiting or full:  # room rarely comes: named, not waited for
             return
         if not stopped:
             self.warn(f"{waiting} write(s) of this session's runs wait for the run history "
@@ -424,8 +435,8 @@ class HistoryObserver(Observer):
         while True:
             with self._lock:
                 history = self.history
-                if not self._backlog:
-                    self._held_back = False  # let go: the next lock is waited for again
+                if not self._backlog:  # let go: the next lock is waited for again
+                    self._held_back = self._held_full = False
                 if history is None or not self._backlog:
                     return
                 writes = [write for _, write in self._backlog]
@@ -454,10 +465,15 @@ class HistoryObserver(Observer):
         return list(rows.values())
 
     def _held(self, exc: MogrunError) -> None:
+        """A write held back (a lock, a full disk): kept with every one after it;
+        said once for each cause, until the backlog is written."""
+        full = isinstance(exc, HistoryFull)
         with self._lock:
-            said, self._held_back = self._held_back, True
+            said = self._held_back and self._held_full == full
+            self._held_back, self._held_full = True, full
         if not said:
-            self.warn(f"{exc.message}; the runs' rows are kept and written once it is let go")
+            self.warn(f"{exc.message}; the runs' rows are kept and written once "
+                      + ("there is room" if full else "it is let go"))
 
     def _failed(self, exc: MogrunError) -> None:
         with self._lock:

@@ -249,3 +249,57 @@ def test_keys_sent_before_are_read_for_a_whole_fan_out_at_once(tmp_path):
     assert history.reads == 3
     assert not sent_before("key-acme/r0000~attempt-2")
     assert history.reads == 4  # not planned: read when asked
+
+
+def _full_disk_session(tmp_path, runs: int) -> tuple[History, HistoryObserver, list, list[str]]:
+    """An observer whose history's disk is full (sqlite's page limit, which fails a
+    write as ENOSPC does: SQLITE_FULL), and ``runs`` tracks of 5 KB prompts (each
+    row needs pages of its own)."""
+    said: list[str] = []
+    history = History(tmp_path / "h.db", "local")
+    observer = HistoryObserver(history, "inv", warn=said.append)
+    plans = tuple(RunPlan("build", f"acme/r{n}", StartRequest(f"acme/r{n}", "x" * 5000,
+                                                              f"key-{n}")) for n in range(runs))
+    job = ResolvedJob("build", "", (), plans, 60.0)
+    pages = history._db.execute("PRAGMA page_count").fetchone()[0]
+    history._db.execute(f"PRAGMA max_page_count = {pages}")
+    return history, observer, [RunTrack.of(job, plan) for plan in job.runs], said
+
+
+def _run_through(observer: HistoryObserver, track: RunTrack, run_id: str) -> None:
+    observer.run_pending(track)
+    track.started(RunState(run_id, "running"), False)
+    observer.run_started(track)
+    observer.run_finished(track, track.result("success"))
+
+
+def test_a_full_disk_holds_the_rows_back_until_there_is_room(tmp_path):
+    """One write the disk had no room for stopped recording for the whole session:
+    the runs that passed were missing, and ``rerun`` started them again (new keys:
+    paid duplicates). Now they wait, and the first write that finds room makes them."""
+    history, observer, tracks, said = _full_disk_session(tmp_path, 3)
+    for n, track in enumerate(tracks[:2]):
+        _run_through(observer, track, f"r{n}")
+    history._db.execute("PRAGMA max_page_count = 1073741823")  # room again
+    _run_through(observer, tracks[2], "r2")
+    assert observer.kept()
+    with sqlite3.connect(history.path) as db:
+        rows = db.execute("SELECT repo, run_id, outcome FROM runs ORDER BY id").fetchall()
+    assert rows == [(f"acme/r{n}", f"r{n}", "success") for n in range(3)]
+    assert said == [f"cannot write run history {history.path}: database or disk is full; "
+                    "the runs' rows are kept and written once there is room"], said
+
+
+def test_a_disk_still_full_at_the_end_names_the_runs_without_waiting(tmp_path):
+    """A lock is waited for at the session's end (it is let go); a full disk is not
+    (room rarely comes): the runs not recorded are named at once."""
+    _history, observer, tracks, said = _full_disk_session(tmp_path, 2)
+    for n, track in enumerate(tracks):
+        _run_through(observer, track, f"r{n}")
+    ended = threading.Thread(target=lambda: said.append(f"kept={observer.kept()}"))
+    ended.start()
+    ended.join(10)
+    assert not ended.is_alive() and said[-1] == "kept=False", said
+    [named] = [line for line in said if line.startswith("not recorded in the run history")]
+    assert "build:acme/r0 (run r0" in named and "build:acme/r1 (run r1" in named, named
+    assert not any("no longer recorded" in line or "waiting" in line for line in said), said
