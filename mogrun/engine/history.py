@@ -368,16 +368,17 @@ class History:
 
     def _upgrade_or_defer(self) -> None:
         """Bring an older file up to this mogrun's columns, indexes and URL spellings
-        now, or, while another process holds its write lock, at the first write
-        (``_committed``), which waits for that lock as long as any write does and
-        says so. Waited for here, the lock held mogrun silently for 10 s, then
-        lost every row of the session to a read-only stand-in of the file."""
+        now, or, while another process holds its write lock (or the disk has no room
+        for the indexes), at the first write (``_committed``), which waits for that
+        lock as long as any write does and says so (and holds its writes until there
+        is room). Waited for here, the lock held mogrun silently for 10 s, then lost
+        every row of the session to a read-only stand-in of the file."""
         import sqlite3
 
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
+            if "locked" not in str(exc) and exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
                 raise
             self._upgrade_due = True
             self._read_as_it_is(_columns(self._db))
