@@ -41,6 +41,9 @@ LOCAL_BASE_URL = "local"
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 STREAM_BATCH = 1000  # rows a streamed read (``stream_recent``) fetches at a time
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
+# How long an open waits for another process's lock where reads need the file upgraded
+# (``_upgrade_or_defer``): the 10 s every open waited before writes waited longer.
+OPEN_PATIENCE_MS = 10_000
 T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
@@ -367,21 +370,31 @@ class History:
         self._file = self._identity()  # the file opened (``still_on_disk``)
 
     def _upgrade_or_defer(self) -> None:
-        """Bring an older file up to this mogrun's columns, indexes and URL spellings
-        now, or, while another process holds its write lock (or the disk has no room
-        for the indexes), at the first write (``_committed``), which waits for that
-        lock as long as any write does and says so (and holds its writes until there
-        is room). Waited for here, the lock held mogrun silently for 10 s, then lost
-        every row of the session to a read-only stand-in of the file."""
+        """Bring an older file up to this mogrun's columns, indexes and URL spellings.
+        While another process holds its write lock (or the disk has no room for the
+        indexes), what reads need (the columns, the spellings: an older mogrun's, from
+        before either) is waited for as an open always did; the indexes alone wait
+        for the first write (``_committed``), which waits for that lock as long as
+        any write does and says so. With no room for the indexes, the session goes
+        on without them (its rows still fit: an older mogrun made none) and the next
+        open tries again. Waited for here, a lock or a full disk on a file that only
+        lacked the indexes lost every row of the session to a read-only stand-in."""
         import sqlite3
 
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+            full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+            if "locked" not in str(exc) and not full:
                 raise
-            self._upgrade_due = True
-            self._read_as_it_is(_columns(self._db))
+            if not self._reads_need_upgrade():
+                self._upgrade_due = not full
+                return
+            self._db.execute(f"PRAGMA busy_timeout = {OPEN_PATIENCE_MS}")
+            try:
+                self._upgrade()  # still refused: the read-only stand-in, as before
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
 
     def _upgrade(self) -> None:
         """The columns an older file lacks, then the indexes, then the URL spellings
@@ -391,7 +404,12 @@ class History:
         self._respell_base_urls()
         self._db.commit()
         self._upgrade_due = False
-        self._read_as_it_is(set(_COLUMNS))
+
+    def _reads_need_upgrade(self) -> bool:
+        """Whether this file cannot be read as this mogrun reads until it is upgraded:
+        columns missing (queries name them), or rows under an older URL spelling."""
+        return not {name for name, _ in _ADDED} <= _columns(self._db) or bool(
+            self._respellings())
 
     def _identity(self) -> tuple[int, int] | None:
         """The file's (device, inode), or ``None`` where there is none to stat."""
@@ -474,11 +492,7 @@ class History:
         and ``rerun`` never found them after an upgrade. The distinct URLs come from
         the index, one step each, so a clean history costs a fraction of a millisecond
         to look at; one with old spellings is rewritten once, in one transaction."""
-        from mogrun.api.settings import normalised_base
-
-        stored = [url for (url,) in self._db.execute(_DISTINCT_BASE_URLS)]
-        changes = [(spelt, url) for url in stored
-                   if (spelt := normalised_base(url)) is not None and spelt != url]
+        changes = self._respellings()
         if not changes:
             return
         self._db.execute("BEGIN IMMEDIATE")  # waits (``timeout``) for another writer
@@ -488,6 +502,14 @@ class History:
         except BaseException:
             self._db.rollback()
             raise
+
+    def _respellings(self) -> list[tuple[str, str]]:
+        """(this mogrun's spelling, the stored one) of each base URL stored otherwise."""
+        from mogrun.api.settings import normalised_base
+
+        stored = [url for (url,) in self._db.execute(_DISTINCT_BASE_URLS)]
+        return [(spelt, url) for url in stored
+                if (spelt := normalised_base(url)) is not None and spelt != url]
 
     @classmethod
     def in_memory(cls, base_url: str, task_file: str | None = None) -> History:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from mogrun.engine import history
+from mogrun.engine.history import History
 from mogrun.testing import MogrunProject
 
 from .conftest import subprocess_env
@@ -141,17 +142,27 @@ def test_a_history_that_breaks_names_the_runs_it_lost(tmp_path, monkeypatch):
 
 
 
+def _older(db: Path, sql: str = "") -> None:
+    """``db`` as the mogrun before these indexes left it (and ``sql`` made of it)."""
+    older = sqlite3.connect(db, isolation_level=None)
+    older.executescript(f"DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency; {sql}")
+    older.close()
+
+
+def _indexes_and_columns(db: Path) -> tuple[set[str], set[str]]:
+    with sqlite3.connect(db) as upgraded:
+        return ({name for _, name, *_ in upgraded.execute("PRAGMA index_list(runs)")},
+                {column[1] for column in upgraded.execute("PRAGMA table_info(runs)")})
+
+
 def test_an_older_file_locked_at_open_is_upgraded_at_the_first_write_said(tmp_path):
-    """An older file (a column and two indexes short) met another process's lock at
-    open: mogrun waited 10 s saying nothing, then fell back to a read-only copy of
-    the file and lost every row of the session. The upgrade now waits with the
-    first write, as long as a write waits, and says so."""
+    """An older file (two indexes short) met another process's lock at open: mogrun
+    waited 10 s saying nothing, then fell back to a read-only copy of the file and
+    lost every row of the session. The indexes now wait for the first write, as
+    long as a write waits, and it says so."""
     project = _project(tmp_path)
     db = tmp_path / ".mogrun" / "history.db"
-    older = sqlite3.connect(db, isolation_level=None)
-    older.executescript("DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency;"
-                        "ALTER TABLE runs DROP COLUMN owner;")
-    older.close()
+    _older(db)
     _hold(db, 3.0)
     result = project.run("--local", "ok")
     assert result.exit_code == 0, result
@@ -160,8 +171,22 @@ def test_an_older_file_locked_at_open_is_upgraded_at_the_first_write_said(tmp_pa
     assert "not recorded" not in result.stderr and "cannot" not in result.stderr, result
     row = _latest(project)
     assert row["outcome"] == "success" and row["run_id"], row
-    upgraded = sqlite3.connect(db)
-    assert {"runs_by_invocation", "runs_by_recency"} <= {
-        name for _, name, *_ in upgraded.execute("PRAGMA index_list(runs)")}
-    assert "owner" in {column[1] for column in upgraded.execute("PRAGMA table_info(runs)")}
-    upgraded.close()
+    assert {"runs_by_invocation", "runs_by_recency"} <= _indexes_and_columns(db)[0]
+
+
+def test_what_reads_need_of_an_upgrade_is_waited_for_at_open(tmp_path):
+    """Put off to the first write, the upgrade left an older file's rows under their
+    old URL spelling (and without the columns queries name) for commands that never
+    write: under a 3 s lock, ``status`` said "No runs recorded yet" and to make a
+    writable file writable. What reads need is waited for at open, as before."""
+    db = tmp_path / "history.db"
+    url = "http://127.0.0.1:9"
+    History(db, url, "mogplex.toml").record_start("inv", "ok", "acme/api", "k1", request="{}")
+    _older(db, "UPDATE runs SET base_url = 'HTTP://127.0.0.1:9/';"
+               "ALTER TABLE runs DROP COLUMN owner;")
+    _hold(db, 3.0)
+    history = History(db, url, "mogplex.toml")
+    assert [row.idempotency_key for row in history.latest_invocation_of("ok")] == ["k1"]
+    assert history.keys_sent_before({"k1"}, "another") == frozenset({"k1"})
+    indexes, columns = _indexes_and_columns(db)
+    assert {"runs_by_invocation", "runs_by_recency"} <= indexes and "owner" in columns
