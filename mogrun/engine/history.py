@@ -405,6 +405,18 @@ class History:
         self._db.commit()
         self._upgrade_due = False
 
+    def _upgrade_now(self) -> None:
+        """The indexes an open put off, made before a write: with no room for them,
+        the write is made without them (``_upgrade_or_defer``)."""
+        import sqlite3
+
+        try:
+            self._upgrade()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            self._upgrade_due = False  # the next open's
+
     def _reads_need_upgrade(self) -> bool:
         """Whether this file cannot be read as this mogrun reads until it is upgraded:
         columns missing (queries name them), or rows under an older URL spelling."""
@@ -640,7 +652,7 @@ class History:
             with self._lock:
                 try:
                     if self._upgrade_due:  # (its lock is waited for as this write's)
-                        self._upgrade()
+                        self._upgrade_now()
                     result = work(self._db)
                     self._db.commit()  # a transaction ``work`` began; nothing after one statement
                     return result

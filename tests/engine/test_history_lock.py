@@ -190,3 +190,21 @@ def test_what_reads_need_of_an_upgrade_is_waited_for_at_open(tmp_path):
     assert history.keys_sent_before({"k1"}, "another") == frozenset({"k1"})
     indexes, columns = _indexes_and_columns(db)
     assert {"runs_by_invocation", "runs_by_recency"} <= indexes and "owner" in columns
+
+
+def test_indexes_put_off_by_a_lock_and_then_without_room_do_not_hold_the_rows(tmp_path):
+    """Put off by a lock at open, the indexes were tried again before each write: with
+    the disk then too full for them (not for a row), no row was written."""
+    db = tmp_path / "history.db"
+    History(db, "u", "f").record_start("i0", "ok", "acme/api", "k0")
+    _older(db, "VACUUM;")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a lock at open: the indexes wait for a write
+    history = History(db, "u", "f")
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert history._upgrade_due
+    pages = history._db.execute("PRAGMA page_count").fetchone()[0]
+    history._db.execute(f"PRAGMA max_page_count = {pages + 1}")  # a row's room, no more
+    history.record_start("i1", "ok", "acme/api", "k1")
+    assert [row.idempotency_key for row in history.recent(5)] == ["k1", "k0"]
