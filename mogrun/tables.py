@@ -76,15 +76,19 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(table_lines(headers, rows))
 
 
-def render_fitted(headers: list[str], rows: list[list[str]], columns: int | None) -> str:
-    """``render_table`` when it fits ``columns`` (``None``: no width is known, a pipe);
-    else one block per row, each ``header: value`` whole on its line: a terminal
-    wraps a wider table, and cut a run id across two lines (``history`` at 80
-    columns), half of which looks like an id of its own."""
-    lines = list(table_lines(headers, rows))
-    if columns is None or max(map(cell_width, lines), default=0) <= columns:
-        return "\n".join(lines)
-    return "\n".join(_blocks(headers, rows, columns))
+def fitted_lines(headers: list[str], rows: list[list[str]], columns: int | None
+                 ) -> Iterator[str]:
+    """``table_lines`` when they fit ``columns`` (``None``: no width is known, a pipe,
+    where each line is made as it is taken); else one block per row, each ``header:
+    value`` whole on its line: a terminal wraps a wider table, and cut a run id across
+    two lines (``history`` at 80 columns), half of which looks like an id of its own."""
+    lines = table_lines(headers, rows)
+    if columns is None:
+        return lines
+    made = list(lines)
+    if max(map(cell_width, made), default=0) <= columns:
+        return iter(made)
+    return _blocks(headers, rows, columns)
 
 
 def _blocks(headers: list[str], rows: Sequence[list[str]], columns: int) -> Iterator[str]:

@@ -288,12 +288,17 @@ def _outcome_cell(row: Any) -> str:
 
 
 def _table(state: CliState, headers: list[str], rows: list[list[str]]) -> None:
-    """A table of runs; wider than the terminal, a block per run (``render_fitted``)."""
+    """A table of runs; wider than the terminal, a block per run (``fitted_lines``).
+    Each row's cells are made safe in place and the lines written a batch at a
+    time: ``history -n`` of a year's runs held four copies of its table at once."""
     from mogrun.output.base import escape_agent_text
-    from mogrun.tables import render_fitted
+    from mogrun.tables import fitted_lines
 
-    safe = [[escape_agent_text(str(cell)) for cell in row] for row in rows]
-    click.echo(render_fitted(headers, safe, _screen_columns(state)))
+    for row in rows:
+        row[:] = [escape_agent_text(str(cell)) for cell in row]
+    lines = fitted_lines(headers, rows, _screen_columns(state))
+    while batch := list(itertools.islice(lines, 1000)):
+        click.echo("\n".join(batch))
 
 
 def _screen_columns(state: CliState) -> int | None:
@@ -1205,8 +1210,9 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
         elif state.json_output:  # streamed: a year's history held at once took 310 MB
             rest = history.stream_recent(limit, job=job or None, repo=repo if sep else None)
             rows = list(itertools.islice(rest, 1))
-        else:  # the table reads them all, for its widths
-            rows = history.recent(limit=limit, job=job or None, repo=repo if sep else None)
+        else:  # the table keeps each row's cells (not its request), for its widths
+            rest = history.stream_recent(limit, job=job or None, repo=repo if sep else None)
+            rows = list(itertools.islice(rest, 1))
         if job_name is not None and not rows:
             known = history.recent(200, job=job)
             if not known and job not in taskfile.job_names:
@@ -1222,11 +1228,12 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
             for row in itertools.chain(rows, rest):
                 state.echo_json(_shown_row(row))
             return 0
+        cells = [[row.started_at, row.job, row.repo, row.run_id or "-", shown_status(row),
+                  _outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
+                  row.invocation] for row in itertools.chain(rows, rest)]
     finally:
         history.close()
     _table(state, ["started", "job", "repo", "run id", "status", "outcome", "exit", "invocation"],
-           [[row.started_at, row.job, row.repo, row.run_id or "-", shown_status(row),
-             _outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
-             row.invocation] for row in rows])
+           cells)
     return 0
 
