@@ -4,8 +4,9 @@ Builds a history of ``--rows`` rows the way a busy project makes one (a daily
 300-repo fan-out, a few single-run jobs, a second task file and a second API
 URL, every run ended), then times each command below on a copy of it, warm and,
 with ``--cold`` (root: it drops the page cache, as a CI runner that restored
-``.mogrun`` starts), cold. With ``--before REV`` the mogrun of git revision REV
-reads its own copy of the same file in the same rounds: a newer mogrun adds an
+``.mogrun`` starts), cold, with each command's peak RSS (``history -n`` of every
+row as a table is the one that grows). With ``--before REV`` the mogrun of git
+revision REV reads its own copy of the same file in the same rounds: a newer mogrun adds an
 index to a file at its first open, which an older one would then use too. The
 first open's cost (the index built) is its own row.
 
@@ -23,7 +24,6 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import checkout
+from fanout import checkout, run_child
 
 from mogrun.engine.history import History
 
@@ -61,6 +61,7 @@ COMMANDS = (  # (what the row says, mogrun's arguments; exit code expected)
     ("--json history --job fan -n 300", ("--json", "history", "-n", "300", "--job", "fan"), 0),
     ("rerun -n", ("rerun", "-n"), 0),
     ("history -n 20", ("history", "-n", "20"), 0),
+    ("history -n 10000000 (every row, a table)", ("history", "-n", "10000000"), 0),
 )
 
 
@@ -99,7 +100,8 @@ def build(path: Path, rows: int) -> None:
 
 
 def run(source: str | None, project: Path, args: tuple[str, ...], cold: bool
-        ) -> tuple[int, float]:
+        ) -> tuple[int, float, float]:
+    """Exit code, wall seconds and peak RSS (MiB) of ``mogrun ARGS`` in ``project``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
     env.update(MOGPLEX_URL=URL, MOGPLEX_API_KEY="mog_bench", NO_COLOR="1")
     if source is not None:
@@ -108,9 +110,9 @@ def run(source: str | None, project: Path, args: tuple[str, ...], cold: bool
         os.sync()
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
     began = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=project, env=env,
-                          capture_output=True, text=True)
-    return proc.returncode, time.monotonic() - began
+    proc, _usage, peak = run_child([sys.executable, "-m", "mogrun", *args], cwd=project,
+                                   env=env)
+    return proc.returncode, time.monotonic() - began, peak
 
 
 def main() -> None:
@@ -136,33 +138,40 @@ def main() -> None:
             (project / "mogplex.toml").write_text(
                 TASK_FILE.format(repos=", ".join(f'"{r}"' for r in REPOS)))
             shutil.copy(pristine, project / ".mogrun" / "history.db")
-            code, first = run(source, project, ("status", "hello"), opts.cold)
+            code, first, _ = run(source, project, ("status", "hello"), opts.cold)
             projects[name] = project
             print(f"{name}: first open of the older file (status hello) {first:.2f} s, "
                   f"exit {code}")
         modes = ("cold", "warm") if opts.cold else ("warm",)
         times: dict[tuple[str, str, str], list[float]] = {}
+        peaks: dict[tuple[str, str], list[float]] = {}
         codes: dict[tuple[str, str], set[int]] = {}
         for _ in range(opts.repeat):
             for label, args, _expected in COMMANDS:
                 for mode in modes:
                     for name, source in sources.items():
-                        code, seconds = run(source, projects[name], args, mode == "cold")
+                        code, seconds, peak = run(source, projects[name], args, mode == "cold")
                         times.setdefault((label, mode, name), []).append(seconds)
+                        peaks.setdefault((label, name), []).append(peak)
                         codes.setdefault((label, name), set()).add(code)
         names = list(sources)
         print(f"\n{opts.rows:,} rows; median seconds of {opts.repeat} alternating rounds; "
               f"{os.cpu_count()} CPUs; python -m mogrun of each source")
-        print(f"{'command':36}{'mode':>6}" + "".join(f"{n:>12}" for n in names)
+        print(f"{'command':42}{'mode':>6}" + "".join(f"{n:>12}" for n in names)
               + ("" if len(names) == 1 else f"{'last/now':>10}"))
         for label, _args, expected in COMMANDS:
             for mode in modes:
                 cells = [statistics.median(times[label, mode, n]) for n in names]
                 ratio = "" if len(names) == 1 else f"{cells[-1] / cells[0]:>9.1f}x"
-                print(f"{label:36}{mode:>6}" + "".join(f"{c:>12.2f}" for c in cells) + ratio)
+                print(f"{label:42}{mode:>6}" + "".join(f"{c:>12.2f}" for c in cells) + ratio)
             for name in names:
                 if expected is not None and codes[label, name] != {expected}:
                     print(f"  ! {name}: exit {sorted(codes[label, name])}, not {expected}")
+        print("\npeak RSS MiB (median of every run of the command)")
+        print(f"{'command':42}" + "".join(f"{n:>12}" for n in names))
+        for label, _args, _expected in COMMANDS:
+            cells = [statistics.median(peaks[label, n]) for n in names]
+            print(f"{label:42}" + "".join(f"{c:>12.0f}" for c in cells))
 
 
 if __name__ == "__main__":
