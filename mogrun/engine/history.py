@@ -468,16 +468,11 @@ class History:
                     f"cannot open run history {self.path}: it is not a run history mogrun "
                     "wrote (its runs table has other columns)", context=self._way_out())
             raise error from failed
-        self._read_as_it_is(have)  # an older file it cannot upgrade
-        return db
-
-    def _read_as_it_is(self, have: Collection[str]) -> None:
-        """Reads of a file with only the columns ``have``: those added since read as
-        their default, and without ``task_file`` every row is every task file's."""
+        # An older file it cannot upgrade: the columns added since read as their default.
         self._files_known = "task_file" in have  # every query asks the column otherwise
         self._read_columns = ", ".join(
             name if name in have else f"{_ADDED_DEFAULTS[name]} AS {name}" for name in _COLUMNS)
-        self._legacy_end = None  # (``_before_files``: read again as the file now reads)
+        return db
 
     def _migrate(self) -> None:
         """Add the columns an older history lacks, in one write transaction: six
