@@ -196,9 +196,14 @@ def _walk(data: Any) -> tuple[int, bool]:
             stack += [(v, depth + 1) for v in value.values()]
         elif isinstance(value, list):
             stack += [(v, depth + 1) for v in value]
-        elif type(value) is int and value.bit_length() > UNPRINTABLE_BITS:
+        elif _unprintable(value):
             huge = True
     return deepest, huge
+
+
+def _unprintable(value: Any) -> bool:
+    """An integer too long for ``str()`` (not a bool, which is an int too)."""
+    return type(value) is int and value.bit_length() > UNPRINTABLE_BITS
 
 
 def _keys_of_huge(data: Any) -> tuple[str | int, ...]:
@@ -210,7 +215,7 @@ def _keys_of_huge(data: Any) -> tuple[str | int, ...]:
             stack += [(v, (*keys, k)) for k, v in value.items()]
         elif isinstance(value, list):
             stack += [(v, (*keys, i)) for i, v in enumerate(value)]
-        elif type(value) is int and value.bit_length() > UNPRINTABLE_BITS:
+        elif _unprintable(value):
             return keys
     return ()
 
