@@ -443,8 +443,11 @@ INTERRUPTED_POLL = "interrupted while a poll waited for the server"
 def _watched_pools() -> dict[str, type]:
     """urllib3's pools, each with its own connection class made to bind itself to
     the watch of the request its thread is sending (so the watch can shut its
-    socket): ``ConnectionCls`` is urllib3's hook for a pool's connections."""
+    socket), its answers' headers read quickly (``api.headers``):
+    ``ConnectionCls`` is urllib3's hook for a pool's connections."""
     from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+
+    from mogrun.api.headers import QuickHeadersResponse
 
     def watched(base: type[Any]) -> type[Any]:
         def request(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -453,7 +456,8 @@ def _watched_pools() -> dict[str, type]:
                 self.timeout = None
             base.request(self, *args, **kwargs)
 
-        return type(f"Watched{base.__name__}", (base,), {"request": request})
+        return type(f"Watched{base.__name__}", (base,),
+                    {"request": request, "response_class": QuickHeadersResponse})
 
     return {scheme: type(f"Watched{pool.__name__}", (pool,),
                          {"ConnectionCls": watched(pool.ConnectionCls)})

@@ -1,0 +1,146 @@
+"""An answer's header block is read as ``http.client`` reads it, whatever it holds:
+the quick reading of plain ``Name: value`` lines (``mogrun.api.headers``) gives
+the very message the email package's feed parser gives, and anything else goes
+to that parser. Proved against the stdlib on generated blocks, and over real
+HTTP through the transport."""
+
+from __future__ import annotations
+
+import http.client
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mogrun.api import headers
+from mogrun.api.transport import Urllib3Transport
+
+from .loopback import raw_server
+
+
+def state(message: http.client.HTTPMessage) -> dict[str, object]:
+    """Everything a message holds, its defects by kind and text (two equal defects
+    are two exception objects, never equal)."""
+    found = dict(vars(message))
+    found["defects"] = [(type(d), str(d)) for d in message.defects]
+    found["type"] = type(message)
+    if isinstance(message._payload, list):  # an enclosed message's or the parts'
+        found["_payload"] = [state(part) for part in message._payload]
+    return found
+
+
+def both(block: bytes) -> tuple[dict[str, object], dict[str, object], int, int]:
+    """The stdlib's reading of ``block`` and the quick one, and where each left the
+    stream (the body starts there)."""
+    stdlib, quick = io.BytesIO(block), io.BytesIO(block)
+    expected = state(http.client.parse_headers(stdlib))
+    got = state(headers.parse_headers(quick))
+    return expected, got, stdlib.tell(), quick.tell()
+
+
+def plain_lines(block: bytes) -> bool:
+    """Whether the quick reading took ``block`` itself (not the feed parser)."""
+    lines = http.client._read_headers(io.BytesIO(block))  # type: ignore[attr-defined]
+    return headers._plain(lines, http.client.HTTPMessage) is not None
+
+
+SERVER_HEAD = (b"Server: BaseHTTP/0.6 Python/3.11.7\r\nDate: Sat, 05 Dec 2026 23:59:59 GMT\r\n"
+               b"Content-Type: application/json\r\nContent-Length: 42\r\n"
+               b"X-RateLimit-Remaining: 599\r\n\r\n")
+
+
+@pytest.mark.parametrize(("block", "quick"), [
+    (SERVER_HEAD, True),
+    (b"X:  padded both sides  \n\n", True),  # leading blanks go, trailing ones stay
+    (b"X:\r\nY:\t\r\n\r\n", True),  # empty values
+    (b"Retry-After: 7\r\nRetry-After: 5\r\n\r\n", True),  # repeated: both kept, in order
+    (b"X: a\x0bb\x0cc\x1cd\x85e\xffz\r\n\r\n", True),  # no line break to the feed parser
+    (b"X: y\r\n", True),  # the answer ended before the blank line
+    (b"\r\n", True),  # no headers at all
+    (b"X: a\r\n \tfolded\r\n\r\n", False),
+    (b"X: a\rb\r\n\r\n", False),  # a lone CR ends a line for the feed parser
+    (b":no name\r\n\r\n", False),
+    (b"no colon at all\r\nX: y\r\n\r\n", False),
+    (b"From someone\r\n\r\n", False),
+    (b" first line folded\r\nX: y\r\n\r\n", False),
+    (b"Content-Type: multipart/mixed; boundary=z\r\n\r\n", False),
+    (b"content-type:  Message/rfc822\r\n\r\n", False),
+    (b"Na\xe9me: v\r\n\r\n", False),
+], ids=lambda value: value if isinstance(value, bool) else repr(value[:24]))
+def test_a_header_block_reads_as_the_stdlib_reads_it(block: bytes, quick: bool) -> None:
+    expected, got, stdlib_at, quick_at = both(block)
+    assert got == expected
+    assert quick_at == stdlib_at
+    assert plain_lines(block) is quick
+
+
+NAME = st.text(st.sampled_from("Content-Type:Xx-Ab \t\x7f\xe9;\r"), min_size=0, max_size=14)
+VALUE = st.text(st.sampled_from("ab ;/\t=\r\n\x0b\x0c\x1c\x85\xff\x00multipartMESSAGE:"),
+                max_size=20)
+LINE = st.one_of(
+    st.builds(lambda n, v, end: f"{n}:{v}{end}", NAME, VALUE, st.sampled_from(["\r\n", "\n"])),
+    st.builds(lambda v, end: f"{v}{end}", VALUE, st.sampled_from(["\r\n", "\n"])),
+    st.sampled_from(["Content-Type: multipart/x\r\n", "Content-Type: text/plain\r\n",
+                     "From x\r\n", " cont\r\n", "\tcont\n", "X: y\r\n"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LINE, max_size=8), st.sampled_from(["\r\n", "\n", ""]),
+       st.binary(max_size=8))
+def test_any_header_block_reads_as_the_stdlib_reads_it(lines: list[str], end: str,
+                                                       body: bytes) -> None:
+    block = ("".join(lines) + end).encode("latin-1") + (body if end else b"")
+    expected, got, stdlib_at, quick_at = both(block)
+    assert got == expected
+    assert quick_at == stdlib_at
+
+
+def test_too_many_header_lines_fail_as_the_stdlib_fails() -> None:
+    block = b"X: y\r\n" * 101 + b"\r\n"
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        headers.parse_headers(io.BytesIO(block))
+    with pytest.raises(http.client.LineTooLong):
+        headers.parse_headers(io.BytesIO(b"X: " + b"y" * 70000 + b"\r\n\r\n"))
+
+
+def test_the_transport_reads_its_answers_quickly() -> None:
+    """The pools' connections make ``QuickHeadersResponse``s, whose ``begin`` is
+    this Python's own, reading headers with the quick reader."""
+    from mogrun.api.transport import _watched_pools
+
+    for pool in _watched_pools().values():
+        assert pool.ConnectionCls.response_class is headers.QuickHeadersResponse
+    begin = headers.QuickHeadersResponse.begin
+    assert begin is not http.client.HTTPResponse.begin
+    assert begin.__code__ is http.client.HTTPResponse.begin.__code__
+    assert begin.__globals__["parse_headers"] is headers.parse_headers
+    assert http.client.parse_headers is not headers.parse_headers  # the stdlib untouched
+
+
+BODY = b'{"ok":true,"data":{}}'
+
+
+@pytest.mark.parametrize("head", [
+    b"Content-Type: application/json\r\nRetry-After: 3\r\n",
+    b"Content-Type: application/json\r\nX-Note: a\r\n folded\r\nRetry-After: 3\r\n",
+    b"Content-Type: multipart/mixed; boundary=q\r\nRetry-After: 3\r\n",  # feed parser
+], ids=["plain", "folded", "multipart"])
+def test_an_answer_over_http_keeps_its_headers_and_body(head: bytes) -> None:
+    """The headers urllib3 hands over are the ones it hands a pool of its own."""
+    import urllib3
+
+    answer = (b"HTTP/1.1 200 OK\r\n" + head + b"Content-Length: %d\r\n\r\n" % len(BODY)
+              + BODY)
+    transport, plain = Urllib3Transport(), urllib3.PoolManager(retries=False)
+    with raw_server(answer) as url:
+        try:
+            response = transport.send("GET", url, headers={}, body=None, timeout=5.0)
+            expected = plain.request("GET", url)
+        finally:
+            transport.close()
+            plain.clear()
+    assert (response.status, response.body) == (200, BODY) == (expected.status, expected.data)
+    assert list(response.headers.items()) == list(expected.headers.items())
+    assert response.header("retry-after") == "3"
