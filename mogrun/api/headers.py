@@ -22,14 +22,16 @@ import types
 from email.parser import Parser
 from typing import Any, BinaryIO
 
-# One header line the feed parser reads as ``(name, value)`` and nothing more: a
+# Header lines the feed parser reads as ``(name, value)`` each and nothing more: a
 # name of printable ASCII but ":" (its ``headerRE``), the value past its leading
-# blanks, no CR or LF but the line's own end (the feed parser splits at each).
-_PLAIN = re.compile(rb"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+# blanks, no CR or LF but each line's own end (the feed parser splits at each).
+_FIELD = r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n"
+_PLAIN_BLOCK = re.compile(f"(?:{_FIELD})*")
+_FIELDS = re.compile(_FIELD)
 # A content type the feed parser reads a body for (parts, an enclosed message):
 # its defects, not a header's, would differ. Matched loosely: more goes there.
-_BODY_TYPE = re.compile(rb"[ \t]*(multipart|message)", re.IGNORECASE)
-_CONTENT_TYPE = b"content-type"
+_BODY_TYPE = re.compile(r"^content-type:[ \t]*(multipart|message)",
+                        re.IGNORECASE | re.MULTILINE)
 
 
 def parse_headers(fp: BinaryIO, _class: type[http.client.HTTPMessage] = http.client.HTTPMessage
@@ -46,18 +48,13 @@ def parse_headers(fp: BinaryIO, _class: type[http.client.HTTPMessage] = http.cli
 def _plain(lines: list[bytes], cls: type[http.client.HTTPMessage]
            ) -> http.client.HTTPMessage | None:
     """The message the feed parser makes of ``lines`` (the last: the blank line or
-    the end of the answer), or ``None`` unless every header line is plain."""
-    fields = []
-    for line in lines[:-1]:
-        plain = _PLAIN.fullmatch(line)
-        if plain is None:
-            return None
-        name, value = plain.groups()
-        if name.lower() == _CONTENT_TYPE and _BODY_TYPE.match(value):
-            return None
-        fields.append((name.decode("iso-8859-1"), value.decode("iso-8859-1")))
+    the end of the answer), or ``None`` unless every header line is plain. The
+    block is read whole, not line by line: a line costs no Python call of its own."""
+    block = b"".join(lines[:-1]).decode("iso-8859-1")
+    if not _PLAIN_BLOCK.fullmatch(block) or _BODY_TYPE.search(block):
+        return None
     message = cls()
-    for name, value in fields:  # as the feed parser stores each line it reads
+    for name, value in _FIELDS.findall(block):  # as the feed parser stores each line
         message.set_raw(name, value)
     message.set_payload("")  # the feed parser's: no line after the blank one
     return message
