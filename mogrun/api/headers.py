@@ -1,4 +1,4 @@
-"""An answer's header block, read as ``http.client`` reads it, in a fifth of its time.
+"""An answer's header block, read as ``http.client`` reads it, in a quarter of its time.
 
 ``http.client`` hands every header block to the ``email`` package's feed parser:
 about 230 Python calls an answer, a tenth of a fan-out's client CPU spent on
@@ -22,12 +22,11 @@ import types
 from email.parser import Parser
 from typing import Any, BinaryIO
 
-# Header lines the feed parser reads as ``(name, value)`` each and nothing more: a
-# name of printable ASCII but ":" (its ``headerRE``), the value past its leading
-# blanks, no CR or LF but each line's own end (the feed parser splits at each).
-_FIELD = r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n"
-_PLAIN_BLOCK = re.compile(f"(?:{_FIELD})*")
-_FIELDS = re.compile(_FIELD)
+# A header line the feed parser reads as ``(name, value)`` and nothing more, from
+# the start of a line: a name of printable ASCII but ":" (its ``headerRE``), the
+# value past its leading blanks, no CR or LF but the line's own end (the feed
+# parser splits at each).
+_FIELDS = re.compile(r"^([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n", re.MULTILINE)
 # A content type the feed parser reads a body for (parts, an enclosed message):
 # its defects, not a header's, would differ. Matched loosely: more goes there.
 _BODY_TYPE = re.compile(r"^content-type:[ \t]*(multipart|message)",
@@ -51,10 +50,14 @@ def _plain(lines: list[bytes], cls: type[http.client.HTTPMessage]
     the end of the answer), or ``None`` unless every header line is plain. The
     block is read whole, not line by line: a line costs no Python call of its own."""
     block = b"".join(lines[:-1]).decode("iso-8859-1")
-    if not _PLAIN_BLOCK.fullmatch(block) or _BODY_TYPE.search(block):
+    fields = _FIELDS.findall(block)  # each a whole line: every line is one unless fewer
+    if len(fields) != block.count("\n"):
+        return None
+    lowered = block.lower()  # (a word test first: the search is the slower)
+    if ("multipart" in lowered or "message" in lowered) and _BODY_TYPE.search(block):
         return None
     message = cls()
-    for name, value in _FIELDS.findall(block):  # as the feed parser stores each line
+    for name, value in fields:  # as the feed parser stores each line
         message.set_raw(name, value)
     message.set_payload("")  # the feed parser's: no line after the blank one
     return message
