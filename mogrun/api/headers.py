@@ -25,8 +25,10 @@ from typing import Any, BinaryIO
 # A header line the feed parser reads as ``(name, value)`` and nothing more, from
 # the start of a line: a name of printable ASCII but ":" (its ``headerRE``), the
 # value past its leading blanks, no CR or LF but the line's own end (the feed
-# parser splits at each).
-_FIELDS = re.compile(r"^([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n", re.MULTILINE)
+# parser splits at each). The value starts at its first non-blank, so no blank
+# can go to either side: a line of 60,000 blanks before a lone CR took 28 s to
+# refuse with ``[ \t]*([^\r\n]*)``, and takes a millisecond.
+_FIELDS = re.compile(r"^([!-9;-~]+):[ \t]*((?:[^ \t\r\n][^\r\n]*)?)\r?\n", re.MULTILINE)
 # A content type the feed parser reads a body for (parts, an enclosed message):
 # its defects, not a header's, would differ. Matched loosely: more goes there.
 _BODY_TYPE = re.compile(r"^content-type:[ \t]*(multipart|message)",
