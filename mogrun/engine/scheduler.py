@@ -113,7 +113,10 @@ class Scheduler:
         self._ready: deque[tuple[_JobState, int]] = deque()
         self._candidates: deque[_JobState] = deque(js for js in self._jobs if not js.waiting)
         # (job, run, result, whether its worker is free to take another run)
-        self._done: queue.Queue[tuple[_JobState, int, RunResult, bool]] = queue.Queue()
+        # (A SimpleQueue: put and get in C, where a Queue's take a Condition's Python
+        # code, for every run of a fan-out, on the thread that hands runs out.)
+        self._done: queue.SimpleQueue[tuple[_JobState, int, RunResult, bool]] = (
+            queue.SimpleQueue())
         # Runs handed to idle workers (None: leave). A worker is idle from the moment
         # its result is taken off ``_done`` (only this thread counts them).
         self._handed: queue.SimpleQueue[tuple[_JobState, int] | None] = queue.SimpleQueue()
@@ -171,7 +174,7 @@ class Scheduler:
         """Each job waiting on a run just started says its wait again when its end
         became known (or changed, or is unknown again)."""
         touched: dict[str, _JobState] = {}
-        while True:
+        while not self._bounds.empty():  # (no Empty raised at every turn of ``run``)
             try:
                 job, label, ends_at = self._bounds.get_nowait()
             except queue.Empty:
