@@ -303,6 +303,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
 
     from mogrun.cli.connect import connect, stderr_line
     from mogrun.cli.loading import load_session, this_leg
+    from mogrun.collecting import collecting_less
     from mogrun.engine.session import SessionPorts, run_session
     from mogrun.engine.signals import InterruptibleSleep
 
@@ -350,16 +351,18 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           key=lambda job: order[job.name])
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
-        return run_session(jobs, ports, config=loaded.config, options=session_options,
-                           attempts=attempts, held=held,
-                           going={} if select is None else select.going,
-                           command=command_prefix(state),
-                           rerun_command=rerun_command(state, plugins, options, shard=shard,
-                                                       no_deps=not session_options.use_needs),
-                           # where the runs are not recorded, rerun would not find them
-                           unrecorded_command=rerun_command(state, plugins, options,
-                                                            "run --rerun", shard,
-                                                            not session_options.use_needs))
+        with collecting_less():
+            return run_session(jobs, ports, config=loaded.config, options=session_options,
+                               attempts=attempts, held=held,
+                               going={} if select is None else select.going,
+                               command=command_prefix(state),
+                               rerun_command=rerun_command(
+                                   state, plugins, options, shard=shard,
+                                   no_deps=not session_options.use_needs),
+                               # where the runs are not recorded, rerun would not find them
+                               unrecorded_command=rerun_command(
+                                   state, plugins, options, "run --rerun", shard,
+                                   not session_options.use_needs))
     finally:
         reporter.close()
         if history is not None:
