@@ -6,8 +6,10 @@ events, the request's own): CPython's youngest generation is collected every
 the oldest generation it walked every object start-up made. Those collections
 took 58 ms of that fan-out's CPU; with what start-up made set aside and the
 youngest generation collected every 7,000 allocations, 18 ms (``gc.callbacks``
-timing, two fan-outs each). Nothing a run makes lives in a reference cycle for
-long: its objects go with their last reference, whatever the thresholds.
+timing, two fan-outs each). A run's objects still go with their last
+reference; only garbage in reference cycles (an exception and its traceback's
+frames) waits a little longer: the fan-out's peak RSS stayed 47.8 MiB
+(``bench/fanout.py``).
 """
 
 from __future__ import annotations

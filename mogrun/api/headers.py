@@ -68,7 +68,7 @@ def _plain(lines: list[bytes], cls: type[http.client.HTTPMessage]
     for name, value in fields:  # as the feed parser stores each line
         message.set_raw(name, value)
     lowered = block.lower()  # (a word test first: the feed parser's own test is slower)
-    if any(word in lowered for word in _BODY_TYPES) and (
+    if ("multipart" in lowered or "message" in lowered) and (
             message.get_content_maintype() in _BODY_TYPES):
         return None
     message.set_payload("")  # the feed parser's: no line after the blank one
