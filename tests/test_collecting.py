@@ -40,10 +40,11 @@ def test_the_collector_comes_back_after_an_error_too(own_collector) -> None:
 
 def test_objects_frozen_by_the_process_itself_stay_frozen(own_collector) -> None:
     gc.freeze()
-    frozen = gc.get_freeze_count()
     with collecting_less():
         pass
-    assert gc.get_freeze_count() == frozen  # not unfrozen by mogrun
+    # Not unfrozen by mogrun (that leaves none frozen); the count itself moves as
+    # frozen objects are freed by their last reference, other threads' too.
+    assert gc.get_freeze_count() > 0
 
 
 def test_a_run_invocation_collects_less_while_its_session_goes(

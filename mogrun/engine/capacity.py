@@ -247,7 +247,7 @@ class SandboxSlots:
                 if outlasts:  # it cannot boot in time: said now, not after a silent wait
                     raise NoSlot(self.held_past(deadline, job))
                 if not said or now - said_at >= RESAY:  # a long wait says what it waits for
-                    described = self.describe()
+                    described = self.describe(owner)
                     if described != said:
                         announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
                                                   run=label or None,
@@ -500,11 +500,13 @@ class SandboxSlots:
         soonest = min(frees, default=base)
         return min(base, max(0.25, soonest + 0.05)) if soonest > 0 else min(base, 1.0)
 
-    def describe(self) -> str:
+    def describe(self, owner: object | None = None) -> str:
         """``waiting for a sandbox slot: 3 of 3 busy (acme/api@main running, ...)``.
         Our starts not yet listed fill the free slots as booting; any beyond the cap
         (in flight when a refusal taught a lower cap) are said apart, as starts the
-        server may refuse: never "4 of 3 busy"."""
+        server may refuse: never "4 of 3 busy". A free slot that goes to a run in
+        line ahead of ``owner`` (one that came to wait first, not yet on its way) is
+        said as that run's: its wait read "2 of 3 busy" while a slot was free."""
         held = self._held_text()
         if held is not None:
             return f"waiting to boot a sandbox: {held[0]}; next try in {held[1]}"
@@ -512,13 +514,18 @@ class SandboxSlots:
             return self._describe_share()
         with self._lock:
             busy, used, cap = list(self._busy), self._used(), self.cap
+            ahead = self._ahead(owner) if owner is not None else 0
         self._look_up(busy[:SHOWN])
         names = [self._name(b) for b in busy[:SHOWN]] + (["..."] if len(busy) > SHOWN else [])
         ours = used - len(busy)
         booting = self._booting(len(busy), used)
         if booting:
             names.append(f"{booting} booting for this invocation")
-        text = f"waiting for a sandbox slot: {len(busy) + booting} of {cap} busy"
+        promised = min(ahead, max(0, cap - len(busy) - booting))
+        if promised:
+            names.append(f"{promised} for {'a run' if promised == 1 else 'runs'} of this "
+                         "invocation ahead in line")
+        text = f"waiting for a sandbox slot: {len(busy) + booting + promised} of {cap} busy"
         if names:
             text += f" ({', '.join(names)})"
         beyond = ours - booting

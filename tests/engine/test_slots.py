@@ -385,3 +385,23 @@ def test_a_slot_this_invocation_holds_is_named_when_the_wait_runs_out() -> None:
     assert slots.exhausted().startswith(
         "no sandbox slot freed within the job's capacity_wait: 1 of 1 busy: 1 booting "
         "for this invocation; a sandbox frees"), slots.exhausted()
+
+
+def test_a_free_slot_promised_to_a_run_ahead_in_line_is_said_as_busy() -> None:
+    """Five runs, three slots: the third run came to wait before the fourth, then
+    was slow to take the slot freed for it. The fourth waited, rightly, and said
+    "2 of 3 busy (2 booting for this invocation)" (seen in CI, under load): a wait
+    with a slot free. The slot is the third run's: said so, "3 of 3 busy"."""
+    slots = slots_listing([], cap=3)
+    first, second, third, fourth = (object() for _ in range(4))
+    want = [Sandbox(f"r{n}", None, None) for n in range(4)]
+    slots._waiting.update({id(third): None})  # in line before the fourth
+    assert slots._try(first, want[0], 60.0) and slots._try(second, want[1], 60.0)
+    assert not slots._try(fourth, want[3], 60.0)  # the free slot is the third run's
+    assert slots.describe(fourth) == (
+        "waiting for a sandbox slot: 3 of 3 busy (2 booting for this invocation, 1 for a "
+        "run of this invocation ahead in line)")
+    assert slots._try(third, want[2], 60.0)  # it takes it; the fourth waits on
+    slots._waiting.pop(id(third))
+    assert slots.describe(fourth) == ("waiting for a sandbox slot: 3 of 3 busy (3 booting "
+                                      "for this invocation)")
