@@ -570,10 +570,20 @@ def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
     assert errors[0] is None and set(errors[1:]) == {"Sandbox boot rate limit exceeded"}
     assert 2 <= len(errors) <= 4  # held back 0.4s, then 0.8s: not a start per poll
     (_, refused) = json_lines(result.stdout)[-1]["results"]
-    assert refused["message"].startswith(  # the last hold outlasts the wait: no try left
+    message = refused["message"]
+    if message.startswith("no sandbox could boot within"):
+        # A loaded machine (CI's six workers on two cores): a listing slow to come
+        # took what was left of the 1 s wait before the hold was looked at, and the
+        # wait ran out holding back, said so: the boot rate, never a cap.
+        assert message == (
+            "no sandbox could boot within the job's capacity_wait (1s): the server's boot "
+            "rate limit was reached (Sandbox boot rate limit exceeded); it frees as the "
+            "boots of its window age out"), refused
+        return
+    assert message.startswith(  # the last hold outlasts the wait: no try left
         "no sandbox can boot within the job's capacity_wait (1s), which ends at "), refused
     assert ("the server's boot rate limit was reached (Sandbox boot rate limit exceeded), "
-            "and new sandboxes are held back until ") in refused["message"], refused
+            "and new sandboxes are held back until ") in message, refused
 
 
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=6, idle=30,
