@@ -174,11 +174,9 @@ class Scheduler:
         """Each job waiting on a run just started says its wait again when its end
         became known (or changed, or is unknown again)."""
         touched: dict[str, _JobState] = {}
+        # This thread alone takes from ``_bounds``: what ``empty`` says is there, stays.
         while not self._bounds.empty():  # (no Empty raised at every turn of ``run``)
-            try:
-                job, label, ends_at = self._bounds.get_nowait()
-            except queue.Empty:
-                break
+            job, label, ends_at = self._bounds.get_nowait()
             js = self._by_name.get(job)
             if js is None:
                 continue
