@@ -140,6 +140,13 @@ class HistoryFull(HistoryLocked):
     can be made once there is room. Not waited for: room rarely comes in seconds."""
 
 
+def _no_room(exc: Exception) -> bool:
+    """A write the disk had no room for (sqlite's ``SQLITE_FULL``, ENOSPC's error)."""
+    import sqlite3
+
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
 def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
     """Switch to WAL, which takes the whole file: a file other mogruns open at the
     same moment refuses the switch at once ("database is locked", no busy wait),
@@ -384,7 +391,7 @@ class History:
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+            full = _no_room(exc)
             if "locked" not in str(exc) and not full:
                 raise
             if not self._reads_need_upgrade():
@@ -413,7 +420,7 @@ class History:
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+            if not _no_room(exc):
                 raise
             self._upgrade_due = False  # the next open's
 
@@ -656,7 +663,7 @@ class History:
                         self._db.rollback()
                     waited = time.monotonic() - began
                     stopped = self.stop is not None and self.stop.is_set()
-                    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    if _no_room(exc):
                         raise HistoryFull(f"cannot write run history {self.path}: {exc}") \
                             from exc
                     locked = "locked" in str(exc)

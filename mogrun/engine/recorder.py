@@ -130,8 +130,10 @@ class HistoryObserver(Observer):
         self._backlog: list[tuple[_Row | None, Write]] = []  # writes not made yet, in order
         self._every_planned: list[_Row] = []  # the rows ``session_started`` writes
         self._path = history.path
-        self._held_back = False  # a write outwaited a lock: later ones try once, no wait
-        self._held_full = False  # ... or found the disk full (not waited for at the end)
+        # What holds the writes back: a lock a write outwaited (``HistoryLocked``: later
+        # ones try once, no wait) or a full disk (``HistoryFull``: not waited for at the
+        # end); ``None`` once the backlog is written.
+        self._held_by: type[HistoryLocked] | None = None
         self._rows: dict[int, _Row] = {}  # id(track) -> row of its current attempt
         # id(track) -> (row, run id), started and not finished
         self._going: dict[int, tuple[_Row, str | None]] = {}
@@ -309,7 +311,7 @@ class HistoryObserver(Observer):
         history = self.history
         with self._lock:
             waiting = len(self._backlog)
-            full = self._held_full
+            full = self._held_by is HistoryFull
         if history is None or not waiting or full:  # room rarely comes: named, not waited for
             return
         if not stopped:
@@ -360,7 +362,7 @@ class HistoryObserver(Observer):
 
     def _write(self, row: _Row | None, write: Write, *, wait: bool = True) -> None:
         """``write`` made after every write before it. ``wait``: by this thread, which
-        waits ``LOCK_PATIENCE`` for a lock (while one is held past it, ``_held_back``,
+        waits ``LOCK_PATIENCE`` for a lock (while one is held past it, ``_held_by``,
         the file is tried once); else by the next thread that writes, or by the
         writing thread within ``WRITE_DELAY`` (``_write_when_due``), and this one
         goes on."""
@@ -392,7 +394,7 @@ class HistoryObserver(Observer):
 
     def _patience(self) -> float:
         """How long a write waits for another process's lock (``_lock`` held)."""
-        return 0.0 if self._held_back else history_module.LOCK_PATIENCE
+        return 0.0 if self._held_by else history_module.LOCK_PATIENCE
 
     def _write_when_due(self) -> None:
         """The writing thread: the writes no thread waits for, gathered for
@@ -418,7 +420,7 @@ class HistoryObserver(Observer):
         wrote is never left behind for the session's end."""
         while True:
             with self._lock:
-                if not self._backlog or self.history is None or self._held_back:
+                if not self._backlog or self.history is None or self._held_by:
                     return
             if not self._flushing.acquire(blocking=False):
                 return
@@ -436,7 +438,7 @@ class HistoryObserver(Observer):
             with self._lock:
                 history = self.history
                 if not self._backlog:  # let go: the next lock is waited for again
-                    self._held_back = self._held_full = False
+                    self._held_by = None
                 if history is None or not self._backlog:
                     return
                 writes = [write for _, write in self._backlog]
@@ -468,9 +470,9 @@ class HistoryObserver(Observer):
         """A write held back (a lock, a full disk): kept with every one after it;
         said once for each cause, until the backlog is written."""
         full = isinstance(exc, HistoryFull)
+        cause = HistoryFull if full else HistoryLocked
         with self._lock:
-            said = self._held_back and self._held_full == full
-            self._held_back, self._held_full = True, full
+            said, self._held_by = self._held_by is cause, cause
         if not said:
             self.warn(f"{exc.message}; the runs' rows are kept and written once "
                       + ("there is room" if full else "it is let go"))
