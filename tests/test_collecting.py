@@ -22,7 +22,6 @@ def own_collector():
 
 def test_a_session_collects_less_and_gives_the_collector_back(own_collector) -> None:
     assert gc.get_freeze_count() == 0
-    made_before = object()  # noqa: F841  (start-up's: frozen while the runs go)
     with collecting_less():
         assert gc.get_threshold() == (max(own_collector[0], YOUNG_THRESHOLD),
                                       *own_collector[1:])
