@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -76,3 +77,26 @@ def runs_by_repo(emulator, *repos: str) -> tuple[str, ...]:
     parallel, so creation order says nothing about which repo a run is for."""
     by_id = {emulator.run_detail(run)["repoId"]: run for run in emulator.runs}
     return tuple(by_id[emulator.repo_id(repo)] for repo in repos)
+
+
+# sqlite's own max_page_count: a history file with no limit but the disk's.
+NO_PAGE_LIMIT = 1073741823
+
+
+def disk_full(db: sqlite3.Connection, room: int = 0) -> None:
+    """``db``'s disk full, but for ``room`` more pages: sqlite's page limit, which
+    fails a write as ENOSPC does (``SQLITE_FULL``). ``room_again`` lifts it."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages + room}")
+
+
+def room_again(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA max_page_count = {NO_PAGE_LIMIT}")
+
+
+def as_older_mogrun_left(db: Path, sql: str = "") -> None:
+    """The history file ``db`` without the indexes mogrun added after 58ea817 (and
+    ``sql`` made of it): as the mogrun before them left it."""
+    older = sqlite3.connect(db, isolation_level=None)
+    older.executescript(f"DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency; {sql}")
+    older.close()

@@ -11,7 +11,7 @@ from mogrun.api.budget import RequestBudget
 from mogrun.engine.history import History
 from mogrun.engine.session import _interval_fn
 
-from .conftest import subprocess_env
+from .conftest import as_older_mogrun_left, disk_full, room_again, subprocess_env
 
 
 def test_parallel_writers_lose_nothing(tmp_path):
@@ -731,18 +731,15 @@ def test_an_older_file_with_no_room_for_its_indexes_is_written_without_them(tmp_
     without the indexes, and the next open builds them."""
     path = tmp_path / "history.db"
     History(path, "u", "mogplex.toml").record_start("i0", "fan", "acme/api", "k0")
-    older = sqlite3.connect(path, isolation_level=None)  # (no free pages left: VACUUM)
-    older.executescript("DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency; VACUUM;")
-    older.close()
+    as_older_mogrun_left(path, "VACUUM;")  # (no free pages left)
 
     class NoRoom(History):
         def _upgrade(self) -> None:  # no room for an index (SQLITE_FULL), then for rows
-            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-            self._db.execute(f"PRAGMA max_page_count = {pages}")
+            disk_full(self._db)
             try:
                 super()._upgrade()
             finally:
-                self._db.execute("PRAGMA max_page_count = 1073741823")
+                room_again(self._db)
 
     history = NoRoom(path, "u", "mogplex.toml")
     assert history.unreadable is None and not history._upgrade_due

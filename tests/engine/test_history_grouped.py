@@ -22,6 +22,8 @@ from mogrun.errors import MogrunError
 from mogrun.models import ResolvedJob, RunPlan, StartRequest
 from mogrun.runs import RunState
 
+from .conftest import disk_full, room_again
+
 
 def make_job(*repos: str) -> ResolvedJob:
     runs = tuple(RunPlan("build", repo, StartRequest(repo, "do it", f"key-{repo}"))
@@ -261,8 +263,7 @@ def _full_disk_session(tmp_path, runs: int) -> tuple[History, HistoryObserver, l
     plans = tuple(RunPlan("build", f"acme/r{n}", StartRequest(f"acme/r{n}", "x" * 5000,
                                                               f"key-{n}")) for n in range(runs))
     job = ResolvedJob("build", "", (), plans, 60.0)
-    pages = history._db.execute("PRAGMA page_count").fetchone()[0]
-    history._db.execute(f"PRAGMA max_page_count = {pages}")
+    disk_full(history._db)
     return history, observer, [RunTrack.of(job, plan) for plan in job.runs], said
 
 
@@ -280,7 +281,7 @@ def test_a_full_disk_holds_the_rows_back_until_there_is_room(tmp_path):
     history, observer, tracks, said = _full_disk_session(tmp_path, 3)
     for n, track in enumerate(tracks[:2]):
         _run_through(observer, track, f"r{n}")
-    history._db.execute("PRAGMA max_page_count = 1073741823")  # room again
+    room_again(history._db)
     _run_through(observer, tracks[2], "r2")
     assert observer.kept()
     with sqlite3.connect(history.path) as db:

@@ -17,7 +17,7 @@ from mogrun.engine import history
 from mogrun.engine.history import History
 from mogrun.testing import MogrunProject
 
-from .conftest import subprocess_env
+from .conftest import as_older_mogrun_left, disk_full, subprocess_env
 
 TASKS = ('# one run that outlives a short lock\r\n[jobs.ok]\r\nrepo = "acme/api"\r\n'
          'prompt = "@emulator duration=3s events=4"\r\n\r\n')
@@ -142,13 +142,6 @@ def test_a_history_that_breaks_names_the_runs_it_lost(tmp_path, monkeypatch):
 
 
 
-def _older(db: Path, sql: str = "") -> None:
-    """``db`` as the mogrun before these indexes left it (and ``sql`` made of it)."""
-    older = sqlite3.connect(db, isolation_level=None)
-    older.executescript(f"DROP INDEX runs_by_invocation; DROP INDEX runs_by_recency; {sql}")
-    older.close()
-
-
 def _indexes_and_columns(db: Path) -> tuple[set[str], set[str]]:
     with sqlite3.connect(db) as upgraded:
         return ({name for _, name, *_ in upgraded.execute("PRAGMA index_list(runs)")},
@@ -162,7 +155,7 @@ def test_an_older_file_locked_at_open_is_upgraded_at_the_first_write_said(tmp_pa
     long as a write waits, and it says so."""
     project = _project(tmp_path)
     db = tmp_path / ".mogrun" / "history.db"
-    _older(db)
+    as_older_mogrun_left(db)
     _hold(db, 3.0)
     result = project.run("--local", "ok")
     assert result.exit_code == 0, result
@@ -182,7 +175,7 @@ def test_what_reads_need_of_an_upgrade_is_waited_for_at_open(tmp_path):
     db = tmp_path / "history.db"
     url = "http://127.0.0.1:9"
     History(db, url, "mogplex.toml").record_start("inv", "ok", "acme/api", "k1", request="{}")
-    _older(db, "UPDATE runs SET base_url = 'HTTP://127.0.0.1:9/';"
+    as_older_mogrun_left(db, "UPDATE runs SET base_url = 'HTTP://127.0.0.1:9/';"
                "ALTER TABLE runs DROP COLUMN owner;")
     _hold(db, 3.0)
     history = History(db, url, "mogplex.toml")
@@ -197,14 +190,13 @@ def test_indexes_put_off_by_a_lock_and_then_without_room_do_not_hold_the_rows(tm
     the disk then too full for them (not for a row), no row was written."""
     db = tmp_path / "history.db"
     History(db, "u", "f").record_start("i0", "ok", "acme/api", "k0")
-    _older(db, "VACUUM;")
+    as_older_mogrun_left(db, "VACUUM;")
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a lock at open: the indexes wait for a write
     history = History(db, "u", "f")
     holder.execute("ROLLBACK")
     holder.close()
     assert history._upgrade_due
-    pages = history._db.execute("PRAGMA page_count").fetchone()[0]
-    history._db.execute(f"PRAGMA max_page_count = {pages + 1}")  # a row's room, no more
+    disk_full(history._db, room=1)  # a row's room, no more
     history.record_start("i1", "ok", "acme/api", "k1")
     assert [row.idempotency_key for row in history.recent(5)] == ["k1", "k0"]
