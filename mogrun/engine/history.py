@@ -87,10 +87,10 @@ CREATE TABLE IF NOT EXISTS runs (
 # (base_url, job, id). An invocation's rows (of one job) are one range of
 # runs_by_invocation, and a task file's newest rows of any job one of runs_by_recency:
 # without them ``status`` read every row of each job to find its latest invocation's
-# (7 s on a cold cache at a million rows), and ``history -n 20``, ``logs`` and ``rerun``
-# sorted every row of the file for its newest (0.7 s warm). A file that lacks them
-# gains them at its first open (0.8 s each at a million rows), and a start writes
-# five index entries.
+# (4.8 s on a cold cache at a million rows, ``bench/history.py --cold``), and
+# ``history -n 20``, ``logs`` and ``rerun`` sorted every row of the file for its newest
+# (0.8 s warm). A file that lacks them gains them at its first open (0.8 and 1.0 s at
+# a million rows, warm), and a start writes five index entries.
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS runs_by_file ON runs (base_url, task_file, job, id);
 CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
@@ -903,7 +903,7 @@ class History:
         if self.unreadable is not None:
             return None
         # One seek of runs_by_run_id for each other base URL (a handful), where
-        # ``base_url != ?`` read the whole table: 0.5 s at a million rows.
+        # ``base_url != ?`` read the whole table: 0.09 s at a million rows, warm.
         last = {str(url): found[0][0] for (url,) in self._read(_DISTINCT_BASE_URLS, ())
                 if url != self.base_url and (found := self._read(
                     "SELECT MAX(id) FROM runs WHERE base_url = ? AND run_id = ?",
