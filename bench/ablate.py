@@ -19,6 +19,10 @@ taken away) and how much the features add.
 Features (``--without`` takes a comma list for one variant, and repeats):
 
 - ``history``: no run's rows are written (``HistoryObserver``'s run methods);
+- ``history-updates``: each start's row is written (its key, before the start
+  is sent: ``run_pending``), not the writes that follow it (the run's id, its
+  statuses, its result, its other rows' end): what the start rows cost apart
+  from the rest of the history;
 - ``json-lines``: no ``--json`` line of a run or event is made (``_emit``);
 - ``plugins``: no plugin hook is asked for a run (start request, watch,
   gates, observers); the bundled plugins are always loaded, so
@@ -39,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FEATURES = ("history", "json-lines", "plugins")
+FEATURES = ("history", "history-updates", "json-lines", "plugins")
+DEFAULT = ("history", "json-lines", "plugins")  # the variants with no --without: each alone
 CHILD = "--ablated-child"
 
 
@@ -54,6 +59,11 @@ def take_away(features: frozenset[str]) -> None:
 
         for method in ("session_started", "run_pending", "run_started", "status",
                        "run_finished"):
+            setattr(HistoryObserver, method, _nothing)
+    if "history-updates" in features:
+        from mogrun.engine.recorder import HistoryObserver
+
+        for method in ("run_started", "status", "run_finished"):
             setattr(HistoryObserver, method, _nothing)
     if "json-lines" in features:
         from mogrun.output.ndjson import NdjsonReporter
@@ -139,7 +149,7 @@ def main() -> int:
                         help="the bare urllib3 client in the same rounds, and ratios to it")
     parser.set_defaults(output="json")  # fanout.measure's: the --json lines
     args = parser.parse_args()
-    named = variants(args.without or list(FEATURES))
+    named = variants(args.without or list(DEFAULT))
     if args.bare:
         named["bare urllib3 client"] = BARE
     samples = rounds(named, args.repeat, lambda features: measure(args, features))
