@@ -9,7 +9,7 @@ nothing taken away, in alternating rounds (each ratio is to that round's own
 full run: the machine's drift is larger than most of these differences).
 
     python bench/ablate.py [--without history --without json-lines ...]
-                           [--runs 1000] [--repeat 4] [--bare]
+                           [--patch FILE]... [--runs 1000] [--repeat 4] [--bare]
 
 ``--bare`` adds the bare urllib3 client (``minimal_client.py``, as ``fanout.py``
 runs it) to the same rounds, and a column of each variant's CPU as a ratio to
@@ -28,6 +28,12 @@ Features (``--without`` takes a comma list for one variant, and repeats):
   gates, observers); the bundled plugins are always loaded, so
   ``MOGRUN_DISABLE_PLUGINS`` takes none of them away.
 
+``--patch FILE`` (repeatable) adds a variant that runs FILE's Python code in
+the child before mogrun starts: a design tried without a commit (the file
+replaces the methods it changes, as ``take_away`` does), measured in the same
+rounds as the rest (the designs stop 56 tried this way, and what they
+measured, are in ``bench/README.md``).
+
 A variant's results are not a mogrun anyone would run; they say how much of
 ``fanout.py``'s ratio a feature makes, not how fast mogrun could be without it.
 """
@@ -36,13 +42,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+PATCH = "patch="  # how a child's feature list names a --patch file: patch=PATH
 FEATURES = ("history", "history-updates", "json-lines", "plugins")
 DEFAULT = ("history", "json-lines", "plugins")  # the variants with no --without: each alone
 CHILD = "--ablated-child"
@@ -80,13 +88,20 @@ def take_away(features: frozenset[str]) -> None:
 
 def child() -> None:
     """``ablate.py --ablated-child FEATURES PYTHON -m mogrun ARGS...`` (the command
-    ``fanout.measure`` runs, under this one): mogrun, features taken away."""
+    ``fanout.measure`` runs, under this one): mogrun, features taken away and
+    ``--patch`` files run."""
     features = frozenset(filter(None, sys.argv[2].split(",")))
     sys.argv = ["mogrun", *sys.argv[6:]]
-    take_away(features)
+    take_away(features - _patches(features))
+    for patch in sorted(_patches(features)):
+        runpy.run_path(patch.removeprefix(PATCH))
     from mogrun.cli.app import main
 
     main()
+
+
+def _patches(features: frozenset[str]) -> frozenset[str]:
+    return frozenset(f for f in features if f.startswith(PATCH))
 
 
 BARE = frozenset({"the bare client"})  # --bare's variant: not mogrun at all
@@ -104,13 +119,15 @@ def measure(args: argparse.Namespace, features: frozenset[str]) -> dict[str, flo
     sample = fanout.measure(args, None, wrap=[sys.executable, __file__, CHILD,
                                                ",".join(sorted(features))])
     if sample["exit code"] != 0:
-        sys.exit(f"the fan-out without {sorted(features) or 'nothing'} exited "
-                 f"{sample['exit code']}")
+        variant = ", ".join(f.removeprefix(PATCH) for f in sorted(features)) or "nothing taken away"
+        sys.exit(f"the fan-out variant ({variant}) exited {sample['exit code']}")
     return sample
 
 
-def variants(without: list[str]) -> dict[str, frozenset[str]]:
-    """The variants by name: the full run first, then each ``--without`` value."""
+def variants(without: list[str],
+             patches: Sequence[str] = ()) -> dict[str, frozenset[str]]:
+    """The variants by name: the full run first, then each ``--without`` value,
+    then each ``--patch`` file (which must exist: a typo is no variant)."""
     found = {"nothing taken away": frozenset()}
     for value in without:
         features = frozenset(part.strip() for part in value.split(",") if part.strip())
@@ -118,6 +135,13 @@ def variants(without: list[str]) -> dict[str, frozenset[str]]:
         if unknown or not features:
             raise SystemExit(f"--without {value!r}: choose from {', '.join(FEATURES)}")
         found["without " + " + ".join(sorted(features))] = features
+    for patch in patches:
+        path = Path(patch).resolve()
+        if not path.is_file():
+            raise SystemExit(f"--patch {patch!r}: no such file")
+        if "," in str(path):
+            raise SystemExit(f"--patch {patch!r}: a path with a comma cannot be handed over")
+        found[f"with {patch}"] = frozenset({PATCH + str(path)})
     return found
 
 
@@ -140,6 +164,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--without", action="append", metavar="FEATURE[,FEATURE]",
                         help=f"a variant without these ({', '.join(FEATURES)}); repeatable")
+    parser.add_argument("--patch", action="append", default=[], metavar="FILE",
+                        help="a variant with FILE's code run in the child first; repeatable")
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--duration", type=float, default=2.0)
@@ -149,7 +175,7 @@ def main() -> int:
                         help="the bare urllib3 client in the same rounds, and ratios to it")
     parser.set_defaults(output="json")  # fanout.measure's: the --json lines
     args = parser.parse_args()
-    named = variants(args.without or list(DEFAULT))
+    named = variants(args.without or ([] if args.patch else list(DEFAULT)), args.patch)
     if args.bare:
         named["bare urllib3 client"] = BARE
     samples = rounds(named, args.repeat, lambda features: measure(args, features))
