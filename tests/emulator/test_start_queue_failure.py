@@ -71,13 +71,16 @@ def test_a_cancel_finds_it_already_terminal(api, mogrun_emulator):
 
 
 def test_it_names_the_active_sandbox_the_server_found_without_using_it(api, mogrun_emulator):
-    """The server looks the sandbox up before storing the run; it never launches it."""
-    api.start("@emulator duration=0.2s", key="first")
+    """The server looks the sandbox up before storing the run; it never launches it.
+    The row copies the sandbox's id as it is then: "pending" while it is still
+    creating, which a 30 s boot keeps it for the whole test (a boot of 0.02 s let
+    a loaded machine see the id change between the listing and the start)."""
+    api.start("@emulator duration=0.2s pending=30s", key="first")
     [sandbox] = api.call("GET", "/sandboxes").data["sandboxes"]
     _failed_start(api, mogrun_emulator, key="second")
     failed = mogrun_emulator.run_detail(mogrun_emulator.runs[1])
     assert (failed["status"], failed["sandboxRecordId"], failed["sandboxId"]) == (
-        "failed", sandbox["id"], sandbox["sandbox_id"])
+        "failed", sandbox["id"], "pending")
     assert mogrun_emulator.active_sandboxes() == 1  # no boot of its own
 
 
