@@ -48,6 +48,13 @@ RESPONSE_WAIT = 5.0
 _TAKEN: list[int] = []
 
 
+def took(signum: int) -> None:
+    """A signal mogrun took outside a watch: a Ctrl-C raised as ``KeyboardInterrupt``
+    before a run's own handling began (while the task file loaded), answered with
+    exit 130. The embedder is owed it as it is owed one a watch took."""
+    _TAKEN.append(signum)
+
+
 def taken_signals(forget: bool = True) -> tuple[int, ...]:
     """The signals this process's watches took since the last ``forget``; a signal
     mogrun handled in-process still has to reach whoever embeds it (pytest's

@@ -240,3 +240,23 @@ def test_a_signal_during_an_in_process_run_stops_the_test_run(tmp_path, signum, 
     assert proc.returncode != 0, out
     if ended:
         assert ended in out, out
+
+
+def test_a_ctrl_c_while_mogrun_starts_still_stops_the_test_run(tmp_path, monkeypatch):
+    """A Ctrl-C that lands before mogrun's run handles signals (it was still
+    loading its task file: a loaded CI machine took over a second to get there)
+    reached mogrun as a ``KeyboardInterrupt``, which it answers with "Interrupted."
+    and 130: the test passed and pytest went on to the next, the Ctrl-C lost.
+    The embedder is owed it as it is owed one the run took."""
+    from mogrun.cli import loading
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what Python's handler raises at a Ctrl-C
+
+    write_taskfile(tmp_path, '[jobs.h]\nrepo = "acme/api"\nprompt = "hi"\n')
+    monkeypatch.setattr(loading, "load_session", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_mogrun("--local", "run", "h", cwd=tmp_path)
+    monkeypatch.undo()
+    # Owed once: the next call is not interrupted by it.
+    assert run_mogrun("--local", "run", "-n", "h", cwd=tmp_path).exit_code == 0
