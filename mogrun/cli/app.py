@@ -26,6 +26,33 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
 
 
+def _noting_ctrl_c(heard: list[int]) -> Callable[[], None]:
+    """While Python's own Ctrl-C handler is in place (on the main thread), one
+    that does what it does (raise ``KeyboardInterrupt``) and notes the signal in
+    ``heard``: a Ctrl-C that lands before a run handles signals (mogrun still
+    loading its task file) is then told from a ``KeyboardInterrupt`` that code
+    raised, and an embedder is owed only the real one. Returns what puts
+    Python's handler back (unless something else replaced this one since)."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return lambda: None  # ignored, or someone else's: left alone
+
+    def noted(signum: int, frame: object) -> None:
+        heard.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, noted)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return restore
+
+
 class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
 
@@ -43,20 +70,22 @@ class MogrunApp:
         args = [str(arg) for arg in argv]
         if "mogrun.output.paced" in sys.modules:  # an earlier invocation's lost output
             sys.modules["mogrun.output.paced"].forget_lost()
+        heard: list[int] = []
+        restore = _noting_ctrl_c(heard)
         try:
             line = quick_line(args)
             if line is not None:
                 return self._quick(state, line)
             return self._invoke(state, args)
         except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
-            import signal
+            if heard:  # a real one: owed to whoever runs mogrun in-process (a test run)
+                from mogrun.engine.signals import took
 
-            from mogrun.engine.signals import took
-
-            took(signal.SIGINT)  # owed to whoever runs mogrun in-process (a test run)
+                took(heard[0])
             self.stderr.write("Interrupted.\n")
             return 130
         finally:
+            restore()
             state.close()
 
     def _quick(self, state: CliState, line: QuickLine) -> int:

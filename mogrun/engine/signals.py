@@ -49,9 +49,9 @@ _TAKEN: list[int] = []
 
 
 def took(signum: int) -> None:
-    """A signal mogrun took outside a watch: a Ctrl-C raised as ``KeyboardInterrupt``
-    before a run's own handling began (while the task file loaded), answered with
-    exit 130. The embedder is owed it as it is owed one a watch took."""
+    """A signal mogrun took outside a watch: a Ctrl-C that landed before a run's
+    own handling began (while the task file loaded), answered with exit 130
+    (``cli.app``). The embedder is owed it as it is owed one a watch took."""
     _TAKEN.append(signum)
 
 

@@ -247,16 +247,29 @@ def test_a_ctrl_c_while_mogrun_starts_still_stops_the_test_run(tmp_path, monkeyp
     loading its task file: a loaded CI machine took over a second to get there)
     reached mogrun as a ``KeyboardInterrupt``, which it answers with "Interrupted."
     and 130: the test passed and pytest went on to the next, the Ctrl-C lost.
-    The embedder is owed it as it is owed one the run took."""
+    The embedder is owed it as it is owed one the run took; a ``KeyboardInterrupt``
+    that code raised (no signal) is not."""
     from mogrun.cli import loading
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt  # what Python's handler raises at a Ctrl-C
+    def ctrl_c(*args, **kwargs):
+        # What Python does as SIGINT lands: calls the handler in place, here.
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    def raised(*args, **kwargs):
+        raise KeyboardInterrupt
 
     write_taskfile(tmp_path, '[jobs.h]\nrepo = "acme/api"\nprompt = "hi"\n')
-    monkeypatch.setattr(loading, "load_session", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_mogrun("--local", "run", "h", cwd=tmp_path)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's
+    try:
+        monkeypatch.setattr(loading, "load_session", ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            run_mogrun("--local", "run", "h", cwd=tmp_path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        monkeypatch.setattr(loading, "load_session", raised)
+        result = run_mogrun("--local", "run", "h", cwd=tmp_path)
+        assert (result.exit_code, result.stderr) == (130, "Interrupted.\n")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.undo()
     # Owed once: the next call is not interrupted by it.
     assert run_mogrun("--local", "run", "-n", "h", cwd=tmp_path).exit_code == 0
