@@ -26,6 +26,10 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError
 
 
+def _nothing_to_restore() -> None:
+    return None
+
+
 def _noting_ctrl_c(heard: list[int]) -> Callable[[], None]:
     """While Python's own Ctrl-C handler is in place (on the main thread), one
     that does what it does (raise ``KeyboardInterrupt``) and notes the signal in
@@ -57,7 +61,11 @@ class MogrunApp:
     """One configured CLI; call it with argv (without the program name)."""
 
     def __init__(self, *, cwd: str | os.PathLike[str], env: Mapping[str, str],
-                 stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> None:
+                 stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None,
+                 embedded: bool = True) -> None:
+        # embedded: run inside another program (a test run), owed a Ctrl-C mogrun takes
+        # while it starts (``_noting_ctrl_c``); ``main``, the process's own, is not.
+        self.embedded = embedded
         self.cwd = cwd
         self.env = env
         self.stdout = stdout
@@ -71,7 +79,7 @@ class MogrunApp:
         if "mogrun.output.paced" in sys.modules:  # an earlier invocation's lost output
             sys.modules["mogrun.output.paced"].forget_lost()
         heard: list[int] = []
-        restore = _noting_ctrl_c(heard)
+        restore = _noting_ctrl_c(heard) if self.embedded else _nothing_to_restore
         try:
             line = quick_line(args)
             if line is not None:
@@ -334,7 +342,7 @@ def run_cli(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         return 2
     app = MogrunApp(cwd=cwd, env=os.environ, stdout=sys.stdout, stderr=sys.stderr,
-                    stdin=sys.stdin)
+                    stdin=sys.stdin, embedded=False)
     unhurried = _wait_for_room()
     try:
         code = _run_app(app, args)
