@@ -42,7 +42,7 @@ def _noting_ctrl_c(heard: list[int]) -> Callable[[], None]:
 
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        return lambda: None  # ignored, or someone else's: left alone
+        return _nothing_to_restore  # ignored, or someone else's: left alone
 
     def noted(signum: int, frame: object) -> None:
         heard.append(signum)
