@@ -92,7 +92,7 @@ def child() -> None:
     ``--patch`` files run."""
     features = frozenset(filter(None, sys.argv[2].split(",")))
     sys.argv = ["mogrun", *sys.argv[6:]]
-    take_away(features - _patches(features))
+    take_away(features)  # (a patch=PATH names no feature)
     for patch in sorted(_patches(features)):
         runpy.run_path(patch.removeprefix(PATCH))
     from mogrun.cli.app import main

@@ -34,7 +34,7 @@ sys.exit(code)
 PYTHONPATH = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 NEVER = ("importlib.metadata", "hashlib", "tomlkit", "urllib3", "sqlite3")
 LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhost",
-              "mogrun.api", "mogrun.emulator")
+              "mogrun.api", "mogrun.emulator", "threading", "signal")
 
 
 def loaded(tmp_path, *argv: str, text: str | None = None, code: int = 0,

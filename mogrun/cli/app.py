@@ -30,12 +30,12 @@ def _nothing_to_restore() -> None:
     return None
 
 
-def _noting_ctrl_c(heard: list[int]) -> Callable[[], None]:
+def _noting_ctrl_c() -> Callable[[], None]:
     """While Python's own Ctrl-C handler is in place (on the main thread), one
-    that does what it does (raise ``KeyboardInterrupt``) and notes the signal in
-    ``heard``: a Ctrl-C that lands before a run handles signals (mogrun still
-    loading its task file) is then told from a ``KeyboardInterrupt`` that code
-    raised, and an embedder is owed only the real one. Returns what puts
+    that does what it does (raise ``KeyboardInterrupt``) and notes the signal as
+    taken (``owedsignals``): a Ctrl-C that lands before a run handles signals
+    (mogrun still loading its task file) is owed to an embedder, as one the run
+    takes is; a ``KeyboardInterrupt`` that code raised is not. Returns what puts
     Python's handler back (unless something else replaced this one since)."""
     import signal
     import threading
@@ -43,9 +43,10 @@ def _noting_ctrl_c(heard: list[int]) -> Callable[[], None]:
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         return _nothing_to_restore  # ignored, or someone else's: left alone
+    from mogrun.owedsignals import took
 
     def noted(signum: int, frame: object) -> None:
-        heard.append(signum)
+        took(signum)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, noted)
@@ -78,18 +79,13 @@ class MogrunApp:
         args = [str(arg) for arg in argv]
         if "mogrun.output.paced" in sys.modules:  # an earlier invocation's lost output
             sys.modules["mogrun.output.paced"].forget_lost()
-        heard: list[int] = []
-        restore = _noting_ctrl_c(heard) if self.embedded else _nothing_to_restore
+        restore = _noting_ctrl_c() if self.embedded else _nothing_to_restore
         try:
             line = quick_line(args)
             if line is not None:
                 return self._quick(state, line)
             return self._invoke(state, args)
         except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
-            if heard:  # a real one: owed to whoever runs mogrun in-process (a test run)
-                from mogrun.engine.signals import took
-
-                took(heard[0])
             self.stderr.write("Interrupted.\n")
             return 130
         finally:

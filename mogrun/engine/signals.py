@@ -33,6 +33,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, LeaveNow
 from mogrun.models import ResolvedJob
 from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_going_message
+from mogrun.owedsignals import took
 from mogrun.runs import RunResult
 from mogrun.threads import NoThread, start_without_signals
 
@@ -43,28 +44,6 @@ CANCEL_GRACE = 10.0  # seconds a cancel after a signal may take, retries include
 _INTERRUPT_CODES = frozenset(EXIT_CODES.values())
 # Seconds the end of a watch waits for the first signal's line still being said.
 RESPONSE_WAIT = 5.0
-# The operating system's signals the watches of this process took: an embedder (a test
-# running mogrun in-process) is owed them once mogrun is done (``taken_signals``).
-_TAKEN: list[int] = []
-
-
-def took(signum: int) -> None:
-    """A signal mogrun took outside a watch: a Ctrl-C that landed before a run's
-    own handling began (while the task file loaded), answered with exit 130
-    (``cli.app``). The embedder is owed it as it is owed one a watch took."""
-    _TAKEN.append(signum)
-
-
-def taken_signals(forget: bool = True) -> tuple[int, ...]:
-    """The signals this process's watches took since the last ``forget``; a signal
-    mogrun handled in-process still has to reach whoever embeds it (pytest's
-    Ctrl-C, a CI cancel's SIGTERM), which its handlers never saw."""
-    taken = tuple(_TAKEN)
-    if forget:
-        _TAKEN.clear()
-    return taken
-
-
 def is_interrupt_code(code: int | None) -> bool:
     """Whether ``code`` is a signal's exit (130, 143, 129). It is a fact about the
     invocation that recorded it, which what its runs did afterwards does not undo."""
@@ -280,7 +259,7 @@ class SignalWatch:
         self._respond(self.exit_code)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        _TAKEN.append(signum)
+        took(signum)  # owed to an embedder (``owedsignals``)
         if self.exit_code is not None:
             raise ForcedExit(self.exit_code)
         self.exit_code = EXIT_CODES.get(signal.Signals(signum), 130)

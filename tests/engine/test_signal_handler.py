@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from mogrun.engine.signals import SignalWatch, taken_signals
+from mogrun.engine.signals import SignalWatch
+from mogrun.owedsignals import taken_signals
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
 
