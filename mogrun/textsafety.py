@@ -37,6 +37,25 @@ def not_utf8(text: str) -> str | None:
     return None
 
 
+def text_refusal(text: str) -> str | None:
+    """Why a name or path mogrun was given (an argument, ``MOGRUN_FILE``) is refused,
+    as ``'shown' is ...``, or ``None`` for UTF-8 text. Bytes that are UTF-8 but came
+    through a locale that could not read them (``PYTHONUTF8=0`` under the C locale)
+    are said to be so: "not UTF-8 text" about ``héllo`` sent its user to re-type it."""
+    shown = not_utf8(text)
+    if shown is None:
+        return None
+    try:
+        as_typed = text.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:  # not UTF-8 bytes, or a lone surrogate no locale made
+        return f"'{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
+    import sys
+
+    return (f"'{escape_agent_text(as_typed)}' is UTF-8 text this process's locale cannot "
+            f"read (its encoding is {sys.getfilesystemencoding()}): run mogrun under a "
+            "UTF-8 locale (LC_ALL=C.UTF-8), and without PYTHONUTF8=0")
+
+
 def escape_agent_text(text: str) -> str:
     """``text`` made safe for one terminal line: control characters and escape
     sequences are shown escaped (ESC as ``\\x1b``, newline as ``\\n``), never

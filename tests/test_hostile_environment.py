@@ -118,6 +118,25 @@ def test_an_argument_that_is_not_utf8_is_refused_up_front(tmp_path, args) -> Non
     assert (tmp_path / "mogplex.toml").read_bytes() == before
 
 
+@pytest.mark.parametrize(("typed", "said"), [
+    ("h\u00e9llo", "'h\\xe9llo' is UTF-8 text this process's locale cannot read (its "
+                    "encoding is ascii): run mogrun under a UTF-8 locale (LC_ALL=C.UTF-8), "
+                    "and without PYTHONUTF8=0"),
+    (os.fsdecode(b"h\xe9llo"), "'h\\xe9llo' is not UTF-8 text; mogrun takes UTF-8 names and "
+                                "paths")])
+def test_utf8_the_locale_could_not_read_is_told_from_bytes_that_are_not_utf8(
+        tmp_path, typed, said) -> None:
+    """Under the C locale with UTF-8 mode turned off (``PYTHONUTF8=0``), ``mogrun
+    show héllo`` typed in a UTF-8 terminal was refused as "not UTF-8 text": its
+    user was sent to re-type what was right. The locale is named now; a Latin-1
+    byte still gets the first message. (stderr is ASCII here: ``é`` shows escaped.)"""
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "hi"\n')
+    before = (tmp_path / "mogplex.toml").read_bytes()
+    result = mogrun("show", typed, cwd=tmp_path, PYTHONUTF8="0", LC_ALL="C", LANG="C")
+    assert (result.returncode, result.stderr) == (2, f"Error: argument {said}\n")
+    assert (tmp_path / "mogplex.toml").read_bytes() == before
+
+
 def test_a_folder_whose_name_is_not_utf8_is_named_by_its_bytes(tmp_path) -> None:
     """``check`` in a folder named with byte 0xE9 (Latin-1's é) said
     ``bad\\udce9byte``, Python's stand-in for the byte; ``-f`` says ``\\xe9``."""

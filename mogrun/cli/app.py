@@ -470,11 +470,11 @@ def _argv_refusal(args: list[str]) -> str | None:
     for arg in args:
         if arg.isascii():
             continue
-        from mogrun.textsafety import not_utf8
+        from mogrun.textsafety import text_refusal
 
-        shown = not_utf8(arg)
-        if shown is not None:
-            return f"argument '{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
+        refusal = text_refusal(arg)
+        if refusal is not None:
+            return f"argument {refusal}"
     return None
 
 

@@ -99,14 +99,13 @@ def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = No
         if given and not given.strip():
             raise TaskFileError(f"{origin} is blank: it names no task file")
         if given and not given.isascii():
-            from mogrun.textsafety import not_utf8
+            from mogrun.textsafety import text_refusal
 
-            shown = not_utf8(given)
+            refusal = text_refusal(given)
         else:
-            shown = None
-        if shown is not None:  # -f is refused so as an argument: MOGRUN_FILE failed later
-            raise TaskFileError(f"{origin} '{shown}' is not UTF-8 text; mogrun takes UTF-8 "
-                                "names and paths")
+            refusal = None
+        if refusal is not None:  # -f is refused so as an argument: MOGRUN_FILE failed later
+            raise TaskFileError(f"{origin} {refusal}")
         if given == "-":
             raise TaskFileError(
                 f"{origin} is -, standard input: a task file is read from its path (its "
