@@ -203,14 +203,22 @@ def _render(text: str, scope: Scope, key: str, found: _Found) -> str:
 def _pointed(error: TemplateError, token: str, text: str, start: int) -> TemplateError:
     """``error`` with its caret on the template ``token`` at ``start`` of ``text``,
     a one-line value, when its source line holds that template as often as the
-    value does (escapes or other values on the line leave the caret at the key)."""
+    value does, as written or as a basic string escapes it (``default(\\"x\\")``:
+    left at the key, its problem was listed before the line's earlier ones); other
+    escapes, or other values on the line, leave the caret at the key."""
     where = error.location
     if where is None or where.source_line is None or where.column is None:
         return error
     import bisect
 
-    in_line, in_text = _places(where.source_line, token), _places(text, token)
-    if len(in_line) != len(in_text):
+    from mogrun.tomltext import basic_string
+
+    in_text = _places(text, token)
+    for written in dict.fromkeys((token, basic_string(token)[1:-1])):
+        in_line = _places(where.source_line, written)
+        if len(in_line) == len(in_text):
+            break
+    else:
         return error
     column = in_line[bisect.bisect_left(in_text, start)]
     if column < where.column - 1:  # before the key: not this value's

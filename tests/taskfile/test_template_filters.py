@@ -48,6 +48,27 @@ def test_a_chained_filter_and_a_second_argument_are_located_errors(project) -> N
     assert "upper" not in shown.out
 
 
+def test_a_template_with_escaped_quotes_is_located_and_listed_in_file_order(project) -> None:
+    """``default(\\"none\\")`` in a basic string: the source line holds the template
+    escaped, so its caret stayed at the key (3:1) and check listed it before the
+    unknown name earlier on the line; show said it as the first problem."""
+    path = project.root / "mogplex.toml"
+    path.write_bytes(b'# jobs\r\n[jobs.a]\r\nrepo = "a/b"\r\n'
+                     b'prompt = "Hi {{ tema }}, see {{ url | default(\\"none\\", \\"x\\") }}"'
+                     b'  # two\r\n\r\n\r\n')
+    checked = project.run("check")
+    assert checked.code == 2, checked
+    assert checked.errors == [
+        'Error: job "a", key "prompt": unknown template name "tema" in {{ tema }}',
+        'Error: job "a", key "prompt": invalid filter in '
+        f'{{{{ url | default("none", "x") }}}}: {FILTER_ERROR}']
+    assert checked.err.index(f"{path.resolve()}:4:14") < checked.err.index(
+        f"{path.resolve()}:4:30")
+    shown = project.run("show", "a")
+    assert shown.code == 2, shown
+    assert shown.errors[0] == checked.errors[0]
+
+
 @pytest.mark.parametrize(("key", "file", "where"), [
     ("repo", '[jobs.a]\nrepo = "acme/{{ r | default(\'api\') | lower }}"\nprompt = "x"\n', ":2:14"),
     ("branch", '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
