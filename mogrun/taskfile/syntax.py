@@ -71,18 +71,23 @@ def _raw_line(text: str, line: int) -> str:
 def _invisible(line: str) -> list[str]:
     """What on the error's line looks like nothing but is not TOML: a no-break
     space pasted from a web page or a chat (shown as U+FFFD), a zero-width
-    character, a carriage return with no line feed after it."""
+    character, a carriage return with no line feed after it, any other control
+    character (an ESC a terminal paste left, DOS's end-of-file Ctrl-Z)."""
     import unicodedata
 
     seen: dict[str, int] = {}
     for column, char in enumerate(line, 1):
-        odd = (char == "\r" or (char != " " and unicodedata.category(char) in ("Zs", "Cf"))
-               or char in "\u2028\u2029\x0b\x0c\x85")
+        kind = unicodedata.category(char)
+        odd = (char != " " and kind in ("Zs", "Cf", "Zl", "Zp")) or (kind == "Cc"
+                                                                    and char != "\t")
         if odd:
             seen.setdefault(char, column)
     return [f"Column {column} holds a carriage return with no line feed after it: end the "
             "line with a plain line break." if char == "\r" else
-            f"Column {column} holds U+{ord(char):04X} {unicodedata.name(char, 'a control')}, "
+            f"Column {column} holds U+{ord(char):04X}, a control character, which an editor "
+            "shows as nothing, a space or a box: delete it (or retype it as a plain space)."
+            if unicodedata.category(char) == "Cc" else
+            f"Column {column} holds U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}, "
             "which looks like a space or nothing: retype it as a plain space (or delete it)."
             for char, column in seen.items()]
 

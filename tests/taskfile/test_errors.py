@@ -1209,6 +1209,14 @@ def test_show_locates_a_refused_task_file_url_as_check_does(project) -> None:
      "Column 1 holds U+200B ZERO WIDTH SPACE"),
     (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\r',
      "Column 13 holds a carriage return with no line feed after it"),
+    # An ESC a terminal paste left, DOS's Ctrl-Z: "Invalid statement" alone.
+    (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\x1b\n\n',
+     "Column 1 holds U+001B, a control character, which an editor shows as nothing, a "
+     "space or a box: delete it (or retype it as a plain space)."),
+    (b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\x1a', "Column 1 holds U+001A, a "
+     "control character"),
+    (b'[jobs.a]\nrepo = "acme/api" \x0b\nprompt = "x"\n', "Column 19 holds U+000B, a "
+     "control character"),
 ])
 def test_an_invisible_character_that_breaks_the_toml_is_named(project, written, said) -> None:
     """Pasted from a web page or a chat: the line looked right (the no-break space
