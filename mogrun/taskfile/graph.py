@@ -27,21 +27,35 @@ def graph_errors(taskfile: TaskFile, meant: Collection[str] = ()) -> list[TaskFi
     """Every unknown need, then every distinct cycle of the needs graph. A need
     of a name ``meant`` by a header written without its quotes is not said again
     (``validation.misdotted_jobs``)."""
-    from mogrun.taskfile.schema import closest
-
     errors = []
     for name in taskfile.jobs:
         for index, need in indexed_needs(taskfile, name):
             if need not in taskfile.jobs and need not in meant:
-                hint = closest(need, taskfile.jobs)
                 errors.append(taskfile.error(
                     f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", index,
-                    job=name, context=[f'did you mean "{hint}"?'] if hint else []))
+                    job=name, context=_unknown_need_hint(need, taskfile, meant)))
     for cycle in find_cycles(taskfile):
         index = next(i for i, need in indexed_needs(taskfile, cycle[0]) if need == cycle[1])
         errors.append(taskfile.error("needs cycle: " + " -> ".join(cycle),
                                      "jobs", cycle[0], "needs", index, job=cycle[0]))
     return errors
+
+
+def _unknown_need_hint(need: str, taskfile: TaskFile, meant: Collection[str]) -> list[str]:
+    """The job a need was likely meant to name. The first part of a header written
+    without its quotes (``needs = ["release"]`` beside ``[jobs.release.v1]``, which
+    ``list`` shows as a job "release") is said to be no job, with its quoting."""
+    from mogrun.taskfile.schema import closest
+    from mogrun.tomltext import basic_string
+
+    dotted = sorted(name for name in meant if name.startswith(need + "."))
+    if dotted:
+        rest = dotted[0][len(need) + 1:]
+        return [f'[jobs.{dotted[0]}] makes no job "{need}" (it is a table "{rest}" inside '
+                f'one): the job named "{dotted[0]}" is written '
+                f'[jobs.{basic_string(dotted[0])}], and needed as "{dotted[0]}".']
+    hint = closest(need, taskfile.jobs)
+    return [f'did you mean "{hint}"?'] if hint else []
 
 
 def find_cycles(taskfile: TaskFile) -> list[list[str]]:

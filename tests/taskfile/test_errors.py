@@ -1363,6 +1363,28 @@ def test_a_dotted_job_header_is_one_error_not_three(project, style: str) -> None
 
 
 @pytest.mark.parametrize("style", STYLES)
+def test_a_need_of_a_dotted_headers_first_part_says_the_header_makes_no_such_job(
+        project, style: str) -> None:
+    """``list`` shows [jobs.release.v1] as a job "release", so a need of "release"
+    (written, or given to add --needs) was said to be an unknown job and no more."""
+    write(project, '[jobs.release.v1]  # v1\nrepo = "acme/api"\nprompt = "x"\n\n'
+                   '[jobs.notes]\nrepo = "acme/api"\nprompt = "y"\nneeds = ["release"]\n',
+          style)
+    hint = ('[jobs.release.v1] makes no job "release" (it is a table "v1" inside one): the job '
+            'named "release.v1" is written [jobs."release.v1"], and needed as "release.v1".')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors[1] == 'Error: job "notes" needs unknown job "release"', result
+    assert hint in result.err.splitlines(), result.err
+    before = project.path.read_bytes()
+    added = project.run("add", "v2", "--repo", "acme/api", "--prompt", "z", "--needs", "release")
+    assert added.code == 2, added
+    assert added.errors == ['Error: job "v2" needs unknown job "release"'], added
+    assert hint in added.err.splitlines(), added.err
+    assert project.path.read_bytes() == before
+
+
+@pytest.mark.parametrize("style", STYLES)
 def test_a_name_with_two_dots_is_quoted_whole(project, style: str) -> None:
     # [jobs.a.b.c] was told to write [jobs."a.b"], and a need of "a.b.c" was a
     # second problem: the hint names the whole name the header meant.
