@@ -43,19 +43,21 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
 
     ``create`` refuses a path that exists (``FileExistsError``) and removes its own
     partial file on failure. Otherwise the data goes to a temporary file beside
-    the target, flushed to disk, then renamed over it: the target keeps its mode,
-    a symlink keeps pointing at it, and a read-only file stays unwritten (as an
-    editor would refuse it). A file that does not exist yet is written the same
-    way, with the mode any new file gets (from the umask; without touching the
-    process's umask, which other threads' files depend on)."""
+    the target, flushed to disk, then renamed over it: the target keeps its mode
+    and, where this process may give it, its owner and group (``sudo mogrun add``
+    left a file its user could no longer edit), a symlink keeps pointing at it,
+    and a read-only file stays unwritten (as an editor would refuse it). A file
+    that does not exist yet is written the same way, with the mode any new file
+    gets (from the umask; without touching the process's umask, which other
+    threads' files depend on)."""
     if create:
         _create(path, data)
         return
     target = Path(os.path.realpath(path))
     try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+        was: os.stat_result | None = target.stat()
     except FileNotFoundError:
-        mode = None  # a new file appears whole too (a report CI uploads)
+        was = None  # a new file appears whole too (a report CI uploads)
     else:
         if not os.access(target, os.W_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
@@ -70,13 +72,28 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if was is not None:
+            os.chmod(tmp, stat.S_IMODE(was.st_mode))
+            _keep_owner(tmp, was)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _keep_owner(tmp: Path, was: os.stat_result) -> None:
+    """The replaced file's owner and group on its replacement, as far as this
+    process may set them (root: both; a user: a group of theirs; else as made)."""
+    made = os.stat(tmp)
+    if (made.st_uid, made.st_gid) == (was.st_uid, was.st_gid) or not hasattr(os, "chown"):
+        return
+    for uid, gid in ((was.st_uid, was.st_gid), (-1, was.st_gid)):
+        try:
+            os.chown(tmp, uid, gid)
+        except OSError:
+            continue
+        return
 
 
 def _temporary_beside(target: Path) -> tuple[int, Path]:

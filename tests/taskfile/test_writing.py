@@ -99,6 +99,21 @@ def test_add_through_a_symlink_keeps_the_link_and_the_mode(project) -> None:
     assert sorted(p.name for p in real.parent.iterdir()) == ["tasks.toml"]
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root may give a file to another user")
+def test_add_as_root_keeps_the_files_owner_and_group(project) -> None:
+    """``sudo mogrun add`` replaced a user's file with one of root's: its user could
+    no longer edit the task file they wrote."""
+    project.path.write_text(MINIMAL + "\n\n")
+    os.chown(project.path, 65534, 65534)
+    project.path.chmod(0o640)
+    result = project.run("add", "lint", "--repo", "acme/api", "--prompt", "x")
+    assert result.code == 0, result
+    after = project.path.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (65534, 65534, 0o640)
+    assert "[jobs.lint]" in project.path.read_text()
+
+
 def test_add_accepts_a_templated_repo_written_with_spaces(project) -> None:
     project.write('[vars]\nteam = "platform"\n')
     result = project.run("add", "t1", "--repo", "{{ team }}/api", "--prompt", "p")
