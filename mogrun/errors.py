@@ -202,6 +202,12 @@ class EmptyTaskFileError(TaskFileError):
     (``schema``, ``repos`` and ``plugins`` take it as no file)."""
 
 
+class NoTaskFileError(TaskFileError):
+    """No task file was named and none is here or above: not the same as one that
+    is there but cannot be read (a folder named ``mogplex.toml``), which ``schema``
+    says."""
+
+
 class TemplateError(TaskFileError):
     """A template names something unknown, refused, or unset."""
 

@@ -71,14 +71,17 @@ def optional_taskfile(state: CliState, unreadable: Callable[[TaskFileError], Non
     ``MOGRUN_FILE`` must exist and parse; with neither, finding no
     ``mogplex.toml`` here or above simply means none. An empty file declares
     nothing: none too (``touch mogplex.toml && mogrun schema``). ``unreadable``:
-    told why a file that is there cannot be read (``schema``), which is then none."""
-    from mogrun.errors import EmptyTaskFileError
+    told why a file that is there cannot be read (``schema``: a folder named
+    ``mogplex.toml`` too), which is then none."""
+    from mogrun.errors import EmptyTaskFileError, NoTaskFileError
 
     try:
         path = find_task_file(state.file, state.env, state.cwd)
-    except TaskFileError:
+    except TaskFileError as error:
         if state.file or state.env.get("MOGRUN_FILE"):
             raise
+        if unreadable is not None and not isinstance(error, NoTaskFileError):
+            unreadable(error)
         return None
     try:
         taskfile = load_task_file(path)

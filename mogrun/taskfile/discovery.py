@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
-from mogrun.errors import TaskFileError
+from mogrun.errors import NoTaskFileError, TaskFileError
 
 FILE_NAME = "mogplex.toml"
 LOOP = "is a symlink loop"
@@ -44,7 +44,7 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
         # missing one): not a parent's file.
         if problem.startswith(_IN_THE_WAY):
             _refuse(str(candidate), problem)
-    raise TaskFileError(
+    raise NoTaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
         context=[*_named_otherwise(cwd),
                  "Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],

@@ -142,6 +142,22 @@ def test_a_file_being_fixed_still_gets_the_schema_of_the_plugins_that_load(proje
     assert project.run("schema", "-p", "nope_module", plugins=True).code == 2  # on the line
 
 
+def test_a_folder_named_like_the_task_file_is_said_and_no_task_file_is_not(project) -> None:
+    """A folder named mogplex.toml is no task file (``list`` refuses it), but
+    ``schema`` said nothing of it, as if there were none; a folder with no task
+    file anywhere above is still quiet."""
+    project.path.mkdir()
+    result = project.run("schema")
+    assert result.code == 0, result
+    assert json.loads(result.out)["title"] == "mogplex.toml"
+    assert result.err == (
+        f"warning: task file {project.path} is a directory; name the mogplex.toml inside it "
+        "(the keys its plugins declare are not in the schema)\n")
+    project.path.rmdir()
+    none = project.run("schema")
+    assert (none.code, none.err) == (0, ""), none
+
+
 def test_json_schema_is_one_object_on_one_line(project) -> None:
     """--json is one object per line on stdout; schema printed its pretty form."""
     pretty = project.run("schema", plugins=True)
