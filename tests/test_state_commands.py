@@ -209,6 +209,12 @@ def test_a_detached_run_found_ended_is_judged_by_its_gates(mogrun_project, mogru
     assert result.stdout.splitlines()[-1].split()[3:5] == ["success", "gate_failed"], result
     row = json.loads(mogrun_project("--json", "history", "-n", "1").stdout)
     assert (row["outcome"], row["exit_code"]) == ("gate_failed", 1)
+    # Which gate and why, as a followed run's row keeps them: the row said only
+    # gate_failed (gates []), and a script reading history could not say why.
+    (failed,) = [g for g in row["gates"] if not g["passed"]]
+    assert failed["gate"] == next(iter(gate)), row
+    assert ("longer than max_duration 1s" if "max_duration" in gate
+            else "pull_request_opened") in failed["reason"], row
     rerun = mogrun_project("rerun", "-n")
     assert rerun.exit_code == 0 and "attempt 2" in rerun.stdout + rerun.stderr, rerun
 
@@ -391,6 +397,14 @@ def test_logs_follow_json_says_which_gate_failed(mogrun_project, mogrun_emulator
     (run,) = json.loads(bad.stdout.splitlines()[-1])["results"]
     assert (bad.exit_code, run["outcome"], run["message"]) == (1, "failed",
                                                                "The agent run failed")
+    # The history keeps what logs --follow said, as it keeps a followed run's end:
+    # the gates and the message were said, then lost (gates [], message "").
+    rows = {r["repo"] + r["job"]: r for r in map(json.loads, mogrun_project.run(
+        "--json", "history").stdout.splitlines())}
+    assert rows["acme/apibad"]["message"] == "The agent run failed", rows
+    for repo in ("acme/api", "acme/web"):
+        (failed,) = [g for g in rows[repo + "gated"]["gates"] if not g["passed"]]
+        assert "longer than max_duration 100ms" in failed["reason"], rows
 
 
 def test_logs_after_a_refused_start_shows_the_runs_that_started(project) -> None:

@@ -53,17 +53,20 @@ class GateJudge:
         self.host = loaded.host
         return {job.name: job for job in loaded.jobs}
 
-    def verdict(self, row: Any, run: Any, events: Sequence[Any], taskfile: Any) -> str | None:
-        """``outcome``, or ``None`` where it would not be the run's: the task file
+    def verdict(self, row: Any, run: Any, events: Sequence[Any],
+                taskfile: Any) -> RunResult | None:
+        """``result``, or ``None`` where it would not be the run's: the task file
         names plugins (repository code, whose gates may fail the run) and this
         command does not load them. Such a run is left unjudged (``awaits_judgement``)."""
         if taskfile.plugin_entries and not self.state.repository_code:
             return None
-        return self.outcome(row, run, events)
+        return self.result(row, run, events)
 
-    def outcome(self, row: Any, run: Any, events: Sequence[Any]) -> str:
-        """The outcome of ``row``'s ended ``run`` with these ``events``."""
-        return self.result(row, run, events).outcome
+    def secrets_of(self, row: Any) -> frozenset[str]:
+        """The secrets of ``row``'s job (masked in what its record keeps of a gate's
+        reason); none for a job that no longer resolves."""
+        job = self.load().get(row.job) if row is not None else None
+        return job.secrets if job is not None else frozenset()
 
     def result(self, row: Any, run: Any, events: Sequence[Any]) -> RunResult:
         """``row``'s ended ``run`` as ``run`` would have finished it: its outcome after

@@ -502,7 +502,7 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         return _unfollowed(target, status=done.state.status)
     result = gates.result(target.row, done.state, done.events)
     if target.row is not None:
-        record_status(history, target.row, done.state, result.outcome)
+        record_status(history, target.row, done.state, result, gates.secrets_of(target.row))
     if not state.json_output:
         sink.finished(result)
     return result

@@ -678,10 +678,11 @@ class Selection:
                 self._say(f"{label}: run {run_id} is still going ({run.status}){by}, not "
                           f"rerun; {way_on}")
                 continue
-            ended = Outcome(judge.outcome(row, run, events))
+            judged = judge.result(row, run, events)
+            ended = Outcome(judged.outcome)
             if history is not None:
                 try:
-                    record_status(history, row, run, outcome=str(ended))
+                    record_status(history, row, run, judged, judge.secrets_of(row))
                 except MogrunError as exc:  # a read-only history: said, as run says it
                     self._say(f"warning: {exc.message}")
             if ended.passed:

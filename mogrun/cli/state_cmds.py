@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -33,6 +33,9 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.tables import listed
+
+if TYPE_CHECKING:
+    from mogrun.runs import RunResult
 
 
 @dataclass(frozen=True)
@@ -661,11 +664,11 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
             if isinstance(exc, NotFoundError):  # not going, nor passed, as far as known
                 fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
             continue
-        outcome = judge.verdict(row, run, events, taskfile) if run.terminal else None
-        if run.terminal and outcome is None:  # its gates are the plugins': shown, not kept
+        judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
+        if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
             fresh[row.id] = dataclasses.replace(row, status=run.status)
             continue
-        fresh[row.id] = record_status(history, row, run, outcome)
+        fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
     return [fresh.get(row.id, row) for row in rows]
 
 
@@ -687,35 +690,40 @@ def as_left_locally(row: Any) -> Any:
 UNKNOWN_TO_SERVER = "unknown"
 
 
-def record_status(history: Any, row: Any, run: Any, outcome: str | None = None) -> Any:
+def record_status(history: Any, row: Any, run: Any, judged: RunResult | None = None,
+                  secrets: Iterable[str] = ()) -> Any:
     """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
-    (``outcome`` when gates were applied, else the status's own) and exit code. A
-    run recorded while it was still going (detached, or left going at a timeout, an
-    interrupt or a failed follow) is judged as it ended, not as it was left. Every
-    other row of the run not yet seen to end (a rerun recorded it again while it
-    went) learns it too: no row of it goes on reading as going."""
+    (``judged``'s when gates were applied, else the status's own) and exit code,
+    and with ``judged`` what ``run`` keeps of a run it follows to its end: each
+    gate's verdict (reasons masked of ``secrets``) and the message. A run recorded
+    while it was still going (detached, or left going at a timeout, an interrupt or
+    a failed follow) is judged as it ended, not as it was left. Every other row of
+    the run not yet seen to end (a rerun recorded it again while it went) learns it
+    too: no row of it goes on reading as going."""
     from mogrun.outcomes import RunStatus
 
-    fresh = _record_one(history, row, run, outcome)
+    fresh = _record_one(history, row, run, judged, secrets)
     for other in history.also_of_run(row):
         if not RunStatus.is_terminal(other.status):
-            _record_one(history, other, run, outcome)
+            _record_one(history, other, run, judged, secrets)
     return fresh
 
 
-def _record_one(history: Any, row: Any, run: Any, outcome: str | None) -> Any:
+def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
+                secrets: Iterable[str]) -> Any:
     """``record_status`` of one row."""
     import dataclasses
 
     from mogrun.outcomes import Outcome, RunStatus
 
     fields: dict[str, Any] = {"status": run.status}
-    if run.terminal and (outcome or row.outcome in (None, Outcome.DETACHED)
+    if run.terminal and (judged or row.outcome in (None, Outcome.DETACHED)
                          or not RunStatus.is_terminal(row.status)):
-        from mogrun.engine.history import ended_fields
+        from mogrun.engine.history import ended_fields, gates_json
 
-        final = Outcome(outcome) if outcome else Outcome.of_status(run.status)
-        fields.update(ended_fields(row, run.status, str(final), run.updated_at))
+        final = Outcome(judged.outcome) if judged else Outcome.of_status(run.status)
+        fields.update(ended_fields(row, run.status, str(final), run.updated_at, None if (
+            judged is None) else (gates_json(judged.gates, secrets), judged.message)))
         from mogrun.engine.run_kind import capacity_refusal
 
         refused = capacity_refusal(run)

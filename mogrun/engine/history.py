@@ -1040,28 +1040,32 @@ SELECT file FROM files WHERE file IS NOT NULL
 """
 
 
-def ended_fields(row: HistoryRow, status: str, outcome: str,
-                 finished_at: str | None) -> dict[str, Any]:
+def ended_fields(row: HistoryRow, status: str, outcome: str, finished_at: str | None,
+                 judged: tuple[str, str] | None = None) -> dict[str, Any]:
     """What ``row`` learns when its run is seen to end (``status``, judged
     ``outcome``, the server's ``finished_at``) by another command or invocation
     (``state_cmds.record_status``, ``History.also_ended``): that status and
-    outcome, the run's end in history's own form (``now_iso``'s), and the
-    outcome's exit code, unless a signal ended the invocation that recorded it
-    (130, 143, 129): that code stays, and the moment it was cut short with it, so
-    ``history`` goes on saying that invocation was interrupted, not that the run
-    it left later failed (1). A row left going at its timeout kept the moment
-    mogrun stopped following, beside the run's success."""
+    outcome, the run's end in history's own form (``now_iso``'s), the outcome's
+    exit code and, when the command judged it (``judged``: its ``gates_json`` and
+    message), what a followed run's row keeps of its end. Unless a signal ended the
+    invocation that recorded it (130, 143, 129): that code stays, and the moment
+    it was cut short and what it said with them, so ``history`` goes on saying
+    that invocation was interrupted, not that the run it left later failed (1). A
+    row left going at its timeout kept the moment mogrun stopped following,
+    beside the run's success."""
     from mogrun.durations import parse_moment
     from mogrun.engine.signals import is_interrupt_code
     from mogrun.outcomes import Outcome
 
     moment = parse_moment(finished_at)
     ended = None if moment is None else iso_of(moment)
+    learnt = {} if judged is None else {"gates": judged[0], "message": judged[1]}
     if is_interrupt_code(row.exit_code):
+        learnt.pop("message", None)
         return {"status": status, "outcome": outcome, "exit_code": row.exit_code,
-                "finished_at": row.finished_at or ended}
+                "finished_at": row.finished_at or ended, **learnt}
     return {"status": status, "outcome": outcome, "exit_code": int(Outcome(outcome).exit_code),
-            "finished_at": ended or row.finished_at or now_iso()}
+            "finished_at": ended or row.finished_at or now_iso(), **learnt}
 
 
 def _recent_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ...]]:
