@@ -24,6 +24,7 @@ from mogrun.errors import (
     MogrunError,
     NotFoundError,
     NotStartedError,
+    RateLimitedError,
     RequestRefusedError,
     ServerError,
     ServiceUnavailableError,
@@ -365,7 +366,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     A --local run recorded as going whose mogrun is gone (killed) is shown
     unknown: its emulator ended with that mogrun, and the run with it.
     When the API cannot be reached, the runs are shown as last recorded,
-    with a warning, and the exit code is 69.
+    with a warning, and the exit code is 69 (75 when it answers 429, rate
+    limited, past every retry).
     """
     state.hold_github_commands()  # server and agent text follows
     state.repository_code = False  # no task-file plugin, even for a retry or a gate
@@ -384,8 +386,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         else:
             try:
                 rows = _refresh(state, taskfile, history, rows)
-            except (TransportError, ServiceUnavailableError, ServerError) as exc:
-                # The API cannot be asked now: what history knows is still worth showing.
+            except (TransportError, ServiceUnavailableError, ServerError,
+                    RateLimitedError) as exc:
+                # The API cannot be asked now: what history knows is still worth showing
+                # (a rate-limited CI check lost the table, where a 503 kept it).
                 unreachable = exc
                 state.warn(f"cannot refresh from the API ({exc.message}); showing the runs "
                            "as last recorded")
