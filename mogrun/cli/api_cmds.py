@@ -32,8 +32,7 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
             state.echo_json(repo, sort_keys=True)
         return 0
     if not repos:
-        where = f" matching {query!r}" if query else ""
-        click.echo(f"No repos{where}.", err=True)
+        click.echo(f"No repos{_matching(query)}.", err=True)
         return 0
     from mogrun.tables import render_table
 
@@ -67,8 +66,7 @@ def automations_command(state: CliState, query: str | None) -> int:
                             sort_keys=True)
         return 0
     if not found:
-        where = f" matching {query!r}" if query else ""
-        click.echo(f"No automations{where}.", err=True)
+        click.echo(f"No automations{_matching(query)}.", err=True)
         return 0
     from mogrun.tables import render_table
 
@@ -77,3 +75,11 @@ def automations_command(state: CliState, query: str | None) -> int:
     state.hold_github_commands()  # the account's text, as --json makes it inert
     click.echo(render_table(["id", "name", "status", "published"], rows))
     return 0
+
+
+def _matching(query: str | None) -> str:
+    """`` matching 'x\\y'`` as typed: Python's repr doubled its backslash (and put
+    a query holding ``'`` in double quotes); a control character shows escaped."""
+    from mogrun.textsafety import escape_agent_text
+
+    return f" matching '{escape_agent_text(query)}'" if query else ""

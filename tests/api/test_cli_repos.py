@@ -35,6 +35,12 @@ def test_no_match_says_so_and_exits_0(mogrun_cli, mogrun_emulator, tmp_path):
     result = mogrun_cli("repos", "nothing-like-this", cwd=tmp_path)
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == "No repos matching 'nothing-like-this'.\n"
+    # As typed: repr doubled a backslash (x\\y) and swapped the quotes around an '.
+    for typed in ("x\\y", "o'brien", "a\tb"):
+        said = mogrun_cli("repos", typed, cwd=tmp_path).stderr
+        assert said == f"No repos matching '{typed.replace(chr(9), chr(92) + 't')}'.\n", said
+        said = mogrun_cli("automations", typed, cwd=tmp_path).stderr
+        assert said.endswith(f" matching '{typed.replace(chr(9), chr(92) + 't')}'.\n"), said
 
 
 def test_bad_token_exits_64(mogrun_cli, mogrun_emulator, tmp_path):
