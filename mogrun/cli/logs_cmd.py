@@ -26,6 +26,7 @@ from mogrun.cli.state_cmds import (
     api_client,
     as_left_locally,
     ended_unseen,
+    going_in_a_local_mogrun,
     located,
     never_started,
     open_state,
@@ -77,9 +78,7 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
       mogrun --local logs hello        a --local run, from its kept events
     """
     if state.local and follow:
-        raise UsageError("--local runs end with the invocation that started them: "
-                         "there is nothing left to follow",
-                         context=["Their kept events: mogrun --local logs [JOB]"])
+        raise _local_follow_refusal(state, target)
     state.hold_github_commands()  # agent text follows
     taskfile, history = open_state(state, lenient=False)
     try:
@@ -272,6 +271,32 @@ class _LogSink:
 
         self._line(escape_agent_text(f"wait {wait.kind}: {self.target.label}: "
                                      f"{wait.describe()}"), err=True)
+
+
+def _local_follow_refusal(state: CliState, target: str | None) -> UsageError:
+    """Why ``--local logs --follow`` cannot follow: a --local run ends with the
+    invocation that started it, or, while that mogrun on this machine still runs,
+    only it follows the run (named, with its pid: "nothing left to follow" was
+    said of a run going in another terminal)."""
+    from mogrun.textsafety import shell_word
+
+    going = None
+    try:
+        taskfile, history = open_state(state, lenient=False)
+        try:
+            found = log_targets(state, history, taskfile, target,
+                                env_secrets(state, taskfile))
+        finally:
+            history.close()
+        named = f" {shell_word(target)}" if target else ""
+        going = going_in_a_local_mogrun(
+            found, "follow it: its output is where that mogrun runs",
+            lambda _: f"Its events so far: mogrun --local logs{named}")
+    except MogrunError:  # nothing recorded, an unknown job: nothing to follow either
+        pass
+    return going or UsageError("--local runs end with the invocation that started them: "
+                               "there is nothing left to follow",
+                               context=["Their kept events: mogrun --local logs [JOB]"])
 
 
 def print_logs(state: CliState, client: Any, targets: Sequence[Target],

@@ -265,6 +265,22 @@ def row_label(history: Any, row: Any) -> str:
     return f"{row.job}:{row.repo}" if history.is_fan_out(row) else row.job
 
 
+def going_in_a_local_mogrun(targets: Sequence[Target], what: str,
+                            way_on: Callable[[int], str]) -> UsageError | None:
+    """The refusal for a ``--local`` run that is still going, in the emulator of the
+    mogrun on this machine that started and follows it: "--local runs end with
+    the invocation that started them" was said of it, while that mogrun ran.
+    ``what``: what only that mogrun can do; ``way_on(pid)``: what to do instead."""
+    for target in targets:
+        pid = target.row.live_owner if target.row is not None else None
+        if pid is not None:
+            return UsageError(
+                f"{target.label}: run {target.run_id} is going in the --local emulator of "
+                f"mogrun (pid {pid}) on this machine; only that mogrun can {what}",
+                context=[way_on(pid)])
+    return None
+
+
 def api_client(state: CliState, taskfile: Any, sleep: Any = None) -> Any:
     """The client of ``status``, ``logs``, ``cancel`` (``sleep``: how its retries
     wait, ``cancel``'s ended by a signal)."""
@@ -998,6 +1014,12 @@ def cancel_command(state: CliState, target: str) -> int:
                 raise waiting
             raise UsageError(f"no started runs recorded for {target!r}")
         targets = with_automations(targets, taskfile)
+        if state.local:
+            going = going_in_a_local_mogrun(
+                targets, "cancel it", lambda pid: f"Stop that mogrun (Ctrl-C there, or kill "
+                f"-INT {pid}): it cancels what it started.")
+            if going is not None:
+                raise going
         import threading
         import time
 

@@ -131,6 +131,33 @@ def test_a_local_rerun_holds_a_run_another_local_mogrun_still_follows(tmp_path):
     assert len(started) == 1, started  # the first run, no second
 
 
+def test_local_logs_follow_and_cancel_name_the_mogrun_that_follows_the_run(tmp_path):
+    """While a --local mogrun still followed its run, ``--local logs --follow`` said
+    "there is nothing left to follow" and ``cancel`` that --local runs "live only
+    inside the invocation that started them": both as if the run were gone. They
+    name that mogrun now, and what to do (rerun already did)."""
+    with Emulator() as unused:  # spawn's URL: --local never asks it
+        with running(spawn(unused, tmp_path, "--local", "long", jobs=LOCAL)) as proc:
+            until(lambda: any(row["run_id"] for row in history_json(tmp_path)),
+                  "the --local run started", proc)
+            follow = mogrun_after(unused, tmp_path, "--local", "logs", "--follow", "long")
+            cancel = mogrun_after(unused, tmp_path, "--local", "cancel", "long")
+            alive = proc.poll() is None
+    assert alive  # it was still following its run
+    (run_id,) = [row["run_id"] for row in history_json(tmp_path) if row["run_id"]]
+    going = (f"Error: long: run {run_id} is going in the --local emulator of mogrun "
+             f"(pid {proc.pid}) on this machine; only that mogrun can ")
+    assert (follow.returncode, follow.stderr.splitlines()) == (2, [
+        going + "follow it: its output is where that mogrun runs",
+        "Its events so far: mogrun --local logs long"]), follow
+    assert (cancel.returncode, cancel.stderr.splitlines()) == (2, [
+        going + "cancel it",
+        f"Stop that mogrun (Ctrl-C there, or kill -INT {proc.pid}): it cancels what it "
+        "started."]), cancel
+    gone = mogrun_after(unused, tmp_path, "--local", "logs", "--follow", "long")
+    assert gone.returncode == 2 and "there is nothing left to follow" in gone.stderr, gone
+
+
 def test_a_local_rerun_still_reruns_a_run_whose_mogrun_was_killed(tmp_path):
     """Its emulator ended with it: the run is gone, so it starts again."""
     with Emulator() as unused, running(spawn(unused, tmp_path, "--local", "long",
