@@ -136,13 +136,13 @@ def test_local_logs_follow_and_cancel_name_the_mogrun_that_follows_the_run(tmp_p
     "there is nothing left to follow" and ``cancel`` that --local runs "live only
     inside the invocation that started them": both as if the run were gone. They
     name that mogrun now, and what to do (rerun already did)."""
-    with Emulator() as unused:  # spawn's URL: --local never asks it
-        with running(spawn(unused, tmp_path, "--local", "long", jobs=LOCAL)) as proc:
-            until(lambda: any(row["run_id"] for row in history_json(tmp_path)),
-                  "the --local run started", proc)
-            follow = mogrun_after(unused, tmp_path, "--local", "logs", "--follow", "long")
-            cancel = mogrun_after(unused, tmp_path, "--local", "cancel", "long")
-            alive = proc.poll() is None
+    with Emulator() as unused, running(  # spawn's URL: --local never asks it
+            spawn(unused, tmp_path, "--local", "long", jobs=LOCAL)) as proc:
+        until(lambda: any(row["run_id"] for row in history_json(tmp_path)),
+              "the --local run started", proc)
+        follow = mogrun_after(unused, tmp_path, "--local", "logs", "--follow", "long")
+        cancel = mogrun_after(unused, tmp_path, "--local", "cancel", "long")
+        alive = proc.poll() is None
     assert alive  # it was still following its run
     (run_id,) = [row["run_id"] for row in history_json(tmp_path) if row["run_id"]]
     going = (f"Error: long: run {run_id} is going in the --local emulator of mogrun "
