@@ -564,6 +564,16 @@ def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_projec
     assert (label, status, outcome) == ("long", "unknown", "-"), logs
     assert logs.stdout.splitlines()[-1].startswith(
         "long: its --local emulator ended with the mogrun that ran it"), logs
+    # Its job removed from the task file (another job kept): the note named
+    # "mogrun --local rerun", which then failed on an unknown job.
+    mogrun_project.write(task_file(job("other", prompt="@emulator duration=1s")) + "\n\n")
+    named = mogrun_project.run("--local", "status", "long")
+    assert named.stdout.splitlines()[-1] == (
+        "long: its --local emulator ended with the mogrun that ran it, before the run's end "
+        "was seen: its job long is no longer in the task file, so rerun cannot start it "
+        "again"), named
+    assert "rerun" not in mogrun_project.run("--local", "logs", "long").stdout.replace(
+        "rerun cannot", ""), "logs names no rerun either"
 
 
 @pytest.mark.parametrize("command", ["status", "logs", "cancel"])

@@ -552,7 +552,7 @@ def _print_kept(state: CliState, taskfile: Any, targets: Sequence[Target],
             if row is not None and not state.json_output:  # as status shows it
                 sink._line(f"{target.label}  {target.run_id}  {row.status or '-'}  "
                            f"{row.outcome or '-'}")
-                note = ended_unseen(state, row)
+                note = ended_unseen(state, row, taskfile.jobs)
                 if note is not None:
                     sink._line(f"{target.label}: {note}")
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -368,7 +368,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
       mogrun status --exit-status nightly && echo all green
 
     A job no longer in the task file (removed, renamed) is not shown, nor
-    judged by --exit-status; mogrun history still has its runs.
+    judged by --exit-status, unless it is named (mogrun status OLD-NAME); mogrun
+    history still has its runs.
 
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
@@ -414,7 +415,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
-        _show_status(state, rows, history)
+        _show_status(state, rows, history, taskfile.jobs)
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
@@ -836,13 +837,15 @@ def _command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) 
     return " ".join(["mogrun", *(shell_word(word) for word in [*parts[1:], *argv])])
 
 
-def _show_status(state: CliState, rows: Sequence[Any], history: Any) -> None:
+def _show_status(state: CliState, rows: Sequence[Any], history: Any,
+                 jobs: Collection[str]) -> None:
     """The table, then a note under it for each run that needs one (``--json``: its
     ``note``): its latest attempt never started after a capacity refusal, the
     server refused it unfollowed, its gates are still to judge, its --local
-    emulator ended before it did, or its start may have made a run never named."""
-    notes = [never_started(history, row) or refused_unfollowed(state, history, row)
-             or unjudged(state, history, row) or ended_unseen(state, row)
+    emulator ended before it did, or its start may have made a run never named.
+    ``jobs``: the task file's, which rerun can start again."""
+    notes = [never_started(history, row) or refused_unfollowed(state, history, row, jobs)
+             or unjudged(state, history, row) or ended_unseen(state, row, jobs)
              or unconfirmed(state, row) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
@@ -877,7 +880,8 @@ def never_started(history: Any, row: Any) -> str | None:
     return f"{refused}attempt {row.attempt} never started: {row.message or row.outcome}"
 
 
-def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
+def refused_unfollowed(state: CliState, history: Any, row: Any,
+                       jobs: Collection[str]) -> str | None:
     """``run 3f9c... was refused for capacity (Too many active sandboxes): it never
     ran; mogrun rerun starts it again``: a run no mogrun followed to its end
     (``--detach``, left going) that the server refused after its start, which a
@@ -888,22 +892,30 @@ def refused_unfollowed(state: CliState, history: Any, row: Any) -> str | None:
     if (row.outcome != Outcome.FAILED or not row.run_id or not row.job  # rerun knows no other
             or BootRefusal.of(row.message or "") is None):  # as capacity_refusal recorded it
         return None
-    from mogrun.cli.run_cmd import command_prefix
-
     return (f"run {row.run_id} was refused for capacity ({row.message}): it never ran; "
-            f"{command_prefix(state)} rerun starts it again")
+            f"{starts_again(state, row, jobs)}")
 
 
-def ended_unseen(state: CliState, row: Any) -> str | None:
+def ended_unseen(state: CliState, row: Any, jobs: Collection[str]) -> str | None:
     """What a ``--local`` run recorded as going, whose mogrun is gone (killed), is
     now: its emulator ended with that mogrun, and the run with it. It read as
     going for ever, and ``status --exit-status`` said 3 for ever."""
     if not state.local or row.status != UNKNOWN_TO_SERVER:
         return None
+    return ("its --local emulator ended with the mogrun that ran it, before the run's end "
+            f"was seen: {starts_again(state, row, jobs)}")
+
+
+def starts_again(state: CliState, row: Any, jobs: Collection[str]) -> str:
+    """``mogrun rerun starts it again``, for a run of a job still in the task file
+    (``jobs``): said of a removed job's run, the command it named failed on
+    "unknown job"."""
+    if row.job not in jobs:
+        return (f"its job {row.job} is no longer in the task file, so rerun cannot start it "
+                "again")
     from mogrun.cli.run_cmd import command_prefix
 
-    return ("its --local emulator ended with the mogrun that ran it, before the run's end "
-            f"was seen: {command_prefix(state)} rerun starts it again")
+    return f"{command_prefix(state)} rerun starts it again"
 
 
 def unjudged(state: CliState, history: Any, row: Any) -> str | None:
