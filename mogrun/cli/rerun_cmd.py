@@ -69,12 +69,15 @@ leg may have run here since).
 A run left going (following failed, on_timeout = "detach", Ctrl-C) is read
 from the API first: still going, it is not started again (follow it with
 mogrun logs --follow ID), nor is a job that needs it; ended, it is judged as
-it ended (rerun if it did not pass). A run still going is recorded again in
-this rerun's invocation, with its run id and a message saying why, and a
-job so held back as skipped (named in the rerun line): the next rerun reads
-that run again, reruns it if it ended without passing, and starts the job
-once its need has passed. When such a run is still going, or a job is held
-back, the exit code is 1: what did not pass has not passed yet. So is a
+it ended (rerun if it did not pass). When the rerun starts other runs, a
+run still going is recorded again in its invocation, with its run id and a
+message saying why, and a job so held back as skipped (named in the rerun
+line). When it would start none (all of it is going, or held back behind
+what is), it records nothing (a CI step polling with rerun adds no rows)
+and says each run and job, and why, on stderr. Either way the next rerun
+reads that run again, reruns it if it ended without passing, and starts the
+job once its need has passed. When such a run is still going, or a job is
+held back, the exit code is 1: what did not pass has not passed yet. So is a
 run another mogrun on this machine is still to start, or (--local: its
 emulator is that mogrun's) still follows. Nothing to rerun is
 exit 0 (every run passed, or the jobs of those that did not are no longer
