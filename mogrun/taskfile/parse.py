@@ -128,7 +128,6 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     if not text.strip():
         raise EmptyTaskFileError(f"task file {path} is empty",
                             context=["Add a job such as [jobs.hello], or run `mogrun init`."])
-    too_deep = TaskFileError(f"task file {path} nests values more than {MAX_DEPTH} levels deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -136,17 +135,52 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
 
         raise syntax_error(path, text, exc) from exc
     except RecursionError as exc:  # tomllib recurses once per nesting level
-        raise too_deep from exc
+        raise _too_deep(path, text) from exc
     except ValueError as exc:  # int() of a decimal of over 4,300 digits (Python's limit)
         raise _out_of_range(path, _long_number(path, text)) from exc
     depth, huge = _walk(data)
     if depth > MAX_DEPTH:  # every later walk of the data recurses too
-        raise too_deep
+        raise _too_deep(path, text)
     if huge:  # a hex one tomllib reads: str() of it would fail later
         from mogrun.taskfile.positions import locate
 
         raise _out_of_range(path, locate(str(path), text, _keys_of_huge(data)))
     return _build(path, text, data)
+
+
+def _too_deep(path: Path, text: str) -> TaskFileError:
+    """Values nested past ``MAX_DEPTH``, located where the brackets go deepest (the
+    file's first such place): the message said no line."""
+    from mogrun.taskfile.positions import source_line, source_text
+
+    line, column = source_text(text).point(_deepest_bracket(text))
+    try:  # the line is shown with its secrets masked, found by a scan that recurses too
+        shown = source_line(text, line)
+    except RecursionError:
+        shown = None
+    return TaskFileError(f"task file {path} nests values more than {MAX_DEPTH} levels deep",
+                         location=Location(str(path), line, column, shown))
+
+
+# What a nesting count reads past: strings (each kind, escapes and all), comments.
+_BRACKETS = r"""'''.*?'''|""\"(?:\\.|.)*?""\"|'[^'\n]*'|"(?:\\.|[^"\\\n])*"|#[^\n]*|[\[\]{}]"""
+
+
+def _deepest_bracket(text: str) -> int:
+    """Where the ``[`` or ``{`` that opens the deepest nesting of values is (only a
+    file tomllib read, or gave up on for its depth, is asked: its strings close)."""
+    import re
+
+    depth = deepest = at = 0
+    for found in re.finditer(_BRACKETS, text, re.DOTALL):
+        char = found.group()
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, found.start()
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return at
 
 
 # TOML's integers are 64-bit, but tomllib reads any: one too long for Python to
