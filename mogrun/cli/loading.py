@@ -155,11 +155,15 @@ def _file_secrets(state: CliState) -> frozenset[str]:
 def load_host(state: CliState, taskfile: TaskFile | None,
               extra_plugins: Sequence[str] = ()) -> PluginHost:
     """The invocation's host with the task file's ``plugins`` added, unless the
-    command runs no code from the repository (``state.repository_code``); the
-    first of them that cannot load stops the command, located at its entry."""
+    command runs no code from the repository (``state.repository_code``); one that
+    cannot load stops the command, located at its entry, with every other problem
+    of theirs after it on an ``Also:`` line (the first alone was said: fixed, the
+    next run met the next one)."""
     host, problems = checked_host(state, taskfile, extra_plugins)
     if problems:
-        raise problems[0]
+        from mogrun.pluginload import together
+
+        raise together(problems)
     say_plugin_notes(state, host, taskfile, extra_plugins)
     return host
 

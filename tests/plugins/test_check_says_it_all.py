@@ -271,6 +271,27 @@ def test_every_problem_of_a_plugin_file_is_said_at_once(tmp_path, mogrun_cli, pl
     assert "Also:" not in result.stderr, result
 
 
+@pytest.mark.parametrize("command", [["show", "a"], ["--local", "run", "a"], ["plugins"]])
+def test_a_command_other_than_check_says_every_problem_of_the_plugins(
+        tmp_path, mogrun_cli, plugin_file, command):
+    """run, show and plugins said the first problem of a task file's plugins and
+    dropped the rest (a -p plugin's came as "Also:" lines): fixed, the next run
+    met the next one. docs/plugins.md: the others after it, each on an Also: line."""
+    plugin_file("two", TWO_PROBLEMS)
+    (tmp_path / "mogplex.toml").write_text(
+        '# the team\'s plugins\n[mogplex]\nplugins = ["plugins/two.py"]\n\n'
+        '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    result = mogrun_cli(*command, cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == ['Error: plugin "two" implements unknown hook "mogrun_gatee"']
+    lines = result.stderr.splitlines()
+    assert lines[1] == f"  --> {tmp_path / 'mogplex.toml'}:3:12", result
+    assert [line for line in lines if line.startswith("Also: ")] == [
+        'Also: plugin "two" defines mogrun_event without @hookimpl',
+        'Also: plugin "two": mogrun_watch has no parameter "stat"'], result
+    assert "Decorate it: from mogrun.plugin import hookimpl" in lines, result
+
+
 def test_each_problem_of_a_plugin_file_is_counted(tmp_path, mogrun_cli, plugin_file):
     # Three problems were listed, under "1 problem in ..." (one error, two "Also:" lines).
     plugin_file("two", TWO_PROBLEMS)
