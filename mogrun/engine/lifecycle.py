@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from mogrun.engine.slowhooks import ONCE_MORE, TWICE
 from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
@@ -272,15 +273,17 @@ class HooksObserver(Observer):
         """The plugins' end of session (notify waits for its deliveries there): each
         plugin whose part takes longer than a moment is said as a wait, naming it
         alone, since the summary comes after it. The waits still to be heard are
-        heard first (said too if that takes a while)."""
+        heard first (said too if that takes a while). How to leave without them:
+        Ctrl-C twice, or one more once a first signal has landed (``stop``)."""
+        leave = ONCE_MORE if self.stop is not None and self.stop.is_set() else TWICE
         if self.waits_heard is not None:
             from mogrun.engine.pluginwaits import waits_unheard_wait
 
-            with _SlowAnnounce(self.on_wait, waits_unheard_wait()):
+            with _SlowAnnounce(self.on_wait, waits_unheard_wait(leave)):
                 self.waits_heard()
         with self._ctrl_c():
             self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
-                                        each=said_if_slow(self.on_wait))
+                                        each=said_if_slow(self.on_wait, leave))
 
     @contextlib.contextmanager
     def _ctrl_c(self) -> Iterator[None]:
@@ -296,7 +299,7 @@ class HooksObserver(Observer):
 
 
 def said_if_slow(on_wait: Callable[[Wait], None] | None,
-                 leave: str = "Ctrl-C twice") -> Callable[[str], _SlowAnnounce]:
+                 leave: str = TWICE) -> Callable[[str], _SlowAnnounce]:
     """Each plugin's end of session, said as a wait if it takes a while (``leave``:
     how to leave without it; after a first signal, one more Ctrl-C)."""
     return lambda plugin: _SlowAnnounce(on_wait, plugins_wait(plugin, leave))

@@ -104,8 +104,9 @@ class PluginWaits(Observer):
             self._changed.notify_all()
 
 
-def waits_unheard_wait() -> Wait:
+def waits_unheard_wait(leave: str) -> Wait:
     """The wait for the plugins' ``mogrun_wait`` to hear the session's last waits
-    before their end of session: a hook has no end mogrun can set."""
+    before their end of session: a hook has no end mogrun can set (``leave``: how
+    to leave without it, ``slowhooks.TWICE`` or ``ONCE_MORE``)."""
     return Wait(WaitKind.PLUGINS, "waiting for the plugins' mogrun_wait to hear the "
-                "session's last waits; no end is known: Ctrl-C twice leaves without it")
+                f"session's last waits; no end is known: {leave} leaves without it")

@@ -32,6 +32,11 @@ SAID_ELSEWHERE = frozenset({"mogrun_session_finished"})
 WAIT_HOOK = "mogrun_wait"  # its own slowness is not told to it (see ``SlowHooks``)
 
 
+# How to leave without a plugin's hook: Ctrl-C twice (the first cancels the runs),
+# or, once a first signal has landed, one more (``ONCE_MORE``).
+TWICE, ONCE_MORE = "Ctrl-C twice", "one more Ctrl-C"
+
+
 class HookWatch:
     """While open, a daemon thread calls ``look(now)`` every ``LOOK_EVERY``: the one
     loop of the engine's looks at the hook calls going on (``running``), which
@@ -68,9 +73,11 @@ class SlowHooks(HookWatch):
     def __init__(self, running: Callable[[], list[Any]] | None,
                  on_wait: Callable[[Wait], None],
                  unheard: Callable[[Wait], None] | None = None,
-                 only: frozenset[str] | None = None) -> None:
+                 only: frozenset[str] | None = None,
+                 leave: Callable[[], str] = lambda: TWICE) -> None:
         super().__init__(running)
         self.on_wait = on_wait
+        self.leave = leave  # how to leave without a hook now: after a first signal, once
         self.only = only  # the hooks said (the CLI's set-up hooks), else every one
         # How a slow mogrun_wait is said: to everyone but the plugins' mogrun_wait,
         # which would be handed its own slowness and be slow again, said again...
@@ -101,14 +108,14 @@ class SlowHooks(HookWatch):
                     continue
                 self._said.add(key)
                 say = self.unheard if call.hook == WAIT_HOOK else self.on_wait
-                say(slow_hook_wait(call, now - call.since))
+                say(slow_hook_wait(call, now - call.since, self.leave()))
 
 
-def slow_hook_wait(call: Any, running: float) -> Wait:
+def slow_hook_wait(call: Any, running: float, leave: str = TWICE) -> Wait:
     """The wait for one hook call that runs long: it has no end mogrun can set."""
     from mogrun.waits import Wait, WaitKind
 
     return Wait(WaitKind.PLUGINS,
                 f"waiting for plugin {call.plugin}'s {call.hook} (running for "
                 f"{format_duration(max(1, round(running)))}); a plugin's hook has no end "
-                "mogrun can set: Ctrl-C twice leaves without it", job=call.job, run=call.run)
+                f"mogrun can set: {leave} leaves without it", job=call.job, run=call.run)

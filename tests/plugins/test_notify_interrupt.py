@@ -143,6 +143,40 @@ def test_a_slow_delivery_at_the_session_end_is_said_before_the_summary(tmp_path,
     assert "s3cr3t-token" not in said + out + err
 
 
+SLOW_END = """\
+import time
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_session_finished(config):
+    time.sleep(20)
+"""
+
+
+def test_after_a_first_ctrl_c_the_end_of_session_wait_says_one_more_leaves(tmp_path):
+    """After the Ctrl-C that cancelled the runs, the wait for a slow end of session
+    said "Ctrl-C twice leaves without it", where one more left at once."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slow_end.py").write_text(SLOW_END)
+    (tmp_path / "mogplex.toml").write_text(
+        '[mogplex]\nplugins = ["plugins/slow_end.py"]\n\n[jobs.long]\nrepo = "acme/api"\n'
+        'prompt = "@emulator duration=30s interval=0.1s"\n\n')
+    with Emulator() as emulator:
+        proc = spawn(emulator, tmp_path, "long")
+        try:
+            lines = iter(proc.stdout.readline, "")
+            next(line for line in lines if line.split()[1:3] == ["long", "status"])
+            proc.send_signal(signal.SIGINT)
+            said = next(line for line in lines
+                        if line.split()[1:4] == ["mogrun", "wait", "plugins"])
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)  # not the plugin's 20 s
+        finally:
+            proc.kill()
+    assert said.rstrip().endswith("no end is known: one more Ctrl-C leaves without it"), said
+    assert proc.returncode == 130, (out, err)
+
+
 RUDE_NOTIFIER = '''
 from mogrun.plugin import hookimpl
 
