@@ -8,8 +8,9 @@ they compare equal to (and serialise as) the strings the API, history,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class RunStatus(StrEnum):
@@ -101,6 +102,29 @@ class Outcome(StrEnum):
 # What a notifier's ``on`` may name: every outcome a person is told about, plus "always".
 NOTIFY_OUTCOMES: tuple[str, ...] = tuple(
     str(o) for o in Outcome if o not in (Outcome.ERROR, Outcome.DETACHED, Outcome.REFUSED))
+
+
+def left_at_a_second_signal(run_id: str | None, exit_code: int,
+                            cancelling: Collection[str] = (),
+                            ended: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A started run's result fields (``RunResult``'s, a history row's) when a
+    second signal leaves before its result: left going (``cancelling``: run ids
+    whose cancel was sent, not answered), unless it was seen to end (``ended``:
+    run id -> its terminal status). One cancelled is what its result would have
+    said; one that ended on its own was never judged (the signal came before or
+    while its gates ran): an error that says so, which ``rerun`` starts again.
+    The history, the reports and the plugins' results say it alike: --json and
+    JUnit called a run whose gate the signal cut short "left going"."""
+    status = (ended or {}).get(run_id or "")
+    if status is None:
+        return {"outcome": str(Outcome.ERROR), "exit_code": exit_code, "left_going": True,
+                "message": left_going_message(run_id in cancelling)}
+    if status == RunStatus.CANCELLED:
+        return {"status": status, "outcome": str(Outcome.CANCELLED), "exit_code": exit_code,
+                "left_going": False, "message": "interrupted"}
+    return {"status": status, "outcome": str(Outcome.ERROR), "exit_code": exit_code,
+            "left_going": False, "message": f"interrupted again once the run had ended "
+                                            f"({status}), before its gates judged it"}
 
 
 def left_going_message(cancel_sent: bool) -> str:

@@ -219,7 +219,7 @@ class ReporterObserver(Observer):
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = (),
                    ended: Mapping[str, str] | None = None) -> None:
-        self.reporter.left_going(exit_code, cancelling)
+        self.reporter.left_going(exit_code, cancelling, ended)
 
 
 class HooksObserver(Observer):

@@ -36,7 +36,7 @@ from mogrun.engine.track import RunTrack
 from mogrun.errors import MogrunError
 from mogrun.masking import mask, mask_data
 from mogrun.models import ResolvedJob
-from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, RunStatus, left_going_message
+from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, RunStatus, left_at_a_second_signal
 from mogrun.runs import RunResult, RunState
 from mogrun.threads import NoThread, start_without_signals
 
@@ -251,12 +251,9 @@ class HistoryObserver(Observer):
             self._going.clear()
             self._planned.clear()
         for row, run_id in rows:
-            status = (ended or {}).get(run_id or "")
-            if status is not None:
-                self._update(row, finished_at=now_iso(), **_seen_to_end(status, exit_code))
-                continue
-            self._update(row, outcome="error", exit_code=exit_code, finished_at=now_iso(),
-                         message=left_going_message(run_id in cancelling))
+            fields = left_at_a_second_signal(run_id, exit_code, cancelling, ended)
+            fields.pop("left_going")  # no column: a row with no end is left going
+            self._update(row, finished_at=now_iso(), **fields)
         from mogrun.engine.runner import MAYBE_STARTED
 
         for row in sending:  # as one signal records it: rerun sends its key again
@@ -484,21 +481,6 @@ class HistoryObserver(Observer):
             self._path = self.history.path
             self.history = None
         self.warn(f"{exc.message}; runs are no longer recorded")
-
-def _seen_to_end(status: str, exit_code: int) -> dict[str, Any]:
-    """The row of a run seen to end as a second signal cut its result short: one
-    cancelled is recorded as the result would have recorded it; one that ended on its
-    own was never judged (the signal came before or while its gates ran), so it is an
-    error that says so (``rerun`` starts it again)."""
-    from mogrun.outcomes import Outcome, RunStatus
-
-    if status == RunStatus.CANCELLED:
-        return {"status": status, "outcome": str(Outcome.CANCELLED), "exit_code": exit_code,
-                "message": "interrupted"}
-    return {"status": status, "outcome": str(Outcome.ERROR), "exit_code": exit_code,
-            "message": f"interrupted again once the run had ended ({status}), before its "
-                       "gates judged it"}
-
 
 def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> str:
     """Why the server said IDEMPOTENCY_CONFLICT: which fields of the start differ

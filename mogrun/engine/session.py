@@ -251,8 +251,8 @@ def run_session(
             if not ending:  # a signal that lands in it leaves without it
                 _plugins_end(deps, config, heard.at_exit(
                     jobs, forced.exit_code, progress.cancels_in_flight(),
-                    progress.starts_in_flight(deps.client.sending_keys())), forced.exit_code,
-                    channel.wait)
+                    progress.starts_in_flight(deps.client.sending_keys()),
+                    progress.ended_statuses()), forced.exit_code, channel.wait)
             raise _left_going(deps, progress, forced.exit_code) from None
         except MogrunError as error:  # before any start: resolving repos, a kind's checks
             channel.session_failed(error.message, error.exit_code)

@@ -32,7 +32,7 @@ from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
 from mogrun.errors import Interrupted, LeaveNow
 from mogrun.models import ResolvedJob
-from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_going_message
+from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_at_a_second_signal
 from mogrun.owedsignals import took
 from mogrun.runs import RunResult
 from mogrun.threads import NoThread, start_without_signals
@@ -172,12 +172,13 @@ class HeardSoFar(Observer):
             self._results[result.label] = result
 
     def at_exit(self, jobs: Collection[ResolvedJob], exit_code: int,
-                cancelling: Collection[str] = (),
-                starting: Collection[str] = ()) -> tuple[RunResult, ...]:
+                cancelling: Collection[str] = (), starting: Collection[str] = (),
+                ended: Mapping[str, str] | None = None) -> tuple[RunResult, ...]:
         """Every run of ``jobs``: the results heard, in the order heard, then each run
         started and not finished as left going (``cancelling``: run ids whose cancel
-        is unanswered), then each other run as skipped (``starting``: the labels
-        whose start is unanswered, which may have made a run)."""
+        is unanswered) or as seen to end (``ended``: run id -> status), then each
+        other run as skipped (``starting``: the labels whose start is unanswered,
+        which may have made a run)."""
         from mogrun.engine.runner import MAYBE_STARTED  # the runner imports this module
 
         with self._lock:
@@ -186,10 +187,9 @@ class HeardSoFar(Observer):
         for plan in (plan for job in jobs for plan in job.runs if plan.label not in results):
             run_id = started.get(plan.label)
             if run_id is not None:
-                made.append(RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
-                                      run_id=run_id or None, exit_code=exit_code,
-                                      left_going=True,
-                                      message=left_going_message(run_id in cancelling)))
+                made.append(RunResult(job=plan.job, repo=plan.repo, run_id=run_id or None,
+                                      **left_at_a_second_signal(run_id, exit_code,
+                                                                cancelling, ended)))
             else:
                 made.append(RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.SKIPPED,
                                       exit_code=exit_code, message=MAYBE_STARTED

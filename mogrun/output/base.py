@@ -73,10 +73,12 @@ class Reporter(Protocol):
         repo order), the totals, why each run did not pass, and ``rerun`` (the
         command that retries what did not pass) when the engine gives one."""
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """A second signal: the process leaves now, runs still going, with no summary
         (the error that ends it lists those runs). ``--json`` ends its stream with one.
-        ``cancelling``: the run ids whose cancel was sent and not answered."""
+        ``cancelling``: the run ids whose cancel was sent and not answered; ``ended``:
+        run id -> the status of a run seen to end, its result unwritten."""
 
     def close(self) -> None:
         """Stop any live display and flush; safe to call more than once."""
@@ -102,15 +104,15 @@ class SoFar:
             for result in results:
                 self._going.pop(result.label, None)
 
-    def at_exit(self, cancelling: Collection[str] = ()) -> tuple[RunResult, ...]:
-        """The results so far, then the runs left going (``cancelling``: those whose
-        cancel was sent and not answered, said so)."""
-        from mogrun.outcomes import Outcome, left_going_message
+    def at_exit(self, exit_code: int, cancelling: Collection[str] = (),
+                ended: Mapping[str, str] | None = None) -> tuple[RunResult, ...]:
+        """The results so far, then the runs started and not finished
+        (``outcomes.left_at_a_second_signal``: left going, or seen to end)."""
+        from mogrun.outcomes import left_at_a_second_signal
 
         with self._lock:
-            going = [RunResult(job=plan.job, repo=plan.repo, outcome=Outcome.ERROR,
-                               run_id=run_id, left_going=True,
-                               message=left_going_message(run_id in cancelling))
+            going = [RunResult(job=plan.job, repo=plan.repo, run_id=run_id,
+                               **left_at_a_second_signal(run_id, exit_code, cancelling, ended))
                      for plan, run_id in self._going.values()]
             return (*self._results, *going)
 

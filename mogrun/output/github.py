@@ -172,14 +172,15 @@ class GithubReporter(PlainReporter):
         super().job_started(job, run, state, attached)
         self._so_far.started(run, state.run_id)
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """The step still gets its summary and outputs: ``run_ids`` names the runs left
         going too, which an ``if: always()`` step may want to cancel; and each run
         that did not pass, of a job not finished, its ``::error::`` (GitHub cancels
         a job with SIGINT, then SIGTERM: this is how its runs end there)."""
         if self.summarized:
             return
-        results = self._so_far.at_exit(cancelling)
+        results = self._so_far.at_exit(exit_code, cancelling, ended)
         with self._lock:
             for result in results:
                 if result.job not in self._finished and is_failing(result):

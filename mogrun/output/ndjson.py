@@ -163,10 +163,12 @@ class NdjsonReporter:
         for warning in warnings:  # stdout stays JSON: no ::warning:: annotation there
             self.notice(warning, level="warning")
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """The stream still ends with a ``summary``: the results so far, then each run
-        left going (``left_going: true``, outcome ``error``), so a script finds them."""
-        self.summary(self._so_far.at_exit(cancelling), exit_code)
+        left going (``left_going: true``, outcome ``error``), or seen to end with the
+        status it ended with, so a script finds them."""
+        self.summary(self._so_far.at_exit(exit_code, cancelling, ended), exit_code)
 
     def close(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TextIO
 
 from mogrun.durations import parse_moment
@@ -149,7 +149,8 @@ class PlainReporter:
             for line in self.summary_tail(results, exit_code, rerun):
                 self._write(self._out, line)
 
-    def left_going(self, exit_code: int, cancelling: Collection[str] = ()) -> None:
+    def left_going(self, exit_code: int, cancelling: Collection[str] = (),
+                   ended: Mapping[str, str] | None = None) -> None:
         """Nothing more: the error that ends the process lists the runs left going."""
 
     def close(self) -> None:

@@ -168,6 +168,28 @@ def test_a_second_ctrl_c_while_a_gate_judges_an_ended_run_leaves_nothing_going(
                               "its gates judged it"), row
 
 
+def test_a_second_ctrl_c_while_a_gate_judges_says_the_run_ended_in_every_report(
+        emulator, tmp_path):
+    """The history said the run had ended (success) before its gates judged it, but
+    the --json summary and the JUnit report (the plugins' end of session) said it was
+    left going, its status null: a dashboard was told a finished run still went."""
+    slow_gate_project(tmp_path)
+    with running(spawn(emulator, tmp_path, "--json", "run", "--junit", "report.xml", "fix",
+                       jobs=QUICK)) as proc:
+        entered(tmp_path, proc)
+        out, err, _ = interrupt(proc, times=2, gap=1.0)
+    (run_id,) = emulator.runs
+    assert proc.returncode == 130, (out, err)
+    summary = json_lines(out)[-1]
+    assert summary["type"] == "summary", summary
+    (result,) = summary["results"]
+    said = "interrupted again once the run had ended (success), before its gates judged it"
+    assert (result["run_id"], result["status"], result["outcome"], result["left_going"],
+            result["message"]) == (run_id, "success", "error", False, said), result
+    report = (tmp_path / "report.xml").read_text()
+    assert said in report and "left going" not in report, report
+
+
 def test_one_ctrl_c_while_a_gate_judges_an_ended_run_cancels_nothing(emulator, tmp_path):
     """It said "cancelling 1 run started here" though the run had ended; the gate
     still judges it, and its row keeps the run's own exit code (docs/cli.md: the
