@@ -390,9 +390,14 @@ class LiveArea(Live):
                 super().refresh()
 
     def process_renderables(self, renderables: list[Any]) -> list[Any]:
-        """Lines printed in the background go out as they are, with no area."""
+        """Lines printed in the background go out as they are, with no area. In
+        front, the area drawn again below them is the board as it is now: rich
+        redrew its last frame, so a run that had just ended stayed "running"
+        under its own result line until the next refresh."""
         with self._lock:
             here = self._here()
+            if here:  # the cursor still moves up by the height last drawn
+                self._live_render.set_renderable(self.renderable)
         return super().process_renderables(renderables) if here else renderables
 
     def _here(self) -> bool:

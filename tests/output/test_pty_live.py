@@ -334,3 +334,18 @@ def test_rows_on_a_terminal_whose_stream_is_ascii_are_cut_never_wrapped(emulator
     assert any(x.endswith("...") for x in shown), raw
     assert max(len(x) for x in shown) <= 50, [x for x in shown if len(x) > 50]
     assert "\\u2026" not in raw and "\\xb7" not in raw, raw
+
+
+def test_a_run_that_ended_is_never_drawn_running_under_its_result_line(emulator, tmp_path):
+    """Each batch of lines was drawn with the area of the last refresh under it:
+    a run that had just ended stayed "running" below its own result line (and
+    below the next batch's too, when two runs ended within one refresh)."""
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.short]\nrepo = "acme/api"\nprompt = "@emulator duration=1s events=4"\n\n'
+        '[jobs.long]\nrepo = "acme/web"\nprompt = "@emulator duration=3s events=12"\n\n')
+    code, raw = run_in_pty(emulator, tmp_path, "short", "long")
+    assert code == 0, raw
+    lines = screen_lines(raw)
+    ended = next(i for i, x in enumerate(lines) if re.match(r"\d\d:\d\d:\d\d  short  result", x))
+    drawn = [x for x in lines[ended:] if re.match(r"short\s+(running|done)\b", x)]
+    assert drawn and all(re.match(r"short\s+done\b", x) for x in drawn), drawn
