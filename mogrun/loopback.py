@@ -47,3 +47,27 @@ def url_refusal(scheme: str | None, host: str | None) -> str | None:
     if scheme == "http" and host.strip("[]").endswith("."):
         return DOTTED_LOOPBACK
     return None
+
+
+def host_problem(netloc: str, host: str | None) -> str | None:
+    """Why the host of a URL (its ``netloc``, and ``host`` as urlsplit reads it)
+    cannot be connected to, in words that quote no part of it (a URL may be a secret;
+    each caller says "not a valid URL" its own way):
+    an IPv6 literal that is none, or text after its bracket other than a port
+    (``[::1]]:1`` was sent to ``[::1]:1``); a name with an empty or over-long part
+    (``a..mogplex.com``), which urllib3 refused at every request, retried as a
+    network failure and said "check that the server is reachable" (exit 69)."""
+    netloc, host = netloc.rpartition("@")[2], host or ""
+    if netloc.startswith("["):
+        inside, closed, rest = netloc[1:].partition("]")
+        try:
+            ipaddress.IPv6Address(inside)
+        except ValueError:
+            return "its host in [ ] is not an IPv6 address"
+        if not closed or (rest and not rest.startswith(":")) or "]" in rest:
+            return "its host or port cannot be read"
+        return None
+    labels = (host[:-1] if host.endswith(".") else host).split(".")
+    if len(host) > 253 or any(not label or len(label) > 63 for label in labels):
+        return "its host name has an empty part, or one over 63 characters"
+    return None

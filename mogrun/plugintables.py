@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from mogrun.durations import parse_duration
-from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, host_problem, url_refusal
 
 T = TypeVar("T")
 
@@ -140,7 +140,8 @@ def web_url(value: Any, where: str) -> str:
         raise ValueError(f"{where}: {refusal}")
     if refusal is not None:
         raise ValueError(f"{where} must use https:// (plain http only to loopback)")
-    problem = _unsendable(parts, host) if parts is not None and host is not None else None
+    problem = (_unsendable(parts, host) or host_problem(parts.netloc, host)
+               if parts is not None and host is not None else None)
     if problem:  # said by check, not by the delivery after the runs
         raise ValueError(f"{where} is not a URL a request can go to: {problem}")
     return str(value)  # a str: urlsplit above only ran on one

@@ -18,7 +18,13 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mogrun.errors import NoTokenError, TaskFileError, UsageError
-from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, is_loopback_host, url_refusal
+from mogrun.loopback import (
+    DOTTED_LOOPBACK,
+    NOT_HTTP,
+    host_problem,
+    is_loopback_host,
+    url_refusal,
+)
 from mogrun.tomltext import toml_repr
 
 DEFAULT_URL = "https://mogplex.com"
@@ -52,6 +58,9 @@ def url_problem(url: str) -> str | None:
     refusal = url_refusal(parts.scheme, parts.hostname)
     if refusal == NOT_HTTP:
         return "it must be an http(s) URL with a host, like https://mogplex.com"
+    unreadable = host_problem(parts.netloc, parts.hostname)
+    if unreadable is not None:
+        return f"it is not a valid URL ({unreadable})"
     if "@" in parts.netloc or _userinfo_end(url) is not None:
         # (an '@' in the path too: "https://u:123/w@host" is a password, "123/w",
         # that urllib reads as a port and a path, and would send to host "u")
@@ -91,9 +100,16 @@ def check_file_url(url: str) -> None:
     problem = url_problem(url)
     if problem is not None:
         raise ValueError(problem)
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == TRUSTED_DOMAIN or host.endswith("." + TRUSTED_DOMAIN) or is_loopback_host(host):
+    named = (urlsplit(url).hostname or "").lower()
+    host = named.rstrip(".")
+    if host == TRUSTED_DOMAIN or host.endswith("." + TRUSTED_DOMAIN):
         return
+    if is_loopback_host(host) and named == host:
+        return
+    if is_loopback_host(host):  # the resolver asks DNS for "localhost.": not loopback
+        raise ValueError(f"a task file may name loopback only without a trailing dot, not "
+                         f"{toml_repr(named)} (the resolver asks DNS for it): use localhost "
+                         "or 127.0.0.1")
     raise ValueError(
         f"a task file may only name {TRUSTED_DOMAIN}, its subdomains or loopback, "
         f"not {toml_repr(host)} (remove it, and give another host with --url or MOGPLEX_URL)"

@@ -37,7 +37,7 @@ from mogrun.errors import (
     TransportError,
     UsageError,
 )
-from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, url_refusal
+from mogrun.loopback import DOTTED_LOOPBACK, NOT_HTTP, host_problem, url_refusal
 from mogrun.threads import NoThread, start_without_signals
 
 if TYPE_CHECKING:
@@ -112,6 +112,9 @@ def _check_origin(url: str) -> None:
     """``UsageError`` for a URL mogrun must not send to (only answers are cached)."""
     parts = urlsplit(url)
     _refuse(url_refusal(parts.scheme, parts.hostname), url, parts.hostname)
+    unreadable = host_problem(parts.netloc, parts.hostname)
+    if unreadable is not None:
+        raise UsageError(f"not a valid URL: {origin_of(url)!r} ({unreadable})")
     _refuse_by_urllib3(url)
 
 
@@ -632,6 +635,13 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float,
             context=["This machine does not trust the server's certificate. Behind a proxy "
                      "that inspects TLS, point SSL_CERT_FILE at its CA certificate (a PEM "
                      "file); Python reads that, not REQUESTS_CA_BUNDLE."])
+    if isinstance(cause, u3.SSLError) and _PLAIN_ANSWER in _reason_text(cause):
+        # An https:// URL for a server that speaks plain HTTP (the emulator, mostly):
+        # the same answer every time, retried five times (11 s) as a network failure.
+        return ProtocolError(
+            f"TLS failure talking to {where}{through}: {_reason_text(cause)}", request=request,
+            context=["The server answered in plain HTTP, not TLS: a local server such as "
+                     "mogrun emulator is reached with http://, not https://."])
     if isinstance(cause, u3.NewConnectionError | u3.ConnectTimeoutError):
         reason = _reason_text(cause)
         if isinstance(cause, u3.NameResolutionError):
@@ -676,6 +686,7 @@ def _proxy_reason(error: BaseException) -> str:
 _TUNNEL_FAILED = "Tunnel connection failed: "  # http.client's, for a CONNECT not answered 200
 _PROXY_ANSWERED = "the proxy answered "
 _CERTIFICATE_REFUSED = "CERTIFICATE_VERIFY_FAILED"  # OpenSSL's, in ssl's message
+_PLAIN_ANSWER = "WRONG_VERSION_NUMBER"  # OpenSSL's, for a TLS hello answered in plain HTTP
 
 
 def _reason_text(exc: BaseException) -> str:

@@ -200,3 +200,16 @@ def test_every_json_listing_keeps_workflow_commands_inert(mogrun_cli, mogrun_emu
         assert all(json.loads(line) for line in result.stdout.splitlines())
     shown = json.loads(mogrun_cli("--json", "show", "fix", cwd=tmp_path).stdout)
     assert "say ##[group]z" in json.dumps(shown, ensure_ascii=False)  # the same value
+
+
+def test_https_to_a_plain_http_server_is_said_at_once_with_the_likely_fix(
+        mogrun_cli, mogrun_emulator, tmp_path):
+    """https:// to the emulator (which speaks plain HTTP) was retried five times over
+    11 s as a network failure, with no hint: the same answer comes every time."""
+    url = mogrun_emulator.url.replace("http://", "https://", 1)
+    result = mogrun_cli("repos", cwd=tmp_path, env={"MOGPLEX_URL": url})
+    assert result.exit_code == 69, result
+    assert "WRONG_VERSION_NUMBER" in result.stderr, result
+    assert ("The server answered in plain HTTP, not TLS: a local server such as mogrun "
+            "emulator is reached with http://, not https://.") in result.stderr.splitlines()
+    assert "retry" not in result.stderr and "Gave up after" not in result.stderr, result

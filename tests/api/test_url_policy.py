@@ -76,3 +76,45 @@ def test_a_dotted_loopback_name_is_refused_saying_what_to_use(url):
     assert "use localhost or 127.0.0.1" in caught.value.message
     with pytest.raises(ValueError, match=r"use localhost or 127\.0\.0\.1"):
         web_url(url, "notify.url")
+
+
+@pytest.mark.parametrize("url", [
+    "https://a..mogplex.com", "https://.mogplex.com", "https://mogplex.com..",
+    "https://localhost..:8443", "https://127.0.0.1..:8443", "http://[::1]]:1",
+    "https://" + "a" * 64 + ".mogplex.com", "http://[::1]x:1"])
+def test_a_host_no_request_can_go_to_is_refused_by_every_consumer_before_any_socket(url):
+    """A host with an empty or over-long part (a typo: a..mogplex.com) passed every
+    check, then urllib3 refused it at each request: retried six times as a network
+    failure, "check that the server is reachable", exit 69. [::1]]:1 was sent to
+    [::1]:1. Each consumer refuses it now, as a URL that is not valid."""
+    assert "it is not a valid URL (its host" in (url_problem(url) or ""), url
+    with pytest.raises(UsageError, match="not a valid URL"):
+        refuse_insecure_url(url + "/api/v1/mogplex/runs")
+    with pytest.raises(ValueError, match="not a URL a request can go to: its host"):
+        web_url(url, "notify.url")
+
+
+@pytest.mark.parametrize("url", ["https://mogplex.com.", "http://[::1]:9", "https://a-b.mogplex.com",
+                                 "https://" + "a" * 63 + ".mogplex.com"])
+def test_hosts_a_request_can_go_to_stay_accepted(url):
+    assert url_problem(url) is None
+    refuse_insecure_url(url + "/api/v1/mogplex/runs")
+    assert web_url(url, "notify.url") == url
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("https://localhost:8443", True), ("http://127.0.0.1:8080", True),
+    ("https://api.mogplex.com.", True),
+    # The resolver asks DNS for "localhost.": a task file from a pull request could send
+    # the CI token over https to whatever DNS names so (and past the proxy, as loopback).
+    ("https://localhost.:8443", False), ("https://LOCALHOST.", False),
+    ("https://127.0.0.1.:8443", False)])
+def test_a_task_file_names_loopback_only_without_a_trailing_dot(url, allowed):
+    from mogrun.api.settings import check_file_url
+
+    if allowed:
+        check_file_url(url)
+        return
+    with pytest.raises(ValueError, match=r"may name loopback only without a trailing dot.*"
+                                         r"use localhost or 127\.0\.0\.1"):
+        check_file_url(url)
