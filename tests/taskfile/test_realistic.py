@@ -20,7 +20,9 @@ VALUES: dict[str, list[str]] = {
                '"{{{{ literal"', '"ünïcödé 🎉 {{ job }}"', "3", '"{{ env.MOGPLEX_API_KEY }}"',
                "'''raw {{ date }}'''", '"""Say \\"""hi\\""" please.\n"""',
                '"""ends in a quote""""', "'''it''s raw, C:\\dir\\'''",
-               '"""one \\\n  two"""', '"no closing quote'],
+               '"""one \\\n  two"""', '"no closing quote',
+               # A default written with escaped quotes, after an unknown name.
+               '"Hi {{ tema }}, see {{ url | default(\\"none\\", \\"x\\") }}"'],
     "prompt_file": ['"prompts/p.md"', '"missing.md"', '"../up.md"', '"/etc/passwd"',
                     f'"{LONG}.md"', '"prompts"', "1"],
     "harness": ['"codex"', '"claude-code"', '"gpt"', "true", "2026-01-01T00:00:00Z"],
@@ -118,6 +120,14 @@ def assert_clean(result, many: bool = False) -> None:
         assert len(result.errors) == int(counted.group(1)), result
 
 
+def assert_in_file_order(result) -> None:
+    """check lists every problem in file order (docs/taskfile.md): show, which
+    stops at the first, names the earliest."""
+    places = [(int(line), int(column)) for line, column in
+              re.findall(r"^  --> .*:(\d+):(\d+)$", result.err, re.MULTILINE)]
+    assert places == sorted(places), result
+
+
 def assert_located(project, result) -> None:
     """Each error that names a key points at that key; one that names only a job
     and points at a table header points at the job's name in it."""
@@ -151,6 +161,7 @@ def assert_commands_clean(project) -> None:
     checked = project.run("check", plugins=True)
     assert_clean(checked, many=True)
     assert_located(project, checked)
+    assert_in_file_order(checked)
     # [jobs.release.v1] is one problem (quote the name), never a job "release" too.
     assert 'job "release" has no' not in checked.err, checked
     assert "+00:00" not in checked.err and "e+" not in checked.err, checked  # as written
