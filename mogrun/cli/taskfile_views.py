@@ -156,6 +156,9 @@ def job_document(session: Any, job: ResolvedJob,
     from mogrun.engine.kinds import describing_kinds, kind_of
 
     kind = kind_of(job, describing_kinds())  # what the job starts describes its request
+    # A job that names no key gets one made for each invocation, as --rerun's suffix
+    # is (it holds the invocation's nonce): shown, and said so.
+    made_key = "idempotency_key" not in session.taskfile.job_keys(job.name)
     runs = []
     for run in job.runs:
         request = session.host.start_request(job, run, run.request)
@@ -168,8 +171,11 @@ def job_document(session: Any, job: ResolvedJob,
         described = kind.describe(job, replace(run, request=request))
         runs.append({"run": run.label, "repo": run.repo, **attempt,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
+                     "key_per_invocation": made_key or session.clock.nonce in str(
+                         described["idempotency_key"]),
                      "request": _request_document(session, described)})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
+            **_schedule(session.taskfile, job.name),
             "harness": job.harness, "timeout": format_duration(job.timeout),
             "timeout_seconds": job.timeout,
             # What happens at the timeout: an automation run, which has no public cancel,
@@ -179,6 +185,16 @@ def job_document(session: Any, job: ResolvedJob,
             "capacity_wait_seconds": job.capacity_wait,
             "options": _plain(job.options), "runs": runs,
             **({"automation": job.automation_shown} if job.automation is not None else {})}
+
+
+def _schedule(taskfile: Any, name: str) -> dict[str, Any]:
+    """The job's ``schedule`` and next run as ``list`` gives them, for a job that has
+    one (its own or ``[defaults]``'): show left it out, though it shows every other
+    key the job resolved to."""
+    from mogrun.cli.listing import job_summary
+
+    summary, _ = job_summary(taskfile, name)
+    return {key: summary[key] for key in ("schedule", "next_run") if key in summary}
 
 
 def _request_document(session: Any, described: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,6 +215,14 @@ def _at_timeout(doc: dict[str, Any]) -> str:
         doc["on_timeout"])
 
 
+def _schedule_text(doc: dict[str, Any]) -> str | None:
+    """``17 6 1 * 1 (next run 2026-12-07T06:17:00Z)``, or ``None`` without one."""
+    if "schedule" not in doc:
+        return None
+    listed = ", ".join(doc["schedule"]) or "-"
+    return f"{listed} (next run {doc['next_run']})" if doc.get("next_run") else listed
+
+
 def _capacity_wait(doc: dict[str, Any]) -> str | None:
     """How long a start waits for a sandbox, said where the job sets it: the
     default would be one more line on every job."""
@@ -217,7 +241,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
                          ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),
                          ("automation", doc.get("automation")),
                          ("timeout", f"{doc['timeout']} (then {_at_timeout(doc)})"),
-                         ("capacity wait", _capacity_wait(doc))):
+                         ("capacity wait", _capacity_wait(doc)),
+                         ("schedule", _schedule_text(doc))):
         if value:
             lines.append(f"  {label}: {value}")
     for key, value in doc["options"].items():
@@ -231,6 +256,10 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         body = json.dumps(request["body"], indent=2, ensure_ascii=False)
         # split("\n"), not splitlines(): a prompt's U+2028 or NEL is text of its line.
         lines += ["    " + line for line in body.split("\n")]
+        if run["key_per_invocation"]:
+            lines.append("    note: this Idempotency-Key is made anew at each invocation (the "
+                         "task file names no idempotency_key, or --rerun suffixes it): the "
+                         "run sends its own")
         if run["resolves_repo"]:
             lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
                          "to the repo's id through GET /repos when the job runs")

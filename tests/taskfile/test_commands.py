@@ -229,6 +229,37 @@ def test_show_json_one_object_per_job_needs_first(project, monkeypatch) -> None:
     assert "secret" not in result.out
 
 
+KEY_NOTE = ("    note: this Idempotency-Key is made anew at each invocation (the task file "
+            "names no idempotency_key, or --rerun suffixes it): the run sends its own")
+
+
+def test_show_says_which_keys_are_made_per_invocation_and_each_schedule(project) -> None:
+    """show printed a key mogrun made for this invocation as the exact one, and the
+    run sent another; and it left out the schedule (its own, or [defaults]'), which
+    list shows. Both are said now, in text and --json."""
+    project.path.write_bytes(
+        b'# nightly\r\n[defaults]\r\nschedule = "17 6 1 * 1"  # monthly\r\n\r\n'
+        b'[jobs.made]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
+        b'[jobs.kept]\r\nrepo = "acme/api"\r\nprompt = "y"\r\nidempotency_key = "kept-1"\r\n'
+        b'schedule = ["0 3 * * *", "30 4 * * 1-5"]\r\n\r\n')
+    first, second = (project.run("show", "made", "kept") for _ in range(2))
+    assert first.code == second.code == 0, first
+    made, kept = first.out.split("\njob kept\n")
+    keys = [line for line in (first.out + second.out).splitlines()
+            if line.startswith("    Idempotency-Key:")]
+    assert len(set(keys)) == 3 and keys.count("    Idempotency-Key: kept-1") == 2, keys
+    assert KEY_NOTE in made.splitlines() and KEY_NOTE not in kept.splitlines(), first.out
+    assert "  schedule: 17 6 1 * 1 (next run " in made, made
+    assert "  schedule: 0 3 * * *, 30 4 * * 1-5 (next run " in kept, kept
+    docs = [json.loads(line) for line in project.run("--json", "show", "made", "kept")
+            .out.splitlines()]
+    assert [(d["schedule"], d["runs"][0]["key_per_invocation"]) for d in docs] == [
+        (["17 6 1 * 1"], True), (["0 3 * * *", "30 4 * * 1-5"], False)], docs
+    assert all(d["next_run"].endswith("Z") for d in docs), docs
+    rerun = project.run("run", "-n", "--rerun", "kept")  # a suffix made per invocation
+    assert rerun.code == 0 and KEY_NOTE in rerun.out.splitlines(), rerun
+
+
 def test_show_unknown_job_and_unset_env(project) -> None:
     project.write(TEAM.replace("custom_plugin_key = 1\n", ""))
     result = project.run("show", "fann")
