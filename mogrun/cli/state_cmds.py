@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -712,11 +712,11 @@ UNKNOWN_TO_SERVER = "unknown"
 
 
 def record_status(history: Any, row: Any, run: Any, judged: RunResult | None = None,
-                  secrets: Iterable[str] = ()) -> Any:
+                  secrets: Collection[str] = ()) -> Any:
     """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
     (``judged``'s when gates were applied, else the status's own) and exit code,
     and with ``judged`` what ``run`` keeps of a run it follows to its end: each
-    gate's verdict (reasons masked of ``secrets``) and the message. A run recorded
+    gate's verdict and the message (masked of ``secrets``). A run recorded
     while it was still going (detached, or left going at a timeout, an interrupt or
     a failed follow) is judged as it ended, not as it was left. Every other row of
     the run not yet seen to end (a rerun recorded it again while it went) learns it
@@ -731,7 +731,7 @@ def record_status(history: Any, row: Any, run: Any, judged: RunResult | None = N
 
 
 def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
-                secrets: Iterable[str]) -> Any:
+                secrets: Collection[str]) -> Any:
     """``record_status`` of one row."""
     import dataclasses
 
@@ -743,8 +743,9 @@ def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
         from mogrun.engine.history import ended_fields, gates_json
 
         final = Outcome(judged.outcome) if judged else Outcome.of_status(run.status)
-        fields.update(ended_fields(row, run.status, str(final), run.updated_at, None if (
-            judged is None) else (gates_json(judged.gates, secrets), judged.message)))
+        kept = None if judged is None else (gates_json(judged.gates, secrets),
+                                            mask(judged.message, secrets))
+        fields.update(ended_fields(row, run.status, str(final), run.updated_at, kept))
         from mogrun.engine.run_kind import capacity_refusal
 
         refused = capacity_refusal(run)
