@@ -65,7 +65,7 @@ def url_problem(url: str) -> str | None:
         # (an '@' in the path too: "https://u:123/w@host" is a password, "123/w",
         # that urllib reads as a port and a path, and would send to host "u")
         return "it must not carry credentials (user@host)"
-    if parts.query or parts.fragment:
+    if parts.query or parts.fragment or "?" in url or "#" in url:  # an empty one too
         return "it must not have a query or fragment"
     if refusal == DOTTED_LOOPBACK:
         return refusal

@@ -118,3 +118,11 @@ def test_a_task_file_names_loopback_only_without_a_trailing_dot(url, allowed):
     with pytest.raises(ValueError, match=r"may name loopback only without a trailing dot.*"
                                          r"use localhost or 127\.0\.0\.1"):
         check_file_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9#", "http://127.0.0.1:9?",
+                                 "https://mogplex.com/?", "https://mogplex.com/#"])
+def test_an_empty_query_or_fragment_is_refused_as_any_query_or_fragment_is(url):
+    """A URL with a fragment or a query is no API base URL; an empty one (a stray
+    '#' or '?' typed after the port) passed."""
+    assert url_problem(url) == "it must not have a query or fragment"
