@@ -376,7 +376,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     read from the API and shown, not recorded (an automation's job run
     through the automations the task file names; its repo by owner/name, one
     GET /repos?id= for a run; with --json, what only history knows is null:
-    job, invocation, idempotency_key; attached is false, gates []). Runs are
+    id, job, invocation, idempotency_key, attempt, why, request, task_file;
+    attached is false, gates []). Runs are
     kept per API
     (--local runs apart): with none here, the APIs that have some are named
     (mogrun --local status), and so is the one a run id was recorded under.
