@@ -3,8 +3,10 @@
 ``url_refusal`` is the single decision behind every "plain http only to
 loopback" check (the API URL from any source, the transport before a socket
 under both URL parsers, plugin webhook URLs); ``is_loopback_host`` also
-decides task-file URLs and the emulator's address. It never resolves a name:
-only ``localhost`` and loopback IP literals count.
+decides task-file URLs, the proxy's bypass and the emulator's address and
+callers. It never resolves a name: only ``localhost`` and loopback IP literals
+count, as written; with a trailing dot (``localhost.``) a name is one the
+resolver asks DNS about, so it is never loopback.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import ipaddress
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """``localhost`` or a loopback IP literal (127.0.0.0/8, ::1), brackets and a
-    trailing dot allowed."""
+    """``localhost`` or a loopback IP literal (127.0.0.0/8, ::1), brackets allowed;
+    not with a trailing dot: glibc asks DNS for ``localhost.``, so a task file's
+    ``https://localhost.`` could send the CI token wherever DNS points, past the
+    proxy, and a page served from that name could pass for the emulator's caller."""
     if not host:
         return False
-    host = host.strip("[]").rstrip(".").lower()
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
@@ -43,9 +47,7 @@ def url_refusal(scheme: str | None, host: str | None) -> str | None:
     if scheme not in ("http", "https") or not host:
         return NOT_HTTP
     if scheme == "http" and not is_loopback_host(host):
-        return PLAIN_HTTP
-    if scheme == "http" and host.strip("[]").endswith("."):
-        return DOTTED_LOOPBACK
+        return DOTTED_LOOPBACK if is_loopback_host(host.rstrip(".")) else PLAIN_HTTP
     return None
 
 

@@ -60,8 +60,8 @@ class Proxies(NamedTuple):
         """The proxy ``url`` goes through, or ``None`` to go direct."""
         if self.url is None or not url.startswith("https://"):
             return None
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
-        if is_loopback_host(host) or self.bypasses(host):
+        named = (urlsplit(url).hostname or "").lower()
+        if is_loopback_host(named) or self.bypasses(named.rstrip(".")):
             return None
         return self.url
 

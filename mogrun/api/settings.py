@@ -101,18 +101,15 @@ def check_file_url(url: str) -> None:
     if problem is not None:
         raise ValueError(problem)
     named = (urlsplit(url).hostname or "").lower()
-    host = named.rstrip(".")
-    if host == TRUSTED_DOMAIN or host.endswith("." + TRUSTED_DOMAIN):
+    host = named.rstrip(".")  # mogplex.com. is mogplex.com; localhost. is no loopback
+    if host == TRUSTED_DOMAIN or host.endswith("." + TRUSTED_DOMAIN) or is_loopback_host(named):
         return
-    if is_loopback_host(host) and named == host:
-        return
-    if is_loopback_host(host):  # the resolver asks DNS for "localhost.": not loopback
-        raise ValueError(f"a task file may name loopback only without a trailing dot, not "
-                         f"{toml_repr(named)} (the resolver asks DNS for it): use localhost "
-                         "or 127.0.0.1")
+    dotted = (" (with a trailing dot it is a name DNS answers for: use localhost or "
+              "127.0.0.1)" if is_loopback_host(host) else "")
     raise ValueError(
         f"a task file may only name {TRUSTED_DOMAIN}, its subdomains or loopback, "
-        f"not {toml_repr(host)} (remove it, and give another host with --url or MOGPLEX_URL)"
+        f"not {toml_repr(named)}{dotted} (remove it, and give another host with --url or "
+        "MOGPLEX_URL)"
     )
 
 

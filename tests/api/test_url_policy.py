@@ -115,9 +115,29 @@ def test_a_task_file_names_loopback_only_without_a_trailing_dot(url, allowed):
     if allowed:
         check_file_url(url)
         return
-    with pytest.raises(ValueError, match=r"may name loopback only without a trailing dot.*"
+    with pytest.raises(ValueError, match=r"with a trailing dot it is a name DNS answers for: "
                                          r"use localhost or 127\.0\.0\.1"):
         check_file_url(url)
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("LOCALHOST", True), ("127.0.0.1", True), ("[::1]", True),
+    ("localhost.", False), ("127.0.0.1.", False), ("LOCALHOST.", False), ("localhost.x", False)])
+def test_a_trailing_dot_makes_no_name_loopback_for_any_consumer(host, loopback):
+    """The one rule: is_loopback_host stripped a trailing dot, so each consumer that
+    asked it took a name DNS answers for as loopback (a task file's url, the proxy's
+    bypass, the emulator's Host check against DNS rebinding); only plain http's own
+    check refused it."""
+    from mogrun.api.proxies import Proxies
+    from mogrun.emulator.control import foreign_caller
+    from mogrun.emulator.replies import Request
+    from mogrun.loopback import is_loopback_host
+
+    assert is_loopback_host(host) is loopback
+    proxies = Proxies.from_env({"HTTPS_PROXY": "http://proxy.example:3128"})
+    assert (proxies.for_url(f"https://{host}:8443/api") is None) is loopback
+    caller = Request("POST", "/_emulator/faults", {}, {"host": f"{host}:8765"})
+    assert (foreign_caller(caller) is None) is loopback
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9#", "http://127.0.0.1:9?",
