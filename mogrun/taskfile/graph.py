@@ -44,16 +44,14 @@ def graph_errors(taskfile: TaskFile, meant: Collection[str] = ()) -> list[TaskFi
 def _unknown_need_hint(need: str, taskfile: TaskFile, meant: Collection[str]) -> list[str]:
     """The job a need was likely meant to name. The first part of a header written
     without its quotes (``needs = ["release"]`` beside ``[jobs.release.v1]``, which
-    ``list`` shows as a job "release") is said to be no job, with its quoting."""
-    from mogrun.taskfile.schema import closest
-    from mogrun.tomltext import basic_string
+    ``list`` shows as a job "release") gets that header's quoting hint, and the
+    name to need."""
+    from mogrun.taskfile.schema import closest, quoting_hint
 
     dotted = sorted(name for name in meant if name.startswith(need + "."))
     if dotted:
-        rest = dotted[0][len(need) + 1:]
-        return [f'[jobs.{dotted[0]}] makes no job "{need}" (it is a table "{rest}" inside '
-                f'one): the job named "{dotted[0]}" is written '
-                f'[jobs.{basic_string(dotted[0])}], and needed as "{dotted[0]}".']
+        rest = tuple(dotted[0][len(need) + 1:].split("."))
+        return [quoting_hint(need, rest), f'Then need it as "{dotted[0]}".']
     hint = closest(need, taskfile.jobs)
     return [f'did you mean "{hint}"?'] if hint else []
 

@@ -27,6 +27,18 @@ JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
 
 
+def quoting_hint(job: str, rest: tuple[str, ...]) -> str:
+    """A table inside a job, named like no key, is most likely a job whose name
+    holds a ".": ``[jobs.release.v1]`` is job ``release`` with a table ``v1``."""
+    from mogrun.taskfile.positions import quote_key
+
+    meant = ".".join((job, *rest))
+    written = ".".join(quote_key(part) for part in (job, *rest))
+    return (f"A job name holding \".\" is quoted: write [jobs.{quote_key(meant)}] "
+            f"(without quotes, [jobs.{written}] is a table "
+            f'"{rest[0]}" inside job "{job}").')
+
+
 def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else f"must be a string, not {type_name(value)}"
 

@@ -27,6 +27,7 @@ from mogrun.taskfile.schema import (
     closest,
     job_key_names,
     key_problems,
+    quoting_hint,
     unknown_top_level,
 )
 from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
@@ -44,7 +45,7 @@ def misdotted_jobs(taskfile: TaskFile, key_specs: Mapping[str, KeySpec]) -> list
     """The "jobs" that are only the first part of a job name holding "." written
     unquoted (``[jobs.release.v1]`` is a table ``v1`` in a job ``release``): every
     key of theirs is such a table. No job at all: their one problem is the
-    quoting (``_quoting_hint``), not a missing repo or prompt."""
+    quoting (``quoting_hint``), not a missing repo or prompt."""
     known = job_key_names(key_specs)
     return [name for name, table in taskfile.jobs.items()
             if table and all(_name_part(key, value, known) for key, value in table.items())]
@@ -116,7 +117,7 @@ def _unknown(taskfile: TaskFile, table: Mapping[str, Any], known: Any, where: tu
         context = [f'did you mean "{hint}"?'] if hint else []
         if len(where) == 2 and where[0] == "jobs" and _name_part(key, table[key], known):
             context = [plugin_key_hint(left_out) if _written_as_value(taskfile, (*where, key)) else
-                       _quoting_hint(where[1], _name_rest(key, table[key], known))]
+                       quoting_hint(where[1], _name_rest(key, table[key], known))]
         elif len(where) == 2 and where[0] == "jobs" and left_out is not None:
             # Plugins were left out: any value may be a left-out plugin's key
             # (``owner = "@team"``), not only a table, whatever its spelling is close to.
@@ -161,18 +162,6 @@ def _name_rest(key: str, value: dict[str, Any], known: Collection[str]) -> tuple
             break
         rest, value = (*rest, inner), inner_value
     return rest
-
-
-def _quoting_hint(job: str, rest: tuple[str, ...]) -> str:
-    """A table inside a job, named like no key, is most likely a job whose name
-    holds a ".": ``[jobs.release.v1]`` is job ``release`` with a table ``v1``."""
-    from mogrun.taskfile.positions import quote_key
-
-    meant = ".".join((job, *rest))
-    written = ".".join(quote_key(part) for part in (job, *rest))
-    return (f"A job name holding \".\" is quoted: write [jobs.{quote_key(meant)}] "
-            f"(without quotes, [jobs.{written}] is a table "
-            f'"{rest[0]}" inside job "{job}").')
 
 
 def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError]:

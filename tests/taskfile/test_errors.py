@@ -1375,12 +1375,13 @@ def test_a_need_of_a_dotted_headers_first_part_says_the_header_makes_no_such_job
     write(project, '[jobs.release.v1]  # v1\nrepo = "acme/api"\nprompt = "x"\n\n'
                    '[jobs.notes]\nrepo = "acme/api"\nprompt = "y"\nneeds = ["release"]\n',
           style)
-    hint = ('[jobs.release.v1] makes no job "release" (it is a table "v1" inside one): the job '
-            'named "release.v1" is written [jobs."release.v1"], and needed as "release.v1".')
+    hint = ('A job name holding "." is quoted: write [jobs."release.v1"] (without quotes, '
+            '[jobs.release.v1] is a table "v1" inside job "release").')
     result = project.run("check")
     assert result.code == 2, result
     assert result.errors[1] == 'Error: job "notes" needs unknown job "release"', result
     assert hint in result.err.splitlines(), result.err
+    assert 'Then need it as "release.v1".' in result.err.splitlines(), result.err
     before = project.path.read_bytes()
     added = project.run("add", "v2", "--repo", "acme/api", "--prompt", "z", "--needs", "release")
     assert added.code == 2, added
