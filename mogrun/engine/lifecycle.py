@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from mogrun.engine.slowhooks import ONCE_MORE, TWICE
+from mogrun.engine.slowhooks import TWICE, way_out
 from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
@@ -275,7 +275,7 @@ class HooksObserver(Observer):
         alone, since the summary comes after it. The waits still to be heard are
         heard first (said too if that takes a while). How to leave without them:
         Ctrl-C twice, or one more once a first signal has landed (``stop``)."""
-        leave = ONCE_MORE if self.stop is not None and self.stop.is_set() else TWICE
+        leave = way_out(self.stop)
         if self.waits_heard is not None:
             from mogrun.engine.pluginwaits import waits_unheard_wait
 

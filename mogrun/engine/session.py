@@ -39,7 +39,7 @@ from mogrun.engine.signals import (
     first_signal_message,
     left_going_lines,
 )
-from mogrun.engine.slowhooks import ONCE_MORE, TWICE, SlowHooks
+from mogrun.engine.slowhooks import ONCE_MORE, SlowHooks
 from mogrun.engine.track import RunTrack
 from mogrun.envnumbers import env_number
 from mogrun.errors import Interrupted, MogrunError, TaskFileError, combine_exit_codes
@@ -229,13 +229,8 @@ def run_session(
         ending = False  # whether the plugins' end of session has begun
         watch.on_first = lambda code: _first_signal(deps, progress, code)
         unsubscribe = ports.client.waits.subscribe(channel.wait)  # the API's waits too
-
-        def leave() -> str:  # how to leave without a slow hook: once a signal has landed,
-            return TWICE if watch.exit_code is None else ONCE_MORE  # one more Ctrl-C
-
         slow = SlowHooks(getattr(ports.hooks, "running_hooks", None), channel.wait,
-                         unheard=lambda wait: channel.wait(wait, to_plugins=False),
-                         leave=leave)
+                         unheard=lambda wait: channel.wait(wait, to_plugins=False), stop=stop)
         try:
             with slow:
                 code, results = _run(jobs, deps, progress, options, watch, attempts,

@@ -37,6 +37,12 @@ WAIT_HOOK = "mogrun_wait"  # its own slowness is not told to it (see ``SlowHooks
 TWICE, ONCE_MORE = "Ctrl-C twice", "one more Ctrl-C"
 
 
+def way_out(stop: threading.Event | None) -> str:
+    """How to leave without a hook now: ``TWICE``, or ``ONCE_MORE`` once the session's
+    ``stop`` is set (a first signal landed): the line said twice where one left."""
+    return ONCE_MORE if stop is not None and stop.is_set() else TWICE
+
+
 class HookWatch:
     """While open, a daemon thread calls ``look(now)`` every ``LOOK_EVERY``: the one
     loop of the engine's looks at the hook calls going on (``running``), which
@@ -74,10 +80,10 @@ class SlowHooks(HookWatch):
                  on_wait: Callable[[Wait], None],
                  unheard: Callable[[Wait], None] | None = None,
                  only: frozenset[str] | None = None,
-                 leave: Callable[[], str] = lambda: TWICE) -> None:
+                 stop: threading.Event | None = None) -> None:
         super().__init__(running)
         self.on_wait = on_wait
-        self.leave = leave  # how to leave without a hook now: after a first signal, once
+        self.stop = stop  # the session's: set at a first signal (``way_out``)
         self.only = only  # the hooks said (the CLI's set-up hooks), else every one
         # How a slow mogrun_wait is said: to everyone but the plugins' mogrun_wait,
         # which would be handed its own slowness and be slow again, said again...
@@ -108,7 +114,7 @@ class SlowHooks(HookWatch):
                     continue
                 self._said.add(key)
                 say = self.unheard if call.hook == WAIT_HOOK else self.on_wait
-                say(slow_hook_wait(call, now - call.since, self.leave()))
+                say(slow_hook_wait(call, now - call.since, way_out(self.stop)))
 
 
 def slow_hook_wait(call: Any, running: float, leave: str = TWICE) -> Wait:

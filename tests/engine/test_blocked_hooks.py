@@ -190,6 +190,21 @@ def test_a_second_ctrl_c_while_a_gate_judges_says_the_run_ended_in_every_report(
     assert said in report and "left going" not in report, report
 
 
+def test_a_gate_slow_after_a_first_ctrl_c_says_one_more_leaves(emulator, tmp_path):
+    """A hook call running long is said with the way out; after the Ctrl-C that
+    stopped the session, that was still "Ctrl-C twice", where one more leaves."""
+    slow_gate_project(tmp_path)
+    with running(spawn(emulator, tmp_path, "fix", jobs=QUICK)) as proc:
+        entered(tmp_path, proc)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(2.5)  # past the moment a slow hook call is said
+        (tmp_path / "release").write_text("")
+        out, err = proc.communicate(timeout=20)
+    said = [line for line in (out + err).splitlines() if "mogrun_gate (running for" in line]
+    assert said and all(line.endswith("one more Ctrl-C leaves without it") for line in said), (
+        out, err)
+
+
 def test_one_ctrl_c_while_a_gate_judges_an_ended_run_cancels_nothing(emulator, tmp_path):
     """It said "cancelling 1 run started here" though the run had ended; the gate
     still judges it, and its row keeps the run's own exit code (docs/cli.md: the
