@@ -278,6 +278,7 @@ def _local_follow_refusal(state: CliState, target: str | None) -> UsageError:
     invocation that started it, or, while that mogrun on this machine still runs,
     only it follows the run (named, with its pid: "nothing left to follow" was
     said of a run going in another terminal)."""
+    from mogrun.cli.run_cmd import command_prefix
     from mogrun.textsafety import shell_word
 
     going = None
@@ -291,7 +292,7 @@ def _local_follow_refusal(state: CliState, target: str | None) -> UsageError:
         named = f" {shell_word(target)}" if target else ""
         going = going_in_a_local_mogrun(
             found, "follow it: its output is where that mogrun runs",
-            lambda _: f"Its events so far: mogrun --local logs{named}")
+            lambda _: f"Its events so far: {command_prefix(state)} logs{named}")
     except MogrunError:  # nothing recorded, an unknown job: nothing to follow either
         pass
     return going or UsageError("--local runs end with the invocation that started them: "

@@ -141,6 +141,8 @@ def test_local_logs_follow_and_cancel_name_the_mogrun_that_follows_the_run(tmp_p
         until(lambda: any(row["run_id"] for row in history_json(tmp_path)),
               "the --local run started", proc)
         follow = mogrun_after(unused, tmp_path, "--local", "logs", "--follow", "long")
+        named = mogrun_after(unused, tmp_path, "-f", "mogplex.toml", "--local", "logs",
+                             "--follow", "long")
         cancel = mogrun_after(unused, tmp_path, "--local", "cancel", "long")
         alive = proc.poll() is None
     assert alive  # it was still following its run
@@ -150,6 +152,9 @@ def test_local_logs_follow_and_cancel_name_the_mogrun_that_follows_the_run(tmp_p
     assert (follow.returncode, follow.stderr.splitlines()) == (2, [
         going + "follow it: its output is where that mogrun runs",
         "Its events so far: mogrun --local logs long"]), follow
+    # The command it suggests finds the same file, as every suggested command does.
+    assert named.stderr.splitlines()[-1] == (
+        "Its events so far: mogrun -f mogplex.toml --local logs long"), named
     assert (cancel.returncode, cancel.stderr.splitlines()) == (2, [
         going + "cancel it",
         f"Stop that mogrun (Ctrl-C there, or kill -INT {proc.pid}): it cancels what it "
