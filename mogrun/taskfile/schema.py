@@ -104,6 +104,18 @@ def _duration(longest: float) -> Checker:
 
 def _names(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        # As a repo listed twice is: a slip (actionlint says the same of a
+        # workflow's needs), each repeat located at its own entry.
+        seen: set[str] = set()
+        twice = []
+        for index, name in enumerate(value):
+            if name in seen:
+                twice.append((str(index), f"lists {toml_repr(name)} twice"))
+            seen.add(name)
+        if twice:
+            from mogrun.plugintables import KeyProblems
+
+            raise KeyProblems(twice)
         return None
     if isinstance(value, str):  # `needs = "lint"`, as `repo` takes one name
         return f"must be a list of job names: needs = [{toml_repr(value)}]"
@@ -278,7 +290,8 @@ JOB_KEYS: dict[str, Checker] = {
                               '"2h", or seconds (60 or "60"); at most 24h.'),
     "on_timeout": Rule(_choice(ON_TIMEOUT), {"enum": list(ON_TIMEOUT)},
                        "What happens to a run at the timeout."),
-    "needs": Rule(_names, {"type": "array", "items": {"type": "string"}},
+    "needs": Rule(_names, {"type": "array", "items": {"type": "string"},
+                           "uniqueItems": True},
                   "Jobs that must pass first."),
     "schedule": Rule(_schedule, {"anyOf": [{"type": "string"},
                                            {"type": "array", "minItems": 1,

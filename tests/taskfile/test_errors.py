@@ -1516,3 +1516,15 @@ def test_a_wrong_default_hides_no_problem_of_the_jobs_inheriting_it(project, def
     assert "3 problems in" in second, second
     said = [line for line in second.splitlines() if line.startswith("Error: ")]
     assert all(line in first.splitlines() for line in said), (said, first)
+
+
+def test_a_need_listed_twice_is_refused_at_the_repeat(project) -> None:
+    """A repo listed twice was refused and a need listed twice passed check; the
+    repeat is a slip either way (actionlint says so of a workflow's needs)."""
+    project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
+                             b'[jobs.b]\r\nrepo = "acme/api"\r\nprompt = "y"\r\n'
+                             b'needs = [\r\n  "a",  # first\r\n\t"a",  # again\r\n]\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == ['Error: job "b", key "needs" lists \'a\' twice'], result
+    assert "mogplex.toml:10:2" in result.err, result.err
