@@ -60,6 +60,9 @@ RetryPolicy = Callable[..., "float | bool | None"]
 
 MIN_REQUEST_TIMEOUT = 0.5  # seconds: a request near its deadline still gets a chance
 CANCEL_TRIES = 3  # sends of one cancel the server asks to retry ("Run state changed")
+# Pauses between reads of a run whose cancel lost the race to its end ("Run is no
+# longer active"): the server updates the run's row after the agent's call ends.
+SETTLE_PAUSES = (0.2, 0.4, 0.8, 1.6)
 
 
 class DueStop(threading.Event):
@@ -301,9 +304,11 @@ class MogplexClient:
         """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
         again) unless the run is still going: the server also answers 409 when it
         could not reach the sandbox ("Sandbox is not ready"), and then the cancel
-        did not get through and the error is raised. The newest server's 409 "Run
-        state changed; retry cancellation" (its update lost to another write) is
-        what it says: the cancel is sent again, a few times."""
+        did not get through and the error is raised. A run whose cancel lost the
+        race ("Run is no longer active") may read as active for a moment: it is
+        read again a few times before that error is raised. The newest server's
+        409 "Run state changed; retry cancellation" (its update lost to another
+        write) is what it says: the cancel is sent again, a few times."""
         path = f"/runs/{_segment(run_id)}/cancel"
         for attempt in range(1, CANCEL_TRIES + 1):
             try:
@@ -312,13 +317,29 @@ class MogplexClient:
             except RequestRefusedError as error:
                 if error.status != 409 or error.code != "CONFLICT":
                     raise
-                state = self.get_run(run_id, job=job, deadline=deadline, run=run)
+                state = self._settled(run_id, error, job=job, deadline=deadline, run=run)
                 if state.terminal:
                     return CancelOutcome(state, True)
                 if attempt == CANCEL_TRIES or "retry cancellation" not in error.message:
                     raise
         detail = failures.run_detail(answer.data, run_id, answer.info)
         return CancelOutcome(RunState.from_api(detail), bool(answer.data.get("alreadyTerminal")))
+
+    def _settled(self, run_id: str, error: RequestRefusedError, *, job: ResolvedJob | None,
+                 deadline: float | None, run: str | None) -> RunState:
+        """The run after a 409 to its cancel: read again while it still reads as
+        active after the server said it is not (its row is updated after the
+        agent's call ends), pausing ``SETTLE_PAUSES`` and never past ``deadline``."""
+        state = self.get_run(run_id, job=job, deadline=deadline, run=run)
+        if "no longer active" not in error.message:
+            return state
+        for pause in SETTLE_PAUSES:
+            if state.terminal or (deadline is not None
+                                  and self.budget.clock() + pause >= deadline):
+                break
+            self.budget.sleep(pause)
+            state = self.get_run(run_id, job=job, deadline=deadline, run=run)
+        return state
 
     def _stale_repo(self, error: RequestRefusedError, request: StartRequest,
                     job: ResolvedJob | None) -> str | None:

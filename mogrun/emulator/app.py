@@ -282,8 +282,10 @@ class Api:
                    fault: Fault | None) -> Reply:
         run, now = self._run(parts, token, "Failed to cancel run"), self.clock()
         if fault is not None and fault.kind == "conflict":
+            # The agent's call ended between the server's read and its update; the
+            # run's row is brought up to date a moment later (the cancel does not).
             if not run.is_terminal(now):
-                run.end_now(now)
+                run.end_by(now + CONFLICT_ROW_LAG)
             return error(409, "CONFLICT", "Run is no longer active")
         if fault is not None and fault.kind == "not_ready" and not run.is_terminal(now):
             # The server asked for the cancel, then could not reach the sandbox to kill
@@ -297,6 +299,12 @@ class Api:
             run.cancel(now)
         detail = run.detail(now)
         return ok({"run": detail, "status": detail["status"], "alreadyTerminal": terminal})
+
+
+# Seconds a run that won the race with a cancel (the ``conflict`` fault) still
+# reads as active: the server ends the agent's call first and updates the run's row
+# after it (``finalizeHarnessPass``), and the cancel's 409 path does not sync it.
+CONFLICT_ROW_LAG = 0.4
 
 
 # Injected into POST /runs where the route answers them itself, after the token,

@@ -106,9 +106,11 @@ class Run:
         self.cancelled_at = now
         self._moved_end()
 
-    def end_now(self, now: float) -> None:
-        """End an active run now with its scripted status (a cancel lost the race)."""
-        self.ended_at = now
+    def end_by(self, when: float) -> None:
+        """End an active run with its scripted status by ``when`` (a cancel lost the
+        race to the run's own end, which its row shows only from then on)."""
+        scripted = self._pass_end()
+        self.ended_at = when if scripted is None else min(when, scripted)
         self._moved_end()
 
     def _moved_end(self) -> None:

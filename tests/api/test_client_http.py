@@ -148,14 +148,32 @@ def test_run_ids_cannot_escape_the_path(client, mogrun_emulator):
 
 
 def test_cancel_that_races_the_end_reads_the_run_again(client, mogrun_emulator):
+    """The server updates the run's row after the agent's call ends, so a run whose
+    cancel lost the race reads as active for a moment after the 409: that read alone
+    raised "Run is no longer active" for a run that was ending."""
     run_id = client.start_run(start_request(mogrun_emulator, "k-race", FOREVER)).state.run_id
     mogrun_emulator.add_fault("cancel", "conflict")
     outcome = client.cancel_run(run_id)
     assert outcome.already_terminal is True
     assert outcome.state.run_id == run_id
+    assert outcome.state.terminal and outcome.state.status != "cancelled"
     assert outcome.state.status == mogrun_emulator.run_detail(run_id)["status"]
     assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel", status=409) == 1
+    reads = [r for r in mogrun_emulator.requests if r.method == "GET" and r.path.endswith(run_id)]
+    assert len(reads) >= 2, reads  # the first still read it as active
     assert mogrun_emulator.requests[-1].method == "GET"
+
+
+def test_a_cancel_the_sandbox_did_not_get_is_not_read_again_and_again(client, mogrun_emulator):
+    """Only "no longer active" is a race with the run's end: "Sandbox is not ready"
+    left the run going, and is said after one read."""
+    run_id = client.start_run(start_request(mogrun_emulator, "k-ready", FOREVER)).state.run_id
+    mogrun_emulator.add_fault("cancel", "not_ready")
+    with pytest.raises(RequestRefusedError) as caught:
+        client.cancel_run(run_id)
+    assert "Sandbox is not ready" in caught.value.message
+    reads = [r for r in mogrun_emulator.requests if r.method == "GET" and r.path.endswith(run_id)]
+    assert len(reads) == 1, reads
 
 
 def test_a_query_string_tells_true_one_and_one_point_zero_apart() -> None:

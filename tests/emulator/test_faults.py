@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from mogrun.emulator.app import CONFLICT_ROW_LAG
 from mogrun.emulator.faults import ENDPOINTS, Fault, parse_faults
 
 
@@ -167,6 +168,9 @@ def test_conflict_fault_ends_the_run_with_its_own_status(api, mogrun_emulator):
     answer = api.call("POST", f"/runs/{run_id}/cancel")
     assert (answer.status, answer.code, answer.message) == (
         409, "CONFLICT", "Run is no longer active")
+    # The server's row is updated after the agent's call ends: active for a moment.
+    assert api.call("GET", f"/runs/{run_id}").data["run"]["status"] in ("pending", "streaming")
+    time.sleep(CONFLICT_ROW_LAG)
     run = api.call("GET", f"/runs/{run_id}").data["run"]
     assert run["status"] == "failed"
     assert api.call("POST", f"/runs/{run_id}/cancel").data["alreadyTerminal"] is True

@@ -59,7 +59,7 @@ def test_the_remembered_stop_time_agrees_with_the_rule(history):
         elif kind in ("cancel", "end") and runs:
             run = runs[step[1] % len(runs)]
             if not run.is_terminal(now):
-                run.cancel(now) if kind == "cancel" else run.end_now(now)
+                run.cancel(now) if kind == "cancel" else run.end_by(now)
         elif kind == "occupy":
             sandboxes.occupy(USER, Triple("r", f"i/{now}", None), "main", now, step[1])
         elif kind == "release":
