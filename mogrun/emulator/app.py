@@ -24,6 +24,7 @@ from mogrun.emulator.replies import (
     error,
     js_trim,
     list_limit,
+    no_route,
     ok,
     param,
     uncaught,
@@ -75,7 +76,7 @@ class Api:
                 fault = self.state.faults.take(endpoint_of(request.method, parts))
             reply = self._faulted(request, parts, fault)
         else:
-            reply = error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+            reply = no_route()
         if fault is not None:
             reply = replace(reply, fault=fault.kind)
         self._record(request, reply, now)
@@ -109,7 +110,7 @@ class Api:
     def _route(self, request: Request, parts: list[str], fault: Fault | None) -> Reply:
         target = _ROUTES.get(_shape(parts))
         if target is None:
-            return error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+            return no_route()
         allow = _allowed(target)
         handler = target.get(request.method)
         if handler is None and "GET" in target:  # what Next.js implements for a route

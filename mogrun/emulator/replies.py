@@ -77,6 +77,19 @@ def error(status: int, code: str, message: str, headers: Mapping[str, str] | Non
     return json_reply(status, {"ok": False, "error": {"code": code, "message": message}}, headers)
 
 
+# Next.js's own page for a path no route matches (its app router renders the
+# not-found page, HTML, for /api paths too): no API envelope, which is how a
+# client tells a wrong base URL from the API's own NOT_FOUND.
+NOT_FOUND_PAGE = (b'<!DOCTYPE html><html><head><meta charSet="utf-8"/>'
+                  b"<title>404: This page could not be found.</title></head><body>"
+                  b"<h1>404</h1><h2>This page could not be found.</h2></body></html>")
+
+
+def no_route() -> Reply:
+    """A path that is no route of the server's."""
+    return Reply(404, NOT_FOUND_PAGE, {"Content-Type": "text/html; charset=utf-8"})
+
+
 def uncaught() -> Reply:
     """What Next.js sends when a route handler throws (its
     ``handleInternalServerErrorResponse``): a bare 500, no envelope, no body."""

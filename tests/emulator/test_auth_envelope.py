@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 
@@ -91,17 +95,35 @@ def test_runs_of_another_user_are_not_found(api, mogrun_emulator):
     assert (answer.status, answer.code) == (404, "NOT_FOUND")
 
 
+def is_next_not_found_page(answer) -> bool:
+    """Next.js's own 404 page: HTML, no API envelope (the server has no catch-all
+    route), which is how a client tells a wrong base URL from the API's NOT_FOUND."""
+    return (answer.status == 404 and answer.headers["content-type"].startswith("text/html")
+            and b"This page could not be found" in answer.body)
+
+
 @pytest.mark.parametrize("path", ["/nope", "/runs/x/y/z", "", "/repos/extra"])
-def test_unknown_api_path_is_404_envelope(api, path):
-    answer = api.call("GET", path)
-    assert answer.status == 404
-    assert answer.code == "NOT_FOUND"
+def test_unknown_api_path_is_the_servers_html_404(api, path):
+    assert is_next_not_found_page(api.call("GET", path))
 
 
-def test_paths_outside_the_api_prefix_are_404(api):
-    answer = api.call("GET", "/api/v2/mogplex/repos", api=False)
-    assert (answer.status, answer.code) == (404, "NOT_FOUND")
-    assert api.call("GET", "/", api=False).code == "NOT_FOUND"
+def test_paths_outside_the_api_prefix_are_the_servers_html_404(api):
+    assert is_next_not_found_page(api.call("GET", "/api/v2/mogplex/repos", api=False))
+    assert is_next_not_found_page(api.call("GET", "/", api=False))
+
+
+def test_a_wrong_base_url_is_said_as_such_not_as_a_missing_thing(tmp_path, mogrun_emulator):
+    """With a JSON NOT_FOUND for every unknown path, `repos` under a wrong base URL
+    said "No such endpoint ... (NOT_FOUND, HTTP 404)" and exit 1 under the
+    emulator, where the real server's HTML 404 gives the wrong-URL hint."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mogrun", "repos"], capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "MOGPLEX_URL": mogrun_emulator.url + "/v2",
+             "MOGPLEX_API_KEY": mogrun_emulator.read_token}, timeout=60)
+    assert result.returncode == 69, result
+    assert "is not the Mogplex API's answer" in result.stderr, result.stderr
+    assert "(NOT_FOUND, HTTP 404)" not in result.stderr, result.stderr
+    assert "The API URL is " in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -138,11 +160,12 @@ def test_head_is_the_get_handler_without_its_body(api):
 
 
 def test_every_answer_is_a_json_envelope_with_content_length(api):
-    for answer in (api.call("GET", "/repos"), api.call("GET", "/x"),
-                   api.call("GET", "/repos", token=None)):
+    for answer in (api.call("GET", "/repos"), api.call("GET", "/repos", token=None)):
         assert answer.headers["content-type"] == "application/json"
         assert int(answer.headers["content-length"]) == len(answer.body)
         assert set(answer.json) in ({"ok", "data"}, {"ok", "error"})
+    page = api.call("GET", "/x")  # no route: the server's page, as long as it says
+    assert int(page.headers["content-length"]) == len(page.body) > 0
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(mogrun_emulator):
