@@ -126,8 +126,10 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
     """Parse ``text`` as the task file at ``path`` (``add`` judges its result
     before writing it)."""
     if not text.strip():
-        raise EmptyTaskFileError(f"task file {path} is empty",
-                            context=["Add a job such as [jobs.hello], or run `mogrun init`."])
+        # Not `mogrun init`: it writes no file over one that is there, even empty.
+        raise EmptyTaskFileError(f"task file {path} is empty", context=[
+            "Add a job to it with `mogrun add JOB --repo R --prompt P`, or write one "
+            "such as [jobs.hello]."])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

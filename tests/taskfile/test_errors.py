@@ -500,6 +500,12 @@ def test_bytes_that_are_not_utf8_and_empty_files(project) -> None:
     result = project.run("list")
     assert result.code == 2
     assert result.err.splitlines()[0] == f"Error: task file {project.path.resolve()} is empty"
+    # The hint named `mogrun init`, which refuses a file that is there, even empty:
+    # the command it names works on this file.
+    assert "`mogrun init`" not in result.err, result.err
+    added = project.run("add", "hello", "--repo", "acme/api", "--prompt", "hi")
+    assert added.code == 0, added
+    assert "`mogrun add JOB --repo R --prompt P`" in result.err, result.err
 
 
 def test_no_task_file_names_the_ones_here_under_another_name(project) -> None:
