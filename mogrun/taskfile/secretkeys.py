@@ -19,6 +19,13 @@ SECRET_NAMES = frozenset({
 })
 SECRET_SUFFIXES = ("_token", "_secret", "_password", "_apikey", "_api_key")
 SECRET_HINT = "secrets do not belong in the task file; set MOGPLEX_API_KEY in the environment"
+# Where keys are the user's own names (a var, an automation's input field): the
+# secret they hold, if any, is not mogrun's token.
+FREE_FORM_HINT = ('secrets do not belong in the task file; take the value from the '
+                  'environment, as "{{ env.NAME }}" (mogrun\'s own token is MOGPLEX_API_KEY)')
+# A value that only names an environment variable holds no secret itself (its
+# value is masked as one): `{{ env.NAME }}` and nothing else, no default text.
+_ENV_ONLY = re.compile(r"\s*\{\{\s*env\.[A-Za-z_][A-Za-z0-9_-]*\s*\}\}\s*")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -34,13 +41,32 @@ def secret_key_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[
     """Every key path in ``data`` (tables, arrays of tables) whose name looks secret.
 
     Job names (the keys of ``[jobs]``) are names, not values: a job called
-    ``rotate-token`` holds no credential.
+    ``rotate-token`` holds no credential. Nor does a var or an automation's input
+    field whose value is ``{{ env.NAME }}``: an automation may well name its
+    input ``token``.
     """
     if isinstance(data, dict):
         for key, value in data.items():
-            if is_secret_key(key) and prefix != ("jobs",):
-                yield (*prefix, key)
-            yield from secret_key_paths(value, (*prefix, key))
+            path = (*prefix, key)
+            if is_secret_key(key) and prefix != ("jobs",) and not (
+                    is_free_form(path) and isinstance(value, str) and _ENV_ONLY.fullmatch(value)):
+                yield path
+            yield from secret_key_paths(value, path)
     elif isinstance(data, list):
         for item in data:
             yield from secret_key_paths(item, prefix)
+
+
+def is_free_form(path: tuple[str, ...]) -> bool:
+    """Whether the key at ``path`` is one the user names freely: a var, or a field
+    of an automation's input (in a job or in ``[defaults]``)."""
+    return (path[0] == "vars" or (path[0] == "jobs" and path[2:3] == ("input",))
+            or path[:2] == ("defaults", "input")) and len(path) > 1
+
+
+def secret_hint(path: tuple[str, ...]) -> str:
+    """What to do about a secret-looking key at ``path``: a var holding no secret
+    (``pat`` for a pattern) is renamed; an input field is named by its automation."""
+    if path[0] == "vars" and len(path) == 2:
+        return FREE_FORM_HINT + "; a var that holds no secret can take another name"
+    return FREE_FORM_HINT if is_free_form(path) else SECRET_HINT

@@ -30,7 +30,7 @@ from mogrun.taskfile.schema import (
     quoting_hint,
     unknown_top_level,
 )
-from mogrun.taskfile.secretkeys import SECRET_HINT, secret_key_paths
+from mogrun.taskfile.secretkeys import secret_hint, secret_key_paths
 from mogrun.tomltext import basic_string, toml_repr
 
 
@@ -97,7 +97,7 @@ def key_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
 def _secret_error(taskfile: TaskFile, path: tuple[str, ...]) -> TaskFileError:
     """Located; its line is not quoted (``positions.source_line`` quotes no line
     with a secret-looking key)."""
-    return TaskFileError(f'secret-looking key "{path[-1]}": {SECRET_HINT}',
+    return TaskFileError(f'secret-looking key "{path[-1]}": {secret_hint(path)}',
                          location=taskfile.location(*path),
                          job=path[1] if path[0] == "jobs" and len(path) > 2 else None,
                          key=path[-1])

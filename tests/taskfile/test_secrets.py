@@ -253,3 +253,46 @@ def test_a_notify_line_is_quoted_with_its_url_masked_in_place(project) -> None:
     assert quoted == f'  4 | notify = [{{ webhook = "{"*" * len(url)}", on = ["bogus"] }}]'
     caret = lines[lines.index(quoted) + 1]
     assert quoted[caret.index("^")] == '"' and quoted[caret.index("^") + 1] == "b", result
+
+
+def test_a_free_form_key_may_name_a_secret_it_takes_from_the_environment(project,
+                                                                         monkeypatch) -> None:
+    """An automation may name its input `auth` or `token`: such a key was refused
+    whatever its value, even `{{ env.NAME }}`, so that automation could not be
+    triggered; and the hint to set MOGPLEX_API_KEY (mogrun's own token) fixed
+    nothing there, nor for a var named `pat` that held a glob pattern."""
+    monkeypatch.setenv("DEPLOY_AUTH", "xyz_deploy_secret")
+    project.path.write_text(
+        '[vars]\r\npat = "src/**/*.py"\r\ntoken = "{{ env.DEPLOY_AUTH }}"\r\n\r\n'
+        '[jobs.lint]\r\nrepo = "acme/api"\r\nprompt = "Lint {{ pat }}"\r\n\r\n'
+        '[jobs.t]\r\nrepo = "acme/api"\r\nautomation = "triage"\r\n'
+        'input = { auth = "{{ env.DEPLOY_AUTH }}",  api_token = "literal" }  # note\r\n\r\n',
+        encoding="utf-8", newline="")
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: secret-looking key "pat": secrets do not belong in the task file; take the '
+        'value from the environment, as "{{ env.NAME }}" (mogrun\'s own token is '
+        "MOGPLEX_API_KEY); a var that holds no secret can take another name",
+        'Error: secret-looking key "api_token": secrets do not belong in the task file; take '
+        'the value from the environment, as "{{ env.NAME }}" (mogrun\'s own token is '
+        "MOGPLEX_API_KEY)",
+    ], result
+    assert "literal" not in result.err
+    fixed = project.path.read_text(encoding="utf-8").replace(",  api_token = \"literal\"", "")
+    project.path.write_text(fixed.replace("pat", "pattern"), encoding="utf-8")
+    assert project.run("check").code == 0
+    shown = project.run("show", "t")
+    assert shown.code == 0, shown
+    assert '"auth": "***"' in shown.out and "xyz_deploy_secret" not in shown.out, shown.out
+
+
+@pytest.mark.parametrize("where", ["[mogplex]\ntoken", "[jobs.a]\nrepo = \"x/y\"\nprompt = \"x\"\n"
+                                   "api_key", "[defaults]\nauth"])
+def test_a_secret_key_outside_free_form_tables_is_refused_even_from_the_environment(
+        project, where: str) -> None:
+    project.path.write_text(f'{where} = "{{{{ env.X }}}}"\n\n'
+                            '[jobs.b]\nrepo = "x/y"\nprompt = "x"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "set MOGPLEX_API_KEY in the environment" in result.err, result.err
