@@ -98,6 +98,19 @@ Examples:
 """
 
 
+def _all_passed(jobs: tuple[str, ...]) -> str:
+    """Nothing to rerun: of the jobs named, each one's latest invocation is read
+    (another job of that invocation may have failed); of none, the latest one."""
+    if not jobs:
+        return "nothing to rerun: every run of the latest invocation passed"
+    jobs = tuple(dict.fromkeys(jobs))
+    if len(jobs) == 1:
+        return f"nothing to rerun: {jobs[0]} passed in the latest invocation that ran it"
+    named = (f"{', '.join(jobs[:-1])} and {jobs[-1]}" if len(jobs) < 5
+             else f"{', '.join(jobs[:3])} and {len(jobs) - 3} more")
+    return f"nothing to rerun: {named} each passed in the latest invocation that ran it"
+
+
 @click.command("rerun", cls=RunCommand, help=RERUN_HELP)
 @click.argument("jobs", nargs=-1, shell_complete=complete_jobs)
 @run_options
@@ -138,7 +151,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     from mogrun.cli.run_cmd import no_runs
 
     if not retry:
-        state.echo("nothing to rerun: every run of the latest invocation passed", err=True)
+        state.echo(_all_passed(jobs), err=True)
         return 0 if dry_run else no_runs(state)
     names = _in_task_file(state, taskfile, dict.fromkeys(row.job for row in retry))
     if not names:

@@ -495,3 +495,15 @@ def test_a_rerun_of_a_job_run_with_no_deps_runs_its_need_never_run_first(
     assert [r["job"] for r in history_rows(mogrun, "-n", "2")] == ["b", "a"]
     assert history_rows(mogrun, "-n", "2")[0]["outcome"] == "skipped"
     assert mogrun("rerun", "--no-deps", "b").exit_code == 1  # as asked: b alone, failing
+
+
+def test_nothing_to_rerun_of_a_job_names_it_not_the_whole_invocation(project, mogrun) -> None:
+    """`rerun ok` after `run -k ok bad` said "every run of the latest invocation
+    passed", where bad had failed in that very invocation."""
+    project(JOBS)
+    assert mogrun("run", "-k", "ok", "bad").exit_code == 1
+    result = mogrun("rerun", "ok")
+    assert result.exit_code == 0, result
+    said = "nothing to rerun: ok passed in the latest invocation that ran it"
+    assert result.stderr.strip() == said, result
+    assert mogrun("rerun", "-n", "ok", "ok").stderr.strip() == said  # named twice: once
