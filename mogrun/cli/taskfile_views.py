@@ -169,10 +169,12 @@ def job_document(session: Any, job: ResolvedJob,
             request = replace(request, idempotency_key=attempt_key(request.idempotency_key,
                                                                    attempt["attempt"]))
         described = kind.describe(job, replace(run, request=request))
+        # A rerun's attempt of a recorded run derives its key from the recorded one.
+        recorded = attempts is not None and run.label in attempts
         runs.append({"run": run.label, "repo": run.repo, **attempt,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
-                     "key_per_invocation": made_key or session.clock.nonce in str(
-                         described["idempotency_key"]),
+                     "key_per_invocation": (made_key and not recorded) or session.clock.nonce
+                     in str(described["idempotency_key"]),
                      "request": _request_document(session, described)})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
             **_schedule(session.taskfile, job.name),

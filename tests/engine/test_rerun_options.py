@@ -507,3 +507,22 @@ def test_nothing_to_rerun_of_a_job_names_it_not_the_whole_invocation(project, mo
     said = "nothing to rerun: ok passed in the latest invocation that ran it"
     assert result.stderr.strip() == said, result
     assert mogrun("rerun", "-n", "ok", "ok").stderr.strip() == said  # named twice: once
+
+
+def test_a_rerun_preview_of_a_job_with_no_key_shows_the_key_it_will_send(project,
+                                                                          mogrun) -> None:
+    """`rerun -n` said a job's key was "made anew at each invocation: the run sends
+    its own" when the job names no idempotency_key, but a rerun derives its key
+    from the recorded run's, and sends the key shown."""
+    project(JOBS.replace('    idempotency_key = "bad-key"\n', ""))
+    assert mogrun("-k", "ok", "bad").exit_code == 1
+    preview = mogrun("rerun", "-n")
+    assert "made anew" not in preview.stdout, preview.stdout
+    [document] = [json.loads(line) for line in mogrun("--json", "rerun", "-n").stdout.splitlines()]
+    [run] = document["runs"]
+    assert run["key_per_invocation"] is False, run
+    shown = run["request"]["headers"]["Idempotency-Key"]
+    assert mogrun("rerun").exit_code == 1
+    assert history_rows(mogrun)[0]["idempotency_key"] == shown
+    first = mogrun("--json", "show", "bad").stdout  # a plain show's key is made anew
+    assert json.loads(first)["runs"][0]["key_per_invocation"] is True
