@@ -164,6 +164,8 @@ def _field_problem(index: int, field: str) -> str | None:
         base, _, step = part.partition("/")
         if step and not (step.isdecimal() and int(step) > 0):
             return f"has a bad step {step!r}"
+        if step and int(step) > high:  # GitHub's parser holds a step to its field's range
+            return f"has a step {step!r} past its range {low}-{high}, which GitHub refuses"
         if any(not low <= int(n) <= high for n in base.split("-") if n.isdecimal()):
             return f"is out of range {low}-{high}"
         problem = _reversed_range(index, base)

@@ -46,6 +46,17 @@ def scheduled(value: str) -> str:
     ('"5 4 * * ?"', "is \"5 4 * * ?\", whose day of week field '?' may only use digits, "
                     "names, * , - and /"),
     ('"*/0 4 * * *"', "is \"*/0 4 * * *\", whose minute field '*/0' has a bad step '0'"),
+    # GitHub's parser holds a step to its field's range (some crons wrap it, or read 1).
+    ('"*/60 * * * *"', "is \"*/60 * * * *\", whose minute field '*/60' has a step '60' past "
+                       "its range 0-59, which GitHub refuses"),
+    ('"17 */25 * * *"', "is \"17 */25 * * *\", whose hour field '*/25' has a step '25' past "
+                        "its range 0-23, which GitHub refuses"),
+    ('"17 6 1-9/32 * *"', "is \"17 6 1-9/32 * *\", whose day of month field '1-9/32' has a "
+                          "step '32' past its range 1-31, which GitHub refuses"),
+    ('"17 6 * */13 *"', "is \"17 6 * */13 *\", whose month field '*/13' has a step '13' past "
+                        "its range 1-12, which GitHub refuses"),
+    ('"17 6 * * 1,*/7"', "is \"17 6 * * 1,*/7\", whose day of week field '1,*/7' has a step "
+                         "'7' past its range 0-6, which GitHub refuses"),
     # GitHub refuses a range whose start is after its end (croniter would wrap it).
     ('"5-3 4 * * *"', "is \"5-3 4 * * *\", whose minute field '5-3' has the range 5-3, which "
                       "starts after it ends"),
