@@ -77,7 +77,7 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
     and where the count came from: ``--shards``, or (``shards_from``) the
     header of the workflow being regenerated, which the user did not type."""
     from mogrun.ci.plan import is_sharded
-    from mogrun.ci.shard import most_legs, too_many_legs
+    from mogrun.ci.shard import TooManyLegs, most_legs, too_many_legs
 
     # The legs' agent runs take slots and starts; automations' take neither. With no
     # job made a matrix at all, every job is judged: what fits is what N legs would.
@@ -86,17 +86,26 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
                for name in sharded or taskfile.jobs)
     most = most_legs(taskfile.settings, runs=runs)
     problem = too_many_legs(taskfile.settings, shards, runs=runs)
+    context = []
+    if problem is not None and problem.limit not in taskfile.settings:
+        # run --shard counts on this shell's MOGRUN_SANDBOXES; the runner has none of it.
+        context.append(f"{problem.most} is the API's default: the workflow's runner reads "
+                       f"the task file's [mogplex] {problem.limit}, not this shell's "
+                       "environment; set it there if the account has more.")
     if shards > GITHUB_MAX_MATRIX and (most is None or most >= GITHUB_MAX_MATRIX):
-        problem = f"a GitHub Actions matrix runs at most {GITHUB_MAX_MATRIX} jobs", \
-            GITHUB_MAX_MATRIX
+        problem = TooManyLegs(f"a GitHub Actions matrix runs at most {GITHUB_MAX_MATRIX} jobs",
+                              GITHUB_MAX_MATRIX, "")
+        context = []
     if problem is None:
         return
-    reason, most = problem
     if shards_from is None:
-        raise UsageError(f"--shards {shards}: {reason}; use at most {most} shards")
+        raise UsageError(f"--shards {shards}: {problem.reason}; use at most {problem.most} "
+                         "shards", context=context)
+    most = problem.most
     fewer = f"--shards {most}" + (" (or --shards 1: unsharded)" if most > 1 else " (unsharded)")
     raise UsageError(f"{shards_from} was generated with --shards {shards} (its header's "
-                     f"command), and {reason}", context=[f"Regenerate it with {fewer}."])
+                     f"command), and {problem.reason}",
+                     context=[f"Regenerate it with {fewer}.", *context])
 
 
 def _refuse_expression_in(task_file: str) -> None:

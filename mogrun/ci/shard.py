@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.errors import UsageError
 
@@ -74,8 +74,8 @@ def shared_settings(settings: Mapping[str, Any], count: int, *,
     whether the legs start agent runs, as ``too_many_legs`` takes it)."""
     problem = too_many_legs(settings, count, runs=runs)
     if problem is not None:
-        reason, most = problem
-        raise UsageError(f"--shard .../{count}: {reason}; use at most {most} shards")
+        raise UsageError(f"--shard .../{count}: {problem.reason}; use at most {problem.most} "
+                         "shards")
     limits = _limits(settings)
     shared = dict(settings)
     for name, value in limits.items():
@@ -84,8 +84,14 @@ def shared_settings(settings: Mapping[str, Any], count: int, *,
     return shared
 
 
+class TooManyLegs(NamedTuple):
+    reason: str  # the limit that cannot be split, and its value
+    most: int  # legs there can be
+    limit: str  # the [mogplex] key of that limit
+
+
 def too_many_legs(settings: Mapping[str, Any], count: int, *,
-                  runs: bool = True) -> tuple[str, int] | None:
+                  runs: bool = True) -> TooManyLegs | None:
     """Why ``count`` legs are too many (the limit that cannot be split), and the
     most legs there can be; ``None`` when they fit. The smallest limit binds:
     the maximum suggested is one every limit accepts. ``runs=False``: the legs
@@ -98,7 +104,7 @@ def too_many_legs(settings: Mapping[str, Any], count: int, *,
     value = limits[binding]
     what = ("the account's sandbox slots" if binding == "sandboxes"
             else f"the token's {binding.replace('_', ' ')}")
-    return f"{what} ({value}) cannot be split {count} ways", value
+    return TooManyLegs(f"{what} ({value}) cannot be split {count} ways", value, binding)
 
 
 def _limits(settings: Mapping[str, Any], *, runs: bool = True) -> dict[str, int]:

@@ -794,6 +794,22 @@ def test_more_shards_than_the_limits_allow_is_exit_2_with_the_real_maximum(proje
     assert project.run("ci", "github", "--shards", "3").code == 0
 
 
+def test_too_many_shards_for_a_default_says_the_runner_reads_the_task_file(
+        project, monkeypatch) -> None:
+    """With MOGRUN_SANDBOXES=8 set, `run --shard 1/4` passed and `ci github --shards 4`
+    said "the account's sandbox slots (3)": the runner has none of this shell's
+    environment, and nothing said so, nor where to set the account's slots."""
+    project.write(BIG)
+    monkeypatch.setenv("MOGRUN_SANDBOXES", "8")
+    result = project.run("ci", "github", "--shards", "4")
+    assert result.code == 2, result
+    assert result.err.splitlines()[1] == (
+        "3 is the API's default: the workflow's runner reads the task file's [mogplex] "
+        "sandboxes, not this shell's environment; set it there if the account has more.")
+    project.write("[mogplex]\nsandboxes = 3\n" + BIG.replace("[mogplex]\n", ""))
+    assert "API's default" not in project.run("ci", "github", "--shards", "4").err
+
+
 LARGE_LIMITS = """
 [mogplex]
 requests_per_minute = 100000
