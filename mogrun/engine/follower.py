@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +39,11 @@ DEADLINE_SLACK = 1.0  # seconds: a poll that fails this close to the deadline is
 CAP_NOTICE = (
     "this run had more than {limit} events, the most the API returns at once, and the "
     "server returned its first {limit}: the later ones are not shown"
+)
+STREAMING_CAP_NOTICE = (
+    "this run has reached {limit} events, the most the API returns at once, and the last "
+    "poll brought no new one: a server that returns a run's first {limit} shows no later "
+    "ones, so they may not be shown (its status is still followed)"
 )
 GAP_NOTICE = (
     "more than {limit} events came between two polls, the most the API returns at once: "
@@ -126,6 +131,7 @@ class Follower:
         self.events: list[Event] = []
         self._seen: set[str] = set()
         self._said_missing = False  # the one notice of events not shown, once said
+        self._said_unseen = False  # that later events may not be shown, said while it runs
         self._fingerprint = self._print_of(state)
         self._unchanged_since = clock()
         self._polled_at = clock()  # when the last poll began (at first: the run's start)
@@ -179,17 +185,19 @@ class Follower:
             self.sink.status(old, state)
         for event in fresh[split:]:
             self.sink.event(event)
+        if not fresh and not state.terminal and len(self._seen) >= EVENT_LIMIT \
+                and not self._said_unseen:
+            # The contract's server answers a run's first events only: past them, it
+            # stays quiet whatever the run does (the newest one's window moves on).
+            self._said_unseen = True
+            self.sink.notice(STREAMING_CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")
         fingerprint = self._print_of(state)
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self._unchanged_since = self.clock()
 
     def say_if_capped(self) -> None:
-        """An ended run whose end event is not among the full list seen was shown
-        only its first ``EVENT_LIMIT`` events (a server answering the latest ones
-        always ends the list with it)."""
-        if len(self._seen) >= EVENT_LIMIT and not (
-                self.events and self.events[-1].type in END_EVENTS):
+        if capped(self.events):
             self._say_once(CAP_NOTICE)
 
     def _say_once(self, notice: str) -> None:
@@ -275,6 +283,13 @@ class Follower:
 
     def _outcome(self, reason: str, detail: str = "") -> FollowOutcome:
         return FollowOutcome(self.state, tuple(self.events), reason, detail)
+
+
+def capped(events: Sequence[Event]) -> bool:
+    """Whether an ended run, of which ``events`` were seen, was shown only its first
+    ``EVENT_LIMIT``: its end event is not among the full list (a server answering
+    the latest ones always ends the list with it)."""
+    return len(events) >= EVENT_LIMIT and events[-1].type not in END_EVENTS
 
 
 def _split(events: list[Event], changed: str | None) -> int:

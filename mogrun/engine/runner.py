@@ -21,8 +21,11 @@ from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import (
     AWAITING_INPUT,
     AWAITING_INPUT_WHY,
+    CAP_NOTICE,
+    EVENT_LIMIT,
     Follower,
     FollowOutcome,
+    capped,
     event_identity,
 )
 from mogrun.engine.kinds import JobKind, kind_of
@@ -343,9 +346,9 @@ class RunExecutor:
     def _timed_out(self, track: RunTrack, kind: JobKind, followed: FollowOutcome) -> RunResult:
         deps = self.deps
         why = followed.detail or f"timed out after {format_duration(track.job.timeout)}"
+        if self._ended_after_all(track, kind):  # ended since its last poll: no timeout
+            return self._judge(track)
         if track.job.on_timeout == "detach" or track.attached:
-            if self._ended_after_all(track, kind):  # ended since its last poll
-                return self._judge(track)
             left = "left running" if not track.attached else (
                 "left running (this invocation only attached to it)")
             deps.channel.notice(f"{why}; {left} — {deps.resume_hint(track.run_id)}",
@@ -379,11 +382,12 @@ class RunExecutor:
         return self._finish(track, Outcome.TIMEOUT, message=why)
 
     def _ended_after_all(self, track: RunTrack, kind: JobKind) -> bool:
-        """Whether a run about to be left going at its timeout has ended: polled at
-        the request budget's pace (a 30-repo fan-out: every half minute), a run
-        that ended since its last poll was said "left running" and failed its job,
-        its dependents skipped. One more read says (its last events taken in); a
-        read that fails leaves it as it was: going."""
+        """Whether a run at its timeout has ended: polled at the request budget's
+        pace (a 30-repo fan-out: every half minute), a run that ended since its
+        last poll was said "left running" and failed its job, its dependents
+        skipped, or said "timed out; cancelling" and sent a cancel it no longer
+        needed. One more read says (its last events taken in); a read that fails
+        leaves it as it was: going, and cancelled if the job says so."""
         try:
             state, events = kind.get_events(track.run_id, job=track.job,
                                             deadline=time.monotonic() + TAIL_GRACE,
@@ -395,6 +399,7 @@ class RunExecutor:
         self.progress.run_ended(track.run_id, state.status)
         self._take_in(track, events)
         self._announce(track, state)
+        self._say_if_capped(track)
         return True
 
     def _take_in(self, track: RunTrack, events: Sequence[Event]) -> None:
@@ -419,6 +424,14 @@ class RunExecutor:
             state, events = final, []
         self._take_in(track, events)
         self._announce(track, state if state.terminal else final)
+        self._say_if_capped(track)
+
+    def _say_if_capped(self, track: RunTrack) -> None:
+        """What the follower says of a run it saw end (``Follower.say_if_capped``),
+        for one ended at its timeout or at a signal: its later events not shown."""
+        if capped(track.events):
+            self.deps.channel.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), track=track,
+                                     level="warning")
 
     def _interrupted(self, track: RunTrack, kind: JobKind) -> RunResult:
         """Cancel runs this invocation started; leave attached ones going. What the

@@ -7,7 +7,14 @@ import threading
 
 import pytest
 
-from mogrun.engine.follower import CAP_NOTICE, EVENT_LIMIT, GAP_NOTICE, Follower, Pace
+from mogrun.engine.follower import (
+    CAP_NOTICE,
+    EVENT_LIMIT,
+    GAP_NOTICE,
+    STREAMING_CAP_NOTICE,
+    Follower,
+    Pace,
+)
 from mogrun.runs import Event, RunState
 
 
@@ -86,10 +93,14 @@ def test_each_event_once_in_order_across_repeated_lists():
 
 @pytest.mark.parametrize("skips_known", [False, True])
 def test_cap_notice_said_once_and_status_still_followed(skips_known):
+    """Said while it runs too: a poll past the cap that brings nothing new is what
+    the contract's server answers whatever the run does (it was silent until the
+    run's end, and at a timeout or Ctrl-C, for good)."""
     full = list(range(EVENT_LIMIT))
     outcome, sink, source = follow([("streaming", full), ("streaming", full),
                                    ("failed", full)], skips_known=skips_known)
-    assert sink.notices == [(CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
+    assert sink.notices == [(STREAMING_CAP_NOTICE.format(limit=EVENT_LIMIT), "warning"),
+                            (CAP_NOTICE.format(limit=EVENT_LIMIT), "warning")]
     assert len(sink.events) == EVENT_LIMIT
     assert outcome.state.status == "failed"
     assert source.calls == 3

@@ -118,6 +118,27 @@ def test_timeout_detach_judges_a_run_that_ended_since_its_last_poll(project, mog
     assert [(row["outcome"], row["status"]) for row in rows] == [("success", "success")]
 
 
+def test_a_timeout_judges_a_run_that_ended_since_its_last_poll_without_a_cancel(
+        project, mogrun, mogrun_emulator):
+    """The same without on_timeout: a run that ended well inside its timeout, unseen
+    since its last poll, was said "timed out after 1s; cancelling run ..." and sent
+    a cancel; with the cancel refused (a request budget with no room left) it was
+    recorded a timeout, exit 1. It is read once more first."""
+    project("""
+        [jobs.quick]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s"
+        timeout = "1s"
+    """)
+    result = mogrun("quick", env={"MOGRUN_POLL_INTERVAL": "3"})
+    assert result.exit_code == 0, result
+    assert "timed out" not in result.stderr and "cancel" not in result.stderr, result.stderr
+    (run_id,) = mogrun_emulator.runs
+    assert mogrun_emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+    (row,) = history_rows(mogrun)
+    assert (row["outcome"], row["status"]) == ("success", "success")
+
+
 def test_lost_start_response_makes_exactly_one_run(project, mogrun, mogrun_emulator):
     project("""
         [jobs.hello]
@@ -600,3 +621,22 @@ def test_a_local_cancel_that_did_not_get_through_names_no_command_that_cannot_wo
         text = _cancel_failed(deps, track, MogrunError("no room"), "interrupted")
         assert text == ("interrupted; the cancel did not get through (no room); run r-1 may "
                         f"still be going — {said}")
+
+
+def test_a_run_past_the_event_cap_is_said_while_it_runs_and_at_its_timeout(project, mogrun):
+    """Past 200 events the contract's server answers the same first 200: `run` sat
+    silent until the timeout, which cancelled the run and said nothing of the
+    events it never showed (its cancel's own among them)."""
+    project("""
+        [jobs.chatty]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=5ms"
+        timeout = "3s"
+    """)
+    result = mogrun("chatty")
+    assert result.exit_code == 1, result
+    lines = result.stderr.splitlines()
+    said = [i for i, line in enumerate(lines) if "has reached 200 events" in line]
+    ended = [i for i, line in enumerate(lines) if "timed out after 3s" in line]
+    assert len(said) == 1 and ended and said[0] < ended[0], result.stderr
+    assert result.stderr.count("this run had more than 200 events") == 1, result.stderr
