@@ -52,9 +52,10 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     _refuse_too_many_legs(taskfile, shards, shards_from)
     built = plan(taskfile, shards)
     if not built.jobs:
-        raise UsageError(f"no job in {taskfile.path} has a schedule, so there is nothing to "
-                         "put in a workflow",
-                         context=['Add schedule = "17 6 * * 1" (cron, UTC) to a job.'])
+        raise NothingScheduled(f"no job in {taskfile.path} has a schedule, so there is "
+                               "nothing to put in a workflow",
+                               context=['Add schedule = "17 6 * * 1" (cron, UTC) to a job.'],
+                               task_file=_relative(taskfile.path, root))
     env_names = EnvNames(taskfile, key_specs)
     built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
                                       for job in built.jobs))
@@ -69,6 +70,15 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     # check's warnings of the schedules are the workflow's: a job GitHub starts twice
     return text, [*map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
                   *_plugin_warnings(taskfile, installed_plugins)]
+
+
+class NothingScheduled(UsageError):
+    """No job has a schedule: no workflow. ``task_file``: the file as a workflow's
+    header names it, to tell whether one written from it is still there."""
+
+    def __init__(self, message: str, *, context: list[str], task_file: str) -> None:
+        super().__init__(message, context=context)
+        self.task_file = task_file
 
 
 def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | None) -> None:

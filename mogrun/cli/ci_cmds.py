@@ -15,7 +15,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from mogrun.ci.generate import DEFAULT_OUTPUT
+from mogrun.ci.generate import DEFAULT_OUTPUT, NothingScheduled
 from mogrun.cli import framework as click
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
@@ -116,12 +116,18 @@ def github_command(state: CliState, output: str | None, check: bool,
         install = install_requirement(recorded.install, recorded_in=shown)
     from mogrun.pluginload import SOURCE_ENTRY_POINT
 
-    text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
-                              shards=shards, default_output=output is None or to_stdout,
-                              secrets=host.known_secrets, shards_from=shown if kept else None,
-                              installed_plugins=[p.name for p in host.describe()
-                                                 if p.source == SOURCE_ENTRY_POINT],
-                              install=install)
+    try:
+        text, warnings = generate(taskfile, host.key_specs(), root=root, output=target,
+                                  shards=shards, default_output=output is None or to_stdout,
+                                  secrets=host.known_secrets,
+                                  shards_from=shown if kept else None,
+                                  installed_plugins=[p.name for p in host.describe()
+                                                     if p.source == SOURCE_ENTRY_POINT],
+                                  install=install)
+    except NothingScheduled as nothing:
+        if not to_stdout:
+            _refuse_stale_schedules(nothing, target, shown, check=check)
+        raise
     for warning in warnings:
         state.warn(warning)
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
@@ -219,6 +225,27 @@ def _recorded(target: Path, shown: str) -> Recorded:
     if mode is None or not stat.S_ISREG(mode):
         return Recorded()
     return recorded_options(_read(target, shown)) or Recorded()
+
+
+def _refuse_stale_schedules(nothing: NothingScheduled, target: Path, shown: str, *,
+                            check: bool) -> None:
+    """No schedule is left, but the workflow written from this task file is still
+    there and still starts what it had: removing the last schedule was told to add
+    one. It is said, with how to stop those runs (``--check``: exit 1, stale)."""
+    import stat
+
+    from mogrun.ci.workflow import source_of
+
+    mode = _mode(target, shown)
+    if mode is None or not stat.S_ISREG(mode):
+        return
+    if source_of(_read(target, shown)) != nothing.task_file:
+        return  # not this file's workflow: nothing to say of it
+    what = (f"no job in the task file has a schedule any more, but {shown}, which mogrun "
+            "ci github wrote from it, still runs the jobs it scheduled")
+    todo = [f"To stop them, delete {shown} and commit that; to keep them, give a job a "
+            "schedule again."]
+    raise NotCurrent(what, context=todo) if check else UsageError(what, context=todo)
 
 
 def _hint(command: str, root: Path, cwd: Path) -> str:
