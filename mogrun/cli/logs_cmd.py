@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -49,6 +49,9 @@ from mogrun.errors import (
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult
 from mogrun.threads import NoThread, start_without_signals
+
+if TYPE_CHECKING:
+    from mogrun.engine.signals import InterruptibleSleep
 
 
 @click.command("logs")
@@ -91,13 +94,19 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
         if state.local:  # a run id it never recorded is refused, as status refuses it
             targets = located(state, None, taskfile, history, targets, "logs")
             return _print_kept(state, taskfile, targets, secrets)
-        client = api_client(state, taskfile)
+        import time
+
+        from mogrun.engine.signals import InterruptibleSleep
+
+        stop = threading.Event()  # set at the first signal: a retry's wait ends there
+        sleeper = InterruptibleSleep(stop, time.sleep)
+        client = api_client(state, taskfile, sleeper)
         targets = located(state, client, taskfile, history, targets, "logs")
         if not follow:
             return print_logs(state, client, targets, secrets)
         gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])
         gates.load()  # here, not in a follower's thread: plugins load on the main thread
-        return follow_all(state, client, history, targets, secrets, gates)
+        return follow_all(state, client, history, targets, secrets, gates, stop, sleeper)
     finally:
         history.close()
 
@@ -341,29 +350,33 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
 
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
-               secrets: frozenset[str], gates: GateJudge) -> int:
+               secrets: frozenset[str], gates: GateJudge, stop: threading.Event,
+               sleeper: InterruptibleSleep) -> int:
     """Follow every run at once; 0 only if each ended and passed its gates. A signal
     (Ctrl-C, SIGTERM, SIGHUP) stops following, as ``run`` stops: the runs go on, the
     results and the summary are said, and the exit code is the signal's (a second
-    one leaves without waiting for the followers)."""
+    one leaves without waiting for the followers). ``stop``: set at that signal;
+    ``sleeper``: the client's, whose waits (a 429's Retry-After) end there."""
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
 
     poll_override(state.env)  # a wrong value is one line (exit 2) here, not in every thread
-    stop = threading.Event()
     verdicts = _Verdicts(state, targets, secrets)
 
     left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
 
     def follow() -> None:
-        while True:
-            try:
-                target = left.popleft()
-            except IndexError:
-                return
-            verdicts.add(target, _follow_one(state, client, history, target, secrets, gates,
-                                             _follower(state, client, target, secrets,
-                                                       len(targets), stop)))
+        with sleeper.armed():
+            while True:
+                try:
+                    target = left.popleft()
+                except IndexError:
+                    return
+                followed = _follow_one(state, client, history, target, secrets, gates,
+                                       _follower(state, client, target, secrets,
+                                                 len(targets), stop),
+                                       signalled=lambda: watch.exit_code)
+                verdicts.add(target, followed)
 
     with SignalWatch(stop, on_first=lambda code: _say_stopping(state, code, verdicts.going())
                      ) as watch:
@@ -504,17 +517,21 @@ def _unfollowed(target: Target, message: str = "following ended before the run d
 
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
-                secrets: frozenset[str], gates: GateJudge, follower: Any) -> RunResult:
-    """Follow ``target``'s run to its end and judge it by its job's gates."""
+                secrets: frozenset[str], gates: GateJudge, follower: Any,
+                signalled: Callable[[], int | None] = lambda: None) -> RunResult:
+    """Follow ``target``'s run to its end and judge it by its job's gates;
+    ``signalled``: the exit code of the signal that stopped the following, if one
+    did (a wait it cut short says 130 whatever the signal: SIGTERM's is 143)."""
     from mogrun.engine.follower import AWAITING_INPUT, AWAITING_INPUT_WHY
+    from mogrun.errors import Interrupted
 
     sink = _LogSink(state, target, secrets)
     try:
         done = follower.follow()
     except MogrunError as exc:
         sink.notice(exc.message, "error")
-        return _unfollowed(target, exc.message, follower.state.status,
-                           exit_code=exc.exit_code)
+        code = (signalled() if isinstance(exc, Interrupted) else None) or exc.exit_code
+        return _unfollowed(target, exc.message, follower.state.status, exit_code=code)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
         from mogrun.cli.run_cmd import command_prefix
 

@@ -732,6 +732,26 @@ def test_sigterm_stops_logs_follow_as_it_stops_run(emulator, tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_logs_follows_retry_wait_at_once_with_its_own_code(
+        emulator, tmp_path, signum, code):
+    """A poll answered 429 with a Retry-After of 30 s held the first signal for the
+    whole of it, silent after "stopping following", and then exited 130 whatever
+    the signal was: the wait ended by a signal said 130 (run ends it at once, 143)."""
+    jobs = LONG_JOB.replace('idempotency_key = "long-{{ date }}"\n', "") + "\n# left going\n"
+    spawn(emulator, tmp_path, "run", "long", "--detach", jobs=jobs).communicate(timeout=20)
+    (run_id,) = emulator.runs
+    emulator.add_fault("events", "429", count=4, retry_after=30)
+    with running(spawn(emulator, tmp_path, "logs", "--follow", "long", jobs=jobs)) as proc:
+        until(lambda: emulator.count("GET", f"/runs/{run_id}/events", status=429) > 0,
+              "a 429 to wait out", proc)
+        time.sleep(0.5)  # in its wait
+        out, err, took = interrupt(proc, signum=signum)
+    assert proc.returncode == code, (out, err)
+    assert took < 10, (took, err)
+    assert f"exit code {code}" in err.splitlines(), err
+
+
 ONE_SLOW_THREE_QUICK = """
 [jobs.slow]
 repo = "acme/api"
