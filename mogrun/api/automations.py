@@ -168,6 +168,8 @@ class AutomationRun:
     # A pending run whose last start failed on the server: (why, when it was tried).
     # The server's repair restarts it later; a follower says so, never silent.
     start_failed: tuple[str, str] | None = None
+    # Its job metadata: the trigger's input, with the keys the server set over it.
+    metadata: Mapping[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -190,9 +192,11 @@ def run_from_api(data: Mapping[str, Any], masks: Iterable[str] = ()) -> Automati
            "startedAt": data.get("started_at"), "completedAt": data.get("completed_at"),
            "usage": usage.as_json()}
     state = RunState.from_api(raw)
+    metadata = data.get("metadata")
     return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
                          events=tuple(_events(data, calls)), usage=usage,
-                         start_failed=_start_failed(data, masks))
+                         start_failed=_start_failed(data, masks),
+                         metadata=metadata if isinstance(metadata, dict) else None)
 
 
 def _start_failed(data: Mapping[str, Any], masks: Iterable[str]) -> tuple[str, str] | None:

@@ -193,8 +193,10 @@ class AutomationKind:
             raise MogrunError(f"the server created no job run (outcome {answer.outcome!r}, "
                               f"reason {answer.reason!r})")
         if answer.duplicate:
-            return Started(self._read_back(track, automation_id, answer.job_run_id).state,
-                           attached=not answer.retried)
+            found = self._read_back(track, automation_id, answer.job_run_id)
+            if not answer.retried:
+                _refuse_other_input(found, track)
+            return Started(found.state, attached=not answer.retried)
         if answer.deferred:  # followed from now: the job's timeout bounds the wait
             from mogrun.waits import Wait, WaitKind
 
@@ -236,6 +238,25 @@ class AutomationKind:
             WaitKind.DEFERRED, f"suppressed by {answer.reason} (nothing created); "
             "triggering again", delay, job=track.job.name, run=track.label))
         self.client.budget.sleep(delay)
+
+
+def _refuse_other_input(found: api.AutomationRun, track: RunTrack) -> None:
+    """A reused key gets the earlier job run whatever the input (the server keys the
+    trigger by the key alone): one triggered with another input is not this
+    request's run, as a prompt job's key with another prompt is a 409. Compared
+    are the fields sent now (the server adds keys of its own to the metadata)."""
+    import json
+
+    from mogrun.errors import IdempotencyConflictError
+
+    if found.metadata is None:
+        return
+    sent = json.loads(json.dumps(dict(track.plan.inputs)))  # as the wire carried it
+    if all(key in found.metadata and found.metadata[key] == value for key, value in sent.items()):
+        return
+    raise IdempotencyConflictError(
+        f"job run {found.state.run_id} was triggered under this key with another input",
+        status=409, code="IDEMPOTENCY_CONFLICT")
 
 
 class AutomationReader:

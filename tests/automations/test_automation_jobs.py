@@ -241,6 +241,26 @@ def test_a_ci_retry_with_the_same_key_attaches(project, mogrun_emulator):
     assert len(mogrun_emulator.job_runs()) == 1
 
 
+def test_a_key_reused_with_another_input_is_a_conflict_not_an_attach(project,
+                                                                      mogrun_emulator):
+    """The server answers a reused key with the earlier job run whatever the input:
+    a job whose input changed re-attached to the run triggered with the old one and
+    passed (a prompt job's changed prompt is a 409 IDEMPOTENCY_CONFLICT)."""
+    project.write(automation_job(repo=["acme/api"], idempotency_key="weekly"))
+    assert project.run("run", "triage-all").exit_code == 0
+    project.write(automation_job(repo=["acme/api"], idempotency_key="weekly")
+                  .replace('"PLAT-7"', '"PLAT-8"'))
+    again = project.run("run", "triage-all")
+    assert again.exit_code == 1, again
+    assert "attached" not in again.output, again.output
+    assert "was triggered under this key with another input: the job's input changed " \
+        "since invocation" in again.output, again.output
+    assert len(mogrun_emulator.job_runs()) == 1
+    fresh = project.run("rerun", "triage-all")  # the way out it names
+    assert fresh.exit_code == 0, fresh
+    assert len(mogrun_emulator.job_runs()) == 2
+
+
 def test_gates_judge_an_automation_job(project):
     failing = "@emulator duration=0.3s status=failed"
     project.write(automation_job(repo=["acme/api"], note=failing)
