@@ -22,6 +22,7 @@ It differs from a run in how it starts and is read, nothing else (see
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -233,10 +234,16 @@ class AutomationKind:
                               "than capacity_wait; nothing was created",
                               context=["Too many job runs are pending on this repo or "
                                        "installation."])
+        from mogrun.durations import format_duration
+
         delay = min(pause, left)
+        # Each wait says when the next trigger goes, and how long triggers go on: the
+        # job's capacity_wait (30 minutes by default) was said nowhere.
         self.client.waits.emit(Wait.for_seconds(
             WaitKind.DEFERRED, f"suppressed by {answer.reason} (nothing created); "
-            "triggering again", delay, job=track.job.name, run=track.label))
+            f"triggering again, for {format_duration(math.ceil(left))} more at most "
+            "(capacity_wait)",
+            delay, job=track.job.name, run=track.label))
         self.client.budget.sleep(delay)
 
 

@@ -462,6 +462,8 @@ def test_a_pending_cap_that_never_frees_ends_within_capacity_wait(project, mogru
     assert result.exit_code == 1, result
     assert "suppressed by REPO_PENDING_LIMIT for longer than capacity_wait" in result.output
     assert len(mogrun_emulator.job_runs()) == 1  # the waiter never created a run
+    # each wait says how long triggers go on, not only when the next one goes
+    assert "triggering again, for 2s more at most (capacity_wait)" in result.output, result
 
 
 def test_rerun_triggers_a_new_attempt_of_a_failed_automation_run(project, mogrun_emulator):
