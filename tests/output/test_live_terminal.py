@@ -183,3 +183,23 @@ def test_ctrl_z_leaves_no_board_behind_and_fg_erases_none_of_the_shells_lines(tm
     assert lines[stopped:stopped + 3] == SHELL_LINES, lines
     assert not [x for x in lines[:stopped] if AREA_LINE.match(x)], lines  # no stale board
     assert any(re.fullmatch(r"1 passed, 0 failed in \d+s", x) for x in lines[stopped:]), lines
+
+
+def test_a_plugins_print_goes_above_the_area_whole_and_stays(tmp_path):
+    """plugins.md: a hook may print, and it goes to stdout. On a terminal it was
+    written onto the progress line, and the next frame erased it: the screen kept
+    none of it (a pipe kept both lines)."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "say.py").write_text(
+        "from mogrun.plugin import hookimpl\n\n\n@hookimpl\n"
+        "def mogrun_status_changed(run, old, state):\n"
+        "    print(f'{run.label}: now', end=' ')\n"  # a line written in two parts
+        "    print(state.status)\n")
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/say.py"]\n\n[jobs.fix]\n'
+                             'repo = "acme/api"\nprompt = "@emulator duration=1.5s events=4"\n')
+    code, raw = start_in_pty(tmp_path, "fix", columns=100, rows=30).finish()
+    assert code == 0, raw
+    lines = Screen(100, 30).feed(raw)
+    assert "fix:acme/api: now streaming" in lines, lines
+    assert "fix:acme/api: now success" in lines, lines
+    assert not any(AREA_LINE.search(line) for line in lines if "now" in line), lines
