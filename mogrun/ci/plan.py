@@ -85,8 +85,12 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
     firings: list[tuple[str | None, str | None, list[str]]] = [
         *((cron, None, [n for n in scheduled if cron in own[n]]) for cron in crons),
         (None, DISPATCH_ALL, scheduled), *((None, name, [name]) for name in scheduled)]
+    side_by_side: list[str] = []
     for cron, choice, selected in firings:
-        for group in _groups(selected, closures):
+        groups = _groups(selected, closures)
+        if cron is not None and len(groups) > 1:
+            side_by_side.append(_side_by_side(cron, groups))
+        for group in groups:
             found = triggers.setdefault(group, _Triggers([], []))
             if cron is not None:
                 found.crons.append(cron)
@@ -107,7 +111,17 @@ def plan(taskfile: TaskFile, shards: int = 1) -> Plan:
                                     tuple(sorted(found.crons, key=listed.index)),
                                     tuple(found.dispatch))
     jobs = [job for group in groups for job in built[group]]
-    return Plan(tuple(jobs), tuple(crons), tuple(scheduled), tuple(warnings))
+    return Plan(tuple(jobs), tuple(crons), tuple(scheduled), (*side_by_side, *warnings))
+
+
+def _side_by_side(cron: str, groups: list[tuple[str, ...]]) -> str:
+    """What runs side by side at one firing: GitHub jobs that each pace their
+    requests and starts to the token's whole limits, which together they can pass
+    (429s, then exit 75) where one invocation would share them."""
+    named = ", ".join(" + ".join(group) for group in groups)
+    return (f"schedule {cron!r} starts {len(groups)} GitHub jobs side by side ({named}), "
+            "each paced to the token's whole limits, which together they can exceed (429s); "
+            "give them schedules some minutes apart")
 
 
 class Closures:

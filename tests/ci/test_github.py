@@ -976,12 +976,35 @@ def test_a_job_keeps_its_id_next_to_a_sharded_job_s_needs_job(project) -> None:
     assert flow["jobs"]["x"]["needs"] == ["x-needs_2"]
 
 
+def side_by_side(cron: str, jobs: str) -> str:
+    count = jobs.count(",") + 1
+    return (f"schedule {cron!r} starts {count} GitHub jobs side by side ({jobs}), each paced "
+            "to the token's whole limits, which together they can exceed (429s); give them "
+            "schedules some minutes apart")
+
+
+def test_unrelated_jobs_on_one_schedule_are_said_to_share_the_token(project) -> None:
+    """Two jobs that share nothing, on one cron, are two GitHub jobs side by side,
+    each pacing its starts to the token's whole limits: together they met 429s
+    and both exited 75, and nothing said so. Jobs in one group (a shared need)
+    are one invocation, which shares the limits, and are not said."""
+    project.write('[jobs.a]\r\nrepo = ["acme/a1", "acme/a2"]\r\nprompt = "a"\r\n'
+                  'schedule = "17 6 * * 1"\r\n\r\n'
+                  '[jobs.b]  # its own\r\nrepo = "acme/b"\r\nprompt = "b"\r\n'
+                  'schedule = "17 6 * * 1"\r\n\r\n'
+                  '[jobs.c]\r\nrepo = "acme/c"\r\nprompt = "c"\r\nneeds = ["a"]\r\n'
+                  'schedule = "29 7 * * *"\r\n\r\n'
+                  '[jobs.d]\r\nrepo = "acme/d"\r\nprompt = "d"\r\nneeds = ["a"]\r\n'
+                  'schedule = "29 7 * * *"\r\n', raw=True)
+    generated(project, warnings=(side_by_side("17 6 * * 1", "a, b"),))
+
+
 def test_crons_spelled_apart_only_by_case_or_zeros_are_one_schedule(project) -> None:
     """GitHub compares strings ignoring case: two spellings of one cron were two
     ``on.schedule`` entries firing at once, each running both jobs."""
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * mon"\n\n'
                   '[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 06 * * MON"\n')
-    flow, _ = generated(project)
+    flow, _ = generated(project, warnings=(side_by_side("17 6 * * MON", "a, b"),))
     assert flow["on"]["schedule"] == [{"cron": "17 6 * * MON"}]
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   'schedule = ["17 6 * * mon", "17 6 * * MON"]\n')
@@ -999,7 +1022,7 @@ def test_crons_that_run_at_the_same_moments_are_one_schedule(project, first, sec
     two ``on.schedule`` entries fired at once, and GitHub ran both jobs twice."""
     project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{first}"\n\n'
                   f'[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{second}"\n')
-    flow, _ = generated(project)
+    flow, _ = generated(project, warnings=(side_by_side(first, "a, b"),))
     assert flow["on"]["schedule"] == [{"cron": first}]
     assert all(f"github.event.schedule == '{first}')" in job["if"]
                for job in flow["jobs"].values())
@@ -1022,7 +1045,7 @@ def test_crons_cron_readers_take_apart_are_never_one_schedule(project, first, se
     the monthly job took the other's spelling and could run daily."""
     project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{first}"\n\n'
                   f'[jobs.b]\nrepo = "acme/api"\nprompt = "x"\nschedule = "{second}"\n')
-    flow, _ = generated(project)
+    flow, _ = generated(project)  # two entries: two workflow runs (not said yet)
     assert sorted(entry["cron"] for entry in flow["on"]["schedule"]) == sorted([first, second])
     project.write(f'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
                   f'schedule = ["{first}", "{second}"]\n')
@@ -1057,7 +1080,7 @@ def test_a_need_two_schedules_run_at_one_moment_is_a_warning(project) -> None:
     checked = project.run("check")
     assert checked.code == 0, checked
     assert checked.err.splitlines() == [f"warning: {line}" for line in said]
-    generated(project, warnings=tuple(said))  # ci github says it too
+    generated(project, warnings=(*said, side_by_side("17 6 * * *", "b, d")))  # ci github too
 
 
 @pytest.mark.parametrize("jobs", [30, 120])
