@@ -351,7 +351,7 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
                           key=lambda job: order[job.name])
         ports = SessionPorts(client=connection.client, hooks=loaded.host, reporter=reporter,
                              history=history, stop=stop, sleeper=sleeper)
-        with collecting_less():
+        with collecting_less(), state.plugin_prints_above(reporter):
             return run_session(jobs, ports, config=loaded.config, options=session_options,
                                attempts=attempts, held=held,
                                going={} if select is None else select.going,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mogrun.errors import MogrunError, UsageError
@@ -271,6 +271,28 @@ class CliState:
         while self._cleanups:
             self._cleanups.pop()()
 
+    @contextlib.contextmanager
+    def plugin_prints_above(self, reporter: Any) -> Iterator[None]:
+        """While ``reporter`` draws a live area on the screen that is ``sys.stdout``,
+        what a plugin's hook prints goes above that area (docs/plugins.md: a hook may
+        print). Written to the terminal as it was, it landed on the progress line
+        and the next frame erased it. Anywhere else (a pipe, ``--json``, an
+        embedder's stream) nothing changes."""
+        import sys
+
+        print_above = getattr(reporter, "print_above", None)
+        if print_above is None or sys.stdout is not self.stdout:
+            yield
+            return
+        lines = _LinesAbove(self.stdout, print_above)
+        sys.stdout = lines
+        try:
+            yield
+        finally:
+            if sys.stdout is lines:
+                sys.stdout = self.stdout
+            lines.end()
+
     def divert_plugin_stdout(self) -> None:
         """With ``--json``, stdout holds NDJSON only (docs/output.md): for the rest of the
         invocation, what plugins write to ``sys.stdout`` (a ``print`` in a hook,
@@ -342,6 +364,43 @@ class CliState:
             self.stdout = original
 
         self.add_cleanup(restore)
+
+
+class _LinesAbove(io.TextIOBase):
+    """``sys.stdout`` while a live reporter owns the screen: each whole line a
+    plugin prints goes to ``print_above`` (above the live area); ``close`` hands on
+    a line left without its end."""
+
+    def __init__(self, screen: TextIO, print_above: Callable[[str], None]) -> None:
+        import threading  # not at import: `mogrun list` starts no thread
+
+        super().__init__()
+        self._screen = screen
+        self._print_above = print_above
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._print_above(line)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return self._screen.isatty()
+
+    def fileno(self) -> int:
+        return self._screen.fileno()
+
+    def end(self) -> None:
+        with self._lock:
+            rest, self._partial = self._partial, ""
+        if rest:
+            self._print_above(rest)
 
 
 class _ToStream(io.TextIOBase):

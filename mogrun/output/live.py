@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -99,8 +97,6 @@ class LiveReporter(PlainReporter):
         self._batch: list[Text] = []  # lines waiting to go above the area together
         self._due = threading.Event()  # set while some do
         self._tty = _tty_fd(stdout)
-        self._stdout = stdout
-        self._prints: _PrintsAbove | None = None  # sys.stdout while the area is up
         self._suspend_before = _on_suspend(self._tty, self._stopped)
         self._marks = marks_for(stdout)
 
@@ -182,6 +178,12 @@ class LiveReporter(PlainReporter):
             return
         self._print_line(Text(self._marks.printed(text), style=LEVEL_STYLES.get(level, "")))
 
+    def print_above(self, line: str) -> None:
+        """A line a plugin's hook printed (``CliState.plugin_prints_above``): above
+        the area, whole, as mogrun's own lines go; written to the terminal as it
+        was, it landed on the progress line and the next frame erased it."""
+        self._print_line(Text(line))
+
     def _print_line(self, text: Text) -> None:
         """One line above the live area (rich clears the area, prints, redraws it),
         whole: a long one is wrapped, never cut. While the area is up, lines
@@ -250,13 +252,9 @@ class LiveReporter(PlainReporter):
                 )
                 self._live.tty = self._tty
                 self._live.start()
-                self._prints = _PrintsAbove.install(self._stdout, self._print_line)
                 start_without_signals(self._print_batches, "mogrun-live-lines")
 
     def _stop_live(self) -> None:
-        prints, self._prints = self._prints, None
-        if prints is not None:
-            prints.uninstall()  # a line a plugin left unended goes above the area too
         with self._lock:
             self._flush_batch()  # above the area, before it goes
             live, self._live = self._live, None
@@ -363,57 +361,6 @@ class ScreenConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self.width, self.height = new_size
-
-
-class _PrintsAbove(io.TextIOBase):
-    """``sys.stdout`` while the live area is up: what a plugin's hook prints goes
-    above the area, whole, as mogrun's own lines do. Written to the terminal as it
-    was, it landed on the progress line, and the next frame erased it."""
-
-    def __init__(self, original: TextIO, print_line: Callable[[Text], None]) -> None:
-        super().__init__()
-        self._original = original
-        self._print_line = print_line
-        self._partial = ""
-        self._lock = threading.Lock()
-
-    @classmethod
-    def install(cls, screen: TextIO, print_line: Callable[[Text], None]) -> _PrintsAbove | None:
-        """In place of ``sys.stdout`` when that is the screen the area is drawn on
-        (``None``: it is not; a ``--json`` run or an embedder diverted it already)."""
-        if sys.stdout is not screen:
-            return None
-        proxy = cls(screen, print_line)
-        sys.stdout = proxy
-        return proxy
-
-    def uninstall(self) -> None:
-        if sys.stdout is self:
-            sys.stdout = self._original
-        with self._lock:
-            rest, self._partial = self._partial, ""
-        if rest:
-            self._print_line(Text(rest))
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self._print_line(Text(line))
-        return len(text)
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return self._original.isatty()
-
-    def fileno(self) -> int:
-        return self._original.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._original.encoding
 
 
 class LiveArea(Live):
