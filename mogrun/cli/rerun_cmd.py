@@ -52,7 +52,9 @@ RERUN_HELP = """Start new attempts of the runs of the latest invocation that did
 \b
 Passed runs are not repeated; failed, cancelled, timed-out, gate-failed,
 skipped and never-started runs start again as their next attempt (a new
-Idempotency-Key derived from the run's own). A run that never sent its key
+Idempotency-Key derived from the run's own, one no invocation here has
+used: after a run that attached to an earlier attempt, the attempt after
+the last one made). A run that never sent its key
 (skipped: a need failed, say) starts under that key, as its first start:
 a later run of the job under the same key (idempotency_key =
 "verify-{{ date }}") attaches to it rather than starting another.
@@ -533,7 +535,9 @@ class Selection:
                                   f"have made a run: attempt {row.attempt} is sent again "
                                   "under that key, which attaches to such a run, never "
                                   "doubles it")
-                    attempts[plan.label] = (row.attempt + (not (again or unsent)), "rerun")
+                    attempts[plan.label] = (
+                        row.attempt if again or unsent
+                        else self._next_attempt(history, job, row, base), "rerun")
                 elif at in added:  # its first attempt, as run would start it
                     runs.append(plan)
             if runs and job.name in held:
@@ -625,6 +629,42 @@ class Selection:
             return {row.repo.lower() for row in history.latest_runs_of(job)}
         except MogrunError:
             return None
+
+    def _next_attempt(self, history: History | None, job: ResolvedJob, row: HistoryRow,
+                      base: str | None) -> int:
+        """The attempt after ``row``'s whose key no invocation here has used. After
+        a run attached to attempt 1 again (a same-day rerun of a job keyed by
+        ``{{ date }}``), ``row.attempt + 1`` was an attempt an earlier rerun had
+        sent: its key attached to that failed run, and nothing was ever retried."""
+        if base is None:  # no key derived from the run's own: today's starts afresh
+            return row.attempt + 1
+        if history is None:  # -n reads no history of its own: the one rerun read
+            from mogrun.cli.loading import project_history
+            from mogrun.errors import MogrunError
+
+            try:
+                opened = project_history(self.state, self.taskfile)
+            except MogrunError:
+                return row.attempt + 1
+            try:
+                return self._next_attempt(opened, job, row, base)
+            finally:
+                opened.close()
+        from mogrun.engine.track import attempt_key
+        from mogrun.errors import MogrunError
+        from mogrun.masking import mask
+
+        first = row.attempt + 1
+        while True:  # a batch of keys a query: attempts made are few, and in a row
+            keys = {mask(attempt_key(base, n), job.secrets): n for n in range(first, first + 16)}
+            try:
+                used = {found.idempotency_key for found in history.rows_keyed(job.name, keys)}
+            except MogrunError:
+                return first
+            free = [n for key, n in keys.items() if key not in used]
+            if free:
+                return min(free)
+            first += 16
 
     def _say_masked(self, row: HistoryRow) -> None:
         """A recorded key that hides a secret the job's key no longer holds the same

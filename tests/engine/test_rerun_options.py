@@ -526,3 +526,24 @@ def test_a_rerun_preview_of_a_job_with_no_key_shows_the_key_it_will_send(project
     assert history_rows(mogrun)[0]["idempotency_key"] == shown
     first = mogrun("--json", "show", "bad").stdout  # a plain show's key is made anew
     assert json.loads(first)["runs"][0]["key_per_invocation"] is True
+
+
+def test_a_rerun_after_a_run_that_attached_again_sends_a_fresh_attempt(
+        project, mogrun, mogrun_emulator) -> None:
+    """`mogrun nightly || mogrun rerun` on a second day of CI: the run attached to
+    attempt 1 (failed), and the rerun took attempt 1 + 1, whose key an earlier
+    rerun had sent: it attached to that failed run, and said to rerun again."""
+    project("""
+        [jobs.nightly]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+        idempotency_key = "nightly-{{ date }}"
+    """)
+    assert mogrun("nightly").exit_code == 1  # attempt 1
+    assert mogrun("rerun").exit_code == 1  # attempt 2
+    again = mogrun("nightly")  # attaches to attempt 1
+    assert again.exit_code == 1 and "attached to existing run" in again.stderr, again
+    rerun = mogrun("rerun")
+    assert "attached" not in rerun.stderr, rerun.stderr
+    assert len(mogrun_emulator.runs) == 3  # a fresh attempt: a new run
+    assert history_rows(mogrun)[0]["idempotency_key"].endswith("~attempt-3")
