@@ -129,3 +129,22 @@ def test_a_terminal_that_says_0_columns_gets_richs_own_width_not_the_least():
     finally:
         os.close(primary)
         os.close(secondary)
+
+
+def test_no_example_wraps_at_eighty_columns(mogrun_cli, tmp_path) -> None:
+    """At the default 80 columns (a pipe gets them too) five commands' examples were
+    wider than the screen: the rest of `mogrun add codemod ... --needs` went to the
+    next line, so its first line, copied, was a cut command."""
+    wrapped = []
+    for path in [[], *(path for path, _ in _commands())]:
+        result = mogrun_cli(*path, "--help", cwd=tmp_path, env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result)
+        lines = result.stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.strip().startswith("Examples")),
+                     None)
+        for line in lines[start + 1:] if start is not None else ():
+            if not line.strip():
+                break
+            if not line.startswith("   "):  # an example's own lines are indented
+                wrapped.append((" ".join(path), line))
+    assert not wrapped, wrapped

@@ -31,7 +31,7 @@ GITHUB_HELP = """Write the GitHub Actions workflow for the task file's schedules
 \b
 Examples:
   mogrun ci github                 write or update the workflow
-  mogrun ci github --check         exit 1 (with a diff) if the committed one is stale
+  mogrun ci github --check         exit 1 (and a diff) if the file is stale
   mogrun ci github --shards 3      big fan-outs as a 3-leg matrix of one token
   mogrun ci github -o -            print it instead of writing it
   mogrun ci github --install git+https://github.com/acme/mogrun@v0.1.0

@@ -202,8 +202,10 @@ ADD_HELP = """Append a job to the task file, keeping every comment and blank lin
 \b
 Examples:
   mogrun add lint-fix --repo acme/api --prompt "Fix every lint warning."
-  mogrun add codemod --repo acme/api --repo acme/web --prompt "..." --needs lint-fix
-  mogrun add triage --repo acme/api --automation issue-triage --input label=bug
+  mogrun add codemod --repo acme/api --repo acme/web --needs lint-fix \\
+      --prompt "..."
+  mogrun add triage --repo acme/api --automation issue-triage \\
+      --input label=bug
   mogrun add nightly --repo acme/api --prompt "..." --schedule "17 3 * * *"
 """
 

@@ -22,7 +22,7 @@ HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
 \b
 [b]Examples[/b]
   [cyan]mogrun[/]                          list the jobs of the task file
-  [cyan]mogrun weekly-cleanup[/]           start a job, follow it, exit 0 if its gates pass
+  [cyan]mogrun weekly-cleanup[/]           start a job, follow it; exit 0 if it passed
   [cyan]mogrun --local weekly-cleanup[/]   the same against the embedded emulator
   [cyan]mogrun show codemod[/]             the exact start requests, no network
   [cyan]mogrun run -j 8 -k a b c[/]        three jobs, 8 runs at once, keep going

@@ -95,7 +95,7 @@ attempt (said): the job passes only with it, and a job that needs it waits.
 Examples:
   mogrun rerun                 what did not pass in the latest invocation
   mogrun rerun codemod         the runs of codemod that did not pass
-  mogrun rerun -n              the start requests of those attempts; no network
+  mogrun rerun -n              those attempts' start requests; no network
                                (runs left going are said, not read)
 """
 

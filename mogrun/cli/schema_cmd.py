@@ -15,7 +15,7 @@ rules `check` uses, so the two agree.
 \b
 Examples:
   mogrun schema > mogplex.schema.json
-  (then put "#:schema ./mogplex.schema.json" on the first line of mogplex.toml)
+  (then put "#:schema ./mogplex.schema.json" on mogplex.toml's first line)
 """
 
 
