@@ -7,10 +7,12 @@ from mogrun.cli.completion import SHELLS
 from mogrun.cli.state import CliState
 
 INSTALL = """\b
-Install (then open a new shell):
-  bash   mogrun completion bash > ~/.local/share/bash-completion/completions/mogrun
+Install (then open a new shell; a fresh account has no such folder yet):
+  bash   d=~/.local/share/bash-completion/completions; mkdir -p $d
+         mogrun completion bash > $d/mogrun
   zsh    mogrun completion zsh > "${fpath[1]}/_mogrun"
-  fish   mogrun completion fish > ~/.config/fish/completions/mogrun.fish
+  fish   mkdir -p ~/.config/fish/completions
+         mogrun completion fish > ~/.config/fish/completions/mogrun.fish
 Or for this shell only:  source <(mogrun completion bash)
 """
 
