@@ -130,3 +130,13 @@ def test_after_double_dash_a_command_word_is_only_an_unknown_job(project, argv) 
     assert result.exit_code == 2, result
     assert result.stderr.splitlines() == [f'Error: unknown job "{argv[-1]}" in mogplex.toml',
                                           "Jobs: ok, slow, fanout"], result
+
+
+def test_an_options_unique_beginning_is_what_it_suggests(mogrun_cli, tmp_path) -> None:
+    """`--det` was answered "Did you mean '--set'?" (difflib finds two of three letters
+    alike) though `--detach` is the one option it begins; `--no-p` got `--no-deps`."""
+    (tmp_path / "mogplex.toml").write_text('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n')
+    for typed, meant in (("--det", "--detach"), ("--no-p", "--no-plugins")):
+        result = mogrun_cli("a", typed, cwd=tmp_path)
+        assert result.exit_code == 2, result
+        assert f"Did you mean '{meant}'?" in result.stderr, (typed, result.stderr)

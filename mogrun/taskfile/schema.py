@@ -382,16 +382,18 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     import difflib
 
     candidates = list(candidates)
+    folded = name.casefold()
+    # The one a short form begins first: `--det` is `--detach`, though difflib finds
+    # `--set` closer (two letters of three alike).
+    started = [c for c in candidates if len(folded) >= 3 and c.casefold().startswith(folded)]
+    if len(started) == 1:
+        return started[0]
     matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if matches:
         return matches[0]
-    folded = name.casefold()
     by_fold = {c.casefold(): c for c in reversed(candidates)}  # the first of a fold wins
     matches = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.6)
-    if matches:
-        return by_fold[matches[0]]
-    started = [c for c in candidates if len(folded) >= 3 and c.casefold().startswith(folded)]
-    return started[0] if len(started) == 1 else None
+    return by_fold[matches[0]] if matches else None
 
 
 def job_key_names(key_specs: Mapping[str, Any]) -> list[str]:
