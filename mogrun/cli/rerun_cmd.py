@@ -223,7 +223,7 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
             raise NothingRecordedError(
                 "nothing to rerun: " + ("no run is recorded against this API" if elsewhere
                                         else "no run is recorded in this project's history"),
-                context=[*elsewhere, "See: mogrun history"])
+                context=[*elsewhere, f"See: {command_prefix(state)} history"])
         return rows
     found: list[HistoryRow] = []
     for name in dict.fromkeys(jobs):
@@ -232,7 +232,7 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
             raise UsageError(f"nothing to rerun for {name!r}: it has never run here",
                              context=[*recorded_elsewhere(state, taskfile, history,
                                                           ["rerun", name], name),
-                                      "See: mogrun history"])
+                                      f"See: {command_prefix(state)} history"])
         found.extend(rows)
     return found
 

@@ -547,3 +547,15 @@ def test_a_rerun_after_a_run_that_attached_again_sends_a_fresh_attempt(
     assert "attached" not in rerun.stderr, rerun.stderr
     assert len(mogrun_emulator.runs) == 3  # a fresh attempt: a new run
     assert history_rows(mogrun)[0]["idempotency_key"].endswith("~attempt-3")
+
+
+def test_nothing_recorded_names_the_history_command_of_this_task_file(mogrun_cli,
+                                                                      tmp_path) -> None:
+    """`mogrun -f nightly.toml rerun` said "See: mogrun history", which found no
+    mogplex.toml there: the command it names keeps the -f (and --local)."""
+    (tmp_path / "nightly.toml").write_text('[jobs.j]\nrepo = "acme/api"\nprompt = "x"\n\n')
+    for argv in (["-f", "nightly.toml"], ["-f", "nightly.toml", "--local"]):
+        for args in (["rerun"], ["rerun", "j"]):
+            result = mogrun_cli(*argv, *args, cwd=tmp_path)
+            assert result.exit_code != 0, result
+            assert f"See: mogrun {' '.join(argv)} history" in result.stderr, result.stderr
