@@ -262,6 +262,12 @@ def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob],
 
 
 def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:
-    """Jobs named like a command only run as ``mogrun run NAME``."""
-    return [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
+    """Jobs named like a command only run as ``mogrun run NAME``; a job named
+    ``help`` takes ``mogrun help`` (git's and gh's habit) from the help, so that
+    asking for help starts an agent run."""
+    said = [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
             f"use `mogrun run {name}`" for name in taskfile.jobs if name in command_names]
+    if "help" in taskfile.jobs:
+        said.append('job "help" takes the name of `mogrun help`, which then starts it; '
+                    "`mogrun --help` still shows the help (or rename the job)")
+    return said

@@ -519,3 +519,16 @@ def test_list_does_not_give_jobs_the_needs_or_description_of_defaults(project) -
     assert result.code == 0, result
     assert json.loads(result.out) == {"job": "a", "description": "", "repos": ["acme/api"],
                                       "harness": None, "needs": []}
+
+
+def test_check_warns_that_a_job_named_help_takes_mogrun_help(project) -> None:
+    """`mogrun help` runs a job named help (git's and gh's habit yields to the job):
+    check warned of jobs named list or run, not of this one, so asking for help
+    could start a billable agent run with nothing said before."""
+    project.path.write_bytes(b'[jobs.help]  # onboarding\r\nrepo = "acme/api"\r\n'
+                             b'prompt = "x"\r\n\r\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        'warning: job "help" takes the name of `mogrun help`, which then starts it; '
+        "`mogrun --help` still shows the help (or rename the job)"]
