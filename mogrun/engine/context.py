@@ -61,6 +61,10 @@ class SessionDeps:
     give_up: DueStop = field(default_factory=DueStop)
     said: threading.Event = field(default_factory=threading.Event)  # the first signal's line
     rerun_command: str = RERUN  # `mogrun [-f FILE] [--local] rerun`, as the summary says it
+    # `mogrun ... run --rerun`: what retries the runs where the history stopped keeping
+    # them (``recorded`` says whether it still does: rerun would not find them)
+    unrecorded_command: str | None = None
+    recorded: Callable[[], bool] = lambda: True
     command: str = "mogrun"  # `mogrun [-f FILE] [--url URL]`: how every hint's command starts
 
     def resume_hint(self, run_id: str, verb: str = "resume") -> str:
@@ -73,9 +77,17 @@ class SessionDeps:
         """The command that cancels a run left going."""
         return f"{self.command} cancel {run_id}"
 
+    def rerun_prefix(self) -> str:
+        """How this invocation's runs are retried: ``rerun``, unless the history no
+        longer keeps them (asked each time: it may give up midway)."""
+        if self.unrecorded_command is not None and not self.recorded():
+            return self.unrecorded_command
+        return self.rerun_command
+
     def rerun_hint(self, job: str) -> str:
-        """How to start a fresh attempt of ``job``: the summary's rerun line for it."""
-        return rerun_for(self.rerun_command, [job])
+        """How to start a fresh attempt of ``job``: the summary's rerun line for it
+        (an attached run's hint said `rerun JOB` with no history to read it from)."""
+        return rerun_for(self.rerun_prefix(), [job])
 
 
 @dataclass

@@ -277,6 +277,12 @@ class HistoryObserver(Observer):
         self.settle()
         self._said_unrecorded()
 
+    def recording(self) -> bool:
+        """Whether the history still takes this session's rows, as it stands now
+        (no wait, nothing said): a hint given mid-session asks this, where ``kept``
+        settles the writes at the session's end."""
+        return self.history is not None
+
     def kept(self) -> bool:
         """Whether the history holds every row of this session, once the writes a
         lock held back are made (``settle``); the runs it does not hold are named.

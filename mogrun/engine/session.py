@@ -221,7 +221,8 @@ def run_session(
                          or DEFAULT_SANDBOXES),
             recall=(recall := _recall(ports.history, invocation)),
             sent_before=_sent_before(ports.history, invocation, jobs, recall),
-            rerun_command=rerun_command or RERUN, said=watch.said, command=command,
+            rerun_command=rerun_command or RERUN, unrecorded_command=unrecorded_command,
+            recorded=lambda: _recording(channel), said=watch.said, command=command,
         )
         progress = SessionProgress()
         heard = HeardSoFar()  # the plugins' end of session at a second signal
@@ -272,6 +273,12 @@ def _signalled_at_the_end(deps: SessionDeps, watch: SignalWatch, code: int) -> i
         deps.channel.notice(f"interrupted while the session's last hooks ran; exit code {final}",
                             level="warning")
     return final
+
+
+def _recording(channel: Lifecycle) -> bool:
+    """Whether the history still takes the session's rows (``HistoryObserver.recording``:
+    asked mid-session, by a hint naming how to retry a run)."""
+    return any(isinstance(o, HistoryObserver) and o.recording() for o in channel.observers)
 
 
 def _recorded(channel: Lifecycle) -> bool:

@@ -559,3 +559,23 @@ def test_nothing_recorded_names_the_history_command_of_this_task_file(mogrun_cli
             result = mogrun_cli(*argv, *args, cwd=tmp_path)
             assert result.exit_code != 0, result
             assert f"See: mogrun {' '.join(argv)} history" in result.stderr, result.stderr
+
+
+def test_an_attached_runs_hint_names_what_retries_it_with_no_history(project, mogrun,
+                                                                     mogrun_emulator) -> None:
+    """With a history that cannot be opened, the summary said `run --rerun nightly`,
+    but the line of a run attached to a failed one said `mogrun rerun nightly`,
+    which then failed: "cannot open run history"."""
+    root = project("""
+        [jobs.nightly]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.2s status=failed"
+        idempotency_key = "nightly-{{ date }}"
+    """)
+    assert mogrun("nightly").exit_code == 1
+    history = next(root.glob(".mogrun/history.db"))
+    history.write_bytes(b"garbage, not a database\n")
+    again = mogrun("nightly")
+    assert again.exit_code == 1, again
+    assert "start a fresh attempt with: mogrun run --rerun nightly" in again.stderr, again.stderr
+    assert "mogrun rerun nightly" not in again.stderr, again.stderr
