@@ -86,8 +86,9 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     taskfile, history = open_state(state, lenient=False)
     try:
         secrets = env_secrets(state, taskfile)
+        unstarted: list[Target] = []
         try:
-            found = log_targets(state, history, taskfile, target, secrets)
+            found = log_targets(state, history, taskfile, target, secrets, unstarted)
         except NotStartedError as exc:  # --follow asks whether it passed: it did not
             raise exc.as_not_passed() if follow else exc from exc
         targets = with_automations(found, taskfile)
@@ -106,13 +107,14 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
             return print_logs(state, client, targets, secrets)
         gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])
         gates.load()  # here, not in a follower's thread: plugins load on the main thread
-        return follow_all(state, client, history, targets, secrets, gates, stop, sleeper)
+        return follow_all(state, client, history, targets, secrets, gates, stop, sleeper,
+                          unstarted)
     finally:
         history.close()
 
 
 def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None,
-                secrets: frozenset[str]) -> list[Target]:
+                secrets: frozenset[str], unstarted: list[Target] | None = None) -> list[Target]:
     """The runs to show; a job whose latest start was refused shows the latest runs
     that did start, saying so on stderr, unless a mogrun here is still to start it
     (``still_to_start``: said, as ``cancel`` says it). A run whose latest attempt never started
@@ -127,6 +129,7 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
         for row in rows:  # no events to show: said, not left out without a word
             if not row.run_id and never_started(history, row) is None:
                 _say_not_started(state, history, row, f"no run to show ({_why(row)})")
+        _to_start(history, rows, unstarted)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")
     if not rows:  # a run id history has not seen: asked of the API as it is
@@ -144,8 +147,23 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     if targets or ":" in target:
         if not targets:
             raise NotStartedError(f"no started runs recorded for {target!r}")
+        for row in _to_start(history, rows, unstarted):  # this invocation's, still to come
+            _say_not_started(state, history, row, _STILL_TO_START.format(pid=row.owner_pid))
         return targets
     return _last_started(state, history, target)
+
+
+_STILL_TO_START = "no run to show yet: mogrun (pid {pid}) on this machine is still to start it"
+
+
+def _to_start(history: Any, rows: Sequence[Any], unstarted: list[Target] | None) -> list[Any]:
+    """The rows of ``rows`` a mogrun on this machine is still to start (``waiting``),
+    each added to ``unstarted`` as a target with no run: ``--follow`` cannot say such
+    a run passed (it exited 0 having followed only those started so far)."""
+    waiting = [row for row in rows if not row.run_id and row.waiting]
+    if unstarted is not None:
+        unstarted += [Target("", row_label(history, row), row) for row in waiting]
+    return waiting
 
 
 def _never_started(state: CliState, history: Any, rows: Sequence[Any]) -> list[Target]:
@@ -351,17 +369,21 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
                secrets: frozenset[str], gates: GateJudge, stop: threading.Event,
-               sleeper: InterruptibleSleep) -> int:
+               sleeper: InterruptibleSleep, unstarted: Sequence[Target] = ()) -> int:
     """Follow every run at once; 0 only if each ended and passed its gates. A signal
     (Ctrl-C, SIGTERM, SIGHUP) stops following, as ``run`` stops: the runs go on, the
     results and the summary are said, and the exit code is the signal's (a second
     one leaves without waiting for the followers). ``stop``: set at that signal;
-    ``sleeper``: the client's, whose waits (a 429's Retry-After) end there."""
+    ``sleeper``: the client's, whose waits (a 429's Retry-After) end there.
+    ``unstarted``: runs another mogrun here is still to start, which have not
+    passed (exit 1, in the summary as waiting)."""
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
 
     poll_override(state.env)  # a wrong value is one line (exit 2) here, not in every thread
-    verdicts = _Verdicts(state, targets, secrets)
+    verdicts = _Verdicts(state, targets, secrets, [
+        _unfollowed(t, _STILL_TO_START.format(pid=t.row.owner_pid), "waiting")
+        for t in unstarted])
 
     left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
 
@@ -426,9 +448,10 @@ class _Verdicts:
     history never recorded is of no known job: it is in the summary only."""
 
     def __init__(self, state: CliState, targets: Sequence[Target],
-                 secrets: frozenset[str]) -> None:
+                 secrets: frozenset[str], unfollowed: Sequence[RunResult] = ()) -> None:
         self.state, self.targets, self.secrets = state, list(targets), secrets
         self.results: dict[str, RunResult] = {}
+        self.unfollowed = list(unfollowed)  # runs not started yet: none to follow
         self.lock = threading.Lock()
 
     def add(self, target: Target, result: RunResult) -> None:
@@ -458,7 +481,8 @@ class _Verdicts:
         from mogrun.errors import combine_exit_codes
 
         with self.lock:
-            ended = [self.results.get(t.run_id) or _unfollowed(t) for t in self.targets]
+            ended = [*(self.results.get(t.run_id) or _unfollowed(t) for t in self.targets),
+                     *self.unfollowed]
         # as run combines its jobs' codes: a bad token (64) outranks a 429 (75)
         code = combine_exit_codes([*(r.exit_code for r in ended),
                                    *([signalled] if signalled is not None else [])])

@@ -1042,11 +1042,29 @@ def cancel_command(state: CliState, target: str) -> int:
         stop = threading.Event()  # set at the first signal: a retry's wait ends there
         sleeper = InterruptibleSleep(stop, time.sleep)
         client = api_client(state, taskfile, sleeper)
-        return _cancel_all(state, client, history,
+        code = _cancel_all(state, client, history,
                            located(state, client, taskfile, history, targets, "cancel"),
                            stop, sleeper)
+        return _unstarted_left(state, history, rows_for(history, taskfile, target, secrets,
+                                                        state=state), code)
     finally:
         history.close()
+
+
+def _unstarted_left(state: CliState, history: Any, rows: Sequence[Any], code: int) -> int:
+    """After the cancels: each run of the invocation a mogrun here is still to start,
+    named with what stops it (``cancel fan`` said only the runs started so far were
+    cancelled, exit 0, and that mogrun then started the rest)."""
+    from mogrun.errors import combine_exit_codes
+
+    waiting = [row for row in rows if not row.run_id and row.waiting]
+    for row in waiting:
+        pid = row.owner_pid
+        _echo_safe(f"warning: {row_label(history, row)}: not started yet: mogrun (pid {pid}) on "
+                   f"this machine is still to start it; stop that mogrun (Ctrl-C there, or "
+                   f"kill -INT {pid}): it starts nothing more, and cancels what it started",
+                   err=True)
+    return combine_exit_codes([code, 1]) if waiting else code
 
 
 def still_to_start(target: str, rows: Sequence[Any],

@@ -911,3 +911,47 @@ def test_a_signal_while_a_failed_start_waits_for_its_retry_waits_for_its_run(emu
     (run_id,) = emulator.runs  # the last look made it (the 500 stored nothing)
     assert emulator.run_detail(run_id)["status"] == "cancelled"
     assert elapsed < 8.0
+
+
+def test_logs_follow_of_a_fan_out_another_mogrun_still_starts_does_not_pass_it(
+        emulator, tmp_path):
+    """While `mogrun -j 1 fan` here had started one of its three runs, `logs --follow
+    fan` followed that one, said nothing of the others and exited 0; the fan-out
+    then failed. The runs still to start are named, and the follow exits 1."""
+    jobs = ('[jobs.fan]\nrepo = ["acme/api", "acme/web", "acme/worker"]\n'
+            'prompt = "@emulator duration=1.5s"\n')
+    with running(spawn(emulator, tmp_path, "-j", "1", "fan", jobs=jobs)) as first:
+        until(lambda: len(emulator.runs) == 1, "the first start", first)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
+                   MOGRUN_POLL_INTERVAL="0.1", NO_COLOR="1")
+        follow = subprocess.run([sys.executable, "-m", "mogrun", "--json", "logs", "--follow",
+                                 "fan"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=60)
+        first.communicate(timeout=60)
+    assert follow.returncode == 1, follow
+    said = [o for o in json_lines(follow.stdout) if o["type"] == "not_started"]
+    assert said and all(o["message"].startswith("no run to show yet: mogrun (pid ")
+                        for o in said), follow.stdout
+    summary = json_lines(follow.stdout)[-1]
+    assert summary["exit_code"] == 1, summary
+    assert "waiting" in {r["status"] for r in summary["results"]}, summary
+
+
+def test_cancel_of_a_fan_out_another_mogrun_still_starts_names_the_rest(emulator, tmp_path):
+    """`cancel fan` while `mogrun -j 1 fan` here had started one of three runs said
+    only that one was cancelled and exited 0; that mogrun then started the rest."""
+    jobs = ('[jobs.fan]\nrepo = ["acme/api", "acme/web", "acme/worker"]\n'
+            'prompt = "@emulator duration=1.5s"\n')
+    with running(spawn(emulator, tmp_path, "-k", "-j", "1", "fan", jobs=jobs)) as first:
+        until(lambda: len(emulator.runs) == 1, "the first start", first)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token, NO_COLOR="1")
+        cancel = subprocess.run([sys.executable, "-m", "mogrun", "cancel", "fan"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        first.send_signal(signal.SIGINT)  # as the warning says: it starts nothing more
+        first.communicate(timeout=60)
+    assert cancel.returncode == 1, cancel
+    named = [line for line in cancel.stderr.splitlines() if "not started yet" in line]
+    assert len(named) == 2, cancel.stderr
+    assert f"kill -INT {first.pid}" in named[0], named
