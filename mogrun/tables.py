@@ -56,6 +56,20 @@ def screen_columns(env: Mapping[str, str], stream: Any) -> int | None:
     return columns_from(env, stream) or terminal_columns(stream)
 
 
+def table_columns(env: Mapping[str, str], stream: Any) -> int | None:
+    """The width a table must fit on a terminal (``screen_columns``); ``None`` in a
+    pipe, whatever ``COLUMNS`` says: a script reading the table gets the table."""
+    return screen_columns(env, stream) if is_terminal(stream) else None
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is an interactive terminal; odd streams count as not."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def terminal_columns(stream: Any) -> int | None:
     """``stream``'s terminal's width, ``None`` for no terminal or one that says 0."""
     try:

@@ -68,7 +68,7 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     if not rows:
         state.echo(f"No jobs in {taskfile.path}. Add one with `mogrun add`.", err=True)
         return 0
-    from mogrun.tables import listed, render_table
+    from mogrun.tables import fitted_lines, listed, table_columns
     from mogrun.textsafety import escape_agent_text
 
     headers = ["job", "description", "repos", "harness", "needs"]
@@ -87,7 +87,9 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     # One line per job, and text from the file never acts on the terminal.
     table = [[escape_agent_text(" ".join(cell.split())) for cell in row] for row in table]
     state.hold_github_commands()  # the file's text: a pull request's, in CI
-    state.echo(render_table(headers, table))
+    # Wider than the terminal, a block per job, as status and history do: the example
+    # file's rows were 168 columns, each wrapped over three lines at 80.
+    state.echo("\n".join(fitted_lines(headers, table, table_columns(state.env, state.stdout))))
     return 0
 
 

@@ -227,7 +227,7 @@ class _LogSink:
     lock = threading.Lock()
 
     def __init__(self, state: CliState, target: Target, secrets: frozenset[str]) -> None:
-        from mogrun.output.base import is_terminal
+        from mogrun.tables import is_terminal
 
         self.state, self.target, self.secrets = state, target, secrets
         self._on_screen = not state.json_output and is_terminal(state.stderr)

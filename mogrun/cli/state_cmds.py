@@ -312,23 +312,13 @@ def _table(state: CliState, headers: list[str], rows: list[list[str]]) -> None:
     Each row's cells are made safe in place and the lines written a batch at a
     time: ``history -n`` of a year's runs held four copies of its table at once."""
     from mogrun.output.base import escape_agent_text
-    from mogrun.tables import fitted_lines
+    from mogrun.tables import fitted_lines, table_columns
 
     for row in rows:
         row[:] = [escape_agent_text(str(cell)) for cell in row]
-    lines = fitted_lines(headers, rows, _screen_columns(state))
+    lines = fitted_lines(headers, rows, table_columns(state.env, state.stdout))
     while batch := list(itertools.islice(lines, 1000)):
         click.echo("\n".join(batch))
-
-
-def _screen_columns(state: CliState) -> int | None:
-    """The width a table must fit on a terminal: ``COLUMNS`` as it is taken
-    everywhere (``tables.columns_from``), else the terminal's. ``None`` in a pipe,
-    whatever ``COLUMNS`` says: a script reading the table gets the table."""
-    from mogrun.output.base import is_terminal
-    from mogrun.tables import screen_columns
-
-    return screen_columns(state.env, state.stdout) if is_terminal(state.stdout) else None
 
 
 # --- status ---------------------------------------------------------------------

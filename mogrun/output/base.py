@@ -18,6 +18,7 @@ from mogrun.durations import parse_moment
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan
 from mogrun.runs import Event, RunResult, RunState
+from mogrun.tables import is_terminal
 from mogrun.textsafety import escape_agent_text
 from mogrun.waits import Wait
 
@@ -164,14 +165,6 @@ def make_reporter(
 
     return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
-
-
-def is_terminal(stream: TextIO) -> bool:
-    """Whether ``stream`` is an interactive terminal; odd streams count as not."""
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def line_clock(epoch: float | None = None) -> str:

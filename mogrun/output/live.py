@@ -28,7 +28,6 @@ from rich.table import Table
 from rich.text import Text
 
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import is_terminal
 from mogrun.output.board import DONE, RUNNING, WAITING, Board
 from mogrun.output.paced import FLUSH_DELAY, UnfailingStream, flush_quietly
 from mogrun.output.plain import PlainReporter
@@ -40,7 +39,7 @@ from mogrun.output.tables import (
     table_width,
 )
 from mogrun.runs import Event, RunResult, RunState
-from mogrun.tables import as_printed, cell_width
+from mogrun.tables import as_printed, cell_width, is_terminal
 from mogrun.threads import start_without_signals
 from mogrun.waits import Wait
 

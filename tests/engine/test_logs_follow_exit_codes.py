@@ -110,7 +110,7 @@ def test_a_quiet_run_followed_on_a_terminal_says_it_is_still_going(
         prompt = "@emulator duration=2.5s events=1"
     """)
     monkeypatch.setattr(logs_cmd, "QUIET_SAID", 0.5)
-    monkeypatch.setattr("mogrun.output.base.is_terminal", lambda stream: terminal)
+    monkeypatch.setattr("mogrun.tables.is_terminal", lambda stream: terminal)
     assert mogrun("-q", "run", "--detach", "quiet").exit_code == 0
     result = mogrun("logs", "--follow", "quiet")
     assert result.exit_code == 0, result

@@ -425,7 +425,7 @@ def test_a_table_wider_than_the_terminal_is_shown_a_block_per_run(project, mogru
     [row] = history_rows(mogrun)
     piped = mogrun(command, env={"COLUMNS": "80"})
     assert row["run_id"] in piped.stdout.splitlines()[2], piped  # a table, as it was
-    monkeypatch.setattr("mogrun.output.base.is_terminal", lambda stream: True)
+    monkeypatch.setattr("mogrun.tables.is_terminal", lambda stream: True)
     narrow = mogrun(command, env={"COLUMNS": "80"})
     assert narrow.exit_code == 0, narrow
     lines = narrow.stdout.splitlines()

@@ -203,3 +203,18 @@ def test_a_plugins_print_goes_above_the_area_whole_and_stays(tmp_path):
     assert "fix:acme/api: now streaming" in lines, lines
     assert "fix:acme/api: now success" in lines, lines
     assert not any(AREA_LINE.search(line) for line in lines if "now" in line), lines
+
+
+def test_list_on_a_narrow_terminal_gives_a_block_per_job_as_status_does(tmp_path):
+    """`mogrun list` (the default command) wrote the example file's rows at 168
+    columns whatever the screen: at 80 each wrapped over three lines, a repo name
+    cut in two. Wider than the screen, each job is a block of `header: value`."""
+    write_taskfile(tmp_path, '[jobs.codemod]\nrepo = ["acme/api", "acme/web", "acme/worker"]\n'
+                             'description = "Apply the codemod to every service, then open a '
+                             'pull request for each"\nprompt = "x"\n')
+    code, raw = start_in_pty(tmp_path, "list", columns=60, rows=30).finish()
+    assert code == 0, raw
+    lines = [line for line in Screen(60, 30).feed(raw) if line]
+    assert all(len(line) <= 60 for line in lines), lines
+    assert any(line.startswith("job: codemod") for line in lines), lines
+    assert any("acme/api, acme/web, acme/worker" in line for line in lines), lines
