@@ -126,9 +126,10 @@ class Board:
         return [shown[i] for i in keep], len(shown) - limit
 
     def progress(self, sep: str = " · ") -> str:
-        """``7/20 done · 3 running · 10 queued (2 waiting)``: running counts every
-        started run, held or not; ``waiting`` every row a wait holds. ``sep``: what
-        the view's stream can write (``" - "`` on an ASCII one)."""
+        """``7/20 done · 3 running · 10 queued · 2 waiting``: running counts every
+        started run, held or not; ``waiting`` every row a wait holds, started or not
+        (said apart: "0 queued (4 waiting)" read as four of none). ``sep``: what the
+        view's stream can write (``" - "`` on an ASCII one)."""
         now = self._clock()
         with self._lock:
             phases = [(row.phase, self._phase(row, now)) for row in self._rows.values()]
@@ -137,7 +138,7 @@ class Board:
         waiting = sum(shown == WAITING for _, shown in phases)
         queued = len(phases) - done - running
         text = f"{done}/{len(phases)} done{sep}{running} running{sep}{queued} queued"
-        return text + (f" ({waiting} waiting)" if waiting else "")
+        return text + (f"{sep}{waiting} waiting" if waiting else "")
 
     # -- inside the lock -------------------------------------------------------
 

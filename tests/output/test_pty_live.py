@@ -159,7 +159,7 @@ def test_a_run_held_by_the_start_limit_shows_waiting_with_its_countdown(emulator
     (tmp_path / "mogplex.toml").write_text(TASKS.replace("starts_per_minute = 100",
                                                          "starts_per_minute = 1"))
     code, raw = run_in_pty(emulator, tmp_path, "lint", "docs",
-                           interrupt_on="0/2 done · 1 running · 1 queued (1 waiting)")
+                           interrupt_on="0/2 done · 1 running · 1 queued · 1 waiting")
     assert code == 130, raw
     lines = screen_lines(raw)
     # Which of the two gets the one start a minute is a race: one runs, the other waits.
@@ -168,7 +168,7 @@ def test_a_run_held_by_the_start_limit_shows_waiting_with_its_countdown(emulator
         r"^(lint|docs)\s+waiting\s+in 1m0[01]s\s+1 run queued for the start limit "
         r"\(1/min\); ends in 1m0[01]s", x))}
     assert len(running) == len(waiting) == 1 and running != waiting, raw
-    assert any(x.startswith("0/2 done · 1 running · 1 queued (1 waiting)") for x in lines), raw
+    assert any(x.startswith("0/2 done · 1 running · 1 queued · 1 waiting") for x in lines), raw
 
 
 @pytest.mark.parametrize(("plain", "coloured"), [
@@ -205,7 +205,7 @@ def test_a_wait_goes_above_the_live_area_whole_and_its_row_shows_waiting(emulato
         x) for x in waits), waits
     assert any(re.match(r"one\s+waiting\s+pending\s+in [12]s\s+Service unavailable", x)
                for x in lines), raw
-    assert "0/1 done · 1 running · 0 queued (1 waiting)" in lines, raw
+    assert "0/1 done · 1 running · 0 queued · 1 waiting" in lines, raw
 
 
 def test_trace_lines_go_above_the_live_area(emulator, tmp_path):
