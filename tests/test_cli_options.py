@@ -144,6 +144,9 @@ def test_usage_line_shows_the_job_shorthand(mogrun_project) -> None:
     ("status", ["--local", "--json", "--url", "--file"], ["--set", "--quiet"]),
     ("list", ["--file", "--json"], ["--local", "--url"]),
     ("emulator", ["--file", "--set", "--json", "--quiet"], ["--url", "--local", "--verbose"]),
+    # it listed --local, --quiet, --verbose and --no-color, which it never reads
+    ("schema", ["--file", "--set", "--json", "--no-plugins"],
+     ["--local", "--url", "--quiet", "--verbose", "--no-color"]),
 ])
 def test_each_commands_help_lists_the_global_options_it_honours(
         mogrun_project, command, honoured, ignored) -> None:

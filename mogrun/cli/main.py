@@ -48,6 +48,7 @@ IGNORED_GLOBALS: dict[str, frozenset[str]] = {
         "plugins": "url local sets quiet verbose no_color",
         "emulator": "url local verbose no_color no_plugins",
         "completion": "url local sets json_output quiet verbose no_color no_plugins",
+        "schema": "url local quiet verbose no_color",
     }.items()
 }
 
