@@ -140,3 +140,14 @@ def test_an_options_unique_beginning_is_what_it_suggests(mogrun_cli, tmp_path) -
         result = mogrun_cli("a", typed, cwd=tmp_path)
         assert result.exit_code == 2, result
         assert f"Did you mean '{meant}'?" in result.stderr, (typed, result.stderr)
+
+
+def test_a_command_in_capitals_is_the_command_it_spells(mogrun_cli, tmp_path) -> None:
+    """With a job "lint" in the file, Caps Lock's `mogrun LIST` was answered
+    'unknown job "LIST" ... did you mean "lint"?': steered to an agent run."""
+    (tmp_path / "mogplex.toml").write_text('[jobs.lint]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n')
+    result = mogrun_cli("LIST", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert 'did you mean "list"?' in result.stderr, result.stderr
+    typo = mogrun_cli("lnit", cwd=tmp_path)  # a job's typo is still the job's
+    assert 'did you mean "lint"?' in typo.stderr, typo.stderr

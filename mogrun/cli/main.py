@@ -250,7 +250,11 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
         jobs = []
     except (MogrunError, OSError):
         jobs = []
-    if word in jobs or closest(word, jobs):  # a job (or its typo): run says which
+    if word in jobs:
+        return
+    # A job's typo is run's to say, but not a command in capitals (Caps Lock's
+    # `LIST` was steered to the job "lint": an agent run, where list was meant).
+    if closest(word, jobs) and word.casefold() != hint:
         return
 
     raise UsageError(f'unknown command or job "{word}"',
