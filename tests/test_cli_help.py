@@ -150,3 +150,16 @@ def test_no_example_wraps_at_eighty_columns(mogrun_cli, tmp_path) -> None:
             if not line.startswith("   "):  # an example's own lines are indented
                 wrapped.append((" ".join(path), line))
     assert not wrapped, wrapped
+
+
+def test_help_of_a_group_command_and_of_a_word_that_is_none(mogrun_cli, tmp_path) -> None:
+    """`mogrun help ci github` showed ci's help, and `mogrun help stauts` the root's,
+    exit 0, saying nothing of the word (git and gh say there is no such command)."""
+    env = {"COLUMNS": "120"}
+    sub = mogrun_cli("help", "ci", "github", cwd=tmp_path, env=env)
+    assert sub.exit_code == 0, sub
+    assert sub.stdout == mogrun_cli("ci", "github", "--help", cwd=tmp_path, env=env).stdout
+    typo = mogrun_cli("help", "stauts", cwd=tmp_path, env=env)
+    assert typo.exit_code == 2, typo
+    assert typo.stderr.splitlines()[:2] == ['Error: no command "stauts"',
+                                            'did you mean "status"?'], typo.stderr

@@ -132,10 +132,17 @@ class MogrunGroup(click.Group):
         # What was typed: not the `run` parse_args put there (`mogrun -k a`).
         ctx.meta.setdefault(_TYPED, args[1:] if _IMPLIED_RUN in ctx.meta else args)
         if args and args[0] == "help" and _no_job_named_help(ctx):  # `git help`, `gh help`
-            named = next((a for a in args[1:] if a in COMMANDS), None)
-            if named is not None:
-                state.command = named
-                return named, self.get_command(ctx, named), ["--help"]
+            words = [a for a in args[1:] if not a.startswith("-")]
+            if words and words[0] in COMMANDS:  # `help ci github`: the group's own word
+                state.command = words[0]
+                return words[0], self.get_command(ctx, words[0]), [*words[1:2], "--help"]
+            if words:  # `help stauts` showed the root's help and said nothing of it
+                from mogrun.errors import UsageError
+
+                meant = _meant_command(words[0])
+                raise UsageError(f'no command "{words[0]}"', context=[
+                    *([f'did you mean "{meant}"?'] if meant else []),
+                    "Commands: " + ", ".join(COMMANDS)])
             click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
         if args and (args[0].startswith("-") or ctx.meta.get(_AFTER_DASHES)):
@@ -266,15 +273,11 @@ _HABITS = {"ls": "list", "ps": "status"}
 
 
 def _meant_command(word: str) -> str | None:
-    """The command ``word`` most likely meant: one it begins (``hist``: history, which
-    difflib took for "list"), a shell habit's, else the closest by spelling."""
+    """The command ``word`` most likely meant: a shell habit's, else ``closest``'s
+    (one it begins first: ``hist`` is history, which difflib took for "list")."""
     from mogrun.taskfile.schema import closest
 
-    folded = word.casefold()
-    begun = [name for name in COMMANDS if len(folded) >= 3 and name.startswith(folded)]
-    if len(begun) == 1:
-        return begun[0]
-    return _HABITS.get(folded) or closest(word, COMMANDS)
+    return _HABITS.get(word.casefold()) or closest(word, COMMANDS)
 
 
 def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
