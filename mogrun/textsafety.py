@@ -80,6 +80,27 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+def json_line_safe(text: str) -> str:
+    """JSON text (``json.dumps(..., ensure_ascii=False)``'s) with every character
+    ``escape_agent_text`` would escape written as a JSON ``\\u`` escape instead
+    (a pair for one past U+FFFF): still JSON, and safe on a terminal line (``show``
+    printed a prompt's U+009B as ``\\x9b``, which no JSON parser reads)."""
+    if text.isprintable() and not LINE_UNSAFE.intersection(text):
+        return text
+    out = []
+    for ch in text:
+        if (ch.isprintable() and ch not in LINE_UNSAFE) or ch in _JOINERS:
+            out.append(ch)
+            continue
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
 def shell_word(text: str) -> str:
     """``text`` as one word a user pastes into bash or zsh: ``shlex.quote``, but
     ``$'...'`` (ANSI-C quoting) for text ``escape_agent_text`` would escape, whose

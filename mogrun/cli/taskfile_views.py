@@ -238,6 +238,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
     """``show``'s human form of a job document."""
     import json
 
+    from mogrun.textsafety import json_line_safe
+
     lines = [f"job {doc['job']}"]
     for label, value in (("description", doc["description"]),
                          ("needs", ", ".join(doc["needs"])), ("harness", doc["harness"]),
@@ -256,8 +258,9 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         lines += ["", f"  run {run['run']}{attempt}", f"    {request['method']} {where}"]
         lines += [f"    {name}: {value}" for name, value in request["headers"].items()]
         body = json.dumps(request["body"], indent=2, ensure_ascii=False)
-        # split("\n"), not splitlines(): a prompt's U+2028 or NEL is text of its line.
-        lines += ["    " + line for line in body.split("\n")]
+        # split("\n"), not splitlines(): a prompt's U+2028 or NEL is text of its line,
+        # which stays JSON when it is made safe to print (json_line_safe).
+        lines += ["    " + json_line_safe(line) for line in body.split("\n")]
         if run["key_per_invocation"]:
             lines.append("    note: this Idempotency-Key is made anew at each invocation (the "
                          "task file names no idempotency_key, or --rerun suffixes it): the "

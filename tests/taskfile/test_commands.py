@@ -532,3 +532,24 @@ def test_check_warns_that_a_job_named_help_takes_mogrun_help(project) -> None:
     assert result.err.splitlines() == [
         'warning: job "help" takes the name of `mogrun help`, which then starts it; '
         "`mogrun --help` still shows the help (or rename the job)"]
+
+
+def test_shows_start_request_body_is_json_whatever_the_prompt_holds(project) -> None:
+    """`show` printed a prompt's C1 control as `\\x9b` (and an astral format
+    character as `\\U000e0001`): made safe for the terminal, the body it calls the
+    exact start request was no longer JSON. It is JSON, and as safe."""
+    import json
+
+    prompt = "x \u009b y \u202e z \U000e0001 \u2028 end \u200d ok\u007f \x1b[31m"
+    from mogrun.tomltext import basic_string
+
+    project.path.write_text(f'[jobs.a]\nrepo = "acme/api"\nprompt = {basic_string(prompt)}\n',
+                            encoding="utf-8")
+    result = project.run("show", "a")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    start = lines.index("    {")
+    end = start + lines[start:].index("    }")
+    body = json.loads("\n".join(lines[start:end + 1]))
+    assert body["prompt"] == prompt
+    assert "\x1b" not in result.out and "\u009b" not in result.out and "\u202e" not in result.out
