@@ -211,7 +211,7 @@ def test_show_keeps_a_pasted_line_separator_inside_its_line_of_the_body(project)
     result = project.run("show", "docs")
     assert result.code == 0, result
     lines = result.out.split("\n")
-    assert '      "prompt": "Fix the docs.\\u2028Then the tests.\\x85Done.",' in lines, result
+    assert '      "prompt": "Fix the docs.\\u2028Then the tests.\\u0085Done.",' in lines, result
     assert not set(result.out) & {"\u2028", "\x85"}
 
 
