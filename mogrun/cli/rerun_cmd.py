@@ -593,12 +593,16 @@ class Selection:
 
     def _new_runs(self, job: ResolvedJob, wanted: Mapping[tuple[str, str], HistoryRow],
                   history: History | None) -> dict[tuple[str, str], RunPlan]:
-        """The runs of ``job``, a fan-out read here, that neither the invocation read
-        nor any before it holds. A one-repo job edited to another repo is ``_moved``;
+        """The runs of ``job``, read here, that neither the invocation read nor any
+        before it holds. A one-repo job edited to another repo is ``_moved`` (its
+        run is then in ``wanted``), and one that passed stays passed; a fan-out
+        that did not pass, edited to one new repo, is not moved, and its run is one
+        of these (it was "nothing to rerun", exit 0, for a job that never passed);
         a job never run here is ``fresh``."""
         from mogrun.masking import mask
 
-        if job.name not in self.invocations or len(job.runs) < 2:
+        if job.name not in self.invocations or (
+                len(job.runs) < 2 and not any(at[0] == job.name for at in wanted)):
             return {}
         missing = {at: plan for plan in job.runs
                    if (at := (job.name, mask(plan.repo, job.secrets))) not in wanted

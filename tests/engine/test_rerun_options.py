@@ -579,3 +579,24 @@ def test_an_attached_runs_hint_names_what_retries_it_with_no_history(project, mo
     assert again.exit_code == 1, again
     assert "start a fresh attempt with: mogrun run --rerun nightly" in again.stderr, again.stderr
     assert "mogrun rerun nightly" not in again.stderr, again.stderr
+
+
+def test_a_fan_out_edited_to_one_new_repo_is_rerun_there(project, mogrun,
+                                                          mogrun_emulator) -> None:
+    """A failed fan-out edited to one new repo: rerun said both runs were no longer in
+    the file and "nothing to rerun", exit 0, while status --exit-status said 1 and
+    the job had never passed. Its one run now starts, as its first attempt."""
+    root = project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s status=failed"
+    """)
+    assert mogrun("fan").exit_code == 1
+    toml = root / "mogplex.toml"
+    toml.write_text(toml.read_text().replace('["acme/api", "acme/web"]', '"acme/worker"')
+                    .replace("status=failed", "status=success"))
+    result = mogrun("rerun")
+    assert result.exit_code == 0, result
+    assert "fan: never run here" in result.stderr, result.stderr
+    assert "nothing to rerun" not in result.stderr, result.stderr
+    assert len(mogrun_emulator.runs) == 3
