@@ -144,3 +144,15 @@ def test_a_usage_error_while_completing_is_no_traceback(tmp_path, monkeypatch) -
     env = {"_MOGRUN_COMPLETE": "bash_complete"}
     assert complete_from_process(Refusing("mogrun"), env, str(tmp_path), out, err) == 1
     assert (out.getvalue(), err.getvalue()) == ("", "")
+
+
+@pytest.mark.parametrize("words", ["mogrun -f ", "mogrun run --junit ", "mogrun ci github -o ",
+                                   "mogrun add x --prompt-file ", "mogrun run -p "])
+def test_an_option_that_takes_a_path_completes_file_names(tmp_path, words) -> None:
+    """`mogrun -f sub/oth<TAB>` beeped: the options that take a path answered nothing,
+    and the script completes files only for what says "file" (as `make -f` does)."""
+    (tmp_path / "mogplex.toml").write_text(task_file(job("lint")))
+    done = shell(tmp_path, "env", f"COMP_WORDS={words}", f"COMP_CWORD={len(words.split())}",
+                 "_MOGRUN_COMPLETE=bash_complete", str(MOGRUN))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["file,"], done.stdout

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from mogrun.ci.generate import DEFAULT_OUTPUT, NothingScheduled
 from mogrun.cli import framework as click
+from mogrun.cli.completion import complete_files
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, UsageError
 
@@ -51,7 +52,8 @@ def ci_group() -> None:
 
 
 @ci_group.command("github", cls=click.Command, help=GITHUB_HELP)
-@click.option("-o", "--output", metavar="PATH", help=f"Where to write (default: {DEFAULT_OUTPUT}"
+@click.option("-o", "--output", metavar="PATH", shell_complete=complete_files,
+              help=f"Where to write (default: {DEFAULT_OUTPUT}"
               " in the task file's repository; - for standard output).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 0 if the file is current, "
               "1 with a unified diff if not.")

@@ -37,6 +37,15 @@ def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:
     return [name for name in job_names(ctx) if name.startswith(incomplete)]
 
 
+def complete_files(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    """A click ``shell_complete`` callback for options that take a path (``-f``,
+    ``-o``, ``--prompt-file``, a plugin's ``.py``, a plugin option whose metavar is
+    ``PATH``): the shell's own file names, as ``make -f`` completes them."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]
+
+
 def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any) -> int:
     """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
     script ``mogrun completion SHELL`` prints); called by ``main`` only."""

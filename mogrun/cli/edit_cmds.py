@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mogrun.cli import framework as click
+from mogrun.cli.completion import complete_files
 from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 
@@ -216,7 +217,8 @@ Examples:
               help="Repo to run in (repeat to fan out over several).")
 @click.option("--prompt", metavar="TEXT", help="The agent's instructions (or --prompt-file, "
               "or --automation).")
-@click.option("--prompt-file", metavar="PATH", help="A file holding them, relative to the "
+@click.option("--prompt-file", metavar="PATH", shell_complete=complete_files,
+              help="A file holding them, relative to the "
               "task file (templated as a prompt).")
 @click.option("--automation", metavar="NAME", help="Trigger this published automation "
               "instead of starting a run (its name or id; see mogrun automations).")

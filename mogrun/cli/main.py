@@ -15,6 +15,7 @@ from typing import Any
 from mogrun import __version__
 from mogrun.cli import framework as click
 from mogrun.cli.commands import COMMANDS
+from mogrun.cli.completion import complete_files
 from mogrun.cli.state import state_of
 
 HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
@@ -293,7 +294,8 @@ def _complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: 
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("-f", "--file", "file", metavar="PATH", help="Task file (default: MOGRUN_FILE, "
+@click.option("-f", "--file", "file", metavar="PATH", shell_complete=complete_files,
+              help="Task file (default: MOGRUN_FILE, "
               "else the first mogplex.toml here or above).")
 @click.option("--url", metavar="URL", help="Mogplex base URL (default: MOGPLEX_URL, the task "
               "file's url, https://mogplex.com).")

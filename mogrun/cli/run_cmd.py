@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mogrun.cli import framework as click
-from mogrun.cli.completion import complete_jobs
+from mogrun.cli.completion import complete_files, complete_jobs
 from mogrun.cli.state import CliState, state_of
 from mogrun.errors import MogrunError, UsageError
 
@@ -149,6 +149,8 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
         # is_flag only when it is one: click 8.5 reads an explicit is_flag=False
         # option's value "--" (`--junit=--`) as no value at all, silently.
         kind: dict[str, Any] = {"is_flag": True} if spec.flag else {"metavar": spec.metavar}
+        if spec.metavar == "PATH":  # `--junit <TAB>`: a file name
+            kind["shell_complete"] = complete_files
         params.append(click.Option([f"--{spec.name}", dest], help=spec.help or None, **kind))
     ctx.meta[_PLUGIN_META] = (params, names)
     return params
@@ -190,6 +192,7 @@ def run_options(f: F) -> F:
         click.option("-k", "--keep-going", is_flag=True, help="Keep running independent jobs "
                      "after a failure."),
         click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
+                     shell_complete=complete_files,
                      help="Load an extra plugin (module name or .py path)."),
         click.option("--shard", metavar="I/N", help="Run the I-th of N slices of the runs, "
                      "with 1/N of every per-token limit (N CI legs of one token)."),
