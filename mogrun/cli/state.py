@@ -368,7 +368,7 @@ class CliState:
 
 class _LinesAbove(io.TextIOBase):
     """``sys.stdout`` while a live reporter owns the screen: each whole line a
-    plugin prints goes to ``print_above`` (above the live area); ``close`` hands on
+    plugin prints goes to ``print_above`` (above the live area); ``end`` hands on
     a line left without its end."""
 
     def __init__(self, screen: TextIO, print_above: Callable[[str], None]) -> None:
@@ -395,6 +395,10 @@ class _LinesAbove(io.TextIOBase):
 
     def fileno(self) -> int:
         return self._screen.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # a plugin may encode to it
+        return self._screen.encoding
 
     def end(self) -> None:
         with self._lock:
