@@ -349,11 +349,10 @@ def project_history(state: CliState, taskfile: TaskFile) -> History:
     two projects. The one place it is opened, so writer and readers agree."""
     from mogrun.engine.history import History
 
-    history = History.for_project(taskfile.project_dir, history_key(state, taskfile),
-                                  task_file=taskfile.path.name)
-    # A write waiting for another process's lock is said (run's recorder says it its way).
-    history.on_busy = state.warn
-    return history
+    # Opening, or a write, waiting for another process's lock is said (run's recorder
+    # says a write's its own way).
+    return History.for_project(taskfile.project_dir, history_key(state, taskfile),
+                               task_file=taskfile.path.name, on_busy=state.warn)
 
 
 def session_config(state: CliState, taskfile: TaskFile, command: str,

@@ -41,6 +41,7 @@ LOCAL_BASE_URL = "local"
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 STREAM_BATCH = 1000  # rows a streamed read (``stream_recent``) fetches at a time
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
+OPEN_BUSY_MS = 10000  # the schema's statements, as the file is opened
 # How long an open waits for another process's lock where reads need the file upgraded
 # (``_upgrade_or_defer``): the 10 s every open waited before writes waited longer.
 OPEN_PATIENCE_MS = 10_000
@@ -147,21 +148,35 @@ def _no_room(exc: Exception) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
-def _use_wal(db: sqlite3.Connection, tries: int = 100) -> None:
+def _use_wal(db: sqlite3.Connection, path: Path, on_busy: Callable[[str], None] | None,
+             patience: float = LOCK_PATIENCE) -> None:
     """Switch to WAL, which takes the whole file: a file other mogruns open at the
     same moment refuses the switch at once ("database is locked", no busy wait),
-    so it is tried again for a few seconds."""
+    so it is tried again. One held by another process (a sqlite shell's exclusive
+    lock) makes each try wait the connection's busy timeout: the wait is said
+    (``on_busy``) after a second and given up after ``patience`` (100 tries of
+    10 s each were a silent quarter of an hour)."""
     import sqlite3
     import time
 
-    for left in range(tries - 1, -1, -1):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or not left:
-                raise
-            time.sleep(0.05)
+    began, said = time.monotonic(), False
+    db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")  # a try waits a second at most
+    try:
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                waited = time.monotonic() - began
+                if "locked" not in str(exc) or waited >= patience:
+                    raise
+                if waited >= 1 and not said and on_busy is not None:
+                    said = True
+                    on_busy(f"the run history {path} is locked by another process; waiting "
+                            f"up to {patience:.0f} s to open it")
+                time.sleep(0.05)
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {OPEN_BUSY_MS}")  # the rest of the opening's
 
 
 def _columns(db: sqlite3.Connection) -> set[str]:
@@ -333,7 +348,8 @@ class History:
     file's rows and to rows recorded before rows knew their file. ``None`` (a
     history opened without a task file) records ``''`` and reads every row."""
 
-    def __init__(self, path: Path | str, base_url: str, task_file: str | None = None) -> None:
+    def __init__(self, path: Path | str, base_url: str, task_file: str | None = None,
+                 on_busy: Callable[[str], None] | None = None) -> None:
         import sqlite3
 
         self.path = Path(path)
@@ -341,7 +357,8 @@ class History:
         self.task_file = task_file
         # A stand-in's: the error opening the project's history, which it stands in for.
         self.unreadable: MogrunError | None = None
-        self.on_busy: Callable[[str], None] | None = None  # told once when a write waits
+        # told once when opening the file or a write waits for another process's lock
+        self.on_busy: Callable[[str], None] | None = on_busy
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
         self._grouping: int | None = None  # the thread whose ``together`` holds a transaction
@@ -360,13 +377,13 @@ class History:
             # Autocommit: a write of one statement is its own transaction, so it costs
             # one step of sqlite, not a BEGIN, the statement and a COMMIT (each of them
             # lets go of the GIL, which 200 polling threads then fight over).
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0,
-                                       isolation_level=None)
+            self._db = sqlite3.connect(str(path), check_same_thread=False,
+                                       timeout=OPEN_BUSY_MS / 1000, isolation_level=None)
             self._db.text_factory = _TOLERANT_TEXT
             # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
             # (the WAL is in the OS's hands at commit); only a power cut can lose the
             # last rows, and no run waits for an fsync at each status change.
-            _use_wal(self._db)
+            _use_wal(self._db, self.path, self.on_busy)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             # Writes from now on wait a second at a time, so that a long wait is said.
@@ -547,8 +564,9 @@ class History:
 
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str,
-                    task_file: str | None = None) -> History:
-        return cls(history_path(project_dir), base_url, task_file)
+                    task_file: str | None = None,
+                    on_busy: Callable[[str], None] | None = None) -> History:
+        return cls(history_path(project_dir), base_url, task_file, on_busy)
 
     def close(self) -> None:
         with self._lock:

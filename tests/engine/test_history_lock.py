@@ -200,3 +200,38 @@ def test_indexes_put_off_by_a_lock_and_then_without_room_do_not_hold_the_rows(tm
     disk_full(history._db, room=1)  # a row's room, no more
     history.record_start("i1", "ok", "acme/api", "k1")
     assert [row.idempotency_key for row in history.recent(5)] == ["k1", "k0"]
+
+
+def _hold_exclusively(path: Path, seconds: float) -> threading.Thread:
+    """Another process's exclusive hold of the whole file (a sqlite shell's
+    ``PRAGMA locking_mode=EXCLUSIVE`` and ``BEGIN EXCLUSIVE``): no read gets in."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+
+    def let_go() -> None:
+        time.sleep(seconds)
+        holder.execute("COMMIT")
+        holder.close()
+
+    thread = threading.Thread(target=let_go, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_history_held_exclusively_at_open_is_waited_for_said(tmp_path):
+    """`history` and `status` sat silent while another process held the file: each
+    of a hundred tries to open it waited sqlite's 10 s (a quarter of an hour, for a
+    lock held that long). The wait is said after a second, and bounded."""
+    project = _project(tmp_path)
+    db = tmp_path / ".mogrun" / "history.db"
+    holder = _hold_exclusively(db, 3.0)
+    began = time.monotonic()
+    shown = project.run("--local", "history")
+    took = time.monotonic() - began
+    holder.join()
+    assert shown.exit_code == 0, shown
+    assert f"the run history {db} is locked by another process; waiting up to 60 s to " \
+        "open it" in shown.stderr, shown
+    assert took < 30, took
+    assert "ok" in shown.stdout, shown
