@@ -392,6 +392,7 @@ class History:
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
         self._file = self._identity()  # the file opened (``still_on_disk``)
+        self._held = self._hold(self._file)  # a descriptor of it: moved is not deleted
 
     def _upgrade_or_defer(self) -> None:
         """Bring an older file up to this mogrun's columns, indexes and URL spellings.
@@ -457,11 +458,33 @@ class History:
             return None
         return found.st_dev, found.st_ino
 
+    def _hold(self, identity: tuple[int, int] | None) -> int | None:
+        """A read-only descriptor of the file opened (``None``: none to hold)."""
+        if identity is None:
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        found = os.fstat(fd)
+        if (found.st_dev, found.st_ino) != identity:  # replaced between the two looks
+            os.close(fd)
+            return None
+        return fd
+
     def still_on_disk(self) -> bool:
         """Whether the file opened is still the one at ``path``: a history deleted
         (``rm -rf .mogrun``) or replaced while runs go on takes the rows written
-        since with it, and sqlite says nothing."""
-        return self._file is None or self._identity() == self._file
+        since with it, and sqlite says nothing. One moved with its project (``mv
+        proj proj2`` mid-run) still has a name: the rows go on landing in it, where
+        the project now is (it was said "deleted or replaced", and its last rows
+        were dropped)."""
+        if self._file is None or self._identity() == self._file:
+            return True
+        try:
+            return self._held is not None and os.fstat(self._held).st_nlink > 0
+        except OSError:
+            return False
 
     def _read_only(self, failed: Exception) -> sqlite3.Connection:
         """The history as it is, where it cannot be written (a read-only folder or
@@ -571,6 +594,9 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            held, self._held = getattr(self, "_held", None), None
+            if held is not None:
+                os.close(held)
 
     # --- writing ----------------------------------------------------------
 

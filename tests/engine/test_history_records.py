@@ -178,3 +178,42 @@ def test_a_history_deleted_while_runs_go_on_is_said_and_the_run_still_ends(proje
     # Nothing to rerun from: the hint gives the command that starts the job again.
     assert "mogrun rerun" not in result.output, result
     assert "internal error" not in result.output
+
+
+MOVER_PLUGIN = """
+import os
+from mogrun.hookspecs import hookimpl
+
+
+@hookimpl
+def mogrun_run_started(job, run, state, attached):
+    os.rename(FROM, TO)  # as `mv proj proj2` in another terminal
+"""
+
+
+def test_a_project_moved_while_runs_go_on_keeps_recording_where_it_went(tmp_path):
+    """`mv proj proj2` mid-run was said "deleted or replaced ...: this invocation's
+    runs are not in it", and the rows still to write were dropped: the moved file
+    held the run as streaming, with no result. A moved file still has a name."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proj, moved = tmp_path / "proj", tmp_path / "proj2"
+    proj.mkdir()
+    (proj / "mogplex.toml").write_text('[jobs.hello]\r\nrepo = "acme/api"\r\n'
+                                       'prompt = "@emulator duration=0.5s"\r\n')
+    (tmp_path / "mover.py").write_text(MOVER_PLUGIN.replace("FROM", repr(str(proj)))
+                                       .replace("TO", repr(str(moved))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    ran = subprocess.run([sys.executable, "-m", "mogrun", "--local", "run", "-p",
+                          str(tmp_path / "mover.py"), "hello"], cwd=proj, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran
+    assert "deleted or replaced" not in ran.stderr, ran.stderr
+    shown = subprocess.run([sys.executable, "-m", "mogrun", "--local", "--json", "history"],
+                           cwd=moved, env=env, capture_output=True, text=True, timeout=60)
+    (row,) = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0), row
