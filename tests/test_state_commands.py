@@ -50,8 +50,9 @@ def test_a_mistyped_job_is_refused_before_any_request(project, mogrun_emulator, 
     result = project(*argv)
     assert result.exit_code == 2, result
     target = argv[-1]
+    meant = "fanout" + target[len("fanuot"):]  # `fanuot:acme/api`: its repo part kept
     assert result.stderr.splitlines()[:3] == [f'Error: unknown job or run "{target}"',
-                                              'did you mean "fanout"?',
+                                              f'did you mean "{meant}"?',
                                               "Jobs: lint, fanout, broken, slow"]
     assert mogrun_emulator.requests == []
 
