@@ -243,7 +243,7 @@ def test_history_of_one_run_label_as_logs_takes_it(project, mogrun, mogrun_emula
     assert typo.exit_code == 2, typo
     assert 'did you mean "fan:acme/web"?' in typo.stderr
     unknown = mogrun("history", "--job", "fna:acme/web")
-    assert unknown.exit_code == 2 and 'did you mean "fan"' in unknown.stderr, unknown
+    assert unknown.exit_code == 2 and 'did you mean "fan:acme/web"?' in unknown.stderr, unknown
     assert mogrun("cancel", "fan").exit_code == 0
 
 
