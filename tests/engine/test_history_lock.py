@@ -31,10 +31,14 @@ def _project(tmp_path: Path) -> MogrunProject:
     return project
 
 
-def _hold(path: Path, seconds: float) -> threading.Thread:
-    """Another connection's write lock, as a sqlite shell mid-transaction holds it."""
+def _hold(path: Path, seconds: float, *, exclusive: bool = False) -> threading.Thread:
+    """Another connection's write lock, as a sqlite shell mid-transaction holds it;
+    ``exclusive``: the whole file, no read let in (``PRAGMA locking_mode=EXCLUSIVE``
+    and ``BEGIN EXCLUSIVE``)."""
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
+    if exclusive:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE")
     holder.execute("UPDATE runs SET message = message WHERE id = 1")
 
     def let_go() -> None:
@@ -202,30 +206,13 @@ def test_indexes_put_off_by_a_lock_and_then_without_room_do_not_hold_the_rows(tm
     assert [row.idempotency_key for row in history.recent(5)] == ["k1", "k0"]
 
 
-def _hold_exclusively(path: Path, seconds: float) -> threading.Thread:
-    """Another process's exclusive hold of the whole file (a sqlite shell's
-    ``PRAGMA locking_mode=EXCLUSIVE`` and ``BEGIN EXCLUSIVE``): no read gets in."""
-    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-    holder.execute("BEGIN EXCLUSIVE")
-
-    def let_go() -> None:
-        time.sleep(seconds)
-        holder.execute("COMMIT")
-        holder.close()
-
-    thread = threading.Thread(target=let_go, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_a_history_held_exclusively_at_open_is_waited_for_said(tmp_path):
     """`history` and `status` sat silent while another process held the file: each
     of a hundred tries to open it waited sqlite's 10 s (a quarter of an hour, for a
     lock held that long). The wait is said after a second, and bounded."""
     project = _project(tmp_path)
     db = tmp_path / ".mogrun" / "history.db"
-    holder = _hold_exclusively(db, 3.0)
+    holder = _hold(db, 3.0, exclusive=True)
     began = time.monotonic()
     shown = project.run("--local", "history")
     took = time.monotonic() - began
