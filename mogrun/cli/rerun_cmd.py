@@ -24,8 +24,8 @@ the mogrun that started one still runs: it follows the run there, so it is held.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -40,6 +40,8 @@ from mogrun.cli.run_cmd import (
 )
 from mogrun.cli.state import CliState
 from mogrun.errors import NothingRecordedError, UsageError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mogrun.engine.history import History, HistoryRow
@@ -103,14 +105,14 @@ Examples:
 def _all_passed(jobs: tuple[str, ...]) -> str:
     """Nothing to rerun: of the jobs named, each one's latest invocation is read
     (another job of that invocation may have failed); of none, the latest one."""
+    from mogrun.tables import listed
+
     if not jobs:
         return "nothing to rerun: every run of the latest invocation passed"
     jobs = tuple(dict.fromkeys(jobs))
     if len(jobs) == 1:
         return f"nothing to rerun: {jobs[0]} passed in the latest invocation that ran it"
-    named = (f"{', '.join(jobs[:-1])} and {jobs[-1]}" if len(jobs) < 5
-             else f"{', '.join(jobs[:3])} and {len(jobs) - 3} more")
-    return f"nothing to rerun: {named} each passed in the latest invocation that ran it"
+    return f"nothing to rerun: {listed(jobs, 3)} each passed in the latest invocation that ran it"
 
 
 @click.command("rerun", cls=RunCommand, help=RERUN_HELP)
@@ -614,8 +616,14 @@ class Selection:
 
     def _ran_here(self, history: History | None, job: str) -> set[str] | None:
         """The repos (case folded, as owner/name is) ``job`` has rows of here, in any
-        invocation: a rerun's invocation holds only the runs it made. ``-n`` passes no
-        history: the one rerun read is opened again. ``None``: it cannot be read."""
+        invocation: a rerun's invocation holds only the runs it made. ``None``: the
+        history cannot be read."""
+        return self._read(history, lambda found: {
+            row.repo.lower() for row in found.latest_runs_of(job)}, None)
+
+    def _read(self, history: History | None, read: Callable[[History], T], failed: T) -> T:
+        """``read(history)``, ``failed`` where the history cannot be read. ``-n`` passes
+        no history: the one rerun read is opened again, for this."""
         from mogrun.errors import MogrunError
 
         if history is None:
@@ -624,15 +632,15 @@ class Selection:
             try:
                 opened = project_history(self.state, self.taskfile)
             except MogrunError:
-                return None
+                return failed
             try:
-                return self._ran_here(opened, job)
+                return self._read(opened, read, failed)
             finally:
                 opened.close()
         try:
-            return {row.repo.lower() for row in history.latest_runs_of(job)}
+            return read(history)
         except MogrunError:
-            return None
+            return failed
 
     def _next_attempt(self, history: History | None, job: ResolvedJob, row: HistoryRow,
                       base: str | None) -> int:
@@ -642,33 +650,21 @@ class Selection:
         sent: its key attached to that failed run, and nothing was ever retried."""
         if base is None:  # no key derived from the run's own: today's starts afresh
             return row.attempt + 1
-        if history is None:  # -n reads no history of its own: the one rerun read
-            from mogrun.cli.loading import project_history
-            from mogrun.errors import MogrunError
-
-            try:
-                opened = project_history(self.state, self.taskfile)
-            except MogrunError:
-                return row.attempt + 1
-            try:
-                return self._next_attempt(opened, job, row, base)
-            finally:
-                opened.close()
         from mogrun.engine.track import attempt_key
-        from mogrun.errors import MogrunError
         from mogrun.masking import mask
 
-        first = row.attempt + 1
-        while True:  # a batch of keys a query: attempts made are few, and in a row
-            keys = {mask(attempt_key(base, n), job.secrets): n for n in range(first, first + 16)}
-            try:
-                used = {found.idempotency_key for found in history.rows_keyed(job.name, keys)}
-            except MogrunError:
-                return first
-            free = [n for key, n in keys.items() if key not in used]
-            if free:
-                return min(free)
-            first += 16
+        def first_free(found: History) -> int:
+            first = row.attempt + 1
+            while True:  # a batch of keys a query: attempts made are few, and in a row
+                keys = {mask(attempt_key(base, n), job.secrets): n
+                        for n in range(first, first + 16)}
+                used = {one.idempotency_key for one in found.rows_keyed(job.name, keys)}
+                free = [n for key, n in keys.items() if key not in used]
+                if free:
+                    return min(free)
+                first += 16
+
+        return self._read(history, first_free, row.attempt + 1)
 
     def _say_masked(self, row: HistoryRow) -> None:
         """A recorded key that hides a secret the job's key no longer holds the same
