@@ -160,7 +160,7 @@ def _to_start(history: Any, rows: Sequence[Any], unstarted: list[Target] | None)
     """The rows of ``rows`` a mogrun on this machine is still to start (``waiting``),
     each added to ``unstarted`` as a target with no run: ``--follow`` cannot say such
     a run passed (it exited 0 having followed only those started so far)."""
-    waiting = [row for row in rows if not row.run_id and row.waiting]
+    waiting = [row for row in rows if row.waiting]
     if unstarted is not None:
         unstarted += [Target("", row_label(history, row), row) for row in waiting]
     return waiting

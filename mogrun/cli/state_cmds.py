@@ -1014,8 +1014,7 @@ def cancel_command(state: CliState, target: str) -> int:
         if not targets:
             waiting = still_to_start(
                 target, rows_for(history, taskfile, target, secrets, state=state),
-                lambda pid: f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it starts "
-                "nothing more, and cancels what it started.")
+                _stop_that_mogrun)
             if waiting is not None:
                 raise waiting
             raise UsageError(f"no started runs recorded for {target!r}")
@@ -1049,14 +1048,18 @@ def _unstarted_left(state: CliState, history: Any, rows: Sequence[Any], code: in
     cancelled, exit 0, and that mogrun then started the rest)."""
     from mogrun.errors import combine_exit_codes
 
-    waiting = [row for row in rows if not row.run_id and row.waiting]
+    waiting = [row for row in rows if row.waiting]
     for row in waiting:
         pid = row.owner_pid
         _echo_safe(f"warning: {row_label(history, row)}: not started yet: mogrun (pid {pid}) on "
-                   f"this machine is still to start it; stop that mogrun (Ctrl-C there, or "
-                   f"kill -INT {pid}): it starts nothing more, and cancels what it started",
-                   err=True)
+                   f"this machine is still to start it. {_stop_that_mogrun(pid)}", err=True)
     return combine_exit_codes([code, 1]) if waiting else code
+
+
+def _stop_that_mogrun(pid: int | None) -> str:
+    """What ends another mogrun's runs still to start: ``cancel`` cannot."""
+    return (f"Stop that mogrun (Ctrl-C there, or kill -INT {pid}): it starts nothing more, "
+            "and cancels what it started.")
 
 
 def still_to_start(target: str, rows: Sequence[Any],
