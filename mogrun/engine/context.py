@@ -77,10 +77,13 @@ class SessionDeps:
         """The command that cancels a run left going."""
         return f"{self.command} cancel {run_id}"
 
-    def rerun_prefix(self) -> str:
+    def rerun_prefix(self, recorded: bool | None = None) -> str:
         """How this invocation's runs are retried: ``rerun``, unless the history no
-        longer keeps them (asked each time: it may give up midway)."""
-        if self.unrecorded_command is not None and not self.recorded():
+        longer keeps them (``recorded``, else asked now: it may give up midway;
+        the summary passes what the settled history says)."""
+        if recorded is None:
+            recorded = self.recorded()
+        if self.unrecorded_command is not None and not recorded:
             return self.unrecorded_command
         return self.rerun_command
 

@@ -236,9 +236,9 @@ def run_session(
             with slow:
                 code, results = _run(jobs, deps, progress, options, watch, attempts,
                                      held or {}, going or {}, config)
-            prefix = rerun_command
-            if not _recorded(channel) and unrecorded_command is not None:  # asked first:
-                prefix = unrecorded_command  # a history deleted midway is said either way
+            # asked whatever the code: it settles the history's writes, and says a
+            # history deleted midway
+            prefix = deps.rerun_prefix(_recorded(channel))
             rerun = rerun_line(prefix, jobs, results) if code else None
             ending = True
             channel.session_finished(config, results, code, rerun)
