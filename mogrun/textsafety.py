@@ -65,10 +65,15 @@ def escape_agent_text(text: str) -> str:
     return "".join(_escape_char(ch) for ch in text)
 
 
+def _shown_as_is(ch: str) -> bool:
+    """Whether a line may hold ``ch`` as it is (``escape_agent_text``'s rule)."""
+    return (ch.isprintable() and ch not in LINE_UNSAFE) or ch in _JOINERS
+
+
 def _escape_char(ch: str) -> str:
     if ch in _NAMED:
         return _NAMED[ch]
-    if (ch.isprintable() and ch not in LINE_UNSAFE) or ch in _JOINERS:
+    if _shown_as_is(ch):
         return ch
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:  # a byte no UTF-8 (a path's, surrogate-escaped): that byte
@@ -89,7 +94,7 @@ def json_line_safe(text: str) -> str:
         return text
     out = []
     for ch in text:
-        if (ch.isprintable() and ch not in LINE_UNSAFE) or ch in _JOINERS:
+        if _shown_as_is(ch):
             out.append(ch)
             continue
         code = ord(ch)
