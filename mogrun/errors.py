@@ -27,6 +27,8 @@ raises them, translating lower-level errors at its boundary with
     │       │                               its envelope (never retried: asked again, the same)
     │       └── UnconfirmedStartError   69  a start accepted (2xx) without its run id: the run
     │                                       may exist (never retried, never "not started")
+    ├── UnansweredStartError      69 / 75  a start given up on after an attempt that may have
+    │                                       reached the server: the run may exist
     ├── RepoNotFoundError               2   owner/name not on the account (lists close names)
     ├── GateError                       1   a gate or start veto refused the job
     ├── NotifyError                     1   a notifier could not deliver (reported as a warning)
@@ -340,6 +342,19 @@ class UnconfirmedStartError(ProtocolError):
     """The server accepted a start (2xx) but named no run: the run may exist. Never
     retried, nor recorded as a start that made no run: the next attempt must send
     the same Idempotency-Key, which the server replays with the run's id."""
+
+
+class UnansweredStartError(MogrunError):
+    """A start given up on (its retries spent on dropped connections, timeouts, 5xx
+    or 429 answers) after an attempt that may have reached the server: the run may
+    exist, so it is never recorded as a start that made no run; the next attempt
+    sends the same Idempotency-Key. The exit code, message and request are those of
+    the last failure (``cause``)."""
+
+    def __init__(self, cause: MogrunError) -> None:
+        super().__init__(cause.message, context=cause.context)
+        self.exit_code = cause.exit_code
+        self.request: RequestInfo | None = getattr(cause, "request", None)
 
 
 class RepoNotFoundError(MogrunError):

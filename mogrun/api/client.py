@@ -425,9 +425,17 @@ class MogplexClient:
                     # (a 500 after the server stored it), so a signal then waits for it.
                     self._on_wire(info.idempotency_key, sent)
                     at = _Attempt(attempt, kind, job, info, deadline, secrets, run)
-                    if not retry:
-                        raise self._gave_up(failure, at, "")
-                    self._wait_or_raise(failure, at)
+                    try:
+                        if not retry:
+                            raise self._gave_up(failure, at, "")
+                        self._wait_or_raise(failure, at)
+                    except Interrupted:
+                        raise
+                    except MogrunError as given_up:
+                        unsettled = failures.unanswered(given_up, info, sent)
+                        if unsettled is given_up:
+                            raise
+                        raise unsettled from given_up
                 except Interrupted as stop:
                     raise failures.interrupted(stop, info, sent) from stop
         finally:

@@ -19,7 +19,9 @@ from mogrun.errors import (
     ServiceUnavailableError,
     StartInterrupted,
     TransportError,
+    UnansweredStartError,
     UnconfirmedStartError,
+    is_retryable,
 )
 
 
@@ -79,6 +81,16 @@ def never_processed(error: MogrunError) -> bool:
     before a run is made; a proxy's 503 has no server behind it). A signal while
     only such attempts were made leaves no run to find: none is started then."""
     return isinstance(error, ConnectError | RateLimitedError | ServiceUnavailableError)
+
+
+def unanswered(error: MogrunError, info: RequestInfo, sent: bool) -> MogrunError:
+    """A start (a request with an Idempotency-Key) given up on: when an attempt may
+    have reached the server (``sent``) and the last answer does not settle it (a
+    dropped connection, a timeout, a 5xx, a 429: the start limit is checked before
+    the key's replay), its run may exist (``UnansweredStartError``); else ``error``."""
+    if info.idempotency_key is None or not sent or not is_retryable(error):
+        return error
+    return UnansweredStartError(error)
 
 
 def payload_field(data: Any, name: str, kind: type, info: RequestInfo) -> Any:

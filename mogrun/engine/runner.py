@@ -39,6 +39,7 @@ from mogrun.errors import (
     Interrupted,
     MogrunError,
     StartInterrupted,
+    UnansweredStartError,
     UnconfirmedStartError,
 )
 from mogrun.masking import mask
@@ -51,6 +52,7 @@ INTERRUPT_STOP = "interrupted"
 NEVER_STARTED = "interrupted before it started"
 MAYBE_STARTED = "interrupted while its start was unanswered: it may have made a run"
 UNCONFIRMED = "its start was accepted without a run id: it may have made a run"
+UNANSWERED = "its start was given up on unanswered: it may have made a run"
 # A cancelled run's last events are worth a moment, not the exit: a stalled events
 # endpoint must not add CANCEL_GRACE to every timeout and Ctrl-C.
 TAIL_GRACE = 2.0
@@ -59,8 +61,9 @@ SAID_WAIT = 1.0  # the longest a cancel's line waits for the first signal's
 
 def may_have_started(message: str | None) -> bool:
     """Whether a run without a run id was recorded as a start that may have made a run
-    (``MAYBE_STARTED``, ``UNCONFIRMED``): its next attempt sends the same key."""
-    return message in (MAYBE_STARTED, UNCONFIRMED)
+    (``MAYBE_STARTED``, ``UNCONFIRMED``, ``UNANSWERED``): its next attempt sends the
+    same key."""
+    return message in (MAYBE_STARTED, UNCONFIRMED, UNANSWERED)
 
 
 class _TrackSink:
@@ -214,7 +217,9 @@ class RunExecutor:
             return self._refused(track, exc.evolve(
                 message=f"{exc.message}: {conflict_hint(track, earlier, rerun)}"), Outcome.ERROR)
         except UnconfirmedStartError as exc:
-            return self._unconfirmed(track, exc)
+            return self._unconfirmed(track, exc, UNCONFIRMED)
+        except UnansweredStartError as exc:
+            return self._unconfirmed(track, exc, UNANSWERED)
         except MogrunError as exc:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
@@ -516,17 +521,20 @@ class RunExecutor:
             self.deps.abort.set()
         return self._finish(track, outcome, message=message, exit_code=exc.exit_code)
 
-    def _unconfirmed(self, track: RunTrack, exc: UnconfirmedStartError) -> RunResult:
-        """The server accepted the start but named no run: it may exist, so it is
-        neither said nor recorded as one that could not start (``UNCONFIRMED``: a
-        rerun sends its key again, which the server answers with such a run)."""
+    def _unconfirmed(self, track: RunTrack, exc: MogrunError, recorded: str) -> RunResult:
+        """The server accepted the start but named no run (``UNCONFIRMED``), or the start
+        was given up on after an attempt that may have reached it (``UNANSWERED``): the
+        run may exist, so it is neither said nor recorded as one that could not start
+        (a rerun sends its key again, which the server answers with such a run)."""
         deps, job = self.deps, track.job.name
+        said = exc.message if recorded == UNCONFIRMED else (
+            f"its start was given up on unanswered ({exc.message}): the run may have started")
         deps.channel.notice(mask(
-            f"{exc.message}; not sent again. Check with {deps.command} status {job} (or the "
+            f"{said}; not sent again. Check with {deps.command} status {job} (or the "
             f"API) before starting it again: {deps.rerun_hint(job)} sends its "
             f"Idempotency-Key {track.key} again, which finds such a run instead of "
             "starting a second", track.secrets), track=track, level="error")
-        return self._finish(track, Outcome.ERROR, message=UNCONFIRMED, exit_code=exc.exit_code)
+        return self._finish(track, Outcome.ERROR, message=recorded, exit_code=exc.exit_code)
 
     def skipped(self, job: ResolvedJob, plan: RunPlan, reason: str) -> RunResult:
         """A run never started (a need failed, an earlier failure, an interrupt): it is
