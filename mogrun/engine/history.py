@@ -232,7 +232,7 @@ class HistoryRow:
         pid = self.owner_pid
         if self.outcome is not None or pid is None:
             return None
-        return pid if _a_mogrun(pid) else None
+        return pid if _a_mogrun(pid, self.started_at) else None
 
     @property
     def waiting(self) -> bool:
@@ -257,18 +257,54 @@ def owner() -> str:
     return f"{_host()}:{os.getpid()}"
 
 
-def _a_mogrun(pid: int) -> bool:
-    """Whether ``pid`` is a mogrun process now: its command line says so (a killed
-    mogrun's pid taken by another process, or pid 1 in a container, is not). Where
-    there is no /proc, a live pid is taken for it."""
-    if pid <= 1:
+def _a_mogrun(pid: int, written: str = "") -> bool:
+    """Whether ``pid`` is the mogrun that wrote a row at ``written`` (ISO 8601): a
+    process running mogrun (its command line says so: not ``tail -f mogrun.log``)
+    that is not this one and began before the row was written. A killed mogrun's
+    pid taken by another process (another mogrun, this one included), or pid 1 in
+    a container, is not. Where there is no /proc, a live pid is taken for it."""
+    if pid <= 1 or pid == os.getpid():
         return False
     try:
-        return b"mogrun" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except FileNotFoundError:
         return not Path("/proc/self").exists() and _alive(pid)
     except OSError:
         return _alive(pid)
+    return _runs_mogrun(argv) and not _began_after(pid, written)
+
+
+def _runs_mogrun(argv: list[bytes]) -> bool:
+    """Whether a command line runs mogrun: its program or script is ``mogrun``
+    (``mogrun ...``, ``python /venv/bin/mogrun ...``), or ``-m mogrun``."""
+    from itertools import pairwise
+
+    named = any(os.path.basename(arg) == b"mogrun" for arg in argv[:2])
+    return named or any(arg == b"-m" and following in (b"mogrun", b"mogrun.__main__")
+                        for arg, following in pairwise(argv))
+
+
+# A row's stamp has whole seconds, and the boot time that dates a process is read
+# from a clock that may have been stepped since: the process must have begun this
+# long after the row for its pid to count as taken by another.
+BEGAN_SLACK = 2.0
+
+
+def _began_after(pid: int, written: str) -> bool:
+    """Whether process ``pid`` began after ``written`` (its pid was reused); False
+    when either moment is unknown."""
+    from mogrun.durations import parse_moment
+
+    moment = parse_moment(written)
+    if moment is None:
+        return False
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_bytes().splitlines()
+                    if line.startswith(b"btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return boot + ticks / os.sysconf("SC_CLK_TCK") > moment + BEGAN_SLACK
 
 
 def _alive(pid: int) -> bool:

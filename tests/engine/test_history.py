@@ -573,17 +573,18 @@ def test_a_row_is_waiting_only_while_a_mogrun_owns_it(tmp_path):
 
     import pytest
 
-    from mogrun.engine.history import HistoryRow, _host
+    from mogrun.engine.history import HistoryRow, _host, iso_of
 
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("no /proc here: a live pid is taken for the owner")
 
-    def row(owner: str) -> HistoryRow:
+    def row(owner: str) -> HistoryRow:  # written after each process began
         return HistoryRow(1, "i", "u", "j", "acme/api", None, None, None, None, False,
-                          "2026-01-01T00:00:00+00:00", None, None, (), "", owner=owner)
+                          iso_of(time.time() + 60), None, None, (), "", owner=owner)
 
     other = subprocess.Popen(["sleep", "30"])
-    like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mogrun"])
+    like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "-m",
+                             "mogrun"])
     for proc, word in ((other, b"sleep"), (like, b"mogrun")):  # until each has exec'd
         deadline = time.monotonic() + 10
         while word not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
