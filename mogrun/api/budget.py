@@ -246,10 +246,11 @@ class RequestBudget:
                 self._settled.notify_all()
 
     def refused(self, ticket: Ticket, *, starts_only: bool) -> None:
-        """The server answered ``ticket``'s request 429: it counts only what it let
-        through, so the request is taken out of the windows that refused it (a
-        start refused by the start limit still passed the request limit). Counted,
-        each refused start held the next start back up to a minute more."""
+        """The server refused ``ticket``'s request (a 429, or it never saw it: see
+        ``MogplexClient._uncount``): it counts only what it let through, so the request
+        is taken out of the windows that refused it (a start refused by the start limit
+        still passed the request limit). Counted, each refused start held the next
+        start back up to a minute more."""
         with self._lock:
             for window in self._starts if starts_only else self._windows(True):
                 window.discard(ticket)

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mogrun.api import failures
-from mogrun.api.budget import RequestBudget
+from mogrun.api.budget import RequestBudget, Ticket
 from mogrun.api.envelope import unwrap
 from mogrun.api.failures import clock_in, short_cause, source_words
 from mogrun.api.repos import (
@@ -45,6 +45,7 @@ from mogrun.errors import (
     RateLimitedError,
     RequestInfo,
     RequestRefusedError,
+    ServiceUnavailableError,
     TransportError,
     UsageError,
     is_retryable,
@@ -413,8 +414,7 @@ class MogplexClient:
                         raise
                     except MogrunError as error:
                         failure = error
-                        if isinstance(error, RateLimitedError):
-                            self.budget.refused(ticket, starts_only=_start_limit(error, kind))
+                        self._uncount(ticket, error, kind)
                     finally:
                         self.budget.settle(ticket)
                     if failures.never_processed(failure) and first_sent == attempt:
@@ -440,6 +440,19 @@ class MogplexClient:
                     raise failures.interrupted(stop, info, sent) from stop
         finally:
             self._on_wire(info.idempotency_key, False)
+
+    def _uncount(self, ticket: Ticket, error: MogrunError, kind: str) -> None:
+        """Take a refused request out of the windows the server did not count it in
+        (it counts only what it lets through): a 429 out of the limit's that refused
+        it; a start the limiter could not count (its 503) out of the start windows; a
+        request that never reached the server (``ConnectError``) out of every one.
+        Counted, each held the next start back up to a minute for nothing."""
+        if isinstance(error, RateLimitedError):
+            self.budget.refused(ticket, starts_only=_start_limit(error, kind))
+        elif isinstance(error, ConnectError):
+            self.budget.refused(ticket, starts_only=False)
+        elif isinstance(error, ServiceUnavailableError) and kind == "start":
+            self.budget.refused(ticket, starts_only=True)
 
     def sending_keys(self) -> frozenset[str]:
         """The Idempotency-Keys of requests sent and not yet answered: a start whose
