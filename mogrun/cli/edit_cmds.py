@@ -41,7 +41,9 @@ def init_command(state: CliState) -> int:
         named = "-f" if state.file else "MOGRUN_FILE"
         raise UsageError(f"{given} names a directory; give {named} a file path "
                          f"(e.g. {os.path.join(given, FILE_NAME)})")
-    target = _new_file(state.cwd / given, given)
+    # -f is needed again where discovery (here and above) would not find the file.
+    named = f"-f {shell_word(state.file)} " if state.file else ""
+    target = _new_file(state.cwd / given, given, named)
     if os.path.islink(state.cwd / given) and not target.parent.is_dir():
         # A link to a file to be is written through, as an editor would; the folders
         # of its target, anywhere on disk, are not made for it.
@@ -62,8 +64,6 @@ def init_command(state: CliState) -> int:
         _say(state, f"note: {hidden} is no longer found from {target.parent}: this one "
                     "comes first there")
     _ignore_history(state, target.parent / ".gitignore")
-    # -f is needed again where discovery (here and above) would not find the file.
-    named = f"-f {shell_word(state.file)} " if state.file else ""
     _say(state, f"Next: mogrun {named}list, mogrun {named}show hello, mogrun {named}--local hello")
     return 0
 
@@ -93,9 +93,9 @@ def _say(state: CliState, text: str) -> None:
     state.echo(escape_agent_text(text), err=state.json_output)
 
 
-def _new_file(path: Path, given: str) -> Path:
+def _new_file(path: Path, given: str, named: str) -> Path:
     """``path`` resolved (through links), refused if a file is there already or the
-    name cannot be one."""
+    name cannot be one. ``named``: the ``-f PATH `` a command needs to find it."""
     from mogrun.taskfile.discovery import LOOP, resolved
 
     try:
@@ -109,7 +109,8 @@ def _new_file(path: Path, given: str) -> Path:
                          context=["Move it away, or name a file with -f PATH."])
     if taken:
         raise UsageError(f"{target} already exists; not overwriting it",
-                         context=["Add jobs to it with `mogrun add JOB --repo R --prompt P`."])
+                         context=[f"Add jobs to it with `mogrun {named}add JOB --repo R "
+                                  "--prompt P`."])
     return target
 
 

@@ -292,6 +292,16 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(project) -> None:
     assert (project.root / ".gitignore").read_text() == "build/\n.mogrun/\n"
 
 
+def test_init_again_at_f_path_says_how_to_add_to_that_file(project) -> None:
+    """The hint left -f out: followed, `mogrun add` found no task file here."""
+    assert project.run("-f", "ci/x.toml", "init").code == 0
+    again = project.run("-f", "ci/x.toml", "init")
+    assert again.code == 2, again
+    assert "Add jobs to it with `mogrun -f ci/x.toml add JOB --repo R --prompt P`." in again.err
+    added = project.run("-f", "ci/x.toml", "add", "j", "--repo", "acme/api", "--prompt", "p")
+    assert added.code == 0, added
+
+
 def test_init_in_a_subfolder_says_the_task_file_above_is_no_longer_found(project) -> None:
     """Every command run in sub/ took ../mogplex.toml; init there made sub/ its own
     without a word, and the next `mogrun list` showed another file's jobs."""
