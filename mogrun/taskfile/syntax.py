@@ -306,6 +306,9 @@ def _reopened_reason(text: str, entry: Entry, how: str, namespace: str) -> str |
     except (ValueError, SyntaxError):
         return None
     table = table if isinstance(table, tuple) else (table,)
+    if entry.kind == "inline":  # tomllib names it from the inline table's own root
+        table = (*entry.table, *table)
+        return _overwrite_reason(text, entry) if entry.path == table else None
     if entry.kind != "key" or entry.path[:len(table)] != table or len(entry.path) <= len(table):
         return None
     key, where = _key_and_where(entry)

@@ -909,9 +909,17 @@ def test_a_syntax_error_masks_the_urls_of_its_line_in_place(project, line: str) 
     ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { attempts = 1 }\n'
      'retry.max_delay = "1m"\n', 'key "retry.max_delay" in [jobs.a] adds to the inline table '
      'jobs.a.retry: write "max_delay" inside its { }', "5:1"),
-    # What cannot be said better keeps tomllib's words, with TOML keys for its tuples.
+    # Inside an inline table tomllib names the key from that table's root, and said
+    # "Cannot mutate immutable namespace status" past the value when the first was an
+    # array or a table.
+    ('[jobs.a]\r\nrepo = "acme/api"\nprompt = "x"\n'
+     'gates = { status = ["success"], status = ["failed"] }\n\n',
+     'key "status" is defined twice in the inline table jobs.a.gates', "4:33"),
+    ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\ninput = { a = { b = 1 }, a = { c = 2 } }\n',
+     'key "a" is defined twice in the inline table jobs.a.input', "4:26"),
     ('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nretry = { x = { y = 1 }, x.z = 2 }\n',
-     "Cannot mutate immutable namespace x.z", None),
+     'key "x.z" in the inline table jobs.a.retry cannot be set: a key on its path already '
+     "holds a value", "4:26"),
 ])
 def test_a_duplicate_key_or_table_is_named_and_pointed_at(project, text: str, message: str,
                                                           where: str | None) -> None:
