@@ -225,6 +225,11 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
         said = None if header is None else _header_into_value(text, header)
         if header is not None and said is not None:
             return said, header.start
+    elif reason == _LITERAL_UNCLOSED and (end := _unclosed_literal(text)) is not None \
+            and end < len(text):
+        # tomllib looked for the closing ' through the rest of the file: the string
+        # ends at its line's end, as tomllib says when a ' comes later in the file.
+        return "Found invalid character '\\n'", end
     elif reason in _BAD_ESCAPE:
         # tomllib stops past the backslash and its escape's letter (a line break too,
         # CRLF's two characters: a backslash ending a line of a one-line string).
@@ -240,6 +245,31 @@ def _named(text: str, reason: str, index: int) -> tuple[str, int]:
             return (f"table {_header(text, entry)} cannot be declared: a key on its path "
                     "already holds a value", entry.start)
     return dotted_keys(reason), index
+
+
+_LITERAL_UNCLOSED = 'Expected "\'"'  # tomllib's words, at the file's end
+
+
+def _unclosed_literal(text: str) -> int | None:
+    """The line break ending the first one-line literal string ('...') not closed on
+    its line (at its CR in a CRLF file), or ``None``: comments and the other strings
+    are stepped over as ``_open_at`` steps over them."""
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char == "#":
+            at = _after(text, "\n", at)
+        elif text.startswith(('"""', "'''"), at):
+            at = _after(text, text[at:at + 3], at + 3, escapes=char == '"')
+        elif char in "\"'":
+            start, at = at, _after(text, char, at + 1, escapes=char == '"', line=True)
+            if char == "'" and not (at - 1 > start and text[at - 1] == char):
+                end = text.find("\n", start)
+                end = len(text) if end < 0 else end
+                return end - 1 if text.startswith("\r", end - 1) else end
+        else:
+            at += 1
+    return None
 
 
 def _declared_twice_reason(text: str, header: Entry) -> str:

@@ -134,9 +134,13 @@ def test_an_unclosed_multi_line_string_names_the_line_it_opened_on(
      "Illegal character", (3, 21), (10, '"')),
     ("[jobs.a]\nrepo = 'acme/api\nprompt = 'Say hello.'\n",
      "Found invalid character", (2, 17), (8, "'")),
+    # No ' later in the file: tomllib looked for it to the end, and said 'Expected "'"'
+    # at the file's last line (a comment's apostrophe is not one).
+    ("[jobs.a]\nrepo = 'acme/api\nprompt = \"Say hello.\"\n# it's\n\n# the end\n",
+     "Found invalid character", (2, 17), (8, "'")),
     ('[jobs.a]\nrepo = "acme/api"\nneeds = ["lint,\n  "test"]\nprompt = "x"\n',
      "Illegal character", (3, 16), (10, '"')),
-], ids=["basic", "literal", "in-an-array"])
+], ids=["basic", "literal", "literal-last-quote", "in-an-array"])
 def test_an_unclosed_one_line_string_names_the_column_it_opened_at(
         project, text: str, message: str, where: tuple[int, int], opened: tuple[int, str],
         form: tuple[str, str]) -> None:
