@@ -266,7 +266,7 @@ class MogplexClient:
         run_id = answer.data.get("runId") if isinstance(answer.data, dict) else None
         if isinstance(run_id, bool) or not isinstance(run_id, str | int) or run_id == "":
             raise failures.unconfirmed_start(answer.info)  # accepted: the run may exist
-        replayed = bool(answer.data.get("replayed"))
+        replayed = answer.data.get("replayed") is True  # the API says a bool: "false" is not
         attached = replayed and answer.attempts == answer.first_sent
         return StartOutcome(RunState.from_api(answer.data), replayed, attached, answer.attempts,
                             request)
@@ -324,7 +324,7 @@ class MogplexClient:
                 if attempt == CANCEL_TRIES or "retry cancellation" not in error.message:
                     raise
         detail = failures.run_detail(answer.data, run_id, answer.info)
-        return CancelOutcome(RunState.from_api(detail), bool(answer.data.get("alreadyTerminal")))
+        return CancelOutcome(RunState.from_api(detail), answer.data.get("alreadyTerminal") is True)
 
     def _settled(self, run_id: str, error: RequestRefusedError, *, job: ResolvedJob | None,
                  deadline: float | None, run: str | None) -> RunState:

@@ -73,3 +73,23 @@ def test_run_says_the_run_may_have_started_and_rerun_sends_the_same_key(mogrun_c
     assert "was accepted without a run id, so it may have made a run" in rerun.stderr
     assert f"attached to existing run {RUN_ID}" in rerun.output
     assert rerun.exit_code == 0, rerun
+
+
+def test_a_replayed_flag_that_is_not_true_is_no_replay(mogrun_cli, tmp_path):
+    """'"replayed": "false"' (a string) was read as true: a run this invocation started
+    was said to be only attached to, and left going at its timeout, never cancelled."""
+    write_taskfile(tmp_path, JOB)
+    going = {**DETAIL, "status": "running", "updatedAt": "2026-01-01T00:00:01Z"}
+    with loopback_server() as server:
+        server.by_method = {
+            "POST": (202, _envelope({**going, "replayed": "false",
+                                     "run": {**going, "status": "cancelled"},
+                                     "alreadyTerminal": "false"})),
+            "GET": (200, _envelope({"run": going, "events": [], "sandboxes": []}))}
+        result = mogrun_cli("run", "hello", "--timeout", "1s", cwd=tmp_path,
+                            env={**ENV, "MOGPLEX_URL": server.url})
+        cancels = [path for method, path, _, _ in server.received
+                   if method == "POST" and path.endswith("/cancel")]
+    assert "attached to existing run" not in result.output, result
+    assert cancels, result  # its own run: cancelled at its timeout
+    assert result.exit_code == 1, result
