@@ -122,11 +122,20 @@ def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
     from mogrun.entrypoints import entry_points  # importlib.metadata costs ~20 ms of imports
 
     found = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # name -> the value of the first entry point of that name
     for ep in entry_points(ENTRY_POINT_GROUP):
-        if ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + ".") or ep.name in seen:
+        if ep.value.split(":")[0].startswith(BUNDLED_PACKAGE + "."):
             continue
-        seen.add(ep.name)
+        if ep.name in seen:  # the same plugin twice on the path is one plugin; two are not
+            if seen[ep.name] != ep.value and ep.name not in skip:
+                clash = PluginError(f'two plugins are named "{ep.name}" ({SOURCE_ENTRY_POINT} '
+                                    f"{seen[ep.name]} and {SOURCE_ENTRY_POINT} {ep.value})",
+                                    context=[f'From: {_where(SOURCE_ENTRY_POINT)}'])
+                if failed is None:
+                    raise clash
+                failed.append(clash)
+            continue
+        seen[ep.name] = ep.value
         if ep.name in skip:
             if skipped is not None:
                 skipped.append(ep.name)

@@ -425,3 +425,25 @@ def test_run_with_a_plugin_option_named_like_its_own_is_refused(tmp_path, name):
     assert result.exit_code == 2, result
     assert f'Error: plugin "opt" registers option "--{name}", which is one of mogrun\'s ' \
            "own options" in result.stderr
+
+
+def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(tmp_path, monkeypatch):
+    """The second was skipped without a word: its gate never ran, and check said ok."""
+    site = tmp_path / "site"
+    for letter in "ab":
+        dist = site / f"mogrun_dup{letter}-1.0.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dup{letter}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[mogrun]\ndup = mogrun_dup{letter}_mod\n")
+        (site / f"mogrun_dup{letter}_mod.py").write_text(
+            "from mogrun.hookspecs import hookimpl\n@hookimpl\ndef mogrun_status_changed(state):"
+            "\n    pass\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(PluginError) as info:
+        PluginHost.load(project_dir=None, use_entry_points=True)
+    assert info.value.message == ('two plugins are named "dup" (entry point mogrun_dupa_mod '
+                                  "and entry point mogrun_dupb_mod)")
+    off = PluginHost.load(project_dir=None, env={"MOGRUN_DISABLE_PLUGINS": "dup"})
+    assert "dup" not in off.plugin_names()
+    for letter in "ab":
+        sys.modules.pop(f"mogrun_dup{letter}_mod", None)
