@@ -118,6 +118,13 @@ def shell_word(text: str) -> str:
     return "$'" + "".join(map(_ansi_c, text)) + "'"
 
 
+def run_command(command: str, verb: str, run_id: str) -> str:
+    """``mogrun cancel RUN`` (``verb``: ``cancel``, ``status``, ``logs --follow``) for a
+    hint: the run id comes from the server, so it is one shell word however it is
+    spelled (``x; touch f`` pasted would run ``touch``)."""
+    return f"{command} {verb} {shell_word(run_id)}"
+
+
 def _ansi_c(ch: str) -> str:
     """One character inside ``$'...'``. What must be escaped is written as its UTF-8
     bytes (``\\xc2\\xa0``): bash reads ``\\xHH`` as that byte in every locale, while

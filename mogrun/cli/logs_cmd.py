@@ -48,6 +48,7 @@ from mogrun.errors import (
 )
 from mogrun.outcomes import Outcome
 from mogrun.runs import RunResult
+from mogrun.textsafety import run_command
 from mogrun.threads import NoThread, start_without_signals
 
 if TYPE_CHECKING:
@@ -561,8 +562,9 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
 
         if target.row is not None:
             record_status(history, target.row, done.state)
+        cancel = run_command(command_prefix(state), "cancel", target.run_id)
         sink.notice(f"{target.run_id} is {AWAITING_INPUT_WHY}; answer it in Mogplex, or "
-                    f"cancel it with: {command_prefix(state)} cancel {target.run_id}",
+                    f"cancel it with: {cancel}",
                     "warning")
         return _unfollowed(target, AWAITING_INPUT_WHY, done.state.status, Outcome.FAILED)
     if not done.state.terminal:

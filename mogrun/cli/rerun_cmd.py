@@ -40,6 +40,7 @@ from mogrun.cli.run_cmd import (
 )
 from mogrun.cli.state import CliState
 from mogrun.errors import NothingRecordedError, UsageError
+from mogrun.textsafety import run_command
 
 T = TypeVar("T")
 
@@ -723,9 +724,10 @@ class Selection:
                 self._still[(row.job, row.repo)] = (row, run)
                 self.held.append(label)
                 command = command_prefix(self.state)
-                way_on = (f"answer it in Mogplex, or cancel it with: {command} cancel {run_id}"
+                way_on = ("answer it in Mogplex, or cancel it with: "
+                          + run_command(command, "cancel", run_id)
                           if run.status == RunStatus.AWAITING_INPUT else  # follow: no end
-                          f"follow it with: {command} logs --follow {run_id}")
+                          f"follow it with: {run_command(command, 'logs --follow', run_id)}")
                 self.ways_said = True
                 pid = follower_pid(row)
                 if pid is not None:

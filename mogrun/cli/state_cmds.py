@@ -34,6 +34,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.tables import listed
+from mogrun.textsafety import run_command
 
 if TYPE_CHECKING:
     from mogrun.runs import RunResult
@@ -1160,10 +1161,10 @@ def _cancels_left(state: CliState, pending: Sequence[Target], exit_code: int, *,
     for n, target in enumerate(pending):
         if in_flight and n == 0:
             _echo_safe(f"cancel sent, not yet answered: {_named(target)}; see whether it "
-                       f"ended with: {command} status {target.run_id}", err=True)
+                       f"ended with: {run_command(command, 'status', target.run_id)}", err=True)
         else:
-            _echo_safe(f"cancel not sent: {_named(target)}; cancel it with: {command} "
-                       f"cancel {target.run_id}", err=True)
+            _echo_safe(f"cancel not sent: {_named(target)}; cancel it with: "
+                       f"{run_command(command, 'cancel', target.run_id)}", err=True)
     code = combine_exit_codes([worst, exit_code])
     _echo_safe(f"exit code {code}", err=True)
     return code
@@ -1188,7 +1189,7 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
         # starting). The server's words alone left the run's fate unsaid.
         raise exc.evolve(context=[*exc.context, (
             f"Nothing was cancelled: the run goes on. Cancel it again in a moment with: "
-            f"{command_prefix(state)} cancel {target.run_id}")]) from exc
+            f"{run_command(command_prefix(state), 'cancel', target.run_id)}")]) from exc
     if target.row is not None:  # an ended run's row is completed, outcome included
         record_status(history, target.row, outcome.state)
     _say_cancelled(state, target, outcome.state.status, outcome.already_terminal)

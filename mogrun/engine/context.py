@@ -23,6 +23,7 @@ from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
 from mogrun.engine.rerun import RERUN, rerun_for
 from mogrun.engine.track import RunTrack
+from mogrun.textsafety import run_command
 
 
 def _unarmed() -> AbstractContextManager[None]:
@@ -71,11 +72,11 @@ class SessionDeps:
         """How to pick a run up later; a ``--local`` run cannot be (its emulator is gone)."""
         if self.local:
             return "the --local emulator stops when mogrun exits, and the run with it"
-        return f"{verb} with: {self.command} logs --follow {run_id}"
+        return f"{verb} with: {run_command(self.command, 'logs --follow', run_id)}"
 
     def cancel_hint(self, run_id: str) -> str:
         """The command that cancels a run left going."""
-        return f"{self.command} cancel {run_id}"
+        return run_command(self.command, "cancel", run_id)
 
     def rerun_prefix(self, recorded: bool | None = None) -> str:
         """How this invocation's runs are retried: ``rerun``, unless the history no

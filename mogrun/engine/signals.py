@@ -35,6 +35,7 @@ from mogrun.models import ResolvedJob
 from mogrun.outcomes import NOT_STARTED_AGAIN, Outcome, left_at_a_second_signal
 from mogrun.owedsignals import took
 from mogrun.runs import RunResult
+from mogrun.textsafety import run_command
 from mogrun.threads import NoThread, start_without_signals
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -138,11 +139,13 @@ def left_going_lines(going: Mapping[str, str], local: bool = False,
     if not going and not starting:
         return ["no runs were left going"]
     lines = [(f"cancel sent, not yet answered: {run_id} ({label}); see whether it "
-              f"ended with: {command} status {run_id}") if run_id in cancelling and not local
+              f"ended with: {run_command(command, 'status', run_id)}")
+             if run_id in cancelling and not local
              else f"left going: {run_id} ({label}); " + (
                  "automation runs cannot be cancelled" if run_id in uncancellable else
                  "it ends with the --local emulator" if local else
-                 f"cancel it with: {command} cancel {run_id}") for run_id, label in going.items()]
+                 f"cancel it with: {run_command(command, 'cancel', run_id)}")
+             for run_id, label in going.items()]
     return lines + [f"left unanswered: the start of {label} (Idempotency-Key {key}); "
                     "it may have made a run, left going" for label, key in starting.items()]
 

@@ -18,6 +18,7 @@ from mogrun.outcomes import Outcome, RunStatus
 from mogrun.output.base import escape_agent_text
 from mogrun.runs import RunResult
 from mogrun.tables import cell_width, table_lines
+from mogrun.textsafety import run_command
 
 SUMMARY_HEADERS = ["job", "repo", "run id", "status", "duration", "branch", "gates"]
 STATUS_COLUMN = 3
@@ -212,10 +213,11 @@ def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
 
 
 def _going_line(result: RunResult, label: str, command: str) -> str:
+    run_id = result.run_id or ""  # (only runs with an id are said going)
     if result.status == RunStatus.AWAITING_INPUT:  # following it would only wait
         return (f"awaiting input: {label} ({result.run_id}); answer it in Mogplex, or "
-                f"cancel it with: {command} cancel {result.run_id}")
-    follow = f"{command} logs --follow {result.run_id}"
+                f"cancel it with: {run_command(command, 'cancel', run_id)}")
+    follow = run_command(command, "logs --follow", run_id)
     return f"still going: {label} ({result.run_id}); follow with: {follow}"
 
 
