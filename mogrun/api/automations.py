@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     import threading
 
 PAGE_LIMIT = 100  # the list endpoint clamps to 1..100
+# Pages read at most (100,000 automations; at 60 requests a minute, 17 minutes): a
+# server whose pages never end is an error past it, not a partial list.
+MAX_PAGES = 1_000
 DUPLICATE = "IDEMPOTENT_DUPLICATE"
 PENDING_CAPS = frozenset({"REPO_PENDING_LIMIT", "INSTALLATION_PENDING_LIMIT"})
 DEFERRED = "INSTALLATION_CONCURRENCY_LIMIT"
@@ -254,21 +257,34 @@ def list_automations(api: Caller, query: str | None = None, **options: Any) -> l
     whose name or id contains ``query`` (case-insensitive)."""
     found: list[Automation] = []
     cursor: str | None = None
-    seen: set[str] = set()
-    for _ in range(10_000):  # a server that never ends its pages cannot loop us forever
+    seen: set[str] = set()  # the cursors given
+    ids: set[str] = set()  # the automations read
+    info = RequestInfo("GET", "/automations")
+    for _ in range(MAX_PAGES):
         params: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
         data = api.request("GET", "/automations", params=params, **options).data
-        rows = payload_field(data, "automations", list, RequestInfo("GET", "/automations"))
-        found.extend(Automation.from_api(row) for row in rows if isinstance(row, dict))
+        rows = payload_field(data, "automations", list, info)
+        page = [Automation.from_api(row) for row in rows if isinstance(row, dict)]
+        repeated = bool(page) and all(automation.id in ids for automation in page)
+        found.extend(page)
+        ids.update(automation.id for automation in page)
         cursor = data.get("nextCursor")
         if not isinstance(cursor, str) or not cursor:
-            break
-        if cursor in seen:  # the same page again: paging on would never end
+            return _matching_query(found, query)
+        if cursor in seen or repeated:
+            # The same page again, under its cursor or another: paging on would never end.
             raise TransportError(
-                f"GET /automations answered a nextCursor it gave before "
-                f"({escape_text(cursor, 80)}): its list cannot be read to the end",
-                request=RequestInfo("GET", "/automations"))
+                "GET /automations answered a nextCursor it gave before, or the same "
+                f"automations again ({escape_text(cursor, 80)}): its list cannot be read "
+                "to the end", request=info)
         seen.add(cursor)
+    raise TransportError(f"GET /automations gave a next page after {MAX_PAGES} pages "
+                         f"({MAX_PAGES * PAGE_LIMIT} automations): its list cannot be read "
+                         "to the end", request=info)
+
+
+def _matching_query(found: list[Automation], query: str | None) -> list[Automation]:
+    """``found``, or those whose name or id contains ``query`` (case-insensitive)."""
     if query:
         folded = query.casefold()
         found = [a for a in found if folded in a.name.casefold() or folded in a.id.casefold()]
