@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from mogrun.engine.slowhooks import TWICE, way_out
+from mogrun.engine.slowhooks import ONCE_MORE, TWICE
 from mogrun.engine.track import RunTrack
 from mogrun.models import ResolvedJob, RunPlan, SessionConfig
 from mogrun.outcomes import Outcome
@@ -275,15 +275,14 @@ class HooksObserver(Observer):
         alone, since the summary comes after it. The waits still to be heard are
         heard first (said too if that takes a while). How to leave without them:
         Ctrl-C twice, or one more once a first signal has landed (``stop``)."""
-        leave = way_out(self.stop)
         if self.waits_heard is not None:
             from mogrun.engine.pluginwaits import waits_unheard_wait
 
-            with _SlowAnnounce(self.on_wait, waits_unheard_wait(leave)):
+            with _SlowAnnounce(self.on_wait, waits_unheard_wait, stop=self.stop):
                 self.waits_heard()
         with self._ctrl_c():
             self.hooks.session_finished(config=config, results=results, exit_code=exit_code,
-                                        each=said_if_slow(self.on_wait, leave))
+                                        each=said_if_slow(self.on_wait, stop=self.stop))
 
     @contextlib.contextmanager
     def _ctrl_c(self) -> Iterator[None]:
@@ -298,11 +297,12 @@ class HooksObserver(Observer):
             self.interrupted()
 
 
-def said_if_slow(on_wait: Callable[[Wait], None] | None,
-                 leave: str = TWICE) -> Callable[[str], _SlowAnnounce]:
+def said_if_slow(on_wait: Callable[[Wait], None] | None, leave: str = TWICE, *,
+                 stop: threading.Event | None = None) -> Callable[[str], _SlowAnnounce]:
     """Each plugin's end of session, said as a wait if it takes a while (``leave``:
-    how to leave without it; after a first signal, one more Ctrl-C)."""
-    return lambda plugin: _SlowAnnounce(on_wait, plugins_wait(plugin, leave))
+    how to leave without it; once ``stop`` is set, one more Ctrl-C)."""
+    return lambda plugin: _SlowAnnounce(on_wait, lambda way: plugins_wait(plugin, way), leave,
+                                        stop=stop)
 
 
 def plugins_wait(plugin: str, leave: str) -> Wait:
@@ -314,14 +314,20 @@ def plugins_wait(plugin: str, leave: str) -> Wait:
                 f"{leave} leaves without it")
 
 
-class _SlowAnnounce:
-    """``with _SlowAnnounce(say, wait):`` calls ``say(wait)`` if the block is still
-    going after ``ANNOUNCE_AFTER``, and never once the block has ended. Its thread
-    takes no signals (``start_without_signals``): the main thread waits for plugins
-    meanwhile, and a second Ctrl-C must reach it."""
+STOP_LOOK = 0.1  # seconds: how soon a slow plugin's wait is said again after a signal
 
-    def __init__(self, say: Callable[[Wait], None] | None, wait: Wait) -> None:
-        self._say, self._wait = say, wait
+
+class _SlowAnnounce:
+    """``with _SlowAnnounce(say, wait):`` calls ``say(wait(leave))`` if the block is
+    still going after ``ANNOUNCE_AFTER``, and never once the block has ended. A first
+    signal (``stop`` set) while it goes says it again, its way out now one more
+    Ctrl-C: the signal's "stopping" was otherwise the last word while mogrun went on
+    waiting. Its thread takes no signals (``start_without_signals``): the main thread
+    waits for plugins meanwhile, and a second Ctrl-C must reach it."""
+
+    def __init__(self, say: Callable[[Wait], None] | None, wait: Callable[[str], Wait],
+                 leave: str = TWICE, *, stop: threading.Event | None = None) -> None:
+        self._say, self._wait, self._leave, self._stop = say, wait, leave, stop
         self._lock = threading.Lock()
         self._done = False
         self._ended = threading.Event()
@@ -339,6 +345,18 @@ class _SlowAnnounce:
     def _watch(self) -> None:
         if self._ended.wait(ANNOUNCE_AFTER):
             return
+        stopped = self._say_now()
+        while self._stop is not None and not stopped:  # until a signal, or the end
+            if self._ended.wait(STOP_LOOK):
+                return
+            if self._stop.is_set():
+                self._say_now()
+                return
+
+    def _say_now(self) -> bool:
+        """Say the wait as it stands; whether a signal had landed."""
+        stopped = self._stop is not None and self._stop.is_set()
         with self._lock:
             if not self._done and self._say is not None:
-                self._say(self._wait)
+                self._say(self._wait(ONCE_MORE if stopped else self._leave))
+        return stopped

@@ -955,3 +955,36 @@ def test_cancel_of_a_fan_out_another_mogrun_still_starts_names_the_rest(emulator
     named = [line for line in cancel.stderr.splitlines() if "not started yet" in line]
     assert len(named) == 2, cancel.stderr
     assert f"kill -INT {first.pid}" in named[0], named
+
+
+HANGING_END = '''
+import time
+
+from mogrun.plugin import hookimpl
+
+@hookimpl
+def mogrun_session_finished():
+    time.sleep(60)  # a webhook that never answers, say
+'''
+
+
+def test_a_first_signal_during_a_slow_plugin_end_says_the_wait_again(emulator, tmp_path):
+    """A first Ctrl-C while a plugin's end of session went on said "stopping", and then
+    nothing while mogrun went on waiting for the plugin: the wait is said again, its
+    way out now one more Ctrl-C, which leaves."""
+    (tmp_path / "hang_end.py").write_text(HANGING_END)
+    header = HEADER.replace("[mogplex]\n", '[mogplex]\nplugins = ["hang_end.py"]\n', 1)
+    quick = '[jobs.quick]\nrepo = "acme/api"\nprompt = "@emulator duration=0.2s"\n'
+    with running(spawn(emulator, tmp_path, "quick", jobs=quick, header=header)) as proc:
+        until(lambda: emulator.runs and emulator.run_detail(emulator.runs[0])["status"]
+              == "success", "the run ended", proc)
+        time.sleep(2.5)  # its end seen, the plugin's end said as a wait
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        out, err, elapsed = interrupt(proc)
+    assert proc.returncode == 130, (out, err)
+    assert elapsed < 3.0, err
+    assert "interrupted; no run started here is going, stopping" in err, err
+    twice = out.index("work (such as notifications being delivered); no end is known: "
+                      "Ctrl-C twice leaves without it")  # (waits are said on stdout)
+    assert out.index("no end is known: one more Ctrl-C leaves without it") > twice, out
