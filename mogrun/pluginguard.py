@@ -21,13 +21,14 @@ contained: a second Ctrl-C while a notifier delivers leaves at once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -78,6 +79,25 @@ class RunningHook(NamedTuple):
 # Thread id -> the hook call it is in (the innermost): what ``running_hooks`` reads,
 # so that a hook that blocks (a notifier's network call, a sleep) is said, not silent.
 _RUNNING: dict[int, RunningHook] = {}
+
+
+IMPORTING = "import"  # a plugin's module still running at import, as running_hooks lists it
+
+
+@contextlib.contextmanager
+def importing(plugin: str) -> Iterator[None]:
+    """While ``plugin``'s module is imported: listed by ``running_hooks`` as its
+    ``IMPORTING`` (a module that sleeps or hangs at import is said, not silence)."""
+    thread = threading.get_ident()
+    outer = _RUNNING.get(thread)
+    _RUNNING[thread] = RunningHook(plugin, IMPORTING, time.monotonic(), thread=thread)
+    try:
+        yield
+    finally:
+        if outer is None:
+            _RUNNING.pop(thread, None)
+        else:
+            _RUNNING[thread] = outer
 
 
 def running_hooks() -> list[RunningHook]:

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -141,7 +142,8 @@ def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
                 skipped.append(ep.name)
             continue
         try:
-            plugin = ep.load()
+            with _importing(ep.name):
+                plugin = ep.load()
         except (Exception, SystemExit) as exc:
             error = _import_failed(ep.name, SOURCE_ENTRY_POINT, exc)
             if failed is None:
@@ -202,8 +204,10 @@ def spec_candidate(spec: str, source: str, base_dir: Path | None, *, confined: b
                           "NUL character")
     if is_path_spec(spec):
         path = _plugin_path(spec, source, base_dir, confined=confined)
-        return Candidate(path.stem, source, str(path), _import_path(path, source))
-    return Candidate(spec, source, spec, _import_module(spec, spec, source))
+        with _importing(path.stem):
+            return Candidate(path.stem, source, str(path), _import_path(path, source))
+    with _importing(spec):
+        return Candidate(spec, source, spec, _import_module(spec, spec, source))
 
 
 def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: bool) -> Path:
@@ -226,6 +230,15 @@ def _plugin_path(spec: str, source: str, base_dir: Path | None, *, confined: boo
     if problem:
         raise PluginError(f'plugin file {path} {problem}', context=[f"From: {_where(source)}"])
     return path
+
+
+def _importing(plugin: str) -> AbstractContextManager[None]:
+    """While a plugin's module runs at import: a slow one is said, as a slow set-up
+    hook is (``pluginguard.importing``; not for the bundled ones, imported by
+    commands that load no other plugin and take no thread)."""
+    from mogrun.pluginguard import importing
+
+    return importing(plugin)
 
 
 def _import_module(name: str, module_name: str, source: str) -> ModuleType:

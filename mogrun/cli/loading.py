@@ -106,9 +106,9 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
     token = [state.env.get("MOGPLEX_API_KEY", "")]
     with _masked_load_errors(lambda: [*token, *_file_secrets(state)]):
         if state.plugin_host is None:
+            _say_slow_setup(state)  # an import too: before the plugins are loaded
             state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
                                                 no_plugins=state.no_plugins, env=state.env)
-            _say_slow_setup(state, state.plugin_host)
         else:
             state.plugin_host.add_plugins(project_dir=None, extra=extra,
                                           no_plugins=state.no_plugins, env=state.env)
@@ -117,14 +117,15 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
     return host
 
 
-def _say_slow_setup(state: CliState, host: PluginHost) -> None:
-    """A set-up hook (``mogrun_configure``, ``mogrun_adjust_job``...) runs before
-    any output: one still at work after a moment is said on stderr, as a run's
-    slow hook is, not left as silence before the first line."""
+def _say_slow_setup(state: CliState) -> None:
+    """A plugin's import and its set-up hooks (``mogrun_configure``,
+    ``mogrun_adjust_job``...) run before any output: one still at work after a
+    moment is said on stderr, as a run's slow hook is, not left as silence before
+    the first line."""
     from mogrun.engine.slowhooks import SlowHooks
-    from mogrun.pluginguard import SETUP_HOOKS
+    from mogrun.pluginguard import IMPORTING, SETUP_HOOKS, running_hooks
 
-    watch = SlowHooks(host.running_hooks, state.say_wait, only=SETUP_HOOKS)
+    watch = SlowHooks(running_hooks, state.say_wait, only=SETUP_HOOKS | {IMPORTING})
     watch.__enter__()
     state.add_cleanup(lambda: watch.__exit__(None, None, None))
 

@@ -119,8 +119,14 @@ class SlowHooks(HookWatch):
 
 def slow_hook_wait(call: Any, running: float, leave: str = TWICE) -> Wait:
     """The wait for one hook call that runs long: it has no end mogrun can set."""
+    from mogrun.pluginguard import IMPORTING
     from mogrun.waits import Wait, WaitKind
 
+    if call.hook == IMPORTING:  # (before any output: a Ctrl-C then leaves mogrun)
+        return Wait(WaitKind.PLUGINS,
+                    f"waiting for plugin {call.plugin} to be imported (its module has run "
+                    f"for {format_duration(max(1, round(running)))}); an import has no end "
+                    "mogrun can set: Ctrl-C stops mogrun")
     return Wait(WaitKind.PLUGINS,
                 f"waiting for plugin {call.plugin}'s {call.hook} (running for "
                 f"{format_duration(max(1, round(running)))}); a plugin's hook has no end "

@@ -155,3 +155,33 @@ def test_a_slow_set_up_hook_is_said_on_stderr_before_the_first_line(
                     in line] and len(said) == 1, result
     if "--json" in argv:  # stdout stays NDJSON
         assert all(json.loads(line) for line in result.stdout.splitlines()), result
+
+
+SLOW_IMPORT = '''
+import time
+time.sleep(1.6)  # the module reads a team config from a slow share as it loads
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_configure(config):
+    pass
+'''
+
+
+@pytest.mark.parametrize("argv", [("check",), ("--json", "run", "-p", "plugins/slow.py", "fix")])
+def test_a_slow_plugin_import_is_said_on_stderr(tmp_path, mogrun_emulator, mogrun_cli, argv):
+    """A module that took its time at import left check and run silent (a hanging one
+    for ever), where a slow set-up hook of the same plugin was said after a second."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slow.py").write_text(SLOW_IMPORT)
+    plugins = "" if "-p" in argv else '[mogplex]\nplugins = ["plugins/slow.py"]\n\n'
+    write_taskfile(tmp_path, plugins + '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
+    result = mogrun_cli(*argv, cwd=tmp_path)
+    assert result.exit_code == 0, result
+    said = [line for line in result.stderr.splitlines() if line.startswith("wait plugins: ")]
+    assert len(said) == 1 and "waiting for plugin slow to be imported (its module has run " \
+        "for " in said[0], result
+    if "--json" in argv:  # stdout stays NDJSON
+        assert all(json.loads(line) for line in result.stdout.splitlines()), result
