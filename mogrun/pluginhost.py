@@ -92,23 +92,27 @@ class PluginHost:
         no_plugins: bool = False,
         env: Mapping[str, str] | None = None,
         use_entry_points: bool = True,
+        installed_problems: list[PluginError] | None = None,
     ) -> PluginHost:
         """Bundled plugins always; external ones unless switched off by
         ``no_plugins`` or ``MOGRUN_DISABLE_PLUGINS`` in ``env`` (pass the
-        invocation's environment; ``None`` disables nothing)."""
+        invocation's environment; ``None`` disables nothing). With
+        ``installed_problems``, an entry point that cannot load is added there and
+        the host loads without it (``check`` lists it with the file's problems)."""
         failed: list[PluginError] = []  # every plugin's problem is said at once
+        installed = failed if installed_problems is None else installed_problems
         skipped: list[str] = []
         external = []
         if not no_plugins and use_entry_points:
             external = pluginload.entry_point_candidates(
-                skip=pluginload.disabled_names(env), failed=failed, skipped=skipped)
+                skip=pluginload.disabled_names(env), failed=installed, skipped=skipped)
         host = cls.from_candidates(pluginload.bundled_candidates())
         host._left_out(skipped)
         for cand in external:  # one by one: one refused hides no other's problem
             try:
                 host._register([cand])
             except PluginError as error:
-                failed.append(error)
+                installed.append(error)
         try:
             host.add_plugins(project_dir=project_dir, task_file_plugins=task_file_plugins,
                              extra=extra, no_plugins=no_plugins, env=env)

@@ -96,9 +96,11 @@ def optional_taskfile(state: CliState, unreadable: Callable[[TaskFileError], Non
     return taskfile
 
 
-def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHost:
+def plugin_host(state: CliState, extra_plugins: Sequence[str] = (),
+                installed_problems: list[PluginError] | None = None) -> PluginHost:
     """The invocation's one plugin host: bundled plugins, entry points and
-    ``-p`` ones (``run`` needs their options before the task file is read)."""
+    ``-p`` ones (``run`` needs their options before the task file is read).
+    ``installed_problems``: see ``PluginHost.load``."""
     from mogrun.pluginhost import PluginHost
 
     extra = plugin_specs(state, extra_plugins)
@@ -108,7 +110,8 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = ()) -> PluginHos
         if state.plugin_host is None:
             _say_slow_setup(state)  # an import too: before the plugins are loaded
             state.plugin_host = PluginHost.load(project_dir=None, extra=extra,
-                                                no_plugins=state.no_plugins, env=state.env)
+                                                no_plugins=state.no_plugins, env=state.env,
+                                                installed_problems=installed_problems)
         else:
             state.plugin_host.add_plugins(project_dir=None, extra=extra,
                                           no_plugins=state.no_plugins, env=state.env)
@@ -230,13 +233,20 @@ def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequ
                  ) -> tuple[PluginHost, list[PluginError]]:
     """``load_host``, with the problems of the task file's plugins returned rather
     than raised: ``check`` lists them with the file's other problems, and judges
-    the file with the plugins that did load. (A ``-p`` plugin is no part of the
-    file: one that cannot load stops ``check`` too, unlocated.)"""
-    host = plugin_host(state, extra_plugins)
-    problems: list[PluginError] = []
+    the file with the plugins that did load; so are the installed plugins (entry
+    points) that cannot load, unlocated. (A ``-p`` plugin is no part of the file:
+    one that cannot load stops ``check`` too.)"""
+    from mogrun.masking import masked_error
+    from mogrun.pluginload import plugin_problems
+
+    installed: list[PluginError] = []
+    host = plugin_host(state, extra_plugins, installed)
+    secrets = [state.env.get("MOGPLEX_API_KEY", ""), *taskfile_secrets(state, taskfile)]
+    problems = [masked_error(part, secrets) for error in installed
+                for part in plugin_problems(error)]
     if taskfile is not None:
         if state.repository_code and not state.no_plugins:
-            problems = add_task_file_plugins(state, host, taskfile)
+            problems += add_task_file_plugins(state, host, taskfile)
         host.learn_secrets(taskfile_secrets(state, taskfile))
     return host, problems
 

@@ -345,3 +345,25 @@ def test_every_broken_entry_point_is_said_at_once(tmp_path, monkeypatch):
         'From: entry-point group "mogrun"',
         'Also: two plugins are named "gates" (bundled mogrun_plugins.gates and entry point '
         "mogrun_two_eps_gates)"), info.value
+
+
+def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path, monkeypatch,
+                                                                       mogrun_cli):
+    """An entry point that failed to import stopped check at it: none of the task
+    file's own problems was said, and no 'N problems' line."""
+    site = tmp_path / "site"
+    dist = site / "mogrun_badep-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-badep\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mogrun]\nbadep = mogrun_badep_missing\n")
+    monkeypatch.syspath_prepend(str(site))
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "mogplex.toml").write_text(
+        '[jobs.fix]\nrepo = "acme/api"\nprompt = "x {{ nosuch }}"\nbogus = 1\n\n')
+    result = mogrun_cli("check", cwd=project)
+    assert result.exit_code == 2, result
+    assert result.errors[0].startswith(
+        'Error: plugin "badep" failed to import: ModuleNotFoundError'), result
+    assert len(result.errors) == 3, result  # and the template's and the key's
+    assert result.stderr.endswith(f"3 problems in {project / 'mogplex.toml'}\n"), result
