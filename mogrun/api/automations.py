@@ -307,7 +307,8 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
         ids = ", ".join(a.id for a in named)
         raise UsageError(f"automation name {shown} is ambiguous ({ids})",
                          context=["Name the automation by its id instead."])
-    raise UsageError(f"no automation named {shown} on this account",
+    asking = "" if job is None else f", for job {job.name!r}"  # which of the file's jobs
+    raise UsageError(f"no automation named {shown} on this account{asking}",
                      context=[_close_names(wanted, every) if not secret else _LIST_THEM])
 
 

@@ -57,7 +57,8 @@ def test_a_literal_name_keeps_its_quote_and_hint(project):
     project.write(TASK_FILE.replace("{{ env.AUTO }}", "tri"))
     result = project.run("run", "nightly")
     assert result.exit_code == 2, result
-    assert result.stderr == ("Error: no automation named 'tri' on this account\n"
+    assert result.stderr == ("Error: no automation named 'tri' on this account, for job "
+                             "'nightly'\n"
                              "Did you mean 'triage'?\n")
 
 
