@@ -1001,6 +1001,15 @@ class History:
             return []
         return self._select("run_id = ? AND id != ?", (run_id, row_id))
 
+    def adopt(self, row_id: int, run_id: str, key: str, patience: float | None = None) -> None:
+        """Row ``row_id``'s run (``run_id``), attached to under its Idempotency-Key
+        ``key``, is also the run of the rows of that key that a killed mogrun left with
+        no run id and no end (``unconfirmed``): each learns it, and its end with
+        ``also_ended``. A row with an outcome keeps what its invocation said."""
+        self._write("UPDATE runs SET run_id = ? WHERE idempotency_key = ? AND base_url = ?"
+                    " AND run_id IS NULL AND outcome IS NULL AND id != ?",
+                    (run_id, key, self.base_url, row_id), patience)
+
     def also_ended(self, row_id: int, run_id: str, status: str, outcome: str,
                    patience: float | None = None) -> None:
         """The end of ``run_id`` (``status``, judged ``outcome``) that row ``row_id``

@@ -198,6 +198,18 @@ class HistoryObserver(Observer):
             # come from env.* (a secret, kept masked).
             fields["automation"] = track.automation_id
         self._update(row, wait=False, **fields)
+        if row is not None and track.attached and row.key and track.state.run_id:
+            self._adopt(row, track.state.run_id, row.key)
+
+    def _adopt(self, row: _Row, run_id: str, key: str) -> None:
+        """The rows a killed mogrun left under this key learn the run (``History.adopt``),
+        after the row's own write, in its batch."""
+
+        def write(history: History, patience: float) -> None:
+            assert row.id is not None  # written before: the backlog keeps order
+            history.adopt(row.id, run_id, key, patience=patience)
+
+        self._write(row, write, wait=False)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
         """A status on the way; a terminal one is written with the run's result

@@ -192,3 +192,22 @@ def test_a_killed_followers_row_learns_the_end_another_invocation_saw(tmp_path):
     for row in rows:
         assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0)
         assert row["finished_at"], row
+
+
+def test_an_unconfirmed_row_learns_the_run_a_rerun_finds_under_its_key(tmp_path):
+    """The rerun sent the key again and attached to the run the killed mogrun's start
+    had made, which passed; the killed one's row still said unconfirmed, for ever."""
+    with Emulator(default_duration=0.5) as emulator:
+        emulator.add_fault("start", "delay", delay=2.0)
+        with running(spawn(emulator, tmp_path, "long", jobs=KEYED)) as proc:
+            until(lambda: emulator.count("GET", "/sandboxes") > 0, "the start is sent", proc)
+            time.sleep(0.5)
+            killed(proc)
+        until(lambda: emulator.runs, "the run the start made")
+        rerun = mogrun_after(emulator, tmp_path, "rerun")
+        assert rerun.returncode == 0, rerun
+        assert "attached to existing run" in rerun.stdout + rerun.stderr, rerun
+        rows = json_lines(mogrun_after(emulator, tmp_path, "--json", "history").stdout)
+    (run_id,) = emulator.runs
+    assert len(rows) == 2, rows
+    assert all(row["run_id"] == run_id and row["status"] == "success" for row in rows), rows
