@@ -971,3 +971,32 @@ def test_a_run_that_never_started_shows_no_start_time_in_status(mogrun_project,
     assert parse_moment(rows["broken"][-1]) is not None, result
     history = mogrun_project("history").stdout.splitlines()[2:]
     assert all(parse_moment(line.split()[0]) is not None for line in history), history
+
+
+@pytest.mark.parametrize("command", ["status", "logs"])
+def test_a_fan_out_run_that_passed_before_a_rerun_is_still_picked_by_its_repo(
+        mogrun_project, mogrun_emulator, command) -> None:
+    """The rerun repeated only acme/web: 'fan:acme/api' (passed, in the invocation
+    before) was 'no recorded runs', with "did you mean fan:acme/web" (exit 2)."""
+    mogrun_project.write("""
+[mogplex]
+requests_per_minute = 600
+starts_per_minute = 100
+
+[jobs.prep]  # takes acme/web's key with another prompt: fan's start there conflicts
+repo = "acme/web"
+idempotency_key = "k-acme/web"
+prompt = "something else\\n@emulator duration=0.2s"
+
+[jobs.fan]
+repo = ["acme/api", "acme/web"]
+idempotency_key = "k-{{ repo }}"
+prompt = "fan\\n@emulator duration=0.2s"
+""")
+    env = {"MOGRUN_POLL_INTERVAL": "0.1"}
+    assert mogrun_project.run("prep", env=env).exit_code == 0
+    assert mogrun_project.run("fan", env=env).exit_code == 1
+    assert mogrun_project.run("rerun", env=env).exit_code == 0
+    result = mogrun_project.run(command, "fan:acme/api", env=env)
+    assert result.exit_code == 0, result
+    assert "acme/api" in result.stdout and "no recorded runs" not in result.output, result

@@ -154,6 +154,11 @@ def rows_for(history: Any, taskfile: Any, target: str,
         named = {repo.casefold(), mask(repo, secrets).casefold()}
         picked = [row for row in rows if row.repo.casefold() in named]
         if rows and not picked:
+            # Not in the latest invocation: a rerun repeats only what did not pass, so
+            # the run that passed before it is still this repo's latest run.
+            picked = [row for row in history.latest_runs_of(job)
+                      if row.repo.casefold() in named]
+        if rows and not picked:
             raise _unknown_repo(target, repo, rows, history)
         rows = picked
     if not rows and sep and job in taskfile.job_names:
