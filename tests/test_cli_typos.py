@@ -151,3 +151,20 @@ def test_a_command_in_capitals_is_the_command_it_spells(mogrun_cli, tmp_path) ->
     assert 'did you mean "list"?' in result.stderr, result.stderr
     typo = mogrun_cli("lnit", cwd=tmp_path)  # a job's typo is still the job's
     assert 'did you mean "lint"?' in typo.stderr, typo.stderr
+
+
+@pytest.mark.parametrize(("argv", "meant"), [
+    (["-n", "run", "fanout"], "mogrun run -n fanout"),
+    (["--shard", "1/2", "run", "-n", "fanout"], "mogrun run --shard 1/2 -n fanout"),
+    (["-k", "run", "ok", "slow"], "mogrun run -k ok slow"),
+    (["-n", "show", "ok"], "mogrun show ok"),  # run's options mean nothing to show
+])
+def test_a_command_after_runs_options_is_suggested_with_them(project, mogrun_emulator, argv,
+                                                             meant) -> None:
+    """`mogrun -n run f` suggested "mogrun run f": the dry run of one leg, followed,
+    started every repo for real."""
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    assert (f'"{argv[argv.index(meant.split()[1])]}" is a command, which comes first, '
+            f'before any option of run: did you mean "{meant}"?') in result.stderr, result
+    assert mogrun_emulator.requests == []

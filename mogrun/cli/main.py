@@ -226,6 +226,11 @@ def option_guess(typed: str, names: Iterable[str]) -> list[str] | None:
     return None if found is None else [f"--{found}"]
 
 
+def typed_words(ctx: click.Context) -> list[str]:
+    """The words typed after the group's options (not a ``run`` put there)."""
+    return list(ctx.find_root().meta.get(_TYPED) or ())
+
+
 def words_after_dashes(ctx: click.Context) -> bool:
     """Whether the line's words came after ``--``, where none is a command."""
     return bool(ctx.meta.get(_AFTER_DASHES)) or "--" in (ctx.meta.get(_TYPED) or ())

@@ -273,10 +273,25 @@ def refuse_command_words(ctx: click.Context, state: CliState, jobs: Sequence[str
         return  # the run's own loading says what is wrong with the task file
     if word in taskfile.jobs:
         return
-    line = " ".join(["mogrun", word, *jobs[jobs.index(word) + 1:]])
+    line = " ".join(["mogrun", word, *_meant_after(ctx, word, jobs)])
     raise UsageError(f'unknown job "{word}" in {taskfile.path.name}', context=[
         f'"{word}" is a command, which comes first, before any option of run: did you '
         f'mean "{line}"?', jobs_line(taskfile)])
+
+
+def _meant_after(ctx: click.Context, word: str, jobs: Sequence[str]) -> list[str]:
+    """What the line meant after the command ``word``: for ``run`` every other word
+    typed, in order (``mogrun -n run f`` is ``mogrun run -n f``: the options said,
+    never dropped to make a dry run a real one); for another command the words after
+    it (run's options mean nothing there)."""
+    from mogrun.cli.main import typed_words
+    from mogrun.textsafety import shell_word
+
+    typed = typed_words(ctx)
+    if word == "run" and word in typed:
+        at = typed.index(word)
+        return [shell_word(w) for w in (*typed[:at], *typed[at + 1:])]
+    return [shell_word(w) for w in jobs[jobs.index(word) + 1:]]
 
 
 def parse_timeout(value: str | None) -> float | None:
