@@ -153,6 +153,8 @@ def _occupy(state: State, request: Request) -> list[dict[str, Any]]:
         wanted = [Occupants.from_json(item) for item in body]
     else:
         raise ValueError('expected {"count", "busy", "repo"}, a list of them, or {"spec": "..."}')
+    for occupants in wanted:  # all or nothing: every repo is checked first
+        state.repo_named(occupants.repo)
     for occupants in wanted:
         occupy(state, occupants, time.time())
     return _sandboxes(state, request)
@@ -181,6 +183,8 @@ def _add_automations(state: State, request: Request) -> list[dict[str, Any]]:
         wanted = [AutomationSpec.from_json(item) for item in body]
     else:
         raise ValueError('expected an automation object, a list of them, or {"spec": "..."}')
+    for spec in wanted:  # all or nothing: every repo is checked first
+        state.repo_named(spec.repo)
     for spec in wanted:
         add_automation(state, spec)
     return _automations(state, request)
@@ -193,6 +197,13 @@ def _take_job_keys(state: State, request: Request) -> list[dict[str, Any]]:
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ValueError('expected {"keys": ["...", ...], "repo"?: "owner/name"}')
     repo = body.get("repo") if isinstance(body, dict) else None
+    state.repo_named(repo)  # all or nothing: the repo and every key are checked first
+    stripped = [key.strip() for key in keys]
+    for at, key in enumerate(stripped):
+        if not key:
+            raise ValueError("a job-run key cannot be blank")
+        if key in state.automations.keys or key in stripped[:at]:
+            raise ValueError(f"the key {key!r} is already taken")
     return [{"key": key, "jobRunId": seed_key(state, key, repo).id} for key in keys]
 
 

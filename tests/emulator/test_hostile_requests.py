@@ -78,3 +78,20 @@ def test_a_job_cap_json_cannot_carry_back_is_a_400(api, raw):
     """1e400 was taken as inf and answered as 'Infinity', which no JSON parser reads."""
     answer = api.call("POST", "/_emulator/job-caps", raw=raw, api=False)
     assert answer.status == 400 and "finite" in answer.json["error"]
+
+
+@pytest.mark.parametrize(("path", "raw", "listing", "field"), [
+    ("/_emulator/automations", b'[{"name": "first"}, {"name": "second", "repo": "no/such"}]',
+     "/_emulator/automations", "name"),
+    ("/_emulator/sandboxes", b'{"spec": "1@never,no/such:1"}', "/_emulator/sandboxes",
+     "working_branch"),
+    ("/_emulator/job-keys", b'{"keys": ["k-a", "k-a"]}', "/_emulator/job-runs", "key"),
+])
+def test_a_refused_control_request_changes_nothing(api, path, raw, listing, field):
+    """Its first items were kept though the answer was 400: a script that fixed its
+    request and sent it again got a second automation, an extra sandbox occupant that
+    counts against the cap for ever, or 'already taken'."""
+    before = [item[field] for item in api.call("GET", listing, api=False).json]
+    answer = api.call("POST", path, raw=raw, api=False)
+    assert answer.status == 400, answer
+    assert [item[field] for item in api.call("GET", listing, api=False).json] == before
