@@ -973,12 +973,8 @@ def test_a_run_that_never_started_shows_no_start_time_in_status(mogrun_project,
     assert all(parse_moment(line.split()[0]) is not None for line in history), history
 
 
-@pytest.mark.parametrize("command", ["status", "logs"])
-def test_a_fan_out_run_that_passed_before_a_rerun_is_still_picked_by_its_repo(
-        mogrun_project, mogrun_emulator, command) -> None:
-    """The rerun repeated only acme/web: 'fan:acme/api' (passed, in the invocation
-    before) was 'no recorded runs', with "did you mean fan:acme/web" (exit 2)."""
-    mogrun_project.write("""
+# acme/web's start of fan conflicts with prep's (its key, another prompt): refused.
+CONFLICTED_FAN = """
 [mogplex]
 requests_per_minute = 600
 starts_per_minute = 100
@@ -992,7 +988,15 @@ prompt = "something else\\n@emulator duration=0.2s"
 repo = ["acme/api", "acme/web"]
 idempotency_key = "k-{{ repo }}"
 prompt = "fan\\n@emulator duration=0.2s"
-""")
+"""
+
+
+@pytest.mark.parametrize("command", ["status", "logs"])
+def test_a_fan_out_run_that_passed_before_a_rerun_is_still_picked_by_its_repo(
+        mogrun_project, mogrun_emulator, command) -> None:
+    """The rerun repeated only acme/web: 'fan:acme/api' (passed, in the invocation
+    before) was 'no recorded runs', with "did you mean fan:acme/web" (exit 2)."""
+    mogrun_project.write(CONFLICTED_FAN)
     env = {"MOGRUN_POLL_INTERVAL": "0.1"}
     assert mogrun_project.run("prep", env=env).exit_code == 0
     assert mogrun_project.run("fan", env=env).exit_code == 1
@@ -1000,3 +1004,19 @@ prompt = "fan\\n@emulator duration=0.2s"
     result = mogrun_project.run(command, "fan:acme/api", env=env)
     assert result.exit_code == 0, result
     assert "acme/api" in result.stdout and "no recorded runs" not in result.output, result
+
+
+@pytest.mark.parametrize("target", [["fan"], []])
+def test_logs_follow_of_a_job_with_a_refused_start_does_not_pass(
+        mogrun_project, mogrun_emulator, target) -> None:
+    """'run --detach fan' started acme/api; acme/web's start was refused. 'logs
+    --follow fan' followed acme/api, said nothing of acme/web, and exited 0: a CI
+    step 'logs --follow fan && deploy' went on."""
+    mogrun_project.write(CONFLICTED_FAN)
+    env = {"MOGRUN_POLL_INTERVAL": "0.1"}
+    assert mogrun_project.run("prep", env=env).exit_code == 0
+    assert mogrun_project.run("--detach", "fan", env=env).exit_code == 1
+    result = mogrun_project.run("logs", "--follow", *target, env=env)
+    assert result.exit_code == 1, result
+    assert "note: fan:acme/web: no run to show (error: " in result.stderr, result
+    assert "acme/api" in result.stdout, result

@@ -130,6 +130,7 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
         for row in rows:  # no events to show: said, not left out without a word
             if not row.run_id and never_started(history, row) is None:
                 _say_not_started(state, history, row, f"no run to show ({_why(row)})")
+                _not_passed(history, row, unstarted)
         _to_start(history, rows, unstarted)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")
@@ -150,11 +151,25 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
             raise NotStartedError(f"no started runs recorded for {target!r}")
         for row in _to_start(history, rows, unstarted):  # this invocation's, still to come
             _say_not_started(state, history, row, _STILL_TO_START.format(pid=row.owner_pid))
+        shown = {id(t.row) for t in targets}
+        for row in rows:  # a start refused beside the runs shown: said, and not passed
+            if not row.run_id and not row.waiting and id(row) not in shown \
+                    and never_started(history, row) is None:
+                _say_not_started(state, history, row, f"no run to show ({_why(row)})")
+                _not_passed(history, row, unstarted)
         return targets
     return _last_started(state, history, target)
 
 
 _STILL_TO_START = "no run to show yet: mogrun (pid {pid}) on this machine is still to start it"
+
+
+def _not_passed(history: Any, row: Any, unstarted: list[Target] | None) -> None:
+    """A run of the invocation that has no run and will have none here (its start was
+    refused, or never sent): ``--follow`` cannot say it passed (it exited 0 having
+    followed only the others)."""
+    if unstarted is not None:
+        unstarted.append(Target("", row_label(history, row), row))
 
 
 def _to_start(history: Any, rows: Sequence[Any], unstarted: list[Target] | None) -> list[Any]:
@@ -376,14 +391,16 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     results and the summary are said, and the exit code is the signal's (a second
     one leaves without waiting for the followers). ``stop``: set at that signal;
     ``sleeper``: the client's, whose waits (a 429's Retry-After) end there.
-    ``unstarted``: runs another mogrun here is still to start, which have not
-    passed (exit 1, in the summary as waiting)."""
+    ``unstarted``: runs another mogrun here is still to start (in the summary as
+    waiting), or that never started (as they stand): none has passed (exit 1)."""
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
 
     poll_override(state.env)  # a wrong value is one line (exit 2) here, not in every thread
     verdicts = _Verdicts(state, targets, secrets, [
         _unfollowed(t, _STILL_TO_START.format(pid=t.row.owner_pid), "waiting")
+        if t.row is not None and t.row.waiting else
+        _unfollowed(t, f"no run to show ({_why(t.row)})", shown_status(t.row), going=False)
         for t in unstarted])
 
     left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
@@ -526,7 +543,7 @@ def _as_json(results: Sequence[RunResult]) -> list[dict[str, Any]]:
 
 def _unfollowed(target: Target, message: str = "following ended before the run did",
                 status: str | None = None, outcome: Outcome = Outcome.ERROR,
-                exit_code: int = 1) -> RunResult:
+                exit_code: int = 1, going: bool = True) -> RunResult:
     """The result of a run ``logs --follow`` did not see end (its follow failed, it
     awaits input): not passed, and perhaps still going on the server. ``exit_code``:
     a failed follow's error's own (64 a bad token, 75 rate limited...), as ``run``
@@ -538,7 +555,7 @@ def _unfollowed(target: Target, message: str = "following ended before the run d
     return RunResult(job=row.job if row is not None else "",
                      repo=row.repo if row is not None else "", outcome=outcome,
                      run_id=target.run_id, status=status, message=message,
-                     exit_code=exit_code, left_going=True)
+                     exit_code=exit_code, left_going=going)
 
 
 def _follow_one(state: CliState, client: Any, history: Any, target: Target,
