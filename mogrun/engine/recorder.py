@@ -518,6 +518,10 @@ def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> st
         before = None
     if earlier is None or not isinstance(before, dict):
         return f"the key was used before with a different request; {way_out}"
+    if earlier.job != track.job.name:  # not this job's change: two jobs share the key
+        return (f"job {earlier.job} sent this key in invocation {earlier.invocation} "
+                f"({earlier.started_at}) with its own request: give each job its own "
+                f"idempotency_key (or {way_out})")
     now = json.loads(request_json(track))
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if not changed:

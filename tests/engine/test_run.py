@@ -640,3 +640,25 @@ def test_a_run_past_the_event_cap_is_said_while_it_runs_and_at_its_timeout(proje
     ended = [i for i, line in enumerate(lines) if "timed out after 3s" in line]
     assert len(said) == 1 and ended and said[0] < ended[0], result.stderr
     assert result.stderr.count("this run had more than 200 events") == 1, result.stderr
+
+
+def test_a_key_another_job_sent_is_said_as_that_jobs(project, mogrun, mogrun_emulator):
+    """'the job's prompt changed since invocation ...' though job b had never run and
+    its prompt never changed: job a had sent the key."""
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        idempotency_key = "shared-key"
+        prompt = "job a\\n@emulator duration=0.2s"
+
+        [jobs.b]
+        repo = "acme/api"
+        idempotency_key = "shared-key"
+        prompt = "job b\\n@emulator duration=0.2s"
+    """)
+    assert mogrun("a").exit_code == 0
+    result = mogrun("b")
+    assert result.exit_code == 1, result
+    assert ": job a sent this key in invocation " in result.stderr, result
+    assert "give each job its own idempotency_key" in result.stderr
+    assert "changed since" not in result.stderr
