@@ -249,19 +249,25 @@ def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> flo
     time, each up to the longest of their ``timeout``s; one ``capacity_wait`` (the
     longest) for a sandbox slot (a later wave mostly waits for slots its own
     earlier runs free, inside their timeouts); and the wait before the last start
-    fits the start windows (starts are paced, never sent into a 429)."""
+    fits the start windows (starts are paced, never sent into a 429). An automation
+    job's triggers take neither a sandbox slot nor a run start: none of its runs
+    counts for those two."""
     keys = [taskfile.job_keys(name) for name in names]
-    runs = sum(math.ceil(len(_repos(taskfile, name)) / shards) for name in names)
+    legs = [math.ceil(len(_repos(taskfile, name)) / shards) for name in names]
+    runs = sum(legs)
+    starts = sum(n for n, k in zip(legs, keys, strict=True) if "automation" not in k)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
     timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
-    wait = max(_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
-               for k in keys)
-    return waves * timeout + wait + start_pacing(taskfile.settings, runs, shards)
+    wait = max((_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+                for k in keys if "automation" not in k), default=0.0)
+    return waves * timeout + wait + start_pacing(taskfile.settings, starts, shards)
 
 
 def start_pacing(settings: Mapping[str, Any], runs: int, shards: int = 1) -> float:
     """Seconds before the last of ``runs`` starts may be sent, at 1/``shards`` of
     the token's start limits."""
+    if runs <= 0:  # (an automation job's triggers: no run start)
+        return 0.0
     limits = dict(SHARED_LIMITS)
     waits = []
     for key, span in _START_WINDOWS:

@@ -156,6 +156,20 @@ def test_a_bound_over_six_hours_is_capped_with_a_warning(project) -> None:
         "timeout-minutes"] == 360
 
 
+def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_wait(project) -> None:
+    """100 triggers were given three hours of start-window pacing and a capacity wait
+    (470 minutes, capped at 360, with a warning), though a trigger takes neither a
+    run start nor a sandbox slot: 25 waves of 10 minutes and the set-up."""
+    repos = ", ".join(f'"acme/r{i}"' for i in range(100))
+    project.write(f'[jobs.triage]\nrepo = [{repos}]\nautomation = "issue-triage"\n'
+                  'timeout = "10m"\nschedule = "7 8 * * 2"\n\n')
+    result = project.run("ci", "github")
+    assert result.code == 0, result
+    assert "warning" not in result.err, result
+    assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["triage"][
+        "timeout-minutes"] == 260
+
+
 SHARED_POOL = """
 [jobs.prep]
 repo = "acme/api"
