@@ -30,7 +30,7 @@ def handle_control(state: State, request: Request) -> Reply:
     refusal = foreign_caller(request)
     if refusal is not None:
         return json_reply(403, {"error": refusal})
-    name = request.path.rstrip("/").rsplit("/", 1)[-1]
+    name = request.path.rstrip("/").split("/_emulator/", 1)[-1]  # one segment: no a/faults
     route = _ROUTES.get((request.method, name))
     if route is None:
         allowed = sorted(m for m, n in _ROUTES if n == name)

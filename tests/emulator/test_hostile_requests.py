@@ -95,3 +95,11 @@ def test_a_refused_control_request_changes_nothing(api, path, raw, listing, fiel
     answer = api.call("POST", path, raw=raw, api=False)
     assert answer.status == 400, answer
     assert [item[field] for item in api.call("GET", listing, api=False).json] == before
+
+
+@pytest.mark.parametrize("path", ["/_emulator/nope/faults", "/_emulator/a/b/runs"])
+def test_a_control_path_of_several_segments_is_unknown(api, path):
+    """Only the last segment was read: /_emulator/nope/faults answered the faults."""
+    answer = api.call("GET", path, api=False)
+    assert answer.status == 404, answer
+    assert "unknown control endpoint" in answer.json["error"]
