@@ -319,6 +319,26 @@ def test_a_task_file_path_that_is_not_utf8_is_refused(project, monkeypatch) -> N
     assert not (project.root / WORKFLOW).exists()
 
 
+def test_a_utf8_path_under_a_c_locale_is_written_as_utf8(project) -> None:
+    """Under LC_ALL=C the name 'tâches' came as its bytes (as lone surrogates) and
+    was refused as 'not UTF-8 text ... Rename the folder', though it is UTF-8."""
+    import os
+    import subprocess
+    import sys
+
+    project.write(BIG, name="tâches/mogplex.toml")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("MOGRUN_FILE", None)
+    done = subprocess.run([sys.executable, "-m", "mogrun", "ci", "github"], env=env,
+                          cwd=project.root / "tâches", capture_output=True, timeout=60)
+    assert done.returncode == 0, done
+    text = (project.root / WORKFLOW).read_text(encoding="utf-8")
+    assert 'MOGRUN_FILE: "tâches/mogplex.toml"' in text, text[:600]
+    assert "#   mogrun -f 'tâches/mogplex.toml' ci github\n" in text, text[:600]
+    assert "\\udc" not in text
+
+
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
     project.write(BIG)
     result = project.run("ci", "github", "-o", ".github/workflows/agents.yml")
