@@ -130,7 +130,8 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
         for row in rows:  # no events to show: said, not left out without a word
             if not row.run_id and never_started(history, row) is None:
                 _say_not_started(state, history, row, f"no run to show ({_why(row)})")
-                _not_passed(history, row, unstarted)
+                if not row.waiting:  # (one still to start is ``_to_start``'s)
+                    _not_passed(history, row, unstarted)
         _to_start(history, rows, unstarted)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")

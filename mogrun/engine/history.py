@@ -285,9 +285,9 @@ def _runs_mogrun(argv: list[bytes]) -> bool:
 
 
 # A row's stamp has whole seconds, and the boot time that dates a process is read
-# from a clock that may have been stepped since: the process must have begun this
-# long after the row for its pid to count as taken by another.
-BEGAN_SLACK = 2.0
+# from a clock that may have been stepped since (NTP, by hand): the process must have
+# begun this long after the row for its pid to count as taken by another.
+BEGAN_SLACK = 60.0
 
 
 def _began_after(pid: int, written: str) -> bool:

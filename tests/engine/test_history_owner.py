@@ -71,7 +71,7 @@ def test_a_process_that_only_mentions_mogrun_is_not_its_owner(tmp_path):
 
 def test_a_mogrun_begun_after_the_row_took_a_dead_ones_pid(tmp_path):
     with process("-c", SLEEP, "-m", "mogrun") as proc:
-        row = row_owned_by(tmp_path, proc.pid, time.time() - 60)  # before it began
+        row = row_owned_by(tmp_path, proc.pid, time.time() - 600)  # before it began
         assert row.live_owner is None and not row.waiting
 
 
