@@ -158,6 +158,7 @@ def test_a_command_in_capitals_is_the_command_it_spells(mogrun_cli, tmp_path) ->
     (["--shard", "1/2", "run", "-n", "fanout"], "mogrun run --shard 1/2 -n fanout"),
     (["-k", "run", "ok", "slow"], "mogrun run -k ok slow"),
     (["-n", "show", "ok"], "mogrun show ok"),  # run's options mean nothing to show
+    (["-f", "mogplex.toml", "-n", "run", "ok"], "mogrun -f mogplex.toml run -n ok"),
 ])
 def test_a_command_after_runs_options_is_suggested_with_them(project, mogrun_emulator, argv,
                                                              meant) -> None:
@@ -165,6 +166,7 @@ def test_a_command_after_runs_options_is_suggested_with_them(project, mogrun_emu
     started every repo for real."""
     result = project(*argv)
     assert result.exit_code == 2, result
-    assert (f'"{argv[argv.index(meant.split()[1])]}" is a command, which comes first, '
+    word = next(w for w in argv if w in ("run", "show"))
+    assert (f'"{word}" is a command, which comes first, '
             f'before any option of run: did you mean "{meant}"?') in result.stderr, result
     assert mogrun_emulator.requests == []

@@ -273,7 +273,7 @@ def refuse_command_words(ctx: click.Context, state: CliState, jobs: Sequence[str
         return  # the run's own loading says what is wrong with the task file
     if word in taskfile.jobs:
         return
-    line = " ".join(["mogrun", word, *_meant_after(ctx, word, jobs)])
+    line = " ".join([command_prefix(state), word, *_meant_after(ctx, word, jobs)])
     raise UsageError(f'unknown job "{word}" in {taskfile.path.name}', context=[
         f'"{word}" is a command, which comes first, before any option of run: did you '
         f'mean "{line}"?', jobs_line(taskfile)])
