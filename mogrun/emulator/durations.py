@@ -6,7 +6,8 @@ import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+# ASCII digits and blanks only, as every other count of the emulator (``directives.whole``)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?\s*$", re.ASCII)
 
 
 MAX_SECONDS = 366 * 86400.0  # longer cannot be slept or dated; nobody scripts it

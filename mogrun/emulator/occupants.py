@@ -22,7 +22,8 @@ from mogrun.emulator.state import DEFAULT_USER, State
 
 DEFAULT_BUSY = 60.0
 MAX_COUNT = 1000  # far past any account's cap; a typo's 99999999 would take hours to set up
-_SPEC = re.compile(r"^(?:(?P<repo>[^:@,\s]+/[^:@,\s]+):)?(?P<count>\d+)(?:@(?P<busy>\S+))?$")
+_SPEC = re.compile(r"^(?:(?P<repo>[^:@,\s]+/[^:@,\s]+):)?(?P<count>\d+)(?:@(?P<busy>\S+))?$",
+                   re.ASCII)  # ASCII digits: ``int`` also reads ``２``, no other count does
 _serial = itertools.count(1)
 
 

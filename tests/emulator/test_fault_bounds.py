@@ -34,3 +34,19 @@ def test_durations_must_be_finite_and_at_most_a_year(text):
 def test_add_fault_refuses_an_infinite_delay(mogrun_emulator):
     with pytest.raises(ValueError, match="delay: a duration must be at most a year"):
         mogrun_emulator.add_fault("repos", "delay", delay=float("inf"))
+
+
+@pytest.mark.parametrize("text", ["２０s", "１s", "20\u00a0s"])
+def test_a_duration_takes_ascii_digits_only_as_every_count_does(text):
+    """--limits idle=２０s and @emulator duration=１s were taken (as 20 s and 1 s),
+    where --limits ５/1s and events=０ are refused: one rule for every number."""
+    with pytest.raises(ValueError):
+        parse_seconds(text)
+
+
+def test_an_occupant_count_takes_ascii_digits_only():
+    from mogrun.emulator.occupants import parse_occupants
+
+    assert parse_occupants("1@2s")[0].count == 1
+    with pytest.raises(ValueError):
+        parse_occupants("１@２s")
