@@ -137,8 +137,7 @@ def github_command(state: CliState, output: str | None, check: bool,
         return 0
     command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                    default_output=output is None, install=install)
-    example = _shown(root / DEFAULT_OUTPUT.with_name(f"mogrun-{_slug(taskfile.path, root)}.yml"),
-                     state.cwd)
+    example = _shown(_own_file(taskfile.path, root, target), state.cwd)
     if check:
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
                       _hint(f"{command} --force", root, state.cwd), example)
@@ -159,6 +158,17 @@ def _shown(path: Path, cwd: Path) -> str:
         return os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def _own_file(task_file: Path, root: Path, target: Path) -> Path:
+    """A workflow file the task file can have as its own (``mogrun-ops.yml``): not
+    ``target`` (refused as another file's) nor one that exists (another's, likely:
+    ``ops/mogplex.toml`` and ``ops.toml`` make one name), numbered till free."""
+    slug = _slug(task_file, root)
+    path, number = root / DEFAULT_OUTPUT.with_name(f"mogrun-{slug}.yml"), 2
+    while path == target or path.exists():
+        path, number = root / DEFAULT_OUTPUT.with_name(f"mogrun-{slug}-{number}.yml"), number + 1
+    return path
 
 
 def _slug(task_file: Path, root: Path) -> str:

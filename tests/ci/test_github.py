@@ -724,6 +724,30 @@ def test_another_task_file_s_workflow_is_never_overwritten(project) -> None:
     assert own.code == 0, own
 
 
+def test_the_own_file_suggested_is_never_the_refused_one(tmp_path) -> None:
+    """ops/mogplex.toml and ops.toml both make the name mogrun-ops.yml: the refusal
+    of ops.toml's write there suggested -o .../mogrun-ops.yml, the same refusal."""
+    from mogrun.testing import run_mogrun
+
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "ops").mkdir()
+    job = '[jobs.n]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 3 * * *"\n\n'
+    (root / "ops" / "mogplex.toml").write_text(job)
+    (root / "ops.toml").write_text(job)
+    env = {"MOGRUN_FILE": None, "MOGRUN_DISABLE_PLUGINS": None}
+    out = ".github/workflows/mogrun-ops.yml"
+    assert run_mogrun("-f", "ops/mogplex.toml", "ci", "github", "-o", out, cwd=root,
+                      env=env).code == 0
+    refused = run_mogrun("-f", "ops.toml", "ci", "github", "-o", out, cwd=root, env=env)
+    assert refused.code == 2, refused
+    assert refused.err.splitlines()[-1] == (
+        "Give this one its own file with -o PATH (e.g. .github/workflows/mogrun-ops-2.yml).")
+    followed = run_mogrun("-f", "ops.toml", "ci", "github", "-o",
+                          ".github/workflows/mogrun-ops-2.yml", cwd=root, env=env)
+    assert followed.code == 0, followed
+
+
 def test_the_way_out_of_another_s_workflow_works_from_the_task_file_s_folder(tmp_path) -> None:
     """From ops/ (beside its task file) the refusal said "-o
     .github/workflows/mogrun-nightly.yml", which wrote ops/.github/workflows/...,
