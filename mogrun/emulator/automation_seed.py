@@ -12,7 +12,7 @@ Automation spec (``mogrun emulator --automations``)::
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,18 @@ def add_automation(state: State, spec: AutomationSpec, user: str = DEFAULT_USER)
 
 def seed_key(state: State, key: str, repo: str | None = None) -> JobRun:
     """Make ``key`` already used by another user's job run (caller holds the lock)."""
-    if not key.strip():
-        raise ValueError("a job-run key cannot be blank")
-    if key.strip() in state.automations.keys:
-        raise ValueError(f"the key {key.strip()!r} is already taken")
-    return state.automations.seed_key(key.strip(), time.time(), state.repo_named(repo))
+    return seed_keys(state, [key], repo)[0]
+
+
+def seed_keys(state: State, keys: Sequence[str], repo: str | None = None) -> list[JobRun]:
+    """``seed_key`` of each of ``keys``, all or none: the repo and every key (blank,
+    taken, or twice in ``keys``) are checked before any is made."""
+    found = state.repo_named(repo)
+    free: list[str] = []
+    for key in keys:
+        if not key.strip():
+            raise ValueError("a job-run key cannot be blank")
+        if key.strip() in state.automations.keys or key.strip() in free:
+            raise ValueError(f"the key {key.strip()!r} is already taken")
+        free.append(key.strip())
+    return [state.automations.seed_key(key, time.time(), found) for key in free]

@@ -14,7 +14,7 @@ from mogrun.emulator.automation_seed import (
     AutomationSpec,
     add_automation,
     parse_automations,
-    seed_key,
+    seed_keys,
 )
 from mogrun.emulator.durations import MAX_SECONDS
 from mogrun.emulator.faults import Fault, parse_faults
@@ -197,14 +197,8 @@ def _take_job_keys(state: State, request: Request) -> list[dict[str, Any]]:
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ValueError('expected {"keys": ["...", ...], "repo"?: "owner/name"}')
     repo = body.get("repo") if isinstance(body, dict) else None
-    state.repo_named(repo)  # all or nothing: the repo and every key are checked first
-    stripped = [key.strip() for key in keys]
-    for at, key in enumerate(stripped):
-        if not key:
-            raise ValueError("a job-run key cannot be blank")
-        if key in state.automations.keys or key in stripped[:at]:
-            raise ValueError(f"the key {key!r} is already taken")
-    return [{"key": key, "jobRunId": seed_key(state, key, repo).id} for key in keys]
+    made = seed_keys(state, keys, repo)  # all or nothing
+    return [{"key": key, "jobRunId": run.id} for key, run in zip(keys, made, strict=True)]
 
 
 def _job_runs(state: State, request: Request) -> list[dict[str, Any]]:
