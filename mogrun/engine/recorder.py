@@ -199,17 +199,8 @@ class HistoryObserver(Observer):
             fields["automation"] = track.automation_id
         self._update(row, wait=False, **fields)
         if row is not None and track.attached and row.key and track.state.run_id:
-            self._adopt(row, track.state.run_id, row.key)
-
-    def _adopt(self, row: _Row, run_id: str, key: str) -> None:
-        """The rows a killed mogrun left under this key learn the run (``History.adopt``),
-        after the row's own write, in its batch."""
-
-        def write(history: History, patience: float) -> None:
-            assert row.id is not None  # written before: the backlog keeps order
-            history.adopt(row.id, run_id, key, patience=patience)
-
-        self._write(row, write, wait=False)
+            # The rows a killed mogrun left under this key learn the run, in this batch.
+            self._row_write(row, "adopt", track.state.run_id, row.key, wait=False)
 
     def status(self, track: RunTrack, old: str | None, state: RunState) -> None:
         """A status on the way; a terminal one is written with the run's result
@@ -244,11 +235,7 @@ class HistoryObserver(Observer):
         one an invocation killed while following it wrote, say, when this one attached.
         After the row's own write, in its batch (one transaction)."""
 
-        def write(history: History, patience: float) -> None:
-            assert row.id is not None  # written before: the backlog keeps order
-            history.also_ended(row.id, run_id, status, outcome, patience=patience)
-
-        self._write(row, write, wait=False)
+        self._row_write(row, "also_ended", run_id, status, outcome, wait=False)
 
     def left_going(self, exit_code: int, cancelling: Collection[str] = (),
                    ended: Mapping[str, str] | None = None) -> None:
@@ -368,10 +355,17 @@ class HistoryObserver(Observer):
             return
         if fields.get("run_id"):
             row.run_id = fields["run_id"]
+        self._row_write(row, "update", wait=wait, **fields)
+
+    def _row_write(self, row: _Row, method: str, *args: Any, wait: bool = True,
+                   **fields: Any) -> None:
+        """``history.<method>(row.id, *args, patience=..., **fields)`` (a ``History``
+        writing method, by name: the history's own, a subclass's too, on a row
+        written before), through the backlog (``_write``)."""
 
         def write(history: History, patience: float) -> None:
             assert row.id is not None  # written before: the backlog keeps order
-            history.update(row.id, patience=patience, **fields)
+            getattr(history, method)(row.id, *args, patience=patience, **fields)
 
         self._write(row, write, wait=wait)
 
