@@ -92,18 +92,10 @@ def json_line_safe(text: str) -> str:
     printed a prompt's U+009B as ``\\x9b``, which no JSON parser reads)."""
     if text.isprintable() and not LINE_UNSAFE.intersection(text):
         return text
-    out = []
-    for ch in text:
-        if _shown_as_is(ch):
-            out.append(ch)
-            continue
-        code = ord(ch)
-        if code > 0xFFFF:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            out.append(f"\\u{code:04x}")
-    return "".join(out)
+    import json
+
+    # json.dumps's own escape of one character (ASCII only: \u, a pair past U+FFFF)
+    return "".join(ch if _shown_as_is(ch) else json.dumps(ch)[1:-1] for ch in text)
 
 
 def shell_word(text: str) -> str:
