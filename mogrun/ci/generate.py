@@ -12,6 +12,7 @@ from mogrun import __version__
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
+    from mogrun.ci.plan import GitHubJob
     from mogrun.models import KeySpec
     from mogrun.taskfile.parse import TaskFile
 
@@ -69,7 +70,38 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
 
     # check's warnings of the schedules are the workflow's: a job GitHub starts twice
     return text, [*map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
+                  *_leg_slot_warnings(taskfile, key_specs, built.jobs),
                   *_plugin_warnings(taskfile, installed_plugins)]
+
+
+def _leg_slot_warnings(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
+                       jobs: Sequence[GitHubJob]) -> list[str]:
+    """``check``'s warning of runs that will most likely give up waiting for a
+    sandbox slot (``limits.slot_wait_problem``), judged on each matrix's legs: a
+    leg takes 1/N of the account's slots (as ``run --shard`` does), so a job whose
+    runs fit the account unsharded may not fit a leg."""
+    from mogrun.ci.shard import Shard, slice_jobs
+    from mogrun.taskfile.limits import account_slots, slot_wait_problem
+    from mogrun.taskfile.resolve import check_job
+    from mogrun.taskfile.templates import TemplateClock
+
+    cap = account_slots(taskfile.settings, {})  # the runner's: the file's, not this shell's
+    found: list[str] = []
+    for matrix in (job for job in jobs if job.shards > 1):
+        built = check_job(taskfile, matrix.job, key_specs=key_specs, env={}, sets={},
+                          clock=TemplateClock.now()).job
+        if built is None or cap is None:
+            continue
+        share = max(1, cap // matrix.shards)
+        source = f"the account's {cap}, [mogplex] sandboxes, split {matrix.shards} ways"
+        for index in range(1, matrix.shards + 1):
+            legs = slice_jobs([built], Shard(index, matrix.shards))
+            problem = legs and slot_wait_problem(
+                legs[0], share, source, leg=f"leg {index} of --shards {matrix.shards}")
+            if problem:
+                found.append(problem)
+                break
+    return found
 
 
 class NothingScheduled(UsageError):

@@ -29,8 +29,14 @@ from mogrun.ci.schedules import workflow_schedules
 from mogrun.ci.shard import SHARED_LIMITS
 from mogrun.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
+from mogrun.taskfile.limits import account_slots
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
+from mogrun.taskfile.schema import (
+    DEFAULT_CAPACITY_WAIT,
+    DEFAULT_SANDBOXES,
+    DEFAULT_TIMEOUT,
+    LONGEST,
+)
 
 DEFAULT_PARALLEL = 4  # `mogrun run`'s -j default: runs at once per invocation
 SETUP_MINUTES = 10  # checkout, setup-python, pip install, resolving repos
@@ -246,12 +252,15 @@ def _seconds(value: Any, default: float, longest: float) -> float:
 def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> float:
     """The bound of a phase in which the runs of ``names`` (a job, and those that
     may run alongside it in its invocation) share the pool: they go ``-j`` at a
-    time, each up to the longest of their ``timeout``s; one ``capacity_wait`` (the
-    longest) for a sandbox slot (a later wave mostly waits for slots its own
-    earlier runs free, inside their timeouts); and the wait before the last start
-    fits the start windows (starts are paced, never sent into a 429). An automation
-    job's triggers take neither a sandbox slot nor a run start: none of its runs
-    counts for those two."""
+    time, each up to the longest of their ``timeout``s; the wait before the last
+    start fits the start windows (starts are paced, never sent into a 429); and
+    the wait for sandbox slots. While the runs need no more slots than the
+    account has (1/``shards`` of them for a leg), that is one ``capacity_wait``
+    (the longest), for slots others hold. With more, a later run waits for a slot
+    an earlier run frees 35-40 min after it ends (the idle timeout, then the
+    reaper): not inside the earlier runs' timeouts, so every round of ``-j`` runs
+    may wait its ``capacity_wait``. An automation job's triggers take neither a
+    sandbox slot nor a run start: none of its runs counts for those."""
     keys = [taskfile.job_keys(name) for name in names]
     legs = [math.ceil(len(_repos(taskfile, name)) / shards) for name in names]
     runs = sum(legs)
@@ -260,7 +269,40 @@ def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> flo
     timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
     wait = max((_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
                 for k in keys if "automation" not in k), default=0.0)
-    return waves * timeout + wait + start_pacing(taskfile.settings, starts, shards)
+    waits = waves if _sandboxes(taskfile, names, shards) > _slots(taskfile.settings, shards) \
+        else 1
+    return waves * timeout + waits * wait + start_pacing(taskfile.settings, starts, shards)
+
+
+def _sandboxes(taskfile: TaskFile, names: list[str], shards: int = 1) -> int:
+    """The sandboxes the runs of ``names`` need (with ``shards``, the first leg's, the
+    largest): the server runs each in the sandbox of its repo, working branch and
+    root, reused by every run of those three; ``create_branch`` without a ``branch``
+    gives each run a branch, and so a sandbox, of its own. Read from the keys as
+    written: a templated branch or root is taken as the job's own."""
+    needed: set[tuple[str, ...]] = set()
+    for name in names:
+        keys = taskfile.job_keys(name)
+        if "automation" in keys:
+            continue
+        branch = keys.get("branch")
+        own = branch is None and keys.get("create_branch") is True
+        if branch is None:
+            branch = keys.get("base_branch")
+        where: tuple[str, ...] = (str(branch), str(keys.get("root")))
+        if any("{{" in part for part in where):
+            where = (*where, name)
+        for k, repo in enumerate(_repos(taskfile, name)):
+            if k % shards == 0:
+                needed.add((name, str(k)) if own else (str(repo).casefold(), *where))
+    return len(needed)
+
+
+def _slots(settings: Mapping[str, Any], shards: int) -> int:
+    """The sandbox slots the workflow's runner counts on (the task file's, not this
+    shell's ``MOGRUN_SANDBOXES``), 1/``shards`` of them for a leg, as ``run --shard``
+    takes its share."""
+    return max(1, (account_slots(settings, {}) or DEFAULT_SANDBOXES) // shards)
 
 
 def start_pacing(settings: Mapping[str, Any], runs: int, shards: int = 1) -> float:

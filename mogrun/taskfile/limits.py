@@ -150,13 +150,15 @@ def account_slots(settings: Mapping[str, Any], env: Mapping[str, str]) -> int | 
         else None
 
 
-def slot_wait_problem(job: ResolvedJob, cap: int,
-                      source: str = "[mogplex] sandboxes") -> str | None:
+def slot_wait_problem(job: ResolvedJob, cap: int, source: str = "[mogplex] sandboxes", *,
+                      leg: str | None = None) -> str | None:
     """Why ``job``'s runs beyond the account's ``cap`` sandbox slots will most likely
     give up waiting for one, or ``None``: they need more sandboxes than ``cap`` (runs
     of one repo, branch and root share one), and a slot frees later than their
     ``capacity_wait`` lets them wait, by default. Said before the first run: a
-    fan-out over more repos than slots otherwise failed its extra runs 30 minutes in."""
+    fan-out over more repos than slots otherwise failed its extra runs 30 minutes in.
+    ``leg``: ``job`` is one leg's runs, ``cap`` its share, and ``leg`` says of how
+    many legs and whose slots (``ci github --shards``)."""
     if job.automation is not None or job.capacity_wait >= SLOT_FREES_AFTER:
         return None
     needed = {(plan.request.repo.casefold(), plan.request.sandbox_branch(),
@@ -165,8 +167,10 @@ def slot_wait_problem(job: ResolvedJob, cap: int,
         return None
     other = len(needed) - cap
     runs = "run waits" if other == 1 else "runs wait"
-    return (f'job "{job.name}" needs {len(needed)} sandboxes and the account has {cap} '
-            f"({source}): its other {other} {runs} for a slot, "
+    held = (f"and the account has {cap} ({source})" if leg is None
+            else f"in {leg}, which takes {cap} of them ({source})")
+    return (f'job "{job.name}" needs {len(needed)} sandboxes {held}: its other {other} {runs} '
+            "for a slot, "
             "which frees 35-40 min after a run ends by default (the idle timeout, 30m, "
             "then the reaper), later than its capacity_wait "
             f"{format_duration(job.capacity_wait)}; set capacity_wait = \"1h\" or more "

@@ -178,7 +178,7 @@ def test_two_dependants_firing_together_run_their_shared_need_once(project) -> N
 
 def test_with_shards_a_sharded_dependant_and_another_share_the_need_once(project) -> None:
     jobs = {**SHARED, "x": Job(needs=("prep",), crons=("17 6 * * 1",), repos=6)}
-    project.write(toml(jobs))
+    project.write("[mogplex]\nsandboxes = 6\n" + toml(jobs))  # 2 a leg: one a run
     flow, _ = generated(project, "--shards", "3")
     every_firing(flow, jobs)
     # The firing's group: prep once, then x's legs, then y (whatever x did: only the

@@ -19,6 +19,7 @@ FAN = ", ".join(f'"acme/r{k:02d}"' for k in range(30))
 BIG = f"""
 [mogplex]
 starts_per_minute = 9
+sandboxes = 30
 
 [jobs.prep]
 repo = "acme/api"
@@ -125,8 +126,9 @@ def test_needs_fan_outs_and_shards(project) -> None:
         "${{ github.workflow }}/codemod/shard-${{ matrix.shard }}")
     assert step(legs, "actions/upload")["with"]["name"] == \
         "mogrun-junit-codemod.shard-${{ matrix.shard }}"
-    # 10 runs a leg, 4 at a time: 3 waves of 20m, one 30m capacity wait; 9 starts/min
-    # split 3 ways is 3 a minute, so the 10th start waits 3 minutes; 10m of set-up.
+    # 10 runs a leg, 4 at a time: 3 waves of 20m, one 30m capacity wait (the leg's 10
+    # of the 30 sandbox slots hold its runs); 9 starts/min split 3 ways is 3 a minute,
+    # so the 10th start waits 3 minutes; 10m of set-up.
     assert legs["timeout-minutes"] == 3 * 20 + 30 + 3 + 10
     assert needs["timeout-minutes"] == 10 + 30 + 10
     # Unsharded, report runs its whole chain: prep, all 30 of codemod (8 waves; at 9
@@ -202,8 +204,9 @@ def test_a_group_s_bound_counts_its_jobs_runs_in_one_pool(project) -> None:
     project.write(SHARED_POOL)
     jobs = generated(project)[0]["jobs"]
     assert step(jobs["a_b"], "mogrun run")["run"] == "mogrun run a b --junit mogrun-junit.xml"
-    # prep (5 + 1), then a's and b's 8 runs in 2 waves (2 x 60 + 1), then set-up.
-    assert jobs["a_b"]["timeout-minutes"] == (5 + 1) + (2 * 60 + 1) + 10
+    # prep (5 + 1), then a's and b's 8 runs in 2 waves, each of which may wait for a
+    # slot (8 runs, 3 slots): 2 x (60 + 1), then set-up.
+    assert jobs["a_b"]["timeout-minutes"] == (5 + 1) + 2 * (60 + 1) + 10
     # Dispatched by name, a runs alone with prep: one wave, as before.
     assert jobs["a"]["timeout-minutes"] == jobs["b"]["timeout-minutes"] == 6 + 61 + 10
 
@@ -213,7 +216,7 @@ def test_a_group_over_six_hours_is_capped_with_a_warning_naming_it(project) -> N
     result = project.run("ci", "github")
     assert result.code == 0, result
     assert result.err.splitlines()[0] == (
-        'warning: job "a + b" may need 377 minutes, more than the 360 a GitHub-hosted '
+        'warning: job "a + b" may need 378 minutes, more than the 360 a GitHub-hosted '
         "runner allows; the workflow uses 360 (shorten its timeouts, or shard it)")
     assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["a_b"][
         "timeout-minutes"] == 360
@@ -222,17 +225,85 @@ def test_a_group_over_six_hours_is_capped_with_a_warning_naming_it(project) -> N
 def test_needs_that_run_side_by_side_share_the_pool_too(project) -> None:
     """``mogrun run d`` with two needs of 4 runs each: 8 runs, two waves, where the
     bound counted one (the longer need's)."""
-    project.write(SHARED_POOL.replace("[jobs.b]", "[jobs.d]\nneeds = [\"a\", \"b\"]\n"
-                                      "repo = \"acme/api\"\nprompt = \"d\"\n"
-                                      "schedule = \"19 6 * * 2\"\n\n[jobs.b]"))
+    with_d = SHARED_POOL.replace("[jobs.b]", "[jobs.d]\nneeds = [\"a\", \"b\"]\n"
+                                 "repo = \"acme/api\"\nprompt = \"d\"\n"
+                                 "schedule = \"19 6 * * 2\"\n\n[jobs.b]")
+    project.write(with_d)
     jobs = generated(project)[0]["jobs"]
-    # prep, then a and b side by side (8 runs, 2 waves), then d (the default 30m + 30m).
-    assert jobs["d"]["timeout-minutes"] == (5 + 1) + (2 * 60 + 1) + (30 + 30) + 10
-    # A sharded leg runs its own slice alone: 2 of a's runs, at 1/2 of the limits.
+    # prep, then a and b side by side (8 runs, 2 waves, each with its wait for a slot),
+    # then d (the default 30m + 30m).
+    assert jobs["d"]["timeout-minutes"] == (5 + 1) + 2 * (60 + 1) + (30 + 30) + 10
+    # A sharded leg runs its own slice alone: 2 of a's runs, at 1/2 of the limits
+    # (of 4 sandbox slots: 2 a leg, one for each of its runs).
+    project.write("[mogplex]\nsandboxes = 4\n" + with_d)
     jobs = generated(project, "--shards", "2")[0]["jobs"]
     assert jobs["a_b-a"]["strategy"]["matrix"]["shard"] == [1, 2]
     assert jobs["a_b-a"]["timeout-minutes"] == 60 + 1 + 10
     assert jobs["a_b-needs"]["timeout-minutes"] == 5 + 1 + 10
+
+
+def fan_out(repos: int, extra: str = "", name: str = "fan") -> str:
+    listed = ", ".join(f'"acme/r{k}"' for k in range(repos))
+    return (f'[jobs.{name}]\nrepo = [{listed}]\nprompt = "x"\ntimeout = "1h"\n'
+            f'capacity_wait = "1h"\nschedule = "17 6 * * 1"\n{extra}')
+
+
+@pytest.mark.parametrize(("text", "minutes"), [
+    # 3 runs in the account's 3 slots: one wave, one wait (for slots others hold).
+    (fan_out(3), 60 + 60 + 10),
+    # 6 runs, 3 slots: the 4th waits for a slot the 1st frees 35-40 min after its end,
+    # outside the 1st's timeout: each of the 2 waves may wait its capacity_wait.
+    (fan_out(6), 2 * (60 + 60) + 10),
+    # Two jobs on the same 3 repos share their sandboxes (the server reuses one per
+    # repo, branch and root): 6 runs, 2 waves, one wait.
+    (fan_out(3, 'needs = ["prep"]\n') + "\n" + fan_out(3, 'needs = ["prep"]\n', "again")
+     + '\n[jobs.prep]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "1m"\n'
+       'capacity_wait = "1m"\n', None),
+    # create_branch: each run on a branch of its own, so a sandbox of its own.
+    (fan_out(3, 'create_branch = true\nneeds = ["prep"]\n') + "\n" + fan_out(
+        3, 'create_branch = true\nneeds = ["prep"]\n', "again")
+     + '\n[jobs.prep]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "1m"\n'
+       'capacity_wait = "1m"\n', None),
+    # More slots than runs: one wait again.
+    ("[mogplex]\nsandboxes = 6\n" + fan_out(6), 2 * 60 + 60 + 10),
+])
+def test_a_bound_counts_a_wait_for_each_wave_when_runs_outnumber_the_slots(
+        project, text, minutes) -> None:
+    """With more runs than sandbox slots, the bound counted one capacity_wait, as if a
+    later run's slot freed inside the earlier runs' timeouts: a slot frees 35-40 min
+    after its run ends, so a job that set capacity_wait = "1h" (as check advises) was
+    stopped by GitHub's timeout-minutes while its last runs went."""
+    project.write(text)
+    jobs = generated(project)[0]["jobs"]
+    if minutes is not None:
+        assert jobs["fan"]["timeout-minutes"] == minutes
+        return
+    # fan alongside again (6 runs: 2 waves of 1h) after prep (1m + 1m).
+    own = "create_branch" in text
+    waits = 2 if own else 1
+    assert jobs["fan_again"]["timeout-minutes"] == (1 + 1) + 2 * 60 + waits * 60 + 10
+
+
+LEG_WAIT = ('job "fan" needs 2 sandboxes in leg 1 of --shards 2, which takes 1 of them (the '
+            "account's 3, [mogplex] sandboxes, split 2 ways): its other 1 run waits for a "
+            "slot, which frees 35-40 min after a run ends by default (the idle timeout, 30m, "
+            'then the reaper), later than its capacity_wait 30m; set capacity_wait = "1h" '
+            "or more (a bound: a slot that frees sooner is taken at once)")
+
+
+def test_a_leg_with_more_runs_than_its_share_of_the_slots_is_warned_of(project) -> None:
+    """4 repos fit the account's 3 slots badly, and check says so; sharded 2 ways,
+    each leg takes 1 slot for 2 runs, and its second run gave up 30 minutes in,
+    with nothing said when the workflow was made."""
+    fan = fan_out(4).replace('capacity_wait = "1h"\n', "")
+    project.write(fan)
+    generated(project, "--shards", "2", warnings=(LEG_WAIT,))
+    project.write(fan.replace('prompt = "x"', 'prompt = "x"\ncapacity_wait = "1h"'))
+    generated(project, "--shards", "2")  # waits long enough: no warning
+    project.write("[mogplex]\nsandboxes = 4\n" + fan)
+    generated(project, "--shards", "2")  # 2 slots a leg: one a run
+    project.write(fan.replace('prompt = "x"', 'prompt = "x"\nrepo_is_not_a_key = 1'))
+    assert project.run("ci", "github", "--shards", "2").code == 2  # check's errors first
 
 
 def test_output_is_byte_stable_wherever_it_is_run_from(project, monkeypatch) -> None:
@@ -862,7 +933,7 @@ def test_more_shards_than_the_limits_allow_is_exit_2_with_the_real_maximum(proje
                                                                             shards) -> None:
     # starts per minute (9) is too small for 10, but the 3 sandbox slots bind first:
     # the maximum suggested is one that works.
-    project.write(BIG)
+    project.write(BIG.replace("sandboxes = 30", "sandboxes = 3"))
     result = project.run("ci", "github", "--shards", shards)
     assert result.code == 2
     assert result.err.splitlines()[0] == (
@@ -876,14 +947,14 @@ def test_too_many_shards_for_a_default_says_the_runner_reads_the_task_file(
     """With MOGRUN_SANDBOXES=8 set, `run --shard 1/4` passed and `ci github --shards 4`
     said "the account's sandbox slots (3)": the runner has none of this shell's
     environment, and nothing said so, nor where to set the account's slots."""
-    project.write(BIG)
+    project.write(BIG.replace("sandboxes = 30\n", ""))
     monkeypatch.setenv("MOGRUN_SANDBOXES", "8")
     result = project.run("ci", "github", "--shards", "4")
     assert result.code == 2, result
     assert result.err.splitlines()[1] == (
         "3 is the API's default: the workflow's runner reads the task file's [mogplex] "
         "sandboxes, not this shell's environment; set it there if the account has more.")
-    project.write("[mogplex]\nsandboxes = 3\n" + BIG.replace("[mogplex]\n", ""))
+    project.write(BIG.replace("sandboxes = 30", "sandboxes = 3"))
     assert "API's default" not in project.run("ci", "github", "--shards", "4").err
 
 
@@ -988,7 +1059,7 @@ def test_a_kept_shard_count_the_limits_refuse_says_where_it_came_from(project, s
     project.write(BIG)
     assert project.run("ci", "github", "--shards", "3").code == 0
     project.write(f"# fewer slots now\r\n[mogplex]\r\nsandboxes = {slots}\r\n"
-                  + BIG.replace("[mogplex]\n", ""), raw=True)
+                  + BIG.replace("[mogplex]\n", "").replace("sandboxes = 30\n", ""), raw=True)
     result = project.run("ci", "github", *check)
     assert (result.code, result.out) == (2, ""), result
     assert result.err.splitlines() == [
@@ -1013,6 +1084,9 @@ def test_a_job_keeps_its_id_next_to_a_sharded_job_s_needs_job(project) -> None:
     """``x``'s generated needs job took the id ``x-needs`` from the scheduled job
     of that name (which became ``x-needs_2``), though lone jobs' ids come first."""
     project.write(f"""
+        [mogplex]
+        sandboxes = 30
+
         [jobs.prep]
         repo = "acme/api"
         prompt = "prepare"
