@@ -123,16 +123,39 @@ def urls_masked_in_place(text: str) -> str:
     URL is one."""
     if "://" not in text:
         return text
-    return _url_parts().sub(
-        lambda m: f"{m[1]}{'*' * len(m[2] or '')}{m[3]}{'*' * len(m[4])}", text)
+    return _url_parts().sub(lambda m: f"{m[1]}{_starred(m[2] or '')}{m[3]}{_starred(m[4])}",
+                            text)
+
+
+def _starred(part: str) -> str:
+    """``part`` with every character ``*`` but its templates' (``{{ team }}`` is a
+    name, and a template's problem is pointed at on the line by finding it there)."""
+    if "{{" not in part:
+        return "*" * len(part)
+    return "".join(piece if index % 2 else "*" * len(piece)
+                   for index, piece in enumerate(_template().split(part)))
+
+
+@functools.cache
+def _template() -> re.Pattern[str]:
+    """A template written in a URL, as the one group a split keeps."""
+    import re
+
+    return re.compile(rf"({_TEMPLATE})")
+
+
+_TEMPLATE = r"\{\{[^}\"'\n]*\}\}"
 
 
 @functools.cache
 def _url_parts() -> re.Pattern[str]:
-    """A URL: its scheme, credentials, host and all after the host, as groups 1-4."""
+    """A URL: its scheme, credentials, host and all after the host, as groups 1-4. A
+    template (``{{ team }}``) is part of the host or path it is written in, blanks and
+    all: the path after it is the same URL's."""
     import re
 
-    return re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'@/]*@)?([^\s\"'/?#]*)([^\s\"']*)")
+    return re.compile(rf"([A-Za-z][A-Za-z0-9+.-]*://)([^\s\"'@/]*@)?"
+                      rf"((?:{_TEMPLATE}|[^\s\"'/?#])*)((?:{_TEMPLATE}|[^\s\"'])*)")
 
 
 def maskable(secrets: Iterable[str]) -> tuple[str, ...]:

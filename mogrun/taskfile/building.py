@@ -120,19 +120,23 @@ class _Job:
         """Where ``key`` (its ``sub`` path) is written. When the key's plugin lists
         secrets in its values (a webhook URL), its line is quoted with those written
         out in the file masked in place (a caret under it still lines up; a template
-        is no secret, its env value is never in the file), or not at all when the
-        plugin cannot list them in this value."""
+        is no secret, its env value is never in the file, but the text around one
+        is: ``.../services/{{ team }}/B0/X``), or not at all when the plugin cannot
+        list them in this value. (The line came with every URL's path masked,
+        ``positions.source_line``: each secret is masked as written and as that
+        left it.)"""
         where = self.ctx.taskfile.location(*self.where(key), *sub)
         spec = self.ctx.key_specs.get(key)
         if spec is None or spec.secrets is None or where.source_line is None:
             return where
-        from mogrun.masking import mask_in_place
+        from mogrun.masking import mask_in_place, urls_masked_in_place
 
         try:
             written = spec.secrets_in(self.merged.get(key))
         except Exception:  # a value its plugin cannot read: the line is not quoted
             return where._replace(source_line=None)
-        hidden = [secret for secret in written if "{{" not in secret]
+        hidden = [form for secret in written if _secret_as_written(secret)
+                  for form in (secret, urls_masked_in_place(secret))]
         return where._replace(source_line=mask_in_place(where.source_line, hidden))
 
     def error(self, key: str, message: str, *sub: str | int) -> TaskFileError:
@@ -665,3 +669,19 @@ def said_once(taskfile: TaskFile, problems: list[MogrunError]) -> list[MogrunErr
                     "it from [defaults].")
             kept[index] = kept[index].evolve(context=[*kept[index].context, line])
     return kept
+
+
+def _secret_as_written(text: str) -> bool:
+    """Whether ``text``, a secret of a plugin's value, says something secret in the
+    file: a template is a name (``{{ env.HOOK }}``, ``http://{{ host }}``), but not
+    the literal text around it (``https://hooks.slack.com/services/{{ team }}/B0/X``:
+    a URL's path, or any text of a value that is no URL)."""
+    if "{{" not in text:
+        return True
+    from mogrun.masking import urls_masked_in_place
+
+    if "://" in text:
+        return urls_masked_in_place(text) != text
+    import re
+
+    return bool(re.sub(r"\{\{.*?\}\}", "", text).strip())

@@ -359,12 +359,18 @@ def source_line(text: str, line: int) -> str | None:
     """The text of a 1-based line (TOML lines end at ``\\n``), if it exists and
     holds no secret-looking key, safe to print: a tab becomes a space and any
     other character a terminal would act on becomes U+FFFD, one for one, so the
-    caret under it still lines up. Cached: a line with a
-    thousand problems is made safe once, not once per problem."""
+    caret under it still lines up; and every URL's credentials, path and query
+    masked in place: a webhook URL is a secret wherever the line holds one (a
+    misspelt ``notfy``, a ``[vars]`` entry a template takes it from, another key
+    of an inline table, around a template), which no rule of its key can list.
+    Cached: a line with a thousand problems is made safe once, not once per
+    problem."""
+    from mogrun.masking import urls_masked_in_place
+
     raw = source_text(text).line(line)
     if raw is None or line in secret_lines(text):
         return None
-    return "".join(_shown(char) for char in raw)
+    return urls_masked_in_place("".join(_shown(char) for char in raw))
 
 
 @functools.lru_cache(maxsize=4)

@@ -15,7 +15,6 @@ import tomllib
 from pathlib import Path
 
 from mogrun.errors import Location, TaskFileError
-from mogrun.masking import urls_masked_in_place
 from mogrun.taskfile.positions import Entry, entries, quote_key, source_line, source_text
 
 _AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
@@ -44,8 +43,7 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     line, column = source_text(text).point(index)
     src = source_line(text, line)
     if src is not None:
-        column = min(column, len(src) + 1)
-        src = urls_masked_in_place(src)  # its values are not read: which are secrets is not known
+        column = min(column, len(src) + 1)  # (its URLs masked: ``source_line``)
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
                          context=[*_invisible(_raw_line(text, line)),

@@ -255,6 +255,45 @@ def test_a_notify_line_is_quoted_with_its_url_masked_in_place(project) -> None:
     assert quoted[caret.index("^")] == '"' and quoted[caret.index("^") + 1] == "b", result
 
 
+SLACK_PATH = "/services/T0/B0/s3cr3tXYZ"
+
+
+@pytest.mark.parametrize("text", [
+    # A template in the URL: the text around it is the secret (its literal parts).
+    '[vars]\nteam = "T0"\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nnotify = [{ webhook = '
+    '"https://hooks.slack.com/services/{{ team }}/B0/s3cr3tXYZ", on = ["bogus"] }]\n',
+    # Another key's problem on the line of an inline-table job.
+    '[jobs]\r\na = { repo = "acme/api", prompt = "x", notify = [{ webhook = '
+    '"https://hooks.slack.com/services/T0/B0/s3cr3tXYZ" }], timeout = "bogus" }\r\n\r\n',
+    # A misspelt notify key: no rule of its key lists its secrets.
+    '[defaults]\nnotfy = [{ webhook = "https://hooks.slack.com/services/T0/B0/s3cr3tXYZ" }]'
+    '  # typo\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n',
+    # A var a webhook template takes its URL from, quoted for its own problem.
+    '[vars]\nhook = "https://hooks.slack.com/services/T0/B0/s3cr3tXYZ{{ nope }}"\n'
+    '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nnotify = [{ webhook = "{{ hook }}" }]\n',
+])
+def test_a_webhook_url_is_masked_in_every_line_an_error_quotes(project, text) -> None:
+    """A templated webhook URL was quoted whole (a template is no secret, but the
+    text around it is), and so was one on the line of another key's problem, or
+    under a misspelt key: the line is quoted with every URL's path masked."""
+    project.path.write_text(text, encoding="utf-8", newline="")
+    for command in (("check",), ("show", "a")):
+        result = project.run(*command)
+        assert result.code == 2, result
+        assert "s3cr3t" not in result.err and "/B0/" not in result.err, result
+        assert "https://hooks.slack.com" in result.err or "****" in result.err, result
+
+
+def test_a_template_alone_in_a_webhook_url_is_still_quoted_and_pointed_at(project) -> None:
+    """Only what the file writes is a secret: ``{{ env.HOOK }}`` names one."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n'
+                  'notify = [{ webhook = "https://{{ nope }}", on = ["failed"] }]\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    quoted = next(line for line in result.err.splitlines() if line.startswith("  4 | "))
+    assert quoted == '  4 | notify = [{ webhook = "https://{{ nope }}", on = ["failed"] }]'
+
+
 def test_a_free_form_key_may_name_a_secret_it_takes_from_the_environment(project,
                                                                          monkeypatch) -> None:
     """An automation may name its input `auth` or `token`: such a key was refused
