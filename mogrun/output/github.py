@@ -140,7 +140,7 @@ class GithubReporter(PlainReporter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
-                         command=command)
+                         command=command, inert_stderr=True)
         self._clock = clock
         self._held_since: dict[str, float] = {}  # job -> when its oldest held line came
         self._env = dict(env or {})

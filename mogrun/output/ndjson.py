@@ -80,7 +80,7 @@ class NdjsonReporter:
         # Notices are plain lines on stderr; quiet drops the info ones there only:
         # a script that asked for JSON gets the whole stream.
         self._notices = PlainReporter(stdout=stderr, stderr=stderr, quiet=quiet, secrets=secrets,
-                                      command=command)
+                                      command=command, inert_stderr=step_env is not None)
         self._files = None if step_env is None else _step_files(step_env, self._notices)
 
     @property

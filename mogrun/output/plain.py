@@ -47,11 +47,14 @@ class PlainReporter:
 
     def __init__(
         self, *, stdout: TextIO, stderr: TextIO, quiet: bool = False, secrets: Iterable[str] = (),
-        command: str = "mogrun",
+        command: str = "mogrun", inert_stderr: bool = False,
     ) -> None:
         self._command = command  # `mogrun -f FILE`: what the summary's hints start with
         self._out = stdout
         self._err = stderr
+        # Under GitHub Actions: the runner reads stderr for workflow commands too, and
+        # no ``::stop-commands::`` reliably covers it (``textsafety.inert_text``).
+        self._inert_stderr = inert_stderr
         self._quiet = quiet
         self._lock = threading.RLock()
         self._lines = PacedLines(stdout, self._lock, paced=stdout is not stderr)
@@ -241,6 +244,10 @@ class PlainReporter:
     def _write(self, stream: TextIO, text: str) -> None:
         """A line on stdout waits for its batch (see ``paced``); one on stderr
         goes out at once, after the stdout lines written before it."""
+        if self._inert_stderr and stream is self._err:
+            from mogrun.textsafety import inert_text
+
+            text = "\n".join(map(inert_text, text.split("\n")))
         if stream is self._out:
             self._lines.write(text)
         else:

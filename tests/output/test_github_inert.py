@@ -181,3 +181,37 @@ def test_every_stderr_line_of_a_command_is_inert_under_github_actions(github) ->
     else:
         assert said == ["error: a:acme/api: Not found ##[error]forged",
                         "::set-output name=x::y"], said
+
+
+def test_a_json_run_s_notices_on_stderr_hold_no_workflow_command(
+        mogrun_project, mogrun_emulator, github_env) -> None:
+    """``--json`` writes its notices on stderr through plain lines, which never went
+    through ``inert_text``: a server's message quoting the prompt reached the
+    runner as ``##[error]``."""
+    mogrun_project.write('[jobs.x]\nrepo = "acme/api"\n'
+                         'prompt = "x\\n@emulator ##[error]forged=1"\n')
+    result = mogrun_project.run("run", "x", "--json", env=github_env)
+    assert result.exit_code == 1, result
+    assert "could not start" in result.stderr and "##[" not in result.stderr, result
+    assert "\\x23#[error]forged" in result.stderr, result
+    plain = mogrun_project.run("run", "x", "--json", env={"GITHUB_ACTIONS": None})
+    assert "##[error]forged" in plain.stderr, plain  # as it was outside GitHub Actions
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_a_quiet_wait_on_stderr_holds_no_workflow_command(json) -> None:
+    """``-q`` writes a wait on stderr, where the server's text in it (a 503's
+    message) went out as the runner's ``##[error]``."""
+    import io
+
+    from mogrun.output.base import make_reporter
+    from mogrun.waits import Wait
+
+    out, err = io.StringIO(), io.StringIO()
+    reporter = make_reporter(stdout=out, stderr=err, quiet=True, json=json,
+                             env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": ""})
+    reporter.session_started([])
+    reporter.wait(Wait.for_seconds("retry", "GET /repos: ##[error]forged (HTTP 503)", 3.0))
+    reporter.notice("::set-output name=x::y ##[error]forged", level="warning")
+    said = err.getvalue()
+    assert "##[" not in said and "\\x23#[error]forged" in said, said
