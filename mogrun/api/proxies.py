@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from mogrun.api.settings import shown_url
+from mogrun.api.settings import shown_url, userinfo_end
 from mogrun.loopback import is_loopback_host
 
 # The variables read, in order: the first that is set and not blank wins.
@@ -44,12 +44,19 @@ class Proxies(NamedTuple):
         if not value:
             return cls(direct=entries)
         url = value if "://" in value else f"http://{value}"  # host:port, as curl takes it
+        misread = _misread_credentials(url)
+        if misread:  # urllib reads the user as the host: a request would go there
+            return cls(direct=entries, problem=f"{variable} {shown_url(url)}: {misread}; "
+                       "mogrun goes direct")
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018  (a port that is no number raises here)
         except ValueError as exc:
+            # urllib's text quotes the "port", which may be a password's piece: not shown.
+            why = "its port is out of range" if "out of range" in str(exc) else \
+                "its port is not a number"
             return cls(direct=entries, problem=f"{variable} is not a proxy URL: {shown_url(url)} "
-                       f"({exc}); mogrun goes direct")
+                       f"({why}); mogrun goes direct")
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return cls(direct=entries, problem=(
                 f"{variable} {shown_url(url)}: mogrun goes through an http:// or https:// proxy "
@@ -79,3 +86,19 @@ class Proxies(NamedTuple):
                 return True
         return False
 
+
+def _misread_credentials(url: str) -> str:
+    """Why ``url``'s credentials are not read as credentials ('' when they are): a
+    user name or password holding '/', '?' or '#' ends the host part for urllib
+    (``http://bob:2024/x@proxy:3128`` is host ``bob``, port ``2024``)."""
+    end = userinfo_end(url)
+    if end is None:
+        return ""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        netloc = ""
+    if "@" in netloc and url.find(netloc) + len(netloc) > end:
+        return ""
+    return ("its user name or password holds a '/', '?' or '#', which a URL must write "
+            "percent-encoded (%2F, %3F, %23)")

@@ -61,7 +61,7 @@ def url_problem(url: str) -> str | None:
     unreadable = host_problem(parts.netloc, parts.hostname)
     if unreadable is not None:
         return f"it is not a valid URL ({unreadable})"
-    if "@" in parts.netloc or _userinfo_end(url) is not None:
+    if "@" in parts.netloc or userinfo_end(url) is not None:
         # (an '@' in the path too: "https://u:123/w@host" is a password, "123/w",
         # that urllib reads as a port and a path, and would send to host "u")
         return "it must not carry credentials (user@host)"
@@ -76,14 +76,14 @@ def url_problem(url: str) -> str | None:
 
 def _unreadable(url: str, error: ValueError) -> str:
     """Why urllib could not read ``url``, in our words only."""
-    if _userinfo_end(url) is not None:
+    if userinfo_end(url) is not None:
         return "it must not carry credentials (user@host)"
     if "out of range" in str(error):
         return "it is not a valid URL (its port is out of range 0-65535)"
     return "it is not a valid URL (its host or port cannot be read)"
 
 
-def _userinfo_end(url: str) -> int | None:
+def userinfo_end(url: str) -> int | None:
     """Where the userinfo a URL may carry ends (its last '@' after '://', or after
     the start without a scheme), or ``None``: a password may hold '#', '?' or
     '/', after which urllib sees no userinfo at all."""
@@ -194,7 +194,7 @@ def shown_url(url: str) -> str:
 def credentials(url: str) -> str | None:
     """The credentials a URL carries (all between '://' and its last '@'), if any:
     a secret, however the URL is refused (a task file's line quoting it too)."""
-    end = _userinfo_end(url)
+    end = userinfo_end(url)
     if end is None:
         return None
     scheme = url.find("://")

@@ -623,7 +623,7 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float,
     where = origin_of(url)
     request = RequestInfo(method, url)
     if isinstance(cause, u3.ProxyError):  # the proxy refused, or could not be reached
-        reason = _proxy_reason(cause)
+        reason = _proxy_reason(cause, credentials="@" in through)  # (shown as ***@)
         if reason.startswith(_PROXY_ANSWERED + "4"):  # its refusal: the same if asked again
             return ProtocolError(f"cannot connect to {where}{through}: {reason}",
                                  request=request)  # (a 502, 503: the far side, retried)
@@ -670,13 +670,17 @@ def translate_error(exc: BaseException, method: str, url: str, timeout: float,
                           request=request)
 
 
-def _proxy_reason(error: BaseException) -> str:
+def _proxy_reason(error: BaseException, *, credentials: bool = False) -> str:
     """Why a proxy did not tunnel: its own answer (``407 Proxy Authentication
-    Required``: its credentials go in the variable's URL), or why it was not reached."""
+    Required``: its credentials go in the variable's URL, or those there are
+    refused), or why it was not reached."""
     reason = _reason_text(error)
     answer = reason.removeprefix(_TUNNEL_FAILED)
     if answer == reason:
         return f"the proxy cannot be reached ({reason})"
+    if answer.startswith("407") and credentials:
+        return (f"{_PROXY_ANSWERED}{answer}: it refused the user name and password its URL "
+                "gives (percent-encoded, as a URL writes them)")
     if answer.startswith("407"):
         return (f"{_PROXY_ANSWERED}{answer}: it asks for credentials; give them in its URL, "
                 f"{CREDENTIALS_FORM}")

@@ -239,11 +239,38 @@ def test_a_proxy_that_asks_for_credentials_is_said_at_once_not_retried(tmp_path,
     done = through(proxy, tmp_path, certs, emulator, "hello",
                    proxy_url=f"http://corp:wrong@127.0.0.1:{proxy.port}")
     assert done.returncode == 69, done.stderr
+    # It had credentials: "give them in its URL" sent its user to add what was there.
     assert (f"cannot connect to https://{API_HOST} through the proxy http://***@127.0.0.1:"
             f"{proxy.port} (from HTTPS_PROXY): the proxy answered 407 Proxy Authentication "
-            "Required: it asks for credentials; give them in its URL, "
-            "http://user:password@host:port") in done.stderr
+            "Required: it refused the user name and password its URL gives "
+            "(percent-encoded, as a URL writes them)") in done.stderr
     assert "wrong" not in done.stderr and len(proxy.seen) == 1  # asked once: no retry
+    done = through(proxy, tmp_path, certs, emulator, "hello",
+                   proxy_url=f"http://127.0.0.1:{proxy.port}")
+    assert done.returncode == 69, done.stderr
+    assert (f"through the proxy http://127.0.0.1:{proxy.port} (from HTTPS_PROXY): the proxy "
+            "answered 407 Proxy Authentication Required: it asks for credentials; give them "
+            "in its URL, http://user:password@host:port") in done.stderr
+
+
+@pytest.mark.parametrize("written", [
+    "http://alice:TopSecretPw/42@proxy.corp:3128",  # '/': urllib reads host alice, port Top...
+    "http://alice:TopSecretPw?x@proxy.corp:3128",
+    "http://alice:TopSecretPw#x@proxy.corp:3128",
+    "http://bob:2024/x@proxy.corp:3128",  # a port it can read: the request went to "bob"
+])
+def test_a_proxy_password_a_url_cannot_hold_as_written_is_said_not_quoted(
+        tmp_path, certs, network, written) -> None:
+    """urllib's error quoted the password as the "port", and a password whose
+    piece read as a number sent every request to a host named after the user."""
+    emulator, _, _ = network
+    done = mogrun(tmp_path, certs, emulator, "--local", "hello", HTTPS_PROXY=written)
+    assert done.returncode == 0, done.stderr
+    assert ("warning: HTTPS_PROXY http://***@proxy.corp:3128: its user name or password "
+            "holds a '/', '?' or '#', which a URL must write percent-encoded (%2F, %3F, %23); "
+            "mogrun goes direct") in done.stderr
+    assert "TopSecret" not in done.stderr and "2024" not in done.stderr
+    assert Proxies.from_env({"HTTPS_PROXY": written}).for_url("https://x.io") is None
 
 
 def test_a_proxy_that_cannot_reach_the_host_is_retried(tmp_path, certs, network) -> None:
