@@ -304,9 +304,11 @@ def _url_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
     from urllib.parse import quote, quote_plus
 
     forms: list[str] = []
+    bytewise = "surrogateescape"  # an environment's byte no UTF-8 reads: its %XX, no crash
     for secret in secrets:
         if secret:
-            forms += [secret, quote(secret, safe=""), quote_plus(secret), quote(secret)]
+            forms += [secret, quote(secret, safe="", errors=bytewise),
+                      quote_plus(secret, errors=bytewise), quote(secret, errors=bytewise)]
     return tuple(dict.fromkeys(forms))
 
 

@@ -45,15 +45,34 @@ def text_refusal(text: str) -> str | None:
     shown = not_utf8(text)
     if shown is None:
         return None
-    try:
-        as_typed = text.encode("utf-8", "surrogateescape").decode("utf-8")
-    except UnicodeError:  # not UTF-8 bytes, or a lone surrogate no locale made
+    as_typed = _as_typed(text)
+    if as_typed is None:  # not UTF-8 bytes, or a lone surrogate no locale made
         return f"'{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
+    return f"'{escape_agent_text(as_typed)}' {_locale_cannot_read()}"
+
+
+def locale_refusal(text: str) -> str | None:
+    """``is UTF-8 text this process's locale cannot read ...: run mogrun under a UTF-8
+    locale`` when ``text`` holds bytes the locale could not decode that are UTF-8
+    (an environment value, typed right), else ``None`` (not such bytes)."""
+    return None if not_utf8(text) is None or _as_typed(text) is None else \
+        _locale_cannot_read()
+
+
+def _as_typed(text: str) -> str | None:
+    """``text``'s bytes read as UTF-8, or ``None`` when they are not UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def _locale_cannot_read() -> str:
     import sys
 
-    return (f"'{escape_agent_text(as_typed)}' is UTF-8 text this process's locale cannot "
-            f"read (its encoding is {sys.getfilesystemencoding()}): run mogrun under a "
-            "UTF-8 locale (LC_ALL=C.UTF-8), and without PYTHONUTF8=0")
+    return (f"is UTF-8 text this process's locale cannot read (its encoding is "
+            f"{sys.getfilesystemencoding()}): run mogrun under a UTF-8 locale "
+            "(LC_ALL=C.UTF-8), and without PYTHONUTF8=0")
 
 
 def escape_agent_text(text: str) -> str:

@@ -157,6 +157,30 @@ def test_an_env_value_that_is_not_utf8_is_a_task_file_error(tmp_path) -> None:
             result.stderr)
 
 
+def test_an_env_value_the_locale_could_not_read_names_the_locale(tmp_path) -> None:
+    """``WHO=Zoë`` under the C locale (UTF-8 mode off) was "not valid UTF-8 text":
+    its user was sent to fix a value that was right."""
+    write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "Greet {{ env.WHO }}"\n')
+    for args in (["check"], ["--local", "hello"]):
+        result = mogrun(*args, cwd=tmp_path, WHO="Zo\u00eb", PYTHONUTF8="0", LC_ALL="C",
+                        LANG="C", PYTHONCOERCECLOCALE="0")
+        assert result.returncode == 2, result.stderr
+        assert ("environment variable WHO (used by {{ env.WHO }}) is UTF-8 text this "
+                "process's locale cannot read (its encoding is ascii): run mogrun under a "
+                "UTF-8 locale") in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args", [["--local", "hello"], ["--local", "hello", "--detach"],
+                                  ["--local", "-v", "hello"]])
+def test_a_token_that_is_not_utf8_is_ignored_by_local(tmp_path, args) -> None:
+    """``--local`` ignores MOGPLEX_API_KEY, yet masking its forms in a URL ended in a
+    traceback (a byte no UTF-8 reads cannot be percent-encoded as text)."""
+    write_taskfile(tmp_path, CAFE)
+    result = mogrun(*args, cwd=tmp_path, MOGPLEX_API_KEY="mog_\udcff")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_token_no_header_can_carry_is_exit_64_not_a_retried_transport_error(tmp_path) -> None:
     write_taskfile(tmp_path, '[jobs.hello]\nrepo = "acme/api"\nprompt = "hi"\n')
     result = mogrun("hello", cwd=tmp_path, MOGPLEX_API_KEY="mog_\U0001f680",

@@ -405,8 +405,10 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str, found: _Foun
         found.unset.setdefault(name, placeholder + where)
         return f"unset-env-{name}"
     if not _is_text(value):  # bytes the locale could not decode: no request could carry them
-        raise _error(f"environment variable {name} (used by {placeholder}) is not valid "
-                     "UTF-8 text", scope, key)
+        from mogrun.textsafety import locale_refusal
+
+        said = locale_refusal(value) or "is not valid UTF-8 text"
+        raise _error(f"environment variable {name} (used by {placeholder}) {said}", scope, key)
     if value and value == scope.env.get(TOKEN_NAME):
         raise _error(f"{placeholder} is refused: it holds the API token ({TOKEN_NAME}), which "
                      "never goes into a template", scope, key)
