@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -134,6 +135,22 @@ def test_logs_whose_reader_leaves_exits_as_it_would_have(tmp_path, mogrun_emulat
            "MOGRUN_POLL_INTERVAL": "0.1"}
     assert _reader_leaves_after_one_line(tmp_path, "run", "chatty", **env) == 0
     assert _reader_leaves_after_one_line(tmp_path, *argv, **env) == 0
+
+
+def test_logs_follow_stops_once_its_reader_left(tmp_path, mogrun_emulator) -> None:
+    """`logs --follow JOB | grep -m1 ready`: grep had its line and left, and mogrun
+    followed the run on, silently, to its end (hours for a real run; for ever for
+    this one). It stops once its reader left: the run did not end here (exit 1)."""
+    write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=never interval=0.2s message=ready"\n\n')
+    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
+           "MOGRUN_POLL_INTERVAL": "0.1"}
+    started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
+                             cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    began = time.monotonic()
+    assert _reader_leaves_after_one_line(tmp_path, "logs", "--follow", "forever", **env) == 1
+    assert time.monotonic() - began < 30
 
 
 def test_a_reader_of_stderr_that_leaves_changes_neither_code_nor_stdout(tmp_path) -> None:

@@ -426,6 +426,8 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.2)
+                    if "stdout" in state.readers_left:  # `| grep -m1 ready`: read no more
+                        stop.set()
         except ForcedExit as forced:
             return verdicts.finish(forced.exit_code)
     return verdicts.finish(watch.exit_code)
