@@ -130,7 +130,8 @@ def resolve_endpoint(
 ) -> Endpoint:
     """The API endpoint by precedence; refused URLs exit 2 before any socket."""
     env_url = env.get("MOGPLEX_URL") or ""  # empty is unset, as for MOGRUN_FILE
-    if env_url and not env_url.strip():  # blank is no URL, as a blank MOGRUN_FILE is no file
+    # Blank is no URL, as a blank MOGRUN_FILE is no file; --url wins over it unread.
+    if env_url and not env_url.strip() and not cli_url:
         raise UsageError("MOGPLEX_URL is blank: unset it or give a URL",
                          context=["Unset, the task file's url or https://mogplex.com is used."])
     env_url = env_url.strip()

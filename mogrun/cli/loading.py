@@ -333,9 +333,9 @@ def task_file_endpoint(state: CliState, taskfile: TaskFile | None) -> Endpoint:
             raise
         from mogrun.taskfile.validation import refused_url
 
-        refused = refused_url(taskfile, context=[
-            "Only mogplex.com, its subdomains and loopback may be named in a task file: "
-            "remove the url, and give another host with --url or MOGPLEX_URL."])
+        # As check says it: a host refused says where another goes in its own words;
+        # "http://" to mogplex.com or a port out of range wants no other host.
+        refused = refused_url(taskfile)
         if refused is None:
             raise
         raise refused from error

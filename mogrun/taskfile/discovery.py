@@ -95,7 +95,9 @@ def refuse_no_file_name(explicit: str | None, env: Mapping[str, str] | None = No
     prompt files and ``.mogrun/`` are found beside it, so it is read from a path."""
     if explicit == "":
         raise TaskFileError("-f/--file needs a path, not an empty string")
-    for given, origin in ((explicit, "-f/--file"), ((env or {}).get("MOGRUN_FILE"), "MOGRUN_FILE")):
+    # -f wins over MOGRUN_FILE unread, as over one that names no file.
+    from_env = None if explicit else (env or {}).get("MOGRUN_FILE")
+    for given, origin in ((explicit, "-f/--file"), (from_env, "MOGRUN_FILE")):
         if given and not given.strip():
             raise TaskFileError(f"{origin} is blank: it names no task file")
         if given and not given.isascii():

@@ -187,8 +187,7 @@ def setting_error(taskfile: TaskFile, key: str) -> TaskFileError | None:
     return taskfile.error(f"[mogplex] {key} {problem}", "mogplex", key) if problem else None
 
 
-def refused_url(taskfile: TaskFile,
-                context: tuple[str, ...] | list[str] = ()) -> TaskFileError | None:
+def refused_url(taskfile: TaskFile) -> TaskFileError | None:
     """The task file's ``[mogplex] url`` refused, located at its line (``None``: none,
     or one it may name): the credentials a URL may carry are masked in the message
     and in the line it quotes. ``check`` and every command that reads the url say
@@ -201,7 +200,7 @@ def refused_url(taskfile: TaskFile,
     from mogrun.masking import masked_error
 
     error = taskfile.error(f"[mogplex] url {toml_repr(shown_url(url))} is refused: {problem}",
-                           "mogplex", "url", context=context)
+                           "mogplex", "url")
     userinfo = credentials(url)
     return masked_error(error, [userinfo]) if userinfo else error
 

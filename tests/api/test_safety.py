@@ -249,6 +249,10 @@ def test_an_empty_mogplex_url_is_unset_and_a_blank_one_is_refused():
                              file_url="https://eu.mogplex.com")
         assert caught.value.message == "MOGPLEX_URL is blank: unset it or give a URL"
         assert caught.value.exit_code == 2
+        # --url comes first: a blank MOGPLEX_URL under it is not read (it stopped the run).
+        given = resolve_endpoint(cli_url="http://127.0.0.1:9", env={"MOGPLEX_URL": blank},
+                                 file_url=None)
+        assert given.source == "--url"
 
 
 @pytest.mark.parametrize("how", ["--url", "MOGPLEX_URL"])
@@ -267,6 +271,24 @@ def test_check_refuses_the_url_run_would_refuse(tmp_path, how, json_output):
     assert said in (result.out if json_output else result.err), result
     generated = run_mogrun(*args, "ci", "github", "-o", "-", cwd=tmp_path, env=env)
     assert "nothing to put in a workflow" in generated.err, generated  # ci sends nothing
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://mogplex.com", "plain http:// is only allowed for loopback"),
+    ("https://evil.example", "(remove it, and give another host with --url or MOGPLEX_URL)"),
+])
+def test_run_says_a_refused_task_file_url_as_check_says_it(tmp_path, url, said):
+    """run added "Only mogplex.com, its subdomains and loopback may be named" to every
+    refusal: to http://mogplex.com, whose fix is https://, too."""
+    from mogrun.testing import run_mogrun, write_taskfile
+
+    write_taskfile(tmp_path, f'[mogplex]\nurl = "{url}"\n[jobs.a]\nrepo = "acme/api"\n'
+                   'prompt = "x"\n\n')
+    ran = run_mogrun("a", cwd=tmp_path, env={"MOGPLEX_API_KEY": "mog_x"})
+    checked = run_mogrun("check", cwd=tmp_path)
+    assert ran.code == checked.code == 2, ran
+    assert said in ran.err and ran.err == checked.err.replace("\n1 problem in "
+                                                            f"{tmp_path}/mogplex.toml", ""), ran
 
 
 @pytest.mark.parametrize(("value", "said"), [

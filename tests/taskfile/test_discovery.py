@@ -48,6 +48,17 @@ def test_a_blank_file_name_is_said_blank(project, monkeypatch, how, command) -> 
     assert sorted(p.name for p in project.root.iterdir()) == ["mogplex.toml"]
 
 
+@pytest.mark.parametrize("env_value", [" \t", "caf\udce9.toml", "-"])
+def test_f_wins_over_a_mogrun_file_it_overrides_unread(project, monkeypatch, env_value) -> None:
+    """-f comes before MOGRUN_FILE: one naming a missing file was passed over, but a
+    blank one, or one of bytes no UTF-8 reads, or "-", stopped `-f FILE list`."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    monkeypatch.setenv("MOGRUN_FILE", env_value)
+    result = project.run("-f", "mogplex.toml", "list")
+    assert result.code == 0, result
+    assert "a" in result.out
+
+
 @pytest.mark.parametrize("command", [["list"], ["init"], ["--local", "history"]])
 def test_a_file_name_that_is_no_utf_8_is_refused_from_the_environment_too(
         project, monkeypatch, command) -> None:
