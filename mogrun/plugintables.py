@@ -136,14 +136,16 @@ def web_url(value: Any, where: str) -> str:
     refusal = url_refusal(parts.scheme if parts is not None else None, host)
     if refusal == NOT_HTTP:
         raise ValueError(f"{where} must be an http(s) URL")
-    if refusal == DOTTED_LOOPBACK:
-        raise ValueError(f"{where}: {refusal}")
-    if refusal is not None:
-        raise ValueError(f"{where} must use https:// (plain http only to loopback)")
+    # A URL no request can go to first: "http://127.0.0.1 /x" told to use https://,
+    # which then said its host has a blank in it.
     problem = (_unsendable(parts, host) or host_problem(parts.netloc, host)
                if parts is not None and host is not None else None)
     if problem:  # said by check, not by the delivery after the runs
         raise ValueError(f"{where} is not a URL a request can go to: {problem}")
+    if refusal == DOTTED_LOOPBACK:
+        raise ValueError(f"{where}: {refusal}")
+    if refusal is not None:
+        raise ValueError(f"{where} must use https:// (plain http only to loopback)")
     return str(value)  # a str: urlsplit above only ran on one
 
 

@@ -157,6 +157,9 @@ def test_undeliverable_notification_is_a_masked_warning():
     ([{"slack": "https://hooks.example.com:0/x"}], "notify[1].slack is not a URL"),
     ([{"webhook": "https://host with space/x"}], "notify[1].webhook is not a URL a request "
      "can go to: its host is empty or has blanks in it"),
+    # loopback named, with a blank: the blank first (https:// then said the same thing)
+    ([{"webhook": "http://127.0.0.1 /x"}], "notify[1].webhook is not a URL a request "
+     "can go to: its host is empty or has blanks in it"),
     # passed check, and the target could never be sent
     ([{"webhook": "https://x.example.com", "on": []}],
      "notify[1].on is empty, so this target is never sent; name the outcomes to send on"),
