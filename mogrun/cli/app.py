@@ -119,9 +119,10 @@ class MogrunApp:
         from mogrun.cli.main import cli
 
         # A global flag may stand anywhere, but --help is answered while the line is
-        # parsed, before --no-color would be: the help is plain too.
+        # parsed, before --no-color would be: the help is plain too, as under NO_COLOR
+        # (rich drops its colours there, not its bold and dim).
         flags = argv[:argv.index("--")] if "--" in argv else argv
-        if "--no-color" in flags:
+        if "--no-color" in flags or state.env.get("NO_COLOR"):
             state.no_color = True
         try:
             with cli.make_context("mogrun", argv, obj=state) as ctx:

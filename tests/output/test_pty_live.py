@@ -183,6 +183,9 @@ def test_no_color_makes_the_help_plain_on_a_terminal_too(emulator, tmp_path, pla
     assert "Usage:" in screen and "\x1b[" not in screen
     code, screen = run_in_pty(emulator, tmp_path, *coloured)
     assert code == 0 and "\x1b[" in screen  # the same help without the flag is coloured
+    # NO_COLOR is the flag's twin (rich dropped its colours there, not bold and dim).
+    code, screen = run_in_pty(emulator, tmp_path, *coloured, extra_env={"NO_COLOR": "1"})
+    assert code == 0 and "Usage:" in screen and "\x1b[" not in screen, screen
 
 
 ONE_JOB = '[jobs.one]\nrepo = "acme/api"\nprompt = "@emulator duration=2s events=3"\n'
