@@ -52,14 +52,16 @@ class StepFiles:
               rerun: str | None) -> tuple[int, list[str], list[str]]:
         """Append both files. Returns the exit code they say (74 where it would be 0
         when the step log or ``$GITHUB_OUTPUT`` was lost: later steps branch on it),
-        the summary's tail (reasons, totals, rerun, exit code: the log shows the
-        same) and warnings to show, unmasked (a file not written, a shared name)."""
+        the summary's tail for the log (reasons, totals, rerun, exit code: the
+        summary's with its reasons cut, ``REASON_LIMIT``; the log keeps them whole)
+        and warnings to show, unmasked (a file not written, a shared name)."""
         exit_code = settled_exit_code(exit_code)
         shared = shared_output_names(results)
         problems = [self._append("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))]
         exit_code = settled_exit_code(exit_code)  # a lost $GITHUB_OUTPUT makes it 74 too
-        tail = self._lines.summary_tail(results, exit_code, rerun, reason_limit=REASON_LIMIT)
-        problems.append(self._append("GITHUB_STEP_SUMMARY", self._markdown(results, tail)))
+        cut = self._lines.summary_tail(results, exit_code, rerun, reason_limit=REASON_LIMIT)
+        problems.append(self._append("GITHUB_STEP_SUMMARY", self._markdown(results, cut)))
+        tail = self._lines.summary_tail(results, exit_code, rerun)
         self.written = True
         warnings = [problem for problem in problems if problem]
         for name, jobs in shared.items():

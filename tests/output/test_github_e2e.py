@@ -149,6 +149,11 @@ def test_long_agent_errors_keep_the_step_summary_under_githubs_cap(mogrun_projec
     errors = commands(result.stdout, "error")
     assert len(errors) == 6 and all(len(e) < 5000 and "more characters cut" in e
                                      for e in errors), [len(e) for e in errors]
+    # The log keeps every line whole: its summary's reasons were the step summary's, cut.
+    logged = [line for line in result.stdout.splitlines() if line.startswith("fan:acme/r")
+              and "BEGIN" in line]
+    assert len(logged) == 6 and all(" END; gate status" in line and "characters cut" not in line
+                                     for line in logged), [line[-80:] for line in logged]
 
 
 @pytest.mark.mogrun_emulator(repos=REPOS)
