@@ -227,10 +227,14 @@ class Scheduler:
                     self._finish_job(js)
 
     def _announce_dependents(self, js: _JobState) -> None:
-        """A job starts: each job waiting on it says so (a NEEDS wait), once."""
+        """A job starts: each job waiting on it says so (a NEEDS wait), once, and so
+        does each job waiting on those, down the graph: ``c`` of ``a -> b -> c`` was
+        silent until ``b`` could start, for the whole of ``a``'s run."""
         if self.on_wait is None:
             return
-        for dep in self._dependents[js.job.name]:
+        below = deque(self._dependents[js.job.name])  # not recursion: a long chain
+        while below:
+            dep = below.popleft()
             if dep.announced or dep.state != "pending":
                 continue
             dep.announced = True
@@ -238,6 +242,7 @@ class Scheduler:
                           if self._by_name[n].state != "done"]
             dep.said_end = _latest_end(open_needs)
             self.on_wait(needs_wait(dep.job.name, [n.job for n in open_needs], dep.said_end))
+            below.extend(self._dependents[dep.job.name])
 
     def _skip_reason(self, js: _JobState) -> str | None:
         if self.stop.is_set():

@@ -224,6 +224,26 @@ def test_a_job_waiting_on_its_needs_is_announced_once_when_a_need_starts():
                        "once started (c 1m)", None)]  # one run: "it" ("each" read oddly)
 
 
+def test_every_job_down_a_chain_says_its_wait_while_the_first_runs():
+    """``c`` of ``a -> b -> c`` said nothing until ``b`` could start: silent for the
+    whole of ``a``'s run (up to its timeout), though waits are never silent."""
+    said = []
+    a_ended = threading.Event()
+    rec = Recorder(delay=0.3)
+
+    def run(j, plan):
+        try:
+            return rec.run(j, plan)
+        finally:
+            if j.name == "a":
+                a_ended.set()
+
+    jobs = [job("a"), job("b", needs=["a"]), job("c", needs=["b"]), job("d", needs=["b", "c"])]
+    Scheduler(jobs, run_fn=run, skip_fn=rec.skip, on_job_done=rec.job_done,
+              on_wait=lambda wait: said.append((wait.job, a_ended.is_set()))).run()
+    assert said[:3] == [("b", False), ("c", False), ("d", False)], said
+
+
 def test_a_needs_wait_says_its_end_once_every_needed_run_started():
     """The NEEDS wait kept ends_at null for good, though once every run it waits on
     has started, each ends by its timeout at the latest: the wait is said again
