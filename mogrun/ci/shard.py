@@ -155,12 +155,21 @@ def slice_jobs(jobs: Sequence[ResolvedJob], shard: Shard, *, needs_run: Spelling
 
 def _refuse_needs(jobs: Sequence[ResolvedJob], shard: Shard, needs_run: Spelling,
                   then: Spelling) -> None:
+    """A leg of jobs with their needs, refused with the two commands that do it: the
+    needs of the jobs asked for (those no other job here needs: ``c`` of ``a -> b ->
+    c``, not ``b``, whose ``then`` would never run ``c``), then those jobs."""
+    if shard.count <= 1:
+        return
     names = {job.name for job in jobs}
-    for job in jobs:
-        needed = [n for n in job.needs if n in names]
-        if needed and shard.count > 1:
-            raise UsageError(
-                f'--shard {shard}: job "{job.name}" needs "{needed[0]}", and a leg cannot wait '
-                "for the other legs' runs of it",
-                context=[f"Run the needs first ({needs_run(needed)}), then "
-                         f"{then([job.name])}."])
+    needed = {n for job in jobs for n in job.needs if n in names}
+    asked = [job for job in jobs if job.name not in needed]
+    first = [n for n in dict.fromkeys(n for job in asked for n in job.needs) if n in names]
+    if not first:
+        return
+    job = next(job for job in asked if any(n in names for n in job.needs))
+    need = next(n for n in job.needs if n in names)
+    raise UsageError(
+        f'--shard {shard}: job "{job.name}" needs "{need}", and a leg cannot wait for the '
+        "other legs' runs of it",
+        context=[f"Run the needs first ({needs_run(first)}), then "
+                 f"{then([job.name for job in asked])}."])

@@ -76,6 +76,24 @@ def test_a_job_and_its_need_in_one_sharded_invocation_are_refused() -> None:
     assert slice_jobs([fan("b", 3, needs=("a",))], Shard(1, 2))  # --no-deps: a is not here
 
 
+def test_a_chain_s_refusal_names_the_jobs_asked_for() -> None:
+    """``--shard 1/2 c`` of ``a -> b -> c`` was told to run a, then ``--no-deps b``:
+    following it never ran c. The needs of the jobs asked for come first (b brings
+    a), then those jobs."""
+    jobs = [fan("a", 3), fan("b", 3, needs=("a",)), fan("c", 3, needs=("b",)),
+            fan("d", 3, needs=("b", "c")), fan("e", 3)]
+    with pytest.raises(UsageError) as caught:
+        slice_jobs(jobs[:3], Shard(1, 2))
+    assert caught.value.message == ('--shard 1/2: job "c" needs "b", and a leg cannot wait for '
+                                    "the other legs' runs of it")
+    assert caught.value.context == ("Run the needs first (mogrun run b), then mogrun run c "
+                                    "--no-deps --shard 1/2.",)
+    with pytest.raises(UsageError) as caught:
+        slice_jobs(jobs, Shard(1, 2))
+    assert caught.value.context == ("Run the needs first (mogrun run b c), then mogrun run d e "
+                                    "--no-deps --shard 1/2.",)
+
+
 def test_each_leg_gets_a_floor_of_one_nth_of_every_limit() -> None:
     assert shared_settings({}, 3) == {"requests_per_minute": 20, "starts_per_minute": 3,
                                       "starts_per_hour": 10, "starts_per_day": 50,
