@@ -37,7 +37,12 @@ def editing(path: Path) -> Iterator[None]:
             os.close(fd)  # and with it the lock
 
 
-def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
+class ChangedMeanwhile(Exception):
+    """The file is no longer what the caller read: written to by another hand."""
+
+
+def write_atomically(path: Path, data: bytes, *, create: bool = False,
+                     unchanged: bytes | None = None) -> None:
     """Put ``data`` at ``path`` in one step; ``OSError`` when it cannot be done,
     with nothing changed and nothing left behind.
 
@@ -49,7 +54,12 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
     and a read-only file stays unwritten (as an editor would refuse it). A file
     that does not exist yet is written the same way, with the mode any new file
     gets (from the umask; without touching the process's umask, which other
-    threads' files depend on)."""
+    threads' files depend on).
+
+    ``unchanged``: the bytes the caller read and changed; the file must still hold
+    them when the new one takes its place (else ``ChangedMeanwhile``, nothing
+    written): an editor that saved meanwhile, or a script appending to it, would
+    lose its change to a file written from the older text."""
     if create:
         _create(path, data)
         return
@@ -60,7 +70,8 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
         was = None  # a new file appears whole too (a report CI uploads)
     else:
         if not os.access(target, os.W_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            code = errno.EROFS if _read_only_mount(target) else errno.EACCES
+            raise PermissionError(code, os.strerror(code), str(path))
     try:
         fd, tmp = _temporary_beside(target)
     except PermissionError as exc:  # the file may be writable: its folder is not
@@ -75,11 +86,30 @@ def write_atomically(path: Path, data: bytes, *, create: bool = False) -> None:
         if was is not None:
             os.chmod(tmp, stat.S_IMODE(was.st_mode))
             _keep_owner(tmp, was)
+        if unchanged is not None and _now_in(target) != unchanged:
+            raise ChangedMeanwhile(str(path))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _now_in(target: Path) -> bytes | None:
+    """What ``target`` holds now (``None``: nothing there any more)."""
+    try:
+        return target.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _read_only_mount(target: Path) -> bool:
+    """Whether ``target`` is on a file system mounted read-only (no write is refused
+    for its permissions there: "Permission denied" sent its user to chmod)."""
+    try:
+        return bool(os.statvfs(target).f_flag & getattr(os, "ST_RDONLY", 0))
+    except OSError:
+        return False
 
 
 def _keep_owner(tmp: Path, was: os.stat_result) -> None:

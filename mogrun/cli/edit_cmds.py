@@ -281,12 +281,12 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
                  capacity_wait=capacity_wait, idempotency_key=idempotency_key,
                  schedules=tuple(dict.fromkeys(schedules)))
     with editing(path):  # another add at once waits: each adds to what the other wrote
-        original, before, bom = _existing(path)
+        original, before, bom, raw = _existing(path)
         text = append_job(original, before.job_names if before else [], new)
         warnings = _refuse_what_check_refuses(state, path, text, job, before)
         if bom:
             text = "\ufeff" + text  # the byte order mark the file was read without
-        _write(path, text)
+        _write(path, text, unchanged=raw)
     _say(state, f'Added job "{job}" to {path}')
     for warning in warnings:
         state.warn(str(warning))
@@ -335,9 +335,10 @@ def _input_pairs(inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs.items())
 
 
-def _existing(path: Path) -> tuple[str, TaskFile | None, bool]:
-    """The text of the task file at ``path`` (read once), the file it makes, and
-    whether it starts with a byte order mark. A file of nothing but blank space
+def _existing(path: Path) -> tuple[str, TaskFile | None, bool, bytes]:
+    """The text of the task file at ``path`` (read once), the file it makes,
+    whether it starts with a byte order mark, and its bytes as read (the file must
+    still hold them when the new one replaces it). A file of nothing but blank space
     (as a bare ``touch`` leaves it) has no job (``None``), and adding the first is
     what it needs: only other commands refuse it as empty."""
     from mogrun.taskfile.parse import NotUtf8, load_task_file, parse_task_file, utf8_text
@@ -350,8 +351,8 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool]:
         raise
     bom = raw.startswith(b"\xef\xbb\xbf")
     if not text.strip():
-        return text, None, bom
-    return text, parse_task_file(path, text), bom
+        return text, None, bom, raw
+    return text, parse_task_file(path, text), bom, raw
 
 
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,
@@ -413,13 +414,19 @@ def _is_of_the_job(error: MogrunError, taskfile: TaskFile, job: str, unloaded: b
             and key in taskfile.defaults and key not in taskfile.jobs[job])
 
 
-def _write(path: Path, text: str, create: bool = False) -> None:
+def _write(path: Path, text: str, create: bool = False, unchanged: bytes | None = None) -> None:
     """Write ``text`` exactly (no newline translation), whole or not at all;
-    ``create`` refuses to overwrite."""
-    from mogrun.atomic import write_atomically
+    ``create`` refuses to overwrite; ``unchanged``: the bytes ``text`` was made
+    from, which the file must still hold (``atomic.write_atomically``)."""
+    from mogrun.atomic import ChangedMeanwhile, write_atomically
 
     try:
-        write_atomically(path, text.encode("utf-8", "surrogateescape"), create=create)
+        write_atomically(path, text.encode("utf-8", "surrogateescape"), create=create,
+                         unchanged=unchanged)
+    except ChangedMeanwhile as exc:
+        raise UsageError(f"{path} changed while mogrun read it (saved by an editor, or "
+                         "written by another program): nothing written, so that change "
+                         "is kept", context=["Run the same command again."]) from exc
     except FileExistsError as exc:
         raise UsageError(f"{path} already exists; not overwriting it") from exc
     except OSError as exc:

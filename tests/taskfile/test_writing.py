@@ -296,3 +296,41 @@ def test_adds_at_once_each_keep_the_others_jobs(tmp_path: Path) -> None:
     names = {json.loads(line)["job"] for line in listed.stdout.splitlines()}
     assert names == {"hello", *(f"job{i}" for i in range(6))}
     assert (tmp_path / "mogplex.toml").read_text().startswith(MINIMAL)
+
+
+def test_add_keeps_a_change_made_to_the_file_while_it_ran(project) -> None:
+    """``add`` read the file, judged the new job (importing the file's plugins, which
+    may take seconds), then wrote the file from what it read: a job an editor saved
+    meanwhile was gone, and it said "Added". Here the file's own plugin makes that
+    change while ``add`` imports it: nothing is written, and the change stays."""
+    edit = '\n[jobs.editor]\nrepo = "acme/api"\nprompt = "mine"\n'
+    project.root.joinpath("saved_meanwhile.py").write_text(
+        "from pathlib import Path\n"
+        f"with Path(__file__).with_name('mogplex.toml').open('a') as f:\n    f.write({edit!r})\n")
+    project.path.write_text('[mogplex]\nplugins = ["saved_meanwhile.py"]\n\n[jobs.a]\n'
+                            'repo = "acme/api"\nprompt = "x"\n')
+    result = project.run("add", "b", "--repo", "acme/api", "--prompt", "y", plugins=True)
+    assert result.code == 2, result
+    assert "changed while mogrun read it" in result.err and "nothing written" in result.err
+    text = project.path.read_text()
+    assert text.endswith(edit) and "[jobs.b]" not in text
+    assert sorted(p.name for p in project.root.iterdir()
+                  if p.name.endswith(".tmp")) == []  # no temporary left
+
+
+def test_a_read_only_mount_is_said_as_one(tmp_path: Path, monkeypatch) -> None:
+    """On a file system mounted read-only, ``add`` said "Permission denied" of a file
+    ``ls -l`` shows writable (``init`` said "Read-only file system")."""
+    import errno
+
+    from mogrun import atomic
+
+    path = tmp_path / "mogplex.toml"
+    path.write_text(MINIMAL)
+    monkeypatch.setattr(atomic.os, "access", lambda *_: False)
+    real = os.statvfs(tmp_path)
+    monkeypatch.setattr(atomic.os, "statvfs", lambda _: os.statvfs_result(
+        (*real[:8], real.f_flag | os.ST_RDONLY, real.f_namemax)))
+    with pytest.raises(PermissionError) as caught:
+        atomic.write_atomically(path, b"x")
+    assert caught.value.errno == errno.EROFS and path.read_text() == MINIMAL
