@@ -283,6 +283,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     with editing(path):  # another add at once waits: each adds to what the other wrote
         original, before, bom, raw = _existing(path)
         text = append_job(original, before.job_names if before else [], new)
+        _refuse_the_token(state, original, text, path, job)
         warnings = _refuse_what_check_refuses(state, path, text, job, before)
         if bom:
             text = "\ufeff" + text  # the byte order mark the file was read without
@@ -353,6 +354,16 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool, bytes]:
     if not text.strip():
         return text, None, bom, raw
     return text, parse_task_file(path, text), bom, raw
+
+
+def _refuse_the_token(state: CliState, original: str, text: str, path: Path, job: str) -> None:
+    """The new job may not hold the API token (``--prompt "... $MOGPLEX_API_KEY"``):
+    the file is committed. Said without the value."""
+    from mogrun.taskfile.validation import WRITTEN_TOKEN, written_token
+
+    if written_token(original, state.env) is None and written_token(text, state.env):
+        raise TaskFileError(f'job "{job}" {WRITTEN_TOKEN}',
+                            context=[f"Nothing was written to {path}."])
 
 
 def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,

@@ -24,7 +24,13 @@ from mogrun.taskfile.graph import graph_errors
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.resolve import check_job, check_options, hidden_problems, var_problems_of
 from mogrun.taskfile.templates import TemplateClock, set_problems
-from mogrun.taskfile.validation import key_errors, misdotted_jobs, names_meant, without_jobs
+from mogrun.taskfile.validation import (
+    key_errors,
+    misdotted_jobs,
+    names_meant,
+    without_jobs,
+    written_token_error,
+)
 
 
 class CheckWarning(NamedTuple):
@@ -114,6 +120,7 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors += key_clashes(taskfile, results)
     errors += unused_default_errors(taskfile, key_specs, secrets)
     errors += unused_default_request_errors(taskfile)
+    errors += written_token_error(taskfile, env)
     return Report(errors=_unloaded_plugin_hints(in_file_order(errors), found),
                   warnings=warnings)
 

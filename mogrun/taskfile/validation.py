@@ -322,3 +322,44 @@ def _automation_errors(taskfile: TaskFile, name: str,
                            "(the automation decides how its agents run)",
                            "jobs", name, key, job=name)
             for key in RUN_ONLY_KEYS if key in table]
+
+
+# The shortest token taken for one where the file holds it: a shorter value (a test's
+# "x") would turn up in any file by chance.
+TOKEN_SEEN_FROM = 12
+
+
+def written_token(text: str, env: Mapping[str, str]) -> tuple[str, int, int] | None:
+    """The API token (``MOGPLEX_API_KEY``'s value here) as ``text`` holds it, with
+    the line and column of its first place, or ``None``: a task file is committed,
+    and ``mogrun add --prompt "... $MOGPLEX_API_KEY"`` wrote it there, past a ``check``
+    that passed it and a ``show`` that masked it."""
+    from mogrun.taskfile.templates import TOKEN_NAME
+
+    token = (env.get(TOKEN_NAME) or "").strip()
+    at = text.find(token) if len(token) >= TOKEN_SEEN_FROM else -1
+    if at < 0:
+        return None
+    line = text.count("\n", 0, at) + 1
+    return token, line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def written_token_error(taskfile: TaskFile, env: Mapping[str, str]) -> list[TaskFileError]:
+    """``check``'s error for the token written in the file, located, its line quoted
+    with the token masked."""
+    found = written_token(taskfile.text, env)
+    if found is None:
+        return []
+    from mogrun.errors import Location
+    from mogrun.masking import masked_error
+    from mogrun.taskfile.positions import source_line
+
+    token, line, column = found
+    error = TaskFileError(f"the file {WRITTEN_TOKEN}", location=Location(
+        str(taskfile.path), line, column, source_line(taskfile.text, line)))
+    return [masked_error(error, [token])]
+
+
+WRITTEN_TOKEN = ("holds the API token (the value of MOGPLEX_API_KEY): a task file is "
+                 "committed, and the token must never be; take it out (mogrun reads the token "
+                 "from the environment alone)")

@@ -335,3 +335,27 @@ def test_a_secret_key_outside_free_form_tables_is_refused_even_from_the_environm
     result = project.run("check")
     assert result.code == 2, result
     assert "set MOGPLEX_API_KEY in the environment" in result.err, result.err
+
+
+LIVE_TOKEN = "mog_live_9f8e7d6c5b4a3210"
+
+
+def test_the_token_written_in_the_file_is_refused_by_check_and_add(project, monkeypatch) -> None:
+    """``mogrun add leak --prompt "... $MOGPLEX_API_KEY"`` wrote the live token into
+    the committed file; check passed it, and show masked it from the reviewer."""
+    monkeypatch.setenv("MOGPLEX_API_KEY", LIVE_TOKEN)
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    before = project.path.read_bytes()
+    result = project.run("add", "leak", "--repo", "acme/api", "--prompt",
+                         f"Call the API with {LIVE_TOKEN}")
+    assert result.code == 2, result
+    assert result.err.startswith('Error: job "leak" holds the API token'), result
+    assert LIVE_TOKEN not in result.err + result.out and project.path.read_bytes() == before
+    project.path.write_text(f'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                            f'# tried with {LIVE_TOKEN}\r\n\r\n', newline="")
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "the file holds the API token" in result.err and LIVE_TOKEN not in result.err
+    assert "  --> " in result.err and ":4:" in result.err
+    monkeypatch.delenv("MOGPLEX_API_KEY")
+    assert project.run("check").code == 0  # without the token here, nothing to compare
