@@ -385,6 +385,14 @@ def _refuse_what_check_refuses(state: CliState, path: Path, text: str, job: str,
 
     added = parse_task_file(path, text)
     refuse_unused_sets(state, added)
+    from mogrun.taskfile.graph import find_cycles
+
+    # check says a cycle at its first job in the file: one through the new job's
+    # needs is the new job's (a needs ["b"] already there, and b added needing a).
+    for cycle in find_cycles(added):
+        if job in cycle:
+            raise TaskFileError(f'job "{job}" would close a needs cycle: {" -> ".join(cycle)}',
+                                context=[f"Nothing was written to {path}."])
     host, unloaded = checked_host(state, added)
 
     def judged(taskfile: TaskFile) -> Report:

@@ -447,6 +447,19 @@ def test_add_writes_a_repo_stripped_as_it_is_sent(project) -> None:
     assert b'repo = ["acme/web", "acme/api"]\r\n' in project.path.read_bytes()
 
 
+def test_add_refuses_needs_that_close_a_cycle_through_the_new_job(project) -> None:
+    """a already needed b (unknown until now); ``add b --needs a`` closed a -> b -> a:
+    "Added", then check refused the file (it says a cycle at its first job, a)."""
+    before = b'# by hand\r\n[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nneeds = ["b"]\r\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "b", "--repo", "acme/web", "--prompt", "y", "--needs", "a")
+    assert result.code == 2, result
+    assert result.err.splitlines()[0] == 'Error: job "b" would close a needs cycle: a -> b -> a'
+    assert project.path.read_bytes() == before
+    assert project.run("add", "b", "--repo", "acme/web", "--prompt", "y").code == 0
+    assert project.run("check").code == 0
+
+
 def test_add_says_a_job_cannot_need_itself_in_check_s_words(project) -> None:
     # It said '--needs names unknown job "b"', of the job being added.
     before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
