@@ -181,7 +181,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                        f"attempt {row.attempt + 1} only if it has ended without passing",
                        err=True)
         return show_jobs(state, names, no_deps=no_deps, timeout_override=timeout_override,
-                         extra_plugins=plugins, shard=slice_, select=selection)
+                         extra_plugins=plugins, shard=slice_, select=selection,
+                         options=plugin_options(ctx, plugin_values))
     return execute(state, names, session_options(state, parallel=parallel,
                                                  keep_going=keep_going, detach=detach,
                                                  no_deps=no_deps),

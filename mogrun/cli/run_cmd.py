@@ -245,7 +245,8 @@ def run_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_ru
         from mogrun.cli.taskfile_views import show_jobs
 
         return show_jobs(state, jobs, no_deps=no_deps, timeout_override=timeout_override,
-                         rerun=rerun, extra_plugins=plugins, shard=slice_)
+                         rerun=rerun, extra_plugins=plugins, shard=slice_,
+                         options=plugin_options(ctx, plugin_values))
     return execute(state, jobs, session_options(state, parallel=parallel,
                                                 keep_going=keep_going, detach=detach,
                                                 no_deps=no_deps),

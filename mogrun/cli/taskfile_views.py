@@ -119,17 +119,21 @@ def _problem_json(message: str, context: Sequence[str], path: str | None,
 
 def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
               timeout_override: float | None = None, rerun: bool = False,
-              extra_plugins: Sequence[str] = (), shard: Any = None, select: Any = None) -> int:
+              extra_plugins: Sequence[str] = (), shard: Any = None, select: Any = None,
+              options: Mapping[str, Any] | None = None) -> int:
     """Print what ``run`` would do (``run --dry-run`` calls this; with ``--shard``,
     only that leg's runs); returns 0. ``select`` (``rerun --dry-run``) picks the
-    runs to show and the attempt each would start (as ``execute`` takes it)."""
+    runs to show and the attempt each would start (as ``execute`` takes it);
+    ``options``: the plugins' own ``run`` options, which ``mogrun_configure`` gets
+    here as for the run (a plugin that changes the request by one showed the
+    request without the change)."""
     from mogrun.cli.loading import load_session
     from mogrun.masking import mask_data
     from mogrun.textsafety import escape_agent_text
 
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
                            extra_plugins=extra_plugins, timeout_override=timeout_override,
-                           rerun=rerun)
+                           rerun=rerun, options=options)
     if shard is not None:
         from mogrun.cli.loading import this_leg
 

@@ -340,3 +340,39 @@ def test_one_plugin_manager_per_invocation(tmp_path, mogrun_emulator, cli, monke
         kinds = [json.loads(line)[0] for line in
                  (root / "plugins" / "calls.jsonl").read_text().splitlines()]
         assert kinds.count("configure") == 1
+
+
+TAGGING = '''
+import dataclasses
+from mogrun.plugin import hookimpl
+_options = {}
+
+@hookimpl
+def mogrun_add_options(register):
+    register("tag", help="Append TAG to every prompt.", metavar="TAG")
+
+@hookimpl
+def mogrun_configure(config):
+    _options.update(config.options)
+
+@hookimpl
+def mogrun_start_request(job, run, request):
+    if _options.get("tag"):
+        return dataclasses.replace(request, prompt=f"{request.prompt} [tag {_options['tag']}]")
+'''
+
+
+@pytest.mark.parametrize("command", [["run", "-n"], ["rerun", "-n"]])
+def test_a_dry_run_gives_the_plugins_their_own_run_options(tmp_path, cli, command) -> None:
+    """``run -p tag.py --tag URGENT -n lint`` showed the prompt without the tag, which
+    the run sends: the dry run configured the plugins without their options."""
+    write_taskfile(tmp_path, '[jobs.lint]\nrepo = "acme/api"\nprompt = "fix lint"\n\n')
+    (tmp_path / "tag_meanwhile.py").write_text(TAGGING)
+    args = [*command, "-p", "./tag_meanwhile.py", "--tag", "URGENT", "lint"]
+    if command[0] == "rerun":  # a timed-out run, for rerun to repeat
+        ran = cli("--local", "-q", "run", "lint", "--timeout", "1ms", cwd=tmp_path)
+        assert ran.exit_code == 1, ran
+        args = ["--local", *args]
+    shown = cli(*args, cwd=tmp_path)
+    assert shown.exit_code == 0, shown
+    assert '"prompt": "fix lint [tag URGENT]"' in shown.stdout, shown.stdout
