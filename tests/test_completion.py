@@ -98,6 +98,26 @@ def test_tab_after_a_mistyped_command_offers_nothing_and_prints_no_traceback(tmp
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(("words", "offered"), [
+    ("mogrun help ", {"run", "rerun", "status", "ci", "completion"}),
+    ("mogrun help re", {"rerun", "repos"}),
+    ("mogrun help ci ", {"github"}),
+    ("mogrun help run ", set()),
+])
+def test_tab_after_help_offers_commands_and_prints_no_help(tmp_path, words, offered) -> None:
+    """``mogrun help <TAB>`` printed the whole help as the completions and a
+    traceback (click's Exit) onto the line."""
+    (tmp_path / "mogplex.toml").write_text(task_file(job("hello")))
+    count = len(words.split()) - (0 if words.endswith(" ") else 1)
+    done = shell(tmp_path, "env", f"COMP_WORDS={words}", f"COMP_CWORD={count}",
+                 "_MOGRUN_COMPLETE=bash_complete", str(MOGRUN))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    said = {line.split(",", 1)[1] for line in done.stdout.splitlines() if line}
+    assert offered <= said and "hello" not in said and "Usage" not in done.stdout, said
+    if not offered:
+        assert said == set()
+
+
 @pytest.mark.parametrize("shell_kind", ["bash", "zsh", "fish"])
 @pytest.mark.parametrize(("after", "before"), [
     ("mogrun show -f nightly.t", "mogrun -f nightly.t"),

@@ -50,6 +50,7 @@ def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any
     """Answer the shell's completion request (``_MOGRUN_COMPLETE`` set by the
     script ``mogrun completion SHELL`` prints); called by ``main`` only."""
     from click import ClickException
+    from click.exceptions import Exit
     from click.shell_completion import shell_complete
 
     from mogrun.cli.state import CliState
@@ -59,8 +60,8 @@ def complete_from_process(cli: Any, env: Any, cwd: str, stdout: Any, stderr: Any
     try:
         return shell_complete(cli, {"obj": state}, "mogrun", "_MOGRUN_COMPLETE",
                               env["_MOGRUN_COMPLETE"])
-    except (MogrunError, ClickException):  # `mogrun sho <TAB>`: no completions, never a
-        return 1  # traceback on the line
+    except (MogrunError, ClickException, Exit):  # `mogrun sho <TAB>`: no completions,
+        return 1  # never a traceback on the line
 
 
 SHELLS = ("bash", "zsh", "fish")

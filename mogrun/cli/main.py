@@ -133,6 +133,8 @@ class MogrunGroup(click.Group):
         # What was typed: not the `run` parse_args put there (`mogrun -k a`).
         ctx.meta.setdefault(_TYPED, args[1:] if _IMPLIED_RUN in ctx.meta else args)
         if args and args[0] == "help" and _no_job_named_help(ctx):  # `git help`, `gh help`
+            if ctx.resilient_parsing:  # `mogrun help <TAB>`: the commands, no help printed
+                return "help", _help_completion(), args[1:]
             words = [a for a in args[1:] if not a.startswith("-")]
             if words and words[0] in COMMANDS:  # `help ci github`: the group's own word
                 state.command = words[0]
@@ -234,6 +236,24 @@ def typed_words(ctx: click.Context) -> list[str]:
 def words_after_dashes(ctx: click.Context) -> bool:
     """Whether the line's words came after ``--``, where none is a command."""
     return bool(ctx.meta.get(_AFTER_DASHES)) or "--" in (ctx.meta.get(_TYPED) or ())
+
+
+def _help_completion() -> click.Command:
+    """What ``mogrun help`` completes: a command's name, then a group's word (``ci
+    github``), as ``mogrun`` completes them."""
+    from click.shell_completion import CompletionItem
+
+    def words(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        typed: list[str] = list(ctx.params.get("words") or ())
+        root = ctx.find_root()
+        group = (root.command.get_command(root, typed[0])
+                 if len(typed) == 1 and isinstance(root.command, click.Group) else None)
+        names = (list(COMMANDS) if not typed else
+                 list(group.commands) if isinstance(group, click.Group) else [])
+        return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+    return click.Command("help", params=[click.Argument(["words"], nargs=-1,
+                                                        shell_complete=words)])
 
 
 def _no_job_named_help(ctx: click.Context) -> bool:
