@@ -159,6 +159,10 @@ def test_a_command_in_capitals_is_the_command_it_spells(mogrun_cli, tmp_path) ->
     (["-k", "run", "ok", "slow"], "mogrun run -k ok slow"),
     (["-n", "show", "ok"], "mogrun show ok"),  # run's options mean nothing to show
     (["-f", "mogplex.toml", "-n", "run", "ok"], "mogrun -f mogplex.toml run -n ok"),
+    # No option first: the words typed were lost ("mogrun run", which is refused).
+    (["ok", "run"], "mogrun run ok"),
+    (["ok", "slow", "show"], "mogrun show"),
+    (["run", "ok", "run"], "mogrun run ok"),  # not the line just typed
 ])
 def test_a_command_after_runs_options_is_suggested_with_them(project, mogrun_emulator, argv,
                                                              meant) -> None:
@@ -169,4 +173,13 @@ def test_a_command_after_runs_options_is_suggested_with_them(project, mogrun_emu
     word = next(w for w in argv if w in ("run", "show"))
     assert (f'"{word}" is a command, which comes first, '
             f'before any option of run: did you mean "{meant}"?') in result.stderr, result
+    assert mogrun_emulator.requests == []
+
+
+def test_no_command_is_suggested_for_a_word_after_dashes(project, mogrun_emulator) -> None:
+    """``mogrun ok -- show``: after ``--`` every word is a job's name, as the docs say,
+    yet the line's words were lost and "show" was taken for the command."""
+    result = project("ok", "--", "show")
+    assert result.exit_code == 2, result
+    assert 'unknown job "show"' in result.stderr and "is a command" not in result.stderr
     assert mogrun_emulator.requests == []

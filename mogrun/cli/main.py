@@ -131,7 +131,8 @@ class MogrunGroup(click.Group):
         # `mogrun JOB...` is short for `mogrun run JOB...`.
         state = state_of(ctx)
         # What was typed: not the `run` parse_args put there (`mogrun -k a`).
-        ctx.meta.setdefault(_TYPED, args[1:] if _IMPLIED_RUN in ctx.meta else args)
+        # (A copy: click's parser empties the list it is handed for `run`.)
+        ctx.meta.setdefault(_TYPED, args[1:] if _IMPLIED_RUN in ctx.meta else list(args))
         if args and args[0] == "help" and _no_job_named_help(ctx):  # `git help`, `gh help`
             if ctx.resilient_parsing:  # `mogrun help <TAB>`: the commands, no help printed
                 return "help", _help_completion(), args[1:]

@@ -290,8 +290,11 @@ def _meant_after(ctx: click.Context, word: str, jobs: Sequence[str]) -> list[str
 
     typed = typed_words(ctx)
     if word == "run" and word in typed:
-        at = typed.index(word)
-        return [shell_word(w) for w in (*typed[:at], *typed[at + 1:])]
+        at = len(typed) - 1 - typed[::-1].index(word)  # the one taken for a job
+        rest = [*typed[:at], *typed[at + 1:]]
+        if rest[:1] == ["run"]:  # `mogrun run lint run`: the command typed already
+            rest = rest[1:]
+        return [shell_word(w) for w in rest]
     return [shell_word(w) for w in jobs[jobs.index(word) + 1:]]
 
 
