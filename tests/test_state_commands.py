@@ -489,6 +489,19 @@ def test_a_colon_with_no_repo_after_it_is_refused_as_such(project, command, targ
         'Name the job ("fanout") or one of its runs ("fanout:owner/name").'], result
 
 
+@pytest.mark.parametrize("command", [["status"], ["logs"], ["cancel"], ["history", "--job"]])
+@pytest.mark.parametrize("target", [":acme/web", ":", " :acme/web"])
+def test_a_colon_with_no_job_before_it_is_refused_as_such(project, command, target) -> None:
+    """`history --job "$JOB:$REPO"` with JOB unset listed every run of every job, exit 0
+    (the repo was dropped with the job); status said "unknown job or run"."""
+    assert project("fanout").exit_code == 0
+    result = project(*command, target)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines() == [
+        f"Error: no job before the colon of {target!r}",
+        "Name a run as JOB:owner/name, or the job alone."], result
+
+
 @pytest.mark.parametrize("args", [(), ("--json",), ("--local",)])
 def test_exit_status_with_nothing_recorded_is_not_green(mogrun_project, args) -> None:
     """It exited 0 ("every shown run passed"), so `status --exit-status && deploy` on

@@ -182,6 +182,9 @@ def job_and_repo(target: str) -> tuple[str, str, str]:
         raise UsageError(f"no repo after the colon of {target!r}",
                          context=[f'Name the job ("{job}") or one of its runs '
                                   f'("{job}:owner/name").'])
+    if sep and not job.strip():  # ":acme/web", a script's "$JOB:$REPO" with JOB unset
+        raise UsageError(f"no job before the colon of {target!r}",
+                         context=["Name a run as JOB:owner/name, or the job alone."])
     return job, sep, repo
 
 
