@@ -147,8 +147,9 @@ class RunTrack:
                              run_id=earlier.run_id if earlier is not None else None,
                              status=earlier.status if earlier is not None else None)
         duration = server_duration(state) if state.terminal else None
-        if duration is None and self.began is not None:
-            duration = time.monotonic() - self.began
+        if duration is None and self.began is not None and outcome != Outcome.DETACHED:
+            duration = time.monotonic() - self.began  # how long it was followed
+        # (--detach follows nothing: its "1ms" read as how long a pending run took.)
         return RunResult(job=self.job.name, repo=self.plan.repo, outcome=outcome,
                          run_id=state.run_id, status=state.status, attached=self.attached,
                          started_at=state.created_at,

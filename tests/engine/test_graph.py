@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mogrun.testing import job, task_file
@@ -150,6 +152,12 @@ def test_detach_starts_and_exits_0(project, mogrun, mogrun_emulator):
     assert f"mogrun logs --follow {run_id}" in result.stderr
     assert mogrun_emulator.run_detail(run_id)["status"] in ("pending", "streaming")
     assert mogrun_emulator.count("GET", f"/runs/{run_id}/events") == 0
+    # Not followed, it has no duration ("1ms" read as how long a pending run took).
+    row = next(line for line in result.stdout.splitlines() if run_id in line and "detached" in line)
+    assert row.split()[:2] == ["long", "acme/api"] and row.split()[4] == "-", row
+    result = mogrun("--json", "run", "--detach", "long", "--rerun")
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["results"][0]["duration"] is None, summary
 
 
 def test_detach_waits_for_needs(project, mogrun, mogrun_emulator):
