@@ -8,17 +8,19 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def editing(path: Path) -> Iterator[None]:
+def editing(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """``with editing(path):`` read, change and write ``path`` while every other
     mogrun editing a file of that directory waits: ten ``mogrun add`` at once
     each read the file, then each wrote it whole with only its own job added, and
     all said "Added" while most jobs were lost. An advisory lock on the directory
-    (the file itself is replaced by each write); none where ``fcntl`` is missing."""
+    (the file itself is replaced by each write); none where ``fcntl`` is missing.
+    ``waiting``: called once when another holds the lock, before this one waits
+    for it (a wait is never silent: a second ``add`` said nothing until Ctrl-C)."""
     try:
         import fcntl
     except ImportError:  # Windows
@@ -30,7 +32,12 @@ def editing(path: Path) -> Iterator[None]:
     try:
         if fd is not None:
             with contextlib.suppress(OSError):  # a file system without locks (some NFS)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if waiting is not None:
+                        waiting()
+                    fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         if fd is not None:

@@ -280,7 +280,11 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
                  harness=harness, timeout=timeout, on_timeout=on_timeout,
                  capacity_wait=capacity_wait, idempotency_key=idempotency_key,
                  schedules=tuple(dict.fromkeys(schedules)))
-    with editing(path):  # another add at once waits: each adds to what the other wrote
+    def waiting() -> None:
+        state.warn(f"waiting for another mogrun editing a file of {path.parent} to end "
+                   "(Ctrl-C leaves, writing nothing)")
+
+    with editing(path, waiting):  # another add at once waits: each adds to what it wrote
         original, before, bom, raw = _existing(path)
         text = append_job(original, before.job_names if before else [], new)
         _refuse_the_token(state, original, text, path, job)

@@ -334,3 +334,33 @@ def test_a_read_only_mount_is_said_as_one(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(PermissionError) as caught:
         atomic.write_atomically(path, b"x")
     assert caught.value.errno == errno.EROFS and path.read_text() == MINIMAL
+
+
+def test_an_add_waiting_for_another_says_so(tmp_path: Path) -> None:
+    """A second ``add`` while another held the folder's lock said nothing at all until
+    Ctrl-C: it says it waits, then adds once the lock is let go."""
+    import fcntl
+
+    (tmp_path / "mogplex.toml").write_text(MINIMAL)
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    import threading
+
+    held = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    let_go = threading.Timer(20, fcntl.flock, (held, fcntl.LOCK_UN))  # silent: no hang
+    let_go.start()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "mogrun", "add", "later", "--repo",
+                                 "acme/api", "--prompt", "p"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        said = proc.stderr.readline()  # before the lock is let go: said while it waits
+        assert said.startswith(f"warning: waiting for another mogrun editing a file of "
+                               f"{tmp_path} to end"), said
+        assert let_go.is_alive()
+    finally:
+        let_go.cancel()
+        os.close(held)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert "[jobs.later]" in (tmp_path / "mogplex.toml").read_text()
