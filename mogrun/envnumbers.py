@@ -62,4 +62,11 @@ def _decimal(text: str) -> float | None:
 
 
 def _shown(raw: str) -> str:
+    """``raw`` quoted as typed: a byte the locale could not decode as ``\\xff``, not
+    Python's stand-in for it (``\\udcff``), as every other variable says it."""
+    from mogrun.textsafety import not_utf8
+
+    as_bytes = not_utf8(raw)
+    if as_bytes is not None:
+        return f"'{as_bytes}'" if len(as_bytes) <= _SHOWN else f"'{as_bytes[:_SHOWN]}'..."
     return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}..."

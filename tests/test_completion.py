@@ -176,3 +176,12 @@ def test_an_option_that_takes_a_path_completes_file_names(tmp_path, words) -> No
                  "_MOGRUN_COMPLETE=bash_complete", str(MOGRUN))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["file,"], done.stdout
+
+
+def test_an_empty_completion_variable_is_unset(tmp_path) -> None:
+    """``_MOGRUN_COMPLETE=`` (empty) made every command exit 1 silently: click takes an
+    empty one as unset, and so does mogrun."""
+    (tmp_path / "mogplex.toml").write_text(task_file(job("hello")))
+    done = shell(tmp_path, "env", "_MOGRUN_COMPLETE=", str(MOGRUN), "list")
+    assert done.returncode == 0, done.stderr
+    assert "hello" in done.stdout

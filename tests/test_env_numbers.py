@@ -105,3 +105,11 @@ def test_any_text_is_a_number_in_bounds_or_a_usage_error(name, value) -> None:
         return
     assert type(got) is kind and math.isfinite(got)
     assert (low <= got if kind is int else low < got) and got <= high
+
+
+def test_a_byte_the_locale_could_not_read_is_shown_as_typed() -> None:
+    """``MOGRUN_SANDBOXES=$'x\\xff'`` was said as 'x\\udcff', Python's stand-in for the
+    byte, where every other variable shows 'x\\xff'."""
+    with pytest.raises(UsageError) as caught:
+        sandboxes_override({"MOGRUN_SANDBOXES": "x\udcff"})
+    assert caught.value.message.endswith("got 'x\\xff'"), caught.value.message

@@ -257,7 +257,7 @@ def _one_guess(error: Any) -> Any:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place that reads the process's argv,
     environment, cwd and streams, and exits."""
-    if "_MOGRUN_COMPLETE" in os.environ:
+    if os.environ.get("_MOGRUN_COMPLETE"):  # empty is unset, as click takes it
         sys.exit(_complete())
     code = run_cli(argv)
     _after_the_output()
