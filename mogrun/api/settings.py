@@ -179,6 +179,12 @@ def _normalised(url: str) -> str:
     case, no default port, no trailing slashes. The path keeps its case."""
     parts = urlsplit(url)
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 address has many spellings: [0:0:0:0:0:0:0:1] is [::1]
+        import contextlib
+        import ipaddress
+
+        with contextlib.suppress(ValueError):  # (a zone, "fe80::1%eth0": kept as written)
+            host = str(ipaddress.IPv6Address(host))
     netloc = f"[{host}]" if ":" in host else host
     if parts.port is not None and parts.port != {"https": 443, "http": 80}[scheme]:
         netloc += f":{parts.port}"

@@ -44,6 +44,15 @@ def test_a_task_file_may_not_name_other_hosts(url, reason):
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize("spelled", ["http://[0:0:0:0:0:0:0:1]:18767", "http://[::1]:18767/",
+                                     "HTTP://[0000::0001]:18767"])
+def test_one_loopback_api_is_one_history_whatever_the_address_s_spelling(spelled):
+    """--url http://[0:0:0:0:0:0:0:1]:P kept its runs apart from --url http://[::1]:P
+    ("No runs recorded yet..."): history is keyed by the API's one spelling."""
+    endpoint = resolve_endpoint(cli_url=spelled, env={}, file_url=None)
+    assert endpoint.base_url == "http://[::1]:18767"
+
+
 def test_endpoint_precedence_and_prefix():
     env = {"MOGPLEX_URL": "https://env.example.com/"}
     cli = resolve_endpoint(cli_url="https://cli.example.com", env=env, file_url="https://x")
