@@ -134,11 +134,11 @@ def make_reporter(
     ``--json`` wins (NDJSON on stdout, notices on stderr; under GitHub Actions the
     step summary and outputs too, which are files); then GitHub Actions
     (plain lines plus workflow commands); then a terminal gets the live
-    display, in colour unless ``color`` is false (the CLI's ``--no-color`` and
-    ``NO_COLOR``, read once: ``CliState.no_color``). ``secrets`` are masked from the first
-    line on (each job's own are learnt as it reports), e.g. for plugin warnings
-    printed before any job starts. ``command`` (``mogrun -f night.toml``) starts
-    every command a summary suggests.
+    display (not under ``CI``: ``in_ci``), in colour unless ``color`` is false (the
+    CLI's ``--no-color`` and ``NO_COLOR``, read once: ``CliState.no_color``).
+    ``secrets`` are masked from the first line on (each job's own are learnt as it
+    reports), e.g. for plugin warnings printed before any job starts. ``command``
+    (``mogrun -f night.toml``) starts every command a summary suggests.
     """
     secrets = tuple(secrets)
     env = os.environ if env is None else env
@@ -153,7 +153,7 @@ def make_reporter(
 
         return GithubReporter(stdout=stdout, stderr=stderr, quiet=quiet, env=env, secrets=secrets,
                               command=command)
-    if is_terminal(stdout):
+    if is_terminal(stdout) and not in_ci(env):
         from mogrun.output.live import LiveReporter
         from mogrun.tables import columns_from
 
@@ -165,6 +165,13 @@ def make_reporter(
 
     return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
+
+
+def in_ci(env: Mapping[str, str]) -> bool:
+    """Whether ``CI`` says a CI runner runs this (``true``, ``1``: not empty, ``0``
+    or ``false``): one that gives its jobs a terminal (Buildkite, some GitLab
+    runners) had the live view redrawn into its log five times a second."""
+    return (env.get("CI") or "").strip().lower() not in ("", "0", "false", "no")
 
 
 def line_clock(epoch: float | None = None) -> str:

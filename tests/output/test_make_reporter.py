@@ -132,3 +132,14 @@ def test_every_reporter_implements_the_protocol_signatures(cls):
         assert list(actual.parameters) == list(expected.parameters), (cls, name)
         kinds = [p.kind for p in actual.parameters.values()]
         assert kinds == [p.kind for p in expected.parameters.values()], (cls, name)
+
+
+@pytest.mark.parametrize(("ci", "live"), [("true", False), ("1", False), ("True", False),
+                                          ("", True), ("false", True), ("0", True)])
+def test_a_ci_runner_s_terminal_gets_plain_lines(ci, live):
+    """A CI runner that gives its jobs a terminal (Buildkite, some GitLab runners)
+    had the live view redrawn into its log five times a second: under CI the lines
+    are plain, as in a pipe."""
+    rep = pick(FakeTty(), env={"CI": ci})
+    assert type(rep) is (LiveReporter if live else PlainReporter)
+    rep.close()
