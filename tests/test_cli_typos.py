@@ -61,6 +61,9 @@ def test_an_empty_job_for_history_is_refused(project, value) -> None:
     (["status", "--jsn"], "Error: No such option '--jsn'. Did you mean '--json'?"),
     (["list", "--no-colr"], "Error: No such option '--no-colr'. Did you mean '--no-color'?"),
     (["list", "--tmeout"], "Error: No such option '--tmeout'."),
+    # run's option carried over to rerun: "did you mean --dry-run?" steered it to one.
+    (["rerun", "--rerun"], "Error: rerun has no --rerun: each attempt it starts takes a key "
+                           "of its own already (--rerun is run's)"),
 ])
 def test_an_option_typo_is_not_offered_help_in_place_of_the_option_meant(project, argv,
                                                                          said) -> None:

@@ -241,10 +241,16 @@ def quick_line(args: list[str]) -> QuickLine | None:
 
 def _one_guess(error: Any) -> Any:
     """click's usage ``error`` with one "did you mean" (``option_guess``) where
-    click offered several close options (``--help`` among them, for ``--schedul``)."""
+    click offered several close options (``--help`` among them, for ``--schedul``);
+    ``rerun --rerun`` said as what it is."""
     import click
 
     guesses = getattr(error, "possibilities", None) or []
+    if (isinstance(error, click.exceptions.NoSuchOption) and error.option_name == "--rerun"
+            and error.ctx is not None and error.ctx.command.name == "rerun"):
+        # run's option, carried over: "did you mean --dry-run?" steered it to a dry run.
+        return click.UsageError("rerun has no --rerun: each attempt it starts takes a key of "
+                                "its own already (--rerun is run's)", ctx=error.ctx)
     if not isinstance(error, click.exceptions.NoSuchOption) or len(guesses) < 2:
         return error
     from mogrun.cli.main import option_guess

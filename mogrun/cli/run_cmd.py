@@ -303,6 +303,8 @@ def parse_timeout(value: str | None) -> float | None:
         return None
     from mogrun.durations import LONGEST_TIMEOUT, parse_duration
 
+    if value.strip().startswith("-"):  # said as zero is: "non-negative" let 0 through
+        raise UsageError(f"--timeout must be longer than zero, got {value!r}")
     try:
         seconds = parse_duration(value.strip(), longest=LONGEST_TIMEOUT)
     except ValueError as exc:

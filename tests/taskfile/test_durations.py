@@ -63,7 +63,9 @@ def test_timeout_option_takes_seconds(project, value: str, seconds: float) -> No
 
 @pytest.mark.parametrize(("value", "message"), [
     ("0", "Error: --timeout must be longer than zero, got '0'"),
-    ("-5", "Error: --timeout: invalid duration '-5': must be a finite, non-negative time"),
+    # "non-negative" let 0 through, which the line above refuses
+    ("-5", "Error: --timeout must be longer than zero, got '-5'"),
+    (" -5m", "Error: --timeout must be longer than zero, got ' -5m'"),
     ("nan", "Error: --timeout: invalid duration 'nan': must be a finite, non-negative time"),
     ("inf", "Error: --timeout: invalid duration 'inf': must be a finite, non-negative time"),
 ])
