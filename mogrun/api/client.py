@@ -133,6 +133,9 @@ class MogplexClient:
         self.repo_cache = repo_cache
         self._ids_from_cache: set[str] = set()
         self._roots: dict[str, str | None] = {}  # repo id -> its own root directory
+        # repo id -> its default branch, as GET /repos gave it this invocation (not kept
+        # in the cache: a repo found there has none known, and is judged without it)
+        self._default_branches: dict[str, str] = {}
         self._sending: set[str] = set()  # Idempotency-Keys of requests on the wire
         self._sending_lock = threading.Lock()
         self.api_url = api_url.rstrip("/")
@@ -175,6 +178,12 @@ class MogplexClient:
         none: the repo's own setting, as ``GET /repos`` (or the cache) gave it;
         ``None`` for the repo root, or when the repo was never listed."""
         return self._roots.get(repo_id)
+
+    def default_branch(self, repo_id: str) -> str | None:
+        """The default branch of ``repo_id`` as ``GET /repos`` gave it this invocation,
+        or ``None`` when not known: a start naming it works in the sandbox of one
+        naming no branch (the server's triple takes the base branch then)."""
+        return self._default_branches.get(repo_id)
 
     def repo_name(self, repo_id: str, *, deadline: float | None = None) -> str | None:
         """The owner/name of the repo ``repo_id`` (``GET /repos?id=``), or ``None``
@@ -222,6 +231,9 @@ class MogplexClient:
                 root = repos[name].get("root_directory")
                 if root is None or isinstance(root, str):
                     self._roots[repo_id] = root or None
+                branch = repos[name].get("default_branch")
+                if isinstance(branch, str) and branch:
+                    self._default_branches[repo_id] = branch
             if self.repo_cache is not None:
                 self.repo_cache.remember({name: repos[name]["id"] for name in missing},
                                          {repos[name]["id"]: self._roots.get(repos[name]["id"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun.engine.kinds import Cancelled, Sandbox, Started
 from mogrun.outcomes import RunStatus
+from mogrun.taskfile.limits import server_root
 
 if TYPE_CHECKING:  # show describes a start with this kind, and needs none of these
     import threading
@@ -61,8 +62,11 @@ class RunKind:
         request = track.request
         repo = request.repo_id or request.repo
         root = request.root_directory
-        return Sandbox(repo, request.sandbox_branch(),
-                       root if root is not None else self.client.default_root(repo))
+        branch = request.sandbox_branch()
+        if branch is not None and branch == self.client.default_branch(repo):
+            branch = None  # `branch = "main"` is the sandbox of a run that names none
+        return Sandbox(repo, branch,
+                       server_root(root) if root is not None else self.client.default_root(repo))
 
     def sent_key(self, track: RunTrack) -> str:
         return track.key

@@ -732,3 +732,26 @@ def test_a_shard_leg_waiting_for_its_share_says_so_not_that_the_account_is_full(
             "active 20") in result.stderr
     assert "; each of --shard's 2 legs takes 1 of the account's 3 slots; a sandbox frees" in (
         result.stderr)
+
+
+@pytest.mark.parametrize("other", ['branch = "main"', 'root = "."', 'root = "./"'])
+def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted(
+        project, mogrun, mogrun_emulator, other):
+    """b names acme/api's default branch (or its root as "."): the server runs it in
+    the sandbox a, naming neither, boots. mogrun took them for two, waited for a
+    second slot of a one-slot account, and gave b up at its capacity_wait."""
+    project(f"""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=2s"
+
+        [jobs.b]
+        repo = "acme/api"
+        {other}
+        capacity_wait = "1s"
+        prompt = "@emulator duration=0.5s"
+    """)
+    result = mogrun("--json", "run", "a", "b", env={"MOGRUN_SANDBOXES": "1"})
+    assert result.exit_code == 0, result
+    waits = [o for o in json_lines(result.stdout) if o["type"] == "wait"]
+    assert [w for w in waits if w["kind"] == "capacity"] == [], waits
