@@ -50,7 +50,22 @@ FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``s
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
 # A key's row an earlier start wrote: another invocation's (its one parameter), with
 # the body it sent (a planned row not yet claimed has none).
+# A start another invocation sent: its key and body were recorded (just before the
+# start went out, or before a sandbox slot was waited for).
 _SENT_ELSEWHERE = "invocation != ? AND request != ''"
+# ... and made a run, or may have (no end recorded: its mogrun was killed; or an end
+# that says so, one of ``runner.may_have_started``'s). A start given up before it was
+# sent (its capacity_wait spent, a 429) made none: its key replays nothing, and the
+# next start with it needs a sandbox slot like any.
+_MADE_ELSEWHERE = (f"{_SENT_ELSEWHERE} AND (run_id IS NOT NULL OR outcome IS NULL "
+                   "OR message IN (?, ?, ?))")
+
+
+def _made_params(invocation: str) -> tuple[str, ...]:
+    """``_MADE_ELSEWHERE``'s parameters."""
+    from mogrun.engine.runner import MAYBE_STARTED, UNANSWERED, UNCONFIRMED
+
+    return invocation, MAYBE_STARTED, UNCONFIRMED, UNANSWERED
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 # How a connection decodes a TEXT value: sqlite keeps any bytes (a hand edit, another
 # tool), and its own strict decode raised before ``_row`` saw the value, making the
@@ -932,11 +947,13 @@ class History:
         return rows[0] if rows else None
 
     def keys_sent_before(self, keys: Collection[str], invocation: str) -> frozenset[str]:
-        """Those of ``keys`` another invocation sent with a body (``earlier_start``'s
-        rows), looked up by key (``_by_keys``): a fan-out asks once for all its runs,
+        """Those of ``keys`` another invocation sent and made a run with, or may have
+        (``_MADE_ELSEWHERE``): a start with one replays that run and needs no sandbox
+        slot. Looked up by key (``_by_keys``): a fan-out asks once for all its runs,
         not once before each start."""
         return frozenset(values[0] for values in self._by_keys(
-            "SELECT DISTINCT idempotency_key", keys, f"AND {_SENT_ELSEWHERE}", (invocation,)))
+            "SELECT DISTINCT idempotency_key", keys, f"AND {_MADE_ELSEWHERE}",
+            _made_params(invocation)))
 
     def rows_keyed(self, job: str, keys: Collection[str]) -> list[HistoryRow]:
         """The rows of ``job`` in this history's scope (``_scoped``'s) whose key is one

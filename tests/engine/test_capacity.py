@@ -755,3 +755,24 @@ def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted
     assert result.exit_code == 0, result
     waits = [o for o in json_lines(result.stdout) if o["type"] == "wait"]
     assert [w for w in waits if w["kind"] == "capacity"] == [], waits
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_fixed_key_never_sent_still_waits_for_a_slot_next_time(project, mogrun,
+                                                                  mogrun_emulator):
+    """A fixed key whose start gave up waiting for a slot was taken as sent before:
+    the CI retry skipped GET /sandboxes and POSTed into a full account (a run refused
+    for capacity at once, its next attempt under another key)."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    project("""
+        [jobs.nightly]
+        repo = "acme/r01"
+        idempotency_key = "nightly-2026-12-06"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "1s"
+    """)
+    for _ in range(2):
+        result = mogrun("nightly")
+        assert result.exit_code == 1, result
+        assert "no sandbox slot freed within the job's capacity_wait" in result.stderr
+    assert mogrun_emulator.runs == [] and start_keys(mogrun_emulator) == []
