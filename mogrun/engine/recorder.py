@@ -214,7 +214,8 @@ class HistoryObserver(Observer):
         with self._lock:  # its last write: no handle is kept for each run that ended
             row = self._rows.pop(id(track), None)
             self._going.pop(id(track), None)
-        fields: dict[str, Any] = {"outcome": result.outcome, "message": result.message}
+        fields: dict[str, Any] = {"outcome": result.outcome,
+                                  "message": _without_countdowns(result.message)}
         if result.outcome != Outcome.DETACHED:  # a detached run's end is still to come:
             # it gets its finished_at and exit code when a command sees it end
             fields.update(exit_code=result.exit_code, finished_at=now_iso())
@@ -525,3 +526,14 @@ def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> st
                 f"machine, or with another value of a secret); {way_out}")
     return (f"the job's {', '.join(changed)} changed since invocation {earlier.invocation} "
             f"sent this key ({earlier.started_at}); {way_out}")
+
+
+def _without_countdowns(message: str) -> str:
+    """``message`` as history keeps it: a time it names keeps its clock, not the
+    countdown said with it (``until 12:48:24Z (in 1m)``), which ``status`` showed
+    ten minutes later as if it were still to come."""
+    if "Z (in " not in message:
+        return message
+    import re
+
+    return re.sub(r"(\d\d:\d\d:\d\dZ) \(in [0-9a-z. ]+\)", r"\1", message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -235,6 +236,12 @@ def test_retry_after_beyond_max_delay_gives_up_at_once(project, mogrun, mogrun_e
     result = mogrun("a")
     assert result.exit_code == 75, result
     assert mogrun_emulator.count("POST", "/runs") == 1
+    assert re.search(r"try again after \d\d:\d\d:\d\dZ \(in 30s\)", result.stderr), result
+    # History keeps the time, not the countdown: status said "(in 30s)" hours later.
+    shown = mogrun("--json", "status", "a")
+    message = json.loads(shown.stdout.splitlines()[0])["message"]
+    assert re.search(r"try again after \d\d:\d\d:\d\dZ", message), message
+    assert "(in " not in message, message
 
 
 @pytest.mark.parametrize("kind", ["html", "empty", "truncated"])
