@@ -216,6 +216,7 @@ class SandboxSlots:
         self._read_again_at = 0.0  # blind: no GET /sandboxes before this time
         self._hold_until = 0.0  # blind: after a refusal, no start before this time
         self._blind_hold = 0.0  # blind: that pause, doubled at each refusal
+        self._blind_refusals = 0  # starts refused for capacity while blind (for a message)
         self._listed_at = -1e9  # when the listing was read (monotonic)
         self._reading = threading.Lock()  # one GET /sandboxes at a time
         self.idle: float | None = None  # the idle timeout, learnt from a sandbox that went
@@ -229,8 +230,14 @@ class SandboxSlots:
         """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         said, said_at = "", 0.0  # the wait as last announced, and when
+        first = True
         try:
             while True:
+                # Past the deadline after a wait, no start: blind, the next try took a
+                # slot and started an attempt after the capacity_wait had ended.
+                if not first and time.monotonic() >= deadline:
+                    raise NoSlot(self.exhausted(job))
+                first = False
                 # A listing serves every start for one poll interval.
                 max_age = max(LISTING_FLOOR, self.interval())
                 if self._try(owner, want, max_age):
@@ -292,10 +299,12 @@ class SandboxSlots:
             return self._hold_boots(why, error.strip(), sent_at)
         with self._lock:
             if self._blind:  # each refusal waits longer: a start spent is a start lost
+                self._blind_refusals += 1
                 self._blind_hold = min(BLIND_HOLD_MAX, max(BLIND_HOLD, self.interval(),
                                                            2 * self._blind_hold))
                 self._hold_until = time.monotonic() + self._blind_hold
-                self._read_again_at = 0.0  # and the list is tried again first
+                self._read_again_at = 0.0  # and the list is tried again first (by the
+                return None  # next attempt's wait, within its deadline: not here, unbound)
         self._refresh(0.0, job, None)
         with self._lock:
             if self._blind:
@@ -567,6 +576,14 @@ class SandboxSlots:
         if held is not None:
             return (f"no sandbox could boot within the job's {capacity_wait_said(job)}: "
                     f"{held[0]}; it frees as the boots of its window age out")
+        with self._lock:
+            blind, refusals = self._blind, self._blind_refusals
+        if blind:  # nothing listed to name ("0 of 3 busy: ;"): say what is known
+            starts = (f"the server refused {refusals} start{'s' * (refusals != 1)} for "
+                      "capacity meanwhile" if refusals else "none was tried")
+            return (f"no sandbox slot freed within the job's {capacity_wait_said(job)}: the "
+                    f"account's sandboxes could not be read (GET /sandboxes), and {starts}; "
+                    f"{IDLE_HINT}")
         share = self._share_binds()
         with self._lock:
             busy = sorted((b for b in self._busy if not share or self._is_own(b)),

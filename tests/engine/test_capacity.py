@@ -7,6 +7,7 @@ a 12-repo fan-out goes through its waves in seconds.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections import defaultdict
@@ -776,3 +777,34 @@ def test_a_fixed_key_never_sent_still_waits_for_a_slot_next_time(project, mogrun
         assert result.exit_code == 1, result
         assert "no sandbox slot freed within the job's capacity_wait" in result.stderr
     assert mogrun_emulator.runs == [] and start_keys(mogrun_emulator) == []
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_blind_wait_starts_no_attempt_past_its_capacity_wait(project, mogrun,
+                                                              mogrun_emulator):
+    """GET /sandboxes unreadable (a burst of 500s), every slot held: the refusal's
+    re-read ran its retries with no deadline, a try past the capacity_wait took a
+    slot and started an attempt after it had ended, and the failure said "0 of 3
+    busy: ;" (nothing listed)."""
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")
+    mogrun_emulator.add_fault("sandboxes", "500", count=40)
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "3s"
+        retry = { attempts = 3, max_delay = "1s" }
+    """)
+    result = mogrun("one")
+    assert result.exit_code == 1, result
+    assert ("could not start: no sandbox slot freed within the job's capacity_wait (3s): the "
+            "account's sandboxes could not be read (GET /sandboxes), and the server refused "
+            ) in result.stderr, result.stderr
+    assert "0 of 3 busy" not in result.stderr
+    posts = [r.time for r in mogrun_emulator.requests
+             if r.method == "POST" and r.path.endswith("/runs")]
+    refusals = [line for line in result.stderr.splitlines() if "refused for capacity" in line]
+    assert posts and len(refusals) == len(posts), (posts, result.stderr)
+    # Each attempt after the first waited at most its capacity_wait (and a poll) from
+    # the refusal before it.
+    assert all(b - a < 3 + 2 for a, b in itertools.pairwise(posts)), posts

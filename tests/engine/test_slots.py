@@ -210,8 +210,9 @@ def test_a_triple_the_server_refused_to_boot_is_never_taken_to_share_again() -> 
 
 def test_blind_starts_back_off_and_the_list_is_read_again_once_it_answers() -> None:
     """The list unreadable: each refusal holds the next start back longer (5 s,
-    doubling to a minute) and makes the next wait read the list again; once it
-    answers, the slots are counted again."""
+    doubling to a minute) and makes the next wait read the list again (the wait,
+    within its deadline: not the refusal, with none); once it answers, the slots
+    are counted again."""
     import time
 
     answers: list[Any] = [MogrunError("HTTP 503")] * 4 + [[]]
@@ -229,10 +230,13 @@ def test_blind_starts_back_off_and_the_list_is_read_again_once_it_answers() -> N
     assert slots._blind and len(warned) == 1
     holds = []
     for _ in range(3):
-        assert slots.refused() is None  # a refusal: tried again, still unreadable
+        assert slots.refused() is None  # a refusal: the list is to be read again first
+        assert slots._read_again_at == 0.0
         holds.append(round(slots._hold_until - time.monotonic()))
+        slots._refresh(0.0, None, None)  # the next wait reads it: still unreadable
     assert holds == [5, 10, 20] and len(warned) == 1  # said once
-    slots.refused()  # the list answers now: no longer blind
+    slots.refused()
+    slots._refresh(0.0, None, None)  # the list answers now: no longer blind
     assert not slots._blind and slots._hold_until == 0.0
     assert slots.can_start_now(Sandbox("r1", None, None))
 
