@@ -457,7 +457,10 @@ class SandboxSlots:
         except Interrupted:  # a signal (the listing is given up then): no start follows
             raise
         except MogrunError as exc:
-            if exc.exit_code in (64, 65):
+            # The token refused (64, 65), or its request limit spent for longer than the
+            # job may wait (75: a 429 past max_delay): the start would meet the same, so
+            # it gives up at once as any request does, never started blind into it.
+            if exc.exit_code in (64, 65, 75):
                 raise
             with self._lock:
                 first, self._blind = not self._blind, True

@@ -808,3 +808,22 @@ def test_a_blind_wait_starts_no_attempt_past_its_capacity_wait(project, mogrun,
     # Each attempt after the first waited at most its capacity_wait (and a poll) from
     # the refusal before it.
     assert all(b - a < 3 + 2 for a, b in itertools.pairwise(posts)), posts
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_429_on_the_sandbox_list_past_max_delay_gives_the_start_up(project, mogrun,
+                                                                    mogrun_emulator):
+    """A request-limit 429 to GET /sandboxes whose Retry-After is past the job's
+    max_delay made mogrun go on blind and POST at once, into the same spent limit;
+    any other request gives up at once then (exit 75)."""
+    mogrun_emulator.add_fault("sandboxes", "429", count=1, retry_after=60)
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        retry = { max_delay = "30s" }
+    """)
+    result = mogrun("one")
+    assert result.exit_code == 75, result
+    assert mogrun_emulator.count("POST", "/runs") == 0
+    assert "starting without knowing the free slots" not in result.stderr
