@@ -186,3 +186,15 @@ def test_no_command_is_suggested_for_a_word_after_dashes(project, mogrun_emulato
     assert result.exit_code == 2, result
     assert 'unknown job "show"' in result.stderr and "is a command" not in result.stderr
     assert mogrun_emulator.requests == []
+
+
+def test_a_typo_near_a_job_named_like_a_command_offers_both(tmp_path, mogrun_cli) -> None:
+    """`mogrun lsit` beside a job named "list" said 'did you mean "list"?', and `mogrun
+    list` then listed the jobs: the job runs as `mogrun run list`."""
+    (tmp_path / "mogplex.toml").write_text('[jobs.list]\nrepo = "a/b"\nprompt = "x"\n\n'
+                                           '[jobs.other]\nrepo = "a/b"\nprompt = "y"\n')
+    result = mogrun_cli("lsit", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[1] == (
+        'did you mean the command "mogrun list", or the job "list" ("mogrun run list": a job '
+        "named like a command runs so)?"), result

@@ -286,9 +286,15 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
         jobs = []
     if word in jobs:
         return
+    job = closest(word, jobs)
+    if job == hint:  # `mogrun lsit` beside a job named "list": either was meant, and
+        # "did you mean list?" ran the command, the job being `mogrun run list`
+        raise UsageError(f'unknown command or job "{word}"', context=[
+            f'did you mean the command "mogrun {hint}", or the job "{hint}" '
+            f'("mogrun run {hint}": a job named like a command runs so)?'])
     # A job's typo is run's to say, but not a command in capitals (Caps Lock's
     # `LIST` was steered to the job "lint": an agent run, where list was meant).
-    if closest(word, jobs) and word.casefold() != hint:
+    if job and word.casefold() != hint:
         return
 
     raise UsageError(f'unknown command or job "{word}"',
