@@ -380,6 +380,13 @@ def _write(target: Path, shown: str, text: str, example: str, *, force: bool) ->
     from mogrun.ci.workflow import hand_edited
 
     _refuse_no_regular_file(target, shown)
+    size = len(text.encode("utf-8"))
+    if size > MAX_WORKFLOW:  # written, it was refused as no workflow of mogrun's next time
+        raise UsageError(f"the workflow would be {size // 1024} KiB, over the "
+                         f"{MAX_WORKFLOW // 1024} KiB of a file mogrun reads back as its own; "
+                         f"nothing written to {shown}",
+                         context=["Split the scheduled jobs over task files, each with its "
+                                  "own workflow (-o PATH)."])
     if _mode(target, shown) is not None:
         current = _read(target, shown)
         foreign = _not_ours(current, text, shown, example)

@@ -1396,3 +1396,17 @@ def test_an_output_path_is_named_escaped_in_every_line(project) -> None:
     assert missing.code == 1, missing
     assert missing.out.startswith(f"--- {named}.new (committed)\n+++ {named}.new (generated)\n")
     assert "\x1b" not in missing.err + missing.out and "\x07" not in missing.err, missing
+
+
+def test_a_workflow_too_big_to_read_back_is_not_written(project, monkeypatch) -> None:
+    """One over the size mogrun reads back as its own was written, and the next
+    ci github (or --check) refused it as "not a workflow mogrun ci github wrote"."""
+    from mogrun.cli import ci_cmds
+
+    monkeypatch.setattr(ci_cmds, "MAX_WORKFLOW", 1024)
+    project.write(BIG)
+    result = project.run("ci", "github")
+    assert result.code == 2, result
+    assert result.err.splitlines()[-2].startswith("Error: the workflow would be "), result
+    assert f"nothing written to {WORKFLOW}" in result.err
+    assert not (project.root / WORKFLOW).exists()
