@@ -13,6 +13,8 @@ from mogrun.cli.state import CliState
 from mogrun.errors import MogrunError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mogrun.taskfile.checking import CheckWarning, Report
     from mogrun.taskfile.parse import TaskFile
 
@@ -286,7 +288,8 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
 
     with editing(path, waiting):  # another add at once waits: each adds to what it wrote
         original, before, bom, raw = _existing(path)
-        text = append_job(original, before.job_names if before else [], new)
+        text = append_job(original, before.job_names if before else [], new,
+                          _need_hint(before) if before is not None else None)
         _refuse_the_token(state, original, text, path, job)
         warnings = _refuse_what_check_refuses(state, path, text, job, before)
         if bom:
@@ -358,6 +361,26 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool, bytes]:
     if not text.strip():
         return text, None, bom, raw
     return text, parse_task_file(path, text), bom, raw
+
+
+def _need_hint(taskfile: TaskFile) -> Callable[[str], list[str]]:
+    """``check``'s hint for a need of no job (``graph.unknown_need_hint``): beside
+    ``[jobs.release.v1]`` (no quotes: a job "release"), ``--needs release.v1`` was
+    told 'did you mean "release"?', which ``check`` then refused with the quoting
+    hint. Judged with mogrun's own keys (its plugins are loaded later)."""
+    from mogrun.taskfile.graph import unknown_need_hint
+    from mogrun.taskfile.schema import quoting_hint
+    from mogrun.taskfile.validation import misdotted_jobs, names_meant
+
+    meant = names_meant(taskfile, misdotted_jobs(taskfile, {}), {})
+
+    def hint(need: str) -> list[str]:
+        if need in meant:  # the job its header meant: that header is the problem
+            first, *rest = need.split(".")
+            return [quoting_hint(first, tuple(rest))]
+        return unknown_need_hint(need, taskfile, meant)
+
+    return hint
 
 
 def _refuse_the_token(state: CliState, original: str, text: str, path: Path, job: str) -> None:

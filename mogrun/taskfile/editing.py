@@ -5,7 +5,7 @@ never re-serialised, so every comment and blank line stays byte for byte."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mogrun.errors import TaskFileError, UsageError
@@ -110,8 +110,11 @@ def job_text(job: NewJob) -> str:
     return line_safe(tomlkit.dumps(doc))  # every string tomlkit writes here is a basic one
 
 
-def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
-    """``text`` with ``job`` appended at the end; the original bytes are untouched."""
+def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
+               need_hint: Callable[[str], list[str]] | None = None) -> str:
+    """``text`` with ``job`` appended at the end; the original bytes are untouched.
+    ``need_hint``: the hint for a need of no job (``graph.unknown_need_hint``'s, as
+    ``check`` gives it), else the closest job's name."""
     if job.name in existing_jobs:
         raise UsageError(f'job "{job.name}" already exists; choose another name')
     for need in job.needs:
@@ -122,8 +125,9 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob) -> str:
             from mogrun.taskfile.schema import closest
 
             hint = closest(need, existing_jobs)
-            raise UsageError(f'--needs names unknown job "{need}"',
-                             context=[f'did you mean "{hint}"?'] if hint else [])
+            raise UsageError(f'--needs names unknown job "{need}"', context=(
+                need_hint(need) if need_hint is not None else
+                [f'did you mean "{hint}"?'] if hint else []))
     newline = line_ending(text)  # the file's own
     separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
     result = text + separator + job_text(job).replace("\n", newline)

@@ -33,7 +33,7 @@ def graph_errors(taskfile: TaskFile, meant: Collection[str] = ()) -> list[TaskFi
             if need not in taskfile.jobs and need not in meant:
                 errors.append(taskfile.error(
                     f'job "{name}" needs unknown job "{need}"', "jobs", name, "needs", index,
-                    job=name, context=_unknown_need_hint(need, taskfile, meant)))
+                    job=name, context=unknown_need_hint(need, taskfile, meant)))
     for cycle in find_cycles(taskfile):
         index = next(i for i, need in indexed_needs(taskfile, cycle[0]) if need == cycle[1])
         errors.append(taskfile.error("needs cycle: " + " -> ".join(cycle),
@@ -41,7 +41,7 @@ def graph_errors(taskfile: TaskFile, meant: Collection[str] = ()) -> list[TaskFi
     return errors
 
 
-def _unknown_need_hint(need: str, taskfile: TaskFile, meant: Collection[str]) -> list[str]:
+def unknown_need_hint(need: str, taskfile: TaskFile, meant: Collection[str]) -> list[str]:
     """The job a need was likely meant to name. The first part of a header written
     without its quotes (``needs = ["release"]`` beside ``[jobs.release.v1]``, which
     ``list`` shows as a job "release") gets that header's quoting hint, and the

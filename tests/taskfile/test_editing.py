@@ -460,6 +460,22 @@ def test_add_refuses_needs_that_close_a_cycle_through_the_new_job(project) -> No
     assert project.run("check").code == 0
 
 
+@pytest.mark.parametrize("need", ["release.v1", "release"])
+def test_add_needs_beside_an_unquoted_dotted_header_gets_its_quoting_hint(project,
+                                                                           need) -> None:
+    """Beside [jobs.release.v1] (no quotes: a job "release"), `--needs release.v1` was
+    told 'did you mean "release"?', and `--needs release` then pointed back at
+    "release.v1": each refusal pointed at the other. Both give check's quoting hint."""
+    before = b'[jobs.release.v1]\nrepo = "acme/api"\nprompt = "x"\n'
+    project.path.write_bytes(before)
+    result = project.run("add", "z", "--repo", "acme/web", "--prompt", "y", "--needs", need)
+    assert result.code == 2, result
+    assert ('A job name holding "." is quoted: write [jobs."release.v1"]' in result.err
+            ), result
+    assert 'did you mean "release"?' not in result.err
+    assert project.path.read_bytes() == before
+
+
 def test_add_says_a_job_cannot_need_itself_in_check_s_words(project) -> None:
     # It said '--needs names unknown job "b"', of the job being added.
     before = b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
