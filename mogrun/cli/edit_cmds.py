@@ -288,8 +288,13 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
 
     with editing(path, waiting):  # another add at once waits: each adds to what it wrote
         original, before, bom, raw = _existing(path)
-        text = append_job(original, before.job_names if before else [], new,
-                          _need_hint(before) if before is not None else None)
+        try:
+            text = append_job(original, before.job_names if before else [], new,
+                              _need_hint(before) if before is not None else None)
+        except TaskFileError as refused:  # the file's way with its jobs: said where
+            if refused.location is not None or before is None:
+                raise
+            raise refused.evolve(location=before.location("jobs")) from None
         _refuse_the_token(state, original, text, path, job)
         warnings = _refuse_what_check_refuses(state, path, text, job, before)
         if bom:

@@ -19,6 +19,9 @@ def test_add_to_a_file_with_inline_jobs_explains_itself(project) -> None:
         'Error: cannot append job "b": the file defines its jobs in a way that a new '
         "[jobs.NAME] table would break")
     assert "{exc}" not in result.err
+    # Located, as check locates a problem: which file, and where its jobs are written.
+    assert result.err.splitlines()[1:3] == [
+        f"  --> {project.path}:1:1", '  1 | jobs = { a = { repo = "acme/api", prompt = "x" } }']
 
 
 def test_add_keeps_a_crlf_file_crlf(project) -> None:
