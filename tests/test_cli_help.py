@@ -58,6 +58,8 @@ def test_help_as_a_word_is_the_help_unless_a_job_has_the_name(mogrun_cli, tmp_pa
     root = mogrun_cli("--help", cwd=tmp_path, env={"COLUMNS": "120"})
     said = mogrun_cli("help", cwd=tmp_path, env={"COLUMNS": "120"})
     assert (said.exit_code, said.stdout) == (0, root.stdout), said
+    again = mogrun_cli("help", "help", cwd=tmp_path, env={"COLUMNS": "120"})
+    assert (again.exit_code, again.stdout) == (0, root.stdout), again  # was: no command
     run = mogrun_cli("help", "run", cwd=tmp_path, env={"COLUMNS": "120"})
     assert run.exit_code == 0, run
     assert run.stdout == mogrun_cli("run", "--help", cwd=tmp_path,

@@ -137,6 +137,8 @@ class MogrunGroup(click.Group):
             if ctx.resilient_parsing:  # `mogrun help <TAB>`: the commands, no help printed
                 return "help", _help_completion(), args[1:]
             words = [a for a in args[1:] if not a.startswith("-")]
+            if words[:1] == ["help"]:  # `help help`, as git and gh answer it: the help
+                words = []
             if words and words[0] in COMMANDS:  # `help ci github`: the group's own word
                 state.command = words[0]
                 return words[0], self.get_command(ctx, words[0]), [*words[1:2], "--help"]
