@@ -109,6 +109,9 @@ def _new_file(path: Path, given: str, named: str) -> Path:
     if taken and target.is_dir():  # "add jobs to it" would be no help
         raise UsageError(f"{target} is a directory; not making a task file there",
                          context=["Move it away, or name a file with -f PATH."])
+    if taken and not target.is_file():  # a FIFO, a device: add would refuse it too
+        raise UsageError(f"{target} already exists and is not a file; not making a task "
+                         "file there", context=["Name a file with -f PATH."])
     if taken:
         raise UsageError(f"{target} already exists; not overwriting it",
                          context=[f"Add jobs to it with `mogrun {named}add JOB --repo R "

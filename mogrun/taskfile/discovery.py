@@ -142,6 +142,13 @@ def _missing_hint(path: Path, given: str, origin: str) -> list[str]:
     near = closest(Path(path.name).stem, stems)
     if near is not None:
         return [f"did you mean {shell_word(str(Path(given).with_name(near + '.toml')))}?"]
+    try:
+        above = next((p for p in path.parents if p.exists()), None)
+        under_a_file = above is not None and not above.is_dir()  # `-f notes/x.toml`
+    except OSError:  # a folder that cannot be looked into: init says what is wrong
+        under_a_file = False
+    if under_a_file:
+        return [f"{above} is a file, not a folder: no task file can be made under it."]
     named = f" -f {shell_word(given)}" if origin == "-f/--file" else ""  # init reads MOGRUN_FILE
     return [f"Create it with `mogrun init{named}`."]
 

@@ -364,3 +364,18 @@ def test_an_add_waiting_for_another_says_so(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (out, err)
     assert "[jobs.later]" in (tmp_path / "mogplex.toml").read_text()
+
+
+def test_hints_name_no_command_that_cannot_work(project) -> None:
+    """`-f notes/x.toml` with notes a file said "Create it with `mogrun init -f
+    notes/x.toml`", which then failed "Not a directory"; `init -f FIFO` said "Add
+    jobs to it with `mogrun -f FIFO add ...`", which add refuses (no regular file)."""
+    (project.root / "notes").write_text("a file\n")
+    missing = project.run("-f", "notes/x.toml", "list")
+    assert missing.code == 2, missing
+    assert "is a file, not a folder: no task file can be made under it" in missing.err
+    assert "mogrun init" not in missing.err
+    os.mkfifo(project.root / "pipe")
+    made = project.run("-f", "pipe", "init")
+    assert made.code == 2, made
+    assert "already exists and is not a file" in made.err and " add " not in made.err
