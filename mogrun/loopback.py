@@ -57,8 +57,9 @@ def host_problem(netloc: str, host: str | None) -> str | None:
     each caller says "not a valid URL" its own way):
     an IPv6 literal that is none, or text after its bracket other than a port
     (``[::1]]:1`` was sent to ``[::1]:1``); a name with an empty or over-long part
-    (``a..mogplex.com``), which urllib3 refused at every request, retried as a
-    network failure and said "check that the server is reachable" (exit 69)."""
+    (``a..mogplex.com``) or a character no host name has (``{{env.HOST}}``), which
+    urllib3 refused at every request, retried as a network failure and said "check
+    that the server is reachable" (exit 69)."""
     netloc, host = netloc.rpartition("@")[2], host or ""
     if netloc.startswith("["):
         inside, closed, rest = netloc[1:].partition("]")
@@ -72,4 +73,9 @@ def host_problem(netloc: str, host: str | None) -> str | None:
     labels = (host[:-1] if host.endswith(".") else host).split(".")
     if len(host) > 253 or any(not label or len(label) > 63 for label in labels):
         return "its host name has an empty part, or one over 63 characters"
+    if not all(c.isalnum() or c in "-_" for c in host.replace(".", "")):
+        # ``https://{{env.HOST}}.mogplex.com`` (a url is never templated) went to DNS,
+        # was retried as a network failure and said "check the server" (exit 69).
+        return ("its host name holds a character no host name has"
+                + ("; no template is rendered in a url" if "{" in host else ""))
     return None

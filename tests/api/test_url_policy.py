@@ -81,7 +81,10 @@ def test_a_dotted_loopback_name_is_refused_saying_what_to_use(url):
 @pytest.mark.parametrize("url", [
     "https://a..mogplex.com", "https://.mogplex.com", "https://mogplex.com..",
     "https://localhost..:8443", "https://127.0.0.1..:8443", "http://[::1]]:1",
-    "https://" + "a" * 64 + ".mogplex.com", "http://[::1]x:1"])
+    "https://" + "a" * 64 + ".mogplex.com", "http://[::1]x:1",
+    # A character no host name has: a template ({{env.HOST}}: a url is never rendered)
+    # went to DNS as it was, retried as a network failure (exit 69).
+    "https://{{env.HOST}}.mogplex.com", "https://a!b.mogplex.com", "https://a*b.example"])
 def test_a_host_no_request_can_go_to_is_refused_by_every_consumer_before_any_socket(url):
     """A host with an empty or over-long part (a typo: a..mogplex.com) passed every
     check, then urllib3 refused it at each request: retried six times as a network
@@ -95,7 +98,8 @@ def test_a_host_no_request_can_go_to_is_refused_by_every_consumer_before_any_soc
 
 
 @pytest.mark.parametrize("url", ["https://mogplex.com.", "http://[::1]:9", "https://a-b.mogplex.com",
-                                 "https://" + "a" * 63 + ".mogplex.com"])
+                                 "https://" + "a" * 63 + ".mogplex.com",
+                                 "https://b\u00fccher.example", "https://x_y.corp.example"])
 def test_hosts_a_request_can_go_to_stay_accepted(url):
     assert url_problem(url) is None
     refuse_insecure_url(url + "/api/v1/mogplex/runs")
