@@ -440,6 +440,11 @@ def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest
     keys = [r.idempotency_key for r in requests]
     if len(set(keys)) == len(keys):
         return requests
+    if not keys[0].strip():  # the suffix makes a key per repo, not an empty key one:
+        # ":acme/api" was sent by every invocation, on any day, and attached for ever
+        raise job.fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} "
+                       "characters after trimming, not 0 (before the fan-out's per-repo "
+                       "suffix)")
     suffixed = [replace(r, idempotency_key=_suffixed(job, r.idempotency_key, f":{r.repo}"))
                 for r in requests]
     for written, request in zip(keys, suffixed, strict=True):

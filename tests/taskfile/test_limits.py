@@ -78,6 +78,30 @@ def test_a_key_pushed_over_the_limit_by_the_fan_out_suffix_says_so(project) -> N
         "make it differ per repo with {{ repo }})")
 
 
+@pytest.mark.parametrize("written", ["{{ env.RUN_KEY | default('') }}", "   ",
+                                     "{{ blank }}"])
+def test_a_fan_out_key_that_renders_empty_is_refused_as_one_repo_s_is(project,
+                                                                      written) -> None:
+    """One repo's empty key was refused; a fan-out's was sent as ":acme/api" and
+    ":acme/web", the same keys at every invocation, on any day: each attached to
+    the first runs for ever."""
+    project.write(f"""
+        [vars]
+        blank = " "
+
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "x"
+        idempotency_key = "{written}"
+    """)
+    for command in (("show", "fan"), ("check",)):
+        result = project.run(*command)
+        assert result.code == 2, result
+        assert ('job "fan", key "idempotency_key": the idempotency key must be 1..200 '
+                "characters after trimming, not 0 (before the fan-out's per-repo suffix)"
+                ) in result.err, result
+
+
 @pytest.mark.parametrize("kind", ['prompt = "x"', 'automation = "triage"'])
 def test_a_long_job_name_never_makes_mogruns_own_key_an_error(project, kind) -> None:
     """With no idempotency_key, mogrun makes one from the job's name: a 250-character
