@@ -34,6 +34,7 @@ from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 from mogrun.taskfile.templates import (
     TOKEN_NAME,
+    UNSET_STAND_IN,
     Rendered,
     Scope,
     TemplateClock,
@@ -281,20 +282,20 @@ def _repos(job: _Job) -> list[str]:
              for i, (_, r) in enumerate(listed)]
     if "repo" in job.unrendered:
         return repos  # as written: the other keys are still rendered with them
-    if "repo" in job.unset_in:
-        # A stand-in for an unset env name is no repo to judge (check only warns
-        # about the name), nor is what is made from it.
-        job.wrong_repo = True
-        return repos
-    problems = [(at[i], problem) for i, repo in enumerate(repos)
-                if (problem := _repo_problem(repo, job.masked))]
+    # A stand-in for an unset env name is no repo to judge (check only warns about
+    # the name), nor is what is made from it; the list's other repos still are (check
+    # said "ok" of "not a repo" beside "acme/{{ env.R }}").
+    judged = [i for i, repo in enumerate(repos) if UNSET_STAND_IN not in repo]
+    problems = [(at[i], problem) for i in judged
+                if (problem := _repo_problem(repos[i], job.masked))]
     if not problems:  # owner/name resolves ignoring case
         from mogrun.taskfile.schema import listed_twice
 
-        problems = [(at[i], twice) for i, twice in listed_twice(repos, " (templated)")]
+        problems = [(at[judged[k]], twice)
+                    for k, twice in listed_twice([repos[i] for i in judged], " (templated)")]
     for sub, problem in problems:
         job.record(job.error("repo", problem, *sub))
-    job.wrong_repo = bool(problems)
+    job.wrong_repo = bool(problems) or "repo" in job.unset_in
     return repos
 
 

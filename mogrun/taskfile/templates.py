@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 BUILTIN_NAMES = ("job", "repo", "date", "week", "now")
 TOKEN_NAME = "MOGPLEX_API_KEY"
+UNSET_STAND_IN = "unset-env-"  # what an unset env.NAME renders as, followed by the NAME
 # A name runs to its ``}}`` on the same line, never into another ``{{``: one that
 # does not get there is an unclosed ``{{`` (not a name holding the next one).
 _TOKEN = re.compile(r"\{\{\{\{|\{\{((?:(?!\{\{)[^\n])*?)\}\}|\{\{")
@@ -403,7 +404,7 @@ def _env_value(name: str, placeholder: str, scope: Scope, key: str, found: _Foun
     if value is None:
         where = f" in [vars] {scope.through[-1]}" if scope.through else ""
         found.unset.setdefault(name, placeholder + where)
-        return f"unset-env-{name}"
+        return f"{UNSET_STAND_IN}{name}"
     if not _is_text(value):  # bytes the locale could not decode: no request could carry them
         from mogrun.textsafety import locale_refusal
 

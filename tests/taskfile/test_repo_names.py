@@ -171,3 +171,27 @@ def test_add_refuses_a_repo_github_cannot_have(project) -> None:
         "Error: job \"b\", key \"repo\": '../..' is not a GitHub owner/name: the owner '..' "
         f"holds \".\"; {OWNER_RULE}"]
     assert project.path.read_bytes() == before
+
+
+def test_a_list_s_other_repos_are_judged_beside_one_using_an_unset_env_name(project) -> None:
+    """One repo of a list using an unset env.NAME made check skip every repo of it:
+    "ok" (exit 0) for "not a repo" and a repo listed twice, which show and run
+    refused once the name was set."""
+    project.write("""
+        [vars]
+        a = "api"
+        b = "API"
+
+        [jobs.k]
+        repo = ["acme/api", "not a repo", "acme/{{ env.R }}"]
+        prompt = "x"
+
+        [jobs.d]
+        repo = ["acme/{{ a }}", "Acme/{{ b }}", "acme/{{ env.R }}"]
+        prompt = "x"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "job \"k\", key \"repo\": 'not a repo' is not a repo (owner/name or id)" in result.err
+    assert "job \"d\", key \"repo\": lists (templated) 'Acme/API' twice" in result.err
+    assert 'warning: job "k" uses env.R, which is not set here' in result.err
