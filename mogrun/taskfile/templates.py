@@ -429,7 +429,10 @@ def _is_text(value: str) -> bool:
 def _suggest(name: str, scope: Scope) -> list[str]:
     from mogrun.taskfile.schema import closest
 
-    known = [*BUILTIN_NAMES, *(var for var in scope.vars if var not in BUILTIN_NAMES)]
+    # Only names a template can write: "with space", refused itself, was offered in
+    # "Names:" beside its own error.
+    known = [*BUILTIN_NAMES, *(var for var in scope.vars
+                               if var not in BUILTIN_NAMES and VAR_NAME.fullmatch(var))]
     close = closest(name, known)
     hint = [f'did you mean "{close}"?'] if close else []
     return [*hint, "Names: " + ", ".join([*known, "env.NAME"])]

@@ -388,3 +388,19 @@ def test_a_missing_prompt_file_hides_no_other_problem_of_its_job(project) -> Non
         'Error: job "a", key "prompt_file": prompt file nope.md does not exist (relative to '
         f"{project.root})",
         'Error: job "a", key "branch": unknown template name "typo" in {{ typo }}']
+
+
+def test_the_names_offered_are_names_a_template_can_write(project) -> None:
+    """"Names:" listed a var named "with space", which its own error (beside) says no
+    template can name."""
+    project.write("""
+        [vars]
+        "with space" = "y"
+        team = "web"
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "{{ JOB }}"
+    """)
+    result = project.run("check")
+    assert result.code == 2, result
+    assert "Names: job, repo, date, week, now, team, env.NAME" in result.err.splitlines()
