@@ -441,11 +441,15 @@ def _suggest(name: str, scope: Scope) -> list[str]:
 def unset_env_error(name: str, placeholder: str, scope: Scope, key: str,
                     text: str = "") -> TemplateError:
     """The error for an unset ``env`` name, for a job that is about to run; under
-    its template when ``text``, the key's one-line value, holds it (not a var's)."""
+    its template when ``text``, the key's one-line value, holds it (not a var's);
+    with the line it is on when ``text`` has several (a prompt file), as every other
+    template problem there says it."""
     error = _error(f"environment variable {name} is not set (used by {placeholder})", scope, key)
     at = text.find(placeholder)
-    if at < 0 or "\n" in text.rstrip("\n"):
+    if at < 0:
         return error
+    if "\n" in text.rstrip("\n"):
+        return _Lines(text, key, scope).on(error, at)
     return _pointed(error, placeholder, text, at)
 
 

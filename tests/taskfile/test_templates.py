@@ -84,6 +84,16 @@ def test_set_refuses_a_name_only_a_description_uses(project) -> None:
                                  'mogplex.toml uses "team"'), result.err
 
 
+def test_an_unset_env_name_says_its_line_in_a_prompt_file(project) -> None:
+    """Every other template problem in a prompt file says its line; an unset
+    env.NAME there (an error for show and run) was located only at the key."""
+    (project.root / "p.md").write_text("l1\r\nl2\r\nl3\r\nl4 {{ env.UNSET_X }}\r\n")
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "p.md"\n')
+    result = project.run("show", "a")
+    assert result.code == 2, result
+    assert "It is on line 4 of the prompt file: l4 {{ env.UNSET_X }}\n" in result.err
+
+
 def test_a_template_error_says_its_line_in_a_prompt_of_several(project) -> None:
     """The error was located only at the key: a prompt file of fifty lines said
     nothing of where in it the misspelt name was."""
