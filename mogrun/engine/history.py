@@ -49,23 +49,16 @@ T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
 # A key's row an earlier start wrote: another invocation's (its one parameter), with
-# the body it sent (a planned row not yet claimed has none).
-# A start another invocation sent: its key and body were recorded (just before the
-# start went out, or before a sandbox slot was waited for).
+# the body it sent (a planned row not yet claimed has none): recorded just before the
+# start went out, or before a sandbox slot was waited for.
 _SENT_ELSEWHERE = "invocation != ? AND request != ''"
-# ... and made a run, or may have (no end recorded: its mogrun was killed; or an end
-# that says so, one of ``runner.may_have_started``'s). A start given up before it was
-# sent (its capacity_wait spent, a 429) made none: its key replays nothing, and the
-# next start with it needs a sandbox slot like any.
+# ... that made a run, or may have (no end recorded: its mogrun was killed; or an end
+# that says so, one of ``runner.may_have_started``'s; the three parameters after the
+# invocation, ``_made_params``). A start given up before it was sent (its
+# capacity_wait spent, a 429) made none: its key replays nothing, and the next start
+# with it needs a sandbox slot like any.
 _MADE_ELSEWHERE = (f"{_SENT_ELSEWHERE} AND (run_id IS NOT NULL OR outcome IS NULL "
                    "OR message IN (?, ?, ?))")
-
-
-def _made_params(invocation: str) -> tuple[str, ...]:
-    """``_MADE_ELSEWHERE``'s parameters."""
-    from mogrun.engine.runner import MAYBE_STARTED, UNANSWERED, UNCONFIRMED
-
-    return invocation, MAYBE_STARTED, UNCONFIRMED, UNANSWERED
 IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
 # How a connection decodes a TEXT value: sqlite keeps any bytes (a hand edit, another
 # tool), and its own strict decode raised before ``_row`` saw the value, making the
@@ -1239,3 +1232,11 @@ def _gates(value: Any) -> tuple[dict[str, Any], ...]:
     except ValueError:
         return ()
     return tuple(g for g in gates if isinstance(g, dict)) if isinstance(gates, list) else ()
+
+
+def _made_params(invocation: str) -> tuple[str, ...]:
+    """``_MADE_ELSEWHERE``'s parameters (the runner's words for a start that may have
+    made a run; imported when asked, as only a run asks)."""
+    from mogrun.engine.runner import MAYBE_STARTED, UNANSWERED, UNCONFIRMED
+
+    return invocation, MAYBE_STARTED, UNCONFIRMED, UNANSWERED
