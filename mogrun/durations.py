@@ -102,8 +102,9 @@ def format_duration(seconds: float | None) -> str:
 
     Under a second, whole milliseconds, at least ``1ms`` (a 1e-9 s timeout is not
     none, and ``0ms`` would say so); one that rounds to 1000 ms is ``1.0s``.
-    Under a minute, tenths are kept below 10 s (a 2 s run reads ``2.0s``
-    in a summary); above, whole seconds. Zero parts at the end are dropped.
+    Under a minute, tenths are kept below 10 s for a time that is not whole (a run
+    of 2.04 s reads ``2.0s`` in a summary, one of exactly 2 s ``2s``); above, whole
+    seconds. Zero parts at the end are dropped.
     Each string is one ``parse_duration`` reads, to within that precision.
     """
     if seconds is None or math.isnan(seconds) or seconds < 0:
