@@ -203,6 +203,8 @@ class _Job:
             for each in getattr(error, "errors", (error,)):
                 self.record(each)
             self.unrendered.add(key)
+            for name, placeholder in getattr(error, "unset_env", {}).items():
+                self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key, text))
             return Rendered(text)
         self.secrets |= out.secrets
         self.env_names |= out.env_names

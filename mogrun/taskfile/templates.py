@@ -160,7 +160,13 @@ def template_names(text: str) -> list[str]:
 def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
     found = _Found()
-    out = _render(text, scope, key, found)
+    try:
+        out = _render(text, scope, key, found)
+    except TemplateError as error:
+        # What the text's other templates said of env names, which check warns of: a
+        # template problem beside "{{ env.DEPLOY_HOOK }}" hid its warning until fixed.
+        error.unset_env = dict(found.unset)  # type: ignore[attr-defined]
+        raise
     return Rendered(out, frozenset(found.secrets), found.unset, frozenset(found.env_names))
 
 

@@ -191,3 +191,14 @@ def test_a_var_problem_named_twice_at_each_level_is_said_once() -> None:
         render("{{ v0 }}", scope, "prompt")
     assert len(getattr(raised.value, "errors", (raised.value,))) == 1
     assert "a var may hold" in raised.value.message
+
+
+def test_a_template_problem_hides_no_unset_env_warning_beside_it(project) -> None:
+    """check warned of an unset env.NAME only once the other template of the same
+    text was fixed: "fixing one round does not reveal the next" did not hold."""
+    project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "{{ env.DEPLOY_HOOK }} {{ nope }}"\n')
+    result = project.run("check")
+    assert result.code == 2, result
+    assert 'unknown template name "nope"' in result.err
+    assert ('warning: job "a" uses env.DEPLOY_HOOK, which is not set here (it must be set '
+            "when this job runs)") in result.err
