@@ -251,19 +251,45 @@ def _refuse_other_input(found: api.AutomationRun, track: RunTrack) -> None:
     """A reused key gets the earlier job run whatever the input (the server keys the
     trigger by the key alone): one triggered with another input is not this
     request's run, as a prompt job's key with another prompt is a 409. Compared
-    are the fields sent now (the server adds keys of its own to the metadata)."""
+    are the fields sent now and those the metadata holds besides the server's own
+    (``RESERVED_INPUT``), each as JSON tells values apart."""
     import json
 
     from mogrun.errors import IdempotencyConflictError
+    from mogrun.taskfile.schema import RESERVED_INPUT
 
     if found.metadata is None:
         return
     sent = json.loads(json.dumps(dict(track.plan.inputs)))  # as the wire carried it
-    if all(key in found.metadata and found.metadata[key] == value for key, value in sent.items()):
+    # The metadata is the input with the server's reserved keys over it: a key of its
+    # own beside those was sent then, not now (a dry_run the file has since dropped).
+    stored = {k: v for k, v in found.metadata.items() if k not in RESERVED_INPUT}
+    if stored.keys() == {k for k in sent if k not in RESERVED_INPUT} and all(
+            _same_json(stored[key], value) for key, value in sent.items() if key in stored):
         return
     raise IdempotencyConflictError(
         f"job run {found.state.run_id} was triggered under this key with another input",
         status=409, code="IDEMPOTENCY_CONFLICT")
+
+
+def _same_json(stored: Any, sent: Any) -> bool:
+    """Whether ``stored`` (as the server's JavaScript kept it) is the JSON value
+    ``sent``: ``true`` is not ``1`` (Python's ``True == 1`` took it for one); a number
+    is its double (``1.0`` comes back ``1``, an integer past 2**53 rounded)."""
+    if isinstance(stored, bool) or isinstance(sent, bool):
+        return type(stored) is type(sent) and stored == sent
+    if isinstance(stored, int | float) and isinstance(sent, int | float):
+        try:
+            return float(stored) == float(sent)
+        except OverflowError:  # an integer no double holds: as written
+            return stored == sent
+    if isinstance(stored, dict) and isinstance(sent, dict):
+        return stored.keys() == sent.keys() and all(
+            _same_json(stored[key], sent[key]) for key in sent)
+    if isinstance(stored, list) and isinstance(sent, list):
+        return len(stored) == len(sent) and all(
+            _same_json(a, b) for a, b in zip(stored, sent, strict=True))
+    return type(stored) is type(sent) and stored == sent
 
 
 class AutomationReader:

@@ -243,6 +243,39 @@ def test_a_ci_retry_with_the_same_key_attaches(project, mogrun_emulator):
     assert len(mogrun_emulator.job_runs()) == 1
 
 
+@pytest.mark.parametrize(("first", "then"), [
+    ({"dry_run": "true"}, {}),  # a key dropped from the input
+    ({"flag": True}, {"flag": 1}),  # JSON's true is not 1 (Python's True == 1)
+    ({"n": {"a": False}}, {"n": {"a": 0}}),
+])
+def test_an_input_that_lost_a_key_or_changed_its_type_is_a_conflict(project, mogrun_emulator,
+                                                                     first, then):
+    """Only the keys sent now were compared, with ==: an input that dropped its
+    dry_run re-attached to the dry run and passed, as did true changed to 1."""
+    note = "@emulator duration=0.4s"
+    project.write(automation_job(repo=["acme/api"], idempotency_key="weekly",
+                                 input={"note": note, **first}))
+    assert project.run("run", "triage-all").exit_code == 0
+    project.write(automation_job(repo=["acme/api"], idempotency_key="weekly",
+                                 input={"note": note, **then}))
+    again = project.run("run", "triage-all")
+    assert again.exit_code == 1, again
+    assert "was triggered under this key with another input" in again.output, again.output
+    assert len(mogrun_emulator.job_runs()) == 1
+
+
+def test_the_same_input_attaches_whatever_json_makes_of_its_numbers(project, mogrun_emulator):
+    """A number comes back as the server's JavaScript kept it (1.0 as 1): the same
+    input is the same request, never a conflict."""
+    job = automation_job(repo=["acme/api"], idempotency_key="weekly",
+                         input={"note": "@emulator duration=0.4s", "ratio": 1.0, "n": 3})
+    project.write(job)
+    assert project.run("run", "triage-all").exit_code == 0
+    again = project.run("run", "triage-all")
+    assert again.exit_code == 0, again
+    assert "attached to existing run" in again.output
+
+
 def test_a_key_reused_with_another_input_is_a_conflict_not_an_attach(project,
                                                                       mogrun_emulator):
     """The server answers a reused key with the earlier job run whatever the input:
