@@ -338,8 +338,15 @@ _LIST_THEM = "Run `mogrun automations` to list this token's automations."
 def _close_names(wanted: str, every: Sequence[Automation]) -> str:
     import difflib  # the not-found path only: `show` imports this module
 
-    close = difflib.get_close_matches(wanted, [a.name for a in every], n=3, cutoff=0.5)
-    return f"Did you mean {', '.join(repr(c) for c in close)}?" if close else _LIST_THEM
+    names = list(dict.fromkeys(a.name for a in every))  # each name once
+    close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+    if not close:
+        return _LIST_THEM
+    # A name several automations share is ambiguous as written: their ids are meant.
+    said = [repr(name) if len(ids := [a.id for a in every if a.name == name]) == 1
+            else f"{name!r} (the name of {len(ids)}: by id, {' or '.join(ids)})"
+            for name in close]
+    return f"Did you mean {', '.join(said)}?"
 
 
 def trigger_body(repo_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -175,6 +175,19 @@ def test_an_unpublished_automation_is_a_usage_error_before_its_needs_run(
     assert all(r["message"].startswith("not started: automation 'draft'") for r in rows)
 
 
+def test_a_misspelt_automation_s_hint_names_each_once_and_a_shared_name_by_ids(
+        project, mogrun_emulator):
+    """Two automations named "triage": "Did you mean 'triage', 'triage'?", and the name
+    offered was itself refused as ambiguous."""
+    second = mogrun_emulator.add_automation("triage")
+    project.write(automation_job(automation="triag"))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 2, result
+    hint = result.stderr.splitlines()[1]
+    assert hint.startswith("Did you mean 'triage' (the name of 2: by id, ") and \
+        hint.count("'triage'") == 1 and second in hint, hint
+
+
 def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
         project, mogrun_emulator):
     """It was a failed run per repo (exit 2 though), its "Did you mean" lost, and a
