@@ -21,13 +21,21 @@ def _share(total: float, parts: int, k: int) -> float:
     return total - each * (parts - 1) if k == parts else each
 
 
+def _whole_share(total: int, parts: int, k: int) -> int:
+    """Part ``k`` (1..parts) of a whole ``total`` split evenly in whole parts, the
+    last taking the rest: the parts add up to it (each share rounded on its own made
+    a script's tokens=7 come back 8 over two calls)."""
+    each = total // parts
+    return total - each * (parts - 1) if k == parts else each
+
+
 def ai_call(job: JobRun, k: int, now: float) -> dict[str, Any]:
     """The AI call of agent node ``k``: streaming, then done with usage and cost."""
     begin, end = job._node_times(k)
     calls = job.script.nodes - 1
     done = end is not None and now >= end
     state = job._step_status(k, now, end) if done else "streaming"
-    total = round(_share(job.script.tokens, calls, k)) if done else None
+    total = _whole_share(round(job.script.tokens), calls, k) if done else None
     call_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.id}/ai/{k}"))
     usage = _usage(total, _share(job.script.cost, calls, k))
     return {

@@ -218,6 +218,18 @@ def test_trigger_checks_in_the_servers_order(api, mogrun_emulator):
     assert mogrun_emulator.job_runs() == []
 
 
+@pytest.mark.parametrize("tokens", [7, 5, 1])
+@pytest.mark.mogrun_emulator(automations=["triage"])
+def test_a_scripted_token_total_is_the_ai_calls_sum(api, mogrun_emulator, tokens):
+    """tokens=7 over two AI calls came back 8 (each share rounded on its own, half to
+    even), tokens=5 as 4: the docs give it as the total over the calls."""
+    [automation] = mogrun_emulator.automations
+    note = f"@emulator duration=0.3s nodes=3 tokens={tokens}"
+    answer = _trigger(api, automation["id"], input={"note": note})
+    done = _finished(api, automation["id"], answer.data["run"]["jobRunId"])
+    assert sum(c["total_tokens"] for c in done["ai_calls"]) == tokens
+
+
 @pytest.mark.mogrun_emulator(automations=["triage"])
 def test_a_trigger_starts_a_job_run_that_progresses(api, mogrun_emulator):
     [automation] = mogrun_emulator.automations
