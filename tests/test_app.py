@@ -88,11 +88,13 @@ def _env(**extra: str) -> dict[str, str]:
             **extra}
 
 
-def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None, **env: str) -> int:
+def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None,
+                                  until: bytes = b"", **env: str) -> int:
     """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left.
     A real pipe, made as small as Linux allows, read a byte at a time as ``head``
     does: the output past its first line is written after the reader left. With
-    ``stdout`` (a file), only stderr goes to the pipe: ``2>&1 >FILE | head -1``."""
+    ``stdout`` (a file), only stderr goes to the pipe: ``2>&1 >FILE | head -1``.
+    ``until``: it reads lines until one holds that (``grep -m1 until``)."""
     import fcntl
 
     read_fd, write_fd = os.pipe()
@@ -102,8 +104,13 @@ def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None, **en
                             stdout=write_fd if stdout is None else stdout,
                             stderr=subprocess.STDOUT if stdout is None else write_fd)
     os.close(write_fd)
-    while os.read(read_fd, 1) not in (b"\n", b""):
-        pass
+    line = b""
+    while (byte := os.read(read_fd, 1)) != b"":
+        line += byte
+        if byte == b"\n" and until in line:
+            break
+        if byte == b"\n":
+            line = b""
     os.close(read_fd)  # head has its line and leaves
     return proc.wait(timeout=60)
 
@@ -140,16 +147,21 @@ def test_logs_whose_reader_leaves_exits_as_it_would_have(tmp_path, mogrun_emulat
 def test_logs_follow_stops_once_its_reader_left(tmp_path, mogrun_emulator) -> None:
     """`logs --follow JOB | grep -m1 ready`: grep had its line and left, and mogrun
     followed the run on, silently, to its end (hours for a real run; for ever for
-    this one). It stops once its reader left: the run did not end here (exit 1)."""
+    this one). It stops once its reader left: the run did not end here (exit 1).
+    Not at its next write: a quiet agent's next event came minutes later."""
     write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
-                   'prompt = "@emulator duration=never interval=0.2s message=ready"\n\n')
+                   'prompt = "@emulator duration=never interval=60s tools=none message=ready"'
+                   '\n\n')
     env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
            "MOGRUN_POLL_INTERVAL": "0.1"}
     started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
                              cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
     assert started.returncode == 0, started.stderr
     began = time.monotonic()
-    assert _reader_leaves_after_one_line(tmp_path, "logs", "--follow", "forever", **env) == 1
+    # grep leaves at the run's status line, the last before a minute's quiet: mogrun
+    # learnt of it at its next write, the next event (here a minute away).
+    assert _reader_leaves_after_one_line(tmp_path, "logs", "--follow", "forever",
+                                         until=b"streaming", **env) == 1
     assert time.monotonic() - began < 30
 
 

@@ -396,6 +396,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     waiting), or that never started (as they stand): none has passed (exit 1)."""
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
+    from mogrun.output.paced import reader_gone
 
     poll_override(state.env)  # a wrong value is one line (exit 2) here, not in every thread
     verdicts = _Verdicts(state, targets, secrets, [
@@ -426,7 +427,8 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.2)
-                    if "stdout" in state.readers_left:  # `| grep -m1 ready`: read no more
+                    if "stdout" in state.readers_left or reader_gone(state.stdout):
+                        state.readers_left.add("stdout")  # `| grep -m1 ready`: no more
                         stop.set()
         except ForcedExit as forced:
             return verdicts.finish(forced.exit_code)

@@ -220,6 +220,25 @@ class Lost(NamedTuple):
     what: str = "the output"
 
 
+def reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe whose reader has left, asked without writing:
+    Linux says so of a pipe's write end (``POLLERR``). A command that writes only
+    as its runs give it something (``logs --follow JOB | grep -m1 ready``) learnt
+    it at its next write, minutes later for a quiet agent. False where it cannot
+    be told (a terminal, a file, no ``poll``)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    try:
+        fd = stream.fileno()
+        watch = select.poll()
+        watch.register(fd, 0)  # no events asked: errors and hang-ups come anyway
+        return any(flags & (select.POLLERR | select.POLLHUP) for _, flags in watch.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file behind it (a test's buffer)
+        return False
+
+
 def lost_output() -> Lost | None:
     """The first output lost (stdout's, an NDJSON copy of it, stderr's, a GitHub
     step file's), if any."""
