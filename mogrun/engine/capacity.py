@@ -305,11 +305,16 @@ class SandboxSlots:
                 self._hold_until = time.monotonic() + self._blind_hold
                 self._read_again_at = 0.0  # and the list is tried again first (by the
                 return None  # next attempt's wait, within its deadline: not here, unbound)
+            # Active as the last listing showed them: the listing read next may come
+            # after some were reaped (a short idle timeout), and took "1 active" for a
+            # 3-slot account, which then ran one sandbox at a time. (Not our starts
+            # in flight: the server may refuse those too.)
+            known = len(self._busy)
         self._refresh(0.0, job, None)
         with self._lock:
             if self._blind:
                 return None
-            active = len(self._busy)
+            active = max(len(self._busy), known)
             if active == 0 or active >= self.cap:
                 return None
             self.cap = active

@@ -409,3 +409,19 @@ def test_a_free_slot_promised_to_a_run_ahead_in_line_is_said_as_busy() -> None:
     slots._waiting.pop(id(third))
     assert slots.describe(fourth) == ("waiting for a sandbox slot: 3 of 3 busy (3 booting "
                                       "for this invocation)")
+
+
+def test_a_refusal_learns_the_cap_the_last_listing_showed_not_one_read_after_reaping(
+        ) -> None:
+    """A 3-slot account, a file that says 5: the refusal's listing came after two of
+    the three had been reaped (a short idle timeout), and "1 active" became the cap
+    ("set [mogplex] sandboxes to match"): the rest ran one sandbox at a time."""
+    three = [_row(Busy(f"sb{i}", f"r{i}", "main", "main", None, "running",
+                       "2026-01-01T00:00:00Z")) for i in range(3)]
+    answers = [three, three[:1]]
+    slots = SandboxSlots(5, lambda job, deadline: answers.pop(0) if len(answers) > 1
+                         else answers[0], interval=lambda: 1.0, stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    said = slots.refused(None, "Too many active sandboxes")
+    assert slots.cap == 3, said
+    assert said is not None and "with 3 active: taking 3" in said
