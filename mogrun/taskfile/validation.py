@@ -329,24 +329,28 @@ def _automation_errors(taskfile: TaskFile, name: str,
 TOKEN_SEEN_FROM = 12
 
 
-def written_token(text: str, env: Mapping[str, str]) -> tuple[str, int, int] | None:
+def written_token(text: str, env: Mapping[str, str]) -> tuple[str, list[tuple[int, int]]] | None:
     """The API token (``MOGPLEX_API_KEY``'s value here) as ``text`` holds it, with
-    the line and column of its first place, or ``None``: a task file is committed,
-    and ``mogrun add --prompt "... $MOGPLEX_API_KEY"`` wrote it there, past a ``check``
-    that passed it and a ``show`` that masked it."""
+    the line and column of each line's first place, or ``None``: a task file is
+    committed, and ``mogrun add --prompt "... $MOGPLEX_API_KEY"`` wrote it there, past
+    a ``check`` that passed it and a ``show`` that masked it."""
     from mogrun.taskfile.templates import TOKEN_NAME
 
     token = (env.get(TOKEN_NAME) or "").strip()
-    at = text.find(token) if len(token) >= TOKEN_SEEN_FROM else -1
-    if at < 0:
+    if len(token) < TOKEN_SEEN_FROM or token not in text:
         return None
-    line = text.count("\n", 0, at) + 1
-    return token, line, at - (text.rfind("\n", 0, at) + 1) + 1
+    places: dict[int, int] = {}
+    at = text.find(token)
+    while at >= 0:
+        line = text.count("\n", 0, at) + 1
+        places.setdefault(line, at - (text.rfind("\n", 0, at) + 1) + 1)
+        at = text.find(token, at + len(token))
+    return token, list(places.items())
 
 
 def written_token_error(taskfile: TaskFile, env: Mapping[str, str]) -> list[TaskFileError]:
-    """``check``'s error for the token written in the file, located, its line quoted
-    with the token masked."""
+    """``check``'s error for each line that holds the token, located, the line
+    quoted with the token masked (check lists every problem at once)."""
     found = written_token(taskfile.text, env)
     if found is None:
         return []
@@ -354,10 +358,10 @@ def written_token_error(taskfile: TaskFile, env: Mapping[str, str]) -> list[Task
     from mogrun.masking import masked_error
     from mogrun.taskfile.positions import source_line
 
-    token, line, column = found
-    error = TaskFileError(f"the file {WRITTEN_TOKEN}", location=Location(
-        str(taskfile.path), line, column, source_line(taskfile.text, line)))
-    return [masked_error(error, [token])]
+    token, places = found
+    return [masked_error(TaskFileError(f"the file {WRITTEN_TOKEN}", location=Location(
+        str(taskfile.path), line, column, source_line(taskfile.text, line))), [token])
+        for line, column in places]
 
 
 WRITTEN_TOKEN = ("holds the API token (the value of MOGPLEX_API_KEY): a task file is "

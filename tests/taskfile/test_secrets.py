@@ -357,5 +357,10 @@ def test_the_token_written_in_the_file_is_refused_by_check_and_add(project, monk
     assert result.code == 2, result
     assert "the file holds the API token" in result.err and LIVE_TOKEN not in result.err
     assert "  --> " in result.err and ":4:" in result.err
+    project.path.write_text(f'[jobs.a]\nrepo = "acme/api"\nprompt = "use {LIVE_TOKEN}"\n'
+                            f'# tried with {LIVE_TOKEN}, and {LIVE_TOKEN} again\n')
+    result = project.run("check")  # each line that holds it: check lists every problem
+    assert result.code == 2 and "2 problems in" in result.err, result
+    assert ":3:" in result.err and ":4:" in result.err and LIVE_TOKEN not in result.err
     monkeypatch.delenv("MOGPLEX_API_KEY")
     assert project.run("check").code == 0  # without the token here, nothing to compare
