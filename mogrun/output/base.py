@@ -168,9 +168,9 @@ def make_reporter(
 
 
 def in_ci(env: Mapping[str, str]) -> bool:
-    """Whether ``CI`` says a CI runner runs this (``true``, ``1``: not empty, ``0``
-    or ``false``): one that gives its jobs a terminal (Buildkite, some GitLab
-    runners) had the live view redrawn into its log five times a second."""
+    """Whether ``CI`` says a CI runner runs this (set to anything but empty, ``0``,
+    ``false`` or ``no``): one that gives its jobs a terminal (Buildkite, some
+    GitLab runners) had the live view redrawn into its log five times a second."""
     return (env.get("CI") or "").strip().lower() not in ("", "0", "false", "no")
 
 
