@@ -211,7 +211,10 @@ class NoTaskFileError(TaskFileError):
 
 
 class TemplateError(TaskFileError):
-    """A template names something unknown, refused, or unset."""
+    """A template names something unknown, refused, or unset (``unset_name``: the
+    environment variable not set, for a hint that says where to set it)."""
+
+    unset_name: str | None = None
 
 
 class UnknownKeyError(TaskFileError):

@@ -39,7 +39,7 @@ from mogrun.cli.run_cmd import (
     session_options,
 )
 from mogrun.cli.state import CliState
-from mogrun.errors import NothingRecordedError, UsageError
+from mogrun.errors import NothingRecordedError
 from mogrun.textsafety import run_command
 
 T = TypeVar("T")
@@ -233,7 +233,7 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
     for name in dict.fromkeys(jobs):
         rows = history.latest_invocation_of(name)
         if not rows:
-            raise UsageError(f"nothing to rerun for {name!r}: it has never run here",
+            raise NothingRecordedError(f"nothing to rerun for {name!r}: it has never run here",
                              context=[*recorded_elsewhere(state, taskfile, history,
                                                           ["rerun", name], name),
                                       f"See: {command_prefix(state)} history"])

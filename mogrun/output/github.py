@@ -111,6 +111,12 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
     if isinstance(error, errors.ForbiddenError):
         return ("the token lacks a scope this needs: issue one with the scope the message "
                 "names and put it in the repository secret MOGPLEX_API_KEY.")
+    unset = getattr(error, "unset_name", None)
+    if isinstance(unset, str):  # the workflow passes it; the repository has none
+        return (f"the task file takes {unset} from the environment: create a repository "
+                f"secret or variable named {unset} (Settings, Secrets and variables, "
+                "Actions); the workflow `mogrun ci github` writes passes either to this "
+                "step.")
     if isinstance(error, errors.NothingRecordedError):
         return ("`mogrun rerun` retries what this checkout recorded (.mogrun/), and a fresh "
                 "checkout has no record: name the jobs instead, with `mogrun run --rerun "

@@ -451,6 +451,7 @@ def unset_env_error(name: str, placeholder: str, scope: Scope, key: str,
     with the line it is on when ``text`` has several (a prompt file), as every other
     template problem there says it."""
     error = _error(f"environment variable {name} is not set (used by {placeholder})", scope, key)
+    error.unset_name = name  # (for GitHub's hint: a secret or variable of that name)
     at = text.find(placeholder)
     if at < 0:
         return error

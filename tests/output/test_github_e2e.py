@@ -96,6 +96,29 @@ def test_a_rerun_with_nothing_recorded_says_what_works_in_ci(mogrun_project, mog
     assert "fix the task file" not in summary
 
 
+def test_a_rerun_of_a_named_job_never_run_here_says_what_works_in_ci(
+        mogrun_project, mogrun_emulator, tmp_path, github_env):
+    """`mogrun rerun JOB`, the form every failed step's summary gives, got "fix the task
+    file" in a fresh checkout where plain `mogrun rerun` got the way that works."""
+    mogrun_project.write(task_file(job("lint")))
+    result = mogrun_project.run("rerun", "lint", env=github_env)
+    summary = assert_failure_reported(result, tmp_path, 2, "nothing to rerun for 'lint'")
+    assert "mogrun run --rerun JOB..." in summary and "fix the task file" not in summary
+
+
+def test_an_unset_env_name_says_to_create_the_secret_or_variable(mogrun_project,
+                                                                 mogrun_emulator, tmp_path,
+                                                                 github_env):
+    """A repository without the secret the task file's {{ env.FAN_SETTING }} takes got
+    "fix the task file or the command line of this step", though both were right."""
+    mogrun_project.write(task_file(job("fan", prompt="fan {{ env.FAN_SETTING }}")))
+    result = mogrun_project.run("fan", env={**github_env, "FAN_SETTING": None})
+    summary = assert_failure_reported(result, tmp_path, 2, "FAN_SETTING is not set")
+    assert ("the task file takes FAN_SETTING from the environment: create a repository "
+            "secret or variable named FAN_SETTING") in summary, summary
+    assert "fix the task file" not in summary
+
+
 def test_a_failure_outside_github_prints_as_before(mogrun_project, tmp_path):
     mogrun_project.write(task_file(job("lint")))
     result = mogrun_project.run("lint", env={"MOGPLEX_API_KEY": None})
