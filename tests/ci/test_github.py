@@ -1410,3 +1410,23 @@ def test_a_workflow_too_big_to_read_back_is_not_written(project, monkeypatch) ->
     assert result.err.splitlines()[-2].startswith("Error: the workflow would be "), result
     assert f"nothing written to {WORKFLOW}" in result.err
     assert not (project.root / WORKFLOW).exists()
+
+
+def test_check_s_hint_keeps_the_defaults_the_line_gave(project) -> None:
+    """`--check --shards 1` of a sharded workflow said "Run `mogrun ci github`", which
+    keeps the header's --shards 2: the check failed again after it, every time."""
+    from mogrun import __version__
+    from mogrun.ci.workflow import default_install
+
+    project.write(fan_out(4))
+    assert project.run("ci", "github", "--shards", "2").code == 0
+    result = project.run("ci", "github", "--shards", "1", "--check")
+    assert result.code == 1, result
+    hint = result.err.splitlines()[-1]
+    assert hint == "Run `mogrun ci github --shards 1` and commit the result.", result.err
+    assert project.run("ci", "github", "--shards", "1").code == 0
+    assert project.run("ci", "github", "--shards", "1", "--check").code == 0
+    project.run("ci", "github", "--install", "mogrun @ git+https://github.com/acme/m@v1")
+    default = default_install(__version__)
+    result = project.run("ci", "github", "--install", default, "--check")
+    assert result.code == 1 and f"--install {default}" in result.err.splitlines()[-1], result
