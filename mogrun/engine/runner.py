@@ -229,7 +229,10 @@ class RunExecutor:
         if track.attached:
             deps.channel.notice(_attached_text(track, kind, deps.rerun_hint(track.job.name)),
                                 track=track)
-        if track.job.name in deps.detach_jobs:
+        # An attached run that had already ended is no run to leave going: it is judged
+        # (detached, a failed one was "passed" to rerun, and --detach said exit 0).
+        ended = track.state is not None and track.state.terminal
+        if track.job.name in deps.detach_jobs and not ended:
             if deps.stop.is_set():  # answered after a signal: cancelled, not handed over
                 return self._interrupted(track, kind)
             return self._detached(track)

@@ -161,6 +161,27 @@ def test_detach_starts_and_exits_0(project, mogrun, mogrun_emulator):
     assert summary["results"][0]["duration"] is None, summary
 
 
+def test_detach_judges_a_run_it_attached_to_that_had_already_ended(project, mogrun,
+                                                                     mogrun_emulator):
+    """A fixed key's run had failed; `run --detach` attached to it, said "started run"
+    and exit 0, recorded it detached, and rerun then called it passed ("nothing to
+    rerun"), though mogrun had said to rerun it. An ended run is judged, not left."""
+    project("""
+        [jobs.fx]
+        repo = "acme/api"
+        idempotency_key = "fx-key-1"
+        prompt = '@emulator status=failed duration=0.3s'
+    """)
+    assert mogrun("run", "fx").exit_code == 1
+    detached = mogrun("run", "--detach", "fx")
+    assert detached.exit_code == 1, detached
+    assert "which had already ended failed" in detached.stderr
+    assert "started run" not in detached.stderr
+    planned = mogrun("rerun", "-n", "fx")
+    assert planned.exit_code == 0 and "nothing to rerun" not in planned.stdout + planned.stderr
+    assert len(mogrun_emulator.runs) == 1
+
+
 def test_detach_waits_for_needs(project, mogrun, mogrun_emulator):
     project("""
         [jobs.build]
