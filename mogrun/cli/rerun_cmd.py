@@ -532,8 +532,11 @@ class Selection:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
                     if again:
+                        # A killed mogrun's row (no end recorded): its key is written
+                        # before a slot is waited for too, so the start may not have gone.
                         how = ("was accepted without a run id" if row.message == UNCONFIRMED
-                               else "was never answered")
+                               else "may have been sent before its mogrun was killed"
+                               if row.outcome is None else "was never answered")
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{row.idempotency_key}) {how}, so it may "
                                   f"have made a run: attempt {row.attempt} is sent again "
