@@ -443,8 +443,9 @@ def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest
     keys = [r.idempotency_key for r in requests]
     if len(set(keys)) == len(keys):
         return requests
-    if not keys[0].strip():  # the suffix makes a key per repo, not an empty key one:
-        # ":acme/api" was sent by every invocation, on any day, and attached for ever
+    if any(not key.strip() for key in keys):  # the suffix makes a key per repo, not an
+        # empty key one: ":acme/api" was sent by every invocation, on any day, and
+        # attached for ever
         raise job.fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} "
                        "characters after trimming, not 0 (before the fan-out's per-repo "
                        "suffix)")
