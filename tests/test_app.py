@@ -104,13 +104,14 @@ def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None,
                             stdout=write_fd if stdout is None else stdout,
                             stderr=subprocess.STDOUT if stdout is None else write_fd)
     os.close(write_fd)
-    line = b""
+    line = bytearray()  # (kept only to look for ``until``: a first line may be long)
     while (byte := os.read(read_fd, 1)) != b"":
-        line += byte
-        if byte == b"\n" and until in line:
-            break
         if byte == b"\n":
-            line = b""
+            if until in line:
+                break
+            line.clear()
+        elif until:
+            line += byte
     os.close(read_fd)  # head has its line and leaves
     return proc.wait(timeout=60)
 
