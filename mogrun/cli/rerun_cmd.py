@@ -368,6 +368,21 @@ def unanswered(row: HistoryRow, base: str | None) -> bool:
     return base is not None and start_unanswered(row)
 
 
+def refused_unstored(history: History | None, row: HistoryRow, base: str | None) -> bool:
+    """Whether ``row``'s start was refused by the request limit (a 429 given up,
+    exit 75: the server stored nothing) under a key that made a run in another
+    invocation: its next attempt sends that key again, which attaches to that run.
+    A new key (``~attempt-2``) started a second run of a fixed key's job beside
+    the one still going under it."""
+    from mogrun.outcomes import Outcome
+
+    return (history is not None and base is not None and not row.run_id
+            and row.exit_code == 75
+            and row.outcome == Outcome.ERROR and bool(row.idempotency_key)
+            and str(row.idempotency_key) in history.keys_sent_before(
+                [str(row.idempotency_key)], row.invocation))
+
+
 def recorded_base_key(row: HistoryRow, now: str = "",
                       secrets: Iterable[str] = ()) -> str | None:
     """The key a recorded run's attempt 1 was sent under (an attempt's key is it plus
@@ -520,7 +535,10 @@ class Selection:
                             plan.request, idempotency_key=base))
                     elif kept is None and job.name not in held:
                         self._say_masked(row)
-                    again = kept is None and job.name not in held and unanswered(row, base)
+                    refused = (kept is None and job.name not in held
+                               and refused_unstored(history, row, base))
+                    again = kept is None and job.name not in held and (
+                        unanswered(row, base) or refused)
                     # A key never sent is the run's first start still to make: under it.
                     unsent = base is not None and row.id in self.unsent
                     if again:  # the same key must carry the same request
@@ -536,7 +554,9 @@ class Selection:
                         # before a slot is waited for too, so the start may not have gone.
                         how = ("was accepted without a run id" if row.message == UNCONFIRMED
                                else "may have been sent before its mogrun was killed"
-                               if row.outcome is None else "was never answered")
+                               if row.outcome is None else "was refused (429) before the "
+                               "server stored it, and its key made a run before"
+                               if refused else "was never answered")
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{row.idempotency_key}) {how}, so it may "
                                   f"have made a run: attempt {row.attempt} is sent again "

@@ -463,3 +463,26 @@ def test_the_row_a_rerun_keeps_of_a_run_another_mogrun_follows_says_so(
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait(timeout=20)
+
+
+def test_a_rerun_after_a_429_sends_the_key_again_and_attaches_to_its_run(
+        project, mogrun, mogrun_emulator) -> None:
+    """A fixed key's run went on (--detach); the next invocation's start under it was
+    refused 429 (the server stored nothing), and rerun gave attempt 2 a key of its
+    own: a second run of the job beside the first. It sends the key again: the
+    server replays that run, and rerun follows it."""
+    project("""
+        [jobs.fx]
+        repo = "acme/api"
+        idempotency_key = "fx-once"
+        prompt = "@emulator duration=2s"
+    """)
+    assert mogrun("run", "fx", "--detach").exit_code == 0
+    [run_id] = mogrun_emulator.runs
+    mogrun_emulator.add_fault("start", "429", count=1, retry_after=900)
+    assert mogrun("run", "fx").exit_code == 75
+    rerun = mogrun("rerun", "fx")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.runs == [run_id]  # no second run of the same key's job
+    assert "was refused (429) before the server stored it" in rerun.stderr, rerun.stderr
+    assert f"attached to existing run {run_id}" in rerun.stderr
