@@ -29,7 +29,7 @@ from mogrun.models import MAX_KEY, KeySpec, ResolvedJob, RunPlan, StartRequest, 
 from mogrun.plugintables import problems_of
 from mogrun.reponames import is_full_name, is_repo_id, name_problem
 from mogrun.taskfile.graph import needs_of
-from mogrun.taskfile.limits import request_problems
+from mogrun.taskfile.limits import key_length_problem, request_problems
 from mogrun.taskfile.parse import TaskFile, inherited
 from mogrun.taskfile.schema import DEFAULT_CAPACITY_WAIT, DEFAULT_TIMEOUT, LONGEST
 from mogrun.taskfile.templates import (
@@ -443,12 +443,11 @@ def _per_repo_keys(job: _Job, requests: list[StartRequest]) -> list[StartRequest
     keys = [r.idempotency_key for r in requests]
     if len(set(keys)) == len(keys):
         return requests
-    if any(not key.strip() for key in keys):  # the suffix makes a key per repo, not an
-        # empty key one: ":acme/api" was sent by every invocation, on any day, and
-        # attached for ever
-        raise job.fail("idempotency_key", f"the idempotency key must be 1..{MAX_KEY} "
-                       "characters after trimming, not 0 (before the fan-out's per-repo "
-                       "suffix)")
+    empty = next((key for key in keys if not key.strip()), None)
+    if empty is not None:  # the suffix makes a key per repo, not an empty key one:
+        # ":acme/api" was sent by every invocation, on any day, and attached for ever
+        raise job.fail("idempotency_key", f"{key_length_problem(empty)} (before the "
+                       "fan-out's per-repo suffix)")
     suffixed = [replace(r, idempotency_key=_suffixed(job, r.idempotency_key, f":{r.repo}"))
                 for r in requests]
     for written, request in zip(keys, suffixed, strict=True):

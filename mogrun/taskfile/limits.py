@@ -63,11 +63,20 @@ def _harness_problem(request: StartRequest) -> tuple[str, str] | None:
     return ("harness", f"harness {problem}") if problem else None
 
 
+def key_length_problem(key: str) -> str | None:
+    """Why ``key`` is no key the server takes for its length (1..``MAX_KEY`` after
+    trimming), or ``None``."""
+    length = len(key.strip())
+    if 1 <= length <= MAX_KEY:
+        return None
+    return f"the idempotency key must be 1..{MAX_KEY} characters after trimming, not {length}"
+
+
 def _key_problem(request: StartRequest) -> tuple[str, str] | None:
     key = request.idempotency_key.strip()
-    if not 1 <= len(key) <= MAX_KEY:
-        return "idempotency_key", (f"the idempotency key must be 1..{MAX_KEY} characters "
-                                   f"after trimming, not {len(key)}")
+    too_long_or_empty = key_length_problem(key)
+    if too_long_or_empty is not None:
+        return "idempotency_key", too_long_or_empty
     unsendable = sorted({c for c in key if not " " <= c <= "~"})
     if unsendable:
         return "idempotency_key", ("the idempotency key is sent as an HTTP header and may "
