@@ -31,12 +31,16 @@ def editing(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[N
         fd = os.open(os.path.dirname(os.path.realpath(path)) or ".", os.O_RDONLY)
     try:
         if fd is not None:
+            busy = False
             with contextlib.suppress(OSError):  # a file system without locks (some NFS)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    if waiting is not None:
-                        waiting()
+                    busy = True
+            if busy:
+                if waiting is not None:  # said outside: a failure to say it (a closed
+                    waiting()  # stderr) is no file system without locks, to go on without
+                with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
