@@ -38,6 +38,8 @@ raises them, translating lower-level errors at its boundary with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple, Self
 
 # When several jobs end differently, the first code of this list that applies wins.
@@ -212,9 +214,12 @@ class NoTaskFileError(TaskFileError):
 
 class TemplateError(TaskFileError):
     """A template names something unknown, refused, or unset (``unset_name``: the
-    environment variable not set, for a hint that says where to set it)."""
+    environment variable not set, for a hint that says where to set it;
+    ``unset_env``: the unset env names the text's other templates used, placeholder
+    by name, which ``check`` still warns of)."""
 
     unset_name: str | None = None
+    unset_env: Mapping[str, str] = MappingProxyType({})
 
 
 class UnknownKeyError(TaskFileError):

@@ -203,15 +203,15 @@ class _Job:
             for each in getattr(error, "errors", (error,)):
                 self.record(each)
             self.unrendered.add(key)
-            for name, placeholder in getattr(error, "unset_env", {}).items():
-                self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key, text))
-            return Rendered(text)
-        self.secrets |= out.secrets
-        self.env_names |= out.env_names
-        for name, placeholder in out.unset_env.items():
+            unset, out = error.unset_env, Rendered(text)
+        else:
+            self.secrets |= out.secrets
+            self.env_names |= out.env_names
+            unset = out.unset_env
+            if unset:
+                self.unset_in.add(key)
+        for name, placeholder in unset.items():
             self.unset.setdefault(name, unset_env_error(name, placeholder, scope, key, text))
-        if out.unset_env:
-            self.unset_in.add(key)
         return out
 
 

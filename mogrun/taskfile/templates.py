@@ -165,7 +165,7 @@ def render(text: str, scope: Scope, key: str) -> Rendered:
     except TemplateError as error:
         # What the text's other templates said of env names, which check warns of: a
         # template problem beside "{{ env.DEPLOY_HOOK }}" hid its warning until fixed.
-        error.unset_env = dict(found.unset)  # type: ignore[attr-defined]
+        error.unset_env = dict(found.unset)
         raise
     return Rendered(out, frozenset(found.secrets), found.unset, frozenset(found.env_names))
 
