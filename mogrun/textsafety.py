@@ -45,22 +45,24 @@ def text_refusal(text: str) -> str | None:
     shown = not_utf8(text)
     if shown is None:
         return None
-    as_typed = _as_typed(text)
-    if as_typed is None:  # not UTF-8 bytes, or a lone surrogate no locale made
+    typed = as_typed(text)
+    if typed is None:  # not UTF-8 bytes, or a lone surrogate no locale made
         return f"'{shown}' is not UTF-8 text; mogrun takes UTF-8 names and paths"
-    return f"'{escape_agent_text(as_typed)}' {_locale_cannot_read()}"
+    return f"'{escape_agent_text(typed)}' {_locale_cannot_read()}"
 
 
 def locale_refusal(text: str) -> str | None:
     """``is UTF-8 text this process's locale cannot read ...: run mogrun under a UTF-8
     locale`` when ``text`` holds bytes the locale could not decode that are UTF-8
     (an environment value, typed right), else ``None`` (not such bytes)."""
-    return None if not_utf8(text) is None or _as_typed(text) is None else \
+    return None if not_utf8(text) is None or as_typed(text) is None else \
         _locale_cannot_read()
 
 
-def _as_typed(text: str) -> str | None:
-    """``text``'s bytes read as UTF-8, or ``None`` when they are not UTF-8."""
+def as_typed(text: str) -> str | None:
+    """``text``'s bytes read as UTF-8, or ``None`` when they are not UTF-8: a name a
+    locale that is not UTF-8 (``LC_ALL=C``) decoded as bytes (``tâches``) is what
+    its bytes spell."""
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8")
     except UnicodeError:

@@ -60,7 +60,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     env_names = EnvNames(taskfile, key_specs)
     built = replace(built, jobs=tuple(replace(job, env=env_names.passed(job.runs, job.job))
                                       for job in built.jobs))
-    task_file = _as_utf8(_relative(taskfile.path, root))
+    task_file = _relative(taskfile.path, root)
     _refuse_expression_in(task_file)
     command = regenerating_command(taskfile.path, root=root, output=output, shards=shards,
                                    default_output=default_output, install=install)
@@ -148,18 +148,6 @@ def _refuse_too_many_legs(taskfile: TaskFile, shards: int, shards_from: str | No
     raise UsageError(f"{shards_from} was generated with --shards {shards} (its header's "
                      f"command), and {problem.reason}",
                      context=[f"Regenerate it with {fewer}.", *context])
-
-
-def _as_utf8(path: str) -> str:
-    """``path`` as UTF-8 text: under a locale that is not UTF-8 (``LC_ALL=C``) a UTF-8
-    name (``tâches``) comes as the bytes it is, which the workflow (UTF-8) holds
-    as what they spell. A name whose bytes are no UTF-8 is left for the refusal."""
-    import os
-
-    try:
-        return os.fsencode(path).decode("utf-8")
-    except UnicodeDecodeError:
-        return path
 
 
 def _refuse_expression_in(task_file: str) -> None:
@@ -274,13 +262,20 @@ def _first(errors: list[MogrunError]) -> MogrunError:
 
 
 def _relative(path: Path, root: Path) -> str:
-    """``path`` from ``root``, as named (a symlink is not followed out of it)."""
+    """``path`` from ``root``, as named (a symlink is not followed out of it), as the
+    UTF-8 text the workflow holds: under a locale that is not UTF-8 a name comes as
+    the bytes it is (``textsafety.as_typed``); one whose bytes are no UTF-8 is left
+    for the refusal."""
+    from mogrun.textsafety import as_typed
+
     for named, base in ((_named(path), _named(root)), (path.resolve(), root.resolve())):
         try:
-            return named.relative_to(base).as_posix()
+            relative = named.relative_to(base).as_posix()
         except ValueError:
             continue
-    return _named(path).as_posix()
+        return as_typed(relative) or relative
+    relative = _named(path).as_posix()
+    return as_typed(relative) or relative
 
 
 def _named(path: Path) -> Path:
@@ -299,8 +294,8 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
 
     from mogrun.ci.workflow import default_install
 
-    task_file = _as_utf8(_relative(task_path, root))
-    output_path = None if default_output else _as_utf8(_relative(output, root))
+    task_file = _relative(task_path, root)
+    output_path = None if default_output else _relative(output, root)
     parts = ["mogrun"]
     if task_file != "mogplex.toml":
         parts += ["-f", task_file]

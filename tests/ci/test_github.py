@@ -408,6 +408,13 @@ def test_a_utf8_path_under_a_c_locale_is_written_as_utf8(project) -> None:
     assert 'MOGRUN_FILE: "tâches/mogplex.toml"' in text, text[:600]
     assert "#   mogrun -f 'tâches/mogplex.toml' ci github\n" in text, text[:600]
     assert "\\udc" not in text
+    # Its last schedule gone, the file is known as this task file's stale workflow
+    # (the name it is known by was compared still as bytes: "Add schedule = ...").
+    project.write(BIG.replace("schedule", "# schedule"), name="tâches/mogplex.toml")
+    stale = subprocess.run([sys.executable, "-m", "mogrun", "ci", "github"], env=env,
+                           cwd=project.root / "tâches", capture_output=True, timeout=60)
+    assert stale.returncode == 2, stale
+    assert b"no job in the task file has a schedule any more" in stale.stderr, stale
 
 
 def test_o_writes_elsewhere_and_says_so_in_the_header(project) -> None:
