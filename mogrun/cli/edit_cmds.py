@@ -377,18 +377,10 @@ def _need_hint(taskfile: TaskFile) -> Callable[[str], list[str]]:
     told 'did you mean "release"?', which ``check`` then refused with the quoting
     hint. Judged with mogrun's own keys (its plugins are loaded later)."""
     from mogrun.taskfile.graph import unknown_need_hint
-    from mogrun.taskfile.schema import quoting_hint
     from mogrun.taskfile.validation import misdotted_jobs, names_meant
 
     meant = names_meant(taskfile, misdotted_jobs(taskfile, {}), {})
-
-    def hint(need: str) -> list[str]:
-        if need in meant:  # the job its header meant: that header is the problem
-            first, *rest = need.split(".")
-            return [quoting_hint(first, tuple(rest))]
-        return unknown_need_hint(need, taskfile, meant)
-
-    return hint
+    return lambda need: unknown_need_hint(need, taskfile, meant)
 
 
 def _refuse_the_token(state: CliState, original: str, text: str, path: Path, job: str) -> None:

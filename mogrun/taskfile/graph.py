@@ -45,9 +45,13 @@ def unknown_need_hint(need: str, taskfile: TaskFile, meant: Collection[str]) -> 
     """The job a need was likely meant to name. The first part of a header written
     without its quotes (``needs = ["release"]`` beside ``[jobs.release.v1]``, which
     ``list`` shows as a job "release") gets that header's quoting hint, and the
-    name to need."""
+    name to need; the whole name it meant (``add --needs release.v1``; ``check``
+    says that one at the header) the hint alone."""
     from mogrun.taskfile.schema import closest, quoting_hint
 
+    if need in meant:  # the very name that header meant (``add --needs``): its hint
+        job = max((name for name in taskfile.jobs if need.startswith(name + ".")), key=len)
+        return [quoting_hint(job, tuple(need[len(job) + 1:].split(".")))]
     dotted = sorted(name for name in meant if name.startswith(need + "."))
     if dotted:
         rest = tuple(dotted[0][len(need) + 1:].split("."))

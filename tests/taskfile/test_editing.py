@@ -463,19 +463,26 @@ def test_add_refuses_needs_that_close_a_cycle_through_the_new_job(project) -> No
     assert project.run("check").code == 0
 
 
-@pytest.mark.parametrize("need", ["release.v1", "release"])
-def test_add_needs_beside_an_unquoted_dotted_header_gets_its_quoting_hint(project,
-                                                                           need) -> None:
+@pytest.mark.parametrize(("header", "need", "meant"), [
+    ("release.v1", "release.v1", '[jobs."release.v1"]'),
+    ("release.v1", "release", '[jobs."release.v1"]'),
+    # The name's own dot is quoted already: the table is "v1" inside job "my.job".
+    ('"my.job".v1', "my.job.v1", '[jobs."my.job.v1"]'),
+])
+def test_add_needs_beside_an_unquoted_dotted_header_gets_its_quoting_hint(
+        project, header, need, meant) -> None:
     """Beside [jobs.release.v1] (no quotes: a job "release"), `--needs release.v1` was
     told 'did you mean "release"?', and `--needs release` then pointed back at
     "release.v1": each refusal pointed at the other. Both give check's quoting hint."""
-    before = b'[jobs.release.v1]\nrepo = "acme/api"\nprompt = "x"\n'
+    before = f'[jobs.{header}]\nrepo = "acme/api"\nprompt = "x"\n'.encode()
     project.path.write_bytes(before)
     result = project.run("add", "z", "--repo", "acme/web", "--prompt", "y", "--needs", need)
     assert result.code == 2, result
-    assert ('A job name holding "." is quoted: write [jobs."release.v1"]' in result.err
-            ), result
+    [hint] = [line for line in result.err.splitlines() if "is quoted" in line]
+    assert hint.startswith(f'A job name holding "." is quoted: write {meant}'), result
     assert 'did you mean "release"?' not in result.err
+    checked = project.run("check")  # the same hint check gives at the header
+    assert hint in checked.err.splitlines(), (hint, checked.err)
     assert project.path.read_bytes() == before
 
 
