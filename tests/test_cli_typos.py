@@ -198,3 +198,8 @@ def test_a_typo_near_a_job_named_like_a_command_offers_both(tmp_path, mogrun_cli
     assert result.stderr.splitlines()[1] == (
         'did you mean the command "mogrun list", or the job "list" ("mogrun run list": a job '
         "named like a command runs so)?"), result
+    (tmp_path / "mogplex.toml").rename(tmp_path / "night.toml")  # both lines keep the -f
+    named = mogrun_cli("lsit", "-f", "night.toml", cwd=tmp_path)
+    assert named.stderr.splitlines()[1] == (
+        'did you mean the command "mogrun -f night.toml list", or the job "list" ("mogrun -f '
+        'night.toml run list": a job named like a command runs so)?'), named

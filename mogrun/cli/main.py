@@ -291,9 +291,19 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     job = closest(word, jobs)
     if job == hint:  # `mogrun lsit` beside a job named "list": either was meant, and
         # "did you mean list?" ran the command, the job being `mogrun run list`
+        import copy
+
+        from mogrun.cli.run_cmd import command_prefix
+
+        # The line's -f/--local/--url (not applied to the state yet), as run's hints keep
+        # them (line_job_names reads the file so).
+        state, params = copy.copy(state_of(ctx)), ctx.find_root().params
+        state.file, state.url = params.get("file"), params.get("url")
+        state.local = bool(params.get("local"))
+        prefix = command_prefix(state)
         raise UsageError(f'unknown command or job "{word}"', context=[
-            f'did you mean the command "mogrun {hint}", or the job "{hint}" '
-            f'("mogrun run {hint}": a job named like a command runs so)?'])
+            f'did you mean the command "{prefix} {hint}", or the job "{hint}" '
+            f'("{prefix} run {hint}": a job named like a command runs so)?'])
     # A job's typo is run's to say, but not a command in capitals (Caps Lock's
     # `LIST` was steered to the job "lint": an agent run, where list was meant).
     if job and word.casefold() != hint:
