@@ -43,10 +43,22 @@ LONGEST_TIMEOUT = 86400.0
 _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"'
 
 
-def parse_duration(value: str | int | float, *, longest: float = LONGEST) -> float:
+NOT_POSITIVE = "must be longer than zero"  # a timeout's zero, or one below it
+
+
+def parse_duration(value: str | int | float, *, longest: float = LONGEST,
+                   positive: bool = False) -> float:
     """Seconds for a duration value of at most ``longest`` seconds; ``ValueError``
-    with a clear message otherwise."""
-    seconds = _seconds(value)
+    with a clear message otherwise. ``positive``: zero and below are refused too,
+    as ``NOT_POSITIVE`` (a negative one said "non-negative", which let 0 through)."""
+    try:
+        seconds = _seconds(value)
+    except ValueError:
+        if positive and _below_zero(value):
+            raise ValueError(NOT_POSITIVE) from None
+        raise
+    if positive and seconds <= 0:
+        raise ValueError(NOT_POSITIVE)
     if seconds > longest:
         raise ValueError(f"invalid duration {toml_repr(value)}: longer than the longest "
                          f"allowed ({longest_said(longest)})")
@@ -88,6 +100,16 @@ def _refuse(value: str, text: str) -> NoReturn:
         raise ValueError(f"invalid duration {toml_repr(value)}: write each unit once, largest "
                          'first ("1h30m", not "30m1h" or "30m30m")')
     raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
+
+
+def _below_zero(value: str | int | float) -> bool:
+    """Whether ``value`` is written as a time below zero (not ``-inf``, no time)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return value < 0
+    text = value.strip()
+    return text.startswith("-") and text[1:].lstrip()[:1].isdigit()
 
 
 def _check_number(seconds: float, original: object) -> float:

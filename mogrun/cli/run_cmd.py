@@ -301,17 +301,14 @@ def _meant_after(ctx: click.Context, word: str, jobs: Sequence[str]) -> list[str
 def parse_timeout(value: str | None) -> float | None:
     if value is None:
         return None
-    from mogrun.durations import LONGEST_TIMEOUT, parse_duration
+    from mogrun.durations import LONGEST_TIMEOUT, NOT_POSITIVE, parse_duration
 
-    if value.strip().startswith("-"):  # said as zero is: "non-negative" let 0 through
-        raise UsageError(f"--timeout must be longer than zero, got {value!r}")
     try:
-        seconds = parse_duration(value.strip(), longest=LONGEST_TIMEOUT)
+        return parse_duration(value.strip(), longest=LONGEST_TIMEOUT, positive=True)
     except ValueError as exc:
+        if str(exc) == NOT_POSITIVE:
+            raise UsageError(f"--timeout {NOT_POSITIVE}, got {value!r}") from exc
         raise UsageError(f"--timeout: {exc}") from exc
-    if seconds <= 0:
-        raise UsageError(f"--timeout must be longer than zero, got {value!r}")
-    return seconds
 
 
 def execute(state: CliState, names: Sequence[str], session_options: Any, *,

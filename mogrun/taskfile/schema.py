@@ -95,10 +95,10 @@ def _duration(longest: float) -> Checker:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             return f'must be a duration like "90s", "25m" or "2h", not {type_name(value)}'
         try:
-            seconds = parse_duration(value, longest=longest)
+            parse_duration(value, longest=longest, positive=True)
         except ValueError as exc:
             return str(exc)
-        return None if seconds > 0 else "must be longer than zero"
+        return None
     return check
 
 

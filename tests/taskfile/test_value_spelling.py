@@ -76,15 +76,15 @@ def test_a_number_or_date_is_quoted_as_the_file_wrote_it(project) -> None:
         jobs = "".join(f'[jobs.j{n}]\nrepo = "acme/api"\nprompt = "x"\t# job {n}\n'
                        f"harness = {value}   # wrong\n\n" for n, value in enumerate(WRITTEN))
         write(project, jobs + '[jobs.k]\nrepo = "acme/api"\nprompt = "x"\n'
-                       "timeout = -1.50e1\nretry = { max_delay = -2E1 }\n", style)
+                       "timeout = 1.50e6\nretry = { max_delay = -2E1 }\n", style)
         result = project.run("check")
         assert result.code == 2, result
         shown = [re.sub(r"^Error: job \"j\d+\", key \"harness\" must be one of 'codex', "
                         "'claude-code', not ", "", line) for line in result.errors]
         assert shown == [*WRITTEN, *shown[len(WRITTEN):]], (style, result)
         assert result.errors[len(WRITTEN):] == [
-            "Error: job \"k\", key \"timeout\" invalid duration -1.50e1: must be a finite, "
-            "non-negative time",
+            "Error: job \"k\", key \"timeout\" invalid duration 1.50e6: longer than the "
+            "longest allowed (24h)",
             'Error: job "k", key "retry": retry.max_delay: invalid duration -2E1: must be a '
             "finite, non-negative time"], style
         write(project, '[jobs.j]  # one\nrepo = "acme/api"\nprompt = "x"\non_timeout = '
