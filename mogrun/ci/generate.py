@@ -80,19 +80,20 @@ def _leg_slot_warnings(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
     sandbox slot (``limits.slot_wait_problem``), judged on each matrix's legs: a
     leg takes 1/N of the account's slots (as ``run --shard`` does), so a job whose
     runs fit the account unsharded may not fit a leg."""
+    from mogrun.ci.plan import leg_slots
     from mogrun.ci.shard import Shard, slice_jobs
-    from mogrun.taskfile.limits import account_slots, slot_wait_problem
+    from mogrun.taskfile.limits import slot_wait_problem
     from mogrun.taskfile.resolve import check_job
     from mogrun.taskfile.templates import TemplateClock
 
-    cap = account_slots(taskfile.settings, {})  # the runner's: the file's, not this shell's
+    cap, clock = leg_slots(taskfile.settings), TemplateClock.now()  # the runner's slots
     found: list[str] = []
     for matrix in (job for job in jobs if job.shards > 1):
         built = check_job(taskfile, matrix.job, key_specs=key_specs, env={}, sets={},
-                          clock=TemplateClock.now()).job
-        if built is None or cap is None:
+                          clock=clock).job
+        if built is None:
             continue
-        share = max(1, cap // matrix.shards)
+        share = leg_slots(taskfile.settings, matrix.shards)
         source = f"the account's {cap}, [mogplex] sandboxes, split {matrix.shards} ways"
         for index in range(1, matrix.shards + 1):
             legs = slice_jobs([built], Shard(index, matrix.shards))

@@ -26,10 +26,10 @@ from typing import Any
 
 from mogrun.ci.names import DISPATCH_ALL, github_name, same_name_key
 from mogrun.ci.schedules import workflow_schedules
-from mogrun.ci.shard import SHARED_LIMITS
+from mogrun.ci.shard import SHARED_LIMITS, Shard
 from mogrun.durations import parse_duration
 from mogrun.taskfile.graph import job_order, needs_of
-from mogrun.taskfile.limits import account_slots
+from mogrun.taskfile.limits import account_slots, server_root
 from mogrun.taskfile.parse import TaskFile
 from mogrun.taskfile.schema import (
     DEFAULT_CAPACITY_WAIT,
@@ -269,7 +269,7 @@ def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> flo
     timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
     wait = max((_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
                 for k in keys if "automation" not in k), default=0.0)
-    waits = waves if _sandboxes(taskfile, names, shards) > _slots(taskfile.settings, shards) \
+    waits = waves if _sandboxes(taskfile, names, shards) > leg_slots(taskfile.settings, shards) \
         else 1
     return waves * timeout + waits * wait + start_pacing(taskfile.settings, starts, shards)
 
@@ -289,16 +289,19 @@ def _sandboxes(taskfile: TaskFile, names: list[str], shards: int = 1) -> int:
         own = branch is None and keys.get("create_branch") is True
         if branch is None:
             branch = keys.get("base_branch")
-        where: tuple[str, ...] = (str(branch), str(keys.get("root")))
+        root = keys.get("root")
+        where: tuple[str, ...] = (str(branch), str(server_root(root) if isinstance(root, str)
+                                                   else root))
         if any("{{" in part for part in where):
             where = (*where, name)
+        first = Shard(1, shards)  # the largest leg (unsharded: every run)
         for k, repo in enumerate(_repos(taskfile, name)):
-            if k % shards == 0:
+            if first.owns(k):
                 needed.add((name, str(k)) if own else (str(repo).casefold(), *where))
     return len(needed)
 
 
-def _slots(settings: Mapping[str, Any], shards: int) -> int:
+def leg_slots(settings: Mapping[str, Any], shards: int = 1) -> int:
     """The sandbox slots the workflow's runner counts on (the task file's, not this
     shell's ``MOGRUN_SANDBOXES``), 1/``shards`` of them for a leg, as ``run --shard``
     takes its share."""

@@ -259,6 +259,11 @@ def fan_out(repos: int, extra: str = "", name: str = "fan") -> str:
     (fan_out(3, 'needs = ["prep"]\n') + "\n" + fan_out(3, 'needs = ["prep"]\n', "again")
      + '\n[jobs.prep]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "1m"\n'
        'capacity_wait = "1m"\n', None),
+    # Roots as the server stores them: "./apps/" and "apps" are one sandbox's root.
+    (fan_out(3, 'needs = ["prep"]\nroot = "./apps/"\n') + "\n" + fan_out(
+        3, 'needs = ["prep"]\nroot = "apps"\n', "again")
+     + '\n[jobs.prep]\nrepo = "acme/api"\nprompt = "p"\ntimeout = "1m"\n'
+       'capacity_wait = "1m"\n', None),
     # create_branch: each run on a branch of its own, so a sandbox of its own.
     (fan_out(3, 'create_branch = true\nneeds = ["prep"]\n') + "\n" + fan_out(
         3, 'create_branch = true\nneeds = ["prep"]\n', "again")
