@@ -170,14 +170,14 @@ class PlainReporter:
         return graph_order(results, jobs)
 
     def summary_tail(self, results: tuple[RunResult, ...], exit_code: int,
-                     rerun: str | None, *, reason_limit: int | None = None) -> list[str]:
+                     rerun: str | None) -> list[str]:
         """Reasons, totals, the rerun command and the exit code: every text mode's end
-        (and the step summary's, whose ``reason_limit`` cuts each reason: None, whole)."""
+        (and the step summary's, which cuts each reason)."""
         elapsed = time.monotonic() - self._began
         with self._lock:
             fan_outs = [job.name for job in self._jobs if job.fan_out]
         return summary_tail(results, exit_code, elapsed, rerun, self.seen_secrets(),
-                            reason_limit, self._command, fan_outs)
+                            self._command, fan_outs)
 
     def seen_secrets(self) -> tuple[str, ...]:
         """Every secret seen so far (the session's and each job's)."""

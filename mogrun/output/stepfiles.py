@@ -37,7 +37,7 @@ class SessionLines(Protocol):
     def seen_secrets(self) -> tuple[str, ...]: ...
 
     def summary_tail(self, results: tuple[RunResult, ...], exit_code: int,
-                     rerun: str | None, *, reason_limit: int | None = None) -> list[str]: ...
+                     rerun: str | None) -> list[str]: ...
 
 
 class StepFiles:
@@ -59,9 +59,10 @@ class StepFiles:
         shared = shared_output_names(results)
         problems = [self._append("GITHUB_OUTPUT", self._outputs(results, exit_code, shared))]
         exit_code = settled_exit_code(exit_code)  # a lost $GITHUB_OUTPUT makes it 74 too
-        cut = self._lines.summary_tail(results, exit_code, rerun, reason_limit=REASON_LIMIT)
+        tail = self._lines.summary_tail(results, exit_code, rerun)  # once: one "in 3m12s"
+        reasons = sum(1 for result in results if is_failing(result))  # its first lines
+        cut = [clip(line, REASON_LIMIT) for line in tail[:reasons]] + tail[reasons:]
         problems.append(self._append("GITHUB_STEP_SUMMARY", self._markdown(results, cut)))
-        tail = self._lines.summary_tail(results, exit_code, rerun)
         self.written = True
         warnings = [problem for problem in problems if problem]
         for name, jobs in shared.items():

@@ -180,14 +180,13 @@ def usage_line(results: Iterable[RunResult]) -> str | None:
 
 
 def summary_tail(results: tuple[RunResult, ...], exit_code: int, elapsed: float,
-                 rerun: str | None, secrets: Iterable[str] = (),
-                 limit: int | None = None, command: str = "mogrun",
+                 rerun: str | None, secrets: Iterable[str] = (), command: str = "mogrun",
                  fan_outs: Collection[str] = ()) -> list[str]:
-    """What follows the table in every text mode: reasons (each cut to
-    ``limit``), totals, runs still going (their hints start with ``command``),
+    """What follows the table in every text mode: reasons (one per run that did not
+    pass, first), totals, runs still going (their hints start with ``command``),
     rerun, exit code. ``fan_outs``: the session's fan-out jobs (``fanned``)."""
     secrets = tuple(secrets)
-    lines = reason_lines(results, secrets, limit, fan_outs)
+    lines = reason_lines(results, secrets, fan_outs=fan_outs)
     if results:
         lines.append(totals_line(results, elapsed))
     usage = usage_line(results)
