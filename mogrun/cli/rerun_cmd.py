@@ -151,6 +151,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
             retry += _not_passed(more)
         labels = {row.id: _label(history, row) for row in retry}
         unsent = _keys_never_sent(history, retry)
+        refused = _refused_unstored(history, retry)
     finally:
         history.close()
     from mogrun.cli.run_cmd import no_runs
@@ -164,7 +165,8 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
         return 0 if dry_run else no_runs(state)
     names += [name for name in fresh if name not in names]
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
-                          whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent)
+                          whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent,
+                          refused=refused)
     if dry_run:
         from mogrun.cli.state_cmds import row_automation
         from mogrun.cli.taskfile_views import show_jobs
@@ -368,19 +370,23 @@ def unanswered(row: HistoryRow, base: str | None) -> bool:
     return base is not None and start_unanswered(row)
 
 
-def refused_unstored(history: History | None, row: HistoryRow, base: str | None) -> bool:
-    """Whether ``row``'s start was refused by the request limit (a 429 given up,
-    exit 75: the server stored nothing) under a key that made a run in another
-    invocation: its next attempt sends that key again, which attaches to that run.
-    A new key (``~attempt-2``) started a second run of a fixed key's job beside
-    the one still going under it."""
+def _refused_unstored(history: History, rows: Sequence[HistoryRow]) -> frozenset[int]:
+    """The ids of ``rows`` whose start the request limit refused (a 429 given up, exit
+    75: the server stored nothing) under a key that made a run in another
+    invocation: their next attempt sends that key again, which attaches to that run.
+    A new key (``~attempt-2``) started a second run of a fixed key's job beside the
+    one still going under it. One look-up per invocation (a 429 refuses a fan-out's
+    runs together)."""
     from mogrun.outcomes import Outcome
 
-    return (history is not None and base is not None and not row.run_id
-            and row.exit_code == 75
-            and row.outcome == Outcome.ERROR and bool(row.idempotency_key)
-            and str(row.idempotency_key) in history.keys_sent_before(
-                [str(row.idempotency_key)], row.invocation))
+    refused = [row for row in rows if not row.run_id and row.exit_code == 75
+               and row.outcome == Outcome.ERROR and row.idempotency_key]
+    found: set[int] = set()
+    for invocation in dict.fromkeys(row.invocation for row in refused):
+        mine = [row for row in refused if row.invocation == invocation]
+        made = history.keys_sent_before({str(row.idempotency_key) for row in mine}, invocation)
+        found.update(row.id for row in mine if row.idempotency_key in made)
+    return frozenset(found)
 
 
 def recorded_base_key(row: HistoryRow, now: str = "",
@@ -452,7 +458,8 @@ class Selection:
     def __init__(self, state: CliState, taskfile: Any, retry: Sequence[HistoryRow],
                  labels: Mapping[int, str], *, use_needs: bool = True,
                  whole: bool = True, fresh: Mapping[str, str] | None = None,
-                 read: Sequence[HistoryRow] = (), unsent: Collection[int] = ()) -> None:
+                 read: Sequence[HistoryRow] = (), unsent: Collection[int] = (),
+                 refused: Collection[int] = ()) -> None:
         from mogrun.outcomes import RunStatus
 
         self.whole = whole  # the jobs it is given hold every run (no --shard slice)
@@ -464,6 +471,7 @@ class Selection:
         self.recorded = {(row.job, row.repo) for row in read}
         self.invocations = {row.job: row.invocation for row in read}
         self.unsent = frozenset(unsent)  # rows of ``retry`` whose key was never sent
+        self.refused = frozenset(refused)  # ... refused unstored (``_refused_unstored``)
         self.state = state
         self.taskfile = taskfile
         self.retry = list(retry)
@@ -535,10 +543,9 @@ class Selection:
                             plan.request, idempotency_key=base))
                     elif kept is None and job.name not in held:
                         self._say_masked(row)
-                    refused = (kept is None and job.name not in held
-                               and refused_unstored(history, row, base))
-                    again = kept is None and job.name not in held and (
-                        unanswered(row, base) or refused)
+                    sends = kept is None and job.name not in held  # an attempt, now
+                    refused = sends and base is not None and row.id in self.refused
+                    again = sends and (unanswered(row, base) or refused)
                     # A key never sent is the run's first start still to make: under it.
                     unsent = base is not None and row.id in self.unsent
                     if again:  # the same key must carry the same request
@@ -550,13 +557,16 @@ class Selection:
                         attempts[plan.label] = (row.attempt, row.why)
                         continue
                     if again:
-                        # A killed mogrun's row (no end recorded): its key is written
-                        # before a slot is waited for too, so the start may not have gone.
-                        how = ("was accepted without a run id" if row.message == UNCONFIRMED
-                               else "may have been sent before its mogrun was killed"
-                               if row.outcome is None else "was refused (429) before the "
-                               "server stored it, and its key made a run before"
-                               if refused else "was never answered")
+                        if row.message == UNCONFIRMED:
+                            how = "was accepted without a run id"
+                        elif row.outcome is None:  # a killed mogrun's row: its key is
+                            # written before a slot is waited for too: maybe never sent
+                            how = "may have been sent before its mogrun was killed"
+                        elif refused:
+                            how = ("was refused (429) before the server stored it, and its "
+                                   "key made a run before")
+                        else:
+                            how = "was never answered"
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{row.idempotency_key}) {how}, so it may "
                                   f"have made a run: attempt {row.attempt} is sent again "
