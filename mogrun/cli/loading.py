@@ -8,7 +8,7 @@ load the task file, load plugins, configure them, resolve and adjust jobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.cli.state import CliState
@@ -241,28 +241,28 @@ def checked_host(state: CliState, taskfile: TaskFile | None, extra_plugins: Sequ
 
     installed: list[PluginError] = []
     host = plugin_host(state, extra_plugins, installed)
-    secrets = [state.env.get("MOGPLEX_API_KEY", ""), *taskfile_secrets(state, taskfile)]
-    problems = [masked_error(part, secrets) for error in installed
+    secrets = taskfile_secrets(state, taskfile)  # read once: the prompt files too
+    masks = [*secrets, state.env.get("MOGPLEX_API_KEY", "")]  # (no file: the token)
+    problems = [masked_error(part, masks) for error in installed
                 for part in plugin_problems(error)]
     if taskfile is not None:
         if state.repository_code and not state.no_plugins:
-            problems += add_task_file_plugins(state, host, taskfile)
-        host.learn_secrets(taskfile_secrets(state, taskfile))
+            problems += add_task_file_plugins(state, host, taskfile, secrets)
+        host.learn_secrets(secrets)
     return host, problems
 
 
-def add_task_file_plugins(state: CliState, host: PluginHost,
-                          taskfile: TaskFile) -> list[PluginError]:
+def add_task_file_plugins(state: CliState, host: PluginHost, taskfile: TaskFile,
+                          secrets: Collection[str]) -> list[PluginError]:
     """Load the task file's plugins one by one, so that one that cannot load hides
     neither the others nor their keys; each problem of one (several: each said and
     counted on its own) is located at its string in ``[mogplex].plugins``. A path
-    ``check`` refuses anyway is not tried."""
+    ``check`` refuses anyway is not tried. ``secrets``: ``taskfile_secrets``'s."""
     from mogrun.masking import masked_error
     from mogrun.pluginload import plugin_problems
     from mogrun.taskfile.validation import plugin_entry_problem
 
     problems = []
-    secrets = taskfile_secrets(state, taskfile)
     for index, spec in taskfile.plugin_entries:
         if plugin_entry_problem(taskfile, spec):
             continue
