@@ -127,12 +127,7 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
                 *recorded_elsewhere(state, taskfile, history, ["logs"]),
                 f"History: {history.path} ({history.base_url})"])
         _never_started(state, history, rows)
-        for row in rows:  # no events to show: said, not left out without a word
-            if not row.run_id and never_started(history, row) is None:
-                _say_not_started(state, history, row, f"no run to show ({_why(row)})")
-                if not row.waiting:  # (one still to start is ``_to_start``'s)
-                    _not_passed(history, row, unstarted)
-        _to_start(history, rows, unstarted)
+        _say_unstarted(state, history, rows, unstarted)
         return [Target(r.run_id, row_label(history, r), r) for r in rows if r.run_id]
     rows = rows_for(history, taskfile, target, secrets, state=state, command="logs")
     if not rows:  # a run id history has not seen: asked of the API as it is
@@ -150,19 +145,25 @@ def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None
     if targets or ":" in target:
         if not targets:
             raise NotStartedError(f"no started runs recorded for {target!r}")
-        for row in _to_start(history, rows, unstarted):  # this invocation's, still to come
-            _say_not_started(state, history, row, _STILL_TO_START.format(pid=row.owner_pid))
-        shown = {id(t.row) for t in targets}
-        for row in rows:  # a start refused beside the runs shown: said, and not passed
-            if not row.run_id and not row.waiting and id(row) not in shown \
-                    and never_started(history, row) is None:
-                _say_not_started(state, history, row, f"no run to show ({_why(row)})")
-                _not_passed(history, row, unstarted)
+        _say_unstarted(state, history, rows, unstarted)
         return targets
     return _last_started(state, history, target)
 
 
 _STILL_TO_START = "no run to show yet: mogrun (pid {pid}) on this machine is still to start it"
+
+
+def _say_unstarted(state: CliState, history: Any, rows: Sequence[Any],
+                   unstarted: list[Target] | None) -> None:
+    """Each run of ``rows`` with no events to show, said rather than left out: one a
+    mogrun here is still to start, and one whose start was refused or never sent
+    (not passed, for ``--follow``); one refused for capacity is ``_never_started``'s."""
+    for row in _to_start(history, rows, unstarted):  # this invocation's, still to come
+        _say_not_started(state, history, row, _STILL_TO_START.format(pid=row.owner_pid))
+    for row in rows:
+        if not row.run_id and not row.waiting and never_started(history, row) is None:
+            _say_not_started(state, history, row, f"no run to show ({_why(row)})")
+            _not_passed(history, row, unstarted)
 
 
 def _not_passed(history: Any, row: Any, unstarted: list[Target] | None) -> None:
