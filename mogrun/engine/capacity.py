@@ -485,6 +485,7 @@ class SandboxSlots:
                 own.update(keys)
         with self._lock:
             self._blind, self._blind_hold, self._hold_until = False, 0.0, 0.0
+            self._blind_refusals = 0  # "meanwhile" is this blind spell's, not the last's
             self._learn(busy)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now

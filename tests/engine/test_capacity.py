@@ -811,6 +811,49 @@ def test_a_blind_wait_starts_no_attempt_past_its_capacity_wait(project, mogrun,
 
 
 @pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
+def test_a_second_blind_spell_counts_only_its_own_refusals(project, mogrun, mogrun_emulator):
+    """GET /sandboxes failed, was read again, then failed for good: the failure said
+    the server refused every blind start of the invocation "meanwhile", the first
+    spell's too, while the list was readable in between."""
+    import threading
+
+    mogrun_emulator.occupy_sandboxes(3, busy=None, repo="acme/r12")  # never frees
+    mogrun_emulator.add_fault("sandboxes", "500", count=4)  # each try of one read
+    project("""
+        [jobs.one]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "8s"
+        retry = { attempts = 3, max_delay = "1s" }
+    """)
+    ended: list = []
+    thread = threading.Thread(target=lambda: ended.append(mogrun("one")), daemon=True)
+    thread.start()
+
+    def listed_after_a_refusal() -> bool:
+        log = mogrun_emulator.requests
+        refused = [r.time for r in log if r.method == "POST" and r.path.endswith("/runs")]
+        return bool(refused) and any(r.path.endswith("/sandboxes") and r.status == 200
+                                     and r.time > refused[0] for r in log)
+
+    deadline = time.monotonic() + 6
+    while not listed_after_a_refusal() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert listed_after_a_refusal(), mogrun_emulator.requests
+    mogrun_emulator.add_fault("sandboxes", "500", count=1000)  # blind again, for good
+    blind_again = max(r.time for r in mogrun_emulator.requests)
+    thread.join(30)
+    assert ended, "mogrun did not end"
+    result = ended[0]
+    assert result.exit_code == 1, result
+    second = [r for r in mogrun_emulator.requests
+              if r.method == "POST" and r.path.endswith("/runs") and r.time > blind_again]
+    said = re.search(r"the server refused (\d+) starts? for capacity meanwhile", result.stderr)
+    assert said, result.stderr
+    assert int(said.group(1)) == len(second), (said.group(0), len(second))
+
+
+@pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)
 def test_a_429_on_the_sandbox_list_past_max_delay_gives_the_start_up(project, mogrun,
                                                                     mogrun_emulator):
     """A request-limit 429 to GET /sandboxes whose Retry-After is past the job's
