@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from mogrun.emulator.automations import Automation, script_for
 from mogrun.emulator.directives import DirectiveError
 from mogrun.emulator.faults import Fault
-from mogrun.emulator.replies import Reply, Request, error, js_trim, list_limit, ok
+from mogrun.emulator.replies import (
+    Reply,
+    Request,
+    as_javascript_keeps,
+    error,
+    js_trim,
+    list_limit,
+    ok,
+)
 from mogrun.emulator.state import Token
 from mogrun.emulator.validation import (
     UUID,
@@ -172,8 +180,10 @@ def _body(request: Request) -> dict[str, Any]:
 
 def _metadata(job_input: dict[str, Any], automation: Automation,
               repo: dict[str, Any]) -> dict[str, Any]:
-    """The input, then the keys the server sets over any caller value."""
-    return {**job_input, "source": "mcp", "source_type": "flow", "dispatch_source": "mcp",
+    """The input (its numbers as JavaScript keeps them), then the keys the server
+    sets over any caller value."""
+    return {**as_javascript_keeps(job_input), "source": "mcp", "source_type": "flow",
+            "dispatch_source": "mcp",
             "flow_id": automation.id, "flow_version_id": automation.version_id,
             "repo_id": repo["id"], "repo_full_name": repo["full_name"],
             "installation_id": repo["installation_id"],

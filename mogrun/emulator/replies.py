@@ -52,21 +52,29 @@ def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = No
     try:
         text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     except ValueError:  # a caller's Infinity (JSON.parse reads 1e400 so) kept in a value
-        text = json.dumps(_js_finite(payload), separators=(",", ":"))
+        text = json.dumps(as_javascript_keeps(payload), separators=(",", ":"))
     return Reply(status, text.encode("utf-8"),
                  {"Content-Type": "application/json", **(headers or {})})
 
 
-def _js_finite(value: Any) -> Any:
-    """``value`` as ``JSON.stringify`` writes it: a number that is not finite as
-    ``null`` (Python would write ``Infinity``, which no JSON parser reads)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+def as_javascript_keeps(value: Any) -> Any:
+    """A parsed JSON value as the server hands it back after ``JSON.parse`` and
+    ``JSON.stringify``: every number is a double, so ``1.0`` comes back ``1``, an
+    integer past 2**53 rounded, and one past a double's range ``null``."""
     if isinstance(value, dict):
-        return {key: _js_finite(item) for key, item in value.items()}
+        return {key: as_javascript_keeps(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_js_finite(item) for item in value]
-    return value
+        return [as_javascript_keeps(item) for item in value]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        double = float(value)
+    except OverflowError:  # an integer past a double's range: Infinity
+        return None
+    if not math.isfinite(double):  # JSON.stringify writes Infinity and NaN null
+        return None
+    # JSON.stringify writes a whole double below 1e21 in digits, without ".0".
+    return int(double) if double.is_integer() and abs(double) < 1e21 else double
 
 
 def ok(payload: Any, status: int = 200) -> Reply:

@@ -278,10 +278,11 @@ def test_an_input_that_lost_a_key_or_changed_its_type_is_a_conflict(project, mog
 
 
 def test_the_same_input_attaches_whatever_json_makes_of_its_numbers(project, mogrun_emulator):
-    """A number comes back as the server's JavaScript kept it (1.0 as 1): the same
-    input is the same request, never a conflict."""
+    """A number comes back as the server's JavaScript kept it (1.0 as 1, 2**53 + 1
+    rounded to 2**53): the same input is the same request, never a conflict."""
     job = automation_job(repo=["acme/api"], idempotency_key="weekly",
-                         input={"note": "@emulator duration=0.4s", "ratio": 1.0, "n": 3})
+                         input={"note": "@emulator duration=0.4s", "ratio": 1.0, "n": 3,
+                                "big": 2**53 + 1, "list": [2.0, 0.5]})
     project.write(job)
     assert project.run("run", "triage-all").exit_code == 0
     again = project.run("run", "triage-all")

@@ -260,6 +260,23 @@ def test_a_trigger_starts_a_job_run_that_progresses(api, mogrun_emulator):
 
 
 @pytest.mark.mogrun_emulator(automations=["triage"])
+def test_the_input_comes_back_with_its_numbers_as_javascript_keeps_them(api, mogrun_emulator):
+    """JSON.parse makes every number a double and JSON.stringify writes a whole one
+    without ".0": a client comparing the input it sent with the metadata must not
+    take 1.0 for 1, or 2**53 + 1 for 2**53, as another input."""
+    [automation] = mogrun_emulator.automations
+    sent = {"note": "@emulator duration=0.2s", "ratio": 1.0, "half": 0.5, "big": 2**53 + 1,
+            "huge": 10**400, "flag": True, "nested": [2.0, {"x": -0.0, "n": 3}]}
+    answer = _trigger(api, automation["id"], input=sent)
+    assert answer.status == 202, answer.data
+    meta = _detail(api, automation["id"], answer.data["run"]["jobRunId"])["metadata"]
+    kept = {key: meta[key] for key in sent}
+    assert kept == {"note": "@emulator duration=0.2s", "ratio": 1, "half": 0.5, "big": 2**53,
+                    "huge": None, "flag": True, "nested": [2, {"x": 0, "n": 3}]}
+    assert type(kept["ratio"]) is int and type(kept["flag"]) is bool
+
+
+@pytest.mark.mogrun_emulator(automations=["triage"])
 def test_a_reused_key_is_suppressed_with_the_first_job_run_whatever_the_body(api,
                                                                             mogrun_emulator):
     [automation] = mogrun_emulator.automations
