@@ -40,6 +40,12 @@ _TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED}
 _TERMINAL_VALUES = frozenset(str(status) for status in _TERMINAL)
 
 
+def awaiting_input_way_on(cancel: str) -> str:
+    """What a person can do with a run awaiting input (no API call answers it), given
+    the ``cancel`` command line that ends it instead."""
+    return f"answer it in Mogplex, or cancel it with: {cancel}"
+
+
 class Outcome(StrEnum):
     """What a run or a job ended as, for gates, notifiers, the summary and exit codes.
 

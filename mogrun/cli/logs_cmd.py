@@ -46,7 +46,7 @@ from mogrun.errors import (
     RequestRefusedError,
     UsageError,
 )
-from mogrun.outcomes import Outcome
+from mogrun.outcomes import Outcome, awaiting_input_way_on
 from mogrun.runs import RunResult
 from mogrun.textsafety import run_command
 from mogrun.threads import NoThread, start_without_signals
@@ -586,9 +586,8 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         if target.row is not None:
             record_status(history, target.row, done.state)
         cancel = run_command(command_prefix(state), "cancel", target.run_id)
-        sink.notice(f"{target.run_id} is {AWAITING_INPUT_WHY}; answer it in Mogplex, or "
-                    f"cancel it with: {cancel}",
-                    "warning")
+        sink.notice(f"{target.run_id} is {AWAITING_INPUT_WHY}; "
+                    + awaiting_input_way_on(cancel), "warning")
         return _unfollowed(target, AWAITING_INPUT_WHY, done.state.status, Outcome.FAILED)
     if not done.state.terminal:
         return _unfollowed(target, status=done.state.status)

@@ -736,7 +736,7 @@ class Selection:
         from mogrun.cli.state_cmds import record_status, row_automation
         from mogrun.engine.automation_kind import reader_for
         from mogrun.errors import MogrunError, NotFoundError
-        from mogrun.outcomes import Outcome, RunStatus
+        from mogrun.outcomes import Outcome, RunStatus, awaiting_input_way_on
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
         going: set[str] = set()
@@ -758,8 +758,7 @@ class Selection:
                 self._still[(row.job, row.repo)] = (row, run)
                 self.held.append(label)
                 command = command_prefix(self.state)
-                way_on = ("answer it in Mogplex, or cancel it with: "
-                          + run_command(command, "cancel", run_id)
+                way_on = (awaiting_input_way_on(run_command(command, "cancel", run_id))
                           if run.status == RunStatus.AWAITING_INPUT else  # follow: no end
                           f"follow it with: {run_command(command, 'logs --follow', run_id)}")
                 self.ways_said = True

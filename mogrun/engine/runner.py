@@ -44,7 +44,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.outcomes import Outcome, RunStatus, refused_message
+from mogrun.outcomes import Outcome, RunStatus, awaiting_input_way_on, refused_message
 from mogrun.runs import Event, GateVerdict, RunResult, RunState
 from mogrun.waits import Wait
 
@@ -333,7 +333,7 @@ class RunExecutor:
         (it did not finish its work)."""
         why = AWAITING_INPUT_WHY
         hint = (self.deps.resume_hint(track.run_id) if self.deps.local else
-                f"answer it in Mogplex, or cancel it with: {self.deps.cancel_hint(track.run_id)}")
+                awaiting_input_way_on(self.deps.cancel_hint(track.run_id)))
         self.deps.channel.notice(f"{why}; left going — {hint}", track=track, level="warning")
         return self._finish(track, Outcome.FAILED, message=why, going=True)
 

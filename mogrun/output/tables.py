@@ -14,7 +14,7 @@ from typing import Any
 
 from mogrun.durations import format_duration
 from mogrun.masking import mask
-from mogrun.outcomes import Outcome, RunStatus
+from mogrun.outcomes import Outcome, RunStatus, awaiting_input_way_on
 from mogrun.output.base import escape_agent_text
 from mogrun.runs import RunResult
 from mogrun.tables import cell_width, table_lines
@@ -214,8 +214,8 @@ def going_lines(results: tuple[RunResult, ...], secrets: Iterable[str] = (),
 def _going_line(result: RunResult, label: str, command: str) -> str:
     run_id = result.run_id or ""  # (only runs with an id are said going)
     if result.status == RunStatus.AWAITING_INPUT:  # following it would only wait
-        return (f"awaiting input: {label} ({result.run_id}); answer it in Mogplex, or "
-                f"cancel it with: {run_command(command, 'cancel', run_id)}")
+        return (f"awaiting input: {label} ({result.run_id}); "
+                + awaiting_input_way_on(run_command(command, "cancel", run_id)))
     follow = run_command(command, "logs --follow", run_id)
     return f"still going: {label} ({result.run_id}); follow with: {follow}"
 
