@@ -139,6 +139,7 @@ def github_command(state: CliState, output: str | None, check: bool,
     command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                    default_output=output is None, install=install)
     example = _shown(_own_file(taskfile.path, root, target), state.cwd)
+    _refuse_too_big(text, shown)
     if check:
         command = _with_defaults_given(command, *given)
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
@@ -339,6 +340,19 @@ def _read(target: Path, shown: str) -> str:
 MAX_WORKFLOW = 1024 * 1024  # mogrun's workflows are a few KiB; a bigger file is not one
 
 
+def _refuse_too_big(text: str, shown: str) -> None:
+    """A workflow over ``MAX_WORKFLOW`` is never written: the next ``ci github`` would
+    refuse it as no workflow of mogrun's. ``--check`` says so too, where it said the
+    file was out of date and named the command that then refused to write it."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_WORKFLOW:
+        raise UsageError(f"the workflow would be {size // 1024} KiB, over the "
+                         f"{MAX_WORKFLOW // 1024} KiB of a file mogrun reads back as its own; "
+                         f"nothing written to {shown}",
+                         context=["Split the scheduled jobs over task files, each with its "
+                                  "own workflow (-o PATH)."])
+
+
 def _refuse_no_regular_file(target: Path, shown: str) -> None:
     """A device, FIFO or socket as ``-o``: reading /dev/zero to learn whether mogrun
     wrote it took all memory, and ``-o /dev/stdout`` into a pipe read its own pipe."""
@@ -398,13 +412,6 @@ def _write(target: Path, shown: str, text: str, example: str, *, force: bool) ->
     from mogrun.ci.workflow import hand_edited
 
     _refuse_no_regular_file(target, shown)
-    size = len(text.encode("utf-8"))
-    if size > MAX_WORKFLOW:  # written, it was refused as no workflow of mogrun's next time
-        raise UsageError(f"the workflow would be {size // 1024} KiB, over the "
-                         f"{MAX_WORKFLOW // 1024} KiB of a file mogrun reads back as its own; "
-                         f"nothing written to {shown}",
-                         context=["Split the scheduled jobs over task files, each with its "
-                                  "own workflow (-o PATH)."])
     if _mode(target, shown) is not None:
         current = _read(target, shown)
         foreign = _not_ours(current, text, shown, example)

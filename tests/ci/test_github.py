@@ -1422,6 +1422,10 @@ def test_a_workflow_too_big_to_read_back_is_not_written(project, monkeypatch) ->
     assert result.err.splitlines()[-2].startswith("Error: the workflow would be "), result
     assert f"nothing written to {WORKFLOW}" in result.err
     assert not (project.root / WORKFLOW).exists()
+    check = project.run("ci", "github", "--check")  # said "does not exist: run ci github"
+    assert check.code == 2, check
+    assert check.err.splitlines()[-2].startswith("Error: the workflow would be "), check
+    assert check.out == "", check.out  # no diff of a file that cannot be written
 
 
 def test_check_s_hint_keeps_the_defaults_the_line_gave(project) -> None:
