@@ -265,7 +265,7 @@ def owner() -> str:
     return f"{_host()}:{os.getpid()}"
 
 
-def _a_mogrun(pid: int, written: str = "") -> bool:
+def _a_mogrun(pid: int, written: str) -> bool:
     """Whether ``pid`` is the mogrun that wrote a row at ``written`` (ISO 8601): a
     process running mogrun (its command line says so: not ``tail -f mogrun.log``)
     that is not this one and began before the row was written. A killed mogrun's
@@ -308,11 +308,21 @@ def _began_after(pid: int, written: str) -> bool:
         return False
     try:
         ticks = int(Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_bytes().splitlines()
+    except (OSError, ValueError, IndexError):
+        return False
+    boot = _boot_time()
+    return boot is not None and boot + ticks / os.sysconf("SC_CLK_TCK") > moment + BEGAN_SLACK
+
+
+@functools.cache
+def _boot_time() -> int | None:
+    """When this machine booted (epoch seconds), read once: ``status`` of a history
+    with many rows left by killed mogruns asked /proc/stat for each."""
+    try:
+        return next(int(line.split()[1]) for line in Path("/proc/stat").read_bytes().splitlines()
                     if line.startswith(b"btime "))
     except (OSError, ValueError, IndexError, StopIteration):
-        return False
-    return boot + ticks / os.sysconf("SC_CLK_TCK") > moment + BEGAN_SLACK
+        return None
 
 
 def _alive(pid: int) -> bool:
