@@ -339,11 +339,14 @@ def written_token(text: str, env: Mapping[str, str]) -> tuple[str, list[tuple[in
     token = (env.get(TOKEN_NAME) or "").strip()
     if len(token) < TOKEN_SEEN_FROM or token not in text:
         return None
+    from mogrun.taskfile.positions import source_text
+
+    lines = source_text(text)
     places: dict[int, int] = {}
     at = text.find(token)
     while at >= 0:
-        line = text.count("\n", 0, at) + 1
-        places.setdefault(line, at - (text.rfind("\n", 0, at) + 1) + 1)
+        line, column = lines.point(at)
+        places.setdefault(line, column)
         at = text.find(token, at + len(token))
     return token, list(places.items())
 
