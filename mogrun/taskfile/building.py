@@ -39,6 +39,7 @@ from mogrun.taskfile.templates import (
     Scope,
     TemplateClock,
     VarTemplateError,
+    literal_text,
     render,
     template_names,
     unset_env_error,
@@ -690,6 +691,4 @@ def _secret_as_written(text: str) -> bool:
 
     if "://" in text:
         return urls_masked_in_place(text) != text
-    import re
-
-    return bool(re.sub(r"\{\{.*?\}\}", "", text).strip())
+    return bool(literal_text(text).strip())

@@ -157,6 +157,12 @@ def template_names(text: str) -> list[str]:
             if m.group(1) is not None]
 
 
+def literal_text(text: str) -> str:
+    """``text`` without its placeholders: what it says whatever they render as
+    (``{{{{`` is the literal ``{{`` it writes)."""
+    return _TOKEN.sub(lambda m: "{{" if m.group(0) == "{{{{" else "", text)
+
+
 def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
     found = _Found()

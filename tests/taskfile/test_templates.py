@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mogrun.taskfile.templates import Scope, TemplateClock, render
+import pytest
+
+from mogrun.taskfile.templates import Scope, TemplateClock, literal_text, render
 
 # Written as people write it, double quotes escaped inside a TOML basic string.
 PROMPT = ("hook={{ env.HOOK | default('') }} region={{ region|default(\"eu\") }} "
@@ -202,3 +204,16 @@ def test_a_template_problem_hides_no_unset_env_warning_beside_it(project) -> Non
     assert 'unknown template name "nope"' in result.err
     assert ('warning: job "a" uses env.DEPLOY_HOOK, which is not set here (it must be set '
             "when this job runs)") in result.err
+
+
+@pytest.mark.parametrize(("text", "literal"), [
+    ("{{ env.HOOK }}", ""),
+    ("http://{{ host }}/x", "http:///x"),
+    ("{{{{x}}", "{{x}}"),  # an escaped {{ is text, not a placeholder
+    ("a {{ b }} c {{ d|default('e') }}", "a  c "),
+])
+def test_literal_text_is_what_a_value_says_whatever_its_placeholders_render(text, literal):
+    """A plugin's secret written as a template is a name, not a secret; the text
+    around it is (and ``{{{{`` is text: the old pattern took ``{{{{x}}`` for a
+    placeholder, so that secret went unmasked in a quoted line)."""
+    assert literal_text(text) == literal
