@@ -14,6 +14,17 @@ from mogrun.pluginhost import PluginHost, PluginInfo
 BUNDLED = ["retry", "gates", "notify", "junit"]
 
 
+@pytest.fixture
+def forget_modules():
+    """Names of modules a test imports from its own folder, forgotten after it, passed
+    or failed (a failing test left its module imported, for a later test importing
+    a file of that name to get instead)."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        sys.modules.pop(name, None)
+
+
 def load(tmp_path, plugins=(), **kw):
     kw.setdefault("use_entry_points", False)
     return PluginHost.load(project_dir=tmp_path, task_file_plugins=plugins, **kw)
@@ -59,7 +70,9 @@ def test_two_task_file_plugins_of_one_name_are_an_error_not_one_skipped(tmp_path
         host.add_plugins(project_dir=tmp_path, task_file_plugins=[second])
 
 
-def test_task_file_module_name_and_dash_p_plugins_load(tmp_path, plugin_file, monkeypatch):
+def test_task_file_module_name_and_dash_p_plugins_load(tmp_path, plugin_file, monkeypatch,
+                                                        forget_modules):
+    forget_modules.append("mogrun_pagerduty_fake")
     plugin_file("mogrun_pagerduty_fake", """
         @hookimpl
         def mogrun_event(event):
@@ -73,7 +86,6 @@ def test_task_file_module_name_and_dash_p_plugins_load(tmp_path, plugin_file, mo
     sources = {i.name: i.source for i in host.describe()}
     assert sources["mogrun_pagerduty_fake"] == "task file"
     assert sources["extra_one"] == "-p"
-    sys.modules.pop("mogrun_pagerduty_fake", None)
 
 
 def test_misspelled_hook_is_refused_naming_plugin_and_hook(tmp_path, plugin_file):
@@ -253,7 +265,9 @@ def test_wrappers_are_refused(tmp_path, plugin_file):
         load(tmp_path, [rel])
 
 
-def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatch):
+def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatch,
+                                                             forget_modules):
+    forget_modules.append("mogrun_fake_ep_mod")
     """A real dist-info on sys.path: importlib.metadata finds its entry point."""
     site = tmp_path / "site"
     dist = site / "mogrun_fake_ep-1.0.dist-info"
@@ -276,7 +290,6 @@ def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatc
                    if i.source != "bundled")
     off = PluginHost.load(project_dir=None, env={"MOGRUN_DISABLE_PLUGINS": "fake_ep"})
     assert "fake_ep" not in off.plugin_names()
-    sys.modules.pop("mogrun_fake_ep_mod", None)
 
 
 def test_broken_entry_point_is_a_plugin_error(tmp_path, monkeypatch):
@@ -427,9 +440,11 @@ def test_run_with_a_plugin_option_named_like_its_own_is_refused(tmp_path, name):
            "own options" in result.stderr
 
 
-def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(tmp_path, monkeypatch):
+def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(tmp_path, monkeypatch,
+                                                                   forget_modules):
     """The second was skipped without a word: its gate never ran, and check said ok."""
     site = tmp_path / "site"
+    forget_modules.extend(f"mogrun_dup{letter}_mod" for letter in "ab")
     for letter in "ab":
         dist = site / f"mogrun_dup{letter}-1.0.dist-info"
         dist.mkdir(parents=True)
@@ -445,5 +460,3 @@ def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(tmp_path, mon
                                   "and entry point mogrun_dupb_mod)")
     off = PluginHost.load(project_dir=None, env={"MOGRUN_DISABLE_PLUGINS": "dup"})
     assert "dup" not in off.plugin_names()
-    for letter in "ab":
-        sys.modules.pop(f"mogrun_dup{letter}_mod", None)

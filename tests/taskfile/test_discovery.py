@@ -56,7 +56,7 @@ def test_f_wins_over_a_mogrun_file_it_overrides_unread(project, monkeypatch, env
     monkeypatch.setenv("MOGRUN_FILE", env_value)
     result = project.run("-f", "mogplex.toml", "list")
     assert result.code == 0, result
-    assert "a" in result.out
+    assert [line.split()[:2] for line in result.out.splitlines()[2:]] == [["a", "acme/api"]]
 
 
 @pytest.mark.parametrize("command", [["list"], ["init"], ["--local", "history"]])
