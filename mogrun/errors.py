@@ -189,7 +189,8 @@ class TaskFileError(MogrunError):
 
 
 class NothingRecordedError(UsageError):
-    """``rerun`` in a project whose history holds no run (a fresh CI checkout)."""
+    """``rerun`` finds no run recorded to retry, of the jobs named or at all (a fresh
+    CI checkout has none): GitHub's hint names ``run --rerun`` instead."""
 
 
 class NotStartedError(UsageError):

@@ -111,8 +111,8 @@ def failure_hint(error: BaseException | None, exit_code: int) -> str | None:
     if isinstance(error, errors.ForbiddenError):
         return ("the token lacks a scope this needs: issue one with the scope the message "
                 "names and put it in the repository secret MOGPLEX_API_KEY.")
-    unset = getattr(error, "unset_name", None)
-    if isinstance(unset, str):  # the workflow passes it; the repository has none
+    if isinstance(error, errors.TemplateError) and error.unset_name is not None:
+        unset = error.unset_name  # the workflow passes it; the repository has none
         return (f"the task file takes {unset} from the environment: create a repository "
                 f"secret or variable named {unset} (Settings, Secrets and variables, "
                 "Actions); the workflow `mogrun ci github` writes passes either to this "
