@@ -287,10 +287,14 @@ def _named(path: Path) -> Path:
 
 
 def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: int = 1,
-                         default_output: bool = True, install: str | None = None) -> str:
+                         default_output: bool = True, install: str | None = None,
+                         typed: Collection[str] = ()) -> str:
     """The command that regenerates the file (the header's, and ``--check``'s
     hint), spelled from the repository root and quoted for a POSIX shell, so
-    that it can be pasted as it is. ``install`` is named unless it is the default."""
+    that it can be pasted as it is. ``--shards`` and ``--install`` are named unless
+    they are the default, or when ``typed`` holds them: ``--check``'s hint repeats
+    what its line gave (``--check --shards 1`` of a sharded file said "Run `mogrun
+    ci github`", which keeps the header's shards, so the check never passed)."""
     import shlex
 
     from mogrun.ci.workflow import default_install
@@ -303,9 +307,9 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
     parts += ["ci", "github"]
     if output_path is not None and output_path != DEFAULT_OUTPUT.as_posix():
         parts += ["-o", output_path]
-    if shards > 1:
+    if shards > 1 or "--shards" in typed:
         parts += ["--shards", str(shards)]
-    if install is not None and install != default_install(__version__):
+    if install is not None and (install != default_install(__version__) or "--install" in typed):
         parts += ["--install", install]
     return shlex.join(parts)
 

@@ -106,7 +106,8 @@ def github_command(state: CliState, output: str | None, check: bool,
     # What is not given is kept from the existing file's header; `-o -` reads no
     # file: --shards', else 1, and --install's, else this version's.
     kept = shards is None and not to_stdout
-    given = (shards, install)  # as typed: --check's hint keeps them, defaults too
+    typed = [option for option, value in (("--shards", shards), ("--install", install))
+             if value is not None]  # --check's hint names them, defaults too
     recorded = None if to_stdout or (shards is not None and install is not None) \
         else _recorded(target, shown)
     if recorded and recorded.unreadable:
@@ -136,33 +137,17 @@ def github_command(state: CliState, output: str | None, check: bool,
     if to_stdout:  # `-o -`: for a look, or a pipe; the file is not read or written
         state.echo(text, nl=False)
         return 0
-    command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
-                                   default_output=output is None, install=install)
     example = _shown(_own_file(taskfile.path, root, target), state.cwd)
     _refuse_too_big(text, shown)
     if check:
-        command = _with_defaults_given(command, *given)
+        command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
+                                       default_output=output is None, install=install,
+                                       typed=typed)
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
                       _hint(f"{command} --force", root, state.cwd), example)
     _write(target, shown, text, example, force=force)
     state.echo(f"wrote {shown}", err=True)
     return 0
-
-
-def _with_defaults_given(command: str, shards: int | None, install: str | None) -> str:
-    """``command`` (the header's, which names no default) with the defaults the line
-    gave: ``--check --shards 1`` of a sharded file said "Run `mogrun ci github`",
-    which keeps the header's shards, so the check never passed."""
-    import shlex
-
-    from mogrun import __version__
-    from mogrun.ci.workflow import default_install
-
-    if shards == 1:
-        command += " --shards 1"
-    if install is not None and install == default_install(__version__):
-        command += f" --install {shlex.quote(install)}"
-    return command
 
 
 def _shown(path: Path, cwd: Path) -> str:
