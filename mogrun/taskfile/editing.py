@@ -114,7 +114,7 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
                need_hint: Callable[[str], list[str]] | None = None) -> str:
     """``text`` with ``job`` appended at the end; the original bytes are untouched.
     ``need_hint``: the hint for a need of no job (``graph.unknown_need_hint``'s, as
-    ``check`` gives it), else the closest job's name."""
+    ``check`` gives it; none without a file, which has no job to name)."""
     if job.name in existing_jobs:
         raise UsageError(f'job "{job.name}" already exists; choose another name')
     for need in job.needs:
@@ -122,12 +122,8 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
             raise UsageError(f'--needs names job "{need}" itself: a job cannot need itself '
                              f"(needs cycle: {need} -> {need})")
         if need not in existing_jobs:
-            from mogrun.taskfile.schema import closest
-
-            hint = closest(need, existing_jobs)
-            raise UsageError(f'--needs names unknown job "{need}"', context=(
-                need_hint(need) if need_hint is not None else
-                [f'did you mean "{hint}"?'] if hint else []))
+            raise UsageError(f'--needs names unknown job "{need}"',
+                             context=need_hint(need) if need_hint is not None else [])
     newline = line_ending(text)  # the file's own
     separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
     result = text + separator + job_text(job).replace("\n", newline)
