@@ -230,14 +230,8 @@ class SandboxSlots:
         """Return once ``owner`` may start a run needing ``want``; raise ``NoSlot``
         at ``deadline`` (a ``time.monotonic`` time) or ``Interrupted`` at a signal."""
         said, said_at = "", 0.0  # the wait as last announced, and when
-        first = True
         try:
             while True:
-                # Past the deadline after a wait, no start: blind, the next try took a
-                # slot and started an attempt after the capacity_wait had ended.
-                if not first and time.monotonic() >= deadline:
-                    raise NoSlot(self.exhausted(job))
-                first = False
                 # A listing serves every start for one poll interval.
                 max_age = max(LISTING_FLOOR, self.interval())
                 if self._try(owner, want, max_age):
@@ -262,6 +256,10 @@ class SandboxSlots:
                     said, said_at = described, now
                 if self.stop.wait(min(self._next_look(), left)):
                     raise Interrupted(130, "interrupted while waiting for a sandbox slot")
+                # Past the deadline after a wait, no start: blind, the next try took a
+                # slot and started an attempt after the capacity_wait had ended.
+                if time.monotonic() >= deadline:
+                    raise NoSlot(self.exhausted(job))
         finally:
             with self._lock:
                 self._waiting.pop(id(owner), None)
