@@ -102,9 +102,15 @@ def refuse_insecure_url(url: str) -> None:
     ``//``, so the verdict is the one for the URL cut there, remembered: a
     fan-out sends thousands of requests to one origin.
     """
+    _check_origin(_split_origin(url)[0])
+
+
+def _split_origin(url: str) -> tuple[str, str]:
+    """``url`` cut at the first ``/`` after ``//``: its origin, as both parsers end
+    the host part there, and the rest (``/`` when there is none)."""
     start = url.find("//")
     cut = url.find("/", start + 2) if start >= 0 else -1
-    _check_origin(url if cut < 0 else url[:cut])
+    return (url, "/") if cut < 0 else (url[:cut], url[cut:])
 
 
 @functools.lru_cache(maxsize=32)
@@ -210,16 +216,14 @@ class Urllib3Transport:
         return "" if proxy is None else (
             f" through the proxy {shown_url(proxy)} (from {self.proxies.variable})")
 
-    def _pool_for(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
-        """The connection pool of ``url``'s origin and the path to ask it for.
+    def _pool_for(self, origin: str, rest: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        """The connection pool of a URL's ``origin`` and the path to ask it for
+        (``rest``: the URL after its origin, ``_split_origin``).
 
         The origin's pool is remembered: the manager's ``request`` would parse
         every URL and rebuild its pool key, a tenth of a fan-out's client CPU
         for the one origin it talks to. The path goes through urllib3's own
         parser (it percent-encodes what a request line may not carry)."""
-        start = url.find("//")
-        cut = url.find("/", start + 2) if start >= 0 else -1
-        origin, rest = (url, "/") if cut < 0 else (url[:cut], url[cut:])
         pool = self._origins.get(origin)
         if pool is None or pool.pool is None:  # a pool the manager evicted is closed
             # Through a proxy, an https:// request is tunnelled (CONNECT): the pool for the
@@ -254,22 +258,23 @@ class Urllib3Transport:
         to shut before there is one): once connected, the socket blocks and the
         watch alone bounds the request, so no send or read first waits in a
         ``poll`` (two system calls, and two turns of the GIL, per request)."""
-        refuse_insecure_url(url)
+        origin, rest = _split_origin(url)  # split once: for the check and for the pool
+        _check_origin(origin)  # ``refuse_insecure_url``
         if stop is not None and stop.is_set():
             raise Interrupted(130, INTERRUPTED_POLL)
         import urllib3
 
         all_headers = {"User-Agent": self.user_agent, **headers}
-        deadline = time.monotonic() + timeout
+        sent = time.monotonic()
+        deadline = sent + timeout
         limits = _timeouts(min(self.connect_timeout, timeout))
         request = RequestInfo(method, url)
-        slow = (time.monotonic() + SLOW_ANSWER, on_slow) if on_slow and timeout > SLOW_ANSWER \
-            else None
+        slow = (sent + SLOW_ANSWER, on_slow) if on_slow and timeout > SLOW_ANSWER else None
         watch = _WATCHDOGS.watch(deadline, stop, slow)
         _SENDING.watch = watch
         try:
             try:
-                pool, path = self._pool_for(url)
+                pool, path = self._pool_for(origin, rest)
                 raw = pool.urlopen(
                     method, path, body=body, headers=all_headers, timeout=limits,
                     retries=_no_retries(), redirect=False, preload_content=False,
@@ -379,7 +384,8 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
     finally:
         watch.cancel()  # before the connection goes back to the pool
         raw.release_conn()
-    cut = _cut_short(watch, request, timeout)  # a shut socket may look like the body's end
+    # A shut socket may look like the body's end (asked only of a watch that fired).
+    cut = _cut_short(watch, request, timeout) if watch.fired else None
     if cut is not None:
         raise cut
     return b"".join(chunks)  # one chunk: that bytes object itself, not a copy
