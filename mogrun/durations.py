@@ -156,10 +156,11 @@ def parse_moment(stamp: object) -> float | None:
     (elapsed, a run's length) are measured on the server's clock."""
     from datetime import UTC, datetime
 
-    if not isinstance(stamp, str) or not stamp.strip():
+    text = stamp.strip() if isinstance(stamp, str) else ""
+    if not text:
         return None
     try:
-        moment = datetime.fromisoformat(stamp.strip())
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
     if moment.tzinfo is None:
