@@ -376,7 +376,7 @@ class HistoryObserver(Observer):
         the file is tried once); else by the next thread that writes, or by the
         writing thread within ``WRITE_DELAY`` (``_write_when_due``), and this one
         goes on."""
-        began = time.monotonic()
+        began = time.monotonic() if wait else 0.0  # only a write this thread makes is timed
         with self._lock:
             self._backlog.append((row, write))
             if self.history is None:
@@ -390,7 +390,7 @@ class HistoryObserver(Observer):
                         self._writer = start_without_signals(self._write_when_due,
                                                              "mogrun-history")
                     except NoThread:  # no thread to leave it to: this one makes it
-                        wait = True
+                        wait, began = True, time.monotonic()
                 if not wait:
                     return
         if wait:
