@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import mogrun.plugin
 from mogrun.plugin import (
     Problems,
     RunStatus,
@@ -71,9 +72,9 @@ def matches(event: Any, pattern: str) -> bool:
 
 
 def _verdict(gate: str, passed: bool, reason: str) -> GateVerdict:
-    from mogrun.plugin import GateVerdict
-
-    return GateVerdict(gate, passed, reason)
+    # The module's attribute (imported on first use), not ``from mogrun.plugin import``:
+    # that asks the module for a ``__path__`` first, a failed look-up at every verdict.
+    return mogrun.plugin.GateVerdict(gate, passed, reason)
 
 
 def status_verdict(status: str | None, allowed: Iterable[str]) -> GateVerdict:
