@@ -397,7 +397,9 @@ class PluginHost:
         self._tell_run("mogrun_run_started", job, run, state=state, attached=attached)
 
     def event(self, *, job: ResolvedJob, run: RunPlan, event: Event) -> None:
-        if getattr(event, "payload", None) and self._heard("mogrun_event"):
+        if not self._heard("mogrun_event"):  # (asked first: at every event of every run)
+            return
+        if getattr(event, "payload", None):
             # The plugins' own copy: the output and history show the event next.
             event = replace(event, payload=_copied(event.payload))
         self._tell_run("mogrun_event", job, run, event=event)
