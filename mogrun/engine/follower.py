@@ -225,7 +225,7 @@ class Follower:
         return fresh
 
     def _print_of(self, state: RunState) -> tuple[str, int, str | None]:
-        return (state.status, len(getattr(self, "events", ())), state.updated_at)
+        return (state.status, len(self.events), state.updated_at)
 
     def _out_of_time(self) -> bool:
         """The deadline has passed (or is too close for another attempt): each
