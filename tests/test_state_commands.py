@@ -677,7 +677,7 @@ def test_status_of_a_run_id_not_in_history_reads_it_from_the_api(project,
         "job": None, "repo": "acme/api", "run_id": run_id,
         "status": "failed", "outcome": "failed", "exit_code": 1, "invocation": None}
     assert shown["started_at"] and shown["finished_at"]
-    # started as history writes it (its rows beside), not the server's "...19.964Z"
+    # started as history writes it (its rows beside), not the server's "...19.964123+00:00"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown["started_at"]), shown
     assert cells[5] == shown["started_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", shown["finished_at"]), shown

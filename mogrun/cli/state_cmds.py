@@ -427,7 +427,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 
 def _as_recorded(stamp: object) -> str:
     """A server's timestamp as history writes its rows' (UTC, to the second):
-    ``2026-12-04T23:01:19+00:00``, not ``...19.964Z`` among them; an unreadable
+    ``2026-12-04T23:01:19+00:00``, not ``...19.964123+00:00`` among them; an unreadable
     one as it came."""
     from mogrun.durations import parse_moment
     from mogrun.engine.history import iso_of

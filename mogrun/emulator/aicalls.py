@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from mogrun.emulator.runs import iso
+from mogrun.emulator.stamps import timestamptz
 
 if TYPE_CHECKING:
     from mogrun.emulator.jobruns import JobRun
@@ -44,7 +44,8 @@ def ai_call(job: JobRun, k: int, now: float) -> dict[str, Any]:
         "control_state": "cancelled" if state == "cancelled" else "active",
         "cancel_requested_at": None, "job_run_id": job.id, "repo_id": job.repo["id"],
         "conversation_id": None, "metadata": {"node_id": f"agent-{k}"},
-        "started_at": iso(begin), "completed_at": iso(end) if done and end else None,
+        "started_at": timestamptz(begin),
+        "completed_at": timestamptz(end) if done and end else None,
         "duration_ms": round((end - begin) * 1000) if done and end else None,
         "tool_calls_count": 1 if _past(begin, end, now, 2 / 3) else 0,
         "tool_calls": [{"name": "edit_file", "input_preview": job.script.message or "edit"}]
@@ -89,7 +90,7 @@ def _event(job: JobRun, call_id: str, i: int, at: float, kind: str, tool: str | 
     return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{call_id}/{i}")), "ai_call_id": call_id,
             "user_id": job.user, "conversation_id": None, "repo_id": job.repo["id"],
             "event_type": kind, "tool_name": tool, "message": message,
-            "payload": {"tool": tool} if tool else {}, "created_at": iso(at)}
+            "payload": {"tool": tool} if tool else {}, "created_at": timestamptz(at)}
 
 
 def dispatch_events(job: JobRun, now: float) -> list[dict[str, Any]]:
@@ -113,4 +114,4 @@ def dispatch_events(job: JobRun, now: float) -> list[dict[str, Any]]:
     found.sort(key=lambda item: item[0])
     return [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.id}/dispatch/{i}/{e[1]}{e[2]}")),
              "event_kind": e[1], "outcome": e[2], "reason": e[3], "metadata": e[4],
-             "created_at": iso(e[0])} for i, e in enumerate(found)]
+             "created_at": timestamptz(e[0])} for i, e in enumerate(found)]

@@ -23,6 +23,7 @@ from mogrun.emulator.replies import (
     list_limit,
     ok,
 )
+from mogrun.emulator.stamps import stored
 from mogrun.emulator.state import Token
 from mogrun.emulator.validation import (
     UUID,
@@ -66,15 +67,11 @@ def list_automations(api: Api, request: Request, parts: list[str], token: Token,
 
 
 def _place(automation: Automation) -> tuple[float, str]:
-    """Where an automation sorts: its ``createdAt`` as listed (milliseconds, as a
-    cursor carries it), then its id. By the exact time instead, a row whose time
-    rounds up to the cursor's millisecond sorted before its own cursor and came
-    again on the next page."""
-    return _moment(automation.summary()["createdAt"]), automation.id
-
-
-def _moment(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    """Where an automation sorts: its ``created_at`` as the column keeps it (to
+    the microsecond, as listed and as a cursor carries it), then its id. By the
+    exact time instead, a row whose time rounds up to the cursor's microsecond
+    sorted before its own cursor and came again on the next page."""
+    return stored(automation.created), automation.id
 
 
 def _encode(automation: Automation) -> str:

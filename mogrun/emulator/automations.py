@@ -27,7 +27,7 @@ from mogrun.emulator.directives import (
     status,
     whole,
 )
-from mogrun.emulator.runs import iso
+from mogrun.emulator.stamps import timestamptz
 
 TERMINAL = frozenset({"success", "failed", "cancelled"})
 
@@ -127,8 +127,8 @@ class Automation:
                 "description": self.description,
                 "status": "active" if self.active else "inactive",
                 "publishedVersionId": self.version_id if self.published else None,
-                "createdAt": iso(self.created),
-                "updatedAt": iso(self.created if self.updated is None else self.updated)}
+                "createdAt": timestamptz(self.created),
+                "updatedAt": timestamptz(self.created if self.updated is None else self.updated)}
 
     @property
     def version_id(self) -> str:
@@ -139,7 +139,7 @@ class Automation:
         graph = {"nodes": [{"id": "start", "type": "start"}, {"id": "agent", "type": "agent"}],
                  "edges": [{"source": "start", "target": "agent"}]}
         version = {"id": self.version_id, "versionNumber": 1, "graph": graph,
-                   "createdAt": iso(self.created)} if self.published else None
+                   "createdAt": timestamptz(self.created)} if self.published else None
         summary = self.summary()
         del summary["publishedVersionId"]
         return {**summary, "notes": None, "draftGraph": graph, "publishedVersion": version,

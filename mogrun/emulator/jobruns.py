@@ -9,7 +9,8 @@ from typing import Any
 
 from mogrun.emulator.aicalls import ai_call, dispatch_events
 from mogrun.emulator.automations import TERMINAL, JobScript
-from mogrun.emulator.runs import iso, trigger_run_id
+from mogrun.emulator.runs import trigger_run_id
+from mogrun.emulator.stamps import timestamptz
 
 DEFERRED_TEXT = "Installation concurrency limit reached"
 START_FAILED = "Trigger.dev runtime is not configured"
@@ -88,9 +89,9 @@ class JobRun:
         done = state in TERMINAL and end is not None and start is not None
         calls = self.ai_calls(now) if state == "success" else []
         return {
-            "created_at": iso(self.created),
-            "started_at": iso(start) if start is not None and now >= start else None,
-            "completed_at": iso(end) if done and end is not None else None,
+            "created_at": timestamptz(self.created),
+            "started_at": timestamptz(start) if start is not None and now >= start else None,
+            "completed_at": timestamptz(end) if done and end is not None else None,
             "duration_ms": round((end - start) * 1000)
             if done and end is not None and start is not None else None,
             "input_tokens": _total(calls, "input_tokens") if state == "success" else None,
@@ -106,7 +107,7 @@ class JobRun:
             "runtime_provider": "trigger" if started else None,
             "runtime_run_id": self.runtime_id if started else None, "workflow_run_id": None,
             "start_attempts": 1 + (self.start_source == "repair" and started),
-            "last_start_attempt_at": iso(attempt),
+            "last_start_attempt_at": timestamptz(attempt),
             "last_start_error": None if started else self.start_error,
             "last_start_source": self.start_source if started else "api",
         }
@@ -116,8 +117,8 @@ class JobRun:
         cancelled = state == "cancelled" and end is not None
         return {
             "error": (self.script.error or "AGENT_FAILED") if state == "failed" else None,
-            "cancel_requested_at": iso(end) if cancelled and end is not None else None,
-            "cancelled_at": iso(end) if cancelled and end is not None else None,
+            "cancel_requested_at": timestamptz(end) if cancelled and end is not None else None,
+            "cancelled_at": timestamptz(end) if cancelled and end is not None else None,
             "cancel_reason": "USER_REQUESTED" if cancelled else None, "cancel_error": None,
         }
 
@@ -144,13 +145,14 @@ class JobRun:
                 "flow_version_id": self.version_id, "node_id": "start" if k == 0 else f"agent-{k}",
                 "node_type": "start" if k == 0 else "agent",
                 "node_label": "Start" if k == 0 else f"Agent step {k}", "status": state,
-                "started_at": iso(begin),
-                "completed_at": iso(end) if state != "running" and end is not None else None,
+                "started_at": timestamptz(begin),
+                "completed_at": timestamptz(end)
+                if state != "running" and end is not None else None,
                 "duration_ms": round((end - begin) * 1000)
                 if state != "running" and end is not None else None,
                 "error": self.script.error if state == "failed" else None,
                 "output": {"ok": state == "success"} if state != "running" else None,
-                "created_at": iso(begin)})
+                "created_at": timestamptz(begin)})
         return runs
 
     def _step_status(self, k: int, now: float, end: float | None) -> str:

@@ -9,18 +9,12 @@ import hashlib
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from mogrun.emulator.directives import Script
+from mogrun.emulator.stamps import timestamptz
 
 TERMINAL_EVENT = {"success": "finished", "failed": "failed", "cancelled": "cancelled"}
-
-
-def iso(epoch: float) -> str:
-    """ISO 8601 UTC with milliseconds, as the API writes timestamps."""
-    text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def trigger_run_id() -> str:
@@ -211,7 +205,7 @@ class Run:
     def _make(self, k: int, at: float, kind: str, tool: str | None, message: str | None,
               payload: dict[str, Any]) -> dict[str, Any]:
         return {"id": self._event_id(k), "type": kind, "toolName": tool,
-                "message": message, "payload": payload, "createdAt": iso(at)}
+                "message": message, "payload": payload, "createdAt": timestamptz(at)}
 
     def _event_id(self, k: int) -> str:
         """The k-th event's id: a UUID, as the server's events table keys them, and
@@ -254,8 +248,8 @@ class Run:
             "rootDirectory": self.spec.root_directory,
             "eventsUrl": url + "/events",
             "cancelUrl": url + "/cancel",
-            "createdAt": iso(self.created),
-            "updatedAt": iso(self._updated(now)),
+            "createdAt": timestamptz(self.created),
+            "updatedAt": timestamptz(self._updated(now)),
             "error": self._error_text() if status == "failed" else None,
             # The server queues the run on Trigger.dev and records the handle
             # before it answers the 202: the runtime is known from the start.
@@ -311,7 +305,7 @@ class RefusedRun(Run):
         end = self.end()
         done = end is not None and now >= end
         return {**detail, "sandboxRecordId": None, "sandboxId": None,
-                "updatedAt": iso(end if done and end is not None else self.created)}
+                "updatedAt": timestamptz(end if done and end is not None else self.created)}
 
 
 QUEUE_FAILURE = "Trigger.dev runtime is not configured"  # queueExternalAgentRun's first throw
@@ -358,5 +352,5 @@ class UnqueuedRun(Run):
         detail = super().detail(now)
         record_id, sandbox_id = self.found or (None, None)
         return {**detail, "sandboxRecordId": record_id, "sandboxId": sandbox_id,
-                "updatedAt": iso(self.created),
+                "updatedAt": timestamptz(self.created),
                 "runtime": {"provider": None, "runId": None}}  # markRunQueued never ran

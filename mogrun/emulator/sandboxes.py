@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mogrun.emulator.limits import REAL_IDLE, Limits, SlidingWindow
-from mogrun.emulator.runs import iso
+from mogrun.emulator.stamps import stored, timestamptz
 
 ACTIVE = frozenset({"creating", "installing", "running"})
 TOO_MANY = "Too many active sandboxes"
@@ -163,8 +163,8 @@ class Sandbox:
             "working_branch": self.triple.working_branch,
             "root_directory": self.triple.root_directory,
             "preview_url": None,
-            "created_at": iso(self.created),
-            "last_active_at": iso(self.last_active(now)),
+            "created_at": timestamptz(self.created),
+            "last_active_at": timestamptz(self.last_active(now)),
             "error": None,
         }
 
@@ -252,9 +252,11 @@ class Sandboxes:
 
     def listing(self, user: str, now: float, *, repo_id: str | None = None,
                 status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """``GET /sandboxes``: exact filters, newest ``last_active_at`` first."""
-        rows = [self.row(s, now) for s in self.all if s.user == user]
-        rows = [r for r in rows if (repo_id is None or r["repo_id"] == repo_id)
-                and (status is None or r["status"] == status)]
-        rows.sort(key=lambda r: (r["last_active_at"], r["created_at"]), reverse=True)
-        return rows[:limit]
+        """``GET /sandboxes``: exact filters, newest ``last_active_at`` first (as
+        the column compares: to the microsecond, not as text)."""
+        found = [(s, self.row(s, now)) for s in self.all if s.user == user]
+        found = [(s, r) for s, r in found if (repo_id is None or r["repo_id"] == repo_id)
+                 and (status is None or r["status"] == status)]
+        found.sort(key=lambda f: (stored(f[0].last_active(now)), stored(f[0].created)),
+                   reverse=True)
+        return [r for _, r in found[:limit]]

@@ -60,10 +60,11 @@ def test_list_pages_with_a_cursor_newest_first(api, mogrun_emulator):
 
 
 def test_a_page_never_repeats_a_row_whose_time_rounds_up_to_its_cursor(api, mogrun_emulator):
-    """The list sorted by the exact creation time, the cursor by the millisecond
-    it lists: a row created a hair before a millisecond (listed as that
-    millisecond) sorted before its own cursor and came again on the next page
-    (the one way found for the paging test above to fail, as it did once)."""
+    """The list sorted by the exact creation time, the cursor by the microsecond
+    it lists (the column's precision): a row created a hair before a microsecond
+    (listed as that microsecond) sorted before its own cursor and came again on
+    the next page (the one way found for the paging test above to fail, as it
+    did once)."""
     ids = [mogrun_emulator.add_automation(f"a{i}") for i in range(5)]
     rows = mogrun_emulator._state.automations.automations
     for k, automation_id in enumerate(ids):  # each 0.4 us short of a millisecond
