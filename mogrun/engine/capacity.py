@@ -578,7 +578,10 @@ class SandboxSlots:
 
     def exhausted(self, job: Any = None) -> str:
         """The failure: which sandboxes are busy and when they free (or which boot
-        window the server said was spent)."""
+        window the server said was spent). When each was last active is said on
+        every line's clock (UTC ``HH:MM:SS``), not as the server writes it."""
+        from mogrun.output.base import event_clock
+
         held = self._held_text()
         if held is not None:
             return (f"no sandbox could boot within the job's {capacity_wait_said(job)}: "
@@ -600,7 +603,7 @@ class SandboxSlots:
             booting = (len(self._unlisted(self._own_serve)) if share
                        else self._booting(len(busy), self._used()))
         self._look_up(busy[:SHOWN])
-        names = "; ".join([f"{self._name(b)}, last active {b.last_active or '?'}"
+        names = "; ".join([f"{self._name(b)}, last active {event_clock(b.last_active)}"
                            for b in busy[:SHOWN]]
                           + ([f"{booting} booting for this invocation"] if booting else []))
         waited = f"the job's {capacity_wait_said(job)}"

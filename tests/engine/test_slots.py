@@ -194,6 +194,23 @@ def test_other_work_is_named_once_per_repo_and_a_failed_look_up_keeps_the_id() -
     assert asked == ["theirs", "gone"]  # the task file's own repo is never looked up
 
 
+def test_when_a_busy_sandbox_was_last_active_is_said_on_mogruns_clock() -> None:
+    """The server writes ``last_active_at`` as Postgres does (``+00:00``, to the
+    microsecond, trailing zeros dropped): the failure showed it as it came
+    (``last active 2026-03-28T19:30:00.123456+00:00``) where every other time
+    mogrun shows is UTC ``HH:MM:SS``."""
+    busy = [Busy("sb0", "r1", "main", "main", None, "running",
+                 "2026-03-28T19:30:00.123456+00:00"),
+            Busy("sb1", "r2", "main", "main", None, "running", "2026-03-28T19:29:59+00:00"),
+            Busy("sb2", "r3", "main", "main", None, "running", "2026-03-28T19:30:00.5+00:00"),
+            Busy("sb3", "r4", "main", "main", None, "running", "")]
+    text = slots_listing(busy, cap=4).exhausted()
+    assert ("4 of 4 busy: r4@main running, last active --:--:--; "
+            "r2@main running, last active 19:29:59; r1@main running, last active 19:30:00; "
+            "r3@main running, last active 19:30:00; ") in text, text
+    assert "+00:00" not in text and "2026" not in text
+
+
 def test_a_triple_the_server_refused_to_boot_is_never_taken_to_share_again() -> None:
     """The listing said a sandbox served it (reaped since, or a default branch
     guessed wrong), the server refused the boot: each next attempt was taken to
