@@ -577,9 +577,11 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
     try:
         done = follower.follow()
     except MogrunError as exc:
+        by_signal = signalled() if isinstance(exc, Interrupted) else None
+        if by_signal is not None:  # as a stop in a pause: said once, by the interrupt's warning
+            return _unfollowed(target, status=follower.state.status, exit_code=by_signal)
         sink.notice(exc.message, "error")
-        code = (signalled() if isinstance(exc, Interrupted) else None) or exc.exit_code
-        return _unfollowed(target, exc.message, follower.state.status, exit_code=code)
+        return _unfollowed(target, exc.message, follower.state.status, exit_code=exc.exit_code)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
         from mogrun.cli.run_cmd import command_prefix
 

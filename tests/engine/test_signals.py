@@ -991,3 +991,24 @@ def test_a_first_signal_during_a_slow_plugin_end_says_the_wait_again(emulator, t
     twice = out.index("work (such as notifications being delivered); no end is known: "
                       "Ctrl-C twice leaves without it")  # (waits are said on stdout)
     assert out.index("no end is known: one more Ctrl-C leaves without it") > twice, out
+
+
+@pytest.mark.parametrize("endpoint", ["run", "events"])
+def test_logs_follow_stopped_while_a_poll_waits_says_the_stop_once(emulator, tmp_path,
+                                                                   endpoint):
+    """A Ctrl-C that cut a poll short added "error: interrupted while a poll waited for
+    the server" to the interrupt's own warning, and one in a pause did not: the same
+    key press read as a failure of the server half the time."""
+    spawn(emulator, tmp_path, "run", "long", "--detach").communicate(timeout=20)
+    (run_id,) = emulator.runs
+    emulator.add_fault(endpoint, "delay", count=100, delay=30.0)  # every poll hangs
+    with running(spawn(emulator, tmp_path, "logs", "--follow", "long")) as proc:
+        time.sleep(2.0)  # its first poll sent, waiting for the answer
+        out, err, _ = interrupt(proc)
+    emulator.clear_faults()
+    assert proc.returncode == 130, (out, err)
+    assert err.splitlines() == [
+        "warning: interrupted: stopping following 1 run, left going (not started here); "
+        "a second signal leaves at once",
+        f"still going: long ({run_id}); follow with: mogrun logs --follow {run_id}",
+        "exit code 130"], err
