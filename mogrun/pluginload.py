@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mogrun.envswitches import OFF_WORDS, ON_WORDS, word
 from mogrun.errors import PluginError
 from mogrun.tomltext import toml_repr
 
@@ -46,15 +47,15 @@ class Candidate(NamedTuple):
 # MOGRUN_DISABLE_PLUGINS set to one of these is a switch, as --no-plugins: the
 # pytest-style "=1" a CI author writes to keep a pull request's code out. Read as a
 # name, it left out nothing, and the task file's plugin had run before the warning.
-SWITCH_WORDS = frozenset({"1", "true", "yes", "on", "all", "*"})
-# ... and set to one of these, the switch off: nothing left out, and no plugin of that
-# name warned of (a CI matrix's MOGRUN_DISABLE_PLUGINS=0 for the leg that keeps them).
-OFF_WORDS = frozenset({"0", "false", "no", "off"})
+SWITCH_WORDS = ON_WORDS | {"all", "*"}
+# Set to one of envswitches.OFF_WORDS, the switch is off: nothing left out, and no
+# plugin of that name warned of (a CI matrix's MOGRUN_DISABLE_PLUGINS=0 for the leg
+# that keeps them).
 
 
 def disables_every_plugin(env: Mapping[str, str] | None) -> bool:
     """Whether ``MOGRUN_DISABLE_PLUGINS`` is a switch (``SWITCH_WORDS``), not names."""
-    return (env or {}).get(DISABLE_ENV, "").strip().casefold() in SWITCH_WORDS
+    return word((env or {}).get(DISABLE_ENV)) in SWITCH_WORDS
 
 
 def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
@@ -65,7 +66,7 @@ def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
 def _disabled_listed(env: Mapping[str, str] | None) -> list[str]:
     """``disabled_names`` in the order written, each once (for messages)."""
     raw = (env or {}).get(DISABLE_ENV, "")
-    if raw.strip().casefold() in OFF_WORDS:
+    if word(raw) in OFF_WORDS:
         return []
     return list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEAVES = ("mogrun.errors", "mogrun.models", "mogrun.outcomes", "mogrun.durations",
           "mogrun.waits", "mogrun.masking", "mogrun.loopback", "mogrun.textsafety",
           "mogrun.tables", "mogrun.reponames", "mogrun.threads", "mogrun.tomltext",
-          "mogrun.envnumbers")
+          "mogrun.envnumbers", "mogrun.envswitches")
 UI_LIBRARIES = ("click", "rich_click", "rich")
 CLIENT_CODE = ("mogrun.api", "mogrun.engine", "mogrun.cli", "mogrun.taskfile",
                "mogrun.output", "mogrun.http", "mogrun.plugin", "mogrun.pluginhost",

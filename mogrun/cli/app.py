@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from mogrun.cli.state import CliState
+from mogrun.envswitches import under_github_actions
 from mogrun.errors import MogrunError
 
 
@@ -152,7 +153,7 @@ class MogrunApp:
         its session's summary still ends with an annotation, a step summary and
         ``exit_code`` (docs/output.md: failures are ``::error::`` annotations); with ``--json``
         the files alone, since stdout is JSON lines."""
-        if not state.github_failures or state.env.get("GITHUB_ACTIONS") != "true":
+        if not state.github_failures or not under_github_actions(state.env):
             return
         from mogrun.output.github import report_failure
 

@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from mogrun.envswitches import under_github_actions
 from mogrun.errors import MogrunError, UsageError
 
 E = TypeVar("E", bound=MogrunError)
@@ -168,7 +169,7 @@ class CliState:
         """A stderr line under GitHub Actions, where it is read for workflow commands
         too (``textsafety.inert_text``): a stop that ``hold_github_commands`` said on
         stdout may be read after it."""
-        if self.env.get("GITHUB_ACTIONS") != "true":
+        if not under_github_actions(self.env):
             return line
         from mogrun.textsafety import inert_text
 
@@ -236,7 +237,7 @@ class CliState:
         end, as ``run``'s does, so that no ``::error::`` or ``##[error]`` in that text
         can issue a workflow command. Not with ``--json``: its lines carry no
         ``##[`` (``textsafety.inert_json``) and may not be mixed with others."""
-        if (self.env.get("GITHUB_ACTIONS") != "true" or self.json_output
+        if (not under_github_actions(self.env) or self.json_output
                 or self._github_stop is not None):
             return
         import secrets

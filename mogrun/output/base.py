@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol, TextIO
 
 from mogrun.durations import parse_moment
+from mogrun.envswitches import in_ci, under_github_actions
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan
 from mogrun.runs import Event, RunResult, RunState
@@ -142,7 +143,7 @@ def make_reporter(
     """
     secrets = tuple(secrets)
     env = os.environ if env is None else env
-    github = env.get("GITHUB_ACTIONS") == "true"
+    github = under_github_actions(env)
     if json:
         from mogrun.output.ndjson import NdjsonReporter
 
@@ -165,13 +166,6 @@ def make_reporter(
 
     return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
-
-
-def in_ci(env: Mapping[str, str]) -> bool:
-    """Whether ``CI`` says a CI runner runs this (set to anything but empty, ``0``,
-    ``false`` or ``no``): one that gives its jobs a terminal (Buildkite, some
-    GitLab runners) had the live view redrawn into its log five times a second."""
-    return (env.get("CI") or "").strip().lower() not in ("", "0", "false", "no")
 
 
 def line_clock(epoch: float | None = None) -> str:

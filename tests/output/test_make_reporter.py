@@ -135,7 +135,8 @@ def test_every_reporter_implements_the_protocol_signatures(cls):
 
 
 @pytest.mark.parametrize(("ci", "live"), [("true", False), ("1", False), ("True", False),
-                                          ("", True), ("false", True), ("0", True)])
+                                          ("", True), ("false", True), ("0", True),
+                                          ("off", True), (" No\r", True), ("  ", True)])
 def test_a_ci_runner_s_terminal_gets_plain_lines(ci, live):
     """A CI runner that gives its jobs a terminal (Buildkite, some GitLab runners)
     had the live view redrawn into its log five times a second: under CI the lines
