@@ -81,9 +81,8 @@ def main() -> int:
         wall = time.monotonic() - began
         rejected = emulator.count(status=429)
         requests = len(emulator.requests)
-        ended = {run_id: datetime.fromisoformat(
-            emulator.run_detail(run_id)["updatedAt"].replace("Z", "+00:00")).timestamp()
-            for run_id in emulator.runs}
+        ended = {run_id: datetime.fromisoformat(emulator.run_detail(run_id)["updatedAt"])
+                 .timestamp() for run_id in emulator.runs}
     lags = [noticed[r] - ended[r] for r in ended if r in noticed]
     bound = lower_bound(args.jobs, args.duration, limits)
     print(f"exit code           {proc.returncode}")
