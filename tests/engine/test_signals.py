@@ -776,10 +776,15 @@ def test_logs_follow_stopped_counts_and_names_the_runs_still_going(emulator, tmp
     listed, _ = spawn(emulator, tmp_path, "--json", "history", jobs=jobs).communicate(timeout=20)
     [slow] = [row["run_id"] for row in json_lines(listed) if row["job"] == "slow"]
     fan = [r for r in emulator.runs if r != slow]
+    until(lambda: all(emulator.run_detail(r)["status"] == "success" for r in fan),
+          "the fan-out's end")
+    before = {r: emulator.count("GET", f"/runs/{r}") for r in fan}
     with running(spawn(emulator, tmp_path, "logs", "--follow", jobs=jobs)) as proc:
-        until(lambda: all(emulator.run_detail(r)["status"] == "success" for r in fan),
-              "the fan-out's end", proc)
-        time.sleep(1.0)  # its three results said
+        # Each ended run read by this follower (a slow start-up under load took more
+        # than the second this test once gave it), then a moment for its result line.
+        until(lambda: all(emulator.count("GET", f"/runs/{r}") > before[r] for r in fan),
+              "the ended runs read", proc)
+        time.sleep(0.5)
         out, err, _ = interrupt(proc)
     assert proc.returncode == 130, (out, err)
     assert err.splitlines() == [
