@@ -5,27 +5,23 @@ sanitised, so a scripted ``message`` reaches the client as written."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.emulator.stamps import timestamptz
 
 if TYPE_CHECKING:
     from mogrun.emulator.jobruns import JobRun
 
+N = TypeVar("N", int, float)
+
 DEFERRED = "INSTALLATION_CONCURRENCY_LIMIT"  # the reason of a start the installation deferred
 
 
-def _share(total: float, parts: int, k: int) -> float:
-    """Part ``k`` (1..parts) of ``total`` split evenly; the last takes the rest."""
-    each = total / parts
-    return total - each * (parts - 1) if k == parts else each
-
-
-def _whole_share(total: int, parts: int, k: int) -> int:
-    """Part ``k`` (1..parts) of a whole ``total`` split evenly in whole parts, the
-    last taking the rest: the parts add up to it (each share rounded on its own made
-    a script's tokens=7 come back 8 over two calls)."""
-    each = total // parts
+def _share(total: N, parts: int, k: int) -> N:
+    """Part ``k`` (1..parts) of ``total`` split evenly, the last taking the rest, so
+    the parts add up to it; a whole ``total`` in whole parts (each share rounded on
+    its own made a script's tokens=7 come back 8 over two calls)."""
+    each = total // parts if isinstance(total, int) else total / parts
     return total - each * (parts - 1) if k == parts else each
 
 
@@ -35,7 +31,7 @@ def ai_call(job: JobRun, k: int, now: float) -> dict[str, Any]:
     calls = job.script.nodes - 1
     done = end is not None and now >= end
     state = job._step_status(k, now, end) if done else "streaming"
-    total = _whole_share(round(job.script.tokens), calls, k) if done else None
+    total = _share(round(job.script.tokens), calls, k) if done else None
     call_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.id}/ai/{k}"))
     usage = _usage(total, _share(job.script.cost, calls, k))
     return {

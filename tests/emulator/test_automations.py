@@ -228,7 +228,8 @@ def test_a_scripted_token_total_is_the_ai_calls_sum(api, mogrun_emulator, tokens
     note = f"@emulator duration=0.3s nodes=3 tokens={tokens}"
     answer = _trigger(api, automation["id"], input={"note": note})
     done = _finished(api, automation["id"], answer.data["run"]["jobRunId"])
-    assert sum(c["total_tokens"] for c in done["ai_calls"]) == tokens
+    counts = [c["total_tokens"] for c in done["ai_calls"]]
+    assert sum(counts) == tokens and all(type(n) is int for n in counts), counts
 
 
 @pytest.mark.mogrun_emulator(automations=["triage"])
