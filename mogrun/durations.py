@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from typing import NoReturn
 
 from mogrun.tomltext import toml_repr
 
+UNKNOWN_CLOCK = "--:--:--"  # a moment unreadable, on a line's clock
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)"
 _SECONDS = r"\d+(?:\.\d+)?"  # a bare number: seconds, as a TOML number is
@@ -166,6 +168,19 @@ def parse_moment(stamp: object) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def line_clock(epoch: float | None = None) -> str:
+    """The one clock of every line mogrun prints: ``HH:MM:SS`` in UTC, like the
+    times ``mogrun history`` shows; ``epoch=None`` is now."""
+    moment = time.time() if epoch is None else epoch
+    return time.strftime("%H:%M:%S", time.gmtime(moment))
+
+
+def event_clock(created_at: str | None) -> str:
+    """``HH:MM:SS`` (UTC) of a server timestamp; ``--:--:--`` if unreadable."""
+    moment = parse_moment(created_at)
+    return UNKNOWN_CLOCK if moment is None else line_clock(moment)
 
 
 def server_span(start: object, end: object) -> float | None:

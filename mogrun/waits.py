@@ -77,9 +77,7 @@ class Wait:
         left = self.remaining(now)
         if left is None:
             return self.reason
-        moment = self._end()
-        shape = "%H:%M:%SZ" if left < 86400 else "%Y-%m-%d %H:%M:%SZ"
-        clock = moment.strftime(shape) if moment else "a time past any calendar"
+        clock = wall_clock(self._end(), left)
         return f"{self.reason}; ends in {format_duration(math.ceil(left))} ({clock})"
 
     def as_json(self, now: float | None = None) -> dict[str, object]:
@@ -92,9 +90,27 @@ class Wait:
 
     def _end(self) -> datetime | None:
         """``ends_at`` as a UTC time; ``None`` when unknown or past year 9999."""
-        if self.ends_at is None:
-            return None
-        try:
-            return datetime.fromtimestamp(self.ends_at, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return None if self.ends_at is None else _utc(self.ends_at)
+
+
+def clock_in(seconds: float) -> str:
+    """The UTC wall-clock time ``seconds`` from now, as a wait shows its end (a
+    retry's "try again after", a capacity wait's end)."""
+    return wall_clock(_utc(time.time() + seconds), seconds)
+
+
+def wall_clock(moment: datetime | None, left: float) -> str:
+    """The one way a wait's end is shown: ``17:52:31Z``, with the date when it is a
+    day or more away (a plugin's retry delay can be that long); an end no calendar
+    holds (``None``) said so."""
+    if moment is None:
+        return "a time past any calendar"
+    return moment.strftime("%H:%M:%SZ" if left < 86400 else "%Y-%m-%d %H:%M:%SZ")
+
+
+def _utc(epoch: float) -> datetime | None:
+    """``epoch`` as a UTC time; ``None`` past year 9999 (or before year 1)."""
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

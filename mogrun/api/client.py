@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from mogrun.api import failures
 from mogrun.api.budget import RequestBudget, Ticket
 from mogrun.api.envelope import unwrap
-from mogrun.api.failures import clock_in, short_cause, source_words
+from mogrun.api.failures import short_cause, source_words
 from mogrun.api.repos import (
     RepoCache,
     find_repos,
@@ -54,7 +54,7 @@ from mogrun.masking import mask, masked_error, with_wire_forms
 from mogrun.models import ResolvedJob, StartRequest
 from mogrun.reponames import is_full_name
 from mogrun.runs import Event, RunState
-from mogrun.waits import Wait, WaitKind
+from mogrun.waits import Wait, WaitKind, clock_in
 
 RetryPolicy = Callable[..., "float | bool | None"]
 

@@ -6,7 +6,6 @@ Helpers of the client's request loop, kept apart so the loop stays short.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mogrun.errors import (
@@ -28,15 +27,6 @@ from mogrun.errors import (
 def source_words(source: str) -> str:
     return {"task file": "the task file's [mogplex] url", "default": "the default"}.get(
         source, source)
-
-
-def clock_in(seconds: float) -> str:
-    """The UTC wall-clock time ``seconds`` from now, as waits show it."""
-    try:
-        when = datetime.now(UTC) + timedelta(seconds=seconds)
-    except OverflowError:
-        return "a time too far away to show"
-    return when.strftime("%H:%M:%SZ") if seconds < 86400 else when.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 # The scope a 403's message names: "Missing required scope: read." (the server's),

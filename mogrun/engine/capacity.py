@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from mogrun.durations import format_duration, parse_moment
+from mogrun.durations import event_clock, format_duration, parse_moment
 from mogrun.engine.boothold import BootHold
 from mogrun.engine.kinds import Sandbox
 from mogrun.engine.lifecycle import Observer
@@ -34,7 +34,7 @@ from mogrun.errors import Interrupted, MogrunError
 from mogrun.models import CREATED_BRANCH_PREFIX, NEW_BRANCH
 from mogrun.runs import RunState
 from mogrun.taskfile.limits import server_root
-from mogrun.waits import Wait, WaitKind
+from mogrun.waits import Wait, WaitKind, clock_in
 
 ACTIVE = frozenset({"creating", "installing", "running"})
 IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
@@ -580,8 +580,6 @@ class SandboxSlots:
         """The failure: which sandboxes are busy and when they free (or which boot
         window the server said was spent). When each was last active is said on
         every line's clock (UTC ``HH:MM:SS``), not as the server writes it."""
-        from mogrun.output.base import event_clock
-
         held = self._held_text()
         if held is not None:
             return (f"no sandbox could boot within the job's {capacity_wait_said(job)}: "
@@ -617,8 +615,6 @@ class SandboxSlots:
     def held_past(self, deadline: float, job: Any = None) -> str:
         """The failure when the boot hold ends after the wait's ``deadline``: no try
         could come in time, so none is waited for."""
-        from mogrun.api.failures import clock_in
-
         now = time.monotonic()
         with self._lock:
             until, why = self.boot_hold.until, self.boot_hold.reason(now)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol, TextIO
 
-from mogrun.durations import parse_moment
+from mogrun.durations import event_clock
 from mogrun.envswitches import in_ci, under_github_actions
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan
@@ -24,7 +23,6 @@ from mogrun.textsafety import escape_agent_text
 from mogrun.waits import Wait
 
 LEVELS = ("info", "warning", "error")
-UNKNOWN_CLOCK = "--:--:--"
 
 
 class Reporter(Protocol):
@@ -166,19 +164,6 @@ def make_reporter(
 
     return PlainReporter(stdout=stdout, stderr=stderr, quiet=quiet, secrets=secrets,
                          command=command)
-
-
-def line_clock(epoch: float | None = None) -> str:
-    """The one clock of every line mogrun prints: ``HH:MM:SS`` in UTC, like the
-    times ``mogrun history`` shows; ``epoch=None`` is now."""
-    moment = time.time() if epoch is None else epoch
-    return time.strftime("%H:%M:%S", time.gmtime(moment))
-
-
-def event_clock(created_at: str | None) -> str:
-    """``HH:MM:SS`` (UTC) of a server timestamp; ``--:--:--`` if unreadable."""
-    moment = parse_moment(created_at)
-    return UNKNOWN_CLOCK if moment is None else line_clock(moment)
 
 
 def graph_order(results: Iterable[RunResult], jobs: Sequence[ResolvedJob]) -> tuple[RunResult, ...]:

@@ -17,16 +17,10 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TextIO
 
-from mogrun.durations import parse_moment
+from mogrun.durations import UNKNOWN_CLOCK, line_clock, parse_moment
 from mogrun.masking import mask
 from mogrun.models import ResolvedJob, RunPlan
-from mogrun.output.base import (
-    UNKNOWN_CLOCK,
-    escape_agent_text,
-    format_event_line,
-    graph_order,
-    line_clock,
-)
+from mogrun.output.base import escape_agent_text, format_event_line, graph_order
 from mogrun.output.paced import PacedLines, flush_quietly, write_line
 from mogrun.output.tables import result_detail, summary_lines, summary_tail
 from mogrun.runs import Event, RunResult, RunState

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mogrun.output.base import escape_agent_text, event_clock, format_event_line
+from mogrun.durations import event_clock
+from mogrun.output.base import escape_agent_text, format_event_line
 
 from .values import SECRET, make_event
 

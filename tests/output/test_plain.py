@@ -202,7 +202,7 @@ def test_an_event_dated_in_the_future_holds_no_later_line_at_its_time():
     than the moment it is printed, and none goes back before the previous one."""
     import time
 
-    from mogrun.output.base import line_clock
+    from mogrun.durations import line_clock
 
     rep, out, _ = reporter()
     job = make_job()

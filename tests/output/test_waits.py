@@ -110,3 +110,17 @@ def test_a_wait_ending_past_any_calendar_is_still_said():
     assert wait.describe().endswith("(a time past any calendar)")
     shown = wait.as_json()
     assert shown["ends_at"] is None and shown["seconds"] > 9e11
+
+
+def test_a_retry_s_end_is_shown_as_a_wait_shows_its_own():
+    """``clock_in`` (a 503's "try again after", a capacity wait's end) had its own
+    copy of the wait's clock, and its own words for an end no calendar holds."""
+    from mogrun.waits import Wait, WaitKind, clock_in
+
+    for seconds in (5, 3 * 86400 + 5, 1e12):
+        wait = Wait.for_seconds(WaitKind.RETRY, "retrying", seconds)
+        shown = clock_in(seconds)
+        assert wait.describe().endswith(f"({shown})"), (seconds, shown)
+    assert re.fullmatch(r"\d\d:\d\d:\d\dZ", clock_in(5))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", clock_in(3 * 86400))
+    assert clock_in(float("nan")) == clock_in(float("inf")) == "a time past any calendar"
