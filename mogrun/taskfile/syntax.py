@@ -108,7 +108,8 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
             and not char.isspace():
         return ["A bare key is made of A-Za-z0-9_- only: quote a key with other letters "
                 f"(write {quote_key(_key_part(text, index))})."]
-    arrays, string = _open_at(text, index)
+    brackets, string = _open_at(text, index)
+    arrays = [at for at in brackets if text[at] == "["]
     if string is not None and not text.startswith(('"""', "'''"), string):
         column, quote = source_text(text).point(string)[1], text[string]
         return [f"The string opened at column {column} is not closed: end it with {quote} "
@@ -117,11 +118,37 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
         line, quotes = source_text(text).point(string)[0], text[string:string + 3]
         return [f"The multi-line string opened on line {line} is not closed: end it with "
                 f"{quotes}."]
+    if brackets and text[brackets[-1]] == "{" and reason in _INLINE_STOPS:
+        return _inline_table_hint(text, index, brackets[-1])
     if arrays and (reason == "Unclosed array" or not text[index:].strip()
                    or (reason == "Invalid value" and _an_entry_begins(text, index))):
         line = source_text(text).point(arrays[0])[0]
         return [f"The array opened on line {line} is not closed: end it with ]."]
     return []
+
+
+# What tomllib says where an inline table goes on past its line (a line break or a
+# comment inside it, as TOML 1.1 and other formats allow) or ends with a comma.
+_INLINE_STOPS = ("Invalid initial character for a key part", "Unclosed inline table")
+
+
+def _inline_table_hint(text: str, index: int, brace: int) -> list[str]:
+    """Why the inline table opened at ``brace`` stops tomllib at ``index``: a comma
+    after its last entry, or a line break or comment inside it (TOML 1.0 keeps an
+    inline table on one line). Nothing when it is neither."""
+    column = source_text(text).point(brace)[1]
+    if text.startswith("}", index):
+        return [f"The inline table opened at column {column} has a comma after its last "
+                "entry: TOML allows none before its }; remove it."]
+    rest = text[index:text.find("\n", index) if "\n" in text[index:] else len(text)]
+    if rest.strip(" \t\r") and not rest.lstrip(" \t").startswith("#"):
+        return []
+    entry = next((e for e in entries(text) if e.value == brace and e.kind != "table"), None)
+    table = ("" if entry is None or any(isinstance(part, int) for part in entry.at)
+             else f" ([{_toml_key(entry.path)}])")
+    return [f"The inline table opened at column {column} goes on past its line: TOML keeps "
+            "{ ... } on one line, with no line break or comment inside it. Write it on one "
+            f"line, or as a table of its own{table}."]
 
 
 # The start of a line that begins a key's entry or a table header, not an array's item.
@@ -153,7 +180,7 @@ def _key_part(text: str, index: int) -> str:
 
 
 def _open_at(text: str, index: int) -> tuple[list[int], int | None]:
-    """Where each ``[`` still open at ``index`` is (outside strings and comments;
+    """Where each ``[`` or ``{`` still open at ``index`` is (outside strings and comments;
     a table header opens and closes on its line), and where a string still open
     there starts (``None`` if none is): tomllib names neither. A one-line string
     counts only when ``index`` is its line's end (or the file's): what is wrong
@@ -176,9 +203,9 @@ def _open_at(text: str, index: int) -> tuple[list[int], int | None]:
         elif char == "[" and not opened and not text[text.rfind("\n", 0, at) + 1:at].strip():
             at = _after(text, "\n", at)  # a table header (`[jobs.b` cut short is not an array)
         else:
-            if char == "[":
+            if char in "[{":
                 opened.append(at)
-            elif char == "]" and opened:
+            elif opened and text[opened[-1]] + char in ("[]", "{}"):
                 opened.pop()
             at += 1
     return opened, None

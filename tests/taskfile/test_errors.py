@@ -1247,6 +1247,9 @@ def test_an_invisible_character_that_breaks_the_toml_is_named(project, written, 
 
 
 BARE_KEY_HINT = "A bare key is made of A-Za-z0-9_- only: quote a key with other letters (write {})."
+INLINE_HINT = ("The inline table opened at column {} goes on past its line: TOML keeps "
+               "{{ ... }} on one line, with no line break or comment inside it. Write it on "
+               "one line, or as a table of its own{}.")
 QUOTES_HINT = ("The value uses typographic quotes (\u201c \u201d \u2018 \u2019), as word "
                "processors and chats write them: use straight ones (\" or ').")
 
@@ -1275,6 +1278,19 @@ QUOTES_HINT = ("The value uses typographic quotes (\u201c \u201d \u2018 \u2019),
      "The array opened on line 2 is not closed: end it with ]."),
     ('\ufeff[jobs.a]\nrepo = ["acme/api",\n\tjob.timeout = "5m"\n',
      "The array opened on line 2 is not closed: end it with ]."),
+    # An inline table over several lines (TOML 1.1, JSON, taplo's style) or with a
+    # comma after its last entry: "Invalid initial character for a key part" was all.
+    ('[jobs.a]\r\nrepo = "acme/api"\r\ngates = {\r\n  status = ["success"],\r\n}\r\n\r\n',
+     INLINE_HINT.format(9, " ([jobs.a.gates])")),
+    ('[jobs.a]\nrepo = "acme/api"\nretry = { attempts = 3,  # three\n  max_delay = "1m" }\n',
+     INLINE_HINT.format(9, " ([jobs.a.retry])")),
+    ('[jobs.a]\nrepo = "acme/api"\ngates = { status = ["success"]\n}\n',
+     INLINE_HINT.format(9, " ([jobs.a.gates])")),
+    ('[jobs.a]\nrepo = "acme/api"\nnotify = [{ webhook = "https://x.io/a",\n  on = ["failed"] }]\n',
+     INLINE_HINT.format(11, "")),
+    ('[jobs.a]\nrepo = "acme/api"\ngates = { status = ["success"], }\n',
+     "The inline table opened at column 9 has a comma after its last entry: TOML allows "
+     "none before its }; remove it."),
 ])
 def test_a_paste_mistake_that_breaks_the_toml_is_explained(project, written: str,
                                                              said: str) -> None:
