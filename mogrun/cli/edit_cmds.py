@@ -357,7 +357,7 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool, bytes]:
     still hold them when the new one replaces it). A file of nothing but blank space
     (as a bare ``touch`` leaves it) has no job (``None``), and adding the first is
     what it needs: only other commands refuse it as empty."""
-    from mogrun.taskfile.parse import NotUtf8, load_task_file, parse_task_file, utf8_text
+    from mogrun.taskfile.parse import NotUtf8, is_blank, load_task_file, parse_task_file, utf8_text
 
     try:
         raw = path.read_bytes()
@@ -366,7 +366,7 @@ def _existing(path: Path) -> tuple[str, TaskFile | None, bool, bytes]:
         load_task_file(path)  # says what is wrong, located
         raise
     bom = raw.startswith(b"\xef\xbb\xbf")
-    if not text.strip():
+    if is_blank(text):
         return text, None, bom, raw
     return text, parse_task_file(path, text), bom, raw
 

@@ -125,7 +125,7 @@ def load_task_file(path: Path) -> TaskFile:
 def parse_task_file(path: Path, text: str) -> TaskFile:
     """Parse ``text`` as the task file at ``path`` (``add`` judges its result
     before writing it)."""
-    if not text.strip():
+    if is_blank(text):
         # Not `mogrun init`: it writes no file over one that is there, even empty.
         raise EmptyTaskFileError(f"task file {path} is empty", context=[
             "Add a job to it with `mogrun add JOB --repo R --prompt P`, or write one "
@@ -148,6 +148,16 @@ def parse_task_file(path: Path, text: str) -> TaskFile:
 
         raise _out_of_range(path, locate(str(path), text, _keys_of_huge(data)))
     return _build(path, text, data)
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds nothing but what TOML counts as blank: spaces, tabs
+    and line breaks (LF, CRLF). Not ``str.strip``'s blanks: a no-break space, a
+    form feed or a lone CR is no TOML, and a file of one is not empty but wrong
+    (said, located, by the parser), so that ``add`` is not sent to fix it."""
+    import re
+
+    return re.fullmatch(r"(?:[ \t\n]|\r\n)*", text) is not None
 
 
 def _too_deep(path: Path, text: str) -> TaskFileError:

@@ -85,6 +85,26 @@ def test_add_to_a_blank_file_adds_its_first_job(project, blank) -> None:
     assert project.run("check").code == 0
 
 
+@pytest.mark.parametrize(("written", "said"), [
+    (" \r ", "a carriage return with no line feed"),
+    ("\u00a0\n", "U+00A0 NO-BREAK SPACE"),
+    ("\x0c\r\n", "U+000C, a control character"),
+    ("\u3000", "U+3000 IDEOGRAPHIC SPACE"),
+])
+def test_a_file_of_blanks_toml_does_not_allow_is_said_not_called_empty(project, written,
+                                                                       said) -> None:
+    """Python's blanks are not TOML's: check called such a file empty and sent the user
+    to `mogrun add`, which then refused it as a file that "defines its jobs in a way a
+    new [jobs.NAME] table would break"; neither said what the character was."""
+    project.path.write_bytes(written.encode())
+    for args in (["check"], ["add", "hello", "--repo", "acme/api", "--prompt", "hi"]):
+        result = project.run(*args)
+        assert result.code == 2, result
+        assert result.err.startswith("Error: invalid TOML: "), result
+        assert f"{project.path.name}:1:" in result.err and said in result.err, result
+    assert project.path.read_bytes() == written.encode()
+
+
 def test_add_through_a_symlink_keeps_the_link_and_the_mode(project) -> None:
     real = project.root / "config" / "tasks.toml"
     real.parent.mkdir()
