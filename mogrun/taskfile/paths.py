@@ -24,8 +24,26 @@ def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
 
     problem = file_problem(project_dir / relative)
     if problem:
-        return f"prompt file {relative} {problem} (relative to {project_dir})"
+        meant = relative.replace("\\", "/").strip()
+        hint = ""
+        if meant != relative and file_problem(project_dir / meant) is None \
+                and path_problem(project_dir, meant) is None:
+            hint = f"; did you mean {toml_repr(meant)}? ({_what_differs(relative)})"
+        return f"prompt file {shown_path(relative)} {problem} (relative to {project_dir}){hint}"
     return None
+
+
+def shown_path(relative: str) -> str:
+    """A path of the task file as a message names it: as written, or quoted where
+    that would hide what it holds (a blank at either end, a control character)."""
+    return relative if relative == relative.strip() and relative.isprintable() \
+        else toml_repr(relative)
+
+
+def _what_differs(relative: str) -> str:
+    if relative != relative.strip():
+        return "the same without the blanks around it"
+    return "a task file's paths use / between folders, on every system"
 
 
 # Folders inside the project that are not its files: git's own data (a checkout
@@ -67,10 +85,10 @@ def read_prompt_file(project_dir: Path, relative: str) -> str:
     try:
         text = utf8_text((project_dir / relative).read_bytes())
     except OSError as exc:
-        raise PromptFileError(f"cannot read prompt file {relative}: "
+        raise PromptFileError(f"cannot read prompt file {shown_path(relative)}: "
                               f"{exc.strerror or exc}") from exc
     except NotUtf8 as exc:
-        raise PromptFileError(f"prompt file {relative} {exc}") from exc
+        raise PromptFileError(f"prompt file {shown_path(relative)} {exc}") from exc
     # Lines end in \n whatever the editor wrote (as text mode reads them).
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

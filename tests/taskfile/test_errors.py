@@ -1558,3 +1558,29 @@ def test_a_need_listed_twice_is_refused_at_the_repeat(project) -> None:
     assert result.code == 2, result
     assert result.errors == ['Error: job "b", key "needs" lists \'a\' twice'], result
     assert "mogplex.toml:10:2" in result.err, result.err
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("prompts/p.md ", "prompt file 'prompts/p.md ' does not exist (relative to {root}); did you "
+     "mean 'prompts/p.md'? (the same without the blanks around it)"),
+    ("prompts/p.md\t", 'prompt file "prompts/p.md\\t" does not exist (relative to {root}); '
+     "did you mean 'prompts/p.md'? (the same without the blanks around it)"),
+    ("prompts\\p.md", "prompt file prompts\\p.md does not exist (relative to {root}); did you "
+     "mean 'prompts/p.md'? (a task file's paths use / between folders, on every system)"),
+    ("prompts\\nope.md", "prompt file prompts\\nope.md does not exist (relative to {root})"),
+])
+def test_a_prompt_file_written_with_a_blank_or_a_backslash_is_said_so(project, written,
+                                                                       said) -> None:
+    """A pasted trailing blank was invisible in "prompt file prompts/p.md  does not
+    exist" beside a prompts/p.md that does; so was a path written on Windows."""
+    (project.root / "prompts").mkdir()
+    (project.root / "prompts" / "p.md").write_text("Do it.\n", encoding="utf-8")
+    value = written.replace("\\", "\\\\").replace("\t", "\\t")
+    project.path.write_bytes(f'[jobs.a]\r\nrepo = "acme/api"\r\nprompt_file = "{value}"\r\n'
+                             "\r\n".encode())
+    result = project.run("check")
+    assert result.code == 2, result
+    headline = result.err.splitlines()[0]
+    root = project.path.parent.resolve()
+    assert headline == f'Error: job "a", key "prompt_file": {said.format(root=root)}', result
+    assert f"{project.path.name}:3:1" in result.err, result
