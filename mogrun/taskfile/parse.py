@@ -274,15 +274,24 @@ def _read_text(path: Path) -> str:
     try:
         return utf8_text(raw)
     except NotUtf8 as exc:
-        raise TaskFileError(f"task file {exc}", location=Location(str(path), exc.line)) from exc
+        shown = None
+        if exc.column is not None:  # the line as an editor shows it, the byte as U+FFFD
+            from mogrun.taskfile.positions import source_line
+
+            text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+            shown = source_line(text, exc.line)
+        raise TaskFileError(f"task file {exc}", location=Location(
+            str(path), exc.line, exc.column, shown)) from exc
 
 
 class NotUtf8(ValueError):
-    """Bytes that are not UTF-8 text: ``str()`` says why, after the file's name."""
+    """Bytes that are not UTF-8 text: ``str()`` says why, after the file's name;
+    ``line`` and ``column`` (when known) where the first such byte is."""
 
-    def __init__(self, why: str, line: int) -> None:
+    def __init__(self, why: str, line: int, column: int | None = None) -> None:
         super().__init__(why)
         self.line = line
+        self.column = column
 
 
 def utf8_text(raw: bytes) -> str:
@@ -298,8 +307,10 @@ def utf8_text(raw: bytes) -> str:
             raise NotUtf8(f"is UTF-{width} text, not UTF-8 (it starts with a UTF-{width} "
                           "byte order mark): save it as UTF-8", 1) from exc
         line = raw.count(b"\n", 0, exc.start) + 1
+        start = raw.rfind(b"\n", 0, exc.start) + 1  # of the line: all UTF-8 up to the byte
+        before = raw[start:exc.start].decode("utf-8").removeprefix("\ufeff" if start == 0 else "")
         raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
-                      line) from exc
+                      line, len(before) + 1) from exc
     if "\x00" in text:  # UTF-16 without a byte order mark decodes, one NUL a letter
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise NotUtf8(f"is not UTF-8 text (a NUL byte on line {line}: UTF-16 without a byte "

@@ -1584,3 +1584,27 @@ def test_a_prompt_file_written_with_a_blank_or_a_backslash_is_said_so(project, w
     root = project.path.parent.resolve()
     assert headline == f'Error: job "a", key "prompt_file": {said.format(root=root)}', result
     assert f"{project.path.name}:3:1" in result.err, result
+
+
+@pytest.mark.parametrize(("written", "where", "shown"), [
+    ('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "caf\u00e9 cr\u00e8me"  # ok\r\n'.encode("latin-1"),
+     "3:14", '  3 | prompt = "caf\ufffd cr\ufffdme"  # ok'),
+    (b"\xef\xbb\xbfd\xe9 = 1\n", "1:2", "  1 | d\ufffd = 1"),  # the BOM is no column
+    (b'[jobs.a]\nrepo = "acme/api"\ntoken = "s\xe9cret"\n', "3:11", None),  # not quoted
+])
+def test_a_byte_that_is_not_utf8_is_located_at_its_column(project, written, where,
+                                                           shown) -> None:
+    """A Latin-1 file said only the line of its first odd byte, which a long line
+    (a prompt) hid; every other problem gives the column, the line and a caret."""
+    project.path.write_bytes(written)
+    for command in ("check", "list"):
+        result = project.run(command)
+        assert result.code == 2, result
+        lines = result.err.splitlines()
+        assert lines[0].startswith("Error: task file is not UTF-8 text (byte 0x"), result
+        assert lines[1].endswith(f"{project.path.name}:{where}"), result
+        if shown is None:
+            assert len(lines) == 2, result
+        else:
+            column = int(where.split(":")[1])
+            assert lines[2:4] == [shown, " " * (len("  1 | ") + column - 1) + "^"], result
