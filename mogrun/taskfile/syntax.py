@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mogrun.errors import Location, TaskFileError
 from mogrun.taskfile.positions import Entry, entries, quote_key, source_line, source_text
+from mogrun.tomltext import toml_repr
 
 _AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
 _TUPLE = re.compile(r"\((?:\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+\)")
@@ -124,7 +125,39 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
                    or (reason == "Invalid value" and _an_entry_begins(text, index))):
         line = source_text(text).point(arrays[0])[0]
         return [f"The array opened on line {line} is not closed: end it with ]."]
-    return []
+    return _unquoted(text, reason, index)
+
+
+# A value written as a shell or YAML writes it: a word, a path, 30m, True.
+_BARE_VALUE = re.compile(r"[A-Za-z0-9_][^\s,\]}#\"'=]*(?:[ \t]+[^\s,\]}#\"'=]+)*")
+_AFTER_STATEMENT = "Expected newline or end of document after a statement"
+
+
+def _unquoted(text: str, reason: str, index: int) -> list[str]:
+    """A string written without its quotes (``harness = codex``, ``repo =
+    acme/api``, ``prompt = Fix it``, ``timeout = 30m``: tomllib stops at its first
+    letter or just past its digits) or a boolean in Python's spelling (``True``). Said only as the
+    quoted line shows it: never for a line no error may quote (a secret's)."""
+    start = index
+    if reason == _AFTER_STATEMENT:  # `30m`: the number read, then the letters refused
+        line_start = text.rfind("\n", 0, index) + 1
+        equals = text.rfind("=", line_start, index)
+        if equals < 0:
+            return []
+        start = len(text) - len(text[equals + 1:].lstrip(" \t"))
+    elif reason != "Invalid value":
+        return []
+    found = _BARE_VALUE.match(text, start)
+    if found is None or found.end() <= index:
+        return []
+    word = found.group()
+    line, column = source_text(text).point(start)
+    shown = source_line(text, line)
+    if shown is None or shown[column - 1:column - 1 + len(word)] != word:
+        return []  # a secret's line, or a URL the quoted line masks
+    if word in ("True", "False", "TRUE", "FALSE"):
+        return [f"TOML writes a boolean in lower case: {word.lower()}."]
+    return [f"A string is written in quotes: write {toml_repr(word)}."]
 
 
 # What tomllib says where an inline table goes on past its line (a line break or a

@@ -1326,6 +1326,40 @@ def test_a_bad_item_of_a_closed_array_is_not_said_to_be_unclosed(project, writte
     assert "is not closed" not in result.err, result
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    ("harness = codex", "A string is written in quotes: write 'codex'."),
+    ("repo = acme/api  # ours", "A string is written in quotes: write 'acme/api'."),
+    ('repo = ["acme/api", acme/web]', "A string is written in quotes: write 'acme/web'."),
+    ("prompt = Fix the flaky test", "A string is written in quotes: write 'Fix the flaky test'."),
+    ("timeout = 30m", "A string is written in quotes: write '30m'."),
+    ("timeout = 1h30m\t# c", "A string is written in quotes: write '1h30m'."),
+    ("create_branch = True", "TOML writes a boolean in lower case: true."),
+])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_value_written_without_its_quotes_is_explained(project, value, said, ending):
+    """A shell's or YAML's habit (`harness = codex`, `timeout = 30m`, `True`) got
+    tomllib's bare "Invalid value", or "Expected newline" past the digits."""
+    lines = ["[jobs.a]", 'repo = "acme/api"', 'prompt = "p"', value, "", ""]
+    project.path.write_bytes(ending.join(lines).encode())
+    result = project.run("check")
+    assert result.code == 2 and result.err.startswith("Error: invalid TOML:"), result
+    assert result.err.splitlines()[-1] == said, result
+
+
+@pytest.mark.parametrize("value", [
+    'notify = [{ webhook = https://hooks.example.com/services/T0/B0/XYZ }]',
+    "api_token = mog_live_abc123",
+])
+def test_an_unquoted_secret_is_not_repeated_in_the_hint(project, value):
+    """The hint quotes only what the error's quoted line shows: never a URL's path
+    the line masks, nor a value on a secret key's line (which is not quoted)."""
+    project.path.write_bytes(f'[jobs.a]\nrepo = "acme/api"\nprompt = "p"\n{value}\n'.encode())
+    result = project.run("check")
+    assert result.code == 2 and "invalid TOML" in result.err, result
+    assert "XYZ" not in result.err and "abc123" not in result.err, result
+    assert "write" not in result.err, result
+
+
 def test_a_crlf_file_with_a_real_syntax_error_names_no_invisible_character(project) -> None:
     project.path.write_bytes(b'[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x" x\r\n')
     result = project.run("check")
