@@ -43,7 +43,7 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
         # The user's own thing of that name (a broken link too: a file to be, not a
         # missing one): not a parent's file.
         if problem.startswith(_IN_THE_WAY):
-            _refuse(str(candidate), problem)
+            _refuse(str(candidate), problem, found=True)
     raise NoTaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
         context=[*_named_otherwise(cwd),
@@ -120,11 +120,14 @@ MISSING = "does not exist"  # what ``file_problem`` says of a name with nothing 
 _IN_THE_WAY = ("is a directory", "is not a regular file", LOOP, BROKEN_LINK)
 
 
-def _refuse(named: str, problem: str, hint: list[str] | None = None) -> NoReturn:
-    """The task file named (by the user, or found by its name) is no file; said
-    the same whichever way it was named."""
+def _refuse(named: str, problem: str, hint: list[str] | None = None, *,
+            found: bool = False) -> NoReturn:
+    """The task file named (by the user, or ``found`` by its name) is no file; said
+    the same whichever way it was named, but for what to do about a directory: one
+    named with -f holds the file, one found by its name is in the way."""
     if problem in ("is a directory", "names a directory"):
-        problem += f"; name the {FILE_NAME} inside it"
+        problem += ("; rename it, or name the task file with -f PATH or MOGRUN_FILE"
+                    if found else f"; name the {FILE_NAME} inside it")
     hint = hint or [text for start, text in _HINTS.items() if problem.startswith(start)]
     raise TaskFileError(f"task file {named} {problem}", context=hint)
 

@@ -12,12 +12,13 @@ PARENT_FILE = b'[jobs.parent]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n\r\n'
 
 @pytest.mark.parametrize("command", [("check",), ("list",), ("show", "a")])
 def test_a_directory_named_mogplex_toml_here_says_so(project, command: tuple[str, ...]) -> None:
-    # It said "no mogplex.toml found in ... or any parent directory".
+    # It said "no mogplex.toml found in ... or any parent directory", then "name the
+    # mogplex.toml inside it", as to a folder named with -f.
     (project.root / "mogplex.toml").mkdir()
     result = project.run(*command)
     assert result.code == 2, result
     assert result.errors == [f"Error: task file {project.root / 'mogplex.toml'} is a directory; "
-                             "name the mogplex.toml inside it"]
+                             "rename it, or name the task file with -f PATH or MOGRUN_FILE"]
 
 
 def test_a_directory_in_the_way_does_not_fall_back_to_a_parents_file(project) -> None:
@@ -27,7 +28,7 @@ def test_a_directory_in_the_way_does_not_fall_back_to_a_parents_file(project) ->
     result = project.run("list", cwd=sub)
     assert result.code == 2, result
     assert result.errors == [f"Error: task file {sub / 'mogplex.toml'} is a directory; "
-                             "name the mogplex.toml inside it"]
+                             "rename it, or name the task file with -f PATH or MOGRUN_FILE"]
     assert "parent" not in result.out
 
 

@@ -151,7 +151,8 @@ def test_a_folder_named_like_the_task_file_is_said_and_no_task_file_is_not(proje
     assert result.code == 0, result
     assert json.loads(result.out)["title"] == "mogplex.toml"
     assert result.err == (
-        f"warning: task file {project.path} is a directory; name the mogplex.toml inside it "
+        f"warning: task file {project.path} is a directory; rename it, or name the task "
+        "file with -f PATH or MOGRUN_FILE "
         "(the keys its plugins declare are not in the schema)\n")
     project.path.rmdir()
     none = project.run("schema")
