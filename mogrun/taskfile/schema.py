@@ -46,12 +46,14 @@ def _string(value: Any) -> str | None:
 def _repo(value: Any) -> str | None:
     if isinstance(value, str):
         return None if value.strip() else "must not be empty"
-    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+    if not (isinstance(value, list) and value):
         return "must be a repo (owner/name or id) or a non-empty list of them"
     # Each entry's problem located at the entry: a fan-out lists dozens, one per line.
-    problems = [(str(index), "must not contain an empty name")
-                for index, repo in enumerate(value) if not repo.strip()]
-    problems += [(str(index), twice) for index, twice in listed_twice(value)]
+    problems = _not_strings(value, "repos (owner/name or id)")
+    if not problems:  # (the names' own problems once all are names)
+        problems = [(str(index), "must not contain an empty name")
+                    for index, repo in enumerate(value) if not repo.strip()]
+        problems += [(str(index), twice) for index, twice in listed_twice(value)]
     if problems:
         from mogrun.plugintables import KeyProblems
 
@@ -102,8 +104,19 @@ def _duration(longest: float) -> Checker:
     return check
 
 
+def _not_strings(value: list[Any], what: str) -> list[tuple[str, str]]:
+    """Each entry of a list of names that is no string, located at the entry (not
+    at the key: a list written one entry a line may be long)."""
+    return [(str(index), f"must list {what} as strings, not {type_name(item)}")
+            for index, item in enumerate(value) if not isinstance(item, str)]
+
+
 def _names(value: Any) -> str | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        from mogrun.plugintables import KeyProblems
+
+        raise KeyProblems(_not_strings(value, "job names"))
+    if isinstance(value, list):
         # As a repo listed twice is: a slip (actionlint says the same of a
         # workflow's needs), each repeat located at its own entry.
         seen: set[str] = set()

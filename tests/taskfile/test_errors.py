@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1642,3 +1643,21 @@ def test_a_byte_that_is_not_utf8_is_located_at_its_column(project, written, wher
         else:
             column = int(where.split(":")[1])
             assert lines[2:4] == [shown, " " * (len("  1 | ") + column - 1) + "^"], result
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_an_entry_of_a_list_that_is_no_string_is_located_at_the_entry(project, ending):
+    """`repo = ["acme/api", 3]` and a needs list written one entry a line were
+    located at the key, whatever the entry: a fan-out lists dozens."""
+    lines = ["[jobs.a]", 'repo = ["acme/api", 3]', 'prompt = "p"', "needs = [", '  "b",',
+             "  { name = 'c' },  # a table", "]", "", "[jobs.b]", 'repo = "x/y"', 'prompt = "p"',
+             "", ""]
+    project.path.write_bytes(ending.join(lines).encode())
+    result = project.run("check")
+    assert result.code == 2, result
+    assert result.errors == [
+        'Error: job "a", key "repo" must list repos (owner/name or id) as strings, '
+        "not an integer",
+        'Error: job "a", key "needs" must list job names as strings, not a table'], result
+    assert [place.rsplit(":", 2)[1:] for place in re.findall(r"--> (\S+)", result.err)] == [
+        ["2", "21"], ["6", "3"]], result

@@ -151,8 +151,10 @@ def assert_located(project, result) -> None:
             # A template problem points at the template, on the line of its key.
             in_value = at.startswith("{{") and line.lstrip().startswith(
                 (names[0], f'"{names[0]}"'))
-            # An entry of a list (a repo of a fan-out, a schedule) points at the entry.
-            in_list = names[0] in ("repo", "schedule") and at[:1] in ("'", '"')
+            # An entry of a list (a repo of a fan-out, a schedule, a need; one that is
+            # no string) points at the entry.
+            in_list = names[0] in ("repo", "schedule", "needs") and (
+                at[:1] in ("'", '"') or "must list" in headline)
             assert in_value or in_list or at.startswith((names[0], f'"{names[0]}"', *subs)), \
                 result
 
