@@ -45,11 +45,23 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     src = source_line(text, line)
     if src is not None:
         column = min(column, len(src) + 1)  # (its URLs masked: ``source_line``)
+    conflict = _CONFLICT.search(text)
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
                          context=[*_invisible(_raw_line(text, line)),
                                   *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else []),
-                                  *_pasted(text, reason, index)])
+                                  *(_conflict_hint(text, conflict) if conflict else
+                                    _pasted(text, reason, index))])
+
+
+# git's conflict markers, left by a merge or a rebase: the first opening one.
+_CONFLICT = re.compile(r"^<<<<<<<(?:[ \t]|\r?$)", re.MULTILINE)
+
+
+def _conflict_hint(text: str, marker: re.Match[str]) -> list[str]:
+    line = source_text(text).point(marker.start())[0]
+    return [f"Line {line} starts a merge conflict git left in the file (<<<<<<<): keep the "
+            "side you want and delete the <<<<<<<, ======= and >>>>>>> lines."]
 
 
 def _line_break_as_written(text: str, reason: str, index: int) -> str:

@@ -1661,3 +1661,21 @@ def test_an_entry_of_a_list_that_is_no_string_is_located_at_the_entry(project, e
         'Error: job "a", key "needs" must list job names as strings, not a table'], result
     assert [place.rsplit(":", 2)[1:] for place in re.findall(r"--> (\S+)", result.err)] == [
         ["2", "21"], ["6", "3"]], result
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+@pytest.mark.parametrize(("lines", "marker"), [
+    (['repo = "acme/api"', "<<<<<<< HEAD", 'prompt = "p"', "=======", 'prompt = "q"',
+      ">>>>>>> feature"], 3),
+    (["repo = [", '  "acme/api",', "<<<<<<<", '  "acme/web",', "=======", '  "acme/w",',
+      ">>>>>>> 1a2b3c (rename)", "]", 'prompt = "p"'], 4),
+])
+def test_a_merge_conflict_left_in_the_file_is_named(project, lines, marker, ending):
+    """git's markers after a merge got tomllib's 'Invalid statement' (or 'Invalid
+    value' inside an array) and nothing of the conflict."""
+    project.path.write_bytes(ending.join(["[jobs.a]", *lines, "", ""]).encode())
+    result = project.run("check")
+    assert result.code == 2 and result.err.startswith("Error: invalid TOML:"), result
+    assert result.err.splitlines()[-1] == (
+        f"Line {marker} starts a merge conflict git left in the file (<<<<<<<): keep the "
+        "side you want and delete the <<<<<<<, ======= and >>>>>>> lines."), result
