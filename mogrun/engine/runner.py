@@ -74,6 +74,7 @@ class _TrackSink:
 
     def event(self, event: Event) -> None:
         self.deps.channel.event(self.track, event)
+        self.track.shown.append(event)  # after: one a hook holds is caught up on, shown
 
     def status(self, old: str | None, state: RunState) -> None:
         self.track.state = state
@@ -144,6 +145,8 @@ class RunExecutor:
         if not self.progress.claim(track):
             return None
         track.rescued = True
+        if len(track.shown) > len(track.events):  # its worker is held mid-follow
+            track.events = tuple(track.shown)
         when = "after the signal" if why == "signal" else "at the run's timeout"
         self.deps.channel.notice(mask(f"{held} is still running {when}; ending run "
                                       f"{track.run_id} without waiting for it", track.secrets),
@@ -314,6 +317,7 @@ class RunExecutor:
             except Interrupted:
                 followed = FollowOutcome(follower.state, tuple(follower.events), INTERRUPT_STOP)
         track.state, track.events = followed.state, followed.events
+        track.shown = []  # ``events`` has them all now
         return followed
 
     def _conclude(self, track: RunTrack, kind: JobKind, followed: FollowOutcome) -> RunResult:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mogrun.engine.outcome import server_duration
@@ -63,6 +63,10 @@ class RunTrack:
     attached: bool = False
     began: float | None = None
     events: tuple[Event, ...] = ()
+    # The events of the current attempt passed on while it is followed (``events`` is
+    # set when following ends): a rescue that ends the run while a plugin's hook holds
+    # its worker starts from them, so none is shown twice.
+    shown: list[Event] = field(default_factory=list)
     request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
     automation_id: str | None = None  # an automation job's, once its start resolved it
     refused: RunState | None = None
@@ -130,6 +134,7 @@ class RunTrack:
         self.refused = self.state or self.refused
         self.rebase(self.base)
         self.state, self.attached, self.began, self.events = None, False, None, ()
+        self.shown = []
         self.ender = None  # the next attempt's end is claimed afresh
         self.request_changed = False  # the next attempt's row is written from ``base``
 

@@ -223,3 +223,42 @@ def test_one_ctrl_c_while_a_gate_judges_an_ended_run_cancels_nothing(emulator, t
     assert f"fix  result  -  success ({run_id})" in out and "exit code 130" in out, out
     row = history_row(emulator, tmp_path)
     assert (row["status"], row["outcome"], row["exit_code"]) == ("success", "success", 0), row
+
+
+# An event hook that lets the first events by, then holds the worker at the first log.
+HOLD_AT_LOG = """\
+import pathlib
+import threading
+from mogrun.plugin import hookimpl
+
+_let_go = threading.Event()
+
+
+@hookimpl
+def mogrun_event(event):
+    if event.type == "log":
+        pathlib.Path("entered").write_text("mogrun_event")
+        _let_go.wait(600)
+
+
+@hookimpl
+def mogrun_session_finished():
+    _let_go.set()
+"""
+
+
+def test_a_signal_while_a_hook_holds_a_later_event_shows_no_event_twice(emulator, tmp_path):
+    """The rescue that ends the run caught up on its events from none seen: every
+    event shown before the hook held the worker (started, status_changed, ...) was
+    shown a second time, in the plain lines and as --json `event` objects."""
+    (tmp_path / "slow.py").write_text(HOLD_AT_LOG)
+    with running(spawn(emulator, tmp_path, "--json", "long",
+                       jobs=JOB.format(extra=""))) as proc:
+        entered(tmp_path, proc)
+        out, err, _ = interrupt(proc, timeout=20)
+    assert proc.returncode == 130, (out, err)
+    ids = [line["event"]["id"] for line in json_lines(out) if line["type"] == "event"]
+    assert len(ids) > 4, out  # the events before the held one, the log, the cancel's
+    assert len(ids) == len(set(ids)), out
+    kinds = [line["event"]["type"] for line in json_lines(out) if line["type"] == "event"]
+    assert kinds.count("started") == 1, kinds
