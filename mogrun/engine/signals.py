@@ -231,6 +231,10 @@ class SignalWatch:
             except NoThread:  # none to be had: the handler answers the signal itself
                 self._responder = None
             for signum in EXIT_CODES:
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    # ignored by whoever started mogrun (``nohup``; a shell script's
+                    # ``&`` ignores Ctrl-C): theirs to ignore, as Python leaves it
+                    continue
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -104,6 +104,31 @@ def test_signal_cancels_runs_this_invocation_started(emulator, tmp_path, signum,
     assert f'"exit_code": {code}' in history.stdout
 
 
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ignored_when_mogrun_started_stays_ignored(emulator, tmp_path, signum):
+    """``nohup mogrun long`` (SIGHUP ignored), or ``mogrun long &`` in a script (the
+    shell ignores Ctrl-C for it): mogrun put its own handler in, so the SSH session
+    that dropped, or a Ctrl-C meant for the script's foreground, cancelled the runs
+    the user had put out of the signal's reach. Python itself leaves them ignored."""
+    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
+    env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
+                "MOGRUN_POLL_INTERVAL": "0.1", "NO_COLOR": "1"})
+    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))
+    with running(proc):
+        (run_id,) = wait_following(emulator)
+        proc.send_signal(signum)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.communicate()
+        assert emulator.count("POST", f"/runs/{run_id}/cancel") == 0
+        out, err, _ = interrupt(proc, signum=signal.SIGTERM)  # a signal it does take
+    assert proc.returncode == 143, (out, err)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+
+
 def test_a_closed_terminal_exits_129_not_74(emulator, tmp_path):
     """Closing the terminal (an SSH connection dropped) sends SIGHUP, and then every
     write to it fails (EIO): the live view's last frame raised out of the session,
