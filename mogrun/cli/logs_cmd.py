@@ -380,9 +380,16 @@ def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[s
     override = poll_override(state.env)
     return Follower(reader_for(client, target.automation), None,
                     RunState(run_id=target.run_id, status=""),
-                    _LogSink(state, target, secrets), stop=stop,
+                    _LogSink(state, target, secrets), stop=stop, ended=_recorded_ended(target),
                     interval=lambda: overridden_pace(override) if override else Pace(
                         client.budget.poll_interval(runs)))
+
+
+def _recorded_ended(target: Target) -> bool:
+    """Whether history recorded the run ended (a terminal status is for good)."""
+    from mogrun.runs import RunStatus
+
+    return target.row is not None and RunStatus.is_terminal(target.row.status or "")
 
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
@@ -460,6 +467,9 @@ def _say_stopping(state: CliState, exit_code: int, count: int) -> None:
 
     runs = f"{count} run{'s' if count != 1 else ''}"
     with _LogSink.lock:
+        if not count:  # every run followed had ended (history says so): none left going
+            state.warn(f"{signal_name(exit_code)}: stopping; no run followed is going")
+            return
         state.warn(f"{signal_name(exit_code)}: stopping following {runs}, left going (not "
                    "started here); a second signal leaves at once")
 
@@ -496,7 +506,8 @@ class _Verdicts:
     def going(self) -> int:
         """How many of the runs followed have not ended (nor their following)."""
         with self.lock:
-            return len(self.targets) - len(self.results)
+            return sum(1 for t in self.targets
+                       if t.run_id not in self.results and not _recorded_ended(t))
 
     def finish(self, signalled: int | None = None) -> int:
         """The exit code (0: every run passed; a signal's, ``signalled``, when one
@@ -579,6 +590,9 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
     except MogrunError as exc:
         by_signal = signalled() if isinstance(exc, Interrupted) else None
         if by_signal is not None:  # as a stop in a pause: said once, by the interrupt's warning
+            if not follower.state.status and _recorded_ended(target):  # no poll came back
+                return _unfollowed(target, "stopped before its events were read; the run "
+                                   "had ended", exit_code=by_signal, going=False)
             return _unfollowed(target, status=follower.state.status, exit_code=by_signal)
         sink.notice(exc.message, "error")
         return _unfollowed(target, exc.message, follower.state.status, exit_code=exc.exit_code)

@@ -118,8 +118,10 @@ class Follower:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         label: str | None = None,
+        ended: bool = False,
     ) -> None:
         self.source = source
+        self.ended = ended  # known to have ended (recorded so): its first poll waits for nothing
         self.job = job
         self.label = label  # the run's label (``job:owner/name``): its polls' waits name it
         self.state = state
@@ -139,8 +141,9 @@ class Follower:
 
     def follow(self) -> FollowOutcome:
         """Poll until done; the first poll waits one interval unless the run
-        is already terminal (an attached, finished run still shows its events)."""
-        if not self.state.terminal:
+        is already terminal, or ``ended`` (an attached, finished run still shows
+        its events; ``logs --follow`` of a run history recorded ended)."""
+        if not (self.state.terminal or self.ended):
             stopped = self._pause()
             if stopped is not None:
                 return stopped

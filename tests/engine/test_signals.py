@@ -837,6 +837,40 @@ def test_logs_follow_stopped_before_its_first_poll_gives_the_status_recorded(
     assert summary["results"][0]["status"] == "pending", summary
 
 
+
+QUICK_JOB = """
+[jobs.quick]
+repo = "acme/api"
+prompt = "@emulator duration=0.3s"
+"""
+
+
+def test_logs_follow_of_a_run_recorded_ended_reads_it_at_once(emulator, tmp_path):
+    """A run history recorded ended was followed as one going: a whole poll
+    interval before its events were read, and a Ctrl-C in that pause said it
+    stopped following 1 run "left going", "still going: ... follow with", and
+    ``"left_going": true`` for a run that had ended (cancelled, success...)."""
+    spawn(emulator, tmp_path, "quick", jobs=QUICK_JOB).communicate(timeout=20)
+    (run_id,) = emulator.runs
+    began = time.monotonic()
+    done = spawn(emulator, tmp_path, "logs", "--follow", "quick", jobs=QUICK_JOB,
+                 MOGRUN_POLL_INTERVAL="60")
+    out, err = done.communicate(timeout=30)
+    assert done.returncode == 0, (out, err)
+    assert time.monotonic() - began < 20, (out, err)  # not the minute's pause
+    emulator.add_fault("events", "delay", count=5, delay=30)  # its first poll hangs
+    with running(spawn(emulator, tmp_path, "--json", "logs", "--follow", "quick",
+                       jobs=QUICK_JOB)) as proc:
+        time.sleep(3.0)  # (a request is counted once answered) started, its poll held
+        out, err, _ = interrupt(proc, signum=signal.SIGTERM)
+    assert proc.returncode == 143, (out, err)
+    assert "left going" not in err and "still going" not in err, err
+    assert err.splitlines()[0] == "warning: SIGTERM: stopping; no run followed is going", err
+    (result,) = json_lines(out)[-1]["results"]
+    assert (result["run_id"], result["status"], result["left_going"]) == (
+        run_id, "success", False), result
+
+
 FAN = """
 [jobs.fan]
 repo = ["acme/api", "acme/web", "acme/worker"]
