@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TextIO
@@ -29,6 +28,10 @@ from typing import Any, NamedTuple, TextIO
 from mogrun.threads import NoThread, start_without_signals
 
 FLUSH_DELAY = 0.05  # seconds a line may wait for the next batch's write
+# Seconds a line on the other stream (a notice on stderr) waits for the batch before
+# it to be written: a log merging the two (2>&1) keeps their order, and a reader that
+# stopped reading stdout holds no notice, nor the run that reports it, for long.
+GRACE = 0.5
 # A line this long (a fan-out's job_finished or summary object: ~300 bytes a run)
 # goes out at once: held for its batch and joined into it, it was three copies at
 # the session's end (tracemalloc: 0.9 MB for 1,000 runs), and it saves no call.
@@ -37,10 +40,16 @@ LONG_LINE = 65536
 
 class PacedLines:
     """Lines on ``stream``. ``lock`` is the writer's (re-entrant): ``flush`` and
-    ``close`` expect it held; the flushing thread takes it. ``write`` may be called
-    with it or without: a line that waits for its batch is only appended (a deque's
-    append needs no lock), so the threads of a fan-out do not queue on one lock for
-    every line. Lines that go out at once take it themselves."""
+    ``close`` expect it held. ``write`` may be called with it or without: a line that
+    waits for its batch is only appended (a deque's append needs no lock), so the
+    threads of a fan-out do not queue on one lock for every line.
+
+    Only the flushing thread writes a batch, and never under ``lock``: a reader that
+    stops reading (``| less``, a stalled log shipper, ``timeout`` killing a pipeline's
+    last command) blocks that thread alone. Held under the writer's lock, it held
+    every run's thread that reports, and the signal's own notice: the runs were not
+    cancelled until the reader read again. ``flush`` (before a line on the other
+    stream) waits for the batch at most ``GRACE``, then lets that line go first."""
 
     def __init__(self, stream: TextIO, lock: Any, *, paced: bool = True) -> None:
         self.stream = stream
@@ -48,22 +57,26 @@ class PacedLines:
         self._now = not (paced and _batched(stream))
         self._pending: deque[str] = deque()  # lines not yet written, oldest first
         self._due = threading.Event()  # set while lines are pending
+        self._urgent = threading.Event()  # a flush waits: no FLUSH_DELAY for this batch
         self._thread: threading.Thread | None = None
-        self._taking = False  # a flush is taking the lines (only one, under the lock)
+        self._out = threading.RLock()  # held while lines are written: one writer at a time
+        # ``_busy``: lines taken and not yet written, under ``_settled``'s own lock.
+        self._settled = threading.Condition(threading.RLock())
+        self._busy = False
+        self._taking = False  # a batch is being taken and written (one at a time: ``_out``)
 
     def write(self, text: str) -> None:
         """``text`` as one line; the lines of a batch go out in one ``write``, so
         no other writer splits one, in the order their ``write`` calls were made."""
         if self._now or len(text) > LONG_LINE:
             with self._lock:
-                self.flush()  # the lines before it first
-                write_line(self.stream, text)
+                self._write_now(text)
             return
         self._pending.append(text)
         if self._now:  # closed (or left without a thread) since the check above
             with self._lock:
-                self.flush()
-        elif not self._due.is_set():  # ``flush`` clears it before it takes the lines
+                self._write_now(None)
+        elif not self._due.is_set():  # the flushing thread clears it before it takes
             self._wake()
 
     def _wake(self) -> None:
@@ -78,53 +91,78 @@ class PacedLines:
                 self._thread = start_without_signals(self._flush_when_due, "mogrun-lines")
             except NoThread:  # no thread to batch them: each line is written at once
                 self._now = True
-                self.flush()
+                self._write_now(None)
 
     def write_pieces(self, pieces: Iterable[str]) -> None:
         """One line made of ``pieces``, taken as they come and written in chunks of
         about ``LONG_LINE`` (never joined whole): a fan-out's ``summary`` is ~300
         bytes a run, and made whole it was three copies of itself at the end."""
         with self._lock:
-            self.flush()  # the lines before it first
-            write_line(self.stream, pieces)
+            self._write_now(pieces)
 
     def flush(self) -> None:
-        """Write and flush the pending lines now (before a line on another stream).
-        ``_due`` is cleared before the lines are taken: a line appended after that
-        sets it again, so none is left waiting with no flush to come."""
-        if self._taking:  # a signal's notice, on this thread, inside this very flush:
-            return  # the lines it did not take wait for the next one, in their order
-        if self._due.is_set():
-            self._due.clear()
-        if not self._pending:
+        """Have the pending lines written now (before a line on another stream): by
+        this thread when there is no flushing thread, else by that thread, waited
+        for at most ``GRACE``."""
+        if self._thread is None or self._now:
+            self._write_now(None)
             return
-        lines: list[str] = []
+        with self._settled:
+            if not (self._pending or self._busy):
+                return
+            self._urgent.set()
+            self._due.set()
+            self._settled.wait_for(lambda: not (self._pending or self._busy), GRACE)
+
+    def close(self) -> None:
+        """Write what is pending, as long as the reader takes (as any program's
+        output waits for its reader); any later line is written at once, and the
+        flushing thread ends."""
+        self._now = True  # first: a line appended after the write below writes itself
+        self._write_now(None)
+        flush_quietly(self.stream)
+        self._due.set()  # wakes the thread, which sees ``_now`` and ends
+
+    def _write_now(self, line: str | Iterable[str] | None) -> None:
+        """On this thread: the pending lines, then ``line`` (if any), in their order
+        (after the batch the flushing thread may be writing)."""
+        with self._out:
+            self._write_batch()
+            if line is not None:
+                write_line(self.stream, line)
+
+    def _write_batch(self) -> None:
+        """Take every pending line and write them as one batch (under ``_out``)."""
+        if self._taking:  # a signal's notice, on this thread, inside this very batch:
+            return  # the lines it did not take wait for the next one, in their order
+        with self._settled:
+            self._busy = True
         self._taking = True
+        lines: list[str] = []
         try:
             with contextlib.suppress(IndexError):  # taken in order, as they were appended
                 while True:
                     lines.append(self._pending.popleft())
-            write_line(self.stream, "\n".join(lines))
-        except RuntimeError:  # see flush_quietly: the lines wait for the next flush
+            if lines:
+                write_line(self.stream, "\n".join(lines))
+        except RuntimeError:  # see flush_quietly: the lines wait for the next batch
             self._pending.extendleft(reversed(lines))
         finally:
             self._taking = False
-
-    def close(self) -> None:
-        """Flush; any later line is written at once, and the flushing thread ends."""
-        self._now = True  # first: a line appended after the flush below flushes itself
-        self.flush()
-        flush_quietly(self.stream)
-        self._due.set()  # wakes the thread, which sees ``_now`` and ends
+            with self._settled:
+                self._busy = False
+                self._settled.notify_all()
 
     def _flush_when_due(self) -> None:
         while True:
             self._due.wait()
-            time.sleep(FLUSH_DELAY)
-            with self._lock:
-                if self._now:
-                    return
-                self.flush()
+            self._urgent.wait(FLUSH_DELAY)  # a batch gathers, unless a flush waits
+            if self._now:
+                return
+            self._urgent.clear()
+            self._due.clear()  # before the lines are taken: a later one sets it again
+            with self._out:
+                self._write_batch()
 
 
 def _batched(stream: TextIO) -> bool:

@@ -1076,3 +1076,33 @@ def test_logs_follow_stopped_while_a_poll_waits_says_the_stop_once(emulator, tmp
         "a second signal leaves at once",
         f"still going: long ({run_id}); follow with: mogrun logs --follow {run_id}",
         "exit code 130"], err
+
+
+CHATTY = f"""
+[jobs.chatty]
+repo = "acme/worker"
+prompt = "@emulator duration=never interval=5ms message={'x' * 4000}"
+"""
+
+
+@pytest.mark.parametrize("output", [(), ("--json",)])
+def test_a_reader_that_stopped_reading_holds_no_cancel(emulator, tmp_path, output):
+    """With stdout a pipe nobody read (``| less`` left waiting, a stalled log shipper,
+    ``timeout N mogrun JOB | slow``), the thread writing a batch blocked holding the
+    reporter's lock, and with it the run's thread and the signal's notice: SIGTERM
+    said "cancelling" and sent no cancel until the reader read again."""
+    with running(spawn(emulator, tmp_path, *output, "chatty", jobs=CHATTY)) as proc:
+        (run_id,) = wait_following(emulator)
+        # Each poll brings dozens of events of 4 KB: the pipe's 64 KiB fill at once.
+        until(lambda: emulator.count("GET", f"/runs/{run_id}/events") >= 3, "three polls", proc)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        until(lambda: emulator.run_detail(run_id)["status"] == "cancelled",
+              "the run cancelled while stdout is not read", proc, timeout=10.0)
+        out, err = proc.communicate(timeout=20)  # the reader reads again: all of it
+    assert proc.returncode == 143, err
+    assert "cancelling 1 run started here" in err, err
+    # Nothing written was lost: the events, then the session's end, whole.
+    last = out.splitlines()[-1]
+    assert "x" * 1000 in out, len(out)
+    assert (json.loads(last)["type"] == "summary") if output else last == "exit code 143", last
