@@ -279,17 +279,30 @@ def job_text(doc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _plain(value: Any) -> Any:
-    """Plugin option values as JSON-able data (dataclasses and others as dicts/str)."""
+PLAIN_DEPTH = 100  # how deep a plugin option value is shown; below it, "..."
+
+
+def _plain(value: Any, seen: frozenset[int] = frozenset(), depth: int = 0) -> Any:
+    """Plugin option values as JSON-able data (dataclasses and others as dicts/str).
+    A value a plugin's ``validate`` returned may hold itself (a cycle) or nest
+    deeper than anyone reads: each such part is shown as ``"..."``, never a
+    RecursionError."""
     import dataclasses
     import math
 
+    container = isinstance(value, dict | list | tuple | set | frozenset) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type))
+    if container:
+        if depth >= PLAIN_DEPTH or id(value) in seen:
+            return "..."
+        seen = seen | {id(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
+        return {f.name: _plain(getattr(value, f.name), seen, depth + 1)
+                for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, seen, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+        return [_plain(v, seen, depth + 1) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # TOML has nan and inf; JSON has neither: "nan", "inf"
     if value is None or isinstance(value, str | int | float | bool):

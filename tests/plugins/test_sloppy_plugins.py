@@ -261,3 +261,41 @@ def test_options_changed_in_place_mid_run_never_turn_a_failed_run_into_a_pass(
     assert [(r["status"], r["outcome"]) for r in summary["results"]] == [("failed", "failed")]
     assert ('warning: a plugin changed job "fix"\'s options in place during the run'
             in result.stderr), result
+
+
+HOLDS_ITSELF = '''
+from mogrun.plugin import hookimpl
+
+
+def validate(value):
+    loop = {"level": value}
+    loop["again"] = loop  # a value that holds itself
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    return {"loop": loop, "deep": deep}
+
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("pager", validate)
+'''
+
+
+@pytest.mark.parametrize("line", [("show", "a"), ("--json", "show", "a"), ("run", "-n", "a")])
+def test_a_key_value_that_holds_itself_is_shown_not_a_traceback(mogrun_project, line) -> None:
+    """show (and run -n) crashed with a RecursionError traceback, exit 1, on a
+    value a plugin's validate returned that holds itself or nests very deep."""
+    (mogrun_project.path.parent / "p.py").write_text(HOLDS_ITSELF)
+    mogrun_project.write('[mogplex]\nplugins = ["p.py"]\n\n[jobs.a]\nrepo = "acme/api"\n'
+                         'prompt = "x"\npager = "P1"\n')
+    result = mogrun_project.run(*line)
+    assert result.exit_code == 0, result
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+    if line[0] == "--json":
+        pager = json.loads(result.stdout)["options"]["pager"]
+        assert pager["loop"] == {"level": "P1", "again": "..."}
+        assert 90 < json.dumps(pager["deep"]).count("[") <= 100  # cut, with "..."
+        assert '"..."' in json.dumps(pager["deep"])
+    else:
+        assert '"again": "..."' in result.stdout
