@@ -78,6 +78,7 @@ class PluginHost:
         self._failed: set[str] = set()
         # What left external plugins out (``KeySpecs.left_out``).
         self._no_plugins = False
+        self._switched_off_by = "--no-plugins"  # or MOGRUN_DISABLE_PLUGINS=1: said as given
         self._disabled: list[str] = []  # the names MOGRUN_DISABLE_PLUGINS left out
 
     # --- loading -------------------------------------------------------------
@@ -134,6 +135,7 @@ class PluginHost:
         """
         if no_plugins:
             self._no_plugins = True
+            self._switched_off_by = pluginload.switched_off_by(env)
             return
         off = pluginload.disabled_names(env)  # skipped before import: they may be broken
         named = [(spec, pluginload.SOURCE_TASK_FILE, project_dir) for spec in task_file_plugins
@@ -323,8 +325,8 @@ class PluginHost:
             self._key_specs = specs
         found = KeySpecs(self._key_specs)
         if self._no_plugins:
-            found.left_out = ("--no-plugins left out every plugin but the bundled ones "
-                              "([mogplex] plugins, -p and entry points)")
+            found.left_out = (f"{self._switched_off_by} left out every plugin but the "
+                              "bundled ones ([mogplex] plugins, -p and entry points)")
         elif self._disabled:
             found.left_out = (f"{pluginload.DISABLE_ENV} left out plugin"
                               f"{'s' * (len(self._disabled) > 1)} "

@@ -58,6 +58,15 @@ def disables_every_plugin(env: Mapping[str, str] | None) -> bool:
     return word((env or {}).get(DISABLE_ENV)) in SWITCH_WORDS
 
 
+def switched_off_by(env: Mapping[str, str] | None) -> str:
+    """What left out every external plugin, as a message names it:
+    ``MOGRUN_DISABLE_PLUGINS=1`` when the variable is a switch (a CI step sets it
+    and nobody typed ``--no-plugins``), else ``--no-plugins``."""
+    if disables_every_plugin(env):
+        return f"{DISABLE_ENV}={(env or {}).get(DISABLE_ENV, '').strip()}"
+    return "--no-plugins"
+
+
 def disabled_names(env: Mapping[str, str] | None) -> frozenset[str]:
     """Names listed in ``MOGRUN_DISABLE_PLUGINS=name1,name2``."""
     return frozenset(_disabled_listed(env))

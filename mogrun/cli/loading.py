@@ -195,8 +195,10 @@ def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
     off = pluginload.disabled_names(state.env)
     if state.no_plugins:
         if extra_plugins:
-            notes.append(f"--no-plugins loads only the bundled plugins, so it leaves out -p "
-                         f"{', '.join(extra_plugins)} (--no-plugins wins over -p)")
+            switch = ("--no-plugins" if state.no_plugins_flag
+                      else pluginload.switched_off_by(state.env))
+            notes.append(f"{switch} loads only the bundled plugins, so it leaves out -p "
+                         f"{', '.join(extra_plugins)} ({switch} wins over -p)")
     elif off:
         specs = [*(taskfile.plugins if taskfile is not None else ()), *extra_plugins]
         external = [*pluginload.entry_point_names(), *map(pluginload.spec_name, specs)]

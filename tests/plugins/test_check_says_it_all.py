@@ -112,7 +112,11 @@ HINT = "A job key a plugin declares needs that plugin loaded: "
                             "([mogplex] plugins, -p and entry points)."),
     ((), {"MOGRUN_DISABLE_PLUGINS": "owners"}, 'MOGRUN_DISABLE_PLUGINS left out plugin '
                                                 '"owners".'),
-], ids=["no-plugins", "disable-env"])
+    # The switch named --no-plugins, which the user never typed (a CI step's variable).
+    ((), {"MOGRUN_DISABLE_PLUGINS": "1"}, "MOGRUN_DISABLE_PLUGINS=1 left out every plugin but "
+                                          "the bundled ones ([mogplex] plugins, -p and entry "
+                                          "points)."),
+], ids=["no-plugins", "disable-env", "disable-env-switch"])
 def test_a_key_of_a_plugin_left_out_says_what_left_it_out(tmp_path, mogrun_cli, args, env,
                                                           said):
     # It said "needs that plugin loaded: [mogplex] plugins, -p, or the plugin

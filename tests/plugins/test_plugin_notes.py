@@ -139,3 +139,14 @@ def test_p_under_no_plugins_is_warned_of(team, mogrun_cli):
         "plugins/pager.py (--no-plugins wins over -p)"]
     assert "pager" not in result.stdout
     json.loads(result.stdout.splitlines()[0])
+
+
+def test_p_under_the_disable_switch_names_the_variable(team, mogrun_cli):
+    """It said "--no-plugins wins over -p" to a user who typed no --no-plugins."""
+    result = mogrun_cli("--json", "plugins", "-p", "plugins/pager.py", cwd=team,
+                        env={"MOGRUN_DISABLE_PLUGINS": "true"})
+    assert result.exit_code == 0, result
+    assert warnings_of(result) == [
+        "warning: MOGRUN_DISABLE_PLUGINS=true loads only the bundled plugins, so it leaves "
+        "out -p plugins/pager.py (MOGRUN_DISABLE_PLUGINS=true wins over -p)"]
+    assert "pager" not in result.stdout
