@@ -12,7 +12,7 @@ built together whose keys render the same are a problem of the file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -141,19 +141,22 @@ class _Job:
                   for form in (secret, urls_masked_in_place(secret))]
         return where._replace(source_line=mask_in_place(where.source_line, hidden))
 
-    def error(self, key: str, message: str, *sub: str | int) -> TaskFileError:
+    def error(self, key: str, message: str, *sub: str | int,
+              hidden: Collection[str] = ()) -> TaskFileError:
         """A problem of ``key`` (at its ``sub`` path when given: ``gates.max_duration``
-        written as a dotted key has a line of its own, ``notify[1].on`` too)."""
-        return TaskFileError(f'job "{self.name}", key "{key}": {self.masked(message)}',
+        written as a dotted key has a line of its own, ``notify[1].on`` too).
+        ``hidden``: more secrets the message may quote (those the key's plugin lists
+        in the value it refused)."""
+        return TaskFileError(f'job "{self.name}", key "{key}": {self.masked(message, hidden)}',
                              location=self.location(key, *sub), job=self.name, key=key)
 
-    def masked(self, message: str) -> str:
+    def masked(self, message: str, hidden: Collection[str] = ()) -> str:
         """``message`` with the job's secrets masked: messages quote rendered
         values, and env.* values in them are secrets, raw or quoted (by ``toml_repr``,
         or a plugin's ``repr``); so is the
-        API token (a plugin key's validator may quote it)."""
+        API token (a plugin key's validator may quote it), and each of ``hidden``."""
         from mogrun.masking import mask
-        secrets = {*self.secrets, self.ctx.env.get(TOKEN_NAME) or ""} - {""}
+        secrets = {*self.secrets, *hidden, self.ctx.env.get(TOKEN_NAME) or ""} - {""}
         return mask(message, {*secrets, *(spelled[1:-1] for s in secrets
                                           for spelled in (repr(s), toml_repr(s)))})
 
@@ -498,14 +501,16 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
         except ValueError as exc:
             from mogrun.taskfile.positions import sub_path  # a wrong value: rare
 
+            hidden = refused_secrets(spec, value)
             for sub, message in problems_of(exc):
                 where = sub_path(value, sub)
                 if not _of_unset(where, unset):  # those are judged once the name is set
-                    job.problems.append(job.error(key, message, *where))
+                    job.problems.append(job.error(key, message, *where, hidden=hidden))
             continue
         except ValidatorCrash as exc:  # the plugin's fault, but this key's problem
             if not unset:
-                job.problems.append(job.error(key, exc.crash))
+                job.problems.append(job.error(key, exc.crash,
+                                              hidden=refused_secrets(spec, value)))
             continue
         except MogrunError as exc:
             # The validator's own refusal (a UsageError...): it may quote the
@@ -514,6 +519,19 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
                              context=[job.masked(line) for line in exc.context]) from exc
         job.secrets |= secrets
     return options
+
+
+def refused_secrets(spec: KeySpec, value: Any) -> frozenset[str]:
+    """The secrets the key's plugin lists in a value its ``validate`` refused: the
+    line quoted under the problem has them masked (``location``), and so has the
+    message, which may quote the value (``bad value 'hooks.example.com/T0/...'``).
+    None when the plugin lists none or cannot read this value."""
+    if spec.secrets is None:
+        return frozenset()
+    try:
+        return frozenset(spec.secrets_in(value))
+    except Exception:  # a value its plugin cannot read: nothing more is known
+        return frozenset()
 
 
 def option_problems(ctx: Context, name: str) -> list[MogrunError]:

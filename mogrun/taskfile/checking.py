@@ -161,10 +161,11 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
 
     No job's secrets apply here: what its validator says (a ValueError, a crash, a
     mogrun error of its own) is masked with the invocation's ``secrets``, as a
-    crash of ``mogrun_configure`` is. The value itself is not known to be secret:
-    a key's ``secrets`` callback lists those of a value its validator accepted."""
+    crash of ``mogrun_configure`` is, and with what the key's ``secrets`` callback
+    lists in the refused value (when it can read it)."""
     from mogrun.errors import ValidatorCrash
     from mogrun.masking import mask
+    from mogrun.taskfile.building import refused_secrets
 
     errors: list[MogrunError] = []
     for key, spec in key_specs.items():
@@ -178,17 +179,32 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
         except ValueError as exc:
             from mogrun.taskfile.positions import sub_path  # a wrong value: rare
 
-            errors += [taskfile.error(f'[defaults] key "{key}": {mask(message, secrets)}',
-                                      "defaults", key, *sub_path(value, sub),
-                                      key=key)
+            hidden = {*secrets, *refused_secrets(spec, value)}
+            errors += [_line_masked(taskfile.error(
+                f'[defaults] key "{key}": {mask(message, hidden)}',
+                "defaults", key, *sub_path(value, sub), key=key), hidden)
                        for sub, message in problems_of(exc)]
         except ValidatorCrash as exc:
-            errors.append(taskfile.error(f'[defaults] key "{key}": {mask(exc.crash, secrets)}',
-                                         "defaults", key, key=key))
+            hidden = {*secrets, *refused_secrets(spec, value)}
+            errors.append(_line_masked(taskfile.error(
+                f'[defaults] key "{key}": {mask(exc.crash, hidden)}', "defaults", key,
+                key=key), hidden))
         except MogrunError as exc:  # the validator's own error
             raise exc.evolve(message=mask(exc.message, secrets),
                              context=[mask(line, secrets) for line in exc.context]) from exc
     return errors
+
+
+def _line_masked(error: MogrunError, secrets: Collection[str]) -> MogrunError:
+    """``error`` with ``secrets`` masked in place in the line it quotes (``*`` for
+    each character: the caret under it still lines up), as a job's key problem is."""
+    from mogrun.masking import mask_in_place
+
+    where = getattr(error, "location", None)
+    if where is None or where.source_line is None or not secrets:
+        return error
+    return error.evolve(location=where._replace(
+        source_line=mask_in_place(where.source_line, secrets)))
 
 
 def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:

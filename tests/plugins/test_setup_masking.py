@@ -268,3 +268,42 @@ def test_an_exception_whose_text_cannot_be_read_is_still_one_warning(tmp_path, m
             "DeliveryError (its message "
             "could not be read)") in result.stderr
     assert "1 passed, 0 failed" in result.output
+
+
+QUOTES_WHAT_IT_REFUSES = '''
+from mogrun.plugin import hookimpl
+
+
+def validate(value):
+    if value.get("mode") == "crash":
+        raise KeyError(value["hook"])
+    raise ValueError(f"cannot page through {value['hook']!r}")
+
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("pager", validate, secrets=lambda value: [value.get("hook")])
+'''
+LITERAL_HOOK = "https://hooks.example.com/T0/LITERAL99"
+
+
+@pytest.mark.parametrize("mode", ["value", "crash"])
+@pytest.mark.parametrize("where", ["job", "defaults"])
+def test_a_refused_value_s_secrets_are_masked_in_the_message_as_in_its_line(
+        tmp_path, mogrun_cli, mode, where):
+    """The line quoted under the problem had the webhook the key's secrets callback
+    lists masked in place, while the message right above it quoted it in clear
+    (and a [defaults] value no job inherits had neither masked)."""
+    (tmp_path / "pager.py").write_text(QUOTES_WHAT_IT_REFUSES)
+    value = f'pager = {{ hook = "{LITERAL_HOOK}", mode = "{mode}" }}\n'
+    job = 'repo = "acme/api"\nprompt = "x"\n'
+    if where == "job":
+        text = f'[mogplex]\nplugins = ["pager.py"]\n\n[jobs.page]\n{job}{value}'
+    else:  # every job sets its own: the default is judged on its own
+        text = (f'[mogplex]\nplugins = ["pager.py"]\n\n[defaults]\n{value}\n'
+                f'[jobs.page]\n{job}pager = 1\n')
+    (tmp_path / "mogplex.toml").write_text(text)
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert "LITERAL99" not in result.output, result
+    assert "***" in result.errors[0], result
