@@ -33,7 +33,7 @@ def warn_problems(state: CliState, taskfile: TaskFile) -> None:
     a table typo'd as ``[job.b]`` would otherwise just be a job that is not there."""
     from mogrun.taskfile.schema import glance
 
-    found = glance(taskfile, _other_plugins(taskfile))
+    found = glance(taskfile, _other_plugins(state, taskfile))
     if not found:
         return
     named = ", ".join(found[:2])
@@ -42,15 +42,20 @@ def warn_problems(state: CliState, taskfile: TaskFile) -> None:
     state.warn(f"{taskfile.path} has problems: {named}; run `mogrun check` to see them all")
 
 
-def _other_plugins(taskfile: TaskFile) -> Callable[[], bool]:
+def _other_plugins(state: CliState, taskfile: TaskFile) -> Callable[[], bool]:
     """Whether a plugin other than the bundled ones may be loaded, and so declare
-    job keys list cannot know: the file's own, or an installed entry point."""
+    job keys list cannot know: the file's own, or an installed entry point, unless
+    switched off (``--no-plugins``, ``MOGRUN_DISABLE_PLUGINS``), as the run would."""
     def other() -> bool:
-        if taskfile.settings.get("plugins"):
-            return True
+        if state.no_plugins:
+            return False
         from mogrun.entrypoints import entry_points  # read, never imported
+        from mogrun.pluginload import disabled_names, spec_name
 
-        return any(not ep.value.strip().startswith("mogrun_plugins.")
+        off = disabled_names(state.env)
+        if any(spec_name(spec) not in off for spec in taskfile.plugins):
+            return True
+        return any(not ep.value.strip().startswith("mogrun_plugins.") and ep.name not in off
                    for ep in entry_points("mogrun"))
     return other
 

@@ -371,3 +371,27 @@ def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path,
         'Error: plugin "badep" failed to import: ModuleNotFoundError'), result
     assert len(result.errors) == 3, result  # and the template's and the key's
     assert result.stderr.endswith(f"3 problems in {project / 'mogplex.toml'}\n"), result
+
+
+@pytest.mark.parametrize(("switch", "env"), [
+    (("--no-plugins",), {}), ((), {"MOGRUN_DISABLE_PLUGINS": "1"}),
+    ((), {"MOGRUN_DISABLE_PLUGINS": "teamkeys"})])
+def test_list_warns_of_an_unknown_key_when_the_installed_plugin_is_switched_off(
+        tmp_path, monkeypatch, mogrun_cli, switch, env):
+    """Any installed entry point made list take an unknown key for one a plugin
+    might declare, and say nothing, even with every plugin switched off."""
+    site = tmp_path / "site"
+    dist = site / "mogrun_teamkeys-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-teamkeys\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mogrun]\nteamkeys = mogrun_teamkeys\n")
+    monkeypatch.syspath_prepend(str(site))
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "mogplex.toml").write_text('[jobs.fix]\nrepo = "acme/api"\nprompt = "x"\n'
+                                          "bogus = 1\n\n")
+    quiet = mogrun_cli("list", cwd=project)  # the plugin may declare it: nothing said
+    assert (quiet.exit_code, quiet.stderr) == (0, ""), quiet
+    result = mogrun_cli(*switch, "list", cwd=project, env=env)
+    assert result.exit_code == 0, result
+    assert "has problems" in result.stderr and "bogus" in result.stderr, result

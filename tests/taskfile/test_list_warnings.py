@@ -100,10 +100,13 @@ def test_job_keys_a_plugin_of_the_file_may_declare_are_left_to_check(project) ->
         pager = { team = "web" }
         [job.b]
     """)
-    result = project.run("list")
+    result = project.run("list", plugins=True)
     assert result.code == 0
     assert "pager" not in result.err
     assert "unknown table [job]" in result.err
+    # With plugins switched off, the run would not load it: the key is unknown then.
+    off = project.run("list")  # (--no-plugins)
+    assert off.code == 0 and 'unknown key "pager"' in off.err, off
 
 
 def test_list_knows_the_keys_of_the_bundled_plugins() -> None:
