@@ -148,8 +148,9 @@ _AFTER_STATEMENT = "Expected newline or end of document after a statement"
 def _unquoted(text: str, reason: str, index: int) -> list[str]:
     """A string written without its quotes (``harness = codex``, ``repo =
     acme/api``, ``prompt = Fix it``, ``timeout = 30m``: tomllib stops at its first
-    letter or just past its digits) or a boolean in Python's spelling (``True``). Said only as the
-    quoted line shows it: never for a line no error may quote (a secret's)."""
+    letter or just past its digits) or a boolean in Python's spelling (``True``).
+    Said only as the quoted line shows it: never for a line no error may quote (a
+    secret's)."""
     start = index
     if reason == _AFTER_STATEMENT:  # `30m`: the number read, then the letters refused
         line_start = text.rfind("\n", 0, index) + 1
@@ -185,7 +186,8 @@ def _inline_table_hint(text: str, index: int, brace: int) -> list[str]:
     if text.startswith("}", index):
         return [f"The inline table opened at column {column} has a comma after its last "
                 "entry: TOML allows none before its }; remove it."]
-    rest = text[index:text.find("\n", index) if "\n" in text[index:] else len(text)]
+    end = text.find("\n", index)
+    rest = text[index:] if end < 0 else text[index:end]
     if rest.strip(" \t\r") and not rest.lstrip(" \t").startswith("#"):
         return []
     entry = next((e for e in entries(text) if e.value == brace and e.kind != "table"), None)
