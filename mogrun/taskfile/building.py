@@ -12,7 +12,7 @@ built together whose keys render the same are a problem of the file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -131,15 +131,11 @@ class _Job:
         spec = self.ctx.key_specs.get(key)
         if spec is None or spec.secrets is None or where.source_line is None:
             return where
-        from mogrun.masking import mask_in_place, urls_masked_in_place
-
         try:
             written = spec.secrets_in(self.merged.get(key))
         except Exception:  # a value its plugin cannot read: the line is not quoted
             return where._replace(source_line=None)
-        hidden = [form for secret in written if _secret_as_written(secret)
-                  for form in (secret, urls_masked_in_place(secret))]
-        return where._replace(source_line=mask_in_place(where.source_line, hidden))
+        return line_masked(where, written)
 
     def error(self, key: str, message: str, *sub: str | int,
               hidden: Collection[str] = ()) -> TaskFileError:
@@ -519,6 +515,20 @@ def _options(job: _Job, repos: list[str] | None) -> dict[str, Any]:
                              context=[job.masked(line) for line in exc.context]) from exc
         job.secrets |= secrets
     return options
+
+
+def line_masked(where: Location, secrets: Iterable[str]) -> Location:
+    """``where`` with each of ``secrets`` a plugin listed in a value masked in place
+    in the line it quotes (``*`` a character: the caret still lines up), as the file
+    writes it and as the line's own URL masking left it (``positions.source_line``);
+    a template in it is a name, not masked (``_secret_as_written``)."""
+    if where.source_line is None:
+        return where
+    from mogrun.masking import mask_in_place, urls_masked_in_place
+
+    hidden = [form for secret in secrets if _secret_as_written(secret)
+              for form in (secret, urls_masked_in_place(secret))]
+    return where._replace(source_line=mask_in_place(where.source_line, hidden))
 
 
 def refused_secrets(spec: KeySpec, value: Any) -> frozenset[str]:

@@ -196,15 +196,12 @@ def unused_default_errors(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
 
 
 def _line_masked(error: MogrunError, secrets: Collection[str]) -> MogrunError:
-    """``error`` with ``secrets`` masked in place in the line it quotes (``*`` for
-    each character: the caret under it still lines up), as a job's key problem is."""
-    from mogrun.masking import mask_in_place
+    """``error`` with ``secrets`` masked in the line it quotes (``building.line_masked``),
+    as a job's key problem is."""
+    from mogrun.taskfile.building import line_masked
 
     where = getattr(error, "location", None)
-    if where is None or where.source_line is None or not secrets:
-        return error
-    return error.evolve(location=where._replace(
-        source_line=mask_in_place(where.source_line, secrets)))
+    return error if where is None else error.evolve(location=line_masked(where, secrets))
 
 
 def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:
