@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 
 import pytest
 
@@ -322,22 +321,17 @@ def test_a_plugin_with_one_problem_is_said_as_before(tmp_path, plugin_file):
     assert info.value.context == ('Did you mean "mogrun_gate"?',)
 
 
-def test_every_broken_entry_point_is_said_at_once(tmp_path, monkeypatch):
+def test_every_broken_entry_point_is_said_at_once(installed):
     # An entry point that failed to import hid a second one's name clash.
-    site = tmp_path / "site"
-    dist = site / "mogrun_two_eps-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-two-eps\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[mogrun]\nbad_ep = mogrun_two_eps_missing\ngates = mogrun_two_eps_gates\n")
-    (site / "mogrun_two_eps_gates.py").write_text(textwrap.dedent("""
-        from mogrun.plugin import hookimpl
+    installed("mogrun-two-eps", {"bad_ep": "mogrun_two_eps_missing",
+                                 "gates": "mogrun_two_eps_gates"},
+              {"mogrun_two_eps_gates": """
+                  from mogrun.plugin import hookimpl
 
-        @hookimpl
-        def mogrun_event(event):
-            pass
-    """))
-    monkeypatch.syspath_prepend(str(site))
+                  @hookimpl
+                  def mogrun_event(event):
+                      pass
+              """})
     try:
         with pytest.raises(PluginError) as info:
             PluginHost.load(project_dir=None, use_entry_points=True)
@@ -351,16 +345,11 @@ def test_every_broken_entry_point_is_said_at_once(tmp_path, monkeypatch):
         "mogrun_two_eps_gates)"), info.value
 
 
-def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path, monkeypatch,
+def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path, installed,
                                                                        mogrun_cli):
     """An entry point that failed to import stopped check at it: none of the task
     file's own problems was said, and no 'N problems' line."""
-    site = tmp_path / "site"
-    dist = site / "mogrun_badep-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-badep\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\nbadep = mogrun_badep_missing\n")
-    monkeypatch.syspath_prepend(str(site))
+    installed("mogrun-badep", {"badep": "mogrun_badep_missing"})
     project = tmp_path / "p"
     project.mkdir()
     (project / "mogplex.toml").write_text(
@@ -377,15 +366,10 @@ def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path,
     (("--no-plugins",), {}), ((), {"MOGRUN_DISABLE_PLUGINS": "1"}),
     ((), {"MOGRUN_DISABLE_PLUGINS": "teamkeys"})])
 def test_list_warns_of_an_unknown_key_when_the_installed_plugin_is_switched_off(
-        tmp_path, monkeypatch, mogrun_cli, switch, env):
+        tmp_path, installed, mogrun_cli, switch, env):
     """Any installed entry point made list take an unknown key for one a plugin
     might declare, and say nothing, even with every plugin switched off."""
-    site = tmp_path / "site"
-    dist = site / "mogrun_teamkeys-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-teamkeys\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\nteamkeys = mogrun_teamkeys\n")
-    monkeypatch.syspath_prepend(str(site))
+    installed("mogrun-teamkeys", {"teamkeys": "mogrun_teamkeys"})
     project = tmp_path / "p"
     project.mkdir()
     (project / "mogplex.toml").write_text('[jobs.fix]\nrepo = "acme/api"\nprompt = "x"\n'

@@ -11,14 +11,9 @@ from mogrun.pluginhost import PluginHost
 from mogrun.pluginload import BUNDLED
 
 
-def test_a_disabled_broken_entry_point_is_never_imported(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    dist = site / "mogrun_off_ep-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-off-ep\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\noff_ep = mogrun_off_ep_mod\n")
-    (site / "mogrun_off_ep_mod.py").write_text("raise RuntimeError('imported anyway')\n")
-    monkeypatch.syspath_prepend(str(site))
+def test_a_disabled_broken_entry_point_is_never_imported(installed):
+    installed("mogrun-off-ep", {"off_ep": "mogrun_off_ep_mod"},
+              {"mogrun_off_ep_mod": "raise RuntimeError('imported anyway')\n"})
     host = PluginHost.load(project_dir=None, use_entry_points=True,
                            env={"MOGRUN_DISABLE_PLUGINS": "off_ep"})
     assert "off_ep" not in host.plugin_names()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 
@@ -265,22 +264,15 @@ def test_wrappers_are_refused(tmp_path, plugin_file):
         load(tmp_path, [rel])
 
 
-def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatch,
-                                                             forget_modules):
-    forget_modules.append("mogrun_fake_ep_mod")
+def test_entry_points_skip_the_bundled_ones_and_load_others(installed, forget_modules):
     """A real dist-info on sys.path: importlib.metadata finds its entry point."""
-    site = tmp_path / "site"
-    dist = site / "mogrun_fake_ep-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-fake-ep\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\nfake_ep = mogrun_fake_ep_mod\n")
-    (site / "mogrun_fake_ep_mod.py").write_text(textwrap.dedent("""
+    forget_modules.append("mogrun_fake_ep_mod")
+    installed("mogrun-fake-ep", {"fake_ep": "mogrun_fake_ep_mod"}, {"mogrun_fake_ep_mod": """
         from mogrun.hookspecs import hookimpl
         @hookimpl
         def mogrun_status_changed(state):
             pass
-    """))
-    monkeypatch.syspath_prepend(str(site))
+    """})
     host = PluginHost.load(project_dir=None, use_entry_points=True)
     infos = {i.name: i for i in host.describe()}
     assert infos["fake_ep"].source == "entry point"
@@ -292,13 +284,8 @@ def test_entry_points_skip_the_bundled_ones_and_load_others(tmp_path, monkeypatc
     assert "fake_ep" not in off.plugin_names()
 
 
-def test_broken_entry_point_is_a_plugin_error(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    dist = site / "mogrun_bad_ep-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-bad-ep\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\nbad_ep = mogrun_bad_ep_missing\n")
-    monkeypatch.syspath_prepend(str(site))
+def test_broken_entry_point_is_a_plugin_error(installed):
+    installed("mogrun-bad-ep", {"bad_ep": "mogrun_bad_ep_missing"})
     with pytest.raises(PluginError) as info:
         PluginHost.load(project_dir=None, use_entry_points=True)
     assert info.value.message.startswith('plugin "bad_ep" failed to import: ModuleNotFoundError')
@@ -440,20 +427,13 @@ def test_run_with_a_plugin_option_named_like_its_own_is_refused(tmp_path, name):
            "own options" in result.stderr
 
 
-def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(tmp_path, monkeypatch,
-                                                                   forget_modules):
+def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(installed, forget_modules):
     """The second was skipped without a word: its gate never ran, and check said ok."""
-    site = tmp_path / "site"
     forget_modules.extend(f"mogrun_dup{letter}_mod" for letter in "ab")
     for letter in "ab":
-        dist = site / f"mogrun_dup{letter}-1.0.dist-info"
-        dist.mkdir(parents=True)
-        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dup{letter}\nVersion: 1.0\n")
-        (dist / "entry_points.txt").write_text(f"[mogrun]\ndup = mogrun_dup{letter}_mod\n")
-        (site / f"mogrun_dup{letter}_mod.py").write_text(
+        installed(f"dup{letter}", {"dup": f"mogrun_dup{letter}_mod"}, {f"mogrun_dup{letter}_mod": (
             "from mogrun.hookspecs import hookimpl\n@hookimpl\ndef mogrun_status_changed(state):"
-            "\n    pass\n")
-    monkeypatch.syspath_prepend(str(site))
+            "\n    pass\n")})
     with pytest.raises(PluginError) as info:
         PluginHost.load(project_dir=None, use_entry_points=True)
     assert info.value.message == ('two plugins are named "dup" (entry point mogrun_dupa_mod '
