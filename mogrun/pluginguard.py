@@ -435,9 +435,11 @@ def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
     bad = [item for item in items if not isinstance(item, GateVerdict)]
     if bad:
         reason = f"gate returned {type(bad[0]).__name__}, not a GateVerdict"
-    else:
-        reason = ("gate returned a GateVerdict with fields of the wrong type "
-                  f"({field_labels(GateVerdict)})")
+    else:  # the first field that is wrong, as a job's is said (``field_problem``)
+        problem = next(filter(None, map(field_problem, items)), None)
+        reason = (f"gate returned a GateVerdict whose {problem}" if problem else
+                  f"gate returned a GateVerdict with fields of the wrong type "
+                  f"(expected {field_labels(GateVerdict)})")
     return [GateVerdict(gate=plugin, passed=False, reason=reason)]
 
 
