@@ -315,7 +315,16 @@ def _checked(hook: str, plugin: str, answer: Any, warn: Callable[[str], None],
     ``given``: the hook's arguments, by name; ``warned``: not empty once this
     plugin's hook was warned of a wrong answer."""
     hint = return_hint(hook)
-    if answer is None or hint is type(None):
+    if answer is None:
+        return None
+    if inspect.iscoroutine(answer):  # its code never ran, and never will: mogrun awaits none
+        answer.close()  # (Python's own "never awaited" warning pointed into pluggy)
+        if hint is type(None) and not warned:  # (any other hook warns of its type below)
+            warned.append(hook)
+            warn(mask(f'plugin "{plugin}" returned a coroutine from {hook}{_about()}: its '
+                      "code never ran (mogrun calls a hook and never awaits what it "
+                      "returns: write the hook as a plain def that does the work)", _masked()))
+    if hint is type(None):
         return None
     if hook == GATE_HOOK:
         return [_kept_verdict(v) for v in _bounded(plugin, _verdicts(plugin, answer, hint))]

@@ -26,6 +26,42 @@ def test_watch_answer_that_is_not_a_reason_is_ignored_with_a_warning(answer):
                              "or None) (said once: its later wrong answers are not repeated)"]
 
 
+def test_a_hook_that_returns_a_coroutine_is_told_its_code_never_ran():
+    """A hook written as a plain def that returns a coroutine (``return
+    self.post(event)`` of an async helper) was ignored as any observer's answer is:
+    its code never ran, and the only sign was Python's "coroutine was never
+    awaited" warning, pointing into pluggy, at garbage collection."""
+    import gc
+    import warnings
+
+    from mogrun.runs import Event
+
+    ran = []
+
+    async def post(event):
+        ran.append(event)
+
+    class Hasty:
+        @hookimpl
+        def mogrun_event(self, event):
+            return post(event)
+
+    host = PluginHost.from_plugins(("hasty", Hasty()))
+    job = make_job()
+    event = Event(id="e1", type="log", created_at="2026-01-01T00:00:00+00:00")
+    with warnings.catch_warnings(record=True) as python_said:
+        warnings.simplefilter("always")
+        host.event(job=job, run=job.runs[0], event=event)
+        host.event(job=job, run=job.runs[0], event=event)
+        gc.collect()
+    assert ran == []
+    assert host.warnings == [
+        f'plugin "hasty" returned a coroutine from mogrun_event (run {job.runs[0].label}): '
+        "its code never ran (mogrun calls a hook and never awaits what it returns: write "
+        "the hook as a plain def that does the work)"]
+    assert not [w for w in python_said if "never awaited" in str(w.message)], python_said
+
+
 def test_gate_verdict_with_fields_of_the_wrong_type_is_a_failing_verdict():
     from plugtest_helpers import make_result
 
