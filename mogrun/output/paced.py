@@ -63,7 +63,8 @@ class PacedLines:
         # ``_busy``: lines taken and not yet written, under ``_settled``'s own lock.
         self._settled = threading.Condition(threading.RLock())
         self._busy = False
-        self._taking = False  # a batch is being taken and written (one at a time: ``_out``)
+        # The thread taking and writing a batch (one at a time: ``_out``), if any.
+        self._taker: int | None = None
 
     def write(self, text: str) -> None:
         """``text`` as one line; the lines of a batch go out in one ``write``, so
@@ -104,6 +105,8 @@ class PacedLines:
         """Have the pending lines written now (before a line on another stream): by
         this thread when there is no flushing thread, else by that thread, waited
         for at most ``GRACE``."""
+        if self._taker == threading.get_ident():  # a signal's notice inside this thread's
+            return  # own batch: the lines it did not take wait for the next one
         if self._thread is None or self._now:
             self._write_now(None)
             return
@@ -133,11 +136,12 @@ class PacedLines:
 
     def _write_batch(self) -> None:
         """Take every pending line and write them as one batch (under ``_out``)."""
-        if self._taking:  # a signal's notice, on this thread, inside this very batch:
+        me = threading.get_ident()
+        if self._taker == me:  # a signal's notice, on this thread, inside this very batch:
             return  # the lines it did not take wait for the next one, in their order
         with self._settled:
             self._busy = True
-        self._taking = True
+        self._taker = me
         lines: list[str] = []
         try:
             with contextlib.suppress(IndexError):  # taken in order, as they were appended
@@ -148,7 +152,7 @@ class PacedLines:
         except RuntimeError:  # see flush_quietly: the lines wait for the next batch
             self._pending.extendleft(reversed(lines))
         finally:
-            self._taking = False
+            self._taker = None
             with self._settled:
                 self._busy = False
                 self._settled.notify_all()
