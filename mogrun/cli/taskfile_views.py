@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mogrun.cli.loading import load_taskfile
 from mogrun.cli.state import CliState
-from mogrun.errors import Interrupted, MogrunError, TaskFileError
+from mogrun.errors import GateError, Interrupted, MogrunError, TaskFileError
 from mogrun.taskfile.parse import TaskFile
 
 if TYPE_CHECKING:
@@ -165,7 +165,11 @@ def job_document(session: Any, job: ResolvedJob,
     made_key = "idempotency_key" not in session.taskfile.job_keys(job.name)
     runs = []
     for run in job.runs:
-        request = session.host.start_request(job, run, run.request)
+        try:
+            request = session.host.start_request(job, run, run.request)
+        except GateError as exc:  # a plugin's veto: named as run says it of the run
+            raise exc.evolve(message=f"{job.label_of(run)}: could not start: {exc.message}"
+                             ) from exc
         attempt = {} if attempts is None else {"attempt": attempts.get(run.label, (1, ""))[0]}
         if attempt:
             from mogrun.engine.track import attempt_key

@@ -425,3 +425,24 @@ def test_check_and_show_give_plugin_options_their_defaults(tmp_path, mogrun_cli,
     assert result.exit_code == 0, result
     seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
     assert seen == [[command[-1] if command[-1] == "check" else "show", None, False]]
+
+
+@pytest.mark.parametrize("command", [("show", "fan"), ("run", "-n", "fan")])
+def test_a_veto_in_a_dry_run_names_the_run_it_refused(tmp_path, plugin_file, mogrun_cli,
+                                                      command):
+    """show and run -n said only the plugin's reason ("acme/web is frozen this
+    week"): not which job or run, as run says it ("could not start")."""
+    rel = plugin_file("freeze", """
+        from mogrun.plugin import GateError
+
+        @hookimpl
+        def mogrun_start_request(run):
+            if run.repo == "acme/web":
+                raise GateError("frozen this week")
+    """)
+    (tmp_path / "mogplex.toml").write_text(
+        f'[mogplex]\nplugins = ["{rel}"]\n\n[jobs.fan]\nrepo = ["acme/api", "acme/web"]\n'
+        'prompt = "x"\n\n')
+    result = mogrun_cli(*command, cwd=tmp_path)
+    assert result.exit_code == 1, result
+    assert result.errors == ["Error: fan:acme/web: could not start: frozen this week"], result
