@@ -20,16 +20,10 @@ def job_names(ctx: Any) -> list[str]:
 
 def line_job_names(ctx: Any) -> list[str]:
     """``job_names``, raising what keeps the task file from being read."""
-    import copy
-
     from mogrun.cli.loading import load_taskfile
-    from mogrun.cli.state import state_of
+    from mogrun.cli.state import line_state
 
-    root = ctx.find_root() if ctx is not None else None
-    params = getattr(root, "params", None) or {}
-    state = copy.copy(state_of(ctx))  # the shell's line, not the state's: its -f
-    state.file = params.get("file")
-    return load_taskfile(state).job_names
+    return load_taskfile(line_state(ctx)).job_names  # the shell's line: its -f
 
 
 def complete_jobs(ctx: Any, param: Any, incomplete: str) -> list[str]:

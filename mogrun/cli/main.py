@@ -16,7 +16,7 @@ from mogrun import __version__
 from mogrun.cli import framework as click
 from mogrun.cli.commands import COMMANDS
 from mogrun.cli.completion import complete_files
-from mogrun.cli.state import state_of
+from mogrun.cli.state import line_state, state_of
 
 HELP = """Run Mogplex cloud agent jobs declared in mogplex.toml.
 
@@ -291,16 +291,9 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     job = closest(word, jobs)
     if job == hint:  # `mogrun lsit` beside a job named "list": either was meant, and
         # "did you mean list?" ran the command, the job being `mogrun run list`
-        import copy
-
         from mogrun.cli.run_cmd import command_prefix
 
-        # The line's -f/--local/--url (not applied to the state yet), as run's hints keep
-        # them (line_job_names reads the file so).
-        state, params = copy.copy(state_of(ctx)), ctx.find_root().params
-        state.file, state.url = params.get("file"), params.get("url")
-        state.local = bool(params.get("local"))
-        prefix = command_prefix(state)
+        prefix = command_prefix(line_state(ctx))  # the line's -f/--local/--url, as run's
         raise UsageError(f'unknown command or job "{word}"', context=[
             f'did you mean the command "{prefix} {hint}", or the job "{hint}" '
             f'("{prefix} run {hint}": a job named like a command runs so)?'])

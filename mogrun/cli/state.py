@@ -434,3 +434,17 @@ def state_of(ctx: Any) -> CliState:
     root = ctx.find_root() if ctx is not None else None
     obj = getattr(root, "obj", None)
     return obj if isinstance(obj, CliState) else CliState()
+
+
+def line_state(ctx: Any) -> CliState:
+    """A copy of the invocation's state with the line's ``-f``, ``--url`` and
+    ``--local`` in it, before the group has applied them (shell completion; a
+    mistyped command said before the command runs)."""
+    import copy
+
+    root = ctx.find_root() if ctx is not None else None
+    params = getattr(root, "params", None) or {}
+    state = copy.copy(state_of(ctx))
+    state.file, state.url = params.get("file"), params.get("url")
+    state.local = bool(params.get("local"))
+    return state
