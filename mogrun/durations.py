@@ -48,19 +48,27 @@ _HINT = 'use a number of seconds or a string like "500ms", "90s", "25m", "1h30m"
 NOT_POSITIVE = "must be longer than zero"  # a timeout's zero, or one below it
 
 
+class NotPositive(ValueError):
+    """``parse_duration(positive=True)`` of zero or below: ``NOT_POSITIVE``, its
+    message, needs no value quoted (``--timeout`` adds the one it was given)."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_POSITIVE)
+
+
 def parse_duration(value: str | int | float, *, longest: float = LONGEST,
                    positive: bool = False) -> float:
     """Seconds for a duration value of at most ``longest`` seconds; ``ValueError``
     with a clear message otherwise. ``positive``: zero and below are refused too,
-    as ``NOT_POSITIVE`` (a negative one said "non-negative", which let 0 through)."""
+    as ``NotPositive`` (a negative one said "non-negative", which let 0 through)."""
     try:
         seconds = _seconds(value)
     except ValueError:
         if positive and _below_zero(value):
-            raise ValueError(NOT_POSITIVE) from None
+            raise NotPositive from None
         raise
     if positive and seconds <= 0:
-        raise ValueError(NOT_POSITIVE)
+        raise NotPositive
     if seconds > longest:
         raise ValueError(f"invalid duration {toml_repr(value)}: longer than the longest "
                          f"allowed ({longest_said(longest)})")

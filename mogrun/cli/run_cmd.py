@@ -301,13 +301,13 @@ def _meant_after(ctx: click.Context, word: str, jobs: Sequence[str]) -> list[str
 def parse_timeout(value: str | None) -> float | None:
     if value is None:
         return None
-    from mogrun.durations import LONGEST_TIMEOUT, NOT_POSITIVE, parse_duration
+    from mogrun.durations import LONGEST_TIMEOUT, NotPositive, parse_duration
 
     try:
         return parse_duration(value.strip(), longest=LONGEST_TIMEOUT, positive=True)
+    except NotPositive as exc:
+        raise UsageError(f"--timeout {exc}, got {value!r}") from exc
     except ValueError as exc:
-        if str(exc) == NOT_POSITIVE:
-            raise UsageError(f"--timeout {NOT_POSITIVE}, got {value!r}") from exc
         raise UsageError(f"--timeout: {exc}") from exc
 
 
