@@ -31,7 +31,6 @@ WHOLE = 1_774_726_200  # 2026-03-28T19:30:00 UTC
 ])
 def test_a_timestamptz_is_written_as_postgrest_writes_it(epoch, written):
     assert timestamptz(epoch) == written
-    assert re.fullmatch(TIMESTAMPTZ, written)
     assert stored(epoch) == pytest.approx(round(epoch, 6), abs=1e-7)
 
 

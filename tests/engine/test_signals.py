@@ -31,16 +31,19 @@ def emulator():
         yield emu
 
 
-def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, header=HEADER, **env_extra):
+def spawn(emulator, tmp_path, *args, jobs=LONG_JOB, header=HEADER, preexec_fn=None,
+          **env_extra):
     """``python -m mogrun ARGS`` on ``jobs`` against ``emulator`` (``env_extra``
-    added to, or overriding, its environment)."""
+    added to, or overriding, its environment; ``preexec_fn`` run in the child
+    before mogrun, as ``subprocess.Popen`` takes it)."""
     (tmp_path / "mogplex.toml").write_text(header + jobs)
     env = {k: v for k, v in os.environ.items()
            if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
     env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
                 "MOGRUN_POLL_INTERVAL": "0.1", "NO_COLOR": "1", **env_extra})
     return subprocess.Popen([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=preexec_fn)
 
 
 @contextlib.contextmanager
@@ -110,14 +113,8 @@ def test_a_signal_ignored_when_mogrun_started_stays_ignored(emulator, tmp_path, 
     shell ignores Ctrl-C for it): mogrun put its own handler in, so the SSH session
     that dropped, or a Ctrl-C meant for the script's foreground, cancelled the runs
     the user had put out of the signal's reach. Python itself leaves them ignored."""
-    (tmp_path / "mogplex.toml").write_text(HEADER + LONG_JOB)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MOGRUN_FILE", "GITHUB_ACTIONS", "MOGRUN_DISABLE_PLUGINS")}
-    env.update({"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
-                "MOGRUN_POLL_INTERVAL": "0.1", "NO_COLOR": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "mogrun", "long"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))
+    proc = spawn(emulator, tmp_path, "long",
+                 preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))
     with running(proc):
         (run_id,) = wait_following(emulator)
         proc.send_signal(signum)
@@ -835,7 +832,6 @@ def test_logs_follow_stopped_before_its_first_poll_gives_the_status_recorded(
     assert emulator.count("GET", f"/runs/{run_id}/events") == 0, emulator.requests[asked:]
     summary = json_lines(out)[-1]
     assert summary["results"][0]["status"] == "pending", summary
-
 
 
 QUICK_JOB = """

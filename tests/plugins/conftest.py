@@ -6,6 +6,7 @@ installed on the machine never load.
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -32,8 +33,10 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     as pip leaves one (a dist-info with its ``[mogrun]`` entry points, each
     ``name = module``) in a site folder on ``sys.path``, with ``modules`` (name:
     source) beside it; what ``PluginHost.load(use_entry_points=True)`` and ``list``
-    read. Returns the site folder."""
+    read. Returns the site folder. The modules are forgotten after the test, passed
+    or failed (another test's module of that name would be this one)."""
     site = tmp_path / "site"
+    written: list[str] = []
 
     def install(dist: str, entry_points: dict[str, str],
                 modules: dict[str, str] | None = None) -> Path:
@@ -44,7 +47,10 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             "[mogrun]\n" + "".join(f"{name} = {module}\n" for name, module in entry_points.items()))
         for name, source in (modules or {}).items():
             (site / f"{name}.py").write_text(textwrap.dedent(source))
+            written.append(name)
         monkeypatch.syspath_prepend(str(site))
         return site
 
-    return install
+    yield install
+    for name in written:
+        sys.modules.pop(name, None)

@@ -5,7 +5,6 @@ And what it says of a plugin key left unknown names what left its plugin out."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
@@ -332,11 +331,8 @@ def test_every_broken_entry_point_is_said_at_once(installed):
                   def mogrun_event(event):
                       pass
               """})
-    try:
-        with pytest.raises(PluginError) as info:
-            PluginHost.load(project_dir=None, use_entry_points=True)
-    finally:
-        sys.modules.pop("mogrun_two_eps_gates", None)
+    with pytest.raises(PluginError) as info:
+        PluginHost.load(project_dir=None, use_entry_points=True)
     assert info.value.message.startswith(
         'plugin "bad_ep" failed to import: ModuleNotFoundError'), info.value
     assert info.value.context == (

@@ -264,9 +264,8 @@ def test_wrappers_are_refused(tmp_path, plugin_file):
         load(tmp_path, [rel])
 
 
-def test_entry_points_skip_the_bundled_ones_and_load_others(installed, forget_modules):
+def test_entry_points_skip_the_bundled_ones_and_load_others(installed):
     """A real dist-info on sys.path: importlib.metadata finds its entry point."""
-    forget_modules.append("mogrun_fake_ep_mod")
     installed("mogrun-fake-ep", {"fake_ep": "mogrun_fake_ep_mod"}, {"mogrun_fake_ep_mod": """
         from mogrun.hookspecs import hookimpl
         @hookimpl
@@ -427,9 +426,8 @@ def test_run_with_a_plugin_option_named_like_its_own_is_refused(tmp_path, name):
            "own options" in result.stderr
 
 
-def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(installed, forget_modules):
+def test_two_entry_points_of_one_name_are_an_error_not_one_dropped(installed):
     """The second was skipped without a word: its gate never ran, and check said ok."""
-    forget_modules.extend(f"mogrun_dup{letter}_mod" for letter in "ab")
     for letter in "ab":
         installed(f"dup{letter}", {"dup": f"mogrun_dup{letter}_mod"}, {f"mogrun_dup{letter}_mod": (
             "from mogrun.hookspecs import hookimpl\n@hookimpl\ndef mogrun_status_changed(state):"

@@ -9,14 +9,11 @@ from __future__ import annotations
 import re
 import tomllib
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from .test_realistic import COMMENTS, assert_clean, key_lines
+from .test_realistic import COMMENTS, FAST, assert_clean, encode, key_lines
 
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
 SUB_TABLE = ['status = ["success"]', 'max_duration = "never"', "nope = 1"]
 NOTIFY = ['webhook = "https://x.io/h"', "slack = 5", 'on = ["nope"]',
           'webhook = "https://x.io/h"\non = ["failed", # c\n  "nope"]']
@@ -63,13 +60,13 @@ def shapes(draw: st.DrawFn) -> str:
 
 
 def styled(text: str, style: str) -> bytes:
-    if "crlf" in style:
-        text = text.replace("\n", "\r\n")
+    """``text`` saved in ``style``: ``test_realistic.encode``'s CRLF and BOM, and
+    line endings mixed, every other line CRLF."""
     if style == "mixed":
         lines = text.split("\n")
         text = "".join(line + ("\r\n" if number % 2 else "\n")
                        for number, line in enumerate(lines[:-1])) + lines[-1]
-    return (b"\xef\xbb\xbf" if "bom" in style else b"") + text.encode()
+    return encode(text, crlf="crlf" in style, bom="bom" in style)
 
 
 def said(err: str) -> list[str]:
