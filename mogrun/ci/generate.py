@@ -3,6 +3,7 @@ the regenerating command, and the plan rendered."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -269,13 +270,11 @@ def _relative(path: Path, root: Path) -> str:
     for the refusal."""
     from mogrun.textsafety import as_typed
 
+    relative = _named(path).as_posix()  # outside the root: as named
     for named, base in ((_named(path), _named(root)), (path.resolve(), root.resolve())):
-        try:
+        with contextlib.suppress(ValueError):
             relative = named.relative_to(base).as_posix()
-        except ValueError:
-            continue
-        return as_typed(relative) or relative
-    relative = _named(path).as_posix()
+            break
     return as_typed(relative) or relative
 
 
