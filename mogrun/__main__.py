@@ -23,7 +23,7 @@ def _forget_working_directory() -> None:
 
 _forget_working_directory()
 
-from mogrun.cli.app import main  # noqa: E402  (after the working directory is off the path)
+from mogrun.cli.console import main  # noqa: E402  (after the working directory is off the path)
 
 if __name__ == "__main__":
     main()

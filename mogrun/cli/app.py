@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from mogrun.cli.console import INTERRUPTED
 from mogrun.cli.state import CliState
 from mogrun.envswitches import under_github_actions
 from mogrun.errors import MogrunError
@@ -87,7 +88,7 @@ class MogrunApp:
                 return self._quick(state, line)
             return self._invoke(state, args)
         except KeyboardInterrupt:  # either path: a Ctrl-C outside a run's own handling
-            self.stderr.write("Interrupted.\n")
+            self.stderr.write(f"{INTERRUPTED}\n")
             return 130
         finally:
             restore()
