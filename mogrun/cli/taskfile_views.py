@@ -142,12 +142,18 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     if select is not None and not any(job.runs for job in jobs):  # as the rerun would say
         state.echo(select.nothing_left(None if shard is None else f"shard {shard}"), err=True)
     state.hold_github_commands()  # the file's text (a prompt): a pull request's, in CI
+    refused = []
     for job in jobs:
         document = mask_data(job_document(session, job, attempts), job.secrets)
         if state.json_output:
             state.echo_json(document)
         else:
             state.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
+        refused += [f"{job.label_of(run)}: could not start: {doc['refused']}"
+                    for run, doc in zip(job.runs, document["runs"], strict=True)
+                    if "refused" in doc]
+    if refused:  # every job shown, as run starts the others; the exit code is run's
+        raise GateError(refused[0], context=[f"Also: {line}" for line in refused[1:]])
     return 0
 
 
@@ -163,13 +169,14 @@ def job_document(session: Any, job: ResolvedJob,
     # A job that names no key gets one made for each invocation, as --rerun's suffix
     # is (it holds the invocation's nonce): shown, and said so.
     made_key = "idempotency_key" not in session.taskfile.job_keys(job.name)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for run in job.runs:
         try:
             request = session.host.start_request(job, run, run.request)
-        except GateError as exc:  # a plugin's veto: named as run says it of the run
-            raise exc.evolve(message=f"{job.label_of(run)}: could not start: {exc.message}"
-                             ) from exc
+        except GateError as exc:  # a plugin's veto: the run is shown refused, as run goes on
+            runs.append({"run": run.label, "repo": run.repo, "refused": exc.message,
+                         "request": None})
+            continue
         attempt = {} if attempts is None else {"attempt": attempts.get(run.label, (1, ""))[0]}
         if attempt:
             from mogrun.engine.track import attempt_key
@@ -261,6 +268,10 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  {key}: {json.dumps(value)}")
     for run in doc["runs"]:
         request = run["request"]
+        if request is None:  # a plugin's veto: run would report it failed, and send nothing
+            lines += ["", f"  run {run['run']}",
+                      f"    not sent: a plugin refused it: {run['refused']}"]
+            continue
         where = request["url"] or "<emulator>" + request["path"]
         attempt = f" (attempt {run['attempt']})" if "attempt" in run else ""
         lines += ["", f"  run {run['run']}{attempt}", f"    {request['method']} {where}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from plugtest_helpers import ONCE, make_job, make_result, make_state
@@ -446,3 +447,41 @@ def test_a_veto_in_a_dry_run_names_the_run_it_refused(tmp_path, plugin_file, mog
     result = mogrun_cli(*command, cwd=tmp_path)
     assert result.exit_code == 1, result
     assert result.errors == ["Error: fan:acme/web: could not start: frozen this week"], result
+
+
+@pytest.mark.parametrize("command", [("show", "fan", "solo"), ("run", "-n", "fan", "solo"),
+                                     ("--json", "show", "fan", "solo")])
+def test_a_veto_in_a_dry_run_shows_every_other_run(tmp_path, plugin_file, mogrun_cli,
+                                                   command):
+    """show and run -n stopped at the first veto, where run goes on with the other
+    runs: every job is shown, each refused run said in its place, and the error
+    names them all (exit 1, as run's)."""
+    rel = plugin_file("freeze", """
+        from mogrun.plugin import GateError
+
+        @hookimpl
+        def mogrun_start_request(run):
+            if run.repo in ("acme/web", "acme/ops"):
+                raise GateError(run.repo + " is frozen")
+    """)
+    (tmp_path / "mogplex.toml").write_text(
+        f'[mogplex]\nplugins = ["{rel}"]\n\n[jobs.fan]\nrepo = ["acme/api", "acme/web"]\n'
+        'prompt = "x"\n\n[jobs.solo]\nrepo = "acme/ops"\nprompt = "y"\n\n[jobs.after]\n'
+        'repo = "acme/api"\nprompt = "z"\n')
+    result = mogrun_cli(*command, "after", cwd=tmp_path)
+    assert result.exit_code == 1, result
+    assert result.stderr.splitlines() == [
+        "Error: fan:acme/web: could not start: acme/web is frozen",
+        "Also: solo: could not start: acme/ops is frozen"], result
+    if command[0] == "--json":
+        documents = [json.loads(line) for line in result.stdout.splitlines()]
+        runs = {run["run"]: run for doc in documents for run in doc["runs"]}
+        assert [doc["job"] for doc in documents] == ["fan", "solo", "after"]
+        assert runs["fan:acme/web"]["request"] is None
+        assert runs["fan:acme/web"]["refused"] == "acme/web is frozen"
+        assert runs["fan:acme/api"]["request"]["body"]["prompt"] == "x"
+        assert runs["after:acme/api"]["request"]["body"]["prompt"] == "z"
+    else:
+        assert "not sent: a plugin refused it: acme/web is frozen" in result.stdout
+        assert "not sent: a plugin refused it: acme/ops is frozen" in result.stdout
+        assert '"prompt": "x"' in result.stdout and '"prompt": "z"' in result.stdout
