@@ -16,7 +16,7 @@ from mogrun.emulator.automation_seed import (
     parse_automations,
     seed_keys,
 )
-from mogrun.emulator.durations import MAX_SECONDS
+from mogrun.emulator.durations import MAX_SECONDS, parse_seconds
 from mogrun.emulator.faults import Fault, parse_faults
 from mogrun.emulator.occupants import Occupants, occupy, parse_occupants, release
 from mogrun.emulator.replies import Reply, Request, json_reply
@@ -165,6 +165,20 @@ def _release(state: State, request: Request) -> list[dict[str, Any]]:
     return _sandboxes(state, request)
 
 
+DEFAULT_PAUSING = 5.0  # seconds of ``pausing``: the server's lasts as its provider's stop
+
+
+def _pause(state: State, request: Request) -> list[dict[str, Any]]:
+    """Body: ``{"id": "<sandbox record id>", "pausing"?: seconds or "5s"}``."""
+    body = _json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str) or (
+            set(body) - {"id", "pausing"}):
+        raise ValueError('expected {"id": "<sandbox record id>", "pausing"?: "5s"}')
+    seconds = parse_seconds(body.get("pausing", DEFAULT_PAUSING))
+    state.sandboxes.pause(body["id"], time.time(), seconds)
+    return _sandboxes(state, request)
+
+
 def _automations(state: State, request: Request) -> list[dict[str, Any]]:
     """Every automation of every user, with its ``user`` and ``published``."""
     return [{**a.summary(), "user": a.user, "published": a.published, "script": a.script}
@@ -242,6 +256,7 @@ _ROUTES = {
     ("GET", "sandboxes"): _sandboxes,
     ("POST", "sandboxes"): _occupy,
     ("DELETE", "sandboxes"): _release,
+    ("POST", "pause"): _pause,
     ("GET", "automations"): _automations,
     ("POST", "automations"): _add_automations,
     ("POST", "job-keys"): _take_job_keys,

@@ -9,6 +9,13 @@ ends. The reaper sweeps every ``period`` seconds from the emulator's start; a
 sweep that finds the sandbox idle longer than ``idle`` marks it, the next one
 stops it — so it stops between ``idle + period`` and ``idle + 2 * period``
 after its last activity, as on the server (30 min idle, 5 min sweeps: 35-40 min).
+
+An idle running sandbox can be paused (``Sandbox.pause``, as the server's
+auto-pause does): ``pausing`` for a while, then ``paused``. A pausing sandbox
+is not counted against the cap (the server's cap query counts ``creating``,
+``installing``, ``running``) but a start of its triple still reuses it (the
+server's reuse look-up takes ``ACTIVE_SANDBOX_STATUSES``, which has
+``pausing``); a paused one is neither counted nor reused.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from mogrun.emulator.limits import REAL_IDLE, Limits, SlidingWindow
 from mogrun.emulator.stamps import stored, timestamptz
 
 ACTIVE = frozenset({"creating", "installing", "running"})
+REUSED = ACTIVE | {"pausing"}  # what a start of the triple runs in (not all counted)
 TOO_MANY = "Too many active sandboxes"
 BOOT_RATE = "Sandbox boot rate limit exceeded"
 BOOT_DAILY = "Daily sandbox boot quota exceeded"
@@ -82,6 +90,7 @@ class Sandbox:
         self.busy_until = busy_until  # occupants: busy until then (math.inf: for ever)
         self.tenants: list[Tenant] = []
         self.stopped_at: float | None = None
+        self.paused: tuple[float, float] | None = None  # (pausing from, paused from)
         self._stop: tuple[Policy, float, float] | None = None  # (policy, epoch, stop time)
 
     def add(self, tenant: Tenant) -> None:
@@ -96,6 +105,13 @@ class Sandbox:
         self.busy_until = now
         self.changed()
         return True
+
+    def pause(self, now: float, seconds: float) -> None:
+        """Pause it now, as the server's auto-pause claims an idle running sandbox:
+        ``pausing`` for ``seconds`` (the provider's stop), then ``paused``. The
+        caller checked it is running and idle."""
+        self.paused = (now, now + seconds)
+        self.changed()
 
     def changed(self) -> None:
         """Its work changed: the stop time is worked out again when next asked."""
@@ -112,6 +128,8 @@ class Sandbox:
             return now
         ends = [t.end() for t in self.tenants]
         moments = [self.created, *(e for e in ends if e is not None)]
+        if self.paused is not None and self.paused[0] <= now:
+            moments.append(self.paused[0])  # the pause claim sets last_active_at
         if self.busy_until is not None:
             moments.append(min(self.busy_until, now))
         return max(moments)
@@ -124,8 +142,8 @@ class Sandbox:
         if cached is not None and cached[0] is policy and cached[1] == epoch:
             return cached[2]
         ends = [t.end() for t in self.tenants]
-        if None in ends or self.busy_until == math.inf:
-            stop = math.inf
+        if None in ends or self.busy_until == math.inf or self.paused is not None:
+            stop = math.inf  # a pausing or paused sandbox is not the reaper's here
         else:
             last = max([self.created, *ends, *(() if self.busy_until is None
                                                else (self.busy_until,))])
@@ -140,15 +158,23 @@ class Sandbox:
                 self.stopped_at = stop  # frozen: nothing can wake it any more
         if self.stopped_at is not None and self.stopped_at <= now:
             return "stopped"
+        if self.paused is not None and self.paused[0] <= now:
+            return "pausing" if now < self.paused[1] else "paused"
         if now < self.created + self.boot / 2:
             return "creating"
         return "installing" if now < self.created + self.boot else "running"
 
     def is_active(self, now: float, policy: Policy, epoch: float) -> bool:
-        """Creating, installing or running: not yet stopped."""
-        if self.stopped_at is None and now < self.stop_time(policy, epoch):
+        """Creating, installing or running: what the cap counts."""
+        if (self.paused is None and self.stopped_at is None
+                and now < self.stop_time(policy, epoch)):
             return True  # the common case: one remembered time, asked of every sandbox
         return self.status(now, policy, epoch) in ACTIVE
+
+    def is_reused(self, now: float, policy: Policy, epoch: float) -> bool:
+        """Active or pausing: what a start of its triple runs in."""
+        return self.is_active(now, policy, epoch) or (
+            self.paused is not None and self.status(now, policy, epoch) in REUSED)
 
     def as_json(self, now: float, policy: Policy, epoch: float) -> dict[str, Any]:
         """The sandbox as ``GET /sandboxes`` lists it and ``POST /sandboxes``
@@ -210,9 +236,10 @@ class Sandboxes:
         return active
 
     def find(self, user: str, triple: Triple, now: float) -> Sandbox | None:
-        """The newest active sandbox of ``user`` for ``triple``, as the server reuses."""
+        """The newest active or pausing sandbox of ``user`` for ``triple``, as the
+        server reuses."""
         matching = [s for s in self._by_triple.get((user, triple), ())
-                    if s.is_active(now, self.policy, self.epoch)]
+                    if s.is_reused(now, self.policy, self.epoch)]
         return max(matching, key=lambda s: s.created, default=None)
 
     def refusal(self, user: str, now: float) -> str | None:
@@ -237,6 +264,21 @@ class Sandboxes:
         ever), already running; it ignores the cap, as work that was there first."""
         until = math.inf if busy is None else now + busy
         return self._add(Sandbox(user, triple, base_branch, now, 0.0, busy_until=until), now)
+
+    def pause(self, sandbox_id: str, now: float, seconds: float) -> Sandbox:
+        """Pause the sandbox of record id ``sandbox_id`` now, for ``seconds`` of
+        ``pausing``; ValueError unless it is running and idle, as the server's
+        auto-pause claims only such a one (no run pending or streaming in it, no
+        session attached: an occupant's busy time)."""
+        sandbox = next((s for s in self.all if s.id == sandbox_id), None)
+        if sandbox is None:
+            raise ValueError(f"no sandbox {sandbox_id!r}")
+        status = sandbox.status(now, self.policy, self.epoch)
+        if status != "running" or sandbox.busy(now):
+            raise ValueError(f"only an idle running sandbox pauses; {sandbox_id} is "
+                             f"{'busy' if status == 'running' else status}")
+        sandbox.pause(now, seconds)
+        return sandbox
 
     def _add(self, sandbox: Sandbox, now: float) -> Sandbox:
         self.all.append(sandbox)

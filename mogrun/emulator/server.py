@@ -17,7 +17,7 @@ from mogrun.emulator.automation_seed import (
     seed_key,
 )
 from mogrun.emulator.automation_store import JobCaps
-from mogrun.emulator.control import handle_control
+from mogrun.emulator.control import DEFAULT_PAUSING, handle_control
 from mogrun.emulator.directives import Script
 from mogrun.emulator.durations import parse_seconds
 from mogrun.emulator.faults import Fault
@@ -236,6 +236,15 @@ class Emulator:
         """End the busy time of every occupant now; returns how many were busy."""
         with self._state.lock:
             return release(self._state, time.time())
+
+    def pause_sandbox(self, sandbox_id: str, pausing: float | str = DEFAULT_PAUSING) -> None:
+        """Pause an idle running sandbox (record id) now, as the server's auto-pause
+        does: ``pausing`` for ``pausing`` seconds ("5s"), then ``paused``. While
+        pausing it is not counted against the cap, yet a start of its triple
+        reuses it. ValueError if it is busy or not running."""
+        seconds = parse_seconds(pausing)
+        with self._state.lock:
+            self._state.sandboxes.pause(sandbox_id, time.time(), seconds)
 
     def sandboxes(self, user: str = DEFAULT_USER) -> list[dict[str, Any]]:
         """``user``'s sandboxes as ``GET /sandboxes`` lists them now (all of them)."""
