@@ -7,7 +7,9 @@ the account has fewer than its cap active (``[mogplex] sandboxes``, default
 timeout. So before a start that needs a new sandbox, ``SandboxSlots`` reads
 ``GET /sandboxes`` (one request, inside the budget) and counts the active
 ones plus the sandboxes this invocation's own starts are booting. A run that
-shares a triple already active never waits. When the account is full the run
+shares a triple already active never waits; nor does one whose triple's
+sandbox is ``pausing`` (the server reuses it, though its cap counts only
+``creating``, ``installing``, ``running``). When the account is full the run
 waits — announced as a CAPACITY wait — re-reading the list each poll
 interval, until a slot frees or its ``capacity_wait`` runs out.
 
@@ -37,6 +39,10 @@ from mogrun.taskfile.limits import server_root
 from mogrun.waits import Wait, WaitKind, clock_in
 
 ACTIVE = frozenset({"creating", "installing", "running"})
+# Listed but not counted: a start of its triple still runs there (the server reuses a
+# ``pausing`` sandbox, and its cap counts only ``ACTIVE``).
+PAUSING = "pausing"
+PAUSED = frozenset({PAUSING, "paused"})  # paused by the server, not reaped
 IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
 
 Lister = Callable[[Any, float | None], list[dict[str, Any]]]  # (job, deadline) -> sandboxes
@@ -472,19 +478,28 @@ class SandboxSlots:
                 self.warn(f"cannot read the account's sandboxes ({exc.message}); starting "
                           "without knowing the free slots")
             return
-        busy = [Busy.of(box, status) for box in boxes
-                if (status := _status(box.get("status"))) in ACTIVE]
+        busy: list[Busy] = []
+        pausing: list[Busy] = []
+        paused: set[str] = set()  # ids of those paused, not reaped
+        for box in boxes:
+            status = _status(box.get("status"))
+            if status in ACTIVE:
+                busy.append(Busy.of(box, status))
+            elif status in PAUSED:
+                paused.add(_text(box.get("id")) or "")
+                if status == PAUSING:
+                    pausing.append(Busy.of(box, status))
         serves: set[_Triple] = set()
         own: set[_Triple] = set()
-        for box in busy:  # each box's keys once: a listing holds up to 200
-            keys = box.serving()
+        for seen in (*busy, *pausing):  # each one's keys once: a listing holds up to 200
+            keys = seen.serving()
             serves.update(keys)
-            if self._is_own(box):
+            if self._is_own(seen):
                 own.update(keys)
         with self._lock:
             self._blind, self._blind_hold, self._hold_until = False, 0.0, 0.0
             self._blind_refusals = 0  # "meanwhile" is this blind spell's, not the last's
-            self._learn(busy)
+            self._learn(busy, paused)
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now
             self._serves = frozenset(serves)
@@ -492,10 +507,12 @@ class SandboxSlots:
             self._pending = self._unlisted(self._serves)
             self._own_serve = frozenset(own)
 
-    def _learn(self, busy: list[Busy]) -> None:
+    def _learn(self, busy: list[Busy], paused: set[str]) -> None:
         """A sandbox that was active and is not now was reaped: the time since its
-        last activity bounds the idle timeout (reaper lag included; keep the least)."""
-        now, ids = time.time(), {b.sid for b in busy}
+        last activity bounds the idle timeout (reaper lag included; keep the least).
+        One listed ``pausing`` or ``paused`` (``paused``: their ids) was paused, not
+        reaped: it says nothing of the timeout."""
+        now, ids = time.time(), {b.sid for b in busy} | paused
         for gone in (b for b in self._busy if b.sid and b.sid not in ids):
             moment = parse_moment(gone.last_active)
             if moment is not None:

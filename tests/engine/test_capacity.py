@@ -871,3 +871,31 @@ def test_a_429_on_the_sandbox_list_past_max_delay_gives_the_start_up(project, mo
     assert result.exit_code == 75, result
     assert mogrun_emulator.count("POST", "/runs") == 0
     assert "starting without knowing the free slots" not in result.stderr
+
+
+@pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=1, idle=60,
+                                           reap=0.1), repos=REPOS)
+def test_a_run_whose_sandbox_is_pausing_starts_in_it_though_the_account_is_full(
+        project, mogrun, mogrun_emulator):
+    """The server reuses a ``pausing`` sandbox of the run's triple (its reuse look-up
+    takes ``pausing`` as active) though its cap does not count one: the run needs no
+    slot. mogrun read only creating/installing/running, so it waited for a slot the
+    run did not need and failed when none freed."""
+    project("""
+        [jobs.web]
+        repo = "acme/r01"
+        prompt = "@emulator duration=0.2s"
+        capacity_wait = "1s"
+    """, header=HEADER + "sandboxes = 1\n")
+    assert mogrun("web").exit_code == 0
+    (first,) = mogrun_emulator.runs
+    sandbox = mogrun_emulator.run_detail(first)["sandboxRecordId"]
+    mogrun_emulator.pause_sandbox(sandbox, "30s")
+    mogrun_emulator.occupy_sandboxes(1, busy=None, repo="acme/r12")  # the account is full
+    second = mogrun("web")
+    assert second.exit_code == 0, second
+    assert "waiting for a sandbox slot" not in second.stdout
+    runs = mogrun_emulator.runs
+    assert len(runs) == 2
+    assert mogrun_emulator.run_detail(runs[1])["sandboxRecordId"] == sandbox
+    assert mogrun_emulator.active_sandboxes() == 1  # the occupant's: none booted

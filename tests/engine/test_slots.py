@@ -442,3 +442,35 @@ def test_a_refusal_learns_the_cap_the_last_listing_showed_not_one_read_after_rea
     said = slots.refused(None, "Too many active sandboxes")
     assert slots.cap == 3, said
     assert said is not None and "with 3 active: taking 3" in said
+
+
+def test_a_pausing_sandbox_serves_its_triple_but_takes_no_slot() -> None:
+    """The server reuses a ``pausing`` sandbox for a start of its triple, but its cap
+    counts only creating/installing/running ones."""
+    stamp = "2026-01-01T00:00:00Z"
+    busy = [Busy("sb0", "r1", "main", "main", None, "running", stamp),
+            Busy("sb1", "r2", "main", "main", None, "pausing", stamp)]
+    slots = slots_listing(busy, cap=1)
+    assert slots._used() == 1
+    assert slots.can_start_now(Sandbox("r2", None, None))  # runs in the pausing one
+    assert not slots.can_start_now(Sandbox("r3", None, None))  # 1 of 1 busy
+    assert "r2" not in slots.describe()
+
+
+@pytest.mark.parametrize("status", ["pausing", "paused"])
+def test_a_sandbox_paused_since_the_last_listing_teaches_no_idle_timeout(status) -> None:
+    """One that went from running to pausing or paused was not reaped: the time
+    since its last activity (the pause, moments ago) is no idle timeout, which
+    made every wait read the list again each second."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    listing = [_row(Busy("sb0", "r1", "main", "main", None, "running", now))]
+    slots = SandboxSlots(1, lambda job, deadline: listing, interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    listing[0] = {**listing[0], "status": status}
+    slots._refresh(0.0, None, None)
+    assert slots.idle is None
+    assert slots._used() == 0
+    listing.clear()  # now it is gone: it was no longer active when it went
+    slots._refresh(0.0, None, None)
+    assert slots.idle is None
