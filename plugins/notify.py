@@ -121,13 +121,20 @@ def _target(item: Any, index: int) -> dict[str, Any] | None:
     return {kind: url, "on": on}
 
 
+# Words of the key's own, which its messages say ("needs exactly one of webhook = URL
+# or slack = URL"): a value spelt as one (``kind = "webhook"``) is no credential, and
+# masking it would blank the word out of every message and quoted line.
+VOCABULARY = frozenset((*KINDS, "on", *NOTIFY_OUTCOMES, ALWAYS))
+
+
 def secrets(value: Any) -> list[str]:
-    """Every string of the value but the outcome names under ``on``: the webhook
-    URLs of a valid value (a Slack hook URL is a bearer credential), and of a
-    malformed one wherever they were written (``notify = ["URL"]``,
-    ``{ webhok = URL }``), as its error and the line it quotes show it."""
+    """Every string of the value but the outcome names under ``on`` and the key's
+    own words (``VOCABULARY``): the webhook URLs of a valid value (a Slack hook
+    URL is a bearer credential), and of a malformed one wherever they were
+    written (``notify = ["URL"]``, ``{ webhok = URL }``), as its error and the
+    line it quotes show it."""
     if isinstance(value, str):
-        return [value]
+        return [] if value in VOCABULARY else [value]
     if isinstance(value, dict):
         return [s for key, item in value.items() if key != "on" for s in secrets(item)]
     if isinstance(value, list):

@@ -178,6 +178,23 @@ def test_masking_leaves_the_outcome_names_of_on_readable():
     assert notify.secrets(notify.validate({"slack": URL, "on": ["always"]})) == [URL]
 
 
+def test_a_value_spelt_as_the_keys_own_word_blanks_no_message(tmp_path):
+    """``kind = "webhook"`` (a guess at the format) made "webhook" a secret: every
+    message then read "needs exactly one of *** = URL or *** = URL", "valid: ***,
+    ***, on", the quoted line ``kind = "*******"``. The key's words are no
+    credentials; a URL under a wrong key still is."""
+    (tmp_path / "mogplex.toml").write_text(
+        '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n[[jobs.a.notify]]\nkind = "webhook"\n'
+        f'url = "{URL}"\n\n[[jobs.a.notify]]\nkind = "slack"\nslack = 3\non = ["failed"]\n')
+    checked = run_mogrun("--no-color", "check", cwd=tmp_path)
+    assert checked.exit_code == 2, checked
+    assert "needs exactly one of webhook = URL or slack = URL" in checked.stderr
+    assert 'setting "kind"; valid: webhook, slack, on' in checked.stderr
+    assert '6 | kind = "webhook"' in checked.stderr and '10 | kind = "slack"' in checked.stderr
+    assert "LITERALSECRET" not in checked.stderr and "*" * len(URL) in checked.stderr
+    assert notify.secrets({"kind": "webhook", "url": URL, "on": ["failed"]}) == [URL]
+
+
 # --- 4. -v traces each post ---------------------------------------------------------
 
 
