@@ -13,7 +13,13 @@ from typing import Any, NamedTuple
 
 from mogrun.errors import MogrunError, PluginError, ValidatorCrash
 from mogrun.models import KeySpec
-from mogrun.pluginguard import NOT_PLUGIN_FAULTS, PLUGIN_FAULTS, current_plugin, describe_exc
+from mogrun.pluginguard import (
+    NOT_PLUGIN_FAULTS,
+    PLUGIN_FAULTS,
+    current_plugin,
+    describe_exc,
+    validating,
+)
 from mogrun.taskfile.schema import JOB_KEYS, json_problems
 
 # Keys the task file itself owns; a plugin may not declare them.
@@ -130,7 +136,8 @@ def _guarded_validate(plugin: str, key: str, validate: Callable[[Any], Any]) -> 
     error pointing at a value that may be right)."""
     def checked(value: Any) -> Any:
         try:
-            return validate(value)
+            with validating(plugin, key):  # a slow one is said, as a slow set-up hook is
+                return validate(value)
         except (ValueError, MogrunError, *NOT_PLUGIN_FAULTS):
             raise
         except PLUGIN_FAULTS as exc:

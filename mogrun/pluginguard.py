@@ -74,6 +74,7 @@ class RunningHook(NamedTuple):
     job: str | None = None
     run: str | None = None
     thread: int = 0
+    key: str | None = None  # ``VALIDATING``: the job key whose value is checked
 
 
 # Thread id -> the hook call it is in (the innermost): what ``running_hooks`` reads,
@@ -82,15 +83,26 @@ _RUNNING: dict[int, RunningHook] = {}
 
 
 IMPORTING = "import"  # a plugin's module still running at import, as running_hooks lists it
+VALIDATING = "validate"  # a plugin's validate of a job key's value (``RunningHook.key``)
+
+
+def importing(plugin: str) -> contextlib.AbstractContextManager[None]:
+    """While ``plugin``'s module is imported: listed by ``running_hooks`` as its
+    ``IMPORTING`` (a module that sleeps or hangs at import is said, not silence)."""
+    return _listed(plugin, IMPORTING)
+
+
+def validating(plugin: str, key: str) -> contextlib.AbstractContextManager[None]:
+    """While ``plugin`` checks a value of its job key ``key`` (a validator that asks a
+    server, or sleeps, before the first line): listed as ``VALIDATING``."""
+    return _listed(plugin, VALIDATING, key)
 
 
 @contextlib.contextmanager
-def importing(plugin: str) -> Iterator[None]:
-    """While ``plugin``'s module is imported: listed by ``running_hooks`` as its
-    ``IMPORTING`` (a module that sleeps or hangs at import is said, not silence)."""
+def _listed(plugin: str, what: str, key: str | None = None) -> Iterator[None]:
     thread = threading.get_ident()
     outer = _RUNNING.get(thread)
-    _RUNNING[thread] = RunningHook(plugin, IMPORTING, time.monotonic(), thread=thread)
+    _RUNNING[thread] = RunningHook(plugin, what, time.monotonic(), thread=thread, key=key)
     try:
         yield
     finally:

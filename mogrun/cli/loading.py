@@ -121,14 +121,16 @@ def plugin_host(state: CliState, extra_plugins: Sequence[str] = (),
 
 
 def _say_slow_setup(state: CliState) -> None:
-    """A plugin's import and its set-up hooks (``mogrun_configure``,
-    ``mogrun_adjust_job``...) run before any output: one still at work after a
-    moment is said on stderr, as a run's slow hook is, not left as silence before
-    the first line."""
+    """A plugin's import, its set-up hooks (``mogrun_configure``,
+    ``mogrun_adjust_job``...) and its job keys' validators run before any output:
+    one still at work after a moment is said on stderr, as a run's slow hook is,
+    not left as silence before the first line; on the main thread, before any
+    run, where one Ctrl-C stops mogrun."""
     from mogrun.engine.slowhooks import SlowHooks
-    from mogrun.pluginguard import IMPORTING, SETUP_HOOKS, running_hooks
+    from mogrun.pluginguard import IMPORTING, SETUP_HOOKS, VALIDATING, running_hooks
 
-    watch = SlowHooks(running_hooks, state.say_wait, only=SETUP_HOOKS | {IMPORTING})
+    watch = SlowHooks(running_hooks, state.say_wait, only=SETUP_HOOKS | {IMPORTING, VALIDATING},
+                      before_runs=True)
     watch.__enter__()
     state.add_cleanup(lambda: watch.__exit__(None, None, None))
 

@@ -35,6 +35,9 @@ WAIT_HOOK = "mogrun_wait"  # its own slowness is not told to it (see ``SlowHooks
 # How to leave without a plugin's hook: Ctrl-C twice (the first cancels the runs),
 # or, once a first signal has landed, one more (``ONCE_MORE``).
 TWICE, ONCE_MORE = "Ctrl-C twice", "one more Ctrl-C"
+# Before any run (an import, a set-up hook, a key's validate, all on the main thread):
+# one Ctrl-C is "Interrupted." and exit 130, nothing started.
+STOPS_MOGRUN = "Ctrl-C stops mogrun"
 
 
 def way_out(stop: threading.Event | None) -> str:
@@ -80,10 +83,11 @@ class SlowHooks(HookWatch):
                  on_wait: Callable[[Wait], None],
                  unheard: Callable[[Wait], None] | None = None,
                  only: frozenset[str] | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, before_runs: bool = False) -> None:
         super().__init__(running)
         self.on_wait = on_wait
         self.stop = stop  # the session's: set at a first signal (``way_out``)
+        self.before_runs = before_runs  # the CLI's set-up: one Ctrl-C stops mogrun
         self.only = only  # the hooks said (the CLI's set-up hooks), else every one
         # How a slow mogrun_wait is said: to everyone but the plugins' mogrun_wait,
         # which would be handed its own slowness and be slow again, said again...
@@ -114,20 +118,28 @@ class SlowHooks(HookWatch):
                     continue
                 self._said.add(key)
                 say = self.unheard if call.hook == WAIT_HOOK else self.on_wait
-                say(slow_hook_wait(call, now - call.since, way_out(self.stop)))
+                leave = None if self.before_runs else way_out(self.stop)
+                say(slow_hook_wait(call, now - call.since, leave))
 
 
-def slow_hook_wait(call: Any, running: float, leave: str = TWICE) -> Wait:
-    """The wait for one hook call that runs long: it has no end mogrun can set."""
-    from mogrun.pluginguard import IMPORTING
+def slow_hook_wait(call: Any, running: float, leave: str | None = TWICE) -> Wait:
+    """The wait for one hook call that runs long: it has no end mogrun can set.
+    ``leave``: how to go on without it once runs are going (``way_out``); ``None``
+    before any run, where one Ctrl-C stops mogrun (``STOPS_MOGRUN``)."""
+    from mogrun.pluginguard import IMPORTING, VALIDATING
     from mogrun.waits import Wait, WaitKind
 
+    took = format_duration(max(1, round(running)))
     if call.hook == IMPORTING:  # (before any output: a Ctrl-C then leaves mogrun)
         return Wait(WaitKind.PLUGINS,
                     f"waiting for plugin {call.plugin} to be imported (its module has run "
-                    f"for {format_duration(max(1, round(running)))}); an import has no end "
-                    "mogrun can set: Ctrl-C stops mogrun")
+                    f"for {took}); an import has no end mogrun can set: {STOPS_MOGRUN}")
+    way = STOPS_MOGRUN if leave is None else f"{leave} leaves without it"
+    if call.hook == VALIDATING:
+        return Wait(WaitKind.PLUGINS,
+                    f'waiting for plugin {call.plugin} to check a value of job key '
+                    f'"{call.key}" (running for {took}); its check has no end mogrun can '
+                    f"set: {way}")
     return Wait(WaitKind.PLUGINS,
-                f"waiting for plugin {call.plugin}'s {call.hook} (running for "
-                f"{format_duration(max(1, round(running)))}); a plugin's hook has no end "
-                f"mogrun can set: {leave} leaves without it", job=call.job, run=call.run)
+                f"waiting for plugin {call.plugin}'s {call.hook} (running for {took}); a "
+                f"plugin's hook has no end mogrun can set: {way}", job=call.job, run=call.run)

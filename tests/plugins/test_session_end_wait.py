@@ -135,24 +135,47 @@ def mogrun_{hook}({arg}):
 '''
 
 
-@pytest.mark.parametrize(("hook", "arg", "argv"), [
-    ("configure", "config", ("check",)),
-    ("adjust_job", "job", ("--json", "run", "fix"))])
+SLOW_VALIDATOR = '''
+import time
+from mogrun.hookspecs import hookimpl
+
+def _ticket(value):
+    time.sleep(1.6)  # asks the tracker whether the ticket exists
+    return value
+
+@hookimpl
+def mogrun_job_keys(register):
+    register("ticket", _ticket)
+'''
+
+
+@pytest.mark.parametrize(("source", "argv", "said_of"), [
+    (SLOW_SETUP.format(hook="configure", arg="config"), ("check",),
+     "plugin setup's mogrun_configure (running for "),
+    (SLOW_SETUP.format(hook="adjust_job", arg="job"), ("--json", "run", "fix"),
+     "plugin setup's mogrun_adjust_job (running for "),
+    (SLOW_VALIDATOR, ("check",), 'plugin setup to check a value of job key "ticket" ('),
+    (SLOW_VALIDATOR, ("--json", "run", "fix"),
+     'plugin setup to check a value of job key "ticket" (')],
+    ids=["configure-check", "adjust_job-run", "validator-check", "validator-run"])
 def test_a_slow_set_up_hook_is_said_on_stderr_before_the_first_line(
-        tmp_path, mogrun_emulator, mogrun_cli, hook, arg, argv):
-    """A run's hook was said after a second; a set-up hook (before any output) left
-    the terminal silent for as long as it took."""
+        tmp_path, mogrun_emulator, mogrun_cli, source, argv, said_of):
+    """A run's hook was said after a second; a set-up hook or a key's validator
+    (before any output) left the terminal silent for as long as it took. Before
+    any run one Ctrl-C stops mogrun ("Interrupted.", 130), which the line says
+    (it said "Ctrl-C twice leaves without it", a run's way out)."""
     from mogrun.testing import write_taskfile
 
     (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "setup.py").write_text(SLOW_SETUP.format(hook=hook, arg=arg))
+    (tmp_path / "plugins" / "setup.py").write_text(source)
+    ticket = 'ticket = "T-1"\n' if source is SLOW_VALIDATOR else ""
     write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/setup.py"]\n\n'
-                   '[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n')
+                   f'[jobs.fix]\nrepo = "acme/api"\nprompt = "Fix it."\n{ticket}')
     result = mogrun_cli(*argv, cwd=tmp_path)
     assert result.exit_code == 0, result
     said = [line for line in result.stderr.splitlines() if line.startswith("wait plugins: ")]
-    assert said == [line for line in said if f"plugin setup's mogrun_{hook} (running for "
-                    in line] and len(said) == 1, result
+    assert len(said) == 1 and said_of in said[0], result
+    assert said[0].endswith("no end mogrun can set: Ctrl-C stops mogrun"), result
     if "--json" in argv:  # stdout stays NDJSON
         assert all(json.loads(line) for line in result.stdout.splitlines()), result
 
@@ -183,5 +206,6 @@ def test_a_slow_plugin_import_is_said_on_stderr(tmp_path, mogrun_emulator, mogru
     said = [line for line in result.stderr.splitlines() if line.startswith("wait plugins: ")]
     assert len(said) == 1 and "waiting for plugin slow to be imported (its module has run " \
         "for " in said[0], result
+    assert said[0].endswith("an import has no end mogrun can set: Ctrl-C stops mogrun"), result
     if "--json" in argv:  # stdout stays NDJSON
         assert all(json.loads(line) for line in result.stdout.splitlines()), result
