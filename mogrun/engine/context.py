@@ -170,6 +170,13 @@ class SessionProgress:
         with self.lock:
             return self._sent(sending)
 
+    def start_sent(self, label: str, sending: frozenset[str]) -> bool | None:
+        """``None`` when ``label``'s start is not in flight, else whether an attempt of
+        it may have reached the server (its key on the wire: its run may exist)."""
+        with self.lock:
+            entry = self.starting.get(label)
+            return None if entry is None else entry[0] in sending
+
     def _sent(self, sending: frozenset[str]) -> dict[str, str]:
         return {label: shown for label, (key, shown, _) in self.starting.items()
                 if key in sending}

@@ -10,6 +10,9 @@ another thread (``RunExecutor.take_over``: the cancel, the history row, the
 result handed to the scheduler). Exactly one of the two ends a run
 (``SessionProgress.claim``); the worker, once the hook lets it go, leaves
 (``RunTrack.let_go``), and the plugins hear nothing more of that run.
+A worker held in a hook after a signal while its start is unanswered (a
+``mogrun_retry_delay`` deciding its retry's pause) has that start settled on
+another thread as a plain retry pause settles it (``RunExecutor._recover``).
 """
 
 from __future__ import annotations
@@ -64,13 +67,18 @@ class Rescue(HookWatch):
 
     def due(self, work: Busy, now: float) -> str | None:
         """Why ``work``'s run must end without its worker: ``"signal"`` (``HOOK_GRACE``
-        after one), ``"timeout"`` (its timeout has run out), else ``None`` (not
+        after one), ``"start"`` (as long after one, its start unanswered: the hook
+        holds its retry), ``"timeout"`` (its timeout has run out), else ``None`` (not
         started, already ending, or nothing is due)."""
         track = work.track
+        signalled = self._signalled is not None and now - self._signalled >= HOOK_GRACE
+        if track.ender is None and track.state is None and signalled and \
+                self.executor.start_sent(track) is not None:
+            return "start"
         if (track.ender is not None or track.state is None or track.state.terminal
                 or track.run_id not in self.progress.still_going()):
             return None
-        if self._signalled is not None and now - self._signalled >= HOOK_GRACE:
+        if signalled:
             return "signal"
         if track.began is not None and now >= track.deadline():
             return "timeout"

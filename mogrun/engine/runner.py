@@ -136,24 +136,35 @@ class RunExecutor:
         """Worker thread -> the run it works on now."""
         return dict(self._busy)  # a copy in C: no thread changes it midway
 
+    def start_sent(self, track: RunTrack) -> bool | None:
+        """``None`` when ``track``'s start is not in flight, else whether an attempt of
+        it may have reached the server (its run may exist)."""
+        return self.progress.start_sent(_shown(track), self.deps.client.sending_keys())
+
     def take_over(self, busy: Busy, held: str, why: str) -> RunResult | None:
         """End ``busy``'s run on this thread, its worker held by a plugin's hook
         (``held`` names it): at a signal (``why`` ``"signal"``) it is cancelled like
-        every run started here, at its timeout as its timeout says. ``None``: its
-        worker claimed its end first (it is ending it)."""
+        every run started here, at its timeout as its timeout says. ``"start"``: a
+        signal came while its start was unanswered (a ``mogrun_retry_delay`` holds
+        the retry): it ends as a signal in a plain retry pause ends it (``_recover``).
+        ``None``: its worker claimed its end first (it is ending it)."""
         track, kind = busy
         if not self.progress.claim(track):
             return None
         track.rescued = True
         if len(track.shown) > len(track.events):  # its worker is held mid-follow
             track.events = tuple(track.shown)
-        when = "after the signal" if why == "signal" else "at the run's timeout"
-        self.deps.channel.notice(mask(f"{held} is still running {when}; ending run "
-                                      f"{track.run_id} without waiting for it", track.secrets),
+        sent = why == "start" and bool(self.start_sent(track))
+        when = "at the run's timeout" if why == "timeout" else "after the signal"
+        self.deps.channel.notice(mask(f"{held} is still running {when}; "
+                                      f"{_taking(track, why, sent)}", track.secrets),
                                  track=track, level="warning")
         if self.deps.slots is not None:
             self.deps.slots.release(track)
         try:
+            if why == "start":  # sent: its run may exist, and is found by its key
+                return self._recover(track, kind, by=self.deps.give_up.due) if sent \
+                    else self._skip(track, NEVER_STARTED)
             if why == "signal":
                 return self._interrupted(track, kind)
             assert track.state is not None
@@ -166,6 +177,13 @@ class RunExecutor:
     def _own(self, track: RunTrack) -> None:
         """Claim the end of the run for this worker; leave if a rescue holds it."""
         if not self.progress.claim(track):
+            raise TakenOver()
+
+    def _mine(self, track: RunTrack) -> None:
+        """Leave if a rescue ended the run (a start's retry hook let this worker go
+        after the signal's rescue resolved that start). Unlike ``_own`` it claims
+        nothing: a rescue may still be due later (a hook holding the run's follow)."""
+        if track.ender is not None and track.ender != threading.get_ident():
             raise TakenOver()
 
     def _run(self, track: RunTrack, kind: JobKind) -> RunResult:
@@ -209,7 +227,10 @@ class RunExecutor:
                 key = kind.sent_key(track)
                 with self.progress.start_in_flight(_shown(track), key, mask(key, track.secrets),
                                                    cancellable=kind.cancellable):
-                    started = kind.start(track, stop=deps.give_up)
+                    try:
+                        started = kind.start(track, stop=deps.give_up)
+                    finally:  # a retry's hook held this worker past a signal: a rescue
+                        self._mine(track)  # ended the run (``take_over``), as said
         except StartInterrupted:
             return self._recover(track, kind)
         except Interrupted:
@@ -247,18 +268,24 @@ class RunExecutor:
         except MogrunError as exc:  # following failed
             return self._lost(track, exc)
 
-    def _recover(self, track: RunTrack, kind: JobKind) -> RunResult:
+    def _recover(self, track: RunTrack, kind: JobKind,
+                 by: tuple[float, str] | None = None) -> RunResult:
         """A signal while the start was unanswered or retried after a lost answer: the
         run may exist though its id is unknown. The same key finds it (a replay), and
         it is cancelled like every run this invocation started. A start given up on
         after ``CANCEL_GRACE`` unanswered is not sent again: that server is not
-        answering, and the exit must not wait for it once more."""
+        answering, and the exit must not wait for it once more. ``by``: when the look
+        is given up at the latest (``give_up.due``: a rescue's, its worker held past
+        the signal, keeps to the wait the signal's line said)."""
         deps = self.deps
         try:
             if deps.give_up.is_set():
                 raise MogrunError(f"no answer within {CANCEL_GRACE:g}s of the signal")
+            deadline = time.monotonic() + CANCEL_GRACE
+            if by is not None:
+                deadline = min(deadline, by[0])
             # Sent once more, not retried: one look for a run an earlier attempt made.
-            started = kind.start(track, deadline=time.monotonic() + CANCEL_GRACE, retry=False)
+            started = kind.start(track, deadline=deadline, retry=False)
         except MogrunError as exc:
             deps.channel.notice(mask(
                 f"interrupted while its start was unanswered; whether the run exists is "
@@ -570,6 +597,20 @@ def _shown(track: RunTrack) -> str:
     other line names it: the job alone unless it fans out; a repo named from
     ``env.*`` is a secret."""
     return mask(track.job.label_of(track.plan), track.secrets)
+
+
+def _taking(track: RunTrack, why: str, sent: bool) -> str:
+    """What a rescue does with a run whose worker a plugin's hook holds: it ends the
+    run, or, its start unanswered at the signal, sends that start once more under its
+    key (``sent``: an attempt may have reached the server) or gives it up (none did:
+    no run of it exists)."""
+    if why != "start":
+        return f"ending run {track.run_id} without waiting for it"
+    if sent:
+        return ("sending its start once more without waiting for it, to find the run its "
+                f"Idempotency-Key {track.key} made")
+    return ("giving its start up without waiting for it (no attempt reached the server: "
+            "it made no run)")
 
 
 def _cancelled(state: RunState) -> bool:

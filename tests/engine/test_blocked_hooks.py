@@ -262,3 +262,109 @@ def test_a_signal_while_a_hook_holds_a_later_event_shows_no_event_twice(emulator
     assert len(ids) == len(set(ids)), out
     kinds = [line["event"]["type"] for line in json_lines(out) if line["type"] == "event"]
     assert kinds.count("started") == 1, kinds
+
+
+# A retry policy that never answers: the start's retry pause is the plugin's to set.
+HANGING_RETRY = """\
+import pathlib
+import time
+from mogrun.plugin import hookimpl
+
+
+@hookimpl(tryfirst=True)
+def mogrun_retry_delay(error, attempt):
+    pathlib.Path("entered").write_text("mogrun_retry_delay")
+    time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("fault", ["drop_after_commit", "500"])
+def test_a_signal_while_a_retry_hook_holds_an_unanswered_start_cancels_its_run(
+        emulator, tmp_path, fault):
+    """The server may have made the run (its answer lost, or a 500), and the plugin's
+    mogrun_retry_delay hung before the retry: after SIGTERM mogrun waited for the
+    hook (far past the 10 s it said), never sent the start again to learn the run
+    its key made, and so left that run going unnamed. A plain retry pause at the
+    signal sends the start once more under its key and cancels what it finds."""
+    (tmp_path / "slow.py").write_text(HANGING_RETRY)
+    emulator.add_fault("start", fault)
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        entered(tmp_path, proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM, timeout=20)
+    assert proc.returncode == 143, (out, err)
+    assert took < 8.0, (took, err)  # the hook's grace, one more start, the cancel
+    assert ("SIGTERM; waiting up to 10s for 1 start in flight to answer, to cancel what it "
+            "started") in err, err
+    (run_id,) = emulator.runs  # the one its key made (the 500: the look made it)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1
+    assert ("warning: long: plugin slow's mogrun_retry_delay is still running after the "
+            "signal; sending its start once more without waiting for it, to find the run "
+            "its Idempotency-Key mogrun-long-") in err, err
+    assert ("interrupted while its start was unanswered: the start (Idempotency-Key "
+            "mogrun-long-") in err, err
+    assert f") is run {run_id}" in err and f"cancel of run {run_id} got through" in err
+    assert "Traceback" not in err + out
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "cancelled", "cancelled", 143), row
+
+
+def test_a_signal_while_a_retry_hook_holds_a_start_turned_away_starts_no_run(
+        emulator, tmp_path):
+    """A start turned away at the door (a 503: the server asks its limit service
+    before it makes a run) made no run; the retry's hook hung, and the signal
+    waited for it past any end. As in a plain retry pause, nothing is sent again."""
+    (tmp_path / "slow.py").write_text(HANGING_RETRY)
+    emulator.add_fault("start", "503")
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        entered(tmp_path, proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM, timeout=20)
+    assert proc.returncode == 143, (out, err)
+    assert took < 6.0, (took, err)
+    assert "warning: SIGTERM: no run started here is going, stopping" in err.splitlines(), err
+    assert ("warning: long: plugin slow's mogrun_retry_delay is still running after the "
+            "signal; giving its start up without waiting for it (no attempt reached the "
+            "server: it made no run)") in err.splitlines(), err
+    assert emulator.runs == [], err
+    assert emulator.count("POST", "/runs", path="/runs") == 1, emulator.requests
+    assert "long  result  -  skipped: interrupted before it started" in out, out
+    assert "Traceback" not in err + out
+
+
+# The retry policy answers at last, once the session's end lets it go: its worker
+# must then leave, the rescue having ended the run (an immediate retry, a result).
+LATE_RETRY = """\
+import pathlib
+import threading
+from mogrun.plugin import hookimpl
+
+_let_go = threading.Event()
+
+
+@hookimpl(tryfirst=True)
+def mogrun_retry_delay(error, attempt):
+    pathlib.Path("entered").write_text("mogrun_retry_delay")
+    _let_go.wait(600)
+    return 0.0
+
+
+@hookimpl
+def mogrun_session_finished():
+    _let_go.set()
+    threading.Event().wait(0.5)  # the worker's retry goes out meanwhile
+"""
+
+
+def test_a_retry_hook_let_go_after_the_rescue_ends_nothing_twice(emulator, tmp_path):
+    (tmp_path / "slow.py").write_text(LATE_RETRY)
+    emulator.add_fault("start", "drop_after_commit")
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        entered(tmp_path, proc)
+        out, err, _ = interrupt(proc, signum=signal.SIGTERM, timeout=20)
+    (run_id,) = emulator.runs
+    assert proc.returncode == 143, (out, err)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1, emulator.requests
+    assert out.count("result  -  cancelled") == 1, out
+    assert "given up" not in err and "Traceback" not in err + out, err
