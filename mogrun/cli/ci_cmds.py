@@ -139,6 +139,7 @@ def github_command(state: CliState, output: str | None, check: bool,
         return 0
     example = _shown(_own_file(taskfile.path, root, target), state.cwd)
     _refuse_too_big(text, shown)
+    _refuse_a_second_workflow(state, taskfile.path, root, target, shown, text, check=check)
     if check:
         command = regenerating_command(taskfile.path, root=root, output=target, shards=shards,
                                        default_output=output is None, install=install,
@@ -262,6 +263,59 @@ def _refuse_stale_schedules(nothing: NothingScheduled, target: Path, shown: str,
     todo = [f"To stop them, delete {shown} and commit that; to keep them, give a job a "
             "schedule again."]
     raise NotCurrent(what, context=todo) if check else UsageError(what, context=todo)
+
+
+def _refuse_a_second_workflow(state: CliState, task_path: Path, root: Path, target: Path,
+                              shown: str, text: str, *, check: bool) -> None:
+    """No file at ``target`` (in the folder GitHub runs), but the workflow written
+    from this task file is there under another name (renamed, or written with
+    ``-o``): a second one would start every job twice at each schedule, so it is
+    refused (``--check``: exit 1), with the command for the one there."""
+    from mogrun.ci.generate import regenerating_command
+    from mogrun.ci.workflow import Recorded, recorded_options, source_of
+    from mogrun.textsafety import escape_agent_text
+
+    folder = root / DEFAULT_OUTPUT.parent
+    if _mode(target, shown) is not None or _resolved(target.parent) != _resolved(folder):
+        return
+    source = source_of(text)
+    twin = next((path for path in _workflows(folder) if _source_of_file(path) == source), None)
+    if twin is None:
+        return
+    other = escape_agent_text(_shown(twin, state.cwd))
+    recorded = recorded_options(_read(twin, other)) or Recorded()
+    command = regenerating_command(task_path, root=root, output=twin, shards=recorded.shards,
+                                   default_output=False, install=recorded.install)
+    said = f"{other} is the workflow mogrun ci github wrote from {source}"
+    if check:
+        where = ("C" if _resolved(state.cwd) == _resolved(root) else
+                 f"From the repository root ({_shown(root, state.cwd)}), c")
+        raise NotCurrent(f"{shown} does not exist, but {said}",
+                         context=[f"{where}heck it with `{command} --check`."])
+    raise UsageError(f"{said}: another, {shown}, would start its jobs a second time at each "
+                     "schedule", context=[_hint(command, root, state.cwd).removesuffix(".")
+                                          + " (or delete that file first, to move the workflow)."])
+
+
+def _workflows(folder: Path) -> list[Path]:
+    """The workflow files GitHub would run from ``folder``, by name."""
+    try:
+        return sorted(path for path in folder.iterdir() if path.suffix in (".yml", ".yaml"))
+    except OSError:
+        return []
+
+
+def _source_of_file(path: Path) -> str | None:
+    """The task file the header of the workflow at ``path`` names (``None``: not one
+    of mogrun's, or not readable); its first line only, as ``_read`` takes it."""
+    from mogrun.ci.workflow import source_of
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    return source_of(head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))
 
 
 def _hint(command: str, root: Path, cwd: Path) -> str:

@@ -807,6 +807,41 @@ def test_another_task_file_s_workflow_is_never_overwritten(project) -> None:
     assert own.code == 0, own
 
 
+@pytest.mark.parametrize("name", ["nightly.yml", "mogrun-ops.yaml"])
+def test_a_second_workflow_of_one_task_file_is_never_written(project, monkeypatch,
+                                                             name) -> None:
+    """The workflow renamed (or written with -o), a plain ``ci github`` wrote
+    mogrun.yml beside it, so GitHub started every job twice at each schedule; and
+    ``--check`` said mogrun.yml "does not exist" and told to run just that."""
+    project.write('[jobs.fan]\nrepo = ["a/a", "a/b", "a/c", "a/d"]\nprompt = "x"\n'
+                  'schedule = "17 6 * * 1"\ncapacity_wait = "1h"\n', name="ops/mogplex.toml")
+    other = f".github/workflows/{name}"
+    command = f"mogrun -f ops/mogplex.toml ci github -o {other} --shards 2"
+    assert project.run("-f", "ops/mogplex.toml", "ci", "github", "-o", other,
+                       "--shards", "2").code == 0
+    before = (project.root / other).read_bytes()
+    monkeypatch.chdir(project.root / "ops")  # where `mogrun ci github` finds the file
+    result = project.run("ci", "github")
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err.splitlines() == [
+        f"Error: ../{other} is the workflow mogrun ci github wrote from ops/mogplex.toml: "
+        f"another, ../{WORKFLOW}, would start its jobs a second time at each schedule",
+        f"From the repository root (..), run `{command}` and commit the result "
+        "(or delete that file first, to move the workflow).",
+    ]
+    assert not (project.root / WORKFLOW).exists()
+    assert (project.root / other).read_bytes() == before
+    result = project.run("ci", "github", "--check")
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err.splitlines() == [
+        f"Error: ../{WORKFLOW} does not exist, but ../{other} is the workflow mogrun ci "
+        "github wrote from ops/mogplex.toml",
+        f"From the repository root (..), check it with `{command} --check`.",
+    ]
+    elsewhere = project.run("ci", "github", "-o", "mogrun.yml")  # a copy GitHub never runs
+    assert elsewhere.code == 0, elsewhere
+
+
 def test_the_own_file_suggested_is_never_the_refused_one(tmp_path) -> None:
     """ops/mogplex.toml and ops.toml both make the name mogrun-ops.yml: the refusal
     of ops.toml's write there suggested -o .../mogrun-ops.yml, the same refusal."""
