@@ -145,8 +145,8 @@ def github_command(state: CliState, output: str | None, check: bool,
                                        default_output=output is None, install=install,
                                        typed=typed)
         return _check(state, target, shown, text, _hint(command, root, state.cwd),
-                      _hint(f"{command} --force", root, state.cwd), example)
-    _write(target, shown, text, example, force=force)
+                      _hint(f"{command} --force", root, state.cwd), example, root)
+    _write(target, shown, text, example, root, force=force)
     state.echo(f"wrote {shown}", err=True)
     return 0
 
@@ -327,7 +327,7 @@ def _hint(command: str, root: Path, cwd: Path) -> str:
 
 
 def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
-           forced: str, example: str) -> int:
+           forced: str, example: str, root: Path) -> int:
     """``--check``: 0 when current; else the diff and what to run (``forced``: the
     hint with ``--force``, for a file edited by hand, which regenerating keeps)."""
     from mogrun.ci.workflow import hand_edited, same_workflow
@@ -337,11 +337,11 @@ def _check(state: CliState, target: Path, shown: str, text: str, hint: str,
     if exists and same_workflow(current, text):
         state.echo(f"{shown} is current", err=True)
         return 0
-    foreign = _not_ours(current, text, shown, example) if exists else None
+    foreign = _not_ours(current, text, shown, example, root) if exists else None
     context = [hint]
     what = f"{shown} {'does not exist' if not exists else 'is out of date'}"
     if foreign is not None:  # not this file's workflow, stale or not: said as it is
-        what, context = foreign.why, [foreign.todo]
+        what, context = foreign.why, foreign.todo
     elif hand_edited(current):
         context = [HAND_EDITED, forced]
     diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
@@ -420,10 +420,11 @@ class _Foreign(NamedTuple):
 
     why: str  # what it is
     refusing: str  # what writing over it would do, refused
-    todo: str  # what works instead
+    todo: list[str]  # what works instead
 
 
-def _not_ours(current: str, text: str, shown: str, example: str) -> _Foreign | None:
+def _not_ours(current: str, text: str, shown: str, example: str,
+              root: Path) -> _Foreign | None:
     """Why ``current`` (the file at ``shown``) is not to be replaced by ``text``: it
     was not written by ``mogrun ci github``, or was for another task file (two
     task files of one repository would take turns overwriting one workflow);
@@ -433,29 +434,46 @@ def _not_ours(current: str, text: str, shown: str, example: str) -> _Foreign | N
     if not current.startswith(MARKER):
         return _Foreign(f'{shown} was not written by mogrun ci github (its first line is not '
                         f'"{MARKER} ...")', "refusing to overwrite it",
-                        "Move it away, or write elsewhere with -o PATH.")
+                        ["Move it away, or write elsewhere with -o PATH."])
     theirs, ours = source_of(current), source_of(text)
     if theirs is not None and theirs != ours:
+        todo = [f"Give this one its own file with -o PATH (e.g. {example})."]
+        if not _lexists(root / theirs):  # moved (or deleted): its workflow's runs fail
+            todo = [f"{theirs}, which it was generated from, no longer exists (its runs fail "
+                    f"without it): if {ours} is that file, moved, delete {shown}, then "
+                    f"generate it again.", f"Else g{todo[0][1:]}"]
         return _Foreign(f"{shown} was generated from {theirs}, not {ours}",
-                        "refusing to overwrite another task file's workflow",
-                        f"Give this one its own file with -o PATH (e.g. {example}).")
+                        "refusing to overwrite another task file's workflow", todo)
     return None
+
+
+def _lexists(path: Path) -> bool:
+    """Whether anything is at ``path`` (a dangling link too); ``True`` when it
+    cannot be told: only a file surely gone is said to be."""
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 HAND_EDITED = "It was edited by hand since mogrun wrote it: put what the edits do in the " \
     "task file (or a workflow of your own), or they are lost."
 
 
-def _write(target: Path, shown: str, text: str, example: str, *, force: bool) -> None:
+def _write(target: Path, shown: str, text: str, example: str, root: Path, *,
+           force: bool) -> None:
     from mogrun.atomic import write_atomically
     from mogrun.ci.workflow import hand_edited
 
     _refuse_no_regular_file(target, shown)
     if _mode(target, shown) is not None:
         current = _read(target, shown)
-        foreign = _not_ours(current, text, shown, example)
+        foreign = _not_ours(current, text, shown, example, root)
         if foreign is not None:
-            raise UsageError(f"{foreign.why}; {foreign.refusing}", context=[foreign.todo])
+            raise UsageError(f"{foreign.why}; {foreign.refusing}", context=foreign.todo)
         if not force and current != text and hand_edited(current):
             raise UsageError(f"{shown} was edited by hand since mogrun ci github wrote it; "
                              "refusing to overwrite the edits",

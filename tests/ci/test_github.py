@@ -807,6 +807,28 @@ def test_another_task_file_s_workflow_is_never_overwritten(project) -> None:
     assert own.code == 0, own
 
 
+@pytest.mark.parametrize(("check", "code"), [((), 2), (("--check",), 1)])
+def test_the_workflow_of_a_moved_task_file_is_said_to_be_its_own(project, check,
+                                                                  code) -> None:
+    """``git mv ops/mogplex.toml ops/agents.toml``: the workflow was refused as
+    "another task file's", with advice to write a second one (-o PATH), so the
+    old one stayed, failing at each schedule (its task file was gone)."""
+    project.write('[jobs.a]\nrepo = "a/b"\nprompt = "x"\nschedule = "17 6 * * 1"\n',
+                  name="ops/mogplex.toml")
+    assert project.run("-f", "ops/mogplex.toml", "ci", "github").code == 0
+    before = (project.root / WORKFLOW).read_bytes()
+    (project.root / "ops/mogplex.toml").rename(project.root / "ops/agents.toml")
+    result = project.run("-f", "ops/agents.toml", "ci", "github", *check)
+    assert result.code == code, result
+    assert result.err.splitlines()[-2:] == [
+        "ops/mogplex.toml, which it was generated from, no longer exists (its runs fail "
+        f"without it): if ops/agents.toml is that file, moved, delete {WORKFLOW}, then "
+        "generate it again.",
+        "Else give this one its own file with -o PATH (e.g. "
+        ".github/workflows/mogrun-ops-agents.yml)."]
+    assert (project.root / WORKFLOW).read_bytes() == before
+
+
 @pytest.mark.parametrize("name", ["nightly.yml", "mogrun-ops.yaml"])
 def test_a_second_workflow_of_one_task_file_is_never_written(project, monkeypatch,
                                                              name) -> None:
