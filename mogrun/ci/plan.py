@@ -182,7 +182,8 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: 
     needs = list(dict.fromkeys(n for name in group for n in needs_of(taskfile, name)))
     found: list[GitHubJob] = []
     if needs:
-        minutes = _bounded(label, _path_minutes(taskfile, needs), warnings)
+        # named as GitHub shows it: the group's own name is its legs'
+        minutes = _bounded(f"{label} (needs)", _path_minutes(taskfile, needs), warnings)
         found.append(github_job(_unique_id(f"{base}-needs", taken), f"{label} (needs)",
                                 ("run", *needs), timeout_minutes=minutes,
                                 group=f"{key}/needs", runs=tuple(job_order(taskfile, needs))))

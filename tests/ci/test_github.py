@@ -146,16 +146,26 @@ def test_needs_fan_outs_and_shards(project) -> None:
     assert "strategy" not in jobs["job_7_digits"]
 
 
-def test_a_bound_over_six_hours_is_capped_with_a_warning(project) -> None:
-    project.write('[jobs.long]\nrepo = "a/b"\nprompt = "x"\ntimeout = "6h"\n'
-                  'schedule = "5 1 * * *"\n')
-    result = project.run("ci", "github")
+@pytest.mark.parametrize(("body", "args", "name", "job_id"), [
+    ('[jobs.long]\nrepo = "a/b"\nprompt = "x"\ntimeout = "6h"\nschedule = "5 1 * * *"\n',
+     (), "long", "long"),
+    # The needs job of a matrix was warned of by the matrix's name, "fan", whose legs
+    # have 70 minutes: the one capped is "fan (needs)", which runs prep.
+    ('[mogplex]\nsandboxes = 4\n[jobs.prep]\nrepo = "a/b"\nprompt = "x"\ntimeout = "6h"\n'
+     '[jobs.fan]\nrepo = ["a/1", "a/2", "a/3", "a/4"]\nprompt = "x"\nneeds = ["prep"]\n'
+     'schedule = "5 1 * * *"\n', ("--shards", "2"), "fan (needs)", "fan-needs"),
+])
+def test_a_bound_over_six_hours_is_capped_with_a_warning(project, body, args, name,
+                                                         job_id) -> None:
+    project.write(body)
+    result = project.run("ci", "github", *args)
     assert result.code == 0, result
-    assert result.err.splitlines()[0] == (
-        'warning: job "long" may need 400 minutes, more than the 360 a GitHub-hosted runner '
-        "allows; the workflow uses 360 (shorten its timeouts, or shard it)")
-    assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["long"][
-        "timeout-minutes"] == 360
+    assert result.err.splitlines() == [
+        f'warning: job "{name}" may need 400 minutes, more than the 360 a GitHub-hosted runner '
+        "allows; the workflow uses 360 (shorten its timeouts, or shard it)", f"wrote {WORKFLOW}"]
+    jobs = load_yaml((project.root / WORKFLOW).read_text())["jobs"]
+    assert jobs[job_id]["timeout-minutes"] == 360
+    assert [j["timeout-minutes"] for j in jobs.values()].count(360) == 1
 
 
 def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_wait(project) -> None:
