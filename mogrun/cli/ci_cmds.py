@@ -130,7 +130,8 @@ def github_command(state: CliState, output: str | None, check: bool,
                                   install=install)
     except NothingScheduled as nothing:
         if not to_stdout:
-            _refuse_stale_schedules(nothing, target, shown, check=check)
+            _refuse_stale_schedules(nothing, *_or_twin(state, target, shown, root,
+                                                       nothing.task_file), check=check)
         raise
     for warning in warnings:
         state.warn(warning)
@@ -265,6 +266,26 @@ def _refuse_stale_schedules(nothing: NothingScheduled, target: Path, shown: str,
     raise NotCurrent(what, context=todo) if check else UsageError(what, context=todo)
 
 
+def _or_twin(state: CliState, target: Path, shown: str, root: Path,
+             task_file: str) -> tuple[Path, str]:
+    """``target`` (and how it is shown), or, when nothing is there, the workflow
+    written from ``task_file`` under another name in the same folder GitHub runs."""
+    from mogrun.ci.yamltext import in_comment
+    from mogrun.textsafety import escape_agent_text
+
+    twin = _twin(target, shown, root, in_comment(task_file))
+    return (twin, escape_agent_text(_shown(twin, state.cwd))) if twin else (target, shown)
+
+
+def _twin(target: Path, shown: str, root: Path, source: str | None) -> Path | None:
+    """The workflow GitHub runs that a header says was written from ``source``, when
+    ``target``, in that folder too, does not exist (renamed, or written with -o)."""
+    folder = root / DEFAULT_OUTPUT.parent
+    if _mode(target, shown) is not None or _resolved(target.parent) != _resolved(folder):
+        return None
+    return next((path for path in _workflows(folder) if _source_of_file(path) == source), None)
+
+
 def _refuse_a_second_workflow(state: CliState, task_path: Path, root: Path, target: Path,
                               shown: str, text: str, *, check: bool) -> None:
     """No file at ``target`` (in the folder GitHub runs), but the workflow written
@@ -275,11 +296,8 @@ def _refuse_a_second_workflow(state: CliState, task_path: Path, root: Path, targ
     from mogrun.ci.workflow import Recorded, recorded_options, source_of
     from mogrun.textsafety import escape_agent_text
 
-    folder = root / DEFAULT_OUTPUT.parent
-    if _mode(target, shown) is not None or _resolved(target.parent) != _resolved(folder):
-        return
     source = source_of(text)
-    twin = next((path for path in _workflows(folder) if _source_of_file(path) == source), None)
+    twin = _twin(target, shown, root, source)
     if twin is None:
         return
     other = escape_agent_text(_shown(twin, state.cwd))

@@ -954,21 +954,24 @@ def test_a_file_that_cannot_be_scheduled_is_exit_2(project, body, message) -> No
     assert not (project.root / ".github").exists()
 
 
-def test_removing_the_last_schedule_says_the_workflow_still_runs_it(project) -> None:
+# Renamed (or written with -o), the workflow was not looked for: "Add schedule = ...".
+@pytest.mark.parametrize("name", [WORKFLOW, ".github/workflows/agents.yml"])
+def test_removing_the_last_schedule_says_the_workflow_still_runs_it(project, name) -> None:
     """Removing the last schedule (to stop it) was told to add one, and nothing said
     that the committed workflow, which mogrun wrote, still starts the job."""
     project.write('[jobs.nightly]\nrepo = "acme/api"\nprompt = "p"\nschedule = "17 6 * * 1"\n')
     assert project.run("ci", "github").code == 0
+    (project.root / WORKFLOW).rename(project.root / name)
     project.write('[jobs.nightly]\r\nrepo = "acme/api"\r\nprompt = "p"\r\n# no schedule\r\n',
                   raw=True)
     said = ("Error: no job in the task file has a schedule any more, but "
-            f"{WORKFLOW}, which mogrun ci github wrote from it, still runs the jobs it "
+            f"{name}, which mogrun ci github wrote from it, still runs the jobs it "
             "scheduled")
     for args, code in ((("ci", "github"), 2), (("ci", "github", "--check"), 1)):
         result = project.run(*args)
         assert (result.code, result.err.splitlines()[0]) == (code, said), result
-        assert f"To stop them, delete {WORKFLOW} and commit that" in result.err
-    assert "17 6 * * 1" in (project.root / WORKFLOW).read_text()  # left as it was
+        assert f"To stop them, delete {name} and commit that" in result.err
+    assert "17 6 * * 1" in (project.root / name).read_text()  # left as it was
     other = project.run("ci", "github", "-o", "elsewhere.yml")  # no workflow there
     assert "nothing to put in a workflow" in other.err, other
 
