@@ -195,13 +195,27 @@ def _slug(task_file: Path, root: Path) -> str:
 
 def _warn_if_never_read(state: CliState, target: Path, root: Path) -> None:
     """A workflow written to a ``.github/workflows`` folder below the repository's
-    root (``-o`` typed from the task file's folder) is one GitHub never runs."""
+    root (``-o`` typed from the task file's folder) is one GitHub never runs; so is
+    one elsewhere in the root's ``.github`` than a ``.yml`` or ``.yaml`` file
+    directly in its ``workflows``."""
     folder = target.parent
     if folder.name == "workflows" and folder.parent.name == ".github" \
             and _resolved(folder.parent.parent) != _resolved(root):
         where = _shown(root / DEFAULT_OUTPUT.parent, state.cwd)
         state.warn(f"GitHub runs only the workflows in {where} (the repository's root), "
                    f"not in {_shown(folder, state.cwd)}: this one will never run")
+    elif _within(folder, root / ".github") and (
+            _resolved(folder) != _resolved(root / DEFAULT_OUTPUT.parent)
+            or target.suffix.lower() not in (".yml", ".yaml")):
+        # -o .github/workflows/nightly, .github/workflow/x.yml: meant to run, never run
+        where = _shown(root / DEFAULT_OUTPUT.parent, state.cwd)
+        state.warn(f"GitHub runs only the .yml and .yaml files directly in {where}: "
+                   f"{_shown(target, state.cwd)} will never run")
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or below it (symlinks followed)."""
+    return _resolved(path).is_relative_to(_resolved(folder))
 
 
 def _resolved(path: Path) -> Path:

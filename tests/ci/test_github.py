@@ -929,6 +929,26 @@ def test_the_way_out_of_another_s_workflow_works_from_the_task_file_s_folder(tmp
         "wrote .github/workflows/x.yml"]
 
 
+@pytest.mark.parametrize(("output", "runs"), [
+    (".github/workflows/nightly", False),  # no extension
+    (".github/workflows/nightly.yml.txt", False),
+    (".github/workflow/mogrun.yml", False),  # "workflow", singular
+    (".github/workflows/ops/mogrun.yml", False),  # a sub-folder
+    (".github/mogrun.yml", False),
+    (".github/workflows/nightly.yaml", True),
+    ("review/mogrun.yml", True),  # outside .github: a copy, not meant to run
+])
+def test_a_path_in_github_that_github_never_runs_is_warned_of(project, output, runs) -> None:
+    """``-o .github/workflows/nightly`` (or ``.github/workflow/...``) wrote a workflow
+    GitHub never runs, said only "wrote", and its --check passed from then on."""
+    project.write('[jobs.n]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 3 * * *"\n')
+    result = project.run("ci", "github", "-o", output)
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        "warning: GitHub runs only the .yml and .yaml files directly in .github/workflows: "
+        f"{output} will never run"] * (not runs) + [f"wrote {output}"]
+
+
 def test_its_own_file_is_rewritten(project) -> None:
     project.write(BIG)
     generated(project)
