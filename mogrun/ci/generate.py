@@ -69,10 +69,13 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
                   install=install)
     from mogrun.ci.schedules import schedule_warnings
 
-    # check's warnings of the schedules are the workflow's: a job GitHub starts twice
-    return text, [*map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
-                  *_leg_slot_warnings(taskfile, key_specs, built.jobs),
-                  *_plugin_warnings(taskfile, installed_plugins)]
+    # check's warnings of the schedules are the workflow's: a job GitHub starts twice.
+    # Each once: a job of a sharded group is a matrix there and on its own (dispatched
+    # by name), and what is said of it is said of both, word for word.
+    return text, list(dict.fromkeys([
+        *map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
+        *_leg_slot_warnings(taskfile, key_specs, built.jobs),
+        *_plugin_warnings(taskfile, installed_plugins)]))
 
 
 def _leg_slot_warnings(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],

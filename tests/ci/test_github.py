@@ -319,6 +319,18 @@ def test_a_leg_with_more_runs_than_its_share_of_the_slots_is_warned_of(project) 
     generated(project, "--shards", "2")  # 2 slots a leg: one a run
     project.write(fan.replace('prompt = "x"', 'prompt = "x"\nrepo_is_not_a_key = 1'))
     assert project.run("ci", "github", "--shards", "2").code == 2  # check's errors first
+    # Two such jobs firing together with a shared need: each is a matrix of the group
+    # ("fan + again: fan") and one of its own (dispatched by name), and each warning
+    # was said twice, word for word.
+    need = 'needs = ["prep"]\n'
+    project.write(fan_out(4, need).replace('capacity_wait = "1h"\n', "") + "\n"
+                  + fan_out(4, need, "again").replace('capacity_wait = "1h"\n', "")
+                  + '\n[jobs.prep]\nrepo = "acme/api"\nprompt = "p"\ncapacity_wait = "1h"\n')
+    result = project.run("ci", "github", "--shards", "2")
+    assert result.code == 0, result
+    again = LEG_WAIT.replace('job "fan"', 'job "again"')
+    assert result.err.splitlines() == [f"warning: {LEG_WAIT}", f"warning: {again}",
+                                       f"wrote {WORKFLOW}"]
 
 
 def test_output_is_byte_stable_wherever_it_is_run_from(project, monkeypatch) -> None:
