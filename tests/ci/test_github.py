@@ -1515,9 +1515,9 @@ def test_an_output_path_is_named_escaped_in_every_line(project) -> None:
 def test_a_workflow_too_big_to_read_back_is_not_written(project, monkeypatch) -> None:
     """One over the size mogrun reads back as its own was written, and the next
     ci github (or --check) refused it as "not a workflow mogrun ci github wrote"."""
-    from mogrun.cli import ci_cmds
+    from mogrun.cli import ci_file
 
-    monkeypatch.setattr(ci_cmds, "MAX_WORKFLOW", 1024)
+    monkeypatch.setattr(ci_file, "MAX_WORKFLOW", 1024)
     project.write(BIG)
     result = project.run("ci", "github")
     assert result.code == 2, result
