@@ -59,8 +59,9 @@ def key_problems(value: Any) -> list[tuple[str, str]]:
     if isinstance(value, str):
         problem = expression_problem(value)
         return [("", problem)] if problem else []
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        return [("", "must be a cron expression (UTC) or a non-empty list of them")]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return [("", "must be a cron expression (UTC) or a list of them ([] for none: a job's "
+                     "way out of the [defaults] schedule)")]
     # every one at once: fixing one shows no next
     problems = [(str(index), problem) for index, expression in enumerate(value)
                 if (problem := expression_problem(expression))]

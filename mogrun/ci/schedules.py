@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 
 
 def raw_schedule(taskfile: TaskFile, job: str) -> Any:
-    """The job's ``schedule`` value, ``[defaults]`` applied (``None``: unscheduled)."""
+    """The job's ``schedule`` value, ``[defaults]`` applied (``None``: unscheduled,
+    also when the job writes ``schedule = []``, its way out of the default's, as
+    ``notify = []`` is)."""
     table = taskfile.jobs.get(job, {})
-    return table["schedule"] if "schedule" in table else taskfile.defaults.get("schedule")
+    value = table["schedule"] if "schedule" in table else taskfile.defaults.get("schedule")
+    return None if value == [] else value
 
 
 def job_schedules(taskfile: TaskFile, job: str) -> list[str]:

@@ -307,9 +307,8 @@ JOB_KEYS: dict[str, Checker] = {
                            "uniqueItems": True},
                   "Jobs that must pass first."),
     "schedule": Rule(_schedule, {"anyOf": [{"type": "string"},
-                                           {"type": "array", "minItems": 1,
-                                            "items": {"type": "string"}}]},
-                     "UTC cron schedules for mogrun ci github (five fields)."),
+                                           {"type": "array", "items": {"type": "string"}}]},
+                     "UTC cron schedules for mogrun ci github (five fields); [] for none."),
     "automation": Rule(_string, _STRING, "A published automation (id or name): the job "
                        "triggers it for each repo instead of starting a run."),
     "input": Rule(_input, {"type": "object", "not": {"anyOf": [

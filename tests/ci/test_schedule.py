@@ -77,9 +77,10 @@ def scheduled(value: str) -> str:
                               "it ends"),
     ('"5,, 4 * * *"', 'is "5,, 4 * * *", which is not a valid cron expression'),
     ('"0 0 30 2 *"', 'is "0 0 30 2 *", which never runs (no such date)'),
-    ("[]", "must be a cron expression (UTC) or a non-empty list of them"),
-    ("17", "must be a cron expression (UTC) or a non-empty list of them"),
-    ('["17 6 * * 1", 5]', "must be a cron expression (UTC) or a non-empty list of them"),
+    ("17", "must be a cron expression (UTC) or a list of them ([] for none: a job's way out "
+           "of the [defaults] schedule)"),
+    ('["17 6 * * 1", 5]', "must be a cron expression (UTC) or a list of them ([] for none: a "
+                          "job's way out of the [defaults] schedule)"),
 ])
 def test_check_refuses_bad_schedules_at_their_line(project, value, message) -> None:
     project.write("# team jobs\n\n" + scheduled(value), raw=True)
@@ -88,6 +89,24 @@ def test_check_refuses_bad_schedules_at_their_line(project, value, message) -> N
     lines = result.err.splitlines()
     assert lines[0] == f'Error: job "nightly", key "schedule" {message}'
     assert lines[1] == f"  --> {project.root / 'mogplex.toml'}:6:1"
+
+
+def test_an_empty_schedule_takes_a_job_out_of_the_defaults_schedule(project) -> None:
+    """A [defaults] schedule runs every job, needs-only helpers too; ``schedule = []``
+    (as ``notify = []`` for notifications) was refused, leaving no way out."""
+    project.write('[defaults]\r\nschedule = "17 6 * * 1"  # weekly\r\n\r\n'
+                  '[jobs.prep]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nschedule = []\r\n\r\n'
+                  '[jobs.weekly]\r\nrepo = "acme/api"\r\nprompt = "y"\r\nneeds = ["prep"]\r\n\r\n',
+                  raw=True)
+    assert project.run("check").code == 0
+    listed = {row["job"]: row for row in map(json.loads,
+                                             project.run("--json", "list").out.splitlines())}
+    assert (listed["prep"]["schedule"], listed["prep"]["next_run"]) == ([], None)
+    assert listed["weekly"]["schedule"] == ["17 6 * * 1"] and listed["weekly"]["next_run"]
+    workflow = project.run("ci", "github", "-o", "-")
+    assert workflow.code == 0, workflow
+    assert 'cron: "17 6 * * 1"' in workflow.out and "mogrun run weekly" in workflow.out
+    assert "mogrun run prep" not in workflow.out  # it runs as weekly's need, not on its own
 
 
 def test_an_expression_of_a_list_is_refused_at_its_own_line(project) -> None:

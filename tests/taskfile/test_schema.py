@@ -71,7 +71,7 @@ def test_every_docs_snippet_check_accepts_is_valid(project, validator) -> None:
     ('[vars]\ndate = "x"\n', "should not be valid"),
     ('[jobs."-x"]\nrepo = "a/b"\nprompt = "x"\n', "does not match"),
     ('[mogplex]\nstarts_per_minute = 0\n', "less than the minimum"),
-    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\nschedule = []\n', "is not valid under any"),
+    ('[jobs.a]\nrepo = "a/b"\nprompt = "x"\nschedule = [5]\n', "is not valid under any"),
 ])
 def test_what_the_schema_refuses_check_refuses(project, validator, text, message) -> None:
     errors = errors_of(validator, text)
