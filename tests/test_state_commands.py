@@ -731,7 +731,7 @@ def test_status_of_a_run_id_the_api_does_not_know_says_so(project, mogrun_emulat
 
 @pytest.mark.parametrize(("fault", "code"), [("drop", 69), ("429", 75)])
 def test_status_shows_what_history_knows_when_the_api_cannot_be_reached(
-        project, mogrun_emulator, fault: str, code: int) -> None:
+        project, mogrun_emulator, quick_backoff, fault: str, code: int) -> None:
     """It retried, then said only "cannot connect" and exit 69: the local rows,
     which need no API, were not shown. A 429 past every retry (a rate-limited CI
     check) still lost them."""

@@ -63,7 +63,7 @@ def test_no_token_exits_64_saying_how_to_set_it(mogrun_cli, mogrun_emulator, tmp
 
 @pytest.mark.parametrize("kind, code", [("503", 69), ("429", 75), ("500", 69), ("html", 69)])
 def test_failures_after_retries_give_their_exit_code(mogrun_cli, mogrun_emulator, tmp_path,
-                                                     kind, code):
+                                                     quick_backoff, kind, code):
     mogrun_emulator.add_fault("repos", kind, count=20, retry_after=0)
     result = mogrun_cli("repos", cwd=tmp_path)
     assert result.exit_code == code, result
@@ -83,7 +83,8 @@ def test_a_transient_fault_is_retried_by_the_bundled_policy(mogrun_cli, mogrun_e
     assert [r.status for r in mogrun_emulator.requests] == [503, 200]
 
 
-def test_html_body_message_shows_status_and_first_bytes(mogrun_cli, mogrun_emulator, tmp_path):
+def test_html_body_message_shows_status_and_first_bytes(mogrun_cli, mogrun_emulator, tmp_path,
+                                                        quick_backoff):
     mogrun_emulator.add_fault("repos", "html", count=20, retry_after=0)
     result = mogrun_cli("repos", cwd=tmp_path)
     first = next(line for line in result.stderr.splitlines() if not line.startswith("wait "))

@@ -322,8 +322,8 @@ TOKEN = "mog_supersecret_ABCDEF1234567890"
     # A redirect's Location, cut at 200 characters.
     (302, {"Location": "https://elsewhere.example/" + "z" * 160 + TOKEN}, b""),
 ])
-def test_a_token_the_server_echoes_is_masked_before_any_cut(mogrun_cli, tmp_path, status,
-                                                            headers, body):
+def test_a_token_the_server_echoes_is_masked_before_any_cut(mogrun_cli, tmp_path, quick_backoff,
+                                                            status, headers, body):
     """The quoted part of an answer was cut first and masked after: the token, cut
     in two, was no longer found, and its first 20 characters were printed."""
     with loopback_server(status, headers, body) as server:
@@ -334,7 +334,7 @@ def test_a_token_the_server_echoes_is_masked_before_any_cut(mogrun_cli, tmp_path
     assert "***" in result.output, result
 
 
-def test_a_cut_off_answer_masks_the_token_before_it_cuts(mogrun_cli, tmp_path):
+def test_a_cut_off_answer_masks_the_token_before_it_cuts(mogrun_cli, tmp_path, quick_backoff):
     """The transport's own preview of a body cut off mid-way, as the envelope's."""
     import socket
     import threading
