@@ -154,7 +154,7 @@ def test_repos_against_an_html_429_or_408_waits_its_retry_after(mogrun_cli, tmp_
     assert "Gave up after 6 attempts." in result.stderr
 
 
-def test_repos_against_an_html_502_is_retried_and_exits_69(mogrun_cli, tmp_path):
+def test_repos_against_an_html_502_is_retried_and_exits_69(mogrun_cli, tmp_path, quick_backoff):
     with loopback_server(502, HTML, _page(502)) as server:
         result = mogrun_cli("--url", server.url, "repos", cwd=tmp_path,
                             env={"MOGPLEX_API_KEY": "mog_x"})
