@@ -11,7 +11,6 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mogrun_plugins import retry
 
 from mogrun.testing import write_taskfile
 
@@ -75,10 +74,9 @@ def test_a_lone_surrogate_is_a_reported_failure_not_an_internal_error(mogrun_cli
         assert "boom \ufffd" in result.output
 
 
-def test_status_survives_a_deeply_nested_answer(mogrun_cli, tmp_path, monkeypatch):
+def test_status_survives_a_deeply_nested_answer(mogrun_cli, tmp_path, quick_backoff):
     # `status` retries under the default policy (5 attempts, full jitter up to 8 s):
     # every retry still happens, each after the bottom of its jitter range.
-    monkeypatch.setattr(retry, "RNG", type("Bottom", (), {"uniform": staticmethod(lambda a, b: a)}))
     detail = run_detail(status="streaming")
     with loopback_server(202, body=envelope(detail)) as server:
         detached = JOB.replace('timeout = "1s"', 'timeout = "1s"\non_timeout = "detach"')
