@@ -265,14 +265,14 @@ def _refuse_other_input(found: api.AutomationRun, track: RunTrack) -> None:
     # own beside those was sent then, not now (a dry_run the file has since dropped).
     stored = {k: v for k, v in found.metadata.items() if k not in RESERVED_INPUT}
     if stored.keys() == {k for k in sent if k not in RESERVED_INPUT} and all(
-            _same_json(stored[key], value) for key, value in sent.items() if key in stored):
+            same_json(stored[key], value) for key, value in sent.items() if key in stored):
         return
     raise IdempotencyConflictError(
         f"job run {found.state.run_id} was triggered under this key with another input",
         status=409, code="IDEMPOTENCY_CONFLICT")
 
 
-def _same_json(stored: Any, sent: Any) -> bool:
+def same_json(stored: Any, sent: Any) -> bool:
     """Whether ``stored`` (as the server's JavaScript kept it) is the JSON value
     ``sent``: ``true`` is not ``1`` (Python's ``True == 1`` took it for one); a number
     is its double (``1.0`` comes back ``1``, an integer past 2**53 rounded)."""
@@ -285,10 +285,10 @@ def _same_json(stored: Any, sent: Any) -> bool:
             return stored == sent
     if isinstance(stored, dict) and isinstance(sent, dict):
         return stored.keys() == sent.keys() and all(
-            _same_json(stored[key], sent[key]) for key in sent)
+            same_json(stored[key], sent[key]) for key in sent)
     if isinstance(stored, list) and isinstance(sent, list):
         return len(stored) == len(sent) and all(
-            _same_json(a, b) for a, b in zip(stored, sent, strict=True))
+            same_json(a, b) for a, b in zip(stored, sent, strict=True))
     return type(stored) is type(sent) and stored == sent
 
 

@@ -517,8 +517,13 @@ def conflict_hint(track: RunTrack, earlier: HistoryRow | None, rerun: str) -> st
         return (f"job {earlier.job} sent this key in invocation {earlier.invocation} "
                 f"({earlier.started_at}) with its own request: give each job its own "
                 f"idempotency_key (or {way_out})")
+    from mogrun.engine.automation_kind import same_json
+
     now = json.loads(request_json(track))
-    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    # As JSON tells values apart: an input's true changed to 1 is a change (== took
+    # them for one, and said only the server's copy differed).
+    changed = sorted(k for k in set(before) | set(now)
+                     if k not in before or k not in now or not same_json(before[k], now[k]))
     if not changed:
         return (f"the request is the one invocation {earlier.invocation} sent under this key "
                 f"({earlier.started_at}), but the server holds a different one under it (sent "

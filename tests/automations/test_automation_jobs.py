@@ -264,7 +264,9 @@ def test_a_ci_retry_with_the_same_key_attaches(project, mogrun_emulator):
 def test_an_input_that_lost_a_key_or_changed_its_type_is_a_conflict(project, mogrun_emulator,
                                                                      first, then):
     """Only the keys sent now were compared, with ==: an input that dropped its
-    dry_run re-attached to the dry run and passed, as did true changed to 1."""
+    dry_run re-attached to the dry run and passed, as did true changed to 1. The
+    conflict's hint compared with == too: true changed to 1 was "the request is the
+    one invocation ... sent", as if only the server's copy differed."""
     note = "@emulator duration=0.4s"
     project.write(automation_job(repo=["acme/api"], idempotency_key="weekly",
                                  input={"note": note, **first}))
@@ -273,7 +275,8 @@ def test_an_input_that_lost_a_key_or_changed_its_type_is_a_conflict(project, mog
                                  input={"note": note, **then}))
     again = project.run("run", "triage-all")
     assert again.exit_code == 1, again
-    assert "was triggered under this key with another input" in again.output, again.output
+    assert ("was triggered under this key with another input: the job's input changed "
+            "since invocation") in again.output, again.output
     assert len(mogrun_emulator.job_runs()) == 1
 
 
