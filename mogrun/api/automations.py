@@ -312,10 +312,11 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
                      context=[_close_names(wanted, every) if not secret else _LIST_THEM])
 
 
-def find_automation(every: Sequence[Automation], wanted: str) -> Automation | None:
-    """The automation of ``every`` that ``wanted`` names (by id, else by a name only
-    one has), as ``resolve_automation`` finds it; ``None`` when none or several do."""
-    return _matching(every, wanted)[0]
+def automations_named(every: Sequence[Automation], wanted: str) -> list[Automation]:
+    """Every automation ``wanted`` may mean: the one it names, else each that shares
+    the name (a run is read through any of them; only a trigger needs one)."""
+    found, named = _matching(every, wanted)
+    return [found] if found is not None else named
 
 
 def _matching(every: Sequence[Automation], wanted: str

@@ -378,8 +378,9 @@ def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: s
     from mogrun.api import automations as api
 
     every = api.list_automations(client)
-    found = (api.find_automation(every, name) for name in wanted)
-    for automation_id in dict.fromkeys(a.id for a in found if a is not None):
+    # A name several share names each of them: the run may be any one's.
+    found = (a for name in wanted for a in api.automations_named(every, name))
+    for automation_id in dict.fromkeys(a.id for a in found):
         try:
             return automation_id, api.read_run(client, automation_id, run_id)
         except NotFoundError:  # not this automation's run: the next one may have it

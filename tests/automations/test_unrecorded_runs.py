@@ -86,3 +86,24 @@ def test_cancel_of_an_unrecorded_automation_run_names_it_once(started, mogrun_em
     assert result.stderr.splitlines()[0] == (
         f"Error: {run_id} is a run of automation {automation!r}: the Mogplex API has no "
         "cancel for automation runs; it is left going"), result
+
+
+@pytest.mark.mogrun_emulator(automations=["triage", "triage"], repos=["acme/api"])
+def test_a_name_two_automations_share_still_finds_the_run(mogrun_project, mogrun_emulator,
+                                                          tmp_path):
+    """A name two automations share cannot be triggered, but it names both: status of
+    a run of either said "none this task file names has it" (the look-up skipped the
+    name as ambiguous)."""
+    mogrun_project.env["MOGRUN_POLL_INTERVAL"] = "0.1"
+    second = sorted(a["id"] for a in mogrun_emulator.automations)[1]
+    mogrun_project.write(f'[jobs.weekly]\nrepo = "acme/api"\nautomation = "{second}"\n'
+                         'input = { note = "@emulator duration=20s" }\n')
+    assert mogrun_project.run("run", "--detach", "weekly").exit_code == 0
+    [run_id] = mogrun_emulator.job_runs()
+    other = MogrunProject(tmp_path / "ci-checkout", env=mogrun_project.env)
+    other.root.mkdir()
+    other.write('[jobs.weekly]\nrepo = "acme/api"\nautomation = "triage"\n')
+    result = other.run("--json", "status", run_id)
+    assert result.exit_code == 0, result
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["run_id"], row["automation"]) == (run_id, second), row
