@@ -241,9 +241,9 @@ class RunExecutor:
             return self._refused(track, exc.evolve(
                 message=f"{exc.message}: {conflict_hint(track, earlier, rerun)}"), Outcome.ERROR)
         except UnconfirmedStartError as exc:
-            return self._unconfirmed(track, exc, UNCONFIRMED)
+            return self._unconfirmed(track, exc, UNCONFIRMED, kind.sent_key(track))
         except UnansweredStartError as exc:
-            return self._unconfirmed(track, exc, UNANSWERED)
+            return self._unconfirmed(track, exc, UNANSWERED, kind.sent_key(track))
         except MogrunError as exc:
             return self._refused(track, exc, Outcome.FAILED if isinstance(exc, NoSlot)
                                  else Outcome.ERROR)
@@ -289,14 +289,15 @@ class RunExecutor:
         except MogrunError as exc:
             deps.channel.notice(mask(
                 f"interrupted while its start was unanswered; whether the run exists is "
-                f"unknown ({exc.message}): look for Idempotency-Key {track.key}",
+                f"unknown ({exc.message}): look for Idempotency-Key {kind.sent_key(track)}",
                 track.secrets), track=track, level="error")
             return self._skip(track, MAYBE_STARTED)
         track.started(started.state, False, started.repo_id)  # our own, whatever replayed says
         self.progress.run_going(track.run_id, _shown(track), cancellable=kind.cancellable)
         deps.channel.run_started(track)
         deps.channel.notice(mask(f"interrupted while its start was unanswered: the start "
-                                 f"(Idempotency-Key {track.key}) is run {track.run_id}",
+                                 f"(Idempotency-Key {kind.sent_key(track)}) is run "
+                                 f"{track.run_id}",
                                  track.secrets), track=track, level="warning")
         return self._interrupted(track, kind)
 
@@ -555,18 +556,20 @@ class RunExecutor:
             self.deps.abort.set()
         return self._finish(track, outcome, message=message, exit_code=exc.exit_code)
 
-    def _unconfirmed(self, track: RunTrack, exc: MogrunError, recorded: str) -> RunResult:
+    def _unconfirmed(self, track: RunTrack, exc: MogrunError, recorded: str,
+                     key: str) -> RunResult:
         """The server accepted the start but named no run (``UNCONFIRMED``), or the start
         was given up on after an attempt that may have reached it (``UNANSWERED``): the
         run may exist, so it is neither said nor recorded as one that could not start
-        (a rerun sends its key again, which the server answers with such a run)."""
+        (a rerun sends its key again, which the server answers with such a run). ``key``:
+        the one sent (a trigger's is a digest of the job's), which the server knows."""
         deps, job = self.deps, track.job.name
         said = exc.message if recorded == UNCONFIRMED else (
             f"its start was given up on unanswered ({exc.message}): the run may have started")
         deps.channel.notice(mask(
             f"{said}; not sent again. Check with {deps.command} status {job} (or the "
             f"API) before starting it again: {deps.rerun_hint(job)} sends its "
-            f"Idempotency-Key {track.key} again, which finds such a run instead of "
+            f"Idempotency-Key {key} again, which finds such a run instead of "
             "starting a second", track.secrets), track=track, level="error")
         return self._finish(track, Outcome.ERROR, message=recorded, exit_code=exc.exit_code)
 

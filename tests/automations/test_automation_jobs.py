@@ -724,3 +724,17 @@ def test_an_automation_fan_out_splits_into_more_legs_than_there_are_slots(projec
     refused = project.run("run", "-n", "triage-all", "fix", "--shard", "4/4", env=real)
     assert refused.exit_code == 2, refused
     assert "sandbox slots (3) cannot be split 4 ways" in refused.output, refused
+
+
+def test_a_trigger_given_up_unanswered_names_the_key_it_sent(project, mogrun_emulator,
+                                                             quick_backoff):
+    """It said "sends its Idempotency-Key mogrun-triage-all-... again": the job's key,
+    which the server never saw (a trigger sends a digest of it), to look for."""
+    mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
+    project.write(automation_job(repo=["acme/api"]))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 69, result
+    assert len(mogrun_emulator.job_runs()) == 1  # made, its answer lost each time
+    [sent] = {r.idempotency_key for r in mogrun_emulator.requests
+              if r.path.endswith("/trigger")}
+    assert f"sends its Idempotency-Key {sent} again" in result.stderr, result
