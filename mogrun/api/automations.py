@@ -303,11 +303,11 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
     job = options.get("job")
     secret = job is not None and job.automation_secret
     shown = "'***'" if secret else repr(wanted)
+    asking = "" if job is None else f", for job {job.name!r}"  # which of the file's jobs
     if named:
         ids = ", ".join(a.id for a in named)
-        raise UsageError(f"automation name {shown} is ambiguous ({ids})",
+        raise UsageError(f"automation name {shown} is ambiguous ({ids}){asking}",
                          context=["Name the automation by its id instead."])
-    asking = "" if job is None else f", for job {job.name!r}"  # which of the file's jobs
     raise UsageError(f"no automation named {shown} on this account{asking}",
                      context=[_close_names(wanted, every) if not secret else _LIST_THEM])
 

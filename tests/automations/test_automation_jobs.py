@@ -577,7 +577,9 @@ def test_a_name_spelled_exactly_wins_over_one_in_another_case(project, mogrun_em
     assert result.exit_code == 0, result
     assert len(mogrun_emulator.job_runs(exact)) == 1
     project.write(LIFTED + automation_job("t", repo=["acme/api"], automation="TRIAGE"))
-    assert "is ambiguous" in project.run("t").stderr  # neither spelled so: still refused
+    refused = project.run("t").stderr  # neither spelled so: still refused
+    # and which job names it is said, as for a name that matches none
+    assert "is ambiguous" in refused and ", for job 't'" in refused, refused
 
 
 def _clone(root, name: str, origin: str | None, text: str):
