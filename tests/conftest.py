@@ -3,15 +3,71 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
+from mogrun import entrypoints
+from mogrun.pluginload import BUNDLED_PACKAGE, ENTRY_POINT_GROUP
 
-def pytest_configure(config: object) -> None:
+
+def pytest_configure(config: pytest.Config) -> None:
     """``CI`` (which a CI runner sets, ``.ci/run``'s among them) turns mogrun's live
     view off on a terminal; the pty tests are of that view, and their mogrun
     inherits this process's environment. A test of ``CI`` sets it itself."""
     os.environ.pop("CI", None)
+    config.addinivalue_line(
+        "markers", "machine_plugins: the test sees the plugins installed on this machine "
+        "(entry points of the environment's distributions), which every other test's "
+        "mogrun never sees")
+
+
+def _machine_plugins() -> dict[str, list[str]]:
+    """The distributions on ``sys.path`` as the session starts that offer a plugin in
+    mogrun's entry-point group other than the bundled ones: their metadata folder
+    (resolved) and plugin names. ``pip install -e examples/edit-gate`` (as its README
+    says) is one: a plugin of this machine, not of any test."""
+    found: dict[str, list[str]] = {}
+    for folder in sys.path:
+        for meta in entrypoints._metadata_dirs(folder or "."):
+            names = [ep.name for ep in
+                     entrypoints._read(os.path.join(meta, "entry_points.txt"), ENTRY_POINT_GROUP)
+                     if not ep.value.strip().startswith(BUNDLED_PACKAGE + ".")]
+            if names:
+                found.setdefault(os.path.realpath(meta), names)
+    return found
+
+
+MACHINE_PLUGINS = _machine_plugins()
+
+
+@pytest.fixture(autouse=True)
+def _only_the_tests_own_plugins(request: pytest.FixtureRequest,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """mogrun (run in-process: ``mogrun_cli``, ``run_mogrun``, ``run_cli``,
+    ``PluginHost.load``) finds no distribution of ``MACHINE_PLUGINS``: only the
+    bundled plugins and those the test installs itself (``installed``, a dist-info
+    on ``sys.path``), as on a machine with mogrun alone. Every entry point is found
+    through ``mogrun.entrypoints``' one scan of the metadata folders, so hiding them
+    there hides them from every command. ``@pytest.mark.machine_plugins``: a test of
+    that scan itself, which sees the machine as it is."""
+    if not MACHINE_PLUGINS or request.node.get_closest_marker("machine_plugins"):
+        return
+    scan = entrypoints._metadata_dirs
+
+    def the_tests_own(folder: str) -> list[str]:
+        return [meta for meta in scan(folder) if os.path.realpath(meta) not in MACHINE_PLUGINS]
+
+    monkeypatch.setattr(entrypoints, "_metadata_dirs", the_tests_own)
+
+
+@pytest.fixture
+def machine_plugins_off() -> dict[str, str]:
+    """The environment that keeps ``MACHINE_PLUGINS`` out of a fresh interpreter's
+    mogrun (a subprocess is out of the fixture's reach), named as a user would:
+    ``MOGRUN_DISABLE_PLUGINS`` (leaves each out before it is imported)."""
+    names = dict.fromkeys(name for found in MACHINE_PLUGINS.values() for name in found)
+    return {"MOGRUN_DISABLE_PLUGINS": ",".join(names)} if names else {}
 
 
 @pytest.fixture

@@ -180,6 +180,7 @@ def test_the_root_help_loads_no_pathlib(tmp_path, argv) -> None:
     assert imported(modules, ("pathlib", "urllib.parse", "ipaddress")) == []
 
 
+@pytest.mark.machine_plugins  # both read this machine's distributions
 @pytest.mark.parametrize("group", ["mogrun", "pytest11", "console_scripts"])
 def test_entry_points_match_importlib_metadata(group) -> None:
     import importlib.metadata
