@@ -32,6 +32,17 @@ sys.exit(code)
 
 # The code under test, not whichever mogrun is installed (a worktree run with PYTHONPATH).
 PYTHONPATH = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+# A fresh interpreter sees the plugins installed here, a plugin's own imports with
+# them: they are left out, as the suite's in-process mogrun never sees them (conftest).
+CHILD_ENV = {"PATH": "/usr/bin:/bin"}
+
+
+@pytest.fixture(autouse=True)
+def _machine_plugins_left_out(machine_plugins_off, monkeypatch) -> None:
+    for name, value in machine_plugins_off.items():
+        monkeypatch.setitem(CHILD_ENV, name, value)
+
+
 NEVER = ("importlib.metadata", "hashlib", "tomlkit", "urllib3", "sqlite3")
 LIST_NEVER = (*NEVER, "click", "rich", "rich_click", "pluggy", "mogrun.pluginhost",
               "mogrun.api", "mogrun.emulator", "threading", "signal")
@@ -51,7 +62,7 @@ def loaded(tmp_path, *argv: str, text: str | None = None, code: int = 0,
         paths = {"PYTHONPATH": os.pathsep.join([code_dir, sysconfig.get_paths()["purelib"]])}
     done = subprocess.run([sys.executable, *([] if site else ["-S"]), "-c", PROBE, *argv],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "100", **paths})
+                          env={**CHILD_ENV, "COLUMNS": "100", **paths})
     assert done.returncode == code, done.stderr
     return set(json.loads(done.stderr.rpartition("MODULES ")[2]))
 
@@ -131,7 +142,7 @@ def test_checking_and_showing_create_only_the_job_values(tmp_path, argv) -> None
     (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
     done = subprocess.run([sys.executable, "-c", DATACLASSES, *argv], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", **PYTHONPATH})
+                          env={**CHILD_ENV, **PYTHONPATH})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stderr.rpartition("DATACLASSES ")[2]) == JOB_VALUES
 
