@@ -824,17 +824,26 @@ def test_a_refused_url_is_one_error_not_a_warning_that_it_goes_on(mogrun_project
         assert result.stderr.count("refused") == 1, result.stderr
 
 
-@pytest.mark.parametrize("kind", ["text", "truncated", "directory", "another schema"])
+@pytest.mark.parametrize("kind", ["text", "truncated", "directory", "another schema",
+                                  "damaged page"])
 def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogrun_emulator,
                                                                    kind) -> None:
     """A history there but unreadable read as empty: ``status`` said "No runs
     recorded yet." and exited 0, and ``logs JOB``/``cancel JOB`` named the history
     ``:memory:``. Now they say it cannot be read, where and why (exit 1, as
-    ``history`` does); a run id is still found through the API."""
+    ``history`` does); a run id is still found through the API. A page overwritten
+    (the file opens, a read fails) refused the run id too: the run a ``--detach``
+    started could not be followed or cancelled by its id."""
     assert project("lint").exit_code == 0
     [run_id] = mogrun_emulator.runs
     path = project.root / ".mogrun" / "history.db"
-    if kind == "text":
+    opening = "read" if kind == "damaged page" else "open"
+    if kind == "damaged page":
+        sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+        with open(path, "r+b") as handle:  # the runs table's first page
+            handle.seek(4096)
+            handle.write(b"\xff" * 4096)
+    elif kind == "text":
         path.write_bytes(b"# runs\r\nlint\tsuccess\r\n\r\n")
     elif kind == "truncated":
         path.write_bytes(path.read_bytes()[:1000])
@@ -850,16 +859,19 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
                  ["logs", "lint"], ["cancel", "lint"], ["logs"], ["history"]):
         result = project(*argv)
         assert result.exit_code == 1, (argv, result)
-        assert result.stderr.startswith(f"Error: cannot open run history {path}: "), (argv, result)
+        assert result.stderr.startswith(f"Error: cannot {opening} run history {path}: "), (
+            argv, result)
         assert "No runs recorded" not in result.stderr and ":memory:" not in result.stderr
         if kind == "another schema":  # not sqlite's "no such column: base_url"
             assert result.stderr.splitlines()[:2] == [
                 f"Error: cannot open run history {path}: it is not a run history mogrun "
                 "wrote (its runs table has other columns)",
                 f"Move it away to start a new one: mv {path} {path}.broken"], result
-    by_id = project("status", run_id)
-    assert by_id.exit_code == 0, by_id
-    assert f"warning: cannot open run history {path}: " in by_id.stderr
+    for command in ("status", "logs"):
+        by_id = project(command, run_id)
+        assert by_id.exit_code == 0, by_id
+        assert f"warning: cannot {opening} run history {path}: " in by_id.stderr
+        assert "Traceback" not in by_id.output
 
 
 @pytest.mark.parametrize(("command", "shown"), [("logs", "logs"), ("cancel", "status")])

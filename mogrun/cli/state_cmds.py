@@ -139,7 +139,14 @@ def rows_for(history: Any, taskfile: Any, target: str,
     job with no run here names the other APIs it ran against, and the ``command`` to
     see them with."""
     job, sep, repo = job_and_repo(target)
-    row = None if sep else history.by_run_id(target)
+    try:
+        row = None if sep else history.by_run_id(target)
+    except MogrunError as exc:  # a page damaged past what opening the file checks
+        if not looks_like_run_id(target):
+            raise
+        history.go_on_without(exc)
+        _going_on_without(exc)
+        return []
     if row is not None:
         return [row]
     if history.unreadable is not None and not sep and looks_like_run_id(target):

@@ -639,6 +639,20 @@ class History:
             history.unreadable = error
         return history
 
+    def go_on_without(self, error: MogrunError) -> None:
+        """Become ``stand_in`` (``error``: why this file cannot be read), for a
+        command acting on a run id, after a read found the file damaged past what
+        opening it checks (a page overwritten): the run is then read from the API,
+        as where the file cannot be opened, and nothing more is asked of the file."""
+        stand_in = History.stand_in(self.path, error, self.base_url, self.task_file)
+        with self._lock:
+            damaged, self._db = self._db, stand_in._db
+            self.unreadable = error
+            self._fan_outs.clear()
+            self._legacy_end = None
+        with contextlib.suppress(Exception):
+            damaged.close()
+
     @classmethod
     def for_project(cls, project_dir: Path | str, base_url: str,
                     task_file: str | None = None,
