@@ -124,7 +124,14 @@ def open_state(state: CliState, *, lenient: bool = True,
         return taskfile, history
 
 
+# The errors ``_going_on_without`` said: ``cancel`` reads a run id's rows twice.
+_SAID_WITHOUT: weakref.WeakSet[MogrunError] = weakref.WeakSet()
+
+
 def _going_on_without(error: MogrunError) -> None:
+    if error in _SAID_WITHOUT:
+        return
+    _SAID_WITHOUT.add(error)
     _echo_safe(f"warning: {error.message}; going on without it (a run is found by its "
                "id only)", err=True)
 
