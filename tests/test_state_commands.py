@@ -72,7 +72,9 @@ def test_what_is_neither_a_job_nor_a_run_id_is_refused_without_a_request(
 @pytest.mark.parametrize("command", ["status", "cancel"])
 def test_the_run_id_in_the_help_examples_is_one_mogrun_accepts(project, command) -> None:
     """People paste the help's example: its run id must not be refused as a typo."""
-    from mogrun.cli.state_cmds import cancel_command, looks_like_run_id, status_command
+    from mogrun.cli.cancel_cmd import cancel_command
+    from mogrun.cli.run_targets import looks_like_run_id
+    from mogrun.cli.status_cmd import status_command
 
     doc = (status_command if command == "status" else cancel_command).help or ""
     # "  mogrun status codemod     what it shows": the command line, then its gloss

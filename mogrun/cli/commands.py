@@ -11,10 +11,10 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("mogrun.cli.run_cmd", "run_command", "Run jobs"),
     "rerun": ("mogrun.cli.rerun_cmd", "rerun_command", "Run jobs"),
-    "status": ("mogrun.cli.state_cmds", "status_command", "Run jobs"),
+    "status": ("mogrun.cli.status_cmd", "status_command", "Run jobs"),
     "logs": ("mogrun.cli.logs_cmd", "logs_command", "Run jobs"),
-    "cancel": ("mogrun.cli.state_cmds", "cancel_command", "Run jobs"),
-    "history": ("mogrun.cli.state_cmds", "history_command", "Run jobs"),
+    "cancel": ("mogrun.cli.cancel_cmd", "cancel_command", "Run jobs"),
+    "history": ("mogrun.cli.history_cmd", "history_command", "Run jobs"),
     "list": ("mogrun.cli.taskfile_cmds", "list_command", "Task file"),
     "check": ("mogrun.cli.taskfile_cmds", "check_command", "Task file"),
     "show": ("mogrun.cli.taskfile_cmds", "show_command", "Task file"),

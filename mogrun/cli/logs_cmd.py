@@ -16,29 +16,24 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mogrun.cli import framework as click
+from mogrun.cli.cancel_cmd import going_in_a_local_mogrun, still_to_start
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.judging import GateJudge
 from mogrun.cli.loading import env_secrets
-from mogrun.cli.state import CliState
-from mogrun.cli.state_cmds import (
-    AUTOMATION_RUN_HINT,
+from mogrun.cli.run_targets import (
     Target,
     api_client,
-    as_left_locally,
-    ended_unseen,
-    going_in_a_local_mogrun,
-    located,
-    never_started,
     open_state,
-    record_status,
     recorded_elsewhere,
     row_label,
     rows_for,
     run_id_case,
-    shown_status,
-    still_to_start,
     with_automations,
 )
+from mogrun.cli.shown_rows import ended_unseen, never_started, shown_status
+from mogrun.cli.state import CliState
+from mogrun.cli.status_cmd import as_left_locally, record_status
+from mogrun.cli.unrecorded_runs import AUTOMATION_RUN_HINT, located
 from mogrun.errors import (
     MogrunError,
     NotFoundError,

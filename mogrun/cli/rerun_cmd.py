@@ -168,7 +168,7 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                           whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent,
                           refused=refused)
     if dry_run:
-        from mogrun.cli.state_cmds import row_automation
+        from mogrun.cli.run_targets import row_automation
         from mogrun.cli.taskfile_views import show_jobs
 
         for row in selection.unsettled:
@@ -211,7 +211,7 @@ def _in_task_file(state: CliState, taskfile: Any, names: Iterable[str]) -> list[
 
 
 def _label(history: History, row: HistoryRow) -> str:
-    from mogrun.cli.state_cmds import row_label
+    from mogrun.cli.run_targets import row_label
 
     return str(row_label(history, row))
 
@@ -220,7 +220,7 @@ def _latest_rows(state: CliState, taskfile: Any, history: History,
                  jobs: Sequence[str]) -> list[HistoryRow]:
     """The latest attempt of each run of the latest invocation (of each named job).
     None here: where else they ran (``--local``, another URL), if anywhere."""
-    from mogrun.cli.state_cmds import recorded_elsewhere
+    from mogrun.cli.run_targets import recorded_elsewhere
 
     if not jobs:
         rows = history.latest_invocation()
@@ -362,10 +362,10 @@ def follower_pid(row: HistoryRow) -> int | None:
 
 def unanswered(row: HistoryRow, base: str | None) -> bool:
     """Whether ``row``'s start may have made a run whose id was never learnt
-    (``state_cmds.start_unanswered``: the rule ``status`` shows ``unconfirmed``
+    (``shown_rows.start_unanswered``: the rule ``status`` shows ``unconfirmed``
     by). Its next attempt sends the same key (the server replays such a run), not
     a new one: only when that key is known (``base``, from ``recorded_base_key``)."""
-    from mogrun.cli.state_cmds import start_unanswered
+    from mogrun.cli.shown_rows import start_unanswered
 
     return base is not None and start_unanswered(row)
 
@@ -733,7 +733,8 @@ class Selection:
         that may be going is read (``GET /runs/{id}/events``: its gates may need its events)
         before anything starts."""
         from mogrun.cli.judging import GateJudge
-        from mogrun.cli.state_cmds import record_status, row_automation
+        from mogrun.cli.run_targets import row_automation
+        from mogrun.cli.status_cmd import record_status
         from mogrun.engine.automation_kind import reader_for
         from mogrun.errors import MogrunError, NotFoundError
         from mogrun.outcomes import Outcome, RunStatus, awaiting_input_way_on

@@ -1167,7 +1167,7 @@ def ended_fields(row: HistoryRow, status: str, outcome: str, finished_at: str | 
                  judged: tuple[str, str] | None = None) -> dict[str, Any]:
     """What ``row`` learns when its run is seen to end (``status``, judged
     ``outcome``, the server's ``finished_at``) by another command or invocation
-    (``state_cmds.record_status``, ``History.also_ended``): that status and
+    (``status_cmd.record_status``, ``History.also_ended``): that status and
     outcome, the run's end in history's own form (``now_iso``'s), the outcome's
     exit code and, when the command judged it (``judged``: its ``gates_json`` and
     message), what a followed run's row keeps of its end. Unless a signal ended the

@@ -1,0 +1,318 @@
+"""``mogrun status``: the latest runs, refreshed from the API, and what
+``--exit-status`` says of them. ``record_status`` (what mogrun learnt of a run,
+written to history) is here, and ``logs``, ``cancel`` and ``rerun`` record
+with it too.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mogrun.cli import framework as click
+from mogrun.cli.completion import complete_jobs
+from mogrun.cli.loading import env_secrets
+from mogrun.cli.run_targets import (
+    api_client,
+    echo_safe,
+    nothing_recorded,
+    open_state,
+    row_automation,
+    row_label,
+    rows_for,
+    run_id_case,
+)
+from mogrun.cli.shown_rows import (
+    NOT_STARTED,
+    UNKNOWN_TO_SERVER,
+    WAITING,
+    ended_unseen,
+    never_started,
+    outcome_cell,
+    refused_unfollowed,
+    runs_table,
+    shown_row,
+    shown_status,
+    unconfirmed,
+    unjudged,
+)
+from mogrun.cli.state import CliState
+from mogrun.cli.unrecorded_runs import unrecorded_row
+from mogrun.errors import (
+    MogrunError,
+    NotFoundError,
+    NotStartedError,
+    RateLimitedError,
+    RequestRefusedError,
+    ServerError,
+    ServiceUnavailableError,
+    TransportError,
+)
+from mogrun.masking import mask
+
+if TYPE_CHECKING:
+    from mogrun.runs import RunResult
+
+
+# `status --exit-status`: what a script learns without parsing the table.
+EXIT_PASSED, EXIT_NOT_PASSED, EXIT_GOING = 0, 1, 3
+
+EXIT_STATUS_HELP = """\b
+--exit-status codes:
+  0  every shown run passed
+  1  a shown run did not pass (failed, cancelled, gate failed, never started;
+     timed out or interrupted, even if it goes on on the server; unknown to
+     the server), is not known to have passed (ended, but its gates are the
+     task file's plugins, which status does not load: logs --follow or rerun
+     judges it), or no run is recorded at all
+  3  none failed, but one is still going (pending, streaming, detached,
+     left when following it failed, or waiting to start in a mogrun still
+     running on this machine)
+"""
+
+
+@click.command("status", epilog=EXIT_STATUS_HELP)
+@click.argument("target", required=False, metavar="[JOB|JOB:owner/name|RUN_ID]",
+                shell_complete=complete_jobs, callback=run_id_case)
+@click.option("--exit-status", is_flag=True, help="Exit 0 if every shown run passed, 1 if "
+              "one did not, 3 while one is still going.")
+@click.pass_obj
+def status_command(state: CliState, target: str | None, exit_status: bool) -> int:
+    """Latest runs from local history, refreshed from the API.
+
+    \b
+    Examples:
+      mogrun status                    the latest runs of every job of the file
+      mogrun status codemod            every run of codemod's latest invocation
+      mogrun --json status 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
+      mogrun status --exit-status nightly && echo all green
+
+    A job no longer in the task file (removed, renamed) is not shown, nor
+    judged by --exit-status, unless it is named (mogrun status OLD-NAME); mogrun
+    history still has its runs.
+
+    Each task file in a folder (-f nightly.toml) has its own history. A run
+    id this project never recorded (another checkout or CI started it) is
+    read from the API and shown, not recorded (an automation's job run
+    through the automations the task file names; its repo by owner/name, one
+    GET /repos?id= for a run; with --json, what only history knows is null:
+    id, job, invocation, idempotency_key, attempt, why, request, task_file;
+    attached is false, gates []). Runs are
+    kept per API
+    (--local runs apart): with none here, the APIs that have some are named
+    (mogrun --local status), and so is the one a run id was recorded under.
+    A --local run recorded as going whose mogrun is gone (killed) is shown
+    unknown: its emulator ended with that mogrun, and the run with it.
+    When the API cannot be reached, the runs are shown as last recorded,
+    with a warning, and the exit code is 69 (75 when it answers 429, rate
+    limited, past every retry).
+    """
+    state.hold_github_commands()  # server and agent text follows
+    state.repository_code = False  # no task-file plugin, even for a retry or a gate
+    taskfile, history = open_state(state)
+    try:
+        # Rows without a run id (refused or skipped) are shown too: they are the latest.
+        try:
+            rows = (history.latest_per_job(set(taskfile.jobs) or None) if target is None
+                    else rows_for(history, taskfile, target, env_secrets(state, taskfile),
+                                  state=state))
+        except NotStartedError as exc:  # --exit-status: what never ran has not passed
+            raise exc.as_not_passed() if exit_status else exc from exc
+        unreachable: MogrunError | None = None
+        if target is not None and not rows:  # a run id: history has not seen it
+            rows = [unrecorded_row(state, taskfile, history, target)]
+        else:
+            try:
+                rows = _refresh(state, taskfile, history, rows)
+            except (TransportError, ServiceUnavailableError, ServerError,
+                    RateLimitedError) as exc:
+                # The API cannot be asked now: what history knows is still worth showing
+                # (a rate-limited CI check lost the table, where a 503 kept it).
+                unreachable = exc
+                state.warn(f"cannot refresh from the API ({exc.message}); showing the runs "
+                           "as last recorded")
+        if not rows:
+            nothing_recorded(state, taskfile, history, ["status"])
+            # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
+            # on a fresh checkout must not read as green.
+            return EXIT_NOT_PASSED if exit_status else 0
+        _show_status(state, rows, history, taskfile.jobs)
+        if unreachable is not None:
+            return unreachable.exit_code  # what is going now is not known
+        return exit_status_code(rows) if exit_status else 0
+    finally:
+        history.close()
+
+
+def exit_status_code(rows: Sequence[Any]) -> int:
+    """0 all passed, 1 one did not, is unknown to the server or ended with its
+    gates still to judge (it wins), 3 one is still going."""
+    from mogrun.cli.judging import awaits_judgement
+    from mogrun.outcomes import Outcome, RunStatus
+
+    going = False
+    for row in rows:
+        if row.waiting or _lost_going(row):  # judged once it ends
+            going = True
+            continue
+        # Ended, its gates still to judge: status never will (3 would poll forever).
+        if not row.run_id or row.status == UNKNOWN_TO_SERVER or awaits_judgement(row) or (
+                row.outcome not in (None, Outcome.DETACHED) and not Outcome(row.outcome).passed):
+            return EXIT_NOT_PASSED
+        if not RunStatus.is_terminal(row.status):
+            going = True
+        elif row.status != RunStatus.SUCCESS and row.outcome != Outcome.SUCCESS:
+            return EXIT_NOT_PASSED
+    return EXIT_GOING if going else EXIT_PASSED
+
+
+def _lost_going(row: Any) -> bool:
+    """A run still going whose mogrun stopped following it for its own reasons (the
+    server failed, a bug), not the user's (a timeout, a signal): not known to have
+    failed, so going. It was 1, then 0 once it passed: a CI loop waiting for "not 3"
+    stopped at a failure the run never had."""
+    from mogrun.engine.signals import is_interrupt_code
+    from mogrun.outcomes import Outcome, RunStatus
+
+    return (bool(row.run_id) and row.outcome == Outcome.ERROR
+            and not RunStatus.is_terminal(row.status) and row.status != UNKNOWN_TO_SERVER
+            and not is_interrupt_code(row.exit_code))
+
+
+def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> list[Any]:
+    """Rows with the current status of every run not yet known to have ended (one
+    ``GET /runs/{id}/events`` each; a terminal row is never asked again). A detached
+    run found ended is judged by its job's gates, as ``run`` would have, and
+    completed in history: status, outcome, end, exit code — unless the task file
+    names plugins (``GateJudge.verdict``): then it is shown ended, and left in
+    history for ``logs --follow`` or ``rerun`` to judge."""
+    import dataclasses
+
+    from mogrun.outcomes import RunStatus
+
+    def going(row: Any) -> bool:
+        return bool(row.run_id) and not RunStatus.is_terminal(row.status)
+
+    if state.local:  # no API to ask
+        return [as_left_locally(row) for row in rows]
+    live = [row for row in rows if going(row)]
+    if not live:
+        return list(rows)
+
+    from mogrun.cli.judging import GateJudge
+    from mogrun.engine.automation_kind import reader_for
+
+    client = api_client(state, taskfile)
+    judge = GateJudge(state, [row.job for row in live])
+    fresh = {}
+    for row in live:
+        try:
+            run, events = reader_for(client, row_automation(row, taskfile)).get_events(
+                row.run_id)
+        except RequestRefusedError as exc:
+            state.warn(f"{row.run_id}: {exc.message}")
+            if isinstance(exc, NotFoundError):  # not going, nor passed, as far as known
+                fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
+            continue
+        judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
+        if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
+            fresh[row.id] = dataclasses.replace(row, status=run.status)
+            continue
+        fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
+    return [fresh.get(row.id, row) for row in rows]
+
+
+def as_left_locally(row: Any) -> Any:
+    """A ``--local`` row as it stands: recorded as going, with no mogrun of this
+    machine following it any more, its run ended with that mogrun's emulator, its
+    end unseen (``UNKNOWN_TO_SERVER``); any other row as recorded."""
+    import dataclasses
+
+    from mogrun.outcomes import RunStatus
+
+    if row.run_id and not RunStatus.is_terminal(row.status) and row.live_owner is None:
+        return dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
+    return row
+
+
+def record_status(history: Any, row: Any, run: Any, judged: RunResult | None = None,
+                  secrets: Collection[str] = ()) -> Any:
+    """Write what mogrun learnt of ``row``'s run; a run that ended gets its outcome
+    (``judged``'s when gates were applied, else the status's own) and exit code,
+    and with ``judged`` what ``run`` keeps of a run it follows to its end: each
+    gate's verdict and the message (masked of ``secrets``). A run recorded
+    while it was still going (detached, or left going at a timeout, an interrupt or
+    a failed follow) is judged as it ended, not as it was left. Every other row of
+    the run not yet seen to end (a rerun recorded it again while it went) learns it
+    too: no row of it goes on reading as going."""
+    from mogrun.outcomes import RunStatus
+
+    fresh = _record_one(history, row, run, judged, secrets)
+    for other in history.also_of_run(row):
+        if not RunStatus.is_terminal(other.status):
+            _record_one(history, other, run, judged, secrets)
+    return fresh
+
+
+def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
+                secrets: Collection[str]) -> Any:
+    """``record_status`` of one row."""
+    import dataclasses
+
+    from mogrun.outcomes import Outcome, RunStatus
+
+    fields: dict[str, Any] = {"status": run.status}
+    if run.terminal and (judged or row.outcome in (None, Outcome.DETACHED)
+                         or not RunStatus.is_terminal(row.status)):
+        from mogrun.engine.history import ended_fields, gates_json
+
+        final = Outcome(judged.outcome) if judged else Outcome.of_status(run.status)
+        kept = None if judged is None else (gates_json(judged.gates, secrets),
+                                            mask(judged.message, secrets))
+        fields.update(ended_fields(row, run.status, str(final), run.updated_at, kept))
+        from mogrun.engine.run_kind import capacity_refusal
+
+        refused = capacity_refusal(run)
+        if refused and not row.message:  # a fixed text of the server's: no secret in it
+            fields["message"] = refused  # what ``refused_unfollowed`` says
+    changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
+    if changed:
+        try:
+            history.update(row.id, **changed)
+        except MogrunError as exc:  # read-only, or locked too long: shown, not kept
+            if history not in _SAID_UNRECORDED:
+                _SAID_UNRECORDED.add(history)
+                echo_safe(f"warning: {exc.message}; what the API said is shown, not "
+                          "recorded", err=True)
+    return dataclasses.replace(row, **changed)
+
+
+# The histories a failed write was said of, once each. Weak: an id() kept here could
+# be a later history's (in-process tests open many), whose warning would then be lost.
+_SAID_UNRECORDED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _show_status(state: CliState, rows: Sequence[Any], history: Any,
+                 jobs: Collection[str]) -> None:
+    """The table, then a note under it for each run that needs one (``--json``: its
+    ``note``): its latest attempt never started after a capacity refusal, the
+    server refused it unfollowed, its gates are still to judge, its --local
+    emulator ended before it did, or its start may have made a run never named.
+    ``jobs``: the task file's, which rerun can start again."""
+    notes = [never_started(history, row) or refused_unfollowed(state, history, row, jobs)
+             or unjudged(state, history, row) or ended_unseen(state, row, jobs)
+             or unconfirmed(state, row) for row in rows]
+    if state.json_output:
+        for row, note in zip(rows, notes, strict=True):
+            state.echo_json({**shown_row(row), "note": note})
+        return
+    if not rows:  # said by nothing_recorded
+        return
+    runs_table(state, ["job", "repo", "run id", "status", "outcome", "started"],
+              [[row.job or "-", row.repo or "-", row.run_id or "-", shown, outcome_cell(row),
+                "-" if shown in (NOT_STARTED, WAITING) else row.started_at]
+               for row in rows for shown in [shown_status(row)]])
+    for row, note in zip(rows, notes, strict=True):
+        if note is not None:
+            echo_safe(f"{row_label(history, row)}: {note}")
