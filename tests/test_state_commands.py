@@ -141,6 +141,43 @@ def test_status_exit_status_is_3_while_a_run_is_going(project, mogrun_emulator) 
     assert project("status", "--exit-status", "slow").exit_code == 0
 
 
+def test_a_ctrl_c_while_status_asks_shows_what_it_learnt(project, mogrun_emulator,
+                                                         monkeypatch) -> None:
+    """status asks each going run in turn: against a slow server a hundred of them
+    take minutes, and a Ctrl-C ended it with "Interrupted." and no row at all. The
+    runs asked are shown as learnt, the others as last recorded, said, exit 130.
+    (The Ctrl-C is raised where the second run would be asked: a timed signal would
+    race the first answer.)"""
+    from mogrun.engine import automation_kind
+
+    assert project("--detach", "fanout").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    real, asked = automation_kind.reader_for, []
+
+    class CtrlCAtTheSecond:
+        def __init__(self, reader) -> None:
+            self.reader = reader
+
+        def get_events(self, run_id):
+            if asked:
+                raise KeyboardInterrupt
+            asked.append(run_id)
+            return self.reader.get_events(run_id)
+
+    monkeypatch.setattr(automation_kind, "reader_for",
+                        lambda client, automation: CtrlCAtTheSecond(real(client, automation)))
+    result = project("--json", "status", "fanout")
+    assert result.exit_code == 130, result
+    rows = {row["run_id"]: row for row in map(json.loads, result.stdout.splitlines())}
+    [first] = asked
+    assert rows[first]["status"] == "success"  # asked: learnt, and recorded
+    [other] = [run_id for run_id in rows if run_id != first]
+    assert rows[other]["status"] not in ("success", "failed", "cancelled")  # as recorded
+    assert "interrupted: 1 of the 2 going runs were not asked; they are shown as last " \
+        "recorded" in result.stderr, result
+    assert "Interrupted." not in result.stderr
+
+
 def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emulator) -> None:
     assert project("--detach", "lint").exit_code == 0
     [run_id] = mogrun_emulator.runs

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
@@ -106,7 +106,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     unknown: its emulator ended with that mogrun, and the run with it.
     When the API cannot be reached, the runs are shown as last recorded,
     with a warning, and the exit code is 69 (75 when it answers 429, rate
-    limited, past every retry).
+    limited, past every retry). A Ctrl-C while the going runs are asked
+    shows those asked as learnt and the others as last recorded, said, and
+    exits 130.
     """
     state.hold_github_commands()  # server and agent text follows
     state.repository_code = False  # no task-file plugin, even for a retry or a gate
@@ -120,11 +122,14 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
+        cut_short: Refreshed | None = None
         if target is not None and not rows:  # a run id: history has not seen it
             rows = [unrecorded_row(state, taskfile, history, target)]
         else:
             try:
-                rows = _refresh(state, taskfile, history, rows)
+                refreshed = _refresh(state, taskfile, history, rows)
+                rows = refreshed.rows
+                cut_short = refreshed if refreshed.left else None
             except (TransportError, ServiceUnavailableError, ServerError,
                     RateLimitedError) as exc:
                 # The API cannot be asked now: what history knows is still worth showing
@@ -138,6 +143,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows, history, taskfile.jobs)
+        if cut_short is not None:  # a Ctrl-C while the going runs were asked
+            state.warn(f"interrupted: {cut_short.left} of the {cut_short.going} going runs were "
+                       "not asked; they are shown as last recorded")
+            return INTERRUPTED_EXIT
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
@@ -180,13 +189,27 @@ def _lost_going(row: Any) -> bool:
             and not is_interrupt_code(row.exit_code))
 
 
-def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> list[Any]:
+class Refreshed(NamedTuple):
+    """``_refresh``'s rows, and of the ``going`` runs it had to ask, how many were
+    ``left`` unasked by a Ctrl-C (shown as last recorded)."""
+
+    rows: list[Any]
+    going: int = 0
+    left: int = 0
+
+
+INTERRUPTED_EXIT = 130  # a Ctrl-C, as the CLI's own "Interrupted." exits
+
+
+def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> Refreshed:
     """Rows with the current status of every run not yet known to have ended (one
     ``GET /runs/{id}/events`` each; a terminal row is never asked again). A detached
     run found ended is judged by its job's gates, as ``run`` would have, and
     completed in history: status, outcome, end, exit code — unless the task file
     names plugins (``GateJudge.verdict``): then it is shown ended, and left in
-    history for ``logs --follow`` or ``rerun`` to judge."""
+    history for ``logs --follow`` or ``rerun`` to judge. A Ctrl-C stops the asking:
+    what was learnt is kept and shown, the rest as recorded (``Refreshed.left``),
+    where a slow server asked of a hundred runs showed nothing at all."""
     import dataclasses
 
     from mogrun.outcomes import RunStatus
@@ -195,32 +218,37 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
         return bool(row.run_id) and not RunStatus.is_terminal(row.status)
 
     if state.local:  # no API to ask
-        return [as_left_locally(row) for row in rows]
+        return Refreshed([as_left_locally(row) for row in rows])
     live = [row for row in rows if going(row)]
     if not live:
-        return list(rows)
+        return Refreshed(list(rows))
 
     from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
 
     client = api_client(state, taskfile)
     judge = GateJudge(state, [row.job for row in live])
-    fresh = {}
-    for row in live:
-        try:
-            run, events = reader_for(client, row_automation(row, taskfile)).get_events(
-                row.run_id)
-        except RequestRefusedError as exc:
-            state.warn(f"{row.run_id}: {exc.message}")
-            if isinstance(exc, NotFoundError):  # not going, nor passed, as far as known
-                fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
-            continue
-        judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
-        if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
-            fresh[row.id] = dataclasses.replace(row, status=run.status)
-            continue
-        fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
-    return [fresh.get(row.id, row) for row in rows]
+    fresh = {}  # every run asked, by row id (one assignment each: a Ctrl-C is before or after)
+    try:
+        for row in live:
+            try:
+                run, events = reader_for(client, row_automation(row, taskfile)).get_events(
+                    row.run_id)
+            except RequestRefusedError as exc:
+                state.warn(f"{row.run_id}: {exc.message}")
+                # A 404: not going, nor passed, as far as known; any other: as recorded.
+                fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER) \
+                    if isinstance(exc, NotFoundError) else row
+                continue
+            judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
+            if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
+                fresh[row.id] = dataclasses.replace(row, status=run.status)
+            else:
+                fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
+    except KeyboardInterrupt:  # the user's Ctrl-C: stop asking, show what is known
+        pass
+    return Refreshed([fresh.get(row.id, row) for row in rows], len(live),
+                     len(live) - len(fresh))
 
 
 def as_left_locally(row: Any) -> Any:
