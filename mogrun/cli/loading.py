@@ -197,8 +197,7 @@ def plugin_notes(state: CliState, host: PluginHost, taskfile: TaskFile | None,
     off = pluginload.disabled_names(state.env)
     if state.no_plugins:
         if extra_plugins:
-            switch = ("--no-plugins" if state.no_plugins_flag
-                      else pluginload.switched_off_by(state.env))
+            switch = pluginload.switched_off_by(state.env)  # as the host says it
             notes.append(f"{switch} loads only the bundled plugins, so it leaves out -p "
                          f"{', '.join(extra_plugins)} ({switch} wins over -p)")
     elif off:

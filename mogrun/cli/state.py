@@ -68,7 +68,6 @@ class CliState:
         self.verbose = False
         self.no_color = False
         self.no_plugins = False
-        self.no_plugins_flag = False
         # The command's stdout is data whatever the options (``schema``'s JSON Schema):
         # what plugins print goes to stderr, as under --json.
         self.stdout_is_data = False
@@ -129,8 +128,7 @@ class CliState:
         self.verbose = bool(options.get("verbose"))
         # NO_COLOR counts when set and not empty (no-color.org), as rich reads it.
         self.no_color = bool(options.get("no_color")) or bool(self.env.get("NO_COLOR"))
-        self.no_plugins_flag = bool(options.get("no_plugins"))  # typed, not the variable
-        self.no_plugins = self.no_plugins_flag or self._plugins_switched_off()
+        self.no_plugins = bool(options.get("no_plugins")) or self._plugins_switched_off()
         if self.url is not None and not self.url.strip():  # a script's unset variable
             raise UsageError(f"--url needs a URL, not {'a blank' if self.url else 'an empty'} "
                              "string",
