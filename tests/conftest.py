@@ -12,7 +12,7 @@ from mogrun import entrypoints
 from mogrun.pluginload import BUNDLED_PACKAGE, ENTRY_POINT_GROUP
 
 # Property tests judge what the code does, never how fast: on two cores shared by six
-# workers (and other load) an example took 8.4 s once, and Hypothesis's per-example
+# workers (and other load) one draw took seconds (a helper saw 8.4 s), and the per-example
 # deadline and its "too slow" health check failed tests that were right. Speed
 # targets live in bench/. A test's own @settings still overrides the rest.
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])

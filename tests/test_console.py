@@ -17,6 +17,9 @@ from mogrun.testing import write_taskfile
 HOOK = """\
 import os, signal, sys
 
+open(os.environ["CTRL_C_HOOK_LOADED"], "w").close()  # the hook is in this interpreter
+
+
 class CtrlCAt:
     def find_spec(self, name, path=None, target=None):
         if name == os.environ["CTRL_C_AT"]:
@@ -40,6 +43,7 @@ def started(tmp_path, module: str, *args: str) -> subprocess.CompletedProcess[st
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook" / "sitecustomize.py").write_text(HOOK)
     env = {**os.environ, "CTRL_C_AT": module, "NO_COLOR": "1",
+           "CTRL_C_HOOK_LOADED": str(tmp_path / "hook-loaded"),
            "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), *sys.path])}
     return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, text=True,
                           capture_output=True, timeout=60)
@@ -57,8 +61,10 @@ def test_a_ctrl_c_as_mogrun_starts_is_interrupted_not_a_traceback(tmp_path, modu
     assert (result.returncode, result.stdout, result.stderr) == (130, "", "Interrupted.\n")
 
 
-def test_the_hook_lands_where_it_is_aimed(tmp_path) -> None:
-    # Without the signal the same line lists the job: the hook itself changes nothing.
+def test_the_hook_alone_changes_nothing(tmp_path) -> None:
+    # Loaded, but aimed at no module: the same line lists the job, so what the test
+    # above sees is the Ctrl-C's doing, not the hook's.
     result = started(tmp_path, "no.such.module", "-m", "mogrun", "list")
+    assert (tmp_path / "hook-loaded").exists()
     assert (result.returncode, result.stderr) == (0, "")
     assert "a" in result.stdout.split()

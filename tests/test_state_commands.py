@@ -143,7 +143,7 @@ def test_status_exit_status_is_3_while_a_run_is_going(project, mogrun_emulator) 
 
 def test_a_ctrl_c_while_status_asks_shows_what_it_learnt(project, mogrun_emulator,
                                                          monkeypatch) -> None:
-    """status asks each going run in turn: against a slow server a hundred of them
+    """status asks each going run in turn: against a slow server a hundred of them can
     take minutes, and a Ctrl-C ended it with "Interrupted." and no row at all. The
     runs asked are shown as learnt, the others as last recorded, said, exit 130.
     (The Ctrl-C is raised where the second run would be asked: a timed signal would
