@@ -1460,22 +1460,16 @@ def test_an_empty_output_is_refused_not_the_default_path(project, output) -> Non
 
 
 def test_plugins_the_runner_will_not_have_are_said_with_a_way_that_works(
-        tmp_path, monkeypatch) -> None:
+        tmp_path, installed) -> None:
     """A plugin installed here (an entry point) was not said at all, though the
     workflow installs only mogrun; for a module in [mogplex].plugins the advice was
     to add an install step, an edit regenerating then refuses."""
     from mogrun.testing import run_mogrun
 
-    site = tmp_path / "site"
-    dist = site / "mogrun_owners-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mogrun-owners\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[mogrun]\nowners = mogrun_owners_mod\n")
     hooks = "from mogrun.plugin import hookimpl\n\n@hookimpl\ndef mogrun_session_finished():\n" \
             "    pass\n"
-    (site / "mogrun_owners_mod.py").write_text(hooks)
-    (site / "team_pager.py").write_text(hooks)
-    monkeypatch.syspath_prepend(str(site))
+    installed("mogrun-owners", {"owners": "mogrun_owners_mod"},
+              {"mogrun_owners_mod": hooks, "team_pager": hooks})
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
     (root / "mogplex.toml").write_text(
