@@ -223,3 +223,38 @@ def test_a_hook_no_plugin_heard_is_heard_once_a_task_file_plugin_adds_it(tmp_pat
                                                      payload={"n": 2}))
     audit = next(p for name, p in host.pm.list_name_plugin() if name == "audit")
     assert audit.plugin.HEARD == ["e2"]
+
+
+def test_a_module_plugins_hooks_are_found_as_pluggy_finds_them():
+    """The quick look in a module's namespace (``pluginload._may_be_hook``) passes
+    over only what pluggy's own scan passes over: every kind of attribute a module
+    holds, the hooks among them a function, a bound method and a staticmethod."""
+    import functools
+    import types
+
+    import pluggy
+
+    from mogrun import hookspecs
+    from mogrun.pluginload import Candidate, hook_impls
+
+    class Holder:
+        @hookimpl
+        def mogrun_retry_delay(self):
+            return 1.0
+
+    @hookimpl
+    def mogrun_configure(config):
+        return None
+
+    plugin = types.ModuleType("many_kinds")
+    plugin.__dict__.update(
+        mogrun_configure=mogrun_configure, mogrun_retry_delay=Holder().mogrun_retry_delay,
+        mogrun_event=staticmethod(hookimpl(lambda job, run, event: None)),
+        undecorated_helper=lambda: None, Holder=Holder, CONSTANT=3, partial=functools.partial(
+            mogrun_configure, None), module=types, builtin=len, nothing=None)
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    by_pluggy = {attr for attr in dir(plugin) if pm.parse_hookimpl_opts(plugin, attr)}
+    found = hook_impls(pm, Candidate("many", "test", "test", plugin), problems=[])
+    assert by_pluggy == {"mogrun_configure", "mogrun_retry_delay", "mogrun_event"}
+    assert set(found) == by_pluggy
