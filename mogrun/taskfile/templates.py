@@ -165,6 +165,8 @@ def literal_text(text: str) -> str:
 
 def render(text: str, scope: Scope, key: str) -> Rendered:
     """Substitute every ``{{ name }}`` of ``text``; ``TemplateError`` names job, key, template."""
+    if "{{" not in text:  # most values: a repo, a branch, a duration
+        return Rendered(text)
     found = _Found()
     try:
         out = _render(text, scope, key, found)
