@@ -6,7 +6,8 @@ holds the task file (the nearest directory above it with a ``.git``; the
 task file's own directory when there is none). ``-o PATH`` (relative to the
 current directory) writes elsewhere. A file that does not start with the
 generator's marker is never overwritten, nor, without ``--force``, one whose
-body no longer matches the digest its header recorded (a hand edit).
+body no longer matches the digest its header recorded (a hand edit). Notes a
+hand adds to the header are the user's: regenerating keeps them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mogrun.cli.ci_file import (
     refuse_too_big,
     resolved_or_given,
     twin_workflow,
+    with_kept_notes,
     within,
     write_workflow,
 )
@@ -151,6 +153,7 @@ def github_command(state: CliState, output: str | None, check: bool,
         state.echo(text, nl=False)
         return 0
     example = path_from_here(own_file(taskfile.path, root, target), state.cwd)
+    text = with_kept_notes(text, target, shown)
     refuse_too_big(text, shown)
     _refuse_a_second_workflow(state, taskfile.path, root, target, shown, text, check=check)
     if check:

@@ -96,14 +96,30 @@ def kept_options(target: Path, shown: str) -> Recorded:
     """The options (``--shards``, ``--install``) the existing file was generated
     with: a plain ``ci github`` or ``--check`` (the pull-request step) neither
     drops a workflow's sharding or install nor calls such a workflow stale."""
-    import stat
-
     from mogrun.ci.workflow import Recorded, recorded_options
 
+    current = _current(target, shown)
+    return (recorded_options(current) if current is not None else None) or Recorded()
+
+
+def _current(target: Path, shown: str) -> str | None:
+    """The workflow file at ``target`` as ``read_workflow`` reads it (``None``:
+    no regular file there)."""
+    import stat
+
     mode = mode_of(target, shown)
-    if mode is None or not stat.S_ISREG(mode):
-        return Recorded()
-    return recorded_options(read_workflow(target, shown)) or Recorded()
+    return read_workflow(target, shown) if mode is not None and stat.S_ISREG(mode) else None
+
+
+def with_kept_notes(text: str, target: Path, shown: str) -> str:
+    """``text`` with the notes a hand added to the header of this task file's
+    workflow at ``target``: what both the write and ``--check`` compare with."""
+    from mogrun.ci.workflow import source_of, with_notes
+
+    current = _current(target, shown)
+    if current is None or source_of(current) != source_of(text):
+        return text
+    return with_notes(text, current)
 
 
 def or_twin(state: CliState, target: Path, shown: str, root: Path,

@@ -622,10 +622,38 @@ def test_a_line_added_to_the_header_does_not_hide_a_hand_edit(project) -> None:
     result = project.run("ci", "github")
     assert (result.code, path.read_bytes()) == (2, edited), result
     path.write_text(noted)  # the header's note alone: no edit of what mogrun wrote
-    result = project.run("ci", "github", "--check")
-    assert result.code == 1 and HAND_EDITED not in result.err, result
+    ok = project.run("ci", "github", "--check")  # kept by a write: current
+    assert (ok.code, ok.out, ok.err) == (0, "", f"{WORKFLOW} is current\n")
     _, text = generated(project)  # regenerated with the shards the header recorded
-    assert "--shards 2" in text.split("\n")[2]
+    assert text == noted and "--shards 2" in text.split("\n")[3]
+
+
+def test_notes_added_to_the_header_are_kept_where_they_were(project) -> None:
+    """A comment a user added to the header was dropped by the next ``ci github``,
+    unsaid (and ``--check`` called the file out of date for it)."""
+    project.write(BIG)
+    generated(project, "--shards", "2")
+    path = project.root / WORKFLOW
+    lines = path.read_text().split("\n")
+    notes = ["#   ops owns this: ask #ops", "", "# NOTE: nightly only  "]
+    noted = [lines[0], notes[0], lines[1], lines[2], notes[1], notes[2], *lines[3:]]
+    path.write_text("\r\n".join(noted))
+    project.write(BIG.replace("23 3", "29 3"))  # the task file changes too
+    stale = project.run("ci", "github", "--check")
+    assert stale.code == 1 and HAND_EDITED not in stale.err, stale
+    changed = changed_lines(stale.out)  # the schedule, and no note
+    assert changed and all("3 * * *" in line or line.startswith("-# Digest")
+                           or line.startswith("+# Digest") for line in changed), changed
+    _, text = generated(project)
+    written = text.split("\n")
+    assert [written[1], *written[4:6]] == notes  # each after the line it followed
+    assert written[3] == "#   mogrun ci github --shards 2"  # the note is no command
+    assert "'29 3 * * *'" in text
+    ok = project.run("ci", "github", "--check")
+    assert (ok.code, ok.err) == (0, f"{WORKFLOW} is current\n"), ok
+    path.write_text(text.replace("runs-on: ubuntu-latest", "runs-on: self-hosted", 1))
+    _, forced = generated(project, "--force")  # --force loses the edit, not the notes
+    assert forced == text
 
 
 def test_a_symlinked_task_file_gets_the_workflow_of_the_repository_holding_the_link(
