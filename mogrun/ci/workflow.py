@@ -38,6 +38,15 @@ def source_of(text: str) -> str | None:
     return path.removesuffix(".") if sep and head.startswith(MARKER) else None
 
 
+def written_by(text: str) -> str | None:
+    """The mogrun version a generated workflow's header says wrote it (``None``:
+    no such header); its install step pins that version unless ``--install``."""
+    first = text.split("\n", 1)[0]
+    head, sep, rest = first.partition(f"{MARKER} (mogrun ")
+    version, closed, _ = rest.partition(")")
+    return version if sep and not head and closed else None
+
+
 class Recorded(NamedTuple):
     """The options a generated workflow's header's command records."""
 

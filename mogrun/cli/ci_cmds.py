@@ -6,8 +6,9 @@ holds the task file (the nearest directory above it with a ``.git``; the
 task file's own directory when there is none). ``-o PATH`` (relative to the
 current directory) writes elsewhere. A file that does not start with the
 generator's marker is never overwritten, nor, without ``--force``, one whose
-body no longer matches the digest its header recorded (a hand edit). Notes a
-hand adds to the header are the user's: regenerating keeps them.
+body no longer matches the digest its header recorded (a hand edit) or one a
+newer mogrun wrote (a downgrade). Notes a hand adds to the header are the
+user's: regenerating keeps them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mogrun.cli.ci_file import (
     HAND_EDITED,
     kept_options,
     mode_of,
+    newer_writer,
     not_ours,
     or_twin,
     own_file,
@@ -80,7 +82,7 @@ def ci_group() -> None:
               "from an index (default: as the existing file was generated, else this mogrun's "
               "own version, mogrun==X; mogrun==X with -o -).")
 @click.option("--force", is_flag=True, help="Overwrite a workflow mogrun wrote even when it "
-              "was edited by hand since (the edits are lost).")
+              "was edited by hand since (the edits are lost), or by a newer mogrun.")
 @click.pass_obj
 def github_command(state: CliState, output: str | None, check: bool,
                    shards: int | None, install: str | None, force: bool) -> int:
@@ -117,6 +119,7 @@ def github_command(state: CliState, output: str | None, check: bool,
     if not to_stdout:
         refuse_folder(output, target, shown)
         _warn_if_never_read(state, target, root)
+        _refuse_a_downgrade(target, shown, check=check, force=force)
     # What is not given is kept from the existing file's header; `-o -` reads no
     # file: --shards', else 1, and --install's, else this version's.
     kept = shards is None and not to_stdout
@@ -185,6 +188,26 @@ def _warn_if_never_read(state: CliState, target: Path, root: Path) -> None:
         where = path_from_here(root / DEFAULT_OUTPUT.parent, state.cwd)
         state.warn(f"GitHub runs only the .yml and .yaml files directly in {where}: "
                    f"{path_from_here(target, state.cwd)} will never run")
+
+
+def _refuse_a_downgrade(target: Path, shown: str, *, check: bool, force: bool) -> None:
+    """A workflow a newer mogrun wrote: this older one would pin itself in its
+    install step (and drop what the newer one writes), a downgrade nobody asked
+    for. Refused without ``--force``; ``--check`` cannot judge it (exit 1)."""
+    from mogrun import __version__
+
+    newer = newer_writer(target, shown)
+    if newer is None or (force and not check):
+        return
+    said = f"{shown} was written by mogrun {newer}, newer than this one ({__version__})"
+    if check:
+        raise NotCurrent(f"{said}, which cannot tell whether it is current",
+                         context=[f"Check it with mogrun {newer} or later (install that "
+                                  "version where the check runs)."])
+    raise UsageError(f"{said}; refusing to write it as an older version",
+                     context=[f"Upgrade mogrun to {newer} or later, then run again (or run "
+                              f"again with --force to write it as mogrun {__version__} "
+                              "would, older)."])
 
 
 def _refuse_stale_schedules(nothing: NothingScheduled, target: Path, shown: str, *,

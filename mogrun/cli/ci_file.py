@@ -122,6 +122,19 @@ def with_kept_notes(text: str, target: Path, shown: str) -> str:
     return with_notes(text, current)
 
 
+def newer_writer(target: Path, shown: str) -> str | None:
+    """The version of the newer mogrun that wrote the workflow at ``target``
+    (``None``: no file, not ours, or not newer than this one): regenerating it
+    here would pin this older version in its install step."""
+    from mogrun import __version__
+    from mogrun.ci.versions import is_newer
+    from mogrun.ci.workflow import written_by
+
+    current = _current(target, shown)
+    version = written_by(current) if current is not None else None
+    return version if version is not None and is_newer(version, __version__) else None
+
+
 def or_twin(state: CliState, target: Path, shown: str, root: Path,
              task_file: str) -> tuple[Path, str]:
     """``target`` (and how it is shown), or, when nothing is there, the workflow

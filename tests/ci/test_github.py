@@ -656,6 +656,37 @@ def test_notes_added_to_the_header_are_kept_where_they_were(project) -> None:
     assert forced == text
 
 
+def test_a_workflow_a_newer_mogrun_wrote_is_not_downgraded_unasked(project,
+                                                                   monkeypatch) -> None:
+    """An older mogrun regenerated (or --check called stale) a newer one's workflow
+    and pinned itself in every install step: a downgrade nobody was told of."""
+    project.write(BIG)
+    with monkeypatch.context() as patch:
+        patch.setattr("mogrun.ci.generate.__version__", "99.0.0")
+        _, newer = generated(project)  # what mogrun 99.0.0 writes
+    assert "mogrun==99.0.0" in newer
+    path = project.root / WORKFLOW
+    said = f"Error: {WORKFLOW} was written by mogrun 99.0.0, newer than this one ({__version__})"
+    result = project.run("ci", "github")
+    assert (result.code, result.out) == (2, ""), result
+    assert result.err.splitlines() == [
+        f"{said}; refusing to write it as an older version",
+        f"Upgrade mogrun to 99.0.0 or later, then run again (or run again with --force to "
+        f"write it as mogrun {__version__} would, older)."]
+    result = project.run("ci", "github", "--check")
+    assert (result.code, result.out) == (1, ""), result  # no diff: it cannot be judged here
+    assert result.err.splitlines() == [
+        f"{said}, which cannot tell whether it is current",
+        "Check it with mogrun 99.0.0 or later (install that version where the check runs)."]
+    assert path.read_text() == newer
+    _, text = generated(project, "--force")  # asked for: written as this version
+    assert f"mogrun=={__version__}" in text and project.run("ci", "github", "--check").code == 0
+    with monkeypatch.context() as patch:
+        patch.setattr("mogrun.ci.generate.__version__", "0.0.1")
+        generated(project)
+    generated(project)  # an older one's file: upgraded, as before
+
+
 def test_a_symlinked_task_file_gets_the_workflow_of_the_repository_holding_the_link(
         project, tmp_path_factory) -> None:
     """The link was followed: the workflow was written beside its target, outside
