@@ -36,6 +36,12 @@ DEFAULT_STARTS: tuple[tuple[int, float], ...] = ((10, 60.0), (30, 3600.0), (150,
 # lifted: past it, polling costs more CPU than the latency it saves.
 MAX_POLLS_PER_SECOND = 250.0
 MIN_POLL_INTERVAL = 0.05  # a floor for one run alone on a lifted budget
+# Requests one command keeps in flight together when it asks many things at once
+# (repo listings, status's going runs). The budget still paces them: at the API's
+# 60/min it lets one request a second through once its first window is spent, and
+# 8 in flight keep up that rate against a server taking up to 8 s an answer; more
+# would only queue behind the budget, and the server asks not to be hammered.
+AT_ONCE = 8
 # A start that must wait says so only this long after it joined the queue, so the
 # starts that came with it (a fan-out's workers, all at once) are in the count:
 # "1 run queued" was said when a second came a millisecond later.

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mogrun.api.budget import AT_ONCE
 from mogrun.api.text import escape_text
 from mogrun.errors import RepoNotFoundError, TransportError
 from mogrun.masking import mask
@@ -161,7 +162,6 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
     return found, listed
 
 
-AT_ONCE = 8  # listings in flight together; the request budget still paces them
 
 
 def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[dict[str, Any]]]:
