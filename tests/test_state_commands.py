@@ -178,6 +178,33 @@ def test_a_ctrl_c_while_status_asks_shows_what_it_learnt(project, mogrun_emulato
     assert "Interrupted." not in result.stderr
 
 
+MANY = [f"acme/r{n}" for n in range(8)]
+
+
+@pytest.mark.mogrun_emulator(repos=MANY)
+def test_status_asks_the_going_runs_at_once(project, mogrun_emulator) -> None:
+    """status asked each going run in turn (no endpoint lists runs): against a server
+    taking 8 s an answer, 120 runs took 16 minutes. A few are asked at once now:
+    8 runs, each answer 1.5 s late, take about one answer's time, where in turn they
+    took 12 s (asserted under half that: a loaded machine stays well inside it).
+    Each is learnt and recorded, once, in the task file's order."""
+    project.write(task_file(job("fan", repo=MANY), mogplex=LIMITS))
+    assert project("--detach", "fan").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    mogrun_emulator.add_fault("events", "delay", count=len(MANY), delay=1.5)
+    began = time.monotonic()
+    shown = project("--json", "status", "fan")
+    took = time.monotonic() - began
+    assert shown.exit_code == 0, shown
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [row["repo"] for row in rows] == MANY
+    assert {row["status"] for row in rows} == {"success"}
+    assert took < len(MANY) * 1.5 / 2, took
+    assert mogrun_emulator.count("GET", "/runs/") == len(MANY)  # one each
+    kept = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
+    assert {row["outcome"] for row in kept} == {"success"}
+
+
 def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emulator) -> None:
     assert project("--detach", "lint").exit_code == 0
     [run_id] = mogrun_emulator.runs

@@ -104,11 +104,14 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     (mogrun --local status), and so is the one a run id was recorded under.
     A --local run recorded as going whose mogrun is gone (killed) is shown
     unknown: its emulator ended with that mogrun, and the run with it.
-    When the API cannot be reached, the runs are shown as last recorded,
-    with a warning, and the exit code is 69 (75 when it answers 429, rate
-    limited, past every retry). A Ctrl-C while the going runs are asked
-    shows those asked as learnt and the others as last recorded, said, and
-    exits 130.
+    The runs still going are asked a few at once (no endpoint lists runs),
+    within the API's request limit. When the API cannot be reached, the runs
+    are shown as last recorded, with a warning, and the exit code is 69 (75
+    when it answers 429, rate limited, past every retry). A Ctrl-C or a
+    SIGTERM while the going runs are asked sends no more requests (an answer
+    on its way is waited for; a second signal leaves at once), shows those
+    asked as learnt and the others as last recorded, said, and exits 130
+    (143 for a SIGTERM).
     """
     state.hold_github_commands()  # server and agent text follows
     state.repository_code = False  # no task-file plugin, even for a retry or a gate
@@ -129,7 +132,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             try:
                 refreshed = _refresh(state, taskfile, history, rows)
                 rows = refreshed.rows
-                cut_short = refreshed if refreshed.left else None
+                cut_short = refreshed if refreshed.signal is not None else None
             except (TransportError, ServiceUnavailableError, ServerError,
                     RateLimitedError) as exc:
                 # The API cannot be asked now: what history knows is still worth showing
@@ -143,10 +146,14 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows, history, taskfile.jobs)
-        if cut_short is not None:  # a Ctrl-C while the going runs were asked
-            state.warn(f"interrupted: {cut_short.left} of the {cut_short.going} going runs were "
-                       "not asked; they are shown as last recorded")
-            return INTERRUPTED_EXIT
+        if cut_short is not None:  # a signal while the going runs were asked
+            from mogrun.engine.signals import signal_name
+
+            if cut_short.left:
+                state.warn(f"{signal_name(cut_short.signal or INTERRUPTED_EXIT)}: "
+                           f"{cut_short.left} of the {cut_short.going} going runs were not "
+                           "asked; they are shown as last recorded")
+            return cut_short.signal or INTERRUPTED_EXIT
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
@@ -191,11 +198,13 @@ def _lost_going(row: Any) -> bool:
 
 class Refreshed(NamedTuple):
     """``_refresh``'s rows, and of the ``going`` runs it had to ask, how many were
-    ``left`` unasked by a Ctrl-C (shown as last recorded)."""
+    ``left`` unasked by a signal (shown as last recorded; ``signal``: its exit
+    code, 130 for a Ctrl-C, 143 for a SIGTERM)."""
 
     rows: list[Any]
     going: int = 0
     left: int = 0
+    signal: int | None = None
 
 
 INTERRUPTED_EXIT = 130  # a Ctrl-C, as the CLI's own "Interrupted." exits
@@ -203,15 +212,22 @@ INTERRUPTED_EXIT = 130  # a Ctrl-C, as the CLI's own "Interrupted." exits
 
 def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> Refreshed:
     """Rows with the current status of every run not yet known to have ended (one
-    ``GET /runs/{id}/events`` each; a terminal row is never asked again). A detached
+    ``GET /runs/{id}/events`` each, a few at once within the request budget:
+    ``asking.ask_each``; a terminal row is never asked again). A detached
     run found ended is judged by its job's gates, as ``run`` would have, and
     completed in history: status, outcome, end, exit code — unless the task file
     names plugins (``GateJudge.verdict``): then it is shown ended, and left in
-    history for ``logs --follow`` or ``rerun`` to judge. A Ctrl-C stops the asking:
-    what was learnt is kept and shown, the rest as recorded (``Refreshed.left``),
-    where a slow server asked of a hundred runs showed nothing at all."""
+    history for ``logs --follow`` or ``rerun`` to judge. A signal (Ctrl-C, SIGTERM)
+    stops the asking: what was learnt is kept and shown, the rest as recorded
+    (``Refreshed.left``), where a slow server asked of a hundred runs showed
+    nothing at all."""
     import dataclasses
+    import threading
+    import time
 
+    from mogrun.cli.asking import ask_each
+    from mogrun.engine.signals import InterruptibleSleep
+    from mogrun.errors import Interrupted
     from mogrun.outcomes import RunStatus
 
     def going(row: Any) -> bool:
@@ -223,32 +239,53 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     if not live:
         return Refreshed(list(rows))
 
+    from mogrun.api.budget import AT_ONCE
     from mogrun.cli.judging import GateJudge
     from mogrun.engine.automation_kind import reader_for
 
-    client = api_client(state, taskfile)
+    stop = threading.Event()  # set at a signal: no more asking, a retry's wait ends
+    sleeper = InterruptibleSleep(stop, time.sleep)
+    client = api_client(state, taskfile, sleeper)
     judge = GateJudge(state, [row.job for row in live])
-    fresh = {}  # every run asked, by row id (one assignment each: a Ctrl-C is before or after)
-    try:
-        for row in live:
-            try:
-                run, events = reader_for(client, row_automation(row, taskfile)).get_events(
-                    row.run_id)
-            except RequestRefusedError as exc:
-                state.warn(f"{row.run_id}: {exc.message}")
-                # A 404: not going, nor passed, as far as known; any other: as recorded.
-                fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER) \
-                    if isinstance(exc, NotFoundError) else row
-                continue
-            judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
-            if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
-                fresh[row.id] = dataclasses.replace(row, status=run.status)
-            else:
-                fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
-    except KeyboardInterrupt:  # the user's Ctrl-C: stop asking, show what is known
-        pass
+    fresh = {}  # every run asked, by row id
+
+    def ask(row: Any) -> Any:
+        return reader_for(client, row_automation(row, taskfile)).get_events(row.run_id)
+
+    def take(row: Any, answer: Any) -> bool:
+        if isinstance(answer, Interrupted):  # its wait ended by the stop: not asked
+            return True
+        if isinstance(answer, RequestRefusedError):
+            state.warn(f"{row.run_id}: {answer.message}")
+            # A 404: not going, nor passed, as far as known; any other: as recorded.
+            fresh[row.id] = dataclasses.replace(row, status=UNKNOWN_TO_SERVER) \
+                if isinstance(answer, NotFoundError) else row
+            return True
+        if isinstance(answer, BaseException):
+            raise answer
+        run, events = answer
+        judged = judge.verdict(row, run, events, taskfile) if run.terminal else None
+        if run.terminal and judged is None:  # its gates are the plugins': shown, not kept
+            fresh[row.id] = dataclasses.replace(row, status=run.status)
+        else:
+            fresh[row.id] = record_status(history, row, run, judged, judge.secrets_of(row))
+        return True
+
+    signalled = ask_each(live, ask, take, stop=stop, sleeper=sleeper,
+                         at_once=min(AT_ONCE, client.budget.requests_per_minute),
+                         on_signal=lambda code, in_flight: _say_stopping(state, code, in_flight))
     return Refreshed([fresh.get(row.id, row) for row in rows], len(live),
-                     len(live) - len(fresh))
+                     len(live) - len(fresh), signalled)
+
+
+def _say_stopping(state: CliState, exit_code: int, in_flight: int) -> None:
+    """At the first signal, with runs being asked: the answers in flight are waited
+    for (a wait for the budget or a retry ends at once)."""
+    from mogrun.engine.signals import signal_name
+
+    if in_flight:
+        state.warn(f"{signal_name(exit_code)}: asking no more runs; an answer on its way is "
+                   "waited for (a second signal leaves at once)")
 
 
 def as_left_locally(row: Any) -> Any:

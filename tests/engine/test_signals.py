@@ -1102,3 +1102,59 @@ def test_a_reader_that_stopped_reading_holds_no_cancel(emulator, tmp_path, outpu
     last = out.splitlines()[-1]
     assert "x" * 1000 in out, len(out)
     assert (json.loads(last)["type"] == "summary") if output else last == "exit code 143", last
+
+
+QUICK_FAN = """
+[jobs.fan]
+repo = ["acme/api", "acme/web", "acme/worker"]
+prompt = "@emulator duration=0.2s"
+"""
+
+
+def test_sigterm_while_status_asks_shows_what_it_learnt(emulator, tmp_path):
+    """A SIGTERM (CI cancelling the job) while status asked the going runs killed it
+    by the default action: no row at all, exit -15. It shows the runs asked as learnt
+    and the others as last recorded, says so, and exits 143, as a Ctrl-C does (130).
+    A request limit of 1 a minute holds the second run's request in the budget, where
+    the signal finds it."""
+    spawn(emulator, tmp_path, "run", "--detach", "fan", jobs=QUICK_FAN).communicate(timeout=20)
+    until(lambda: all(emulator.run_detail(r)["status"] == "success" for r in emulator.runs),
+          "the runs ended")
+    asked = emulator.count("GET", "/runs/")
+    with running(spawn(emulator, tmp_path, "--json", "status", "fan", jobs=QUICK_FAN,
+                       header="[mogplex]\nrequests_per_minute = 1\n")) as proc:
+        until(lambda: emulator.count("GET", "/runs/") > asked, "the first run asked", proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM)
+    assert proc.returncode == 143, (out, err)
+    assert took < 10, (took, err)
+    rows = json_lines(out)
+    assert [row["repo"] for row in rows] == ["acme/api", "acme/web", "acme/worker"]
+    assert sorted(row["status"] for row in rows) == ["pending", "pending", "success"], rows
+    assert ("warning: SIGTERM: 2 of the 3 going runs were not asked; they are shown as last "
+            "recorded") in err.splitlines(), err
+    assert "Traceback" not in err
+
+
+def test_a_second_signal_leaves_status_without_the_answers_in_flight(emulator, tmp_path):
+    """The first signal waits for the answers on their way (each is a run learnt);
+    against a server that holds them, a second one leaves at once: every run shown
+    as last recorded, the signal's exit code."""
+    import urllib.request
+
+    def faults_left() -> int:
+        with urllib.request.urlopen(f"{emulator.url}/_emulator/faults", timeout=5) as answer:
+            return sum(fault["remaining"] for fault in json.load(answer))
+
+    spawn(emulator, tmp_path, "run", "--detach", "fan", jobs=QUICK_FAN).communicate(timeout=20)
+    emulator.add_fault("events", "delay", count=3, delay=60)
+    with running(spawn(emulator, tmp_path, "--json", "status", "fan", jobs=QUICK_FAN)) as proc:
+        until(lambda: faults_left() == 0, "the three runs asked", proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM, times=2, gap=1.0)
+    assert proc.returncode == 143, (out, err)
+    assert took < 10, (took, err)
+    assert [row["status"] for row in json_lines(out)] == ["pending"] * 3, out
+    lines = err.splitlines()
+    assert ("warning: SIGTERM: asking no more runs; an answer on its way is waited for (a "
+            "second signal leaves at once)") in lines, err
+    assert ("warning: SIGTERM: 3 of the 3 going runs were not asked; they are shown as last "
+            "recorded") in lines, err
