@@ -205,6 +205,30 @@ def test_status_asks_the_going_runs_at_once(project, mogrun_emulator) -> None:
     assert {row["outcome"] for row in kept} == {"success"}
 
 
+def test_status_shows_what_it_learnt_before_the_api_stopped_answering(
+        project, mogrun_emulator, quick_backoff) -> None:
+    """The server stopped answering after the first run was asked: every run was
+    shown as last recorded, the one learnt too (and recorded: history and status
+    disagreed). Now it is shown as learnt, the others as recorded, with one warning
+    that says so, and the exit code of an unreachable API (69)."""
+    fan = ["acme/api", "acme/web", "acme/worker"]
+    project.write(task_file(job("fan", repo=fan), mogplex=LIMITS))
+    assert project("--detach", "fan").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    mogrun_emulator.add_fault("events", "delay", count=1, delay=0.001)  # the first answers
+    mogrun_emulator.add_fault("events", "drop", count=1000)  # then none
+    shown = project("--json", "status", "fan")
+    assert shown.exit_code == 69, shown
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [row["repo"] for row in rows] == fan
+    assert sorted(row["status"] for row in rows) == ["pending", "pending", "success"], rows
+    warnings = [line for line in shown.stderr.splitlines() if "cannot refresh" in line]
+    [warning] = warnings
+    assert warning.startswith("warning: cannot refresh from the API (the connection to "), warning
+    assert warning.endswith("); 2 of the 3 going runs are shown as last recorded, the others "
+                            "as the API said"), warning
+
+
 def test_a_detached_row_is_completed_and_never_fetched_again(project, mogrun_emulator) -> None:
     assert project("--detach", "lint").exit_code == 0
     [run_id] = mogrun_emulator.runs

@@ -106,8 +106,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     unknown: its emulator ended with that mogrun, and the run with it.
     The runs still going are asked a few at once (no endpoint lists runs),
     within the API's request limit. When the API cannot be reached, the runs
-    are shown as last recorded, with a warning, and the exit code is 69 (75
-    when it answers 429, rate limited, past every retry). A Ctrl-C or a
+    are shown as last recorded (those it answered before it stopped: as
+    learnt), with one warning, and the exit code is 69 (75 when it answers
+    429, rate limited, past every retry). A Ctrl-C or a
     SIGTERM while the going runs are asked sends no more requests (an answer
     on its way is waited for; a second signal leaves at once), shows those
     asked as learnt and the others as last recorded, said, and exits 130
@@ -126,20 +127,18 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
         cut_short: Refreshed | None = None
+        refreshed: Refreshed | None = None
         if target is not None and not rows:  # a run id: history has not seen it
             rows = [unrecorded_row(state, taskfile, history, target)]
         else:
             try:
                 refreshed = _refresh(state, taskfile, history, rows)
-                rows = refreshed.rows
+                rows, unreachable = refreshed.rows, refreshed.unreachable
                 cut_short = refreshed if refreshed.signal is not None else None
-            except (TransportError, ServiceUnavailableError, ServerError,
-                    RateLimitedError) as exc:
-                # The API cannot be asked now: what history knows is still worth showing
-                # (a rate-limited CI check lost the table, where a 503 kept it).
-                unreachable = exc
-                state.warn(f"cannot refresh from the API ({exc.message}); showing the runs "
-                           "as last recorded")
+            except _UNREACHABLE as exc:
+                refreshed, unreachable = None, exc
+            if unreachable is not None:
+                state.warn(_unreachable_warning(unreachable, refreshed))
         if not rows:
             nothing_recorded(state, taskfile, history, ["status"])
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
@@ -198,16 +197,21 @@ def _lost_going(row: Any) -> bool:
 
 class Refreshed(NamedTuple):
     """``_refresh``'s rows, and of the ``going`` runs it had to ask, how many were
-    ``left`` unasked by a signal (shown as last recorded; ``signal``: its exit
-    code, 130 for a Ctrl-C, 143 for a SIGTERM)."""
+    ``left`` unasked (shown as last recorded): by a signal (``signal``: its exit
+    code, 130 for a Ctrl-C, 143 for a SIGTERM), or because the API stopped
+    answering (``unreachable``: its error)."""
 
     rows: list[Any]
     going: int = 0
     left: int = 0
     signal: int | None = None
+    unreachable: MogrunError | None = None
 
 
 INTERRUPTED_EXIT = 130  # a Ctrl-C, as the CLI's own "Interrupted." exits
+# The API cannot be asked now: what history knows is still worth showing (a
+# rate-limited CI check lost the table, where a 503 kept it).
+_UNREACHABLE = (TransportError, ServiceUnavailableError, ServerError, RateLimitedError)
 
 
 def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) -> Refreshed:
@@ -218,9 +222,9 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     completed in history: status, outcome, end, exit code — unless the task file
     names plugins (``GateJudge.verdict``): then it is shown ended, and left in
     history for ``logs --follow`` or ``rerun`` to judge. A signal (Ctrl-C, SIGTERM)
-    stops the asking: what was learnt is kept and shown, the rest as recorded
-    (``Refreshed.left``), where a slow server asked of a hundred runs showed
-    nothing at all."""
+    stops the asking, and so does an API that stopped answering: what was learnt
+    is kept and shown, the rest as recorded (``Refreshed.left``), where a slow
+    server asked of a hundred runs showed nothing at all."""
     import dataclasses
     import threading
     import time
@@ -248,6 +252,7 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     client = api_client(state, taskfile, sleeper)
     judge = GateJudge(state, [row.job for row in live])
     fresh = {}  # every run asked, by row id
+    unreachable: list[MogrunError] = []  # the first failure of the API itself
 
     def ask(row: Any) -> Any:
         return reader_for(client, row_automation(row, taskfile)).get_events(row.run_id)
@@ -255,6 +260,10 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     def take(row: Any, answer: Any) -> bool:
         if isinstance(answer, Interrupted):  # its wait ended by the stop: not asked
             return True
+        if isinstance(answer, _UNREACHABLE):  # said once; the others would fail alike
+            if not unreachable:
+                unreachable.append(answer)
+            return False
         if isinstance(answer, RequestRefusedError):
             state.warn(f"{row.run_id}: {answer.message}")
             # A 404: not going, nor passed, as far as known; any other: as recorded.
@@ -275,7 +284,17 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
                          at_once=min(AT_ONCE, client.budget.requests_per_minute),
                          on_signal=lambda code, in_flight: _say_stopping(state, code, in_flight))
     return Refreshed([fresh.get(row.id, row) for row in rows], len(live),
-                     len(live) - len(fresh), signalled)
+                     len(live) - len(fresh), signalled, unreachable[0] if unreachable else None)
+
+
+def _unreachable_warning(error: MogrunError, refreshed: Refreshed | None) -> str:
+    """What status says when the API stopped answering: every run as last recorded,
+    or, when some were learnt before, how many are."""
+    said = f"cannot refresh from the API ({error.message}); "
+    if refreshed is None or refreshed.left == refreshed.going:
+        return said + "showing the runs as last recorded"
+    return said + (f"{refreshed.left} of the {refreshed.going} going runs are shown as last "
+                   "recorded, the others as the API said")
 
 
 def _say_stopping(state: CliState, exit_code: int, in_flight: int) -> None:
