@@ -205,6 +205,29 @@ def test_status_asks_the_going_runs_at_once(project, mogrun_emulator) -> None:
     assert {row["outcome"] for row in kept} == {"success"}
 
 
+def test_status_with_no_thread_to_be_had_asks_the_runs_in_turn(project, mogrun_emulator,
+                                                               monkeypatch) -> None:
+    """The system's thread limit (a container's): no helper thread at all, and status
+    asks each going run itself, in turn, as it did before it asked them at once."""
+    import threading
+
+    assert project("--detach", "fanout").exit_code == 0
+    wait_until_ended(mogrun_emulator)
+    start = threading.Thread.start
+
+    def limited(thread: threading.Thread) -> None:
+        if thread.name.startswith("mogrun-status-"):
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", limited)
+    result = project("--json", "status", "fanout")
+    assert result.exit_code == 0, result
+    assert [row["status"] for row in map(json.loads, result.stdout.splitlines())] == [
+        "success", "success"]
+    assert "Traceback" not in result.stderr
+
+
 def test_status_shows_what_it_learnt_before_the_api_stopped_answering(
         project, mogrun_emulator, quick_backoff) -> None:
     """The server stopped answering after the first run was asked: every run was
