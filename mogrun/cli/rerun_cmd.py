@@ -505,6 +505,7 @@ class Selection:
                  ) -> tuple[list[ResolvedJob], Mapping[str, tuple[int, str]]]:
         import dataclasses
 
+        from mogrun.cli.shown_rows import sent_key
         from mogrun.engine.runner import UNCONFIRMED
         from mogrun.masking import mask
 
@@ -532,6 +533,7 @@ class Selection:
                     chosen.append(job)
                 continue
             runs = []
+            went: str | None = None  # the automation an unanswered trigger went to
             for plan in job.runs:
                 at = (job.name, mask(plan.repo, job.secrets))
                 kept = self._still.get(at)
@@ -567,11 +569,13 @@ class Selection:
                                    "key made a run before")
                         else:
                             how = "was never answered"
+                        went = _went_to(job, row) or went
+                        where = "" if went is None else f" to automation {went}, where it went,"
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
-                                  f"{row.idempotency_key}) {how}, so it may "
-                                  f"have made a run: attempt {row.attempt} is sent again "
-                                  "under that key, which attaches to such a run, never "
-                                  "doubles it")
+                                  f"{sent_key(row, self.taskfile)}) {how}, so it may "
+                                  f"have made a run: attempt {row.attempt} is sent again"
+                                  f"{where} under that key, which attaches to such a run, "
+                                  "never doubles it")
                     attempts[plan.label] = (
                         row.attempt if again or unsent
                         else self._next_attempt(history, job, row, base), "rerun")
@@ -581,7 +585,8 @@ class Selection:
                 self.held_back.append((dataclasses.replace(job, runs=tuple(runs)),
                                        held[job.name]))
             elif runs:
-                chosen.append(dataclasses.replace(job, runs=tuple(runs)))
+                chosen.append(dataclasses.replace(job, runs=tuple(runs),
+                                                  automation=went or job.automation))
         self._say_removed(jobs, {at: row for at, row in wanted.items() if at[0] not in held})
         return chosen, attempts
 
@@ -868,6 +873,19 @@ def left_alone(row: HistoryRow) -> str:
                 f"{row.invocation}; not rerun while it is still going")
     return (f"left going by invocation {row.invocation}; not rerun while it is "
             "still going")
+
+
+def _went_to(job: ResolvedJob, row: HistoryRow) -> str | None:
+    """The automation id ``row``'s trigger went to, when the job names its automation
+    otherwise now (by a name, which a rename may have given another): its key is sent
+    there again, as the run it may have made is that automation's (sent to the one
+    the name finds now, it is a new key, a second run)."""
+    from mogrun.engine.recorder import recorded_automation
+    from mogrun.reponames import is_uuid
+
+    if job.automation is None or not is_uuid(row.automation):
+        return None
+    return None if row.automation == recorded_automation(job) else row.automation
 
 
 def _undecided(exc: MogrunError, run_id: str) -> MogrunError:

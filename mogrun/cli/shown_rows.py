@@ -6,6 +6,7 @@ them too), so no command tells a run differently.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Collection
 from typing import Any
@@ -133,7 +134,7 @@ def start_unanswered(row: Any) -> bool:
     return may_have_started(row.message)
 
 
-def unconfirmed(state: CliState, row: Any) -> str | None:
+def unconfirmed(state: CliState, row: Any, taskfile: Any) -> str | None:
     """``its start may have made a run whose id is unknown: mogrun rerun sends ...``:
     a row without a run whose start may have made one (``start_unanswered``);
     ``None`` for any other row."""
@@ -142,8 +143,44 @@ def unconfirmed(state: CliState, row: Any) -> str | None:
     from mogrun.cli.run_cmd import command_prefix
 
     return (f"its start may have made a run whose id is unknown: {command_prefix(state)} "
-            f"rerun sends its Idempotency-Key ({row.idempotency_key}) again, which finds "
-            "such a run rather than starting a second")
+            f"rerun sends its Idempotency-Key ({sent_key(row, taskfile)}) again, which "
+            "finds such a run rather than starting a second")
+
+
+def sent_key(row: Any, taskfile: Any) -> str:
+    """The Idempotency-Key ``row``'s start sent, as the server knows it: a run's is
+    the key recorded; a trigger's a digest of it (``trigger_key``), made again from
+    the automation id, repo id, job and key the row recorded and the project.
+    Where the row cannot tell (the automation's id never learnt, a masked key),
+    said as a digest of the key recorded."""
+    import json
+
+    from mogrun.cli.run_targets import row_automation
+    from mogrun.masking import MASK
+    from mogrun.reponames import is_uuid
+
+    key = str(row.idempotency_key)
+    if row_automation(row, taskfile) is None:
+        return key
+    try:
+        body = json.loads(row.request)
+    except ValueError:
+        body = None
+    repo_id = body.get("repoId") if isinstance(body, dict) else None
+    if MASK in key or not is_uuid(row.automation) or not isinstance(repo_id, str):
+        return f"mogrun-<digest of {key}>"
+    from mogrun.engine.automation_kind import trigger_key
+
+    return trigger_key(key, row.automation, repo_id, row.job,
+                       _project(str(taskfile.project_dir), str(taskfile.path)))
+
+
+@functools.cache
+def _project(project_dir: str, task_file: str) -> str:
+    """``projectkey.project_identity``, asked of git once however many rows need it."""
+    from mogrun.projectkey import project_identity
+
+    return project_identity(project_dir, task_file)
 
 
 # A run not started yet by a mogrun still running on this machine (its needs, a slot).

@@ -144,7 +144,7 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
-        _show_status(state, rows, history, taskfile.jobs)
+        _show_status(state, rows, history, taskfile)
         if cut_short is not None:  # a signal while the going runs were asked
             from mogrun.engine.signals import signal_name
 
@@ -377,16 +377,16 @@ def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
 _SAID_UNRECORDED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def _show_status(state: CliState, rows: Sequence[Any], history: Any,
-                 jobs: Collection[str]) -> None:
+def _show_status(state: CliState, rows: Sequence[Any], history: Any, taskfile: Any) -> None:
     """The table, then a note under it for each run that needs one (``--json``: its
     ``note``): its latest attempt never started after a capacity refusal, the
     server refused it unfollowed, its gates are still to judge, its --local
-    emulator ended before it did, or its start may have made a run never named.
-    ``jobs``: the task file's, which rerun can start again."""
+    emulator ended before it did, or its start may have made a run never named
+    (the task file's jobs are those rerun can start again)."""
+    jobs = taskfile.jobs
     notes = [never_started(history, row) or refused_unfollowed(state, history, row, jobs)
              or unjudged(state, history, row) or ended_unseen(state, row, jobs)
-             or unconfirmed(state, row) for row in rows]
+             or unconfirmed(state, row, taskfile) for row in rows]
     if state.json_output:
         for row, note in zip(rows, notes, strict=True):
             state.echo_json({**shown_row(row), "note": note})

@@ -226,6 +226,10 @@ class HistoryObserver(Observer):
             fields.update(status=result.status, run_id=track.state.run_id)
         if result.gates:
             fields["gates"] = gates_json(result.gates, track.secrets)
+        if track.automation_id and track.automation_id != recorded_automation(track.job):
+            # A trigger sent and never answered: its row keeps where it went (as
+            # ``run_started`` does), for a rerun to send its key there again.
+            fields["automation"] = track.automation_id
         self._update(row, wait=False, **fields)
         if (row is not None and track.state is not None and track.state.run_id
                 and RunStatus.is_terminal(result.status) and result.outcome != Outcome.DETACHED):

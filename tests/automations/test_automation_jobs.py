@@ -740,3 +740,34 @@ def test_a_trigger_given_up_unanswered_names_the_key_it_sent(project, mogrun_emu
     [sent] = {r.idempotency_key for r in mogrun_emulator.requests
               if r.path.endswith("/trigger")}
     assert f"sends its Idempotency-Key {sent} again" in result.stderr, result
+
+
+def test_status_names_the_key_an_unanswered_trigger_sent(project, mogrun_emulator,
+                                                         quick_backoff):
+    """status's note said "rerun sends its Idempotency-Key (mogrun-triage-all-...)":
+    the job's key, which the server never saw, where the trigger sent a digest of it."""
+    mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
+    project.write(automation_job(repo=["acme/api"]))
+    assert project.run("run", "triage-all").exit_code == 69
+    [sent] = {r.idempotency_key for r in mogrun_emulator.requests
+              if r.path.endswith("/trigger")}
+    status = project.run("status", "triage-all")
+    assert f"rerun sends its Idempotency-Key ({sent}) again" in status.stdout, status
+
+
+def test_a_rerun_sends_an_unanswered_trigger_to_the_automation_it_went_to(
+        project, mogrun_emulator, quick_backoff):
+    """A recorded trigger kept the automation's name: renamed, and its name taken by
+    another, the rerun triggered that other one under another key, a second run."""
+    mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
+    project.write(automation_job(repo=["acme/api"]))
+    assert project.run("run", "triage-all").exit_code == 69
+    [first] = mogrun_emulator.job_runs()
+    [was] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    mogrun_emulator.set_automation(was, name="triage (old)")
+    mogrun_emulator.add_automation("triage")
+    rerun = project.run("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.job_runs() == [first]
+    assert {r.path for r in mogrun_emulator.requests if r.path.endswith("/trigger")} == {
+        f"/api/v1/mogplex/automations/{was}/trigger"}
