@@ -724,13 +724,16 @@ class Selection:
         Under ``--shard`` the jobs hold only this leg's runs: nothing can be told."""
         if not self.whole:
             return
+        from mogrun.cli.run_targets import repo_dropped
         from mogrun.masking import mask
 
-        listed = {(job.name, mask(plan.repo, job.secrets)) for job in jobs for plan in job.runs}
-        names = {job.name for job in jobs}
-        for (job, repo), row in wanted.items():
-            if job in names and (job, repo) not in listed:
-                self._say(f"{self.labels[row.id]}: no longer in the task file; not rerun")
+        listed = {job.name: [mask(plan.repo, job.secrets) for plan in job.runs]
+                  for job in jobs}
+        for row in wanted.values():
+            if row.job in listed and repo_dropped(row, self.labels[row.id] != row.job,
+                                                  listed[row.job]):
+                self._say(f"{self.labels[row.id]}: {row.repo} is no longer one of {row.job}'s "
+                          "repos in the task file; not rerun")
 
     def _settle(self, client: Any, history: History | None
                 ) -> tuple[list[HistoryRow], set[str]]:

@@ -14,7 +14,7 @@ command (and ``rerun``) finds a target's runs the same way.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +170,34 @@ def rows_for(history: Any, taskfile: Any, target: str,
                                 repo if sep else None),
             f"History: {history.path} ({history.base_url})"])
     return rows
+
+
+def repo_dropped(row: Any, fan_out: bool, listed: Collection[str]) -> bool:
+    """Whether ``row`` is a run of a repo its job, still in the task file and listing
+    ``listed`` now (as recorded: masked), no longer lists: a fan-out's run of a repo
+    taken out of its list, or a one-repo job's now that it lists others. A one-repo
+    job edited to one other repo keeps its run (``rerun`` starts it there). The one
+    rule of ``rerun`` (said, never started again) and ``status`` (neither shown nor
+    judged, unless named as ``JOB:owner/name``), as a job removed from the file is."""
+    return row.repo not in listed and (fan_out or len(listed) != 1)
+
+
+def still_listed(rows: Sequence[Any], taskfile: Any, history: Any, state: CliState,
+                 secrets: frozenset[str] = frozenset()) -> list[Any]:
+    """``rows`` without those of a repo their job no longer lists (``repo_dropped``);
+    a job whose repos cannot be told now (an unset ``env.NAME``) keeps them all."""
+    from mogrun.taskfile.resolve import job_repos
+
+    listed: dict[str, list[str] | None] = {}
+    kept = []
+    for row in rows:
+        if row.job not in listed:
+            repos = job_repos(taskfile, row.job, state.sets, state.env)
+            listed[row.job] = None if repos is None else [mask(r, secrets) for r in repos]
+        repos = listed[row.job]
+        if repos is None or not repo_dropped(row, history.is_fan_out(row), repos):
+            kept.append(row)
+    return kept
 
 
 def job_and_repo(target: str) -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ from mogrun.cli.run_targets import (
     row_label,
     rows_for,
     run_id_case,
+    still_listed,
 )
 from mogrun.cli.shown_rows import (
     NOT_STARTED,
@@ -89,8 +90,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
       mogrun status --exit-status nightly && echo all green
 
     A job no longer in the task file (removed, renamed) is not shown, nor
-    judged by --exit-status, unless it is named (mogrun status OLD-NAME); mogrun
-    history still has its runs.
+    judged by --exit-status, unless it is named (mogrun status OLD-NAME); nor
+    is a run of a repo its job no longer lists (rerun cannot start it again),
+    unless named (mogrun status JOB:owner/name); mogrun history still has their
+    runs.
 
     Each task file in a folder (-f nightly.toml) has its own history. A run
     id this project never recorded (another checkout or CI started it) is
@@ -120,9 +123,11 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     try:
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         try:
+            secrets = env_secrets(state, taskfile)
             rows = (history.latest_per_job(set(taskfile.jobs) or None) if target is None
-                    else rows_for(history, taskfile, target, env_secrets(state, taskfile),
-                                  state=state))
+                    else rows_for(history, taskfile, target, secrets, state=state))
+            if target is None or target in taskfile.job_names:  # its runs, not one named
+                rows = still_listed(rows, taskfile, history, state, secrets)
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None

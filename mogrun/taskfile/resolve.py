@@ -229,19 +229,42 @@ def _rendered_by_job(taskfile: TaskFile, key: str, sets: Mapping[str, str] | Non
     ctx = context(taskfile, {}, sets or {}, env or {}, TemplateClock.now())
     found: dict[str, list[str]] = {}
     for name in taskfile.jobs:
-        raw = taskfile.job_keys(name).get(key, [])
-        for value in raw if isinstance(raw, list) else [raw]:
-            if not isinstance(value, str):
-                continue
-            scope = ctx.scope(name)
-            try:
-                rendered = render(value, scope, key)
-            except TaskFileError:
-                continue
-            text = rendered.text.strip()
-            if text and not rendered.unset_env:
-                found.setdefault(name, []).append(text)
+        texts = [text for text in _rendered_values(ctx, name, key) if text]
+        if texts:
+            found[name] = texts
     return found
+
+
+def job_repos(taskfile: TaskFile, name: str, sets: Mapping[str, str] | None = None,
+              env: Mapping[str, str] | None = None) -> list[str] | None:
+    """The repos job ``name`` lists now, rendered as a run renders them; ``None``
+    where that cannot be told (not a job of the file, no repo, or one that is not
+    text, whose template fails or uses an unset env name)."""
+    if name not in taskfile.jobs:
+        return None
+    ctx = context(taskfile, {}, sets or {}, env or {}, TemplateClock.now())
+    values = _rendered_values(ctx, name, "repo")
+    texts = [text for text in values if text]
+    return texts if texts and len(texts) == len(values) else None
+
+
+def _rendered_values(ctx: Context, name: str, key: str) -> list[str | None]:
+    """Job ``name``'s values of ``key`` (or in its list), each rendered and stripped;
+    ``None`` for one that is not text, or whose template fails or uses an unset env
+    name, and ``""`` for a blank one."""
+    raw = ctx.taskfile.job_keys(name).get(key, [])
+    texts: list[str | None] = []
+    for value in raw if isinstance(raw, list) else [raw]:
+        if not isinstance(value, str):
+            texts.append(None)
+            continue
+        try:
+            rendered = render(value, ctx.scope(name), key)
+        except TaskFileError:
+            texts.append(None)
+            continue
+        texts.append(None if rendered.unset_env else rendered.text.strip())
+    return texts
 
 
 def job_automation(taskfile: TaskFile, name: str) -> str | None:

@@ -221,10 +221,29 @@ def test_a_rerun_of_runs_the_task_file_no_longer_has_says_so(
     before = len(mogrun_emulator.runs)
     result = mogrun("rerun")
     assert (result.exit_code, result.stdout) == (0, "exit code 0\n"), result
-    assert result.stderr == ("fan:acme/web: no longer in the task file; not rerun\n"
+    assert result.stderr == ("fan:acme/web: acme/web is no longer one of fan's repos in the "
+                             "task file; not rerun\n"
                              "nothing to rerun: the runs that did not pass are no longer in "
                              "the task file\n")
     assert len(mogrun_emulator.runs) == before
+
+
+def test_status_judges_the_runs_rerun_would_start(project, mogrun, mogrun_emulator) -> None:
+    """A fan-out's failed run of a repo taken out of its list: rerun said it was gone
+    and started nothing (exit 0), while status --exit-status said 1 for it for ever.
+    Named, it is still shown and judged, as a removed job is."""
+    fan_out_where_web_failed(project, mogrun)
+    project("""
+        [jobs.fan]
+        repo = ["acme/api"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    for argv in (["fan"], []):
+        status = mogrun("status", "--exit-status", *argv)
+        assert status.exit_code == 0, status
+        assert "acme/web" not in status.stdout and "acme/api" in status.stdout
+    named = mogrun("status", "--exit-status", "fan:acme/web")
+    assert named.exit_code == 1 and "failed" in named.stdout, named
 
 
 def test_a_rerun_s_key_derives_from_the_run_s_own_default_key(
@@ -301,7 +320,8 @@ def test_a_rerun_says_a_fan_out_repo_removed_from_the_task_file(project, mogrun,
     before = len(mogrun_emulator.runs)
     result = mogrun("rerun")
     assert result.exit_code == 0, result
-    assert "a:acme/web: no longer in the task file; not rerun" in result.stderr
+    assert ("a:acme/web: acme/web is no longer one of a's repos in the task file; "
+            "not rerun") in result.stderr
     assert "acme/api: no longer" not in result.stderr
     assert "a:acme/worker: never run here (added to its job's repos since" in result.stderr
     assert len(mogrun_emulator.runs) == before + 2  # acme/api's attempt 2, worker's first
