@@ -95,7 +95,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     unless named (mogrun status JOB:owner/name); mogrun history still has their
     runs.
 
-    Each task file in a folder (-f nightly.toml) has its own history. A run
+    Each task file in a folder (-f nightly.toml) has its own history. The
+    legs of a --shard I/N matrix that share it are one invocation: a job's
+    latest runs are the latest of each leg (back to a run of it that was no
+    leg of N), whichever leg ran last. A run
     id this project never recorded (another checkout or CI started it) is
     read from the API and shown, not recorded (an automation's job run
     through the automations the task file names; its repo by owner/name, one

@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS runs (
     request TEXT NOT NULL DEFAULT '',
     task_file TEXT NOT NULL DEFAULT '',
     automation TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT ''
+    owner TEXT NOT NULL DEFAULT '',
+    shard TEXT NOT NULL DEFAULT ''
 );
 """
 # After the columns an older database lacks are added (an index names them). A task
@@ -123,15 +124,16 @@ SELECT url FROM urls WHERE url IS NOT NULL
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request", "task_file", "automation", "owner",
+    "attempt", "why", "request", "task_file", "automation", "owner", "shard",
 )
 # What ``--json`` shows of a row: ``owner`` (host and pid of the mogrun that
-# writes it) is this machine's bookkeeping, not the run's.
-SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name != "owner")
+# writes it) is this machine's bookkeeping, not the run's, and so is ``shard``.
+SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name not in ("owner", "shard"))
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
-          ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"))
+          ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"),
+          ("shard", "TEXT NOT NULL DEFAULT ''"))
 _ADDED_DEFAULTS = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
@@ -221,6 +223,9 @@ class HistoryRow:
     # The mogrun that wrote the row, as ``host:pid``: a row with no run yet is still
     # waiting to start (for its needs, a sandbox slot) while that process lives.
     owner: str = ""
+    # The ``--shard I/N`` leg the invocation was ("" for none): a CI matrix's legs are
+    # invocations of their own, and a job's latest runs are every leg's.
+    shard: str = ""
 
     @property
     def label(self) -> str:
@@ -409,6 +414,7 @@ class History:
         self.path = Path(path)
         self.base_url = base_url
         self.task_file = task_file
+        self.shard = ""  # the ``--shard I/N`` leg this invocation is: every row written says it
         # A stand-in's: the error opening the project's history, which it stands in for.
         self.unreadable: MogrunError | None = None
         # told once when opening the file or a write waits for another process's lock
@@ -674,10 +680,10 @@ class History:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why, request, task_file, automation, owner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attempt, why, request, task_file, automation, owner, shard)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
-             self.task_file or "", automation, owner()),
+             self.task_file or "", automation, owner(), self.shard),
             patience,
         )
 
@@ -695,9 +701,9 @@ class History:
                 db.execute("BEGIN")  # every row or none, in one commit
             return [int(db.execute(
                 "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
-                " automation, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " automation, owner, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (invocation, self.base_url, job, repo, stamp, self.task_file or "",
-                 automation, by)).lastrowid or 0) for job, repo, automation in runs]
+                 automation, by, self.shard)).lastrowid or 0) for job, repo, automation in runs]
 
         return self._committed(insert, patience)
 
@@ -912,13 +918,24 @@ class History:
 
     def latest_invocation_of(self, job: str) -> list[HistoryRow]:
         """The latest attempt of every run of ``job``'s latest invocation, oldest first
-        (what ``status``, ``logs`` and ``cancel`` act on)."""
-        last = self._scoped("job = ?", (job,), limit=1)
-        if not last:
+        (what ``status``, ``logs``, ``cancel`` and ``rerun`` act on). One made by a
+        ``--shard I/N`` leg is every leg's: each leg is an invocation of its own, and
+        the last to end held only its share of the runs."""
+        heads = self._scoped("job = ?", (job,), limit=1)
+        if not heads:
             return []
-        rows = self._of_invocation(last[0].invocation, " AND job = ?", (job,), None,
-                                   last[0].task_file)
-        return latest_attempts(reversed(rows))
+        legs = _leg_count(heads[0].shard)
+        while len(heads) < legs:  # the newest invocation of each other leg (one leg of
+            # a matrix may run again alone), back to a run that is not a leg of N
+            taken = [head.shard for head in heads]
+            more = self._scoped("job = ?" + " AND shard != ?" * len(taken), (job, *taken),
+                                limit=1)
+            if not more or _leg_count(more[0].shard) != legs:
+                break
+            heads += more
+        rows = [row for head in heads for row in self._of_invocation(
+            head.invocation, " AND job = ?", (job,), None, head.task_file)]
+        return latest_attempts(sorted(rows, key=lambda row: row.id))
 
     def latest_runs_of(self, job: str) -> list[HistoryRow]:
         """The latest attempt of each run (each repo) of ``job``, whichever of its
@@ -1200,6 +1217,12 @@ def _recent_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ..
     return "", ()
 
 
+def _leg_count(shard: str) -> int:
+    """N of a row's ``I/N`` leg; 0 for a row of no ``--shard``."""
+    _, sep, count = shard.partition("/")
+    return int(count) if sep and count.isascii() and count.isdecimal() else 0
+
+
 def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
     """Of rows oldest first, only the newest attempt of each (job, repo), in first-seen
     order: an earlier attempt refused for capacity is history, not the run."""
@@ -1211,7 +1234,7 @@ def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
 
 _OPTIONAL_TEXT = ("run_id", "idempotency_key", "status", "outcome", "finished_at")
 _TEXT = ("invocation", "base_url", "job", "repo", "started_at", "message", "why", "request",
-         "task_file", "automation", "owner")
+         "task_file", "automation", "owner", "shard")
 
 
 def _row(values: Sequence[Any]) -> HistoryRow:

@@ -435,3 +435,30 @@ def test_a_table_wider_than_the_terminal_is_shown_a_block_per_run(project, mogru
     wide = mogrun(command, env={"COLUMNS": "200"})
     assert wide.stdout.splitlines()[0].startswith(("started", "job")), wide  # the table
     assert row["run_id"] in wide.stdout.splitlines()[2], wide
+
+
+def test_status_of_a_sharded_job_shows_every_leg_s_runs(project, mogrun, mogrun_emulator):
+    """Legs of a CI matrix sharing one history: status JOB showed the last leg's runs
+    alone, and --exit-status said 0 over leg 1's failure; an unsharded run after them
+    is the job's latest again, alone."""
+    fan = """
+        [jobs.fan]
+        repo = ["acme/api", "acme/web", "acme/worker"]
+        prompt = "@emulator duration=0.2s{status}"
+    """
+    project(fan.format(status=" status=failed"))
+    assert mogrun("run", "fan", "--shard", "1/2").exit_code == 1  # acme/api, acme/worker
+    project(fan.format(status=""))
+    assert mogrun("run", "fan", "--shard", "2/2").exit_code == 0  # acme/web
+    status = mogrun("--json", "status", "--exit-status", "fan")
+    assert status.exit_code == 1, status
+    shown = {row["repo"]: row["outcome"] for row in json_lines(status.stdout)}
+    assert shown == {"acme/api": "failed", "acme/worker": "failed", "acme/web": "success"}
+    assert mogrun("run", "fan", "--shard", "2/2").exit_code == 0  # leg 2 again: leg 1 kept
+    assert len(json_lines(mogrun("--json", "status", "fan").stdout)) == 3
+    assert mogrun("fan").exit_code == 0
+    status = mogrun("--json", "status", "--exit-status", "fan")
+    assert status.exit_code == 0, status
+    assert len(json_lines(status.stdout)) == 3
+    assert {row["invocation"] for row in json_lines(status.stdout)} == {
+        history_rows(mogrun, "-n", "1")[0]["invocation"]}
