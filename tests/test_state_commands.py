@@ -152,7 +152,7 @@ def test_a_ctrl_c_while_status_asks_shows_what_it_learnt(project, mogrun_emulato
 
     assert project("--detach", "fanout").exit_code == 0
     wait_until_ended(mogrun_emulator)
-    real, asked = automation_kind.reader_for, []
+    real, asked = automation_kind.Readers, []
 
     class CtrlCAtTheSecond:
         def __init__(self, reader) -> None:
@@ -164,8 +164,8 @@ def test_a_ctrl_c_while_status_asks_shows_what_it_learnt(project, mogrun_emulato
             asked.append(run_id)
             return self.reader.get_events(run_id)
 
-    monkeypatch.setattr(automation_kind, "reader_for",
-                        lambda client, automation: CtrlCAtTheSecond(real(client, automation)))
+    monkeypatch.setattr(automation_kind, "Readers", lambda client: lambda automation:
+                        CtrlCAtTheSecond(real(client)(automation)))
     result = project("--json", "status", "fanout")
     assert result.exit_code == 130, result
     rows = {row["run_id"]: row for row in map(json.loads, result.stdout.splitlines())}

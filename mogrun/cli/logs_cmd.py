@@ -345,11 +345,13 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
     """Each run's events so far, in turn. A run the server refuses (one it no longer
     knows) is an error line when there are others, which are still shown (exit 1);
     once the reader left, the exit code is the one reached."""
-    code = 0
+    from mogrun.engine.automation_kind import Readers
+
+    code, reader = 0, Readers(client)
     for target in targets:
         if "stdout" in state.readers_left:  # `logs | head`: no request for unread events
             break
-        follower = _follower(state, client, target, secrets, len(targets))
+        follower = _follower(state, reader, target, secrets, len(targets))
         try:
             follower.poll_once()
         except RequestRefusedError as exc:
@@ -365,15 +367,17 @@ def print_logs(state: CliState, client: Any, targets: Sequence[Target],
     return code
 
 
-def _follower(state: CliState, client: Any, target: Target, secrets: frozenset[str],
+def _follower(state: CliState, reader: Any, target: Target, secrets: frozenset[str],
               runs: int, stop: threading.Event | None = None) -> Any:
-    from mogrun.engine.automation_kind import reader_for
+    """``reader``: the command's ``automation_kind.Readers`` (one look-up of an
+    automation for all its runs)."""
     from mogrun.engine.follower import Follower, Pace
     from mogrun.engine.session import overridden_pace, poll_override
     from mogrun.runs import RunState
 
     override = poll_override(state.env)
-    return Follower(reader_for(client, target.automation), None,
+    client = reader.client
+    return Follower(reader(target.automation), None,
                     RunState(run_id=target.run_id, status=""),
                     _LogSink(state, target, secrets), stop=stop, ended=_recorded_ended(target),
                     interval=lambda: overridden_pace(override) if override else Pace(
@@ -397,6 +401,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
     ``sleeper``: the client's, whose waits (a 429's Retry-After) end there.
     ``unstarted``: runs another mogrun here is still to start (in the summary as
     waiting), or that never started (as they stand): none has passed (exit 1)."""
+    from mogrun.engine.automation_kind import Readers
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
     from mogrun.output.paced import reader_gone
@@ -409,6 +414,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
         for t in unstarted])
 
     left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
+    reader = Readers(client)
 
     def follow() -> None:
         with sleeper.armed():
@@ -418,7 +424,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
                 except IndexError:
                     return
                 followed = _follow_one(state, client, history, target, secrets, gates,
-                                       _follower(state, client, target, secrets,
+                                       _follower(state, reader, target, secrets,
                                                  len(targets), stop),
                                        signalled=lambda: watch.exit_code)
                 verdicts.add(target, followed)

@@ -743,18 +743,18 @@ class Selection:
         from mogrun.cli.judging import GateJudge
         from mogrun.cli.run_targets import row_automation
         from mogrun.cli.status_cmd import record_status
-        from mogrun.engine.automation_kind import reader_for
+        from mogrun.engine.automation_kind import Readers
         from mogrun.errors import MogrunError, NotFoundError
         from mogrun.outcomes import Outcome, RunStatus, awaiting_input_way_on
 
         dropped: set[int] = set()  # rows not to rerun: still going, or since passed
         going: set[str] = set()
         judge = GateJudge(self.state, [row.job for row in self.unsettled])
+        reader = Readers(client)
         for row in self.unsettled:
             label, run_id = self.labels[row.id], str(row.run_id)
             try:
-                run, events = reader_for(client, row_automation(row, self.taskfile)
-                                         ).get_events(run_id)
+                run, events = reader(row_automation(row, self.taskfile)).get_events(run_id)
             except NotFoundError as exc:  # the API's word: no such run (no proxy's 404)
                 self._say(f"{label}: run {run_id} is unknown to the server ({exc.message}), "
                           "so not going; rerun")

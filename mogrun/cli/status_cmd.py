@@ -253,7 +253,7 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
 
     from mogrun.api.budget import AT_ONCE
     from mogrun.cli.judging import GateJudge
-    from mogrun.engine.automation_kind import reader_for
+    from mogrun.engine.automation_kind import Readers
 
     stop = threading.Event()  # set at a signal: no more asking, a retry's wait ends
     sleeper = InterruptibleSleep(stop, time.sleep)
@@ -262,13 +262,10 @@ def _refresh(state: CliState, taskfile: Any, history: Any, rows: Sequence[Any]) 
     fresh = {}  # every run asked, by row id
     unreachable: list[MogrunError] = []  # the first failure of the API itself
 
-    # One reader an automation: each looks its automation up once, whatever the
-    # number of its runs (a fan-out's asked at once looked it up once a run).
-    automations = {row.id: row_automation(row, taskfile) for row in live}
-    readers = {name: reader_for(client, name) for name in set(automations.values())}
+    reader = Readers(client)
 
     def ask(row: Any) -> Any:
-        return readers[automations[row.id]].get_events(row.run_id)
+        return reader(row_automation(row, taskfile)).get_events(row.run_id)
 
     def take(row: Any, answer: Any) -> bool:
         if isinstance(answer, Interrupted):  # its wait ended by the stop: not asked

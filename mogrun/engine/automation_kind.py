@@ -392,3 +392,24 @@ def reader_for(client: Any, automation: str | None) -> Any:
     """Where to read a recorded run of a job: the client for agent runs, an
     ``AutomationReader`` for a job that triggers ``automation``."""
     return client if automation is None else AutomationReader(client, automation)
+
+
+class Readers:
+    """``reader_for`` for a command that reads many runs (status, logs, rerun):
+    each automation's reader is made once, so its runs share one look-up of it
+    (a listing of the account's automations a run, from the request budget,
+    and a fan-out's runs are read several at once)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._made: dict[str, AutomationReader] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, automation: str | None) -> Any:
+        if automation is None:
+            return self.client
+        with self._lock:
+            reader = self._made.get(automation)
+            if reader is None:
+                reader = self._made[automation] = AutomationReader(self.client, automation)
+            return reader
