@@ -64,6 +64,19 @@ CANCEL_TRIES = 3  # sends of one cancel the server asks to retry ("Run state cha
 # Pauses between reads of a run whose cancel lost the race to its end ("Run is no
 # longer active"): the server updates the run's row after the agent's call ends.
 SETTLE_PAUSES = (0.2, 0.4, 0.8, 1.6)
+OWN_PAUSE = 0.5  # seconds before ``own_pause``'s first retry (then doubled)
+
+
+def own_pause(*, error: MogrunError, attempt: int, retry_after: float | None = None,
+              **_: Any) -> float:
+    """mogrun's own retry pause, asking no plugin: the server's Retry-After, else
+    ``OWN_PAUSE`` doubled at each attempt (the request's deadline ends the retries;
+    a proxy's sub-second Retry-After is no reason to retry sooner). A rescue's
+    (``engine.rescue``) once a plugin's retry policy holds a request past a signal:
+    that policy is not asked again."""
+    if retry_after is not None and retry_after >= 1:
+        return retry_after
+    return OWN_PAUSE * 2.0 ** min(attempt - 1, 10)
 
 
 class DueStop(threading.Event):
@@ -312,7 +325,8 @@ class MogplexClient:
 
     def cancel_run(
         self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None,
-        run: str | None = None,
+        run: str | None = None, stop: threading.Event | None = None,
+        policy: RetryPolicy | None = None,
     ) -> CancelOutcome:
         """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
         again) unless the run is still going: the server also answers 409 when it
@@ -321,11 +335,14 @@ class MogplexClient:
         race ("Run is no longer active") may read as active for a moment: it is
         read again a few times before that error is raised. The newest server's
         409 "Run state changed; retry cancellation" (its update lost to another
-        write) is what it says: the cancel is sent again, a few times."""
+        write) is what it says: the cancel is sent again, a few times. Once ``stop``
+        is set it is sent no more (``Interrupted``); ``policy``: its retries' own, in
+        place of the client's (``own_pause``)."""
         path = f"/runs/{_segment(run_id)}/cancel"
         for attempt in range(1, CANCEL_TRIES + 1):
             try:
-                answer = self._call("POST", path, job=job, deadline=deadline, run=run)
+                answer = self._call("POST", path, job=job, deadline=deadline, run=run,
+                                    stop=stop, policy=policy)
                 break
             except RequestRefusedError as error:
                 if error.status != 409 or error.code != "CONFLICT":
@@ -398,10 +415,11 @@ class MogplexClient:
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
         secrets: Iterable[str] = (), stop: threading.Event | None = None,
-        run: str | None = None, retry: bool = True,
+        run: str | None = None, retry: bool = True, policy: RetryPolicy | None = None,
     ) -> Answer:
         """One request through the budget, the transport and the retry policy
-        (``retry=False``: one attempt). ``job`` and ``run`` (the run's label) are what
+        (``retry=False``: one attempt; ``policy``: this request's, not the client's).
+        ``job`` and ``run`` (the run's label) are what
         the request is for: each wait it announces (a 429, a retry, a slow answer)
         names them."""
         info = self._info(method, path, params, key=key)
@@ -440,7 +458,7 @@ class MogplexClient:
                     try:
                         if not retry:
                             raise self._gave_up(failure, at, "")
-                        self._wait_or_raise(failure, at)
+                        self._wait_or_raise(failure, at, policy or self._retry)
                     except Interrupted:
                         raise
                     except MogrunError as given_up:
@@ -529,16 +547,17 @@ class MogplexClient:
         except MogrunError as error:
             raise masked_error(error, secrets) from error
 
-    def _wait_or_raise(self, error: MogrunError, at: _Attempt) -> None:
+    def _wait_or_raise(self, error: MogrunError, at: _Attempt,
+                       policy: RetryPolicy | None) -> None:
         """Sleep before the next attempt, or raise ``error`` (completed) to give up.
 
         A Retry-After the policy will not wait (past ``max_delay``, or past the
         job's deadline) gives this request up at once and pauses nothing: the
         other jobs go on and meet the server's answer themselves."""
         retry_after = getattr(error, "retry_after", None)
-        if not is_retryable(error) or self._retry is None:
+        if not is_retryable(error) or policy is None:
             raise self._gave_up(error, at, "")
-        delay = self._retry(error=error, attempt=at.number, job=at.job, request=at.info,
+        delay = policy(error=error, attempt=at.number, job=at.job, request=at.info,
                             retry_after=retry_after)
         if delay is None or delay is False:
             raise self._gave_up(error, at, "")

@@ -34,6 +34,7 @@ from mogrun.errors import MogrunError, NotFoundError, UsageError
 
 if TYPE_CHECKING:  # what running needs is imported there: show only describes a trigger
     from mogrun.api import automations as api
+    from mogrun.api.client import RetryPolicy
     from mogrun.engine.track import RunTrack
     from mogrun.models import ResolvedJob, RunPlan
     from mogrun.runs import Event, RunState
@@ -170,7 +171,9 @@ class AutomationKind:
         return self._reader(job).get_events(run_id, limit=limit, job=job, deadline=deadline,
                                             stop=stop, run=run)
 
-    def cancel(self, track: RunTrack, *, deadline: float | None = None) -> Cancelled | None:
+    def cancel(self, track: RunTrack, *, deadline: float | None = None,
+               stop: threading.Event | None = None,
+               policy: RetryPolicy | None = None) -> Cancelled | None:
         return None  # the public API has no cancel for automation runs
 
     def refusal(self, state: RunState) -> str | None:

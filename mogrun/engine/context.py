@@ -203,6 +203,16 @@ class SessionProgress:
                 track.ender = me
             return track.ender == me
 
+    def take_cancel(self, track: RunTrack) -> bool:
+        """Claim for this thread the end of ``track``'s run from its worker, whose cancel
+        of it is unanswered (a plugin's retry hook holds it past a signal). ``False``
+        once that cancel is over: its worker ends the run."""
+        with self.lock:
+            if track.run_id not in self.cancelling:
+                return False
+            track.ender = threading.get_ident()
+            return True
+
     def cancels_in_flight(self) -> frozenset[str]:
         with self.lock:
             return frozenset(self.cancelling)

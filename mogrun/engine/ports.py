@@ -19,7 +19,7 @@ from mogrun.runs import Event, GateVerdict, RunResult, RunState
 if TYPE_CHECKING:
     import threading
 
-    from mogrun.api.client import Answer, CancelOutcome, StartOutcome
+    from mogrun.api.client import Answer, CancelOutcome, RetryPolicy, StartOutcome
     from mogrun.waits import Wait
 
 
@@ -83,7 +83,9 @@ class ApiClient(Protocol):
                    run: str | None = None) -> tuple[RunState, list[Event]]: ...
 
     def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
-                   deadline: float | None = None, run: str | None = None) -> CancelOutcome: ...
+                   deadline: float | None = None, run: str | None = None,
+                   stop: threading.Event | None = None,
+                   policy: RetryPolicy | None = None) -> CancelOutcome: ...
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,

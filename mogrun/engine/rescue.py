@@ -12,7 +12,10 @@ result handed to the scheduler). Exactly one of the two ends a run
 (``RunTrack.let_go``), and the plugins hear nothing more of that run.
 A worker held in a hook after a signal while its start is unanswered (a
 ``mogrun_retry_delay`` deciding its retry's pause) has that start settled on
-another thread as a plain retry pause settles it (``RunExecutor._recover``).
+another thread as a plain retry pause settles it (``RunExecutor._recover``);
+one held so while the signal's cancel of its run is unanswered (that cancel failed,
+the hook decides its retry's pause) has that cancel sent again on another thread,
+on mogrun's own pause (``client.own_pause``), within the signal's grace.
 """
 
 from __future__ import annotations
@@ -68,13 +71,17 @@ class Rescue(HookWatch):
     def due(self, work: Busy, now: float) -> str | None:
         """Why ``work``'s run must end without its worker: ``"signal"`` (``HOOK_GRACE``
         after one), ``"start"`` (as long after one, its start unanswered: the hook
-        holds its retry), ``"timeout"`` (its timeout has run out), else ``None`` (not
-        started, already ending, or nothing is due)."""
+        holds its retry), ``"cancel"`` (as long after one, the signal's cancel of its
+        run unanswered: the hook holds that cancel's retry), ``"timeout"`` (its timeout
+        has run out), else ``None`` (not started, already ending, or nothing is due)."""
         track = work.track
         signalled = self._signalled is not None and now - self._signalled >= HOOK_GRACE
         if track.ender is None and track.state is None and signalled and \
                 self.executor.start_sent(track) is not None:
             return "start"
+        if signalled and not track.rescued and track.run_id \
+                and track.run_id in self.progress.cancels_in_flight():
+            return "cancel"
         if (track.ender is not None or track.state is None or track.state.terminal
                 or track.run_id not in self.progress.still_going()):
             return None

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from mogrun.api.client import RetryPolicy, own_pause
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot, capacity_wait_said
 from mogrun.engine.context import SessionDeps, SessionProgress
@@ -28,7 +29,7 @@ from mogrun.engine.follower import (
     capped,
     event_identity,
 )
-from mogrun.engine.kinds import JobKind, kind_of
+from mogrun.engine.kinds import Cancelled, JobKind, kind_of
 from mogrun.engine.outcome import gated_outcome, judged_message
 from mogrun.engine.recorder import conflict_hint
 from mogrun.engine.signals import CANCEL_GRACE
@@ -147,11 +148,15 @@ class RunExecutor:
         every run started here, at its timeout as its timeout says. ``"start"``: a
         signal came while its start was unanswered (a ``mogrun_retry_delay`` holds
         the retry): it ends as a signal in a plain retry pause ends it (``_recover``).
-        ``None``: its worker claimed its end first (it is ending it)."""
+        ``"cancel"``: the signal's cancel of its run failed and the hook holds its retry:
+        it is sent again on mogrun's own pause (``own_pause``), within the signal's grace.
+        ``None``: its worker claimed its end first (it is ending it), or answered its
+        cancel meanwhile."""
         track, kind = busy
-        if not self.progress.claim(track):
+        if not (self.progress.take_cancel(track) if why == "cancel"
+                else self.progress.claim(track)):
             return None
-        track.rescued = True
+        track.released.set()
         if len(track.shown) > len(track.events):  # its worker is held mid-follow
             track.events = tuple(track.shown)
         sent = why == "start" and bool(self.start_sent(track))
@@ -165,6 +170,9 @@ class RunExecutor:
             if why == "start":  # sent: its run may exist, and is found by its key
                 return self._recover(track, kind, by=self.deps.give_up.due) if sent \
                     else self._skip(track, NEVER_STARTED)
+            if why == "cancel":  # the plugin's retry policy is not asked again
+                return self._interrupted(track, kind, by=self.deps.give_up.due,
+                                         policy=own_pause)
             if why == "signal":
                 return self._interrupted(track, kind)
             assert track.state is not None
@@ -281,11 +289,8 @@ class RunExecutor:
         try:
             if deps.give_up.is_set():
                 raise MogrunError(f"no answer within {CANCEL_GRACE:g}s of the signal")
-            deadline = time.monotonic() + CANCEL_GRACE
-            if by is not None:
-                deadline = min(deadline, by[0])
             # Sent once more, not retried: one look for a run an earlier attempt made.
-            started = kind.start(track, deadline=deadline, retry=False)
+            started = kind.start(track, deadline=_grace(by), retry=False)
         except MogrunError as exc:
             deps.channel.notice(mask(
                 f"interrupted while its start was unanswered; whether the run exists is "
@@ -399,8 +404,7 @@ class RunExecutor:
                                 f"{CANCEL_GRACE:g}s for its cancel)", track=track)
         grace = time.monotonic() + CANCEL_GRACE  # as Ctrl-C's: a stalled server must not
         try:  # hold the exit for minutes (retries included)
-            with self.progress.cancel_in_flight(track.run_id):
-                cancel = kind.cancel(track, deadline=grace)
+            cancel = self._cancel(track, kind, grace)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(deps, track, exc, why), track=track, level="error")
             return self._finish(track, Outcome.TIMEOUT, going=True,
@@ -473,10 +477,12 @@ class RunExecutor:
             self.deps.channel.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), track=track,
                                      level="warning")
 
-    def _interrupted(self, track: RunTrack, kind: JobKind) -> RunResult:
+    def _interrupted(self, track: RunTrack, kind: JobKind, by: tuple[float, str] | None = None,
+                     policy: RetryPolicy | None = None) -> RunResult:
         """Cancel runs this invocation started; leave attached ones going. What the
         first signal does is said before any run's cancel is (it is said on the main
-        thread as this worker wakes: a cancel refused at once came first)."""
+        thread as this worker wakes: a cancel refused at once came first). ``by`` and
+        ``policy``: a rescue's (``take_over``), the cancel's latest end and pause."""
         self._own(track)
         deps, code = self.deps, self.deps.interrupt_code()
         deps.said.wait(SAID_WAIT)
@@ -486,8 +492,7 @@ class RunExecutor:
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
                                 message="interrupted (attached run left running)")
         try:  # bounded: a stalled server must not hold the exit for minutes
-            with self.progress.cancel_in_flight(track.run_id):
-                cancel = kind.cancel(track, deadline=time.monotonic() + CANCEL_GRACE)
+            cancel = self._cancel(track, kind, _grace(by), policy)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(deps, track, exc), track=track, level="error")
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
@@ -505,6 +510,18 @@ class RunExecutor:
         deps.channel.notice(f"cancel of run {track.run_id} got through", track=track)
         self._catch_up(track, kind, cancel.state, time.monotonic() + TAIL_GRACE)
         return self._finish(track, Outcome.CANCELLED, message="interrupted", exit_code=code)
+
+    def _cancel(self, track: RunTrack, kind: JobKind, deadline: float,
+                policy: RetryPolicy | None = None) -> Cancelled | None:
+        """``kind.cancel``, known to be in flight (a second signal says so). Its worker
+        held in a retry hook past a signal, a rescue takes the cancel over (``take_over``):
+        the worker, once let go, sends it no more (``released``) and leaves."""
+        stop = None if track.rescued else track.released  # a rescue's own is sent
+        try:
+            with self.progress.cancel_in_flight(track.run_id):
+                return kind.cancel(track, deadline=deadline, stop=stop, policy=policy)
+        finally:  # after ``cancel_in_flight``: a rescue takes a cancel only while in it
+            self._mine(track)
 
     def _announce(self, track: RunTrack, new: RunState) -> None:
         old = track.state.status if track.state is not None else None
@@ -602,11 +619,20 @@ def _shown(track: RunTrack) -> str:
     return mask(track.job.label_of(track.plan), track.secrets)
 
 
+def _grace(by: tuple[float, str] | None) -> float:
+    """When a request made at a signal is given up: ``CANCEL_GRACE`` from now, or at
+    ``by`` if sooner (``give_up.due``: a rescue keeps to the wait the signal said)."""
+    deadline = time.monotonic() + CANCEL_GRACE
+    return deadline if by is None else min(deadline, by[0])
+
+
 def _taking(track: RunTrack, why: str, sent: bool) -> str:
     """What a rescue does with a run whose worker a plugin's hook holds: it ends the
-    run, or, its start unanswered at the signal, sends that start once more under its
-    key (``sent``: an attempt may have reached the server) or gives it up (none did:
-    no run of it exists)."""
+    run, or sends its cancel once more (its retry held), or, its start unanswered at
+    the signal, sends that start once more under its key (``sent``: an attempt may
+    have reached the server) or gives it up (none did: no run of it exists)."""
+    if why == "cancel":
+        return f"sending the cancel of run {track.run_id} once more without waiting for it"
     if why != "start":
         return f"ending run {track.run_id} without waiting for it"
     if sent:

@@ -16,6 +16,7 @@ retried (and replayed) as attempt 2 and can never start a third run.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,14 @@ class RunTrack:
     # The thread ending the current attempt (its cancel, its result): the worker, or a
     # rescue when a plugin's hook holds the worker (``SessionProgress.claim``).
     ender: int | None = None
-    rescued: bool = False  # ended by a rescue: the plugins hear nothing more of it
+    # Set once a rescue ends the run (``rescued``): the plugins hear nothing more of it,
+    # and a request its worker would still send for it (a cancel's retry) is not sent.
+    released: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def rescued(self) -> bool:
+        """Whether a rescue ended the run without its worker (``engine.rescue``)."""
+        return self.released.is_set()
 
     def let_go(self) -> None:
         """After a plugin's hook returns on this run's worker: leave if the run was

@@ -15,7 +15,7 @@ import pytest
 from mogrun.emulator import Emulator
 
 from .conftest import json_lines
-from .test_signals import interrupt, mogrun_after, running, spawn, until
+from .test_signals import interrupt, mogrun_after, running, spawn, until, wait_following
 
 # A plugin as people write one: a comment, tabs, blank lines at the end. It says when
 # its hook is entered (a file), then blocks until its end of session lets it go.
@@ -368,3 +368,34 @@ def test_a_retry_hook_let_go_after_the_rescue_ends_nothing_twice(emulator, tmp_p
     assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1, emulator.requests
     assert out.count("result  -  cancelled") == 1, out
     assert "given up" not in err and "Traceback" not in err + out, err
+
+
+@pytest.mark.parametrize("fault", ["500", "503"])
+def test_a_signal_while_a_retry_hook_holds_a_runs_cancel_cancels_it(emulator, tmp_path, fault):
+    """The first signal's cancel failed in a retryable way and the plugin's
+    mogrun_retry_delay hung before the retry: mogrun waited for the hook with no end,
+    and the run went on until a second signal left it going. The cancel is sent
+    again on mogrun's own pause, without the hook, within the signal's grace; the
+    worker, let go at the session's end, sends it no more."""
+    (tmp_path / "slow.py").write_text(LATE_RETRY)
+    emulator.add_fault("cancel", fault)
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        (run_id,) = wait_following(emulator)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        entered(tmp_path, proc)  # the cancel failed: its retry's pause is the plugin's
+        out, err = proc.communicate(timeout=20)
+    took = time.monotonic() - signalled
+    assert proc.returncode == 143, (out, err)
+    assert took < 8.0, (took, err)
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 2, emulator.requests
+    assert ("warning: long: plugin slow's mogrun_retry_delay is still running after the "
+            f"signal; sending the cancel of run {run_id} once more without waiting for "
+            "it") in err.splitlines(), err
+    assert f"cancel of run {run_id} got through" in err, err
+    assert "left going" not in err and "Traceback" not in err + out, err
+    assert out.count("result  -  cancelled") == 1, out
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "cancelled", "cancelled", 143), row
