@@ -15,7 +15,8 @@ A worker held in a hook after a signal while its start is unanswered (a
 another thread as a plain retry pause settles it (``RunExecutor._recover``);
 one held so while the signal's cancel of its run is unanswered (that cancel failed,
 the hook decides its retry's pause) has that cancel sent again on another thread,
-on mogrun's own pause (``client.own_pause``), within the signal's grace.
+on mogrun's own pause (``client.own_pause``), within the signal's grace; one held
+so while it waits for a sandbox slot has its run skipped (nothing of it was sent).
 """
 
 from __future__ import annotations
@@ -72,13 +73,17 @@ class Rescue(HookWatch):
         """Why ``work``'s run must end without its worker: ``"signal"`` (``HOOK_GRACE``
         after one), ``"start"`` (as long after one, its start unanswered: the hook
         holds its retry), ``"cancel"`` (as long after one, the signal's cancel of its
-        run unanswered: the hook holds that cancel's retry), ``"timeout"`` (its timeout
-        has run out), else ``None`` (not started, already ending, or nothing is due)."""
+        run unanswered: the hook holds that cancel's retry), ``"slot"`` (as long after
+        one, waiting for a sandbox slot: nothing sent, nothing to cancel), ``"timeout"``
+        (its timeout has run out), else ``None`` (not started, already ending, or
+        nothing is due)."""
         track = work.track
         signalled = self._signalled is not None and now - self._signalled >= HOOK_GRACE
         if track.ender is None and track.state is None and signalled and \
                 self.executor.start_sent(track) is not None:
             return "start"
+        if track.ender is None and track.state is None and signalled and track.slot_wait:
+            return "slot"
         if signalled and not track.rescued and track.run_id \
                 and track.run_id in self.progress.cancels_in_flight():
             return "cancel"

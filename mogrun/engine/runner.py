@@ -150,6 +150,8 @@ class RunExecutor:
         the retry): it ends as a signal in a plain retry pause ends it (``_recover``).
         ``"cancel"``: the signal's cancel of its run failed and the hook holds its retry:
         it is sent again on mogrun's own pause (``own_pause``), within the signal's grace.
+        ``"slot"``: a signal came while it waited for a sandbox slot (a retry hook holds
+        the account's listing): nothing was sent, and it is skipped.
         ``None``: its worker claimed its end first (it is ending it), or answered its
         cancel meanwhile."""
         track, kind = busy
@@ -170,6 +172,8 @@ class RunExecutor:
             if why == "start":  # sent: its run may exist, and is found by its key
                 return self._recover(track, kind, by=self.deps.give_up.due) if sent \
                     else self._skip(track, NEVER_STARTED)
+            if why == "slot":
+                return self._skip(track, NEVER_STARTED)
             if why == "cancel":  # the plugin's retry policy is not asked again
                 return self._interrupted(track, kind, by=self.deps.give_up.due,
                                          policy=own_pause)
@@ -313,8 +317,12 @@ class RunExecutor:
         slots, want = self.deps.slots, kind.sandbox(track)
         if slots is not None and want is not None and not self.deps.sent_before(
                 mask(track.key, track.secrets)):
-            slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
-                          label=track.label, job=track.job)
+            track.slot_wait = True  # a rescue gives it up past a signal (``take_over``)
+            try:
+                slots.acquire(track, want, deadline, lambda w: self.deps.channel.wait(w, track),
+                              label=track.label, job=track.job)
+            finally:
+                track.slot_wait = False
 
     def _next_attempt(self, track: RunTrack) -> None:
         """The server refused the run for capacity: not a failure of the job. The
@@ -633,6 +641,9 @@ def _taking(track: RunTrack, why: str, sent: bool) -> str:
     have reached the server) or gives it up (none did: no run of it exists)."""
     if why == "cancel":
         return f"sending the cancel of run {track.run_id} once more without waiting for it"
+    if why == "slot":
+        return ("giving its start up without waiting for it (it was waiting for a sandbox "
+                "slot: nothing was sent)")
     if why != "start":
         return f"ending run {track.run_id} without waiting for it"
     if sent:

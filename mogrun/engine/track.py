@@ -74,6 +74,7 @@ class RunTrack:
     # The thread ending the current attempt (its cancel, its result): the worker, or a
     # rescue when a plugin's hook holds the worker (``SessionProgress.claim``).
     ender: int | None = None
+    slot_wait: bool = False  # waiting for a sandbox slot: nothing of it sent yet
     # Set once a rescue ends the run (``rescued``): the plugins hear nothing more of it,
     # and a request its worker would still send for it (a cancel's retry) is not sent.
     released: threading.Event = field(default_factory=threading.Event)

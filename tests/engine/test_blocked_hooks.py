@@ -399,3 +399,29 @@ def test_a_signal_while_a_retry_hook_holds_a_runs_cancel_cancels_it(emulator, tm
     row = history_row(emulator, tmp_path)
     assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
         run_id, "cancelled", "cancelled", 143), row
+
+
+def test_a_signal_while_a_retry_hook_holds_a_wait_for_a_sandbox_slot_leaves(
+        emulator, tmp_path):
+    """Every sandbox busy, the start waited for a slot, and the account's listing
+    failed (a 500): the plugin's mogrun_retry_delay hung before its retry, and a
+    signal waited for the hook with no end though nothing had been started."""
+    (tmp_path / "slow.py").write_text(LATE_RETRY)
+    emulator.occupy_sandboxes(3, busy=None)
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
+        until(lambda: emulator.count("GET", "/sandboxes") > 0, "the slot was looked for", proc)
+        emulator.add_fault("sandboxes", "500")
+        entered(tmp_path, proc)
+        out, err, took = interrupt(proc, signum=signal.SIGTERM, timeout=20)
+    assert proc.returncode == 143, (out, err)
+    assert took < 5.0, (took, err)  # the hook's grace, nothing to cancel
+    assert emulator.runs == [], err
+    assert emulator.count("POST", "/runs", path="/runs") == 0, emulator.requests
+    assert "warning: SIGTERM: no run started here is going, stopping" in err.splitlines(), err
+    assert ("warning: long: plugin slow's mogrun_retry_delay is still running after the "
+            "signal; giving its start up without waiting for it (it was waiting for a "
+            "sandbox slot: nothing was sent)") in err.splitlines(), err
+    assert "long  result  -  skipped: interrupted before it started" in out, out
+    assert "Traceback" not in err + out
+    row = history_row(emulator, tmp_path)
+    assert (row["outcome"], row["exit_code"]) == ("skipped", 143), row
