@@ -92,6 +92,25 @@ class DueStop(threading.Event):
         self.due = (when, said)
 
 
+class EitherStop(threading.Event):
+    """Set once either of two stops is: a run's start ends at the signal's ``give_up``
+    (whose ``due`` it says) or once a rescue ended that run without its worker
+    (``RunTrack.released``). Only ``is_set`` is asked of it, as the client and the
+    transport ask a request's stop; it is never set itself."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        super().__init__()
+        self.stops = (first, second)
+
+    def is_set(self) -> bool:
+        return any(stop.is_set() for stop in self.stops)
+
+    @property
+    def due(self) -> tuple[float, str] | None:
+        return next((stop.due for stop in self.stops if isinstance(stop, DueStop)
+                     and stop.due is not None), None)
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     """What a start answered. ``attached``: the run predates this invocation
@@ -458,7 +477,7 @@ class MogplexClient:
                     try:
                         if not retry:
                             raise self._gave_up(failure, at, "")
-                        self._wait_or_raise(failure, at, policy or self._retry)
+                        self._wait_or_raise(failure, at, policy or self._retry, stop)
                     except Interrupted:
                         raise
                     except MogrunError as given_up:
@@ -512,7 +531,7 @@ class MogplexClient:
 
         def say() -> None:
             now = time.monotonic()
-            waited, due = now - sent, stop.due if isinstance(stop, DueStop) else None
+            waited, due = now - sent, getattr(stop, "due", None)  # a DueStop's, an EitherStop's
             left, until = timeout - waited, f"{format_duration(timeout)} after it was sent"
             if due is not None and due[0] - now < left:
                 left, until = due[0] - now, due[1]
@@ -547,18 +566,22 @@ class MogplexClient:
         except MogrunError as error:
             raise masked_error(error, secrets) from error
 
-    def _wait_or_raise(self, error: MogrunError, at: _Attempt,
-                       policy: RetryPolicy | None) -> None:
+    def _wait_or_raise(self, error: MogrunError, at: _Attempt, policy: RetryPolicy | None,
+                       stop: threading.Event | None = None) -> None:
         """Sleep before the next attempt, or raise ``error`` (completed) to give up.
 
         A Retry-After the policy will not wait (past ``max_delay``, or past the
         job's deadline) gives this request up at once and pauses nothing: the
-        other jobs go on and meet the server's answer themselves."""
+        other jobs go on and meet the server's answer themselves. A request whose
+        ``stop`` is set (before the policy answers, or while it decides: a plugin's hook
+        held it past a signal) is neither retried nor said to be (``Interrupted``)."""
         retry_after = getattr(error, "retry_after", None)
         if not is_retryable(error) or policy is None:
             raise self._gave_up(error, at, "")
+        _unless_stopped(stop)
         delay = policy(error=error, attempt=at.number, job=at.job, request=at.info,
-                            retry_after=retry_after)
+                       retry_after=retry_after)
+        _unless_stopped(stop)
         if delay is None or delay is False:
             raise self._gave_up(error, at, "")
         wait = max(0.0 if delay is True else float(delay), retry_after or 0.0)
@@ -648,6 +671,11 @@ class _Attempt:
     @property
     def job_name(self) -> str | None:
         return self.job.name if self.job is not None else None
+
+
+def _unless_stopped(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Interrupted(130, "interrupted before a retry")
 
 
 def _segment(run_id: str) -> str:

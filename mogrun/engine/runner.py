@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from mogrun.api.client import RetryPolicy, own_pause
+from mogrun.api.client import EitherStop, RetryPolicy, own_pause
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot, capacity_wait_said
 from mogrun.engine.context import SessionDeps, SessionProgress
@@ -235,12 +235,14 @@ class RunExecutor:
                 if deps.stop.is_set():  # a signal during the wait: nothing is sent now
                     raise Interrupted(deps.interrupt_code(), NEVER_STARTED)
                 # Unanswered after a signal, a start is waited for until ``give_up``: its
-                # answer names the run to cancel (or, with no cancel, to leave going).
+                # answer names the run to cancel (or, with no cancel, to leave going). A
+                # rescue that ended the run (``released``) ends its retries at once.
                 key = kind.sent_key(track)
                 with self.progress.start_in_flight(_shown(track), key, mask(key, track.secrets),
                                                    cancellable=kind.cancellable):
                     try:
-                        started = kind.start(track, stop=deps.give_up)
+                        started = kind.start(track, stop=EitherStop(deps.give_up,
+                                                                    track.released))
                     finally:  # a retry's hook held this worker past a signal: a rescue
                         self._mine(track)  # ended the run (``take_over``), as said
         except StartInterrupted:

@@ -357,6 +357,9 @@ def mogrun_session_finished():
 
 
 def test_a_retry_hook_let_go_after_the_rescue_ends_nothing_twice(emulator, tmp_path):
+    """The worker, its hook answering 0 s after the rescue found and cancelled the
+    run, sent its start once more (a replay, but a request for a run already ended)
+    and said a retry after the run's result."""
     (tmp_path / "slow.py").write_text(LATE_RETRY)
     emulator.add_fault("start", "drop_after_commit")
     with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=""))) as proc:
@@ -367,6 +370,9 @@ def test_a_retry_hook_let_go_after_the_rescue_ends_nothing_twice(emulator, tmp_p
     assert emulator.run_detail(run_id)["status"] == "cancelled"
     assert emulator.count("POST", f"/runs/{run_id}/cancel") == 1, emulator.requests
     assert out.count("result  -  cancelled") == 1, out
+    # the one dropped, the rescue's look: the worker let go sends none
+    assert emulator.count("POST", "/runs", path="/runs") == 2, emulator.requests
+    assert "  wait  retry  " not in out, out
     assert "given up" not in err and "Traceback" not in err + out, err
 
 
@@ -396,6 +402,7 @@ def test_a_signal_while_a_retry_hook_holds_a_runs_cancel_cancels_it(emulator, tm
     assert f"cancel of run {run_id} got through" in err, err
     assert "left going" not in err and "Traceback" not in err + out, err
     assert out.count("result  -  cancelled") == 1, out
+    assert "  wait  retry  " not in out, out  # the worker let go says no retry
     row = history_row(emulator, tmp_path)
     assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
         run_id, "cancelled", "cancelled", 143), row
@@ -422,6 +429,7 @@ def test_a_signal_while_a_retry_hook_holds_a_wait_for_a_sandbox_slot_leaves(
             "signal; giving its start up without waiting for it (it was waiting for a "
             "sandbox slot: nothing was sent)") in err.splitlines(), err
     assert "long  result  -  skipped: interrupted before it started" in out, out
+    assert "  wait  retry  " not in out, out  # the worker let go says no retry
     assert "Traceback" not in err + out
     row = history_row(emulator, tmp_path)
     assert (row["outcome"], row["exit_code"]) == ("skipped", 143), row
