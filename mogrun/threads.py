@@ -46,3 +46,19 @@ def start_without_signals(target: Callable[[], None], name: str) -> threading.Th
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return thread
+
+
+def start_helpers(work: Callable[[], None], count: int,
+                  name: str) -> tuple[list[threading.Thread], NoThread | None]:
+    """Up to ``count`` threads running ``work`` (named ``name-1``, ``name-2``...),
+    as many as the system allows: a pool whose helpers take their items from one
+    queue, so that fewer still do every item. The threads started, and the
+    refusal that stopped the starting, if one did (the caller says it, or does
+    the work itself when none started)."""
+    helpers: list[threading.Thread] = []
+    for n in range(1, count + 1):
+        try:
+            helpers.append(start_without_signals(work, f"{name}-{n}"))
+        except NoThread as refused:
+            return helpers, refused
+    return helpers, None

@@ -170,7 +170,7 @@ def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[di
     first failure, in query order, is raised once every listing has ended."""
     if len(queries) < 2:
         return [list_repos(query) for query in queries]
-    from mogrun.threads import NoThread, start_without_signals
+    from mogrun.threads import start_helpers
 
     answers: list[Any] = [None] * len(queries)
     turns = iter(range(len(queries)))
@@ -187,13 +187,9 @@ def list_each(queries: Sequence[str | None], list_repos: Lister) -> list[list[di
             except BaseException as exc:  # handed to the caller's thread
                 answers[index] = exc
 
-    helpers = []
-    for _ in range(min(AT_ONCE, len(queries))):
-        try:
-            helpers.append(start_without_signals(work, "mogrun-repos"))
-        except NoThread:  # the system's thread limit: this thread lists too
-            work()
-            break
+    helpers, refused = start_helpers(work, min(AT_ONCE, len(queries)), "mogrun-repos")
+    if refused is not None:  # the system's thread limit: this thread lists too
+        work()
     for helper in helpers:
         helper.join()
     for answer in answers:

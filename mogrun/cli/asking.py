@@ -42,7 +42,7 @@ def ask_each(items: Sequence[Item], ask: Callable[[Item], Any],
     Returns the exit code of the signal that stopped the asking, else ``None``.
     An exception ``take`` raises stops the asking and is raised."""
     from mogrun.engine.signals import ForcedExit, SignalWatch
-    from mogrun.threads import NoThread, start_without_signals
+    from mogrun.threads import start_helpers
 
     todo = deque(items)
     handed = [0]  # items taken from ``todo`` (read without the lock: one int)
@@ -99,12 +99,8 @@ def ask_each(items: Sequence[Item], ask: Callable[[Item], Any],
 
     with SignalWatch(stop, on_first=said) as watch:
         try:
-            threads: list[threading.Thread] = []
-            for n in range(1, min(at_once, len(todo)) + 1):
-                try:
-                    threads.append(start_without_signals(work, f"mogrun-status-{n}"))
-                except NoThread:  # the system's thread limit: the ones started ask alone
-                    break
+            # At the system's thread limit the ones started ask alone (none: this one).
+            threads, _ = start_helpers(work, min(at_once, len(todo)), "mogrun-status")
             for item, answer in as_they_come(threads):
                 taken[0] += 1
                 if isinstance(answer, KeyboardInterrupt):  # a Ctrl-C raised as code

@@ -44,7 +44,7 @@ from mogrun.errors import (
 from mogrun.outcomes import Outcome, awaiting_input_way_on
 from mogrun.runs import RunResult
 from mogrun.textsafety import run_command
-from mogrun.threads import NoThread, start_without_signals
+from mogrun.threads import start_helpers
 
 if TYPE_CHECKING:
     from mogrun.engine.signals import InterruptibleSleep
@@ -447,18 +447,14 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
 def _followers(state: CliState, follow: Callable[[], None], count: int) -> list[threading.Thread]:
     """``count`` threads running ``follow``, or as many as the system allows (said
     once: the runs left are followed in turn as the first ones end)."""
-    threads: list[threading.Thread] = []
-    for n in range(1, count + 1):
-        try:
-            threads.append(start_without_signals(follow, f"mogrun-logs-{n}"))
-        except NoThread as refused:
-            if not threads:
-                raise
-            with _LogSink.lock:
-                runs = f"{len(threads)} run{'s' if len(threads) != 1 else ''}"
-                state.warn(f"{refused.message}: following at most {runs} at a time "
-                           "(the others in turn)")
-            break
+    threads, refused = start_helpers(follow, count, "mogrun-logs")
+    if refused is not None:
+        if not threads:
+            raise refused
+        with _LogSink.lock:
+            runs = f"{len(threads)} run{'s' if len(threads) != 1 else ''}"
+            state.warn(f"{refused.message}: following at most {runs} at a time "
+                       "(the others in turn)")
     return threads
 
 
