@@ -27,6 +27,14 @@ def is_full_name(name: str) -> bool:
     return bool(sep and owner and repo and "/" not in repo)
 
 
+def repo_key(repo: str) -> str:
+    """``repo`` as the server tells repos apart: an owner/name in any case (GitHub's
+    names are case-insensitive, and ``GET /repos`` resolves them so), a repo id in
+    either case. ``acme/API`` edited to ``acme/api`` is the same repo, and so are
+    their recorded runs."""
+    return repo.casefold()
+
+
 def wrong_name_characters(name: str) -> list[str]:
     """The characters of an ``owner/name`` that no GitHub name holds, once each
     (sorted): anything else would only fail later, at ``GET /repos`` or in a

@@ -468,7 +468,7 @@ class Selection:
         self.fresh = dict(fresh or {})
         # The runs of the invocations read (passed ones too), and each job's invocation:
         # a run of a fan-out in neither may be one of a repo added since (``_added``).
-        self.recorded = {(row.job, row.repo) for row in read}
+        self.recorded = {run_at(row.job, row.repo) for row in read}
         self.invocations = {row.job: row.invocation for row in read}
         self.unsent = frozenset(unsent)  # rows of ``retry`` whose key was never sent
         self.refused = frozenset(refused)  # ... refused unstored (``_refused_unstored``)
@@ -516,7 +516,7 @@ class Selection:
         if self.owned:
             retry, going = self._owned_elsewhere(retry, going)
         held = self._needing(jobs, going) if self.use_needs else {}
-        wanted = {(row.job, row.repo): row for row in retry}
+        wanted = {run_at(row.job, row.repo): row for row in retry}
         if self.whole:
             wanted = self._moved(jobs, wanted)
         added = self._added(jobs, wanted, held, history)
@@ -535,7 +535,7 @@ class Selection:
             runs = []
             went: str | None = None  # the automation an unanswered trigger went to
             for plan in job.runs:
-                at = (job.name, mask(plan.repo, job.secrets))
+                at = run_at(job.name, mask(plan.repo, job.secrets))
                 kept = self._still.get(at)
                 row = wanted.get(at) if kept is None else kept[0]
                 if row is not None:
@@ -602,7 +602,8 @@ class Selection:
         for job in jobs:
             if len(job.runs) != 1:
                 continue
-            now = (job.name, mask(job.runs[0].repo, job.secrets))
+            repo = mask(job.runs[0].repo, job.secrets)
+            now = run_at(job.name, repo)
             rows = [(at, row) for at, row in wanted.items() if at[0] == job.name]
             if now in wanted or len(rows) != 1:
                 continue
@@ -611,7 +612,7 @@ class Selection:
                 continue
             del moved[at]
             moved[now] = row
-            self._say(f"{self.labels[row.id]}: its job's repo is now {now[1]}; rerun there")
+            self._say(f"{self.labels[row.id]}: its job's repo is now {repo}; rerun there")
         return moved
 
     def _added(self, jobs: Sequence[ResolvedJob], wanted: Mapping[tuple[str, str], HistoryRow],
@@ -647,19 +648,21 @@ class Selection:
                 len(job.runs) < 2 and not any(at[0] == job.name for at in wanted)):
             return {}
         missing = {at: plan for plan in job.runs
-                   if (at := (job.name, mask(plan.repo, job.secrets))) not in wanted
+                   if (at := run_at(job.name, mask(plan.repo, job.secrets))) not in wanted
                    and at not in self.recorded}
         ran = self._ran_here(history, job.name) if missing else set()
         if ran is None:  # unknown: none is taken for new
             return {}
-        return {at: plan for at, plan in missing.items() if at[1].lower() not in ran}
+        return {at: plan for at, plan in missing.items() if at[1] not in ran}
 
     def _ran_here(self, history: History | None, job: str) -> set[str] | None:
-        """The repos (case folded, as owner/name is) ``job`` has rows of here, in any
+        """The repos (each its ``repo_key``) ``job`` has rows of here, in any
         invocation: a rerun's invocation holds only the runs it made. ``None``: the
         history cannot be read."""
+        from mogrun.reponames import repo_key
+
         return self._read(history, lambda found: {
-            row.repo.lower() for row in found.latest_runs_of(job)}, None)
+            repo_key(row.repo) for row in found.latest_runs_of(job)}, None)
 
     def _read(self, history: History | None, read: Callable[[History], T], failed: T) -> T:
         """``read(history)``, ``failed`` where the history cannot be read. ``-n`` passes
@@ -764,7 +767,7 @@ class Selection:
             if not run.terminal:
                 going.add(row.job)
                 dropped.add(row.id)
-                self._still[(row.job, row.repo)] = (row, run)
+                self._still[run_at(row.job, row.repo)] = (row, run)
                 self.held.append(label)
                 command = command_prefix(self.state)
                 way_on = (awaiting_input_way_on(run_command(command, "cancel", run_id))
@@ -865,6 +868,15 @@ class Selection:
         from mogrun.output.base import escape_agent_text
 
         self.state.echo(escape_agent_text(text), err=True)
+
+
+def run_at(job: str, repo: str) -> tuple[str, str]:
+    """How a rerun knows a run of a job: its job and its repo's ``repo_key`` (as
+    recorded, masked), so a repo whose case alone was edited in the task file is
+    the same run, not one removed and one never run."""
+    from mogrun.reponames import repo_key
+
+    return job, repo_key(repo)
 
 
 def left_alone(row: HistoryRow) -> str:

@@ -149,14 +149,16 @@ def rows_for(history: Any, taskfile: Any, target: str,
             sep or not looks_like_run_id(target) or _closest_job(job, taskfile, history)):
         raise unknown_target(target, job, taskfile, history)
     if sep:
+        from mogrun.reponames import repo_key
+
         # owner/name in any case, as GitHub (and the task file) take it
-        named = {repo.casefold(), mask(repo, secrets).casefold()}
-        picked = [row for row in rows if row.repo.casefold() in named]
+        named = {repo_key(repo), repo_key(mask(repo, secrets))}
+        picked = [row for row in rows if repo_key(row.repo) in named]
         if rows and not picked:
             # Not in the latest invocation: a rerun repeats only what did not pass, so
             # the run that passed before it is still this repo's latest run.
             picked = [row for row in history.latest_runs_of(job)
-                      if row.repo.casefold() in named]
+                      if repo_key(row.repo) in named]
         if rows and not picked:
             raise unknown_repo(target, repo, rows, history)
         rows = picked
@@ -176,10 +178,14 @@ def repo_dropped(row: Any, fan_out: bool, listed: Collection[str]) -> bool:
     """Whether ``row`` is a run of a repo its job, still in the task file and listing
     ``listed`` now (as recorded: masked), no longer lists: a fan-out's run of a repo
     taken out of its list, or a one-repo job's now that it lists others. A one-repo
-    job edited to one other repo keeps its run (``rerun`` starts it there). The one
+    job edited to one other repo keeps its run (``rerun`` starts it there), and so
+    does a repo whose case alone was edited (``repo_key``: the same repo). The one
     rule of ``rerun`` (said, never started again) and ``status`` (neither shown nor
     judged, unless named as ``JOB:owner/name``), as a job removed from the file is."""
-    return row.repo not in listed and (fan_out or len(listed) != 1)
+    from mogrun.reponames import repo_key
+
+    return (repo_key(row.repo) not in {repo_key(repo) for repo in listed}
+            and (fan_out or len(listed) != 1))
 
 
 def still_listed(rows: Sequence[Any], taskfile: Any, history: Any, state: CliState,
@@ -235,7 +241,7 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     ``unknown_repo`` says for a job that ran). ``None`` when its repos are not all
     owner/names there (a template, or a repo id whose name only the API knows): it
     cannot be told."""
-    from mogrun.reponames import is_full_name, name_problem
+    from mogrun.reponames import is_full_name, name_problem, repo_key
     from mogrun.taskfile.schema import closest
 
     written = taskfile.job_keys(job).get("repo")
@@ -243,7 +249,7 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     if not isinstance(names, list) or not names or not all(
             isinstance(n, str) and is_full_name(n) and name_problem(n) is None for n in names):
         return None
-    if repo.casefold() in {n.casefold() for n in names}:  # names resolve in any case
+    if repo_key(repo) in {repo_key(n) for n in names}:  # names resolve in any case
         return None
     hint = closest(repo, names)
     return UsageError(f"job {job!r} has no repo {repo!r}", context=[

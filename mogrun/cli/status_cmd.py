@@ -91,9 +91,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
 
     A job no longer in the task file (removed, renamed) is not shown, nor
     judged by --exit-status, unless it is named (mogrun status OLD-NAME); nor
-    is a run of a repo its job no longer lists (rerun cannot start it again),
-    unless named (mogrun status JOB:owner/name); mogrun history still has their
-    runs.
+    is a run of a repo its job no longer lists (rerun cannot start it again;
+    owner/name in any case, as GitHub's), unless named (mogrun status
+    JOB:owner/name); mogrun history still has their runs.
 
     Each task file in a folder (-f nightly.toml) has its own history. The
     legs of a --shard I/N matrix that share it are one invocation: a job's

@@ -83,18 +83,18 @@ def test_rerun_declares_runs_options_once() -> None:
                                       if name != "rerun"}
 
 
-def fan_out_where_web_failed(project, mogrun) -> None:
-    """A passed fan-out over acme/api and acme/web whose history then says web's
-    run failed: the emulator cannot fail one run of a fan-out alone."""
-    root = project("""
+def fan_out_where_web_failed(project, mogrun, web: str = "acme/web") -> None:
+    """A passed fan-out over acme/api and acme/web (spelt ``web``) whose history then
+    says web's run failed: the emulator cannot fail one run of a fan-out alone."""
+    root = project(f"""
         [jobs.fan]
-        repo = ["acme/api", "acme/web"]
+        repo = ["acme/api", "{web}"]
         prompt = "@emulator duration=0.2s"
     """)
     assert mogrun("fan").exit_code == 0
     with contextlib.closing(sqlite3.connect(root / ".mogrun" / "history.db")) as db, db:
-        db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' "
-                   "WHERE repo = 'acme/web'")
+        db.execute("UPDATE runs SET status = 'failed', outcome = 'failed' WHERE repo = ?",
+                   (web,))
 
 
 def test_a_rerun_leg_without_a_run_to_rerun_says_so_and_starts_nothing(
@@ -244,6 +244,29 @@ def test_status_judges_the_runs_rerun_would_start(project, mogrun, mogrun_emulat
         assert "acme/web" not in status.stdout and "acme/api" in status.stdout
     named = mogrun("status", "--exit-status", "fan:acme/web")
     assert named.exit_code == 1 and "failed" in named.stdout, named
+
+
+def test_a_repo_whose_case_alone_was_edited_is_still_the_job_s(
+        project, mogrun, mogrun_emulator) -> None:
+    """owner/name resolves in any case: acme/WEB edited to acme/web is the same repo.
+    rerun said its failed run's repo was no longer the job's and started nothing
+    (exit 0), and status stopped judging it (exit 0 over a failure)."""
+    fan_out_where_web_failed(project, mogrun, web="acme/WEB")
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    for argv in (["fan"], []):
+        status = mogrun("status", "--exit-status", *argv)
+        assert status.exit_code == 1 and "acme/WEB" in status.stdout, status
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun")
+    assert result.exit_code == 0, result
+    assert "no longer" not in result.stderr and "never run here" not in result.stderr
+    assert len(mogrun_emulator.runs) == before + 1
+    [row] = history_rows(mogrun, "-n", "1")
+    assert (row["repo"], row["attempt"]) == ("acme/web", 2), row
 
 
 def test_a_rerun_s_key_derives_from_the_run_s_own_default_key(
