@@ -356,8 +356,10 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             reporter.notice(warning, level="warning")
         loaded.host.on_warning = lambda message: reporter.notice(message, level="warning")
         history = open_history(state, loaded.taskfile, reporter)
-        if history is not None and shard is not None:
-            history.shard = str(shard)  # a job's latest runs are every leg's
+        if history is not None:
+            history.shard = "" if shard is None else str(shard)  # latest: every leg's
+            # A leg's or a rerun's one run of a fan-out is still labelled job:owner/name.
+            history.fan_outs = frozenset(job.name for job in loaded.jobs if job.fan_out)
         jobs, attempts = (loaded.jobs, None) if select is None else select(
             loaded.jobs, history, connection.client)
         if select is not None and not select.starts(jobs):

@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS runs (
     task_file TEXT NOT NULL DEFAULT '',
     automation TEXT NOT NULL DEFAULT '',
     owner TEXT NOT NULL DEFAULT '',
-    shard TEXT NOT NULL DEFAULT ''
+    shard TEXT NOT NULL DEFAULT '',
+    fan_out INTEGER NOT NULL DEFAULT 0
 );
 """
 # After the columns an older database lacks are added (an index names them). A task
@@ -124,16 +125,17 @@ SELECT url FROM urls WHERE url IS NOT NULL
 _COLUMNS = (
     "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
     "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request", "task_file", "automation", "owner", "shard",
+    "attempt", "why", "request", "task_file", "automation", "owner", "shard", "fan_out",
 )
 # What ``--json`` shows of a row: ``owner`` (host and pid of the mogrun that
-# writes it) is this machine's bookkeeping, not the run's, and so is ``shard``.
-SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name not in ("owner", "shard"))
+# writes it) is this machine's bookkeeping, not the run's, and so are ``shard``
+# and ``fan_out``.
+SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name not in ("owner", "shard", "fan_out"))
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
           ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"),
-          ("shard", "TEXT NOT NULL DEFAULT ''"))
+          ("shard", "TEXT NOT NULL DEFAULT ''"), ("fan_out", "INTEGER NOT NULL DEFAULT 0"))
 _ADDED_DEFAULTS = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
@@ -226,6 +228,9 @@ class HistoryRow:
     # The ``--shard I/N`` leg the invocation was ("" for none): a CI matrix's legs are
     # invocations of their own, and a job's latest runs are every leg's.
     shard: str = ""
+    # Its job was a fan-out (several repos) in the task file it ran from, however
+    # many of its runs the invocation held (a leg of ``--shard``, a rerun of one).
+    fan_out: bool = False
 
     @property
     def label(self) -> str:
@@ -415,6 +420,8 @@ class History:
         self.base_url = base_url
         self.task_file = task_file
         self.shard = ""  # the ``--shard I/N`` leg this invocation is: every row written says it
+        # The jobs of this invocation that are fan-outs: every row of theirs says it.
+        self.fan_outs: frozenset[str] = frozenset()
         # A stand-in's: the error opening the project's history, which it stands in for.
         self.unreadable: MogrunError | None = None
         # told once when opening the file or a write waits for another process's lock
@@ -680,10 +687,10 @@ class History:
         """A row for a run (or an attempt of it) about to start; returns its row id."""
         return self._write(
             "INSERT INTO runs (invocation, base_url, job, repo, idempotency_key, started_at,"
-            " attempt, why, request, task_file, automation, owner, shard)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attempt, why, request, task_file, automation, owner, shard, fan_out)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (invocation, self.base_url, job, repo, key, now_iso(), attempt, why, request,
-             self.task_file or "", automation, owner(), self.shard),
+             self.task_file or "", automation, owner(), self.shard, job in self.fan_outs),
             patience,
         )
 
@@ -701,9 +708,10 @@ class History:
                 db.execute("BEGIN")  # every row or none, in one commit
             return [int(db.execute(
                 "INSERT INTO runs (invocation, base_url, job, repo, started_at, task_file,"
-                " automation, owner, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " automation, owner, shard, fan_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (invocation, self.base_url, job, repo, stamp, self.task_file or "",
-                 automation, by, self.shard)).lastrowid or 0) for job, repo, automation in runs]
+                 automation, by, self.shard, job in self.fan_outs)).lastrowid or 0)
+                for job, repo, automation in runs]
 
         return self._committed(insert, patience)
 
@@ -959,10 +967,16 @@ class History:
         return rows[0] if rows else None
 
     def is_fan_out(self, row: HistoryRow) -> bool:
-        """Whether ``row``'s job ran more than one run in that invocation: counted once
-        per invocation and job (an invocation plans every run's row as it begins).
-        ``logs``, ``cancel`` and ``rerun`` label each run of a fan-out by it: reading
-        the job's rows again for each of 1,000 runs took them 10 to 46 seconds."""
+        """Whether ``row``'s job was a fan-out: as its row says (the job's repos in the
+        task file it ran from), or, for a row recorded before rows said so, whether
+        it ran more than one run in that invocation. A ``--shard`` leg or a rerun that
+        held one of a fan-out's runs is still the fan-out's. The one rule of a run's
+        label (``job:owner/name``) and of ``repo_dropped``; counted once per invocation
+        and job (an invocation plans every run's row as it begins): reading the job's
+        rows again for each of 1,000 runs took ``logs``, ``cancel`` and ``rerun`` 10
+        to 46 seconds."""
+        if row.fan_out:
+            return True
         asked = (row.invocation, row.job, row.task_file)
         known = self._fan_outs.get(asked)
         if known is None:
@@ -1249,6 +1263,7 @@ def _row(values: Sequence[Any]) -> HistoryRow:
         data[name] = None if data[name] is None else _text(data[name])
     data["gates"] = _gates(data["gates"])
     data["attached"] = _whole(data["attached"]) not in (None, 0)
+    data["fan_out"] = _whole(data["fan_out"]) not in (None, 0)
     attempt = _whole(data["attempt"])
     data["attempt"] = attempt if attempt is not None and attempt >= 1 else 1
     code = _whole(data["exit_code"])

@@ -462,3 +462,24 @@ def test_status_of_a_sharded_job_shows_every_leg_s_runs(project, mogrun, mogrun_
     assert len(json_lines(status.stdout)) == 3
     assert {row["invocation"] for row in json_lines(status.stdout)} == {
         history_rows(mogrun, "-n", "1")[0]["invocation"]}
+
+
+def test_a_leg_s_one_run_of_a_fan_out_is_labelled_as_the_fan_out_s(
+        project, mogrun, mogrun_emulator):
+    """Each leg of --shard 1/2 held one run of fan: counted per invocation, each was
+    labelled "fan" (cancel, logs, rerun could not tell them apart), and with acme/api
+    then taken out of the list, its run read as a one-repo job's and was still judged
+    (it is the fan-out's run of a repo the job no longer lists)."""
+    project(FAN_GOING)
+    for leg in ("1/2", "2/2"):
+        assert mogrun("run", "fan", "--detach", "--shard", leg).exit_code == 0
+    api_run, web_run = runs_by_repo(mogrun_emulator, "acme/api", "acme/web")
+    preview = mogrun("rerun", "-n", "fan")
+    assert f"fan:acme/web: run {web_run} was left going" in preview.stderr, preview
+    cancelled = mogrun("cancel", "fan")
+    assert cancelled.exit_code == 0, cancelled
+    assert f"{api_run} (fan:acme/api) cancelled" in cancelled.stdout, cancelled
+    assert f"{web_run} (fan:acme/web) cancelled" in cancelled.stdout, cancelled
+    project(FAN_GOING.replace('"acme/api", ', ""))
+    status = mogrun("status", "fan")
+    assert "acme/web" in status.stdout and "acme/api" not in status.stdout, status
