@@ -93,7 +93,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     judged by --exit-status, unless it is named (mogrun status OLD-NAME); nor
     is a run of a repo its job no longer lists (rerun cannot start it again;
     owner/name in any case, as GitHub's), unless named (mogrun status
-    JOB:owner/name); mogrun history still has their runs.
+    JOB:owner/name): when all of a job's latest runs are such, status says so
+    and names one. mogrun history still has their runs.
 
     Each task file in a folder (-f nightly.toml) has its own history. The
     legs of a --shard I/N matrix that share it are one invocation: a job's
@@ -127,16 +128,17 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         # Rows without a run id (refused or skipped) are shown too: they are the latest.
         try:
             secrets = env_secrets(state, taskfile)
-            rows = (history.latest_per_job(set(taskfile.jobs) or None) if target is None
-                    else rows_for(history, taskfile, target, secrets, state=state))
+            found = (history.latest_per_job(set(taskfile.jobs) or None) if target is None
+                     else rows_for(history, taskfile, target, secrets, state=state))
+            rows = found
             if target is None or target in taskfile.job_names:  # its runs, not one named
-                rows = still_listed(rows, taskfile, history, state, secrets)
+                rows = still_listed(found, taskfile, history, state, secrets)
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
         cut_short: Refreshed | None = None
         refreshed: Refreshed | None = None
-        if target is not None and not rows:  # a run id: history has not seen it
+        if target is not None and not found:  # a run id: history has not seen it
             rows = [unrecorded_row(state, taskfile, history, target)]
         else:
             try:
@@ -148,7 +150,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             if unreachable is not None:
                 state.warn(_unreachable_warning(unreachable, refreshed))
         if not rows:
-            nothing_recorded(state, taskfile, history, ["status"])
+            if found:
+                _none_listed(state, history, found)
+            else:
+                nothing_recorded(state, taskfile, history, ["status"])
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
@@ -166,6 +171,26 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         return exit_status_code(rows) if exit_status else 0
     finally:
         history.close()
+
+
+def _none_listed(state: CliState, history: Any, rows: Sequence[Any]) -> None:
+    """What status says (on stderr; not with ``--json``) when every latest run it
+    found is of a repo its job no longer lists (``still_listed``): a line a job,
+    naming those repos and how to see one. It said "No runs recorded yet." — or,
+    for ``status JOB``, asked the API for a run whose id was the job's name."""
+    if state.json_output:
+        return
+    from mogrun.cli.run_cmd import command_prefix
+    from mogrun.tables import listed
+
+    by_job: dict[str, list[Any]] = {}
+    for row in rows:
+        by_job.setdefault(row.job, []).append(row)
+    for job, runs in by_job.items():
+        repos = listed(list(dict.fromkeys(row.repo for row in runs)))
+        echo_safe(f"{job}: no run of the repos it lists now is recorded yet; its latest runs "
+                  f"are of repos it no longer lists ({repos}): see one with "
+                  f"{command_prefix(state)} status {runs[0].label}", err=True)
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:

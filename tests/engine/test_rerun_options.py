@@ -246,6 +246,33 @@ def test_status_judges_the_runs_rerun_would_start(project, mogrun, mogrun_emulat
     assert named.exit_code == 1 and "failed" in named.stdout, named
 
 
+def test_status_of_a_fan_out_whose_every_run_is_of_a_removed_repo_says_so(
+        project, mogrun, mogrun_emulator) -> None:
+    """Every latest run of fan is of a repo taken out of its list: status fan found
+    none left, took the job's name for a run id and asked GET /runs/fan (500s,
+    retried, exit 69); status alone said "No runs recorded yet."."""
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("fan").exit_code == 0
+    project("""
+        [jobs.fan]
+        repo = ["acme/worker"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    mogrun_emulator.clear_requests()
+    said = ("fan: no run of the repos it lists now is recorded yet; its latest runs are "
+            "of repos it no longer lists (acme/api, acme/web): see one with mogrun status "
+            "fan:acme/api\n")
+    for argv, code in ((["fan"], 0), (["--exit-status", "fan"], 1), (["--exit-status"], 1)):
+        status = mogrun("status", *argv)
+        assert (status.exit_code, status.stdout, status.stderr) == (code, "", said), status
+    assert mogrun_emulator.requests == []
+    assert "acme/api" in mogrun("status", "fan:acme/api").stdout
+
+
 def test_a_repo_whose_case_alone_was_edited_is_still_the_job_s(
         project, mogrun, mogrun_emulator) -> None:
     """owner/name resolves in any case: acme/WEB edited to acme/web is the same repo.
