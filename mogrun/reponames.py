@@ -18,7 +18,8 @@ NAME_RULE = (f'a name is at most {NAME_LONGEST} ASCII letters, digits, "-", "_" 
              'other than "." and ".."')
 CHARS_RULE = 'owner and name hold only ASCII letters, digits, "-", "_" and "."'
 _HEX = "[0-9a-fA-F]"
-_UUID = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
+# Compiled at its first use (re keeps it): list imports this module for repo_key alone.
+_UUID = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
 
 def is_full_name(name: str) -> bool:
@@ -98,4 +99,4 @@ def is_repo_id(value: str) -> bool:
 
 def is_uuid(text: str) -> bool:
     """A UUID, in either case: how the server keys its repos and its runs."""
-    return _UUID.fullmatch(text) is not None
+    return re.fullmatch(_UUID, text) is not None

@@ -52,7 +52,7 @@ from mogrun.errors import (
 )
 from mogrun.masking import mask, masked_error, with_wire_forms
 from mogrun.models import ResolvedJob, StartRequest
-from mogrun.reponames import is_full_name
+from mogrun.reponames import is_full_name, repo_key
 from mogrun.runs import Event, RunState
 from mogrun.waits import Wait, WaitKind, clock_in
 
@@ -259,7 +259,7 @@ class MogplexClient:
                                                        stop=stop))
             for name in missing:
                 repo_id = listed_id(name, found, listed, secrets)
-                repos[name] = {**found[name.casefold()], "id": repo_id}
+                repos[name] = {**found[repo_key(name)], "id": repo_id}
                 root = repos[name].get("root_directory")
                 if root is None or isinstance(root, str):
                     self._roots[repo_id] = root or None

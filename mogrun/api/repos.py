@@ -29,6 +29,7 @@ from mogrun.api.budget import AT_ONCE
 from mogrun.api.text import escape_text
 from mogrun.errors import RepoNotFoundError, TransportError
 from mogrun.masking import mask
+from mogrun.reponames import repo_key
 
 PAGE = 200  # the API's largest limit
 Lister = Callable[[str | None], list[dict[str, Any]]]
@@ -60,7 +61,7 @@ class RepoCache:
 
     def get(self, name: str) -> str | None:
         with self._lock:
-            return self._load().get(_digest(name.casefold()))
+            return self._load().get(_digest(repo_key(name)))
 
     def root(self, repo_id: str) -> tuple[bool, str | None]:
         """``(known, root)``: the repo's own root directory, ``None`` for the repo root."""
@@ -74,7 +75,7 @@ class RepoCache:
         """Add ``{owner/name: id}`` (and ``{id: root directory}``) and write the file."""
         with self._lock:
             ids = self._load()
-            ids.update({_digest(name.casefold()): repo_id for name, repo_id in found.items()})
+            ids.update({_digest(repo_key(name)): repo_id for name, repo_id in found.items()})
             self._roots.update({repo_id: root or "" for repo_id, root in (roots or {}).items()})
             self._save(ids)
 
@@ -139,7 +140,7 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
     order, so what is found, and the next round, are as if asked in turn."""
     found: dict[str, dict[str, Any]] = {}
     listed: list[str] = []
-    current: list[tuple[str, list[str]]] = [("", sorted({n.casefold() for n in names}))]
+    current: list[tuple[str, list[str]]] = [("", sorted({repo_key(n) for n in names}))]
     asked: set[str] = set()
     while current:
         fresh = []
@@ -153,10 +154,10 @@ def find_repos(names: Sequence[str], list_repos: Lister) -> tuple[dict[str, dict
             for repo in page:
                 full = str(repo.get("full_name", ""))
                 listed.append(full)
-                found.setdefault(full.casefold(), repo)
+                found.setdefault(repo_key(full), repo)
             left = [name for name in group if name not in found]
             if left and len(page) >= PAGE:
-                seen = [str(r.get("full_name", "")).casefold() for r in page]
+                seen = [repo_key(str(r.get("full_name", ""))) for r in page]
                 following.extend(_narrower(left, seen))
         current = following
     return found, listed
@@ -254,7 +255,7 @@ def secret_parts(query: str, secrets: Iterable[str]) -> list[str]:
 
 def listed_id(name: str, found: Mapping[str, dict[str, Any]], listed: list[str],
                secrets: tuple[str, ...]) -> str:
-    repo = found.get(name.casefold())
+    repo = found.get(repo_key(name))
     if repo is None:
         raise repo_not_found(name, listed, secrets)
     repo_id = repo_id_of(repo)

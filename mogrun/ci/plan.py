@@ -28,6 +28,7 @@ from mogrun.ci.names import DISPATCH_ALL, github_name, same_name_key
 from mogrun.ci.schedules import workflow_schedules
 from mogrun.ci.shard import SHARED_LIMITS, Shard
 from mogrun.durations import parse_duration
+from mogrun.reponames import repo_key
 from mogrun.taskfile.graph import job_order, needs_of
 from mogrun.taskfile.limits import account_slots, server_root
 from mogrun.taskfile.parse import TaskFile
@@ -298,7 +299,7 @@ def _sandboxes(taskfile: TaskFile, names: list[str], shards: int = 1) -> int:
         first = Shard(1, shards)  # the largest leg (unsharded: every run)
         for k, repo in enumerate(_repos(taskfile, name)):
             if first.owns(k):
-                needed.add((name, str(k)) if own else (str(repo).casefold(), *where))
+                needed.add((name, str(k)) if own else (repo_key(str(repo)), *where))
     return len(needed)
 
 

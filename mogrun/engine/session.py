@@ -98,7 +98,7 @@ def resolve_repos(client: ApiClient, jobs: Sequence[ResolvedJob],
 def _refuse_one_repo_twice(job: ResolvedJob) -> None:
     """A repo listed by name and by id (which ``check`` cannot tell apart) would
     get two runs of one job in one repo."""
-    from mogrun.reponames import is_full_name
+    from mogrun.reponames import is_full_name, repo_key
 
     seen: dict[str, str] = {}
     for plan in job.runs:
@@ -106,7 +106,7 @@ def _refuse_one_repo_twice(job: ResolvedJob) -> None:
         repo_id = plan.request.repo_id or (None if is_full_name(named) else named)
         if repo_id is None:
             continue
-        first = seen.setdefault(repo_id.casefold(), plan.request.repo)
+        first = seen.setdefault(repo_key(repo_id), plan.request.repo)
         if first != plan.request.repo:
             raise TaskFileError(
                 f'job "{job.name}" lists one repo twice: "{first}" and "{plan.request.repo}" '

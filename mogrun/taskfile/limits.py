@@ -11,6 +11,7 @@ from typing import Any
 from mogrun.durations import format_duration
 from mogrun.envnumbers import env_number
 from mogrun.models import MAX_KEY, ResolvedJob, StartRequest
+from mogrun.reponames import repo_key
 from mogrun.taskfile.gitrefs import ref_problem
 from mogrun.taskfile.schema import DEFAULT_SANDBOXES, JOB_KEYS, MAX_LIMIT
 from mogrun.tomltext import toml_repr
@@ -170,7 +171,7 @@ def slot_wait_problem(job: ResolvedJob, cap: int, source: str = "[mogplex] sandb
     many legs and whose slots (``ci github --shards``)."""
     if job.automation is not None or job.capacity_wait >= SLOT_FREES_AFTER:
         return None
-    needed = {(plan.request.repo.casefold(), plan.request.sandbox_branch(),
+    needed = {(repo_key(plan.request.repo), plan.request.sandbox_branch(),
                server_root(plan.request.root_directory)) for plan in job.runs}
     if len(needed) <= cap:
         return None

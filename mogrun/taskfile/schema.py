@@ -65,10 +65,12 @@ def listed_twice(repos: list[str], how: str = "") -> list[tuple[int, str]]:
     """Each repo that repeats one listed before it (GitHub ignores case), by its
     index: ``lists 'Acme/API' twice (as 'acme/api' before it; GitHub ignores
     case)``; ``how`` says what the repos are (``" templated"``)."""
+    from mogrun.reponames import repo_key  # here: list imports this module, not that one
+
     first: dict[str, int] = {}
     found = []
     for index, repo in enumerate(repos):
-        earlier = first.setdefault(repo.strip().casefold(), index)
+        earlier = first.setdefault(repo_key(repo.strip()), index)
         if earlier != index and repo.strip():
             seen = repos[earlier]
             same = seen.strip() == repo.strip()
