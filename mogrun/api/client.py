@@ -15,7 +15,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -71,9 +72,9 @@ def own_pause(*, error: MogrunError, attempt: int, retry_after: float | None = N
               **_: Any) -> float:
     """mogrun's own retry pause, asking no plugin: the server's Retry-After, else
     ``OWN_PAUSE`` doubled at each attempt (the request's deadline ends the retries;
-    a proxy's sub-second Retry-After is no reason to retry sooner). A rescue's
-    (``engine.rescue``) once a plugin's retry policy holds a request past a signal:
-    that policy is not asked again."""
+    a proxy's sub-second Retry-After is no reason to retry sooner). Every request a
+    rescue sends (``MogplexClient.own_pauses``): the plugins hear nothing more of the
+    run it ends, and their retry policy, hanging, would hold that rescue too."""
     if retry_after is not None and retry_after >= 1:
         return retry_after
     return OWN_PAUSE * 2.0 ** min(attempt - 1, 10)
@@ -176,6 +177,7 @@ class MogplexClient:
         self.transport = transport
         self.budget = budget
         self._retry = retry
+        self._own = threading.local()  # ``own_pauses``: this thread's requests' policy
         self._tracer = Tracer(trace, token) if trace else None
         self.timeout = timeout or float(getattr(transport, "read_timeout", 30.0))
 
@@ -345,7 +347,6 @@ class MogplexClient:
     def cancel_run(
         self, run_id: str, *, job: ResolvedJob | None = None, deadline: float | None = None,
         run: str | None = None, stop: threading.Event | None = None,
-        policy: RetryPolicy | None = None,
     ) -> CancelOutcome:
         """``POST /runs/{id}/cancel``. A 409 is a race with the run's end (read it
         again) unless the run is still going: the server also answers 409 when it
@@ -355,13 +356,12 @@ class MogplexClient:
         read again a few times before that error is raised. The newest server's
         409 "Run state changed; retry cancellation" (its update lost to another
         write) is what it says: the cancel is sent again, a few times. Once ``stop``
-        is set it is sent no more (``Interrupted``); ``policy``: its retries' own, in
-        place of the client's (``own_pause``)."""
+        is set it is sent no more (``Interrupted``)."""
         path = f"/runs/{_segment(run_id)}/cancel"
         for attempt in range(1, CANCEL_TRIES + 1):
             try:
                 answer = self._call("POST", path, job=job, deadline=deadline, run=run,
-                                    stop=stop, policy=policy)
+                                    stop=stop)
                 break
             except RequestRefusedError as error:
                 if error.status != 409 or error.code != "CONFLICT":
@@ -434,10 +434,10 @@ class MogplexClient:
         body: bytes | None = None, key: str | None = None, kind: str = "request",
         job: ResolvedJob | None = None, deadline: float | None = None,
         secrets: Iterable[str] = (), stop: threading.Event | None = None,
-        run: str | None = None, retry: bool = True, policy: RetryPolicy | None = None,
+        run: str | None = None, retry: bool = True,
     ) -> Answer:
         """One request through the budget, the transport and the retry policy
-        (``retry=False``: one attempt; ``policy``: this request's, not the client's).
+        (``retry=False``: one attempt; within ``own_pauses``, mogrun's own).
         ``job`` and ``run`` (the run's label) are what
         the request is for: each wait it announces (a 429, a retry, a slow answer)
         names them."""
@@ -477,7 +477,7 @@ class MogplexClient:
                     try:
                         if not retry:
                             raise self._gave_up(failure, at, "")
-                        self._wait_or_raise(failure, at, policy or self._retry, stop)
+                        self._wait_or_raise(failure, at, self._policy(), stop)
                     except Interrupted:
                         raise
                     except MogrunError as given_up:
@@ -502,6 +502,22 @@ class MogplexClient:
             self.budget.refused(ticket, starts_only=False)
         elif isinstance(error, ServiceUnavailableError) and kind == "start":
             self.budget.refused(ticket, starts_only=True)
+
+    @contextmanager
+    def own_pauses(self) -> Iterator[None]:
+        """Meanwhile every request this thread sends is retried on ``own_pause``, the
+        plugins' retry policy not asked: a rescue's (``engine.rescue``), which ends a
+        run its worker's hook holds (that policy may be the hook)."""
+        before = getattr(self._own, "policy", None)
+        self._own.policy = own_pause
+        try:
+            yield
+        finally:
+            self._own.policy = before
+
+    def _policy(self) -> RetryPolicy | None:
+        """The retry policy of a request sent now, on this thread (``own_pauses``)."""
+        return getattr(self._own, "policy", None) or self._retry
 
     def sending_keys(self) -> frozenset[str]:
         """The Idempotency-Keys of requests sent and not yet answered: a start whose

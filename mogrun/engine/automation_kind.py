@@ -34,7 +34,6 @@ from mogrun.errors import MogrunError, NotFoundError, UsageError
 
 if TYPE_CHECKING:  # what running needs is imported there: show only describes a trigger
     from mogrun.api import automations as api
-    from mogrun.api.client import RetryPolicy
     from mogrun.engine.track import RunTrack
     from mogrun.models import ResolvedJob, RunPlan
     from mogrun.runs import Event, RunState
@@ -172,8 +171,7 @@ class AutomationKind:
                                             stop=stop, run=run)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None,
-               stop: threading.Event | None = None,
-               policy: RetryPolicy | None = None) -> Cancelled | None:
+               stop: threading.Event | None = None) -> Cancelled | None:
         return None  # the public API has no cancel for automation runs
 
     def refusal(self, state: RunState) -> str | None:

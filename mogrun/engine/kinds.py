@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 if TYPE_CHECKING:
     import threading
 
-    from mogrun.api.client import RetryPolicy
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
     from mogrun.models import ResolvedJob, RunPlan
@@ -93,11 +92,9 @@ class JobKind(Protocol):
         the waits of the request (a 429, a retry) name."""
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None,
-               stop: threading.Event | None = None,
-               policy: RetryPolicy | None = None) -> Cancelled | None:
+               stop: threading.Event | None = None) -> Cancelled | None:
         """Cancel the run; ``None`` when this kind has no cancel (it is left going).
-        Sent no more once ``stop`` is set (``Interrupted``); ``policy``: the pause
-        before each retry, in place of the client's (``client.own_pause``)."""
+        Sent no more once ``stop`` is set (``Interrupted``)."""
 
     def refusal(self, state: RunState) -> str | None:
         """Why a terminal run was refused for capacity (then the engine makes a new

@@ -19,7 +19,7 @@ from mogrun.runs import Event, GateVerdict, RunResult, RunState
 if TYPE_CHECKING:
     import threading
 
-    from mogrun.api.client import Answer, CancelOutcome, RetryPolicy, StartOutcome
+    from mogrun.api.client import Answer, CancelOutcome, StartOutcome
     from mogrun.waits import Wait
 
 
@@ -84,8 +84,9 @@ class ApiClient(Protocol):
 
     def cancel_run(self, run_id: str, *, job: ResolvedJob | None = None,
                    deadline: float | None = None, run: str | None = None,
-                   stop: threading.Event | None = None,
-                   policy: RetryPolicy | None = None) -> CancelOutcome: ...
+                   stop: threading.Event | None = None) -> CancelOutcome: ...
+
+    def own_pauses(self) -> AbstractContextManager[None]: ...
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, key: str | None = None, job: ResolvedJob | None = None,

@@ -15,8 +15,12 @@ A worker held in a hook after a signal while its start is unanswered (a
 another thread as a plain retry pause settles it (``RunExecutor._recover``);
 one held so while the signal's cancel of its run is unanswered (that cancel failed,
 the hook decides its retry's pause) has that cancel sent again on another thread,
-on mogrun's own pause (``client.own_pause``), within the signal's grace; one held
-so while it waits for a sandbox slot has its run skipped (nothing of it was sent).
+within the signal's grace; one held so while it waits for a sandbox slot has its
+run skipped (nothing of it was sent). Whatever a rescue retries (a cancel, a read
+of the last events; a start's look is one attempt) waits mogrun's own pause
+(``client.own_pauses``), never the plugins' ``mogrun_retry_delay``: they hear
+nothing more of that run, and that hook, hanging, would hold the rescue as it
+holds the worker.
 """
 
 from __future__ import annotations

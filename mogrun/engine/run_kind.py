@@ -19,7 +19,6 @@ from mogrun.taskfile.limits import server_root
 if TYPE_CHECKING:  # show describes a start with this kind, and needs none of these
     import threading
 
-    from mogrun.api.client import RetryPolicy
     from mogrun.engine.ports import ApiClient
     from mogrun.engine.track import RunTrack
     from mogrun.models import ResolvedJob, RunPlan
@@ -88,11 +87,10 @@ class RunKind:
                                       known=known, run=run)
 
     def cancel(self, track: RunTrack, *, deadline: float | None = None,
-               stop: threading.Event | None = None,
-               policy: RetryPolicy | None = None) -> Cancelled:
+               stop: threading.Event | None = None) -> Cancelled:
         """Cancel the run; the answer is about this run whatever runId it carries."""
         answer = self.client.cancel_run(track.run_id, job=track.job, deadline=deadline,
-                                        run=track.label, stop=stop, policy=policy)
+                                        run=track.label, stop=stop)
         state = answer.state
         if state.run_id != track.run_id:
             state = dataclasses.replace(state, run_id=track.run_id)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from mogrun.api.client import EitherStop, RetryPolicy, own_pause
+from mogrun.api.client import EitherStop
 from mogrun.durations import format_duration
 from mogrun.engine.capacity import NoSlot, capacity_wait_said
 from mogrun.engine.context import SessionDeps, SessionProgress
@@ -149,7 +149,9 @@ class RunExecutor:
         signal came while its start was unanswered (a ``mogrun_retry_delay`` holds
         the retry): it ends as a signal in a plain retry pause ends it (``_recover``).
         ``"cancel"``: the signal's cancel of its run failed and the hook holds its retry:
-        it is sent again on mogrun's own pause (``own_pause``), within the signal's grace.
+        it is sent again, within the signal's grace. Every request sent here retries on
+        mogrun's own pause (``client.own_pauses``): the plugins hear nothing more of
+        the run, and their retry policy may be the very hook that holds its worker.
         ``"slot"``: a signal came while it waited for a sandbox slot (a retry hook holds
         the account's listing): nothing was sent, and it is skipped.
         ``None``: its worker claimed its end first (it is ending it), or answered its
@@ -168,15 +170,19 @@ class RunExecutor:
                                  track=track, level="warning")
         if self.deps.slots is not None:
             self.deps.slots.release(track)
+        with self.deps.client.own_pauses():
+            return self._end_held(track, kind, why, sent)
+
+    def _end_held(self, track: RunTrack, kind: JobKind, why: str, sent: bool) -> RunResult:
+        """``take_over``'s end of the run, as ``why`` says."""
         try:
             if why == "start":  # sent: its run may exist, and is found by its key
                 return self._recover(track, kind, by=self.deps.give_up.due) if sent \
                     else self._skip(track, NEVER_STARTED)
             if why == "slot":
                 return self._skip(track, NEVER_STARTED)
-            if why == "cancel":  # the plugin's retry policy is not asked again
-                return self._interrupted(track, kind, by=self.deps.give_up.due,
-                                         policy=own_pause)
+            if why == "cancel":
+                return self._interrupted(track, kind, by=self.deps.give_up.due)
             if why == "signal":
                 return self._interrupted(track, kind)
             assert track.state is not None
@@ -487,12 +493,12 @@ class RunExecutor:
             self.deps.channel.notice(CAP_NOTICE.format(limit=EVENT_LIMIT), track=track,
                                      level="warning")
 
-    def _interrupted(self, track: RunTrack, kind: JobKind, by: tuple[float, str] | None = None,
-                     policy: RetryPolicy | None = None) -> RunResult:
+    def _interrupted(self, track: RunTrack, kind: JobKind,
+                     by: tuple[float, str] | None = None) -> RunResult:
         """Cancel runs this invocation started; leave attached ones going. What the
         first signal does is said before any run's cancel is (it is said on the main
-        thread as this worker wakes: a cancel refused at once came first). ``by`` and
-        ``policy``: a rescue's (``take_over``), the cancel's latest end and pause."""
+        thread as this worker wakes: a cancel refused at once came first). ``by``: a
+        rescue's (``take_over``), the cancel's latest end."""
         self._own(track)
         deps, code = self.deps, self.deps.interrupt_code()
         deps.said.wait(SAID_WAIT)
@@ -502,7 +508,7 @@ class RunExecutor:
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
                                 message="interrupted (attached run left running)")
         try:  # bounded: a stalled server must not hold the exit for minutes
-            cancel = self._cancel(track, kind, _grace(by), policy)
+            cancel = self._cancel(track, kind, _grace(by))
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(deps, track, exc), track=track, level="error")
             return self._finish(track, Outcome.ERROR, exit_code=code, going=True,
@@ -521,15 +527,14 @@ class RunExecutor:
         self._catch_up(track, kind, cancel.state, time.monotonic() + TAIL_GRACE)
         return self._finish(track, Outcome.CANCELLED, message="interrupted", exit_code=code)
 
-    def _cancel(self, track: RunTrack, kind: JobKind, deadline: float,
-                policy: RetryPolicy | None = None) -> Cancelled | None:
+    def _cancel(self, track: RunTrack, kind: JobKind, deadline: float) -> Cancelled | None:
         """``kind.cancel``, known to be in flight (a second signal says so). Its worker
         held in a retry hook past a signal, a rescue takes the cancel over (``take_over``):
         the worker, once let go, sends it no more (``released``) and leaves."""
         stop = None if track.rescued else track.released  # a rescue's own is sent
         try:
             with self.progress.cancel_in_flight(track.run_id):
-                return kind.cancel(track, deadline=deadline, stop=stop, policy=policy)
+                return kind.cancel(track, deadline=deadline, stop=stop)
         finally:  # after ``cancel_in_flight``: a rescue takes a cancel only while in it
             self._mine(track)
 

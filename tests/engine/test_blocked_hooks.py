@@ -433,3 +433,70 @@ def test_a_signal_while_a_retry_hook_holds_a_wait_for_a_sandbox_slot_leaves(
     assert "Traceback" not in err + out
     row = history_row(emulator, tmp_path)
     assert (row["outcome"], row["exit_code"]) == ("skipped", 143), row
+
+
+# A worker held by a hook (an event's, or a retry's), and a retry policy that hangs
+# until the session's end: whatever a rescue sends must not ask it.
+HELD_AND_HANGING_RETRY = """\
+import pathlib
+import threading
+from mogrun.plugin import hookimpl
+
+_let_go = threading.Event()
+
+
+@hookimpl
+def mogrun_event(event):
+    pathlib.Path("entered").write_text("mogrun_event")
+    _let_go.wait(600)
+
+
+@hookimpl(tryfirst=True)
+def mogrun_retry_delay(error, attempt):
+    with open("retries", "a") as asked:
+        asked.write(error.message + "\\n")
+    pathlib.Path("entered").write_text("mogrun_retry_delay")
+    _let_go.wait(600)
+    return 0.0
+
+
+@hookimpl
+def mogrun_session_finished():
+    _let_go.set()
+"""
+
+
+@pytest.mark.parametrize(("why", "endpoint"), [
+    ("signal", "cancel"), ("signal", "events"), ("timeout", "cancel"), ("timeout", "events"),
+    ("start", "cancel")])
+def test_a_rescues_own_request_failing_is_retried_without_the_plugins(
+        emulator, tmp_path, why, endpoint):
+    """A rescue (a hook held the worker at a signal, or at the run's timeout, or held
+    its start's retry at a signal) sent its requests under the plugins' retry policy:
+    one failing once (a 500 to its cancel, to its read of the run's last events) asked
+    mogrun_retry_delay, which hung, so the rescue hung with the worker, mogrun never
+    left (but at a second signal) and the run went on. The plugins hear nothing more
+    of a run a rescue ends: its requests retry on mogrun's own pause."""
+    (tmp_path / "slow.py").write_text(HELD_AND_HANGING_RETRY)
+    extra = 'timeout = "3s"' if why == "timeout" else ""
+    if why == "start":
+        emulator.add_fault("start", "drop_after_commit")
+    with running(spawn(emulator, tmp_path, "long", jobs=JOB.format(extra=extra))) as proc:
+        entered(tmp_path, proc)
+        emulator.add_fault(endpoint, "500")
+        began = time.monotonic()
+        if why != "timeout":
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    took = time.monotonic() - began
+    (run_id,) = emulator.runs
+    assert proc.returncode == (1 if why == "timeout" else 143), (out, err)
+    assert took < 6.0, (took, err)  # the hook's grace (or the timeout), a retry's 0.5 s
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    asked = (tmp_path / "retries").read_text().splitlines() if why == "start" else []
+    assert len(asked) == (1 if why == "start" else 0), asked  # the worker's start's only
+    assert "  wait  retry  " in out, out  # the rescue's retry is said, as any is
+    assert "left going" not in err and "Traceback" not in err + out, err
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"]) == (
+        run_id, "cancelled", "timeout" if why == "timeout" else "cancelled"), row
