@@ -16,11 +16,13 @@ another thread as a plain retry pause settles it (``RunExecutor._recover``);
 one held so while the signal's cancel of its run is unanswered (that cancel failed,
 the hook decides its retry's pause) has that cancel sent again on another thread,
 within the signal's grace; one held so while it waits for a sandbox slot has its
-run skipped (nothing of it was sent). Whatever a rescue retries (a cancel, a read
-of the last events; a start's look is one attempt) waits mogrun's own pause
-(``client.own_pauses``), never the plugins' ``mogrun_retry_delay``: they hear
-nothing more of that run, and that hook, hanging, would hold the rescue as it
-holds the worker.
+run skipped (nothing of it was sent). Without a signal, a worker held so
+``HOOK_GRACE`` while its timeout's cancel is unanswered has that cancel sent
+again on another thread, within the grace the timeout gave it. Whatever a rescue
+retries (a cancel, a read of the last events; a start's look is one attempt) waits
+mogrun's own pause (``client.own_pauses``), never the plugins' ``mogrun_retry_delay``:
+they hear nothing more of that run, and that hook, hanging, would hold the rescue
+as it holds the worker.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Rescue(HookWatch):
         busy = self.executor.busy()
         for call in self.running():
             work = busy.get(call.thread)
-            why = None if work is None else self.due(work, now)
+            why = None if work is None else self.due(work, now, now - call.since)
             if work is None or why is None or id(work.track) in self._taken:
                 continue
             self._taken.add(id(work.track))
@@ -73,14 +75,15 @@ class Rescue(HookWatch):
             except NoThread:  # none to be had: on this thread, the later looks wait
                 rescue()
 
-    def due(self, work: Busy, now: float) -> str | None:
+    def due(self, work: Busy, now: float, held: float = 0.0) -> str | None:
         """Why ``work``'s run must end without its worker: ``"signal"`` (``HOOK_GRACE``
         after one), ``"start"`` (as long after one, its start unanswered: the hook
         holds its retry), ``"cancel"`` (as long after one, the signal's cancel of its
         run unanswered: the hook holds that cancel's retry), ``"slot"`` (as long after
         one, waiting for a sandbox slot: nothing sent, nothing to cancel), ``"timeout"``
-        (its timeout has run out), else ``None`` (not started, already ending, or
-        nothing is due)."""
+        (its timeout has run out), ``"timeout cancel"`` (its timeout's cancel unanswered,
+        the hook ``held`` it ``HOOK_GRACE``: it holds that cancel's retry), else ``None``
+        (not started, already ending, or nothing is due)."""
         track = work.track
         signalled = self._signalled is not None and now - self._signalled >= HOOK_GRACE
         if track.ender is None and track.state is None and signalled and \
@@ -88,9 +91,12 @@ class Rescue(HookWatch):
             return "start"
         if track.ender is None and track.state is None and signalled and track.slot_wait:
             return "slot"
-        if signalled and not track.rescued and track.run_id \
-                and track.run_id in self.progress.cancels_in_flight():
+        cancelling = not track.rescued and bool(track.run_id) \
+            and track.run_id in self.progress.cancels_in_flight()
+        if signalled and cancelling:
             return "cancel"
+        if cancelling and track.timeout_cancel is not None and held >= HOOK_GRACE:
+            return "timeout cancel"
         if (track.ender is not None or track.state is None or track.state.terminal
                 or track.run_id not in self.progress.still_going()):
             return None

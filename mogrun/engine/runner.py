@@ -149,22 +149,24 @@ class RunExecutor:
         signal came while its start was unanswered (a ``mogrun_retry_delay`` holds
         the retry): it ends as a signal in a plain retry pause ends it (``_recover``).
         ``"cancel"``: the signal's cancel of its run failed and the hook holds its retry:
-        it is sent again, within the signal's grace. Every request sent here retries on
-        mogrun's own pause (``client.own_pauses``): the plugins hear nothing more of
-        the run, and their retry policy may be the very hook that holds its worker.
+        it is sent again, within the signal's grace. ``"timeout cancel"``: the same of
+        its timeout's cancel, within that cancel's grace (``timeout_cancel``). Every
+        request sent here retries on mogrun's own pause (``client.own_pauses``): the
+        plugins hear nothing more of the run, and their retry policy may be the very
+        hook that holds its worker.
         ``"slot"``: a signal came while it waited for a sandbox slot (a retry hook holds
         the account's listing): nothing was sent, and it is skipped.
         ``None``: its worker claimed its end first (it is ending it), or answered its
         cancel meanwhile."""
         track, kind = busy
-        if not (self.progress.take_cancel(track) if why == "cancel"
+        if not (self.progress.take_cancel(track) if why in ("cancel", "timeout cancel")
                 else self.progress.claim(track)):
             return None
         track.released.set()
         if len(track.shown) > len(track.events):  # its worker is held mid-follow
             track.events = tuple(track.shown)
         sent = why == "start" and bool(self.start_sent(track))
-        when = "at the run's timeout" if why == "timeout" else "after the signal"
+        when = "at the run's timeout" if why.startswith("timeout") else "after the signal"
         self.deps.channel.notice(mask(f"{held} is still running {when}; "
                                       f"{_taking(track, why, sent)}", track.secrets),
                                  track=track, level="warning")
@@ -185,6 +187,9 @@ class RunExecutor:
                 return self._interrupted(track, kind, by=self.deps.give_up.due)
             if why == "signal":
                 return self._interrupted(track, kind)
+            if why == "timeout cancel":
+                assert track.timeout_cancel is not None
+                return self._cancel_timed_out(track, kind, *track.timeout_cancel)
             assert track.state is not None
             return self._timed_out(track, kind, FollowOutcome(track.state, track.events,
                                                               "timeout"))
@@ -419,7 +424,15 @@ class RunExecutor:
             deps.channel.notice(f"{why}; cancelling run {track.run_id} (waiting up to "
                                 f"{CANCEL_GRACE:g}s for its cancel)", track=track)
         grace = time.monotonic() + CANCEL_GRACE  # as Ctrl-C's: a stalled server must not
-        try:  # hold the exit for minutes (retries included)
+        track.timeout_cancel = (why, grace)  # hold the exit for minutes (retries included)
+        return self._cancel_timed_out(track, kind, why, grace)
+
+    def _cancel_timed_out(self, track: RunTrack, kind: JobKind, why: str,
+                          grace: float) -> RunResult:
+        """The timeout's cancel, given up at ``grace``: by the worker, or by a rescue
+        once a retry hook holds it (``take_over``)."""
+        deps = self.deps
+        try:
             cancel = self._cancel(track, kind, grace)
         except MogrunError as exc:
             deps.channel.notice(_cancel_failed(deps, track, exc, why), track=track, level="error")
@@ -646,7 +659,7 @@ def _taking(track: RunTrack, why: str, sent: bool) -> str:
     run, or sends its cancel once more (its retry held), or, its start unanswered at
     the signal, sends that start once more under its key (``sent``: an attempt may
     have reached the server) or gives it up (none did: no run of it exists)."""
-    if why == "cancel":
+    if why in ("cancel", "timeout cancel"):
         return f"sending the cancel of run {track.run_id} once more without waiting for it"
     if why == "slot":
         return ("giving its start up without waiting for it (it was waiting for a sandbox "

@@ -75,6 +75,9 @@ class RunTrack:
     # rescue when a plugin's hook holds the worker (``SessionProgress.claim``).
     ender: int | None = None
     slot_wait: bool = False  # waiting for a sandbox slot: nothing of it sent yet
+    # At its timeout, once its cancel is sent: why it timed out, and when that cancel is
+    # given up (a rescue taking the cancel from a retry hook keeps to both).
+    timeout_cancel: tuple[str, float] | None = None
     # Set once a rescue ends the run (``rescued``): the plugins hear nothing more of it,
     # and a request its worker would still send for it (a cancel's retry) is not sent.
     released: threading.Event = field(default_factory=threading.Event)

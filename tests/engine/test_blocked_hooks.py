@@ -500,3 +500,37 @@ def test_a_rescues_own_request_failing_is_retried_without_the_plugins(
     row = history_row(emulator, tmp_path)
     assert (row["run_id"], row["status"], row["outcome"]) == (
         run_id, "cancelled", "timeout" if why == "timeout" else "cancelled"), row
+
+
+def test_a_retry_hook_holding_a_timeouts_cancel_is_not_waited_for(emulator, tmp_path):
+    """The run's timeout cancelled it, the cancel failed (a 500) and the plugin's
+    mogrun_retry_delay hung before the retry: mogrun said "waiting up to 10s for
+    its cancel" and then waited for the hook with no end, the run going, until a
+    Ctrl-C (which ended it as interrupted, exit 130, not as its timeout). The cancel
+    is sent again on mogrun's own pause once the hook has held it 2 s, within the
+    10 s it was given; the worker, let go at the session's end, sends it no more."""
+    (tmp_path / "slow.py").write_text(LATE_RETRY)
+    emulator.add_fault("cancel", "500")
+    with running(spawn(emulator, tmp_path, "long",
+                       jobs=JOB.format(extra='timeout = "2s"'))) as proc:
+        entered(tmp_path, proc)  # the cancel failed: its retry's pause is the plugin's
+        held = time.monotonic()
+        out, err = proc.communicate(timeout=15)
+    took = time.monotonic() - held
+    (run_id,) = emulator.runs
+    assert proc.returncode == 1, (out, err)
+    assert took < 6.0, (took, err)  # the hook's grace, the cancel once more
+    assert emulator.run_detail(run_id)["status"] == "cancelled"
+    assert emulator.count("POST", f"/runs/{run_id}/cancel") == 2, emulator.requests
+    assert ("long  wait  plugins  waiting for plugin slow's mogrun_retry_delay (running for "
+            "1s)") in out, out
+    assert ("warning: long: plugin slow's mogrun_retry_delay is still running at the run's "
+            f"timeout; sending the cancel of run {run_id} once more without waiting for "
+            "it") in err.splitlines(), err
+    assert f"warning: long: timed out after 2s; cancelled run {run_id}" in err.splitlines(), err
+    assert "left going" not in err and "Traceback" not in err + out, err
+    assert out.count("result  -  timeout") == 1, out
+    assert "  wait  retry  " not in out, out  # the worker let go says no retry
+    row = history_row(emulator, tmp_path)
+    assert (row["run_id"], row["status"], row["outcome"], row["exit_code"]) == (
+        run_id, "cancelled", "timeout", 1), row
