@@ -67,7 +67,8 @@ job of the latest invocation. The needs are the task file's now: one
 never run here (added since, or left out by --no-deps) starts first too,
 as its first attempt.
 Latest means of this task file: each task file in a folder (-f
-nightly.toml) has its own history. With --shard I/N, each run of the leg
+nightly.toml) has its own history; the legs of a --shard I/N matrix that
+share it are one invocation. With --shard I/N, each run of the leg
 is judged by its latest attempt, whichever invocation made it (another
 leg may have run here since).
 

@@ -952,12 +952,19 @@ class History:
         return latest_attempts(reversed(self._scoped("job = ?", (job,))))
 
     def latest_invocation(self) -> list[HistoryRow]:
-        """The latest attempt of every run of the newest invocation, oldest first."""
+        """The latest attempt of every run of the newest invocation, oldest first
+        (``rerun`` and ``logs`` with no job named). A ``--shard I/N`` leg's is every
+        leg's, job by job as ``latest_invocation_of`` reads them: the leg that ended
+        last held only its share (leg 1's failures were "nothing to rerun")."""
         last = self._scoped(limit=1)
         if not last:
             return []
         rows = self._of_invocation(last[0].invocation, "", (), None, last[0].task_file)
-        return latest_attempts(reversed(rows))
+        if not _leg_count(last[0].shard):
+            return latest_attempts(reversed(rows))
+        jobs = dict.fromkeys(row.job for row in rows)
+        return sorted((row for job in jobs for row in self.latest_invocation_of(job)),
+                      key=lambda row: row.id)
 
     def attempt_before(self, row: HistoryRow) -> HistoryRow | None:
         """The attempt of ``row``'s run made just before it in its invocation: the

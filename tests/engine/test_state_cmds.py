@@ -437,10 +437,9 @@ def test_a_table_wider_than_the_terminal_is_shown_a_block_per_run(project, mogru
     assert row["run_id"] in wide.stdout.splitlines()[2], wide
 
 
-def test_status_of_a_sharded_job_shows_every_leg_s_runs(project, mogrun, mogrun_emulator):
-    """Legs of a CI matrix sharing one history: status JOB showed the last leg's runs
-    alone, and --exit-status said 0 over leg 1's failure; an unsharded run after them
-    is the job's latest again, alone."""
+def _two_legs(project, mogrun) -> None:
+    """A CI matrix's two legs of ``fan`` sharing this history: leg 1 fails acme/api
+    and acme/worker, then leg 2 passes acme/web."""
     fan = """
         [jobs.fan]
         repo = ["acme/api", "acme/web", "acme/worker"]
@@ -450,6 +449,13 @@ def test_status_of_a_sharded_job_shows_every_leg_s_runs(project, mogrun, mogrun_
     assert mogrun("run", "fan", "--shard", "1/2").exit_code == 1  # acme/api, acme/worker
     project(fan.format(status=""))
     assert mogrun("run", "fan", "--shard", "2/2").exit_code == 0  # acme/web
+
+
+def test_status_of_a_sharded_job_shows_every_leg_s_runs(project, mogrun, mogrun_emulator):
+    """Legs of a CI matrix sharing one history: status JOB showed the last leg's runs
+    alone, and --exit-status said 0 over leg 1's failure; an unsharded run after them
+    is the job's latest again, alone."""
+    _two_legs(project, mogrun)
     status = mogrun("--json", "status", "--exit-status", "fan")
     assert status.exit_code == 1, status
     shown = {row["repo"]: row["outcome"] for row in json_lines(status.stdout)}
@@ -483,3 +489,16 @@ def test_a_leg_s_one_run_of_a_fan_out_is_labelled_as_the_fan_out_s(
     project(FAN_GOING.replace('"acme/api", ', ""))
     status = mogrun("status", "fan")
     assert "acme/web" in status.stdout and "acme/api" not in status.stdout, status
+
+
+def test_rerun_and_logs_with_no_job_named_read_every_leg_of_a_matrix(
+        project, mogrun, mogrun_emulator):
+    """With no job named, rerun and logs read the newest invocation: after a CI
+    matrix's legs, the leg that ended last alone, so leg 1's failures were not
+    rerun ("nothing to rerun") and its runs not shown."""
+    _two_legs(project, mogrun)
+    planned = mogrun("rerun", "-n")
+    assert "acme/api" in planned.stdout and "acme/worker" in planned.stdout, planned
+    logs = mogrun("--json", "logs")
+    assert {row.get("label") or row.get("run") for row in json_lines(logs.stdout)} >= {
+        "fan:acme/api", "fan:acme/web", "fan:acme/worker"}, logs
