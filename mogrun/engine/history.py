@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mogrun.errors import MogrunError
+from mogrun.errors import MogrunError, UsageError
 from mogrun.masking import mask
 from mogrun.runs import GateVerdict
 from mogrun.statefolder import STATE_FOLDER, LinkedState, refuse_links
@@ -1239,9 +1239,15 @@ def _recent_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ..
 
 
 def _leg_count(shard: str) -> int:
-    """N of a row's ``I/N`` leg; 0 for a row of no ``--shard``."""
-    _, sep, count = shard.partition("/")
-    return int(count) if sep and count.isascii() and count.isdecimal() else 0
+    """N of a row's ``I/N`` leg (as ``--shard`` reads it); 0 for a row of no leg."""
+    if not shard:
+        return 0
+    from mogrun.ci.shard import parse_shard
+
+    try:
+        return parse_shard(shard).count
+    except UsageError:  # not written by this mogrun: no leg it knows
+        return 0
 
 
 def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
