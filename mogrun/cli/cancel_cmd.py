@@ -171,15 +171,17 @@ def _cancel_each(state: CliState, client: Any, history: Any, pending: list[Targe
                  watch: Any, sleeper: Any, in_flight: list[bool]) -> int:
     """Send the cancels of ``pending`` in turn, each removed once answered, until all
     are or a signal lands (``watch``). One run's refusal is an error (exit 1)."""
+    from mogrun.engine.automation_kind import Readers
     from mogrun.errors import Interrupted
 
     failed = False
     single = len(pending) == 1
+    reader = Readers(client)  # an automation's runs: one look-up of it
     while pending and not watch.interrupted:
         target = pending[0]
         try:
             with sleeper.armed():
-                _cancel_one(state, client, history, target)
+                _cancel_one(state, client, history, target, reader)
         except Interrupted:  # a signal during a retry's wait: no more tries
             in_flight[0] = True
             break
@@ -225,9 +227,10 @@ def _cancels_left(state: CliState, pending: Sequence[Target], exit_code: int, *,
     return code
 
 
-def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> None:
+def _cancel_one(state: CliState, client: Any, history: Any, target: Target,
+                reader: Any) -> None:
     if target.automation is not None:
-        if _automation_run_ended(state, client, history, target):
+        if _automation_run_ended(state, reader, history, target):
             return
         raise RequestRefusedError(
             f"{_named(target)} is a run of automation {target.automation!r}: "
@@ -250,12 +253,11 @@ def _cancel_one(state: CliState, client: Any, history: Any, target: Target) -> N
     _say_cancelled(state, target, outcome.state.status, outcome.already_terminal)
 
 
-def _automation_run_ended(state: CliState, client: Any, history: Any, target: Target) -> bool:
+def _automation_run_ended(state: CliState, reader: Any, history: Any, target: Target) -> bool:
     """An automation run has no cancel, but one that has ended needs none: said as
-    a run's cancel says it, its row completed (``False``: it is going)."""
-    from mogrun.engine.automation_kind import reader_for
-
-    run, _ = reader_for(client, target.automation).get_events(target.run_id)
+    a run's cancel says it, its row completed (``False``: it is going). ``reader``:
+    the command's ``automation_kind.Readers``."""
+    run, _ = reader(target.automation).get_events(target.run_id)
     if not run.terminal:
         return False
     if target.row is not None:

@@ -389,17 +389,12 @@ def automation_of_run(client: AutomationClient, wanted: Iterable[str], run_id: s
     return None
 
 
-def reader_for(client: Any, automation: str | None) -> Any:
-    """Where to read a recorded run of a job: the client for agent runs, an
-    ``AutomationReader`` for a job that triggers ``automation``."""
-    return client if automation is None else AutomationReader(client, automation)
-
-
 class Readers:
-    """``reader_for`` for a command that reads many runs (status, logs, rerun):
-    each automation's reader is made once, so its runs share one look-up of it
-    (a listing of the account's automations a run, from the request budget,
-    and a fan-out's runs are read several at once)."""
+    """Where a command reads recorded runs of jobs (status, logs, rerun, cancel): the
+    client for agent runs, an ``AutomationReader`` for a job that triggers an
+    automation, each automation's made once, so its runs share one look-up of it
+    (a listing of the account's automations a run, from the request budget, and a
+    fan-out's runs are read several at once)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client

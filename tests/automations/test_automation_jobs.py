@@ -773,9 +773,9 @@ def test_a_rerun_sends_an_unanswered_trigger_to_the_automation_it_went_to(
         f"/api/v1/mogplex/automations/{was}/trigger"}
 
 
-@pytest.mark.parametrize("command", ["status", "logs", "rerun"])
+@pytest.mark.parametrize("command", ["status", "logs", "rerun", "cancel"])
 def test_an_automation_is_looked_up_once_for_all_its_runs(project, mogrun_emulator, command):
-    """status, logs and rerun read a fan-out's going runs, each through its
+    """status, logs, rerun and cancel read a fan-out's going runs, each through its
     automation: every run looked the automation up again (one listing a run, from
     the budget; status asks them at once)."""
     project.write(LIFTED + automation_job(note="@emulator duration=30s"))
