@@ -4,10 +4,16 @@ that the test process gets its own back."""
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from mogrun import collecting
 from mogrun.collecting import YOUNG_THRESHOLD, collecting_less
+from mogrun.emulator import Emulator
 
 
 @pytest.fixture
@@ -71,3 +77,81 @@ def test_a_run_invocation_collects_less_while_its_session_goes(
     assert result.exit_code == 0, result.output
     assert seen and seen[0][0][0] >= YOUNG_THRESHOLD and seen[0][1] > 0
     assert gc.get_threshold() == before
+
+
+@pytest.fixture
+def collector_on():
+    """The collector on, and this process's state put back whatever a test did."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    collecting._held = False
+    (gc.enable if was else gc.disable)()
+
+
+def test_start_up_holds_the_collector_until_a_command_runs(collector_on) -> None:
+    collecting.hold_for_start_up()
+    assert not gc.isenabled()
+    collecting.start_up_over()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_process_turned_off_itself_stays_off(collector_on) -> None:
+    gc.disable()  # an embedder's own choice: neither hold nor its end touches it
+    collecting.hold_for_start_up()
+    collecting.start_up_over()
+    assert not gc.isenabled()
+
+
+# A plugin as people write one (a comment, tabs, blank lines at the end): it notes
+# whether the collector was on when mogrun configured it, and for which command.
+NOTING = """\
+# where is the collector?
+import gc
+from mogrun.plugin import hookimpl
+
+
+@hookimpl
+def mogrun_configure(config):
+\twith open("collector", "a") as seen:
+\t\tseen.write(f"{config.command} {gc.isenabled()}\\n")
+
+
+"""
+
+
+def _mogrun(tmp_path: Path, emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token, NO_COLOR="1",
+               MOGRUN_POLL_INTERVAL="0.1")
+    return subprocess.run([sys.executable, "-m", "mogrun", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_console_collects_nothing_while_it_starts_but_a_run_collects(tmp_path) -> None:
+    """``check`` is start-up through and through: the collector stays off. ``run``
+    goes on for minutes: its session has the collector on (and collecting less)."""
+    (tmp_path / "noting.py").write_text(NOTING)
+    (tmp_path / "mogplex.toml").write_text(
+        '[mogplex]\r\nplugins = ["noting.py"]  # ours\r\n\r\n[jobs.hello]\r\n'
+        'repo = "acme/api"\r\n'
+        'prompt = "hi @emulator duration=0.1s"\r\n\r\n')
+    with Emulator() as emulator:
+        checked = _mogrun(tmp_path, emulator, "check")
+        assert checked.returncode == 0, checked.stderr
+        ran = _mogrun(tmp_path, emulator, "run", "hello")
+        assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "collector").read_text().splitlines() == ["check False", "run True"]
+
+
+def test_an_embedder_keeps_its_collector_through_a_quick_command(
+        mogrun_cli, tmp_path, collector_on) -> None:
+    from mogrun.testing import write_taskfile
+
+    write_taskfile(tmp_path, """
+        [jobs.hello]
+        repo = "acme/api"
+        prompt = "hi"
+    """)
+    assert mogrun_cli("check", cwd=tmp_path).exit_code == 0
+    assert gc.isenabled()

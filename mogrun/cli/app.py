@@ -119,6 +119,7 @@ class MogrunApp:
         import click
 
         from mogrun.cli.main import cli
+        from mogrun.collecting import start_up_over
 
         # A global flag may stand anywhere, but --help is answered while the line is
         # parsed, before --no-color would be: the help is plain too, as under NO_COLOR
@@ -128,6 +129,7 @@ class MogrunApp:
             state.no_color = True
         try:
             with cli.make_context("mogrun", argv, obj=state) as ctx:
+                start_up_over()  # the line is parsed (its --help answered): a command runs
                 result = cli.invoke(ctx)
         except MogrunError as error:
             self._report(state, error)

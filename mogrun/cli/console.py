@@ -6,6 +6,9 @@ mogrun's first tens of milliseconds that is inside the imports of
 its traceback. Here the import is inside the ``try``: the same "Interrupted."
 and exit 130 as a Ctrl-C at any later moment. This module imports nothing else,
 so the window left (Python's own start-up) is as short as it can be.
+
+The cyclic garbage collector is held off while mogrun starts
+(``mogrun.collecting``): the quick commands never need it.
 """
 
 import sys
@@ -16,6 +19,9 @@ INTERRUPTED = "Interrupted."  # what a Ctrl-C outside a run's own handling says 
 def main() -> None:
     """Run mogrun on this process's argv, environment and streams, and exit."""
     try:
+        from mogrun.collecting import hold_for_start_up
+
+        hold_for_start_up()
         from mogrun.cli.app import main as app_main
 
         app_main()
