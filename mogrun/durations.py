@@ -11,6 +11,7 @@ Stdlib only: plugins (through ``mogrun.plugin``) and every layer import it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -92,6 +93,13 @@ def _seconds(value: str | int | float) -> float:
         return _check_number(seconds, value)
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {toml_repr(value)}: {_HINT}")
+    return _text_seconds(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_seconds(value: str) -> float:
+    """A duration string's seconds. Remembered: a task file writes the same few
+    durations in every job, and each is read twice (checked, then built)."""
     text = value.strip()
     if not text or re.fullmatch(_PATTERN, text, re.ASCII) is None:
         _refuse(value, text)

@@ -192,7 +192,10 @@ class _Job:
                  *sub: str | int) -> Rendered:
         """``text`` rendered, with the ``env.*`` values it used (``text`` itself
         when a template is wrong: the problem is recorded, located at ``key``'s
-        ``sub`` path when given: an entry of a list)."""
+        ``sub`` path when given: an entry of a list). Most values hold no template:
+        no scope is made for those."""
+        if "{{" not in text:
+            return Rendered(text)
         scope = self.ctx.scope(self.name, repo=repo, repo_reason=reason,
                                location=self.locator(key, *sub))
         try:
