@@ -123,7 +123,7 @@ def start_unanswered(row: Any) -> bool:
     the history cannot tell those apart, so such a start may have been sent. A
     row that never got a key (killed while it waited for its needs) sent nothing;
     one whose mogrun still runs is ``waiting``. The one rule of ``status`` and
-    ``history`` (``unconfirmed``) and of ``rerun`` (``rerun_cmd.unanswered``: its
+    ``history`` (``unconfirmed``) and of ``rerun`` (``rerun_keys.unanswered``: its
     next attempt sends the same key)."""
     from mogrun.engine.runner import may_have_started
 
