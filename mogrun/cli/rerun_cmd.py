@@ -37,6 +37,17 @@ from mogrun.cli.rerun_keys import (
     unanswered,
     went_to,
 )
+from mogrun.cli.rerun_rows import (
+    follower_pid,
+    held_back,
+    in_file,
+    latest_per_run,
+    latest_rows,
+    left_alone,
+    needs_rows,
+    not_passed,
+    run_at,
+)
 from mogrun.cli.run_cmd import (
     RunCommand,
     command_prefix,
@@ -47,7 +58,6 @@ from mogrun.cli.run_cmd import (
     session_options,
 )
 from mogrun.cli.state import CliState
-from mogrun.errors import NothingRecordedError
 from mogrun.textsafety import run_command
 
 T = TypeVar("T")
@@ -144,20 +154,20 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
     history = project_history(state, taskfile)
     fresh: dict[str, str] = {}
     try:
-        rows = _latest_rows(state, taskfile, history, jobs)
+        rows = latest_rows(state, taskfile, history, jobs)
         if slice_ is not None:  # this leg's runs may be older than another leg's
-            rows = _latest_per_run(history, rows)
+            rows = latest_per_run(history, rows)
         if not no_deps:
-            rows += _needs_rows(history, taskfile, jobs or _held_back(taskfile, rows),
+            rows += needs_rows(history, taskfile, jobs or held_back(taskfile, rows),
                                 {*jobs, *(row.job for row in rows)})[0]
-        retry = _not_passed(rows)
+        retry = not_passed(rows)
         if not no_deps and retry:
             # The needs the task file gives the jobs to rerun now (it may have been
             # edited, or they ran with --no-deps): each must pass first, as in run.
-            more, fresh = _needs_rows(history, taskfile, _in_file(taskfile, retry),
+            more, fresh = needs_rows(history, taskfile, in_file(taskfile, retry),
                                       {row.job for row in rows})
             rows += more
-            retry += _not_passed(more)
+            retry += not_passed(more)
         labels = {row.id: _label(history, row) for row in retry}
         unsent = keys_never_sent(history, retry)
         refused = refused_unstored(history, retry)
@@ -223,104 +233,6 @@ def _label(history: History, row: HistoryRow) -> str:
     from mogrun.cli.run_targets import row_label
 
     return str(row_label(history, row))
-
-
-def _latest_rows(state: CliState, taskfile: Any, history: History,
-                 jobs: Sequence[str]) -> list[HistoryRow]:
-    """The latest attempt of each run of the latest invocation (of each named job).
-    None here: where else they ran (``--local``, another URL), if anywhere."""
-    from mogrun.cli.run_targets import recorded_elsewhere
-
-    if not jobs:
-        rows = history.latest_invocation()
-        if not rows:
-            elsewhere = recorded_elsewhere(state, taskfile, history, ["rerun"])
-            raise NothingRecordedError(
-                "nothing to rerun: " + ("no run is recorded against this API" if elsewhere
-                                        else "no run is recorded in this project's history"),
-                context=[*elsewhere, f"See: {command_prefix(state)} history"])
-        return rows
-    found: list[HistoryRow] = []
-    for name in dict.fromkeys(jobs):
-        rows = history.latest_invocation_of(name)
-        if not rows:
-            raise NothingRecordedError(f"nothing to rerun for {name!r}: it has never run here",
-                             context=[*recorded_elsewhere(state, taskfile, history,
-                                                          ["rerun", name], name),
-                                      f"See: {command_prefix(state)} history"])
-        found.extend(rows)
-    return found
-
-
-def _latest_per_run(history: History, rows: Sequence[HistoryRow]) -> list[HistoryRow]:
-    """For ``--shard I/N``: the latest attempt of every run of the jobs of ``rows``,
-    from any of their invocations. The legs of a CI matrix run as invocations of
-    their own, so once another leg has run here the job's latest invocation holds
-    none of this leg's runs, and the rerun its failed run printed found nothing."""
-    return [row for job in dict.fromkeys(row.job for row in rows)
-            for row in history.latest_runs_of(job)]
-
-
-def _needs_rows(history: History, taskfile: Any, jobs: Sequence[str],
-                have: set[str]) -> tuple[list[HistoryRow], dict[str, str]]:
-    """The rows of the latest invocation of each job ``jobs`` need, directly or not
-    (and not in ``have``, the rows already read), as run takes needs first: a need
-    that did not pass is rerun before them, one still going holds them back. And
-    the needs never run here (each with a job that needs it): started first, as
-    their first attempt, since they have not passed either."""
-    from mogrun.taskfile.graph import job_order, needs_of
-
-    rows: list[HistoryRow] = []
-    fresh: dict[str, str] = {}
-    order, given = job_order(taskfile, jobs), set(jobs)
-    for name in order:
-        if name in have or name in given:
-            continue
-        found = history.latest_invocation_of(name)
-        if found:
-            rows += found
-        else:
-            fresh[name] = next(job for job in order if name in needs_of(taskfile, job))
-    return rows, fresh
-
-
-def _in_file(taskfile: Any, rows: Sequence[HistoryRow]) -> list[str]:
-    """The jobs of ``rows`` the task file still has (in the rows' order)."""
-    names = set(taskfile.job_names)
-    return list(dict.fromkeys(row.job for row in rows if row.job in names))
-
-
-def _held_back(taskfile: Any, rows: Sequence[HistoryRow]) -> list[str]:
-    """The jobs of the latest invocation not started for a need outside it: a rerun
-    held them back while a need it did not rerun was still going. Their needs'
-    latest runs are read again (still going, they stay held; ended, judged)."""
-    from mogrun.outcomes import Outcome
-    from mogrun.taskfile.graph import needs_of
-
-    ran, names = {row.job for row in rows}, set(taskfile.job_names)
-    return list(dict.fromkeys(
-        row.job for row in rows if row.outcome == Outcome.SKIPPED and row.job in names
-        and any(need not in ran for need in needs_of(taskfile, row.job))))
-
-
-def _not_passed(rows: Sequence[HistoryRow]) -> list[HistoryRow]:
-    """Rows that did not pass, and detached ones not yet seen to end (read first:
-    one that has since failed, or failed its gates, is rerun). A refused attempt
-    that is the latest one recorded never had its next attempt (mogrun was killed
-    in between): it did not pass either."""
-    from mogrun.outcomes import Outcome, RunStatus
-
-    return [row for row in rows
-            if row.outcome is None or row.outcome not in {o.value for o in Outcome}
-            or Outcome(row.outcome).failing or row.outcome == Outcome.REFUSED
-            or (row.outcome == Outcome.DETACHED and not RunStatus.is_terminal(row.status))]
-
-
-def follower_pid(row: HistoryRow) -> int | None:
-    """The pid of the mogrun on this machine following ``row``'s run now: the one
-    that recorded its start, still running and yet to record how it ended (the
-    liveness test ``HistoryRow.waiting`` makes of a run not yet started)."""
-    return row.live_owner if row.run_id else None
 
 
 class Selection:
@@ -744,26 +656,6 @@ class Selection:
         from mogrun.output.base import escape_agent_text
 
         self.state.echo(escape_agent_text(text), err=True)
-
-
-def run_at(job: str, repo: str) -> tuple[str, str]:
-    """How a rerun knows a run of a job: its job and its repo's ``repo_key`` (as
-    recorded, masked), so a repo whose case alone was edited in the task file is
-    the same run, not one removed and one never run."""
-    from mogrun.reponames import repo_key
-
-    return job, repo_key(repo)
-
-
-def left_alone(row: HistoryRow) -> str:
-    """Why a run left going is in a rerun's invocation, not started again: the row
-    ``history`` shows beside the one that left it going (or that still follows it)."""
-    pid = follower_pid(row)
-    if pid is not None:
-        return (f"followed by mogrun (pid {pid}) on this machine, invocation "
-                f"{row.invocation}; not rerun while it is still going")
-    return (f"left going by invocation {row.invocation}; not rerun while it is "
-            "still going")
 
 
 def _undecided(exc: MogrunError, run_id: str) -> MogrunError:
