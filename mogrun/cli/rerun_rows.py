@@ -1,16 +1,19 @@
 """Which recorded runs a rerun reads from the history: the latest invocation (of
 the jobs named, or of all), every ``--shard`` leg's latest runs, the needs' latest
 runs, and of those the ones that did not pass. Also how a rerun knows a run
-(``run_at``) and who follows one left going (``follower_pid``).
+(``run_at``), who follows one left going (``follower_pid``), and a read of
+the history that may fail (``read_history``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.cli.run_cmd import command_prefix
 from mogrun.errors import NothingRecordedError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState
@@ -133,3 +136,26 @@ def left_alone(row: HistoryRow) -> str:
                 f"{row.invocation}; not rerun while it is still going")
     return (f"left going by invocation {row.invocation}; not rerun while it is "
             "still going")
+
+
+def read_history(state: CliState, taskfile: Any, history: History | None,
+                 read: Callable[[History], T], failed: T) -> T:
+    """``read(history)``, ``failed`` where the history cannot be read. ``-n`` passes
+    no history: the one rerun read is opened again, for this."""
+    from mogrun.errors import MogrunError
+
+    if history is None:
+        from mogrun.cli.loading import project_history
+
+        try:
+            opened = project_history(state, taskfile)
+        except MogrunError:
+            return failed
+        try:
+            return read_history(state, taskfile, opened, read, failed)
+        finally:
+            opened.close()
+    try:
+        return read(history)
+    except MogrunError:
+        return failed
