@@ -96,6 +96,9 @@ class RunPlan:
     repo: str
     request: StartRequest
     inputs: Mapping[str, Any] = field(default_factory=dict)  # an automation job's input
+    # The automation id this run's trigger goes to instead of its job's: a rerun sends
+    # a trigger left unanswered again where it went (the job may name another now).
+    automation: str | None = None
 
     @functools.cached_property
     def label(self) -> str:
@@ -138,6 +141,15 @@ class ResolvedJob:
         """The automation as a message, ``show`` or the history may spell it: one
         named from ``env.*`` is ``***`` (masking skips values under 4 characters)."""
         return "***" if self.automation_secret else (self.automation or "")
+
+    def for_run(self, run: RunPlan) -> ResolvedJob:
+        """The job as ``run`` triggers, reads and records it: naming the run's own
+        automation when it has one (``RunPlan.automation``), else itself."""
+        if run.automation is None or run.automation == self.automation:
+            return self
+        import dataclasses
+
+        return dataclasses.replace(self, automation=run.automation)
 
     def label_of(self, run: RunPlan) -> str:
         """How every line names ``run``: the job alone for a single-repo job,

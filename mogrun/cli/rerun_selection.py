@@ -113,7 +113,6 @@ class Selection:
                     chosen.append(job)
                 continue
             runs = []
-            went: str | None = None  # the automation an unanswered trigger went to
             for plan in job.runs:
                 at = run_at(job.name, mask(plan.repo, job.secrets))
                 kept = self._still.get(at)
@@ -130,8 +129,9 @@ class Selection:
                     again = sends and (unanswered(row, base) or refused)
                     # A key never sent is the run's first start still to make: under it.
                     unsent = base is not None and row.id in self.unsent
-                    if again:  # the same key must carry the same request
-                        plan = as_sent(plan, row, job.secrets)
+                    if again:  # the same key must carry the same request, to the same place
+                        plan = dataclasses.replace(as_sent(plan, row, job.secrets),
+                                                   automation=went_to(job, row))
                     runs.append(plan)
                     if kept is not None:  # recorded as it stands: no attempt made
                         self.going[plan.label] = (kept[1], left_alone(row))
@@ -149,8 +149,8 @@ class Selection:
                                    "key made a run before")
                         else:
                             how = "was never answered"
-                        went = went_to(job, row) or went
-                        where = "" if went is None else f" to automation {went}, where it went,"
+                        where = ("" if plan.automation is None else
+                                 f" to automation {plan.automation}, where it went,")
                         self._say(f"{self.labels[row.id]}: its start (Idempotency-Key "
                                   f"{sent_key(row, self.taskfile)}) {how}, so it may "
                                   f"have made a run: attempt {row.attempt} is sent again"
@@ -164,9 +164,11 @@ class Selection:
             if runs and job.name in held:
                 self.held_back.append((dataclasses.replace(job, runs=tuple(runs)),
                                        held[job.name]))
-            elif runs:
-                chosen.append(dataclasses.replace(job, runs=tuple(runs),
-                                                  automation=went or job.automation))
+            elif runs:  # the job names the automation all its runs trigger, if one (its
+                # check looks that one up); else each run its own (ResolvedJob.for_run)
+                went = {plan.automation for plan in runs}
+                chosen.append(dataclasses.replace(job, runs=tuple(runs), automation=(
+                    went.pop() if len(went) == 1 else None) or job.automation))
         self.repos.say_removed(jobs, {at: row for at, row in wanted.items() if at[0] not in held})
         return chosen, attempts
 

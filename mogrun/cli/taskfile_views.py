@@ -190,7 +190,10 @@ def job_document(session: Any, job: ResolvedJob,
                      "resolves_repo": "/" in run.repo and request.repo_id is None,
                      "key_per_invocation": (made_key and not recorded) or session.clock.nonce
                      in str(described["idempotency_key"]),
-                     "request": _request_document(session, described)})
+                     "request": _request_document(session, described),
+                     # a trigger rerun sends again where it went, not to the job's now
+                     **({"automation": job.for_run(run).automation_shown} if run.automation
+                        else {})})
     return {"job": job.name, "description": job.description, "needs": list(job.needs),
             **_schedule(session.taskfile, job.name),
             "harness": job.harness, "timeout": format_duration(job.timeout),
@@ -287,8 +290,8 @@ def job_text(doc: dict[str, Any]) -> list[str]:
         if run["resolves_repo"]:
             lines.append(f'    note: repoId "{run["repo"]}" is an owner/name; it is resolved '
                          "to the repo's id through GET /repos when the job runs")
-        if doc.get("automation"):
-            lines.append(f'    note: the path names automation "{doc["automation"]}" as written; '
+        if automation := run.get("automation") or doc.get("automation"):
+            lines.append(f'    note: the path names automation "{automation}" as written; '
                          "it is resolved to the automation's id (by id, else by name) through "
                          "GET /automations when the job runs")
     return [*lines, ""]

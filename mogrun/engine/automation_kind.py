@@ -124,7 +124,7 @@ class AutomationKind:
                          context=["Run mogrun automations to see each one's status."])
 
     def describe(self, job: ResolvedJob, plan: RunPlan) -> Mapping[str, Any]:
-        return describe_trigger(plan, job.automation_shown)
+        return describe_trigger(plan, job.for_run(plan).automation_shown)
 
     def sandbox(self, track: RunTrack) -> Sandbox | None:
         return None  # job runs execute on the automation runtime, not in a sandbox slot

@@ -143,8 +143,8 @@ class HistoryObserver(Observer):
         """A row for every run, before any starts (see ``History.record_planned``)."""
         planned = [(job, plan) for job in jobs for plan in job.runs]
         rows = [_Row(job.name, mask(plan.repo, job.secrets)) for job, plan in planned]
-        runs = [(row.job, row.repo, recorded_automation(job))
-                for row, (job, _) in zip(rows, planned, strict=True)]
+        runs = [(row.job, row.repo, recorded_automation(job.for_run(plan)))
+                for row, (job, plan) in zip(rows, planned, strict=True)]
 
         def write(history: History, patience: float) -> None:
             for row, written in zip(rows, history.record_planned(self.invocation, runs,

@@ -95,7 +95,7 @@ class RunTrack:
 
     @classmethod
     def of(cls, job: ResolvedJob, plan: RunPlan, attempt: int = 1, why: str = "") -> RunTrack:
-        track = cls(job, plan, plan.request, plan.request, attempt, why)
+        track = cls(job.for_run(plan), plan, plan.request, plan.request, attempt, why)
         track.rebase(plan.request)
         return track
 

@@ -773,6 +773,34 @@ def test_a_rerun_sends_an_unanswered_trigger_to_the_automation_it_went_to(
         f"/api/v1/mogplex/automations/{was}/trigger"}
 
 
+def test_a_rerun_sends_only_the_unanswered_trigger_where_it_went(
+        project, mogrun_emulator, quick_backoff):
+    """The rerun that sent an unanswered trigger to the automation it went to sent
+    the job's other runs there too: a repo added since went to the renamed one, not
+    to the automation the task file names today."""
+    mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
+    project.write(automation_job(repo=["acme/api"]))
+    assert project.run("run", "triage-all").exit_code == 69
+    [first] = mogrun_emulator.job_runs()
+    [was] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
+    mogrun_emulator.set_automation(was, name="triage (old)")
+    now = mogrun_emulator.add_automation("triage")
+    project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"]))
+    dry = project.run("rerun", "-n")
+    assert f'automations/{was}/trigger\n' in dry.stdout, dry
+    assert f'the path names automation "{was}"' in dry.stdout, dry
+    assert 'automations/triage/trigger\n' in dry.stdout, dry
+    rerun = project.run("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.job_runs(was) == [first]
+    [added] = mogrun_emulator.job_runs(now)
+    assert mogrun_emulator.job_run_detail(added)["repo"]["full_name"] == "acme/web"
+    history = project.run("--json", "history", "-n", "2")
+    rows = [json.loads(line) for line in history.stdout.splitlines()]
+    recorded = {(row["run_id"], row["automation"]) for row in rows}
+    assert recorded == {(first, was), (added, now)}, history
+
+
 @pytest.mark.parametrize("command", ["status", "logs", "rerun", "cancel"])
 def test_an_automation_is_looked_up_once_for_all_its_runs(project, mogrun_emulator, command):
     """status, logs, rerun and cancel read a fan-out's going runs, each through its
