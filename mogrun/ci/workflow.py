@@ -1,8 +1,9 @@
 """The GitHub Actions workflow for a task file's schedules, as text.
 
 The same task file, options and mogrun version always give the same bytes:
-no timestamps, jobs in file order, crons and env names sorted. The first
-line is the marker by which ``mogrun ci github`` knows a file is its own.
+no timestamps, jobs in file order, crons and env names sorted. The header's
+first line is the marker by which ``mogrun ci github`` knows a file is its own,
+wherever it is among the comment lines the file starts with (``marker_line``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,37 @@ SETUP_PYTHON = "actions/setup-python@v6"
 UPLOAD = "actions/upload-artifact@v6"
 
 
+def marker_line(text: str) -> str | None:
+    """The header's marker line (``None``: a file mogrun did not write). It is the
+    first of the comment and blank lines the file starts with that starts with
+    ``MARKER``: a note a user or an editor puts above it (a ``yaml-language-server``
+    schema line, an owner, a blank line) leaves the file mogrun's; the marker's
+    words after the file's first YAML, or inside another comment, do not make it so."""
+    lines = text.split("\n")
+    at = _marker_at(lines)
+    return None if at is None else lines[at]
+
+
+def _marker_at(lines: list[str]) -> int | None:
+    """The index of ``marker_line`` in ``lines`` (``None``: none)."""
+    for index, line in enumerate(lines):
+        if line.startswith(MARKER):
+            return index
+        if not _comment_or_blank(line):
+            return None
+    return None
+
+
+def _comment_or_blank(line: str) -> bool:
+    """Whether ``line`` holds no YAML: a comment (indented too) or blanks."""
+    return not line.strip(" \t") or line.lstrip(" \t").startswith("#")
+
+
 def source_of(text: str) -> str | None:
     """The task file a generated workflow's header names (``None``: no such header).
     Blanks an editor leaves at the line's end are not part of the name."""
-    first = text.split("\n", 1)[0].rstrip()
-    head, sep, path = first.partition(") from ")
+    marker = (marker_line(text) or "").rstrip()
+    head, sep, path = marker.partition(") from ")
     return path.removesuffix(".") if sep and head.startswith(MARKER) else None
 
 
@@ -67,7 +94,7 @@ def recorded_options(text: str) -> Recorded | None:
     ``--install``'s is judged where it is used."""
     import shlex
 
-    if not text.startswith(MARKER):
+    if marker_line(text) is None:
         return None
     header = _header(text)[1]
     at = _command_at(header)
@@ -136,26 +163,29 @@ def hand_edited(text: str) -> bool:
     one its header's digest names. The header is the comment lines the file
     starts with, however many a hand added or took out; a file from before
     digests has none: never."""
-    body, header = _header(text)
+    _, header, body = _header(text)
     digest = next((line for line in header if line.startswith(DIGEST_LINE)), None)
     if digest is None:
         return False
     return digest.removeprefix(DIGEST_LINE).strip() != _digest(body)
 
 
-def _header(text: str) -> tuple[str, list[str]]:
-    """The body (what follows the digest line, else the leading comments) and
-    the leading comment (and blank) lines: a line a hand adds to the header
-    moves the rest."""
+def _header(text: str) -> tuple[list[str], list[str], str]:
+    """The lines above the marker line (a user's notes), the header (the comment
+    and blank lines from the marker line to the digest line, else to the first
+    YAML: a line a hand adds to the header moves the rest) and the body (what
+    follows the header)."""
     lines = text.split("\n")
+    start = _marker_at(lines) or 0
     header: list[str] = []
-    for index, line in enumerate(lines):
-        if not line.startswith("#") and line.strip(" \t"):
-            return "\n".join(lines[index:]), header
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if not _comment_or_blank(line):
+            return lines[:start], header, "\n".join(lines[index:])
         header.append(line)
         if line.startswith(DIGEST_LINE):
-            return "\n".join(lines[index + 1:]), header
-    return "", header
+            return lines[:start], header, "\n".join(lines[index + 1:])
+    return lines[:start], header, ""
 
 
 def _command_at(header: list[str]) -> int | None:
@@ -187,11 +217,12 @@ def _places(header: list[str]) -> list[int | None]:
 def with_notes(generated: str, current: str) -> str:
     """``generated`` with the notes a hand added to the header of ``current`` (a
     workflow mogrun wrote): the comment and blank lines that are none of mogrun's,
-    each after the line of mogrun's it followed. They are the user's: regenerating
-    keeps them (and ``--check`` compares with that), where it dropped them unsaid."""
-    if not current.startswith(MARKER):
+    each after the line of mogrun's it followed, and those above the marker line
+    where they were. They are the user's: regenerating keeps them (and ``--check``
+    compares with that), where it dropped them unsaid."""
+    if marker_line(current) is None:
         return generated
-    old = _header(current)[1]
+    above, old, _ = _header(current)
     notes: dict[int, list[str]] = {}
     after = 0
     for line, place in zip(old, _places(old), strict=True):
@@ -199,11 +230,11 @@ def with_notes(generated: str, current: str) -> str:
             notes.setdefault(after, []).append(line)
         else:
             after = place
-    if not notes:
+    if not notes and not above:
         return generated
-    body, new = _header(generated)
+    _, new, body = _header(generated)
     lines = [kept for place, line in enumerate(new) for kept in (line, *notes.get(place, ()))]
-    return "\n".join([*lines, body])
+    return "\n".join([*above, *lines, body])
 
 
 def _workflow(plan: Plan, task_file: str, install: str) -> dict[str, Any]:

@@ -4,11 +4,11 @@ runs the task file's scheduled jobs.
 The file goes to ``.github/workflows/mogrun.yml`` in the repository that
 holds the task file (the nearest directory above it with a ``.git``; the
 task file's own directory when there is none). ``-o PATH`` (relative to the
-current directory) writes elsewhere. A file that does not start with the
-generator's marker is never overwritten, nor, without ``--force``, one whose
-body no longer matches the digest its header recorded (a hand edit) or one a
-newer mogrun wrote (a downgrade). Notes a hand adds to the header are the
-user's: regenerating keeps them.
+current directory) writes elsewhere. A file without the generator's marker
+line among the comments it starts with is never overwritten, nor, without
+``--force``, one whose body no longer matches the digest its header recorded
+(a hand edit) or one a newer mogrun wrote (a downgrade). Notes a hand adds to
+the header (or above it) are the user's: regenerating keeps them.
 """
 
 from __future__ import annotations

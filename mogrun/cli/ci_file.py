@@ -166,7 +166,8 @@ def _workflows(folder: Path) -> list[Path]:
 
 def _source_of_file(path: Path) -> str | None:
     """The task file the header of the workflow at ``path`` names (``None``: not one
-    of mogrun's, or not readable); its first line only, as ``read_workflow`` takes it."""
+    of mogrun's, or not readable); from its first 4 KiB, CRLF and a BOM dropped, as
+    ``read_workflow`` takes it."""
     from mogrun.ci.workflow import source_of
 
     try:
@@ -174,7 +175,8 @@ def _source_of_file(path: Path) -> str | None:
             head = handle.read(4096)
     except OSError:
         return None
-    return source_of(head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
+    return source_of(text.replace("\r\n", "\n"))
 
 
 def read_workflow(target: Path, shown: str) -> str:
@@ -253,11 +255,11 @@ def not_ours(current: str, text: str, shown: str, example: str,
     was not written by ``mogrun ci github``, or was for another task file (two
     task files of one repository would take turns overwriting one workflow);
     ``example``: a file of its own for this one, as typed from here."""
-    from mogrun.ci.workflow import MARKER, source_of
+    from mogrun.ci.workflow import MARKER, marker_line, source_of
 
-    if not current.startswith(MARKER):
-        return Foreign(f'{shown} was not written by mogrun ci github (its first line is not '
-                        f'"{MARKER} ...")', "refusing to overwrite it",
+    if marker_line(current) is None:
+        return Foreign(f'{shown} was not written by mogrun ci github (no comment line it '
+                        f'starts with is "{MARKER} ...")', "refusing to overwrite it",
                         ["Move it away, or write elsewhere with -o PATH."])
     theirs, ours = source_of(current), source_of(text)
     if theirs is not None and theirs != ours:

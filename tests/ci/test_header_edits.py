@@ -1,0 +1,106 @@
+"""The workflow's header as editors and people leave it: notes above the marker
+line and inside the header, CRLF, a BOM, blanks at line ends and blank lines at
+the end. The file stays mogrun's, its header reads as written, and regenerating
+keeps every note where it was; the marker's words below the comments the file
+starts with never make a file mogrun's."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mogrun import __version__
+from mogrun.ci.workflow import (
+    CHECK_LINE,
+    DIGEST_LINE,
+    DO_NOT_EDIT,
+    MARKER,
+    Recorded,
+    hand_edited,
+    marker_line,
+    recorded_options,
+    render,
+    same_workflow,
+    source_of,
+    with_notes,
+)
+from mogrun.cli.ci_file import read_workflow
+
+from .test_install import PLAN
+
+COMMAND = "mogrun ci github --shards 2"
+OURS = (MARKER, DO_NOT_EDIT, CHECK_LINE, DIGEST_LINE)  # a note starting so is a copy of ours
+
+# What people and editors write in a comment: words, tabs, "#", a schema URL's ":".
+_words = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+                               whitelist_characters="\t"), max_size=30)
+note = st.one_of(
+    st.builds(lambda lead, words, blanks: f"{lead}{words}{blanks}",
+              st.sampled_from(["#", "# ", "#\t", "  # ", "#   "]), _words,
+              st.sampled_from(["", " ", "\t", " \t"])),
+    st.just("# yaml-language-server: $schema=https://json.schemastore.org/github-workflow.json"),
+    st.sampled_from(["", " ", "\t"]),  # a blank line
+).filter(lambda line: not line.startswith(OURS))
+notes = st.lists(note, max_size=4)
+
+
+def rendered(command: str = COMMAND) -> str:
+    return render(PLAN, version=__version__, task_file="mogplex.toml", command=command)
+
+
+def saved_as(text: str, *, crlf: bool, bom: bool) -> str:
+    """``text`` saved with those line ends and BOM, read back as ``ci github`` reads it."""
+    raw = ("\ufeff" if bom else "") + (text.replace("\n", "\r\n") if crlf else text)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mogrun.yml"
+        path.write_bytes(raw.encode("utf-8"))
+        return read_workflow(path, "mogrun.yml")
+
+
+@st.composite
+def edited(draw: st.DrawFn) -> tuple[str, list[str], list[list[str]]]:
+    """A workflow mogrun wrote with notes above its marker (the first list) and
+    after each of its header lines but the digest (the second), CRLF or a BOM,
+    blanks after the marker and blank lines at the end: as ``read_workflow`` reads it."""
+    header, body = rendered().split(f"\n{DIGEST_LINE}", 1)
+    lines = header.split("\n")
+    above, inside = draw(notes), [draw(notes) for _ in lines]
+    marker = lines[0] + draw(st.sampled_from(["", " ", "\t "]))
+    text = "\n".join([*above, marker, *inside[0],
+                      *(line for at, mine in enumerate(lines[1:], 1)
+                        for line in (mine, *inside[at]))])
+    ends = draw(st.sampled_from(["", "\n", "\n\n", "\n \t\n"]))
+    text = f"{text}\n{DIGEST_LINE}{body}{ends}"
+    return saved_as(text, crlf=draw(st.booleans()), bom=draw(st.booleans())), above, inside
+
+
+@given(edited())
+def test_a_noted_workflow_is_mogruns_current_and_keeps_its_notes(case) -> None:
+    current, above, inside = case
+    assert marker_line(current) is not None and source_of(current) == "mogplex.toml"
+    assert recorded_options(current) == Recorded(shards=2)
+    assert not hand_edited(current)
+    assert hand_edited(current.replace("ubuntu-latest", "self-hosted", 1))  # no note hides it
+    assert same_workflow(current, with_notes(rendered(), current))  # --check: current
+    regenerated = with_notes(rendered("mogrun ci github --shards 3"), current).split("\n")
+    assert regenerated[:len(above)] == above  # in place, as they were
+    assert regenerated[len(above)].startswith(MARKER)
+    after = regenerated[len(above):]
+    for mine, kept in zip(rendered().split("\n")[:4], inside, strict=True):
+        if kept:
+            at = next(i for i, line in enumerate(after) if line.startswith(mine[:20]))
+            assert after[at + 1:at + 1 + len(kept)] == kept  # after the line it followed
+
+
+@given(edited(), st.sampled_from(["name: x", "---", "on: push", "jobs: {}", "%YAML 1.2"]))
+def test_the_marker_after_yaml_is_no_marker(case, yaml) -> None:
+    current, above, _ = case
+    at = len(above)
+    lines = current.split("\n")
+    moved = "\n".join([*lines[:at], yaml, *lines[at:]])
+    assert marker_line(moved) is None and source_of(moved) is None
+    assert recorded_options(moved) is None
+    assert with_notes(rendered(), moved) == rendered()
