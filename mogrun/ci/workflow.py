@@ -67,9 +67,10 @@ def source_of(text: str) -> str | None:
 
 def written_by(text: str) -> str | None:
     """The mogrun version a generated workflow's header says wrote it (``None``:
-    no such header); its install step pins that version unless ``--install``."""
-    first = text.split("\n", 1)[0]
-    head, sep, rest = first.partition(f"{MARKER} (mogrun ")
+    no such header), on its marker line, notes above it or not; its install step
+    pins that version unless ``--install``."""
+    marker = marker_line(text) or ""
+    head, sep, rest = marker.partition(f"{MARKER} (mogrun ")
     version, closed, _ = rest.partition(")")
     return version if sep and not head and closed else None
 

@@ -745,6 +745,28 @@ def test_a_workflow_a_newer_mogrun_wrote_is_not_downgraded_unasked(project,
     generated(project)  # an older one's file: upgraded, as before
 
 
+def test_a_newer_mogrun_s_workflow_with_notes_above_its_marker_is_not_downgraded(
+        project, monkeypatch) -> None:
+    """The version was read from the file's first line only: with a note above the
+    marker, an older mogrun rewrote a newer one's workflow, pinning itself, unsaid."""
+    project.write(BIG)
+    with monkeypatch.context() as patch:
+        patch.setattr("mogrun.ci.generate.__version__", "99.0.0")
+        _, newer = generated(project)
+    path = project.root / WORKFLOW
+    noted = b"\xef\xbb\xbf" + "\n".join([*ABOVE, newer]).replace("\n", "\r\n").encode("utf-8")
+    path.write_bytes(noted)
+    said = f"Error: {WORKFLOW} was written by mogrun 99.0.0, newer than this one ({__version__})"
+    result = project.run("ci", "github")
+    assert (result.code, path.read_bytes()) == (2, noted), result
+    assert result.err.startswith(f"{said}; refusing to write it as an older version\n")
+    result = project.run("ci", "github", "--check")
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err.startswith(f"{said}, which cannot tell whether it is current\n")
+    _, text = generated(project, "--force")  # asked for: the notes stay, above
+    assert text.split("\n")[:5] == [*ABOVE, newer.split("\n")[0].replace("99.0.0", __version__)]
+
+
 def test_a_symlinked_task_file_gets_the_workflow_of_the_repository_holding_the_link(
         project, tmp_path_factory) -> None:
     """The link was followed: the workflow was written beside its target, outside

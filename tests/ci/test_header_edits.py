@@ -26,6 +26,7 @@ from mogrun.ci.workflow import (
     same_workflow,
     source_of,
     with_notes,
+    written_by,
 )
 from mogrun.cli.ci_file import read_workflow
 
@@ -47,8 +48,8 @@ note = st.one_of(
 notes = st.lists(note, max_size=4)
 
 
-def rendered(command: str = COMMAND) -> str:
-    return render(PLAN, version=__version__, task_file="mogplex.toml", command=command)
+def rendered(command: str = COMMAND, version: str = __version__) -> str:
+    return render(PLAN, version=version, task_file="mogplex.toml", command=command)
 
 
 def saved_as(text: str, *, crlf: bool, bom: bool) -> str:
@@ -61,11 +62,13 @@ def saved_as(text: str, *, crlf: bool, bom: bool) -> str:
 
 
 @st.composite
-def edited(draw: st.DrawFn) -> tuple[str, list[str], list[list[str]]]:
-    """A workflow mogrun wrote with notes above its marker (the first list) and
-    after each of its header lines but the digest (the second), CRLF or a BOM,
-    blanks after the marker and blank lines at the end: as ``read_workflow`` reads it."""
-    header, body = rendered().split(f"\n{DIGEST_LINE}", 1)
+def edited(draw: st.DrawFn) -> tuple[str, list[str], list[list[str]], str]:
+    """A workflow a mogrun (of the version last given) wrote with notes above its
+    marker (the first list) and after each of its header lines but the digest (the
+    second), CRLF or a BOM, blanks after the marker and blank lines at the end: as
+    ``read_workflow`` reads it."""
+    version = draw(st.sampled_from([__version__, "99.0.0", "0.0.1", "1.0.0rc1+g12ab"]))
+    header, body = rendered(version=version).split(f"\n{DIGEST_LINE}", 1)
     lines = header.split("\n")
     above, inside = draw(notes), [draw(notes) for _ in lines]
     marker = lines[0] + draw(st.sampled_from(["", " ", "\t "]))
@@ -74,22 +77,24 @@ def edited(draw: st.DrawFn) -> tuple[str, list[str], list[list[str]]]:
                         for line in (mine, *inside[at]))])
     ends = draw(st.sampled_from(["", "\n", "\n\n", "\n \t\n"]))
     text = f"{text}\n{DIGEST_LINE}{body}{ends}"
-    return saved_as(text, crlf=draw(st.booleans()), bom=draw(st.booleans())), above, inside
+    current = saved_as(text, crlf=draw(st.booleans()), bom=draw(st.booleans()))
+    return current, above, inside, version
 
 
 @given(edited())
 def test_a_noted_workflow_is_mogruns_current_and_keeps_its_notes(case) -> None:
-    current, above, inside = case
+    current, above, inside, version = case
     assert marker_line(current) is not None and source_of(current) == "mogplex.toml"
+    assert written_by(current) == version  # what the downgrade check reads
     assert recorded_options(current) == Recorded(shards=2)
     assert not hand_edited(current)
     assert hand_edited(current.replace("ubuntu-latest", "self-hosted", 1))  # no note hides it
-    assert same_workflow(current, with_notes(rendered(), current))  # --check: current
+    assert same_workflow(current, with_notes(rendered(version=version), current))  # current
     regenerated = with_notes(rendered("mogrun ci github --shards 3"), current).split("\n")
     assert regenerated[:len(above)] == above  # in place, as they were
     assert regenerated[len(above)].startswith(MARKER)
     after = regenerated[len(above):]
-    for mine, kept in zip(rendered().split("\n")[:4], inside, strict=True):
+    for mine, kept in zip(rendered(version=version).split("\n")[:4], inside, strict=True):
         if kept:
             at = next(i for i, line in enumerate(after) if line.startswith(mine[:20]))
             assert after[at + 1:at + 1 + len(kept)] == kept  # after the line it followed
@@ -97,10 +102,10 @@ def test_a_noted_workflow_is_mogruns_current_and_keeps_its_notes(case) -> None:
 
 @given(edited(), st.sampled_from(["name: x", "---", "on: push", "jobs: {}", "%YAML 1.2"]))
 def test_the_marker_after_yaml_is_no_marker(case, yaml) -> None:
-    current, above, _ = case
+    current, above, _, _ = case
     at = len(above)
     lines = current.split("\n")
     moved = "\n".join([*lines[:at], yaml, *lines[at:]])
-    assert marker_line(moved) is None and source_of(moved) is None
+    assert marker_line(moved) is None and source_of(moved) is None and written_by(moved) is None
     assert recorded_options(moved) is None
     assert with_notes(rendered(), moved) == rendered()
