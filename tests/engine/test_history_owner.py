@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mogrun.engine.history import History, HistoryRow, iso_of, owner
+from mogrun.engine.history import History, HistoryRow, iso_of
+from mogrun.engine.history_owner import owner
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
