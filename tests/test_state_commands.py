@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mogrun.durations import parse_moment
-from mogrun.engine.history import iso_of
+from mogrun.engine.history_row import iso_of
 from mogrun.testing import job, task_file
 
 FAST = {"MOGRUN_POLL_INTERVAL": "0.1"}

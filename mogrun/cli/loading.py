@@ -348,7 +348,7 @@ def history_key(state: CliState, taskfile: TaskFile) -> str:
     """Which history a run is recorded under and found again by ``status``/``logs``:
     ``"local"`` for ``--local`` (the emulator's URL changes every time), else the
     API base URL. The one place it is decided, so writer and readers agree."""
-    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.engine.history_row import LOCAL_BASE_URL
 
     if state.local:
         return LOCAL_BASE_URL

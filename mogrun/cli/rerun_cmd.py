@@ -51,7 +51,8 @@ from mogrun.cli.run_cmd import (
 from mogrun.cli.state import CliState
 
 if TYPE_CHECKING:
-    from mogrun.engine.history import History, HistoryRow
+    from mogrun.engine.history import History
+    from mogrun.engine.history_row import HistoryRow
 
 RERUN_HELP = """Start new attempts of the runs of the latest invocation that did not pass.
 

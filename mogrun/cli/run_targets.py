@@ -366,7 +366,7 @@ def recorded_elsewhere(state: CliState, taskfile: Any, history: Any,
 
 def scope(url: str) -> str:
     """``with --local`` or ``against URL``: where runs were recorded, as messages say."""
-    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.engine.history_row import LOCAL_BASE_URL
 
     return "with --local" if url == LOCAL_BASE_URL else f"against {url}"
 
@@ -376,7 +376,7 @@ def command_for(state: CliState, taskfile: Any, url: str, argv: Sequence[str]) -
     runs (no ``--url`` for the URL mogrun uses without one). A local run ended with
     its emulator: there is none to cancel, so ``cancel`` becomes ``status``."""
     from mogrun.api.settings import resolve_endpoint
-    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.engine.history_row import LOCAL_BASE_URL
     from mogrun.textsafety import shell_word
 
     parts = ["mogrun"]

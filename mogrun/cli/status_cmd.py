@@ -384,7 +384,7 @@ def _record_one(history: Any, row: Any, run: Any, judged: RunResult | None,
     fields: dict[str, Any] = {"status": run.status}
     if run.terminal and (judged or row.outcome in (None, Outcome.DETACHED)
                          or not RunStatus.is_terminal(row.status)):
-        from mogrun.engine.history import ended_fields, gates_json
+        from mogrun.engine.history_row import ended_fields, gates_json
 
         final = Outcome(judged.outcome) if judged else Outcome.of_status(run.status)
         kept = None if judged is None else (gates_json(judged.gates, secrets),

@@ -21,7 +21,7 @@ def _as_recorded(stamp: object) -> str:
     ``2026-12-04T23:01:19+00:00``, not ``...19.964123+00:00`` among them; an unreadable
     one as it came."""
     from mogrun.durations import parse_moment
-    from mogrun.engine.history import iso_of
+    from mogrun.engine.history_row import iso_of
 
     moment = parse_moment(stamp)
     return str(stamp or "") if moment is None else iso_of(moment)
@@ -79,7 +79,7 @@ class UnrecordedRun:
         return error_text(self.run)
 
     def as_dict(self) -> dict[str, Any]:
-        from mogrun.engine.history import SHOWN_COLUMNS
+        from mogrun.engine.history_row import SHOWN_COLUMNS
         from mogrun.outcomes import Outcome
 
         known: dict[str, Any] = {
@@ -177,7 +177,7 @@ def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, h
     whose 404 says it. One recorded under another API (``--local``, another URL) is
     said with the ``command`` that reaches it (``--local``: no request, no API has
     it); ``--local`` runs exist only in history."""
-    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.engine.history_row import LOCAL_BASE_URL
 
     there = history.recorded_under(run_id)
     if there is not None and (state.local or there == LOCAL_BASE_URL):
@@ -199,7 +199,7 @@ def _run_recorded_elsewhere(state: CliState, taskfile: Any, run_id: str, url: st
     history has not, found in another's (exit 1, as the API's 404 of it). A local
     run ended with its emulator: there is none to cancel, so ``cancel`` points at
     ``status``."""
-    from mogrun.engine.history import LOCAL_BASE_URL
+    from mogrun.engine.history_row import LOCAL_BASE_URL
 
     see = command_for(state, taskfile, url, [command, run_id])
     return MogrunError(f"run {run_id} was recorded {scope(url)}, not against this API",

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from mogrun.api.client import DueStop
 from mogrun.engine.capacity import SandboxSlots
 from mogrun.engine.follower import Pace
-from mogrun.engine.history import HistoryRow
+from mogrun.engine.history_row import HistoryRow
 from mogrun.engine.lifecycle import Lifecycle
 from mogrun.engine.ports import ApiClient, Hooks
 from mogrun.engine.rerun import RERUN, rerun_for

@@ -22,23 +22,23 @@ import functools
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mogrun.engine.history_owner import owner, owner_pid, writer_alive
+from mogrun.engine.history_owner import owner
+from mogrun.engine.history_row import (
+    COLUMNS,
+    HistoryRow,
+    ended_fields,
+    now_iso,
+)
 from mogrun.errors import MogrunError, UsageError
-from mogrun.masking import mask
-from mogrun.runs import GateVerdict
 from mogrun.statefolder import STATE_FOLDER, LinkedState, refuse_links
 
 if TYPE_CHECKING:
     import sqlite3
 
-LOCAL_BASE_URL = "local"
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 STREAM_BATCH = 1000  # rows a streamed read (``stream_recent``) fetches at a time
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
@@ -123,15 +123,6 @@ WITH RECURSIVE urls(url) AS (
 SELECT url FROM urls WHERE url IS NOT NULL
 """
 
-_COLUMNS = (
-    "id", "invocation", "base_url", "job", "repo", "run_id", "idempotency_key", "status",
-    "outcome", "attached", "started_at", "finished_at", "exit_code", "gates", "message",
-    "attempt", "why", "request", "task_file", "automation", "owner", "shard", "fan_out",
-)
-# What ``--json`` shows of a row: ``owner`` (host and pid of the mogrun that
-# writes it) is this machine's bookkeeping, not the run's, and so are ``shard``
-# and ``fan_out``.
-SHOWN_COLUMNS = tuple(name for name in _COLUMNS if name not in ("owner", "shard", "fan_out"))
 # Columns added since the first release: an older database gains them on open.
 _ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
           ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
@@ -197,97 +188,8 @@ def _columns(db: sqlite3.Connection) -> set[str]:
     return {row[1] for row in db.execute("PRAGMA table_info(runs)")}
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One recorded run, as ``status``, ``logs``, ``cancel`` and ``history`` read it."""
-
-    id: int
-    invocation: str
-    base_url: str
-    job: str
-    repo: str
-    run_id: str | None
-    idempotency_key: str | None
-    status: str | None
-    outcome: str | None
-    attached: bool
-    started_at: str
-    finished_at: str | None
-    exit_code: int | None
-    gates: tuple[dict[str, Any], ...]
-    message: str
-    attempt: int = 1
-    why: str = ""  # why this attempt was made: "" (the first), "capacity", "rerun"
-    request: str = ""  # the start's body as JSON, secrets masked (to explain a key conflict)
-    task_file: str = ""  # the task file's name in its folder; "" if recorded before that was
-    # The automation a run of an automation job belongs to, as the run rendered it
-    # (its events are read through it); "" for a run, or one recorded before this was.
-    automation: str = ""
-    # The mogrun that wrote the row, as ``host:pid``: a row with no run yet is still
-    # waiting to start (for its needs, a sandbox slot) while that process lives.
-    owner: str = ""
-    # The ``--shard I/N`` leg the invocation was ("" for none): a CI matrix's legs are
-    # invocations of their own, and a job's latest runs are every leg's.
-    shard: str = ""
-    # Its job was a fan-out (several repos) in the task file it ran from, however
-    # many of its runs the invocation held (a leg of ``--shard``, a rerun of one).
-    fan_out: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.job}:{self.repo}"
-
-    @property
-    def owner_pid(self) -> int | None:
-        """The pid of the mogrun that wrote the row, when it ran on this machine."""
-        return owner_pid(self.owner)
-
-    @property
-    def live_owner(self) -> int | None:
-        """The pid of the mogrun on this machine that wrote the row, while it still
-        runs and has not recorded how the run ended: it will start (``waiting``)
-        or is following the run."""
-        pid = self.owner_pid
-        if self.outcome is not None or pid is None:
-            return None
-        return pid if writer_alive(pid, self.started_at) else None
-
-    @property
-    def waiting(self) -> bool:
-        """Not started, and the mogrun that will start it still runs on this machine."""
-        return not self.run_id and self.live_owner is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in SHOWN_COLUMNS}
-        data["gates"] = list(self.gates)
-        return data
-
-
-def now_iso() -> str:
-    """The current UTC time as ISO 8601, seconds precision."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def iso_of(moment: float) -> str:
-    """Epoch seconds as history writes its rows' times (``now_iso``'s form)."""
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
-
-
-def new_invocation_id() -> str:
-    """A sortable, unique id for one mogrun invocation."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-
-
 def history_path(project_dir: Path | str) -> Path:
     return Path(project_dir) / STATE_FOLDER / "history.db"
-
-
-def gates_json(gates: Iterable[GateVerdict], secrets: Iterable[str] = ()) -> str:
-    secrets = tuple(secrets)
-    return json.dumps([
-        {"gate": mask(g.gate, secrets), "passed": g.passed, "reason": mask(g.reason, secrets)}
-        for g in gates
-    ])
 
 
 def why_unopened(failed: Exception, path: Path) -> str:
@@ -347,7 +249,7 @@ class History:
         self.stop: threading.Event | None = None  # set: a write stops waiting for a lock
         self._lock = threading.Lock()
         self._grouping: int | None = None  # the thread whose ``together`` holds a transaction
-        self._read_columns = ", ".join(_COLUMNS)  # what a read selects (``_read_only``)
+        self._read_columns = ", ".join(COLUMNS)  # what a read selects (``_read_only``)
         # Whether rows know their task file: not in a read-only history older than the
         # column (``_read_only``), whose rows are then every task file's.
         self._files_known = True
@@ -493,7 +395,7 @@ class History:
             have = _columns(db)
         except sqlite3.Error:
             raise error from failed
-        if not set(_COLUMNS) - set(_ADDED_DEFAULTS) <= have:  # not a history mogrun ever wrote
+        if not set(COLUMNS) - set(_ADDED_DEFAULTS) <= have:  # not a history mogrun ever wrote
             db.close()
             if have:  # sqlite's "no such column: base_url" named what mogrun looked for
                 error = MogrunError(
@@ -503,7 +405,7 @@ class History:
         # An older file it cannot upgrade: the columns added since read as their default.
         self._files_known = "task_file" in have  # every query asks the column otherwise
         self._read_columns = ", ".join(
-            name if name in have else f"{_ADDED_DEFAULTS[name]} AS {name}" for name in _COLUMNS)
+            name if name in have else f"{_ADDED_DEFAULTS[name]} AS {name}" for name in COLUMNS)
         return db
 
     def _migrate(self) -> None:
@@ -1119,34 +1021,6 @@ SELECT file FROM files WHERE file IS NOT NULL
 """
 
 
-def ended_fields(row: HistoryRow, status: str, outcome: str, finished_at: str | None,
-                 judged: tuple[str, str] | None = None) -> dict[str, Any]:
-    """What ``row`` learns when its run is seen to end (``status``, judged
-    ``outcome``, the server's ``finished_at``) by another command or invocation
-    (``status_cmd.record_status``, ``History.also_ended``): that status and
-    outcome, the run's end in history's own form (``now_iso``'s), the outcome's
-    exit code and, when the command judged it (``judged``: its ``gates_json`` and
-    message), what a followed run's row keeps of its end. Unless a signal ended the
-    invocation that recorded it (130, 143, 129): that code stays, and the moment
-    it was cut short and what it said with them, so ``history`` goes on saying
-    that invocation was interrupted, not that the run it left later failed (1). A
-    row left going at its timeout kept the moment mogrun stopped following,
-    beside the run's success."""
-    from mogrun.durations import parse_moment
-    from mogrun.engine.signals import is_interrupt_code
-    from mogrun.outcomes import Outcome
-
-    moment = parse_moment(finished_at)
-    ended = None if moment is None else iso_of(moment)
-    learnt = {} if judged is None else {"gates": judged[0], "message": judged[1]}
-    if is_interrupt_code(row.exit_code):
-        learnt.pop("message", None)
-        return {"status": status, "outcome": outcome, "exit_code": row.exit_code,
-                "finished_at": row.finished_at or ended, **learnt}
-    return {"status": status, "outcome": outcome, "exit_code": int(Outcome(outcome).exit_code),
-            "finished_at": ended or row.finished_at or now_iso(), **learnt}
-
-
 def _recent_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ...]]:
     """``recent``'s condition: of one job, and of one of its repos in any case."""
     if job is not None and repo is not None:  # (owner/name is ASCII: NOCASE folds it)
@@ -1187,7 +1061,7 @@ def _row(values: Sequence[Any]) -> HistoryRow:
     any value in any column (a hand edit, another tool), and a read must never
     fail on one. A value that cannot be what its column means reads as the
     column's default (attempt 1, no exit code, no gates)."""
-    data = dict(zip(_COLUMNS, values, strict=True))
+    data = dict(zip(COLUMNS, values, strict=True))
     for name in _TEXT:
         data[name] = _text(data[name])
     for name in _OPTIONAL_TEXT:

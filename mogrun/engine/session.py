@@ -20,7 +20,8 @@ from mogrun.durations import format_duration
 from mogrun.engine.capacity import BootWatch, SandboxSlots
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import Pace
-from mogrun.engine.history import History, HistoryRow, new_invocation_id
+from mogrun.engine.history import History
+from mogrun.engine.history_row import HistoryRow, new_invocation_id
 from mogrun.engine.kinds import JobKind, kind_of, kinds_for
 from mogrun.engine.lifecycle import HooksObserver, Lifecycle, ReporterObserver
 from mogrun.engine.pluginwaits import PluginWaits

@@ -573,8 +573,8 @@ def test_a_row_is_waiting_only_while_a_mogrun_owns_it(tmp_path):
 
     import pytest
 
-    from mogrun.engine.history import HistoryRow, iso_of
     from mogrun.engine.history_owner import _host
+    from mogrun.engine.history_row import HistoryRow, iso_of
 
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("no /proc here: a live pid is taken for the owner")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mogrun.engine.history import History, HistoryRow, iso_of
+from mogrun.engine.history import History
 from mogrun.engine.history_owner import owner
+from mogrun.engine.history_row import HistoryRow, iso_of
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
