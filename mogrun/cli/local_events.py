@@ -110,7 +110,7 @@ def recording(reporter: Any, project_dir: Path | str) -> Any:
     be opened (a read-only checkout runs without it, as without history)."""
     import sqlite3
 
-    from mogrun.engine.history import why_unopened
+    from mogrun.engine.history_file import why_unopened
 
     path = events_path(project_dir)
     try:

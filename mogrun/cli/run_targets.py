@@ -100,7 +100,8 @@ def open_state(state: CliState, *, lenient: bool = True,
     except MogrunError as exc:
         if not by_id:
             raise
-        from mogrun.engine.history import History, history_path
+        from mogrun.engine.history import History
+        from mogrun.engine.history_file import history_path
 
         history = History.stand_in(history_path(taskfile.project_dir), exc, key,
                                    taskfile.path.name)

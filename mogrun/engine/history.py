@@ -18,7 +18,6 @@ secrets, and no token or webhook URL is ever passed in.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import threading
@@ -26,6 +25,23 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mogrun.engine.history_file import (
+    BUSY_STEP_MS,
+    DISTINCT_BASE_URLS,
+    IN_MEMORY,
+    OPEN_PATIENCE_MS,
+    HistoryFull,
+    HistoryLocked,
+    file_identity,
+    history_path,
+    hold,
+    no_room,
+    open_file,
+    open_read_only,
+    reads_need_upgrade,
+    upgrade,
+    way_out,
+)
 from mogrun.engine.history_owner import owner
 from mogrun.engine.history_row import (
     COLUMNS,
@@ -34,18 +50,12 @@ from mogrun.engine.history_row import (
     now_iso,
 )
 from mogrun.errors import MogrunError, UsageError
-from mogrun.statefolder import STATE_FOLDER, LinkedState, refuse_links
 
 if TYPE_CHECKING:
     import sqlite3
 
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 STREAM_BATCH = 1000  # rows a streamed read (``stream_recent``) fetches at a time
-BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
-OPEN_BUSY_MS = 10000  # the schema's statements, as the file is opened
-# How long an open waits for another process's lock where reads need the file upgraded
-# (``_upgrade_or_defer``): the 10 s every open waited before writes waited longer.
-OPEN_PATIENCE_MS = 10_000
 T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
@@ -60,167 +70,9 @@ _SENT_ELSEWHERE = "invocation != ? AND request != ''"
 # with it needs a sandbox slot like any.
 _MADE_ELSEWHERE = (f"{_SENT_ELSEWHERE} AND (run_id IS NOT NULL OR outcome IS NULL "
                    "OR message IN (?, ?, ?))")
-IN_MEMORY = ":memory:"  # sqlite's name for a database that lives and dies with its connection
-# How a connection decodes a TEXT value: sqlite keeps any bytes (a hand edit, another
-# tool), and its own strict decode raised before ``_row`` saw the value, making the
-# whole history unreadable for one bad byte. Replaced (U+FFFD), not surrogateescape:
-# a lone surrogate fails again where the text is printed or written as UTF-8.
-_TOLERANT_TEXT = functools.partial(str, encoding="utf-8", errors="replace")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    invocation TEXT NOT NULL,
-    base_url TEXT NOT NULL,
-    job TEXT NOT NULL,
-    repo TEXT NOT NULL,
-    run_id TEXT,
-    idempotency_key TEXT,
-    status TEXT,
-    outcome TEXT,
-    attached INTEGER NOT NULL DEFAULT 0,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    exit_code INTEGER,
-    gates TEXT NOT NULL DEFAULT '[]',
-    message TEXT NOT NULL DEFAULT '',
-    attempt INTEGER NOT NULL DEFAULT 1,
-    why TEXT NOT NULL DEFAULT '',
-    request TEXT NOT NULL DEFAULT '',
-    task_file TEXT NOT NULL DEFAULT '',
-    automation TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    shard TEXT NOT NULL DEFAULT '',
-    fan_out INTEGER NOT NULL DEFAULT 0
-);
-"""
-# After the columns an older database lacks are added (an index names them). A task
-# file's rows of one job, newest first, are one range of runs_by_file: it replaces
-# (base_url, job, id). An invocation's rows (of one job) are one range of
-# runs_by_invocation, and a task file's newest rows of any job one of runs_by_recency:
-# without them ``status`` read every row of each job to find its latest invocation's
-# (4.8 s on a cold cache at a million rows, ``bench/history.py --cold``), and
-# ``history -n 20``, ``logs`` and ``rerun`` sorted every row of the file for its newest
-# (0.8 s warm). A file that lacks them gains them at its first open (0.8 and 1.0 s at
-# a million rows, warm), and a start writes five index entries.
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS runs_by_file ON runs (base_url, task_file, job, id);
-CREATE INDEX IF NOT EXISTS runs_by_run_id ON runs (base_url, run_id);
-CREATE INDEX IF NOT EXISTS runs_by_key ON runs (base_url, idempotency_key);
-CREATE INDEX IF NOT EXISTS runs_by_invocation ON runs (base_url, invocation, task_file, job);
-CREATE INDEX IF NOT EXISTS runs_by_recency ON runs (base_url, task_file, id);
-"""
-
-# Each base URL the runs are keyed by, found through runs_by_file one value at a time
-# (sqlite's own DISTINCT reads every row of the index: 7 ms for 200,000 rows, this 0.2).
-_DISTINCT_BASE_URLS = """
-WITH RECURSIVE urls(url) AS (
-    SELECT MIN(base_url) FROM runs
-    UNION ALL
-    SELECT (SELECT MIN(base_url) FROM runs WHERE base_url > urls.url) FROM urls
-    WHERE urls.url IS NOT NULL
-)
-SELECT url FROM urls WHERE url IS NOT NULL
-"""
-
-# Columns added since the first release: an older database gains them on open.
-_ADDED = (("attempt", "INTEGER NOT NULL DEFAULT 1"), ("why", "TEXT NOT NULL DEFAULT ''"),
-          ("request", "TEXT NOT NULL DEFAULT ''"), ("task_file", "TEXT NOT NULL DEFAULT ''"),
-          ("automation", "TEXT NOT NULL DEFAULT ''"), ("owner", "TEXT NOT NULL DEFAULT ''"),
-          ("shard", "TEXT NOT NULL DEFAULT ''"), ("fan_out", "INTEGER NOT NULL DEFAULT 0"))
-_ADDED_DEFAULTS = {name: decl.rsplit("DEFAULT ", 1)[1] for name, decl in _ADDED}
 _SQLITE_MAX_INT = 2**63 - 1
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message", "request", "automation"})
-
-
-class HistoryLocked(MogrunError):
-    """A write gave up on another process's write lock (past its patience, or at
-    ``stop``): the file is sound, so the write can be made once the lock is let go."""
-
-
-class HistoryFull(HistoryLocked):
-    """A write the disk had no room for (``SQLITE_FULL``; a fan-out's WAL takes a few
-    MB whatever the file's size): sqlite took it back whole, the file is sound, so it
-    can be made once there is room. Not waited for: room rarely comes in seconds."""
-
-
-def _no_room(exc: Exception) -> bool:
-    """A write the disk had no room for (sqlite's ``SQLITE_FULL``, ENOSPC's error)."""
-    import sqlite3
-
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-
-
-def _use_wal(db: sqlite3.Connection, path: Path, on_busy: Callable[[str], None] | None,
-             patience: float = LOCK_PATIENCE) -> None:
-    """Switch to WAL, which takes the whole file: a file other mogruns open at the
-    same moment refuses the switch at once ("database is locked", no busy wait),
-    so it is tried again. One held by another process (a sqlite shell's exclusive
-    lock) makes each try wait the connection's busy timeout: the wait is said
-    (``on_busy``) after a second and given up after ``patience`` (100 tries of
-    10 s each were a silent quarter of an hour)."""
-    import sqlite3
-    import time
-
-    began, said = time.monotonic(), False
-    db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")  # a try waits a second at most
-    try:
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                waited = time.monotonic() - began
-                if "locked" not in str(exc) or waited >= patience:
-                    raise
-                if waited >= 1 and not said and on_busy is not None:
-                    said = True
-                    on_busy(f"the run history {path} is locked by another process; waiting "
-                            f"up to {patience:.0f} s to open it")
-                time.sleep(0.05)
-    finally:
-        db.execute(f"PRAGMA busy_timeout = {OPEN_BUSY_MS}")  # the rest of the opening's
-
-
-def _columns(db: sqlite3.Connection) -> set[str]:
-    """The columns the file's ``runs`` table has (an older file has fewer)."""
-    return {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-
-
-def history_path(project_dir: Path | str) -> Path:
-    return Path(project_dir) / STATE_FOLDER / "history.db"
-
-
-def why_unopened(failed: Exception, path: Path) -> str:
-    """Why a history (or the --local events' log beside it) could not be opened,
-    in words: an OS error's reason, and the file it is about when that is not
-    ``path`` (its folder, the .gitignore beside it); never ``[Errno 13] ...``
-    with a quoted path."""
-    if not isinstance(failed, OSError) or not failed.strerror:
-        return str(failed)
-    if isinstance(failed, LinkedState):  # names the link itself
-        return failed.strerror
-    named = failed.filename
-    if isinstance(failed, FileExistsError | NotADirectoryError) and named:
-        return f"{named} is not a folder"  # .mogrun is a file
-    return failed.strerror if named in (None, str(path)) else f"{failed.strerror} ({named})"
-
-
-def _ignore_everything(ignore: Path) -> None:
-    """``.mogrun/.gitignore`` holding ``*``, so git never sees the history: written
-    whole or not at all, since a full disk left an empty one that was taken as
-    written for good (git then listed history.db); an empty one is written again."""
-    from mogrun.atomic import write_atomically
-
-    try:
-        if ignore.stat().st_size:
-            return
-        ignore.unlink()  # empty: a write the disk cut short
-    except FileNotFoundError:
-        pass
-    with contextlib.suppress(FileExistsError):  # another mogrun made it meanwhile
-        write_atomically(ignore, b"*\n", create=True)
 
 
 class History:
@@ -257,29 +109,12 @@ class History:
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
         self._upgrade_due = False  # held back by another process's lock: at the first write
         try:
-            if str(path) != IN_MEMORY:
-                refuse_links(self.path)
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                _ignore_everything(self.path.parent / ".gitignore")
-            # Autocommit: a write of one statement is its own transaction, so it costs
-            # one step of sqlite, not a BEGIN, the statement and a COMMIT (each of them
-            # lets go of the GIL, which 200 polling threads then fight over).
-            self._db = sqlite3.connect(str(path), check_same_thread=False,
-                                       timeout=OPEN_BUSY_MS / 1000, isolation_level=None)
-            self._db.text_factory = _TOLERANT_TEXT
-            # WAL with synchronous=NORMAL: a committed row survives a crash of mogrun
-            # (the WAL is in the OS's hands at commit); only a power cut can lose the
-            # last rows, and no run waits for an fsync at each status change.
-            _use_wal(self._db, self.path, self.on_busy)
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            # Writes from now on wait a second at a time, so that a long wait is said.
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+            self._db = open_file(self.path, self.on_busy, LOCK_PATIENCE)
             self._upgrade_or_defer()
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
-        self._file = self._identity()  # the file opened (``still_on_disk``)
-        self._held = self._hold(self._file)  # a descriptor of it: moved is not deleted
+        self._file = file_identity(self.path)  # the file opened (``still_on_disk``)
+        self._held = hold(self.path, self._file)  # a descriptor of it: moved is not deleted
 
     def _upgrade_or_defer(self) -> None:
         """Bring an older file up to this mogrun's columns, indexes and URL spellings.
@@ -296,10 +131,10 @@ class History:
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            full = _no_room(exc)
+            full = no_room(exc)
             if "locked" not in str(exc) and not full:
                 raise
-            if not self._reads_need_upgrade():
+            if not reads_need_upgrade(self._db):
                 self._upgrade_due = not full
                 return
             self._db.execute(f"PRAGMA busy_timeout = {OPEN_PATIENCE_MS}")
@@ -309,12 +144,8 @@ class History:
                 self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
 
     def _upgrade(self) -> None:
-        """The columns an older file lacks, then the indexes, then the URL spellings
-        (read through an index the indexes may have made); nothing when none is due."""
-        self._migrate()
-        self._db.executescript(_INDEXES)
-        self._respell_base_urls()
-        self._db.commit()
+        """``upgrade``, then none is due."""
+        upgrade(self._db)
         self._upgrade_due = False
 
     def _upgrade_now(self) -> None:
@@ -325,39 +156,9 @@ class History:
         try:
             self._upgrade()
         except sqlite3.OperationalError as exc:
-            if not _no_room(exc):
+            if not no_room(exc):
                 raise
             self._upgrade_due = False  # the next open's
-
-    def _reads_need_upgrade(self) -> bool:
-        """Whether this file cannot be read as this mogrun reads until it is upgraded:
-        columns missing (queries name them), or rows under an older URL spelling."""
-        return not {name for name, _ in _ADDED} <= _columns(self._db) or bool(
-            self._respellings())
-
-    def _identity(self) -> tuple[int, int] | None:
-        """The file's (device, inode), or ``None`` where there is none to stat."""
-        if str(self.path) == IN_MEMORY:
-            return None
-        try:
-            found = os.stat(self.path)
-        except OSError:
-            return None
-        return found.st_dev, found.st_ino
-
-    def _hold(self, identity: tuple[int, int] | None) -> int | None:
-        """A read-only descriptor of the file opened (``None``: none to hold)."""
-        if identity is None:
-            return None
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            return None
-        found = os.fstat(fd)
-        if (found.st_dev, found.st_ino) != identity:  # replaced between the two looks
-            os.close(fd)
-            return None
-        return fd
 
     def still_on_disk(self) -> bool:
         """Whether the file opened is still the one at ``path``: a history deleted
@@ -366,7 +167,7 @@ class History:
         proj proj2`` mid-run) still has a name: the rows go on landing in it, where
         the project now is (it was said "deleted or replaced", and its last rows
         were dropped)."""
-        if self._file is None or self._identity() == self._file:
+        if self._file is None or file_identity(self.path) == self._file:
             return True
         try:
             return self._held is not None and os.fstat(self._held).st_nlink > 0
@@ -378,79 +179,11 @@ class History:
         file, a CI cache): ``history`` and ``status`` still read it, and a write is
         then the error run's recorder warns of. Else the error opening it."""
         import sqlite3
-        from urllib.parse import quote
 
         with contextlib.suppress(AttributeError, sqlite3.Error):  # the one that failed
             self._db.close()
-        error = MogrunError(
-            f"cannot open run history {self.path}: {why_unopened(failed, self.path)}")
-        # os.path: Path.is_file raises where the folder may not be searched (EACCES).
-        if str(self.path) == IN_MEMORY or isinstance(failed, LinkedState) or \
-                not os.path.isfile(self.path):
-            raise error from failed
-        try:  # immutable: no lock, no -wal/-shm files to make (nothing may be written)
-            db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1",
-                                 uri=True, check_same_thread=False)
-            db.text_factory = _TOLERANT_TEXT
-            have = _columns(db)
-        except sqlite3.Error:
-            raise error from failed
-        if not set(COLUMNS) - set(_ADDED_DEFAULTS) <= have:  # not a history mogrun ever wrote
-            db.close()
-            if have:  # sqlite's "no such column: base_url" named what mogrun looked for
-                error = MogrunError(
-                    f"cannot open run history {self.path}: it is not a run history mogrun "
-                    "wrote (its runs table has other columns)", context=self._way_out())
-            raise error from failed
-        # An older file it cannot upgrade: the columns added since read as their default.
-        self._files_known = "task_file" in have  # every query asks the column otherwise
-        self._read_columns = ", ".join(
-            name if name in have else f"{_ADDED_DEFAULTS[name]} AS {name}" for name in COLUMNS)
+        db, self._read_columns, self._files_known = open_read_only(self.path, failed)
         return db
-
-    def _migrate(self) -> None:
-        """Add the columns an older history lacks, in one write transaction: six
-        mogruns opening an old file at once each saw a column missing, and all but
-        one failed on "duplicate column name"."""
-        if {name for name, _ in _ADDED} <= _columns(self._db):
-            return
-        self._db.execute("BEGIN IMMEDIATE")  # waits (``timeout``) for another upgrade
-        try:
-            have = _columns(self._db)
-            for name, decl in _ADDED:
-                if name not in have:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
-            if "task_file" not in have:  # once, on upgrade: runs_by_file replaces it
-                self._db.execute("DROP INDEX IF EXISTS runs_by_job")
-            self._db.commit()
-        except BaseException:
-            self._db.rollback()
-            raise
-
-    def _respell_base_urls(self) -> None:
-        """Rows an older mogrun keyed by the API's URL as typed (``HTTP://Host:80``)
-        take the one spelling this mogrun looks them up by: else ``status``, ``logs``
-        and ``rerun`` never found them after an upgrade. The distinct URLs come from
-        the index, one step each, so a clean history costs a fraction of a millisecond
-        to look at; one with old spellings is rewritten once, in one transaction."""
-        changes = self._respellings()
-        if not changes:
-            return
-        self._db.execute("BEGIN IMMEDIATE")  # waits (``timeout``) for another writer
-        try:
-            self._db.executemany("UPDATE runs SET base_url = ? WHERE base_url = ?", changes)
-            self._db.commit()
-        except BaseException:
-            self._db.rollback()
-            raise
-
-    def _respellings(self) -> list[tuple[str, str]]:
-        """(this mogrun's spelling, the stored one) of each base URL stored otherwise."""
-        from mogrun.api.settings import normalised_base
-
-        stored = [url for (url,) in self._db.execute(_DISTINCT_BASE_URLS)]
-        return [(spelt, url) for url in stored
-                if (spelt := normalised_base(url)) is not None and spelt != url]
 
     @classmethod
     def in_memory(cls, base_url: str, task_file: str | None = None) -> History:
@@ -609,7 +342,7 @@ class History:
                         self._db.rollback()
                     waited = time.monotonic() - began
                     stopped = self.stop is not None and self.stop.is_set()
-                    if _no_room(exc):
+                    if no_room(exc):
                         raise HistoryFull(f"cannot write run history {self.path}: {exc}") \
                             from exc
                     locked = "locked" in str(exc)
@@ -646,11 +379,7 @@ class History:
     def _unreadable(self, exc: Exception) -> MogrunError:
         """A read sqlite refused (a page overwritten), as one clear error."""
         return MogrunError(f"cannot read run history {self.path}: {exc}",
-                           context=self._way_out())
-
-    def _way_out(self) -> list[str]:
-        """What to do with a file mogrun cannot use as its history."""
-        return [f"Move it away to start a new one: mv {self.path} {self.path}.broken"]
+                           context=way_out(self.path))
 
     def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
                 ) -> list[HistoryRow]:
@@ -876,7 +605,7 @@ class History:
             return None
         # One seek of runs_by_run_id for each other base URL (a handful), where
         # ``base_url != ?`` read the whole table: 0.09 s at a million rows, warm.
-        last = {str(url): found[0][0] for (url,) in self._read(_DISTINCT_BASE_URLS, ())
+        last = {str(url): found[0][0] for (url,) in self._read(DISTINCT_BASE_URLS, ())
                 if url != self.base_url and (found := self._read(
                     "SELECT MAX(id) FROM runs WHERE base_url = ? AND run_id = ?",
                     (url, run_id)))[0][0] is not None}

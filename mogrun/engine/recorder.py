@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mogrun.engine import history as history_module
-from mogrun.engine.history import FOREVER, History, HistoryFull, HistoryLocked
+from mogrun.engine.history import FOREVER, History
+from mogrun.engine.history_file import HistoryFull, HistoryLocked
 from mogrun.engine.history_row import HistoryRow, gates_json, now_iso
 from mogrun.engine.lifecycle import Observer
 from mogrun.engine.track import RunTrack
