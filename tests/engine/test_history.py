@@ -609,7 +609,7 @@ def test_latest_per_job_fetches_no_row_of_older_invocations(tmp_path, monkeypatc
     """``status`` with no job read the whole history (a HistoryRow per row) to find
     the job names: 3.9 s at 320k rows. The names and each one's newest row come from
     seeks in runs_by_file; only the latest invocations' rows are fetched."""
-    import mogrun.engine.history as module
+    import mogrun.engine.history_reads as module
 
     history = History.for_project(tmp_path, "u", task_file="mogplex.toml")
     other = History.for_project(tmp_path, "u", task_file="nightly.toml")
