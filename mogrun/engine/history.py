@@ -13,6 +13,10 @@ from those recorded before rows knew their task file (``''``). What is the
 server's truth is read from every row: a run id, and an idempotency key sent
 before (keys are per account). Nothing secret is stored: callers mask job
 secrets, and no token or webhook URL is ever passed in.
+
+``History`` opens the file (``history_file``) and writes it; what the project
+did is read back by its base ``HistoryReads`` (``history_reads``), a run id's
+or a key's rows by ``HistoryLookups`` (``history_lookups``).
 """
 
 from __future__ import annotations
@@ -20,13 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mogrun.engine.history_file import (
     BUSY_STEP_MS,
-    DISTINCT_BASE_URLS,
     IN_MEMORY,
     OPEN_PATIENCE_MS,
     HistoryFull,
@@ -40,14 +43,9 @@ from mogrun.engine.history_file import (
     reads_need_upgrade,
     upgrade,
 )
+from mogrun.engine.history_lookups import HistoryLookups
 from mogrun.engine.history_owner import owner
-from mogrun.engine.history_reads import HistoryReads, rows_of
-from mogrun.engine.history_row import (
-    COLUMNS,
-    HistoryRow,
-    ended_fields,
-    now_iso,
-)
+from mogrun.engine.history_row import COLUMNS, ended_fields, now_iso
 from mogrun.errors import MogrunError
 
 if TYPE_CHECKING:
@@ -56,23 +54,11 @@ if TYPE_CHECKING:
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's write lock
 T = TypeVar("T")
 FOREVER = float("inf")  # a patience that waits until the lock is let go (or ``stop``)
-_IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
-# A key's row an earlier start wrote: another invocation's (its one parameter), with
-# the body it sent (a planned row not yet claimed has none): recorded just before the
-# start went out, or before a sandbox slot was waited for.
-_SENT_ELSEWHERE = "invocation != ? AND request != ''"
-# ... that made a run, or may have (no end recorded: its mogrun was killed; or an end
-# that says so, one of ``runner.may_have_started``'s; the three parameters after the
-# invocation, ``_made_params``). A start given up before it was sent (its
-# capacity_wait spent, a 429) made none: its key replays nothing, and the next start
-# with it needs a sandbox slot like any.
-_MADE_ELSEWHERE = (f"{_SENT_ELSEWHERE} AND (run_id IS NOT NULL OR outcome IS NULL "
-                   "OR message IN (?, ?, ?))")
 _UPDATABLE = frozenset({"run_id", "status", "outcome", "attached", "finished_at", "exit_code",
                         "gates", "message", "request", "automation"})
 
 
-class History(HistoryReads):
+class History(HistoryLookups):
     """The history database of one project, shared by every worker thread.
 
     ``task_file`` (the task file's path relative to the project folder) is
@@ -305,6 +291,31 @@ class History(HistoryReads):
 
         self._committed(work, patience)
 
+    def adopt(self, row_id: int, run_id: str, key: str, patience: float | None = None) -> None:
+        """Row ``row_id``'s run (``run_id``), attached to under its Idempotency-Key
+        ``key``, is also the run of the rows of that key that a killed mogrun left with
+        no run id and no end (``unconfirmed``): each learns it, and its end with
+        ``also_ended``. A row with an outcome keeps what its invocation said."""
+        self._write("UPDATE runs SET run_id = ? WHERE idempotency_key = ? AND base_url = ?"
+                    " AND run_id IS NULL AND outcome IS NULL AND id != ?",
+                    (run_id, key, self.base_url, row_id), patience)
+
+    def also_ended(self, row_id: int, run_id: str, status: str, outcome: str,
+                   patience: float | None = None) -> None:
+        """The end of ``run_id`` (``status``, judged ``outcome``) that row ``row_id``
+        recorded, written to the run's other rows not yet seen to end
+        (``also_of_run``'s): one whose mogrun was killed while it followed the run,
+        which another invocation then attached to, read as going for ever. Made as
+        part of the write it follows (in ``together``, one transaction); an indexed
+        read that finds no row for nearly every run."""
+        from mogrun.outcomes import RunStatus
+
+        stamp = now_iso()
+        for other in self._others_of_run(run_id, row_id):
+            if not RunStatus.is_terminal(other.status):
+                self.update(other.id, patience=patience,
+                            **ended_fields(other, status, outcome, stamp))
+
     def _write(self, sql: str, params: Sequence[Any], patience: float | None = None) -> int:
         return self._committed(lambda db: int(db.execute(sql, params).lastrowid or 0),
                                patience)
@@ -357,164 +368,3 @@ class History(HistoryReads):
                 self.on_busy(f"the run history {self.path} is locked by another process; "
                              f"waiting{up_to} to record the runs")
             time.sleep(0.05)
-
-    # --- reading: what else rows say (the project's own reads: HistoryReads) ---
-
-    def _select(self, where: str = "", params: Sequence[Any] = (), limit: int | None = None
-                ) -> list[HistoryRow]:
-        """Rows of every task file, newest first: for the server's truth (a run id,
-        a key sent before), not for what this project did."""
-        return self._query(where, params, limit)
-
-    def is_fan_out(self, row: HistoryRow) -> bool:
-        """Whether ``row``'s job was a fan-out: as its row says (the job's repos in the
-        task file it ran from), or, for a row recorded before rows said so, whether
-        it ran more than one run in that invocation. A ``--shard`` leg or a rerun that
-        held one of a fan-out's runs is still the fan-out's. The one rule of a run's
-        label (``job:owner/name``) and of ``repo_dropped``; counted once per invocation
-        and job (an invocation plans every run's row as it begins): reading the job's
-        rows again for each of 1,000 runs took ``logs``, ``cancel`` and ``rerun`` 10
-        to 46 seconds."""
-        if row.fan_out:
-            return True
-        asked = (row.invocation, row.job, row.task_file)
-        known = self._fan_outs.get(asked)
-        if known is None:
-            sql = ("SELECT COUNT(DISTINCT repo) FROM runs WHERE base_url = ? AND invocation = ?"
-                   " AND job = ?")
-            params: tuple[Any, ...] = (self.base_url, row.invocation, row.job)
-            if row.task_file is not None and self._files_known:  # one task file's
-                sql, params = sql + " AND task_file = ?", (*params, row.task_file)
-            known = self._fan_outs[asked] = self._read(sql, params)[0][0] > 1
-        return known
-
-    def earlier_start(self, key: str, invocation: str) -> HistoryRow | None:
-        """The latest row of another invocation that sent ``key`` with a body."""
-        rows = self._select(f"idempotency_key = ? AND {_SENT_ELSEWHERE}", (key, invocation),
-                            limit=1)
-        return rows[0] if rows else None
-
-    def keys_sent_before(self, keys: Collection[str], invocation: str) -> frozenset[str]:
-        """Those of ``keys`` another invocation sent and made a run with, or may have
-        (``_MADE_ELSEWHERE``): a start with one replays that run and needs no sandbox
-        slot. Looked up by key (``_by_keys``): a fan-out asks once for all its runs,
-        not once before each start."""
-        return frozenset(values[0] for values in self._by_keys(
-            "SELECT DISTINCT idempotency_key", keys, f"AND {_MADE_ELSEWHERE}",
-            _made_params(invocation)))
-
-    def rows_keyed(self, job: str, keys: Collection[str]) -> list[HistoryRow]:
-        """The rows of ``job`` in this history's scope (``_scoped``'s) whose key is one
-        of ``keys``, looked up by key (``_by_keys``): ``rerun`` read every row the job
-        ever had for this, 3.5 s on a year's history of a million rows."""
-        if self.unreadable is not None:
-            raise self.unreadable
-        files = (set(self._task_files()) if self.task_file is not None and self._files_known
-                 else None)
-        before = self._before_files() if files is not None and "" in files else 0
-        found = rows_of(self._by_keys(f"SELECT {self._read_columns}", keys, "AND job = ?",
-                                        (job,)))
-        return [row for row in found if files is None or (
-            row.task_file in files and (row.task_file != "" or row.id < before))]
-
-    def _by_keys(self, select: str, keys: Collection[str], where: str,
-                 params: Sequence[Any]) -> Iterator[Any]:
-        """``select ... FROM runs`` of this API's rows whose key is one of ``keys`` and
-        that meet ``where`` (``params``), through ``runs_by_key``, ``_IN_CHUNK`` keys a
-        query (sqlite caps a statement's parameters)."""
-        wanted = sorted(keys)
-        for at in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[at:at + _IN_CHUNK]
-            yield from self._read(
-                f"{select} FROM runs WHERE base_url = ? AND idempotency_key IN"
-                f" ({', '.join('?' * len(chunk))}) {where}", (self.base_url, *chunk, *params))
-
-    def by_run_id(self, run_id: str) -> HistoryRow | None:
-        rows = self._select("run_id = ?", (run_id,), limit=1)
-        return rows[0] if rows else None
-
-    def run_ids_starting(self, prefix: str, limit: int = 3) -> list[str]:
-        """The run ids recorded here that begin with ``prefix`` (hex digits and
-        dashes only), newest first: what a pasted short id meant."""
-        if self.unreadable is not None or not all(c in "0123456789abcdef-" for c in prefix):
-            return []
-        found = self._read("SELECT run_id FROM runs WHERE base_url = ? AND run_id LIKE ? "
-                           "ORDER BY id DESC", (self.base_url, prefix + "%"))
-        return list(dict.fromkeys(values[0] for values in found))[:limit]
-
-    def recorded_under(self, run_id: str) -> str | None:
-        """The other API base URL (``"local"``, another URL) ``run_id`` was recorded
-        under, if any: where to point a run id this base URL has no row of."""
-        if self.unreadable is not None:
-            return None
-        # One seek of runs_by_run_id for each other base URL (a handful), where
-        # ``base_url != ?`` read the whole table: 0.09 s at a million rows, warm.
-        last = {str(url): found[0][0] for (url,) in self._read(DISTINCT_BASE_URLS, ())
-                if url != self.base_url and (found := self._read(
-                    "SELECT MAX(id) FROM runs WHERE base_url = ? AND run_id = ?",
-                    (url, run_id)))[0][0] is not None}
-        return max(last, key=last.__getitem__) if last else None
-
-    def also_of_run(self, row: HistoryRow) -> list[HistoryRow]:
-        """The other rows of ``row``'s run (a rerun that left it alone while it went
-        recorded it again, in its own invocation), newest first: what is learnt of
-        the run is true of each."""
-        return self._others_of_run(row.run_id, row.id)
-
-    def _others_of_run(self, run_id: str | None, row_id: int) -> list[HistoryRow]:
-        if not run_id:
-            return []
-        return self._select("run_id = ? AND id != ?", (run_id, row_id))
-
-    def adopt(self, row_id: int, run_id: str, key: str, patience: float | None = None) -> None:
-        """Row ``row_id``'s run (``run_id``), attached to under its Idempotency-Key
-        ``key``, is also the run of the rows of that key that a killed mogrun left with
-        no run id and no end (``unconfirmed``): each learns it, and its end with
-        ``also_ended``. A row with an outcome keeps what its invocation said."""
-        self._write("UPDATE runs SET run_id = ? WHERE idempotency_key = ? AND base_url = ?"
-                    " AND run_id IS NULL AND outcome IS NULL AND id != ?",
-                    (run_id, key, self.base_url, row_id), patience)
-
-    def also_ended(self, row_id: int, run_id: str, status: str, outcome: str,
-                   patience: float | None = None) -> None:
-        """The end of ``run_id`` (``status``, judged ``outcome``) that row ``row_id``
-        recorded, written to the run's other rows not yet seen to end
-        (``also_of_run``'s): one whose mogrun was killed while it followed the run,
-        which another invocation then attached to, read as going for ever. Made as
-        part of the write it follows (in ``together``, one transaction); an indexed
-        read that finds no row for nearly every run."""
-        from mogrun.outcomes import RunStatus
-
-        stamp = now_iso()
-        for other in self._others_of_run(run_id, row_id):
-            if not RunStatus.is_terminal(other.status):
-                self.update(other.id, patience=patience,
-                            **ended_fields(other, status, outcome, stamp))
-
-    def elsewhere(self, job: str | None = None,
-                  repo: str | None = None) -> list[tuple[str, int]]:
-        """The other API base URLs (``"local"`` among them) this task file recorded runs
-        under (of ``job``, and of its ``repo`` as stored), each with how many, the
-        latest first: what to point at when this base URL has none. Asked only then,
-        so a scan of the table is fine."""
-        if self.unreadable is not None:
-            raise self.unreadable
-        sql = "SELECT base_url, COUNT(*) FROM runs WHERE base_url != ?"
-        params: list[Any] = [self.base_url]
-        if self.task_file is not None and self._files_known:
-            sql += " AND task_file IN (?, '')"
-            params.append(self.task_file)
-        for column, value in (("job", job), ("repo", repo)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
-        sql += " GROUP BY base_url ORDER BY MAX(id) DESC"
-        return [(str(url), int(count)) for url, count in self._read(sql, params)]
-
-
-def _made_params(invocation: str) -> tuple[str, ...]:
-    """``_MADE_ELSEWHERE``'s parameters (the runner's words for a start that may have
-    made a run; imported when asked, as only a run asks)."""
-    from mogrun.engine.runner import MAYBE_STARTED, UNANSWERED, UNCONFIRMED
-
-    return invocation, MAYBE_STARTED, UNCONFIRMED, UNANSWERED

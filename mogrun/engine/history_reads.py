@@ -5,9 +5,10 @@ and its jobs.
 A project's rows are its task file's and those recorded before rows knew their
 task file (``''``, up to the first row that did: ``_before_files``); each read is a
 range or a seek of an index, never every row of a job or a file. ``HistoryReads``
-is ``History``'s reading half: the connection, its lock and the scope it reads
-are set as ``History`` opens the file. ``_row`` is the one place a row is read:
-sqlite keeps any value in any column, and a read never fails on one.
+is a base of ``History`` (through ``HistoryLookups``, the reads by run id and key):
+the connection, its lock and the scope it reads are set as ``History`` opens the
+file. ``_row`` is the one place a row is read: sqlite keeps any value in any
+column, and a read never fails on one.
 """
 
 from __future__ import annotations
