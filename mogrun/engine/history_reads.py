@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mogrun.engine.history_file import way_out
 from mogrun.engine.history_row import COLUMNS, HistoryRow
 from mogrun.errors import MogrunError, UsageError
+from mogrun.reponames import repo_key
 
 if TYPE_CHECKING:
     import sqlite3
@@ -305,10 +306,12 @@ def _leg_count(shard: str) -> int:
 
 def latest_attempts(rows: Iterable[HistoryRow]) -> list[HistoryRow]:
     """Of rows oldest first, only the newest attempt of each (job, repo), in first-seen
-    order: an earlier attempt refused for capacity is history, not the run."""
+    order: an earlier attempt refused for capacity is history, not the run. A repo
+    is told apart as the server does (``repo_key``): rows from before and after a
+    case-only edit of it in the task file (``acme/API``, ``acme/api``) are one run."""
     latest: dict[tuple[str, str], HistoryRow] = {}
     for row in rows:
-        latest[(row.job, row.repo)] = row
+        latest[(row.job, repo_key(row.repo))] = row
     return list(latest.values())
 
 

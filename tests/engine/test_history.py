@@ -220,6 +220,18 @@ def test_every_attempt_is_a_row_and_the_latest_is_the_run(tmp_path):
     assert len(history.recent()) == 3
 
 
+def test_a_repo_edited_in_case_only_is_one_run_of_its_job(tmp_path):
+    """``acme/API`` edited to ``acme/api`` in the task file is the same repo
+    (``repo_key``), but its rows from before and after the edit were two runs of
+    the job: the latest of each was read, the old spelling's failure among them."""
+    history = History.for_project(tmp_path, "u")
+    history.update(history.record_start("old", "fan", "acme/API", "k1"), run_id="r1",
+                   outcome="failed")
+    history.update(history.record_start("old", "fan", "acme/web", "k2"), run_id="r2")
+    history.update(history.record_start("new", "fan", "acme/api", "k3"), run_id="r3")
+    assert [r.run_id for r in history.latest_runs_of("fan")] == ["r3", "r2"]
+
+
 def test_an_older_database_gains_the_attempt_columns(tmp_path):
     _old_history(tmp_path / ".mogrun" / "history.db")
     (row,) = History.for_project(tmp_path, "u").recent()

@@ -296,6 +296,25 @@ def test_a_repo_whose_case_alone_was_edited_is_still_the_job_s(
     assert (row["repo"], row["attempt"]) == ("acme/web", 2), row
 
 
+def test_a_legs_rerun_reads_a_repo_s_runs_in_either_case_as_one(
+        project, mogrun, mogrun_emulator) -> None:
+    """A leg's rerun reads the latest run of each of the job's repos, from any of
+    its invocations: acme/WEB's failed run and, after a case-only edit, acme/web's
+    passed one were two repos, and the rerun started the failure again though the
+    repo had passed since."""
+    fan_out_where_web_failed(project, mogrun, web="acme/WEB")
+    project("""
+        [jobs.fan]
+        repo = ["acme/api", "acme/web"]
+        prompt = "@emulator duration=0.2s"
+    """)
+    assert mogrun("fan").exit_code == 0  # acme/web passes
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", "--shard", "1/1")
+    assert result.exit_code == 0, result
+    assert len(mogrun_emulator.runs) == before, result
+
+
 def test_a_rerun_s_key_derives_from_the_run_s_own_default_key(
         project, mogrun, mogrun_emulator) -> None:
     """A job without idempotency_key gets mogrun-JOB-<nonce>, new each invocation: a
