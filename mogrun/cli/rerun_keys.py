@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mogrun.engine.history import History, HistoryRow
+    from mogrun.engine.history import History
+    from mogrun.engine.history_row import HistoryRow
     from mogrun.models import ResolvedJob, RunPlan
 
 

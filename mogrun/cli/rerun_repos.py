@@ -13,7 +13,8 @@ from mogrun.cli.rerun_rows import read_history, run_at
 
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState
-    from mogrun.engine.history import History, HistoryRow
+    from mogrun.engine.history import History
+    from mogrun.engine.history_row import HistoryRow
     from mogrun.models import ResolvedJob, RunPlan
 
 

@@ -17,7 +17,8 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState
-    from mogrun.engine.history import History, HistoryRow
+    from mogrun.engine.history import History
+    from mogrun.engine.history_row import HistoryRow
 
 
 def latest_rows(state: CliState, taskfile: Any, history: History,

@@ -17,7 +17,8 @@ from mogrun.textsafety import run_command
 
 if TYPE_CHECKING:
     from mogrun.cli.state import CliState
-    from mogrun.engine.history import History, HistoryRow
+    from mogrun.engine.history import History
+    from mogrun.engine.history_row import HistoryRow
     from mogrun.errors import MogrunError
     from mogrun.models import ResolvedJob
     from mogrun.runs import RunState
