@@ -113,8 +113,11 @@ def test_checking_and_showing_load_no_click(tmp_path, argv) -> None:
     # its value as the file wrote it).
     assert imported(modules, ("mogrun.taskfile.positions",)) == []
     # Nothing of a run session: show describes the job kinds, it runs nothing.
-    assert imported(modules, ("mogrun.engine.history", "mogrun.engine.context",
-                              "mogrun.engine.capacity", "mogrun.engine.lifecycle")) == []
+    assert imported(modules, ("mogrun.engine.history", "mogrun.engine.history_file",
+                              "mogrun.engine.history_lookups", "mogrun.engine.history_owner",
+                              "mogrun.engine.history_reads", "mogrun.engine.history_row",
+                              "mogrun.engine.context", "mogrun.engine.capacity",
+                              "mogrun.engine.lifecycle")) == []
     # json (~3 ms) only where JSON is printed: show's request bodies, --json.
     assert ("json" in modules) == (argv != ["check"])
 

@@ -790,6 +790,11 @@ def test_a_rerun_sends_only_the_unanswered_trigger_where_it_went(
     assert f'automations/{was}/trigger\n' in dry.stdout, dry
     assert f'the path names automation "{was}"' in dry.stdout, dry
     assert 'automations/triage/trigger\n' in dry.stdout, dry
+    plan = project.run("--json", "rerun", "-n").stdout
+    planned = [json.loads(line) for line in plan.splitlines()]
+    runs = [run for job in planned for run in job["runs"]]
+    assert [(run["repo"], run.get("automation")) for run in runs] == [
+        ("acme/api", was), ("acme/web", None)], planned
     rerun = project.run("rerun")
     assert rerun.exit_code == 0, rerun
     assert mogrun_emulator.job_runs(was) == [first]
