@@ -1077,13 +1077,13 @@ def test_a_short_run_id_is_answered_with_the_whole_one(project, mogrun_emulator,
 def test_json_history_streams_every_row_a_batch_at_a_time(project, monkeypatch) -> None:
     """--json history held every row it printed at once (310 MB for 125,900): it now
     reads them as it prints them, the same rows, newest first, -n and --job kept."""
-    from mogrun.engine import history_reads as history
+    from mogrun.engine import history_reads
 
     assert project("fanout").exit_code == 0
     assert project("lint").exit_code == 0
     assert project("fanout").exit_code == 0
     whole = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
-    monkeypatch.setattr(history, "STREAM_BATCH", 2)
+    monkeypatch.setattr(history_reads, "STREAM_BATCH", 2)
     paged = [json.loads(line) for line in project("--json", "history").stdout.splitlines()]
     assert [r["run_id"] for r in paged] == [r["run_id"] for r in whole] and len(whole) == 5
     three = [json.loads(line) for line in project("--json", "history", "-n", "3").stdout
