@@ -3,7 +3,8 @@
 The same task file, options and mogrun version always give the same bytes:
 no timestamps, jobs in file order, crons and env names sorted. The header's
 first line is the marker by which ``mogrun ci github`` knows a file is its own,
-wherever it is among the comment lines the file starts with (``marker_line``).
+wherever it is among the comment lines (and one ``---``) the file starts with
+(``marker_line``).
 """
 
 from __future__ import annotations
@@ -35,21 +36,34 @@ def marker_line(text: str) -> str | None:
     """The header's marker line (``None``: a file mogrun did not write). It is the
     first of the comment and blank lines the file starts with that starts with
     ``MARKER``: a note a user or an editor puts above it (a ``yaml-language-server``
-    schema line, an owner, a blank line) leaves the file mogrun's; the marker's
-    words after the file's first YAML, or inside another comment, do not make it so."""
+    schema line, an owner, a blank line, one ``---``) leaves the file mogrun's; the
+    marker's words after the file's first YAML, or inside another comment, do not
+    make it so."""
     lines = text.split("\n")
     at = _marker_at(lines)
     return None if at is None else lines[at]
 
 
 def _marker_at(lines: list[str]) -> int | None:
-    """The index of ``marker_line`` in ``lines`` (``None``: none)."""
+    """The index of ``marker_line`` in ``lines`` (``None``: none). One document
+    start above it is no YAML of the file's: yamllint's default ``document-start``
+    rule has users put ``---`` first; a second one starts a second document."""
+    started = False
     for index, line in enumerate(lines):
         if line.startswith(MARKER):
             return index
-        if not _comment_or_blank(line):
+        if not started and _document_start(line):
+            started = True
+        elif not _comment_or_blank(line):
             return None
     return None
+
+
+def _document_start(line: str) -> bool:
+    """Whether ``line`` is a YAML document start alone: ``---``, then blanks or a
+    comment (YAML has a comment start after a blank, ``---#`` is a scalar)."""
+    rest = line.removeprefix("---")
+    return rest != line and rest[:1] in ("", " ", "\t") and _comment_or_blank(rest)
 
 
 def _comment_or_blank(line: str) -> bool:

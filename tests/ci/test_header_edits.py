@@ -1,8 +1,8 @@
 """The workflow's header as editors and people leave it: notes above the marker
-line and inside the header, CRLF, a BOM, blanks at line ends and blank lines at
-the end. The file stays mogrun's, its header reads as written, and regenerating
-keeps every note where it was; the marker's words below the comments the file
-starts with never make a file mogrun's."""
+line (a ``---`` too) and inside the header, CRLF, a BOM, blanks at line ends and
+blank lines at the end. The file stays mogrun's, its header reads as written, and
+regenerating keeps every note where it was; the marker's words below the comments
+the file starts with (any other YAML, a second ``---``) never make a file mogrun's."""
 
 from __future__ import annotations
 
@@ -31,12 +31,15 @@ from mogrun.ci.workflow import (
 from mogrun.cli.ci_file import read_workflow
 
 from .test_install import PLAN
+from .workflows import load_yaml
 
 COMMAND = "mogrun ci github --shards 2"
 OURS = (MARKER, DO_NOT_EDIT, CHECK_LINE, DIGEST_LINE)  # a note starting so is a copy of ours
 
-# What people and editors write in a comment: words, tabs, "#", a schema URL's ":".
+# What people and editors write in a comment: words, tabs, "#", a schema URL's ":"
+# (what YAML allows in a file: no U+FFFE or U+FFFF).
 _words = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+                               blacklist_characters="\ufffe\uffff",
                                whitelist_characters="\t"), max_size=30)
 note = st.one_of(
     st.builds(lambda lead, words, blanks: f"{lead}{words}{blanks}",
@@ -46,6 +49,8 @@ note = st.one_of(
     st.sampled_from(["", " ", "\t"]),  # a blank line
 ).filter(lambda line: not line.startswith(OURS))
 notes = st.lists(note, max_size=4)
+# A YAML document start alone, as yamllint's default rules ask for at the top.
+document_start = st.sampled_from(["---", "--- ", "---\t", "--- # yamllint wants it", "---\t#"])
 
 
 def rendered(command: str = COMMAND, version: str = __version__) -> str:
@@ -64,13 +69,16 @@ def saved_as(text: str, *, crlf: bool, bom: bool) -> str:
 @st.composite
 def edited(draw: st.DrawFn) -> tuple[str, list[str], list[list[str]], str]:
     """A workflow a mogrun (of the version last given) wrote with notes above its
-    marker (the first list) and after each of its header lines but the digest (the
-    second), CRLF or a BOM, blanks after the marker and blank lines at the end: as
-    ``read_workflow`` reads it."""
+    marker (the first list; one ``---`` among them, or none) and after each of its
+    header lines but the digest (the second), CRLF or a BOM, blanks after the marker
+    and blank lines at the end: as ``read_workflow`` reads it."""
     version = draw(st.sampled_from([__version__, "99.0.0", "0.0.1", "1.0.0rc1+g12ab"]))
     header, body = rendered(version=version).split(f"\n{DIGEST_LINE}", 1)
     lines = header.split("\n")
     above, inside = draw(notes), [draw(notes) for _ in lines]
+    start = draw(st.none() | document_start)
+    if start is not None:
+        above.insert(draw(st.integers(0, len(above))), start)
     marker = lines[0] + draw(st.sampled_from(["", " ", "\t "]))
     text = "\n".join([*above, marker, *inside[0],
                       *(line for at, mine in enumerate(lines[1:], 1)
@@ -92,6 +100,11 @@ def test_a_noted_workflow_is_mogruns_current_and_keeps_its_notes(case) -> None:
     assert same_workflow(current, with_notes(rendered(version=version), current))  # current
     regenerated = with_notes(rendered("mogrun ci github --shards 3"), current).split("\n")
     assert regenerated[:len(above)] == above  # in place, as they were
+    # Still the YAML mogrun wrote, a "---" kept above starting it. ruamel (as PyYAML)
+    # takes no tab where YAML 1.2 allows blanks between tokens (a blank line, after
+    # "---"): read both with spaces, which the notes' blanks and comments read as.
+    assert load_yaml("\n".join(regenerated).replace("\t", " ")) \
+        == load_yaml(rendered("mogrun ci github --shards 3").replace("\t", " "))
     assert regenerated[len(above)].startswith(MARKER)
     after = regenerated[len(above):]
     for mine, kept in zip(rendered(version=version).split("\n")[:4], inside, strict=True):
@@ -100,12 +113,15 @@ def test_a_noted_workflow_is_mogruns_current_and_keeps_its_notes(case) -> None:
             assert after[at + 1:at + 1 + len(kept)] == kept  # after the line it followed
 
 
-@given(edited(), st.sampled_from(["name: x", "---", "on: push", "jobs: {}", "%YAML 1.2"]))
+@given(edited(), st.sampled_from(["name: x", "---", "on: push", "jobs: {}", "%YAML 1.2",
+                                   "--- x", "---#", "..."]))
 def test_the_marker_after_yaml_is_no_marker(case, yaml) -> None:
     current, above, _, _ = case
     at = len(above)
     lines = current.split("\n")
-    moved = "\n".join([*lines[:at], yaml, *lines[at:]])
+    # One "---" above the marker is allowed: a "---" is YAML when it is the second.
+    second = [] if yaml != "---" or any(line.startswith("---") for line in above) else ["---"]
+    moved = "\n".join([*lines[:at], *second, yaml, *lines[at:]])
     assert marker_line(moved) is None and source_of(moved) is None and written_by(moved) is None
     assert recorded_options(moved) is None
     assert with_notes(rendered(), moved) == rendered()
