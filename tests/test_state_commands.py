@@ -588,6 +588,25 @@ def test_a_job_run_only_with_local_is_pointed_at_by_each_command(mogrun_project,
     assert f"1 run is recorded with --local: see mogrun --local {see}" in lines, result
 
 
+@pytest.mark.parametrize("command", [["history", "--job"], ["status"], ["logs"]])
+def test_local_runs_of_a_repo_whose_case_was_edited_are_pointed_at(mogrun_project,
+                                                                     command) -> None:
+    """After ``acme/API`` was edited to ``acme/api`` in the task file, `mogrun history
+    --job fan:acme/api` said "No runs recorded yet." (status and logs: no pointer)
+    though `mogrun --local history --job fan:acme/api` shows the run: the count of
+    the other scopes' runs took the repo's case as mattering, the rest of mogrun not."""
+    mogrun_project.write(task_file(job("fan", repo=["acme/API", "acme/web"])))
+    assert mogrun_project.run("--local", "fan", env=FAST).exit_code == 0
+    mogrun_project.write(task_file(job("fan", repo=["acme/api", "acme/web"])))
+    result = mogrun_project.run(*command, "fan:acme/api")
+    assert result.exit_code == (0 if command[0] == "history" else 2), result
+    see = " ".join([*command, "fan:acme/api"])
+    assert f"1 run is recorded with --local: see mogrun --local {see}" \
+        in result.stderr.splitlines(), result
+    shown = mogrun_project.run("--local", "--json", "history", "--job", "fan:acme/api")
+    assert [json.loads(line)["repo"] for line in shown.stdout.splitlines()] == ["acme/API"]
+
+
 @pytest.mark.parametrize("command", [["status"], ["logs"], ["logs", "--follow"], ["cancel"],
                                      ["history", "--job"]])
 @pytest.mark.parametrize("target", ["fanout:", "fanout: "])

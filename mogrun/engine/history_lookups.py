@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from mogrun.engine.history_file import DISTINCT_BASE_URLS
-from mogrun.engine.history_reads import HistoryReads, rows_of
+from mogrun.engine.history_reads import HistoryReads, job_and_repo_where, rows_of
 from mogrun.engine.history_row import HistoryRow
 
 _IN_CHUNK = 500  # keys in one ``IN (...)``: well under sqlite's 32,766 parameters
@@ -144,9 +144,10 @@ class HistoryLookups(HistoryReads):
     def elsewhere(self, job: str | None = None,
                   repo: str | None = None) -> list[tuple[str, int]]:
         """The other API base URLs (``"local"`` among them) this task file recorded runs
-        under (of ``job``, and of its ``repo`` as stored), each with how many, the
-        latest first: what to point at when this base URL has none. Asked only then,
-        so a scan of the table is fine."""
+        under (of ``job``, and of its ``repo`` in any case, as ``recent`` reads them
+        there: runs of ``acme/API`` are ``acme/api``'s after a case-only edit), each
+        with how many, the latest first: what to point at when this base URL has
+        none. Asked only then, so a scan of the table is fine."""
         if self.unreadable is not None:
             raise self.unreadable
         sql = "SELECT base_url, COUNT(*) FROM runs WHERE base_url != ?"
@@ -154,10 +155,9 @@ class HistoryLookups(HistoryReads):
         if self.task_file is not None and self._files_known:
             sql += " AND task_file IN (?, '')"
             params.append(self.task_file)
-        for column, value in (("job", job), ("repo", repo)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
+        where, values = job_and_repo_where(job, repo)
+        if where:
+            sql, params = f"{sql} AND {where}", [*params, *values]
         sql += " GROUP BY base_url ORDER BY MAX(id) DESC"
         return [(str(url), int(count)) for url, count in self._read(sql, params)]
 

@@ -116,7 +116,7 @@ class HistoryReads:
                repo: str | None = None) -> list[HistoryRow]:
         """The newest runs first (of one job when ``job`` is given, and of one of
         its repos, in any case, when ``repo`` is too)."""
-        return self._scoped(*_recent_where(job, repo), limit=limit)
+        return self._scoped(*job_and_repo_where(job, repo), limit=limit)
 
     def stream_recent(self, limit: int, job: str | None = None,
                       repo: str | None = None) -> Iterator[HistoryRow]:
@@ -128,7 +128,7 @@ class HistoryReads:
 
         if self.unreadable is not None:
             raise self.unreadable
-        where, params = _recent_where(job, repo)
+        where, params = job_and_repo_where(job, repo)
         files = self._task_files() if self.task_file is not None else [None]
         streams = [self._stream(*self._select_sql(where, params, limit, file))
                    for file in files]
@@ -283,8 +283,10 @@ SELECT file FROM files WHERE file IS NOT NULL
 """
 
 
-def _recent_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ...]]:
-    """``recent``'s condition: of one job, and of one of its repos in any case."""
+def job_and_repo_where(job: str | None, repo: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The rows of one job, and of one of its repos in any case, as ``repo_key`` tells
+    repos apart (``repo`` only with ``job``): ``recent``'s, and ``elsewhere``'s, so
+    the command it points at shows what it counted."""
     if job is not None and repo is not None:  # (owner/name is ASCII: NOCASE folds it)
         return "job = ? AND repo = ? COLLATE NOCASE", (job, repo)
     if job is not None:
