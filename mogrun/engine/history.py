@@ -91,6 +91,7 @@ class History(HistoryLookups):
         self._fan_outs: dict[tuple[str, str, str | None], bool] = {}  # ``is_fan_out``'s
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
         self._upgrade_due = False  # held back by another process's lock: at the first write
+        self._busy_ms = BUSY_STEP_MS  # the connection's busy timeout: what one try waits
         try:
             self._db = open_file(self.path, self.on_busy, LOCK_PATIENCE)
             self._upgrade_or_defer()
@@ -125,6 +126,26 @@ class History(HistoryLookups):
                 self._upgrade()  # still refused: the read-only stand-in, as before
             finally:
                 self._db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+
+    def _try_wait(self, patience: float, began: float) -> int:
+        """Milliseconds one try of a write may wait in sqlite for another process's
+        lock: a step (``BUSY_STEP_MS``: a long wait is said, and ``stop`` looked at,
+        between steps), never past what is left of ``patience``, and none once ``stop``
+        is set. A write tried once (patience 0: a lock outwaited before, or Ctrl-C)
+        waited a whole step in sqlite all the same: four such writes held a Ctrl-C 4 s."""
+        import time
+
+        if self.stop is not None and self.stop.is_set():
+            return 0
+        left_ms = (patience - (time.monotonic() - began)) * 1000
+        return BUSY_STEP_MS if left_ms >= BUSY_STEP_MS else max(0, int(left_ms))
+
+    def _wait_at_most(self, busy_ms: int) -> None:
+        """The connection's busy timeout set to ``busy_ms`` (``_lock`` held), when it is
+        another: nearly every write keeps the step, and pays no statement for it."""
+        if busy_ms != self._busy_ms:
+            self._db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            self._busy_ms = busy_ms
 
     def _upgrade(self) -> None:
         """``upgrade``, then none is due."""
@@ -340,6 +361,7 @@ class History(HistoryLookups):
         while True:
             with self._lock:
                 try:
+                    self._wait_at_most(self._try_wait(patience, began))
                     if self._upgrade_due:  # (its lock is waited for as this write's)
                         self._upgrade_now()
                     result = work(self._db)

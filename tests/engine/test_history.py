@@ -544,7 +544,9 @@ def test_ctrl_c_while_a_write_waits_for_a_lock_leaves_at_once(tmp_path):
         began = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        assert time.monotonic() - began < 5.0
+        # The try in sqlite at the signal (a second at most), then no write waits: each
+        # one tried after it waited a second of its own too (4.2 s measured, unloaded).
+        assert time.monotonic() - began < 2.5, err
         assert proc.returncode == 130, (out, err)
         assert "rerun what did not pass: mogrun --local run --rerun ok" in out, out
     finally:
