@@ -26,10 +26,37 @@ def pytest_configure(config: pytest.Config) -> None:
     view off on a terminal; the pty tests are of that view, and their mogrun
     inherits this process's environment. A test of ``CI`` sets it itself."""
     os.environ.pop("CI", None)
+    _signals_as_from_a_terminal()
     config.addinivalue_line(
         "markers", "machine_plugins: the test sees the plugins installed on this machine "
         "(entry points of the environment's distributions), which every other test's "
         "mogrun never sees")
+
+
+# The signals the suite was started with ignored (``nohup``; a script's ``pytest ... &``,
+# which a non-interactive shell starts with Ctrl-C ignored), for its xdist workers.
+IGNORED_AT_START = "TESTS_IGNORED_SIGNALS"
+
+
+def _signals_as_from_a_terminal() -> None:
+    """Signals the suite was started with ignored stay ignored by it, through a handler
+    that does nothing: a process a test starts then gets them at their default (an exec
+    resets a handled signal, never an ignored one), as from a terminal. Inherited
+    ignored, every mogrun the tests started left them alone, as it must (nohup), and
+    each test that sends one failed: exit 0 where 130 was due, or a wait never left."""
+    import signal
+
+    names = {name for name in os.environ.get(IGNORED_AT_START, "").split(",") if name}
+    names |= {name for name in ("SIGINT", "SIGHUP")
+              if signal.getsignal(getattr(signal, name)) is signal.SIG_IGN}
+    for name in names:
+        signal.signal(getattr(signal, name), _still_ignored)
+    if names:
+        os.environ[IGNORED_AT_START] = ",".join(sorted(names))
+
+
+def _still_ignored(signum: int, frame: object) -> None:
+    """A signal the suite was started with ignored: still ignored here."""
 
 
 def _machine_plugins() -> dict[str, list[str]]:
