@@ -190,19 +190,55 @@ def test_a_second_ctrl_c_while_a_gate_judges_says_the_run_ended_in_every_report(
     assert said in report and "left going" not in report, report
 
 
+# A gate before the slow one (its plugin is listed last: pluggy calls it first) that
+# holds the run until the test has seen the Ctrl-C heard.
+UNTIL_HEARD = """\
+import pathlib
+import time
+from mogrun.plugin import hookimpl
+
+
+@hookimpl
+def mogrun_gate(job):
+    pathlib.Path("entered").write_text("mogrun_gate")
+    for _ in range(600):
+        if pathlib.Path("heard").exists():
+            return None
+        time.sleep(0.05)
+"""
+
+
+def said_on(stream, text: str) -> str:
+    """The lines read from ``stream`` up to the first that holds ``text``."""
+    said = ""
+    while text not in said:
+        line = stream.readline()
+        assert line, (text, said)
+        said += line
+    return said
+
+
 def test_a_gate_slow_after_a_first_ctrl_c_says_one_more_leaves(emulator, tmp_path):
     """A hook call running long is said with the way out; after the Ctrl-C that
-    stopped the session, that was still "Ctrl-C twice", where one more leaves."""
+    stopped the session, that was still "Ctrl-C twice", where one more leaves.
+    The slow gate is entered once the Ctrl-C was heard: with the Ctrl-C sent as it
+    was entered, a test held up past its notice's second (load) met that notice said
+    before the Ctrl-C, rightly "Ctrl-C twice"."""
     slow_gate_project(tmp_path)
-    with running(spawn(emulator, tmp_path, "fix", jobs=QUICK)) as proc:
+    (tmp_path / "heard.py").write_text(UNTIL_HEARD)
+    jobs = QUICK.replace('"./gate.py"]', '"./gate.py", "./heard.py"]')
+    with running(spawn(emulator, tmp_path, "fix", jobs=jobs)) as proc:
         entered(tmp_path, proc)
         proc.send_signal(signal.SIGINT)
-        time.sleep(2.5)  # past the moment a slow hook call is said
+        said_on(proc.stderr, "warning: interrupted")  # said once the session's stop is set
+        (tmp_path / "heard").write_text("")
+        notice = said_on(proc.stdout, "plugin gate's mogrun_gate (running for")
         (tmp_path / "release").write_text("")
         out, err = proc.communicate(timeout=20)
-    said = [line for line in (out + err).splitlines() if "mogrun_gate (running for" in line]
+    said = [line for line in (notice + out + err).splitlines()
+            if "plugin gate's mogrun_gate (running for" in line]
     assert said and all(line.endswith("one more Ctrl-C leaves without it") for line in said), (
-        out, err)
+        notice, out, err)
 
 
 def test_one_ctrl_c_while_a_gate_judges_an_ended_run_cancels_nothing(emulator, tmp_path):
