@@ -32,6 +32,7 @@ from mogrun.engine.history_file import (
     BUSY_STEP_MS,
     IN_MEMORY,
     OPEN_PATIENCE_MS,
+    STOPPED_TRY_MS,
     HistoryFull,
     HistoryLocked,
     file_identity,
@@ -130,13 +131,15 @@ class History(HistoryLookups):
     def _try_wait(self, patience: float, began: float) -> int:
         """Milliseconds one try of a write may wait in sqlite for another process's
         lock: a step (``BUSY_STEP_MS``: a long wait is said, and ``stop`` looked at,
-        between steps), never past what is left of ``patience``, and none once ``stop``
-        is set. A write tried once (patience 0: a lock outwaited before, or Ctrl-C)
-        waited a whole step in sqlite all the same: four such writes held a Ctrl-C 4 s."""
+        between steps), never past what is left of ``patience``. Once ``stop`` is set,
+        ``STOPPED_TRY_MS``: time for another mogrun's write to commit, none for a lock
+        held on (a write tried once waited a whole step in sqlite all the same: four
+        such writes held a Ctrl-C 4 s; with no wait at all, a write that met another's
+        commit was refused and the run's end went unrecorded)."""
         import time
 
         if self.stop is not None and self.stop.is_set():
-            return 0
+            return STOPPED_TRY_MS
         left_ms = (patience - (time.monotonic() - began)) * 1000
         return BUSY_STEP_MS if left_ms >= BUSY_STEP_MS else max(0, int(left_ms))
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import sqlite3
 
 BUSY_STEP_MS = 1000  # each attempt's own wait for it (sqlite's busy timeout)
+# A try after Ctrl-C: outlasts another mogrun's write (milliseconds), not a held lock.
+STOPPED_TRY_MS = 200
 OPEN_BUSY_MS = 10000  # the schema's statements, as the file is opened
 # How long an open waits for another process's lock where reads need the file upgraded
 # (``_upgrade_or_defer``): the 10 s every open waited before writes waited longer.

@@ -555,6 +555,28 @@ def test_ctrl_c_while_a_write_waits_for_a_lock_leaves_at_once(tmp_path):
         holder.execute("ROLLBACK")
 
 
+def test_after_ctrl_c_a_write_still_outlasts_another_writers_commit(tmp_path):
+    """After a Ctrl-C each write is tried once, not waited for (a lock held for
+    minutes must not hold mogrun); but another mogrun's write in the same project
+    holds the lock for milliseconds, and a try that met one refused at once: the
+    run's end went unrecorded, named in the summary as not in the history."""
+    path = tmp_path / "history.db"
+    history = History(path, "u")
+    row = history.record_start("inv", "job", "acme/api", "key")
+    history.stop = threading.Event()
+    history.stop.set()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another mogrun mid-write: let go 30 ms on
+    letting_go = threading.Timer(0.03, other.execute, ("COMMIT",))
+    letting_go.start()
+    try:
+        history.update(row, patience=0.0, status="cancelled")
+    finally:
+        letting_go.join()
+        other.close()
+    assert [r.status for r in history.recent()] == ["cancelled"]
+
+
 def test_an_older_history_that_cannot_be_upgraded_is_read_with_its_defaults(tmp_path):
     """A read-only history (a CI cache) from an older mogrun lacks the columns added
     since; it became unreadable ('cannot open run history') when one was added."""
