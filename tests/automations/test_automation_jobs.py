@@ -755,16 +755,23 @@ def test_status_names_the_key_an_unanswered_trigger_sent(project, mogrun_emulato
     assert f"rerun sends its Idempotency-Key ({sent}) again" in status.stdout, status
 
 
-def test_a_rerun_sends_an_unanswered_trigger_to_the_automation_it_went_to(
-        project, mogrun_emulator, quick_backoff):
-    """A recorded trigger kept the automation's name: renamed, and its name taken by
-    another, the rerun triggered that other one under another key, a second run."""
+def renamed_after_an_unanswered_trigger(project, mogrun_emulator) -> tuple[str, str]:
+    """A one-repo job's trigger unanswered (its job run made), then its automation
+    renamed: the job run's id and the automation's."""
     mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
     project.write(automation_job(repo=["acme/api"]))
     assert project.run("run", "triage-all").exit_code == 69
     [first] = mogrun_emulator.job_runs()
     [was] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
     mogrun_emulator.set_automation(was, name="triage (old)")
+    return first, was
+
+
+def test_a_rerun_sends_an_unanswered_trigger_to_the_automation_it_went_to(
+        project, mogrun_emulator, quick_backoff):
+    """A recorded trigger kept the automation's name: renamed, and its name taken by
+    another, the rerun triggered that other one under another key, a second run."""
+    first, was = renamed_after_an_unanswered_trigger(project, mogrun_emulator)
     mogrun_emulator.add_automation("triage")
     rerun = project.run("rerun")
     assert rerun.exit_code == 0, rerun
@@ -778,12 +785,7 @@ def test_a_rerun_sends_only_the_unanswered_trigger_where_it_went(
     """The rerun that sent an unanswered trigger to the automation it went to sent
     the job's other runs there too: a repo added since went to the renamed one, not
     to the automation the task file names today."""
-    mogrun_emulator.add_fault("trigger", "drop_after_commit", count=9)
-    project.write(automation_job(repo=["acme/api"]))
-    assert project.run("run", "triage-all").exit_code == 69
-    [first] = mogrun_emulator.job_runs()
-    [was] = [a["id"] for a in mogrun_emulator.automations if a["name"] == "triage"]
-    mogrun_emulator.set_automation(was, name="triage (old)")
+    first, was = renamed_after_an_unanswered_trigger(project, mogrun_emulator)
     now = mogrun_emulator.add_automation("triage")
     project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"]))
     dry = project.run("rerun", "-n")
