@@ -270,14 +270,27 @@ class Server(ThreadingHTTPServer):
             return
         report_error(exc, f"a request from {client_address[0]}:{client_address[1]}")
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Each connection is known from its accept, on the serving loop: registered
+        by its own thread, one accepted just before a stop escaped
+        ``close_connections`` and was answered by the stopped emulator."""
         with self._connections_lock:
             self._connections.add(request)
         try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread to forget it (none to be had)
+            self._forget(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
             super().process_request_thread(request, client_address)
         finally:
-            with self._connections_lock:
-                self._connections.discard(request)
+            self._forget(request)
+
+    def _forget(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
 
     def close_connections(self) -> None:
         with self._connections_lock:
