@@ -20,6 +20,7 @@ from mogrun.ci.generate import DEFAULT_OUTPUT, NothingScheduled
 from mogrun.cli import framework as click
 from mogrun.cli.ci_file import (
     HAND_EDITED,
+    current_workflow,
     kept_options,
     mode_of,
     newer_writer,
@@ -116,17 +117,19 @@ def github_command(state: CliState, output: str | None, check: bool,
     # the diff's headers, the errors) quotes it, and nothing in it may act on a terminal.
     shown = escape_agent_text(output if output and Path(output).is_absolute()
                               else path_from_here(target, state.cwd))
+    current = None  # the existing workflow, read once (``-o -`` reads none)
     if not to_stdout:
         refuse_folder(output, target, shown)
         _warn_if_never_read(state, target, root)
-        _refuse_a_downgrade(target, shown, check=check, force=force)
+        current = current_workflow(target, shown)
+        _refuse_a_downgrade(current, shown, check=check, force=force)
     # What is not given is kept from the existing file's header; `-o -` reads no
     # file: --shards', else 1, and --install's, else this version's.
     kept = shards is None and not to_stdout
     typed = [option for option, value in (("--shards", shards), ("--install", install))
              if value is not None]  # --check's hint names them, defaults too
     recorded = None if to_stdout or (shards is not None and install is not None) \
-        else kept_options(target, shown)
+        else kept_options(current)
     if recorded and recorded.unreadable:
         state.warn(f"the command in the header of {shown} cannot be read "
                    f"({recorded.unreadable}), so the --shards and --install it may name are "
@@ -156,7 +159,7 @@ def github_command(state: CliState, output: str | None, check: bool,
         state.echo(text, nl=False)
         return 0
     example = path_from_here(own_file(taskfile.path, root, target), state.cwd)
-    text = with_kept_notes(text, target, shown)
+    text = with_kept_notes(text, current)
     refuse_too_big(text, shown)
     _refuse_a_second_workflow(state, taskfile.path, root, target, shown, text, check=check)
     if check:
@@ -190,13 +193,14 @@ def _warn_if_never_read(state: CliState, target: Path, root: Path) -> None:
                    f"{path_from_here(target, state.cwd)} will never run")
 
 
-def _refuse_a_downgrade(target: Path, shown: str, *, check: bool, force: bool) -> None:
+def _refuse_a_downgrade(current: str | None, shown: str, *, check: bool,
+                        force: bool) -> None:
     """A workflow a newer mogrun wrote: this older one would pin itself in its
     install step (and drop what the newer one writes), a downgrade nobody asked
     for. Refused without ``--force``; ``--check`` cannot judge it (exit 1)."""
     from mogrun import __version__
 
-    newer = newer_writer(target, shown)
+    newer = newer_writer(current)
     if newer is None or (force and not check):
         return
     said = f"{shown} was written by mogrun {newer}, newer than this one ({__version__})"

@@ -92,45 +92,44 @@ def refuse_folder(output: str | None, target: Path, shown: str) -> None:
         raise UsageError(f"{shown} is a directory; give -o a file path")
 
 
-def kept_options(target: Path, shown: str) -> Recorded:
-    """The options (``--shards``, ``--install``) the existing file was generated
-    with: a plain ``ci github`` or ``--check`` (the pull-request step) neither
-    drops a workflow's sharding or install nor calls such a workflow stale."""
-    from mogrun.ci.workflow import Recorded, recorded_options
-
-    current = _current(target, shown)
-    return (recorded_options(current) if current is not None else None) or Recorded()
-
-
-def _current(target: Path, shown: str) -> str | None:
-    """The workflow file at ``target`` as ``read_workflow`` reads it (``None``:
-    no regular file there)."""
+def current_workflow(target: Path, shown: str) -> str | None:
+    """The workflow file at ``target`` as ``read_workflow`` reads it (``None``: no
+    regular file there): read once, for what regenerating it keeps of it
+    (``kept_options``, ``with_kept_notes``) and the downgrade it refuses
+    (``newer_writer``)."""
     import stat
 
     mode = mode_of(target, shown)
     return read_workflow(target, shown) if mode is not None and stat.S_ISREG(mode) else None
 
 
-def with_kept_notes(text: str, target: Path, shown: str) -> str:
+def kept_options(current: str | None) -> Recorded:
+    """The options (``--shards``, ``--install``) the existing file (``current``) was
+    generated with: a plain ``ci github`` or ``--check`` (the pull-request step)
+    neither drops a workflow's sharding or install nor calls such a workflow stale."""
+    from mogrun.ci.workflow import Recorded, recorded_options
+
+    return (recorded_options(current) if current is not None else None) or Recorded()
+
+
+def with_kept_notes(text: str, current: str | None) -> str:
     """``text`` with the notes a hand added to the header of this task file's
-    workflow at ``target``: what both the write and ``--check`` compare with."""
+    existing workflow (``current``): what both the write and ``--check`` compare with."""
     from mogrun.ci.workflow import source_of, with_notes
 
-    current = _current(target, shown)
     if current is None or source_of(current) != source_of(text):
         return text
     return with_notes(text, current)
 
 
-def newer_writer(target: Path, shown: str) -> str | None:
-    """The version of the newer mogrun that wrote the workflow at ``target``
-    (``None``: no file, not ours, or not newer than this one): regenerating it
-    here would pin this older version in its install step."""
+def newer_writer(current: str | None) -> str | None:
+    """The version of the newer mogrun that wrote the existing workflow (``current``;
+    ``None``: no file, not ours, or not newer than this one): regenerating it here
+    would pin this older version in its install step."""
     from mogrun import __version__
     from mogrun.ci.versions import is_newer
     from mogrun.ci.workflow import written_by
 
-    current = _current(target, shown)
     version = written_by(current) if current is not None else None
     return version if version is not None and is_newer(version, __version__) else None
 
