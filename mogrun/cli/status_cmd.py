@@ -136,7 +136,6 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         except NotStartedError as exc:  # --exit-status: what never ran has not passed
             raise exc.as_not_passed() if exit_status else exc from exc
         unreachable: MogrunError | None = None
-        cut_short: Refreshed | None = None
         refreshed: Refreshed | None = None
         if target is not None and not found:  # a run id: history has not seen it
             rows = [unrecorded_row(state, taskfile, history, target)]
@@ -144,7 +143,6 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             try:
                 refreshed = _refresh(state, taskfile, history, rows)
                 rows, unreachable = refreshed.rows, refreshed.unreachable
-                cut_short = refreshed if refreshed.signal is not None else None
             except _UNREACHABLE as exc:
                 refreshed, unreachable = None, exc
             if unreachable is not None:
@@ -158,14 +156,14 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows, history, taskfile)
-        if cut_short is not None:  # a signal while the going runs were asked
+        if refreshed is not None and refreshed.signal is not None:  # a signal while asking
             from mogrun.engine.signals import signal_name
 
-            if cut_short.left:
-                state.warn(f"{signal_name(cut_short.signal or INTERRUPTED_EXIT)}: "
-                           f"{cut_short.left} of the {cut_short.going} going runs were not "
+            if refreshed.left:
+                state.warn(f"{signal_name(refreshed.signal)}: "
+                           f"{refreshed.left} of the {refreshed.going} going runs were not "
                            "asked; they are shown as last recorded")
-            return cut_short.signal or INTERRUPTED_EXIT
+            return refreshed.signal
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
         return exit_status_code(rows) if exit_status else 0
@@ -241,7 +239,6 @@ class Refreshed(NamedTuple):
     unreachable: MogrunError | None = None
 
 
-INTERRUPTED_EXIT = 130  # a Ctrl-C, as the CLI's own "Interrupted." exits
 # The API cannot be asked now: what history knows is still worth showing (a
 # rate-limited CI check lost the table, where a 503 kept it).
 _UNREACHABLE = (TransportError, ServiceUnavailableError, ServerError, RateLimitedError)
