@@ -104,17 +104,25 @@ def test_a_collector_the_process_turned_off_itself_stays_off(collector_on) -> No
 
 
 # A plugin as people write one (a comment, tabs, blank lines at the end): it notes
-# whether the collector was on when mogrun configured it, and for which command.
+# whether the collector was on when mogrun configured it, and for which command;
+# and at exit (atexit runs before the interpreter's last collection) whether what
+# start-up made was frozen out of that collection.
 NOTING = """\
 # where is the collector?
+import atexit
 import gc
 from mogrun.plugin import hookimpl
 
 
+def note(line):
+\twith open("collector", "a") as seen:
+\t\tseen.write(line + "\\n")
+
+
 @hookimpl
 def mogrun_configure(config):
-\twith open("collector", "a") as seen:
-\t\tseen.write(f"{config.command} {gc.isenabled()}\\n")
+\tnote(f"{config.command} {gc.isenabled()}")
+\tatexit.register(lambda: note(f"{config.command} exit frozen={gc.get_freeze_count() > 0}"))
 
 
 """
@@ -129,8 +137,10 @@ def _mogrun(tmp_path: Path, emulator: Emulator, *args: str) -> subprocess.Comple
 
 
 def test_the_console_collects_nothing_while_it_starts_but_a_run_collects(tmp_path) -> None:
-    """``check`` is start-up through and through: the collector stays off. ``run``
-    goes on for minutes: its session has the collector on (and collecting less)."""
+    """``check`` is start-up through and through: the collector stays off, and what
+    start-up made is frozen as it leaves (the interpreter's last collection would
+    walk it all to free nothing). ``run`` goes on for minutes: its session has the
+    collector on (and collecting less), and leaves it as Python has it."""
     (tmp_path / "noting.py").write_text(NOTING)
     (tmp_path / "mogplex.toml").write_text(
         '[mogplex]\r\nplugins = ["noting.py"]  # ours\r\n\r\n[jobs.hello]\r\n'
@@ -141,7 +151,8 @@ def test_the_console_collects_nothing_while_it_starts_but_a_run_collects(tmp_pat
         assert checked.returncode == 0, checked.stderr
         ran = _mogrun(tmp_path, emulator, "run", "hello")
         assert ran.returncode == 0, ran.stderr
-    assert (tmp_path / "collector").read_text().splitlines() == ["check False", "run True"]
+    assert (tmp_path / "collector").read_text().splitlines() == [
+        "check False", "check exit frozen=True", "run True", "run exit frozen=False"]
 
 
 def test_an_embedder_keeps_its_collector_through_a_quick_command(
