@@ -382,7 +382,7 @@ def _read_body(raw: urllib3.BaseHTTPResponse, request: RequestInfo, timeout: flo
             else TransportError(_cut_off(raw.status, request, came, exc, headers),
                                 request=request, status=raw.status)) from exc
     finally:
-        watch.cancel()  # before the connection goes back to the pool
+        watch.cancel()  # the reads are over (the pool lets it go too: ``_let_go``)
         raw.release_conn()
     # A shut socket may look like the body's end (asked only of a watch that fired).
     cut = _cut_short(watch, request, timeout) if watch.fired else None
@@ -466,20 +466,41 @@ def _watched_pools() -> dict[str, type]:
             base.request(self, *args, **kwargs)
 
         return type(f"Watched{base.__name__}", (base,),
-                    {"request": request, "response_class": QuickHeadersResponse})
+                    {"request": request, "response_class": QuickHeadersResponse,
+                     "watch": None})
+
+    def put_back(pool: type[Any]) -> Callable[[Any, Any], None]:
+        def _put_conn(self: Any, conn: Any) -> None:
+            _let_go(conn)
+            pool._put_conn(self, conn)
+        return _put_conn
 
     return {scheme: type(f"Watched{pool.__name__}", (pool,),
-                         {"ConnectionCls": watched(pool.ConnectionCls)})
+                         {"ConnectionCls": watched(pool.ConnectionCls),
+                          "_put_conn": put_back(pool)})
             for scheme, pool in (("http", HTTPConnectionPool), ("https", HTTPSConnectionPool))}
 
 
 _SENDING = threading.local()  # .watch: the request this thread is sending
 
 
-def _bind(connection: object) -> None:
-    watch = getattr(_SENDING, "watch", None)
+def _bind(connection: Any) -> None:
+    """Bind the watch of the request this thread sends to ``connection``."""
+    watch = connection.watch = getattr(_SENDING, "watch", None)
     if watch is not None:
         watch.bind(connection)
+
+
+def _let_go(connection: Any) -> None:
+    """End the watch bound to ``connection`` as it goes back to its pool (urllib3
+    puts it back inside the read that ends a body, before the request's own
+    ``cancel``): from there another thread's request may take it at once, and a
+    watch firing later (its deadline, a Ctrl-C) must not shut that request's
+    socket. What the watch did before stays said (``fired``, ``stopped``)."""
+    watch = getattr(connection, "watch", None)
+    if watch is not None:
+        connection.watch = None
+        watch.cancel()
 
 
 class _Watch:
