@@ -110,7 +110,15 @@ class AutomationKind:
         """The automation's name resolves (once per name): a misspelt one is a usage
         error naming the close ones before anything starts, not a failed run each.
         So is one the server would refuse to trigger (not published, or inactive):
-        the jobs it needs would otherwise run first, for nothing."""
+        the jobs it needs would otherwise run first, for nothing. Each automation a
+        run triggers is judged: a rerun sends an unanswered trigger again to the one
+        it went to (``RunPlan.automation``), which the server refuses just the same
+        (it asks for a published automation before it looks at the key)."""
+        judged = {each.automation: each for each in map(job.for_run, job.runs)}
+        for each in judged.values() or (job,):
+            self._validate_one(each)
+
+    def _validate_one(self, job: ResolvedJob) -> None:
         found = self._reader(job).found(job)
         if not found.published:
             unready = "is not published: publish it"

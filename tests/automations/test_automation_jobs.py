@@ -808,6 +808,23 @@ def test_a_rerun_sends_only_the_unanswered_trigger_where_it_went(
     assert recorded == {(first, was), (added, now)}, history
 
 
+def test_a_rerun_refuses_up_front_when_the_automation_a_trigger_went_to_is_unpublished(
+        project, mogrun_emulator, quick_backoff):
+    """Only the automation the task file names today was looked up before the
+    starts: the re-sent trigger's own, unpublished since, was refused when sent
+    (the server asks for a published automation before it reads the key), after
+    the job's other repo had been triggered for nothing."""
+    first, was = renamed_after_an_unanswered_trigger(project, mogrun_emulator)
+    now = mogrun_emulator.add_automation("triage")
+    mogrun_emulator.set_automation(was, published=False)
+    project.write(LIFTED + automation_job(repo=["acme/api", "acme/web"]))
+    rerun = project.run("rerun")
+    assert rerun.exit_code == 2, rerun
+    assert f"automation {was!r} of job 'triage-all' is not published" in rerun.stderr, rerun
+    assert mogrun_emulator.job_runs(now) == []
+    assert mogrun_emulator.job_runs(was) == [first]
+
+
 @pytest.mark.parametrize("command", ["status", "logs", "rerun", "cancel"])
 def test_an_automation_is_looked_up_once_for_all_its_runs(project, mogrun_emulator, command):
     """status, logs, rerun and cancel read a fan-out's going runs, each through its
