@@ -89,6 +89,25 @@ def test_a_word_near_a_command_with_a_broken_task_file_says_the_file(mogrun_proj
     assert lines[-1] == f'(if "{word}" is no job: did you mean the command "{hint}"?)', result
 
 
+@pytest.mark.parametrize(("named", "env"), [
+    (["-f", "gone.toml"], {}), ([], {"MOGRUN_FILE": "gone.toml"})])
+def test_a_word_near_a_command_with_a_named_task_file_not_there_says_the_file(
+        mogrun_cli, tmp_path, named, env) -> None:
+    """`mogrun -f gone.toml lint` said 'unknown command or job "lint"; did you mean
+    "list"?': the job may well be in the file, whose absence went unsaid (`mogrun
+    -f gone.toml run lint` said it)."""
+    result = mogrun_cli(*named, "lint", cwd=tmp_path, env=env)
+    assert result.exit_code == 2, result
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: task file gone.toml (from " + (
+        "-f/--file" if named else "MOGRUN_FILE") + ") does not exist", result
+    assert "unknown command" not in result.stderr, result
+    assert lines[-1] == '(if "lint" is no job: did you mean the command "list"?)', result
+    # None named and none found: no job there at all, the command is the guess.
+    alone = mogrun_cli("lint", cwd=tmp_path)
+    assert 'did you mean "list"?' in alone.stderr.splitlines(), alone
+
+
 @pytest.mark.parametrize(("word", "meant"), [("hist", "history"), ("ls", "list"),
                                              ("ps", "status"), ("stauts", "status"),
                                              ("automat", "automations")])

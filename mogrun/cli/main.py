@@ -273,13 +273,21 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
     if hint is None:
         return
     from mogrun.cli.completion import line_job_names
-    from mogrun.errors import MogrunError, TaskFileError, UsageError
+    from mogrun.errors import (
+        EmptyTaskFileError,
+        MogrunError,
+        NoTaskFileError,
+        TaskFileError,
+        UsageError,
+    )
     from mogrun.taskfile.schema import closest
 
     try:
         jobs = line_job_names(ctx)
     except TaskFileError as exc:
-        if exc.location is not None:  # a task file that does not read: said, not hidden
+        # A task file that does not read, or one named (-f, MOGRUN_FILE) that is not
+        # there: said, not hidden. None found, or an empty one, has no job indeed.
+        if not isinstance(exc, (NoTaskFileError, EmptyTaskFileError)):
             guess = f'(if "{word}" is no job: did you mean the command "{hint}"?)'
             raise exc.evolve(context=[*exc.context, guess]) from None  # not hidden behind
             # the guess alone ("logs" for a job named "long")
