@@ -133,6 +133,22 @@ def test_a_job_removed_from_the_task_file_no_longer_holds_status_back(project) -
     assert "broken" in project("history").stdout  # its runs are still recorded
 
 
+def test_status_after_a_job_is_renamed_says_its_runs_are_still_recorded(project) -> None:
+    """Renaming the one job that had run made status say "No runs recorded yet."
+    with its runs all in history: wrong, and no word of how to see them."""
+    assert project("broken").exit_code == 1
+    project.write(task_file(job("broken2", prompt="x"), mogplex=LIMITS))
+    result = project("status")
+    assert result.exit_code == 0, result
+    assert result.stdout == "", result
+    assert "No runs recorded yet" not in result.stderr, result
+    assert result.stderr.splitlines() == [
+        "No runs of the task file's jobs are recorded yet; runs are recorded of jobs it "
+        "no longer has (broken): see them with mogrun status broken, or mogrun history"]
+    assert project("status", "--exit-status").exit_code == 1  # nothing of the file passed
+    assert "broken" in project("status", "broken").stdout  # as the line says
+
+
 def test_status_exit_status_is_3_while_a_run_is_going(project, mogrun_emulator) -> None:
     assert project("--detach", "slow").exit_code == 0
     going = project("status", "--exit-status", "slow")

@@ -150,6 +150,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
         if not rows:
             if found:
                 _none_listed(state, history, found)
+            elif target is None and (gone := _gone_jobs(history, taskfile)):
+                _only_gone_jobs(state, gone)
             else:
                 nothing_recorded(state, taskfile, history, ["status"])
             # Nothing ran here yet, so nothing passed: `status --exit-status && deploy`
@@ -189,6 +191,31 @@ def _none_listed(state: CliState, history: Any, rows: Sequence[Any]) -> None:
         echo_safe(f"{job}: no run of the repos it lists now is recorded yet; its latest runs "
                   f"are of repos it no longer lists ({repos}): see one with "
                   f"{command_prefix(state)} status {runs[0].label}", err=True)
+
+
+def _gone_jobs(history: Any, taskfile: Any) -> list[str]:
+    """The jobs history has runs of that the task file no longer has (removed,
+    renamed), the one run last first."""
+    try:
+        return [job for job in history.job_names()  # (a hand-edited blob is no job)
+                if isinstance(job, str) and job not in taskfile.jobs]
+    except MogrunError:  # a history that cannot be read: nothing recorded to name
+        return []
+
+
+def _only_gone_jobs(state: CliState, gone: Sequence[str]) -> None:
+    """What status says (on stderr; not with ``--json``) when the only runs recorded
+    are of jobs the task file no longer has: their names and how to see them. It
+    said "No runs recorded yet." after a job was renamed, its runs still there."""
+    if state.json_output:
+        return
+    from mogrun.cli.run_cmd import command_prefix
+    from mogrun.tables import listed
+
+    prefix = command_prefix(state)
+    echo_safe("No runs of the task file's jobs are recorded yet; runs are recorded of "
+              f"jobs it no longer has ({listed(list(gone))}): see them with {prefix} "
+              f"status {gone[0]}, or {prefix} history", err=True)
 
 
 def exit_status_code(rows: Sequence[Any]) -> int:
