@@ -1015,6 +1015,12 @@ def test_a_history_that_cannot_be_read_is_said_not_taken_for_none(project, mogru
                 f"Error: cannot open run history {path}: it is not a run history mogrun "
                 "wrote (its runs table has other columns)",
                 f"Move it away to start a new one: mv {path} {path}.broken"], result
+        if kind == "directory":  # sqlite said "unable to open database file"
+            assert result.stderr.startswith(f"Error: cannot open run history {path}: it is "
+                                            "a folder, not a file\n"), result
+        # What to do about it, said for each kind (it was for two of them only).
+        assert f"Move it away to start a new one: mv {path} {path}.broken" in \
+            result.stderr.splitlines(), (argv, result)
     for command in ("status", "logs", "cancel"):  # cancel said the warning twice
         by_id = project(command, run_id)
         assert by_id.exit_code == 0, by_id

@@ -298,7 +298,14 @@ def open_read_only(path: Path, failed: Exception) -> tuple[sqlite3.Connection, s
     import sqlite3
     from urllib.parse import quote
 
-    error = MogrunError(f"cannot open run history {path}: {why_unopened(failed, path)}")
+    # A file sqlite reads as no database (text, cut short), or a folder in its place:
+    # moving it away is the remedy, said as for one a read fails in.
+    # (Not an OperationalError, a lock or EACCES: moving the file away mends neither.)
+    folder = str(path) != IN_MEMORY and os.path.isdir(path)  # sqlite: "unable to open"
+    broken = folder or type(failed) is sqlite3.DatabaseError
+    why = "it is a folder, not a file" if folder else why_unopened(failed, path)
+    error = MogrunError(f"cannot open run history {path}: {why}",
+                        context=way_out(path) if broken else [])
     # os.path: Path.is_file raises where the folder may not be searched (EACCES).
     if str(path) == IN_MEMORY or isinstance(failed, LinkedState) or \
             not os.path.isfile(path):
