@@ -370,3 +370,27 @@ def _gates(value: Any) -> tuple[dict[str, Any], ...]:
 def rows_of(found: Iterable[Sequence[Any]]) -> Iterator[HistoryRow]:
     """A query's rows (``SELECT`` of ``_read_columns``), each as ``_row`` reads it."""
     return map(_row, found)
+
+
+def recorded_task_files(folder: Path) -> list[str]:
+    """The task files (names in ``folder``) whose runs the history in ``folder``
+    keeps, read without writing anything (no lock, no upgrade, no .gitignore);
+    none when there is no such history or it cannot be read. What "no
+    mogplex.toml found" names: the task file was deleted, or its runs were made
+    with ``-f nightly.toml``, and the history is right there."""
+    import sqlite3
+    from urllib.parse import quote
+
+    from mogrun.engine.history_file import DISTINCT_BASE_URLS, history_path
+
+    path = history_path(folder)
+    if not path.is_file() or path.is_symlink() or path.parent.is_symlink():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro",
+                                                uri=True)) as db:
+            urls = [url for (url,) in db.execute(DISTINCT_BASE_URLS)]
+            files = {file for url in urls for (file,) in db.execute(_TASK_FILES, {"url": url})}
+    except sqlite3.Error:  # not a history, one older than the column, locked: no hint
+        return []
+    return sorted(file for file in files if file and isinstance(file, str))  # (not a blob)

@@ -46,7 +46,7 @@ def find_task_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> P
             _refuse(str(candidate), problem, found=True)
     raise NoTaskFileError(
         f"no {FILE_NAME} found in {cwd} or any parent directory",
-        context=[*_named_otherwise(cwd),
+        context=[*_named_otherwise(cwd), *_recorded_beside(cwd),
                  "Create one with `mogrun init`, or name one with -f PATH or MOGRUN_FILE."],
     )
 
@@ -68,6 +68,45 @@ def _named_otherwise(cwd: Path) -> list[str]:
         return []
     return [f"Task files here under another name: {listed(named, 5)} "
             f"(name one: mogrun -f {shell_word(named[0])} ...)"]
+
+
+def _recorded_beside(cwd: Path) -> list[str]:
+    """``nightly.toml has runs recorded in .mogrun: name it, as mogrun -f
+    nightly.toml ...``: the history of the nearest ``.mogrun`` here or above names
+    its task files. After a run with ``-f nightly.toml``, or once the task file was
+    deleted, a plain ``mogrun status`` beside that history was told only to create
+    a file."""
+    from mogrun.engine.history_reads import recorded_task_files
+    from mogrun.statefolder import STATE_FOLDER
+    from mogrun.tables import listed
+    from mogrun.textsafety import escape_agent_text, shell_word
+
+    here = cwd.resolve()
+    for folder in (here, *here.parents):
+        files = recorded_task_files(folder)
+        if files:
+            break
+    else:
+        return []
+    # A history's file names are text from a file: shown safe, one line each.
+    def shown(name: str) -> str:
+        return escape_agent_text(os.path.relpath(folder / name, here))
+
+    state = escape_agent_text(os.path.relpath(folder / STATE_FOLDER, here))
+    there = [name for name in files if (folder / name).is_file()]
+    gone = [name for name in files if name not in there]
+    lines = []
+    if there:
+        one = len(there) == 1
+        lines.append(f"{listed([shown(n) for n in there], 5)} {'has' if one else 'have'} "
+                     f"runs recorded in {state}: name {'it' if one else 'one'}, as "
+                     f"mogrun -f {shell_word(shown(there[0]))} ...")
+    if gone:
+        one = len(gone) == 1
+        lines.append(f"{listed([shown(n) for n in gone], 5)} {'has' if one else 'have'} "
+                     f"runs recorded in {state} but {'is' if one else 'are'} no longer "
+                     f"there: put {'it' if one else 'them'} back to see and rerun those runs")
+    return lines
 
 
 def typed_as_folder(typed: str) -> bool:

@@ -531,6 +531,33 @@ def test_no_task_file_names_one_spelt_with_capitals(project) -> None:
         "Mogplex.toml ...)"), result.err
 
 
+def test_no_task_file_names_those_the_history_here_has_runs_of(project) -> None:
+    """Beside a history holding runs of nightly.toml (run with -f), or of a
+    mogplex.toml since deleted, `mogrun status` was told only to create a file."""
+    project.write('[jobs.n]\nrepo = "acme/api"\nprompt = "@emulator duration=0.1s"\n',
+                  name="nightly.toml")
+    assert project.run("--local", "-q", "-f", "nightly.toml", "n").code == 0
+    (project.root / "sub").mkdir()
+    result = project.run("--local", "status", cwd=project.root / "sub")
+    assert result.code == 2, result
+    assert result.err.splitlines()[1] == (
+        "../nightly.toml has runs recorded in ../.mogrun: name it, as mogrun -f "
+        "../nightly.toml ..."), result.err
+    (project.root / "nightly.toml").unlink()
+    state = project.root / ".mogrun"
+    def written() -> list[tuple[str, int]]:  # (-shm is the readers' own)
+        return sorted((p.name, p.stat().st_mtime_ns) for p in state.iterdir()
+                      if not p.name.endswith("-shm"))
+
+    before = written()
+    gone = project.run("--local", "history")
+    assert gone.code == 2, gone
+    assert gone.err.splitlines()[1] == (
+        "nightly.toml has runs recorded in .mogrun but is no longer there: put it back to "
+        "see and rerun those runs"), gone.err
+    assert written() == before  # read, never written
+
+
 def test_a_prompt_file_typed_as_a_folder_is_refused(project) -> None:
     project.write("Hello\n", name="prompts/p.md")
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt_file = "prompts/p.md/"\n')
