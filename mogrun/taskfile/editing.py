@@ -110,6 +110,17 @@ def job_text(job: NewJob) -> str:
     return line_safe(tomlkit.dumps(doc))  # every string tomlkit writes here is a basic one
 
 
+def _separator(text: str, newline: str) -> str:
+    """What goes between the file and the new table: one blank line, unless the file
+    ends with one already (editors leave some: each ``add`` grew them by one)."""
+    if not text:
+        return ""
+    if not text.endswith("\n"):
+        return newline * 2
+    lines = text.splitlines()
+    return "" if not lines or not lines[-1].strip() else newline
+
+
 def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
                need_hint: Callable[[str], list[str]] | None = None) -> str:
     """``text`` with ``job`` appended at the end; the original bytes are untouched.
@@ -125,8 +136,7 @@ def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
             raise UsageError(f'--needs names unknown job "{need}"',
                              context=need_hint(need) if need_hint is not None else [])
     newline = line_ending(text)  # the file's own
-    separator = "" if not text else (newline if text.endswith("\n") else newline * 2)
-    result = text + separator + job_text(job).replace("\n", newline)
+    result = text + _separator(text, newline) + job_text(job).replace("\n", newline)
     try:
         jobs = tomllib.loads(result).get("jobs", {})
     except tomllib.TOMLDecodeError as exc:

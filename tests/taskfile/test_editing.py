@@ -273,7 +273,8 @@ def test_add_writes_the_line_ending_most_lines_use(project, base: bytes, ending:
     result = project.run("add", "b", "--repo", "acme/web", "--prompt", "y")
     assert result.code == 0, result
     added = project.path.read_bytes().removeprefix(base)
-    assert added.count(ending) == 4, added
+    # Three lines of the job, and a blank line before it unless the file ends with one.
+    assert added.count(ending) == (3 if base.endswith((b"\n\n", b"\n\r\n")) else 4), added
     assert b"\r" not in added.replace(ending, b"") and b"\n" not in added.replace(ending, b"")
 
 
@@ -386,7 +387,8 @@ def test_add_says_what_check_warns_of_the_new_job_and_only_that(project) -> None
     result = project.run("add", "list", "--repo", "acme/web", "--prompt",
                          "y {{ env.NEW_UNSET }}", "--schedule", "0 4 * * *")
     assert result.code == 0, result
-    where = f"{project.path.resolve()}:11:1"  # its schedule line
+    where = f"{project.path.resolve()}:10:1"  # its schedule line (the file's blank
+    # lines kept, none added to them)
     assert result.err.splitlines() == [
         'warning: job "list" has the name of a command: `mogrun list` runs the command; '
         "use `mogrun run list`",
@@ -499,3 +501,21 @@ def test_add_says_a_job_cannot_need_itself_in_check_s_words(project) -> None:
     project.path.write_bytes(before + b'[jobs.b]\r\nrepo = "acme/web"\r\nprompt = "y"\r\n'
                                       b'needs = ["b"]\r\n')
     assert "Error: needs cycle: b -> b" in project.run("check").err
+
+
+@pytest.mark.parametrize(("ending", "kept"), [
+    ("", "\n\n"), ("\n", "\n\n"), ("\n\n", "\n\n"), ("\n\n\n\n", "\n\n\n\n"),
+    ("\n \t\n", "\n \t\n"), ("\r\n\r\n", "\r\n\r\n"), ("\r\n", "\r\n\r\n")])
+def test_add_writes_one_blank_line_before_its_table_however_the_file_ends(
+        ending: str, kept: str) -> None:
+    """A file ending with blank lines (as editors save it) got one more from each
+    ``add``; the ones it has are kept as written, none is added to them."""
+    from mogrun.taskfile.editing import NewJob, append_job
+
+    text = '[jobs.a]\nrepo = "acme/api"\nprompt = "x"' + ending
+    if "\r" in ending:
+        text = text.replace('"\n', '"\r\n').replace(']\n', ']\r\n')
+    written = append_job(text, ["a"], NewJob("b", ("acme/api",), "y"))
+    head = text.removesuffix(ending)
+    assert written.startswith(head + kept + "[jobs.b]"), repr(written)
+    assert tomllib.loads(written)["jobs"]["b"]["prompt"] == "y"
