@@ -726,6 +726,12 @@ def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_projec
     assert (label, status, outcome) == ("long", "unknown", "-"), logs
     assert logs.stdout.splitlines()[-1].startswith(
         "long: its --local emulator ended with the mogrun that ran it"), logs
+    # history says it as status does: it went on showing "streaming" for ever
+    history = mogrun_project.run("--local", "history")
+    assert history.stdout.splitlines()[-1].split()[4:6] == ["unknown", "-"], history
+    [recorded] = [json.loads(line) for line in
+                  mogrun_project.run("--local", "--json", "history").stdout.splitlines()]
+    assert (recorded["status"], recorded["outcome"]) == ("unknown", None)
     # Its job removed from the task file (another job kept): the note named
     # "mogrun --local rerun", which then failed on an unknown job.
     mogrun_project.write(task_file(job("other", prompt="@emulator duration=1s")) + "\n\n")

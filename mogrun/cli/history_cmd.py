@@ -19,7 +19,13 @@ from mogrun.cli.run_targets import (
     unknown_repo,
     unknown_target,
 )
-from mogrun.cli.shown_rows import outcome_cell, runs_table, shown_row, shown_status
+from mogrun.cli.shown_rows import (
+    as_left_locally,
+    outcome_cell,
+    runs_table,
+    shown_row,
+    shown_status,
+)
 from mogrun.cli.state import CliState
 from mogrun.errors import UsageError
 
@@ -45,7 +51,9 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     history: nightly.toml's runs); runs recorded before mogrun kept them
     apart are listed for every one. Runs are kept per API (--local runs
     apart): with none here, the APIs that have some are named, with the
-    command that lists them (mogrun --local history).
+    command that lists them (mogrun --local history). A --local run recorded
+    as going whose mogrun is gone (killed) is shown unknown, as status shows
+    it: its emulator ended with that mogrun, and the run with it.
 
     The exit column is each run's own exit code: 0 passed, 1 did not,
     130/143/129 when a signal cut the run short, - for a detached run not yet
@@ -85,13 +93,16 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
                              ["history", *(["--job", job_name] if job_name else [])],
                              job or None, repo if sep else None)
             return 0
+        shown: Iterator[Any] = itertools.chain(rows, rest)
+        if state.local:  # as status shows them: a killed mogrun's runs went with it
+            shown = map(as_left_locally, shown)
         if state.json_output:
-            for row in itertools.chain(rows, rest):
+            for row in shown:
                 state.echo_json(shown_row(row))
             return 0
         cells = [[row.started_at, row.job, row.repo, row.run_id or "-", shown_status(row),
                   outcome_cell(row), "-" if row.exit_code is None else str(row.exit_code),
-                  row.invocation] for row in itertools.chain(rows, rest)]
+                  row.invocation] for row in shown]
     finally:
         history.close()
     runs_table(state,

@@ -30,9 +30,9 @@ from mogrun.cli.run_targets import (
     run_id_case,
     with_automations,
 )
-from mogrun.cli.shown_rows import ended_unseen, never_started, shown_status
+from mogrun.cli.shown_rows import as_left_locally, ended_unseen, never_started, shown_status
 from mogrun.cli.state import CliState
-from mogrun.cli.status_cmd import as_left_locally, record_status
+from mogrun.cli.status_cmd import record_status
 from mogrun.cli.unrecorded_runs import AUTOMATION_RUN_HINT, located
 from mogrun.errors import (
     MogrunError,

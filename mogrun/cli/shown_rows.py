@@ -77,6 +77,20 @@ def refused_unfollowed(state: CliState, history: Any, row: Any,
             f"{starts_again(state, row, jobs)}")
 
 
+def as_left_locally(row: Any) -> Any:
+    """A ``--local`` row as it stands: recorded as going, with no mogrun of this
+    machine following it any more, its run ended with that mogrun's emulator, its
+    end unseen (``UNKNOWN_TO_SERVER``); any other row as recorded. (``status``,
+    ``logs`` and ``history`` show it so: it read as going for ever in ``history``.)"""
+    import dataclasses
+
+    from mogrun.outcomes import RunStatus
+
+    if row.run_id and not RunStatus.is_terminal(row.status) and row.live_owner is None:
+        return dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
+    return row
+
+
 def ended_unseen(state: CliState, row: Any, jobs: Collection[str]) -> str | None:
     """What a ``--local`` run recorded as going, whose mogrun is gone (killed), is
     now: its emulator ended with that mogrun, and the run with it. It read as

@@ -28,6 +28,7 @@ from mogrun.cli.shown_rows import (
     NOT_STARTED,
     UNKNOWN_TO_SERVER,
     WAITING,
+    as_left_locally,
     ended_unseen,
     never_started,
     outcome_cell,
@@ -364,19 +365,6 @@ def _say_stopping(state: CliState, exit_code: int, in_flight: int) -> None:
     if in_flight:
         state.warn(f"{signal_name(exit_code)}: asking no more runs; an answer on its way is "
                    "waited for (a second signal leaves at once)")
-
-
-def as_left_locally(row: Any) -> Any:
-    """A ``--local`` row as it stands: recorded as going, with no mogrun of this
-    machine following it any more, its run ended with that mogrun's emulator, its
-    end unseen (``UNKNOWN_TO_SERVER``); any other row as recorded."""
-    import dataclasses
-
-    from mogrun.outcomes import RunStatus
-
-    if row.run_id and not RunStatus.is_terminal(row.status) and row.live_owner is None:
-        return dataclasses.replace(row, status=UNKNOWN_TO_SERVER)
-    return row
 
 
 def record_status(history: Any, row: Any, run: Any, judged: RunResult | None = None,
