@@ -683,6 +683,23 @@ def test_local_logs_follow_is_a_usage_error(mogrun_project) -> None:
     assert result.stderr.startswith("Error: --local runs end with the invocation")
 
 
+def test_cancel_of_a_local_run_that_ended_says_it_ended(mogrun_project) -> None:
+    """It said "--local runs live only inside the invocation that started them" and
+    exited 2, of a run recorded as ended: a cancel of an ended run says so, exit 0."""
+    mogrun_project.write(task_file(job("quick", prompt="@emulator duration=0.2s")))
+    assert mogrun_project.run("--local", "-q", "quick").exit_code == 0
+    [row] = [json.loads(line) for line in
+             mogrun_project.run("--local", "--json", "history").stdout.splitlines()]
+    result = mogrun_project.run("--local", "cancel", "quick")
+    assert (result.exit_code, result.stdout) == (
+        0, f"{row['run_id']} (quick) had already ended: success\n"), result
+    as_json = mogrun_project.run("--local", "--json", "cancel", row["run_id"])
+    assert json.loads(as_json.stdout) == {"run_id": row["run_id"], "label": "quick",
+                                          "status": "success", "already_terminal": True}
+    unknown = mogrun_project.run("--local", "cancel", "0" * 8 + "-0000-4000-8000-" + "0" * 12)
+    assert unknown.exit_code == 2, unknown  # no run of its own to speak of
+
+
 def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_project) -> None:
     """Its row read "streaming" for ever, and status --exit-status said 3 (still
     going) for ever: a script polling until it stops being 3 never stopped. The
@@ -732,6 +749,14 @@ def test_a_local_run_whose_mogrun_was_killed_is_not_going_for_ever(mogrun_projec
     [recorded] = [json.loads(line) for line in
                   mogrun_project.run("--local", "--json", "history").stdout.splitlines()]
     assert (recorded["status"], recorded["outcome"]) == ("unknown", None)
+    # cancel says it has ended (it said --local runs "live only inside the invocation
+    # that started them", exit 2): there is nothing to cancel
+    cancel = mogrun_project.run("--local", "cancel", "long")
+    assert cancel.exit_code == 0, cancel
+    assert cancel.stdout.splitlines() == [
+        f"{recorded['run_id']} (long) had already ended: unknown",
+        "long: its --local emulator ended with the mogrun that ran it, before the run's end "
+        "was seen: mogrun --local rerun starts it again"], cancel
     # Its job removed from the task file (another job kept): the note named
     # "mogrun --local rerun", which then failed on an unknown job.
     mogrun_project.write(task_file(job("other", prompt="@emulator duration=1s")) + "\n\n")

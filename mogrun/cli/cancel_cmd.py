@@ -81,6 +81,10 @@ def cancel_command(state: CliState, target: str) -> int:
                 f"-INT {pid}): it cancels what it started.")
             if going is not None:
                 raise going
+            if all(t.row is not None for t in targets):  # (an unknown run id: no API to ask)
+                return _unstarted_left(state, history, rows_for(
+                    history, taskfile, target, secrets, state=state),
+                    _ended_locally(state, targets, taskfile))
         import threading
         import time
 
@@ -96,6 +100,23 @@ def cancel_command(state: CliState, target: str) -> int:
                                                         state=state), code)
     finally:
         history.close()
+
+
+def _ended_locally(state: CliState, targets: Sequence[Target], taskfile: Any) -> int:
+    """``--local`` runs no mogrun here follows any more (``going_in_a_local_mogrun``
+    said those) have ended: as they were recorded, or with the emulator of the
+    mogrun that ran them (killed). Said as a cancel of an ended run says it, with
+    what status says of the second kind; there is no API to ask. It said "--local
+    runs live only inside the invocation that started them", exit 2."""
+    from mogrun.cli.shown_rows import as_left_locally, ended_unseen
+
+    for target in targets:
+        row = as_left_locally(target.row)
+        _say_cancelled(state, target, row.status, already_terminal=True)
+        note = None if state.json_output else ended_unseen(state, row, taskfile.jobs)
+        if note is not None:
+            echo_safe(f"{target.label}: {note}")
+    return 0
 
 
 def _unstarted_left(state: CliState, history: Any, rows: Sequence[Any], code: int) -> int:
