@@ -48,7 +48,8 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> TaskFil
     conflict = _CONFLICT.search(text)
     return TaskFileError(f"invalid TOML: {reason}",
                          location=Location(str(path), line, column, src),
-                         context=[*_invisible(_raw_line(text, line)),
+                         context=[*(_CR_ONLY if _cr_only(text) else
+                                    _invisible(_raw_line(text, line))),
                                   *([_ESCAPE_ADVICE] if reason in _BAD_ESCAPE else []),
                                   *(_conflict_hint(text, conflict) if conflict else
                                     _pasted(text, reason, index))])
@@ -70,6 +71,16 @@ def _line_break_as_written(text: str, reason: str, index: int) -> str:
     if reason.endswith("character '\\n'") and text.startswith("\r\n", index):
         return reason.removesuffix("'\\n'") + "'\\r\\n'"
     return reason
+
+
+# Every line break a carriage return alone (classic Mac OS): the file reads as one line.
+_CR_ONLY = ["The file's lines end with a carriage return alone (classic Mac OS line "
+            "endings), so TOML reads it as one line: save it with LF (or CRLF) line endings."]
+
+
+def _cr_only(text: str) -> bool:
+    """Lines, two at least, each ended by a CR alone (one stray CR is said where it is)."""
+    return text.rstrip("\r").count("\r") >= 2 and "\n" not in text
 
 
 def _raw_line(text: str, line: int) -> str:

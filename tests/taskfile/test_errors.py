@@ -1256,6 +1256,10 @@ def test_show_locates_a_refused_task_file_url_as_check_does(project) -> None:
      "Column 1 holds U+200B ZERO WIDTH SPACE"),
     (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\r',
      "Column 13 holds a carriage return with no line feed after it"),
+    # Saved with classic Mac OS line endings: every line break a CR alone.
+    (b'# jobs\r[jobs.a]\rrepo = "acme/api"\rprompt = "x"\r\r',
+     "The file's lines end with a carriage return alone (classic Mac OS line endings), so "
+     "TOML reads it as one line: save it with LF (or CRLF) line endings."),
     # An ESC a terminal paste left, DOS's Ctrl-Z: "Invalid statement" alone.
     (b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\x1b\n\n',
      "Column 1 holds U+001B, a control character, which an editor shows as nothing, a "
