@@ -39,6 +39,11 @@ def repos_command(state: CliState, query: str | None, limit: int) -> int:
     rows = [[escape_text(str(r.get(k) or "-")) for k in ("id", "full_name", "default_branch")]
             for r in repos]
     click.echo(render_table(["id", "full name", "default branch"], rows))
+    if len(repos) >= limit:  # a listing as long as its limit may leave some out
+        more = "raise --limit (at most 200) or " if limit < 200 else ""
+        first = "The first repo" if limit == 1 else f"The first {limit} repos"
+        click.echo(f"{first}{_matching(query)}; there may be more: "
+                   f"{more}narrow them with a QUERY.", err=True)
     return 0
 
 

@@ -23,6 +23,18 @@ def test_repos_table(mogrun_cli, mogrun_emulator, tmp_path):
     assert len(rows) == len(mogrun_emulator.repos)
 
 
+def test_a_listing_as_long_as_its_limit_says_there_may_be_more(mogrun_cli, mogrun_emulator,
+                                                              tmp_path):
+    """`repos --limit 1` showed one repo and nothing said the account had others."""
+    result = mogrun_cli("repos", "--limit", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    assert len(result.stdout.splitlines()) == 3  # header, rule, one repo
+    assert result.stderr == ("The first repo; there may be more: raise --limit (at most "
+                             "200) or narrow them with a QUERY.\n"), result
+    whole = mogrun_cli("repos", "--limit", str(len(mogrun_emulator.repos) + 1), cwd=tmp_path)
+    assert whole.stderr == "", whole  # shorter than its limit: the whole listing
+
+
 def test_repos_query_and_json_one_repo_per_line(mogrun_cli, mogrun_emulator, tmp_path):
     result = mogrun_cli("--json", "repos", "wor", cwd=tmp_path)
     assert result.exit_code == 0, result
