@@ -89,12 +89,14 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None,
-                                  until: bytes = b"", **env: str) -> int:
+                                  until: bytes = b"", before_leaving: Any = None,
+                                  **env: str) -> int:
     """``mogrun ARGV 2>&1 | head -1``: the exit code mogrun gives once its reader left.
     A real pipe, made as small as Linux allows, read a byte at a time as ``head``
     does: the output past its first line is written after the reader left. With
     ``stdout`` (a file), only stderr goes to the pipe: ``2>&1 >FILE | head -1``.
-    ``until``: it reads lines until one holds that (``grep -m1 until``)."""
+    ``until``: it reads lines until one holds that (``grep -m1 until``);
+    ``before_leaving``: called once the line is read, before the reader leaves."""
     import fcntl
 
     read_fd, write_fd = os.pipe()
@@ -112,6 +114,8 @@ def _reader_leaves_after_one_line(tmp_path, *argv: str, stdout: Any = None,
             line.clear()
         elif until:
             line += byte
+    if before_leaving is not None:
+        before_leaving()
     os.close(read_fd)  # head has its line and leaves
     return proc.wait(timeout=60)
 
@@ -163,6 +167,33 @@ def test_logs_follow_stops_once_its_reader_left(tmp_path, mogrun_emulator) -> No
     # learnt of it at its next write, the next event (here a minute away).
     assert _reader_leaves_after_one_line(tmp_path, "logs", "--follow", "forever",
                                          until=b"streaming", **env) == 1
+    assert time.monotonic() - began < 30
+
+
+def test_logs_follow_whose_reader_leaves_during_a_poll_exits_as_between_two(
+        tmp_path, mogrun_emulator) -> None:
+    """The stop the reader's leaving sets cuts a poll in flight short, and that poll's
+    "interrupted" was taken for a Ctrl-C's: exit 130, where the same reader leaving
+    between two polls gives 1 (seen once in CI). Here every poll after the line is
+    held 5 s by the server, so the reader leaves during one."""
+    write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=never interval=60s tools=none message=ready"'
+                   '\n\n')
+    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
+           "MOGRUN_POLL_INTERVAL": "0.1"}
+    started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
+                             cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+
+    def hold_the_polls() -> None:
+        for endpoint in ("events", "run"):
+            mogrun_emulator.add_fault(endpoint, "delay", count=50, delay=5.0)
+        time.sleep(0.5)  # the next poll (0.1 s away) is sent, and held
+
+    began = time.monotonic()
+    assert _reader_leaves_after_one_line(tmp_path, "logs", "--follow", "forever",
+                                         until=b"streaming", before_leaving=hold_the_polls,
+                                         **env) == 1
     assert time.monotonic() - began < 30
 
 

@@ -586,6 +586,10 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
         done = follower.follow()
     except MogrunError as exc:
         by_signal = signalled() if isinstance(exc, Interrupted) else None
+        if by_signal is None and isinstance(exc, Interrupted) and \
+                "stdout" in state.readers_left:  # the stop of the reader's leaving cut a
+            # poll short: following stopped, as between two polls (it read as a Ctrl-C, 130)
+            return _unfollowed(target, status=follower.state.status)
         if by_signal is not None:  # as a stop in a pause: said once, by the interrupt's warning
             if not follower.state.status and _recorded_ended(target):  # no poll came back
                 return _unfollowed(target, "stopped before its events were read; the run "
