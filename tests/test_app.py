@@ -149,19 +149,26 @@ def test_logs_whose_reader_leaves_exits_as_it_would_have(tmp_path, mogrun_emulat
     assert _reader_leaves_after_one_line(tmp_path, *argv, **env) == 0
 
 
+def _started_for_ever(tmp_path, emulator) -> dict[str, str]:
+    """A run started detached that streams until cancelled, with one event a minute
+    after its start; the environment that reaches it."""
+    write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
+                   'prompt = "@emulator duration=never interval=60s tools=none message=ready"'
+                   '\n\n')
+    env = {"MOGPLEX_URL": emulator.url, "MOGPLEX_API_KEY": emulator.write_token,
+           "MOGRUN_POLL_INTERVAL": "0.1"}
+    started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
+                             cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    return env
+
+
 def test_logs_follow_stops_once_its_reader_left(tmp_path, mogrun_emulator) -> None:
     """`logs --follow JOB | grep -m1 ready`: grep had its line and left, and mogrun
     followed the run on, silently, to its end (hours for a real run; for ever for
     this one). It stops once its reader left: the run did not end here (exit 1).
     Not at its next write: a quiet agent's next event came minutes later."""
-    write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
-                   'prompt = "@emulator duration=never interval=60s tools=none message=ready"'
-                   '\n\n')
-    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
-           "MOGRUN_POLL_INTERVAL": "0.1"}
-    started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
-                             cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
-    assert started.returncode == 0, started.stderr
+    env = _started_for_ever(tmp_path, mogrun_emulator)
     began = time.monotonic()
     # grep leaves at the run's status line, the last before a minute's quiet: mogrun
     # learnt of it at its next write, the next event (here a minute away).
@@ -176,14 +183,7 @@ def test_logs_follow_whose_reader_leaves_during_a_poll_exits_as_between_two(
     "interrupted" was taken for a Ctrl-C's: exit 130, where the same reader leaving
     between two polls gives 1 (seen once in CI). Here every poll after the line is
     held 5 s by the server, so the reader leaves during one."""
-    write_taskfile(tmp_path, '[jobs.forever]\nrepo = "acme/api"\n'
-                   'prompt = "@emulator duration=never interval=60s tools=none message=ready"'
-                   '\n\n')
-    env = {"MOGPLEX_URL": mogrun_emulator.url, "MOGPLEX_API_KEY": mogrun_emulator.write_token,
-           "MOGRUN_POLL_INTERVAL": "0.1"}
-    started = subprocess.run([sys.executable, "-m", "mogrun", "forever", "--detach"],
-                             cwd=tmp_path, env=_env(**env), capture_output=True, timeout=60)
-    assert started.returncode == 0, started.stderr
+    env = _started_for_ever(tmp_path, mogrun_emulator)
 
     def hold_the_polls() -> None:
         for endpoint in ("events", "run"):
