@@ -57,6 +57,18 @@ def test_a_mistyped_job_is_refused_before_any_request(project, mogrun_emulator, 
     assert mogrun_emulator.requests == []
 
 
+@pytest.mark.parametrize("argv", [["history", "--job", "fanuot"], ["status", "fanuot"]])
+def test_a_hint_of_a_job_of_past_runs_says_so(project, argv) -> None:
+    """The hint named a job only history knows (renamed since) above a Jobs line
+    that does not list it: which of the two was right?"""
+    assert project("fanout").exit_code == 0
+    project.write(JOBS.replace("[jobs.fanout]", "[jobs.fan-out]"))
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[1:3] == [
+        'did you mean "fanout" (a job of past runs)?', "Jobs: lint, fan-out, broken, slow"]
+
+
 @pytest.mark.parametrize("target", ["run_3f9c2e41", "12345", "fan0ut"])
 def test_what_is_neither_a_job_nor_a_run_id_is_refused_without_a_request(
         project, mogrun_emulator, target) -> None:

@@ -286,9 +286,11 @@ def unknown_target(target: str, job: str, taskfile: Any, history: Any) -> UsageE
     short one begins (``dbdd4d23``, as git and a summary's narrow column read): exit 2."""
     started = history.run_ids_starting(target.lower()) if len(target) >= 4 else []
     hint = None if started else _closest_job(job, taskfile, history)
+    # A job of past runs only (removed, renamed) is not on the Jobs line that follows.
+    past = hint is not None and hint not in taskfile.job_names
     if hint is not None and target != job:  # `FAN:acme/web`: the repo part kept
         hint += target[len(job):]
-    context = [f'did you mean "{hint}"?'] if hint else []
+    context = [f'did you mean "{hint}"{" (a job of past runs)" if past else ""}?'] if hint else []
     if started:
         context.append(f"a run id is its whole UUID: did you mean {' or '.join(started)}?")
     from mogrun.taskfile.graph import jobs_line
