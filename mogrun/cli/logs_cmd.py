@@ -584,17 +584,16 @@ def _follow_one(state: CliState, client: Any, history: Any, target: Target,
     sink = _LogSink(state, target, secrets)
     try:
         done = follower.follow()
-    except MogrunError as exc:
-        by_signal = signalled() if isinstance(exc, Interrupted) else None
-        if by_signal is None and isinstance(exc, Interrupted) and \
-                "stdout" in state.readers_left:  # the stop of the reader's leaving cut a
-            # poll short: following stopped, as between two polls (it read as a Ctrl-C, 130)
+    except Interrupted:  # the stop cut a poll short: said once, by the interrupt's warning
+        by_signal = signalled()  # (a signal's code is set before its stop)
+        if by_signal is None:  # the command's own stop (its reader left): following
+            # stopped, as between two polls (it read as a Ctrl-C's, 130)
             return _unfollowed(target, status=follower.state.status)
-        if by_signal is not None:  # as a stop in a pause: said once, by the interrupt's warning
-            if not follower.state.status and _recorded_ended(target):  # no poll came back
-                return _unfollowed(target, "stopped before its events were read; the run "
-                                   "had ended", exit_code=by_signal, going=False)
-            return _unfollowed(target, status=follower.state.status, exit_code=by_signal)
+        if not follower.state.status and _recorded_ended(target):  # no poll came back
+            return _unfollowed(target, "stopped before its events were read; the run "
+                               "had ended", exit_code=by_signal, going=False)
+        return _unfollowed(target, status=follower.state.status, exit_code=by_signal)
+    except MogrunError as exc:
         sink.notice(exc.message, "error")
         return _unfollowed(target, exc.message, follower.state.status, exit_code=exc.exit_code)
     if done.reason == AWAITING_INPUT:  # following on would never end: failed, as run says
