@@ -114,9 +114,8 @@ class AutomationKind:
         run triggers is judged: a rerun sends an unanswered trigger again to the one
         it went to (``RunPlan.automation``), which the server refuses just the same
         (it asks for a published automation before it looks at the key)."""
-        judged = {each.automation: each for each in map(job.for_run, job.runs)}
-        for each in judged.values() or (job,):
-            self._validate_one(each)
+        for each in [job.for_run(run) for run in job.runs] or [job]:
+            self._validate_one(each)  # (an automation is looked up once: ``found``)
 
     def _validate_one(self, job: ResolvedJob) -> None:
         found = self._reader(job).found(job)
