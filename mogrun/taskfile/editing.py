@@ -117,8 +117,8 @@ def _separator(text: str, newline: str) -> str:
         return ""
     if not text.endswith("\n"):
         return newline * 2
-    lines = text.splitlines()
-    return "" if not lines or not lines[-1].strip() else newline
+    last_line = text[:-1].rpartition("\n")[2]  # (a CRLF file's keeps its CR: blank too)
+    return "" if not last_line.strip() else newline
 
 
 def append_job(text: str, existing_jobs: Sequence[str], job: NewJob,
