@@ -174,8 +174,7 @@ def _source_of_file(path: Path) -> str | None:
             head = handle.read(4096)
     except OSError:
         return None
-    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
-    return source_of(text.replace("\r\n", "\n"))
+    return source_of(_as_written(head.decode("utf-8", "replace")))  # (cut mid-character)
 
 
 def read_workflow(target: Path, shown: str) -> str:
@@ -198,7 +197,13 @@ def read_workflow(target: Path, shown: str) -> str:
         text = utf8_text(raw)  # as a task file's bytes are judged and said
     except NotUtf8 as exc:
         raise UsageError(f"cannot read {shown}: it {exc}") from exc
-    return text.replace("\r\n", "\n")
+    return _as_written(text)
+
+
+def _as_written(text: str) -> str:
+    """A workflow's text without what a checkout or an editor adds to the file
+    mogrun wrote: CRLF line ends, a leading BOM."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 MAX_WORKFLOW = 1024 * 1024  # mogrun's workflows are a few KiB; a bigger file is not one
