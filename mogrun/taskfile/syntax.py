@@ -116,6 +116,8 @@ def _invisible(line: str) -> list[str]:
 
 # Quotes a word processor or a chat puts in for " and ': TOML knows only straight ones.
 _TYPOGRAPHIC = "\u201c\u201d\u2018\u2019\u201e\u201a\u00ab\u00bb\u2039\u203a"
+# A job table's header up to its name's first letter TOML does not allow bare.
+_JOB_HEADER = re.compile(r"[ \t]*\[[ \t]*jobs[ \t]*\.[ \t]*[A-Za-z0-9_-]*")
 _KEY_STOPS = ("Invalid statement", "Expected '=' after a key",
               "Invalid initial character for a key part", "Expected ']")
 
@@ -130,6 +132,12 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
                 "processors and chats write them: use straight ones (\" or ')."]
     if reason.startswith(_KEY_STOPS) and not char.isascii() and char.isprintable() \
             and not char.isspace():
+        if _JOB_HEADER.fullmatch(text, text.rfind("\n", 0, index) + 1, index):
+            # Quoted, it is still no job name: the hint led to a second error.
+            from mogrun.taskfile.schema import JOB_NAME_RULE
+
+            return [f"{quote_key(_key_part(text, index))} cannot name a job, quoted or not: "
+                    f"job names {JOB_NAME_RULE}."]
         return ["A bare key is made of A-Za-z0-9_- only: quote a key with other letters "
                 f"(write {quote_key(_key_part(text, index))})."]
     brackets, string = _open_at(text, index)

@@ -1294,8 +1294,14 @@ QUOTES_HINT = ("The value uses typographic quotes (\u201c \u201d \u2018 \u2019),
      BARE_KEY_HINT.format('"\u00e9quipe"')),
     ('[vars]\r\ncaf\u00e9 = 1\r\n',
      BARE_KEY_HINT.format('"caf\u00e9"')),
+    # Quoted, it would be no job name either: the hint says so, not "quote it".
     ('[jobs.caf\u00e9]\nrepo = "acme/api"\n',
-     BARE_KEY_HINT.format('"caf\u00e9"')),
+     '"caf\u00e9" cannot name a job, quoted or not: job names use ASCII letters, digits, '
+     '"-", "_" and "." (not starting with "-" or ".").'),
+    ('\ufeff# nightly\r\n[ jobs . r\u00e9sum\u00e9 ]\r\nrepo = "acme/api"\r\n\r\n',
+     '"r\u00e9sum\u00e9" cannot name a job, quoted or not: job names use ASCII letters, '
+     'digits, "-", "_" and "." (not starting with "-" or ".").'),
+    ('[jobs.a]\n[jobs.a.caf\u00e9]\n', BARE_KEY_HINT.format('"caf\u00e9"')),
     ('[jobs.a]\r\nrepo = [\r\n  "acme/api",  # [web] later\r\n  "acme/web]"\r\n\r\n\r\n',
      "The array opened on line 2 is not closed: end it with ]."),
     ('[jobs.a]\nrepo = ["acme/api",\n\t"acme/web"\nprompt = "x"\n',
