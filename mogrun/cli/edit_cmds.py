@@ -265,7 +265,7 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     from mogrun.atomic import editing
     from mogrun.taskfile.discovery import find_task_file
     from mogrun.taskfile.editing import NewJob, append_job
-    from mogrun.taskfile.schema import JOB_NAME, JOB_NAME_RULE
+    from mogrun.taskfile.jobnames import JOB_NAME, JOB_NAME_RULE
     from mogrun.tomltext import basic_string
 
     if not JOB_NAME.fullmatch(job):

@@ -646,7 +646,7 @@ def buildable_jobs(taskfile: TaskFile, problems: Sequence[MogrunError],
     problem (nor one that inherits a wrongly typed key from ``[defaults]``,
     reported there), except an unknown key or its ``needs``, which building
     never reads: check then lists the template problems of a job with a typo."""
-    from mogrun.taskfile.schema import JOB_NAME
+    from mogrun.taskfile.jobnames import JOB_NAME
 
     failed = {problem.job for problem in problems
               if isinstance(problem, TaskFileError) and problem.job

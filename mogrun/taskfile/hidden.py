@@ -11,8 +11,8 @@ from typing import Any
 
 from mogrun.errors import MogrunError, TaskFileError, TemplateError
 from mogrun.taskfile.building import inherits_a_wrong_default
+from mogrun.taskfile.jobnames import JOB_NAME
 from mogrun.taskfile.parse import TaskFile
-from mogrun.taskfile.schema import JOB_NAME
 
 # What a job's run is made of: a wrong one is replaced by a stand-in (a repo that is
 # none: nothing made from it is judged), the others are left out (they have defaults).

@@ -4,12 +4,12 @@ so validation stays strict without knowing every key in advance."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mogrun.durations import JSON_PATTERN, LONGEST_TIMEOUT, parse_duration
 from mogrun.durations import LONGEST as LONGEST_WAIT
+from mogrun.taskfile.jobnames import JOB_NAME
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.tomltext import basic_string, toml_repr
 
@@ -22,9 +22,6 @@ LIMIT_KEYS = ("requests_per_minute", "starts_per_minute", "starts_per_hour", "st
 
 Checker = Callable[[Any], str | None]
 
-JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-# The words for JOB_NAME, said the same by check and add (é is a letter, so "ASCII").
-JOB_NAME_RULE = 'use ASCII letters, digits, "-", "_" and "." (not starting with "-" or ".")'
 
 
 def quoting_hint(job: str, rest: tuple[str, ...]) -> str:

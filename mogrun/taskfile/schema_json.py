@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from mogrun.models import KeySpec
+from mogrun.taskfile.jobnames import JOB_NAME
 from mogrun.taskfile.schema import JOB_KEYS, JOB_ONLY, SETTINGS_KEYS, Checker, Rule
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-JOB_NAME_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+JOB_NAME_PATTERN = f"^{JOB_NAME.pattern}$"
 
 
 def key_schema(check: Checker) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def _pasted(text: str, reason: str, index: int) -> list[str]:
             and not char.isspace():
         if _JOB_HEADER.fullmatch(text, text.rfind("\n", 0, index) + 1, index):
             # Quoted, it is still no job name: the hint led to a second error.
-            from mogrun.taskfile.schema import JOB_NAME_RULE
+            from mogrun.taskfile.jobnames import JOB_NAME_RULE
 
             return [f"{quote_key(_key_part(text, index))} cannot name a job, quoted or not: "
                     f"job names {JOB_NAME_RULE}."]

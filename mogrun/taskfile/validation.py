@@ -15,12 +15,11 @@ from typing import Any
 from mogrun.errors import TaskFileError, UnknownKeyError
 from mogrun.models import KeySpec
 from mogrun.taskfile.graph import graph_errors
+from mogrun.taskfile.jobnames import JOB_NAME, JOB_NAME_RULE
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
 from mogrun.taskfile.paths import path_problem
 from mogrun.taskfile.schema import (
     JOB_KEYS,
-    JOB_NAME,
-    JOB_NAME_RULE,
     JOB_ONLY,
     RUN_ONLY_KEYS,
     SETTINGS_KEYS,
