@@ -141,7 +141,9 @@ def job_summary(taskfile: TaskFile, name: str) -> tuple[dict[str, Any], dict[str
     if "schedule" in merged:  # the cron reader loads only for a job with a schedule
         from mogrun.ci.schedules import job_schedules, next_run_field
 
-        summary["schedule"] = job_schedules(taskfile, name)
+        raw = merged["schedule"]  # a wrong type is null, not the strings found in it
+        summary["schedule"] = job_schedules(taskfile, name) if isinstance(raw, str) \
+            or _strings(raw) is not None else None
         summary["next_run"] = next_run_field(taskfile, name)
     return summary, merged
 

@@ -225,6 +225,17 @@ def test_list_json_shows_a_refused_schedule_as_written(project) -> None:
     assert row["next_run"] == "invalid"
 
 
+@pytest.mark.parametrize("value", ["5", '["17 7 * * 1", 5]', '{cron = "17 6 * * 1"}'])
+def test_list_json_gives_a_schedule_of_the_wrong_type_as_null(project, value) -> None:
+    """A value that is no cron expression nor a list of them was listed as ``[]``
+    (no schedule) or as the strings among it (``["17 7 * * 1"]`` for ``["17 7 *
+    * 1", 5]``): a script read a schedule the file does not have. As for every
+    key ``list`` shows, a value of the wrong type is ``null``."""
+    project.write(scheduled(value))
+    row = json.loads(project.run("--json", "list").out)
+    assert (row["schedule"], row["next_run"]) == (None, "invalid")
+
+
 def test_next_run_is_utc_and_strictly_after() -> None:
     at = datetime(2026, 12, 7, 6, 17, tzinfo=UTC)  # a Monday, exactly at the run
     assert next_run("17 6 * * 1", at) == datetime(2026, 12, 14, 6, 17, tzinfo=UTC)
