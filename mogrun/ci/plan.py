@@ -262,15 +262,18 @@ def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> flo
     an earlier run frees 35-40 min after it ends (the idle timeout, then the
     reaper): not inside the earlier runs' timeouts, so every round of ``-j`` runs
     may wait its ``capacity_wait``. An automation job's triggers take neither a
-    sandbox slot nor a run start: none of its runs counts for those."""
+    sandbox slot nor a run start: none of its runs counts for the pacing or the
+    waves of slot waits. But a trigger the server's pending caps suppress is sent
+    again for up to the job's ``capacity_wait`` before its timeout counts (from
+    the 202), so its ``capacity_wait`` is the one wait's too."""
     keys = [taskfile.job_keys(name) for name in names]
     legs = [math.ceil(len(_repos(taskfile, name)) / shards) for name in names]
     runs = sum(legs)
     starts = sum(n for n, k in zip(legs, keys, strict=True) if "automation" not in k)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
     timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
-    wait = max((_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
-                for k in keys if "automation" not in k), default=0.0)
+    wait = max(_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+               for k in keys)
     waits = waves if _sandboxes(taskfile, names, shards) > leg_slots(taskfile.settings, shards) \
         else 1
     return waves * timeout + waits * wait + start_pacing(taskfile.settings, starts, shards)

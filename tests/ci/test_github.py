@@ -168,10 +168,11 @@ def test_a_bound_over_six_hours_is_capped_with_a_warning(project, body, args, na
     assert [j["timeout-minutes"] for j in jobs.values()].count(360) == 1
 
 
-def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_wait(project) -> None:
+def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_waves(project) -> None:
     """100 triggers were given three hours of start-window pacing and a capacity wait
     (470 minutes, capped at 360, with a warning), though a trigger takes neither a
-    run start nor a sandbox slot: 25 waves of 10 minutes and the set-up."""
+    run start nor a sandbox slot: 25 waves of 10 minutes, the one capacity_wait a
+    pending cap may hold the triggers for (30 minutes), and the set-up."""
     repos = ", ".join(f'"acme/r{i}"' for i in range(100))
     project.write(f'[jobs.triage]\nrepo = [{repos}]\nautomation = "issue-triage"\n'
                   'timeout = "10m"\nschedule = "7 8 * * 2"\n\n')
@@ -179,7 +180,20 @@ def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_wait(project) -
     assert result.code == 0, result
     assert "warning" not in result.err, result
     assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["triage"][
-        "timeout-minutes"] == 260
+        "timeout-minutes"] == 290
+
+
+def test_an_automation_jobs_bound_counts_its_capacity_wait(project) -> None:
+    """A trigger the server's pending caps suppress is sent again for up to the job's
+    capacity_wait, and its timeout counts from the 202 only: the GitHub job was
+    given the timeout and the set-up alone (35 minutes), and GitHub cancelled
+    mogrun while it still followed a run it had been waiting to trigger."""
+    project.write('[jobs.triage]\nrepo = "acme/api"\nautomation = "issue-triage"\n'
+                  'timeout = "25m"\ncapacity_wait = "20m"\nschedule = "7 8 * * 2"\n\n')
+    result = project.run("ci", "github")
+    assert result.code == 0, result
+    assert load_yaml((project.root / WORKFLOW).read_text())["jobs"]["triage"][
+        "timeout-minutes"] == 25 + 20 + 10
 
 
 SHARED_POOL = """
