@@ -97,11 +97,19 @@ def overlaps(expressions: list[str]) -> list[tuple[str, str, Meaning]]:
     return found
 
 
-def overlap_warning(job: str, one: str, other: str, shared: Meaning, now: datetime) -> str:
-    """``check``'s warning for two of a job's schedules that run at the same moments."""
-    return (f'job "{job}", key "schedule": "{one}" and "{other}" both run at '
-            f"{_moments(shared, now)}: GitHub starts the job twice at each; take those "
-            "moments out of one of them")
+def _whose(job: str | None) -> str:
+    """Whose ``schedule`` a warning is about: a job's, or (``None``) ``[defaults]``',
+    which every job without its own takes, said once rather than once for each."""
+    return '[defaults] key "schedule"' if job is None else f'job "{job}", key "schedule"'
+
+
+def overlap_warning(job: str | None, one: str, other: str, shared: Meaning,
+                    now: datetime) -> str:
+    """``check``'s warning for two of a job's (``None``: ``[defaults]``') schedules
+    that run at the same moments."""
+    starts = "the job" if job is not None else "each job that takes it"
+    return (f'{_whose(job)}: "{one}" and "{other}" both run at {_moments(shared, now)}: '
+            f"GitHub starts {starts} twice at each; take those moments out of one of them")
 
 
 def shared_run_warning(first: tuple[str, str], second: tuple[str, str], runs: list[str],
@@ -235,8 +243,8 @@ def earliest(expressions: Iterable[str], after: datetime) -> datetime | None:
     return min(times, default=None)
 
 
-def minute_zero_warning(job: str, expression: str) -> str:
-    """``check``'s warning for a schedule on the hour."""
-    return (f'job "{job}", key "schedule": "{normalize(expression)}" runs at minute 0, when '
+def minute_zero_warning(job: str | None, expression: str) -> str:
+    """``check``'s warning for a schedule on the hour (``job``: ``None`` for ``[defaults]``')."""
+    return (f'{_whose(job)}: "{normalize(expression)}" runs at minute 0, when '
             "GitHub's scheduled workflows are most often delayed or dropped under load; "
             "pick another minute (e.g. 17)")

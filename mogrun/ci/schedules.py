@@ -70,10 +70,12 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[C
     """``check``'s warnings: valid schedules that run at minute 0 of an hour, and
     two schedules of one job that run at some same moment (``"17 7 * * 1"`` and
     ``"17 7 * * 1-5"``: GitHub starts the job twice on Mondays); each at the
-    ``schedule`` it is about."""
+    ``schedule`` it is about. A ``[defaults]`` schedule's are said once, of it, as
+    its errors are: a file of 300 jobs said each of them 300 times."""
     from mogrun.taskfile.checking import CheckWarning
 
     found: list[CheckWarning] = []
+    defaults_said = False
     for job in taskfile.jobs:
         value = raw_schedule(taskfile, job)
         if value is None:
@@ -82,10 +84,15 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[C
 
         if cron.key_problem(value) is not None:
             continue  # reported as an error
+        whose: str | None = job
+        if where(taskfile, job)[0] == "defaults":
+            if defaults_said:
+                continue
+            whose, defaults_said = None, True
         expressions = job_schedules(taskfile, job)  # one for one with a list's entries
-        found += [CheckWarning(cron.minute_zero_warning(job, e), _at(taskfile, job, value, i))
+        found += [CheckWarning(cron.minute_zero_warning(whose, e), _at(taskfile, job, value, i))
                   for i, e in enumerate(expressions) if cron.at_minute_zero(e)]
-        found += [CheckWarning(cron.overlap_warning(job, *pair, now or datetime.now(UTC)),
+        found += [CheckWarning(cron.overlap_warning(whose, *pair, now or datetime.now(UTC)),
                                _at(taskfile, job, value, _last_index(expressions, pair[1])))
                   for pair in cron.overlaps(expressions)]
     return found + shared_run_warnings(taskfile, now or datetime.now(UTC))

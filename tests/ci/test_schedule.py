@@ -180,8 +180,28 @@ def test_a_default_schedule_applies_to_every_job(project) -> None:
                   'schedule = "23 4 * * *"\n')
     result = project.run("check")
     assert result.code == 0, result
-    assert [line.split(": job ")[1][:3] for line in result.err.splitlines()] == ['"a"']
+    assert [line.split(": ", 2)[2][:26] for line in result.err.splitlines()] == [
+        '[defaults] key "schedule":']
     assert ":2:1: " in result.err  # the warning points at [defaults]
+
+
+def test_a_default_schedules_warnings_are_said_once_of_it(project) -> None:
+    """Each job taking the [defaults] schedule said its warnings again, all at the
+    [defaults] line: 3 jobs, 9 warnings (300 jobs, 900); its errors are said once,
+    of [defaults], and so are its warnings now. A job's own schedule is its own."""
+    project.write('[defaults]\nschedule = ["0 6 * * 1", "0 6 * * 1-5"]\n'
+                  + "".join(f"[jobs.{name}]\n{JOB}" for name in "abc")
+                  + 'schedule = "0 7 * * 1"\n')
+    result = project.run("check")
+    assert result.code == 0, result
+    file = project.root / "mogplex.toml"
+    said = [line.removeprefix(f"warning: {file}:").split(": ", 1)
+            for line in result.err.splitlines()]
+    assert [where for where, _ in said] == ["2:13", "2:26", "2:26", "12:1"], said
+    assert [what[:32] for _, what in said] == [
+        '[defaults] key "schedule": "0 6 ', '[defaults] key "schedule": "0 6 ',
+        '[defaults] key "schedule": "0 6 ', 'job "c", key "schedule": "0 7 * ']
+    assert "GitHub starts each job that takes it twice at each" in said[2][1]
 
 
 def test_list_shows_the_next_run_in_utc(project) -> None:
