@@ -20,7 +20,7 @@ group's other targets (``mogrun run Y --no-deps``) wait for.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,14 +177,16 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: 
 
     sharded = [n for n in group if shards > 1 and is_sharded(taskfile, n, shards)]
     if not sharded:
-        minutes = _bounded(label, _path_minutes(taskfile, list(group)), warnings)
+        minutes = _bounded(label, _path_minutes(taskfile, list(group)), warnings,
+                           _splittable(taskfile, group, shards))
         return [github_job(base, label, ("run", *group), timeout_minutes=minutes, group=key,
                            runs=tuple(job_order(taskfile, list(group))))]
     needs = list(dict.fromkeys(n for name in group for n in needs_of(taskfile, name)))
     found: list[GitHubJob] = []
     if needs:
         # named as GitHub shows it: the group's own name is its legs'
-        minutes = _bounded(f"{label} (needs)", _path_minutes(taskfile, needs), warnings)
+        minutes = _bounded(f"{label} (needs)", _path_minutes(taskfile, needs), warnings,
+                           splittable=False)  # needs run whole, never as legs
         found.append(github_job(_unique_id(f"{base}-needs", taken), f"{label} (needs)",
                                 ("run", *needs), timeout_minutes=minutes,
                                 group=f"{key}/needs", runs=tuple(job_order(taskfile, needs))))
@@ -197,13 +199,15 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: 
         job_group = key if lone else f"{key}/job/{name}"
         no_deps = ["--no-deps"] if needs_of(taskfile, name) else []
         if name in sharded:
-            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings)
+            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings,
+                               _splittable(taskfile, [name], shards))
             command = ("run", name, *no_deps, "--shard", f"${{{{ matrix.shard }}}}/{shards}")
             found.append(github_job(job_id, shown, command, job=name, timeout_minutes=minutes,
                                     shards=shards, needs=waits, after=after, group=job_group,
                                     runs=(name,)))
         else:
-            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, 1), warnings)
+            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, 1), warnings,
+                               _splittable(taskfile, [name], shards))
             found.append(github_job(job_id, shown, ("run", name, *no_deps), job=name,
                                     timeout_minutes=minutes, needs=waits, after=after,
                                     group=job_group, runs=(name,)))
@@ -374,10 +378,32 @@ def _minutes(seconds: float) -> int:
     return math.ceil(seconds / 60) + SETUP_MINUTES
 
 
-def _bounded(name: str, minutes: int, warnings: list[str]) -> int:
+def _bounded(name: str, minutes: int, warnings: list[str], splittable: bool) -> int:
+    """``minutes``, at most GitHub's; a warning when capped, which says to shard only
+    when ``splittable`` (more legs could split the job's runs)."""
     if minutes <= GITHUB_MAX_MINUTES:
         return minutes
     warnings.append(f'job "{name}" may need {minutes} minutes, more than the '
                     f"{GITHUB_MAX_MINUTES} a GitHub-hosted runner allows; the workflow uses "
-                    f"{GITHUB_MAX_MINUTES} (shorten its timeouts, or shard it)")
+                    f"{GITHUB_MAX_MINUTES} (shorten its timeouts"
+                    + (", or shard it)" if splittable else ")"))
     return GITHUB_MAX_MINUTES
+
+
+def _splittable(taskfile: TaskFile, names: Sequence[str], shards: int) -> bool:
+    """Whether a ``--shards`` count could split the runs of a job of ``names`` over
+    more legs than now (as many as the token's limits allow), each of which would
+    fit one run: "or shard it" was said of a one-repo job with a 6-hour timeout, of
+    a matrix's needs, which run whole, and of a matrix of the most legs there are."""
+    from mogrun.ci.shard import most_legs
+
+    for name in names:
+        keys = taskfile.job_keys(name)
+        more = (shards if is_sharded(taskfile, name, shards) else 1) + 1
+        most = most_legs(taskfile.settings, runs="automation" not in keys)
+        one = _seconds(keys.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) + _seconds(
+            keys.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+        if (most is None or more <= most) and is_sharded(taskfile, name, more) \
+                and _minutes(one) <= GITHUB_MAX_MINUTES:
+            return True
+    return False

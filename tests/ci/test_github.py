@@ -147,6 +147,7 @@ def test_needs_fan_outs_and_shards(project) -> None:
 
 
 @pytest.mark.parametrize(("body", "args", "name", "job_id"), [
+    # One repo, one run of 6 hours: shorten its timeout; no shard count splits it.
     ('[jobs.long]\nrepo = "a/b"\nprompt = "x"\ntimeout = "6h"\nschedule = "5 1 * * *"\n',
      (), "long", "long"),
     # The needs job of a matrix was warned of by the matrix's name, "fan", whose legs
@@ -160,12 +161,33 @@ def test_a_bound_over_six_hours_is_capped_with_a_warning(project, body, args, na
     project.write(body)
     result = project.run("ci", "github", *args)
     assert result.code == 0, result
+    # "or shard it" was said of both, where sharding splits neither: a run of one
+    # repo, and a matrix's needs (run whole before its legs).
     assert result.err.splitlines() == [
         f'warning: job "{name}" may need 400 minutes, more than the 360 a GitHub-hosted runner '
-        "allows; the workflow uses 360 (shorten its timeouts, or shard it)", f"wrote {WORKFLOW}"]
+        "allows; the workflow uses 360 (shorten its timeouts)", f"wrote {WORKFLOW}"]
     jobs = load_yaml((project.root / WORKFLOW).read_text())["jobs"]
     assert jobs[job_id]["timeout-minutes"] == 360
     assert [j["timeout-minutes"] for j in jobs.values()].count(360) == 1
+
+
+@pytest.mark.parametrize(("repos", "timeout", "slots", "args", "said"), [
+    (24, "2h", 4, (), True),  # --shards 2 makes it a matrix of 2 legs, 3 waves each
+    (24, "2h", 4, ("--shards", "2"), True),  # 3 legs: 2 waves each, 4 hours
+    (24, "2h", 2, ("--shards", "2"), False),  # 2 slots: a third leg is refused
+    (8, "6h", 4, (), False),  # legs would split the fan-out, but one run takes 6 hours
+])
+def test_a_capped_bound_says_to_shard_only_when_more_legs_would_split_it(
+        project, repos, timeout, slots, args, said) -> None:
+    names = ", ".join(f'"a/r{i}"' for i in range(repos))
+    project.write(f'[mogplex]\nsandboxes = {slots}\n[jobs.fan]\nrepo = [{names}]\n'
+                  'prompt = "x"\n'
+                  f'timeout = "{timeout}"\ncapacity_wait = "1m"\nschedule = "5 1 * * *"\n')
+    result = project.run("ci", "github", *args)
+    assert result.code == 0, result
+    capped = [line for line in result.err.splitlines() if "may need" in line]
+    assert len(capped) == 1, result.err
+    assert capped[0].endswith(", or shard it)" if said else "(shorten its timeouts)"), capped
 
 
 def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_waves(project) -> None:
