@@ -40,7 +40,7 @@ def env_number(env: Mapping[str, str], name: str, kind: type[N], low: N, high: N
     text = (raw or "").strip()
     if not text:
         return None
-    value = _whole(text) if kind is int else _decimal(text)
+    value = whole_number(text) if kind is int else _decimal(text)
     if value is not None and (low <= value <= high if kind is int else low < value <= high):
         return kind(value)
     accepted = (f"a {noun or 'whole number'} from {low} to {high} (digits 0-9)" if kind is int
@@ -48,7 +48,10 @@ def env_number(env: Mapping[str, str], name: str, kind: type[N], low: N, high: N
     raise UsageError(f"{name} must be {accepted}, got {_shown(str(raw))}")
 
 
-def _whole(text: str) -> int | None:
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number when it is ASCII digits alone (``None`` else), and
+    ``None`` too past the interpreter's digit limit (4,300 digits: ``int()`` raises
+    ``ValueError``, which came out as a traceback): no bound of mogrun's is that wide."""
     if not (text.isascii() and text.isdecimal()):
         return None
     try:

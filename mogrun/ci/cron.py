@@ -18,6 +18,7 @@ from typing import Any
 
 from mogrun.ci import cronmeaning
 from mogrun.ci.cronmeaning import CYCLE_DAYS, NAMES, RANGES, Meaning, meaning, number
+from mogrun.envnumbers import whole_number
 
 FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 MIN_INTERVAL = 5  # minutes: GitHub's shortest schedule
@@ -171,16 +172,23 @@ def _field_problem(index: int, field: str) -> str | None:
     low, high = RANGES[index]
     for part in field.split(","):
         base, _, step = part.partition("/")
-        if step and not (step.isdecimal() and int(step) > 0):
+        if step and (not step.isdecimal() or whole_number(step) == 0):
             return f"has a bad step {step!r}"
-        if step and int(step) > high:  # GitHub's parser holds a step to its field's range
+        if step and not _within(step, 1, high):  # GitHub holds a step to its field's range
             return f"has a step {step!r} past its range {low}-{high}, which GitHub refuses"
-        if any(not low <= int(n) <= high for n in base.split("-") if n.isdecimal()):
+        if any(not _within(n, low, high) for n in base.split("-") if n.isdecimal()):
             return f"is out of range {low}-{high}"
         problem = _reversed_range(index, base)
         if problem:
             return problem
     return None
+
+
+def _within(digits: str, low: int, high: int) -> bool:
+    """Whether ``digits`` name a value from ``low`` to ``high``: thousands of them
+    (past what ``int()`` reads, a traceback in check, list and ci github) name none."""
+    value = whole_number(digits)
+    return value is not None and low <= value <= high
 
 
 def _reversed_range(index: int, base: str) -> str | None:

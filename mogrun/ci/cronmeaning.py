@@ -21,6 +21,8 @@ import datetime
 import functools
 from dataclasses import dataclass
 
+from mogrun.envnumbers import whole_number
+
 RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 # A field's names in the order of their numbers (from the field's lowest one).
 NAMES = {
@@ -98,15 +100,13 @@ def weekday(day: datetime.date) -> int:
 
 
 def number(index: int, word: str) -> int | None:
-    """A field's value as its number (``None``: not a number or a name of the field)."""
-    if _whole(word):
-        return int(word)
+    """A field's value as its number (``None``: not a number or a name of the field,
+    or digits past what ``int()`` reads, which no field's range holds)."""
+    value = whole_number(word)
+    if value is not None:
+        return value
     names = NAMES.get(index, ())
     return names.index(word.upper()) + RANGES[index][0] if word.upper() in names else None
-
-
-def _whole(text: str) -> bool:
-    return text.isascii() and text.isdecimal()
 
 
 def field_values(index: int, field: str) -> frozenset[int] | None:
@@ -117,7 +117,7 @@ def field_values(index: int, field: str) -> frozenset[int] | None:
     found: set[int] = set()
     for part in field.split(","):
         base, slash, step_text = part.partition("/")
-        step = (int(step_text) if _whole(step_text) else None) if slash else 1
+        step = whole_number(step_text) if slash else 1
         start_text, dash, end_text = base.partition("-")
         start: int | None = low if base == "*" else number(index, start_text)
         end: int | None = high if base == "*" or (slash and not dash) else (

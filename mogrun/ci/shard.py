@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mogrun.envnumbers import whole_number
 from mogrun.errors import UsageError
 
 if TYPE_CHECKING:
@@ -52,17 +53,13 @@ class Shard:
 def parse_shard(text: str) -> Shard:
     """``"2/3"`` -> ``Shard(2, 3)``; anything else is a usage error (exit 2)."""
     index, sep, count = text.strip().partition("/")
-    if not sep or not _digits(index) or not _digits(count):  # as the matrix writes it
+    leg, legs = whole_number(index), whole_number(count)  # ASCII digits, as the matrix writes
+    if not sep or leg is None or legs is None:  # (None too for thousands of them)
         raise UsageError(f"--shard takes I/N (e.g. 2/3), not {text!r}")
-    shard = Shard(int(index), int(count))
+    shard = Shard(leg, legs)
     if shard.count < 1 or not 1 <= shard.index <= shard.count:
         raise UsageError(f"--shard {text.strip()}: I must be between 1 and N (N at least 1)")
     return shard
-
-
-def _digits(text: str) -> bool:
-    """ASCII digits alone: ``١`` or ``1 /2`` is not what a workflow's matrix writes."""
-    return text.isascii() and text.isdecimal()
 
 
 def shared_settings(settings: Mapping[str, Any], count: int, *,

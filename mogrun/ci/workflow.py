@@ -109,6 +109,8 @@ def recorded_options(text: str) -> Recorded | None:
     ``--install``'s is judged where it is used."""
     import shlex
 
+    from mogrun.envnumbers import whole_number
+
     if marker_line(text) is None:
         return None
     header = _header(text)[1]
@@ -123,8 +125,8 @@ def recorded_options(text: str) -> Recorded | None:
     install: str | None = None
     flag = None
     for word in words:
-        if flag == "--shards" and shards is None and word.isdecimal() and int(word) >= 1:
-            shards = int(word)
+        if flag == "--shards" and shards is None and (whole_number(word) or 0) >= 1:
+            shards = whole_number(word)  # (not thousands of digits: int() refuses them)
         elif flag == "--install" and install is None:
             install = word
         flag = word if flag is None and word in _VALUED else None

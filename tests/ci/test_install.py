@@ -238,6 +238,8 @@ def test_a_header_command_whose_quoting_a_hand_broke_is_a_warning_not_a_crash(
     ("mogrun -f --install ci github -o --install --shards 2", Recorded(shards=2)),
     ("mogrun ci github -o --shards --install x", Recorded(install="x")),
     ("mogrun ci github --shards x --shards 0 --shards 4 --shards 5", Recorded(shards=4)),
+    # Past the 4,300 digits int() reads (a traceback): no count, as x is none.
+    (f"mogrun ci github --shards {'9' * 5000} --shards 2", Recorded(shards=2)),
     ("mogrun ci github --shards 3 --install 'a b'", Recorded(shards=3, install="a b")),
     ("mogrun ci github --install 'it'\\''s'", Recorded(install="it's")),
     ("mogrun ci github --install 'open", Recorded(unreadable="No closing quotation")),

@@ -109,6 +109,26 @@ def test_an_empty_schedule_takes_a_job_out_of_the_defaults_schedule(project) -> 
     assert "mogrun run prep" not in workflow.out  # it runs as weekly's need, not on its own
 
 
+@pytest.mark.parametrize(("field", "problem"), [
+    ("9" * 5000, "is out of range 0-6"),
+    ("1-" + "9" * 5000, "is out of range 0-6"),
+    ("*/" + "9" * 5000, f"has a step '{'9' * 5000}' past its range 0-6, which GitHub refuses"),
+])
+def test_a_number_of_thousands_of_digits_is_out_of_range(project, field, problem) -> None:
+    """Past the 4,300 digits int() reads, check, list and ci github each ended in a
+    traceback (ValueError), exit 1."""
+    project.write(scheduled(f'"17 6 * * {field}"'))
+    for command in (("check",), ("ci", "github", "-o", "-")):
+        result = project.run(*command)
+        assert result.code == 2, result
+        assert result.err.splitlines()[0] == (f'Error: job "nightly", key "schedule" is "17 6 * '
+                                              f"* {field}\", whose day of week field "
+                                              f"'{field}' {problem}")
+    listed = project.run("--json", "list")
+    assert listed.code == 0, listed
+    assert json.loads(listed.out)["next_run"] == "invalid"
+
+
 def test_an_expression_of_a_list_is_refused_at_its_own_line(project) -> None:
     """A wrong or repeated expression of a list written one per line was pointed
     at the ``schedule = [`` line, not at the one to fix."""

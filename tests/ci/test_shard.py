@@ -43,6 +43,8 @@ def test_parse_shard(text, shard) -> None:
     ("1/\u00b3", "--shard takes I/N (e.g. 2/3), not '1/\u00b3'"),
     ("\u0661/\u0662", "--shard takes I/N (e.g. 2/3), not '\u0661/\u0662'"),  # int() takes it
     ("1 /2", "--shard takes I/N (e.g. 2/3), not '1 /2'"),
+    # Past the 4,300 digits int() reads: a traceback (ValueError), exit 1.
+    ("1/" + "9" * 5000, f"--shard takes I/N (e.g. 2/3), not '1/{'9' * 5000}'"),
 ])
 def test_parse_shard_refuses(text, message) -> None:
     with pytest.raises(UsageError) as caught:
