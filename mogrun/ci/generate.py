@@ -75,7 +75,7 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     return text, list(dict.fromkeys([
         *map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
         *_leg_slot_warnings(taskfile, key_specs, built.jobs),
-        *_plugin_warnings(taskfile, installed_plugins)]))
+        *_plugin_warnings(taskfile, installed_plugins), *_loopback_url_warnings(taskfile)]))
 
 
 def _leg_slot_warnings(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
@@ -314,6 +314,26 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
     if install is not None and (install != default_install(__version__) or "--install" in typed):
         parts += ["--install", install]
     return shlex.join(parts)
+
+
+def _loopback_url_warnings(taskfile: TaskFile) -> list[str]:
+    """A task file whose ``url`` is loopback (an emulator's, left from trying it
+    out) reaches nothing from a runner: every scheduled run failed to connect, and
+    generating said nothing. The repository variable comes first, so it mends it."""
+    from urllib.parse import urlsplit
+
+    from mogrun.loopback import is_loopback_host
+
+    url = taskfile.url
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:  # check refused it already
+        return []
+    if not is_loopback_host(host):
+        return []
+    return [f"the task file's url is loopback ({host}), which no GitHub runner reaches: "
+            "every scheduled run would fail to connect unless the repository variable "
+            "MOGPLEX_URL names the API (the workflow passes it, and it comes first)"]
 
 
 def _plugin_warnings(taskfile: TaskFile, installed: Sequence[str] = ()) -> list[str]:

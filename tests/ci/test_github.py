@@ -1749,3 +1749,27 @@ def test_check_s_hint_keeps_the_defaults_the_line_gave(project) -> None:
     default = default_install(__version__)
     result = project.run("ci", "github", "--install", default, "--check")
     assert result.code == 1 and f"--install {default}" in result.err.splitlines()[-1], result
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:4010/",
+                                 "http://[::1]:9"])
+def test_a_loopback_url_in_the_task_file_is_warned_of(project, url) -> None:
+    """An emulator's url left in the task file went into the workflow unsaid: on a
+    runner every scheduled run failed to connect, unless MOGPLEX_URL was set."""
+    project.write(f'# tried with mogrun emulator\r\n[mogplex]\r\nurl = "{url}"\r\n\r\n'
+                  '[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                  'schedule = "17 6 * * 1"\r\n\r\n', raw=True)
+    result = project.run("ci", "github", "-o", "-")
+    assert result.code == 0, result
+    host = url.split("//")[1].rsplit(":", 1)[0].strip("[]")
+    assert result.err.splitlines() == [
+        f"warning: the task file's url is loopback ({host}), which no GitHub runner reaches: "
+        "every scheduled run would fail to connect unless the repository variable "
+        "MOGPLEX_URL names the API (the workflow passes it, and it comes first)"], result
+
+
+def test_a_task_file_url_that_is_not_loopback_says_nothing(project) -> None:
+    project.write('[mogplex]\nurl = "https://mogplex.com"\n\n'
+                  '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n')
+    result = project.run("ci", "github", "-o", "-")
+    assert result.code == 0 and result.err == "", result
