@@ -75,7 +75,8 @@ def generate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], *, root: Path
     return text, list(dict.fromkeys([
         *map(str, schedule_warnings(taskfile)), *built.warnings, *env_names.warnings,
         *_leg_slot_warnings(taskfile, key_specs, built.jobs),
-        *_plugin_warnings(taskfile, installed_plugins), *_loopback_url_warnings(taskfile)]))
+        *_plugin_warnings(taskfile, installed_plugins), *_loopback_url_warnings(taskfile),
+        *_unsharded_warnings(built.jobs, shards, shards_from)]))
 
 
 def _leg_slot_warnings(taskfile: TaskFile, key_specs: Mapping[str, KeySpec],
@@ -314,6 +315,17 @@ def regenerating_command(task_path: Path, *, root: Path, output: Path, shards: i
     if install is not None and (install != default_install(__version__) or "--install" in typed):
         parts += ["--install", install]
     return shlex.join(parts)
+
+
+def _unsharded_warnings(jobs: Sequence[GitHubJob], shards: int,
+                        shards_from: str | None) -> list[str]:
+    """``--shards N`` that makes no scheduled job a matrix (none fans out over 2N
+    repos or more): the header still records it, and nothing said it changed nothing."""
+    if shards <= 1 or any(job.shards > 1 for job in jobs):
+        return []
+    given = "" if shards_from is None else f" (the header's of {shards_from})"
+    return [f"--shards {shards}{given} splits no job: a scheduled job becomes {shards} legs "
+            f"only when it fans out over {2 * shards} repos or more, so each runs whole"]
 
 
 def _loopback_url_warnings(taskfile: TaskFile) -> list[str]:

@@ -1773,3 +1773,26 @@ def test_a_task_file_url_that_is_not_loopback_says_nothing(project) -> None:
                   '[jobs.a]\nrepo = "acme/api"\nprompt = "x"\nschedule = "17 6 * * 1"\n')
     result = project.run("ci", "github", "-o", "-")
     assert result.code == 0 and result.err == "", result
+
+
+def test_shards_that_split_no_job_are_said_to(project) -> None:
+    """``--shards 2`` over jobs too small to split made no matrix, recorded the count
+    in the header all the same, and said nothing; nor did a regenerate from it."""
+    project.write('[jobs.a]\nrepo = ["acme/api", "acme/web", "acme/cli"]  # three\n'
+                  'prompt = "x"\nschedule = "17 6 * * 1"\n\n\n')
+    result = project.run("ci", "github", "--shards", "2")
+    assert result.code == 0, result
+    assert warnings(result) == [
+        "warning: --shards 2 splits no job: a scheduled job becomes 2 legs only when it fans "
+        "out over 4 repos or more, so each runs whole"], result
+    result = project.run("ci", "github")  # the count kept from the header
+    assert result.code == 0, result
+    assert warnings(result) == [
+        "warning: --shards 2 (the header's of .github/workflows/mogrun.yml) splits no job: a "
+        "scheduled job becomes 2 legs only when it fans out over 4 repos or more, so each "
+        "runs whole"], result
+    assert warnings(project.run("ci", "github", "--shards", "1")) == []
+
+
+def warnings(result) -> list[str]:
+    return [line for line in result.err.splitlines() if line.startswith("warning:")]
