@@ -82,7 +82,7 @@ def _list(state: CliState, taskfile: TaskFile) -> int:
     # A fan-out's cell names its first repos and counts the rest (--json has them all):
     # 1,000 repos made every row 12,000 characters wide.
     table = [[r["job"], c["description"], c["repos"] if isinstance(c["repos"], str)
-              else listed(c["repos"], REPOS_SHOWN), c["harness"] or "-",
+              else listed(c["repos"], REPOS_SHOWN), _harness_cell(r, c),
               c["needs"] if isinstance(c["needs"], str) else ", ".join(c["needs"]) or "-"]
              for r, c in zip(rows, shown, strict=True)]
     if any("next_run" in r for r in rows):  # the column only for files with schedules
@@ -112,6 +112,14 @@ def _shown(row: dict[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, **{field: toml_repr(raw) for field, raw in written.items() if raw is not None}}
 
 
+def _harness_cell(row: dict[str, Any], shown: dict[str, Any]) -> str:
+    """The harness column: an automation job's automation (which decides how its
+    agents run), else the harness as shown."""
+    if "automation" in row:
+        return f"automation {row['automation']}"
+    return shown["harness"] or "-"
+
+
 def _merged(taskfile: TaskFile, name: str) -> dict[str, Any]:
     """The job's keys as ``list`` reads them: ``[defaults]`` applied, but not to
     the keys only a job has (``description``, ``needs``)."""
@@ -130,8 +138,8 @@ def job_summary(taskfile: TaskFile, name: str) -> tuple[dict[str, Any], dict[str
     description, repo = merged.get("description", ""), merged.get("repo", [])
     harness = merged.get("harness")
     automation = merged.get("automation")
-    if isinstance(automation, str):  # the automation decides how its agents run
-        harness = f"automation {automation}"
+    if isinstance(automation, str):  # the automation decides how its agents run: no harness
+        harness = None  # (the table says "automation NAME" in its column)
     summary = {"job": name, "description": description if isinstance(description, str) else None,
                "repos": _strings([repo] if isinstance(repo, str) else repo, str.strip),
                "harness": harness if isinstance(harness, str) else None,

@@ -176,3 +176,16 @@ def test_json_list_gives_needs_written_as_one_string_as_null(project) -> None:
     result = project.run("list")
     assert result.out.splitlines()[3].split()[-1] == "'a'"
     assert 'invalid "needs" in job "b"' in result.err
+
+
+def test_an_automation_job_has_no_harness_in_json_and_says_its_automation(project) -> None:
+    """``--json list`` gave an automation job ``"harness": "automation Nightly triage"``,
+    no harness at all (``show --json`` gives it ``null``); the table's column says it."""
+    write(project, '[defaults]\r\nharness = "codex"  # agents\r\n\r\n'
+                   '[jobs.triage]\r\nrepo = "acme/api"\r\nautomation = "Nightly triage"\r\n'
+                   '\r\n[jobs.fix]\r\nrepo = "acme/web"\r\nprompt = "x"\r\n\r\n')
+    rows = [json.loads(line) for line in project.run("--json", "list").out.splitlines()]
+    assert [(r["job"], r["harness"], r.get("automation")) for r in rows] == [
+        ("triage", None, "Nightly triage"), ("fix", "codex", None)]
+    table = project.run("list").out.splitlines()
+    assert "automation Nightly triage" in table[2] and "codex" in table[3], table
