@@ -47,6 +47,8 @@ def _options(command: click.Command, path: str) -> list[str]:
     ctx = _context(command, path)
     rows = []
     for param in command.get_params(ctx):
+        if isinstance(param, click.Argument):  # no help of its own: the text above says it
+            continue
         record = param.get_help_record(ctx)
         if record is None:
             continue
