@@ -306,7 +306,9 @@ def add_command(state: CliState, job: str, repos: tuple[str, ...], prompt: str |
     _say(state, f'Added job "{job}" to {path}')
     for warning in warnings:
         state.warn(str(warning))
-    _say(state, _next_for(state, job, scheduled=bool(schedules)))
+    # A job without --schedule still takes [defaults]' schedule, and so ci github's too.
+    inherited = before is not None and "schedule" in before.defaults
+    _say(state, _next_for(state, job, scheduled=bool(schedules) or inherited))
     return 0
 
 

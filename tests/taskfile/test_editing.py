@@ -423,6 +423,16 @@ def test_add_writes_a_prompt_file_job_on_a_branch_of_its_own(project) -> None:
         "Review acme/web.\n", "review/review", "develop", True)
 
 
+def test_add_under_a_defaults_schedule_says_to_run_ci_github(project) -> None:
+    """A job added without --schedule to a file whose [defaults] has one is scheduled
+    all the same, but `add` did not name `ci github` among the next steps."""
+    project.path.write_bytes(b'[defaults]\r\nschedule = "17 6 * * 1"  # Mondays\r\n\r\n')
+    added = project.run("add", "b", "--repo", "acme/api", "--prompt", "y")
+    assert added.code == 0, added
+    assert added.out.splitlines()[-1] == (
+        "Next: mogrun show b, mogrun --local b, mogrun ci github"), added
+
+
 def test_add_says_what_to_try_next_as_init_does(project) -> None:
     """`add` said where it wrote and stopped: `init` names the commands to try."""
     project.write('[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
