@@ -199,14 +199,16 @@ def _github_jobs(taskfile: TaskFile, group: tuple[str, ...], base: str, shards: 
         job_group = key if lone else f"{key}/job/{name}"
         no_deps = ["--no-deps"] if needs_of(taskfile, name) else []
         if name in sharded:
-            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, shards), warnings,
+            # named as GitHub shows its first leg (each leg has the same bound)
+            minutes = _bounded(f"{shown} (shard 1/{shards})",
+                               _job_seconds_minutes(taskfile, name, shards), warnings,
                                _splittable(taskfile, [name], shards))
             command = ("run", name, *no_deps, "--shard", f"${{{{ matrix.shard }}}}/{shards}")
             found.append(github_job(job_id, shown, command, job=name, timeout_minutes=minutes,
                                     shards=shards, needs=waits, after=after, group=job_group,
                                     runs=(name,)))
         else:
-            minutes = _bounded(name, _job_seconds_minutes(taskfile, name, 1), warnings,
+            minutes = _bounded(shown, _job_seconds_minutes(taskfile, name, 1), warnings,
                                _splittable(taskfile, [name], shards))
             found.append(github_job(job_id, shown, ("run", name, *no_deps), job=name,
                                     timeout_minutes=minutes, needs=waits, after=after,

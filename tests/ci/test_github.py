@@ -188,6 +188,26 @@ def test_a_capped_bound_says_to_shard_only_when_more_legs_would_split_it(
     capped = [line for line in result.err.splitlines() if "may need" in line]
     assert len(capped) == 1, result.err
     assert capped[0].endswith(", or shard it)" if said else "(shorten its timeouts)"), capped
+    # Named as GitHub shows it: a matrix by its first leg ("fan" is no job there).
+    shown = "fan (shard 1/2)" if args else "fan"
+    assert capped[0].startswith(f'warning: job "{shown}" may need'), capped
+
+
+def test_a_capped_job_of_a_group_is_named_as_github_shows_it(project) -> None:
+    """A job of a sharded group, in a GitHub job of its own ("fan + solo: solo"), was
+    named by its job name alone, which no job in GitHub's list of the run is."""
+    project.write('[jobs.prep]\nrepo = "a/p"\nprompt = "x"\n'
+                  '[jobs.fan]\nrepo = ["a/1", "a/2", "a/3", "a/4"]\nprompt = "x"\n'
+                  'needs = ["prep"]\nschedule = "5 1 * * *"\n'
+                  '[jobs.solo]\nrepo = "a/b"\nprompt = "x"\ntimeout = "8h"\nneeds = ["prep"]\n'
+                  'schedule = "5 1 * * *"\n')
+    result = project.run("ci", "github", "--shards", "2")
+    assert result.code == 0, result
+    names = [job["name"] for job in load_yaml((project.root / WORKFLOW).read_text())
+             ["jobs"].values()]
+    capped = [line for line in result.err.splitlines() if "may need" in line]
+    said = [line.split('"')[1] for line in capped]  # (also its own job, run by name)
+    assert "fan + solo: solo" in said and set(said) <= set(names), (said, names)
 
 
 def test_an_automation_jobs_bound_counts_no_start_pacing_or_slot_waves(project) -> None:
