@@ -63,9 +63,9 @@ def _joined(ctx: Any, param: Any, values: tuple[str, ...]) -> str | None:
               "(NAME@OWNER/NAME: on that repo's installation; default: the first repo's).")
 @click.option("--taken-keys", "taken_keys", metavar="KEY,...", multiple=True, callback=_joined,
               help="Automation trigger keys someone else has already used.")
-@click.option("--duration", type=click.FloatRange(0, None), default=3.0, show_default=True,
+@click.option("--duration", metavar="DURATION", default="3s", show_default=True,
               callback=lambda ctx, param, value: _seconds(param, value),
-              help="Seconds an unscripted run takes.")
+              help="How long an unscripted run takes, as 5s, 500ms or 2m (a number is seconds).")
 @click.option("--events", type=click.IntRange(3, 100_000), default=8, show_default=True,
               help="Events an unscripted run produces.")
 @click.pass_obj
@@ -120,12 +120,18 @@ def emulator_command(state: CliState, **options: Any) -> int:
     return 0
 
 
-def _seconds(param: Any, value: float) -> float:
-    """A finite duration of at most a year, as every emulator duration is."""
+def _seconds(param: Any, value: str) -> float:
+    """A finite duration of at most a year, as every emulator duration is: with a unit,
+    as a prompt's ``@emulator duration=`` takes it (``--duration 5s`` was refused as
+    "not a valid float range"), or a number of seconds."""
     from mogrun.emulator.durations import parse_seconds
 
     try:
-        return parse_seconds(value)
+        number: float | None = float(value)
+    except ValueError:
+        number = None
+    try:
+        return parse_seconds(value if number is None else number)
     except ValueError as exc:
         raise click.exceptions.BadParameter(str(exc), param=param) from exc
 

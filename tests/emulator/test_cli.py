@@ -141,6 +141,27 @@ def test_a_duration_no_run_can_take_is_refused(duration):
         f"not {float(duration)!r}")
 
 
+@pytest.mark.parametrize(("duration", "seconds"), [
+    ("5s", 5), ("500ms", 0.5), ("2m", 120), ("7", 7), ("0", 0), ("1.5", 1.5)])
+def test_duration_takes_a_unit_as_a_prompts_duration_does(duration, seconds):
+    """The help's table says "duration 5s, 500ms, 2m (default --duration)", but
+    ``--duration 5s`` was refused: '5s' is not a valid float range. Now the option
+    is read (the command goes on to refuse the --host after it)."""
+    from mogrun.cli.emulator_cmd import _seconds
+
+    assert _seconds(None, duration) == seconds
+    result = run_mogrun("emulator", "--duration", duration, "--host", "0.0.0.0")
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith("Error: --host 0.0.0.0 is not a loopback address"), result
+
+
+@pytest.mark.parametrize("duration", ["-5s", "5 parsecs", ""])
+def test_a_duration_that_is_not_one_is_refused(duration):
+    result = run_mogrun("emulator", "--duration", duration)
+    assert result.exit_code == 2, result
+    assert result.stderr.splitlines()[-1].startswith("Error: Invalid value for '--duration': ")
+
+
 def test_port_in_use_is_an_error_not_a_traceback(mogrun_emulator):
     result = run_mogrun("emulator", "--port", str(mogrun_emulator.port))
     assert result.exit_code == 1
