@@ -165,14 +165,21 @@ def _guarded_secrets(plugin: str, key: str,
         if answer is None or isinstance(answer, str):
             return [answer] if answer else []
         # Any iterable of strings (None and "" skipped: an optional field unset); not a
-        # mapping, whose keys are not its secrets, nor what cannot be iterated.
-        if not isinstance(answer, Mapping):
-            try:
-                return [item for item in answer if isinstance(item, str) and item]
-            except TypeError:
-                pass
-        raise PluginError(f'plugin "{plugin}" returned {type(answer).__name__} listing the '
-                          f'secrets of job key "{key}", expected a string or strings (a '
-                          "list, a tuple...)")
+        # mapping, whose keys are not its secrets, bytes (numbers), nor what cannot be
+        # iterated. An item of another kind (a number) is refused too: left out, its
+        # value would show unmasked, and nothing would say so.
+        kind = type(answer).__name__
+        try:
+            items = None if isinstance(answer, (Mapping, bytes, bytearray)) else list(answer)
+        except TypeError:
+            items = None
+        if items is not None:
+            odd = next((type(item).__name__ for item in items
+                        if item is not None and not isinstance(item, str)), None)
+            if odd is None:
+                return [item for item in items if item]
+            kind = f"{kind} holding {odd}"
+        raise PluginError(f'plugin "{plugin}" returned {kind} listing the secrets of job '
+                          f'key "{key}", expected a string or strings (a list, a tuple...)')
 
     return listed

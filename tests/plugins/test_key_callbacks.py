@@ -59,6 +59,9 @@ def test_a_crashing_secrets_callback_is_a_plugin_error():
     (5, "int"),
     # A dict's keys are not its secrets: {"url": ...} masked "url" and showed the URL.
     ({"url": "https://chat.example.com/hook/abc"}, "dict"),
+    # An item that is no string was left out, its value shown unmasked, unsaid.
+    ([12345678], "list holding int"), (("route", b"tok"), "tuple holding bytes"),
+    (b"tok", "bytes"),
 ])
 def test_a_secrets_answer_that_is_not_strings_is_a_plugin_error_naming_what_is_expected(
         answer, kind):
