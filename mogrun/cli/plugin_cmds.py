@@ -35,7 +35,10 @@ Examples:
 def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
     from mogrun.cli.loading import load_host, optional_taskfile
 
-    host = load_host(state, optional_taskfile(state), extra)
+    taskfile = optional_taskfile(state)
+    if taskfile is not None:
+        _refuse_unloadable_entries(taskfile)
+    host = load_host(state, taskfile, extra)
     rows = plugin_rows(host)
     if state.json_output:
         for row in rows:
@@ -48,6 +51,18 @@ def plugins_command(state: CliState, extra: tuple[str, ...]) -> int:
              for r in rows]
     click.echo(render_table(["plugin", "source", "hooks", "provides"], table))
     return 0
+
+
+def _refuse_unloadable_entries(taskfile: Any) -> None:
+    """A ``[mogplex] plugins`` that is no list, or an entry of it no loader tries
+    (``../x.py``), refused as ``run`` refuses it (exit 2): the plugins that did load,
+    listed without it, looked like all the task file asks for."""
+    from mogrun.taskfile.validation import plugin_entry_errors, setting_error
+
+    refused = [setting_error(taskfile, "plugins"), *plugin_entry_errors(taskfile)]
+    first = next((error for error in refused if error is not None), None)
+    if first is not None:
+        raise first
 
 
 def plugin_rows(host: PluginHost) -> list[dict[str, Any]]:

@@ -167,14 +167,22 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
     errors = _unknown(taskfile, taskfile.settings, SETTINGS_KEYS, ("mogplex",), "in [mogplex]",
                       secret)
     errors += filter(None, (setting_error(taskfile, key) for key in SETTINGS_KEYS))
+    errors += plugin_entry_errors(taskfile)
+    refused = refused_url(taskfile)
+    if refused is not None:
+        errors.append(refused)
+    return errors
+
+
+def plugin_entry_errors(taskfile: TaskFile) -> list[TaskFileError]:
+    """Each entry of ``[mogplex].plugins`` that no loader tries
+    (``plugin_entry_problem``), located at its string."""
+    errors = []
     for index, plugin in taskfile.plugin_entries:
         problem = plugin_entry_problem(taskfile, plugin)
         if problem:
             errors.append(taskfile.error(f"[mogplex] plugins: {problem}",
                                          "mogplex", "plugins", index))
-    refused = refused_url(taskfile)
-    if refused is not None:
-        errors.append(refused)
     return errors
 
 

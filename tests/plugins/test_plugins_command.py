@@ -107,3 +107,18 @@ def test_missing_explicit_task_file_is_still_an_error(tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     assert run_cli(["-f", "nope.toml", "plugins"]) == 2
     assert capsys.readouterr().err.startswith("Error: task file nope.toml")
+
+
+@pytest.mark.parametrize(("plugins", "said"), [
+    ('"plugins/team_gate.py"', "[mogplex] plugins must be a list of plugin names or .py paths"),
+    ('["../team_gate.py"]', "[mogplex] plugins: '../team_gate.py' may not contain \"..\""),
+])
+def test_a_plugins_entry_run_refuses_is_refused_not_left_out(project, tmp_path, capsys,
+                                                              plugins, said):
+    # It listed the bundled plugins alone, exit 0: as if the file asked for nothing more.
+    project()
+    text = TASK_FILE.replace('["plugins/team_gate.py"]', plugins)
+    (tmp_path / "mogplex.toml").write_text(text)
+    assert run_cli(["plugins"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"Error: {said}") and "mogplex.toml:3:" in err
