@@ -180,12 +180,15 @@ def _retry_policy(state: CliState, host: Any, taskfile: TaskFile | None) -> Call
     lock = threading.Lock()
 
     def retry(**kwargs: Any) -> Any:
+        from mogrun.engine.slowhooks import said_when_slow
+
         with lock:
             if not loaded:
                 from mogrun.cli.loading import load_host
 
                 loaded.append(load_host(state, taskfile))
-        return loaded[0].retry_delay(**kwargs)
+        with said_when_slow(state.say_wait, "mogrun_retry_delay"):  # never a silent wait
+            return loaded[0].retry_delay(**kwargs)
 
     return retry
 

@@ -84,12 +84,24 @@ class GateJudge:
                           started_at=run.created_at, finished_at=run.updated_at,
                           duration=server_duration(run), branch=run.own_branch,
                           usage=run.raw.get("usage"))
-        verdicts = () if job is None or plan is None else tuple(self.host.gates(
-            job=job, run=plan, result=draft, state=run, events=tuple(events)))
+        verdicts = () if job is None or plan is None else self._verdicts(job, plan, draft,
+                                                                          run, events)
         outcome = gated_outcome(run.status, verdicts)
         return dataclasses.replace(draft, outcome=outcome, gates=verdicts,
                                    message=judged_message(run, outcome),
                                    exit_code=Outcome(outcome).exit_code)
+
+
+    def _verdicts(self, job: Any, plan: Any, draft: RunResult, run: Any,
+                  events: Sequence[Any]) -> tuple[Any, ...]:
+        """Every gate's verdicts; a gate still at work after a moment is said on
+        stderr, as ``run`` says it, not left as a silent terminal."""
+        from mogrun.engine.slowhooks import said_when_slow
+        from mogrun.pluginguard import GATE_HOOK
+
+        with said_when_slow(self.state.say_wait, GATE_HOOK):
+            return tuple(self.host.gates(job=job, run=plan, result=draft, state=run,
+                                         events=tuple(events)))
 
 
 def awaits_judgement(row: Any) -> bool:

@@ -15,9 +15,10 @@ hook holds past a signal or their timeout).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -120,6 +121,23 @@ class SlowHooks(HookWatch):
                 say = self.unheard if call.hook == WAIT_HOOK else self.on_wait
                 leave = None if self.before_runs else way_out(self.stop)
                 say(slow_hook_wait(call, now - call.since, leave))
+
+
+@contextlib.contextmanager
+def said_when_slow(on_wait: Callable[[Wait], None], hook: str) -> Iterator[None]:
+    """While open, this thread's call of ``hook`` still going after a moment is said
+    (``on_wait``) as a run's slow hook is. For a command that asks a hook outside a
+    run's session, where no session's ``SlowHooks`` looks: ``logs --follow`` and
+    ``rerun`` judging an ended run by its gates, ``logs`` asking the retry policy.
+    On the main thread one Ctrl-C stops mogrun there (``STOPS_MOGRUN``); on a
+    worker (``logs --follow``'s runs) the first stops the following, and waits."""
+    from mogrun.pluginguard import running_hooks
+
+    thread = threading.get_ident()
+    with SlowHooks(lambda: [call for call in running_hooks() if call.thread == thread],
+                   on_wait, only=frozenset({hook}),
+                   before_runs=threading.current_thread() is threading.main_thread()):
+        yield
 
 
 def slow_hook_wait(call: Any, running: float, leave: str | None = TWICE) -> Wait:

@@ -209,3 +209,42 @@ def test_a_slow_plugin_import_is_said_on_stderr(tmp_path, mogrun_emulator, mogru
     assert said[0].endswith("an import has no end mogrun can set: Ctrl-C stops mogrun"), result
     if "--json" in argv:  # stdout stays NDJSON
         assert all(json.loads(line) for line in result.stdout.splitlines()), result
+
+
+SLOW_RETRY = '''
+import time
+from mogrun.hookspecs import hookimpl
+
+@hookimpl
+def mogrun_retry_delay(error):
+    time.sleep(1.6)  # a retry policy that asks a slow status page
+    return None
+'''
+
+
+@pytest.mark.parametrize(("source", "argv", "said_of", "way_out"), [
+    (SLOW_GATE, ("logs", "--follow", "fix"), "plugin slowhook's mogrun_gate (running for ",
+     "Ctrl-C twice leaves without it"),
+    (SLOW_RETRY, ("logs", "fix"), "plugin slowhook's mogrun_retry_delay (running for ",
+     "Ctrl-C stops mogrun")], ids=["gate-logs-follow", "retry_delay-logs"])
+def test_a_slow_hook_outside_a_run_is_said_on_stderr(tmp_path, mogrun_emulator, mogrun_cli,
+                                                     source, argv, said_of, way_out):
+    """``logs --follow`` judging a detached run by a slow gate, ``logs`` asking a
+    slow retry policy after a 503: the terminal stayed silent for as long as the
+    hook took, where ``run`` says such a hook after a second."""
+    from mogrun.testing import write_taskfile
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slowhook.py").write_text(source)
+    write_taskfile(tmp_path, '[mogplex]\nplugins = ["plugins/slowhook.py"]\n\n'
+                   '[jobs.fix]\nrepo = "acme/api"\n'
+                   'prompt = """Fix it.\n@emulator duration=0.2s\n"""\n')
+    env = {"MOGRUN_POLL_INTERVAL": "0.2"}
+    started = mogrun_cli("run", "--detach", "fix", cwd=tmp_path, env=env)
+    assert started.exit_code == 0, started
+    mogrun_emulator.add_fault("events", "503")
+    result = mogrun_cli(*argv, cwd=tmp_path, env=env)
+    assert result.exit_code == 0, result
+    said = [line for line in result.stderr.splitlines() if line.startswith("wait plugins: ")]
+    assert len(said) == 1 and said_of in said[0], result
+    assert said[0].endswith(f"no end mogrun can set: {way_out}"), result
