@@ -128,7 +128,9 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
     here as for the run (a plugin that changes the request by one showed the
     request without the change)."""
     from mogrun.cli.loading import load_session
+    from mogrun.engine.slowhooks import said_when_slow
     from mogrun.masking import mask_data
+    from mogrun.pluginguard import VETO_HOOK
     from mogrun.textsafety import escape_agent_text
 
     session = load_session(state, command="show", names=names, with_needs=not no_deps,
@@ -143,15 +145,16 @@ def show_jobs(state: CliState, names: Sequence[str], *, no_deps: bool = False,
         state.echo(select.nothing_left(None if shard is None else f"shard {shard}"), err=True)
     state.hold_github_commands()  # the file's text (a prompt): a pull request's, in CI
     refused = []
-    for job in jobs:
-        document = mask_data(job_document(session, job, attempts), job.secrets)
-        if state.json_output:
-            state.echo_json(document)
-        else:
-            state.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
-        refused += [f"{job.label_of(run)}: could not start: {doc['refused']}"
-                    for run, doc in zip(job.runs, document["runs"], strict=True)
-                    if "refused" in doc]
+    with said_when_slow(state.say_wait, VETO_HOOK):  # a request's slow plugin: not silent
+        for job in jobs:
+            document = mask_data(job_document(session, job, attempts), job.secrets)
+            if state.json_output:
+                state.echo_json(document)
+            else:
+                state.echo("\n".join(escape_agent_text(line) for line in job_text(document)))
+            refused += [f"{job.label_of(run)}: could not start: {doc['refused']}"
+                        for run, doc in zip(job.runs, document["runs"], strict=True)
+                        if "refused" in doc]
     if refused:  # every job shown, as run starts the others; the exit code is run's
         raise GateError(refused[0], context=[f"Also: {line}" for line in refused[1:]])
     return 0

@@ -156,8 +156,12 @@ def mogrun_job_keys(register):
      "plugin setup's mogrun_adjust_job (running for "),
     (SLOW_VALIDATOR, ("check",), 'plugin setup to check a value of job key "ticket" ('),
     (SLOW_VALIDATOR, ("--json", "run", "fix"),
-     'plugin setup to check a value of job key "ticket" (')],
-    ids=["configure-check", "adjust_job-run", "validator-check", "validator-run"])
+     'plugin setup to check a value of job key "ticket" ('),
+    # show printed each request only once its plugins had changed it: silent till then
+    (SLOW_SETUP.format(hook="start_request", arg="request"), ("show", "fix"),
+     "plugin setup's mogrun_start_request (running for ")],
+    ids=["configure-check", "adjust_job-run", "validator-check", "validator-run",
+         "start_request-show"])
 def test_a_slow_set_up_hook_is_said_on_stderr_before_the_first_line(
         tmp_path, mogrun_emulator, mogrun_cli, source, argv, said_of):
     """A run's hook was said after a second; a set-up hook or a key's validator
