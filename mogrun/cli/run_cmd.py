@@ -360,8 +360,8 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             history.shard = "" if shard is None else str(shard)  # latest: every leg's
             # A leg's or a rerun's one run of a fan-out is still labelled job:owner/name.
             history.fan_outs = frozenset(job.name for job in loaded.jobs if job.fan_out)
-        jobs, attempts = (loaded.jobs, None) if select is None else select(
-            loaded.jobs, history, connection.client)
+        jobs, attempts = (loaded.jobs, None) if select is None else _selected(
+            state, select, loaded.jobs, history, connection.client)
         if select is not None and not select.starts(jobs):
             click.echo(select.nothing_left(None if shard is None else f"shard {shard}"),
                        err=True)
@@ -394,6 +394,20 @@ def execute(state: CliState, names: Sequence[str], session_options: Any, *,
             history.close()
         if getattr(reporter, "summarized", False):
             state.github_failures = None  # its summary said how the session ended
+
+
+def _selected(state: CliState, select: Any, jobs: Any, history: Any, client: Any) -> Any:
+    """``rerun``'s ``select``: it reads the runs left going before the session shows
+    any wait, so each wait of those reads (a 503's retry, a slow retry policy) is
+    said on stderr, as ``status`` says its own, not left as a silent terminal."""
+    from mogrun.engine.slowhooks import said_when_slow
+
+    unsubscribe = client.waits.subscribe(state.say_wait)
+    try:
+        with said_when_slow(state.say_wait, "mogrun_retry_delay"):
+            return select(jobs, history, client)
+    finally:
+        unsubscribe()
 
 
 def no_runs(state: CliState, exit_code: int = 0) -> int:

@@ -486,3 +486,18 @@ def test_a_rerun_after_a_429_sends_the_key_again_and_attaches_to_its_run(
     assert mogrun_emulator.runs == [run_id]  # no second run of the same key's job
     assert "was refused (429) before the server stored it" in rerun.stderr, rerun.stderr
     assert f"attached to existing run {run_id}" in rerun.stderr
+
+
+def test_a_retry_of_the_read_of_a_run_left_going_is_said(
+        project, mogrun, mogrun_emulator) -> None:
+    """The read came before the session that shows waits: a 503's retry (and its
+    Retry-After) left the terminal silent, the wait said nowhere."""
+    project(_slow())
+    assert mogrun("slow").exit_code == 1
+    [run_id] = mogrun_emulator.runs
+    mogrun_emulator.add_fault("events", "503")
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 1, rerun  # still going: not rerun
+    assert mogrun_emulator.runs == [run_id]
+    said = [line for line in rerun.stderr.splitlines() if line.startswith("wait retry: ")]
+    assert len(said) == 1 and said[0].startswith(f"wait retry: GET /runs/{run_id}/events: "), rerun
