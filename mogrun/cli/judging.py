@@ -91,7 +91,6 @@ class GateJudge:
                                    message=judged_message(run, outcome),
                                    exit_code=Outcome(outcome).exit_code)
 
-
     def _verdicts(self, job: Any, plan: Any, draft: RunResult, run: Any,
                   events: Sequence[Any]) -> tuple[Any, ...]:
         """Every gate's verdicts; a gate still at work after a moment is said on
