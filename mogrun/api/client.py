@@ -644,8 +644,9 @@ class MogplexClient:
         result line shows."""
         lines, message = list(error.context), error.message
         if is_retryable(error) and self._retry is not None:
-            note = f"Gave up after {at.number} attempt{'s' if at.number > 1 else ''}"
-            lines.append(f"{note}: {why}." if why else f"{note}.")
+            lines.append(f"Gave up after {at.number} attempt{'s' if at.number > 1 else ''}.")
+        if why:  # in the message: a job's result line shows no context, and said only
+            message += f"; not retried: {why}"  # "Service unavailable", it looked like an end
         if isinstance(error, TransportError):
             if isinstance(error, ConnectError):
                 message += f" (the URL comes from {source_words(self.url_source)})"

@@ -120,3 +120,22 @@ def test_a_quiet_run_followed_on_a_terminal_says_it_is_still_going(
         return
     assert 1 <= len(said) <= 3, result  # at 0.5 s, then 1 s, then 2 s: never each poll
     assert all(line.startswith("quiet: still streaming, nothing new for ") for line in said), said
+
+
+def test_a_retry_that_would_pass_the_timeout_says_so_in_the_result(project, mogrun,
+                                                                   mogrun_emulator):
+    """A 503 asking for 10 s three seconds before the job's timeout gave the job up at
+    once, its result line saying only "Service unavailable": why it was not retried
+    was in context lines no result line shows."""
+    project("""
+        [jobs.slow]
+        repo = "acme/api"
+        prompt = "@emulator duration=never interval=0.2s"
+        timeout = "3s"
+    """)
+    mogrun_emulator.add_fault("events", "503", retry_after=10.0)
+    result = mogrun("run", "slow")
+    assert result.exit_code == 69, result
+    assert "Service unavailable" in result.stdout, result
+    assert "; not retried: waiting 10.0 s would pass the deadline" in result.stdout, result
+    assert mogrun("-q", "cancel", "slow").exit_code == 0
