@@ -122,3 +122,21 @@ def test_a_plugins_entry_run_refuses_is_refused_not_left_out(project, tmp_path, 
     assert run_cli(["plugins"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"Error: {said}") and "mogplex.toml:3:" in err
+
+
+@pytest.mark.parametrize(("plugins", "said"), [
+    ('"plugins/team_gate.py"', "[mogplex] plugins must be a list of plugin names or .py paths"),
+    ('["../team_gate.py"]', "[mogplex] plugins: '../team_gate.py' may not contain \"..\""),
+])
+def test_schema_warns_of_a_plugins_entry_it_leaves_out(project, tmp_path, capsys,
+                                                        plugins, said):
+    """`schema` gives an editor the keys of the plugins that load, whatever else is
+    wrong; but an entry no loader tries was left out without a word, exit 0."""
+    project()
+    (tmp_path / "mogplex.toml").write_text(TASK_FILE.replace('["plugins/team_gate.py"]',
+                                                             plugins))
+    assert run_cli(["schema"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["type"] == "object"
+    assert err.startswith(f"warning: {said}"), err
+    assert "(the keys of what it names are not in the schema)" in err.splitlines()[0], err
