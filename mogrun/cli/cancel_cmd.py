@@ -56,6 +56,10 @@ def cancel_command(state: CliState, target: str) -> int:
     second signal leaves at once), names each run whose cancel was not sent
     or not answered, with the command for it, and exits 130 or 143.
 
+    With --json: one object per run: run_id, label (the job; JOB:owner/name in
+    a fan-out), status (as the cancel left it) and already_terminal (it had
+    ended on its own).
+
     \b
     Examples:
       mogrun cancel 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
