@@ -114,14 +114,46 @@ def key_registrar(sink: dict[str, KeySpec]) -> Callable[..., None]:
         if not callable(validate):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" '
                               "without a validate function")
+        if not isinstance(help, str):  # mogrun schema writes it as a description
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a help that '
+                              f"is not text ({type(help).__name__})")
         if schema is not None and not _is_json(schema):
             raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a schema '
                               "that is not a JSON object (a JSON Schema fragment: dicts, "
                               "lists, strings, finite numbers, booleans and None)")
+        unknown = None if schema is None else _unknown_type(schema)
+        if unknown is not None:  # an editor given the schema refuses the whole file
+            raise PluginError(f'plugin "{plugin}" declares job key "{name}" with a schema '
+                              f'whose "type" {unknown!r} is no JSON Schema type (one of '
+                              f"{', '.join(sorted(JSON_TYPES))})")
         sink[name] = KeySpec(name, _guarded_validate(plugin, name, validate), help,
                              _guarded_secrets(plugin, name, secrets), plugin, schema)
 
     return register
+
+
+JSON_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+
+
+def _unknown_type(schema: object) -> str | None:
+    """A ``"type"`` of ``schema`` (or of a schema inside it) that names no JSON Schema
+    type (``"strin"``); ``None`` when every one does. A ``"type"`` whose value is a
+    schema is a property of that name, not a type."""
+    if isinstance(schema, list):
+        return next((found for item in schema if (found := _unknown_type(item))), None)
+    if not isinstance(schema, dict):
+        return None
+    for key, value in schema.items():
+        if key in _DATA_KEYWORDS:  # values, not schemas: a default may hold a "type"
+            continue
+        named = [value] if key == "type" and isinstance(value, str) else (
+            value if key == "type" and isinstance(value, list) else [])
+        wrong = next((t for t in named if isinstance(t, str) and t not in JSON_TYPES), None)
+        found = wrong if wrong is not None else _unknown_type(value)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_json(schema: object) -> bool:

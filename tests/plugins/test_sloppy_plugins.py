@@ -299,3 +299,42 @@ def test_a_key_value_that_holds_itself_is_shown_not_a_traceback(mogrun_project, 
         assert '"..."' in json.dumps(pager["deep"])
     else:
         assert '"again": "..."' in result.stdout
+
+
+@pytest.mark.parametrize(("schema", "wrong"), [
+    ({"type": "strin"}, "strin"), ({"type": ["string", "nul"]}, "nul"),
+    ({"anyOf": [{"type": "string"}, {"items": {"type": "int"}}]}, "int"),
+])
+def test_a_key_schema_naming_no_json_type_is_refused(schema, wrong) -> None:
+    """``{"type": "strin"}`` was accepted: `mogrun schema` wrote it, and an editor
+    given that schema refused the whole file."""
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, schema=schema)
+
+    with pytest.raises(PluginError) as caught:
+        host_of(Keys()).key_specs()
+    assert f'with a schema whose "type" {wrong!r} is no JSON Schema type' in caught.value.message
+
+
+def test_a_property_named_type_is_no_type() -> None:
+    schema = {"type": "object", "properties": {"type": {"type": "string"}},
+              "default": {"type": "pager"}, "examples": [{"type": "mail"}]}
+
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, schema=schema)
+
+    assert host_of(Keys()).key_specs()["owner"].schema == schema
+
+
+def test_a_key_help_that_is_not_text_is_refused() -> None:
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, help=None)
+
+    with pytest.raises(PluginError, match='job key "owner" with a help that is not text'):
+        host_of(Keys()).key_specs()
