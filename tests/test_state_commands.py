@@ -616,6 +616,20 @@ def test_a_job_run_only_with_local_is_pointed_at_by_each_command(mogrun_project,
     assert f"1 run is recorded with --local: see mogrun --local {see}" in lines, result
 
 
+def test_history_of_a_run_id_recorded_with_local_points_at_it(mogrun_project) -> None:
+    """`mogrun history --job ID` of a --local run said `unknown job or run "ID"` and
+    exited 2, where `status ID` and `logs ID` name the API it was recorded under."""
+    mogrun_project.write(task_file(job("hello")))
+    assert mogrun_project.run("--local", "hello", env=FAST).exit_code == 0
+    shown = mogrun_project.run("--local", "--json", "history")
+    run_id = json.loads(shown.stdout)["run_id"]
+    result = mogrun_project.run("history", "--job", run_id.upper())
+    assert (result.exit_code, result.stdout) == (0, ""), result
+    assert result.stderr == ("No runs recorded yet against https://mogplex.com.\n"
+                             "1 run is recorded with --local: see mogrun --local history "
+                             f"--job {run_id}\n"), result
+
+
 @pytest.mark.parametrize("command", [["history", "--job"], ["status"], ["logs"]])
 def test_local_runs_of_a_repo_whose_case_was_edited_are_pointed_at(mogrun_project,
                                                                      command) -> None:

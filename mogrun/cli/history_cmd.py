@@ -72,6 +72,7 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state, by_id=False)  # the history is all it shows
     job, sep, repo = job_and_repo(job_name or "")
+    elsewhere = None  # a run id this API has no row of, recorded under another
     rest: Iterator[Any] = iter(())  # --json's rows after the first, read as printed
     try:
         run = (history.by_run_id(job_name.lower()) if job_name and job not in taskfile.job_names
@@ -84,14 +85,21 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
             rows = list(itertools.islice(rest, 1))
         if job_name is not None and not rows:
             known = history.recent(200, job=job)
+            # A run id recorded under another API (--local, another URL) is pointed
+            # at, as status and logs point at it, not called unknown.
             if not known and job not in taskfile.job_names:
-                raise unknown_target(job_name, job, taskfile, history)
+                if not sep and looks_like_run_id(job_name) and history.recorded_under(
+                        job_name.lower()):
+                    elsewhere = job_name.lower()
+                else:
+                    raise unknown_target(job_name, job, taskfile, history)
             if sep and known:  # the job ran, not on that repo: say which repos it did
                 raise unknown_repo(job_name, repo, known, history)
         if not rows:
             nothing_recorded(state, taskfile, history,
-                             ["history", *(["--job", job_name] if job_name else [])],
-                             job or None, repo if sep else None)
+                             ["history", *(["--job", elsewhere or job_name] if job_name else [])],
+                             None if elsewhere else job or None, repo if sep else None,
+                             run_id=elsewhere)
             return 0
         shown: Iterator[Any] = itertools.chain(rows, rest)
         if state.local:  # as status shows them: a killed mogrun's runs went with it

@@ -331,11 +331,13 @@ def echo_safe(text: str, err: bool = False) -> None:
 
 
 def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequence[str],
-                     job: str | None = None, repo: str | None = None) -> None:
+                     job: str | None = None, repo: str | None = None, *,
+                     run_id: str | None = None) -> None:
     """``No runs recorded yet.`` (on stderr; not with ``--json``) — unless this task
     file recorded runs under another API (``--local``, another URL): then that, how
-    many, and the command that shows them (``argv``: this command's own words)."""
-    elsewhere = recorded_elsewhere(state, taskfile, history, argv, job, repo)
+    many, and the command that shows them (``argv``: this command's own words).
+    ``run_id``: the API that run was recorded under instead, whichever file ran it."""
+    elsewhere = recorded_elsewhere(state, taskfile, history, argv, job, repo, run_id=run_id)
     if not elsewhere:
         if not state.json_output:
             click.echo("No runs recorded yet.", err=True)
@@ -346,7 +348,7 @@ def nothing_recorded(state: CliState, taskfile: Any, history: Any, argv: Sequenc
 
 def recorded_elsewhere(state: CliState, taskfile: Any, history: Any,
                        argv: Sequence[str], job: str | None = None,
-                       repo: str | None = None) -> list[str]:
+                       repo: str | None = None, *, run_id: str | None = None) -> list[str]:
     """``1 run is recorded with --local: see mogrun --local logs hello``: a line for
     each other API (``--local``, another URL) this task file recorded runs under (of
     ``job``, on ``repo``), with ``argv`` as the command against it. What a command
@@ -355,7 +357,9 @@ def recorded_elsewhere(state: CliState, taskfile: Any, history: Any,
     from mogrun.api.settings import normalised_base
 
     lines = []
-    for url, count in history.elsewhere(job, repo):
+    there = None if run_id is None else history.recorded_under(run_id)
+    found = history.elsewhere(job, repo) if run_id is None else [(there, 1)] if there else []
+    for url, count in found:
         runs = "1 run is" if count == 1 else f"{count} runs are"
         if normalised_base(url) == history.base_url:  # no --url reaches them: it is respelt
             lines.append(f"{runs} recorded against {url}, this API as an older mogrun spelt "
