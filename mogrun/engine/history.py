@@ -93,11 +93,15 @@ class History(HistoryLookups):
         self._legacy_end: int | None = None  # ``_before_files``'s, once known
         self._upgrade_due = False  # held back by another process's lock: at the first write
         self._busy_ms = BUSY_STEP_MS  # the connection's busy timeout: what one try waits
+        # Opened read-only because another process's lock outlasted the open: a write
+        # says so, not sqlite's "attempt to write a readonly database".
+        self._locked_at_open = False
         try:
             self._db = open_file(self.path, self.on_busy, LOCK_PATIENCE)
             self._upgrade_or_defer()
         except (OSError, sqlite3.Error) as exc:
             self._db = self._read_only(exc)
+            self._locked_at_open = "locked" in str(exc)
         self._file = file_identity(self.path)  # the file opened (``still_on_disk``)
         self._held = hold(self.path, self._file)  # a descriptor of it: moved is not deleted
 
@@ -379,6 +383,11 @@ class History(HistoryLookups):
                         raise HistoryFull(f"cannot write run history {self.path}: {exc}") \
                             from exc
                     locked = "locked" in str(exc)
+                    if self._locked_at_open:
+                        raise MogrunError(
+                            f"cannot write run history {self.path}: another process held "
+                            "it locked past the wait as it was opened, so it was opened "
+                            "read-only") from exc
                     if not locked or waited >= patience or stopped:
                         raise (HistoryLocked if locked else MogrunError)(
                             f"cannot write run history {self.path}: {exc}"

@@ -222,3 +222,20 @@ def test_a_history_held_exclusively_at_open_is_waited_for_said(tmp_path):
         "open it" in shown.stderr, shown
     assert took < 30, took
     assert "ok" in shown.stdout, shown
+
+
+def test_a_history_held_exclusively_past_the_open_names_the_lock(tmp_path, monkeypatch):
+    """A lock held past the open's wait left the history read-only for the session,
+    and the warning blamed the file: "attempt to write a readonly database" (a
+    user then looked at permissions, not at the sqlite shell holding it)."""
+    monkeypatch.setattr(history, "LOCK_PATIENCE", 0.5)
+    project = _project(tmp_path)
+    project.write(TASKS.replace("duration=3s", "duration=0.2s"))
+    db = tmp_path / ".mogrun" / "history.db"
+    holder = _hold(db, 1.5, exclusive=True)
+    result = project.run("--local", "ok")
+    holder.join()
+    assert result.exit_code == 0, result
+    assert "readonly database" not in result.stderr, result
+    assert (f"cannot write run history {db}: another process held it locked past the wait "
+            "as it was opened, so it was opened read-only") in result.stderr, result
