@@ -649,6 +649,25 @@ def test_local_runs_of_a_repo_whose_case_was_edited_are_pointed_at(mogrun_projec
     assert [json.loads(line)["repo"] for line in shown.stdout.splitlines()] == ["acme/API"]
 
 
+def test_a_repo_added_to_a_fan_out_since_it_ran_is_a_run_never_started(project) -> None:
+    """After acme/worker was added to fanout, `status --exit-status fanout:acme/worker`
+    exited 2, a usage error, with `did you mean "fanout:acme/web"?` (a run of another
+    repo), where a job named that never ran exits 1: it has not passed."""
+    assert project("fanout").exit_code == 0
+    project.write(JOBS.replace('"acme/api", "acme/web"]', '"acme/api", "acme/web", '
+                               '"acme/worker"]'))
+    result = project("status", "--exit-status", "fanout:acme/worker")
+    assert result.exit_code == 1, result
+    assert result.stderr.startswith(
+        "Error: no recorded runs of 'fanout:acme/worker' against this API\n"), result
+    assert "did you mean" not in result.stderr, result
+    assert project("status", "fanout:acme/worker").exit_code == 2  # nothing to show
+    shown = project("history", "--job", "fanout:acme/worker")
+    assert (shown.exit_code, shown.stderr) == (0, "No runs recorded yet.\n"), shown
+    typo = project("status", "fanout:acme/wrker")  # no repo of the job: still a hint
+    assert typo.exit_code == 2 and "did you mean" in typo.stderr, typo
+
+
 @pytest.mark.parametrize("command", [["status"], ["logs"], ["logs", "--follow"], ["cancel"],
                                      ["history", "--job"]])
 @pytest.mark.parametrize("target", ["fanout:", "fanout: "])

@@ -13,6 +13,7 @@ from mogrun.cli import framework as click
 from mogrun.cli.completion import complete_jobs
 from mogrun.cli.run_targets import (
     job_and_repo,
+    lists_repo,
     looks_like_run_id,
     nothing_recorded,
     open_state,
@@ -93,7 +94,8 @@ def history_command(state: CliState, limit: int, job_name: str | None) -> int:
                     elsewhere = job_name.lower()
                 else:
                     raise unknown_target(job_name, job, taskfile, history)
-            if sep and known:  # the job ran, not on that repo: say which repos it did
+            # the job ran, not on that repo (nor one it lists now): say which repos it did
+            if sep and known and not lists_repo(job, repo, taskfile):
                 raise unknown_repo(job_name, repo, known, history)
         if not rows:
             nothing_recorded(state, taskfile, history,

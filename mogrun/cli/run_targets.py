@@ -160,7 +160,7 @@ def rows_for(history: Any, taskfile: Any, target: str,
             # the run that passed before it is still this repo's latest run.
             picked = [row for row in history.latest_runs_of(job)
                       if repo_key(row.repo) in named]
-        if rows and not picked:
+        if rows and not picked and not lists_repo(job, repo, taskfile):
             raise unknown_repo(target, repo, rows, history)
         rows = picked
     if not rows and sep and job in taskfile.job_names:
@@ -242,20 +242,39 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     ``unknown_repo`` says for a job that ran). ``None`` when its repos are not all
     owner/names there (a template, or a repo id whose name only the API knows): it
     cannot be told."""
-    from mogrun.reponames import is_full_name, name_problem, repo_key
     from mogrun.taskfile.schema import closest
+
+    names = _written_repos(job, taskfile)
+    if names is None or lists_repo(job, repo, taskfile):
+        return None
+    hint = closest(repo, names)
+    return UsageError(f"job {job!r} has no repo {repo!r}", context=[
+        *([f'did you mean "{job}:{hint}"?'] if hint else []),
+        f"Its repos: {listed(names)}"])
+
+
+def _written_repos(job: str, taskfile: Any) -> list[str] | None:
+    """The owner/names ``job``'s task-file entry lists (its own or ``[defaults]``');
+    ``None`` when they are not all owner/names there (a template, a repo id whose
+    name only the API knows): they cannot be told."""
+    from mogrun.reponames import is_full_name, name_problem
 
     written = taskfile.job_keys(job).get("repo")
     names = [written] if isinstance(written, str) else written
     if not isinstance(names, list) or not names or not all(
             isinstance(n, str) and is_full_name(n) and name_problem(n) is None for n in names):
         return None
-    if repo_key(repo) in {repo_key(n) for n in names}:  # names resolve in any case
-        return None
-    hint = closest(repo, names)
-    return UsageError(f"job {job!r} has no repo {repo!r}", context=[
-        *([f'did you mean "{job}:{hint}"?'] if hint else []),
-        f"Its repos: {listed(names)}"])
+    return names
+
+
+def lists_repo(job: str, repo: str, taskfile: Any) -> bool:
+    """Whether ``job``, a job of the task file, lists ``repo`` there now (in any case,
+    as names resolve): ``JOB:owner/name`` of a run it has not made yet (a repo added
+    since it ran) is a run never started, not a mistyped one."""
+    from mogrun.reponames import repo_key
+
+    names = _written_repos(job, taskfile) if job in taskfile.job_names else None
+    return names is not None and repo_key(repo) in {repo_key(n) for n in names}
 
 
 def looks_like_run_id(text: str) -> bool:
