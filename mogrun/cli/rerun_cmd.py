@@ -32,6 +32,7 @@ from mogrun.cli.completion import complete_jobs
 from mogrun.cli.rerun_keys import keys_never_sent, refused_unstored
 from mogrun.cli.rerun_rows import (
     follower_pid,
+    grown_fan_outs,
     held_back,
     in_file,
     latest_per_run,
@@ -97,7 +98,8 @@ with nothing to rerun, it still ends with the summary every session gives
 A one-repo job whose repo was edited since is rerun on its repo now (said);
 a fan-out's run whose repo the list no longer has is not (said too), and
 one of a repo it has gained since (never run here) starts, as its first
-attempt (said): the job passes only with it, and a job that needs it waits.
+attempt (said), though its other runs passed: the job passes only with it,
+and a job that needs it waits.
 
 \b
 Examples:
@@ -154,6 +156,9 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
                                       {row.job for row in rows})
             rows += more
             retry += not_passed(more)
+        # Fan-outs that passed but list a repo never run here since: not passed.
+        grown = [] if slice_ is not None else grown_fan_outs(
+            history, taskfile, rows, {row.job for row in retry})
         labels = {row.id: _label(history, row) for row in retry}
         unsent = keys_never_sent(history, retry)
         refused = refused_unstored(history, retry)
@@ -161,14 +166,14 @@ def rerun_command(ctx: click.Context, jobs: tuple[str, ...], parallel: int, dry_
         history.close()
     from mogrun.cli.run_cmd import no_runs
 
-    if not retry:
+    if not retry and not grown:
         state.echo(_all_passed(jobs), err=True)
         return 0 if dry_run else no_runs(state)
     names = _in_task_file(state, taskfile, dict.fromkeys(row.job for row in retry))
-    if not names:
+    if not names and not grown:
         state.echo(NO_LONGER_IN_FILE, err=True)
         return 0 if dry_run else no_runs(state)
-    names += [name for name in fresh if name not in names]
+    names += [name for name in [*fresh, *grown] if name not in names]
     selection = Selection(state, taskfile, retry, labels, use_needs=not no_deps,
                           whole=slice_ is None, fresh=fresh, read=rows, unsent=unsent,
                           refused=refused)

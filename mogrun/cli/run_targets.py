@@ -244,7 +244,7 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
     cannot be told."""
     from mogrun.taskfile.schema import closest
 
-    names = _written_repos(job, taskfile)
+    names = written_repos(job, taskfile)
     if names is None or lists_repo(job, repo, taskfile):
         return None
     hint = closest(repo, names)
@@ -253,7 +253,7 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
         f"Its repos: {listed(names)}"])
 
 
-def _written_repos(job: str, taskfile: Any) -> list[str] | None:
+def written_repos(job: str, taskfile: Any) -> list[str] | None:
     """The owner/names ``job``'s task-file entry lists (its own or ``[defaults]``');
     ``None`` when they are not all owner/names there (a template, a repo id whose
     name only the API knows): they cannot be told."""
@@ -273,7 +273,7 @@ def lists_repo(job: str, repo: str, taskfile: Any) -> bool:
     since it ran) is a run never started, not a mistyped one."""
     from mogrun.reponames import repo_key
 
-    names = _written_repos(job, taskfile) if job in taskfile.job_names else None
+    names = written_repos(job, taskfile) if job in taskfile.job_names else None
     return names is not None and repo_key(repo) in {repo_key(n) for n in names}
 
 

@@ -87,6 +87,28 @@ def test_a_repo_added_to_a_need_that_passed_holds_back_the_job_that_needs_it(
     assert (rows["verify"]["outcome"], rows["verify"]["run_id"]) == ("skipped", None), rows
 
 
+def test_a_repo_added_to_a_fan_out_that_passed_runs(project, mogrun, mogrun_emulator) -> None:
+    """codemod passed on api and web, then acme/worker was added: rerun said "nothing
+    to rerun: codemod passed in the latest invocation that ran it" (exit 0, no run),
+    though a fan-out passes only with every run, and nothing else ran worker alone."""
+    project(_codemod())
+    assert mogrun("codemod").exit_code == 0
+    invocation = history_rows(mogrun)[0]["invocation"]
+    project(_codemod(THREE))
+    for args in (("rerun", "-n"), ("rerun", "-n", "codemod")):
+        preview = mogrun(*args)
+        assert preview.exit_code == 0, preview
+        assert "  run codemod:acme/worker (attempt 1)" in preview.stdout, preview
+        assert "acme/api (attempt" not in preview.stdout, preview
+    before = len(mogrun_emulator.runs)
+    result = mogrun("rerun", "codemod")
+    assert result.exit_code == 0, result
+    assert (f"codemod:acme/worker: never run here (added to its job's repos since "
+            f"invocation {invocation}): it starts, as its first attempt") in result.stderr
+    assert len(mogrun_emulator.runs) == before + 1  # worker, not api or web again
+    assert mogrun("rerun").stderr.startswith("nothing to rerun: every run")
+
+
 def test_a_run_of_a_one_repo_job_that_passed_is_not_rerun_on_a_repo_edited_since(
         project, mogrun, mogrun_emulator) -> None:
     """Only a fan-out gains runs: a one-repo job that passed stays passed."""
