@@ -96,19 +96,21 @@ class RepoEdits:
         missing = {at: plan for plan in job.runs
                    if (at := run_at(job.name, mask(plan.repo, job.secrets))) not in wanted
                    and at not in self.recorded}
-        ran = self._ran_here(history, job.name) if missing else set()
+        ran = self._ran_here(history, job.name, [at[1] for at in missing]) if missing else set()
         if ran is None:  # unknown: none is taken for new
             return {}
         return {at: plan for at, plan in missing.items() if at[1] not in ran}
 
-    def _ran_here(self, history: History | None, job: str) -> set[str] | None:
-        """The repos (each its ``repo_key``) ``job`` has rows of here, in any
-        invocation: a rerun's invocation holds only the runs it made. ``None``: the
-        history cannot be read."""
+    def _ran_here(self, history: History | None, job: str,
+                  repos: Sequence[str]) -> set[str] | None:
+        """Those of ``repos`` (each its ``repo_key``) ``job`` has rows of here, in any
+        invocation: a rerun's invocation holds only the runs it made. Each is looked
+        for newest first: every row of the job, read at once, took 12 s at 300,000
+        rows. ``None``: the history cannot be read."""
         from mogrun.reponames import repo_key
 
         return read_history(self.state, self.taskfile, history, lambda found: {
-            repo_key(row.repo) for row in found.latest_runs_of(job)}, None)
+            repo_key(repo) for repo in repos if found.recent(1, job=job, repo=repo)}, None)
 
     def say_removed(self, jobs: Sequence[ResolvedJob],
                     wanted: Mapping[tuple[str, str], HistoryRow]) -> None:
