@@ -222,3 +222,18 @@ def test_a_typo_near_a_job_named_like_a_command_offers_both(tmp_path, mogrun_cli
     assert named.stderr.splitlines()[1] == (
         'did you mean the command "mogrun -f night.toml list", or the job "list" ("mogrun -f '
         'night.toml run list": a job named like a command runs so)?'), named
+
+
+@pytest.mark.parametrize("argv", [["rerun", "-n", "fanout:acme/web"], ["show", "ok:acme/api"],
+                                  ["-n", "fanout:acme/api"]])
+def test_a_run_named_where_a_job_is_taken_says_so(project, mogrun_emulator, argv) -> None:
+    """``rerun -n fan:acme/web`` said only 'unknown job "fan:acme/web"' (and listed
+    "fan" among the jobs), though status and logs take that very name."""
+    result = project(*argv)
+    assert result.exit_code == 2, result
+    job = argv[-1].split(":")[0]
+    assert result.stderr.splitlines()[:2] == [
+        f'Error: unknown job "{argv[-1]}" in mogplex.toml',
+        f'"{argv[-1]}" names one run of job "{job}": this command takes job names ("{job}"); '
+        "status, logs, cancel and history --job take a run"], result
+    assert mogrun_emulator.requests == []

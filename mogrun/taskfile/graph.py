@@ -97,8 +97,14 @@ def check_job_names(taskfile: TaskFile, names: Sequence[str]) -> None:
 
     for name in names:
         if name not in taskfile.jobs:
+            job, colon, _ = name.partition(":")
             hint = closest(name, taskfile.jobs)
-            context = [f'did you mean "{hint}"?'] if hint else _outer_hint(taskfile, name)
+            if colon and job in taskfile.jobs:  # a run of it, as status and logs take one
+                context = [f'"{name}" names one run of job "{job}": this command takes job '
+                           f'names ("{job}"); status, logs, cancel and history --job take a '
+                           "run"]
+            else:
+                context = [f'did you mean "{hint}"?'] if hint else _outer_hint(taskfile, name)
             raise UsageError(f'unknown job "{name}" in {taskfile.path.name}',
                              context=[*context, jobs_line(taskfile)])
 
