@@ -57,12 +57,11 @@ def _refuse_unloadable_entries(taskfile: Any) -> None:
     """A ``[mogplex] plugins`` that is no list, or an entry of it no loader tries
     (``../x.py``), refused as ``run`` refuses it (exit 2): the plugins that did load,
     listed without it, looked like all the task file asks for."""
-    from mogrun.taskfile.validation import plugin_entry_errors, setting_error
+    from mogrun.taskfile.validation import plugins_refused
 
-    refused = [setting_error(taskfile, "plugins"), *plugin_entry_errors(taskfile)]
-    first = next((error for error in refused if error is not None), None)
-    if first is not None:
-        raise first
+    refused = plugins_refused(taskfile)
+    if refused:
+        raise refused[0]
 
 
 def plugin_rows(host: PluginHost) -> list[dict[str, Any]]:

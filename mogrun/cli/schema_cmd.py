@@ -36,10 +36,9 @@ def schema_command(state: CliState, extra: tuple[str, ...]) -> int:
     for problem in problems:  # the keys of the plugins that loaded are still there
         _warn(state, problem, "the keys this plugin declares are not in the schema")
     if taskfile is not None:  # an entry no loader tries was left out without a word
-        from mogrun.taskfile.validation import plugin_entry_errors, setting_error
+        from mogrun.taskfile.validation import plugins_refused
 
-        for refused in filter(None, [setting_error(taskfile, "plugins"),
-                                     *plugin_entry_errors(taskfile)]):
+        for refused in plugins_refused(taskfile):
             _warn(state, refused, "the keys of what it names are not in the schema")
     say_plugin_notes(state, host, taskfile, extra)
     schema = json_schema(host.key_specs())

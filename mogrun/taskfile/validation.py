@@ -174,6 +174,13 @@ def _settings_errors(taskfile: TaskFile, secret: set[str]) -> list[TaskFileError
     return errors
 
 
+def plugins_refused(taskfile: TaskFile) -> list[TaskFileError]:
+    """What ``run`` refuses of ``[mogplex] plugins`` (no list; an entry no loader
+    tries), for the commands that load plugins without judging the whole file:
+    ``plugins`` refuses it too, ``schema`` warns of it."""
+    return [*filter(None, [setting_error(taskfile, "plugins")]), *plugin_entry_errors(taskfile)]
+
+
 def plugin_entry_errors(taskfile: TaskFile) -> list[TaskFileError]:
     """Each entry of ``[mogplex].plugins`` that no loader tries
     (``plugin_entry_problem``), located at its string."""
