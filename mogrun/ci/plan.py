@@ -257,6 +257,16 @@ def _seconds(value: Any, default: float, longest: float) -> float:
         return default
 
 
+def _timeout(keys: Mapping[str, Any]) -> float:
+    """A job's ``timeout`` (its keys, ``[defaults]`` applied) in seconds."""
+    return _seconds(keys.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"])
+
+
+def _capacity_wait(keys: Mapping[str, Any]) -> float:
+    """A job's ``capacity_wait`` in seconds."""
+    return _seconds(keys.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+
+
 def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> float:
     """The bound of a phase in which the runs of ``names`` (a job, and those that
     may run alongside it in its invocation) share the pool: they go ``-j`` at a
@@ -277,9 +287,7 @@ def _phase_seconds(taskfile: TaskFile, names: list[str], shards: int = 1) -> flo
     runs = sum(legs)
     starts = sum(n for n, k in zip(legs, keys, strict=True) if "automation" not in k)
     waves = math.ceil(runs / DEFAULT_PARALLEL)
-    timeout = max(_seconds(k.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) for k in keys)
-    wait = max(_seconds(k.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
-               for k in keys)
+    timeout, wait = max(map(_timeout, keys)), max(map(_capacity_wait, keys))
     waits = waves if _sandboxes(taskfile, names, shards) > leg_slots(taskfile.settings, shards) \
         else 1
     return waves * timeout + waits * wait + start_pacing(taskfile.settings, starts, shards)
@@ -403,8 +411,7 @@ def _splittable(taskfile: TaskFile, names: Sequence[str], shards: int) -> bool:
         keys = taskfile.job_keys(name)
         more = (shards if is_sharded(taskfile, name, shards) else 1) + 1
         most = most_legs(taskfile.settings, runs="automation" not in keys)
-        one = _seconds(keys.get("timeout"), DEFAULT_TIMEOUT, LONGEST["timeout"]) + _seconds(
-            keys.get("capacity_wait"), DEFAULT_CAPACITY_WAIT, LONGEST["capacity_wait"])
+        one = _timeout(keys) + _capacity_wait(keys)
         if (most is None or more <= most) and is_sharded(taskfile, name, more) \
                 and _minutes(one) <= GITHUB_MAX_MINUTES:
             return True
