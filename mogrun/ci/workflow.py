@@ -125,8 +125,8 @@ def recorded_options(text: str) -> Recorded | None:
     install: str | None = None
     flag = None
     for word in words:
-        if flag == "--shards" and shards is None and (whole_number(word) or 0) >= 1:
-            shards = whole_number(word)  # (not thousands of digits: int() refuses them)
+        if flag == "--shards" and shards is None and (count := whole_number(word) or 0) >= 1:
+            shards = count  # (None for thousands of digits, which int() refuses)
         elif flag == "--install" and install is None:
             install = word
         flag = word if flag is None and word in _VALUED else None
