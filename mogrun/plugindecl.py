@@ -147,11 +147,12 @@ def _unknown_type(schema: object) -> str | None:
     for key, value in schema.items():
         if key in _DATA_KEYWORDS:  # values, not schemas: a default may hold a "type"
             continue
-        named = [value] if key == "type" and isinstance(value, str) else (
-            value if key == "type" and isinstance(value, list) else [])
-        wrong = next((t for t in named if isinstance(t, str) and t not in JSON_TYPES), None)
-        found = wrong if wrong is not None else _unknown_type(value)
-        if found is not None:
+        if key == "type" and isinstance(value, str | list):  # a type, or a list of them
+            names = [value] if isinstance(value, str) else value
+            wrong = next((t for t in names if isinstance(t, str) and t not in JSON_TYPES), None)
+            if wrong is not None:
+                return wrong
+        elif (found := _unknown_type(value)) is not None:
             return found
     return None
 
