@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+from typing import Any
 
 import pytest
 from plugtest_helpers import TOKEN, host_with_token, make_job, make_request, make_result
@@ -20,6 +21,17 @@ from mogrun.pluginhost import PluginHost
 
 def host_of(plugin: object) -> PluginHost:
     return host_with_token(plugin, "sloppy")
+
+
+def owner_key(**declared: Any) -> Any:
+    """The KeySpec of job key "owner" as a plugin registering it with ``declared``
+    (schema=, help=...) leaves it; ``PluginError`` where mogrun refuses it."""
+    class Keys:
+        @hookimpl
+        def mogrun_job_keys(self, register):
+            register("owner", lambda v: v, **declared)
+
+    return host_of(Keys()).key_specs()["owner"]
 
 
 @pytest.mark.parametrize("fault", [asyncio.CancelledError(), GeneratorExit()])
@@ -119,13 +131,8 @@ def test_a_delay_too_big_for_a_float_is_no_delay() -> None:
 
 
 def test_a_key_schema_that_is_no_json_is_refused_where_it_is_declared() -> None:
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, schema={"type": {1, 2}})
-
     with pytest.raises(PluginError) as caught:
-        host_of(Keys()).key_specs()
+        owner_key(schema={"type": {1, 2}})
     assert 'plugin "sloppy" declares job key "owner" with a schema that is not a JSON object' \
         in caught.value.message
 
@@ -142,25 +149,14 @@ def _cyclic() -> dict:
     {"deep": [{"a": {"b": {"c": b"bytes"}}}]},
 ])
 def test_every_kind_of_schema_json_cannot_write_is_refused(schema) -> None:
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, schema=schema)
-
     with pytest.raises(PluginError, match="with a schema that is not a JSON object"):
-        host_of(Keys()).key_specs()
+        owner_key(schema=schema)
 
 
 def test_a_schema_of_plain_json_values_is_kept_as_declared() -> None:
     shared = {"type": "string", "minLength": 1}
     schema = {"anyOf": [shared, shared, {"type": "null"}], "enum": ("a", 1, 2.5, True, None)}
-
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, schema=schema)
-
-    assert host_of(Keys()).key_specs()["owner"].schema == schema
+    assert owner_key(schema=schema).schema == schema
 
 
 PRINTS = '''
@@ -308,33 +304,17 @@ def test_a_key_value_that_holds_itself_is_shown_not_a_traceback(mogrun_project, 
 def test_a_key_schema_naming_no_json_type_is_refused(schema, wrong) -> None:
     """``{"type": "strin"}`` was accepted: `mogrun schema` wrote it, and an editor
     given that schema refused the whole file."""
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, schema=schema)
-
     with pytest.raises(PluginError) as caught:
-        host_of(Keys()).key_specs()
+        owner_key(schema=schema)
     assert f'with a schema whose "type" {wrong!r} is no JSON Schema type' in caught.value.message
 
 
 def test_a_property_named_type_is_no_type() -> None:
     schema = {"type": "object", "properties": {"type": {"type": "string"}},
               "default": {"type": "pager"}, "examples": [{"type": "mail"}]}
-
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, schema=schema)
-
-    assert host_of(Keys()).key_specs()["owner"].schema == schema
+    assert owner_key(schema=schema).schema == schema
 
 
 def test_a_key_help_that_is_not_text_is_refused() -> None:
-    class Keys:
-        @hookimpl
-        def mogrun_job_keys(self, register):
-            register("owner", lambda v: v, help=None)
-
     with pytest.raises(PluginError, match='job key "owner" with a help that is not text'):
-        host_of(Keys()).key_specs()
+        owner_key(help=None)
