@@ -668,6 +668,33 @@ def test_a_repo_added_to_a_fan_out_since_it_ran_is_a_run_never_started(project) 
     assert typo.exit_code == 2 and "did you mean" in typo.stderr, typo
 
 
+def test_a_fan_out_with_a_repo_it_never_ran_has_not_passed(project) -> None:
+    """`status --exit-status fanout && deploy` was green after acme/worker was added
+    to fanout, which had passed on acme/api and acme/web: it exited 0, though the
+    fan-out passes only with every run (rerun starts the added one)."""
+    assert project("fanout").exit_code == 0
+    assert project("status", "--exit-status", "fanout").exit_code == 0
+    project.write(JOBS.replace('"acme/api", "acme/web"]', '"acme/api", "acme/web", '
+                               '"acme/worker"]'))
+    for argv in (["status", "--exit-status", "fanout"], ["status", "--exit-status"]):
+        result = project(*argv)
+        assert result.exit_code == 1, result
+        assert ("fanout: acme/worker never ran here (added to its repos since it ran), so "
+                "it has not passed: mogrun rerun fanout starts it\n") in result.stderr, result
+        assert "acme/web" in result.stdout, result  # the runs it made, shown
+    quiet = project("--json", "status", "--exit-status", "fanout")
+    assert (quiet.exit_code, quiet.stderr) == (1, ""), quiet
+    assert project("status", "fanout").exit_code == 0  # shown, not judged
+
+
+def test_a_shard_legs_status_does_not_count_other_legs_repos_as_never_run(project) -> None:
+    """A leg of `--shard I/N` holds only its share of a fan-out's runs here (the other
+    legs ran on other machines): their repos are not ones the job never ran."""
+    assert project("run", "--shard", "1/2", "fanout").exit_code == 0
+    result = project("status", "--exit-status", "fanout")
+    assert (result.exit_code, "never ran" in result.stderr) == (0, False), result
+
+
 def test_a_run_of_an_older_invocation_is_found_without_reading_every_row(
         project, monkeypatch) -> None:
     """`status fanout:acme/web` when fanout's latest invocation had no web run read

@@ -165,23 +165,11 @@ def read_history(state: CliState, taskfile: Any, history: History | None,
 def grown_fan_outs(history: History, taskfile: Any, rows: Sequence[HistoryRow],
                    have: set[str]) -> list[str]:
     """The jobs of ``rows`` (not in ``have``, still in the task file) whose list of
-    repos there names one they have no run of here, in any invocation: a fan-out
-    passes only with every run, so one that passed before the repo was added has
-    not passed now (``RepoEdits.added`` starts that run). Repos that cannot be told
-    without resolving (a template, an id) are left to the rest of rerun."""
-    from mogrun.cli.run_targets import written_repos
-    from mogrun.reponames import repo_key
+    repos there names one they have no run of here (``never_run_repos``): one that
+    passed before the repo was added has not passed now (``RepoEdits.added`` starts
+    that run). Repos that cannot be told without resolving (a template, an id) are
+    left to the rest of rerun."""
+    from mogrun.cli.run_targets import never_run_repos
 
-    grown = []
-    for job in dict.fromkeys(row.job for row in rows):
-        names = written_repos(job, taskfile) if job in taskfile.job_names else None
-        if job in have or names is None or len(names) < 2:
-            continue
-        read = {repo_key(row.repo) for row in rows if row.job == job}
-        # A repo the rows read lack (a rerun's invocation holds only what it reran) is
-        # looked for newest first, one at a time: every row of the job, read at once,
-        # took 12 s at 300,000 rows.
-        if any(not history.recent(1, job=job, repo=name)
-               for name in names if repo_key(name) not in read):
-            grown.append(job)
-    return grown
+    return [job for job in dict.fromkeys(row.job for row in rows)
+            if job not in have and never_run_repos(history, rows, job, taskfile)]

@@ -278,6 +278,29 @@ def lists_repo(job: str, repo: str, taskfile: Any) -> bool:
     return names is not None and repo_key(repo) in {repo_key(n) for n in names}
 
 
+def never_run_repos(history: Any, rows: Sequence[Any], job: str, taskfile: Any) -> list[str]:
+    """The owner/names fan-out ``job``'s task-file entry lists that it has no run of
+    here, in ``rows`` (its latest runs) or any invocation before: repos added since
+    it ran. A fan-out passes only with every run, so it has not passed without them
+    (``status --exit-status`` is 1; ``rerun`` starts them). ``[]`` where that cannot
+    be told: repos not all owner/names there (a template, an id), a one-repo job,
+    or latest runs made by ``--shard`` legs of which some are not in this history
+    (another machine ran them). The rows lacked are looked for newest first, one
+    repo at a time: every row of the job, read at once, took 12 s at 300,000 rows."""
+    from mogrun.engine.history_reads import leg_count
+    from mogrun.reponames import repo_key
+
+    names = written_repos(job, taskfile) if job in taskfile.job_names else None
+    if names is None or len(names) < 2:
+        return []
+    shards = {row.shard for row in rows if row.job == job}  # I/N legs share N
+    if any(shards) and len(shards) != leg_count(next(iter(shards))):
+        return []
+    read = {repo_key(row.repo) for row in rows if row.job == job}
+    return [name for name in names
+            if repo_key(name) not in read and not history.recent(1, job=job, repo=name)]
+
+
 def looks_like_run_id(text: str) -> bool:
     """Run ids are UUIDs (the server's runs table keys them so, and answers any
     other id with a 500 after its query fails): anything else is a mistyped job

@@ -67,7 +67,8 @@ EXIT_STATUS_HELP = """\b
      timed out or interrupted, even if it goes on on the server; unknown to
      the server), is not known to have passed (ended, but its gates are the
      task file's plugins, which status does not load: logs --follow or rerun
-     judges it), or no run is recorded at all
+     judges it), a fan-out shown lists a repo it never ran (added since it
+     ran: said on stderr), or no run is recorded at all
   3  none failed, but one is still going (pending, streaming, detached,
      left when following it failed, or waiting to start in a mogrun still
      running on this machine)
@@ -95,7 +96,10 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
     is a run of a repo its job no longer lists (rerun cannot start it again;
     owner/name in any case, as GitHub's), unless named (mogrun status
     JOB:owner/name): when all of a job's latest runs are such, status says so
-    and names one. mogrun history still has their runs.
+    and names one. mogrun history still has their runs. A fan-out that lists a
+    repo it never ran here (added since it ran) has not passed: said, and
+    --exit-status exits 1 (mogrun rerun starts that run); not when its latest
+    runs are --shard legs some of which ran on another machine.
 
     Each task file in a folder (-f nightly.toml) has its own history. The
     legs of a --shard I/N matrix that share it are one invocation: a job's
@@ -159,6 +163,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows, history, taskfile)
+        added = (_added_repos(state, history, taskfile, rows)
+                 if target is None or target in taskfile.job_names else False)
         if refreshed is not None and refreshed.signal is not None:  # a signal while asking
             from mogrun.engine.signals import signal_name
 
@@ -169,7 +175,9 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             return refreshed.signal
         if unreachable is not None:
             return unreachable.exit_code  # what is going now is not known
-        return exit_status_code(rows) if exit_status else 0
+        if not exit_status:
+            return 0
+        return EXIT_NOT_PASSED if added else exit_status_code(rows)
     finally:
         history.close()
 
@@ -192,6 +200,25 @@ def _none_listed(state: CliState, history: Any, rows: Sequence[Any]) -> None:
         echo_safe(f"{job}: no run of the repos it lists now is recorded yet; its latest runs "
                   f"are of repos it no longer lists ({repos}): see one with "
                   f"{command_prefix(state)} status {runs[0].label}", err=True)
+
+
+def _added_repos(state: CliState, history: Any, taskfile: Any, rows: Sequence[Any]) -> bool:
+    """Whether a fan-out shown lists repos it never ran here (``never_run_repos``),
+    each job's said on stderr (not with ``--json``): it has not passed without them.
+    ``status --exit-status fan && deploy`` was green with a repo added since fan ran."""
+    from mogrun.cli.run_cmd import command_prefix
+    from mogrun.cli.run_targets import never_run_repos
+    from mogrun.tables import listed
+
+    added = False
+    for job in dict.fromkeys(row.job for row in rows):
+        repos = never_run_repos(history, rows, job, taskfile)
+        added = added or bool(repos)
+        if repos and not state.json_output:
+            echo_safe(f"{job}: {listed(repos)} never ran here (added to its repos since it "
+                      f"ran), so it has not passed: {command_prefix(state)} rerun {job} "
+                      f"starts {'them' if len(repos) > 1 else 'it'}", err=True)
+    return added
 
 
 def _gone_jobs(history: Any, taskfile: Any) -> list[str]:

@@ -159,13 +159,13 @@ class HistoryReads:
         heads = self._scoped("job = ?", (job,), limit=1)
         if not heads:
             return []
-        legs = _leg_count(heads[0].shard)
+        legs = leg_count(heads[0].shard)
         while len(heads) < legs:  # the newest invocation of each other leg (one leg of
             # a matrix may run again alone), back to a run that is not a leg of N
             taken = [head.shard for head in heads]
             more = self._scoped("job = ?" + " AND shard != ?" * len(taken), (job, *taken),
                                 limit=1)
-            if not more or _leg_count(more[0].shard) != legs:
+            if not more or leg_count(more[0].shard) != legs:
                 break
             heads += more
         rows = [row for head in heads for row in self._of_invocation(
@@ -187,7 +187,7 @@ class HistoryReads:
         if not last:
             return []
         rows = self._of_invocation(last[0].invocation, "", (), None, last[0].task_file)
-        if not _leg_count(last[0].shard):
+        if not leg_count(last[0].shard):
             return latest_attempts(reversed(rows))
         jobs = dict.fromkeys(row.job for row in rows)
         return sorted((row for job in jobs for row in self.latest_invocation_of(job)),
@@ -294,7 +294,7 @@ def job_and_repo_where(job: str | None, repo: str | None) -> tuple[str, tuple[An
     return "", ()
 
 
-def _leg_count(shard: str) -> int:
+def leg_count(shard: str) -> int:
     """N of a row's ``I/N`` leg (as ``--shard`` reads it); 0 for a row of no leg."""
     if not shard:
         return 0
