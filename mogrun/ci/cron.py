@@ -251,6 +251,28 @@ def earliest(expressions: Iterable[str], after: datetime) -> datetime | None:
     return min(times, default=None)
 
 
+def either_day(expression: str) -> bool:
+    """Whether both day fields restrict the days (``"17 9 1-7 * 1"``): cron then runs
+    on each day either names, not only on days both do: the 1st to the 7th and
+    every Monday, where "the first Monday", which cron cannot say, was most likely
+    meant (``cronmeaning._days`` reads it so). Not when a day field starts with
+    "*" (``*/2``): Vixie cron reads that one as no restriction, other readers not."""
+    fields = expression.split()
+    if len(fields) != 5 or fields[2].startswith("*") or fields[4].startswith("*"):
+        return False
+    dates, weekdays = cronmeaning.field_values(2, fields[2]), cronmeaning.field_values(4, fields[4])
+    return dates is not None and weekdays is not None and cronmeaning.either_day(dates, weekdays)
+
+
+def either_day_warning(job: str | None, expression: str) -> str:
+    """``check``'s warning for a schedule whose two day fields both restrict it."""
+    fields = normalize(expression).split()
+    return (f'{_whose(job)}: "{" ".join(fields)}" runs on every day of the month '
+            f'"{fields[2]}" names and on every day of the week "{fields[4]}" names, not only '
+            "on days both name: cron (and GitHub) reads the two day fields as either; "
+            'a day that must be both (e.g. "the first Monday") cannot be written in cron')
+
+
 def minute_zero_warning(job: str | None, expression: str) -> str:
     """``check``'s warning for a schedule on the hour (``job``: ``None`` for ``[defaults]``')."""
     return (f'{_whose(job)}: "{normalize(expression)}" runs at minute 0, when '

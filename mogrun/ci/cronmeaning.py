@@ -153,7 +153,7 @@ def _days(months: frozenset[int], dates: frozenset[int],
     fields, which schedules share far more than whole expressions (2,400 of a
     big file's schedules had 8 sets of days; each set made afresh was half its
     check's 15 s), and shared by the meanings that have them."""
-    either = len(dates) < 31 and len(weekdays) < 7
+    either = either_day(dates, weekdays)
 
     def runs(date: int, day: int) -> bool:
         by_date, by_weekday = date in dates, day in weekdays
@@ -162,6 +162,12 @@ def _days(months: frozenset[int], dates: frozenset[int],
     return frozenset((month, date, day) for month in months
                      for date in range(1, _longest(month) + 1) for day in range(7)
                      if runs(date, day))
+
+
+def either_day(dates: frozenset[int], weekdays: frozenset[int]) -> bool:
+    """Whether a day runs when either day field names it (both restrict the days:
+    POSIX cron, as GitHub reads it), rather than only when both do."""
+    return len(dates) < RANGES[2][1] and len(weekdays) < len(NAMES[4])
 
 
 def _longest(month: int) -> int:

@@ -92,6 +92,8 @@ def schedule_warnings(taskfile: TaskFile, now: datetime | None = None) -> list[C
         expressions = job_schedules(taskfile, job)  # one for one with a list's entries
         found += [CheckWarning(cron.minute_zero_warning(whose, e), _at(taskfile, job, value, i))
                   for i, e in enumerate(expressions) if cron.at_minute_zero(e)]
+        found += [CheckWarning(cron.either_day_warning(whose, e), _at(taskfile, job, value, i))
+                  for i, e in enumerate(expressions) if cron.either_day(e)]
         found += [CheckWarning(cron.overlap_warning(whose, *pair, now or datetime.now(UTC)),
                                _at(taskfile, job, value, _last_index(expressions, pair[1])))
                   for pair in cron.overlaps(expressions)]

@@ -183,6 +183,24 @@ def test_minute_zero_is_a_warning_at_its_entry(project) -> None:
     ]
 
 
+def test_both_day_fields_restricting_a_schedule_is_a_warning(project) -> None:
+    """"17 9 1-7 * 1" was taken silently; GitHub runs it on the 1st to the 7th AND every
+    Monday (cron reads the two day fields as either), where the first Monday was
+    meant. A day field that names every day restricts nothing, and one that starts
+    with "*" is no restriction to Vixie cron (readers differ): no warning."""
+    project.write('[jobs.nightly]\r\nrepo = "acme/api"\r\nprompt = "x"\r\n'
+                  'schedule = [\r\n\t"17 9 1-7 * mon",  # first Monday?\r\n'
+                  '  "23 4 */2 * 1-5", "29 5 1,15 * 0-6",\r\n]\r\n\r\n', raw=True)
+    result = project.run("check")
+    assert result.code == 0, result
+    file = project.root / "mogplex.toml"
+    assert result.err.splitlines() == [
+        f'warning: {file}:5:2: job "nightly", key "schedule": "17 9 1-7 * MON" runs on every '
+        'day of the month "1-7" names and on every day of the week "MON" names, not only on '
+        "days both name: cron (and GitHub) reads the two day fields as either; a day that "
+        'must be both (e.g. "the first Monday") cannot be written in cron'], result.err
+
+
 def test_schedule_warnings_point_at_their_entries_in_a_list_as_people_write_it(
         project) -> None:
     project.write('[jobs.a]\r\nrepo = "acme/api"\r\nprompt = "x"\r\nschedule = [\r\n'
