@@ -97,6 +97,9 @@ def check_file_url(url: str) -> None:
     """Raise ``ValueError`` (with the reason) if a task file may not name ``url``."""
     if not isinstance(url, str):
         raise ValueError("url must be a string")
+    if "{{" in url:  # it read as "contains whitespace" (the spaces inside the braces)
+        raise ValueError("it takes no template: write the URL itself, or leave url out "
+                         "and set MOGPLEX_URL where mogrun runs")
     problem = url_problem(url)
     if problem is not None:
         raise ValueError(problem)

@@ -37,6 +37,10 @@ def test_a_task_file_may_name_mogplex_and_loopback(url):
     ("https://evil.example\\@mogplex.com", "backslash"),
     ("https://mogplex.com/?next=x", "query or fragment"),
     ("mogplex.com", "must be an http(s) URL"),
+    # read as "it contains whitespace" (the spaces inside the braces), or a bad host
+    ("{{ env.MOGPLEX_URL }}", "takes no template: write the URL itself, or leave url out "
+                              "and set MOGPLEX_URL where mogrun runs"),
+    ("https://{{env.REGION}}.mogplex.com", "takes no template"),
 ])
 def test_a_task_file_may_not_name_other_hosts(url, reason):
     with pytest.raises(ValueError) as caught:
