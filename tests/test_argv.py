@@ -95,7 +95,7 @@ NO_OWN = {"plugins": [], "jobs": [], "no_deps": False}
     (["list", "extra"], None),
     (["check", "extra"], None),
     (["check", "show"], None),
-    (["show"], None),                      # show needs a job: click says so
+    (["show"], None),                      # show needs a job: the command says so
     (["show", "x", "--help"], None),
     (["show", "-px.py", "x"], None),       # joined values are left to click
     (["--no-deps", "show", "x"], None),    # show's own flag before show

@@ -110,7 +110,8 @@ def test_a_word_near_a_command_with_a_named_task_file_not_there_says_the_file(
 
 @pytest.mark.parametrize(("word", "meant"), [("hist", "history"), ("ls", "list"),
                                              ("ps", "status"), ("stauts", "status"),
-                                             ("automat", "automations")])
+                                             ("automat", "automations"),
+                                             ("version", "--version")])
 def test_a_mistyped_command_gets_the_command_it_begins_or_a_habit_s(project, word,
                                                                      meant) -> None:
     """``hist`` was offered "list" (difflib's nearest) and ``ls`` "logs": a command the

@@ -314,8 +314,9 @@ def _refuse_mistyped_command(ctx: click.Context, word: str) -> None:
                      context=[f'did you mean "{hint}"?', "Commands: " + ", ".join(COMMANDS)])
 
 
-# Words other tools' users type for a command (``ls`` read as "logs": as close to it).
-_HABITS = {"ls": "list", "ps": "status"}
+# Words other tools' users type for a command (``ls`` read as "logs": as close to it;
+# ``version``, as gh and docker take it, was "unknown job" with no hint).
+_HABITS = {"ls": "list", "ps": "status", "version": "--version"}
 
 
 def _meant_command(word: str) -> str | None:

@@ -64,7 +64,8 @@ Examples:
 
 
 @click.command("show", help=SHOW_HELP)
-@click.argument("jobs", nargs=-1, required=True, shell_complete=complete_jobs)
+# Not required=True: click's "Missing argument 'JOBS...'" where run says what to do.
+@click.argument("jobs", nargs=-1, metavar="JOBS...", shell_complete=complete_jobs)
 @click.option("--no-deps", is_flag=True, help="Do not include the jobs' needs.")
 @click.option("-p", "--plugin", "plugins", multiple=True, metavar="NAME",
               help="Load an extra plugin (module name or .py path).")
@@ -73,4 +74,8 @@ def show_command(state: CliState, jobs: tuple[str, ...], no_deps: bool,
                  plugins: tuple[str, ...]) -> int:
     from mogrun.cli.taskfile_views import show_jobs
 
+    if not jobs:
+        from mogrun.errors import UsageError
+
+        raise UsageError("show needs at least one job name", context=["See: mogrun list"])
     return show_jobs(state, jobs, no_deps=no_deps, extra_plugins=plugins)

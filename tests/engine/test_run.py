@@ -429,6 +429,10 @@ def test_bad_command_lines_exit_2(project, mogrun, mogrun_emulator):
     no_jobs = mogrun("run")
     assert no_jobs.exit_code == 2
     assert no_jobs.stderr.startswith("Error: run needs at least one job name")
+    # show said click's "Missing argument 'JOBS...'" where run says what to do
+    no_shown = mogrun("show")
+    assert (no_shown.exit_code, no_shown.stderr) == (
+        2, "Error: show needs at least one job name\nSee: mogrun list\n"), no_shown
     bad_timeout = mogrun("run", "--timeout", "soon", "a")
     assert bad_timeout.exit_code == 2
     assert bad_timeout.stderr.startswith("Error: --timeout: invalid duration 'soon'")
