@@ -46,10 +46,11 @@ def going_in_a_local_mogrun(targets: Sequence[Target], what: str,
 
 
 @click.command("cancel")
-@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", shell_complete=complete_jobs,
-                callback=run_id_case)
+# Not required: click's "Missing argument" said nothing of where to find a target.
+@click.argument("target", metavar="JOB|JOB:owner/name|RUN_ID", required=False,
+                shell_complete=complete_jobs, callback=run_id_case)
 @click.pass_obj
-def cancel_command(state: CliState, target: str) -> int:
+def cancel_command(state: CliState, target: str | None) -> int:
     """Request cancellation of a run (every run of a job's latest invocation).
 
     Ctrl-C or SIGTERM sends no more cancels (the one sent is answered; a
@@ -65,6 +66,9 @@ def cancel_command(state: CliState, target: str) -> int:
       mogrun cancel 3f9c2e41-7b1d-4c8a-9e55-0d6b2a7f1c38
       mogrun cancel codemod            every run of its latest invocation
     """
+    if target is None:  # nothing cancelled by default: name what to stop
+        raise UsageError("cancel needs a job, JOB:owner/name or a run id",
+                         context=["See: mogrun status (the latest runs)"])
     state.hold_github_commands()  # server and agent text follows
     taskfile, history = open_state(state)
     try:

@@ -433,6 +433,10 @@ def test_bad_command_lines_exit_2(project, mogrun, mogrun_emulator):
     no_shown = mogrun("show")
     assert (no_shown.exit_code, no_shown.stderr) == (
         2, "Error: show needs at least one job name\nSee: mogrun list\n"), no_shown
+    no_target = mogrun("cancel")  # click's "Missing argument" too
+    assert (no_target.exit_code, no_target.stderr) == (
+        2, "Error: cancel needs a job, JOB:owner/name or a run id\n"
+           "See: mogrun status (the latest runs)\n"), no_target
     bad_timeout = mogrun("run", "--timeout", "soon", "a")
     assert bad_timeout.exit_code == 2
     assert bad_timeout.stderr.startswith("Error: --timeout: invalid duration 'soon'")
