@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mogrun.emulator.directives import Script
-from mogrun.emulator.runs import RefusedRun, Run, StartSpec, UnqueuedRun
+from mogrun.emulator.runs import NotReadyRun, RefusedRun, Run, StartSpec, UnqueuedRun
 from mogrun.emulator.sandboxes import Sandbox, Triple
 from mogrun.emulator.state import State
 
@@ -51,6 +51,8 @@ def create_run(state: State, spec: StartSpec, script: Script, user: str, now: fl
     run: Run
     if isinstance(placed, str):
         run = RefusedRun(spec, script, user, now, api_url, placed)
+    elif placed.reused and still_booting(state, placed.sandbox, now):
+        run = NotReadyRun(spec, script, user, now, api_url, placed.sandbox)
     else:
         run = Run(spec, script, user, now, api_url)
         run.reused = placed.reused
@@ -58,6 +60,12 @@ def create_run(state: State, spec: StartSpec, script: Script, user: str, now: fl
         placed.sandbox.add(run)
     state.runs[run.id] = run
     return run
+
+
+def still_booting(state: State, sandbox: Sandbox, now: float) -> bool:
+    """Whether ``sandbox`` has no VM yet (``sandbox_id`` ``"pending"``, while it is
+    ``creating``): a run that joins it then is refused by the server's harness."""
+    return bool(state.sandboxes.row(sandbox, now)["sandbox_id"] == "pending")
 
 
 def create_unqueued_run(state: State, spec: StartSpec, script: Script, user: str, now: float,

@@ -308,6 +308,30 @@ class RefusedRun(Run):
                 "updatedAt": timestamptz(end if done and end is not None else self.created)}
 
 
+NOT_READY = "Sandbox is not ready"  # the harness route's 409 for a sandbox still booting
+
+
+class NotReadyRun(RefusedRun):
+    """A run that joined its triple's sandbox while that one was still booting
+    (``sandbox_id`` ``"pending"``): accepted (202) bound to it, then ``failed``
+    moments later with ``Sandbox is not ready``. The server's sandbox launch hands
+    a booting sandbox back at once rather than waiting for it, and the harness
+    route refuses one whose ``sandbox_id`` is still ``"pending"``; the run's task
+    then marks it failed (``executeExternalAgentRun``). It never ran: it is no
+    work in the sandbox here (the server leaves its AI call pending, which keeps
+    the sandbox from idling out for hours: not modelled). The row names the
+    sandbox as the start found it, ``"pending"``."""
+
+    def __init__(self, spec: StartSpec, script: Script, user: str, created: float,
+                 api_url: str, sandbox: Any) -> None:
+        super().__init__(spec, script, user, created, api_url, NOT_READY)
+        self.joined = sandbox
+
+    def detail(self, now: float) -> dict[str, Any]:
+        return {**super().detail(now), "sandboxRecordId": self.joined.id,
+                "sandboxId": "pending"}
+
+
 QUEUE_FAILURE = "Trigger.dev runtime is not configured"  # queueExternalAgentRun's first throw
 
 

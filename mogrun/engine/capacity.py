@@ -43,6 +43,11 @@ ACTIVE = frozenset({"creating", "installing", "running"})
 # ``pausing`` sandbox, and its cap counts only ``ACTIVE``).
 PAUSING = "pausing"
 PAUSED = frozenset({PAUSING, "paused"})  # paused by the server, not reaped
+BOOTING_ID = "pending"  # a listed sandbox's ``sandbox_id`` until its VM exists
+# How long a sandbox whose booting run ended before it was listed (a detached start)
+# is taken as booting: the server lists it once the run's task launches it, seconds
+# after the start; one never listed by then was not booted (refused, say).
+UNLISTED_BOOT = 30.0
 IDLE_HINT = "a sandbox frees once idle for the workspace's idle timeout (30m by default)"
 
 Lister = Callable[[Any, float | None], list[dict[str, Any]]]  # (job, deadline) -> sandboxes
@@ -202,6 +207,13 @@ class SandboxSlots:
         self._lock = threading.Lock()
         self._busy: list[Busy] = []
         self._serves: frozenset[_Triple] = frozenset()  # what the listed ones serve
+        # ... those served only by a sandbox still booting (no VM yet: ``sandbox_id``
+        # "pending"): the server hands such a one to a start of its triple, whose
+        # harness then refuses it ("Sandbox is not ready"), so a start waits for it.
+        self._unready: frozenset[_Triple] = frozenset()
+        # Triples whose sandbox a run of ours was booting when it ended (detached, say),
+        # not listed since: -> when. Taken as booting for ``UNLISTED_BOOT`` at most.
+        self._booted_unlisted: dict[_Triple, float] = {}
         # Triples the server refused a boot for though a listing seemed to serve them (a
         # sandbox reaped since, a default branch guessed wrong): from then on, a start
         # for one waits for a free slot, never again taken to share.
@@ -247,14 +259,15 @@ class SandboxSlots:
                     return
                 now = time.monotonic()
                 left = deadline - now
-                if left <= 0:
-                    raise NoSlot(self.exhausted(job))
                 with self._lock:
-                    outlasts = self.boot_hold.outlasts(deadline)
+                    joining = self._joins_booting(owner, want)
+                    outlasts = not joining and self.boot_hold.outlasts(deadline)
+                if left <= 0:
+                    raise NoSlot(self.not_booted(want, job) if joining else self.exhausted(job))
                 if outlasts:  # it cannot boot in time: said now, not after a silent wait
                     raise NoSlot(self.held_past(deadline, job))
                 if not said or now - said_at >= RESAY:  # a long wait says what it waits for
-                    described = self.describe(owner)
+                    described = self.describe_booting(want) if joining else self.describe(owner)
                     if described != said:
                         announce(Wait.for_seconds(WaitKind.CAPACITY, described, left,
                                                   run=label or None,
@@ -265,7 +278,9 @@ class SandboxSlots:
                 # Past the deadline after a wait, no start: blind, the next try took a
                 # slot and started an attempt after the capacity_wait had ended.
                 if time.monotonic() >= deadline:
-                    raise NoSlot(self.exhausted(job))
+                    with self._lock:
+                        joining = self._joins_booting(owner, want)
+                    raise NoSlot(self.not_booted(want, job) if joining else self.exhausted(job))
         finally:
             with self._lock:
                 self._waiting.pop(id(owner), None)
@@ -284,9 +299,12 @@ class SandboxSlots:
         until reaped, so it is counted until the next listing says. A run refused
         for capacity (``booted=False``) made none: it is not counted as booting."""
         with self._lock:
+            booting = id(owner) in self._boot_claims
             want = self._unclaim(owner)
             if want is not None and not booted:
                 self._unshared.add(_key(want))
+            if want is not None and booted and booting and _key(want) not in self._serves:
+                self._booted_unlisted[_key(want)] = time.monotonic()
             if want is not None and booted and _key(want) not in self._serves:
                 self._released.add(want)
                 self._pending.add(want)
@@ -353,6 +371,8 @@ class SandboxSlots:
                 self._claim(owner, want)
                 return True
             shares = self._shared(want) or self._ours(want)
+            if shares and self._joins_booting(owner, want):
+                return False  # waits for that sandbox's VM, not in line for a new slot
             fresh = now - self._listed_at < max_age
             if shares or (fresh and not self.boot_hold.held(now)
                           and self._ahead(owner) < self.cap - self._used()
@@ -377,6 +397,23 @@ class SandboxSlots:
         for it this invocation."""
         key = _key(want)
         return key in self._serves and key not in self._unshared
+
+    def _joins_booting(self, owner: object, want: Sandbox) -> bool:
+        """Whether ``want``'s sandbox exists but has no VM yet (lock held): listed
+        so (``sandbox_id`` "pending"), or booting for another run of this invocation
+        and not yet listed with one. The server would hand it to this start, whose
+        harness refuses a sandbox without a VM: the run would fail "Sandbox is not
+        ready" having done nothing."""
+        key = _key(want)
+        if key in self._unready:
+            return key not in self._unshared
+        if key in self._serves:
+            return False  # listed with its VM
+        since = self._booted_unlisted.get(key)
+        if since is not None and time.monotonic() - since < UNLISTED_BOOT:
+            return True
+        return any(_key(claim) == key for other in self._boot_claims
+                   if other != id(owner) and (claim := self._claims.get(other)) is not None)
 
     def _ours(self, want: Sandbox) -> bool:
         """``want`` is a sandbox this invocation's starts hold or held (not yet listed)."""
@@ -481,10 +518,13 @@ class SandboxSlots:
         busy: list[Busy] = []
         pausing: list[Busy] = []
         paused: set[str] = set()  # ids of those paused, not reaped
+        unready: set[_Triple] = set()  # served by a sandbox with no VM yet
         for box in boxes:
             status = _status(box.get("status"))
             if status in ACTIVE:
                 busy.append(Busy.of(box, status))
+                if box.get("sandbox_id") == BOOTING_ID:
+                    unready.update(busy[-1].serving())
             elif status in PAUSED:
                 paused.add(_text(box.get("id")) or "")
                 if status == PAUSING:
@@ -503,6 +543,9 @@ class SandboxSlots:
             self._busy, self._listed_at = busy, time.monotonic()
             self._released.clear()  # the listing is the truth now
             self._serves = frozenset(serves)
+            self._unready = frozenset(unready)
+            for key in serves & self._booted_unlisted.keys():  # the listing says now
+                del self._booted_unlisted[key]
             # Against this listing: a start's sandbox it shows is no longer also booting.
             self._pending = self._unlisted(self._serves)
             self._own_serve = frozenset(own)
@@ -567,6 +610,23 @@ class SandboxSlots:
             text += (f"; {beyond} more {starts} of this invocation in flight, which the "
                      "server may refuse")
         return text
+
+    def describe_booting(self, want: Sandbox) -> str:
+        """``waiting for acme/api@main's sandbox to boot: ...``: a start that shares
+        a sandbox still booting waits for it, taking no slot."""
+        return (f"waiting for {self._want_name(want)}'s sandbox to boot: a start that "
+                "joins it before it has a VM fails (\"Sandbox is not ready\")")
+
+    def not_booted(self, want: Sandbox, job: Any = None) -> str:
+        """The failure when the shared sandbox did not finish booting in time."""
+        return (f"{self._want_name(want)}'s sandbox did not finish booting within the "
+                f"job's {capacity_wait_said(job)}; a start joining it before then fails "
+                "(\"Sandbox is not ready\")")
+
+    def _want_name(self, want: Sandbox) -> str:
+        repo = self.names.get(want.repo_id) or want.repo_id
+        branch = f"@{want.working_branch}" if want.working_branch else ""
+        return f"{repo}{branch}"
 
     def _booting(self, listed: int, used: int) -> int:
         """Our starts the listing does not show yet that fill a free slot: what a

@@ -82,6 +82,38 @@ def test_runs_of_one_triple_share_a_sandbox(api):
 
 
 @pytest.mark.mogrun_emulator(limits=CAP2)
+def test_a_start_joining_a_sandbox_still_booting_fails_not_ready(api, mogrun_emulator):
+    """The server's launch hands a booting sandbox (``sandbox_id`` "pending") to a
+    start of its triple at once, and its harness refuses it: the run is accepted
+    bound to that sandbox, then fails "Sandbox is not ready" having done nothing.
+    The emulator ran it in the booting sandbox as if ready."""
+    booting = "@emulator duration=never pending=2s interval=1s"  # no VM for 1 s
+    first = api.start(booting, key="a", repo="acme/api").data
+    [box] = api.call("GET", "/sandboxes").data["sandboxes"]
+    assert (box["status"], box["sandbox_id"]) == ("creating", "pending")
+    joined = api.start(NEVER, key="b", repo="acme/api")
+    assert joined.status == 202 and joined.data["status"] == "pending"
+    assert (joined.data["sandboxRecordId"], joined.data["sandboxId"]) == (box["id"], "pending")
+    final = _final(api, joined.data["runId"])
+    assert (final["run"]["status"], final["run"]["error"]) == ("failed", "Sandbox is not ready")
+    assert final["run"]["sandboxRecordId"] == box["id"]
+    assert [(e["type"], e["message"], e["payload"].get("error")) for e in final["events"]] == [
+        ("started", "External Mogplex run accepted", None),
+        ("failed", "External Mogplex run failed", "Sandbox is not ready"),
+    ]
+    again = api.start(NEVER, key="b", repo="acme/api").data
+    assert (again["replayed"], again["status"], again["error"]) == (
+        True, "failed", "Sandbox is not ready")
+    assert api.call("GET", f"/runs/{first['runId']}").data["run"]["status"] == "pending"
+    _until(lambda: api.call("GET", "/sandboxes").data["sandboxes"][0]["sandbox_id"] != "pending")
+    later = api.start(NEVER, key="c", repo="acme/api").data
+    assert later["sandboxRecordId"] == box["id"] and later["sandboxId"] != "pending"
+    assert _until(lambda: api.call("GET", f"/runs/{later['runId']}").data["run"]["status"]
+                  == "streaming")
+    assert mogrun_emulator.active_sandboxes() == 1
+
+
+@pytest.mark.mogrun_emulator(limits=CAP2)
 def test_a_repo_id_in_capitals_is_the_stored_repo_and_shares_its_sandbox(api, mogrun_emulator):
     """The server's repo_id columns are UUIDs: Postgres finds the active sandbox
     whatever the case of the id sent, and gives the id back in lower case."""

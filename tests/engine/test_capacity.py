@@ -736,12 +736,40 @@ def test_a_shard_leg_waiting_for_its_share_says_so_not_that_the_account_is_full(
         result.stderr)
 
 
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_run_sharing_a_sandbox_still_booting_waits_for_its_vm(
+        project, mogrun, mogrun_emulator, detach):
+    """a and b both work on acme/api: the server hands b the sandbox a is booting,
+    and its harness refuses one without a VM yet ("Sandbox is not ready"). mogrun
+    started b at once (a shared sandbox needs no slot): b failed, having done
+    nothing. b now waits for the VM (detached too: a's start is let go at once)."""
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=1.5s pending=0.8s"
+
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+    """)
+    result = mogrun("--json", "run", *(["--detach"] if detach else []), "a", "b")
+    assert result.exit_code == 0, result
+    if detach:
+        time.sleep(1.8)
+    details = [mogrun_emulator.run_detail(r) for r in mogrun_emulator.runs]
+    assert [(d["status"], d["error"]) for d in details] == [("success", None)] * 2, details
+    assert len({d["sandboxRecordId"] for d in details}) == 1, details
+    waits = [o["reason"] for o in json_lines(result.stdout) if o["type"] == "wait"]
+    assert "waiting for acme/api's sandbox to boot" in {w.partition(":")[0] for w in waits}
+
+
 @pytest.mark.parametrize("other", ['branch = "main"', 'root = "."', 'root = "./"'])
 def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted(
         project, mogrun, mogrun_emulator, other):
     """b names acme/api's default branch (or its root as "."): the server runs it in
     the sandbox a, naming neither, boots. mogrun took them for two, waited for a
-    second slot of a one-slot account, and gave b up at its capacity_wait."""
+    second slot of a one-slot account, and gave b up at its capacity_wait. b waits
+    only for that sandbox to boot (joined before, it fails "Sandbox is not ready")."""
     project(f"""
         [jobs.a]
         repo = "acme/api"
@@ -756,7 +784,8 @@ def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted
     result = mogrun("--json", "run", "a", "b", env={"MOGRUN_SANDBOXES": "1"})
     assert result.exit_code == 0, result
     waits = [o for o in json_lines(result.stdout) if o["type"] == "wait"]
-    assert [w for w in waits if w["kind"] == "capacity"] == [], waits
+    assert [w["reason"].partition(":")[0] for w in waits if w["kind"] == "capacity"] in (
+        [], ["waiting for acme/api's sandbox to boot"]), waits
 
 
 @pytest.mark.mogrun_emulator(limits=CAPPED, repos=REPOS)

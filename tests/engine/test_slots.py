@@ -112,7 +112,9 @@ def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
 def test_a_freed_slot_goes_to_the_run_that_has_waited_longest() -> None:
     """Runs waiting for a new slot take freed ones in the order they came to wait: a
     late run that looked first took the slot while an early one gave up at its
-    capacity_wait. A run that shares a listed sandbox needs no slot and waits for none."""
+    capacity_wait. A run that shares a sandbox needs no slot and waits for none, only
+    for one still booting to have its VM (the server fails a run that joins it before:
+    "Sandbox is not ready")."""
     busy = Busy("sb0", "r0", "main", "main", None, "running", "2026-01-01T00:00:00Z")
     listing = [_row(busy)]
     slots = SandboxSlots(2, lambda job, deadline: listing, interval=lambda: 1.0,
@@ -130,7 +132,27 @@ def test_a_freed_slot_goes_to_the_run_that_has_waited_longest() -> None:
     assert not slots._try(object(), Sandbox("r4", None, None), 10.0)  # newly come
     assert slots._try(middle, Sandbox("r2", None, None), 10.0)  # longest in line
     slots._waiting.pop(id(middle))  # what acquire does once its run has the slot
+    assert not slots._try(sharing, Sandbox("r2", None, None), 10.0)  # r2's still boots
+    assert id(sharing) not in slots._waiting  # it waits for that VM, not for a slot
+    slots.booted(middle)  # middle's run has its sandbox, VM and all
     assert slots._try(sharing, Sandbox("r2", None, None), 10.0)  # shares r2's: no slot
+
+
+def test_a_run_sharing_a_listed_sandbox_without_a_vm_waits_for_it() -> None:
+    """A listed sandbox whose ``sandbox_id`` is still "pending" has no VM: a run that
+    joins it then fails on the server, so the start waits until a listing shows one."""
+    row = {**_row(Busy("sb0", "r0", "main", "main", None, "creating",
+                       "2026-01-01T00:00:00Z")), "sandbox_id": "pending"}
+    listing = [row]
+    slots = SandboxSlots(1, lambda job, deadline: listing, interval=lambda: 1.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    joining = object()
+    assert not slots._try(joining, Sandbox("r0", None, None), 10.0)
+    assert slots._waiting == {}
+    listing[0] = {**row, "status": "installing", "sandbox_id": "sbx_1"}
+    slots._refresh(0.0, None, None)
+    assert slots._try(joining, Sandbox("r0", None, None), 10.0)
 
 
 def test_a_run_that_stops_waiting_leaves_the_line() -> None:
