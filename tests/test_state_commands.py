@@ -685,6 +685,16 @@ def test_a_fan_out_with_a_repo_it_never_ran_has_not_passed(project) -> None:
     quiet = project("--json", "status", "--exit-status", "fanout")
     assert (quiet.exit_code, quiet.stderr) == (1, ""), quiet
     assert project("status", "fanout").exit_code == 0  # shown, not judged
+    # logs --follow asks the same ("exit 0 if each passed"): it followed the two
+    followed = project("logs", "--follow", "fanout")
+    assert followed.exit_code == 1, followed
+    assert "fanout: acme/worker never ran here" in followed.stderr, followed
+    summary = json.loads(project("--json", "logs", "--follow", "fanout").stdout.splitlines()[-1])
+    assert summary["exit_code"] == 1, summary
+    assert [(r["repo"], r["outcome"]) for r in summary["results"]
+            if r["repo"] == "acme/worker"] == [("acme/worker", "skipped")], summary
+    one = project("logs", "--follow", "fanout:acme/web")  # one run: that run is judged
+    assert (one.exit_code, "never ran" in one.stderr) == (0, False), one
 
 
 def test_a_shard_legs_status_does_not_count_other_legs_repos_as_never_run(project) -> None:

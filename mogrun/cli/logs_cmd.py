@@ -28,6 +28,7 @@ from mogrun.cli.run_targets import (
     row_label,
     rows_for,
     run_id_case,
+    say_never_run,
     with_automations,
 )
 from mogrun.cli.shown_rows import as_left_locally, ended_unseen, never_started, shown_status
@@ -66,7 +67,9 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
     A job whose latest invocation has started none of its runs while a
     mogrun on this machine still waits to start them (for their needs or a
     sandbox slot) is said so, as cancel says it (exit 1): an older
-    invocation's runs do not stand for them.
+    invocation's runs do not stand for them. A fan-out followed whole that
+    lists a repo it never ran here (added since it ran) has not passed
+    either: said, and skipped in the summary (exit 1).
 
     \b
     Examples:
@@ -103,10 +106,25 @@ def logs_command(state: CliState, target: str | None, follow: bool) -> int:
             return print_logs(state, client, targets, secrets)
         gates = GateJudge(state, [t.row.job for t in targets if t.row is not None])
         gates.load()  # here, not in a follower's thread: plugins load on the main thread
+        never = _never_run(state, history, taskfile, target, targets)
         return follow_all(state, client, history, targets, secrets, gates, stop, sleeper,
-                          unstarted)
+                          unstarted, never)
     finally:
         history.close()
+
+
+def _never_run(state: CliState, history: Any, taskfile: Any, target: str | None,
+               targets: Sequence[Target]) -> list[RunResult]:
+    """The runs of a fan-out followed whole (no name, or a job's) of repos it never
+    ran here, added to its list since (``say_never_run``: said): not passed, in the
+    summary as skipped. ``logs --follow fan`` exited 0 having followed the others."""
+    if target is not None and target not in taskfile.job_names:
+        return []  # a run id, or one run of a fan-out: that run is what is judged
+    rows = [t.row for t in targets if t.row is not None]
+    return [RunResult(job=job, repo=repo, outcome=Outcome.SKIPPED, exit_code=1,
+                      message="never run here (added to its repos since it ran)")
+            for job, repos in say_never_run(state, history, taskfile, rows).items()
+            for repo in repos]
 
 
 def log_targets(state: CliState, history: Any, taskfile: Any, target: str | None,
@@ -393,14 +411,16 @@ def _recorded_ended(target: Target) -> bool:
 
 def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Target],
                secrets: frozenset[str], gates: GateJudge, stop: threading.Event,
-               sleeper: InterruptibleSleep, unstarted: Sequence[Target] = ()) -> int:
+               sleeper: InterruptibleSleep, unstarted: Sequence[Target] = (),
+               never_run: Sequence[RunResult] = ()) -> int:
     """Follow every run at once; 0 only if each ended and passed its gates. A signal
     (Ctrl-C, SIGTERM, SIGHUP) stops following, as ``run`` stops: the runs go on, the
     results and the summary are said, and the exit code is the signal's (a second
     one leaves without waiting for the followers). ``stop``: set at that signal;
     ``sleeper``: the client's, whose waits (a 429's Retry-After) end there.
     ``unstarted``: runs another mogrun here is still to start (in the summary as
-    waiting), or that never started (as they stand): none has passed (exit 1)."""
+    waiting), or that never started (as they stand); ``never_run``: a fan-out's runs
+    of repos added since (``_never_run``): none has passed (exit 1)."""
     from mogrun.engine.automation_kind import Readers
     from mogrun.engine.session import poll_override
     from mogrun.engine.signals import ForcedExit, SignalWatch
@@ -411,7 +431,7 @@ def follow_all(state: CliState, client: Any, history: Any, targets: Sequence[Tar
         _unfollowed(t, _STILL_TO_START.format(pid=t.row.owner_pid), "waiting")
         if t.row is not None and t.row.waiting else
         _unfollowed(t, f"no run to show ({_why(t.row)})", shown_status(t.row), going=False)
-        for t in unstarted])
+        for t in unstarted] + list(never_run))
 
     left = deque(targets)  # a thread per run; with fewer (the system's limit), in turn
     reader = Readers(client)

@@ -301,6 +301,27 @@ def never_run_repos(history: Any, rows: Sequence[Any], job: str, taskfile: Any) 
             if repo_key(name) not in read and not history.recent(1, job=job, repo=name)]
 
 
+def say_never_run(state: CliState, history: Any, taskfile: Any,
+                  rows: Sequence[Any]) -> dict[str, list[str]]:
+    """The fan-outs of ``rows`` that list repos they never ran here
+    (``never_run_repos``), by job, each said on stderr (not with ``--json``): the
+    fan-out has not passed without them. ``status --exit-status`` and ``logs
+    --follow`` judge it so (they exited 0 with a repo added since it ran)."""
+    from mogrun.cli.run_cmd import command_prefix
+
+    found: dict[str, list[str]] = {}
+    for job in dict.fromkeys(row.job for row in rows):
+        repos = never_run_repos(history, rows, job, taskfile)
+        if not repos:
+            continue
+        found[job] = repos
+        if not state.json_output:
+            echo_safe(f"{job}: {listed(repos)} never ran here (added to its repos since it "
+                      f"ran), so it has not passed: {command_prefix(state)} rerun {job} "
+                      f"starts {'them' if len(repos) > 1 else 'it'}", err=True)
+    return found
+
+
 def looks_like_run_id(text: str) -> bool:
     """Run ids are UUIDs (the server's runs table keys them so, and answers any
     other id with a 500 after its query fails): anything else is a mistyped job

@@ -22,6 +22,7 @@ from mogrun.cli.run_targets import (
     row_label,
     rows_for,
     run_id_case,
+    say_never_run,
     still_listed,
 )
 from mogrun.cli.shown_rows import (
@@ -163,8 +164,8 @@ def status_command(state: CliState, target: str | None, exit_status: bool) -> in
             # on a fresh checkout must not read as green.
             return EXIT_NOT_PASSED if exit_status else 0
         _show_status(state, rows, history, taskfile)
-        added = (_added_repos(state, history, taskfile, rows)
-                 if target is None or target in taskfile.job_names else False)
+        added = (say_never_run(state, history, taskfile, rows)
+                 if target is None or target in taskfile.job_names else {})
         if refreshed is not None and refreshed.signal is not None:  # a signal while asking
             from mogrun.engine.signals import signal_name
 
@@ -200,25 +201,6 @@ def _none_listed(state: CliState, history: Any, rows: Sequence[Any]) -> None:
         echo_safe(f"{job}: no run of the repos it lists now is recorded yet; its latest runs "
                   f"are of repos it no longer lists ({repos}): see one with "
                   f"{command_prefix(state)} status {runs[0].label}", err=True)
-
-
-def _added_repos(state: CliState, history: Any, taskfile: Any, rows: Sequence[Any]) -> bool:
-    """Whether a fan-out shown lists repos it never ran here (``never_run_repos``),
-    each job's said on stderr (not with ``--json``): it has not passed without them.
-    ``status --exit-status fan && deploy`` was green with a repo added since fan ran."""
-    from mogrun.cli.run_cmd import command_prefix
-    from mogrun.cli.run_targets import never_run_repos
-    from mogrun.tables import listed
-
-    added = False
-    for job in dict.fromkeys(row.job for row in rows):
-        repos = never_run_repos(history, rows, job, taskfile)
-        added = added or bool(repos)
-        if repos and not state.json_output:
-            echo_safe(f"{job}: {listed(repos)} never ran here (added to its repos since it "
-                      f"ran), so it has not passed: {command_prefix(state)} rerun {job} "
-                      f"starts {'them' if len(repos) > 1 else 'it'}", err=True)
-    return added
 
 
 def _gone_jobs(history: Any, taskfile: Any) -> list[str]:
