@@ -306,16 +306,24 @@ def utf8_text(raw: bytes) -> str:
             width = "32" if raw.startswith(b"\xff\xfe\x00\x00") else "16"
             raise NotUtf8(f"is UTF-{width} text, not UTF-8 (it starts with a UTF-{width} "
                           "byte order mark): save it as UTF-8", 1) from exc
+        if 0 <= raw.find(b"\x00") < exc.start:  # UTF-16 of a letter beyond ASCII (é)
+            raise _nul_byte(raw) from exc
         line = raw.count(b"\n", 0, exc.start) + 1
         start = raw.rfind(b"\n", 0, exc.start) + 1  # of the line: all UTF-8 up to the byte
         before = raw[start:exc.start].decode("utf-8").removeprefix("\ufeff" if start == 0 else "")
         raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
                       line, len(before) + 1) from exc
-    if "\x00" in text:  # UTF-16 without a byte order mark decodes, one NUL a letter
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise NotUtf8(f"is not UTF-8 text (a NUL byte on line {line}: UTF-16 without a byte "
-                      "order mark?): save it as UTF-8", line)
+    if "\x00" in text:  # UTF-16 of ASCII without a byte order mark decodes
+        raise _nul_byte(raw)
     return text
+
+
+def _nul_byte(raw: bytes) -> NotUtf8:
+    """Bytes with a NUL among them, as UTF-16 without a byte order mark writes one
+    beside each ASCII letter (its first, where the file's text would start)."""
+    line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+    return NotUtf8(f"is not UTF-8 text (a NUL byte on line {line}: UTF-16 without a byte "
+                   "order mark?): save it as UTF-8", line)
 
 
 def _build(path: Path, text: str, data: dict[str, Any]) -> TaskFile:

@@ -1582,6 +1582,26 @@ def test_a_utf16_prompt_file_without_a_byte_order_mark_is_refused(project, comma
         "line 1: UTF-16 without a byte order mark?): save it as UTF-8"], result
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_said_whatever_letters_it_holds(project,
+                                                                          codec) -> None:
+    """UTF-16 of a letter beyond ASCII is no UTF-8 either: a file holding one (the é
+    of a French prompt) was said as a Latin-1 one, "byte 0xe9 on line 1", its line
+    quoted as U+FFFD after each letter, and nothing of UTF-16."""
+    said = ("is not UTF-8 text (a NUL byte on line 1: UTF-16 without a byte order mark?): "
+            "save it as UTF-8")
+    (project.root / "p.md").write_bytes("Corrige l'été.\r\n".encode(codec))
+    project.write('[jobs.a]  # nightly\r\nrepo = "acme/api"\r\nprompt_file = "p.md"\r\n\r\n')
+    result = project.run("check")
+    assert result.errors == [f'Error: job "a", key "prompt_file": prompt file p.md {said}'], result
+    project.path.write_bytes('# café\r\n[jobs.a]\r\nrepo = "acme/api"\r\n'.encode(codec))
+    for command in ("check", "list"):
+        result = project.run(command)
+        assert result.code == 2, result
+        assert result.err.splitlines() == [f"Error: task file {said}",
+                                           f"  --> {project.path}:1"], result
+
+
 @pytest.mark.parametrize("written", [
     # show named "description" (a type error, found first) where check lists the
     # missing repo above it first.
