@@ -24,13 +24,50 @@ def prompt_file_problem(project_dir: Path, relative: str) -> str | None:
 
     problem = file_problem(project_dir / relative)
     if problem:
-        meant = relative.replace("\\", "/").strip()
-        hint = ""
-        if meant != relative and file_problem(project_dir / meant) is None \
-                and path_problem(project_dir, meant) is None:
-            hint = f"; did you mean {toml_repr(meant)}? ({_what_differs(relative)})"
+        hint = _meant(project_dir, relative)
         return f"prompt file {shown_path(relative)} {problem} (relative to {project_dir}){hint}"
     return None
+
+
+def _meant(project_dir: Path, relative: str) -> str:
+    """``; did you mean ...?`` for a prompt file that is there once its blanks are
+    off, its backslashes are slashes or its names are in the case the folder
+    spells them; else nothing."""
+    meant = relative.replace("\\", "/").strip()
+    found = meant if _usable(project_dir, meant) else _in_the_folder_s_case(project_dir, meant)
+    if found is None or found == relative:
+        return ""
+    why = [_what_differs(relative)] if meant != relative else []
+    if found != meant:
+        why.append("the folder spells its names in another case: Linux, as on a CI runner, "
+                   "tells the two apart; macOS and Windows do not")
+    return f"; did you mean {toml_repr(found)}? ({'; '.join(why)})"
+
+
+def _usable(project_dir: Path, relative: str) -> bool:
+    """Whether ``relative`` names a prompt file that is there, inside the project."""
+    from mogrun.taskfile.discovery import file_problem
+
+    return file_problem(project_dir / relative) is None and \
+        path_problem(project_dir, relative) is None
+
+
+def _in_the_folder_s_case(project_dir: Path, relative: str) -> str | None:
+    """``relative`` with each name as its folder spells it where the two differ in
+    case alone (``prompts/fix.md`` for a ``Prompts/Fix.md`` written on a disk that
+    takes one for the other), if that names a file; else ``None``."""
+    folder, names = project_dir, []
+    for part in Path(relative).parts:
+        try:
+            alike = sorted(p.name for p in folder.iterdir() if p.name.casefold() == part.casefold())
+        except OSError:  # no such folder, or one that cannot be listed
+            return None
+        if not alike:
+            return None
+        names.append(part if part in alike else alike[0])
+        folder = folder / names[-1]
+    found = "/".join(names)
+    return found if _usable(project_dir, found) else None
 
 
 def shown_path(relative: str) -> str:

@@ -1660,11 +1660,21 @@ def test_a_need_listed_twice_is_refused_at_the_repeat(project) -> None:
     ("prompts\\p.md", "prompt file prompts\\p.md does not exist (relative to {root}); did you "
      "mean 'prompts/p.md'? (a task file's paths use / between folders, on every system)"),
     ("prompts\\nope.md", "prompt file prompts\\nope.md does not exist (relative to {root})"),
+    ("Prompts/P.md", "prompt file Prompts/P.md does not exist (relative to {root}); did you "
+     "mean 'prompts/p.md'? (the folder spells its names in another case: Linux, as on a CI "
+     "runner, tells the two apart; macOS and Windows do not)"),
+    ("PROMPTS\\p.md ", "prompt file 'PROMPTS\\p.md ' does not exist (relative to {root}); did "
+     "you mean 'prompts/p.md'? (the same without the blanks around it; the folder spells its "
+     "names in another case: Linux, as on a CI runner, tells the two apart; macOS and Windows "
+     "do not)"),
+    ("prompts/P.txt", "prompt file prompts/P.txt does not exist (relative to {root})"),
 ])
-def test_a_prompt_file_written_with_a_blank_or_a_backslash_is_said_so(project, written,
-                                                                       said) -> None:
+def test_a_prompt_file_written_with_a_blank_a_backslash_or_in_another_case_is_said_so(
+        project, written, said) -> None:
     """A pasted trailing blank was invisible in "prompt file prompts/p.md  does not
-    exist" beside a prompts/p.md that does; so was a path written on Windows."""
+    exist" beside a prompts/p.md that does; so was a path written on Windows, and
+    one whose case only a Mac's or a Windows disk took for the file's (CI's Linux
+    said it does not exist, beside the file)."""
     (project.root / "prompts").mkdir()
     (project.root / "prompts" / "p.md").write_text("Do it.\n", encoding="utf-8")
     value = written.replace("\\", "\\\\").replace("\t", "\\t")
