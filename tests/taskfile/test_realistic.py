@@ -135,6 +135,7 @@ def assert_located(project, result) -> None:
     if result.err.startswith("Error: invalid TOML: "):  # tomllib's words, but always located
         assert re.match(r"  --> .*:\d+:\d+$", result.err.splitlines()[1]), result
         assert "('" not in result.err.splitlines()[0], result  # no Python tuples
+        return  # the one error; a key it names ("the dotted key ...") may be elsewhere
     for block in result.err.split("\nError: "):
         where = re.search(r"^  --> .*:(\d+):(\d+)$", block, re.MULTILINE)
         headline = block.partition("\n")[0]
@@ -148,15 +149,21 @@ def assert_located(project, result) -> None:
             # A plugin table's problem points at its sub-key (``retry.attempts``).
             subs = re.findall(rf"{re.escape(names[0])}(?:\[\d+\])?\.(\w+)", headline)
             subs += re.findall(r'setting "(\w+)"', headline)  # an unknown one: at itself
-            # A template problem points at the template, on the line of its key.
-            in_value = at.startswith("{{") and line.lstrip().startswith(
-                (names[0], f'"{names[0]}"'))
-            # An entry of a list (a repo of a fan-out, a schedule, a need; one that is
-            # no string) points at the entry.
-            in_list = names[0] in ("repo", "schedule", "needs") and (
-                at[:1] in ("'", '"') or "must list" in headline)
-            assert in_value or in_list or at.startswith((names[0], f'"{names[0]}"', *subs)), \
-                result
+            # A template problem points at the template, on the line of its key (a
+            # table's, a dotted key's, an inline table's).
+            before = line[:int(where.group(2)) - 1]
+            keyed = [k for k in (names[0], *subs) if re.search(
+                rf'(?:^|[\s.{{,])"?{re.escape(k)}"?[ \t]*=', before)]
+            in_value = at.startswith("{{") and bool(keyed)
+            # An entry of a list (a repo of a fan-out, a schedule, a need, a notify's on;
+            # one that is no string) points at the entry, on its line.
+            in_list = at[:1] in ("'", '"') or (
+                names[0] in ("repo", "schedule", "needs") and "must list" in headline)
+            # An element of an array of tables points at its [[header]], as one of an
+            # inline array at its {.
+            in_tables = at.startswith("[[") and f".{names[0]}" in line.replace(" ", "")
+            assert in_value or in_list or in_tables or at.startswith(
+                (names[0], f'"{names[0]}"', *subs)), result
 
 
 def assert_commands_clean(project) -> None:

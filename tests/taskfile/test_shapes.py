@@ -1,8 +1,10 @@
 """Differential property test: one task file written as editors save it (CRLF,
 mixed CRLF/LF, a UTF-8 BOM) says the same as when written with LF — the same
 problems at the same line and column, the same jobs — in every shape TOML allows
-a job (a table, dotted keys under [jobs], an inline table, sub-tables, arrays of
-tables), and `add` after such a hand edit keeps every byte and adds its job."""
+a job (a table, dotted keys under [jobs] or from the top, an inline table,
+sub-tables, arrays of tables), spaced as hands space it (tabs around `=`, blanks
+inside a header's brackets, blanks after a value), each problem pointing at its
+key; and `add` after such a hand edit keeps every byte and adds its job."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .test_realistic import COMMENTS, FAST, assert_clean, encode, key_lines
+from .test_realistic import COMMENTS, FAST, assert_clean, assert_located, encode, key_lines
 
 SUB_TABLE = ['status = ["success"]', 'max_duration = "never"', "nope = 1"]
 NOTIFY = ['webhook = "https://x.io/h"', "slack = 5", 'on = ["nope"]',
@@ -22,26 +24,46 @@ UNFINISHED = ['\nneeds = ["a",\n  "b",  # more to come\n', "\nprompt = '''\nnot 
               '\ndescription = \"\"\"\nnot done', "\n[jobs.later", "\nretry = { attempts = 2,"]
 
 
+# How hands space a key/value and a header: TOML takes blanks around `=` and the
+# dots of a key, and inside a header's brackets.
+EQUALS = [" = ", "=", "\t=\t", " =\t", "  =  "]
+AFTER_VALUE = ["", "", " ", "\t", "  \t"]
+
+
+@st.composite
+def spaced(draw: st.DrawFn, lines: list[str]) -> list[str]:
+    """``lines`` (``key = value``) with the blanks around each ``=`` and after each
+    value (past its closing quotes or comment) drawn."""
+    return [line.replace(" = ", draw(st.sampled_from(EQUALS)), 1)
+            + draw(st.sampled_from(AFTER_VALUE)) for line in lines]
+
+
 @st.composite
 def shapes(draw: st.DrawFn) -> str:
     """A task file's text (LF) whose jobs are written in any of TOML's ways."""
+    top: list[str] = []  # dotted keys from the top (jobs.a.repo = ...) come before any header
     out: list[str] = []
     dotted: list[str] = []  # the jobs written as dotted keys share one [jobs] header
     names = draw(st.lists(st.sampled_from(["a", "b", "rel.v1", "x-y", "list"]), min_size=1,
                           max_size=3, unique=True))
     for name in names:
         quoted = f'"{name}"' if "." in name or draw(st.booleans()) else name
-        kind = draw(st.sampled_from(["table", "dotted", "inline", "sub-table", "notify"]))
-        lines = [line for line in draw(key_lines(min_size=1))
-                 if "\n" not in line or kind == "table"]
-        if kind == "dotted":
-            dotted += [f"{quoted}.{line}" for line in lines]
+        kind = draw(st.sampled_from(["table", "dotted", "top-dotted", "inline", "sub-table",
+                                     "notify"]))
+        lines = draw(spaced([line for line in draw(key_lines(min_size=1))
+                             if "\n" not in line or kind == "table"]))
+        if kind in ("dotted", "top-dotted"):
+            dot = draw(st.sampled_from([".", " . ", "\t.\t"]))
+            whose = f"{quoted}{dot}" if kind == "dotted" else f"jobs{dot}{quoted}{dot}"
+            (dotted if kind == "dotted" else top).extend(f"{whose}{line}" for line in lines)
             continue
         if kind == "inline":
-            body = ", ".join(line.split("  #")[0] for line in lines)
+            body = ", ".join(line.split("  #")[0].rstrip(" \t") for line in lines)
             out.append(f"jobs.{quoted} = {{ {body} }}")
         else:
-            out.append(f"[jobs.{quoted}]" + draw(st.sampled_from(["", "  # job", "\t#x"])))
+            inside = draw(st.sampled_from(["", " ", "\t"]))
+            out.append(f"[{inside}jobs.{quoted}{inside}]"
+                       + draw(st.sampled_from(["", "  # job", "\t#x", " \t"])))
             out += lines
         if kind == "sub-table":
             out += [f"[jobs.{quoted}.gates]  # sub", draw(st.sampled_from(SUB_TABLE))]
@@ -53,6 +75,7 @@ def shapes(draw: st.DrawFn) -> str:
         out.append("")
     if dotted:
         out += ["[jobs]", *dotted, ""]
+    out[:0] = top
     ending = draw(st.sampled_from(["", "\n", "\n\n\n", "  \n\t\n  ", "# end", "\n# end"]))
     if draw(st.integers(0, 4)) == 0:  # saved half-written: the error is at the file's end
         ending = draw(st.sampled_from(UNFINISHED)) + ending
@@ -86,6 +109,8 @@ def test_a_file_says_the_same_whatever_its_line_endings(project, text: str,
         project.path.write_bytes(styled(text, "lf"))
         plain = project.run(*command)
         assert_clean(plain, many=command == ["check"])
+        if command == ["check"]:
+            assert_located(project, plain)
         for line, column in re.findall(r"^  --> .*:(\d+):(\d+)$", plain.err, re.MULTILINE):
             assert 1 <= int(column) <= len(lines[int(line) - 1]) + 1, plain
         project.path.write_bytes(styled(text, style))
