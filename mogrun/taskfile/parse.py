@@ -311,8 +311,8 @@ def utf8_text(raw: bytes) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         start = raw.rfind(b"\n", 0, exc.start) + 1  # of the line: all UTF-8 up to the byte
         before = raw[start:exc.start].decode("utf-8").removeprefix("\ufeff" if start == 0 else "")
-        raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
-                      line, len(before) + 1) from exc
+        raise NotUtf8(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save "
+                      "it as UTF-8", line, len(before) + 1) from exc
     if "\x00" in text:  # UTF-16 of ASCII without a byte order mark decodes
         raise _nul_byte(raw)
     return text

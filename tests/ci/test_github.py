@@ -620,7 +620,7 @@ def test_a_workflow_saved_in_latin_1_is_said_as_check_says_it_of_a_task_file(pro
         result = project.run("ci", "github", *args)
         assert result.code == 2, result
         assert result.err == (f"Error: cannot read {WORKFLOW}: it is not UTF-8 text "
-                              "(byte 0xe9 on line 3)\n"), result
+                              "(byte 0xe9 on line 3): save it as UTF-8\n"), result
     assert path.read_bytes() == before
 
 

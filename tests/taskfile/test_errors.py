@@ -496,7 +496,7 @@ def test_bytes_that_are_not_utf8_and_empty_files(project) -> None:
     project.path.write_bytes(b'[jobs.a]\nrepo = "\xff\xfe"\n')
     result = project.run("check")
     assert (result.code, result.err.splitlines()[0]) == (
-        2, "Error: task file is not UTF-8 text (byte 0xff on line 2)")
+        2, "Error: task file is not UTF-8 text (byte 0xff on line 2): save it as UTF-8")
     project.path.write_text("  \n")
     result = project.run("list")
     assert result.code == 2
@@ -1561,7 +1561,7 @@ def test_a_prompt_file_that_is_not_utf8_is_said_as_the_task_file_is(project) -> 
         'Error: job "a", key "prompt_file": prompt file u16.md is UTF-16 text, not UTF-8 (it '
         "starts with a UTF-16 byte order mark): save it as UTF-8",
         'Error: job "b", key "prompt_file": prompt file latin1.md is not UTF-8 text (byte 0xe9 '
-        "on line 2)"]
+        "on line 2): save it as UTF-8"]
     project.path.write_bytes('[jobs.a]\r\nrepo = "acme/api"\r\n'.encode("utf-16"))
     result = project.run("check")
     assert (result.code, result.err.splitlines()[0]) == (
