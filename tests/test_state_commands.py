@@ -433,6 +433,12 @@ def test_a_half_edited_task_file_does_not_stop_status_or_cancel(project,
     result = project("cancel", run_id)
     assert result.exit_code == 0, result
     assert mogrun_emulator.run_detail(run_id)["status"] == "cancelled"
+    # A job of the file with no run here: "Jobs: (none)" read as a file with no job.
+    unread = project("cancel", "lint")
+    assert unread.exit_code == 2, unread
+    assert unread.stderr.splitlines()[-2:] == [
+        'Error: unknown job or run "lint"',
+        "Jobs: not known (the task file cannot be read: mogrun check says why)"], unread
 
 
 def test_rerun_judges_a_run_left_going_by_its_gates(mogrun_project, mogrun_emulator) -> None:

@@ -123,7 +123,10 @@ def _outer_hint(taskfile: TaskFile, name: str) -> list[str]:
 
 
 def jobs_line(taskfile: TaskFile) -> str:
-    """The task file's jobs, as a message naming an unknown one lists them."""
+    """The task file's jobs, as a message naming an unknown one lists them (not
+    known while it does not parse: "(none)" read as a file with no job)."""
+    if taskfile.unread:
+        return "Jobs: not known (the task file cannot be read: mogrun check says why)"
     return "Jobs: " + (", ".join(taskfile.jobs) or "(none)")
 
 

@@ -62,6 +62,12 @@ class TaskFile(NamedTuple):
     def job_names(self) -> list[str]:
         return list(self.jobs)
 
+    @property
+    def unread(self) -> bool:
+        """Whether this stands in for a file that does not parse (``stand_in``): its
+        jobs are not known. (A file read has text: an empty one is refused.)"""
+        return not self.text
+
     def job_keys(self, name: str) -> dict[str, Any]:
         """Job ``name``'s keys with those it takes from ``[defaults]``."""
         table = self.jobs[name]
