@@ -99,6 +99,17 @@ def checkout(rev: str) -> Iterator[str]:
                        check=False)
 
 
+def child_env(*dropped: str) -> dict[str, str]:
+    """This environment for a measured mogrun: no ``MOGRUN_``/``GITHUB_`` settings (nor
+    ``dropped`` prefixes), and bytecode cached, as an install has it: with this
+    machine's PYTHONDONTWRITEBYTECODE a ``--before`` worktree, which has none, compiled
+    every module in every run (status 1.7x "slower" at b58c816 in history.py)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOGRUN_", "GITHUB_", *dropped))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def measure(args: argparse.Namespace, source: str | None,
             wrap: Sequence[str] = ()) -> dict[str, float]:
     """One fan-out by the mogrun at ``source`` (None: this checkout), or by the
@@ -108,8 +119,7 @@ def measure(args: argparse.Namespace, source: str | None,
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(
             task_file(repos, args.duration, args.runs, args.events))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an install has it
+        env = child_env()
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
         if source in (MINIMAL, POOLED):
             Path(tmp, "ids.json").write_text(json.dumps([emulator.repo_id(r) for r in repos]))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import checkout, run_child
+from fanout import checkout, child_env, run_child
 
 from mogrun.engine.history import History
 
@@ -102,7 +102,7 @@ def build(path: Path, rows: int) -> None:
 def run(source: str | None, project: Path, args: tuple[str, ...], cold: bool
         ) -> tuple[int, float, float]:
     """Exit code, wall seconds and peak RSS (MiB) of ``mogrun ARGS`` in ``project``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+    env = child_env()
     env.update(MOGPLEX_URL=URL, MOGPLEX_API_KEY="mog_bench", NO_COLOR="1")
     if source is not None:
         env["PYTHONPATH"] = source

@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import checkouts, task_file
+from fanout import checkouts, child_env, task_file
 
 from mogrun.emulator import Emulator
 
@@ -50,8 +50,7 @@ def measure(args: argparse.Namespace, on_pty: bool, source: str | None) -> dict[
     repos = [f"bench/repo{i:03d}" for i in range(args.runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(task_file(repos, args.duration, args.runs))
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("MOGRUN_", "GITHUB_", "COLUMNS", "LINES"))}
+        env = child_env("COLUMNS", "LINES")
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token,
                    TERM="xterm-256color")
         if source is not None:

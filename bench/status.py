@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import checkout, task_file
+from fanout import checkout, child_env, task_file
 
 from mogrun.emulator import Emulator
 
@@ -49,7 +49,7 @@ def measure(runs: int, source: str | None) -> dict[str, float]:
     repos = [f"bench/repo{i:03d}" for i in range(runs)]
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "mogplex.toml").write_text(task_file(repos, 0.2, runs))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env = child_env()
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
         code, _ = mogrun(source, tmp, env, "--json", "run", "-j", "200", "fan")
         sent = len(emulator.requests)
@@ -68,7 +68,7 @@ def measure_going(going: int, delay: float, source: str | None) -> dict[str, flo
     with Emulator(repos=repos, limits=None) as emulator, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "mogplex.toml")
         path.write_text(task_file(repos, 0.2, going).split("[jobs.fan]")[0] + jobs)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOGRUN_", "GITHUB_"))}
+        env = child_env()
         env.update(MOGPLEX_URL=emulator.url, MOGPLEX_API_KEY=emulator.write_token)
         code, _ = mogrun(source, tmp, env, "--json", "run", "--detach", "fan")
         path.write_text("[mogplex]\nrequests_per_minute = 60\n\n" + jobs)  # the API's own
