@@ -67,11 +67,11 @@ def refused_unfollowed(state: CliState, history: Any, row: Any,
     ran; mogrun rerun starts it again``: a run no mogrun followed to its end
     (``--detach``, left going) that the server refused after its start, which a
     followed run would have retried by itself; ``None`` for any other row."""
-    from mogrun.engine.capacity import BootRefusal
+    from mogrun.engine.capacity import is_refusal
     from mogrun.outcomes import Outcome
 
     if (row.outcome != Outcome.FAILED or not row.run_id or not row.job  # rerun knows no other
-            or BootRefusal.of(row.message or "") is None):  # as capacity_refusal recorded it
+            or not is_refusal(row.message or "")):  # as capacity_refusal recorded it
         return None
     return (f"run {row.run_id} was refused for capacity ({row.message}): it never ran; "
             f"{starts_again(state, row, jobs)}")

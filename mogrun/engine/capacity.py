@@ -87,6 +87,24 @@ class BootRefusal(StrEnum):
                 BootRefusal.DAILY: "daily boot quota"}[self]
 
 
+# The run's ``error`` when it joined its triple's sandbox still booting (no VM yet):
+# the server's harness refuses such a sandbox, and the run failed having done nothing.
+NOT_READY = "Sandbox is not ready"
+
+
+def joined_unready(error: str) -> bool:
+    """Whether a failed run's ``error`` is ``NOT_READY``: it joined a sandbox still
+    booting (one another client, or another mogrun, was booting, not yet listed)."""
+    return error.strip().casefold() == NOT_READY.casefold()
+
+
+def is_refusal(error: str) -> bool:
+    """Whether a failed run's ``error`` says the server refused it before it did
+    anything, so a new attempt is safe: a boot refused (``BootRefusal``), or a
+    sandbox joined before it had its VM (``NOT_READY``)."""
+    return BootRefusal.of(error) is not None or joined_unready(error)
+
+
 class NoSlot(MogrunError):
     """No sandbox slot freed within the run's ``capacity_wait``."""
 
@@ -294,13 +312,20 @@ class SandboxSlots:
                 return False
             return self._blind or self._used() + len(self._waiting) < self.cap
 
-    def release(self, owner: object, *, booted: bool = True) -> None:
+    def release(self, owner: object, *, refused: str | None = None) -> None:
         """``owner``'s run ended: its sandbox, if any, stays active on the server
-        until reaped, so it is counted until the next listing says. A run refused
-        for capacity (``booted=False``) made none: it is not counted as booting."""
+        until reaped, so it is counted until the next listing says. A run the server
+        refused (``refused``: its error, ``is_refusal``) made none: it is not counted
+        as booting. One that joined a sandbox still booting (``NOT_READY``) leaves
+        its triple to the next listing, read before the next start of it: that
+        start waits for the sandbox's VM (``_joins_booting``)."""
+        booted = refused is None
         with self._lock:
             booting = id(owner) in self._boot_claims
             want = self._unclaim(owner)
+            if want is not None and refused is not None and joined_unready(refused):
+                self._listed_at = -1e9  # the listing read before that boot says nothing
+                return
             if want is not None and not booted:
                 self._unshared.add(_key(want))
             if want is not None and booted and booting and _key(want) not in self._serves:
@@ -315,7 +340,8 @@ class SandboxSlots:
         at ``sent_at``). For want of a slot, it counts fewer than ``cap``: re-read the
         list and take what is active now as the cap (a message when it is lower). For
         a boot window, the cap stands: new sandboxes are held back instead (a message
-        saying so)."""
+        saying so). A run that joined a sandbox still booting (``NOT_READY``) had no
+        boot refused: the cap stands, and only a blind start is held back."""
         why = BootRefusal.of(error)
         if why is not None and why is not BootRefusal.CAP:
             return self._hold_boots(why, error.strip(), sent_at)
@@ -327,6 +353,8 @@ class SandboxSlots:
                 self._hold_until = time.monotonic() + self._blind_hold
                 self._read_again_at = 0.0  # and the list is tried again first (by the
                 return None  # next attempt's wait, within its deadline: not here, unbound)
+            if joined_unready(error):  # no boot was refused: the cap stands
+                return None
             # Active as the last listing showed them: the listing read next may come
             # after some were reaped (a short idle timeout), and took "1 active" for a
             # 3-slot account, which then ran one sandbox at a time. (Not our starts
@@ -372,6 +400,7 @@ class SandboxSlots:
                 return True
             shares = self._shared(want) or self._ours(want)
             if shares and self._joins_booting(owner, want):
+                self._waiting.pop(id(owner), None)  # in line once the listing was stale
                 return False  # waits for that sandbox's VM, not in line for a new slot
             fresh = now - self._listed_at < max_age
             if shares or (fresh and not self.boot_hold.held(now)

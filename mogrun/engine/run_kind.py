@@ -4,6 +4,8 @@ Capacity: every run needs a sandbox for its (repo, working branch, root
 directory); a boot the server refused makes the run fail moments after its
 202 with one of the errors of ``BootRefusal`` — recognised from that error,
 never from timing — and the engine then starts a new attempt once a slot is free.
+So does a run that joined its triple's sandbox still booting (``Sandbox is not
+ready``): its next attempt waits for that sandbox's VM.
 """
 
 from __future__ import annotations
@@ -102,10 +104,11 @@ class RunKind:
 
 def capacity_refusal(state: RunState) -> str | None:
     """The server's reason when it refused ``state``'s run for capacity (it failed
-    with ``Too many active sandboxes`` or a boot-rate error), else ``None``."""
+    with ``Too many active sandboxes`` or a boot-rate error, or ``Sandbox is not
+    ready``: it joined a sandbox still booting), else ``None``: it did nothing."""
     if state.status != RunStatus.FAILED:
         return None
     text = error_text(state)
-    from mogrun.engine.capacity import BootRefusal  # lazy: show and check never need it
+    from mogrun.engine.capacity import is_refusal  # lazy: show and check never need it
 
-    return text if BootRefusal.of(text) is not None else None
+    return text if is_refusal(text) else None

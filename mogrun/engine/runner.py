@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from mogrun.api.client import EitherStop
 from mogrun.durations import format_duration
-from mogrun.engine.capacity import NoSlot, capacity_wait_said
+from mogrun.engine.capacity import NoSlot, capacity_wait_said, joined_unready
 from mogrun.engine.context import SessionDeps, SessionProgress
 from mogrun.engine.follower import (
     AWAITING_INPUT,
@@ -226,13 +226,15 @@ class RunExecutor:
         waiting for a sandbox slot before each, within the job's ``capacity_wait``."""
         slot_deadline = time.monotonic() + track.job.capacity_wait
         while True:
-            result, booted = None, True
+            result, refused = None, None
             try:
                 result = self._attempt(track, kind, slot_deadline)
-                booted = result is not None  # None: refused for capacity, no sandbox made
+                if result is None:  # refused: no sandbox made (its error says why)
+                    assert track.state is not None
+                    refused = _error_text(track.state)
             finally:
                 if self.deps.slots is not None:
-                    self.deps.slots.release(track, booted=booted)
+                    self.deps.slots.release(track, refused=refused)
             if result is not None:
                 return result
             self._next_attempt(track)
@@ -352,9 +354,7 @@ class RunExecutor:
                 learnt = deps.slots.refused(track.job, reason, sent_at=track.began)
             if learnt is not None:
                 deps.channel.notice(learnt, track=track, level="warning")
-        deps.channel.notice(f"run {track.run_id} was refused for capacity ({reason}); "
-                            f"attempt {track.attempt + 1} starts if a sandbox can boot within "
-                            f"the job's {capacity_wait_said(track.job)}", track=track)
+        deps.channel.notice(_refused_text(track, reason), track=track)
         track.next_attempt("capacity")
         deps.channel.run_pending(track)
 
@@ -683,6 +683,18 @@ def _cancel_failed(deps: SessionDeps, track: RunTrack, exc: MogrunError, why: st
             "be going — " + (deps.resume_hint(track.run_id) if deps.local else
                              f"cancel it with: {deps.cancel_hint(track.run_id)}"))
     return mask(f"{why}; {text}" if why else text, track.secrets)
+
+
+def _refused_text(track: RunTrack, reason: str) -> str:
+    """What a refused attempt says: why, in the server's words, and when the next
+    starts."""
+    within = f"within the job's {capacity_wait_said(track.job)}"
+    if joined_unready(reason):
+        return (f"run {track.run_id} joined its sandbox while that was still booting, and "
+                f"failed having done nothing ({reason}); attempt {track.attempt + 1} starts "
+                f"once that sandbox has booted, {within}")
+    return (f"run {track.run_id} was refused for capacity ({reason}); attempt "
+            f"{track.attempt + 1} starts if a sandbox can boot {within}")
 
 
 def _error_text(state: RunState) -> str:

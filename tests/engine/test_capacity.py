@@ -763,6 +763,117 @@ def test_a_run_sharing_a_sandbox_still_booting_waits_for_its_vm(
     assert "waiting for acme/api's sandbox to boot" in {w.partition(":")[0] for w in waits}
 
 
+def _boot_meanwhile(emulator, repo: str) -> str:
+    """Another client (the user's other mogrun, say) starts a run on ``repo`` while
+    this mogrun's start is on its way (held back by a ``start:delay`` fault, taken
+    as it reached the emulator): the sandbox it boots was in no listing this mogrun
+    read, and is still booting (``pending=6s``: no VM for 3 s) when that start
+    arrives. Its run's id."""
+    import json
+
+    import urllib3
+
+    http = urllib3.PoolManager()
+    deadline = time.monotonic() + 20
+    while json.loads(http.request("GET", f"{emulator.url}/_emulator/faults").data):
+        assert time.monotonic() < deadline, "mogrun's start never came"
+        time.sleep(0.02)
+    headers = {"Authorization": f"Bearer {emulator.write_token}",
+               "Content-Type": "application/json", "Idempotency-Key": "other-client"}
+    body = {"repoId": emulator.repo_id(repo), "prompt": "@emulator duration=0.3s pending=6s"}
+    answer = http.request("POST", f"{emulator.api_url}/runs", headers=headers,
+                          body=json.dumps(body))
+    assert answer.status == 202, answer.data
+    return str(json.loads(answer.data)["data"]["runId"])
+
+
+def _run_in_a_race(mogrun, mogrun_emulator, *args: str):
+    """``mogrun *args`` whose start meets a sandbox another client is booting."""
+    import threading
+
+    mogrun_emulator.add_fault("start", "delay", delay=2.0)
+    ended: list = []
+    thread = threading.Thread(target=lambda: ended.append(mogrun(*args)), daemon=True)
+    thread.start()
+    other = _boot_meanwhile(mogrun_emulator, "acme/api")
+    thread.join(60)
+    assert ended, "mogrun did not end"
+    return ended[0], other
+
+
+ONE_ON_API = """
+    [jobs.one]
+    repo = "acme/api"
+    prompt = "@emulator duration=0.3s"
+"""
+
+
+def test_a_run_that_joined_a_sandbox_another_client_was_booting_starts_again(
+        project, mogrun, mogrun_emulator):
+    """Another client boots acme/api's sandbox after one's listing showed none and
+    before its start arrives: the server hands the start that sandbox, still
+    booting, and the run fails "Sandbox is not ready", having done nothing. mogrun
+    failed the job (exit 1); it now says so, waits for the sandbox's VM, and starts
+    attempt 2 there, as after any refusal."""
+    project(ONE_ON_API)
+    result, other = _run_in_a_race(mogrun, mogrun_emulator, "--json", "run", "one")
+    assert result.exit_code == 0, result
+    refused, passed = [r for r in mogrun_emulator.runs if r != other]
+    details = {r: mogrun_emulator.run_detail(r) for r in (refused, passed)}
+    assert (details[refused]["status"], details[refused]["error"]) == (
+        "failed", "Sandbox is not ready")
+    assert details[passed]["status"] == "success", details
+    (booted,) = mogrun_emulator.sandboxes()  # the other client's, which both joined
+    assert {d["sandboxRecordId"] for d in details.values()} == {booted["id"]}, details
+    assert (f"run {refused} joined its sandbox while that was still booting, and failed "
+            "having done nothing (Sandbox is not ready); attempt 2 starts once that sandbox "
+            "has booted, within the job's capacity_wait (30m)") in result.stderr, result
+    waits = [o["reason"] for o in json_lines(result.stdout) if o["type"] == "wait"]
+    assert "waiting for acme/api's sandbox to boot" in {w.partition(":")[0] for w in waits}
+    rows = {r["attempt"]: r for r in history_rows(mogrun)}
+    assert (rows[1]["run_id"], rows[1]["outcome"], rows[1]["exit_code"], rows[1]["message"]) \
+        == (refused, "refused", 0, "Sandbox is not ready (refused for capacity; attempt 2 "
+                                   "follows)")
+    assert (rows[2]["run_id"], rows[2]["outcome"], rows[2]["why"]) == (
+        passed, "success", "capacity")
+
+
+def test_a_detached_run_that_joined_a_sandbox_still_booting_is_said_never_to_have_run(
+        project, mogrun, mogrun_emulator):
+    """Detached, nothing makes the next attempt of a run that failed "Sandbox is not
+    ready": status said nothing of it (a failed run), as if the agent had failed;
+    it now says the run never ran and that rerun starts it again, which it does."""
+    project(ONE_ON_API)
+    result, other = _run_in_a_race(mogrun, mogrun_emulator, "run", "--detach", "one")
+    assert result.exit_code == 0, result
+    (refused,) = [r for r in mogrun_emulator.runs if r != other]
+    time.sleep(0.5)  # it fails 0.2 s after its start
+    status = mogrun("status")
+    assert (f"one: run {refused} was refused for capacity (Sandbox is not ready): it never "
+            "ran; mogrun rerun starts it again") in status.stdout, status
+    rerun = mogrun("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert start_keys(mogrun_emulator)[-1].endswith("~attempt-2")
+    assert mogrun_emulator.run_detail(mogrun_emulator.runs[-1])["status"] == "success"
+
+
+def test_a_run_that_joined_a_sandbox_still_booting_past_its_capacity_wait_says_both(
+        project, mogrun, mogrun_emulator):
+    """Attempt 2 finds the sandbox still booting at the end of the job's
+    capacity_wait (spent by then): the run failed, and status says the first attempt
+    joined a sandbox not ready and the second never started, as after a refusal."""
+    project(ONE_ON_API + '    capacity_wait = "1s"\n')
+    result, _ = _run_in_a_race(mogrun, mogrun_emulator, "run", "one")
+    assert result.exit_code == 1, result
+    (refused,) = [r for r in mogrun_emulator.runs
+                  if mogrun_emulator.run_detail(r)["error"] == "Sandbox is not ready"]
+    said = (f"run {refused} (attempt 1) was refused for capacity (Sandbox is not ready); "
+            "attempt 2 never started: acme/api's sandbox did not finish booting within the "
+            "job's capacity_wait (1s)")
+    status = mogrun("status")
+    assert f"\none: {said}" in status.stdout, status
+
+
 @pytest.mark.parametrize("other", ['branch = "main"', 'root = "."', 'root = "./"'])
 def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted(
         project, mogrun, mogrun_emulator, other):

@@ -104,7 +104,7 @@ def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
     refused, ran = object(), object()
     slots._claim(refused, Sandbox("r1", None, None))
     slots._claim(ran, Sandbox("r2", None, None))
-    slots.release(refused, booted=False)
+    slots.release(refused, refused="Too many active sandboxes")
     slots.release(ran)
     assert slots._used() == 1  # r2's sandbox idles until reaped; r1 never had one
 
@@ -153,6 +153,34 @@ def test_a_run_sharing_a_listed_sandbox_without_a_vm_waits_for_it() -> None:
     listing[0] = {**row, "status": "installing", "sandbox_id": "sbx_1"}
     slots._refresh(0.0, None, None)
     assert slots._try(joining, Sandbox("r0", None, None), 10.0)
+
+
+def test_a_run_that_joined_a_sandbox_still_booting_waits_for_its_vm_and_teaches_nothing(
+        ) -> None:
+    """A start the server handed a sandbox still booting (another client's, in no
+    listing read before it) failed "Sandbox is not ready": no boot was refused, so
+    the cap stands and the triple is not taken for one never to share; the listing
+    read before that boot is stale, and the next attempt waits for the VM the next
+    listing shows is missing, holding no place in line for a slot."""
+    listing: list[dict[str, object]] = []
+    slots = SandboxSlots(3, lambda job, deadline: listing, interval=lambda: 60.0,
+                         stop=threading.Event())
+    slots._refresh(0.0, None, None)
+    owner, want = object(), Sandbox("r0", None, None)
+    assert slots._try(owner, want, 60.0)  # none listed: its start would boot one
+    booting = Busy("sb0", "r0", "main", "main", None, "creating", "2026-01-01T00:00:00Z")
+    listing.append({**_row(booting), "sandbox_id": "pending"})  # another client's boot
+    slots.release(owner, refused="Sandbox is not ready")
+    assert slots.refused(None, "Sandbox is not ready") is None  # it teaches no cap
+    assert (slots.cap, slots._unshared, slots._used()) == (3, set(), 0)
+    assert not slots._try(owner, want, 60.0)  # not on the listing read before that boot
+    slots._refresh(60.0, None, None)
+    assert not slots._try(owner, want, 60.0)  # listed, booting: it waits for the VM
+    assert slots._waiting == {}
+    assert slots.describe_booting(want).startswith("waiting for r0's sandbox to boot")
+    listing[0] = {**listing[0], "status": "installing", "sandbox_id": "sbx_1"}
+    slots._refresh(0.0, None, None)
+    assert slots._try(owner, want, 60.0)
 
 
 def test_a_run_that_stops_waiting_leaves_the_line() -> None:
@@ -242,7 +270,7 @@ def test_a_triple_the_server_refused_to_boot_is_never_taken_to_share_again() -> 
     slots = slots_listing(busy, cap=3)
     want, owner = Sandbox("r1", None, None), object()
     assert slots._try(owner, want, 60.0)  # served by sb0, as listed
-    slots.release(owner, booted=False)  # the server said: too many active sandboxes
+    slots.release(owner, refused="Too many active sandboxes")
     assert not slots._try(object(), want, 60.0)  # 3 of 3 busy: it waits for a slot
     assert not slots.can_start_now(want)
 
