@@ -62,6 +62,7 @@ BLIND_HOLD_MAX = 60.0
 # it was read, and every start waited on "0 of 10 busy".
 LISTING_FLOOR = 0.05
 RESAY = 30.0  # seconds between looks at whether a capacity wait's reason changed
+JOIN_LOOK = 0.25  # seconds between a run's looks while it waits for a sandbox to boot
 
 
 class BootRefusal(StrEnum):
@@ -291,7 +292,10 @@ class SandboxSlots:
                                                   run=label or None,
                                                   job=getattr(job, "name", None)))
                     said, said_at = described, now
-                if self.stop.wait(min(self._next_look(), left)):
+                # A boot of this invocation's own ends without a listing saying so (its
+                # start may never reach the server): a run waiting for it looks again soon.
+                look = min(self._next_look(), JOIN_LOOK) if joining else self._next_look()
+                if self.stop.wait(min(look, left)):
                     raise Interrupted(130, "interrupted while waiting for a sandbox slot")
                 # Past the deadline after a wait, no start: blind, the next try took a
                 # slot and started an attempt after the capacity_wait had ended.
@@ -312,25 +316,30 @@ class SandboxSlots:
                 return False
             return self._blind or self._used() + len(self._waiting) < self.cap
 
-    def release(self, owner: object, *, refused: str | None = None) -> None:
+    def release(self, owner: object, *, refused: str | None = None, sent: bool = True) -> None:
         """``owner``'s run ended: its sandbox, if any, stays active on the server
         until reaped, so it is counted until the next listing says. A run the server
         refused (``refused``: its error, ``is_refusal``) made none: it is not counted
         as booting. One that joined a sandbox still booting (``NOT_READY``) leaves
         its triple to the next listing, read before the next start of it: that
-        start waits for the sandbox's VM (``_joins_booting``)."""
+        start waits for the sandbox's VM (``_joins_booting``). A start that never
+        reached the server (``sent=False``: a 4xx, a 429 given up; no run, and
+        none that may exist) booted nothing: no run of its triple waits for it,
+        and it takes no slot."""
         booted = refused is None
         with self._lock:
             booting = id(owner) in self._boot_claims
             want = self._unclaim(owner)
-            if want is not None and refused is not None and joined_unready(refused):
+            if want is None or not sent:
+                return
+            if refused is not None and joined_unready(refused):
                 self._listed_at = -1e9  # the listing read before that boot says nothing
                 return
-            if want is not None and not booted:
+            if not booted:
                 self._unshared.add(_key(want))
-            if want is not None and booted and booting and _key(want) not in self._serves:
-                self._booted_unlisted[_key(want)] = time.monotonic()
-            if want is not None and booted and _key(want) not in self._serves:
+            elif _key(want) not in self._serves:
+                if booting:
+                    self._booted_unlisted[_key(want)] = time.monotonic()
                 self._released.add(want)
                 self._pending.add(want)
 

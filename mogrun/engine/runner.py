@@ -226,15 +226,17 @@ class RunExecutor:
         waiting for a sandbox slot before each, within the job's ``capacity_wait``."""
         slot_deadline = time.monotonic() + track.job.capacity_wait
         while True:
-            result, refused = None, None
+            result, refused, sent = None, None, True
             try:
                 result = self._attempt(track, kind, slot_deadline)
                 if result is None:  # refused: no sandbox made (its error says why)
                     assert track.state is not None
                     refused = _error_text(track.state)
+                else:  # not sent: no run, and none may exist (a 4xx, a 429 given up)
+                    sent = bool(track.run_id) or may_have_started(result.message)
             finally:
                 if self.deps.slots is not None:
-                    self.deps.slots.release(track, refused=refused)
+                    self.deps.slots.release(track, refused=refused, sent=sent)
             if result is not None:
                 return result
             self._next_attempt(track)

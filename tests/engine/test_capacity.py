@@ -874,6 +874,31 @@ def test_a_run_that_joined_a_sandbox_still_booting_past_its_capacity_wait_says_b
     assert f"\none: {said}" in status.stdout, status
 
 
+def test_a_run_sharing_a_sandbox_whose_boot_never_reached_the_server_does_not_wait_for_it(
+        project, mogrun, mogrun_emulator):
+    """a and b work on acme/api: the first to start boots its sandbox, the other
+    waits for that boot. That start never reached the server (a 429 past the job's
+    max_delay, given up at once), yet the other went on waiting for a sandbox that
+    would never appear, and for a slot that start was taken to hold, until a listing
+    said otherwise: a poll interval (one listing serves every start for one; it
+    grows with the runs followed), here past its capacity_wait. It starts at once."""
+    mogrun_emulator.add_fault("start", "429", retry_after=60)
+    job = """
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+        capacity_wait = "2s"
+        retry = { max_delay = "1s" }
+    """
+    project(f"[jobs.a]{job}\n[jobs.b]{job}")
+    result = mogrun("--json", "run", "a", "b", env={"MOGRUN_POLL_INTERVAL": "3"})
+    assert result.exit_code == 75, result
+    results = json_lines(result.stdout)[-1]["results"]
+    assert sorted(r["outcome"] for r in results) == ["error", "success"], str(result)
+    (run,) = mogrun_emulator.runs
+    assert mogrun_emulator.run_detail(run)["status"] == "success"
+    assert "did not finish booting" not in result.output
+
+
 @pytest.mark.parametrize("other", ['branch = "main"', 'root = "."', 'root = "./"'])
 def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted(
         project, mogrun, mogrun_emulator, other):

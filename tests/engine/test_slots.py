@@ -183,6 +183,19 @@ def test_a_run_that_joined_a_sandbox_still_booting_waits_for_its_vm_and_teaches_
     assert slots._try(owner, want, 60.0)
 
 
+def test_a_start_that_never_reached_the_server_booted_nothing() -> None:
+    """Its boot claim let go unsent (a 4xx, a 429 given up): a run of its triple
+    waited for a sandbox that would never appear, and the start held a slot, until
+    a listing said otherwise (a poll interval, growing with the runs followed)."""
+    slots = slots_listing([], cap=1)
+    first, other, want = object(), object(), Sandbox("r1", None, None)
+    assert slots._try(first, want, 60.0)  # none listed: its start boots one
+    assert not slots._try(other, want, 60.0)  # it waits for that boot
+    slots.release(first, sent=False)
+    assert (slots._used(), slots._booted_unlisted) == (0, {})
+    assert slots._try(other, want, 60.0)  # on the same listing: its start boots it
+
+
 def test_a_run_that_stops_waiting_leaves_the_line() -> None:
     """A run that gives up (its capacity_wait, a signal) holds no place in line."""
     listing = [_row(Busy("sb0", "r0", "main", "main", None, "running",
