@@ -308,10 +308,12 @@ class SandboxSlots:
                 self._waiting.pop(id(owner), None)
 
     def can_start_now(self, want: Sandbox) -> bool:
-        """Whether a run needing ``want`` would start without waiting (as last seen)."""
+        """Whether a run needing ``want`` would start without waiting (as last seen),
+        as ``_try`` decides: one that shares a sandbox still booting waits for its VM,
+        so the scheduler gives a worker to another run first."""
         with self._lock:
             if self._shared(want) or self._ours(want):
-                return True
+                return not self._joins_booting(None, want)
             if self.boot_hold.held(time.monotonic()):
                 return False
             return self._blind or self._used() + len(self._waiting) < self.cap
@@ -436,12 +438,12 @@ class SandboxSlots:
         key = _key(want)
         return key in self._serves and key not in self._unshared
 
-    def _joins_booting(self, owner: object, want: Sandbox) -> bool:
+    def _joins_booting(self, owner: object | None, want: Sandbox) -> bool:
         """Whether ``want``'s sandbox exists but has no VM yet (lock held): listed
         so (``sandbox_id`` "pending"), or booting for another run of this invocation
-        and not yet listed with one. The server would hand it to this start, whose
-        harness refuses a sandbox without a VM: the run would fail "Sandbox is not
-        ready" having done nothing."""
+        than ``owner`` (``None``: any) and not yet listed with one. The server would
+        hand it to this start, whose harness refuses a sandbox without a VM: the run
+        would fail "Sandbox is not ready" having done nothing."""
         key = _key(want)
         if key in self._unready:
             return key not in self._unshared

@@ -899,6 +899,36 @@ def test_a_run_sharing_a_sandbox_whose_boot_never_reached_the_server_does_not_wa
     assert "did not finish booting" not in result.output
 
 
+def test_a_free_worker_goes_to_a_run_that_can_start_not_to_one_waiting_for_a_boot(
+        project, mogrun, mogrun_emulator):
+    """Two workers: a boots acme/api's sandbox (no VM for 1.5 s) and web ends first.
+    The freed worker went to b, next in line, which shares a's sandbox and so was
+    taken to start at once, but waits for its VM; the job worker then waited for
+    b. The freed worker now goes to the job worker, which can start at once, and b
+    follows."""
+    project("""
+        [jobs.a]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s pending=3s"
+
+        [jobs.web]
+        repo = "acme/web"
+        prompt = "@emulator duration=0.2s"
+
+        [jobs.b]
+        repo = "acme/api"
+        prompt = "@emulator duration=0.3s"
+
+        [jobs.worker]
+        repo = "acme/worker"
+        prompt = "@emulator duration=0.2s"
+    """)
+    result = mogrun("--json", "run", "-j", "2", "a", "web", "b", "worker")
+    assert result.exit_code == 0, result
+    started = [o["job"] for o in json_lines(result.stdout) if o["type"] == "job_started"]
+    assert sorted(started[:2]) == ["a", "web"] and started[2:] == ["worker", "b"], started
+
+
 @pytest.mark.parametrize("other", ['branch = "main"', 'root = "."', 'root = "./"'])
 def test_a_run_naming_the_default_branch_or_root_shares_the_sandbox_being_booted(
         project, mogrun, mogrun_emulator, other):

@@ -51,16 +51,28 @@ def test_a_sandbox_serves_what_the_rule_says(box, want) -> None:
     assert (_key(want) in box.serving()) == serves_by_rule(box, want)
 
 
-@given(st.lists(boxes, max_size=8), st.lists(wants, max_size=8), wants)
-def test_slots_count_as_the_rule_counts(busy, claimed, want) -> None:
-    slots = slots_listing(busy)
+@given(st.lists(st.tuples(boxes, st.booleans()), max_size=8), st.lists(wants, max_size=8),
+       wants, st.integers(1, 12))
+def test_slots_count_as_the_rule_counts(listed, claimed, want, cap) -> None:
+    """... and a run starts at once as the rule says: one sharing a sandbox only once
+    it has its VM (listed ``creating``, "pending", or booting for a claim, no VM:
+    the server fails a run that joins it), one needing a new sandbox into a free
+    slot. The scheduler's guess (``can_start_now``) is what a start does (``_try``)."""
+    busy = [b if ready else b._replace(status="creating") for b, ready in listed]
+    slots, probe = slots_listing(busy, cap), slots_listing(busy, cap)
     owners = [object() for _ in claimed]
     for owner, claim in zip(owners, claimed, strict=True):
         slots._claim(owner, claim)
+        probe._claim(owner, claim)
     pending = {c for c in claimed if not any(serves_by_rule(b, c) for b in busy)}
     assert slots._used() == len(busy) + len(pending)
-    shares = any(serves_by_rule(b, want) for b in busy) or want in claimed
-    assert slots.can_start_now(want) == (shares or len(busy) + len(pending) < 100)
+    serving = [b for b in busy if serves_by_rule(b, want)]
+    shares = bool(serving) or want in claimed
+    booting = (any(b.status == "creating" for b in serving) if serving
+               else any(_key(c) == _key(want) for c in claimed))
+    can = not booting if shares else len(busy) + len(pending) < cap
+    assert slots.can_start_now(want) == can
+    assert probe._try(object(), want, 1e9) == can
     for owner in owners:  # a run's end frees no slot: its sandbox idles until reaped
         slots.release(owner)
         assert slots._used() == len(busy) + len(pending)
@@ -92,9 +104,11 @@ def test_a_claim_the_next_listing_shows_is_counted_once(busy, claimed, data) -> 
 
 
 def _row(b: Busy) -> dict[str, object]:
+    """As the server lists it: no VM yet (``sandbox_id`` "pending") while ``creating``."""
     return {"id": b.sid, "repo_id": b.repo_id, "working_branch": b.working_branch,
             "base_branch": b.base_branch, "root_directory": b.root, "status": b.status,
-            "last_active_at": b.last_active}
+            "last_active_at": b.last_active,
+            "sandbox_id": "pending" if b.status == "creating" else f"sbx_{b.sid}"}
 
 
 def test_a_run_refused_for_capacity_is_not_counted_as_booting() -> None:
