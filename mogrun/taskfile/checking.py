@@ -79,9 +79,9 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     taskfile = without_jobs(taskfile, misdotted)  # said once, by key_errors
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
                                  *graph_errors(taskfile, meant)]
-    warnings = [CheckWarning(text) for text in (
-        command_name_warnings(taskfile, command_names) + github_name_warnings(taskfile)
-        + uncancellable_warnings(taskfile))]
+    warnings = [*command_name_warnings(taskfile, command_names),
+                *(CheckWarning(text) for text in github_name_warnings(taskfile)),
+                *uncancellable_warnings(taskfile)]
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
 
@@ -110,7 +110,8 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
         results.append(result)
         problems += result.problems
         warnings += [CheckWarning(f'job "{name}" uses env.{n}, which is not set here (it must '
-                                  "be set when this job runs)") for n in sorted(result.unset_env)]
+                                  "be set when this job runs)", taskfile.location("jobs", name))
+                     for n in sorted(result.unset_env)]
     warnings += slot_wait_warnings(taskfile, [r.job for r in results if r.job is not None],
                                    env)
     problems += var_problems_of(taskfile, env=env, sets=sets, clock=clock)
@@ -239,12 +240,15 @@ def github_name_warnings(taskfile: TaskFile) -> list[str]:
             for p in job_name_problems(taskfile.jobs, scheduled_jobs(taskfile))]
 
 
-def uncancellable_warnings(taskfile: TaskFile) -> list[str]:
+def uncancellable_warnings(taskfile: TaskFile) -> list[CheckWarning]:
     """``on_timeout = "cancel"`` written for an automation job: the API has no cancel
-    for its runs, so at the timeout the run is left running (said then too)."""
-    return [f'job "{name}" sets on_timeout = "cancel", but an automation\'s runs cannot be '
-            'cancelled (the API has none for them): at the timeout the run is left running; '
-            'write on_timeout = "detach" to say so' for name, table in taskfile.jobs.items()
+    for its runs, so at the timeout the run is left running (said then too). At
+    that ``on_timeout``."""
+    return [CheckWarning(f'job "{name}" sets on_timeout = "cancel", but an automation\'s '
+                         "runs cannot be cancelled (the API has none for them): at the "
+                         'timeout the run is left running; write on_timeout = "detach" to '
+                         "say so", taskfile.location("jobs", name, "on_timeout"))
+            for name, table in taskfile.jobs.items()
             if isinstance(table, dict) and table.get("on_timeout") == "cancel"  # its own
             and "automation" in taskfile.job_keys(name)]
 
@@ -281,13 +285,16 @@ def slot_wait_warnings(taskfile: TaskFile, jobs: Collection[ResolvedJob],
     return warnings
 
 
-def command_name_warnings(taskfile: TaskFile, command_names: Collection[str]) -> list[str]:
+def command_name_warnings(taskfile: TaskFile,
+                          command_names: Collection[str]) -> list[CheckWarning]:
     """Jobs named like a command only run as ``mogrun run NAME``; a job named
     ``help`` takes ``mogrun help`` (git's and gh's habit) from the help, so that
-    asking for help starts an agent run."""
-    said = [f'job "{name}" has the name of a command: `mogrun {name}` runs the command; '
-            f"use `mogrun run {name}`" for name in taskfile.jobs if name in command_names]
+    asking for help starts an agent run. Each at the job's name."""
+    said = [CheckWarning(f'job "{name}" has the name of a command: `mogrun {name}` runs the '
+                         f"command; use `mogrun run {name}`", taskfile.location("jobs", name))
+            for name in taskfile.jobs if name in command_names]
     if "help" in taskfile.jobs:
-        said.append('job "help" takes the name of `mogrun help`, which then starts it; '
-                    "`mogrun --help` still shows the help (or rename the job)")
+        said.append(CheckWarning('job "help" takes the name of `mogrun help`, which then '
+                                 "starts it; `mogrun --help` still shows the help (or rename "
+                                 "the job)", taskfile.location("jobs", "help")))
     return said

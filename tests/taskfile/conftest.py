@@ -27,6 +27,16 @@ class Project(MogrunProject):
                             if name in os.environ}, **(kwargs.get("env") or {})}
         return super().run(*(args if plugins else ("--no-plugins", *args)), **kwargs)
 
+    def job_at(self, name: str, key: str | None = None) -> str:
+        """``path:line:column`` of job ``name``'s ``[jobs.NAME]`` header (its name), or
+        of ``key`` in that table, as ``check`` locates a warning: read from the file."""
+        lines = self.path.read_bytes().decode("utf-8-sig").splitlines()
+        line = next(n for n, text in enumerate(lines, 1) if text.startswith(f"[jobs.{name}]"))
+        if key is not None:
+            line = next(n for n, text in enumerate(lines[line:], line + 1)
+                        if text.startswith(f"{key} "))
+        return f"{self.path.resolve()}:{line}:{1 if key else len('[jobs.') + 1}"
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:

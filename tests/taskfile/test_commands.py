@@ -89,11 +89,11 @@ def test_check_warns_about_unset_env_and_command_names(project) -> None:
     project.write(TEAM.replace("custom_plugin_key = 1\n", "") + MINIMAL.replace("hello", "list"))
     result = project.run("check")
     assert result.code == 0, result
-    assert result.err.splitlines() == [
-        'warning: job "list" has the name of a command: `mogrun list` runs the command; use '
-        "`mogrun run list`",
-        'warning: job "weekly" uses env.HOOK, which is not set here (it must be set when this '
-        "job runs)",
+    assert result.err.splitlines() == [  # each at its job (check --json gave none)
+        f'warning: {project.job_at("list")}: job "list" has the name of a command: `mogrun '
+        "list` runs the command; use `mogrun run list`",
+        f'warning: {project.job_at("weekly")}: job "weekly" uses env.HOOK, which is not set '
+        "here (it must be set when this job runs)",
     ]
     assert result.out == f"{project.path.resolve()}: ok (3 jobs)\n"
 
@@ -112,7 +112,7 @@ def test_check_json_gives_warnings_in_the_shape_of_errors(project) -> None:
     assert report["warnings"] == [
         {"message": 'job "list" has the name of a command: `mogrun list` runs the command; '
                     "use `mogrun run list`",
-         "context": [], "file": None, "line": None, "column": None},
+         "context": [], "file": path, "line": 2, "column": 7},
         {"message": 'job "list", key "schedule": "0 6 * * *" runs at minute 0, when GitHub\'s '
                     "scheduled workflows are most often delayed or dropped under load; pick "
                     "another minute (e.g. 17)",
@@ -166,9 +166,9 @@ def test_check_warns_of_cancel_on_timeout_written_for_an_automation_job(project)
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        'warning: job "triage" sets on_timeout = "cancel", but an automation\'s runs cannot be '
-        "cancelled (the API has none for them): at the timeout the run is left running; "
-        'write on_timeout = "detach" to say so']
+        f'warning: {project.job_at("triage", "on_timeout")}: job "triage" sets on_timeout = '
+        '"cancel", but an automation\'s runs cannot be cancelled (the API has none for '
+        'them): at the timeout the run is left running; write on_timeout = "detach" to say so']
 
 
 def test_check_json(project) -> None:
@@ -540,8 +540,8 @@ def test_check_warns_that_a_job_named_help_takes_mogrun_help(project) -> None:
     result = project.run("check")
     assert result.code == 0, result
     assert result.err.splitlines() == [
-        'warning: job "help" takes the name of `mogrun help`, which then starts it; '
-        "`mogrun --help` still shows the help (or rename the job)"]
+        f'warning: {project.job_at("help")}: job "help" takes the name of `mogrun help`, '
+        "which then starts it; `mogrun --help` still shows the help (or rename the job)"]
 
 
 def test_shows_start_request_body_is_json_whatever_the_prompt_holds(project) -> None:

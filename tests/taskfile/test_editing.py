@@ -390,13 +390,13 @@ def test_add_says_what_check_warns_of_the_new_job_and_only_that(project) -> None
     where = f"{project.path.resolve()}:10:1"  # its schedule line (the file's blank
     # lines kept, none added to them)
     assert result.err.splitlines() == [
-        'warning: job "list" has the name of a command: `mogrun list` runs the command; '
-        "use `mogrun run list`",
+        f'warning: {project.job_at("list")}: job "list" has the name of a command: `mogrun '
+        "list` runs the command; use `mogrun run list`",
         f'warning: {where}: job "list", key "schedule": "0 4 * * *" runs at minute 0, when '
         "GitHub's scheduled workflows are most often delayed or dropped under load; pick "
         "another minute (e.g. 17)",
-        'warning: job "list" uses env.NEW_UNSET, which is not set here (it must be set when '
-        "this job runs)"], result
+        f'warning: {project.job_at("list")}: job "list" uses env.NEW_UNSET, which is not set '
+        "here (it must be set when this job runs)"], result
     assert project.run("check").err.count("warning:") == 5
     quiet = project.run("add", "fine", "--repo", "acme/web", "--prompt", "z")
     assert (quiet.code, quiet.err) == (0, ""), quiet

@@ -194,4 +194,5 @@ def test_a_list_s_other_repos_are_judged_beside_one_using_an_unset_env_name(proj
     assert result.code == 2, result
     assert "job \"k\", key \"repo\": 'not a repo' is not a repo (owner/name or id)" in result.err
     assert "job \"d\", key \"repo\": lists (templated) 'Acme/API' twice" in result.err
-    assert 'warning: job "k" uses env.R, which is not set here' in result.err
+    assert f'warning: {project.job_at("k")}: job "k" uses env.R, which is not set here' \
+        in result.err

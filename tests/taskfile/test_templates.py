@@ -202,8 +202,8 @@ def test_a_template_problem_hides_no_unset_env_warning_beside_it(project) -> Non
     result = project.run("check")
     assert result.code == 2, result
     assert 'unknown template name "nope"' in result.err
-    assert ('warning: job "a" uses env.DEPLOY_HOOK, which is not set here (it must be set '
-            "when this job runs)") in result.err
+    assert (f'warning: {project.job_at("a")}: job "a" uses env.DEPLOY_HOOK, which is not '
+            "set here (it must be set when this job runs)") in result.err
 
 
 @pytest.mark.parametrize(("text", "literal"), [

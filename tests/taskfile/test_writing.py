@@ -162,8 +162,8 @@ def test_add_warns_of_a_job_named_like_a_command_as_check_does(project) -> None:
     project.write(MINIMAL)
     result = project.run("add", "list", "--repo", "acme/api", "--prompt", "x")
     assert result.code == 0, result
-    warning = ('warning: job "list" has the name of a command: `mogrun list` runs the '
-               "command; use `mogrun run list`")
+    warning = (f'warning: {project.job_at("list")}: job "list" has the name of a command: '
+               "`mogrun list` runs the command; use `mogrun run list`")
     assert result.err.splitlines() == [warning]
     assert warning in project.run("check").err
     assert project.run("add", "lint", "--repo", "acme/api", "--prompt", "x").err == ""
