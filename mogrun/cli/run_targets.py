@@ -257,9 +257,11 @@ def _not_its_repo(target: str, job: str, repo: str, taskfile: Any) -> UsageError
 def written_repos(job: str, taskfile: Any) -> list[str] | None:
     """The owner/names ``job``'s task-file entry lists (its own or ``[defaults]``');
     ``None`` when they are not all owner/names there (a template, a repo id whose
-    name only the API knows): they cannot be told."""
+    name only the API knows): they cannot be told; or when ``job`` is not in the file."""
     from mogrun.reponames import is_full_name, name_problem
 
+    if job not in taskfile.jobs:
+        return None
     written = taskfile.job_keys(job).get("repo")
     names = [written] if isinstance(written, str) else written
     if not isinstance(names, list) or not names or not all(
@@ -274,7 +276,7 @@ def lists_repo(job: str, repo: str, taskfile: Any) -> bool:
     since it ran) is a run never started, not a mistyped one."""
     from mogrun.reponames import repo_key
 
-    names = written_repos(job, taskfile) if job in taskfile.job_names else None
+    names = written_repos(job, taskfile)
     return names is not None and repo_key(repo) in {repo_key(n) for n in names}
 
 
@@ -290,7 +292,7 @@ def never_run_repos(history: Any, rows: Sequence[Any], job: str, taskfile: Any) 
     from mogrun.engine.history_reads import leg_count
     from mogrun.reponames import repo_key
 
-    names = written_repos(job, taskfile) if job in taskfile.job_names else None
+    names = written_repos(job, taskfile)
     if names is None or len(names) < 2:
         return []
     shards = {row.shard for row in rows if row.job == job}  # I/N legs share N

@@ -80,8 +80,7 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors: list[MogrunError] = [*found, *set_problems(taskfile, sets), *keyed,
                                  *graph_errors(taskfile, meant)]
     warnings = [*command_name_warnings(taskfile, command_names),
-                *(CheckWarning(text) for text in github_name_warnings(taskfile)),
-                *uncancellable_warnings(taskfile)]
+                *github_name_warnings(taskfile), *uncancellable_warnings(taskfile)]
     if any("schedule" in t for t in (taskfile.defaults, *taskfile.jobs.values())):
         from mogrun.ci.schedules import schedule_warnings
 
@@ -229,14 +228,14 @@ def unused_default_request_errors(taskfile: TaskFile) -> list[MogrunError]:
     return errors
 
 
-def github_name_warnings(taskfile: TaskFile) -> list[str]:
+def github_name_warnings(taskfile: TaskFile) -> list[CheckWarning]:
     """Job names GitHub takes for another (ones that differ only in case, a
     scheduled ``all``) run apart here, but ``ci github`` refuses them, which a CI
     step that runs ``check`` first should hear of."""
     from mogrun.ci.names import job_name_problems
     from mogrun.ci.schedules import scheduled_jobs
 
-    return [f"{p.message} (`mogrun ci github` refuses it)"
+    return [CheckWarning(f"{p.message} (`mogrun ci github` refuses it)")  # two jobs: no place
             for p in job_name_problems(taskfile.jobs, scheduled_jobs(taskfile))]
 
 
