@@ -126,7 +126,7 @@ def _seconds(param: Any, value: str) -> float:
     "not a valid float range"), or a number of seconds."""
     from mogrun.emulator.durations import parse_seconds
 
-    try:
+    try:  # any number float() reads (1e3, inf) is judged as seconds, as the option took it
         number: float | None = float(value)
     except ValueError:
         number = None
