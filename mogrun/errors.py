@@ -407,6 +407,14 @@ class StartInterrupted(Interrupted):
     reached the server: the run may exist, and the same key would find it."""
 
 
+def honoured_retry_after(retry_after: float | None) -> float | None:
+    """A ``Retry-After`` to wait exactly, or ``None``: one under a second (a proxy's
+    ``0`` or ``0.001``; the Mogplex server never says less than 1) says no more than
+    none does, and taken at its word every retry would go within one second. The one
+    rule for mogrun's own pause and for a retry policy's (the bundled ``retry``)."""
+    return retry_after if retry_after is not None and retry_after >= 1 else None
+
+
 def is_retryable(error: BaseException) -> bool:
     """Transient failures the retry policy may retry; 400/401/403/404/409 never, nor
     an answer that is not the API's (asked again, it is the same)."""

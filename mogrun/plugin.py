@@ -47,6 +47,7 @@ from mogrun.errors import (
     ServiceUnavailableError,
     TransportError,
     UsageError,
+    honoured_retry_after,
     is_retryable,
 )
 from mogrun.hookspecs import hookimpl
@@ -106,6 +107,7 @@ __all__ = [
     "WaitKind",
     "duration",
     "format_duration",
+    "honoured_retry_after",
     "hookimpl",
     "is_retryable",
     "mask",

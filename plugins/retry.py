@@ -22,6 +22,7 @@ from mogrun.plugin import (
     Problems,
     duration,
     format_duration,
+    honoured_retry_after,
     hookimpl,
     is_retryable,
     table,
@@ -100,8 +101,9 @@ def backoff_delay(
     """
     if attempt > attempts:
         return None
-    if retry_after is not None and retry_after >= 1:
-        return None if retry_after > max_delay else float(retry_after)
+    honoured = honoured_retry_after(retry_after)
+    if honoured is not None:
+        return None if honoured > max_delay else float(honoured)
     ceiling = min(max_delay, BASE_DELAY * 2 ** min(attempt - 1, 62))
     return max(uniform(0.0, ceiling), retry_after or 0.0)
 

@@ -49,6 +49,7 @@ from mogrun.errors import (
     ServiceUnavailableError,
     TransportError,
     UsageError,
+    honoured_retry_after,
     is_retryable,
 )
 from mogrun.masking import mask, masked_error, with_wire_forms
@@ -75,8 +76,9 @@ def own_pause(*, error: MogrunError, attempt: int, retry_after: float | None = N
     a proxy's sub-second Retry-After is no reason to retry sooner). Every request a
     rescue sends (``MogplexClient.own_pauses``): the plugins hear nothing more of the
     run it ends, and their retry policy, hanging, would hold that rescue too."""
-    if retry_after is not None and retry_after >= 1:
-        return retry_after
+    honoured = honoured_retry_after(retry_after)
+    if honoured is not None:
+        return honoured
     return OWN_PAUSE * 2.0 ** min(attempt - 1, 10)
 
 
