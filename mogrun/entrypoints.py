@@ -8,8 +8,6 @@ name winning as with ``importlib.metadata``. Stdlib only, nothing imported
 at module level but ``os``.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any, NamedTuple
 

@@ -23,7 +23,8 @@ from mogrun.errors import UsageError
 
 N = TypeVar("N", int, float)
 
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A pattern, compiled by ``re`` on first use: most invocations set no number.
+_DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _SHOWN = 40  # a longer value is cut in the message, which stays one readable line
 
 
@@ -61,7 +62,7 @@ def whole_number(text: str) -> int | None:
 
 
 def _decimal(text: str) -> float | None:
-    return float(text) if _DECIMAL.fullmatch(text) else None
+    return float(text) if re.fullmatch(_DECIMAL, text) else None
 
 
 def _shown(raw: str) -> str:

@@ -36,8 +36,6 @@ raises them, translating lower-level errors at its boundary with
     └── Interrupted                     130 / 143 / 129
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Self

@@ -5,8 +5,6 @@ supply wrapped so a crash is the plugin's error (exit 2), never a traceback.
 Kept apart from ``pluginhost`` (which calls the hooks) so each stays small.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple

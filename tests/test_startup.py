@@ -150,6 +150,45 @@ def test_checking_and_showing_create_only_the_job_values(tmp_path, argv) -> None
     assert json.loads(done.stderr.rpartition("DATACLASSES ")[2]) == JOB_VALUES
 
 
+FORWARD_REFS = """
+import json, sys, typing
+made = []
+init = typing.ForwardRef.__init__
+def counted(self, arg, *args, **kwargs):
+    init(self, arg, *args, **kwargs)
+    frame = sys._getframe(1)
+    while frame.f_globals.get("__name__") == "typing":
+        frame = frame.f_back
+    made.append(frame.f_globals.get("__name__"))
+typing.ForwardRef.__init__ = counted
+from mogrun.cli.app import run_cli
+code = run_cli(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.write("\\nFORWARD_REFS " + json.dumps(sorted(set(made))) + "\\n")
+sys.exit(code)
+"""
+# Named tuples of these modules keep string annotations: their modules annotate with
+# names imported only for type checkers, and hold few fields (~0.6 ms in all).
+STRING_ANNOTATED = {"mogrun.cli.loading", "mogrun.engine.kinds", "mogrun.http",
+                    "mogrun.masking", "mogrun.pluginguard", "mogrun.pluginhost",
+                    "mogrun.pluginload"}
+
+
+@pytest.mark.parametrize("argv", [["list"], ["check"], ["show", "b"]])
+def test_named_tuples_on_the_start_up_paths_compile_no_string_annotations(tmp_path, argv):
+    # A named tuple's field annotated with a string (`from __future__ import
+    # annotations`) is compiled into a typing.ForwardRef as its class is made, ~25 us
+    # each: ~90 of them were ~2.5 ms of `check` (docs/architecture.md).
+    (tmp_path / "mogplex.toml").write_text(task_file(job("a"), job("b", needs=["a"])))
+    done = subprocess.run([sys.executable, "-c", FORWARD_REFS, *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**CHILD_ENV, **PYTHONPATH})
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stderr.rpartition("FORWARD_REFS ")[2])
+    assert sorted(m for m in made if m.startswith("mogrun")
+                  and m not in STRING_ANNOTATED) == []
+
+
 # What only a run meets: waits, the API's automation values, a run's track and ports.
 RUN_VALUES = ("mogrun.waits", "mogrun.api.automations", "mogrun.engine.track",
               "mogrun.engine.ports", "mogrun.runs")

@@ -11,8 +11,6 @@ Import-cheap on purpose: ``check`` calls ``check_file_url`` without network.
 - The token comes only from ``MOGPLEX_API_KEY``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit

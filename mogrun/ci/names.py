@@ -9,8 +9,6 @@ ignores case (actions/runner's ``DictionaryContextData`` uses
 wins. ``same_name_key`` is that rule, for every place that keeps names apart.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Collection, Iterable
 from typing import NamedTuple

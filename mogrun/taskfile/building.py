@@ -10,8 +10,6 @@ built together whose keys render the same are a problem of the file
 (``key_clashes``): both take it from here.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple

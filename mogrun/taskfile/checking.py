@@ -6,8 +6,6 @@ files and the server's limits. An unset ``env`` name is a warning here (it
 must be set when the job runs), an error for ``run``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Collection, Mapping
 from typing import NamedTuple
 

@@ -6,8 +6,6 @@ Strict validation of keys, types and templates lives in ``schema`` and
 starts fast, and finds positions only when it reports an error.
 """
 
-from __future__ import annotations
-
 import tomllib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager

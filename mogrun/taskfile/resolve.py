@@ -5,8 +5,6 @@ problem it found, as data. ``run`` and ``show`` refuse on the first problem
 (``resolve_jobs``); ``check`` lists them all (``mogrun.taskfile.checking``).
 """
 
-from __future__ import annotations
-
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple

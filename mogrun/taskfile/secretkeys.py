@@ -25,7 +25,8 @@ FREE_FORM_HINT = ('secrets do not belong in the task file; take the value from t
                   'environment, as "{{ env.NAME }}" (mogrun\'s own token is MOGPLEX_API_KEY)')
 # A value that only names an environment variable holds no secret itself (its
 # value is masked as one): `{{ env.NAME }}` and nothing else, no default text.
-_ENV_ONLY = re.compile(r"\s*\{\{\s*env\.[A-Za-z_][A-Za-z0-9_-]*\s*\}\}\s*")
+# (A pattern, compiled by ``re`` on first use: only a secret-looking key asks it.)
+_ENV_ONLY = r"\s*\{\{\s*env\.[A-Za-z_][A-Za-z0-9_-]*\s*\}\}\s*"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -49,7 +50,8 @@ def secret_key_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterable[tuple[
         for key, value in data.items():
             path = (*prefix, key)
             if is_secret_key(key) and prefix != ("jobs",) and not (
-                    is_free_form(path) and isinstance(value, str) and _ENV_ONLY.fullmatch(value)):
+                    is_free_form(path) and isinstance(value, str)
+                    and re.fullmatch(_ENV_ONLY, value)):
                 yield path
             yield from secret_key_paths(value, path)
     elif isinstance(data, list):

@@ -9,13 +9,11 @@ is used with the same names (as make and just expand a variable that names
 others); a ``--set`` value is taken as given, never rendered.
 """
 
-from __future__ import annotations
-
 import functools
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from mogrun.errors import Location, MogrunError, TemplateError, UsageError
 from mogrun.tomltext import toml_repr
@@ -44,8 +42,9 @@ _NAME = re.compile(rf"(env\.)?{VAR_NAME.pattern}")
 # stands in for an unset env name or a name that is not a [vars] entry. Exactly
 # one filter, with exactly one quoted argument: anything after its ")" (a second
 # filter, a second argument) is no match, never part of the text.
-_FILTERED = re.compile(r"(?P<name>[^|]*?)\s*\|\s*default\s*\(\s*"
-                       r"(?:\"(?P<double>[^\"]*)\"|'(?P<single>[^']*)')\s*\)")
+# (A pattern, compiled by ``re`` on first use: most files have no filter.)
+_FILTERED = (r"(?P<name>[^|]*?)\s*\|\s*default\s*\(\s*"
+             r"(?:\"(?P<double>[^\"]*)\"|'(?P<single>[^']*)')\s*\)")
 
 
 class TemplateClock(NamedTuple):
@@ -58,7 +57,7 @@ class TemplateClock(NamedTuple):
     nonce: str = "0000000000"
 
     @classmethod
-    def now(cls) -> TemplateClock:
+    def now(cls) -> Self:
         """Capture the current UTC time (and a fresh nonce) once."""
         import datetime
         import os
@@ -68,7 +67,7 @@ class TemplateClock(NamedTuple):
         return cls.at(datetime.datetime.now(datetime.UTC), nonce=os.urandom(5).hex())
 
     @classmethod
-    def at(cls, moment: object, nonce: str = "0000000000") -> TemplateClock:
+    def at(cls, moment: object, nonce: str = "0000000000") -> Self:
         """A clock fixed at ``moment`` (an aware ``datetime``), for tests and docs."""
         import datetime
 
@@ -301,7 +300,7 @@ def _parse(inside: str, placeholder: str, scope: Scope, key: str) -> tuple[str, 
     """The name of ``{{ inside }}`` and its default, if it has the one filter."""
     if "|" not in inside:
         return inside.strip(), None
-    match = _FILTERED.fullmatch(inside.strip())
+    match = re.fullmatch(_FILTERED, inside.strip())
     if match is None:
         raise _error(f'invalid filter in {placeholder}: the one filter is default("text")',
                      scope, key)
@@ -505,7 +504,7 @@ def var_problems(scope: Scope) -> list[TemplateError]:
     return problems
 
 
-def set_problems(taskfile: TaskFile, sets: Mapping[str, str]) -> list[MogrunError]:
+def set_problems(taskfile: "TaskFile", sets: Mapping[str, str]) -> list[MogrunError]:
     """``--set NAME=VALUE`` for a name no ``[vars]`` entry and no template uses
     is a typo that would silently change nothing. Every command that loads the
     task file judges it (``list`` too: this module is light)."""
