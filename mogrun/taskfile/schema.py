@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from mogrun.durations import JSON_PATTERN, LONGEST_TIMEOUT, parse_duration
+from mogrun.durations import JSON_PATTERN, LONGEST_TIMEOUT, NotPositive, parse_duration
 from mogrun.durations import LONGEST as LONGEST_WAIT
 from mogrun.taskfile.jobnames import JOB_NAME
 from mogrun.taskfile.parse import SECTIONS, TaskFile, type_name
@@ -97,8 +97,10 @@ def _duration(longest: float) -> Checker:
             return f'must be a duration like "90s", "25m" or "2h", not {type_name(value)}'
         try:
             parse_duration(value, longest=longest, positive=True)
-        except ValueError as exc:
-            return str(exc)
+        except NotPositive as exc:
+            return str(exc)  # "must be longer than zero"
+        except ValueError as exc:  # said after the key: "... key "timeout" is an invalid ..."
+            return f"is an {exc}"
         return None
     return check
 

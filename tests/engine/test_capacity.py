@@ -179,7 +179,8 @@ def test_capacity_wait_and_sandboxes_are_checked_like_every_key(project, mogrun)
     result = mogrun("check")
     assert result.exit_code == 2, result
     assert "Error: [mogplex] sandboxes must be a positive integer, not 0" in result.stderr
-    assert ('Error: [defaults] key "capacity_wait" invalid duration \'soon\'' in result.stderr)
+    assert ('Error: [defaults] key "capacity_wait" is an invalid duration \'soon\''
+            in result.stderr)
 
 
 @pytest.mark.mogrun_emulator(limits=Limits(requests=0, starts=(), sandboxes=3, idle=1.5,

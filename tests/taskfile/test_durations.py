@@ -81,12 +81,12 @@ def test_timeout_option_still_refuses_what_is_no_wait(project, value: str, messa
     # Below zero as zero is: "non-negative" let 0 through, which the line above refuses.
     ('"-60"', 'Error: job "x", key "timeout" must be longer than zero'),
     ("-5", 'Error: job "x", key "timeout" must be longer than zero'),
-    ('"nan"', "Error: job \"x\", key \"timeout\" invalid duration 'nan': must be a finite, "
+    ('"nan"', "Error: job \"x\", key \"timeout\" is an invalid duration 'nan': must be a finite, "
               "non-negative time"),
     # A unit twice or out of order is a slip: it read as one sum ("30m30m" was 1h).
-    ('"30m30m"', "Error: job \"x\", key \"timeout\" invalid duration '30m30m': write each "
+    ('"30m30m"', "Error: job \"x\", key \"timeout\" is an invalid duration '30m30m': write each "
                  'unit once, largest first ("1h30m", not "30m1h" or "30m30m")'),
-    ('"1s1h"', "Error: job \"x\", key \"timeout\" invalid duration '1s1h': write each "
+    ('"1s1h"', "Error: job \"x\", key \"timeout\" is an invalid duration '1s1h': write each "
                'unit once, largest first ("1h30m", not "30m1h" or "30m30m")'),
 ])
 def test_task_file_still_refuses_what_is_no_wait(project, value: str, message: str) -> None:
@@ -125,14 +125,14 @@ def test_an_absurd_duration_is_refused_naming_the_longest_allowed(project) -> No
     result = project.run("check", plugins=True)
     assert result.code == 2, result
     assert result.errors == [
-        'Error: [defaults] key "capacity_wait" invalid duration 1e12: longer than the longest '
-        "allowed (7 days)",
-        'Error: job "x", key "timeout" invalid duration 1e300: longer than the longest allowed '
-        "(24h)",
+        'Error: [defaults] key "capacity_wait" is an invalid duration 1e12: longer than the '
+        "longest allowed (7 days)",
+        'Error: job "x", key "timeout" is an invalid duration 1e300: longer than the longest '
+        "allowed (24h)",
         "Error: job \"x\", key \"gates\": gates.max_duration: invalid duration '200h': longer "
         "than the longest allowed (7 days)",
-        "Error: job \"y\", key \"timeout\" invalid duration '99999999h': longer than the longest "
-        "allowed (24h)",
+        "Error: job \"y\", key \"timeout\" is an invalid duration '99999999h': longer than the "
+        "longest allowed (24h)",
         'Error: job "y", key "retry": retry.max_delay: invalid duration 604801: longer than the '
         "longest allowed (7 days)",
     ], result

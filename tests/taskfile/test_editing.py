@@ -344,8 +344,8 @@ def test_add_writes_a_ci_job_that_reattaches_and_waits_its_own_way(project) -> N
      'job "b", key "schedule" is "", which has 0 fields; a schedule has five: minute hour '
      "day-of-month month day-of-week (UTC)"),
     (["--prompt", "p", "--timeout", "soon"],
-     "job \"b\", key \"timeout\" invalid duration 'soon': use a number of seconds or a string "
-     'like "500ms", "90s", "25m", "1h30m" or "2h"'),
+     "job \"b\", key \"timeout\" is an invalid duration 'soon': use a number of seconds or a "
+     'string like "500ms", "90s", "25m", "1h30m" or "2h"'),
     (["--prompt", "p", "--harness", "gpt"],
      "job \"b\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'"),
     (["--automation", "t", "--harness", "codex"],
@@ -363,7 +363,7 @@ def test_add_writes_a_ci_job_that_reattaches_and_waits_its_own_way(project) -> N
     (["--prompt", "p", "--on-timeout", "later"],
      "job \"b\", key \"on_timeout\" must be one of 'cancel', 'detach', not 'later'"),
     (["--prompt", "p", "--capacity-wait", "soon"],
-     "job \"b\", key \"capacity_wait\" invalid duration 'soon': use a number of seconds or a "
+     "job \"b\", key \"capacity_wait\" is an invalid duration 'soon': use a number of seconds or a "
      'string like "500ms", "90s", "25m", "1h30m" or "2h"'),
 ])
 @pytest.mark.parametrize("before", [b'[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n',

@@ -103,8 +103,8 @@ def test_every_problem_is_listed_not_just_the_first(project) -> None:
     """)
     assert "Error: job \"a\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'" \
         in err
-    assert ('Error: job "a", key "timeout" invalid duration \'soon\': use a number of seconds '
-            'or a string like "500ms", "90s", "25m", "1h30m" or "2h"') in err
+    assert ('Error: job "a", key "timeout" is an invalid duration \'soon\': use a number of '
+            'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"') in err
     assert 'Error: job "b" has no prompt: set prompt, prompt_file or automation' in err
     assert 'Error: job "b" needs unknown job "c"' in err
     assert "4 problems in" in err
@@ -177,7 +177,7 @@ def test_show_counts_what_a_wrong_key_hides_as_check_does(project, newline) -> N
 @pytest.mark.parametrize(("bad", "said"), [
     ('repo = "acme/api"\nharness = "gpt"',
      'Error: job "a", key "harness" must be one of \'codex\', \'claude-code\', not \'gpt\''),
-    ('repo = "acme/api"\ntimeout = "soon"', 'Error: job "a", key "timeout" invalid'),
+    ('repo = "acme/api"\ntimeout = "soon"', 'Error: job "a", key "timeout" is an invalid'),
     ('repo = "acme/api"\ncapacity_wait = []', 'Error: job "a", key "capacity_wait"'),
 ])
 def test_a_wrong_key_does_not_hide_the_template_problems_of_its_job(project, bad, said) -> None:
@@ -777,7 +777,7 @@ def test_check_survives_a_wrongly_typed_key_in_defaults(project) -> None:
     assert errors == [
         'Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list '
         "of them",
-        "Error: [defaults] key \"timeout\" invalid duration 'soon': use a number of seconds "
+        "Error: [defaults] key \"timeout\" is an invalid duration 'soon': use a number of seconds "
         'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         'Error: job "b", key "prompt": unknown template name "nope" in {{ nope }}',
     ]
@@ -992,8 +992,8 @@ DURATION_HINT = 'use a number of seconds or a string like "500ms", "90s", "25m",
 @pytest.mark.parametrize(("text", "errors"), [
     (b'[defaults]\r\ncapacity_wait = "soon"  # typo\r\n\r\n[jobs.a]\r\nrepo = "acme/api"\r\n'
      b'prompt = "Hi {{ job }}"\r\ntimeout = "later"\r\n\r\n',
-     [f"Error: [defaults] key \"capacity_wait\" invalid duration 'soon': {DURATION_HINT}",
-      f"Error: job \"a\", key \"timeout\" invalid duration 'later': {DURATION_HINT}"]),
+     [f"Error: [defaults] key \"capacity_wait\" is an invalid duration 'soon': {DURATION_HINT}",
+      f"Error: job \"a\", key \"timeout\" is an invalid duration 'later': {DURATION_HINT}"]),
     (b'[defaults]\nrepo = 7\n\n[jobs.lint-fix]\nharness = "gpt"\nprompt = "Fix it."\n',
      ['Error: [defaults] key "repo" must be a repo (owner/name or id) or a non-empty list of them',
       "Error: job \"lint-fix\", key \"harness\" must be one of 'codex', 'claude-code', "
@@ -1077,8 +1077,8 @@ def test_core_and_plugin_key_problems_are_listed_in_one_check_in_file_order(proj
         'Error: unknown key "timeot" in [defaults]',
         "Error: job \"lint\", key \"harness\" must be one of 'codex', 'claude-code', not 'gpt'",
         'Error: job "lint", key "retry": retry.attempts must be a whole number >= 1, not \'five\'',
-        'Error: job "deploy", key "timeout" invalid duration \'soon\': use a number of seconds '
-        'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
+        'Error: job "deploy", key "timeout" is an invalid duration \'soon\': use a number of '
+        'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
         'Error: job "deploy", key "gates": gates.status: unknown value "succes" (did you mean '
         '"success"?); valid: success, failed, cancelled',
         'Error: job "notify-me" has no prompt: set prompt, prompt_file or automation',

@@ -193,7 +193,7 @@ def test_a_duration_too_large_for_a_float_is_a_clear_error(project) -> None:
     assert result.code == 2, result
     errors = result.errors
     assert len(errors) == 2, result
-    assert errors[0].startswith('Error: job "a", key "timeout" invalid duration 999')
+    assert errors[0].startswith('Error: job "a", key "timeout" is an invalid duration 999')
     assert errors[0].endswith(": must be a finite, non-negative time")
     assert errors[1].startswith('Error: job "b", key "retry": ')
 

@@ -56,8 +56,8 @@ def test_check_quotes_wrong_values_as_toml(project) -> None:
             'Error: job "a", key "retry": retry.attempts must be a whole number >= 1, not true',
             'Error: job "a", key "on_timeout" must be one of \'cancel\', \'detach\', not '
             "['cancel']",
-            'Error: job "a", key "timeout" invalid duration \'soon\': use a number of seconds '
-            'or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
+            'Error: job "a", key "timeout" is an invalid duration \'soon\': use a number of '
+            'seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
             'Error: job "b", key "harness" must be one of \'codex\', \'claude-code\', not {}',
             'Error: job "b", key "retry": retry.max_delay: invalid duration [1]: use a number '
             'of seconds or a string like "500ms", "90s", "25m", "1h30m" or "2h"',
@@ -83,7 +83,7 @@ def test_a_number_or_date_is_quoted_as_the_file_wrote_it(project) -> None:
                         "'claude-code', not ", "", line) for line in result.errors]
         assert shown == [*WRITTEN, *shown[len(WRITTEN):]], (style, result)
         assert result.errors[len(WRITTEN):] == [
-            "Error: job \"k\", key \"timeout\" invalid duration 1.50e6: longer than the "
+            "Error: job \"k\", key \"timeout\" is an invalid duration 1.50e6: longer than the "
             "longest allowed (24h)",
             'Error: job "k", key "retry": retry.max_delay: invalid duration -2E1: must be a '
             "finite, non-negative time"], style
