@@ -575,7 +575,7 @@ def test_a_boot_rate_refusal_is_no_cap_and_holds_the_next_boot_back(
     (_, refused) = json_lines(result.stdout)[-1]["results"]
     message = refused["message"]
     if message.startswith("no sandbox could boot within"):
-        # A loaded machine (CI's six workers on two cores): a listing slow to come
+        # A loaded machine (CI's eight workers on two cores): a listing slow to come
         # took what was left of the 1 s wait before the hold was looked at, and the
         # wait ran out holding back, said so: the boot rate, never a cap.
         assert message == (
