@@ -431,7 +431,7 @@ def _job_problem(job: Any, given: Any) -> str | None:
             return f"{name} must be a positive number of seconds, not {value!r}"
         bound = JOB_KEYS[name](value)  # the task file's rule: at most its longest
         if bound is not None:
-            return f"{name} is wrong: {bound}"
+            return f"{name} {bound}"  # "timeout is an invalid duration ...: longer than ..."
     if job.on_timeout not in ON_TIMEOUT:
         return f"on_timeout must be {' or '.join(map(repr, ON_TIMEOUT))}, not {job.on_timeout!r}"
     if not isinstance(job.runs, tuple) or not all(

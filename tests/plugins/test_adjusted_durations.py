@@ -38,12 +38,12 @@ def project(root, change: str):
 
 @pytest.mark.parametrize(("change", "said"), [
     ("timeout=172800.0",
-     "timeout is wrong: invalid duration 172800.0: longer than the longest allowed (24h)"),
+     "timeout is an invalid duration 172800.0: longer than the longest allowed (24h)"),
     ("capacity_wait=1e308",
-     "capacity_wait is wrong: invalid duration 1e+308: longer than the longest allowed "
+     "capacity_wait is an invalid duration 1e+308: longer than the longest allowed "
      "(7 days)"),
     ("timeout=86400.5",
-     "timeout is wrong: invalid duration 86400.5: longer than the longest allowed (24h)"),
+     "timeout is an invalid duration 86400.5: longer than the longest allowed (24h)"),
 ])
 def test_a_duration_past_the_task_files_longest_is_the_hooks_error(tmp_path, mogrun_emulator,
                                                                    mogrun_cli, change, said):
