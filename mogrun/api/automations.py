@@ -171,6 +171,9 @@ class AutomationRun:
     # A pending run whose last start failed on the server: (why, when it was tried).
     # The server's repair restarts it later; a follower says so, never silent.
     start_failed: tuple[str, str] | None = None
+    # A pending run the installation's concurrency limit deferred: when (its newest
+    # start event). It starts when a job of the installation ends; said, never silent.
+    deferred_at: str | None = None
     # Its job metadata: the trigger's input, with the keys the server set over it.
     metadata: Mapping[str, Any] | None = None
 
@@ -199,18 +202,32 @@ def run_from_api(data: Mapping[str, Any], masks: Iterable[str] = ()) -> Automati
     return AutomationRun(automation_id=_text(data.get("flow_id")), state=state,
                          events=tuple(_events(data, calls)), usage=usage,
                          start_failed=_start_failed(data, masks),
+                         deferred_at=_deferred_at(data),
                          metadata=metadata if isinstance(metadata, dict) else None)
 
 
-def _start_failed(data: Mapping[str, Any], masks: Iterable[str]) -> tuple[str, str] | None:
-    """(why, when) of a pending run whose newest start event is ``start_failed``
-    (not ``deferred``: a concurrency limit, said when triggered). The server's reason
-    is masked before it is cut: a secret cut in two is masked by neither half."""
+def _newest_start(data: Mapping[str, Any], outcome: str) -> Mapping[str, Any] | None:
+    """The newest start event of a pending run, if its outcome is ``outcome``."""
     if _text(data.get("status")) != "pending":
         return None
     starts = [e for e in _dicts(data.get("dispatch_events")) if e.get("event_kind") == "start"]
     last = max(starts, key=lambda e: _text(e.get("created_at")), default=None)
-    if last is None or last.get("outcome") != "start_failed":
+    return last if last is not None and last.get("outcome") == outcome else None
+
+
+def _deferred_at(data: Mapping[str, Any]) -> str | None:
+    """When a pending run was deferred by the installation's concurrency limit (its
+    newest start event ``deferred``), or ``None``."""
+    last = _newest_start(data, "deferred")
+    return None if last is None else _text(last.get("created_at"))
+
+
+def _start_failed(data: Mapping[str, Any], masks: Iterable[str]) -> tuple[str, str] | None:
+    """(why, when) of a pending run whose newest start event is ``start_failed``.
+    The server's reason is masked before it is cut: a secret cut in two is masked
+    by neither half."""
+    last = _newest_start(data, "start_failed")
+    if last is None:
         return None
     why = _text(last.get("reason")) or _text(data.get("last_start_error")) or "no reason given"
     why = mask(why, masks)  # the trigger's input may hold env.* values; the server, the token

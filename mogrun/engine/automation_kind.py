@@ -209,11 +209,10 @@ class AutomationKind:
         if answer.deferred:  # followed from now: the job's timeout bounds the wait
             from mogrun.waits import Wait, WaitKind
 
+            self._reader(track.job).said_deferred(answer.job_run_id)  # not again at a poll
             self.client.waits.emit(Wait.for_seconds(
-                WaitKind.DEFERRED, "deferred: the installation runs as many job runs as "
-                "its concurrency limit allows; it starts when one of them ends, or the "
-                "job's timeout ends the wait", track.job.timeout, job=track.job.name,
-                run=track.label))
+                WaitKind.DEFERRED, deferred_reason(timeout=True), track.job.timeout,
+                job=track.job.name, run=track.label))
         from mogrun.runs import RunState
 
         raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
@@ -253,6 +252,14 @@ class AutomationKind:
             "(capacity_wait)",
             delay, job=track.job.name, run=track.label))
         self.client.budget.sleep(delay)
+
+
+def deferred_reason(*, timeout: bool) -> str:
+    """What a run deferred by the installation's concurrency limit waits for (the
+    server names no count: 8 on the real one); ``timeout``: a job's bounds it."""
+    return ("deferred: the installation runs as many job runs as its concurrency limit "
+            "allows; it starts when one of them ends"
+            + (", or the job's timeout ends the wait" if timeout else ""))
 
 
 def _refuse_other_input(found: api.AutomationRun, track: RunTrack) -> None:
@@ -309,6 +316,7 @@ class AutomationReader:
         self._found: api.Automation | None = None
         self._lock = threading.Lock()  # runs of a fan-out resolve the name once
         self._said_failed: dict[str, tuple[str, str]] = {}  # run id -> the failed start said
+        self._said_deferred: set[str] = set()  # run ids whose deferral was said
 
     @property
     def budget(self) -> Any:
@@ -340,10 +348,33 @@ class AutomationReader:
 
         read = api.read_run(self.client, self.automation_id(job), run_id, job=job,
                             deadline=deadline, kind="poll", stop=stop, run=run)
+        ends = None if deadline is None else time.time() + deadline - self.budget.clock()
         if read.start_failed is not None:
-            ends = None if deadline is None else time.time() + deadline - self.budget.clock()
             self._say_start_failed(run_id, read.start_failed, job, run, ends)
+        elif read.deferred_at is not None:
+            self._say_deferred(run_id, job, run, ends)
         return read.state, list(read.events)
+
+    def said_deferred(self, run_id: str) -> None:
+        """The trigger said run ``run_id`` is deferred: not said again at its polls."""
+        with self._lock:
+            self._said_deferred.add(run_id)
+
+    def _say_deferred(self, run_id: str, job: ResolvedJob | None, run: str | None,
+                      timeout_at: float | None) -> None:
+        """A run found deferred (attached to, or followed by ``logs``) waits for the
+        installation's concurrency limit as a triggered one does: said once, until a
+        failed start is said in between."""
+        from mogrun.waits import Wait, WaitKind
+
+        with self._lock:
+            if run_id in self._said_deferred:
+                return
+            self._said_deferred.add(run_id)
+            self._said_failed.pop(run_id, None)
+        self.client.waits.emit(Wait(
+            WaitKind.DEFERRED, deferred_reason(timeout=timeout_at is not None),
+            ends_at=timeout_at, job=job.name if job is not None else None, run=run))
 
     def _say_start_failed(self, run_id: str, failed: tuple[str, str],
                           job: ResolvedJob | None, run: str | None,
@@ -359,6 +390,7 @@ class AutomationReader:
             if self._said_failed.get(run_id) == failed:
                 return
             self._said_failed[run_id] = failed
+            self._said_deferred.discard(run_id)  # deferred again later: said again
         why, tried = failed
         moment = parse_moment(tried)
         latest = None if moment is None else moment + REPAIR_AFTER + REPAIR_EVERY

@@ -144,6 +144,53 @@ def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emula
     assert [d["status"] for d in details] == ["success"] * 3
 
 
+def _a_deferred_run(project, mogrun_emulator) -> None:
+    """Job ``second``'s run, deferred by the installation's concurrency limit (1 here)
+    behind job ``long``'s for about 1.5 s, both started with --detach."""
+    mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
+    project.write(automation_job("long", repo=["acme/api"], note="@emulator duration=1.5s")
+                  + "\n" + automation_job("second", repo=["acme/web"], idempotency_key="k-1",
+                                           note="@emulator duration=0.2s"))
+    assert project.run("run", "--detach", "long").exit_code == 0
+    detached = project.run("run", "--detach", "second")
+    assert detached.exit_code == 0 and "deferred:" in detached.output, detached.output
+
+
+def _deferred_waits(result) -> list[dict]:
+    return [o for o in ndjson(result) if o["type"] == "wait" and o["kind"] == "deferred"]
+
+
+def test_a_deferred_run_attached_to_is_said_waiting_for_the_concurrency_limit(
+        project, mogrun_emulator):
+    """Attached to (a CI retry, a rerun), a deferred run sat pending in silence until
+    the installation freed a slot: only the trigger's own deferral was said."""
+    _a_deferred_run(project, mogrun_emulator)
+    result = project.run("--json", "run", "second")
+    assert result.exit_code == 0, result
+    [wait] = _deferred_waits(result)  # once, not at every poll
+    assert wait["reason"].startswith("deferred: the installation runs as many job runs as "
+                                     "its concurrency limit allows"), wait
+    assert wait["run"] == "second:acme/web" and wait["ends_at"], wait  # the job's timeout ends it
+
+
+def test_logs_follow_of_a_deferred_run_says_what_it_waits_for(project, mogrun_emulator):
+    _a_deferred_run(project, mogrun_emulator)
+    result = project.run("logs", "--follow", "second")
+    assert result.exit_code == 0, result
+    # On stderr, as logs says every wait; no job's timeout bounds it here.
+    [said] = [line for line in result.stderr.splitlines() if line.startswith("wait deferred")]
+    assert said.endswith("concurrency limit allows; it starts when one of them ends"), said
+
+
+def test_a_fresh_deferred_trigger_says_its_wait_once(project, mogrun_emulator):
+    mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
+    project.write(LIFTED + automation_job(note="@emulator duration=0.5s"))
+    result = project.run("--json", "run", "-j", "3", "triage-all")
+    assert result.exit_code == 0, result
+    waits = _deferred_waits(result)
+    assert len(waits) == len({w["run"] for w in waits}) == 2, waits
+
+
 def test_a_pending_cap_suppression_waits_and_then_succeeds(project, mogrun_emulator):
     mogrun_emulator.set_job_caps(JobCaps(repo_pending=1))
     first = automation_job("first", repo=["acme/api"], note="@emulator duration=1s")
