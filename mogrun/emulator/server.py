@@ -291,6 +291,13 @@ class Emulator:
             automation.active = automation.active if active is None else active
             automation.updated = time.time()
 
+    def delete_automation(self, automation_id: str) -> None:
+        """Delete an automation (KeyError if unknown), as its owner does in the web
+        app: it is listed no more, and reads of it and of its job runs are 404
+        ``Automation not found``."""
+        with self._state.lock:
+            del self._state.automations.automations[automation_id]
+
     @property
     def automations(self) -> list[dict[str, Any]]:
         """Every automation of the default user, as ``GET /automations`` lists them."""

@@ -324,7 +324,16 @@ class AutomationReader:
 
     def automation_id(self, job: ResolvedJob | None = None) -> str:
         """The automation's id; a name is looked up once (``job``: whose secrets
-        the look-up masks)."""
+        the look-up masks). An id (a run's history row keeps its automation's) is
+        read as it is, not looked up: one deleted since is then the server's 404
+        for that run alone, where a look-up refused the whole command (``status``
+        showed no run) with "no automation named '<its id>'"."""
+        from mogrun.reponames import is_uuid
+
+        with self._lock:
+            found = self._found
+        if found is None and is_uuid(self.automation):
+            return self.automation.lower()  # the server casts it: any case is the same
         return self.found(job).id
 
     def found(self, job: ResolvedJob | None = None) -> api.Automation:
