@@ -325,6 +325,11 @@ def resolve_automation(api: Caller, wanted: str, **options: Any) -> Automation:
         ids = ", ".join(a.id for a in named)
         raise UsageError(f"automation name {shown} is ambiguous ({ids}){asking}",
                          context=["Name the automation by its id instead."])
+    from mogrun.reponames import is_uuid
+
+    if is_uuid(wanted) and not secret:  # an id (a rerun's, or as written): no close name
+        raise UsageError(f"no automation with id {shown} on this account (deleted, or "
+                         f"another account's){asking}", context=[_LIST_THEM])
     raise UsageError(f"no automation named {shown} on this account{asking}",
                      context=[_close_names(wanted, every) if not secret else _LIST_THEM])
 

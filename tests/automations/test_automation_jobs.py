@@ -249,6 +249,20 @@ def test_a_misspelt_automation_is_a_usage_error_before_anything_starts(
     assert "rerun" not in result.output
 
 
+def test_an_automation_id_no_longer_there_is_said_to_be_an_id(project, mogrun_emulator):
+    """A rerun sends an unanswered trigger again to the automation id it went to; that
+    automation deleted since (or a job naming one by id) was "no automation named
+    '<id>'", and a close name could be offered for an id."""
+    gone = mogrun_emulator.add_automation("gone")
+    mogrun_emulator.delete_automation(gone)
+    project.write(automation_job(repo=["acme/api"], automation=gone.upper()))
+    result = project.run("run", "triage-all")
+    assert result.exit_code == 2, result
+    assert result.stderr == (f"Error: no automation with id '{gone.upper()}' on this account "
+                             "(deleted, or another account's), for job 'triage-all'\n"
+                             "Run `mogrun automations` to list this token's automations.\n")
+
+
 def test_an_automation_named_from_env_is_masked_and_its_runs_stay_readable(
         project, mogrun_emulator):
     """env.* values are secrets: the history kept the name masked ("***"), and
