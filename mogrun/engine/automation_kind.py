@@ -202,10 +202,11 @@ class AutomationKind:
             raise MogrunError(f"the server created no job run (outcome {answer.outcome!r}, "
                               f"reason {answer.reason!r})")
         if answer.duplicate:
-            found = self._read_back(track, automation_id, answer.job_run_id)
-            if not answer.retried:
-                _refuse_other_input(found, track)
-            return Started(found.state, attached=not answer.retried)
+            found = self._read_back(track, automation_id, answer)
+            if found is not None:
+                if not answer.retried:
+                    _refuse_other_input(found, track)
+                return Started(found.state, attached=not answer.retried)
         if answer.deferred:  # followed from now: the job's timeout bounds the wait
             from mogrun.waits import Wait, WaitKind
 
@@ -215,13 +216,24 @@ class AutomationKind:
                 job=track.job.name, run=track.label))
         from mogrun.runs import RunState
 
-        raw = {"runId": answer.job_run_id, "status": answer.status or "pending"}
+        # A duplicate's status is "suppressed", no job status: its run is known by now
+        # only to exist (a read-back that failed), so as a run not yet started.
+        status = None if answer.duplicate else answer.status
+        raw = {"runId": answer.job_run_id, "status": status or "pending"}
         return Started(RunState.from_api(raw), attached=False)
 
-    def _read_back(self, track: RunTrack, automation_id: str, run_id: str) -> api.AutomationRun:
-        """A duplicate key's run is ours only if it is this automation's."""
+    def _read_back(self, track: RunTrack, automation_id: str,
+                   answer: api.TriggerAnswer) -> api.AutomationRun | None:
+        """A duplicate key's run is ours only if it is this automation's. A read-back
+        that fails (5xx, the network) must not forget the run: after a retry it is
+        our own lost answer's (the key is this job's digest), so ``None``, followed
+        from its id; on a first attempt it may be an earlier invocation's, unverified,
+        so a start that may have made a run (a rerun sends the same key)."""
         from mogrun.api import automations as api
+        from mogrun.errors import ProtocolError, UnconfirmedStartError, is_retryable
 
+        run_id = answer.job_run_id
+        assert run_id is not None
         try:
             return api.read_run(self.client, automation_id, run_id, job=track.job, run=track.label)
         except NotFoundError as exc:  # the API's word (a proxy's 404 is a ProtocolError)
@@ -230,6 +242,17 @@ class AutomationKind:
                 f"automation {automation_id}; it was not taken as this job's run",
                 context=["Start a fresh attempt with: "
                          + rerun_for(self.rerun_command, [track.job.name])]) from exc
+        except MogrunError as exc:
+            if not (is_retryable(exc) or isinstance(exc, ProtocolError)):
+                raise  # a refusal (401, 403...) is the API's word, no lost read
+            if answer.retried:
+                return None
+            raised = UnconfirmedStartError(
+                f"the trigger answered with job run {run_id}, made under this key before, "
+                f"which could not be read back ({exc.message}) to tell whether it is "
+                "this job's")
+            raised.exit_code = exc.exit_code
+            raise raised from exc
 
     def _wait_for_cap(self, track: RunTrack, answer: api.TriggerAnswer, give_up: float,
                       pause: float) -> None:

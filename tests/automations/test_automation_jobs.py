@@ -822,6 +822,40 @@ def test_a_trigger_given_up_unanswered_names_the_key_it_sent(project, mogrun_emu
     assert f"sends its Idempotency-Key {sent} again" in result.stderr, result
 
 
+def test_our_own_run_whose_read_back_fails_is_followed_not_forgotten(
+        project, mogrun_emulator, quick_backoff):
+    """The trigger's answer lost, its retry answered "duplicate" with the run it had
+    made; reading that run back failed (500s): the job was recorded "not started"
+    with no run id (status said so of a going run), and a rerun triggered a second."""
+    mogrun_emulator.add_fault("trigger", "drop_after_commit")
+    mogrun_emulator.add_fault("automation_runs", "500", count=6)  # the read-back's every try
+    project.write(automation_job(repo=["acme/api"], note="@emulator duration=0.3s"))
+    result = project.run("run", "triage-all")
+    [made] = mogrun_emulator.job_runs()
+    assert result.exit_code == 0, result  # followed once reads answer again
+    assert f"started {made} (pending)" in result.stdout, result  # not "(suppressed)"
+    assert project.run("rerun").exit_code == 0
+    assert mogrun_emulator.job_runs() == [made]  # no second run
+
+
+def test_a_duplicate_whose_read_back_fails_is_triggered_again_with_its_key(
+        project, mogrun_emulator, quick_backoff):
+    """A first trigger answered "duplicate" (a CI retry's run), then its read-back
+    failed: recorded as a start that made no run, the rerun sent a new key (attempt
+    2) and made a second run beside the first."""
+    project.write(automation_job(repo=["acme/api"], note="@emulator duration=0.3s",
+                                 idempotency_key="ci-1"))
+    assert project.run("run", "triage-all").exit_code == 0
+    [first] = mogrun_emulator.job_runs()
+    mogrun_emulator.add_fault("automation_runs", "500", count=6)
+    again = project.run("run", "triage-all")
+    assert again.exit_code == 69, again
+    rerun = project.run("rerun")
+    assert rerun.exit_code == 0, rerun
+    assert mogrun_emulator.job_runs() == [first]  # found again under the same key
+    assert "could not be read back" in again.stderr, again
+
+
 def test_status_names_the_key_an_unanswered_trigger_sent(project, mogrun_emulator,
                                                          quick_backoff):
     """status's note said "rerun sends its Idempotency-Key (mogrun-triage-all-...)":
