@@ -101,31 +101,42 @@ AUTOMATION_RUN_HINT = ("A run of an automation job is read through its automatio
                        "recorded it (where it was started).")
 
 
-def named_automations(taskfile: Any) -> list[str]:
-    """The automations the task file's jobs name, as written (one named through a
-    template is rendered only by a run: left out)."""
-    from mogrun.taskfile.resolve import job_automation
-
-    names = (job_automation(taskfile, job) for job in taskfile.job_names)
-    return [name for name in names if name and "{{" not in name]
+# Said with it when the file names an automation through a template.
+TEMPLATED_HINT = ("An automation named through a template is asked as it renders here: "
+                  "one using an env.* variable that is not set here is not asked.")
 
 
-def unrecorded_run(client: Any, taskfile: Any, history: Any, run_id: str
+def named_automations(state: CliState, taskfile: Any) -> list[str]:
+    """The automations the task file's jobs name, rendered as a run renders them
+    (``--set``, the environment): an automation named from ``{{ env.NAME }}`` —
+    the secret name the docs suggest, CI's way — was left out, and the run it
+    started in CI was "in none this task file names". One using an unset env
+    name is left out."""
+    from mogrun.taskfile import automations_named
+
+    return [name for name, _ in automations_named(taskfile, state.sets, state.env)]
+
+
+def unrecorded_run(state: CliState, client: Any, taskfile: Any, history: Any, run_id: str
                    ) -> tuple[Any, str | None]:
     """(its state, its automation or ``None``) of a run id history never recorded:
     ``GET /runs/{id}``, and on its 404 the automations the task file names (an
     automation's job run is read only through it); the 404 when none has it."""
     from mogrun.engine.automation_kind import automation_of_run
+    from mogrun.taskfile.resolve import job_automation
 
     try:
         return client.get_run(run_id), None
     except NotFoundError as exc:
-        found = automation_of_run(client, named_automations(taskfile), run_id)
+        found = automation_of_run(client, named_automations(state, taskfile), run_id)
         if found is None:
             looked = (f"this project's history, which cannot be read, was not looked in "
                       f"({history.path})" if history.unreadable is not None else
                       f"{run_id} is not in this project's history either ({history.path})")
-            raise exc.evolve(context=[*exc.context, looked, AUTOMATION_RUN_HINT]) from exc
+            templated = any("{{" in (job_automation(taskfile, job) or "")
+                            for job in taskfile.job_names)
+            raise exc.evolve(context=[*exc.context, looked, AUTOMATION_RUN_HINT,
+                                      *([TEMPLATED_HINT] if templated else [])]) from exc
         return found[1].state, found[0]
 
 
@@ -186,7 +197,7 @@ def _unrecorded_run(state: CliState, client: Callable[[], Any], taskfile: Any, h
         raise UsageError(f"no recorded run {run_id!r} against this API",
                          context=[f"History: {history.path} ({history.base_url})"])
     try:
-        return unrecorded_run(client(), taskfile, history, run_id)
+        return unrecorded_run(state, client(), taskfile, history, run_id)
     except NotFoundError as exc:
         if there is None:
             raise

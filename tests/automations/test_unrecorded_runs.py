@@ -107,3 +107,20 @@ def test_a_name_two_automations_share_still_finds_the_run(mogrun_project, mogrun
     assert result.exit_code == 0, result
     [row] = [json.loads(line) for line in result.stdout.splitlines()]
     assert (row["run_id"], row["automation"]) == (run_id, second), row
+
+
+def test_an_automation_named_from_env_is_asked_as_it_renders(started, mogrun_emulator):
+    """CI names its automation from a secret ({{ env.NAME }}, as the docs suggest):
+    status of the run it started said "none this task file names has it" with the
+    variable set here, as a name made of a template was never asked."""
+    other, run_id = started
+    other.write('[jobs.nightly]\nrepo = "acme/api"\nautomation = "{{ env.AUTOMATION }}"\n')
+    other.env["AUTOMATION"] = "issue-triage"
+    result = other.run("--json", "status", run_id)
+    assert result.exit_code == 0, result
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["run_id"], row["status"]) == (run_id, "running"), row
+    del other.env["AUTOMATION"]
+    unset = other.run("status", run_id)
+    assert unset.exit_code == 1, unset
+    assert "one using an env.* variable that is not set here is not asked" in unset.stderr
