@@ -211,8 +211,10 @@ class AutomationKind:
             from mogrun.waits import Wait, WaitKind
 
             self._reader(track.job).said_deferred(answer.job_run_id)  # not again at a poll
+            # Detached, no timeout of the job's ends it: mogrun leaves it deferred.
+            bound = None if track.detached else track.job.timeout
             self.client.waits.emit(Wait.for_seconds(
-                WaitKind.DEFERRED, deferred_reason(timeout=True), track.job.timeout,
+                WaitKind.DEFERRED, deferred_reason(timeout=bound is not None), bound,
                 job=track.job.name, run=track.label))
         from mogrun.runs import RunState
 

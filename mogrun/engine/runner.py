@@ -121,6 +121,7 @@ class RunExecutor:
         held this worker (the rescue handed its result over)."""
         track, kind = RunTrack.of(job, plan, *self.attempts.get(plan.label, (1, ""))), \
             kind_of(job, self.kinds)
+        track.detached = job.name in self.deps.detach_jobs
         thread = threading.get_ident()
         self._busy[thread] = Busy(track, kind)
         try:

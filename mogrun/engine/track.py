@@ -70,6 +70,7 @@ class RunTrack:
     shown: list[Event] = field(default_factory=list)
     request_changed: bool = False  # sent with a fresh repo id: the history's copy is stale
     automation_id: str | None = None  # an automation job's, once its start resolved it
+    detached: bool = False  # --detach: left going once started, followed by no one
     refused: RunState | None = None
     # The thread ending the current attempt (its cancel, its result): the worker, or a
     # rescue when a plugin's hook holds the worker (``SessionProgress.claim``).

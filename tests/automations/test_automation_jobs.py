@@ -144,9 +144,10 @@ def test_a_deferred_trigger_is_shown_waiting_then_followed(project, mogrun_emula
     assert [d["status"] for d in details] == ["success"] * 3
 
 
-def _a_deferred_run(project, mogrun_emulator) -> None:
+def _a_deferred_run(project, mogrun_emulator):
     """Job ``second``'s run, deferred by the installation's concurrency limit (1 here)
-    behind job ``long``'s for about 1.5 s, both started with --detach."""
+    behind job ``long``'s for about 1.5 s, both started with --detach; the result of
+    the second's."""
     mogrun_emulator.set_job_caps(JobCaps(installation_running=1))
     project.write(automation_job("long", repo=["acme/api"], note="@emulator duration=1.5s")
                   + "\n" + automation_job("second", repo=["acme/web"], idempotency_key="k-1",
@@ -154,6 +155,15 @@ def _a_deferred_run(project, mogrun_emulator) -> None:
     assert project.run("run", "--detach", "long").exit_code == 0
     detached = project.run("run", "--detach", "second")
     assert detached.exit_code == 0 and "deferred:" in detached.output, detached.output
+    return detached
+
+
+def test_a_detached_deferred_trigger_names_no_end_it_does_not_wait_for(project,
+                                                                       mogrun_emulator):
+    """--detach said "... or the job's timeout ends the wait; ends in 30m", and exited."""
+    detached = _a_deferred_run(project, mogrun_emulator)
+    [said] = [line for line in detached.output.splitlines() if "deferred:" in line]
+    assert said.endswith("concurrency limit allows; it starts when one of them ends"), said
 
 
 def _deferred_waits(result) -> list[dict]:
