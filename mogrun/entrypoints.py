@@ -18,6 +18,12 @@ class EntryPoint(NamedTuple):
     name: str
     value: str
     group: str
+    dist: str = ""  # the installed distribution that declares it, as pip names it
+
+    def declared(self) -> str:
+        """Where it comes from, for a message: ``name = value`` and its distribution."""
+        of = f" of the installed distribution {self.dist}" if self.dist else ""
+        return f"entry point {self.name} = {self.value}{of}"
 
     def load(self) -> Any:
         import importlib
@@ -38,11 +44,13 @@ def entry_points(group: str, path: list[str] | None = None) -> list[EntryPoint]:
     seen: set[str] = set()
     for folder in sys.path if path is None else path:
         for meta in _metadata_dirs(folder or "."):
-            dist = _normalized(os.path.basename(meta).rpartition(".")[0].split("-")[0])
+            project = os.path.basename(meta).rpartition(".")[0].split("-")[0]
+            dist = _normalized(project)
             if dist in seen:
                 continue
             seen.add(dist)
-            found += _read(os.path.join(meta, "entry_points.txt"), group)
+            found += [ep._replace(dist=project)
+                      for ep in _read(os.path.join(meta, "entry_points.txt"), group)]
     return found
 
 

@@ -155,7 +155,7 @@ def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
             with _importing(ep.name):
                 plugin = ep.load()
         except (Exception, SystemExit) as exc:
-            error = _import_failed(ep.name, SOURCE_ENTRY_POINT, exc)
+            error = _entry_point_failed(ep, exc)
             if failed is None:
                 raise error from exc
             error.__cause__ = exc
@@ -282,6 +282,16 @@ def _import_failed(name: str, source: str, exc: BaseException) -> PluginError:
 
     return PluginError(f'plugin "{name}" failed to import: {describe_exc(exc)}',
                        context=[f"From: {_where(source)}"])
+
+
+def _entry_point_failed(ep: Any, exc: BaseException) -> PluginError:
+    """An installed plugin that cannot import stops every command that loads plugins,
+    in every project: say which distribution holds it and the ways out."""
+    error = _import_failed(ep.name, SOURCE_ENTRY_POINT, exc)
+    fix = f"fix or uninstall {ep.dist}" if ep.dist else "fix or uninstall its distribution"
+    return PluginError(error.message, context=[
+        f"From: {ep.declared()}",
+        f"{fix[0].upper()}{fix[1:]}, or leave it out: MOGRUN_DISABLE_PLUGINS={ep.name}"])
 
 
 def _where(source: str) -> str:

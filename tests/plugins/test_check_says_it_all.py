@@ -336,7 +336,9 @@ def test_every_broken_entry_point_is_said_at_once(installed):
     assert info.value.message.startswith(
         'plugin "bad_ep" failed to import: ModuleNotFoundError'), info.value
     assert info.value.context == (
-        'From: entry-point group "mogrun"',
+        "From: entry point bad_ep = mogrun_two_eps_missing of the installed distribution "
+        "mogrun_two_eps",
+        "Fix or uninstall mogrun_two_eps, or leave it out: MOGRUN_DISABLE_PLUGINS=bad_ep",
         'Also: two plugins are named "gates" (bundled mogrun_plugins.gates and entry point '
         "mogrun_two_eps_gates)"), info.value
 

@@ -284,11 +284,17 @@ def test_entry_points_skip_the_bundled_ones_and_load_others(installed):
 
 
 def test_broken_entry_point_is_a_plugin_error(installed):
+    """An installed plugin that cannot import stops every command, in every project:
+    the error said only 'From: entry-point group "mogrun"', neither which
+    distribution holds it nor how to get past it."""
     installed("mogrun-bad-ep", {"bad_ep": "mogrun_bad_ep_missing"})
     with pytest.raises(PluginError) as info:
         PluginHost.load(project_dir=None, use_entry_points=True)
     assert info.value.message.startswith('plugin "bad_ep" failed to import: ModuleNotFoundError')
-    assert info.value.context == ('From: entry-point group "mogrun"',)
+    assert info.value.context == (
+        "From: entry point bad_ep = mogrun_bad_ep_missing of the installed distribution "
+        "mogrun_bad_ep",
+        "Fix or uninstall mogrun_bad_ep, or leave it out: MOGRUN_DISABLE_PLUGINS=bad_ep")
 
 
 def test_key_specs_and_cli_options_of_bundled_plugins():
