@@ -454,7 +454,11 @@ def _verdicts(plugin: str, answer: Any, hint: Any) -> list[GateVerdict]:
     if conforms(answer, hint, deep=True):
         return items
     bad = [item for item in items if not isinstance(item, GateVerdict)]
-    if bad:
+    if bad and isinstance(answer, list | tuple):  # ("x", False, "why"): the fields, unwrapped
+        reason = (f"gate returned a {type(answer).__name__} holding {type(bad[0]).__name__}, "
+                  "not GateVerdicts (return GateVerdict(gate, passed, reason), a list of "
+                  "them, or None)")
+    elif bad:
         reason = f"gate returned {type(bad[0]).__name__}, not a GateVerdict"
     else:  # the first field that is wrong, as a job's is said (``field_problem``)
         problem = next(filter(None, map(field_problem, items)), None)

@@ -157,6 +157,22 @@ def test_gate_returning_garbage_is_a_failing_verdict():
     assert verdicts[0] == GateVerdict("sloppy", False, "gate returned str, not a GateVerdict")
 
 
+def test_gate_returning_a_verdicts_fields_says_what_it_returned():
+    """A gate returning the verdict's fields as a tuple was said to have returned
+    str (the tuple's first item), which its code never returns."""
+    class Unwrapped:
+        @hookimpl
+        def mogrun_gate(self):
+            return ("unwrapped", False, "no edit_file call")
+
+    host = host_with(("unwrapped", Unwrapped()))
+    job = make_job()
+    verdicts = host.gates(job=job, run=job.runs[0], result=make_result(), state=None, events=())
+    assert verdicts[0] == GateVerdict("unwrapped", False, (
+        "gate returned a tuple holding str, not GateVerdicts (return GateVerdict(gate, "
+        "passed, reason), a list of them, or None)"))
+
+
 def test_gate_sees_result_state_and_events():
     seen = {}
 
