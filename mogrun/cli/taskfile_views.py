@@ -39,6 +39,8 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
                           command_names=list(COMMANDS), secrets=host.known_secrets,
                           found=unloaded)
         report.warnings[:0] = map(CheckWarning, plugin_notes(state, host, taskfile, plugins))
+        if not report.errors:
+            report.errors.extend(_adjust_job_problems(host, report.jobs))
     except Interrupted:
         raise
     except MogrunError as caught:
@@ -68,6 +70,21 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
     else:
         _print_report(state, taskfile, report)
     return 2 if report.errors else 0
+
+
+def _adjust_job_problems(host: Any, jobs: Sequence[Any]) -> list[MogrunError]:
+    """What ``mogrun_adjust_job`` makes of a sound file's jobs that ``show`` and ``run``
+    refuse (exit 2): a plugin's crash or a replacement they would not run, each said
+    once. Asked only of a file with no other problem, as a run asks it only then."""
+    problems: dict[str, MogrunError] = {}
+    for job in jobs:
+        try:
+            host.adjust_job(job)
+        except Interrupted:
+            raise
+        except MogrunError as refused:
+            problems.setdefault(refused.message, refused)
+    return list(problems.values())
 
 
 def _print_report(state: CliState, taskfile: TaskFile, report: Any) -> None:

@@ -49,6 +49,9 @@ class Report(NamedTuple):
 
     errors: list[MogrunError]
     warnings: list[CheckWarning]
+    # The jobs built whole (no problem, every env name set): what a plugin's
+    # mogrun_adjust_job is asked of, as show and run would ask it.
+    jobs: tuple[ResolvedJob, ...] = ()
 
 
 def validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping[str, str], *,
@@ -120,7 +123,9 @@ def _validate(taskfile: TaskFile, key_specs: Mapping[str, KeySpec], env: Mapping
     errors += unused_default_request_errors(taskfile)
     errors += written_token_error(taskfile, env)
     return Report(errors=_unloaded_plugin_hints(in_file_order(errors), found),
-                  warnings=warnings)
+                  warnings=warnings,
+                  jobs=tuple(r.job for r in results
+                             if r.job is not None and not r.problems and not r.unset_env))
 
 
 def _without_wrong_defaults(taskfile: TaskFile) -> TaskFile:

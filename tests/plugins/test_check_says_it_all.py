@@ -377,3 +377,27 @@ def test_list_warns_of_an_unknown_key_when_the_installed_plugin_is_switched_off(
     result = mogrun_cli(*switch, "list", cwd=project, env=env)
     assert result.exit_code == 0, result
     assert "has problems" in result.stderr and "bogus" in result.stderr, result
+
+
+def test_check_says_what_mogrun_adjust_job_makes_of_the_jobs(tmp_path, mogrun_cli,
+                                                                plugin_file):
+    """A mogrun_adjust_job that run and show refuse (exit 2) passed check: it said
+    "ok (2 jobs)", as it never asked the hook."""
+    rel = plugin_file("longer", """
+        import dataclasses
+
+        @hookimpl
+        def mogrun_adjust_job(job):
+            return dataclasses.replace(job, timeout=172800.0)
+    """)
+    (tmp_path / "mogplex.toml").write_text(
+        f'[mogplex]\nplugins = ["{rel}"]\n\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n\n'
+        '[jobs.b]\nrepo = "acme/web"\nprompt = "y"\n')
+    said = ('plugin "longer" failed in mogrun_adjust_job: it returned a job whose timeout '
+            "is an invalid duration 172800.0: longer than the longest allowed (24h)")
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == [f"Error: {said}"], result  # once, not once per job
+    assert result.stderr.endswith(f"1 problem in {tmp_path / 'mogplex.toml'}\n"), result
+    shown = mogrun_cli("show", "a", cwd=tmp_path)
+    assert shown.exit_code == 2 and f"Error: {said}" in shown.stderr, shown
