@@ -113,7 +113,7 @@ class PluginHost:
             try:
                 host._register([cand])
             except PluginError as error:
-                installed.append(error)
+                installed.append(pluginload.from_entry_point(error, cand))
         try:
             host.add_plugins(project_dir=project_dir, task_file_plugins=task_file_plugins,
                              extra=extra, no_plugins=no_plugins, env=env)

@@ -42,6 +42,7 @@ class Candidate(NamedTuple):
     source: str
     origin: str
     plugin: Any
+    dist: str = ""  # an entry point's installed distribution
 
 
 # MOGRUN_DISABLE_PLUGINS set to one of these is a switch, as --no-plugins: the
@@ -161,7 +162,7 @@ def entry_point_candidates(skip: frozenset[str] = frozenset(), *,
             error.__cause__ = exc
             failed.append(error)
             continue
-        found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin))
+        found.append(Candidate(ep.name, SOURCE_ENTRY_POINT, ep.value, plugin, ep.dist))
     return found
 
 
@@ -285,13 +286,28 @@ def _import_failed(name: str, source: str, exc: BaseException) -> PluginError:
 
 
 def _entry_point_failed(ep: Any, exc: BaseException) -> PluginError:
-    """An installed plugin that cannot import stops every command that loads plugins,
-    in every project: say which distribution holds it and the ways out."""
-    error = _import_failed(ep.name, SOURCE_ENTRY_POINT, exc)
-    fix = f"fix or uninstall {ep.dist}" if ep.dist else "fix or uninstall its distribution"
-    return PluginError(error.message, context=[
-        f"From: {ep.declared()}",
-        f"{fix[0].upper()}{fix[1:]}, or leave it out: MOGRUN_DISABLE_PLUGINS={ep.name}"])
+    """An installed plugin that cannot import, said with where it comes from."""
+    return PluginError(_import_failed(ep.name, SOURCE_ENTRY_POINT, exc).message,
+                       context=_entry_point_lines(ep.name, ep.value, ep.dist))
+
+
+def from_entry_point(error: PluginError, cand: Candidate) -> PluginError:
+    """``error`` (each of its problems) of an installed plugin, with where it comes
+    from: it is no problem of the task file, though ``check`` counts it there."""
+    lines = _entry_point_lines(cand.name, cand.origin, cand.dist)
+    return together([PluginError(part.message, location=part.location, job=part.job,
+                                 key=part.key, context=[*part.context, *lines])
+                     for part in plugin_problems(error)])
+
+
+def _entry_point_lines(name: str, value: str, dist: str) -> list[str]:
+    """An installed plugin stops every command that loads plugins, in every project:
+    which distribution holds it, and the ways past it."""
+    from mogrun.entrypoints import EntryPoint
+
+    fix = f"Fix or uninstall {dist}" if dist else "Fix or uninstall its distribution"
+    return [f"From: {EntryPoint(name, value, ENTRY_POINT_GROUP, dist).declared()}",
+            f"{fix}, or leave it out: MOGRUN_DISABLE_PLUGINS={name}"]
 
 
 def _where(source: str) -> str:

@@ -340,7 +340,11 @@ def test_every_broken_entry_point_is_said_at_once(installed):
         "mogrun_two_eps",
         "Fix or uninstall mogrun_two_eps, or leave it out: MOGRUN_DISABLE_PLUGINS=bad_ep",
         'Also: two plugins are named "gates" (bundled mogrun_plugins.gates and entry point '
-        "mogrun_two_eps_gates)"), info.value
+        "mogrun_two_eps_gates)",
+        "From: entry point gates = mogrun_two_eps_gates of the installed distribution "
+        "mogrun_two_eps",
+        "Fix or uninstall mogrun_two_eps, or leave it out: MOGRUN_DISABLE_PLUGINS=gates"), \
+        info.value
 
 
 def test_check_lists_a_broken_installed_plugin_with_the_files_problems(tmp_path, installed,

@@ -297,6 +297,27 @@ def test_broken_entry_point_is_a_plugin_error(installed):
         "Fix or uninstall mogrun_bad_ep, or leave it out: MOGRUN_DISABLE_PLUGINS=bad_ep")
 
 
+def test_an_installed_plugins_hook_problem_says_where_it_comes_from(installed):
+    """A hook typo of an installed plugin was said with no place at all (check then
+    counted it as a problem of the task file): neither the distribution holding it
+    nor the way past it."""
+    installed("mogrun-typo-ep", {"typo_ep": "mogrun_typo_ep"}, {"mogrun_typo_ep": """
+        from mogrun.plugin import hookimpl
+
+        @hookimpl
+        def mogrun_wach(state):
+            return None
+    """})
+    with pytest.raises(PluginError) as info:
+        PluginHost.load(project_dir=None, use_entry_points=True)
+    assert info.value.message == 'plugin "typo_ep" implements unknown hook "mogrun_wach"'
+    assert info.value.context == (
+        'Did you mean "mogrun_watch"?',
+        "From: entry point typo_ep = mogrun_typo_ep of the installed distribution "
+        "mogrun_typo_ep",
+        "Fix or uninstall mogrun_typo_ep, or leave it out: MOGRUN_DISABLE_PLUGINS=typo_ep")
+
+
 def test_key_specs_and_cli_options_of_bundled_plugins():
     host = PluginHost.bundled_only()
     specs = host.key_specs()
