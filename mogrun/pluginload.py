@@ -336,6 +336,7 @@ def register(pm: pluggy.PluginManager, cand: Candidate, kept: Sequence[Candidate
             f'two plugins are named "{cand.name}" '
             f"({other.source} {other.origin} and {cand.source} {cand.origin})")))
     problems += _undecorated(cand)
+    problems += _hooks_in_classes(cand)
     problems += _parameter_problems(pm, cand)
     hooks = hook_impls(pm, cand, problems)
     if problems:
@@ -552,6 +553,32 @@ def _undecorated(cand: Candidate) -> list[_Problem]:
                                                 "hookimpl"]))
             for attr, value in _hook_functions(cand.plugin)
             if callable(value) and not hasattr(value, f"{PROJECT}_impl")]
+
+
+def _hooks_in_classes(cand: Candidate) -> list[_Problem]:
+    """A module plugin is registered as the module: the hooks of a class it defines
+    (``class Gate:`` with ``@hookimpl def mogrun_gate(self, ...)``) are never called,
+    and the plugin would load doing nothing."""
+    import types
+
+    from mogrun.hookspecs import PROJECT
+
+    module = cand.plugin
+    if not isinstance(module, types.ModuleType):
+        return []
+    found = []
+    for name, value in vars(module).items():
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        hooks = [attr for attr, func in _hook_functions(value)
+                 if hasattr(func, f"{PROJECT}_impl")]
+        if hooks:
+            found.append((_line(getattr(value, hooks[0])), PluginError(
+                f'plugin "{cand.name}" declares {", ".join(hooks)} in class {name}, '
+                "which mogrun never calls: a plugin file's hooks are its module's functions",
+                context=["Define them at module level (or, for an installed plugin, point its "
+                         'entry point at an instance: name = "module:OBJECT")'])))
+    return found
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:

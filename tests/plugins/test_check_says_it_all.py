@@ -405,3 +405,24 @@ def test_check_says_what_mogrun_adjust_job_makes_of_the_jobs(tmp_path, mogrun_cl
     assert result.stderr.endswith(f"1 problem in {tmp_path / 'mogplex.toml'}\n"), result
     shown = mogrun_cli("show", "a", cwd=tmp_path)
     assert shown.exit_code == 2 and f"Error: {said}" in shown.stderr, shown
+
+
+def test_hooks_declared_in_a_class_of_a_plugin_file_are_a_problem(tmp_path, mogrun_cli,
+                                                                   plugin_file):
+    """A plugin file whose hooks are methods of a class it never registers (the
+    module is the plugin) loaded doing nothing: check said ok, run gated nothing."""
+    rel = plugin_file("team_gate", """
+        from mogrun.plugin import GateVerdict
+
+        class TeamGate:
+            @hookimpl
+            def mogrun_gate(self, events):
+                return GateVerdict("team_gate", False, "never asked")
+    """)
+    (tmp_path / "mogplex.toml").write_text(
+        f'[mogplex]\nplugins = ["{rel}"]\n\n[jobs.a]\nrepo = "acme/api"\nprompt = "x"\n')
+    result = mogrun_cli("check", cwd=tmp_path)
+    assert result.exit_code == 2, result
+    assert result.errors == [
+        'Error: plugin "team_gate" declares mogrun_gate in class TeamGate, which mogrun never '
+        "calls: a plugin file's hooks are its module's functions"], result
