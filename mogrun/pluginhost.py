@@ -410,6 +410,11 @@ class PluginHost:
                        state: RunState) -> None:
         self._tell_run("mogrun_status_changed", job, run, old=old, state=state)
 
+    def implements(self, name: str) -> bool:
+        """Whether a plugin implements hook ``name``: what only such a plugin needs
+        (``check`` handing every job to ``mogrun_adjust_job``) is skipped otherwise."""
+        return self._heard(name)
+
     def _heard(self, name: str) -> bool:
         """Whether a plugin implements hook ``name`` (remembered until plugins change)."""
         heard = self._heard_of.get(name)

@@ -39,7 +39,7 @@ def check_file(state: CliState, plugins: Sequence[str] = ()) -> int:
                           command_names=list(COMMANDS), secrets=host.known_secrets,
                           found=unloaded)
         report.warnings[:0] = map(CheckWarning, plugin_notes(state, host, taskfile, plugins))
-        if not report.errors:
+        if not report.errors and host.implements("mogrun_adjust_job"):  # 1.5 ms for 50 jobs
             report.errors.extend(_adjust_job_problems(host, report.jobs))
     except Interrupted:
         raise
