@@ -39,10 +39,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def mogrun_add_options(register: Callable[..., None]) -> None:
     """Declare extra options of ``mogrun run`` (e.g. ``--junit PATH``).
 
-    Called once, before the command line of ``run`` is parsed, for plugins
-    that load from entry points or ``-p`` (task-file plugins load too late to
-    add options). Call ``register(name, help=..., metavar="VALUE",
-    flag=False)`` per option: ``name`` is the long option without dashes.
+    Called before the command line of ``run`` is parsed, for plugins that
+    load from entry points or ``-p`` (task-file plugins load too late to add
+    options), and once more when a task file's plugins have loaded (to tell
+    theirs apart): register there and do nothing else. Call
+    ``register(name, help=..., metavar="VALUE", flag=False)`` per option:
+    ``name`` is the long option without dashes.
     The parsed value reaches ``mogrun_configure`` as ``config.options[name]``
     (``None``/``False`` when not given). All implementations are called.
     """
