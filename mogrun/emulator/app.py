@@ -29,7 +29,7 @@ from mogrun.emulator.replies import (
     param,
     uncaught,
 )
-from mogrun.emulator.runs import Run, StartSpec
+from mogrun.emulator.runs import NOT_READY, Run, StartSpec
 from mogrun.emulator.state import RequestRecord, State, Token
 from mogrun.emulator.validation import (
     UUID,
@@ -291,7 +291,7 @@ class Api:
         if fault is not None and fault.kind == "not_ready" and not run.is_terminal(now):
             # The server asked for the cancel, then could not reach the sandbox to kill
             # the agent's command: the run goes on.
-            return error(409, "CONFLICT", "Sandbox is not ready")
+            return error(409, "CONFLICT", NOT_READY)
         if fault is not None and fault.kind == "changed" and not run.is_terminal(now):
             # The newest server's compare-and-set lost to another write: nothing done.
             return error(409, "CONFLICT", "Run state changed; retry cancellation")
